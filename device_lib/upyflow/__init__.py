@@ -1,0 +1,20 @@
+"""upyflow: run baked TFLite models on MicroPython, CircuitPython and CPython."""
+
+from .model import Model, FORMAT_VERSION
+from . import dispatch
+
+__version__ = "0.1.0"
+
+
+def load(name):
+    """Import the baked module `name` from sys.path and return a Model."""
+    try:
+        module = __import__(name)
+    except ImportError as e:
+        raise ImportError("no baked model module %r on sys.path (%s)" % (name, e))
+    return Model(module)
+
+
+def backend():
+    """The kernel tier in use: 'native', 'viper' or 'pure'."""
+    return dispatch.TIER

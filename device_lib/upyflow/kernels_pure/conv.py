@@ -1,0 +1,107 @@
+# CONV_2D and DEPTHWISE_CONV_2D, NHWC, batch 1. The bias arrives with
+# input_offset * sum(filter) folded in, so padded taps (which TFLite treats as
+# the input zero point) are corrected by subtracting input_offset * their weight.
+from ..qmath import mul_by_qm
+
+KERNELS = ("conv2d_s8", "depthwise_conv2d_s8", "conv2d_f32", "depthwise_conv2d_f32")
+
+
+def _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, wstride):
+    # (input index, filter index) of the valid taps and filter indices of padded ones.
+    taps = []
+    padded = []
+    y0 = oy * s_h - pad_h
+    x0 = ox * s_w - pad_w
+    for ky in range(k_h):
+        iy = y0 + ky * d_h
+        for kx in range(k_w):
+            ix = x0 + kx * d_w
+            wi = (ky * k_w + kx) * wstride
+            if 0 <= iy < in_h and 0 <= ix < in_w:
+                taps.append(((iy * in_w + ix) * in_c, wi))
+            else:
+                padded.append(wi)
+    return taps, padded
+
+
+def conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
+              k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off,
+              act_min, act_max):
+    fsize = k_h * k_w * in_c
+    o = 0
+    for oy in range(out_h):
+        for ox in range(out_w):
+            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
+                                 d_h, d_w, pad_h, pad_w, in_c)
+            for oc in range(out_c):
+                acc = bias[oc]
+                wb = oc * fsize
+                for xi, wi in taps:
+                    d = wb + wi - xi
+                    for k in range(xi, xi + in_c):
+                        acc += x[k] * w[d + k]
+                for wi in padded:
+                    s = 0
+                    for k in range(wb + wi, wb + wi + in_c):
+                        s += w[k]
+                    acc -= in_off * s
+                v = mul_by_qm(acc, mult[oc], shift[oc]) + out_off
+                out[o] = act_min if v < act_min else (act_max if v > act_max else v)
+                o += 1
+
+
+def depthwise_conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w,
+                        depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
+                        in_off, out_off, act_min, act_max):
+    out_c = in_c * depth_mult
+    o = 0
+    for oy in range(out_h):
+        for ox in range(out_w):
+            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
+                                 d_h, d_w, pad_h, pad_w, out_c)
+            for oc in range(out_c):
+                ic = oc // depth_mult
+                acc = bias[oc]
+                for xi, wi in taps:
+                    acc += x[xi + ic] * w[wi + oc]
+                for wi in padded:
+                    acc -= in_off * w[wi + oc]
+                v = mul_by_qm(acc, mult[oc], shift[oc]) + out_off
+                out[o] = act_min if v < act_min else (act_max if v > act_max else v)
+                o += 1
+
+
+def conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
+               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
+    fsize = k_h * k_w * in_c
+    o = 0
+    for oy in range(out_h):
+        for ox in range(out_w):
+            taps, _ = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
+                            d_h, d_w, pad_h, pad_w, in_c)
+            for oc in range(out_c):
+                acc = 0.0
+                wb = oc * fsize
+                for xi, wi in taps:
+                    d = wb + wi - xi
+                    for k in range(xi, xi + in_c):
+                        acc += x[k] * w[d + k]
+                out[o] = min(max(acc + bias[oc], act_min), act_max)
+                o += 1
+
+
+def depthwise_conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, depth_mult,
+                         k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
+    out_c = in_c * depth_mult
+    o = 0
+    for oy in range(out_h):
+        for ox in range(out_w):
+            taps, _ = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
+                            d_h, d_w, pad_h, pad_w, out_c)
+            for oc in range(out_c):
+                ic = oc // depth_mult
+                acc = 0.0
+                for xi, wi in taps:
+                    acc += x[xi + ic] * w[wi + oc]
+                out[o] = min(max(acc + bias[oc], act_min), act_max)
+                o += 1

@@ -1,0 +1,30 @@
+# FULLY_CONNECTED. The input zero point is folded into the bias at bake time.
+from ..qmath import mul_by_qm
+
+KERNELS = ("fully_connected_s8", "fully_connected_f32")
+
+
+def fully_connected_s8(x, w, bias, out, mult, shift, batches, n_in, n_out,
+                       out_off, act_min, act_max):
+    for b in range(batches):
+        xb = b * n_in
+        ob = b * n_out
+        for o in range(n_out):
+            acc = bias[o]
+            wb = o * n_in - xb
+            for k in range(xb, xb + n_in):
+                acc += x[k] * w[wb + k]
+            v = mul_by_qm(acc, mult[o], shift[o]) + out_off
+            out[ob + o] = act_min if v < act_min else (act_max if v > act_max else v)
+
+
+def fully_connected_f32(x, w, bias, out, batches, n_in, n_out, act_min, act_max):
+    for b in range(batches):
+        xb = b * n_in
+        for o in range(n_out):
+            acc = 0.0
+            wb = o * n_in - xb
+            for k in range(xb, xb + n_in):
+                acc += x[k] * w[wb + k]
+            acc += bias[o]
+            out[b * n_out + o] = min(max(acc, act_min), act_max)

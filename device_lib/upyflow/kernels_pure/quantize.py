@@ -1,0 +1,38 @@
+# QUANTIZE (float32 -> int8/int16, int -> int requantize), DEQUANTIZE, and a byte
+# copy for layout-only ops that cannot alias their input.
+import struct
+from ..qmath import mul_by_qm
+
+KERNELS = ("quantize_f32", "requantize", "dequantize_f32", "copy_bytes")
+
+
+def _f32(v):
+    # Round a Python float to float32, as TFLite computes val / scale in float.
+    return struct.unpack("f", struct.pack("f", v))[0]
+
+
+def _round(v):
+    # std::round: half away from zero.
+    return int(v + 0.5) if v >= 0 else -int(0.5 - v)
+
+
+def quantize_f32(x, out, n, scale, zp, qmin, qmax):
+    for i in range(n):
+        q = _round(_f32(x[i] / scale)) + zp
+        out[i] = qmin if q < qmin else (qmax if q > qmax else q)
+
+
+def requantize(x, out, n, in_zp, mult, shift, out_zp, qmin, qmax):
+    for i in range(n):
+        q = mul_by_qm(x[i] - in_zp, mult, shift) + out_zp
+        out[i] = qmin if q < qmin else (qmax if q > qmax else q)
+
+
+def dequantize_f32(x, out, n, scale, zp):
+    for i in range(n):
+        out[i] = _f32(scale * (x[i] - zp))
+
+
+def copy_bytes(x, out, n):
+    for i in range(n):
+        out[i] = x[i]

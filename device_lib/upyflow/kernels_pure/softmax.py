@@ -1,0 +1,48 @@
+# SOFTMAX over the last axis. int8 follows TFLite's fixed-point algorithm
+# (Q5.26 scaled differences, exp in Q0.31, Q12.19 sum, Newton reciprocal).
+import math
+from ..qmath import srdhm, rdbypot, exp_on_negative_q5_26, reciprocal_q12
+
+KERNELS = ("softmax_s8", "softmax_f32")
+
+
+def softmax_s8(x, out, rows, depth, in_mult, in_shift, diff_min):
+    for r in range(rows):
+        base = r * depth
+        top = x[base]
+        for c in range(base, base + depth):
+            if x[c] > top:
+                top = x[c]
+        exps = []
+        total = 0
+        for c in range(base, base + depth):
+            diff = x[c] - top
+            if diff >= diff_min:
+                e = exp_on_negative_q5_26(srdhm(diff << in_shift, in_mult))
+                total += rdbypot(e, 12)
+            else:
+                e = None
+            exps.append(e)
+        scale, bits_over_unit = reciprocal_q12(total)
+        exponent = bits_over_unit + 23
+        for k in range(depth):
+            e = exps[k]
+            if e is None:
+                v = -128
+            else:
+                v = rdbypot(srdhm(scale, e), exponent) - 128
+                v = 127 if v > 127 else (-128 if v < -128 else v)
+            out[base + k] = v
+
+
+def softmax_f32(x, out, rows, depth, beta):
+    for r in range(rows):
+        base = r * depth
+        top = max(x[c] for c in range(base, base + depth))
+        total = 0.0
+        for c in range(base, base + depth):
+            e = math.exp((x[c] - top) * beta)
+            out[c] = e
+            total += e
+        for c in range(base, base + depth):
+            out[c] = out[c] / total

@@ -1,0 +1,87 @@
+# Integer requantization helpers, bit-exact with TFLite Micro's double rounding
+# (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT) and with the
+# gemmlowp fixed-point routines its int8 softmax uses. One place for all tiers'
+# reference arithmetic; values are Python ints standing for int32.
+
+INT32_MIN = -2147483648
+INT32_MAX = 2147483647
+
+
+def srdhm(a, b):
+    # SaturatingRoundingDoublingHighMul: high 32 bits of 2*a*b, rounded half away
+    # from zero; C's division truncates, so negatives are handled separately.
+    if a == INT32_MIN and b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    if ab >= 0:
+        return (ab + 1073741824) >> 31
+    return -((1073741823 - ab) >> 31)
+
+
+def rdbypot(x, exponent):
+    # RoundingDivideByPOT: arithmetic shift rounding half away from zero.
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+def mul_by_qm(x, multiplier, shift):
+    # MultiplyByQuantizedMultiplier (double rounding).
+    if shift > 0:
+        return srdhm(x << shift, multiplier)
+    return rdbypot(srdhm(x, multiplier), -shift)
+
+
+def sat_shl(x, exponent):
+    # SaturatingRoundingMultiplyByPOT with a positive exponent.
+    threshold = (1 << (31 - exponent)) - 1
+    if x > threshold:
+        return INT32_MAX
+    if x < -threshold:
+        return INT32_MIN
+    return x << exponent
+
+
+def _exp_quarter(a):
+    # exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8.
+    x = a + 268435456
+    x2 = srdhm(x, x)
+    x3 = srdhm(x2, x)
+    x4 = srdhm(x2, x2)
+    t = rdbypot(srdhm(rdbypot(x4, 2) + x3, 715827883) + x2, 1)
+    return 1895147668 + srdhm(1895147668, x + t)
+
+
+# exp(-2^k) in Q0.31 for the bits of the remainder, k = -2 .. 4.
+_EXP_STEPS = ((1 << 24, 1672461947), (1 << 25, 1302514674), (1 << 26, 790015084),
+              (1 << 27, 290630308), (1 << 28, 39332535), (1 << 29, 720401),
+              (1 << 30, 242))
+
+
+def exp_on_negative_q5_26(a):
+    # exp(a) of a Q5.26 value a <= 0, result Q0.31.
+    if a == 0:
+        return INT32_MAX
+    rem_minus_quarter = (a & 16777215) - 16777216
+    result = _exp_quarter(sat_shl(rem_minus_quarter, 5))
+    remainder = rem_minus_quarter - a
+    for bit, factor in _EXP_STEPS:
+        if remainder & bit:
+            result = srdhm(result, factor)
+    return result
+
+
+def reciprocal_q12(x):
+    # GetReciprocal(x, 12): 1/x for a positive Q12.19 sum, as (Q0.31 scale,
+    # num_bits_over_unit).
+    headroom = 0
+    while not (x << headroom) & 0x80000000:
+        headroom += 1
+    a = (x << headroom) - 0x80000000
+    # one_over_one_plus_x_for_x_in_0_1 by Newton-Raphson in Q2.29.
+    s = a + INT32_MAX
+    half_den = (s + 1) // 2 if s >= 0 else -((-s + 1) // 2)
+    r = 1515870810 + srdhm(half_den, -1010580540)
+    for _ in range(3):
+        r = r + sat_shl(srdhm(r, 536870912 - srdhm(half_den, r)), 2)
+    return sat_shl(r, 1), 12 - headroom

