@@ -41,9 +41,9 @@ def read_model(path: str) -> Graph:
     return read_tflite(data)
 
 
-def compile_model(path: str, name: str | None = None) -> BakeResult:
-    """Everything but writing files: the baked tables in memory."""
-    graph = read_model(path)
+def compile_model(path: str, name: str | None = None, data: bytes | None = None) -> BakeResult:
+    """Everything but writing files: the baked tables in memory (`data` instead of reading `path`)."""
+    graph = read_tflite(data) if data is not None else read_model(path)
     if not graph.inputs or not graph.outputs:
         raise BakeError("%s declares no inputs or no outputs" % path)
     alias = alias_layout_ops(graph)
@@ -60,9 +60,9 @@ def default_name(path: str) -> str:
 
 
 def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
-         march: str | None = None) -> tuple[BakeResult, list[str]]:
+         march: str | None = None, data: bytes | None = None) -> tuple[BakeResult, list[str]]:
     """Bake `path` into OUTDIR/NAME.py (and NAME.mpy); returns the result and files written."""
-    result = compile_model(path, name)
+    result = compile_model(path, name, data)
     if not result.name.isidentifier():
         raise BakeError("module name %r is not a Python identifier; pass --name" % result.name)
     os.makedirs(outdir, exist_ok=True)

@@ -1,0 +1,78 @@
+"""`upyflow`: bake TFLite models into MicroPython modules, and inspect them."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import BakeError, __version__
+
+
+def _cmd_bake(args: argparse.Namespace) -> int:
+    from .bake import bake
+    print("upyflow: baking %s" % args.model, file=sys.stderr)
+    result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march)
+    b = result.baked
+    print("%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
+          % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
+    for f in files:
+        print("wrote %s" % f)
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .bake import compile_model
+    from .report import inspect_text
+    result = compile_model(args.model)
+    print(inspect_text(result, args.model, tflm=not args.no_tflm))
+    return 0
+
+
+def _cmd_ops(_args: argparse.Namespace) -> int:
+    from .report import supported_table
+    print(supported_table())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="upyflow",
+        description="Bake TFLite models into MicroPython modules that run bit-exact "
+                    "with TensorFlow Lite Micro.",
+        epilog="Example: upyflow bake model.tflite -o out --mpy; then copy out/model.mpy "
+               "and the upyflow package to the board and run upyflow.load('model').")
+    p.add_argument("--version", action="version", version="upyflow " + __version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("bake", help="bake MODEL.tflite into OUTDIR/NAME.py (and .mpy)",
+                       description="Read a .tflite model, precompute all quantization constants, "
+                                   "plan the activation arena and write a Python module.")
+    b.add_argument("model", help="the .tflite file")
+    b.add_argument("-o", "--outdir", default=".", help="output folder (default: current)")
+    b.add_argument("--name", help="module name (default: the model file's stem)")
+    b.add_argument("--mpy", action="store_true", help="also compile NAME.mpy with mpy-cross")
+    b.add_argument("--march", help="mpy-cross -march (e.g. armv6m, xtensawin); only matters for native code")
+    b.set_defaults(fn=_cmd_bake)
+
+    i = sub.add_parser("inspect", help="print ops, arena plan and TFLM's arena for MODEL.tflite",
+                       description="Show what a bake would produce: op list, per-tensor arena plan, "
+                                   "arena bytes next to TFLite Micro's head arena.")
+    i.add_argument("model", help="the .tflite file")
+    i.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro for its figure")
+    i.set_defaults(fn=_cmd_inspect)
+
+    o = sub.add_parser("ops", help="list the supported operators and types")
+    o.set_defaults(fn=_cmd_ops)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except BakeError as e:
+        print("upyflow: error: %s" % e, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
