@@ -1,0 +1,87 @@
+"""The project's own sine model, the `upyflow` CLI, and the runtime's float helpers."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from harness import ROOT, assert_bit_exact, bake_model, load_cpython, run_tflm, shared
+from upyflow_tools.cli import main
+from upyflow_tools.unixport import micropython_exe, run_batch
+
+SINE = ROOT / "examples" / "hello_world"
+
+
+@pytest.mark.parametrize("model", ["sine_int8", "sine_float"])
+def test_sine_examples_bit_exact(model, tmp_path):
+    path = SINE / (model + ".tflite")
+    mdir, name, _ = bake_model(path, tmp_path)
+    m = load_cpython(mdir, name)
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        if m.input_dtype[0] == "f32":
+            x = rng.uniform(0, 2 * math.pi, (1, 1)).astype(np.float32)
+        else:
+            x = rng.integers(-128, 128, (1, 1), dtype=np.int8)
+        assert_bit_exact(path.read_bytes(), m, [x])
+
+
+def test_sine_float_helpers_track_sin(tmp_path):
+    """quantize_input / dequantize_output round-trip floats and the model approximates sin."""
+    mdir, name, _ = bake_model(SINE / "sine_int8.tflite", tmp_path)
+    m = load_cpython(mdir, name)
+    for x in (0.5, 1.5, 3.0, 4.5):
+        m.quantize_input([x])
+        q = np.frombuffer(bytes(m.input_buffer(0)), np.int8)[0]
+        assert q == max(-128, min(127, round(x / m.input_scale[0]) + m.input_zero_point[0]))
+        m.invoke()
+        y = m.dequantize_output()[0]
+        raw = np.frombuffer(bytes(m.get_output(0)), np.int8)[0]
+        assert y == pytest.approx((raw - m.output_zero_point[0]) * m.output_scale[0])
+        assert abs(y - math.sin(x)) < 0.1
+
+
+@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+def test_sine_on_micropython(tmp_path):
+    mdir, name, _ = bake_model(SINE / "sine_int8.tflite", tmp_path, mpy=True)
+    data = (SINE / "sine_int8.tflite").read_bytes()
+    qs = list(range(-128, 128, 9))
+    outs, _ = run_batch(mdir, name, [[bytes([q & 0xFF])] for q in qs])
+    for q, out in zip(qs, outs):
+        want = run_tflm(data, [np.array([[q]], np.int8)])[0]
+        assert np.frombuffer(out[0], np.int8)[0] == want.ravel()[0]
+
+
+def test_cli_bake_writes_py_and_mpy(tmp_path, capsys):
+    assert main(["bake", str(SINE / "sine_int8.tflite"), "-o", str(tmp_path), "--name", "sine", "--mpy"]) == 0
+    out = capsys.readouterr().out
+    assert "arena 32 bytes" in out
+    assert (tmp_path / "sine.py").stat().st_size > 0
+    assert (tmp_path / "sine.mpy").read_bytes()[:2] == b"M\x06"   # mpy format 6
+    m = load_cpython(str(tmp_path), "sine")
+    assert m.verify()
+
+
+def test_cli_inspect_reports_plan_and_tflm_arena(capsys):
+    path = shared("models/micro_speech_quantized.tflite")
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "depthwise_conv2d_s8" in out and "softmax_s8" in out
+    from upyflow_tools.bake import compile_model
+    from upyflow_tools.tflm import head_arena_bytes
+    assert "%d bytes (upyflow)" % compile_model(str(path)).arena_size in out
+    assert "%d bytes (TFLite Micro head arena)" % head_arena_bytes(str(path)) in out
+
+
+def test_cli_help_and_console_script():
+    proc = subprocess.run([sys.executable, "-m", "upyflow_tools.cli", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "bake" in proc.stdout and "inspect" in proc.stdout
+
+
+def test_readme_operator_table_matches_code():
+    """The README's operator table is the generated one, so the docs cannot drift."""
+    from upyflow_tools.report import supported_table
+    assert supported_table() in (ROOT / "README.md").read_text()
