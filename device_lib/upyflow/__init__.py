@@ -6,8 +6,11 @@ from . import dispatch
 __version__ = "0.1.0"
 
 
-def load(name):
-    """Import the baked module `name` from sys.path and return a Model."""
+def load(name, tier=None):
+    """Import the baked module `name` from sys.path and return a Model.
+
+    tier: 'native', 'viper' or 'pure' to force a kernel tier (default: the
+    UPYFLOW_TIER environment variable, else the fastest available)."""
     try:
         module = __import__(name)
     except ImportError as e:
@@ -15,9 +18,14 @@ def load(name):
     except MemoryError:
         raise MemoryError("not enough RAM to import baked model %r: use its .mpy "
                           "(compiling a .py costs far more) or freeze it into the firmware" % name)
-    return Model(module)
+    return Model(module, tier)
 
 
 def backend():
-    """The kernel tier in use: 'native', 'viper' or 'pure'."""
-    return dispatch.TIER
+    """The kernel tier models load with by default: 'native', 'viper' or 'pure'."""
+    return dispatch.default_tier()
+
+
+def tiers():
+    """The kernel tiers this Python can run, fastest first."""
+    return [t for t in dispatch.TIERS if dispatch.available(t)]

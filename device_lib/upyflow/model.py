@@ -10,7 +10,7 @@ _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
 
 
 class Model:
-    def __init__(self, module):
+    def __init__(self, module, tier=None):
         version = getattr(module, "FORMAT_VERSION", None)
         if version != FORMAT_VERSION:
             raise ValueError("baked model format %s, this runtime reads format %d: "
@@ -25,15 +25,21 @@ class Model:
                               % (module.NAME, module.ARENA_SIZE))
         self._weights = module.WEIGHTS
         self._tensors = module.TENSORS
+        self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
         views = []
+        raw = []
         for where, offset, nbytes, dtype, _shape, _scale, _zp in self._tensors:
             buf = self._arena if where == 0 else self._weights
             views.append(typed_view(buf, offset, nbytes, dtype))
+            raw.append(memoryview(buf)[offset:offset + nbytes])
         self._views = views
         calls = []
         for name, tensor_ids, params in module.OPS:
-            args = tuple(views[i] for i in tensor_ids) + tuple(params)
-            calls.append((dispatch.kernel(name), args))
+            if name not in kernels:
+                raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
+            fn, convention = kernels[name]
+            src = views if convention == dispatch.PURE else raw
+            calls.append((fn, tuple(src[i] for i in tensor_ids) + tuple(params), convention))
         self._calls = calls
         self._inputs = module.INPUTS
         self._outputs = module.OUTPUTS
@@ -69,8 +75,11 @@ class Model:
         buf[:] = data if isinstance(data, (bytes, bytearray)) else bytes(data)
 
     def invoke(self):
-        for fn, args in self._calls:
-            fn(*args)
+        for fn, args, convention in self._calls:
+            if convention:
+                fn(args)
+            else:
+                fn(*args)
 
     def get_output(self, i=0):
         """Memoryview of output i's bytes (valid until the next invoke)."""
