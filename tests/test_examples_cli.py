@@ -85,3 +85,13 @@ def test_readme_operator_table_matches_code():
     """The README's operator table is the generated one, so the docs cannot drift."""
     from upyflow_tools.report import supported_table
     assert supported_table() in (ROOT / "README.md").read_text()
+
+
+def test_cli_profile_lists_every_op_slowest_first(capsys):
+    path = shared("models/micro_speech_quantized.tflite")
+    assert main(["profile", str(path), "--tier", "pure", "--reps", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [l.split() for l in out.splitlines()[3:] if l.strip()]
+    assert sorted(r[1] for r in rows) == ["depthwise_conv2d_s8", "fully_connected_s8", "softmax_s8"]
+    times = [float(r[4]) for r in rows]
+    assert times == sorted(times, reverse=True)

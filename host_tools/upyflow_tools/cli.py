@@ -27,6 +27,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from .profile import profile_text
+    print(profile_text(args.model, args.tier, args.reps))
+    return 0
+
+
 def _cmd_ops(_args: argparse.Namespace) -> int:
     from .report import supported_table
     print(supported_table())
@@ -59,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model", help="the .tflite file")
     i.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro for its figure")
     i.set_defaults(fn=_cmd_inspect)
+
+    pr = sub.add_parser("profile", help="time each op of MODEL.tflite on the host, slowest first",
+                        description="Bake MODEL.tflite to a temporary module and time every kernel "
+                                    "call under CPython on random input.")
+    pr.add_argument("model", help="the .tflite file")
+    pr.add_argument("--tier", choices=["native", "viper", "pure"], help="kernel tier (default: fastest)")
+    pr.add_argument("--reps", type=int, default=3, help="repetitions; the best time counts (default 3)")
+    pr.set_defaults(fn=_cmd_profile)
 
     o = sub.add_parser("ops", help="list the supported operators and types")
     o.set_defaults(fn=_cmd_ops)
