@@ -18,7 +18,14 @@ def load(name, tier=None):
     except MemoryError:
         raise MemoryError("not enough RAM to import baked model %r: use its .mpy "
                           "(compiling a .py costs far more) or freeze it into the firmware" % name)
-    return Model(module, tier)
+    model = Model(module, tier)
+    # The model keeps what it needs; dropping the module frees its op table.
+    try:
+        import sys
+        del sys.modules[name]
+    except (ImportError, KeyError):
+        pass
+    return model
 
 
 def backend():

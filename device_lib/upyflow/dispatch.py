@@ -7,19 +7,40 @@
 # holding raw byte memoryviews then the integer/float parameters, so invoke()
 # makes no allocation and viper's 4-argument limit does not bite.
 
-from .kernels_pure import fc, conv, pool, softmax, quantize
-
 PURE = 0
 FAST = 1
 TIERS = ("native", "viper", "pure")
 
 
-def _pure():
-    table = {}
-    for mod in (fc, conv, pool, softmax, quantize):
-        for name in mod.KERNELS:
-            table[name] = (getattr(mod, name), PURE)
-    return table
+# Pure kernel -> its module in kernels_pure, imported only when a model uses it
+# (each family costs heap on a board). A test checks this against KERNELS.
+PURE_FAMILIES = {
+    "fully_connected_s8": "fc", "fully_connected_f32": "fc",
+    "conv2d_s8": "conv", "depthwise_conv2d_s8": "conv",
+    "conv2d_f32": "conv", "depthwise_conv2d_f32": "conv",
+    "avg_pool2d_s8": "pool", "max_pool2d_s8": "pool",
+    "avg_pool2d_f32": "pool", "max_pool2d_f32": "pool",
+    "softmax_s8": "softmax", "softmax_f32": "softmax",
+    "quantize_f32": "quantize", "requantize": "quantize",
+    "dequantize_f32": "quantize", "copy_bytes": "quantize",
+}
+
+
+class _Kernels:
+    # name -> (function, convention): the fast tiers' dicts first, then pure.
+    def __init__(self, fast):
+        self._fast = fast
+
+    def __contains__(self, name):
+        return name in PURE_FAMILIES or any(name in f for f in self._fast)
+
+    def __getitem__(self, name):
+        for f in self._fast:
+            if name in f:
+                return f[name]
+        family = PURE_FAMILIES[name]
+        mod = __import__("upyflow.kernels_pure." + family, None, None, [family])
+        return getattr(mod, name), PURE
 
 
 def _fast(modname):
@@ -56,12 +77,8 @@ def table(tier):
         raise ValueError("unknown kernel tier %r; tiers are %s" % (tier, ", ".join(TIERS)))
     if not available(tier):
         raise ValueError("kernel tier %r is not available on this Python" % tier)
-    kernels = _pure()
-    overlays = {"pure": (), "viper": ("viper",), "native": ("viper", "native")}[tier]
-    for t in overlays:
-        if available(t):
-            kernels.update(_cache[t])
-    return tier, kernels
+    overlays = {"pure": (), "viper": ("viper",), "native": ("native", "viper")}[tier]
+    return tier, _Kernels([_cache[t] for t in overlays if available(t)])
 
 
 def default_tier():

@@ -1,11 +1,16 @@
 # A baked model at run time: one arena bytearray, typed views into it and into
 # the weights, and an op table of (kernel, args) walked by invoke().
 
+import struct
 from .views import typed_view
 from . import dispatch
 
 FORMAT_VERSION = 1
 _SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4}
+# Tensor records as packed by upyflow_tools/emit.py (RECORD).
+_RECORD = "<BBxxIIif"
+_RECORD_SIZE = 20
+_DTYPES = ("i8", "u8", "i16", "i32", "f32")
 _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
 
 
@@ -18,47 +23,71 @@ class Model:
                              % (version, FORMAT_VERSION))
         self.name = module.NAME
         self.arena_size = module.ARENA_SIZE
-        try:
-            self._arena = bytearray(module.ARENA_SIZE)
-        except MemoryError:
-            raise MemoryError("model %s needs an arena of %d bytes, more than the free heap"
-                              % (module.NAME, module.ARENA_SIZE))
         self._weights = module.WEIGHTS
         self._tensors = module.TENSORS
+        self._wfile = None
+        wbuf = None
+        # The two big blocks first, before small objects fragment the heap.
+        if self._weights is None:
+            # Weights stream from NAME.bin: one buffer, refilled before each layer.
+            wbuf = _alloc(module.WEIGHT_BUFFER, module.NAME, "weight buffer", module.ARENA_SIZE)
+            self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
+        self._arena = _alloc(module.ARENA_SIZE, module.NAME, "arena", len(wbuf) if wbuf else 0)
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
-        views = []
-        raw = []
-        for where, offset, nbytes, dtype, _shape, _scale, _zp in self._tensors:
-            buf = self._arena if where == 0 else self._weights
-            views.append(typed_view(buf, offset, nbytes, dtype))
-            raw.append(memoryview(buf)[offset:offset + nbytes])
-        self._views = views
+        self._wbuf = wbuf
+        self._view_cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
         calls = []
-        for name, tensor_ids, params in module.OPS:
+        ops = module.OPS
+        pos = 0
+        while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
+            name = module.OP_KERNELS[ops[pos]]
+            fmt = module.OP_FORMATS[ops[pos + 1]]
             if name not in kernels:
                 raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
             fn, convention = kernels[name]
-            src = views if convention == dispatch.PURE else raw
-            calls.append((fn, tuple(src[i] for i in tensor_ids) + tuple(params), convention))
+            args = list(struct.unpack_from(fmt, ops, pos + 2))
+            pos += 2 + struct.calcsize(fmt)
+            for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
+                args[k] = self._view(args[k], convention)
+            calls.append((fn, tuple(args), convention))
         self._calls = calls
+        if wbuf is not None:
+            self._segments = module.SEGMENTS   # <II (file offset, bytes) per call
         self._inputs = module.INPUTS
         self._outputs = module.OUTPUTS
         self._weights_crc = module.WEIGHTS_CRC32
         meta = self._meta
-        self.input_shape = [meta(i)[4] for i in self._inputs]
+        self.input_shape = list(module.INPUT_SHAPES)
         self.input_dtype = [meta(i)[3] for i in self._inputs]
-        self.input_scale = [meta(i)[5] for i in self._inputs]
-        self.input_zero_point = [meta(i)[6] for i in self._inputs]
-        self.output_shape = [meta(i)[4] for i in self._outputs]
+        self.input_scale = [meta(i)[4] for i in self._inputs]
+        self.input_zero_point = [meta(i)[5] for i in self._inputs]
+        self.output_shape = list(module.OUTPUT_SHAPES)
         self.output_dtype = [meta(i)[3] for i in self._outputs]
-        self.output_scale = [meta(i)[5] for i in self._outputs]
-        self.output_zero_point = [meta(i)[6] for i in self._outputs]
+        self.output_scale = [meta(i)[4] for i in self._outputs]
+        self.output_zero_point = [meta(i)[5] for i in self._outputs]
+
+    def _view(self, tensor_id, convention):
+        # Only the views some kernel needs: typed for pure kernels, raw bytes for
+        # fast ones; each made once (RAM is the scarce thing on a board).
+        key = tensor_id * 2 + convention
+        v = self._view_cache[key]
+        if v is None:
+            where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
+            buf = self._arena if where == 0 else (self._weights if where == 1 else self._wbuf)
+            if convention == dispatch.PURE:
+                v = typed_view(buf, offset, nbytes, dtype)
+            else:
+                v = memoryview(buf)[offset:offset + nbytes]
+            self._view_cache[key] = v
+        return v
 
     def _meta(self, tensor_id):
-        return self._tensors[tensor_id]
+        # (where, offset, nbytes, dtype, scale, zero point)
+        r = struct.unpack_from(_RECORD, self._tensors, tensor_id * _RECORD_SIZE)
+        return (r[0], r[2], r[3], _DTYPES[r[1]], r[5], r[4])
 
     def _bytes_view(self, tensor_id):
-        _where, offset, nbytes = self._tensors[tensor_id][:3]
+        _where, offset, nbytes = self._meta(tensor_id)[:3]
         return memoryview(self._arena)[offset:offset + nbytes]
 
     def input_buffer(self, i=0):
@@ -75,11 +104,28 @@ class Model:
         buf[:] = data if isinstance(data, (bytes, bytearray)) else bytes(data)
 
     def invoke(self):
+        if self._wfile is not None:
+            return self._invoke_streaming()
         for fn, args, convention in self._calls:
             if convention:
                 fn(args)
             else:
                 fn(*args)
+
+    def _invoke_streaming(self):
+        f = self._wfile
+        buf = self._wbuf
+        k = 0
+        for fn, args, convention in self._calls:
+            off, n = struct.unpack_from("<II", self._segments, 8 * k)
+            if n:
+                f.seek(off)
+                _readinto(f, buf, n)
+            if convention:
+                fn(args)
+            else:
+                fn(*args)
+            k += 1
 
     def get_output(self, i=0):
         """Memoryview of output i's bytes (valid until the next invoke)."""
@@ -92,17 +138,61 @@ class Model:
 
     def quantize_input(self, values, i=0):
         """Quantize floats into input i's buffer (int8/int16) or pack float32."""
-        _fill(self._views[self._inputs[i]], self._meta(self._inputs[i]), values)
+        tid = self._inputs[i]
+        _fill(self._view(tid, dispatch.PURE), self._meta(tid), self.input_shape[i], values)
 
     def dequantize_output(self, i=0):
         """Output i as a list of floats."""
         tid = self._outputs[i]
-        return _floats(self._views[tid], self._meta(tid))
+        return _floats(self._view(tid, dispatch.PURE), self._meta(tid), self.output_shape[i])
 
     def verify(self):
-        """Check the weights against the checksum baked with them."""
+        """Check the weights (inline or NAME.bin) against the checksum baked with them."""
         import binascii
-        return binascii.crc32(self._weights) & 0xFFFFFFFF == self._weights_crc
+        if self._wfile is None:
+            return binascii.crc32(self._weights) & 0xFFFFFFFF == self._weights_crc
+        crc = 0
+        self._wfile.seek(0)
+        while True:
+            chunk = self._wfile.read(1024)
+            if not chunk:
+                break
+            crc = binascii.crc32(chunk, crc)
+        return crc & 0xFFFFFFFF == self._weights_crc
+
+
+try:
+    import sys
+    _CPYTHON = sys.implementation.name == "cpython"
+except (ImportError, AttributeError):
+    _CPYTHON = False
+
+
+def _readinto(f, buf, n):
+    # MicroPython streams take a length; CPython needs a (allocating) slice.
+    if _CPYTHON:
+        return f.readinto(memoryview(buf)[:n])
+    return f.readinto(buf, n)
+
+
+def _alloc(nbytes, name, what, other):
+    try:
+        import gc
+        gc.collect()   # a big contiguous block: collect import garbage first
+    except ImportError:
+        pass
+    try:
+        return bytearray(nbytes)
+    except MemoryError:
+        raise MemoryError("model %s needs %d bytes for its %s (%d bytes in all with the arena), "
+                          "more than the free heap" % (name, nbytes, what, nbytes + other))
+
+
+def _beside(module, filename):
+    # NAME.bin sits next to NAME.py/.mpy; MicroPython has no os.path.
+    path = getattr(module, "__file__", "") or ""
+    cut = path.rfind("/")
+    return path[:cut + 1] + filename if cut >= 0 else filename
 
 
 def _itemsize(data):
@@ -125,8 +215,8 @@ def _count(shape):
     return n
 
 
-def _fill(view, meta, values):
-    dtype, shape, scale, zp = meta[3], meta[4], meta[5], meta[6]
+def _fill(view, meta, shape, values):
+    dtype, scale, zp = meta[3], meta[4], meta[5]
     n = _count(shape)
     if len(values) != n:
         raise ValueError("expected %d values for shape %s, got %d" % (n, _shape_str(shape), len(values)))
@@ -141,8 +231,8 @@ def _fill(view, meta, values):
         view[k] = min(max(q + zp, lo), hi)
 
 
-def _floats(view, meta):
-    dtype, shape, scale, zp = meta[3], meta[4], meta[5], meta[6]
+def _floats(view, meta, shape):
+    dtype, scale, zp = meta[3], meta[4], meta[5]
     n = _count(shape)
     if dtype == "f32":
         return [view[k] for k in range(n)]

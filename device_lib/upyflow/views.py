@@ -9,13 +9,16 @@ try:
         "i8": uctypes.INT8, "u8": uctypes.UINT8, "i16": uctypes.INT16,
         "i32": uctypes.INT32, "f32": uctypes.FLOAT32,
     }
-    _SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4}
+    # One shared layout per dtype, with a length larger than any tensor: a view
+    # then costs ~40 bytes instead of a layout dict of its own (~200 bytes).
+    # Kernels index only within the tensor, so the nominal length never matters.
+    _LAYOUTS = {}
 
     def typed_view(buf, offset, nbytes, dtype):
-        n = nbytes // _SIZE[dtype]
-        layout = {"v": (uctypes.ARRAY | 0, _UCT[dtype] | max(n, 1))}
-        return uctypes.struct(uctypes.addressof(buf) + offset, layout,
-                              uctypes.LITTLE_ENDIAN).v
+        layout = _LAYOUTS.get(dtype)
+        if layout is None:
+            layout = _LAYOUTS[dtype] = {"v": (uctypes.ARRAY | 0, _UCT[dtype] | 0xFFFFF)}
+        return uctypes.struct(uctypes.addressof(buf) + offset, layout, uctypes.LITTLE_ENDIAN).v
 
 except ImportError:
     _FMT = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f"}

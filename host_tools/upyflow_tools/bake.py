@@ -42,7 +42,8 @@ def read_model(path: str) -> Graph:
     return read_tflite(data)
 
 
-def compile_model(path: str, name: str | None = None, data: bytes | None = None) -> BakeResult:
+def compile_model(path: str, name: str | None = None, data: bytes | None = None,
+                  weights: str = "inline") -> BakeResult:
     """Everything but writing files: the baked tables in memory (`data` instead of reading `path`)."""
     graph = read_tflite(data) if data is not None else read_model(path)
     if not graph.inputs or not graph.outputs:
@@ -50,7 +51,9 @@ def compile_model(path: str, name: str | None = None, data: bytes | None = None)
     alias = alias_layout_ops(graph)
     calls = lower(graph)
     offsets, arena, buffers = plan(graph, calls, alias)
-    baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path))
+    if weights not in ("inline", "file"):
+        raise BakeError("--weights must be inline or file, not %r" % weights)
+    baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path), weights)
     return BakeResult(graph, calls, buffers, alias, baked, name or default_name(path))
 
 
@@ -61,9 +64,10 @@ def default_name(path: str) -> str:
 
 
 def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
-         march: str | None = None, data: bytes | None = None) -> tuple[BakeResult, list[str]]:
-    """Bake `path` into OUTDIR/NAME.py (and NAME.mpy); returns the result and files written."""
-    result = compile_model(path, name, data)
+         march: str | None = None, data: bytes | None = None,
+         weights: str = "inline") -> tuple[BakeResult, list[str]]:
+    """Bake `path` into OUTDIR/NAME.py (and NAME.mpy, NAME.bin); returns the result and files written."""
+    result = compile_model(path, name, data, weights)
     if not result.name.isidentifier():
         raise BakeError("module name %r is not a Python identifier; pass --name" % result.name)
     os.makedirs(outdir, exist_ok=True)
@@ -71,6 +75,10 @@ def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
     with open(py, "w") as f:
         f.write(module_source(result.baked, result.name))
     files = [py]
+    if weights == "file":
+        files.append(os.path.join(outdir, result.name + ".bin"))
+        with open(files[-1], "wb") as f:
+            f.write(result.baked.weights)
     if mpy:
         files.append(compile_mpy(py, march))
     return result, files

@@ -10,7 +10,8 @@ from . import BakeError, __version__
 def _cmd_bake(args: argparse.Namespace) -> int:
     from .bake import bake
     print("upyflow: baking %s" % args.model, file=sys.stderr)
-    result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march)
+    result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march,
+                         weights=args.weights)
     b = result.baked
     print("%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
           % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--outdir", default=".", help="output folder (default: current)")
     b.add_argument("--name", help="module name (default: the model file's stem)")
     b.add_argument("--mpy", action="store_true", help="also compile NAME.mpy with mpy-cross")
+    b.add_argument("--weights", choices=["inline", "file"], default="inline",
+                   help="inline: const bytes in the module (flash when frozen; default); "
+                        "file: NAME.bin beside it, streamed one layer at a time (RAM = arena + largest layer)")
     b.add_argument("--march", help="mpy-cross -march (e.g. armv6m, xtensawin); only matters for native code")
     b.set_defaults(fn=_cmd_bake)
 

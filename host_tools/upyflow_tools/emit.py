@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import binascii
+import struct
 from dataclasses import dataclass
 
 from . import __version__
@@ -12,6 +13,25 @@ FORMAT_VERSION = 1  # must match device_lib/upyflow/model.py
 WEIGHT_ALIGN = 8
 
 
+# Where a tensor's bytes live, as the device reads TENSORS[i][0].
+ARENA, WEIGHTS, WEIGHT_BUFFER = 0, 1, 2
+# One tensor record in the packed TENSORS bytes (model.py reads the same layout):
+# where, dtype code, offset, nbytes, zero point, scale (float32). Packed bytes
+# instead of tuples: a board keeps 20 bytes per tensor, not ~250. Shapes are
+# needed only for inputs and outputs, which get INPUT_SHAPES / OUTPUT_SHAPES.
+RECORD = struct.Struct("<BBxxIIif")
+DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4}
+
+
+def pack_records(records: list[tuple]) -> bytes:
+    out = bytearray()
+    for where, offset, nbytes, dtype, _shape, scale, zp in records:
+        if dtype not in DTYPE_CODES:
+            raise ValueError("tensor type %s cannot be baked" % dtype)
+        out += RECORD.pack(where, DTYPE_CODES[dtype], offset, nbytes, zp, scale)
+    return bytes(out)
+
+
 @dataclass
 class Baked:
     source: str
@@ -20,38 +40,80 @@ class Baked:
     calls: list[tuple]            # (kernel, tensor ids, params)
     inputs: list[int]
     outputs: list[int]
-    weights: bytes
+    weights: bytes                # inline: the WEIGHTS constant; file: NAME.bin
     arena_size: int
+    weights_mode: str = "inline"
+    segments: list[tuple[int, int]] | None = None   # file mode: (file offset, bytes) per call
+
+    @property
+    def weight_buffer(self) -> int:
+        """Bytes of the one reusable buffer that file mode reads each layer's weights into."""
+        return max((n for _, n in self.segments or []), default=0)
 
 
 def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
-             offsets: dict[int, int], arena_size: int, source: str) -> Baked:
-    """Renumber the tensors the calls use and pack constants into one weights blob."""
-    index: dict[int, int] = {}
+             offsets: dict[int, int], arena_size: int, source: str,
+             weights_mode: str = "inline") -> Baked:
+    """Renumber the tensors the calls use and pack constants into one weights blob.
+
+    inline: constants are slices of one bytes object. file: each call's constants
+    form one contiguous segment of NAME.bin, laid out as they will sit in the
+    reusable weight buffer, so a single readinto() loads a layer.
+    """
+    index: dict[object, int] = {}
     records, names = [], []
     blob = bytearray()
+    segment_start = [0]
 
-    def use(t: int) -> int:
-        if t in index:
-            return index[t]
+    def pad() -> None:
+        blob.extend(b"\0" * (-len(blob) % WEIGHT_ALIGN))
+
+    def use(t: int, call: int = -1) -> int:
         tensor = graph.tensors[t]
-        storage = alias.get(t, t)
+        key = (call, t) if tensor.is_const and weights_mode == "file" else t
+        if key in index:
+            return index[key]
         if tensor.is_const:
-            blob.extend(b"\0" * (-len(blob) % WEIGHT_ALIGN))
-            where, offset = 1, len(blob)
+            pad()
+            where = WEIGHT_BUFFER if weights_mode == "file" else WEIGHTS
+            offset = len(blob) - (segment_start[0] if weights_mode == "file" else 0)
             blob.extend(tensor.data.tobytes())
         else:
-            where, offset = 0, offsets[storage]
+            where, offset = ARENA, offsets[alias.get(t, t)]
         records.append((where, offset, tensor.nbytes, tensor.dtype, tuple(tensor.shape),
                         tensor.sc, tensor.zp))
         names.append(tensor.name)
-        index[t] = len(records) - 1
-        return index[t]
+        index[key] = len(records) - 1
+        return index[key]
 
     inputs = [use(t) for t in graph.inputs]
     outputs = [use(t) for t in graph.outputs]
-    table = [(c.kernel, tuple(use(t) for t in c.tensors), tuple(c.params)) for c in calls]
-    return Baked(source, records, names, table, inputs, outputs, bytes(blob), arena_size)
+    table, segments = [], []
+    for k, c in enumerate(calls):
+        pad()
+        segment_start[0] = len(blob)
+        table.append((c.kernel, tuple(use(t, k) for t in c.tensors), tuple(c.params)))
+        segments.append((segment_start[0], len(blob) - segment_start[0]))
+    return Baked(source, records, names, table, inputs, outputs, bytes(blob), arena_size,
+                 weights_mode, segments if weights_mode == "file" else None)
+
+
+def pack_calls(calls: list[tuple]) -> tuple[list[str], list[str], bytes]:
+    """The op table as one bytes object (a tuple per op costs a board ~300 bytes).
+
+    Per op: kernel index, format index (bytes), then struct.pack(format, tensor
+    ids..., params...), the format being "<nH" then "i"/"f" per parameter.
+    """
+    kernels: list[str] = []
+    formats: list[str] = []
+    blob = bytearray()
+    for kernel, ids, params in calls:
+        fmt = "<%dH" % len(ids) + "".join("f" if isinstance(p, float) else "i" for p in params)
+        for table, item in ((kernels, kernel), (formats, fmt)):
+            if item not in table:
+                table.append(item)
+        blob += bytes([kernels.index(kernel), formats.index(fmt)]) + struct.pack(fmt, *ids, *params)
+    return kernels, formats, bytes(blob)
 
 
 def _bytes_literal(data: bytes, width: int = 96) -> str:
@@ -62,6 +124,7 @@ def _bytes_literal(data: bytes, width: int = 96) -> str:
 
 
 def module_source(baked: Baked, name: str) -> str:
+    """The NAME.py text (in file mode its weights go to NAME.bin, written by the caller)."""
     crc = binascii.crc32(baked.weights) & 0xFFFFFFFF
     out = [
         "# Baked by upyflow %s from %s. Do not edit: bake again instead." % (__version__, baked.source),
@@ -69,15 +132,28 @@ def module_source(baked: Baked, name: str) -> str:
         "NAME = %r" % name,
         "ARENA_SIZE = %d" % baked.arena_size,
         "WEIGHTS_CRC32 = 0x%08x" % crc,
-        "# (where 0=arena 1=weights, offset, bytes, dtype, shape, scale, zero point)",
-        "TENSORS = (",
+        "# %d tensor records of %d bytes; see RECORD in upyflow_tools/emit.py" % (len(baked.tensors), RECORD.size),
     ]
-    out += ["    %r,  # %s" % (rec, nm[:60]) for rec, nm in zip(baked.tensors, baked.tensor_names)]
-    out += [")", "OPS = ("]
-    out += ["    %r," % (call,) for call in baked.calls]
-    out += [")",
+    out += ["# %3d %r %s" % (i, rec, ascii(nm[:50])) for i, (rec, nm) in enumerate(zip(baked.tensors, baked.tensor_names))]
+    out += ["TENSORS = " + _bytes_literal(pack_records(baked.tensors)),
+            "# (kernel, struct format, packed tensor ids then params) per op; in order:"]
+    out += ["#   %r" % (call,) for call in baked.calls]
+    kernels, formats, blob = pack_calls(baked.calls)
+    out += ["OP_KERNELS = %r" % (tuple(kernels),),
+            "OP_FORMATS = %r" % (tuple(formats),),
+            "OPS = " + _bytes_literal(blob),
             "INPUTS = %r" % (tuple(baked.inputs),),
             "OUTPUTS = %r" % (tuple(baked.outputs),),
-            "WEIGHTS = " + _bytes_literal(baked.weights),
-            ""]
+            "INPUT_SHAPES = %r" % (tuple(baked.tensors[i][4] for i in baked.inputs),),
+            "OUTPUT_SHAPES = %r" % (tuple(baked.tensors[i][4] for i in baked.outputs),),
+            ]
+    if baked.weights_mode == "file":
+        out += ["WEIGHTS = None",
+                "WEIGHTS_FILE = %r" % (name + ".bin"),
+                "WEIGHT_BUFFER = %d" % baked.weight_buffer,
+                "# <II (offset in WEIGHTS_FILE, bytes) per op: its weights, read just before it runs",
+                "SEGMENTS = " + _bytes_literal(b"".join(struct.pack("<II", *seg) for seg in baked.segments)),
+                ""]
+    else:
+        out += ["WEIGHTS = " + _bytes_literal(baked.weights), ""]
     return "\n".join(out)

@@ -55,10 +55,11 @@ def micropython_exe() -> str | None:
 
 
 def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: str = "190K",
-              timeout: float = 1800) -> tuple[list[list[bytes]], float]:
+              timeout: float = 1800, env: dict | None = None) -> tuple[list[list[bytes]], float]:
     """Run the baked module `name` on each input set; returns (outputs per set, us per invoke).
 
-    Output sizes come from the module itself, read back in order.
+    Output sizes come from the module itself, read back in order. `env` adds environment
+    variables, e.g. {"UPYFLOW_TIER": "viper"} to force a kernel tier.
     """
     exe = micropython_exe()
     if exe is None:
@@ -74,7 +75,7 @@ def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: s
             f.write(_SCRIPT % {"lib": DEVICE_LIB, "mod": os.path.abspath(module_dir), "name": name,
                                "inp": inp, "out": out})
         proc = subprocess.run([exe, "-X", "heapsize=" + heapsize, script], capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
         if proc.returncode:
             raise RuntimeError("micropython failed: %s" % (proc.stdout + proc.stderr).strip())
         line = [l for l in proc.stdout.splitlines() if l.startswith("UPYFLOW ")][-1].split()
@@ -100,4 +101,6 @@ def _output_sizes(module_dir: str, name: str, per: int) -> list[int]:
         return [per]
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return [mod.TENSORS[i][2] for i in mod.OUTPUTS]
+    import struct
+    from .emit import RECORD
+    return [struct.unpack_from(RECORD.format, mod.TENSORS, i * RECORD.size)[3] for i in mod.OUTPUTS]
