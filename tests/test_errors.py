@@ -336,8 +336,6 @@ def test_unsupported_op_names_op_and_lists_supported(tmp_path, capsys):
         assert op in msg
 
 
-@pytest.mark.xfail(strict=True, reason="emit.module_source writes tensor names raw into '# name' comments, "
-                   "so a newline (or NUL) in a name breaks or injects code into the baked module")
 def test_tensor_name_with_newline_bakes_importable_module(tmp_path):
     w = ModelWriter()
     x = w.tensor([1, 4], "int8", 0.1, 0, name="in\nINJECTED = 1")
