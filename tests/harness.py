@@ -37,11 +37,12 @@ def bake_model(model: bytes | Path, outdir: Path, name: str | None = None, mpy: 
     return str(outdir), name, result
 
 
-def load_cpython(module_dir: str, name: str) -> upyflow.Model:
+def load_cpython(module_dir: str, name: str, tier: str | None = None) -> upyflow.Model:
+    """The baked module as a Model; `tier` forces a kernel tier ('native', 'viper', 'pure')."""
     spec = importlib.util.spec_from_file_location(name, os.path.join(module_dir, name + ".py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return upyflow.Model(mod)
+    return upyflow.Model(mod, tier)
 
 
 def run_upyflow(model: upyflow.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -16,8 +16,7 @@ def load(name, tier=None):
     except ImportError as e:
         raise ImportError("no baked model module %r on sys.path (%s)" % (name, e))
     except MemoryError:
-        raise MemoryError("not enough RAM to import baked model %r: use its .mpy "
-                          "(compiling a .py costs far more) or freeze it into the firmware" % name)
+        raise MemoryError(_import_oom(name))
     model = Model(module, tier)
     # The model keeps what it needs; dropping the module frees its op table.
     try:
@@ -36,3 +35,20 @@ def backend():
 def tiers():
     """The kernel tiers this Python can run, fastest first."""
     return [t for t in dispatch.TIERS if dispatch.available(t)]
+
+
+def _import_oom(name):
+    # What importing needs is at least the module file's size (its weights are in it).
+    import gc, os, sys
+    gc.collect()
+    for d in sys.path:
+        for ext in (".mpy", ".py"):
+            try:
+                size = os.stat((d + "/" if d else "") + name + ext)[6]
+            except OSError:
+                continue
+            return ("not enough RAM to import baked model %r: %s%s is %d bytes and importing it "
+                    "needs at least that (%d bytes free); bake with --weights file, or freeze "
+                    "it into the firmware%s" % (name, name, ext, size, gc.mem_free(),
+                                               ", or use its .mpy" if ext == ".py" else ""))
+    return "not enough RAM to import baked model %r" % name

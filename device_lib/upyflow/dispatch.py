@@ -50,7 +50,7 @@ def _fast(modname):
             from . import kernels_viper as mod
         else:
             mod = __import__(modname)
-    except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError):
+    except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError, MemoryError):
         return None
     return dict((name, (getattr(mod, name), FAST)) for name in mod.KERNELS)
 
@@ -77,7 +77,7 @@ def table(tier):
         raise ValueError("unknown kernel tier %r; tiers are %s" % (tier, ", ".join(TIERS)))
     if not available(tier):
         raise ValueError("kernel tier %r is not available on this Python" % tier)
-    overlays = {"pure": (), "viper": ("viper",), "native": ("native", "viper")}[tier]
+    overlays = {"pure": (), "viper": ("viper",), "native": ("native",)}[tier]
     return tier, _Kernels([_cache[t] for t in overlays if available(t)])
 
 

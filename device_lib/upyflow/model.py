@@ -5,7 +5,7 @@ import struct
 from .views import typed_view
 from . import dispatch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4}
 # Tensor records as packed by upyflow_tools/emit.py (RECORD).
 _RECORD = "<BBxxIIif"
@@ -176,11 +176,6 @@ def _readinto(f, buf, n):
 
 
 def _alloc(nbytes, name, what, other):
-    try:
-        import gc
-        gc.collect()   # a big contiguous block: collect import garbage first
-    except ImportError:
-        pass
     try:
         return bytearray(nbytes)
     except MemoryError:

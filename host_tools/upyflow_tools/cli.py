@@ -17,6 +17,8 @@ def _cmd_bake(args: argparse.Namespace) -> int:
           % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
     for f in files:
         print("wrote %s" % f)
+    from .report import ram_report
+    print(ram_report(result))
     return 0
 
 
@@ -31,6 +33,18 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_profile(args: argparse.Namespace) -> int:
     from .profile import profile_text
     print(profile_text(args.model, args.tier, args.reps))
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from .deploy import deploy
+    deploy(args.outdir, args.port, args.tool, args.runtime, args.native)
+    return 0
+
+
+def _cmd_freeze(args: argparse.Namespace) -> int:
+    from .deploy import freeze_manifest
+    print("wrote %s" % freeze_manifest(args.outdirs, args.output))
     return 0
 
 
@@ -77,6 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--tier", choices=["native", "viper", "pure"], help="kernel tier (default: fastest)")
     pr.add_argument("--reps", type=int, default=3, help="repetitions; the best time counts (default 3)")
     pr.set_defaults(fn=_cmd_profile)
+
+    d = sub.add_parser("deploy", help="copy runtime, native module and baked models to a board",
+                       description="Copy the upyflow runtime (.mpy for the board's arch), the native "
+                                   "kernel module if built for that arch, and the models in OUTDIR to the "
+                                   "board's filesystem, skipping files already identical.")
+    d.add_argument("outdir", help="folder of baked models (from upyflow bake)")
+    d.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0")
+    d.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
+    d.add_argument("--runtime", choices=["mpy", "py"], default="mpy",
+                   help="copy the runtime compiled (.mpy, default: less RAM on import) or as source")
+    d.add_argument("--native", help="path of upyflow_native.mpy (default: native_modules build for the board's arch)")
+    d.set_defaults(fn=_cmd_deploy)
+
+    f = sub.add_parser("freeze", help="write a manifest.py that freezes the runtime and models into firmware",
+                       description="For users who build their own MicroPython firmware: frozen modules "
+                                   "keep their const bytes weights in flash, costing no RAM.")
+    f.add_argument("outdirs", nargs="+", help="folders of baked models (.py)")
+    f.add_argument("-o", "--output", default="manifest.py", help="manifest path (default manifest.py)")
+    f.set_defaults(fn=_cmd_freeze)
 
     o = sub.add_parser("ops", help="list the supported operators and types")
     o.set_defaults(fn=_cmd_ops)

@@ -9,7 +9,7 @@ from . import __version__
 from .ir import Graph
 from .lower import Call
 
-FORMAT_VERSION = 1  # must match device_lib/upyflow/model.py
+FORMAT_VERSION = 2  # must match device_lib/upyflow/model.py
 WEIGHT_ALIGN = 8
 
 

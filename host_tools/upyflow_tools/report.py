@@ -29,3 +29,45 @@ def inspect_text(result: BakeResult, path: str, tflm: bool = True) -> str:
         head = head_arena_bytes(path)
         lines.append("         %s bytes (TFLite Micro head arena)" % ("?" if head is None else head))
     return "\n".join(lines)
+
+
+# Free heap of typical boards with stock firmware (bytes), for the fit table.
+BOARDS = (("RP2040", 190_000), ("ESP32", 110_000), ("ESP32-C3", 150_000), ("ESP32-S3+PSRAM", 2_000_000))
+
+
+def runtime_overhead(n_tensors: int, n_ops: int) -> int:
+    """Runtime code, baked tables and views, as measured on the 64-bit unix port
+    (person_detect: 22 KB runtime, 7 KB tables, 18 KB views and calls); a 32-bit
+    board needs less, so this errs on the safe side."""
+    return 22_000 + 100 * n_tensors + 300 * n_ops
+
+
+def ram_report(result: BakeResult) -> str:
+    """RAM a board needs for this model in each weights placement, and what it fits."""
+    b = result.baked
+    over = runtime_overhead(len(b.tensors), len(b.calls))
+    inline_w = len(b.weights) if b.weights_mode == "inline" else sum(t[2] for t in b.tensors if t[0] == 2)
+    weight_buffer = b.weight_buffer if b.weights_mode == "file" else _file_buffer(result)
+    rows = [("inline, .mpy on the filesystem", b.arena_size + inline_w + over),
+            ("inline, frozen into firmware", b.arena_size + over),
+            ("--weights file (NAME.bin)", b.arena_size + weight_buffer + over)]
+    lines = ["RAM on the board (arena %d B, weights %d B, largest layer %d B, runtime+tables ~%d B):"
+             % (b.arena_size, inline_w, weight_buffer, over),
+             "  %-32s %9s  %s" % ("placement", "bytes", "  ".join("%-14s" % n for n, _ in BOARDS))]
+    for name, need in rows:
+        fits = "  ".join("%-14s" % ("fits" if need <= free else "too big") for _, free in BOARDS)
+        lines.append("  %-32s %9d  %s" % (name, need, fits))
+    return "\n".join(lines)
+
+
+def _file_buffer(result: BakeResult) -> int:
+    """The weight buffer the file placement would need: the largest call's constants."""
+    from .emit import WEIGHT_ALIGN
+    g, best = result.graph, 0
+    for call in result.calls:
+        n = 0
+        for t in call.tensors:
+            if g.tensors[t].is_const:
+                n += -n % WEIGHT_ALIGN + g.tensors[t].nbytes
+        best = max(best, n)
+    return best

@@ -21,6 +21,8 @@ _SCRIPT = """
 import sys, time, gc
 sys.path.insert(0, %(lib)r)
 sys.path.insert(0, %(mod)r)
+for p in %(extra)r:
+    sys.path.insert(0, p)
 import upyflow
 m = upyflow.load(%(name)r)
 nin = len(m.input_shape)
@@ -55,11 +57,13 @@ def micropython_exe() -> str | None:
 
 
 def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: str = "190K",
-              timeout: float = 1800, env: dict | None = None) -> tuple[list[list[bytes]], float]:
+              timeout: float = 1800, env: dict | None = None,
+              extra_paths: list[str] | None = None) -> tuple[list[list[bytes]], float]:
     """Run the baked module `name` on each input set; returns (outputs per set, us per invoke).
 
     Output sizes come from the module itself, read back in order. `env` adds environment
-    variables, e.g. {"UPYFLOW_TIER": "viper"} to force a kernel tier.
+    variables, e.g. {"UPYFLOW_TIER": "viper"} to force a kernel tier; `extra_paths` go first
+    on MicroPython's sys.path (e.g. the folder of a natmod upyflow_native.mpy).
     """
     exe = micropython_exe()
     if exe is None:
@@ -73,7 +77,8 @@ def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: s
         script = os.path.join(tmp, "run.py")
         with open(script, "w") as f:
             f.write(_SCRIPT % {"lib": DEVICE_LIB, "mod": os.path.abspath(module_dir), "name": name,
-                               "inp": inp, "out": out})
+                               "inp": inp, "out": out,
+                               "extra": [os.path.abspath(p) for p in extra_paths or ()]})
         proc = subprocess.run([exe, "-X", "heapsize=" + heapsize, script], capture_output=True,
                               text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
         if proc.returncode:

