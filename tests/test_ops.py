@@ -1,7 +1,8 @@
 """Generated operator tests: every supported operator and its parameters, byte-identical with TFLM.
 
-Each case builds a small .tflite model with ModelWriter, bakes it, runs it on the pure-Python
-runtime and on the TFLite Micro interpreter (the oracle), and compares the outputs for several
+Each case builds a small .tflite model with ModelWriter, bakes it, runs it on every kernel tier
+CPython has (pure Python, and the native C extension when it is built) and on the TFLite Micro
+interpreter (the oracle), and compares the outputs for several
 inputs: random ones plus the extremes (all minimum, all maximum, all zero point). Nothing here
 hard-codes an expected output. Case parameters are derived from one fixed seed, so every test id
 always builds the same model.
@@ -17,12 +18,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import upyflow
 from harness import NP, assert_bit_exact, bake_model, load_cpython
 from tflite_writer import ModelWriter
 
 SEED = 0x5EED
 ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 TT = {"i8": "int8", "i16": "int16", "f32": "float32"}   # harness dtype -> ModelWriter dtype
+
+
+CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
+
+
+@pytest.fixture(autouse=True, params=CPYTHON_TIERS)
+def tier(request, monkeypatch):
+    """Every case once per CPython kernel tier (models load with UPYFLOW_TIER)."""
+    monkeypatch.setenv("UPYFLOW_TIER", request.param)
+    return request.param
 
 
 def case_rng(case_id: str) -> np.random.Generator:

@@ -6,11 +6,14 @@ import os
 import numpy as np
 import pytest
 
+import upyflow
 from harness import (assert_bit_exact, bake_model, load_cpython, random_input, run_tflm,
                      run_upyflow, shared)
 from upyflow_tools.unixport import micropython_exe, run_batch
 
 SEEDED = 20
+CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
+MICROPYTHON_TIERS = ["pure", "viper"]    # the natmod tier: tests/test_native.py (needs MPY_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +39,13 @@ def seeded_inputs(model, count: int, seed: int = 1234):
     return [[random_input(rng, dtype, shape)] for _ in range(count)]
 
 
+@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 @pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized",
                                    "hello_world_float"])
-def test_bit_exact_cpython(baked, model):
+def test_bit_exact_cpython(baked, model, tier):
     data, mdir, name = baked(model)
-    m = load_cpython(mdir, name)
+    m = load_cpython(mdir, name, tier)
+    assert m.tier == tier
     for inputs in seeded_inputs(m, SEEDED):
         assert_bit_exact(data, m, inputs)
 
@@ -52,9 +57,10 @@ def bmp_input(name: str) -> np.ndarray:
     return pixels.view(np.int8).reshape(1, 96, 96, 1)
 
 
-def test_person_detect_images_and_random(baked):
+@pytest.mark.parametrize("tier", CPYTHON_TIERS)
+def test_person_detect_images_and_random(baked, tier):
     data, mdir, name = baked("person_detect")
-    m = load_cpython(mdir, name)
+    m = load_cpython(mdir, name, tier)
     person, no_person = bmp_input("person.bmp"), bmp_input("no_person.bmp")
     # The images must be classified as the labels say ([no_person, person] scores).
     assert run_upyflow(m, [person])[0].ravel().argmax() == 1
@@ -80,7 +86,8 @@ needs_micropython = pytest.mark.skipif(micropython_exe() is None,
 @pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized",
                                    "hello_world_float"])
 @pytest.mark.parametrize("form", ["py", "mpy"])
-def test_micropython_matches(baked, model, form, tmp_path):
+@pytest.mark.parametrize("tier", MICROPYTHON_TIERS)
+def test_micropython_matches(baked, model, form, tier, tmp_path):
     """The same baked module under the real MicroPython unix port, 190 KB heap like an RP2040."""
     data, mdir, name = baked(model)
     if form == "mpy":  # only the compiled module beside the runtime
@@ -91,7 +98,8 @@ def test_micropython_matches(baked, model, form, tmp_path):
         run_dir = mdir
     m = load_cpython(mdir, name)
     inputs = seeded_inputs(m, SEEDED)
-    outs, _ = run_batch(run_dir, name, [[x.tobytes() for x in group] for group in inputs])
+    outs, _ = run_batch(run_dir, name, [[x.tobytes() for x in group] for group in inputs],
+                        env={"UPYFLOW_TIER": tier})
     assert len(outs) == len(inputs)
     for group, got in zip(inputs, outs):
         want = run_tflm(data, group)[0]

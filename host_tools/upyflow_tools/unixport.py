@@ -46,7 +46,7 @@ while True:
         o.write(m.get_output(i))
 o.close()
 gc.collect()
-print('UPYFLOW', count, total, m.arena_size, upyflow.backend(), gc.mem_alloc())
+print('UPYFLOW', count, total, m.arena_size, m.tier, gc.mem_alloc())
 """
 
 
@@ -85,6 +85,9 @@ def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: s
             raise RuntimeError("micropython failed: %s" % (proc.stdout + proc.stderr).strip())
         line = [l for l in proc.stdout.splitlines() if l.startswith("UPYFLOW ")][-1].split()
         count, total = int(line[1]), int(line[2])
+        forced = (env or {}).get("UPYFLOW_TIER")
+        if forced and line[4] != forced:
+            raise RuntimeError("micropython ran the %s tier, not the %s tier asked for" % (line[4], forced))
         with open(out, "rb") as f:
             blob = f.read()
     per = len(blob) // max(count, 1)
