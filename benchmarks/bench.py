@@ -1,13 +1,15 @@
-"""Time per invoke() and arena bytes: upyflow (CPython, MicroPython unix port) vs TFLite Micro.
+"""Time per invoke() and arena bytes: upyflow on every kernel tier vs TFLite Micro, in one run.
 
-All figures come from this one run on this machine. Usage:
-    python benchmarks/bench.py [--models a,b] [--reps N] [--mp-reps N]
-Models are read from ../shared/models. Prints a Markdown table for the README.
+    python benchmarks/bench.py [--models a,b] [--reps N] [--mp-reps N] [--natmod DIR]
+
+Models are read from ../shared/models. Columns: TFLM (its Python package's compiled
+interpreter), upyflow on CPython (native C extension, pure Python), upyflow under the
+MicroPython unix port (natmod x64 if built, viper, pure), each with its ratio to TFLM
+measured in this same run; then upyflow's arena beside TFLM's head arena. Prints Markdown.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -22,11 +24,12 @@ from upyflow_tools.unixport import micropython_exe, run_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "models")
+NATMOD = os.path.join(ROOT, "native_modules", "micropython", "build", "x64")
 DEFAULT = "hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect"
 
 
 def timed(fn, reps: int) -> float:
-    """Best of `reps` single calls, in microseconds (the least disturbed run)."""
+    """Best of `reps` calls, in microseconds (the least disturbed run)."""
     best = float("inf")
     for _ in range(reps):
         t = time.perf_counter()
@@ -35,38 +38,49 @@ def timed(fn, reps: int) -> float:
     return best * 1e6
 
 
-def bench_model(name: str, reps: int, mp_reps: int, outdir: str, mp_heap: str) -> dict:
+def bench_model(name: str, args, outdir: str) -> dict:
     path = os.path.join(SHARED, name + ".tflite")
     data = open(path, "rb").read()
     result, _ = bake(path, outdir, name=name, mpy=True)
+    import importlib.util
     spec = importlib.util.spec_from_file_location(name, os.path.join(outdir, name + ".py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    model = upyflow.Model(mod)
     rng = np.random.default_rng(0)
-    dtype = {"i8": np.int8, "f32": np.float32}[model.input_dtype[0]]
-    shape = model.input_shape[0]
+    probe = upyflow.Model(mod, "pure")
+    dtype = {"i8": np.int8, "f32": np.float32}[probe.input_dtype[0]]
+    shape = probe.input_shape[0]
     x = (rng.uniform(0, 6, shape) if dtype == np.float32 else rng.integers(-128, 128, shape)).astype(dtype)
     interp = interpreter(data)
     interp.set_input(x, 0)
-    row = {"model": name, "tflm_us": timed(interp.invoke, reps),
+    row = {"model": name, "TFLM": timed(interp.invoke, args.reps),
            "arena": result.arena_size, "tflm_arena": head_arena_bytes(path)}
-    model.set_input(0, x.tobytes())
-    row["cpy_us"] = timed(model.invoke, max(1, reps // 10) if row["tflm_us"] < 1e4 else 3)
+    for tier in ("native", "pure"):
+        if upyflow.dispatch.available(tier):
+            m = upyflow.Model(mod, tier)
+            m.set_input(0, x.tobytes())
+            slow = tier == "pure" and row["TFLM"] > 100
+            row["CPython " + tier] = timed(m.invoke, 3 if slow else args.reps)
     if micropython_exe():
-        os.remove(os.path.join(outdir, name + ".py"))  # MicroPython would prefer the .py
-        outs, us = run_batch(outdir, name, [[x.tobytes()]] * mp_reps, heapsize=mp_heap)
-        row["mp_us"] = us
+        os.remove(os.path.join(outdir, name + ".py"))  # MicroPython would prefer the .py to the .mpy
+        tiers = (["native"] if os.path.exists(os.path.join(args.natmod, "upyflow_native.mpy")) else [])
+        for tier in tiers + ["viper", "pure"]:
+            reps = 2 if tier == "pure" and row["TFLM"] > 100 else args.mp_reps
+            _, us = run_batch(outdir, name, [[x.tobytes()]] * reps, heapsize=args.mp_heap,
+                              env={"UPYFLOW_TIER": tier}, extra_paths=[args.natmod])
+            row["MicroPython " + ("natmod" if tier == "native" else tier)] = us
     return row
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=DEFAULT, help="comma-separated names in ../shared/models")
-    ap.add_argument("--reps", type=int, default=50, help="TFLM repetitions (best of)")
-    ap.add_argument("--mp-reps", type=int, default=3, help="MicroPython invokes per model (mean)")
-    ap.add_argument("--mp-heap", default="2M", help="MicroPython heap (person_detect's inline "
-                    "weights need more than an RP2040's 190K; see the board workflow)")
+    ap.add_argument("--reps", type=int, default=50, help="repetitions on CPython (best of)")
+    ap.add_argument("--mp-reps", type=int, default=20, help="MicroPython invokes per model (mean)")
+    ap.add_argument("--mp-heap", default="2M", help="MicroPython heap (default 2M: person_detect's "
+                    "inline weights need more than an RP2040's 190K; see --weights file)")
+    ap.add_argument("--natmod", default=NATMOD, help="folder of the x64 upyflow_native.mpy "
+                    "(make -C native_modules/micropython ARCH=x64 MPY_DIR=...)")
     args = ap.parse_args()
     if not os.path.isdir(SHARED):
         print("benchmarks need ../shared/models beside the checkout", file=sys.stderr)
@@ -75,17 +89,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as outdir:
         for name in args.models.split(","):
             print("benchmarking %s ..." % name, file=sys.stderr, flush=True)
-            rows.append(bench_model(name, args.reps, args.mp_reps, outdir, args.mp_heap))
-    print("tier: %s; machine: %s; MicroPython heap %s, .mpy modules" % (upyflow.backend(), os.uname().machine, args.mp_heap))
+            rows.append(bench_model(name, args, outdir))
+    cols = [c for c in ("CPython native", "CPython pure", "MicroPython natmod", "MicroPython viper",
+                        "MicroPython pure") if any(c in r for r in rows)]
+    print("us per invoke (ratio to TFLM in this run); %s, %d cores; MicroPython heap %s, .mpy modules"
+          % (os.uname().machine, os.cpu_count(), args.mp_heap))
     print()
-    print("| model | TFLM invoke | upyflow CPython | ratio | upyflow MicroPython | ratio | arena upyflow | arena TFLM |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | TFLM | " + " | ".join(cols) + " | arena upyflow | arena TFLM |")
+    print("|---|" + "---:|" * (len(cols) + 3))
     for r in rows:
-        mp = r.get("mp_us")
-        print("| %s | %.1f us | %.1f us | %.0fx | %s | %s | %d | %s |" % (
-            r["model"], r["tflm_us"], r["cpy_us"], r["cpy_us"] / r["tflm_us"],
-            "%.1f us" % mp if mp else "-", "%.0fx" % (mp / r["tflm_us"]) if mp else "-",
-            r["arena"], r["tflm_arena"]))
+        cells = ["%.0f (%.2fx)" % (r[c], r[c] / r["TFLM"]) if c in r else "-" for c in cols]
+        print("| %s | %.1f | %s | %d | %s |" % (r["model"], r["TFLM"], " | ".join(cells), r["arena"], r["tflm_arena"]))
     return 0
 
 

@@ -1,0 +1,185 @@
+"""The lowering table and what every operator family's lowering shares.
+
+A lowering turns one ir op into device kernel calls with every input-independent
+number precomputed. Family modules beside this one register with @lowering.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import math
+
+import numpy as np
+
+from .. import BakeError
+from ..ir import Graph, Op, Tensor
+from ..quant import (QRANGE, channel_multipliers,
+                    conv_out_size, conv_pad)
+
+
+@dataclass
+class Call:
+    kernel: str                     # device kernel name, the dispatch key
+    tensors: list[int]              # graph tensor indices, in the kernel's argument order
+    params: list = field(default_factory=list)   # ints and floats after the tensors
+    op_index: int = -1              # the source op, for reports
+
+
+LOWERINGS: dict[str, Callable[[Graph, Op], list[Call]]] = {}
+TYPES: dict[str, str] = {}          # op kind -> supported type combinations, for docs
+MIN_INPUTS: dict[str, int] = {}     # op kind -> operands a lowering reads without checking
+
+
+def lowering(kind: str, types: str, min_inputs: int = 1):
+    """Register fn as the lowering of `kind`; `types` documents what it supports and
+    `min_inputs` is how many leading operands it reads unchecked."""
+    def register(fn):
+        LOWERINGS[kind] = fn
+        TYPES[kind] = types
+        MIN_INPUTS[kind] = min_inputs
+        return fn
+    return register
+
+
+def supported_ops() -> list[str]:
+    return sorted(LOWERINGS)
+
+
+def lower(graph: Graph) -> list[Call]:
+    """Every op of the graph as kernel calls; BakeError on anything unsupported."""
+    unsupported = sorted({op.kind for op in graph.ops if op.kind not in LOWERINGS})
+    if unsupported:
+        raise BakeError("unsupported operator%s %s; upyflow supports %s"
+                        % ("s" if len(unsupported) > 1 else "", ", ".join(unsupported),
+                           ", ".join(supported_ops())))
+    check_graph(graph)
+    calls = []
+    for i, op in enumerate(graph.ops):
+        for call in LOWERINGS[op.kind](graph, op):
+            call.op_index = i
+            calls.append(call)
+    return calls
+
+
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+def check_graph(graph: Graph) -> None:
+    """Reject, with a BakeError, what would otherwise crash a lowering or the planner.
+
+    A damaged or unusual file gets here with missing operands, graph inputs/outputs
+    that name no tensor, fused activations we have no clamp for (TANH, SIGN_BIT), or
+    int tensors without a usable scale (0, NaN, absent): without these checks they
+    surfaced as IndexError / ZeroDivisionError / ValueError tracebacks."""
+    n = len(graph.tensors)
+    for what, ids in (("input", graph.inputs), ("output", graph.outputs)):
+        for t in ids:
+            if not 0 <= t < n:
+                raise BakeError("graph %s refers to tensor %d of %d" % (what, t, n))
+    for op in graph.ops:
+        need = MIN_INPUTS.get(op.kind, 1)
+        if len(op.inputs) < need or any(t < 0 for t in op.inputs[:need]) \
+                or not op.outputs or op.outputs[0] < 0:
+            raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
+                            % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
+        act = op.options.get("fused_activation_function", "NONE")
+        if act not in ACTIVATIONS:
+            raise BakeError("operator %s has fused activation %s; upyflow supports %s"
+                            % (op.kind, act, ", ".join(ACTIVATIONS)))
+        if op.kind == "RESHAPE":
+            continue  # no arithmetic: quantization does not matter
+        for t in op.inputs + op.outputs:
+            tensor = graph.tensors[t] if t >= 0 else None
+            if tensor is None or tensor.dtype not in ("i8", "i16"):
+                continue
+            if not (tensor.scale and all(s > 0 and math.isfinite(s) for s in tensor.scale)):
+                shown = ", ".join("%g" % s for s in tensor.scale[:4]) + (", ..." if len(tensor.scale) > 4 else "")
+                raise BakeError("%s tensor %r has quantization scale %s; it needs positive, finite scales"
+                                % (op.kind, tensor.name, "[%s]" % shown if tensor.scale else "(none)"))
+            lo, hi = QRANGE[tensor.dtype]
+            if any(not lo <= z <= hi for z in tensor.zero_point):
+                raise BakeError("%s tensor %r has a zero point outside the %s range"
+                                % (op.kind, tensor.name, tensor.dtype))
+
+
+def inp(graph: Graph, op: Op, k: int) -> Tensor:
+    return graph.tensors[op.inputs[k]]
+
+
+def check_size(op: Op, t: Tensor, size: int, what: str) -> None:
+    if t.size != size:
+        raise BakeError("%s %s %r has shape %s (%d values), expected %d values"
+                        % (op.kind, what, t.name, list(t.shape), t.size, size))
+
+
+def types_error(op: Op, graph: Graph) -> BakeError:
+    types = "/".join(graph.tensors[i].dtype for i in op.inputs + op.outputs if i >= 0)
+    return BakeError("operator %s with tensor types %s is not supported (supported: %s)"
+                     % (op.kind, types, TYPES[op.kind]))
+
+
+def need_const(graph: Graph, op: Op, k: int, what: str) -> Tensor:
+    t = inp(graph, op, k)
+    if not t.is_const:
+        raise BakeError("operator %s needs a constant %s (tensor %r is computed at run time)"
+                        % (op.kind, what, t.name))
+    return t
+
+
+def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
+                  out: Tensor, channels: int, float_product: bool) -> list[int]:
+    """Folded-bias, multiplier and shift constants of an int8 conv/FC; their tensor ids."""
+    if len(w.scale) not in (1, channels):
+        raise BakeError("operator %s has filter %r with %d scales for %d channels"
+                        % (op.kind, w.name, len(w.scale), channels))
+    if any(z != 0 for z in w.zero_point):
+        raise BakeError("operator %s has filter %r with a non-zero zero point; "
+                        "upyflow needs symmetric int8 weights" % (op.kind, w.name))
+    mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels, float_product)
+    name = graph.tensors[op.outputs[0]].name
+    return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
+            graph.add_const(name + "/multiplier", mult, "i32"),
+            graph.add_const(name + "/shift", shift, "i32")]
+
+
+def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = need_const(graph, op, 2, "bias")
+        check_size(op, b, channels, "bias")
+        return b.data.reshape(-1).astype(dtype)
+    return np.zeros(channels, dtype)
+
+
+def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[int]:
+    if len(x.shape) != 4 or x.shape[0] != 1:
+        raise BakeError("%s input %r has shape %s; upyflow runs batch-1 NHWC tensors"
+                        % (op.kind, x.name, list(x.shape)))
+    o = op.options
+    s_h, s_w = o.get("stride_h", 1), o.get("stride_w", 1)
+    d_h, d_w = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)
+    padding = o.get("padding", "VALID")
+    if padding not in ("SAME", "VALID") or min(s_h, s_w, d_h, d_w, k_h, k_w) < 1:
+        raise BakeError("%s %r: unsupported geometry (padding %s, stride %dx%d, dilation %dx%d, filter %dx%d)"
+                        % (op.kind, out.name, padding, s_h, s_w, d_h, d_w, k_h, k_w))
+    _, in_h, in_w, _ = x.shape
+    out_h = conv_out_size(padding, in_h, k_h, s_h, d_h)
+    out_w = conv_out_size(padding, in_w, k_w, s_w, d_w)
+    if tuple(out.shape[1:3]) != (out_h, out_w):
+        raise BakeError("%s output %r has shape %s, but stride, padding and filter give %dx%d"
+                        % (op.kind, out.name, list(out.shape), out_h, out_w))
+    pad_h = 0 if padding == "VALID" else conv_pad(in_h, k_h, s_h, d_h, out_h)
+    pad_w = 0 if padding == "VALID" else conv_pad(in_w, k_w, s_w, d_w, out_w)
+    return [k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w]
+
+
+def check_rank4(op: Op, x: Tensor, w: Tensor, out: Tensor) -> None:
+    """Input, filter and output must be 4-D, the output depth the filter's channel count."""
+    for what, t in (("input", x), ("filter", w), ("output", out)):
+        if len(t.shape) != 4:
+            raise BakeError("%s %s %r has shape %s, expected 4-D" % (op.kind, what, t.name, list(t.shape)))
+    oc = w.shape[0] if op.kind == "CONV_2D" else w.shape[3]
+    if out.shape[3] != oc:
+        raise BakeError("%s output %r has %d channels, the filter %d" % (op.kind, out.name, out.shape[3], oc))
+
+

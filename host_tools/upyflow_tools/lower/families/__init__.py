@@ -1,0 +1,1 @@
+"""One module per operator family; importing them fills the lowering table."""

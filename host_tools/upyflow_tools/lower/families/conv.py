@@ -1,0 +1,59 @@
+"""CONV_2D and DEPTHWISE_CONV_2D."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import BakeError
+from ...ir import Graph, Op
+from ...quant import (activation_range, activation_range_float)
+from ..core import (Call, bias_array, check_rank4, conv_geometry, inp, lowering,
+                   need_const, quant_extras, types_error)
+
+
+@lowering("CONV_2D", "int8 (per-channel or per-tensor weights); float32", min_inputs=2)
+def _conv2d(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    w = need_const(graph, op, 1, "filter")
+    check_rank4(op, x, w, out)
+    oc, k_h, k_w, ic = w.shape
+    if ic != x.shape[-1]:
+        raise BakeError("CONV_2D %r: grouped convolution (filter depth %d, input depth %d) "
+                        "is not supported" % (out.name, ic, x.shape[-1]))
+    geom = conv_geometry(op, x, k_h, k_w, out)
+    dims = [x.shape[1], x.shape[2], ic, out.shape[1], out.shape[2], oc]
+    act = op.options.get("fused_activation_function", "NONE")
+    if x.dtype == w.dtype == out.dtype == "f32":
+        b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
+        return [Call("conv2d_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
+                     dims + geom + list(activation_range_float(act)))]
+    if not (x.dtype == w.dtype == out.dtype == "i8"):
+        raise types_error(op, graph)
+    bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(oc, -1).sum(axis=1)
+    extras = quant_extras(graph, op, x, w, bias, out, oc, float_product=False)
+    return [Call("conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1], extras[2]],
+                 dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+
+
+@lowering("DEPTHWISE_CONV_2D", "int8 (per-channel or per-tensor weights); float32", min_inputs=2)
+def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    w = need_const(graph, op, 1, "filter")
+    check_rank4(op, x, w, out)
+    _, k_h, k_w, oc = w.shape
+    ic = x.shape[-1]
+    if ic < 1 or oc % ic:
+        raise BakeError("DEPTHWISE_CONV_2D %r: %d output channels for %d input channels" % (out.name, oc, ic))
+    geom = conv_geometry(op, x, k_h, k_w, out)
+    dims = [x.shape[1], x.shape[2], ic, out.shape[1], out.shape[2], oc // ic]
+    act = op.options.get("fused_activation_function", "NONE")
+    if x.dtype == w.dtype == out.dtype == "f32":
+        b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
+        return [Call("depthwise_conv2d_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
+                     dims + geom + list(activation_range_float(act)))]
+    if not (x.dtype == w.dtype == out.dtype == "i8"):
+        raise types_error(op, graph)
+    bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(-1, oc).sum(axis=0)
+    extras = quant_extras(graph, op, x, w, bias, out, oc, float_product=False)
+    return [Call("depthwise_conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
+                                         extras[1], extras[2]],
+                 dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]

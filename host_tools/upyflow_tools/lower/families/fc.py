@@ -1,0 +1,37 @@
+"""FULLY_CONNECTED."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import BakeError
+from ...ir import Graph, Op
+from ...quant import (activation_range, activation_range_float)
+from ..core import (Call, bias_array, check_size, inp, lowering,
+                   need_const, quant_extras, types_error)
+
+
+@lowering("FULLY_CONNECTED", "int8 (per-tensor or per-channel weights, int32 bias); float32", min_inputs=2)
+def _fully_connected(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    w = need_const(graph, op, 1, "weights")
+    if len(w.shape) != 2:
+        raise BakeError("FULLY_CONNECTED weights %r have shape %s, expected 2-D" % (w.name, list(w.shape)))
+    n_out, n_in = w.shape
+    if n_in < 1 or x.size % n_in:
+        raise BakeError("FULLY_CONNECTED input %r of %d values is not a multiple of %d" % (x.name, x.size, n_in))
+    batches = x.size // n_in
+    check_size(op, out, batches * n_out, "output")
+    act = op.options.get("fused_activation_function", "NONE")
+    if x.dtype == w.dtype == out.dtype == "f32":
+        bias = bias_array(graph, op, n_out, np.float32)
+        b = graph.add_const(out.name + "/bias", bias, "f32")
+        return [Call("fully_connected_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
+                     [batches, n_in, n_out, *activation_range_float(act)])]
+    if not (x.dtype == w.dtype == out.dtype == "i8"):
+        raise types_error(op, graph)
+    bias = bias_array(graph, op, n_out, np.int64)
+    bias = bias - x.zp * w.data.astype(np.int64).sum(axis=1)
+    extras = quant_extras(graph, op, x, w, bias, out, n_out, float_product=len(w.scale) == 1)
+    return [Call("fully_connected_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
+                                        extras[1], extras[2]],
+                 [batches, n_in, n_out, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]

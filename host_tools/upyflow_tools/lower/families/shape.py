@@ -1,0 +1,13 @@
+"""Layout-only ops (normally aliased away by passes.alias_layout_ops)."""
+from __future__ import annotations
+
+
+from ...ir import Graph, Op
+from ..core import (Call, inp, lowering)
+
+
+@lowering("RESHAPE", "any (no kernel: the output shares the input's arena bytes)")
+def _reshape(graph: Graph, op: Op) -> list[Call]:
+    # Normally removed by passes.alias_layout_ops; a copy is the fallback.
+    x = inp(graph, op, 0)
+    return [Call("copy_bytes", [op.inputs[0], op.outputs[0]], [x.size])]
