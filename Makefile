@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench package.json clean
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,9 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/bench.py
+
+package.json: setup
+	$(PY) -c "from upyflow_tools.deploy import write_package_json; write_package_json('package.json')"
 
 clean:
 	rm -rf $(VENV) out

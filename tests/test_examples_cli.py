@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import subprocess
 import sys
 
@@ -95,3 +96,27 @@ def test_cli_profile_lists_every_op_slowest_first(capsys):
     assert sorted(r[1] for r in rows) == ["depthwise_conv2d_s8", "fully_connected_s8", "softmax_s8"]
     times = [float(r[4]) for r in rows]
     assert times == sorted(times, reverse=True)
+
+
+def test_package_json_lists_the_whole_runtime():
+    """mip installs what package.json lists: exactly the device runtime's files."""
+    import json
+    urls = json.loads((ROOT / "package.json").read_text())["urls"]
+    lib = ROOT / "device_lib"
+    want = sorted(str(p.relative_to(lib)) for p in (lib / "upyflow").rglob("*.py"))
+    assert sorted(dest for dest, _ in urls) == want
+    for dest, src in urls:
+        assert (ROOT / src).is_file() and src == "device_lib/" + dest
+
+
+def test_freeze_writes_a_manifest_for_the_runtime_and_models(tmp_path, capsys):
+    mdir, name, _ = bake_model(SINE / "sine_int8.tflite", tmp_path / "out", name="sine")
+    manifest = tmp_path / "manifest.py"
+    assert main(["freeze", mdir, "-o", str(manifest)]) == 0
+    calls = []
+    # Evaluate it the way MicroPython's manifest tool does: package() and module() calls.
+    exec(manifest.read_text(), {"package": lambda *a, **k: calls.append(("package", a, k)),
+                                "module": lambda *a, **k: calls.append(("module", a, k))})
+    assert calls[0][0] == "package" and calls[0][1] == ("upyflow",)
+    assert (Path(calls[0][2]["base_path"]) / "upyflow" / "model.py").is_file()
+    assert ("module", ("sine.py",), {"base_path": str(Path(mdir).resolve())}) in calls

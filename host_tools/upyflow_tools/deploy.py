@@ -207,3 +207,19 @@ def freeze_manifest(outdirs: list[str], path: str) -> str:
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return path
+
+
+def write_package_json(path: str) -> str:
+    """package.json for `mip.install(...)`: every runtime file, relative to the repo root."""
+    import json
+    urls = []
+    for dirpath, _dirs, files in os.walk(os.path.join(DEVICE_LIB, "upyflow")):
+        for f in files:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(dirpath, f), DEVICE_LIB)
+                urls.append([rel, "device_lib/" + rel])
+    from . import __version__
+    with open(path, "w") as fh:
+        json.dump({"urls": sorted(urls), "version": __version__}, fh, indent=2)
+        fh.write("\n")
+    return path
