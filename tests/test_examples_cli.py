@@ -120,3 +120,21 @@ def test_freeze_writes_a_manifest_for_the_runtime_and_models(tmp_path, capsys):
     assert calls[0][0] == "package" and calls[0][1] == ("upyflow",)
     assert (Path(calls[0][2]["base_path"]) / "upyflow" / "model.py").is_file()
     assert ("module", ("sine.py",), {"base_path": str(Path(mdir).resolve())}) in calls
+
+
+@pytest.mark.parametrize("model", ["hello_world_int8", "micro_speech_quantized", "hello_world_float"])
+def test_struct_views_for_ports_without_uctypes_or_cast(model, tmp_path, monkeypatch):
+    """CircuitPython has neither uctypes nor memoryview.cast: the StructView fallback
+    must give the same bytes as TFLM through the pure tier."""
+    import upyflow.model
+    from upyflow.views import struct_view
+    monkeypatch.setattr(upyflow.model, "typed_view", struct_view)
+    path = shared("models/%s.tflite" % model)
+    mdir, name, _ = bake_model(path, tmp_path)
+    m = load_cpython(mdir, name, "pure")
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        shape, dtype = m.input_shape[0], m.input_dtype[0]
+        x = (rng.uniform(0, 6, shape).astype(np.float32) if dtype == "f32"
+             else rng.integers(-128, 128, shape, dtype=np.int8))
+        assert_bit_exact(path.read_bytes(), m, [x])

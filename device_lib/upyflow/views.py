@@ -1,6 +1,32 @@
-# Typed, zero-copy views of byte buffers (arena regions and constant weights).
-# CPython: memoryview.cast. MicroPython: uctypes arrays (memoryview cannot be
-# cast there). Both are indexable and, for the arena, writable.
+# Typed, zero-copy views of byte buffers (arena regions and constant weights),
+# indexable and, for the arena, writable. The best each Python offers:
+# MicroPython: uctypes arrays (its memoryview cannot be cast); CPython:
+# memoryview.cast; CircuitPython and other ports without either: StructView.
+
+import struct
+
+_FMT = {"i8": "<b", "u8": "<B", "i16": "<h", "i32": "<i", "f32": "<f"}
+_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4}
+
+
+class StructView:
+    # Element access through struct: slow, but needs nothing a port might lack.
+    def __init__(self, buf, offset, dtype):
+        self._buf = buf
+        self._off = offset
+        self._fmt = _FMT[dtype]
+        self._size = _SIZE[dtype]
+
+    def __getitem__(self, i):
+        return struct.unpack_from(self._fmt, self._buf, self._off + i * self._size)[0]
+
+    def __setitem__(self, i, v):
+        struct.pack_into(self._fmt, self._buf, self._off + i * self._size, v)
+
+
+def struct_view(buf, offset, nbytes, dtype):
+    return StructView(buf, offset, dtype)
+
 
 try:
     import uctypes
@@ -21,7 +47,10 @@ try:
         return uctypes.struct(uctypes.addressof(buf) + offset, layout, uctypes.LITTLE_ENDIAN).v
 
 except ImportError:
-    _FMT = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f"}
+    try:
+        memoryview(b"ab").cast("b")
 
-    def typed_view(buf, offset, nbytes, dtype):
-        return memoryview(buf)[offset:offset + nbytes].cast(_FMT[dtype])
+        def typed_view(buf, offset, nbytes, dtype):
+            return memoryview(buf)[offset:offset + nbytes].cast(_FMT[dtype][1])
+    except (AttributeError, NotImplementedError, TypeError):
+        typed_view = struct_view

@@ -19,6 +19,9 @@ def alias_layout_ops(graph: Graph) -> dict[int, int]:
         if op.kind not in LAYOUT_ONLY:
             kept.append(op)
             continue
+        if not op.inputs or not op.outputs or op.inputs[0] < 0 or op.outputs[0] < 0:
+            raise BakeError("%s has inputs %s and outputs %s; it needs an input and an output"
+                            % (op.kind, op.inputs, op.outputs))
         src, dst = op.inputs[0], op.outputs[0]
         s, d = graph.tensors[src], graph.tensors[dst]
         if s.size != d.size or s.dtype != d.dtype:
