@@ -96,12 +96,13 @@ class Model:
 
     def set_input(self, i, data):
         buf = self.input_buffer(i)
-        given = len(memoryview(data)) * _itemsize(data)
-        if given != len(buf):
+        if not isinstance(data, (bytes, bytearray)):
+            data = bytes(data)   # the raw bytes of an array.array or typed memoryview
+        if len(data) != len(buf):
             raise ValueError("input %d needs %d bytes (%s %s), got %d"
                              % (i, len(buf), self.input_dtype[i],
-                                _shape_str(self.input_shape[i]), given))
-        buf[:] = data if isinstance(data, (bytes, bytearray)) else bytes(data)
+                                _shape_str(self.input_shape[i]), len(data)))
+        buf[:] = data
 
     def invoke(self):
         if self._wfile is not None:
@@ -188,15 +189,6 @@ def _beside(module, filename):
     path = getattr(module, "__file__", "") or ""
     cut = path.rfind("/")
     return path[:cut + 1] + filename if cut >= 0 else filename
-
-
-def _itemsize(data):
-    # array.array and memoryviews of wider types count in items, not bytes.
-    try:
-        return data.itemsize
-    except AttributeError:
-        tc = getattr(data, "typecode", "B")
-        return {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 4, "L": 4, "f": 4}.get(tc, 1)
 
 
 def _shape_str(shape):
