@@ -138,3 +138,19 @@ def test_struct_views_for_ports_without_uctypes_or_cast(model, tmp_path, monkeyp
         x = (rng.uniform(0, 6, shape).astype(np.float32) if dtype == "f32"
              else rng.integers(-128, 128, shape, dtype=np.int8))
         assert_bit_exact(path.read_bytes(), m, [x])
+
+
+@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+def test_micropython_set_input_errors_and_arrays(tmp_path):
+    """On MicroPython too: array.array input is taken by its bytes, a wrong length is one clear line."""
+    mdir, name, _ = bake_model(SINE / "sine_float.tflite", tmp_path, name="sinef")
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import sys, array\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nimport upyflow\n"
+        "m = upyflow.load('sinef')\n"
+        "print('OUT', m.predict(array.array('f', [1.5]))[0:4] == m.predict(bytes(array.array('f', [1.5])))[0:4])\n"
+        "try:\n    m.set_input(0, array.array('f', [1.0, 2.0]))\nexcept ValueError as e:\n    print('ERR', e)\n"
+        % (str(ROOT / "device_lib"), mdir))
+    proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True)
+    assert "OUT True" in proc.stdout, proc.stdout + proc.stderr
+    assert "ERR input 0 needs 4 bytes (f32 1x1), got 8" in proc.stdout
