@@ -150,15 +150,17 @@ import sys, gc, time
 sys.path.insert(0, %(lib)r)
 sys.path.insert(0, %(mod)r)
 import upyflow
-from upyflow import dispatch, kernels_viper as kv
-tier, table = dispatch.table('viper')
-for n in kv.KERNELS:
-    assert table[n][0] is getattr(kv, n), n
+from upyflow import dispatch
+if %(tier)r == 'viper':
+    from upyflow import kernels_viper as kv
+    tier, table = dispatch.table('viper')
+    for n in kv.KERNELS:
+        assert table[n][0] is getattr(kv, n), n
 f = open(%(inp)r, 'rb')
 o = open(%(out)r, 'wb')
 for name, count in %(jobs)r:
     m = upyflow.load(name)
-    assert m.tier == 'viper', m.tier
+    assert m.tier == %(tier)r, m.tier
     total = 0
     for k in range(count):
         for i in range(len(m.input_shape)):
@@ -190,8 +192,10 @@ def exes():
 
 
 def run_viper(exe: str, module_dir: str, jobs: list[tuple[str, list[list[np.ndarray]]]],
-              sizes: dict[str, list[int]], heapsize: str = "2M") -> tuple[dict, dict]:
-    """Run each (module name, input sets) on the viper tier; returns ({name: [[output bytes]]},
+              sizes: dict[str, list[int]], heapsize: str = "2M", tier: str = "viper",
+              extra_paths: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """Run each (module name, input sets) on a MicroPython tier (viper by default; "native"
+    with the natmod's folder in extra_paths); returns ({name: [[output bytes]]},
     {name: us per invoke}). sizes: each module's output byte counts."""
     with tempfile.TemporaryDirectory() as tmp:
         inp, out, script = (os.path.join(tmp, n) for n in ("in.bin", "out.bin", "run.py"))
@@ -201,10 +205,11 @@ def run_viper(exe: str, module_dir: str, jobs: list[tuple[str, list[list[np.ndar
                     for x in group:
                         f.write(np.ascontiguousarray(x).tobytes())
         with open(script, "w") as f:
-            f.write(_DRIVER % {"lib": DEVICE_LIB, "mod": os.path.abspath(module_dir), "inp": inp,
-                               "out": out, "jobs": [(n, len(s)) for n, s in jobs]})
+            f.write("import sys\n" + "".join("sys.path.insert(0, %r)\n" % p for p in extra_paths) +
+                    _DRIVER % {"lib": DEVICE_LIB, "mod": os.path.abspath(module_dir), "inp": inp,
+                               "out": out, "jobs": [(n, len(s)) for n, s in jobs], "tier": tier})
         proc = subprocess.run([exe, "-X", "heapsize=" + heapsize, script], capture_output=True, text=True,
-                              timeout=600, env=dict(os.environ, **VIPER))
+                              timeout=600, env=dict(os.environ, UPYFLOW_TIER=tier))
         assert proc.returncode == 0 and "DONE" in proc.stdout, proc.stdout + proc.stderr
         with open(out, "rb") as f:
             blob = f.read()
@@ -472,6 +477,21 @@ def test_kernels(kernels_baked, exe):
     assert kinds == {"conv", "dw", "fc", "average", "max"}
     got, _ = run_viper(exe, mdir, [(name, sets) for name, (_, sets, _) in baked.items()],
                        {name: sizes_of(want) for name, (_, _, want) in baked.items()})
+    failures = []
+    for name, (cid, _, want) in baked.items():
+        try:
+            assert_matches(want, got[name], cid)
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "%d of %d cases differ:\n%s" % (len(failures), len(baked), "\n".join(failures[:5]))
+
+
+def test_kernels_on_natmod(kernels_baked, natmod_dir):
+    """The same generated models on the x64 natmod (native tier) under MicroPython."""
+    mdir, baked = kernels_baked
+    got, _ = run_viper(micropython_exe(), mdir, [(name, sets) for name, (_, sets, _) in baked.items()],
+                       {name: sizes_of(want) for name, (_, _, want) in baked.items()},
+                       tier="native", extra_paths=(natmod_dir,))
     failures = []
     for name, (cid, _, want) in baked.items():
         try:
