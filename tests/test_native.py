@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tracemalloc
 from functools import partial
 from pathlib import Path
