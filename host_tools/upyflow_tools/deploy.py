@@ -157,6 +157,7 @@ def model_files(outdir: str) -> list[tuple[str, str]]:
 def deploy(outdir: str, port: str, tool: str = "mpremote", runtime: str = "mpy",
            native: str | None = None, log=print) -> Plan:
     board = Board(port, tool)
+    board.soft_reset()   # free the heap of whatever ran before: copying needs some
     arch = board.arch()
     log("board on %s: native arch %s (via %s)" % (port, arch or "none", tool))
     with tempfile.TemporaryDirectory() as staging:
