@@ -202,8 +202,8 @@ def _two_unsupported() -> bytes:
     w = ModelWriter()
     a, b = w.tensor([1, 4], "float32"), w.tensor([1, 4], "float32")
     s, t = w.tensor([1, 4], "float32"), w.tensor([1, 4], "float32")
-    w.op("ADD", [a, b], [s])
-    w.op("TANH", [s], [t])
+    w.op("FLOOR_DIV", [a, b], [s])
+    w.op("FLOOR", [s], [t])
     return w.build([a, b], [t])
 
 
@@ -269,16 +269,16 @@ def _malformed(kind: str) -> bytes:
 
 SUPPORTED = ", ".join(supported_ops())
 BAD_MODELS = {  # name -> (model builder, exact message or list of substrings)
-    "tanh": (lambda: _unary("TANH", "float32", "float32"),
-             "unsupported operator TANH; upyflow supports " + SUPPORTED),
-    "add": (lambda: _two_unsupported(), "unsupported operators ADD, TANH; upyflow supports " + SUPPORTED),
-    "fc_int16": (lambda: _fc("int16", "int8", "int16", "int64"),
-                 ["operator FULLY_CONNECTED with tensor types i16/i8/i64/i16 is not supported (supported: int8",
+    "floor": (lambda: _unary("FLOOR", "float32", "float32"),
+              "unsupported operator FLOOR; upyflow supports " + SUPPORTED),
+    "two": (lambda: _two_unsupported(), "unsupported operators FLOOR, FLOOR_DIV; upyflow supports " + SUPPORTED),
+    "fc_int16": (lambda: _fc("int16", "int16", "int16", "int64"),
+                 ["operator FULLY_CONNECTED with tensor types i16/i16/i64/i16 is not supported (supported: int8",
                   "float32)"]),
     "fc_hybrid": (lambda: _fc("float32", "int8", "float32", "float32"),
                   ["operator FULLY_CONNECTED with tensor types f32/i8/f32/f32 is not supported"]),
-    "softmax_int16": (lambda: _unary("SOFTMAX", "int16", "int16", (0.001, 0), (1 / 32768, 0), beta=1.0),
-                      ["operator SOFTMAX with tensor types i16/i16 is not supported"]),
+    "softmax_float_to_int8": (lambda: _unary("SOFTMAX", "float32", "int8", out_q=(1 / 256, -128), beta=1.0),
+                              ["operator SOFTMAX with tensor types f32/i8 is not supported"]),
     "softmax_out_scale": (lambda: _unary("SOFTMAX", "int8", "int8", (0.1, 0), (1 / 128, 0), beta=1.0),
                           ["SOFTMAX", "int8 output must have scale 1/256 and zero point -128"]),
     "quantize_to_float": (lambda: _unary("QUANTIZE", "int8", "float32"),
@@ -327,10 +327,10 @@ def test_unsupported_model(name, tmp_path, capsys):
 
 def test_unsupported_op_names_op_and_lists_supported(tmp_path, capsys):
     """The message a user sees most: it names the op and every supported one."""
-    path = write(tmp_path, "tanh.tflite", _unary("TANH", "float32", "float32"))
+    path = write(tmp_path, "floor.tflite", _unary("FLOOR", "float32", "float32"))
     rc, err = bake_cli(capsys, path, tmp_path / "out")
     msg = error_line(err)
-    assert rc == 2 and "TANH" in msg
+    assert rc == 2 and "FLOOR" in msg
     for op in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                "SOFTMAX", "QUANTIZE", "DEQUANTIZE", "RESHAPE"):
         assert op in msg

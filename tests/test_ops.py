@@ -664,3 +664,14 @@ def test_softmax_property(depth, rows, beta, in_scale, in_zp, seed, tmp_path_fac
     rng = np.random.default_rng(seed)
     model = softmax_model("i8", [rows, depth], float(np.float32(beta)), in_scale, in_zp)
     single(model, tmp_path_factory.mktemp("prop"), make_inputs(rng, "i8", [rows, depth], in_zp, n_random=3))
+
+
+def test_fc_per_tensor_multiplier_uses_double_product(tmp_path):
+    """Per-tensor FULLY_CONNECTED whose multiplier differs between a float32 and a double
+    product of input and filter scales: every int8 input must match TFLM."""
+    w = ModelWriter()
+    x = w.tensor([1, 1], "int8", 0.07971516251564026, 0)
+    wt = w.tensor([1, 1], "int8", 0.018417963758111, 0, data=np.array([[65]], np.int8))
+    y = w.tensor([1, 1], "int8", 0.06686840951442719, 0)
+    w.op("FULLY_CONNECTED", [x, wt, -1], [y])
+    check(w.build([x], [y]), tmp_path, [[np.array([[v]], np.int8)] for v in range(-128, 128)])

@@ -28,6 +28,21 @@ OPS: dict[str, tuple[str | None, dict]] = {
     "MUL": ("MulOptions", _ACT),
     "QUANTIZE": (None, {}),  # the converter writes no options for these either
     "DEQUANTIZE": (None, {}),
+    # stateful sequence layers (the schema's rank default 0 is invalid)
+    "SVDF": ("SVDFOptions", dict(rank=1, asymmetric_quantize_inputs=False, **_ACT)),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions",
+                                     dict(fused_activation_function="TANH", cell_clip=0.0, proj_clip=0.0,
+                                          time_major=False, asymmetric_quantize_inputs=False)),
+    # standalone activations (the schema's alpha default 0 makes LEAKY_RELU a RELU)
+    "LEAKY_RELU": ("LeakyReluOptions", dict(alpha=0.2)),
+    "HARD_SWISH": (None, {}),
+    # the schema's stride default 0 is invalid
+    "TRANSPOSE_CONV": ("TransposeConvOptions", dict(padding="SAME", stride_w=1, stride_h=1, **_ACT)),
+    # element-wise and shape ops whose option tables do not follow the OPCODE -> OpcodeOptions rule
+    "MEAN": ("ReducerOptions", dict(keep_dims=False)),
+    "PADV2": ("PadV2Options", {}),
+    "MAXIMUM": ("MaximumMinimumOptions", {}),
+    "MINIMUM": ("MaximumMinimumOptions", {}),
 }
 ENUMS = {  # option fields given as strings -> schema enum class
     "padding": tflite.Padding,
@@ -53,7 +68,8 @@ class ModelWriter:
 
     def tensor(self, shape: list[int], dtype: str, scale: float | list[float] | None = None,
                zero_point: int | list[int] | None = None, quantized_dimension: int = 0,
-               data: np.ndarray | None = None, name: str = "") -> int:
+               data: np.ndarray | None = None, name: str = "", variable: bool = False) -> int:
+        """`variable`: a state tensor (SVDF/LSTM) that keeps its value across invokes."""
         buf = 0  # activations share the empty buffer
         if data is not None:
             arr = np.asarray(data).astype(DTYPES[dtype][1])
@@ -67,7 +83,7 @@ class ModelWriter:
             zero_point = list(np.broadcast_to(zp, (len(scale),)))
         self._tensors.append(dict(shape=list(shape), type=DTYPES[dtype][0], buffer=buf, scale=scale,
                                   zero_point=zero_point, qdim=quantized_dimension,
-                                  name=name or f"t{len(self._tensors)}"))
+                                  name=name or f"t{len(self._tensors)}", variable=variable))
         return len(self._tensors) - 1
 
     def op(self, opcode: str, inputs: list[int], outputs: list[int], **options) -> None:
@@ -161,6 +177,8 @@ class ModelWriter:
         tflite.TensorAddName(b, name)
         if quant is not None:
             tflite.TensorAddQuantization(b, quant)
+        if t.get("variable"):
+            tflite.TensorAddIsVariable(b, True)
         return tflite.TensorEnd(b)
 
     @staticmethod

@@ -23,6 +23,23 @@ PURE_FAMILIES = {
     "softmax_s8": "softmax", "softmax_f32": "softmax",
     "quantize_f32": "quantize", "requantize": "quantize",
     "dequantize_f32": "quantize", "copy_bytes": "quantize",
+    # element-wise (broadcasting), MEAN, and data movement (concat, pad, slice, transpose)
+    "addsub_q": "elementwise", "mul_q": "elementwise", "binary_f32": "elementwise",
+    "maxmin_q": "elementwise", "mean_q": "elementwise", "mean_f32": "elementwise",
+    "strided_copy": "layout", "fill_int": "layout", "fill_f32": "layout",
+    # stateful sequence layers (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM)
+    "svdf_s8_i16": "sequence", "svdf_s8_i8": "sequence", "svdf_f32": "sequence",
+    "lstm_s8": "sequence",
+    # int16 activations (16x8) and TRANSPOSE_CONV
+    "conv2d_s16": "conv16", "depthwise_conv2d_s16": "conv16", "fully_connected_s16": "conv16",
+    "transpose_conv_s8": "transpose_conv", "transpose_conv_s16": "transpose_conv",
+    "transpose_conv_f32": "transpose_conv",
+    # standalone activations (int8: table lookups) and int16-output SOFTMAX
+    "lut_s8": "activations", "clamp_f32": "activations", "leaky_relu_q": "activations",
+    "leaky_relu_f32": "activations", "hard_swish_f32": "activations", "logistic_s16": "activations",
+    "tanh_s16": "activations", "logistic_f32": "activations", "tanh_f32": "activations",
+    "prelu_q": "activations", "prelu_f32": "activations",
+    "softmax_s16": "softmax16", "softmax_s8_s16": "softmax16",
 }
 
 

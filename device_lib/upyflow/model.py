@@ -65,6 +65,10 @@ class Model:
         self.output_dtype = [meta(i)[3] for i in self._outputs]
         self.output_scale = [meta(i)[4] for i in self._outputs]
         self.output_zero_point = [meta(i)[5] for i in self._outputs]
+        # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
+        # without state have no VARIABLES.
+        self._variables = getattr(module, "VARIABLES", b"")
+        self.reset()
 
     def _view(self, tensor_id, convention):
         # Only the views some kernel needs: typed for pure kernels, raw bytes for
@@ -103,6 +107,17 @@ class Model:
                              % (i, len(buf), self.input_dtype[i],
                                 _shape_str(self.input_shape[i]), len(data)))
         buf[:] = data
+
+    def reset(self):
+        """Put the state tensors back to their initial value, as TFLM's reset():
+        the next invoke starts a new sequence."""
+        v = self._variables
+        arena = self._arena
+        for k in range(0, len(v), 3):
+            _where, offset, nbytes = self._meta(v[k] | (v[k + 1] << 8))[:3]
+            fill = v[k + 2]
+            for i in range(offset, offset + nbytes):
+                arena[i] = fill
 
     def invoke(self):
         if self._wfile is not None:

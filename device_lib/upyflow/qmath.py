@@ -85,3 +85,27 @@ def reciprocal_q12(x):
     for _ in range(3):
         r = r + sat_shl(srdhm(r, 536870912 - srdhm(half_den, r)), 2)
     return sat_shl(r, 1), 12 - headroom
+
+
+# --- int16 activations (16x8 conv/FC/transpose conv) ---
+def mul_by_qm64(x, multiplier, shift):
+    # MultiplyByQuantizedMultiplier for a 64-bit accumulator (TFLM's double-
+    # rounding build): the multiplier is first rounded to 16 bits, then one
+    # rounding shift by 15 - shift; the result is truncated to int32 as TFLM's
+    # assignment does. Needs shift <= 14 (the lowering guarantees it).
+    if multiplier < 0x7FFF0000:
+        m = (multiplier + 32768) >> 16
+    else:
+        m = 0x7FFF
+    total = 15 - shift
+    r = (x * m + (1 << (total - 1))) >> total
+    if r < INT32_MIN or r > INT32_MAX:
+        r = ((r + 2147483648) & 0xFFFFFFFF) - 2147483648
+    return r
+
+
+def wrap32(x):
+    # Two's complement int32 wrap, as a C int32 accumulator overflows.
+    if INT32_MIN <= x <= INT32_MAX:
+        return x
+    return ((x + 2147483648) & 0xFFFFFFFF) - 2147483648

@@ -44,6 +44,7 @@ class Baked:
     arena_size: int
     weights_mode: str = "inline"
     segments: list[tuple[int, int]] | None = None   # file mode: (file offset, bytes) per call
+    variables: list[tuple[int, int]] | None = None  # (tensor record, fill byte) per state tensor
 
     @property
     def weight_buffer(self) -> int:
@@ -94,8 +95,11 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
         segment_start[0] = len(blob)
         table.append((c.kernel, tuple(use(t, k) for t in c.tensors), tuple(c.params)))
         segments.append((segment_start[0], len(blob) - segment_start[0]))
+    # State tensors start (and reset) as TFLM does: int8 bytes at the zero point, others 0.
+    variables = [(index[t], (graph.tensors[t].zp & 0xFF) if graph.tensors[t].dtype == "i8" else 0)
+                 for t in sorted(k for k in index if isinstance(k, int)) if graph.tensors[t].variable]
     return Baked(source, records, names, table, inputs, outputs, bytes(blob), arena_size,
-                 weights_mode, segments if weights_mode == "file" else None)
+                 weights_mode, segments if weights_mode == "file" else None, variables)
 
 
 def pack_calls(calls: list[tuple]) -> tuple[list[str], list[str], bytes]:
@@ -147,6 +151,9 @@ def module_source(baked: Baked, name: str) -> str:
             "INPUT_SHAPES = %r" % (tuple(baked.tensors[i][4] for i in baked.inputs),),
             "OUTPUT_SHAPES = %r" % (tuple(baked.tensors[i][4] for i in baked.outputs),),
             ]
+    if baked.variables:
+        out += ["# <HB (tensor record, fill byte) per variable (state) tensor; see Model.reset()",
+                "VARIABLES = " + _bytes_literal(b"".join(struct.pack("<HB", *v) for v in baked.variables))]
     if baked.weights_mode == "file":
         out += ["WEIGHTS = None",
                 "WEIGHTS_FILE = %r" % (name + ".bin"),

@@ -19,6 +19,9 @@ class Tensor:
     zero_point: list[int] = field(default_factory=list)
     quantized_dimension: int = 0
     data: np.ndarray | None = None  # constant tensors only
+    # A variable tensor (SVDF/LSTM state) keeps its value across invokes: the
+    # planner gives it arena bytes of its own and Model.reset() re-initializes it.
+    variable: bool = False
 
     @property
     def is_const(self) -> bool:

@@ -44,6 +44,9 @@ def plan(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[dict[i
             touch(t, i)
     for t in graph.outputs:
         touch(t, end)
+    for t in list(spans):
+        if graph.tensors[t].variable:
+            spans[t] = [0, end]   # state lives across invokes: its bytes are never shared
     buffers = [Buffer(t, _align(max(graph.tensors[t].nbytes, 1)), a, b) for t, (a, b) in spans.items()]
     placed: list[Buffer] = []
     for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.tensor)):

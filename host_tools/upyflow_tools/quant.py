@@ -62,19 +62,17 @@ def activation_range_float(act: str) -> tuple[float, float]:
 
 
 def channel_multipliers(in_scale: float, w_scales: list[float], out_scale: float,
-                        channels: int, float_product: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                        channels: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-output-channel (multiplier, shift) arrays, a per-tensor scale broadcast.
 
-    TFLite's per-channel path multiplies the scales in double; its per-tensor
-    FULLY_CONNECTED path multiplies input and filter scale in float32 first.
+    The scales are multiplied in double on every path, per-tensor FULLY_CONNECTED
+    included: the TFLM interpreter does (a float32 product, as some TFLite sources
+    show for that path, differs from it on some inputs).
     """
     mults, shifts = [], []
     for c in range(channels):
         ws = w_scales[c] if len(w_scales) > 1 else w_scales[0]
-        if float_product:
-            real = float(np.float32(in_scale) * np.float32(ws)) / out_scale
-        else:
-            real = in_scale * ws / out_scale
+        real = in_scale * ws / out_scale
         m, s = quantize_multiplier(real)
         mults.append(m)
         shifts.append(s)

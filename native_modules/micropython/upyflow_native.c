@@ -100,6 +100,18 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
         MP_QSTR_softmax_s8, MP_QSTR_softmax_f32,
         MP_QSTR_quantize_f32, MP_QSTR_requantize,
         MP_QSTR_dequantize_f32, MP_QSTR_copy_bytes,
+        // int16 activations (16x8) and TRANSPOSE_CONV
+        MP_QSTR_conv2d_s16, MP_QSTR_depthwise_conv2d_s16, MP_QSTR_fully_connected_s16,
+        MP_QSTR_transpose_conv_s8, MP_QSTR_transpose_conv_s16, MP_QSTR_transpose_conv_f32,
+        // element-wise, MEAN and data movement
+        MP_QSTR_addsub_q, MP_QSTR_mul_q, MP_QSTR_binary_f32, MP_QSTR_maxmin_q,
+        MP_QSTR_mean_q, MP_QSTR_mean_f32, MP_QSTR_strided_copy, MP_QSTR_fill_int, MP_QSTR_fill_f32,
+        // stateful sequence layers
+        MP_QSTR_svdf_s8_i16, MP_QSTR_svdf_s8_i8, MP_QSTR_svdf_f32, MP_QSTR_lstm_s8,
+        // standalone activations and int16 SOFTMAX
+        MP_QSTR_lut_s8, MP_QSTR_clamp_f32, MP_QSTR_leaky_relu_q, MP_QSTR_leaky_relu_f32,
+        MP_QSTR_hard_swish_f32, MP_QSTR_logistic_s16, MP_QSTR_tanh_s16, MP_QSTR_prelu_q,
+        MP_QSTR_prelu_f32, MP_QSTR_softmax_s16,
     };
     mp_obj_t names[UF_N_KERNELS];
     for (int i = 0; i < UF_N_KERNELS; i++) {

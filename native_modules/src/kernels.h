@@ -65,6 +65,102 @@ void uf_requantize(const void *x, void *out, int n, int in_zp, int32_t mult, int
 void uf_dequantize_f32(const void *x, float *out, int n, float scale, int zp, int in_size);
 void uf_copy_bytes(const void *x, void *out, int n, int size);
 
+// --- int16 activations (16x8) and TRANSPOSE_CONV: conv16.c, transpose_conv.c ---
+// int16 kernels take int64 biases as little-endian (low, high) int32 word pairs;
+// acc64 picks TFLM's int64 (1) or wrapping int32 (0) accumulator.
+void uf_conv2d_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
+                   const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                   int d_h, int d_w, int pad_h, int pad_w, int acc64, int act_min, int act_max);
+void uf_depthwise_conv2d_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
+                             const int32_t *mult, const int32_t *shift, int in_h, int in_w,
+                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
+                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
+                             int act_min, int act_max);
+void uf_fully_connected_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
+                            const int32_t *mult, const int32_t *shift, int batches, int n_in,
+                            int n_out, int out_off, int acc64, int act_min, int act_max);
+void uf_transpose_conv_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
+                          const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+                          int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                          int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max);
+void uf_transpose_conv_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
+                           const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+                           int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                           int pad_h, int pad_w, int act_min, int act_max);
+void uf_transpose_conv_f32(const float *x, const float *w, const float *bias, float *out,
+                           int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
+                           int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
+                           float act_min, float act_max);
+// --- end int16 / TRANSPOSE_CONV ---
+
+// --- element-wise, MEAN and data movement: elementwise.c ---
+// desc: int32 descriptors baked by upyflow_tools (broadcast strides, reduction
+// blocks, strided-copy geometry; layouts in kernels_pure/elementwise.py and
+// layout.py). esize: bytes per int8/int16 element (1 or 2).
+#define UF_EW_MAX_DIMS 8
+void uf_addsub_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize,
+                 int sign, int off1, int32_t m1, int sh1, int off2, int32_t m2, int sh2, int ls,
+                 int32_t mo, int sho, int ooff, int lo, int hi);
+void uf_mul_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize, int off1,
+              int off2, int32_t m, int sh, int ooff, int lo, int hi);
+void uf_binary_f32(const float *x1, const float *x2, float *out, const int32_t *desc, int op,
+                   float lo, float hi);
+void uf_maxmin_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize,
+                 int is_max);
+void uf_mean_q(const void *x, void *out, const int32_t *desc, int esize, int in_zp, int32_t m,
+               int sh, int out_zp, int count, int lo, int hi);
+void uf_mean_f32(const float *x, float *out, const int32_t *desc, int count);
+void uf_strided_copy(const void *x, void *out, const int32_t *desc, int esize);
+void uf_fill_int(void *out, int n, int value, int esize);
+void uf_fill_f32(float *out, int n, float value);
+#define UF_N_ELEMENTWISE 9
+// --- end element-wise ---
+
+// --- stateful sequence layers (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM): sequence.c ---
+// The state tensors (SVDF state; LSTM hidden and cell) are read and updated in
+// place. q: int32 folded zero-point terms, biases and (LSTM) gate multipliers,
+// layouts in kernels_pure/sequence.py.
+void uf_svdf_s8_i16(const int8_t *x, const int8_t *wf, const int16_t *wt, const int32_t *q,
+                    int16_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
+                    int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2);
+void uf_svdf_s8_i8(const int8_t *x, const int8_t *wf, const int8_t *wt, const int32_t *q,
+                   int8_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
+                   int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2);
+void uf_svdf_f32(const float *x, const float *wf, const float *wt, const float *bias,
+                 float *state, float *out, int batch, int n_in, int n_filter, int rank, int mem,
+                 float act_min, float act_max);
+void uf_lstm_s8(const int8_t *x, const int8_t *w, const int32_t *q, int8_t *hidden,
+                int16_t *cell, int8_t *out, int batch, int steps, int n_in, int n,
+                int time_major, int h_zp, int32_t m_fc, int s_fc, int32_t m_ig, int s_ig,
+                int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift);
+#define UF_N_SEQUENCE 4
+// --- end sequence ---
+
+// --- standalone activations and int16 SOFTMAX: activations.c ---
+// int8 activations are 256-entry lookups (table[x + 128]) baked by upyflow_tools;
+// the sigmoid table of the int16 LOGISTIC/TANH is stored minus 32768; PRELU's
+// alpha holds (alpha - alpha zero point) repeating every `period` values.
+// esize: bytes per int8/int16 element.
+void uf_lut_s8(const int8_t *x, const int8_t *table, int8_t *out, int n);
+void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi);
+void uf_leaky_relu_q(const void *x, void *out, int n, int in_zp, int32_t m_id, int s_id,
+                     int32_t m_al, int s_al, int neg, int out_zp, int qmin, int qmax, int esize);
+void uf_leaky_relu_f32(const float *x, float *out, int n, float alpha);
+void uf_hard_swish_f32(const float *x, float *out, int n);
+void uf_logistic_s16(const int16_t *x, const int16_t *table, int16_t *out, int n, int32_t mult,
+                     int shift);
+void uf_tanh_s16(const int16_t *x, const int16_t *table, int16_t *out, int n, int32_t mult,
+                 int shift);
+void uf_prelu_q(const void *x, const int16_t *alpha, void *out, int n, int period, int in_zp,
+                int32_t m1, int s1, int32_t m2, int s2, int out_zp, int qmin, int qmax,
+                int esize);
+void uf_prelu_f32(const float *x, const float *alpha, float *out, int n, int period);
+void uf_softmax_s16(const int16_t *x, const int16_t *exp_lut, const int16_t *recip_lut,
+                    int16_t *out, int rows, int depth, int32_t mult, int shift);
+#define UF_N_ACTIVATIONS 10
+// --- end activations ---
+
 // Generic calls for the bindings: tensors (byte buffers) and parameters in the
 // pure kernel's order, split by kind.
 #define UF_MAX_TENSORS 6
@@ -92,7 +188,7 @@ typedef struct {
     int (*run)(const uf_call *c);   // checks the sizes, then calls the kernel
 } uf_kernel_def;
 
-#define UF_N_KERNELS 16
+#define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS)
 extern const uf_kernel_def uf_kernels[UF_N_KERNELS];
 
 const char *uf_error_text(int err);

@@ -1,15 +1,21 @@
 // QUANTIZE (float32 -> int8/int16, int -> int requantize), DEQUANTIZE, and a
 // byte copy for layout-only ops that cannot alias their input. Integer tensors
-// here are int8 or int16; `size` arguments give the element size in bytes.
+// here are int8 or int16 (requantize: also int32); `size` arguments give the
+// element size in bytes.
 #include "kernels.h"
 #include "qmath.h"
 
 static int32_t load_int(const void *p, int size, int i) {
+    if (size == 4) {
+        return ((const int32_t *)p)[i];
+    }
     return size == 2 ? ((const int16_t *)p)[i] : ((const int8_t *)p)[i];
 }
 
 static void store_int(void *p, int size, int i, int32_t v) {
-    if (size == 2) {
+    if (size == 4) {
+        ((int32_t *)p)[i] = v;
+    } else if (size == 2) {
         ((int16_t *)p)[i] = (int16_t)v;
     } else {
         ((int8_t *)p)[i] = (int8_t)v;

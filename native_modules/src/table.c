@@ -202,7 +202,14 @@ static int run_quantize_f32(const uf_call *c) {
 }
 
 static int run_requantize(const uf_call *c) {
+    // int8/int16/int32 on either side (QUANTIZE int16 <-> int32)
     int n = I(0), in_size = elem_size(c, 0, n), out_size = elem_size(c, 1, n);
+    if (n > 0 && !in_size && c->len[0] == 4 * (size_t)n && !((uintptr_t)c->t[0] & 3u)) {
+        in_size = 4;
+    }
+    if (n > 0 && !out_size && c->len[1] == 4 * (size_t)n && !((uintptr_t)c->t[1] & 3u)) {
+        out_size = 4;
+    }
     CHECK(n >= 0 && in_size && out_size && I(3) >= -31 && I(3) <= 30);
     uf_requantize(T(0), T(1), n, I(1), I(2), I(3), I(4), I(5), I(6), in_size, out_size);
     return UF_OK;
@@ -230,6 +237,486 @@ static int run_copy_bytes(const uf_call *c) {
     return UF_OK;
 }
 
+// --- int16 activations (16x8) and TRANSPOSE_CONV -----------------------------------
+// Are the n shifts of tensor k in range: [-31, 14] for the int64 requantization
+// (it shifts right by 15 - shift), [-31, 30] for the int32 one?
+static int shifts_ok(const uf_call *c, int k, int n, int acc64) {
+    const int32_t *s = c->t[k];
+    for (int i = 0; i < n; i++) {
+        if (s[i] < -31 || s[i] > (acc64 ? 14 : 30)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+// Tensors 2, 4, 5 (bias, multiplier, shift) for n channels; bias as int64 word pairs or int32.
+static int requant_fits(const uf_call *c, int n, int bias_words, int acc64) {
+    FITS(2, (uint64_t)n * bias_words, 4);
+    FITS(4, n, 4);
+    FITS(5, n, 4);
+    CHECK(shifts_ok(c, 5, n, acc64));
+    return UF_OK;
+}
+
+// Conv geometry (ints 0..13) with an int16 input/output, an int8 filter of wcount.
+static int conv16_common(const uf_call *c, uint64_t wcount, int oc, int acc64) {
+    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14));
+    FITS(0, mul3(I(0), I(1), I(2)), 2);
+    FITS(1, wcount, 1);
+    FITS(3, mul3(I(3), I(4), oc), 2);
+    return requant_fits(c, oc, 2, acc64);
+}
+
+static int run_conv_s16(const uf_call *c) {
+    CHECK(I(14) == 0 || I(14) == 1);
+    int e = conv16_common(c, mul3(I(5), I(6), I(7)) * (uint64_t)I(2), I(5), I(14));
+    if (e) {
+        return e;
+    }
+    uf_conv2d_s16(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5), I(6),
+                  I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), I(15), I(16));
+    return UF_OK;
+}
+
+static int run_dw_s16(const uf_call *c) {
+    uint64_t oc = (uint64_t)I(2) * (uint64_t)I(5);
+    CHECK(oc <= 0x7FFFFFFF);
+    int e = conv16_common(c, mul3(I(6), I(7), 1) * oc, (int)oc, 1);
+    if (e) {
+        return e;
+    }
+    uf_depthwise_conv2d_s16(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4),
+                            I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14),
+                            I(15));
+    return UF_OK;
+}
+
+static int run_fc_s16(const uf_call *c) {
+    CHECK(nonneg(c, 0, 3) && (I(4) == 0 || I(4) == 1));
+    FITS(0, (uint64_t)I(0) * I(1), 2);
+    FITS(1, (uint64_t)I(2) * I(1), 1);
+    FITS(3, (uint64_t)I(0) * I(2), 2);
+    int e = requant_fits(c, I(2), 2, I(4));
+    if (e) {
+        return e;
+    }
+    uf_fully_connected_s16(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4),
+                           I(5), I(6));
+    return UF_OK;
+}
+
+// Transpose conv geometry, ints 0..11: sizes, then filter and stride, then padding.
+static int tconv_check(const uf_call *c, int esize, int wsize) {
+    CHECK(nonneg(c, 0, 6) && positive(c, 6, 10) && nonneg(c, 10, 12));
+    FITS(0, mul3(I(0), I(1), I(2)), esize);
+    FITS(1, mul3(I(5), I(6), I(7)) * (uint64_t)I(2), wsize);
+    FITS(3, mul3(I(3), I(4), I(5)), esize);
+    return UF_OK;
+}
+
+static int run_tconv_s8(const uf_call *c) {
+    int e = tconv_check(c, 1, 1);
+    if (!e) {
+        e = requant_fits(c, I(5), 1, 0);
+    }
+    if (!e) {
+        uf_transpose_conv_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4),
+                             I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14),
+                             I(15));
+    }
+    return e;
+}
+
+static int run_tconv_s16(const uf_call *c) {
+    int e = tconv_check(c, 2, 1);
+    if (!e) {
+        e = requant_fits(c, I(5), 2, 1);
+    }
+    if (!e) {
+        uf_transpose_conv_s16(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4),
+                              I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13));
+    }
+    return e;
+}
+
+static int run_tconv_f32(const uf_call *c) {
+    int e = tconv_check(c, 4, 4);
+    if (e) {
+        return e;
+    }
+    FITS(2, I(5), 4);
+    uf_transpose_conv_f32(T(0), T(1), T(2), T(3), I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7),
+                          I(8), I(9), I(10), I(11), F(0), F(1));
+    return UF_OK;
+}
+// --- end int16 / TRANSPOSE_CONV ---
+
+// --- element-wise, MEAN and data movement (elementwise.c) ---
+// Descriptors are checked so every offset they produce stays inside its tensor.
+
+// Descriptor tensor k: aligned, holding at least `words` int32.
+static int desc_fits(const uf_call *c, int k, uint64_t words) {
+    return ((uintptr_t)c->t[k] & 3u) == 0 && (uint64_t)c->len[k] >= words * 4;
+}
+
+// Widen [*lo, *hi] by the offsets one block (nd dims, shapes, strides) reaches.
+// Returns 0 for a bad shape; *empty is set for a zero-sized block.
+static int block_span(const int32_t *shape, const int32_t *stride, int nd, int64_t *lo,
+                      int64_t *hi, uint64_t *count, int *empty) {
+    if (nd < 1 || nd > UF_EW_MAX_DIMS) {
+        return 0;
+    }
+    for (int k = 0; k < nd; k++) {
+        if (shape[k] < 0) {
+            return 0;
+        }
+        if (shape[k] == 0) {
+            *empty = 1;
+            continue;
+        }
+        int64_t reach = (int64_t)(shape[k] - 1) * stride[k];
+        *(reach < 0 ? lo : hi) += reach;
+        *count *= (uint64_t)shape[k];
+    }
+    return 1;
+}
+
+static int within(int64_t lo, int64_t hi, size_t len, int esize) {
+    return lo >= 0 && (uint64_t)hi < (uint64_t)(len / (size_t)esize);
+}
+
+// Binary ops: tensors x1, x2, out, desc; element size esize.
+static int binary_check(const uf_call *c, int esize) {
+    CHECK(esize == 1 || esize == 2 || esize == 4);
+    if (esize > 1) {
+        for (int k = 0; k < 3; k++) {
+            if ((uintptr_t)c->t[k] & (uintptr_t)(esize - 1)) {
+                return UF_EALIGN;
+            }
+        }
+    }
+    const int32_t *d = T(3);
+    if (!desc_fits(c, 3, 1)) {
+        return UF_EPARAM;
+    }
+    int nd = d[0];
+    CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, 3, 1 + 3 * (uint64_t)nd));
+    int64_t alo = 0, ahi = 0, blo = 0, bhi = 0, olo = 0, ohi = 0;
+    uint64_t n = 1, unused = 1;
+    int empty = 0;
+    CHECK(block_span(d + 1, d + 1 + nd, nd, &alo, &ahi, &n, &empty));
+    CHECK(block_span(d + 1, d + 1 + 2 * nd, nd, &blo, &bhi, &unused, &empty));
+    if (empty) {
+        return UF_OK;
+    }
+    ohi = (int64_t)n - 1;
+    if (!within(alo, ahi, c->len[0], esize) || !within(blo, bhi, c->len[1], esize) ||
+        !within(olo, ohi, c->len[2], esize)) {
+        return UF_ESIZE;
+    }
+    return UF_OK;
+}
+
+static int run_addsub_q(const uf_call *c) {
+    CHECK(I(0) == 1 || I(0) == 2);
+    CHECK(I(8) >= 0 && I(8) <= 20 && I(4) <= 0 && I(4) >= -31 && I(7) <= 0 && I(7) >= -31 &&
+          I(10) <= 0 && I(10) >= -31);
+    int e = binary_check(c, I(0));
+    if (!e) {
+        uf_addsub_q(T(0), T(1), T(2), T(3), I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7), I(8),
+                    I(9), I(10), I(11), I(12), I(13));
+    }
+    return e;
+}
+
+static int run_mul_q(const uf_call *c) {
+    CHECK((I(0) == 1 || I(0) == 2) && I(4) >= -31 && I(4) <= 30);
+    int e = binary_check(c, I(0));
+    if (!e) {
+        uf_mul_q(T(0), T(1), T(2), T(3), I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7));
+    }
+    return e;
+}
+
+static int run_binary_f32(const uf_call *c) {
+    int e = binary_check(c, 4);
+    if (!e) {
+        uf_binary_f32(T(0), T(1), T(2), T(3), I(0), F(0), F(1));
+    }
+    return e;
+}
+
+static int run_maxmin_q(const uf_call *c) {
+    CHECK(I(0) == 1 || I(0) == 2);
+    int e = binary_check(c, I(0));
+    if (!e) {
+        uf_maxmin_q(T(0), T(1), T(2), T(3), I(0), I(1));
+    }
+    return e;
+}
+
+// MEAN: tensors x, out, desc [outer block][inner block].
+static int mean_check(const uf_call *c, int esize) {
+    if (esize > 1 && (((uintptr_t)T(0) | (uintptr_t)T(1)) & (uintptr_t)(esize - 1))) {
+        return UF_EALIGN;
+    }
+    const int32_t *d = T(2);
+    CHECK(desc_fits(c, 2, 1));
+    int no = d[0];
+    CHECK(no >= 1 && no <= UF_EW_MAX_DIMS && desc_fits(c, 2, 2 + 2 * (uint64_t)no));
+    const int32_t *inner = d + 1 + 2 * no;
+    int ni = inner[0];
+    CHECK(ni >= 1 && ni <= UF_EW_MAX_DIMS && desc_fits(c, 2, 2 + 2 * (uint64_t)no + 2 * (uint64_t)ni));
+    int64_t lo = 0, hi = 0;
+    uint64_t n = 1, m = 1;
+    int empty = 0;
+    CHECK(block_span(d + 1, d + 1 + no, no, &lo, &hi, &n, &empty));
+    CHECK(block_span(inner + 1, inner + 1 + ni, ni, &lo, &hi, &m, &empty));
+    if (empty) {
+        return UF_OK;
+    }
+    if (!within(lo, hi, c->len[0], esize) || !within(0, (int64_t)n - 1, c->len[1], esize)) {
+        return UF_ESIZE;
+    }
+    return UF_OK;
+}
+
+static int run_mean_q(const uf_call *c) {
+    CHECK((I(0) == 1 || I(0) == 2) && I(3) >= -31 && I(3) <= 30 && I(5) >= 1);
+    int e = mean_check(c, I(0));
+    if (!e) {
+        uf_mean_q(T(0), T(1), T(2), I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7));
+    }
+    return e;
+}
+
+static int run_mean_f32(const uf_call *c) {
+    CHECK(I(0) >= 1);
+    int e = mean_check(c, 4);
+    if (!e) {
+        uf_mean_f32(T(0), T(1), T(2), I(0));
+    }
+    return e;
+}
+
+static int run_strided_copy(const uf_call *c) {
+    int esize = I(0);
+    CHECK(esize == 1 || esize == 2 || esize == 4);
+    if (esize > 1 && (((uintptr_t)T(0) | (uintptr_t)T(1)) & (uintptr_t)(esize - 1))) {
+        return UF_EALIGN;
+    }
+    const int32_t *d = T(2);
+    CHECK(desc_fits(c, 2, 1));
+    int nd = d[0];
+    CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, 2, 3 + 3 * (uint64_t)nd));
+    int64_t xlo = d[1], xhi = d[1], olo = d[2], ohi = d[2];
+    uint64_t n = 1, unused = 1;
+    int empty = 0;
+    CHECK(block_span(d + 3, d + 3 + nd, nd, &xlo, &xhi, &n, &empty));
+    CHECK(block_span(d + 3, d + 3 + 2 * nd, nd, &olo, &ohi, &unused, &empty));
+    if (empty) {
+        return UF_OK;
+    }
+    if (!within(xlo, xhi, c->len[0], esize) || !within(olo, ohi, c->len[1], esize)) {
+        return UF_ESIZE;
+    }
+    uf_strided_copy(T(0), T(1), T(2), esize);
+    return UF_OK;
+}
+
+static int run_fill_int(const uf_call *c) {
+    int n = I(0), esize = elem_size(c, 0, n);
+    CHECK(n >= 0 && esize);
+    uf_fill_int(T(0), n, I(1), esize);
+    return UF_OK;
+}
+
+static int run_fill_f32(const uf_call *c) {
+    CHECK(I(0) >= 0);
+    FITS(0, I(0), 4);
+    uf_fill_f32(T(0), I(0), F(0));
+    return UF_OK;
+}
+// --- end element-wise ---
+
+// --- stateful sequence layers (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM) ------------------
+static int shift_ok(int32_t s) {
+    return s >= -31 && s <= 30;
+}
+
+// SVDF ints: batch, n_in, n_filter, rank, mem, state_zp, out_zp, m1, s1, m2, s2;
+// esize: bytes per time weight / state element.
+static int svdf_check(const uf_call *c, int esize, int quantized) {
+    CHECK(nonneg(c, 0, 3) && positive(c, 3, 5) && I(2) % I(3) == 0);
+    uint64_t state = mul3(I(0), I(2), I(4));
+    FITS(0, (uint64_t)I(0) * I(1), esize == 4 ? 4 : 1);
+    FITS(1, (uint64_t)I(2) * I(1), esize == 4 ? 4 : 1);
+    FITS(2, (uint64_t)I(2) * I(4), esize);
+    FITS(3, quantized ? 2 * (uint64_t)I(2) + I(2) / I(3) : (uint64_t)(I(2) / I(3)), 4);
+    FITS(4, state, esize);
+    FITS(5, (uint64_t)I(0) * (I(2) / I(3)), esize == 4 ? 4 : 1);
+    if (quantized) {
+        CHECK(shift_ok(I(8)) && shift_ok(I(10)));
+    }
+    return UF_OK;
+}
+
+#define SVDF_INT_ARGS I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10)
+
+static int run_svdf_s8_i16(const uf_call *c) {
+    int e = svdf_check(c, 2, 1);
+    if (!e) {
+        uf_svdf_s8_i16(T(0), T(1), T(2), T(3), T(4), T(5), SVDF_INT_ARGS);
+    }
+    return e;
+}
+
+static int run_svdf_s8_i8(const uf_call *c) {
+    int e = svdf_check(c, 1, 1);
+    if (!e) {
+        uf_svdf_s8_i8(T(0), T(1), T(2), T(3), T(4), T(5), SVDF_INT_ARGS);
+    }
+    return e;
+}
+
+static int run_svdf_f32(const uf_call *c) {
+    int e = svdf_check(c, 4, 0);
+    if (!e) {
+        uf_svdf_f32(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), F(0), F(1));
+    }
+    return e;
+}
+
+// LSTM ints: batch, steps, n_in, n, time_major, h_zp, m_fc, s_fc, m_ig, s_ig,
+// m_out, s_out, qclip, tanh_mult, tanh_shift.
+static int run_lstm_s8(const uf_call *c) {
+    CHECK(nonneg(c, 0, 4) && (I(4) == 0 || I(4) == 1) && I(3) <= 0x3FFFFFF);
+    CHECK(shift_ok(I(7)) && shift_ok(I(9)) && shift_ok(I(11)) && I(14) >= 0 && I(14) <= 30);
+    uint64_t n4 = 4 * (uint64_t)I(3);
+    FITS(0, mul3(I(0), I(1), I(2)), 1);
+    FITS(1, n4 * I(2) + n4 * I(3), 1);
+    FITS(2, 2 * n4 + 16, 4);
+    FITS(3, (uint64_t)I(0) * I(3), 1);
+    FITS(4, (uint64_t)I(0) * I(3), 2);
+    FITS(5, mul3(I(0), I(1), I(3)), 1);
+    const int32_t *gate_shifts = (const int32_t *)T(2) + 2 * n4;
+    for (int k = 1; k < 16; k += 2) {
+        CHECK(shift_ok(gate_shifts[k]));
+    }
+    uf_lstm_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5), I(6),
+               I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14));
+    return UF_OK;
+}
+// --- end sequence ---
+
+// --- standalone activations and int16 SOFTMAX (activations.c) ---
+static int run_lut_s8(const uf_call *c) {
+    CHECK(I(0) >= 0);
+    FITS(0, I(0), 1);
+    FITS(1, 256, 1);
+    FITS(2, I(0), 1);
+    uf_lut_s8(T(0), T(1), T(2), I(0));
+    return UF_OK;
+}
+
+// x and out: n float32 values
+static int f32_pair(const uf_call *c) {
+    CHECK(I(0) >= 0);
+    FITS(0, I(0), 4);
+    FITS(1, I(0), 4);
+    return UF_OK;
+}
+
+static int run_clamp_f32(const uf_call *c) {
+    int e = f32_pair(c);
+    if (!e) {
+        uf_clamp_f32(T(0), T(1), I(0), F(0), F(1));
+    }
+    return e;
+}
+
+static int run_leaky_relu_f32(const uf_call *c) {
+    int e = f32_pair(c);
+    if (!e) {
+        uf_leaky_relu_f32(T(0), T(1), I(0), F(0));
+    }
+    return e;
+}
+
+static int run_hard_swish_f32(const uf_call *c) {
+    int e = f32_pair(c);
+    if (!e) {
+        uf_hard_swish_f32(T(0), T(1), I(0));
+    }
+    return e;
+}
+
+// ints: n, in_zp, m_id, s_id, m_al, s_al, neg, out_zp, qmin, qmax
+static int run_leaky_relu_q(const uf_call *c) {
+    int n = I(0), esize = elem_size(c, 0, n);
+    CHECK(n >= 0 && esize && I(3) >= -31 && I(3) <= 30 && I(5) >= -31 && I(5) <= 30);
+    FITS(1, n, esize);
+    uf_leaky_relu_q(T(0), T(1), n, I(1), I(2), I(3), I(4), I(5), I(6), I(7), I(8), I(9), esize);
+    return UF_OK;
+}
+
+// tensors x, table (256 int16), out; ints n, mult, shift
+static int sigmoid_check(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(2) >= 0 && I(2) <= 31 && I(1) >= 0 && I(1) <= 32767 * 2);
+    FITS(0, I(0), 2);
+    FITS(1, 256, 2);
+    FITS(2, I(0), 2);
+    return UF_OK;
+}
+
+static int run_logistic_s16(const uf_call *c) {
+    int e = sigmoid_check(c);
+    if (!e) {
+        uf_logistic_s16(T(0), T(1), T(2), I(0), I(1), I(2));
+    }
+    return e;
+}
+
+static int run_tanh_s16(const uf_call *c) {
+    int e = sigmoid_check(c);
+    if (!e) {
+        uf_tanh_s16(T(0), T(1), T(2), I(0), I(1), I(2));
+    }
+    return e;
+}
+
+// ints: n, period, in_zp, m1, s1, m2, s2, out_zp, qmin, qmax
+static int run_prelu_q(const uf_call *c) {
+    int n = I(0), esize = elem_size(c, 0, n);
+    CHECK(n >= 0 && esize && I(1) >= 1 && I(4) >= -31 && I(4) <= 30 && I(6) >= -31 && I(6) <= 30);
+    FITS(1, I(1), 2);
+    FITS(2, n, esize);
+    uf_prelu_q(T(0), T(1), T(2), n, I(1), I(2), I(3), I(4), I(5), I(6), I(7), I(8), I(9), esize);
+    return UF_OK;
+}
+
+static int run_prelu_f32(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(1) >= 1);
+    FITS(0, I(0), 4);
+    FITS(1, I(1), 4);
+    FITS(2, I(0), 4);
+    uf_prelu_f32(T(0), T(1), T(2), I(0), I(1));
+    return UF_OK;
+}
+
+// tensors x, exp table, 1/(1+x) table (513 int16 each), out; ints rows, depth, mult, shift
+static int run_softmax_s16(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(1) >= 1 && I(1) <= 65536 && I(3) >= -31 && I(3) <= 30);
+    FITS(0, (uint64_t)I(0) * I(1), 2);
+    FITS(1, 513, 2);
+    FITS(2, 513, 2);
+    FITS(3, (uint64_t)I(0) * I(1), 2);
+    uf_softmax_s16(T(0), T(1), T(2), T(3), I(0), I(1), I(2), I(3));
+    return UF_OK;
+}
+// --- end activations ---
+
 const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"fully_connected_s8", "rrrwrriiiiii", run_fc_s8},
     {"fully_connected_f32", "rrrwiiiff", run_fc_f32},
@@ -247,6 +734,39 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"requantize", "rwiiiiiii", run_requantize},
     {"dequantize_f32", "rwifi", run_dequantize_f32},
     {"copy_bytes", "rwi", run_copy_bytes},
+    // int16 activations (16x8) and TRANSPOSE_CONV
+    {"conv2d_s16", "rrrwrriiiiiiiiiiiiiiiii", run_conv_s16},
+    {"depthwise_conv2d_s16", "rrrwrriiiiiiiiiiiiiiii", run_dw_s16},
+    {"fully_connected_s16", "rrrwrriiiiiii", run_fc_s16},
+    {"transpose_conv_s8", "rrrwrriiiiiiiiiiiiiiii", run_tconv_s8},
+    {"transpose_conv_s16", "rrrwrriiiiiiiiiiiiii", run_tconv_s16},
+    {"transpose_conv_f32", "rrrwiiiiiiiiiiiiff", run_tconv_f32},
+    // element-wise, MEAN and data movement
+    {"addsub_q", "rrwriiiiiiiiiiiiii", run_addsub_q},
+    {"mul_q", "rrwriiiiiiii", run_mul_q},
+    {"binary_f32", "rrwriff", run_binary_f32},
+    {"maxmin_q", "rrwrii", run_maxmin_q},
+    {"mean_q", "rwriiiiiiii", run_mean_q},
+    {"mean_f32", "rwri", run_mean_f32},
+    {"strided_copy", "rwri", run_strided_copy},
+    {"fill_int", "wii", run_fill_int},
+    {"fill_f32", "wif", run_fill_f32},
+    // stateful sequence layers
+    {"svdf_s8_i16", "rrrrwwiiiiiiiiiii", run_svdf_s8_i16},
+    {"svdf_s8_i8", "rrrrwwiiiiiiiiiii", run_svdf_s8_i8},
+    {"svdf_f32", "rrrrwwiiiiiff", run_svdf_f32},
+    {"lstm_s8", "rrrwwwiiiiiiiiiiiiiii", run_lstm_s8},
+    // standalone activations and int16 SOFTMAX
+    {"lut_s8", "rrwi", run_lut_s8},
+    {"clamp_f32", "rwiff", run_clamp_f32},
+    {"leaky_relu_q", "rwiiiiiiiiii", run_leaky_relu_q},
+    {"leaky_relu_f32", "rwif", run_leaky_relu_f32},
+    {"hard_swish_f32", "rwi", run_hard_swish_f32},
+    {"logistic_s16", "rrwiii", run_logistic_s16},
+    {"tanh_s16", "rrwiii", run_tanh_s16},
+    {"prelu_q", "rrwiiiiiiiiii", run_prelu_q},
+    {"prelu_f32", "rrwii", run_prelu_f32},
+    {"softmax_s16", "rrrwiiii", run_softmax_s16},
 };
 
 const char *uf_error_text(int err) {

@@ -63,6 +63,9 @@ def lower(graph: Graph) -> list[Call]:
 
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+# Ops whose "fused activation" option is part of their own maths (the LSTM's cell
+# gate: TANH); their lowering validates it instead of check_graph.
+OWN_ACTIVATION = {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
 
 
 def check_graph(graph: Graph) -> None:
@@ -84,7 +87,7 @@ def check_graph(graph: Graph) -> None:
             raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
                             % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
         act = op.options.get("fused_activation_function", "NONE")
-        if act not in ACTIVATIONS:
+        if act not in ACTIVATIONS and op.kind not in OWN_ACTIVATION:
             raise BakeError("operator %s has fused activation %s; upyflow supports %s"
                             % (op.kind, act, ", ".join(ACTIVATIONS)))
         if op.kind == "RESHAPE":
@@ -128,7 +131,7 @@ def need_const(graph: Graph, op: Op, k: int, what: str) -> Tensor:
 
 
 def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
-                  out: Tensor, channels: int, float_product: bool) -> list[int]:
+                  out: Tensor, channels: int) -> list[int]:
     """Folded-bias, multiplier and shift constants of an int8 conv/FC; their tensor ids."""
     if len(w.scale) not in (1, channels):
         raise BakeError("operator %s has filter %r with %d scales for %d channels"
@@ -136,7 +139,7 @@ def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
     if any(z != 0 for z in w.zero_point):
         raise BakeError("operator %s has filter %r with a non-zero zero point; "
                         "upyflow needs symmetric int8 weights" % (op.kind, w.name))
-    mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels, float_product)
+    mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels)
     name = graph.tensors[op.outputs[0]].name
     return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
             graph.add_const(name + "/multiplier", mult, "i32"),

@@ -101,7 +101,7 @@ def _read(data: bytes) -> Graph:
             scale = [float(s) for s in q.ScaleAsNumpy()]
             zp = [int(z) for z in q.ZeroPointAsNumpy()] if q.ZeroPointLength() else [0] * len(scale)
             qdim = q.QuantizedDimension()
-        tensor = Tensor(name, shape, dtype, scale, zp, qdim)
+        tensor = Tensor(name, shape, dtype, scale, zp, qdim, variable=bool(t.IsVariable()))
         buf_index = t.Buffer()
         if buf_index >= model.BuffersLength():
             raise BakeError("tensor %r refers to buffer %d of %d" % (name, buf_index, model.BuffersLength()))
@@ -113,6 +113,8 @@ def _read(data: bytes) -> Graph:
             raw = data[buf.Offset():buf.Offset() + buf.Size()]
             if len(raw) != buf.Size():
                 raise BakeError("truncated model file: buffer of tensor %r is cut off" % name)
+        if raw is not None and tensor.variable:
+            raw = None  # TFLM ignores a variable's buffer: it starts from its zero point
         if raw is not None:
             arr = np.frombuffer(raw, dtype=NP_DTYPE[dtype])
             if arr.size != tensor.size:

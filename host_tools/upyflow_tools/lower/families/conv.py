@@ -8,9 +8,11 @@ from ...ir import Graph, Op
 from ...quant import (activation_range, activation_range_float)
 from ..core import (Call, bias_array, check_rank4, conv_geometry, inp, lowering,
                    need_const, quant_extras, types_error)
+from .conv16 import bias_int64, s16_consts, uses_acc64, zero_points_zero
 
 
-@lowering("CONV_2D", "int8 (per-channel or per-tensor weights); float32", min_inputs=2)
+@lowering("CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
+                    "(int32 or int64 bias); float32", min_inputs=2)
 def _conv2d(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     w = need_const(graph, op, 1, "filter")
@@ -26,15 +28,23 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
         b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
         return [Call("conv2d_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
                      dims + geom + list(activation_range_float(act)))]
+    if x.dtype == out.dtype == "i16" and w.dtype == "i8":
+        zero_points_zero(op, x, out)
+        bias, bias_dtype = bias_int64(graph, op, 2, oc, ("i32", "i64"))
+        acc64 = uses_acc64(op, bias_dtype)
+        extras = s16_consts(graph, op, x, w, bias, out, oc, acc64)
+        return [Call("conv2d_s16", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1], extras[2]],
+                     dims + geom + [int(acc64), *activation_range(act, "i16", out.sc, out.zp)])]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(oc, -1).sum(axis=1)
-    extras = quant_extras(graph, op, x, w, bias, out, oc, float_product=False)
+    extras = quant_extras(graph, op, x, w, bias, out, oc)
     return [Call("conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1], extras[2]],
                  dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
 
 
-@lowering("DEPTHWISE_CONV_2D", "int8 (per-channel or per-tensor weights); float32", min_inputs=2)
+@lowering("DEPTHWISE_CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
+                              "(int64 bias); float32", min_inputs=2)
 def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     w = need_const(graph, op, 1, "filter")
@@ -50,10 +60,18 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
         b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
         return [Call("depthwise_conv2d_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
                      dims + geom + list(activation_range_float(act)))]
+    if x.dtype == out.dtype == "i16" and w.dtype == "i8":
+        # TFLM reads a 16x8 depthwise bias as int64 whatever its type: only int64 is safe
+        zero_points_zero(op, x, out)
+        bias, _ = bias_int64(graph, op, 2, oc, ("i64",))
+        extras = s16_consts(graph, op, x, w, bias, out, oc, True)
+        return [Call("depthwise_conv2d_s16", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
+                                              extras[1], extras[2]],
+                     dims + geom + list(activation_range(act, "i16", out.sc, out.zp)))]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(-1, oc).sum(axis=0)
-    extras = quant_extras(graph, op, x, w, bias, out, oc, float_product=False)
+    extras = quant_extras(graph, op, x, w, bias, out, oc)
     return [Call("depthwise_conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
                                          extras[1], extras[2]],
                  dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]

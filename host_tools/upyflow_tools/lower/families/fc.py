@@ -8,9 +8,11 @@ from ...ir import Graph, Op
 from ...quant import (activation_range, activation_range_float)
 from ..core import (Call, bias_array, check_size, inp, lowering,
                    need_const, quant_extras, types_error)
+from .conv16 import bias_int64, s16_consts, uses_acc64
 
 
-@lowering("FULLY_CONNECTED", "int8 (per-tensor or per-channel weights, int32 bias); float32", min_inputs=2)
+@lowering("FULLY_CONNECTED", "int8 (per-tensor or per-channel weights, int32 bias); int16 with int8 "
+                            "weights (int32 or int64 bias); float32", min_inputs=2)
 def _fully_connected(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     w = need_const(graph, op, 1, "weights")
@@ -27,11 +29,20 @@ def _fully_connected(graph: Graph, op: Op) -> list[Call]:
         b = graph.add_const(out.name + "/bias", bias, "f32")
         return [Call("fully_connected_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
                      [batches, n_in, n_out, *activation_range_float(act)])]
+    if x.dtype == out.dtype == "i16" and w.dtype == "i8":
+        bias, bias_dtype = bias_int64(graph, op, 2, n_out, ("i32", "i64"))
+        acc64 = uses_acc64(op, bias_dtype)
+        bias = bias - x.zp * w.data.astype(np.int64).sum(axis=1)
+        # the TFLM interpreter's per-tensor multiplier is the double product here too
+        extras = s16_consts(graph, op, x, w, bias, out, n_out, acc64)
+        return [Call("fully_connected_s16", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
+                                             extras[1], extras[2]],
+                     [batches, n_in, n_out, out.zp, int(acc64), *activation_range(act, "i16", out.sc, out.zp)])]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, n_out, np.int64)
     bias = bias - x.zp * w.data.astype(np.int64).sum(axis=1)
-    extras = quant_extras(graph, op, x, w, bias, out, n_out, float_product=len(w.scale) == 1)
+    extras = quant_extras(graph, op, x, w, bias, out, n_out)
     return [Call("fully_connected_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
                                         extras[1], extras[2]],
                  [batches, n_in, n_out, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]

@@ -8,16 +8,18 @@ from ..core import (Call, check_size, inp, lowering,
                    types_error)
 
 
-@lowering("QUANTIZE", "float32 -> int8/int16; int8/int16 -> int8/int16 (requantize)")
+@lowering("QUANTIZE", "float32 -> int8/int16; int8/int16/int32 -> int8/int16/int32 (requantize; "
+                      "not int32 -> int32)")
 def _quantize(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    if out.dtype not in ("i8", "i16"):
+    if out.dtype not in ("i8", "i16", "i32"):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
     qmin, qmax = QRANGE[out.dtype]
-    if x.dtype == "f32":
+    if x.dtype == "f32" and out.dtype != "i32":
         return [Call("quantize_f32", [op.inputs[0], op.outputs[0]], [x.size, out.sc, out.zp, qmin, qmax])]
-    if x.dtype not in ("i8", "i16"):
+    # TFLM's requantizing pairs: int32 on at most one side
+    if x.dtype not in ("i8", "i16", "i32") or x.dtype == out.dtype == "i32":
         raise types_error(op, graph)
     mult, shift = channel_multipliers(x.sc, [1.0], out.sc, 1)
     return [Call("requantize", [op.inputs[0], op.outputs[0]],

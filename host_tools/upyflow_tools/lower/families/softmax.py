@@ -5,12 +5,13 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op
-from ...quant import (softmax_params)
+from ...quant import (quantize_multiplier, softmax_params)
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
 
 
-@lowering("SOFTMAX", "int8 -> int8 (output scale 1/256, zero point -128); float32")
+@lowering("SOFTMAX", "int8 -> int8 (output scale 1/256, zero point -128); int8 -> int16 (1/65536, -32768); "
+                     "int16 -> int16 (1/32768, 0); float32")
 def _softmax(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     if not x.shape or x.shape[-1] < 1:
@@ -21,8 +22,25 @@ def _softmax(graph: Graph, op: Op) -> list[Call]:
     beta = float(op.options.get("beta", 1.0))
     if x.dtype == out.dtype == "f32":
         return [Call("softmax_f32", [op.inputs[0], op.outputs[0]], [rows, depth, beta])]
+    if x.dtype in ("i8", "i16") and out.dtype == "i16":
+        return _softmax16(graph, op, x, out, rows, depth, beta)
     if not x.dtype == out.dtype == "i8":
         raise types_error(op, graph)
     if out.zp != -128 or out.sc != float(np.float32(1 / 256)):
         raise BakeError("SOFTMAX %r: int8 output must have scale 1/256 and zero point -128" % out.name)
     return [Call("softmax_s8", [op.inputs[0], op.outputs[0]], [rows, depth, *softmax_params(beta, x.sc)])]
+
+
+def _softmax16(graph: Graph, op: Op, x, out, rows: int, depth: int, beta: float) -> list[Call]:
+    """int16 output (TFLM: int16 input uses exp and 1/(1+x) tables, int8 input the int8 maths)."""
+    from .activations import softmax16_tables
+    if x.dtype == "i8":
+        if out.zp != -32768 or abs(out.sc - 1 / 65536) > 0.001 / 65536:
+            raise BakeError("SOFTMAX %r: int16 output of int8 input must have scale 1/65536 and zero point -32768"
+                            % out.name)
+        return [Call("softmax_s8_s16", [op.inputs[0], op.outputs[0]], [rows, depth, *softmax_params(beta, x.sc)])]
+    if x.zp or out.zp or abs(out.sc - 1 / 32768) > 0.001 / 32768:
+        raise BakeError("SOFTMAX %r: int16 needs zero points 0 and output scale 1/32768" % out.name)
+    mult, shift = quantize_multiplier(x.sc * beta / (10.0 / 65535.0))
+    exp_lut, recip_lut = softmax16_tables(graph)
+    return [Call("softmax_s16", [op.inputs[0], exp_lut, recip_lut, op.outputs[0]], [rows, depth, mult, shift])]

@@ -1,0 +1,117 @@
+# Standalone activations. int8 ones are table lookups (the table holds TFLM's
+# result for every input byte, computed at bake time); int16 ones follow TFLM's
+# integer kernels; float32 ones compute directly.
+import math
+from ..qmath import mul_by_qm
+
+KERNELS = ("lut_s8", "clamp_f32", "leaky_relu_q", "leaky_relu_f32", "hard_swish_f32",
+           "logistic_s16", "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32")
+
+
+def lut_s8(x, table, out, n):
+    for i in range(n):
+        out[i] = table[x[i] + 128]
+
+
+def clamp_f32(x, out, n, lo, hi):
+    for i in range(n):
+        v = x[i]
+        out[i] = lo if v < lo else (hi if v > hi else v)
+
+
+def leaky_relu_q(x, out, n, in_zp, m_id, s_id, m_al, s_al, neg, out_zp, qmin, qmax):
+    for i in range(n):
+        d = x[i] - in_zp
+        if d >= 0:
+            v = mul_by_qm(d, m_id, s_id)
+        else:
+            v = mul_by_qm(d, m_al, s_al)
+            if neg:
+                v = -v
+        v += out_zp
+        out[i] = qmin if v < qmin else (qmax if v > qmax else v)
+
+
+def leaky_relu_f32(x, out, n, alpha):
+    for i in range(n):
+        v = x[i]
+        out[i] = v if v > 0 else v * alpha
+
+
+def hard_swish_f32(x, out, n):
+    for i in range(n):
+        v = x[i]
+        r = v + 3.0
+        out[i] = v * (0.0 if r < 0.0 else (6.0 if r > 6.0 else r)) / 6.0
+
+
+def _sigmoid_q(x, table, out, n, mult, shift, bits):
+    # TFLM's int16 sigmoid: |x| rescaled, 8 high bits index the sigmoid(i/24)
+    # table (stored minus 32768), `bits` low bits interpolate. bits 9: logistic,
+    # 8: tanh (tanh(x) = 2 sigmoid(2x) - 1).
+    rnd = (1 << (shift - 1)) if shift > 0 else 0
+    frac = (1 << bits) - 1
+    for i in range(n):
+        v = (x[i] * mult + rnd) >> shift
+        a = -v if v < 0 else v
+        h = a >> bits
+        if h >= 255:
+            r = (0x7FFF << 10) if bits == 9 else (0xFFFF << 8)
+        else:
+            ua = table[h] + 32768
+            r = (ua << bits) + (a & frac) * (table[h + 1] + 32768 - ua)
+        if bits == 9:
+            r = (r + 512) if v >= 0 else ((1 << 25) - r + 511)
+            out[i] = r >> 10
+        else:
+            r = (r - (1 << 23) + 128) if v >= 0 else (-r + (1 << 23) + 127)
+            out[i] = r >> 8
+
+
+def logistic_s16(x, table, out, n, mult, shift):
+    _sigmoid_q(x, table, out, n, mult, shift, 9)
+
+
+def tanh_s16(x, table, out, n, mult, shift):
+    _sigmoid_q(x, table, out, n, mult, shift, 8)
+
+
+def logistic_f32(x, out, n):
+    for i in range(n):
+        v = x[i]
+        if v > 16.619047164916992:
+            out[i] = 1.0
+        elif v < -9.0:
+            out[i] = math.exp(v)
+        else:
+            out[i] = 1.0 / (1.0 + math.exp(-v))
+
+
+def tanh_f32(x, out, n):
+    for i in range(n):
+        out[i] = math.tanh(x[i])
+
+
+def prelu_q(x, alpha, out, n, period, in_zp, m1, s1, m2, s2, out_zp, qmin, qmax):
+    # alpha holds (alpha - alpha zero point), repeating every `period` values
+    k = 0
+    for i in range(n):
+        d = x[i] - in_zp
+        if d >= 0:
+            v = mul_by_qm(d, m1, s1) + out_zp
+        else:
+            v = mul_by_qm(d * alpha[k], m2, s2) + out_zp
+        out[i] = qmin if v < qmin else (qmax if v > qmax else v)
+        k += 1
+        if k == period:
+            k = 0
+
+
+def prelu_f32(x, alpha, out, n, period):
+    k = 0
+    for i in range(n):
+        v = x[i]
+        out[i] = v if v >= 0 else v * alpha[k]
+        k += 1
+        if k == period:
+            k = 0

@@ -1,0 +1,140 @@
+"""Person detection on a board: bake person_detect, deploy it, send BMP images, classify on the board.
+
+    python examples/person_detection/classify.py --port /dev/ttyACM0 [IMAGE.bmp ...]
+    python examples/person_detection/classify.py --virtual            # no hardware needed
+
+Bakes ../shared/models/person_detect.tflite with --weights file --mpy (its 241 KB of
+weights stream from person_detect.bin, so it fits a 190 KB heap), deploys it with the
+runtime, copies each image and detect_person.py to the board, runs the inference there
+through the raw REPL, and prints the board's [no_person, person] scores and label beside
+the TFLite Micro interpreter's for the same input, computed on this host.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from contextlib import ExitStack
+
+import numpy as np
+
+from upyflow_tools import BakeError
+from upyflow_tools.bake import bake, compile_mpy
+from upyflow_tools.deploy import Board, deploy
+from upyflow_tools.tflm import run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+MODEL = os.path.join(SHARED, "models", "person_detect.tflite")
+IMAGES = [os.path.join(SHARED, "testdata", f) for f in ("person.bmp", "no_person.bmp")]
+LABELS = ("no_person", "person")
+SIDE = 96
+
+
+def bmp_input(path: str) -> np.ndarray:
+    """The model input for an 8-bit BMP, as detect_person.read_bmp builds it on the board."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] != b"BM":
+        raise ValueError("%s is not a BMP file" % path)
+    offset = int.from_bytes(data[10:14], "little")
+    width = int.from_bytes(data[18:22], "little", signed=True)
+    height = int.from_bytes(data[22:26], "little", signed=True)
+    bpp = int.from_bytes(data[28:30], "little")
+    if bpp != 8 or width != SIDE or abs(height) != SIDE:
+        raise ValueError("%s: need a %dx%d 8-bit grayscale BMP" % (path, SIDE, SIDE))
+    stride = (width + 3) & ~3
+    rows = np.frombuffer(data, np.uint8, stride * SIDE, offset).reshape(SIDE, stride)[:, :width]
+    if height > 0:
+        rows = rows[::-1]                  # stored bottom-up
+    return rows.view(np.int8).reshape(1, SIDE, SIDE, 1)
+
+
+def classify_on_board(port: str, images: list[str], outdir: str, tool: str = "mpremote",
+                      verbose: bool = False) -> int:
+    print("baking %s -> %s (--weights file --mpy)" % (os.path.relpath(MODEL), os.path.relpath(outdir)))
+    bake(MODEL, outdir, name="person_detect", mpy=True, weights="file")
+    def log(line: str) -> None:
+        if verbose or not line.startswith("["):      # per-file lines only with --verbose
+            print(line)
+    deploy(outdir, port, tool, log=log)
+    board = Board(port, tool)
+    # Compiled on the host: compiling on the board would leave its heap fragmented, and
+    # person_detect needs two large blocks (68 KB weight buffer, 55 KB arena) of a 190 KB heap.
+    with tempfile.TemporaryDirectory() as staging:
+        src = os.path.join(staging, "detect_person.py")
+        shutil.copyfile(os.path.join(HERE, "detect_person.py"), src)
+        board.put(compile_mpy(src), "/detect_person.mpy")
+    names = []
+    for path in images:
+        names.append(os.path.basename(path))
+        board.put(path, "/" + names[-1])
+        print("sent %s to the board" % names[-1])
+    board.soft_reset()                     # the transfers leave garbage; start on a clean heap
+    out = board.exec("import detect_person\nfor p in %r:\n    detect_person.report(p)\n"
+                     "print('TIER', detect_person.model().tier)\n" % (names,))
+    tier = re.search(r"^TIER (\w+)", out, re.MULTILINE)
+    found = {}
+    for line in out.splitlines():
+        m = re.match(r"RESULT (\S+) (-?\d+) (-?\d+) (\S+) (\d+)", line)
+        if m:
+            found[m.group(1)] = ([int(m.group(2)), int(m.group(3))], m.group(4), int(m.group(5)))
+    with open(MODEL, "rb") as f:
+        model = f.read()
+    same = 0
+    print()
+    print("scores are int8 [no_person, person]; kernel tier on the board: %s" % (tier.group(1) if tier else "?"))
+    print("%-16s %-13s %-10s %10s   %-13s %s" % ("image", "board scores", "label", "invoke", "TFLM scores", "label"))
+    for path, name in zip(images, names):
+        if name not in found:
+            print("%-16s no result from the board:\n%s" % (name, out.strip()))
+            continue
+        scores, label, us = found[name]
+        want = [int(v) for v in run(model, [bmp_input(path)]).get_output(0).ravel()]
+        ok = scores == want and label == LABELS[int(np.argmax(want))]
+        same += ok
+        print("%-16s %-13s %-10s %7d us   %-13s %-10s %s"
+              % (name, str(scores), label, us, str(want), LABELS[int(np.argmax(want))],
+                 "identical" if ok else "DIFFERENT"))
+    print()
+    print("board scores identical to TFLite Micro: %d of %d" % (same, len(images)))
+    return 0 if same == len(images) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="serial port of a MicroPython board, e.g. /dev/ttyACM0")
+    where.add_argument("--virtual", action="store_true",
+                       help="use a virtual board (MicroPython unix port, 190K heap like an RP2040)")
+    ap.add_argument("images", nargs="*", default=IMAGES,
+                    help="96x96 8-bit grayscale BMPs (default: ../shared/testdata/person.bmp, no_person.bmp)")
+    ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "person_detection"),
+                    help="where the baked model goes (default out/person_detection)")
+    ap.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list every file deploy copies")
+    args = ap.parse_args(argv)
+    missing = [p for p in [MODEL] + args.images if not os.path.exists(p)]
+    if missing:
+        print("missing: %s (the TFLM model and images live in ../shared beside the repo)"
+              % ", ".join(missing), file=sys.stderr)
+        return 2
+    with ExitStack() as stack:
+        port = args.port
+        if args.virtual:
+            from upyflow_tools.vboard import VirtualBoard
+            port = stack.enter_context(VirtualBoard(heapsize="190K")).port
+            print("virtual board on %s (MicroPython unix port, heap 190K)" % port)
+        try:
+            return classify_on_board(port, args.images, args.outdir, args.tool, args.verbose)
+        except BakeError as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""ADD, SUB, MUL, MAXIMUM, MINIMUM with numpy-style broadcasting.
+
+Broadcasting is resolved at bake time into a small int32 descriptor (a constant
+tensor): the output walked row-major over as few fused dimensions as possible,
+with each input's element stride per dimension (0 where it broadcasts).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import BakeError
+from ...ir import Graph, Op, Tensor
+from ...quant import (activation_range, activation_range_float,
+                      quantize_multiplier)
+from ..core import Call, inp, lowering, types_error
+
+MAX_RANK = 6          # TFLM's broadcast loops (MAXIMUM/MINIMUM: 5)
+ESIZE = {"i8": 1, "i16": 2}
+F32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4}
+
+
+def contiguous_strides(shape) -> list[int]:
+    strides, acc = [], 1
+    for d in reversed(list(shape)):
+        strides.append(acc)
+        acc *= d
+    return strides[::-1]
+
+
+def fuse_dims(shape: list[int], strides: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+    """Drop size-1 dimensions and merge neighbours every operand walks contiguously.
+
+    strides: one list per operand (element strides per dimension). At least one
+    dimension is kept so kernels always have an innermost row."""
+    dims = [i for i, n in enumerate(shape) if n != 1]
+    out_shape: list[int] = []
+    out_strides: list[list[int]] = [[] for _ in strides]
+    for i in dims:
+        if out_shape and all(s[-1] == st[i] * shape[i] for s, st in zip(out_strides, strides)):
+            out_shape[-1] *= shape[i]
+            for s, st in zip(out_strides, strides):
+                s[-1] = st[i]
+            continue
+        out_shape.append(shape[i])
+        for s, st in zip(out_strides, strides):
+            s.append(st[i])
+    if not out_shape:
+        return [1], [[0] for _ in strides]
+    return out_shape, out_strides
+
+
+def broadcast_desc(op: Op, a: Tensor, b: Tensor, out: Tensor, max_rank: int = MAX_RANK) -> np.ndarray:
+    """[nd, shape..., strides of a..., strides of b...] for out = f(a, b), out contiguous."""
+    rank = max(len(a.shape), len(b.shape), len(out.shape))
+    if rank > max_rank:
+        raise BakeError("%s %r: %d-D tensors; TFLM's broadcast supports up to %d-D"
+                        % (op.kind, out.name, rank, max_rank))
+    sa = [1] * (rank - len(a.shape)) + list(a.shape)
+    sb = [1] * (rank - len(b.shape)) + list(b.shape)
+    so = [1] * (rank - len(out.shape)) + list(out.shape)
+    for da, db, do in zip(sa, sb, so):
+        if do != max(da, db) or da not in (1, do) or db not in (1, do):
+            raise BakeError("%s %r: input shapes %s and %s do not broadcast to the output shape %s"
+                            % (op.kind, out.name, list(a.shape), list(b.shape), list(out.shape)))
+    strides = []
+    for s in (sa, sb):
+        st = contiguous_strides(s)
+        strides.append([0 if s[i] == 1 else st[i] for i in range(rank)])
+    shape, (st_a, st_b) = fuse_dims(so, strides)
+    return np.array([len(shape)] + shape + st_a + st_b, np.int32)
+
+
+def _desc_const(graph: Graph, op: Op, desc: np.ndarray) -> int:
+    return graph.add_const(graph.tensors[op.outputs[0]].name + "/broadcast", desc, "i32")
+
+
+def _operands(graph: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor]:
+    a, b, out = inp(graph, op, 0), inp(graph, op, 1), graph.tensors[op.outputs[0]]
+    if not a.dtype == b.dtype == out.dtype or out.dtype not in ("i8", "i16", "f32"):
+        raise types_error(op, graph)
+    for t in (a, b, out):
+        if len(t.scale) > 1:
+            raise BakeError("%s tensor %r is quantized per channel; %s needs per-tensor quantization"
+                            % (op.kind, t.name, op.kind))
+    return a, b, out
+
+
+def smaller_than_one(op: Op, real: float, what: str) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplierSmallerThanOneExp: TFLM aborts outside (0, 1)."""
+    m, s = quantize_multiplier(real)
+    if not 0.0 < real < 1.0 or s > 0:
+        raise BakeError("%s: the %s multiplier %g is outside (0, 1); TFLM cannot run these scales"
+                        % (op.kind, what, real))
+    return m, s
+
+
+def _addsub(graph: Graph, op: Op) -> list[Call]:
+    a, b, out = _operands(graph, op)
+    act = op.options.get("fused_activation_function", "NONE")
+    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, broadcast_desc(op, a, b, out))]
+    if out.dtype == "f32":
+        lo, hi = activation_range_float(act)
+        return [Call("binary_f32", tensors, [F32_OP[op.kind], lo, hi])]
+    left_shift = 15 if out.dtype == "i16" else 20
+    # Multipliers in double. (TFLM's current sub_common.cc sums in float32, but the
+    # tflite-micro interpreter we match, the oracle, computes SUB like ADD.)
+    twice_max = 2.0 * max(a.sc, b.sc)
+    r1, r2 = a.sc / twice_max, b.sc / twice_max
+    ro = twice_max / ((1 << left_shift) * out.sc)
+    m1, s1 = smaller_than_one(op, r1, "input 1")
+    m2, s2 = smaller_than_one(op, r2, "input 2")
+    mo, so = smaller_than_one(op, ro, "output")
+    lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
+    sign = 1 if op.kind == "ADD" else -1
+    return [Call("addsub_q", tensors, [ESIZE[out.dtype], sign, -a.zp, m1, s1, -b.zp, m2, s2, left_shift,
+                                       mo, so, out.zp, lo, hi])]
+
+
+lowering("ADD", "int8; int16 (general scaling); float32; broadcasting up to 6-D", 2)(_addsub)
+lowering("SUB", "int8; int16 (general scaling); float32; broadcasting up to 6-D", 2)(_addsub)
+
+
+@lowering("MUL", "int8; int16 (zero points 0); float32; broadcasting up to 6-D", min_inputs=2)
+def _mul(graph: Graph, op: Op) -> list[Call]:
+    a, b, out = _operands(graph, op)
+    act = op.options.get("fused_activation_function", "NONE")
+    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, broadcast_desc(op, a, b, out))]
+    if out.dtype == "f32":
+        lo, hi = activation_range_float(act)
+        return [Call("binary_f32", tensors, [F32_OP["MUL"], lo, hi])]
+    if out.dtype == "i16" and (a.zp, b.zp, out.zp) != (0, 0, 0):
+        raise BakeError("MUL %r: int16 tensors need zero points 0 (TFLM)" % out.name)
+    m, s = quantize_multiplier(a.sc * b.sc / out.sc)
+    if s > 30:
+        raise BakeError("MUL %r: scales give a multiplier beyond TFLM's range" % out.name)
+    lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
+    return [Call("mul_q", tensors, [ESIZE[out.dtype], -a.zp, -b.zp, m, s, out.zp, lo, hi])]
+
+
+def _maxmin(graph: Graph, op: Op) -> list[Call]:
+    # TFLM compares the raw values: no requantization whatever the scales.
+    a, b, out = _operands(graph, op)
+    desc = broadcast_desc(op, a, b, out, max_rank=5)
+    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, desc)]
+    if out.dtype == "f32":
+        return [Call("binary_f32", tensors, [F32_OP[op.kind], -3.4028234663852886e38, 3.4028234663852886e38])]
+    return [Call("maxmin_q", tensors, [ESIZE[out.dtype], 1 if op.kind == "MAXIMUM" else 0])]
+
+
+lowering("MAXIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
+lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
+

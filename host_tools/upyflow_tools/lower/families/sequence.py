@@ -1,0 +1,190 @@
+"""SVDF and UNIDIRECTIONAL_SEQUENCE_LSTM: stateful sequence layers.
+
+Their state tensors are variable tensors (ir.Tensor.variable): the planner keeps
+their bytes for the whole run, so the state carries over between invokes until
+Model.reset(). Every multiplier, shift and zero-point correction is folded here,
+following how TFLite Micro prepares these kernels (svdf_common.cc, lstm_eval*.cc).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import BakeError
+from ...ir import Graph, Op, Tensor
+from ...quant import activation_range_float, f32, quantize_multiplier
+from ..core import Call, check_size, inp, lowering, need_const, types_error
+
+
+def _state(graph: Graph, op: Op, k: int, what: str) -> Tensor:
+    t = inp(graph, op, k)
+    if not t.variable or t.is_const:
+        raise BakeError("%s %s %r must be a variable tensor (the layer's state)"
+                        % (op.kind, what, t.name))
+    return t
+
+
+def _shape2(op: Op, t: Tensor, what: str) -> tuple[int, int]:
+    if len(t.shape) != 2:
+        raise BakeError("%s %s %r has shape %s, expected 2-D" % (op.kind, what, t.name, list(t.shape)))
+    return t.shape
+
+
+def _qm(real: float) -> list[int]:
+    return list(quantize_multiplier(real))
+
+
+# --- SVDF --------------------------------------------------------------------------------
+@lowering("SVDF", "int8 input/weights/output with int16 or int8 time weights and state; float32",
+          min_inputs=3)
+def _svdf(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if len(op.inputs) != 5 or op.inputs[4] < 0:
+        raise BakeError("SVDF %r has operands %s, expected 5 (the last the state)" % (out.name, op.inputs))
+    wf = need_const(graph, op, 1, "feature weights")
+    wt = need_const(graph, op, 2, "time weights")
+    state = _state(graph, op, 4, "activation state")
+    batch, n_in = _shape2(op, x, "input")
+    n_filter, n_in_w = _shape2(op, wf, "feature weights")
+    n_filter_t, mem = _shape2(op, wt, "time weights")
+    rank = op.options.get("rank", 0)
+    if n_in_w != n_in or n_filter_t != n_filter or rank < 1 or n_filter % rank or mem < 1:
+        raise BakeError("SVDF %r: input %s, feature weights %s, time weights %s and rank %d do not fit"
+                        % (out.name, list(x.shape), list(wf.shape), list(wt.shape), rank))
+    n_unit = n_filter // rank
+    check_size(op, out, batch * n_unit, "output")
+    check_size(op, state, batch * n_filter * mem, "activation state")
+    has_bias = len(op.inputs) > 3 and op.inputs[3] >= 0
+    bias = need_const(graph, op, 3, "bias") if has_bias else None
+    if bias is not None:
+        check_size(op, bias, n_unit, "bias")
+    ints = [batch, n_in, n_filter, rank, mem]
+    if x.dtype == wf.dtype == wt.dtype == state.dtype == out.dtype == "f32" \
+            and (bias is None or bias.dtype == "f32"):
+        b = graph.add_const(out.name + "/bias", bias.data.reshape(-1) if bias is not None
+                            else np.zeros(n_unit, np.float32), "f32")
+        act = op.options.get("fused_activation_function", "NONE")
+        return [Call("svdf_f32", [op.inputs[0], op.inputs[1], op.inputs[2], b, op.inputs[4],
+                                  op.outputs[0]], ints + list(activation_range_float(act)))]
+    if not (x.dtype == wf.dtype == out.dtype == "i8" and wt.dtype == state.dtype
+            and wt.dtype in ("i8", "i16") and (bias is None or bias.dtype == "i32")):
+        raise types_error(op, graph)
+    # TFLM multiplies and divides the scales in float32 before widening to double.
+    real1 = f32(f32(x.sc * wf.sc) / state.sc)
+    real2 = f32(f32(state.sc * wt.sc) / out.sc)
+    # TFLM's int SVDF subtracts the input and state zero points inside its dot
+    # products; folded here as per-filter constants. It applies no activation
+    # beyond the int8 clamp (the option is ignored for integer SVDF).
+    feat = -x.zp * wf.data.astype(np.int64).sum(axis=1)
+    time = -state.zp * wt.data.astype(np.int64).sum(axis=1)
+    b = bias.data.reshape(-1).astype(np.int64) if bias is not None else np.zeros(n_unit, np.int64)
+    q = graph.add_const(out.name + "/svdf_q", np.concatenate([feat, time, b]).astype(np.int32), "i32")
+    kernel = "svdf_s8_i16" if state.dtype == "i16" else "svdf_s8_i8"
+    return [Call(kernel, [op.inputs[0], op.inputs[1], op.inputs[2], q, op.inputs[4], op.outputs[0]],
+                 ints + [state.zp, out.zp] + _qm(real1) + _qm(real2))]
+
+
+# --- UNIDIRECTIONAL_SEQUENCE_LSTM -------------------------------------------------------
+# Operand indices (TFLite's LSTM layout). TFLM needs all four gates, no peephole,
+# projection or layer norm, and variable hidden (18) and cell (19) states.
+_IN_W = {"i": 1, "f": 2, "g": 3, "o": 4}
+_REC_W = {"i": 5, "f": 6, "g": 7, "o": 8}
+_BIAS = {"i": 12, "f": 13, "g": 14, "o": 15}
+_ABSENT = (9, 10, 11, 16, 17, 20, 21, 22, 23)
+_GATES = "figo"          # the packed order of the kernel's weights, biases, multipliers
+GATE_SCALE = 2.0 ** -12  # gate pre-activations are Q3.12 int16
+ACT_SCALE = 2.0 ** -15   # sigmoid/tanh outputs are Q0.15 int16
+
+
+def _cell_power(scale: float) -> int:
+    """TFLM's CheckedLog2 (float32 log, rounded half away); the check result is unused."""
+    v = float(np.float32(np.log(np.float32(scale))) * np.float32(1.0 / np.log(np.float32(2.0))))
+    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+
+
+def tanh_scaling(power: int) -> tuple[int, int]:
+    """(input multiplier, right shift) TFLM's int16 tanh applies to a cell state of scale 2^power."""
+    left = 15 + power - 3
+    return (3, -left) if left < 0 else (3 << left, 0)
+
+
+@lowering("UNIDIRECTIONAL_SEQUENCE_LSTM",
+          "int8 input/output with int8 weights, int32 bias, int16 cell state "
+          "(all four gates, no peephole, projection or layer norm)")
+def _lstm(graph: Graph, op: Op) -> list[Call]:
+    out = graph.tensors[op.outputs[0]]
+    if len(op.inputs) != 24:
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r has %d operands, expected 24"
+                        % (out.name, len(op.inputs)))
+    for k in _ABSENT:
+        if op.inputs[k] >= 0:
+            raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r uses peephole, projection or layer "
+                            "norm operands, which TFLM does not support" % out.name)
+    missing = [k for k in list(_IN_W.values()) + list(_REC_W.values()) + list(_BIAS.values()) + [18, 19]
+               if op.inputs[k] < 0]
+    if missing:
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r lacks operands %s (TFLM needs all four "
+                        "gates: no CIFG)" % (out.name, missing))
+    x = inp(graph, op, 0)
+    hidden, cell = _state(graph, op, 18, "hidden state"), _state(graph, op, 19, "cell state")
+    w_in = {g: need_const(graph, op, k, "input weights") for g, k in _IN_W.items()}
+    w_rec = {g: need_const(graph, op, k, "recurrent weights") for g, k in _REC_W.items()}
+    bias = {g: need_const(graph, op, k, "gate bias") for g, k in _BIAS.items()}
+    if x.dtype == "f32":
+        raise BakeError("float32 UNIDIRECTIONAL_SEQUENCE_LSTM is not supported (int8 only)")
+    if not (x.dtype == out.dtype == hidden.dtype == "i8" and cell.dtype == "i16"
+            and all(w.dtype == "i8" for w in list(w_in.values()) + list(w_rec.values()))
+            and all(b.dtype == "i32" for b in bias.values())):
+        raise types_error(op, graph)
+    time_major = bool(op.options.get("time_major", False))
+    if len(x.shape) != 3 or len(out.shape) != 3 or len(hidden.shape) != 2:
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: input %s, output %s and hidden state %s "
+                        "must be 3-D, 3-D and 2-D" % (out.name, list(x.shape), list(out.shape),
+                                                      list(hidden.shape)))
+    steps, batch = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    n_in, n = x.shape[2], hidden.shape[1]
+    for g in _GATES:
+        if w_in[g].shape != (n, n_in) or w_rec[g].shape != (n, n) or bias[g].shape != (n,):
+            raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: gate weights/bias shapes do not fit "
+                            "input %d and state %d" % (out.name, n_in, n))
+        for w in (w_in[g], w_rec[g]):
+            if len(w.scale) != 1 or w.zp != 0:
+                raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: weights %r must be per-tensor "
+                                "symmetric (TFLM's LSTM has no per-channel path)" % (out.name, w.name))
+    check_size(op, hidden, batch * n, "hidden state")
+    check_size(op, cell, batch * n, "cell state")
+    if tuple(out.shape) != (x.shape[0], x.shape[1], n):
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM output %r has shape %s, expected %s"
+                        % (out.name, list(out.shape), [x.shape[0], x.shape[1], n]))
+    act = op.options.get("fused_activation_function", "TANH")
+    if act != "TANH":   # the schema's activations hold no SIGMOID; TFLM asserts on the rest
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: cell gate activation %s is not supported "
+                        "(TANH only)" % (out.name, act))
+    # Packed constants: weights [input rows of f,i,g,o | recurrent rows of f,i,g,o];
+    # int32 [input-side biases | recurrent-side biases | (mult, shift) x 2 per gate].
+    # Zero points fold into the biases: each gate's two matmuls are requantized
+    # separately to Q3.12 (TFLM's two FULLY_CONNECTED calls) before being added.
+    weights = np.concatenate([w_in[g].data.reshape(-1) for g in _GATES]
+                             + [w_rec[g].data.reshape(-1) for g in _GATES]).astype(np.int8)
+    b_in = [bias[g].data.astype(np.int64) - x.zp * w_in[g].data.astype(np.int64).sum(axis=1)
+            for g in _GATES]
+    b_rec = [-hidden.zp * w_rec[g].data.astype(np.int64).sum(axis=1) for g in _GATES]
+    mults = []
+    for g in _GATES:
+        # FULLY_CONNECTED's per-tensor multiplier: float32 scale product, then double.
+        mults += _qm(f32(x.sc * w_in[g].sc) / GATE_SCALE) + _qm(f32(hidden.sc * w_rec[g].sc) / GATE_SCALE)
+    q = np.concatenate(b_in + b_rec + [np.array(mults, np.int64)])
+    if q.min() < -2**31 or q.max() >= 2**31:
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: folded bias exceeds int32" % out.name)
+    w_id = graph.add_const(out.name + "/lstm_weights", weights, "i8")
+    q_id = graph.add_const(out.name + "/lstm_q", q.astype(np.int32), "i32")
+    clip = float(op.options.get("cell_clip", 0.0))
+    # TFLM clips only for a positive clip; the int16 bound truncates toward zero.
+    qclip = int(min(max(clip / cell.sc, -32768.0), 32767.0)) if clip > 0 else -1
+    tanh_mult, tanh_shift = tanh_scaling(_cell_power(cell.sc))
+    ints = [batch, steps, n_in, n, int(time_major), hidden.zp]
+    ints += _qm(ACT_SCALE * cell.sc / cell.sc) + _qm(ACT_SCALE * ACT_SCALE / cell.sc)
+    ints += _qm(ACT_SCALE * ACT_SCALE / hidden.sc)
+    ints += [qclip, tanh_mult, tanh_shift]
+    return [Call("lstm_s8", [op.inputs[0], w_id, q_id, op.inputs[18], op.inputs[19], op.outputs[0]], ints)]

@@ -1,0 +1,244 @@
+"""Data movement and reduction: CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE,
+SQUEEZE, EXPAND_DIMS, MEAN.
+
+The movement ops lower to one kernel, strided_copy: out[o_off + sum(i*os)] =
+x[x_off + sum(i*xs)] over a shape, all resolved at bake time into an int32
+descriptor [nd, x_off, o_off, shape..., xs..., os...] (PAD adds a fill first).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import BakeError
+from ...ir import DTYPE_SIZE, Graph, Op, Tensor
+from ...quant import QRANGE, quantize_multiplier
+from ..core import Call, inp, lowering, need_const, types_error
+from .elementwise import contiguous_strides, fuse_dims
+
+TYPES = ("i8", "i16", "f32")
+
+
+def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: list[int], os_: list[int],
+              x_off: int = 0, o_off: int = 0, tag: str = "copy") -> Call:
+    fshape, (fxs, fos) = fuse_dims(list(shape), [list(xs), list(os_)])
+    desc = np.array([len(fshape), x_off, o_off] + fshape + fxs + fos, np.int32)
+    name = graph.tensors[op.outputs[0]].name + "/" + tag
+    return Call("strided_copy", [src, dst, graph.add_const(name, desc, "i32")],
+                [DTYPE_SIZE[graph.tensors[dst].dtype]])
+
+
+def _same_type(graph: Graph, op: Op, x: Tensor, out: Tensor) -> None:
+    if x.dtype != out.dtype or out.dtype not in TYPES:
+        raise types_error(op, graph)
+
+
+def _ints(graph: Graph, op: Op, k: int, what: str) -> list[int]:
+    t = need_const(graph, op, k, what)
+    if t.dtype != "i32":
+        raise BakeError("%s %s %r is %s; TFLM reads it as int32" % (op.kind, what, t.name, t.dtype))
+    return [int(v) for v in t.data.reshape(-1)]
+
+
+def _check_shape(op: Op, out: Tensor, shape: list[int]) -> None:
+    if list(out.shape) != list(shape):
+        raise BakeError("%s output %r has shape %s, the operator gives %s"
+                        % (op.kind, out.name, list(out.shape), list(shape)))
+
+
+@lowering("CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; any axis")
+def _concat(graph: Graph, op: Op) -> list[Call]:
+    out = graph.tensors[op.outputs[0]]
+    ins = [graph.tensors[i] for i in op.inputs]
+    if op.options.get("fused_activation_function", "NONE") != "NONE":
+        raise BakeError("CONCATENATION %r: TFLM supports no fused activation here" % out.name)
+    if len(ins) > 10:
+        raise BakeError("CONCATENATION %r has %d inputs; TFLM takes at most 10" % (out.name, len(ins)))
+    rank = len(out.shape)
+    axis = op.options.get("axis", 0)
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis < max(rank, 1):
+        raise BakeError("CONCATENATION %r: axis %d for a %d-D output" % (out.name, op.options.get("axis", 0), rank))
+    for x in ins:
+        _same_type(graph, op, x, out)
+        if out.dtype == "i8" and (x.sc, x.zp) != (out.sc, out.zp):
+            # TFLM's concatenation copies int8 bytes and so requires equal quantization
+            raise BakeError("CONCATENATION %r: int8 input %r is quantized differently from the output "
+                            "(TFLM requires equal scales and zero points)" % (out.name, x.name))
+        if out.dtype == "i16" and (x.zp or out.zp):
+            raise BakeError("CONCATENATION %r: int16 tensors need zero point 0 (TFLM)" % out.name)
+        if len(x.shape) != rank or any(x.shape[d] != out.shape[d] for d in range(rank) if d != axis):
+            raise BakeError("CONCATENATION %r: input %r of shape %s does not fit the output %s on axis %d"
+                            % (out.name, x.name, list(x.shape), list(out.shape), axis))
+    if sum(x.shape[axis] for x in ins) != out.shape[axis]:
+        raise BakeError("CONCATENATION %r: inputs add up to %d on axis %d, the output has %d"
+                        % (out.name, sum(x.shape[axis] for x in ins), axis, out.shape[axis]))
+    outer = int(np.prod(out.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
+    calls, at = [], 0
+    for k, (t, x) in enumerate(zip(op.inputs, ins)):
+        n = x.shape[axis] * inner
+        calls.append(copy_call(graph, op, t, op.outputs[0], [outer, n], [n, 1], [out.shape[axis] * inner, 1],
+                               0, at, "concat%d" % k))
+        at += n
+    return calls
+
+
+def _pad(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    _same_type(graph, op, x, out)
+    rank = len(x.shape)
+    if rank > 5:
+        raise BakeError("%s %r: %d-D input; TFLM pads up to 5-D" % (op.kind, out.name, rank))
+    pads = _ints(graph, op, 1, "paddings")
+    if len(pads) != 2 * rank:
+        raise BakeError("%s %r: %d paddings for a %d-D input" % (op.kind, out.name, len(pads), rank))
+    if min(pads, default=0) < 0:
+        raise BakeError("%s %r: negative paddings are not supported" % (op.kind, out.name))
+    _check_shape(op, out, [x.shape[d] + pads[2 * d] + pads[2 * d + 1] for d in range(rank)])
+    value: int | float
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        c = need_const(graph, op, 2, "constant value")
+        if c.dtype != x.dtype or c.size != 1:
+            raise BakeError("%s %r: the constant value must be one %s" % (op.kind, out.name, x.dtype))
+        if x.dtype == "i8" and (c.sc, c.zp) != (out.sc, out.zp):
+            raise BakeError("%s %r: int8 constant value quantized differently from the output (TFLM)"
+                            % (op.kind, out.name))
+        value = c.data.reshape(-1)[0].item()
+    else:
+        # int8 pads with the output zero point; int16 and float32 with 0 (as TFLM)
+        value = out.zp if x.dtype == "i8" else 0
+    os_ = contiguous_strides(out.shape)
+    o_off = sum(pads[2 * d] * os_[d] for d in range(rank))
+    copy = copy_call(graph, op, op.inputs[0], op.outputs[0], list(x.shape), contiguous_strides(x.shape), os_,
+                     0, o_off)
+    if out.size == x.size:
+        return [copy]
+    fill = Call("fill_f32", [op.outputs[0]], [out.size, float(value)]) if x.dtype == "f32" else \
+        Call("fill_int", [op.outputs[0]], [out.size, int(value)])
+    return [fill, copy]
+
+
+lowering("PAD", "int8 (pads with the zero point); int16; float32; up to 5-D", 2)(_pad)
+lowering("PADV2", "int8; int16; float32; up to 5-D; constant value from the third input", 2)(_pad)
+
+
+def _clamp(v: int, lo: int, hi: int) -> int:
+    return hi if v > hi else (lo if v < lo else v)
+
+
+@lowering("STRIDED_SLICE", "int8; int16; float32; up to 4-D; begin/end/shrink-axis masks", 4)
+def _strided_slice(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    _same_type(graph, op, x, out)
+    o = op.options
+    if o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0) or o.get("offset", False):
+        raise BakeError("STRIDED_SLICE %r: ellipsis/new-axis masks and offset are not supported (TFLM ignores them)"
+                        % out.name)
+    rank = len(x.shape)
+    begin, end, strides = (_ints(graph, op, k, w) for k, w in ((1, "begin"), (2, "end"), (3, "strides")))
+    if rank > 4:
+        raise BakeError("STRIDED_SLICE %r: %d-D input; TFLM slices up to 4-D" % (out.name, rank))
+    if not len(begin) == len(end) == len(strides) == rank:
+        raise BakeError("STRIDED_SLICE %r: begin/end/strides need one value per input dimension" % out.name)
+    if 0 in strides:
+        raise BakeError("STRIDED_SLICE %r: a stride is 0" % out.name)
+    bm, em, sm = o.get("begin_mask", 0), o.get("end_mask", 0), o.get("shrink_axis_mask", 0)
+    starts, counts, out_shape = [], [], []
+    for d in range(rank):
+        size, st = x.shape[d], strides[d]
+        # TFLM's eval-time start/stop (strided_slice_logic.h), then the element count
+        lo, hi = (0, size) if st > 0 else (-1, size - 1)
+        s = begin[d] + size if begin[d] < 0 else begin[d]
+        s = _clamp(s, lo, hi)
+        if bm & (1 << d):
+            s = 0 if st > 0 else size - 1
+        if sm & (1 << d):
+            e = s if s >= size else s + 1
+        else:
+            e = end[d] + size if end[d] < 0 else end[d]
+            e = _clamp(e, lo, hi)
+            if em & (1 << d):
+                e = size if st > 0 else -1
+        n = max(0, -(-(e - s) // st)) if st > 0 else max(0, -(-(s - e) // -st))
+        starts.append(s)
+        counts.append(n)
+        if not sm & (1 << d):
+            out_shape.append(n)
+    _check_shape(op, out, out_shape)
+    xs = contiguous_strides(x.shape)
+    x_off = sum(s * t for s, t in zip(starts, xs)) if out.size else 0
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], counts, [st * t for st, t in zip(strides, xs)],
+                      contiguous_strides(counts), x_off)]
+
+
+@lowering("TRANSPOSE", "int8; int16; float32; up to 5-D", 2)
+def _transpose(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    _same_type(graph, op, x, out)
+    rank = len(x.shape)
+    perm = _ints(graph, op, 1, "permutation")
+    if rank > 5 or sorted(perm) != list(range(rank)):
+        raise BakeError("TRANSPOSE %r: permutation %s for a %d-D input (TFLM: up to 5-D)" % (out.name, perm, rank))
+    _check_shape(op, out, [x.shape[p] for p in perm])
+    xs = contiguous_strides(x.shape)
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], list(out.shape), [xs[p] for p in perm],
+                      contiguous_strides(out.shape))]
+
+
+def _layout_copy(graph: Graph, op: Op) -> list[Call]:
+    # Normally aliased away by passes.alias_layout_ops; a byte copy otherwise.
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if x.size != out.size or x.dtype != out.dtype:
+        raise BakeError("%s %r: %s %s cannot become %s %s"
+                        % (op.kind, out.name, x.dtype, list(x.shape), out.dtype, list(out.shape)))
+    return [Call("copy_bytes", [op.inputs[0], op.outputs[0]], [x.size])]
+
+
+lowering("SQUEEZE", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
+lowering("EXPAND_DIMS", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
+
+
+def _reduce_blocks(op: Op, x: Tensor, out: Tensor, axes: list[int]) -> tuple[np.ndarray, int]:
+    """[no, outer shape..., outer strides..., ni, inner shape..., inner strides...] and the count."""
+    rank = len(x.shape)
+    red = []
+    for a in axes:   # TFLM's ResolveAxis: negative axes wrap, duplicates count once
+        a = a + rank if a < 0 else a
+        if not 0 <= a < rank:
+            raise BakeError("%s %r: axis out of range for a %d-D input" % (op.kind, out.name, rank))
+        if a not in red:
+            red.append(a)
+    keep = [d for d in range(rank) if d not in red]
+    if op.options.get("keep_dims", False):
+        want = [1 if d in red else x.shape[d] for d in range(rank)]
+    else:
+        want = [x.shape[d] for d in keep]
+    # TFLM writes the kept dimensions in order: only the element count matters
+    if out.size != int(np.prod(want, dtype=np.int64)):
+        raise BakeError("%s output %r has shape %s, the reduction gives %s"
+                        % (op.kind, out.name, list(out.shape), want))
+    xs = contiguous_strides(x.shape)
+    oshape, (ost,) = fuse_dims([x.shape[d] for d in keep], [[xs[d] for d in keep]])
+    ishape, (ist,) = fuse_dims([x.shape[d] for d in red], [[xs[d] for d in red]])
+    count = int(np.prod([x.shape[d] for d in red], dtype=np.int64))
+    return np.array([len(oshape)] + oshape + ost + [len(ishape)] + ishape + ist, np.int32), count
+
+
+@lowering("MEAN", "int8; int16; float32; any axes, keep_dims", 2)
+def _mean(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    _same_type(graph, op, x, out)
+    if x.size == 0:
+        raise BakeError("MEAN %r: empty input" % out.name)
+    desc, count = _reduce_blocks(op, x, out, _ints(graph, op, 1, "axis"))
+    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    if x.dtype == "f32":
+        return [Call("mean_f32", [op.inputs[0], op.outputs[0], d], [count])]
+    # TFLM folds 1/count into the multiplier (reduce.h QuantizedMeanOrSum)
+    mult, shift = quantize_multiplier(x.sc / out.sc)
+    n = min(count.bit_length() - 1, 32, 31 + shift)
+    mult = ((mult << n) // count) if n >= 0 else mult
+    shift -= max(n, 0)
+    lo, hi = QRANGE[out.dtype]
+    return [Call("mean_q", [op.inputs[0], op.outputs[0], d],
+                 [2 if x.dtype == "i16" else 1, x.zp, int(mult), int(shift), out.zp, count, lo, hi])]

@@ -1,0 +1,172 @@
+// Standalone activations and int16 SOFTMAX, as kernels_pure/activations.py and
+// softmax16.py: int8 activations are 256-entry table lookups baked by the host;
+// int16 ones follow TFLM's integer kernels with host-prepared multipliers and
+// tables. esize arguments give the bytes per int8/int16 element.
+#include "kernels.h"
+#include "qmath.h"
+
+static int32_t ld(const void *p, int esize, int i) {
+    return esize == 2 ? ((const int16_t *)p)[i] : ((const int8_t *)p)[i];
+}
+
+static void st(void *p, int esize, int i, int32_t v) {
+    if (esize == 2) {
+        ((int16_t *)p)[i] = (int16_t)v;
+    } else {
+        ((int8_t *)p)[i] = (int8_t)v;
+    }
+}
+
+static int32_t clamp32(int32_t v, int32_t lo, int32_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+void uf_lut_s8(const int8_t *x, const int8_t *table, int8_t *out, int n) {
+    for (int i = 0; i < n; i++) {
+        out[i] = table[x[i] + 128];
+    }
+}
+
+void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = v < lo ? lo : (v > hi ? hi : v);
+    }
+}
+
+void uf_leaky_relu_q(const void *x, void *out, int n, int in_zp, int32_t m_id, int s_id,
+                     int32_t m_al, int s_al, int neg, int out_zp, int qmin, int qmax, int esize) {
+    for (int i = 0; i < n; i++) {
+        int32_t d = ld(x, esize, i) - in_zp;
+        int32_t v;
+        if (d >= 0) {
+            v = uf_mul_by_qm(d, m_id, s_id);
+        } else {
+            v = uf_mul_by_qm(d, m_al, s_al);
+            if (neg) {
+                v = -v;
+            }
+        }
+        st(out, esize, i, clamp32(v + out_zp, qmin, qmax));
+    }
+}
+
+void uf_leaky_relu_f32(const float *x, float *out, int n, float alpha) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = v > 0 ? v : v * alpha;
+    }
+}
+
+void uf_hard_swish_f32(const float *x, float *out, int n) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        float r = v + 3.0f;
+        r = r < 0.0f ? 0.0f : (r > 6.0f ? 6.0f : r);
+        out[i] = v * r / 6.0f;
+    }
+}
+
+// TFLM's int16 sigmoid: |x| rescaled; the high bits index the sigmoid(i/24)
+// table (stored minus 32768), `bits` low bits interpolate. bits 9: logistic;
+// 8: tanh, as 2 sigmoid(2x) - 1.
+static void sigmoid_q(const int16_t *x, const int16_t *table, int16_t *out, int n,
+                      int32_t mult, int shift, int bits) {
+    int32_t rnd = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
+    uint32_t frac = ((uint32_t)1 << bits) - 1;
+    for (int i = 0; i < n; i++) {
+        int32_t v = (x[i] * mult + rnd) >> shift;
+        uint32_t a = v < 0 ? (uint32_t)-v : (uint32_t)v;
+        uint32_t h = a >> bits;
+        int32_t r;
+        if (h >= 255) {
+            r = bits == 9 ? (0x7FFF << 10) : (0xFFFF << 8);
+        } else {
+            uint32_t ua = (uint32_t)(table[h] + 32768);
+            uint32_t ub = (uint32_t)(table[h + 1] + 32768);
+            r = (int32_t)((ua << bits) + (a & frac) * (ub - ua));
+        }
+        if (bits == 9) {
+            r = v >= 0 ? r + 512 : (1 << 25) - r + 511;
+            out[i] = (int16_t)(r >> 10);
+        } else {
+            r = v >= 0 ? r - (1 << 23) + 128 : -r + (1 << 23) + 127;
+            out[i] = (int16_t)(r >> 8);
+        }
+    }
+}
+
+void uf_logistic_s16(const int16_t *x, const int16_t *table, int16_t *out, int n, int32_t mult,
+                     int shift) {
+    sigmoid_q(x, table, out, n, mult, shift, 9);
+}
+
+void uf_tanh_s16(const int16_t *x, const int16_t *table, int16_t *out, int n, int32_t mult,
+                 int shift) {
+    sigmoid_q(x, table, out, n, mult, shift, 8);
+}
+
+void uf_prelu_q(const void *x, const int16_t *alpha, void *out, int n, int period, int in_zp,
+                int32_t m1, int s1, int32_t m2, int s2, int out_zp, int qmin, int qmax,
+                int esize) {
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t d = ld(x, esize, i) - in_zp;
+        int32_t v = d >= 0 ? uf_mul_by_qm(d, m1, s1) : uf_mul_by_qm(d * alpha[k], m2, s2);
+        st(out, esize, i, clamp32(v + out_zp, qmin, qmax));
+        if (++k == period) {
+            k = 0;
+        }
+    }
+}
+
+void uf_prelu_f32(const float *x, const float *alpha, float *out, int n, int period) {
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = v >= 0.0f ? v : v * alpha[k];
+        if (++k == period) {
+            k = 0;
+        }
+    }
+}
+
+// 513-entry table over [-32768, 32767]: 9 high bits index, 7 low bits interpolate.
+static int32_t lut16(int32_t v, const int16_t *lut) {
+    int idx = 256 + (v >> 7);
+    int32_t base = lut[idx];
+    return base + (((lut[idx + 1] - base) * (v & 0x7F) + 64) >> 7);
+}
+
+void uf_softmax_s16(const int16_t *x, const int16_t *exp_lut, const int16_t *recip_lut,
+                    int16_t *out, int rows, int depth, int32_t mult, int shift) {
+    for (int r = 0; r < rows; r++) {
+        const int16_t *xr = x + (size_t)r * depth;
+        int16_t *o = out + (size_t)r * depth;
+        int32_t top = xr[0];
+        for (int c = 1; c < depth; c++) {
+            if (xr[c] > top) {
+                top = xr[c];
+            }
+        }
+        int32_t total = 0;
+        for (int c = 0; c < depth; c++) {
+            int32_t v = clamp32(uf_mul_by_qm(xr[c] - top, mult, shift) + 32767, -32768, 32767);
+            int32_t e = lut16(v, exp_lut);
+            o[c] = (int16_t)e;   // the output doubles as scratch for the exps, as in TFLM
+            total += e;
+        }
+        int clz = 0;
+        while (clz < 32 && !((uint32_t)total & (0x80000000u >> clz))) {
+            clz++;
+        }
+        int32_t s = (int32_t)((((int64_t)total << (clz - 1)) + (1 << 13)) >> 14) - 98304;
+        int32_t recip = lut16(clamp32(s, -32768, 32767), recip_lut);
+        int rs = 31 - clz;
+        int64_t rnd = (int64_t)1 << (rs - 1);
+        for (int c = 0; c < depth; c++) {
+            int32_t v = (int32_t)(((int64_t)o[c] * recip + rnd) >> rs);
+            o[c] = (int16_t)clamp32(v, 0, 32767);
+        }
+    }
+}
