@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import upyflow
-from harness import NP, bake_model, load_cpython, random_input, run_upyflow, shared
+from harness import bake_model, load_cpython, random_input, run_upyflow, shared
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
 from upyflow_tools.readers.tflite import read_tflite

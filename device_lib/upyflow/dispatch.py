@@ -43,10 +43,22 @@ PURE_FAMILIES = {
 }
 
 
+# Viper kernels outside the core module, each family imported only when a model
+# uses one of its kernels: on a board the machine code lives in the heap.
+VIPER_FAMILIES = {
+    "transpose_conv_s8": "kernels_viper_tconv",
+    "svdf_s8_i16": "kernels_viper_seq", "svdf_s8_i8": "kernels_viper_seq", "lstm_s8": "kernels_viper_seq",
+    "conv2d_s16": "kernels_viper_s16", "depthwise_conv2d_s16": "kernels_viper_s16",
+    "fully_connected_s16": "kernels_viper_s16",
+}
+
+
 class _Kernels:
-    # name -> (function, convention): the fast tiers' dicts first, then pure.
-    def __init__(self, fast):
+    # name -> (function, convention): the fast tiers' dicts first, then their
+    # lazily imported families, then pure.
+    def __init__(self, fast, lazy):
         self._fast = fast
+        self._lazy = lazy
 
     def __contains__(self, name):
         return name in PURE_FAMILIES or any(name in f for f in self._fast)
@@ -55,6 +67,14 @@ class _Kernels:
         for f in self._fast:
             if name in f:
                 return f[name]
+        family = self._lazy.get(name)
+        if family:
+            try:
+                mod = __import__("upyflow." + family, None, None, [family])
+                return getattr(mod, name), FAST
+            except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError,
+                    MemoryError):
+                pass   # not copied to the board, or no room: the pure kernel does the job
         family = PURE_FAMILIES[name]
         mod = __import__("upyflow.kernels_pure." + family, None, None, [family])
         return getattr(mod, name), PURE
@@ -95,7 +115,8 @@ def table(tier):
     if not available(tier):
         raise ValueError("kernel tier %r is not available on this Python" % tier)
     overlays = {"pure": (), "viper": ("viper",), "native": ("native",)}[tier]
-    return tier, _Kernels([_cache[t] for t in overlays if available(t)])
+    return tier, _Kernels([_cache[t] for t in overlays if available(t)],
+                          VIPER_FAMILIES if tier == "viper" else {})
 
 
 def default_tier():

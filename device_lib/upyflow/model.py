@@ -27,24 +27,32 @@ class Model:
         self._tensors = module.TENSORS
         self._wfile = None
         wbuf = None
-        # The two big blocks first, before small objects fragment the heap.
-        if self._weights is None:
-            # Weights stream from NAME.bin: one buffer, refilled before each layer.
-            wbuf = _alloc(module.WEIGHT_BUFFER, module.NAME, "weight buffer", module.ARENA_SIZE)
-            self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
-        self._arena = _alloc(module.ARENA_SIZE, module.NAME, "arena", len(wbuf) if wbuf else 0)
+        # Kernel modules first: importing them needs transient heap that the big
+        # blocks below would otherwise crowd out on a small board.
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
+        resolved = []
+        for name in module.OP_KERNELS:
+            if name not in kernels:
+                raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
+            resolved.append(kernels[name])
+        # Then one big block, before small objects fragment the heap: the arena,
+        # and after it (weights streamed from NAME.bin) the buffer each layer's
+        # weights are read into just before it runs.
+        self._wstart = (module.ARENA_SIZE + 7) & ~7
+        wbytes = 0
+        if self._weights is None:
+            wbytes = module.WEIGHT_BUFFER
+            self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
+        self._arena = _alloc(self._wstart + wbytes, module.NAME, wbytes)
+        wbuf = memoryview(self._arena)[self._wstart:] if wbytes else None
         self._wbuf = wbuf
         self._view_cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
         calls = []
         ops = module.OPS
         pos = 0
         while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
-            name = module.OP_KERNELS[ops[pos]]
+            fn, convention = resolved[ops[pos]]
             fmt = module.OP_FORMATS[ops[pos + 1]]
-            if name not in kernels:
-                raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
-            fn, convention = kernels[name]
             args = list(struct.unpack_from(fmt, ops, pos + 2))
             pos += 2 + struct.calcsize(fmt)
             for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
@@ -77,7 +85,9 @@ class Model:
         v = self._view_cache[key]
         if v is None:
             where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
-            buf = self._arena if where == 0 else (self._weights if where == 1 else self._wbuf)
+            buf = self._weights if where == 1 else self._arena
+            if where == 2:
+                offset += self._wstart      # the weight buffer follows the arena
             if convention == dispatch.PURE:
                 v = typed_view(buf, offset, nbytes, dtype)
             else:
@@ -191,12 +201,13 @@ def _readinto(f, buf, n):
     return f.readinto(buf, n)
 
 
-def _alloc(nbytes, name, what, other):
+def _alloc(nbytes, name, weight_buffer):
     try:
         return bytearray(nbytes)
     except MemoryError:
-        raise MemoryError("model %s needs %d bytes for its %s (%d bytes in all with the arena), "
-                          "more than the free heap" % (name, nbytes, what, nbytes + other))
+        raise MemoryError("model %s needs %d bytes of heap in one block for its arena%s, "
+                          "more than the free heap" % (name, nbytes, (
+                              " and its %d-byte weight buffer" % weight_buffer) if weight_buffer else ""))
 
 
 def _beside(module, filename):

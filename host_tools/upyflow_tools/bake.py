@@ -12,8 +12,12 @@ from . import BakeError
 from .emit import Baked, assemble, module_source
 from .ir import Graph
 from .lower import Call, lower
-from .passes import alias_layout_ops
+from .passes import alias_layout_ops, split_large_layers
+
+# --weights file: the most weight bytes one op may read into the reusable buffer.
+WEIGHT_CHUNK = 32 * 1024
 from .planner import Buffer, plan
+from .quantize import Quantization
 from .readers.tflite import read_tflite
 
 
@@ -25,6 +29,7 @@ class BakeResult:
     alias: dict[int, int]
     baked: Baked
     name: str
+    quant_report: str | None = None   # int8 vs float agreement when bake quantized the model
 
     @property
     def arena_size(self) -> int:
@@ -37,24 +42,45 @@ def read_model(path: str) -> Graph:
             data = f.read()
     except OSError as e:
         raise BakeError("cannot read %s: %s" % (path, e.strerror)) from None
-    if path.endswith(".onnx"):
-        raise BakeError("ONNX models are not supported yet; give a .tflite file")
+    return parse_model(data, path)
+
+
+def parse_model(data: bytes, path: str) -> Graph:
+    """Model bytes -> ir.Graph: ONNX by the .onnx extension, else TFLite."""
+    if path.lower().endswith(".onnx"):
+        from .readers.onnx import read_onnx
+        return read_onnx(data)
     return read_tflite(data)
 
 
 def compile_model(path: str, name: str | None = None, data: bytes | None = None,
-                  weights: str = "inline") -> BakeResult:
-    """Everything but writing files: the baked tables in memory (`data` instead of reading `path`)."""
-    graph = read_tflite(data) if data is not None else read_model(path)
+                  weights: str = "inline", quantize: Quantization | None = None) -> BakeResult:
+    """Everything but writing files: the baked tables in memory (`data` instead of reading `path`).
+
+    `quantize` (quantize.Quantization) turns a float model into int8 first."""
+    graph = parse_model(data, path) if data is not None else read_model(path)
     if not graph.inputs or not graph.outputs:
         raise BakeError("%s declares no inputs or no outputs" % path)
+    report = None
+    if quantize is not None:
+        graph, report = quantize.apply(graph)
+    result = compile_graph(graph, path, name or default_name(path), weights)
+    result.quant_report = report
+    return result
+
+
+def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline") -> BakeResult:
+    """Rewrite, lower, plan and assemble an ir.Graph (which this changes in place)."""
+    if weights == "file":
+        # Streamed weights cost RAM for the largest layer: slice the big ones.
+        split_large_layers(graph, WEIGHT_CHUNK)
     alias = alias_layout_ops(graph)
     calls = lower(graph)
     offsets, arena, buffers = plan(graph, calls, alias)
     if weights not in ("inline", "file"):
         raise BakeError("--weights must be inline or file, not %r" % weights)
     baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path), weights)
-    return BakeResult(graph, calls, buffers, alias, baked, name or default_name(path))
+    return BakeResult(graph, calls, buffers, alias, baked, name)
 
 
 def default_name(path: str) -> str:
@@ -65,9 +91,9 @@ def default_name(path: str) -> str:
 
 def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
          march: str | None = None, data: bytes | None = None,
-         weights: str = "inline") -> tuple[BakeResult, list[str]]:
+         weights: str = "inline", quantize: Quantization | None = None) -> tuple[BakeResult, list[str]]:
     """Bake `path` into OUTDIR/NAME.py (and NAME.mpy, NAME.bin); returns the result and files written."""
-    result = compile_model(path, name, data, weights)
+    result = compile_model(path, name, data, weights, quantize)
     if not result.name.isidentifier():
         raise BakeError("module name %r is not a Python identifier; pass --name" % result.name)
     os.makedirs(outdir, exist_ok=True)

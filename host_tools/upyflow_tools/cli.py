@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from . import BakeError, __version__
+
+if TYPE_CHECKING:
+    from .quantize import Quantization
 
 
 def _cmd_bake(args: argparse.Namespace) -> int:
     from .bake import bake
     print("upyflow: baking %s" % args.model, file=sys.stderr)
     result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march,
-                         weights=args.weights)
+                         weights=args.weights, quantize=_quantization(args))
     b = result.baked
     print("%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
           % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
@@ -19,7 +23,26 @@ def _cmd_bake(args: argparse.Namespace) -> int:
         print("wrote %s" % f)
     from .report import ram_report
     print(ram_report(result))
+    if result.quant_report:
+        print(result.quant_report)
     return 0
+
+
+def _quantization(args: argparse.Namespace) -> Quantization | None:
+    """The --quantize request, or None; calibration is required with it."""
+    if args.quantize is None:
+        if args.calibration or args.int8_io:
+            raise BakeError("--calibration and --int8-io go with --quantize int8")
+        return None
+    if not args.calibration:
+        raise BakeError("--quantize int8 needs --calibration DATA.npy (sample inputs)")
+    import numpy as np
+    from .quantize import Quantization
+    try:
+        data = np.load(args.calibration, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise BakeError("cannot read calibration data %s: %s" % (args.calibration, e)) from None
+    return Quantization(data, int8_io=args.int8_io)
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -75,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inline: const bytes in the module (flash when frozen; default); "
                         "file: NAME.bin beside it, streamed one layer at a time (RAM = arena + largest layer)")
     b.add_argument("--march", help="mpy-cross -march (e.g. armv6m, xtensawin); only matters for native code")
+    b.add_argument("--quantize", choices=["int8"],
+                   help="quantize a float model (post-training, TFLite style: int8 per-channel weights, "
+                        "int8 activations from calibration ranges); prints int8 vs float agreement")
+    b.add_argument("--calibration", metavar="DATA.npy",
+                   help="with --quantize: sample inputs, shape (samples, *model input shape) in the model "
+                        "file's layout (NCHW for ONNX); a batch-1 input may drop its batch axis")
+    b.add_argument("--int8-io", action="store_true",
+                   help="with --quantize: keep int8 input/output (default: float32 in and out)")
     b.set_defaults(fn=_cmd_bake)
 
     i = sub.add_parser("inspect", help="print ops, arena plan and TFLM's arena for MODEL.tflite",

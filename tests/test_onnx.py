@@ -1,0 +1,782 @@
+"""The ONNX front end: models built with onnx.helper, baked by upyflow, compared with onnxruntime.
+
+onnxruntime is the oracle. Float32 models must agree within rtol 1e-4 / atol 1e-5. QDQ int8
+models (made by onnxruntime.quantization.quantize_static from the float models here) must
+agree within one output quantization step: upyflow rounds as TFLite Micro does (see the
+docstring of upyflow_tools/readers/onnx.py), onnxruntime ties to even. Case parameters come
+from one fixed seed and the case id. 4-D (NCHW) inputs and outputs are NHWC on the device.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto as TP  # noqa: E402
+from onnx import helper as oh  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+
+import upyflow  # noqa: E402
+from harness import load_cpython, run_upyflow  # noqa: E402
+from upyflow_tools import BakeError  # noqa: E402
+from upyflow_tools.bake import bake  # noqa: E402
+from upyflow_tools.readers.onnx import read_onnx  # noqa: E402
+from upyflow_tools.unixport import micropython_exe, run_batch  # noqa: E402
+
+SEED = 0x0EE1
+RTOL, ATOL = 1e-4, 1e-5
+CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
+_count = iter(range(10 ** 6))
+
+
+@pytest.fixture(autouse=True, params=CPYTHON_TIERS)
+def tier(request, monkeypatch):
+    monkeypatch.setenv("UPYFLOW_TIER", request.param)
+    return request.param
+
+
+def case_rng(case_id: str) -> np.random.Generator:
+    return np.random.default_rng([SEED, zlib.crc32(case_id.encode())])
+
+
+# --- building and running models ----------------------------------------------------------
+def make(nodes, inputs: dict, outputs: list[str], inits: dict | None = None, opset: int = 17) -> bytes:
+    """An ONNX model: float32 inputs {name: shape}, outputs by name (shapes left to the runtime)."""
+    graph = oh.make_graph(
+        nodes, "g", [oh.make_tensor_value_info(n, TP.FLOAT, s) for n, s in inputs.items()],
+        [oh.make_tensor_value_info(n, TP.FLOAT, None) for n in outputs],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()])
+    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)], ir_version=8).SerializeToString()
+
+
+def ort_run(data: bytes, feeds: dict) -> list[np.ndarray]:
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def bake_onnx(data: bytes, tmp_path):
+    name = "onnx%d" % next(_count)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
+    return str(tmp_path), name, result
+
+
+def device_layout(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def onnx_layout(y: np.ndarray, want_shape) -> np.ndarray:
+    """Rank-4 outputs are NHWC on the device (none of these models ends in a Transpose)."""
+    return y.transpose(0, 3, 1, 2) if len(want_shape) == 4 else y.reshape(want_shape)
+
+
+def check_float(data: bytes, tmp_path, feeds_list: list[dict], rtol=RTOL, atol=ATOL):
+    mdir, name, result = bake_onnx(data, tmp_path)
+    module = load_cpython(mdir, name)
+    for feeds in feeds_list:
+        want = ort_run(data, feeds)
+        got = run_upyflow(module, [device_layout(v) for v in feeds.values()])
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(onnx_layout(g, w.shape), w, rtol=rtol, atol=atol)
+    return result
+
+
+def feeds_for(rng, inputs: dict, n: int = 2, lo: float = -2.0, hi: float = 2.0) -> list[dict]:
+    return [{k: rng.uniform(lo, hi, size=s).astype(np.float32) for k, s in inputs.items()} for _ in range(n)]
+
+
+def kinds(result) -> list[str]:
+    return [op.kind for op in result.graph.ops]
+
+
+def f32(rng, *shape, sd: float = 0.5) -> np.ndarray:
+    return rng.normal(0, sd, size=shape).astype(np.float32)
+
+
+# --- convolution --------------------------------------------------------------------------
+ACT_NODES = ["none", "relu", "relu6", "relu_n1", "clip"]
+
+
+def act_node(act: str, src: str, dst: str, inits: dict) -> list:
+    if act == "relu":
+        return [oh.make_node("Relu", [src], [dst])]
+    bounds = {"relu6": (0.0, 6.0), "relu_n1": (-1.0, 1.0), "clip": (-0.3, 0.7)}[act]
+    inits[dst + "_lo"] = np.array(bounds[0], np.float32)
+    inits[dst + "_hi"] = np.array(bounds[1], np.float32)
+    return [oh.make_node("Clip", [src, dst + "_lo", dst + "_hi"], [dst])]
+
+
+def pad_attrs(rng, k, s, d):
+    mode = rng.choice(["none", "sym", "asym", "SAME_UPPER", "SAME_LOWER", "VALID"])
+    if mode == "none":
+        return {}
+    if mode == "sym":
+        p = [int(((kk - 1) * dd) // 2) for kk, dd in zip(k, d)]
+        return {"pads": p + p}
+    if mode == "asym":
+        return {"pads": [int(v) for v in rng.integers(0, 3, size=4)]}
+    return {"auto_pad": str(mode)}
+
+
+def conv_case(case: str, depthwise: bool):
+    rng = case_rng(case)
+    cin = int(rng.integers(2 if depthwise else 1, 5))
+    cout = cin * int(rng.integers(1, 3)) if depthwise else int(rng.integers(1, 7))
+    k = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+    s = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+    d = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+    pads = pad_attrs(rng, k, s, d)
+    if str(pads.get("auto_pad", "")).startswith("SAME"):
+        d = [1, 1]   # onnxruntime has no dilated SAME convolution
+    hw = [int(rng.integers((kk - 1) * dd + 1, 10)) for kk, dd in zip(k, d)]
+    attrs = dict(kernel_shape=k, strides=s, dilations=d, **pads)
+    if depthwise:
+        attrs["group"] = cin
+    inits = {"w": f32(rng, cout, 1 if depthwise else cin, *k)}
+    ins = ["x", "w"]
+    if rng.random() < 0.7:
+        inits["b"] = f32(rng, cout)
+        ins.append("b")
+    act = str(rng.choice(ACT_NODES))
+    nodes = [oh.make_node("Conv", ins, ["c" if act != "none" else "y"], **attrs)]
+    if act != "none":
+        nodes += act_node(act, "c", "y", inits)
+    shape = [1, cin] + hw
+    return make(nodes, {"x": shape}, ["y"], inits), {"x": shape}, rng
+
+
+@pytest.mark.parametrize("case", ["conv%d" % i for i in range(40)])
+def test_conv(case, tmp_path):
+    data, inputs, rng = conv_case(case, False)
+    result = check_float(data, tmp_path, feeds_for(rng, inputs))
+    assert "TRANSPOSE" not in kinds(result) and "CONV_2D" in kinds(result)
+
+
+@pytest.mark.parametrize("case", ["dwconv%d" % i for i in range(30)])
+def test_depthwise_conv(case, tmp_path):
+    data, inputs, rng = conv_case(case, True)
+    result = check_float(data, tmp_path, feeds_for(rng, inputs))
+    assert "DEPTHWISE_CONV_2D" in kinds(result)
+
+
+def test_conv_fuses_relu(tmp_path):
+    rng = case_rng("fuse")
+    inits = {"w": f32(rng, 4, 3, 3, 3), "b": f32(rng, 4)}
+    nodes = [oh.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1])] + act_node("relu6", "c", "y", inits)
+    result = check_float(make(nodes, {"x": [1, 3, 6, 6]}, ["y"], inits), tmp_path,
+                         feeds_for(rng, {"x": [1, 3, 6, 6]}, lo=-6, hi=6))
+    assert kinds(result) == ["CONV_2D"]
+    assert result.graph.ops[0].options["fused_activation_function"] == "RELU6"
+
+
+def test_grouped_conv_is_rejected():
+    rng = case_rng("group")
+    data = make([oh.make_node("Conv", ["x", "w"], ["y"], group=2)], {"x": [1, 4, 5, 5]}, ["y"],
+                {"w": f32(rng, 6, 2, 3, 3)})
+    with pytest.raises(BakeError, match="grouped convolution .group 2, 4 input channels. is not supported"):
+        read_onnx(data)
+
+
+# --- batch normalization -----------------------------------------------------------------------
+def bn_inits(rng, c: int, p: str) -> dict:
+    return {p + "g": rng.uniform(0.5, 1.5, c).astype(np.float32), p + "b": f32(rng, c),
+            p + "m": f32(rng, c), p + "v": rng.uniform(0.5, 1.5, c).astype(np.float32)}
+
+
+def test_batchnorm_folds_into_conv(tmp_path):
+    rng = case_rng("bnfold")
+    inits = {"w": f32(rng, 5, 3, 3, 3), **bn_inits(rng, 5, "bn")}
+    nodes = [oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             oh.make_node("BatchNormalization", ["c", "bng", "bnb", "bnm", "bnv"], ["n"], epsilon=1e-3),
+             oh.make_node("Relu", ["n"], ["y"])]
+    result = check_float(make(nodes, {"x": [1, 3, 7, 7]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 3, 7, 7]}))
+    assert kinds(result) == ["CONV_2D"]
+
+
+def test_batchnorm_standalone(tmp_path):
+    rng = case_rng("bnalone")
+    inits = bn_inits(rng, 3, "bn")
+    nodes = [oh.make_node("BatchNormalization", ["x", "bng", "bnb", "bnm", "bnv"], ["y"])]
+    check_float(make(nodes, {"x": [1, 3, 4, 5]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 3, 4, 5]}))
+
+
+# --- pools --------------------------------------------------------------------------------------
+def pool_case(case: str, op: str):
+    rng = case_rng(case)
+    c = int(rng.integers(1, 5))
+    k = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+    s = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+    hw = [int(rng.integers(kk, 9)) for kk in k]
+    attrs = dict(kernel_shape=k, strides=s)
+    mode = rng.choice(["none", "same", "pads", "ceil"])
+    if mode == "same":
+        attrs["auto_pad"] = str(rng.choice(["SAME_UPPER", "SAME_LOWER"]))
+        attrs["strides"] = [min(ss, kk) for ss, kk in zip(s, k)]   # onnxruntime: kernel >= stride
+    elif mode == "pads":
+        attrs["pads"] = [int(rng.integers(0, kk)) for kk in k] * 2
+    elif mode == "ceil":
+        attrs["ceil_mode"] = 1
+    if op == "AveragePool":
+        include = int(rng.integers(0, 2))
+        if mode == "pads" and not include and sum(attrs["pads"]):
+            include = 1   # count_include_pad=0 with pads TFLite's SAME cannot make is rejected (tested below)
+        if mode == "ceil":   # windows running past the end are rejected (tested below)
+            attrs["kernel_shape"] = attrs["strides"] = k
+            attrs["count_include_pad"] = include
+            shape = [1, c] + [kk * int(rng.integers(1, 4)) for kk in k]
+            return make([oh.make_node(op, ["x"], ["y"], **attrs)], {"x": shape}, ["y"]), {"x": shape}, rng
+        attrs["count_include_pad"] = include
+    shape = [1, c] + hw
+    return make([oh.make_node(op, ["x"], ["y"], **attrs)], {"x": shape}, ["y"]), {"x": shape}, rng
+
+
+@pytest.mark.parametrize("case", ["maxpool%d" % i for i in range(20)])
+def test_maxpool(case, tmp_path):
+    data, inputs, rng = pool_case(case, "MaxPool")
+    check_float(data, tmp_path, feeds_for(rng, inputs))
+
+
+@pytest.mark.parametrize("case", ["avgpool%d" % i for i in range(20)])
+def test_avgpool(case, tmp_path):
+    data, inputs, rng = pool_case(case, "AveragePool")
+    check_float(data, tmp_path, feeds_for(rng, inputs))
+
+
+def test_avgpool_count_include_pad_same_semantics(tmp_path):
+    """SAME-style pads: count_include_pad=0 is TFLite's SAME pool, 1 pads explicitly."""
+    rng = case_rng("cip")
+    for include in (0, 1):
+        data = make([oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                  count_include_pad=include)], {"x": [1, 2, 5, 5]}, ["y"])
+        result = check_float(data, tmp_path, feeds_for(rng, {"x": [1, 2, 5, 5]}))
+        assert ("PAD" in kinds(result)) == bool(include)
+
+
+def test_avgpool_unexpressible_pads_rejected():
+    data = make([oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[0, 0, 2, 2])],
+                {"x": [1, 2, 5, 5]}, ["y"])
+    with pytest.raises(BakeError, match="AveragePool node .*count_include_pad=0 differ from TFLite's SAME"):
+        read_onnx(data)
+
+
+def test_avgpool_ceil_overhang_rejected():
+    data = make([oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)],
+                {"x": [1, 2, 6, 6]}, ["y"])
+    with pytest.raises(BakeError, match="AveragePool node .*ceil_mode windows that run past the input"):
+        read_onnx(data)
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+def test_global_pools(op, tmp_path):
+    rng = case_rng(op)
+    check_float(make([oh.make_node(op, ["x"], ["y"])], {"x": [1, 3, 4, 6]}, ["y"]), tmp_path,
+                feeds_for(rng, {"x": [1, 3, 4, 6]}))
+
+
+# --- fully connected -------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["gemm%d" % i for i in range(12)])
+def test_gemm(case, tmp_path):
+    rng = case_rng(case)
+    m, k, n = int(rng.integers(1, 4)), int(rng.integers(1, 12)), int(rng.integers(1, 9))
+    trans_b = int(rng.integers(0, 2))
+    attrs = dict(transB=trans_b, alpha=float(rng.choice([1.0, 0.5])), beta=float(rng.choice([1.0, 2.0])))
+    inits = {"w": f32(rng, *((n, k) if trans_b else (k, n))), "c": f32(rng, *([n] if rng.random() < 0.5 else [1, n]))}
+    data = make([oh.make_node("Gemm", ["x", "w", "c"], ["y"], **attrs)], {"x": [m, k]}, ["y"], inits)
+    assert kinds(check_float(data, tmp_path, feeds_for(rng, {"x": [m, k]}))) == ["FULLY_CONNECTED"]
+
+
+def test_mlp_matmul_add(tmp_path):
+    rng = case_rng("mlp")
+    inits = {"w1": f32(rng, 10, 16), "b1": f32(rng, 16), "w2": f32(rng, 16, 4), "b2": f32(rng, 4)}
+    nodes = [oh.make_node("MatMul", ["x", "w1"], ["h"]), oh.make_node("Add", ["h", "b1"], ["ha"]),
+             oh.make_node("Relu", ["ha"], ["r"]), oh.make_node("MatMul", ["r", "w2"], ["o"]),
+             oh.make_node("Add", ["o", "b2"], ["oa"]), oh.make_node("Softmax", ["oa"], ["y"])]
+    result = check_float(make(nodes, {"x": [1, 10]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 10]}, 3))
+    assert kinds(result) == ["FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+
+
+def test_matmul_of_two_computed_tensors_is_rejected():
+    data = make([oh.make_node("MatMul", ["a", "b"], ["y"])], {"a": [2, 3], "b": [3, 2]}, ["y"])
+    with pytest.raises(BakeError, match="MatMul node .*both operands are computed"):
+        read_onnx(data)
+
+
+# --- a small CNN: the layout folding -----------------------------------------------------------------
+def cnn_model(rng, flatten: str = "Flatten") -> tuple[bytes, dict]:
+    inits = {"w1": f32(rng, 6, 2, 3, 3), "b1": f32(rng, 6, sd=0.1), **bn_inits(rng, 6, "bn"),
+             "wd": f32(rng, 6, 1, 3, 3), "bd": f32(rng, 6, sd=0.1),
+             "w2": f32(rng, 8, 6, 1, 1), "b2": f32(rng, 8, sd=0.1),
+             "wf": f32(rng, 5, 8 * 2 * 2, sd=0.2), "bf": f32(rng, 5, sd=0.1),
+             "shape": np.array([1, -1], np.int64)}
+    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             oh.make_node("BatchNormalization", ["c1", "bng", "bnb", "bnm", "bnv"], ["n1"]),
+             oh.make_node("Relu", ["n1"], ["r1"]),
+             oh.make_node("Conv", ["r1", "wd", "bd"], ["c2"], pads=[1, 1, 1, 1], group=6, strides=[2, 2]),
+             oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
+             oh.make_node("Conv", ["r2", "w2", "b2"], ["c3"]),
+             oh.make_node("MaxPool", ["c3"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             oh.make_node(flatten, ["p", "shape"] if flatten == "Reshape" else ["p"], ["f"]),
+             oh.make_node("Gemm", ["f", "wf", "bf"], ["g"], transB=1),
+             oh.make_node("Softmax", ["g"], ["y"])]
+    inits["lo"], inits["hi"] = np.array(0, np.float32), np.array(6, np.float32)
+    return make(nodes, {"x": ["N", 2, 8, 8]}, ["y"], inits), {"x": [1, 2, 8, 8]}
+
+
+@pytest.mark.parametrize("flatten", ["Flatten", "Reshape"])
+def test_cnn_runs_no_transpose(flatten, tmp_path):
+    """NCHW flatten order is fixed by permuting the Gemm weights at bake time, not at run time."""
+    rng = case_rng("cnn" + flatten)
+    data, inputs = cnn_model(rng, flatten)
+    result = check_float(data, tmp_path, feeds_for(rng, inputs, 3))
+    assert kinds(result) == ["CONV_2D", "PAD", "DEPTHWISE_CONV_2D", "CONV_2D", "MAX_POOL_2D",
+                             "FULLY_CONNECTED", "SOFTMAX"]
+    assert "batch dimension 'N' of input 'x' set to 1" in result.graph.description
+
+
+def test_transpose_pair_folds(tmp_path):
+    """An NHWC model exported through Transposes keeps its layout and runs no transpose."""
+    rng = case_rng("tpair")
+    inits = {"w": f32(rng, 4, 3, 3, 3)}
+    nodes = [oh.make_node("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2]),
+             oh.make_node("Conv", ["xt", "w"], ["c"], pads=[1, 1, 1, 1]),
+             oh.make_node("Transpose", ["c"], ["y"], perm=[0, 2, 3, 1])]
+    data = make(nodes, {"x": [1, 5, 5, 3]}, ["y"], inits)
+    mdir, name, result = bake_onnx(data, tmp_path)
+    assert kinds(result) == ["CONV_2D"]
+    module = load_cpython(mdir, name)
+    x = rng.uniform(-1, 1, (1, 5, 5, 3)).astype(np.float32)
+    np.testing.assert_allclose(run_upyflow(module, [x])[0], ort_run(data, {"x": x})[0], rtol=RTOL, atol=ATOL)
+
+
+def test_transpose_that_changes_order_runs(tmp_path):
+    rng = case_rng("tperm")
+    nodes = [oh.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2]), oh.make_node("Relu", ["t"], ["y"])]
+    result = check_float(make(nodes, {"x": [2, 3, 4]}, ["y"]), tmp_path, feeds_for(rng, {"x": [2, 3, 4]}))
+    assert "TRANSPOSE" in kinds(result)
+
+
+def test_shape_arithmetic_is_folded(tmp_path):
+    """PyTorch's x.view(x.size(0), -1): Shape -> Gather -> Unsqueeze -> Concat -> Reshape."""
+    rng = case_rng("shapefold")
+    inits = {"w": f32(rng, 3, 2, 3, 3), "wf": f32(rng, 4, 3 * 4 * 4), "i0": np.array(0, np.int64),
+             "m1": np.array([-1], np.int64), "ax": np.array([0], np.int64)}
+    nodes = [oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             oh.make_node("Shape", ["c"], ["s"]), oh.make_node("Gather", ["s", "i0"], ["n"], axis=0),
+             oh.make_node("Unsqueeze", ["n", "ax"], ["nu"]), oh.make_node("Concat", ["nu", "m1"], ["sh"], axis=0),
+             oh.make_node("Reshape", ["c", "sh"], ["f"]), oh.make_node("Gemm", ["f", "wf"], ["y"], transB=1)]
+    result = check_float(make(nodes, {"x": [1, 2, 4, 4]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 2, 4, 4]}))
+    assert kinds(result) == ["CONV_2D", "FULLY_CONNECTED"]
+
+
+# --- element-wise and branches -----------------------------------------------------------------------
+def test_residual_add_and_concat(tmp_path):
+    rng = case_rng("residual")
+    inits = {"w1": f32(rng, 4, 4, 3, 3), "w2": f32(rng, 4, 4, 1, 1), "s": f32(rng, 1, 4, 1, 1),
+             "w3": f32(rng, 3, 8, 1, 1)}
+    nodes = [oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+             oh.make_node("Relu", ["a"], ["ar"]),
+             oh.make_node("Add", ["ar", "x"], ["res"]),
+             oh.make_node("Mul", ["res", "s"], ["sc"]),
+             oh.make_node("Conv", ["x", "w2"], ["b"]),
+             oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
+             oh.make_node("Conv", ["cat", "w3"], ["y"])]
+    result = check_float(make(nodes, {"x": [1, 4, 5, 6]}, ["y"], inits), tmp_path,
+                         feeds_for(rng, {"x": [1, 4, 5, 6]}, 3))
+    assert "TRANSPOSE" not in kinds(result)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
+@pytest.mark.parametrize("bshape", [[1, 3, 1, 1], [3, 1, 1], [1], [4], [1, 3, 2, 4], "runtime"])
+def test_binary_broadcast(op, bshape, tmp_path):
+    rng = case_rng(op + str(bshape))
+    if bshape == "runtime":
+        data = make([oh.make_node(op if op != "Div" else "Mul", ["x", "z"], ["y"])],
+                    {"x": [1, 3, 2, 4], "z": [1, 3, 2, 4]}, ["y"])
+        check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 2, 4], "z": [1, 3, 2, 4]}))
+        return
+    c = rng.uniform(0.5, 2.0, size=bshape).astype(np.float32)
+    data = make([oh.make_node(op, ["x", "c"], ["y"])], {"x": [1, 3, 2, 4]}, ["y"], {"c": c})
+    check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 2, 4]}))
+
+
+@pytest.mark.parametrize("shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0), ([3, 4, 2], -1)])
+def test_concat(shape, axis, tmp_path):
+    rng = case_rng("concat%s%d" % (shape, axis))
+    other = list(shape)
+    other[axis] += 2
+    other[axis] -= 1
+    data = make([oh.make_node("Concat", ["a", "b"], ["y"], axis=axis)], {"a": shape, "b": other}, ["y"])
+    check_float(data, tmp_path, feeds_for(rng, {"a": shape, "b": other}))
+
+
+# --- activations and softmax --------------------------------------------------------------------------
+UNARY = [("Relu", {}), ("Sigmoid", {}), ("Tanh", {}), ("HardSwish", {}), ("LeakyRelu", {"alpha": 0.1}),
+         ("LeakyRelu", {}), ("Identity", {}), ("Softmax", {"axis": 1}), ("Softmax", {"axis": -1})]
+
+
+@pytest.mark.parametrize("shape", [[1, 3, 4, 5], [2, 7]])
+@pytest.mark.parametrize("op,attrs", UNARY)
+def test_unary(op, attrs, shape, tmp_path):
+    rng = case_rng("%s%s%s" % (op, attrs, shape))
+    data = make([oh.make_node(op, ["x"], ["y"], **attrs)], {"x": shape}, ["y"])
+    check_float(data, tmp_path, feeds_for(rng, {"x": shape}, lo=-5, hi=5))
+
+
+@pytest.mark.parametrize("bounds", [(0.0, 6.0), (-1.0, 1.0), (0.0, None), (-0.5, 2.0), (None, 1.5)])
+def test_clip(bounds, tmp_path):
+    rng = case_rng("clip%s" % (bounds,))
+    inits = {}
+    ins = ["x", "", ""]
+    for k, v in enumerate(bounds):
+        if v is not None:
+            inits["b%d" % k] = np.array(v, np.float32)
+            ins[k + 1] = "b%d" % k
+    data = make([oh.make_node("Clip", ins, ["y"])], {"x": [1, 2, 3, 4]}, ["y"], inits)
+    check_float(data, tmp_path, feeds_for(rng, {"x": [1, 2, 3, 4]}, lo=-8, hi=8))
+
+
+def test_softmax_opset11_flattens(tmp_path):
+    rng = case_rng("sm11")
+    data = make([oh.make_node("Softmax", ["x"], ["y"], axis=1)], {"x": [2, 3, 4]}, ["y"], opset=11)
+    check_float(data, tmp_path, feeds_for(rng, {"x": [2, 3, 4]}))
+
+
+@pytest.mark.parametrize("pads,value", [([0, 0, 1, 2, 0, 0, 2, 1], 0.0), ([0, 1, 0, 1, 0, 2, 1, 0], 1.5)])
+def test_pad(pads, value, tmp_path):
+    rng = case_rng("pad%s" % pads)
+    inits = {"p": np.array(pads, np.int64), "v": np.array(value, np.float32)}
+    data = make([oh.make_node("Pad", ["x", "p", "v"], ["y"])], {"x": [1, 2, 3, 4]}, ["y"], inits)
+    check_float(data, tmp_path, feeds_for(rng, {"x": [1, 2, 3, 4]}))
+
+
+def test_constant_node(tmp_path):
+    rng = case_rng("constnode")
+    c = oh.make_node("Constant", [], ["c"], value=numpy_helper.from_array(f32(rng, 1, 3, 1, 1), "c"))
+    data = make([c, oh.make_node("Add", ["x", "c"], ["y"])], {"x": [1, 3, 2, 2]}, ["y"])
+    check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 2, 2]}))
+
+
+# --- errors -----------------------------------------------------------------------------------------
+def test_unsupported_op_is_named():
+    data = make([oh.make_node("Erf", ["x"], ["y"])], {"x": [1, 4]}, ["y"])
+    with pytest.raises(BakeError, match="^unsupported ONNX operator Erf$"):
+        read_onnx(data)
+
+
+def test_unsupported_opset():
+    data = make([oh.make_node("Relu", ["x"], ["y"])], {"x": [1, 4]}, ["y"], opset=7)
+    with pytest.raises(BakeError, match=r"^ONNX opset 7 is not supported \(upyflow reads opsets 9 to 22\)$"):
+        read_onnx(data)
+
+
+def test_dynamic_shape():
+    data = make([oh.make_node("Relu", ["x"], ["y"])], {"x": [1, "H", 4]}, ["y"])
+    with pytest.raises(BakeError, match="^graph input 'x' has a dynamic dimension 'H' .axis 1.; upyflow needs "
+                                        "static shapes"):
+        read_onnx(data)
+
+
+def test_float64_input_rejected():
+    graph = oh.make_graph([oh.make_node("Relu", ["x"], ["y"])], "g", [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
+                          [oh.make_tensor_value_info("y", TP.DOUBLE, [1, 4])])
+    data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]).SerializeToString()
+    with pytest.raises(BakeError, match="graph input 'x' has type float64, which upyflow does not support"):
+        read_onnx(data)
+
+
+def test_not_onnx():
+    with pytest.raises(BakeError, match="^not a valid ONNX file"):
+        read_onnx(b"\xff\xff\xff\xff garbage")
+
+
+# --- QDQ int8 models ----------------------------------------------------------------------------------
+def quantize(data: bytes, inputs: dict, tmp_path, per_channel: bool, seed: str, preprocess: bool = False) -> bytes:
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+    rng = case_rng("calib" + seed)
+    src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
+    src.write_bytes(data)
+    if preprocess:   # folds BatchNormalization into Conv, as the quantization docs advise
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        pre = tmp_path / "pre.onnx"
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        src = pre
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{k: rng.uniform(-2, 2, size=s).astype(np.float32) for k, s in inputs.items()}
+                            for _ in range(16)])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8, per_channel=per_channel)
+    return dst.read_bytes()
+
+
+def out_steps(qdata: bytes) -> list[float]:
+    """The scale of the DequantizeLinear that makes each graph output: one int8 step."""
+    m = onnx.load_from_string(qdata)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    steps = []
+    for o in m.graph.output:
+        node = [n for n in m.graph.node if o.name in n.output][0]
+        assert node.op_type == "DequantizeLinear"
+        steps.append(float(inits[node.input[1]]))
+    return steps
+
+
+def check_qdq(qdata: bytes, tmp_path, feeds_list: list[dict], max_steps: float = 1.0, within_one: float = 1.0):
+    """upyflow vs onnxruntime in output steps: at most max_steps anywhere, and at most one step
+    for the fraction within_one of all outputs (a one-step rounding difference in one layer can
+    move later layers by more than one step)."""
+    mdir, name, result = bake_onnx(qdata, tmp_path)
+    module = load_cpython(mdir, name)
+    steps = out_steps(qdata)
+    diffs = []
+    for feeds in feeds_list:
+        want = ort_run(qdata, feeds)
+        got = run_upyflow(module, [device_layout(v) for v in feeds.values()])
+        for g, w, step in zip(got, want, steps):
+            diffs.append((np.abs(onnx_layout(g, w.shape).astype(np.float64) - w) / step).ravel())
+    d = np.concatenate(diffs)
+    assert d.max() <= max_steps + 1e-3, "differs from onnxruntime by %.2f output steps" % d.max()
+    assert np.mean(d <= 1 + 1e-3) >= within_one, "%.1f%% within one step" % (100 * np.mean(d <= 1 + 1e-3))
+    return result
+
+
+_WRITER_DTYPES = {"f32": "float32", "i8": "int8", "i32": "int32", "i16": "int16"}
+
+
+def graph_to_tflite(graph) -> bytes:
+    """The ir.Graph the ONNX reader made, written as a .tflite (for the TFLM interpreter)."""
+    from tflite_writer import ModelWriter
+    w = ModelWriter()
+    for t in graph.tensors:
+        w.tensor(list(t.shape), _WRITER_DTYPES[t.dtype], t.scale or None, t.zero_point or None,
+                 t.quantized_dimension, t.data, t.name)
+    for op in graph.ops:
+        opts = dict(op.options)
+        if op.kind == "FULLY_CONNECTED":
+            opts.pop("keep_num_dims")   # TFLM keeps the dims from the output tensor's shape
+        w.op(op.kind, op.inputs, op.outputs, **opts)
+    return w.build(graph.inputs, graph.outputs)
+
+
+def check_tflm(qdata: bytes, feeds_list: list[dict]) -> None:
+    """upyflow runs the graph read from ONNX bit-exactly as the TFLM interpreter runs it."""
+    from harness import run_tflm
+    graph = read_onnx(qdata)
+    tfl = graph_to_tflite(graph)
+    mdir, name, _ = bake_onnx_tflite(tfl)
+    module = load_cpython(mdir, name)
+    for feeds in feeds_list:
+        ins = [device_layout(v) for v in feeds.values()]
+        for g, t in zip(run_upyflow(module, ins), run_tflm(tfl, ins)):
+            np.testing.assert_array_equal(g, t)
+
+
+def bake_onnx_tflite(tfl: bytes):
+    import tempfile
+    d = tempfile.mkdtemp(prefix="upyflow_onnx_")
+    name = "tfl%d" % next(_count)
+    result, _ = bake("model.tflite", d, name=name, data=tfl)
+    return d, name, result
+
+
+def int8_kinds(result) -> list[str]:
+    g = result.graph
+    return [op.kind for op in g.ops if g.tensors[op.outputs[0]].dtype == "i8"]
+
+
+# Whole models: bit-exact with TFLM running the same graph, and close to onnxruntime.
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("flatten", ["Flatten", "Reshape"])
+def test_qdq_cnn(per_channel, flatten, tmp_path):
+    rng = case_rng("qcnn%s%s" % (per_channel, flatten))
+    data, inputs = cnn_model(rng, flatten)
+    qdata = quantize(data, inputs, tmp_path, per_channel, "cnn", preprocess=True)
+    feeds = feeds_for(rng, inputs, 8)
+    result = check_qdq(qdata, tmp_path, feeds, max_steps=4, within_one=0.95)
+    check_tflm(qdata, feeds)
+    k = int8_kinds(result)
+    for kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED"):
+        assert kind in k
+    assert kinds(result)[0] == "QUANTIZE" and kinds(result)[-1] == "DEQUANTIZE"
+    assert "TRANSPOSE" not in kinds(result)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_qdq_mlp(per_channel, tmp_path):
+    rng = case_rng("qmlp%s" % per_channel)
+    inits = {"w1": f32(rng, 12, 16), "b1": f32(rng, 16), "w2": f32(rng, 8, 16), "b2": f32(rng, 8)}
+    nodes = [oh.make_node("Gemm", ["x", "w1", "b1"], ["h"]), oh.make_node("Relu", ["h"], ["r"]),
+             oh.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1)]
+    data = make(nodes, {"x": [1, 12]}, ["y"], inits)
+    qdata = quantize(data, {"x": [1, 12]}, tmp_path, per_channel, "mlp")
+    feeds = feeds_for(rng, {"x": [1, 12]}, 8)
+    result = check_qdq(qdata, tmp_path, feeds, max_steps=2, within_one=0.95)
+    check_tflm(qdata, feeds)
+    assert int8_kinds(result).count("FULLY_CONNECTED") == 2
+
+
+def test_qdq_branches(tmp_path):
+    """Residual Add, Mul by a constant, Concat, average pool, global average pool."""
+    rng = case_rng("qbranch")
+    inits = {"w1": f32(rng, 4, 4, 3, 3), "w2": f32(rng, 4, 4, 1, 1), "s": rng.uniform(0.5, 1.5, (1, 4, 1, 1))
+             .astype(np.float32), "w3": f32(rng, 6, 8, 1, 1)}
+    nodes = [oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+             oh.make_node("Relu", ["a"], ["ar"]),
+             oh.make_node("Add", ["ar", "x"], ["res"]),
+             oh.make_node("Mul", ["res", "s"], ["sc"]),
+             oh.make_node("Conv", ["x", "w2"], ["b"]),
+             oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
+             oh.make_node("AveragePool", ["cat"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+             oh.make_node("Conv", ["ap", "w3"], ["c3"]),
+             oh.make_node("GlobalAveragePool", ["c3"], ["y"])]
+    data = make(nodes, {"x": [1, 4, 6, 6]}, ["y"], inits)
+    qdata = quantize(data, {"x": [1, 4, 6, 6]}, tmp_path, True, "branch")
+    feeds = feeds_for(rng, {"x": [1, 4, 6, 6]}, 8)
+    result = check_qdq(qdata, tmp_path, feeds, max_steps=4, within_one=0.85)
+    check_tflm(qdata, feeds)
+    k = int8_kinds(result)
+    for kind in ("ADD", "MUL", "CONCATENATION", "AVERAGE_POOL_2D", "MEAN"):
+        assert kind in k
+
+
+# Each operator on its own (quantize_static of a one-op model): within one output step.
+def qdq_single(case: str, tmp_path, data: bytes, inputs: dict, per_channel: bool, kind: str):
+    rng = case_rng(case)
+    qdata = quantize(data, inputs, tmp_path, per_channel, case)
+    feeds = feeds_for(rng, inputs, 4)
+    result = check_qdq(qdata, tmp_path, feeds)
+    assert kind in int8_kinds(result), kinds(result)
+
+
+@pytest.mark.parametrize("case", ["qconv%d" % i for i in range(12)])
+def test_qdq_conv(case, tmp_path):
+    data, inputs, rng = conv_case(case, False)
+    qdq_single(case, tmp_path, data, inputs, bool(rng.integers(0, 2)), "CONV_2D")
+
+
+@pytest.mark.parametrize("case", ["qdwconv%d" % i for i in range(8)])
+def test_qdq_depthwise(case, tmp_path):
+    data, inputs, rng = conv_case(case, True)
+    qdq_single(case, tmp_path, data, inputs, bool(rng.integers(0, 2)), "DEPTHWISE_CONV_2D")
+
+
+@pytest.mark.parametrize("case", ["qgemm%d" % i for i in range(6)])
+def test_qdq_gemm(case, tmp_path):
+    rng = case_rng(case)
+    k, n = int(rng.integers(2, 12)), int(rng.integers(1, 9))
+    inits = {"w": f32(rng, n, k), "c": f32(rng, n)}
+    data = make([oh.make_node("Gemm", ["x", "w", "c"], ["y"], transB=1)], {"x": [1, k]}, ["y"], inits)
+    qdq_single(case, tmp_path, data, {"x": [1, k]}, bool(rng.integers(0, 2)), "FULLY_CONNECTED")
+
+
+@pytest.mark.parametrize("op,kind,pads", [("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]), ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
+                                          ("AveragePool", "AVERAGE_POOL_2D", [0, 0, 0, 0]),
+                                          ("AveragePool", "AVERAGE_POOL_2D", [1, 1, 1, 1])])
+def test_qdq_pool(op, kind, pads, tmp_path):
+    """(onnxruntime's quantizer leaves a pool on a graph input in float: Q/DQ written here.)"""
+    rng = case_rng("qpool" + op + str(pads))
+    attrs = dict(kernel_shape=[2, 3], strides=[2, 1], pads=pads)
+    if op == "AveragePool":
+        attrs["count_include_pad"] = 1
+    data = manual_qdq(op, attrs, (0.03, -5), (0.03, -5), [1, 3, 6, 7])
+    result = check_qdq(data, tmp_path, feeds_for(rng, {"x": [1, 3, 6, 7]}, 4))
+    assert kind in int8_kinds(result)
+
+
+@pytest.mark.parametrize("op,kind", [("Add", "ADD"), ("Mul", "MUL"), ("Sub", "SUB")])
+def test_qdq_binary(op, kind, tmp_path):
+    data = make([oh.make_node(op, ["a", "b"], ["y"])], {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, ["y"])
+    rng = case_rng("q" + op)
+    qdata = quantize(data, {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, tmp_path, False, "q" + op)
+    if kind == "SUB":   # onnxruntime's quantizer leaves Sub in float: Q/DQ written here
+        qdata = manual_qdq(op, {}, (0.02, 4), (0.035, -9), [1, 3, 4, 5], second=(0.015, -20))
+    result = check_qdq(qdata, tmp_path, feeds_for(rng, {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, 4))
+    assert kind in int8_kinds(result)
+
+
+def test_qdq_concat_and_global_pool(tmp_path):
+    nodes = [oh.make_node("Concat", ["a", "b"], ["c"], axis=1), oh.make_node("GlobalAveragePool", ["c"], ["y"])]
+    data = make(nodes, {"a": [1, 2, 4, 4], "b": [1, 3, 4, 4]}, ["y"])
+    rng = case_rng("qcat")
+    qdata = quantize(data, {"a": [1, 2, 4, 4], "b": [1, 3, 4, 4]}, tmp_path, False, "qcat")
+    result = check_qdq(qdata, tmp_path, feeds_for(rng, {"a": [1, 2, 4, 4], "b": [1, 3, 4, 4]}, 4))
+    assert {"CONCATENATION", "MEAN"} <= set(int8_kinds(result))
+
+
+def manual_qdq(op: str, attrs: dict, in_q: tuple, out_q: tuple, shape, second: tuple | None = None) -> bytes:
+    """x -> Q -> DQ -> op -> Q -> DQ -> y with the given (scale, zero point) pairs; `second`:
+    a second input b quantized so (inputs named a and b then)."""
+    ins = {"a": shape, "b": shape} if second else {"x": shape}
+    inits = {"so": np.array(out_q[0], np.float32), "zo": np.array(out_q[1], np.int8)}
+    nodes = []
+    for name, q in zip(ins, (in_q, second)):
+        inits["s" + name], inits["z" + name] = np.array(q[0], np.float32), np.array(q[1], np.int8)
+        nodes += [oh.make_node("QuantizeLinear", [name, "s" + name, "z" + name], [name + "q"]),
+                  oh.make_node("DequantizeLinear", [name + "q", "s" + name, "z" + name], [name + "d"])]
+    nodes += [oh.make_node(op, [n + "d" for n in ins], ["h"], **attrs),
+              oh.make_node("QuantizeLinear", ["h", "so", "zo"], ["hq"]),
+              oh.make_node("DequantizeLinear", ["hq", "so", "zo"], ["y"])]
+    return make(nodes, ins, ["y"], inits)
+
+
+@pytest.mark.parametrize("op,attrs,out_q,kind", [
+    ("Sigmoid", {}, (1 / 256, -128), "LOGISTIC"), ("Tanh", {}, (1 / 128, 0), "TANH"),
+    ("HardSwish", {}, (0.03, -100), "HARD_SWISH"), ("LeakyRelu", {"alpha": 0.2}, (0.02, -30), "LEAKY_RELU"),
+    ("Relu", {}, (0.02, -128), "RELU"), ("Softmax", {"axis": -1}, (1 / 256, -128), "SOFTMAX"),
+    ("Sigmoid", {}, (0.004, -120), "DEQUANTIZE")])   # an output TFLM's LOGISTIC cannot make: float
+def test_qdq_activation(op, attrs, out_q, kind, tmp_path):
+    rng = case_rng("qact" + op + str(out_q))
+    data = manual_qdq(op, attrs, (0.04, 3), out_q, [2, 9])
+    result = check_qdq(data, tmp_path, feeds_for(rng, {"x": [2, 9]}, 6, lo=-5, hi=5))
+    assert kind in kinds(result) and (kind == "DEQUANTIZE" or kind in int8_kinds(result))
+
+
+def test_uint8_quantization_is_rejected(tmp_path):
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    rng = case_rng("u8")
+    data = make([oh.make_node("Gemm", ["x", "w"], ["y"], transB=1)], {"x": [1, 4]}, ["y"], {"w": f32(rng, 3, 4)})
+    (tmp_path / "f.onnx").write_bytes(data)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{"x": rng.uniform(-1, 1, (1, 4)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    with pytest.raises(BakeError, match="QuantizeLinear .* quantizes to uint8; upyflow runs int8"):
+        read_onnx((tmp_path / "q.onnx").read_bytes())
+
+
+# --- MicroPython --------------------------------------------------------------------------------------
+@pytest.mark.skipif(micropython_exe() is None, reason="the MicroPython unix port is not installed")
+@pytest.mark.parametrize("quant", [False, True])
+def test_micropython_unix_port(quant, tier, tmp_path):
+    if tier != CPYTHON_TIERS[0]:
+        pytest.skip("one MicroPython run per model")
+    rng = case_rng("upy%s" % quant)
+    data, inputs = cnn_model(rng)
+    if quant:
+        data = quantize(data, inputs, tmp_path, True, "upy", preprocess=True)
+    mdir, name, _ = bake_onnx(data, tmp_path)
+    feeds = feeds_for(rng, inputs, 3)
+    outs, _ = run_batch(mdir, name, [[device_layout(f["x"]).tobytes()] for f in feeds], env={"UPYFLOW_TIER": "pure"})
+    step = out_steps(data)[0] if quant else None
+    for f, o in zip(feeds, outs):
+        want = ort_run(data, f)[0]
+        got = np.frombuffer(o[0], np.float32).reshape(want.shape)
+        if quant:
+            assert np.abs(got - want).max() <= step * (1 + 1e-3)
+        else:
+            np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
