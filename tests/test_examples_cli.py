@@ -154,3 +154,19 @@ def test_micropython_set_input_errors_and_arrays(tmp_path):
     proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True)
     assert "OUT True" in proc.stdout, proc.stdout + proc.stderr
     assert "ERR input 0 needs 4 bytes (f32 1x1), got 8" in proc.stdout
+
+
+def test_cli_inspect_lists_the_operator_table(capsys):
+    from upyflow_tools.report import supported_table
+    assert main(["inspect"]) == 0
+    assert capsys.readouterr().out.strip() == supported_table()
+
+
+@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+def test_cli_run_prints_the_boards_output(tmp_path, capsys):
+    from upyflow_tools.vboard import VirtualBoard
+    script = tmp_path / "hello.py"
+    script.write_text("import sys\nprint('board says', 6 * 7, sys.implementation.name)\n")
+    with VirtualBoard() as board:
+        assert main(["run", str(script), "--port", board.port]) == 0
+    assert "board says 42 micropython" in capsys.readouterr().out

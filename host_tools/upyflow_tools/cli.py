@@ -47,10 +47,29 @@ def _quantization(args: argparse.Namespace) -> Quantization | None:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .bake import compile_model
-    from .report import inspect_text
+    from .report import inspect_text, supported_table
+    if args.ops or not args.model:
+        print(supported_table())
+        if not args.model:
+            return 0
+        print()
     result = compile_model(args.model)
     print(inspect_text(result, args.model, tflm=not args.no_tflm))
     return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .deploy import Board
+    with open(args.script) as f:
+        code = f.read()
+    print(Board(args.port, args.tool).exec(code), end="")
+    return 0
+
+
+def _cmd_repl(args: argparse.Namespace) -> int:
+    import subprocess
+    from .deploy import _exe
+    return subprocess.call([_exe("mpremote"), "connect", args.port, "repl"])
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
@@ -111,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="print ops, arena plan and TFLM's arena for MODEL.tflite",
                        description="Show what a bake would produce: op list, per-tensor arena plan, "
                                    "arena bytes next to TFLite Micro's head arena.")
-    i.add_argument("model", help="the .tflite file")
+    i.add_argument("model", nargs="?", help="the .tflite or .onnx file (none: only the operator table)")
+    i.add_argument("--ops", action="store_true", help="also print the supported operators and types")
     i.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro for its figure")
     i.set_defaults(fn=_cmd_inspect)
 
@@ -141,6 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("outdirs", nargs="+", help="folders of baked models (.py)")
     f.add_argument("-o", "--output", default="manifest.py", help="manifest path (default manifest.py)")
     f.set_defaults(fn=_cmd_freeze)
+
+    r = sub.add_parser("run", help="run a local script on the board and print its output",
+                       description="Execute SCRIPT on the board (through mpremote or ampy) and print "
+                                   "what it prints, e.g. a script that loads a model and classifies.")
+    r.add_argument("script", help="a local .py file")
+    r.add_argument("--port", required=True, help="serial port")
+    r.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
+    r.set_defaults(fn=_cmd_run)
+
+    rp = sub.add_parser("repl", help="open the board's REPL (mpremote)")
+    rp.add_argument("--port", required=True, help="serial port")
+    rp.set_defaults(fn=_cmd_repl)
 
     o = sub.add_parser("ops", help="list the supported operators and types")
     o.set_defaults(fn=_cmd_ops)
