@@ -108,3 +108,16 @@ def test_micropython_matches(baked, model, form, tier, tmp_path):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
         else:
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("model", ["keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8",
+                                   "micro_speech_lstm", "dtln_noise_suppression"])
+def test_stateful_models_activations_fit_tflm_head_arena(model):
+    """State tensors persist (TFLM keeps them in its tail); the activations, planned offline,
+    need no more than TFLM's head arena."""
+    from upyflow_tools.bake import compile_model
+    from upyflow_tools.tflm import head_arena_bytes
+    path = shared("models/%s.tflite" % model)
+    result = compile_model(str(path))
+    assert result.state_bytes > 0
+    assert result.arena_size - result.state_bytes <= head_arena_bytes(str(path))

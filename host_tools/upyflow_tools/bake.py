@@ -35,6 +35,13 @@ class BakeResult:
     def arena_size(self) -> int:
         return self.baked.arena_size
 
+    @property
+    def state_bytes(self) -> int:
+        """Arena bytes of state tensors (SVDF/LSTM), kept across invokes: TFLM holds
+        them in its persistent tail, not in the head arena."""
+        return sum(self.graph.tensors[b.tensor].nbytes for b in self.buffers
+                   if self.graph.tensors[b.tensor].variable)
+
 
 def read_model(path: str) -> Graph:
     try:

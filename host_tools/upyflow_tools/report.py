@@ -23,7 +23,9 @@ def inspect_text(result: BakeResult, path: str, tflm: bool = True) -> str:
         t = g.tensors[buf.tensor]
         lines.append("  %7d %7d  %3d..%-3d %s %s %s" % (buf.offset, buf.size, buf.first, buf.last,
                                                        t.dtype, list(t.shape), t.name[:50]))
-    lines += ["", "weights: %d bytes" % len(b.weights), "arena:   %d bytes (upyflow)" % b.arena_size]
+    lines += ["", "weights: %d bytes" % len(b.weights), "arena:   %d bytes (upyflow)%s" % (b.arena_size, " = %d activations + %d state"
+                                                % (b.arena_size - result.state_bytes, result.state_bytes)
+                                                if result.state_bytes else "")]
     if tflm:
         from .tflm import head_arena_bytes
         head = head_arena_bytes(path)

@@ -12,6 +12,12 @@ so a plain CNN runs no transpose on the device. A TRANSPOSE is emitted only wher
 operator needs an order the bytes do not have. A rank-4 graph input is taken as NCHW and
 the baked model reads it as NHWC (unless Transpose nodes are its only consumers: then it
 keeps its ONNX layout); likewise a rank-4 output is NHWC unless a Transpose node makes it.
+In a model with 1-D Conv/MaxPool/AveragePool nodes, rank-3 inputs and outputs follow the same
+rule with [N, C, L] read and written as [N, L, C] (NLC); a 1-D operator runs as the 2-D one
+on [N, C, 1, L], the reshapes between the two being aliased away.
+
+Grouped Conv (1 < group < input channels) runs as one STRIDED_SLICE and CONV_2D per group
+and a CONCATENATION on the channel axis (int8: every part carries the output quantization).
 
 Quantized (QDQ) models. QuantizeLinear/DequantizeLinear pairs around an operator, as
 onnxruntime.quantization.quantize_static(QuantFormat.QDQ, QInt8, QInt8) writes them,
@@ -38,6 +44,7 @@ from ..ir import NP_DTYPE, Graph, Op, Tensor
 
 MIN_OPSET, MAX_OPSET = 9, 22
 NHWC = (0, 2, 3, 1)
+NLC = (0, 2, 1)
 _ONNX_DTYPES = {1: "f32", 3: "i8", 6: "i32", 7: "i64", 9: "bool"}
 _ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
                     9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
@@ -128,8 +135,24 @@ class _Reader:
                 if name:
                     self.consumers.setdefault(name, []).append(i)
         self.out_names = {o.name for o in self.g.output}
+        dq_src = {n.output[0]: n.input[0] for n in self.g.node if n.op_type == "DequantizeLinear" and n.output}
+        init_rank = {init.name: len(init.dims) for init in self.g.initializer}
+        self.one_d = any(self._is_1d(node, dq_src, init_rank) for node in self.g.node)
 
     # --- model-level checks -------------------------------------------------------------
+    @staticmethod
+    def _is_1d(node, dq_src: dict, init_rank: dict) -> bool:
+        """A Conv/MaxPool/AveragePool with one spatial axis (kernel_shape, else the weights' rank)."""
+        if node.op_type not in ("Conv", "MaxPool", "AveragePool"):
+            return False
+        for a in node.attribute:
+            if a.name == "kernel_shape":
+                return len(a.ints) == 1
+        if node.op_type != "Conv" or len(node.input) < 2:
+            return False
+        w = node.input[1]
+        return init_rank.get(dq_src.get(w, w)) == 3
+
     def _opset(self) -> int:
         version = None
         for imp in self.model.opset_import:
@@ -189,8 +212,12 @@ class _Reader:
                                 % (vi.name, d.dim_param or "?", axis))
         shape = tuple(shape)
         users = [self.g.node[i].op_type for i in self.consumers.get(vi.name, [])]
-        perm = NHWC if len(shape) == 4 and not (users and all(u == "Transpose" for u in users)) \
-            else _ident(len(shape))
+        perm = _ident(len(shape))
+        if not (users and all(u == "Transpose" for u in users)):
+            if len(shape) == 4:
+                perm = NHWC
+            elif len(shape) == 3 and self.one_d:
+                perm = NLC
         t = self._tensor(vi.name, tuple(shape[p] for p in perm), dtype)
         self.vals[vi.name] = Val(t, shape, shape, perm)
         return t
@@ -207,6 +234,8 @@ class _Reader:
         made_by = [n.op_type for n in self.g.node if name in n.output]
         if rank == 4 and made_by != ["Transpose"]:
             v = self._as(v, v.shape, NHWC)
+        elif rank == 3 and self.one_d and made_by != ["Transpose"]:
+            v = self._as(v, v.shape, NLC)
         else:
             v = self._as(v, v.shape, _ident(rank))
         return v.t
@@ -632,12 +661,34 @@ class _Reader:
 
     # convolution ---------------------------------------------------------------------------------
     def _spatial_in(self, node, v: Val) -> Val:
-        if len(v.shape) != 4:
-            raise BakeError("%s node %r: %d-D input %s; upyflow runs 2-D spatial (NCHW) tensors"
+        """The NHWC input of a 2-D operator; a 1-D [N, C, L] input as [N, C, 1, L] (free when NLC)."""
+        if len(v.shape) not in (3, 4):
+            raise BakeError("%s node %r: %d-D input %s; upyflow runs 1-D (NCL) and 2-D (NCHW) spatial tensors"
                             % (node.op_type, node.name, len(v.shape), list(v.shape)))
         if v.shape[0] != 1:
             raise BakeError("%s node %r: batch %d; upyflow runs batch 1" % (node.op_type, node.name, v.shape[0]))
+        if len(v.shape) == 3:
+            return self._as(v, (1, v.shape[1], 1, v.shape[2]), NHWC)
         return self._as(v, v.shape, NHWC)
+
+    def _out_1d(self, v: Val) -> Val:
+        """A [1, C, 1, L] NHWC result as the [1, C, L] NLC value of a 1-D operator (an aliased RESHAPE)."""
+        res = self._as(v, (v.shape[0], v.shape[1], v.shape[3]), NLC)
+        if res.t != v.t:   # the ONNX name goes to the 1-D tensor
+            t2, t1 = self.tensors[v.t], self.tensors[res.t]
+            t2.name, t1.name = t2.name + "/2d", t2.name
+        return res
+
+    @staticmethod
+    def _attrs_2d(a: dict) -> dict:
+        """1-D Conv/pool attributes as those of the height-1 2-D operator."""
+        a = dict(a)
+        for k in ("kernel_shape", "strides", "dilations"):
+            if k in a:
+                a[k] = [1] + list(a[k])
+        if "pads" in a:
+            a["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+        return a
 
     def _pads(self, node, a: dict, in_hw, k_hw, s_hw, d_hw) -> tuple[list[int], list[int]]:
         """(begin pads, end pads) per spatial axis from pads/auto_pad."""
@@ -710,10 +761,17 @@ class _Reader:
             raise BakeError("Conv node %r needs constant weights" % node.name)
         wq = w if isinstance(w, QConst) else None
         wf = w.value() if wq is not None else w
-        if wf.ndim == 3:
-            raise BakeError("Conv node %r: 1-D convolution is not supported (reshape to 2-D)" % node.name)
+        one_d = wf.ndim == 3
+        if one_d:   # [O, C/g, K] on [N, C, L]: the 2-D conv of height 1
+            if len(v.shape) != 3:
+                raise BakeError("Conv node %r: 1-D weights on a %d-D input" % (node.name, len(v.shape)))
+            a = self._attrs_2d(a)
+            wf = wf[:, :, None, :]
+            if wq is not None:
+                wq = QConst(wq.q[:, :, None, :], wq.scale, wq.zp, wq.axis if wq.axis < 2 else wq.axis + 1)
         if wf.ndim != 4:
-            raise BakeError("Conv node %r: %d-D weights; upyflow runs 2-D convolutions" % (node.name, wf.ndim))
+            raise BakeError("Conv node %r: %d-D weights; upyflow runs 1-D and 2-D convolutions"
+                            % (node.name, wf.ndim))
         x = self._spatial_in(node, v)
         c_out, c_in_g, kh, kw = wf.shape
         c_in = x.shape[1]
@@ -721,16 +779,15 @@ class _Reader:
         s_hw = list(a.get("strides", [1, 1]))
         d_hw = list(a.get("dilations", [1, 1]))
         begin, end = self._pads(node, a, x.shape[2:], (kh, kw), s_hw, d_hw)
+        if c_in_g * group != c_in or c_out % group:
+            raise BakeError("Conv node %r: weights %s for %d input channels in %d groups"
+                            % (node.name, list(wf.shape), c_in, group))
         if group == 1:
             kind = "CONV_2D"
-        elif group == c_in and c_in_g == 1 and c_out % c_in == 0:
+        elif group == c_in:
             kind = "DEPTHWISE_CONV_2D"
         else:
-            raise BakeError("Conv node %r: grouped convolution (group %d, %d input channels) is not supported; "
-                            "upyflow runs group 1 and depthwise (group = input channels)" % (node.name, group, c_in))
-        if c_in_g * group != c_in:
-            raise BakeError("Conv node %r: weights for %d input channels, input has %d"
-                            % (node.name, c_in_g * group, c_in))
+            kind = "GROUPED"   # a CONV_2D per group
         # quantized when input and weights are DQ'd int8 and one QuantizeLinear takes the output
         quant = self._is_q(v) and wq is not None and wq.q.dtype == np.int8 and \
             (b is None or isinstance(b, (QConst, np.ndarray)))
@@ -750,26 +807,74 @@ class _Reader:
         opts = dict(padding=padding, stride_h=s_hw[0], stride_w=s_hw[1], dilation_h_factor=d_hw[0],
                     dilation_w_factor=d_hw[1], fused_activation_function=act)
         wname = node.input[1]
-        if kind == "CONV_2D":
-            wt = (wq.q if quant else wf).transpose(0, 2, 3, 1)
-            qdim = 0
-        else:
-            mult = c_out // c_in
-            opts["depth_multiplier"] = mult
+        if kind == "DEPTHWISE_CONV_2D":
+            opts["depth_multiplier"] = c_out // c_in
             wt = (wq.q if quant else wf).reshape(c_out, kh, kw).transpose(1, 2, 0).reshape(1, kh, kw, c_out)
             qdim = 3
+        else:
+            wt = (wq.q if quant else wf).transpose(0, 2, 3, 1)
+            qdim = 0
         if quant:
             xt = self.tensors[x.t]
-            w_t = self._const(wname, wt, "i8", wq.scale, np.zeros_like(wq.scale), qdim)
-            bias_t = self._qbias(node, b, xt.sc, wq.scale, c_out)
+            w_scale = wq.scale
+            bias, b_scale = self._qbias_values(node, b, xt.sc, w_scale, c_out)
         else:
-            w_t = self._const(wname, wt, "f32")
-            bias_t = self._const(wname + "/bias", bias_f, "f32")
-        out_shape = (1, oh, ow, c_out)
-        out = self._tensor(q[3] if q else name, out_shape, "i8" if q else "f32", *(q[:2] if q else (None, None)))
-        self._op(kind, [x.t, w_t, bias_t], [out], **opts)
+            bias, w_scale, b_scale = bias_f, None, None
+        out_name, dtype = (q[3], "i8") if q else (name, "f32")
+        qout = q[:2] if q else (None, None)
+        groups = group if kind == "GROUPED" else 1
+        og, cg = c_out // groups, c_in // groups
+        parts = []
+        for j in range(groups):
+            ws = slice(j * og, (j + 1) * og)
+            xj, tag = x.t, ""
+            if groups > 1:
+                tag = "/group%d" % j
+                xj = self._channels(x.t, j * cg, cg, out_name + tag + "/input")
+            if quant:
+                sc = w_scale[ws] if w_scale.size > 1 else w_scale
+                w_t = self._const(wname + tag, wt[ws], "i8", sc, np.zeros_like(sc), qdim)
+                bias_t = self._const(self._bias_name(node) + tag, bias[ws], "i32", b_scale[ws],
+                                     np.zeros(og, np.int64))
+            else:
+                w_t = self._const(wname + tag, wt[ws], "f32")
+                bias_t = self._const(wname + "/bias" + tag, bias[ws], "f32")
+            part = self._tensor(out_name + tag, (1, oh, ow, og), dtype, *qout)
+            self._op(kind if groups == 1 else "CONV_2D", [xj, w_t, bias_t], [part], **opts)
+            parts.append(part)
+        out = parts[0] if groups == 1 else self._concat_channels(parts, out_name, dtype, qout)
         logical = (1, c_out, oh, ow)
-        self._bind_out(name, q, Val(out, logical, logical, NHWC))
+        res = Val(out, logical, logical, NHWC)
+        self._bind_out(name, q, self._out_1d(res) if one_d else res)
+
+    def _channels(self, t: int, start: int, n: int, name: str) -> int:
+        """Channels [start, start + n) of an NHWC tensor: a STRIDED_SLICE."""
+        b, h, w, _ = self.tensors[t].shape
+        out = self._like(name, t, (b, h, w, n))
+        self._op("STRIDED_SLICE", [t, self._i32(name + "/begin", [0, 0, 0, start]),
+                                   self._i32(name + "/end", [b, h, w, start + n]),
+                                   self._i32(name + "/strides", [1, 1, 1, 1])], [out],
+                 begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0)
+        return out
+
+    def _concat_channels(self, parts: list[int], name: str, dtype: str, qout) -> int:
+        """CONCATENATION of NHWC tensors on the channel axis; TFLM takes at most 10 inputs: nested."""
+        level = 0
+        while True:
+            chunks = [parts[k:k + 10] for k in range(0, len(parts), 10)]
+            joined = []
+            for k, chunk in enumerate(chunks):
+                if len(chunk) == 1:
+                    joined.append(chunk[0])
+                    continue
+                shape = self.tensors[chunk[0]].shape[:3] + (sum(self.tensors[t].shape[3] for t in chunk),)
+                last = len(chunks) == 1
+                out = self._tensor(name if last else "%s/concat%d_%d" % (name, level, k), shape, dtype, *qout)
+                self._op("CONCATENATION", chunk, [out], axis=3, fused_activation_function="NONE")
+                joined.append(out)
+            if len(joined) == 1:
+                return joined[0]
+            parts, level = joined, level + 1
 
     def _fold_bn(self, name: str, w: np.ndarray, bias: np.ndarray):
         """Fold a BatchNormalization that alone reads a float conv output into its weights."""
@@ -789,8 +894,15 @@ class _Reader:
         return w, bias, node.output[0]
 
     def _qbias(self, node, b, in_scale: float, w_scale: np.ndarray, n: int) -> int:
-        """int32 bias: the DQ'd initializer's data, or a float bias quantized at in_scale*w_scale."""
-        name = (node.input[2] if len(node.input) > 2 and node.input[2] else node.output[0] + "/bias")
+        data, bscale = self._qbias_values(node, b, in_scale, w_scale, n)
+        return self._const(self._bias_name(node), data, "i32", bscale, np.zeros(n, np.int64))
+
+    @staticmethod
+    def _bias_name(node) -> str:
+        return node.input[2] if len(node.input) > 2 and node.input[2] else node.output[0] + "/bias"
+
+    def _qbias_values(self, node, b, in_scale: float, w_scale: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """int32 bias and its scales: the DQ'd initializer's data, or a float bias quantized at in_scale*w_scale."""
         bscale = (np.float64(in_scale) * w_scale.astype(np.float64)) * np.ones(n)
         if b is None:
             data = np.zeros(n, np.int32)
@@ -803,7 +915,7 @@ class _Reader:
         else:
             data = np.rint(np.asarray(b, np.float64).reshape(-1) / bscale).astype(np.int64)
         data = np.clip(data, -2**31, 2**31 - 1).astype(np.int32)
-        return self._const(name, data, "i32", bscale.astype(np.float32), np.zeros(n, np.int64))
+        return data, bscale.astype(np.float32)
 
     # fully connected --------------------------------------------------------------------------------
     def _op_Gemm(self, i, node) -> None:
@@ -907,6 +1019,9 @@ class _Reader:
         if len(node.output) > 1 and node.output[1]:
             raise BakeError("MaxPool node %r: the Indices output is not supported" % node.name)
         v = self._rt(node, 0)
+        one_d = len(v.shape) == 3
+        if one_d:
+            a = self._attrs_2d(a)
         x = self._spatial_in(node, v)
         k_hw = list(a["kernel_shape"])
         s_hw = list(a.get("strides", [1, 1]))
@@ -950,7 +1065,7 @@ class _Reader:
         res = Val(out, logical, logical, NHWC)
         if q is not None:
             res = self._requant(res, q)
-        self._bind_out(node.output[0], q, res)
+        self._bind_out(node.output[0], q, self._out_1d(res) if one_d else res)
 
     def _requant(self, v: Val, q) -> Val:
         t = self.tensors[v.t]
@@ -973,7 +1088,8 @@ class _Reader:
                            *(q[:2] if q else (None, None)))
         self._op("MEAN", [x.t, self._i32(node.output[0] + "/axes", [1, 2])], [out], keep_dims=True)
         logical = (1, c, 1, 1)
-        self._bind_out(node.output[0], q, Val(out, logical, logical, NHWC))
+        res = Val(out, logical, logical, NHWC)
+        self._bind_out(node.output[0], q, self._out_1d(res) if len(v.shape) == 3 else res)
 
     def _op_GlobalMaxPool(self, i, node) -> None:
         v = self._rt(node, 0)
@@ -992,7 +1108,7 @@ class _Reader:
         res = Val(out, logical, logical, NHWC)
         if q is not None:
             res = self._requant(res, q)
-        self._bind_out(node.output[0], q, res)
+        self._bind_out(node.output[0], q, self._out_1d(res) if len(v.shape) == 3 else res)
 
     # element-wise -------------------------------------------------------------------------------------
     def _aligned(self, node, operands: list) -> tuple[list, tuple, tuple]:
