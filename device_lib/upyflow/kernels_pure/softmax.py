@@ -7,6 +7,13 @@ KERNELS = ("softmax_s8", "softmax_f32")
 
 
 def softmax_s8(x, out, rows, depth, in_mult, in_shift, diff_min):
+    softmax_fixed(x, out, rows, depth, in_mult, in_shift, diff_min, 8)
+
+
+def softmax_fixed(x, out, rows, depth, in_mult, in_shift, diff_min, out_bits):
+    # int8 input; int8 (out_bits 8) or int16 (16) output, zero point at the minimum.
+    lo = -(1 << (out_bits - 1))
+    hi = -lo - 1
     for r in range(rows):
         base = r * depth
         top = x[base]
@@ -24,14 +31,14 @@ def softmax_s8(x, out, rows, depth, in_mult, in_shift, diff_min):
                 e = None
             exps.append(e)
         scale, bits_over_unit = reciprocal_q12(total)
-        exponent = bits_over_unit + 23
+        exponent = bits_over_unit + 31 - out_bits
         for k in range(depth):
             e = exps[k]
             if e is None:
-                v = -128
+                v = lo
             else:
-                v = rdbypot(srdhm(scale, e), exponent) - 128
-                v = 127 if v > 127 else (-128 if v < -128 else v)
+                v = rdbypot(srdhm(scale, e), exponent) + lo
+                v = hi if v > hi else (lo if v < lo else v)
             out[base + k] = v
 
 

@@ -1,7 +1,8 @@
 # SOFTMAX with int16 output: int16 input (TFLM's two interpolated lookup tables,
 # exp and 1/(1+x), built at bake time) and int8 input (the int8 fixed-point
 # algorithm with a 16-bit output scale).
-from ..qmath import mul_by_qm, srdhm, rdbypot, exp_on_negative_q5_26, reciprocal_q12
+from ..qmath import mul_by_qm
+from .softmax import softmax_fixed
 
 KERNELS = ("softmax_s16", "softmax_s8_s16")
 
@@ -42,29 +43,4 @@ def softmax_s16(x, exp_lut, recip_lut, out, rows, depth, in_mult, in_shift):
 
 
 def softmax_s8_s16(x, out, rows, depth, in_mult, in_shift, diff_min):
-    for r in range(rows):
-        base = r * depth
-        top = x[base]
-        for c in range(base, base + depth):
-            if x[c] > top:
-                top = x[c]
-        exps = []
-        total = 0
-        for c in range(base, base + depth):
-            diff = x[c] - top
-            if diff >= diff_min:
-                e = exp_on_negative_q5_26(srdhm(diff << in_shift, in_mult))
-                total += rdbypot(e, 12)
-            else:
-                e = None
-            exps.append(e)
-        scale, bits_over_unit = reciprocal_q12(total)
-        exponent = bits_over_unit + 15
-        for k in range(depth):
-            e = exps[k]
-            if e is None:
-                v = -32768
-            else:
-                v = rdbypot(srdhm(scale, e), exponent) - 32768
-                v = 32767 if v > 32767 else (-32768 if v < -32768 else v)
-            out[base + k] = v
+    softmax_fixed(x, out, rows, depth, in_mult, in_shift, diff_min, 16)

@@ -130,15 +130,20 @@ def need_const(graph: Graph, op: Op, k: int, what: str) -> Tensor:
     return t
 
 
-def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
-                  out: Tensor, channels: int) -> list[int]:
-    """Folded-bias, multiplier and shift constants of an int8 conv/FC; their tensor ids."""
+def check_filter_quant(op: Op, w: Tensor, channels: int) -> None:
+    """Symmetric int8 weights with one scale per channel or one for all, as TFLM needs."""
     if len(w.scale) not in (1, channels):
         raise BakeError("operator %s has filter %r with %d scales for %d channels"
                         % (op.kind, w.name, len(w.scale), channels))
     if any(z != 0 for z in w.zero_point):
         raise BakeError("operator %s has filter %r with a non-zero zero point; "
                         "upyflow needs symmetric int8 weights" % (op.kind, w.name))
+
+
+def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
+                  out: Tensor, channels: int) -> list[int]:
+    """Folded-bias, multiplier and shift constants of an int8 conv/FC; their tensor ids."""
+    check_filter_quant(op, w, channels)
     mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels)
     name = graph.tensors[op.outputs[0]].name
     return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),

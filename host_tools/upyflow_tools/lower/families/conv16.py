@@ -7,7 +7,7 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
 from ...quant import channel_multipliers
-from ..core import check_size, need_const
+from ..core import check_filter_quant, check_size, need_const
 
 INT32 = 2          # schema TensorType.INT32: quantized_bias_type asking for int32 accumulation
 MAX_SHIFT64 = 14   # the int64 requantization shifts right by 15 - shift, at least 1
@@ -44,12 +44,7 @@ def zero_points_zero(op: Op, *tensors: Tensor) -> None:
 def s16_consts(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray, out: Tensor,
                channels: int, acc64: bool) -> list[int]:
     """Constant tensors (bias as int64 word pairs, multiplier, shift); their ids."""
-    if len(w.scale) not in (1, channels):
-        raise BakeError("operator %s has filter %r with %d scales for %d channels"
-                        % (op.kind, w.name, len(w.scale), channels))
-    if any(z != 0 for z in w.zero_point):
-        raise BakeError("operator %s has filter %r with a non-zero zero point; "
-                        "upyflow needs symmetric int8 weights" % (op.kind, w.name))
+    check_filter_quant(op, w, channels)
     mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels)
     if acc64 and channels and int(shift.max()) > MAX_SHIFT64:
         raise BakeError("operator %s %r: scale ratio input*filter/output of 2^%d is too large for "
