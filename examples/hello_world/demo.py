@@ -31,7 +31,7 @@ def main(outdir: str = os.path.join(HERE, "..", "..", "out", "hello_world")) -> 
     qs = [int(np.clip(round(x / x_in.sc) + x_in.zp, -128, 127)) for x in xs]
     inputs = [[np.array([[q]], np.int8).tobytes()] for q in qs]
     print("running %d inferences under MicroPython (heap 190K, like an RP2040)..." % len(qs))
-    outs, us = run_batch(outdir, "sine", inputs)
+    outs, us = run_batch(outdir, "sine", inputs, env={"UPYFLOW_TIER": "viper"})
     model = open(MODEL, "rb").read()
     print()
     print("%7s %6s %9s %6s %9s %9s" % ("x", "in q", "upyflow", "TFLM", "y", "sin(x)"))
@@ -45,7 +45,7 @@ def main(outdir: str = os.path.join(HERE, "..", "..", "out", "hello_world")) -> 
     print()
     print("outputs identical to TFLite Micro: %d of %d" % (same, len(xs)))
     print("arena: upyflow %d bytes, TFLite Micro %s bytes" % (result.arena_size, head_arena_bytes(MODEL)))
-    print("time per inference (MicroPython unix port, pure-Python kernels): %.0f us" % us)
+    print("time per inference (MicroPython unix port, viper kernels): %.0f us" % us)
     return 0 if same == len(xs) else 1
 
 
