@@ -252,7 +252,7 @@ def test_grouped_conv_folds_batchnorm(tmp_path):
 @pytest.mark.parametrize("mode", ["plain", "grouped", "depthwise"])
 @pytest.mark.parametrize("n", range(8))
 def test_conv1d(mode, n, tmp_path):
-    data, inputs, rng, g, act = gconv_case("conv1d%s%d" % (mode, n), 1, mode)
+    data, inputs, rng, _, _ = gconv_case("conv1d%s%d" % (mode, n), 1, mode)
     result = check_float(data, tmp_path, feeds_for(rng, inputs), nlc=True)
     k = kinds(result)
     assert "TRANSPOSE" not in k
@@ -833,7 +833,7 @@ def test_qdq_depthwise(case, tmp_path):
 
 @pytest.mark.parametrize("case", ["qgconv%d" % i for i in range(10)])
 def test_qdq_grouped_conv(case, tmp_path):
-    data, inputs, rng, g, act = gconv_case(case, 2, "grouped")
+    data, inputs, rng, g, _ = gconv_case(case, 2, "grouped")
     result = qdq_single(case, tmp_path, data, inputs, bool(rng.integers(0, 2)), "CONV_2D", tflm=True)
     assert "CONCATENATION" in int8_kinds(result) and int8_kinds(result).count("CONV_2D") == g
     concat = [op for op in result.graph.ops if op.kind == "CONCATENATION"][0]
@@ -854,7 +854,7 @@ def test_qdq_grouped_conv_many_groups(tmp_path):
 @pytest.mark.parametrize("n", range(3))
 def test_qdq_conv1d(mode, n, tmp_path):
     case = "qconv1d%s%d" % (mode, n)
-    data, inputs, rng, g, act = gconv_case(case, 1, mode)
+    data, inputs, rng, _, _ = gconv_case(case, 1, mode)
     qdq_single(case, tmp_path, data, inputs, bool(rng.integers(0, 2)), "DEPTHWISE_CONV_2D" if mode == "depthwise"
                else "CONV_2D", nlc=True, tflm=True)
 
