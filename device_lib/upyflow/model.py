@@ -6,7 +6,6 @@ from .views import typed_view
 from . import dispatch
 
 FORMAT_VERSION = 2
-_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4}
 # Tensor records as packed by upyflow_tools/emit.py (RECORD).
 _RECORD = "<BBxxIIif"
 _RECORD_SIZE = 20
@@ -26,7 +25,6 @@ class Model:
         self._weights = module.WEIGHTS
         self._tensors = module.TENSORS
         self._wfile = None
-        wbuf = None
         # Kernel modules first: importing them needs transient heap that the big
         # blocks below would otherwise crowd out on a small board.
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
@@ -44,8 +42,7 @@ class Model:
             wbytes = module.WEIGHT_BUFFER
             self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
         self._arena = _alloc(self._wstart + wbytes, module.NAME, wbytes)
-        wbuf = memoryview(self._arena)[self._wstart:] if wbytes else None
-        self._wbuf = wbuf
+        self._wbuf = memoryview(self._arena)[self._wstart:] if wbytes else None
         self._view_cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
         calls = []
         ops = module.OPS
@@ -59,7 +56,7 @@ class Model:
                 args[k] = self._view(args[k], convention)
             calls.append((fn, tuple(args), convention))
         self._calls = calls
-        if wbuf is not None:
+        if wbytes:
             self._segments = module.SEGMENTS   # <II (file offset, bytes) per call
         self._inputs = module.INPUTS
         self._outputs = module.OUTPUTS
