@@ -17,14 +17,13 @@ import re
 import shutil
 import sys
 import tempfile
-from contextlib import ExitStack
 
 import numpy as np
-
 from upyflow_tools import BakeError
 from upyflow_tools.bake import bake, compile_mpy
 from upyflow_tools.deploy import Board, deploy
 from upyflow_tools.tflm import run
+from upyflow_tools.vboard import serial_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -123,12 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print("missing: %s (the TFLM model and images live in ../shared beside the repo)"
               % ", ".join(missing), file=sys.stderr)
         return 2
-    with ExitStack() as stack:
-        port = args.port
-        if args.virtual:
-            from upyflow_tools.vboard import VirtualBoard
-            port = stack.enter_context(VirtualBoard(heapsize="190K")).port
-            print("virtual board on %s (MicroPython unix port, heap 190K)" % port)
+    with serial_port(args.port, args.virtual) as port:
         try:
             return classify_on_board(port, args.images, args.outdir, args.tool, args.verbose)
         except BakeError as e:

@@ -9,6 +9,7 @@ and prints what a board prints, so tools that soft-reset work too.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -177,6 +178,17 @@ class VirtualBoard:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serial_port(port: str | None, virtual: bool, heapsize: str = "190K"):
+    """The port to use: `port` as given, or a virtual board's for the block's duration."""
+    if not virtual:
+        yield port
+        return
+    with VirtualBoard(heapsize=heapsize) as board:
+        print("virtual board on %s (MicroPython unix port, heap %s)" % (board.port, heapsize))
+        yield board.port
 
 
 def main(argv: list[str] | None = None) -> int:
