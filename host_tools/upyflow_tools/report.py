@@ -63,13 +63,19 @@ def ram_report(result: BakeResult) -> str:
 
 
 def _file_buffer(result: BakeResult) -> int:
-    """The weight buffer the file placement would need: the largest call's constants."""
+    """The weight buffer the file placement would need: the largest call's constants,
+    layers over WEIGHT_CHUNK being sliced by output channel (an estimate: the slices'
+    exact sizes depend on the channel count)."""
+    from .bake import WEIGHT_CHUNK
     from .emit import WEIGHT_ALIGN
     g, best = result.graph, 0
     for call in result.calls:
-        n = 0
+        n, biggest = 0, 0
         for t in call.tensors:
             if g.tensors[t].is_const:
                 n += -n % WEIGHT_ALIGN + g.tensors[t].nbytes
+                biggest = max(biggest, g.tensors[t].nbytes)
+        if biggest > WEIGHT_CHUNK and call.kernel.startswith(("conv2d", "fully_connected")):
+            n = n * WEIGHT_CHUNK // biggest
         best = max(best, n)
     return best
