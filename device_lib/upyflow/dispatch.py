@@ -40,6 +40,8 @@ PURE_FAMILIES = {
     "tanh_s16": "activations", "logistic_f32": "activations", "tanh_f32": "activations",
     "prelu_q": "activations", "prelu_f32": "activations",
     "softmax_s16": "softmax16", "softmax_s8_s16": "softmax16",
+    # int8 conv/FC requantized as onnxruntime does (QDQ ONNX models, rounding "onnxruntime")
+    "conv2d_s8_ort": "ort", "depthwise_conv2d_s8_ort": "ort", "fully_connected_s8_ort": "ort",
 }
 
 

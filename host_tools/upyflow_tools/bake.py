@@ -61,11 +61,18 @@ def parse_model(data: bytes, path: str) -> Graph:
 
 
 def compile_model(path: str, name: str | None = None, data: bytes | None = None,
-                  weights: str = "inline", quantize: Quantization | None = None) -> BakeResult:
+                  weights: str = "inline", quantize: Quantization | None = None,
+                  rounding: str | None = None) -> BakeResult:
     """Everything but writing files: the baked tables in memory (`data` instead of reading `path`).
 
-    `quantize` (quantize.Quantization) turns a float model into int8 first."""
+    `quantize` (quantize.Quantization) turns a float model into int8 first. `rounding`
+    ("tflm" or "onnxruntime"): how int8 conv/FC requantize; None keeps the reader's choice
+    (onnxruntime for QDQ ONNX models, tflm otherwise)."""
     graph = parse_model(data, path) if data is not None else read_model(path)
+    if rounding is not None:
+        if rounding not in ("tflm", "onnxruntime"):
+            raise BakeError("--rounding must be tflm or onnxruntime, not %r" % rounding)
+        graph.rounding = rounding
     if not graph.inputs or not graph.outputs:
         raise BakeError("%s declares no inputs or no outputs" % path)
     report = None
@@ -98,9 +105,10 @@ def default_name(path: str) -> str:
 
 def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
          march: str | None = None, data: bytes | None = None,
-         weights: str = "inline", quantize: Quantization | None = None) -> tuple[BakeResult, list[str]]:
+         weights: str = "inline", quantize: Quantization | None = None,
+         rounding: str | None = None) -> tuple[BakeResult, list[str]]:
     """Bake `path` into OUTDIR/NAME.py (and NAME.mpy, NAME.bin); returns the result and files written."""
-    result = compile_model(path, name, data, weights, quantize)
+    result = compile_model(path, name, data, weights, quantize, rounding)
     if not result.name.isidentifier():
         raise BakeError("module name %r is not a Python identifier; pass --name" % result.name)
     os.makedirs(outdir, exist_ok=True)

@@ -15,7 +15,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
     from .bake import bake
     print("upyflow: baking %s" % args.model, file=sys.stderr)
     result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march,
-                         weights=args.weights, quantize=_quantization(args))
+                         weights=args.weights, quantize=_quantization(args), rounding=args.rounding)
     b = result.baked
     print("%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
           % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "file's layout (NCHW for ONNX); a batch-1 input may drop its batch axis")
     b.add_argument("--int8-io", action="store_true",
                    help="with --quantize: keep int8 input/output (default: float32 in and out)")
+    b.add_argument("--rounding", choices=["tflm", "onnxruntime"],
+                   help="int8 conv/FC requantization: tflm (bit-exact with TFLite Micro) or onnxruntime "
+                        "(float32 scale, ties to even, as onnxruntime's CPU kernels); default: onnxruntime "
+                        "for QDQ ONNX models, tflm otherwise")
     b.set_defaults(fn=_cmd_bake)
 
     i = sub.add_parser("inspect", help="print ops, arena plan and TFLM's arena for MODEL.tflite",

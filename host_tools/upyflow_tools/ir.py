@@ -62,6 +62,8 @@ class Graph:
     inputs: list[int]
     outputs: list[int]
     description: str = ""
+    # how int8 conv/FC requantize: "tflm" (bit-exact with TFLite Micro) or "onnxruntime"
+    rounding: str = "tflm"
 
     def add_const(self, name: str, data: np.ndarray, dtype: str) -> int:
         self.tensors.append(Tensor(name, tuple(data.shape), dtype,

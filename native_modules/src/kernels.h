@@ -161,6 +161,22 @@ void uf_softmax_s16(const int16_t *x, const int16_t *exp_lut, const int16_t *rec
 #define UF_N_ACTIVATIONS 10
 // --- end activations ---
 
+// --- int8 conv/FC requantized as onnxruntime does (float32 scale, ties to even): ort.c ---
+void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
+                      const float *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
+                      int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
+                      int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max);
+void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
+                                const float *scale, int in_h, int in_w, int in_c, int out_h,
+                                int out_w, int depth_mult, int k_h, int k_w, int s_h, int s_w,
+                                int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                                int act_min, int act_max);
+void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
+                               const float *scale, int batches, int n_in, int n_out, int out_off,
+                               int act_min, int act_max);
+#define UF_N_ORT 3
+// --- end onnxruntime rounding ---
+
 // Generic calls for the bindings: tensors (byte buffers) and parameters in the
 // pure kernel's order, split by kind.
 #define UF_MAX_TENSORS 6
@@ -188,7 +204,7 @@ typedef struct {
     int (*run)(const uf_call *c);   // checks the sizes, then calls the kernel
 } uf_kernel_def;
 
-#define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS)
+#define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS + UF_N_ORT)
 extern const uf_kernel_def uf_kernels[UF_N_KERNELS];
 
 const char *uf_error_text(int err);

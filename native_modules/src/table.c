@@ -717,6 +717,43 @@ static int run_softmax_s16(const uf_call *c) {
 }
 // --- end activations ---
 
+// --- int8 conv/FC requantized as onnxruntime does (ort.c): tensor 4 = float32 scales ---
+static int run_conv_s8_ort(const uf_call *c) {
+    int e = conv_common(c, mul3(I(5), I(6), I(7)) * (uint64_t)I(2), I(5), 1);
+    if (e) {
+        return e;
+    }
+    FITS(4, I(5), 4);
+    uf_conv2d_s8_ort(T(0), T(1), T(2), T(3), T(4), I(0), I(1), I(2), I(3), I(4), I(5), I(6),
+                     I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), I(15), I(16), I(17));
+    return UF_OK;
+}
+
+static int run_dw_s8_ort(const uf_call *c) {
+    uint64_t oc = (uint64_t)I(2) * (uint64_t)I(5);
+    int e = conv_common(c, mul3(I(6), I(7), 1) * oc, oc, 1);
+    if (e) {
+        return e;
+    }
+    FITS(4, oc, 4);
+    uf_depthwise_conv2d_s8_ort(T(0), T(1), T(2), T(3), T(4), I(0), I(1), I(2), I(3), I(4),
+                               I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14),
+                               I(15), I(16), I(17));
+    return UF_OK;
+}
+
+static int run_fc_s8_ort(const uf_call *c) {
+    CHECK(nonneg(c, 0, 3));
+    FITS(0, (uint64_t)I(0) * I(1), 1);
+    FITS(1, (uint64_t)I(2) * I(1), 1);
+    FITS(2, I(2), 4);
+    FITS(3, (uint64_t)I(0) * I(2), 1);
+    FITS(4, I(2), 4);
+    uf_fully_connected_s8_ort(T(0), T(1), T(2), T(3), T(4), I(0), I(1), I(2), I(3), I(4), I(5));
+    return UF_OK;
+}
+// --- end onnxruntime rounding ---
+
 const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"fully_connected_s8", "rrrwrriiiiii", run_fc_s8},
     {"fully_connected_f32", "rrrwiiiff", run_fc_f32},
@@ -767,6 +804,10 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"prelu_q", "rrwiiiiiiiiii", run_prelu_q},
     {"prelu_f32", "rrwii", run_prelu_f32},
     {"softmax_s16", "rrrwiiii", run_softmax_s16},
+    // int8 conv/FC requantized as onnxruntime does
+    {"conv2d_s8_ort", "rrrwriiiiiiiiiiiiiiiiii", run_conv_s8_ort},
+    {"depthwise_conv2d_s8_ort", "rrrwriiiiiiiiiiiiiiiiii", run_dw_s8_ort},
+    {"fully_connected_s8_ort", "rrrwriiiiii", run_fc_s8_ort},
 };
 
 const char *uf_error_text(int err) {

@@ -26,12 +26,11 @@ is the int8 weight (or int32 bias), DQ -> op [-> Relu/Clip] -> Q an int8 kernel,
 float tensor QUANTIZE, a DQ feeding a float operator or a graph output DEQUANTIZE. An op
 with no int8 form for its quantization runs in float between DEQUANTIZE and QUANTIZE.
 
-Rounding: the int8 kernels round as TFLite Micro does (QUANTIZE: float32 divide, ties away
-from zero; requantization: the double rounding of SaturatingRoundingDoublingHighMul then
-RoundingDivideByPOT), not as onnxruntime does (ties to even, float requantization): upyflow
-is one runtime, bit-exact with TFLM for TFLite models, and ONNX models run on the same
-kernels. Outputs can therefore differ from onnxruntime's by one step where a value lands
-on a rounding tie.
+Rounding: a QDQ model's graph says rounding = "onnxruntime": its int8 CONV_2D,
+DEPTHWISE_CONV_2D and FULLY_CONNECTED then requantize as onnxruntime's QLinearConv/QGemm do
+(float32 scale in*w/out, float32 product, ties to even; kernels *_s8_ort). The other int8
+kernels round as TFLite Micro does (bake --rounding tflm: all of them), so outputs can differ
+from onnxruntime's by one step where a value lands on a rounding tie.
 """
 from __future__ import annotations
 
@@ -191,7 +190,10 @@ class _Reader:
                                                  self.model.producer_version or "", self.opset)
         if self.notes:
             desc += "; " + "; ".join(self.notes)
-        return Graph(self.tensors, self.ops, inputs, outputs, desc)
+        graph = Graph(self.tensors, self.ops, inputs, outputs, desc)
+        if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in self.g.node):
+            graph.rounding = "onnxruntime"   # a QDQ model: its reference is onnxruntime
+        return graph
 
     def _graph_input(self, vi) -> int:
         tt = vi.type.tensor_type

@@ -9,6 +9,7 @@ from ...quant import (activation_range, activation_range_float)
 from ..core import (Call, bias_array, check_rank4, conv_geometry, inp, lowering,
                    need_const, quant_extras, types_error)
 from .conv16 import bias_int64, s16_consts, uses_acc64, zero_points_zero
+from .ort import ort_extras, uses_ort
 
 
 @lowering("CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
@@ -38,6 +39,10 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(oc, -1).sum(axis=1)
+    if uses_ort(graph):
+        extras = ort_extras(graph, op, x, w, bias, out, oc)
+        return [Call("conv2d_s8_ort", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1]],
+                     dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
     return [Call("conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1], extras[2]],
                  dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
@@ -71,6 +76,11 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(-1, oc).sum(axis=0)
+    if uses_ort(graph):
+        extras = ort_extras(graph, op, x, w, bias, out, oc)
+        return [Call("depthwise_conv2d_s8_ort", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
+                                                 extras[1]],
+                     dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
     return [Call("depthwise_conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
                                          extras[1], extras[2]],

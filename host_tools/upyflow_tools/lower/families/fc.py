@@ -9,6 +9,7 @@ from ...quant import (activation_range, activation_range_float)
 from ..core import (Call, bias_array, check_size, inp, lowering,
                    need_const, quant_extras, types_error)
 from .conv16 import bias_int64, s16_consts, uses_acc64
+from .ort import ort_extras, uses_ort
 
 
 @lowering("FULLY_CONNECTED", "int8 (per-tensor or per-channel weights, int32 bias); int16 with int8 "
@@ -42,6 +43,10 @@ def _fully_connected(graph: Graph, op: Op) -> list[Call]:
         raise types_error(op, graph)
     bias = bias_array(graph, op, n_out, np.int64)
     bias = bias - x.zp * w.data.astype(np.int64).sum(axis=1)
+    if uses_ort(graph):
+        extras = ort_extras(graph, op, x, w, bias, out, n_out)
+        return [Call("fully_connected_s8_ort", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1]],
+                     [batches, n_in, n_out, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
     extras = quant_extras(graph, op, x, w, bias, out, n_out)
     return [Call("fully_connected_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
                                         extras[1], extras[2]],
