@@ -1,12 +1,11 @@
 """rounding="onnxruntime": QDQ ONNX models' int8 conv/FC requantize as onnxruntime's CPU kernels.
 
 onnxruntime (the oracle) runs the fused QLinearConv/QGemm: f32(acc) * f32(in*w/out) in float32,
-ties to even. Single conv/depthwise/Gemm models must match it exactly; whole models whose
-other int8 layers onnxruntime also fuses (CNN: max pool, softmax; MLP) within one output step
-everywhere. Models with layers onnxruntime runs in float between DQ and Q (Add, Mul, a Conv
-on a multiply-used input, GlobalAveragePool) or as QLinearConcat/QLinearAveragePool keep
-TFLM's rounding there: up to a few steps (measured, printed). TFLite models keep rounding "tflm" (the rest
-of the suite checks them bit-exact with TFLM).
+ties to even; Add/Mul in float32 between DQ and Q; QLinearConcat, QLinearAveragePool and
+QLinearGlobalAveragePool with their own float32 requantization. Single-operator models must
+match it exactly; whole models within one output step everywhere (onnxruntime may run a Conv
+in float32 between DQ and Q, as in the branch model: a rounding tie can then differ).
+TFLite models keep rounding "tflm" (the rest of the suite checks them bit-exact with TFLM).
 """
 from __future__ import annotations
 
@@ -24,6 +23,7 @@ from upyflow_tools.unixport import micropython_exe, run_batch  # noqa: E402
 oh = T.oh
 CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 ORT_KERNELS = {"conv2d_s8_ort", "depthwise_conv2d_s8_ort", "fully_connected_s8_ort"}
+ALL_ORT_KERNELS = ORT_KERNELS | {"binary_s8_ort", "avg_pool2d_s8_ort", "mean_s8_ort"}
 
 
 @pytest.fixture(autouse=True, params=CPYTHON_TIERS)
@@ -84,7 +84,7 @@ def test_mlp_equals_onnxruntime(per_channel, tmp_path):
 def test_tflm_rounding_option_keeps_tflm_kernels(tmp_path):
     qdata, inputs, rng = mlp(True, tmp_path)
     _, kernels = steps_vs_ort(qdata, tmp_path, T.feeds_for(rng, inputs, 1), rounding="tflm")
-    assert "fully_connected_s8" in kernels and not kernels & ORT_KERNELS
+    assert "fully_connected_s8" in kernels and not kernels & ALL_ORT_KERNELS
     with pytest.raises(BakeError, match="--rounding must be tflm or onnxruntime"):
         compile_model("m.onnx", "m", qdata, rounding="even")
 
@@ -100,29 +100,43 @@ def test_tflite_models_keep_tflm_rounding():
     assert result.graph.rounding == "tflm" and [c.kernel for c in result.calls] == ["fully_connected_s8"]
 
 
+def branch_model():
+    rng = T.case_rng("ortbranch")
+    inits = {"w1": T.f32(rng, 4, 4, 3, 3), "w2": T.f32(rng, 4, 4, 1, 1),
+             "s": rng.uniform(0.5, 1.5, (1, 4, 1, 1)).astype(np.float32), "w3": T.f32(rng, 6, 8, 1, 1)}
+    nodes = [oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]), oh.make_node("Relu", ["a"], ["ar"]),
+             oh.make_node("Add", ["ar", "x"], ["res"]), oh.make_node("Mul", ["res", "s"], ["sc"]),
+             oh.make_node("Conv", ["x", "w2"], ["b"]), oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
+             oh.make_node("AveragePool", ["cat"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+             oh.make_node("Conv", ["ap", "w3"], ["c3"]), oh.make_node("GlobalAveragePool", ["c3"], ["y"])]
+    inputs = {"x": [1, 4, 6, 6]}
+    return T.make(nodes, inputs, ["y"], inits), inputs, rng
+
+
+def test_tflm_rounding_option_on_branch_model(tmp_path):
+    data, inputs, rng = branch_model()
+    qdata = T.quantize(data, inputs, tmp_path, True, "ortbranch")
+    kinds = {c.kernel for c in compile_model("m.onnx", "m", qdata, rounding="tflm").calls}
+    assert {"addsub_q", "mul_q", "requantize", "avg_pool2d_s8", "mean_q"} <= kinds
+    assert not kinds & ALL_ORT_KERNELS and "lut_s8" not in kinds
+
+
 @pytest.mark.parametrize("model", ["branch", "cnn1d"])
 def test_models_with_float_layers_in_onnxruntime(model, tmp_path):
-    """onnxruntime runs some of these layers in float or as QLinear* kernels upyflow does not
-    follow: the bound of tests/test_onnx.py (4 steps) still holds; the figures are printed."""
+    """onnxruntime runs Add, Mul and two Convs of the branch model in float32 between DQ and Q,
+    Concat/AveragePool/GlobalAveragePool as QLinear* kernels: within one step everywhere."""
     if model == "branch":
-        rng = T.case_rng("ortbranch")
-        inits = {"w1": T.f32(rng, 4, 4, 3, 3), "w2": T.f32(rng, 4, 4, 1, 1),
-                 "s": rng.uniform(0.5, 1.5, (1, 4, 1, 1)).astype(np.float32), "w3": T.f32(rng, 6, 8, 1, 1)}
-        nodes = [oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]), oh.make_node("Relu", ["a"], ["ar"]),
-                 oh.make_node("Add", ["ar", "x"], ["res"]), oh.make_node("Mul", ["res", "s"], ["sc"]),
-                 oh.make_node("Conv", ["x", "w2"], ["b"]), oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
-                 oh.make_node("AveragePool", ["cat"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
-                 oh.make_node("Conv", ["ap", "w3"], ["c3"]), oh.make_node("GlobalAveragePool", ["c3"], ["y"])]
-        inputs = {"x": [1, 4, 6, 6]}
-        data, pre, nlc = T.make(nodes, inputs, ["y"], inits), False, False
+        (data, inputs, rng), pre, nlc = branch_model(), False, False
     else:
         rng = T.case_rng("ortcnn1d")
         (data, inputs), pre, nlc = T.cnn1d_model(rng), True, True
     qdata = T.quantize(data, inputs, tmp_path, True, "ort" + model, preprocess=pre)
     d, kernels = steps_vs_ort(qdata, tmp_path, T.feeds_for(rng, inputs, 8), nlc=nlc)
     assert "conv2d_s8_ort" in kernels
+    if model == "branch":
+        assert {"binary_s8_ort", "lut_s8", "avg_pool2d_s8_ort", "mean_s8_ort"} <= kernels
     print("%s: %.1f%% equal, %.1f%% within one step" % (model, 100 * np.mean(d == 0), 100 * np.mean(d <= 1)))
-    assert d.max() <= 4
+    assert d.max() <= 1
 
 
 # --- single operators: exactly onnxruntime's -------------------------------------------------
@@ -147,6 +161,60 @@ def test_gemm_equals_onnxruntime(case, tmp_path):
     assert d.max() == 0
 
 
+def single_op_case(kind: str, i: int):
+    """Add/Mul (second operand broadcast, an input or a constant), Concat of inputs quantized
+    differently, AveragePool (test_onnx's pool cases) and GlobalAveragePool after a 1x1 Conv
+    (so that the quantizer quantizes them)."""
+    rng = T.case_rng("ort%s%d" % (kind, i))
+    c, h, w = int(rng.integers(1, 6)), int(rng.integers(1, 7)), int(rng.integers(1, 7))
+    inits: dict = {}
+    if kind in ("add", "mul"):
+        op = "Add" if kind == "add" else "Mul"
+        bshape = [[1, c, h, w], [1, c, 1, 1], [1, 1, 1, w], [w]][int(rng.integers(0, 4))]
+        inputs = {"x": [1, c, h, w]}
+        if rng.random() < 0.5:
+            inits["k"] = (rng.uniform(0.3, 1.5, bshape) * rng.choice([-1, 1])).astype(np.float32)
+            nodes = [oh.make_node(op, ["x", "k"], ["y"])]
+        else:
+            nodes = [oh.make_node("Relu", ["x2"], ["r"]), oh.make_node(op, ["x", "r"], ["y"])]
+            inputs["x2"] = bshape
+        return T.make(nodes, inputs, ["y"], inits), inputs, rng
+    if kind == "pool":
+        import onnx
+        data, inputs, rng = T.pool_case("ortpool%d" % i, "AveragePool")
+        m = onnx.load_from_string(data)
+        c = inputs["x"][1]
+        m.graph.node[0].input[0] = "a"
+        m.graph.node.insert(0, oh.make_node("Conv", ["x", "w"], ["a"]))
+        m.graph.initializer.append(onnx.numpy_helper.from_array(T.f32(rng, c, c, 1, 1), "w"))
+        return m.SerializeToString(), inputs, rng
+    inputs = {"x": [1, c, h + 1, w + 1]}
+    if kind == "cat":
+        inits["w"] = T.f32(rng, 3, c, 1, 1)
+        nodes = [oh.make_node("Conv", ["x", "w"], ["a"]), oh.make_node("Concat", ["a", "x"], ["y"], axis=1)]
+    else:
+        inits["w"] = T.f32(rng, c, c, 1, 1)
+        nodes = [oh.make_node("Conv", ["x", "w"], ["a"]), oh.make_node("GlobalAveragePool", ["a"], ["y"])]
+    return T.make(nodes, inputs, ["y"], inits), inputs, rng
+
+
+SINGLE_KERNEL = {"add": "binary_s8_ort", "mul": "binary_s8_ort", "cat": "lut_s8", "pool": "avg_pool2d_s8_ort",
+                 "gap": "mean_s8_ort"}
+# pool cases whose count_include_pad=0 pads TFLite's SAME cannot express (the reader rejects them)
+REJECTED_POOLS = {2, 9, 14}
+
+
+@pytest.mark.parametrize("case", [(k, i) for k in ("add", "mul", "cat", "gap") for i in range(8)]
+                         + [("pool", i) for i in range(16) if i not in REJECTED_POOLS])
+def test_single_ops_equal_onnxruntime(case, tmp_path):
+    kind, i = case
+    data, inputs, rng = single_op_case(kind, i)
+    qdata = T.quantize(data, inputs, tmp_path, False, "ort%s%d" % (kind, i))
+    d, kernels = steps_vs_ort(qdata, tmp_path, T.feeds_for(rng, inputs, 3))
+    assert SINGLE_KERNEL[kind] in kernels
+    assert d.max() == 0, "%d of %d differ" % (np.sum(d > 0), d.size)
+
+
 # --- MicroPython ------------------------------------------------------------------------------
 @pytest.mark.skipif(micropython_exe() is None, reason="the MicroPython unix port is not installed")
 def test_micropython_unix_port(tier, tmp_path):
@@ -154,9 +222,16 @@ def test_micropython_unix_port(tier, tmp_path):
     if tier != CPYTHON_TIERS[0]:
         pytest.skip("one MicroPython run")
     qdata, inputs, rng = cnn("upy", True, "Flatten", tmp_path)
-    name = "ortupy"
+    check_micropython(qdata, inputs, rng, tmp_path, "ortupy", ORT_KERNELS)
+    data, inputs, rng = branch_model()
+    qdata = T.quantize(data, inputs, tmp_path, True, "ortbranch")
+    check_micropython(qdata, inputs, rng, tmp_path, "ortupyb", ALL_ORT_KERNELS - {"depthwise_conv2d_s8_ort",
+                                                                                  "fully_connected_s8_ort"})
+
+
+def check_micropython(qdata, inputs, rng, tmp_path, name, kernels):
     result, _ = bake("model.onnx", str(tmp_path), name=name, data=qdata)
-    assert {c.kernel for c in result.calls} >= ORT_KERNELS
+    assert {c.kernel for c in result.calls} >= kernels
     feeds = T.feeds_for(rng, inputs, 3)
     outs, _ = run_batch(str(tmp_path), name, [[T.device_layout(f["x"]).tobytes()] for f in feeds],
                         env={"UPYFLOW_TIER": "pure"})

@@ -42,6 +42,7 @@ PURE_FAMILIES = {
     "softmax_s16": "softmax16", "softmax_s8_s16": "softmax16",
     # int8 conv/FC requantized as onnxruntime does (QDQ ONNX models, rounding "onnxruntime")
     "conv2d_s8_ort": "ort", "depthwise_conv2d_s8_ort": "ort", "fully_connected_s8_ort": "ort",
+    "binary_s8_ort": "ort", "avg_pool2d_s8_ort": "ort", "mean_s8_ort": "ort",
 }
 
 

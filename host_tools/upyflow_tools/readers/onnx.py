@@ -28,9 +28,11 @@ with no int8 form for its quantization runs in float between DEQUANTIZE and QUAN
 
 Rounding: a QDQ model's graph says rounding = "onnxruntime": its int8 CONV_2D,
 DEPTHWISE_CONV_2D and FULLY_CONNECTED then requantize as onnxruntime's QLinearConv/QGemm do
-(float32 scale in*w/out, float32 product, ties to even; kernels *_s8_ort). The other int8
-kernels round as TFLite Micro does (bake --rounding tflm: all of them), so outputs can differ
-from onnxruntime's by one step where a value lands on a rounding tie.
+(float32 scale in*w/out, float32 product, ties to even; kernels *_s8_ort); int8 ADD/SUB/MUL
+as its float32 DQ -> op -> Q, AVERAGE_POOL_2D and MEAN as its QLinearAveragePool and
+QLinearGlobalAveragePool, int8 -> int8 QUANTIZE (QLinearConcat's inputs) as DQ -> Q. The other
+int8 kernels round as TFLite Micro does (bake --rounding tflm: all of them), so outputs can
+differ from onnxruntime's by one step where a value lands on a rounding tie.
 """
 from __future__ import annotations
 

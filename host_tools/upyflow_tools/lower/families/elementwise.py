@@ -13,6 +13,7 @@ from ...ir import Graph, Op, Tensor
 from ...quant import (activation_range, activation_range_float,
                       quantize_multiplier)
 from ..core import Call, inp, lowering, types_error
+from .ort import f32, uses_ort
 
 MAX_RANK = 6          # TFLM's broadcast loops (MAXIMUM/MINIMUM: 5)
 ESIZE = {"i8": 1, "i16": 2}
@@ -101,6 +102,8 @@ def _addsub(graph: Graph, op: Op) -> list[Call]:
     if out.dtype == "f32":
         lo, hi = activation_range_float(act)
         return [Call("binary_f32", tensors, [F32_OP[op.kind], lo, hi])]
+    if uses_ort(graph) and out.dtype == "i8":
+        return _binary_ort(graph, op, tensors, a, b, out, act)
     left_shift = 15 if out.dtype == "i16" else 20
     # Multipliers in double. (TFLM's current sub_common.cc sums in float32, but the
     # tflite-micro interpreter we match, the oracle, computes SUB like ADD.)
@@ -128,6 +131,8 @@ def _mul(graph: Graph, op: Op) -> list[Call]:
     if out.dtype == "f32":
         lo, hi = activation_range_float(act)
         return [Call("binary_f32", tensors, [F32_OP["MUL"], lo, hi])]
+    if uses_ort(graph) and out.dtype == "i8":
+        return _binary_ort(graph, op, tensors, a, b, out, act)
     if out.dtype == "i16" and (a.zp, b.zp, out.zp) != (0, 0, 0):
         raise BakeError("MUL %r: int16 tensors need zero points 0 (TFLM)" % out.name)
     m, s = quantize_multiplier(a.sc * b.sc / out.sc)
@@ -135,6 +140,14 @@ def _mul(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("MUL %r: scales give a multiplier beyond TFLM's range" % out.name)
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
     return [Call("mul_q", tensors, [ESIZE[out.dtype], -a.zp, -b.zp, m, s, out.zp, lo, hi])]
+
+
+def _binary_ort(graph: Graph, op: Op, tensors: list[int], a: Tensor, b: Tensor, out: Tensor,
+                act: str) -> list[Call]:
+    # onnxruntime runs QDQ Add/Sub/Mul in float32 between DequantizeLinear and QuantizeLinear
+    lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
+    return [Call("binary_s8_ort", tensors, [F32_OP[op.kind], a.zp, f32(a.sc), b.zp, f32(b.sc),
+                                            f32(out.sc), out.zp, lo, hi])]
 
 
 def _maxmin(graph: Graph, op: Op) -> list[Call]:

@@ -25,3 +25,22 @@ def ort_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
     name = graph.tensors[op.outputs[0]].name
     return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
             graph.add_const(name + "/scale", scale.astype(np.float32), "f32")]
+
+
+def f32(v: float) -> float:
+    """A scale as the float32 onnxruntime holds (exact as a Python float)."""
+    return float(np.float32(v))
+
+
+def ort_requant_table(x: Tensor, out: Tensor) -> np.ndarray:
+    """int8 -> int8 requantization as onnxruntime's DequantizeLinear + QuantizeLinear (and
+    QLinearConcat's table): round_half_even(f32(f32((v - zp) * scale) / out_scale)) + out zp."""
+    v = np.arange(-128, 128, dtype=np.int32)
+    d = np.float32(x.sc) * (v - x.zp).astype(np.float32)
+    q = np.rint(d / np.float32(out.sc)).astype(np.int64) + out.zp
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def ort_mean_scale(x: Tensor, out: Tensor, count: int) -> float:
+    """MLAS's global average pool multiplier: f32(in_scale / f32(out_scale * count))."""
+    return float(np.float32(x.sc) / (np.float32(out.sc) * np.float32(count)))

@@ -7,6 +7,7 @@ from ...ir import Graph, Op
 from ...quant import (activation_range, activation_range_float)
 from ..core import (Call, conv_geometry, inp, lowering,
                    types_error)
+from .ort import f32, ort_mean_scale, uses_ort
 
 
 def _pool(kind: str):
@@ -26,6 +27,13 @@ def _pool(kind: str):
                          dims + geom + list(activation_range_float(act)))]
         if not x.dtype == out.dtype == "i8":
             raise types_error(op, graph)
+        if kind == "avg" and uses_ort(graph):
+            # onnxruntime's QLinearAveragePool; whole-image windows take its global pool
+            whole = (k_h, k_w) == tuple(x.shape[1:3]) and dims[3:5] == [1, 1] and geom[4:6] == [0, 0]
+            glob = ort_mean_scale(x, out, k_h * k_w) if whole else 0.0
+            return [Call("avg_pool2d_s8_ort", [op.inputs[0], op.outputs[0]],
+                         dims + geom + [x.zp, f32(x.sc), f32(out.sc), out.zp + 128, 128, glob]
+                         + list(activation_range(act, "i8", out.sc, out.zp)))]
         if (x.sc, x.zp) != (out.sc, out.zp):
             raise BakeError("%s %r: input and output quantization differ" % (op.kind, out.name))
         return [Call(kind + "_pool2d_s8", [op.inputs[0], op.outputs[0]],

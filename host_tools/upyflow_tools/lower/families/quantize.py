@@ -6,6 +6,7 @@ from ...ir import Graph, Op
 from ...quant import (QRANGE, channel_multipliers)
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
+from .ort import ort_requant_table, uses_ort
 
 
 @lowering("QUANTIZE", "float32 -> int8/int16; int8/int16/int32 -> int8/int16/int32 (requantize; "
@@ -21,6 +22,10 @@ def _quantize(graph: Graph, op: Op) -> list[Call]:
     # TFLM's requantizing pairs: int32 on at most one side
     if x.dtype not in ("i8", "i16", "i32") or x.dtype == out.dtype == "i32":
         raise types_error(op, graph)
+    if uses_ort(graph) and x.dtype == out.dtype == "i8":
+        # onnxruntime: DequantizeLinear then QuantizeLinear (QLinearConcat's table too)
+        t = graph.add_const(out.name + "/lut", ort_requant_table(x, out), "i8")
+        return [Call("lut_s8", [op.inputs[0], t, op.outputs[0]], [x.size])]
     mult, shift = channel_multipliers(x.sc, [1.0], out.sc, 1)
     return [Call("requantize", [op.inputs[0], op.outputs[0]],
                  [x.size, x.zp, int(mult[0]), int(shift[0]), out.zp, qmin, qmax])]

@@ -14,6 +14,7 @@ from ...ir import DTYPE_SIZE, Graph, Op, Tensor
 from ...quant import QRANGE, quantize_multiplier
 from ..core import Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
+from .ort import ort_mean_scale, uses_ort
 
 TYPES = ("i8", "i16", "f32")
 
@@ -234,6 +235,9 @@ def _mean(graph: Graph, op: Op) -> list[Call]:
     d = graph.add_const(out.name + "/reduce", desc, "i32")
     if x.dtype == "f32":
         return [Call("mean_f32", [op.inputs[0], op.outputs[0], d], [count])]
+    if uses_ort(graph) and x.dtype == "i8":   # onnxruntime's QLinearGlobalAveragePool
+        return [Call("mean_s8_ort", [op.inputs[0], op.outputs[0], d],
+                     [x.zp, ort_mean_scale(x, out, count), out.zp, count, *QRANGE["i8"]])]
     # TFLM folds 1/count into the multiplier (reduce.h QuantizedMeanOrSum)
     mult, shift = quantize_multiplier(x.sc / out.sc)
     n = min(count.bit_length() - 1, 32, 31 + shift)
