@@ -283,8 +283,10 @@ def test_shared_models(shared_baked, exe):
 
 
 @pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
-def test_person_detect_speed(shared_baked):
-    """The viper tier within 10x of TFLM's interpreter on person_detect (x64 unix port)."""
+def test_person_detect_repeated_invokes(shared_baked):
+    """person_detect on the viper tier, three rounds of both images, byte-identical each
+    time; prints the time per invoke beside TFLM's (benchmarks/bench.py reports it; tests
+    assert no timings)."""
     from upyflow_tools.tflm import interpreter
     mdir, cases = shared_baked
     model, sets, want = cases["person_detect"]
@@ -301,7 +303,6 @@ def test_person_detect_speed(shared_baked):
     assert_matches(want * 3, outs, "person_detect")
     print("person_detect: viper %.0f us, TFLM %.0f us per invoke (%.1fx)"
           % (viper_us, tflm_us, viper_us / tflm_us))
-    assert viper_us <= 10 * tflm_us, (viper_us, tflm_us)
 
 
 # --- generated single-op models --------------------------------------------------------------
