@@ -27,6 +27,30 @@ def _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, 
 def conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off,
               act_min, act_max):
+    conv2d_acc(x, w, bias, out, _tflm_requant(mult, shift, out_off, act_min, act_max),
+               in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
+               pad_h, pad_w, in_off)
+
+
+def depthwise_conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w,
+                        depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
+                        in_off, out_off, act_min, act_max):
+    depthwise_conv2d_acc(x, w, bias, out, _tflm_requant(mult, shift, out_off, act_min, act_max),
+                         in_h, in_w, in_c, out_h, out_w, depth_mult, k_h, k_w, s_h, s_w,
+                         d_h, d_w, pad_h, pad_w, in_off)
+
+
+def _tflm_requant(mult, shift, out_off, act_min, act_max):
+    # TFLM's per-channel requantization and clamp, as requant(acc, channel).
+    def requant(acc, oc):
+        v = mul_by_qm(acc, mult[oc], shift[oc]) + out_off
+        return act_min if v < act_min else (act_max if v > act_max else v)
+    return requant
+
+
+def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
+               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
+    # The int8 accumulation; requant(acc, channel) turns each sum into the output.
     fsize = k_h * k_w * in_c
     o = 0
     for oy in range(out_h):
@@ -45,14 +69,12 @@ def conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_
                     for k in range(wb + wi, wb + wi + in_c):
                         s += w[k]
                     acc -= in_off * s
-                v = mul_by_qm(acc, mult[oc], shift[oc]) + out_off
-                out[o] = act_min if v < act_min else (act_max if v > act_max else v)
+                out[o] = requant(acc, oc)
                 o += 1
 
 
-def depthwise_conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w,
-                        depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
-                        in_off, out_off, act_min, act_max):
+def depthwise_conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w,
+                         depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
     out_c = in_c * depth_mult
     o = 0
     for oy in range(out_h):
@@ -66,8 +88,7 @@ def depthwise_conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, o
                     acc += x[xi + ic] * w[wi + oc]
                 for wi in padded:
                     acc -= in_off * w[wi + oc]
-                v = mul_by_qm(acc, mult[oc], shift[oc]) + out_off
-                out[o] = act_min if v < act_min else (act_max if v > act_max else v)
+                out[o] = requant(acc, oc)
                 o += 1
 
 

@@ -6,6 +6,14 @@ KERNELS = ("fully_connected_s8", "fully_connected_f32")
 
 def fully_connected_s8(x, w, bias, out, mult, shift, batches, n_in, n_out,
                        out_off, act_min, act_max):
+    def requant(acc, o):
+        v = mul_by_qm(acc, mult[o], shift[o]) + out_off
+        return act_min if v < act_min else (act_max if v > act_max else v)
+    fully_connected_acc(x, w, bias, out, requant, batches, n_in, n_out)
+
+
+def fully_connected_acc(x, w, bias, out, requant, batches, n_in, n_out):
+    # The int8 accumulation; requant(acc, row) turns each sum into the output.
     for b in range(batches):
         xb = b * n_in
         ob = b * n_out
@@ -14,8 +22,7 @@ def fully_connected_s8(x, w, bias, out, mult, shift, batches, n_in, n_out,
             wb = o * n_in - xb
             for k in range(xb, xb + n_in):
                 acc += x[k] * w[wb + k]
-            v = mul_by_qm(acc, mult[o], shift[o]) + out_off
-            out[ob + o] = act_min if v < act_min else (act_max if v > act_max else v)
+            out[ob + o] = requant(acc, o)
 
 
 def fully_connected_f32(x, w, bias, out, batches, n_in, n_out, act_min, act_max):

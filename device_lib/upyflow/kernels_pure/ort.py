@@ -8,7 +8,8 @@
 # Not exact on ports whose floats lose mantissa bits (object representation C or D).
 from array import array
 
-from .conv import _taps
+from .conv import conv2d_acc, depthwise_conv2d_acc
+from .fc import fully_connected_acc
 from .elementwise import _pairs, _runs
 
 KERNELS = ("conv2d_s8_ort", "depthwise_conv2d_s8_ort", "fully_connected_s8_ort",
@@ -25,62 +26,32 @@ def _requant(acc, scale, out_off, act_min, act_max):
     return act_min if v < act_min else (act_max if v > act_max else v)
 
 
+def _ort_requant(scale, out_off, act_min, act_max):
+    def requant(acc, oc):
+        return _requant(acc, scale[oc], out_off, act_min, act_max)
+    return requant
+
+
 def conv2d_s8_ort(x, w, bias, out, scale, in_h, in_w, in_c, out_h, out_w, out_c,
                   k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off,
                   act_min, act_max):
-    fsize = k_h * k_w * in_c
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                                 d_h, d_w, pad_h, pad_w, in_c)
-            for oc in range(out_c):
-                acc = bias[oc]
-                wb = oc * fsize
-                for xi, wi in taps:
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc += x[k] * w[d + k]
-                for wi in padded:
-                    s = 0
-                    for k in range(wb + wi, wb + wi + in_c):
-                        s += w[k]
-                    acc -= in_off * s
-                out[o] = _requant(acc, scale[oc], out_off, act_min, act_max)
-                o += 1
+    conv2d_acc(x, w, bias, out, _ort_requant(scale, out_off, act_min, act_max),
+               in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
+               pad_h, pad_w, in_off)
 
 
 def depthwise_conv2d_s8_ort(x, w, bias, out, scale, in_h, in_w, in_c, out_h, out_w,
                             depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
                             in_off, out_off, act_min, act_max):
-    out_c = in_c * depth_mult
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                                 d_h, d_w, pad_h, pad_w, out_c)
-            for oc in range(out_c):
-                ic = oc // depth_mult
-                acc = bias[oc]
-                for xi, wi in taps:
-                    acc += x[xi + ic] * w[wi + oc]
-                for wi in padded:
-                    acc -= in_off * w[wi + oc]
-                out[o] = _requant(acc, scale[oc], out_off, act_min, act_max)
-                o += 1
+    depthwise_conv2d_acc(x, w, bias, out, _ort_requant(scale, out_off, act_min, act_max),
+                         in_h, in_w, in_c, out_h, out_w, depth_mult, k_h, k_w, s_h, s_w,
+                         d_h, d_w, pad_h, pad_w, in_off)
 
 
 def fully_connected_s8_ort(x, w, bias, out, scale, batches, n_in, n_out,
                            out_off, act_min, act_max):
-    for b in range(batches):
-        xb = b * n_in
-        ob = b * n_out
-        for o in range(n_out):
-            acc = bias[o]
-            wb = o * n_in - xb
-            for k in range(xb, xb + n_in):
-                acc += x[k] * w[wb + k]
-            out[ob + o] = _requant(acc, scale[o], out_off, act_min, act_max)
+    fully_connected_acc(x, w, bias, out, _ort_requant(scale, out_off, act_min, act_max),
+                        batches, n_in, n_out)
 
 
 # ADD/SUB/MUL as onnxruntime runs them between DequantizeLinear and QuantizeLinear:
