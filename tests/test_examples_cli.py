@@ -163,10 +163,10 @@ def test_cli_inspect_lists_the_operator_table(capsys):
 
 
 @pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
-def test_cli_run_prints_the_boards_output(tmp_path, capsys):
+def test_cli_run_prints_the_boards_output(tmp_path, capfd):
     from upyflow_tools.vboard import VirtualBoard
     script = tmp_path / "hello.py"
     script.write_text("import sys\nprint('board says', 6 * 7, sys.implementation.name)\n")
     with VirtualBoard() as board:
         assert main(["run", str(script), "--port", board.port]) == 0
-    assert "board says 42 micropython" in capsys.readouterr().out
+    assert "board says 42 micropython" in capfd.readouterr().out

@@ -1,7 +1,8 @@
-"""`upyflow`: bake TFLite models into MicroPython modules, and inspect them."""
+"""`upyflow`: bake TFLite and ONNX models into MicroPython modules, inspect them, use a board."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -40,8 +41,16 @@ def _quantization(args: argparse.Namespace) -> Quantization | None:
     from .quantize import Quantization
     try:
         data = np.load(args.calibration, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise BakeError("cannot read calibration data %s: %s" % (args.calibration, e)) from None
+    except OSError as e:
+        raise BakeError("cannot read calibration data %s: %s" % (args.calibration, e.strerror or e)) from None
+    except ValueError:
+        # numpy's own message here is about pickles, which says nothing to a user
+        raise BakeError("calibration data %s is not a .npy array file: save the sample inputs "
+                        "with numpy.save('data.npy', array)" % args.calibration) from None
+    if not isinstance(data, np.ndarray):
+        data.close()
+        raise BakeError("calibration data %s holds several arrays (.npz): give one .npy array "
+                        "of sample inputs" % args.calibration)
     return Quantization(data, int8_io=args.int8_io)
 
 
@@ -60,20 +69,27 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .deploy import Board
-    with open(args.script) as f:
-        code = f.read()
-    print(Board(args.port, args.tool).exec(code), end="")
-    return 0
+    if not os.path.isfile(args.script):
+        raise BakeError("no script %s: `upyflow run` takes a local .py file" % args.script)
+    # The tool's own `run` streams what the board prints as it prints it, and a
+    # traceback arrives whole; its exit status is the script's (1 if it raised).
+    return Board(args.port, args.tool).run_script(args.script)
 
 
 def _cmd_repl(args: argparse.Namespace) -> int:
     import subprocess
-    from .deploy import _exe
-    return subprocess.call([_exe("mpremote"), "connect", args.port, "repl"])
+    from .deploy import _exe, check_port, connect_args
+    check_port(args.port, "mpremote")
+    return subprocess.call([_exe("mpremote")] + connect_args(args.port) + ["repl"])
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
     from .profile import profile_text
+    if args.tier == "viper":
+        raise BakeError("--tier viper runs only under MicroPython (its native emitter); "
+                        "on the host the tiers are native and pure")
+    if args.reps < 1:
+        raise BakeError("--reps must be at least 1")
     print(profile_text(args.model, args.tier, args.reps))
     return 0
 
@@ -96,27 +112,35 @@ def _cmd_ops(_args: argparse.Namespace) -> int:
     return 0
 
 
+# mpy-cross's -march values (MicroPython's native architectures).
+MARCHES = ("x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
+           "xtensa", "xtensawin", "rv32imc", "rv64imc")
+PORT_HELP = ("serial port, e.g. /dev/ttyACM0 or COM3 (default: auto, the first USB serial board "
+             "mpremote finds)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="upyflow",
-        description="Bake TFLite models into MicroPython modules that run bit-exact "
-                    "with TensorFlow Lite Micro.",
+        description="Bake TFLite and ONNX models into MicroPython modules that run bit-exact "
+                    "with TensorFlow Lite Micro (ONNX: with onnxruntime).",
         epilog="Example: upyflow bake model.tflite -o out --mpy; then copy out/model.mpy "
                "and the upyflow package to the board and run upyflow.load('model').")
     p.add_argument("--version", action="version", version="upyflow " + __version__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("bake", help="bake MODEL.tflite into OUTDIR/NAME.py (and .mpy)",
-                       description="Read a .tflite model, precompute all quantization constants, "
+    b = sub.add_parser("bake", help="bake MODEL.tflite or MODEL.onnx into OUTDIR/NAME.py (and .mpy)",
+                       description="Read a .tflite or .onnx model, precompute all quantization constants, "
                                    "plan the activation arena and write a Python module.")
-    b.add_argument("model", help="the .tflite file")
+    b.add_argument("model", help="the .tflite or .onnx file")
     b.add_argument("-o", "--outdir", default=".", help="output folder (default: current)")
     b.add_argument("--name", help="module name (default: the model file's stem)")
     b.add_argument("--mpy", action="store_true", help="also compile NAME.mpy with mpy-cross")
     b.add_argument("--weights", choices=["inline", "file"], default="inline",
                    help="inline: const bytes in the module (flash when frozen; default); "
                         "file: NAME.bin beside it, streamed one layer at a time (RAM = arena + largest layer)")
-    b.add_argument("--march", help="mpy-cross -march (e.g. armv6m, xtensawin); only matters for native code")
+    b.add_argument("--march", choices=MARCHES, metavar="ARCH",
+                   help="mpy-cross -march, one of %s; only matters for native code" % ", ".join(MARCHES))
     b.add_argument("--quantize", choices=["int8"],
                    help="quantize a float model (post-training, TFLite style: int8 per-channel weights, "
                         "int8 activations from calibration ranges); prints int8 vs float agreement")
@@ -131,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "for QDQ ONNX models, tflm otherwise")
     b.set_defaults(fn=_cmd_bake)
 
-    i = sub.add_parser("inspect", help="print ops, arena plan and TFLM's arena for MODEL.tflite",
+    i = sub.add_parser("inspect", help="print ops, arena plan and TFLM's arena for a model",
                        description="Show what a bake would produce: op list, per-tensor arena plan, "
                                    "arena bytes next to TFLite Micro's head arena.")
     i.add_argument("model", nargs="?", help="the .tflite or .onnx file (none: only the operator table)")
@@ -139,10 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro for its figure")
     i.set_defaults(fn=_cmd_inspect)
 
-    pr = sub.add_parser("profile", help="time each op of MODEL.tflite on the host, slowest first",
-                        description="Bake MODEL.tflite to a temporary module and time every kernel "
+    pr = sub.add_parser("profile", help="time each op of a model on the host, slowest first",
+                        description="Bake MODEL (.tflite or .onnx) to a temporary module and time every kernel "
                                     "call under CPython on random input.")
-    pr.add_argument("model", help="the .tflite file")
+    pr.add_argument("model", help="the .tflite or .onnx file")
     pr.add_argument("--tier", choices=["native", "viper", "pure"], help="kernel tier (default: fastest)")
     pr.add_argument("--reps", type=int, default=3, help="repetitions; the best time counts (default 3)")
     pr.set_defaults(fn=_cmd_profile)
@@ -152,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "kernel module if built for that arch, and the models in OUTDIR to the "
                                    "board's filesystem, skipping files already identical.")
     d.add_argument("outdir", help="folder of baked models (from upyflow bake)")
-    d.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0")
+    d.add_argument("--port", default="auto", help=PORT_HELP)
     d.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
     d.add_argument("--runtime", choices=["mpy", "py"], default="mpy",
                    help="copy the runtime compiled (.mpy, default: less RAM on import) or as source")
@@ -166,19 +190,24 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-o", "--output", default="manifest.py", help="manifest path (default manifest.py)")
     f.set_defaults(fn=_cmd_freeze)
 
-    r = sub.add_parser("run", help="run a local script on the board and print its output",
+    r = sub.add_parser("run", help="run a local script on the board, printing its output as it comes",
                        description="Execute SCRIPT on the board (through mpremote or ampy) and print "
-                                   "what it prints, e.g. a script that loads a model and classifies.")
+                                   "what it prints as it prints it, e.g. a script that loads a model "
+                                   "and classifies. Exit status 1 if the script raised.")
     r.add_argument("script", help="a local .py file")
-    r.add_argument("--port", required=True, help="serial port")
+    r.add_argument("--port", default="auto", help=PORT_HELP)
     r.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
     r.set_defaults(fn=_cmd_run)
 
-    rp = sub.add_parser("repl", help="open the board's REPL (mpremote)")
-    rp.add_argument("--port", required=True, help="serial port")
+    rp = sub.add_parser("repl", help="open the board's REPL (mpremote)",
+                        description="Open an interactive MicroPython prompt on the board through "
+                                    "mpremote (Ctrl-] or Ctrl-x leaves it).")
+    rp.add_argument("--port", default="auto", help=PORT_HELP)
     rp.set_defaults(fn=_cmd_repl)
 
-    o = sub.add_parser("ops", help="list the supported operators and types")
+    o = sub.add_parser("ops", help="list the supported operators and types",
+                       description="Print the table of operators upyflow bakes and the tensor types "
+                                   "each supports (the same table as the README's).")
     o.set_defaults(fn=_cmd_ops)
     return p
 
@@ -190,6 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     except BakeError as e:
         print("upyflow: error: %s" % e, file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `upyflow ops | head`: the reader left; say nothing more, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("upyflow: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

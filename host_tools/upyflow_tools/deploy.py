@@ -33,23 +33,49 @@ def _exe(tool: str) -> str:
     return found
 
 
+AUTO_PORT = "auto"
+
+
+def connect_args(port: str) -> list[str]:
+    """mpremote's connect arguments: `auto` finds the first USB serial board itself."""
+    return ["connect", port]
+
+
+def check_port(port: str, tool: str) -> None:
+    """One clear line for a port that cannot work, before a tool fails obscurely."""
+    if port == AUTO_PORT:
+        if tool == "ampy":
+            raise BakeError("ampy needs a port: give --port /dev/ttyACM0 (COM3 on Windows), "
+                            "or use --tool mpremote, which finds the board itself")
+        return
+    if port.startswith("/dev/") and not os.path.exists(port):
+        raise BakeError("no serial port %s: is the board plugged in? (`mpremote connect list` "
+                        "shows the ports)" % port)
+
+
 class Board:
     """One board behind a serial port, driven by mpremote or ampy."""
 
-    def __init__(self, port: str, tool: str = "mpremote") -> None:
+    def __init__(self, port: str = AUTO_PORT, tool: str = "mpremote") -> None:
         if tool not in ("mpremote", "ampy"):
             raise BakeError("--tool must be mpremote or ampy")
+        check_port(port, tool)
         self.port, self.tool, self.exe = port, tool, _exe(tool)
 
-    def _run(self, args: list[str], timeout: float = 120) -> str:
+    def _command(self, args: list[str], resume: bool = True) -> list[str]:
         if self.tool == "mpremote":
-            cmd = [self.exe, "connect", self.port, "resume"] + args
-        else:
-            cmd = [self.exe, "-p", self.port] + args
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            return [self.exe] + connect_args(self.port) + (["resume"] if resume else []) + args
+        return [self.exe, "-p", self.port] + args
+
+    def _run(self, args: list[str], timeout: float = 120, shown: str | None = None) -> str:
+        proc = subprocess.run(self._command(args), capture_output=True, text=True, timeout=timeout)
         if proc.returncode:
             msg = (proc.stderr or proc.stdout).strip().splitlines()
-            raise BakeError("%s %s failed: %s" % (self.tool, " ".join(args[:2]), msg[-1] if msg else "?"))
+            last = msg[-1] if msg else "no output (exit status %d)" % proc.returncode
+            if shown:
+                last = last.replace(shown, "<script>")
+            # args[0] names the action; the rest may be a whole script: never echo it
+            raise BakeError("%s %s on %s failed: %s" % (self.tool, args[0], self.port, last))
         return proc.stdout
 
     def exec(self, code: str) -> str:
@@ -59,9 +85,17 @@ class Board:
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
             f.write(code)
         try:
-            return self._run(["run", f.name])
+            return self._run(["run", f.name], shown=f.name)
         finally:
             os.unlink(f.name)
+
+    def run_script(self, path: str) -> int:
+        """Run a local script, its output streamed to ours as the board prints it.
+
+        A fresh interpreter (soft reset) as `mpremote run` gives by default. The exit
+        status is the tool's: 1 when the script raised (the traceback was printed)."""
+        sys.stdout.flush()
+        return subprocess.call(self._command(["run", path], resume=False))
 
     def mkdir(self, path: str) -> None:
         if self.tool == "mpremote":
@@ -140,6 +174,12 @@ def runtime_files(staging: str, arch: str | None, form: str = "mpy") -> list[tup
 
 def model_files(outdir: str) -> list[tuple[str, str]]:
     """Baked models in OUTDIR: NAME.mpy if present, else NAME.py; plus NAME.bin."""
+    if os.path.isfile(outdir):
+        raise BakeError("%s is a file: deploy takes the folder of baked models (%s)"
+                        % (outdir, os.path.dirname(outdir) or "."))
+    if not os.path.isdir(outdir):
+        raise BakeError("no folder %s: bake a model into it first (upyflow bake MODEL -o %s)"
+                        % (outdir, outdir))
     names = sorted(os.listdir(outdir))
     pairs = []
     for f in names:
@@ -150,12 +190,15 @@ def model_files(outdir: str) -> list[tuple[str, str]]:
                 continue                       # not a baked model
             pairs.append((path, f))
     if not pairs:
-        raise BakeError("no baked model in %s: run `upyflow bake MODEL.tflite -o %s` first" % (outdir, outdir))
+        raise BakeError("no baked model in %s: run `upyflow bake MODEL -o %s` first" % (outdir, outdir))
     return pairs
 
 
-def deploy(outdir: str, port: str, tool: str = "mpremote", runtime: str = "mpy",
+def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: str = "mpy",
            native: str | None = None, log=print) -> Plan:
+    model_files(outdir)   # a wrong folder is reported before the board is touched
+    if native and not os.path.isfile(native):
+        raise BakeError("no native module %s (--native takes a built upyflow_native.mpy)" % native)
     board = Board(port, tool)
     board.soft_reset()   # free the heap of whatever ran before: copying needs some
     arch = board.arch()

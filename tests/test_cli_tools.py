@@ -1,0 +1,135 @@
+"""The command line as a user meets it: streaming `run`, and one-line errors (exit 2, no
+traceback) for the mistakes people make."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from harness import ROOT
+from upyflow_tools.cli import main
+from upyflow_tools.unixport import micropython_exe
+
+SINE = ROOT / "examples" / "hello_world" / "sine_int8.tflite"
+needs_mp = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+
+
+def cli(*args: str, stdin=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "upyflow_tools.cli", *args], capture_output=True,
+                          text=True, timeout=120, input=stdin)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [l for l in proc.stderr.splitlines() if "error" in l]
+    assert len(lines) == 1, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+def test_deploy_missing_folder_and_a_file_instead_of_a_folder(tmp_path):
+    one_line_error(cli("deploy", str(tmp_path / "nosuchdir")), "no folder", "nosuchdir")
+    f = tmp_path / "model.mpy"
+    f.write_bytes(b"M")
+    one_line_error(cli("deploy", str(f)), "is a file", "folder")
+
+
+def test_run_missing_script():
+    one_line_error(cli("run", "nosuch.py"), "no script nosuch.py")
+
+
+def test_profile_viper_on_the_host():
+    one_line_error(cli("profile", str(SINE), "--tier", "viper"), "viper", "MicroPython")
+
+
+def test_unknown_march_is_refused_by_name(tmp_path):
+    one_line_error(cli("bake", str(SINE), "-o", str(tmp_path), "--march", "esp32"), "esp32", "xtensawin")
+
+
+def test_calibration_that_is_not_npy(tmp_path):
+    txt = tmp_path / "data.txt"
+    txt.write_text("0.1 0.2\n")
+    model = ROOT / "examples" / "hello_world" / "sine_float.tflite"
+    if not model.exists():
+        model = SINE
+    one_line_error(cli("bake", str(model), "-o", str(tmp_path), "--quantize", "int8",
+                       "--calibration", str(txt)), "not a .npy", "numpy.save")
+
+
+def test_missing_port_and_ampy_without_port(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("print(1)\n")
+    one_line_error(cli("run", str(script), "--port", "/dev/ttyNOSUCH9"), "no serial port /dev/ttyNOSUCH9")
+    one_line_error(cli("run", str(script), "--tool", "ampy"), "ampy needs a port")
+    one_line_error(cli("deploy", str(tmp_path), "--port", "/dev/ttyNOSUCH9"), "no baked model")
+
+
+def test_output_into_a_closed_pipe_is_quiet():
+    # `upyflow ops | head -1`: the reader leaves after one line
+    proc = subprocess.Popen([sys.executable, "-m", "upyflow_tools.cli", "ops"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0)
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_help_texts_name_onnx_and_describe_every_command():
+    for cmd in ("bake", "inspect", "profile"):
+        assert ".onnx" in cli(cmd, "--help").stdout
+    for cmd in ("repl", "ops", "run", "deploy", "freeze"):
+        out = cli(cmd, "--help").stdout
+        assert len(out.split("\n\n")[1].split()) > 5, out   # a description paragraph
+
+
+@needs_mp
+def test_run_streams_output_while_the_script_runs(tmp_path):
+    """The board prints READY and then waits for a file the host creates only after it has
+    seen READY: with buffered output (the old behaviour) the script would never finish."""
+    from upyflow_tools.vboard import VirtualBoard
+    script = tmp_path / "wait.py"
+    script.write_text(
+        "import os, time\n"
+        "print('READY')\n"
+        "for _ in range(600):\n"
+        "    try:\n"
+        "        os.stat('go')\n"
+        "        break\n"
+        "    except OSError:\n"
+        "        time.sleep(0.05)\n"
+        "print('GOT GO')\n"
+        "x = 1\n"
+        "raise ValueError('boom %d' % x)\n")
+    with VirtualBoard() as board:
+        proc = subprocess.Popen([sys.executable, "-m", "upyflow_tools.cli", "run", str(script),
+                                 "--port", board.port], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        first = proc.stdout.readline()
+        while first and b"READY" not in first:
+            first = proc.stdout.readline()
+        assert b"READY" in first
+        with open(os.path.join(board.root, "go"), "w") as f:
+            f.write("1")
+        rest = proc.stdout.read().decode()
+        status = proc.wait(timeout=60)
+    assert "GOT GO" in rest
+    # the traceback arrives whole: file, line number of the raise, the exception
+    assert "line 11" in rest and "ValueError: boom 1" in rest, rest
+    assert "os.stat" not in rest            # the script is not echoed back
+    assert status == 1                       # the script raised
+
+
+@needs_mp
+def test_run_output_before_an_exception_is_kept(tmp_path, capfd):
+    from upyflow_tools.vboard import VirtualBoard
+    script = tmp_path / "fail.py"
+    script.write_text("print('first line')\nimport nosuchmodule\n")
+    with VirtualBoard() as board:
+        assert main(["run", str(script), "--port", board.port]) == 1
+    out = capfd.readouterr().out
+    assert "first line" in out and "nosuchmodule" in out and "line 2" in out
