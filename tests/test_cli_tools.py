@@ -133,3 +133,71 @@ def test_run_output_before_an_exception_is_kept(tmp_path, capfd):
         assert main(["run", str(script), "--port", board.port]) == 1
     out = capfd.readouterr().out
     assert "first line" in out and "nosuchmodule" in out and "line 2" in out
+
+
+# --- inspect as a compatibility check ------------------------------------------------------
+def _mixed_model(tmp_path) -> str:
+    """An int8 FC (supported), then FLOOR (not an upyflow operator), then an FC with int16 bias
+    on int8 input (a type upyflow does not run)."""
+    import numpy as np
+    from tflite_writer import ModelWriter
+    w = ModelWriter()
+    x = w.tensor([1, 6], "int8", 0.05, 3, name="audio in")
+    wi = w.tensor([4, 6], "int8", 0.05, 0, data=np.arange(24).reshape(4, 6) % 7 - 3)
+    bi = w.tensor([4], "int32", 0.0025, 0, data=np.zeros(4))
+    h = w.tensor([1, 4], "float32", name="hidden")
+    y = w.tensor([1, 4], "float32", name="floored")
+    w.op("FULLY_CONNECTED", [x, wi, bi], [h])
+    w.op("FLOOR", [h], [y])
+    path = tmp_path / "mixed.tflite"
+    path.write_bytes(w.build([x], [y]))
+    return str(path)
+
+
+def test_inspect_marks_each_operator_and_names_io(tmp_path, capsys):
+    path = _mixed_model(tmp_path)
+    assert main(["inspect", path, "--no-tflm"]) == 1        # does not bake
+    out = capsys.readouterr().out
+    rows = [l for l in out.splitlines() if l.strip()[:1] in ("\u2713", "\u2717")]
+    assert len(rows) == 2
+    assert rows[0].lstrip().startswith("\u2717") and "FULLY_CONNECTED" in rows[0] and "i8/i8/i32/f32" in rows[0]
+    assert rows[1].lstrip().startswith("\u2717") and "FLOOR" in rows[1] and "not supported" in rows[1]
+    assert "audio in" in out and "scale 0.05  zero point 3" in out
+
+
+def test_inspect_json_and_plot(tmp_path, capsys):
+    import json
+    path = str(SINE)
+    png = tmp_path / "plan.png"
+    assert main(["inspect", path, "--json", "--no-tflm", "--plot", str(png)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["bakes"] and [o["kind"] for o in info["ops"]] == ["FULLY_CONNECTED"] * 3
+    assert all(o["supported"] and o["kernels"] == ["fully_connected_s8"] for o in info["ops"])
+    # the sine model: one int8 input and output of one value, quantized as the file says
+    import tflite
+    m = tflite.Model.GetRootAsModel(SINE.read_bytes(), 0)
+    sub = m.Subgraphs(0)
+    t_in = sub.Tensors(sub.Inputs(0))
+    (inp,), (outp,) = info["inputs"], info["outputs"]
+    assert inp["dtype"] == "i8" and inp["shape"] == list(t_in.ShapeAsNumpy())
+    assert inp["scale"] == pytest.approx(t_in.Quantization().Scale(0), rel=1e-6)
+    assert inp["zero_point"] == t_in.Quantization().ZeroPoint(0)
+    assert outp["bytes"] == 1 and len(info["snippet"]) == 2 and "upyflow.load('sine_int8')" in info["snippet"][0]
+    # the plan covers the arena; every call is listed with its weight bytes
+    assert max(p["offset"] + p["bytes"] for p in info["plan"]) <= info["arena_bytes"]
+    assert sum(c["weight_bytes"] for c in info["calls"]) <= info["weights_bytes"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_inspect_without_tflm_says_how_to_get_its_figure(monkeypatch, capsys):
+    import builtins
+    real = builtins.__import__
+
+    def no_tflm(name, *a, **k):
+        if name.startswith("tflite_micro"):
+            raise ImportError(name)
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_tflm)
+    assert main(["inspect", str(SINE)]) == 0
+    out = capsys.readouterr().out
+    assert "pip install tflite-micro" in out and "?" not in out.split("arena:")[1]

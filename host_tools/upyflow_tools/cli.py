@@ -55,16 +55,22 @@ def _quantization(args: argparse.Namespace) -> Quantization | None:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from .bake import compile_model
-    from .report import inspect_text, supported_table
+    from .report import supported_table
     if args.ops or not args.model:
         print(supported_table())
         if not args.model:
             return 0
         print()
-    result = compile_model(args.model)
-    print(inspect_text(result, args.model, tflm=not args.no_tflm))
-    return 0
+    from .inspect_model import inspect_model, inspect_text, plot_plan
+    info = inspect_model(args.model, tflm=not args.no_tflm)
+    if args.json:
+        import json
+        print(json.dumps(info, indent=1))
+    else:
+        print(inspect_text(info))
+    if args.plot:
+        print("wrote %s" % plot_plan(info, args.plot), file=sys.stderr if args.json else sys.stdout)
+    return 0 if info["bakes"] else 1
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -155,12 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "for QDQ ONNX models, tflm otherwise")
     b.set_defaults(fn=_cmd_bake)
 
-    i = sub.add_parser("inspect", help="print ops, arena plan and TFLM's arena for a model",
-                       description="Show what a bake would produce: op list, per-tensor arena plan, "
-                                   "arena bytes next to TFLite Micro's head arena.")
+    i = sub.add_parser("inspect", help="check a model: every operator supported or not, inputs/outputs, arena plan",
+                       description="A compatibility check and what board code needs: every operator "
+                                   "marked supported or not (with the reason), inputs and outputs with "
+                                   "dtype, shape, layout, scale and zero point and two lines of board "
+                                   "code, the per-tensor arena plan and the arena beside TFLite Micro's "
+                                   "head arena. Exit status 1 when the model does not bake.")
     i.add_argument("model", nargs="?", help="the .tflite or .onnx file (none: only the operator table)")
     i.add_argument("--ops", action="store_true", help="also print the supported operators and types")
     i.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro for its figure")
+    i.add_argument("--json", action="store_true", help="print all of it as JSON")
+    i.add_argument("--plot", metavar="PLAN.png",
+                   help="draw the memory plan (tensors over calls x arena offset) and the weight bytes "
+                        "per layer (needs matplotlib)")
     i.set_defaults(fn=_cmd_inspect)
 
     pr = sub.add_parser("profile", help="time each op of a model on the host, slowest first",
