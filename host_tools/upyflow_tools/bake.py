@@ -6,7 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import BakeError
 from .emit import Baked, assemble, module_source
@@ -30,6 +30,8 @@ class BakeResult:
     baked: Baked
     name: str
     quant_report: str | None = None   # int8 vs float agreement when bake quantized the model
+    stages: list = field(default_factory=list)   # patches.Stage: layers run in bands of rows
+    patch_report: str | None = None
 
     @property
     def arena_size(self) -> int:
@@ -62,7 +64,7 @@ def parse_model(data: bytes, path: str) -> Graph:
 
 def compile_model(path: str, name: str | None = None, data: bytes | None = None,
                   weights: str = "inline", quantize: Quantization | None = None,
-                  rounding: str | None = None) -> BakeResult:
+                  rounding: str | None = None, patches: str | list = "auto") -> BakeResult:
     """Everything but writing files: the baked tables in memory (`data` instead of reading `path`).
 
     `quantize` (quantize.Quantization) turns a float model into int8 first. `rounding`
@@ -78,23 +80,42 @@ def compile_model(path: str, name: str | None = None, data: bytes | None = None,
     report = None
     if quantize is not None:
         graph, report = quantize.apply(graph)
-    result = compile_graph(graph, path, name or default_name(path), weights)
+    result = compile_graph(graph, path, name or default_name(path), weights, patches)
     result.quant_report = report
     return result
 
 
-def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline") -> BakeResult:
-    """Rewrite, lower, plan and assemble an ir.Graph (which this changes in place)."""
+def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
+                  patches: str | list = "auto") -> BakeResult:
+    """Rewrite, lower, plan and assemble an ir.Graph (which this changes in place).
+
+    patches "auto": run the first layers of a CNN in bands of rows where that makes the
+    arena smaller (patches.py); "off": one call per layer; a list of patches.Stage: those."""
     if weights == "file":
         # Streamed weights cost RAM for the largest layer: slice the big ones.
         split_large_layers(graph, WEIGHT_CHUNK)
     alias = alias_layout_ops(graph)
     calls = lower(graph)
+    stages: list = []
+    plain_calls = calls
+    if patches == "auto":
+        from .patches import arena_and_live, schedule
+        calls, stages = schedule(graph, calls, alias, lambda c: arena_and_live(graph, c, alias))
+    elif isinstance(patches, list):          # stages chosen by the caller (tests)
+        from .patches import build
+        calls, stages = build(graph, calls, patches)[0], patches
+    elif patches != "off":
+        raise BakeError("--patches must be auto or off, not %r" % patches)
     offsets, arena, buffers = plan(graph, calls, alias)
+    patch_report = None
+    if stages:
+        from .patches import describe, extra_work
+        patch_report = describe(graph, plain_calls, stages, plan(graph, plain_calls, alias)[1], arena,
+                                extra_work(plain_calls, calls))
     if weights not in ("inline", "file"):
         raise BakeError("--weights must be inline or file, not %r" % weights)
     baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path), weights)
-    return BakeResult(graph, calls, buffers, alias, baked, name)
+    return BakeResult(graph, calls, buffers, alias, baked, name, stages=stages, patch_report=patch_report)
 
 
 def default_name(path: str) -> str:
@@ -106,9 +127,9 @@ def default_name(path: str) -> str:
 def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
          march: str | None = None, data: bytes | None = None,
          weights: str = "inline", quantize: Quantization | None = None,
-         rounding: str | None = None) -> tuple[BakeResult, list[str]]:
+         rounding: str | None = None, patches: str = "auto") -> tuple[BakeResult, list[str]]:
     """Bake `path` into OUTDIR/NAME.py (and NAME.mpy, NAME.bin); returns the result and files written."""
-    result = compile_model(path, name, data, weights, quantize, rounding)
+    result = compile_model(path, name, data, weights, quantize, rounding, patches)
     if not result.name.isidentifier():
         raise BakeError("module name %r is not a Python identifier; pass --name" % result.name)
     os.makedirs(outdir, exist_ok=True)

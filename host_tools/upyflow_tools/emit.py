@@ -69,6 +69,9 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
     def pad() -> None:
         blob.extend(b"\0" * (-len(blob) % WEIGHT_ALIGN))
 
+    # file mode: calls reading the same constants (one layer run in bands) share one segment
+    owner: dict[tuple, int] = {}
+
     def use(t: int, call: int = -1) -> int:
         tensor = graph.tensors[t]
         key = (call, t) if tensor.is_const and weights_mode == "file" else t
@@ -79,6 +82,9 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
             where = WEIGHT_BUFFER if weights_mode == "file" else WEIGHTS
             offset = len(blob) - (segment_start[0] if weights_mode == "file" else 0)
             blob.extend(tensor.data.tobytes())
+        elif t in graph.views:                  # a range of another tensor's bytes
+            base, delta = graph.views[t]
+            where, offset = ARENA, offsets[alias.get(base, base)] + delta
         else:
             where, offset = ARENA, offsets[alias.get(t, t)]
         records.append((where, offset, tensor.nbytes, tensor.dtype, tuple(tensor.shape),
@@ -91,6 +97,12 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
     outputs = [use(t) for t in graph.outputs]
     table, segments = [], []
     for k, c in enumerate(calls):
+        consts = tuple(t for t in c.tensors if graph.tensors[t].is_const)
+        first = owner.setdefault(consts, k) if weights_mode == "file" else k
+        if first != k:          # its constants are already in the file: read that segment again
+            table.append((c.kernel, tuple(use(t, first) for t in c.tensors), tuple(c.params)))
+            segments.append(segments[first])
+            continue
         pad()
         segment_start[0] = len(blob)
         table.append((c.kernel, tuple(use(t, k) for t in c.tensors), tuple(c.params)))

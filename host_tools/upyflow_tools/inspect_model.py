@@ -197,7 +197,7 @@ def plot_plan(info: dict[str, Any], png: str) -> str:
         raise BakeError("--plot needs matplotlib: pip install 'upyflow[plot]' (or matplotlib)") from None
     calls, plan = info["calls"], info["plan"]
     n = max(len(calls), 1)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, min(24, n * 0.35)), 8), sharex=True,
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, min(14, n * 0.35)), 8), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1]})
     palette = plt.get_cmap("tab20").colors
     for k, p in enumerate(plan):
@@ -208,11 +208,10 @@ def plot_plan(info: dict[str, Any], png: str) -> str:
         if p["bytes"] >= info["arena_bytes"] * 0.06:
             label = "%d B" % p["bytes"]
             if width >= 2.5:   # room for the layer's name too
-                parts = p["tensor"].split("/")
-                label = (parts[-2] if len(parts) > 1 else parts[-1])[-22:] + "\n" + label
+                label = _layer_name(p["tensor"]) + "\n" + label
             top.text(x0 + width / 2, p["offset"] + p["bytes"] / 2, label, ha="center", va="center", fontsize=6)
     top.set_xlim(-0.6, n + 0.6)
-    top.set_ylim(0, max(info["arena_bytes"], 1) * 1.05)
+    top.set_ylim(0, max(info["arena_bytes"], info["tflm_head_arena_bytes"] or 0, 1) * 1.05)
     top.axhline(info["arena_bytes"], color="black", linestyle="--", linewidth=0.8)
     title = "%s: arena %d B" % (info["name"], info["arena_bytes"])
     if info["tflm_head_arena_bytes"]:
@@ -223,9 +222,17 @@ def plot_plan(info: dict[str, Any], png: str) -> str:
     bottom.bar([c["index"] for c in calls], [c["weight_bytes"] for c in calls], color="#888")
     bottom.set_ylabel("weight bytes")
     bottom.set_xlabel("kernel call")
-    bottom.set_xticks([c["index"] for c in calls])
-    bottom.set_xticklabels([c["kernel"] for c in calls], rotation=90, fontsize=6)
+    if n <= 48:      # beyond that the names would be unreadable: indices only
+        bottom.set_xticks([c["index"] for c in calls])
+        bottom.set_xticklabels([c["kernel"] for c in calls], rotation=90, fontsize=6)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
     return png
+
+
+def _layer_name(tensor: str) -> str:
+    """A short label: the layer's name from a tensor name such as .../Conv2d_1/Relu6/band."""
+    parts = [p for p in tensor.split("/") if p != "band" and not p.startswith("rows")]
+    band = " (band)" if tensor.endswith("/band") else ""
+    return (parts[-2] if len(parts) > 1 else parts[-1])[-22:] + band

@@ -64,6 +64,23 @@ class Graph:
     description: str = ""
     # how int8 conv/FC requantize: "tflm" (bit-exact with TFLite Micro) or "onnxruntime"
     rounding: str = "tflm"
+    # Views: tensors whose bytes are a range of another tensor's, {view: (base, byte offset)};
+    # the planner places only the base (patches.py runs layers on bands of rows this way).
+    views: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def add_tensor(self, tensor: Tensor) -> int:
+        self.tensors.append(tensor)
+        return len(self.tensors) - 1
+
+    def add_view(self, base: int, row_lo: int, row_hi: int) -> int:
+        """Rows [row_lo, row_hi) of a batch-1 NHWC tensor, as a tensor of their own."""
+        t = self.tensors[base]
+        row = t.nbytes // t.shape[1]
+        view = self.add_tensor(Tensor("%s/rows%d-%d" % (t.name, row_lo, row_hi),
+                                      (1, row_hi - row_lo) + tuple(t.shape[2:]), t.dtype,
+                                      list(t.scale), list(t.zero_point)))
+        self.views[view] = (base, row_lo * row)
+        return view
 
     def add_const(self, name: str, data: np.ndarray, dtype: str) -> int:
         self.tensors.append(Tensor(name, tuple(data.shape), dtype,

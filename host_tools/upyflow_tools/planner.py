@@ -31,6 +31,7 @@ def plan(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[dict[i
     spans: dict[int, list[int]] = {}
 
     def touch(t: int, i: int) -> None:
+        t = graph.views[t][0] if t in graph.views else t
         t = alias.get(t, t)
         if graph.tensors[t].is_const:
             return

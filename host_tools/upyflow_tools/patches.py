@@ -1,0 +1,286 @@
+"""Patch-based execution of a CNN's first stage (as MCUNetV2 does), to cut the arena.
+
+The first layers of a CNN hold the largest activations, and a plain schedule keeps two of
+them (a layer's input and output) whole at once. Here a chain of row-local layers
+(convolutions, depthwise convolutions, pools) is run in bands of output rows: for each band
+of the chain's last output, every layer computes only the rows the next one needs, into a
+small buffer reused by every band. Overlapping rows are recomputed (a few percent of the
+chain's work); only the chain's input and output exist whole.
+
+No kernel changes: NHWC rows are contiguous, so a band of rows is a byte range, and each
+band call is the layer's own kernel with its height, padding and tensors cut to the band.
+Every output value sees the same inputs and constants as in the plain schedule, so results
+are byte-identical. The bake picks the chain and band height that minimise the arena,
+within a recomputation budget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ir import Graph, Tensor
+from .lower import Call
+
+# Row-local kernels: positions of the input/output tensors and of in_h, out_h, k_h, s_h,
+# d_h (None: no dilation) and pad_h among the params (see lower/families/conv.py, pool.py).
+@dataclass(frozen=True)
+class RowGeometry:
+    x: int
+    out: int
+    in_h: int
+    out_h: int
+    k_h: int
+    s_h: int
+    d_h: int | None
+    pad_h: int
+
+
+_CONV = RowGeometry(0, 3, 0, 3, 6, 8, 10, 12)
+_POOL = RowGeometry(0, 1, 0, 3, 5, 7, None, 9)
+ROW_LOCAL = {
+    "conv2d_s8": _CONV, "depthwise_conv2d_s8": _CONV, "conv2d_f32": _CONV, "depthwise_conv2d_f32": _CONV,
+    "conv2d_s16": _CONV, "depthwise_conv2d_s16": _CONV, "conv2d_s8_ort": _CONV, "depthwise_conv2d_s8_ort": _CONV,
+    "avg_pool2d_s8": _POOL, "max_pool2d_s8": _POOL, "avg_pool2d_f32": _POOL, "max_pool2d_f32": _POOL,
+}
+# Recomputed work the bake accepts for a smaller arena, as a fraction of the whole model's.
+MAX_EXTRA_WORK = 0.10
+# RAM a board spends per kernel call besides the arena: its op record and its band views'
+# tensor records (native tier; the Python tiers spend more). Banding pays for its calls.
+CALL_BYTES = 128
+BAND_HEIGHTS = (1, 2, 3, 4, 6, 8, 12, 16)
+
+
+@dataclass
+class Stage:
+    start: int            # first call of the chain
+    end: int              # one past its last call
+    band: int             # output rows of the chain's last layer per band
+
+
+def _geometry(call: Call) -> RowGeometry | None:
+    return ROW_LOCAL.get(call.kernel)
+
+
+def chains(graph: Graph, calls: list[Call], alias: dict[int, int]) -> list[tuple[int, int]]:
+    """Maximal runs of row-local calls, each reading the previous one's output and nothing
+    else reading that output (it then never needs to exist whole)."""
+    def storage(t: int) -> int:
+        return alias.get(t, t)
+
+    readers: dict[int, int] = {}
+    for c in calls:
+        for t in c.tensors:
+            readers[storage(t)] = readers.get(storage(t), 0) + 1
+    outputs = {storage(t) for t in graph.outputs}
+    def eligible(c: Call) -> bool:   # row-local, NHWC, and not already run in bands
+        g = _geometry(c)
+        return g is not None and len(graph.tensors[c.tensors[g.x]].shape) == 4 \
+            and not any(t in graph.views for t in c.tensors)
+
+    runs, i = [], 0
+    while i < len(calls):
+        if not eligible(calls[i]):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(calls):
+            g_prev, g = _geometry(calls[j - 1]), _geometry(calls[j])
+            if not eligible(calls[j]):
+                break
+            link = storage(calls[j - 1].tensors[g_prev.out])
+            if storage(calls[j].tensors[g.x]) != link or readers.get(link) != 2 or link in outputs:
+                break
+            j += 1
+        if j - i >= 2:
+            runs.append((i, j))
+        i = j
+    return runs
+
+
+def _rows_needed(call: Call, lo: int, hi: int) -> tuple[int, int]:
+    """Input rows [a, b) that output rows [lo, hi) of a row-local call read."""
+    g, p = _geometry(call), call.params
+    d = p[g.d_h] if g.d_h is not None else 1
+    first = lo * p[g.s_h] - p[g.pad_h]
+    last = (hi - 1) * p[g.s_h] - p[g.pad_h] + (p[g.k_h] - 1) * d
+    return max(0, first), min(p[g.in_h], last + 1)
+
+
+def _band_rows(calls: list[Call], start: int, end: int, band: int) -> list[list[tuple[int, int]]]:
+    """Per band, per layer of the chain: the output rows [lo, hi) it computes."""
+    last = calls[end - 1]
+    height = last.params[_geometry(last).out_h]
+    bands = []
+    for r0 in range(0, height, band):
+        rows = [(r0, min(height, r0 + band))]
+        for k in range(end - 1, start, -1):
+            rows.append(_rows_needed(calls[k], *rows[-1]))
+        bands.append(rows[::-1])
+    return bands
+
+
+def work(call: Call) -> int:
+    """Multiply-accumulates (or pool taps) of a call, for the recomputation budget."""
+    g = _geometry(call)
+    if g is None:
+        return 0
+    p = call.params
+    if g is _POOL:   # out_h * out_w * channels * k_h * k_w
+        return p[3] * p[4] * p[2] * p[5] * p[6]
+    # out_h * out_w * k_h * k_w * in_c * (out_c, or the depth multiplier)
+    return p[3] * p[4] * p[6] * p[7] * p[2] * p[5]
+
+
+def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> list[Call]:
+    """The calls with calls[start:end] run band by band; adds band buffers and views to graph."""
+    chain = calls[start:end]
+    bands = _band_rows(calls, start, end, band)
+    # One buffer per intermediate tensor, as tall as its tallest band.
+    buffers = []
+    for k in range(len(chain) - 1):
+        g = _geometry(chain[k])
+        t = graph.tensors[chain[k].tensors[g.out]]
+        rows = max(b[k][1] - b[k][0] for b in bands)
+        buffers.append(graph.add_tensor(Tensor(t.name + "/band", (1, rows) + tuple(t.shape[2:]), t.dtype,
+                                               list(t.scale), list(t.zero_point))))
+    out = []
+    for rows in bands:
+        for k, call in enumerate(chain):
+            g, p = _geometry(call), list(call.params)
+            lo, hi = rows[k]
+            a, b = _rows_needed(call, lo, hi)
+            tensors = list(call.tensors)
+            if k == 0:
+                tensors[g.x] = graph.add_view(call.tensors[g.x], a, b)
+            else:
+                tensors[g.x] = graph.add_view(buffers[k - 1], 0, b - a)
+            if k == len(chain) - 1:
+                tensors[g.out] = graph.add_view(call.tensors[g.out], lo, hi)
+            else:
+                tensors[g.out] = graph.add_view(buffers[k], 0, hi - lo)
+            # the input slice starts at global row a; the kernel's padding shifts to match
+            p[g.pad_h] = a - (lo * p[g.s_h] - p[g.pad_h])
+            p[g.in_h], p[g.out_h] = b - a, hi - lo
+            out.append(Call(call.kernel, tensors, p, call.op_index))
+    return calls[:start] + out + calls[end:]
+
+
+MAX_STAGE_CALLS = 6
+
+
+def build(graph: Graph, calls: list[Call], stages: list[Stage]) -> tuple[list[Call], list[int]]:
+    """calls with every stage run in bands (stages over disjoint ranges of calls), and for
+    each resulting call the index of the call it came from."""
+    origin = list(range(len(calls)))
+    out = list(calls)
+    for st in sorted(stages, key=lambda s: -s.start):   # later stages first: indices stay valid
+        banded = apply(graph, out, st.start, st.end, st.band)
+        n = len(banded) - len(out) + (st.end - st.start)
+        origin[st.start:st.end] = [st.start + k % (st.end - st.start) for k in range(n)]
+        out = banded
+    return out, origin
+
+
+def schedule(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> tuple[list[Call], list[Stage]]:
+    """Choose the stages: greedily add (or swap in) the stage that lowers the arena most (ties:
+    less recomputation, then lower next peaks of the live bytes), re-tuning every
+    stage's band after each step, within MAX_EXTRA_WORK; then drop stages the arena does not
+    need and make bands as tall (less recomputation) as the arena allows.
+    plan(calls) -> (arena bytes, live bytes per call). Returns the calls to run and the stages."""
+    n_tensors = len(graph.tensors)
+    total = sum(work(c) for c in calls) or 1
+    runs = chains(graph, calls, alias)
+
+    def evaluate(stages: list[Stage]):
+        banded, origin = build(graph, calls, stages)
+        extra = (sum(work(c) for c in banded) - total) / total
+        arena, live = plan(banded)
+        for t in range(n_tensors, len(graph.tensors)):   # an evaluation leaves no trace
+            graph.views.pop(t, None)
+        del graph.tensors[n_tensors:]
+        peak = max(range(len(live)), key=lambda i: live[i])
+        return (arena + CALL_BYTES * len(banded), extra, sorted(live, reverse=True)), \
+            origin[min(peak, len(origin) - 1)]
+
+    def bands(st: Stage) -> list[int]:
+        return [b for b in BAND_HEIGHTS if b < calls[st.end - 1].params[_geometry(calls[st.end - 1]).out_h]]
+
+    def retune(stages: list[Stage], best):
+        improved = True
+        while improved:
+            improved = False
+            for st in stages:
+                for band in bands(st):
+                    old, st.band = st.band, band
+                    key, at = evaluate(stages)
+                    if key[1] <= MAX_EXTRA_WORK and key < best[0]:
+                        best, improved = (key, at), True
+                    else:
+                        st.band = old
+        return best
+
+    stages: list[Stage] = []
+    best = evaluate(stages)
+    while True:
+        found = None
+        peak_at = best[1]
+        for start, stop in runs:
+            for first in range(max(start, peak_at - MAX_STAGE_CALLS + 1), min(stop, peak_at + 2)):
+                for end in range(max(first + 2, peak_at), min(stop, first + MAX_STAGE_CALLS) + 1):
+                    # a new stage replaces the ones it overlaps
+                    kept = [Stage(st.start, st.end, st.band) for st in stages if st.end <= first or end <= st.start]
+                    for band in bands(Stage(first, end, 1)):
+                        trial = kept + [Stage(first, end, band)]
+                        key, at = evaluate(trial)
+                        if key[1] <= MAX_EXTRA_WORK and key < (found or best)[0]:
+                            found = (key, at, trial)
+        if found is None:
+            break
+        stages = found[2]
+        best = retune(stages, found[:2])
+    for st in list(stages):      # a stage the arena does not need only costs time
+        rest = [s for s in stages if s is not st]
+        if evaluate(rest)[0][0] <= best[0][0]:
+            stages = rest
+            best = evaluate(stages)
+    for st in stages:            # taller bands recompute less: the tallest that costs no arena
+        for band in sorted(bands(st), reverse=True):
+            if band <= st.band:
+                break
+            old, st.band = st.band, band
+            if evaluate(stages)[0][0] > best[0][0]:
+                st.band = old
+            else:
+                break
+    banded, _ = build(graph, calls, stages)
+    return banded, stages
+
+
+def extra_work(plain: list[Call], banded: list[Call]) -> float:
+    """Work the banded calls recompute, as a fraction of the plain schedule's."""
+    total = sum(work(c) for c in plain) or 1
+    return (sum(work(c) for c in banded) - total) / total
+
+
+def arena_and_live(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[int, list[int]]:
+    """The planner's arena for these calls, and the bytes live at each call."""
+    from .planner import plan
+    _, arena, buffers = plan(graph, calls, alias)
+    live = [0] * (len(calls) + 1)
+    for b in buffers:
+        for i in range(b.first, b.last + 1):
+            live[i] += b.size
+    return arena, live
+
+
+
+def describe(graph: Graph, calls: list[Call], stages: list[Stage], plain_arena: int, arena: int,
+             extra: float) -> str:
+    """The bake report's lines on banding."""
+    lines = ["patch-based schedule: arena %d -> %d bytes, %.1f%% more arithmetic (recomputed rows)"
+             % (plain_arena, arena, 100 * extra)]
+    for st in sorted(stages, key=lambda s: s.start):
+        names = [graph.tensors[calls[k].tensors[_geometry(calls[k]).out]].name for k in (st.start, st.end - 1)]
+        short = ["/".join(n.split("/")[-2:]) for n in names]
+        lines.append("  %d layers (%s ... %s) in bands of %d output rows"
+                     % (st.end - st.start, short[0], short[1], st.band))
+    return "\n".join(lines)
