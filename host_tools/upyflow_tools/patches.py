@@ -15,6 +15,7 @@ within a recomputation budget.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .ir import Graph, Tensor
@@ -205,6 +206,17 @@ def schedule(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> tu
         return [b for b in BAND_HEIGHTS if b < calls[st.end - 1].params[_geometry(calls[st.end - 1]).out_h]]
 
     def retune(stages: list[Stage], best):
+        import itertools
+        choices = [bands(st) for st in stages]
+        if math.prod(len(c) for c in choices) <= 256:     # few stages: every combination
+            for combo in itertools.product(*choices):
+                trial = [Stage(st.start, st.end, b) for st, b in zip(stages, combo)]
+                key, at = evaluate(trial)
+                if key[1] <= MAX_EXTRA_WORK and key < best[0]:
+                    best = (key, at)
+                    for st, b in zip(stages, combo):
+                        st.band = b
+            return best
         improved = True
         while improved:
             improved = False
