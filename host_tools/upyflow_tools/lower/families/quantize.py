@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 
+import numpy as np
+from upyflow.qmath import mul_by_qm
+
 from ...ir import Graph, Op
 from ...quant import (QRANGE, channel_multipliers)
 from ..core import (Call, check_size, inp, lowering,
@@ -9,10 +12,32 @@ from ..core import (Call, check_size, inp, lowering,
 from .ort import ort_requant_table, uses_ort
 
 
+def _byte_requant_table(x, out) -> np.ndarray:
+    """TFLM's Requantize of every possible input byte, as an int8 table for lut_s8.
+
+    uint8 <-> int8 (uint8 model inputs/outputs): one byte in, one byte out, so the
+    whole operator is a 256-entry table (row k: the byte whose int8 reading is k - 128)."""
+    mult, shift = channel_multipliers(x.sc, [1.0], out.sc, 1)
+    lo, hi = (0, 255) if out.dtype == "u8" else QRANGE["i8"]
+    table = np.empty(256, np.int64)
+    for k in range(256):
+        q = k - 128 if x.dtype == "i8" else (k - 128) & 0xFF
+        v = mul_by_qm(q - x.zp, int(mult[0]), int(shift[0])) + out.zp
+        table[k] = min(max(v, lo), hi)
+    # typed as the output, so the pure tier's views agree; the bytes are the same
+    return table.astype(np.uint8) if out.dtype == "u8" else table.astype(np.int8)
+
+
 @lowering("QUANTIZE", "float32 -> int8/int16; int8/int16/int32 -> int8/int16/int32 (requantize; "
-                      "not int32 -> int32)")
+                      "not int32 -> int32); uint8 <-> int8")
 def _quantize(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if "u8" in (x.dtype, out.dtype) and {x.dtype, out.dtype} <= {"u8", "i8"}:
+        if x.dtype == out.dtype:
+            raise types_error(op, graph)
+        check_size(op, out, x.size, "output")
+        t = graph.add_const(out.name + "/lut", _byte_requant_table(x, out), out.dtype)
+        return [Call("lut_s8", [op.inputs[0], t, op.outputs[0]], [x.size])]
     if out.dtype not in ("i8", "i16", "i32"):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
