@@ -63,8 +63,7 @@ HINTS = {
     "DENSIFY": "sparse weights: convert without sparsity",
 }
 TYPE_HINTS = {
-    "f16": "float16 weights are folded into float32 at bake time; float16 activations are not supported",
-    "FLOAT16": "float16 weights are folded into float32 at bake time; float16 activations are not supported",
+    "float16": "float16 weights are folded into float32 at bake time; float16 activations are not supported",
     "RESOURCE": "resource variables (streaming models) are not supported yet",
     "FLOAT64": "convert the model to float32",
 }
@@ -96,10 +95,11 @@ def lower(graph: Graph) -> list[Call]:
                 bad_types.setdefault(tensor.dtype, []).append(tensor.name)
     for dtype, names in sorted(bad_types.items()):
         names = sorted(set(names))
-        problems.append("%s tensor%s %s%s" % (_hinted(_TYPE_NAME.get(dtype, dtype), TYPE_HINTS),
-                                              "s" if len(names) > 1 else "",
-                                              ", ".join(repr(n) for n in names[:3]),
-                                              " and %d more" % (len(names) - 3) if len(names) > 3 else ""))
+        name = _TYPE_NAME.get(dtype, dtype)
+        problems.append("%s tensor%s %s%s%s" % (name, "s" if len(names) > 1 else "",
+                                                ", ".join(repr(n) for n in names[:3]),
+                                                " and %d more" % (len(names) - 3) if len(names) > 3 else "",
+                                                " (%s)" % TYPE_HINTS[name] if name in TYPE_HINTS else ""))
     check_graph(graph, ops=False)
     calls = []
     for i, op in enumerate(graph.ops):
@@ -124,7 +124,7 @@ def lower(graph: Graph) -> list[Call]:
     return calls
 
 
-_TYPE_NAME = {"f16": "float16", "i64": "int64", "bool": "bool"}
+_TYPE_NAME = {"f16": "float16", "i64": "int64", "u8": "uint8"}
 
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")

@@ -56,7 +56,7 @@ def _quantize(graph: Graph, op: Op) -> list[Call]:
                  [x.size, x.zp, int(mult[0]), int(shift[0]), out.zp, qmin, qmax])]
 
 
-@lowering("DEQUANTIZE", "int8/int16 -> float32")
+@lowering("DEQUANTIZE", "int8/int16 -> float32; float16 and int8 constants (weights): folded at bake time")
 def _dequantize(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     if x.dtype not in ("i8", "i16") or out.dtype != "f32":
