@@ -162,3 +162,14 @@ def test_dynamic_batch_reported(tmp_path):
     path = Path(__file__).resolve().parent / "models" / "keras_cnn_int8.tflite"
     result = compile_model(str(path))
     assert any(n.startswith("dynamic dimensions set to 1 (batch 1): input ") for n in result.graph.notes)
+
+
+def test_readme_lists_every_hint():
+    from pathlib import Path
+
+    from upyflow_tools.lower.core import HINTS, TYPE_HINTS
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for k, v in HINTS.items():
+        assert "| %s | %s |" % (k, v) in readme
+    for k, v in TYPE_HINTS.items():
+        assert "| %s tensors | %s |" % (k, v) in readme
