@@ -96,3 +96,20 @@ def test_keras_cnn_micropython(baked, model, tier):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
         else:
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16"])
+def test_keras_cnn_natmod(natmod_dir, baked, model):
+    data, mdir, name, _ = baked(model)
+    oracle = (MODELS / "keras_cnn_fp16_ref.tflite").read_bytes() if model.endswith("fp16") else data
+    m = load_cpython(mdir, name)
+    groups = inputs_for(m, 4)
+    outs, _ = run_batch(mdir, name, [[x.tobytes() for x in g] for g in groups], heapsize="2M",
+                        env={"UPYFLOW_TIER": "native"}, extra_paths=[natmod_dir])
+    for group, got in zip(groups, outs):
+        want = run_tflm(oracle, group)[0]
+        got = np.frombuffer(got[0], want.dtype).reshape(want.shape)
+        if want.dtype == np.float32:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(got, want)

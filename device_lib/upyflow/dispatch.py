@@ -43,6 +43,8 @@ PURE_FAMILIES = {
     # int8 conv/FC requantized as onnxruntime does (QDQ ONNX models, rounding "onnxruntime")
     "conv2d_s8_ort": "ort", "depthwise_conv2d_s8_ort": "ort", "fully_connected_s8_ort": "ort",
     "binary_s8_ort": "ort", "avg_pool2d_s8_ort": "ort", "mean_s8_ort": "ort",
+    # RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR
+    "resize_nearest": "resize", "resize_bilinear_s8": "resize", "resize_bilinear_f32": "resize",
 }
 
 
