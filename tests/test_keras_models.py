@@ -48,11 +48,13 @@ def test_dynamic_batch_cnn_bakes_with_no_flag(baked):
 
 
 @pytest.mark.parametrize("tier", CPYTHON_TIERS)
-@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8"])
-def test_keras_cnn_bit_exact(baked, model, tier):
+@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_upsample_int8",
+                                   "keras_upsample_f32"])
+def test_keras_models_match_tflm(baked, model, tier):
     data, mdir, name, _ = baked(model)
     m = load_cpython(mdir, name, tier)
-    assert m.input_dtype[0] == m.output_dtype[0] == model.split("_")[-1].replace("int", "i").replace("ui", "u")
+    io = {"int8": "i8", "uint8": "u8", "f32": "f32"}[model.split("_")[-1]]
+    assert m.input_dtype[0] == m.output_dtype[0] == io
     for group in inputs_for(m, 12):
         assert_bit_exact(data, m, group)
 
@@ -82,7 +84,8 @@ def test_fp16_weights_match_float_reference(baked, tier):
 
 @needs_micropython
 @pytest.mark.parametrize("tier", ["pure", "viper"])
-@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16"])
+@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16",
+                                   "keras_upsample_int8", "keras_upsample_f32"])
 def test_keras_cnn_micropython(baked, model, tier):
     data, mdir, name, _ = baked(model)
     oracle = (MODELS / "keras_cnn_fp16_ref.tflite").read_bytes() if model.endswith("fp16") else data
@@ -98,7 +101,8 @@ def test_keras_cnn_micropython(baked, model, tier):
             np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16"])
+@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16",
+                                   "keras_upsample_int8", "keras_upsample_f32"])
 def test_keras_cnn_natmod(natmod_dir, baked, model):
     data, mdir, name, _ = baked(model)
     oracle = (MODELS / "keras_cnn_fp16_ref.tflite").read_bytes() if model.endswith("fp16") else data

@@ -13,6 +13,10 @@ quadrant of a 16x16 image is brightest) with fixed seeds.
   keras_cnn_fp16.tflite   float32 model with float16 weights (DEQUANTIZE fp16 -> f32)
   keras_cnn_fp16_ref.tflite  the oracle for it: TFLM cannot run float16 DEQUANTIZE, so the
                           same model with its weights rounded through float16, as float32
+  keras_upsample_int8.tflite / keras_upsample_f32.tflite  (untrained) Conv, Resizing
+                          (nearest -> RESIZE_NEAREST_NEIGHBOR), UpSampling2D (bilinear ->
+                          RESIZE_BILINEAR), Conv. (UpSampling2D's default nearest mode exports
+                          TILE, which TFLM cannot run.)
 """
 from __future__ import annotations
 
@@ -48,6 +52,18 @@ def build_model(tf):
         layers.Flatten(),
         layers.Dense(10),
         layers.Softmax(),
+    ])
+
+
+def build_upsample(tf):
+    layers = tf.keras.layers
+    return tf.keras.Sequential([
+        tf.keras.Input(shape=(6, 6, 2)),
+        layers.Conv2D(4, 3, padding="same", activation="relu"),
+        layers.Resizing(12, 12, interpolation="nearest"),
+        layers.Conv2D(4, 3, activation="relu"),
+        layers.UpSampling2D(2, interpolation="bilinear"),
+        layers.Conv2D(2, 3),
     ])
 
 
@@ -98,6 +114,14 @@ def main() -> None:
     path = args.out_dir / "keras_cnn_fp16_ref.tflite"
     path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     print("wrote %s" % path)
+
+    up = build_upsample(tf)
+    rep_up = rng.uniform(-1.0, 1.0, size=(50, 6, 6, 2)).astype(np.float32)
+    for kind, name in (("int8", "keras_upsample_int8"), (None, "keras_upsample_f32")):
+        data = convert(tf, up, rep_up, kind) if kind else tf.lite.TFLiteConverter.from_keras_model(up).convert()
+        path = args.out_dir / (name + ".tflite")
+        path.write_bytes(data)
+        print("wrote %s (%d bytes)" % (path, len(data)))
 
 
 if __name__ == "__main__":

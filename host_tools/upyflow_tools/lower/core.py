@@ -53,8 +53,9 @@ HINTS = {
     "PACK": "packs tensors computed at run time; if it builds a shape, export with fixed shapes "
             "(e.g. tf.keras.Input(shape, batch_size=1))",
     "GELU": "Keras gelu; activation='relu' or 'hard_swish' are supported",
-    "TILE": "Keras UpSampling2D exports TILE/RESHAPE; tf.keras.layers.Resizing(interpolation='nearest') "
-            "gives RESIZE_NEAREST_NEIGHBOR",
+    "TILE": "Keras UpSampling2D's nearest mode exports TILE, which TFLM cannot run either; "
+            "UpSampling2D(interpolation='bilinear') or Resizing(h, w, interpolation='nearest') export "
+            "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR",
     "VAR_HANDLE": "resource variables (streaming models) are not supported yet",
     "READ_VARIABLE": "resource variables (streaming models) are not supported yet",
     "ASSIGN_VARIABLE": "resource variables (streaming models) are not supported yet",
