@@ -20,7 +20,8 @@ def supported_table() -> str:
 
 def inspect_text(result: BakeResult, path: str, tflm: bool = True) -> str:
     g, b = result.graph, result.baked
-    lines = ["model %s: %d ops -> %d kernel calls" % (path, len(g.ops), len(b.calls)), "", "ops:"]
+    lines = ["model %s: %d ops -> %d kernel calls" % (path, len(g.ops), len(b.calls))]
+    lines += ["note: " + n for n in g.notes] + ["", "ops:"]
     for i, call in enumerate(result.calls):
         outs = [g.tensors[t] for t in call.tensors if not g.tensors[t].is_const][-1:]
         shape = "x".join(map(str, outs[0].shape)) if outs else "?"

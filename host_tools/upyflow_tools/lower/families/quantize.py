@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from upyflow.qmath import mul_by_qm
 
-from ...ir import Graph, Op
+from ...ir import Graph, Op, Tensor
 from ...quant import (QRANGE, channel_multipliers)
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
@@ -56,10 +56,18 @@ def _quantize(graph: Graph, op: Op) -> list[Call]:
                  [x.size, x.zp, int(mult[0]), int(shift[0]), out.zp, qmin, qmax])]
 
 
-@lowering("DEQUANTIZE", "int8/int16 -> float32; float16 and int8 constants (weights): folded at bake time")
+@lowering("DEQUANTIZE", "int8/int16/uint8 -> float32; float16 and int8 constants (weights): folded at bake time")
 def _dequantize(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    if x.dtype not in ("i8", "i16") or out.dtype != "f32":
+    if x.dtype not in ("i8", "i16", "u8") or out.dtype != "f32":
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
+    if x.dtype == "u8":
+        # uint8 bytes -> int8 (minus 128, a byte table) into a scratch tensor, then as int8
+        flip = np.array([(k - 128) ^ -128 for k in range(256)], np.int8)
+        graph.tensors.append(Tensor(x.name + "/as_int8", tuple(x.shape), "i8", list(x.scale), [x.zp - 128]))
+        scratch = len(graph.tensors) - 1
+        t = graph.add_const(x.name + "/flip", flip, "i8")
+        return [Call("lut_s8", [op.inputs[0], t, scratch], [x.size]),
+                Call("dequantize_f32", [scratch, op.outputs[0]], [x.size, x.sc, x.zp - 128])]
     return [Call("dequantize_f32", [op.inputs[0], op.outputs[0]], [x.size, x.sc, x.zp])]
