@@ -55,6 +55,7 @@ VIPER_FAMILIES = {
     "svdf_s8_i16": "kernels_viper_seq", "svdf_s8_i8": "kernels_viper_seq", "lstm_s8": "kernels_viper_seq",
     "conv2d_s16": "kernels_viper_s16", "depthwise_conv2d_s16": "kernels_viper_s16",
     "fully_connected_s16": "kernels_viper_s16",
+    "resize_nearest": "kernels_viper_resize", "resize_bilinear_s8": "kernels_viper_resize",
 }
 
 
