@@ -173,3 +173,12 @@ def test_readme_lists_every_hint():
         assert "| %s | %s |" % (k, v) in readme
     for k, v in TYPE_HINTS.items():
         assert "| %s tensors | %s |" % (k, v) in readme
+
+
+def test_readme_lists_every_onnx_hint():
+    from pathlib import Path
+
+    from upyflow_tools.readers.onnx import ONNX_HINTS
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for k, v in ONNX_HINTS.items():
+        assert "| ONNX %s | %s |" % (k, v) in readme
