@@ -89,8 +89,8 @@ def lower(graph: Graph) -> list[Call]:
         problems.append("unsupported operator%s %s" % ("s" if len(unsupported) > 1 else "",
                         ", ".join(_hinted(k, HINTS) for k in unsupported)))
     bad_types: dict[str, list[str]] = {}
-    for op in graph.ops:
-        for t in op.inputs + op.outputs:
+    for ids in [graph.inputs + graph.outputs] + [op.inputs + op.outputs for op in graph.ops]:
+        for t in ids:
             tensor = graph.tensors[t] if 0 <= t < len(graph.tensors) else None
             if tensor is not None and tensor.dtype not in RUNTIME_TYPES and not tensor.is_const:
                 bad_types.setdefault(tensor.dtype, []).append(tensor.name)
