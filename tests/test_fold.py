@@ -161,7 +161,7 @@ def test_dynamic_batch_reported(tmp_path):
     from pathlib import Path
     path = Path(__file__).resolve().parent / "models" / "keras_cnn_int8.tflite"
     result = compile_model(str(path))
-    assert any(n.startswith("dynamic dimensions set to 1 (batch 1): input ") for n in result.graph.notes)
+    assert any(n.startswith("dynamic batch dimension set to 1: input ") for n in result.graph.notes)
 
 
 def test_readme_lists_every_hint():

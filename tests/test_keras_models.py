@@ -44,7 +44,7 @@ def test_dynamic_batch_cnn_bakes_with_no_flag(baked):
     kinds = {result.graph.ops[c.op_index].kind for c in result.calls}
     assert not kinds & {"SHAPE", "STRIDED_SLICE", "PACK"}       # folded, not run on the board
     notes = " ".join(result.graph.notes)
-    assert "dynamic dimensions set to 1" in notes and "SHAPE" in notes and "PACK" in notes
+    assert "dynamic batch dimension set to 1" in notes and "SHAPE" in notes and "PACK" in notes
 
 
 @pytest.mark.parametrize("tier", CPYTHON_TIERS)

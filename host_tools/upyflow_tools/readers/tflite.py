@@ -95,9 +95,9 @@ def _read(data: bytes) -> Graph:
         dtype = _TYPES[ttype]
         sig = [int(d) for d in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
         if len(sig) == len(shape) and any(d < 0 for d in sig):
-            # a dynamic dimension (Keras' batch): the converter stores 1 in `shape`
+            # a dynamic dimension (Keras' batch None): the converter's `shape` holds 1 there
             dynamic.append((i, sig))
-            shape = tuple(1 if s < 0 else d for d, s in zip(shape, sig))
+            shape = tuple(1 if d < 0 and s < 0 else d for d, s in zip(shape, sig))
         if any(d < 0 for d in shape):
             raise BakeError("tensor %r has a dynamic shape %s" % (name, list(shape)))
         q = t.Quantization()
@@ -143,6 +143,12 @@ def _read(data: bytes) -> Graph:
     graph = Graph(tensors, ops, inputs, outputs, desc)
     dyn_io = [tensors[i].name for i, _ in dynamic if i in inputs]
     if dynamic:
-        graph.notes.append("dynamic dimensions set to 1 (batch 1)%s"
+        graph.notes.append("dynamic batch dimension set to 1%s"
                            % (": input " + ", ".join(repr(n) for n in dyn_io) if dyn_io else ""))
+    inner = [tensors[i].name for i, sig in dynamic if any(d < 0 for d in sig[1:])]
+    if inner:
+        # not only the batch: the file's static sizes are used as they are
+        graph.notes.append("%d tensor%s with dynamic dimensions besides the batch (e.g. %r) taken "
+                           "at the file's static shape" % (len(inner), "s" if len(inner) > 1 else "",
+                                                           inner[0]))
     return graph
