@@ -140,7 +140,12 @@ def _split_v(op, xs, ts):
 
 @folder("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def _reshape(op, xs, ts):
-    return [xs[0]]   # the output tensor's declared shape applies (see _store)
+    # the output tensor's declared shape applies (see _store); RESHAPE's own target
+    # (its shape input or new_shape option, -1 resolved) when that is a placeholder
+    target = xs[1].reshape(-1) if op.kind == "RESHAPE" and len(xs) > 1 else op.options.get("new_shape")
+    if op.kind == "RESHAPE" and target is not None and len(target):
+        return [xs[0].reshape([int(d) for d in target])]
+    return [xs[0]]
 
 
 @folder("FILL")
