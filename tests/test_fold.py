@@ -182,3 +182,52 @@ def test_readme_lists_every_onnx_hint():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for k, v in ONNX_HINTS.items():
         assert "| ONNX %s | %s |" % (k, v) in readme
+
+
+# Arithmetic on constants: TFLM computes it at run time, bake folds it (numpy); each feeds an
+# ADD with the model input so the folded constant reaches the output.
+FOLD_BINARY = ["ADD", "SUB", "MUL", "DIV", "FLOOR_DIV", "FLOOR_MOD", "MAXIMUM", "MINIMUM",
+               "SQUARED_DIFFERENCE"]
+FOLD_UNARY = ["NEG", "ABS", "SQRT", "RSQRT", "EXP", "LOG", "SQUARE", "FLOOR", "CEIL", "ROUND"]
+FOLD_REDUCE = ["SUM", "REDUCE_MAX", "REDUCE_MIN", "MEAN"]
+
+
+def _const_arith(op: str, dtype: str) -> bytes:
+    w = ModelWriter()
+    a_vals = np.array([[2.5, -3.75, 7.0, -0.5, 1.25, -6.5]])
+    b_vals = np.array([[2.0, 1.5, -3.0, 0.75, -2.5, 4.0]])
+    if dtype == "int32":
+        a_vals, b_vals = np.array([[7, -7, 9, -9, 100, 3]]), np.array([[2, 2, -4, -4, 7, -5]])
+    x = w.tensor([1, 6], "float32")
+    c = w.tensor([1, 6], dtype)
+    if op in FOLD_UNARY:
+        a = w.tensor([1, 6], dtype, data=np.abs(a_vals) if op in ("SQRT", "RSQRT", "LOG") else a_vals)
+        w.op(op, [a], [c])
+    elif op in FOLD_REDUCE:
+        a = w.tensor([2, 6], dtype, data=np.concatenate([a_vals, b_vals]))
+        axis = w.tensor([1], "int32", data=np.array([0]))
+        w.op(op, [a, axis], [c], keep_dims=True)
+    else:
+        a, b = w.tensor([1, 6], dtype, data=a_vals), w.tensor([1, 6], dtype, data=b_vals)
+        w.op(op, [a, b], [c])
+    if dtype == "int32":
+        cf = w.tensor([1, 6], "float32")
+        w.op("CAST", [c], [cf])
+        c = cf
+    out = w.tensor([1, 6], "float32")
+    w.op("ADD", [x, c], [out])
+    return w.build([x], [out])
+
+
+FOLD_CASES = [(op, "float32") for op in FOLD_BINARY + FOLD_UNARY + FOLD_REDUCE] + \
+    [(op, "int32") for op in ["ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"]]
+
+
+@pytest.mark.parametrize("op,dtype", FOLD_CASES)
+def test_constant_arithmetic_folds_as_tflm_computes(op, dtype, tmp_path):
+    data = _const_arith(op, dtype)
+    mdir, name, result = bake_model(data, tmp_path)
+    assert [result.graph.ops[c.op_index].kind for c in result.calls] == ["ADD"]   # all else folded
+    m = load_cpython(mdir, name, "pure")
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(1, 6)
+    np.testing.assert_allclose(run_upyflow(m, [x])[0], run_tflm(data, [x])[0], rtol=1e-6, atol=0)

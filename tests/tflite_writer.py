@@ -42,6 +42,10 @@ OPS: dict[str, tuple[str | None, dict]] = {
     "TRANSPOSE_CONV": ("TransposeConvOptions", dict(padding="SAME", stride_w=1, stride_h=1, **_ACT)),
     # element-wise and shape ops whose option tables do not follow the OPCODE -> OpcodeOptions rule
     "MEAN": ("ReducerOptions", dict(keep_dims=False)),
+    "SUM": ("ReducerOptions", dict(keep_dims=False)),
+    "REDUCE_MAX": ("ReducerOptions", dict(keep_dims=False)),
+    "REDUCE_MIN": ("ReducerOptions", dict(keep_dims=False)),
+    "REDUCE_PROD": ("ReducerOptions", dict(keep_dims=False)),
     "PADV2": ("PadV2Options", {}),
     "MAXIMUM": ("MaximumMinimumOptions", {}),
     "MINIMUM": ("MaximumMinimumOptions", {}),
