@@ -11,6 +11,8 @@ DTYPES = {  # name -> (TensorType, numpy little-endian dtype)
     "int16": (tflite.TensorType.INT16, "<i2"),
     "int32": (tflite.TensorType.INT32, "<i4"),
     "int64": (tflite.TensorType.INT64, "<i8"),
+    "float16": (tflite.TensorType.FLOAT16, "<f2"),
+    "uint8": (tflite.TensorType.UINT8, "u1"),
 }
 _ACT = dict(fused_activation_function="NONE")
 _CONV = dict(padding="SAME", stride_w=1, stride_h=1, dilation_w_factor=1, dilation_h_factor=1, **_ACT)
@@ -40,6 +42,10 @@ OPS: dict[str, tuple[str | None, dict]] = {
     "TRANSPOSE_CONV": ("TransposeConvOptions", dict(padding="SAME", stride_w=1, stride_h=1, **_ACT)),
     # element-wise and shape ops whose option tables do not follow the OPCODE -> OpcodeOptions rule
     "MEAN": ("ReducerOptions", dict(keep_dims=False)),
+    "SUM": ("ReducerOptions", dict(keep_dims=False)),
+    "REDUCE_MAX": ("ReducerOptions", dict(keep_dims=False)),
+    "REDUCE_MIN": ("ReducerOptions", dict(keep_dims=False)),
+    "REDUCE_PROD": ("ReducerOptions", dict(keep_dims=False)),
     "PADV2": ("PadV2Options", {}),
     "MAXIMUM": ("MaximumMinimumOptions", {}),
     "MINIMUM": ("MaximumMinimumOptions", {}),

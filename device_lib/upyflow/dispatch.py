@@ -43,6 +43,8 @@ PURE_FAMILIES = {
     # int8 conv/FC requantized as onnxruntime does (QDQ ONNX models, rounding "onnxruntime")
     "conv2d_s8_ort": "ort", "depthwise_conv2d_s8_ort": "ort", "fully_connected_s8_ort": "ort",
     "binary_s8_ort": "ort", "avg_pool2d_s8_ort": "ort", "mean_s8_ort": "ort",
+    # RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR
+    "resize_nearest": "resize", "resize_bilinear_s8": "resize", "resize_bilinear_f32": "resize",
 }
 
 
@@ -53,6 +55,7 @@ VIPER_FAMILIES = {
     "svdf_s8_i16": "kernels_viper_seq", "svdf_s8_i8": "kernels_viper_seq", "lstm_s8": "kernels_viper_seq",
     "conv2d_s16": "kernels_viper_s16", "depthwise_conv2d_s16": "kernels_viper_s16",
     "fully_connected_s16": "kernels_viper_s16",
+    "resize_nearest": "kernels_viper_resize", "resize_bilinear_s8": "kernels_viper_resize",
 }
 
 

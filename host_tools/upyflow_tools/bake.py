@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from . import BakeError
 from .emit import Baked, assemble, module_source
+from .fold import fold_constants
 from .ir import Graph
 from .lower import Call, lower
 from .passes import alias_layout_ops, split_large_layers
@@ -79,6 +80,7 @@ def compile_model(path: str, name: str | None = None, data: bytes | None = None,
         raise BakeError("%s declares no inputs or no outputs" % path)
     report = None
     if quantize is not None:
+        fold_constants(graph)   # the calibration run needs no shape arithmetic either
         graph, report = quantize.apply(graph)
     result = compile_graph(graph, path, name or default_name(path), weights, patches)
     result.quant_report = report
@@ -94,6 +96,7 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     if weights == "file":
         # Streamed weights cost RAM for the largest layer: slice the big ones.
         split_large_layers(graph, WEIGHT_CHUNK)
+    fold_constants(graph)
     alias = alias_layout_ops(graph)
     calls = lower(graph)
     stages: list = []

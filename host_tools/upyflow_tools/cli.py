@@ -21,6 +21,8 @@ def _cmd_bake(args: argparse.Namespace) -> int:
     b = result.baked
     print("%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
           % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
+    for note in result.graph.notes:
+        print("note: " + note)
     if result.patch_report:
         print(result.patch_report)
     for f in files:

@@ -28,11 +28,14 @@ class OpCheck:
 
 def check_ops(graph: Graph) -> list[OpCheck]:
     """Each operator of the graph lowered on its own: supported, or the reason it is not."""
+    from .fold import fold_constants
     from .lower import LOWERINGS, TYPES
-    from .passes import alias_layout_ops
+    from .lower.core import check_op
+    from .passes import LAYOUT_ONLY, alias_layout_ops
     g = copy.deepcopy(graph)
     try:
-        alias_layout_ops(g)       # layout-only ops (RESHAPE...) need no kernel once folded
+        fold_constants(g)         # shape arithmetic on constants runs at bake time
+        alias_layout_ops(g)       # layout-only ops (RESHAPE...) need no kernel
     except BakeError:
         g = copy.deepcopy(graph)
     kept = {id(op) for op in g.ops}
@@ -40,19 +43,20 @@ def check_ops(graph: Graph) -> list[OpCheck]:
     for i, op in enumerate(copy.deepcopy(graph).ops):
         out = graph.tensors[op.outputs[0]] if op.outputs and 0 <= op.outputs[0] < len(graph.tensors) else None
         c = OpCheck(i, op.kind, True, output=_tensor_type(out) if out else "?")
-        if op.kind not in LOWERINGS:
+        target = next((o for o in g.ops if id(o) in kept and _same(o, op)), None)
+        if target is None:
+            c.kernels = ["(no kernel: shares its input's bytes)" if op.kind in LAYOUT_ONLY
+                         else "(folded at bake time)"]
+        elif op.kind not in LOWERINGS:
             c.supported, c.reason = False, "operator not supported"
         else:
-            target = next((o for o in g.ops if id(o) in kept and _same(o, op)), None)
-            if target is None:
-                c.kernels = ["(none: shares its input's bytes)"]
-            else:
-                try:
-                    c.kernels = [call.kernel for call in LOWERINGS[op.kind](g, target)]
-                except BakeError as e:
-                    c.supported, c.reason = False, str(e)
-                except Exception as e:   # a graph the lowering cannot even read: still a no
-                    c.supported, c.reason = False, "%s (%s)" % (TYPES.get(op.kind, ""), e)
+            try:
+                check_op(g, target)
+                c.kernels = [call.kernel for call in LOWERINGS[op.kind](g, target)]
+            except BakeError as e:
+                c.supported, c.reason = False, str(e)
+            except Exception as e:   # a graph the lowering cannot even read: still a no
+                c.supported, c.reason = False, "%s (%s)" % (TYPES.get(op.kind, ""), e)
         checks.append(c)
     return checks
 
@@ -98,7 +102,7 @@ def inspect_model(path: str, tflm: bool = True) -> dict[str, Any]:
     graph = read_model(path)
     name = default_name(path)
     checks = check_ops(graph)
-    info: dict[str, Any] = {"model": path, "name": name, "bakes": True, "error": None,
+    info: dict[str, Any] = {"model": path, "name": name, "bakes": True, "error": None, "notes": [],
                             "inputs": io_info(graph, graph.inputs),
                             "outputs": io_info(graph, graph.outputs)}
     result: BakeResult | None = None
@@ -111,6 +115,7 @@ def inspect_model(path: str, tflm: bool = True) -> dict[str, Any]:
         by_op: dict[int, list[str]] = {}
         for call in result.calls:
             by_op.setdefault(call.op_index, []).append(call.kernel)
+        info["notes"] = list(result.graph.notes)
         info["inputs"] = io_info(result.graph, result.graph.inputs)
         info["outputs"] = io_info(result.graph, result.graph.outputs)
     info["ops"] = [{"index": c.index, "kind": c.kind, "supported": c.supported, "reason": c.reason,
@@ -151,6 +156,7 @@ def inspect_text(info: dict[str, Any]) -> str:
     bad = [o for o in ops if not o["supported"]]
     lines = ["model %s: %d operators, %s" % (info["model"], len(ops),
                                               "all supported" if not bad else "%d not supported" % len(bad)), ""]
+    lines += ["note: " + n for n in info["notes"]] + ([""] if info["notes"] else [])
     lines.append("operators:")
     for o in ops:
         mark = OK if o["supported"] else NO

@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DTYPE_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f32": 4, "bool": 1}
+# f16 exists only at bake time (fp16 weights, folded into float32 constants).
+DTYPE_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f32": 4, "bool": 1, "f16": 2}
 NP_DTYPE = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32,
-            "i64": np.int64, "f32": np.float32, "bool": np.bool_}
+            "i64": np.int64, "f32": np.float32, "bool": np.bool_, "f16": np.float16}
 
 
 @dataclass
@@ -64,6 +65,8 @@ class Graph:
     description: str = ""
     # how int8 conv/FC requantize: "tflm" (bit-exact with TFLite Micro) or "onnxruntime"
     rounding: str = "tflm"
+    # what bake changed on the way that the user should know (dynamic batch set to 1, ...)
+    notes: list[str] = field(default_factory=list)
     # Views: tensors whose bytes are a range of another tensor's, {view: (base, byte offset)};
     # the planner places only the base (patches.py runs layers on bands of rows this way).
     views: dict[int, tuple[int, int]] = field(default_factory=dict)

@@ -25,8 +25,8 @@ def alias_layout_ops(graph: Graph) -> dict[int, int]:
         src, dst = op.inputs[0], op.outputs[0]
         s, d = graph.tensors[src], graph.tensors[dst]
         if s.size != d.size or s.dtype != d.dtype:
-            raise BakeError("%s %r: %s %s cannot become %s %s"
-                            % (op.kind, d.name, s.dtype, list(s.shape), d.dtype, list(d.shape)))
+            kept.append(op)   # its lowering reports it, beside every other problem
+            continue
         if s.is_const:
             d.data = s.data.reshape(d.shape)
         elif src in graph.outputs or (src in graph.inputs and dst in graph.outputs):

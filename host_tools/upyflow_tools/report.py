@@ -6,8 +6,15 @@ from .lower import TYPES, supported_ops
 
 
 def supported_table() -> str:
+    """Runtime operators, and those bake can only fold (constant inputs: shape arithmetic)."""
+    from .fold import FOLDERS, SHAPE_ONLY
+    kinds = dict(TYPES)
+    for op in FOLDERS:
+        if op not in kinds:
+            kinds[op] = ("folded at bake time (reads only the input's static shape)" if op in SHAPE_ONLY
+                         else "constant inputs only: folded at bake time")
     rows = ["| operator | types |", "|---|---|"]
-    rows += ["| %s | %s |" % (op, TYPES[op]) for op in supported_ops()]
+    rows += ["| %s | %s |" % (op, kinds[op]) for op in sorted(kinds)]
     return "\n".join(rows)
 
 

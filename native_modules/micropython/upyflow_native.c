@@ -114,6 +114,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
         MP_QSTR_prelu_f32, MP_QSTR_softmax_s16,
         // int8 conv/FC requantized as onnxruntime does
         MP_QSTR_conv2d_s8_ort, MP_QSTR_depthwise_conv2d_s8_ort, MP_QSTR_fully_connected_s8_ort,
+        // RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR
+        MP_QSTR_resize_nearest, MP_QSTR_resize_bilinear_s8, MP_QSTR_resize_bilinear_f32,
     };
     mp_obj_t names[UF_N_KERNELS];
     for (int i = 0; i < UF_N_KERNELS; i++) {

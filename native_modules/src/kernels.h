@@ -177,6 +177,17 @@ void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const int32_t *
 #define UF_N_ORT 3
 // --- end onnxruntime rounding ---
 
+// --- RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR: resize.c ---
+void uf_resize_nearest(const void *x, const int32_t *ymap, const int32_t *xmap, void *out,
+                       int in_w, int out_h, int out_w, int depth, int esize);
+void uf_resize_bilinear_s8(const int8_t *x, const int32_t *ytab, const int32_t *xtab, int8_t *out,
+                           int in_w, int out_h, int out_w, int depth);
+void uf_resize_bilinear_f32(const float *x, const int32_t *ytab, const float *yw,
+                            const int32_t *xtab, const float *xw, float *out, int in_w,
+                            int out_h, int out_w, int depth);
+#define UF_N_RESIZE 3
+// --- end resize ---
+
 // Generic calls for the bindings: tensors (byte buffers) and parameters in the
 // pure kernel's order, split by kind.
 #define UF_MAX_TENSORS 6
@@ -204,8 +215,13 @@ typedef struct {
     int (*run)(const uf_call *c);   // checks the sizes, then calls the kernel
 } uf_kernel_def;
 
-#define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS + UF_N_ORT)
+#define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS + UF_N_ORT + UF_N_RESIZE)
 extern const uf_kernel_def uf_kernels[UF_N_KERNELS];
+
+// resize.c's checked table entries
+int uf_run_resize_nearest(const uf_call *c);
+int uf_run_resize_bilinear_s8(const uf_call *c);
+int uf_run_resize_bilinear_f32(const uf_call *c);
 
 const char *uf_error_text(int err);
 

@@ -808,6 +808,10 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"conv2d_s8_ort", "rrrwriiiiiiiiiiiiiiiiii", run_conv_s8_ort},
     {"depthwise_conv2d_s8_ort", "rrrwriiiiiiiiiiiiiiiiii", run_dw_s8_ort},
     {"fully_connected_s8_ort", "rrrwriiiiii", run_fc_s8_ort},
+    // RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR (resize.c)
+    {"resize_nearest", "rrrwiiiiii", uf_run_resize_nearest},
+    {"resize_bilinear_s8", "rrrwiiiii", uf_run_resize_bilinear_s8},
+    {"resize_bilinear_f32", "rrrrrwiiiii", uf_run_resize_bilinear_f32},
 };
 
 const char *uf_error_text(int err) {

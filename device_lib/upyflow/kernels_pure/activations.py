@@ -9,8 +9,9 @@ KERNELS = ("lut_s8", "clamp_f32", "leaky_relu_q", "leaky_relu_f32", "hard_swish_
 
 
 def lut_s8(x, table, out, n):
+    # & 255: a uint8 input view (QUANTIZE uint8 -> int8) indexes by the same byte
     for i in range(n):
-        out[i] = table[x[i] + 128]
+        out[i] = table[(x[i] + 128) & 255]
 
 
 def clamp_f32(x, out, n, lo, hi):

@@ -46,20 +46,86 @@ def supported_ops() -> list[str]:
     return sorted(LOWERINGS)
 
 
+# Why an operator or type is usually there, and what to do about it: printed beside it.
+HINTS = {
+    "SHAPE": "shape arithmetic on a dynamic dimension that bake could not fold; "
+             "export with fixed shapes (e.g. tf.keras.Input(shape, batch_size=1))",
+    "PACK": "packs tensors computed at run time; if it builds a shape, export with fixed shapes "
+            "(e.g. tf.keras.Input(shape, batch_size=1))",
+    "GELU": "Keras gelu; activation='relu' or 'hard_swish' are supported",
+    "TILE": "Keras UpSampling2D's nearest mode exports TILE, which TFLM cannot run either; "
+            "UpSampling2D(interpolation='bilinear') or Resizing(h, w, interpolation='nearest') export "
+            "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR",
+    "VAR_HANDLE": "resource variables (streaming models) are not supported yet",
+    "READ_VARIABLE": "resource variables (streaming models) are not supported yet",
+    "ASSIGN_VARIABLE": "resource variables (streaming models) are not supported yet",
+    "CALL_ONCE": "initializes resource variables (streaming models): not supported yet",
+    "WHILE": "control flow is not supported", "IF": "control flow is not supported",
+    "DENSIFY": "sparse weights: convert without sparsity",
+}
+TYPE_HINTS = {
+    "float16": "float16 weights are folded into float32 at bake time; float16 activations are not supported",
+    "RESOURCE": "resource variables (streaming models) are not supported yet",
+    "FLOAT64": "convert the model to float32",
+}
+# tensor types a baked module can hold (emit.DTYPE_CODES); i64/bool only as folded constants
+RUNTIME_TYPES = ("i8", "u8", "i16", "i32", "f32")
+
+
+def _hinted(name: str, hints: dict) -> str:
+    if name.startswith("CUSTOM(Flex"):
+        return name + " (a TensorFlow Select op: TFLM cannot run it; convert with TFLITE_BUILTINS only)"
+    return name + (" (%s)" % hints[name] if name in hints else "")
+
+
 def lower(graph: Graph) -> list[Call]:
-    """Every op of the graph as kernel calls; BakeError on anything unsupported."""
+    """Every op of the graph as kernel calls; BakeError on anything unsupported.
+
+    All problems are gathered first, so one error names every unsupported
+    operator, type and variant at once."""
+    problems: list[str] = []
     unsupported = sorted({op.kind for op in graph.ops if op.kind not in LOWERINGS})
     if unsupported:
-        raise BakeError("unsupported operator%s %s; upyflow supports %s"
-                        % ("s" if len(unsupported) > 1 else "", ", ".join(unsupported),
-                           ", ".join(supported_ops())))
-    check_graph(graph)
+        problems.append("unsupported operator%s %s" % ("s" if len(unsupported) > 1 else "",
+                        ", ".join(_hinted(k, HINTS) for k in unsupported)))
+    bad_types: dict[str, list[str]] = {}
+    for ids in [graph.inputs + graph.outputs] + [op.inputs + op.outputs for op in graph.ops]:
+        for t in ids:
+            tensor = graph.tensors[t] if 0 <= t < len(graph.tensors) else None
+            if tensor is not None and tensor.dtype not in RUNTIME_TYPES and not tensor.is_const:
+                bad_types.setdefault(tensor.dtype, []).append(tensor.name)
+    for dtype, names in sorted(bad_types.items()):
+        names = sorted(set(names))
+        name = _TYPE_NAME.get(dtype, dtype)
+        problems.append("%s tensor%s %s%s%s" % (name, "s" if len(names) > 1 else "",
+                                                ", ".join(repr(n) for n in names[:3]),
+                                                " and %d more" % (len(names) - 3) if len(names) > 3 else "",
+                                                " (%s)" % TYPE_HINTS[name] if name in TYPE_HINTS else ""))
+    check_graph(graph, ops=False)
     calls = []
     for i, op in enumerate(graph.ops):
-        for call in LOWERINGS[op.kind](graph, op):
-            call.op_index = i
-            calls.append(call)
+        if op.kind not in LOWERINGS:
+            continue
+        try:
+            check_op(graph, op)
+            for call in LOWERINGS[op.kind](graph, op):
+                call.op_index = i
+                calls.append(call)
+        except BakeError as e:
+            if str(e) not in problems:
+                problems.append(str(e))
+        except Exception:
+            if not problems:
+                raise
+            # a lowering tripped over what is already reported (an unsupported type, ...)
+    if problems:
+        if unsupported:
+            problems.append("upyflow supports " + ", ".join(supported_ops()))
+        raise BakeError("; ".join(problems))
     return calls
+
+
+_TYPE_NAME = {"f16": "float16", "i64": "int64", "u8": "uint8"}
 
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -68,7 +134,7 @@ ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 OWN_ACTIVATION = {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
 
 
-def check_graph(graph: Graph) -> None:
+def check_graph(graph: Graph, ops: bool = True) -> None:
     """Reject, with a BakeError, what would otherwise crash a lowering or the planner.
 
     A damaged or unusual file gets here with missing operands, graph inputs/outputs
@@ -80,30 +146,35 @@ def check_graph(graph: Graph) -> None:
         for t in ids:
             if not 0 <= t < n:
                 raise BakeError("graph %s refers to tensor %d of %d" % (what, t, n))
-    for op in graph.ops:
-        need = MIN_INPUTS.get(op.kind, 1)
-        if len(op.inputs) < need or any(t < 0 for t in op.inputs[:need]) \
-                or not op.outputs or op.outputs[0] < 0:
-            raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
-                            % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
-        act = op.options.get("fused_activation_function", "NONE")
-        if act not in ACTIVATIONS and op.kind not in OWN_ACTIVATION:
-            raise BakeError("operator %s has fused activation %s; upyflow supports %s"
-                            % (op.kind, act, ", ".join(ACTIVATIONS)))
-        if op.kind == "RESHAPE":
-            continue  # no arithmetic: quantization does not matter
-        for t in op.inputs + op.outputs:
-            tensor = graph.tensors[t] if t >= 0 else None
-            if tensor is None or tensor.dtype not in ("i8", "i16"):
-                continue
-            if not (tensor.scale and all(s > 0 and math.isfinite(s) for s in tensor.scale)):
-                shown = ", ".join("%g" % s for s in tensor.scale[:4]) + (", ..." if len(tensor.scale) > 4 else "")
-                raise BakeError("%s tensor %r has quantization scale %s; it needs positive, finite scales"
-                                % (op.kind, tensor.name, "[%s]" % shown if tensor.scale else "(none)"))
-            lo, hi = QRANGE[tensor.dtype]
-            if any(not lo <= z <= hi for z in tensor.zero_point):
-                raise BakeError("%s tensor %r has a zero point outside the %s range"
-                                % (op.kind, tensor.name, tensor.dtype))
+    for op in graph.ops if ops else []:
+        check_op(graph, op)
+
+
+def check_op(graph: Graph, op: Op) -> None:
+    """One op's part of check_graph."""
+    need = MIN_INPUTS.get(op.kind, 1)
+    if len(op.inputs) < need or any(t < 0 for t in op.inputs[:need]) \
+            or not op.outputs or op.outputs[0] < 0:
+        raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
+                        % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
+    act = op.options.get("fused_activation_function", "NONE")
+    if act not in ACTIVATIONS and op.kind not in OWN_ACTIVATION:
+        raise BakeError("operator %s has fused activation %s; upyflow supports %s"
+                        % (op.kind, act, ", ".join(ACTIVATIONS)))
+    if op.kind == "RESHAPE":
+        return  # no arithmetic: quantization does not matter
+    for t in op.inputs + op.outputs:
+        tensor = graph.tensors[t] if t >= 0 else None
+        if tensor is None or tensor.dtype not in ("i8", "u8", "i16"):
+            continue
+        if not (tensor.scale and all(s > 0 and math.isfinite(s) for s in tensor.scale)):
+            shown = ", ".join("%g" % s for s in tensor.scale[:4]) + (", ..." if len(tensor.scale) > 4 else "")
+            raise BakeError("%s tensor %r has quantization scale %s; it needs positive, finite scales"
+                            % (op.kind, tensor.name, "[%s]" % shown if tensor.scale else "(none)"))
+        lo, hi = QRANGE[tensor.dtype]
+        if any(not lo <= z <= hi for z in tensor.zero_point):
+            raise BakeError("%s tensor %r has a zero point outside the %s range"
+                            % (op.kind, tensor.name, tensor.dtype))
 
 
 def inp(graph: Graph, op: Op, k: int) -> Tensor:

@@ -53,6 +53,12 @@ _ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16"
 _FOLDABLE = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Reshape", "Flatten",
              "Transpose", "Identity", "Add", "Sub", "Mul", "Div", "Slice", "Range", "ConstantOfShape",
              "Neg", "Sqrt", "Equal", "Where", "Expand", "DequantizeLinear", "QuantizeLinear"}
+# Why an unsupported operator is usually there: printed beside it.
+ONNX_HINTS = {
+    "Erf": "torch GELU exports Erf; nn.ReLU or nn.Hardswish are supported",
+    "If": "control flow: export with constant shapes so the exporter drops it",
+    "Loop": "control flow is not supported",
+}
 SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu",
                     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add", "Mul", "Sub", "Div",
                     "Concat", "Flatten", "Reshape", "Transpose", "Softmax", "BatchNormalization", "Pad",
@@ -181,8 +187,11 @@ class _Reader:
         unsupported = sorted({n.op_type for n in self.g.node if n.op_type not in SUPPORTED
                               and n.op_type not in _FOLDABLE})
         if unsupported:
-            raise BakeError("unsupported ONNX operator%s %s" % ("s" if len(unsupported) > 1 else "",
-                                                                 ", ".join(unsupported)))
+            raise BakeError("unsupported ONNX operator%s %s; upyflow reads ONNX %s"
+                            % ("s" if len(unsupported) > 1 else "",
+                               ", ".join(k + (" (%s)" % ONNX_HINTS[k] if k in ONNX_HINTS else "")
+                                         for k in unsupported),
+                               ", ".join(sorted(set(SUPPORTED) | _FOLDABLE))))
         for i, node in enumerate(self.g.node):
             if i in self.done:
                 continue

@@ -10,7 +10,7 @@ from .. import BakeError
 from ..ir import NP_DTYPE, Graph, Op, Tensor
 
 # TensorType enum value -> our dtype name; others are rejected by name.
-_TYPES = {0: "f32", 2: "i32", 3: "u8", 4: "i64", 6: "bool", 7: "i16", 9: "i8"}
+_TYPES = {0: "f32", 1: "f16", 2: "i32", 3: "u8", 4: "i64", 6: "bool", 7: "i16", 9: "i8"}
 _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _OPTION_CLASSES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _ENUMS = {
@@ -71,9 +71,8 @@ def _read(data: bytes) -> Graph:
     model = tflite.Model.GetRootAs(data, 0)
     if model.SubgraphsLength() < 1:
         raise BakeError("TFLite file has no subgraph")
-    if model.SubgraphsLength() > 1:
-        raise BakeError("models with %d subgraphs (control flow) are not supported"
-                        % model.SubgraphsLength())
+    # Further subgraphs belong to control-flow ops (CALL_ONCE, IF, WHILE), which the
+    # operator check names; without such an op they are never run.
     sg = model.Subgraphs(0)
     opnames = []
     for i in range(model.OperatorCodesLength()):
@@ -83,16 +82,22 @@ def _read(data: bytes) -> Graph:
         if name == "CUSTOM":
             name = "CUSTOM(%s)" % (oc.CustomCode() or b"").decode(errors="replace")
         opnames.append(name)
-    tensors = []
+    tensors, dynamic = [], []
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
         ttype = t.Type()
         name = (t.Name() or b"").decode(errors="replace")
-        if ttype not in _TYPES:
-            raise BakeError("tensor %r has type %s, which upyflow does not support"
-                            % (name, _TYPE_NAMES.get(ttype, ttype)))
-        dtype = _TYPES[ttype]
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        if ttype not in _TYPES:
+            # kept by name: the operator check lists every such tensor at once
+            tensors.append(Tensor(name, shape, str(_TYPE_NAMES.get(ttype, ttype))))
+            continue
+        dtype = _TYPES[ttype]
+        sig = [int(d) for d in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
+        if len(sig) == len(shape) and any(d < 0 for d in sig):
+            # a dynamic dimension (Keras' batch None): the converter's `shape` holds 1 there
+            dynamic.append((i, sig))
+            shape = tuple(1 if d < 0 and s < 0 else d for d, s in zip(shape, sig))
         if any(d < 0 for d in shape):
             raise BakeError("tensor %r has a dynamic shape %s" % (name, list(shape)))
         q = t.Quantization()
@@ -135,4 +140,15 @@ def _read(data: bytes) -> Graph:
     inputs = [int(v) for v in sg.InputsAsNumpy()] if sg.InputsLength() else []
     outputs = [int(v) for v in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
     desc = (model.Description() or b"").decode(errors="replace")
-    return Graph(tensors, ops, inputs, outputs, desc)
+    graph = Graph(tensors, ops, inputs, outputs, desc)
+    dyn_io = [tensors[i].name for i, _ in dynamic if i in inputs]
+    if dynamic:
+        graph.notes.append("dynamic batch dimension set to 1%s"
+                           % (": input " + ", ".join(repr(n) for n in dyn_io) if dyn_io else ""))
+    inner = [tensors[i].name for i, sig in dynamic if any(d < 0 for d in sig[1:])]
+    if inner:
+        # not only the batch: the file's static sizes are used as they are
+        graph.notes.append("%d tensor%s with dynamic dimensions besides the batch (e.g. %r) taken "
+                           "at the file's static shape" % (len(inner), "s" if len(inner) > 1 else "",
+                                                           inner[0]))
+    return graph

@@ -2,17 +2,42 @@
 from __future__ import annotations
 
 
-from ...ir import Graph, Op
+import numpy as np
+from upyflow.qmath import mul_by_qm
+
+from ...ir import Graph, Op, Tensor
 from ...quant import (QRANGE, channel_multipliers)
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
 from .ort import ort_requant_table, uses_ort
 
 
+def _byte_requant_table(x, out) -> np.ndarray:
+    """TFLM's Requantize of every possible input byte, as an int8 table for lut_s8.
+
+    uint8 <-> int8 (uint8 model inputs/outputs): one byte in, one byte out, so the
+    whole operator is a 256-entry table (row k: the byte whose int8 reading is k - 128)."""
+    mult, shift = channel_multipliers(x.sc, [1.0], out.sc, 1)
+    lo, hi = (0, 255) if out.dtype == "u8" else QRANGE["i8"]
+    table = np.empty(256, np.int64)
+    for k in range(256):
+        q = k - 128 if x.dtype == "i8" else (k - 128) & 0xFF
+        v = mul_by_qm(q - x.zp, int(mult[0]), int(shift[0])) + out.zp
+        table[k] = min(max(v, lo), hi)
+    # typed as the output, so the pure tier's views agree; the bytes are the same
+    return table.astype(np.uint8) if out.dtype == "u8" else table.astype(np.int8)
+
+
 @lowering("QUANTIZE", "float32 -> int8/int16; int8/int16/int32 -> int8/int16/int32 (requantize; "
-                      "not int32 -> int32)")
+                      "not int32 -> int32); uint8 <-> int8")
 def _quantize(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if "u8" in (x.dtype, out.dtype) and {x.dtype, out.dtype} <= {"u8", "i8"}:
+        if x.dtype == out.dtype:
+            raise types_error(op, graph)
+        check_size(op, out, x.size, "output")
+        t = graph.add_const(out.name + "/lut", _byte_requant_table(x, out), out.dtype)
+        return [Call("lut_s8", [op.inputs[0], t, op.outputs[0]], [x.size])]
     if out.dtype not in ("i8", "i16", "i32"):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
@@ -31,10 +56,18 @@ def _quantize(graph: Graph, op: Op) -> list[Call]:
                  [x.size, x.zp, int(mult[0]), int(shift[0]), out.zp, qmin, qmax])]
 
 
-@lowering("DEQUANTIZE", "int8/int16 -> float32")
+@lowering("DEQUANTIZE", "int8/int16/uint8 -> float32; float16 and int8 constants (weights): folded at bake time")
 def _dequantize(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    if x.dtype not in ("i8", "i16") or out.dtype != "f32":
+    if x.dtype not in ("i8", "i16", "u8") or out.dtype != "f32":
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
+    if x.dtype == "u8":
+        # uint8 bytes -> int8 (minus 128, a byte table) into a scratch tensor, then as int8
+        flip = np.array([(k - 128) ^ -128 for k in range(256)], np.int8)
+        graph.tensors.append(Tensor(x.name + "/as_int8", tuple(x.shape), "i8", list(x.scale), [x.zp - 128]))
+        scratch = len(graph.tensors) - 1
+        t = graph.add_const(x.name + "/flip", flip, "i8")
+        return [Call("lut_s8", [op.inputs[0], t, scratch], [x.size]),
+                Call("dequantize_f32", [scratch, op.outputs[0]], [x.size, x.sc, x.zp - 128])]
     return [Call("dequantize_f32", [op.inputs[0], op.outputs[0]], [x.size, x.sc, x.zp])]

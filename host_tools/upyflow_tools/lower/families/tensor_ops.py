@@ -127,26 +127,22 @@ def _clamp(v: int, lo: int, hi: int) -> int:
     return hi if v > hi else (lo if v < lo else v)
 
 
-@lowering("STRIDED_SLICE", "int8; int16; float32; up to 4-D; begin/end/shrink-axis masks", 4)
-def _strided_slice(graph: Graph, op: Op) -> list[Call]:
-    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    _same_type(graph, op, x, out)
+def slice_geometry(op: Op, name: str, shape: list[int], begin: list[int], end: list[int],
+                   strides: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """TFLM's STRIDED_SLICE arithmetic: per-dimension start and count, and the output shape."""
     o = op.options
     if o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0) or o.get("offset", False):
         raise BakeError("STRIDED_SLICE %r: ellipsis/new-axis masks and offset are not supported (TFLM ignores them)"
-                        % out.name)
-    rank = len(x.shape)
-    begin, end, strides = (_ints(graph, op, k, w) for k, w in ((1, "begin"), (2, "end"), (3, "strides")))
-    if rank > 4:
-        raise BakeError("STRIDED_SLICE %r: %d-D input; TFLM slices up to 4-D" % (out.name, rank))
+                        % name)
+    rank = len(shape)
     if not len(begin) == len(end) == len(strides) == rank:
-        raise BakeError("STRIDED_SLICE %r: begin/end/strides need one value per input dimension" % out.name)
+        raise BakeError("STRIDED_SLICE %r: begin/end/strides need one value per input dimension" % name)
     if 0 in strides:
-        raise BakeError("STRIDED_SLICE %r: a stride is 0" % out.name)
+        raise BakeError("STRIDED_SLICE %r: a stride is 0" % name)
     bm, em, sm = o.get("begin_mask", 0), o.get("end_mask", 0), o.get("shrink_axis_mask", 0)
     starts, counts, out_shape = [], [], []
     for d in range(rank):
-        size, st = x.shape[d], strides[d]
+        size, st = shape[d], strides[d]
         # TFLM's eval-time start/stop (strided_slice_logic.h), then the element count
         lo, hi = (0, size) if st > 0 else (-1, size - 1)
         s = begin[d] + size if begin[d] < 0 else begin[d]
@@ -165,6 +161,18 @@ def _strided_slice(graph: Graph, op: Op) -> list[Call]:
         counts.append(n)
         if not sm & (1 << d):
             out_shape.append(n)
+    return starts, counts, out_shape
+
+
+@lowering("STRIDED_SLICE", "int8; int16; float32; up to 4-D; begin/end/shrink-axis masks", 4)
+def _strided_slice(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    _same_type(graph, op, x, out)
+    rank = len(x.shape)
+    begin, end, strides = (_ints(graph, op, k, w) for k, w in ((1, "begin"), (2, "end"), (3, "strides")))
+    if rank > 4:
+        raise BakeError("STRIDED_SLICE %r: %d-D input; TFLM slices up to 4-D" % (out.name, rank))
+    starts, counts, out_shape = slice_geometry(op, out.name, list(x.shape), begin, end, strides)
     _check_shape(op, out, out_shape)
     xs = contiguous_strides(x.shape)
     x_off = sum(s * t for s, t in zip(starts, xs)) if out.size else 0
