@@ -43,6 +43,11 @@ PURE_FAMILIES = {
     # int8 conv/FC requantized as onnxruntime does (QDQ ONNX models, rounding "onnxruntime")
     "conv2d_s8_ort": "ort", "depthwise_conv2d_s8_ort": "ort", "fully_connected_s8_ort": "ort",
     "binary_s8_ort": "ort", "avg_pool2d_s8_ort": "ort", "mean_s8_ort": "ort",
+    # TFLM Signal ops (audio front end), CAST and int32 arithmetic
+    "signal_window_s16": "signal", "signal_fft_auto_scale_s16": "signal", "signal_rfft_s16": "signal",
+    "signal_energy": "signal", "signal_filter_bank": "signal", "signal_filter_bank_sqrt": "signal",
+    "signal_spectral_subtraction": "signal", "signal_pcan": "signal", "signal_filter_bank_log": "signal",
+    "cast_int": "signal", "binary_i32": "signal",
 }
 
 

@@ -66,6 +66,9 @@ ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 # Ops whose "fused activation" option is part of their own maths (the LSTM's cell
 # gate: TANH); their lowering validates it instead of check_graph.
 OWN_ACTIVATION = {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
+# Ops whose int8/int16 tensors are plain integers, not quantized values (CAST, the
+# TFLM Signal ops): no scale needed. Families add their kinds.
+UNQUANTIZED: set = set()
 
 
 def check_graph(graph: Graph) -> None:
@@ -90,7 +93,7 @@ def check_graph(graph: Graph) -> None:
         if act not in ACTIVATIONS and op.kind not in OWN_ACTIVATION:
             raise BakeError("operator %s has fused activation %s; upyflow supports %s"
                             % (op.kind, act, ", ".join(ACTIVATIONS)))
-        if op.kind == "RESHAPE":
+        if op.kind == "RESHAPE" or op.kind in UNQUANTIZED:
             continue  # no arithmetic: quantization does not matter
         for t in op.inputs + op.outputs:
             tensor = graph.tensors[t] if t >= 0 else None

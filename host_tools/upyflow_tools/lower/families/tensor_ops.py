@@ -16,7 +16,7 @@ from ..core import Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 from .ort import ort_mean_scale, uses_ort
 
-TYPES = ("i8", "i16", "f32")
+TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
 
 
 def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: list[int], os_: list[int],
