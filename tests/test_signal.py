@@ -198,3 +198,77 @@ def test_micropython_clips(front_end, form, tmp_path):
 @needs_micropython
 def test_micropython_natmod_clips(front_end, natmod_dir):
     _micropython_clips(*front_end, {"UPYFLOW_TIER": "native"}, [natmod_dir])
+
+
+# --- the keyword example from raw audio ----------------------------------------------------
+TFLM_LABELS = {"yes": "yes", "no": "no", "silence": "silence", "noise": "silence"}   # ../shared/README.md
+KWS_LABELS = ("silence", "unknown", "yes", "no")
+
+
+def tflm_keyword(clip: str) -> list[int]:
+    """TFLM's front end on the clip's 49 windows (fresh state), then TFLM's micro_speech."""
+    from upyflow_tools.tflm import interpreter
+    fe = interpreter(shared(MODEL).read_bytes())
+    feats = []
+    for w in windows(clip_samples(clip)):
+        fe.set_input(w.reshape(1, WINDOW), 0)
+        fe.invoke()
+        feats.append(np.array(fe.get_output(0)).reshape(-1))
+    kws = interpreter(shared("models/micro_speech_quantized.tflite").read_bytes())
+    kws.set_input(np.array(feats, np.int8).reshape(1, -1), 0)
+    kws.invoke()
+    return [int(v) for v in np.array(kws.get_output(0)).ravel()]
+
+
+@pytest.fixture(scope="module")
+def keyword_models(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("keyword_audio")
+    bake(str(shared(MODEL)), str(outdir), name="audio_front_end")
+    bake(str(shared("models/micro_speech_quantized.tflite")), str(outdir), name="micro_speech_quantized")
+    return str(outdir)
+
+
+@pytest.mark.parametrize("tier", CPYTHON_TIERS)
+def test_keyword_from_wav_host(keyword_models, tier, monkeypatch):
+    """listen.py (the board code) on CPython: scores and labels of TFLM's pipeline."""
+    from harness import ROOT
+    monkeypatch.syspath_prepend(keyword_models)
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "keyword"))
+    import listen
+    spotter = listen.Spotter(tier=tier)
+    assert spotter.front_end.tier == tier
+    for clip in CLIPS:
+        scores, label, n, _us = listen.spot_wav(spotter, str(shared("testdata/%s_1000ms.wav" % clip)))
+        want = tflm_keyword(clip)
+        assert n == WINDOWS and scores == want and label == KWS_LABELS[int(np.argmax(want))]
+        assert label == TFLM_LABELS[clip]
+
+
+def _from_audio(*args, timeout=600):
+    import subprocess
+    import sys
+    from harness import ROOT
+    env = dict(os.environ, UPYFLOW_SHARED=str(shared(MODEL).parents[1]))
+    return subprocess.run([sys.executable, str(ROOT / "examples" / "keyword" / "from_audio.py")] + list(args),
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@needs_micropython
+def test_keyword_from_wav_virtual_board(tmp_path):
+    """from_audio.py end to end on the virtual board: the board's scores are TFLM's."""
+    import re
+    proc = _from_audio("--virtual", "--outdir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = re.findall(r"^(\w+)\s+(\w+)_1000ms\.wav\s+\[([-\d, ]+)\]\s+(\w+)\s+[\d.]+ ms/win\s+\[([-\d, ]+)\]\s+(\w+)\s+"
+                      r"identical$", proc.stdout, re.MULTILINE)
+    assert sorted(r[1] for r in rows) == sorted(CLIPS), proc.stdout
+    for _tier, clip, scores, label, _shown, _ in rows:
+        assert [int(v) for v in scores.split(",")] == tflm_keyword(clip)
+        assert label == TFLM_LABELS[clip]
+
+
+def test_keyword_from_audio_bad_wav(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk")
+    proc = _from_audio("--host", "--outdir", str(tmp_path), str(bad), timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "bad.wav" in proc.stderr, proc.stderr
