@@ -327,6 +327,8 @@ def binary_i32(x1, x2, out, d, op):
                 v = u if u > w else w
             elif op == 4:
                 v = u if u < w else w
+            elif w == 0:
+                v = 0   # TFLM would fault; the bake rejects a constant 0, native gives 0
             else:   # C division truncates toward zero
                 v = abs(u) // abs(w)
                 if (u < 0) != (w < 0):

@@ -46,7 +46,8 @@ def _check_shape(op: Op, out: Tensor, shape: list[int]) -> None:
                         % (op.kind, out.name, list(out.shape), list(shape)))
 
 
-@lowering("CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; any axis")
+@lowering("CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; "
+                          "int32, uint32; any axis")
 def _concat(graph: Graph, op: Op) -> list[Call]:
     out = graph.tensors[op.outputs[0]]
     ins = [graph.tensors[i] for i in op.inputs]
@@ -127,7 +128,7 @@ def _clamp(v: int, lo: int, hi: int) -> int:
     return hi if v > hi else (lo if v < lo else v)
 
 
-@lowering("STRIDED_SLICE", "int8; int16; float32; up to 4-D; begin/end/shrink-axis masks", 4)
+@lowering("STRIDED_SLICE", "int8; int16; float32; int32, uint32; up to 4-D; begin/end/shrink-axis masks", 4)
 def _strided_slice(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     _same_type(graph, op, x, out)
