@@ -196,6 +196,35 @@ def test_micropython_clips(front_end, form, tmp_path):
 
 
 @needs_micropython
+@pytest.mark.parametrize("tier", ["viper", "pure"])
+def test_micropython_loud_and_degenerate_audio(front_end, tier):
+    """The edge sequences of test_every_op_matches_tflm under MicroPython (viper: its own RFFT,
+    window and auto-scale, whose int16 wraps must be kissfft's), against TFLM."""
+    from upyflow_tools.tflm import interpreter
+    data = shared(MODEL).read_bytes()
+    for seq in edge_windows(np.random.default_rng(11)):
+        interp = interpreter(data)
+        want = []
+        for w in seq:
+            interp.set_input(w.reshape(1, WINDOW), 0)
+            interp.invoke()
+            want.append(np.array(interp.get_output(0)).reshape(-1))
+        outs, _ = run_batch(*front_end, [[w.tobytes()] for w in seq], env={"UPYFLOW_TIER": tier})
+        np.testing.assert_array_equal(np.array([np.frombuffer(o[0], np.int8) for o in outs]), np.array(want))
+
+
+@needs_micropython
+def test_viper_signal_kernels_import():
+    """The viper Signal module compiles under MicroPython (else dispatch would quietly use pure)."""
+    import subprocess
+    from upyflow_tools.unixport import DEVICE_LIB
+    code = ("import sys; sys.path.insert(0, %r); import upyflow.kernels_viper_signal as k; "
+            "print('OK', k.signal_rfft_s16 is not None)" % DEVICE_LIB)
+    proc = subprocess.run([micropython_exe(), "-c", code], capture_output=True, text=True, timeout=60)
+    assert "OK True" in proc.stdout, proc.stdout + proc.stderr
+
+
+@needs_micropython
 def test_micropython_natmod_clips(front_end, natmod_dir):
     _micropython_clips(*front_end, {"UPYFLOW_TIER": "native"}, [natmod_dir])
 

@@ -58,6 +58,8 @@ VIPER_FAMILIES = {
     "svdf_s8_i16": "kernels_viper_seq", "svdf_s8_i8": "kernels_viper_seq", "lstm_s8": "kernels_viper_seq",
     "conv2d_s16": "kernels_viper_s16", "depthwise_conv2d_s16": "kernels_viper_s16",
     "fully_connected_s16": "kernels_viper_s16",
+    "signal_rfft_s16": "kernels_viper_signal", "signal_window_s16": "kernels_viper_signal",
+    "signal_fft_auto_scale_s16": "kernels_viper_signal",
 }
 
 
