@@ -274,7 +274,8 @@ void uf_signal_filter_bank_log(const uint32_t *x, const int16_t *lut, int16_t *o
     }
 }
 
-// CAST between integer types, by emit.DTYPE_CODES: 0 i8, 1 u8, 2 i16, 3 i32, 5 u32.
+// CAST between integer types, and from them to float, by emit.DTYPE_CODES: 0 i8, 1 u8,
+// 2 i16, 3 i32, 4 f32 (output only), 5 u32.
 static uint32_t load_int(const void *p, int i, int code) {
     switch (code) {
         case 0: return (uint32_t)(int32_t)((const int8_t *)p)[i];
@@ -288,6 +289,9 @@ void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code) {
     for (int i = 0; i < n; i++) {
         uint32_t v = load_int(x, i, in_code);
         switch (out_code) {
+            case 4:
+                ((float *)out)[i] = (in_code == 1 || in_code == 5) ? (float)v : (float)(int32_t)v;
+                break;
             case 0: ((int8_t *)out)[i] = (int8_t)v; break;
             case 1: ((uint8_t *)out)[i] = (uint8_t)v; break;
             case 2: ((int16_t *)out)[i] = (int16_t)v; break;

@@ -298,6 +298,10 @@ _SIGNED = (1, 0, 1, 1, 1, 0)
 
 
 def cast_int(x, out, n, in_code, out_code):
+    if out_code == 4:   # to float32: exact for int16, rounded to nearest for int32/uint32
+        for i in range(n):
+            out[i] = float(x[i])
+        return
     mask = (1 << _BITS[out_code]) - 1
     if _SIGNED[out_code]:
         half = 1 << (_BITS[out_code] - 1)

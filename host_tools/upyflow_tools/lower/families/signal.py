@@ -233,14 +233,14 @@ def _fb_log(graph: Graph, op: Op) -> list[Call]:
 
 # --- CAST and int32 arithmetic ------------------------------------------------------------
 INT_TYPES = ("i8", "u8", "i16", "i32", "u32")
-DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "u32": 5}   # emit.DTYPE_CODES (emit imports lower)
+DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}   # emit.DTYPE_CODES (emit imports lower)
 UNQUANTIZED.add("CAST")
 
 
-@lowering("CAST", "between int8, uint8, int16, int32 and uint32 (C conversion: wraps)")
+@lowering("CAST", "between int8, uint8, int16, int32 and uint32 (C conversion: wraps); those to float32")
 def _cast(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), _out(graph, op)
-    if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES:
+    if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
     return [Call("cast_int", [op.inputs[0], op.outputs[0]], [x.size, DTYPE_CODES[x.dtype], DTYPE_CODES[out.dtype]])]
