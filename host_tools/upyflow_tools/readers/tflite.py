@@ -54,12 +54,14 @@ def _options(op: "tflite.Operator") -> dict:
 
 
 def _custom_options(kind: str, raw: bytes) -> dict:
-    """A custom operator's flexbuffer options as {name: value}."""
+    """A custom operator's flexbuffer options as {name: value}; {} when they are not a
+    flexbuffer map (the op is then reported unsupported, or its lowering names the option)."""
     from flatbuffers import flexbuffers
-    value = flexbuffers.Loads(raw)
-    if not isinstance(value, dict):
-        raise BakeError("operator %s has custom options that are not a flexbuffer map" % kind)
-    return value
+    try:
+        value = flexbuffers.Loads(raw)
+    except Exception:   # flexbuffers raises assorted errors on other formats
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def read_tflite(data: bytes) -> Graph:
