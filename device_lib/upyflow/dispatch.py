@@ -45,6 +45,11 @@ PURE_FAMILIES = {
     "binary_s8_ort": "ort", "avg_pool2d_s8_ort": "ort", "mean_s8_ort": "ort",
     # RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR
     "resize_nearest": "resize", "resize_bilinear_s8": "resize", "resize_bilinear_f32": "resize",
+    # TFLM Signal ops (audio front end), CAST and int32 arithmetic
+    "signal_window_s16": "signal", "signal_fft_auto_scale_s16": "signal", "signal_rfft_s16": "signal",
+    "signal_energy": "signal", "signal_filter_bank": "signal", "signal_filter_bank_sqrt": "signal",
+    "signal_spectral_subtraction": "signal", "signal_pcan": "signal", "signal_filter_bank_log": "signal",
+    "cast_int": "signal", "binary_i32": "signal",
 }
 
 
@@ -56,6 +61,8 @@ VIPER_FAMILIES = {
     "conv2d_s16": "kernels_viper_s16", "depthwise_conv2d_s16": "kernels_viper_s16",
     "fully_connected_s16": "kernels_viper_s16",
     "resize_nearest": "kernels_viper_resize", "resize_bilinear_s8": "kernels_viper_resize",
+    "signal_rfft_s16": "kernels_viper_signal", "signal_window_s16": "kernels_viper_signal",
+    "signal_fft_auto_scale_s16": "kernels_viper_signal",
 }
 
 

@@ -9,7 +9,7 @@ FORMAT_VERSION = 2
 # Tensor records as packed by upyflow_tools/emit.py (RECORD).
 _RECORD = "<BBxxIIif"
 _RECORD_SIZE = 20
-_DTYPES = ("i8", "u8", "i16", "i32", "f32")
+_DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
 _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
 
 

@@ -20,7 +20,7 @@ ARENA, WEIGHTS, WEIGHT_BUFFER = 0, 1, 2
 # instead of tuples: a board keeps 20 bytes per tensor, not ~250. Shapes are
 # needed only for inputs and outputs, which get INPUT_SHAPES / OUTPUT_SHAPES.
 RECORD = struct.Struct("<BBxxIIif")
-DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4}
+DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5, "u64": 6}
 
 
 def pack_records(records: list[tuple]) -> bytes:

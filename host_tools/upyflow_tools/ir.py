@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # f16 exists only at bake time (fp16 weights, folded into float32 constants).
-DTYPE_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f32": 4, "bool": 1, "f16": 2}
+DTYPE_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f32": 4, "bool": 1, "f16": 2,
+              "u32": 4, "u64": 8}
 NP_DTYPE = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32,
-            "i64": np.int64, "f32": np.float32, "bool": np.bool_, "f16": np.float16}
+            "i64": np.int64, "f32": np.float32, "bool": np.bool_, "f16": np.float16,
+            "u32": np.uint32, "u64": np.uint64}
 
 
 @dataclass

@@ -116,6 +116,11 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
         MP_QSTR_conv2d_s8_ort, MP_QSTR_depthwise_conv2d_s8_ort, MP_QSTR_fully_connected_s8_ort,
         // RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR
         MP_QSTR_resize_nearest, MP_QSTR_resize_bilinear_s8, MP_QSTR_resize_bilinear_f32,
+        // TFLM Signal ops (audio front end), CAST and int32 arithmetic
+        MP_QSTR_signal_window_s16, MP_QSTR_signal_fft_auto_scale_s16, MP_QSTR_signal_rfft_s16,
+        MP_QSTR_signal_energy, MP_QSTR_signal_filter_bank, MP_QSTR_signal_filter_bank_sqrt,
+        MP_QSTR_signal_spectral_subtraction, MP_QSTR_signal_pcan, MP_QSTR_signal_filter_bank_log,
+        MP_QSTR_cast_int, MP_QSTR_binary_i32,
     };
     mp_obj_t names[UF_N_KERNELS];
     for (int i = 0; i < UF_N_KERNELS; i++) {

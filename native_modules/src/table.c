@@ -754,6 +754,138 @@ static int run_fc_s8_ort(const uf_call *c) {
 }
 // --- end onnxruntime rounding ---
 
+// --- TFLM Signal ops, CAST and int32 arithmetic (signal.c) ---
+// tensors x, window, out; ints n, window length, shift
+static int run_signal_window(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(1) >= 1 && I(0) % I(1) == 0 && I(2) >= 0 && I(2) < 32);
+    FITS(0, I(0), 2);
+    FITS(1, I(1), 2);
+    FITS(2, I(0), 2);
+    uf_signal_window_s16(T(0), T(1), T(2), I(0), I(1), I(2));
+    return UF_OK;
+}
+
+static int run_signal_fft_auto_scale(const uf_call *c) {
+    CHECK(I(0) >= 0);
+    FITS(0, I(0), 2);
+    FITS(1, I(0), 2);
+    FITS(2, 1, 4);
+    uf_signal_fft_auto_scale_s16(T(0), T(1), T(2), I(0));
+    return UF_OK;
+}
+
+// tensors x, kissfft tables, out; ints frames, samples per frame, complex FFT size n.
+// The tables' factor plan, permutation and twiddle indices are checked here.
+static int run_signal_rfft(const uf_call *c) {
+    int n = I(2);
+    CHECK(I(0) >= 0 && I(1) >= 0 && I(1) <= 2 * n && n >= 2 && n <= 2048 && !(n & (n - 1)));
+    FITS(0, (uint64_t)I(0) * I(1), 2);
+    FITS(2, (uint64_t)I(0) * (2 * (uint64_t)n + 2), 2);
+    FITS(1, 1, 2);
+    const int16_t *t = T(1);
+    int ns = t[0];
+    CHECK(ns >= 1 && ns <= 16);
+    FITS(1, 1 + 2 * (uint64_t)ns + (uint64_t)n + 3 * (uint64_t)n, 2);
+    int size = 1;
+    for (int s = ns - 1; s >= 0; s--) {   // each stage (p, m): m is the size below it
+        int p = t[1 + 2 * s], m = t[2 + 2 * s];
+        CHECK((p == 2 || p == 4) && m == size);
+        size *= p;
+    }
+    CHECK(size == n);
+    for (int k = 0; k < n; k++) {
+        CHECK(t[1 + 2 * ns + k] >= 0 && t[1 + 2 * ns + k] < n);
+    }
+    uf_signal_rfft_s16(T(0), T(1), T(2), I(0), I(1), n);
+    return UF_OK;
+}
+
+static int run_signal_energy(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(0) <= I(1));
+    FITS(0, 2 * (uint64_t)I(1), 2);
+    FITS(1, I(1), 4);
+    uf_signal_energy(T(0), T(1), I(0), I(1));
+    return UF_OK;
+}
+
+// tensors x, packed tables, out; ints channels, weights
+static int run_signal_filter_bank(const uf_call *c) {
+    int nch = I(0), nw = I(1);
+    CHECK(nch >= 0 && nw >= 0);
+    FITS(1, 2 * (uint64_t)nw + 3 * ((uint64_t)nch + 1), 2);
+    FITS(2, nch, 8);
+    FITS(0, 0, 4);
+    const int16_t *t = T(1), *fs = t + 2 * nw, *ws = fs + nch + 1, *wd = ws + nch + 1;
+    for (int i = 0; i <= nch; i++) {
+        CHECK(fs[i] >= 0 && ws[i] >= 0 && wd[i] >= 0 && ws[i] + wd[i] <= nw);
+        FITS(0, (uint64_t)fs[i] + wd[i], 4);
+    }
+    uf_signal_filter_bank(T(0), T(1), T(2), nch, nw);
+    return UF_OK;
+}
+
+static int run_signal_filter_bank_sqrt(const uf_call *c) {
+    CHECK(I(0) >= 0);
+    FITS(0, I(0), 8);
+    FITS(1, 1, 4);
+    FITS(2, I(0), 4);
+    uf_signal_filter_bank_sqrt(T(0), T(1), T(2), I(0));
+    return UF_OK;
+}
+
+// tensors x, out, noise estimate out, state; ints n, smoothing..., bits, clamping
+static int run_signal_spectral_subtraction(const uf_call *c) {
+    CHECK(I(0) >= 0 && nonneg(c, 1, 8) && I(6) < 32 && I(7) < 64);
+    for (int k = 0; k < 4; k++) {
+        FITS(k, I(0), 4);
+    }
+    uf_signal_spectral_subtraction(T(0), T(1), T(2), T(3), I(0), I(1), I(2), I(3), I(4), I(5),
+                                   I(6), I(7), I(8));
+    return UF_OK;
+}
+
+static int run_signal_pcan(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(1) >= 0 && I(1) < 64);
+    FITS(0, I(0), 4);
+    FITS(1, I(0), 4);
+    FITS(2, 4 * 32 - 3, 2);
+    FITS(3, I(0), 4);
+    uf_signal_pcan(T(0), T(1), T(2), T(3), I(0), I(1));
+    return UF_OK;
+}
+
+static int run_signal_filter_bank_log(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(1) >= 0 && I(2) >= 0 && I(2) < 32);
+    FITS(0, I(0), 4);
+    FITS(1, 130, 2);
+    FITS(2, I(0), 2);
+    uf_signal_filter_bank_log(T(0), T(1), T(2), I(0), I(1), I(2));
+    return UF_OK;
+}
+
+static int cast_size(int code) {
+    return code == 0 || code == 1 ? 1 : (code == 2 ? 2 : (code == 3 || code == 5 ? 4 : 0));
+}
+
+static int run_cast_int(const uf_call *c) {
+    int si = cast_size(I(1)), so = I(2) == 4 ? 4 : cast_size(I(2));
+    CHECK(I(0) >= 0 && si && so);
+    FITS(0, I(0), si);
+    FITS(1, I(0), so);
+    uf_cast_int(T(0), T(1), I(0), I(1), I(2));
+    return UF_OK;
+}
+
+static int run_binary_i32(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(0) <= 5);
+    int e = binary_check(c, 4);
+    if (!e) {
+        uf_binary_i32(T(0), T(1), T(2), T(3), I(0));
+    }
+    return e;
+}
+// --- end signal ---
+
 const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"fully_connected_s8", "rrrwrriiiiii", run_fc_s8},
     {"fully_connected_f32", "rrrwiiiff", run_fc_f32},
@@ -812,6 +944,18 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"resize_nearest", "rrrwiiiiii", uf_run_resize_nearest},
     {"resize_bilinear_s8", "rrrwiiiii", uf_run_resize_bilinear_s8},
     {"resize_bilinear_f32", "rrrrrwiiiii", uf_run_resize_bilinear_f32},
+    // TFLM Signal ops (audio front end), CAST and int32 arithmetic
+    {"signal_window_s16", "rrwiii", run_signal_window},
+    {"signal_fft_auto_scale_s16", "rwwi", run_signal_fft_auto_scale},
+    {"signal_rfft_s16", "rrwiii", run_signal_rfft},
+    {"signal_energy", "rwii", run_signal_energy},
+    {"signal_filter_bank", "rrwii", run_signal_filter_bank},
+    {"signal_filter_bank_sqrt", "rrwi", run_signal_filter_bank_sqrt},
+    {"signal_spectral_subtraction", "rwwwiiiiiiiii", run_signal_spectral_subtraction},
+    {"signal_pcan", "rrrwii", run_signal_pcan},
+    {"signal_filter_bank_log", "rrwiii", run_signal_filter_bank_log},
+    {"cast_int", "rwiii", run_cast_int},
+    {"binary_i32", "rrwri", run_binary_i32},
 };
 
 const char *uf_error_text(int err) {

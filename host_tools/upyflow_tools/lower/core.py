@@ -69,7 +69,7 @@ TYPE_HINTS = {
     "FLOAT64": "convert the model to float32",
 }
 # tensor types a baked module can hold (emit.DTYPE_CODES); i64/bool only as folded constants
-RUNTIME_TYPES = ("i8", "u8", "i16", "i32", "f32")
+RUNTIME_TYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
 
 
 def _hinted(name: str, hints: dict) -> str:
@@ -125,13 +125,16 @@ def lower(graph: Graph) -> list[Call]:
     return calls
 
 
-_TYPE_NAME = {"f16": "float16", "i64": "int64", "u8": "uint8"}
+_TYPE_NAME = {"f16": "float16", "i64": "int64", "u8": "uint8", "u32": "uint32", "u64": "uint64"}
 
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 # Ops whose "fused activation" option is part of their own maths (the LSTM's cell
 # gate: TANH); their lowering validates it instead of check_graph.
 OWN_ACTIVATION = {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
+# Ops whose int8/int16 tensors are plain integers, not quantized values (CAST, the
+# TFLM Signal ops): no scale needed. Families add their kinds.
+UNQUANTIZED: set = set()
 
 
 def check_graph(graph: Graph, ops: bool = True) -> None:
@@ -161,7 +164,7 @@ def check_op(graph: Graph, op: Op) -> None:
     if act not in ACTIVATIONS and op.kind not in OWN_ACTIVATION:
         raise BakeError("operator %s has fused activation %s; upyflow supports %s"
                         % (op.kind, act, ", ".join(ACTIVATIONS)))
-    if op.kind == "RESHAPE":
+    if op.kind == "RESHAPE" or op.kind in UNQUANTIZED:
         return  # no arithmetic: quantization does not matter
     for t in op.inputs + op.outputs:
         tensor = graph.tensors[t] if t >= 0 else None

@@ -10,7 +10,8 @@ from .. import BakeError
 from ..ir import NP_DTYPE, Graph, Op, Tensor
 
 # TensorType enum value -> our dtype name; others are rejected by name.
-_TYPES = {0: "f32", 1: "f16", 2: "i32", 3: "u8", 4: "i64", 6: "bool", 7: "i16", 9: "i8"}
+_TYPES = {0: "f32", 1: "f16", 2: "i32", 3: "u8", 4: "i64", 6: "bool", 7: "i16", 9: "i8", 12: "u64",
+          15: "u32"}
 _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _OPTION_CLASSES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _ENUMS = {
@@ -51,6 +52,17 @@ def _options(op: "tflite.Operator") -> dict:
             continue
         out[key] = _ENUMS[key].get(value, value) if key in _ENUMS else value
     return out
+
+
+def _custom_options(kind: str, raw: bytes) -> dict:
+    """A custom operator's flexbuffer options as {name: value}; {} when they are not a
+    flexbuffer map (the op is then reported unsupported, or its lowering names the option)."""
+    from flatbuffers import flexbuffers
+    try:
+        value = flexbuffers.Loads(raw)
+    except Exception:   # flexbuffers raises assorted errors on other formats
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def read_tflite(data: bytes) -> Graph:
@@ -136,7 +148,10 @@ def _read(data: bytes) -> Graph:
         for v in ins + outs:
             if v >= len(tensors):
                 raise BakeError("operator %d refers to tensor %d of %d" % (i, v, len(tensors)))
-        ops.append(Op(opnames[o.OpcodeIndex()], ins, outs, _options(o)))
+        options = _options(o)
+        if o.CustomOptionsLength():   # custom ops (TFLM Signal) keep theirs in a flexbuffer map
+            options = _custom_options(opnames[o.OpcodeIndex()], o.CustomOptionsAsNumpy().tobytes())
+        ops.append(Op(opnames[o.OpcodeIndex()], ins, outs, options))
     inputs = [int(v) for v in sg.InputsAsNumpy()] if sg.InputsLength() else []
     outputs = [int(v) for v in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
     desc = (model.Description() or b"").decode(errors="replace")

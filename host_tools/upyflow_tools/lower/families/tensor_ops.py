@@ -16,7 +16,7 @@ from ..core import Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 from .ort import ort_mean_scale, uses_ort
 
-TYPES = ("i8", "i16", "f32")
+TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
 
 
 def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: list[int], os_: list[int],
@@ -46,7 +46,8 @@ def _check_shape(op: Op, out: Tensor, shape: list[int]) -> None:
                         % (op.kind, out.name, list(out.shape), list(shape)))
 
 
-@lowering("CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; any axis")
+@lowering("CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; "
+                          "int32, uint32; any axis")
 def _concat(graph: Graph, op: Op) -> list[Call]:
     out = graph.tensors[op.outputs[0]]
     ins = [graph.tensors[i] for i in op.inputs]
@@ -164,7 +165,7 @@ def slice_geometry(op: Op, name: str, shape: list[int], begin: list[int], end: l
     return starts, counts, out_shape
 
 
-@lowering("STRIDED_SLICE", "int8; int16; float32; up to 4-D; begin/end/shrink-axis masks", 4)
+@lowering("STRIDED_SLICE", "int8; int16; float32; int32, uint32; up to 4-D; begin/end/shrink-axis masks", 4)
 def _strided_slice(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     _same_type(graph, op, x, out)

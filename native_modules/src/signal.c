@@ -1,0 +1,354 @@
+// TFLite Micro's Signal ops (the audio front end), CAST and int32 arithmetic,
+// bit-exact with TFLM's signal/src: the same C integer types, so uint32/uint64
+// arithmetic and int16 stores wrap as there. The RFFT is kissfft's 16-bit fixed
+// point (what TFLM's int16 SignalRfft runs), its plan, permutation and twiddles
+// baked by upyflow_tools/lower/families/signal.py (layout in kernels_pure/signal.py).
+#include "kernels.h"
+
+static int msb32(uint32_t x) {   // bit length, x > 0
+#if defined(__GNUC__)
+    return 32 - __builtin_clz(x);
+#endif
+    int n = 0;
+    while (x) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+}
+
+static int msb64(uint64_t x) {
+    return (x >> 32) ? 32 + msb32((uint32_t)(x >> 32)) : msb32((uint32_t)x);
+}
+
+void uf_signal_window_s16(const int16_t *x, const int16_t *w, int16_t *out, int n, int wn,
+                          int shift) {
+    for (int i = 0, j = 0; i < n; i++) {
+        int32_t v = ((int32_t)x[i] * w[j]) >> shift;
+        out[i] = (int16_t)(v < INT16_MIN ? INT16_MIN : (v > INT16_MAX ? INT16_MAX : v));
+        if (++j == wn) {
+            j = 0;
+        }
+    }
+}
+
+void uf_signal_fft_auto_scale_s16(const int16_t *x, int16_t *out, int32_t *scale, int n) {
+    int16_t max = 0;   // as TFLM's MaxAbs16: -(-32768) wraps to -32768
+    for (int i = 0; i < n; i++) {
+        int16_t v = x[i];
+        if (v > max) {
+            max = v;
+        } else if (-v > max) {
+            max = (int16_t)-v;
+        }
+    }
+    uint32_t m = (uint32_t)(int32_t)max;
+    int bits = 15 - (m ? msb32(m) : 32);
+    if (bits < 0) {
+        bits = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        out[i] = (int16_t)(x[i] * (1 << bits));
+    }
+    *scale = bits;
+}
+
+// kissfft's fixed-point helpers (FRACBITS 15)
+#define SROUND(v) ((int16_t)(((v) + (1 << 14)) >> 15))
+#define FIXDIV(v, k) ((int16_t)SROUND((int32_t)(v) * (32767 / (k))))
+
+static void bfly2(int16_t *f, int fstride, int m, const int16_t *tw) {
+    for (int k = 0; k < m; k++) {
+        int16_t *a = f + 2 * k, *b = a + 2 * m;
+        const int16_t *w = tw + 2 * k * fstride;
+        int16_t ar = FIXDIV(a[0], 2), ai = FIXDIV(a[1], 2);
+        int16_t br = FIXDIV(b[0], 2), bi = FIXDIV(b[1], 2);
+        int16_t tr = SROUND((int32_t)br * w[0] - (int32_t)bi * w[1]);
+        int16_t ti = SROUND((int32_t)br * w[1] + (int32_t)bi * w[0]);
+        b[0] = (int16_t)(ar - tr);
+        b[1] = (int16_t)(ai - ti);
+        a[0] = (int16_t)(ar + tr);
+        a[1] = (int16_t)(ai + ti);
+    }
+}
+
+static void bfly4(int16_t *f, int fstride, int m, const int16_t *tw) {
+    for (int k = 0; k < m; k++) {
+        int16_t *p0 = f + 2 * k, *p1 = p0 + 2 * m, *p2 = p1 + 2 * m, *p3 = p2 + 2 * m;
+        int16_t r0 = FIXDIV(p0[0], 4), i0 = FIXDIV(p0[1], 4);
+        int16_t r1 = FIXDIV(p1[0], 4), i1 = FIXDIV(p1[1], 4);
+        int16_t r2 = FIXDIV(p2[0], 4), i2 = FIXDIV(p2[1], 4);
+        int16_t r3 = FIXDIV(p3[0], 4), i3 = FIXDIV(p3[1], 4);
+        const int16_t *w1 = tw + 2 * k * fstride, *w2 = tw + 4 * k * fstride,
+                      *w3 = tw + 6 * k * fstride;
+        int16_t s0r = SROUND((int32_t)r1 * w1[0] - (int32_t)i1 * w1[1]);
+        int16_t s0i = SROUND((int32_t)r1 * w1[1] + (int32_t)i1 * w1[0]);
+        int16_t s1r = SROUND((int32_t)r2 * w2[0] - (int32_t)i2 * w2[1]);
+        int16_t s1i = SROUND((int32_t)r2 * w2[1] + (int32_t)i2 * w2[0]);
+        int16_t s2r = SROUND((int32_t)r3 * w3[0] - (int32_t)i3 * w3[1]);
+        int16_t s2i = SROUND((int32_t)r3 * w3[1] + (int32_t)i3 * w3[0]);
+        int16_t s5r = (int16_t)(r0 - s1r), s5i = (int16_t)(i0 - s1i);
+        r0 = (int16_t)(r0 + s1r);
+        i0 = (int16_t)(i0 + s1i);
+        int16_t s3r = (int16_t)(s0r + s2r), s3i = (int16_t)(s0i + s2i);
+        int16_t s4r = (int16_t)(s0r - s2r), s4i = (int16_t)(s0i - s2i);
+        p2[0] = (int16_t)(r0 - s3r);
+        p2[1] = (int16_t)(i0 - s3i);
+        p0[0] = (int16_t)(r0 + s3r);
+        p0[1] = (int16_t)(i0 + s3i);
+        p1[0] = (int16_t)(s5r + s4i);
+        p1[1] = (int16_t)(s5i - s4r);
+        p3[0] = (int16_t)(s5r - s4i);
+        p3[1] = (int16_t)(s5i + s4r);
+    }
+}
+
+// One frame: out gets the n-point complex FFT of the zero-padded input read as
+// (re, im) pairs, then kiss_fftr's split into n + 1 bins, in place.
+static void rfft_frame(const int16_t *x, int n_in, const int16_t *t, int16_t *out, int n) {
+    int ns = t[0];
+    const int16_t *perm = t + 1 + 2 * ns, *tw = perm + n, *sup = tw + 2 * n;
+    for (int k = 0; k < n; k++) {
+        int j = 2 * perm[k];
+        out[2 * k] = j < n_in ? x[j] : 0;
+        out[2 * k + 1] = j + 1 < n_in ? x[j + 1] : 0;
+    }
+    for (int s = ns - 1; s >= 0; s--) {
+        int p = t[1 + 2 * s], m = t[2 + 2 * s];
+        int fstride = n / (p * m);
+        for (int b = 0; b < n; b += p * m) {
+            if (p == 4) {
+                bfly4(out + 2 * b, fstride, m, tw);
+            } else {
+                bfly2(out + 2 * b, fstride, m, tw);
+            }
+        }
+    }
+    int16_t dr = FIXDIV(out[0], 2), di = FIXDIV(out[1], 2);
+    out[0] = (int16_t)(dr + di);
+    out[1] = 0;
+    out[2 * n] = (int16_t)(dr - di);
+    out[2 * n + 1] = 0;
+    for (int k = 1; k <= n / 2; k++) {
+        int16_t *a = out + 2 * k, *c = out + 2 * (n - k);
+        int16_t kr = FIXDIV(a[0], 2), ki = FIXDIV(a[1], 2);
+        int16_t nr = FIXDIV(c[0], 2), ni = FIXDIV((int16_t)-c[1], 2);
+        int16_t f1r = (int16_t)(kr + nr), f1i = (int16_t)(ki + ni);
+        int16_t f2r = (int16_t)(kr - nr), f2i = (int16_t)(ki - ni);
+        const int16_t *w = sup + 2 * (k - 1);
+        int16_t twr = SROUND((int32_t)f2r * w[0] - (int32_t)f2i * w[1]);
+        int16_t twi = SROUND((int32_t)f2r * w[1] + (int32_t)f2i * w[0]);
+        a[0] = (int16_t)((f1r + twr) >> 1);
+        a[1] = (int16_t)((f1i + twi) >> 1);
+        c[0] = (int16_t)((f1r - twr) >> 1);
+        c[1] = (int16_t)((twi - f1i) >> 1);
+    }
+}
+
+void uf_signal_rfft_s16(const int16_t *x, const int16_t *t, int16_t *out, int frames, int n_in,
+                        int n) {
+    for (int f = 0; f < frames; f++) {
+        rfft_frame(x + (ptrdiff_t)f * n_in, n_in, t, out + (ptrdiff_t)f * (2 * n + 2), n);
+    }
+}
+
+void uf_signal_energy(const int16_t *x, uint32_t *out, int start, int end) {
+    for (int i = start; i < end; i++) {
+        int32_t r = x[2 * i], m = x[2 * i + 1];
+        out[i] = (uint32_t)(r * r) + (uint32_t)(m * m);
+    }
+}
+
+void uf_signal_filter_bank(const uint32_t *x, const int16_t *t, uint64_t *out, int nch, int nw) {
+    const int16_t *w = t, *uw = t + nw, *fs = t + 2 * nw, *ws = fs + nch + 1, *wd = ws + nch + 1;
+    uint64_t acc = 0;
+    for (int i = 0; i <= nch; i++) {
+        uint64_t unw = 0;
+        for (int j = 0; j < wd[i]; j++) {
+            uint64_t v = x[fs[i] + j];
+            acc += (uint64_t)(int64_t)w[ws[i] + j] * v;
+            unw += (uint64_t)(int64_t)uw[ws[i] + j] * v;
+        }
+        if (i) {
+            out[i - 1] = acc;
+        }
+        acc = unw;
+    }
+}
+
+static uint32_t sqrt64(uint64_t num) {   // TFLM's Sqrt64 / Sqrt32
+    if (num == 0) {
+        return 0;
+    }
+    int width = (num >> 32) ? 64 : 32;
+    int top = width - 1;
+    int mbn = (width - msb64(num)) | 1;
+    uint64_t bit = (uint64_t)1 << (top - mbn), res = 0;
+    for (int it = (top - mbn) / 2 + 1; it > 0; it--) {
+        if (num >= res + bit) {
+            num -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    if (num > res && res != (width == 32 ? 0xFFFFu : 0xFFFFFFFFu)) {
+        res++;
+    }
+    return (uint32_t)res;
+}
+
+void uf_signal_filter_bank_sqrt(const uint64_t *x, const int32_t *bits, uint32_t *out, int n) {
+    int s = *bits;
+    for (int i = 0; i < n; i++) {
+        out[i] = s >= 0 && s < 32 ? sqrt64(x[i]) >> s : 0;   // TFLM: undefined beyond
+    }
+}
+
+void uf_signal_spectral_subtraction(const uint32_t *x, uint32_t *out, uint32_t *noise,
+                                    uint32_t *state, int n, int sm, int oms, int alt_sm,
+                                    int alt_oms, int min_rem, int sm_bits, int ss_bits,
+                                    int clamping) {
+    for (int i = 0; i < n; i++) {
+        uint32_t s = (uint32_t)((i & 1) ? alt_sm : sm), o = (uint32_t)((i & 1) ? alt_oms : oms);
+        uint32_t up = x[i] << sm_bits;
+        state[i] = (uint32_t)(((uint64_t)up * s + (uint64_t)state[i] * o) >> ss_bits);
+        uint32_t est = state[i];
+        if (est > up) {
+            est = up;
+            if (clamping) {
+                state[i] = up;
+            }
+        }
+        uint32_t floor = (uint32_t)(((uint64_t)x[i] * (uint32_t)min_rem) >> ss_bits);
+        uint32_t sub = (up - est) >> sm_bits;
+        out[i] = sub > floor ? sub : floor;
+        noise[i] = state[i];
+    }
+}
+
+static int16_t wide_dynamic(uint32_t x, const int16_t *lut) {
+    if (x <= 2) {
+        return lut[x];
+    }
+    int iv = msb32(x);
+    lut += 4 * iv - 6;
+    int16_t frac = (int16_t)(((iv < 11) ? (x << (11 - iv)) : (x >> (iv - 11))) & 0x3FF);
+    // int32 arithmetic as TFLM's, done in uint32 where C's int32 could overflow
+    int32_t r = ((int32_t)lut[2] * frac) >> 5;
+    r = (int32_t)((uint32_t)r + ((uint32_t)(int32_t)lut[1] << 5));
+    r = (int32_t)((uint32_t)r * (uint32_t)(int32_t)frac);
+    r = (int32_t)((uint32_t)r + (1u << 14)) >> 15;
+    return (int16_t)(r + lut[0]);
+}
+
+void uf_signal_pcan(const uint32_t *x, const uint32_t *noise, const int16_t *lut, uint32_t *out,
+                    int n, int snr_shift) {
+    for (int i = 0; i < n; i++) {
+        uint32_t gain = (uint32_t)(int32_t)wide_dynamic(noise[i], lut);
+        uint32_t snr = (uint32_t)(((uint64_t)x[i] * gain) >> snr_shift);
+        // PcanShrink, kPcanSnrBits 12 and kPcanOutputBits 6
+        out[i] = snr < (2u << 12) ? (snr * snr) >> 20 : (snr >> 6) - (1u << 6);
+    }
+}
+
+void uf_signal_filter_bank_log(const uint32_t *x, const int16_t *lut, int16_t *out, int n,
+                               int out_scale, int bits) {
+    for (int i = 0; i < n; i++) {
+        uint32_t v = x[i] << bits;
+        if (v <= 1) {
+            out[i] = 0;
+            continue;
+        }
+        uint32_t e = (uint32_t)msb32(v) - 1;
+        int32_t frac = (int32_t)(v - ((uint32_t)1 << e));
+        frac = e < 16 ? frac << (16 - e) : frac >> (e - 16);
+        uint32_t seg = (uint32_t)frac >> 9;
+        int32_t c0 = lut[seg], c1 = lut[seg + 1];
+        int32_t rel = ((c1 - c0) * (frac - (int32_t)(512 * seg))) >> 16;
+        uint32_t log2 = (e << 16) + (uint32_t)(frac + c0 + rel);
+        uint32_t loge = (uint32_t)(((uint64_t)45426 * log2 + 32768) >> 16);
+        uint32_t scaled = ((uint32_t)out_scale * loge + 32768) >> 16;
+        out[i] = (int16_t)(scaled < 32767u ? scaled : 32767u);
+    }
+}
+
+// CAST between integer types, and from them to float, by emit.DTYPE_CODES: 0 i8, 1 u8,
+// 2 i16, 3 i32, 4 f32 (output only), 5 u32.
+static uint32_t load_int(const void *p, int i, int code) {
+    switch (code) {
+        case 0: return (uint32_t)(int32_t)((const int8_t *)p)[i];
+        case 1: return ((const uint8_t *)p)[i];
+        case 2: return (uint32_t)(int32_t)((const int16_t *)p)[i];
+        default: return ((const uint32_t *)p)[i];
+    }
+}
+
+void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code) {
+    for (int i = 0; i < n; i++) {
+        uint32_t v = load_int(x, i, in_code);
+        switch (out_code) {
+            case 4:
+                ((float *)out)[i] = (in_code == 1 || in_code == 5) ? (float)v : (float)(int32_t)v;
+                break;
+            case 0: ((int8_t *)out)[i] = (int8_t)v; break;
+            case 1: ((uint8_t *)out)[i] = (uint8_t)v; break;
+            case 2: ((int16_t *)out)[i] = (int16_t)v; break;
+            default: ((uint32_t *)out)[i] = v; break;
+        }
+    }
+}
+
+static int32_t op_i32(int32_t a, int32_t b, int op) {
+    switch (op) {
+        case 0: return (int32_t)((uint32_t)a + (uint32_t)b);
+        case 1: return (int32_t)((uint32_t)a - (uint32_t)b);
+        case 2: return (int32_t)((uint32_t)a * (uint32_t)b);
+        case 3: return a > b ? a : b;
+        case 4: return a < b ? a : b;
+        default:
+            if (b == 0) {
+                return 0;   // TFLM would fault; the bake rejects a constant 0
+            }
+            if (a == INT32_MIN && b == -1) {
+                return INT32_MIN;
+            }
+            return a / b;
+    }
+}
+
+// Binary descriptor [nd, shape..., strides a..., strides b...] (table.c checks it).
+void uf_binary_i32(const int32_t *a, const int32_t *b, int32_t *out, const int32_t *d, int op) {
+    int nd = d[0];
+    const int32_t *shape = d + 1, *sa = d + 1 + nd, *sb = d + 1 + 2 * nd;
+    int32_t idx[8] = {0};
+    ptrdiff_t ia = 0, ib = 0, o = 0;
+    for (int k = 0; k < nd; k++) {
+        if (shape[k] <= 0) {
+            return;
+        }
+    }
+    for (;;) {
+        ptrdiff_t pa = ia, pb = ib;
+        for (int i = 0; i < shape[nd - 1]; i++) {
+            out[o++] = op_i32(a[pa], b[pb], op);
+            pa += sa[nd - 1];
+            pb += sb[nd - 1];
+        }
+        int k = nd - 2;
+        for (; k >= 0; k--) {
+            ia += sa[k];
+            ib += sb[k];
+            if (++idx[k] < shape[k]) {
+                break;
+            }
+            ia -= (ptrdiff_t)sa[k] * shape[k];
+            ib -= (ptrdiff_t)sb[k] * shape[k];
+            idx[k] = 0;
+        }
+        if (k < 0) {
+            return;
+        }
+    }
+}
