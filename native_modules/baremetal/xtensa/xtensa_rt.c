@@ -99,3 +99,32 @@ float UF_DIVSF3(float a, float b) {
     r.u = sign | (e == 0 ? mant : ((uint32_t)(e - 1) << 23) + mant);
     return r.f;
 }
+
+#if defined(UF_RT_MULDI3) || defined(UF_RT_HOST_TEST)
+// 64-bit multiply for cores without MUL32_HIGH (QEMU's de233_fpu; the ESP32
+// has it and the natmod uses mulsh/muluh inline). Built from 16x16 products so
+// that nothing here is itself a 64-bit multiply.
+static uint32_t mulhu32(uint32_t a, uint32_t b) {
+    uint32_t al = a & 0xFFFF, ah = a >> 16, bl = b & 0xFFFF, bh = b >> 16;
+    uint32_t ll = al * bl, lh = al * bh, hl = ah * bl;
+#ifndef UF_RT_HOST_TEST
+    // LLVM recognises this as a 32x32->64 multiply and would call __muldi3
+    // from __muldi3: hide the partial products from it.
+    __asm__("" : "+r"(ll), "+r"(lh), "+r"(hl));
+#endif
+    uint32_t mid = (ll >> 16) + (lh & 0xFFFF) + (hl & 0xFFFF);
+    return ah * bh + (lh >> 16) + (hl >> 16) + (mid >> 16);
+}
+
+#ifdef UF_RT_HOST_TEST
+#define UF_MULDI3 uf_muldi3_test
+#else
+#define UF_MULDI3 __muldi3
+#endif
+long long UF_MULDI3(long long a, long long b) {
+    uint32_t a0 = (uint32_t)a, a1 = (uint32_t)((unsigned long long)a >> 32);
+    uint32_t b0 = (uint32_t)b, b1 = (uint32_t)((unsigned long long)b >> 32);
+    uint32_t hi = mulhu32(a0, b0) + a0 * b1 + a1 * b0;
+    return (long long)(((unsigned long long)hi << 32) | (uint32_t)(a0 * b0));
+}
+#endif
