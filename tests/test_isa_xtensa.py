@@ -103,3 +103,54 @@ def test_natmod_xtensawin_links(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     mpy = open(os.path.join(src, "build", "xtensawin", "upyflow_native.mpy"), "rb").read()
     assert mpy[0] == ord("M") and mpy[2] >> 2 == 10   # MP_NATIVE_ARCH_XTENSAWIN
+
+
+RT_CHECK = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+float uf_divsf3_test(float, float);
+long long uf_muldi3_test(long long, long long);
+static uint64_t s = 88172645463325252ull;
+static uint32_t rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (uint32_t)s; }
+static uint32_t pick(void) {  /* normals, subnormals, huge, inf/NaN, zeros */
+    uint32_t v = rnd();
+    switch (rnd() % 6) {
+    case 0: return v & 0x807fffffu;
+    case 1: return v | 0x7f000000u;
+    case 2: return (v & 0x80000000u) | 0x7f800000u | (rnd() % 2 ? 0 : v & 0x7fffffu);
+    case 3: return v & 0x80000000u;
+    default: return v;
+    }
+}
+int main(void) {
+    long bad = 0;
+    for (long i = 0; i < 2000000; i++) {
+        uint32_t a = pick(), b = pick(), uq, uw;
+        float fa, fb, q, w;
+        memcpy(&fa, &a, 4); memcpy(&fb, &b, 4);
+        q = fa / fb; w = uf_divsf3_test(fa, fb);
+        memcpy(&uq, &q, 4); memcpy(&uw, &w, 4);
+        if (uq != uw && !(q != q && w != w)) bad++;
+        uint64_t x = (uint64_t)rnd() << 32 | rnd(), y = (uint64_t)rnd() << 32 | rnd();
+        if ((uint64_t)uf_muldi3_test((long long)x, (long long)y) != x * y) bad++;
+    }
+    printf("%ld\n", bad);
+    return bad != 0;
+}
+"""
+
+
+def test_runtime_helpers_match_host(tmp_path):
+    """xtensa_rt.c's __divsf3 (correctly rounded) and __muldi3, compiled for the host,
+    against the host's own float division (SSE: IEEE round to nearest) and multiply."""
+    import shutil
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no host C compiler")
+    (tmp_path / "check.c").write_text(RT_CHECK)
+    exe = tmp_path / "check"
+    subprocess.run([cc, "-O2", "-DUF_RT_HOST_TEST", "-o", str(exe), str(tmp_path / "check.c"),
+                    str(xq.XT / "xtensa_rt.c")], check=True)
+    p = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == "0", p.stdout
