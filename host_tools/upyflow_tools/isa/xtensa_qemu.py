@@ -40,6 +40,7 @@ IMAGE_ADDR = 0x1000          # vectors, code, data, stack (de233_fpu: RAM at 0..
 BLOB_ADDR = 0x00400000       # descriptor + model blob (harness.c reads it here)
 DESC_MAGIC = 0x31584655      # "UFX1"
 MAX_IO = 8
+MULDI3_EXTRA = 36   # see Result.esp32_estimate
 
 CFLAGS = ["--target=xtensa", "-std=c99", "-Os", "-ffreestanding", "-nostdlibinc",
           "-fomit-frame-pointer", "-ffp-contract=off", "-fno-jump-tables",
@@ -249,6 +250,13 @@ def pack_formats(op_formats) -> bytes:
 class Result:
     outputs: list[list[bytes]]   # per invoke, per model output
     icounts: list[int]           # instructions executed per invoke (uf_run)
+    muldi3_calls: list[int]      # __muldi3 calls per invoke (inline mulsh/muluh on an ESP32)
+
+    def esp32_estimate(self) -> list[int]:
+        """Instructions per invoke with the ESP32's MUL32_HIGH (an estimate): each
+        __muldi3 call (33 instructions with its counter, about 5 at the call site:
+        sign extensions, l32r, callx8) would be 2 inline (mull, mulsh)."""
+        return [n - MULDI3_EXTRA * m for n, m in zip(self.icounts, self.muldi3_calls)]
 
 
 def _records(module):
@@ -328,10 +336,12 @@ def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
 
 
 def _parse(p: subprocess.CompletedProcess, n_out: int) -> Result:
-    outputs, icounts, cur = [], [], []
+    outputs, icounts, calls, cur = [], [], [], []
     for line in p.stdout.splitlines():
         if line.startswith("O "):
             cur.append(bytes.fromhex(line[2:].strip()))
+        elif line.startswith("M "):
+            calls.append(int(line[2:]))
         elif line.startswith("N "):
             icounts.append(int(line[2:]))
             outputs.append(cur)
@@ -343,4 +353,4 @@ def _parse(p: subprocess.CompletedProcess, n_out: int) -> Result:
                           % (p.returncode, p.returncode - 100, p.stdout[-2000:], p.stderr[-2000:]))
     if any(len(o) != n_out for o in outputs):
         raise XtensaError("malformed harness output:\n" + p.stdout[-2000:])
-    return Result(outputs, icounts)
+    return Result(outputs, icounts, calls)

@@ -2,7 +2,8 @@
 // and print the outputs. The host (host_tools/upyflow_tools/isa/xtensa_qemu.py)
 // puts a descriptor and the model's tables, weights, arena and inputs at
 // UF_DESC_ADDR; output goes through QEMU semihosting (simcall) to stdout:
-//   "O <hex>" per model output, then "N <instructions>" per invoke,
+//   "O <hex>" per model output, then "M <__muldi3 calls>" and
+//   "N <instructions>" per invoke,
 //   "E <text>" on an error. Exit code 0 = all invokes ran.
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@ typedef struct {
 } desc_t;
 
 int uf_simcall(int nr, int a, int b, int c);   // start.S
+extern volatile uint32_t uf_rt_muldi3_calls;    // xtensa_rt.c (QEMU build)
 
 static void put(const char *s, size_t n) {
     uf_simcall(4, 1, (int)(uintptr_t)s, (int)n);   // write(1, s, n)
@@ -120,6 +122,7 @@ int main(void) {
             }
         }
         size_t pos = 0;
+        uint32_t m0 = uf_rt_muldi3_calls;
         uint32_t t0 = icount();
         int err = uf_run(&m, &pos, -1);
         uint32_t t1 = icount();
@@ -133,6 +136,7 @@ int main(void) {
         for (uint32_t o = 0; o < d->n_out; o++) {
             put_hex_line(m.arena + d->out[o][0], d->out[o][1]);
         }
+        put_line_u32('M', uf_rt_muldi3_calls - m0);
         put_line_u32('N', t1 - t0);
     }
     return 0;

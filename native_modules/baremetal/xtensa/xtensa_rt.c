@@ -121,7 +121,16 @@ static uint32_t mulhu32(uint32_t a, uint32_t b) {
 #else
 #define UF_MULDI3 __muldi3
 #endif
+#ifndef UF_RT_HOST_TEST
+// Calls, so the harness can tell how many instructions the ESP32 (mulsh/muluh
+// inline) would not execute.
+volatile uint32_t uf_rt_muldi3_calls;
+#endif
+
 long long UF_MULDI3(long long a, long long b) {
+#ifndef UF_RT_HOST_TEST
+    uf_rt_muldi3_calls++;
+#endif
     uint32_t a0 = (uint32_t)a, a1 = (uint32_t)((unsigned long long)a >> 32);
     uint32_t b0 = (uint32_t)b, b1 = (uint32_t)((unsigned long long)b >> 32);
     uint32_t hi = mulhu32(a0, b0) + a0 * b1 + a1 * b0;
