@@ -104,6 +104,33 @@ def test_natmod_xtensawin_links(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     mpy = open(os.path.join(src, "build", "xtensawin", "upyflow_native.mpy"), "rb").read()
     assert mpy[0] == ord("M") and mpy[2] >> 2 == 10   # MP_NATIVE_ARCH_XTENSAWIN
+    # Link again with mpy_ld's relocation log: every l32r it patched must load
+    # the GOT/literal word it meant (llvm-mc's objects differ from GNU as's;
+    # see baremetal/xtensa/mpy_ld_literals.py).
+    import glob
+    import re
+    obj = os.path.join(src, "build", "xtensawin", "obj")
+    out = tmp_path / "check.mpy"
+    p = subprocess.run([sys.executable, os.path.join(mpy_dir, "tools", "mpy_ld.py"), "-vvv", "--arch", "xtensawin",
+                        "--qstrs", os.path.join(obj, "upyflow_native.config.h"), "-o", str(out),
+                        *sorted(glob.glob(os.path.join(obj, "*.o")))], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    log = p.stdout + p.stderr
+    data = out.read_bytes()
+    size = int(re.search(r"text size:\s+(\d+)", log).group(1))
+    rels = [(int(a, 16), int(b, 16))
+            for a, b in re.findall(r"\n\s+([0-9a-f]{8}) (?:LIT|GOT \S+) -> ([0-9a-f]{8})", log)]
+    assert len(rels) > 100
+
+    def lands(text, off, addr):
+        insn = text[off] | text[off + 1] << 8 | text[off + 2] << 16
+        return insn & 0xF == 1 and ((off + 3) & ~3) + (((insn >> 8) - 0x10000) << 2) == addr
+
+    # The text is stored after the qstr names; find it by its first relocations.
+    start = next(s for s in range(len(data) - size)
+                 if all(lands(data[s:s + size], o, a) for o, a in rels[:16]))
+    text = data[start:start + size]
+    assert [r for r in rels if not lands(text, *r)] == []
 
 
 RT_CHECK = r"""

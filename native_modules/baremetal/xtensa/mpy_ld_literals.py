@@ -8,7 +8,12 @@ the literal word. mpy_ld (written for GNU as) wants the offset in the word and
 r_addend == 0 for section-symbol literals. This moves the addend into the word
 for those relocations only, in place: same value once relocated.
 
-2. Constant data holding addresses (the kernel table: names, functions): LLVM's
+2. l32r immediates: llvm-mc leaves some relocated l32r instructions with
+imm16 = 0xFFFF instead of 0 (the relocation alone defines them under RELA).
+mpy_ld adds its offset to the existing field, so those would load from the
+wrong word: the field is cleared for every l32r with an R_XTENSA_SLOT0_OP.
+
+3. Constant data holding addresses (the kernel table: names, functions): LLVM's
 Xtensa backend has only the static relocation model, so it goes to .rodata,
 where mpy_ld would apply its relocations as PC-relative code relocations.
 GCC's -fpic puts it in .data.rel.ro, which mpy_ld relocates as data: such
@@ -21,6 +26,7 @@ import subprocess
 import sys
 
 R_XTENSA_32 = 1
+R_XTENSA_SLOT0_OP = 20
 STT_SECTION = 3
 SHT_SYMTAB = 2
 SHT_RELA = 4
@@ -45,6 +51,15 @@ def fix(path):
     moved = 0
     rename = set()
     for sec in secs:
+        if sec[1] == SHT_RELA and name(secs[sec[7]]).startswith(".text"):
+            text_off = secs[sec[7]][4]
+            for off in range(sec[4], sec[4] + sec[5], 12):
+                r_offset, r_info = struct.unpack_from("<II", elf, off)
+                p = text_off + r_offset
+                if r_info & 0xFF == R_XTENSA_SLOT0_OP and elf[p] & 0xF == 1:  # l32r
+                    if elf[p + 1] or elf[p + 2]:
+                        elf[p + 1] = elf[p + 2] = 0
+                        moved += 1
         if sec[1] == SHT_RELA and sec[5] and name(secs[sec[7]]).startswith(".rodata"):
             rename.add(name(secs[sec[7]]))
         if sec[1] != SHT_RELA or not name(secs[sec[7]]).startswith(".literal"):
