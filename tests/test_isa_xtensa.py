@@ -88,6 +88,16 @@ def test_bad_descriptor_fails_cleanly(elf, baked):
         xq.run(mod, [[bytes(m.input_buffer(0))]], elf=elf)
 
 
+def test_instruction_mix(elf, baked):
+    """The per-mnemonic mix (for a cycle model) covers at least the instructions ICOUNT saw."""
+    _data, module, m = baked("hello_world_int8")
+    x = bytes(m.input_buffer(0))
+    mix = xq.instruction_mix(module, [x], elf=elf)
+    n = xq.run(module, [[x]], elf=elf).icounts[0]
+    assert n <= sum(mix.values()) < n + 5000
+    assert mix["mull"] > 0 and mix["entry"] > 0
+
+
 class _Module:
     def __init__(self, mod):
         self.__dict__.update({k: getattr(mod, k) for k in dir(mod) if k.isupper()})

@@ -267,9 +267,54 @@ def _records(module):
 def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
         elf: Path | None = None, timeout: float = 300) -> Result:
     """Invoke a baked (inline-weights) module once per input set under QEMU."""
+    elf = elf or build()
+    blob, n_out = _blob(module, input_sets, weights_misalign)
+    return _parse(_qemu(elf, blob, timeout), n_out)
+
+
+def instruction_mix(module, inputs: list[bytes], elf: Path | None = None,
+                    timeout: float = 600) -> dict[str, int]:
+    """Executed instructions by mnemonic for one invoke (the whole run: the harness's
+    own start-up and output add about a thousand). From QEMU's translation and
+    execution log, which grows about 15 bytes per instruction: meant for models
+    of a few million instructions."""
+    import collections
+    elf = elf or build()
+    blob, _n = _blob(module, [inputs], 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = str(Path(tmp) / "exec.log")
+        p = _qemu(elf, blob, timeout, ["in_asm", "exec", "nochain"], log)
+        if p.returncode:
+            raise XtensaError("qemu exit %d\n%s" % (p.returncode, p.stdout[-2000:]))
+        blocks, execs, cur = {}, collections.Counter(), None
+        insn = re.compile(r"0x([0-9a-f]+):\s+(\S+)")
+        trace = re.compile(r"Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
+        with open(log) as f:
+            for line in f:
+                if line.startswith("IN:"):
+                    cur = []
+                    continue
+                m = insn.match(line)
+                if m and cur is not None:
+                    if not cur:
+                        blocks[int(m.group(1), 16)] = cur
+                    cur.append(m.group(2))
+                    continue
+                cur = None
+                m = trace.match(line)
+                if m:
+                    execs[int(m.group(1), 16)] += 1
+    mix = collections.Counter()
+    for pc, n in execs.items():
+        for op in blocks.get(pc, ()):
+            mix[op] += n
+    return dict(mix.most_common())
+
+
+def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple[bytes, int]:
+    """The descriptor and everything it points to, as harness.c reads it at BLOB_ADDR."""
     if module.WEIGHTS is None:
         raise XtensaError("file-mode weights are not supported by the Xtensa harness")
-    elf = elf or build()
     recs = _records(module)
     ins = [(recs[t][2], recs[t][3]) for t in module.INPUTS]
     outs = [(recs[t][2], recs[t][3]) for t in module.OUTPUTS]
@@ -312,6 +357,11 @@ def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
     words = [DESC_MAGIC, len(blob), 0, 0] + fields + io
     assert len(words) == header_words
     struct.pack_into("<%dI" % header_words, blob, 0, *words)
+    return bytes(blob), len(outs)
+
+
+def _qemu(elf: Path, blob: bytes, timeout: float, debug: list[str] | None = None,
+          log: str | None = None) -> subprocess.CompletedProcess:
     # `-kernel elf` leaves the sim machine at its reset vector with this core
     # (QEMU 7.2), so the image and the entry point go in with -device loader.
     raw = elf.read_bytes()
@@ -320,19 +370,20 @@ def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
     with tempfile.TemporaryDirectory() as tmp:
         ipath, bpath = Path(tmp) / "image.bin", Path(tmp) / "blob.bin"
         ipath.write_bytes(raw[0x1000:])
-        bpath.write_bytes(bytes(blob))
+        bpath.write_bytes(blob)
         cmd = [TOOLS["qemu"], "-M", "sim", "-cpu", QEMU_CPU, "-m", "128M", "-nographic",
                "-monitor", "none", "-serial", "none", "-semihosting", "-icount", "shift=0",
                "-device", "loader,file=%s,addr=0x%x,force-raw=on" % (ipath, base),
                "-device", "loader,file=%s,addr=0x%x,force-raw=on" % (bpath, BLOB_ADDR),
                "-device", "loader,addr=0x%x,cpu-num=0" % entry]
-        if os.environ.get("UPYFLOW_QEMU_LOG"):   # debugging: exceptions and bad opcodes
-            cmd += ["-d", "int,guest_errors", "-D", os.environ["UPYFLOW_QEMU_LOG"]]
+        if os.environ.get("UPYFLOW_QEMU_LOG") and not debug:   # debugging: exceptions, bad opcodes
+            debug, log = ["int", "guest_errors"], os.environ["UPYFLOW_QEMU_LOG"]
+        if debug:
+            cmd += ["-d", ",".join(debug), "-D", log]
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise XtensaError("qemu-system-xtensa timed out after %g s" % timeout) from None
-    return _parse(p, len(outs))
 
 
 def _parse(p: subprocess.CompletedProcess, n_out: int) -> Result:
