@@ -1,0 +1,407 @@
+"""Run the C kernels as Xtensa (ESP32, LX6 windowed ABI) code under QEMU.
+
+Build: Debian's LLVM 22 (clang -> IR, llc -mcpu=esp32 -> assembly, llvm-mc ->
+objects; the same path as the xtensawin natmod) compiles native_modules/src, the
+walker and the bare-metal harness in native_modules/baremetal/xtensa. ld.lld has
+no Xtensa support ("unsupported e_machine value: 94"), so `link()` below places
+the sections and applies the two relocation types LLVM emits (R_XTENSA_32 and
+the l32r R_XTENSA_SLOT0_OP) itself, and writes a one-segment ELF.
+
+Run: qemu-system-xtensa -M sim -cpu de233_fpu (windowed registers, MUL32 and
+MUL32_HIGH, DIV32, single-precision FPU, MINMAX, SEXT, NSA: every option the
+esp32 code generator uses), -semihosting for output and exit. The model's tables,
+weights, arena and inputs are one blob put in guest RAM by `-device loader`
+(the weights at a chosen alignment). The harness reads the descriptor at
+BLOB_ADDR, runs uf_run once per input set and prints the outputs in hex and the
+Xtensa ICOUNT debug register (instructions executed at interrupt level 0, so
+the walker and kernels, not window spill handlers) around each invoke.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+SRC = ROOT / "native_modules" / "src"
+XT = ROOT / "native_modules" / "baremetal" / "xtensa"
+
+LLVM_VER = os.environ.get("UPYFLOW_LLVM_VER", "-22")
+TOOLS = {"clang": "clang" + LLVM_VER, "llc": "llc" + LLVM_VER, "mc": "llvm-mc" + LLVM_VER,
+         "qemu": "qemu-system-xtensa"}
+QEMU_CPU = "de233_fpu"
+IMAGE_ADDR = 0x1000          # vectors, code, data, stack (de233_fpu: RAM at 0..128 MB)
+BLOB_ADDR = 0x00400000       # descriptor + model blob (harness.c reads it here)
+DESC_MAGIC = 0x31584655      # "UFX1"
+MAX_IO = 8
+MULDI3_EXTRA = 36   # see Result.esp32_estimate
+
+CFLAGS = ["--target=xtensa", "-std=c99", "-Os", "-ffreestanding", "-nostdlibinc",
+          "-fomit-frame-pointer", "-ffp-contract=off", "-fno-jump-tables",
+          "-Wall", "-Werror", "-DNDEBUG"]
+LLCFLAGS = ["-mtriple=xtensa", "-mcpu=esp32", "-O2"]
+# QEMU's windowed FPU core (de233_fpu) lacks the ESP32's MUL32_HIGH option (muluh/mulsh
+# raise IllegalInstruction): the harness build computes high words without
+# them (__muldi3 in xtensa_rt.c); every other instruction is the natmod's.
+QEMU_LLCFLAGS = ["-mattr=-mul32high"]
+
+
+def missing_tools() -> list[str]:
+    return [t for t in TOOLS.values() if shutil.which(t) is None]
+
+
+class XtensaError(RuntimeError):
+    pass
+
+
+def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode:
+        raise XtensaError("%s failed:\n%s%s" % (" ".join(map(str, cmd)), p.stdout, p.stderr))
+    return p
+
+
+# LLVM 22's Xtensa instruction selection aborts on a select between two float
+# constants (softmax.c's round-half-away); copysignf gives the same value for
+# every kf. A no-op once native_modules/src has that form.
+_SOFTMAX_FIX = ("kf < 0.0f ? kf - 0.5f : kf + 0.5f", "kf + __builtin_copysignf(0.5f, kf)")
+
+
+def compile_c(src: Path, out: Path, extra: list[str] = ()) -> Path:
+    """C -> object with the esp32 code generator (see the natmod Makefile)."""
+    text = src.read_text()
+    if src.name == "softmax.c" and _SOFTMAX_FIX[0] in text:
+        src = out.with_suffix(".fix.c")
+        src.write_text(text.replace(*_SOFTMAX_FIX))
+    ll, asm = out.with_suffix(".ll"), out.with_suffix(".s")
+    _run([TOOLS["clang"], *CFLAGS, "-I", str(SRC), "-I", str(XT), *extra,
+          "-S", "-emit-llvm", "-o", str(ll), str(src)])
+    _run([TOOLS["llc"], *LLCFLAGS, *QEMU_LLCFLAGS, "-o", str(asm), str(ll)])
+    return assemble(asm, out)
+
+
+def assemble(asm: Path, out: Path) -> Path:
+    _run([TOOLS["mc"], "-triple=xtensa", "-mcpu=esp32", "-filetype=obj", "-o", str(out), str(asm)])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# A minimal static linker for LLVM's Xtensa objects.
+
+R_XTENSA_NONE, R_XTENSA_32, R_XTENSA_ASM_EXPAND, R_XTENSA_SLOT0_OP = 0, 1, 11, 20
+_IGNORED = {R_XTENSA_NONE, R_XTENSA_ASM_EXPAND, 17, 18, 19, 59, 60, 61, 62, 63, 64}  # relax/diff
+_ORDER = (".vectors", ".literal", ".text", ".rodata", ".data", ".bss")
+
+
+def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x10000) -> dict:
+    """Link objects into an ELF with one loadable segment at `base`; returns the symbol map.
+
+    Literal pools go before all code (l32r reaches backwards only, 256 KB).
+    """
+    from elftools.elf.elffile import ELFFile
+
+    objs = []
+    for path in objects:
+        f = open(path, "rb")
+        objs.append((path, f, ELFFile(f)))
+    placed = {}          # (obj index, section index) -> address
+    image = bytearray()
+    for kind in _ORDER:
+        for oi, (_p, _f, elf) in enumerate(objs):
+            for si, sec in enumerate(elf.iter_sections()):
+                name = sec.name
+                if not (name == kind or name.startswith(kind + ".")) or not sec["sh_flags"] & 2:
+                    continue
+                align = max(sec["sh_addralign"], 1)
+                image.extend(b"\0" * (-(base + len(image)) % align))
+                if kind == ".vectors":
+                    image.extend(b"\0" * (-(base + len(image)) % 0x400))   # VECBASE alignment
+                placed[(oi, si)] = base + len(image)
+                image.extend(b"\0" * sec["sh_size"] if sec["sh_type"] == "SHT_NOBITS" else sec.data())
+    image.extend(b"\0" * (-len(image) % 16 + stack))
+    symbols = {"_stack_top": base + len(image)}
+    local = []
+    for oi, (_p, _f, elf) in enumerate(objs):
+        table = {}
+        for i, s in enumerate(elf.get_section_by_name(".symtab").iter_symbols()):
+            shndx = s["st_shndx"]
+            addr = None
+            if isinstance(shndx, int) and (oi, shndx) in placed:
+                addr = placed[(oi, shndx)] + s["st_value"]
+            elif shndx == "SHN_ABS":
+                addr = s["st_value"]
+            table[i] = (s.name, addr, shndx)
+            if addr is not None and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK") and s.name:
+                if s.name in symbols and s["st_info"]["bind"] == "STB_GLOBAL":
+                    raise XtensaError("duplicate symbol %s" % s.name)
+                symbols[s.name] = addr
+        local.append(table)
+    undefined = set()
+    for oi, (path, _f, elf) in enumerate(objs):
+        for sec in elf.iter_sections():
+            if sec["sh_type"] not in ("SHT_RELA", "SHT_REL") or (oi, sec["sh_info"]) not in placed:
+                continue
+            target = placed[(oi, sec["sh_info"])]
+            for r in sec.iter_relocations():
+                rtype = r["r_info_type"]
+                if rtype in _IGNORED:
+                    continue
+                name, s_addr, shndx = local[oi][r["r_info_sym"]]
+                if s_addr is None:
+                    s_addr = symbols.get(name)
+                    if s_addr is None:
+                        undefined.add(name)
+                        continue
+                value = s_addr + r.entry.get("r_addend", 0)
+                p = target + r["r_offset"]
+                off = p - base
+                if rtype == R_XTENSA_32:
+                    struct.pack_into("<I", image, off, value & 0xFFFFFFFF)
+                elif rtype == R_XTENSA_SLOT0_OP:
+                    insn = image[off] | image[off + 1] << 8 | image[off + 2] << 16
+                    if insn & 0xF == 1:                              # l32r
+                        delta = value - ((p + 3) & ~3)
+                        if value & 3 or not -0x40000 <= delta < 0:
+                            raise XtensaError("%s: l32r out of range at 0x%x" % (path, p))
+                        insn = (insn & 0xFF) | (((delta >> 2) & 0xFFFF) << 8)
+                    elif shndx == sec["sh_info"]:
+                        continue                                     # branch resolved by llvm-mc
+                    elif insn & 0xF == 5:                            # call0/4/8/12
+                        delta = value - (p & ~3) - 4
+                        if delta & 3 or not -0x80000 <= delta < 0x80000:
+                            raise XtensaError("%s: call out of range at 0x%x" % (path, p))
+                        insn = (insn & 0x3F) | (((delta >> 2) & 0x3FFFF) << 6)
+                    else:
+                        raise XtensaError("%s: unsupported SLOT0_OP instruction 0x%06x" % (path, insn))
+                    image[off:off + 3] = bytes((insn & 0xFF, insn >> 8 & 0xFF, insn >> 16))
+                else:
+                    raise XtensaError("%s: unsupported relocation type %d" % (path, rtype))
+    for _p, f, _e in objs:
+        f.close()
+    if undefined:
+        raise XtensaError("undefined symbols: " + ", ".join(sorted(undefined)))
+    if "_start" not in symbols:
+        raise XtensaError("no _start")
+    _write_elf(out, image, base, symbols["_start"])
+    return symbols
+
+
+def _write_elf(out: Path, image: bytes, base: int, entry: int) -> None:
+    ehdr = struct.pack("<4sBBBBB7xHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0, 0, 2, 94, 1, entry,
+                       52, 0, 0x300, 52, 32, 1, 40, 0, 0)
+    phdr = struct.pack("<IIIIIIII", 1, 0x1000, base, base, len(image), len(image), 7, 4)
+    out.write_bytes(ehdr + phdr + b"\0" * (0x1000 - 84) + bytes(image))
+
+
+# ---------------------------------------------------------------------------
+# The harness ELF (built once per source hash).
+
+def _sources() -> list[Path]:
+    srcs = sorted(SRC.glob("*.c"))
+    if not (SRC / "walker.c").exists():
+        srcs.append(XT / "walker_standin.c")
+    return srcs + [XT / "harness.c", XT / "xtensa_rt.c"]
+
+
+def build(build_dir: Path | None = None) -> Path:
+    missing = missing_tools()
+    if missing:
+        raise XtensaError("missing tools: " + ", ".join(missing))
+    srcs = _sources()
+    h = hashlib.sha256()
+    for p in srcs + sorted(SRC.glob("*.h")) + sorted(XT.glob("*.[chS]")) + [Path(__file__)]:
+        h.update(p.name.encode() + p.read_bytes())
+    build_dir = Path(build_dir or Path(tempfile.gettempdir()) / "upyflow_xtensa")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    elf = build_dir / ("harness-%s.elf" % h.hexdigest()[:16])
+    if elf.exists():
+        return elf
+    extra = ["-DUF_RT_MULDI3"] + ([] if (SRC / "walker.c").exists() else ["-DUF_WALKER_STANDIN"])
+    objs = [compile_c(s, build_dir / (s.stem + ".o"), extra) for s in srcs]
+    objs.insert(0, assemble(XT / "start.S", build_dir / "start.o"))
+    tmp = elf.with_suffix(".tmp")
+    link(objs, tmp)
+    tmp.replace(elf)
+    return elf
+
+
+# ---------------------------------------------------------------------------
+# Running a baked model.
+
+def pack_formats(op_formats) -> bytes:
+    """Per OP_FORMATS entry ("<nH" + "i"/"f" per param): [n tensors][n params][kinds]."""
+    out = bytearray()
+    for fmt in op_formats:
+        m = re.fullmatch(r"<(\d+)H([if]*)", fmt)
+        if not m:
+            raise XtensaError("unexpected op format %r" % fmt)
+        kinds = m.group(2).encode()
+        out += bytes([int(m.group(1)), len(kinds)]) + kinds
+    return bytes(out)
+
+
+@dataclass
+class Result:
+    outputs: list[list[bytes]]   # per invoke, per model output
+    icounts: list[int]           # instructions executed per invoke (uf_run)
+    muldi3_calls: list[int]      # __muldi3 calls per invoke (inline mulsh/muluh on an ESP32)
+
+    def esp32_estimate(self) -> list[int]:
+        """Instructions per invoke with the ESP32's MUL32_HIGH (an estimate): each
+        __muldi3 call (33 instructions with its counter, about 5 at the call site:
+        sign extensions, l32r, callx8) would be 2 inline (mull, mulsh)."""
+        return [n - MULDI3_EXTRA * m for n, m in zip(self.icounts, self.muldi3_calls)]
+
+
+def _records(module):
+    rec = struct.Struct("<BBxxIIif")
+    return [rec.unpack_from(module.TENSORS, i) for i in range(0, len(module.TENSORS), rec.size)]
+
+
+def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
+        elf: Path | None = None, timeout: float = 300) -> Result:
+    """Invoke a baked (inline-weights) module once per input set under QEMU."""
+    elf = elf or build()
+    blob, n_out = _blob(module, input_sets, weights_misalign)
+    return _parse(_qemu(elf, blob, timeout), n_out)
+
+
+def instruction_mix(module, inputs: list[bytes], elf: Path | None = None,
+                    timeout: float = 600) -> dict[str, int]:
+    """Executed instructions by mnemonic for one invoke (the whole run: the harness's
+    own start-up and output add about a thousand). From QEMU's translation and
+    execution log, which grows about 15 bytes per instruction: meant for models
+    of a few million instructions."""
+    import collections
+    elf = elf or build()
+    blob, _n = _blob(module, [inputs], 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = str(Path(tmp) / "exec.log")
+        p = _qemu(elf, blob, timeout, ["in_asm", "exec", "nochain"], log)
+        if p.returncode:
+            raise XtensaError("qemu exit %d\n%s" % (p.returncode, p.stdout[-2000:]))
+        blocks, execs, cur = {}, collections.Counter(), None
+        insn = re.compile(r"0x([0-9a-f]+):\s+(\S+)")
+        trace = re.compile(r"Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
+        with open(log) as f:
+            for line in f:
+                if line.startswith("IN:"):
+                    cur = []
+                    continue
+                m = insn.match(line)
+                if m and cur is not None:
+                    if not cur:
+                        blocks[int(m.group(1), 16)] = cur
+                    cur.append(m.group(2))
+                    continue
+                cur = None
+                m = trace.match(line)
+                if m:
+                    execs[int(m.group(1), 16)] += 1
+    mix = collections.Counter()
+    for pc, n in execs.items():
+        for op in blocks.get(pc, ()):
+            mix[op] += n
+    return dict(mix.most_common())
+
+
+def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple[bytes, int]:
+    """The descriptor and everything it points to, as harness.c reads it at BLOB_ADDR."""
+    if module.WEIGHTS is None:
+        raise XtensaError("file-mode weights are not supported by the Xtensa harness")
+    recs = _records(module)
+    ins = [(recs[t][2], recs[t][3]) for t in module.INPUTS]
+    outs = [(recs[t][2], recs[t][3]) for t in module.OUTPUTS]
+    if len(ins) > MAX_IO or len(outs) > MAX_IO:
+        raise XtensaError("more than %d inputs/outputs" % MAX_IO)
+    names = b"".join(k.encode() + b"\0" for k in module.OP_KERNELS)
+    variables = getattr(module, "VARIABLES", b"") or b""
+    var_regions = b"".join(struct.pack("<III", recs[v[0] | v[1] << 8][2], recs[v[0] | v[1] << 8][3], v[2])
+                           for v in (variables[k:k + 3] for k in range(0, len(variables), 3)))
+    in_data = bytearray()
+    for inputs in input_sets:
+        for (off, n), data in zip(ins, inputs, strict=True):
+            if len(data) != n:
+                raise XtensaError("input needs %d bytes, got %d" % (n, len(data)))
+            in_data += data
+    header_words = 4 + 18 + 2 + 4 * MAX_IO    # struct desc in harness.c
+    blob = bytearray(4 * header_words)
+    fields = []
+
+    def put(data: bytes, align: int = 8, misalign: int = 0) -> int:
+        blob.extend(b"\0" * (-len(blob) % align + misalign))
+        addr = BLOB_ADDR + len(blob)
+        blob.extend(data)
+        return addr
+
+    fields += [put(module.TENSORS), len(module.TENSORS)]
+    fields += [put(module.OPS), len(module.OPS)]
+    formats = pack_formats(module.OP_FORMATS)
+    fields += [put(formats), len(formats)]
+    fields += [put(names), len(names)]
+    fields += [put(bytes(module.ARENA_SIZE), 16), module.ARENA_SIZE]
+    fields += [put(module.WEIGHTS, 16, weights_misalign), len(module.WEIGHTS)]
+    fields += [0, 0]                                      # wbuf (file mode)
+    fields += [put(var_regions, 4), len(var_regions) // 12]
+    fields += [put(bytes(in_data), 4), len(input_sets)]
+    io = [len(ins), len(outs)]
+    for lst in (ins, outs):
+        for k in range(MAX_IO):
+            io += list(lst[k]) if k < len(lst) else [0, 0]
+    words = [DESC_MAGIC, len(blob), 0, 0] + fields + io
+    assert len(words) == header_words
+    struct.pack_into("<%dI" % header_words, blob, 0, *words)
+    return bytes(blob), len(outs)
+
+
+def _qemu(elf: Path, blob: bytes, timeout: float, debug: list[str] | None = None,
+          log: str | None = None) -> subprocess.CompletedProcess:
+    # `-kernel elf` leaves the sim machine at its reset vector with this core
+    # (QEMU 7.2), so the image and the entry point go in with -device loader.
+    raw = elf.read_bytes()
+    entry, = struct.unpack_from("<I", raw, 24)
+    base, = struct.unpack_from("<I", raw, 52 + 8)
+    with tempfile.TemporaryDirectory() as tmp:
+        ipath, bpath = Path(tmp) / "image.bin", Path(tmp) / "blob.bin"
+        ipath.write_bytes(raw[0x1000:])
+        bpath.write_bytes(blob)
+        cmd = [TOOLS["qemu"], "-M", "sim", "-cpu", QEMU_CPU, "-m", "128M", "-nographic",
+               "-monitor", "none", "-serial", "none", "-semihosting", "-icount", "shift=0",
+               "-device", "loader,file=%s,addr=0x%x,force-raw=on" % (ipath, base),
+               "-device", "loader,file=%s,addr=0x%x,force-raw=on" % (bpath, BLOB_ADDR),
+               "-device", "loader,addr=0x%x,cpu-num=0" % entry]
+        if os.environ.get("UPYFLOW_QEMU_LOG") and not debug:   # debugging: exceptions, bad opcodes
+            debug, log = ["int", "guest_errors"], os.environ["UPYFLOW_QEMU_LOG"]
+        if debug:
+            cmd += ["-d", ",".join(debug), "-D", log]
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise XtensaError("qemu-system-xtensa timed out after %g s" % timeout) from None
+
+
+def _parse(p: subprocess.CompletedProcess, n_out: int) -> Result:
+    outputs, icounts, calls, cur = [], [], [], []
+    for line in p.stdout.splitlines():
+        if line.startswith("O "):
+            cur.append(bytes.fromhex(line[2:].strip()))
+        elif line.startswith("M "):
+            calls.append(int(line[2:]))
+        elif line.startswith("N "):
+            icounts.append(int(line[2:]))
+            outputs.append(cur)
+            cur = []
+        elif line.startswith("E "):
+            raise XtensaError("harness: " + line[2:])
+    if p.returncode != 0:
+        raise XtensaError("qemu exit %d (100+: Xtensa exception cause %d)\n%s%s"
+                          % (p.returncode, p.returncode - 100, p.stdout[-2000:], p.stderr[-2000:]))
+    if any(len(o) != n_out for o in outputs):
+        raise XtensaError("malformed harness output:\n" + p.stdout[-2000:])
+    return Result(outputs, icounts, calls)
