@@ -32,6 +32,15 @@ OUTDIR = os.path.join(ROOT, "host_tools", "upyflow_tools", "natmods")
 # The board archs upyflow ships a module for (x64: the unix port, used by the tests).
 ARCHS = ("armv6m", "armv7m", "armv7emsp", "rv32imc", "xtensawin", "x64")
 COMMAND = "make natmods MPY_DIR=/path/to/micropython"
+BOARDS = {
+    "armv6m": "RP2040 (Pico), Cortex-M0/M0+",
+    "armv7m": "Cortex-M3; Cortex-M4/M7 firmware without FPU (armv7em)",
+    "armv7emsp": "Cortex-M4F/M7/M33: STM32F4/F7, nRF52840, RP2350 Arm (also armv7emdp)",
+    "rv32imc": "ESP32-C3/C6, RP2350 RISC-V (with or without Zba/Zcmp)",
+    "xtensawin": "ESP32, ESP32-S3",
+    "x64": "unix port (the tests)",
+}
+README_BEGIN, README_END = "<!-- natmods table: written by make natmods -->", "<!-- end natmods table -->"
 
 
 def source_files(root: str = ROOT) -> list[str]:
@@ -84,6 +93,30 @@ def mpy_cross_version(mpy_dir: str) -> str:
     return head.split(" on ")[0] + (";" + tail if tail else "")
 
 
+def table(manifest: dict) -> str:
+    """The README table of shipped natmods, from natmods/manifest.json."""
+    rows = ["| arch | boards | compiler | .mpy bytes | mip package |", "|---|---|---|---:|---|"]
+    for arch in ARCHS:
+        e = manifest["archs"].get(arch)
+        rows.append("| %s | %s | %s | %s | %s |" % (
+            arch, BOARDS[arch], e["compiler"] if e else "-", e["size"] if e else "not built",
+            "`package-%s.json`" % arch if e else "-"))
+    return "\n".join(rows)
+
+
+def update_readmes(manifest: dict, root: str = ROOT) -> None:
+    """Put table() between the markers of README.md and native_modules/README.md."""
+    for rel in ("README.md", "native_modules/README.md"):
+        path = os.path.join(root, rel)
+        with open(path) as f:
+            text = f.read()
+        if README_BEGIN in text and README_END in text:
+            head, rest = text.split(README_BEGIN, 1)
+            text = head + README_BEGIN + "\n" + table(manifest) + "\n" + README_END + rest.split(README_END, 1)[1]
+            with open(path, "w") as f:
+                f.write(text)
+
+
 def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> int:
     mpy_dir = os.path.abspath(mpy_dir)
     if not os.path.isfile(os.path.join(mpy_dir, "py", "dynruntime.mk")):
@@ -128,6 +161,7 @@ def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> in
     with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
+    update_readmes(manifest)
     if skipped:
         log("skipped (no compiler): %s" % " ".join(skipped))
     if failed:

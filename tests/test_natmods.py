@@ -17,7 +17,7 @@ from upyflow_tools.cli import main
 from upyflow_tools.unixport import micropython_exe
 
 sys.path.insert(0, str(ROOT / "native_modules"))
-from build_natmods import ARCHS, COMMAND, sources_digest  # noqa: E402
+from build_natmods import ARCHS, COMMAND, sources_digest, table  # noqa: E402
 
 NATMODS = ROOT / "host_tools" / "upyflow_tools" / "natmods"
 MANIFEST = json.loads((NATMODS / "manifest.json").read_text())
@@ -52,6 +52,14 @@ def test_every_board_arch_is_shipped_as_recorded(arch):
     # The .mpy header names the arch it holds code for, and the .mpy version 6.3 (v1.23+).
     assert data[:2] == b"M\x06" and data[2] & 3 == 3
     assert dp.ARCHS[(data[2] >> 2) & 0x0F] == arch
+
+
+def test_readme_natmod_tables_match_the_manifest():
+    for rel in ("README.md", "native_modules/README.md"):
+        assert table(MANIFEST) in (ROOT / rel).read_text(), "%s: natmod table out of date: `%s`" % (rel, COMMAND)
+    readme = (ROOT / "README.md").read_text()
+    for arch in MANIFEST["archs"]:
+        assert 'mip.install("github:OWNER/upyflow/package-%s.json")' % arch in readme or arch == "x64"
 
 
 @pytest.mark.parametrize("arch", [a for a in dp.ARCHS if a])
