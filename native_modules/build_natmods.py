@@ -43,11 +43,22 @@ BOARDS = {
 README_BEGIN, README_END = "<!-- natmods table: written by make natmods -->", "<!-- end natmods table -->"
 
 
+# Inputs beyond src/ and micropython/: the xtensawin build's own runtime, headers and object
+# fix-up (LLVM path); counted when present.
+EXTRA_INPUTS = ("native_modules/baremetal/xtensa/xtensa_rt.c",
+                "native_modules/baremetal/xtensa/mpy_ld_literals.py",
+                "native_modules/baremetal/xtensa/include/*")
+
+
 def source_files(root: str = ROOT) -> list[str]:
     """The files a natmod is built from, relative to the repo root, sorted."""
+    import glob
     src = os.path.join(root, "native_modules", "src")
     files = ["native_modules/src/" + f for f in os.listdir(src) if os.path.isfile(os.path.join(src, f))]
     files += ["native_modules/micropython/upyflow_native.c", "native_modules/micropython/Makefile"]
+    for pattern in EXTRA_INPUTS:
+        files += [os.path.relpath(p, root).replace(os.sep, "/")
+                  for p in glob.glob(os.path.join(root, pattern)) if os.path.isfile(p)]
     return sorted(files)
 
 
@@ -64,7 +75,8 @@ def sources_digest(root: str = ROOT) -> str:
 def _make(mpy_dir: str, arch: str, *targets: str, extra: list[str] | None = None) -> subprocess.CompletedProcess:
     cmd = ["make", "-C", MAKEDIR] + (extra or []) + ["ARCH=" + arch, "MPY_DIR=" + mpy_dir,
                                                       "PYTHON=" + sys.executable] + list(targets)
-    return subprocess.run(cmd, capture_output=True, text=True)
+    # mpy_ld iterates over sets of symbol names: a fixed hash seed makes the .mpy reproducible.
+    return subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
 
 
 def compiler(mpy_dir: str, arch: str) -> tuple[str, str | None]:
