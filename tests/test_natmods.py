@@ -227,3 +227,16 @@ def test_freeze_manifest_with_micropythons_manifest_tool(tmp_path):
         assert "upyflow/model.py" in targets and "sine.py" in targets
         assert ("upyflow/kernels_viper.py" in targets) == viper
         assert all(os.path.exists(f.full_path) for f in m.files())
+
+
+def test_package_data_ships_every_natmod():
+    """pyproject's package-data globs take every shipped file into the wheel and sdist
+    (checked by hand with `pip wheel .`: upyflow_tools/natmods/<arch>/upyflow_native.mpy)."""
+    import fnmatch
+    tomllib = pytest.importorskip("tomllib")
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = conf["package-data"]["upyflow_tools"]
+    shipped = [p.relative_to(NATMODS.parent).as_posix() for p in NATMODS.rglob("*") if p.is_file()]
+    assert len(shipped) == len(MANIFEST["archs"]) + 1
+    for rel in shipped:
+        assert any(fnmatch.fnmatch(rel, g) for g in globs), rel
