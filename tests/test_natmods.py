@@ -240,3 +240,14 @@ def test_package_data_ships_every_natmod():
     assert len(shipped) == len(MANIFEST["archs"]) + 1
     for rel in shipped:
         assert any(fnmatch.fnmatch(rel, g) for g in globs), rel
+
+
+def test_deploy_native_option_refuses_code_the_board_cannot_load(tmp_path, monkeypatch, capsys):
+    mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
+    monkeypatch.setattr(dp, "Board", lambda port, tool: FakeBoard(sys_mpy("armv6m")))
+    emsp = str(NATMODS / "armv7emsp" / "upyflow_native.mpy")
+    assert main(["deploy", mdir, "--port", "P", "--native", emsp]) == 2
+    assert ("--native %s holds armv7emsp code; the board (armv6m) loads armv6m" % emsp
+            in capsys.readouterr().err)
+    assert main(["deploy", mdir, "--port", "P", "--native", str(tmp_path / "nope.mpy")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -53,13 +53,14 @@ def natmod_for(arch: str | None, natmods: str = NATMODS) -> tuple[str | None, st
     return None, None
 
 
-def mpy_version(path: str) -> tuple[int, int]:
-    """(.mpy version, sub-version) from a .mpy file's header."""
+def mpy_header(path: str) -> tuple[tuple[int, int], str | None]:
+    """((.mpy version, sub-version), native arch or None) from a .mpy file's header."""
     with open(path, "rb") as f:
         head = f.read(3)
     if len(head) < 3 or head[:1] != b"M":
         raise BakeError("%s is not a .mpy file" % path)
-    return head[1], head[2] & 3
+    n = (head[2] >> 2) & 0x0F
+    return (head[1], head[2] & 3), ARCHS[n] if n < len(ARCHS) else None
 
 
 def _exe(tool: str) -> str:
@@ -201,15 +202,24 @@ def deploy(outdir: str, port: str, tool: str = "mpremote", runtime: str = "mpy",
     arch, flags, version = decode_mpy(board.sys_mpy())
     log("board on %s: native arch %s%s (via %s)" % (port, arch or "none",
                                                   " flags 0x%x" % flags if flags else "", tool))
+    if native:
+        if not os.path.isfile(native):
+            raise BakeError("--native %s: no such file" % native)
+        native_arch = mpy_header(native)[1]
+        if arch and native_arch not in COMPATIBLE.get(arch, (arch,)):
+            raise BakeError("--native %s holds %s code; the board (%s) loads %s" % (
+                native, native_arch or "no native", arch, " or ".join(COMPATIBLE.get(arch, (arch,)))))
+        native_mpy = native
+    else:
+        native_mpy, native_arch = natmod_for(arch)
     with tempfile.TemporaryDirectory() as staging:
         files = runtime_files(staging, arch, runtime)
-        native_mpy, native_arch = (native, arch) if native else natmod_for(arch)
-        if native and not os.path.isfile(native):
-            raise BakeError("--native %s: no such file" % native)
-        if native_mpy and mpy_version(native_mpy) != version:
+        if native_mpy and not arch:
+            log("the board runs no native code: %s left out, the runtime will use pure kernels" % native_mpy)
+            native_mpy = None
+        elif native_mpy and mpy_header(native_mpy)[0] != version:
             log("%s is .mpy v%d.%d, the board's MicroPython loads v%d.%d: left out, the runtime "
-                "will use %s kernels" % (native_mpy, *mpy_version(native_mpy), *version,
-                                         "viper" if arch else "pure"))
+                "will use viper kernels" % ((native_mpy,) + mpy_header(native_mpy)[0] + version))
             native_mpy = None
         elif native_mpy:
             log("native module: %s%s" % (native_mpy, "" if native_arch == arch else
