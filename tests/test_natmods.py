@@ -251,3 +251,24 @@ def test_deploy_native_option_refuses_code_the_board_cannot_load(tmp_path, monke
             in capsys.readouterr().err)
     assert main(["deploy", mdir, "--port", "P", "--native", str(tmp_path / "nope.mpy")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_deploy_warns_when_the_checkouts_sources_are_newer(tmp_path, monkeypatch):
+    mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
+    monkeypatch.setattr(dp, "Board", lambda port, tool: FakeBoard(sys_mpy("armv6m")))
+    monkeypatch.setattr(dp, "runtime_files", lambda staging, arch, form: [])
+    man = json.loads((NATMODS / "manifest.json").read_text())
+    man["archs"]["armv6m"]["sources_sha256"] = "0" * 64        # built from other sources
+    fake = tmp_path / "natmods"
+    (fake / "armv6m").mkdir(parents=True)
+    (fake / "armv6m" / "upyflow_native.mpy").write_bytes((NATMODS / "armv6m" / "upyflow_native.mpy").read_bytes())
+    (fake / "manifest.json").write_text(json.dumps(man))
+    monkeypatch.setattr(dp, "NATMODS", str(fake))
+    log = []
+    dp.deploy(mdir, "PORT", log=log.append)
+    assert any(line.startswith("warning: native_modules' C sources changed") for line in log)
+    if MANIFEST["archs"]["armv6m"]["sources_sha256"] == sources_digest():   # shipped and current
+        monkeypatch.setattr(dp, "NATMODS", str(NATMODS))
+        log = []
+        dp.deploy(mdir, "PORT", log=log.append)
+        assert not any(line.startswith("warning") for line in log)

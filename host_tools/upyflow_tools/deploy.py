@@ -44,13 +44,30 @@ def decode_mpy(sys_mpy: int) -> tuple[str | None, int, tuple[int, int]]:
     return (ARCHS[n] if n < len(ARCHS) else None), sys_mpy >> 16, (sys_mpy & 0xFF, (sys_mpy >> 8) & 3)
 
 
-def natmod_for(arch: str | None, natmods: str = NATMODS) -> tuple[str | None, str | None]:
+def natmod_for(arch: str | None, natmods: str | None = None) -> tuple[str | None, str | None]:
     """(path, its arch) of the best shipped upyflow_native.mpy the board's arch can load."""
+    natmods = natmods or NATMODS
     for cand in COMPATIBLE.get(arch, (arch,)) if arch else ():
         path = os.path.join(natmods, cand, "upyflow_native.mpy")
         if os.path.exists(path):
             return path, cand
     return None, None
+
+
+def stale_natmod(arch: str, natmods: str | None = None) -> bool:
+    """In a checkout: is the shipped arch module older than native_modules' C sources?"""
+    natmods = natmods or NATMODS
+    script = os.path.join(os.path.dirname(DEVICE_LIB), "native_modules", "build_natmods.py")
+    if not os.path.exists(script):
+        return False                               # an installed package: no sources to compare
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("build_natmods", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with open(os.path.join(natmods, "manifest.json")) as f:
+        entry = json.load(f)["archs"].get(arch, {})
+    return entry.get("sources_sha256") != mod.sources_digest()
 
 
 def mpy_header(path: str) -> tuple[tuple[int, int], str | None]:
@@ -224,6 +241,9 @@ def deploy(outdir: str, port: str, tool: str = "mpremote", runtime: str = "mpy",
         elif native_mpy:
             log("native module: %s%s" % (native_mpy, "" if native_arch == arch else
                                          " (%s code, loads on %s)" % (native_arch, arch)))
+            if not native and stale_natmod(native_arch):
+                log("warning: native_modules' C sources changed since this module was built: "
+                    "make natmods MPY_DIR=/path/to/micropython (or --native FILE)")
         elif arch:
             log("no native module shipped for %s; the runtime will use viper kernels" % arch)
         has_native = native_mpy is not None
