@@ -1,4 +1,3 @@
-import json
 import os
 import shutil
 import subprocess
@@ -27,10 +26,8 @@ def natmod_dir():
         shipped = NATMODS / "x64" / "upyflow_native.mpy"
         if not shipped.exists():
             pytest.skip("no shipped x64 natmod and MPY_DIR not set: make natmods MPY_DIR=/path/to/micropython")
-        sys.path.insert(0, str(NATMOD_SRC.parent))
-        from build_natmods import sources_digest
-        manifest = json.loads((NATMODS / "manifest.json").read_text())
-        if manifest["archs"].get("x64", {}).get("sources_sha256") != sources_digest():
+        from upyflow_tools.deploy import stale_natmod
+        if stale_natmod("x64", str(NATMODS)):
             pytest.skip("the shipped x64 natmod is stale (C sources changed): make natmods MPY_DIR=... "
                         "or set MPY_DIR to build it")
         return str(shipped.parent)

@@ -4,6 +4,7 @@ No MicroPython source tree needed (MPY_DIR only adds the check with MicroPython'
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,8 +17,12 @@ from upyflow_tools import deploy as dp
 from upyflow_tools.cli import main
 from upyflow_tools.unixport import micropython_exe
 
-sys.path.insert(0, str(ROOT / "native_modules"))
-from build_natmods import ARCHS, COMMAND, sources_digest, table  # noqa: E402
+# by path, not through sys.path: native_modules/micropython would shadow `import micropython`
+_spec = importlib.util.spec_from_file_location("build_natmods", ROOT / "native_modules" / "build_natmods.py")
+build_natmods = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_natmods)
+ARCHS, COMMAND, sources_digest, table = (build_natmods.ARCHS, build_natmods.COMMAND,
+                                         build_natmods.sources_digest, build_natmods.table)
 
 NATMODS = ROOT / "host_tools" / "upyflow_tools" / "natmods"
 MANIFEST = json.loads((NATMODS / "manifest.json").read_text())
@@ -215,8 +220,9 @@ def test_freeze_manifest_with_micropythons_manifest_tool(tmp_path):
     mpy_dir = os.environ.get("MPY_DIR")
     if not mpy_dir or not os.path.exists(os.path.join(mpy_dir, "tools", "manifestfile.py")):
         pytest.skip("MPY_DIR not set: MicroPython's manifest tool is in its source tree")
-    sys.path.insert(0, os.path.join(mpy_dir, "tools"))
-    import manifestfile
+    spec = importlib.util.spec_from_file_location("manifestfile", os.path.join(mpy_dir, "tools", "manifestfile.py"))
+    manifestfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(manifestfile)
     mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
     for march, viper in (("armv6m", False), ("armv7emsp", True)):
         manifest = tmp_path / ("manifest_%s.py" % march)
