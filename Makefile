@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test bench package.json clean
+.PHONY: setup demo test bench package.json natmods clean
 
 setup: $(VENV)/.installed
 
@@ -23,7 +23,14 @@ bench: setup
 	$(PY) benchmarks/bench.py
 
 package.json: setup
-	$(PY) -c "from upyflow_tools.deploy import write_package_json; write_package_json('package.json')"
+	$(PY) -c "from upyflow_tools.deploy import write_mip_packages; write_mip_packages('.')"
+
+# upyflow_native.mpy for every board arch, into the package (host_tools/upyflow_tools/natmods),
+# from a MicroPython source tree with mpy-cross built: make natmods MPY_DIR=/path/to/micropython
+natmods: setup
+	@test -n "$(MPY_DIR)" || { echo "usage: make natmods MPY_DIR=/path/to/micropython"; exit 2; }
+	nice $(PY) native_modules/build_natmods.py --mpy-dir "$(MPY_DIR)"
+	$(MAKE) package.json
 
 clean:
 	rm -rf $(VENV) out

@@ -4,7 +4,7 @@
 
 Models are read from ../shared/models. Columns: TFLM (its Python package's compiled
 interpreter), upyflow on CPython (native C extension, pure Python), upyflow under the
-MicroPython unix port (natmod x64 if built, viper, pure), each with its ratio to TFLM
+MicroPython unix port (natmod x64, local build or shipped; viper, pure), each with its ratio to TFLM
 measured in this same run; then upyflow's arena beside TFLM's head arena. Prints Markdown.
 """
 from __future__ import annotations
@@ -24,7 +24,10 @@ from upyflow_tools.unixport import micropython_exe, run_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared"), "models")
+# x64 natmod: a local build (make -C native_modules/micropython ARCH=x64) if any, else the shipped one
 NATMOD = os.path.join(ROOT, "native_modules", "micropython", "build", "x64")
+if not os.path.exists(os.path.join(NATMOD, "upyflow_native.mpy")):
+    NATMOD = os.path.join(ROOT, "host_tools", "upyflow_tools", "natmods", "x64")
 DEFAULT = ("hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect,"
            "keyword_scrambled,trained_lstm_int8,micro_speech_lstm,dtln_noise_suppression,audio_preprocessor_int8")
 
@@ -85,7 +88,7 @@ def main() -> int:
     ap.add_argument("--mp-heap", default="2M", help="MicroPython heap (default 2M: person_detect's "
                     "inline weights need more than an RP2040's 190K; see --weights file)")
     ap.add_argument("--natmod", default=NATMOD, help="folder of the x64 upyflow_native.mpy "
-                    "(make -C native_modules/micropython ARCH=x64 MPY_DIR=...)")
+                    "(default: native_modules/micropython/build/x64 if built, else the shipped one)")
     args = ap.parse_args()
     if not os.path.isdir(SHARED):
         print("benchmarks need ../shared/models beside the checkout", file=sys.stderr)

@@ -55,12 +55,15 @@ def test_deploy_mpremote_and_repl_inference(board, tmp_path, capsys):
     assert main(["deploy", mdir, "--port", board.port]) == 0
     log = capsys.readouterr().out
     assert "lib/upyflow/model.mpy" in log and "sine.mpy" in log and "copied" in log
+    # the natmod shipped in the package, nothing built
+    assert "native module: %s" % (ROOT / "host_tools/upyflow_tools/natmods/x64/upyflow_native.mpy") in log
     want = sine_cases([-128, -60, 0, 77, 127])
     text = repl(board.port, ["import upyflow", "m = upyflow.load('sine')",
                              "print('TIER', m.tier)"] +
                 ["print('OUT', %d, m.predict(bytes([%d]))[0])" % (q, q & 0xFF) for q in want])
     got = {int(l.split()[1]): int(l.split()[2]) for l in text.splitlines() if l.startswith("OUT ")}
     assert {q: (v - 256 if v > 127 else v) for q, v in got.items()} == want
+    assert "TIER native" in text
     # A second deploy finds everything on the board already.
     assert main(["deploy", mdir, "--port", board.port]) == 0
     assert "0 copied" in capsys.readouterr().out

@@ -1,8 +1,9 @@
 """The native C kernel tier (upyflow_native): byte-identical with the pure tier and TFLM.
 
 CPython: the extension built by `pip install .` / `pip install -e .`. MicroPython: the x64
-dynamic native module built from native_modules/micropython with MicroPython's natmod
-tooling (needs env MPY_DIR, a MicroPython source tree), run under the unix port.
+dynamic native module (shipped in the package, or built from
+native_modules/micropython with MicroPython's natmod tooling when env MPY_DIR names a
+MicroPython source tree), run under the unix port.
 TFLM (or the pure tier) is the oracle; nothing here hard-codes an expected output.
 """
 from __future__ import annotations

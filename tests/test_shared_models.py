@@ -13,7 +13,7 @@ from upyflow_tools.unixport import micropython_exe, run_batch
 
 SEEDED = 20
 CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
-MICROPYTHON_TIERS = ["pure", "viper"]    # the natmod tier: tests/test_native.py (needs MPY_DIR)
+MICROPYTHON_TIERS = ["pure", "viper"]    # the natmod tier: tests/test_native.py
 
 
 @pytest.fixture(scope="module")

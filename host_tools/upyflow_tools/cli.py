@@ -113,7 +113,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 def _cmd_freeze(args: argparse.Namespace) -> int:
     from .deploy import freeze_manifest
-    print("wrote %s" % freeze_manifest(args.outdirs, args.output))
+    print("wrote %s" % freeze_manifest(args.outdirs, args.output, args.march, log=print))
     return 0
 
 
@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
     d.add_argument("--runtime", choices=["mpy", "py"], default="mpy",
                    help="copy the runtime compiled (.mpy, default: less RAM on import) or as source")
-    d.add_argument("--native", help="path of upyflow_native.mpy (default: native_modules build for the board's arch)")
+    d.add_argument("--native", help="path of upyflow_native.mpy (default: the one shipped with upyflow for "
+                                    "the board's arch, e.g. a build of your own from native_modules/micropython)")
     d.set_defaults(fn=_cmd_deploy)
 
     f = sub.add_parser("freeze", help="write a manifest.py that freezes the runtime and models into firmware",
@@ -210,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "keep their const bytes weights in flash, costing no RAM.")
     f.add_argument("outdirs", nargs="+", help="folders of baked models (.py)")
     f.add_argument("-o", "--output", default="manifest.py", help="manifest path (default manifest.py)")
+    from .deploy import ARCHS
+    f.add_argument("--march", choices=[a for a in ARCHS if a],
+                   help="the firmware's native arch (as mpy-cross -march): the viper kernels are frozen only "
+                        "when it is given and is not armv6m, where frozen viper code can crash (see README)")
     f.set_defaults(fn=_cmd_freeze)
 
     r = sub.add_parser("run", help="run a local script on the board, printing its output as it comes",

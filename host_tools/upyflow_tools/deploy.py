@@ -18,11 +18,66 @@ from dataclasses import dataclass
 from . import BakeError
 from .unixport import DEVICE_LIB
 
-ROOT = os.path.dirname(DEVICE_LIB)
-NATIVE_BUILD = os.path.join(ROOT, "native_modules", "micropython", "build")
-# sys.implementation._mpy >> 10 -> mpy-cross -march name (MicroPython's MP_NATIVE_ARCH_*).
+# upyflow_native.mpy per arch, shipped in this package (built by `make natmods MPY_DIR=...`).
+NATMODS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "natmods")
+# MicroPython's MP_NATIVE_ARCH_* numbers -> mpy-cross -march names.
 ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
          "xtensa", "xtensawin", "rv32imc", "rv64imc")
+# Natmod archs a board of each arch loads, best first. Thumb firmware accepts every Thumb arch
+# from armv6m up to its own (MPY_FEATURE_ARCH_TEST in py/persistentcode.h); an RV32 firmware
+# with extension flags still loads a plain rv32imc module (ours asks for no extension).
+COMPATIBLE = {
+    "armv6m": ("armv6m",),
+    "armv7m": ("armv7m", "armv6m"),
+    "armv7em": ("armv7em", "armv7m", "armv6m"),
+    "armv7emsp": ("armv7emsp", "armv7em", "armv7m", "armv6m"),
+    "armv7emdp": ("armv7emdp", "armv7emsp", "armv7em", "armv7m", "armv6m"),
+}
+
+
+def decode_mpy(sys_mpy: int) -> tuple[str | None, int, tuple[int, int]]:
+    """sys.implementation._mpy -> (arch name or None, arch flags, (.mpy version, sub-version)).
+
+    Layout (py/persistentcode.h, py/modsys.c): bits 0-7 the .mpy version, 8-9 the sub-version,
+    10-13 the native arch, 16 and up the arch flags (RV32 extensions such as Zba, Zcmp)."""
+    n = (sys_mpy >> 10) & 0x0F
+    return (ARCHS[n] if n < len(ARCHS) else None), sys_mpy >> 16, (sys_mpy & 0xFF, (sys_mpy >> 8) & 3)
+
+
+def natmod_for(arch: str | None, natmods: str | None = None) -> tuple[str | None, str | None]:
+    """(path, its arch) of the best shipped upyflow_native.mpy the board's arch can load."""
+    natmods = natmods or NATMODS
+    for cand in COMPATIBLE.get(arch, (arch,)) if arch else ():
+        path = os.path.join(natmods, cand, "upyflow_native.mpy")
+        if os.path.exists(path):
+            return path, cand
+    return None, None
+
+
+def stale_natmod(arch: str, natmods: str | None = None) -> bool:
+    """In a checkout: is the shipped arch module older than native_modules' C sources?"""
+    natmods = natmods or NATMODS
+    script = os.path.join(os.path.dirname(DEVICE_LIB), "native_modules", "build_natmods.py")
+    if not os.path.exists(script):
+        return False                               # an installed package: no sources to compare
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("build_natmods", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with open(os.path.join(natmods, "manifest.json")) as f:
+        entry = json.load(f)["archs"].get(arch, {})
+    return entry.get("sources_sha256") != mod.sources_digest()
+
+
+def mpy_header(path: str) -> tuple[tuple[int, int], str | None]:
+    """((.mpy version, sub-version), native arch or None) from a .mpy file's header."""
+    with open(path, "rb") as f:
+        head = f.read(3)
+    if len(head) < 3 or head[:1] != b"M":
+        raise BakeError("%s is not a .mpy file" % path)
+    n = (head[2] >> 2) & 0x0F
+    return (head[1], head[2] & 3), ARCHS[n] if n < len(ARCHS) else None
 
 
 def _exe(tool: str) -> str:
@@ -115,10 +170,13 @@ class Board:
             self._run(["soft-reset"])
         # ampy soft-resets before every command anyway
 
+    def sys_mpy(self) -> int:
+        """The board's sys.implementation._mpy (0 on ports that import no .mpy)."""
+        out = self.exec("import sys\nprint('MPY', getattr(sys.implementation, '_mpy', 0))")
+        return int(out.split("MPY")[-1].split()[0])
+
     def arch(self) -> str | None:
-        out = self.exec("import sys\nprint('ARCH', getattr(sys.implementation, '_mpy', 0) >> 10)")
-        n = int(out.split("ARCH")[-1].split()[0])
-        return ARCHS[n] if n < len(ARCHS) else None
+        return decode_mpy(self.sys_mpy())[0]
 
     def hashes(self, paths: list[str]) -> dict[str, str]:
         """SHA-256 of each path on the board ('' where absent or unhashable)."""
@@ -201,17 +259,39 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
         raise BakeError("no native module %s (--native takes a built upyflow_native.mpy)" % native)
     board = Board(port, tool)
     board.soft_reset()   # free the heap of whatever ran before: copying needs some
-    arch = board.arch()
-    log("board on %s: native arch %s (via %s)" % (port, arch or "none", tool))
+    arch, flags, version = decode_mpy(board.sys_mpy())
+    log("board on %s: native arch %s%s (via %s)" % (port, arch or "none",
+                                                  " flags 0x%x" % flags if flags else "", tool))
+    if native:
+        if not os.path.isfile(native):
+            raise BakeError("--native %s: no such file" % native)
+        native_arch = mpy_header(native)[1]
+        if arch and native_arch not in COMPATIBLE.get(arch, (arch,)):
+            raise BakeError("--native %s holds %s code; the board (%s) loads %s" % (
+                native, native_arch or "no native", arch, " or ".join(COMPATIBLE.get(arch, (arch,)))))
+        native_mpy = native
+    else:
+        native_mpy, native_arch = natmod_for(arch)
     with tempfile.TemporaryDirectory() as staging:
         files = runtime_files(staging, arch, runtime)
-        native_mpy = native or (os.path.join(NATIVE_BUILD, arch, "upyflow_native.mpy") if arch else None)
-        has_native = bool(native_mpy and os.path.exists(native_mpy))
+        if native_mpy and not arch:
+            log("the board runs no native code: %s left out, the runtime will use pure kernels" % native_mpy)
+            native_mpy = None
+        elif native_mpy and mpy_header(native_mpy)[0] != version:
+            log("%s is .mpy v%d.%d, the board's MicroPython loads v%d.%d: left out, the runtime "
+                "will use viper kernels" % ((native_mpy,) + mpy_header(native_mpy)[0] + version))
+            native_mpy = None
+        elif native_mpy:
+            log("native module: %s%s" % (native_mpy, "" if native_arch == arch else
+                                         " (%s code, loads on %s)" % (native_arch, arch)))
+            if not native and stale_natmod(native_arch):
+                log("warning: native_modules' C sources changed since this module was built: "
+                    "make natmods MPY_DIR=/path/to/micropython (or --native FILE)")
+        elif arch:
+            log("no native module shipped for %s; the runtime will use viper kernels" % arch)
+        has_native = native_mpy is not None
         if has_native:
             files.append((native_mpy, "lib/upyflow_native.mpy"))
-        else:
-            log("no native module for %s (build it: make -C native_modules/micropython ARCH=%s); "
-                "the runtime will use %s kernels" % (arch, arch, "viper" if arch else "pure"))
         files += model_files(outdir)
         remote = ["/" + r for _, r in files]
         on_board = board.hashes(remote)
@@ -237,12 +317,27 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
     return Plan(files, arch, has_native)
 
 
-def freeze_manifest(outdirs: list[str], path: str) -> str:
-    """A manifest.py freezing the runtime and the baked models into a firmware build."""
+def freeze_manifest(outdirs: list[str], path: str, march: str | None = None, log=None) -> str:
+    """A manifest.py freezing the runtime and the baked models into a firmware build.
+
+    The viper kernel modules go in only for a named arch other than armv6m: MicroPython's
+    mpy-tool.py aligns frozen armv6m native code to 2 bytes while the armv6m emitter assumes 4
+    for the constants it embeds, so a frozen viper function can HardFault there. Without viper
+    the runtime uses the natmod (loaded from the filesystem, so aligned) or the pure kernels."""
+    viper = bool(march) and march != "armv6m"
+    runtime = []
+    for dirpath, _dirs, files in os.walk(os.path.join(DEVICE_LIB, "upyflow")):
+        for f in files:
+            if f.endswith(".py") and (viper or not f.startswith("kernels_viper")):
+                runtime.append(os.path.relpath(os.path.join(dirpath, f), os.path.join(DEVICE_LIB, "upyflow")))
     lines = ["# Generated by `upyflow freeze`: include it from your board's manifest, e.g.",
              "#   include(\"%s\")" % os.path.abspath(path),
              "# Frozen modules run from flash: their const bytes weights cost no RAM.",
-             "package(\"upyflow\", base_path=%r)" % DEVICE_LIB]
+             "# viper kernels: %s" % (
+                 "frozen (firmware arch %s)" % march if viper else
+                 "left out: frozen viper code can crash armv6m (see upyflow's README)" if march else
+                 "left out: no --march given, and frozen viper code can crash armv6m"),
+             "package(\"upyflow\", files=%r, base_path=%r)" % (sorted(runtime), DEVICE_LIB)]
     for outdir in outdirs:
         for f in sorted(os.listdir(outdir)):
             full = os.path.join(outdir, f)
@@ -250,20 +345,40 @@ def freeze_manifest(outdirs: list[str], path: str) -> str:
                 lines.append("module(%r, base_path=%r)" % (f, os.path.abspath(outdir)))
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
+    if log and not viper:
+        log("viper kernels left out of the manifest (%s): the natmod or pure kernels serve"
+            % ("armv6m: frozen viper code can crash there" if march else "pass --march ARCH to freeze them"))
     return path
 
 
-def write_package_json(path: str) -> str:
-    """package.json for `mip.install(...)`: every runtime file, relative to the repo root."""
+def write_package_json(path: str, arch: str | None = None) -> str:
+    """package.json for `mip.install(...)`: every runtime file (as .py), relative to the repo root;
+    with arch, also that arch's shipped upyflow_native.mpy (installed beside the package)."""
     import json
+    base = os.path.dirname(os.path.abspath(path))
     urls = []
     for dirpath, _dirs, files in os.walk(os.path.join(DEVICE_LIB, "upyflow")):
         for f in files:
             if f.endswith(".py"):
                 rel = os.path.relpath(os.path.join(dirpath, f), DEVICE_LIB)
-                urls.append([rel, "device_lib/" + rel])
+                urls.append([rel.replace(os.sep, "/"), os.path.relpath(os.path.join(dirpath, f), base).replace(os.sep, "/")])
+    if arch:
+        natmod = os.path.join(NATMODS, arch, "upyflow_native.mpy")
+        if not os.path.exists(natmod):
+            raise BakeError("no shipped natmod for %s: make natmods MPY_DIR=/path/to/micropython" % arch)
+        urls.append(["upyflow_native.mpy", os.path.relpath(natmod, base).replace(os.sep, "/")])
     from . import __version__
     with open(path, "w") as fh:
         json.dump({"urls": sorted(urls), "version": __version__}, fh, indent=2)
         fh.write("\n")
     return path
+
+
+def write_mip_packages(root: str) -> list[str]:
+    """ROOT/package.json (runtime only: viper or pure kernels) and ROOT/package-ARCH.json
+    (runtime + natmod) for every arch shipped in NATMODS."""
+    paths = [write_package_json(os.path.join(root, "package.json"))]
+    for arch in sorted(os.listdir(NATMODS)) if os.path.isdir(NATMODS) else ():
+        if os.path.exists(os.path.join(NATMODS, arch, "upyflow_native.mpy")):
+            paths.append(write_package_json(os.path.join(root, "package-%s.json" % arch), arch))
+    return paths
