@@ -23,7 +23,7 @@ from upyflow_tools.tflm import head_arena_bytes, interpreter
 from upyflow_tools.unixport import micropython_exe, run_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "models")
+SHARED = os.path.join(os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared"), "models")
 NATMOD = os.path.join(ROOT, "native_modules", "micropython", "build", "x64")
 DEFAULT = ("hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect,"
            "keyword_scrambled,trained_lstm_int8,micro_speech_lstm,dtln_noise_suppression")

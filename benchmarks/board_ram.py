@@ -25,7 +25,7 @@ from upyflow_tools.tflm import head_arena_bytes
 from upyflow_tools.vboard import VirtualBoard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "models")
+SHARED = os.path.join(os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared"), "models")
 MODELS = ("hello_world_int8", "microflow_sine", "micro_speech_quantized", "person_detect")
 FILE_WEIGHTS = {"person_detect"}     # 241 KB of weights: inline they do not fit a 190 KB heap
 

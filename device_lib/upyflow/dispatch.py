@@ -84,15 +84,37 @@ class _Kernels:
 
 
 def _fast(modname):
-    # A fast tier is a module with KERNELS = (names...); None if it cannot load.
+    # A fast tier: viper's module has KERNELS = (names...), made a dict; the native
+    # module is kept as itself (its walker runs the ops). None if it cannot load.
     try:
         if modname == "viper":
             from . import kernels_viper as mod
         else:
             mod = __import__(modname)
+            mod.kernel_index   # a native module without the op-table walker is too old
+            return _Native(mod)
     except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError, MemoryError):
         return None
     return dict((name, (getattr(mod, name), FAST)) for name in mod.KERNELS)
+
+
+class _Native:
+    # The native module as a kernel table, without a dict of its ~50 kernels. Model
+    # hands native ops to mod.run(); per-kernel callables (fn(args)) exist only in
+    # the CPython extension (tests, profiling).
+    def __init__(self, mod):
+        self.mod = mod
+
+    def __contains__(self, name):
+        return self.mod.kernel_index(name) >= 0
+
+    def __getitem__(self, name):
+        return getattr(self.mod, name), FAST
+
+
+def native_module(tier):
+    """The native module whose walker runs a model's native ops on this tier, or None."""
+    return _cache["native"].mod if tier == "native" and available("native") else None
 
 
 _cache = {}

@@ -1,5 +1,6 @@
-# A baked model at run time: one arena bytearray, typed views into it and into
-# the weights, and an op table of (kernel, args) walked by invoke().
+# A baked model at run time: one arena bytearray and the baked tables. On the
+# native tier the C walker runs the packed op records itself (one call per
+# invoke); the pure and viper tiers walk a list of (kernel, args) calls.
 
 import struct
 from .views import typed_view
@@ -28,11 +29,12 @@ class Model:
         # Kernel modules first: importing them needs transient heap that the big
         # blocks below would otherwise crowd out on a small board.
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
-        resolved = []
-        for name in module.OP_KERNELS:
+        native = dispatch.native_module(self.tier)
+        kmap = bytearray(len(module.OP_KERNELS))   # per OP_KERNELS entry: native index, 0xFF: Python
+        for k, name in enumerate(module.OP_KERNELS):
             if name not in kernels:
                 raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
-            resolved.append(kernels[name])
+            kmap[k] = native.kernel_index(name) if native else 0xFF
         # Then one big block, before small objects fragment the heap: the arena,
         # and after it (weights streamed from NAME.bin) the buffer each layer's
         # weights are read into just before it runs.
@@ -43,21 +45,13 @@ class Model:
             self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
         self._arena = _alloc(self._wstart + wbytes, module.NAME, wbytes)
         self._wbuf = memoryview(self._arena)[self._wstart:] if wbytes else None
-        self._view_cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
-        calls = []
-        ops = module.OPS
-        pos = 0
-        while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
-            fn, convention = resolved[ops[pos]]
-            fmt = module.OP_FORMATS[ops[pos + 1]]
-            args = list(struct.unpack_from(fmt, ops, pos + 2))
-            pos += 2 + struct.calcsize(fmt)
-            for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
-                args[k] = self._view(args[k], convention)
-            calls.append((fn, tuple(args), convention))
-        self._calls = calls
-        if wbytes:
-            self._segments = module.SEGMENTS   # <II (file offset, bytes) per call
+        segments = module.SEGMENTS if wbytes else None   # <II (file offset, bytes) per op
+        if native:
+            self._walker(module, native, bytes(kmap), segments, kernels)
+        else:
+            self._steps = self._run = None
+            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, module.OP_KERNELS, kernels)
+            self._segments = segments
         self._inputs = module.INPUTS
         self._outputs = module.OUTPUTS
         self._weights_crc = module.WEIGHTS_CRC32
@@ -75,22 +69,83 @@ class Model:
         self._variables = getattr(module, "VARIABLES", b"")
         self.reset()
 
-    def _view(self, tensor_id, convention):
-        # Only the views some kernel needs: typed for pure kernels, raw bytes for
-        # fast ones; each made once (RAM is the scarce thing on a board).
-        key = tensor_id * 2 + convention
-        v = self._view_cache[key]
-        if v is None:
-            where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
-            buf = self._weights if where == 1 else self._arena
-            if where == 2:
-                offset += self._wstart      # the weight buffer follows the arena
-            if convention == dispatch.PURE:
-                v = typed_view(buf, offset, nbytes, dtype)
+    def _walker(self, module, native, kmap, segments, kernels):
+        # The native tier: a Program (the C walker's view of the buffers) and, when
+        # Python must act between ops (read a layer's weights from NAME.bin, or run
+        # a kernel the native table lacks), steps of 4 ints: op record offset,
+        # native ops to run (0: the next Python call instead), file offset and bytes
+        # to read first.
+        formats = b""
+        sizes = []
+        for fmt in module.OP_FORMATS:   # "<nH" then "i"/"f" per param (emit.py pack_calls)
+            h = fmt.index("H")
+            nt, kinds = int(fmt[1:h]), fmt[h + 1:]
+            formats += bytes((nt, len(kinds))) + kinds.encode()
+            sizes.append(2 + 2 * nt + 4 * len(kinds))
+        ops = module.OPS
+        arena = self._arena if self._wbuf is None else memoryview(self._arena)[:self.arena_size]
+        self._prog = prog = native.program(self._tensors, ops, formats, kmap, arena,
+                                           self._weights, self._wbuf)
+        self._run = native.run
+        steps, pycalls = [], None
+        pos = k = 0
+        while pos < len(ops):
+            size = sizes[ops[pos + 1]]
+            off, n = struct.unpack_from("<II", segments, 8 * k) if segments else (0, 0)
+            if kmap[ops[pos]] == 0xFF:   # no native kernel: a Python call (pure tier)
+                if pycalls is None:
+                    pycalls = []
+                pycalls += self._op_calls(ops[pos:pos + size], module.OP_FORMATS, module.OP_KERNELS,
+                                          kernels)
+                steps += (pos, 0, off, n)
+            elif n or not steps or steps[-3] == 0:   # a new native run
+                steps += (pos, 1, off, n)
             else:
-                v = memoryview(buf)[offset:offset + nbytes]
-            self._view_cache[key] = v
-        return v
+                steps[-3] += 1
+            pos += size
+            k += 1
+        for s in range(0, len(steps), 4):   # bad records fail here, at load
+            if steps[s + 1]:
+                native.check(prog, steps[s], steps[s + 1])
+        if len(steps) == 4 and steps[1] and not steps[3]:
+            self._steps = None   # the usual case: one call runs every op
+        else:
+            import array
+            self._steps = array.array("i", steps)
+        self._pycalls = pycalls
+
+    def _op_calls(self, ops, op_formats, op_kernels, kernels):
+        # (fn, args, convention) per op record, tensor ids made views: typed for
+        # pure kernels, raw bytes for fast ones, each made once.
+        cache = {}
+        resolved = {}
+        calls = []
+        pos = 0
+        while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
+            kernel = ops[pos]
+            if kernel not in resolved:
+                resolved[kernel] = kernels[op_kernels[kernel]]
+            fn, convention = resolved[kernel]
+            fmt = op_formats[ops[pos + 1]]
+            args = list(struct.unpack_from(fmt, ops, pos + 2))
+            pos += 2 + struct.calcsize(fmt)
+            for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
+                key = args[k] * 2 + convention
+                v = cache.get(key)
+                if v is None:
+                    v = cache[key] = self._view(args[k], convention)
+                args[k] = v
+            calls.append((fn, tuple(args), convention))
+        return calls
+
+    def _view(self, tensor_id, convention=dispatch.PURE):
+        where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
+        buf = self._weights if where == 1 else self._arena
+        if where == 2:
+            offset += self._wstart      # the weight buffer follows the arena
+        if convention == dispatch.PURE:
+            return typed_view(buf, offset, nbytes, dtype)
+        return memoryview(buf)[offset:offset + nbytes]
 
     def _meta(self, tensor_id):
         # (where, offset, nbytes, dtype, scale, zero point)
@@ -127,15 +182,36 @@ class Model:
                 arena[i] = fill
 
     def invoke(self):
-        if self._wfile is not None:
-            return self._invoke_streaming()
-        for fn, args, convention in self._calls:
-            if convention:
-                fn(args)
+        steps = self._steps
+        if steps is None:
+            if self._run is not None:
+                return self._run(self._prog, 0, -1)   # native: every op in one call
+            if self._wfile is not None:
+                return self._invoke_streaming()
+            for fn, args, convention in self._calls:   # pure and viper tiers
+                if convention:
+                    fn(args)
+                else:
+                    fn(*args)
+            return
+        run, prog, pycalls = self._run, self._prog, self._pycalls
+        j = 0
+        for s in range(0, len(steps), 4):
+            if steps[s + 3]:
+                self._wfile.seek(steps[s + 2])
+                _readinto(self._wfile, self._wbuf, steps[s + 3])
+            if steps[s + 1]:
+                run(prog, steps[s], steps[s + 1])
             else:
-                fn(*args)
+                fn, args, convention = pycalls[j]
+                j += 1
+                if convention:
+                    fn(args)
+                else:
+                    fn(*args)
 
     def _invoke_streaming(self):
+        # pure and viper tiers, weights from NAME.bin
         f = self._wfile
         buf = self._wbuf
         k = 0
