@@ -34,7 +34,7 @@ class Model:
         for k, name in enumerate(module.OP_KERNELS):
             if name not in kernels:
                 raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
-            kmap[k] = native.kernel_index(name) if native else 0xFF
+            kmap[k] = native.kernel_index(name) & 0xFF if native else 0xFF
         # Then one big block, before small objects fragment the heap: the arena,
         # and after it (weights streamed from NAME.bin) the buffer each layer's
         # weights are read into just before it runs.
