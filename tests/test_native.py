@@ -154,7 +154,7 @@ def test_no_python_allocation_in_kernel_calls(baked):
 # --- CPython extension: every kernel -------------------------------------------------------
 @needs_native
 def test_native_has_every_pure_kernel():
-    from upyflow.dispatch import PURE_FAMILIES
+    from upyflow.kernels_pure import FAMILIES as PURE_FAMILIES
     from upyflow.kernels_pure import conv, conv16, fc, pool, quantize, softmax, transpose_conv
     pure = set()
     for mod in (fc, conv, pool, softmax, quantize, conv16, transpose_conv):

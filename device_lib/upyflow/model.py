@@ -38,13 +38,12 @@ class Model:
         # Then one big block, before small objects fragment the heap: the arena,
         # and after it (weights streamed from NAME.bin) the buffer each layer's
         # weights are read into just before it runs.
-        self._wstart = (module.ARENA_SIZE + 7) & ~7
-        wbytes = 0
-        if self._weights is None:
-            wbytes = module.WEIGHT_BUFFER
+        wstart = (module.ARENA_SIZE + 7) & ~7
+        wbytes = module.WEIGHT_BUFFER if self._weights is None else 0
+        self._arena = _alloc(wstart + wbytes, module.NAME, wbytes)
+        self._wbuf = memoryview(self._arena)[wstart:] if wbytes else None
+        if wbytes:
             self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
-        self._arena = _alloc(self._wstart + wbytes, module.NAME, wbytes)
-        self._wbuf = memoryview(self._arena)[self._wstart:] if wbytes else None
         segments = module.SEGMENTS if wbytes else None   # <II (file offset, bytes) per op
         if native:
             self._walker(module, native, bytes(kmap), segments, kernels)
@@ -52,22 +51,46 @@ class Model:
             self._steps = self._run = None
             self._calls = self._op_calls(module.OPS, module.OP_FORMATS, module.OP_KERNELS, kernels)
             self._segments = segments
-        self._inputs = module.INPUTS
-        self._outputs = module.OUTPUTS
+        # (inputs, outputs, input shapes, output shapes): the attributes below derive from them
+        self._io = (module.INPUTS, module.OUTPUTS, module.INPUT_SHAPES, module.OUTPUT_SHAPES)
         self._weights_crc = module.WEIGHTS_CRC32
-        meta = self._meta
-        self.input_shape = list(module.INPUT_SHAPES)
-        self.input_dtype = [meta(i)[3] for i in self._inputs]
-        self.input_scale = [meta(i)[4] for i in self._inputs]
-        self.input_zero_point = [meta(i)[5] for i in self._inputs]
-        self.output_shape = list(module.OUTPUT_SHAPES)
-        self.output_dtype = [meta(i)[3] for i in self._outputs]
-        self.output_scale = [meta(i)[4] for i in self._outputs]
-        self.output_zero_point = [meta(i)[5] for i in self._outputs]
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
         self._variables = getattr(module, "VARIABLES", b"")
         self.reset()
+
+    # Input/output metadata, derived when asked (a board keeps no lists for them).
+    @property
+    def input_shape(self):
+        return list(self._io[2])
+
+    @property
+    def output_shape(self):
+        return list(self._io[3])
+
+    @property
+    def input_dtype(self):
+        return [self._meta(i)[3] for i in self._io[0]]
+
+    @property
+    def input_scale(self):
+        return [self._meta(i)[4] for i in self._io[0]]
+
+    @property
+    def input_zero_point(self):
+        return [self._meta(i)[5] for i in self._io[0]]
+
+    @property
+    def output_dtype(self):
+        return [self._meta(i)[3] for i in self._io[1]]
+
+    @property
+    def output_scale(self):
+        return [self._meta(i)[4] for i in self._io[1]]
+
+    @property
+    def output_zero_point(self):
+        return [self._meta(i)[5] for i in self._io[1]]
 
     def _walker(self, module, native, kmap, segments, kernels):
         # The native tier: a Program (the C walker's view of the buffers) and, when
@@ -142,7 +165,7 @@ class Model:
         where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
         buf = self._weights if where == 1 else self._arena
         if where == 2:
-            offset += self._wstart      # the weight buffer follows the arena
+            offset += (self.arena_size + 7) & ~7   # the weight buffer follows the arena
         if convention == dispatch.PURE:
             return typed_view(buf, offset, nbytes, dtype)
         return memoryview(buf)[offset:offset + nbytes]
@@ -158,7 +181,7 @@ class Model:
 
     def input_buffer(self, i=0):
         """Writable memoryview of input i's bytes, for zero-copy filling."""
-        return self._bytes_view(self._inputs[i])
+        return self._bytes_view(self._io[0][i])
 
     def set_input(self, i, data):
         buf = self.input_buffer(i)
@@ -228,7 +251,7 @@ class Model:
 
     def get_output(self, i=0):
         """Memoryview of output i's bytes (valid until the next invoke)."""
-        return self._bytes_view(self._outputs[i])
+        return self._bytes_view(self._io[1][i])
 
     def predict(self, data):
         self.set_input(0, data)
@@ -237,12 +260,12 @@ class Model:
 
     def quantize_input(self, values, i=0):
         """Quantize floats into input i's buffer (int8/int16) or pack float32."""
-        tid = self._inputs[i]
+        tid = self._io[0][i]
         _fill(self._view(tid, dispatch.PURE), self._meta(tid), self.input_shape[i], values)
 
     def dequantize_output(self, i=0):
         """Output i as a list of floats."""
-        tid = self._outputs[i]
+        tid = self._io[1][i]
         return _floats(self._view(tid, dispatch.PURE), self._meta(tid), self.output_shape[i])
 
     def verify(self):
@@ -275,6 +298,9 @@ def _readinto(f, buf, n):
 
 
 def _alloc(nbytes, name, weight_buffer):
+    if not _CPYTHON:
+        import gc
+        gc.collect()   # the block then lands as low as the live objects allow
     try:
         return bytearray(nbytes)
     except MemoryError:
