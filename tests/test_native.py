@@ -139,7 +139,8 @@ def test_no_python_allocation_in_kernel_calls(baked):
         assert m._steps is None   # every op native: one walker call per invoke
         m.set_input(0, seeded(m.input_dtype[0], m.input_shape[0], 1)[0].tobytes())
         m.invoke()
-        calls = m._op_calls(mod.OPS, mod.OP_FORMATS, mod.OP_KERNELS, dispatch.table("native")[1])
+        kernels = dispatch.table("native")[1]
+        calls = m._op_calls(mod.OPS, mod.OP_FORMATS, [kernels[n] for n in mod.OP_KERNELS])
         fast = [(fn, args) for fn, args, convention in calls if convention]
         assert fast and all(type(fn).__name__ == "builtin_function_or_method" for fn, _ in fast)
         for fn, args in fast:

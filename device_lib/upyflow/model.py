@@ -31,10 +31,13 @@ class Model:
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
         native = dispatch.native_module(self.tier)
         kmap = bytearray(len(module.OP_KERNELS))   # per OP_KERNELS entry: native index, 0xFF: Python
+        resolved = [None] * len(kmap)   # (fn, convention) of the kernels Python calls
         for k, name in enumerate(module.OP_KERNELS):
             if name not in kernels:
                 raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
             kmap[k] = native.kernel_index(name) & 0xFF if native else 0xFF
+            if kmap[k] == 0xFF:
+                resolved[k] = kernels[name]   # imports its module now, before the big block
         # Then one big block, before small objects fragment the heap: the arena,
         # and after it (weights streamed from NAME.bin) the buffer each layer's
         # weights are read into just before it runs.
@@ -46,10 +49,10 @@ class Model:
             self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
         segments = module.SEGMENTS if wbytes else None   # <II (file offset, bytes) per op
         if native:
-            self._walker(module, native, bytes(kmap), segments, kernels)
+            self._walker(module, native, bytes(kmap), segments, resolved)
         else:
             self._steps = self._run = None
-            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, module.OP_KERNELS, kernels)
+            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved)
             self._segments = segments
         # (inputs, outputs, input shapes, output shapes): the attributes below derive from them
         self._io = (module.INPUTS, module.OUTPUTS, module.INPUT_SHAPES, module.OUTPUT_SHAPES)
@@ -92,7 +95,7 @@ class Model:
     def output_zero_point(self):
         return [self._meta(i)[5] for i in self._io[1]]
 
-    def _walker(self, module, native, kmap, segments, kernels):
+    def _walker(self, module, native, kmap, segments, resolved):
         # The native tier: a Program (the C walker's view of the buffers) and, when
         # Python must act between ops (read a layer's weights from NAME.bin, or run
         # a kernel the native table lacks), steps of 4 ints: op record offset,
@@ -110,16 +113,15 @@ class Model:
         self._prog = prog = native.program(self._tensors, ops, formats, kmap, arena,
                                            self._weights, self._wbuf)
         self._run = native.run
-        steps, pycalls = [], None
+        steps, pycalls, cache = [], None, None
         pos = k = 0
         while pos < len(ops):
             size = sizes[ops[pos + 1]]
             off, n = struct.unpack_from("<II", segments, 8 * k) if segments else (0, 0)
             if kmap[ops[pos]] == 0xFF:   # no native kernel: a Python call (pure tier)
                 if pycalls is None:
-                    pycalls = []
-                pycalls += self._op_calls(ops[pos:pos + size], module.OP_FORMATS, module.OP_KERNELS,
-                                          kernels)
+                    pycalls, cache = [], [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
+                pycalls += self._op_calls(ops[pos:pos + size], module.OP_FORMATS, resolved, cache)
                 steps += (pos, 0, off, n)
             elif n or not steps or steps[-3] == 0:   # a new native run
                 steps += (pos, 1, off, n)
@@ -137,24 +139,23 @@ class Model:
             self._steps = array.array("i", steps)
         self._pycalls = pycalls
 
-    def _op_calls(self, ops, op_formats, op_kernels, kernels):
-        # (fn, args, convention) per op record, tensor ids made views: typed for
-        # pure kernels, raw bytes for fast ones, each made once.
-        cache = {}
-        resolved = {}
+    def _op_calls(self, ops, op_formats, resolved, cache=None):
+        # (fn, args, convention) per op record (resolved: (fn, convention) per
+        # kernel byte), tensor ids made views: typed for pure kernels, raw bytes
+        # for fast ones, each made once (cache: one slot per tensor and
+        # convention, allocated once: a growing dict needs more heap).
+        if cache is None:
+            cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
         calls = []
         pos = 0
         while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
-            kernel = ops[pos]
-            if kernel not in resolved:
-                resolved[kernel] = kernels[op_kernels[kernel]]
-            fn, convention = resolved[kernel]
+            fn, convention = resolved[ops[pos]]
             fmt = op_formats[ops[pos + 1]]
             args = list(struct.unpack_from(fmt, ops, pos + 2))
             pos += 2 + struct.calcsize(fmt)
             for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
                 key = args[k] * 2 + convention
-                v = cache.get(key)
+                v = cache[key]
                 if v is None:
                     v = cache[key] = self._view(args[k], convention)
                 args[k] = v

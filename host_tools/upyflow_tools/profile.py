@@ -53,7 +53,8 @@ def _op_calls(model, mod) -> list:
         if mod.OP_KERNELS[mod.OPS[pos]] in kernels._fast[0]:
             out.append(lambda p=pos: model._run(model._prog, p, 1))
         else:
-            fn, args, c = model._op_calls(mod.OPS[pos:pos + size], mod.OP_FORMATS, mod.OP_KERNELS, kernels)[0]
+            resolved = [kernels[n] for n in mod.OP_KERNELS]
+            fn, args, c = model._op_calls(mod.OPS[pos:pos + size], mod.OP_FORMATS, resolved)[0]
             out.append(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args))
         pos += size
     return out
