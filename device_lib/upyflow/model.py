@@ -133,7 +133,10 @@ class Model:
             if steps[s + 1]:
                 native.check(prog, steps[s], steps[s + 1])
         if len(steps) == 4 and steps[1] and not steps[3]:
-            self._steps = None   # the usual case: one call runs every op
+            # The usual case: calling the Program runs every op. As the instance's
+            # invoke, m.invoke() then runs no Python bytecode at all.
+            self._steps = None
+            self.invoke = prog
         else:
             import array
             self._steps = array.array("i", steps)

@@ -127,6 +127,30 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)self;
 }
 
+static PyObject *raise_op_error(const uf_model *m, size_t pos, int err) {
+    const char *name = uf_op_kernel_name(m, pos);
+    return PyErr_Format(PyExc_ValueError, "%s (op record at byte %zu): %s",
+                        name ? name : "op", pos, uf_error_text(err));
+}
+
+// program(): every op, as run(program, 0, -1); Model makes it its invoke.
+static PyObject *program_call(PyObject *self, PyObject *args, PyObject *kwds) {
+    if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "a Program takes no arguments");
+        return NULL;
+    }
+    const uf_model *m = &((program_obj *)self)->m;
+    size_t pos = 0;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = uf_run(m, &pos, -1);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        return raise_op_error(m, pos, err);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyTypeObject program_type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "upyflow_native.Program",
@@ -136,6 +160,7 @@ static PyTypeObject program_type = {
     .tp_doc = "A baked model's buffers for run(): Program(tensors, ops, formats, kernel_map, "
               "arena, weights, wbuf)",
     .tp_new = program_new,
+    .tp_call = program_call,
 };
 
 static PyObject *walk(PyObject *const *args, Py_ssize_t nargs, int run) {
@@ -159,9 +184,7 @@ static PyObject *walk(PyObject *const *args, Py_ssize_t nargs, int run) {
     err = run ? uf_run(m, &pos, (int)n) : uf_check(m, &pos, (int)n);
     Py_END_ALLOW_THREADS
     if (err) {
-        const char *name = uf_op_kernel_name(m, pos);
-        return PyErr_Format(PyExc_ValueError, "%s (op record at byte %zu): %s",
-                            name ? name : "op", pos, uf_error_text(err));
+        return raise_op_error(m, pos, err);
     }
     Py_RETURN_NONE;
 }

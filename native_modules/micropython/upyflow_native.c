@@ -2,7 +2,8 @@
 // tier: the op-table walker only (the runtime needs nothing else on a board):
 //   kernel_index(name)    the kernel's index in the table, or -1
 //   program(tensors, ops, formats, kernel_map, arena, weights, wbuf)
-//                         a Program holding the model's buffers (weights or wbuf None)
+//                         a Program holding the model's buffers (weights or wbuf None);
+//                         calling it, program(), runs every op
 //   run(program, pos, n)  run n ops (n < 0: to the end) from byte offset pos of ops
 //   check(program, pos, n) validate those ops as run() would, running no kernel
 // A malformed record raises ValueError naming the op's kernel.
@@ -92,6 +93,20 @@ static mp_obj_t walk(mp_obj_t prog, mp_obj_t pos_in, mp_obj_t n_in, int run) {
     return mp_const_none;
 }
 
+// program(): every op, as run(program, 0, -1); Model makes it its invoke.
+static mp_obj_t program_call(mp_obj_t self_in, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    if (n_args || n_kw) {
+        mp_raise_TypeError("a Program takes no arguments");
+    }
+    const uf_model *m = &((program_obj_t *)MP_OBJ_TO_PTR(self_in))->m;
+    size_t pos = 0;
+    int err = uf_run(m, &pos, -1);
+    if (err) {
+        raise_op_error(m, pos, err);
+    }
+    return mp_const_none;
+}
+
 static mp_obj_t run_ops(mp_obj_t prog, mp_obj_t pos, mp_obj_t n) {
     return walk(prog, pos, n, 1);
 }
@@ -115,6 +130,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     program_type.base.type = (void *)&mp_type_type;
     program_type.flags = MP_TYPE_FLAG_NONE;
     program_type.name = MP_QSTR_Program;
+    MP_OBJ_TYPE_SET_SLOT(&program_type, call, program_call, 0);
 
     mp_store_global(MP_QSTR_program, MP_OBJ_FROM_PTR(&program_obj));
     mp_store_global(MP_QSTR_run, MP_OBJ_FROM_PTR(&run_obj));
