@@ -84,17 +84,6 @@ def peak(m):
     return grew
 
 
-def per_invoke(m, n):
-    while True:   # at least 20 ms of invokes, for the tiny models' resolution
-        t = time.ticks_us()
-        for _ in range(n):
-            m.invoke()
-        dt = time.ticks_diff(time.ticks_us(), t)
-        if dt >= 20000 or n >= 100000:
-            return dt / n
-        n *= 10
-
-
 def read9k():
     try:
         with open('nine.bin', 'rb') as f:
@@ -113,15 +102,6 @@ gc.collect()
 print('INFO invoked')
 micropython.mem_info()
 print('READ', read9k())
-for tier in upyflow.tiers():
-    m = None
-    gc.collect()
-    try:
-        m = upyflow.load(%(name)r, tier)
-        m.invoke()
-        print('TIME', tier, per_invoke(m, %(reps)s if tier != 'pure' else 2))
-    except MemoryError:
-        print('TIME', tier, -1)
 """
 
 
@@ -132,6 +112,32 @@ def tflm_arena(path: str) -> tuple[int | None, int | None]:
     proc = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True)
     total = re.search(r"Arena allocation total (\d+) bytes", proc.stdout + proc.stderr)
     return head_arena_bytes(path), int(total.group(1)) if total else None
+
+
+_TIMING = """
+import gc, time
+import upyflow
+
+
+def per_invoke(m, n):
+    m.invoke()
+    while True:   # at least 20 ms of invokes, for the tiny models' resolution
+        t = time.ticks_us()
+        for _ in range(n):
+            m.invoke()
+        dt = time.ticks_diff(time.ticks_us(), t)
+        if dt >= 20000 or n >= 100000:
+            return dt / n
+        n *= 10
+
+
+if %(tier)r in upyflow.tiers():
+    try:
+        m = upyflow.load(%(name)r, %(tier)r)
+        print('TIME', %(tier)r, per_invoke(m, %(reps)d))
+    except MemoryError:
+        print('TIME', %(tier)r, -1)
+"""
 
 
 def _largest_free(out: str, label: str, block: int) -> int:
@@ -148,7 +154,12 @@ def measure(name: str, heap: str, workdir: str, reps: int = 20) -> dict:
     b = result.baked
     with VirtualBoard(heapsize=heap) as vb:
         deploy(outdir, vb.port, log=lambda *a: None)    # ends with a soft reset: a clean heap
-        out = Board(vb.port).exec(_PROBE % {"name": name, "reps": reps})
+        board = Board(vb.port)
+        out = board.exec(_PROBE % {"name": name})
+        for tier in ("native", "viper", "pure"):   # each tier on a fresh heap
+            board.soft_reset()
+            out += board.exec(_TIMING % {"name": name, "tier": tier,
+                                         "reps": 2 if tier == "pure" else reps})
     line = [l for l in out.splitlines() if l.startswith("RAM ")]
     if not line:
         raise RuntimeError("%s: no measurement from the board:\n%s" % (name, out))
@@ -188,7 +199,8 @@ def table(rows: list[dict]) -> str:
             "TFLM RAM kB as MicroFlow measured it (ESP32 / nRF52840) |")
     lines = [head, "|---|---|" + "---:|" * (12 + len(tiers))]
     for r in rows:
-        times = ["MemoryError" if r["times"].get(t, -1) < 0 else "%.3g" % r["times"][t] for t in tiers]
+        times = ["MemoryError" if r["times"].get(t, -1) < 0 else ("%.2f" if r["times"][t] < 10 else "%.0f")
+                 % r["times"][t] for t in tiers]
         lines.append("| %s | %s | %d | %d | %d | %d | %d | %d (%d) | %d / %d | %s | %s | %s | %s / %s | %s | %s |" % (
             r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["import"],
             r["before"], r["after"], r["arena"], r["wbuf"] or r["inline"], r["else"], r["tables"],
