@@ -26,7 +26,7 @@ from upyflow_tools.vboard import serial_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+SHARED = os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
 MODEL = os.path.join(SHARED, "models", "micro_speech_quantized.tflite")
 CLIPS = ("yes", "no", "silence", "noise")
 FEATURES = [os.path.join(SHARED, "testdata", "micro_speech_features_%s.bin" % c) for c in CLIPS]

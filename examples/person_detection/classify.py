@@ -27,7 +27,7 @@ from upyflow_tools.vboard import serial_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+SHARED = os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
 MODEL = os.path.join(SHARED, "models", "person_detect.tflite")
 IMAGES = [os.path.join(SHARED, "testdata", f) for f in ("person.bmp", "no_person.bmp")]
 LABELS = ("no_person", "person")
