@@ -266,3 +266,53 @@ def test_natmod_streaming_matches_tflm(build, natmod_dir, tmp_path):
     for k, (x, got) in enumerate(zip(xs, outs)):
         want = run_tflm(data, [x])[0]
         _assert_same(np.frombuffer(got[0], want.dtype).reshape(want.shape), want, "natmod file input %d" % k)
+
+
+_ALLOC = """
+import sys, gc
+sys.path.insert(0, %(lib)r)
+sys.path.insert(0, %(natmod)r)
+sys.path.insert(0, %(mod)r)
+import upyflow
+
+
+def measure(m, n):
+    # locals only: a new global would grow the module's dict
+    before = gc.mem_alloc()
+    i = 0
+    while i < n:
+        m.invoke()
+        i += 1
+    return before, gc.mem_alloc()
+
+
+m = upyflow.load('walked', 'native')
+measure(m, 1)
+gc.collect()
+gc.disable()
+r = measure(m, 100)
+print('ALLOC', m.tier, len(m._steps), r[0], r[1])
+"""
+
+
+@pytest.mark.parametrize("build", [_mlp_int8, _mixed_f32])
+def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
+    """--weights file on the natmod: reading each layer and running the walker allocates
+    nothing (the float model's pure LOGISTIC does, so only the int8 one must stay at 0)."""
+    path = tmp_path / "m.tflite"
+    path.write_bytes(build())
+    from upyflow_tools.bake import bake
+    bake(str(path), str(tmp_path / "out"), name="walked", weights="file", mpy=True)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for suffix in (".mpy", ".bin"):
+        (run_dir / ("walked" + suffix)).write_bytes((tmp_path / "out" / ("walked" + suffix)).read_bytes())
+    script = tmp_path / "alloc.py"
+    script.write_text(_ALLOC % {"lib": DEVICE_LIB, "natmod": natmod_dir, "mod": str(run_dir)})
+    proc = subprocess.run([micropython_exe(), "-X", "heapsize=190K", str(script)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _, tier, steps, before, after = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
+    assert tier == "native" and int(steps) > 4   # a read before each layer: several steps
+    if build is _mlp_int8:
+        assert before == after, "gc.mem_alloc() grew over 100 streaming invokes: %s -> %s" % (before, after)
