@@ -7,8 +7,9 @@ For each model, a fresh virtual board (MicroPython unix port, 190 KB heap like a
 gets the runtime and the model through `upyflow deploy` (person_detect baked with
 --weights file, the others as .mpy with inline weights), is soft-reset, and then reports
 through the raw REPL: free heap after boot, after `import upyflow`, after `upyflow.load()`
-(each after gc.collect()), and the bytes allocated during the first invoke() (gc.mem_alloc()
-before and after, collection disabled so nothing is freed meanwhile). Prints Markdown.
+(each after gc.collect()), the largest free block after load and after 10 invokes, whether a
+9 KB f.read() then works, the bytes allocated during an invoke() (collection disabled), and
+the time per invoke on every tier the board has. Prints Markdown.
 """
 from __future__ import annotations
 
@@ -53,7 +54,12 @@ MICROFLOW_RAM_KB = {
 }
 
 _PROBE = """
-import gc
+import gc, sys, time, micropython
+f = open('nine.bin', 'wb')   # a 9 KB file for the read after loading, written 1 KB at a time
+for _ in range(9):
+    f.write(bytes(1024))
+f.close()
+f = None
 gc.collect()
 boot = gc.mem_free()
 import upyflow
@@ -62,15 +68,40 @@ imported = gc.mem_free()
 m = upyflow.load(%(name)r)
 gc.collect()
 loaded = gc.mem_free()
-gc.disable()
-before = gc.mem_alloc()
-try:
+
+
+def peak(m):
+    # locals only: a new global would grow the REPL's dict and count here
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    try:
+        m.invoke()
+        grew = gc.mem_alloc() - before
+    except MemoryError:
+        grew = -1
+    gc.enable()
+    return grew
+
+
+def read9k():
+    try:
+        with open('nine.bin', 'rb') as f:
+            return len(f.read())
+    except MemoryError:
+        return -1
+
+
+print('BLOCK', 32 if sys.maxsize > 2 ** 32 else 16)
+print('INFO load')
+micropython.mem_info()
+print('RAM', boot, imported, loaded, peak(m), m.arena_size, m.tier, gc.mem_free() + gc.mem_alloc())
+for _ in range(10):
     m.invoke()
-    peak = gc.mem_alloc() - before
-except MemoryError:
-    peak = -1
-gc.enable()
-print('RAM', boot, imported, loaded, peak, m.arena_size, m.tier, gc.mem_free() + gc.mem_alloc())
+gc.collect()
+print('INFO invoked')
+micropython.mem_info()
+print('READ', read9k())
 """
 
 
@@ -83,7 +114,39 @@ def tflm_arena(path: str) -> tuple[int | None, int | None]:
     return head_arena_bytes(path), int(total.group(1)) if total else None
 
 
-def measure(name: str, heap: str, workdir: str) -> dict:
+_TIMING = """
+import gc, time
+import upyflow
+
+
+def per_invoke(m, n):
+    m.invoke()
+    while True:   # at least 20 ms of invokes, for the tiny models' resolution
+        t = time.ticks_us()
+        for _ in range(n):
+            m.invoke()
+        dt = time.ticks_diff(time.ticks_us(), t)
+        if dt >= 20000 or n >= 100000:
+            return dt / n
+        n *= 10
+
+
+if %(tier)r in upyflow.tiers():
+    try:
+        m = upyflow.load(%(name)r, %(tier)r)
+        print('TIME', %(tier)r, per_invoke(m, %(reps)d))
+    except MemoryError:
+        print('TIME', %(tier)r, -1)
+"""
+
+
+def _largest_free(out: str, label: str, block: int) -> int:
+    """Bytes of the largest free block in mem_info()'s report printed after 'INFO label'."""
+    part = out.split("INFO " + label, 1)[1]
+    return int(re.search(r"max free sz: (\d+)", part).group(1)) * block
+
+
+def measure(name: str, heap: str, workdir: str, reps: int = 20) -> dict:
     path = os.path.join(SHARED, name + ".tflite")
     outdir = os.path.join(workdir, name)
     weights = "file" if name in FILE_WEIGHTS else "inline"
@@ -91,20 +154,32 @@ def measure(name: str, heap: str, workdir: str) -> dict:
     b = result.baked
     with VirtualBoard(heapsize=heap) as vb:
         deploy(outdir, vb.port, log=lambda *a: None)    # ends with a soft reset: a clean heap
-        out = Board(vb.port).exec(_PROBE % {"name": name})
+        board = Board(vb.port)
+        out = board.exec(_PROBE % {"name": name})
+        for tier in ("native", "viper", "pure"):   # each tier on a fresh heap
+            board.soft_reset()
+            out += board.exec(_TIMING % {"name": name, "tier": tier,
+                                         "reps": 2 if tier == "pure" else reps})
     line = [l for l in out.splitlines() if l.startswith("RAM ")]
     if not line:
         raise RuntimeError("%s: no measurement from the board:\n%s" % (name, out))
     boot, imported, loaded, peak, arena, tier, total = line[-1].split()[1:]
     boot, imported, loaded, peak, arena = int(boot), int(imported), int(loaded), int(peak), int(arena)
+    block = int(re.search(r"^BLOCK (\d+)", out, re.M).group(1))
+    times = {l.split()[1]: float(l.split()[2]) for l in out.splitlines() if l.startswith("TIME ")}
     wbuf = b.weight_buffer if weights == "file" else 0
     inline = len(b.weights) if weights == "inline" else 0
-    held = boot - loaded                                 # all upyflow keeps after load
+    from upyflow_tools.emit import pack_calls, pack_records
+    tables = len(pack_records(b.tensors)) + len(pack_calls(b.calls)[2])
+    load = imported - loaded
     head, tflm_total = tflm_arena(path)
     return {"model": name, "weights": weights, "tier": tier, "heap": int(total), "boot": boot,
-            "import": boot - imported, "load": imported - loaded, "peak": peak, "arena": arena,
-            "wbuf": wbuf, "inline": inline, "overhead": held - arena - wbuf - inline,
-            "used": held + max(peak, 0), "tflm_head": head, "tflm_total": tflm_total}
+            "import": boot - imported, "before": imported, "after": loaded, "load": load, "peak": peak,
+            "arena": arena, "wbuf": wbuf, "inline": inline, "else": load - arena - wbuf - inline,
+            "tables": tables, "free_load": _largest_free(out, "load", block),
+            "free_invoked": _largest_free(out, "invoked", block),
+            "read9k": int(re.search(r"^READ (-?\d+)", out, re.M).group(1)), "times": times,
+            "tflm_head": head, "tflm_total": tflm_total}
 
 
 def _kb(model: str, engine: str) -> str:
@@ -115,32 +190,40 @@ def _kb(model: str, engine: str) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| model | weights | tier | free after boot | `import upyflow` | load | invoke peak | "
-            "arena | weight buffer | inline weights | runtime overhead | total heap used | "
-            "TFLM head arena | TFLM total arena | MicroFlow RAM kB (ESP32 / nRF52840) | "
+    tiers = [t for t in ("native", "viper", "pure") if any(t in r["times"] for r in rows)]
+    head = ("| model | weights | `import upyflow` | free before load | free after load | arena | "
+            "weight buffer / inline weights | everything else (baked tables) | largest free block "
+            "after load / after 10 invokes | 9 KB `f.read()` | invoke allocates | " +
+            " | ".join("us per invoke, %s" % t for t in tiers) +
+            " | TFLM head / total arena | MicroFlow RAM kB (ESP32 / nRF52840) | "
             "TFLM RAM kB as MicroFlow measured it (ESP32 / nRF52840) |")
-    lines = [head, "|" + "---|" * 2 + "---|" + "---:|" * 11 + "---:|" * 2]
+    lines = [head, "|---|---|" + "---:|" * (12 + len(tiers))]
     for r in rows:
-        peak = "MemoryError" if r["peak"] < 0 else str(r["peak"])
-        lines.append("| %s | %s | %s | %d | %d | %d | %s | %d | %d | %d | %d | %d | %s | %s | %s | %s |" % (
-            r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["tier"], r["boot"],
-            r["import"], r["load"], peak, r["arena"], r["wbuf"], r["inline"], r["overhead"], r["used"],
+        times = ["MemoryError" if r["times"].get(t, -1) < 0 else ("%.2f" if r["times"][t] < 10 else "%.0f")
+                 % r["times"][t] for t in tiers]
+        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d (%d) | %d / %d | %s | %s | %s | %s / %s | %s | %s |" % (
+            r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["import"],
+            r["before"], r["after"], r["arena"], r["wbuf"] or r["inline"], r["else"], r["tables"],
+            r["free_load"], r["free_invoked"], "ok" if r["read9k"] > 0 else "MemoryError",
+            "MemoryError" if r["peak"] < 0 else "%d B" % r["peak"], " | ".join(times),
             r["tflm_head"], r["tflm_total"], _kb(r["model"], "MicroFlow"), _kb(r["model"], "TFLM")))
     return "\n".join(lines)
 
 
 NOTES = """
 Bytes unless marked kB. Heap: %(heap)s (MicroPython unix port v1.29, 64-bit: objects and
-pointers are twice a 32-bit board's, so the code, tables and views cost less on a board;
-the arena and weight buffers are the same). `import upyflow` and load are the drops in free
-heap after gc.collect(); invoke peak is gc.mem_alloc() growth during the first invoke()
-with collection disabled (transient: freed by the next collection). Runtime overhead =
-(free after boot - free after load) - arena - weight buffer - inline weights: runtime code,
-baked tables, views and kernel call records; load includes importing the kernel tier, but
-the unix port keeps machine code (native module, viper) outside the GC heap, while the
-RP2040 port allocates it from the heap: add that code's size there. Total heap used =
-free after boot - free after load + invoke peak. TFLM total arena = head (activations) +
-tail (persistent: tensor structs, op data); TFLM keeps its code and the model in flash.
+pointers are twice a 32-bit board's, so the code, tables and objects cost less on a board;
+the arena and weight buffers are the same). Free heap is measured after gc.collect(): before
+load = after `import upyflow`; load takes (before - after). Everything else = load - arena -
+weight buffer - inline weights: the baked tables (TENSORS and OPS bytes, in brackets), the
+Model and its walker Program, the kernel tier's module objects. Largest free block: from
+micropython.mem_info() (max free sz x block size) after load and after 10 more invokes; the
+9 KB read is `f.read()` of a 9216-byte file after those. Invoke allocates: gc.mem_alloc()
+growth during one invoke() with collection disabled. Times: ticks_us over at least %(reps)d invokes
+and 20 ms (2 invokes on the pure tier) on this host, the model loaded alone on that tier. The unix port keeps
+machine code (native module, viper) outside the GC heap; a board with the natmod in RAM adds
+its code size (see native_modules/README.md). TFLM total arena = head (activations) + tail
+(persistent: tensor structs, op data); TFLM keeps its code and the model in flash.
 MicroFlow figures: RAM usage of each MCU's build as MicroFlow report it (what it includes is
 not stated; not a heap measurement), in kB; the paper's own tables/figures were not
 checked, the numbers are the data behind its plots in the repository: %(src)s."""
@@ -150,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated names in ../shared/models")
     ap.add_argument("--heap", default="190K", help="virtual board heap, like -X heapsize (default 190K)")
+    ap.add_argument("--reps", type=int, default=20, help="invokes timed per tier (2 on pure)")
     args = ap.parse_args(argv)
     names = [n for n in args.models.split(",") if n]
     missing = [n for n in names if not os.path.exists(os.path.join(SHARED, n + ".tflite"))]
@@ -161,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work:
         for n in names:
             print("measuring %s on a virtual board..." % n, file=sys.stderr)
-            rows.append(measure(n, args.heap, work))
+            rows.append(measure(n, args.heap, work, args.reps))
     print(table(rows))
-    print(NOTES % {"heap": args.heap, "src": MICROFLOW_SOURCE})
+    print(NOTES % {"heap": args.heap, "src": MICROFLOW_SOURCE, "reps": args.reps})
     return 0
 
 

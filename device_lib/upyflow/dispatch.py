@@ -12,45 +12,11 @@ FAST = 1
 TIERS = ("native", "viper", "pure")
 
 
-# Pure kernel -> its module in kernels_pure, imported only when a model uses it
-# (each family costs heap on a board). A test checks this against KERNELS.
-PURE_FAMILIES = {
-    "fully_connected_s8": "fc", "fully_connected_f32": "fc",
-    "conv2d_s8": "conv", "depthwise_conv2d_s8": "conv",
-    "conv2d_f32": "conv", "depthwise_conv2d_f32": "conv",
-    "avg_pool2d_s8": "pool", "max_pool2d_s8": "pool",
-    "avg_pool2d_f32": "pool", "max_pool2d_f32": "pool",
-    "softmax_s8": "softmax", "softmax_f32": "softmax",
-    "quantize_f32": "quantize", "requantize": "quantize",
-    "dequantize_f32": "quantize", "copy_bytes": "quantize",
-    # element-wise (broadcasting), MEAN, and data movement (concat, pad, slice, transpose)
-    "addsub_q": "elementwise", "mul_q": "elementwise", "binary_f32": "elementwise",
-    "maxmin_q": "elementwise", "mean_q": "elementwise", "mean_f32": "elementwise",
-    "strided_copy": "layout", "fill_int": "layout", "fill_f32": "layout",
-    # stateful sequence layers (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM)
-    "svdf_s8_i16": "sequence", "svdf_s8_i8": "sequence", "svdf_f32": "sequence",
-    "lstm_s8": "sequence",
-    # int16 activations (16x8) and TRANSPOSE_CONV
-    "conv2d_s16": "conv16", "depthwise_conv2d_s16": "conv16", "fully_connected_s16": "conv16",
-    "transpose_conv_s8": "transpose_conv", "transpose_conv_s16": "transpose_conv",
-    "transpose_conv_f32": "transpose_conv",
-    # standalone activations (int8: table lookups) and int16-output SOFTMAX
-    "lut_s8": "activations", "clamp_f32": "activations", "leaky_relu_q": "activations",
-    "leaky_relu_f32": "activations", "hard_swish_f32": "activations", "logistic_s16": "activations",
-    "tanh_s16": "activations", "logistic_f32": "activations", "tanh_f32": "activations",
-    "prelu_q": "activations", "prelu_f32": "activations",
-    "softmax_s16": "softmax16", "softmax_s8_s16": "softmax16",
-    # int8 conv/FC requantized as onnxruntime does (QDQ ONNX models, rounding "onnxruntime")
-    "conv2d_s8_ort": "ort", "depthwise_conv2d_s8_ort": "ort", "fully_connected_s8_ort": "ort",
-    "binary_s8_ort": "ort", "avg_pool2d_s8_ort": "ort", "mean_s8_ort": "ort",
-    # RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR
-    "resize_nearest": "resize", "resize_bilinear_s8": "resize", "resize_bilinear_f32": "resize",
-    # TFLM Signal ops (audio front end), CAST and int32 arithmetic
-    "signal_window_s16": "signal", "signal_fft_auto_scale_s16": "signal", "signal_rfft_s16": "signal",
-    "signal_energy": "signal", "signal_filter_bank": "signal", "signal_filter_bank_sqrt": "signal",
-    "signal_spectral_subtraction": "signal", "signal_pcan": "signal", "signal_filter_bank_log": "signal",
-    "cast_int": "signal", "binary_i32": "signal",
-}
+# Pure kernel -> its family module: kernels_pure.FAMILIES, imported only when a
+# model needs a pure kernel (the table costs ~3 KB of heap on a board).
+def _families():
+    from .kernels_pure import FAMILIES
+    return FAMILIES
 
 
 # Viper kernels outside the core module, each family imported only when a model
@@ -74,7 +40,7 @@ class _Kernels:
         self._lazy = lazy
 
     def __contains__(self, name):
-        return name in PURE_FAMILIES or any(name in f for f in self._fast)
+        return any(name in f for f in self._fast) or name in _families()
 
     def __getitem__(self, name):
         for f in self._fast:
@@ -88,21 +54,43 @@ class _Kernels:
             except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError,
                     MemoryError):
                 pass   # not copied to the board, or no room: the pure kernel does the job
-        family = PURE_FAMILIES[name]
+        family = _families()[name]
         mod = __import__("upyflow.kernels_pure." + family, None, None, [family])
         return getattr(mod, name), PURE
 
 
 def _fast(modname):
-    # A fast tier is a module with KERNELS = (names...); None if it cannot load.
+    # A fast tier: viper's module has KERNELS = (names...), made a dict; the native
+    # module is kept as itself (its walker runs the ops). None if it cannot load.
     try:
         if modname == "viper":
             from . import kernels_viper as mod
         else:
             mod = __import__(modname)
+            mod.kernel_index   # a native module without the op-table walker is too old
+            return _Native(mod)
     except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError, MemoryError):
         return None
     return dict((name, (getattr(mod, name), FAST)) for name in mod.KERNELS)
+
+
+class _Native:
+    # The native module as a kernel table, without a dict of its ~50 kernels. Model
+    # hands native ops to mod.run(); per-kernel callables (fn(args)) exist only in
+    # the CPython extension (tests, profiling).
+    def __init__(self, mod):
+        self.mod = mod
+
+    def __contains__(self, name):
+        return self.mod.kernel_index(name) >= 0
+
+    def __getitem__(self, name):
+        return getattr(self.mod, name), FAST
+
+
+def native_module(tier):
+    """The native module whose walker runs a model's native ops on this tier, or None."""
+    return _cache["native"].mod if tier == "native" and available("native") else None
 
 
 _cache = {}

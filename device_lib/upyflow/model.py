@@ -1,5 +1,6 @@
-# A baked model at run time: one arena bytearray, typed views into it and into
-# the weights, and an op table of (kernel, args) walked by invoke().
+# A baked model at run time: one arena bytearray and the baked tables. On the
+# native tier the C walker runs the packed op records itself (one call per
+# invoke); the pure and viper tiers walk a list of (kernel, args) calls.
 
 import struct
 from .views import typed_view
@@ -28,69 +29,150 @@ class Model:
         # Kernel modules first: importing them needs transient heap that the big
         # blocks below would otherwise crowd out on a small board.
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
-        resolved = []
-        for name in module.OP_KERNELS:
+        native = dispatch.native_module(self.tier)
+        kmap = bytearray(len(module.OP_KERNELS))   # per OP_KERNELS entry: native index, 0xFF: Python
+        resolved = [None] * len(kmap)   # (fn, convention) of the kernels Python calls
+        for k, name in enumerate(module.OP_KERNELS):
             if name not in kernels:
                 raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
-            resolved.append(kernels[name])
+            kmap[k] = native.kernel_index(name) & 0xFF if native else 0xFF
+            if kmap[k] == 0xFF:
+                resolved[k] = kernels[name]   # imports its module now, before the big block
         # Then one big block, before small objects fragment the heap: the arena,
         # and after it (weights streamed from NAME.bin) the buffer each layer's
         # weights are read into just before it runs.
-        self._wstart = (module.ARENA_SIZE + 7) & ~7
-        wbytes = 0
-        if self._weights is None:
-            wbytes = module.WEIGHT_BUFFER
-            self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
-        self._arena = _alloc(self._wstart + wbytes, module.NAME, wbytes)
-        self._wbuf = memoryview(self._arena)[self._wstart:] if wbytes else None
-        self._view_cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
-        calls = []
-        ops = module.OPS
-        pos = 0
-        while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
-            fn, convention = resolved[ops[pos]]
-            fmt = module.OP_FORMATS[ops[pos + 1]]
-            args = list(struct.unpack_from(fmt, ops, pos + 2))
-            pos += 2 + struct.calcsize(fmt)
-            for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
-                args[k] = self._view(args[k], convention)
-            calls.append((fn, tuple(args), convention))
-        self._calls = calls
+        wstart = (module.ARENA_SIZE + 7) & ~7
+        wbytes = module.WEIGHT_BUFFER if self._weights is None else 0
+        self._arena = _alloc(wstart + wbytes, module.NAME, wbytes)
+        self._wbuf = memoryview(self._arena)[wstart:] if wbytes else None
         if wbytes:
-            self._segments = module.SEGMENTS   # <II (file offset, bytes) per call
-        self._inputs = module.INPUTS
-        self._outputs = module.OUTPUTS
+            self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
+        segments = module.SEGMENTS if wbytes else None   # <II (file offset, bytes) per op
+        if native:
+            self._walker(module, native, bytes(kmap), segments, resolved)
+        else:
+            self._steps = self._run = None
+            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved)
+            self._segments = segments
+        # (inputs, outputs, input shapes, output shapes): the attributes below derive from them
+        self._io = (module.INPUTS, module.OUTPUTS, module.INPUT_SHAPES, module.OUTPUT_SHAPES)
         self._weights_crc = module.WEIGHTS_CRC32
-        meta = self._meta
-        self.input_shape = list(module.INPUT_SHAPES)
-        self.input_dtype = [meta(i)[3] for i in self._inputs]
-        self.input_scale = [meta(i)[4] for i in self._inputs]
-        self.input_zero_point = [meta(i)[5] for i in self._inputs]
-        self.output_shape = list(module.OUTPUT_SHAPES)
-        self.output_dtype = [meta(i)[3] for i in self._outputs]
-        self.output_scale = [meta(i)[4] for i in self._outputs]
-        self.output_zero_point = [meta(i)[5] for i in self._outputs]
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
         self._variables = getattr(module, "VARIABLES", b"")
         self.reset()
 
-    def _view(self, tensor_id, convention):
-        # Only the views some kernel needs: typed for pure kernels, raw bytes for
-        # fast ones; each made once (RAM is the scarce thing on a board).
-        key = tensor_id * 2 + convention
-        v = self._view_cache[key]
-        if v is None:
-            where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
-            buf = self._weights if where == 1 else self._arena
-            if where == 2:
-                offset += self._wstart      # the weight buffer follows the arena
-            if convention == dispatch.PURE:
-                v = typed_view(buf, offset, nbytes, dtype)
+    # Input/output metadata, derived when asked (a board keeps no lists for them).
+    @property
+    def input_shape(self):
+        return list(self._io[2])
+
+    @property
+    def output_shape(self):
+        return list(self._io[3])
+
+    @property
+    def input_dtype(self):
+        return [self._meta(i)[3] for i in self._io[0]]
+
+    @property
+    def input_scale(self):
+        return [self._meta(i)[4] for i in self._io[0]]
+
+    @property
+    def input_zero_point(self):
+        return [self._meta(i)[5] for i in self._io[0]]
+
+    @property
+    def output_dtype(self):
+        return [self._meta(i)[3] for i in self._io[1]]
+
+    @property
+    def output_scale(self):
+        return [self._meta(i)[4] for i in self._io[1]]
+
+    @property
+    def output_zero_point(self):
+        return [self._meta(i)[5] for i in self._io[1]]
+
+    def _walker(self, module, native, kmap, segments, resolved):
+        # The native tier: a Program (the C walker's view of the buffers) and, when
+        # Python must act between ops (read a layer's weights from NAME.bin, or run
+        # a kernel the native table lacks), steps of 4 ints: op record offset,
+        # native ops to run (0: the next Python call instead), file offset and bytes
+        # to read first.
+        formats = b""
+        sizes = []
+        for fmt in module.OP_FORMATS:   # "<nH" then "i"/"f" per param (emit.py pack_calls)
+            h = fmt.index("H")
+            nt, kinds = int(fmt[1:h]), fmt[h + 1:]
+            formats += bytes((nt, len(kinds))) + kinds.encode()
+            sizes.append(2 + 2 * nt + 4 * len(kinds))
+        ops = module.OPS
+        arena = self._arena if self._wbuf is None else memoryview(self._arena)[:self.arena_size]
+        self._prog = prog = native.program(self._tensors, ops, formats, kmap, arena,
+                                           self._weights, self._wbuf)
+        self._run = native.run
+        steps, pycalls, cache = [], None, None
+        pos = k = 0
+        while pos < len(ops):
+            size = sizes[ops[pos + 1]]
+            off, n = struct.unpack_from("<II", segments, 8 * k) if segments else (0, 0)
+            if kmap[ops[pos]] == 0xFF:   # no native kernel: a Python call (pure tier)
+                if pycalls is None:
+                    pycalls, cache = [], [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
+                pycalls += self._op_calls(ops[pos:pos + size], module.OP_FORMATS, resolved, cache)
+                steps += (pos, 0, off, n)
+            elif n or not steps or steps[-3] == 0:   # a new native run
+                steps += (pos, 1, off, n)
             else:
-                v = memoryview(buf)[offset:offset + nbytes]
-            self._view_cache[key] = v
-        return v
+                steps[-3] += 1
+            pos += size
+            k += 1
+        for s in range(0, len(steps), 4):   # bad records fail here, at load
+            if steps[s + 1]:
+                native.check(prog, steps[s], steps[s + 1])
+        if len(steps) == 4 and steps[1] and not steps[3]:
+            # The usual case: calling the Program runs every op. As the instance's
+            # invoke, m.invoke() then runs no Python bytecode at all.
+            self._steps = None
+            self.invoke = prog
+        else:
+            import array
+            self._steps = array.array("i", steps)
+        self._pycalls = pycalls
+
+    def _op_calls(self, ops, op_formats, resolved, cache=None):
+        # (fn, args, convention) per op record (resolved: (fn, convention) per
+        # kernel byte), tensor ids made views: typed for pure kernels, raw bytes
+        # for fast ones, each made once (cache: one slot per tensor and
+        # convention, allocated once: a growing dict needs more heap).
+        if cache is None:
+            cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
+        calls = []
+        pos = 0
+        while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
+            fn, convention = resolved[ops[pos]]
+            fmt = op_formats[ops[pos + 1]]
+            args = list(struct.unpack_from(fmt, ops, pos + 2))
+            pos += 2 + struct.calcsize(fmt)
+            for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
+                key = args[k] * 2 + convention
+                v = cache[key]
+                if v is None:
+                    v = cache[key] = self._view(args[k], convention)
+                args[k] = v
+            calls.append((fn, tuple(args), convention))
+        return calls
+
+    def _view(self, tensor_id, convention=dispatch.PURE):
+        where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
+        buf = self._weights if where == 1 else self._arena
+        if where == 2:
+            offset += (self.arena_size + 7) & ~7   # the weight buffer follows the arena
+        if convention == dispatch.PURE:
+            return typed_view(buf, offset, nbytes, dtype)
+        return memoryview(buf)[offset:offset + nbytes]
 
     def _meta(self, tensor_id):
         # (where, offset, nbytes, dtype, scale, zero point)
@@ -103,7 +185,7 @@ class Model:
 
     def input_buffer(self, i=0):
         """Writable memoryview of input i's bytes, for zero-copy filling."""
-        return self._bytes_view(self._inputs[i])
+        return self._bytes_view(self._io[0][i])
 
     def set_input(self, i, data):
         buf = self.input_buffer(i)
@@ -127,15 +209,36 @@ class Model:
                 arena[i] = fill
 
     def invoke(self):
-        if self._wfile is not None:
-            return self._invoke_streaming()
-        for fn, args, convention in self._calls:
-            if convention:
-                fn(args)
+        steps = self._steps
+        if steps is None:
+            if self._run is not None:
+                return self._run(self._prog, 0, -1)   # native: every op in one call
+            if self._wfile is not None:
+                return self._invoke_streaming()
+            for fn, args, convention in self._calls:   # pure and viper tiers
+                if convention:
+                    fn(args)
+                else:
+                    fn(*args)
+            return
+        run, prog, pycalls = self._run, self._prog, self._pycalls
+        j = 0
+        for s in range(0, len(steps), 4):
+            if steps[s + 3]:
+                self._wfile.seek(steps[s + 2])
+                _readinto(self._wfile, self._wbuf, steps[s + 3])
+            if steps[s + 1]:
+                run(prog, steps[s], steps[s + 1])
             else:
-                fn(*args)
+                fn, args, convention = pycalls[j]
+                j += 1
+                if convention:
+                    fn(args)
+                else:
+                    fn(*args)
 
     def _invoke_streaming(self):
+        # pure and viper tiers, weights from NAME.bin
         f = self._wfile
         buf = self._wbuf
         k = 0
@@ -152,7 +255,7 @@ class Model:
 
     def get_output(self, i=0):
         """Memoryview of output i's bytes (valid until the next invoke)."""
-        return self._bytes_view(self._outputs[i])
+        return self._bytes_view(self._io[1][i])
 
     def predict(self, data):
         self.set_input(0, data)
@@ -161,12 +264,12 @@ class Model:
 
     def quantize_input(self, values, i=0):
         """Quantize floats into input i's buffer (int8/int16) or pack float32."""
-        tid = self._inputs[i]
+        tid = self._io[0][i]
         _fill(self._view(tid, dispatch.PURE), self._meta(tid), self.input_shape[i], values)
 
     def dequantize_output(self, i=0):
         """Output i as a list of floats."""
-        tid = self._outputs[i]
+        tid = self._io[1][i]
         return _floats(self._view(tid, dispatch.PURE), self._meta(tid), self.output_shape[i])
 
     def verify(self):
@@ -199,6 +302,9 @@ def _readinto(f, buf, n):
 
 
 def _alloc(nbytes, name, weight_buffer):
+    if not _CPYTHON:
+        import gc
+        gc.collect()   # the block then lands as low as the live objects allow
     try:
         return bytearray(nbytes)
     except MemoryError:

@@ -24,11 +24,11 @@ def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) ->
     for i, shape in enumerate(model.input_shape):
         buf = model.input_buffer(i)
         buf[:] = rng.integers(0, 256, len(buf), dtype=np.uint8).tobytes()
-    best = [float("inf")] * len(model._calls)
+    best = [float("inf")] * len(result.calls)
     for _ in range(reps):
-        for k, (fn, args, convention) in enumerate(model._calls):   # invoke(), one op at a time
+        for k, call in enumerate(_op_calls(model, mod)):   # invoke(), one op at a time
             t = time.perf_counter()
-            fn(args) if convention else fn(*args)
+            call()
             best[k] = min(best[k], time.perf_counter() - t)
     rows = []
     for k, call in enumerate(result.calls):
@@ -36,6 +36,28 @@ def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) ->
         rows.append((k, call.kernel, result.graph.ops[call.op_index].kind,
                      "x".join(map(str, out.shape)), best[k] * 1e6))
     return model.tier, rows
+
+
+def _op_calls(model, mod) -> list:
+    """One callable per op: the C walker on one record (native tier), else the kernel call."""
+    import struct
+    from upyflow import dispatch
+    calls = getattr(model, "_calls", None)
+    if calls is not None:   # pure and viper tiers
+        return [(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args)) for fn, args, c in calls]
+    kernels = dispatch.table(model.tier)[1]
+    out, pos = [], 0
+    while pos < len(mod.OPS):
+        fmt = mod.OP_FORMATS[mod.OPS[pos + 1]]
+        size = 2 + struct.calcsize(fmt)
+        if mod.OP_KERNELS[mod.OPS[pos]] in kernels._fast[0]:
+            out.append(lambda p=pos: model._run(model._prog, p, 1))
+        else:
+            resolved = [kernels[n] for n in mod.OP_KERNELS]
+            fn, args, c = model._op_calls(mod.OPS[pos:pos + size], mod.OP_FORMATS, resolved)[0]
+            out.append(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args))
+        pos += size
+    return out
 
 
 def profile_text(path: str, tier: str | None = None, reps: int = 3) -> str:

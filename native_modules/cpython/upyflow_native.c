@@ -1,5 +1,5 @@
-// CPython binding of the native kernel tier: module upyflow_native with
-// KERNELS and one callable per kernel, fn(args) with args = (tensor byte
+// CPython binding of the native kernel tier: module upyflow_native with the
+// op-table walker (Program, run, check, kernel_index), KERNELS and one callable per kernel, fn(args) with args = (tensor byte
 // memoryviews..., int and float params) in the pure kernel's order. Every
 // callable shares one dispatcher; its self is the kernel's index in uf_kernels.
 #define PY_SSIZE_T_CLEAN
@@ -67,19 +67,177 @@ fail:
     return NULL;
 }
 
+// --- the op-table walker: Program(tensors, ops, formats, kernel_map, arena,
+// weights, wbuf) holds a model's buffers exported (so the arena cannot be
+// resized under it); run(program, pos, n) runs n ops (n < 0: all) from byte
+// offset pos of ops in one call; check(program, pos, n) validates them only.
+#define N_BUFS 7
+
+typedef struct {
+    PyObject_HEAD
+    uf_model m;
+    Py_buffer views[N_BUFS];
+    int held;   // how many of views are exported
+} program_obj;
+
+static void program_dealloc(program_obj *self) {
+    while (self->held > 0) {
+        PyBuffer_Release(&self->views[--self->held]);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static const char *names[N_BUFS] = {"tensors", "ops", "formats", "kernel_map", "arena",
+                                        "weights", "wbuf"};
+    if ((kwds && PyDict_GET_SIZE(kwds)) || PyTuple_GET_SIZE(args) != N_BUFS) {
+        return PyErr_Format(PyExc_TypeError, "Program takes %d positional arguments: tensors, ops, "
+                            "formats, kernel_map, arena, weights, wbuf", N_BUFS);
+    }
+    program_obj *self = (program_obj *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    const uint8_t *ptr[N_BUFS] = {0};
+    size_t len[N_BUFS] = {0};
+    for (int k = 0; k < N_BUFS; k++) {
+        PyObject *item = PyTuple_GET_ITEM(args, k);
+        if (item == Py_None && k >= 5) {   // weights (file mode) or wbuf (inline mode)
+            continue;
+        }
+        int writable = k == 4 || k == 6;
+        if (PyObject_GetBuffer(item, &self->views[self->held], writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) {
+            PyErr_Format(PyExc_TypeError, "Program: %s must be a%s buffer", names[k],
+                         writable ? " writable" : "");
+            Py_DECREF(self);
+            return NULL;
+        }
+        ptr[k] = self->views[self->held].buf;
+        len[k] = (size_t)self->views[self->held].len;
+        self->held++;
+    }
+    uf_model *m = &self->m;
+    m->tensors = ptr[0], m->tensors_len = len[0];
+    m->ops = ptr[1], m->ops_len = len[1];
+    m->formats = ptr[2], m->formats_len = len[2];
+    m->kernel_map = ptr[3], m->kernel_map_len = len[3];
+    m->arena = (uint8_t *)ptr[4], m->arena_len = len[4];
+    m->weights = ptr[5], m->weights_len = len[5];
+    m->wbuf = (uint8_t *)ptr[6], m->wbuf_len = len[6];
+    return (PyObject *)self;
+}
+
+static PyObject *raise_op_error(const uf_model *m, size_t pos, int err) {
+    const char *name = uf_op_kernel_name(m, pos);
+    return PyErr_Format(PyExc_ValueError, "%s (op record at byte %zu): %s",
+                        name ? name : "op", pos, uf_error_text(err));
+}
+
+// program(): every op, as run(program, 0, -1); Model makes it its invoke.
+static PyObject *program_call(PyObject *self, PyObject *args, PyObject *kwds) {
+    if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "a Program takes no arguments");
+        return NULL;
+    }
+    const uf_model *m = &((program_obj *)self)->m;
+    size_t pos = 0;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = uf_run(m, &pos, -1);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        return raise_op_error(m, pos, err);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyTypeObject program_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "upyflow_native.Program",
+    .tp_basicsize = sizeof(program_obj),
+    .tp_dealloc = (destructor)program_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A baked model's buffers for run(): Program(tensors, ops, formats, kernel_map, "
+              "arena, weights, wbuf)",
+    .tp_new = program_new,
+    .tp_call = program_call,
+};
+
+static PyObject *walk(PyObject *const *args, Py_ssize_t nargs, int run) {
+    if (nargs != 3 || !PyObject_TypeCheck(args[0], &program_type)) {
+        PyErr_SetString(PyExc_TypeError, "expected (Program, pos, n)");
+        return NULL;
+    }
+    const uf_model *m = &((program_obj *)args[0])->m;
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    long n = PyLong_AsLong(args[2]);
+    if ((start == -1 || n == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (start < 0 || n > 0x7FFFFFFFL || n < -1) {
+        PyErr_SetString(PyExc_ValueError, "pos must be >= 0 and n in -1..2**31-1");
+        return NULL;
+    }
+    size_t pos = (size_t)start;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = run ? uf_run(m, &pos, (int)n) : uf_check(m, &pos, (int)n);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        return raise_op_error(m, pos, err);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *run_ops(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    return walk(args, nargs, 1);
+}
+
+static PyObject *check_ops(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    return walk(args, nargs, 0);
+}
+
+static PyObject *kernel_index(PyObject *mod, PyObject *name) {
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &len);
+    return s ? PyLong_FromLong(uf_kernel_index(s, (size_t)len)) : NULL;
+}
+
+static PyMethodDef walker_defs[] = {
+    {"run", (PyCFunction)(void (*)(void))run_ops, METH_FASTCALL,
+     "run(program, pos, n): run n ops (n < 0: to the end) from byte offset pos of its ops"},
+    {"check", (PyCFunction)(void (*)(void))check_ops, METH_FASTCALL,
+     "check(program, pos, n): validate those ops as run() would, running no kernel"},
+    {"kernel_index", kernel_index, METH_O, "kernel_index(name): its index in the kernel table, or -1"},
+    {NULL, NULL, 0, NULL},
+};
+
 // Filled once at import: one method definition per kernel, named after it.
 static PyMethodDef kernel_defs[UF_N_KERNELS];
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "upyflow_native",
     "upyflow's native C kernel tier: KERNELS names the kernels; each is called fn(args).",
-    -1, NULL, NULL, NULL, NULL, NULL
+    -1, walker_defs, NULL, NULL, NULL, NULL
 };
 
 PyMODINIT_FUNC PyInit_upyflow_native(void) {
     PyObject *mod = PyModule_Create(&module_def);
     if (mod == NULL) {
         return NULL;
+    }
+    if (PyType_Ready(&program_type) < 0) {
+        goto fail;
+    }
+    Py_INCREF(&program_type);
+    if (PyModule_AddObject(mod, "Program", (PyObject *)&program_type) < 0) {
+        Py_DECREF(&program_type);
+        goto fail;
+    }
+    Py_INCREF(&program_type);   // program(...): the name the MicroPython binding has
+    if (PyModule_AddObject(mod, "program", (PyObject *)&program_type) < 0) {
+        Py_DECREF(&program_type);
+        goto fail;
     }
     PyObject *names = PyTuple_New(UF_N_KERNELS);
     if (names == NULL || PyModule_AddObject(mod, "KERNELS", names) < 0) {

@@ -247,4 +247,35 @@ int uf_run_resize_bilinear_f32(const uf_call *c);
 
 const char *uf_error_text(int err);
 
+// --- the op-table walker: walker.c (contract: one native call runs a baked model) ---
+// The blobs are the baked module's bytes, read byte-wise (any alignment): TENSORS
+// (20-byte records "<BBxxIIif"), OPS ([kernel byte][format byte] + "<nH" ids then
+// int32/float32 params per op), formats ([n_tensors][n_params][kind 'i'/'f' per
+// param] per OP_FORMATS entry) and kernel_map (per OP_KERNELS entry: index into
+// uf_kernels, 0xFF = not native).
+typedef struct {
+    const uint8_t *tensors;    size_t tensors_len;
+    const uint8_t *ops;        size_t ops_len;
+    const uint8_t *formats;    size_t formats_len;
+    const uint8_t *kernel_map; size_t kernel_map_len;
+    uint8_t *arena;            size_t arena_len;
+    const uint8_t *weights;    size_t weights_len;    // inline WEIGHTS; NULL/0 in file mode
+    uint8_t *wbuf;             size_t wbuf_len;       // file-mode weight buffer; NULL/0 otherwise
+} uf_model;
+
+#define UF_EKERNEL 4   // an op's kernel index is not a native kernel
+#define UF_ERECORD 5   // an op record, format or tensor id is malformed
+#define UF_ETENSOR 6   // a tensor record lies outside its buffer (or writes the constants)
+
+// Index of the kernel called name[0..len) in uf_kernels, or -1.
+int uf_kernel_index(const char *name, size_t len);
+// Run at most n_ops ops (n_ops < 0: to the end) from byte offset *pos of m->ops;
+// *pos advances past each op that ran and stays on a failing op's record.
+int uf_run(const uf_model *m, size_t *pos, int n_ops);
+// Check ops as uf_run would, without running any kernel (a model's load-time check).
+int uf_check(const uf_model *m, size_t *pos, int n_ops);
+// The kernel name of the op record at pos, or NULL if its kernel byte is invalid.
+const char *uf_op_kernel_name(const uf_model *m, size_t pos);
+// --- end walker ---
+
 #endif

@@ -966,6 +966,12 @@ const char *uf_error_text(int err) {
             return "int16/int32/float tensor data is not aligned";
         case UF_EPARAM:
             return "a parameter is out of range";
+        case UF_EKERNEL:
+            return "the op's kernel is not in the native table";
+        case UF_ERECORD:
+            return "malformed op record (format, tensor id or length)";
+        case UF_ETENSOR:
+            return "a tensor record lies outside its buffer";
         default:
             return "ok";
     }
