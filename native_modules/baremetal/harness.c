@@ -41,8 +41,15 @@ int main(void) {
         (const uint8_t *)d->weights, d->weights_len,
         (uint8_t *)d->wbuf, d->wbuf_len,
     };
-    size_t pos = 0;
-    d->status = uf_run(&m, &pos, d->n_ops == 0xFFFFFFFFu ? -1 : (int)d->n_ops);
+    size_t pos = d->start;
+    int status = uf_run(&m, &pos, d->n_ops == 0xFFFFFFFFu ? -1 : (int)d->n_ops);
+    // A kernel the C tier lacks: the board's runtime would run that op in Python,
+    // so tell the host apart from a real error (the host runs it, then resumes).
+    const uint8_t *ops = (const uint8_t *)d->ops;
+    if (status && pos < d->ops_len && ops[pos] < d->n_kernels && kernel_map[ops[pos]] == 0xFF) {
+        status = UF_ISA_UNKNOWN_KERNEL;
+    }
+    d->status = status;
     d->pos = pos;
     d->done = 1;
     return 0;

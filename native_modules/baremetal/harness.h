@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define UF_ISA_MAGIC 0x53494655u   // "UFIS" little-endian
-#define UF_ISA_UNKNOWN_KERNEL (-100) // an OP_KERNELS name this build lacks
+#define UF_ISA_UNKNOWN_KERNEL (-100) // stopped at an op whose kernel this build lacks
 #define UF_ISA_BAD_DESC (-101)       // magic or a length out of range
 
 // Every field is a 32-bit word: the targets are 32-bit and the host packs "<I" each.
@@ -22,6 +22,7 @@ typedef struct {
     uint32_t arena, arena_len;
     uint32_t weights, weights_len;   // inline WEIGHTS, any alignment
     uint32_t wbuf, wbuf_len;         // file-mode weight buffer (0/0 here)
+    uint32_t start;                  // byte offset in OPS of the first op to run
     uint32_t n_ops;                  // ops to run (0xFFFFFFFF: all)
     // written by the target
     int32_t status;                  // uf_run's result, or UF_ISA_* above

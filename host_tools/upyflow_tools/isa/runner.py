@@ -8,7 +8,9 @@ from .build import build
 from .targets import TARGETS, backend, unavailable
 
 MAGIC = 0x53494655
-DESC = struct.Struct("<20I")   # uf_isa_desc (native_modules/baremetal/harness.h)
+DESC = struct.Struct("<21I")
+START = 16   # index of uf_isa_desc.start
+UNKNOWN_KERNEL = -100   # uf_isa_desc (native_modules/baremetal/harness.h)
 ERRORS = {1: "a tensor is shorter than its shape parameters need",
           2: "int16/int32/float tensor data is not aligned",
           3: "a parameter is out of range",
@@ -81,8 +83,16 @@ class IsaModel:
         self.check = [(a, len(d)) for a, d in self.loads if len(d)]
         fields = [MAGIC, *addrs[0], *addrs[1], *addrs[2], *addrs[3], len(module.OP_KERNELS),
                   self.arena_addr, self.arena_len, self.weights_addr, len(module.WEIGHTS),
-                  0, 0, 0xFFFFFFFF, 0, 0, 0]
-        self.desc = DESC.pack(*fields)
+                  0, 0, 0, 0xFFFFFFFF, 0, 0, 0]
+        self.fields = fields
+        # Byte offset of each op record in OPS -> its index (for the host-run ops).
+        self.op_at, pos = {}, 0
+        ops = module.OPS
+        while pos < len(ops):
+            self.op_at[pos] = len(self.op_at)
+            pos += 2 + struct.calcsize(module.OP_FORMATS[ops[pos + 1]])
+        self.host_ops: set[str] = set()   # kernels the C lacks, run on the host (pure)
+        self._pure = None
         self._meta = [struct.unpack_from("<BBxxIIif", module.TENSORS, 20 * i)
                       for i in range(len(module.TENSORS) // 20)]
         self.inputs, self.outputs = list(module.INPUTS), list(module.OUTPUTS)
@@ -106,27 +116,64 @@ class IsaModel:
 
     def invoke(self, inputs: list[bytes], count: bool = False) -> list[bytes]:
         """Run the whole op table once; the outputs' bytes. With count, self.result
-        holds instructions, classes and estimated cycles."""
+        holds instructions, classes and estimated cycles of the C part.
+
+        An op whose kernel the C tier lacks (as the native tier overlays pure, the
+        board runs it in Python) runs here with the pure kernels, then the harness
+        resumes after it; self.host_ops names those kernels."""
         for tid, data in zip(self.inputs, inputs):
             offset, nbytes = self._span(tid)
             if len(data) != nbytes:
                 raise IsaError("input needs %d bytes, got %d" % (nbytes, len(data)))
             self.arena[offset:offset + nbytes] = data
-        loads = self.loads + [(self.arena_addr, bytes(self.arena)), (self.target.desc_addr, self.desc)]
+        total, start, ops = None, 0, self.module.OPS
+        while start < len(ops):
+            status, pos, r = self._run_from(start, count)
+            if total is None:
+                total = r
+            elif count:
+                total.instructions += r.instructions
+                total.cycles += r.cycles
+                total.classes.update(r.classes)
+            if status == UNKNOWN_KERNEL:
+                self._run_on_host(pos)
+                start = pos + 2 + struct.calcsize(self.module.OP_FORMATS[ops[pos + 1]])
+                continue
+            if status:
+                name = self.module.OP_KERNELS[ops[pos]] if pos < len(ops) and ops[pos] < len(self.module.OP_KERNELS) else "?"
+                raise IsaError("%s: op at byte %d (%s): %s" % (self.target.name, pos, name,
+                                                              ERRORS.get(status, "error %d" % status)))
+            break
+        self.result = total
+        return [bytes(self.arena[o:o + n]) for o, n in map(self._span, self.outputs)]
+
+    def _run_from(self, start, count):
+        fields = list(self.fields)
+        fields[START] = start
+        loads = self.loads + [(self.arena_addr, bytes(self.arena)),
+                              (self.target.desc_addr, DESC.pack(*fields))]
         r = self.backend.execute(self.target, self.elf, loads,
                                  [(self.arena_addr, self.arena_len), (self.target.desc_addr, DESC.size)],
                                  count, self.check)
-        self.result = r
         if r.fault:
             raise IsaError("%s: the harness faulted: %s" % (self.target.name, r.fault))
         self.arena[:] = r.reads[0]
         status, pos, done = DESC.unpack(r.reads[1])[-3:]
-        status = status - (1 << 32) if status >= 1 << 31 else status
         if not done:
             raise IsaError("%s: the harness stopped before finishing" % self.target.name)
-        if status:
-            ops = self.module.OPS
-            name = self.module.OP_KERNELS[ops[pos]] if pos < len(ops) and ops[pos] < len(self.module.OP_KERNELS) else "?"
-            raise IsaError("%s: op at byte %d (%s): %s" % (self.target.name, pos, name,
-                                                          ERRORS.get(status, "error %d" % status)))
-        return [bytes(self.arena[o:o + n]) for o, n in map(self._span, self.outputs)]
+        return status - (1 << 32) if status >= 1 << 31 else status, pos, r
+
+    def _run_on_host(self, pos):
+        import upyflow
+        name = self.module.OP_KERNELS[self.module.OPS[pos]]
+        if self._pure is None:
+            try:
+                self._pure = upyflow.Model(self.module, "pure")
+            except ValueError as e:
+                raise IsaError("%s: %s" % (self.target.name, e)) from None
+        self.host_ops.add(name)
+        py = self._pure
+        py._arena[:self.arena_len] = self.arena
+        fn, args, convention = py._calls[self.op_at[pos]]
+        fn(args) if convention else fn(*args)
+        self.arena[:] = py._arena[:self.arena_len]
