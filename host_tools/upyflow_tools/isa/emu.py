@@ -63,8 +63,9 @@ class BlockCounter:
             insns += n * len(decoded)
             for k, (cls, extra) in enumerate(decoded):
                 if k == len(decoded) - 1 and cls.startswith("branch"):
-                    classes[cls + "_taken"] += taken
-                    classes[cls + "_not"] += n - taken
+                    for name, m in ((cls + "_taken", taken), (cls + "_not", n - taken)):
+                        if m:
+                            classes[name] += m
                     cycles += taken * cost(cls, extra, True) + (n - taken) * cost(cls, extra, False)
                 else:
                     classes[cls] += n
