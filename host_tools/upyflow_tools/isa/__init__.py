@@ -11,12 +11,16 @@ Design (one backend module per emulator; helper D adds ``xtensa`` the same way):
   (git-ignored), cached by a hash of the sources and flags.
 - ``backend_*.py`` (``backend_arm``, ``backend_rv32``; ``backend_xtensa`` next): each
   exposes ``available() -> str | None`` (None = usable, else why not) and
-  ``execute(target, elf, loads, reads, count) -> Result``: start the core at the ELF's
-  entry with the memory image ``loads`` [(address, bytes)], stop at ``uf_halt`` (or
-  report the fault at ``uf_fault`` / an emulator error), return the bytes of ``reads``
-  [(address, n)] and, with ``count``, instructions per class and estimated cycles from
-  the backend's stated per-class cycle model. A run is stateless: the runner carries
-  state (the arena of an LSTM/SVDF) from one invoke to the next by reading it back.
+  ``execute(target, elf, loads, reads, count=False, check=(), regs=None) -> emu.Result``:
+  start the core at the ELF's entry with the memory image ``loads`` [(address, bytes)],
+  stop at ``uf_halt`` (a stop at ``uf_fault`` or an emulator error is ``Result.fault``),
+  return the bytes of ``reads`` [(address, n)] and, with ``count``, instructions per
+  class and estimated cycles from the backend's stated per-class cycle model (in its
+  docstring). ``check`` [(address, n)]: regions whose reads must obey the core's
+  alignment rules (fault where the board would, even if the emulator does not);
+  ``regs``: registers to set before the start (tests). A run is stateless: the runner
+  carries state (the arena of an LSTM/SVDF) from one invoke to the next by reading it
+  back, so a batch emulator (QEMU with a memory image) fits the same interface.
 - ``runner.py``: lays a baked module (the same module object the runtime loads:
   an emitted NAME.py or ``module_from_baked``) out in emulated memory, weights at a
   chosen misalignment, runs invokes, returns outputs and counts.

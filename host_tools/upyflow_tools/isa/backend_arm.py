@@ -38,7 +38,7 @@ def available() -> str | None:
     return None
 
 
-def execute(target, elf, loads, reads, count=False, check=()):
+def execute(target, elf, loads, reads, count=False, check=(), regs=None):
     import unicorn
     from unicorn import arm_const as A
     from . import unicorn_run
@@ -54,7 +54,7 @@ def execute(target, elf, loads, reads, count=False, check=()):
     return unicorn_run.run(uc, setup, target, elf, loads, reads, count,
                            lambda code, address: classify(code, address),
                            lambda cls, extra_, taken: cost(core, cls, extra_, taken), extra,
-                           check, _m0_faults if core == "cortex-m0plus" else _m4_faults({}))
+                           check, _m0_faults if core == "cortex-m0plus" else _m4_faults({}), regs)
 
 
 def _m0_faults(uc, address, size):

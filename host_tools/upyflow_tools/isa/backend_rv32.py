@@ -28,7 +28,7 @@ def available() -> str | None:
     return None
 
 
-def execute(target, elf, loads, reads, count=False, check=()):
+def execute(target, elf, loads, reads, count=False, check=(), regs=None):
     import unicorn
     from unicorn import riscv_const as R
     from . import unicorn_run
@@ -36,7 +36,8 @@ def execute(target, elf, loads, reads, count=False, check=()):
     uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)
     return unicorn_run.run(uc, lambda uc: None, target, elf, loads, reads, count, classify,
                            lambda cls, extra, taken: cost(cls, taken), (), check,
-                           lambda uc, address, size: True)   # no misaligned access on ESP32-C3
+                           lambda uc, address, size: True,   # no misaligned access on ESP32-C3
+                           regs)
 
 
 @lru_cache(maxsize=None)

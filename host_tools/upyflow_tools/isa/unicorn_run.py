@@ -9,7 +9,7 @@ TIMEOUT_US = 600_000_000
 
 
 def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=(),
-        check=(), faults_unaligned=None):
+        check=(), faults_unaligned=None, regs=None):
     """Map every region, write the image, `setup(uc)` the registers, run from the
     entry to uf_halt. A stop anywhere else (fault handler, emulator error) is a fault.
 
@@ -17,7 +17,8 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
     Cortex-M0 LDR/LDRH, Cortex-M4 LDRD/LDM, RV32 LW all just load), so a read hook
     on the `check` regions [(address, size)] does what the board would:
     faults_unaligned(uc, address, size) says whether that access at the current
-    PC would fault; the first one stops the run as a fault."""
+    PC would fault; the first one stops the run as a fault. regs: {name: value} set
+    after `setup` (tests start hand-made programs with them)."""
     import unicorn
 
     ram = (target.desc_addr - 0x10000, 0x11000)   # harness .data/.bss/stack + descriptor
@@ -28,6 +29,8 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
     for address, data in list(elf.segments) + list(loads):
         uc.mem_write(address, bytes(data))
     setup(uc)
+    for name, value in (regs or {}).items():
+        uc.reg_write(reg_id(target, name), value)
     counter = BlockCounter() if count else None
     if counter:
         uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.hook)
@@ -58,6 +61,13 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
     if counter:
         result.instructions, result.classes, result.cycles = counter.tally(uc, classify, cost)
     return result
+
+
+def reg_id(target, name):
+    import unicorn
+    if target.backend == "arm":
+        return getattr(unicorn.arm_const, "UC_ARM_REG_" + name.upper())
+    return getattr(unicorn.riscv_const, "UC_RISCV_REG_" + name.upper())
 
 
 def uc_pc(uc, target):
