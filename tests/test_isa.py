@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from harness import NP, random_input, shared
+from harness import random_input, shared
 from upyflow_tools.bake import compile_model
 from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable
 from upyflow_tools.isa.runner import IsaError

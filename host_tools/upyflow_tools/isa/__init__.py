@@ -8,7 +8,9 @@ Design (one backend module per emulator; helper D adds ``xtensa`` the same way):
   host puts the model's tables/arena and weights, the board clocks the timings use, and
   the name of its backend module (``backend``) and cycle model (``core``).
 - ``build.py``: compiles the harness per target into native_modules/baremetal/build
-  (git-ignored), cached by a hash of the sources and flags.
+  (git-ignored), cached by a hash of the sources and flags: one gcc-style driver call
+  (``Target.cc`` + ``cflags``), or the backend's ``compile_harness(target, cmd, out)``
+  when its toolchain needs more steps (clang -> llc -> ld for Xtensa).
 - ``backend_*.py`` (``backend_arm``, ``backend_rv32``; ``backend_xtensa`` next): each
   exposes ``available() -> str | None`` (None = usable, else why not) and
   ``execute(target, elf, loads, reads, count=False, check=(), regs=None) -> emu.Result``:

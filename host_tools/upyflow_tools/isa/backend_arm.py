@@ -93,13 +93,11 @@ _MULL = {"smull", "umull", "smlal", "umlal", "umaal"}
 
 def classify(code: bytes, address: int) -> list[tuple[str, int]]:
     """[(class, register count or 0)] per instruction; branches last (as a block ends)."""
-    import capstone
     from capstone import arm_const as C
     out, decoded = [], 0
     for insn in _cs().disasm(code, address):
         decoded += insn.size
         m = insn.mnemonic.split(".")[0]
-        base = m
         ops = insn.operands
         writes_pc = any(o.type == C.ARM_OP_REG and o.reg == C.ARM_REG_PC for o in ops[:1])
         if m.startswith("v"):
@@ -136,7 +134,7 @@ def classify(code: bytes, address: int) -> list[tuple[str, int]]:
             out.append(("branch_reg", 0))
         elif m in ("cbz", "cbnz"):
             out.append(("branch_cond", 0))
-        elif m == "b" or (base.startswith("b") and len(base) == 3 and base[1:] in _CONDS):
+        elif m == "b" or (len(m) == 3 and m[0] == "b" and m[1:] in _CONDS):
             out.append(("branch_cond" if insn.cc not in (C.ARM_CC_AL, C.ARM_CC_INVALID) else "branch", 0))
         elif writes_pc and not m.startswith(("cmp", "cmn", "tst", "teq")):
             out.append(("branch_reg", 0))

@@ -30,7 +30,6 @@ def available() -> str | None:
 
 def execute(target, elf, loads, reads, count=False, check=(), regs=None):
     import unicorn
-    from unicorn import riscv_const as R
     from . import unicorn_run
 
     uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .targets import Target
+from .targets import Target, backend
 
 ROOT = Path(__file__).resolve().parents[3]
 SRC = ROOT / "native_modules" / "src"
@@ -56,9 +56,15 @@ def build(target: Target) -> Elf:
     if not (elf.exists() and stamp.exists() and stamp.read_text() == key.hexdigest()):
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / ("harness.%d.elf" % os.getpid())
-        proc = subprocess.run(cmd + ["-o", str(tmp)], capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError("building the %s harness failed:\n%s" % (target.name, proc.stderr))
+        # A backend whose toolchain is not one gcc-style driver call (e.g. clang -> llc
+        # -> ld for Xtensa) provides compile_harness(target, cmd, tmp) instead.
+        custom = getattr(backend(target), "compile_harness", None)
+        if custom is not None:
+            custom(target, cmd, tmp)
+        else:
+            proc = subprocess.run(cmd + ["-o", str(tmp)], capture_output=True, text=True)
+            if proc.returncode:
+                raise RuntimeError("building the %s harness failed:\n%s" % (target.name, proc.stderr))
         os.replace(tmp, elf)
         stamp.write_text(key.hexdigest())
     return read_elf(elf)
