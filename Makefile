@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test bench package.json natmods clean
+.PHONY: setup demo test bench bench-isa package.json natmods clean
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,11 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/bench.py
+
+# Instructions and estimated cycles per invoke with the C kernels as Cortex-M0+,
+# Cortex-M4F and RV32IMC code (needs the cross compilers; see .ci/run).
+bench-isa: setup
+	$(PY) benchmarks/bench_isa.py
 
 package.json: setup
 	$(PY) -c "from upyflow_tools.deploy import write_mip_packages; write_mip_packages('.')"

@@ -203,10 +203,7 @@ def _write_elf(out: Path, image: bytes, base: int, entry: int) -> None:
 # The harness ELF (built once per source hash).
 
 def _sources() -> list[Path]:
-    srcs = sorted(SRC.glob("*.c"))
-    if not (SRC / "walker.c").exists():
-        srcs.append(XT / "walker_standin.c")
-    return srcs + [XT / "harness.c", XT / "xtensa_rt.c"]
+    return sorted(SRC.glob("*.c")) + [XT / "harness.c", XT / "xtensa_rt.c"]
 
 
 def build(build_dir: Path | None = None) -> Path:
@@ -222,7 +219,7 @@ def build(build_dir: Path | None = None) -> Path:
     elf = build_dir / ("harness-%s.elf" % h.hexdigest()[:16])
     if elf.exists():
         return elf
-    extra = ["-DUF_RT_MULDI3"] + ([] if (SRC / "walker.c").exists() else ["-DUF_WALKER_STANDIN"])
+    extra = ["-DUF_RT_MULDI3"]
     objs = [compile_c(s, build_dir / (s.stem + ".o"), extra) for s in srcs]
     objs.insert(0, assemble(XT / "start.S", build_dir / "start.o"))
     tmp = elf.with_suffix(".tmp")

@@ -9,9 +9,6 @@
 #include <stdint.h>
 
 #include "kernels.h"
-#ifdef UF_WALKER_STANDIN
-#include "walker_standin.h"
-#endif
 
 #define UF_DESC_ADDR 0x00400000u
 #define UF_DESC_MAGIC 0x31584655u   // "UFX1"

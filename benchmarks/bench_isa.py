@@ -1,0 +1,102 @@
+"""Instructions and estimated cycles per invoke, with the C kernels as board machine code.
+
+    python benchmarks/bench_isa.py [--models a,b] [--arches armv6m,armv7emsp,rv32imc] [--shared DIR]
+
+Each model from ../shared/models is baked in memory and run once (fixed input: person.bmp
+for person_detect, seeded random otherwise; state models from reset) by the bare-metal
+harness under unicorn (upyflow_tools.isa). Instructions are counted per executed
+translated block, classified once with capstone; cycles are the backend's stated
+per-class model (backend_arm.py, backend_rv32.py), time at the board clock. Ops whose
+kernel the C tier lacks run on the host (pure) and are not counted: they are listed.
+Deterministic: the same build and input give the same counts. Prints Markdown.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+from upyflow_tools.bake import compile_model
+from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable
+from upyflow_tools.isa.macs import model_macs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
+DEFAULT = ("hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect,"
+           "keyword_scrambled,keyword_scrambled_8bit,trained_lstm_int8,micro_speech_lstm,"
+           "dtln_noise_suppression")
+DTYPES = {0: np.int8, 1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32}
+
+
+def model_inputs(mod, shared: str) -> list[bytes]:
+    if mod.NAME == "person_detect":
+        raw = open(os.path.join(shared, "testdata", "person.bmp"), "rb").read()
+        return [np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1].tobytes()]
+    rng = np.random.default_rng(0)
+    out = []
+    for tid, shape in zip(mod.INPUTS, mod.INPUT_SHAPES):
+        dtype = DTYPES[mod.TENSORS[20 * tid + 1]]
+        n = int(np.prod(shape))
+        if dtype == np.float32:
+            out.append(rng.uniform(0, 1, n).astype(np.float32).tobytes())
+        else:
+            info = np.iinfo(dtype)
+            out.append(rng.integers(info.min, info.max + 1, n, dtype=dtype).tobytes())
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=DEFAULT)
+    ap.add_argument("--arches", default=",".join(TARGETS))
+    ap.add_argument("--shared", default=SHARED)
+    args = ap.parse_args(argv)
+    arches = []
+    for arch in args.arches.split(","):
+        why = unavailable(arch)
+        if why:
+            print("skipping %s: %s" % (arch, why), file=sys.stderr)
+        else:
+            arches.append(arch)
+    if not arches:
+        print("error: no ISA target can run here", file=sys.stderr)
+        return 2
+    print("| model | MACs | ISA (cycle model) | instructions | est. cycles | cycles/MAC | board @ clock | ms |")
+    print("|---|---:|---|---:|---:|---:|---|---:|")
+    notes = []
+    for model in args.models.split(","):
+        path = os.path.join(args.shared, "models", model + ".tflite")
+        if not os.path.exists(path):
+            print("skipping %s: %s not found" % (model, path), file=sys.stderr)
+            continue
+        mod = module_from_baked(compile_model(path, model), model)
+        macs = model_macs(mod)
+        inputs = model_inputs(mod, args.shared)
+        for arch in arches:
+            t = TARGETS[arch]
+            m = IsaModel(mod, arch, check=False)   # tests/test_isa.py checks alignment
+            start = time.perf_counter()
+            m.invoke(inputs, count=True)
+            r = m.result
+            board, hz = t.boards[0]
+            per_mac = "%.1f" % (r.cycles / macs) if macs else "-"
+            print("| %s | %s | %s (%s) | %s | %s | %s | %s @ %d MHz | %s |" % (
+                model, format(macs, ","), arch, t.core, format(r.instructions, ","),
+                format(r.cycles, ","), per_mac, board, hz / 1e6, _ms(r.cycles / hz * 1e3)), flush=True)
+            if m.host_ops:
+                notes.append("%s: %s ran on the host (no C kernel), not counted" % (model, ", ".join(sorted(m.host_ops))))
+            print("  %s %s: %.1f s to emulate" % (model, arch, time.perf_counter() - start), file=sys.stderr)
+    for note in sorted(set(notes)):
+        print("\n" + note)
+    return 0
+
+
+def _ms(ms: float) -> str:
+    return "%.3g" % ms if ms < 100 else "%.0f" % ms
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The C kernels as the boards' machine code: every shared model, compiled for Cortex-M0+
+(armv6m), Cortex-M4F (armv7em + FPv4-SP hard float) and RV32IMC, run under unicorn by the
+bare-metal harness (native_modules/baremetal, upyflow_tools.isa), byte-identical to TFLM,
+with the weights and op tables at aligned and deliberately unaligned addresses (the
+emulator then faults every read a board would fault)."""
+from __future__ import annotations
+
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from harness import random_input, shared
+from upyflow_tools.bake import compile_model
+from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable
+from upyflow_tools.isa.runner import IsaError
+from upyflow_tools.tflm import interpreter
+
+ARCHES = list(TARGETS)
+SMALL = ["hello_world_int8", "hello_world_float", "microflow_sine", "micro_speech_quantized",
+         "keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "dtln_noise_suppression"]
+# ~50-90 M instructions per invoke: one invoke, unaligned on every arch, aligned on one
+# (about 10 s of CPU each with the alignment check), to keep the file within minutes.
+BIG = {"person_detect": "armv6m", "micro_speech_lstm": "armv7emsp"}
+# Each arch gets its own odd offset, so the three cover 1, 2 and 3 mod 4.
+MISALIGN = {"armv6m": 1, "armv7emsp": 2, "rv32imc": 3}
+INVOKES = 2   # consecutive invokes: the state of SVDF/LSTM models carries over
+# Until helper B's unaligned-safe kernels are merged, the kernels' own check refuses
+# unaligned int16/int32/float constants (UF_EALIGN). The lead removes this marker.
+UNALIGNED_XFAIL = pytest.mark.xfail(reason="kernels not unaligned-safe yet (issue 9)", strict=False)
+
+
+def _cases():
+    for model in SMALL + list(BIG):
+        for arch in ARCHES:
+            if model not in BIG or BIG[model] == arch:
+                yield pytest.param(model, arch, 0, id="%s-%s-aligned" % (model, arch))
+            yield pytest.param(model, arch, MISALIGN[arch], marks=UNALIGNED_XFAIL,
+                               id="%s-%s-plus%d" % (model, arch, MISALIGN[arch]))
+
+
+@pytest.fixture(scope="module")
+def baked():
+    cache = {}
+
+    def get(model):
+        if model not in cache:
+            path = shared("models/%s.tflite" % model)
+            cache[model] = (path.read_bytes(), module_from_baked(compile_model(str(path), model), model))
+        return cache[model]
+    return get
+
+
+def _need(arch):
+    why = unavailable(arch)
+    if why:
+        pytest.skip(why)
+
+
+def model_inputs(mod, rng):
+    out = []
+    for tid, shape in zip(mod.INPUTS, mod.INPUT_SHAPES):
+        dtype = ("i8", "u8", "i16", "i32", "f32")[mod.TENSORS[20 * tid + 1]]
+        lo, hi = (0.0, 2 * np.pi) if mod.NAME in ("hello_world_float",) else (-1.0, 1.0)
+        out.append(random_input(rng, dtype, shape, lo, hi))
+    return out
+
+
+def person_input():
+    raw = shared("testdata/person.bmp").read_bytes()
+    pixels = np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
+    return pixels.view(np.int8).reshape(1, 96, 96, 1)
+
+
+@pytest.mark.parametrize("model,arch,misalign", list(_cases()))
+def test_model_on_isa(baked, model, arch, misalign):
+    _need(arch)
+    data, mod = baked(model)
+    m = IsaModel(mod, arch, misalign)
+    assert m.weights_addr % 4 == misalign
+    tflm = interpreter(data)
+    rng = np.random.default_rng(1234)
+    if model == "person_detect":
+        runs = [[person_input()]]
+    else:
+        runs = [model_inputs(mod, rng) for _ in range(1 if model in BIG else INVOKES)]
+    start = time.process_time()
+    for inputs in runs:
+        got = m.invoke([np.ascontiguousarray(x).tobytes() for x in inputs])
+        for i, x in enumerate(inputs):
+            tflm.set_input(x, i)
+        tflm.invoke()
+        for k, g in enumerate(got):
+            want = np.array(tflm.get_output(k))
+            g = np.frombuffer(g, want.dtype).reshape(want.shape)
+            if want.dtype == np.float32:
+                np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
+            else:
+                np.testing.assert_array_equal(g, want)
+    print("%s %s +%d: %d invokes, %.1f s CPU" % (model, arch, misalign, len(runs), time.process_time() - start))
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_unknown_kernel_is_reported(baked, arch):
+    _need(arch)
+    _, mod = baked("hello_world_int8")
+    bad = type(mod)("bad")
+    bad.__dict__.update(mod.__dict__)
+    bad.OP_KERNELS = ("no_such_kernel",) + tuple(mod.OP_KERNELS[1:])
+    with pytest.raises(IsaError, match="no_such_kernel"):
+        IsaModel(bad, arch).invoke([bytes(1)])
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_counts_instructions(baked, arch):
+    _need(arch)
+    _, mod = baked("hello_world_int8")
+    m = IsaModel(mod, arch)
+    m.invoke([bytes(1)], count=True)
+    r = m.result
+    assert r.instructions > 100 and r.cycles >= r.instructions
+    assert sum(r.classes.values()) == r.instructions
+
+
+# The emulator itself does not fault on unaligned accesses (unicorn: Cortex-M0 LDR,
+# Cortex-M4 LDRD/LDM and RV32 LW all just load); the runner's read hook must fault
+# exactly where the board does. Tiny hand-assembled programs read [r1] / 0(a1).
+ARM_PROGRAMS = {   # thumb encodings, then bkpt
+    "ldr": b"\x08\x68", "ldrh": b"\x08\x88", "ldrb": b"\x08\x78",
+    "ldrd": b"\xd1\xe9\x00\x23", "ldm": b"\x91\xe8\x0c\x00",
+}
+
+
+@pytest.mark.parametrize("arch,insn,faults", [
+    ("armv6m", "ldr", True), ("armv6m", "ldrh", True), ("armv6m", "ldrb", False),
+    ("armv7emsp", "ldr", False), ("armv7emsp", "ldrh", False), ("armv7emsp", "ldrd", True),
+    ("armv7emsp", "ldm", True), ("rv32imc", "lw", True), ("rv32imc", "lbu", False)])
+def test_unaligned_reads_fault_as_on_the_board(arch, insn, faults):
+    from upyflow_tools.isa.build import Elf
+    from upyflow_tools.isa.targets import backend
+    t = TARGETS[arch]
+    why = backend(t).available()   # no cross compiler needed: the program is hand-made
+    if why:
+        pytest.skip(why)
+    data = t.weights_addr
+    if t.backend == "arm":
+        code_at = 0x1000
+        code = ARM_PROGRAMS[insn] + b"\x00\xbe"   # then bkpt
+        entry, halt, regs = code_at | 1, code_at + len(code) - 2, {"r1": data + 1}
+    else:
+        code_at = 0x80000000
+        code = struct.pack("<II", {"lw": 0x0005A503, "lbu": 0x0005C503}[insn], 0x00100073)
+        entry, halt, regs = code_at, code_at + 4, {"a1": data + 1}   # lw/lbu a0, 0(a1); ebreak
+    elf = Elf(None, entry, {"uf_halt": halt, "uf_fault": 0, "__stack_top": t.desc_addr},
+              [(code_at, code)])
+    r = backend(t).execute(t, elf, [(data, bytes(range(16)))], [], check=[(data, 16)], regs=regs)
+    assert (r.fault is not None and "unaligned" in r.fault) == faults, r.fault
