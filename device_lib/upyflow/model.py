@@ -12,17 +12,24 @@ _RECORD = "<BBxxIIif"
 _RECORD_SIZE = 20
 _DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
 _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
+# array.array type codes by dtype ('i': 32 bits on MicroPython's ports and CPython)
+_CODES = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f", "u32": "I", "u64": "Q"}
 
 
 class Model:
     def __init__(self, module, tier=None):
         version = getattr(module, "FORMAT_VERSION", None)
+        if version is None or not hasattr(module, "TENSORS"):
+            raise ValueError("module %s is not a model baked by upyflow (no FORMAT_VERSION or "
+                             "TENSORS)" % getattr(module, "__name__", "?"))
         if version != FORMAT_VERSION:
-            raise ValueError("baked model format %s, this runtime reads format %d: "
+            raise ValueError("baked model format %r, this runtime reads format %d: "
                              "bake the model again with this upyflow version"
                              % (version, FORMAT_VERSION))
         self.name = module.NAME
         self.arena_size = module.ARENA_SIZE
+        # class names of output 0 (bake --labels), or None
+        self.labels = getattr(module, "LABELS", None)
         self._weights = module.WEIGHTS
         self._tensors = module.TENSORS
         self._wfile = None
@@ -183,12 +190,33 @@ class Model:
         _where, offset, nbytes = self._meta(tensor_id)[:3]
         return memoryview(self._arena)[offset:offset + nbytes]
 
+    def _tensor(self, kind, i):
+        # the tensor record of input/output i (kind 0/1), or a ValueError naming the count
+        ids = self._io[kind]
+        if not isinstance(i, int) or not 0 <= i < len(ids):
+            raise ValueError("model %s has %d %s%s (index 0%s), not %r"
+                             % (self.name, len(ids), ("input", "output")[kind], "s" if len(ids) > 1 else "",
+                                " to %d" % (len(ids) - 1) if len(ids) > 1 else "", i))
+        return ids[i]
+
     def input_buffer(self, i=0):
         """Writable memoryview of input i's bytes, for zero-copy filling."""
-        return self._bytes_view(self._io[0][i])
+        return self._bytes_view(self._tensor(0, i))
 
-    def set_input(self, i, data):
+    def set_input(self, a, b=None, index=None):
+        """Copy raw bytes into an input: set_input(i, data), or as TFLM's interpreter
+        takes them, set_input(data, i) and set_input(data, index=i). data: bytes,
+        bytearray, memoryview or array.array of exactly the input's byte length."""
+        if b is None:
+            data, i = a, index or 0
+        elif isinstance(a, int):
+            data, i = b, a
+        else:
+            data, i = a, b
         buf = self.input_buffer(i)
+        if isinstance(data, int) or isinstance(data, str):
+            raise TypeError("set_input takes bytes, bytearray, memoryview or array.array, not %s"
+                            % type(data).__name__)
         if not isinstance(data, (bytes, bytearray)):
             data = bytes(data)   # the raw bytes of an array.array or typed memoryview
         if len(data) != len(buf):
@@ -196,6 +224,46 @@ class Model:
                              % (i, len(buf), self.input_dtype[i],
                                 _shape_str(self.input_shape[i]), len(data)))
         buf[:] = data
+
+    def input(self, i=0):
+        """Input i's values as a typed array.array (a copy): 'b' int8, 'B' uint8,
+        'h' int16, 'i' int32, 'f' float32. The arena reuses an input's bytes for later
+        layers, so after invoke() they are no longer the input."""
+        return self._typed(self._tensor(0, i))
+
+    def output(self, i=0):
+        """Output i's values as a typed array.array (a copy, valid after later invokes)."""
+        return self._typed(self._tensor(1, i))
+
+    def _typed(self, tid):
+        import array
+        return array.array(_CODES[self._meta(tid)[3]], bytearray(self._bytes_view(tid)))
+
+    def top(self, k=1, i=0, dequantize=False):
+        """The k largest values of output i, highest first, as (index, score) pairs;
+        scores dequantized to floats when asked. With labels (bake --labels), the
+        class name of index j is m.labels[j]."""
+        tid = self._tensor(1, i)
+        values = self._typed(tid)
+        order = sorted(range(len(values)), key=lambda j: -values[j])[:k]
+        if not dequantize:
+            return [(j, values[j]) for j in order]
+        _w, _o, _n, dtype, scale, zp = self._meta(tid)
+        if dtype == "f32":
+            return [(j, values[j]) for j in order]
+        return [(j, (values[j] - zp) * scale) for j in order]
+
+    def __repr__(self):
+        def io(kind):
+            out = []
+            for k, t in enumerate(self._io[kind]):
+                _w, _o, _n, dtype, scale, zp = self._meta(t)
+                shape = self._io[2 + kind][k]
+                q = " (scale %.6g, zero point %d)" % (scale, zp) if dtype != "f32" and scale else ""
+                out.append("%s %s%s" % (dtype, _shape_str(shape), q))
+            return ", ".join(out)
+        return "<upyflow Model %s: %s tier, input %s, output %s, arena %d bytes>" % (
+            self.name, self.tier, io(0), io(1), self.arena_size)
 
     def reset(self):
         """Put the state tensors back to their initial value, as TFLM's reset():
@@ -255,7 +323,7 @@ class Model:
 
     def get_output(self, i=0):
         """Memoryview of output i's bytes (valid until the next invoke)."""
-        return self._bytes_view(self._io[1][i])
+        return self._bytes_view(self._tensor(1, i))
 
     def predict(self, data):
         self.set_input(0, data)
@@ -264,12 +332,12 @@ class Model:
 
     def quantize_input(self, values, i=0):
         """Quantize floats into input i's buffer (int8/int16) or pack float32."""
-        tid = self._io[0][i]
+        tid = self._tensor(0, i)
         _fill(self._view(tid, dispatch.PURE), self._meta(tid), self.input_shape[i], values)
 
     def dequantize_output(self, i=0):
         """Output i as a list of floats."""
-        tid = self._io[1][i]
+        tid = self._tensor(1, i)
         return _floats(self._view(tid, dispatch.PURE), self._meta(tid), self.output_shape[i])
 
     def verify(self):

@@ -130,9 +130,14 @@ def default_name(path: str) -> str:
 def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
          march: str | None = None, data: bytes | None = None,
          weights: str = "inline", quantize: Quantization | None = None,
-         rounding: str | None = None, patches: str = "auto") -> tuple[BakeResult, list[str]]:
-    """Bake `path` into OUTDIR/NAME.py (and NAME.mpy, NAME.bin); returns the result and files written."""
+         rounding: str | None = None, patches: str = "auto",
+         labels: str | None = None) -> tuple[BakeResult, list[str]]:
+    """Bake `path` into OUTDIR/NAME.py (and NAME.mpy, NAME.bin); returns the result and files written.
+
+    labels: a text file of class names, one per line, for output 0 (m.labels, m.top)."""
     result = compile_model(path, name, data, weights, quantize, rounding, patches)
+    if labels is not None:
+        result.baked.labels = read_labels(labels, result)
     if not result.name.isidentifier():
         raise BakeError("module name %r is not a Python identifier; pass --name" % result.name)
     os.makedirs(outdir, exist_ok=True)
@@ -147,6 +152,22 @@ def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
     if mpy:
         files.append(compile_mpy(py, march))
     return result, files
+
+
+def read_labels(path: str, result: BakeResult) -> list[str]:
+    """Class names, one per line (blank lines at the end ignored); as many as output 0 has
+    values along its last axis."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            names = [line.strip() for line in f.read().rstrip("\n").split("\n")]
+    except (OSError, UnicodeDecodeError) as e:
+        raise BakeError("cannot read labels %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
+    out = result.graph.tensors[result.graph.outputs[0]]
+    want = out.shape[-1] if out.shape else 1
+    if len(names) != want:
+        raise BakeError("labels %s has %d lines; output 0 (%s) has %d classes"
+                        % (path, len(names), "x".join(map(str, out.shape)), want))
+    return names
 
 
 def compile_mpy(py: str, march: str | None = None, source_name: str | None = None) -> str:

@@ -17,7 +17,7 @@ def _cmd_bake(args: argparse.Namespace) -> int:
     print("upyflow: baking %s" % args.model, file=sys.stderr)
     result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march,
                          weights=args.weights, quantize=_quantization(args), rounding=args.rounding,
-                         patches=args.patches)
+                         patches=args.patches, labels=args.labels)
     b = result.baked
     print("%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
           % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8 conv/FC requantization: tflm (bit-exact with TFLite Micro) or onnxruntime "
                         "(float32 scale, ties to even, as onnxruntime's CPU kernels); default: onnxruntime "
                         "for QDQ ONNX models, tflm otherwise")
+    b.add_argument("--labels", metavar="LABELS.txt",
+                   help="class names of output 0, one per line: m.labels on the board, and "
+                        "m.top() pairs index into it")
     b.add_argument("--patches", choices=["auto", "off"], default="auto",
                    help="auto (default): run the first layers of a CNN in bands of rows where that "
                         "shrinks the arena (byte-identical; at most 10%% more arithmetic); off: one "

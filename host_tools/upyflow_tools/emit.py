@@ -45,6 +45,7 @@ class Baked:
     weights_mode: str = "inline"
     segments: list[tuple[int, int]] | None = None   # file mode: (file offset, bytes) per call
     variables: list[tuple[int, int]] | None = None  # (tensor record, fill byte) per state tensor
+    labels: list[str] | None = None   # class names of output 0 (bake --labels)
 
     @property
     def weight_buffer(self) -> int:
@@ -163,6 +164,9 @@ def module_source(baked: Baked, name: str) -> str:
             "INPUT_SHAPES = %r" % (tuple(baked.tensors[i][4] for i in baked.inputs),),
             "OUTPUT_SHAPES = %r" % (tuple(baked.tensors[i][4] for i in baked.outputs),),
             ]
+    if baked.labels:
+        out += ["# class names of output 0, in order (bake --labels)",
+                "LABELS = %r" % (tuple(baked.labels),)]
     if baked.variables:
         out += ["# <HB (tensor record, fill byte) per variable (state) tensor; see Model.reset()",
                 "VARIABLES = " + _bytes_literal(b"".join(struct.pack("<HB", *v) for v in baked.variables))]
