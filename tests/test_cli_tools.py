@@ -201,3 +201,32 @@ def test_inspect_without_tflm_says_how_to_get_its_figure(monkeypatch, capsys):
     assert main(["inspect", str(SINE)]) == 0
     out = capsys.readouterr().out
     assert "pip install tflite-micro" in out and "?" not in out.split("arena:")[1]
+
+
+# --- deploy: no .py left to shadow what it copies; models compiled for the board -------------
+@needs_mp
+def test_deploy_compiles_py_models_and_removes_shadowing_py(tmp_path, capsys):
+    from upyflow_tools.vboard import VirtualBoard
+    out = tmp_path / "out"
+    assert main(["bake", str(SINE), "-o", str(out), "--name", "sine"]) == 0     # no --mpy
+    with VirtualBoard() as board:
+        # as a mip install of the runtime would leave it: .py files where deploy puts .mpy
+        os.makedirs(os.path.join(board.root, "lib", "upyflow"))
+        shadow = os.path.join(board.root, "lib", "upyflow", "model.py")
+        with open(shadow, "w") as f:
+            f.write("raise ImportError('the stale .py runtime ran')\n")
+        capsys.readouterr()
+        assert main(["deploy", str(out), "--port", board.port, "--keep"]) == 0
+        log = capsys.readouterr().out
+        assert "sine.py: compiled to sine.mpy" in log
+        assert os.path.exists(os.path.join(board.root, "sine.mpy"))
+        assert not os.path.exists(os.path.join(board.root, "sine.py"))
+        assert "warning: 1 .py file" in log and "/lib/upyflow/model.py" in log and os.path.exists(shadow)
+        assert main(["deploy", str(out), "--port", board.port]) == 0
+        log = capsys.readouterr().out
+        assert "removed 1 .py file" in log and not os.path.exists(shadow)
+        script = tmp_path / "use.py"
+        script.write_text("import upyflow\nm = upyflow.load('sine')\nprint('OUT', m.predict(bytes([0]))[0])\n")
+        proc = subprocess.run([sys.executable, "-m", "upyflow_tools.cli", "run", str(script), "--port", board.port],
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "OUT" in proc.stdout, proc.stdout + proc.stderr

@@ -107,7 +107,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from .deploy import deploy
-    deploy(args.outdir, args.port, args.tool, args.runtime, args.native)
+    deploy(args.outdir, args.port, args.tool, args.runtime, args.native, keep=args.keep)
     return 0
 
 
@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
     d.add_argument("--runtime", choices=["mpy", "py"], default="mpy",
                    help="copy the runtime compiled (.mpy, default: less RAM on import) or as source")
+    d.add_argument("--keep", action="store_true",
+                   help="leave .py files that shadow the copied .mpy on the board (and say which); "
+                        "by default deploy removes them, since MicroPython would import them instead")
     d.add_argument("--native", help="path of upyflow_native.mpy (default: the one shipped with upyflow for "
                                     "the board's arch, e.g. a build of your own from native_modules/micropython)")
     d.set_defaults(fn=_cmd_deploy)

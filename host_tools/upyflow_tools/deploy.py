@@ -252,8 +252,43 @@ def model_files(outdir: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def compiled_models(pairs: list[tuple[str, str]], staging: str, arch: str | None,
+                    log=print) -> list[tuple[str, str]]:
+    """Baked NAME.py files compiled to NAME.mpy for the board: a .py would be compiled on
+    the board at import, which needs heap (a model's weights are in it)."""
+    from .bake import compile_mpy
+    out = []
+    for local, rel in pairs:
+        if rel.endswith(".py"):
+            dst = os.path.join(staging, "models", rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(local, dst)
+            mpy = compile_mpy(dst, arch, rel)
+            log("%s: compiled to %s for the board (baked without --mpy)" % (rel, rel[:-3] + ".mpy"))
+            out.append((mpy, rel[:-3] + ".mpy"))
+        else:
+            out.append((local, rel))
+    return out
+
+
+def remove_shadowing(board: "Board", files: list[tuple[str, str]], keep: bool, log=print) -> list[str]:
+    """MicroPython imports NAME.py before NAME.mpy from the same folder: a .py left on the
+    board (a mip install of the runtime, an older deploy) would silently run instead of
+    what deploy copies. Remove them, or with keep, say which would win."""
+    twins = ["/" + rel[:-4] + ".py" for _, rel in files if rel.endswith(".mpy")]
+    found = sorted(p for p, h in board.hashes(twins).items() if h)
+    if found and keep:
+        log("warning: %d .py file%s on the board will be imported instead of the .mpy deploy copied "
+            "(--keep): %s" % (len(found), "s" if len(found) > 1 else "", ", ".join(found)))
+    elif found:
+        board.exec("import os\nfor p in %r:\n try:\n  os.remove(p)\n except OSError:\n  pass\n" % found)
+        log("removed %d .py file%s that would shadow the copied .mpy: %s"
+            % (len(found), "s" if len(found) > 1 else "", ", ".join(found)))
+    return found
+
+
 def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: str = "mpy",
-           native: str | None = None, log=print) -> Plan:
+           native: str | None = None, log=print, keep: bool = False) -> Plan:
     model_files(outdir)   # a wrong folder is reported before the board is touched
     if native and not os.path.isfile(native):
         raise BakeError("no native module %s (--native takes a built upyflow_native.mpy)" % native)
@@ -292,7 +327,7 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
         has_native = native_mpy is not None
         if has_native:
             files.append((native_mpy, "lib/upyflow_native.mpy"))
-        files += model_files(outdir)
+        files += compiled_models(model_files(outdir), staging, arch, log)
         remote = ["/" + r for _, r in files]
         on_board = board.hashes(remote)
         for d in sorted({os.path.dirname(r) for _, r in files if "/" in r}):
@@ -302,6 +337,11 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
                     board.mkdir("/" + part)
         total = len(files)
         copied = 0
+        pending = sum(os.path.getsize(local) for local, rel in files
+                      if on_board.get("/" + rel) != _sha256(local))
+        if tool == "ampy" and pending > 32 * 1024:
+            log("note: ampy copies about ten times slower than mpremote; %d KB to copy "
+                "(--tool mpremote is faster)" % (pending // 1024))
         for i, (local, rel) in enumerate(files, 1):
             size = os.path.getsize(local)
             with open(local, "rb") as f:
@@ -312,9 +352,15 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
             board.put(local, "/" + rel)
             copied += 1
             log("[%d/%d] %-36s %8d B  copied" % (i, total, rel, size))
+        remove_shadowing(board, files, keep, log)
         board.soft_reset()
         log("deployed: %d copied, %d already on the board; board soft-reset" % (copied, total - copied))
     return Plan(files, arch, has_native)
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def freeze_manifest(outdirs: list[str], path: str, march: str | None = None, log=None) -> str:
