@@ -96,11 +96,15 @@ def _cmd_repl(args: argparse.Namespace) -> int:
 
 def _cmd_profile(args: argparse.Namespace) -> int:
     from .profile import profile_text
-    if args.tier == "viper":
-        raise BakeError("--tier viper runs only under MicroPython (its native emitter); "
-                        "on the host the tiers are native and pure")
     if args.reps < 1:
         raise BakeError("--reps must be at least 1")
+    if args.port:
+        from .profile import board_profile_text
+        print(board_profile_text(args.model, args.port, args.tool, args.tier, args.reps, args.weights))
+        return 0
+    if args.tier == "viper":
+        raise BakeError("--tier viper runs only under MicroPython (its native emitter); "
+                        "on the host the tiers are native and pure (or give --port to profile on a board)")
     print(profile_text(args.model, args.tier, args.reps))
     return 0
 
@@ -188,12 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "per layer (needs matplotlib)")
     i.set_defaults(fn=_cmd_inspect)
 
-    pr = sub.add_parser("profile", help="time each op of a model on the host, slowest first",
+    pr = sub.add_parser("profile", help="time each op of a model on the host or a board, slowest first",
                         description="Bake MODEL (.tflite or .onnx) to a temporary module and time every kernel "
-                                    "call under CPython on random input.")
+                                    "call on random input: under CPython, or with --port on a board "
+                                    "(deployed there first), beside the host's figures.")
     pr.add_argument("model", help="the .tflite or .onnx file")
     pr.add_argument("--tier", choices=["native", "viper", "pure"], help="kernel tier (default: fastest)")
     pr.add_argument("--reps", type=int, default=3, help="repetitions; the best time counts (default 3)")
+    pr.add_argument("--port", help="profile on the board at PORT (or 'auto'): bake, deploy, time each op "
+                                   "there, beside the host's figures")
+    pr.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote",
+                    help="with --port: transfer tool (default mpremote)")
+    pr.add_argument("--weights", choices=["inline", "file"], default="inline",
+                    help="with --port: weights placement to bake (file: for models too big for the heap)")
     pr.set_defaults(fn=_cmd_profile)
 
     d = sub.add_parser("deploy", help="copy runtime, native module and baked models to a board",

@@ -1,4 +1,5 @@
-"""Per-operator time split of a model on the host (CPython), slowest first."""
+"""Per-operator time split of a model, slowest first: on the host (CPython), or on a board
+(or the virtual board) through mpremote, beside the host's figures."""
 from __future__ import annotations
 
 import importlib.util
@@ -67,4 +68,105 @@ def profile_text(path: str, tier: str | None = None, reps: int = 3) -> str:
              "", "%4s %-22s %-18s %-14s %10s %6s" % ("op", "kernel", "operator", "output", "us", "share")]
     for k, kernel, kind, shape, us in sorted(rows, key=lambda r: -r[4]):
         lines.append("%4d %-22s %-18s %-14s %10.1f %5.1f%%" % (k, kernel, kind, shape, us, 100 * us / total))
+    return "\n".join(lines)
+
+
+# Runs on the board: load the baked module, fill the input, time each op (best of reps).
+_BOARD_SCRIPT = """
+import struct, time, upyflow
+mod = __import__(%(name)r)
+m = upyflow.Model(mod, %(tier)r)
+seed = 12345
+for i in range(len(m.input_shape)):
+    buf = m.input_buffer(i)
+    for j in range(len(buf)):
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        buf[j] = seed >> 16 & 0xFF
+m.invoke()
+calls = getattr(m, '_calls', None)
+runs = []
+if calls is None:
+    ops, pos, k, j = mod.OPS, 0, 0, 0
+    seg = getattr(mod, 'SEGMENTS', None)
+    while pos < len(ops):
+        fmt = mod.OP_FORMATS[ops[pos + 1]]
+        runs.append((pos, k))
+        pos += 2 + struct.calcsize(fmt)
+        k += 1
+best = [1 << 30] * (len(calls) if calls is not None else len(runs))
+for rep in range(%(reps)d):
+    for k in range(len(best)):
+        if calls is not None:
+            fn, args, c = calls[k]
+            if m._wfile is not None:
+                off, n = struct.unpack_from('<II', m._segments, 8 * k)
+                if n:
+                    m._wfile.seek(off)
+                    m._wfile.readinto(m._wbuf, n)
+            t = time.ticks_us()
+            if c:
+                fn(args)
+            else:
+                fn(*args)
+        else:
+            pos = runs[k][0]
+            if m._wfile is not None:
+                off, n = struct.unpack_from('<II', mod.SEGMENTS, 8 * k)
+                if n:
+                    m._wfile.seek(off)
+                    m._wfile.readinto(m._wbuf, n)
+            t = time.ticks_us()
+            try:
+                m._run(m._prog, pos, 1)
+            except ValueError:   # a kernel the native table lacks runs in Python: not timed alone
+                best[k] = -1
+                continue
+        dt = time.ticks_diff(time.ticks_us(), t)
+        if dt < best[k]:
+            best[k] = dt
+print('TIER', m.tier)
+for k in range(len(best)):
+    print('PROF', k, best[k])
+"""
+
+
+def profile_board(path: str, port: str, tool: str = "mpremote", tier: str | None = None,
+                  reps: int = 3, weights: str = "inline", log=print) -> tuple[str, list[tuple]]:
+    """Bake, deploy and time each op on the board; rows as profile()'s, us measured there.
+
+    Ops the native walker runs are timed one record at a time through it; a model whose ops
+    need a Python kernel on the native tier is timed as the board's runtime calls them."""
+    from .deploy import Board, decode_mpy, deploy
+    board = Board(port, tool)
+    arch = decode_mpy(board.sys_mpy())[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        result, _ = bake(path, tmp, name="profiled", mpy=True, march=arch, weights=weights)
+        os.unlink(os.path.join(tmp, "profiled.py"))
+        deploy(tmp, port, tool, log=lambda *_: None)
+    log("timing %d ops on the board (%s), best of %d..." % (len(result.calls), arch or "no native arch", reps))
+    out = board.exec(_BOARD_SCRIPT % {"name": "profiled", "tier": tier, "reps": reps})
+    used = next(l.split()[1] for l in out.splitlines() if l.startswith("TIER"))
+    us = {int(l.split()[1]): float(l.split()[2]) for l in out.splitlines() if l.startswith("PROF")}
+    us = {k: (v if v >= 0 else float("nan")) for k, v in us.items()}
+    rows = []
+    for k, call in enumerate(result.calls):
+        outt = result.graph.tensors[call.tensors[3] if len(call.tensors) > 3 else call.tensors[-1]]
+        rows.append((k, call.kernel, result.graph.ops[call.op_index].kind, "x".join(map(str, outt.shape)),
+                     us.get(k, float("nan"))))
+    return used, rows
+
+
+def board_profile_text(path: str, port: str, tool: str = "mpremote", tier: str | None = None,
+                       reps: int = 3, weights: str = "inline") -> str:
+    used, rows = profile_board(path, port, tool, tier, reps, weights)
+    host_tier, host = profile(path, None, reps)
+    host_us = {r[0]: r[4] for r in host}
+    total = sum(r[4] for r in rows if r[4] == r[4]) or 1.0
+    lines = ["%s on the board (%s tier), best of %d: %.0f us per invoke; host (CPython %s): %.1f us"
+             % (path, used, reps, total, host_tier, sum(host_us.values())),
+             "", "%4s %-22s %-18s %-14s %10s %6s %10s" % ("op", "kernel", "operator", "output",
+                                                          "board us", "share", "host us")]
+    for k, kernel, kind, shape, us in sorted(rows, key=lambda r: -(r[4] if r[4] == r[4] else -1)):
+        lines.append("%4d %-22s %-18s %-14s %10.0f %5.1f%% %10.1f"
+                     % (k, kernel, kind, shape, us, 100 * us / total, host_us.get(k, float("nan"))))
     return "\n".join(lines)
