@@ -2,6 +2,9 @@
 # indexable and, for the arena, writable. The best each Python offers:
 # MicroPython: uctypes arrays (its memoryview cannot be cast); CPython:
 # memoryview.cast; CircuitPython and other ports without either: StructView.
+# uctypes arrays load elements directly, which faults on Cortex-M0/M0+ at an
+# unaligned address: weights in flash (a frozen or ROM-mapped bytes constant)
+# may sit anywhere, so an unaligned int16/int32/float view reads bytes instead.
 
 import struct
 
@@ -41,6 +44,8 @@ try:
     _LAYOUTS = {}
 
     def typed_view(buf, offset, nbytes, dtype):
+        if (uctypes.addressof(buf) + offset) % _SIZE[dtype]:
+            return StructView(buf, offset, dtype)   # struct reads "<" formats byte by byte
         layout = _LAYOUTS.get(dtype)
         if layout is None:
             layout = _LAYOUTS[dtype] = {"v": (uctypes.ARRAY | 0, _UCT[dtype] | 0xFFFFF)}
