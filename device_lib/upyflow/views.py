@@ -4,12 +4,15 @@
 # memoryview.cast; CircuitPython and other ports without either: StructView.
 # uctypes arrays load elements directly, which faults on Cortex-M0/M0+ at an
 # unaligned address: weights in flash (a frozen or ROM-mapped bytes constant)
-# may sit anywhere, so an unaligned int16/int32/float view reads bytes instead.
+# may sit anywhere. An unaligned int16/int32/float constant is copied to RAM
+# when small (per-channel arrays: indexed once per output), else read through
+# StructView, whose "<" formats struct unpacks byte by byte.
 
 import struct
 
 _FMT = {"i8": "<b", "u8": "<B", "i16": "<h", "i32": "<i", "f32": "<f"}
 _SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4}
+_COPY_MAX = 256   # bytes of an unaligned constant worth a RAM copy
 
 
 class StructView:
@@ -45,7 +48,13 @@ try:
 
     def typed_view(buf, offset, nbytes, dtype):
         if (uctypes.addressof(buf) + offset) % _SIZE[dtype]:
-            return StructView(buf, offset, dtype)   # struct reads "<" formats byte by byte
+            if nbytes <= _COPY_MAX:
+                try:
+                    import array   # from bytes, MicroPython's array copies the raw values
+                    return array.array(_FMT[dtype][1], bytes(memoryview(buf)[offset:offset + nbytes]))
+                except ImportError:
+                    pass
+            return StructView(buf, offset, dtype)
         layout = _LAYOUTS.get(dtype)
         if layout is None:
             layout = _LAYOUTS[dtype] = {"v": (uctypes.ARRAY | 0, _UCT[dtype] | 0xFFFFF)}
