@@ -187,14 +187,18 @@ typedef struct {
     ptrdiff_t off;
 } odo;
 
-static void odo_init(odo *w, const void *desc, int at) {
-    w->nd = uf_ld_i32(desc, (size_t)at);
-    desc_read(desc, at + 1, w->nd, w->shape);
-    desc_read(desc, at + 1 + w->nd, w->nd, w->stride);
+static void odo_reset(odo *w) {
     for (int k = 0; k < w->nd; k++) {
         w->idx[k] = 0;
     }
     w->off = 0;
+}
+
+static void odo_init(odo *w, const void *desc, int at) {
+    w->nd = uf_ld_i32(desc, (size_t)at);
+    desc_read(desc, at + 1, w->nd, w->shape);
+    desc_read(desc, at + 1 + w->nd, w->nd, w->stride);
+    odo_reset(w);
 }
 
 // Is a block of an initialized walker empty?
@@ -225,15 +229,14 @@ void uf_mean_q(const void *x, void *out, const void *desc, int esize, int in_zp,
                int sh, int out_zp, int count, int lo, int hi) {
     odo ow, iw;
     odo_init(&ow, desc, 0);
-    int inner = 1 + 2 * ow.nd;
-    odo_init(&iw, desc, inner);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
     if (odo_empty(&ow) || odo_empty(&iw)) {
         return;
     }
     ptrdiff_t o = 0;
     do {
         uint32_t acc = 0;   // int32 wrap-around, as TFLM's int32 sums
-        odo_init(&iw, desc, inner);
+        odo_reset(&iw);
         do {
             acc += (uint32_t)ld(x, ow.off + iw.off, esize);
         } while (odo_next(&iw));
@@ -245,15 +248,14 @@ void uf_mean_q(const void *x, void *out, const void *desc, int esize, int in_zp,
 void uf_mean_f32(const float *x, float *out, const void *desc, int count) {
     odo ow, iw;
     odo_init(&ow, desc, 0);
-    int inner = 1 + 2 * ow.nd;
-    odo_init(&iw, desc, inner);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
     if (odo_empty(&ow) || odo_empty(&iw)) {
         return;
     }
     ptrdiff_t o = 0;
     do {
         float acc = 0.0f;   // float32 sums in input order, as TFLM
-        odo_init(&iw, desc, inner);
+        odo_reset(&iw);
         do {
             acc += x[ow.off + iw.off];
         } while (odo_next(&iw));
