@@ -135,6 +135,8 @@ _MP_SCRIPT = """
 import sys
 sys.path.insert(0, %(lib)r)
 sys.path.insert(0, %(mod)r)
+for p in %(extra)r:
+    sys.path.insert(0, p)
 import uctypes
 from upyflow import views, Model
 import upyflow.model
@@ -183,11 +185,13 @@ print('UNALIGNED', count, m.tier, CheckedUctypes.checked)
 
 
 def run_unaligned_micropython(exe: str, mdir: str, name: str, tier: str, offset: int,
-                              inputs: list[np.ndarray], tmp_path: Path) -> tuple[list[bytes], int]:
+                              inputs: list[np.ndarray], tmp_path: Path,
+                              extra: tuple[str, ...] = ()) -> tuple[list[bytes], int]:
     inp, out, script = tmp_path / "in.bin", tmp_path / "out.bin", tmp_path / "run.py"
     inp.write_bytes(b"".join(x.tobytes() for x in inputs))
     script.write_text(_MP_SCRIPT % {"lib": DEVICE_LIB, "mod": mdir, "name": name, "offset": offset,
-                                    "tier": tier, "inp": str(inp), "out": str(out)})
+                                    "tier": tier, "inp": str(inp), "out": str(out),
+                                    "extra": list(extra)})
     proc = subprocess.run([exe, "-X", "heapsize=4M", str(script)], capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -228,13 +232,24 @@ def _exes():
 @pytest.mark.parametrize("exe", _exes())
 @pytest.mark.parametrize("model,tier,offset", MP_CASES)
 def test_micropython_unaligned_weights(baked, model, tier, offset, exe, tmp_path):
+    check_unaligned_micropython(baked, model, tier, offset, exe, tmp_path)
+
+
+@pytest.mark.parametrize("model,offset", [("micro_speech_quantized", 3), ("keyword_scrambled", 1)])
+def test_natmod_unaligned_weights(baked, model, offset, natmod_dir, tmp_path):
+    """The x64 natmod's binding hands unaligned constants to the kernels too."""
+    check_unaligned_micropython(baked, model, "native", offset, micropython_exe(), tmp_path,
+                                (natmod_dir,))
+
+
+def check_unaligned_micropython(baked, model, tier, offset, exe, tmp_path, extra=()):
     data, mdir, name = baked(model)
     ref = harness.load_cpython(mdir, name, "pure")
     rng = np.random.default_rng(offset)
     lo, hi = (0.0, 2 * np.pi) if ref.input_dtype[0] == "f32" else (-1.0, 1.0)
     inputs = [random_input(rng, ref.input_dtype[0], ref.input_shape[0], lo, hi) for _ in range(3)]
-    outs, checked = run_unaligned_micropython(exe, mdir, name, tier, offset, inputs, tmp_path)
-    assert checked > 0 or tier == "viper"
+    outs, checked = run_unaligned_micropython(exe, mdir, name, tier, offset, inputs, tmp_path, extra)
+    assert checked > 0 or tier != "pure"
     for x, got in zip(inputs, outs):
         want = run_tflm(data, [x])[0]
         got = np.frombuffer(got, want.dtype).reshape(want.shape)
