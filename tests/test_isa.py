@@ -26,9 +26,6 @@ BIG = {"person_detect": "armv6m", "micro_speech_lstm": "armv7emsp"}
 # Each arch gets its own odd offset, so the three cover 1, 2 and 3 mod 4.
 MISALIGN = {"armv6m": 1, "armv7emsp": 2, "rv32imc": 3}
 INVOKES = 2   # consecutive invokes: the state of SVDF/LSTM models carries over
-# Until helper B's unaligned-safe kernels are merged, the kernels' own check refuses
-# unaligned int16/int32/float constants (UF_EALIGN). The lead removes this marker.
-UNALIGNED_XFAIL = pytest.mark.xfail(reason="kernels not unaligned-safe yet (issue 9)", strict=False)
 
 
 def _cases():
@@ -36,8 +33,7 @@ def _cases():
         for arch in ARCHES:
             if model not in BIG or BIG[model] == arch:
                 yield pytest.param(model, arch, 0, id="%s-%s-aligned" % (model, arch))
-            yield pytest.param(model, arch, MISALIGN[arch], marks=UNALIGNED_XFAIL,
-                               id="%s-%s-plus%d" % (model, arch, MISALIGN[arch]))
+            yield pytest.param(model, arch, MISALIGN[arch], id="%s-%s-plus%d" % (model, arch, MISALIGN[arch]))
 
 
 @pytest.fixture(scope="module")

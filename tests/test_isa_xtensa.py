@@ -65,12 +65,7 @@ def _inputs(m, seed=7):
 def test_model_bit_exact(elf, baked, model, misalign):
     data, module, m = baked(model)
     sets = _inputs(m)
-    try:
-        res = xq.run(module, [[x.tobytes() for x in s] for s in sets], weights_misalign=misalign, elf=elf)
-    except xq.XtensaError as e:
-        if misalign and "uf_run error c %d" % UF_EALIGN in str(e):
-            pytest.xfail("kernels still require aligned int16/int32/float weights (UF_EALIGN)")
-        raise
+    res = xq.run(module, [[x.tobytes() for x in s] for s in sets], weights_misalign=misalign, elf=elf)
     assert len(res.outputs) == INVOKES
     for inputs, outs in zip(sets, res.outputs):
         ref = run_tflm(data, inputs)

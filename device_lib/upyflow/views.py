@@ -2,11 +2,17 @@
 # indexable and, for the arena, writable. The best each Python offers:
 # MicroPython: uctypes arrays (its memoryview cannot be cast); CPython:
 # memoryview.cast; CircuitPython and other ports without either: StructView.
+# uctypes arrays load elements directly, which faults on Cortex-M0/M0+ at an
+# unaligned address: weights in flash (a frozen or ROM-mapped bytes constant)
+# may sit anywhere. An unaligned int16/int32/float constant is copied to RAM
+# when small (per-channel arrays: indexed once per output), else read through
+# StructView, whose "<" formats struct unpacks byte by byte.
 
 import struct
 
 _FMT = {"i8": "<b", "u8": "<B", "i16": "<h", "i32": "<i", "f32": "<f", "u32": "<I", "u64": "<Q"}
 _SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4, "u32": 4, "u64": 8}
+_COPY_MAX = 256   # bytes of an unaligned constant worth a RAM copy
 
 
 class StructView:
@@ -42,6 +48,14 @@ try:
     _LAYOUTS = {}
 
     def typed_view(buf, offset, nbytes, dtype):
+        if (uctypes.addressof(buf) + offset) % _SIZE[dtype]:
+            if nbytes <= _COPY_MAX:
+                try:
+                    import array   # from bytes, MicroPython's array copies the raw values
+                    return array.array(_FMT[dtype][1], bytes(memoryview(buf)[offset:offset + nbytes]))
+                except ImportError:
+                    pass
+            return StructView(buf, offset, dtype)
         layout = _LAYOUTS.get(dtype)
         if layout is None:
             layout = _LAYOUTS[dtype] = {"v": (uctypes.ARRAY | 0, _UCT[dtype] | 0xFFFFF)}

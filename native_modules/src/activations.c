@@ -70,7 +70,7 @@ void uf_hard_swish_f32(const float *x, float *out, int n) {
 // TFLM's int16 sigmoid: |x| rescaled; the high bits index the sigmoid(i/24)
 // table (stored minus 32768), `bits` low bits interpolate. bits 9: logistic;
 // 8: tanh, as 2 sigmoid(2x) - 1.
-static void sigmoid_q(const int16_t *x, const int16_t *table, int16_t *out, int n,
+static void sigmoid_q(const int16_t *x, const void *table, int16_t *out, int n,
                       int32_t mult, int shift, int bits) {
     int32_t rnd = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
     uint32_t frac = ((uint32_t)1 << bits) - 1;
@@ -82,8 +82,8 @@ static void sigmoid_q(const int16_t *x, const int16_t *table, int16_t *out, int 
         if (h >= 255) {
             r = bits == 9 ? (0x7FFF << 10) : (0xFFFF << 8);
         } else {
-            uint32_t ua = (uint32_t)(table[h] + 32768);
-            uint32_t ub = (uint32_t)(table[h + 1] + 32768);
+            uint32_t ua = (uint32_t)(uf_ld_i16(table, h) + 32768);
+            uint32_t ub = (uint32_t)(uf_ld_i16(table, h + 1) + 32768);
             r = (int32_t)((ua << bits) + (a & frac) * (ub - ua));
         }
         if (bits == 9) {
@@ -96,23 +96,23 @@ static void sigmoid_q(const int16_t *x, const int16_t *table, int16_t *out, int 
     }
 }
 
-void uf_logistic_s16(const int16_t *x, const int16_t *table, int16_t *out, int n, int32_t mult,
+void uf_logistic_s16(const int16_t *x, const void *table, int16_t *out, int n, int32_t mult,
                      int shift) {
     sigmoid_q(x, table, out, n, mult, shift, 9);
 }
 
-void uf_tanh_s16(const int16_t *x, const int16_t *table, int16_t *out, int n, int32_t mult,
+void uf_tanh_s16(const int16_t *x, const void *table, int16_t *out, int n, int32_t mult,
                  int shift) {
     sigmoid_q(x, table, out, n, mult, shift, 8);
 }
 
-void uf_prelu_q(const void *x, const int16_t *alpha, void *out, int n, int period, int in_zp,
+void uf_prelu_q(const void *x, const void *alpha, void *out, int n, int period, int in_zp,
                 int32_t m1, int s1, int32_t m2, int s2, int out_zp, int qmin, int qmax,
                 int esize) {
     int k = 0;
     for (int i = 0; i < n; i++) {
         int32_t d = ld(x, esize, i) - in_zp;
-        int32_t v = d >= 0 ? uf_mul_by_qm(d, m1, s1) : uf_mul_by_qm(d * alpha[k], m2, s2);
+        int32_t v = d >= 0 ? uf_mul_by_qm(d, m1, s1) : uf_mul_by_qm(d * uf_ld_i16(alpha, k), m2, s2);
         st(out, esize, i, clamp32(v + out_zp, qmin, qmax));
         if (++k == period) {
             k = 0;
@@ -120,11 +120,11 @@ void uf_prelu_q(const void *x, const int16_t *alpha, void *out, int n, int perio
     }
 }
 
-void uf_prelu_f32(const float *x, const float *alpha, float *out, int n, int period) {
+void uf_prelu_f32(const float *x, const void *alpha, float *out, int n, int period) {
     int k = 0;
     for (int i = 0; i < n; i++) {
         float v = x[i];
-        out[i] = v >= 0.0f ? v : v * alpha[k];
+        out[i] = v >= 0.0f ? v : v * uf_ld_f32(alpha, k);
         if (++k == period) {
             k = 0;
         }
@@ -132,13 +132,13 @@ void uf_prelu_f32(const float *x, const float *alpha, float *out, int n, int per
 }
 
 // 513-entry table over [-32768, 32767]: 9 high bits index, 7 low bits interpolate.
-static int32_t lut16(int32_t v, const int16_t *lut) {
+static int32_t lut16(int32_t v, const void *lut) {
     int idx = 256 + (v >> 7);
-    int32_t base = lut[idx];
-    return base + (((lut[idx + 1] - base) * (v & 0x7F) + 64) >> 7);
+    int32_t base = uf_ld_i16(lut, idx);
+    return base + (((uf_ld_i16(lut, idx + 1) - base) * (v & 0x7F) + 64) >> 7);
 }
 
-void uf_softmax_s16(const int16_t *x, const int16_t *exp_lut, const int16_t *recip_lut,
+void uf_softmax_s16(const int16_t *x, const void *exp_lut, const void *recip_lut,
                     int16_t *out, int rows, int depth, int32_t mult, int shift) {
     for (int r = 0; r < rows; r++) {
         const int16_t *xr = x + (size_t)r * depth;

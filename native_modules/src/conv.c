@@ -44,8 +44,8 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 
 // 1x1 filter, no padding: a matrix product, pixel rows by filter rows. Four
 // output channels at a time reuse each input load; the tail goes one by one.
-static void conv1x1_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                       const int32_t *mult, const int32_t *shift, int in_w, int in_c,
+static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                       const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
     for (int oy = 0; oy < out_h; oy++) {
@@ -63,22 +63,22 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const int32_t *bias, in
                     a2 += v * w2[k];
                     a3 += v * w3[k];
                 }
-                out[oc] = (int8_t)uf_requant(a0 + bias[oc], mult[oc], shift[oc], out_off, act_min, act_max);
-                out[oc + 1] = (int8_t)uf_requant(a1 + bias[oc + 1], mult[oc + 1], shift[oc + 1], out_off, act_min, act_max);
-                out[oc + 2] = (int8_t)uf_requant(a2 + bias[oc + 2], mult[oc + 2], shift[oc + 2], out_off, act_min, act_max);
-                out[oc + 3] = (int8_t)uf_requant(a3 + bias[oc + 3], mult[oc + 3], shift[oc + 3], out_off, act_min, act_max);
+                out[oc] = (int8_t)uf_requant_ch(a0 + uf_ld_i32(bias, oc), mult, shift, oc, out_off, act_min, act_max);
+                out[oc + 1] = (int8_t)uf_requant_ch(a1 + uf_ld_i32(bias, oc + 1), mult, shift, oc + 1, out_off, act_min, act_max);
+                out[oc + 2] = (int8_t)uf_requant_ch(a2 + uf_ld_i32(bias, oc + 2), mult, shift, oc + 2, out_off, act_min, act_max);
+                out[oc + 3] = (int8_t)uf_requant_ch(a3 + uf_ld_i32(bias, oc + 3), mult, shift, oc + 3, out_off, act_min, act_max);
             }
             for (; oc < out_c; oc++, wo += in_c) {
-                int32_t acc = bias[oc] + uf_dot_s8(xp, wo, in_c);
-                out[oc] = (int8_t)uf_requant(acc, mult[oc], shift[oc], out_off, act_min, act_max);
+                int32_t acc = uf_ld_i32(bias, oc) + uf_dot_s8(xp, wo, in_c);
+                out[oc] = (int8_t)uf_requant_ch(acc, mult, shift, oc, out_off, act_min, act_max);
             }
             out += out_c;
         }
     }
 }
 
-void uf_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                  const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                  const void *mult, const void *shift, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
                   int act_min, int act_max) {
@@ -98,7 +98,7 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t 
             int full = ky0 == 0 && ky1 == k_h && kx0 == 0 && kx1 == k_w;
             const int8_t *wo = w;
             for (int oc = 0; oc < out_c; oc++, wo += fsize) {
-                int32_t acc = bias[oc];
+                int32_t acc = uf_ld_i32(bias, oc);
                 for (int ky = ky0; ky < ky1 && kx1 > kx0; ky++) {
                     const int8_t *xr = x + ((size_t)(y0 + ky * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
                     const int8_t *wr = wo + (size_t)(ky * k_w + kx0) * in_c;
@@ -115,14 +115,14 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t 
                 if (!full) {
                     acc -= in_off * padded_weight_sum(wo, k_h, k_w, in_c, ky0, ky1, kx0, kx1);
                 }
-                *out++ = (int8_t)uf_requant(acc, mult[oc], shift[oc], out_off, act_min, act_max);
+                *out++ = (int8_t)uf_requant_ch(acc, mult, shift, oc, out_off, act_min, act_max);
             }
         }
     }
 }
 
-void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                            const int32_t *mult, const int32_t *shift, int in_h, int in_w,
+void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                            const void *mult, const void *shift, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
                             int in_off, int out_off, int act_min, int act_max) {
@@ -141,7 +141,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bia
                     int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
                     int32_t acc[UF_DW_BLOCK];
                     for (int c = 0; c < nb; c++) {
-                        acc[c] = bias[c0 + c];
+                        acc[c] = uf_ld_i32(bias, c0 + c);
                     }
                     for (int ky = 0; ky < k_h; ky++) {
                         int yin = in_run(ky, ky0, ky1);
@@ -170,14 +170,14 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bia
                     }
                     for (int c = 0; c < nb; c++) {
                         int oc = c0 + c;
-                        out[oc] = (int8_t)uf_requant(acc[c], mult[oc], shift[oc], out_off,
+                        out[oc] = (int8_t)uf_requant_ch(acc[c], mult, shift, oc, out_off,
                                                      act_min, act_max);
                     }
                 }
             } else {
                 for (int oc = 0; oc < out_c; oc++) {
                     int ic = oc / depth_mult;
-                    int32_t acc = bias[oc];
+                    int32_t acc = uf_ld_i32(bias, oc);
                     for (int ky = 0; ky < k_h; ky++) {
                         int yin = in_run(ky, ky0, ky1);
                         for (int kx = 0; kx < k_w; kx++) {
@@ -189,7 +189,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bia
                             }
                         }
                     }
-                    out[oc] = (int8_t)uf_requant(acc, mult[oc], shift[oc], out_off, act_min, act_max);
+                    out[oc] = (int8_t)uf_requant_ch(acc, mult, shift, oc, out_off, act_min, act_max);
                 }
             }
             out += out_c;
@@ -199,7 +199,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bia
 
 // float32: sums over the valid taps in TFLM's order (filter row, column,
 // channel), then the bias, so results match its reference kernels.
-void uf_conv2d_f32(const float *x, const float *w, const float *bias, float *out, int in_h,
+void uf_conv2d_f32(const float *x, const void *w, const void *bias, float *out, int in_h,
                    int in_w, int in_c, int out_h, int out_w, int out_c, int k_h, int k_w,
                    int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
                    float act_min, float act_max) {
@@ -210,19 +210,19 @@ void uf_conv2d_f32(const float *x, const float *w, const float *bias, float *out
         for (int ox = 0; ox < out_w; ox++) {
             int x0 = ox * s_w - pad_w, kx0, kx1;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-            const float *wo = w;
+            size_t wo = 0;
             for (int oc = 0; oc < out_c; oc++, wo += fsize) {
                 float acc = 0.0f;
                 for (int ky = ky0; ky < ky1; ky++) {
                     for (int kx = kx0; kx < kx1; kx++) {
                         const float *xp = x + ((size_t)(y0 + ky * d_h) * in_w + (x0 + kx * d_w)) * in_c;
-                        const float *wp = wo + (size_t)(ky * k_w + kx) * in_c;
+                        size_t wp = wo + (size_t)(ky * k_w + kx) * in_c;
                         for (int c = 0; c < in_c; c++) {
-                            acc += xp[c] * wp[c];
+                            acc += xp[c] * uf_ld_f32(w, wp + c);
                         }
                     }
                 }
-                acc += bias[oc];
+                acc += uf_ld_f32(bias, oc);
                 acc = acc < act_min ? act_min : acc;
                 *out++ = acc > act_max ? act_max : acc;
             }
@@ -230,7 +230,7 @@ void uf_conv2d_f32(const float *x, const float *w, const float *bias, float *out
     }
 }
 
-void uf_depthwise_conv2d_f32(const float *x, const float *w, const float *bias, float *out,
+void uf_depthwise_conv2d_f32(const float *x, const void *w, const void *bias, float *out,
                              int in_h, int in_w, int in_c, int out_h, int out_w, int depth_mult,
                              int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
                              int pad_h, int pad_w, float act_min, float act_max) {
@@ -247,10 +247,10 @@ void uf_depthwise_conv2d_f32(const float *x, const float *w, const float *bias, 
                 for (int ky = ky0; ky < ky1; ky++) {
                     for (int kx = kx0; kx < kx1; kx++) {
                         acc += x[((size_t)(y0 + ky * d_h) * in_w + (x0 + kx * d_w)) * in_c + ic]
-                               * w[(size_t)(ky * k_w + kx) * out_c + oc];
+                               * uf_ld_f32(w, (size_t)(ky * k_w + kx) * out_c + oc);
                     }
                 }
-                acc += bias[oc];
+                acc += uf_ld_f32(bias, oc);
                 acc = acc < act_min ? act_min : acc;
                 *out++ = acc > act_max ? act_max : acc;
             }

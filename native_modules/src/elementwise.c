@@ -3,11 +3,13 @@
 // STRIDED_SLICE and TRANSPOSE (one strided copy plus a fill). Shapes arrive as
 // int32 descriptors baked by upyflow_tools (see kernels_pure/elementwise.py and
 // layout.py for their layout); table.c checks them against the tensor sizes.
+// Descriptors and the operands of binary ops and strided copies may be
+// constants at any address: they are read through load.h.
 #include "kernels.h"
 #include "qmath.h"
 
 static inline int32_t ld(const void *p, ptrdiff_t i, int esize) {
-    return esize == 1 ? ((const int8_t *)p)[i] : ((const int16_t *)p)[i];
+    return esize == 1 ? ((const int8_t *)p)[i] : uf_ld_i16(p, (size_t)i);
 }
 
 static inline void st(void *p, ptrdiff_t i, int esize, int32_t v) {
@@ -31,11 +33,21 @@ static inline int32_t scale_down(int32_t x, int32_t m, int shift) {
 typedef void (*uf_row2)(const void *ctx, ptrdiff_t a, ptrdiff_t b, ptrdiff_t o, int n,
                         ptrdiff_t sa, ptrdiff_t sb);
 
+// n int32 descriptor values from word `from` on, into a local array.
+static void desc_read(const void *d, int from, int n, int32_t *to) {
+    for (int k = 0; k < n; k++) {
+        to[k] = uf_ld_i32(d, (size_t)(from + k));
+    }
+}
+
 // Walks a binary descriptor [nd, shape..., strides a..., strides b...]; the
 // output is contiguous. Odometer over all but the innermost dimension.
-static void walk2(const int32_t *d, uf_row2 row, const void *ctx) {
-    int nd = d[0];
-    const int32_t *shape = d + 1, *sa = d + 1 + nd, *sb = d + 1 + 2 * nd;
+static void walk2(const void *d, uf_row2 row, const void *ctx) {
+    int nd = uf_ld_i32(d, 0);
+    int32_t shape[UF_EW_MAX_DIMS], sa[UF_EW_MAX_DIMS], sb[UF_EW_MAX_DIMS];
+    desc_read(d, 1, nd, shape);
+    desc_read(d, 1 + nd, nd, sa);
+    desc_read(d, 1 + 2 * nd, nd, sb);
     int32_t idx[UF_EW_MAX_DIMS] = {0};
     ptrdiff_t a = 0, b = 0, o = 0;
     for (int k = 0; k < nd; k++) {
@@ -83,7 +95,7 @@ static void addsub_row(const void *p, ptrdiff_t a, ptrdiff_t b, ptrdiff_t o, int
     }
 }
 
-void uf_addsub_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize,
+void uf_addsub_q(const void *x1, const void *x2, void *out, const void *desc, int esize,
                  int sign, int off1, int32_t m1, int sh1, int off2, int32_t m2, int sh2, int ls,
                  int32_t mo, int sho, int ooff, int lo, int hi) {
     addsub_ctx c = {x1, x2, out, esize, sign, off1, sh1, off2, sh2, ls, sho, ooff, lo, hi, m1, m2, mo};
@@ -106,14 +118,14 @@ static void mul_row(const void *p, ptrdiff_t a, ptrdiff_t b, ptrdiff_t o, int n,
     }
 }
 
-void uf_mul_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize, int off1,
+void uf_mul_q(const void *x1, const void *x2, void *out, const void *desc, int esize, int off1,
               int off2, int32_t m, int sh, int ooff, int lo, int hi) {
     mul_ctx c = {x1, x2, out, esize, off1, off2, sh, ooff, lo, hi, m};
     walk2(desc, mul_row, &c);
 }
 
 typedef struct {
-    const float *x1, *x2;
+    const void *x1, *x2;
     float *out;
     int op;
     float lo, hi;
@@ -123,7 +135,7 @@ static void f32_row(const void *p, ptrdiff_t a, ptrdiff_t b, ptrdiff_t o, int n,
                     ptrdiff_t sb) {
     const f32_ctx *c = p;
     for (int i = 0; i < n; i++, a += sa, b += sb) {
-        float u = c->x1[a], w = c->x2[b], v;
+        float u = uf_ld_f32(c->x1, (size_t)a), w = uf_ld_f32(c->x2, (size_t)b), v;
         switch (c->op) {
             case 0: v = u + w; break;
             case 1: v = u - w; break;
@@ -138,7 +150,7 @@ static void f32_row(const void *p, ptrdiff_t a, ptrdiff_t b, ptrdiff_t o, int n,
     }
 }
 
-void uf_binary_f32(const float *x1, const float *x2, float *out, const int32_t *desc, int op,
+void uf_binary_f32(const void *x1, const void *x2, float *out, const void *desc, int op,
                    float lo, float hi) {
     f32_ctx c = {x1, x2, out, op, lo, hi};
     walk2(desc, f32_row, &c);
@@ -159,7 +171,7 @@ static void maxmin_row(const void *p, ptrdiff_t a, ptrdiff_t b, ptrdiff_t o, int
     }
 }
 
-void uf_maxmin_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize,
+void uf_maxmin_q(const void *x1, const void *x2, void *out, const void *desc, int esize,
                  int is_max) {
     maxmin_ctx c = {x1, x2, out, esize, is_max};
     walk2(desc, maxmin_row, &c);
@@ -167,24 +179,40 @@ void uf_maxmin_q(const void *x1, const void *x2, void *out, const int32_t *desc,
 
 // Offsets of a block [nd, shape..., strides...] in row-major order: next()
 // advances an odometer; returns 0 after the last.
+// The block (at descriptor word `at`) is copied in: descriptors are constants.
 typedef struct {
-    const int32_t *d;
     int nd;
+    int32_t shape[UF_EW_MAX_DIMS], stride[UF_EW_MAX_DIMS];
     int32_t idx[UF_EW_MAX_DIMS];
     ptrdiff_t off;
 } odo;
 
-static void odo_init(odo *w, const int32_t *block) {
-    w->d = block;
-    w->nd = block[0];
+static void odo_reset(odo *w) {
     for (int k = 0; k < w->nd; k++) {
         w->idx[k] = 0;
     }
     w->off = 0;
 }
 
+static void odo_init(odo *w, const void *desc, int at) {
+    w->nd = uf_ld_i32(desc, (size_t)at);
+    desc_read(desc, at + 1, w->nd, w->shape);
+    desc_read(desc, at + 1 + w->nd, w->nd, w->stride);
+    odo_reset(w);
+}
+
+// Is a block of an initialized walker empty?
+static int odo_empty(const odo *w) {
+    for (int k = 0; k < w->nd; k++) {
+        if (w->shape[k] <= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int odo_next(odo *w) {
-    const int32_t *shape = w->d + 1, *stride = w->d + 1 + w->nd;
+    const int32_t *shape = w->shape, *stride = w->stride;
     for (int k = w->nd - 1; k >= 0; k--) {
         w->off += stride[k];
         if (++w->idx[k] < shape[k]) {
@@ -196,28 +224,19 @@ static int odo_next(odo *w) {
     return 0;
 }
 
-static int block_empty(const int32_t *block) {
-    for (int k = 0; k < block[0]; k++) {
-        if (block[1 + k] <= 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 // MEAN: descriptor [outer block][inner block]; one output per outer element.
-void uf_mean_q(const void *x, void *out, const int32_t *desc, int esize, int in_zp, int32_t m,
+void uf_mean_q(const void *x, void *out, const void *desc, int esize, int in_zp, int32_t m,
                int sh, int out_zp, int count, int lo, int hi) {
-    const int32_t *inner = desc + 1 + 2 * desc[0];
-    if (block_empty(desc) || block_empty(inner)) {
+    odo ow, iw;
+    odo_init(&ow, desc, 0);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
+    if (odo_empty(&ow) || odo_empty(&iw)) {
         return;
     }
-    odo ow, iw;
-    odo_init(&ow, desc);
     ptrdiff_t o = 0;
     do {
         uint32_t acc = 0;   // int32 wrap-around, as TFLM's int32 sums
-        odo_init(&iw, inner);
+        odo_reset(&iw);
         do {
             acc += (uint32_t)ld(x, ow.off + iw.off, esize);
         } while (odo_next(&iw));
@@ -226,17 +245,17 @@ void uf_mean_q(const void *x, void *out, const int32_t *desc, int esize, int in_
     } while (odo_next(&ow));
 }
 
-void uf_mean_f32(const float *x, float *out, const int32_t *desc, int count) {
-    const int32_t *inner = desc + 1 + 2 * desc[0];
-    if (block_empty(desc) || block_empty(inner)) {
+void uf_mean_f32(const float *x, float *out, const void *desc, int count) {
+    odo ow, iw;
+    odo_init(&ow, desc, 0);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
+    if (odo_empty(&ow) || odo_empty(&iw)) {
         return;
     }
-    odo ow, iw;
-    odo_init(&ow, desc);
     ptrdiff_t o = 0;
     do {
         float acc = 0.0f;   // float32 sums in input order, as TFLM
-        odo_init(&iw, inner);
+        odo_reset(&iw);
         do {
             acc += x[ow.off + iw.off];
         } while (odo_next(&iw));
@@ -245,16 +264,19 @@ void uf_mean_f32(const float *x, float *out, const int32_t *desc, int count) {
 }
 
 // Descriptor [nd, x_off, o_off, shape..., x strides..., out strides...] in elements.
-void uf_strided_copy(const void *x, void *out, const int32_t *desc, int esize) {
-    int nd = desc[0];
-    const int32_t *shape = desc + 3, *xs = desc + 3 + nd, *os = desc + 3 + 2 * nd;
+void uf_strided_copy(const void *x, void *out, const void *desc, int esize) {
+    int nd = uf_ld_i32(desc, 0);
+    int32_t shape[UF_EW_MAX_DIMS], xs[UF_EW_MAX_DIMS], os[UF_EW_MAX_DIMS];
+    desc_read(desc, 3, nd, shape);
+    desc_read(desc, 3 + nd, nd, xs);
+    desc_read(desc, 3 + 2 * nd, nd, os);
     int32_t idx[UF_EW_MAX_DIMS] = {0};
     for (int k = 0; k < nd; k++) {
         if (shape[k] <= 0) {
             return;
         }
     }
-    ptrdiff_t a = desc[1], o = desc[2];
+    ptrdiff_t a = uf_ld_i32(desc, 1), o = uf_ld_i32(desc, 2);
     const uint8_t *src = x;
     uint8_t *dst = out;
     int n = shape[nd - 1];
@@ -267,11 +289,11 @@ void uf_strided_copy(const void *x, void *out, const int32_t *desc, int esize) {
             }
         } else if (esize == 2) {
             for (int i = 0; i < n; i++, ia += sx, io += so) {
-                ((int16_t *)dst)[io] = ((const int16_t *)src)[ia];
+                ((int16_t *)dst)[io] = (int16_t)uf_ld_i16(src, (size_t)ia);
             }
         } else {
             for (int i = 0; i < n; i++, ia += sx, io += so) {
-                ((int32_t *)dst)[io] = ((const int32_t *)src)[ia];
+                ((int32_t *)dst)[io] = uf_ld_i32(src, (size_t)ia);
             }
         }
         int k = nd - 2;

@@ -2,32 +2,33 @@
 #include "kernels.h"
 #include "qmath.h"
 
-void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                           const int32_t *mult, const int32_t *shift, int batches, int n_in,
+void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                           const void *mult, const void *shift, int batches, int n_in,
                            int n_out, int out_off, int act_min, int act_max) {
     for (int b = 0; b < batches; b++) {
         const int8_t *xb = x + (size_t)b * n_in;
         int8_t *ob = out + (size_t)b * n_out;
         const int8_t *wo = w;
         for (int o = 0; o < n_out; o++, wo += n_in) {
-            int32_t acc = bias[o] + uf_dot_s8(xb, wo, n_in);
-            ob[o] = (int8_t)uf_requant(acc, mult[o], shift[o], out_off, act_min, act_max);
+            int32_t acc = uf_ld_i32(bias, o) + uf_dot_s8(xb, wo, n_in);
+            ob[o] = (int8_t)uf_requant_ch(acc, mult, shift, o, out_off,
+                                       act_min, act_max);
         }
     }
 }
 
-void uf_fully_connected_f32(const float *x, const float *w, const float *bias, float *out,
+void uf_fully_connected_f32(const float *x, const void *w, const void *bias, float *out,
                             int batches, int n_in, int n_out, float act_min, float act_max) {
     for (int b = 0; b < batches; b++) {
         const float *xb = x + (size_t)b * n_in;
         for (int o = 0; o < n_out; o++) {
-            const float *wo = w + (size_t)o * n_in;
+            size_t wo = (size_t)o * n_in;
             // float32 sum in input order, then the bias: TFLM's reference order
             float acc = 0.0f;
             for (int k = 0; k < n_in; k++) {
-                acc += xb[k] * wo[k];
+                acc += xb[k] * uf_ld_f32(w, wo + k);
             }
-            acc += bias[o];
+            acc += uf_ld_f32(bias, o);
             acc = acc < act_min ? act_min : acc;
             out[(size_t)b * n_out + o] = acc > act_max ? act_max : acc;
         }

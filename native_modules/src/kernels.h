@@ -3,6 +3,11 @@
 // float parameters). Batch-1 NHWC. No allocation, no global mutable state, no
 // Python or MicroPython headers: the bindings in ../cpython and ../micropython
 // reach every kernel through the table at the end of this file.
+//
+// Alignment: a tensor typed `const void *` may be a constant of the weights
+// blob, which can sit at any address (flash); kernels read it through load.h.
+// Typed pointers are arena tensors (activations, state, outputs), which the
+// runtime allocates aligned, read and written directly (table.c checks them).
 #ifndef UPYFLOW_KERNELS_H
 #define UPYFLOW_KERNELS_H
 
@@ -10,28 +15,28 @@
 #include <stdint.h>
 
 // fc.c
-void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                           const int32_t *mult, const int32_t *shift, int batches, int n_in,
+void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                           const void *mult, const void *shift, int batches, int n_in,
                            int n_out, int out_off, int act_min, int act_max);
-void uf_fully_connected_f32(const float *x, const float *w, const float *bias, float *out,
+void uf_fully_connected_f32(const float *x, const void *w, const void *bias, float *out,
                             int batches, int n_in, int n_out, float act_min, float act_max);
 
 // conv.c. The int8 bias arrives with in_off * sum(filter) folded in.
-void uf_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                  const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                  const void *mult, const void *shift, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
                   int act_min, int act_max);
-void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                            const int32_t *mult, const int32_t *shift, int in_h, int in_w,
+void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                            const void *mult, const void *shift, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
                             int in_off, int out_off, int act_min, int act_max);
-void uf_conv2d_f32(const float *x, const float *w, const float *bias, float *out, int in_h,
+void uf_conv2d_f32(const float *x, const void *w, const void *bias, float *out, int in_h,
                    int in_w, int in_c, int out_h, int out_w, int out_c, int k_h, int k_w,
                    int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
                    float act_min, float act_max);
-void uf_depthwise_conv2d_f32(const float *x, const float *w, const float *bias, float *out,
+void uf_depthwise_conv2d_f32(const float *x, const void *w, const void *bias, float *out,
                              int in_h, int in_w, int in_c, int out_h, int out_w, int depth_mult,
                              int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
                              int pad_h, int pad_w, float act_min, float act_max);
@@ -68,27 +73,27 @@ void uf_copy_bytes(const void *x, void *out, int n, int size);
 // --- int16 activations (16x8) and TRANSPOSE_CONV: conv16.c, transpose_conv.c ---
 // int16 kernels take int64 biases as little-endian (low, high) int32 word pairs;
 // acc64 picks TFLM's int64 (1) or wrapping int32 (0) accumulator.
-void uf_conv2d_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
-                   const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+void uf_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                   const void *mult, const void *shift, int in_h, int in_w, int in_c,
                    int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                    int d_h, int d_w, int pad_h, int pad_w, int acc64, int act_min, int act_max);
-void uf_depthwise_conv2d_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
-                             const int32_t *mult, const int32_t *shift, int in_h, int in_w,
+void uf_depthwise_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                             const void *mult, const void *shift, int in_h, int in_w,
                              int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                              int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
                              int act_min, int act_max);
-void uf_fully_connected_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
-                            const int32_t *mult, const int32_t *shift, int batches, int n_in,
+void uf_fully_connected_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                            const void *mult, const void *shift, int batches, int n_in,
                             int n_out, int out_off, int acc64, int act_min, int act_max);
-void uf_transpose_conv_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                          const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+void uf_transpose_conv_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                          const void *mult, const void *shift, int in_h, int in_w, int in_c,
                           int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                           int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max);
-void uf_transpose_conv_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
-                           const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+void uf_transpose_conv_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                           const void *mult, const void *shift, int in_h, int in_w, int in_c,
                            int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                            int pad_h, int pad_w, int act_min, int act_max);
-void uf_transpose_conv_f32(const float *x, const float *w, const float *bias, float *out,
+void uf_transpose_conv_f32(const float *x, const void *w, const void *bias, float *out,
                            int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
                            int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                            float act_min, float act_max);
@@ -99,19 +104,19 @@ void uf_transpose_conv_f32(const float *x, const float *w, const float *bias, fl
 // blocks, strided-copy geometry; layouts in kernels_pure/elementwise.py and
 // layout.py). esize: bytes per int8/int16 element (1 or 2).
 #define UF_EW_MAX_DIMS 8
-void uf_addsub_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize,
+void uf_addsub_q(const void *x1, const void *x2, void *out, const void *desc, int esize,
                  int sign, int off1, int32_t m1, int sh1, int off2, int32_t m2, int sh2, int ls,
                  int32_t mo, int sho, int ooff, int lo, int hi);
-void uf_mul_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize, int off1,
+void uf_mul_q(const void *x1, const void *x2, void *out, const void *desc, int esize, int off1,
               int off2, int32_t m, int sh, int ooff, int lo, int hi);
-void uf_binary_f32(const float *x1, const float *x2, float *out, const int32_t *desc, int op,
+void uf_binary_f32(const void *x1, const void *x2, float *out, const void *desc, int op,
                    float lo, float hi);
-void uf_maxmin_q(const void *x1, const void *x2, void *out, const int32_t *desc, int esize,
+void uf_maxmin_q(const void *x1, const void *x2, void *out, const void *desc, int esize,
                  int is_max);
-void uf_mean_q(const void *x, void *out, const int32_t *desc, int esize, int in_zp, int32_t m,
+void uf_mean_q(const void *x, void *out, const void *desc, int esize, int in_zp, int32_t m,
                int sh, int out_zp, int count, int lo, int hi);
-void uf_mean_f32(const float *x, float *out, const int32_t *desc, int count);
-void uf_strided_copy(const void *x, void *out, const int32_t *desc, int esize);
+void uf_mean_f32(const float *x, float *out, const void *desc, int count);
+void uf_strided_copy(const void *x, void *out, const void *desc, int esize);
 void uf_fill_int(void *out, int n, int value, int esize);
 void uf_fill_f32(float *out, int n, float value);
 #define UF_N_ELEMENTWISE 9
@@ -121,16 +126,16 @@ void uf_fill_f32(float *out, int n, float value);
 // The state tensors (SVDF state; LSTM hidden and cell) are read and updated in
 // place. q: int32 folded zero-point terms, biases and (LSTM) gate multipliers,
 // layouts in kernels_pure/sequence.py.
-void uf_svdf_s8_i16(const int8_t *x, const int8_t *wf, const int16_t *wt, const int32_t *q,
+void uf_svdf_s8_i16(const int8_t *x, const int8_t *wf, const void *wt, const void *q,
                     int16_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
                     int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2);
-void uf_svdf_s8_i8(const int8_t *x, const int8_t *wf, const int8_t *wt, const int32_t *q,
+void uf_svdf_s8_i8(const int8_t *x, const int8_t *wf, const int8_t *wt, const void *q,
                    int8_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
                    int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2);
-void uf_svdf_f32(const float *x, const float *wf, const float *wt, const float *bias,
+void uf_svdf_f32(const float *x, const void *wf, const void *wt, const void *bias,
                  float *state, float *out, int batch, int n_in, int n_filter, int rank, int mem,
                  float act_min, float act_max);
-void uf_lstm_s8(const int8_t *x, const int8_t *w, const int32_t *q, int8_t *hidden,
+void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
                 int16_t *cell, int8_t *out, int batch, int steps, int n_in, int n,
                 int time_major, int h_zp, int32_t m_fc, int s_fc, int32_t m_ig, int s_ig,
                 int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift);
@@ -148,31 +153,31 @@ void uf_leaky_relu_q(const void *x, void *out, int n, int in_zp, int32_t m_id, i
                      int32_t m_al, int s_al, int neg, int out_zp, int qmin, int qmax, int esize);
 void uf_leaky_relu_f32(const float *x, float *out, int n, float alpha);
 void uf_hard_swish_f32(const float *x, float *out, int n);
-void uf_logistic_s16(const int16_t *x, const int16_t *table, int16_t *out, int n, int32_t mult,
+void uf_logistic_s16(const int16_t *x, const void *table, int16_t *out, int n, int32_t mult,
                      int shift);
-void uf_tanh_s16(const int16_t *x, const int16_t *table, int16_t *out, int n, int32_t mult,
+void uf_tanh_s16(const int16_t *x, const void *table, int16_t *out, int n, int32_t mult,
                  int shift);
-void uf_prelu_q(const void *x, const int16_t *alpha, void *out, int n, int period, int in_zp,
+void uf_prelu_q(const void *x, const void *alpha, void *out, int n, int period, int in_zp,
                 int32_t m1, int s1, int32_t m2, int s2, int out_zp, int qmin, int qmax,
                 int esize);
-void uf_prelu_f32(const float *x, const float *alpha, float *out, int n, int period);
-void uf_softmax_s16(const int16_t *x, const int16_t *exp_lut, const int16_t *recip_lut,
+void uf_prelu_f32(const float *x, const void *alpha, float *out, int n, int period);
+void uf_softmax_s16(const int16_t *x, const void *exp_lut, const void *recip_lut,
                     int16_t *out, int rows, int depth, int32_t mult, int shift);
 #define UF_N_ACTIVATIONS 10
 // --- end activations ---
 
 // --- int8 conv/FC requantized as onnxruntime does (float32 scale, ties to even): ort.c ---
-void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                      const float *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
+void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                      const void *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
                       int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
                       int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max);
-void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                                const float *scale, int in_h, int in_w, int in_c, int out_h,
+void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                                const void *scale, int in_h, int in_w, int in_c, int out_h,
                                 int out_w, int depth_mult, int k_h, int k_w, int s_h, int s_w,
                                 int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
                                 int act_min, int act_max);
-void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                               const float *scale, int batches, int n_in, int n_out, int out_off,
+void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                               const void *scale, int batches, int n_in, int n_out, int out_off,
                                int act_min, int act_max);
 #define UF_N_ORT 3
 // --- end onnxruntime rounding ---
@@ -225,7 +230,7 @@ typedef struct {
 // Errors a call can report (0: success).
 #define UF_OK 0
 #define UF_ESIZE 1     // a tensor is shorter than the parameters need
-#define UF_EALIGN 2    // a wider-than-byte tensor is not 4-byte aligned
+#define UF_EALIGN 2    // a wider-than-byte arena tensor is not aligned
 #define UF_EPARAM 3    // a parameter is out of range
 
 typedef struct {

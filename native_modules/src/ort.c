@@ -15,8 +15,8 @@ static int8_t requant_ort(int32_t acc, float scale, int out_off, int act_min, in
     return (int8_t)((int32_t)(t - 12582912.0f) + out_off);
 }
 
-void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                      const float *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
+void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                      const void *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
                       int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
                       int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max) {
     const size_t fsize = (size_t)k_h * k_w * in_c;
@@ -24,7 +24,7 @@ void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int
         for (int ox = 0; ox < out_w; ox++) {
             const int8_t *wo = w;
             for (int oc = 0; oc < out_c; oc++, wo += fsize) {
-                int32_t acc = bias[oc];
+                int32_t acc = uf_ld_i32(bias, oc);
                 for (int ky = 0; ky < k_h; ky++) {
                     int iy = oy * s_h - pad_h + ky * d_h;
                     for (int kx = 0; kx < k_w; kx++) {
@@ -41,14 +41,14 @@ void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int
                         }
                     }
                 }
-                *out++ = requant_ort(acc, scale[oc], out_off, act_min, act_max);
+                *out++ = requant_ort(acc, uf_ld_f32(scale, oc), out_off, act_min, act_max);
             }
         }
     }
 }
 
-void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                                const float *scale, int in_h, int in_w, int in_c, int out_h,
+void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                                const void *scale, int in_h, int in_w, int in_c, int out_h,
                                 int out_w, int depth_mult, int k_h, int k_w, int s_h, int s_w,
                                 int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
                                 int act_min, int act_max) {
@@ -56,7 +56,7 @@ void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t 
     for (int oy = 0; oy < out_h; oy++) {
         for (int ox = 0; ox < out_w; ox++) {
             for (int oc = 0; oc < out_c; oc++) {
-                int32_t acc = bias[oc];
+                int32_t acc = uf_ld_i32(bias, oc);
                 int ic = oc / depth_mult;
                 for (int ky = 0; ky < k_h; ky++) {
                     int iy = oy * s_h - pad_h + ky * d_h;
@@ -70,20 +70,20 @@ void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const int32_t 
                         }
                     }
                 }
-                *out++ = requant_ort(acc, scale[oc], out_off, act_min, act_max);
+                *out++ = requant_ort(acc, uf_ld_f32(scale, oc), out_off, act_min, act_max);
             }
         }
     }
 }
 
-void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                               const float *scale, int batches, int n_in, int n_out, int out_off,
+void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                               const void *scale, int batches, int n_in, int n_out, int out_off,
                                int act_min, int act_max) {
     for (int b = 0; b < batches; b++) {
         const int8_t *xb = x + (size_t)b * n_in;
         for (int o = 0; o < n_out; o++) {
-            int32_t acc = bias[o] + uf_dot_s8(xb, w + (size_t)o * n_in, n_in);
-            *out++ = requant_ort(acc, scale[o], out_off, act_min, act_max);
+            int32_t acc = uf_ld_i32(bias, o) + uf_dot_s8(xb, w + (size_t)o * n_in, n_in);
+            *out++ = requant_ort(acc, uf_ld_f32(scale, o), out_off, act_min, act_max);
         }
     }
 }

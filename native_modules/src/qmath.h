@@ -5,6 +5,7 @@
 #define UPYFLOW_QMATH_H
 
 #include <stdint.h>
+#include "load.h"
 
 #define UF_INT32_MIN (-2147483647 - 1)
 #define UF_INT32_MAX 2147483647
@@ -61,6 +62,12 @@ static inline int32_t uf_requant(int32_t acc, int32_t mult, int shift, int32_t o
                                  int32_t act_min, int32_t act_max) {
     int32_t v = uf_mul_by_qm(acc, mult, shift) + out_off;
     return v < act_min ? act_min : (v > act_max ? act_max : v);
+}
+
+// The same with channel ch's multiplier and shift, read from constant arrays.
+static inline int32_t uf_requant_ch(int32_t acc, const void *mult, const void *shift, size_t ch,
+                                    int32_t out_off, int32_t act_min, int32_t act_max) {
+    return uf_requant(acc, uf_ld_i32(mult, ch), (int)uf_ld_i32(shift, ch), out_off, act_min, act_max);
 }
 
 // Contiguous int8 dot product, the inner loop of FULLY_CONNECTED and CONV_2D.

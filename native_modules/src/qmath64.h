@@ -16,16 +16,14 @@ static inline int32_t uf_mul_by_qm64(int64_t x, int32_t multiplier, int shift) {
     return (int32_t)(uint32_t)(uint64_t)(r >> total);
 }
 
-// An int64 value stored as its little-endian (low, high) int32 words.
-static inline int64_t uf_int64_at(const int32_t *words, int k) {
-    return (int64_t)(((uint64_t)(uint32_t)words[2 * k + 1] << 32) | (uint32_t)words[2 * k]);
-}
-
-// Requantize and clamp, with TFLM's int64 or int32 (wrapping) accumulator.
-static inline int32_t uf_requant16(int64_t acc, int32_t mult, int shift, int acc64,
-                                   int32_t act_min, int32_t act_max) {
-    int32_t v = acc64 ? uf_mul_by_qm64(acc, mult, shift)
-                      : uf_mul_by_qm((int32_t)(uint32_t)(uint64_t)acc, mult, shift);
+// Requantize and clamp, with TFLM's int64 or int32 (wrapping) accumulator and
+// channel ch's multiplier and shift, read from constant arrays.
+static inline int32_t uf_requant16(int64_t acc, const void *mult, const void *shift, size_t ch,
+                                   int acc64, int32_t act_min, int32_t act_max) {
+    int32_t m = uf_ld_i32(mult, ch);
+    int sh = (int)uf_ld_i32(shift, ch);
+    int32_t v = acc64 ? uf_mul_by_qm64(acc, m, sh)
+                      : uf_mul_by_qm((int32_t)(uint32_t)(uint64_t)acc, m, sh);
     return v < act_min ? act_min : (v > act_max ? act_max : v);
 }
 

@@ -81,25 +81,26 @@ static inline int32_t tanh16(int32_t v, int32_t mult, int shift) {
 // q: int32 [feature zero-point terms (n_filter) | time zero-point terms
 // (n_filter) | bias (n_filter / rank)]. Per batch and filter, the state holds
 // the last mem feature activations, oldest first.
-#define SVDF_INT_BODY(T, LO, HI)                                                          \
+#define SVDF_INT_BODY(T, WT, LO, HI)                                                        \
     int n_unit = n_filter / rank;                                                         \
     for (int b = 0; b < batch; b++) {                                                     \
         const int8_t *xb = x + (size_t)b * n_in;                                          \
         T *sb = state + (size_t)b * n_filter * mem;                                       \
         for (int u = 0; u < n_unit; u++) {                                                \
-            uint32_t acc = (uint32_t)q[2 * n_filter + u];                                 \
+            uint32_t acc = (uint32_t)uf_ld_i32(q, 2 * n_filter + u);                      \
             for (int r = u * rank; r < u * rank + rank; r++) {                            \
                 T *row = sb + (size_t)r * mem;                                            \
                 for (int j = 0; j < mem - 1; j++) {                                       \
                     row[j] = row[j + 1];                                                  \
                 }                                                                         \
-                int32_t d = (int32_t)((uint32_t)q[r] + (uint32_t)dot_s8(xb, wf + (size_t)r * n_in, n_in)); \
+                int32_t d = (int32_t)((uint32_t)uf_ld_i32(q, r) +                         \
+                                      (uint32_t)dot_s8(xb, wf + (size_t)r * n_in, n_in)); \
                 d = clamp(uf_mul_by_qm(d, m1, s1), LO, HI);                               \
                 row[mem - 1] = (T)(d + state_zp);                                         \
-                uint32_t t = (uint32_t)q[n_filter + r];                                   \
-                const T *wr = wt + (size_t)r * mem;                                       \
+                uint32_t t = (uint32_t)uf_ld_i32(q, n_filter + r);                        \
+                size_t wr = (size_t)r * mem;                                              \
                 for (int j = 0; j < mem; j++) {                                           \
-                    t += (uint32_t)((int32_t)wr[j] * row[j]);                             \
+                    t += (uint32_t)((int32_t)WT(wr + j) * row[j]);                        \
                 }                                                                         \
                 acc += t;                                                                 \
             }                                                                             \
@@ -108,19 +109,21 @@ static inline int32_t tanh16(int32_t v, int32_t mult, int shift) {
         }                                                                                 \
     }
 
-void uf_svdf_s8_i16(const int8_t *x, const int8_t *wf, const int16_t *wt, const int32_t *q,
+void uf_svdf_s8_i16(const int8_t *x, const int8_t *wf, const void *wt, const void *q,
                     int16_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
                     int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2) {
-    SVDF_INT_BODY(int16_t, -32768, 32767)
+#define WT16(k) uf_ld_i16(wt, k)
+    SVDF_INT_BODY(int16_t, WT16, -32768, 32767)
 }
 
-void uf_svdf_s8_i8(const int8_t *x, const int8_t *wf, const int8_t *wt, const int32_t *q,
+void uf_svdf_s8_i8(const int8_t *x, const int8_t *wf, const int8_t *wt, const void *q,
                    int8_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
                    int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2) {
-    SVDF_INT_BODY(int8_t, -128, 127)
+#define WT8(k) wt[k]
+    SVDF_INT_BODY(int8_t, WT8, -128, 127)
 }
 
-void uf_svdf_f32(const float *x, const float *wf, const float *wt, const float *bias,
+void uf_svdf_f32(const float *x, const void *wf, const void *wt, const void *bias,
                  float *state, float *out, int batch, int n_in, int n_filter, int rank, int mem,
                  float act_min, float act_max) {
     int n_unit = n_filter / rank;
@@ -128,22 +131,22 @@ void uf_svdf_f32(const float *x, const float *wf, const float *wt, const float *
         const float *xb = x + (size_t)b * n_in;
         float *sb = state + (size_t)b * n_filter * mem;
         for (int u = 0; u < n_unit; u++) {
-            float acc = bias[u];
+            float acc = uf_ld_f32(bias, u);
             for (int r = u * rank; r < u * rank + rank; r++) {
                 float *row = sb + (size_t)r * mem;
                 for (int j = 0; j < mem - 1; j++) {
                     row[j] = row[j + 1];
                 }
-                const float *w = wf + (size_t)r * n_in;
+                size_t w = (size_t)r * n_in;
                 float d = 0.0f;
                 for (int k = 0; k < n_in; k++) {
-                    d += w[k] * xb[k];
+                    d += uf_ld_f32(wf, w + k) * xb[k];
                 }
                 row[mem - 1] = d;
-                const float *wr = wt + (size_t)r * mem;
+                size_t wr = (size_t)r * mem;
                 float t = 0.0f;
                 for (int j = 0; j < mem; j++) {
-                    t += wr[j] * row[j];
+                    t += uf_ld_f32(wt, wr + j) * row[j];
                 }
                 acc += t;
             }
@@ -159,12 +162,12 @@ void uf_svdf_f32(const float *x, const float *wf, const float *wt, const float *
 // input mult, shift, recurrent mult, shift]. The new hidden values go to this
 // step's output row first and into the hidden state once every gate has read
 // the old one, so no scratch buffer is needed.
-void uf_lstm_s8(const int8_t *x, const int8_t *w, const int32_t *q, int8_t *hidden,
+void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
                 int16_t *cell, int8_t *out, int batch, int steps, int n_in, int n,
                 int time_major, int h_zp, int32_t m_fc, int s_fc, int32_t m_ig, int s_ig,
                 int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift) {
     const int8_t *rec = w + (size_t)4 * n * n_in;
-    const int32_t *qm = q + 8 * n;
+    const size_t qm = (size_t)8 * n;   // gate multipliers and shifts, after the biases
     for (int b = 0; b < batch; b++) {
         int8_t *h = hidden + (size_t)b * n;
         int16_t *c = cell + (size_t)b * n;
@@ -176,13 +179,13 @@ void uf_lstm_s8(const int8_t *x, const int8_t *w, const int32_t *q, int8_t *hidd
                 int32_t g[4];
                 for (int k = 0; k < 4; k++) {
                     int gi = k * n + j;
-                    const int32_t *m = qm + 4 * k;
-                    int32_t a = (int32_t)((uint32_t)q[gi] +
+                    size_t m = qm + 4 * k;
+                    int32_t a = (int32_t)((uint32_t)uf_ld_i32(q, gi) +
                                           (uint32_t)dot_s8(xr, w + (size_t)gi * n_in, n_in));
-                    a = clamp(uf_mul_by_qm(a, m[0], m[1]), -32768, 32767);
-                    int32_t r = (int32_t)((uint32_t)q[4 * n + gi] +
+                    a = clamp(uf_mul_by_qm(a, uf_ld_i32(q, m), uf_ld_i32(q, m + 1)), -32768, 32767);
+                    int32_t r = (int32_t)((uint32_t)uf_ld_i32(q, 4 * n + gi) +
                                           (uint32_t)dot_s8(h, rec + (size_t)gi * n, n));
-                    r = clamp(uf_mul_by_qm(r, m[2], m[3]), -32768, 32767);
+                    r = clamp(uf_mul_by_qm(r, uf_ld_i32(q, m + 2), uf_ld_i32(q, m + 3)), -32768, 32767);
                     g[k] = clamp(a + r, -32768, 32767);
                 }
                 int32_t f = sigmoid16(g[0]), i = sigmoid16(g[1]);

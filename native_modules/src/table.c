@@ -1,22 +1,32 @@
 // The kernel table the bindings dispatch through: per kernel, its argument
 // signature and a checked call. The checks make a malformed call (tensor too
-// short for its shape parameters, misaligned int32/float data, impossible
-// geometry) an error instead of a stray memory access.
+// short for its shape parameters, misaligned arena data, impossible geometry)
+// an error instead of a stray memory access. Constants (weights, biases,
+// requantization arrays, tables, descriptors) may sit at any address: the
+// kernels read them through load.h, so only their size is checked.
 #include "kernels.h"
+#include "load.h"
 
 #define T(k) (c->t[k])
 #define I(k) (c->i[k])
 #define F(k) (c->f[k])
 
-// Is tensor k at least count elements of esize bytes (and aligned if wider)?
+// Is tensor k at least count elements of esize bytes?
+static int sized(const uf_call *c, int k, uint64_t count, int esize) {
+    return (uint64_t)c->len[k] >= count * (uint64_t)esize ? UF_OK : UF_ESIZE;
+}
+
+// The same for an arena tensor, which the kernel reads directly: aligned if wider.
 static int fits(const uf_call *c, int k, uint64_t count, int esize) {
     if (esize > 1 && ((uintptr_t)c->t[k] & 3u)) {
         return UF_EALIGN;
     }
-    return (uint64_t)c->len[k] >= count * (uint64_t)esize ? UF_OK : UF_ESIZE;
+    return sized(c, k, count, esize);
 }
 
 #define FITS(k, count, esize) do { int e_ = fits(c, k, count, esize); if (e_) return e_; } while (0)
+// A tensor that may be a constant at any address (const void * in kernels.h).
+#define CFITS(k, count, esize) do { int e_ = sized(c, k, count, esize); if (e_) return e_; } while (0)
 #define CHECK(cond) do { if (!(cond)) return UF_EPARAM; } while (0)
 
 static uint64_t mul3(int a, int b, int d) {
@@ -59,10 +69,10 @@ static int run_fc_s8(const uf_call *c) {
     CHECK(nonneg(c, 0, 3));
     FITS(0, (uint64_t)I(0) * I(1), 1);
     FITS(1, (uint64_t)I(2) * I(1), 1);
-    FITS(2, I(2), 4);
+    CFITS(2, I(2), 4);
     FITS(3, (uint64_t)I(0) * I(2), 1);
-    FITS(4, I(2), 4);
-    FITS(5, I(2), 4);
+    CFITS(4, I(2), 4);
+    CFITS(5, I(2), 4);
     uf_fully_connected_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5));
     return UF_OK;
 }
@@ -70,8 +80,8 @@ static int run_fc_s8(const uf_call *c) {
 static int run_fc_f32(const uf_call *c) {
     CHECK(nonneg(c, 0, 3));
     FITS(0, (uint64_t)I(0) * I(1), 4);
-    FITS(1, (uint64_t)I(2) * I(1), 4);
-    FITS(2, I(2), 4);
+    CFITS(1, (uint64_t)I(2) * I(1), 4);
+    CFITS(2, I(2), 4);
     FITS(3, (uint64_t)I(0) * I(2), 4);
     uf_fully_connected_f32(T(0), T(1), T(2), T(3), I(0), I(1), I(2), F(0), F(1));
     return UF_OK;
@@ -82,8 +92,8 @@ static int run_fc_f32(const uf_call *c) {
 static int conv_common(const uf_call *c, uint64_t wcount, uint64_t oc, int esize) {
     CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14));
     FITS(0, mul3(I(0), I(1), I(2)), esize);
-    FITS(1, wcount, esize);
-    FITS(2, oc, 4);
+    CFITS(1, wcount, esize);
+    CFITS(2, oc, 4);
     FITS(3, mul3(I(3), I(4), 1) * oc, esize);
     return UF_OK;
 }
@@ -93,8 +103,8 @@ static int run_conv_s8(const uf_call *c) {
     if (e) {
         return e;
     }
-    FITS(4, I(5), 4);
-    FITS(5, I(5), 4);
+    CFITS(4, I(5), 4);
+    CFITS(5, I(5), 4);
     uf_conv2d_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5), I(6),
                  I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), I(15), I(16), I(17));
     return UF_OK;
@@ -106,8 +116,8 @@ static int run_dw_s8(const uf_call *c) {
     if (e) {
         return e;
     }
-    FITS(4, oc, 4);
-    FITS(5, oc, 4);
+    CFITS(4, oc, 4);
+    CFITS(5, oc, 4);
     uf_depthwise_conv2d_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4),
                            I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14),
                            I(15), I(16), I(17));
@@ -241,9 +251,9 @@ static int run_copy_bytes(const uf_call *c) {
 // Are the n shifts of tensor k in range: [-31, 14] for the int64 requantization
 // (it shifts right by 15 - shift), [-31, 30] for the int32 one?
 static int shifts_ok(const uf_call *c, int k, int n, int acc64) {
-    const int32_t *s = c->t[k];
     for (int i = 0; i < n; i++) {
-        if (s[i] < -31 || s[i] > (acc64 ? 14 : 30)) {
+        int32_t s = uf_ld_i32(c->t[k], (size_t)i);
+        if (s < -31 || s > (acc64 ? 14 : 30)) {
             return 0;
         }
     }
@@ -252,9 +262,9 @@ static int shifts_ok(const uf_call *c, int k, int n, int acc64) {
 
 // Tensors 2, 4, 5 (bias, multiplier, shift) for n channels; bias as int64 word pairs or int32.
 static int requant_fits(const uf_call *c, int n, int bias_words, int acc64) {
-    FITS(2, (uint64_t)n * bias_words, 4);
-    FITS(4, n, 4);
-    FITS(5, n, 4);
+    CFITS(2, (uint64_t)n * bias_words, 4);
+    CFITS(4, n, 4);
+    CFITS(5, n, 4);
     CHECK(shifts_ok(c, 5, n, acc64));
     return UF_OK;
 }
@@ -310,7 +320,7 @@ static int run_fc_s16(const uf_call *c) {
 static int tconv_check(const uf_call *c, int esize, int wsize) {
     CHECK(nonneg(c, 0, 6) && positive(c, 6, 10) && nonneg(c, 10, 12));
     FITS(0, mul3(I(0), I(1), I(2)), esize);
-    FITS(1, mul3(I(5), I(6), I(7)) * (uint64_t)I(2), wsize);
+    CFITS(1, mul3(I(5), I(6), I(7)) * (uint64_t)I(2), wsize);
     FITS(3, mul3(I(3), I(4), I(5)), esize);
     return UF_OK;
 }
@@ -345,7 +355,7 @@ static int run_tconv_f32(const uf_call *c) {
     if (e) {
         return e;
     }
-    FITS(2, I(5), 4);
+    CFITS(2, I(5), 4);
     uf_transpose_conv_f32(T(0), T(1), T(2), T(3), I(0), I(1), I(2), I(3), I(4), I(5), I(6), I(7),
                           I(8), I(9), I(10), I(11), F(0), F(1));
     return UF_OK;
@@ -355,29 +365,34 @@ static int run_tconv_f32(const uf_call *c) {
 // --- element-wise, MEAN and data movement (elementwise.c) ---
 // Descriptors are checked so every offset they produce stays inside its tensor.
 
-// Descriptor tensor k: aligned, holding at least `words` int32.
+// Descriptor tensor k (a constant, any address) holds at least `words` int32.
 static int desc_fits(const uf_call *c, int k, uint64_t words) {
-    return ((uintptr_t)c->t[k] & 3u) == 0 && (uint64_t)c->len[k] >= words * 4;
+    return (uint64_t)c->len[k] >= words * 4;
 }
 
-// Widen [*lo, *hi] by the offsets one block (nd dims, shapes, strides) reaches.
-// Returns 0 for a bad shape; *empty is set for a zero-sized block.
-static int block_span(const int32_t *shape, const int32_t *stride, int nd, int64_t *lo,
+// Word i of descriptor d.
+#define D(d, i) uf_ld_i32(d, (size_t)(i))
+
+// Widen [*lo, *hi] by the offsets one block (nd dims, shapes at descriptor word
+// `shape`, strides at `stride`) reaches. Returns 0 for a bad shape; *empty is
+// set for a zero-sized block.
+static int block_span(const void *d, int shape, int stride, int nd, int64_t *lo,
                       int64_t *hi, uint64_t *count, int *empty) {
     if (nd < 1 || nd > UF_EW_MAX_DIMS) {
         return 0;
     }
     for (int k = 0; k < nd; k++) {
-        if (shape[k] < 0) {
+        int32_t n = D(d, shape + k);
+        if (n < 0) {
             return 0;
         }
-        if (shape[k] == 0) {
+        if (n == 0) {
             *empty = 1;
             continue;
         }
-        int64_t reach = (int64_t)(shape[k] - 1) * stride[k];
+        int64_t reach = (int64_t)(n - 1) * D(d, stride + k);
         *(reach < 0 ? lo : hi) += reach;
-        *count *= (uint64_t)shape[k];
+        *count *= (uint64_t)n;
     }
     return 1;
 }
@@ -386,27 +401,23 @@ static int within(int64_t lo, int64_t hi, size_t len, int esize) {
     return lo >= 0 && (uint64_t)hi < (uint64_t)(len / (size_t)esize);
 }
 
-// Binary ops: tensors x1, x2, out, desc; element size esize.
+// Binary ops: tensors x1, x2 (either may be a constant), out, desc; element size esize.
 static int binary_check(const uf_call *c, int esize) {
     CHECK(esize == 1 || esize == 2 || esize == 4);
-    if (esize > 1) {
-        for (int k = 0; k < 3; k++) {
-            if ((uintptr_t)c->t[k] & (uintptr_t)(esize - 1)) {
-                return UF_EALIGN;
-            }
-        }
+    if ((uintptr_t)c->t[2] & (uintptr_t)(esize - 1)) {
+        return UF_EALIGN;
     }
-    const int32_t *d = T(3);
+    const void *d = T(3);
     if (!desc_fits(c, 3, 1)) {
         return UF_EPARAM;
     }
-    int nd = d[0];
+    int nd = D(d, 0);
     CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, 3, 1 + 3 * (uint64_t)nd));
     int64_t alo = 0, ahi = 0, blo = 0, bhi = 0, olo = 0, ohi = 0;
     uint64_t n = 1, unused = 1;
     int empty = 0;
-    CHECK(block_span(d + 1, d + 1 + nd, nd, &alo, &ahi, &n, &empty));
-    CHECK(block_span(d + 1, d + 1 + 2 * nd, nd, &blo, &bhi, &unused, &empty));
+    CHECK(block_span(d, 1, 1 + nd, nd, &alo, &ahi, &n, &empty));
+    CHECK(block_span(d, 1, 1 + 2 * nd, nd, &blo, &bhi, &unused, &empty));
     if (empty) {
         return UF_OK;
     }
@@ -461,18 +472,18 @@ static int mean_check(const uf_call *c, int esize) {
     if (esize > 1 && (((uintptr_t)T(0) | (uintptr_t)T(1)) & (uintptr_t)(esize - 1))) {
         return UF_EALIGN;
     }
-    const int32_t *d = T(2);
+    const void *d = T(2);
     CHECK(desc_fits(c, 2, 1));
-    int no = d[0];
+    int no = D(d, 0);
     CHECK(no >= 1 && no <= UF_EW_MAX_DIMS && desc_fits(c, 2, 2 + 2 * (uint64_t)no));
-    const int32_t *inner = d + 1 + 2 * no;
-    int ni = inner[0];
+    int inner = 1 + 2 * no;
+    int ni = D(d, inner);
     CHECK(ni >= 1 && ni <= UF_EW_MAX_DIMS && desc_fits(c, 2, 2 + 2 * (uint64_t)no + 2 * (uint64_t)ni));
     int64_t lo = 0, hi = 0;
     uint64_t n = 1, m = 1;
     int empty = 0;
-    CHECK(block_span(d + 1, d + 1 + no, no, &lo, &hi, &n, &empty));
-    CHECK(block_span(inner + 1, inner + 1 + ni, ni, &lo, &hi, &m, &empty));
+    CHECK(block_span(d, 1, 1 + no, no, &lo, &hi, &n, &empty));
+    CHECK(block_span(d, inner + 1, inner + 1 + ni, ni, &lo, &hi, &m, &empty));
     if (empty) {
         return UF_OK;
     }
@@ -503,18 +514,19 @@ static int run_mean_f32(const uf_call *c) {
 static int run_strided_copy(const uf_call *c) {
     int esize = I(0);
     CHECK(esize == 1 || esize == 2 || esize == 4);
-    if (esize > 1 && (((uintptr_t)T(0) | (uintptr_t)T(1)) & (uintptr_t)(esize - 1))) {
+    // the input may be a constant (a CONCATENATION operand): only the output is aligned
+    if ((uintptr_t)T(1) & (uintptr_t)(esize - 1)) {
         return UF_EALIGN;
     }
-    const int32_t *d = T(2);
+    const void *d = T(2);
     CHECK(desc_fits(c, 2, 1));
-    int nd = d[0];
+    int nd = D(d, 0);
     CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, 2, 3 + 3 * (uint64_t)nd));
-    int64_t xlo = d[1], xhi = d[1], olo = d[2], ohi = d[2];
+    int64_t xlo = D(d, 1), xhi = xlo, olo = D(d, 2), ohi = olo;
     uint64_t n = 1, unused = 1;
     int empty = 0;
-    CHECK(block_span(d + 3, d + 3 + nd, nd, &xlo, &xhi, &n, &empty));
-    CHECK(block_span(d + 3, d + 3 + 2 * nd, nd, &olo, &ohi, &unused, &empty));
+    CHECK(block_span(d, 3, 3 + nd, nd, &xlo, &xhi, &n, &empty));
+    CHECK(block_span(d, 3, 3 + 2 * nd, nd, &olo, &ohi, &unused, &empty));
     if (empty) {
         return UF_OK;
     }
@@ -551,9 +563,9 @@ static int svdf_check(const uf_call *c, int esize, int quantized) {
     CHECK(nonneg(c, 0, 3) && positive(c, 3, 5) && I(2) % I(3) == 0);
     uint64_t state = mul3(I(0), I(2), I(4));
     FITS(0, (uint64_t)I(0) * I(1), esize == 4 ? 4 : 1);
-    FITS(1, (uint64_t)I(2) * I(1), esize == 4 ? 4 : 1);
-    FITS(2, (uint64_t)I(2) * I(4), esize);
-    FITS(3, quantized ? 2 * (uint64_t)I(2) + I(2) / I(3) : (uint64_t)(I(2) / I(3)), 4);
+    CFITS(1, (uint64_t)I(2) * I(1), esize == 4 ? 4 : 1);
+    CFITS(2, (uint64_t)I(2) * I(4), esize);
+    CFITS(3, quantized ? 2 * (uint64_t)I(2) + I(2) / I(3) : (uint64_t)(I(2) / I(3)), 4);
     FITS(4, state, esize);
     FITS(5, (uint64_t)I(0) * (I(2) / I(3)), esize == 4 ? 4 : 1);
     if (quantized) {
@@ -596,13 +608,12 @@ static int run_lstm_s8(const uf_call *c) {
     uint64_t n4 = 4 * (uint64_t)I(3);
     FITS(0, mul3(I(0), I(1), I(2)), 1);
     FITS(1, n4 * I(2) + n4 * I(3), 1);
-    FITS(2, 2 * n4 + 16, 4);
+    CFITS(2, 2 * n4 + 16, 4);
     FITS(3, (uint64_t)I(0) * I(3), 1);
     FITS(4, (uint64_t)I(0) * I(3), 2);
     FITS(5, mul3(I(0), I(1), I(3)), 1);
-    const int32_t *gate_shifts = (const int32_t *)T(2) + 2 * n4;
-    for (int k = 1; k < 16; k += 2) {
-        CHECK(shift_ok(gate_shifts[k]));
+    for (int k = 1; k < 16; k += 2) {   // the gate shifts, after the biases
+        CHECK(shift_ok(uf_ld_i32(T(2), (size_t)(2 * n4 + k))));
     }
     uf_lstm_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5), I(6),
                I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14));
@@ -665,7 +676,7 @@ static int run_leaky_relu_q(const uf_call *c) {
 static int sigmoid_check(const uf_call *c) {
     CHECK(I(0) >= 0 && I(2) >= 0 && I(2) <= 31 && I(1) >= 0 && I(1) <= 32767 * 2);
     FITS(0, I(0), 2);
-    FITS(1, 256, 2);
+    CFITS(1, 256, 2);
     FITS(2, I(0), 2);
     return UF_OK;
 }
@@ -690,7 +701,7 @@ static int run_tanh_s16(const uf_call *c) {
 static int run_prelu_q(const uf_call *c) {
     int n = I(0), esize = elem_size(c, 0, n);
     CHECK(n >= 0 && esize && I(1) >= 1 && I(4) >= -31 && I(4) <= 30 && I(6) >= -31 && I(6) <= 30);
-    FITS(1, I(1), 2);
+    CFITS(1, I(1), 2);
     FITS(2, n, esize);
     uf_prelu_q(T(0), T(1), T(2), n, I(1), I(2), I(3), I(4), I(5), I(6), I(7), I(8), I(9), esize);
     return UF_OK;
@@ -699,7 +710,7 @@ static int run_prelu_q(const uf_call *c) {
 static int run_prelu_f32(const uf_call *c) {
     CHECK(I(0) >= 0 && I(1) >= 1);
     FITS(0, I(0), 4);
-    FITS(1, I(1), 4);
+    CFITS(1, I(1), 4);
     FITS(2, I(0), 4);
     uf_prelu_f32(T(0), T(1), T(2), I(0), I(1));
     return UF_OK;
@@ -709,8 +720,8 @@ static int run_prelu_f32(const uf_call *c) {
 static int run_softmax_s16(const uf_call *c) {
     CHECK(I(0) >= 0 && I(1) >= 1 && I(1) <= 65536 && I(3) >= -31 && I(3) <= 30);
     FITS(0, (uint64_t)I(0) * I(1), 2);
-    FITS(1, 513, 2);
-    FITS(2, 513, 2);
+    CFITS(1, 513, 2);
+    CFITS(2, 513, 2);
     FITS(3, (uint64_t)I(0) * I(1), 2);
     uf_softmax_s16(T(0), T(1), T(2), T(3), I(0), I(1), I(2), I(3));
     return UF_OK;
@@ -723,7 +734,7 @@ static int run_conv_s8_ort(const uf_call *c) {
     if (e) {
         return e;
     }
-    FITS(4, I(5), 4);
+    CFITS(4, I(5), 4);
     uf_conv2d_s8_ort(T(0), T(1), T(2), T(3), T(4), I(0), I(1), I(2), I(3), I(4), I(5), I(6),
                      I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), I(15), I(16), I(17));
     return UF_OK;
@@ -735,7 +746,7 @@ static int run_dw_s8_ort(const uf_call *c) {
     if (e) {
         return e;
     }
-    FITS(4, oc, 4);
+    CFITS(4, oc, 4);
     uf_depthwise_conv2d_s8_ort(T(0), T(1), T(2), T(3), T(4), I(0), I(1), I(2), I(3), I(4),
                                I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14),
                                I(15), I(16), I(17));
@@ -746,9 +757,9 @@ static int run_fc_s8_ort(const uf_call *c) {
     CHECK(nonneg(c, 0, 3));
     FITS(0, (uint64_t)I(0) * I(1), 1);
     FITS(1, (uint64_t)I(2) * I(1), 1);
-    FITS(2, I(2), 4);
+    CFITS(2, I(2), 4);
     FITS(3, (uint64_t)I(0) * I(2), 1);
-    FITS(4, I(2), 4);
+    CFITS(4, I(2), 4);
     uf_fully_connected_s8_ort(T(0), T(1), T(2), T(3), T(4), I(0), I(1), I(2), I(3), I(4), I(5));
     return UF_OK;
 }
@@ -963,7 +974,7 @@ const char *uf_error_text(int err) {
         case UF_ESIZE:
             return "a tensor is shorter than its shape parameters need";
         case UF_EALIGN:
-            return "int16/int32/float tensor data is not aligned";
+            return "an int16/int32/float activation or output tensor is not aligned";
         case UF_EPARAM:
             return "a parameter is out of range";
         case UF_EKERNEL:

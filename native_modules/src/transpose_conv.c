@@ -14,8 +14,8 @@ static int source(int o, int k, int stride, int pad, int size) {
     return t < size ? t : -1;
 }
 
-void uf_transpose_conv_s8(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *out,
-                          const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+void uf_transpose_conv_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                          const void *mult, const void *shift, int in_h, int in_w, int in_c,
                           int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                           int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max) {
     const size_t fsize = (size_t)k_h * k_w * in_c;
@@ -37,21 +37,21 @@ void uf_transpose_conv_s8(const int8_t *x, const int8_t *w, const int32_t *bias,
                         }
                     }
                 }
-                *out++ = (int8_t)uf_requant(acc + bias[oc], mult[oc], shift[oc], out_off, act_min, act_max);
+                *out++ = (int8_t)uf_requant_ch(acc + uf_ld_i32(bias, oc), mult, shift, oc, out_off, act_min, act_max);
             }
         }
     }
 }
 
-void uf_transpose_conv_s16(const int16_t *x, const int8_t *w, const int32_t *bias, int16_t *out,
-                           const int32_t *mult, const int32_t *shift, int in_h, int in_w, int in_c,
+void uf_transpose_conv_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                           const void *mult, const void *shift, int in_h, int in_w, int in_c,
                            int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                            int pad_h, int pad_w, int act_min, int act_max) {
     const size_t fsize = (size_t)k_h * k_w * in_c;
     for (int oy = 0; oy < out_h; oy++) {
         for (int ox = 0; ox < out_w; ox++) {
             for (int oc = 0; oc < out_c; oc++) {
-                int64_t acc = uf_int64_at(bias, oc);
+                int64_t acc = uf_ld_i64w(bias, oc);
                 for (int ky = k_h - 1; ky >= 0; ky--) {
                     int iy = source(oy, ky, s_h, pad_h, in_h);
                     for (int kx = k_w - 1; kx >= 0 && iy >= 0; kx--) {
@@ -62,13 +62,13 @@ void uf_transpose_conv_s16(const int16_t *x, const int8_t *w, const int32_t *bia
                         }
                     }
                 }
-                *out++ = (int16_t)uf_requant16(acc, mult[oc], shift[oc], 1, act_min, act_max);
+                *out++ = (int16_t)uf_requant16(acc, mult, shift, oc, 1, act_min, act_max);
             }
         }
     }
 }
 
-void uf_transpose_conv_f32(const float *x, const float *w, const float *bias, float *out,
+void uf_transpose_conv_f32(const float *x, const void *w, const void *bias, float *out,
                            int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
                            int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                            float act_min, float act_max) {
@@ -85,13 +85,13 @@ void uf_transpose_conv_f32(const float *x, const float *w, const float *bias, fl
                             continue;
                         }
                         const float *xp = x + ((size_t)iy * in_w + ix) * in_c;
-                        const float *wp = w + oc * fsize + (size_t)(ky * k_w + kx) * in_c;
+                        size_t wp = oc * fsize + (size_t)(ky * k_w + kx) * in_c;
                         for (int c = 0; c < in_c; c++) {
-                            acc += xp[c] * wp[c];
+                            acc += xp[c] * uf_ld_f32(w, wp + c);
                         }
                     }
                 }
-                acc += bias[oc];
+                acc += uf_ld_f32(bias, oc);
                 acc = acc < act_min ? act_min : acc;
                 *out++ = acc > act_max ? act_max : acc;
             }
