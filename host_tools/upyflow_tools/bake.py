@@ -12,6 +12,7 @@ from . import BakeError
 from .emit import Baked, assemble, module_source
 from .ir import Graph
 from .lower import Call, lower
+from .lower.core import MAX_BYTES
 from .passes import alias_layout_ops, split_large_layers
 
 # --weights file: the most weight bytes one op may read into the reusable buffer.
@@ -91,6 +92,9 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline") -
     alias = alias_layout_ops(graph)
     calls = lower(graph)
     offsets, arena, buffers = plan(graph, calls, alias)
+    if arena > MAX_BYTES:
+        raise BakeError("the model needs a %d-byte arena; a 32-bit board addresses less than 2^31 bytes"
+                        % arena)
     if weights not in ("inline", "file"):
         raise BakeError("--weights must be inline or file, not %r" % weights)
     baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path), weights)

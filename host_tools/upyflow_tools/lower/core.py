@@ -58,8 +58,46 @@ def lower(graph: Graph) -> list[Call]:
     for i, op in enumerate(graph.ops):
         for call in LOWERINGS[op.kind](graph, op):
             call.op_index = i
+            check_call(graph, op, call)
             calls.append(call)
     return calls
+
+
+# --- kernel preconditions ------------------------------------------------------------------
+# Every tier's kernel accepts a parameter only in a range (C: native_modules/src/table.c
+# refuses the call at run time; pure and viper would shift by a negative or huge amount and
+# disagree). Each family registers its kernels' ranges beside its lowering; lower() checks
+# every call against them, so bake refuses what a kernel cannot run.
+# kernel -> {index among the call's int parameters: (lo, hi, what)}
+INT_RANGES: dict[str, dict[int, tuple[int, int, str]]] = {}
+# kernel -> (position of a constant int32 tensor among the call's tensors, which elements
+# (a slice, or a function of the int parameters giving indices), lo, hi(ints) -> int, what)
+TENSOR_RANGES: dict[str, list[tuple]] = {}
+SHIFT = (-31, 30)       # the int32 requantization's shift (TFLM's MultiplyByQuantizedMultiplier)
+
+
+def precondition(kernel: str, ints: dict | None = None, tensors: list | None = None) -> None:
+    """Register the parameter ranges of a device kernel (see INT_RANGES, TENSOR_RANGES)."""
+    INT_RANGES.setdefault(kernel, {}).update(ints or {})
+    TENSOR_RANGES.setdefault(kernel, []).extend(tensors or [])
+
+
+def check_call(graph: Graph, op: Op, call: Call) -> None:
+    ints = [int(p) for p in call.params if not isinstance(p, float)]
+    where = "%s %r" % (op.kind, graph.tensors[op.outputs[0]].name)
+    for k, (lo, hi, what) in INT_RANGES.get(call.kernel, {}).items():
+        if not lo <= ints[k] <= hi:
+            raise BakeError("%s: %s %d is outside [%d, %d] (extreme quantization scales?); "
+                            "upyflow's kernels cannot run it" % (where, what, ints[k], lo, hi))
+    for pos, index, lo, hi, what in TENSOR_RANGES.get(call.kernel, []):
+        t = graph.tensors[call.tensors[pos]]
+        data = t.data.reshape(-1) if t.data is not None else np.zeros(0)
+        picked = data[index(ints)] if callable(index) else data[index]
+        top = hi(ints) if callable(hi) else hi
+        bad = picked[(picked < lo) | (picked > top)]
+        if bad.size:
+            raise BakeError("%s: %s %d is outside [%d, %d] (extreme quantization scales?); "
+                            "upyflow's kernels cannot run it" % (where, what, int(bad[0]), lo, top))
 
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -68,24 +106,50 @@ ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 OWN_ACTIVATION = {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
 
 
+# Boards are 32-bit: a tensor's bytes, and every count a kernel loops over, fit in 2^31 - 1.
+MAX_BYTES = (1 << 31) - 1
+
+
 def check_graph(graph: Graph) -> None:
-    """Reject, with a BakeError, what would otherwise crash a lowering or the planner.
+    """Reject, with a BakeError, what would otherwise crash a lowering or the planner, or
+    make a kernel write outside its buffers.
 
     A damaged or unusual file gets here with missing operands, graph inputs/outputs
     that name no tensor, fused activations we have no clamp for (TANH, SIGN_BIT), or
     int tensors without a usable scale (0, NaN, absent): without these checks they
-    surfaced as IndexError / ZeroDivisionError / ValueError tracebacks."""
+    surfaced as IndexError / ZeroDivisionError / ValueError tracebacks. Every kernel
+    also assumes what these checks guarantee: each tensor it touches has at least one
+    element and fewer than 2^31 bytes (a zero-sized output gets no arena bytes, yet
+    the loops run over its other dimensions), and it writes only arena tensors
+    (never a constant in the immutable weights, nor a graph input in place)."""
     n = len(graph.tensors)
     for what, ids in (("input", graph.inputs), ("output", graph.outputs)):
         for t in ids:
             if not 0 <= t < n:
                 raise BakeError("graph %s refers to tensor %d of %d" % (what, t, n))
+    for what, ids in (("input", graph.inputs), ("output", graph.outputs)):
+        for t in ids:
+            check_extent(graph.tensors[t], "graph %s" % what)
+            if graph.tensors[t].is_const:   # its bytes are weights, but the runtime reads the arena
+                raise BakeError("graph %s %r is a constant; upyflow needs computed tensors"
+                                % (what, graph.tensors[t].name))
     for op in graph.ops:
         need = MIN_INPUTS.get(op.kind, 1)
         if len(op.inputs) < need or any(t < 0 for t in op.inputs[:need]) \
                 or not op.outputs or op.outputs[0] < 0:
             raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
                             % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
+        for t in op.inputs + op.outputs:
+            if t >= 0:
+                check_extent(graph.tensors[t], op.kind)
+        for t in op.outputs:
+            if t < 0:
+                continue
+            out = graph.tensors[t]
+            if out.is_const:
+                raise BakeError("operator %s writes tensor %r, which is a constant" % (op.kind, out.name))
+            if t in graph.inputs:
+                raise BakeError("operator %s writes tensor %r, which is a graph input" % (op.kind, out.name))
         act = op.options.get("fused_activation_function", "NONE")
         if act not in ACTIVATIONS and op.kind not in OWN_ACTIVATION:
             raise BakeError("operator %s has fused activation %s; upyflow supports %s"
@@ -104,6 +168,13 @@ def check_graph(graph: Graph) -> None:
             if any(not lo <= z <= hi for z in tensor.zero_point):
                 raise BakeError("%s tensor %r has a zero point outside the %s range"
                                 % (op.kind, tensor.name, tensor.dtype))
+
+
+def check_extent(t: Tensor, what: str) -> None:
+    """At least one element, fewer than 2^31 bytes (see check_graph)."""
+    if any(d < 1 for d in t.shape) or t.nbytes > MAX_BYTES:
+        raise BakeError("%s tensor %r has shape %s (%d bytes); upyflow needs at least one element and "
+                        "fewer than 2^31 bytes" % (what, t.name, list(t.shape), t.nbytes))
 
 
 def inp(graph: Graph, op: Op, k: int) -> Tensor:
@@ -160,9 +231,10 @@ def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
 
 
 def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[int]:
-    if len(x.shape) != 4 or x.shape[0] != 1:
-        raise BakeError("%s input %r has shape %s; upyflow runs batch-1 NHWC tensors"
-                        % (op.kind, x.name, list(x.shape)))
+    for t in (x, out):
+        if len(t.shape) != 4 or t.shape[0] != 1:
+            raise BakeError("%s tensor %r has shape %s; upyflow runs batch-1 NHWC tensors"
+                            % (op.kind, t.name, list(t.shape)))
     o = op.options
     s_h, s_w = o.get("stride_h", 1), o.get("stride_w", 1)
     d_h, d_w = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)

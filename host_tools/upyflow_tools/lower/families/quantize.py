@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...ir import Graph, Op
 from ...quant import (QRANGE, channel_multipliers)
+from ..core import SHIFT, precondition
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
 from .ort import ort_requant_table, uses_ort
@@ -38,3 +39,7 @@ def _dequantize(graph: Graph, op: Op) -> list[Call]:
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
     return [Call("dequantize_f32", [op.inputs[0], op.outputs[0]], [x.size, x.sc, x.zp])]
+
+
+# Kernel preconditions (lower.core.check_call).
+precondition("requantize", ints={3: (SHIFT[0], SHIFT[1], "requantization shift")})
