@@ -12,7 +12,8 @@ it after a timeout. The verdict per mutant:
   that must stay untouched, views unbounded above as MicroPython's uctypes views are) and
   the native tier with equal outputs (good);
 - anything else is a finding: traceback (any other exception in bake, with its place),
-  multiline (a BakeError of several lines), oom (MemoryError), hang, crash (worker died),
+  multiline (a BakeError of several lines), backstop (the ONNX reader's catch-all turned an
+  unforeseen exception into its one-line error: not a crash, but a missing check), oom (MemoryError), hang, crash (worker died),
   run (an accepted model fails at load or invoke on a tier), guard (bytes after the arena
   changed), mismatch (the tiers disagree).
 
@@ -465,7 +466,10 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
         src = module_source(result.baked, "fz")
     except BakeError as e:
         msg = str(e)
-        return ("rejected", msg) if msg and "\n" not in msg else ("multiline", msg[:200])
+        if not msg or "\n" in msg:
+            return "multiline", msg[:200]
+        # the ONNX reader's last line of defence: one line, but a check is missing
+        return ("backstop", msg[:200]) if msg.startswith("malformed ONNX model at") else ("rejected", msg)
     except MemoryError:
         return "oom", "MemoryError at %s" % _place(sys.exc_info()[2])
     except RecursionError:
@@ -601,7 +605,9 @@ def fuzz(kind: str, count: int, seed: int, timeout: float = 20.0, quick: bool = 
             verdict, detail = pool.run(name, data, sub)
             counts[(verdict, "onnx" if name.endswith(".onnx") else "tflite")] += 1
             if verdict not in GOOD:
-                key = (verdict, detail.split(": ")[0] if verdict == "traceback" else detail[:80])
+                key = (verdict, detail.split(": ")[0] if verdict == "traceback" else
+                       detail.split("(")[-1].split(":")[0] + detail.split("'")[0] if verdict == "backstop"
+                       else detail[:80])
                 if key not in findings:
                     findings[key] = (name, k, detail)
                     if save:

@@ -120,7 +120,8 @@ def check_graph(graph: Graph) -> None:
     surfaced as IndexError / ZeroDivisionError / ValueError tracebacks. Every kernel
     also assumes what these checks guarantee: each tensor it touches has at least one
     element and fewer than 2^31 bytes (a zero-sized output gets no arena bytes, yet
-    the loops run over its other dimensions), and it writes only arena tensors
+    the loops run over its other dimensions), float constants are finite (tiers would
+    disagree on NaN/inf arithmetic), and it writes only arena tensors
     (never a constant in the immutable weights, nor a graph input in place)."""
     n = len(graph.tensors)
     for what, ids in (("input", graph.inputs), ("output", graph.outputs)):
@@ -142,6 +143,9 @@ def check_graph(graph: Graph) -> None:
         for t in op.inputs + op.outputs:
             if t >= 0:
                 check_extent(graph.tensors[t], op.kind)
+                c = graph.tensors[t]
+                if c.is_const and c.dtype == "f32" and not np.all(np.isfinite(c.data)):
+                    raise BakeError("%s constant %r holds NaN or infinite values" % (op.kind, c.name))
         for t in op.outputs:
             if t < 0:
                 continue
