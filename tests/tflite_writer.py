@@ -11,6 +11,7 @@ DTYPES = {  # name -> (TensorType, numpy little-endian dtype)
     "int16": (tflite.TensorType.INT16, "<i2"),
     "int32": (tflite.TensorType.INT32, "<i4"),
     "int64": (tflite.TensorType.INT64, "<i8"),
+    "bool": (tflite.TensorType.BOOL, "?"),
 }
 _ACT = dict(fused_activation_function="NONE")
 _CONV = dict(padding="SAME", stride_w=1, stride_h=1, dilation_w_factor=1, dilation_h_factor=1, **_ACT)

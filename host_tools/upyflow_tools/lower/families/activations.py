@@ -358,8 +358,9 @@ def _prelu(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     a = need_const(graph, op, 1, "alpha")
     check_size(op, out, x.size, "output")
-    try:
-        np.broadcast_shapes(tuple(a.shape), tuple(out.shape))
+    try:   # alpha must broadcast *to* the output, not widen it
+        if np.broadcast_shapes(tuple(a.shape), tuple(out.shape)) != tuple(out.shape):
+            raise ValueError
     except ValueError:
         raise BakeError("PRELU %r: alpha shape %s does not broadcast to %s"
                         % (out.name, list(a.shape), list(out.shape))) from None
