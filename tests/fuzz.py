@@ -349,7 +349,10 @@ def mutate_onnx(data: bytes, rng: np.random.Generator) -> bytes:
             elif r < 0.7:
                 init.data_type = int(rng.choice([1, 2, 3, 5, 6, 7, 9, 10, 11]))
             elif r < 0.85:
-                arr = nh.to_array(init).copy()
+                try:
+                    arr = nh.to_array(init).copy()
+                except ValueError:   # an earlier mutation broke it already
+                    continue
                 if arr.dtype.kind == "f" and arr.size:
                     arr.reshape(-1)[int(rng.integers(arr.size))] = float(rng.choice(F32))
                     init.CopyFrom(nh.from_array(arr, init.name))

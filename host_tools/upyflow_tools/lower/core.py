@@ -215,10 +215,20 @@ def check_filter_quant(op: Op, w: Tensor, channels: int) -> None:
                         "upyflow needs symmetric int8 weights" % (op.kind, w.name))
 
 
+def check_accumulator(op: Op, w: Tensor, bias: np.ndarray, channels: int, name: str) -> None:
+    """Kernel precondition of the int8 conv/FC kernels: the int32 sum (folded bias plus
+    fan-in products of at most 255 x 128) cannot overflow, where C would wrap and Python not."""
+    fan_in = w.size // max(channels, 1)
+    if bias.size and int(np.abs(bias.astype(np.int64)).max()) + fan_in * 255 * 128 > 2**31 - 1:
+        raise BakeError("%s %r: bias %d with %d products per output can overflow the int32 accumulator"
+                        % (op.kind, name, int(np.abs(bias.astype(np.int64)).max()), fan_in))
+
+
 def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
                   out: Tensor, channels: int) -> list[int]:
     """Folded-bias, multiplier and shift constants of an int8 conv/FC; their tensor ids."""
     check_filter_quant(op, w, channels)
+    check_accumulator(op, w, bias, channels, graph.tensors[op.outputs[0]].name)
     mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels)
     name = graph.tensors[op.outputs[0]].name
     return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),

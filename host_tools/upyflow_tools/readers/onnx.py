@@ -602,7 +602,12 @@ class _Reader:
         if op == "Shape":
             return np.array(x.shape, np.int64)
         if op == "Gather":
-            return np.take(x, xs[1], axis=a.get("axis", 0))
+            idx, ax = np.asarray(xs[1]), a.get("axis", 0)
+            if not -max(x.ndim, 1) <= ax < max(x.ndim, 1) or idx.dtype.kind not in "iu" or \
+                    np.any(idx < -x.shape[ax]) or np.any(idx >= x.shape[ax]):
+                raise BakeError("Gather node %r: indices or axis %d out of range for shape %s"
+                                % (node.name, ax, list(x.shape)))
+            return np.take(x, idx, axis=ax)
         if op == "Unsqueeze":
             spec = xs[1] if len(xs) > 1 else None
             n_new = len(np.asarray(a.get("axes") if "axes" in a else spec if spec is not None else []).reshape(-1))
@@ -669,6 +674,9 @@ class _Reader:
             steps = xs[4] if len(xs) > 4 and xs[4] is not None else [1] * len(starts)
             sl = [slice(None)] * x.ndim
             for s, e, ax, st in zip(starts, ends, axes, steps):
+                if not -x.ndim <= int(ax) < x.ndim or int(st) == 0:
+                    raise BakeError("Slice node %r: axis %d or step %d does not fit shape %s"
+                                    % (node.name, int(ax), int(st), list(x.shape)))
                 sl[int(ax)] = slice(int(s), int(e), int(st))
             return x[tuple(sl)]
         raise BakeError("cannot evaluate constant %s node %r" % (op, node.name))
@@ -1080,9 +1088,13 @@ class _Reader:
             return w, bias, name
         i, node = c
         try:
-            gamma, beta, mean, var = (np.asarray(self._cval(node, k, "parameter"), np.float64) for k in range(1, 5))
+            gamma, beta, mean, var = (np.asarray(self._cval(node, k, "parameter"), np.float64).reshape(-1)
+                                      for k in range(1, 5))
         except BakeError:
             return w, bias, name
+        if any(np.size(p) != w.shape[0] for p in (gamma, beta, mean, var)):
+            raise BakeError("BatchNormalization node %r: parameters for %d channels, the Conv makes %d"
+                            % (node.name, np.size(gamma), w.shape[0]))
         eps = self._attrs(node).get("epsilon", 1e-5)
         k = gamma / np.sqrt(var + eps)
         self.done.add(i)
@@ -1160,6 +1172,9 @@ class _Reader:
             quant = False
             name = node.output[0]
             bias_f = np.zeros(n_out, np.float32)
+            if b is not None and np.size(b.q if isinstance(b, QConst) else b) not in (1, n_out):
+                raise BakeError("%s node %r: bias of %d values for %d outputs"
+                                % (node.op_type, node.name, np.size(b.q if isinstance(b, QConst) else b), n_out))
             if b is not None:
                 bias_f = np.broadcast_to((b.value() if isinstance(b, QConst) else np.asarray(b, np.float32))
                                          .reshape(-1), (n_out,)).astype(np.float32) * np.float32(beta)
@@ -1391,7 +1406,11 @@ class _Reader:
         if len(node.output) > 1 and any(node.output[1:]):
             raise BakeError("BatchNormalization node %r: training mode is not supported" % node.name)
         v = self._rt(node, 0)
-        gamma, beta, mean, var = (np.asarray(self._cval(node, k, "parameter"), np.float64) for k in range(1, 5))
+        gamma, beta, mean, var = (np.asarray(self._cval(node, k, "parameter"), np.float64).reshape(-1)
+                                  for k in range(1, 5))
+        if len(v.shape) < 2 or any(p.size != v.shape[1] for p in (gamma, beta, mean, var)):
+            raise BakeError("BatchNormalization node %r: parameters %s for input %s"
+                            % (node.name, [p.size for p in (gamma, beta, mean, var)], list(v.shape)))
         eps = self._attrs(node).get("epsilon", 1e-5)
         k = gamma / np.sqrt(var + eps)
         shape = [1] * len(v.shape)
