@@ -106,6 +106,8 @@ ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 OWN_ACTIVATION = {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
 
 
+# Ops for which an infinite float constant is a bound, not arithmetic (a max pool's -inf padding).
+INF_OK = {"PADV2", "MAXIMUM", "MINIMUM"}
 # Boards are 32-bit: a tensor's bytes, and every count a kernel loops over, fit in 2^31 - 1.
 MAX_BYTES = (1 << 31) - 1
 
@@ -120,8 +122,9 @@ def check_graph(graph: Graph) -> None:
     surfaced as IndexError / ZeroDivisionError / ValueError tracebacks. Every kernel
     also assumes what these checks guarantee: each tensor it touches has at least one
     element and fewer than 2^31 bytes (a zero-sized output gets no arena bytes, yet
-    the loops run over its other dimensions), float constants are finite (tiers would
-    disagree on NaN/inf arithmetic), and it writes only arena tensors
+    the loops run over its other dimensions), float constants are not NaN and, but for
+    bounds (INF_OK), finite (tiers would disagree on NaN/inf arithmetic), and it writes only
+    arena tensors
     (never a constant in the immutable weights, nor a graph input in place)."""
     n = len(graph.tensors)
     for what, ids in (("input", graph.inputs), ("output", graph.outputs)):
@@ -144,7 +147,8 @@ def check_graph(graph: Graph) -> None:
             if t >= 0:
                 check_extent(graph.tensors[t], op.kind)
                 c = graph.tensors[t]
-                if c.is_const and c.dtype == "f32" and not np.all(np.isfinite(c.data)):
+                if c.is_const and c.dtype == "f32" and not np.all(
+                        np.isfinite(c.data) | (np.isinf(c.data) & (op.kind in INF_OK))):
                     raise BakeError("%s constant %r holds NaN or infinite values" % (op.kind, c.name))
         for t in op.outputs:
             if t < 0:

@@ -781,8 +781,8 @@ class _Reader:
         scale, zp = self._qparams(node)
         axis = self._attrs(node).get("axis", 1)
         if isinstance(x, np.ndarray):
-            rank = max(x.ndim, 1)
-            if not -rank <= axis < rank or scale.size not in (1, np.shape(x)[axis % rank] if x.ndim else 1):
+            rank = max(x.ndim, 1)   # the axis matters only for per-axis scales
+            if scale.size > 1 and (not -rank <= axis < rank or scale.size != (np.shape(x)[axis] if x.ndim else 1)):
                 raise BakeError("DequantizeLinear %r: %d scales for data of shape %s on axis %d"
                                 % (node.name, scale.size, list(np.shape(x)), axis))
             if x.dtype not in (np.int8, np.int32):
