@@ -255,6 +255,9 @@ class _Reader:
         if unsupported:
             raise BakeError("unsupported ONNX operator%s %s" % ("s" if len(unsupported) > 1 else "",
                                                                  ", ".join(unsupported)))
+        for node in self.g.node:   # every node's operands first: lookahead reads later nodes
+            self.current = node
+            self._check_arity(node)
         for i, node in enumerate(self.g.node):
             if i in self.done:
                 continue
@@ -560,7 +563,7 @@ class _Reader:
         return act, end, q
 
     # --- nodes -----------------------------------------------------------------------------
-    def _node(self, i: int, node) -> None:
+    def _check_arity(self, node) -> None:
         op = node.op_type
         need = MIN_INPUTS.get(op, 1)
         if op in MIN_INPUTS_BY_OPSET and self.opset >= MIN_INPUTS_BY_OPSET[op][0]:
@@ -568,6 +571,9 @@ class _Reader:
         if len(node.input) < need or not all(node.input[:need]) or not node.output or not node.output[0]:
             raise BakeError("%s node %r has inputs %s and outputs %s; it needs %d input%s and an output"
                             % (op, node.name, list(node.input), list(node.output), need, "" if need == 1 else "s"))
+
+    def _node(self, i: int, node) -> None:
+        op = node.op_type
         ins = [self.vals.get(n) if n else None for n in node.input]
         if any(n and n not in self.vals for n in node.input):
             missing = [n for n in node.input if n and n not in self.vals][0]
@@ -626,7 +632,10 @@ class _Reader:
                 raise BakeError("Concat node %r: %s" % (node.name, _first_line(e))) from None
         if op == "Cast":
             from onnx import helper
-            return x.astype(helper.tensor_dtype_to_np_dtype(a["to"]))
+            try:
+                return x.astype(helper.tensor_dtype_to_np_dtype(a["to"]))
+            except KeyError:
+                raise BakeError("Cast node %r needs a known type 'to'" % node.name) from None
         if op == "Reshape":
             return x.reshape(self._reshape_shape(node, x.shape, xs[1]))
         if op == "Flatten":
