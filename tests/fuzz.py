@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-# ../shared beside the checkout, as tests/harness.py (UPYFLOW_SHARED names another place).
-SHARED = Path(os.environ.get("UPYFLOW_SHARED") or HERE.parents[1] / "shared") / "models"
+# ../shared beside the checkout, as tests/harness.py (FUZZ_SHARED names another place).
+SHARED = Path(os.environ.get("FUZZ_SHARED") or HERE.parents[1] / "shared") / "models"
 GOOD = ("rejected", "ok", "skipped")
 GUARD = 256                      # guard bytes after the arena
 GUARD_BYTE = 0xA5

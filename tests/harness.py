@@ -14,8 +14,7 @@ from upyflow_tools.bake import bake
 from upyflow_tools.tflm import interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
-# ../shared beside the checkout; UPYFLOW_SHARED names another place (a git worktree elsewhere)
-SHARED = Path(os.environ.get("UPYFLOW_SHARED") or ROOT.parent / "shared")
+SHARED = ROOT.parent / "shared"
 NP = {"i8": np.int8, "i16": np.int16, "i32": np.int32, "f32": np.float32, "u8": np.uint8}
 _counter = itertools.count()
 
