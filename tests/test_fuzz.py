@@ -194,6 +194,18 @@ def test_positive_diff_min_is_refused():
         check_call(G, op, Call("softmax_s8", [0, 1], [1, 5, 1 << 30, 3, 5]))
 
 
+def test_conv_dilation_beyond_int32_rejected():
+    """SAME padding lets any dilation through the shape check; the kernels' int32 window
+    arithmetic cannot take (k - 1) x 2^31-1."""
+    rng = np.random.default_rng(3)
+    w = ModelWriter()
+    x = w.tensor([1, 4, 4, 2], "int8", 0.05, 0)
+    y = w.tensor([1, 4, 4, 3], "int8", 0.05, 0)
+    wi, bi, *_ = add_quant_weights(w, rng, [3, 3, 3, 2], 0, 0.05)
+    w.op("CONV_2D", [x, wi, bi], [y], dilation_h_factor=(1 << 31) - 1)
+    assert "reach beyond 2^31" in bake_error(w.build([x], [y]))
+
+
 # --- finding 4: an op writing a constant (the immutable weights) or a graph input -------------------
 def test_op_writing_a_constant_rejected():
     w = ModelWriter()

@@ -266,6 +266,12 @@ def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[in
     if tuple(out.shape[1:3]) != (out_h, out_w):
         raise BakeError("%s output %r has shape %s, but stride, padding and filter give %dx%d"
                         % (op.kind, out.name, list(out.shape), out_h, out_w))
+    # Kernel precondition: the input row/column a window reaches, (out - 1) * stride +
+    # (k - 1) * dilation, fits int32 (the C kernels compute it so; dilation 2^31-1 did not).
+    for n, s, k, d in ((out_h, s_h, k_h, d_h), (out_w, s_w, k_w, d_w)):
+        if (n - 1) * s + (k - 1) * d + 1 > MAX_BYTES:
+            raise BakeError("%s %r: stride %d, filter %d and dilation %d reach beyond 2^31"
+                            % (op.kind, out.name, s, k, d))
     pad_h = 0 if padding == "VALID" else conv_pad(in_h, k_h, s_h, d_h, out_h)
     pad_w = 0 if padding == "VALID" else conv_pad(in_w, k_w, s_w, d_w, out_w)
     return [k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w]
