@@ -134,6 +134,14 @@ def _check_shape(name: str, shape) -> None:
                         % (name, [int(d) for d in shape], MAX_ELEMENTS))
 
 
+def _perm(node, a: dict, rank: int) -> tuple:
+    """A Transpose's perm (default: reversed), checked to be a permutation of the axes."""
+    p = tuple(int(x) for x in a.get("perm", list(range(rank))[::-1]))
+    if sorted(p) != list(range(rank)):
+        raise BakeError("Transpose node %r: perm %s for rank %d" % (node.name, list(p), rank))
+    return p
+
+
 def _fold_shape(node, spec) -> list[int]:
     """A shape operand of a constant-folded node, checked before anything is allocated."""
     shape = [int(d) for d in np.asarray(spec).reshape(-1)]
@@ -583,7 +591,12 @@ class _Reader:
             return
         if op in _FOLDABLE and all(not isinstance(v, Val) for v in ins if v is not None) and ins \
                 and op not in ("QuantizeLinear", "DequantizeLinear"):
-            self._set(node.output[0], self._fold(node, [(v.value() if isinstance(v, QConst) else v) for v in ins]))
+            try:
+                folded = self._fold(node, [(v.value() if isinstance(v, QConst) else v) for v in ins])
+            except (ValueError, TypeError, IndexError) as e:   # numpy refusing the operands
+                raise BakeError("%s node %r: cannot evaluate its constant operands (%s)"
+                                % (op, node.name, _first_line(e))) from None
+            self._set(node.output[0], folded)
             return
         handler = getattr(self, "_op_" + op, None)
         if handler is None:
@@ -642,12 +655,17 @@ class _Reader:
             ax = a.get("axis", 1) % max(x.ndim, 1) if a.get("axis", 1) != x.ndim else x.ndim
             return x.reshape(int(np.prod(x.shape[:ax])), -1)
         if op == "Transpose":
-            return x.transpose(a.get("perm", list(range(x.ndim))[::-1]))
+            return x.transpose(_perm(node, a, x.ndim))
         if op == "Identity":
             return x
         if op in ("Add", "Sub", "Mul", "Div"):
             f = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
                  "Div": np.floor_divide if x.dtype.kind in "iu" else np.divide}[op]
+            try:
+                _fold_size(node, np.broadcast_shapes(np.shape(x), np.shape(xs[1])))
+            except ValueError:
+                raise BakeError("%s node %r: shapes %s and %s do not broadcast"
+                                % (op, node.name, list(np.shape(x)), list(np.shape(xs[1])))) from None
             return f(x, xs[1]).astype(np.result_type(x, xs[1]))
         if op == "Neg":
             return -x
@@ -678,9 +696,11 @@ class _Reader:
             _fold_size(node, (max(0, int(np.ceil((limit - start) / delta))),))
             return np.arange(x, xs[1], xs[2])
         if op == "Slice":
-            starts, ends = xs[1], xs[2]
-            axes = xs[3] if len(xs) > 3 and xs[3] is not None else range(len(starts))
-            steps = xs[4] if len(xs) > 4 and xs[4] is not None else [1] * len(starts)
+            starts, ends = np.asarray(xs[1]).reshape(-1), np.asarray(xs[2]).reshape(-1)
+            axes = np.asarray(xs[3]).reshape(-1) if len(xs) > 3 and xs[3] is not None else range(len(starts))
+            steps = np.asarray(xs[4]).reshape(-1) if len(xs) > 4 and xs[4] is not None else [1] * len(starts)
+            if not len(starts) == len(ends) == len(axes) == len(steps):
+                raise BakeError("Slice node %r: starts, ends, axes and steps differ in length" % node.name)
             sl = [slice(None)] * x.ndim
             for s, e, ax, st in zip(starts, ends, axes, steps):
                 if not -x.ndim <= int(ax) < x.ndim or int(st) == 0:
@@ -777,7 +797,7 @@ class _Reader:
     def _op_Transpose(self, i, node) -> None:
         v = self._rt(node, 0)
         r = len(v.shape)
-        p = tuple(int(x) for x in self._attrs(node).get("perm", list(range(r))[::-1]))
+        p = _perm(node, self._attrs(node), r)
         if v.shape != v.base:
             v = self._as(v, v.shape, _ident(r))
         ip = _inv(p)
@@ -1501,6 +1521,8 @@ class _Reader:
                 pads = full
         if len(pads) != 2 * rank or not np.isfinite(value):
             raise BakeError("Pad node %r: pads %s and value %g for a rank-%d input" % (node.name, pads, value, rank))
+        if any(p > MAX_ELEMENTS for p in pads):
+            raise BakeError("Pad node %r: pads %s beyond %d" % (node.name, pads, MAX_ELEMENTS))
         if min(pads) < 0:
             raise BakeError("Pad node %r: negative pads are not supported" % node.name)
         quant = v.deq
