@@ -546,6 +546,8 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
                 xa, ya = np.frombuffer(x, np.float32), np.frombuffer(y, np.float32)
                 if not np.allclose(xa, ya, rtol=1e-5, atol=1e-6, equal_nan=True):
                     return ("float-tie" if tie else "mismatch"), "output %d (f32) differs between native and pure" % k
+            elif len(x) != len(y):
+                return "mismatch", "output %d has %d bytes on native, %d on pure" % (k, len(x), len(y))
             elif x != y:
                 dt = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32}[dtypes[k]]
                 step = np.abs(np.frombuffer(x, dt).astype(np.int64) - np.frombuffer(y, dt)).max()
