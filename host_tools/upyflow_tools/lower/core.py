@@ -123,16 +123,14 @@ def check_graph(graph: Graph) -> None:
     also assumes what these checks guarantee: each tensor it touches has at least one
     element and fewer than 2^31 bytes (a zero-sized output gets no arena bytes, yet
     the loops run over its other dimensions), float constants are not NaN and, but for
-    bounds (INF_OK), finite (tiers would disagree on NaN/inf arithmetic), and it writes only
-    arena tensors
-    (never a constant in the immutable weights, nor a graph input in place)."""
+    bounds (INF_OK), finite (tiers would disagree on NaN/inf arithmetic), and it writes
+    only arena tensors (never a constant in the immutable weights, nor a graph input in
+    place). Kernel parameter ranges are checked per call (check_call)."""
     n = len(graph.tensors)
     for what, ids in (("input", graph.inputs), ("output", graph.outputs)):
         for t in ids:
             if not 0 <= t < n:
                 raise BakeError("graph %s refers to tensor %d of %d" % (what, t, n))
-    for what, ids in (("input", graph.inputs), ("output", graph.outputs)):
-        for t in ids:
             check_extent(graph.tensors[t], "graph %s" % what)
             if graph.tensors[t].is_const:   # its bytes are weights, but the runtime reads the arena
                 raise BakeError("graph %s %r is a constant; upyflow needs computed tensors"
