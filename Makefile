@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test bench bench-isa package.json natmods clean
+.PHONY: setup demo test fuzz bench bench-isa package.json natmods clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,12 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# Thousands of mutated TFLite and ONNX models through bake and the CPython tiers (tests/fuzz.py);
+# FUZZ_COUNT mutants per format, FUZZ_SEED fixed for a replay (default: a fresh seed, printed).
+FUZZ_COUNT ?= 3000
+fuzz: setup
+	FUZZ_COUNT=$(FUZZ_COUNT) FUZZ_SEED=$(FUZZ_SEED) $(PY) tests/fuzz.py --save out/fuzz
 
 bench: setup
 	$(PY) benchmarks/bench.py

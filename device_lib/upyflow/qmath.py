@@ -26,9 +26,10 @@ def rdbypot(x, exponent):
 
 
 def mul_by_qm(x, multiplier, shift):
-    # MultiplyByQuantizedMultiplier (double rounding).
+    # MultiplyByQuantizedMultiplier (double rounding). The left shift wraps like
+    # TFLM's int32 product (and the C kernels): the tiers agree on extreme scales.
     if shift > 0:
-        return srdhm(x << shift, multiplier)
+        return srdhm(wrap32(x << shift), multiplier)
     return rdbypot(srdhm(x, multiplier), -shift)
 
 

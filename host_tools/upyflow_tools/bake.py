@@ -13,6 +13,7 @@ from .emit import Baked, assemble, module_source
 from .fold import fold_constants
 from .ir import Graph
 from .lower import Call, lower
+from .lower.core import MAX_BYTES
 from .passes import alias_layout_ops, split_large_layers
 
 # --weights file: the most weight bytes one op may read into the reusable buffer.
@@ -110,6 +111,9 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     elif patches != "off":
         raise BakeError("--patches must be auto or off, not %r" % patches)
     offsets, arena, buffers = plan(graph, calls, alias)
+    if arena > MAX_BYTES:
+        raise BakeError("the model needs a %d-byte arena; a 32-bit board addresses less than 2^31 bytes"
+                        % arena)
     patch_report = None
     if stages:
         from .patches import describe, extra_work

@@ -5,7 +5,7 @@ import binascii
 import struct
 from dataclasses import dataclass
 
-from . import __version__
+from . import BakeError, __version__
 from .ir import Graph
 from .lower import Call
 
@@ -26,8 +26,8 @@ DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5, "u64": 
 def pack_records(records: list[tuple]) -> bytes:
     out = bytearray()
     for where, offset, nbytes, dtype, _shape, scale, zp in records:
-        if dtype not in DTYPE_CODES:
-            raise ValueError("tensor type %s cannot be baked" % dtype)
+        if dtype not in DTYPE_CODES:   # assemble() names the tensor first
+            raise BakeError("tensor type %s cannot be baked" % dtype)
         out += RECORD.pack(where, DTYPE_CODES[dtype], offset, nbytes, zp, scale)
     return bytes(out)
 
@@ -75,6 +75,11 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
 
     def use(t: int, call: int = -1) -> int:
         tensor = graph.tensors[t]
+        if tensor.dtype not in DTYPE_CODES:
+            raise BakeError("tensor %r has type %s, which no device kernel reads or writes"
+                            % (tensor.name, tensor.dtype))
+        if not -2**31 <= tensor.zp < 2**31:
+            raise BakeError("tensor %r has zero point %d, beyond int32" % (tensor.name, tensor.zp))
         key = (call, t) if tensor.is_const and weights_mode == "file" else t
         if key in index:
             return index[key]

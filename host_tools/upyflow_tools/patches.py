@@ -190,6 +190,8 @@ def schedule(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> tu
     n_tensors = len(graph.tensors)
     total = sum(work(c) for c in calls) or 1
     runs = chains(graph, calls, alias)
+    if not runs:   # nothing to run in bands (most models but CNNs)
+        return calls, []
 
     def evaluate(stages: list[Stage]):
         banded, origin = build(graph, calls, stages)

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from . import BakeError
+
 QRANGE = {"i8": (-128, 127), "i16": (-32768, 32767), "u8": (0, 255), "i32": (-2**31, 2**31 - 1)}
 
 
@@ -27,6 +29,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
 
 
 def _round_half_away(v: float) -> int:
+    if not math.isfinite(v):   # a NaN/inf scale, beta or alpha, or a float32 overflow
+        raise BakeError("a quantization parameter computes to %g; the model's scales or options "
+                        "are out of range" % v)
     return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
 
 

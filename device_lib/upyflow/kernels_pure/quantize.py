@@ -18,7 +18,12 @@ def _round(v):
 
 def quantize_f32(x, out, n, scale, zp, qmin, qmax):
     for i in range(n):
-        q = _round(_f32(x[i] / scale)) + zp
+        v = x[i] / scale
+        # as the C kernel's round_clamped: NaN -> 0, beyond +-2^30 (inf too) clamped
+        if -1073741824.0 <= v <= 1073741824.0:
+            q = _round(_f32(v)) + zp
+        else:
+            q = zp if v != v else (1073741824 if v > 0 else -1073741824) + zp
         out[i] = qmin if q < qmin else (qmax if q > qmax else q)
 
 

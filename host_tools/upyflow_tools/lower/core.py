@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .. import BakeError
-from ..ir import Graph, Op, Tensor
+from ..ir import DTYPE_SIZE, Graph, Op, Tensor
 from ..quant import (QRANGE, channel_multipliers,
                     conv_out_size, conv_pad)
 
@@ -110,6 +110,7 @@ def lower(graph: Graph) -> list[Call]:
             check_op(graph, op)
             for call in LOWERINGS[op.kind](graph, op):
                 call.op_index = i
+                check_call(graph, op, call)
                 calls.append(call)
         except BakeError as e:
             if str(e) not in problems:
@@ -128,6 +129,43 @@ def lower(graph: Graph) -> list[Call]:
 _TYPE_NAME = {"f16": "float16", "i64": "int64", "u8": "uint8", "u32": "uint32", "u64": "uint64"}
 
 
+# --- kernel preconditions ------------------------------------------------------------------
+# Every tier's kernel accepts a parameter only in a range (C: native_modules/src/table.c
+# refuses the call at run time; pure and viper would shift by a negative or huge amount and
+# disagree). Each family registers its kernels' ranges beside its lowering; lower() checks
+# every call against them, so bake refuses what a kernel cannot run.
+# kernel -> {index among the call's int parameters: (lo, hi, what)}
+INT_RANGES: dict[str, dict[int, tuple[int, int, str]]] = {}
+# kernel -> (position of a constant int32 tensor among the call's tensors, which elements
+# (a slice, or a function of the int parameters giving indices), lo, hi(ints) -> int, what)
+TENSOR_RANGES: dict[str, list[tuple]] = {}
+SHIFT = (-31, 30)       # the int32 requantization's shift (TFLM's MultiplyByQuantizedMultiplier)
+
+
+def precondition(kernel: str, ints: dict | None = None, tensors: list | None = None) -> None:
+    """Register the parameter ranges of a device kernel (see INT_RANGES, TENSOR_RANGES)."""
+    INT_RANGES.setdefault(kernel, {}).update(ints or {})
+    TENSOR_RANGES.setdefault(kernel, []).extend(tensors or [])
+
+
+def check_call(graph: Graph, op: Op, call: Call) -> None:
+    ints = [int(p) for p in call.params if not isinstance(p, float)]
+    where = "%s %r" % (op.kind, graph.tensors[op.outputs[0]].name)
+    for k, (lo, hi, what) in INT_RANGES.get(call.kernel, {}).items():
+        if not lo <= ints[k] <= hi:
+            raise BakeError("%s: %s %d is outside [%d, %d] (extreme quantization scales?); "
+                            "upyflow's kernels cannot run it" % (where, what, ints[k], lo, hi))
+    for pos, index, lo, hi, what in TENSOR_RANGES.get(call.kernel, []):
+        t = graph.tensors[call.tensors[pos]]
+        data = t.data.reshape(-1) if t.data is not None else np.zeros(0)
+        picked = data[index(ints)] if callable(index) else data[index]
+        top = hi(ints) if callable(hi) else hi
+        bad = picked[(picked < lo) | (picked > top)]
+        if bad.size:
+            raise BakeError("%s: %s %d is outside [%d, %d] (extreme quantization scales?); "
+                            "upyflow's kernels cannot run it" % (where, what, int(bad[0]), lo, top))
+
+
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 # Ops whose "fused activation" option is part of their own maths (the LSTM's cell
 # gate: TANH); their lowering validates it instead of check_graph.
@@ -137,18 +175,35 @@ OWN_ACTIVATION = {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
 UNQUANTIZED: set = set()
 
 
+# Ops for which an infinite float constant is a bound, not arithmetic (a max pool's -inf padding).
+INF_OK = {"PADV2", "MAXIMUM", "MINIMUM"}
+# Boards are 32-bit: a tensor's bytes, and every count a kernel loops over, fit in 2^31 - 1.
+MAX_BYTES = (1 << 31) - 1
+
+
 def check_graph(graph: Graph, ops: bool = True) -> None:
-    """Reject, with a BakeError, what would otherwise crash a lowering or the planner.
+    """Reject, with a BakeError, what would otherwise crash a lowering or the planner, or
+    make a kernel write outside its buffers.
 
     A damaged or unusual file gets here with missing operands, graph inputs/outputs
     that name no tensor, fused activations we have no clamp for (TANH, SIGN_BIT), or
     int tensors without a usable scale (0, NaN, absent): without these checks they
-    surfaced as IndexError / ZeroDivisionError / ValueError tracebacks."""
+    surfaced as IndexError / ZeroDivisionError / ValueError tracebacks. Every kernel
+    also assumes what these checks guarantee: each tensor it touches has at least one
+    element and fewer than 2^31 bytes (a zero-sized output gets no arena bytes, yet
+    the loops run over its other dimensions), float constants are not NaN and, but for
+    bounds (INF_OK), finite (tiers would disagree on NaN/inf arithmetic), and it writes
+    only arena tensors (never a constant in the immutable weights, nor a graph input in
+    place). Kernel parameter ranges are checked per call (check_call)."""
     n = len(graph.tensors)
     for what, ids in (("input", graph.inputs), ("output", graph.outputs)):
         for t in ids:
             if not 0 <= t < n:
                 raise BakeError("graph %s refers to tensor %d of %d" % (what, t, n))
+            check_extent(graph.tensors[t], "graph %s" % what)
+            if graph.tensors[t].is_const:   # its bytes are weights, but the runtime reads the arena
+                raise BakeError("graph %s %r is a constant; upyflow needs computed tensors"
+                                % (what, graph.tensors[t].name))
     for op in graph.ops if ops else []:
         check_op(graph, op)
 
@@ -160,6 +215,21 @@ def check_op(graph: Graph, op: Op) -> None:
             or not op.outputs or op.outputs[0] < 0:
         raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
                         % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
+    for t in op.inputs + op.outputs:
+        if t >= 0:
+            check_extent(graph.tensors[t], op.kind)
+            c = graph.tensors[t]
+            if c.is_const and c.dtype == "f32" and not np.all(
+                    np.isfinite(c.data) | (np.isinf(c.data) & (op.kind in INF_OK))):
+                raise BakeError("%s constant %r holds NaN or infinite values" % (op.kind, c.name))
+    for t in op.outputs:
+        if t < 0:
+            continue
+        out = graph.tensors[t]
+        if out.is_const:
+            raise BakeError("operator %s writes tensor %r, which is a constant" % (op.kind, out.name))
+        if t in graph.inputs:
+            raise BakeError("operator %s writes tensor %r, which is a graph input" % (op.kind, out.name))
     act = op.options.get("fused_activation_function", "NONE")
     if act not in ACTIVATIONS and op.kind not in OWN_ACTIVATION:
         raise BakeError("operator %s has fused activation %s; upyflow supports %s"
@@ -178,6 +248,15 @@ def check_op(graph: Graph, op: Op) -> None:
         if any(not lo <= z <= hi for z in tensor.zero_point):
             raise BakeError("%s tensor %r has a zero point outside the %s range"
                             % (op.kind, tensor.name, tensor.dtype))
+
+
+def check_extent(t: Tensor, what: str) -> None:
+    """At least one element, fewer than 2^31 bytes (see check_graph)."""
+    if t.dtype not in DTYPE_SIZE:
+        return   # a type upyflow cannot hold: lower() reports it with the others
+    if any(d < 1 for d in t.shape) or t.nbytes > MAX_BYTES:
+        raise BakeError("%s tensor %r has shape %s (%d bytes); upyflow needs at least one element and "
+                        "fewer than 2^31 bytes" % (what, t.name, list(t.shape), t.nbytes))
 
 
 def inp(graph: Graph, op: Op, k: int) -> Tensor:
@@ -214,10 +293,20 @@ def check_filter_quant(op: Op, w: Tensor, channels: int) -> None:
                         "upyflow needs symmetric int8 weights" % (op.kind, w.name))
 
 
+def check_accumulator(op: Op, w: Tensor, bias: np.ndarray, channels: int, name: str) -> None:
+    """Kernel precondition of the int8 conv/FC kernels: the int32 sum (folded bias plus
+    fan-in products of at most 255 x 128) cannot overflow, where C would wrap and Python not."""
+    fan_in = w.size // max(channels, 1)
+    if bias.size and int(np.abs(bias.astype(np.int64)).max()) + fan_in * 255 * 128 > 2**31 - 1:
+        raise BakeError("%s %r: bias %d with %d products per output can overflow the int32 accumulator"
+                        % (op.kind, name, int(np.abs(bias.astype(np.int64)).max()), fan_in))
+
+
 def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
                   out: Tensor, channels: int) -> list[int]:
     """Folded-bias, multiplier and shift constants of an int8 conv/FC; their tensor ids."""
     check_filter_quant(op, w, channels)
+    check_accumulator(op, w, bias, channels, graph.tensors[op.outputs[0]].name)
     mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels)
     name = graph.tensors[op.outputs[0]].name
     return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
@@ -234,9 +323,10 @@ def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
 
 
 def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[int]:
-    if len(x.shape) != 4 or x.shape[0] != 1:
-        raise BakeError("%s input %r has shape %s; upyflow runs batch-1 NHWC tensors"
-                        % (op.kind, x.name, list(x.shape)))
+    for t in (x, out):
+        if len(t.shape) != 4 or t.shape[0] != 1:
+            raise BakeError("%s tensor %r has shape %s; upyflow runs batch-1 NHWC tensors"
+                            % (op.kind, t.name, list(t.shape)))
     o = op.options
     s_h, s_w = o.get("stride_h", 1), o.get("stride_w", 1)
     d_h, d_w = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)
@@ -250,6 +340,12 @@ def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[in
     if tuple(out.shape[1:3]) != (out_h, out_w):
         raise BakeError("%s output %r has shape %s, but stride, padding and filter give %dx%d"
                         % (op.kind, out.name, list(out.shape), out_h, out_w))
+    # Kernel precondition: the input row/column a window reaches, (out - 1) * stride +
+    # (k - 1) * dilation, fits int32 (the C kernels compute it so; dilation 2^31-1 did not).
+    for n, s, k, d in ((out_h, s_h, k_h, d_h), (out_w, s_w, k_w, d_w)):
+        if (n - 1) * s + (k - 1) * d + 1 > MAX_BYTES:
+            raise BakeError("%s %r: stride %d, filter %d and dilation %d reach beyond 2^31"
+                            % (op.kind, out.name, s, k, d))
     pad_h = 0 if padding == "VALID" else conv_pad(in_h, k_h, s_h, d_h, out_h)
     pad_w = 0 if padding == "VALID" else conv_pad(in_w, k_w, s_w, d_w, out_w)
     return [k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w]

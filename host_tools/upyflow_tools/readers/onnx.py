@@ -66,6 +66,29 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "DequantizeLinear", "Shape", "Gather", "Cast"})
 FUSABLE = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL"}
 
+# What the reader validates before it computes (a damaged file must give one line, not a
+# traceback, a hang or gigabytes of RAM). No tensor, declared or computed, has more than
+# MAX_ELEMENTS values (16 M: far beyond any board's RAM; the reader's index arithmetic then
+# stays in megabytes).
+MAX_ELEMENTS = 1 << 24
+# Attribute name -> (ONNX attribute type, least value of each integer) for the attributes
+# the reader uses; others are ignored. Integers also fit in int32.
+_INTS, _INT, _FLOAT, _STRING, _TENSOR = 7, 2, 1, 3, 4
+ATTRS = {"kernel_shape": (_INTS, 1), "strides": (_INTS, 1), "dilations": (_INTS, 1), "pads": (_INTS, None),
+         "perm": (_INTS, 0), "axes": (_INTS, None), "shape": (_INTS, None), "group": (_INT, 1),
+         "axis": (_INT, None), "transA": (_INT, 0), "transB": (_INT, 0), "ceil_mode": (_INT, 0),
+         "count_include_pad": (_INT, 0), "allowzero": (_INT, 0), "to": (_INT, 0), "start": (_INT, None),
+         "end": (_INT, None), "block_size": (_INT, 0), "value_int": (_INT, None), "value_ints": (_INTS, None),
+         "alpha": (_FLOAT, None), "beta": (_FLOAT, None), "epsilon": (_FLOAT, None), "min": (_FLOAT, None),
+         "max": (_FLOAT, None), "value_float": (_FLOAT, None), "value_floats": (6, None),
+         "auto_pad": (_STRING, None), "mode": (_STRING, None), "value": (_TENSOR, None)}
+_ATTR_TYPE_NAMES = {1: "a float", 2: "an int", 3: "a string", 4: "a tensor", 6: "floats", 7: "ints"}
+# Operands each node needs (the rest are optional); opset-dependent ones by (opset, count) steps.
+MIN_INPUTS = {"Conv": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Equal": 2,
+              "Where": 3, "Expand": 2, "Range": 3, "Gather": 2, "BatchNormalization": 5,
+              "QuantizeLinear": 2, "DequantizeLinear": 2, "Constant": 0}
+MIN_INPUTS_BY_OPSET = {"Reshape": (5, 2), "Slice": (10, 3), "Pad": (11, 2)}
+
 
 @dataclass
 class Val:
@@ -99,6 +122,47 @@ def _order(shape, perm) -> np.ndarray:
     return np.arange(n).reshape(shape).transpose(perm).ravel()
 
 
+def _count(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+
+
+def _check_shape(name: str, shape) -> None:
+    """Every dimension at least 1 and at most MAX_ELEMENTS values (see MAX_ELEMENTS)."""
+    if any(int(d) < 1 for d in shape) or _count(shape) > MAX_ELEMENTS:
+        raise BakeError("tensor %r would have shape %s; upyflow needs at least one and at most %d values"
+                        % (name, [int(d) for d in shape], MAX_ELEMENTS))
+
+
+def _perm(node, a: dict, rank: int) -> tuple:
+    """A Transpose's perm (default: reversed), checked to be a permutation of the axes."""
+    p = tuple(int(x) for x in a.get("perm", list(range(rank))[::-1]))
+    if sorted(p) != list(range(rank)):
+        raise BakeError("Transpose node %r: perm %s for rank %d" % (node.name, list(p), rank))
+    return p
+
+
+def _fold_shape(node, spec) -> list[int]:
+    """A shape operand of a constant-folded node, checked before anything is allocated."""
+    shape = [int(d) for d in np.asarray(spec).reshape(-1)]
+    if any(d < 0 for d in shape):
+        raise BakeError("%s node %r: negative dimension in shape %s" % (node.op_type, node.name, shape))
+    _fold_size(node, shape)
+    return shape
+
+
+def _fold_size(node, shape) -> None:
+    if _count(shape) > MAX_ELEMENTS:
+        raise BakeError("%s node %r would make %d values; upyflow folds at most %d"
+                        % (node.op_type, node.name, _count(shape), MAX_ELEMENTS))
+
+
 def _ident(rank: int) -> tuple:
     return tuple(range(rank))
 
@@ -120,7 +184,22 @@ def read_onnx(data: bytes) -> Graph:
         raise BakeError("not a valid ONNX file (%s)" % (str(e).splitlines() or [type(e).__name__])[0]) from None
     if not model.HasField("graph") or not model.graph.node:
         raise BakeError("not a valid ONNX file (no graph)")
-    return _Reader(model).run()
+    for node in model.graph.node:   # damaged strings parse as bytes
+        if not all(isinstance(v, str) for v in [node.op_type, node.domain, node.name, *node.input, *node.output]):
+            raise BakeError("not a valid ONNX file (a node's operator or operand name is not text)")
+    reader = _Reader(model)
+    try:
+        return reader.run()
+    except BakeError:
+        raise
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError,
+            MemoryError) as e:
+        # Defence in depth: a malformed graph the checks above did not foresee is still
+        # one line, naming the node being read (tests/fuzz.py counts these apart).
+        node = reader.current
+        raise BakeError("malformed ONNX model at %s node %r (%s: %s)"
+                        % (node.op_type if node is not None else "graph", node.name if node is not None else "",
+                           type(e).__name__, _first_line(e))) from None
 
 
 class _Reader:
@@ -128,6 +207,7 @@ class _Reader:
         from onnx import numpy_helper
         self.np = numpy_helper
         self.model = model
+        self.current = None          # the node being read, for error messages
         self.g = model.graph
         self.opset = self._opset()
         self.tensors: list[Tensor] = []
@@ -177,7 +257,7 @@ class _Reader:
 
     def run(self) -> Graph:
         for init in self.g.initializer:
-            self.vals[init.name] = self.np.to_array(init)
+            self.vals[init.name] = self._initializer(init)
         inputs = []
         for vi in self.g.input:
             if vi.name in self.vals:
@@ -192,10 +272,15 @@ class _Reader:
                                ", ".join(k + (" (%s)" % ONNX_HINTS[k] if k in ONNX_HINTS else "")
                                          for k in unsupported),
                                ", ".join(sorted(set(SUPPORTED) | _FOLDABLE))))
+        for node in self.g.node:   # every node's operands first: lookahead reads later nodes
+            self.current = node
+            self._check_arity(node)
         for i, node in enumerate(self.g.node):
             if i in self.done:
                 continue
+            self.current = node
             self._node(i, node)
+        self.current = None
         outputs = [self._graph_output(o.name) for o in self.g.output]
         desc = "ONNX model (%s %s, opset %d)" % (self.model.producer_name or "?",
                                                  self.model.producer_version or "", self.opset)
@@ -205,6 +290,24 @@ class _Reader:
         if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in self.g.node):
             graph.rounding = "onnxruntime"   # a QDQ model: its reference is onnxruntime
         return graph
+
+    def _initializer(self, init) -> np.ndarray:
+        """An initializer's data, after checking its dims against the cap and its data."""
+        dims = [int(d) for d in init.dims]
+        if any(d < 0 for d in dims) or _count(dims) > MAX_ELEMENTS:
+            raise BakeError("initializer %r has dims %s; upyflow reads at most %d values per tensor"
+                            % (init.name, dims, MAX_ELEMENTS))
+        if init.data_location == 1 or init.external_data:
+            raise BakeError("initializer %r keeps its data in an external file; save the model with "
+                            "its data inside" % init.name)
+        try:
+            arr = self.np.to_array(init)
+        except Exception as e:   # the onnx package's message: data and dims disagree
+            raise BakeError("initializer %r: its data does not match dims %s and type %d (%s)"
+                            % (init.name, dims, init.data_type, _first_line(e))) from None
+        if list(arr.shape) != dims:
+            raise BakeError("initializer %r: its data does not match dims %s" % (init.name, dims))
+        return arr
 
     def _graph_input(self, vi) -> int:
         tt = vi.type.tensor_type
@@ -224,6 +327,9 @@ class _Reader:
                                 "shapes (only a symbolic batch dimension, set to 1, is allowed)"
                                 % (vi.name, d.dim_param or "?", axis))
         shape = tuple(shape)
+        if _count(shape) > MAX_ELEMENTS:
+            raise BakeError("graph input %r has shape %s; upyflow reads at most %d values per tensor"
+                            % (vi.name, list(shape), MAX_ELEMENTS))
         users = [self.g.node[i].op_type for i in self.consumers.get(vi.name, [])]
         perm = _ident(len(shape))
         if not (users and all(u == "Transpose" for u in users)):
@@ -262,6 +368,7 @@ class _Reader:
 
     # --- ir building ----------------------------------------------------------------------
     def _tensor(self, name: str, shape, dtype: str, scale=None, zp=None) -> int:
+        _check_shape(name, shape)
         names = {t.name for t in self.tensors[-64:]}
         if name in names:
             name = "%s#%d" % (name, len(self.tensors))
@@ -280,6 +387,7 @@ class _Reader:
                             *(q if q is not None and dtype != "f32" else (None, None)))
 
     def _const(self, name: str, data: np.ndarray, dtype: str, scale=None, zp=None, qdim: int = 0) -> int:
+        _check_shape(name, data.shape)
         t = Tensor(name, tuple(int(d) for d in data.shape), dtype, data=np.ascontiguousarray(data, NP_DTYPE[dtype]))
         if scale is not None:
             t.scale = [float(s) for s in np.atleast_1d(scale)]
@@ -396,6 +504,10 @@ class _Reader:
             raise BakeError("%s node %r needs constant scale and zero point" % (node.op_type, node.name))
         if z is None:
             z = np.zeros(s.shape, np.int8)
+        if s.ndim > 1 or s.size < 1 or z.size != s.size or z.dtype.kind not in "iu" \
+                or not np.all(np.isfinite(s)) or np.any(s.astype(np.float64) <= 0):
+            raise BakeError("%s node %r: scale %s and zero point %s; it needs matching, positive, finite scales"
+                            % (node.op_type, node.name, s.reshape(-1)[:4].tolist(), z.reshape(-1)[:4].tolist()))
         if z.dtype != np.int8 and node.op_type == "QuantizeLinear":
             raise BakeError("QuantizeLinear %r quantizes to %s; upyflow runs int8 (QuantType.QInt8)"
                             % (node.name, z.dtype))
@@ -405,8 +517,24 @@ class _Reader:
         return s.astype(np.float32), z
 
     def _attrs(self, node) -> dict:
+        """The node's attributes by name, those the reader uses checked for type and range."""
         from onnx import helper
-        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        out = {}
+        for a in node.attribute:
+            spec = ATTRS.get(a.name)
+            if spec is not None:
+                kind, least = spec
+                if a.type != kind:
+                    raise BakeError("%s node %r: attribute %s is %s, expected %s"
+                                    % (node.op_type, node.name, a.name,
+                                       _ATTR_TYPE_NAMES.get(a.type, "of type %d" % a.type), _ATTR_TYPE_NAMES[kind]))
+                ints = list(a.ints) if kind == _INTS else [a.i] if kind == _INT else []
+                lo = -2**31 if least is None else least
+                if any(not lo <= v < 2**31 for v in ints):
+                    raise BakeError("%s node %r: attribute %s = %s is out of range (%d to 2^31-1)"
+                                    % (node.op_type, node.name, a.name, ints if kind == _INTS else ints[0], lo))
+            out[a.name] = helper.get_attribute_value(a)
+        return out
 
     def _absorb_act(self, name: str):
         """Relu/Clip reading only `name`, fusable as a TFLite activation: (act, index, its output)."""
@@ -452,6 +580,15 @@ class _Reader:
         return act, end, q
 
     # --- nodes -----------------------------------------------------------------------------
+    def _check_arity(self, node) -> None:
+        op = node.op_type
+        need = MIN_INPUTS.get(op, 1)
+        if op in MIN_INPUTS_BY_OPSET and self.opset >= MIN_INPUTS_BY_OPSET[op][0]:
+            need = MIN_INPUTS_BY_OPSET[op][1]
+        if len(node.input) < need or not all(node.input[:need]) or not node.output or not node.output[0]:
+            raise BakeError("%s node %r has inputs %s and outputs %s; it needs %d input%s and an output"
+                            % (op, node.name, list(node.input), list(node.output), need, "" if need == 1 else "s"))
+
     def _node(self, i: int, node) -> None:
         op = node.op_type
         ins = [self.vals.get(n) if n else None for n in node.input]
@@ -463,7 +600,12 @@ class _Reader:
             return
         if op in _FOLDABLE and all(not isinstance(v, Val) for v in ins if v is not None) and ins \
                 and op not in ("QuantizeLinear", "DequantizeLinear"):
-            self._set(node.output[0], self._fold(node, [(v.value() if isinstance(v, QConst) else v) for v in ins]))
+            try:
+                folded = self._fold(node, [(v.value() if isinstance(v, QConst) else v) for v in ins])
+            except (ValueError, TypeError, IndexError) as e:   # numpy refusing the operands
+                raise BakeError("%s node %r: cannot evaluate its constant operands (%s)"
+                                % (op, node.name, _first_line(e))) from None
+            self._set(node.output[0], folded)
             return
         handler = getattr(self, "_op_" + op, None)
         if handler is None:
@@ -488,33 +630,51 @@ class _Reader:
         if op == "Shape":
             return np.array(x.shape, np.int64)
         if op == "Gather":
-            return np.take(x, xs[1], axis=a.get("axis", 0))
+            idx, ax = np.asarray(xs[1]), a.get("axis", 0)
+            if not -max(x.ndim, 1) <= ax < max(x.ndim, 1) or idx.dtype.kind not in "iu" or \
+                    np.any(idx < -x.shape[ax]) or np.any(idx >= x.shape[ax]):
+                raise BakeError("Gather node %r: indices or axis %d out of range for shape %s"
+                                % (node.name, ax, list(x.shape)))
+            return np.take(x, idx, axis=ax)
         if op == "Unsqueeze":
-            axes = list(a["axes"]) if "axes" in a else [int(v) for v in xs[1]]
-            r = x.ndim + len(axes)
-            for ax in sorted(ax % r for ax in axes):
+            spec = xs[1] if len(xs) > 1 else None
+            n_new = len(np.asarray(a.get("axes") if "axes" in a else spec if spec is not None else []).reshape(-1))
+            for ax in sorted(self._axes(node, a, spec, x.ndim + n_new, need=True)):
                 x = np.expand_dims(x, ax)
             return x
         if op == "Squeeze":
-            axes = a.get("axes") if "axes" in a else (None if len(xs) < 2 or xs[1] is None else list(xs[1]))
+            axes = self._axes(node, a, xs[1] if len(xs) > 1 else None, x.ndim)
+            if axes is not None and any(x.shape[k] != 1 for k in axes):
+                raise BakeError("Squeeze node %r: axes %s of shape %s are not 1" % (node.name, axes, list(x.shape)))
             return np.squeeze(x, tuple(axes) if axes is not None else None)
         if op == "Concat":
-            return np.concatenate([np.atleast_1d(v) for v in xs], axis=a.get("axis", 0))
+            try:
+                return np.concatenate([np.atleast_1d(v) for v in xs], axis=a.get("axis", 0))
+            except (ValueError, TypeError) as e:   # numpy checks ranks, axis and dims first
+                raise BakeError("Concat node %r: %s" % (node.name, _first_line(e))) from None
         if op == "Cast":
             from onnx import helper
-            return x.astype(helper.tensor_dtype_to_np_dtype(a["to"]))
+            try:
+                return x.astype(helper.tensor_dtype_to_np_dtype(a["to"]))
+            except KeyError:
+                raise BakeError("Cast node %r needs a known type 'to'" % node.name) from None
         if op == "Reshape":
             return x.reshape(self._reshape_shape(node, x.shape, xs[1]))
         if op == "Flatten":
             ax = a.get("axis", 1) % max(x.ndim, 1) if a.get("axis", 1) != x.ndim else x.ndim
             return x.reshape(int(np.prod(x.shape[:ax])), -1)
         if op == "Transpose":
-            return x.transpose(a.get("perm", list(range(x.ndim))[::-1]))
+            return x.transpose(_perm(node, a, x.ndim))
         if op == "Identity":
             return x
         if op in ("Add", "Sub", "Mul", "Div"):
             f = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
                  "Div": np.floor_divide if x.dtype.kind in "iu" else np.divide}[op]
+            try:
+                _fold_size(node, np.broadcast_shapes(np.shape(x), np.shape(xs[1])))
+            except ValueError:
+                raise BakeError("%s node %r: shapes %s and %s do not broadcast"
+                                % (op, node.name, list(np.shape(x)), list(np.shape(xs[1])))) from None
             return f(x, xs[1]).astype(np.result_type(x, xs[1]))
         if op == "Neg":
             return -x
@@ -525,25 +685,48 @@ class _Reader:
         if op == "Where":
             return np.where(x, xs[1], xs[2])
         if op == "Expand":
-            return x * np.ones([int(v) for v in xs[1]], x.dtype)
+            shape = _fold_shape(node, xs[1])
+            try:
+                _fold_size(node, np.broadcast_shapes(np.shape(x), tuple(shape)))
+            except ValueError:
+                raise BakeError("Expand node %r: shape %s does not broadcast with %s"
+                                % (node.name, shape, list(np.shape(x)))) from None
+            return x * np.ones(shape, x.dtype)
         if op == "ConstantOfShape":
             v = self.np.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
-            return np.full([int(d) for d in x], v.reshape(-1)[0], v.dtype)
+            if v.size < 1:
+                raise BakeError("ConstantOfShape node %r has an empty value" % node.name)
+            return np.full(_fold_shape(node, x), v.reshape(-1)[0], v.dtype)
         if op == "Range":
+            start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else None
+                                   for v in (x, xs[1], xs[2]))
+            if None in (start, limit, delta) or delta == 0 or not all(map(np.isfinite, (start, limit, delta))):
+                raise BakeError("Range node %r needs finite scalar start, limit and a non-zero delta" % node.name)
+            _fold_size(node, (max(0, int(np.ceil((limit - start) / delta))),))
             return np.arange(x, xs[1], xs[2])
         if op == "Slice":
-            starts, ends = xs[1], xs[2]
-            axes = xs[3] if len(xs) > 3 and xs[3] is not None else range(len(starts))
-            steps = xs[4] if len(xs) > 4 and xs[4] is not None else [1] * len(starts)
+            starts, ends = np.asarray(xs[1]).reshape(-1), np.asarray(xs[2]).reshape(-1)
+            axes = np.asarray(xs[3]).reshape(-1) if len(xs) > 3 and xs[3] is not None else range(len(starts))
+            steps = np.asarray(xs[4]).reshape(-1) if len(xs) > 4 and xs[4] is not None else [1] * len(starts)
+            if not len(starts) == len(ends) == len(axes) == len(steps):
+                raise BakeError("Slice node %r: starts, ends, axes and steps differ in length" % node.name)
             sl = [slice(None)] * x.ndim
             for s, e, ax, st in zip(starts, ends, axes, steps):
+                if not -x.ndim <= int(ax) < x.ndim or int(st) == 0:
+                    raise BakeError("Slice node %r: axis %d or step %d does not fit shape %s"
+                                    % (node.name, int(ax), int(st), list(x.shape)))
                 sl[int(ax)] = slice(int(s), int(e), int(st))
             return x[tuple(sl)]
         raise BakeError("cannot evaluate constant %s node %r" % (op, node.name))
 
     def _reshape_shape(self, node, in_shape, spec) -> tuple:
+        if spec is None or np.asarray(spec).dtype.kind not in "iu":
+            raise BakeError("Reshape node %r needs an integer shape" % node.name)
         spec = [int(v) for v in np.asarray(spec).reshape(-1)]
         allowzero = self._attrs(node).get("allowzero", 0)
+        if any(d < -1 for d in spec) or spec.count(-1) > 1 or \
+                any(d == 0 and k >= len(in_shape) and not allowzero for k, d in enumerate(spec)):
+            raise BakeError("Reshape node %r: shape %s for an input of shape %s" % (node.name, spec, list(in_shape)))
         out = [in_shape[k] if (d == 0 and not allowzero) else d for k, d in enumerate(spec)]
         n = int(np.prod(in_shape, dtype=np.int64))
         if out.count(-1) == 1:
@@ -555,7 +738,10 @@ class _Reader:
 
     # layout-only ---------------------------------------------------------------------------
     def _reshaped(self, node, v: Val, shape) -> None:
-        self._set(node.output[0], Val(v.t, tuple(shape), v.base, v.perm, v.deq))
+        shape = tuple(int(d) for d in shape)
+        if _count(shape) != _count(v.shape) or any(d < 1 for d in shape):
+            raise BakeError("%s node %r: cannot make %s of %s" % (node.op_type, node.name, list(shape), list(v.shape)))
+        self._set(node.output[0], Val(v.t, shape, v.base, v.perm, v.deq))
 
     def _op_Identity(self, i, node) -> None:
         self._set(node.output[0], self._get(node, 0))
@@ -582,28 +768,45 @@ class _Reader:
         self._reshaped(node, v, (int(np.prod(v.shape[:ax], dtype=np.int64)),
                                  int(np.prod(v.shape[ax:], dtype=np.int64))))
 
+    def _axes(self, node, a: dict, spec, rank: int, need: bool = False) -> list[int] | None:
+        """Axes from the attribute or the operand `spec`, as non-negative ints below rank."""
+        axes = a.get("axes") if "axes" in a else spec
+        if axes is None:
+            if need:
+                raise BakeError("%s node %r needs axes" % (node.op_type, node.name))
+            return None
+        arr = np.asarray(axes)
+        if arr.ndim > 1 or (arr.size and arr.dtype.kind not in "iu") or \
+                any(not -rank <= int(x) < rank for x in arr.reshape(-1)):
+            raise BakeError("%s node %r: axes %s do not fit rank %d" % (node.op_type, node.name,
+                                                                         arr.reshape(-1).tolist(), rank))
+        out = [int(x) % rank for x in arr.reshape(-1)]
+        if len(set(out)) != len(out):
+            raise BakeError("%s node %r: repeated axes %s" % (node.op_type, node.name, out))
+        return out
+
     def _op_Squeeze(self, i, node) -> None:
         v = self._rt(node, 0)
-        a = self._attrs(node)
-        axes = a.get("axes") if "axes" in a else self._cval(node, 1, "axes")
         r = len(v.shape)
-        axes = [d for d in range(r) if v.shape[d] == 1] if axes is None else [int(x) % r for x in axes]
+        axes = self._axes(node, self._attrs(node), self._cval(node, 1, "axes"), r)
+        axes = [d for d in range(r) if v.shape[d] == 1] if axes is None else axes
         self._reshaped(node, v, [d for k, d in enumerate(v.shape) if k not in axes])
 
     def _op_Unsqueeze(self, i, node) -> None:
         v = self._rt(node, 0)
         a = self._attrs(node)
-        axes = a.get("axes") if "axes" in a else self._cval(node, 1, "axes")
+        spec = self._cval(node, 1, "axes")
+        n_new = len(np.asarray(a.get("axes") if "axes" in a else spec if spec is not None else []).reshape(-1))
         shape = list(v.shape)
-        r = len(shape) + len(axes)
-        for ax in sorted(int(x) % r for x in axes):
+        r = len(shape) + n_new
+        for ax in sorted(self._axes(node, a, spec, r, need=True)):
             shape.insert(ax, 1)
         self._reshaped(node, v, shape)
 
     def _op_Transpose(self, i, node) -> None:
         v = self._rt(node, 0)
         r = len(v.shape)
-        p = tuple(int(x) for x in self._attrs(node).get("perm", list(range(r))[::-1]))
+        p = _perm(node, self._attrs(node), r)
         if v.shape != v.base:
             v = self._as(v, v.shape, _ident(r))
         ip = _inv(p)
@@ -616,6 +819,10 @@ class _Reader:
         scale, zp = self._qparams(node)
         axis = self._attrs(node).get("axis", 1)
         if isinstance(x, np.ndarray):
+            rank = max(x.ndim, 1)   # the axis matters only for per-axis scales
+            if scale.size > 1 and (not -rank <= axis < rank or scale.size != (np.shape(x)[axis] if x.ndim else 1)):
+                raise BakeError("DequantizeLinear %r: %d scales for data of shape %s on axis %d"
+                                % (node.name, scale.size, list(np.shape(x)), axis))
             if x.dtype not in (np.int8, np.int32):
                 raise BakeError("DequantizeLinear %r of %s data: upyflow runs int8 weights and int32 biases"
                                 % (node.name, x.dtype))
@@ -693,14 +900,32 @@ class _Reader:
         return res
 
     @staticmethod
+    def _geometry(node, a: dict, kernel=None) -> None:
+        """2-D Conv/pool attributes (after _attrs_2d): two kernel sizes (a pool's are required,
+        a Conv's equal its weights'), two strides and dilations, four pads >= 0."""
+        k = a.get("kernel_shape")
+        if (k is None and kernel is None) or (k is not None and len(k) != 2) or \
+                (k is not None and kernel is not None and tuple(k) != tuple(kernel)):
+            raise BakeError("%s node %r: kernel_shape %s does not fit a %s"
+                            % (node.op_type, node.name, None if k is None else list(k),
+                               "filter of %s" % list(kernel) if kernel is not None else "2-D pool"))
+        for name, n in (("strides", 2), ("dilations", 2), ("pads", 4)):
+            if name in a and len(a[name]) != n:
+                raise BakeError("%s node %r: %s %s, expected %d values" % (node.op_type, node.name, name,
+                                                                          list(a[name]), n))
+        if any(p < 0 for p in a.get("pads", [])):
+            raise BakeError("%s node %r: negative pads %s" % (node.op_type, node.name, list(a["pads"])))
+
+    @staticmethod
     def _attrs_2d(a: dict) -> dict:
         """1-D Conv/pool attributes as those of the height-1 2-D operator."""
         a = dict(a)
         for k in ("kernel_shape", "strides", "dilations"):
             if k in a:
                 a[k] = [1] + list(a[k])
-        if "pads" in a:
-            a["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+        if "pads" in a:   # [begin, end]; any other length stays invalid for _geometry
+            p = list(a["pads"])
+            a["pads"] = [0, p[0], 0, p[1]] if len(p) == 2 else p + [0] * 5
         return a
 
     def _pads(self, node, a: dict, in_hw, k_hw, s_hw, d_hw) -> tuple[list[int], list[int]]:
@@ -772,6 +997,8 @@ class _Reader:
         b = self._get(node, 2)
         if isinstance(w, Val) or w is None:
             raise BakeError("Conv node %r needs constant weights" % node.name)
+        if isinstance(b, Val):
+            raise BakeError("Conv node %r: a computed bias is not supported" % node.name)
         wq = w if isinstance(w, QConst) else None
         wf = w.value() if wq is not None else w
         one_d = wf.ndim == 3
@@ -787,6 +1014,7 @@ class _Reader:
                             % (node.name, wf.ndim))
         x = self._spatial_in(node, v)
         c_out, c_in_g, kh, kw = wf.shape
+        self._geometry(node, a, (kh, kw))
         c_in = x.shape[1]
         group = a.get("group", 1)
         s_hw = list(a.get("strides", [1, 1]))
@@ -808,6 +1036,8 @@ class _Reader:
         if chain is None:
             quant = False
             x = self._float(x)
+            if b is not None and np.size(b.q if isinstance(b, QConst) else b) != c_out:
+                raise BakeError("Conv node %r: bias for %d outputs" % (node.name, c_out))
             bias_f = np.zeros(c_out, np.float32) if b is None else \
                 (b.value() if isinstance(b, QConst) else np.asarray(b, np.float32)).reshape(-1).astype(np.float32)
             wf, bias_f, name = self._fold_bn(node.output[0], wf.astype(np.float32), bias_f)
@@ -896,9 +1126,13 @@ class _Reader:
             return w, bias, name
         i, node = c
         try:
-            gamma, beta, mean, var = (np.asarray(self._cval(node, k, "parameter"), np.float64) for k in range(1, 5))
+            gamma, beta, mean, var = (np.asarray(self._cval(node, k, "parameter"), np.float64).reshape(-1)
+                                      for k in range(1, 5))
         except BakeError:
             return w, bias, name
+        if any(np.size(p) != w.shape[0] for p in (gamma, beta, mean, var)):
+            raise BakeError("BatchNormalization node %r: parameters for %d channels, the Conv makes %d"
+                            % (node.name, np.size(gamma), w.shape[0]))
         eps = self._attrs(node).get("epsilon", 1e-5)
         k = gamma / np.sqrt(var + eps)
         self.done.add(i)
@@ -917,6 +1151,9 @@ class _Reader:
     def _qbias_values(self, node, b, in_scale: float, w_scale: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """int32 bias and its scales: the DQ'd initializer's data, or a float bias quantized at in_scale*w_scale."""
         bscale = (np.float64(in_scale) * w_scale.astype(np.float64)) * np.ones(n)
+        if b is not None and np.size(b.q if isinstance(b, QConst) else b) != n:
+            raise BakeError("%s node %r: bias of %d values for %d outputs"
+                            % (node.op_type, node.name, np.size(b.q if isinstance(b, QConst) else b), n))
         if b is None:
             data = np.zeros(n, np.int32)
         elif isinstance(b, QConst):
@@ -956,6 +1193,8 @@ class _Reader:
         v = self._rt(node, 0)
         wq = w if isinstance(w, QConst) else None
         wd = (wq.q if wq is not None else np.asarray(w, np.float32))
+        if wd.ndim != 2:
+            raise BakeError("%s node %r: %d-D weights; upyflow needs 2-D" % (node.op_type, node.name, wd.ndim))
         wmat = wd.T if not trans_b else wd      # [N, K]
         n_out, k = wmat.shape
         if v.shape[-1] != k:
@@ -971,6 +1210,9 @@ class _Reader:
             quant = False
             name = node.output[0]
             bias_f = np.zeros(n_out, np.float32)
+            if b is not None and np.size(b.q if isinstance(b, QConst) else b) not in (1, n_out):
+                raise BakeError("%s node %r: bias of %d values for %d outputs"
+                                % (node.op_type, node.name, np.size(b.q if isinstance(b, QConst) else b), n_out))
             if b is not None:
                 bias_f = np.broadcast_to((b.value() if isinstance(b, QConst) else np.asarray(b, np.float32))
                                          .reshape(-1), (n_out,)).astype(np.float32) * np.float32(beta)
@@ -1036,6 +1278,7 @@ class _Reader:
         if one_d:
             a = self._attrs_2d(a)
         x = self._spatial_in(node, v)
+        self._geometry(node, a)
         k_hw = list(a["kernel_shape"])
         s_hw = list(a.get("strides", [1, 1]))
         if any(d != 1 for d in a.get("dilations", [1, 1])):
@@ -1201,7 +1444,11 @@ class _Reader:
         if len(node.output) > 1 and any(node.output[1:]):
             raise BakeError("BatchNormalization node %r: training mode is not supported" % node.name)
         v = self._rt(node, 0)
-        gamma, beta, mean, var = (np.asarray(self._cval(node, k, "parameter"), np.float64) for k in range(1, 5))
+        gamma, beta, mean, var = (np.asarray(self._cval(node, k, "parameter"), np.float64).reshape(-1)
+                                  for k in range(1, 5))
+        if len(v.shape) < 2 or any(p.size != v.shape[1] for p in (gamma, beta, mean, var)):
+            raise BakeError("BatchNormalization node %r: parameters %s for input %s"
+                            % (node.name, [p.size for p in (gamma, beta, mean, var)], list(v.shape)))
         eps = self._attrs(node).get("epsilon", 1e-5)
         k = gamma / np.sqrt(var + eps)
         shape = [1] * len(v.shape)
@@ -1222,8 +1469,15 @@ class _Reader:
     def _op_Concat(self, i, node) -> None:
         ax = self._attrs(node).get("axis")
         vals = [self._get(node, k) for k in range(len(node.input))]
-        rank = max(len(v.shape) if isinstance(v, Val) else np.ndim(v.value() if isinstance(v, QConst) else v)
-                   for v in vals)
+        if any(v is None for v in vals) or ax is None:
+            raise BakeError("Concat node %r needs an axis and no empty operand" % node.name)
+        shapes = [tuple(v.shape) if isinstance(v, Val) else np.shape(v.value() if isinstance(v, QConst) else v)
+                  for v in vals]
+        rank = len(shapes[0])
+        if not -rank <= ax < rank or any(len(sh) != rank or sh[:ax % rank] + sh[ax % rank + 1:] !=
+                                         shapes[0][:ax % rank] + shapes[0][ax % rank + 1:] for sh in shapes):
+            raise BakeError("Concat node %r: shapes %s do not join on axis %d"
+                            % (node.name, [list(sh) for sh in shapes], ax))
         ax = ax + rank if ax < 0 else ax
         quant = all(isinstance(v, Val) and v.deq for v in vals)
         q = self._q_after(node.output[0]) if quant else None
@@ -1263,15 +1517,21 @@ class _Reader:
         if self.opset < 11:
             pads, value = list(a["pads"]), float(a.get("value", 0.0))
         else:
-            pads = [int(p) for p in self._cval(node, 1, "pads")]
+            pads = [int(p) for p in np.asarray(self._cval(node, 1, "pads")).reshape(-1)]
             cv = self._cval(node, 2, "constant value")
-            value = 0.0 if cv is None else float(np.asarray(cv).reshape(-1)[0])
-            axes = self._cval(node, 3, "axes")
+            value = 0.0 if cv is None or np.size(cv) < 1 else float(np.asarray(cv).reshape(-1)[0])
+            axes = self._axes(node, {}, self._cval(node, 3, "axes"), rank)
             if axes is not None:
+                if len(pads) != 2 * len(axes):
+                    raise BakeError("Pad node %r: %d pads for %d axes" % (node.name, len(pads), len(axes)))
                 full = [0] * (2 * rank)
-                for k, ax in enumerate(int(x) % rank for x in axes):
+                for k, ax in enumerate(axes):
                     full[ax], full[ax + rank] = pads[k], pads[k + len(axes)]
                 pads = full
+        if len(pads) != 2 * rank or not np.isfinite(value):
+            raise BakeError("Pad node %r: pads %s and value %g for a rank-%d input" % (node.name, pads, value, rank))
+        if any(p > MAX_ELEMENTS for p in pads):
+            raise BakeError("Pad node %r: pads %s beyond %d" % (node.name, pads, MAX_ELEMENTS))
         if min(pads) < 0:
             raise BakeError("Pad node %r: negative pads are not supported" % node.name)
         quant = v.deq

@@ -1,11 +1,14 @@
 """SOFTMAX."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op
 from ...quant import (quantize_multiplier, softmax_params)
+from ..core import SHIFT, precondition
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
 
@@ -20,6 +23,8 @@ def _softmax(graph: Graph, op: Op) -> list[Call]:
     depth = x.shape[-1]
     rows = x.size // depth
     beta = float(op.options.get("beta", 1.0))
+    if not math.isfinite(beta):
+        raise BakeError("SOFTMAX %r has beta %g; it needs a finite beta" % (out.name, beta))
     if x.dtype == out.dtype == "f32":
         return [Call("softmax_f32", [op.inputs[0], op.outputs[0]], [rows, depth, beta])]
     if x.dtype in ("i8", "i16") and out.dtype == "i16":
@@ -28,7 +33,15 @@ def _softmax(graph: Graph, op: Op) -> list[Call]:
         raise types_error(op, graph)
     if out.zp != -128 or out.sc != float(np.float32(1 / 256)):
         raise BakeError("SOFTMAX %r: int8 output must have scale 1/256 and zero point -128" % out.name)
-    return [Call("softmax_s8", [op.inputs[0], op.outputs[0]], [rows, depth, *softmax_params(beta, x.sc)])]
+    return [Call("softmax_s8", [op.inputs[0], op.outputs[0]], [rows, depth, *_s8_params(out, beta, x.sc)])]
+
+
+def _s8_params(out, beta: float, in_scale: float) -> tuple[int, int, int]:
+    # TFLM's int8 softmax needs beta * input scale * 2^26 > 1 (QuantizeMultiplierGreaterThanOne)
+    if not beta * in_scale * (1 << 26) > 1.0:
+        raise BakeError("SOFTMAX %r: beta %g times input scale %g is below 2^-26, which TFLM's int8 "
+                        "softmax cannot scale" % (out.name, beta, in_scale))
+    return softmax_params(beta, in_scale)
 
 
 def _softmax16(graph: Graph, op: Op, x, out, rows: int, depth: int, beta: float) -> list[Call]:
@@ -38,9 +51,17 @@ def _softmax16(graph: Graph, op: Op, x, out, rows: int, depth: int, beta: float)
         if out.zp != -32768 or abs(out.sc - 1 / 65536) > 0.001 / 65536:
             raise BakeError("SOFTMAX %r: int16 output of int8 input must have scale 1/65536 and zero point -32768"
                             % out.name)
-        return [Call("softmax_s8_s16", [op.inputs[0], op.outputs[0]], [rows, depth, *softmax_params(beta, x.sc)])]
+        return [Call("softmax_s8_s16", [op.inputs[0], op.outputs[0]], [rows, depth, *_s8_params(out, beta, x.sc)])]
     if x.zp or out.zp or abs(out.sc - 1 / 32768) > 0.001 / 32768:
         raise BakeError("SOFTMAX %r: int16 needs zero points 0 and output scale 1/32768" % out.name)
     mult, shift = quantize_multiplier(x.sc * beta / (10.0 / 65535.0))
     exp_lut, recip_lut = softmax16_tables(graph)
     return [Call("softmax_s16", [op.inputs[0], exp_lut, recip_lut, op.outputs[0]], [rows, depth, mult, shift])]
+
+
+# Kernel preconditions (lower.core.check_call): the int8 kernels shift the scaled
+# differences left by [0, 31] and treat diff_min <= 0 as the cut-off (a positive one would
+# loop forever computing 1/0); the int16 kernel's shift is the int32 requantization's.
+for _k in ("softmax_s8", "softmax_s8_s16"):
+    precondition(_k, ints={3: (0, 31, "input left shift"), 4: (-(1 << 31), 0, "diff_min")})
+precondition("softmax_s16", ints={1: (1, 65536, "depth"), 3: (SHIFT[0], SHIFT[1], "input shift")})

@@ -1,0 +1,699 @@
+"""A seeded mutation fuzzer for `upyflow bake` and the CPython tiers.
+
+Seeds: the small shared .tflite models (when ../shared is present), models built with
+tflite_writer.py and small ONNX models built with onnx.helper. A mutant changes one to three
+schema fields (shape dimensions, types, scales, zero points, operator operands and options,
+graph inputs/outputs: found by walking the flatbuffer or editing the ONNX protobuf) or a few
+raw bytes. Each mutant is baked in a worker process that has a memory cap; the parent kills
+it after a timeout. The verdict per mutant:
+
+- rejected: bake raised BakeError with a one-line message (good);
+- float-tie: as ok, but a float result quantized rounds one step apart on the two tiers
+  (float kernels agree within 1e-5, not bit for bit), counted apart;
+- ok: bake accepted it, and the model ran on the pure tier (arena followed by guard bytes
+  that must stay untouched, views unbounded above as MicroPython's uctypes views are) and
+  the native tier with equal outputs (good);
+- anything else is a finding: traceback (any other exception in bake, with its place),
+  multiline (a BakeError of several lines), backstop (the ONNX reader's catch-all turned an
+  unforeseen exception into its one-line error: not a crash, but a missing check), oom (MemoryError), hang, crash (worker died),
+  run (an accepted model fails at load or invoke on a tier), guard (bytes after the arena
+  changed), mismatch (the tiers disagree).
+
+`python tests/fuzz.py --count N --seed S [--kind tflite|onnx|both]` prints the counts and
+one example per distinct finding; tests/test_fuzz.py runs a few hundred in `make test`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import multiprocessing as mp
+import os
+import struct
+import sys
+import tempfile
+import time
+import traceback
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+# ../shared beside the checkout, as tests/harness.py (FUZZ_SHARED names another place).
+SHARED = Path(os.environ.get("FUZZ_SHARED") or HERE.parents[1] / "shared") / "models"
+GOOD = ("rejected", "ok", "skipped", "float-tie")
+GUARD = 256                      # guard bytes after the arena
+GUARD_BYTE = 0xA5
+MEM_LIMIT = 2 << 30              # address space of a worker
+MAX_RUN_ARENA = 4 << 20          # accepted models with a larger arena are baked but not run
+
+# Small shared models: (file, in `make test`); the others only in `make fuzz`.
+SHARED_SEEDS = (("hello_world_int8.tflite", True), ("hello_world_float.tflite", False),
+                ("microflow_sine.tflite", False), ("micro_speech_quantized.tflite", True),
+                ("keyword_scrambled_8bit.tflite", False))
+
+
+# --- seeds ---------------------------------------------------------------------------------------
+def _writer_seeds() -> dict[str, bytes]:
+    sys.path.insert(0, str(HERE))
+    from tflite_writer import ModelWriter, add_quant_weights
+    rng = np.random.default_rng(1234)
+    seeds = {}
+
+    # int8 CNN: conv, depthwise, max pool, average pool, FC, softmax
+    w = ModelWriter()
+    x = w.tensor([1, 6, 6, 2], "int8", 0.05, -3)
+    c1 = w.tensor([1, 6, 6, 4], "int8", 0.04, 2)
+    wi, bi, *_ = add_quant_weights(w, rng, [4, 3, 3, 2], 0, 0.05)
+    w.op("CONV_2D", [x, wi, bi], [c1], fused_activation_function="RELU")
+    d1 = w.tensor([1, 3, 3, 4], "int8", 0.03, 1)
+    wd, bd, *_ = add_quant_weights(w, rng, [1, 3, 3, 4], 3, 0.04)
+    w.op("DEPTHWISE_CONV_2D", [c1, wd, bd], [d1], stride_h=2, stride_w=2)
+    p1 = w.tensor([1, 2, 2, 4], "int8", 0.03, 1)
+    w.op("MAX_POOL_2D", [d1], [p1], filter_height=2, filter_width=2)
+    p2 = w.tensor([1, 1, 1, 4], "int8", 0.03, 1)
+    w.op("AVERAGE_POOL_2D", [p1], [p2], filter_height=2, filter_width=2, stride_h=2, stride_w=2)
+    f = w.tensor([1, 3], "int8", 0.1, 0)
+    wf, bf, *_ = add_quant_weights(w, rng, [3, 4], 0, 0.03)
+    w.op("FULLY_CONNECTED", [p2, wf, bf], [f])
+    s = w.tensor([1, 3], "int8", 1 / 256, -128)
+    w.op("SOFTMAX", [f], [s], beta=1.0)
+    seeds["w_cnn_s8"] = w.build([x], [s])
+
+    # float: conv, pool, FC, softmax
+    w = ModelWriter()
+    x = w.tensor([1, 5, 5, 2], "float32")
+    c = w.tensor([1, 5, 5, 3], "float32")
+    w.op("CONV_2D", [x, w.tensor([3, 3, 3, 2], "float32", data=rng.normal(size=[3, 3, 3, 2])),
+                     w.tensor([3], "float32", data=rng.normal(size=3))], [c])
+    p = w.tensor([1, 2, 2, 3], "float32")
+    w.op("MAX_POOL_2D", [c], [p], filter_height=2, filter_width=2, stride_h=2, stride_w=2)
+    f = w.tensor([1, 4], "float32")
+    w.op("FULLY_CONNECTED", [p, w.tensor([4, 12], "float32", data=rng.normal(size=[4, 12])), -1], [f])
+    s = w.tensor([1, 4], "float32")
+    w.op("SOFTMAX", [f], [s], beta=1.0)
+    seeds["w_cnn_f32"] = w.build([x], [s])
+
+    # int8 element-wise: ADD, MUL, MEAN, LEAKY_RELU, QUANTIZE/DEQUANTIZE
+    w = ModelWriter()
+    a = w.tensor([1, 4, 3], "int8", 0.05, 3)
+    b = w.tensor([1, 1, 3], "int8", 0.07, -2)
+    s1 = w.tensor([1, 4, 3], "int8", 0.1, 0)
+    w.op("ADD", [a, b], [s1])
+    m1 = w.tensor([1, 4, 3], "int8", 0.02, 5)
+    w.op("MUL", [s1, a], [m1])
+    l1 = w.tensor([1, 4, 3], "int8", 0.02, 5)
+    w.op("LEAKY_RELU", [m1], [l1], alpha=0.3)
+    mean = w.tensor([1, 3], "int8", 0.02, 5)
+    w.op("MEAN", [l1, w.tensor([1], "int32", data=np.array([1]))], [mean])
+    fl = w.tensor([1, 3], "float32")
+    w.op("DEQUANTIZE", [mean], [fl])
+    seeds["w_eltwise_s8"] = w.build([a, b], [fl])
+    return seeds
+
+
+def _onnx_seeds() -> dict[str, bytes]:
+    from onnx import TensorProto as TP
+    from onnx import helper as oh
+    from onnx import numpy_helper as nh
+    rng = np.random.default_rng(4321)
+
+    def f32(*shape):
+        return rng.normal(0, 0.5, size=shape).astype(np.float32)
+
+    def make(nodes, inputs, outputs, inits, elem=TP.FLOAT):
+        graph = oh.make_graph(nodes, "g", [oh.make_tensor_value_info(n, elem, s) for n, s in inputs.items()],
+                              [oh.make_tensor_value_info(n, elem, None) for n in outputs],
+                              [nh.from_array(np.asarray(v), k) for k, v in inits.items()])
+        return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+    seeds = {}
+    inits = {"w1": f32(4, 2, 3, 3), "b1": f32(4), "wd": f32(4, 1, 3, 3), "w2": f32(3, 16),
+             "b2": f32(3), "lo": np.array(0, np.float32), "hi": np.array(6, np.float32),
+             "shape": np.array([1, -1], np.int64)}
+    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             oh.make_node("Relu", ["c1"], ["r1"]),
+             oh.make_node("Conv", ["r1", "wd"], ["c2"], group=4, strides=[2, 2], pads=[1, 1, 1, 1]),
+             oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
+             oh.make_node("MaxPool", ["r2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             oh.make_node("Reshape", ["p", "shape"], ["f"]),
+             oh.make_node("Gemm", ["f", "w2", "b2"], ["g"], transB=1),
+             oh.make_node("Softmax", ["g"], ["y"])]
+    seeds["o_cnn_f32"] = make(nodes, {"x": [1, 2, 8, 8]}, ["y"], inits)
+
+    inits = {"w": f32(3, 2, 1, 1), "g": np.ones(3, np.float32), "bb": f32(3), "m": f32(3),
+             "v": np.abs(f32(3)) + 0.5, "s": f32(1, 3, 1, 1)}
+    nodes = [oh.make_node("Conv", ["x", "w"], ["c"]),
+             oh.make_node("BatchNormalization", ["c", "g", "bb", "m", "v"], ["n"]),
+             oh.make_node("AveragePool", ["n"], ["a"], kernel_shape=[2, 2], strides=[1, 1]),
+             oh.make_node("Add", ["a", "s"], ["ad"]),
+             oh.make_node("Sigmoid", ["ad"], ["sg"]),
+             oh.make_node("Concat", ["sg", "ad"], ["cat"], axis=1),
+             oh.make_node("GlobalAveragePool", ["cat"], ["gp"]),
+             oh.make_node("Flatten", ["gp"], ["y"])]
+    seeds["o_branch_f32"] = make(nodes, {"x": [1, 2, 5, 5]}, ["y"], inits)
+
+    # QDQ: Q -> DQ -> Conv (DQ'd int8 weights, int32 bias) -> Q -> DQ -> MaxPool -> Q -> DQ
+    wq = rng.integers(-127, 128, size=(3, 2, 3, 3)).astype(np.int8)
+    inits = {"xs": np.array(0.02, np.float32), "xz": np.array(3, np.int8),
+             "wq": wq, "ws": np.full(3, 0.01, np.float32), "wz": np.zeros(3, np.int8),
+             "bq": rng.integers(-500, 500, size=3).astype(np.int32), "bs": np.full(3, 0.0002, np.float32),
+             "bz": np.zeros(3, np.int32), "ys": np.array(0.05, np.float32), "yz": np.array(-4, np.int8)}
+    nodes = [oh.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             oh.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+             oh.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
+             oh.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bd"], axis=0),
+             oh.make_node("Conv", ["xd", "wd", "bd"], ["c"], pads=[1, 1, 1, 1]),
+             oh.make_node("Relu", ["c"], ["r"]),
+             oh.make_node("QuantizeLinear", ["r", "ys", "yz"], ["rq"]),
+             oh.make_node("DequantizeLinear", ["rq", "ys", "yz"], ["rd"]),
+             oh.make_node("MaxPool", ["rd"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             oh.make_node("QuantizeLinear", ["p", "ys", "yz"], ["pq"]),
+             oh.make_node("DequantizeLinear", ["pq", "ys", "yz"], ["y"])]
+    seeds["o_qdq_conv"] = make(nodes, {"x": [1, 2, 6, 6]}, ["y"], inits)
+
+    # 1-D conv and pool, Pad, Transpose, MatMul, LeakyRelu, Squeeze/Unsqueeze, shape arithmetic
+    inits = {"w": f32(3, 2, 3), "pads": np.array([0, 0, 1, 0, 0, 1], np.int64), "wm": f32(3, 4),
+             "ax": np.array([2], np.int64), "one": np.array([1], np.int64)}
+    nodes = [oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1]),
+             oh.make_node("MaxPool", ["c"], ["p"], kernel_shape=[2], strides=[2]),
+             oh.make_node("Pad", ["p", "pads"], ["pd"]),
+             oh.make_node("LeakyRelu", ["pd"], ["l"], alpha=0.1),
+             oh.make_node("Transpose", ["l"], ["t"], perm=[0, 2, 1]),
+             oh.make_node("Shape", ["t"], ["sh"]),
+             oh.make_node("Gather", ["sh", "one"], ["n"]),
+             oh.make_node("Unsqueeze", ["t", "ax"], ["u"]),
+             oh.make_node("Squeeze", ["u", "ax"], ["sq"]),
+             oh.make_node("MatMul", ["sq", "wm"], ["y"])]
+    seeds["o_seq_f32"] = make(nodes, {"x": [1, 2, 8]}, ["y"], inits)
+
+    # QDQ Gemm and Add
+    wq = rng.integers(-127, 128, size=(4, 6)).astype(np.int8)
+    inits = {"xs": np.array(0.03, np.float32), "xz": np.array(-2, np.int8), "wq": wq,
+             "ws": np.array(0.01, np.float32), "wz": np.array(0, np.int8),
+             "bq": rng.integers(-300, 300, size=4).astype(np.int32), "bs": np.array(0.0003, np.float32),
+             "bz": np.array(0, np.int32), "ys": np.array(0.04, np.float32), "yz": np.array(1, np.int8)}
+    nodes = [oh.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             oh.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+             oh.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"]),
+             oh.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bd"]),
+             oh.make_node("Gemm", ["xd", "wd", "bd"], ["g"], transB=1),
+             oh.make_node("QuantizeLinear", ["g", "ys", "yz"], ["gq"]),
+             oh.make_node("DequantizeLinear", ["gq", "ys", "yz"], ["gd"]),
+             oh.make_node("Add", ["gd", "gd"], ["a"]),
+             oh.make_node("QuantizeLinear", ["a", "ys", "yz"], ["aq"]),
+             oh.make_node("DequantizeLinear", ["aq", "ys", "yz"], ["y"])]
+    seeds["o_qdq_gemm"] = make(nodes, {"x": [1, 6]}, ["y"], inits)
+    return seeds
+
+
+def seeds(kind: str, quick: bool) -> dict[str, bytes]:
+    """name -> model bytes; ONNX seed names end in .onnx."""
+    out = {}
+    if kind in ("tflite", "both"):
+        for name, in_quick in SHARED_SEEDS:
+            if (SHARED / name).exists() and (in_quick or not quick):
+                out[name] = (SHARED / name).read_bytes()
+        out.update({k + ".tflite": v for k, v in _writer_seeds().items()})
+    if kind in ("onnx", "both"):
+        out.update({k + ".onnx": v for k, v in _onnx_seeds().items()})
+    return out
+
+
+# --- TFLite mutation: schema fields located by walking the flatbuffer ------------------------------
+I32 = [0, 1, -1, 2, 3, 255, 256, 1 << 15, 1 << 16, 1 << 24, 1 << 28, (1 << 31) - 1, -(1 << 31), 46341, 65537]
+F32 = [float("nan"), float("inf"), float("-inf"), 0.0, -1.0, 1e-38, 1e38, 1e-45, 3.4e38, 1e-9, 1e9, 0.5]
+I64 = [0, -129, 128, 1 << 40, -1, 127, -128, 32767, 1 << 31]
+
+
+def _vec(tab, slot: int):
+    """(absolute start, length) of the vector in field `slot` of a flatbuffers table, or None."""
+    o = tab.Offset(slot)
+    if not o:
+        return None
+    return tab.Vector(o), tab.VectorLen(o)
+
+
+def _table_fields(buf: bytes, pos: int) -> list[int]:
+    """Absolute positions of the scalar fields present in the table at pos (vtable walk)."""
+    vt = pos - struct.unpack_from("<i", buf, pos)[0]
+    vsize = struct.unpack_from("<H", buf, vt)[0]
+    out = []
+    for k in range(4, vsize, 2):
+        rel = struct.unpack_from("<H", buf, vt + k)[0]
+        if rel:
+            out.append(pos + rel)
+    return out
+
+
+def tflite_sites(data: bytes) -> list[tuple[str, int, int]]:
+    """(kind, offset, count) of mutable fields: kind i32/f32/i64/u8 vectors or scalars."""
+    import tflite
+    model = tflite.Model.GetRootAs(data, 0)
+    sites = []
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for slot in (6, 8):   # subgraph inputs, outputs
+            v = _vec(sg._tab, slot)
+            if v:
+                sites.append(("i32", v[0], v[1]))
+        for i in range(sg.TensorsLength()):
+            t = sg.Tensors(i)
+            v = _vec(t._tab, 4)
+            if v:
+                sites.append(("i32", v[0], v[1]))
+            o = t._tab.Offset(6)
+            if o:
+                sites.append(("type", t._tab.Pos + o, 1))
+            o = t._tab.Offset(8)
+            if o:
+                sites.append(("i32", t._tab.Pos + o, 1))
+            q = t.Quantization()
+            if q is not None:
+                for slot, kind in ((8, "f32"), (10, "i64")):
+                    v = _vec(q._tab, slot)
+                    if v:
+                        sites.append((kind, v[0], v[1]))
+                o = q._tab.Offset(16)
+                if o:
+                    sites.append(("i32", q._tab.Pos + o, 1))
+        for i in range(sg.OperatorsLength()):
+            op = sg.Operators(i)
+            for slot in (6, 8):
+                v = _vec(op._tab, slot)
+                if v:
+                    sites.append(("i32", v[0], v[1]))
+            opts = op.BuiltinOptions()
+            if opts is not None:
+                for p in _table_fields(data, opts.Pos):
+                    sites.append(("opt", p, 1))
+    return sites
+
+
+def mutate_tflite(data: bytes, rng: np.random.Generator) -> bytes:
+    b = bytearray(data)
+    if rng.random() < 0.15:   # raw bytes
+        for _ in range(int(rng.integers(1, 5))):
+            b[int(rng.integers(8, len(b)))] = int(rng.integers(0, 256))
+        return bytes(b)
+    sites = tflite_sites(data)
+    for _ in range(int(rng.integers(1, 3))):
+        kind, off, n = sites[int(rng.integers(len(sites)))]
+        k = int(rng.integers(n)) if n else 0
+        if kind == "i32":
+            pos = off + 4 * k
+            old = struct.unpack_from("<i", b, pos)[0]
+            r = rng.random()
+            new = int(rng.choice(I32)) if r < 0.5 else old + int(rng.integers(-3, 4)) if r < 0.8 \
+                else int(rng.integers(-1, 20))
+            struct.pack_into("<i", b, pos, max(-(1 << 31), min((1 << 31) - 1, new)))
+        elif kind == "f32":
+            struct.pack_into("<f", b, off + 4 * k, float(rng.choice(F32)) if rng.random() < 0.8
+                             else float(rng.uniform(-1, 1)))
+        elif kind == "i64":
+            struct.pack_into("<q", b, off + 8 * k, int(rng.choice(I64)))
+        elif kind == "type":
+            b[off] = int(rng.choice([0, 1, 2, 3, 4, 6, 7, 9, 10, 17]))
+        else:   # an option field of unknown width: one byte, or four when it has room
+            if rng.random() < 0.5 and off + 4 <= len(b):
+                struct.pack_into("<i", b, off, int(rng.choice(I32)))
+            elif rng.random() < 0.5 and off + 4 <= len(b):
+                struct.pack_into("<f", b, off, float(rng.choice(F32)))
+            else:
+                b[off] = int(rng.integers(0, 256))
+    return bytes(b)
+
+
+# --- ONNX mutation: protobuf fields -----------------------------------------------------------
+ONNX_I = [0, -1, 1, 2, 3, 5, 100, 1 << 20, (1 << 31) - 1, 1 << 33, -(1 << 31)]
+
+
+def mutate_onnx(data: bytes, rng: np.random.Generator) -> bytes:
+    import onnx
+    from onnx import numpy_helper as nh
+    if rng.random() < 0.1:   # raw bytes
+        b = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            b[int(rng.integers(0, len(b)))] = int(rng.integers(0, 256))
+        return bytes(b)
+    m = onnx.ModelProto()
+    m.ParseFromString(data)
+    g = m.graph
+    names = [i.name for i in g.initializer] + [n for node in g.node for n in node.output] + [i.name for i in g.input]
+    for _ in range(int(rng.integers(1, 3))):
+        what = int(rng.integers(0, 10))
+        node = g.node[int(rng.integers(len(g.node)))]
+        if what in (0, 1) and node.attribute:        # an attribute value
+            a = node.attribute[int(rng.integers(len(node.attribute)))]
+            if a.ints:
+                a.ints[int(rng.integers(len(a.ints)))] = int(rng.choice(ONNX_I))
+                if rng.random() < 0.2:
+                    del a.ints[-1]
+            elif a.type == onnx.AttributeProto.INT:
+                a.i = int(rng.choice(ONNX_I))
+            elif a.type == onnx.AttributeProto.FLOAT:
+                a.f = float(rng.choice(F32))
+            elif rng.random() < 0.5:
+                a.type = onnx.AttributeProto.FLOAT
+        elif what == 2:                              # a new or retyped attribute
+            name = str(rng.choice(["strides", "pads", "kernel_shape", "dilations", "group", "axis",
+                                   "auto_pad", "ceil_mode", "transB", "alpha", "count_include_pad"]))
+            vals = [int(rng.choice(ONNX_I)) for _ in range(int(rng.integers(1, 5)))]
+            node.attribute.append(onnx.helper.make_attribute(
+                name, vals if rng.random() < 0.6 else (vals[0] if rng.random() < 0.5 else "SAME_UPPER")))
+        elif what == 3 and node.input:              # an operand renamed, removed or added
+            k = int(rng.integers(len(node.input)))
+            r = rng.random()
+            if r < 0.4:
+                node.input[k] = str(rng.choice(names))
+            elif r < 0.7:
+                del node.input[k]
+            elif r < 0.85:
+                node.input[k] = ""
+            else:
+                node.input.append(str(rng.choice(names)))
+        elif what == 4 and g.initializer:            # initializer dims or data
+            init = g.initializer[int(rng.integers(len(g.initializer)))]
+            r = rng.random()
+            if r < 0.4 and init.dims:
+                init.dims[int(rng.integers(len(init.dims)))] = int(rng.choice(ONNX_I))
+            elif r < 0.55:
+                init.dims.append(int(rng.choice([1, 2, 0])))
+            elif r < 0.7:
+                init.data_type = int(rng.choice([1, 2, 3, 5, 6, 7, 9, 10, 11]))
+            elif r < 0.85:
+                try:
+                    arr = nh.to_array(init).copy()
+                except ValueError:   # an earlier mutation broke it already
+                    continue
+                if arr.dtype.kind == "f" and arr.size:
+                    arr.reshape(-1)[int(rng.integers(arr.size))] = float(rng.choice(F32))
+                    init.CopyFrom(nh.from_array(arr, init.name))
+            elif init.raw_data:
+                init.raw_data = init.raw_data[:len(init.raw_data) // 2]
+        elif what == 5 and g.input:                  # a declared input dimension or type
+            vi = g.input[int(rng.integers(len(g.input)))]
+            dims = vi.type.tensor_type.shape.dim
+            if dims and rng.random() < 0.8:
+                dims[int(rng.integers(len(dims)))].dim_value = int(rng.choice(ONNX_I))
+            else:
+                vi.type.tensor_type.elem_type = int(rng.choice([2, 3, 6, 7, 9, 10]))
+        elif what == 6:                              # an output renamed
+            k = int(rng.integers(len(node.output)))
+            node.output[k] = str(rng.choice(names))
+        elif what == 7:                              # the op type swapped
+            node.op_type = str(rng.choice(["Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Mul",
+                                           "Concat", "Softmax", "Reshape", "Transpose", "Pad", "Relu",
+                                           "GlobalAveragePool", "Flatten", "Squeeze", "Unsqueeze", "Range",
+                                           "Slice", "Gather", "ConstantOfShape", "Expand", "Cast"]))
+        elif what == 8:                              # graph outputs
+            if rng.random() < 0.5 and g.output:
+                g.output[int(rng.integers(len(g.output)))].name = str(rng.choice(names))
+            else:
+                g.output.add().name = str(rng.choice(names))
+        else:                                        # a node removed
+            del g.node[int(rng.integers(len(g.node)))]
+            if not g.node:
+                break
+    return m.SerializeToString()
+
+
+# --- the worker: bake, run, judge ---------------------------------------------------------------
+def _place(tb) -> str:
+    """file:line of the innermost frame in upyflow code (else the innermost frame)."""
+    frames = traceback.extract_tb(tb)
+    ours = [f for f in frames if "upyflow" in f.filename] or frames
+    f = ours[-1] if ours else None
+    return "%s:%d" % (os.path.relpath(f.filename, HERE.parent), f.lineno) if f else "?"
+
+
+class _Guarded:
+    """Patch the runtime so the pure tier's arena is followed by guard bytes and its typed
+    views reach to the end of their buffer, as MicroPython's uctypes views do: a kernel
+    writing past its tensor then lands in the guard instead of raising IndexError."""
+
+    def __init__(self) -> None:
+        import upyflow.model as model
+        self.model = model
+        if not hasattr(model, "_alloc") or not hasattr(model, "typed_view"):
+            raise RuntimeError("upyflow.model has no _alloc/typed_view: update the fuzz guard")
+        self.arenas: list[bytearray] = []
+
+    def __enter__(self):
+        model = self.model
+        self.saved = model._alloc, model.typed_view
+        fmt = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f"}
+        size = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4}
+
+        def alloc(nbytes, name, weight_buffer):
+            buf = bytearray(nbytes + GUARD)
+            buf[nbytes:] = bytes([GUARD_BYTE]) * GUARD
+            self.arenas.append(buf)
+            return buf
+
+        def typed_view(buf, offset, nbytes, dtype):
+            n = (len(buf) - offset) // size[dtype] if offset <= len(buf) else 0
+            return memoryview(buf)[offset:offset + n * size[dtype]].cast(fmt[dtype])
+        model._alloc, model.typed_view = alloc, typed_view
+        return self
+
+    def __exit__(self, *exc):
+        self.model._alloc, self.model.typed_view = self.saved
+
+
+def _load(path: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run_tier(mod, tier: str, inputs: list[bytes], arena_size: int):
+    """Outputs of one invoke; for pure, also checks the guard. ('run'|'guard', detail) on failure."""
+    import upyflow
+    guard = None
+    try:
+        if tier == "pure":
+            with _Guarded() as guard:
+                m = upyflow.Model(mod, "pure")
+            arena = guard.arenas[-1]
+            arena[arena_size:len(arena) - GUARD] = bytes([GUARD_BYTE]) * (len(arena) - GUARD - arena_size)
+        else:
+            m = upyflow.Model(mod, tier)
+        for i, data in enumerate(inputs):
+            m.set_input(i, data)
+        m.invoke()
+        outs = [bytes(m.get_output(i)) for i in range(len(m.output_shape))]
+    except Exception as e:
+        return "run", "%s tier: %s: %s" % (tier, type(e).__name__, str(e)[:120])
+    if guard is not None and any(v != GUARD_BYTE for v in arena[arena_size:]):
+        first = next(i for i in range(arena_size, len(arena)) if arena[i] != GUARD_BYTE)
+        return "guard", "pure tier wrote %d bytes past the arena end" % (first - arena_size)
+    return outs, m.output_dtype
+
+
+def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
+    """(verdict, detail) of one mutant."""
+    from upyflow_tools import BakeError
+    from upyflow_tools.bake import compile_model
+    from upyflow_tools.emit import module_source
+    try:
+        result = compile_model(name, "fz", data=data)
+        src = module_source(result.baked, "fz")
+    except BakeError as e:
+        msg = str(e)
+        if not msg or "\n" in msg:
+            return "multiline", msg[:200]
+        # the ONNX reader's last line of defence: one line, but a check is missing
+        return ("backstop", msg[:200]) if msg.startswith("malformed ONNX model at") else ("rejected", msg)
+    except MemoryError:
+        return "oom", "MemoryError at %s" % _place(sys.exc_info()[2])
+    except RecursionError:
+        return "traceback", "RecursionError at %s" % _place(sys.exc_info()[2])
+    except Exception as e:
+        return "traceback", "%s at %s: %s" % (type(e).__name__, _place(sys.exc_info()[2]), str(e)[:100])
+    if result.arena_size > MAX_RUN_ARENA:
+        return "skipped", "arena %d bytes" % result.arena_size
+    path = os.path.join(tmpdir, "fz%d.py" % seed)
+    with open(path, "w") as f:
+        f.write(src)
+    mod = _load(path, "fz%d" % seed)
+    rng = np.random.default_rng(seed)
+    inputs = []
+    for t in result.baked.inputs:
+        _w, _off, nbytes, dtype = result.baked.tensors[t][:4]
+        if dtype == "f32":
+            inputs.append(rng.uniform(-2, 2, nbytes // 4).astype(np.float32).tobytes())
+        else:
+            inputs.append(rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes())
+    got = {}
+    import upyflow.dispatch as dispatch
+    for tier in ("native", "pure"):
+        if tier == "native" and not dispatch.available("native"):
+            continue
+        r = _run_tier(mod, tier, inputs, result.arena_size)
+        if isinstance(r[0], str):
+            return r
+        got[tier] = r
+    if len(got) == 2:
+        # A float result quantized (QUANTIZE of a float kernel's output) may land on the other
+        # side of a rounding tie: float kernels agree within 1e-5, not bit for bit.
+        tie = any(c[0] == "quantize_f32" for c in result.baked.calls)
+        (a, dtypes), (b, _) = got["native"], got["pure"]
+        for k, (x, y) in enumerate(zip(a, b)):
+            if dtypes[k] == "f32":
+                xa, ya = np.frombuffer(x, np.float32), np.frombuffer(y, np.float32)
+                if not np.allclose(xa, ya, rtol=1e-5, atol=1e-6, equal_nan=True):
+                    return ("float-tie" if tie else "mismatch"), "output %d (f32) differs between native and pure" % k
+            elif len(x) != len(y):
+                return "mismatch", "output %d has %d bytes on native, %d on pure" % (k, len(x), len(y))
+            elif x != y:
+                dt = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32}[dtypes[k]]
+                step = np.abs(np.frombuffer(x, dt).astype(np.int64) - np.frombuffer(y, dt)).max()
+                return ("float-tie" if tie and step <= 1 else "mismatch"), \
+                    "output %d (%s) differs between native and pure" % (k, dtypes[k])
+    return "ok", ""
+
+
+def _worker(conn, mem_limit: int) -> None:
+    import resource
+    import warnings
+    warnings.simplefilter("ignore")
+    np.seterr(all="ignore")
+    if mem_limit:
+        resource.setrlimit(resource.RLIMIT_AS, (mem_limit, mem_limit))
+    sys.path.insert(0, str(HERE))
+    with tempfile.TemporaryDirectory() as tmpdir:
+        while True:
+            job = conn.recv()
+            if job is None:
+                return
+            name, data, seed = job
+            conn.send(("start", ""))
+            try:
+                conn.send(judge(name, data, seed, tmpdir))
+            except MemoryError:
+                conn.send(("oom", "MemoryError outside bake"))
+            except Exception as e:
+                conn.send(("traceback", "harness: %s: %s" % (type(e).__name__, e)))
+
+
+class Pool:
+    """One worker process at a time per slot; a hung or dead worker is replaced."""
+
+    def __init__(self, timeout: float, mem_limit: int = MEM_LIMIT) -> None:
+        self.timeout = timeout
+        self.mem_limit = mem_limit
+        self.ctx = mp.get_context("spawn")
+        self.proc = None
+
+    def _start(self) -> None:
+        self.conn, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.mem_limit), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def _kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.join()
+            self.proc = None
+
+    def run(self, name: str, data: bytes, seed: int) -> tuple[str, str]:
+        if self.proc is None:
+            self._start()
+        self.conn.send((name, data, seed))
+        try:
+            # the first reply says the worker is ready (imports can take a while)
+            if not self.conn.poll(60):
+                raise EOFError
+            self.conn.recv()
+            if not self.conn.poll(self.timeout):
+                self._kill()
+                return "hang", "no verdict after %g s" % self.timeout
+            return self.conn.recv()
+        except (EOFError, OSError):
+            code = self.proc.exitcode if self.proc is not None else None
+            self._kill()
+            return "crash", "worker died (exit code %s)" % code
+
+    def close(self) -> None:
+        if self.proc is not None:
+            try:
+                self.conn.send(None)
+                self.proc.join(5)
+            finally:
+                self._kill()
+
+
+def mutants(kind: str, count: int, seed: int, quick: bool):
+    """(seed name, mutant bytes, mutant seed) for `count` mutants, round-robin over the seeds."""
+    pool = seeds(kind, quick)
+    names = sorted(pool)
+    rng = np.random.default_rng(seed)
+    for k in range(count):
+        name = names[k % len(names)]
+        sub = np.random.default_rng([seed, k])
+        data = pool[name]
+        data = mutate_onnx(data, sub) if name.endswith(".onnx") else mutate_tflite(data, sub)
+        yield name, data, int(rng.integers(1 << 30))
+
+
+def fuzz(kind: str, count: int, seed: int, timeout: float = 20.0, quick: bool = False,
+         save: str | None = None, log=None) -> dict:
+    """Run count mutants; {'counts': Counter, 'findings': {(verdict, detail): (seed name, k)}}."""
+    counts, findings = Counter(), {}
+    pool = Pool(timeout)
+    try:
+        for k, (name, data, sub) in enumerate(mutants(kind, count, seed, quick)):
+            verdict, detail = pool.run(name, data, sub)
+            counts[(verdict, "onnx" if name.endswith(".onnx") else "tflite")] += 1
+            if verdict not in GOOD:
+                key = (verdict, detail.split(": ")[0] if verdict == "traceback" else
+                       detail.split("(")[-1].split(":")[0] + detail.split("'")[0] if verdict == "backstop"
+                       else detail[:80])
+                if key not in findings:
+                    findings[key] = (name, k, detail)
+                    if save:
+                        os.makedirs(save, exist_ok=True)
+                        ext = ".onnx" if name.endswith(".onnx") else ".tflite"
+                        Path(save, "%s_%d%s" % (verdict, k, ext)).write_bytes(data)
+                if log:
+                    log("%s %d %s: %s %s" % (name, k, "", verdict, detail))
+    finally:
+        pool.close()
+    return {"counts": counts, "findings": findings}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--count", type=int, default=int(os.environ.get("FUZZ_COUNT", 2000)))
+    p.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 0) or
+                                                   zlib.crc32(str(time.time()).encode())))
+    p.add_argument("--kind", choices=("tflite", "onnx", "both"), default="both")
+    p.add_argument("--timeout", type=float, default=20.0)
+    p.add_argument("--save", help="write one mutant per distinct finding into this folder")
+    p.add_argument("-v", action="store_true", help="print every finding as it happens")
+    a = p.parse_args(argv)
+    t0 = time.time()
+    kinds = ("tflite", "onnx") if a.kind == "both" else (a.kind,)
+    bad = 0
+    print("seed %d" % a.seed)
+    for kind in kinds:
+        r = fuzz(kind, a.count, a.seed, a.timeout, save=a.save, log=print if a.v else None)
+        c = r["counts"]
+        total = sum(c.values())
+        by = Counter()
+        for (verdict, _), n in c.items():
+            by[verdict] += n
+        print("%s: %d mutants: %s" % (kind, total, ", ".join("%s %d" % kv for kv in sorted(by.items()))))
+        for (verdict, _), (name, k, detail) in sorted(r["findings"].items()):
+            print("  %-9s %s #%d: %s" % (verdict, name, k, detail))
+        bad += sum(n for (verdict, _), n in c.items() if verdict not in GOOD)
+    print("%.0f s" % (time.time() - t0))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
