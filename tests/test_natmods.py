@@ -47,9 +47,6 @@ def test_shipped_natmods_are_built_from_the_current_sources():
 def test_every_board_arch_is_shipped_as_recorded(arch):
     entry = MANIFEST["archs"].get(arch)
     path = NATMODS / arch / "upyflow_native.mpy"
-    if entry is None and arch == "xtensawin":
-        # Until native_modules/micropython/Makefile builds xtensawin with Debian's LLVM.
-        pytest.skip("xtensawin natmod not built yet (`%s` skips it without an Xtensa compiler)" % COMMAND)
     assert entry is not None and path.exists(), "no shipped %s natmod: run `%s`" % (arch, COMMAND)
     data = path.read_bytes()
     assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["size"], entry["sha256"]), \
