@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import ROOT
+from harness import ROOT, shared
 from upyflow_tools.cli import main
 from upyflow_tools.unixport import micropython_exe
 
@@ -230,3 +230,22 @@ def test_deploy_compiles_py_models_and_removes_shadowing_py(tmp_path, capsys):
         proc = subprocess.run([sys.executable, "-m", "upyflow_tools.cli", "run", str(script), "--port", board.port],
                               capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "OUT" in proc.stdout, proc.stdout + proc.stderr
+
+
+@needs_mp
+def test_profile_on_the_board(tmp_path, capsys):
+    """`upyflow profile MODEL --port`: every op timed on the (virtual) board, beside the host."""
+    from upyflow_tools.bake import compile_model
+    from upyflow_tools.vboard import VirtualBoard
+    path = shared("models/micro_speech_quantized.tflite")
+    kernels = [c.kernel for c in compile_model(str(path)).calls]
+    with VirtualBoard() as board:
+        assert main(["profile", str(path), "--port", board.port, "--reps", "2"]) == 0
+    out = capsys.readouterr().out
+    head, table = out.split("\n\n", 1)
+    assert "on the board (native tier)" in head and "host (CPython" in head
+    rows = [l.split() for l in table.splitlines()[1:] if l.strip()]
+    assert sorted(int(r[0]) for r in rows) == list(range(len(kernels)))
+    assert all(r[1] == kernels[int(r[0])] for r in rows)
+    board_us = [float(r[4]) for r in rows]
+    assert board_us == sorted(board_us, reverse=True) and all(us >= 0 for us in board_us)
