@@ -7,18 +7,15 @@ import itertools
 import json
 import os
 import subprocess
-from fractions import Fraction
-from math import floor
-
 import numpy as np
 import pytest
 
 import upyflow
 from upyflow import image
+from upyflow_tools import frames
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 
 TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
-NORM = {"unit": (1 / 255, 0.0), "symmetric": (1 / 127.5, -1.0), "raw": (1.0, 0.0)}
 
 # (frame w, h, crop or None, model input h, w): odd sizes, down/up-scaling, crops on every edge
 GEOMS = [(13, 11, None, 5, 7), (13, 11, (0, 0, 5, 4), 9, 6), (13, 11, (8, 7, 5, 4), 3, 3),
@@ -49,70 +46,11 @@ def frame_for(case) -> bytes:
     return rng.integers(0, 256, size=w * h * BPP[fmt], dtype=np.uint8).tobytes()
 
 
-# --- the reference, from the documented definitions ---
-def decode(frame: bytes, fmt: str, w: int, h: int) -> np.ndarray:
-    """(h, w, 3) int64 RGB888."""
-    if fmt == "gray8":
-        return np.repeat(np.frombuffer(frame, np.uint8).reshape(h, w, 1), 3, axis=2).astype(np.int64)
-    if fmt == "rgb888":
-        return np.frombuffer(frame, np.uint8).reshape(h, w, 3).astype(np.int64)
-    px = np.frombuffer(frame, "<u2" if fmt == "rgb565le" else ">u2").reshape(h, w).astype(np.int64)
-    r, g, b = px >> 11, (px >> 5) & 0x3F, px & 0x1F
-    # 5/6 bits scaled to 0..255 with the top bits repeated below
-    return np.stack([r * 8 + r // 4, g * 4 + g // 16, b * 8 + b // 4], axis=2)
-
-
-def coords(start: int, size: int, n: int, bilinear: bool):
-    """Per output index: (first, second, weight of the second in 1/1024) from exact fractions."""
-    last = start + size - 1
-    res = []
-    for o in range(n):
-        s = start + Fraction(2 * o + 1, 2) * size / n   # the output pixel's centre in source pixels
-        if not bilinear:
-            res.append((floor(s), floor(s), 0))
-            continue
-        s -= Fraction(1, 2)
-        s = min(max(s, Fraction(start)), Fraction(last))
-        a = floor(s)
-        f = floor((s - a) * 1024 + Fraction(1, 2))
-        if f == 1024:
-            a, f = a + 1, 0
-        res.append((a, min(a + 1, last), f))
-    return np.array(res, np.int64)
-
-
-def reference(frame, fmt, fw, fh, crop, oh, ow, ch, resize, dtype, scale, zp, norm) -> bytes:
-    rgb = decode(frame, fmt, fw, fh)
-    if ch == 1:
-        img = rgb[:, :, :1] if fmt == "gray8" else \
-            ((77 * rgb[:, :, 0] + 150 * rgb[:, :, 1] + 29 * rgb[:, :, 2] + 128) >> 8)[:, :, None]
-    else:
-        img = rgb
-    x, y, w, h = crop or (0, 0, fw, fh)
-    bil = resize == "bilinear"
-    ys, xs = coords(y, h, oh, bil), coords(x, w, ow, bil)
-    fy, fx = ys[:, 2][:, None, None], xs[:, 2][None, :, None]
-    tl, tr = img[ys[:, 0]][:, xs[:, 0]], img[ys[:, 0]][:, xs[:, 1]]
-    bl, br = img[ys[:, 1]][:, xs[:, 0]], img[ys[:, 1]][:, xs[:, 1]]
-    v = (tl * (1024 - fx) * (1024 - fy) + tr * fx * (1024 - fy) + bl * (1024 - fx) * fy + br * fx * fy
-         + (1 << 19)) >> 20
-    if norm == "direct":
-        return (v - 128 if dtype == "i8" else v).astype(np.int64).astype(np.uint8 if dtype == "u8" else np.int8).tobytes()
-    mul, add = NORM[norm] if isinstance(norm, str) else norm
-    real = v * mul + add
-    if dtype == "f32":
-        return real.astype(np.float32).tobytes()
-    q = real / scale
-    q = np.where(q >= 0, np.floor(q + 0.5), -np.floor(-q + 0.5)) + zp   # TFLM: half away from zero
-    lo, hi = (-128, 127) if dtype == "i8" else (0, 255)
-    return np.clip(q, lo, hi).astype(np.int64).astype(np.int8 if dtype == "i8" else np.uint8).tobytes()
-
-
 def expected(case) -> bytes:
     g, fmt, ch, resize, qi = case
     fw, fh, crop, oh, ow = GEOMS[g]
     dtype, scale, zp, norm = QUANTS[qi]
-    return reference(frame_for(case), fmt, fw, fh, crop, oh, ow, ch, resize, dtype, scale, zp, norm)
+    return frames.to_input(frame_for(case), fmt, fw, fh, oh, ow, ch, dtype, scale, zp, crop, resize, norm)
 
 
 class FakeModel:
