@@ -74,15 +74,17 @@ def to_input(frame: bytes, fmt: str, width: int, height: int, out_h: int, out_w:
 
 
 def frame_from_gray(gray: np.ndarray, width: int = 160, height: int = 120, fmt: str = "rgb565be") -> bytes:
-    """A deterministic colour test frame: the (n, n) uint8 image scaled (nearest) to a
-    height x height square, tinted warm, centred on a blue-green gradient background."""
+    """A deterministic colour test frame: the (n, n) uint8 image scaled (nearest, pixel
+    centres aligned, so a nearest resize of the square back to n x n gives the image
+    again) to a height x height square, tinted warm (luma within a step of the gray
+    value), centred on a blue-green gradient background."""
     n = gray.shape[0]
-    idx = np.arange(height) * n // height
+    idx = (2 * np.arange(height) + 1) * n // (2 * height)
     sq = gray[idx][:, idx].astype(np.int64)
     bg = np.add.outer(np.arange(height) * 2, np.arange(width)) % 256
     rgb = np.stack([bg // 4, bg // 2, 255 - bg], axis=2)
     left = (width - height) // 2
-    rgb[:, left:left + height] = np.stack([np.minimum(sq + 16, 255), sq, np.maximum(sq - 24, 0)], axis=2)
+    rgb[:, left:left + height] = np.clip(np.stack([sq + 16, sq - 4, sq - 24], axis=2), 0, 255)
     if fmt == "rgb888":
         return rgb.astype(np.uint8).tobytes()
     px = ((rgb[:, :, 0] >> 3) << 11) | ((rgb[:, :, 1] >> 2) << 5) | (rgb[:, :, 2] >> 3)
