@@ -179,3 +179,33 @@ def test_image_micropython(tier, tmp_path):
 
 def test_image_natmod(natmod_dir, tmp_path):
     run_micropython("native", tmp_path, [natmod_dir])
+
+
+# --- person_detect from a raw camera frame ---
+def person_frame(name: str) -> bytes:
+    """160x120 RGB565 (high byte first) frame made from a test BMP: gray p = input byte ^ 0x80
+    (TFLM's camera convention, input = p - 128), nearest-scaled to 120x120 and tinted."""
+    from test_shared_models import bmp_input
+    gray = bmp_input(name).reshape(96, 96).view(np.uint8) ^ 0x80
+    return frames.frame_from_gray(gray, 160, 120, "rgb565be")
+
+
+@pytest.mark.parametrize("resize,tier", [("nearest", "pure")] + [(r, "native") for r in ("nearest", "bilinear")
+                                                                   if "native" in TIERS])
+def test_person_detect_from_frame(resize, tier, tmp_path):
+    from harness import bake_model, load_cpython, run_tflm, shared
+    model = shared("models/person_detect.tflite")
+    m = load_cpython(*bake_model(model, tmp_path)[:2], tier)
+    for name, label in (("person.bmp", 1), ("no_person.bmp", 0)):
+        frame = person_frame(name)
+        image.to_input(m, frame, 160, 120, "rgb565be", crop=(20, 0, 120, 120), resize=resize,
+                       normalise="direct", tier=tier)
+        want_in = frames.to_input(frame, "rgb565be", 160, 120, 96, 96, 1, "i8", crop=(20, 0, 120, 120),
+                                  resize=resize, normalise="direct")
+        assert bytes(m.input_buffer(0)) == want_in
+        m.invoke()
+        want = run_tflm(model.read_bytes(), [np.frombuffer(want_in, np.int8).reshape(1, 96, 96, 1)])[0]
+        got = np.frombuffer(bytes(m.get_output(0)), np.int8).reshape(want.shape)
+        np.testing.assert_array_equal(got, want)
+        if resize == "nearest":   # the frame's square scales back to the BMP's pixels: same labels
+            assert int(np.argmax(want)) == label
