@@ -28,7 +28,7 @@
 #   "symmetric" p / 127.5 - 1, -1..1 (MobileNet-style)
 #   "raw"       p, 0..255
 #   "direct"    no scale: int8 inputs get p - 128, uint8 get p (TFLM's camera
-#               examples for person_detect, whose input ~ "symmetric")
+#               examples for person_detect; "symmetric" is within one step of it)
 #   (mul, add)  p * mul + add
 from array import array
 
