@@ -209,3 +209,22 @@ def test_person_detect_from_frame(resize, tier, tmp_path):
         np.testing.assert_array_equal(got, want)
         if resize == "nearest":   # the frame's square scales back to the BMP's pixels: same labels
             assert int(np.argmax(want)) == label
+
+
+def test_natmod_call_rejects_bad_arguments(natmod_dir, tmp_path):
+    """The natmod's call(index, args): a bad table or a short frame is a ValueError naming the
+    kernel, a wrong argument count a TypeError; nothing runs."""
+    script = tmp_path / "bad.py"
+    script.write_text(
+        "import sys\nsys.path.insert(0, %r)\nimport upyflow_native as u\nfrom array import array\n"
+        "k = u.kernel_index('image_to_input')\nt = array('i', [0, 0, 0])\nout = bytearray(1)\n"
+        "u.call(k, [bytes(4), t, t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1])\nprint('OK')\n"
+        "for args in ([bytes(4), array('i', [0, 5, 0]), t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1],\n"
+        "             [bytes(3), t, t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1], [bytes(4)]):\n"
+        "    try:\n        u.call(k, args)\n    except (ValueError, TypeError) as e:\n"
+        "        print(type(e).__name__, e)\n" % natmod_dir)
+    proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines() == [
+        "OK", "ValueError image_to_input: a parameter is out of range",
+        "ValueError image_to_input: a tensor is shorter than its shape parameters need",
+        "TypeError call: wrong number of arguments for the kernel"], proc.stdout + proc.stderr

@@ -90,10 +90,10 @@ def _kernel(tier):
     # 2: fn(index, args) (the natmod's call)
     from . import dispatch
     order = dispatch.TIERS
-    if tier:
-        if tier not in order:
-            raise ValueError("unknown kernel tier %r; tiers are %s" % (tier, ", ".join(order)))
-        order = order[order.index(tier):]
+    tier = tier or dispatch.default_tier()   # UPYFLOW_TIER, as for models
+    if tier not in order:
+        raise ValueError("unknown kernel tier %r; tiers are %s" % (tier, ", ".join(order)))
+    order = order[order.index(tier):]   # that tier, else the next slower one
     for t in order:
         try:
             if t == "native" and dispatch.available("native"):

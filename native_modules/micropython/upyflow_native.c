@@ -141,7 +141,7 @@ static mp_obj_t call_kernel(mp_obj_t index_in, mp_obj_t args_in) {
         want++;
     }
     if (n != want) {
-        mp_raise_TypeError("wrong number of kernel arguments");
+        mp_raise_TypeError("call: wrong number of arguments for the kernel");
     }
     uf_call c;
     int nt = 0, ni = 0, nf = 0;
@@ -160,7 +160,12 @@ static mp_obj_t call_kernel(mp_obj_t index_in, mp_obj_t args_in) {
     }
     int err = k->run(&c);
     if (err) {
-        mp_raise_ValueError(uf_error_text(err));
+        // ValueError("<kernel>: <reason>")
+        char msg[120];
+        size_t len = put(msg, 0, sizeof(msg), k->name);
+        len = put(msg, len, sizeof(msg), ": ");
+        len = put(msg, len, sizeof(msg), uf_error_text(err));
+        mp_raise_type_arg(&mp_type_ValueError, mp_obj_new_str(msg, len));
     }
     return mp_const_none;
 }
