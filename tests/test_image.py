@@ -85,6 +85,9 @@ def test_to_input_reuses_and_rejects():
     first = image._last[1]
     image.to_input(m, frame, 8, 4, "rgb565", resize="nearest")
     assert image._last[1] is first
+    other = FakeModel((1, 4, 4, 1), "i8", 1 / 255, -128)   # another model: its own buffer
+    image.to_input(other, frame, 8, 4, "rgb565", resize="nearest")
+    assert image._last[1] is not first and bytes(other.buf) == bytes(m.buf)
     with pytest.raises(ValueError, match="frame has 63 bytes, expected 64"):
         image.to_input(m, frame[:63], 8, 4, "rgb565", resize="nearest")
     for kw, msg in (({"fmt": "yuv"}, "unknown frame format"), ({"crop": (5, 0, 4, 4)}, "outside"),

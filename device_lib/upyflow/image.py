@@ -166,14 +166,14 @@ class Preprocessor:
         a[0] = None   # do not keep the frame alive
 
 
-_last = [None, None]
+_last = [None, None, None]   # key, Preprocessor, model (held: an id could be reused)
 
 
 def to_input(m, frame, width, height, fmt="rgb565", crop=None, resize="bilinear", normalise="unit",
              input=0, tier=None):
     """Write frame into m's input (see Preprocessor); reuses the last geometry's tables."""
-    key = (id(m), width, height, fmt, crop, resize, normalise, input, tier)
-    if _last[0] != key:
+    key = (width, height, fmt, crop, resize, normalise, input, tier)
+    if _last[2] is not m or _last[0] != key:
         _last[1] = Preprocessor(m, width, height, fmt, crop, resize, normalise, input, tier)
-        _last[0] = key
+        _last[0], _last[2] = key, m
     _last[1](frame)
