@@ -29,6 +29,7 @@ VIPER_FAMILIES = {
     "resize_nearest": "kernels_viper_resize", "resize_bilinear_s8": "kernels_viper_resize",
     "signal_rfft_s16": "kernels_viper_signal", "signal_window_s16": "kernels_viper_signal",
     "signal_fft_auto_scale_s16": "kernels_viper_signal",
+    "image_to_input": "kernels_viper_image",
 }
 
 

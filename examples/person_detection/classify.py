@@ -2,12 +2,17 @@
 
     python examples/person_detection/classify.py --port /dev/ttyACM0 [IMAGE.bmp ...]
     python examples/person_detection/classify.py --virtual            # no hardware needed
+    python examples/person_detection/classify.py --virtual --frames   # from raw camera frames
 
 Bakes ../shared/models/person_detect.tflite with --weights file --mpy (its 241 KB of
 weights stream from person_detect.bin, so it fits a 190 KB heap), deploys it with the
 runtime, copies each image and detect_person.py to the board, runs the inference there
 through the raw REPL, and prints the board's [no_person, person] scores and label beside
 the TFLite Micro interpreter's for the same input, computed on this host.
+
+With --frames each image becomes a raw 160x120 RGB565 (high byte first) colour frame, as
+a camera module gives; the board turns it into the model's input with upyflow.image, and
+the host does the same steps in numpy (upyflow_tools.frames) before running TFLM.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import sys
 import tempfile
 
 import numpy as np
-from upyflow_tools import BakeError
+from upyflow_tools import BakeError, frames
 from upyflow_tools.bake import bake, compile_mpy
 from upyflow_tools.deploy import Board, deploy
 from upyflow_tools.tflm import run
@@ -53,8 +58,29 @@ def bmp_input(path: str) -> np.ndarray:
     return rows.view(np.int8).reshape(1, SIDE, SIDE, 1)
 
 
+FRAME_W, FRAME_H, FRAME_FMT = 160, 120, "rgb565be"
+
+
+def camera_frame(path: str) -> bytes:
+    """A deterministic raw frame from a BMP: the gray value p behind each input byte
+    (TFLM's camera convention: input int8 = p - 128) scaled to 120x120, tinted and
+    centred on a 160x120 background, as RGB565 high byte first."""
+    gray = bmp_input(path).reshape(SIDE, SIDE).view(np.uint8) ^ 0x80
+    return frames.frame_from_gray(gray, FRAME_W, FRAME_H, FRAME_FMT)
+
+
+def frame_input(frame: bytes) -> np.ndarray:
+    """The model input for a frame, by detect_person.report_frame's steps done in numpy:
+    centre 120x120 crop, nearest resize to 96x96, BT.601 gray, int8 p - 128."""
+    side = min(FRAME_W, FRAME_H)
+    x = frames.to_input(frame, FRAME_FMT, FRAME_W, FRAME_H, SIDE, SIDE, 1, "i8",
+                        crop=((FRAME_W - side) // 2, (FRAME_H - side) // 2, side, side),
+                        resize="nearest", normalise="direct")
+    return np.frombuffer(x, np.int8).reshape(1, SIDE, SIDE, 1)
+
+
 def classify_on_board(port: str, images: list[str], outdir: str, tool: str = "mpremote",
-                      verbose: bool = False) -> int:
+                      verbose: bool = False, use_frames: bool = False) -> int:
     print("baking %s -> %s (--weights file --mpy)" % (os.path.relpath(MODEL), os.path.relpath(outdir)))
     bake(MODEL, outdir, name="person_detect", mpy=True, weights="file")
     def log(line: str) -> None:
@@ -68,38 +94,52 @@ def classify_on_board(port: str, images: list[str], outdir: str, tool: str = "mp
         src = os.path.join(staging, "detect_person.py")
         shutil.copyfile(os.path.join(HERE, "detect_person.py"), src)
         board.put(compile_mpy(src), "/detect_person.mpy")
-    names = []
-    for path in images:
-        names.append(os.path.basename(path))
-        board.put(path, "/" + names[-1])
-        print("sent %s to the board" % names[-1])
+        names, inputs = [], []
+        for path in images:
+            if use_frames:
+                frame = camera_frame(path)
+                names.append(os.path.splitext(os.path.basename(path))[0] + "." + FRAME_FMT)
+                with open(os.path.join(staging, names[-1]), "wb") as f:
+                    f.write(frame)
+                board.put(os.path.join(staging, names[-1]), "/" + names[-1])
+                inputs.append(frame_input(frame))
+            else:
+                names.append(os.path.basename(path))
+                board.put(path, "/" + names[-1])
+                inputs.append(bmp_input(path))
+            print("sent %s to the board" % names[-1])
     board.soft_reset()                     # the transfers leave garbage; start on a clean heap
-    out = board.exec("import detect_person\nfor p in %r:\n    detect_person.report(p)\n"
-                     "print('TIER', detect_person.model().tier)\n" % (names,))
+    call = "report_frame" if use_frames else "report"
+    out = board.exec("import detect_person\nfor p in %r:\n    detect_person.%s(p)\n"
+                     "print('TIER', detect_person.model().tier)\n" % (names, call))
     tier = re.search(r"^TIER (\w+)", out, re.MULTILINE)
-    found = {}
+    found, prep = {}, []
     for line in out.splitlines():
-        m = re.match(r"RESULT (\S+) (-?\d+) (-?\d+) (\S+) (\d+)", line)
+        m = re.match(r"RESULT (\S+) (-?\d+) (-?\d+) (\S+) (\d+)( \d+)?", line)
         if m:
             found[m.group(1)] = ([int(m.group(2)), int(m.group(3))], m.group(4), int(m.group(5)))
+            if m.group(6):
+                prep.append(int(m.group(6)))
     with open(MODEL, "rb") as f:
         model = f.read()
     same = 0
     print()
     print("scores are int8 [no_person, person]; kernel tier on the board: %s" % (tier.group(1) if tier else "?"))
-    print("%-16s %-13s %-10s %10s   %-13s %s" % ("image", "board scores", "label", "invoke", "TFLM scores", "label"))
-    for path, name in zip(images, names):
+    print("%-18s %-13s %-10s %10s   %-13s %s" % ("image", "board scores", "label", "invoke", "TFLM scores", "label"))
+    for x, name in zip(inputs, names):
         if name not in found:
-            print("%-16s no result from the board:\n%s" % (name, out.strip()))
+            print("%-18s no result from the board:\n%s" % (name, out.strip()))
             continue
         scores, label, us = found[name]
-        want = [int(v) for v in run(model, [bmp_input(path)]).get_output(0).ravel()]
+        want = [int(v) for v in run(model, [x]).get_output(0).ravel()]
         ok = scores == want and label == LABELS[int(np.argmax(want))]
         same += ok
-        print("%-16s %-13s %-10s %7d us   %-13s %-10s %s"
+        print("%-18s %-13s %-10s %7d us   %-13s %-10s %s"
               % (name, str(scores), label, us, str(want), LABELS[int(np.argmax(want))],
                  "identical" if ok else "DIFFERENT"))
     print()
+    if prep:
+        print("frame -> input on the board (upyflow.image): %s us" % ", ".join(map(str, prep)))
     print("board scores identical to TFLite Micro: %d of %d" % (same, len(images)))
     return 0 if same == len(images) else 1
 
@@ -114,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="96x96 8-bit grayscale BMPs (default: ../shared/testdata/person.bmp, no_person.bmp)")
     ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "person_detection"),
                     help="where the baked model goes (default out/person_detection)")
+    ap.add_argument("--frames", action="store_true",
+                    help="send each image as a raw 160x120 RGB565 camera frame; the board prepares it")
     ap.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every file deploy copies")
     args = ap.parse_args(argv)
@@ -124,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with serial_port(args.port, args.virtual) as port:
         try:
-            return classify_on_board(port, args.images, args.outdir, args.tool, args.verbose)
+            return classify_on_board(port, args.images, args.outdir, args.tool, args.verbose, args.frames)
         except BakeError as e:
             print("error: %s" % e, file=sys.stderr)
             return 2

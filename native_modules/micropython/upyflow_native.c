@@ -6,6 +6,9 @@
 //                         calling it, program(), runs every op
 //   run(program, pos, n)  run n ops (n < 0: to the end) from byte offset pos of ops
 //   check(program, pos, n) validate those ops as run() would, running no kernel
+//   call(index, args)     run one kernel directly: args a list or tuple in its table
+//                         signature's order (device code outside a model, e.g.
+//                         upyflow.image; a list lets the caller swap a buffer in place)
 // A malformed record raises ValueError naming the op's kernel.
 #include "py/dynruntime.h"
 
@@ -124,6 +127,50 @@ static mp_obj_t kernel_index(mp_obj_t name) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(kernel_index_obj, kernel_index);
 
+static mp_obj_t call_kernel(mp_obj_t index_in, mp_obj_t args_in) {
+    mp_int_t index = mp_obj_get_int(index_in);
+    if (index < 0 || index >= UF_N_KERNELS) {
+        mp_raise_ValueError("no such kernel index");
+    }
+    const uf_kernel_def *k = &uf_kernels[index];
+    size_t n;
+    mp_obj_t *items;
+    mp_obj_get_array(args_in, &n, &items);
+    size_t want = 0;
+    while (k->sig[want]) {
+        want++;
+    }
+    if (n != want) {
+        mp_raise_TypeError("call: wrong number of arguments for the kernel");
+    }
+    uf_call c;
+    int nt = 0, ni = 0, nf = 0;
+    for (size_t a = 0; a < n; a++) {
+        char kind = k->sig[a];
+        if (kind == 'r' || kind == 'w') {
+            mp_buffer_info_t bi;
+            mp_get_buffer_raise(items[a], &bi, kind == 'w' ? MP_BUFFER_WRITE : MP_BUFFER_READ);
+            c.t[nt] = bi.buf;
+            c.len[nt++] = bi.len;
+        } else if (kind == 'i') {
+            c.i[ni++] = (int32_t)mp_obj_get_int(items[a]);
+        } else {
+            c.f[nf++] = (float)mp_obj_get_float(items[a]);
+        }
+    }
+    int err = k->run(&c);
+    if (err) {
+        // ValueError("<kernel>: <reason>")
+        char msg[120];
+        size_t len = put(msg, 0, sizeof(msg), k->name);
+        len = put(msg, len, sizeof(msg), ": ");
+        len = put(msg, len, sizeof(msg), uf_error_text(err));
+        mp_raise_type_arg(&mp_type_ValueError, mp_obj_new_str(msg, len));
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(call_obj, call_kernel);
+
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
 
@@ -136,6 +183,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_run, MP_OBJ_FROM_PTR(&run_obj));
     mp_store_global(MP_QSTR_check, MP_OBJ_FROM_PTR(&check_obj));
     mp_store_global(MP_QSTR_kernel_index, MP_OBJ_FROM_PTR(&kernel_index_obj));
+    mp_store_global(MP_QSTR_call, MP_OBJ_FROM_PTR(&call_obj));
 
     MP_DYNRUNTIME_INIT_EXIT
 }

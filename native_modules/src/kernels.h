@@ -214,6 +214,13 @@ void uf_binary_i32(const int32_t *a, const int32_t *b, int32_t *out, const int32
 #define UF_N_SIGNAL 11
 // --- end signal ---
 
+// --- camera frame -> model input: image.c (called directly, not by a model op) ---
+void uf_image_to_input(const uint8_t *frame, const int32_t *ytab, const int32_t *xtab,
+                       const uint8_t *lut, void *out, int fmt, int in_w, int out_h, int out_w,
+                       int out_c, int bilinear, int esize);
+#define UF_N_IMAGE 1
+// --- end image ---
+
 // Generic calls for the bindings: tensors (byte buffers) and parameters in the
 // pure kernel's order, split by kind.
 #define UF_MAX_TENSORS 6
@@ -242,13 +249,15 @@ typedef struct {
 } uf_kernel_def;
 
 #define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS + UF_N_ORT + UF_N_RESIZE + \
-                      UF_N_SIGNAL)
+                      UF_N_SIGNAL + UF_N_IMAGE)
 extern const uf_kernel_def uf_kernels[UF_N_KERNELS];
 
 // resize.c's checked table entries
 int uf_run_resize_nearest(const uf_call *c);
 int uf_run_resize_bilinear_s8(const uf_call *c);
 int uf_run_resize_bilinear_f32(const uf_call *c);
+// image.c's checked table entry
+int uf_run_image_to_input(const uf_call *c);
 
 const char *uf_error_text(int err);
 

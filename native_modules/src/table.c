@@ -967,6 +967,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"signal_filter_bank_log", "rrwiii", run_signal_filter_bank_log},
     {"cast_int", "rwiii", run_cast_int},
     {"binary_i32", "rrwri", run_binary_i32},
+    // camera frame -> model input (image.c; device_lib/upyflow/image.py)
+    {"image_to_input", "rrrrwiiiiiiii", uf_run_image_to_input},
 };
 
 const char *uf_error_text(int err) {

@@ -39,4 +39,6 @@ FAMILIES = {
     "signal_energy": "signal", "signal_filter_bank": "signal", "signal_filter_bank_sqrt": "signal",
     "signal_spectral_subtraction": "signal", "signal_pcan": "signal", "signal_filter_bank_log": "signal",
     "cast_int": "signal", "binary_i32": "signal",
+    # camera frame -> model input (called by upyflow.image, not by a model op)
+    "image_to_input": "image",
 }
