@@ -5,7 +5,7 @@ import binascii
 import struct
 from dataclasses import dataclass
 
-from . import __version__
+from . import BakeError, __version__
 from .ir import Graph
 from .lower import Call
 
@@ -108,10 +108,20 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
         table.append((c.kernel, tuple(use(t, k) for t in c.tensors), tuple(c.params)))
         segments.append((segment_start[0], len(blob) - segment_start[0]))
     # State tensors start (and reset) as TFLM does: int8 bytes at the zero point, others 0.
-    variables = [(index[t], (graph.tensors[t].zp & 0xFF) if graph.tensors[t].dtype == "i8" else 0)
+    variables = [(index[t], _fill_byte(graph.tensors[t]))
                  for t in sorted(k for k in index if isinstance(k, int)) if graph.tensors[t].variable]
     return Baked(source, records, names, table, inputs, outputs, bytes(blob), arena_size,
                  weights_mode, segments if weights_mode == "file" else None, variables)
+
+
+def _fill_byte(t) -> int:
+    """The byte a state tensor starts (and resets) with."""
+    if t.initial is None:
+        return (t.zp & 0xFF) if t.dtype == "i8" else 0
+    if t.initial.count(t.initial[:1]) != len(t.initial):
+        raise BakeError("variable %r starts from varying values; upyflow restores a state tensor "
+                        "by filling it with one byte" % t.name)
+    return t.initial[0] if t.initial else 0
 
 
 def pack_calls(calls: list[tuple]) -> tuple[list[str], list[str], bytes]:
