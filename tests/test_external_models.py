@@ -34,7 +34,6 @@ def test_external_model_matches_tflm(model, tier, tmp_path):
 
 
 @pytest.mark.parametrize("model,parts", [
-    ("mww2_vad", ["VAR_HANDLE (resource variables", "CALL_ONCE (", "RESOURCE tensor"]),
     ("audio_preprocessor_float", ["CUSTOM(SignalFilterBank)", "UINT32 tensors"]),
 ])
 def test_external_model_error_names_everything(model, parts):

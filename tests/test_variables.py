@@ -1,0 +1,86 @@
+"""Resource variables (VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE with a CALL_ONCE init
+subgraph): ESPHome microWakeWord's streaming models fed window after window give the TFLM
+interpreter's bytes at every step (state carried across invokes), on the CPython tiers and
+under MicroPython (viper; natmod), and reset() starts a new stream as a fresh interpreter does."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import upyflow
+from harness import bake_model, load_cpython, random_input, run_upyflow, shared
+from test_viper import exes, run_viper
+from test_viper_sequence import compare, sizes_of, tflm_sequence
+
+MODELS = ("mww2_vad", "mww1_okay_nabu")
+TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
+STEPS = 12
+
+
+def _sets(m, name: str, steps: int = STEPS):
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    return [[random_input(rng, m.input_dtype[0], m.input_shape[0])] for _ in range(steps)]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("name", MODELS)
+def test_streaming_model_matches_tflm_step_by_step(name, tier, tmp_path):
+    path = shared("models/external/%s.tflite" % name)
+    mdir, mname, result = bake_model(path, tmp_path)
+    assert any("resource variables baked as state tensors" in n for n in result.graph.notes)
+    assert not {c.kernel for c in result.calls} & {"VAR_HANDLE", "CALL_ONCE"}
+    m = load_cpython(mdir, mname, tier)
+    sets = _sets(m, name)
+    want = tflm_sequence(path.read_bytes(), sets)
+    got = [[run_upyflow(m, s)[0].tobytes()] for s in sets]
+    compare(want, got, "%s on %s" % (name, tier))
+    # reset() restores the initial state: the same stream again gives the same bytes
+    m.reset()
+    again = [[run_upyflow(m, s)[0].tobytes()] for s in sets]
+    compare(want, again, "%s on %s after reset()" % (name, tier))
+
+
+def test_state_matters():
+    """The test above would pass on a stateless model: this one's outputs depend on the
+    earlier windows (the same window after different histories gives different bytes)."""
+    path = shared("models/external/mww2_vad.tflite")
+    rng = np.random.default_rng(5)
+    sets = [[rng.integers(-128, 128, size=(1, 3, 40), dtype=np.int8)] for _ in range(4)]
+    a = tflm_sequence(path.read_bytes(), sets)
+    b = tflm_sequence(path.read_bytes(), sets[1:2] + sets[1:])
+    assert any(not np.array_equal(x[0], y[0]) for x, y in zip(a[1:4], b[1:4]))
+
+
+@pytest.fixture(scope="module")
+def baked_streams(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("variables_mpy")
+    cases = {}
+    for name in MODELS:
+        path = shared("models/external/%s.tflite" % name)
+        bake_model(path, outdir, name=name)
+        m = load_cpython(str(outdir), name, "pure")
+        sets = _sets(m, name)
+        cases[name] = (sets, tflm_sequence(path.read_bytes(), sets))
+    return str(outdir), cases
+
+
+def _micropython(baked, exe, tier, extra=()):
+    mdir, cases = baked
+    got, _ = run_viper(exe, mdir, [(n, c[0]) for n, c in cases.items()],
+                       {n: sizes_of(c[1]) for n, c in cases.items()}, heapsize="4M", tier=tier,
+                       extra_paths=tuple(extra))
+    for name, (_, want) in cases.items():
+        compare(want, got[name], "%s on MicroPython %s" % (name, tier))
+
+
+@pytest.mark.parametrize("exe", exes())
+@pytest.mark.parametrize("tier", ["viper", "pure"])
+def test_streaming_models_micropython(baked_streams, exe, tier):
+    _micropython(baked_streams, exe, tier)
+
+
+def test_streaming_models_natmod(baked_streams, natmod_dir):
+    from upyflow_tools.unixport import micropython_exe
+    _micropython(baked_streams, micropython_exe(), "native", [natmod_dir])
