@@ -108,7 +108,7 @@ def _consumers(graph: Graph, t: int) -> list[int]:
 
 def _alias_reads(graph: Graph) -> None:
     """A READ_VARIABLE whose value is used up before the variable is next assigned
-    shares the state's bytes (a RESHAPE, which passes.alias_layout_ops drops)."""
+    shares the state's bytes (passes.alias_layout_ops drops it, as a RESHAPE)."""
     for i, op in enumerate(graph.ops):
         if op.kind != "READ_VARIABLE":
             continue
@@ -116,7 +116,7 @@ def _alias_reads(graph: Graph) -> None:
         assigns = [j for j, o in enumerate(graph.ops) if j > i and o.kind == "ASSIGN_VARIABLE"
                    and o.outputs[0] == s] + [len(graph.ops)]
         if all(j <= assigns[0] for j in _consumers(graph, op.outputs[0])):
-            op.kind = "RESHAPE"
+            op.options["shares_state"] = True
 
 
 def _write_in_place(graph: Graph) -> None:
@@ -139,7 +139,7 @@ def _write_in_place(graph: Graph) -> None:
         p = producers[0]
         readers = set(_consumers(graph, s))
         for i, o in enumerate(graph.ops):
-            if o.kind == "RESHAPE" and o.inputs[:1] == [s]:
+            if o.kind == "READ_VARIABLE" and o.inputs[:1] == [s]:
                 readers |= set(_consumers(graph, o.outputs[0]))
         if any(i >= p for i in readers if i != k):
             continue
