@@ -84,3 +84,43 @@ def test_streaming_models_micropython(baked_streams, exe, tier):
 def test_streaming_models_natmod(baked_streams, natmod_dir):
     from upyflow_tools.unixport import micropython_exe
     _micropython(baked_streams, micropython_exe(), "native", [natmod_dir])
+
+
+def _var_graph(init_value: np.ndarray, init_op: str = "ASSIGN_VARIABLE"):
+    """A main graph y = READ(v); ASSIGN(v, x) with v initialized by subgraph 1 to init_value."""
+    from upyflow_tools.ir import Graph, Op, Tensor
+    main = Graph([Tensor("x", (1, 4), "i8", [0.1], [0]), Tensor("y", (1, 4), "i8", [0.1], [0]),
+                  Tensor("h", (), "RESOURCE")],
+                 [Op("CALL_ONCE", [], [], {"init_subgraph_index": 1}),
+                  Op("VAR_HANDLE", [], [2], {"container": b"", "shared_name": b"v"}),
+                  Op("READ_VARIABLE", [2], [1]), Op("ASSIGN_VARIABLE", [2, 0], [])], [0], [1])
+    init = Graph([Tensor("h", (), "RESOURCE"),
+                  Tensor("c", (1, 4), "i8", [0.1], [0], data=init_value.astype(np.int8))],
+                 [Op("VAR_HANDLE", [], [0], {"container": b"", "shared_name": b"v"}),
+                  Op(init_op, [0, 1], [])], [], [])
+    return main, init
+
+
+def test_uniform_initial_value_is_the_reset_fill(tmp_path):
+    from upyflow_tools.bake import compile_graph
+    from upyflow_tools.variables import resolve_variables
+    main, init = _var_graph(np.full((1, 4), 7))
+    resolve_variables(main, lambda k: init)
+    result = compile_graph(main, "v.tflite", "v")
+    assert [v[1] for v in result.baked.variables] == [7]
+    # the read is still needed when x is assigned: a copy, not a shared buffer
+    assert [c.kernel for c in result.calls] == ["copy_bytes", "copy_bytes"]
+
+
+@pytest.mark.parametrize("value,op,message", [
+    (np.arange(4), "ASSIGN_VARIABLE", "starts from varying values"),
+    (np.zeros(4), "ADD", "init subgraph has a ADD that bake cannot run"),
+])
+def test_unsupported_initializers_are_one_line_errors(value, op, message):
+    from upyflow_tools import BakeError
+    from upyflow_tools.bake import compile_graph
+    from upyflow_tools.variables import resolve_variables
+    main, init = _var_graph(value.reshape(1, 4), op)
+    with pytest.raises(BakeError, match=message):
+        resolve_variables(main, lambda k: init)
+        compile_graph(main, "v.tflite", "v")

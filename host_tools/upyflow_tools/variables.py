@@ -115,7 +115,10 @@ def _alias_reads(graph: Graph) -> None:
         s = op.inputs[0]
         assigns = [j for j, o in enumerate(graph.ops) if j > i and o.kind == "ASSIGN_VARIABLE"
                    and o.outputs[0] == s] + [len(graph.ops)]
-        if all(j <= assigns[0] for j in _consumers(graph, op.outputs[0])):
+        # a graph output is read after the whole invoke
+        used = _consumers(graph, op.outputs[0]) + \
+            ([len(graph.ops)] if op.outputs[0] in graph.outputs else [])
+        if all(j <= assigns[0] for j in used):
             op.options["shares_state"] = True
 
 
