@@ -217,19 +217,21 @@ static float sigmoid_f(float v) {
 }
 
 // tanh from expm1(2|x|), computed by Taylor series near 0 where exp(2x) - 1 would cancel.
+// (The sign goes on last: a select between two float constants is more than LLVM's
+// Xtensa back end can compile.)
 static float tanh_f(float x) {
     float a = x < 0.0f ? -x : x;
-    if (a > 9.5f) {
-        return x < 0.0f ? -1.0f : 1.0f;
+    float t = 1.0f;
+    if (a <= 9.5f) {
+        float y = 2.0f * a, e;
+        if (y < 0.5f) {
+            e = y * (1.0f + y * (0.5f + y * (1.0f / 6 + y * (1.0f / 24 + y * (1.0f / 120
+                + y * (1.0f / 720 + y * (1.0f / 5040 + y * (1.0f / 40320))))))));
+        } else {
+            e = uf_expf(y) - 1.0f;
+        }
+        t = e / (e + 2.0f);
     }
-    float y = 2.0f * a, e;
-    if (y < 0.5f) {
-        e = y * (1.0f + y * (0.5f + y * (1.0f / 6 + y * (1.0f / 24 + y * (1.0f / 120
-            + y * (1.0f / 720 + y * (1.0f / 5040 + y * (1.0f / 40320))))))));
-    } else {
-        e = uf_expf(y) - 1.0f;
-    }
-    float t = e / (e + 2.0f);
     return x < 0.0f ? -t : t;
 }
 
