@@ -67,6 +67,9 @@ class Model:
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
         self._variables = getattr(module, "VARIABLES", b"")
+        # <H tensor + its initial bytes, for state that starts from varying values
+        # (resource variables); absent from most modules.
+        self._variable_values = getattr(module, "VARIABLE_VALUES", b"")
         self.reset()
 
     # Input/output metadata, derived when asked (a board keeps no lists for them).
@@ -275,6 +278,12 @@ class Model:
             fill = v[k + 2]
             for i in range(offset, offset + nbytes):
                 arena[i] = fill
+        v = self._variable_values
+        k = 0
+        while k < len(v):
+            offset, nbytes = self._meta(v[k] | (v[k + 1] << 8))[1:3]
+            arena[offset:offset + nbytes] = memoryview(v)[k + 2:k + 2 + nbytes]
+            k += 2 + nbytes
 
     def invoke(self):
         steps = self._steps

@@ -46,6 +46,8 @@ class Baked:
     segments: list[tuple[int, int]] | None = None   # file mode: (file offset, bytes) per call
     variables: list[tuple[int, int]] | None = None  # (tensor record, fill byte) per state tensor
     labels: list[str] | None = None   # class names of output 0 (bake --labels)
+    # <H tensor record + its initial bytes, per state tensor whose start is not one byte repeated
+    variable_values: bytes = b""
 
     @property
     def weight_buffer(self) -> int:
@@ -114,10 +116,22 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
         table.append((c.kernel, tuple(use(t, k) for t in c.tensors), tuple(c.params)))
         segments.append((segment_start[0], len(blob) - segment_start[0]))
     # State tensors start (and reset) as TFLM does: int8 bytes at the zero point, others 0.
-    variables = [(index[t], (graph.tensors[t].zp & 0xFF) if graph.tensors[t].dtype == "i8" else 0)
-                 for t in sorted(k for k in index if isinstance(k, int)) if graph.tensors[t].variable]
+    state = [t for t in sorted(k for k in index if isinstance(k, int)) if graph.tensors[t].variable]
+    variables = [(index[t], _fill_byte(graph.tensors[t])) for t in state]
+    values = b"".join(struct.pack("<H", index[t]) + graph.tensors[t].initial for t in state
+                      if _fill_byte(graph.tensors[t]) is None)
     return Baked(source, records, names, table, inputs, outputs, bytes(blob), arena_size,
-                 weights_mode, segments if weights_mode == "file" else None, variables)
+                 weights_mode, segments if weights_mode == "file" else None,
+                 [(r, 0 if f is None else f) for r, f in variables], values)
+
+
+def _fill_byte(t) -> int | None:
+    """The byte a state tensor starts (and resets) with; None: its initial bytes vary."""
+    if t.initial is None:
+        return (t.zp & 0xFF) if t.dtype == "i8" else 0
+    if t.initial.count(t.initial[:1]) != len(t.initial):
+        return None
+    return t.initial[0] if t.initial else 0
 
 
 def pack_calls(calls: list[tuple]) -> tuple[list[str], list[str], bytes]:
@@ -175,6 +189,9 @@ def module_source(baked: Baked, name: str) -> str:
     if baked.variables:
         out += ["# <HB (tensor record, fill byte) per variable (state) tensor; see Model.reset()",
                 "VARIABLES = " + _bytes_literal(b"".join(struct.pack("<HB", *v) for v in baked.variables))]
+    if baked.variable_values:   # optional: modules without it reset by the fill bytes alone
+        out += ["# per state tensor starting from varying values: <H tensor record, then its bytes",
+                "VARIABLE_VALUES = " + _bytes_literal(baked.variable_values)]
     if baked.weights_mode == "file":
         out += ["WEIGHTS = None",
                 "WEIGHTS_FILE = %r" % (name + ".bin"),

@@ -46,7 +46,8 @@ def check_ops(graph: Graph) -> list[OpCheck]:
         target = next((o for o in g.ops if id(o) in kept and _same(o, op)), None)
         if target is None:
             c.kernels = ["(no kernel: shares its input's bytes)" if op.kind in LAYOUT_ONLY
-                         else "(folded at bake time)"]
+                         else "(no kernel: shares the variable's state bytes)"
+                         if op.options.get("shares_state") else "(folded at bake time)"]
         elif op.kind not in LOWERINGS:
             c.supported, c.reason = False, "operator not supported"
         else:

@@ -25,6 +25,9 @@ class Tensor:
     # A variable tensor (SVDF/LSTM state) keeps its value across invokes: the
     # planner gives it arena bytes of its own and Model.reset() re-initializes it.
     variable: bool = False
+    # a variable's initial bytes (resource variables: the CALL_ONCE init value);
+    # None: TFLM's default, int8 at the zero point and others 0
+    initial: bytes | None = None
 
     @property
     def is_const(self) -> bool:

@@ -16,7 +16,8 @@ def alias_layout_ops(graph: Graph) -> dict[int, int]:
     alias: dict[int, int] = {}
     kept = []
     for op in graph.ops:
-        if op.kind not in LAYOUT_ONLY:
+        # variables.py marks the READ_VARIABLEs that may share the state's bytes
+        if op.kind not in LAYOUT_ONLY and not op.options.get("shares_state"):
             kept.append(op)
             continue
         if not op.inputs or not op.outputs or op.inputs[0] < 0 or op.outputs[0] < 0:

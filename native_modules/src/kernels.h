@@ -59,6 +59,7 @@ void uf_max_pool2d_f32(const float *x, float *out, int in_h, int in_w, int c, in
 void uf_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult,
                    int in_shift, int32_t diff_min);
 void uf_softmax_f32(const float *x, float *out, int rows, int depth, float beta);
+float uf_expf(float x);   // about 1 ulp, no libm (the float LSTM uses it too)
 
 // quantize.c. These take int8 or int16 tensors: the trailing size arguments
 // give the element size in bytes (1 or 2), which the pure tier gets from its
@@ -139,7 +140,9 @@ void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
                 int16_t *cell, int8_t *out, int batch, int steps, int n_in, int n,
                 int time_major, int h_zp, int32_t m_fc, int s_fc, int32_t m_ig, int s_ig,
                 int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift);
-#define UF_N_SEQUENCE 4
+void uf_lstm_f32(const float *x, const float *w, const float *bias, float *hidden, float *cell,
+                 float *out, int batch, int steps, int n_in, int n, int time_major, float clip);
+#define UF_N_SEQUENCE 5
 // --- end sequence ---
 
 // --- standalone activations and int16 SOFTMAX: activations.c ---

@@ -205,3 +205,73 @@ void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
         }
     }
 }
+
+// --- UNIDIRECTIONAL_SEQUENCE_LSTM (float32) ---------------------------------------------
+// TFLM's float path: per gate FC(input) + bias, plus FC(hidden), each summed in float in
+// order; sigmoid with TFLM's Logistic cut-offs, tanh; same weight layout as uf_lstm_s8.
+static float sigmoid_f(float v) {
+    if (v > 16.619047164916992f) {
+        return 1.0f;
+    }
+    if (v < -9.0f) {
+        return uf_expf(v);
+    }
+    return 1.0f / (1.0f + uf_expf(-v));
+}
+
+// tanh from expm1(2|x|), computed by Taylor series near 0 where exp(2x) - 1 would cancel.
+// (The sign goes on last: a select between two float constants is more than LLVM's
+// Xtensa back end can compile.)
+static float tanh_f(float x) {
+    float a = x < 0.0f ? -x : x;
+    float t = 1.0f;
+    if (a <= 9.5f) {
+        float y = 2.0f * a, e;
+        if (y < 0.5f) {
+            e = y * (1.0f + y * (0.5f + y * (1.0f / 6 + y * (1.0f / 24 + y * (1.0f / 120
+                + y * (1.0f / 720 + y * (1.0f / 5040 + y * (1.0f / 40320))))))));
+        } else {
+            e = uf_expf(y) - 1.0f;
+        }
+        t = e / (e + 2.0f);
+    }
+    return x < 0.0f ? -t : t;
+}
+
+void uf_lstm_f32(const float *x, const float *w, const float *bias, float *hidden, float *cell,
+                 float *out, int batch, int steps, int n_in, int n, int time_major, float clip) {
+    const float *rec = w + (size_t)4 * n * n_in;
+    for (int b = 0; b < batch; b++) {
+        float *h = hidden + (size_t)b * n;
+        float *c = cell + (size_t)b * n;
+        for (int t = 0; t < steps; t++) {
+            size_t row = time_major ? (size_t)t * batch + b : (size_t)b * steps + t;
+            const float *xr = x + row * n_in;
+            float *o_row = out + row * n;
+            for (int j = 0; j < n; j++) {
+                float g[4];
+                for (int k = 0; k < 4; k++) {
+                    int gi = k * n + j;
+                    const float *wi = w + (size_t)gi * n_in, *wr = rec + (size_t)gi * n;
+                    float a = 0.0f, r = 0.0f;
+                    for (int m = 0; m < n_in; m++) {
+                        a += xr[m] * wi[m];
+                    }
+                    for (int m = 0; m < n; m++) {
+                        r += h[m] * wr[m];
+                    }
+                    g[k] = (a + bias[gi]) + r;
+                }
+                float cv = sigmoid_f(g[0]) * c[j] + sigmoid_f(g[1]) * tanh_f(g[2]);
+                if (clip > 0.0f) {
+                    cv = cv < -clip ? -clip : (cv > clip ? clip : cv);
+                }
+                c[j] = cv;
+                o_row[j] = sigmoid_f(g[3]) * tanh_f(cv);
+            }
+            for (int j = 0; j < n; j++) {
+                h[j] = o_row[j];
+            }
+        }
+    }
+}

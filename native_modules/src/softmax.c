@@ -103,7 +103,7 @@ static float pow2i(int k) {
 // exp(x) in float32 to about 1 ulp: x = k*ln2 + r with |r| <= ln2/2 (ln2 split
 // in two so k*ln2_hi is exact), then a degree-7 Taylor polynomial, whose
 // truncation error r^8/8! is below float precision.
-static float uf_expf(float x) {
+float uf_expf(float x) {
     if (x < -104.0f) {
         return 0.0f;
     }

@@ -247,6 +247,20 @@ static int run_copy_bytes(const uf_call *c) {
     return UF_OK;
 }
 
+// LSTM float32 ints: batch, steps, n_in, n, time_major; then the cell clip (0: none).
+static int run_lstm_f32(const uf_call *c) {
+    CHECK(nonneg(c, 0, 4) && (I(4) == 0 || I(4) == 1) && I(3) <= 0x3FFFFFF);
+    uint64_t n4 = 4 * (uint64_t)I(3);
+    FITS(0, mul3(I(0), I(1), I(2)), 4);
+    FITS(1, n4 * I(2) + n4 * I(3), 4);
+    FITS(2, n4, 4);
+    FITS(3, (uint64_t)I(0) * I(3), 4);
+    FITS(4, (uint64_t)I(0) * I(3), 4);
+    FITS(5, mul3(I(0), I(1), I(3)), 4);
+    uf_lstm_f32(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), F(0));
+    return UF_OK;
+}
+
 // --- int16 activations (16x8) and TRANSPOSE_CONV -----------------------------------
 // Are the n shifts of tensor k in range: [-31, 14] for the int64 requantization
 // (it shifts right by 15 - shift), [-31, 30] for the int32 one?
@@ -936,6 +950,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"svdf_s8_i8", "rrrrwwiiiiiiiiiii", run_svdf_s8_i8},
     {"svdf_f32", "rrrrwwiiiiiff", run_svdf_f32},
     {"lstm_s8", "rrrwwwiiiiiiiiiiiiiii", run_lstm_s8},
+    {"lstm_f32", "rrrwwwiiiiif", run_lstm_f32},
     // standalone activations and int16 SOFTMAX
     {"lut_s8", "rrwi", run_lut_s8},
     {"clamp_f32", "rwiff", run_clamp_f32},

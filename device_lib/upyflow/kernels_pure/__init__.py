@@ -18,7 +18,7 @@ FAMILIES = {
     "strided_copy": "layout", "fill_int": "layout", "fill_f32": "layout",
     # stateful sequence layers (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM)
     "svdf_s8_i16": "sequence", "svdf_s8_i8": "sequence", "svdf_f32": "sequence",
-    "lstm_s8": "sequence",
+    "lstm_s8": "sequence", "lstm_f32": "sequence",
     # int16 activations (16x8) and TRANSPOSE_CONV
     "conv2d_s16": "conv16", "depthwise_conv2d_s16": "conv16", "fully_connected_s16": "conv16",
     "transpose_conv_s8": "transpose_conv", "transpose_conv_s16": "transpose_conv",

@@ -2,9 +2,11 @@
 # their own that persist between invokes (Model.reset() re-initializes them).
 # Zero points, biases and multipliers come folded from the lowering
 # (upyflow_tools/lower/families/sequence.py).
+import math
+
 from ..qmath import mul_by_qm, wrap32
 
-KERNELS = ("svdf_s8_i16", "svdf_s8_i8", "svdf_f32", "lstm_s8")
+KERNELS = ("svdf_s8_i16", "svdf_s8_i8", "svdf_f32", "lstm_s8", "lstm_f32")
 
 # TFLite's uint16 sigmoid table: sigmoid(k / 24) in Q16 for k = 0..255, the
 # values its int16 LOGISTIC and TANH interpolate (bit-exactness needs these).
@@ -185,4 +187,45 @@ def lstm_s8(x, w, q, hidden, cell, out, batch, steps, n_in, n, time_major, h_zp,
                 v = mul_by_qm(_tanh16(c, tanh_mult, tanh_shift) * o, m_out, s_out) + h_zp
                 out[ob + j] = -128 if v < -128 else (127 if v > 127 else v)
             for j in range(n):   # the new hidden state only now: every gate read the old one
+                hidden[hb + j] = out[ob + j]
+
+
+def _sigmoid_f(v):
+    # TFLM's float Logistic, cut-offs included
+    if v > 16.619047164916992:
+        return 1.0
+    if v < -9.0:
+        return math.exp(v)
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def lstm_f32(x, w, bias, hidden, cell, out, batch, steps, n_in, n, time_major, clip):
+    # w: rows [input weights of gates f, i, g, o | their recurrent weights]; as lstm_s8,
+    # the new hidden values go to the output row, then into the state.
+    rec = 4 * n * n_in
+    for b in range(batch):
+        hb = b * n
+        for t in range(steps):
+            row = t * batch + b if time_major else b * steps + t
+            xb = row * n_in
+            ob = row * n
+            for j in range(n):
+                g = [0.0, 0.0, 0.0, 0.0]
+                for k in range(4):
+                    gi = k * n + j
+                    a = 0.0
+                    wb = gi * n_in - xb
+                    for m in range(xb, xb + n_in):
+                        a += w[wb + m] * x[m]
+                    r = 0.0
+                    wb = rec + gi * n - hb
+                    for m in range(hb, hb + n):
+                        r += w[wb + m] * hidden[m]
+                    g[k] = a + bias[gi] + r
+                c = _sigmoid_f(g[0]) * cell[hb + j] + _sigmoid_f(g[1]) * math.tanh(g[2])
+                if clip > 0.0:
+                    c = -clip if c < -clip else (clip if c > clip else c)
+                cell[hb + j] = c
+                out[ob + j] = _sigmoid_f(g[3]) * math.tanh(cell[hb + j])
+            for j in range(n):
                 hidden[hb + j] = out[ob + j]

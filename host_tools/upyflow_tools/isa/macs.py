@@ -34,7 +34,8 @@ MACS = {"conv2d_s8": _conv, "conv2d_f32": _conv, "conv2d_s16": _conv, "conv2d_s8
         "fully_connected_s8": _fc, "fully_connected_f32": _fc, "fully_connected_s16": _fc,
         "fully_connected_s8_ort": _fc,
         "transpose_conv_s8": _tconv, "transpose_conv_s16": _tconv, "transpose_conv_f32": _tconv,
-        "svdf_s8_i16": _svdf, "svdf_s8_i8": _svdf, "svdf_f32": _svdf, "lstm_s8": _lstm}
+        "svdf_s8_i16": _svdf, "svdf_s8_i8": _svdf, "svdf_f32": _svdf, "lstm_s8": _lstm,
+        "lstm_f32": _lstm}
 
 
 def model_macs(module) -> int:

@@ -56,16 +56,11 @@ HINTS = {
     "TILE": "Keras UpSampling2D's nearest mode exports TILE, which TFLM cannot run either; "
             "UpSampling2D(interpolation='bilinear') or Resizing(h, w, interpolation='nearest') export "
             "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR",
-    "VAR_HANDLE": "resource variables (streaming models) are not supported yet",
-    "READ_VARIABLE": "resource variables (streaming models) are not supported yet",
-    "ASSIGN_VARIABLE": "resource variables (streaming models) are not supported yet",
-    "CALL_ONCE": "initializes resource variables (streaming models): not supported yet",
     "WHILE": "control flow is not supported", "IF": "control flow is not supported",
     "DENSIFY": "sparse weights: convert without sparsity",
 }
 TYPE_HINTS = {
     "float16": "float16 weights are folded into float32 at bake time; float16 activations are not supported",
-    "RESOURCE": "resource variables (streaming models) are not supported yet",
     "FLOAT64": "convert the model to float32",
 }
 # tensor types a baked module can hold (emit.DTYPE_CODES); i64/bool only as folded constants

@@ -83,8 +83,9 @@ def _read(data: bytes) -> Graph:
     model = tflite.Model.GetRootAs(data, 0)
     if model.SubgraphsLength() < 1:
         raise BakeError("TFLite file has no subgraph")
-    # Further subgraphs belong to control-flow ops (CALL_ONCE, IF, WHILE), which the
-    # operator check names; without such an op they are never run.
+    # Further subgraphs belong to control-flow ops: CALL_ONCE's (resource variable
+    # initialization) is run at bake time by variables.py; others (IF, WHILE) are
+    # named by the operator check.
     sg = model.Subgraphs(0)
     opnames = []
     for i in range(model.OperatorCodesLength()):
@@ -94,6 +95,35 @@ def _read(data: bytes) -> Graph:
         if name == "CUSTOM":
             name = "CUSTOM(%s)" % (oc.CustomCode() or b"").decode(errors="replace")
         opnames.append(name)
+    tensors, ops, dynamic = _read_subgraph(model, data, sg, opnames)
+    inputs = [int(v) for v in sg.InputsAsNumpy()] if sg.InputsLength() else []
+    outputs = [int(v) for v in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
+    desc = (model.Description() or b"").decode(errors="replace")
+    graph = Graph(tensors, ops, inputs, outputs, desc)
+    if any(op.kind in ("CALL_ONCE", "VAR_HANDLE") for op in ops):
+        from ..variables import resolve_variables
+
+        def subgraph(k: int) -> Graph:
+            if not 0 < k < model.SubgraphsLength():
+                raise BakeError("CALL_ONCE refers to subgraph %d of %d" % (k, model.SubgraphsLength()))
+            t, o, _ = _read_subgraph(model, data, model.Subgraphs(k), opnames)
+            return Graph(t, o, [], [])
+        resolve_variables(graph, subgraph)
+    dyn_io = [tensors[i].name for i, _ in dynamic if i in inputs]
+    if dynamic:
+        graph.notes.append("dynamic batch dimension set to 1%s"
+                           % (": input " + ", ".join(repr(n) for n in dyn_io) if dyn_io else ""))
+    inner = [tensors[i].name for i, sig in dynamic if any(d < 0 for d in sig[1:])]
+    if inner:
+        # not only the batch: the file's static sizes are used as they are
+        graph.notes.append("%d tensor%s with dynamic dimensions besides the batch (e.g. %r) taken "
+                           "at the file's static shape" % (len(inner), "s" if len(inner) > 1 else "",
+                                                           inner[0]))
+    return graph
+
+
+def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, list]:
+    """One subgraph's tensors and ops, and its dynamic tensors [(index, signature)]."""
     tensors, dynamic = [], []
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
@@ -152,18 +182,4 @@ def _read(data: bytes) -> Graph:
         if o.CustomOptionsLength():   # custom ops (TFLM Signal) keep theirs in a flexbuffer map
             options = _custom_options(opnames[o.OpcodeIndex()], o.CustomOptionsAsNumpy().tobytes())
         ops.append(Op(opnames[o.OpcodeIndex()], ins, outs, options))
-    inputs = [int(v) for v in sg.InputsAsNumpy()] if sg.InputsLength() else []
-    outputs = [int(v) for v in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
-    desc = (model.Description() or b"").decode(errors="replace")
-    graph = Graph(tensors, ops, inputs, outputs, desc)
-    dyn_io = [tensors[i].name for i, _ in dynamic if i in inputs]
-    if dynamic:
-        graph.notes.append("dynamic batch dimension set to 1%s"
-                           % (": input " + ", ".join(repr(n) for n in dyn_io) if dyn_io else ""))
-    inner = [tensors[i].name for i, sig in dynamic if any(d < 0 for d in sig[1:])]
-    if inner:
-        # not only the batch: the file's static sizes are used as they are
-        graph.notes.append("%d tensor%s with dynamic dimensions besides the batch (e.g. %r) taken "
-                           "at the file's static shape" % (len(inner), "s" if len(inner) > 1 else "",
-                                                           inner[0]))
-    return graph
+    return tensors, ops, dynamic

@@ -111,7 +111,7 @@ def tanh_scaling(power: int) -> tuple[int, int]:
 
 
 @lowering("UNIDIRECTIONAL_SEQUENCE_LSTM",
-          "int8 input/output with int8 weights, int32 bias, int16 cell state "
+          "int8 input/output with int8 weights, int32 bias, int16 cell state; float32 "
           "(all four gates, no peephole, projection or layer norm)")
 def _lstm(graph: Graph, op: Op) -> list[Call]:
     out = graph.tensors[op.outputs[0]]
@@ -133,7 +133,7 @@ def _lstm(graph: Graph, op: Op) -> list[Call]:
     w_rec = {g: need_const(graph, op, k, "recurrent weights") for g, k in _REC_W.items()}
     bias = {g: need_const(graph, op, k, "gate bias") for g, k in _BIAS.items()}
     if x.dtype == "f32":
-        raise BakeError("float32 UNIDIRECTIONAL_SEQUENCE_LSTM is not supported (int8 only)")
+        return _lstm_f32(graph, op, x, out, hidden, cell, w_in, w_rec, bias)
     if not (x.dtype == out.dtype == hidden.dtype == "i8" and cell.dtype == "i16"
             and all(w.dtype == "i8" for w in list(w_in.values()) + list(w_rec.values()))
             and all(b.dtype == "i32" for b in bias.values())):
@@ -202,3 +202,47 @@ precondition("lstm_s8", ints={7: (SHIFT[0], SHIFT[1], "requantization shift"),
                               14: (0, 30, "tanh shift")},
              tensors=[(2, lambda ints: [8 * ints[3] + k for k in range(1, 16, 2)], SHIFT[0], SHIFT[1],
                        "gate requantization shift")])
+
+
+def _lstm_geometry(op: Op, x: Tensor, out: Tensor, hidden: Tensor, cell: Tensor, w_in: dict,
+                   w_rec: dict, bias: dict) -> tuple[int, int, int, int, bool]:
+    """(batch, steps, n_in, n, time_major), every shape checked."""
+    time_major = bool(op.options.get("time_major", False))
+    if len(x.shape) != 3 or len(out.shape) != 3 or len(hidden.shape) != 2:
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: input %s, output %s and hidden state %s "
+                        "must be 3-D, 3-D and 2-D" % (out.name, list(x.shape), list(out.shape),
+                                                      list(hidden.shape)))
+    steps, batch = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    n_in, n = x.shape[2], hidden.shape[1]
+    for g in _GATES:
+        if w_in[g].shape != (n, n_in) or w_rec[g].shape != (n, n) or bias[g].shape != (n,):
+            raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: gate weights/bias shapes do not fit "
+                            "input %d and state %d" % (out.name, n_in, n))
+    check_size(op, hidden, batch * n, "hidden state")
+    check_size(op, cell, batch * n, "cell state")
+    if tuple(out.shape) != (x.shape[0], x.shape[1], n):
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM output %r has shape %s, expected %s"
+                        % (out.name, list(out.shape), [x.shape[0], x.shape[1], n]))
+    act = op.options.get("fused_activation_function", "TANH")
+    if act != "TANH":
+        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: cell gate activation %s is not supported "
+                        "(TANH only)" % (out.name, act))
+    return batch, steps, n_in, n, time_major
+
+
+def _lstm_f32(graph: Graph, op: Op, x: Tensor, out: Tensor, hidden: Tensor, cell: Tensor,
+              w_in: dict, w_rec: dict, bias: dict) -> list[Call]:
+    # TFLM's float path: per gate, FC(input) + bias and FC(hidden) added, then sigmoid
+    # (tanh for the cell gate); cell = f*cell + i*g (clipped if cell_clip > 0); hidden = o*tanh(cell).
+    if not all(t.dtype == "f32" for t in [out, hidden, cell] + list(w_in.values())
+               + list(w_rec.values()) + list(bias.values())):
+        raise types_error(op, graph)
+    batch, steps, n_in, n, time_major = _lstm_geometry(op, x, out, hidden, cell, w_in, w_rec, bias)
+    weights = np.concatenate([w_in[g].data.reshape(-1) for g in _GATES]
+                             + [w_rec[g].data.reshape(-1) for g in _GATES]).astype(np.float32)
+    b = np.concatenate([bias[g].data.reshape(-1) for g in _GATES]).astype(np.float32)
+    w_id = graph.add_const(out.name + "/lstm_weights", weights, "f32")
+    b_id = graph.add_const(out.name + "/lstm_bias", b, "f32")
+    clip = float(op.options.get("cell_clip", 0.0))
+    return [Call("lstm_f32", [op.inputs[0], w_id, b_id, op.inputs[18], op.inputs[19], op.outputs[0]],
+                 [batch, steps, n_in, n, int(time_major), clip if clip > 0 else 0.0])]

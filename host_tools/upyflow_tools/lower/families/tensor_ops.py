@@ -260,3 +260,74 @@ def _mean(graph: Graph, op: Op) -> list[Call]:
 
 # Kernel preconditions (lower.core.check_call).
 precondition("mean_q", ints={3: (SHIFT[0], SHIFT[1], "requantization shift"), 5: (1, (1 << 31) - 1, "count")})
+
+
+def _split_calls(graph: Graph, op: Op, x_id: int, axis: int, sizes: list[int]) -> list[Call]:
+    """One strided_copy per output: output k takes sizes[k] slices of the axis (as TFLM,
+    raw values: the outputs keep the input's quantization)."""
+    x = graph.tensors[x_id]
+    rank = len(x.shape)
+    a = axis + rank if axis < 0 else axis
+    if not 0 <= a < rank:
+        raise BakeError("%s %r: axis %d for a %d-D input" % (op.kind, x.name, axis, rank))
+    if len(sizes) != len(op.outputs) or sum(sizes) != x.shape[a] or min(sizes, default=0) < 0:
+        raise BakeError("%s %r: %d outputs of sizes %s do not split %d on axis %d"
+                        % (op.kind, x.name, len(op.outputs), sizes, x.shape[a], a))
+    outer = int(np.prod(x.shape[:a], dtype=np.int64))
+    inner = int(np.prod(x.shape[a + 1:], dtype=np.int64))
+    calls, at = [], 0
+    for t, n in zip(op.outputs, sizes):
+        out = graph.tensors[t]
+        _same_type(graph, op, x, out)
+        _check_shape(op, out, list(x.shape[:a]) + [n] + list(x.shape[a + 1:]))
+        if n:
+            calls.append(copy_call(graph, Op(op.kind, op.inputs, [t]), x_id, t, [outer, n * inner],
+                                   [x.shape[a] * inner, 1], [n * inner, 1], at * inner, 0, "split"))
+        at += n
+    return calls
+
+
+@lowering("SPLIT", "int8; int16; float32; int32; any axis (a copy per output)", 2)
+def _split(graph: Graph, op: Op) -> list[Call]:
+    axis = _ints(graph, op, 0, "axis")
+    x = inp(graph, op, 1)
+    if len(axis) != 1:
+        raise BakeError("SPLIT %r: the axis must be one value" % x.name)
+    a = axis[0] + len(x.shape) if axis[0] < 0 else axis[0]
+    n = len(op.outputs)
+    if op.options.get("num_splits", n) != n or not 0 <= a < len(x.shape) or x.shape[a] % n:
+        raise BakeError("SPLIT %r: %d outputs cannot split %s on axis %d evenly"
+                        % (x.name, n, list(x.shape), axis[0]))
+    return _split_calls(graph, op, op.inputs[1], a, [x.shape[a] // n] * n)
+
+
+@lowering("SPLIT_V", "int8; int16; float32; int32; any axis, one size may be -1", 3)
+def _split_v(graph: Graph, op: Op) -> list[Call]:
+    x = inp(graph, op, 0)
+    sizes, axis = _ints(graph, op, 1, "size_splits"), _ints(graph, op, 2, "axis")
+    if len(axis) != 1 or not -len(x.shape) <= axis[0] < len(x.shape):
+        raise BakeError("SPLIT_V %r: axis %s for a %d-D input" % (x.name, axis, len(x.shape)))
+    a = axis[0] % len(x.shape)
+    if sizes.count(-1) > 1:
+        raise BakeError("SPLIT_V %r: more than one size is -1" % x.name)
+    if -1 in sizes:   # the rest of the axis, as TFLM resolves it
+        sizes[sizes.index(-1)] = x.shape[a] - (sum(sizes) + 1)
+    return _split_calls(graph, op, op.inputs[0], a, sizes)
+
+
+@lowering("DEPTH_TO_SPACE", "int8; float32 (as TFLM); NHWC, batch 1")
+def _depth_to_space(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    _same_type(graph, op, x, out)
+    if x.dtype not in ("i8", "f32"):
+        raise types_error(op, graph)
+    b = int(op.options.get("block_size", 0))
+    if len(x.shape) != 4 or x.shape[0] != 1 or b < 1 or x.shape[3] % (b * b):
+        raise BakeError("DEPTH_TO_SPACE %r: input %s with block size %d (needs batch-1 NHWC, "
+                        "depth a multiple of the block size squared)" % (out.name, list(x.shape), b))
+    _, h, w, c = x.shape
+    co = c // (b * b)
+    _check_shape(op, out, [1, h * b, w * b, co])
+    # out[h*b+i, w*b+j, k] = x[h, w, (i*b+j)*co + k], walked over (h, i, w, j, k)
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], [h, b, w, b, co],
+                      [w * c, b * co, c, co, 1], [b * w * b * co, w * b * co, b * co, co, 1])]
