@@ -291,7 +291,7 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
            native: str | None = None, log=print, keep: bool = False) -> Plan:
     model_files(outdir)   # a wrong folder is reported before the board is touched
     if native and not os.path.isfile(native):
-        raise BakeError("no native module %s (--native takes a built upyflow_native.mpy)" % native)
+        raise BakeError("--native %s: no such file (it takes a built upyflow_native.mpy)" % native)
     board = Board(port, tool)
     board.soft_reset()   # free the heap of whatever ran before: copying needs some
     arch, flags, version = decode_mpy(board.sys_mpy())
