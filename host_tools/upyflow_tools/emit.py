@@ -122,7 +122,7 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
                       if _fill_byte(graph.tensors[t]) is None)
     return Baked(source, records, names, table, inputs, outputs, bytes(blob), arena_size,
                  weights_mode, segments if weights_mode == "file" else None,
-                 [(r, 0 if f is None else f) for r, f in variables], values)
+                 [(r, 0 if f is None else f) for r, f in variables], variable_values=values)
 
 
 def _fill_byte(t) -> int | None:
