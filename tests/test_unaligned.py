@@ -37,7 +37,8 @@ SRC = ROOT / "native_modules" / "src"
 SANITIZE = ["-fsanitize=alignment", "-fno-sanitize-recover=alignment"]
 
 # Test modules rerun with the sanitized kernels and unaligned weights: every shared model
-# (incl. SVDF, LSTM, int16) and the generated operator cases of each kernel family.
+# (incl. SVDF, LSTM, int16), the audio front end on the four clips, and the generated
+# operator cases of each kernel family (resize included).
 SUBSET = [
     "tests/test_shared_models.py::test_bit_exact_cpython",
     "tests/test_shared_models.py::test_person_detect_images_and_random",
@@ -49,6 +50,8 @@ SUBSET = [
     "tests/test_activations.py",
     "tests/test_elementwise.py",
     "tests/test_onnx_rounding.py",
+    "tests/test_resize.py::test_resize_matches_tflm",
+    "tests/test_signal.py::test_clips_bit_exact",
 ]
 
 

@@ -111,7 +111,18 @@ static float uf_expf(float x) {
         return pow2i(127) * 2.0f;   // overflows to +inf as expf does
     }
     float kf = x * 1.44269504f;
-    int k = (int)(kf < 0.0f ? kf - 0.5f : kf + 0.5f);
+    // k = kf rounded half away from zero, as (int)(kf < 0 ? kf - 0.5f : kf + 0.5f)
+    // gives, written as kf + (0.5f with kf's sign): no select between two float
+    // constants, which LLVM 22's Xtensa backend cannot compile. The same k for every
+    // kf: for kf < 0, kf + -0.5f is exactly kf - 0.5f (the same rounded sum); for
+    // kf >= +0 both add 0.5f; for kf = -0.0 the sums are -0.5f and 0.5f, which both
+    // truncate to 0. (kf is finite or NaN here: |x| <= 104.)
+    union {
+        float f;
+        uint32_t u;
+    } half = {kf};
+    half.u = (half.u & 0x80000000u) | 0x3F000000u;   // 0x3F000000: 0.5f
+    int k = (int)(kf + half.f);
     float r = (x - (float)k * 0.693359375f) - (float)k * -2.12194440e-4f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
               + r * (1.0f / 720 + r * (1.0f / 5040)))))));
