@@ -213,6 +213,11 @@ void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code);
 void uf_binary_i32(const void *a, const void *b, int32_t *out, const void *d, int op);
 #define UF_N_SIGNAL 11
 // --- end signal ---
+// --- SOFTMAX int8 -> int16 (TFLM's int8 maths, output scale 1/65536, zero point -32768): softmax.c ---
+void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32_t in_mult,
+                       int in_shift, int32_t diff_min);
+#define UF_N_SOFTMAX16 1
+// --- end softmax16 ---
 
 // Generic calls for the bindings: tensors (byte buffers) and parameters in the
 // pure kernel's order, split by kind.
@@ -242,7 +247,7 @@ typedef struct {
 } uf_kernel_def;
 
 #define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS + UF_N_ORT + UF_N_RESIZE + \
-                      UF_N_SIGNAL)
+                      UF_N_SIGNAL + UF_N_SOFTMAX16)
 extern const uf_kernel_def uf_kernels[UF_N_KERNELS];
 
 // resize.c's checked table entries

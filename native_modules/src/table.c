@@ -188,7 +188,8 @@ static int run_max_f32(const uf_call *c) {
 }
 
 static int run_softmax_s8(const uf_call *c) {
-    CHECK(I(0) >= 0 && I(1) >= 1 && I(3) >= 0 && I(3) <= 31);
+    // diff_min <= 0 keeps each row's maximum in the sum (a zero sum has no reciprocal)
+    CHECK(I(0) >= 0 && I(1) >= 1 && I(3) >= 0 && I(3) <= 31 && I(4) <= 0);
     FITS(0, (uint64_t)I(0) * I(1), 1);
     FITS(1, (uint64_t)I(0) * I(1), 1);
     uf_softmax_s8(T(0), T(1), I(0), I(1), I(2), I(3), I(4));
@@ -900,6 +901,16 @@ static int run_binary_i32(const uf_call *c) {
 }
 // --- end signal ---
 
+// --- SOFTMAX int8 -> int16 (softmax.c) ---
+static int run_softmax_s8_s16(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(1) >= 1 && I(3) >= 0 && I(3) <= 31 && I(4) <= 0);
+    FITS(0, (uint64_t)I(0) * I(1), 1);
+    FITS(1, (uint64_t)I(0) * I(1), 2);
+    uf_softmax_s8_s16(T(0), T(1), I(0), I(1), I(2), I(3), I(4));
+    return UF_OK;
+}
+// --- end softmax16 ---
+
 const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"fully_connected_s8", "rrrwrriiiiii", run_fc_s8},
     {"fully_connected_f32", "rrrwiiiff", run_fc_f32},
@@ -970,6 +981,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"signal_filter_bank_log", "rrwiii", run_signal_filter_bank_log},
     {"cast_int", "rwiii", run_cast_int},
     {"binary_i32", "rrwri", run_binary_i32},
+    // SOFTMAX int8 -> int16
+    {"softmax_s8_s16", "rwiiiii", run_softmax_s8_s16},
 };
 
 const char *uf_error_text(int err) {
