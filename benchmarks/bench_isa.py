@@ -27,8 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
 DEFAULT = ("hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect,"
            "keyword_scrambled,keyword_scrambled_8bit,trained_lstm_int8,micro_speech_lstm,"
-           "dtln_noise_suppression")
-DTYPES = {0: np.int8, 1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32}
+           "dtln_noise_suppression,audio_preprocessor_int8")
+DTYPES = {0: np.int8, 1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32, 5: np.uint32}
 
 
 def model_inputs(mod, shared: str) -> list[bytes]:

@@ -237,6 +237,10 @@ SOFTMAX16 = [("i16", shape, beta, sc) for shape in ([1, 10], [3, 17], [2, 2, 40]
              for beta, sc in ((1.0, 0.0003), (0.5, 0.001), (2.0, 1 / 4096), (1.0, 3e-5))]
 SOFTMAX16 += [("i8", shape, beta, sc) for shape in ([1, 10], [2, 33])
               for beta, sc in ((1.0, 0.05), (0.7, 0.2), (1.5, 0.01))]
+# int8 -> int16 (the C kernel softmax_s8_s16): one class, keyword_scrambled's 12, a wide
+# cut-off (large beta * scale: most differences fall below diff_min), many rows
+SOFTMAX16 += [("i8", [1, 1], 1.0, 0.05), ("i8", [1, 12], 1.0, 0.1), ("i8", [2, 70], 3.0, 0.5),
+              ("i8", [5, 3, 7], 1.0, 1 / 16)]
 
 
 @pytest.mark.parametrize("case", SOFTMAX16, ids=lambda c: "%s-%s-b%g-s%g" % (c[0], "x".join(map(str, c[1])), *c[2:]))
@@ -251,7 +255,16 @@ def test_softmax_int16_output(case, tmp_path):
         model = unary_model("SOFTMAX", "i8", shape, (sc, -3), (1 / 65536, -32768), out_dt="i16", beta=beta)
         xs = [rng.integers(-128, 128, size=shape).astype(np.int8) for _ in range(4)]
         xs.append(np.full(shape, -128, np.int8))
+        xs.append(np.where(np.arange(int(np.prod(shape))) % 5, -128, 127).astype(np.int8).reshape(shape))
     check(model, tmp_path, xs)
+
+
+def test_softmax_int8_int16_is_native(tier):
+    """The native tier runs int8 -> int16 SOFTMAX in C (keyword_scrambled's last op), not pure."""
+    if tier != "native":
+        pytest.skip("native tier only")
+    import upyflow_native
+    assert upyflow_native.kernel_index("softmax_s8_s16") >= 0
 
 
 # --- QUANTIZE with int32 -------------------------------------------------------------------

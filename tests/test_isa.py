@@ -7,19 +7,26 @@ from __future__ import annotations
 
 import struct
 import time
+import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness import random_input, shared
 from upyflow_tools.bake import compile_model
+from upyflow_tools.emit import DTYPE_CODES
 from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable
 from upyflow_tools.isa.runner import IsaError
 from upyflow_tools.tflm import interpreter
 
 ARCHES = list(TARGETS)
 SMALL = ["hello_world_int8", "hello_world_float", "microflow_sine", "micro_speech_quantized",
-         "keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "dtln_noise_suppression"]
+         "keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "dtln_noise_suppression",
+         "audio_preprocessor_int8", "keras_cnn_int8"]
+# the project's own models (tests/models), beside ../shared's
+LOCAL = {"keras_cnn_int8": Path(__file__).resolve().parent / "models" / "keras_cnn_int8.tflite"}
+CODE_DTYPE = {v: k for k, v in DTYPE_CODES.items()}
 # ~50-90 M instructions per invoke: one invoke, unaligned on every arch, aligned on one
 # (about 10 s of CPU each with the alignment check), to keep the file within minutes.
 BIG = {"person_detect": "armv6m", "micro_speech_lstm": "armv7emsp"}
@@ -42,7 +49,7 @@ def baked():
 
     def get(model):
         if model not in cache:
-            path = shared("models/%s.tflite" % model)
+            path = LOCAL.get(model) or shared("models/%s.tflite" % model)
             cache[model] = (path.read_bytes(), module_from_baked(compile_model(str(path), model), model))
         return cache[model]
     return get
@@ -57,10 +64,18 @@ def _need(arch):
 def model_inputs(mod, rng):
     out = []
     for tid, shape in zip(mod.INPUTS, mod.INPUT_SHAPES):
-        dtype = ("i8", "u8", "i16", "i32", "f32")[mod.TENSORS[20 * tid + 1]]
+        dtype = CODE_DTYPE[mod.TENSORS[20 * tid + 1]]
         lo, hi = (0.0, 2 * np.pi) if mod.NAME in ("hello_world_float",) else (-1.0, 1.0)
         out.append(random_input(rng, dtype, shape, lo, hi))
     return out
+
+
+def audio_inputs(n):
+    """n consecutive 30 ms windows (10 ms hop) of a 16 kHz clip: the front end's state
+    (the spectral subtraction's noise estimate) carries over between them."""
+    with wave.open(str(shared("testdata/yes_1000ms.wav"))) as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    return [[samples[i * 320 + 6400:i * 320 + 6400 + 480].reshape(1, 480)] for i in range(n)]
 
 
 def person_input():
@@ -79,6 +94,8 @@ def test_model_on_isa(baked, model, arch, misalign):
     rng = np.random.default_rng(1234)
     if model == "person_detect":
         runs = [[person_input()]]
+    elif model == "audio_preprocessor_int8":
+        runs = audio_inputs(INVOKES)
     else:
         runs = [model_inputs(mod, rng) for _ in range(1 if model in BIG else INVOKES)]
     start = time.process_time()
@@ -94,6 +111,8 @@ def test_model_on_isa(baked, model, arch, misalign):
                 np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
             else:
                 np.testing.assert_array_equal(g, want)
+    # every op ran as the ISA's code: none fell back to the host's pure kernels
+    assert not m.host_ops, "kernels without C: %s" % sorted(m.host_ops)
     print("%s %s +%d: %d invokes, %.1f s CPU" % (model, arch, misalign, len(runs), time.process_time() - start))
 
 

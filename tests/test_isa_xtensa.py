@@ -23,10 +23,10 @@ pytestmark = pytest.mark.skipif(bool(xq.missing_tools()),
                                 reason="needs " + ", ".join(xq.missing_tools()) +
                                 " (apt-get install clang-22 llvm-22 qemu-system-misc)")
 
-# Every shared model the C walker can run end to end (keyword_scrambled*: no C
-# softmax_s8_s16 kernel yet; audio_preprocessor_int8: not bakeable).
+# Every shared model (the C walker runs each end to end).
 MODELS = ["hello_world_int8", "microflow_sine", "micro_speech_quantized", "hello_world_float",
-          "person_detect", "micro_speech_lstm", "trained_lstm_int8", "dtln_noise_suppression"]
+          "person_detect", "micro_speech_lstm", "trained_lstm_int8", "dtln_noise_suppression",
+          "keyword_scrambled", "keyword_scrambled_8bit", "audio_preprocessor_int8"]
 INVOKES = 3
 UF_EALIGN = 2
 

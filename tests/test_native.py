@@ -319,3 +319,57 @@ def test_natmod_invoke_allocates_nothing(natmod_dir, baked, model, tmp_path):
     line = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
     assert line[1] == "native"
     assert line[2] == line[3], "gc.mem_alloc() grew over 100 invokes: %s -> %s" % (line[2], line[3])
+
+
+ROUNDING_CHECK = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+/* softmax.c's uf_expf rounds kf half away from zero; the source's form (no float select,
+   which LLVM 22's Xtensa backend cannot compile) against the plain one, over every
+   float32 with |kf| <= 160 (uf_expf's whole range: |x| <= 104) in steps of STEP bit patterns. */
+static int plain(float kf) { return (int)(kf < 0.0f ? kf - 0.5f : kf + 0.5f); }
+static int source_form(float kf) {
+    union { float f; uint32_t u; } half = {kf};
+    half.u = (half.u & 0x80000000u) | 0x3F000000u;
+    return (int)(kf + half.f);
+}
+int main(void) {
+    long bad = 0, n = 0;
+    /* -0.0, +-0.5, +-(0.5 - 2^-25) (whose sum with 0.5 rounds up to 1), +-1.5, +-160 */
+    static const uint32_t edges[] = {0x80000000u, 0x3F000000u, 0xBF000000u, 0x3EFFFFFFu,
+                                     0xBEFFFFFFu, 0x3FC00000u, 0xBFC00000u, 0x43200000u, 0xC3200000u};
+    for (unsigned i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        float kf;
+        memcpy(&kf, &edges[i], 4);
+        bad += plain(kf) != source_form(kf);
+    }
+    for (uint64_t b = 0; b <= 0xFFFFFFFFu; b += STEP) {
+        uint32_t u = (uint32_t)b;
+        float kf;
+        memcpy(&kf, &u, 4);
+        if (!(kf >= -160.0f && kf <= 160.0f)) continue;
+        n++;
+        bad += plain(kf) != source_form(kf);
+    }
+    printf("%ld %ld\n", n, bad);
+    return bad != 0;
+}
+"""
+
+
+def test_softmax_rounding_form_is_the_plain_one(tmp_path):
+    """The union form in softmax.c gives the same integer as `kf < 0 ? kf - 0.5f : kf + 0.5f`
+    (checked on every float32 of the range once by hand; here every 7th bit pattern and the
+    edge cases)."""
+    src = (ROOT / "native_modules" / "src" / "softmax.c").read_text()
+    assert "half.u = (half.u & 0x80000000u) | 0x3F000000u;" in src and "int k = (int)(kf + half.f);" in src
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no host C compiler")
+    (tmp_path / "r.c").write_text(ROUNDING_CHECK)
+    subprocess.run([cc, "-O2", "-ffp-contract=off", "-DSTEP=7", "-o", str(tmp_path / "r"), str(tmp_path / "r.c")],
+                   check=True)
+    p = subprocess.run([str(tmp_path / "r")], capture_output=True, text=True)
+    n, bad = map(int, p.stdout.split())
+    assert n > 300_000_000 and bad == 0 and p.returncode == 0

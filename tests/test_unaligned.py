@@ -37,7 +37,8 @@ SRC = ROOT / "native_modules" / "src"
 SANITIZE = ["-fsanitize=alignment", "-fno-sanitize-recover=alignment"]
 
 # Test modules rerun with the sanitized kernels and unaligned weights: every shared model
-# (incl. SVDF, LSTM, int16) and the generated operator cases of each kernel family.
+# (incl. SVDF, LSTM, int16), the audio front end on the four clips, and the generated
+# operator cases of each kernel family (resize included).
 SUBSET = [
     "tests/test_shared_models.py::test_bit_exact_cpython",
     "tests/test_shared_models.py::test_person_detect_images_and_random",
@@ -49,6 +50,8 @@ SUBSET = [
     "tests/test_activations.py",
     "tests/test_elementwise.py",
     "tests/test_onnx_rounding.py",
+    "tests/test_resize.py::test_resize_matches_tflm",
+    "tests/test_signal.py::test_clips_bit_exact",
 ]
 
 
@@ -128,6 +131,33 @@ def test_table_accepts_unaligned_constants_only():
     xf = misaligned(bytes(16), 1)
     with pytest.raises(ValueError, match="not aligned"):
         native.fully_connected_f32((xf, misaligned(bytes(16), 0), bytes(4), bytearray(4), 1, 4, 1, -1.0, 1.0))
+
+
+def test_resize_and_signal_tables_at_any_address():
+    """resize's tables, the front end's window and LUTs, int32 operands and descriptors are
+    constants: accepted (and read right) at any address; arena tensors still must be aligned."""
+    native = pytest.importorskip("upyflow_native")
+    from unaligned_weights import misaligned
+    # nearest: 2x2 int16 image -> 2x3, row map [0, 1], column map [0, 1, 1]
+    x = bytearray(struct.pack("<4h", 1, 2, 3, 4))
+    out = bytearray(12)
+    native.resize_nearest((memoryview(x), misaligned(struct.pack("<2i", 0, 1), 1),
+                           misaligned(struct.pack("<3i", 0, 1, 1), 3), memoryview(out), 2, 2, 2, 3, 1, 2))
+    assert struct.unpack("<6h", out) == (1, 2, 2, 3, 4, 4)
+    # window: 4 samples times a 2-value window, shift 1
+    win = misaligned(struct.pack("<2h", 2, -4), 1)
+    y = bytearray(8)
+    native.signal_window_s16((bytearray(struct.pack("<4h", 3, 5, -7, 9)), win, y, 4, 2, 1))
+    assert struct.unpack("<4h", y) == (3, -10, -7, -18)
+    # int32 ADD of a constant operand and descriptor [nd 1, shape 3, strides 1, 0]
+    a = misaligned(struct.pack("<3i", 1, 2, 3), 2)
+    b = bytearray(struct.pack("<i", 10))
+    d = misaligned(struct.pack("<4i", 1, 3, 1, 0), 3)
+    z = bytearray(12)
+    native.binary_i32((a, b, z, d, 0))
+    assert struct.unpack("<3i", z) == (11, 12, 13)
+    with pytest.raises(ValueError, match="not aligned"):   # the output is arena data
+        native.signal_window_s16((bytearray(8), win, memoryview(bytearray(10))[1:9], 4, 2, 1))
 
 
 # --- MicroPython: pure and viper tiers -------------------------------------------------------

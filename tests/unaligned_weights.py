@@ -51,14 +51,19 @@ if os.environ.get("UPYFLOW_TEST_SHARED"):
     harness.SHARED = Path(os.environ["UPYFLOW_TEST_SHARED"])
 
 
+import pytest  # noqa: E402
+
+
+@pytest.hookimpl(trylast=True)   # after -k: spread over the cases that run
 def pytest_collection_modifyitems(config, items):
-    # UNALIGNED_SPREAD="k/n": keep every n-th generated case (from the k-th), all shared-model ones
+    # UNALIGNED_SPREAD="k/n": keep every n-th generated case (from the k-th), all shared-model
+    # ones and the audio front end's clips
     spread = os.environ.get("UNALIGNED_SPREAD")
     if not spread:
         return
     k, n = (int(v) for v in spread.split("/"))
-    keep = [item for i, item in enumerate(items)
-            if i % n == k or "shared_model" in item.nodeid or "test_shared_models.py" in item.nodeid]
+    whole = ("shared_model", "test_shared_models.py", "test_signal.py")
+    keep = [item for i, item in enumerate(items) if i % n == k or any(w in item.nodeid for w in whole)]
     config.hook.pytest_deselected(items=[item for item in items if item not in keep])
     items[:] = keep
 

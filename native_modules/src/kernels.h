@@ -186,36 +186,41 @@ void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const void *bia
 // --- end onnxruntime rounding ---
 
 // --- RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR: resize.c ---
-void uf_resize_nearest(const void *x, const int32_t *ymap, const int32_t *xmap, void *out,
+void uf_resize_nearest(const void *x, const void *ymap, const void *xmap, void *out,
                        int in_w, int out_h, int out_w, int depth, int esize);
-void uf_resize_bilinear_s8(const int8_t *x, const int32_t *ytab, const int32_t *xtab, int8_t *out,
+void uf_resize_bilinear_s8(const int8_t *x, const void *ytab, const void *xtab, int8_t *out,
                            int in_w, int out_h, int out_w, int depth);
-void uf_resize_bilinear_f32(const float *x, const int32_t *ytab, const float *yw,
-                            const int32_t *xtab, const float *xw, float *out, int in_w,
+void uf_resize_bilinear_f32(const float *x, const void *ytab, const void *yw,
+                            const void *xtab, const void *xw, float *out, int in_w,
                             int out_h, int out_w, int depth);
 #define UF_N_RESIZE 3
 // --- end resize ---
 // --- TFLM Signal ops (audio front end), CAST and int32 arithmetic: signal.c ---
-void uf_signal_window_s16(const int16_t *x, const int16_t *w, int16_t *out, int n, int wn,
+void uf_signal_window_s16(const int16_t *x, const void *w, int16_t *out, int n, int wn,
                           int shift);
 void uf_signal_fft_auto_scale_s16(const int16_t *x, int16_t *out, int32_t *scale, int n);
-void uf_signal_rfft_s16(const int16_t *x, const int16_t *t, int16_t *out, int frames, int n_in,
+void uf_signal_rfft_s16(const int16_t *x, const void *t, int16_t *out, int frames, int n_in,
                         int n);
 void uf_signal_energy(const int16_t *x, uint32_t *out, int start, int end);
-void uf_signal_filter_bank(const uint32_t *x, const int16_t *t, uint64_t *out, int nch, int nw);
-void uf_signal_filter_bank_sqrt(const uint64_t *x, const int32_t *bits, uint32_t *out, int n);
+void uf_signal_filter_bank(const uint32_t *x, const void *t, uint64_t *out, int nch, int nw);
+void uf_signal_filter_bank_sqrt(const uint64_t *x, const void *bits, uint32_t *out, int n);
 void uf_signal_spectral_subtraction(const uint32_t *x, uint32_t *out, uint32_t *noise,
                                     uint32_t *state, int n, int sm, int oms, int alt_sm,
                                     int alt_oms, int min_rem, int sm_bits, int ss_bits,
                                     int clamping);
-void uf_signal_pcan(const uint32_t *x, const uint32_t *noise, const int16_t *lut, uint32_t *out,
+void uf_signal_pcan(const uint32_t *x, const uint32_t *noise, const void *lut, uint32_t *out,
                     int n, int snr_shift);
-void uf_signal_filter_bank_log(const uint32_t *x, const int16_t *lut, int16_t *out, int n,
+void uf_signal_filter_bank_log(const uint32_t *x, const void *lut, int16_t *out, int n,
                                int out_scale, int bits);
 void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code);
-void uf_binary_i32(const int32_t *a, const int32_t *b, int32_t *out, const int32_t *d, int op);
+void uf_binary_i32(const void *a, const void *b, int32_t *out, const void *d, int op);
 #define UF_N_SIGNAL 11
 // --- end signal ---
+// --- SOFTMAX int8 -> int16 (TFLM's int8 maths, output scale 1/65536, zero point -32768): softmax.c ---
+void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32_t in_mult,
+                       int in_shift, int32_t diff_min);
+#define UF_N_SOFTMAX16 1
+// --- end softmax16 ---
 
 // --- camera frame -> model input: image.c (called directly, not by a model op) ---
 void uf_image_to_input(const uint8_t *frame, const int32_t *ytab, const int32_t *xtab,
@@ -252,7 +257,7 @@ typedef struct {
 } uf_kernel_def;
 
 #define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS + UF_N_ORT + UF_N_RESIZE + \
-                      UF_N_SIGNAL + UF_N_IMAGE)
+                      UF_N_SIGNAL + UF_N_IMAGE + UF_N_SOFTMAX16)
 extern const uf_kernel_def uf_kernels[UF_N_KERNELS];
 
 // resize.c's checked table entries

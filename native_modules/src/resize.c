@@ -1,18 +1,20 @@
 // RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR (batch-1 NHWC). The bake computes
 // every source row/column and blend weight as TFLM does, so these only gather
 // and blend. The uf_run_* entries check a call before running it (the kernel
-// table in table.c points at them).
+// table in table.c points at them). The tables are constants of the weights blob:
+// read through load.h, since they may sit at any address.
 #include "kernels.h"
+#include "load.h"
 
-void uf_resize_nearest(const void *x, const int32_t *ymap, const int32_t *xmap, void *out,
+void uf_resize_nearest(const void *x, const void *ymap, const void *xmap, void *out,
                        int in_w, int out_h, int out_w, int depth, int esize) {
     const uint8_t *src = (const uint8_t *)x;
     uint8_t *dst = (uint8_t *)out;
     size_t pixel = (size_t)depth * esize;
     for (int oy = 0; oy < out_h; oy++) {
-        size_t row = (size_t)ymap[oy] * in_w;
+        size_t row = (size_t)uf_ld_i32(ymap, (size_t)oy) * in_w;
         for (int ox = 0; ox < out_w; ox++) {
-            const uint8_t *p = src + (row + xmap[ox]) * pixel;
+            const uint8_t *p = src + (row + uf_ld_i32(xmap, (size_t)ox)) * pixel;
             // a plain loop: natmods have no memcpy to call
             for (size_t k = 0; k < pixel; k++) {
                 *dst++ = p[k];
@@ -21,16 +23,18 @@ void uf_resize_nearest(const void *x, const int32_t *ymap, const int32_t *xmap, 
     }
 }
 
-void uf_resize_bilinear_s8(const int8_t *x, const int32_t *ytab, const int32_t *xtab, int8_t *out,
+void uf_resize_bilinear_s8(const int8_t *x, const void *ytab, const void *xtab, int8_t *out,
                            int in_w, int out_h, int out_w, int depth) {
     // 10-bit weights in [-512, 1536]: every product and their sum fit int32 for int8
     for (int oy = 0; oy < out_h; oy++) {
-        const int8_t *r0 = x + (size_t)ytab[3 * oy] * in_w * depth;
-        const int8_t *r1 = x + (size_t)ytab[3 * oy + 1] * in_w * depth;
-        int32_t fy = ytab[3 * oy + 2], gy = 1024 - fy;
+        size_t y = 3 * (size_t)oy;
+        const int8_t *r0 = x + (size_t)uf_ld_i32(ytab, y) * in_w * depth;
+        const int8_t *r1 = x + (size_t)uf_ld_i32(ytab, y + 1) * in_w * depth;
+        int32_t fy = uf_ld_i32(ytab, y + 2), gy = 1024 - fy;
         for (int ox = 0; ox < out_w; ox++) {
-            size_t c0 = (size_t)xtab[3 * ox] * depth, c1 = (size_t)xtab[3 * ox + 1] * depth;
-            int32_t fx = xtab[3 * ox + 2], gx = 1024 - fx;
+            size_t k = 3 * (size_t)ox;
+            size_t c0 = (size_t)uf_ld_i32(xtab, k) * depth, c1 = (size_t)uf_ld_i32(xtab, k + 1) * depth;
+            int32_t fx = uf_ld_i32(xtab, k + 2), gx = 1024 - fx;
             int32_t w00 = gy * gx, w10 = fy * gx, w01 = gy * fx, w11 = fy * fx;
             for (int c = 0; c < depth; c++) {
                 int32_t v = r0[c0 + c] * w00 + r1[c0 + c] * w10 + r0[c1 + c] * w01 + r1[c1 + c] * w11;
@@ -41,16 +45,17 @@ void uf_resize_bilinear_s8(const int8_t *x, const int32_t *ytab, const int32_t *
     }
 }
 
-void uf_resize_bilinear_f32(const float *x, const int32_t *ytab, const float *yw,
-                            const int32_t *xtab, const float *xw, float *out, int in_w,
+void uf_resize_bilinear_f32(const float *x, const void *ytab, const void *yw,
+                            const void *xtab, const void *xw, float *out, int in_w,
                             int out_h, int out_w, int depth) {
     for (int oy = 0; oy < out_h; oy++) {
-        const float *r0 = x + (size_t)ytab[2 * oy] * in_w * depth;
-        const float *r1 = x + (size_t)ytab[2 * oy + 1] * in_w * depth;
-        float fy = yw[oy], gy = 1.0f - fy;
+        const float *r0 = x + (size_t)uf_ld_i32(ytab, 2 * (size_t)oy) * in_w * depth;
+        const float *r1 = x + (size_t)uf_ld_i32(ytab, 2 * (size_t)oy + 1) * in_w * depth;
+        float fy = uf_ld_f32(yw, (size_t)oy), gy = 1.0f - fy;
         for (int ox = 0; ox < out_w; ox++) {
-            size_t c0 = (size_t)xtab[2 * ox] * depth, c1 = (size_t)xtab[2 * ox + 1] * depth;
-            float fx = xw[ox], gx = 1.0f - fx;
+            size_t c0 = (size_t)uf_ld_i32(xtab, 2 * (size_t)ox) * depth;
+            size_t c1 = (size_t)uf_ld_i32(xtab, 2 * (size_t)ox + 1) * depth;
+            float fx = uf_ld_f32(xw, (size_t)ox), gx = 1.0f - fx;
             for (int c = 0; c < depth; c++) {
                 // TFLM's order: each corner times the row then the column weight
                 *out++ = r0[c0 + c] * gy * gx + r1[c0 + c] * fy * gx + r0[c1 + c] * gy * fx +
@@ -61,18 +66,24 @@ void uf_resize_bilinear_f32(const float *x, const int32_t *ytab, const float *yw
 }
 
 // --- checked entries for the kernel table ---
+// A constant table: its size only (it may sit at any address).
+static int sized(const uf_call *c, int k, uint64_t count, int esize) {
+    return (uint64_t)c->len[k] >= count * (uint64_t)esize ? UF_OK : UF_ESIZE;
+}
+
+// An arena tensor (input, output), read directly: aligned as well.
 static int ok_len(const uf_call *c, int k, uint64_t count, int esize) {
     if (esize > 1 && ((uintptr_t)c->t[k] & (uintptr_t)(esize - 1))) {
         return UF_EALIGN;
     }
-    return (uint64_t)c->len[k] >= count * (uint64_t)esize ? UF_OK : UF_ESIZE;
+    return sized(c, k, count, esize);
 }
 
 // Every table entry must point inside [0, limit): a bad table is an error, not a stray read.
-static int in_range(const int32_t *tab, int n, int stride, int limit) {
+static int in_range(const void *tab, int n, int stride, int limit) {
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < 2 && k < stride; k++) {
-            int32_t v = tab[stride * i + k];
+            int32_t v = uf_ld_i32(tab, (size_t)stride * i + k);
             if (v < 0 || v >= limit) {
                 return 0;
             }
@@ -102,8 +113,8 @@ int uf_run_resize_nearest(const uf_call *c) {
         return UF_EPARAM;
     }
     RET(geometry(c, 3, esize));
-    RET(ok_len(c, 1, c->i[2], 4));
-    RET(ok_len(c, 2, c->i[3], 4));
+    RET(sized(c, 1, c->i[2], 4));
+    RET(sized(c, 2, c->i[3], 4));
     if (!in_range(c->t[1], c->i[2], 1, c->i[0]) || !in_range(c->t[2], c->i[3], 1, c->i[1])) {
         return UF_EPARAM;
     }
@@ -113,16 +124,16 @@ int uf_run_resize_nearest(const uf_call *c) {
 
 int uf_run_resize_bilinear_s8(const uf_call *c) {
     RET(geometry(c, 3, 1));
-    RET(ok_len(c, 1, 3 * (uint64_t)c->i[2], 4));
-    RET(ok_len(c, 2, 3 * (uint64_t)c->i[3], 4));
+    RET(sized(c, 1, 3 * (uint64_t)c->i[2], 4));
+    RET(sized(c, 2, 3 * (uint64_t)c->i[3], 4));
     if (!in_range(c->t[1], c->i[2], 3, c->i[0]) || !in_range(c->t[2], c->i[3], 3, c->i[1])) {
         return UF_EPARAM;
     }
     // the fractions must be 10-bit weights in the range TFLM produces
     for (int k = 1; k <= 2; k++) {
-        const int32_t *tab = c->t[k];
         for (int i = 0; i < c->i[k + 1]; i++) {
-            if (tab[3 * i + 2] < -512 || tab[3 * i + 2] > 1024) {
+            int32_t f = uf_ld_i32(c->t[k], 3 * (size_t)i + 2);
+            if (f < -512 || f > 1024) {
                 return UF_EPARAM;
             }
         }
@@ -133,10 +144,10 @@ int uf_run_resize_bilinear_s8(const uf_call *c) {
 
 int uf_run_resize_bilinear_f32(const uf_call *c) {
     RET(geometry(c, 5, 4));
-    RET(ok_len(c, 1, 2 * (uint64_t)c->i[2], 4));
-    RET(ok_len(c, 2, c->i[2], 4));
-    RET(ok_len(c, 3, 2 * (uint64_t)c->i[3], 4));
-    RET(ok_len(c, 4, c->i[3], 4));
+    RET(sized(c, 1, 2 * (uint64_t)c->i[2], 4));
+    RET(sized(c, 2, c->i[2], 4));
+    RET(sized(c, 3, 2 * (uint64_t)c->i[3], 4));
+    RET(sized(c, 4, c->i[3], 4));
     if (!in_range(c->t[1], c->i[2], 2, c->i[0]) || !in_range(c->t[3], c->i[3], 2, c->i[1])) {
         return UF_EPARAM;
     }

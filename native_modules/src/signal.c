@@ -3,7 +3,10 @@
 // arithmetic and int16 stores wrap as there. The RFFT is kissfft's 16-bit fixed
 // point (what TFLM's int16 SignalRfft runs), its plan, permutation and twiddles
 // baked by upyflow_tools/lower/families/signal.py (layout in kernels_pure/signal.py).
+// The window, the packed tables and LUTs, the int32 operands and descriptors may be
+// constants of the weights blob, at any address: they are read through load.h.
 #include "kernels.h"
+#include "load.h"
 
 static int msb32(uint32_t x) {   // bit length, x > 0
 #if defined(__GNUC__)
@@ -21,10 +24,10 @@ static int msb64(uint64_t x) {
     return (x >> 32) ? 32 + msb32((uint32_t)(x >> 32)) : msb32((uint32_t)x);
 }
 
-void uf_signal_window_s16(const int16_t *x, const int16_t *w, int16_t *out, int n, int wn,
+void uf_signal_window_s16(const int16_t *x, const void *w, int16_t *out, int n, int wn,
                           int shift) {
     for (int i = 0, j = 0; i < n; i++) {
-        int32_t v = ((int32_t)x[i] * w[j]) >> shift;
+        int32_t v = ((int32_t)x[i] * uf_ld_i16(w, (size_t)j)) >> shift;
         out[i] = (int16_t)(v < INT16_MIN ? INT16_MIN : (v > INT16_MAX ? INT16_MAX : v));
         if (++j == wn) {
             j = 0;
@@ -57,14 +60,16 @@ void uf_signal_fft_auto_scale_s16(const int16_t *x, int16_t *out, int32_t *scale
 #define SROUND(v) ((int16_t)(((v) + (1 << 14)) >> 15))
 #define FIXDIV(v, k) ((int16_t)SROUND((int32_t)(v) * (32767 / (k))))
 
-static void bfly2(int16_t *f, int fstride, int m, const int16_t *tw) {
+// The twiddles tw are (re, im) int16 pairs of the constant tables.
+static void bfly2(int16_t *f, int fstride, int m, const void *tw) {
     for (int k = 0; k < m; k++) {
         int16_t *a = f + 2 * k, *b = a + 2 * m;
-        const int16_t *w = tw + 2 * k * fstride;
+        size_t w = 2 * (size_t)k * fstride;
+        int32_t w0 = uf_ld_i16(tw, w), w1 = uf_ld_i16(tw, w + 1);
         int16_t ar = FIXDIV(a[0], 2), ai = FIXDIV(a[1], 2);
         int16_t br = FIXDIV(b[0], 2), bi = FIXDIV(b[1], 2);
-        int16_t tr = SROUND((int32_t)br * w[0] - (int32_t)bi * w[1]);
-        int16_t ti = SROUND((int32_t)br * w[1] + (int32_t)bi * w[0]);
+        int16_t tr = SROUND((int32_t)br * w0 - (int32_t)bi * w1);
+        int16_t ti = SROUND((int32_t)br * w1 + (int32_t)bi * w0);
         b[0] = (int16_t)(ar - tr);
         b[1] = (int16_t)(ai - ti);
         a[0] = (int16_t)(ar + tr);
@@ -72,21 +77,23 @@ static void bfly2(int16_t *f, int fstride, int m, const int16_t *tw) {
     }
 }
 
-static void bfly4(int16_t *f, int fstride, int m, const int16_t *tw) {
+static void bfly4(int16_t *f, int fstride, int m, const void *tw) {
     for (int k = 0; k < m; k++) {
         int16_t *p0 = f + 2 * k, *p1 = p0 + 2 * m, *p2 = p1 + 2 * m, *p3 = p2 + 2 * m;
         int16_t r0 = FIXDIV(p0[0], 4), i0 = FIXDIV(p0[1], 4);
         int16_t r1 = FIXDIV(p1[0], 4), i1 = FIXDIV(p1[1], 4);
         int16_t r2 = FIXDIV(p2[0], 4), i2 = FIXDIV(p2[1], 4);
         int16_t r3 = FIXDIV(p3[0], 4), i3 = FIXDIV(p3[1], 4);
-        const int16_t *w1 = tw + 2 * k * fstride, *w2 = tw + 4 * k * fstride,
-                      *w3 = tw + 6 * k * fstride;
-        int16_t s0r = SROUND((int32_t)r1 * w1[0] - (int32_t)i1 * w1[1]);
-        int16_t s0i = SROUND((int32_t)r1 * w1[1] + (int32_t)i1 * w1[0]);
-        int16_t s1r = SROUND((int32_t)r2 * w2[0] - (int32_t)i2 * w2[1]);
-        int16_t s1i = SROUND((int32_t)r2 * w2[1] + (int32_t)i2 * w2[0]);
-        int16_t s2r = SROUND((int32_t)r3 * w3[0] - (int32_t)i3 * w3[1]);
-        int16_t s2i = SROUND((int32_t)r3 * w3[1] + (int32_t)i3 * w3[0]);
+        size_t j1 = 2 * (size_t)k * fstride, j2 = 2 * j1, j3 = 3 * j1;
+        int32_t w1r = uf_ld_i16(tw, j1), w1i = uf_ld_i16(tw, j1 + 1);
+        int32_t w2r = uf_ld_i16(tw, j2), w2i = uf_ld_i16(tw, j2 + 1);
+        int32_t w3r = uf_ld_i16(tw, j3), w3i = uf_ld_i16(tw, j3 + 1);
+        int16_t s0r = SROUND((int32_t)r1 * w1r - (int32_t)i1 * w1i);
+        int16_t s0i = SROUND((int32_t)r1 * w1i + (int32_t)i1 * w1r);
+        int16_t s1r = SROUND((int32_t)r2 * w2r - (int32_t)i2 * w2i);
+        int16_t s1i = SROUND((int32_t)r2 * w2i + (int32_t)i2 * w2r);
+        int16_t s2r = SROUND((int32_t)r3 * w3r - (int32_t)i3 * w3i);
+        int16_t s2i = SROUND((int32_t)r3 * w3i + (int32_t)i3 * w3r);
         int16_t s5r = (int16_t)(r0 - s1r), s5i = (int16_t)(i0 - s1i);
         r0 = (int16_t)(r0 + s1r);
         i0 = (int16_t)(i0 + s1i);
@@ -105,22 +112,24 @@ static void bfly4(int16_t *f, int fstride, int m, const int16_t *tw) {
 
 // One frame: out gets the n-point complex FFT of the zero-padded input read as
 // (re, im) pairs, then kiss_fftr's split into n + 1 bins, in place.
-static void rfft_frame(const int16_t *x, int n_in, const int16_t *t, int16_t *out, int n) {
-    int ns = t[0];
-    const int16_t *perm = t + 1 + 2 * ns, *tw = perm + n, *sup = tw + 2 * n;
+// t: [stages, (radix, m) per stage, permutation, twiddles, super twiddles] (int16).
+static void rfft_frame(const int16_t *x, int n_in, const void *t, int16_t *out, int n) {
+    int ns = uf_ld_i16(t, 0);
+    size_t perm = 1 + 2 * (size_t)ns, tw = perm + (size_t)n, sup = tw + 2 * (size_t)n;
+    const void *twp = (const uint8_t *)t + 2 * tw;
     for (int k = 0; k < n; k++) {
-        int j = 2 * perm[k];
+        int j = 2 * uf_ld_i16(t, perm + (size_t)k);
         out[2 * k] = j < n_in ? x[j] : 0;
         out[2 * k + 1] = j + 1 < n_in ? x[j + 1] : 0;
     }
     for (int s = ns - 1; s >= 0; s--) {
-        int p = t[1 + 2 * s], m = t[2 + 2 * s];
+        int p = uf_ld_i16(t, 1 + 2 * (size_t)s), m = uf_ld_i16(t, 2 + 2 * (size_t)s);
         int fstride = n / (p * m);
         for (int b = 0; b < n; b += p * m) {
             if (p == 4) {
-                bfly4(out + 2 * b, fstride, m, tw);
+                bfly4(out + 2 * b, fstride, m, twp);
             } else {
-                bfly2(out + 2 * b, fstride, m, tw);
+                bfly2(out + 2 * b, fstride, m, twp);
             }
         }
     }
@@ -135,9 +144,10 @@ static void rfft_frame(const int16_t *x, int n_in, const int16_t *t, int16_t *ou
         int16_t nr = FIXDIV(c[0], 2), ni = FIXDIV((int16_t)-c[1], 2);
         int16_t f1r = (int16_t)(kr + nr), f1i = (int16_t)(ki + ni);
         int16_t f2r = (int16_t)(kr - nr), f2i = (int16_t)(ki - ni);
-        const int16_t *w = sup + 2 * (k - 1);
-        int16_t twr = SROUND((int32_t)f2r * w[0] - (int32_t)f2i * w[1]);
-        int16_t twi = SROUND((int32_t)f2r * w[1] + (int32_t)f2i * w[0]);
+        size_t w = sup + 2 * (size_t)(k - 1);
+        int32_t w0 = uf_ld_i16(t, w), w1 = uf_ld_i16(t, w + 1);
+        int16_t twr = SROUND((int32_t)f2r * w0 - (int32_t)f2i * w1);
+        int16_t twi = SROUND((int32_t)f2r * w1 + (int32_t)f2i * w0);
         a[0] = (int16_t)((f1r + twr) >> 1);
         a[1] = (int16_t)((f1i + twi) >> 1);
         c[0] = (int16_t)((f1r - twr) >> 1);
@@ -145,7 +155,7 @@ static void rfft_frame(const int16_t *x, int n_in, const int16_t *t, int16_t *ou
     }
 }
 
-void uf_signal_rfft_s16(const int16_t *x, const int16_t *t, int16_t *out, int frames, int n_in,
+void uf_signal_rfft_s16(const int16_t *x, const void *t, int16_t *out, int frames, int n_in,
                         int n) {
     for (int f = 0; f < frames; f++) {
         rfft_frame(x + (ptrdiff_t)f * n_in, n_in, t, out + (ptrdiff_t)f * (2 * n + 2), n);
@@ -159,15 +169,20 @@ void uf_signal_energy(const int16_t *x, uint32_t *out, int start, int end) {
     }
 }
 
-void uf_signal_filter_bank(const uint32_t *x, const int16_t *t, uint64_t *out, int nch, int nw) {
-    const int16_t *w = t, *uw = t + nw, *fs = t + 2 * nw, *ws = fs + nch + 1, *wd = ws + nch + 1;
+// t (int16): weights and unweights (nw each), then per channel 0..nch its
+// frequency starts, weight starts and widths.
+void uf_signal_filter_bank(const uint32_t *x, const void *t, uint64_t *out, int nch, int nw) {
+    size_t fs = 2 * (size_t)nw, ws = fs + (size_t)nch + 1, wd = ws + (size_t)nch + 1;
     uint64_t acc = 0;
     for (int i = 0; i <= nch; i++) {
         uint64_t unw = 0;
-        for (int j = 0; j < wd[i]; j++) {
-            uint64_t v = x[fs[i] + j];
-            acc += (uint64_t)(int64_t)w[ws[i] + j] * v;
-            unw += (uint64_t)(int64_t)uw[ws[i] + j] * v;
+        const uint32_t *xi = x + uf_ld_i16(t, fs + (size_t)i);
+        size_t w = (size_t)uf_ld_i16(t, ws + (size_t)i), uw = w + (size_t)nw;
+        int width = uf_ld_i16(t, wd + (size_t)i);
+        for (int j = 0; j < width; j++) {
+            uint64_t v = xi[j];
+            acc += (uint64_t)(int64_t)uf_ld_i16(t, w + (size_t)j) * v;
+            unw += (uint64_t)(int64_t)uf_ld_i16(t, uw + (size_t)j) * v;
         }
         if (i) {
             out[i - 1] = acc;
@@ -199,8 +214,8 @@ static uint32_t sqrt64(uint64_t num) {   // TFLM's Sqrt64 / Sqrt32
     return (uint32_t)res;
 }
 
-void uf_signal_filter_bank_sqrt(const uint64_t *x, const int32_t *bits, uint32_t *out, int n) {
-    int s = *bits;
+void uf_signal_filter_bank_sqrt(const uint64_t *x, const void *bits, uint32_t *out, int n) {
+    int s = uf_ld_i32(bits, 0);
     for (int i = 0; i < n; i++) {
         out[i] = s >= 0 && s < 32 ? sqrt64(x[i]) >> s : 0;   // TFLM: undefined beyond
     }
@@ -228,22 +243,23 @@ void uf_signal_spectral_subtraction(const uint32_t *x, uint32_t *out, uint32_t *
     }
 }
 
-static int16_t wide_dynamic(uint32_t x, const int16_t *lut) {
+static int16_t wide_dynamic(uint32_t x, const void *lut) {
     if (x <= 2) {
-        return lut[x];
+        return (int16_t)uf_ld_i16(lut, x);
     }
     int iv = msb32(x);
-    lut += 4 * iv - 6;
+    size_t at = 4 * (size_t)iv - 6;
+    int32_t l0 = uf_ld_i16(lut, at), l1 = uf_ld_i16(lut, at + 1), l2 = uf_ld_i16(lut, at + 2);
     int16_t frac = (int16_t)(((iv < 11) ? (x << (11 - iv)) : (x >> (iv - 11))) & 0x3FF);
     // int32 arithmetic as TFLM's, done in uint32 where C's int32 could overflow
-    int32_t r = ((int32_t)lut[2] * frac) >> 5;
-    r = (int32_t)((uint32_t)r + ((uint32_t)(int32_t)lut[1] << 5));
+    int32_t r = (l2 * frac) >> 5;
+    r = (int32_t)((uint32_t)r + ((uint32_t)l1 << 5));
     r = (int32_t)((uint32_t)r * (uint32_t)(int32_t)frac);
     r = (int32_t)((uint32_t)r + (1u << 14)) >> 15;
-    return (int16_t)(r + lut[0]);
+    return (int16_t)(r + l0);
 }
 
-void uf_signal_pcan(const uint32_t *x, const uint32_t *noise, const int16_t *lut, uint32_t *out,
+void uf_signal_pcan(const uint32_t *x, const uint32_t *noise, const void *lut, uint32_t *out,
                     int n, int snr_shift) {
     for (int i = 0; i < n; i++) {
         uint32_t gain = (uint32_t)(int32_t)wide_dynamic(noise[i], lut);
@@ -253,7 +269,7 @@ void uf_signal_pcan(const uint32_t *x, const uint32_t *noise, const int16_t *lut
     }
 }
 
-void uf_signal_filter_bank_log(const uint32_t *x, const int16_t *lut, int16_t *out, int n,
+void uf_signal_filter_bank_log(const uint32_t *x, const void *lut, int16_t *out, int n,
                                int out_scale, int bits) {
     for (int i = 0; i < n; i++) {
         uint32_t v = x[i] << bits;
@@ -265,7 +281,7 @@ void uf_signal_filter_bank_log(const uint32_t *x, const int16_t *lut, int16_t *o
         int32_t frac = (int32_t)(v - ((uint32_t)1 << e));
         frac = e < 16 ? frac << (16 - e) : frac >> (e - 16);
         uint32_t seg = (uint32_t)frac >> 9;
-        int32_t c0 = lut[seg], c1 = lut[seg + 1];
+        int32_t c0 = uf_ld_i16(lut, seg), c1 = uf_ld_i16(lut, seg + 1);
         int32_t rel = ((c1 - c0) * (frac - (int32_t)(512 * seg))) >> 16;
         uint32_t log2 = (e << 16) + (uint32_t)(frac + c0 + rel);
         uint32_t loge = (uint32_t)(((uint64_t)45426 * log2 + 32768) >> 16);
@@ -318,13 +334,17 @@ static int32_t op_i32(int32_t a, int32_t b, int op) {
     }
 }
 
-// Binary descriptor [nd, shape..., strides a..., strides b...] (table.c checks it).
-void uf_binary_i32(const int32_t *a, const int32_t *b, int32_t *out, const int32_t *d, int op) {
-    int nd = d[0];
-    const int32_t *shape = d + 1, *sa = d + 1 + nd, *sb = d + 1 + 2 * nd;
-    int32_t idx[8] = {0};
+// Binary descriptor [nd, shape..., strides a..., strides b...] (table.c checks it:
+// nd <= UF_EW_MAX_DIMS). Either operand may be a constant.
+void uf_binary_i32(const void *a, const void *b, int32_t *out, const void *d, int op) {
+    int nd = uf_ld_i32(d, 0);
+    int32_t shape[UF_EW_MAX_DIMS], sa[UF_EW_MAX_DIMS], sb[UF_EW_MAX_DIMS];
+    int32_t idx[UF_EW_MAX_DIMS] = {0};
     ptrdiff_t ia = 0, ib = 0, o = 0;
     for (int k = 0; k < nd; k++) {
+        shape[k] = uf_ld_i32(d, 1 + (size_t)k);
+        sa[k] = uf_ld_i32(d, 1 + (size_t)nd + k);
+        sb[k] = uf_ld_i32(d, 1 + 2 * (size_t)nd + k);
         if (shape[k] <= 0) {
             return;
         }
@@ -332,7 +352,7 @@ void uf_binary_i32(const int32_t *a, const int32_t *b, int32_t *out, const int32
     for (;;) {
         ptrdiff_t pa = ia, pb = ib;
         for (int i = 0; i < shape[nd - 1]; i++) {
-            out[o++] = op_i32(a[pa], b[pb], op);
+            out[o++] = op_i32(uf_ld_i32(a, (size_t)pa), uf_ld_i32(b, (size_t)pb), op);
             pa += sa[nd - 1];
             pb += sb[nd - 1];
         }

@@ -56,11 +56,19 @@ static int32_t reciprocal_q12(int32_t x, int *bits_over_unit) {
     return uf_sat_shl(r, 1);
 }
 
-void uf_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult,
-                   int in_shift, int32_t diff_min) {
+// int8 input, output int8 (out_bits 8, zero point -128) or int16 (16, -32768):
+// TFLM's Softmax<int8_t, OutputT>, whose output exponent depends on the type.
+// Inlined into each entry, so each is compiled for its constant out_bits.
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void softmax_fixed(
+        const int8_t *x, void *out, int rows, int depth, int32_t in_mult, int in_shift,
+        int32_t diff_min, int out_bits) {
+    int32_t lo = out_bits == 8 ? -128 : -32768, hi = -lo - 1;
     for (int r = 0; r < rows; r++) {
         const int8_t *xr = x + (size_t)r * depth;
-        int8_t *orow = out + (size_t)r * depth;
+        size_t at = (size_t)r * depth;
         int32_t top = xr[0];
         for (int c = 1; c < depth; c++) {
             top = xr[c] > top ? xr[c] : top;
@@ -76,18 +84,32 @@ void uf_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in
         }
         int bits_over_unit;
         int32_t scale = reciprocal_q12(total, &bits_over_unit);
-        int exponent = bits_over_unit + 23;
+        int exponent = bits_over_unit + 31 - out_bits;
         for (int c = 0; c < depth; c++) {
             int32_t diff = xr[c] - top;
-            int32_t v = -128;
+            int32_t v = lo;
             if (diff >= diff_min) {
                 int32_t e = exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
-                v = uf_rdbypot64(uf_srdhm(scale, e), exponent) - 128;
-                v = v > 127 ? 127 : (v < -128 ? -128 : v);
+                v = uf_rdbypot64(uf_srdhm(scale, e), exponent) + lo;
+                v = v > hi ? hi : (v < lo ? lo : v);
             }
-            orow[c] = (int8_t)v;
+            if (out_bits == 8) {
+                ((int8_t *)out)[at + c] = (int8_t)v;
+            } else {
+                ((int16_t *)out)[at + c] = (int16_t)v;
+            }
         }
     }
+}
+
+void uf_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult,
+                   int in_shift, int32_t diff_min) {
+    softmax_fixed(x, out, rows, depth, in_mult, in_shift, diff_min, 8);
+}
+
+void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32_t in_mult,
+                       int in_shift, int32_t diff_min) {
+    softmax_fixed(x, out, rows, depth, in_mult, in_shift, diff_min, 16);
 }
 
 // Single-precision bits of 2^k for k in [-126, 127].
@@ -111,7 +133,18 @@ float uf_expf(float x) {
         return pow2i(127) * 2.0f;   // overflows to +inf as expf does
     }
     float kf = x * 1.44269504f;
-    int k = (int)(kf < 0.0f ? kf - 0.5f : kf + 0.5f);
+    // k = kf rounded half away from zero, as (int)(kf < 0 ? kf - 0.5f : kf + 0.5f)
+    // gives, written as kf + (0.5f with kf's sign): no select between two float
+    // constants, which LLVM 22's Xtensa backend cannot compile. The same k for every
+    // kf: for kf < 0, kf + -0.5f is exactly kf - 0.5f (the same rounded sum); for
+    // kf >= +0 both add 0.5f; for kf = -0.0 the sums are -0.5f and 0.5f, which both
+    // truncate to 0. (kf is finite or NaN here: |x| <= 104.)
+    union {
+        float f;
+        uint32_t u;
+    } half = {kf};
+    half.u = (half.u & 0x80000000u) | 0x3F000000u;   // 0x3F000000: 0.5f
+    int k = (int)(kf + half.f);
     float r = (x - (float)k * 0.693359375f) - (float)k * -2.12194440e-4f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
               + r * (1.0f / 720 + r * (1.0f / 5040)))))));

@@ -188,7 +188,8 @@ static int run_max_f32(const uf_call *c) {
 }
 
 static int run_softmax_s8(const uf_call *c) {
-    CHECK(I(0) >= 0 && I(1) >= 1 && I(3) >= 0 && I(3) <= 31);
+    // diff_min <= 0 keeps each row's maximum in the sum (a zero sum has no reciprocal)
+    CHECK(I(0) >= 0 && I(1) >= 1 && I(3) >= 0 && I(3) <= 31 && I(4) <= 0);
     FITS(0, (uint64_t)I(0) * I(1), 1);
     FITS(1, (uint64_t)I(0) * I(1), 1);
     uf_softmax_s8(T(0), T(1), I(0), I(1), I(2), I(3), I(4));
@@ -784,7 +785,7 @@ static int run_fc_s8_ort(const uf_call *c) {
 static int run_signal_window(const uf_call *c) {
     CHECK(I(0) >= 0 && I(1) >= 1 && I(0) % I(1) == 0 && I(2) >= 0 && I(2) < 32);
     FITS(0, I(0), 2);
-    FITS(1, I(1), 2);
+    CFITS(1, I(1), 2);
     FITS(2, I(0), 2);
     uf_signal_window_s16(T(0), T(1), T(2), I(0), I(1), I(2));
     return UF_OK;
@@ -806,20 +807,21 @@ static int run_signal_rfft(const uf_call *c) {
     CHECK(I(0) >= 0 && I(1) >= 0 && I(1) <= 2 * n && n >= 2 && n <= 2048 && !(n & (n - 1)));
     FITS(0, (uint64_t)I(0) * I(1), 2);
     FITS(2, (uint64_t)I(0) * (2 * (uint64_t)n + 2), 2);
-    FITS(1, 1, 2);
-    const int16_t *t = T(1);
-    int ns = t[0];
+    CFITS(1, 1, 2);
+    const void *t = T(1);
+    int ns = uf_ld_i16(t, 0);
     CHECK(ns >= 1 && ns <= 16);
-    FITS(1, 1 + 2 * (uint64_t)ns + (uint64_t)n + 3 * (uint64_t)n, 2);
+    CFITS(1, 1 + 2 * (uint64_t)ns + (uint64_t)n + 3 * (uint64_t)n, 2);
     int size = 1;
     for (int s = ns - 1; s >= 0; s--) {   // each stage (p, m): m is the size below it
-        int p = t[1 + 2 * s], m = t[2 + 2 * s];
+        int p = uf_ld_i16(t, 1 + 2 * (size_t)s), m = uf_ld_i16(t, 2 + 2 * (size_t)s);
         CHECK((p == 2 || p == 4) && m == size);
         size *= p;
     }
     CHECK(size == n);
     for (int k = 0; k < n; k++) {
-        CHECK(t[1 + 2 * ns + k] >= 0 && t[1 + 2 * ns + k] < n);
+        int32_t j = uf_ld_i16(t, 1 + 2 * (size_t)ns + k);
+        CHECK(j >= 0 && j < n);
     }
     uf_signal_rfft_s16(T(0), T(1), T(2), I(0), I(1), n);
     return UF_OK;
@@ -837,13 +839,15 @@ static int run_signal_energy(const uf_call *c) {
 static int run_signal_filter_bank(const uf_call *c) {
     int nch = I(0), nw = I(1);
     CHECK(nch >= 0 && nw >= 0);
-    FITS(1, 2 * (uint64_t)nw + 3 * ((uint64_t)nch + 1), 2);
+    CFITS(1, 2 * (uint64_t)nw + 3 * ((uint64_t)nch + 1), 2);
     FITS(2, nch, 8);
     FITS(0, 0, 4);
-    const int16_t *t = T(1), *fs = t + 2 * nw, *ws = fs + nch + 1, *wd = ws + nch + 1;
+    const void *t = T(1);
+    size_t fs = 2 * (size_t)nw, ws = fs + (size_t)nch + 1, wd = ws + (size_t)nch + 1;
     for (int i = 0; i <= nch; i++) {
-        CHECK(fs[i] >= 0 && ws[i] >= 0 && wd[i] >= 0 && ws[i] + wd[i] <= nw);
-        FITS(0, (uint64_t)fs[i] + wd[i], 4);
+        int32_t f = uf_ld_i16(t, fs + i), w = uf_ld_i16(t, ws + i), d = uf_ld_i16(t, wd + i);
+        CHECK(f >= 0 && w >= 0 && d >= 0 && w + d <= nw);
+        FITS(0, (uint64_t)f + d, 4);
     }
     uf_signal_filter_bank(T(0), T(1), T(2), nch, nw);
     return UF_OK;
@@ -852,7 +856,7 @@ static int run_signal_filter_bank(const uf_call *c) {
 static int run_signal_filter_bank_sqrt(const uf_call *c) {
     CHECK(I(0) >= 0);
     FITS(0, I(0), 8);
-    FITS(1, 1, 4);
+    CFITS(1, 1, 4);
     FITS(2, I(0), 4);
     uf_signal_filter_bank_sqrt(T(0), T(1), T(2), I(0));
     return UF_OK;
@@ -873,7 +877,7 @@ static int run_signal_pcan(const uf_call *c) {
     CHECK(I(0) >= 0 && I(1) >= 0 && I(1) < 64);
     FITS(0, I(0), 4);
     FITS(1, I(0), 4);
-    FITS(2, 4 * 32 - 3, 2);
+    CFITS(2, 4 * 32 - 3, 2);
     FITS(3, I(0), 4);
     uf_signal_pcan(T(0), T(1), T(2), T(3), I(0), I(1));
     return UF_OK;
@@ -882,7 +886,7 @@ static int run_signal_pcan(const uf_call *c) {
 static int run_signal_filter_bank_log(const uf_call *c) {
     CHECK(I(0) >= 0 && I(1) >= 0 && I(2) >= 0 && I(2) < 32);
     FITS(0, I(0), 4);
-    FITS(1, 130, 2);
+    CFITS(1, 130, 2);
     FITS(2, I(0), 2);
     uf_signal_filter_bank_log(T(0), T(1), T(2), I(0), I(1), I(2));
     return UF_OK;
@@ -910,6 +914,16 @@ static int run_binary_i32(const uf_call *c) {
     return e;
 }
 // --- end signal ---
+
+// --- SOFTMAX int8 -> int16 (softmax.c) ---
+static int run_softmax_s8_s16(const uf_call *c) {
+    CHECK(I(0) >= 0 && I(1) >= 1 && I(3) >= 0 && I(3) <= 31 && I(4) <= 0);
+    FITS(0, (uint64_t)I(0) * I(1), 1);
+    FITS(1, (uint64_t)I(0) * I(1), 2);
+    uf_softmax_s8_s16(T(0), T(1), I(0), I(1), I(2), I(3), I(4));
+    return UF_OK;
+}
+// --- end softmax16 ---
 
 const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"fully_connected_s8", "rrrwrriiiiii", run_fc_s8},
@@ -984,6 +998,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"binary_i32", "rrwri", run_binary_i32},
     // camera frame -> model input (image.c; device_lib/upyflow/image.py)
     {"image_to_input", "rrrrwiiiiiiii", uf_run_image_to_input},
+    // SOFTMAX int8 -> int16
+    {"softmax_s8_s16", "rwiiiii", run_softmax_s8_s16},
 };
 
 const char *uf_error_text(int err) {

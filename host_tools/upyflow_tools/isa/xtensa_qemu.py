@@ -67,18 +67,8 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return p
 
 
-# LLVM 22's Xtensa instruction selection aborts on a select between two float
-# constants (softmax.c's round-half-away); copysignf gives the same value for
-# every kf. A no-op once native_modules/src has that form.
-_SOFTMAX_FIX = ("kf < 0.0f ? kf - 0.5f : kf + 0.5f", "kf + __builtin_copysignf(0.5f, kf)")
-
-
 def compile_c(src: Path, out: Path, extra: list[str] = ()) -> Path:
     """C -> object with the esp32 code generator (see the natmod Makefile)."""
-    text = src.read_text()
-    if src.name == "softmax.c" and _SOFTMAX_FIX[0] in text:
-        src = out.with_suffix(".fix.c")
-        src.write_text(text.replace(*_SOFTMAX_FIX))
     ll, asm = out.with_suffix(".ll"), out.with_suffix(".s")
     _run([TOOLS["clang"], *CFLAGS, "-I", str(SRC), "-I", str(XT), *extra,
           "-S", "-emit-llvm", "-o", str(ll), str(src)])
