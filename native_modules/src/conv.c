@@ -40,16 +40,6 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
     return s;
 }
 
-// Requantize the four accumulators of output channels oc..oc+3 (bias added).
-static UF_MAC_NOINLINE void requant4(const int32_t *acc, const void *bias, int8_t *out,
-                                     const void *mult, const void *shift, int oc, int out_off,
-                                     int act_min, int act_max) {
-    for (int j = 0; j < 4; j++) {
-        out[j] = (int8_t)uf_requant_ch(acc[j] + uf_ld_i32(bias, oc + j), mult, shift, oc + j,
-                                       out_off, act_min, act_max);
-    }
-}
-
 // 1x1 filter, no padding: a matrix product, pixel rows by filter rows. Four
 // output channels at a time reuse each input load; the tail goes one by one.
 static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
@@ -64,11 +54,11 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
             int oc = 0;
             for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
                 uf_dot4_s8(xp, wo, in_c, in_c, acc);
-                requant4(acc, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+                uf_requant_block(acc, 4, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
             }
             for (; oc < out_c; oc++, wo += in_c) {
                 int32_t a = uf_ld_i32(bias, oc) + uf_dot1_s8(xp, wo, in_c);
-                out[oc] = (int8_t)uf_requant_ch(a, mult, shift, oc, out_off, act_min, act_max);
+                out[oc] = (int8_t)uf_requant_mac(a, mult, shift, oc, out_off, act_min, act_max);
             }
             out += out_c;
         }
@@ -121,27 +111,27 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
                         wr += in_c;
                     }
                 }
-                for (int j = 0; j < nb; j++) {
-                    const int8_t *wj = wo + (size_t)j * fsize;
-                    if (!full) {
-                        acc[j] -= in_off * padded_weight_sum(wj, k_h, k_w, in_c, ky0, ky1, kx0, kx1);
+                if (!full) {
+                    for (int j = 0; j < nb; j++) {
+                        acc[j] -= in_off * padded_weight_sum(wo + (size_t)j * fsize, k_h, k_w, in_c,
+                                                             ky0, ky1, kx0, kx1);
                     }
-                    out[oc + j] = (int8_t)uf_requant_ch(acc[j] + uf_ld_i32(bias, oc + j), mult,
-                                                        shift, oc + j, out_off, act_min, act_max);
                 }
+                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
             }
             out += out_c;
         }
     }
 }
 
-// Depthwise taps of nb <= 4 channels of one output pixel: acc[j] += x[j*xs] * w[j]
+// Depthwise taps of nb <= 4 channels of one output pixel: acc[j] = sum of x[j*xs] * w[j]
 // over rows x cols taps (x, w at the first valid tap; steps between rows and
 // columns given). xs = 1: contiguous channels; xs = 0: one input value for all.
 static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb, int xs,
                                        int rows, int cols, int x_row, int x_col, int w_row,
                                        int w_col, int32_t *acc) {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
     for (int r = 0; r < rows; r++, x += x_row, w += w_row) {
         const int8_t *xp = x, *wp = w;
         if (nb < 4) {
@@ -179,10 +169,12 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
             }
         }
     }
-    acc[0] += a0;
-    acc[1] += a1;
-    acc[2] += a2;
-    acc[3] += a3;
+    if (nb == 4) {
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+    }
 }
 
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
@@ -204,27 +196,30 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                 int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
                 for (int c0 = 0; c0 < out_c; c0 += 4) {
                     int nb = out_c - c0 < 4 ? out_c - c0 : 4;
-                    int32_t acc[4] = {0, 0, 0, 0};
+                    int32_t acc[4];
                     if (rows > 0 && cols > 0) {
                         size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
                         const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
                         dw_taps_s8(x + xoff + (size_t)c0 * xs, wt + c0, nb, xs, rows, cols,
                                    d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc);
+                    } else {
+                        acc[0] = acc[1] = acc[2] = acc[3] = 0;
                     }
-                    for (int c = 0; c < nb; c++) {
-                        int oc = c0 + c;
-                        if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                        for (int c = 0; c < nb; c++) {
+                            int32_t pw = 0;
                             for (int ky = 0; ky < k_h; ky++) {
                                 for (int kx = 0; kx < k_w; kx++) {
                                     if (!(in_run(ky, ky0, ky1) && in_run(kx, kx0, kx1))) {
-                                        acc[c] -= in_off * w[(size_t)(ky * k_w + kx) * out_c + oc];
+                                        pw += w[(size_t)(ky * k_w + kx) * out_c + c0 + c];
                                     }
                                 }
                             }
+                            acc[c] -= in_off * pw;
                         }
-                        out[oc] = (int8_t)uf_requant_ch(acc[c] + uf_ld_i32(bias, oc), mult, shift,
-                                                        oc, out_off, act_min, act_max);
                     }
+                    uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
+                                     act_max);
                 }
             } else {
                 for (int oc = 0; oc < out_c; oc++) {
@@ -241,7 +236,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                             }
                         }
                     }
-                    out[oc] = (int8_t)uf_requant_ch(acc, mult, shift, oc, out_off, act_min, act_max);
+                    out[oc] = (int8_t)uf_requant_mac(acc, mult, shift, oc, out_off, act_min, act_max);
                 }
             }
             out += out_c;

@@ -14,14 +14,11 @@ void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const void *bias, i
         int o = 0;
         for (; o + 4 <= n_out; o += 4, wo += 4 * (size_t)n_in) {   // four rows per input pass
             uf_dot4_s8(xb, wo, n_in, n_in, acc);
-            for (int j = 0; j < 4; j++) {
-                ob[o + j] = (int8_t)uf_requant_ch(acc[j] + uf_ld_i32(bias, o + j), mult, shift,
-                                                  o + j, out_off, act_min, act_max);
-            }
+            uf_requant_block(acc, 4, bias, ob + o, mult, shift, o, out_off, act_min, act_max);
         }
         for (; o < n_out; o++, wo += n_in) {
             int32_t a = uf_ld_i32(bias, o) + uf_dot1_s8(xb, wo, n_in);
-            ob[o] = (int8_t)uf_requant_ch(a, mult, shift, o, out_off, act_min, act_max);
+            ob[o] = (int8_t)uf_requant_mac(a, mult, shift, o, out_off, act_min, act_max);
         }
     }
 }

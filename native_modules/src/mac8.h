@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include "load.h"
+#include "qmath.h"
 
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
@@ -83,6 +84,60 @@ __asm__(
     "  .size uf_mac4_m0, .-uf_mac4_m0\n"
     "  .popsection\n");
 #endif
+
+#if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
+// SaturatingRoundingDoublingHighMul for ARMv6-M: its only multiply is the 32-bit
+// MULS, and GCC's 64-bit product is a libgcc call of ~80 cycles. Four 16x16
+// partial products build the same exact 64-bit product inline.
+static UF_MAC_NOINLINE int32_t uf_srdhm_mul16(int32_t a, int32_t b) {
+    if (a == UF_INT32_MIN && b == UF_INT32_MIN) {
+        return UF_INT32_MAX;
+    }
+    uint32_t al = (uint32_t)a & 0xffffu, bl = (uint32_t)b & 0xffffu;
+    int32_t ah = a >> 16, bh = b >> 16;
+    int64_t mid = (int64_t)((int32_t)al * bh) + (int32_t)bl * ah;   // each fits int32
+    uint64_t p = ((uint64_t)(int64_t)(ah * bh) << 32) + ((uint64_t)mid << 16) + al * bl;
+    // gemmlowp's nudge (1 << 30, or 1 - (1 << 30) below zero) and division
+    // toward zero equal, for every product, a floor of (ab + 2^30) / 2^31.
+    // Bits 31..62 of the sum, whatever its sign.
+    return (int32_t)(uint32_t)((p + ((uint64_t)1 << 30)) >> 31);
+}
+
+#endif
+
+// uf_requant_ch with the multiply above where the core needs it.
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int32_t uf_requant_mac(int32_t acc, const void *mult, const void *shift, size_t ch,
+                                     int32_t out_off, int32_t act_min, int32_t act_max) {
+#if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
+    int32_t m = uf_ld_i32(mult, ch);
+    int s = (int)uf_ld_i32(shift, ch);
+    int32_t v;
+    if (s > 0) {
+        v = uf_srdhm_mul16((int32_t)((uint32_t)acc << s), m);
+    } else {   // uf_rdbypot, inlined
+        int32_t x = uf_srdhm_mul16(acc, m), mask = (int32_t)(((uint32_t)1 << -s) - 1);
+        v = (x >> -s) + ((x & mask) > (mask >> 1) + (x < 0) ? 1 : 0);
+    }
+    v += out_off;
+    return v < act_min ? act_min : (v > act_max ? act_max : v);
+#else
+    return uf_requant_ch(acc, mult, shift, ch, out_off, act_min, act_max);
+#endif
+}
+
+// out[j] = requantized acc[j] + bias[ch + j] for j < n, channel ch + j's scale:
+// one call per block of outputs, the per-channel math inlined once here.
+static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const void *bias,
+                                             int8_t *out, const void *mult, const void *shift,
+                                             int ch, int out_off, int act_min, int act_max) {
+    for (int j = 0; j < n; j++) {
+        out[j] = (int8_t)uf_requant_mac(acc[j] + uf_ld_i32(bias, ch + j), mult, shift, ch + j,
+                                        out_off, act_min, act_max);
+    }
+}
 
 // acc[j] = sum over k < n of x[k] * w[j*stride + k], for the four rows j = 0..3
 // (four output channels of one pixel: each input value is loaded once).
