@@ -6,6 +6,10 @@
 #include "qmath.h"
 #include "mac8.h"
 
+// Output channels a depthwise pixel accumulates at once (stack, not heap):
+// vector units take them a register at a time.
+#define UF_DW_BLOCK 32
+
 // Filter indices [*k0, *k1) whose input position start + k*d lies in [0, size).
 // Padding only ever cuts the ends of the window, so the valid taps are a run.
 static void valid_taps(int start, int k, int d, int size, int *k0, int *k1) {
@@ -53,8 +57,25 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
             const int8_t *wo = w;
             int oc = 0;
             for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
+#if UF_MAC_BLOCKED
                 uf_dot4_s8(xp, wo, in_c, in_c, acc);
                 uf_requant_block(acc, 4, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+#else   // inline, so -O3 vectorizes the four rows
+                const int8_t *w1 = wo + in_c, *w2 = w1 + in_c, *w3 = w2 + in_c;
+                int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                for (int k = 0; k < in_c; k++) {
+                    int32_t v = xp[k];
+                    a0 += v * wo[k];
+                    a1 += v * w1[k];
+                    a2 += v * w2[k];
+                    a3 += v * w3[k];
+                }
+                acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+                for (int j = 0; j < 4; j++) {
+                    out[oc + j] = (int8_t)uf_requant_mac(acc[j] + uf_ld_i32(bias, oc + j), mult, shift,
+                                                         oc + j, out_off, act_min, act_max);
+                }
+#endif
             }
             for (; oc < out_c; oc++, wo += in_c) {
                 int32_t a = uf_ld_i32(bias, oc) + uf_dot1_s8(xp, wo, in_c);
@@ -124,6 +145,7 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
     }
 }
 
+#if UF_MAC_BLOCKED
 // Depthwise taps of nb <= 4 channels of one output pixel: acc[j] = sum of x[j*xs] * w[j]
 // over rows x cols taps (x, w at the first valid tap; steps between rows and
 // columns given). xs = 1: contiguous channels; xs = 0: one input value for all.
@@ -177,6 +199,8 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
     }
 }
 
+#endif
+
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
@@ -189,10 +213,10 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
         for (int ox = 0; ox < out_w; ox++) {
             int x0 = ox * s_w - pad_w, kx0, kx1;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-            if (depth_mult == 1 || in_c == 1) {
-                // Four channels at a time in registers, tap by tap over the valid
-                // window; for one input channel its one value feeds them all.
-                int xs = in_c == 1 ? 0 : 1;
+#if UF_MAC_BLOCKED
+            if (depth_mult == 1 && in_c > 1) {
+                // Four channels at a time in registers, tap by tap over the valid window.
+                int xs = 1;
                 int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
                 for (int c0 = 0; c0 < out_c; c0 += 4) {
                     int nb = out_c - c0 < 4 ? out_c - c0 : 4;
@@ -220,6 +244,49 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                     }
                     uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
                                      act_max);
+                }
+            } else
+#endif
+            if (depth_mult == 1 || in_c == 1) {
+                // A block of channels accumulates tap by tap: the inner loop runs
+                // over contiguous channels of the filter and of the input (or,
+                // for one input channel, over its one value).
+                for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+                    int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+                    int32_t acc[UF_DW_BLOCK];
+                    for (int c = 0; c < nb; c++) {
+                        acc[c] = uf_ld_i32(bias, c0 + c);
+                    }
+                    for (int ky = 0; ky < k_h; ky++) {
+                        int yin = in_run(ky, ky0, ky1);
+                        for (int kx = 0; kx < k_w; kx++) {
+                            const int8_t *wp = w + (size_t)(ky * k_w + kx) * out_c + c0;
+                            if (yin && in_run(kx, kx0, kx1)) {
+                                const int8_t *xp = x + ((size_t)(y0 + ky * d_h) * in_w
+                                                        + (x0 + kx * d_w)) * in_c;
+                                if (in_c == 1) {
+                                    int32_t xv = xp[0];
+                                    for (int c = 0; c < nb; c++) {
+                                        acc[c] += xv * wp[c];
+                                    }
+                                } else {
+                                    xp += c0;
+                                    for (int c = 0; c < nb; c++) {
+                                        acc[c] += (int32_t)xp[c] * wp[c];
+                                    }
+                                }
+                            } else {
+                                for (int c = 0; c < nb; c++) {
+                                    acc[c] -= in_off * wp[c];
+                                }
+                            }
+                        }
+                    }
+                    for (int c = 0; c < nb; c++) {
+                        int oc = c0 + c;
+                        out[oc] = (int8_t)uf_requant_mac(acc[c], mult, shift, oc, out_off,
+                                                     act_min, act_max);
+                    }
                 }
             } else {
                 for (int oc = 0; oc < out_c; oc++) {
