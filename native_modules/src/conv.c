@@ -163,6 +163,9 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
                 }
             }
         } else if (xs) {
+#if UF_MAC_M0
+            uf_dw4_m0(xp, wp, cols, x_col, w_col, acc);
+#else
             for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
 #if UF_MAC_DSP
                 // Four channels in one word each: halves (0, 2) and (1, 3).
@@ -181,6 +184,7 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
                 a3 += (int32_t)xp[3] * wp[3];
 #endif
             }
+#endif
         } else {
             for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
                 int32_t v = xp[0];
@@ -191,11 +195,11 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
             }
         }
     }
-    if (nb == 4) {
-        acc[0] = a0;
-        acc[1] = a1;
-        acc[2] = a2;
-        acc[3] = a3;
+    if (nb == 4) {   // (the ARMv6-M path added into acc itself)
+        acc[0] += a0;
+        acc[1] += a1;
+        acc[2] += a2;
+        acc[3] += a3;
     }
 }
 

@@ -91,6 +91,48 @@ __asm__(
     "  pop {r4, r5, r6, r7, pc}\n"
     "  .size uf_mac4_m0, .-uf_mac4_m0\n"
     "  .popsection\n");
+
+// Depthwise, four contiguous channels over one filter row: acc[j] += x[j] * w[j]
+// for each of cols > 0 taps, x and w advancing by x_col and w_col.
+void uf_dw4_m0(const int8_t *x, const int8_t *w, int cols, int x_col, int w_col, int32_t *acc);
+__asm__(
+    "  .pushsection .text\n"
+    "  .syntax unified\n"
+    "  .thumb\n"
+    "  .align 1\n"
+    "  .type uf_dw4_m0, %function\n"
+    "  .thumb_func\n"
+    "uf_dw4_m0:\n"
+    "  push {r4, r5, r6, r7, lr}\n"
+    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
+    "  push {r4, r5, r6, r7}\n"
+    "  ldr r4, [sp, #36]\n"       // w_col (5th argument, above 9 pushed words)
+    "  ldr r5, [sp, #40]\n"       // acc
+    "  mov r12, r5\n"
+    "  ldr r6, [r5, #0]\n  mov r8, r6\n"
+    "  ldr r6, [r5, #4]\n  mov r9, r6\n"
+    "  ldr r6, [r5, #8]\n  mov r10, r6\n"
+    "  ldr r6, [r5, #12]\n  mov r11, r6\n"
+    "1:\n"
+    "  movs r5, #0\n"
+    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
+    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
+    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
+    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n"
+    "  adds r0, r0, r3\n"
+    "  adds r1, r1, r4\n"
+    "  subs r2, r2, #1\n"
+    "  bne 1b\n"
+    "  mov r6, r12\n"
+    "  mov r7, r8\n  str r7, [r6, #0]\n"
+    "  mov r7, r9\n  str r7, [r6, #4]\n"
+    "  mov r7, r10\n  str r7, [r6, #8]\n"
+    "  mov r7, r11\n  str r7, [r6, #12]\n"
+    "  pop {r4, r5, r6, r7}\n"
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
+    "  .size uf_dw4_m0, .-uf_dw4_m0\n"
+    "  .popsection\n");
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
