@@ -118,7 +118,7 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
                     const int8_t *xr = x + ((size_t)(y0 + ky * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
                     const int8_t *wr = wo + (size_t)(ky * k_w + kx0) * in_c;
                     for (int r = 0; r < runs; r++) {
-                        if (nb == 4) {
+                        if (UF_MAC_BLOCKED && nb == 4) {
                             uf_dot4_s8(xr, wr, run, fsize, part);
                             for (int j = 0; j < 4; j++) {
                                 acc[j] += part[j];
@@ -203,6 +203,31 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
     }
 }
 
+
+// acc[j] -= in_off * w[tap][j] over the padded taps (outside rows [ky0, ky1) or
+// columns [kx0, kx1)) of nb <= 4 channels, w at the first channel, taps out_c apart.
+static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k_w, int out_c,
+                                         int ky0, int ky1, int kx0, int kx1, int in_off,
+                                         int32_t *acc) {
+    int32_t s[4];
+    s[0] = s[1] = s[2] = s[3] = 0;
+    for (int ky = 0; ky < k_h; ky++) {
+        int inside = ky >= ky0 && ky < ky1;
+        for (int kx = 0; kx < k_w; kx++) {
+            if (inside && kx == kx0 && kx1 > kx0) {
+                kx = kx1 - 1;   // skip the valid run
+                continue;
+            }
+            const int8_t *wp = w + (size_t)(ky * k_w + kx) * out_c;
+            for (int j = 0; j < nb; j++) {
+                s[j] += wp[j];
+            }
+        }
+    }
+    for (int j = 0; j < nb; j++) {
+        acc[j] -= in_off * s[j];
+    }
+}
 #endif
 
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
@@ -234,17 +259,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                         acc[0] = acc[1] = acc[2] = acc[3] = 0;
                     }
                     if (rows < k_h || cols < k_w) {   // padded taps read the zero point
-                        for (int c = 0; c < nb; c++) {
-                            int32_t pw = 0;
-                            for (int ky = 0; ky < k_h; ky++) {
-                                for (int kx = 0; kx < k_w; kx++) {
-                                    if (!(in_run(ky, ky0, ky1) && in_run(kx, kx0, kx1))) {
-                                        pw += w[(size_t)(ky * k_w + kx) * out_c + c0 + c];
-                                    }
-                                }
-                            }
-                            acc[c] -= in_off * pw;
-                        }
+                        dw_padded_s8(w + c0, nb, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, acc);
                     }
                     uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
                                      act_max);

@@ -28,6 +28,8 @@
 // vectorizes the plain loops, RV32 measured no faster) the plain loops stay.
 #if UF_MAC_DSP || UF_MAC_M0
 #define UF_MAC_BLOCKED 1
+#else
+#define UF_MAC_BLOCKED 0
 #endif
 
 #if defined(__GNUC__)
@@ -161,14 +163,20 @@ __attribute__((always_inline))
 #endif
 static inline int32_t uf_requant_mac(int32_t acc, const void *mult, const void *shift, size_t ch,
                                      int32_t out_off, int32_t act_min, int32_t act_max) {
+#if UF_MAC_BLOCKED || defined(UF_MAC_TEST_MUL16)
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
+#define UF_SRDHM uf_srdhm_mul16
+#else
+#define UF_SRDHM uf_srdhm
+#endif
+    // All inline but the high multiply (GCC -Os leaves uf_requant_ch a call).
     int32_t m = uf_ld_i32(mult, ch);
     int s = (int)uf_ld_i32(shift, ch);
     int32_t v;
     if (s > 0) {
-        v = uf_srdhm_mul16((int32_t)((uint32_t)acc << s), m);
+        v = UF_SRDHM((int32_t)((uint32_t)acc << s), m);
     } else {   // uf_rdbypot, inlined
-        int32_t x = uf_srdhm_mul16(acc, m), mask = (int32_t)(((uint32_t)1 << -s) - 1);
+        int32_t x = UF_SRDHM(acc, m), mask = (int32_t)(((uint32_t)1 << -s) - 1);
         v = (x >> -s) + ((x & mask) > (mask >> 1) + (x < 0) ? 1 : 0);
     }
     v += out_off;
