@@ -50,7 +50,9 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
+#if UF_MAC_BLOCKED
     int32_t acc[4];
+#endif
     for (int oy = 0; oy < out_h; oy++) {
         for (int ox = 0; ox < out_w; ox++) {
             const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
@@ -70,11 +72,10 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                     a2 += v * w2[k];
                     a3 += v * w3[k];
                 }
-                acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-                for (int j = 0; j < 4; j++) {
-                    out[oc + j] = (int8_t)uf_requant_mac(acc[j] + uf_ld_i32(bias, oc + j), mult, shift,
-                                                         oc + j, out_off, act_min, act_max);
-                }
+                out[oc] = (int8_t)uf_requant_ch(a0 + uf_ld_i32(bias, oc), mult, shift, oc, out_off, act_min, act_max);
+                out[oc + 1] = (int8_t)uf_requant_ch(a1 + uf_ld_i32(bias, oc + 1), mult, shift, oc + 1, out_off, act_min, act_max);
+                out[oc + 2] = (int8_t)uf_requant_ch(a2 + uf_ld_i32(bias, oc + 2), mult, shift, oc + 2, out_off, act_min, act_max);
+                out[oc + 3] = (int8_t)uf_requant_ch(a3 + uf_ld_i32(bias, oc + 3), mult, shift, oc + 3, out_off, act_min, act_max);
 #endif
             }
             for (; oc < out_c; oc++, wo += in_c) {
