@@ -4,8 +4,10 @@
 // the input zero point, are corrected by subtracting in_off * their weights.
 #include "kernels.h"
 #include "qmath.h"
+#include "mac8.h"
 
-// Output channels a depthwise pixel accumulates at once (stack, not heap).
+// Output channels a depthwise pixel accumulates at once (stack, not heap):
+// vector units take them a register at a time.
 #define UF_DW_BLOCK 32
 
 // Filter indices [*k0, *k1) whose input position start + k*d lies in [0, size).
@@ -48,12 +50,19 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
+#if UF_MAC_BLOCKED
+    int32_t acc[4];
+#endif
     for (int oy = 0; oy < out_h; oy++) {
         for (int ox = 0; ox < out_w; ox++) {
             const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             const int8_t *wo = w;
             int oc = 0;
             for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
+#if UF_MAC_BLOCKED
+                uf_dot4_s8(xp, wo, in_c, in_c, acc);
+                uf_requant_block(acc, 4, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+#else   // inline, so -O3 vectorizes the four rows
                 const int8_t *w1 = wo + in_c, *w2 = w1 + in_c, *w3 = w2 + in_c;
                 int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
                 for (int k = 0; k < in_c; k++) {
@@ -67,10 +76,11 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                 out[oc + 1] = (int8_t)uf_requant_ch(a1 + uf_ld_i32(bias, oc + 1), mult, shift, oc + 1, out_off, act_min, act_max);
                 out[oc + 2] = (int8_t)uf_requant_ch(a2 + uf_ld_i32(bias, oc + 2), mult, shift, oc + 2, out_off, act_min, act_max);
                 out[oc + 3] = (int8_t)uf_requant_ch(a3 + uf_ld_i32(bias, oc + 3), mult, shift, oc + 3, out_off, act_min, act_max);
+#endif
             }
             for (; oc < out_c; oc++, wo += in_c) {
-                int32_t acc = uf_ld_i32(bias, oc) + uf_dot_s8(xp, wo, in_c);
-                out[oc] = (int8_t)uf_requant_ch(acc, mult, shift, oc, out_off, act_min, act_max);
+                int32_t a = uf_ld_i32(bias, oc) + uf_dot1_s8(xp, wo, in_c);
+                out[oc] = (int8_t)uf_requant_mac(a, mult, shift, oc, out_off, act_min, act_max);
             }
             out += out_c;
         }
@@ -88,7 +98,8 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
                    out_off, act_min, act_max);
         return;
     }
-    const size_t fsize = (size_t)k_h * k_w * in_c;
+    const int fsize = k_h * k_w * in_c;
+    int32_t acc[4], part[4];
     for (int oy = 0; oy < out_h; oy++) {
         int y0 = oy * s_h - pad_h, ky0, ky1;
         valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
@@ -96,30 +107,129 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
             int x0 = ox * s_w - pad_w, kx0, kx1;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
             int full = ky0 == 0 && ky1 == k_h && kx0 == 0 && kx1 == k_w;
+            // The valid part of a filter row is one run when d_w == 1.
+            int run = d_w == 1 ? (kx1 - kx0) * in_c : in_c;
+            int runs = d_w == 1 ? (kx1 > kx0) : kx1 - kx0;
             const int8_t *wo = w;
-            for (int oc = 0; oc < out_c; oc++, wo += fsize) {
-                int32_t acc = uf_ld_i32(bias, oc);
-                for (int ky = ky0; ky < ky1 && kx1 > kx0; ky++) {
+            int oc = 0;
+            for (; oc < out_c; oc += 4, wo += 4 * (size_t)fsize) {
+                int nb = out_c - oc < 4 ? out_c - oc : 4;
+                acc[0] = acc[1] = acc[2] = acc[3] = 0;
+                for (int ky = ky0; ky < ky1; ky++) {
                     const int8_t *xr = x + ((size_t)(y0 + ky * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
                     const int8_t *wr = wo + (size_t)(ky * k_w + kx0) * in_c;
-                    if (d_w == 1) {   // the valid part of a filter row is one run
-                        acc += uf_dot_s8(xr, wr, (kx1 - kx0) * in_c);
-                    } else {
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            acc += uf_dot_s8(xr, wr, in_c);
-                            xr += (size_t)d_w * in_c;
-                            wr += in_c;
+                    for (int r = 0; r < runs; r++) {
+                        if (UF_MAC_BLOCKED && nb == 4) {
+                            uf_dot4_s8(xr, wr, run, fsize, part);
+                            for (int j = 0; j < 4; j++) {
+                                acc[j] += part[j];
+                            }
+                        } else {
+                            for (int j = 0; j < nb; j++) {
+                                acc[j] += uf_dot1_s8(xr, wr + (size_t)j * fsize, run);
+                            }
                         }
+                        xr += (size_t)d_w * in_c;
+                        wr += in_c;
                     }
                 }
                 if (!full) {
-                    acc -= in_off * padded_weight_sum(wo, k_h, k_w, in_c, ky0, ky1, kx0, kx1);
+                    for (int j = 0; j < nb; j++) {
+                        acc[j] -= in_off * padded_weight_sum(wo + (size_t)j * fsize, k_h, k_w, in_c,
+                                                             ky0, ky1, kx0, kx1);
+                    }
                 }
-                *out++ = (int8_t)uf_requant_ch(acc, mult, shift, oc, out_off, act_min, act_max);
+                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
             }
+            out += out_c;
         }
     }
 }
+
+#if UF_MAC_BLOCKED
+// Depthwise taps of nb <= 4 channels of one output pixel: acc[j] = sum of x[j*xs] * w[j]
+// over rows x cols taps (x, w at the first valid tap; steps between rows and
+// columns given). xs = 1: contiguous channels; xs = 0: one input value for all.
+static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb, int xs,
+                                       int rows, int cols, int x_row, int x_col, int w_row,
+                                       int w_col, int32_t *acc) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
+    for (int r = 0; r < rows; r++, x += x_row, w += w_row) {
+        const int8_t *xp = x, *wp = w;
+        if (nb < 4) {
+            for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
+                for (int j = 0; j < nb; j++) {
+                    acc[j] += (int32_t)xp[j * xs] * wp[j];
+                }
+            }
+        } else if (xs) {
+#if UF_MAC_M0
+            uf_dw4_m0(xp, wp, cols, x_col, w_col, acc);
+#else
+            for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
+#if UF_MAC_DSP
+                // Four channels in one word each: halves (0, 2) and (1, 3).
+                uint32_t xv = uf_bytes_u32((const uint8_t *)xp);
+                uint32_t wv = uf_bytes_u32((const uint8_t *)wp);
+                int32_t xe = __sxtb16((int32_t)xv), we = __sxtb16((int32_t)wv);
+                int32_t xo = uf_sxtb16_odd(xv), wo = uf_sxtb16_odd(wv);
+                a0 = __smlabb(xe, we, a0);
+                a2 = __smlatt(xe, we, a2);
+                a1 = __smlabb(xo, wo, a1);
+                a3 = __smlatt(xo, wo, a3);
+#else
+                a0 += (int32_t)xp[0] * wp[0];
+                a1 += (int32_t)xp[1] * wp[1];
+                a2 += (int32_t)xp[2] * wp[2];
+                a3 += (int32_t)xp[3] * wp[3];
+#endif
+            }
+#endif
+        } else {
+            for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
+                int32_t v = xp[0];
+                a0 += v * wp[0];
+                a1 += v * wp[1];
+                a2 += v * wp[2];
+                a3 += v * wp[3];
+            }
+        }
+    }
+    if (nb == 4) {   // (the ARMv6-M path added into acc itself)
+        acc[0] += a0;
+        acc[1] += a1;
+        acc[2] += a2;
+        acc[3] += a3;
+    }
+}
+
+
+// acc[j] -= in_off * w[tap][j] over the padded taps (outside rows [ky0, ky1) or
+// columns [kx0, kx1)) of nb <= 4 channels, w at the first channel, taps out_c apart.
+static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k_w, int out_c,
+                                         int ky0, int ky1, int kx0, int kx1, int in_off,
+                                         int32_t *acc) {
+    int32_t s[4];
+    s[0] = s[1] = s[2] = s[3] = 0;
+    for (int ky = 0; ky < k_h; ky++) {
+        int inside = ky >= ky0 && ky < ky1;
+        for (int kx = 0; kx < k_w; kx++) {
+            if (inside && kx == kx0 && kx1 > kx0) {
+                kx = kx1 - 1;   // skip the valid run
+                continue;
+            }
+            const int8_t *wp = w + (size_t)(ky * k_w + kx) * out_c;
+            for (int j = 0; j < nb; j++) {
+                s[j] += wp[j];
+            }
+        }
+    }
+    for (int j = 0; j < nb; j++) {
+        acc[j] -= in_off * s[j];
+    }
+}
+#endif
 
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_h, int in_w,
@@ -133,6 +243,30 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
         for (int ox = 0; ox < out_w; ox++) {
             int x0 = ox * s_w - pad_w, kx0, kx1;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+#if UF_MAC_BLOCKED
+            if (depth_mult == 1 && in_c > 1) {
+                // Four channels at a time in registers, tap by tap over the valid window.
+                int xs = 1;
+                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+                for (int c0 = 0; c0 < out_c; c0 += 4) {
+                    int nb = out_c - c0 < 4 ? out_c - c0 : 4;
+                    int32_t acc[4];
+                    if (rows > 0 && cols > 0) {
+                        size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                        const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+                        dw_taps_s8(x + xoff + (size_t)c0 * xs, wt + c0, nb, xs, rows, cols,
+                                   d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc);
+                    } else {
+                        acc[0] = acc[1] = acc[2] = acc[3] = 0;
+                    }
+                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                        dw_padded_s8(w + c0, nb, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, acc);
+                    }
+                    uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
+                                     act_max);
+                }
+            } else
+#endif
             if (depth_mult == 1 || in_c == 1) {
                 // A block of channels accumulates tap by tap: the inner loop runs
                 // over contiguous channels of the filter and of the input (or,
@@ -170,7 +304,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                     }
                     for (int c = 0; c < nb; c++) {
                         int oc = c0 + c;
-                        out[oc] = (int8_t)uf_requant_ch(acc[c], mult, shift, oc, out_off,
+                        out[oc] = (int8_t)uf_requant_mac(acc[c], mult, shift, oc, out_off,
                                                      act_min, act_max);
                     }
                 }
@@ -189,7 +323,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                             }
                         }
                     }
-                    out[oc] = (int8_t)uf_requant_ch(acc, mult, shift, oc, out_off, act_min, act_max);
+                    out[oc] = (int8_t)uf_requant_mac(acc, mult, shift, oc, out_off, act_min, act_max);
                 }
             }
             out += out_c;

@@ -1,18 +1,24 @@
 // FULLY_CONNECTED. The input zero point is folded into the int8 bias at bake time.
 #include "kernels.h"
 #include "qmath.h"
+#include "mac8.h"
 
 void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                            const void *mult, const void *shift, int batches, int n_in,
                            int n_out, int out_off, int act_min, int act_max) {
+    int32_t acc[4];
     for (int b = 0; b < batches; b++) {
         const int8_t *xb = x + (size_t)b * n_in;
         int8_t *ob = out + (size_t)b * n_out;
         const int8_t *wo = w;
-        for (int o = 0; o < n_out; o++, wo += n_in) {
-            int32_t acc = uf_ld_i32(bias, o) + uf_dot_s8(xb, wo, n_in);
-            ob[o] = (int8_t)uf_requant_ch(acc, mult, shift, o, out_off,
-                                       act_min, act_max);
+        int o = 0;
+        for (; o + 4 <= n_out; o += 4, wo += 4 * (size_t)n_in) {   // four rows per input pass
+            uf_dot4_s8(xb, wo, n_in, n_in, acc);
+            uf_requant_block(acc, 4, bias, ob + o, mult, shift, o, out_off, act_min, act_max);
+        }
+        for (; o < n_out; o++, wo += n_in) {
+            int32_t a = uf_ld_i32(bias, o) + uf_dot1_s8(xb, wo, n_in);
+            ob[o] = (int8_t)uf_requant_mac(a, mult, shift, o, out_off, act_min, act_max);
         }
     }
 }

@@ -1,0 +1,264 @@
+// The int8 multiply-accumulate cores of CONV_2D, DEPTHWISE_CONV_2D and
+// FULLY_CONNECTED, one per core family:
+// - Cortex-M4/M7/M33 (__ARM_FEATURE_DSP): SXTB16 splits four int8 into two
+//   pairs of int16, SMLAD multiplies and adds a pair in one cycle (CMSIS-NN's way).
+// - Cortex-M0/M0+ (ARMv6-M): hand-scheduled Thumb-1, the four accumulators in
+//   high registers, so a MAC costs a byte load, a MULS and an ADD (GCC spills
+//   them to the stack at -Os).
+// - Everything else (x64 -O3 vectorizes it, RV32, Xtensa): plain C.
+// Integer sums are exact and associative mod 2^32, so every path is bit-exact.
+// Weights may sit at any address: read only bytes or through load.h.
+#ifndef UPYFLOW_MAC8_H
+#define UPYFLOW_MAC8_H
+
+#include <stdint.h>
+#include "load.h"
+#include "qmath.h"
+
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#define UF_MAC_DSP 1
+#elif defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+#define UF_MAC_M0 1
+#elif defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(__aarch64__)
+// Hosts with vector units: inlined loops the compiler vectorizes (-O3).
+#define UF_MAC_VECTOR 1
+#endif
+// The register-blocked kernels pay off on the Arm cores; elsewhere (x64 -O3
+// vectorizes the plain loops, RV32 measured no faster) the plain loops stay.
+#if UF_MAC_DSP || UF_MAC_M0
+#define UF_MAC_BLOCKED 1
+#else
+#define UF_MAC_BLOCKED 0
+#endif
+
+#if defined(__GNUC__)
+#define UF_MAC_NOINLINE __attribute__((noinline))
+#else
+#define UF_MAC_NOINLINE
+#endif
+
+#if UF_MAC_DSP
+// Bytes 1 and 3 of v into the two halves (bytes 0 and 2: __sxtb16(v)).
+// (GCC does not fold the rotation into SXTB16 itself.)
+static inline int32_t uf_sxtb16_odd(uint32_t v) {
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+#endif
+
+#if UF_MAC_M0
+// acc[0..3] += x[k] * w[j*stride + k] over k < n (n > 0). The pointers become
+// row ends so one negative index counts up to zero and sets the loop flag.
+// A local symbol (no .global): each file that includes this has its own copy.
+void uf_mac4_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, int stride);
+__asm__(
+    "  .pushsection .text\n"
+    "  .syntax unified\n"
+    "  .thumb\n"
+    "  .align 1\n"
+    "  .type uf_mac4_m0, %function\n"
+    "  .thumb_func\n"
+    "uf_mac4_m0:\n"
+    "  push {r4, r5, r6, r7, lr}\n"
+    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
+    "  push {r4, r5, r6, r7}\n"
+    "  mov r12, r3\n"              // acc
+    "  ldr r7, [sp, #36]\n"        // stride (5th argument, above 9 pushed words)
+    "  adds r3, r1, r7\n"          // row 1 end
+    "  adds r4, r3, r7\n"          // row 2 end
+    "  adds r5, r4, r7\n"          // row 3 end
+    "  rsbs r2, r2, #0\n"          // k = -n
+    "  mov r6, r12\n"
+    "  ldr r7, [r6, #0]\n  mov r8, r7\n"
+    "  ldr r7, [r6, #4]\n  mov r9, r7\n"
+    "  ldr r7, [r6, #8]\n  mov r10, r7\n"
+    "  ldr r7, [r6, #12]\n  mov r11, r7\n"
+    "1:\n"
+    "  ldrsb r6, [r0, r2]\n"
+    "  ldrsb r7, [r1, r2]\n  muls r7, r6\n  add r8, r7\n"
+    "  ldrsb r7, [r3, r2]\n  muls r7, r6\n  add r9, r7\n"
+    "  ldrsb r7, [r4, r2]\n  muls r7, r6\n  add r10, r7\n"
+    "  ldrsb r7, [r5, r2]\n  muls r7, r6\n  add r11, r7\n"
+    "  adds r2, r2, #1\n"
+    "  bne 1b\n"
+    "  mov r6, r12\n"
+    "  mov r7, r8\n  str r7, [r6, #0]\n"
+    "  mov r7, r9\n  str r7, [r6, #4]\n"
+    "  mov r7, r10\n  str r7, [r6, #8]\n"
+    "  mov r7, r11\n  str r7, [r6, #12]\n"
+    "  pop {r4, r5, r6, r7}\n"
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
+    "  .size uf_mac4_m0, .-uf_mac4_m0\n"
+    "  .popsection\n");
+
+// Depthwise, four contiguous channels over one filter row: acc[j] += x[j] * w[j]
+// for each of cols > 0 taps, x and w advancing by x_col and w_col.
+void uf_dw4_m0(const int8_t *x, const int8_t *w, int cols, int x_col, int w_col, int32_t *acc);
+__asm__(
+    "  .pushsection .text\n"
+    "  .syntax unified\n"
+    "  .thumb\n"
+    "  .align 1\n"
+    "  .type uf_dw4_m0, %function\n"
+    "  .thumb_func\n"
+    "uf_dw4_m0:\n"
+    "  push {r4, r5, r6, r7, lr}\n"
+    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
+    "  push {r4, r5, r6, r7}\n"
+    "  ldr r4, [sp, #36]\n"       // w_col (5th argument, above 9 pushed words)
+    "  ldr r5, [sp, #40]\n"       // acc
+    "  mov r12, r5\n"
+    "  ldr r6, [r5, #0]\n  mov r8, r6\n"
+    "  ldr r6, [r5, #4]\n  mov r9, r6\n"
+    "  ldr r6, [r5, #8]\n  mov r10, r6\n"
+    "  ldr r6, [r5, #12]\n  mov r11, r6\n"
+    "1:\n"
+    "  movs r5, #0\n"
+    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
+    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
+    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
+    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n"
+    "  adds r0, r0, r3\n"
+    "  adds r1, r1, r4\n"
+    "  subs r2, r2, #1\n"
+    "  bne 1b\n"
+    "  mov r6, r12\n"
+    "  mov r7, r8\n  str r7, [r6, #0]\n"
+    "  mov r7, r9\n  str r7, [r6, #4]\n"
+    "  mov r7, r10\n  str r7, [r6, #8]\n"
+    "  mov r7, r11\n  str r7, [r6, #12]\n"
+    "  pop {r4, r5, r6, r7}\n"
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
+    "  .size uf_dw4_m0, .-uf_dw4_m0\n"
+    "  .popsection\n");
+#endif
+
+#if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
+// SaturatingRoundingDoublingHighMul for ARMv6-M: its only multiply is the 32-bit
+// MULS, and GCC's 64-bit product is a libgcc call of ~80 cycles. Four 16x16
+// partial products build the same exact 64-bit product inline.
+static UF_MAC_NOINLINE int32_t uf_srdhm_mul16(int32_t a, int32_t b) {
+    if (a == UF_INT32_MIN && b == UF_INT32_MIN) {
+        return UF_INT32_MAX;
+    }
+    uint32_t al = (uint32_t)a & 0xffffu, bl = (uint32_t)b & 0xffffu;
+    int32_t ah = a >> 16, bh = b >> 16;
+    int64_t mid = (int64_t)((int32_t)al * bh) + (int32_t)bl * ah;   // each fits int32
+    uint64_t p = ((uint64_t)(int64_t)(ah * bh) << 32) + ((uint64_t)mid << 16) + al * bl;
+    // gemmlowp's nudge (1 << 30, or 1 - (1 << 30) below zero) and division
+    // toward zero equal, for every product, a floor of (ab + 2^30) / 2^31.
+    // Bits 31..62 of the sum, whatever its sign.
+    return (int32_t)(uint32_t)((p + ((uint64_t)1 << 30)) >> 31);
+}
+
+#endif
+
+// uf_requant_ch with the multiply above where the core needs it.
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int32_t uf_requant_mac(int32_t acc, const void *mult, const void *shift, size_t ch,
+                                     int32_t out_off, int32_t act_min, int32_t act_max) {
+#if UF_MAC_BLOCKED || defined(UF_MAC_TEST_MUL16)
+#if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
+#define UF_SRDHM uf_srdhm_mul16
+#else
+#define UF_SRDHM uf_srdhm
+#endif
+    // All inline but the high multiply (GCC -Os leaves uf_requant_ch a call).
+    int32_t m = uf_ld_i32(mult, ch);
+    int s = (int)uf_ld_i32(shift, ch);
+    int32_t v;
+    if (s > 0) {
+        v = UF_SRDHM((int32_t)((uint32_t)acc << s), m);
+    } else {   // uf_rdbypot, inlined
+        int32_t x = UF_SRDHM(acc, m), mask = (int32_t)(((uint32_t)1 << -s) - 1);
+        v = (x >> -s) + ((x & mask) > (mask >> 1) + (x < 0) ? 1 : 0);
+    }
+    v += out_off;
+    return v < act_min ? act_min : (v > act_max ? act_max : v);
+#else
+    return uf_requant_ch(acc, mult, shift, ch, out_off, act_min, act_max);
+#endif
+}
+
+// out[j] = requantized acc[j] + bias[ch + j] for j < n, channel ch + j's scale:
+// one call per block of outputs, the per-channel math inlined once here.
+static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const void *bias,
+                                             int8_t *out, const void *mult, const void *shift,
+                                             int ch, int out_off, int act_min, int act_max) {
+    for (int j = 0; j < n; j++) {
+        out[j] = (int8_t)uf_requant_mac(acc[j] + uf_ld_i32(bias, ch + j), mult, shift, ch + j,
+                                        out_off, act_min, act_max);
+    }
+}
+
+// acc[j] = sum over k < n of x[k] * w[j*stride + k], for the four rows j = 0..3
+// (four output channels of one pixel: each input value is loaded once).
+#if UF_MAC_VECTOR
+static inline
+#else
+static UF_MAC_NOINLINE
+#endif
+void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride,
+                int32_t *acc) {
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
+#if UF_MAC_M0
+    if (n > 0) {
+        uf_mac4_m0(x + n, w + n, n, acc, stride);
+    }
+#else
+    const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int k = 0;
+#if UF_MAC_DSP
+    for (; k + 4 <= n; k += 4) {
+        uint32_t xv = uf_bytes_u32((const uint8_t *)x + k);
+        int32_t xe = __sxtb16((int32_t)xv), xo = uf_sxtb16_odd(xv);
+        uint32_t v = uf_bytes_u32((const uint8_t *)w + k);
+        a0 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a0));
+        v = uf_bytes_u32((const uint8_t *)w1 + k);
+        a1 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a1));
+        v = uf_bytes_u32((const uint8_t *)w2 + k);
+        a2 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a2));
+        v = uf_bytes_u32((const uint8_t *)w3 + k);
+        a3 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a3));
+    }
+#endif
+    for (; k < n; k++) {
+        int32_t v = x[k];
+        a0 += v * w[k];
+        a1 += v * w1[k];
+        a2 += v * w2[k];
+        a3 += v * w3[k];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+#endif
+}
+
+// One row: sum over k < n of x[k] * w[k].
+static inline int32_t uf_dot1_s8(const int8_t *x, const int8_t *w, int n) {
+    int32_t s = 0;
+    int k = 0;
+#if UF_MAC_DSP
+    for (; k + 4 <= n; k += 4) {
+        uint32_t xv = uf_bytes_u32((const uint8_t *)x + k);
+        uint32_t v = uf_bytes_u32((const uint8_t *)w + k);
+        s = __smlad(__sxtb16((int32_t)xv), __sxtb16((int32_t)v),
+                    __smlad(uf_sxtb16_odd(xv), uf_sxtb16_odd(v), s));
+    }
+#endif
+    for (; k < n; k++) {
+        s += (int32_t)x[k] * w[k];
+    }
+    return s;
+}
+
+#endif
