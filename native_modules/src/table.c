@@ -65,6 +65,8 @@ static int positive(const uf_call *c, int from, int to) {
     return 1;
 }
 
+static int shifts_ok(const uf_call *c, int k, int n, int acc64);
+
 static int run_fc_s8(const uf_call *c) {
     CHECK(nonneg(c, 0, 3));
     FITS(0, (uint64_t)I(0) * I(1), 1);
@@ -73,6 +75,7 @@ static int run_fc_s8(const uf_call *c) {
     FITS(3, (uint64_t)I(0) * I(2), 1);
     CFITS(4, I(2), 4);
     CFITS(5, I(2), 4);
+    CHECK(shifts_ok(c, 5, I(2), 0));
     uf_fully_connected_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5));
     return UF_OK;
 }
@@ -105,6 +108,7 @@ static int run_conv_s8(const uf_call *c) {
     }
     CFITS(4, I(5), 4);
     CFITS(5, I(5), 4);
+    CHECK(shifts_ok(c, 5, I(5), 0));
     uf_conv2d_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5), I(6),
                  I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), I(15), I(16), I(17));
     return UF_OK;
@@ -118,6 +122,7 @@ static int run_dw_s8(const uf_call *c) {
     }
     CFITS(4, oc, 4);
     CFITS(5, oc, 4);
+    CHECK(shifts_ok(c, 5, (int)oc, 0));
     uf_depthwise_conv2d_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4),
                            I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14),
                            I(15), I(16), I(17));
