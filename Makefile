@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test fuzz bench bench-isa package.json natmods clean
+.PHONY: setup demo test fuzz sanitize bench bench-isa package.json natmods clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ test: setup
 FUZZ_COUNT ?= 3000
 fuzz: setup
 	FUZZ_COUNT=$(FUZZ_COUNT) FUZZ_SEED=$(FUZZ_SEED) $(PY) tests/fuzz.py --save out/fuzz
+
+# The native tier's tests against an ASan+UBSan build of the C extension (tests/sanitize.py);
+# make test runs a subset (tests/test_sanitize.py).
+sanitize: setup
+	nice $(PY) tests/sanitize.py
 
 bench: setup
 	$(PY) benchmarks/bench.py

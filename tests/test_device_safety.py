@@ -57,6 +57,8 @@ _MPY = """
 import sys
 sys.path.insert(0, %(lib)r)
 sys.path.insert(0, %(mod)r)
+for p in %(extra)r:
+    sys.path.insert(0, p)
 import upyflow
 for name, cut in %(cases)r:
     try:
@@ -76,12 +78,13 @@ print('DONE')
 """
 
 
-def _mpy_run(mdir, tier, cases):
+def _mpy_run(mdir, tier, cases, extra=()):
     """(name -> 'Type message' or 'NOERROR') for each case under the unix port; the process must
     finish (a crash fails here)."""
     script = os.path.join(mdir, "run_%s.py" % tier)
     with open(script, "w") as f:
-        f.write(_MPY % {"lib": DEVICE_LIB, "mod": str(mdir), "tier": tier, "cases": cases})
+        f.write(_MPY % {"lib": DEVICE_LIB, "mod": str(mdir), "tier": tier, "cases": cases,
+                          "extra": list(extra)})
     env = dict(os.environ, UPYFLOW_TIER=tier)
     proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", script], capture_output=True,
                           text=True, timeout=120, env=env)
@@ -147,6 +150,14 @@ def test_weights_file_damage_micropython(tier, tmp_path):
     _check_file_errors(got, size)
 
 
+def test_weights_file_damage_natmod(natmod_dir, tmp_path):
+    """The natmod tier: Python reads each layer between walker runs (steps)."""
+    run, size = _file_cases(tmp_path)
+    got = _mpy_run(run, "native", [("half", None), ("empty", None), ("missing", None), ("later", 10)],
+                   [natmod_dir])
+    _check_file_errors(got, size)
+
+
 # --- finding 5: damaged modules ------------------------------------------------------------
 
 def _damaged(tmp_path):
@@ -169,7 +180,7 @@ def _damaged(tmp_path):
     }
     run = tmp_path / "damaged"
     run.mkdir()
-    for name, tail in cases.items():
+    for name, tail in list(cases.items()) + [("intact", "")]:
         (run / (name + ".py")).write_text(src.replace("NAME = 'good'", "NAME = %r" % name) + tail)
     return run, list(cases)
 
@@ -177,6 +188,7 @@ def _damaged(tmp_path):
 @pytest.mark.parametrize("tier", CPY_TIERS)
 def test_damaged_module_cpython(tier, tmp_path):
     run, names = _damaged(tmp_path)
+    _load(str(run), "intact", tier).invoke()
     for name in names:
         with pytest.raises(ValueError) as e:
             _load(str(run), name, tier)
@@ -187,9 +199,18 @@ def test_damaged_module_cpython(tier, tmp_path):
 @pytest.mark.parametrize("tier", ["pure", "viper"])
 def test_damaged_module_micropython(tier, tmp_path):
     run, names = _damaged(tmp_path)
-    got = _mpy_run(run, tier, [(n, None) for n in names])
+    got = _mpy_run(run, tier, [(n, None) for n in names + ["intact"]])
+    assert got["intact"] == "NOERROR", got
     for name in names:
         assert got[name].startswith("ValueError") and name in got[name], got
+
+
+def test_damaged_module_natmod(natmod_dir, tmp_path):
+    run, names = _damaged(tmp_path)
+    got = _mpy_run(run, "native", [(n, None) for n in names + ["intact"]], [natmod_dir])
+    assert got["intact"] == "NOERROR", got
+    for name in names:
+        assert got[name].startswith("ValueError"), got
 
 
 @pytest.mark.parametrize("mode", ["inline", "file"])

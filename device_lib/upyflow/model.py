@@ -415,7 +415,7 @@ class Model:
         """Check the weights (inline or NAME.bin) against the checksum baked with them."""
         import binascii
         if self._wfile is None:
-            return binascii.crc32(self._weights) & 0xFFFFFFFF == self._weights_crc
+            return binascii.crc32(self._weights or b"") & 0xFFFFFFFF == self._weights_crc
         crc = 0
         self._wfile.seek(0)
         while True:

@@ -159,7 +159,7 @@ void uf_signal_energy(const int16_t *x, uint32_t *out, int start, int end) {
     }
 }
 
-void uf_signal_filter_bank(const uint32_t *x, const int16_t *t, uint64_t *out, int nch, int nw) {
+void uf_signal_filter_bank(const uint32_t *x, const int16_t *t, void *out, int nch, int nw) {
     const int16_t *w = t, *uw = t + nw, *fs = t + 2 * nw, *ws = fs + nch + 1, *wd = ws + nch + 1;
     uint64_t acc = 0;
     for (int i = 0; i <= nch; i++) {
@@ -169,8 +169,10 @@ void uf_signal_filter_bank(const uint32_t *x, const int16_t *t, uint64_t *out, i
             acc += (uint64_t)(int64_t)w[ws[i] + j] * v;
             unw += (uint64_t)(int64_t)uw[ws[i] + j] * v;
         }
-        if (i) {
-            out[i - 1] = acc;
+        if (i) {   // as two words: the arena aligns tensors to 4 bytes, not 8
+            uint32_t *o = (uint32_t *)out + 2 * (i - 1);
+            o[0] = (uint32_t)acc;
+            o[1] = (uint32_t)(acc >> 32);
         }
         acc = unw;
     }
@@ -199,10 +201,11 @@ static uint32_t sqrt64(uint64_t num) {   // TFLM's Sqrt64 / Sqrt32
     return (uint32_t)res;
 }
 
-void uf_signal_filter_bank_sqrt(const uint64_t *x, const int32_t *bits, uint32_t *out, int n) {
+void uf_signal_filter_bank_sqrt(const void *x, const int32_t *bits, uint32_t *out, int n) {
     int s = *bits;
     for (int i = 0; i < n; i++) {
-        out[i] = s >= 0 && s < 32 ? sqrt64(x[i]) >> s : 0;   // TFLM: undefined beyond
+        const uint32_t *w = (const uint32_t *)x + 2 * i;   // 4-aligned, as above
+        out[i] = s >= 0 && s < 32 ? sqrt64(((uint64_t)w[1] << 32) | w[0]) >> s : 0;   // TFLM: undefined beyond
     }
 }
 
