@@ -267,3 +267,21 @@ def test_int8_bindings_reject_out_of_range_shifts(kernel, shift):
         else:
             with pytest.raises(ValueError):
                 fn(args)
+
+
+@needs_native
+@pytest.mark.parametrize("kernel", ["conv2d_s8", "depthwise_conv2d_s8"])
+def test_conv_bindings_reject_geometry_overflowing_int(kernel):
+    """Dilation 2^31-1 (finding 8): the input row out*stride + k*dilation overflowed int32 in
+    the kernel; the binding now refuses geometry whose reach does not fit an int."""
+    x, w, out = memoryview(bytearray(1)), memoryview(bytearray(2)), memoryview(bytearray(2))
+    bias, mult, sh = (memoryview(struct.pack("<i", v)) for v in (0, 1 << 30, 0))
+    fn = getattr(upyflow_native, kernel)
+    # in 1x1x1, out 2x1x1, filter 2x1, strides 1, dilation (d, 1), no padding
+    for d, ok in ((1, True), (0x7FFFFFFF, False)):
+        args = (x, w, bias, out, mult, sh, 1, 1, 1, 2, 1, 1, 2, 1, 1, 1, d, 1, 0, 0, 0, 0, -128, 127)
+        if ok:
+            fn(args)
+        else:
+            with pytest.raises(ValueError):
+                fn(args)

@@ -90,10 +90,21 @@ static int run_fc_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// The input rows/columns a conv reaches, out * stride + kernel * dilation + pad, fit
+// an int (the kernels index with int arithmetic: no signed overflow).
+static int spans_ok(const uf_call *c) {
+    for (int a = 0; a < 2; a++) {
+        if ((uint64_t)I(3 + a) * I(8 + a) + (uint64_t)I(6 + a) * I(10 + a) + I(12 + a) > 0x7FFFFFFF) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 // Shared checks of the conv geometry (ints 0..13) for a kernel whose filter has
 // wcount elements and output channels oc.
 static int conv_common(const uf_call *c, uint64_t wcount, uint64_t oc, int esize) {
-    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14));
+    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14) && spans_ok(c));
     FITS(0, mul3(I(0), I(1), I(2)), esize);
     CFITS(1, wcount, esize);
     CFITS(2, oc, 4);
@@ -276,7 +287,7 @@ static int requant_fits(const uf_call *c, int n, int bias_words, int acc64) {
 
 // Conv geometry (ints 0..13) with an int16 input/output, an int8 filter of wcount.
 static int conv16_common(const uf_call *c, uint64_t wcount, int oc, int acc64) {
-    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14));
+    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14) && spans_ok(c));
     FITS(0, mul3(I(0), I(1), I(2)), 2);
     FITS(1, wcount, 1);
     FITS(3, mul3(I(3), I(4), oc), 2);
