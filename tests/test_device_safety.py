@@ -285,3 +285,36 @@ def test_conv_bindings_reject_geometry_overflowing_int(kernel):
         else:
             with pytest.raises(ValueError):
                 fn(args)
+
+
+# --- the fuzzer's MicroPython leg (tests/fuzz.py, FUZZ_MICROPYTHON=1) --------------------------
+
+@needs_mpy
+def test_fuzz_micropython_guard_and_compare(tmp_path):
+    """The MicroPython runner sees equal outputs, a changed output, and a write into the guard
+    (here: a guard that starts 16 bytes inside the real arena)."""
+    import fuzz
+    from upyflow_tools.bake import compile_model
+    from upyflow_tools.emit import module_source
+    r = compile_model("w", "fzc", data=fuzz.seeds("tflite", quick=True)["w_cnn_s8.tflite"])
+    path = tmp_path / "fzc.py"
+    path.write_text(module_source(r.baked, "fzc"))
+    inputs = [bytes(r.baked.tensors[t][2]) for t in r.baked.inputs]
+    want = fuzz._run_tier(fuzz._load(str(path), "fzc"), "pure", inputs, r.arena_size)
+    d = str(tmp_path)
+    assert fuzz._micropython_tiers(str(path), inputs, r.arena_size, want, d) is None
+    changed = ([bytes([want[0][0][0] ^ 1]) + want[0][0][1:]] + list(want[0][1:]), want[1])
+    assert fuzz._micropython_tiers(str(path), inputs, r.arena_size, changed, d)[0] == "mismatch"
+    assert fuzz._micropython_tiers(str(path), inputs, r.arena_size - 16, want, d)[0] == "guard"
+
+
+@needs_mpy
+def test_fuzz_accepted_mutants_on_micropython(monkeypatch):
+    """A few dozen seeded TFLite mutants; each accepted one also runs on MicroPython pure and
+    viper with a guard after the arena (make fuzz: FUZZ_MICROPYTHON=1 for thousands)."""
+    import fuzz
+    monkeypatch.setenv("FUZZ_MICROPYTHON", "1")
+    result = fuzz.fuzz("tflite", 60, 1313, timeout=60, quick=True)
+    bad = {k: v for k, v in result["findings"].items() if k[0] not in fuzz.GOOD}
+    assert not bad, bad
+    assert sum(n for (verdict, _), n in result["counts"].items() if verdict == "ok") > 0
