@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test fuzz bench bench-isa package.json natmods clean
+.PHONY: setup demo test fuzz sanitize bench bench-isa package.json natmods clean
 
 setup: $(VENV)/.installed
 
@@ -20,10 +20,18 @@ test: setup
 	$(PY) -m pytest -q
 
 # Thousands of mutated TFLite and ONNX models through bake and the CPython tiers (tests/fuzz.py);
-# FUZZ_COUNT mutants per format, FUZZ_SEED fixed for a replay (default: a fresh seed, printed).
+# FUZZ_COUNT mutants per format, FUZZ_SEED fixed for a replay (default: a fresh seed, printed);
+# accepted models also run under the MicroPython unix port, pure and viper (FUZZ_MICROPYTHON=0: not).
 FUZZ_COUNT ?= 3000
+FUZZ_MICROPYTHON ?= 1
 fuzz: setup
-	FUZZ_COUNT=$(FUZZ_COUNT) FUZZ_SEED=$(FUZZ_SEED) $(PY) tests/fuzz.py --save out/fuzz
+	FUZZ_COUNT=$(FUZZ_COUNT) FUZZ_SEED=$(FUZZ_SEED) FUZZ_MICROPYTHON=$(filter-out 0,$(FUZZ_MICROPYTHON)) \
+	$(PY) tests/fuzz.py --save out/fuzz
+
+# The native tier's tests against an ASan+UBSan build of the C extension (tests/sanitize.py);
+# make test runs a subset (tests/test_sanitize.py).
+sanitize: setup
+	nice $(PY) tests/sanitize.py
 
 bench: setup
 	$(PY) benchmarks/bench.py

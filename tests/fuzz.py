@@ -21,6 +21,9 @@ it after a timeout. The verdict per mutant:
 
 `python tests/fuzz.py --count N --seed S [--kind tflite|onnx|both]` prints the counts and
 one example per distinct finding; tests/test_fuzz.py runs a few hundred in `make test`.
+FUZZ_MICROPYTHON=1 also runs every accepted model under the MicroPython unix port, pure and
+viper tiers, each arena followed by guard bytes, against the CPython pure outputs (crash,
+hang, guard, run and mismatch as above).
 """
 from __future__ import annotations
 
@@ -493,6 +496,88 @@ def _run_tier(mod, tier: str, inputs: list[bytes], arena_size: int):
     return outs, m.output_dtype
 
 
+_MPY_RUN = """
+import sys
+sys.path.insert(0, %(lib)r)
+sys.path.insert(0, %(dir)r)
+import upyflow.model as M
+_arenas = []
+
+
+def _alloc(nbytes, name, weight_buffer):   # the arena, then guard bytes
+    b = bytearray(nbytes + %(guard)d)
+    for i in range(nbytes, len(b)):
+        b[i] = %(byte)d
+    _arenas.append(b)
+    return b
+
+
+M._alloc = _alloc
+try:
+    m = M.Model(__import__(%(name)r), %(tier)r)
+    a = _arenas[-1]
+    for i in range(%(arena)d, len(a) - %(guard)d):   # the slack up to 8-byte alignment too
+        a[i] = %(byte)d
+    f = open(%(inputs)r, 'rb')
+    for i, n in enumerate(%(sizes)r):
+        m.set_input(i, f.read(n))
+    m.invoke()
+    for i in range(len(m.output_shape)):
+        print('OUT', bytes(m.get_output(i)).hex())
+    bad = [i for i in range(%(arena)d, len(a)) if a[i] != %(byte)d]
+    if bad:
+        print('GUARD', bad[0] - %(arena)d)
+except Exception as e:
+    print('ERR', type(e).__name__, e)
+"""
+
+
+def _micropython_tiers(path: str, inputs: list[bytes], arena_size: int, want, tmpdir: str):
+    """Run the baked module at path under the MicroPython unix port, pure and viper tiers, arena
+    followed by guard bytes; None if they match the CPython pure outputs `want`, else (verdict,
+    detail). FUZZ_MICROPYTHON=1 turns this on (make fuzz); it needs `micropython` on PATH."""
+    import subprocess
+    from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+    exe = micropython_exe()
+    if exe is None:
+        return None
+    name = os.path.basename(path)[:-3]
+    inp = os.path.join(tmpdir, name + ".in")
+    with open(inp, "wb") as f:
+        f.write(b"".join(inputs))
+    outs, dtypes = want
+    for tier in ("pure", "viper"):
+        script = os.path.join(tmpdir, name + "_run.py")
+        with open(script, "w") as f:
+            f.write(_MPY_RUN % {"lib": DEVICE_LIB, "dir": os.path.dirname(path), "guard": GUARD,
+                                "byte": GUARD_BYTE, "name": name, "tier": tier, "arena": arena_size,
+                                "inputs": inp, "sizes": [len(x) for x in inputs]})
+        try:
+            proc = subprocess.run([exe, "-X", "heapsize=8M", script], capture_output=True, text=True,
+                                  timeout=60)
+        except subprocess.TimeoutExpired:
+            return "hang", "MicroPython %s tier: no result in 60 s" % tier
+        lines = proc.stdout.splitlines()
+        if proc.returncode < 0 or (proc.returncode and not lines):
+            return "crash", "MicroPython %s tier: exit %d %s" % (tier, proc.returncode, proc.stderr[-120:])
+        if any(l.startswith("GUARD") for l in lines):
+            return "guard", "MicroPython %s tier wrote %s bytes past the arena end" % (
+                tier, [l for l in lines if l.startswith("GUARD")][0].split()[1])
+        if any(l.startswith("ERR") for l in lines) or proc.returncode:
+            return "run", "MicroPython %s tier: %s" % (tier, (lines[-1] if lines else proc.stderr[-120:])[:120])
+        got = [bytes.fromhex(l.split()[1]) if len(l.split()) > 1 else b"" for l in lines if l.startswith("OUT")]
+        for k, (x, y) in enumerate(zip(outs, got)):
+            if dtypes[k] == "f32" and len(x) == len(y):
+                if np.allclose(np.frombuffer(x, np.float32), np.frombuffer(y, np.float32), rtol=1e-5,
+                               atol=1e-6, equal_nan=True):
+                    continue
+            elif x == y:
+                continue
+            return "mismatch", "output %d (%s) differs between CPython pure and MicroPython %s" % (
+                k, dtypes[k], tier)
+    return None
+
+
 def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
     """(verdict, detail) of one mutant."""
     from upyflow_tools import BakeError
@@ -536,6 +621,10 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
         if isinstance(r[0], str):
             return r
         got[tier] = r
+    if os.environ.get("FUZZ_MICROPYTHON") and "pure" in got:
+        r = _micropython_tiers(path, inputs, result.arena_size, got["pure"], tmpdir)
+        if r is not None:
+            return r
     if len(got) == 2:
         # A float result quantized (QUANTIZE of a float kernel's output) may land on the other
         # side of a rounding tie: float kernels agree within 1e-5, not bit for bit.

@@ -6,18 +6,21 @@ from . import dispatch
 __version__ = "0.1.0"
 
 
-def load(name, tier=None):
+def load(name, tier=None, verify=False):
     """Import the baked module `name` from sys.path and return a Model.
 
     tier: 'native', 'viper' or 'pure' to force a kernel tier (default: the
-    UPYFLOW_TIER environment variable, else the fastest available)."""
+    UPYFLOW_TIER environment variable, else the fastest available).
+    verify: check the weights (inline or NAME.bin) against the CRC-32 baked with
+    them, raising ValueError on a mismatch. Off by default: it reads every weight
+    byte once (sizes and records are always checked at load)."""
     try:
         module = __import__(name)
     except ImportError as e:
         raise ImportError("no baked model module %r on sys.path (%s)" % (name, e))
     except MemoryError:
         raise MemoryError(_import_oom(name))
-    model = Model(module, tier)
+    model = Model(module, tier, verify)
     # The model keeps what it needs; dropping the module frees its op table.
     try:
         import sys

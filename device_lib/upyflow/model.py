@@ -17,7 +17,7 @@ _CODES = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f", "u32": "I", 
 
 
 class Model:
-    def __init__(self, module, tier=None):
+    def __init__(self, module, tier=None, verify=False):
         version = getattr(module, "FORMAT_VERSION", None)
         if version is None or not hasattr(module, "TENSORS"):
             raise ValueError("module %s is not a model baked by upyflow (no FORMAT_VERSION or "
@@ -32,7 +32,7 @@ class Model:
         self.labels = getattr(module, "LABELS", None)
         self._weights = module.WEIGHTS
         self._tensors = module.TENSORS
-        self._wfile = None
+        self._wfile = self._wname = None
         # Kernel modules first: importing them needs transient heap that the big
         # blocks below would otherwise crowd out on a small board.
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
@@ -52,18 +52,33 @@ class Model:
         wbytes = module.WEIGHT_BUFFER if self._weights is None else 0
         self._arena = _alloc(wstart + wbytes, module.NAME, wbytes)
         self._wbuf = memoryview(self._arena)[wstart:] if wbytes else None
-        if wbytes:
-            self._wfile = open(_beside(module, module.WEIGHTS_FILE), "rb")
+        self._weights_crc = module.WEIGHTS_CRC32
         segments = module.SEGMENTS if wbytes else None   # <II (file offset, bytes) per op
+        size = getattr(module, "WEIGHTS_SIZE", None)   # modules baked before it lack it
+        if wbytes:
+            self._wname = module.WEIGHTS_FILE
+            self._open_weights(_beside(module, module.WEIGHTS_FILE), size, segments, wbytes)
+        elif size is not None and len(self._weights) != size:
+            raise ValueError("model %s: WEIGHTS is %d bytes, baked as %d: the module is damaged; "
+                             "bake it again" % (self.name, len(self._weights), size))
+        if verify and not self.verify():
+            raise ValueError("model %s: its weights%s do not match the checksum baked with them: "
+                             "damaged or from another bake" % (
+                                 self.name, " (%s)" % self._wname if wbytes else ""))
         if native:
             self._walker(module, native, bytes(kmap), segments, resolved)
         else:
+            # The C walker checks every record at load; the Python tiers index
+            # the buffers unchecked (uctypes, viper pointers), so check here once.
+            self._check_tensors(wbytes)
             self._steps = self._run = None
             self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved)
             self._segments = segments
         # (inputs, outputs, input shapes, output shapes): the attributes below derive from them
         self._io = (module.INPUTS, module.OUTPUTS, module.INPUT_SHAPES, module.OUTPUT_SHAPES)
-        self._weights_crc = module.WEIGHTS_CRC32
+        for ids in self._io[:2]:
+            for t in ids:
+                self._check_id(t)
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
         self._variables = getattr(module, "VARIABLES", b"")
@@ -104,6 +119,49 @@ class Model:
     @property
     def output_zero_point(self):
         return [self._meta(i)[5] for i in self._io[1]]
+
+    def _open_weights(self, path, size, segments, wbytes):
+        # NAME.bin: its size checked against what the segments read (one seek),
+        # so a truncated or empty file fails here, not mid-invoke.
+        try:
+            f = open(path, "rb")
+        except OSError as e:
+            raise OSError("model %s: cannot open its weights file %s (%s); bake --weights file "
+                          "writes it next to %s.py: copy both" % (self.name, path, e, self.name))
+        self._wfile = f
+        have = f.seek(0, 2)
+        if have is None:   # a stream whose seek returns nothing
+            have = f.tell()
+        need = 0
+        for k in range(0, len(segments) - 7, 8):
+            off, n = struct.unpack_from("<II", segments, k)
+            if n > wbytes:
+                raise ValueError("model %s: a layer reads %d bytes of %s into a %d-byte weight "
+                                 "buffer: the module is damaged" % (self.name, n, self._wname, wbytes))
+            if off + n > need:
+                need = off + n
+        if (size is not None and have != size) or have < need:
+            raise ValueError("model %s: %s is %d bytes, baked as %d: truncated or from another "
+                             "bake; copy it again" % (self.name, self._wname, have,
+                                                      size if size is not None else need))
+
+    def _check_tensors(self, wbytes):
+        # Every tensor record within its buffer: arena, weights, weight buffer.
+        t = self._tensors
+        sizes = (self.arena_size, 0 if self._weights is None else len(self._weights), wbytes)
+        for k in range(0, len(t) - _RECORD_SIZE + 1, _RECORD_SIZE):
+            where, dtype, offset, nbytes = struct.unpack_from("<BBxxII", t, k)
+            if where > 2 or dtype >= len(_DTYPES) or offset + nbytes > sizes[where]:
+                raise ValueError("model %s: tensor record %d (%s, offset %d, %d bytes) is outside "
+                                 "its %d-byte buffer: the module is damaged; bake it again"
+                                 % (self.name, k // _RECORD_SIZE,
+                                    ("arena", "weights", "weight buffer", "?")[min(where, 3)],
+                                    offset, nbytes, sizes[min(where, 2)]))
+
+    def _check_id(self, t):
+        if not isinstance(t, int) or not 0 <= t < len(self._tensors) // _RECORD_SIZE:
+            raise ValueError("model %s: tensor id %r out of range (%d records): the module is "
+                             "damaged; bake it again" % (self.name, t, len(self._tensors) // _RECORD_SIZE))
 
     def _walker(self, module, native, kmap, segments, resolved):
         # The native tier: a Program (the C walker's view of the buffers) and, when
@@ -162,11 +220,18 @@ class Model:
         calls = []
         pos = 0
         while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
+            if pos + 2 > len(ops) or ops[pos] >= len(resolved) or ops[pos + 1] >= len(op_formats):
+                raise ValueError("model %s: op record at byte %d names no kernel/format: the "
+                                 "module is damaged; bake it again" % (self.name, pos))
             fn, convention = resolved[ops[pos]]
             fmt = op_formats[ops[pos + 1]]
+            if pos + 2 + struct.calcsize(fmt) > len(ops):
+                raise ValueError("model %s: op record at byte %d is cut short: the module is "
+                                 "damaged; bake it again" % (self.name, pos))
             args = list(struct.unpack_from(fmt, ops, pos + 2))
             pos += 2 + struct.calcsize(fmt)
             for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
+                self._check_id(args[k])
                 key = args[k] * 2 + convention
                 v = cache[key]
                 if v is None:
@@ -302,8 +367,7 @@ class Model:
         j = 0
         for s in range(0, len(steps), 4):
             if steps[s + 3]:
-                self._wfile.seek(steps[s + 2])
-                _readinto(self._wfile, self._wbuf, steps[s + 3])
+                self._read(steps[s + 2], steps[s + 3])
             if steps[s + 1]:
                 run(prog, steps[s], steps[s + 1])
             else:
@@ -314,16 +378,23 @@ class Model:
                 else:
                     fn(*args)
 
+    def _read(self, off, n):
+        # One layer's weights from NAME.bin into the weight buffer; a short read
+        # (file changed since load, card error) raises before a kernel runs.
+        f = self._wfile
+        f.seek(off)
+        got = _readinto(f, self._wbuf, n)
+        if got != n:
+            raise OSError("model %s: %s read at offset %d gave %s of %d bytes: truncated or "
+                          "changed since load" % (self.name, self._wname, off, got, n))
+
     def _invoke_streaming(self):
         # pure and viper tiers, weights from NAME.bin
-        f = self._wfile
-        buf = self._wbuf
         k = 0
         for fn, args, convention in self._calls:
             off, n = struct.unpack_from("<II", self._segments, 8 * k)
             if n:
-                f.seek(off)
-                _readinto(f, buf, n)
+                self._read(off, n)
             if convention:
                 fn(args)
             else:
@@ -353,7 +424,7 @@ class Model:
         """Check the weights (inline or NAME.bin) against the checksum baked with them."""
         import binascii
         if self._wfile is None:
-            return binascii.crc32(self._weights) & 0xFFFFFFFF == self._weights_crc
+            return binascii.crc32(self._weights or b"") & 0xFFFFFFFF == self._weights_crc
         crc = 0
         self._wfile.seek(0)
         while True:

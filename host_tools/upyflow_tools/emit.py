@@ -168,6 +168,7 @@ def module_source(baked: Baked, name: str) -> str:
         "NAME = %r" % name,
         "ARENA_SIZE = %d" % baked.arena_size,
         "WEIGHTS_CRC32 = 0x%08x" % crc,
+        "WEIGHTS_SIZE = %d" % len(baked.weights),
         "# %d tensor records of %d bytes; see RECORD in upyflow_tools/emit.py" % (len(baked.tensors), RECORD.size),
     ]
     out += ["# %3d %r %s" % (i, rec, ascii(nm[:50])) for i, (rec, nm) in enumerate(zip(baked.tensors, baked.tensor_names))]

@@ -202,8 +202,8 @@ void uf_signal_fft_auto_scale_s16(const int16_t *x, int16_t *out, int32_t *scale
 void uf_signal_rfft_s16(const int16_t *x, const void *t, int16_t *out, int frames, int n_in,
                         int n);
 void uf_signal_energy(const int16_t *x, uint32_t *out, int start, int end);
-void uf_signal_filter_bank(const uint32_t *x, const void *t, uint64_t *out, int nch, int nw);
-void uf_signal_filter_bank_sqrt(const uint64_t *x, const void *bits, uint32_t *out, int n);
+void uf_signal_filter_bank(const uint32_t *x, const void *t, void *out, int nch, int nw);
+void uf_signal_filter_bank_sqrt(const void *x, const void *bits, uint32_t *out, int n);
 void uf_signal_spectral_subtraction(const uint32_t *x, uint32_t *out, uint32_t *noise,
                                     uint32_t *state, int n, int sm, int oms, int alt_sm,
                                     int alt_oms, int min_rem, int sm_bits, int ss_bits,

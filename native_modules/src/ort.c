@@ -10,7 +10,7 @@
 static int8_t requant_ort(int32_t acc, float scale, int out_off, int act_min, int act_max) {
     float lo = (float)(act_min - out_off), hi = (float)(act_max - out_off);
     float v = (float)acc * scale;
-    v = v < lo ? lo : (v > hi ? hi : v);
+    v = v > lo ? (v < hi ? v : hi) : lo;   // NaN (a damaged scale) -> lo: no NaN to int
     volatile float t = v + 12582912.0f;   // volatile: keep the rounding add
     return (int8_t)((int32_t)(t - 12582912.0f) + out_off);
 }

@@ -171,7 +171,7 @@ void uf_signal_energy(const int16_t *x, uint32_t *out, int start, int end) {
 
 // t (int16): weights and unweights (nw each), then per channel 0..nch its
 // frequency starts, weight starts and widths.
-void uf_signal_filter_bank(const uint32_t *x, const void *t, uint64_t *out, int nch, int nw) {
+void uf_signal_filter_bank(const uint32_t *x, const void *t, void *out, int nch, int nw) {
     size_t fs = 2 * (size_t)nw, ws = fs + (size_t)nch + 1, wd = ws + (size_t)nch + 1;
     uint64_t acc = 0;
     for (int i = 0; i <= nch; i++) {
@@ -184,8 +184,10 @@ void uf_signal_filter_bank(const uint32_t *x, const void *t, uint64_t *out, int 
             acc += (uint64_t)(int64_t)uf_ld_i16(t, w + (size_t)j) * v;
             unw += (uint64_t)(int64_t)uf_ld_i16(t, uw + (size_t)j) * v;
         }
-        if (i) {
-            out[i - 1] = acc;
+        if (i) {   // as two words: the arena aligns tensors to 4 bytes, not 8
+            uint32_t *o = (uint32_t *)out + 2 * (i - 1);
+            o[0] = (uint32_t)acc;
+            o[1] = (uint32_t)(acc >> 32);
         }
         acc = unw;
     }
@@ -214,10 +216,11 @@ static uint32_t sqrt64(uint64_t num) {   // TFLM's Sqrt64 / Sqrt32
     return (uint32_t)res;
 }
 
-void uf_signal_filter_bank_sqrt(const uint64_t *x, const void *bits, uint32_t *out, int n) {
+void uf_signal_filter_bank_sqrt(const void *x, const void *bits, uint32_t *out, int n) {
     int s = uf_ld_i32(bits, 0);
     for (int i = 0; i < n; i++) {
-        out[i] = s >= 0 && s < 32 ? sqrt64(x[i]) >> s : 0;   // TFLM: undefined beyond
+        const uint32_t *w = (const uint32_t *)x + 2 * i;   // 4-aligned, as above
+        out[i] = s >= 0 && s < 32 ? sqrt64(((uint64_t)w[1] << 32) | w[0]) >> s : 0;   // TFLM: undefined beyond
     }
 }
 

@@ -126,6 +126,9 @@ static float pow2i(int k) {
 // in two so k*ln2_hi is exact), then a degree-7 Taylor polynomial, whose
 // truncation error r^8/8! is below float precision.
 float uf_expf(float x) {
+    if (x != x) {
+        return x;   // NaN (from a NaN or infinite input) stays NaN, as TFLM's std::exp; no NaN to int
+    }
     if (x < -104.0f) {
         return 0.0f;
     }

@@ -65,6 +65,8 @@ static int positive(const uf_call *c, int from, int to) {
     return 1;
 }
 
+static int shifts_ok(const uf_call *c, int k, int n, int acc64);
+
 static int run_fc_s8(const uf_call *c) {
     CHECK(nonneg(c, 0, 3));
     FITS(0, (uint64_t)I(0) * I(1), 1);
@@ -73,6 +75,7 @@ static int run_fc_s8(const uf_call *c) {
     FITS(3, (uint64_t)I(0) * I(2), 1);
     CFITS(4, I(2), 4);
     CFITS(5, I(2), 4);
+    CHECK(shifts_ok(c, 5, I(2), 0));
     uf_fully_connected_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5));
     return UF_OK;
 }
@@ -87,10 +90,21 @@ static int run_fc_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// The input rows/columns a conv reaches, out * stride + kernel * dilation + pad, fit
+// an int (the kernels index with int arithmetic: no signed overflow).
+static int spans_ok(const uf_call *c) {
+    for (int a = 0; a < 2; a++) {
+        if ((uint64_t)I(3 + a) * I(8 + a) + (uint64_t)I(6 + a) * I(10 + a) + I(12 + a) > 0x7FFFFFFF) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 // Shared checks of the conv geometry (ints 0..13) for a kernel whose filter has
 // wcount elements and output channels oc.
 static int conv_common(const uf_call *c, uint64_t wcount, uint64_t oc, int esize) {
-    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14));
+    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14) && spans_ok(c));
     FITS(0, mul3(I(0), I(1), I(2)), esize);
     CFITS(1, wcount, esize);
     CFITS(2, oc, 4);
@@ -105,6 +119,7 @@ static int run_conv_s8(const uf_call *c) {
     }
     CFITS(4, I(5), 4);
     CFITS(5, I(5), 4);
+    CHECK(shifts_ok(c, 5, I(5), 0));
     uf_conv2d_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4), I(5), I(6),
                  I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), I(15), I(16), I(17));
     return UF_OK;
@@ -118,6 +133,7 @@ static int run_dw_s8(const uf_call *c) {
     }
     CFITS(4, oc, 4);
     CFITS(5, oc, 4);
+    CHECK(shifts_ok(c, 5, (int)oc, 0));
     uf_depthwise_conv2d_s8(T(0), T(1), T(2), T(3), T(4), T(5), I(0), I(1), I(2), I(3), I(4),
                            I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14),
                            I(15), I(16), I(17));
@@ -286,7 +302,7 @@ static int requant_fits(const uf_call *c, int n, int bias_words, int acc64) {
 
 // Conv geometry (ints 0..13) with an int16 input/output, an int8 filter of wcount.
 static int conv16_common(const uf_call *c, uint64_t wcount, int oc, int acc64) {
-    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14));
+    CHECK(nonneg(c, 0, 6) && positive(c, 6, 12) && nonneg(c, 12, 14) && spans_ok(c));
     FITS(0, mul3(I(0), I(1), I(2)), 2);
     FITS(1, wcount, 1);
     FITS(3, mul3(I(3), I(4), oc), 2);
