@@ -155,7 +155,7 @@ static mp_obj_t call_kernel(mp_obj_t index_in, mp_obj_t args_in) {
         } else if (kind == 'i') {
             c.i[ni++] = (int32_t)mp_obj_get_int(items[a]);
         } else {
-            c.f[nf++] = (float)mp_obj_get_float(items[a]);
+            c.f[nf++] = mp_obj_get_float_to_f(items[a]);
         }
     }
     int err = k->run(&c);
