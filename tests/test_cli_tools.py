@@ -249,3 +249,18 @@ def test_profile_on_the_board(tmp_path, capsys):
     assert all(r[1] == kernels[int(r[0])] for r in rows)
     board_us = [float(r[4]) for r in rows]
     assert board_us == sorted(board_us, reverse=True) and all(us >= 0 for us in board_us)
+
+
+@needs_mp
+@pytest.mark.parametrize("tool", ["mpremote", "ampy"])
+def test_board_errors_name_the_problem_not_the_script_or_a_temp_file(tool):
+    from upyflow_tools import BakeError
+    from upyflow_tools.deploy import Board
+    from upyflow_tools.vboard import VirtualBoard
+    code = "x = 'the script text'\nraise ValueError('boom ' + str(6 * 7))\n"
+    with VirtualBoard() as board:
+        with pytest.raises(BakeError) as e:
+            Board(board.port, tool).exec(code)
+    msg = str(e.value)
+    assert "boom 42" in msg and "\n" not in msg
+    assert "the script text" not in msg and "/tmp" not in msg and "tmp" not in msg.split("failed:")[1], msg
