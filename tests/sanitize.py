@@ -38,18 +38,24 @@ QUICK = ["tests/test_native.py", "tests/test_walker.py", "tests/test_device_safe
 DESELECT = "not pure and not micropython and not viper and not natmod and not board"
 
 
-def compiler() -> str | None:
-    """A C compiler that can build and link an ASan+UBSan shared object, or None."""
+def compiler_for(flags: list[str]) -> str | None:
+    """A C compiler that builds and links a shared object with these (sanitizer) flags, or None."""
     cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "t.c")
         with open(src, "w") as f:
-            f.write("int f(int a, int b) { return a + b; }\n")
-        ok = subprocess.run([cc, "-shared", "-fPIC", *FLAGS, src, "-o", os.path.join(tmp, "t.so")],
+            f.write("int f(const int *p) { return *p; }\n")
+        ok = subprocess.run([cc, "-shared", "-fPIC", *flags, src, "-o", os.path.join(tmp, "t.so")],
                             capture_output=True).returncode == 0
-    return cc if ok and runtime(cc) else None
+    return cc if ok else None
+
+
+def compiler() -> str | None:
+    """A C compiler that can build and link an ASan+UBSan shared object, or None."""
+    cc = compiler_for(FLAGS)
+    return cc if cc and runtime(cc) else None
 
 
 def runtime(cc: str) -> str | None:

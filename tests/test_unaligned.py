@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
 import sysconfig
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -56,16 +54,8 @@ SUBSET = [
 
 
 def _compiler() -> str | None:
-    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "t.c")
-        with open(src, "w") as f:
-            f.write("int f(const int *p) { return *p; }\n")
-        ok = subprocess.run([cc, "-shared", "-fPIC", *SANITIZE, src, "-o", os.path.join(tmp, "t.so")],
-                            capture_output=True).returncode == 0
-    return cc if ok else None
+    from sanitize import compiler_for
+    return compiler_for(SANITIZE)
 
 
 def build_sanitized(outdir: Path, defines: list[str]) -> Path:
