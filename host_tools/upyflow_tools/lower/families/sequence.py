@@ -138,30 +138,12 @@ def _lstm(graph: Graph, op: Op) -> list[Call]:
             and all(w.dtype == "i8" for w in list(w_in.values()) + list(w_rec.values()))
             and all(b.dtype == "i32" for b in bias.values())):
         raise types_error(op, graph)
-    time_major = bool(op.options.get("time_major", False))
-    if len(x.shape) != 3 or len(out.shape) != 3 or len(hidden.shape) != 2:
-        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: input %s, output %s and hidden state %s "
-                        "must be 3-D, 3-D and 2-D" % (out.name, list(x.shape), list(out.shape),
-                                                      list(hidden.shape)))
-    steps, batch = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
-    n_in, n = x.shape[2], hidden.shape[1]
+    batch, steps, n_in, n, time_major = _lstm_geometry(op, x, out, hidden, cell, w_in, w_rec, bias)
     for g in _GATES:
-        if w_in[g].shape != (n, n_in) or w_rec[g].shape != (n, n) or bias[g].shape != (n,):
-            raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: gate weights/bias shapes do not fit "
-                            "input %d and state %d" % (out.name, n_in, n))
         for w in (w_in[g], w_rec[g]):
             if len(w.scale) != 1 or w.zp != 0:
                 raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: weights %r must be per-tensor "
                                 "symmetric (TFLM's LSTM has no per-channel path)" % (out.name, w.name))
-    check_size(op, hidden, batch * n, "hidden state")
-    check_size(op, cell, batch * n, "cell state")
-    if tuple(out.shape) != (x.shape[0], x.shape[1], n):
-        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM output %r has shape %s, expected %s"
-                        % (out.name, list(out.shape), [x.shape[0], x.shape[1], n]))
-    act = op.options.get("fused_activation_function", "TANH")
-    if act != "TANH":   # the schema's activations hold no SIGMOID; TFLM asserts on the rest
-        raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: cell gate activation %s is not supported "
-                        "(TANH only)" % (out.name, act))
     # Packed constants: weights [input rows of f,i,g,o | recurrent rows of f,i,g,o];
     # int32 [input-side biases | recurrent-side biases | (mult, shift) x 2 per gate].
     # Zero points fold into the biases: each gate's two matmuls are requantized
@@ -224,7 +206,7 @@ def _lstm_geometry(op: Op, x: Tensor, out: Tensor, hidden: Tensor, cell: Tensor,
         raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM output %r has shape %s, expected %s"
                         % (out.name, list(out.shape), [x.shape[0], x.shape[1], n]))
     act = op.options.get("fused_activation_function", "TANH")
-    if act != "TANH":
+    if act != "TANH":   # the schema's activations hold no SIGMOID; TFLM asserts on the rest
         raise BakeError("UNIDIRECTIONAL_SEQUENCE_LSTM %r: cell gate activation %s is not supported "
                         "(TANH only)" % (out.name, act))
     return batch, steps, n_in, n, time_major
