@@ -46,6 +46,8 @@ HERE = Path(__file__).resolve().parent
 # ../shared beside the checkout, as tests/harness.py (FUZZ_SHARED names another place).
 SHARED = Path(os.environ.get("FUZZ_SHARED") or HERE.parents[1] / "shared") / "models"
 GOOD = ("rejected", "ok", "skipped", "float-tie")
+# the tiers agree with each other but the oracle (TFLM, onnxruntime) refused, crashed or hung
+NOTES = tuple(o + s for o in ("tflm-", "ort-") for s in ("refused", "crash", "hang"))
 GUARD = 256                      # guard bytes after the arena
 GUARD_BYTE = 0xA5
 MEM_LIMIT = 2 << 30              # address space of a worker
@@ -500,6 +502,8 @@ _MPY_RUN = """
 import sys
 sys.path.insert(0, %(lib)r)
 sys.path.insert(0, %(dir)r)
+if %(natmod)r:
+    sys.path.insert(0, %(natmod)r)
 import upyflow.model as M
 _arenas = []
 
@@ -513,68 +517,304 @@ def _alloc(nbytes, name, weight_buffer):   # the arena, then guard bytes
 
 
 M._alloc = _alloc
-try:
-    m = M.Model(__import__(%(name)r), %(tier)r)
-    a = _arenas[-1]
-    for i in range(%(arena)d, len(a) - %(guard)d):   # the slack up to 8-byte alignment too
-        a[i] = %(byte)d
-    f = open(%(inputs)r, 'rb')
-    for i, n in enumerate(%(sizes)r):
-        m.set_input(i, f.read(n))
-    m.invoke()
-    for i in range(len(m.output_shape)):
-        print('OUT', bytes(m.get_output(i)).hex())
-    bad = [i for i in range(%(arena)d, len(a)) if a[i] != %(byte)d]
-    if bad:
-        print('GUARD', bad[0] - %(arena)d)
-except Exception as e:
-    print('ERR', type(e).__name__, e)
+mod = __import__(%(name)r)
+for tier in %(tiers)r:
+    print('TIER', tier)
+    try:
+        m = M.Model(mod, tier)
+        a = _arenas[-1]
+        for i in range(%(arena)d, len(a) - %(guard)d):   # the slack up to 8-byte alignment too
+            a[i] = %(byte)d
+        f = open(%(inputs)r, 'rb')
+        for i, n in enumerate(%(sizes)r):
+            m.set_input(i, f.read(n))
+        f.close()
+        m.invoke()
+        for i in range(len(m.output_shape)):
+            print('OUT', bytes(m.get_output(i)).hex())
+        bad = [i for i in range(%(arena)d, len(a)) if a[i] != %(byte)d]
+        if bad:
+            print('GUARD', bad[0] - %(arena)d)
+    except Exception as e:
+        print('ERR', type(e).__name__, e)
+    m = None
+    _arenas = []
 """
 
+_natmod = []
 
-def _micropython_tiers(path: str, inputs: list[bytes], arena_size: int, want, tmpdir: str):
-    """Run the baked module at path under the MicroPython unix port, pure and viper tiers, arena
-    followed by guard bytes; None if they match the CPython pure outputs `want`, else (verdict,
-    detail). FUZZ_MICROPYTHON=1 turns this on (make fuzz); it needs `micropython` on PATH."""
+
+def natmod_dir() -> str | None:
+    """The folder of an x64 upyflow_native.mpy built from this tree's C sources: the shipped one
+    when current, else one built under native_modules/micropython/build with MPY_DIR (None when
+    neither: the natmod tier is then left out, said once on stderr)."""
+    if _natmod:
+        return _natmod[0]
+    import subprocess
+    from upyflow_tools.deploy import stale_natmod
+    shipped = HERE.parent / "host_tools" / "upyflow_tools" / "natmods"
+    found = None
+    if (shipped / "x64" / "upyflow_native.mpy").exists() and not stale_natmod("x64", str(shipped)):
+        found = str(shipped / "x64")
+    elif os.environ.get("MPY_DIR"):
+        src = HERE.parent / "native_modules" / "micropython"
+        proc = subprocess.run(["make", "-C", str(src), "ARCH=x64", "MPY_DIR=" + os.environ["MPY_DIR"],
+                               "PYTHON=" + sys.executable], capture_output=True, text=True, timeout=600)
+        if proc.returncode == 0:
+            found = str(src / "build" / "x64")
+    if found is None:
+        print("fuzz: no current x64 natmod (C sources changed; set MPY_DIR to build one): "
+              "the MicroPython natmod tier is left out", file=sys.stderr)
+    _natmod.append(found)
+    return found
+
+
+def micropython_tiers(path: str, inputs: list[bytes], arena_size: int, tmpdir: str):
+    """Outputs of the baked module at path under the MicroPython unix port on the natmod, viper
+    and pure tiers, each arena followed by guard bytes: ({tier: outputs}, None), or (partial,
+    (verdict, detail)) on a crash, hang, guard violation or run error. Needs `micropython`."""
     import subprocess
     from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
     exe = micropython_exe()
     if exe is None:
-        return None
+        return {}, None
     name = os.path.basename(path)[:-3]
     inp = os.path.join(tmpdir, name + ".in")
     with open(inp, "wb") as f:
         f.write(b"".join(inputs))
-    outs, dtypes = want
-    for tier in ("pure", "viper"):
-        script = os.path.join(tmpdir, name + "_run.py")
-        with open(script, "w") as f:
-            f.write(_MPY_RUN % {"lib": DEVICE_LIB, "dir": os.path.dirname(path), "guard": GUARD,
-                                "byte": GUARD_BYTE, "name": name, "tier": tier, "arena": arena_size,
-                                "inputs": inp, "sizes": [len(x) for x in inputs]})
+    nat = natmod_dir()
+    tiers = (["native"] if nat else []) + ["viper", "pure"]
+    script = os.path.join(tmpdir, name + "_run.py")
+    with open(script, "w") as f:
+        f.write(_MPY_RUN % {"lib": DEVICE_LIB, "dir": os.path.dirname(path), "natmod": nat or "",
+                            "guard": GUARD, "byte": GUARD_BYTE, "name": name, "tiers": tiers,
+                            "arena": arena_size, "inputs": inp, "sizes": [len(x) for x in inputs]})
+    hang = None
+    try:
+        proc = subprocess.run([exe, "-X", "heapsize=8M", script], capture_output=True, text=True,
+                              timeout=60)
+        out, code, err = proc.stdout, proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired as e:
+        out, code, err = e.stdout or "", None, ""
+        out = out.decode() if isinstance(out, bytes) else out
+        hang = True
+    got, tier, bad = {}, None, None
+    for line in out.splitlines():
+        word, _, rest = line.partition(" ")
+        label = "MicroPython %s tier" % ("natmod" if tier == "native" else tier)
+        if word == "TIER":
+            tier = rest
+            got["mpy-" + tier] = []
+        elif tier is None or bad:
+            continue
+        elif word == "OUT":
+            got["mpy-" + tier].append(bytes.fromhex(rest))
+        elif word == "GUARD":
+            bad = "guard", "%s wrote %s bytes past the arena end" % (label, rest)
+        elif word == "ERR":
+            bad = "run", "%s: %s" % (label, rest[:120])
+    label = "MicroPython %s tier" % ("natmod" if tier == "native" else tier)
+    if bad is None and hang:
+        bad = "hang", "%s: no result in 60 s" % label
+    elif bad is None and (code is None or code < 0 or code):
+        bad = "crash", "%s: exit %s %s" % (label, code, err[-120:])
+    return {("mpy-natmod" if k == "mpy-native" else k): v for k, v in got.items()}, bad
+
+
+# --- oracles: TFLM for TFLite, onnxruntime for ONNX, in a child process (either may crash) ------
+def _oracle_tflm(model: bytes, inputs: list[bytes]) -> list[np.ndarray]:
+    from upyflow_tools.tflm import interpreter
+    interp = interpreter(model)
+    for i, data in enumerate(inputs):
+        d = interp.get_input_details(i)
+        dt = np.dtype(d["dtype"])
+        if int(np.prod(d["shape"])) * dt.itemsize != len(data):
+            raise ValueError("input %d: TFLM wants %s %s" % (i, list(d["shape"]), dt))
+        interp.set_input(np.frombuffer(data, dt).reshape(d["shape"]), i)
+    try:
+        interp.get_input_details(len(inputs))
+    except IndexError:
+        pass
+    else:
+        raise ValueError("TFLM has more inputs than the baked model")
+    interp.invoke()
+    outs = []
+    while True:
         try:
-            proc = subprocess.run([exe, "-X", "heapsize=8M", script], capture_output=True, text=True,
-                                  timeout=60)
-        except subprocess.TimeoutExpired:
-            return "hang", "MicroPython %s tier: no result in 60 s" % tier
-        lines = proc.stdout.splitlines()
-        if proc.returncode < 0 or (proc.returncode and not lines):
-            return "crash", "MicroPython %s tier: exit %d %s" % (tier, proc.returncode, proc.stderr[-120:])
-        if any(l.startswith("GUARD") for l in lines):
-            return "guard", "MicroPython %s tier wrote %s bytes past the arena end" % (
-                tier, [l for l in lines if l.startswith("GUARD")][0].split()[1])
-        if any(l.startswith("ERR") for l in lines) or proc.returncode:
-            return "run", "MicroPython %s tier: %s" % (tier, (lines[-1] if lines else proc.stderr[-120:])[:120])
-        got = [bytes.fromhex(l.split()[1]) if len(l.split()) > 1 else b"" for l in lines if l.startswith("OUT")]
-        for k, (x, y) in enumerate(zip(outs, got)):
-            if dtypes[k] == "f32" and len(x) == len(y):
-                if np.allclose(np.frombuffer(x, np.float32), np.frombuffer(y, np.float32), rtol=1e-5,
-                               atol=1e-6, equal_nan=True):
-                    continue
-            elif x == y:
+            interp.get_output_details(len(outs))
+        except IndexError:
+            return outs
+        outs.append(np.array(interp.get_output(len(outs))))
+
+
+def _oracle_ort(model: bytes, feeds: dict) -> list[np.ndarray]:
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def _oracle_serve() -> None:
+    """The oracle child (`fuzz.py --oracle`): (kind, model, inputs) pickled on stdin, answers
+    ('ok', outputs) or ('refused', why) pickled on stdout; C++ chatter goes to /dev/null."""
+    import pickle
+    import warnings
+    warnings.simplefilter("ignore")
+    reply = os.fdopen(os.dup(1), "wb")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    sys.stdout = sys.stderr
+    src = sys.stdin.buffer
+    while True:
+        head = src.read(4)
+        if len(head) < 4:
+            return
+        kind, model, inputs = pickle.loads(src.read(struct.unpack("<I", head)[0]))
+        try:
+            r = ("ok", _oracle_tflm(model, inputs) if kind == "tflite" else _oracle_ort(model, inputs))
+        except Exception as e:
+            r = ("refused", "%s: %s" % (type(e).__name__, " ".join(str(e).split())[:120]))
+        data = pickle.dumps(r)
+        reply.write(struct.pack("<I", len(data)) + data)
+        reply.flush()
+
+
+class Oracle:
+    """The oracle child process, restarted after a crash or a hang."""
+
+    def __init__(self, timeout: float = 20.0) -> None:
+        self.timeout = timeout
+        self.proc = None
+
+    def run(self, kind: str, model: bytes, inputs) -> tuple[str, object]:
+        """('ok', outputs) | ('refused' | 'crash' | 'hang', why)."""
+        import pickle
+        import select
+        import subprocess
+        if self.proc is None:
+            self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--oracle"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL)
+        data = pickle.dumps((kind, model, inputs))
+        try:
+            self.proc.stdin.write(struct.pack("<I", len(data)) + data)
+            self.proc.stdin.flush()
+            if not select.select([self.proc.stdout], [], [], self.timeout)[0]:
+                self.close()
+                return "hang", "no answer in %g s" % self.timeout
+            head = self.proc.stdout.read(4)
+            if len(head) < 4:
+                raise BrokenPipeError
+            return pickle.loads(self.proc.stdout.read(struct.unpack("<I", head)[0]))
+        except (BrokenPipeError, OSError, EOFError):
+            code = self.proc.wait()
+            self.proc = None
+            return "crash", "exit code %s" % code
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+_oracle = []
+
+
+def _onnx_layouts(data: bytes, ninputs: int, noutputs: int):
+    """Per graph input and output: the axes permutation from ONNX order to the baked model's
+    bytes, by the rule the ONNX reader documents (rank 4: NHWC unless only Transposes read the
+    input / a Transpose makes the output; rank 3 likewise as NLC in a model with 1-D
+    convolutions or pools), and the input names. None when the graph does not fit."""
+    import onnx
+    m = onnx.ModelProto()
+    m.ParseFromString(data)
+    g = m.graph
+    inits = {i.name for i in g.initializer}
+    ins = [vi for vi in g.input if vi.name not in inits]
+    if len(ins) != ninputs or len(g.output) != noutputs:
+        return None
+    one_d = False
+    for n in g.node:
+        if n.op_type in ("Conv", "MaxPool", "AveragePool"):
+            ks = [a for a in n.attribute if a.name == "kernel_shape"]
+            w = [i for i in g.initializer if len(n.input) > 1 and i.name == n.input[1]]
+            rank = len(ks[0].ints) if ks else (len(w[0].dims) - 2 if w else 0)
+            one_d = one_d or rank == 1
+
+    def perm(rank, transposed):
+        if transposed:
+            return tuple(range(rank))
+        if rank == 4:
+            return (0, 2, 3, 1)
+        if rank == 3 and one_d:
+            return (0, 2, 1)
+        return tuple(range(rank))
+    inp = []
+    for vi in ins:
+        users = [n.op_type for n in g.node if vi.name in n.input]
+        inp.append((vi.name, perm(len(vi.type.tensor_type.shape.dim), bool(users) and
+                                  all(u == "Transpose" for u in users))))
+    outp = []
+    for vo in g.output:
+        made = [n.op_type for n in g.node if vo.name in n.output]
+        outp.append(lambda rank, t=made == ["Transpose"]: perm(rank, t))
+    return inp, outp
+
+
+def reference(kind: str, data: bytes, result, inputs: list[bytes], timeout: float = 20.0):
+    """The oracle's outputs as the baked model's bytes: ('ok', [bytes]) or (status, why)."""
+    if not _oracle:
+        _oracle.append(Oracle(timeout))
+    if kind == "tflite":
+        r = _oracle[0].run("tflite", data, inputs)
+        if r[0] != "ok":
+            return r
+        return "ok", [np.ascontiguousarray(y).tobytes() for y in r[1]]
+    lay = _onnx_layouts(data, len(inputs), len(result.baked.outputs))
+    if lay is None:
+        return "refused", "the ONNX graph's inputs or outputs do not match the baked model's"
+    inp, outp = lay
+    feeds = {}
+    for (name, p), t, raw in zip(inp, result.baked.inputs, inputs):
+        shape, dtype = result.baked.tensors[t][4], result.baked.tensors[t][3]
+        if dtype != "f32" or len(shape) != len(p):
+            return "refused", "input %r: %s %s in the baked model" % (name, dtype, list(shape))
+        feeds[name] = np.ascontiguousarray(np.frombuffer(raw, np.float32).reshape(shape).transpose(np.argsort(p)))
+    r = _oracle[0].run("onnx", data, feeds)
+    if r[0] != "ok":
+        return r
+    outs = []
+    for y, f in zip(r[1], outp):
+        y = np.asarray(y)
+        if y.dtype != np.float32:
+            return "refused", "onnxruntime gives a %s output" % y.dtype
+        outs.append(np.ascontiguousarray(y.transpose(f(y.ndim))).tobytes())
+    return "ok", outs
+
+
+def compare(ref: list[bytes], outs: list[bytes], dtypes, tie: bool, what: str,
+            rtol: float = 1e-5, atol: float = 1e-6, step: float = 0.0):
+    """None when outs match ref: integers byte for byte, float32 within rtol/atol (or within
+    `step`, a quantization step, counted as a tie); else (verdict, detail)."""
+    if len(ref) != len(outs):
+        return "mismatch", "%s: %d outputs, the reference %d" % (what, len(outs), len(ref))
+    for k, (x, y) in enumerate(zip(ref, outs)):
+        if len(x) != len(y):
+            return "mismatch", "%s: output %d has %d bytes, the reference %d" % (what, k, len(y), len(x))
+        if dtypes[k] == "f32":
+            xa, ya = np.frombuffer(x, np.float32), np.frombuffer(y, np.float32)
+            if np.allclose(ya, xa, rtol=rtol, atol=atol, equal_nan=True):
                 continue
-            return "mismatch", "output %d (%s) differs between CPython pure and MicroPython %s" % (
-                k, dtypes[k], tier)
+            if (tie or step) and np.allclose(ya, xa, rtol=rtol, atol=atol + step * 1.001, equal_nan=True):
+                return "float-tie", "%s: output %d (f32) within one step" % (what, k)
+            d = np.abs(xa.astype(np.float64) - ya)
+            i = int(np.nanargmax(d)) if np.isfinite(d).any() else 0
+            return "mismatch", "%s: output %d (f32) differs (%.9g vs %.9g)" % (what, k, ya[i], xa[i])
+        if x != y:
+            dt = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32}[dtypes[k]]
+            steps = np.abs(np.frombuffer(x, dt).astype(np.int64) - np.frombuffer(y, dt)).max()
+            return ("float-tie" if tie and steps <= 1 else "mismatch"), \
+                "%s: output %d (%s) differs by %d steps" % (what, k, dtypes[k], steps)
     return None
 
 
@@ -620,29 +860,46 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
         r = _run_tier(mod, tier, inputs, result.arena_size)
         if isinstance(r[0], str):
             return r
-        got[tier] = r
-    if os.environ.get("FUZZ_MICROPYTHON") and "pure" in got:
-        r = _micropython_tiers(path, inputs, result.arena_size, got["pure"], tmpdir)
-        if r is not None:
+        got[tier], dtypes = r
+    if os.environ.get("FUZZ_MICROPYTHON"):
+        mp_got, bad = micropython_tiers(path, inputs, result.arena_size, tmpdir)
+        if bad is not None:
+            return bad
+        got.update(mp_got)
+    # A float result quantized (QUANTIZE of a float kernel's output) may land on the other
+    # side of a rounding tie: float kernels agree within 1e-5, not bit for bit.
+    tie = any(c[0] == "quantize_f32" for c in result.baked.calls)
+    kind = "onnx" if name.endswith(".onnx") else "tflite"
+    note = None
+    if os.environ.get("FUZZ_ORACLE", "1") != "0":
+        status, ref = reference(kind, data, result, inputs)
+        if status != "ok":
+            note = ("tflm-" if kind == "tflite" else "ort-") + status, str(ref)
+    else:
+        status = None
+    if status == "ok":
+        oracle = "TFLM" if kind == "tflite" else "onnxruntime"
+        if kind == "onnx":   # onnxruntime's own float order; QDQ graphs round ties to even
+            qs = [float(np.max(t[5])) for t in result.baked.tensors if t[3] in ("i8", "u8", "i16")
+                  and t[5] is not None and np.size(t[5])]
+            opts = dict(rtol=1e-4, atol=1e-5, step=max(qs) if qs else 0.0)
+        else:
+            opts = {}
+    else:   # no oracle: the tiers against the CPython native (else pure) tier
+        oracle, ref = ("native" if "native" in got else "pure"), None
+        ref = got[oracle]
+        opts = {}
+    worst = None
+    for tier, outs in got.items():
+        if tier == oracle:
+            continue
+        r = compare(ref, outs, dtypes, tie, "%s vs %s" % (tier, oracle), **opts)
+        if r is not None and r[0] == "mismatch":
             return r
-    if len(got) == 2:
-        # A float result quantized (QUANTIZE of a float kernel's output) may land on the other
-        # side of a rounding tie: float kernels agree within 1e-5, not bit for bit.
-        tie = any(c[0] == "quantize_f32" for c in result.baked.calls)
-        (a, dtypes), (b, _) = got["native"], got["pure"]
-        for k, (x, y) in enumerate(zip(a, b)):
-            if dtypes[k] == "f32":
-                xa, ya = np.frombuffer(x, np.float32), np.frombuffer(y, np.float32)
-                if not np.allclose(xa, ya, rtol=1e-5, atol=1e-6, equal_nan=True):
-                    return ("float-tie" if tie else "mismatch"), "output %d (f32) differs between native and pure" % k
-            elif len(x) != len(y):
-                return "mismatch", "output %d has %d bytes on native, %d on pure" % (k, len(x), len(y))
-            elif x != y:
-                dt = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32}[dtypes[k]]
-                step = np.abs(np.frombuffer(x, dt).astype(np.int64) - np.frombuffer(y, dt)).max()
-                return ("float-tie" if tie and step <= 1 else "mismatch"), \
-                    "output %d (%s) differs between native and pure" % (k, dtypes[k])
-    return "ok", ""
+        worst = worst or r
+    if worst is not None:
+        return worst
+    return note or ("ok", "")
 
 
 def _worker(conn, mem_limit: int) -> None:
@@ -731,14 +988,17 @@ def mutants(kind: str, count: int, seed: int, quick: bool):
 
 def fuzz(kind: str, count: int, seed: int, timeout: float = 20.0, quick: bool = False,
          save: str | None = None, log=None) -> dict:
-    """Run count mutants; {'counts': Counter, 'findings': {(verdict, detail): (seed name, k)}}."""
-    counts, findings = Counter(), {}
+    """Run count mutants; {'counts': Counter of (verdict, kind), 'findings': {(verdict, detail):
+    (seed name, k, detail)}, 'notes': the same for the oracle's refusals, crashes and hangs}."""
+    counts, findings, notes = Counter(), {}, {}
     pool = Pool(timeout)
     try:
         for k, (name, data, sub) in enumerate(mutants(kind, count, seed, quick)):
             verdict, detail = pool.run(name, data, sub)
             counts[(verdict, "onnx" if name.endswith(".onnx") else "tflite")] += 1
-            if verdict not in GOOD:
+            if verdict in NOTES:
+                notes.setdefault((verdict, detail[:40]), (name, k, detail))
+            elif verdict not in GOOD:
                 key = (verdict, detail.split(": ")[0] if verdict == "traceback" else
                        detail.split("(")[-1].split(":")[0] + detail.split("'")[0] if verdict == "backstop"
                        else detail[:80])
@@ -752,7 +1012,7 @@ def fuzz(kind: str, count: int, seed: int, timeout: float = 20.0, quick: bool = 
                     log("%s %d %s: %s %s" % (name, k, "", verdict, detail))
     finally:
         pool.close()
-    return {"counts": counts, "findings": findings}
+    return {"counts": counts, "findings": findings, "notes": notes}
 
 
 def main(argv=None) -> int:
@@ -779,10 +1039,14 @@ def main(argv=None) -> int:
         print("%s: %d mutants: %s" % (kind, total, ", ".join("%s %d" % kv for kv in sorted(by.items()))))
         for (verdict, _), (name, k, detail) in sorted(r["findings"].items()):
             print("  %-9s %s #%d: %s" % (verdict, name, k, detail))
-        bad += sum(n for (verdict, _), n in c.items() if verdict not in GOOD)
+        for (verdict, _), (name, k, detail) in sorted(r["notes"].items()):
+            print("  note: %-12s %s #%d: %s" % (verdict, name, k, detail))
+        bad += sum(n for (verdict, _), n in c.items() if verdict not in GOOD + NOTES)
     print("%.0f s" % (time.time() - t0))
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--oracle"]:
+        sys.exit(_oracle_serve())
     sys.exit(main())

@@ -131,6 +131,8 @@ def conv2d_s8(args):
                 sh = (sp[k] ^ 0x80) - 0x80
                 if sh > 0:
                     acc = acc << sh
+                    # wrapped to int32 as in C (a no-op on 32-bit ports, not on 64-bit ones)
+                    acc = (((((acc >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | (acc & 0xFFFF)
                 ah = acc >> 16
                 al = acc & 0xFFFF
                 mh = m >> 16
@@ -243,6 +245,8 @@ def depthwise_conv2d_s8(args):
                     sh = (sp[k] ^ 0x80) - 0x80
                     if sh > 0:
                         acc = acc << sh
+                        # wrapped to int32 as in C (a no-op on 32-bit ports, not on 64-bit ones)
+                        acc = (((((acc >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | (acc & 0xFFFF)
                     ah = acc >> 16
                     al = acc & 0xFFFF
                     mh = m >> 16
@@ -304,6 +308,8 @@ def fully_connected_s8(args):
             sh = (sp[k] ^ 0x80) - 0x80
             if sh > 0:
                 acc = acc << sh
+                # wrapped to int32 as in C (a no-op on 32-bit ports, not on 64-bit ones)
+                acc = (((((acc >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | (acc & 0xFFFF)
             ah = acc >> 16
             al = acc & 0xFFFF
             mh = m >> 16

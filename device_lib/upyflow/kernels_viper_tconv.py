@@ -74,6 +74,8 @@ def transpose_conv_s8(args):
                 sh = (sp[k] ^ 0x80) - 0x80
                 if sh > 0:
                     acc = acc << sh
+                    # wrapped to int32 as in C (a no-op on 32-bit ports, not on 64-bit ones)
+                    acc = (((((acc >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | (acc & 0xFFFF)
                 ah = acc >> 16
                 al = acc & 0xFFFF
                 mh = m >> 16

@@ -1,10 +1,22 @@
 # Integer requantization helpers, bit-exact with TFLite Micro's double rounding
 # (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT) and with the
 # gemmlowp fixed-point routines its int8 softmax uses. One place for all tiers'
-# reference arithmetic; values are Python ints standing for int32.
+# reference arithmetic; values are Python ints standing for int32. f32() is the
+# float side: a Python float (a double on most ports) rounded to float32.
+from array import array
 
 INT32_MIN = -2147483648
 INT32_MAX = 2147483647
+
+_F32 = array("f", [0.0])
+
+
+def f32(v):
+    # v rounded to float32 (overflow to inf), as a C float holds it: float kernels
+    # round each product and sum where TFLM's float32 arithmetic does, so their
+    # results are TFLM's bit for bit. One array cell: no allocation per call.
+    _F32[0] = v
+    return _F32[0]
 
 
 def srdhm(a, b):

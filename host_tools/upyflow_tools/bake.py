@@ -13,7 +13,7 @@ from .emit import Baked, assemble, module_source
 from .fold import fold_constants
 from .ir import Graph
 from .lower import Call, lower
-from .lower.core import MAX_BYTES
+from .lower.core import MAX_BYTES, check_dataflow
 from .passes import alias_layout_ops, split_large_layers
 
 # --weights file: the most weight bytes one op may read into the reusable buffer.
@@ -79,6 +79,7 @@ def compile_model(path: str, name: str | None = None, data: bytes | None = None,
         graph.rounding = rounding
     if not graph.inputs or not graph.outputs:
         raise BakeError("%s declares no inputs or no outputs" % path)
+    check_dataflow(graph)
     report = None
     if quantize is not None:
         fold_constants(graph)   # the calibration run needs no shape arithmetic either

@@ -1,5 +1,6 @@
 # AVERAGE_POOL_2D and MAX_POOL_2D, NHWC, batch 1; padded taps are skipped and
 # the average divides by the count of valid taps, as TFLite does.
+from ..qmath import f32
 
 KERNELS = ("avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32")
 
@@ -42,9 +43,9 @@ def _max(x, idx):
 
 def _avg_float(x, idx):
     acc = 0.0
-    for i in idx:
-        acc += x[i]
-    return acc / len(idx)
+    for i in idx:   # a float32 sum, as TFLM
+        acc = f32(acc + x[i])
+    return f32(acc / len(idx))
 
 
 def avg_pool2d_s8(x, out, *geom):

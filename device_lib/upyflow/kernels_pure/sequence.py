@@ -4,7 +4,7 @@
 # (upyflow_tools/lower/families/sequence.py).
 import math
 
-from ..qmath import mul_by_qm, wrap32
+from ..qmath import mul_by_qm, wrap32, f32
 
 KERNELS = ("svdf_s8_i16", "svdf_s8_i8", "svdf_f32", "lstm_s8", "lstm_f32")
 
@@ -191,12 +191,12 @@ def lstm_s8(x, w, q, hidden, cell, out, batch, steps, n_in, n, time_major, h_zp,
 
 
 def _sigmoid_f(v):
-    # TFLM's float Logistic, cut-offs included
+    # TFLM's float Logistic, cut-offs included, in float32
     if v > 16.619047164916992:
         return 1.0
     if v < -9.0:
-        return math.exp(v)
-    return 1.0 / (1.0 + math.exp(-v))
+        return f32(math.exp(v))
+    return f32(1.0 / f32(1.0 + f32(math.exp(-v))))
 
 
 def lstm_f32(x, w, bias, hidden, cell, out, batch, steps, n_in, n, time_major, clip):
@@ -215,17 +215,17 @@ def lstm_f32(x, w, bias, hidden, cell, out, batch, steps, n_in, n, time_major, c
                     gi = k * n + j
                     a = 0.0
                     wb = gi * n_in - xb
-                    for m in range(xb, xb + n_in):
-                        a += w[wb + m] * x[m]
+                    for m in range(xb, xb + n_in):   # float32 products and sums, as TFLM
+                        a = f32(a + f32(w[wb + m] * x[m]))
                     r = 0.0
                     wb = rec + gi * n - hb
                     for m in range(hb, hb + n):
-                        r += w[wb + m] * hidden[m]
-                    g[k] = a + bias[gi] + r
-                c = _sigmoid_f(g[0]) * cell[hb + j] + _sigmoid_f(g[1]) * math.tanh(g[2])
+                        r = f32(r + f32(w[wb + m] * hidden[m]))
+                    g[k] = f32(f32(a + bias[gi]) + r)
+                c = f32(f32(_sigmoid_f(g[0]) * cell[hb + j]) + f32(_sigmoid_f(g[1]) * f32(math.tanh(g[2]))))
                 if clip > 0.0:
                     c = -clip if c < -clip else (clip if c > clip else c)
                 cell[hb + j] = c
-                out[ob + j] = _sigmoid_f(g[3]) * math.tanh(cell[hb + j])
+                out[ob + j] = _sigmoid_f(g[3]) * f32(math.tanh(cell[hb + j]))
             for j in range(n):
                 hidden[hb + j] = out[ob + j]

@@ -1,7 +1,7 @@
 # SOFTMAX over the last axis. int8 follows TFLite's fixed-point algorithm
 # (Q5.26 scaled differences, exp in Q0.31, Q12.19 sum, Newton reciprocal).
 import math
-from ..qmath import srdhm, rdbypot, exp_on_negative_q5_26, reciprocal_q12
+from ..qmath import srdhm, rdbypot, exp_on_negative_q5_26, reciprocal_q12, f32
 
 KERNELS = ("softmax_s8", "softmax_f32")
 
@@ -47,9 +47,9 @@ def softmax_f32(x, out, rows, depth, beta):
         base = r * depth
         top = max(x[c] for c in range(base, base + depth))
         total = 0.0
-        for c in range(base, base + depth):
-            e = math.exp((x[c] - top) * beta)
+        for c in range(base, base + depth):   # float32 steps, as TFLM
+            e = f32(math.exp(f32(f32(x[c] - top) * beta)))
             out[c] = e
-            total += e
+            total = f32(total + e)
         for c in range(base, base + depth):
             out[c] = out[c] / total

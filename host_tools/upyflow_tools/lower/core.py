@@ -203,6 +203,36 @@ def check_graph(graph: Graph, ops: bool = True) -> None:
         check_op(graph, op)
 
 
+def check_dataflow(graph: Graph) -> None:
+    """In file order (TFLM's run order) every operator reads graph inputs, constants, state
+    (variable) tensors or tensors an earlier operator wrote; it does not write what it reads,
+    no two operators write one tensor, and every graph output is computed. Else TFLM and the
+    tiers read undefined arena bytes (the planner shares them between tensors)."""
+    n = len(graph.tensors)
+    ready = set(graph.inputs)
+    writer: dict[int, str] = {}
+    for op in graph.ops:
+        for t in op.inputs:
+            if 0 <= t < n and t not in ready and not graph.tensors[t].is_const \
+                    and not graph.tensors[t].variable:
+                raise BakeError("operator %s reads tensor %r before any operator writes it"
+                                % (op.kind, graph.tensors[t].name))
+        for t in op.outputs:
+            if not 0 <= t < n or graph.tensors[t].variable:
+                continue
+            if t in op.inputs:
+                raise BakeError("operator %s writes tensor %r, which it also reads"
+                                % (op.kind, graph.tensors[t].name))
+            if t in writer:
+                raise BakeError("tensor %r is written by two operators (%s, then %s)"
+                                % (graph.tensors[t].name, writer[t], op.kind))
+            writer[t] = op.kind
+            ready.add(t)
+    for t in graph.outputs:
+        if 0 <= t < n and t not in ready and not graph.tensors[t].is_const and not graph.tensors[t].variable:
+            raise BakeError("graph output %r is not computed by any operator" % graph.tensors[t].name)
+
+
 def check_op(graph: Graph, op: Op) -> None:
     """One op's part of check_graph."""
     need = MIN_INPUTS.get(op.kind, 1)
@@ -310,8 +340,12 @@ def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
 
 
 def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
+    """The optional bias (operand 2) as dtype: float32 for the float kernels, int32 in the
+    file for the int8 ones (TFLM reads the bytes as that type, whatever the tensor says)."""
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         b = need_const(graph, op, 2, "bias")
+        if b.dtype != ("f32" if dtype == np.float32 else "i32"):
+            raise types_error(op, graph)
         check_size(op, b, channels, "bias")
         return b.data.reshape(-1).astype(dtype)
     return np.zeros(channels, dtype)

@@ -58,6 +58,9 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
     ic = x.shape[-1]
     if ic < 1 or oc % ic:
         raise BakeError("DEPTHWISE_CONV_2D %r: %d output channels for %d input channels" % (out.name, oc, ic))
+    if op.options.get("depth_multiplier", oc // ic) != oc // ic:   # TFLM's loops follow the option
+        raise BakeError("DEPTHWISE_CONV_2D %r: depth_multiplier %s, but %d input and %d output channels"
+                        % (out.name, op.options["depth_multiplier"], ic, oc))
     geom = conv_geometry(op, x, k_h, k_w, out)
     dims = [x.shape[1], x.shape[2], ic, out.shape[1], out.shape[2], oc // ic]
     act = op.options.get("fused_activation_function", "NONE")
