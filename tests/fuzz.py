@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("FUZZ_SHARED") or HERE.parents[1] / "shared") / "models"
 GOOD = ("rejected", "ok", "skipped", "float-tie")
 # the tiers agree with each other but the oracle (TFLM, onnxruntime) refused, crashed or hung
-NOTES = tuple(o + s for o in ("tflm-", "ort-") for s in ("refused", "crash", "hang"))
+NOTES = tuple(o + s for o in ("tflm-", "ort-") for s in ("refused", "crash", "hang")) + ("ort-overflow",)
 GUARD = 256                      # guard bytes after the arena
 GUARD_BYTE = 0xA5
 MEM_LIMIT = 2 << 30              # address space of a worker
@@ -793,9 +793,11 @@ def reference(kind: str, data: bytes, result, inputs: list[bytes], timeout: floa
 
 
 def compare(ref: list[bytes], outs: list[bytes], dtypes, tie: bool, what: str,
-            rtol: float = 1e-5, atol: float = 1e-6, step: float = 0.0):
+            rtol: float = 1e-5, atol: float = 1e-6, step: float = 0.0, onnx: bool = False):
     """None when outs match ref: integers byte for byte, float32 within rtol/atol (or within
-    `step`, a quantization step, counted as a tie); else (verdict, detail)."""
+    `step`, a quantization step, counted as a tie); else (verdict, detail). onnx: where
+    onnxruntime overflows to +-inf, the tiers give +-FLT_MAX (the TFLite operators' "NONE"
+    activation clamps there, as TFLM does): counted as ort-overflow."""
     if len(ref) != len(outs):
         return "mismatch", "%s: %d outputs, the reference %d" % (what, len(outs), len(ref))
     for k, (x, y) in enumerate(zip(ref, outs)):
@@ -807,6 +809,10 @@ def compare(ref: list[bytes], outs: list[bytes], dtypes, tie: bool, what: str,
                 continue
             if (tie or step) and np.allclose(ya, xa, rtol=rtol, atol=atol + step * 1.001, equal_nan=True):
                 return "float-tie", "%s: output %d (f32) within one step" % (what, k)
+            fmax = np.float32(3.4028234663852886e38)
+            if onnx and np.allclose(np.where(np.isinf(xa), np.sign(xa) * fmax, xa), ya, rtol=rtol,
+                                    atol=atol, equal_nan=True):
+                return "ort-overflow", "%s: output %d (f32) +-FLT_MAX where onnxruntime has +-inf" % (what, k)
             d = np.abs(xa.astype(np.float64) - ya)
             i = int(np.nanargmax(d)) if np.isfinite(d).any() else 0
             return "mismatch", "%s: output %d (f32) differs (%.9g vs %.9g)" % (what, k, ya[i], xa[i])
@@ -882,7 +888,7 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
         if kind == "onnx":   # onnxruntime's own float order; QDQ graphs round ties to even
             qs = [float(np.max(t[5])) for t in result.baked.tensors if t[3] in ("i8", "u8", "i16")
                   and t[5] is not None and np.size(t[5])]
-            opts = dict(rtol=1e-4, atol=1e-5, step=max(qs) if qs else 0.0)
+            opts = dict(rtol=1e-4, atol=1e-5, step=max(qs) if qs else 0.0, onnx=True)
         else:
             opts = {}
     else:   # no oracle: the tiers against the CPython native (else pure) tier
@@ -896,7 +902,7 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
         r = compare(ref, outs, dtypes, tie, "%s vs %s" % (tier, oracle), **opts)
         if r is not None and r[0] == "mismatch":
             return r
-        worst = worst or r
+        worst = r if worst is None or (r is not None and r[0] in NOTES) else worst
     if worst is not None:
         return worst
     return note or ("ok", "")

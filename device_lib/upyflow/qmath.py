@@ -19,6 +19,18 @@ def f32(v):
     return _F32[0]
 
 
+def dot_f32(acc, x, i, w, j, n):
+    # acc + x[i + k] * w[j + k] for k < n, each product and sum rounded to float32
+    # in that order (TFLM's float dot products); the cell inline, a call is slower.
+    c = _F32
+    d = j - i
+    for k in range(i, i + n):
+        c[0] = x[k] * w[d + k]
+        c[0] += acc
+        acc = c[0]
+    return acc
+
+
 def srdhm(a, b):
     # SaturatingRoundingDoublingHighMul: high 32 bits of 2*a*b, rounded half away
     # from zero; C's division truncates, so negatives are handled separately.

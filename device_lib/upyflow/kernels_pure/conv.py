@@ -1,7 +1,7 @@
 # CONV_2D and DEPTHWISE_CONV_2D, NHWC, batch 1. The bias arrives with
 # input_offset * sum(filter) folded in, so padded taps (which TFLite treats as
 # the input zero point) are corrected by subtracting input_offset * their weight.
-from ..qmath import mul_by_qm, f32
+from ..qmath import mul_by_qm, f32, dot_f32
 
 KERNELS = ("conv2d_s8", "depthwise_conv2d_s8", "conv2d_f32", "depthwise_conv2d_f32")
 
@@ -104,9 +104,7 @@ def conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
                 acc = 0.0
                 wb = oc * fsize
                 for xi, wi in taps:   # float32 products and sums, as TFLM
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc = f32(acc + f32(x[k] * w[d + k]))
+                    acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
                 out[o] = min(max(f32(acc + bias[oc]), act_min), act_max)
                 o += 1
 

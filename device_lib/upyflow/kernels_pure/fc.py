@@ -1,5 +1,5 @@
 # FULLY_CONNECTED. The input zero point is folded into the bias at bake time.
-from ..qmath import mul_by_qm, f32
+from ..qmath import mul_by_qm, f32, dot_f32
 
 KERNELS = ("fully_connected_s8", "fully_connected_f32")
 
@@ -29,9 +29,5 @@ def fully_connected_f32(x, w, bias, out, batches, n_in, n_out, act_min, act_max)
     for b in range(batches):
         xb = b * n_in
         for o in range(n_out):
-            acc = 0.0
-            wb = o * n_in - xb
-            for k in range(xb, xb + n_in):   # float32 products and sums, as TFLM
-                acc = f32(acc + f32(x[k] * w[wb + k]))
-            acc = f32(acc + bias[o])
+            acc = f32(dot_f32(0.0, x, xb, w, o * n_in, n_in) + bias[o])   # float32, as TFLM
             out[b * n_out + o] = min(max(acc, act_min), act_max)

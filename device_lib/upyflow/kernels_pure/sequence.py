@@ -4,7 +4,7 @@
 # (upyflow_tools/lower/families/sequence.py).
 import math
 
-from ..qmath import mul_by_qm, wrap32, f32
+from ..qmath import mul_by_qm, wrap32, f32, dot_f32
 
 KERNELS = ("svdf_s8_i16", "svdf_s8_i8", "svdf_f32", "lstm_s8", "lstm_f32")
 
@@ -213,14 +213,8 @@ def lstm_f32(x, w, bias, hidden, cell, out, batch, steps, n_in, n, time_major, c
                 g = [0.0, 0.0, 0.0, 0.0]
                 for k in range(4):
                     gi = k * n + j
-                    a = 0.0
-                    wb = gi * n_in - xb
-                    for m in range(xb, xb + n_in):   # float32 products and sums, as TFLM
-                        a = f32(a + f32(w[wb + m] * x[m]))
-                    r = 0.0
-                    wb = rec + gi * n - hb
-                    for m in range(hb, hb + n):
-                        r = f32(r + f32(w[wb + m] * hidden[m]))
+                    a = dot_f32(0.0, x, xb, w, gi * n_in, n_in)   # float32, as TFLM
+                    r = dot_f32(0.0, hidden, hb, w, rec + gi * n, n)
                     g[k] = f32(f32(a + bias[gi]) + r)
                 c = f32(f32(_sigmoid_f(g[0]) * cell[hb + j]) + f32(_sigmoid_f(g[1]) * f32(math.tanh(g[2]))))
                 if clip > 0.0:

@@ -2,7 +2,7 @@
 # each input pixel into the output; here each output gathers the input pixels
 # that reach it (same integer sums; float sums in TFLM's order: input row, column,
 # channel ascending). No scratch buffer is needed.
-from ..qmath import mul_by_qm, mul_by_qm64, f32
+from ..qmath import mul_by_qm, mul_by_qm64, f32, dot_f32
 from .conv16 import bias64
 
 KERNELS = ("transpose_conv_s8", "transpose_conv_s16", "transpose_conv_f32")
@@ -74,9 +74,7 @@ def transpose_conv_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
             for oc in range(out_c):
                 acc = 0.0
                 wb = oc * fsize
-                for xi, wi in taps:
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):   # float32, as TFLM
-                        acc = f32(acc + f32(x[k] * w[d + k]))
+                for xi, wi in taps:   # float32 products and sums, as TFLM
+                    acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
                 out[o] = min(max(f32(acc + bias[oc]), act_min), act_max)
                 o += 1

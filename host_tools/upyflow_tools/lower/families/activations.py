@@ -201,6 +201,8 @@ def _leaky_relu(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     alpha = float(op.options.get("alpha", 0.0))
+    if not np.isfinite(alpha):   # as float constants: the tiers would disagree on NaN/inf arithmetic
+        raise BakeError("LEAKY_RELU %r: alpha %s is not finite" % (out.name, alpha))
     if x.dtype == "f32":
         return [Call("leaky_relu_f32", [op.inputs[0], op.outputs[0]], [x.size, alpha])]
     p = leaky_params(x, out, alpha)
