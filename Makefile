@@ -19,9 +19,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-# Thousands of mutated TFLite and ONNX models through bake and the CPython tiers (tests/fuzz.py);
-# FUZZ_COUNT mutants per format, FUZZ_SEED fixed for a replay (default: a fresh seed, printed);
-# accepted models also run under the MicroPython unix port, pure and viper (FUZZ_MICROPYTHON=0: not).
+# Thousands of mutated TFLite and ONNX models through bake, the CPython tiers and the oracle
+# (TFLM, onnxruntime; tests/fuzz.py); FUZZ_COUNT mutants per format, FUZZ_SEED fixed for a replay
+# (default: a fresh seed, printed); accepted models also run under the MicroPython unix port,
+# natmod, viper and pure (FUZZ_MICROPYTHON=0: not).
 FUZZ_COUNT ?= 3000
 FUZZ_MICROPYTHON ?= 1
 fuzz: setup

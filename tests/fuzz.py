@@ -1,29 +1,39 @@
-"""A seeded mutation fuzzer for `upyflow bake` and the CPython tiers.
+"""A seeded mutation fuzzer for `upyflow bake`, every kernel tier, and the oracles.
 
 Seeds: the small shared .tflite models (when ../shared is present), models built with
 tflite_writer.py and small ONNX models built with onnx.helper. A mutant changes one to three
 schema fields (shape dimensions, types, scales, zero points, operator operands and options,
 graph inputs/outputs: found by walking the flatbuffer or editing the ONNX protobuf) or a few
 raw bytes. Each mutant is baked in a worker process that has a memory cap; the parent kills
-it after a timeout. The verdict per mutant:
+it after a timeout. An accepted mutant runs on the CPython native and pure tiers (the pure
+arena followed by guard bytes that must stay untouched, views unbounded above as
+MicroPython's uctypes views are), with FUZZ_MICROPYTHON=1 also under the MicroPython unix
+port on the natmod (the x64 upyflow_native.mpy, when it is current with the C sources or
+MPY_DIR can build it), viper and pure tiers, each arena followed by guard bytes; and on the
+oracle, TFLM for TFLite and onnxruntime for ONNX, in a child process of its own (both can
+crash on a damaged model). Every tier must give the oracle's outputs: integers byte for
+byte, float32 within 1e-5 relative (onnxruntime: 1e-4, and a QDQ graph within one output
+step, as tests/test_onnx.py). Where the oracle refuses, crashes or hangs, the tiers are
+compared with the CPython native tier instead and the mutant counted apart. Verdicts:
 
 - rejected: bake raised BakeError with a one-line message (good);
-- float-tie: as ok, but a float result quantized rounds one step apart on the two tiers
-  (float kernels agree within 1e-5, not bit for bit), counted apart;
-- ok: bake accepted it, and the model ran on the pure tier (arena followed by guard bytes
-  that must stay untouched, views unbounded above as MicroPython's uctypes views are) and
-  the native tier with equal outputs (good);
+- ok: the tiers give the oracle's outputs (good);
+- float-tie: as ok, but a float result quantized rounds one step apart (float kernels agree
+  within 1e-5, not bit for bit; a QDQ graph within one step of onnxruntime), counted apart;
+- tflm-/ort-refused, -crash, -hang: the oracle failed on the model, the tiers agree with each
+  other (noted with one example each, not a finding); ort-overflow: onnxruntime gives +-inf
+  where the tiers give +-FLT_MAX (TFLite's "NONE" activation clamps there, as TFLM does);
+- skipped: accepted, arena over MAX_RUN_ARENA;
 - anything else is a finding: traceback (any other exception in bake, with its place),
   multiline (a BakeError of several lines), backstop (the ONNX reader's catch-all turned an
-  unforeseen exception into its one-line error: not a crash, but a missing check), oom (MemoryError), hang, crash (worker died),
-  run (an accepted model fails at load or invoke on a tier), guard (bytes after the arena
-  changed), mismatch (the tiers disagree).
+  unforeseen exception into its one-line error: not a crash, but a missing check), oom
+  (MemoryError), hang, crash (worker or MicroPython died), run (an accepted model fails at
+  load or invoke on a tier), guard (bytes after the arena changed), mismatch (a tier differs
+  from the oracle, or from the native tier where there is none).
 
 `python tests/fuzz.py --count N --seed S [--kind tflite|onnx|both]` prints the counts and
-one example per distinct finding; tests/test_fuzz.py runs a few hundred in `make test`.
-FUZZ_MICROPYTHON=1 also runs every accepted model under the MicroPython unix port, pure and
-viper tiers, each arena followed by guard bytes, against the CPython pure outputs (crash,
-hang, guard, run and mismatch as above).
+one example per distinct finding; tests/test_fuzz.py runs a few hundred in `make test`,
+`make fuzz` thousands with a fresh seed. FUZZ_ORACLE=0 leaves the oracle out.
 """
 from __future__ import annotations
 
