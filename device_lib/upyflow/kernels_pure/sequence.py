@@ -131,16 +131,9 @@ def svdf_f32(x, wf, wt, bias, state, out, batch, n_in, n_filter, rank, mem, act_
                 last = row + mem - 1
                 for j in range(row, last):
                     state[j] = state[j + 1]
-                dot = 0.0
-                wb = r * n_in - xb
-                for k in range(xb, xb + n_in):
-                    dot += wf[wb + k] * x[k]
-                state[last] = dot
-                t = 0.0
-                wb = r * mem - row
-                for j in range(row, row + mem):
-                    t += wt[wb + j] * state[j]
-                acc += t
+                # float32 products and sums, as TFLM
+                state[last] = dot_f32(0.0, x, xb, wf, r * n_in, n_in)
+                acc = f32(acc + dot_f32(0.0, state, row, wt, r * mem, mem))
             out[b * n_unit + u] = min(max(acc, act_min), act_max)
 
 
