@@ -569,3 +569,29 @@ def test_pure_float_kernels_round_as_tflm(chain, tmp_path):
         xs = [np.random.default_rng(k).uniform(-2, 2, shape).astype(np.float32)]
         for got, want in zip(run_upyflow(model, xs), run_tflm(data, xs)):
             assert got.tobytes() == np.ascontiguousarray(want).tobytes()
+
+
+def test_onnx_int8_weights_with_a_zero_point_run_in_float(tmp_path):
+    """A QDQ Conv whose weights have a non-zero (per-channel) zero point: bake dropped it (the
+    kernels' weights are symmetric), 2 to 6 output steps off onnxruntime on that channel; the
+    conv now runs in float between DEQUANTIZE and QUANTIZE, as onnxruntime runs it."""
+    import onnx
+    from onnx import numpy_helper as nh
+    m = onnx.ModelProto()
+    m.ParseFromString(fuzz.seeds("onnx", quick=True)["o_qdq_conv.onnx"])
+    init = next(i for i in m.graph.initializer if i.name == "wz")
+    init.CopyFrom(nh.from_array(np.array([0, 0, 100], np.int8), "wz"))
+    data = m.SerializeToString()
+    for seed in range(3):
+        assert fuzz.judge("m.onnx", data, seed, str(tmp_path)) == ("ok", "")
+    assert "conv2d_s8_ort" not in [c[0] for c in compile_model("m.onnx", "m", data=data).baked.calls]
+
+
+@pytest.mark.parametrize("lo,hi", [(0.0, float("-inf")), (1.0, 0.0), (float("nan"), 1.0)])
+def test_onnx_clip_bounds_checked(lo, hi):
+    """(A Clip to max -inf made every value -inf: the TFLite max pool, starting at -FLT_MAX, and
+    the activation clamp gave +-FLT_MAX where onnxruntime gave NaN.)"""
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("Clip", ["x", "lo", "hi"], ["y"])], {"x": [1, 4]},
+                      {"lo": np.array(lo, np.float32), "hi": np.array(hi, np.float32)})
+    assert "needs finite bounds with min <= max" in bake_error(data, "m.onnx")

@@ -562,6 +562,13 @@ class _Reader:
             lo = None
         if hi is not None and hi >= 3.4e38:
             hi = None
+        # NaN, min > max, or a bound making every output infinite: the TFLite operators' float
+        # semantics (a max pool starts at -FLT_MAX, activations clamp at +-FLT_MAX) would then
+        # differ from onnxruntime's
+        if any(v is not None and not np.isfinite(v) for v in (lo, hi)) or \
+                (lo is not None and hi is not None and lo > hi):
+            raise BakeError("Clip node %r: min %s, max %s; upyflow needs finite bounds with min <= max"
+                            % (node.name, lo, hi))
         return lo, hi
 
     def _clip_act(self, node) -> str | None:
@@ -999,8 +1006,9 @@ class _Reader:
             raise BakeError("Conv node %r needs constant weights" % node.name)
         if isinstance(b, Val):
             raise BakeError("Conv node %r: a computed bias is not supported" % node.name)
-        wq = w if isinstance(w, QConst) else None
-        wf = w.value() if wq is not None else w
+        # int8 weights with a non-zero zero point run in float (the kernels' are symmetric)
+        wq = w if isinstance(w, QConst) and not np.any(w.zp) else None
+        wf = w.value() if isinstance(w, QConst) else w
         one_d = wf.ndim == 3
         if one_d:   # [O, C/g, K] on [N, C, L]: the 2-D conv of height 1
             if len(v.shape) != 3:
@@ -1191,8 +1199,8 @@ class _Reader:
 
     def _fc(self, i, node, w, trans_b: int, b, alpha: float, beta: float) -> None:
         v = self._rt(node, 0)
-        wq = w if isinstance(w, QConst) else None
-        wd = (wq.q if wq is not None else np.asarray(w, np.float32))
+        wq = w if isinstance(w, QConst) and not np.any(w.zp) else None   # as in _op_Conv
+        wd = wq.q if wq is not None else (w.value() if isinstance(w, QConst) else np.asarray(w, np.float32))
         if wd.ndim != 2:
             raise BakeError("%s node %r: %d-D weights; upyflow needs 2-D" % (node.op_type, node.name, wd.ndim))
         wmat = wd.T if not trans_b else wd      # [N, K]
