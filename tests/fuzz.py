@@ -579,21 +579,23 @@ def natmod_dir() -> str | None:
     return found
 
 
-def micropython_tiers(path: str, inputs: list[bytes], arena_size: int, tmpdir: str):
-    """Outputs of the baked module at path under the MicroPython unix port on the natmod, viper
-    and pure tiers, each arena followed by guard bytes: ({tier: outputs}, None), or (partial,
-    (verdict, detail)) on a crash, hang, guard violation or run error. Needs `micropython`."""
+def micropython_tiers(path: str, inputs: list[bytes], arena_size: int, tmpdir: str,
+                      exe: str | None = None, tiers: list[str] | None = None):
+    """Outputs of the baked module at path under the MicroPython unix port (`exe`, else
+    `micropython`) on the natmod, viper and pure tiers (or `tiers`), each arena followed by
+    guard bytes: ({tier: outputs}, None), or (partial, (verdict, detail)) on a crash, hang,
+    guard violation or run error."""
     import subprocess
     from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
-    exe = micropython_exe()
+    exe = exe or micropython_exe()
     if exe is None:
         return {}, None
     name = os.path.basename(path)[:-3]
     inp = os.path.join(tmpdir, name + ".in")
     with open(inp, "wb") as f:
         f.write(b"".join(inputs))
-    nat = natmod_dir()
-    tiers = (["native"] if nat else []) + ["viper", "pure"]
+    nat = natmod_dir() if tiers is None or "native" in tiers else None
+    tiers = tiers or (["native"] if nat else []) + ["viper", "pure"]
     script = os.path.join(tmpdir, name + "_run.py")
     with open(script, "w") as f:
         f.write(_MPY_RUN % {"lib": DEVICE_LIB, "dir": os.path.dirname(path), "natmod": nat or "",

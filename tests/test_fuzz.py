@@ -595,3 +595,26 @@ def test_onnx_clip_bounds_checked(lo, hi):
     data = onnx_model([oh.make_node("Clip", ["x", "lo", "hi"], ["y"])], {"x": [1, 4]},
                       {"lo": np.array(lo, np.float32), "hi": np.array(hi, np.float32)})
     assert "needs finite bounds with min <= max" in bake_error(data, "m.onnx")
+
+
+@pytest.mark.parametrize("chain", ["fc", "conv"])
+def test_pure_float_kernels_on_a_single_precision_port(chain, tmp_path):
+    """Where Python floats are float32 (MICROPY_FLOAT_IMPL_FLOAT, as on most boards) qmath's
+    dot_f32 is a plain loop; the pure tier still gives TFLM's bytes. MICROPYTHON_F32 names
+    such a unix port: make -C ports/unix BUILD=/tmp/mpyf32 \\
+    CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT (plus the options of docs/viper.md)."""
+    exe = os.environ.get("MICROPYTHON_F32")
+    if not exe:
+        pytest.skip("MICROPYTHON_F32 unset: a single-precision MicroPython unix port")
+    rng = np.random.default_rng(11)
+    data = _float_chain(rng) if chain == "fc" else _conv_chain(rng)
+    result = compile_model("m.tflite", "fzf", data=data)
+    path = tmp_path / "fzf.py"
+    path.write_text(module_source(result.baked, "fzf"))
+    shape = [1, 32] if chain == "fc" else [1, 8, 8, 4]
+    x = np.random.default_rng(1).uniform(-2, 2, shape).astype(np.float32)
+    got, bad = fuzz.micropython_tiers(str(path), [x.tobytes()], result.arena_size, str(tmp_path),
+                                      exe=exe, tiers=["pure"])
+    assert bad is None
+    status, want = fuzz.reference("tflite", data, result, [x.tobytes()])
+    assert status == "ok" and got["mpy-pure"] == want

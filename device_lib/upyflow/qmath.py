@@ -19,7 +19,7 @@ def f32(v):
     return _F32[0]
 
 
-def dot_f32(acc, x, i, w, j, n):
+def _dot_cell(acc, x, i, w, j, n):
     # acc + x[i + k] * w[j + k] for k < n, each product and sum rounded to float32
     # in that order (TFLM's float dot products); the cell inline, a call is slower.
     c = _F32
@@ -29,6 +29,17 @@ def dot_f32(acc, x, i, w, j, n):
         c[0] += acc
         acc = c[0]
     return acc
+
+
+def _dot_plain(acc, x, i, w, j, n):
+    # the same where Python floats are float32 (most boards): no cell needed
+    d = j - i
+    for k in range(i, i + n):
+        acc += x[k] * w[d + k]
+    return acc
+
+
+dot_f32 = _dot_plain if 1.0 + 2.0 ** -24 == 1.0 else _dot_cell
 
 
 def srdhm(a, b):
