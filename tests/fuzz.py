@@ -791,7 +791,8 @@ def reference(kind: str, data: bytes, result, inputs: list[bytes], timeout: floa
         shape, dtype = result.baked.tensors[t][4], result.baked.tensors[t][3]
         if dtype != "f32" or len(shape) != len(p):
             return "refused", "input %r: %s %s in the baked model" % (name, dtype, list(shape))
-        feeds[name] = np.ascontiguousarray(np.frombuffer(raw, np.float32).reshape(shape).transpose(np.argsort(p)))
+        x = np.frombuffer(raw, np.float32).reshape(shape)
+        feeds[name] = np.ascontiguousarray(x.transpose(np.argsort(p)))
     r = _oracle[0].run("onnx", data, feeds)
     if r[0] != "ok":
         return r

@@ -434,7 +434,8 @@ def _fc_chain(*edges: tuple[int, int]) -> bytes:
     w = ModelWriter()
     ts = [w.tensor([1, 4], "float32") for _ in range(4)]
     for r, o in edges:
-        w.op("FULLY_CONNECTED", [ts[r], w.tensor([4, 4], "float32", data=rng.normal(size=[4, 4])), -1], [ts[o]])
+        wt = w.tensor([4, 4], "float32", data=rng.normal(size=[4, 4]))
+        w.op("FULLY_CONNECTED", [ts[r], wt, -1], [ts[o]])
     return w.build([ts[0]], [ts[3]])
 
 

@@ -215,8 +215,9 @@ def check_dataflow(graph: Graph) -> None:
         for t in op.inputs:
             if 0 <= t < n and t not in ready and not graph.tensors[t].is_const \
                     and not graph.tensors[t].variable:
-                raise BakeError("operator %s reads tensor %r before any operator writes it (and it is "
-                                "not a graph input, a constant or a variable tensor)" % (op.kind, graph.tensors[t].name))
+                raise BakeError("operator %s reads tensor %r before any operator writes it (and it is not "
+                                "a graph input, a constant or a variable tensor)"
+                                % (op.kind, graph.tensors[t].name))
         for t in op.outputs:
             if not 0 <= t < n or graph.tensors[t].variable:
                 continue
