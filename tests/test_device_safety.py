@@ -300,12 +300,14 @@ def test_fuzz_micropython_guard_and_compare(tmp_path):
     path = tmp_path / "fzc.py"
     path.write_text(module_source(r.baked, "fzc"))
     inputs = [bytes(r.baked.tensors[t][2]) for t in r.baked.inputs]
-    want = fuzz._run_tier(fuzz._load(str(path), "fzc"), "pure", inputs, r.arena_size)
+    want, dtypes = fuzz._run_tier(fuzz._load(str(path), "fzc"), "pure", inputs, r.arena_size)
     d = str(tmp_path)
-    assert fuzz._micropython_tiers(str(path), inputs, r.arena_size, want, d) is None
-    changed = ([bytes([want[0][0][0] ^ 1]) + want[0][0][1:]] + list(want[0][1:]), want[1])
-    assert fuzz._micropython_tiers(str(path), inputs, r.arena_size, changed, d)[0] == "mismatch"
-    assert fuzz._micropython_tiers(str(path), inputs, r.arena_size - 16, want, d)[0] == "guard"
+    got, bad = fuzz.micropython_tiers(str(path), inputs, r.arena_size, d)
+    assert bad is None and set(got) >= {"mpy-viper", "mpy-pure"}
+    assert all(fuzz.compare(want, outs, dtypes, False, t) is None for t, outs in got.items())
+    changed = [bytes([want[0][0] ^ 1]) + want[0][1:]] + want[1:]
+    assert fuzz.compare(changed, got["mpy-pure"], dtypes, False, "mpy-pure")[0] == "mismatch"
+    assert fuzz.micropython_tiers(str(path), inputs, r.arena_size - 16, d)[1][0] == "guard"
 
 
 @needs_mpy
