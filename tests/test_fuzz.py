@@ -619,3 +619,12 @@ def test_pure_float_kernels_on_a_single_precision_port(chain, tmp_path):
     assert bad is None
     status, want = fuzz.reference("tflite", data, result, [x.tobytes()])
     assert status == "ok" and got["mpy-pure"] == want
+
+
+def test_onnx_dequantize_without_inputs_is_one_line():
+    """(A DequantizeLinear with no operands was an IndexError in the reader's set-up, before its
+    catch-all: a traceback.)"""
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("DequantizeLinear", [], ["d"]), oh.make_node("Relu", ["x"], ["y"])],
+                      {"x": [1, 4]}, {})
+    bake_error(data, "m.onnx")

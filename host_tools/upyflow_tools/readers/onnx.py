@@ -222,7 +222,7 @@ class _Reader:
                 if name:
                     self.consumers.setdefault(name, []).append(i)
         self.out_names = {o.name for o in self.g.output}
-        dq_src = {n.output[0]: n.input[0] for n in self.g.node if n.op_type == "DequantizeLinear" and n.output}
+        dq_src = {n.output[0]: n.input[0] for n in self.g.node if n.op_type == "DequantizeLinear" and n.output and n.input}
         init_rank = {init.name: len(init.dims) for init in self.g.initializer}
         self.one_d = any(self._is_1d(node, dq_src, init_rank) for node in self.g.node)
 
