@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# bytes per element of each fixed-width dtype
+ESIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "u32": 4, "f32": 4, "i64": 8, "u64": 8}
 SHIFT = (-31, 30)       # the int32 requantization's shift (TFLM's MultiplyByQuantizedMultiplier)
 INT_MAX = (1 << 31) - 1
 

@@ -17,7 +17,6 @@ from upyflow.qmath import INT32_MAX, _exp_quarter, mul_by_qm, rdbypot, sat_shl, 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
 from ...quant import FLOAT_MAX, QRANGE, f32, quantize_multiplier, quantize_value
-from ..core import SHIFT, precondition
 from ..core import Call, check_size, inp, lowering, need_const, types_error
 
 INT8_VALUES = np.arange(-128, 128)
@@ -431,12 +430,3 @@ def softmax16_tables(graph: Graph) -> tuple[int, int]:
     return (_shared_const(graph, "upyflow/softmax16_exp", lambda: int16_lut(_expf, 10.0 / rng, 32767, 2.0 / rng)),
             _shared_const(graph, "upyflow/softmax16_recip",
                           lambda: int16_lut(_one_over_one_plus, 1.0 / rng, -32768, 2.0 / rng)))
-
-
-# Kernel preconditions (lower.core.check_call).
-precondition("leaky_relu_q", ints={3: (SHIFT[0], SHIFT[1], "identity shift"),
-                                   5: (SHIFT[0], SHIFT[1], "alpha shift")})
-for _k in ("logistic_s16", "tanh_s16"):
-    precondition(_k, ints={1: (0, 65534, "input multiplier"), 2: (0, 31, "input shift")})
-precondition("prelu_q", ints={1: (1, (1 << 31) - 1, "alpha period"), 4: (SHIFT[0], SHIFT[1], "identity shift"),
-                              6: (SHIFT[0], SHIFT[1], "alpha shift")})

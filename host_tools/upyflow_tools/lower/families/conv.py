@@ -6,7 +6,7 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op
 from ...quant import (activation_range, activation_range_float)
-from ..core import (SHIFT, Call, bias_array, precondition, check_rank4, conv_geometry, inp, lowering,
+from ..core import (Call, bias_array, check_rank4, conv_geometry, inp, lowering,
                    need_const, quant_extras, types_error)
 from .conv16 import bias_int64, s16_consts, uses_acc64, zero_points_zero
 from .ort import ort_extras, uses_ort
@@ -85,12 +85,3 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
     return [Call("depthwise_conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
                                          extras[1], extras[2]],
                  dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
-
-
-# Kernel preconditions (lower.core.check_call): per-channel shifts (tensor 5) in the
-# int32 requantization's range, [-31, 14] for the int64 one (acc64; it shifts by 15 - shift).
-precondition("conv2d_s8", tensors=[(5, slice(None), SHIFT[0], SHIFT[1], "requantization shift")])
-precondition("depthwise_conv2d_s8", tensors=[(5, slice(None), SHIFT[0], SHIFT[1], "requantization shift")])
-precondition("conv2d_s16", tensors=[(5, slice(None), SHIFT[0], lambda ints: 14 if ints[14] else SHIFT[1],
-                                     "requantization shift")])
-precondition("depthwise_conv2d_s16", tensors=[(5, slice(None), SHIFT[0], 14, "requantization shift")])

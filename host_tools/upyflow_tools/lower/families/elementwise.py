@@ -12,7 +12,6 @@ from ... import BakeError
 from ...ir import Graph, Op, Tensor
 from ...quant import (activation_range, activation_range_float,
                       quantize_multiplier)
-from ..core import SHIFT, precondition
 from ..core import Call, inp, lowering, types_error
 from .ort import f32, uses_ort
 
@@ -163,10 +162,3 @@ def _maxmin(graph: Graph, op: Op) -> list[Call]:
 
 lowering("MAXIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
 lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
-
-
-# Kernel preconditions (lower.core.check_call): ADD/SUB pre-shift by [0, 20], then scale
-# each side and the sum down only (shifts <= 0); MUL's shift is the int32 requantization's.
-precondition("addsub_q", ints={8: (0, 20, "left shift"), 4: (-31, 0, "input 1 shift"),
-                               7: (-31, 0, "input 2 shift"), 10: (-31, 0, "output shift")})
-precondition("mul_q", ints={4: (SHIFT[0], SHIFT[1], "requantization shift")})

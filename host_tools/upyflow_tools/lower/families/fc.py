@@ -6,7 +6,7 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op
 from ...quant import (activation_range, activation_range_float)
-from ..core import (SHIFT, Call, bias_array, precondition, check_size, inp, lowering,
+from ..core import (Call, bias_array, check_size, inp, lowering,
                    need_const, quant_extras, types_error)
 from .conv16 import bias_int64, s16_consts, uses_acc64
 from .ort import ort_extras, uses_ort
@@ -51,9 +51,3 @@ def _fully_connected(graph: Graph, op: Op) -> list[Call]:
     return [Call("fully_connected_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
                                         extras[1], extras[2]],
                  [batches, n_in, n_out, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
-
-
-# Kernel preconditions (lower.core.check_call): shifts (tensor 5) as conv.py's.
-precondition("fully_connected_s8", tensors=[(5, slice(None), SHIFT[0], SHIFT[1], "requantization shift")])
-precondition("fully_connected_s16", tensors=[(5, slice(None), SHIFT[0], lambda ints: 14 if ints[4] else SHIFT[1],
-                                              "requantization shift")])

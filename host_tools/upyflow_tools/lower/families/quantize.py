@@ -7,7 +7,6 @@ from upyflow.qmath import mul_by_qm
 
 from ...ir import Graph, Op, Tensor
 from ...quant import (QRANGE, channel_multipliers)
-from ..core import SHIFT, precondition
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
 from .ort import ort_requant_table, uses_ort
@@ -72,7 +71,3 @@ def _dequantize(graph: Graph, op: Op) -> list[Call]:
         return [Call("lut_s8", [op.inputs[0], t, scratch], [x.size]),
                 Call("dequantize_f32", [scratch, op.outputs[0]], [x.size, x.sc, x.zp - 128])]
     return [Call("dequantize_f32", [op.inputs[0], op.outputs[0]], [x.size, x.sc, x.zp])]
-
-
-# Kernel preconditions (lower.core.check_call).
-precondition("requantize", ints={3: (SHIFT[0], SHIFT[1], "requantization shift")})

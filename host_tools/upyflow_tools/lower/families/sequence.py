@@ -14,7 +14,6 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
 from ...quant import activation_range_float, f32, quantize_multiplier
-from ..core import SHIFT, precondition
 from ..core import Call, check_size, inp, lowering, need_const, types_error
 
 
@@ -173,17 +172,6 @@ def _lstm(graph: Graph, op: Op) -> list[Call]:
     return [Call("lstm_s8", [op.inputs[0], w_id, q_id, op.inputs[18], op.inputs[19], op.outputs[0]], ints)]
 
 
-# Kernel preconditions (lower.core.check_call): every requantization shift in the int32 range;
-# the LSTM's tanh shift in [0, 30] and its eight gate shifts after the 2 x 4n biases of tensor 2.
-for _k in ("svdf_s8_i16", "svdf_s8_i8"):
-    precondition(_k, ints={8: (SHIFT[0], SHIFT[1], "requantization shift"),
-                           10: (SHIFT[0], SHIFT[1], "requantization shift")})
-precondition("lstm_s8", ints={7: (SHIFT[0], SHIFT[1], "requantization shift"),
-                              9: (SHIFT[0], SHIFT[1], "requantization shift"),
-                              11: (SHIFT[0], SHIFT[1], "requantization shift"),
-                              14: (0, 30, "tanh shift")},
-             tensors=[(2, lambda ints: [8 * ints[3] + k for k in range(1, 16, 2)], SHIFT[0], SHIFT[1],
-                       "gate requantization shift")])
 
 
 def _lstm_geometry(op: Op, x: Tensor, out: Tensor, hidden: Tensor, cell: Tensor, w_in: dict,

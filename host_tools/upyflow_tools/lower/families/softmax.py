@@ -8,7 +8,6 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op
 from ...quant import (quantize_multiplier, softmax_params)
-from ..core import SHIFT, precondition
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
 
@@ -57,11 +56,3 @@ def _softmax16(graph: Graph, op: Op, x, out, rows: int, depth: int, beta: float)
     mult, shift = quantize_multiplier(x.sc * beta / (10.0 / 65535.0))
     exp_lut, recip_lut = softmax16_tables(graph)
     return [Call("softmax_s16", [op.inputs[0], exp_lut, recip_lut, op.outputs[0]], [rows, depth, mult, shift])]
-
-
-# Kernel preconditions (lower.core.check_call): the int8 kernels shift the scaled
-# differences left by [0, 31] and treat diff_min <= 0 as the cut-off (a positive one would
-# loop forever computing 1/0); the int16 kernel's shift is the int32 requantization's.
-for _k in ("softmax_s8", "softmax_s8_s16"):
-    precondition(_k, ints={3: (0, 31, "input left shift"), 4: (-(1 << 31), 0, "diff_min")})
-precondition("softmax_s16", ints={1: (1, 65536, "depth"), 3: (SHIFT[0], SHIFT[1], "input shift")})

@@ -12,7 +12,6 @@ import numpy as np
 from ... import BakeError
 from ...ir import DTYPE_SIZE, Graph, Op, Tensor
 from ...quant import QRANGE, quantize_multiplier
-from ..core import SHIFT, precondition
 from ..core import Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 from .ort import ort_mean_scale, uses_ort
@@ -258,8 +257,6 @@ def _mean(graph: Graph, op: Op) -> list[Call]:
                  [2 if x.dtype == "i16" else 1, x.zp, int(mult), int(shift), out.zp, count, lo, hi])]
 
 
-# Kernel preconditions (lower.core.check_call).
-precondition("mean_q", ints={3: (SHIFT[0], SHIFT[1], "requantization shift"), 5: (1, (1 << 31) - 1, "count")})
 
 
 def _split_calls(graph: Graph, op: Op, x_id: int, axis: int, sizes: list[int]) -> list[Call]:

@@ -10,7 +10,6 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op
 from ...quant import activation_range, activation_range_float
-from ..core import SHIFT, precondition
 from ..core import Call, check_size, inp, lowering, need_const, quant_extras, types_error
 from .conv16 import bias_int64, s16_consts, zero_points_zero
 
@@ -81,9 +80,3 @@ def bias_array_at(graph: Graph, op: Op, channels: int, dtype: str) -> np.ndarray
         check_size(op, b, channels, "bias")
         return b.data.reshape(-1).astype(np_type)
     return np.zeros(channels, np_type)
-
-
-# Kernel preconditions (lower.core.check_call): shifts (tensor 5) as conv.py's; the int16
-# kernel requantizes in int64.
-precondition("transpose_conv_s8", tensors=[(5, slice(None), SHIFT[0], SHIFT[1], "requantization shift")])
-precondition("transpose_conv_s16", tensors=[(5, slice(None), SHIFT[0], 14, "requantization shift")])
