@@ -190,43 +190,99 @@ def table_c() -> str:
     return "\n".join(out)
 
 
-def replace_regions(text: str, regions: dict[str, list[str]], comment: str, where: str) -> str:
-    """Replace the lines between `<comment> spec: NAME {` and `<comment> }` markers
-    (indented alike) by regions[NAME]; every region must be present."""
-    lines, out, i, seen = text.split("\n"), [], 0, set()
-    opener = re.compile(r"^(\s*)%s spec: (\w+) \{$" % re.escape(comment))
+def replace_regions(text: str, regions: dict[str, list[str]], comment: str, where: str,
+                    seen: set[str] | None = None) -> str:
+    """Replace the lines between `<comment> spec: NAME... {` and `<comment> }` markers
+    (indented alike) by regions[NAME...] (the names a space-separated key); names
+    found go into seen."""
+    lines, out, i = text.split("\n"), [], 0
+    opener = re.compile(r"^(\s*)%s spec: ([\w ]+) \{$" % re.escape(comment))
     while i < len(lines):
         m = opener.match(lines[i])
         out.append(lines[i])
         i += 1
-        if not m or m.group(2) not in regions:
+        if not m:
             continue
-        indent, name = m.groups()
+        indent, key = m.groups()
+        if key not in regions:
+            raise ValueError("%s: unknown generated region %r" % (where, key))
         close = indent + comment + " }"
         while i < len(lines) and lines[i] != close:
             i += 1
         if i == len(lines):
-            raise ValueError("%s: region %r has no closing %r" % (where, name, close.strip()))
-        out += [indent + line if line else line for line in regions[name]]
-        seen.add(name)
-    missing = set(regions) - seen
-    if missing:
-        raise ValueError("%s: no generated region for %s" % (where, ", ".join(sorted(missing))))
+            raise ValueError("%s: region %r has no closing %r" % (where, key, close.strip()))
+        out += [indent + line if line else line for line in regions[key]]
+        if seen is not None:
+            seen.update(key.split())
     return "\n".join(out)
 
 
-def outputs() -> dict[Path, str]:
+def dict_lines(name: str, mapping: dict[str, str], width: int = 96) -> list[str]:
+    """A dict literal assigned to name, wrapped at width."""
+    out, line = [name + " = {"], "   "
+    for key, value in mapping.items():
+        item = " %r: %r," % (key, value)
+        if len(line) + len(item) > width:
+            out.append(line)
+            line = "   "
+        line += item
+    return out + [line, "}"]
+
+
+def viper_pointer(t) -> str:
+    """The viper pointer a kernel reads a tensor through: constants (any address, on
+    boards that fault on unaligned loads) and 8-byte elements byte by byte."""
+    size = ESIZE.get(t.dtype, 1)
+    return "ptr%d" % (8 * size) if t.access != "c" and size in (2, 4) else "ptr8"
+
+
+def viper_prologue(names: str) -> list[str]:
+    """args (one tuple: tensors, then int parameters; see dispatch.py) unpacked into
+    locals named as the spec names them; one prologue may serve kernels of one layout."""
+    kernels = [kernel_spec.get(n) for n in names.split()]
+    k = kernels[0]
+    for other in kernels[1:]:
+        if other.arg_names != k.arg_names or other.signature != k.signature:
+            raise ValueError("viper region %r: kernels with different arguments" % names)
+    if k.floats:
+        raise ValueError("viper kernel %s: viper takes no float parameters" % k.name)
+    out = ["%s = %s(args[%d])" % (t.name, viper_pointer(t), i) for i, t in enumerate(k.tensors)]
+    return out + ["%s = int(args[%d])" % (p.name, len(k.tensors) + i) for i, p in enumerate(k.params)]
+
+
+def viper_files() -> list[Path]:
+    return sorted(DEVICE.glob("kernels_viper*/**/*.py")) + sorted(DEVICE.glob("kernels_viper*.py"))
+
+
+def outputs(viper: bool = False) -> dict[Path, str]:
     """Every generated file's path -> its up-to-date text."""
     files = {SRC / "table.c": table_c()}
     header = SRC / "kernels.h"
     files[header] = replace_regions(header.read_text(), {
         "count": ["#define UF_N_KERNELS %d   // %s" % (len(kernel_spec.NATIVE), HEADER)]}, "//", str(header))
+    if not viper:
+        return files
+    families = {k.name: k.family for k in kernel_spec.KERNELS.values()}
+    vipers = {k.name: k.family for k in kernel_spec.KERNELS.values() if k.viper}
+    for path, name, mapping in ((DEVICE / "kernels_pure" / "__init__.py", "FAMILIES", families),
+                                (DEVICE / "dispatch.py", "VIPER_FAMILIES", vipers)):
+        files[path] = replace_regions(path.read_text(), {"families": ["# " + HEADER] + dict_lines(name, mapping)},
+                                      "#", str(path))
+    seen: set[str] = set()
+    for path in viper_files():
+        text = path.read_text()
+        keys = re.findall(r"^\s*# spec: ([\w ]+) \{$", text, re.M)
+        files[path] = replace_regions(text, {key: viper_prologue(key) for key in keys}, "#", str(path), seen)
+    missing = sorted(k for k in vipers if k not in seen)
+    if missing:
+        raise ValueError("viper kernels without a generated prologue (# spec: NAME { ... # }): "
+                         + ", ".join(missing))
     return files
 
 
 def main(argv: list[str]) -> int:
     stale = []
-    for path, text in outputs().items():
+    for path, text in outputs("--viper" in argv).items():
         if path.read_text() != text:
             stale.append(path)
             if "--check" not in argv:

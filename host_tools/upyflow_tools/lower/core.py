@@ -398,7 +398,7 @@ def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
     return np.zeros(channels, dtype)
 
 
-def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[int]:
+def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> dict[str, int]:
     for t in (x, out):
         if len(t.shape) != 4 or t.shape[0] != 1:
             raise BakeError("%s tensor %r has shape %s; upyflow runs batch-1 NHWC tensors"
@@ -424,7 +424,7 @@ def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[in
                             % (op.kind, out.name, s, k, d))
     pad_h = 0 if padding == "VALID" else conv_pad(in_h, k_h, s_h, d_h, out_h)
     pad_w = 0 if padding == "VALID" else conv_pad(in_w, k_w, s_w, d_w, out_w)
-    return [k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w]
+    return dict(k_h=k_h, k_w=k_w, s_h=s_h, s_w=s_w, d_h=d_h, d_w=d_w, pad_h=pad_h, pad_w=pad_w)
 
 
 def check_rank4(op: Op, x: Tensor, w: Tensor, out: Tensor) -> None:

@@ -23,29 +23,33 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("CONV_2D %r: grouped convolution (filter depth %d, input depth %d) "
                         "is not supported" % (out.name, ic, x.shape[-1]))
     geom = conv_geometry(op, x, k_h, k_w, out)
-    dims = [x.shape[1], x.shape[2], ic, out.shape[1], out.shape[2], oc]
+    geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=ic, out_h=out.shape[1], out_w=out.shape[2], out_c=oc)
     act = op.options.get("fused_activation_function", "NONE")
     if x.dtype == w.dtype == out.dtype == "f32":
         b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
-        return [Call("conv2d_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
-                     dims + geom + list(activation_range_float(act)))]
+        lo, hi = activation_range_float(act)
+        return [Call("conv2d_f32", x=op.inputs[0], w=op.inputs[1], bias=b, out=op.outputs[0], **geom,
+                     act_min=lo, act_max=hi)]
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         zero_points_zero(op, x, out)
         bias, bias_dtype = bias_int64(graph, op, 2, oc, ("i32", "i64"))
         acc64 = uses_acc64(op, bias_dtype)
         extras = s16_consts(graph, op, x, w, bias, out, oc, acc64)
-        return [Call("conv2d_s16", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1], extras[2]],
-                     dims + geom + [int(acc64), *activation_range(act, "i16", out.sc, out.zp)])]
+        lo, hi = activation_range(act, "i16", out.sc, out.zp)
+        return [Call("conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     mult=extras[1], shift=extras[2], **geom, acc64=int(acc64), act_min=lo, act_max=hi)]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(oc, -1).sum(axis=1)
     if uses_ort(graph):
         extras = ort_extras(graph, op, x, w, bias, out, oc)
-        return [Call("conv2d_s8_ort", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1]],
-                     dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+        lo, hi = activation_range(act, "i8", out.sc, out.zp)
+        return [Call("conv2d_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
-    return [Call("conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1], extras[2]],
-                 dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+    lo, hi = activation_range(act, "i8", out.sc, out.zp)
+    return [Call("conv2d_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                 mult=extras[1], shift=extras[2], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
 
 
 @lowering("DEPTHWISE_CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
@@ -59,29 +63,32 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
     if ic < 1 or oc % ic:
         raise BakeError("DEPTHWISE_CONV_2D %r: %d output channels for %d input channels" % (out.name, oc, ic))
     geom = conv_geometry(op, x, k_h, k_w, out)
-    dims = [x.shape[1], x.shape[2], ic, out.shape[1], out.shape[2], oc // ic]
+    geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=ic, out_h=out.shape[1], out_w=out.shape[2],
+                depth_mult=oc // ic)
     act = op.options.get("fused_activation_function", "NONE")
     if x.dtype == w.dtype == out.dtype == "f32":
         b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
-        return [Call("depthwise_conv2d_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
-                     dims + geom + list(activation_range_float(act)))]
+        lo, hi = activation_range_float(act)
+        return [Call("depthwise_conv2d_f32", x=op.inputs[0], w=op.inputs[1], bias=b, out=op.outputs[0], **geom,
+                     act_min=lo, act_max=hi)]
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         # TFLM reads a 16x8 depthwise bias as int64 whatever its type: only int64 is safe
         zero_points_zero(op, x, out)
         bias, _ = bias_int64(graph, op, 2, oc, ("i64",))
         extras = s16_consts(graph, op, x, w, bias, out, oc, True)
-        return [Call("depthwise_conv2d_s16", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
-                                              extras[1], extras[2]],
-                     dims + geom + list(activation_range(act, "i16", out.sc, out.zp)))]
+        lo, hi = activation_range(act, "i16", out.sc, out.zp)
+        return [Call("depthwise_conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     mult=extras[1], shift=extras[2], **geom, act_min=lo, act_max=hi)]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(-1, oc).sum(axis=0)
     if uses_ort(graph):
         extras = ort_extras(graph, op, x, w, bias, out, oc)
-        return [Call("depthwise_conv2d_s8_ort", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
-                                                 extras[1]],
-                     dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+        lo, hi = activation_range(act, "i8", out.sc, out.zp)
+        return [Call("depthwise_conv2d_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0],
+                     out=op.outputs[0], scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo,
+                     act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
-    return [Call("depthwise_conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
-                                         extras[1], extras[2]],
-                 dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+    lo, hi = activation_range(act, "i8", out.sc, out.zp)
+    return [Call("depthwise_conv2d_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                 mult=extras[1], shift=extras[2], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]

@@ -98,10 +98,11 @@ def smaller_than_one(op: Op, real: float, what: str) -> tuple[int, int]:
 def _addsub(graph: Graph, op: Op) -> list[Call]:
     a, b, out = _operands(graph, op)
     act = op.options.get("fused_activation_function", "NONE")
-    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, broadcast_desc(op, a, b, out))]
+    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
+                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out)))
     if out.dtype == "f32":
         lo, hi = activation_range_float(act)
-        return [Call("binary_f32", tensors, [F32_OP[op.kind], lo, hi])]
+        return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=lo, hi=hi)]
     if uses_ort(graph) and out.dtype == "i8":
         return _binary_ort(graph, op, tensors, a, b, out, act)
     left_shift = 15 if out.dtype == "i16" else 20
@@ -115,8 +116,8 @@ def _addsub(graph: Graph, op: Op) -> list[Call]:
     mo, so = smaller_than_one(op, ro, "output")
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
     sign = 1 if op.kind == "ADD" else -1
-    return [Call("addsub_q", tensors, [ESIZE[out.dtype], sign, -a.zp, m1, s1, -b.zp, m2, s2, left_shift,
-                                       mo, so, out.zp, lo, hi])]
+    return [Call("addsub_q", **tensors, esize=ESIZE[out.dtype], sign=sign, off1=-a.zp, m1=m1, sh1=s1, off2=-b.zp,
+                 m2=m2, sh2=s2, ls=left_shift, mo=mo, sho=so, ooff=out.zp, lo=lo, hi=hi)]
 
 
 lowering("ADD", "int8; int16 (general scaling); float32; broadcasting up to 6-D", 2)(_addsub)
@@ -127,10 +128,11 @@ lowering("SUB", "int8; int16 (general scaling); float32; broadcasting up to 6-D"
 def _mul(graph: Graph, op: Op) -> list[Call]:
     a, b, out = _operands(graph, op)
     act = op.options.get("fused_activation_function", "NONE")
-    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, broadcast_desc(op, a, b, out))]
+    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
+                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out)))
     if out.dtype == "f32":
         lo, hi = activation_range_float(act)
-        return [Call("binary_f32", tensors, [F32_OP["MUL"], lo, hi])]
+        return [Call("binary_f32", **tensors, op=F32_OP["MUL"], lo=lo, hi=hi)]
     if uses_ort(graph) and out.dtype == "i8":
         return _binary_ort(graph, op, tensors, a, b, out, act)
     if out.dtype == "i16" and (a.zp, b.zp, out.zp) != (0, 0, 0):
@@ -139,25 +141,27 @@ def _mul(graph: Graph, op: Op) -> list[Call]:
     if s > 30:
         raise BakeError("MUL %r: scales give a multiplier beyond TFLM's range" % out.name)
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
-    return [Call("mul_q", tensors, [ESIZE[out.dtype], -a.zp, -b.zp, m, s, out.zp, lo, hi])]
+    return [Call("mul_q", **tensors, esize=ESIZE[out.dtype], off1=-a.zp, off2=-b.zp, m=m, sh=s, ooff=out.zp,
+                 lo=lo, hi=hi)]
 
 
-def _binary_ort(graph: Graph, op: Op, tensors: list[int], a: Tensor, b: Tensor, out: Tensor,
+def _binary_ort(graph: Graph, op: Op, tensors: dict[str, int], a: Tensor, b: Tensor, out: Tensor,
                 act: str) -> list[Call]:
     # onnxruntime runs QDQ Add/Sub/Mul in float32 between DequantizeLinear and QuantizeLinear
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
-    return [Call("binary_s8_ort", tensors, [F32_OP[op.kind], a.zp, f32(a.sc), b.zp, f32(b.sc),
-                                            f32(out.sc), out.zp, lo, hi])]
+    return [Call("binary_s8_ort", **tensors, op=F32_OP[op.kind], zp1=a.zp, s1=f32(a.sc), zp2=b.zp, s2=f32(b.sc),
+                 out_s=f32(out.sc), out_zp=out.zp, lo=lo, hi=hi)]
 
 
 def _maxmin(graph: Graph, op: Op) -> list[Call]:
     # TFLM compares the raw values: no requantization whatever the scales.
     a, b, out = _operands(graph, op)
     desc = broadcast_desc(op, a, b, out, max_rank=5)
-    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, desc)]
+    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     if out.dtype == "f32":
-        return [Call("binary_f32", tensors, [F32_OP[op.kind], -3.4028234663852886e38, 3.4028234663852886e38])]
-    return [Call("maxmin_q", tensors, [ESIZE[out.dtype], 1 if op.kind == "MAXIMUM" else 0])]
+        return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=-3.4028234663852886e38,
+                     hi=3.4028234663852886e38)]
+    return [Call("maxmin_q", **tensors, esize=ESIZE[out.dtype], is_max=1 if op.kind == "MAXIMUM" else 0)]
 
 
 lowering("MAXIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)

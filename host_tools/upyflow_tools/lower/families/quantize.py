@@ -37,23 +37,24 @@ def _quantize(graph: Graph, op: Op) -> list[Call]:
             raise types_error(op, graph)
         check_size(op, out, x.size, "output")
         t = graph.add_const(out.name + "/lut", _byte_requant_table(x, out), out.dtype)
-        return [Call("lut_s8", [op.inputs[0], t, op.outputs[0]], [x.size])]
+        return [Call("lut_s8", x=op.inputs[0], table=t, out=op.outputs[0], n=x.size)]
     if out.dtype not in ("i8", "i16", "i32"):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
     qmin, qmax = QRANGE[out.dtype]
     if x.dtype == "f32" and out.dtype != "i32":
-        return [Call("quantize_f32", [op.inputs[0], op.outputs[0]], [x.size, out.sc, out.zp, qmin, qmax])]
+        return [Call("quantize_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, scale=out.sc, zp=out.zp,
+                     qmin=qmin, qmax=qmax)]
     # TFLM's requantizing pairs: int32 on at most one side
     if x.dtype not in ("i8", "i16", "i32") or x.dtype == out.dtype == "i32":
         raise types_error(op, graph)
     if uses_ort(graph) and x.dtype == out.dtype == "i8":
         # onnxruntime: DequantizeLinear then QuantizeLinear (QLinearConcat's table too)
         t = graph.add_const(out.name + "/lut", ort_requant_table(x, out), "i8")
-        return [Call("lut_s8", [op.inputs[0], t, op.outputs[0]], [x.size])]
+        return [Call("lut_s8", x=op.inputs[0], table=t, out=op.outputs[0], n=x.size)]
     mult, shift = channel_multipliers(x.sc, [1.0], out.sc, 1)
-    return [Call("requantize", [op.inputs[0], op.outputs[0]],
-                 [x.size, x.zp, int(mult[0]), int(shift[0]), out.zp, qmin, qmax])]
+    return [Call("requantize", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=x.zp, mult=int(mult[0]),
+                 shift=int(shift[0]), out_zp=out.zp, qmin=qmin, qmax=qmax)]
 
 
 @lowering("DEQUANTIZE", "int8/int16/uint8 -> float32; float16 and int8 constants (weights): folded at bake time")
@@ -68,6 +69,6 @@ def _dequantize(graph: Graph, op: Op) -> list[Call]:
         graph.tensors.append(Tensor(x.name + "/as_int8", tuple(x.shape), "i8", list(x.scale), [x.zp - 128]))
         scratch = len(graph.tensors) - 1
         t = graph.add_const(x.name + "/flip", flip, "i8")
-        return [Call("lut_s8", [op.inputs[0], t, scratch], [x.size]),
-                Call("dequantize_f32", [scratch, op.outputs[0]], [x.size, x.sc, x.zp - 128])]
-    return [Call("dequantize_f32", [op.inputs[0], op.outputs[0]], [x.size, x.sc, x.zp])]
+        return [Call("lut_s8", x=op.inputs[0], table=t, out=scratch, n=x.size),
+                Call("dequantize_f32", x=scratch, out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp - 128)]
+    return [Call("dequantize_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp)]

@@ -59,14 +59,15 @@ def _svdf(graph: Graph, op: Op) -> list[Call]:
     bias = need_const(graph, op, 3, "bias") if has_bias else None
     if bias is not None:
         check_size(op, bias, n_unit, "bias")
-    ints = [batch, n_in, n_filter, rank, mem]
+    dims = dict(batch=batch, n_in=n_in, n_filter=n_filter, rank=rank, mem=mem)
     if x.dtype == wf.dtype == wt.dtype == state.dtype == out.dtype == "f32" \
             and (bias is None or bias.dtype == "f32"):
         b = graph.add_const(out.name + "/bias", bias.data.reshape(-1) if bias is not None
                             else np.zeros(n_unit, np.float32), "f32")
         act = op.options.get("fused_activation_function", "NONE")
-        return [Call("svdf_f32", [op.inputs[0], op.inputs[1], op.inputs[2], b, op.inputs[4],
-                                  op.outputs[0]], ints + list(activation_range_float(act)))]
+        lo, hi = activation_range_float(act)
+        return [Call("svdf_f32", x=op.inputs[0], wf=op.inputs[1], wt=op.inputs[2], bias=b, state=op.inputs[4],
+                     out=op.outputs[0], **dims, act_min=lo, act_max=hi)]
     if not (x.dtype == wf.dtype == out.dtype == "i8" and wt.dtype == state.dtype
             and wt.dtype in ("i8", "i16") and (bias is None or bias.dtype == "i32")):
         raise types_error(op, graph)
@@ -81,8 +82,9 @@ def _svdf(graph: Graph, op: Op) -> list[Call]:
     b = bias.data.reshape(-1).astype(np.int64) if bias is not None else np.zeros(n_unit, np.int64)
     q = graph.add_const(out.name + "/svdf_q", np.concatenate([feat, time, b]).astype(np.int32), "i32")
     kernel = "svdf_s8_i16" if state.dtype == "i16" else "svdf_s8_i8"
-    return [Call(kernel, [op.inputs[0], op.inputs[1], op.inputs[2], q, op.inputs[4], op.outputs[0]],
-                 ints + [state.zp, out.zp] + _qm(real1) + _qm(real2))]
+    (m1, s1), (m2, s2) = _qm(real1), _qm(real2)
+    return [Call(kernel, x=op.inputs[0], wf=op.inputs[1], wt=op.inputs[2], q=q, state=op.inputs[4],
+                 out=op.outputs[0], **dims, state_zp=state.zp, out_zp=out.zp, m1=m1, s1=s1, m2=m2, s2=s2)]
 
 
 # --- UNIDIRECTIONAL_SEQUENCE_LSTM -------------------------------------------------------
@@ -165,11 +167,12 @@ def _lstm(graph: Graph, op: Op) -> list[Call]:
     # TFLM clips only for a positive clip; the int16 bound truncates toward zero.
     qclip = int(min(max(clip / cell.sc, -32768.0), 32767.0)) if clip > 0 else -1
     tanh_mult, tanh_shift = tanh_scaling(_cell_power(cell.sc))
-    ints = [batch, steps, n_in, n, int(time_major), hidden.zp]
-    ints += _qm(ACT_SCALE * cell.sc / cell.sc) + _qm(ACT_SCALE * ACT_SCALE / cell.sc)
-    ints += _qm(ACT_SCALE * ACT_SCALE / hidden.sc)
-    ints += [qclip, tanh_mult, tanh_shift]
-    return [Call("lstm_s8", [op.inputs[0], w_id, q_id, op.inputs[18], op.inputs[19], op.outputs[0]], ints)]
+    (m_fc, s_fc), (m_ig, s_ig) = _qm(ACT_SCALE * cell.sc / cell.sc), _qm(ACT_SCALE * ACT_SCALE / cell.sc)
+    m_out, s_out = _qm(ACT_SCALE * ACT_SCALE / hidden.sc)
+    return [Call("lstm_s8", x=op.inputs[0], w=w_id, q=q_id, hidden=op.inputs[18], cell=op.inputs[19],
+                 out=op.outputs[0], batch=batch, steps=steps, n_in=n_in, n=n, time_major=int(time_major),
+                 h_zp=hidden.zp, m_fc=m_fc, s_fc=s_fc, m_ig=m_ig, s_ig=s_ig, m_out=m_out, s_out=s_out, qclip=qclip,
+                 tanh_mult=tanh_mult, tanh_shift=tanh_shift)]
 
 
 
@@ -214,5 +217,6 @@ def _lstm_f32(graph: Graph, op: Op, x: Tensor, out: Tensor, hidden: Tensor, cell
     w_id = graph.add_const(out.name + "/lstm_weights", weights, "f32")
     b_id = graph.add_const(out.name + "/lstm_bias", b, "f32")
     clip = float(op.options.get("cell_clip", 0.0))
-    return [Call("lstm_f32", [op.inputs[0], w_id, b_id, op.inputs[18], op.inputs[19], op.outputs[0]],
-                 [batch, steps, n_in, n, int(time_major), clip if clip > 0 else 0.0])]
+    return [Call("lstm_f32", x=op.inputs[0], w=w_id, bias=b_id, hidden=op.inputs[18], cell=op.inputs[19],
+                 out=op.outputs[0], batch=batch, steps=steps, n_in=n_in, n=n, time_major=int(time_major),
+                 clip=clip if clip > 0 else 0.0)]

@@ -14,7 +14,7 @@ def _reshape(graph: Graph, op: Op) -> list[Call]:
     if x.size != out.size or x.dtype != out.dtype:
         raise BakeError("%s %r: %s %s cannot become %s %s"
                         % (op.kind, out.name, x.dtype, list(x.shape), out.dtype, list(out.shape)))
-    return [Call("copy_bytes", [op.inputs[0], op.outputs[0]], [x.size])]
+    return [Call("copy_bytes", x=op.inputs[0], out=op.outputs[0], n=x.size)]
 
 
 def _variable_copy(graph: Graph, op: Op) -> list[Call]:
@@ -23,7 +23,7 @@ def _variable_copy(graph: Graph, op: Op) -> list[Call]:
     if x.nbytes != out.nbytes or x.dtype != out.dtype:
         raise BakeError("%s %r: %s %s cannot become %s %s"
                         % (op.kind, out.name, x.dtype, list(x.shape), out.dtype, list(out.shape)))
-    return [Call("copy_bytes", [op.inputs[0], op.outputs[0]], [x.size])]
+    return [Call("copy_bytes", x=op.inputs[0], out=op.outputs[0], n=x.size)]
 
 
 lowering("READ_VARIABLE", "any (the variable's state tensor, shared or copied)")(_variable_copy)

@@ -58,7 +58,8 @@ def _window(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("SignalWindow %r: %d samples, a %d-value window and shift %d do not fit"
                         % (out.name, x.size, w.size, shift))
     check_size(op, out, x.size, "output")
-    return [Call("signal_window_s16", [op.inputs[0], op.inputs[1], op.outputs[0]], [x.size, w.size, shift])]
+    return [Call("signal_window_s16", x=op.inputs[0], w=op.inputs[1], out=op.outputs[0], n=x.size, wn=w.size,
+                 shift=shift)]
 
 
 @_signal("SignalFftAutoScale", "int16 input and output, int32 scale-bits output")
@@ -67,7 +68,7 @@ def _fft_auto_scale(graph: Graph, op: Op) -> list[Call]:
     _need(graph, op, [x, out, scale], ["i16", "i16", "i32"])
     check_size(op, out, x.size, "output")
     check_size(op, scale, 1, "scale bits")
-    return [Call("signal_fft_auto_scale_s16", [op.inputs[0], op.outputs[0], op.outputs[1]], [x.size])]
+    return [Call("signal_fft_auto_scale_s16", x=op.inputs[0], out=op.outputs[0], scale=op.outputs[1], n=x.size)]
 
 
 def kiss_factors(n: int) -> list[tuple[int, int]]:
@@ -135,7 +136,8 @@ def _rfft(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("SignalRfft %r: frames of %d samples for a %d-point FFT" % (out.name, n_in, n_fft))
     check_size(op, out, frames * (n_fft + 2), "output")
     tables = graph.add_const(out.name + "/kissfft", rfft_tables(n_fft), "i16")
-    return [Call("signal_rfft_s16", [op.inputs[0], tables, op.outputs[0]], [frames, n_in, n_fft // 2])]
+    return [Call("signal_rfft_s16", x=op.inputs[0], t=tables, out=op.outputs[0], frames=frames, n_in=n_in,
+                 n=n_fft // 2)]
 
 
 @_signal("SignalEnergy", "int16 complex spectrum -> uint32 energies")
@@ -145,7 +147,7 @@ def _energy(graph: Graph, op: Op) -> list[Call]:
     start, end = _opt(op, "start_index"), _opt(op, "end_index")
     if not 0 <= start <= end <= out.size or 2 * out.size > x.size:
         raise BakeError("SignalEnergy %r: bins %d..%d of a %d-bin spectrum" % (out.name, start, end, out.size))
-    return [Call("signal_energy", [op.inputs[0], op.outputs[0]], [start, end])]
+    return [Call("signal_energy", x=op.inputs[0], out=op.outputs[0], start=start, end=end)]
 
 
 @_signal("SignalFilterBank", "uint32 energies, int16 tables -> uint64 channels", 6)
@@ -166,7 +168,7 @@ def _filter_bank(graph: Graph, op: Op) -> list[Call]:
                             % (out.name, i))
     packed = np.concatenate([w, uw, fstart[:nch + 1], wstart[:nch + 1], width[:nch + 1]]).astype(np.int16)
     t = graph.add_const(out.name + "/filter_bank", packed, "i16")
-    return [Call("signal_filter_bank", [op.inputs[0], t, op.outputs[0]], [nch, len(w)])]
+    return [Call("signal_filter_bank", x=op.inputs[0], t=t, out=op.outputs[0], nch=nch, nw=len(w))]
 
 
 @_signal("SignalFilterBankSquareRoot", "uint64 channels, int32 scale bits -> uint32", 2)
@@ -175,7 +177,7 @@ def _fb_sqrt(graph: Graph, op: Op) -> list[Call]:
     _need(graph, op, [x, bits, out], ["u64", "i32", "u32"])
     check_size(op, out, x.size, "output")
     check_size(op, bits, 1, "scale bits")
-    return [Call("signal_filter_bank_sqrt", [op.inputs[0], op.inputs[1], op.outputs[0]], [x.size])]
+    return [Call("signal_filter_bank_sqrt", x=op.inputs[0], bits=op.inputs[1], out=op.outputs[0], n=x.size)]
 
 
 @_signal("SignalFilterBankSpectralSubtraction", "uint32 (noise estimate kept as state)")
@@ -193,8 +195,10 @@ def _spectral_subtraction(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("SignalFilterBankSpectralSubtraction %r: options out of range" % out.name)
     graph.tensors.append(Tensor(out.name + "/noise_estimate", (n,), "u32", variable=True))
     state = len(graph.tensors) - 1
-    return [Call("signal_spectral_subtraction", [op.inputs[0], op.outputs[0], op.outputs[1], state],
-                 [n] + params + [int(bool(op.options.get("clamping", False)))])]
+    sm, oms, alt_sm, alt_oms, min_rem, sm_bits, ss_bits = params
+    return [Call("signal_spectral_subtraction", x=op.inputs[0], out=op.outputs[0], noise=op.outputs[1], state=state,
+                 n=n, sm=sm, oms=oms, alt_sm=alt_sm, alt_oms=alt_oms, min_rem=min_rem, sm_bits=sm_bits,
+                 ss_bits=ss_bits, clamping=int(bool(op.options.get("clamping", False))))]
 
 
 @_signal("SignalPCAN", "uint32 channels and noise estimate, int16 gain LUT -> uint32", 3)
@@ -209,7 +213,8 @@ def _pcan(graph: Graph, op: Op) -> list[Call]:
     shift = _opt(op, "snr_shift")
     if not 0 <= shift < 64:
         raise BakeError("SignalPCAN %r: snr_shift %d" % (out.name, shift))
-    return [Call("signal_pcan", [op.inputs[0], op.inputs[1], op.inputs[2], op.outputs[0]], [x.size, shift])]
+    return [Call("signal_pcan", x=op.inputs[0], noise=op.inputs[1], lut=op.inputs[2], out=op.outputs[0], n=x.size,
+                 snr_shift=shift)]
 
 
 def log_lut() -> np.ndarray:
@@ -228,7 +233,8 @@ def _fb_log(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("SignalFilterBankLog %r: input_correction_bits %d, output_scale %d"
                         % (out.name, bits, scale))
     t = graph.add_const(out.name + "/log_lut", log_lut(), "i16")
-    return [Call("signal_filter_bank_log", [op.inputs[0], t, op.outputs[0]], [x.size, scale, bits])]
+    return [Call("signal_filter_bank_log", x=op.inputs[0], lut=t, out=op.outputs[0], n=x.size, out_scale=scale,
+                 bits=bits)]
 
 
 # --- CAST and int32 arithmetic ------------------------------------------------------------
@@ -243,7 +249,8 @@ def _cast(graph: Graph, op: Op) -> list[Call]:
     if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
-    return [Call("cast_int", [op.inputs[0], op.outputs[0]], [x.size, DTYPE_CODES[x.dtype], DTYPE_CODES[out.dtype]])]
+    return [Call("cast_int", x=op.inputs[0], out=op.outputs[0], n=x.size, in_code=DTYPE_CODES[x.dtype],
+                 out_code=DTYPE_CODES[out.dtype])]
 
 
 I32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5}
@@ -257,7 +264,7 @@ def _binary_i32(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("DIV %r divides by a constant 0" % out.name)
     desc = broadcast_desc(op, a, b, out, max_rank=5)
     d = graph.add_const(out.name + "/broadcast", desc, "i32")
-    return [Call("binary_i32", [op.inputs[0], op.inputs[1], op.outputs[0], d], [I32_OP[op.kind]])]
+    return [Call("binary_i32", x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=d, op=I32_OP[op.kind])]
 
 
 def _with_int32(kind: str):

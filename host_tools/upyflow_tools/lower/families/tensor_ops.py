@@ -24,8 +24,8 @@ def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: li
     fshape, (fxs, fos) = fuse_dims(list(shape), [list(xs), list(os_)])
     desc = np.array([len(fshape), x_off, o_off] + fshape + fxs + fos, np.int32)
     name = graph.tensors[op.outputs[0]].name + "/" + tag
-    return Call("strided_copy", [src, dst, graph.add_const(name, desc, "i32")],
-                [DTYPE_SIZE[graph.tensors[dst].dtype]])
+    return Call("strided_copy", x=src, out=dst, d=graph.add_const(name, desc, "i32"),
+                esize=DTYPE_SIZE[graph.tensors[dst].dtype])
 
 
 def _same_type(graph: Graph, op: Op, x: Tensor, out: Tensor) -> None:
@@ -115,8 +115,8 @@ def _pad(graph: Graph, op: Op) -> list[Call]:
                      0, o_off)
     if out.size == x.size:
         return [copy]
-    fill = Call("fill_f32", [op.outputs[0]], [out.size, float(value)]) if x.dtype == "f32" else \
-        Call("fill_int", [op.outputs[0]], [out.size, int(value)])
+    fill = Call("fill_f32", out=op.outputs[0], n=out.size, value=float(value)) if x.dtype == "f32" else \
+        Call("fill_int", out=op.outputs[0], n=out.size, value=int(value))
     return [fill, copy]
 
 
@@ -201,7 +201,7 @@ def _layout_copy(graph: Graph, op: Op) -> list[Call]:
     if x.size != out.size or x.dtype != out.dtype:
         raise BakeError("%s %r: %s %s cannot become %s %s"
                         % (op.kind, out.name, x.dtype, list(x.shape), out.dtype, list(out.shape)))
-    return [Call("copy_bytes", [op.inputs[0], op.outputs[0]], [x.size])]
+    return [Call("copy_bytes", x=op.inputs[0], out=op.outputs[0], n=x.size)]
 
 
 lowering("SQUEEZE", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
@@ -243,18 +243,19 @@ def _mean(graph: Graph, op: Op) -> list[Call]:
     desc, count = _reduce_blocks(op, x, out, _ints(graph, op, 1, "axis"))
     d = graph.add_const(out.name + "/reduce", desc, "i32")
     if x.dtype == "f32":
-        return [Call("mean_f32", [op.inputs[0], op.outputs[0], d], [count])]
+        return [Call("mean_f32", x=op.inputs[0], out=op.outputs[0], d=d, count=count)]
     if uses_ort(graph) and x.dtype == "i8":   # onnxruntime's QLinearGlobalAveragePool
-        return [Call("mean_s8_ort", [op.inputs[0], op.outputs[0], d],
-                     [x.zp, ort_mean_scale(x, out, count), out.zp, count, *QRANGE["i8"]])]
+        lo, hi = QRANGE["i8"]
+        return [Call("mean_s8_ort", x=op.inputs[0], out=op.outputs[0], d=d, in_zp=x.zp,
+                     scale=ort_mean_scale(x, out, count), out_zp=out.zp, count=count, lo=lo, hi=hi)]
     # TFLM folds 1/count into the multiplier (reduce.h QuantizedMeanOrSum)
     mult, shift = quantize_multiplier(x.sc / out.sc)
     n = min(count.bit_length() - 1, 32, 31 + shift)
     mult = ((mult << n) // count) if n >= 0 else mult
     shift -= max(n, 0)
     lo, hi = QRANGE[out.dtype]
-    return [Call("mean_q", [op.inputs[0], op.outputs[0], d],
-                 [2 if x.dtype == "i16" else 1, x.zp, int(mult), int(shift), out.zp, count, lo, hi])]
+    return [Call("mean_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=2 if x.dtype == "i16" else 1, in_zp=x.zp,
+                 m=int(mult), sh=int(shift), out_zp=out.zp, count=count, lo=lo, hi=hi)]
 
 
 
