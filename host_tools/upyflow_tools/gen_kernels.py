@@ -59,7 +59,7 @@ class Expr:
             if n.id in self.ints:
                 return "%sI(%s)" % (self.cast, enum(self.k, n.id))
             if n.id in self.derived:
-                return "%s%s" % (self.cast, n.id)
+                return n.id
             raise ValueError("%s: unknown name %r in an expression" % (self.k.name, n.id))
         if isinstance(n, ast.Constant) and isinstance(n.value, int):
             return hex(n.value) if n.value > 0xFFFF else str(n.value)
@@ -183,10 +183,12 @@ def table_c() -> str:
     for k in native:
         out.append('    {"%s", "%s", %s},' % (k.name, k.signature, k.native_run or "run_" + k.name))
     out += ["};", "", ERROR_TEXT]
-    limits = (max(len(k.tensors) for k in native), max(len(k.ints) for k in native),
-              max(len(k.floats) for k in native))
-    out.insert(-1, "_Static_assert(UF_MAX_TENSORS >= %d && UF_MAX_INTS >= %d && UF_MAX_FLOATS >= %d, "
-                   "\"uf_call holds every kernel's arguments\");\n" % limits)
+    header = (SRC / "kernels.h").read_text()
+    for what, n in (("TENSORS", max(len(k.tensors) for k in native)), ("INTS", max(len(k.ints) for k in native)),
+                    ("FLOATS", max(len(k.floats) for k in native))):
+        room = int(re.search(r"#define UF_MAX_%s (\d+)" % what, header).group(1))
+        if n > room:
+            raise ValueError("a kernel takes %d %s, kernels.h's uf_call holds UF_MAX_%s %d" % (n, what.lower(), what, room))
     return "\n".join(out)
 
 

@@ -535,7 +535,7 @@ enum { QUANTIZE_F32_N, QUANTIZE_F32_ZP, QUANTIZE_F32_QMIN, QUANTIZE_F32_QMAX };
 enum { QUANTIZE_F32_SCALE };
 static int run_quantize_f32(const uf_call *c) {
     int out_size = elem_size(c, QUANTIZE_F32_OUT, (int64_t)I(QUANTIZE_F32_N));
-    CHECK(I(QUANTIZE_F32_N) >= 0 && (int64_t)out_size);
+    CHECK(I(QUANTIZE_F32_N) >= 0 && out_size);
     FITS(QUANTIZE_F32_X, (uint64_t)I(QUANTIZE_F32_N), 4);
     uf_quantize_f32(T(QUANTIZE_F32_X), T(QUANTIZE_F32_OUT), I(QUANTIZE_F32_N),
                     F(QUANTIZE_F32_SCALE), I(QUANTIZE_F32_ZP), I(QUANTIZE_F32_QMIN),
@@ -550,7 +550,7 @@ static int run_requantize(const uf_call *c) {
     int in_size = int_size(c, REQUANTIZE_X, (int64_t)I(REQUANTIZE_N));
     int out_size = int_size(c, REQUANTIZE_OUT, (int64_t)I(REQUANTIZE_N));
     CHECK(I(REQUANTIZE_N) >= 0 && I(REQUANTIZE_SHIFT) >= -31 && I(REQUANTIZE_SHIFT) <= 30);
-    CHECK(((int64_t)in_size && (int64_t)out_size));
+    CHECK((in_size && out_size));
     uf_requantize(T(REQUANTIZE_X), T(REQUANTIZE_OUT), I(REQUANTIZE_N), I(REQUANTIZE_IN_ZP),
                   I(REQUANTIZE_MULT), I(REQUANTIZE_SHIFT), I(REQUANTIZE_OUT_ZP), I(REQUANTIZE_QMIN),
                   I(REQUANTIZE_QMAX), in_size, out_size);
@@ -563,7 +563,7 @@ enum { DEQUANTIZE_F32_N, DEQUANTIZE_F32_ZP };
 enum { DEQUANTIZE_F32_SCALE };
 static int run_dequantize_f32(const uf_call *c) {
     int in_size = elem_size(c, DEQUANTIZE_F32_X, (int64_t)I(DEQUANTIZE_F32_N));
-    CHECK(I(DEQUANTIZE_F32_N) >= 0 && (int64_t)in_size);
+    CHECK(I(DEQUANTIZE_F32_N) >= 0 && in_size);
     FITS(DEQUANTIZE_F32_OUT, (uint64_t)I(DEQUANTIZE_F32_N), 4);
     uf_dequantize_f32(T(DEQUANTIZE_F32_X), T(DEQUANTIZE_F32_OUT), I(DEQUANTIZE_F32_N),
                       F(DEQUANTIZE_F32_SCALE), I(DEQUANTIZE_F32_ZP), in_size);
@@ -576,9 +576,9 @@ enum { CAST_INT_N, CAST_INT_IN_CODE, CAST_INT_OUT_CODE };
 static int run_cast_int(const uf_call *c) {
     int si = cast_size(c, (int64_t)I(CAST_INT_IN_CODE));
     int so = (((int64_t)I(CAST_INT_OUT_CODE) == 4) ? 4 : cast_size(c, (int64_t)I(CAST_INT_OUT_CODE)));
-    CHECK(I(CAST_INT_N) >= 0 && ((int64_t)si && (int64_t)so));
-    FITS(CAST_INT_X, (uint64_t)I(CAST_INT_N), (int64_t)si);
-    FITS(CAST_INT_OUT, (uint64_t)I(CAST_INT_N), (int64_t)so);
+    CHECK(I(CAST_INT_N) >= 0 && (si && so));
+    FITS(CAST_INT_X, (uint64_t)I(CAST_INT_N), si);
+    FITS(CAST_INT_OUT, (uint64_t)I(CAST_INT_N), so);
     uf_cast_int(T(CAST_INT_X), T(CAST_INT_OUT), I(CAST_INT_N), I(CAST_INT_IN_CODE),
                 I(CAST_INT_OUT_CODE));
     return UF_OK;
@@ -684,7 +684,7 @@ enum { FILL_INT_OUT };
 enum { FILL_INT_N, FILL_INT_VALUE };
 static int run_fill_int(const uf_call *c) {
     int esize = elem_size(c, FILL_INT_OUT, (int64_t)I(FILL_INT_N));
-    CHECK(I(FILL_INT_N) >= 0 && (int64_t)esize);
+    CHECK(I(FILL_INT_N) >= 0 && esize);
     uf_fill_int(T(FILL_INT_OUT), I(FILL_INT_N), I(FILL_INT_VALUE), esize);
     return UF_OK;
 }
@@ -705,8 +705,8 @@ enum { COPY_BYTES_X, COPY_BYTES_OUT };
 enum { COPY_BYTES_N };
 static int run_copy_bytes(const uf_call *c) {
     int size = byte_width(c, COPY_BYTES_X, (int64_t)I(COPY_BYTES_N));
-    CHECK(I(COPY_BYTES_N) >= 0 && ((int64_t)size >= 0));
-    FITS(COPY_BYTES_OUT, ((uint64_t)I(COPY_BYTES_N) * (uint64_t)size), 1);
+    CHECK(I(COPY_BYTES_N) >= 0 && (size >= 0));
+    FITS(COPY_BYTES_OUT, ((uint64_t)I(COPY_BYTES_N) * size), 1);
     uf_copy_bytes(T(COPY_BYTES_X), T(COPY_BYTES_OUT), I(COPY_BYTES_N), size);
     return UF_OK;
 }
@@ -849,8 +849,8 @@ enum { LEAKY_RELU_Q_N, LEAKY_RELU_Q_IN_ZP, LEAKY_RELU_Q_M_ID, LEAKY_RELU_Q_S_ID,
 static int run_leaky_relu_q(const uf_call *c) {
     int esize = elem_size(c, LEAKY_RELU_Q_X, (int64_t)I(LEAKY_RELU_Q_N));
     CHECK(I(LEAKY_RELU_Q_N) >= 0 && I(LEAKY_RELU_Q_S_ID) >= -31 && I(LEAKY_RELU_Q_S_ID) <= 30);
-    CHECK(I(LEAKY_RELU_Q_S_AL) >= -31 && I(LEAKY_RELU_Q_S_AL) <= 30 && (int64_t)esize);
-    FITS(LEAKY_RELU_Q_OUT, (uint64_t)I(LEAKY_RELU_Q_N), (int64_t)esize);
+    CHECK(I(LEAKY_RELU_Q_S_AL) >= -31 && I(LEAKY_RELU_Q_S_AL) <= 30 && esize);
+    FITS(LEAKY_RELU_Q_OUT, (uint64_t)I(LEAKY_RELU_Q_N), esize);
     uf_leaky_relu_q(T(LEAKY_RELU_Q_X), T(LEAKY_RELU_Q_OUT), I(LEAKY_RELU_Q_N),
                     I(LEAKY_RELU_Q_IN_ZP), I(LEAKY_RELU_Q_M_ID), I(LEAKY_RELU_Q_S_ID),
                     I(LEAKY_RELU_Q_M_AL), I(LEAKY_RELU_Q_S_AL), I(LEAKY_RELU_Q_NEG),
@@ -917,9 +917,9 @@ static int run_prelu_q(const uf_call *c) {
     int esize = elem_size(c, PRELU_Q_X, (int64_t)I(PRELU_Q_N));
     CHECK(I(PRELU_Q_N) >= 0 && I(PRELU_Q_PERIOD) >= 1 && I(PRELU_Q_PERIOD) <= 0x7fffffff);
     CHECK(I(PRELU_Q_S1) >= -31 && I(PRELU_Q_S1) <= 30 && I(PRELU_Q_S2) >= -31);
-    CHECK(I(PRELU_Q_S2) <= 30 && (int64_t)esize);
+    CHECK(I(PRELU_Q_S2) <= 30 && esize);
     CFITS(PRELU_Q_ALPHA, (uint64_t)I(PRELU_Q_PERIOD), 2);
-    FITS(PRELU_Q_OUT, (uint64_t)I(PRELU_Q_N), (int64_t)esize);
+    FITS(PRELU_Q_OUT, (uint64_t)I(PRELU_Q_N), esize);
     uf_prelu_q(T(PRELU_Q_X), T(PRELU_Q_ALPHA), T(PRELU_Q_OUT), I(PRELU_Q_N), I(PRELU_Q_PERIOD),
                I(PRELU_Q_IN_ZP), I(PRELU_Q_M1), I(PRELU_Q_S1), I(PRELU_Q_M2), I(PRELU_Q_S2),
                I(PRELU_Q_OUT_ZP), I(PRELU_Q_QMIN), I(PRELU_Q_QMAX), esize);
@@ -1154,8 +1154,6 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"signal_filter_bank_log", "rrwiii", run_signal_filter_bank_log},
     {"image_to_input", "rrrrwiiiiiiii", uf_run_image_to_input},
 };
-
-_Static_assert(UF_MAX_TENSORS >= 6 && UF_MAX_INTS >= 18 && UF_MAX_FLOATS >= 2, "uf_call holds every kernel's arguments");
 
 const char *uf_error_text(int err) {
     switch (err) {
