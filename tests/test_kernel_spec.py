@@ -55,18 +55,14 @@ def test_families_are_the_operator_table():
 
 
 def _prototypes() -> dict[str, list[str]]:
-    """uf_<kernel>(...) prototypes of kernels.h: the argument types, whitespace normalised."""
+    """uf_<kernel>(...) prototypes of kernels.h: the argument types, spaced alike."""
     text = re.sub(r"//[^\n]*", "", KERNELS_H.read_text())
-    protos = {}
-    for m in re.finditer(r"\b(?:void|float)\s+uf_(\w+)\(([^)]*)\);", text):
-        args = [" ".join(a.split()) for a in m.group(2).split(",")]
-        protos[m.group(1)] = [re.sub(r"\s*\b\w+$", "", a).strip() for a in args]
-    return protos
+    return {m.group(1): [_c_type(re.sub(r"\b\w+\s*$", "", a)) for a in m.group(2).split(",")]
+            for m in re.finditer(r"\b(?:void|float)\s+uf_(\w+)\(([^)]*)\);", text)}
 
 
 def _c_type(t: str) -> str:
-    t = t.replace("*", " *").split()
-    return " ".join(t).replace(" *", " *")
+    return " ".join(t.replace("*", " * ").split())
 
 
 @pytest.mark.parametrize("name", [k.name for k in kernel_spec.NATIVE])

@@ -30,9 +30,9 @@ C_TYPES = {"i8": "int8_t", "u8": "uint8_t", "i16": "int16_t", "i32": "int32_t", 
 def c_pointer(t) -> str:
     """The C prototype's type of a tensor argument: constants and tensors of a run-time
     element size are void pointers, as are 8-byte types (arena data is only 4-aligned)."""
-    base = "void" if t.access == "c" or t.dtype not in C_TYPES else C_TYPES[t.dtype]
-    return ("void *" if t.access == "w" else "const %s *" % base) if base == "void" or t.access != "w" \
-        else "%s *" % base
+    if t.access == "c" or t.dtype not in C_TYPES:
+        return "void *" if t.access == "w" else "const void *"
+    return ("%s *" if t.access == "w" else "const %s *") % C_TYPES[t.dtype]
 
 
 def enum(k: Kernel, name: str) -> str:
@@ -223,7 +223,7 @@ def dict_lines(name: str, mapping: dict[str, str], width: int = 96) -> list[str]
     """A dict literal assigned to name, wrapped at width."""
     out, line = [name + " = {"], "   "
     for key, value in mapping.items():
-        item = " %r: %r," % (key, value)
+        item = ' "%s": "%s",' % (key, value)
         if len(line) + len(item) > width:
             out.append(line)
             line = "   "
