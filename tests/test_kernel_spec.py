@@ -191,3 +191,25 @@ def test_record_format_is_what_the_walker_reads():
         fmt = k.record_format
         assert struct.calcsize(fmt) == 2 * len(k.tensors) + 4 * len(k.params)
         assert fmt[len("<%dH" % len(k.tensors)):] == k.signature[len(k.tensors):]
+
+
+def test_a_new_parameter_is_one_edit_of_the_spec(monkeypatch):
+    """Everything positional follows the spec: one more parameter of fully_connected_s8 moves
+    the C table's signature, checks and call, the viper prologue, and the Calls bake accepts."""
+    import dataclasses
+    k = kernel_spec.KERNELS["fully_connected_s8"]
+    new = dataclasses.replace(k, params=k.params[:3] + (kernel_spec.I("groups", 1, 8),) + k.params[3:])
+    monkeypatch.setitem(kernel_spec.KERNELS, k.name, new)
+    monkeypatch.setattr(kernel_spec, "NATIVE", [new if n is k else n for n in kernel_spec.NATIVE])
+    table = gen_kernels.table_c()
+    assert '{"fully_connected_s8", "rrrwrr' + "i" * 7 + '", run_fully_connected_s8}' in table
+    assert "I(FULLY_CONNECTED_S8_GROUPS) >= 1 && I(FULLY_CONNECTED_S8_GROUPS) <= 8" in table
+    assert "I(FULLY_CONNECTED_S8_N_OUT), I(FULLY_CONNECTED_S8_GROUPS)," in " ".join(table.split())
+    prologue = gen_kernels.viper_prologue("fully_connected_s8")
+    assert prologue[6:10] == ["batches = int(args[6])", "n_in = int(args[7])", "n_out = int(args[8])",
+                              "groups = int(args[9])"]
+    named = dict(x=0, w=1, bias=2, out=3, mult=4, shift=5, batches=1, n_in=1, n_out=1, out_off=0, act_min=0,
+                 act_max=0)
+    with pytest.raises(TypeError, match="missing groups"):
+        Call("fully_connected_s8", **named)
+    assert Call("fully_connected_s8", **named, groups=2).params == [1, 1, 1, 2, 0, 0, 0]
