@@ -6,6 +6,7 @@ lowerings' Calls bind by name and bake refuses what the spec's ranges refuse.
 """
 from __future__ import annotations
 
+import ast
 import re
 import struct
 from pathlib import Path
@@ -213,3 +214,56 @@ def test_a_new_parameter_is_one_edit_of_the_spec(monkeypatch):
     with pytest.raises(TypeError, match="missing groups"):
         Call("fully_connected_s8", **named)
     assert Call("fully_connected_s8", **named, groups=2).params == [1, 1, 1, 2, 0, 0, 0]
+
+
+# --- the tiers against the spec (the layout of issue 14: kernels_<tier>/<family>.py, src/<family>.c) ---
+DEVICE = ROOT / "device_lib" / "upyflow"
+
+
+@pytest.mark.parametrize("name", sorted(kernel_spec.KERNELS))
+def test_pure_signature_is_the_spec(name):
+    import importlib
+    import inspect
+    k = kernel_spec.KERNELS[name]
+    fn = getattr(importlib.import_module("upyflow.kernels_pure." + k.family), name)
+    assert list(inspect.signature(fn).parameters) == k.arg_names, \
+        "kernels_pure/%s.py %s: argument names differ from kernel_spec" % (k.family, name)
+
+
+def _top_level_functions(path: Path) -> set[str]:
+    return {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
+
+
+@pytest.mark.parametrize("name", sorted(k.name for k in kernel_spec.KERNELS.values() if k.viper))
+def test_viper_kernel_lives_in_its_family_with_a_generated_prologue(name):
+    k = kernel_spec.KERNELS[name]
+    path = DEVICE / "kernels_viper" / (k.family + ".py")
+    assert name in _top_level_functions(path), "%s is not in kernels_viper/%s.py" % (name, k.family)
+    regions = re.findall(r"^\s*# spec: ([\w ]+) \{$", path.read_text(), re.M)
+    assert any(name in r.split() for r in regions), "%s has no generated argument prologue" % name
+
+
+def test_viper_reads_arguments_only_in_generated_prologues():
+    for path in gen_kernels.viper_files():
+        inside = False
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"^\s*# spec: [\w ]+ \{$", line):
+                inside = True
+            elif re.match(r"^\s*# \}$", line):
+                inside = False
+            elif "args[" in line:
+                assert inside, "%s:%d reads an argument by position outside a generated prologue" % (path.name, n)
+
+
+def test_viper_families_are_the_spec():
+    from upyflow import dispatch
+    from upyflow.kernels_pure import FAMILIES as PURE
+    assert dispatch.VIPER_FAMILIES == {k.name: k.family for k in kernel_spec.KERNELS.values() if k.viper}
+    assert PURE == {k.name: k.family for k in kernel_spec.KERNELS.values()}
+
+
+@pytest.mark.parametrize("name", [k.name for k in kernel_spec.NATIVE])
+def test_c_kernel_lives_in_its_family_file(name):
+    k = kernel_spec.KERNELS[name]
+    src = (ROOT / "native_modules" / "src" / (k.family + ".c")).read_text()
+    assert re.search(r"^(void|float) uf_%s\(" % name, src, re.M), "uf_%s is not defined in %s.c" % (name, k.family)

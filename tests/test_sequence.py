@@ -376,5 +376,5 @@ def test_micropython_sequence(baked, model, tier):
 @needs_micropython
 @pytest.mark.parametrize("model", SHARED_MODELS)
 def test_natmod_sequence(baked, model, natmod_dir):
-    """The x64 natmod (sequence.c) under the unix port (shipped, or built with MPY_DIR)."""
+    """The x64 natmod (svdf.c, lstm.c) under the unix port (shipped, or built with MPY_DIR)."""
     _micropython_sequence(baked, model, "native", natmod_dir)

@@ -1,4 +1,4 @@
-"""The viper kernel tier (device_lib/upyflow/kernels_viper.py): byte-identical with TFLM.
+"""The viper kernel tier (device_lib/upyflow/kernels_viper/): byte-identical with TFLM.
 
 Models run under the MicroPython unix port with UPYFLOW_TIER=viper. The default `micropython`
 is the 64-bit x64 port, where viper ints are 64-bit; boards are 32-bit, so the requantization is
@@ -29,7 +29,7 @@ ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 VIPER = {"UPYFLOW_TIER": "viper"}
 
 
-# --- the split requantization, transcribed from kernels_viper.py ------------------------------
+# --- the split requantization, transcribed from kernels_viper/conv.py -------------------------
 def i32(v: int) -> int:
     assert INT32_MIN <= v <= INT32_MAX, "int32 overflow: %d" % v
     return v
@@ -152,9 +152,9 @@ sys.path.insert(0, %(mod)r)
 import upyflow
 from upyflow import dispatch
 if %(tier)r == 'viper':
-    from upyflow import kernels_viper as kv
     tier, table = dispatch.table('viper')
-    for n in kv.KERNELS:
+    for n, family in dispatch.VIPER_FAMILIES.items():
+        kv = __import__('upyflow.kernels_viper.' + family, None, None, [family])
         assert table[n][0] is getattr(kv, n), n
 f = open(%(inp)r, 'rb')
 o = open(%(out)r, 'wb')

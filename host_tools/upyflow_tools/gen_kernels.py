@@ -256,7 +256,7 @@ def viper_files() -> list[Path]:
     return sorted(DEVICE.glob("kernels_viper*/**/*.py")) + sorted(DEVICE.glob("kernels_viper*.py"))
 
 
-def outputs(viper: bool = False) -> dict[Path, str]:
+def outputs(viper: bool = True) -> dict[Path, str]:
     """Every generated file's path -> its up-to-date text."""
     files = {SRC / "table.c": table_c()}
     header = SRC / "kernels.h"
@@ -284,7 +284,7 @@ def outputs(viper: bool = False) -> dict[Path, str]:
 
 def main(argv: list[str]) -> int:
     stale = []
-    for path, text in outputs("--viper" in argv).items():
+    for path, text in outputs().items():
         if path.read_text() != text:
             stale.append(path)
             if "--check" not in argv:

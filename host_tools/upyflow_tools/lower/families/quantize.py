@@ -1,4 +1,4 @@
-"""QUANTIZE and DEQUANTIZE."""
+"""Type conversions: QUANTIZE, DEQUANTIZE and CAST."""
 from __future__ import annotations
 
 
@@ -7,9 +7,9 @@ from upyflow.qmath import mul_by_qm
 
 from ...ir import Graph, Op, Tensor
 from ...quant import (QRANGE, channel_multipliers)
-from ..core import (Call, check_size, inp, lowering,
+from ..core import (UNQUANTIZED, Call, check_size, inp, lowering,
                    types_error)
-from .ort import ort_requant_table, uses_ort
+from ..ort_rounding import ort_requant_table, uses_ort
 
 
 def _byte_requant_table(x, out) -> np.ndarray:
@@ -72,3 +72,21 @@ def _dequantize(graph: Graph, op: Op) -> list[Call]:
         return [Call("lut_s8", x=op.inputs[0], table=t, out=scratch, n=x.size),
                 Call("dequantize_f32", x=scratch, out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp - 128)]
     return [Call("dequantize_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp)]
+
+
+
+
+# --- CAST ---------------------------------------------------------------------------------
+INT_TYPES = ("i8", "u8", "i16", "i32", "u32")
+DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}   # emit.DTYPE_CODES (emit imports lower)
+UNQUANTIZED.add("CAST")
+
+
+@lowering("CAST", "between int8, uint8, int16, int32 and uint32 (C conversion: wraps); those to float32")
+def _cast(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
+        raise types_error(op, graph)
+    check_size(op, out, x.size, "output")
+    return [Call("cast_int", x=op.inputs[0], out=op.outputs[0], n=x.size, in_code=DTYPE_CODES[x.dtype],
+                 out_code=DTYPE_CODES[out.dtype])]

@@ -9,28 +9,31 @@ KERNELS = ("image_to_input",)
 
 @micropython.viper
 def image_to_input(args):
-    f = ptr8(args[0])
-    yt = ptr32(args[1])
-    xt = ptr32(args[2])
+    # spec: image_to_input {
+    frame = ptr8(args[0])
+    ytab = ptr32(args[1])
+    xtab = ptr32(args[2])
     lut = ptr8(args[3])
     out = ptr8(args[4])
     fmt = int(args[5])
     in_w = int(args[6])
+    in_h = int(args[7])
     out_h = int(args[8])
     out_w = int(args[9])
     out_c = int(args[10])
     bilinear = int(args[11])
     esize = int(args[12])
+    # }
     corners = 4 if bilinear else 1
     k = 0
     for oy in range(out_h):
-        r0 = yt[3 * oy] * in_w
-        r1 = yt[3 * oy + 1] * in_w
-        fy = yt[3 * oy + 2]
+        r0 = ytab[3 * oy] * in_w
+        r1 = ytab[3 * oy + 1] * in_w
+        fy = ytab[3 * oy + 2]
         for ox in range(out_w):
-            c0 = xt[3 * ox]
-            c1 = xt[3 * ox + 1]
-            fx = xt[3 * ox + 2]
+            c0 = xtab[3 * ox]
+            c1 = xtab[3 * ox + 1]
+            fx = xtab[3 * ox + 2]
             a0 = 0
             a1 = 0
             a2 = 0
@@ -40,18 +43,18 @@ def image_to_input(args):
                     w = (fy if j & 2 else 1024 - fy) * (fx if j & 1 else 1024 - fx)
                 i = (r1 if j & 2 else r0) + (c1 if j & 1 else c0)
                 if fmt == 0:
-                    r = f[i]
+                    r = frame[i]
                     g = r
                     b = r
                 elif fmt == 3:
-                    r = f[3 * i]
-                    g = f[3 * i + 1]
-                    b = f[3 * i + 2]
+                    r = frame[3 * i]
+                    g = frame[3 * i + 1]
+                    b = frame[3 * i + 2]
                 else:
                     if fmt == 1:
-                        p = f[2 * i] | (f[2 * i + 1] << 8)
+                        p = frame[2 * i] | (frame[2 * i + 1] << 8)
                     else:
-                        p = (f[2 * i] << 8) | f[2 * i + 1]
+                        p = (frame[2 * i] << 8) | frame[2 * i + 1]
                     r = p >> 11
                     g = (p >> 5) & 63
                     b = p & 31

@@ -1,7 +1,8 @@
-# Viper TRANSPOSE_CONV int8, bit-exact with kernels_pure/transpose_conv.py and TFLM.
-# A module of its own so that only models with this op load its machine code
-# (dispatch.VIPER_FAMILIES); the 32-bit rules of kernels_viper.py apply here too.
+# Viper TRANSPOSE_CONV int8, bit-exact with kernels_pure/transpose_conv.py and TFLM;
+# the 32-bit rules of __init__.py apply.
 import micropython
+
+KERNELS = ("transpose_conv_s8",)
 
 # --- TRANSPOSE_CONV int8 (see kernels_pure/transpose_conv.py) ------------------------
 # Each output gathers its sources: input row iy reaches output row oy through filter
@@ -11,12 +12,13 @@ import micropython
 @micropython.viper
 def transpose_conv_s8(args):
     acc = 0
-    xp = ptr8(args[0])
-    wp = ptr8(args[1])
-    bp = ptr8(args[2])
-    yp = ptr8(args[3])
-    mp = ptr8(args[4])
-    sp = ptr8(args[5])
+    # spec: transpose_conv_s8 {
+    x = ptr8(args[0])
+    w = ptr8(args[1])
+    bias = ptr8(args[2])
+    out = ptr8(args[3])
+    mult = ptr8(args[4])
+    shift = ptr8(args[5])
     in_h = int(args[6])
     in_w = int(args[7])
     in_c = int(args[8])
@@ -33,6 +35,7 @@ def transpose_conv_s8(args):
     out_off = int(args[19])
     act_min = int(args[20])
     act_max = int(args[21])
+    # }
     fsize = k_h * k_w * in_c
     o = 0
     for oy in range(out_h):
@@ -61,17 +64,17 @@ def transpose_conv_s8(args):
                         xe = xi + in_c
                         dw = wo + (ky * k_w + kx) * in_c - xi
                         while xi < xe:
-                            acc += (((xp[xi] ^ 0x80) - 0x80) + in_off) * ((wp[xi + dw] ^ 0x80) - 0x80)
+                            acc += (((x[xi] ^ 0x80) - 0x80) + in_off) * ((w[xi + dw] ^ 0x80) - 0x80)
                             xi += 1
                         ix += 1
                         kx -= s_w
                     iy += 1
                     ky -= s_h
                 k = oc << 2
-                acc += bp[k] | (bp[k + 1] << 8) | (bp[k + 2] << 16) | (((bp[k + 3] ^ 0x80) - 0x80) << 24)
+                acc += bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
                 # requantize (see the note at the top)
-                m = mp[k] | (mp[k + 1] << 8) | (mp[k + 2] << 16) | (mp[k + 3] << 24)
-                sh = (sp[k] ^ 0x80) - 0x80
+                m = mult[k] | (mult[k + 1] << 8) | (mult[k + 2] << 16) | (mult[k + 3] << 24)
+                sh = (shift[k] ^ 0x80) - 0x80
                 if sh > 0:
                     acc = acc << sh
                 ah = acc >> 16
@@ -97,5 +100,5 @@ def transpose_conv_s8(args):
                     v = act_min
                 elif v > act_max:
                     v = act_max
-                yp[o] = v
+                out[o] = v
                 o += 1
