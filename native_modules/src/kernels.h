@@ -2,7 +2,9 @@
 // argument order of device_lib/upyflow/kernels_pure (tensors first, then int and
 // float parameters). Batch-1 NHWC. No allocation, no global mutable state, no
 // Python or MicroPython headers: the bindings in ../cpython and ../micropython
-// reach every kernel through the table at the end of this file.
+// reach every kernel through the table declared at the end of this file (table.c,
+// generated from host_tools/upyflow_tools/kernel_spec.py by `make kernels`; a test
+// checks these prototypes against the spec).
 //
 // Alignment: a tensor typed `const void *` may be a constant of the weights
 // blob, which can sit at any address (flash); kernels read it through load.h.
