@@ -212,12 +212,14 @@ def check_call(graph: Graph, op: Op, call: Call) -> None:
                                                                    for n in sorted(_names(rule)))))
     for t, tid in zip(spec.tensors, call.tensors):
         tensor = graph.tensors[tid]
-        esize = kernel_spec.ESIZE.get(t.dtype) or (int(t.esize) if t.esize and t.esize.isdigit() else
-                                                   ints.get(t.esize or ""))
-        if t.size is not None and esize and not derived & _names(t.size) and tensor.nbytes < _eval(t.size, ints) * esize:
-            raise BakeError("%s: kernel %s needs %d elements of %d bytes in %s, tensor %r has %d bytes"
-                            % (where, call.kernel, _eval(t.size, ints), esize, t.name, tensor.name,
-                               tensor.nbytes))
+        # the elements the kernel reaches, unless they depend on the buffers (derived values)
+        esize = kernel_spec.ESIZE.get(t.dtype) or (int(t.esize) if t.esize and t.esize.isdigit()
+                                                   else ints.get(t.esize or ""))
+        if t.size is not None and esize and not derived & _names(t.size):
+            count = _eval(t.size, ints)
+            if tensor.nbytes < count * esize:
+                raise BakeError("%s: kernel %s needs %d elements of %d bytes in %s, tensor %r has %d bytes"
+                                % (where, call.kernel, count, esize, t.name, tensor.name, tensor.nbytes))
         v = t.values
         if v is None:
             continue
