@@ -3,7 +3,7 @@
 onnxruntime is the oracle. Float32 models must agree within rtol 1e-4 / atol 1e-5. QDQ int8
 models (made by onnxruntime.quantization.quantize_static from the float models here) must
 agree within one output quantization step: upyflow rounds as TFLite Micro does (see the
-docstring of upyflow_tools/readers/onnx.py), onnxruntime ties to even. Case parameters come
+docstring of upyflow_tools/readers/onnx/__init__.py), onnxruntime ties to even. Case parameters come
 from one fixed seed and the case id. 4-D (NCHW) inputs and outputs are NHWC on the device;
 in models with 1-D convolutions, 3-D (NCL) ones are NLC.
 """
