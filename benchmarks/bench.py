@@ -22,6 +22,7 @@ import numpy as np
 
 import upyflow
 from upyflow_tools.bake import bake
+from upyflow_tools.runner import load_module, model_of
 from upyflow_tools.tflm import head_arena_bytes, interpreter
 from upyflow_tools.unixport import micropython_exe, run_batch
 
@@ -91,12 +92,9 @@ def bench_model(name: str, args, outdir: str) -> dict:
     path = os.path.join(SHARED, name + ".tflite")
     data = open(path, "rb").read()
     result, _ = bake(path, outdir, name=name, mpy=True)
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, os.path.join(outdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(outdir, name + ".py"))
     rng = np.random.default_rng(0)
-    probe = upyflow.Model(mod, "pure")
+    probe = model_of(mod, "pure")
     xs = []
     for dt, shape in zip(probe.input_dtype, probe.input_shape):
         dtype = {"i8": np.int8, "i16": np.int16, "f32": np.float32}[dt]
@@ -109,7 +107,7 @@ def bench_model(name: str, args, outdir: str) -> dict:
            "arena": result.arena_size, "state": result.state_bytes, "tflm_arena": head_arena_bytes(path)}
     for tier in ("native", "pure"):
         if upyflow.dispatch.available(tier):
-            m = upyflow.Model(mod, tier)
+            m = model_of(mod, tier)
             for i, x in enumerate(xs):
                 m.set_input(i, x.tobytes())
             slow = tier == "pure" and row["TFLM"] > 100

@@ -2,7 +2,6 @@
 (or the virtual board) through mpremote, beside the host's figures."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import tempfile
 import time
@@ -10,17 +9,12 @@ import time
 import numpy as np
 
 from .bake import bake
+from .runner import load_model
 
 
 def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) -> tuple[str, list[tuple]]:
-    """Bake to a temporary folder, run random inputs; rows (call index, kernel, op, shape, best us)."""
-    import upyflow
-    with tempfile.TemporaryDirectory() as tmp:
-        result, _ = bake(path, tmp, name="profiled")
-        spec = importlib.util.spec_from_file_location("profiled", os.path.join(tmp, "profiled.py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    model = upyflow.Model(mod, tier)
+    """Bake in memory, run random inputs; rows (call index, kernel, op, shape, best us)."""
+    model, mod, result = load_model(path, "profiled", tier)
     rng = np.random.default_rng(seed)
     for i, shape in enumerate(model.input_shape):
         buf = model.input_buffer(i)

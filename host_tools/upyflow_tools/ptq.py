@@ -1,11 +1,11 @@
-"""Post-training int8 quantization of a float ir.Graph, the way TFLite's converter does it.
+"""Post-training int8 quantization (PTQ) of a float ir.Graph, the way TFLite's converter does it.
 
 Weights: int8 symmetric per output channel. Biases: int32, scale input scale x
 weight scale. Activations: int8 asymmetric per tensor, from the min/max each tensor
 reached on calibration data. The float graph input gets a QUANTIZE and each output
 a DEQUANTIZE, so the baked model still takes and returns float32 (unless int8_io).
 
-Calibration runs the float graph on upyflow itself (baked in memory with every
+Calibration runs the float graph on upyflow itself (baked in memory by runner.py with every
 intermediate tensor made a graph output, run on the fastest CPython tier): the
 ranges then come from exactly the float kernels the device would run, for every
 operator upyflow supports, with no second implementation of their semantics.
@@ -13,7 +13,6 @@ operator upyflow supports, with no second implementation of their semantics.
 from __future__ import annotations
 
 import copy
-import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 from . import BakeError
 from .ir import Graph, Op, Tensor
 from .quant import activation_range_float
+from .runner import run_graph
 
 QMIN, QMAX = -128, 127
 
@@ -81,43 +81,6 @@ def quantize_array(data: np.ndarray, scale: float, zp: int, dtype=np.int8) -> np
     info = np.iinfo(dtype)
     q = round_away(data.astype(np.float64) / scale) + zp
     return np.clip(q, info.min, info.max).astype(dtype)
-
-
-# --- running a float graph on upyflow ------------------------------------------------------
-def load_graph(graph: Graph, name: str = "upyflow_graph", tier: str | None = None):
-    """Bake a copy of `graph` in memory and load it as an upyflow Model on CPython."""
-    import upyflow
-    from .bake import compile_graph
-    from .emit import module_source
-    result = compile_graph(copy.deepcopy(graph), "<%s>" % name, name)
-    mod = types.ModuleType(name)
-    exec(compile(module_source(result.baked, name), "<%s>" % name, "exec"), mod.__dict__)
-    return upyflow.Model(mod, tier)
-
-
-_NP = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32, "f32": np.float32}
-
-
-def run_graph(graph: Graph, samples: list[np.ndarray], outputs: list[int] | None = None,
-              tier: str | None = None) -> list[np.ndarray]:
-    """Run each sample (samples[i]: input i stacked on a leading axis) through upyflow.
-
-    Returns one array per output (default: the graph's outputs), stacked the same way.
-    """
-    g = copy.deepcopy(graph)
-    if outputs is not None:
-        g.outputs = list(outputs)
-    model = load_graph(g, tier=tier)
-    n = len(samples[0])
-    got: list[list[np.ndarray]] = [[] for _ in g.outputs]
-    for k in range(n):
-        for i, x in enumerate(samples):
-            model.set_input(i, np.ascontiguousarray(x[k], _NP[model.input_dtype[i]]).tobytes())
-        model.invoke()
-        for j in range(len(g.outputs)):
-            got[j].append(np.frombuffer(bytes(model.get_output(j)), _NP[model.output_dtype[j]])
-                          .reshape(model.output_shape[j]))
-    return [np.stack(v) for v in got]
 
 
 def calibrate(graph: Graph, samples: list[np.ndarray], tier: str | None = None) -> dict[int, tuple[float, float]]:
