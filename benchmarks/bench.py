@@ -76,13 +76,14 @@ print('LOOP', m.tier, best)
 def mp_loop_us(outdir: str, name: str, tier: str, args) -> float:
     """Microseconds per invoke under MicroPython: the best of --reps loops of >= 2 ms."""
     import subprocess
+
     from upyflow_tools.unixport import DEVICE_LIB
     script = os.path.join(outdir, "_loop.py")
     with open(script, "w") as f:
         f.write(_LOOP % {"paths": [DEVICE_LIB, outdir, args.natmod], "name": name, "reps": args.reps})
     proc = subprocess.run([micropython_exe(), "-X", "heapsize=" + args.mp_heap, script], capture_output=True,
                           text=True, timeout=600, env=dict(os.environ, UPYFLOW_TIER=tier))
-    line = [l for l in proc.stdout.splitlines() if l.startswith("LOOP ")]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("LOOP ")]
     if proc.returncode or not line or line[-1].split()[1] != tier:
         raise RuntimeError("MicroPython loop timing failed: %s" % (proc.stdout + proc.stderr))
     return float(line[-1].split()[2])

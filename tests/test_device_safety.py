@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import struct
 import subprocess
-import sys
 
 import numpy as np
 import pytest

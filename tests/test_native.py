@@ -316,7 +316,7 @@ def test_natmod_invoke_allocates_nothing(natmod_dir, baked, model, tmp_path):
     proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    line = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("ALLOC ")][-1].split()
     assert line[1] == "native"
     assert line[2] == line[3], "gc.mem_alloc() grew over 100 invokes: %s -> %s" % (line[2], line[3])
 

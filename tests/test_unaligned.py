@@ -215,7 +215,7 @@ def run_unaligned_micropython(exe: str, mdir: str, name: str, tier: str, offset:
     proc = subprocess.run([exe, "-X", "heapsize=4M", str(script)], capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    line = [l for l in proc.stdout.splitlines() if l.startswith("UNALIGNED ")][-1].split()
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("UNALIGNED ")][-1].split()
     assert int(line[1]) == len(inputs) and line[2] == tier
     blob = out.read_bytes()
     n = len(blob) // len(inputs)

@@ -45,7 +45,8 @@ def onnxruntime_predict(path: str, x_nchw: np.ndarray) -> np.ndarray | None:
     return np.array([int(sess.run(None, {name: img[None]})[0].argmax()) for img in x_nchw])
 
 
-def micropython_predict(outdir: str, name: str, x: np.ndarray, tier: str | None) -> tuple[np.ndarray, list[bytes]] | None:
+def micropython_predict(outdir: str, name: str, x: np.ndarray,
+                       tier: str | None) -> tuple[np.ndarray, list[bytes]] | None:
     from upyflow_tools.unixport import micropython_exe, run_batch
     if micropython_exe() is None:
         return None

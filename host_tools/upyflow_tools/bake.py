@@ -16,11 +16,11 @@ from .ir import Graph
 from .lower import Call, lower
 from .lower.core import MAX_BYTES
 from .passes import alias_layout_ops, split_large_layers
+from .planner import Buffer, plan
+from .readers.tflite import read_tflite
 
 # --weights file: the most weight bytes one op may read into the reusable buffer.
 WEIGHT_CHUNK = 32 * 1024
-from .planner import Buffer, plan
-from .readers.tflite import read_tflite
 
 
 class GraphRewrite(Protocol):

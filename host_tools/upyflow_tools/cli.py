@@ -43,6 +43,7 @@ def _quantization(args: argparse.Namespace) -> Quantization | None:
     if not args.calibration:
         raise BakeError("--quantize int8 needs --calibration DATA.npy (sample inputs)")
     import numpy as np
+
     from .ptq import Quantization
     try:
         data = np.load(args.calibration, allow_pickle=False)
@@ -89,6 +90,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_repl(args: argparse.Namespace) -> int:
     import subprocess
+
     from .deploy import _exe, check_port, connect_args
     check_port(args.port, "mpremote")
     return subprocess.call([_exe("mpremote")] + connect_args(args.port) + ["repl"])

@@ -139,7 +139,7 @@ class _Quantizer:
     def as_quantized(self, t: int, scale: float, zp: int) -> int:
         """Tensor t (int8 variable or float constant) carrying exactly (scale, zp)."""
         tensor = self.g.tensors[t]
-        if tensor.is_const:
+        if tensor.data is not None:   # a constant
             return self._const_q(tensor, quantize_array(tensor.data, scale, zp), scale, zp)
         if self.q_of(t) == (f32(scale), zp):
             return t
@@ -153,7 +153,7 @@ class _Quantizer:
     def weights(self, op: Op, ins: list[int]) -> None:
         xi, wi, bi, axis = WEIGHTED[op.kind]
         w = self.g.tensors[ins[wi]]
-        if not w.is_const or w.dtype != "f32":
+        if w.data is None or w.dtype != "f32":
             raise BakeError("--quantize int8: %s %r needs constant float32 weights"
                             % (op.kind, self.g.tensors[op.outputs[0]].name))
         channels = w.shape[axis]
@@ -164,7 +164,7 @@ class _Quantizer:
         in_scale = self.g.tensors[ins[xi]].sc
         b = self.g.tensors[ins[bi]] if len(ins) > bi and ins[bi] >= 0 else None
         if b is not None:
-            if not b.is_const or b.size != channels:
+            if b.data is None or b.size != channels:
                 raise BakeError("--quantize int8: %s needs a constant bias of %d values" % (op.kind, channels))
             bias = b.data.astype(np.float64).reshape(-1)
             # a bias beyond int32 at in_scale*w_scale widens that weight scale (as TFLite does)
@@ -218,8 +218,9 @@ class _Quantizer:
         else:
             for k in data_inputs:      # other float constants (ADD/MUL operands, PRELU alpha)
                 t = ins[k]
-                if t >= 0 and self.g.tensors[t].is_const and self.g.tensors[t].dtype == "f32":
-                    lo, hi = float(self.g.tensors[t].data.min()), float(self.g.tensors[t].data.max())
+                data = self.g.tensors[t].data if t >= 0 else None
+                if data is not None and self.g.tensors[t].dtype == "f32":
+                    lo, hi = float(data.min()), float(data.max())
                     ins[k] = self.as_quantized(t, *asymmetric_params(lo, hi))
         for k in data_inputs:
             t = ins[k]
@@ -230,10 +231,10 @@ class _Quantizer:
 
     def run(self, int8_io: bool) -> Graph:
         g = self.g
-        for t in g.tensors:
-            if t.dtype in ("i8", "u8", "i16") and not t.is_const:
+        for tensor in g.tensors:
+            if tensor.dtype in ("i8", "u8", "i16") and not tensor.is_const:
                 raise BakeError("--quantize int8 needs a float32 model; tensor %r is already %s"
-                                % (t.name, t.dtype))
+                                % (tensor.name, tensor.dtype))
         inputs = []
         for t in g.inputs:
             if g.tensors[t].dtype != "f32":

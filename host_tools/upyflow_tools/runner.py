@@ -16,7 +16,7 @@ import numpy as np
 
 from . import BakeError
 from .bake import BakeResult, compile_graph, compile_model
-from .emit import module_source
+from .emit import Baked, module_source
 
 if TYPE_CHECKING:   # the device runtime (device_lib/upyflow), imported when a model is made
     from upyflow import Model
@@ -25,11 +25,11 @@ if TYPE_CHECKING:   # the device runtime (device_lib/upyflow), imported when a m
 NP_DTYPES = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32, "f32": np.float32}
 
 
-def module_of(result: BakeResult | object, name: str | None = None) -> types.ModuleType:
+def module_of(result: BakeResult | Baked, name: str | None = None) -> types.ModuleType:
     """The module the runtime would import, from an in-memory bake (a BakeResult or an
     emit.Baked), via the emitted NAME.py text: no file is written."""
-    baked = getattr(result, "baked", result)
-    name = name or getattr(result, "name", None) or "model"
+    baked = result.baked if isinstance(result, BakeResult) else result
+    name = name or (result.name if isinstance(result, BakeResult) else None) or "model"
     mod = types.ModuleType(name)
     exec(compile(module_source(baked, name), name + ".py", "exec"), mod.__dict__)
     return mod

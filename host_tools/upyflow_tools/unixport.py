@@ -83,7 +83,7 @@ def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: s
                               text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
         if proc.returncode:
             raise RuntimeError("micropython failed: %s" % (proc.stdout + proc.stderr).strip())
-        line = [l for l in proc.stdout.splitlines() if l.startswith("UPYFLOW ")][-1].split()
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("UPYFLOW ")][-1].split()
         count, total = int(line[1]), int(line[2])
         forced = (env or {}).get("UPYFLOW_TIER")
         if forced and line[4] != forced:
@@ -109,5 +109,6 @@ def _output_sizes(module_dir: str, name: str, per: int) -> list[int]:
     from .runner import load_module
     mod = load_module(path, "_upyflow_baked_" + name)
     import struct
+
     from .emit import RECORD
     return [struct.unpack_from(RECORD.format, mod.TENSORS, i * RECORD.size)[3] for i in mod.OUTPUTS]

@@ -139,7 +139,8 @@ class IsaModel:
                 start = pos + 2 + struct.calcsize(self.module.OP_FORMATS[ops[pos + 1]])
                 continue
             if status:
-                name = self.module.OP_KERNELS[ops[pos]] if pos < len(ops) and ops[pos] < len(self.module.OP_KERNELS) else "?"
+                kernels = self.module.OP_KERNELS
+                name = kernels[ops[pos]] if pos < len(ops) and ops[pos] < len(kernels) else "?"
                 raise IsaError("%s: op at byte %d (%s): %s" % (self.target.name, pos, name,
                                                               ERRORS.get(status, "error %d" % status)))
             break

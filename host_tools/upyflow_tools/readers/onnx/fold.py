@@ -59,7 +59,7 @@ def fold(node, xs: list) -> np.ndarray:
     if op == "Unsqueeze":
         spec = xs[1] if len(xs) > 1 else None
         n_new = len(np.asarray(a.get("axes") if "axes" in a else spec if spec is not None else []).reshape(-1))
-        for ax in sorted(read_axes(node, a, spec, x.ndim + n_new, need=True)):
+        for ax in sorted(need_axes(node, a, spec, x.ndim + n_new)):
             x = np.expand_dims(x, ax)
         return x
     if op == "Squeeze":
@@ -119,24 +119,25 @@ def fold(node, xs: list) -> np.ndarray:
             raise BakeError("ConstantOfShape node %r has an empty value" % node.name)
         return np.full(fold_shape(node, x), v.reshape(-1)[0], v.dtype)
     if op == "Range":
-        start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else None
-                               for v in (x, xs[1], xs[2]))
-        if None in (start, limit, delta) or delta == 0 or not all(map(np.isfinite, (start, limit, delta))):
+        bounds = [float(np.asarray(v).reshape(-1)[0]) for v in (x, xs[1], xs[2]) if np.size(v) == 1]
+        if len(bounds) != 3 or bounds[2] == 0 or not all(np.isfinite(v) for v in bounds):
             raise BakeError("Range node %r needs finite scalar start, limit and a non-zero delta" % node.name)
+        start, limit, delta = bounds
         fold_size(node, (max(0, int(np.ceil((limit - start) / delta))),))
         return np.arange(x, xs[1], xs[2])
     if op == "Slice":
         starts, ends = np.asarray(xs[1]).reshape(-1), np.asarray(xs[2]).reshape(-1)
-        axes = np.asarray(xs[3]).reshape(-1) if len(xs) > 3 and xs[3] is not None else range(len(starts))
-        steps = np.asarray(xs[4]).reshape(-1) if len(xs) > 4 and xs[4] is not None else [1] * len(starts)
-        if not len(starts) == len(ends) == len(axes) == len(steps):
+        slice_axes = np.asarray(xs[3]).reshape(-1) if len(xs) > 3 and xs[3] is not None \
+            else np.arange(len(starts))
+        steps = np.asarray(xs[4]).reshape(-1) if len(xs) > 4 and xs[4] is not None else np.ones(len(starts), int)
+        if not len(starts) == len(ends) == len(slice_axes) == len(steps):
             raise BakeError("Slice node %r: starts, ends, axes and steps differ in length" % node.name)
         sl = [slice(None)] * x.ndim
-        for s, e, ax, st in zip(starts, ends, axes, steps):
+        for s, stop, ax, st in zip(starts, ends, slice_axes, steps):
             if not -x.ndim <= int(ax) < x.ndim or int(st) == 0:
                 raise BakeError("Slice node %r: axis %d or step %d does not fit shape %s"
                                 % (node.name, int(ax), int(st), list(x.shape)))
-            sl[int(ax)] = slice(int(s), int(e), int(st))
+            sl[int(ax)] = slice(int(s), int(stop), int(st))
         return x[tuple(sl)]
     raise BakeError("cannot evaluate constant %s node %r" % (op, node.name))
 
@@ -159,12 +160,11 @@ def reshape_shape(node, in_shape, spec) -> tuple:
     return tuple(out)
 
 
-def read_axes(node, a: dict, spec, rank: int, need: bool = False) -> list[int] | None:
-    """Axes from the attribute or the operand `spec`, as non-negative ints below rank."""
+def read_axes(node, a: dict, spec, rank: int) -> list[int] | None:
+    """Axes from the attribute or the operand `spec`, as non-negative ints below rank; None
+    when the node gives none."""
     axes = a.get("axes") if "axes" in a else spec
     if axes is None:
-        if need:
-            raise BakeError("%s node %r needs axes" % (node.op_type, node.name))
         return None
     arr = np.asarray(axes)
     if arr.ndim > 1 or (arr.size and arr.dtype.kind not in "iu") or \
@@ -175,3 +175,11 @@ def read_axes(node, a: dict, spec, rank: int, need: bool = False) -> list[int] |
     if len(set(out)) != len(out):
         raise BakeError("%s node %r: repeated axes %s" % (node.op_type, node.name, out))
     return out
+
+
+def need_axes(node, a: dict, spec, rank: int) -> list[int]:
+    """read_axes for a node that must give axes."""
+    axes = read_axes(node, a, spec, rank)
+    if axes is None:
+        raise BakeError("%s node %r needs axes" % (node.op_type, node.name))
+    return axes

@@ -87,7 +87,9 @@ def clip_bounds(r: Reader, node) -> tuple[float | None, float | None]:
 
 
 def clip_act(r: Reader, node) -> str | None:
-    return {(0.0, None): "RELU", (0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1"}.get(clip_bounds(r, node))
+    acts: dict[tuple[float | None, float | None], str] = {(0.0, None): "RELU", (0.0, 6.0): "RELU6",
+                                                          (-1.0, 1.0): "RELU_N1_TO_1"}
+    return acts.get(clip_bounds(r, node))
 
 
 def output_chain(r: Reader, name: str, quant: bool, fuse: bool = True):
@@ -139,6 +141,7 @@ def qbias_values(r: Reader, node, b, in_scale: float, w_scale: np.ndarray, n: in
     if b is not None and np.size(b.q if isinstance(b, QConst) else b) != n:
         raise BakeError("%s node %r: bias of %d values for %d outputs"
                         % (node.op_type, node.name, np.size(b.q if isinstance(b, QConst) else b), n))
+    data: np.ndarray
     if b is None:
         data = np.zeros(n, np.int32)
     elif isinstance(b, QConst):

@@ -90,19 +90,19 @@ def _graph_input(r: Reader, vi) -> int:
     if not vi.type.HasField("tensor_type"):
         raise BakeError("graph input %r is not a tensor" % vi.name)
     dtype = onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
-    shape = []
+    dims: list[int] = []
     for axis, d in enumerate(tt.shape.dim):
         if d.HasField("dim_value") and d.dim_value > 0:
-            shape.append(d.dim_value)
+            dims.append(d.dim_value)
         elif axis == 0:
-            shape.append(1)
+            dims.append(1)
             r.notes.append("batch dimension %r of input %r set to 1"
                               % (d.dim_param or "?", vi.name))
         else:
             raise BakeError("graph input %r has a dynamic dimension %r (axis %d); upyflow needs static "
                             "shapes (only a symbolic batch dimension, set to 1, is allowed)"
                             % (vi.name, d.dim_param or "?", axis))
-    shape = tuple(shape)
+    shape = tuple(dims)
     if count(shape) > MAX_ELEMENTS:
         raise BakeError("graph input %r has shape %s; upyflow reads at most %d values per tensor"
                         % (vi.name, list(shape), MAX_ELEMENTS))

@@ -5,7 +5,8 @@ importing the ops package fills the table.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .state import Reader
 

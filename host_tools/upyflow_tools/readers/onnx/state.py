@@ -9,6 +9,7 @@ from ...ir import NP_DTYPE, Op, Tensor
 from .checks import check_shape, opset
 from .values import QConst, Val
 
+
 def is_1d(node, dq_src: dict, init_rank: dict) -> bool:
     """A Conv/MaxPool/AveragePool with one spatial axis (kernel_shape, else the weights' rank)."""
     if node.op_type not in ("Conv", "MaxPool", "AveragePool"):

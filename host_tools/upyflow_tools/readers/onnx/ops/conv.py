@@ -68,6 +68,7 @@ def conv(r: Reader, node) -> None:
         wf, bias_f, name = fold_bn(r, node.output[0], wf.astype(np.float32), bias_f)
         chain = output_chain(r, name, False)
     act, name, q = chain
+    qw = wq if quant else None   # the int8 weights when the Conv runs int8
     padding, (oh, ow) = tflite_padding(node, x.shape[2:], (kh, kw), s_hw, d_hw, begin, end)
     if padding is None:
         x = pad_op(r, x, begin, end, 0.0)
@@ -77,17 +78,16 @@ def conv(r: Reader, node) -> None:
     wname = node.input[1]
     if kind == "DEPTHWISE_CONV_2D":
         opts["depth_multiplier"] = c_out // c_in
-        wt = (wq.q if quant else wf).reshape(c_out, kh, kw).transpose(1, 2, 0).reshape(1, kh, kw, c_out)
+        wt = (qw.q if qw is not None else wf).reshape(c_out, kh, kw).transpose(1, 2, 0).reshape(1, kh, kw, c_out)
         qdim = 3
     else:
-        wt = (wq.q if quant else wf).transpose(0, 2, 3, 1)
+        wt = (qw.q if qw is not None else wf).transpose(0, 2, 3, 1)
         qdim = 0
-    if quant:
-        xt = r.tensors[x.t]
-        w_scale = wq.scale
-        bias, b_scale = qbias_values(r, node, b, xt.sc, w_scale, c_out)
+    b_scale: np.ndarray | None = None
+    if qw is not None:
+        bias, b_scale = qbias_values(r, node, b, r.tensors[x.t].sc, qw.scale, c_out)
     else:
-        bias, w_scale, b_scale = bias_f, None, None
+        bias = bias_f
     out_name, dtype = (q[3], "i8") if q else (name, "f32")
     qout = q[:2] if q else (None, None)
     groups = group if kind == "GROUPED" else 1
@@ -99,8 +99,8 @@ def conv(r: Reader, node) -> None:
         if groups > 1:
             tag = "/group%d" % j
             xj = slice_channels(r, x.t, j * cg, cg, out_name + tag + "/input")
-        if quant:
-            sc = w_scale[ws] if w_scale.size > 1 else w_scale
+        if qw is not None and b_scale is not None:
+            sc = qw.scale[ws] if qw.scale.size > 1 else qw.scale
             w_t = r.const(wname + tag, wt[ws], "i8", sc, np.zeros_like(sc), qdim)
             bias_t = r.const(bias_name(node) + tag, bias[ws], "i32", b_scale[ws],
                                  np.zeros(og, np.int64))

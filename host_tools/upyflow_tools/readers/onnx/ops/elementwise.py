@@ -28,7 +28,7 @@ def aligned(r: Reader, node, operands: list) -> tuple[list, tuple, tuple]:
     first = rts[0]
     if len(first.shape) == rank and first.shape == first.base and len(first.perm) == rank:
         perm = first.perm
-    items = []
+    items: list = []   # a Val, or (constant, padded shape)
     for o, s in zip(operands, shapes):
         padded = (1,) * (rank - len(s)) + tuple(s)
         if isinstance(o, Val):
@@ -141,10 +141,10 @@ def concat(r: Reader, node) -> None:
         else:
             c = v.value() if isinstance(v, QConst) else np.asarray(v, np.float32)
             ts.append(r.const("%s/part%d" % (node.output[0], k), c.astype(np.float32).transpose(perm), "f32"))
-    shape = list(rts[0].shape)
-    shape[ax] = sum((v.shape if isinstance(v, Val) else np.shape(v.value() if isinstance(v, QConst) else v))[ax]
-                    for v in vals)
-    shape = tuple(shape)
+    dims = list(rts[0].shape)
+    dims[ax] = sum((v.shape if isinstance(v, Val) else np.shape(v.value() if isinstance(v, QConst) else v))[ax]
+                   for v in vals)
+    shape = tuple(dims)
     ir_shape = tuple(shape[p] for p in perm)
     out = r.tensor(q[3] if q else node.output[0], ir_shape, "i8" if q else "f32",
                        *(q[:2] if q else (None, None)))

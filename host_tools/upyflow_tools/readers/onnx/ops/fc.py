@@ -51,7 +51,7 @@ def fully_connected(r: Reader, node, w, trans_b: int, b, alpha: float, beta: flo
     if isinstance(b, Val):
         raise BakeError("%s node %r: computed bias C is not supported" % (node.op_type, node.name))
     quant = is_q(v) and wq is not None and wq.q.dtype == np.int8 and alpha == 1.0 and beta == 1.0
-    if quant and wq.scale.size > 1 and wq.axis != (0 if trans_b else 1):
+    if quant and wq is not None and wq.scale.size > 1 and wq.axis != (0 if trans_b else 1):
         quant = False
     chain = output_chain(r, node.output[0], True) if quant else None
     if chain is None:
@@ -70,14 +70,15 @@ def fully_connected(r: Reader, node, w, trans_b: int, b, alpha: float, beta: flo
     act, name, q = chain
     # a flat NHWC tensor feeds the weights with permuted columns: no transpose on the device
     batches = int(np.prod(v.shape[:-1], dtype=np.int64))
-    x, cols = v, order(v.base, v.perm)
-    if np.array_equal(cols, np.arange(cols.size)):
-        cols = None
-    elif batches != 1:
+    x = v
+    stored = order(v.base, v.perm)
+    cols: np.ndarray | None = None if np.array_equal(stored, np.arange(stored.size)) else stored
+    if cols is not None and batches != 1:
         x, cols = stored_as(r, v, v.shape, ident(len(v.shape))), None
     if cols is not None:
         wmat = wmat[:, cols]
-    if not quant:
+    qw = wq if quant else None   # the int8 weights when the FC runs int8
+    if qw is None:
         x = to_float(r, x)
         wf = np.asarray(wq.value() if wq is not None else wd, np.float32)
         wf = wf if trans_b else wf.T
@@ -87,9 +88,9 @@ def fully_connected(r: Reader, node, w, trans_b: int, b, alpha: float, beta: flo
         bt = r.const(node.input[1] + "/bias", bias_f, "f32")
     else:
         xt = r.tensors[x.t]
-        wt = r.const(node.input[1], np.ascontiguousarray(wmat), "i8", wq.scale,
-                         np.zeros_like(wq.scale), 0)
-        bt = qbias(r, node, b, xt.sc, wq.scale, n_out)
+        wt = r.const(node.input[1], np.ascontiguousarray(wmat), "i8", qw.scale,
+                         np.zeros_like(qw.scale), 0)
+        bt = qbias(r, node, b, xt.sc, qw.scale, n_out)
     out_shape = tuple(v.shape[:-1]) + (n_out,)
     out = r.tensor(q[3] if q else name, out_shape, "i8" if q else "f32", *(q[:2] if q else (None, None)))
     r.op("FULLY_CONNECTED", [x.t, wt, bt], [out], fused_activation_function=act,

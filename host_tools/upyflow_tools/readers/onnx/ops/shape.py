@@ -5,7 +5,7 @@ import numpy as np
 
 from .... import BakeError
 from ..checks import attrs, transpose_perm
-from ..fold import read_axes, reshape_shape
+from ..fold import need_axes, read_axes, reshape_shape
 from ..layout import stored_as
 from ..registry import translator
 from ..state import Reader
@@ -67,7 +67,7 @@ def unsqueeze(r: Reader, node) -> None:
     n_new = len(np.asarray(a.get("axes") if "axes" in a else spec if spec is not None else []).reshape(-1))
     shape = list(v.shape)
     rank = len(shape) + n_new
-    for ax in sorted(read_axes(node, a, spec, rank, need=True)):
+    for ax in sorted(need_axes(node, a, spec, rank)):
         shape.insert(ax, 1)
     reshaped(r, node, v, shape)
 
