@@ -28,6 +28,7 @@ import pytest
 import harness
 from harness import bake_model, random_input, run_tflm, shared
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+from upyflow_tools.runner import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -324,10 +325,7 @@ def test_viper_wide_pointers_only_on_arena_tensors(tmp_path):
 
 
 def _import(mdir: str, name: str):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return mod
 
 
