@@ -1,7 +1,6 @@
 """Shared test helpers: bake models, run them on upyflow (CPython or MicroPython) and on TFLM."""
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 import upyflow
+from upyflow_tools import runner
 from upyflow_tools.bake import bake
 from upyflow_tools.tflm import interpreter
 
@@ -40,18 +40,11 @@ def bake_model(model: bytes | Path, outdir: Path, name: str | None = None, mpy: 
 
 def load_cpython(module_dir: str, name: str, tier: str | None = None) -> upyflow.Model:
     """The baked module as a Model; `tier` forces a kernel tier ('native', 'viper', 'pure')."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(module_dir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return upyflow.Model(mod, tier)
+    return runner.model_of(runner.load_module(os.path.join(module_dir, name + ".py")), tier)
 
 
 def run_upyflow(model: upyflow.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    for i, x in enumerate(inputs):
-        model.set_input(i, np.ascontiguousarray(x).tobytes())
-    model.invoke()
-    return [np.frombuffer(bytes(model.get_output(i)), NP[model.output_dtype[i]])
-            .reshape(model.output_shape[i]) for i in range(len(model.output_shape))]
+    return runner.invoke(model, inputs)
 
 
 def run_tflm(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ FLAGS = ["-fsanitize=address,undefined,float-cast-overflow", "-fno-sanitize-reco
 # malformed-record cases, and the shared models end to end.
 FULL = ["tests/test_native.py", "tests/test_walker.py", "tests/test_device_safety.py",
         "tests/test_shared_models.py", "tests/test_onnx_rounding.py", "tests/test_resize.py",
-        "tests/test_signal.py", "tests/test_quantize.py", "tests/test_ops.py",
+        "tests/test_signal.py", "tests/test_ptq.py", "tests/test_ops.py",
         "tests/test_sequence.py", "tests/test_conv16.py", "tests/test_activations.py",
         "tests/test_elementwise.py", "tests/test_errors.py"]
 QUICK = ["tests/test_native.py", "tests/test_walker.py", "tests/test_device_safety.py",

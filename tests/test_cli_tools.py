@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -25,7 +24,7 @@ def cli(*args: str, stdin=None) -> subprocess.CompletedProcess:
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [l for l in proc.stderr.splitlines() if "error" in l]
+    lines = [ln for ln in proc.stderr.splitlines() if "error" in ln]
     assert len(lines) == 1, proc.stderr
     for w in words:
         assert w in lines[0], lines[0]
@@ -158,7 +157,7 @@ def test_inspect_marks_each_operator_and_names_io(tmp_path, capsys):
     path = _mixed_model(tmp_path)
     assert main(["inspect", path, "--no-tflm"]) == 1        # does not bake
     out = capsys.readouterr().out
-    rows = [l for l in out.splitlines() if l.strip()[:1] in ("\u2713", "\u2717")]
+    rows = [ln for ln in out.splitlines() if ln.strip()[:1] in ("\u2713", "\u2717")]
     assert len(rows) == 2
     assert rows[0].lstrip().startswith("\u2717") and "FULLY_CONNECTED" in rows[0] and "i8/i8/i32/f32" in rows[0]
     assert rows[1].lstrip().startswith("\u2717") and "FLOOR" in rows[1] and "not supported" in rows[1]
@@ -244,7 +243,7 @@ def test_profile_on_the_board(tmp_path, capsys):
     out = capsys.readouterr().out
     head, table = out.split("\n\n", 1)
     assert "on the board (native tier)" in head and "host (CPython" in head
-    rows = [l.split() for l in table.splitlines()[1:] if l.strip()]
+    rows = [ln.split() for ln in table.splitlines()[1:] if ln.strip()]
     assert sorted(int(r[0]) for r in rows) == list(range(len(kernels)))
     assert all(r[1] == kernels[int(r[0])] for r in rows)
     board_us = [float(r[4]) for r in rows]

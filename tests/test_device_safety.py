@@ -14,12 +14,9 @@ under ASan/UBSan in tests/sanitize.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import struct
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -27,6 +24,7 @@ import pytest
 import upyflow
 from test_walker import _mlp_int8
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+from upyflow_tools.runner import load_module
 
 try:
     import upyflow_native
@@ -47,9 +45,7 @@ def _bake(tmp_path, name, weights):
 
 
 def _load(mdir, name, tier, verify=False):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return upyflow.Model(mod, tier, verify=True) if verify else upyflow.Model(mod, tier)
 
 
@@ -164,9 +160,7 @@ def _damaged(tmp_path):
     """The inline bake, damaged in the ways finding 5 lists, one module per case."""
     out = _bake(tmp_path, "good", "inline")
     src = (out / "good.py").read_text()
-    spec = importlib.util.spec_from_file_location("good", out / "good.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(str(out / "good.py"))
     arena_rec = next(k for k in range(len(mod.TENSORS) // 20) if mod.TENSORS[20 * k] == 0)
     poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
     cases = {

@@ -92,7 +92,7 @@ def test_cli_profile_lists_every_op_slowest_first(capsys):
     path = shared("models/micro_speech_quantized.tflite")
     assert main(["profile", str(path), "--tier", "pure", "--reps", "1"]) == 0
     out = capsys.readouterr().out
-    rows = [l.split() for l in out.splitlines()[3:] if l.strip()]
+    rows = [ln.split() for ln in out.splitlines()[3:] if ln.strip()]
     assert sorted(r[1] for r in rows) == ["depthwise_conv2d_s8", "fully_connected_s8", "softmax_s8"]
     times = [float(r[4]) for r in rows]
     assert times == sorted(times, reverse=True)

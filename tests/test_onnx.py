@@ -3,7 +3,7 @@
 onnxruntime is the oracle. Float32 models must agree within rtol 1e-4 / atol 1e-5. QDQ int8
 models (made by onnxruntime.quantization.quantize_static from the float models here) must
 agree within one output quantization step: upyflow rounds as TFLite Micro does (see the
-docstring of upyflow_tools/readers/onnx.py), onnxruntime ties to even. Case parameters come
+docstring of upyflow_tools/readers/onnx/__init__.py), onnxruntime ties to even. Case parameters come
 from one fixed seed and the case id. 4-D (NCHW) inputs and outputs are NHWC on the device;
 in models with 1-D convolutions, 3-D (NCL) ones are NLC.
 """
@@ -558,7 +558,8 @@ def test_binary_broadcast(op, bshape, tmp_path):
     check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 2, 4]}))
 
 
-@pytest.mark.parametrize("shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0), ([3, 4, 2], -1)])
+@pytest.mark.parametrize("shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0),
+                                        ([3, 4, 2], -1)])
 def test_concat(shape, axis, tmp_path):
     rng = case_rng("concat%s%d" % (shape, axis))
     other = list(shape)
@@ -638,7 +639,8 @@ def test_dynamic_shape():
 
 
 def test_float64_input_rejected():
-    graph = oh.make_graph([oh.make_node("Relu", ["x"], ["y"])], "g", [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
+    graph = oh.make_graph([oh.make_node("Relu", ["x"], ["y"])], "g",
+                          [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
                           [oh.make_tensor_value_info("y", TP.DOUBLE, [1, 4])])
     data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]).SerializeToString()
     with pytest.raises(BakeError, match="graph input 'x' has type float64, which upyflow does not support"):
@@ -897,7 +899,8 @@ def test_qdq_gemm(case, tmp_path):
     qdq_single(case, tmp_path, data, {"x": [1, k]}, bool(rng.integers(0, 2)), "FULLY_CONNECTED")
 
 
-@pytest.mark.parametrize("op,kind,pads", [("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]), ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
+@pytest.mark.parametrize("op,kind,pads", [("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]),
+                                          ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
                                           ("AveragePool", "AVERAGE_POOL_2D", [0, 0, 0, 0]),
                                           ("AveragePool", "AVERAGE_POOL_2D", [1, 1, 1, 1])])
 def test_qdq_pool(op, kind, pads, tmp_path):

@@ -213,7 +213,7 @@ def run_viper(exe: str, module_dir: str, jobs: list[tuple[str, list[list[np.ndar
         assert proc.returncode == 0 and "DONE" in proc.stdout, proc.stdout + proc.stderr
         with open(out, "rb") as f:
             blob = f.read()
-    times = {l.split()[1]: int(l.split()[2]) for l in proc.stdout.splitlines() if l.startswith("TIME ")}
+    times = {ln.split()[1]: int(ln.split()[2]) for ln in proc.stdout.splitlines() if ln.startswith("TIME ")}
     results, pos = {}, 0
     for name, sets in jobs:
         results[name] = []
