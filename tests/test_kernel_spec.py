@@ -71,7 +71,7 @@ def test_c_prototype_matches_spec(name):
     k = kernel_spec.KERNELS[name]
     have = [_c_type(a) for a in _prototypes()[name]]
     want = [_c_type(gen_kernels.c_pointer(t)) for t in k.tensors]
-    want += ["float" if p.kind == "f" else "int" for p in k.params if p.native] + ["int"] * len(k.c_extra)
+    want += ["float" if p.kind == "f" else "int" for p in k.params if p.fast] + ["int"] * len(k.c_extra)
     assert [h if "*" in h else h.replace("int32_t", "int") for h in have] == want, \
         "uf_%s in kernels.h: %s; kernel_spec says %s" % (name, have, want)
 
@@ -199,7 +199,7 @@ def test_a_new_parameter_is_one_edit_of_the_spec(monkeypatch):
     the C table's signature, checks and call, the viper prologue, and the Calls bake accepts."""
     import dataclasses
     k = kernel_spec.KERNELS["fully_connected_s8"]
-    new = dataclasses.replace(k, params=k.params[:3] + (kernel_spec.I("groups", 1, 8),) + k.params[3:])
+    new = dataclasses.replace(k, params=k.params[:3] + (kernel_spec.Int("groups", 1, 8),) + k.params[3:])
     monkeypatch.setitem(kernel_spec.KERNELS, k.name, new)
     monkeypatch.setattr(kernel_spec, "NATIVE", [new if n is k else n for n in kernel_spec.NATIVE])
     table = gen_kernels.table_c()

@@ -126,14 +126,14 @@ def run_function(k: Kernel) -> list[str]:
         v = t.values
         if v is None:
             continue
-        start, stop, step = v.at.split(":") if v.at else ("0", t.size, "1")
+        start, stop, step = v.at.split(":") if v.at else ("0", t.size or "0", "1")
         hi = e(v.hi) if isinstance(v.hi, str) else str(v.hi)
         out.append("    CHECK(values_in(c, %s, %s, %s, %s, %d, %s));"
                    % (enum(k, t.name), e(start), e(stop), e(step), v.lo, hi))
     for check in k.checks:
         out.append("    RET(%s);" % e(check))
     args = ["T(%s)" % enum(k, t.name) for t in k.tensors]
-    args += ["%s(%s)" % (p.kind.upper(), enum(k, p.name)) for p in k.params if p.native]
+    args += ["%s(%s)" % (p.kind.upper(), enum(k, p.name)) for p in k.params if p.fast]
     args += list(k.c_extra)
     out += _wrap("uf_%s(" % k.name, args, ");", "    ")
     out += ["    return UF_OK;", "}", ""]
@@ -186,9 +186,13 @@ def table_c() -> str:
     header = (SRC / "kernels.h").read_text()
     for what, n in (("TENSORS", max(len(k.tensors) for k in native)), ("INTS", max(len(k.ints) for k in native)),
                     ("FLOATS", max(len(k.floats) for k in native))):
-        room = int(re.search(r"#define UF_MAX_%s (\d+)" % what, header).group(1))
+        m = re.search(r"#define UF_MAX_%s (\d+)" % what, header)
+        if m is None:
+            raise ValueError("kernels.h defines no UF_MAX_%s" % what)
+        room = int(m.group(1))
         if n > room:
-            raise ValueError("a kernel takes %d %s, kernels.h's uf_call holds UF_MAX_%s %d" % (n, what.lower(), what, room))
+            raise ValueError("a kernel takes %d %s, kernels.h's uf_call holds UF_MAX_%s %d"
+                             % (n, what.lower(), what, room))
     return "\n".join(out)
 
 
@@ -249,7 +253,7 @@ def viper_prologue(names: str) -> list[str]:
     if k.floats:
         raise ValueError("viper kernel %s: viper takes no float parameters" % k.name)
     out = ["%s = %s(args[%d])" % (t.name, viper_pointer(t), i) for i, t in enumerate(k.tensors)]
-    return out + ["%s = int(args[%d])" % (p.name, len(k.tensors) + i) for i, p in enumerate(k.params)]
+    return out + ["%s = int(args[%d])" % (p.name, len(k.tensors) + i) for i, p in enumerate(k.params) if p.fast]
 
 
 def viper_files() -> list[Path]:

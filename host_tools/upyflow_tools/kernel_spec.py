@@ -25,7 +25,7 @@ and are translated to C by gen_kernels: + - * // % and comparisons, `and`/`or`,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # bytes per element of each fixed-width dtype
 ESIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "u32": 4, "f32": 4, "i64": 8, "u64": 8}
@@ -58,14 +58,14 @@ class P:
     lo: int | None = None
     hi: int | None = None
     what: str = ""
-    native: bool = True         # passed to the C kernel (False: only its table check reads it)
+    fast: bool = True           # the C and viper kernels take it (False: only the pure kernel and checks)
 
 
-def I(name: str, lo: int | None = None, hi: int | None = None, what: str = "", native: bool = True) -> P:
-    return P(name, "i", lo, hi, what, native)
+def Int(name: str, lo: int | None = None, hi: int | None = None, what: str = "", fast: bool = True) -> P:
+    return P(name, "i", lo, hi, what, fast)
 
 
-def F(name: str) -> P:
+def Float(name: str) -> P:
     return P(name, "f")
 
 
@@ -116,9 +116,11 @@ class Kernel:
 KERNELS: dict[str, Kernel] = {}
 
 
-def kernel(name: str, family: str, tensors, params, **kw) -> Kernel:
-    k = Kernel(name, family, tuple(tensors), tuple(params), **{
-        key: tuple(v) if isinstance(v, list) else v for key, v in kw.items()})
+def kernel(name: str, family: str, tensors: list[T], params: list[P], *, requires=(), derived=(), c_extra=(),
+           checks=(), native: bool = True, native_run: str | None = None, viper: bool = False) -> Kernel:
+    """Declare a kernel (see Kernel); lists become tuples."""
+    k = Kernel(name, family, tuple(tensors), tuple(params), tuple(requires), tuple(derived), tuple(c_extra),
+               tuple(checks), native, native_run, viper)
     names = k.arg_names + [d for d, _ in k.derived]
     assert len(set(names)) == len(names), name
     assert name not in KERNELS, name
@@ -134,34 +136,34 @@ def shifts(hi: int | str = SHIFT[1]) -> Values:
 
 # --- shared parameter groups --------------------------------------------------------------
 def _conv_dims(channels: str) -> list[P]:
-    return [I("in_h", 0), I("in_w", 0), I("in_c", 0), I("out_h", 0), I("out_w", 0), I(channels, 0),
-            I("k_h", 1), I("k_w", 1), I("s_h", 1), I("s_w", 1), I("d_h", 1), I("d_w", 1),
-            I("pad_h", 0), I("pad_w", 0)]
+    return [Int("in_h", 0), Int("in_w", 0), Int("in_c", 0), Int("out_h", 0), Int("out_w", 0), Int(channels, 0),
+            Int("k_h", 1), Int("k_w", 1), Int("s_h", 1), Int("s_w", 1), Int("d_h", 1), Int("d_w", 1),
+            Int("pad_h", 0), Int("pad_w", 0)]
 
 
 # The input rows/columns a conv reaches, out * stride + kernel * dilation + pad, fit an
 # int (the C kernels index with int arithmetic: no signed overflow).
 CONV_SPANS = ("out_h*s_h + k_h*d_h + pad_h <= 0x7FFFFFFF", "out_w*s_w + k_w*d_w + pad_w <= 0x7FFFFFFF")
-TCONV_DIMS = [I("in_h", 0), I("in_w", 0), I("in_c", 0), I("out_h", 0), I("out_w", 0), I("out_c", 0),
-              I("k_h", 1), I("k_w", 1), I("s_h", 1), I("s_w", 1), I("pad_h", 0), I("pad_w", 0)]
-POOL_DIMS = [I("in_h", 0), I("in_w", 0), I("c", 0), I("out_h", 0), I("out_w", 0),
-             I("k_h", 1), I("k_w", 1), I("s_h", 1), I("s_w", 1), I("pad_h", 0), I("pad_w", 0)]
-INT_ACT = [I("act_min"), I("act_max")]
-FLOAT_ACT = [F("act_min"), F("act_max")]
-QUANT_OUT = [I("in_off"), I("out_off")]
+TCONV_DIMS = [Int("in_h", 0), Int("in_w", 0), Int("in_c", 0), Int("out_h", 0), Int("out_w", 0), Int("out_c", 0),
+              Int("k_h", 1), Int("k_w", 1), Int("s_h", 1), Int("s_w", 1), Int("pad_h", 0), Int("pad_w", 0)]
+POOL_DIMS = [Int("in_h", 0), Int("in_w", 0), Int("c", 0), Int("out_h", 0), Int("out_w", 0),
+             Int("k_h", 1), Int("k_w", 1), Int("s_h", 1), Int("s_w", 1), Int("pad_h", 0), Int("pad_w", 0)]
+INT_ACT = [Int("act_min"), Int("act_max")]
+FLOAT_ACT = [Float("act_min"), Float("act_max")]
+QUANT_OUT = [Int("in_off"), Int("out_off")]
 
 
 def _shift(name: str, what: str = "requantization shift") -> P:
-    return I(name, SHIFT[0], SHIFT[1], what)
+    return Int(name, SHIFT[0], SHIFT[1], what)
 
 
 # --- fc -------------------------------------------------------------------------------------
-FC_DIMS = [I("batches", 0), I("n_in", 0), I("n_out", 0)]
+FC_DIMS = [Int("batches", 0), Int("n_in", 0), Int("n_out", 0)]
 kernel("fully_connected_s8", "fc",
        [T("x", "i8", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i32", "c", "n_out"),
         T("out", "i8", "w", "batches*n_out"), T("mult", "i32", "c", "n_out"),
         T("shift", "i32", "c", "n_out", values=shifts())],
-       FC_DIMS + [I("out_off")] + INT_ACT, viper=True)
+       FC_DIMS + [Int("out_off")] + INT_ACT, viper=True)
 kernel("fully_connected_f32", "fc",
        [T("x", "f32", "r", "batches*n_in"), T("w", "f32", "c", "n_out*n_in"), T("bias", "f32", "c", "n_out"),
         T("out", "f32", "w", "batches*n_out")],
@@ -170,11 +172,11 @@ kernel("fully_connected_s16", "fc",
        [T("x", "i16", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i64", "c", "n_out"),
         T("out", "i16", "w", "batches*n_out"), T("mult", "i32", "c", "n_out"),
         T("shift", "i32", "c", "n_out", values=shifts("14 if acc64 else 30"))],
-       FC_DIMS + [I("out_off"), I("acc64", 0, 1)] + INT_ACT, viper=True)
+       FC_DIMS + [Int("out_off"), Int("acc64", 0, 1)] + INT_ACT, viper=True)
 kernel("fully_connected_s8_ort", "fc",
        [T("x", "i8", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i32", "c", "n_out"),
         T("out", "i8", "w", "batches*n_out"), T("scale", "f32", "c", "n_out")],
-       FC_DIMS + [I("out_off")] + INT_ACT)
+       FC_DIMS + [Int("out_off")] + INT_ACT)
 
 # --- conv -----------------------------------------------------------------------------------
 _W = "out_c*k_h*k_w*in_c"
@@ -201,7 +203,7 @@ kernel("conv2d_s16", "conv",
        [T("x", "i16", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i64", "c", "out_c"),
         T("out", "i16", "w", "out_h*out_w*out_c"), T("mult", "i32", "c", "out_c"),
         T("shift", "i32", "c", "out_c", values=shifts("14 if acc64 else 30"))],
-       _conv_dims("out_c") + [I("acc64", 0, 1)] + INT_ACT, requires=CONV_SPANS, viper=True)
+       _conv_dims("out_c") + [Int("acc64", 0, 1)] + INT_ACT, requires=CONV_SPANS, viper=True)
 kernel("depthwise_conv2d_s16", "conv",
        [T("x", "i16", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _DW_W), T("bias", "i64", "c", _DW_C),
         T("out", "i16", "w", "out_h*out_w*" + _DW_C), T("mult", "i32", "c", _DW_C),
@@ -239,38 +241,39 @@ for _kind in ("avg", "max"):
     kernel(_kind + "_pool2d_f32", "pool", [T("x", "f32", "r", "in_h*in_w*c"), T("out", "f32", "w", "out_h*out_w*c")],
            POOL_DIMS + FLOAT_ACT)
 kernel("avg_pool2d_s8_ort", "pool", [T("x", "i8", "r", "in_h*in_w*c"), T("out", "i8", "w", "out_h*out_w*c")],
-       POOL_DIMS + [I("in_zp"), F("in_s"), F("out_s"), I("q_zp"), I("q_shift"), F("glob_scale")] + INT_ACT,
+       POOL_DIMS + [Int("in_zp"), Float("in_s"), Float("out_s"), Int("q_zp"), Int("q_shift"), Float("glob_scale")]
+       + INT_ACT,
        native=False)
 
 # --- softmax ----------------------------------------------------------------------------------
 # The int8 kernels shift the scaled differences left by [0, 31] and treat diff_min <= 0 as the
 # cut-off (a positive one would loop forever computing 1/0: the row maximum leaves the sum).
-_SOFTMAX_Q = [I("rows", 0), I("depth", 1), I("in_mult"), I("in_shift", 0, 31, "input left shift"),
-              I("diff_min", None, 0)]
+_SOFTMAX_Q = [Int("rows", 0), Int("depth", 1), Int("in_mult"), Int("in_shift", 0, 31, "input left shift"),
+              Int("diff_min", None, 0)]
 kernel("softmax_s8", "softmax", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")], _SOFTMAX_Q)
 kernel("softmax_f32", "softmax", [T("x", "f32", "r", "rows*depth"), T("out", "f32", "w", "rows*depth")],
-       [I("rows", 0), I("depth", 1), F("beta")])
+       [Int("rows", 0), Int("depth", 1), Float("beta")])
 kernel("softmax_s16", "softmax",
        [T("x", "i16", "r", "rows*depth"), T("exp_lut", "i16", "c", "513"), T("recip_lut", "i16", "c", "513"),
         T("out", "i16", "w", "rows*depth")],
-       [I("rows", 0), I("depth", 1, 65536), I("in_mult"), _shift("in_shift", "input shift")])
+       [Int("rows", 0), Int("depth", 1, 65536), Int("in_mult"), _shift("in_shift", "input shift")])
 kernel("softmax_s8_s16", "softmax", [T("x", "i8", "r", "rows*depth"), T("out", "i16", "w", "rows*depth")],
        _SOFTMAX_Q)
 
 # --- quantize (type conversions: QUANTIZE, DEQUANTIZE, CAST) ----------------------------------
 kernel("quantize_f32", "quantize", [T("x", "f32", "r", "n"), T("out", "q", "w", None, "out_size")],
-       [I("n", 0), F("scale"), I("zp"), I("qmin"), I("qmax")],
+       [Int("n", 0), Float("scale"), Int("zp"), Int("qmin"), Int("qmax")],
        derived=[("out_size", "elem_size(out, n)")], requires=["out_size"], c_extra=["out_size"])
 # int8/int16/int32 on either side (QUANTIZE int16 <-> int32)
 kernel("requantize", "quantize", [T("x", "any", "r", None, "in_size"), T("out", "any", "w", None, "out_size")],
-       [I("n", 0), I("in_zp"), I("mult"), _shift("shift"), I("out_zp"), I("qmin"), I("qmax")],
+       [Int("n", 0), Int("in_zp"), Int("mult"), _shift("shift"), Int("out_zp"), Int("qmin"), Int("qmax")],
        derived=[("in_size", "int_size(x, n)"), ("out_size", "int_size(out, n)")],
        requires=["in_size and out_size"], c_extra=["in_size", "out_size"])
 kernel("dequantize_f32", "quantize", [T("x", "q", "r", None, "in_size"), T("out", "f32", "w", "n")],
-       [I("n", 0), F("scale"), I("zp")],
+       [Int("n", 0), Float("scale"), Int("zp")],
        derived=[("in_size", "elem_size(x, n)")], requires=["in_size"], c_extra=["in_size"])
 kernel("cast_int", "quantize", [T("x", "any", "r", "n", "si"), T("out", "any", "w", "n", "so")],
-       [I("n", 0), I("in_code"), I("out_code")],
+       [Int("n", 0), Int("in_code"), Int("out_code")],
        derived=[("si", "cast_size(in_code)"), ("so", "4 if out_code == 4 else cast_size(out_code)")],
        requires=["si and so"])
 
@@ -279,46 +282,48 @@ _BIN = [T("x1", "q", "c", None, "esize"), T("x2", "q", "c", None, "esize"), T("o
         T("d", "i32", "c")]
 _BIN_CHECK = ["binary_check(x1, x2, out, d, esize)"]
 kernel("addsub_q", "elementwise", _BIN,
-       [I("esize", 1, 2), I("sign"), I("off1"), I("m1"), I("sh1", -31, 0, "input 1 shift"), I("off2"), I("m2"),
-        I("sh2", -31, 0, "input 2 shift"), I("ls", 0, 20, "left shift"), I("mo"), I("sho", -31, 0, "output shift"),
-        I("ooff"), I("lo"), I("hi")], checks=_BIN_CHECK)
+       [Int("esize", 1, 2), Int("sign"), Int("off1"), Int("m1"), Int("sh1", -31, 0, "input 1 shift"), Int("off2"),
+        Int("m2"), Int("sh2", -31, 0, "input 2 shift"), Int("ls", 0, 20, "left shift"), Int("mo"),
+        Int("sho", -31, 0, "output shift"),
+        Int("ooff"), Int("lo"), Int("hi")], checks=_BIN_CHECK)
 kernel("mul_q", "elementwise", _BIN,
-       [I("esize", 1, 2), I("off1"), I("off2"), I("m"), _shift("sh"), I("ooff"), I("lo"), I("hi")],
+       [Int("esize", 1, 2), Int("off1"), Int("off2"), Int("m"), _shift("sh"), Int("ooff"), Int("lo"), Int("hi")],
        checks=_BIN_CHECK)
 kernel("binary_f32", "elementwise",
        [T("x1", "f32", "c"), T("x2", "f32", "c"), T("out", "f32", "w"), T("d", "i32", "c")],
-       [I("op"), F("lo"), F("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
-kernel("maxmin_q", "elementwise", _BIN, [I("esize", 1, 2), I("is_max")], checks=_BIN_CHECK)
+       [Int("op"), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
+kernel("maxmin_q", "elementwise", _BIN, [Int("esize", 1, 2), Int("is_max")], checks=_BIN_CHECK)
 kernel("binary_s8_ort", "elementwise", _BIN[:2] + [T("out", "i8", "w"), T("d", "i32", "c")],
-       [I("op"), I("zp1"), F("s1"), I("zp2"), F("s2"), F("out_s"), I("out_zp"), I("lo"), I("hi")], native=False)
+       [Int("op"), Int("zp1"), Float("s1"), Int("zp2"), Float("s2"), Float("out_s"), Int("out_zp"), Int("lo"),
+        Int("hi")], native=False)
 kernel("binary_i32", "elementwise",
        [T("x1", "i32", "c"), T("x2", "i32", "c"), T("out", "i32", "w"), T("d", "i32", "c")],
-       [I("op", 0, 5)], checks=["binary_check(x1, x2, out, d, 4)"])
+       [Int("op", 0, 5)], checks=["binary_check(x1, x2, out, d, 4)"])
 
 # --- reduce -----------------------------------------------------------------------------------
 kernel("mean_q", "reduce", [T("x", "q", "c", None, "esize"), T("out", "q", "w", None, "esize"), T("d", "i32", "c")],
-       [I("esize", 1, 2), I("in_zp"), I("m"), _shift("sh"), I("out_zp"), I("count", 1, INT_MAX), I("lo"),
-        I("hi")], checks=["mean_check(x, out, d, esize)"])
+       [Int("esize", 1, 2), Int("in_zp"), Int("m"), _shift("sh"), Int("out_zp"), Int("count", 1, INT_MAX), Int("lo"),
+        Int("hi")], checks=["mean_check(x, out, d, esize)"])
 kernel("mean_f32", "reduce", [T("x", "f32", "r"), T("out", "f32", "w"), T("d", "i32", "c")],
-       [I("count", 1)], checks=["mean_check(x, out, d, 4)"])
+       [Int("count", 1)], checks=["mean_check(x, out, d, 4)"])
 kernel("mean_s8_ort", "reduce", [T("x", "i8", "r"), T("out", "i8", "w"), T("d", "i32", "c")],
-       [I("in_zp"), F("scale"), I("out_zp"), I("count"), I("lo"), I("hi")], native=False)
+       [Int("in_zp"), Float("scale"), Int("out_zp"), Int("count"), Int("lo"), Int("hi")], native=False)
 
 # --- layout (data movement) -------------------------------------------------------------------
 # the input may be a constant (a CONCATENATION operand): only the output is aligned
 kernel("strided_copy", "layout", [T("x", "any", "c", None, "esize"), T("out", "any", "w", None, "esize"),
                                   T("d", "i32", "c")],
-       [I("esize")], requires=["esize in (1, 2, 4)"], checks=["strided_check(x, out, d, esize)"])
-kernel("fill_int", "layout", [T("out", "q", "w", None, "esize")], [I("n", 0), I("value")],
+       [Int("esize")], requires=["esize in (1, 2, 4)"], checks=["strided_check(x, out, d, esize)"])
+kernel("fill_int", "layout", [T("out", "q", "w", None, "esize")], [Int("n", 0), Int("value")],
        derived=[("esize", "elem_size(out, n)")], requires=["esize"], c_extra=["esize"])
-kernel("fill_f32", "layout", [T("out", "f32", "w", "n")], [I("n", 0), F("value")])
+kernel("fill_f32", "layout", [T("out", "f32", "w", "n")], [Int("n", 0), Float("value")])
 # n counts elements of any width: copy the input's bytes, n * size of them
-kernel("copy_bytes", "layout", [T("x", "any", "c"), T("out", "any", "w", "n*size", "1")], [I("n", 0)],
+kernel("copy_bytes", "layout", [T("x", "any", "c"), T("out", "any", "w", "n*size", "1")], [Int("n", 0)],
        derived=[("size", "byte_width(x, n)")], requires=["size >= 0"], c_extra=["size"])
 
 # --- svdf -------------------------------------------------------------------------------------
-_SVDF_DIMS = [I("batch", 0), I("n_in", 0), I("n_filter", 0), I("rank", 1), I("mem", 1)]
-_SVDF_Q = [I("state_zp"), I("out_zp"), I("m1"), _shift("s1"), I("m2"), _shift("s2")]
+_SVDF_DIMS = [Int("batch", 0), Int("n_in", 0), Int("n_filter", 0), Int("rank", 1), Int("mem", 1)]
+_SVDF_Q = [Int("state_zp"), Int("out_zp"), Int("m1"), _shift("s1"), Int("m2"), _shift("s2")]
 _SVDF_REQ = ["n_filter % rank == 0"]
 kernel("svdf_s8_i16", "svdf",
        [T("x", "i8", "r", "batch*n_in"), T("wf", "i8", "r", "n_filter*n_in"), T("wt", "i16", "c", "n_filter*mem"),
@@ -337,7 +342,7 @@ kernel("svdf_f32", "svdf",
        _SVDF_DIMS + FLOAT_ACT, requires=_SVDF_REQ)
 
 # --- lstm -------------------------------------------------------------------------------------
-_LSTM_DIMS = [I("batch", 0), I("steps", 0), I("n_in", 0), I("n", 0, 0x3FFFFFF), I("time_major", 0, 1)]
+_LSTM_DIMS = [Int("batch", 0), Int("steps", 0), Int("n_in", 0), Int("n", 0, 0x3FFFFFF), Int("time_major", 0, 1)]
 _LSTM_STATE = [T("hidden", "i8", "w", "batch*n"), T("cell", "i16", "w", "batch*n"),
                T("out", "i8", "w", "batch*steps*n")]
 # q: the 2 x 4n folded biases, then per gate (multiplier, shift) pairs
@@ -345,47 +350,48 @@ kernel("lstm_s8", "lstm",
        [T("x", "i8", "r", "batch*steps*n_in"), T("w", "i8", "r", "4*n*n_in + 4*n*n"),
         T("q", "i32", "c", "8*n + 16", values=Values(SHIFT[0], SHIFT[1], "gate requantization shift",
                                                      "8*n + 1:8*n + 16:2"))] + _LSTM_STATE,
-       _LSTM_DIMS + [I("h_zp"), I("m_fc"), _shift("s_fc"), I("m_ig"), _shift("s_ig"), I("m_out"), _shift("s_out"),
-                     I("qclip"), I("tanh_mult"), I("tanh_shift", 0, 30, "tanh shift")], viper=True)
+       _LSTM_DIMS + [Int("h_zp"), Int("m_fc"), _shift("s_fc"), Int("m_ig"), _shift("s_ig"), Int("m_out"),
+                     _shift("s_out"), Int("qclip"), Int("tanh_mult"), Int("tanh_shift", 0, 30, "tanh shift")],
+       viper=True)
 kernel("lstm_f32", "lstm",
        [T("x", "f32", "r", "batch*steps*n_in"), T("w", "f32", "r", "4*n*n_in + 4*n*n"),
         T("bias", "f32", "r", "4*n"), T("hidden", "f32", "w", "batch*n"), T("cell", "f32", "w", "batch*n"),
         T("out", "f32", "w", "batch*steps*n")],
-       _LSTM_DIMS + [F("clip")])
+       _LSTM_DIMS + [Float("clip")])
 
 # --- activations ------------------------------------------------------------------------------
 _F32_PAIR = [T("x", "f32", "r", "n"), T("out", "f32", "w", "n")]
 kernel("lut_s8", "activations", [T("x", "i8", "r", "n"), T("table", "i8", "r", "256"), T("out", "i8", "w", "n")],
-       [I("n", 0)])
-kernel("clamp_f32", "activations", _F32_PAIR, [I("n", 0), F("lo"), F("hi")])
+       [Int("n", 0)])
+kernel("clamp_f32", "activations", _F32_PAIR, [Int("n", 0), Float("lo"), Float("hi")])
 kernel("leaky_relu_q", "activations", [T("x", "q", "r", None, "esize"), T("out", "q", "w", "n", "esize")],
-       [I("n", 0), I("in_zp"), I("m_id"), _shift("s_id", "identity shift"), I("m_al"),
-        _shift("s_al", "alpha shift"), I("neg"), I("out_zp"), I("qmin"), I("qmax")],
+       [Int("n", 0), Int("in_zp"), Int("m_id"), _shift("s_id", "identity shift"), Int("m_al"),
+        _shift("s_al", "alpha shift"), Int("neg"), Int("out_zp"), Int("qmin"), Int("qmax")],
        derived=[("esize", "elem_size(x, n)")], requires=["esize"], c_extra=["esize"])
-kernel("leaky_relu_f32", "activations", _F32_PAIR, [I("n", 0), F("alpha")])
-kernel("hard_swish_f32", "activations", _F32_PAIR, [I("n", 0)])
+kernel("leaky_relu_f32", "activations", _F32_PAIR, [Int("n", 0), Float("alpha")])
+kernel("hard_swish_f32", "activations", _F32_PAIR, [Int("n", 0)])
 for _name in ("logistic_s16", "tanh_s16"):
     # the sigmoid table is stored minus 32768
     kernel(_name, "activations",
            [T("x", "i16", "r", "n"), T("table", "i16", "c", "256"), T("out", "i16", "w", "n")],
-           [I("n", 0), I("mult", 0, 65534, "input multiplier"), I("shift", 0, 31, "input shift")])
-kernel("logistic_f32", "activations", _F32_PAIR, [I("n", 0)], native=False)
-kernel("tanh_f32", "activations", _F32_PAIR, [I("n", 0)], native=False)
+           [Int("n", 0), Int("mult", 0, 65534, "input multiplier"), Int("shift", 0, 31, "input shift")])
+kernel("logistic_f32", "activations", _F32_PAIR, [Int("n", 0)], native=False)
+kernel("tanh_f32", "activations", _F32_PAIR, [Int("n", 0)], native=False)
 # alpha holds (alpha - alpha zero point) repeating every `period` values
 kernel("prelu_q", "activations",
        [T("x", "q", "r", None, "esize"), T("alpha", "i16", "c", "period"), T("out", "q", "w", "n", "esize")],
-       [I("n", 0), I("period", 1, INT_MAX, "alpha period"), I("in_zp"), I("m1"), _shift("s1", "identity shift"),
-        I("m2"), _shift("s2", "alpha shift"), I("out_zp"), I("qmin"), I("qmax")],
+       [Int("n", 0), Int("period", 1, INT_MAX, "alpha period"), Int("in_zp"), Int("m1"), _shift("s1", "identity shift"),
+        Int("m2"), _shift("s2", "alpha shift"), Int("out_zp"), Int("qmin"), Int("qmax")],
        derived=[("esize", "elem_size(x, n)")], requires=["esize"], c_extra=["esize"])
 kernel("prelu_f32", "activations",
        [T("x", "f32", "r", "n"), T("alpha", "f32", "c", "period"), T("out", "f32", "w", "n")],
-       [I("n", 0), I("period", 1)])
+       [Int("n", 0), Int("period", 1)])
 
 # --- resize (checked by hand-written run functions in resize.c) -------------------------------
-_RESIZE = [I("in_h", native=False), I("in_w"), I("out_h"), I("out_w"), I("depth")]
+_RESIZE = [Int("in_h", fast=False), Int("in_w"), Int("out_h"), Int("out_w"), Int("depth")]
 kernel("resize_nearest", "resize",
        [T("x", "any", "r"), T("ymap", "i16", "c"), T("xmap", "i16", "c"), T("out", "any", "w")],
-       _RESIZE + [I("esize")], native_run="uf_run_resize_nearest", viper=True)
+       _RESIZE + [Int("esize")], native_run="uf_run_resize_nearest", viper=True)
 kernel("resize_bilinear_s8", "resize",
        [T("x", "i8", "r"), T("ytab", "i16", "c"), T("xtab", "i16", "c"), T("out", "i8", "w")],
        _RESIZE, native_run="uf_run_resize_bilinear_s8", viper=True)
@@ -397,39 +403,39 @@ kernel("resize_bilinear_f32", "resize",
 # --- signal (TFLM Signal ops, the audio front end) ---------------------------------------------
 kernel("signal_window_s16", "signal",
        [T("x", "i16", "r", "n"), T("w", "i16", "c", "wn"), T("out", "i16", "w", "n")],
-       [I("n", 0), I("wn", 1), I("shift", 0, 31)], requires=["n % wn == 0"], viper=True)
+       [Int("n", 0), Int("wn", 1), Int("shift", 0, 31)], requires=["n % wn == 0"], viper=True)
 kernel("signal_fft_auto_scale_s16", "signal",
-       [T("x", "i16", "r", "n"), T("out", "i16", "w", "n"), T("scale", "i32", "w", "1")], [I("n", 0)], viper=True)
+       [T("x", "i16", "r", "n"), T("out", "i16", "w", "n"), T("scale", "i32", "w", "1")], [Int("n", 0)], viper=True)
 # t: the kissfft tables (factor plan, permutation, twiddles), checked by checks.h
 kernel("signal_rfft_s16", "signal",
        [T("x", "i16", "r", "frames*n_in"), T("t", "i16", "c"), T("out", "i16", "w", "frames*(2*n + 2)")],
-       [I("frames", 0), I("n_in", 0), I("n", 2, 2048)], requires=["n_in <= 2*n", "(n & (n - 1)) == 0"],
+       [Int("frames", 0), Int("n_in", 0), Int("n", 2, 2048)], requires=["n_in <= 2*n", "(n & (n - 1)) == 0"],
        checks=["rfft_tables(t, n)"], viper=True)
 kernel("signal_energy", "signal", [T("x", "i16", "r", "2*end"), T("out", "u32", "w", "end")],
-       [I("start", 0), I("end")], requires=["start <= end"])
+       [Int("start", 0), Int("end")], requires=["start <= end"])
 kernel("signal_filter_bank", "signal",
        [T("x", "u32", "r", "0"), T("t", "i16", "c", "2*nw + 3*(nch + 1)"), T("out", "u64", "w", "nch")],
-       [I("nch", 0), I("nw", 0)], checks=["filter_bank_tables(x, t, nch, nw)"])
+       [Int("nch", 0), Int("nw", 0)], checks=["filter_bank_tables(x, t, nch, nw)"])
 kernel("signal_filter_bank_sqrt", "signal",
-       [T("x", "u64", "r", "n"), T("bits", "i32", "c", "1"), T("out", "u32", "w", "n")], [I("n", 0)])
+       [T("x", "u64", "r", "n"), T("bits", "i32", "c", "1"), T("out", "u32", "w", "n")], [Int("n", 0)])
 kernel("signal_spectral_subtraction", "signal",
        [T("x", "u32", "r", "n"), T("out", "u32", "w", "n"), T("noise", "u32", "w", "n"),
         T("state", "u32", "w", "n")],
-       [I("n", 0), I("sm", 0), I("oms", 0), I("alt_sm", 0), I("alt_oms", 0), I("min_rem", 0), I("sm_bits", 0, 31),
-        I("ss_bits", 0, 63), I("clamping")])
+       [Int("n", 0), Int("sm", 0), Int("oms", 0), Int("alt_sm", 0), Int("alt_oms", 0), Int("min_rem", 0),
+        Int("sm_bits", 0, 31), Int("ss_bits", 0, 63), Int("clamping")])
 kernel("signal_pcan", "signal",
        [T("x", "u32", "r", "n"), T("noise", "u32", "r", "n"), T("lut", "i16", "c", "4*32 - 3"),
-        T("out", "u32", "w", "n")], [I("n", 0), I("snr_shift", 0, 63)])
+        T("out", "u32", "w", "n")], [Int("n", 0), Int("snr_shift", 0, 63)])
 kernel("signal_filter_bank_log", "signal",
        [T("x", "u32", "r", "n"), T("lut", "i16", "c", "130"), T("out", "i16", "w", "n")],
-       [I("n", 0), I("out_scale", 0), I("bits", 0, 31)])
+       [Int("n", 0), Int("out_scale", 0), Int("bits", 0, 31)])
 
 # --- image (camera frame -> model input: called by upyflow.image, not by a model op) -----------
 kernel("image_to_input", "image",
        [T("frame", "u8", "r"), T("ytab", "i32", "r"), T("xtab", "i32", "r"), T("lut", "u8", "r"),
         T("out", "any", "w")],
-       [I("fmt"), I("in_w"), I("in_h", native=False), I("out_h"), I("out_w"), I("out_c"), I("bilinear"),
-        I("esize")], native_run="uf_run_image_to_input", viper=True)
+       [Int("fmt"), Int("in_w"), Int("in_h", fast=False), Int("out_h"), Int("out_w"), Int("out_c"), Int("bilinear"),
+        Int("esize")], native_run="uf_run_image_to_input", viper=True)
 
 
 NATIVE = [k for k in KERNELS.values() if k.native]

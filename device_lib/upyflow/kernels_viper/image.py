@@ -17,7 +17,6 @@ def image_to_input(args):
     out = ptr8(args[4])
     fmt = int(args[5])
     in_w = int(args[6])
-    in_h = int(args[7])
     out_h = int(args[8])
     out_w = int(args[9])
     out_c = int(args[10])
