@@ -7,8 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from harness import ROOT, bake_model, run_tflm, shared
-from test_shared_models import bmp_input
+from harness import ROOT, bake_model, bmp_input, run_tflm, shared
 from upyflow_tools.cli import main
 from upyflow_tools.deploy import Board
 from upyflow_tools.unixport import micropython_exe

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import upyflow
-from test_walker import _mlp_int8
+from harness import mlp_int8
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 
 try:
@@ -34,12 +34,11 @@ except ImportError:
     upyflow_native = None
 needs_native = pytest.mark.skipif(upyflow_native is None, reason="the C extension is not built")
 needs_mpy = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
-CPY_TIERS = ["pure"] + (["native"] if upyflow_native is not None else [])
 
 
 def _bake(tmp_path, name, weights):
     path = tmp_path / (name + ".tflite")
-    path.write_bytes(_mlp_int8())
+    path.write_bytes(mlp_int8())
     from upyflow_tools.bake import bake
     out = tmp_path / ("out_" + name)
     bake(str(path), str(out), name=name, weights=weights)
@@ -125,7 +124,6 @@ def _check_file_errors(got, size):
     assert "offset 0" in got["later"] and "10 of" in got["later"], got
 
 
-@pytest.mark.parametrize("tier", CPY_TIERS)
 def test_weights_file_damage_cpython(tier, tmp_path):
     run, size = _file_cases(tmp_path)
     got = {}
@@ -185,7 +183,6 @@ def _damaged(tmp_path):
     return run, list(cases)
 
 
-@pytest.mark.parametrize("tier", CPY_TIERS)
 def test_damaged_module_cpython(tier, tmp_path):
     run, names = _damaged(tmp_path)
     _load(str(run), "intact", tier).invoke()

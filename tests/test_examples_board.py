@@ -10,8 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness import ROOT, run_tflm, shared
-from test_shared_models import bmp_input
+from harness import ROOT, bmp_input, person_frame, run_tflm, shared
 from upyflow_tools.unixport import micropython_exe
 
 pytestmark = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
@@ -51,7 +50,6 @@ def test_person_detection_example_on_virtual_board(tmp_path):
 def test_person_detection_from_camera_frames_on_virtual_board(tmp_path):
     """--frames: each BMP sent as a raw 160x120 RGB565 frame, prepared on the board by
     upyflow.image; the scores must be TFLM's for the same steps done here in numpy."""
-    from test_image import person_frame
     from upyflow_tools import frames
     model = shared("models/person_detect.tflite").read_bytes()
     rows = run_example("person_detection/classify.py", tmp_path, "--frames")

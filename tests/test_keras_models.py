@@ -47,7 +47,6 @@ def test_dynamic_batch_cnn_bakes_with_no_flag(baked):
     assert "dynamic batch dimension set to 1" in notes and "SHAPE" in notes and "PACK" in notes
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 @pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_upsample_int8",
                                    "keras_upsample_f32"])
 def test_keras_models_match_tflm(baked, model, tier):
@@ -69,7 +68,6 @@ def test_uint8_io_extremes(baked):
             assert_bit_exact(data, m, [x])
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_fp16_weights_match_float_reference(baked, tier):
     """TFLM cannot run DEQUANTIZE float16; its oracle is the same model converted with the
     weights rounded through float16 (keras_cnn_fp16_ref.tflite, float32 weights)."""

@@ -25,7 +25,6 @@ def _speech(tmp_path, tier=None):
     return path, load_cpython(str(tmp_path), "speech", tier)
 
 
-@pytest.mark.parametrize("tier", ["pure", "native"])
 def test_typed_output_top_k_and_labels(tmp_path, tier, capsys):
     path, m = _speech(tmp_path, tier)
     assert m.labels == tuple(SPEECH_LABELS)

@@ -6,13 +6,11 @@ import os
 import numpy as np
 import pytest
 
-import upyflow
-from harness import (assert_bit_exact, bake_model, load_cpython, random_input, run_tflm,
-                     run_upyflow, shared)
+from harness import (assert_bit_exact, bake_model, bmp_input, load_cpython, run_tflm, run_upyflow, seeded_inputs,
+                     shared)
 from upyflow_tools.unixport import micropython_exe, run_batch
 
 SEEDED = 20
-CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 MICROPYTHON_TIERS = ["pure", "viper"]    # the natmod tier: tests/test_native.py
 
 
@@ -31,15 +29,6 @@ def baked(tmp_path_factory):
     return get
 
 
-def seeded_inputs(model, count: int, seed: int = 1234):
-    rng = np.random.default_rng(seed)
-    dtype, shape = model.input_dtype[0], model.input_shape[0]
-    if dtype == "f32":  # the sine models' domain
-        return [[random_input(rng, dtype, shape, 0.0, 2 * np.pi)] for _ in range(count)]
-    return [[random_input(rng, dtype, shape)] for _ in range(count)]
-
-
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 @pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized",
                                    "hello_world_float"])
 def test_bit_exact_cpython(baked, model, tier):
@@ -50,14 +39,6 @@ def test_bit_exact_cpython(baked, model, tier):
         assert_bit_exact(data, m, inputs)
 
 
-def bmp_input(name: str) -> np.ndarray:
-    """96x96 8-bit BMP rows (stored bottom-up) as the top-down int8 model input."""
-    raw = shared("testdata/" + name).read_bytes()
-    pixels = np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
-    return pixels.view(np.int8).reshape(1, 96, 96, 1)
-
-
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_person_detect_images_and_random(baked, tier):
     data, mdir, name = baked("person_detect")
     m = load_cpython(mdir, name, tier)

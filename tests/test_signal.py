@@ -24,7 +24,6 @@ from upyflow_tools.readers.tflite import read_tflite
 from upyflow_tools.tflm import ARENA
 from upyflow_tools.unixport import micropython_exe, run_batch
 
-CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 CLIPS = ("yes", "no", "silence", "noise")
 MODEL = "models/audio_preprocessor_int8.tflite"
 WINDOW, HOP, WINDOWS = 480, 320, 49
@@ -58,7 +57,6 @@ def run_windows(m: upyflow.Model, wins: list[np.ndarray]) -> np.ndarray:
     return np.array(out)
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_clips_bit_exact(front_end, tier):
     """Every window of the four clips equals TFLM's features; reset() starts each clip anew
     on the same Model (the spectral-subtraction noise estimate is state)."""
@@ -70,7 +68,6 @@ def test_clips_bit_exact(front_end, tier):
                                       err_msg="clip %s, tier %s" % (clip, tier))
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_float_front_end(tmp_path, tier):
     """audio_preprocessor_float (the same ops, its int16 log CAST to float32 and scaled):
     TFLM's float features on two clips, every window."""
@@ -125,7 +122,6 @@ def _all_outputs_module(tmp_path, tier):
     return data, upyflow.Model(mod, tier), graph, ids
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_every_op_matches_tflm(tmp_path, tier):
     """Each op's output (window, FFT scaling, RFFT, energy, filter bank, square root, spectral
     subtraction and its noise estimate, PCAN, log, CASTs and the int32 tail) equals TFLM's."""
@@ -280,7 +276,6 @@ def keyword_models(tmp_path_factory):
     return str(outdir)
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_keyword_from_wav_host(keyword_models, tier, monkeypatch):
     """listen.py (the board code) on CPython: scores and labels of TFLM's pipeline."""
     from harness import ROOT
