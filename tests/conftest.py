@@ -5,6 +5,8 @@ A module whose every test runs on each tier says `pytestmark = pytest.mark.usefi
 `mpy_tier`: the MicroPython tiers (unix port): pure, viper (x64), viper32 (a 32-bit port named
 by MICROPYTHON32) and natmod (the x64 upyflow_native.mpy); a test picks some with
 `@pytest.mark.parametrize("mpy_tier", [...], indirect=True)`, else it runs on all four.
+`isa_arch`: the boards' ISAs (Cortex-M0+, Cortex-M4F, RV32IMC): the C kernels cross-compiled
+and run under unicorn (upyflow_tools.isa; harness.check_isa), for a spread of single-op cases.
 Each skips with the reason when the tier cannot run here.
 """
 import os
@@ -87,3 +89,16 @@ def mpy_tier(request):
     if request.param == "natmod":
         return MicroPythonTier("natmod", "native", exe, (request.getfixturevalue("natmod_dir"),))
     return MicroPythonTier(request.param, request.param, exe)
+
+
+ISA_ARCHES = ("armv6m", "armv7emsp", "rv32imc")
+
+
+@pytest.fixture(params=ISA_ARCHES)
+def isa_arch(request):
+    """A board ISA (upyflow_tools.isa.TARGETS key); skips when its cross compiler or unicorn is missing."""
+    from upyflow_tools.isa import unavailable
+    why = unavailable(request.param)
+    if why:
+        pytest.skip(why)
+    return request.param

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import upyflow
-from harness import (ACTS, CPYTHON_TIERS, assert_bit_exact, bake_model, check, load_cpython, make_inputs,
+from harness import (ACTS, CPYTHON_TIERS, assert_bit_exact, bake_model, check, check_isa, load_cpython, make_inputs,
                      run_micropython_cases, run_tflm, seeded_rng)
 from op_models import (INT32_BIAS, SEANET, SHIFTS32, SHIFTS64, bias_tensor, conv_model, inputs_for, out_size,
                        scaled16_model, scales16, seanet_inputs, seanet_models, weights)
@@ -91,22 +91,37 @@ DW_CASES += [("i8", (7, 6), (3, 2), (3, 3), (1, 2), (2, 1), "SAME", pc, b, act, 
              for act in ACTS for pc in (False, True) for b in (False, True)]
 
 
-def _run_conv(case, depthwise, tmp_path):
+def conv_case(case, depthwise: bool):
+    """(model bytes, input sets) of one case."""
     dt, size, (ic, oc), kernel, stride, dil, pad, pc, b, act, (in_zp, out_zp) = case
     rng = case_rng(("dw" if depthwise else "conv") + _conv_id(case))
     model, xshape = conv_model(rng, dt, depthwise, size, ic, oc, kernel, stride, dil, pad, pc, b, act,
                                in_zp, out_zp)
-    single(model, tmp_path, make_inputs(rng, dt, xshape, in_zp, n_random=2))
+    return model, [[x] for x in make_inputs(rng, dt, xshape, in_zp, n_random=2)]
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=_conv_id)
 def test_conv2d(case, tier, tmp_path):
-    _run_conv(case, False, tmp_path)
+    model, sets = conv_case(case, False)
+    check(model, tmp_path, sets)
 
 
 @pytest.mark.parametrize("case", DW_CASES, ids=_conv_id)
 def test_depthwise_conv2d(case, tier, tmp_path):
-    _run_conv(case, True, tmp_path)
+    model, sets = conv_case(case, True)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", CONV_CASES[::16], ids=_conv_id)
+def test_conv2d_isa(case, isa_arch):
+    """Every 16th case on the boards' ISAs."""
+    check_isa(*conv_case(case, False), isa_arch)
+
+
+@pytest.mark.parametrize("case", DW_CASES[::40], ids=_conv_id)
+def test_depthwise_conv2d_isa(case, isa_arch):
+    """Every 40th case on the boards' ISAs."""
+    check_isa(*conv_case(case, True), isa_arch)
 
 
 # --- CONV_2D / DEPTHWISE_CONV_2D, int16 -----------------------------------------------------
@@ -176,20 +191,44 @@ CONV16_CASES = _conv16_cases(False)
 DW16_CASES = _conv16_cases(True)
 
 
-@pytest.mark.parametrize("case", CONV16_CASES, ids=_conv16_id)
-def test_conv2d_int16(case, tier, tmp_path):
+def conv16_case(case):
+    """(model bytes, input sets) of one case."""
     size, (ic, oc), kernel, stride, dil, pad, pc, btype, act, big, opt = case
     rng = case_rng16("conv16" + _conv16_id(case))
     model, xshape = conv16_model(rng, False, size, ic, oc, kernel, stride, dil, pad, pc, btype, act, big, opt)
-    check(model, tmp_path, [[x] for x in inputs_for(rng, "i16", xshape)])
+    return model, [[x] for x in inputs_for(rng, "i16", xshape)]
+
+
+@pytest.mark.parametrize("case", CONV16_CASES, ids=_conv16_id)
+def test_conv2d_int16(case, tier, tmp_path):
+    model, sets = conv16_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", CONV16_CASES[::16], ids=_conv16_id)
+def test_conv2d_int16_isa(case, isa_arch):
+    """Every 16th case on the boards' ISAs."""
+    check_isa(*conv16_case(case), isa_arch)
+
+
+def dw16_case(case):
+    """(model bytes, input sets) of one case."""
+    size, (ic, mult), kernel, stride, dil, pad, pc, btype, act, big, opt = case
+    rng = case_rng16("dw16" + _conv16_id(case))
+    model, xshape = conv16_model(rng, True, size, ic, mult, kernel, stride, dil, pad, pc, btype, act, big, opt)
+    return model, [[x] for x in inputs_for(rng, "i16", xshape)]
 
 
 @pytest.mark.parametrize("case", DW16_CASES, ids=_conv16_id)
 def test_depthwise_conv2d_int16(case, tier, tmp_path):
-    size, (ic, mult), kernel, stride, dil, pad, pc, btype, act, big, opt = case
-    rng = case_rng16("dw16" + _conv16_id(case))
-    model, xshape = conv16_model(rng, True, size, ic, mult, kernel, stride, dil, pad, pc, btype, act, big, opt)
-    check(model, tmp_path, [[x] for x in inputs_for(rng, "i16", xshape)])
+    model, sets = dw16_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", DW16_CASES[::24], ids=_conv16_id)
+def test_depthwise_conv2d_int16_isa(case, isa_arch):
+    """Every 24th case on the boards' ISAs."""
+    check_isa(*dw16_case(case), isa_arch)
 
 
 # --- what the lowerings reject ------------------------------------------------------------

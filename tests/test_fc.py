@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import ACTS, bake_model, check, make_inputs, run_micropython_cases, run_tflm, seeded_rng
+from harness import ACTS, bake_model, check, check_isa, make_inputs, run_micropython_cases, run_tflm, seeded_rng
 from op_models import (INT32_BIAS, SHIFTS32, SHIFTS64, bias_tensor, fweights, in_scale_for, inputs_for,
                        out_zp_for, qweights, scaled16_model, scales16, weights)
 from tflite_writer import ModelWriter
@@ -30,10 +30,6 @@ def case_rng(case_id: str) -> np.random.Generator:
 
 def case_rng16(case_id: str) -> np.random.Generator:
     return seeded_rng(SEED16, case_id)
-
-
-def single(model: bytes, tmp_path, xs: list[np.ndarray]) -> None:
-    check(model, tmp_path, [[x] for x in xs])
 
 
 # --- int8 and float32 ------------------------------------------------------------------
@@ -77,12 +73,24 @@ def _fc_id(c):
                                              "pc" if pc else "pt", "bias" if b else "nobias", act, *zp)
 
 
-@pytest.mark.parametrize("case", FC_CASES, ids=_fc_id)
-def test_fully_connected(case, tier, tmp_path):
+def fc_case(case):
+    """(model bytes, input sets) of one case."""
     dt, shape, n_out, keep, pc, b, act, (in_zp, out_zp) = case
     rng = case_rng("fc" + _fc_id(case))
     model = fc_model(rng, dt, shape, n_out, keep, pc, b, act, in_zp, out_zp)
-    single(model, tmp_path, make_inputs(rng, dt, shape, in_zp))
+    return model, [[x] for x in make_inputs(rng, dt, shape, in_zp)]
+
+
+@pytest.mark.parametrize("case", FC_CASES, ids=_fc_id)
+def test_fully_connected(case, tier, tmp_path):
+    model, sets = fc_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", FC_CASES[::20], ids=_fc_id)
+def test_fully_connected_isa(case, isa_arch):
+    """Every 20th case on the boards' ISAs."""
+    check_isa(*fc_case(case), isa_arch)
 
 
 def test_fc_per_tensor_multiplier_uses_double_product(tier, tmp_path):
@@ -135,8 +143,8 @@ def _fc16_id(c):
                                            act, *zps)
 
 
-@pytest.mark.parametrize("case", FC16_CASES, ids=_fc16_id)
-def test_fully_connected_int16(case, tier, tmp_path):
+def fc16_case(case):
+    """(model bytes, input sets) of one case."""
     shape, n_out, pc, bt, act, zps, opt, big = case
     rng = case_rng16("fc16" + _fc16_id(case))
     model = fc16_model(rng, shape, n_out, pc, bt, act, zps, opt, big)
@@ -144,7 +152,19 @@ def test_fully_connected_int16(case, tier, tmp_path):
     if shape[-1] >= 1024:   # all-extreme products: sums far beyond int32
         wsign = np.full(shape, 32767, np.int16)
         xs += [wsign, -wsign]
-    check(model, tmp_path, [[x] for x in xs])
+    return model, [[x] for x in xs]
+
+
+@pytest.mark.parametrize("case", FC16_CASES, ids=_fc16_id)
+def test_fully_connected_int16(case, tier, tmp_path):
+    model, sets = fc16_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", FC16_CASES[::24], ids=_fc16_id)
+def test_fully_connected_int16_isa(case, isa_arch):
+    """Every 24th case on the boards' ISAs."""
+    check_isa(*fc16_case(case), isa_arch)
 
 
 # --- MicroPython: pure, viper ----------------------------------------------------------------

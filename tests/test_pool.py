@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import ACTS, check, make_inputs, seeded_rng
+from harness import ACTS, check, check_isa, make_inputs, seeded_rng
 from tflite_writer import ModelWriter
 
 SEED = 0x5EED
@@ -21,10 +21,6 @@ SEED = 0x5EED
 
 def case_rng(case_id: str) -> np.random.Generator:
     return seeded_rng(SEED, case_id)
-
-
-def single(model: bytes, tmp_path, xs: list[np.ndarray]) -> None:
-    check(model, tmp_path, [[x] for x in xs])
 
 
 # --- generated cases ----------------------------------------------------------------------
@@ -69,8 +65,8 @@ def _pool_id(c):
     return "%s-%s-%dx%dx%d-f%dx%d-s%d,%d-%s-%s-zp%d" % (dt, kind, *size, ch, *f, *s, pad, act, zp)
 
 
-@pytest.mark.parametrize("case", POOL_CASES, ids=_pool_id)
-def test_pool2d(case, tier, tmp_path):
+def pool_case(case):
+    """(model bytes, input sets) of one case."""
     dt, kind, size, ch, f, s, pad, act, zp = case
     rng = case_rng("pool" + _pool_id(case))
     model, xshape = pool_model(rng, dt, kind, size, ch, f, s, pad, act, zp)
@@ -78,4 +74,16 @@ def test_pool2d(case, tier, tmp_path):
     if dt == "i8":  # sums landing exactly on .5 after division exercise the rounding
         xs.append(np.tile(np.array([1, 2, -1, -2, 3, -3], np.int8), int(np.prod(xshape)) // 6 + 1)
                   [:int(np.prod(xshape))].reshape(xshape))
-    single(model, tmp_path, xs)
+    return model, [[x] for x in xs]
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=_pool_id)
+def test_pool2d(case, tier, tmp_path):
+    model, sets = pool_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", POOL_CASES[::32], ids=_pool_id)
+def test_pool2d_isa(case, isa_arch):
+    """Every 32nd case on the boards' ISAs."""
+    check_isa(*pool_case(case), isa_arch)

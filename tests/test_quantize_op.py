@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import NP, TT, check, make_inputs, seeded_rng
+from harness import NP, TT, check, check_isa, make_inputs, seeded_rng
 from op_models import float_inputs, unary_model
 from tflite_writer import ModelWriter
 
@@ -25,10 +25,6 @@ def case_rng(case_id: str) -> np.random.Generator:
 
 def case_rng32(case_id: str) -> np.random.Generator:
     return seeded_rng(SEED32, case_id)
-
-
-def single(model: bytes, tmp_path, xs: list[np.ndarray]) -> None:
-    check(model, tmp_path, [[x] for x in xs])
 
 
 # --- QUANTIZE (requantize) and DEQUANTIZE: int8, int16, float32 -----------------------------
@@ -51,8 +47,8 @@ def _q_id(c):
     return "%s%s-to-%s-s%g-zp%d" % (ind, "" if iq is None else "-s%g-zp%d" % iq, outd, *oq)
 
 
-@pytest.mark.parametrize("case", QUANT_CASES, ids=_q_id)
-def test_quantize(case, tier, tmp_path):
+def quantize_case(case):
+    """(model bytes, input sets) of one case."""
     ind, iq, outd, oq = case
     rng = case_rng("quantize" + _q_id(case))
     shape = [2, 3, 5]
@@ -68,11 +64,23 @@ def test_quantize(case, tier, tmp_path):
         xs.append(halves.astype(np.float32))
     else:
         xs = make_inputs(rng, ind, shape, iq[1])
-    single(w.build([x], [y]), tmp_path, xs)
+    return w.build([x], [y]), [[x] for x in xs]
 
 
-@pytest.mark.parametrize("case", DEQUANT_CASES, ids=lambda c: "%s-s%g-zp%d" % (c[0], *c[1]))
-def test_dequantize(case, tier, tmp_path):
+@pytest.mark.parametrize("case", QUANT_CASES, ids=_q_id)
+def test_quantize(case, tier, tmp_path):
+    model, sets = quantize_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", QUANT_CASES[::3], ids=_q_id)
+def test_quantize_isa(case, isa_arch):
+    """Every 3rd case on the boards' ISAs."""
+    check_isa(*quantize_case(case), isa_arch)
+
+
+def dequantize_case(case):
+    """(model bytes, input sets) of one case."""
     ind, q = case
     rng = case_rng("dequantize%s%s" % case)
     shape = [3, 7]
@@ -80,7 +88,19 @@ def test_dequantize(case, tier, tmp_path):
     x = w.tensor(shape, TT[ind], *q)
     y = w.tensor(shape, "float32")
     w.op("DEQUANTIZE", [x], [y])
-    single(w.build([x], [y]), tmp_path, make_inputs(rng, ind, shape, q[1]))
+    return w.build([x], [y]), [[x] for x in make_inputs(rng, ind, shape, q[1])]
+
+
+@pytest.mark.parametrize("case", DEQUANT_CASES, ids=lambda c: "%s-s%g-zp%d" % (c[0], *c[1]))
+def test_dequantize(case, tier, tmp_path):
+    model, sets = dequantize_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", DEQUANT_CASES[::2], ids=lambda c: "%s-s%g-zp%d" % (c[0], *c[1]))
+def test_dequantize_isa(case, isa_arch):
+    """Every 2nd case on the boards' ISAs."""
+    check_isa(*dequantize_case(case), isa_arch)
 
 
 # --- QUANTIZE with int32 -------------------------------------------------------------------
@@ -89,8 +109,8 @@ QUANT32 = [("i32", 1.49e-7, "i16", 0.00092), ("i16", 0.00049, "i32", 1.49e-7), (
            ("f32", None, "i16", 0.0005)]
 
 
-@pytest.mark.parametrize("case", QUANT32, ids=lambda c: "%s-to-%s-%g" % (c[0], c[2], c[3]))
-def test_quantize_int32(case, tier, tmp_path):
+def quantize32_case(case):
+    """(model bytes, input sets) of one case."""
     ind, sin, outd, sout = case
     rng = case_rng32("q32-%s-%s-%g" % (ind, outd, sout))
     shape = [2, 160, 2]
@@ -104,4 +124,16 @@ def test_quantize_int32(case, tier, tmp_path):
         info = np.iinfo(NP[ind])
         xs = [rng.integers(info.min, info.max + 1, size=shape).astype(NP[ind]),
               np.full(shape, info.min, NP[ind]), np.full(shape, info.max, NP[ind])]
-    single(model, tmp_path, xs)
+    return model, [[x] for x in xs]
+
+
+@pytest.mark.parametrize("case", QUANT32, ids=lambda c: "%s-to-%s-%g" % (c[0], c[2], c[3]))
+def test_quantize_int32(case, tier, tmp_path):
+    model, sets = quantize32_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", QUANT32[::2], ids=lambda c: "%s-to-%s-%g" % (c[0], c[2], c[3]))
+def test_quantize_int32_isa(case, isa_arch):
+    """Every 2nd case on the boards' ISAs."""
+    check_isa(*quantize32_case(case), isa_arch)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import check, make_inputs, seeded_rng
+from harness import check, check_isa, make_inputs, seeded_rng
 from op_models import int16_inputs, unary_model
 from tflite_writer import ModelWriter
 
@@ -63,8 +63,8 @@ def _softmax_id(c):
     return "%s-%s-beta%g-s%g-zp%d" % (dt, "x".join(map(str, shape)), beta, sc, zp)
 
 
-@pytest.mark.parametrize("case", SOFTMAX_CASES, ids=_softmax_id)
-def test_softmax(case, tier, tmp_path):
+def softmax_case(case):
+    """(model bytes, input sets) of one case."""
     dt, shape, beta, sc, zp = case
     rng = case_rng("softmax" + _softmax_id(case))
     xs = make_inputs(rng, dt, shape, zp, n_random=4, f_range=5.0)
@@ -72,7 +72,19 @@ def test_softmax(case, tier, tmp_path):
         x = np.full(shape, -128, np.int8)
         x[..., 0] = 127
         xs.append(x)
-    single(softmax_model(dt, shape, beta, sc, zp), tmp_path, xs)
+    return softmax_model(dt, shape, beta, sc, zp), [[x] for x in xs]
+
+
+@pytest.mark.parametrize("case", SOFTMAX_CASES, ids=_softmax_id)
+def test_softmax(case, tier, tmp_path):
+    model, sets = softmax_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", SOFTMAX_CASES[::12], ids=_softmax_id)
+def test_softmax_isa(case, isa_arch):
+    """Every 12th case on the boards' ISAs."""
+    check_isa(*softmax_case(case), isa_arch)
 
 
 # --- int16 output (int16 and int8 input) ------------------------------------------------
@@ -86,8 +98,12 @@ SOFTMAX16 += [("i8", [1, 1], 1.0, 0.05), ("i8", [1, 12], 1.0, 0.1), ("i8", [2, 7
               ("i8", [5, 3, 7], 1.0, 1 / 16)]
 
 
-@pytest.mark.parametrize("case", SOFTMAX16, ids=lambda c: "%s-%s-b%g-s%g" % (c[0], "x".join(map(str, c[1])), *c[2:]))
-def test_softmax_int16_output(case, tier, tmp_path):
+def _softmax16_id(c):
+    return "%s-%s-b%g-s%g" % (c[0], "x".join(map(str, c[1])), *c[2:])
+
+
+def softmax16_case(case):
+    """(model bytes, input sets) of one case."""
     dt, shape, beta, sc = case
     rng = case_rng16("softmax16-%s-%s-%g-%g" % (dt, shape, beta, sc))
     if dt == "i16":
@@ -99,7 +115,19 @@ def test_softmax_int16_output(case, tier, tmp_path):
         xs = [rng.integers(-128, 128, size=shape).astype(np.int8) for _ in range(4)]
         xs.append(np.full(shape, -128, np.int8))
         xs.append(np.where(np.arange(int(np.prod(shape))) % 5, -128, 127).astype(np.int8).reshape(shape))
-    single(model, tmp_path, xs)
+    return model, [[x] for x in xs]
+
+
+@pytest.mark.parametrize("case", SOFTMAX16, ids=_softmax16_id)
+def test_softmax_int16_output(case, tier, tmp_path):
+    model, sets = softmax16_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", SOFTMAX16[::6], ids=_softmax16_id)
+def test_softmax_int16_output_isa(case, isa_arch):
+    """Every 6th case on the boards' ISAs."""
+    check_isa(*softmax16_case(case), isa_arch)
 
 
 def test_softmax_int8_int16_is_native():

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import upyflow
-from harness import (ACTS, CPYTHON_TIERS, assert_bit_exact, bake_model, check, load_cpython,
+from harness import (ACTS, CPYTHON_TIERS, assert_bit_exact, bake_model, check, check_isa, load_cpython,
                      run_micropython_cases, run_tflm, seeded_rng, tflm_outputs)
 from op_models import SEANET, bias_tensor, inputs_for, scales8, scales16, seanet_inputs, seanet_models, weights
 from tflite_writer import ModelWriter
@@ -110,13 +110,25 @@ def tconv_inputs(rng, dt, xshape, out_shape, shape_input, zp):
     return [[shape, x] if shape_input else [x] for x in xs]
 
 
-@pytest.mark.parametrize("case", TCONV_CASES, ids=_tconv_id)
-def test_transpose_conv(case, tier, tmp_path):
+def tconv_case(case):
+    """(model bytes, input sets) of one case."""
     dt, size, (ic, oc), kernel, stride, pad, pc, bt, act, extra, shape_in, zps = case
     rng = case_rng("tconv" + _tconv_id(case))
     model, xshape, out_shape = tconv_model(rng, dt, size, ic, oc, kernel, stride, pad, pc, bt, act, extra,
                                            shape_in, zps)
-    check(model, tmp_path, tconv_inputs(rng, dt, xshape, out_shape, shape_in, zps[0]))
+    return model, tconv_inputs(rng, dt, xshape, out_shape, shape_in, zps[0])
+
+
+@pytest.mark.parametrize("case", TCONV_CASES, ids=_tconv_id)
+def test_transpose_conv(case, tier, tmp_path):
+    model, sets = tconv_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", TCONV_CASES[::36], ids=_tconv_id)
+def test_transpose_conv_isa(case, isa_arch):
+    """Every 36th case on the boards' ISAs."""
+    check_isa(*tconv_case(case), isa_arch)
 
 
 # --- what the lowering rejects ---------------------------------------------------------------
