@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import NP, SHARED, TT, make_inputs
+from harness import NP, SHARED, TT, bake_model, make_inputs, seeded_rng, tflm_outputs
 from tflite_writer import ModelWriter
 
 SEANET = SHARED / "tflm_integration" / "seanet"
@@ -150,6 +150,63 @@ def seanet_elementwise_models(op: str) -> list[str]:
     d = SEANET / op
     return sorted(p.stem for p in d.glob("*.tflite") if list(d.glob(p.stem + "_input*_int16.csv"))) \
         if d.exists() else []
+
+
+# --- the int8 MicroPython batches (test_conv/fc/pool.py's test_int8_micropython) ---------------
+BATCH_SEED = 0x71BE
+
+
+def batch_rng(case_id: str) -> np.random.Generator:
+    return seeded_rng(BATCH_SEED, case_id)
+
+
+def batch_weights(w: ModelWriter, rng, shape, axis: int, in_scale: float, per_channel: bool, bias: bool):
+    """Symmetric int8 weights (per-channel on `axis` or per-tensor) and an int32 bias (or -1)."""
+    wf = rng.normal(size=shape)
+    n = shape[axis]
+    red = tuple(i for i in range(len(shape)) if i != axis)
+    scales = (np.abs(wf).max(axis=red) / 127.0 * rng.uniform(0.5, 2.0, size=n) if per_channel
+              else np.array([np.abs(wf).max() / 127.0]))
+    bshape = [1] * len(shape)
+    bshape[axis] = -1
+    wq = np.clip(np.round(wf / (scales.reshape(bshape) if per_channel else scales[0])), -127, 127)
+    wi = w.tensor(shape, "int8", list(scales), 0, quantized_dimension=axis, data=wq.astype(np.int8))
+    if not bias:
+        return wi, -1
+    fan_in = int(np.prod(shape)) // n
+    bq = rng.integers(-64, 65, size=n) * int(127 * max(1, fan_in) ** 0.5)
+    return wi, w.tensor([n], "int32", list(in_scale * scales), 0, data=bq)
+
+
+def batch_scales(rng, fan_in: int, big_multiplier: bool):
+    """(input scale, output scale): real outputs around +-3 so every activation clamp falls inside
+    the int8 range; big_multiplier makes the requantization multiplier > 1 (a left shift)."""
+    s_in = float(3.0 / (74.0 * max(1, fan_in) ** 0.5) * rng.uniform(0.5, 2.0))
+    s_out = float(rng.uniform(0.03, 0.1))
+    if big_multiplier:
+        s_out = s_in / 127.0 / 6.0
+    return s_in, s_out
+
+
+def batch_inputs(shape, zp, rng):
+    """Random inputs, the extremes, the zero point, and a short repeating pattern whose window sums
+    land on the avg pool's rounding ties."""
+    xs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(3)]
+    xs += [np.full(shape, v, np.int8) for v in (-128, 127, zp)]
+    n = int(np.prod(shape))
+    xs.append(np.resize(np.array([1, 2, -1, -2, 3, -3], np.int8), n).reshape(shape))
+    return [[x] for x in xs]
+
+
+def bake_batch(cases: dict, outdir, prefix: str) -> tuple[str, dict]:
+    """Bake {case id: (model, input shape, input zero point, rng)} into outdir for one MicroPython
+    run (harness.run_micropython_cases): (module dir, {name: (case id, input sets, TFLM outputs)})."""
+    baked = {}
+    for k, (cid, (model, shape, zp, rng)) in enumerate(sorted(cases.items())):
+        _, name, _ = bake_model(model, outdir, name="%s%d" % (prefix, k))
+        sets = batch_inputs(shape, zp, rng)
+        baked[name] = (cid, sets, tflm_outputs(model, sets))
+    return str(outdir), baked
 
 
 # --- int16 (16x8) models ------------------------------------------------------------------

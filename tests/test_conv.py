@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 import upyflow
 from harness import (ACTS, CPYTHON_TIERS, assert_bit_exact, bake_model, check, check_isa, load_cpython, make_inputs,
                      run_micropython_cases, run_tflm, seeded_rng)
-from op_models import (INT32_BIAS, SEANET, SHIFTS32, SHIFTS64, bias_tensor, conv_model, inputs_for, out_size,
-                       scaled16_model, scales16, seanet_inputs, seanet_models, weights)
+from op_models import (INT32_BIAS, SEANET, SHIFTS32, SHIFTS64, bake_batch, batch_rng, batch_scales, batch_weights,
+                       bias_tensor, conv_model, inputs_for, out_size, out_zp_for, scaled16_model, scales16,
+                       seanet_inputs, seanet_models, weights)
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
 from upyflow_tools.unixport import run_batch
@@ -324,6 +325,78 @@ def test_seanet(rel, tier, tmp_path):
 
 
 # --- MicroPython: pure, viper, natmod ------------------------------------------------------
+# --- MicroPython: an int8 batch on viper (x64; 32-bit with MICROPYTHON32) and the natmod ------
+BATCH_SIZES = [(7, 7), (8, 8), (9, 6), (6, 11), (5, 9), (10, 10)]
+BATCH_STRIDES = [(1, 1), (2, 2), (1, 2), (2, 1), (3, 2), (2, 3)]
+BATCH_KSIZES = [(1, 1), (3, 3), (5, 3), (2, 4)]
+BATCH_DILATIONS = [(1, 1), (2, 2), (1, 2), (2, 1), (3, 1)]
+
+
+def batch_conv_model(case_id, depthwise, hw, in_c, oc, k, s, d, pad, pc, bias, act, zps, big=False):
+    rng = batch_rng(case_id)
+    (in_h, in_w), (k_h, k_w), (s_h, s_w), (d_h, d_w) = hw, k, s, d
+
+    def size(i, kk, ss, dd):
+        return -(-i // ss) if pad == "SAME" else (i - (kk - 1) * dd - 1) // ss + 1
+    out_h, out_w = size(in_h, k_h, s_h, d_h), size(in_w, k_w, s_w, d_w)
+    out_c = in_c * oc if depthwise else oc
+    wshape, axis = ([1, k_h, k_w, out_c], 3) if depthwise else ([out_c, k_h, k_w, in_c], 0)
+    fan_in = k_h * k_w * (1 if depthwise else in_c)
+    s_in, s_out = batch_scales(rng, fan_in, big)
+    w = ModelWriter()
+    x = w.tensor([1, in_h, in_w, in_c], "int8", s_in, zps[0])
+    wi, bi = batch_weights(w, rng, wshape, axis, s_in, pc, bias)
+    y = w.tensor([1, out_h, out_w, out_c], "int8", s_out, out_zp_for(act, zps[1]))
+    opts = dict(padding=pad, stride_h=s_h, stride_w=s_w, dilation_h_factor=d_h, dilation_w_factor=d_w,
+                fused_activation_function=act)
+    if depthwise:
+        opts["depth_multiplier"] = oc
+    # TFLM crashes on a -1 depthwise bias: give depthwise without bias two inputs
+    ins = [x, wi] + ([bi] if bi >= 0 or not depthwise else [])
+    w.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", ins, [y], **opts)
+    return w.build([x], [y]), [1, in_h, in_w, in_c], zps[0], rng
+
+
+def batch_conv_cases():
+    """id -> (model bytes, input shape, input zero point, rng): every geometry parameter cycled
+    against the others so each value meets strides, padding and borders several times."""
+    cases = {}
+    k = 0
+    for depthwise in (False, True):
+        for stride in BATCH_STRIDES:
+            for kernel in BATCH_KSIZES:
+                for pad in ("SAME", "VALID"):
+                    k += 1
+                    dil = BATCH_DILATIONS[k % len(BATCH_DILATIONS)] if kernel != (1, 1) else (1, 1)
+                    hw = BATCH_SIZES[k % len(BATCH_SIZES)]
+                    eff = [(kk - 1) * d + 1 for kk, d in zip(kernel, dil)]
+                    hw = (max(hw[0], eff[0]), max(hw[1], eff[1]))
+                    in_c = 1 + k % 4 if depthwise else 1 + k % 5
+                    oc = 1 + k % 3 if depthwise else 1 + (k * 7) % 6   # depth multiplier 1..3
+                    pc, bias, act = k % 2 == 0, k % 3 != 1, ACTS[k % 4]
+                    big = k % 11 == 0
+                    cid = "%s-%dx%dx%d-%s%d-k%dx%d-s%d,%d-d%d,%d-%s-%s-%s-%s-zp%d,%d%s" % (
+                        "dw" if depthwise else "conv", *hw, in_c, "m" if depthwise else "o", oc,
+                        *kernel, *stride, *dil, pad, "pc" if pc else "pt", "bias" if bias else "nobias",
+                        act, *ZPS[k % len(ZPS)], "-bigmult" if big else "")
+                    cases[cid] = batch_conv_model(cid, depthwise, hw, in_c, oc, kernel, stride, dil, pad, pc,
+                                                  bias, act, ZPS[k % len(ZPS)], big)
+    return cases
+
+
+@pytest.fixture(scope="module")
+def int8_batch(tmp_path_factory):
+    return bake_batch(batch_conv_cases(), tmp_path_factory.mktemp("conv_int8_batch"), "vk")
+
+
+@pytest.mark.parametrize("mpy_tier", ["viper", "viper32", "natmod"], indirect=True)
+def test_int8_micropython(int8_batch, mpy_tier):
+    """CONV_2D and DEPTHWISE_CONV_2D int8 models over strides, SAME/VALID padding, dilations,
+    depth multipliers 1..3, per-tensor/per-channel weights, activations and requantization
+    multipliers above 1: byte-identical with TFLM."""
+    run_micropython_cases(mpy_tier, *int8_batch)
+
+
 @pytest.mark.parametrize("mpy_tier", ["pure"], indirect=True)
 @pytest.mark.parametrize("rel", ["conv/conv15", "conv/conv11"])
 def test_seanet_micropython_pure(rel, mpy_tier, tmp_path):

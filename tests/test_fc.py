@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from harness import ACTS, bake_model, check, check_isa, make_inputs, run_micropython_cases, run_tflm, seeded_rng
-from op_models import (INT32_BIAS, SHIFTS32, SHIFTS64, bias_tensor, fweights, in_scale_for, inputs_for,
-                       out_zp_for, qweights, scaled16_model, scales16, weights)
+from op_models import (INT32_BIAS, SHIFTS32, SHIFTS64, bake_batch, batch_rng, batch_scales, batch_weights,
+                       bias_tensor, fweights, in_scale_for, inputs_for, out_zp_for, qweights, scaled16_model,
+                       scales16, weights)
 from tflite_writer import ModelWriter
 from upyflow_tools.unixport import run_batch
 
@@ -167,7 +168,47 @@ def test_fully_connected_int16_isa(case, isa_arch):
     check_isa(*fc16_case(case), isa_arch)
 
 
-# --- MicroPython: pure, viper ----------------------------------------------------------------
+# --- MicroPython: int16 on pure and viper ------------------------------------------------------
+# --- MicroPython: an int8 batch on viper (x64; 32-bit with MICROPYTHON32) and the natmod ------
+def batch_fc_model(case_id, batches, n_in, n_out, pc, bias, act, zps, big=False):
+    rng = batch_rng(case_id)
+    s_in, s_out = batch_scales(rng, n_in, big)
+    w = ModelWriter()
+    x = w.tensor([batches, n_in], "int8", s_in, zps[0])
+    wi, bi = batch_weights(w, rng, [n_out, n_in], 0, s_in, pc, bias)
+    y = w.tensor([batches, n_out], "int8", s_out, out_zp_for(act, zps[1]))
+    w.op("FULLY_CONNECTED", [x, wi, bi], [y], fused_activation_function=act)
+    return w.build([x], [y]), [batches, n_in], zps[0], rng
+
+
+def batch_fc_cases():
+    """id -> (model bytes, input shape, input zero point, rng): batches, widths, activations,
+    per-tensor/per-channel weights, requantization multipliers above 1."""
+    cases = {}
+    k = 0
+    for batches, n_in, n_out in [(1, 8, 5), (3, 8, 4), (4, 6, 7), (2, 15, 3), (1, 1, 3), (5, 1, 2),
+                                 (2, 64, 10), (1, 250, 4)]:
+        for act in ACTS:
+            k += 1
+            pc, bias, big = k % 2 == 0, k % 3 != 1, k % 7 == 0
+            cid = "fc-b%d-i%d-o%d-%s-%s-%s-zp%d,%d%s" % (batches, n_in, n_out, "pc" if pc else "pt",
+                                                         "bias" if bias else "nobias", act, *ZPS[k % len(ZPS)],
+                                                         "-bigmult" if big else "")
+            cases[cid] = batch_fc_model(cid, batches, n_in, n_out, pc, bias, act, ZPS[k % len(ZPS)], big)
+    return cases
+
+
+@pytest.fixture(scope="module")
+def int8_batch(tmp_path_factory):
+    return bake_batch(batch_fc_cases(), tmp_path_factory.mktemp("fc_int8_batch"), "vf")
+
+
+@pytest.mark.parametrize("mpy_tier", ["viper", "viper32", "natmod"], indirect=True)
+def test_int8_micropython(int8_batch, mpy_tier):
+    """FULLY_CONNECTED int8 models on viper and the natmod: byte-identical with TFLM."""
+    run_micropython_cases(mpy_tier, *int8_batch)
+
+
 @pytest.mark.parametrize("mpy_tier", ["pure"], indirect=True)
 def test_int16_micropython_pure(mpy_tier, tmp_path):
     """int16 FULLY_CONNECTED with an int64 and an int32 bias on the pure tier."""

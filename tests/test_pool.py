@@ -3,8 +3,8 @@ rtol 1e-5) on every CPython kernel tier (`tier`).
 
 Generated single-op models, parameters fixed by one seed and the case id, windows over strides,
 SAME/VALID padding and fused activations; inputs are random ones, the extremes, and (int8) a
-pattern whose window sums land on the average's rounding ties. The viper and natmod runs of the
-int8 pools: test_viper.py's test_kernels. Nothing here hard-codes an expected output.
+pattern whose window sums land on the average's rounding ties. An int8 batch also runs on viper and
+the natmod (`mpy_tier`). Nothing here hard-codes an expected output.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import ACTS, check, check_isa, make_inputs, seeded_rng
+from harness import ACTS, check, check_isa, make_inputs, run_micropython_cases, seeded_rng
+from op_models import bake_batch, batch_rng
 from tflite_writer import ModelWriter
 
 SEED = 0x5EED
@@ -87,3 +88,53 @@ def test_pool2d(case, tier, tmp_path):
 def test_pool2d_isa(case, isa_arch):
     """Every 32nd case on the boards' ISAs."""
     check_isa(*pool_case(case), isa_arch)
+
+
+# --- MicroPython: an int8 batch on viper (x64; 32-bit with MICROPYTHON32) and the natmod ------
+BATCH_SIZES = [(7, 7), (8, 8), (9, 6), (6, 11), (5, 9), (10, 10)]
+
+
+def batch_pool_model(case_id, kind, hw, c, f, s, pad, act, zp):
+    rng = batch_rng(case_id)
+    (in_h, in_w), (f_h, f_w), (s_h, s_w) = hw, f, s
+
+    def size(i, k, ss):
+        return -(-i // ss) if pad == "SAME" else (i - k) // ss + 1
+    sc = float(rng.uniform(0.01, 0.05))   # TFLM's int8 pools keep the input quantization
+    w = ModelWriter()
+    x = w.tensor([1, in_h, in_w, c], "int8", sc, zp)
+    y = w.tensor([1, size(in_h, f_h, s_h), size(in_w, f_w, s_w), c], "int8", sc, zp)
+    w.op(kind + "_POOL_2D", [x], [y], padding=pad, stride_h=s_h, stride_w=s_w, filter_height=f_h,
+         filter_width=f_w, fused_activation_function=act)
+    return w.build([x], [y]), [1, in_h, in_w, c], zp, rng
+
+
+def batch_pool_cases():
+    """id -> (model bytes, input shape, input zero point, rng): windows at borders, strides,
+    padding, activations, zero points."""
+    cases = {}
+    k = 0
+    for kind in ("AVERAGE", "MAX"):
+        for f in [(1, 1), (2, 2), (3, 3), (2, 3), (3, 1), (4, 4), (5, 5)]:
+            for s in [(1, 1), (2, 2), (1, 2), (3, 2)]:
+                for pad in ("SAME", "VALID"):
+                    k += 1
+                    hw, c, act, zp = BATCH_SIZES[k % len(BATCH_SIZES)], 1 + k % 4, ACTS[(k // 2) % 4], \
+                        (-128, -20, 0, 35, 127)[k % 5]
+                    if pad == "VALID":
+                        hw = (max(hw[0], f[0]), max(hw[1], f[1]))
+                    cid = "%s-%dx%dx%d-f%dx%d-s%d,%d-%s-%s-zp%d" % (kind.lower(), *hw, c, *f, *s, pad, act, zp)
+                    cases[cid] = batch_pool_model(cid, kind, hw, c, f, s, pad, act, zp)
+    return cases
+
+
+@pytest.fixture(scope="module")
+def int8_batch(tmp_path_factory):
+    return bake_batch(batch_pool_cases(), tmp_path_factory.mktemp("pool_int8_batch"), "vp")
+
+
+@pytest.mark.parametrize("mpy_tier", ["viper", "viper32", "natmod"], indirect=True)
+def test_int8_micropython(int8_batch, mpy_tier):
+    """AVERAGE/MAX_POOL_2D int8 models on viper and the natmod (inputs include sums on the
+    average's rounding ties): byte-identical with TFLM."""
+    run_micropython_cases(mpy_tier, *int8_batch)
