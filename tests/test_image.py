@@ -174,13 +174,9 @@ def run_micropython(tier: str, tmp_path, extra=()) -> None:
         assert bytes.fromhex(hexout) == expected(case), case
 
 
-@pytest.mark.parametrize("tier", ["pure", "viper"])
-def test_image_micropython(tier, tmp_path):
-    run_micropython(tier, tmp_path)
-
-
-def test_image_natmod(natmod_dir, tmp_path):
-    run_micropython("native", tmp_path, [natmod_dir])
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_image_micropython(mpy_tier, tmp_path):
+    run_micropython(mpy_tier.tier, tmp_path, mpy_tier.extra_paths)
 
 
 # --- person_detect from a raw camera frame ---

