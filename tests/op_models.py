@@ -290,7 +290,7 @@ def seanet_inputs(rel: str) -> tuple[bytes, list[np.ndarray], np.ndarray]:
 
 
 # --- 16x8 models with a requantization multiplier of about 2^shift (the viper int64 paths) -----
-# Requantization shifts over the whole accepted range (test_conv16's scales give about -10):
+# Requantization shifts over the whole accepted range (the generated int16 cases' scales give about -10):
 # T = 15 - shift below 16, 16..31 and from 32 on take different limbs in the int64 path; a left
 # shift takes the int32 path's wrap. Inputs and bias are sized so outputs mostly stay unclamped.
 SHIFTS64 = (-31, -26, -20, -18, -17, -16, -15, -12, -3, -1, 0, 1, 4, 9, 14)
