@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import pytest
 
-# Test helpers (harness.py, tflite_writer.py, onnx_harness.py) import as top-level modules.
+# Test helpers (harness.py, op_models.py, onnx_harness.py, tflite_writer.py) import as top-level modules.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import upyflow  # noqa: E402

@@ -1,7 +1,7 @@
 """Shared test helpers: bake models, run them on upyflow (CPython or MicroPython) and on TFLM.
 
-Test modules import helpers from here (and from tflite_writer.py, onnx_harness.py), never from
-one another; the fixtures (the kernel tiers among them) are in conftest.py.
+Test modules import helpers from here (and from op_models.py, onnx_harness.py, tflite_writer.py),
+never from one another; the fixtures (the kernel tiers among them) are in conftest.py.
 """
 from __future__ import annotations
 
