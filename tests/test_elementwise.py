@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import (ACTS, NP, TT, bake_model, check, load_cpython, make_inputs, run_tflm, run_upyflow, seeded_rng,
-                     shared)
+from harness import (ACTS, NP, TT, bake_model, check, check_isa, load_cpython, make_inputs, run_tflm, run_upyflow,
+                     seeded_rng, shared)
 from op_models import graph_sets, qparams, seanet_elementwise_models, shape_id
 from tflite_writer import ModelWriter
 
@@ -90,13 +90,31 @@ def _bin_id(c):
                                    "-bigmult" if zp_mode == 2 else "")
 
 
-@pytest.mark.parametrize("case", BIN_CASES, ids=_bin_id)
-def test_binary(case, tier, tmp_path):
+def binary_case(case):
+    """(model bytes, input sets) of one case."""
     kind, dt, sa, sb, act, const_b, zp_mode = case
     rng = case_rng("binary" + _bin_id(case))
     model, specs = binary_model(rng, kind, dt, sa, sb, act, const_b,
                                 zp_mode if kind in ("ADD", "SUB") or zp_mode == 2 else 0)
-    check(model, tmp_path, graph_sets(rng, specs))
+    return model, graph_sets(rng, specs)
+
+
+@pytest.mark.parametrize("case", BIN_CASES, ids=_bin_id)
+def test_binary(case, tier, tmp_path):
+    model, sets = binary_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", BIN_CASES[::20], ids=_bin_id)
+def test_binary_isa(case, isa_arch, request):
+    """Every 20th case on the boards' ISAs."""
+    kind, dt, _, _, _, const_b, _ = case
+    if (isa_arch, kind, dt, const_b) == ("armv7emsp", "MUL", "i8", True):
+        # Found by this test: int8 MUL (mul_q) with a constant operand gives wrong bytes as
+        # Cortex-M4F code (every case of it; int16, M0+ and RV32 agree with TFLM). strict: the
+        # fix turns this into a failure, to drop the mark.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="int8 MUL with a constant operand on Cortex-M4F"))
+    check_isa(*binary_case(case), isa_arch)
 
 
 # --- graphs: branches, several inputs and outputs, arena size -------------------------------
@@ -193,7 +211,7 @@ def test_arena_not_larger_than_tflm(name, dt, tmp_path):
 
 
 # --- seanet models (int16 ADD, SUB) ------------------------------------------------------------
-SEANET_CASES = [(op, m) for op in ['add', 'sub'] for m in seanet_elementwise_models(op)]
+SEANET_CASES = [(op, m) for op in ("add", "sub") for m in seanet_elementwise_models(op)]
 
 
 @pytest.mark.parametrize("op,name", SEANET_CASES, ids=["%s/%s" % c for c in SEANET_CASES])

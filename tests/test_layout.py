@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import TT, bake_model, check, load_cpython, make_inputs, run_tflm, run_upyflow, seeded_rng, shared
+from harness import (TT, bake_model, check, check_isa, load_cpython, make_inputs, run_tflm, run_upyflow, seeded_rng,
+                     shared)
 from op_models import graph_sets, qparams, seanet_elementwise_models, shape_id
 from tflite_writer import ModelWriter
 
@@ -36,8 +37,8 @@ def _concat_id(c):
     return "%s-%s-axis%d" % (dt, "+".join(shape_id(s) for s in shapes), axis)
 
 
-@pytest.mark.parametrize("case", CONCAT_CASES, ids=_concat_id)
-def test_concatenation(case, tier, tmp_path):
+def concat_case(case):
+    """(model bytes, input sets) of one case."""
     shapes, axis, dt = case
     rng = case_rng("concat" + _concat_id(case))
     w = ModelWriter()
@@ -50,7 +51,19 @@ def test_concatenation(case, tier, tmp_path):
     out_shape[axis] = sum(s[axis] for s in shapes)
     y = w.tensor(out_shape, TT[dt], *q)
     w.op("CONCATENATION", ins, [y], axis=axis)
-    check(w.build(ins, [y]), tmp_path, graph_sets(rng, [(dt, s, q[1] or 0) for s in shapes]))
+    return w.build(ins, [y]), graph_sets(rng, [(dt, s, q[1] or 0) for s in shapes])
+
+
+@pytest.mark.parametrize("case", CONCAT_CASES, ids=_concat_id)
+def test_concatenation(case, tier, tmp_path):
+    model, sets = concat_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", CONCAT_CASES[::4], ids=_concat_id)
+def test_concatenation_isa(case, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*concat_case(case), isa_arch)
 
 
 # --- PAD / PADV2 ---------------------------------------------------------------------------
@@ -67,8 +80,8 @@ def _pad_id(c):
     return "%s-%s-%s-%s" % (kind, dt, shape_id(s), "_".join("%d,%d" % tuple(x) for x in p))
 
 
-@pytest.mark.parametrize("case", PAD_CASES, ids=_pad_id)
-def test_pad(case, tier, tmp_path):
+def pad_case(case):
+    """(model bytes, input sets) of one case."""
     kind, shape, pads, dt = case
     rng = case_rng("pad" + _pad_id(case))
     w = ModelWriter()
@@ -81,7 +94,19 @@ def test_pad(case, tier, tmp_path):
         value = make_inputs(rng, dt, [1], q[1] or 0, n_random=1)[0]
         ins.append(w.tensor([1], TT[dt], *q, data=value))
     w.op(kind, ins, [y])
-    check(w.build([x], [y]), tmp_path, [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)])
+    return w.build([x], [y]), [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)]
+
+
+@pytest.mark.parametrize("case", PAD_CASES, ids=_pad_id)
+def test_pad(case, tier, tmp_path):
+    model, sets = pad_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", PAD_CASES[::6], ids=_pad_id)
+def test_pad_isa(case, isa_arch):
+    """Every 6th case on the boards' ISAs."""
+    check_isa(*pad_case(case), isa_arch)
 
 
 # --- STRIDED_SLICE -------------------------------------------------------------------------
@@ -115,8 +140,8 @@ def _slice_id(c):
                                             ",".join(map(str, s)), bm, em, sm)
 
 
-@pytest.mark.parametrize("case", SLICE_CASES, ids=_slice_id)
-def test_strided_slice(case, tier, tmp_path):
+def slice_case(case):
+    """(model bytes, input sets) of one case."""
     (shape, begin, end, strides, bm, em, sm), dt = case
     rng = case_rng("slice" + _slice_id(case))
     w = ModelWriter()
@@ -125,7 +150,19 @@ def test_strided_slice(case, tier, tmp_path):
     consts = [w.tensor([len(shape)], "int32", data=np.array(v)) for v in (begin, end, strides)]
     y = w.tensor(slice_shape(shape, begin, end, strides, bm, em, sm), TT[dt], *q)
     w.op("STRIDED_SLICE", [x] + consts, [y], begin_mask=bm, end_mask=em, shrink_axis_mask=sm)
-    check(w.build([x], [y]), tmp_path, [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)])
+    return w.build([x], [y]), [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)]
+
+
+@pytest.mark.parametrize("case", SLICE_CASES, ids=_slice_id)
+def test_strided_slice(case, tier, tmp_path):
+    model, sets = slice_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", SLICE_CASES[::6], ids=_slice_id)
+def test_strided_slice_isa(case, isa_arch):
+    """Every 6th case on the boards' ISAs."""
+    check_isa(*slice_case(case), isa_arch)
 
 
 # --- TRANSPOSE -----------------------------------------------------------------------------
@@ -134,9 +171,12 @@ TRANSPOSE_SPECS = [([3, 4], [1, 0]), ([2, 3, 4], [2, 0, 1]), ([2, 3, 4], [0, 2, 
 TRANSPOSE_CASES = [(s, p, dt) for s, p in TRANSPOSE_SPECS for dt in ("i8", "i16", "f32")]
 
 
-@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=lambda c: "%s-%s-perm%s" % (c[2], shape_id(c[0]),
-                                                                                  ",".join(map(str, c[1]))))
-def test_transpose(case, tier, tmp_path):
+def _transpose_id(c):
+    return "%s-%s-perm%s" % (c[2], shape_id(c[0]), ",".join(map(str, c[1])))
+
+
+def transpose_case(case):
+    """(model bytes, input sets) of one case."""
     shape, perm, dt = case
     rng = case_rng("transpose%s%s%s" % case)
     w = ModelWriter()
@@ -145,7 +185,19 @@ def test_transpose(case, tier, tmp_path):
     p = w.tensor([len(perm)], "int32", data=np.array(perm))
     y = w.tensor([shape[i] for i in perm], TT[dt], *q)
     w.op("TRANSPOSE", [x, p], [y])
-    check(w.build([x], [y]), tmp_path, [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)])
+    return w.build([x], [y]), [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)]
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=_transpose_id)
+def test_transpose(case, tier, tmp_path):
+    model, sets = transpose_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES[::4], ids=_transpose_id)
+def test_transpose_isa(case, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*transpose_case(case), isa_arch)
 
 
 # --- SQUEEZE / EXPAND_DIMS / RESHAPE (kept as a copy, and aliased inside a chain) ----------
@@ -184,12 +236,28 @@ LAYOUT_CASES = [(k, dt, chain) for k in ("SQUEEZE", "SQUEEZE_ALL", "EXPAND_DIMS"
                 for dt in ("i8", "i16", "f32") for chain in (False, True)]
 
 
-@pytest.mark.parametrize("case", LAYOUT_CASES, ids=lambda c: "%s-%s%s" % (c[0], c[1], "-chain" if c[2] else ""))
-def test_layout(case, tier, tmp_path):
+def _layout_id(c):
+    return "%s-%s%s" % (c[0], c[1], "-chain" if c[2] else "")
+
+
+def layout_case(case):
+    """(model bytes, input sets) of one case."""
     kind, dt, chain = case
     rng = case_rng("layout%s%s%s" % case)
     model, shape, q = layout_model(rng, kind, dt, chain)
-    check(model, tmp_path, [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)])
+    return model, [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)]
+
+
+@pytest.mark.parametrize("case", LAYOUT_CASES, ids=_layout_id)
+def test_layout(case, tier, tmp_path):
+    model, sets = layout_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", LAYOUT_CASES[::5], ids=_layout_id)
+def test_layout_isa(case, isa_arch):
+    """Every 5th case on the boards' ISAs."""
+    check_isa(*layout_case(case), isa_arch)
 
 
 def test_layout_ops_lower_to_a_copy():
@@ -204,7 +272,7 @@ def test_layout_ops_lower_to_a_copy():
 
 
 # --- seanet models (int16 PAD, STRIDED_SLICE) ------------------------------------------------------------
-SEANET_CASES = [(op, m) for op in ['pad', 'strided_slice'] for m in seanet_elementwise_models(op)]
+SEANET_CASES = [(op, m) for op in ("pad", "strided_slice") for m in seanet_elementwise_models(op)]
 
 
 @pytest.mark.parametrize("op,name", SEANET_CASES, ids=["%s/%s" % c for c in SEANET_CASES])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import TT, check, make_inputs, seeded_rng
+from harness import TT, check, check_isa, make_inputs, seeded_rng
 from op_models import qparams, shape_id
 from tflite_writer import ModelWriter
 
@@ -35,8 +35,8 @@ def _mean_id(c):
     return "%s-%s-axes%s%s" % (dt, shape_id(s), ",".join(map(str, a)), "-keep" if k else "")
 
 
-@pytest.mark.parametrize("case", MEAN_CASES, ids=_mean_id)
-def test_mean(case, tier, tmp_path):
+def mean_case(case):
+    """(model bytes, input sets) of one case."""
     shape, axes, keep, dt = case
     rng = case_rng("mean" + _mean_id(case))
     rank = len(shape)
@@ -51,4 +51,16 @@ def test_mean(case, tier, tmp_path):
     ax = w.tensor([len(axes)], "int32", data=np.array(axes))
     y = w.tensor(out_shape, TT[dt], *qy)
     w.op("MEAN", [x, ax], [y], keep_dims=keep)
-    check(w.build([x], [y]), tmp_path, [[v] for v in make_inputs(rng, dt, shape, qx[1] or 0)])
+    return w.build([x], [y]), [[v] for v in make_inputs(rng, dt, shape, qx[1] or 0)]
+
+
+@pytest.mark.parametrize("case", MEAN_CASES, ids=_mean_id)
+def test_mean(case, tier, tmp_path):
+    model, sets = mean_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", MEAN_CASES[::4], ids=_mean_id)
+def test_mean_isa(case, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*mean_case(case), isa_arch)
