@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import NP, SHARED, TT, bake_model, check, load_cpython, run_tflm, run_upyflow, seeded_rng
+from harness import NP, SHARED, TT, bake_model, check, check_isa, load_cpython, run_tflm, run_upyflow, seeded_rng
 from op_models import all_int8, float_inputs, int16_inputs, unary_model
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
@@ -50,8 +50,8 @@ PIECEWISE = ["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH"]
 INT8_CASES = [(kind, i) for kind in PIECEWISE for i in range(16)]
 
 
-@pytest.mark.parametrize("kind,i", INT8_CASES, ids=["%s-i8-%d" % c for c in INT8_CASES])
-def test_piecewise_int8(tier, kind, i, tmp_path):
+def piecewise_int8_case(kind: str, i: int):
+    """(model bytes, input sets) of one case."""
     rng = rng_for("%s-i8-%d" % (kind, i))
     shape = INT8_SHAPES[i % len(INT8_SHAPES)]
     q_in = int8_q(rng)
@@ -67,14 +67,26 @@ def test_piecewise_int8(tier, kind, i, tmp_path):
     if kind == "LEAKY_RELU":
         options["alpha"] = float(np.float32([0.2, 0.01, 0.3, -0.5, 1.7, 0.0, -2.0, 0.99][i % 8]))
     model = unary_model(kind, "i8", shape, q_in, q_out, **options)
-    single(model, tmp_path, [all_int8(rng, shape), np.full(shape, q_in[1], np.int8)])
+    return model, [[all_int8(rng, shape)], [np.full(shape, q_in[1], np.int8)]]
+
+
+@pytest.mark.parametrize("kind,i", INT8_CASES, ids=["%s-i8-%d" % c for c in INT8_CASES])
+def test_piecewise_int8(tier, kind, i, tmp_path):
+    model, sets = piecewise_int8_case(kind, i)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("kind,i", INT8_CASES[::8], ids=["%s-i8-%d" % c for c in INT8_CASES[::8]])
+def test_piecewise_int8_isa(kind, i, isa_arch):
+    """Every 8th case on the boards' ISAs."""
+    check_isa(*piecewise_int8_case(kind, i), isa_arch)
 
 
 INT16_CASES = [(kind, i) for kind in ("RELU", "RELU6", "LEAKY_RELU") for i in range(8)]
 
 
-@pytest.mark.parametrize("kind,i", INT16_CASES, ids=["%s-i16-%d" % c for c in INT16_CASES])
-def test_piecewise_int16(tier, kind, i, tmp_path):
+def piecewise_int16_case(kind: str, i: int):
+    """(model bytes, input sets) of one case."""
     rng = rng_for("%s-i16-%d" % (kind, i))
     shape = [[1, 64], [2, 5, 32], [1, 1, 40, 32], [3, 100]][i % 4]
     sc_in = int16_scale(rng)
@@ -87,7 +99,19 @@ def test_piecewise_int16(tier, kind, i, tmp_path):
     if kind == "LEAKY_RELU":
         options["alpha"] = float(np.float32([0.3, 0.1, -0.25, 1.5][i % 4]))
     model = unary_model(kind, "i16", shape, (sc_in, zp), (sc_out, zp if kind == "RELU6" else 0), **options)
-    single(model, tmp_path, int16_inputs(rng, shape))
+    return model, [[x] for x in int16_inputs(rng, shape)]
+
+
+@pytest.mark.parametrize("kind,i", INT16_CASES, ids=["%s-i16-%d" % c for c in INT16_CASES])
+def test_piecewise_int16(tier, kind, i, tmp_path):
+    model, sets = piecewise_int16_case(kind, i)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("kind,i", INT16_CASES[::4], ids=["%s-i16-%d" % c for c in INT16_CASES[::4]])
+def test_piecewise_int16_isa(kind, i, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*piecewise_int16_case(kind, i), isa_arch)
 
 
 FLOAT_KINDS = ["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "TANH"]
@@ -105,8 +129,8 @@ def test_float32(tier, kind, shape, tmp_path):
 SIGMOID_INT8 = [(kind, i) for kind in ("LOGISTIC", "TANH") for i in range(12)]
 
 
-@pytest.mark.parametrize("kind,i", SIGMOID_INT8, ids=["%s-i8-%d" % c for c in SIGMOID_INT8])
-def test_sigmoid_int8(tier, kind, i, tmp_path):
+def sigmoid_int8_case(kind: str, i: int):
+    """(model bytes, input sets) of one case."""
     rng = rng_for("%s-i8-%d" % (kind, i))
     shape = INT8_SHAPES[i % len(INT8_SHAPES)]
     # input scales from tiny (all inside the linear range) to coarse (saturating)
@@ -114,7 +138,19 @@ def test_sigmoid_int8(tier, kind, i, tmp_path):
     q_in = (sc, int(rng.integers(-128, 128)))
     # TFLM writes 1/256 (LOGISTIC, zero point -128) or 1/128 (TANH) whatever the output says
     q_out = (1 / 256, -128) if kind == "LOGISTIC" else ((1 / 128, 0) if i % 3 else (0.05, 9))
-    single(unary_model(kind, "i8", shape, q_in, q_out), tmp_path, [all_int8(rng, shape)])
+    return unary_model(kind, "i8", shape, q_in, q_out), [[all_int8(rng, shape)]]
+
+
+@pytest.mark.parametrize("kind,i", SIGMOID_INT8, ids=["%s-i8-%d" % c for c in SIGMOID_INT8])
+def test_sigmoid_int8(tier, kind, i, tmp_path):
+    model, sets = sigmoid_int8_case(kind, i)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("kind,i", SIGMOID_INT8[::4], ids=["%s-i8-%d" % c for c in SIGMOID_INT8[::4]])
+def test_sigmoid_int8_isa(kind, i, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*sigmoid_int8_case(kind, i), isa_arch)
 
 
 SIGMOID_INT16 = [(kind, sc) for kind in ("LOGISTIC", "TANH")
