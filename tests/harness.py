@@ -247,9 +247,9 @@ sys.path.insert(0, %(mod)r)
 import upyflow
 from upyflow import dispatch
 if %(tier)r == 'viper':
-    from upyflow import kernels_viper as kv
     tier, table = dispatch.table('viper')
-    for n in kv.KERNELS:
+    for n, family in dispatch.VIPER_FAMILIES.items():
+        kv = __import__('upyflow.kernels_viper.' + family, None, None, [family])
         assert table[n][0] is getattr(kv, n), n
 f = open(%(inp)r, 'rb')
 o = open(%(out)r, 'wb')

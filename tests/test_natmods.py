@@ -127,7 +127,7 @@ def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_
     plan = dp.deploy(mdir, "PORT", log=log.append)
     assert plan.arch == board and plan.native
     assert fake.put_files["/lib/upyflow_native.mpy"][0] == str(NATMODS / natmod / "upyflow_native.mpy")
-    viper = fake.put_files["/lib/upyflow/kernels_viper.mpy"][1]
+    viper = fake.put_files["/lib/upyflow/kernels_viper/conv.mpy"][1]
     assert dp.ARCHS[(viper[2] >> 2) & 0x0F] == board   # the runtime's viper code, for the board's arch
     assert any("native module" in line for line in log)
 
@@ -228,7 +228,7 @@ def test_freeze_manifest_with_micropythons_manifest_tool(tmp_path):
         m.execute(str(manifest))
         targets = [f.target_path for f in m.files()]
         assert "upyflow/model.py" in targets and "sine.py" in targets
-        assert ("upyflow/kernels_viper.py" in targets) == viper
+        assert ("upyflow/kernels_viper/conv.py" in targets) == viper
         assert all(os.path.exists(f.full_path) for f in m.files())
 
 

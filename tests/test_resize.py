@@ -79,7 +79,7 @@ def test_viper_resize_family_loads():
     import subprocess
 
     from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
-    code = ("import sys; sys.path.insert(0, %r); import upyflow.kernels_viper_resize as k; "
+    code = ("import sys; sys.path.insert(0, %r); from upyflow.kernels_viper import resize as k; "
             "print('LOADED', len(k.KERNELS))" % DEVICE_LIB)
     proc = subprocess.run([micropython_exe(), "-c", code], capture_output=True, text=True, timeout=60)
     assert "LOADED 2" in proc.stdout, proc.stdout + proc.stderr

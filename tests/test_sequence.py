@@ -118,5 +118,5 @@ def test_micropython_sequence(baked, model, mpy_tier):
 @pytest.mark.parametrize("mpy_tier", ["natmod"], indirect=True)
 @pytest.mark.parametrize("model", SHARED_MODELS)
 def test_natmod_sequence(baked, model, mpy_tier):
-    """The x64 natmod under the unix port (shipped, or built with MPY_DIR)."""
+    """The x64 natmod (svdf.c, lstm.c) under the unix port (shipped, or built with MPY_DIR)."""
     _micropython_sequence(baked, model, mpy_tier)

@@ -185,9 +185,9 @@ def test_bake_errors_name_the_problem():
 
 def test_dtype_codes_agree():
     from upyflow import model as device_model
-    from upyflow_tools.lower.families import signal
+    from upyflow_tools.lower.families import quantize
     assert device_model._DTYPES == tuple(sorted(DTYPE_CODES, key=DTYPE_CODES.get))
-    assert all(DTYPE_CODES[k] == v for k, v in signal.DTYPE_CODES.items())
+    assert all(DTYPE_CODES[k] == v for k, v in quantize.DTYPE_CODES.items())
 
 
 needs_micropython = pytest.mark.skipif(micropython_exe() is None,
@@ -236,7 +236,7 @@ def test_viper_signal_kernels_import():
     """The viper Signal module compiles under MicroPython (else dispatch would quietly use pure)."""
     import subprocess
     from upyflow_tools.unixport import DEVICE_LIB
-    code = ("import sys; sys.path.insert(0, %r); import upyflow.kernels_viper_signal as k; "
+    code = ("import sys; sys.path.insert(0, %r); from upyflow.kernels_viper import signal as k; "
             "print('OK', k.signal_rfft_s16 is not None)" % DEVICE_LIB)
     proc = subprocess.run([micropython_exe(), "-c", code], capture_output=True, text=True, timeout=60)
     assert "OK True" in proc.stdout, proc.stdout + proc.stderr

@@ -288,7 +288,7 @@ def check_unaligned_micropython(baked, model, tier, offset, exe, tmp_path, extra
 def _viper_wide_pointer_args() -> dict[str, set[int]]:
     """Viper function -> the args indices it reads through ptr16/ptr32."""
     found: dict[str, set[int]] = {}
-    for path in (ROOT / "device_lib" / "upyflow").glob("kernels_viper*.py"):
+    for path in (ROOT / "device_lib" / "upyflow" / "kernels_viper").glob("*.py"):
         fn = None
         for line in path.read_text().splitlines():
             m = re.match(r"def (\w+)\(", line)

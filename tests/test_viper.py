@@ -1,4 +1,4 @@
-"""The viper kernel tier (device_lib/upyflow/kernels_viper*.py): its 32-bit arithmetic, its lazy
+"""The viper kernel tier (device_lib/upyflow/kernels_viper/): its 32-bit arithmetic, its lazy
 family imports and whole models, byte-identical with TFLM.
 
 Models run under the MicroPython unix port with UPYFLOW_TIER=viper (conftest's `mpy_tier`). The
@@ -25,10 +25,9 @@ import pytest
 
 from harness import (assert_matches, bake_model, bmp_input, load_cpython, random_input, run_micropython, seeded_inputs,
                      shared, sizes_of, tflm_outputs, tflm_sequence)
-from upyflow.kernels_pure.conv16 import requant as pure_requant16
-from upyflow.kernels_pure.sequence import _SIGMOID, _sigmoid16, _tanh16
-from upyflow.qmath import mul_by_qm, mul_by_qm64, wrap32
-from upyflow_tools.lower.families.sequence import tanh_scaling
+from upyflow.kernels_pure.lstm import _SIGMOID, _sigmoid16, _tanh16
+from upyflow.qmath import mul_by_qm, mul_by_qm64, requant16 as pure_requant16, wrap32
+from upyflow_tools.lower.families.lstm import tanh_scaling
 from upyflow_tools.tflm import interpreter
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
 
@@ -37,7 +36,7 @@ VIPER_TIERS = ["viper", "viper32"]
 VIPER = {"UPYFLOW_TIER": "viper"}
 
 
-# --- the split requantization, transcribed from kernels_viper.py ------------------------------
+# --- the split requantization, transcribed from kernels_viper/conv.py -------------------------
 def i32(v: int) -> int:
     assert INT32_MIN <= v <= INT32_MAX, "int32 overflow: %d" % v
     return v
@@ -154,7 +153,7 @@ def sx8(b: int) -> int:
 
 
 def acc_from_bias(b: bytes) -> tuple[int, int]:
-    """kernels_viper_s16's (ah, al) from an int64 bias's 8 little-endian bytes."""
+    """kernels_viper's 16x8 (ah, al) from an int64 bias's 8 little-endian bytes."""
     al = i32(b[0] | (b[1] << 8))
     ah = i32(b[2] | (b[3] << 8) | (b[4] << 16) | i32(sx8(b[5]) << 24))
     return ah, al
@@ -175,7 +174,7 @@ def accumulate(ah: int, al: int, products: list[int]) -> tuple[int, int]:
 
 
 def requant64_32(ah: int, al: int, m: int, sh: int) -> int:
-    """kernels_viper_s16's int64 MultiplyByQuantizedMultiplier, one machine operation per line."""
+    """kernels_viper's 16x8 int64 MultiplyByQuantizedMultiplier, one machine operation per line."""
     mh = i32(m >> 16)
     if mh < 0x7FFF and (m & 0x8000):
         mh = i32(mh + 1)
@@ -284,7 +283,7 @@ def test_accumulator_and_bias_load():
 
 
 def test_int32_accumulator_requant_matches_pure():
-    """The int32-accumulator path (int32 bias) against kernels_pure.conv16.requant, with the
+    """The int32-accumulator path (int32 bias) against qmath.requant16, with the
     accumulator beyond int32 (TFLM wraps it) and left shifts that wrap."""
     rng = random.Random(0x3232)
     for sh in range(-31, 8):
@@ -300,7 +299,7 @@ def test_int32_accumulator_requant_matches_pure():
 
 
 def test_wrapped_requant_matches_qmath():
-    """SVDF/LSTM: mul_by_qm of the int32-wrapped sum (kernels_pure.sequence's wrap32)."""
+    """SVDF/LSTM: mul_by_qm of the int32-wrapped sum (qmath's wrap32)."""
     rng = random.Random(0x5E9)
     for sh in range(-31, 8):
         for m in _multipliers(rng, 6):

@@ -19,17 +19,19 @@ def _families():
     return FAMILIES
 
 
-# Viper kernels outside the core module, each family imported only when a model
+# Viper kernel -> its family module in kernels_viper/, imported only when a model
 # uses one of its kernels: on a board the machine code lives in the heap.
 VIPER_FAMILIES = {
-    "transpose_conv_s8": "kernels_viper_tconv",
-    "svdf_s8_i16": "kernels_viper_seq", "svdf_s8_i8": "kernels_viper_seq", "lstm_s8": "kernels_viper_seq",
-    "conv2d_s16": "kernels_viper_s16", "depthwise_conv2d_s16": "kernels_viper_s16",
-    "fully_connected_s16": "kernels_viper_s16",
-    "resize_nearest": "kernels_viper_resize", "resize_bilinear_s8": "kernels_viper_resize",
-    "signal_rfft_s16": "kernels_viper_signal", "signal_window_s16": "kernels_viper_signal",
-    "signal_fft_auto_scale_s16": "kernels_viper_signal",
-    "image_to_input": "kernels_viper_image",
+    "conv2d_s8": "conv", "depthwise_conv2d_s8": "conv",
+    "conv2d_s16": "conv", "depthwise_conv2d_s16": "conv",
+    "fully_connected_s8": "fc", "fully_connected_s16": "fc",
+    "transpose_conv_s8": "transpose_conv",
+    "avg_pool2d_s8": "pool", "max_pool2d_s8": "pool",
+    "svdf_s8_i16": "svdf", "svdf_s8_i8": "svdf", "lstm_s8": "lstm",
+    "resize_nearest": "resize", "resize_bilinear_s8": "resize",
+    "signal_rfft_s16": "signal", "signal_window_s16": "signal",
+    "signal_fft_auto_scale_s16": "signal",
+    "image_to_input": "image",
 }
 
 
@@ -41,7 +43,8 @@ class _Kernels:
         self._lazy = lazy
 
     def __contains__(self, name):
-        return any(name in f for f in self._fast) or name in _families()
+        # the lazy map before pure's: a model whose kernels are all viper never loads the latter
+        return any(name in f for f in self._fast) or name in self._lazy or name in _families()
 
     def __getitem__(self, name):
         for f in self._fast:
@@ -50,7 +53,7 @@ class _Kernels:
         family = self._lazy.get(name)
         if family:
             try:
-                mod = __import__("upyflow." + family, None, None, [family])
+                mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
                 return getattr(mod, name), FAST
             except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError,
                     MemoryError):
@@ -61,18 +64,19 @@ class _Kernels:
 
 
 def _fast(modname):
-    # A fast tier: viper's module has KERNELS = (names...), made a dict; the native
-    # module is kept as itself (its walker runs the ops). None if it cannot load.
+    # A fast tier, None if it cannot load. Viper: the kernels_viper package imports
+    # only where the native emitter works; its kernels come family by family
+    # (VIPER_FAMILIES), so the tier's own table is empty. Native: the module as
+    # itself (its walker runs the ops).
     try:
         if modname == "viper":
-            from . import kernels_viper as mod
-        else:
-            mod = __import__(modname)
-            mod.kernel_index   # a native module without the op-table walker is too old
-            return _Native(mod)
+            from . import kernels_viper   # noqa: F401
+            return {}
+        mod = __import__(modname)
+        mod.kernel_index   # a native module without the op-table walker is too old
+        return _Native(mod)
     except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError, MemoryError):
         return None
-    return dict((name, (getattr(mod, name), FAST)) for name in mod.KERNELS)
 
 
 class _Native:

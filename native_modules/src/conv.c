@@ -4,6 +4,7 @@
 // the input zero point, are corrected by subtracting in_off * their weights.
 #include "kernels.h"
 #include "qmath.h"
+#include "qmath64.h"
 #include "mac8.h"
 
 // Output channels a depthwise pixel accumulates at once (stack, not heap):
@@ -387,6 +388,132 @@ void uf_depthwise_conv2d_f32(const float *x, const void *w, const void *bias, fl
                 acc += uf_ld_f32(bias, oc);
                 acc = acc < act_min ? act_min : acc;
                 *out++ = acc > act_max ? act_max : acc;
+            }
+        }
+    }
+}
+
+// --- int16 activations with int8 weights (TFLite's 16x8 quantization) -----------------
+// Biases are int64 (little-endian word pairs); zero points are 0, so padded taps add
+// nothing.
+void uf_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                   const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                   int d_h, int d_w, int pad_h, int pad_w, int acc64, int act_min, int act_max) {
+    const size_t fsize = (size_t)k_h * k_w * in_c;
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0 = oy * s_h - pad_h, ky0, ky1;
+        valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0 = ox * s_w - pad_w, kx0, kx1;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            const int8_t *wo = w;
+            for (int oc = 0; oc < out_c; oc++, wo += fsize) {
+                int64_t acc = uf_ld_i64w(bias, oc);
+                for (int ky = ky0; ky < ky1 && kx1 > kx0; ky++) {
+                    const int16_t *xr = x + ((size_t)(y0 + ky * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                    const int8_t *wr = wo + (size_t)(ky * k_w + kx0) * in_c;
+                    if (d_w == 1) {   // the valid part of a filter row is one run
+                        acc += uf_dot_s16s8(xr, wr, (kx1 - kx0) * in_c);
+                    } else {
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            acc += uf_dot_s16s8(xr, wr, in_c);
+                            xr += (size_t)d_w * in_c;
+                            wr += in_c;
+                        }
+                    }
+                }
+                *out++ = (int16_t)uf_requant16(acc, mult, shift, oc, acc64, act_min, act_max);
+            }
+        }
+    }
+}
+
+void uf_depthwise_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                             const void *mult, const void *shift, int in_h, int in_w,
+                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
+                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
+                             int act_min, int act_max) {
+    const int out_c = in_c * depth_mult;
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0 = oy * s_h - pad_h, ky0, ky1;
+        valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0 = ox * s_w - pad_w, kx0, kx1;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            for (int oc = 0; oc < out_c; oc++) {
+                int ic = oc / depth_mult;
+                int64_t acc = uf_ld_i64w(bias, oc);
+                for (int ky = ky0; ky < ky1; ky++) {
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        acc += (int32_t)x[((size_t)(y0 + ky * d_h) * in_w + (x0 + kx * d_w)) * in_c + ic]
+                               * w[(size_t)(ky * k_w + kx) * out_c + oc];
+                    }
+                }
+                out[oc] = (int16_t)uf_requant16(acc, mult, shift, oc, 1, act_min, act_max);
+            }
+            out += out_c;
+        }
+    }
+}
+
+// --- int8 requantized as onnxruntime does (float32 scale, ties to even: qmath.h) --------
+void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                      const void *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
+                      int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
+                      int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max) {
+    const size_t fsize = (size_t)k_h * k_w * in_c;
+    for (int oy = 0; oy < out_h; oy++) {
+        for (int ox = 0; ox < out_w; ox++) {
+            const int8_t *wo = w;
+            for (int oc = 0; oc < out_c; oc++, wo += fsize) {
+                int32_t acc = uf_ld_i32(bias, oc);
+                for (int ky = 0; ky < k_h; ky++) {
+                    int iy = oy * s_h - pad_h + ky * d_h;
+                    for (int kx = 0; kx < k_w; kx++) {
+                        int ix = ox * s_w - pad_w + kx * d_w;
+                        const int8_t *wp = wo + (size_t)(ky * k_w + kx) * in_c;
+                        if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                            acc += uf_dot_s8(x + ((size_t)iy * in_w + ix) * in_c, wp, in_c);
+                        } else {   // a padded tap reads the input zero point: undo its folded share
+                            int32_t s = 0;
+                            for (int k = 0; k < in_c; k++) {
+                                s += wp[k];
+                            }
+                            acc -= in_off * s;
+                        }
+                    }
+                }
+                *out++ = uf_requant_ort(acc, uf_ld_f32(scale, oc), out_off, act_min, act_max);
+            }
+        }
+    }
+}
+
+void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                                const void *scale, int in_h, int in_w, int in_c, int out_h,
+                                int out_w, int depth_mult, int k_h, int k_w, int s_h, int s_w,
+                                int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                                int act_min, int act_max) {
+    const int out_c = in_c * depth_mult;
+    for (int oy = 0; oy < out_h; oy++) {
+        for (int ox = 0; ox < out_w; ox++) {
+            for (int oc = 0; oc < out_c; oc++) {
+                int32_t acc = uf_ld_i32(bias, oc);
+                int ic = oc / depth_mult;
+                for (int ky = 0; ky < k_h; ky++) {
+                    int iy = oy * s_h - pad_h + ky * d_h;
+                    for (int kx = 0; kx < k_w; kx++) {
+                        int ix = ox * s_w - pad_w + kx * d_w;
+                        int32_t wv = w[(size_t)(ky * k_w + kx) * out_c + oc];
+                        if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                            acc += x[((size_t)iy * in_w + ix) * in_c + ic] * wv;
+                        } else {
+                            acc -= in_off * wv;
+                        }
+                    }
+                }
+                *out++ = uf_requant_ort(acc, uf_ld_f32(scale, oc), out_off, act_min, act_max);
             }
         }
     }

@@ -393,7 +393,7 @@ static int run_tconv_f32(const uf_call *c) {
 }
 // --- end int16 / TRANSPOSE_CONV ---
 
-// --- element-wise, MEAN and data movement (elementwise.c) ---
+// --- element-wise, MEAN and data movement (elementwise.c, reduce.c, layout.c) ---
 // Descriptors are checked so every offset they produce stays inside its tensor.
 
 // Descriptor tensor k (a constant, any address) holds at least `words` int32.
@@ -652,7 +652,7 @@ static int run_lstm_s8(const uf_call *c) {
 }
 // --- end sequence ---
 
-// --- standalone activations and int16 SOFTMAX (activations.c) ---
+// --- standalone activations (activations.c) and int16 SOFTMAX (softmax.c) ---
 static int run_lut_s8(const uf_call *c) {
     CHECK(I(0) >= 0);
     FITS(0, I(0), 1);
@@ -759,7 +759,7 @@ static int run_softmax_s16(const uf_call *c) {
 }
 // --- end activations ---
 
-// --- int8 conv/FC requantized as onnxruntime does (ort.c): tensor 4 = float32 scales ---
+// --- int8 conv/FC requantized as onnxruntime does (conv.c, fc.c): tensor 4 = float32 scales ---
 static int run_conv_s8_ort(const uf_call *c) {
     int e = conv_common(c, mul3(I(5), I(6), I(7)) * (uint64_t)I(2), I(5), 1);
     if (e) {
@@ -796,7 +796,7 @@ static int run_fc_s8_ort(const uf_call *c) {
 }
 // --- end onnxruntime rounding ---
 
-// --- TFLM Signal ops, CAST and int32 arithmetic (signal.c) ---
+// --- TFLM Signal ops (signal.c), CAST (quantize.c) and int32 arithmetic (elementwise.c) ---
 // tensors x, window, out; ints n, window length, shift
 static int run_signal_window(const uf_call *c) {
     CHECK(I(0) >= 0 && I(1) >= 1 && I(0) % I(1) == 0 && I(2) >= 0 && I(2) < 32);

@@ -356,3 +356,10 @@ def check_rank4(op: Op, x: Tensor, w: Tensor, out: Tensor) -> None:
         raise BakeError("%s output %r has %d channels, the filter %d" % (op.kind, out.name, out.shape[3], oc))
 
 
+def need_state(graph: Graph, op: Op, k: int, what: str) -> Tensor:
+    """Input k, the layer's state: a variable tensor (ir.Tensor.variable), not a constant."""
+    t = inp(graph, op, k)
+    if not t.variable or t.is_const:
+        raise BakeError("%s %s %r must be a variable tensor (the layer's state)"
+                        % (op.kind, what, t.name))
+    return t

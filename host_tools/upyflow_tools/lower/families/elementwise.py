@@ -1,4 +1,5 @@
-"""ADD, SUB, MUL, MAXIMUM, MINIMUM with numpy-style broadcasting.
+"""ADD, SUB, MUL, MAXIMUM, MINIMUM with numpy-style broadcasting; on int32 tensors (the TFLM
+audio front end) also DIV, in plain C integer arithmetic as TFLM runs them.
 
 Broadcasting is resolved at bake time into a small int32 descriptor (a constant
 tensor): the output walked row-major over as few fused dimensions as possible,
@@ -10,11 +11,11 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import (activation_range, activation_range_float,
+from ...quant import (activation_range, activation_range_float, f32,
                       quantize_multiplier)
 from ..core import SHIFT, precondition
-from ..core import Call, inp, lowering, types_error
-from .ort import f32, uses_ort
+from ..core import LOWERINGS, TYPES, Call, inp, lowering, types_error
+from ..ort_rounding import uses_ort
 
 MAX_RANK = 6          # TFLM's broadcast loops (MAXIMUM/MINIMUM: 5)
 ESIZE = {"i8": 1, "i16": 2}
@@ -170,3 +171,36 @@ lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up
 precondition("addsub_q", ints={8: (0, 20, "left shift"), 4: (-31, 0, "input 1 shift"),
                                7: (-31, 0, "input 2 shift"), 10: (-31, 0, "output shift")})
 precondition("mul_q", ints={4: (SHIFT[0], SHIFT[1], "requantization shift")})
+
+
+# --- int32 arithmetic -------------------------------------------------------------------
+I32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5}
+
+
+def _binary_i32(graph: Graph, op: Op) -> list[Call]:
+    a, b, out = inp(graph, op, 0), inp(graph, op, 1), graph.tensors[op.outputs[0]]
+    if op.options.get("fused_activation_function", "NONE") != "NONE":
+        raise BakeError("%s %r: int32 with a fused activation is not supported" % (op.kind, out.name))
+    if op.kind == "DIV" and b.is_const and not b.data.all():
+        raise BakeError("DIV %r divides by a constant 0" % out.name)
+    desc = broadcast_desc(op, a, b, out, max_rank=5)
+    d = graph.add_const(out.name + "/broadcast", desc, "i32")
+    return [Call("binary_i32", [op.inputs[0], op.inputs[1], op.outputs[0], d], [I32_OP[op.kind]])]
+
+
+def _with_int32(kind: str):
+    # int32 tensors go to binary_i32; everything else to the family that had the op.
+    other, doc = LOWERINGS.get(kind), TYPES.get(kind)
+
+    def lower_op(graph: Graph, op: Op) -> list[Call]:
+        ts = [graph.tensors[t] for t in op.inputs[:2] + op.outputs[:1] if t >= 0]
+        if len(ts) == 3 and all(t.dtype == "i32" for t in ts):
+            return _binary_i32(graph, op)
+        if other is None:
+            raise types_error(op, graph)
+        return other(graph, op)
+    lowering(kind, (doc + "; " if doc else "") + "int32 (C integer arithmetic)", 2)(lower_op)
+
+
+for _kind in I32_OP:
+    _with_int32(_kind)

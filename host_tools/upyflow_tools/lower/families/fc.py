@@ -8,8 +8,8 @@ from ...ir import Graph, Op
 from ...quant import (activation_range, activation_range_float)
 from ..core import (SHIFT, Call, bias_array, precondition, check_size, inp, lowering,
                    need_const, quant_extras, types_error)
-from .conv16 import bias_int64, s16_consts, uses_acc64
-from .ort import ort_extras, uses_ort
+from ..ort_rounding import ort_extras, uses_ort
+from .conv import bias_int64, s16_consts, uses_acc64
 
 
 @lowering("FULLY_CONNECTED", "int8 (per-tensor or per-channel weights, int32 bias); int16 with int8 "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ... import BakeError
 from ...ir import Graph, Op
-from ...quant import (activation_range, activation_range_float)
+from ...quant import (activation_range, activation_range_float, f32)
 from ..core import (Call, conv_geometry, inp, lowering,
                    types_error)
-from .ort import f32, ort_mean_scale, uses_ort
+from ..ort_rounding import ort_mean_scale, uses_ort
 
 
 def _pool(kind: str):

@@ -1,4 +1,4 @@
-"""QUANTIZE and DEQUANTIZE."""
+"""Type conversions: QUANTIZE, DEQUANTIZE and CAST."""
 from __future__ import annotations
 
 
@@ -8,9 +8,9 @@ from upyflow.qmath import mul_by_qm
 from ...ir import Graph, Op, Tensor
 from ...quant import (QRANGE, channel_multipliers)
 from ..core import SHIFT, precondition
-from ..core import (Call, check_size, inp, lowering,
+from ..core import (UNQUANTIZED, Call, check_size, inp, lowering,
                    types_error)
-from .ort import ort_requant_table, uses_ort
+from ..ort_rounding import ort_requant_table, uses_ort
 
 
 def _byte_requant_table(x, out) -> np.ndarray:
@@ -76,3 +76,18 @@ def _dequantize(graph: Graph, op: Op) -> list[Call]:
 
 # Kernel preconditions (lower.core.check_call).
 precondition("requantize", ints={3: (SHIFT[0], SHIFT[1], "requantization shift")})
+
+
+# --- CAST ---------------------------------------------------------------------------------
+INT_TYPES = ("i8", "u8", "i16", "i32", "u32")
+DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}   # emit.DTYPE_CODES (emit imports lower)
+UNQUANTIZED.add("CAST")
+
+
+@lowering("CAST", "between int8, uint8, int16, int32 and uint32 (C conversion: wraps); those to float32")
+def _cast(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
+        raise types_error(op, graph)
+    check_size(op, out, x.size, "output")
+    return [Call("cast_int", [op.inputs[0], op.outputs[0]], [x.size, DTYPE_CODES[x.dtype], DTYPE_CODES[out.dtype]])]

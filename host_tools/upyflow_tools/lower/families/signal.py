@@ -3,8 +3,8 @@
 Custom ops SignalWindow, SignalFftAutoScale, SignalRfft (int16: kissfft's 16-bit
 fixed point), SignalEnergy, SignalFilterBank, SignalFilterBankSquareRoot,
 SignalFilterBankSpectralSubtraction, SignalPCAN and SignalFilterBankLog, following
-TFLM's signal/src and signal/micro/kernels; CAST between integer types; int32
-ADD/SUB/MUL/MAXIMUM/MINIMUM and DIV (plain C integer arithmetic, as TFLM runs them).
+TFLM's signal/src and signal/micro/kernels. (The integer builtins: CAST in quantize.py,
+int32 ADD/SUB/MUL/MAXIMUM/MINIMUM and DIV in elementwise.py.)
 
 Every input-independent number is computed here: kissfft's twiddles, its factor
 plan and input permutation, the packed filter-bank tables, the log LUT. The
@@ -19,9 +19,7 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ..core import LOWERINGS, TYPES, UNQUANTIZED, Call, check_size, inp, lowering, need_const, types_error
-from . import elementwise   # noqa: F401  (its ADD/MUL/... lowerings are wrapped below)
-from .elementwise import broadcast_desc
+from ..core import UNQUANTIZED, Call, check_size, inp, lowering, need_const, types_error
 
 SAMP_MAX = 32767   # kissfft's int16 twiddle scale
 
@@ -229,50 +227,3 @@ def _fb_log(graph: Graph, op: Op) -> list[Call]:
                         % (out.name, bits, scale))
     t = graph.add_const(out.name + "/log_lut", log_lut(), "i16")
     return [Call("signal_filter_bank_log", [op.inputs[0], t, op.outputs[0]], [x.size, scale, bits])]
-
-
-# --- CAST and int32 arithmetic ------------------------------------------------------------
-INT_TYPES = ("i8", "u8", "i16", "i32", "u32")
-DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}   # emit.DTYPE_CODES (emit imports lower)
-UNQUANTIZED.add("CAST")
-
-
-@lowering("CAST", "between int8, uint8, int16, int32 and uint32 (C conversion: wraps); those to float32")
-def _cast(graph: Graph, op: Op) -> list[Call]:
-    x, out = inp(graph, op, 0), _out(graph, op)
-    if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
-        raise types_error(op, graph)
-    check_size(op, out, x.size, "output")
-    return [Call("cast_int", [op.inputs[0], op.outputs[0]], [x.size, DTYPE_CODES[x.dtype], DTYPE_CODES[out.dtype]])]
-
-
-I32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5}
-
-
-def _binary_i32(graph: Graph, op: Op) -> list[Call]:
-    a, b, out = inp(graph, op, 0), inp(graph, op, 1), _out(graph, op)
-    if op.options.get("fused_activation_function", "NONE") != "NONE":
-        raise BakeError("%s %r: int32 with a fused activation is not supported" % (op.kind, out.name))
-    if op.kind == "DIV" and b.is_const and not b.data.all():
-        raise BakeError("DIV %r divides by a constant 0" % out.name)
-    desc = broadcast_desc(op, a, b, out, max_rank=5)
-    d = graph.add_const(out.name + "/broadcast", desc, "i32")
-    return [Call("binary_i32", [op.inputs[0], op.inputs[1], op.outputs[0], d], [I32_OP[op.kind]])]
-
-
-def _with_int32(kind: str):
-    # int32 tensors go to binary_i32; everything else to the family that had the op.
-    other, doc = LOWERINGS.get(kind), TYPES.get(kind)
-
-    def lower_op(graph: Graph, op: Op) -> list[Call]:
-        ts = [graph.tensors[t] for t in op.inputs[:2] + op.outputs[:1] if t >= 0]
-        if len(ts) == 3 and all(t.dtype == "i32" for t in ts):
-            return _binary_i32(graph, op)
-        if other is None:
-            raise types_error(op, graph)
-        return other(graph, op)
-    lowering(kind, (doc + "; " if doc else "") + "int32 (C integer arithmetic)", 2)(lower_op)
-
-
-for _kind in I32_OP:
-    _with_int32(_kind)

@@ -12,7 +12,7 @@ from ...ir import Graph, Op
 from ...quant import activation_range, activation_range_float
 from ..core import SHIFT, precondition
 from ..core import Call, check_size, inp, lowering, need_const, quant_extras, types_error
-from .conv16 import bias_int64, s16_consts, zero_points_zero
+from .conv import bias_int64, s16_consts, zero_points_zero
 
 
 def _pad(padding: str, size: int, k: int, stride: int) -> int:

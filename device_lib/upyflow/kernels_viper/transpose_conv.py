@@ -1,7 +1,8 @@
-# Viper TRANSPOSE_CONV int8, bit-exact with kernels_pure/transpose_conv.py and TFLM.
-# A module of its own so that only models with this op load its machine code
-# (dispatch.VIPER_FAMILIES); the 32-bit rules of kernels_viper.py apply here too.
+# Viper TRANSPOSE_CONV int8, bit-exact with kernels_pure/transpose_conv.py and TFLM;
+# the 32-bit rules of __init__.py apply.
 import micropython
+
+KERNELS = ("transpose_conv_s8",)
 
 # --- TRANSPOSE_CONV int8 (see kernels_pure/transpose_conv.py) ------------------------
 # Each output gathers its sources: input row iy reaches output row oy through filter

@@ -1,8 +1,6 @@
-# Viper tier, part 3: int16 activations with int8 weights (16x8) for CONV_2D,
-# DEPTHWISE_CONV_2D and FULLY_CONNECTED, byte-identical with
-# kernels_pure/conv16.py and TFLM; imported by dispatch when a model uses them; kernels_viper.py's rules hold
-# here (one tuple argument, every intermediate within int32, constants read
-# byte by byte). Beyond those:
+# Viper CONV_2D and DEPTHWISE_CONV_2D, byte-identical with kernels_pure/conv.py and
+# TFLM: int8 (the split requantization written out, see __init__.py) and int16
+# activations with int8 weights (16x8). Beyond __init__.py's rules, for 16x8:
 # * TFLM accumulates in int64 (int32 for an int32 bias). Here the accumulator is
 #   a pair: al in [0, 2^16) and ah = floor(acc / 2^16), an int32 as TFLM
 #   requires |acc| < 2^47. int16 x int8 products are below 2^22 in magnitude,
@@ -22,24 +20,256 @@
 #     for T >= 32, else its two low 16-bit halves gathered from neighbouring
 #     limbs, the upper one sign-extended: the int32 truncation.
 #   - int32 accumulator: acc wrapped to int32 is the low 32 bits of (ah, al);
-#     then kernels_viper's split requantization, the left shift wrapping as in C
+#     then the split requantization (__init__.py), the left shift wrapping as in C
 #     (by itself on a 32-bit port, by (v << _HS) >> _HS on a 64-bit one).
 # tests/test_viper_sequence.py transcribes the arithmetic into CPython with
 # int32 range asserts and runs the kernels under 32- and 64-bit MicroPython.
 import micropython
 
+from . import HS as _HS
+
+KERNELS = ("conv2d_s8", "depthwise_conv2d_s8", "conv2d_s16", "depthwise_conv2d_s16")
+
 
 @micropython.viper
-def _word_shift() -> int:
-    # 32 on a 64-bit port, 0 on a 32-bit one
-    t = 1
-    t = t << 31
-    if t > 0:
-        return 32
-    return 0
+def conv2d_s8(args):
+    acc = 0
+    xi = 0
+    xp = ptr8(args[0])
+    wp = ptr8(args[1])
+    bp = ptr8(args[2])
+    yp = ptr8(args[3])
+    mp = ptr8(args[4])
+    sp = ptr8(args[5])
+    in_h = int(args[6])
+    in_w = int(args[7])
+    in_c = int(args[8])
+    out_h = int(args[9])
+    out_w = int(args[10])
+    out_c = int(args[11])
+    k_h = int(args[12])
+    k_w = int(args[13])
+    s_h = int(args[14])
+    s_w = int(args[15])
+    d_h = int(args[16])
+    d_w = int(args[17])
+    pad_h = int(args[18])
+    pad_w = int(args[19])
+    in_off = int(args[20])
+    out_off = int(args[21])
+    act_min = int(args[22])
+    act_max = int(args[23])
+    fsize = k_h * k_w * in_c
+    xrow_step = d_h * in_w * in_c   # input bytes between filter rows
+    wrow_step = k_w * in_c          # filter bytes between filter rows
+    o = 0
+    for oy in range(out_h):
+        iy0 = oy * s_h - pad_h
+        # valid filter rows [ky0, ky1), found without // (see docs/viper.md)
+        ky0 = 0
+        while ky0 < k_h and iy0 + ky0 * d_h < 0:
+            ky0 += 1
+        ky1 = k_h
+        while ky1 > ky0 and iy0 + (ky1 - 1) * d_h >= in_h:
+            ky1 -= 1
+        for ox in range(out_w):
+            ix0 = ox * s_w - pad_w
+            kx0 = 0
+            while kx0 < k_w and ix0 + kx0 * d_w < 0:
+                kx0 += 1
+            kx1 = k_w
+            while kx1 > kx0 and ix0 + (kx1 - 1) * d_w >= in_w:
+                kx1 -= 1
+            border = 0
+            if ky0 > 0 or ky1 < k_h or kx0 > 0 or kx1 < k_w:
+                border = 1
+            # a filter row's valid taps: contiguous runs of bytes in input and filter
+            if d_w == 1:
+                run = (kx1 - kx0) * in_c
+                nrun = 1
+            else:
+                run = in_c
+                nrun = kx1 - kx0
+            xstep = d_w * in_c
+            xtap0 = ((iy0 + ky0 * d_h) * in_w + ix0 + kx0 * d_w) * in_c
+            wtap0 = (ky0 * k_w + kx0) * in_c
+            for oc in range(out_c):
+                k = oc << 2
+                acc = bp[k] | (bp[k + 1] << 8) | (bp[k + 2] << 16) | (((bp[k + 3] ^ 0x80) - 0x80) << 24)
+                xr = xtap0
+                wr = oc * fsize + wtap0
+                for ky in range(ky0, ky1):
+                    xj = xr
+                    wj = wr
+                    for r in range(nrun):
+                        xi = xj
+                        xe = xj + run
+                        dw = wj - xj
+                        while xi < xe:
+                            acc += ((xp[xi] ^ 0x80) - 0x80) * ((wp[xi + dw] ^ 0x80) - 0x80)
+                            xi += 1
+                        xj += xstep
+                        wj += in_c
+                    xr += xrow_step
+                    wr += wrow_step
+                if border:
+                    # padded taps read as the input zero point, which the folded bias
+                    # counted: take in_off * their weights back out
+                    s = 0
+                    wt = oc * fsize
+                    for ky in range(k_h):
+                        for kx in range(k_w):
+                            if ky < ky0 or ky >= ky1 or kx < kx0 or kx >= kx1:
+                                j = wt
+                                je = wt + in_c
+                                while j < je:
+                                    s += (wp[j] ^ 0x80) - 0x80
+                                    j += 1
+                            wt += in_c
+                    acc -= in_off * s
+                # requantize (see the note at the top)
+                m = mp[k] | (mp[k + 1] << 8) | (mp[k + 2] << 16) | (mp[k + 3] << 24)
+                sh = (sp[k] ^ 0x80) - 0x80
+                if sh > 0:
+                    acc = acc << sh
+                ah = acc >> 16
+                al = acc & 0xFFFF
+                mh = m >> 16
+                ml = m & 0xFFFF
+                p1 = ah * ml
+                p2 = al * mh
+                lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
+                v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
+                if sh < 0:
+                    e = 0 - sh
+                    half = 1 << (e - 1)
+                    rem = v & ((half - 1) + half)
+                    thr = half - 1
+                    if v < 0:
+                        thr += 1
+                    v = v >> e
+                    if rem > thr:
+                        v += 1
+                v += out_off
+                if v < act_min:
+                    v = act_min
+                elif v > act_max:
+                    v = act_max
+                yp[o] = v
+                o += 1
 
 
-_HS = _word_shift()
+@micropython.viper
+def depthwise_conv2d_s8(args):
+    acc = 0
+    xi = 0
+    xp = ptr8(args[0])
+    wp = ptr8(args[1])
+    bp = ptr8(args[2])
+    yp = ptr8(args[3])
+    mp = ptr8(args[4])
+    sp = ptr8(args[5])
+    in_h = int(args[6])
+    in_w = int(args[7])
+    in_c = int(args[8])
+    out_h = int(args[9])
+    out_w = int(args[10])
+    depth_mult = int(args[11])
+    k_h = int(args[12])
+    k_w = int(args[13])
+    s_h = int(args[14])
+    s_w = int(args[15])
+    d_h = int(args[16])
+    d_w = int(args[17])
+    pad_h = int(args[18])
+    pad_w = int(args[19])
+    in_off = int(args[20])
+    out_off = int(args[21])
+    act_min = int(args[22])
+    act_max = int(args[23])
+    out_c = in_c * depth_mult
+    xtap_step = d_w * in_c
+    xrow_step = d_h * in_w * in_c
+    wrow_step = k_w * out_c
+    o = 0
+    for oy in range(out_h):
+        iy0 = oy * s_h - pad_h
+        ky0 = 0
+        while ky0 < k_h and iy0 + ky0 * d_h < 0:
+            ky0 += 1
+        ky1 = k_h
+        while ky1 > ky0 and iy0 + (ky1 - 1) * d_h >= in_h:
+            ky1 -= 1
+        for ox in range(out_w):
+            ix0 = ox * s_w - pad_w
+            kx0 = 0
+            while kx0 < k_w and ix0 + kx0 * d_w < 0:
+                kx0 += 1
+            kx1 = k_w
+            while kx1 > kx0 and ix0 + (kx1 - 1) * d_w >= in_w:
+                kx1 -= 1
+            border = 0
+            if ky0 > 0 or ky1 < k_h or kx0 > 0 or kx1 < k_w:
+                border = 1
+            xtap0 = ((iy0 + ky0 * d_h) * in_w + ix0 + kx0 * d_w) * in_c
+            wtap0 = (ky0 * k_w + kx0) * out_c
+            oc = 0
+            for ic in range(in_c):
+                for dm in range(depth_mult):
+                    k = oc << 2
+                    acc = bp[k] | (bp[k + 1] << 8) | (bp[k + 2] << 16) | (((bp[k + 3] ^ 0x80) - 0x80) << 24)
+                    xr = xtap0 + ic
+                    wr = wtap0 + oc
+                    for ky in range(ky0, ky1):
+                        xi = xr
+                        wi = wr
+                        for kx in range(kx0, kx1):
+                            acc += ((xp[xi] ^ 0x80) - 0x80) * ((wp[wi] ^ 0x80) - 0x80)
+                            xi += xtap_step
+                            wi += out_c
+                        xr += xrow_step
+                        wr += wrow_step
+                    if border:
+                        # padded taps: see conv2d_s8
+                        s = 0
+                        wt = oc
+                        for ky in range(k_h):
+                            for kx in range(k_w):
+                                if ky < ky0 or ky >= ky1 or kx < kx0 or kx >= kx1:
+                                    s += (wp[wt] ^ 0x80) - 0x80
+                                wt += out_c
+                        acc -= in_off * s
+                    # requantize (see the note at the top)
+                    m = mp[k] | (mp[k + 1] << 8) | (mp[k + 2] << 16) | (mp[k + 3] << 24)
+                    sh = (sp[k] ^ 0x80) - 0x80
+                    if sh > 0:
+                        acc = acc << sh
+                    ah = acc >> 16
+                    al = acc & 0xFFFF
+                    mh = m >> 16
+                    ml = m & 0xFFFF
+                    p1 = ah * ml
+                    p2 = al * mh
+                    lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
+                    v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
+                    if sh < 0:
+                        e = 0 - sh
+                        half = 1 << (e - 1)
+                        rem = v & ((half - 1) + half)
+                        thr = half - 1
+                        if v < 0:
+                            thr += 1
+                        v = v >> e
+                        if rem > thr:
+                            v += 1
+                    v += out_off
+                    if v < act_min:
+                        v = act_min
+                    elif v > act_max:
+                        v = act_max
+                    yp[o] = v
+                    o += 1
+                    oc += 1
 
 
 @micropython.viper
@@ -311,108 +541,3 @@ def depthwise_conv2d_s16(args):
                     yq[o] = v
                     o += 1
                     oc += 1
-
-
-@micropython.viper
-def fully_connected_s16(args):
-    s = 0
-    xi = 0
-    xq = ptr16(args[0])
-    wp = ptr8(args[1])
-    bp = ptr8(args[2])
-    yq = ptr16(args[3])
-    mp = ptr8(args[4])
-    sp = ptr8(args[5])
-    batches = int(args[6])
-    n_in = int(args[7])
-    n_out = int(args[8])
-    out_off = int(args[9])
-    acc64 = int(args[10])
-    act_min = int(args[11])
-    act_max = int(args[12])
-    hs = int(_HS)
-    y = 0
-    for bt in range(batches):
-        xb = bt * n_in
-        xe = xb + n_in
-        for oc in range(n_out):
-            k = oc << 3
-            al = bp[k] | (bp[k + 1] << 8)
-            ah = bp[k + 2] | (bp[k + 3] << 8) | (bp[k + 4] << 16) | (((bp[k + 5] ^ 0x80) - 0x80) << 24)
-            dw = oc * n_in - xb
-            xi = xb
-            while xi < xe:
-                ce = xi + 255
-                if ce > xe:
-                    ce = xe
-                s = 0
-                while xi < ce:
-                    s += ((xq[xi] ^ 0x8000) - 0x8000) * ((wp[xi + dw] ^ 0x80) - 0x80)
-                    xi += 1
-                al += s
-                ah += al >> 16
-                al &= 0xFFFF
-            # requantize (see the note at the top), before the output offset as TFLM
-            k = oc << 2
-            m = mp[k] | (mp[k + 1] << 8) | (mp[k + 2] << 16) | (mp[k + 3] << 24)
-            sh = (sp[k] ^ 0x80) - 0x80
-            if acc64:
-                mh = m >> 16
-                if mh < 0x7FFF and (m & 0x8000):
-                    mh += 1
-                tt = 15 - sh
-                c0 = al * mh
-                c1 = (ah & 0xFFFF) * mh
-                c2 = (ah >> 16) * mh
-                e = tt - 1
-                if e < 16:
-                    c0 += 1 << e
-                elif e < 32:
-                    c1 += 1 << (e - 16)
-                else:
-                    c2 += 1 << (e - 32)
-                d0 = c0 & 0xFFFF
-                d1 = (c1 & 0xFFFF) + (c0 >> 16)
-                d2 = c2 + (c1 >> 16) + (d1 >> 16)
-                d1 &= 0xFFFF
-                if tt >= 32:
-                    v = d2 >> (tt - 32)
-                else:
-                    if tt >= 16:
-                        e = tt - 16
-                        lo = (d1 >> e) | ((d2 & ((1 << e) - 1)) << (16 - e))
-                        hi = d2 >> e
-                    else:
-                        e = tt
-                        lo = (d0 >> e) | ((d1 & ((1 << e) - 1)) << (16 - e))
-                        hi = (d1 >> e) | ((d2 & ((1 << e) - 1)) << (16 - e))
-                    v = ((((hi & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | lo
-            else:
-                a = ((((ah & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | al
-                if sh > 0:
-                    a = ((a << sh) << hs) >> hs
-                ah = a >> 16
-                al = a & 0xFFFF
-                mh = m >> 16
-                ml = m & 0xFFFF
-                p1 = ah * ml
-                p2 = al * mh
-                lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
-                v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
-                if sh < 0:
-                    e = 0 - sh
-                    half = 1 << (e - 1)
-                    rem = v & ((half - 1) + half)
-                    thr = half - 1
-                    if v < 0:
-                        thr += 1
-                    v = v >> e
-                    if rem > thr:
-                        v += 1
-            v += out_off
-            if v < act_min:
-                v = act_min
-            elif v > act_max:
-                v = act_max
-            yq[y] = v
-            y += 1

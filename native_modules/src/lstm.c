@@ -1,6 +1,6 @@
-// SVDF and UNIDIRECTIONAL_SEQUENCE_LSTM, the stateful sequence layers: their
+// UNIDIRECTIONAL_SEQUENCE_LSTM, a stateful sequence layer: its hidden and cell
 // state tensors are arena bytes that persist between invokes. Same argument
-// order and packed constants as device_lib/upyflow/kernels_pure/sequence.py.
+// order and packed constants as device_lib/upyflow/kernels_pure/lstm.py.
 // int32 sums wrap (computed unsigned) as TFLM's int32 accumulators do.
 #include "kernels.h"
 #include "qmath.h"
@@ -33,19 +33,6 @@ static const uint16_t sigmoid_q16[256] = {
     65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
     65534, 65534, 65535};
 
-static inline int32_t clamp(int32_t v, int32_t lo, int32_t hi) {
-    return v < lo ? lo : (v > hi ? hi : v);
-}
-
-// Dot products with wrapping int32 sums.
-static inline int32_t dot_s8(const int8_t *a, const int8_t *b, int n) {
-    uint32_t s = 0;
-    for (int k = 0; k < n; k++) {
-        s += (uint32_t)((int32_t)a[k] * b[k]);
-    }
-    return (int32_t)s;
-}
-
 // int16 Q3.12 -> Q0.15 logistic: input times 3, table steps of 512, interpolated.
 static inline int32_t sigmoid16(int32_t v) {
     int32_t x = v * 3;
@@ -77,85 +64,6 @@ static inline int32_t tanh16(int32_t v, int32_t mult, int shift) {
     return r >> 8;
 }
 
-// --- SVDF ----------------------------------------------------------------------------
-// q: int32 [feature zero-point terms (n_filter) | time zero-point terms
-// (n_filter) | bias (n_filter / rank)]. Per batch and filter, the state holds
-// the last mem feature activations, oldest first.
-#define SVDF_INT_BODY(T, WT, LO, HI)                                                        \
-    int n_unit = n_filter / rank;                                                         \
-    for (int b = 0; b < batch; b++) {                                                     \
-        const int8_t *xb = x + (size_t)b * n_in;                                          \
-        T *sb = state + (size_t)b * n_filter * mem;                                       \
-        for (int u = 0; u < n_unit; u++) {                                                \
-            uint32_t acc = (uint32_t)uf_ld_i32(q, 2 * n_filter + u);                      \
-            for (int r = u * rank; r < u * rank + rank; r++) {                            \
-                T *row = sb + (size_t)r * mem;                                            \
-                for (int j = 0; j < mem - 1; j++) {                                       \
-                    row[j] = row[j + 1];                                                  \
-                }                                                                         \
-                int32_t d = (int32_t)((uint32_t)uf_ld_i32(q, r) +                         \
-                                      (uint32_t)dot_s8(xb, wf + (size_t)r * n_in, n_in)); \
-                d = clamp(uf_mul_by_qm(d, m1, s1), LO, HI);                               \
-                row[mem - 1] = (T)(d + state_zp);                                         \
-                uint32_t t = (uint32_t)uf_ld_i32(q, n_filter + r);                        \
-                size_t wr = (size_t)r * mem;                                              \
-                for (int j = 0; j < mem; j++) {                                           \
-                    t += (uint32_t)((int32_t)WT(wr + j) * row[j]);                        \
-                }                                                                         \
-                acc += t;                                                                 \
-            }                                                                             \
-            int32_t v = uf_mul_by_qm((int32_t)acc, m2, s2) + out_zp;                      \
-            out[(size_t)b * n_unit + u] = (int8_t)clamp(v, -128, 127);                    \
-        }                                                                                 \
-    }
-
-void uf_svdf_s8_i16(const int8_t *x, const int8_t *wf, const void *wt, const void *q,
-                    int16_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
-                    int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2) {
-#define WT16(k) uf_ld_i16(wt, k)
-    SVDF_INT_BODY(int16_t, WT16, -32768, 32767)
-}
-
-void uf_svdf_s8_i8(const int8_t *x, const int8_t *wf, const int8_t *wt, const void *q,
-                   int8_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
-                   int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2) {
-#define WT8(k) wt[k]
-    SVDF_INT_BODY(int8_t, WT8, -128, 127)
-}
-
-void uf_svdf_f32(const float *x, const void *wf, const void *wt, const void *bias,
-                 float *state, float *out, int batch, int n_in, int n_filter, int rank, int mem,
-                 float act_min, float act_max) {
-    int n_unit = n_filter / rank;
-    for (int b = 0; b < batch; b++) {
-        const float *xb = x + (size_t)b * n_in;
-        float *sb = state + (size_t)b * n_filter * mem;
-        for (int u = 0; u < n_unit; u++) {
-            float acc = uf_ld_f32(bias, u);
-            for (int r = u * rank; r < u * rank + rank; r++) {
-                float *row = sb + (size_t)r * mem;
-                for (int j = 0; j < mem - 1; j++) {
-                    row[j] = row[j + 1];
-                }
-                size_t w = (size_t)r * n_in;
-                float d = 0.0f;
-                for (int k = 0; k < n_in; k++) {
-                    d += uf_ld_f32(wf, w + k) * xb[k];
-                }
-                row[mem - 1] = d;
-                size_t wr = (size_t)r * mem;
-                float t = 0.0f;
-                for (int j = 0; j < mem; j++) {
-                    t += uf_ld_f32(wt, wr + j) * row[j];
-                }
-                acc += t;
-            }
-            acc = acc < act_min ? act_min : acc;
-            out[(size_t)b * n_unit + u] = acc > act_max ? act_max : acc;
-        }
-    }
-}
-
 // --- UNIDIRECTIONAL_SEQUENCE_LSTM (int8, int16 cell) -----------------------------------
 // w: int8 rows [input weights of gates f, i, g, o | their recurrent weights];
 // q: int32 [input-side biases (4n) | recurrent-side biases (4n) | per gate:
@@ -181,23 +89,23 @@ void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
                     int gi = k * n + j;
                     size_t m = qm + 4 * k;
                     int32_t a = (int32_t)((uint32_t)uf_ld_i32(q, gi) +
-                                          (uint32_t)dot_s8(xr, w + (size_t)gi * n_in, n_in));
-                    a = clamp(uf_mul_by_qm(a, uf_ld_i32(q, m), uf_ld_i32(q, m + 1)), -32768, 32767);
+                                          (uint32_t)uf_dot_s8_wrap(xr, w + (size_t)gi * n_in, n_in));
+                    a = uf_clamp(uf_mul_by_qm(a, uf_ld_i32(q, m), uf_ld_i32(q, m + 1)), -32768, 32767);
                     int32_t r = (int32_t)((uint32_t)uf_ld_i32(q, 4 * n + gi) +
-                                          (uint32_t)dot_s8(h, rec + (size_t)gi * n, n));
-                    r = clamp(uf_mul_by_qm(r, uf_ld_i32(q, m + 2), uf_ld_i32(q, m + 3)), -32768, 32767);
-                    g[k] = clamp(a + r, -32768, 32767);
+                                          (uint32_t)uf_dot_s8_wrap(h, rec + (size_t)gi * n, n));
+                    r = uf_clamp(uf_mul_by_qm(r, uf_ld_i32(q, m + 2), uf_ld_i32(q, m + 3)), -32768, 32767);
+                    g[k] = uf_clamp(a + r, -32768, 32767);
                 }
                 int32_t f = sigmoid16(g[0]), i = sigmoid16(g[1]);
                 int32_t cg = tanh16(g[2], 3, 0), o = sigmoid16(g[3]);
-                int32_t cv = clamp(uf_mul_by_qm(f * c[j], m_fc, s_fc), -32768, 32767);
-                cv = clamp(cv + clamp(uf_mul_by_qm(i * cg, m_ig, s_ig), -32768, 32767), -32768, 32767);
+                int32_t cv = uf_clamp(uf_mul_by_qm(f * c[j], m_fc, s_fc), -32768, 32767);
+                cv = uf_clamp(cv + uf_clamp(uf_mul_by_qm(i * cg, m_ig, s_ig), -32768, 32767), -32768, 32767);
                 if (qclip >= 0) {
-                    cv = clamp(cv, -qclip, qclip);
+                    cv = uf_clamp(cv, -qclip, qclip);
                 }
                 c[j] = (int16_t)cv;
                 int32_t hv = uf_mul_by_qm(tanh16(cv, tanh_mult, tanh_shift) * o, m_out, s_out) + h_zp;
-                o_row[j] = (int8_t)clamp(hv, -128, 127);
+                o_row[j] = (int8_t)uf_clamp(hv, -128, 127);
             }
             for (int j = 0; j < n; j++) {
                 h[j] = o_row[j];

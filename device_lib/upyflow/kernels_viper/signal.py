@@ -1,12 +1,13 @@
 # Viper TFLM Signal kernels: the RFFT (kissfft 16-bit fixed point; two thirds of the
 # front end's pure time), the window and the FFT auto-scale, bit-exact with
-# kernels_pure/signal.py (read it for the maths). A module of its own so that only
-# models with these ops load its machine code (dispatch.VIPER_FAMILIES); the other
-# Signal ops (uint64 arithmetic) stay pure. 32-bit rules as in kernels_viper.py:
-# every intermediate fits int32 (int16 x int16 products, sums of two of them);
-# constant tables load byte by byte (a weights buffer in ROM need not be aligned);
-# the arena's int16 tensors use ptr16 (loads zero-extend: (v ^ 0x8000) - 0x8000).
+# kernels_pure/signal.py (read it for the maths). The other Signal ops (uint64
+# arithmetic) stay pure. 32-bit rules as in __init__.py: every intermediate fits
+# int32 (int16 x int16 products, sums of two of them); constant tables load byte by
+# byte (a weights buffer in ROM need not be aligned); the arena's int16 tensors use
+# ptr16 (loads zero-extend: (v ^ 0x8000) - 0x8000).
 import micropython
+
+KERNELS = ("signal_window_s16", "signal_fft_auto_scale_s16", "signal_rfft_s16")
 
 
 @micropython.viper

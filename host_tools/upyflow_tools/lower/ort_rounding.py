@@ -1,4 +1,5 @@
-"""Constants of the int8 conv/FC kernels that requantize as onnxruntime does (*_s8_ort).
+"""Constants of the int8 kernels that requantize as onnxruntime does (*_s8_ort), shared by
+the conv, fc, pool, elementwise, quantize and reduce lowerings (not a kernel family).
 
 onnxruntime's QLinearConv and QGemm (the CPU kernels its QDQ fusions make) scale each output
 channel's int32 sum by f32(f32(in_scale * w_scale[c]) / out_scale), all float32 arithmetic,
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import BakeError
-from ...ir import Graph, Op, Tensor
-from ..core import check_accumulator, check_filter_quant
+from .. import BakeError
+from ..ir import Graph, Op, Tensor
+from .core import check_accumulator, check_filter_quant
 
 
 def uses_ort(graph: Graph) -> bool:
@@ -32,11 +33,6 @@ def ort_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
     name = graph.tensors[op.outputs[0]].name
     return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
             graph.add_const(name + "/scale", scale.astype(np.float32), "f32")]
-
-
-def f32(v: float) -> float:
-    """A scale as the float32 onnxruntime holds (exact as a Python float)."""
-    return float(np.float32(v))
 
 
 def ort_requant_table(x: Tensor, out: Tensor) -> np.ndarray:

@@ -1,8 +1,8 @@
 # Viper RESIZE_NEAREST_NEIGHBOR (any element size) and RESIZE_BILINEAR int8,
-# byte-identical to kernels_pure/resize.py. A module of its own (dispatch.
-# VIPER_FAMILIES); the 32-bit rules of kernels_viper.py apply: the int32 tables are
-# read byte by byte (a baked constant need not be word-aligned) and every blend
-# stays within int32 (10-bit weights in [-512, 1536], int8 values).
+# byte-identical to kernels_pure/resize.py. The 32-bit rules of __init__.py apply:
+# the int32 tables are read byte by byte (a baked constant need not be
+# word-aligned) and every blend stays within int32 (10-bit weights in [-512, 1536],
+# int8 values).
 import micropython
 
 KERNELS = ("resize_nearest", "resize_bilinear_s8")

@@ -1,5 +1,6 @@
-"""Data movement and reduction: CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE,
-SQUEEZE, EXPAND_DIMS, MEAN.
+"""Data movement: CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V,
+DEPTH_TO_SPACE; the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
+variables' copies (byte copies when not aliased away).
 
 The movement ops lower to one kernel, strided_copy: out[o_off + sum(i*os)] =
 x[x_off + sum(i*xs)] over a shape, all resolved at bake time into an int32
@@ -11,11 +12,8 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import DTYPE_SIZE, Graph, Op, Tensor
-from ...quant import QRANGE, quantize_multiplier
-from ..core import SHIFT, precondition
 from ..core import Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
-from .ort import ort_mean_scale, uses_ort
 
 TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
 
@@ -29,12 +27,12 @@ def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: li
                 [DTYPE_SIZE[graph.tensors[dst].dtype]])
 
 
-def _same_type(graph: Graph, op: Op, x: Tensor, out: Tensor) -> None:
+def same_type(graph: Graph, op: Op, x: Tensor, out: Tensor) -> None:
     if x.dtype != out.dtype or out.dtype not in TYPES:
         raise types_error(op, graph)
 
 
-def _ints(graph: Graph, op: Op, k: int, what: str) -> list[int]:
+def const_ints(graph: Graph, op: Op, k: int, what: str) -> list[int]:
     t = need_const(graph, op, k, what)
     if t.dtype != "i32":
         raise BakeError("%s %s %r is %s; TFLM reads it as int32" % (op.kind, what, t.name, t.dtype))
@@ -62,7 +60,7 @@ def _concat(graph: Graph, op: Op) -> list[Call]:
     if not 0 <= axis < max(rank, 1):
         raise BakeError("CONCATENATION %r: axis %d for a %d-D output" % (out.name, op.options.get("axis", 0), rank))
     for x in ins:
-        _same_type(graph, op, x, out)
+        same_type(graph, op, x, out)
         if out.dtype == "i8" and (x.sc, x.zp) != (out.sc, out.zp):
             # TFLM's concatenation copies int8 bytes and so requires equal quantization
             raise BakeError("CONCATENATION %r: int8 input %r is quantized differently from the output "
@@ -88,11 +86,11 @@ def _concat(graph: Graph, op: Op) -> list[Call]:
 
 def _pad(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    _same_type(graph, op, x, out)
+    same_type(graph, op, x, out)
     rank = len(x.shape)
     if rank > 5:
         raise BakeError("%s %r: %d-D input; TFLM pads up to 5-D" % (op.kind, out.name, rank))
-    pads = _ints(graph, op, 1, "paddings")
+    pads = const_ints(graph, op, 1, "paddings")
     if len(pads) != 2 * rank:
         raise BakeError("%s %r: %d paddings for a %d-D input" % (op.kind, out.name, len(pads), rank))
     if min(pads, default=0) < 0:
@@ -169,9 +167,9 @@ def slice_geometry(op: Op, name: str, shape: list[int], begin: list[int], end: l
 @lowering("STRIDED_SLICE", "int8; int16; float32; int32, uint32; up to 4-D; begin/end/shrink-axis masks", 4)
 def _strided_slice(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    _same_type(graph, op, x, out)
+    same_type(graph, op, x, out)
     rank = len(x.shape)
-    begin, end, strides = (_ints(graph, op, k, w) for k, w in ((1, "begin"), (2, "end"), (3, "strides")))
+    begin, end, strides = (const_ints(graph, op, k, w) for k, w in ((1, "begin"), (2, "end"), (3, "strides")))
     if rank > 4:
         raise BakeError("STRIDED_SLICE %r: %d-D input; TFLM slices up to 4-D" % (out.name, rank))
     starts, counts, out_shape = slice_geometry(op, out.name, list(x.shape), begin, end, strides)
@@ -185,9 +183,9 @@ def _strided_slice(graph: Graph, op: Op) -> list[Call]:
 @lowering("TRANSPOSE", "int8; int16; float32; up to 5-D", 2)
 def _transpose(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    _same_type(graph, op, x, out)
+    same_type(graph, op, x, out)
     rank = len(x.shape)
-    perm = _ints(graph, op, 1, "permutation")
+    perm = const_ints(graph, op, 1, "permutation")
     if rank > 5 or sorted(perm) != list(range(rank)):
         raise BakeError("TRANSPOSE %r: permutation %s for a %d-D input (TFLM: up to 5-D)" % (out.name, perm, rank))
     _check_shape(op, out, [x.shape[p] for p in perm])
@@ -197,7 +195,7 @@ def _transpose(graph: Graph, op: Op) -> list[Call]:
 
 
 def _layout_copy(graph: Graph, op: Op) -> list[Call]:
-    # Normally aliased away by passes.alias_layout_ops; a byte copy otherwise.
+    # Normally aliased away by passes.alias_layout_ops (or variables.py); a byte copy otherwise.
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     if x.size != out.size or x.dtype != out.dtype:
         raise BakeError("%s %r: %s %s cannot become %s %s"
@@ -205,61 +203,9 @@ def _layout_copy(graph: Graph, op: Op) -> list[Call]:
     return [Call("copy_bytes", [op.inputs[0], op.outputs[0]], [x.size])]
 
 
+lowering("RESHAPE", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
 lowering("SQUEEZE", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
 lowering("EXPAND_DIMS", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
-
-
-def _reduce_blocks(op: Op, x: Tensor, out: Tensor, axes: list[int]) -> tuple[np.ndarray, int]:
-    """[no, outer shape..., outer strides..., ni, inner shape..., inner strides...] and the count."""
-    rank = len(x.shape)
-    red = []
-    for a in axes:   # TFLM's ResolveAxis: negative axes wrap, duplicates count once
-        a = a + rank if a < 0 else a
-        if not 0 <= a < rank:
-            raise BakeError("%s %r: axis out of range for a %d-D input" % (op.kind, out.name, rank))
-        if a not in red:
-            red.append(a)
-    keep = [d for d in range(rank) if d not in red]
-    if op.options.get("keep_dims", False):
-        want = [1 if d in red else x.shape[d] for d in range(rank)]
-    else:
-        want = [x.shape[d] for d in keep]
-    # TFLM writes the kept dimensions in order: only the element count matters
-    if out.size != int(np.prod(want, dtype=np.int64)):
-        raise BakeError("%s output %r has shape %s, the reduction gives %s"
-                        % (op.kind, out.name, list(out.shape), want))
-    xs = contiguous_strides(x.shape)
-    oshape, (ost,) = fuse_dims([x.shape[d] for d in keep], [[xs[d] for d in keep]])
-    ishape, (ist,) = fuse_dims([x.shape[d] for d in red], [[xs[d] for d in red]])
-    count = int(np.prod([x.shape[d] for d in red], dtype=np.int64))
-    return np.array([len(oshape)] + oshape + ost + [len(ishape)] + ishape + ist, np.int32), count
-
-
-@lowering("MEAN", "int8; int16; float32; any axes, keep_dims", 2)
-def _mean(graph: Graph, op: Op) -> list[Call]:
-    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    _same_type(graph, op, x, out)
-    if x.size == 0:
-        raise BakeError("MEAN %r: empty input" % out.name)
-    desc, count = _reduce_blocks(op, x, out, _ints(graph, op, 1, "axis"))
-    d = graph.add_const(out.name + "/reduce", desc, "i32")
-    if x.dtype == "f32":
-        return [Call("mean_f32", [op.inputs[0], op.outputs[0], d], [count])]
-    if uses_ort(graph) and x.dtype == "i8":   # onnxruntime's QLinearGlobalAveragePool
-        return [Call("mean_s8_ort", [op.inputs[0], op.outputs[0], d],
-                     [x.zp, ort_mean_scale(x, out, count), out.zp, count, *QRANGE["i8"]])]
-    # TFLM folds 1/count into the multiplier (reduce.h QuantizedMeanOrSum)
-    mult, shift = quantize_multiplier(x.sc / out.sc)
-    n = min(count.bit_length() - 1, 32, 31 + shift)
-    mult = ((mult << n) // count) if n >= 0 else mult
-    shift -= max(n, 0)
-    lo, hi = QRANGE[out.dtype]
-    return [Call("mean_q", [op.inputs[0], op.outputs[0], d],
-                 [2 if x.dtype == "i16" else 1, x.zp, int(mult), int(shift), out.zp, count, lo, hi])]
-
-
-# Kernel preconditions (lower.core.check_call).
-precondition("mean_q", ints={3: (SHIFT[0], SHIFT[1], "requantization shift"), 5: (1, (1 << 31) - 1, "count")})
 
 
 def _split_calls(graph: Graph, op: Op, x_id: int, axis: int, sizes: list[int]) -> list[Call]:
@@ -278,7 +224,7 @@ def _split_calls(graph: Graph, op: Op, x_id: int, axis: int, sizes: list[int]) -
     calls, at = [], 0
     for t, n in zip(op.outputs, sizes):
         out = graph.tensors[t]
-        _same_type(graph, op, x, out)
+        same_type(graph, op, x, out)
         _check_shape(op, out, list(x.shape[:a]) + [n] + list(x.shape[a + 1:]))
         if n:
             calls.append(copy_call(graph, Op(op.kind, op.inputs, [t]), x_id, t, [outer, n * inner],
@@ -289,7 +235,7 @@ def _split_calls(graph: Graph, op: Op, x_id: int, axis: int, sizes: list[int]) -
 
 @lowering("SPLIT", "int8; int16; float32; int32; any axis (a copy per output)", 2)
 def _split(graph: Graph, op: Op) -> list[Call]:
-    axis = _ints(graph, op, 0, "axis")
+    axis = const_ints(graph, op, 0, "axis")
     x = inp(graph, op, 1)
     if len(axis) != 1:
         raise BakeError("SPLIT %r: the axis must be one value" % x.name)
@@ -304,7 +250,7 @@ def _split(graph: Graph, op: Op) -> list[Call]:
 @lowering("SPLIT_V", "int8; int16; float32; int32; any axis, one size may be -1", 3)
 def _split_v(graph: Graph, op: Op) -> list[Call]:
     x = inp(graph, op, 0)
-    sizes, axis = _ints(graph, op, 1, "size_splits"), _ints(graph, op, 2, "axis")
+    sizes, axis = const_ints(graph, op, 1, "size_splits"), const_ints(graph, op, 2, "axis")
     if len(axis) != 1 or not -len(x.shape) <= axis[0] < len(x.shape):
         raise BakeError("SPLIT_V %r: axis %s for a %d-D input" % (x.name, axis, len(x.shape)))
     a = axis[0] % len(x.shape)
@@ -318,7 +264,7 @@ def _split_v(graph: Graph, op: Op) -> list[Call]:
 @lowering("DEPTH_TO_SPACE", "int8; float32 (as TFLM); NHWC, batch 1")
 def _depth_to_space(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    _same_type(graph, op, x, out)
+    same_type(graph, op, x, out)
     if x.dtype not in ("i8", "f32"):
         raise types_error(op, graph)
     b = int(op.options.get("block_size", 0))
@@ -331,3 +277,17 @@ def _depth_to_space(graph: Graph, op: Op) -> list[Call]:
     # out[h*b+i, w*b+j, k] = x[h, w, (i*b+j)*co + k], walked over (h, i, w, j, k)
     return [copy_call(graph, op, op.inputs[0], op.outputs[0], [h, b, w, b, co],
                       [w * c, b * co, c, co, 1], [b * w * b * co, w * b * co, b * co, co, 1])]
+
+
+# variables.py made each resource a state tensor; TFLM copies raw bytes (memcpy)
+lowering("READ_VARIABLE", "any (the variable's state tensor, shared or copied)")(_layout_copy)
+lowering("ASSIGN_VARIABLE", "any (a copy into the state tensor, or the producer writes it)")(_layout_copy)
+
+
+@lowering("VAR_HANDLE", "resource variables: each becomes a state tensor at bake time", 0)
+def _resolved(graph: Graph, op: Op) -> list[Call]:
+    raise BakeError("%s outside a TFLite main graph is not supported" % op.kind)
+
+
+lowering("CALL_ONCE", "run at bake time: its subgraph's constants are the variables' initial "
+                      "values, restored by reset()", 0)(_resolved)
