@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test fuzz sanitize bench bench-isa package.json natmods clean
+.PHONY: setup demo test lint fuzz sanitize bench bench-isa package.json natmods clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# ruff (rules in pyproject.toml) and mypy on host_tools; make test runs both too (tests/test_lint.py).
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Thousands of mutated TFLite and ONNX models through bake and the CPython tiers (tests/fuzz.py);
 # FUZZ_COUNT mutants per format, FUZZ_SEED fixed for a replay (default: a fresh seed, printed);

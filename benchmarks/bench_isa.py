@@ -87,7 +87,8 @@ def main(argv=None) -> int:
                 model, format(macs, ","), arch, t.core, format(r.instructions, ","),
                 format(r.cycles, ","), per_mac, board, hz / 1e6, _ms(r.cycles / hz * 1e3)), flush=True)
             if m.host_ops:
-                notes.append("%s: %s ran on the host (no C kernel), not counted" % (model, ", ".join(sorted(m.host_ops))))
+                notes.append("%s: %s ran on the host (no C kernel), not counted"
+                             % (model, ", ".join(sorted(m.host_ops))))
             print("  %s %s: %.1f s to emulate" % (model, arch, time.perf_counter() - start), file=sys.stderr)
     for note in sorted(set(notes)):
         print("\n" + note)

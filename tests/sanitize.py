@@ -29,7 +29,7 @@ FLAGS = ["-fsanitize=address,undefined,float-cast-overflow", "-fno-sanitize-reco
 # malformed-record cases, and the shared models end to end.
 FULL = ["tests/test_native.py", "tests/test_walker.py", "tests/test_device_safety.py",
         "tests/test_shared_models.py", "tests/test_onnx_rounding.py", "tests/test_resize.py",
-        "tests/test_signal.py", "tests/test_quantize.py", "tests/test_fc.py", "tests/test_conv.py",
+        "tests/test_signal.py", "tests/test_ptq.py", "tests/test_fc.py", "tests/test_conv.py",
         "tests/test_transpose_conv.py", "tests/test_pool.py", "tests/test_softmax.py",
         "tests/test_quantize_op.py", "tests/test_graphs.py", "tests/test_sequence.py", "tests/test_svdf.py",
         "tests/test_lstm.py", "tests/test_activations.py", "tests/test_elementwise.py", "tests/test_layout.py",

@@ -237,7 +237,7 @@ REJECTED = [
 def test_rejected_like_tflm(case, tmp_path):
     kind, dt, q_in, q_out, opts = case
     model = unary_model(kind, dt, [8], q_in, q_out, **opts)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):   # noqa: B017 (TFLM's error type is not ours to fix)
         run_tflm(model, [np.zeros([8], NP[dt])])
     with pytest.raises(BakeError, match=kind):
         bake_model(model, tmp_path)
@@ -302,9 +302,11 @@ def test_activation_property(kind, dt, in_scale, in_zp, out_scale, out_zp, alpha
 # --- MicroPython unix port ---------------------------------------------------------------------
 def _mpy_models(rng):
     yield "leaky_i8", unary_model("LEAKY_RELU", "i8", [256], (0.05, 3), (0.03, -7), alpha=0.2), [all_int8(rng, [256])]
-    yield "logistic_i16", unary_model("LOGISTIC", "i16", [512], (1 / 3000, 0), (2 ** -15, 0)), int16_inputs(rng, [512])[:2]
+    yield ("logistic_i16", unary_model("LOGISTIC", "i16", [512], (1 / 3000, 0), (2 ** -15, 0)),
+           int16_inputs(rng, [512])[:2])
     yield "tanh_i16", unary_model("TANH", "i16", [512], (2 ** -12, 0), (2 ** -15, 0)), int16_inputs(rng, [512])[:2]
-    yield "softmax_i16", unary_model("SOFTMAX", "i16", [3, 20], (0.0003, 0), (1 / 32768, 0)), int16_inputs(rng, [3, 20])[:2]
+    yield ("softmax_i16", unary_model("SOFTMAX", "i16", [3, 20], (0.0003, 0), (1 / 32768, 0)),
+           int16_inputs(rng, [3, 20])[:2])
     w = ModelWriter()
     x, y = w.tensor([1, 4, 4, 3], "int8", 0.05, 2), w.tensor([1, 4, 4, 3], "int8", 0.04, -1)
     al = w.tensor([3], "int8", 0.01, 0, data=np.array([20, -40, 90]))

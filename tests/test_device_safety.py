@@ -14,26 +14,23 @@ under ASan/UBSan in tests/sanitize.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import struct
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import upyflow
-from harness import mlp_int8
+from harness import mlp_int8, needs_micropython
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+from upyflow_tools.runner import load_module
 
 try:
     import upyflow_native
 except ImportError:
     upyflow_native = None
 needs_native = pytest.mark.skipif(upyflow_native is None, reason="the C extension is not built")
-needs_mpy = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
 
 
 def _bake(tmp_path, name, weights):
@@ -46,9 +43,7 @@ def _bake(tmp_path, name, weights):
 
 
 def _load(mdir, name, tier, verify=False):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return upyflow.Model(mod, tier, verify=True) if verify else upyflow.Model(mod, tier)
 
 
@@ -140,7 +135,7 @@ def test_weights_file_damage_cpython(tier, tmp_path):
     _check_file_errors(got, size)
 
 
-@needs_mpy
+@needs_micropython
 @pytest.mark.parametrize("tier", ["pure", "viper"])
 def test_weights_file_damage_micropython(tier, tmp_path):
     run, size = _file_cases(tmp_path)
@@ -162,9 +157,7 @@ def _damaged(tmp_path):
     """The inline bake, damaged in the ways finding 5 lists, one module per case."""
     out = _bake(tmp_path, "good", "inline")
     src = (out / "good.py").read_text()
-    spec = importlib.util.spec_from_file_location("good", out / "good.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(str(out / "good.py"))
     arena_rec = next(k for k in range(len(mod.TENSORS) // 20) if mod.TENSORS[20 * k] == 0)
     poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
     cases = {
@@ -192,7 +185,7 @@ def test_damaged_module_cpython(tier, tmp_path):
         assert "\n" not in str(e.value), name
 
 
-@needs_mpy
+@needs_micropython
 @pytest.mark.parametrize("tier", ["pure", "viper"])
 def test_damaged_module_micropython(tier, tmp_path):
     run, names = _damaged(tmp_path)
@@ -286,7 +279,7 @@ def test_conv_bindings_reject_geometry_overflowing_int(kernel):
 
 # --- the fuzzer's MicroPython leg (tests/fuzz.py, FUZZ_MICROPYTHON=1) --------------------------
 
-@needs_mpy
+@needs_micropython
 def test_fuzz_micropython_guard_and_compare(tmp_path):
     """The MicroPython runner sees equal outputs, a changed output, and a write into the guard
     (here: a guard that starts 16 bytes inside the real arena)."""
@@ -305,7 +298,7 @@ def test_fuzz_micropython_guard_and_compare(tmp_path):
     assert fuzz._micropython_tiers(str(path), inputs, r.arena_size - 16, want, d)[0] == "guard"
 
 
-@needs_mpy
+@needs_micropython
 def test_fuzz_accepted_mutants_on_micropython(monkeypatch):
     """A few dozen seeded TFLite mutants; each accepted one also runs on MicroPython pure and
     viper with a guard after the arena (make fuzz: FUZZ_MICROPYTHON=1 for thousands)."""

@@ -167,7 +167,7 @@ def run_micropython(tier: str, tmp_path, extra=()) -> None:
                                     "tier": tier})
     proc = subprocess.run([exe, "-X", "heapsize=4M", str(script)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = [l.split() for l in proc.stdout.splitlines() if l.startswith("OUT")]
+    lines = [ln.split() for ln in proc.stdout.splitlines() if ln.startswith("OUT")]
     assert len(lines) == len(CASES)
     for case, (_, got_tier, hexout) in zip(CASES, lines):
         assert got_tier == tier

@@ -7,7 +7,6 @@ Skips when those tools or ../shared are missing. Instruction counts are printed
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 pytest.importorskip("elftools")
 from harness import bake_model, load_cpython, random_input, run_tflm, shared  # noqa: E402
 from upyflow_tools.isa import xtensa_qemu as xq  # noqa: E402
+from upyflow_tools.runner import load_module
 
 pytestmark = pytest.mark.skipif(bool(xq.missing_tools()),
                                 reason="needs " + ", ".join(xq.missing_tools()) +
@@ -45,9 +45,7 @@ def baked(tmp_path_factory):
             path = shared("models/%s.tflite" % model)
             out = tmp_path_factory.mktemp(model)
             mdir, name, _ = bake_model(path, out, name=model)
-            spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            module = load_module(os.path.join(mdir, name + ".py"))
             cache[model] = (path.read_bytes(), module, load_cpython(mdir, name, "pure"))
         return cache[model]
     return get

@@ -116,7 +116,8 @@ SLICE_SPECS = [  # (shape, begin, end, strides, begin_mask, end_mask, shrink_axi
     ([10], [1], [9], [2], 0, 0, 0), ([10], [-1], [0], [-1], 0, 0, 0), ([10], [8], [1], [-3], 0, 0, 0),
     ([4, 6], [1, 5], [3, 0], [1, -2], 0, 0, 0), ([4, 6], [2, 0], [3, 6], [1, 1], 0, 0, 1),
     ([3, 4, 5], [0, 1, 0], [3, 3, 5], [2, 1, 2], 0, 0, 2), ([3, 4, 5], [-2, 0, -1], [2, 4, 0], [1, 2, 1], 1, 6, 4),
-    ([2, 3, 4, 5], [1, 2, 0, 4], [2, 0, 4, 0], [1, -1, 3, -2], 0, 4, 1), ([5, 6], [-100, 2], [100, -100], [1, -1], 0, 0, 0),
+    ([2, 3, 4, 5], [1, 2, 0, 4], [2, 0, 4, 0], [1, -1, 3, -2], 0, 4, 1),
+    ([5, 6], [-100, 2], [100, -100], [1, -1], 0, 0, 0),
     ([5, 6], [0, 0], [0, 0], [1, 1], 3, 3, 0), ([3, 4], [1, 3], [2, 4], [1, 1], 0, 0, 3),
     ([2, 3, 4, 5], [0, 1, 0, 1], [2, 3, 4, 5], [1, 1, 2, 2], 0, 0, 0),
 ]
@@ -126,7 +127,7 @@ SLICE_CASES = [(spec, dt) for spec in SLICE_SPECS for dt in ("i8", "i16", "f32")
 def slice_shape(shape, begin, end, strides, bm, em, sm):
     """The output shape, from Python's own slicing of an index array (an independent derivation)."""
     idx = []
-    for d, n in enumerate(shape):
+    for d, _n in enumerate(shape):
         if sm & (1 << d):
             idx.append(begin[d])
         else:

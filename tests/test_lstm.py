@@ -97,7 +97,7 @@ def lstm_layer_of(model: str, layer: int = 0) -> bytes:
     w = ModelWriter()
     dt = {"i8": "int8", "i16": "int16", "i32": "int32"}
     ids = []
-    for k, t in enumerate(op.inputs + op.outputs):
+    for _k, t in enumerate(op.inputs + op.outputs):
         if t < 0:
             ids.append(-1)
             continue

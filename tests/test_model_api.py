@@ -104,9 +104,9 @@ def test_same_api_under_micropython(tmp_path, mpy_tier):
         "        print('ERR', type(e).__name__, e)\n")
     out = subprocess.run([micropython_exe(), "-X", "heapsize=190K", str(script)], capture_output=True,
                          text=True, timeout=300).stdout
-    lines = {l.split()[0]: l for l in out.splitlines() if l.split()}
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.split()}
     assert lines["OUT"].split()[1:] == [str(int(v)) for v in want] + ["array"], out
     assert lines["TOP"].split()[1:] == [str(int(want.argmax())), str(int(want.max())), "yes"]
     assert "speech" in lines["REPR"] and tier in lines["REPR"] and "i8 1x1960" in lines["REPR"]
-    errs = [l for l in out.splitlines() if l.startswith("ERR")]
+    errs = [ln for ln in out.splitlines() if ln.startswith("ERR")]
     assert "ValueError" in errs[0] and "has 1 output" in errs[0] and "TypeError" in errs[1]

@@ -22,6 +22,7 @@ import upyflow
 
 from harness import bake_model, bmp_input, load_cpython, random_input, run_tflm, run_upyflow, shared
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
+from upyflow_tools.runner import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 NATMOD_SRC = ROOT / "native_modules" / "micropython"
@@ -111,10 +112,7 @@ def _traced_growth(fn) -> tuple[int, int]:
 
 
 def _module(mdir: str, name: str):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return mod
 
 
@@ -278,7 +276,7 @@ def test_natmod_invoke_allocates_nothing(natmod_dir, baked, model, tmp_path):
     proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    line = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("ALLOC ")][-1].split()
     assert line[1] == "native"
     assert line[2] == line[3], "gc.mem_alloc() grew over 100 invokes: %s -> %s" % (line[2], line[3])
 

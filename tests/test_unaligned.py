@@ -28,6 +28,7 @@ import pytest
 import harness
 from harness import bake_model, random_input, run_tflm, shared
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+from upyflow_tools.runner import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -221,7 +222,7 @@ def run_unaligned_micropython(exe: str, mdir: str, name: str, tier: str, offset:
     proc = subprocess.run([exe, "-X", "heapsize=4M", str(script)], capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    line = [l for l in proc.stdout.splitlines() if l.startswith("UNALIGNED ")][-1].split()
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("UNALIGNED ")][-1].split()
     assert int(line[1]) == len(inputs) and line[2] == tier
     blob = out.read_bytes()
     n = len(blob) // len(inputs)
@@ -330,10 +331,7 @@ def test_viper_wide_pointers_only_on_arena_tensors(tmp_path):
 
 
 def _import(mdir: str, name: str):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return mod
 
 

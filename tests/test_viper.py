@@ -23,13 +23,13 @@ import zlib
 import numpy as np
 import pytest
 
-from harness import (assert_matches, bake_model, bmp_input, load_cpython, random_input, run_micropython, seeded_inputs,
-                     shared, sizes_of, tflm_outputs, tflm_sequence)
+from harness import (assert_matches, bake_model, bmp_input, load_cpython, needs_micropython, random_input,
+                     run_micropython, seeded_inputs, shared, sizes_of, tflm_outputs, tflm_sequence)
 from upyflow.kernels_pure.lstm import _SIGMOID, _sigmoid16, _tanh16
 from upyflow.qmath import mul_by_qm, mul_by_qm64, requant16 as pure_requant16, wrap32
 from upyflow_tools.lower.families.lstm import tanh_scaling
 from upyflow_tools.tflm import interpreter
-from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
+from upyflow_tools.unixport import DEVICE_LIB, run_batch
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 VIPER_TIERS = ["viper", "viper32"]
@@ -400,7 +400,7 @@ def test_shared_models(shared_baked, mpy_tier):
     assert scores[0].argmax() == 1 and scores[1].argmax() == 0
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 def test_person_detect_repeated_invokes(shared_baked):
     """person_detect on the viper tier, three rounds of both images, byte-identical each
     time; prints the time per invoke beside TFLM's (benchmarks/bench.py reports it; tests
@@ -482,7 +482,7 @@ def test_kernels_load_beside_a_model(sequence_models_baked, mpy_tier):
 
 
 # --- speed (printed, never asserted) --------------------------------------------------------------
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 @pytest.mark.parametrize("name", ["keyword_scrambled", "micro_speech_lstm"])
 def test_report_speed(sequence_models_baked, name):
     """us per invoke: pure and viper tiers under the x64 unix port, and the TFLM interpreter."""

@@ -7,7 +7,6 @@ bit-exact with TFLM, the oracle.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import struct
 import subprocess
@@ -19,6 +18,7 @@ import upyflow
 from harness import bake_model, mlp_int8, random_input, run_tflm, run_upyflow
 from tflite_writer import ModelWriter
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
+from upyflow_tools.runner import load_module
 
 try:
     import upyflow_native
@@ -46,9 +46,7 @@ def _mixed_f32() -> bytes:
 
 
 def _load_module(mdir, name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return mod
 
 

@@ -54,7 +54,7 @@ def natmod_for(arch: str | None, natmods: str | None = None) -> tuple[str | None
     return None, None
 
 
-def stale_natmod(arch: str, natmods: str | None = None) -> bool:
+def stale_natmod(arch: str | None, natmods: str | None = None) -> bool:
     """In a checkout: is the shipped arch module older than native_modules' C sources?"""
     natmods = natmods or NATMODS
     script = os.path.join(os.path.dirname(DEVICE_LIB), "native_modules", "build_natmods.py")
@@ -63,6 +63,8 @@ def stale_natmod(arch: str, natmods: str | None = None) -> bool:
     import importlib.util
     import json
     spec = importlib.util.spec_from_file_location("build_natmods", script)
+    if spec is None or spec.loader is None:
+        return False
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     with open(os.path.join(natmods, "manifest.json")) as f:
@@ -276,7 +278,7 @@ def compiled_models(pairs: list[tuple[str, str]], staging: str, arch: str | None
     return out
 
 
-def remove_shadowing(board: "Board", files: list[tuple[str, str]], keep: bool, log=print) -> list[str]:
+def remove_shadowing(board: Board, files: list[tuple[str, str]], keep: bool, log=print) -> list[str]:
     """MicroPython imports NAME.py before NAME.mpy from the same folder: a .py left on the
     board (a mip install of the runtime, an older deploy) would silently run instead of
     what deploy copies. Remove them, or with keep, say which would win."""
@@ -302,6 +304,7 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
     arch, flags, version = decode_mpy(board.sys_mpy())
     log("board on %s: native arch %s%s (via %s)" % (port, arch or "none",
                                                   " flags 0x%x" % flags if flags else "", tool))
+    native_mpy: str | None
     if native:
         if not os.path.isfile(native):
             raise BakeError("--native %s: no such file" % native)
@@ -330,7 +333,7 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
         elif arch:
             log("no native module shipped for %s; the runtime will use viper kernels" % arch)
         has_native = native_mpy is not None
-        if has_native:
+        if native_mpy is not None:
             files.append((native_mpy, "lib/upyflow_native.mpy"))
         files += compiled_models(model_files(outdir), staging, arch, log)
         remote = ["/" + r for _, r in files]
@@ -413,7 +416,8 @@ def write_package_json(path: str, arch: str | None = None) -> str:
         for f in files:
             if f.endswith(".py"):
                 rel = os.path.relpath(os.path.join(dirpath, f), DEVICE_LIB)
-                urls.append([rel.replace(os.sep, "/"), os.path.relpath(os.path.join(dirpath, f), base).replace(os.sep, "/")])
+                src = os.path.relpath(os.path.join(dirpath, f), base)
+                urls.append([rel.replace(os.sep, "/"), src.replace(os.sep, "/")])
     if arch:
         natmod = os.path.join(NATMODS, arch, "upyflow_native.mpy")
         if not os.path.exists(natmod):

@@ -10,7 +10,7 @@ tensors, where numpy's int32/int64/float32 results are TFLM's.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

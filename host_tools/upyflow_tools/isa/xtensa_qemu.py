@@ -313,7 +313,7 @@ def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple
                            for v in (variables[k:k + 3] for k in range(0, len(variables), 3)))
     in_data = bytearray()
     for inputs in input_sets:
-        for (off, n), data in zip(ins, inputs, strict=True):
+        for (_off, n), data in zip(ins, inputs, strict=True):
             if len(data) != n:
                 raise XtensaError("input needs %d bytes, got %d" % (n, len(data)))
             in_data += data

@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import activation_range_float, f32, quantize_multiplier
+from ...quant import f32, quantize_multiplier
 from ..core import SHIFT, precondition
 from ..core import Call, check_size, inp, lowering, need_const, need_state, types_error
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ..core import UNQUANTIZED, Call, check_size, inp, lowering, need_const, types_error
+from ..core import UNQUANTIZED, Call, check_size, inp, lowering, need_const
 
 SAMP_MAX = 32767   # kissfft's int16 twiddle scale
 

@@ -1,11 +1,11 @@
-"""Post-training int8 quantization of a float ir.Graph, the way TFLite's converter does it.
+"""Post-training int8 quantization (PTQ) of a float ir.Graph, the way TFLite's converter does it.
 
 Weights: int8 symmetric per output channel. Biases: int32, scale input scale x
 weight scale. Activations: int8 asymmetric per tensor, from the min/max each tensor
 reached on calibration data. The float graph input gets a QUANTIZE and each output
 a DEQUANTIZE, so the baked model still takes and returns float32 (unless int8_io).
 
-Calibration runs the float graph on upyflow itself (baked in memory with every
+Calibration runs the float graph on upyflow itself (baked in memory by runner.py with every
 intermediate tensor made a graph output, run on the fastest CPython tier): the
 ranges then come from exactly the float kernels the device would run, for every
 operator upyflow supports, with no second implementation of their semantics.
@@ -13,7 +13,6 @@ operator upyflow supports, with no second implementation of their semantics.
 from __future__ import annotations
 
 import copy
-import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 from . import BakeError
 from .ir import Graph, Op, Tensor
 from .quant import activation_range_float
+from .runner import run_graph
 
 QMIN, QMAX = -128, 127
 
@@ -83,43 +83,6 @@ def quantize_array(data: np.ndarray, scale: float, zp: int, dtype=np.int8) -> np
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
-# --- running a float graph on upyflow ------------------------------------------------------
-def load_graph(graph: Graph, name: str = "upyflow_graph", tier: str | None = None):
-    """Bake a copy of `graph` in memory and load it as an upyflow Model on CPython."""
-    import upyflow
-    from .bake import compile_graph
-    from .emit import module_source
-    result = compile_graph(copy.deepcopy(graph), "<%s>" % name, name)
-    mod = types.ModuleType(name)
-    exec(compile(module_source(result.baked, name), "<%s>" % name, "exec"), mod.__dict__)
-    return upyflow.Model(mod, tier)
-
-
-_NP = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32, "f32": np.float32}
-
-
-def run_graph(graph: Graph, samples: list[np.ndarray], outputs: list[int] | None = None,
-              tier: str | None = None) -> list[np.ndarray]:
-    """Run each sample (samples[i]: input i stacked on a leading axis) through upyflow.
-
-    Returns one array per output (default: the graph's outputs), stacked the same way.
-    """
-    g = copy.deepcopy(graph)
-    if outputs is not None:
-        g.outputs = list(outputs)
-    model = load_graph(g, tier=tier)
-    n = len(samples[0])
-    got: list[list[np.ndarray]] = [[] for _ in g.outputs]
-    for k in range(n):
-        for i, x in enumerate(samples):
-            model.set_input(i, np.ascontiguousarray(x[k], _NP[model.input_dtype[i]]).tobytes())
-        model.invoke()
-        for j in range(len(g.outputs)):
-            got[j].append(np.frombuffer(bytes(model.get_output(j)), _NP[model.output_dtype[j]])
-                          .reshape(model.output_shape[j]))
-    return [np.stack(v) for v in got]
-
-
 def calibrate(graph: Graph, samples: list[np.ndarray], tier: str | None = None) -> dict[int, tuple[float, float]]:
     """(min, max) of every float activation tensor over the calibration samples."""
     produced = []
@@ -176,7 +139,7 @@ class _Quantizer:
     def as_quantized(self, t: int, scale: float, zp: int) -> int:
         """Tensor t (int8 variable or float constant) carrying exactly (scale, zp)."""
         tensor = self.g.tensors[t]
-        if tensor.is_const:
+        if tensor.data is not None:   # a constant
             return self._const_q(tensor, quantize_array(tensor.data, scale, zp), scale, zp)
         if self.q_of(t) == (f32(scale), zp):
             return t
@@ -190,7 +153,7 @@ class _Quantizer:
     def weights(self, op: Op, ins: list[int]) -> None:
         xi, wi, bi, axis = WEIGHTED[op.kind]
         w = self.g.tensors[ins[wi]]
-        if not w.is_const or w.dtype != "f32":
+        if w.data is None or w.dtype != "f32":
             raise BakeError("--quantize int8: %s %r needs constant float32 weights"
                             % (op.kind, self.g.tensors[op.outputs[0]].name))
         channels = w.shape[axis]
@@ -201,7 +164,7 @@ class _Quantizer:
         in_scale = self.g.tensors[ins[xi]].sc
         b = self.g.tensors[ins[bi]] if len(ins) > bi and ins[bi] >= 0 else None
         if b is not None:
-            if not b.is_const or b.size != channels:
+            if b.data is None or b.size != channels:
                 raise BakeError("--quantize int8: %s needs a constant bias of %d values" % (op.kind, channels))
             bias = b.data.astype(np.float64).reshape(-1)
             # a bias beyond int32 at in_scale*w_scale widens that weight scale (as TFLite does)
@@ -255,8 +218,9 @@ class _Quantizer:
         else:
             for k in data_inputs:      # other float constants (ADD/MUL operands, PRELU alpha)
                 t = ins[k]
-                if t >= 0 and self.g.tensors[t].is_const and self.g.tensors[t].dtype == "f32":
-                    lo, hi = float(self.g.tensors[t].data.min()), float(self.g.tensors[t].data.max())
+                data = self.g.tensors[t].data if t >= 0 else None
+                if data is not None and self.g.tensors[t].dtype == "f32":
+                    lo, hi = float(data.min()), float(data.max())
                     ins[k] = self.as_quantized(t, *asymmetric_params(lo, hi))
         for k in data_inputs:
             t = ins[k]
@@ -267,10 +231,10 @@ class _Quantizer:
 
     def run(self, int8_io: bool) -> Graph:
         g = self.g
-        for t in g.tensors:
-            if t.dtype in ("i8", "u8", "i16") and not t.is_const:
+        for tensor in g.tensors:
+            if tensor.dtype in ("i8", "u8", "i16") and not tensor.is_const:
                 raise BakeError("--quantize int8 needs a float32 model; tensor %r is already %s"
-                                % (t.name, t.dtype))
+                                % (tensor.name, tensor.dtype))
         inputs = []
         for t in g.inputs:
             if g.tensors[t].dtype != "f32":

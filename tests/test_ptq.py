@@ -1,4 +1,4 @@
-"""Post-training int8 quantization (upyflow_tools/quantize.py) and the digits example.
+"""Post-training int8 quantization (upyflow_tools/ptq.py) and the digits example.
 
 Oracles: the quantized graph, written back to a .tflite file, runs on the TFLM interpreter
 byte for byte like the baked module (so it is a valid TFLite int8 model: TFLM accepts its
@@ -20,9 +20,9 @@ from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
 from upyflow_tools.bake import compile_model
 from upyflow_tools.ir import Graph, Tensor
-from upyflow_tools.quantize import (Quantization, asymmetric_params, calibrate, calibration_samples,
-                                    quantize_graph, run_graph)
+from upyflow_tools.ptq import Quantization, asymmetric_params, calibrate, calibration_samples, quantize_graph
 from upyflow_tools.readers.tflite import read_tflite
+from upyflow_tools.runner import run_graph
 
 WRITER_DTYPE = {"f32": "float32", "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64"}
 DIGITS = ROOT / "examples" / "digits"
