@@ -94,47 +94,87 @@ __asm__(
     "  .size uf_mac4_m0, .-uf_mac4_m0\n"
     "  .popsection\n");
 
-// Depthwise, four contiguous channels over one filter row: acc[j] += x[j] * w[j]
-// for each of cols > 0 taps, x and w advancing by x_col and w_col.
-void uf_dw4_m0(const int8_t *x, const int8_t *w, int cols, int x_col, int w_col, int32_t *acc);
-__asm__(
-    "  .pushsection .text\n"
-    "  .syntax unified\n"
-    "  .thumb\n"
-    "  .align 1\n"
-    "  .type uf_dw4_m0, %function\n"
-    "  .thumb_func\n"
-    "uf_dw4_m0:\n"
-    "  push {r4, r5, r6, r7, lr}\n"
-    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
-    "  push {r4, r5, r6, r7}\n"
-    "  ldr r4, [sp, #36]\n"       // w_col (5th argument, above 9 pushed words)
-    "  ldr r5, [sp, #40]\n"       // acc
-    "  mov r12, r5\n"
-    "  ldr r6, [r5, #0]\n  mov r8, r6\n"
-    "  ldr r6, [r5, #4]\n  mov r9, r6\n"
-    "  ldr r6, [r5, #8]\n  mov r10, r6\n"
-    "  ldr r6, [r5, #12]\n  mov r11, r6\n"
-    "1:\n"
-    "  movs r5, #0\n"
-    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
-    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
-    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
-    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n"
-    "  adds r0, r0, r3\n"
-    "  adds r1, r1, r4\n"
-    "  subs r2, r2, #1\n"
-    "  bne 1b\n"
-    "  mov r6, r12\n"
-    "  mov r7, r8\n  str r7, [r6, #0]\n"
-    "  mov r7, r9\n  str r7, [r6, #4]\n"
-    "  mov r7, r10\n  str r7, [r6, #8]\n"
-    "  mov r7, r11\n  str r7, [r6, #12]\n"
-    "  pop {r4, r5, r6, r7}\n"
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
-    "  pop {r4, r5, r6, r7, pc}\n"
-    "  .size uf_dw4_m0, .-uf_dw4_m0\n"
-    "  .popsection\n");
+// Depthwise, blocks of four contiguous channels over a window of taps:
+// g = {blocks, rows, cols, x_col, w_col, x_row, w_row} (steps in bytes; x_row and
+// w_row from a row's first tap to the next row's). For block b and j < 4,
+// acc[4b + j] = sum over the taps of x[4b + j] * w[4b + j] (uf_dw4_m0), or of
+// x[0] * w[4b + j] (uf_dw4x1_m0: one input channel, x not advancing per block).
+// One call per pixel: the call's register saving is paid once for every
+// channel and tap.
+void uf_dw4_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+#define UF_DW4_M0(name, tap, x_step)                                                           \
+    __asm__(                                                                                  \
+        "  .pushsection .text\n"                                                              \
+        "  .syntax unified\n"                                                                 \
+        "  .thumb\n"                                                                          \
+        "  .align 1\n"                                                                        \
+        "  .type " name ", %function\n"                                                       \
+        "  .thumb_func\n" name ":\n"                                                          \
+        "  push {r4, r5, r6, r7, lr}\n"                                                       \
+        "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"                           \
+        "  push {r4, r5, r6, r7}\n"                                                           \
+        "  sub sp, #16\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: rows */    \
+        "  mov lr, r3\n"  /* g */                                                             \
+        "  str r2, [sp, #8]\n"                                                                \
+        "  ldr r4, [r3, #0]\n"                                                                \
+        "  mov r12, r4\n" /* blocks left */                                                   \
+        "2:\n"                                                                                \
+        "  str r0, [sp, #0]\n"                                                                \
+        "  str r1, [sp, #4]\n"                                                                \
+        "  movs r4, #0\n"                                                                     \
+        "  mov r8, r4\n  mov r9, r4\n  mov r10, r4\n  mov r11, r4\n"                           \
+        "  mov r3, lr\n"                                                                      \
+        "  ldr r4, [r3, #4]\n"                                                                \
+        "  str r4, [sp, #12]\n"                                                               \
+        "3:\n"                                                                                \
+        "  mov r3, lr\n"                                                                      \
+        "  ldr r2, [r3, #8]\n"  /* cols */                                                    \
+        "  ldr r4, [r3, #16]\n" /* w_col */                                                   \
+        "  ldr r3, [r3, #12]\n" /* x_col */                                                   \
+        "1:\n"                                                                                \
+        "  movs r5, #0\n" tap                                                                 \
+        "  adds r0, r0, r3\n"                                                                 \
+        "  adds r1, r1, r4\n"                                                                 \
+        "  subs r2, r2, #1\n"                                                                 \
+        "  bne 1b\n"                                                                          \
+        "  mov r3, lr\n"                                                                      \
+        "  ldr r4, [r3, #20]\n  adds r0, r0, r4\n"                                            \
+        "  ldr r4, [r3, #24]\n  adds r1, r1, r4\n"                                            \
+        "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"                       \
+        "  bne 3b\n"                                                                          \
+        "  ldr r2, [sp, #8]\n"                                                                \
+        "  mov r4, r8\n  str r4, [r2, #0]\n"                                                  \
+        "  mov r4, r9\n  str r4, [r2, #4]\n"                                                  \
+        "  mov r4, r10\n  str r4, [r2, #8]\n"                                                 \
+        "  mov r4, r11\n  str r4, [r2, #12]\n"                                                \
+        "  adds r2, #16\n"                                                                    \
+        "  str r2, [sp, #8]\n"                                                                \
+        "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                        \
+        "  ldr r1, [sp, #4]\n  adds r1, #4\n"                                                 \
+        "  mov r4, r12\n  subs r4, r4, #1\n  mov r12, r4\n"                                   \
+        "  bne 2b\n"                                                                          \
+        "  add sp, #16\n"                                                                     \
+        "  pop {r4, r5, r6, r7}\n"                                                            \
+        "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"                           \
+        "  pop {r4, r5, r6, r7, pc}\n"                                                        \
+        "  .size " name ", .-" name "\n"                                                      \
+        "  .popsection\n")
+// Four channels of one tap: x and w bytes at index r5 = 0..3.
+UF_DW4_M0("uf_dw4_m0",
+          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
+          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
+          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
+          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n",
+          "4");
+// One input value for the four channels (a one-channel input).
+UF_DW4_M0("uf_dw4x1_m0",
+          "  ldrsb r6, [r0, r5]\n"
+          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
+          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
+          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
+          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n",
+          "0");
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
@@ -155,6 +195,50 @@ static UF_MAC_NOINLINE int32_t uf_srdhm_mul16(int32_t a, int32_t b) {
     return (int32_t)(uint32_t)((p + ((uint64_t)1 << 30)) >> 31);
 }
 
+#if UF_MAC_M0
+// The same product in 23 single-cycle Thumb-1 instructions, inline: the four
+// 16x16 partial products summed as a 64-bit H:L with ADDS/ADCS, then bits
+// 31..62 plus bit 30 (the +2^30 nudge carries into bit 31 exactly when bit
+// 30 is set). Exact for every pair but a = b = INT32_MIN (the caller checks).
+static inline __attribute__((always_inline)) int32_t uf_srdhm_m0(int32_t a, int32_t b) {
+    int32_t al, bl, lo, t;
+    __asm__(
+        ".syntax unified\n"   // (GCC switches inline asm to divided syntax)
+        "uxth %[al], %[a]\n"
+        "asrs %[a], %[a], #16\n"       // a: high half
+        "uxth %[bl], %[b]\n"
+        "asrs %[b], %[b], #16\n"       // b: high half
+        "movs %[lo], %[al]\n"
+        "muls %[lo], %[bl]\n"          // lo = al*bl (unsigned, exact)
+        "muls %[bl], %[a]\n"           // ah*bl
+        "muls %[al], %[b]\n"           // al*bh
+        "muls %[b], %[a]\n"            // H = ah*bh
+        "lsls %[t], %[bl], #16\n"
+        "asrs %[bl], %[bl], #16\n"
+        "adds %[lo], %[lo], %[t]\n"
+        "adcs %[b], %[bl]\n"           // H:L += ah*bl << 16
+        "lsls %[t], %[al], #16\n"
+        "asrs %[al], %[al], #16\n"
+        "adds %[lo], %[lo], %[t]\n"
+        "adcs %[b], %[al]\n"           // H:L += al*bh << 16
+        "lsrs %[t], %[lo], #31\n"
+        "lsls %[b], %[b], #1\n"
+        "orrs %[b], %[t]\n"            // bits 31..62 (ORRS keeps the carry flag)
+        "lsls %[t], %[lo], #2\n"       // carry = bit 30
+        "movs %[t], #0\n"
+        "adcs %[b], %[t]\n"
+        : [a] "+l"(a), [b] "+l"(b), [al] "=&l"(al), [bl] "=&l"(bl), [lo] "=&l"(lo), [t] "=&l"(t)
+        :
+        : "cc");
+    return b;
+}
+
+#define UF_MAC_INLINE static inline __attribute__((always_inline))
+UF_MAC_INLINE int32_t uf_srdhm_m0_any(int32_t a, int32_t b) {
+    return b == UF_INT32_MIN ? uf_srdhm_mul16(a, b) : uf_srdhm_m0(a, b);
+}
+#endif
+
 #endif
 
 // uf_requant_ch with the multiply above where the core needs it.
@@ -164,7 +248,9 @@ __attribute__((always_inline))
 static inline int32_t uf_requant_mac(int32_t acc, const void *mult, const void *shift, size_t ch,
                                      int32_t out_off, int32_t act_min, int32_t act_max) {
 #if UF_MAC_BLOCKED || defined(UF_MAC_TEST_MUL16)
-#if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
+#if UF_MAC_M0
+#define UF_SRDHM uf_srdhm_m0_any
+#elif defined(UF_MAC_TEST_MUL16)
 #define UF_SRDHM uf_srdhm_mul16
 #else
 #define UF_SRDHM uf_srdhm
@@ -186,11 +272,43 @@ static inline int32_t uf_requant_mac(int32_t acc, const void *mult, const void *
 #endif
 }
 
+#if UF_MAC_M0
+// uf_requant_mac with the channel's bias, multiplier and shift already loaded.
+UF_MAC_INLINE int32_t uf_requant_m0(int32_t acc, int32_t m, int32_t s, int32_t out_off,
+                                    int32_t act_min, int32_t act_max) {
+    int e = 0;
+    if (s > 0) {
+        acc = (int32_t)((uint32_t)acc << s);
+    } else {
+        e = -s;
+    }
+    int32_t v = uf_srdhm_m0_any(acc, m);
+    if (e) {   // uf_rdbypot
+        int32_t mask = (int32_t)(((uint32_t)1 << e) - 1);
+        v = (v >> e) + ((v & mask) > (mask >> 1) + (v < 0) ? 1 : 0);
+    }
+    v += out_off;
+    return v < act_min ? act_min : (v > act_max ? act_max : v);
+}
+#endif
+
 // out[j] = requantized acc[j] + bias[ch + j] for j < n, channel ch + j's scale:
 // one call per block of outputs, the per-channel math inlined once here.
 static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const void *bias,
                                              int8_t *out, const void *mult, const void *shift,
                                              int ch, int out_off, int act_min, int act_max) {
+#if UF_MAC_M0
+    // Word-aligned constants (the usual case): direct loads, no test per element.
+    const int32_t *b = (const int32_t *)(const void *)((const uint8_t *)bias + 4 * ch);
+    const int32_t *m = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
+    const int32_t *s = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
+    if ((((uintptr_t)b | (uintptr_t)m | (uintptr_t)s) & 3u) == 0) {
+        for (int j = 0; j < n; j++) {
+            out[j] = (int8_t)uf_requant_m0(acc[j] + b[j], m[j], s[j], out_off, act_min, act_max);
+        }
+        return;
+    }
+#endif
     for (int j = 0; j < n; j++) {
         out[j] = (int8_t)uf_requant_mac(acc[j] + uf_ld_i32(bias, ch + j), mult, shift, ch + j,
                                         out_off, act_min, act_max);
