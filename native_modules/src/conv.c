@@ -51,10 +51,35 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
 #if UF_MAC_BLOCKED
-    int32_t acc[4];
+    int32_t acc[8];
 #endif
     for (int oy = 0; oy < out_h; oy++) {
-        for (int ox = 0; ox < out_w; ox++) {
+        int ox = 0;
+#if UF_MAC_PAIRS
+        // Two pixels of the row at a time, four channels per pass, the channel
+        // tail one by one for each.
+        for (; ox + 2 <= out_w; ox += 2) {
+            const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+            const int8_t *x1 = x0 + (size_t)s_w * in_c;
+            const int8_t *wo = w;
+            int oc = 0;
+            for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
+                uf_dot4x2_s8(x0, x1, wo, in_c, in_c, acc);
+                uf_requant_block(acc, 4, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+                uf_requant_block(acc + 4, 4, bias, out + out_c + oc, mult, shift, oc, out_off,
+                                 act_min, act_max);
+            }
+            for (; oc < out_c; oc++, wo += in_c) {
+                int32_t b = uf_ld_i32(bias, oc);
+                out[oc] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x0, wo, in_c), mult, shift, oc,
+                                                 out_off, act_min, act_max);
+                out[out_c + oc] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x1, wo, in_c), mult, shift,
+                                                         oc, out_off, act_min, act_max);
+            }
+            out += 2 * out_c;
+        }
+#endif
+        for (; ox < out_w; ox++) {
             const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             const int8_t *wo = w;
             int oc = 0;

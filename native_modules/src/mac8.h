@@ -24,9 +24,16 @@
 // Hosts with vector units: inlined loops the compiler vectorizes (-O3).
 #define UF_MAC_VECTOR 1
 #endif
-// The register-blocked kernels pay off on the Arm cores; elsewhere (x64 -O3
-// vectorizes the plain loops, RV32 measured no faster) the plain loops stay.
-#if UF_MAC_DSP || UF_MAC_M0
+#if defined(__riscv) || defined(__XTENSA__)
+// Two pixels by four output channels per pass (uf_dot4x2_s8): enough registers
+// (the Cortex-M4's SMLAD path spilled them: one pixel there).
+#define UF_MAC_PAIRS 1
+#else
+#define UF_MAC_PAIRS 0
+#endif
+// The register-blocked kernels pay off on the Arm cores and RV32; x64 -O3
+// vectorizes the plain loops.
+#if UF_MAC_DSP || UF_MAC_M0 || UF_MAC_PAIRS
 #define UF_MAC_BLOCKED 1
 #else
 #define UF_MAC_BLOCKED 0
@@ -34,8 +41,12 @@
 
 #if defined(__GNUC__)
 #define UF_MAC_NOINLINE __attribute__((noinline))
+#define UF_MAC_INLINE static inline __attribute__((always_inline))
+#define UF_MAC_UNUSED __attribute__((unused))
 #else
 #define UF_MAC_NOINLINE
+#define UF_MAC_INLINE static inline
+#define UF_MAC_UNUSED
 #endif
 
 #if UF_MAC_DSP
@@ -233,7 +244,6 @@ static inline __attribute__((always_inline)) int32_t uf_srdhm_m0(int32_t a, int3
     return b;
 }
 
-#define UF_MAC_INLINE static inline __attribute__((always_inline))
 UF_MAC_INLINE int32_t uf_srdhm_m0_any(int32_t a, int32_t b) {
     return b == UF_INT32_MIN ? uf_srdhm_mul16(a, b) : uf_srdhm_m0(a, b);
 }
@@ -241,70 +251,62 @@ UF_MAC_INLINE int32_t uf_srdhm_m0_any(int32_t a, int32_t b) {
 
 #endif
 
-// uf_requant_ch with the multiply above where the core needs it.
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline int32_t uf_requant_mac(int32_t acc, const void *mult, const void *shift, size_t ch,
-                                     int32_t out_off, int32_t act_min, int32_t act_max) {
 #if UF_MAC_BLOCKED || defined(UF_MAC_TEST_MUL16)
 #if UF_MAC_M0
 #define UF_SRDHM uf_srdhm_m0_any
 #elif defined(UF_MAC_TEST_MUL16)
 #define UF_SRDHM uf_srdhm_mul16
 #else
-#define UF_SRDHM uf_srdhm
+// uf_srdhm, inline (GCC -Os calls it otherwise): one 32x32->64 multiply on these cores.
+UF_MAC_INLINE int32_t uf_srdhm_inl(int32_t a, int32_t b) {
+    if (a == UF_INT32_MIN && b == UF_INT32_MIN) {
+        return UF_INT32_MAX;
+    }
+    // gemmlowp's nudge (1 << 30, or 1 - (1 << 30) below zero) and division toward
+    // zero equal, for every product, a floor of (ab + 2^30) / 2^31.
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 30)) >> 31);
+}
+#define UF_SRDHM uf_srdhm_inl
 #endif
-    // All inline but the high multiply (GCC -Os leaves uf_requant_ch a call).
-    int32_t m = uf_ld_i32(mult, ch);
-    int s = (int)uf_ld_i32(shift, ch);
+
+// uf_requant with the multiply above, all inline (GCC -Os leaves uf_requant_ch a call).
+UF_MAC_INLINE int32_t uf_requant_v(int32_t acc, int32_t m, int32_t s, int32_t out_off,
+                                   int32_t act_min, int32_t act_max) {
     int32_t v;
     if (s > 0) {
         v = UF_SRDHM((int32_t)((uint32_t)acc << s), m);
-    } else {   // uf_rdbypot, inlined
+    } else {   // uf_rdbypot
         int32_t x = UF_SRDHM(acc, m), mask = (int32_t)(((uint32_t)1 << -s) - 1);
         v = (x >> -s) + ((x & mask) > (mask >> 1) + (x < 0) ? 1 : 0);
     }
     v += out_off;
     return v < act_min ? act_min : (v > act_max ? act_max : v);
+}
+#endif
+
+// uf_requant_ch with the multiply above where the core needs it.
+UF_MAC_INLINE int32_t uf_requant_mac(int32_t acc, const void *mult, const void *shift, size_t ch,
+                                     int32_t out_off, int32_t act_min, int32_t act_max) {
+#if UF_MAC_BLOCKED || defined(UF_MAC_TEST_MUL16)
+    return uf_requant_v(acc, uf_ld_i32(mult, ch), uf_ld_i32(shift, ch), out_off, act_min, act_max);
 #else
     return uf_requant_ch(acc, mult, shift, ch, out_off, act_min, act_max);
 #endif
 }
-
-#if UF_MAC_M0
-// uf_requant_mac with the channel's bias, multiplier and shift already loaded.
-UF_MAC_INLINE int32_t uf_requant_m0(int32_t acc, int32_t m, int32_t s, int32_t out_off,
-                                    int32_t act_min, int32_t act_max) {
-    int e = 0;
-    if (s > 0) {
-        acc = (int32_t)((uint32_t)acc << s);
-    } else {
-        e = -s;
-    }
-    int32_t v = uf_srdhm_m0_any(acc, m);
-    if (e) {   // uf_rdbypot
-        int32_t mask = (int32_t)(((uint32_t)1 << e) - 1);
-        v = (v >> e) + ((v & mask) > (mask >> 1) + (v < 0) ? 1 : 0);
-    }
-    v += out_off;
-    return v < act_min ? act_min : (v > act_max ? act_max : v);
-}
-#endif
 
 // out[j] = requantized acc[j] + bias[ch + j] for j < n, channel ch + j's scale:
 // one call per block of outputs, the per-channel math inlined once here.
 static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const void *bias,
                                              int8_t *out, const void *mult, const void *shift,
                                              int ch, int out_off, int act_min, int act_max) {
-#if UF_MAC_M0
+#if UF_MAC_BLOCKED && !UF_UNALIGNED_LOADS
     // Word-aligned constants (the usual case): direct loads, no test per element.
     const int32_t *b = (const int32_t *)(const void *)((const uint8_t *)bias + 4 * ch);
     const int32_t *m = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
     const int32_t *s = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
     if ((((uintptr_t)b | (uintptr_t)m | (uintptr_t)s) & 3u) == 0) {
         for (int j = 0; j < n; j++) {
-            out[j] = (int8_t)uf_requant_m0(acc[j] + b[j], m[j], s[j], out_off, act_min, act_max);
+            out[j] = (int8_t)uf_requant_v(acc[j] + b[j], m[j], s[j], out_off, act_min, act_max);
         }
         return;
     }
@@ -360,6 +362,39 @@ void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride,
     acc[3] = a3;
 #endif
 }
+
+#if UF_MAC_PAIRS
+// acc[4p + j] = sum over k < n of xp[k] * w[j*stride + k], for two pixels x0, x1
+// and four rows j: each loaded weight serves two pixels, each input four rows.
+// Unrolled by four with constant offsets (RV32 loads take one), pointers advance.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const int8_t *x1,
+                                                       const int8_t *w, int n, int stride, int32_t *acc) {
+    const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+#define UF_MAC_STEP(i) do {                                                   \
+        int32_t u = x0[i], v = x1[i], c;                                      \
+        c = w[i]; a0 += u * c; b0 += v * c;                                   \
+        c = w1[i]; a1 += u * c; b1 += v * c;                                  \
+        c = w2[i]; a2 += u * c; b2 += v * c;                                  \
+        c = w3[i]; a3 += u * c; b3 += v * c;                                  \
+    } while (0)
+    int k = n >> 2;
+    for (; k > 0; k--) {
+        UF_MAC_STEP(0);
+        UF_MAC_STEP(1);
+        UF_MAC_STEP(2);
+        UF_MAC_STEP(3);
+        x0 += 4, x1 += 4, w += 4, w1 += 4, w2 += 4, w3 += 4;
+    }
+    for (k = n & 3; k > 0; k--) {
+        UF_MAC_STEP(0);
+        x0++, x1++, w++, w1++, w2++, w3++;
+    }
+#undef UF_MAC_STEP
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
+}
+#endif
 
 // One row: sum over k < n of x[k] * w[k].
 static inline int32_t uf_dot1_s8(const int8_t *x, const int8_t *w, int n) {
