@@ -50,7 +50,9 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
-#if UF_MAC_BLOCKED
+#if UF_MAC_M0
+    int32_t acc[UF_DW_BLOCK];   // a call's worth of channel blocks
+#elif UF_MAC_BLOCKED
     int32_t acc[8];
 #endif
     for (int oy = 0; oy < out_h; oy++) {
@@ -83,6 +85,17 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
             const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             const int8_t *wo = w;
             int oc = 0;
+#if UF_MAC_M0
+            // Up to UF_DW_BLOCK channels, four at a time, in one call.
+            while (out_c - oc >= 4) {
+                int nb = (out_c - oc) & ~3;
+                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
+                uf_mac4_m0(xp + in_c, wo + in_c, in_c, acc, in_c, nb >> 2);
+                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+                oc += nb;
+                wo += (size_t)nb * in_c;
+            }
+#endif
             for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
 #if UF_MAC_BLOCKED
                 uf_dot4_s8(xp, wo, in_c, in_c, acc);

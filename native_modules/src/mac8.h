@@ -60,10 +60,20 @@ static inline int32_t uf_sxtb16_odd(uint32_t v) {
 #endif
 
 #if UF_MAC_M0
-// acc[0..3] += x[k] * w[j*stride + k] over k < n (n > 0). The pointers become
-// row ends so one negative index counts up to zero and sets the loop flag.
+// For each of `blocks` blocks b of four rows: acc[4b + j] = sum over k < n (n > 0)
+// of x[k] * w[(4b + j)*stride + k]. The pointers become row ends so one negative
+// index counts up to zero and sets the loop flag; two inputs per loop pass (an
+// odd n enters at the second). One call covers many output channels.
 // A local symbol (no .global): each file that includes this has its own copy.
-void uf_mac4_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, int stride);
+void uf_mac4_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, int stride,
+                int blocks);
+#define UF_MAC4_M0_STEP(next)                                                     \
+    "  ldrsb r6, [r0, r2]\n"                                                      \
+    "  ldrsb r7, [r1, r2]\n  muls r7, r6\n  add r8, r7\n"                         \
+    "  ldrsb r7, [r3, r2]\n  muls r7, r6\n  add r9, r7\n"                         \
+    "  ldrsb r7, [r4, r2]\n  muls r7, r6\n  add r10, r7\n"                        \
+    "  ldrsb r7, [r5, r2]\n  muls r7, r6\n  add r11, r7\n"                        \
+    "  adds r2, r2, #1\n" next
 __asm__(
     "  .pushsection .text\n"
     "  .syntax unified\n"
@@ -75,30 +85,41 @@ __asm__(
     "  push {r4, r5, r6, r7, lr}\n"
     "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
     "  push {r4, r5, r6, r7}\n"
-    "  mov r12, r3\n"              // acc
-    "  ldr r7, [sp, #36]\n"        // stride (5th argument, above 9 pushed words)
+    "  sub sp, #8\n"               // [sp]: -n, [sp+4]: 4*stride; stride, blocks at [sp+44], [sp+48]
+    "  mov lr, r3\n"               // acc
+    "  ldr r7, [sp, #48]\n"
+    "  mov r12, r7\n"              // blocks left
+    "  rsbs r2, r2, #0\n"
+    "  str r2, [sp, #0]\n"
+    "  ldr r7, [sp, #44]\n"
+    "  lsls r6, r7, #2\n"
+    "  str r6, [sp, #4]\n"
+    "2:\n"
+    "  ldr r7, [sp, #44]\n"
     "  adds r3, r1, r7\n"          // row 1 end
     "  adds r4, r3, r7\n"          // row 2 end
     "  adds r5, r4, r7\n"          // row 3 end
-    "  rsbs r2, r2, #0\n"          // k = -n
-    "  mov r6, r12\n"
-    "  ldr r7, [r6, #0]\n  mov r8, r7\n"
-    "  ldr r7, [r6, #4]\n  mov r9, r7\n"
-    "  ldr r7, [r6, #8]\n  mov r10, r7\n"
-    "  ldr r7, [r6, #12]\n  mov r11, r7\n"
+    "  movs r6, #0\n"
+    "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"
+    "  ldr r2, [sp, #0]\n"         // k = -n
+    "  lsls r6, r2, #31\n"         // n odd: one input first
+    "  bne 4f\n"
     "1:\n"
-    "  ldrsb r6, [r0, r2]\n"
-    "  ldrsb r7, [r1, r2]\n  muls r7, r6\n  add r8, r7\n"
-    "  ldrsb r7, [r3, r2]\n  muls r7, r6\n  add r9, r7\n"
-    "  ldrsb r7, [r4, r2]\n  muls r7, r6\n  add r10, r7\n"
-    "  ldrsb r7, [r5, r2]\n  muls r7, r6\n  add r11, r7\n"
-    "  adds r2, r2, #1\n"
-    "  bne 1b\n"
-    "  mov r6, r12\n"
+    UF_MAC4_M0_STEP("")
+    "4:\n"
+    UF_MAC4_M0_STEP("  bne 1b\n")
+    "  mov r6, lr\n"
     "  mov r7, r8\n  str r7, [r6, #0]\n"
     "  mov r7, r9\n  str r7, [r6, #4]\n"
     "  mov r7, r10\n  str r7, [r6, #8]\n"
     "  mov r7, r11\n  str r7, [r6, #12]\n"
+    "  adds r6, #16\n"
+    "  mov lr, r6\n"
+    "  ldr r7, [sp, #4]\n"
+    "  adds r1, r1, r7\n"          // the next block's row 0 end
+    "  mov r7, r12\n  subs r7, r7, #1\n  mov r12, r7\n"
+    "  bne 2b\n"
+    "  add sp, #8\n"
     "  pop {r4, r5, r6, r7}\n"
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
     "  pop {r4, r5, r6, r7, pc}\n"
@@ -329,7 +350,7 @@ void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride,
     acc[0] = acc[1] = acc[2] = acc[3] = 0;
 #if UF_MAC_M0
     if (n > 0) {
-        uf_mac4_m0(x + n, w + n, n, acc, stride);
+        uf_mac4_m0(x + n, w + n, n, acc, stride, 1);
     }
 #else
     const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
