@@ -52,8 +52,10 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        int act_min, int act_max) {
 #if UF_MAC_M0
     int32_t acc[UF_DW_BLOCK];   // a call's worth of channel blocks
+#elif UF_MAC_PAIRS
+    int32_t acc[2 * UF_DW_BLOCK];   // two pixels' channel blocks, then one requantization call each
 #elif UF_MAC_BLOCKED
-    int32_t acc[8];
+    int32_t acc[4];
 #endif
     for (int oy = 0; oy < out_h; oy++) {
         int ox = 0;
@@ -65,11 +67,16 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
             const int8_t *x1 = x0 + (size_t)s_w * in_c;
             const int8_t *wo = w;
             int oc = 0;
-            for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
-                uf_dot4x2_s8(x0, x1, wo, in_c, in_c, acc);
-                uf_requant_block(acc, 4, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
-                uf_requant_block(acc + 4, 4, bias, out + out_c + oc, mult, shift, oc, out_off,
-                                 act_min, act_max);
+            while (out_c - oc >= 4) {
+                int nb = (out_c - oc) & ~3;
+                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
+                for (int j = 0; j < nb; j += 4, wo += 4 * in_c) {
+                    uf_dot4x2_s8(x0, x1, wo, in_c, in_c, acc + j, acc + UF_DW_BLOCK + j);
+                }
+                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+                uf_requant_block(acc + UF_DW_BLOCK, nb, bias, out + out_c + oc, mult, shift, oc,
+                                 out_off, act_min, act_max);
+                oc += nb;
             }
             for (; oc < out_c; oc++, wo += in_c) {
                 int32_t b = uf_ld_i32(bias, oc);
@@ -295,8 +302,12 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                             int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
                                             d_h * in_w * in_c - cols * d_w * in_c,
                                             k_w * out_c - cols * out_c};
-                            (xs ? uf_dw4_m0 : uf_dw4x1_m0)(x + xoff + (size_t)c0 * xs, wt + c0,
-                                                           acc, g);
+                            // (direct calls: a natmod cannot take these local symbols' address)
+                            if (xs) {
+                                uf_dw4_m0(x + xoff + c0, wt + c0, acc, g);
+                            } else {
+                                uf_dw4x1_m0(x + xoff, wt + c0, acc, g);
+                            }
                         }
                         if (nb > n4) {
                             dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4,

@@ -385,11 +385,12 @@ void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride,
 }
 
 #if UF_MAC_PAIRS
-// acc[4p + j] = sum over k < n of xp[k] * w[j*stride + k], for two pixels x0, x1
-// and four rows j: each loaded weight serves two pixels, each input four rows.
+// acc0[j], acc1[j] = sum over k < n of x0[k], x1[k] times w[j*stride + k]: two pixels
+// by four rows j, each loaded weight serving two pixels, each input four rows.
 // Unrolled by four with constant offsets (RV32 loads take one), pointers advance.
 static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const int8_t *x1,
-                                                       const int8_t *w, int n, int stride, int32_t *acc) {
+                                                       const int8_t *w, int n, int stride,
+                                                       int32_t *acc0, int32_t *acc1) {
     const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
 #define UF_MAC_STEP(i) do {                                                   \
@@ -412,8 +413,8 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const i
         x0++, x1++, w++, w1++, w2++, w3++;
     }
 #undef UF_MAC_STEP
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-    acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
+    acc0[0] = a0, acc0[1] = a1, acc0[2] = a2, acc0[3] = a3;
+    acc1[0] = b0, acc1[1] = b1, acc1[2] = b2, acc1[3] = b3;
 }
 #endif
 
