@@ -330,9 +330,10 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                 }
             } else
 #elif UF_MAC_BLOCKED
-            if (depth_mult == 1 && in_c > 1) {
-                // Four channels at a time in registers, tap by tap over the valid window.
-                int xs = 1;
+            if (depth_mult == 1 || in_c == 1) {
+                // Four channels at a time in registers, tap by tap over the valid window
+                // (xs: the input's step per channel, 0 for one input channel).
+                int xs = in_c > 1;
                 int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
                 for (int c0 = 0; c0 < out_c; c0 += 4) {
                     int nb = out_c - c0 < 4 ? out_c - c0 : 4;
