@@ -362,7 +362,6 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
     blob, _n = _blob(module, [inputs], 0)
     blocks, ends = {}, {}
     execs, taken = collections.Counter(), collections.Counter()
-    state = {"exc": 0}
     insn = re.compile(r"0x([0-9a-f]+):\s+(\S+)\s*(.*)")
     trace_re = re.compile(r"Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
     with tempfile.TemporaryDirectory() as tmp:
