@@ -23,8 +23,7 @@ import time
 import numpy as np
 
 from upyflow_tools.bake import compile_model
-from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable
-from upyflow_tools.isa import xtensa_qemu
+from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable, xtensa_qemu
 from upyflow_tools.isa.macs import model_macs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
