@@ -7,13 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from harness import ROOT, bake_model, run_tflm, shared
-from test_shared_models import bmp_input
+from harness import ROOT, bake_model, bmp_input, needs_micropython, run_tflm, shared
 from upyflow_tools.cli import main
 from upyflow_tools.deploy import Board
-from upyflow_tools.unixport import micropython_exe
 
-pytestmark = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+
+pytestmark = needs_micropython
 SINE = ROOT / "examples" / "hello_world" / "sine_int8.tflite"
 
 

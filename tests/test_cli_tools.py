@@ -8,12 +8,11 @@ import sys
 
 import pytest
 
-from harness import ROOT, shared
+from harness import ROOT, needs_micropython, shared
 from upyflow_tools.cli import main
-from upyflow_tools.unixport import micropython_exe
+
 
 SINE = ROOT / "examples" / "hello_world" / "sine_int8.tflite"
-needs_mp = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
 
 
 def cli(*args: str, stdin=None) -> subprocess.CompletedProcess:
@@ -87,7 +86,7 @@ def test_help_texts_name_onnx_and_describe_every_command():
         assert len(out.split("\n\n")[1].split()) > 5, out   # a description paragraph
 
 
-@needs_mp
+@needs_micropython
 def test_run_streams_output_while_the_script_runs(tmp_path):
     """The board prints READY and then waits for a file the host creates only after it has
     seen READY: with buffered output (the old behaviour) the script would never finish."""
@@ -123,7 +122,7 @@ def test_run_streams_output_while_the_script_runs(tmp_path):
     assert status == 1                       # the script raised
 
 
-@needs_mp
+@needs_micropython
 def test_run_output_before_an_exception_is_kept(tmp_path, capfd):
     from upyflow_tools.vboard import VirtualBoard
     script = tmp_path / "fail.py"
@@ -203,7 +202,7 @@ def test_inspect_without_tflm_says_how_to_get_its_figure(monkeypatch, capsys):
 
 
 # --- deploy: no .py left to shadow what it copies; models compiled for the board -------------
-@needs_mp
+@needs_micropython
 def test_deploy_compiles_py_models_and_removes_shadowing_py(tmp_path, capsys):
     from upyflow_tools.vboard import VirtualBoard
     out = tmp_path / "out"
@@ -231,7 +230,7 @@ def test_deploy_compiles_py_models_and_removes_shadowing_py(tmp_path, capsys):
     assert proc.returncode == 0 and "OUT" in proc.stdout, proc.stdout + proc.stderr
 
 
-@needs_mp
+@needs_micropython
 def test_profile_on_the_board(tmp_path, capsys):
     """`upyflow profile MODEL --port`: every op timed on the (virtual) board, beside the host."""
     from upyflow_tools.bake import compile_model
@@ -250,7 +249,7 @@ def test_profile_on_the_board(tmp_path, capsys):
     assert board_us == sorted(board_us, reverse=True) and all(us >= 0 for us in board_us)
 
 
-@needs_mp
+@needs_micropython
 @pytest.mark.parametrize("tool", ["mpremote", "ampy"])
 def test_board_errors_name_the_problem_not_the_script_or_a_temp_file(tool):
     from upyflow_tools import BakeError

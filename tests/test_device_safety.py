@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import upyflow
-from test_walker import _mlp_int8
+from harness import mlp_int8, needs_micropython
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 from upyflow_tools.runner import load_module
 
@@ -31,13 +31,11 @@ try:
 except ImportError:
     upyflow_native = None
 needs_native = pytest.mark.skipif(upyflow_native is None, reason="the C extension is not built")
-needs_mpy = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
-CPY_TIERS = ["pure"] + (["native"] if upyflow_native is not None else [])
 
 
 def _bake(tmp_path, name, weights):
     path = tmp_path / (name + ".tflite")
-    path.write_bytes(_mlp_int8())
+    path.write_bytes(mlp_int8())
     from upyflow_tools.bake import bake
     out = tmp_path / ("out_" + name)
     bake(str(path), str(out), name=name, weights=weights)
@@ -121,7 +119,6 @@ def _check_file_errors(got, size):
     assert "offset 0" in got["later"] and "10 of" in got["later"], got
 
 
-@pytest.mark.parametrize("tier", CPY_TIERS)
 def test_weights_file_damage_cpython(tier, tmp_path):
     run, size = _file_cases(tmp_path)
     got = {}
@@ -138,7 +135,7 @@ def test_weights_file_damage_cpython(tier, tmp_path):
     _check_file_errors(got, size)
 
 
-@needs_mpy
+@needs_micropython
 @pytest.mark.parametrize("tier", ["pure", "viper"])
 def test_weights_file_damage_micropython(tier, tmp_path):
     run, size = _file_cases(tmp_path)
@@ -179,7 +176,6 @@ def _damaged(tmp_path):
     return run, list(cases)
 
 
-@pytest.mark.parametrize("tier", CPY_TIERS)
 def test_damaged_module_cpython(tier, tmp_path):
     run, names = _damaged(tmp_path)
     _load(str(run), "intact", tier).invoke()
@@ -189,7 +185,7 @@ def test_damaged_module_cpython(tier, tmp_path):
         assert "\n" not in str(e.value), name
 
 
-@needs_mpy
+@needs_micropython
 @pytest.mark.parametrize("tier", ["pure", "viper"])
 def test_damaged_module_micropython(tier, tmp_path):
     run, names = _damaged(tmp_path)
@@ -283,7 +279,7 @@ def test_conv_bindings_reject_geometry_overflowing_int(kernel):
 
 # --- the fuzzer's MicroPython leg (tests/fuzz.py, FUZZ_MICROPYTHON=1) --------------------------
 
-@needs_mpy
+@needs_micropython
 def test_fuzz_micropython_guard_and_compare(tmp_path):
     """The MicroPython runner sees equal outputs, a changed output, and a write into the guard
     (here: a guard that starts 16 bytes inside the real arena)."""
@@ -302,7 +298,7 @@ def test_fuzz_micropython_guard_and_compare(tmp_path):
     assert fuzz._micropython_tiers(str(path), inputs, r.arena_size - 16, want, d)[0] == "guard"
 
 
-@needs_mpy
+@needs_micropython
 def test_fuzz_accepted_mutants_on_micropython(monkeypatch):
     """A few dozen seeded TFLite mutants; each accepted one also runs on MicroPython pure and
     viper with a guard after the arena (make fuzz: FUZZ_MICROPYTHON=1 for thousands)."""

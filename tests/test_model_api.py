@@ -25,7 +25,6 @@ def _speech(tmp_path, tier=None):
     return path, load_cpython(str(tmp_path), "speech", tier)
 
 
-@pytest.mark.parametrize("tier", ["pure", "native"])
 def test_typed_output_top_k_and_labels(tmp_path, tier, capsys):
     path, m = _speech(tmp_path, tier)
     assert m.labels == tuple(SPEECH_LABELS)
@@ -79,9 +78,9 @@ def test_labels_must_match_the_output(tmp_path, capsys):
     assert "labels" in capsys.readouterr().err and "has 2 lines; output 0 (1x1) has 1 classes"
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
-@pytest.mark.parametrize("tier", ["viper", "pure"])
-def test_same_api_under_micropython(tmp_path, tier):
+@pytest.mark.parametrize("mpy_tier", ["viper", "pure"], indirect=True)
+def test_same_api_under_micropython(tmp_path, mpy_tier):
+    tier = mpy_tier.tier
     path, _ = _speech(tmp_path)
     feats = np.fromfile(shared("testdata/micro_speech_features_yes.bin"), np.int8)
     (tmp_path / "yes.bin").write_bytes(feats.tobytes())

@@ -20,7 +20,7 @@ import pytest
 
 import upyflow
 
-from harness import bake_model, load_cpython, random_input, run_tflm, run_upyflow, shared
+from harness import bake_model, bmp_input, load_cpython, random_input, run_tflm, run_upyflow, shared
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
 from upyflow_tools.runner import load_module
 
@@ -35,13 +35,6 @@ except ImportError as e:
     NO_NATIVE = ("the upyflow_native C extension is not built (%s); "
                  "`pip install -e .` builds it when a C compiler is available" % e)
 needs_native = pytest.mark.skipif(NO_NATIVE is not None, reason=NO_NATIVE or "")
-
-
-def bmp_input(name: str) -> np.ndarray:
-    """96x96 8-bit BMP rows (stored bottom-up) as the top-down int8 model input."""
-    raw = shared("testdata/" + name).read_bytes()
-    pixels = np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
-    return pixels.view(np.int8).reshape(1, 96, 96, 1)
 
 
 def seeded(dtype: str, shape, count: int, seed: int = 4321) -> list[np.ndarray]:
@@ -164,38 +157,6 @@ def test_native_has_every_pure_kernel():
     assert pure <= set(upyflow_native.KERNELS) <= set(PURE_FAMILIES)
     for name in upyflow_native.KERNELS:
         assert callable(getattr(upyflow_native, name))
-
-
-def _ops_cases():
-    """A spread of tests/test_ops.py's generated operator cases: (test function, case)."""
-    try:
-        import test_ops as ops
-        spread = [(ops.test_fully_connected, ops.FC_CASES[::5]), (ops.test_conv2d, ops.CONV_CASES[::3]),
-                  (ops.test_depthwise_conv2d, ops.DW_CASES[::3]), (ops.test_pool2d, ops.POOL_CASES[::3]),
-                  (ops.test_softmax, ops.SOFTMAX_CASES[::2]), (ops.test_quantize, ops.QUANT_CASES),
-                  (ops.test_dequantize, ops.DEQUANT_CASES)]
-    except (ImportError, AttributeError) as e:
-        return [pytest.param(None, None, marks=pytest.mark.skip(
-            reason="tests/test_ops.py's case generators are not importable: %s" % e))]
-    return [pytest.param(fn, case, id="%s-%d" % (fn.__name__[5:], k))
-            for fn, cases in spread for k, case in enumerate(cases)]
-
-
-@needs_native
-@pytest.mark.parametrize("test_fn,case", _ops_cases())
-def test_ops_on_native_tier(test_fn, case, tmp_path, monkeypatch):
-    """test_ops.py's own model, inputs and TFLM comparison, with the native tier forced."""
-    import test_ops
-
-    tiers = []
-
-    def load_native(mdir, name):
-        m = load_cpython(mdir, name, "native")
-        tiers.append(m.tier)
-        return m
-    monkeypatch.setattr(test_ops, "load_cpython", load_native)
-    test_fn(case, tmp_path)
-    assert tiers == ["native"]
 
 
 def _pure_fn(name):

@@ -11,10 +11,10 @@ import subprocess
 
 import pytest
 
-from harness import ROOT, bake_model
+from harness import ROOT, bake_model, needs_micropython
 from upyflow_tools import deploy as dp
 from upyflow_tools.cli import main
-from upyflow_tools.unixport import micropython_exe
+
 
 # by path, not through sys.path: native_modules/micropython would shadow `import micropython`
 _spec = importlib.util.spec_from_file_location("build_natmods", ROOT / "native_modules" / "build_natmods.py")
@@ -165,7 +165,7 @@ def test_mip_packages_are_regenerated_identically(tmp_path, monkeypatch):
         assert (ROOT / name).read_text() == open(path).read(), "%s is out of date: make package.json" % name
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 def test_mip_install_x64_package_gives_the_native_tier(tmp_path):
     """`mpremote mip install package-x64.json` from a clone, on the virtual board."""
     from upyflow_tools.deploy import _exe

@@ -165,7 +165,6 @@ def quantized(request):
     return model, graph, samples, qgraph
 
 
-@pytest.mark.parametrize("tier", ["pure", "native"])
 def test_quantized_graph_bit_exact_with_tflm(quantized, tier):
     """The int8 graph is a model TFLM runs, with the same bytes as the baked module."""
     import upyflow

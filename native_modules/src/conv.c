@@ -51,14 +51,59 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
-#if UF_MAC_BLOCKED
+#if UF_MAC_M0
+    int32_t acc[UF_DW_BLOCK];   // a call's worth of channel blocks
+#elif UF_MAC_PAIRS
+    int32_t acc[2 * UF_DW_BLOCK];   // two pixels' channel blocks, then one requantization call each
+#elif UF_MAC_BLOCKED
     int32_t acc[4];
 #endif
     for (int oy = 0; oy < out_h; oy++) {
-        for (int ox = 0; ox < out_w; ox++) {
+        int ox = 0;
+#if UF_MAC_PAIRS
+        // Two pixels of the row at a time, four channels per pass, the channel
+        // tail one by one for each.
+        for (; ox + 2 <= out_w; ox += 2) {
+            const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+            const int8_t *x1 = x0 + (size_t)s_w * in_c;
+            const int8_t *wo = w;
+            int oc = 0;
+            while (out_c - oc >= 4) {
+                int nb = (out_c - oc) & ~3;
+                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
+                for (int j = 0; j < nb; j += 4, wo += 4 * in_c) {
+                    uf_dot4x2_s8(x0, x1, wo, in_c, in_c, acc + j, acc + UF_DW_BLOCK + j);
+                }
+                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+                uf_requant_block(acc + UF_DW_BLOCK, nb, bias, out + out_c + oc, mult, shift, oc,
+                                 out_off, act_min, act_max);
+                oc += nb;
+            }
+            for (; oc < out_c; oc++, wo += in_c) {
+                int32_t b = uf_ld_i32(bias, oc);
+                out[oc] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x0, wo, in_c), mult, shift, oc,
+                                                 out_off, act_min, act_max);
+                out[out_c + oc] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x1, wo, in_c), mult, shift,
+                                                         oc, out_off, act_min, act_max);
+            }
+            out += 2 * out_c;
+        }
+#endif
+        for (; ox < out_w; ox++) {
             const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             const int8_t *wo = w;
             int oc = 0;
+#if UF_MAC_M0
+            // Up to UF_DW_BLOCK channels, four at a time, in one call.
+            while (out_c - oc >= 4) {
+                int nb = (out_c - oc) & ~3;
+                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
+                uf_mac4_m0(xp + in_c, wo + in_c, in_c, acc, in_c, nb >> 2);
+                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+                oc += nb;
+                wo += (size_t)nb * in_c;
+            }
+#endif
             for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
 #if UF_MAC_BLOCKED
                 uf_dot4_s8(xp, wo, in_c, in_c, acc);
@@ -165,9 +210,6 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
                 }
             }
         } else if (xs) {
-#if UF_MAC_M0
-            uf_dw4_m0(xp, wp, cols, x_col, w_col, acc);
-#else
             for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
 #if UF_MAC_DSP
                 // Four channels in one word each: halves (0, 2) and (1, 3).
@@ -186,7 +228,6 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
                 a3 += (int32_t)xp[3] * wp[3];
 #endif
             }
-#endif
         } else {
             for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
                 int32_t v = xp[0];
@@ -197,7 +238,7 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
             }
         }
     }
-    if (nb == 4) {   // (the ARMv6-M path added into acc itself)
+    if (nb == 4) {
         acc[0] += a0;
         acc[1] += a1;
         acc[2] += a2;
@@ -244,10 +285,56 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
         for (int ox = 0; ox < out_w; ox++) {
             int x0 = ox * s_w - pad_w, kx0, kx1;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-#if UF_MAC_BLOCKED
-            if (depth_mult == 1 && in_c > 1) {
-                // Four channels at a time in registers, tap by tap over the valid window.
-                int xs = 1;
+#if UF_MAC_M0
+            if (depth_mult == 1 || in_c == 1) {
+                // Every channel block of the pixel in one call, then one
+                // requantization call per UF_DW_BLOCK channels. xs: the input's
+                // step per channel (0: one input channel for all).
+                int xs = in_c > 1;
+                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+                size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+                for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+                    int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+                    int n4 = nb & ~3;
+                    int32_t acc[UF_DW_BLOCK];
+                    if (rows > 0 && cols > 0) {
+                        if (n4) {
+                            int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
+                                            d_h * in_w * in_c - cols * d_w * in_c,
+                                            k_w * out_c - cols * out_c};
+                            // (direct calls: a natmod cannot take these local symbols' address)
+                            if (xs) {
+                                uf_dw4_m0(x + xoff + c0, wt + c0, acc, g);
+                            } else {
+                                uf_dw4x1_m0(x + xoff, wt + c0, acc, g);
+                            }
+                        }
+                        if (nb > n4) {
+                            dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4,
+                                       xs, rows, cols,
+                                       d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + n4);
+                        }
+                    } else {
+                        for (int j = 0; j < nb; j++) {
+                            acc[j] = 0;
+                        }
+                    }
+                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                        for (int j = 0; j < nb; j += 4) {
+                            dw_padded_s8(w + c0 + j, nb - j < 4 ? nb - j : 4, k_h, k_w, out_c,
+                                         ky0, ky1, kx0, kx1, in_off, acc + j);
+                        }
+                    }
+                    uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
+                                     act_max);
+                }
+            } else
+#elif UF_MAC_BLOCKED
+            if (depth_mult == 1 || in_c == 1) {
+                // Four channels at a time in registers, tap by tap over the valid window
+                // (xs: the input's step per channel, 0 for one input channel).
+                int xs = in_c > 1;
                 int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
                 for (int c0 = 0; c0 < out_c; c0 += 4) {
                     int nb = out_c - c0 < 4 ? out_c - c0 : 4;
