@@ -5,7 +5,7 @@ import binascii
 import struct
 from dataclasses import dataclass
 
-from . import BakeError, __version__
+from . import BakeError, __version__, kernel_spec
 from .ir import Graph
 from .lower import Call
 
@@ -138,13 +138,14 @@ def pack_calls(calls: list[tuple]) -> tuple[list[str], list[str], bytes]:
     """The op table as one bytes object (a tuple per op costs a board ~300 bytes).
 
     Per op: kernel index, format index (bytes), then struct.pack(format, tensor
-    ids..., params...), the format being "<nH" then "i"/"f" per parameter.
+    ids..., params...), the format being "<nH" then "i"/"f" per parameter: the
+    kernel's record_format in kernel_spec.
     """
     kernels: list[str] = []
     formats: list[str] = []
     blob = bytearray()
     for kernel, ids, params in calls:
-        fmt = "<%dH" % len(ids) + "".join("f" if isinstance(p, float) else "i" for p in params)
+        fmt = kernel_spec.get(kernel).record_format
         for table, item in ((kernels, kernel), (formats, fmt)):
             if item not in table:
                 table.append(item)
