@@ -627,7 +627,7 @@ def test_unsupported_op_is_named():
 
 def test_unsupported_opset():
     data = make([oh.make_node("Relu", ["x"], ["y"])], {"x": [1, 4]}, ["y"], opset=7)
-    with pytest.raises(BakeError, match=r"^ONNX opset 7 is not supported \(upyflow reads opsets 9 to 22\)$"):
+    with pytest.raises(BakeError, match=r"^ONNX opset 7 is not supported \(upyflow reads opsets 9 to 28\)$"):
         read_onnx(data)
 
 

@@ -12,12 +12,12 @@ from .values import QConst, Val
 
 def is_1d(node, dq_src: dict, init_rank: dict) -> bool:
     """A Conv/MaxPool/AveragePool with one spatial axis (kernel_shape, else the weights' rank)."""
-    if node.op_type not in ("Conv", "MaxPool", "AveragePool"):
+    if node.op_type not in ("Conv", "ConvTranspose", "MaxPool", "AveragePool"):
         return False
     for a in node.attribute:
         if a.name == "kernel_shape":
             return len(a.ints) == 1
-    if node.op_type != "Conv" or len(node.input) < 2:
+    if node.op_type not in ("Conv", "ConvTranspose") or len(node.input) < 2:
         return False
     w = node.input[1]
     return init_rank.get(dq_src.get(w, w)) == 3
