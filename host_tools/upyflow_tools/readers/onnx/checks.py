@@ -50,7 +50,7 @@ ATTRS = {"kernel_shape": (_INTS, 1), "strides": (_INTS, 1), "dilations": (_INTS,
 # Attributes opsets 19..28 added to operators the reader runs, with the values it runs: any
 # other value is refused (Range's stash_type only matters for float16/bfloat16, refused anyway;
 # QuantizeLinear's output_dtype is read with its zero point, qdq.qparams).
-DEFAULT_ONLY = {("Cast", "round_mode"): ({"up"}, "rounding to float8e8m0"),
+DEFAULT_ONLY: dict[tuple[str, str], tuple[set, str]] = {("Cast", "round_mode"): ({"up"}, "rounding to float8e8m0"),
                 ("Cast", "saturate"): ({1}, "float8 saturation"),
                 ("QuantizeLinear", "precision"): ({0, 1}, "division in a precision other than float32"),
                 ("QuantizeLinear", "saturate"): ({1}, "float8 saturation"),
