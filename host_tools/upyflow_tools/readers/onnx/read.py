@@ -2,10 +2,12 @@
 the operator translators (ops/), to an ir.Graph."""
 from __future__ import annotations
 
+import numpy as np
+
 from ... import BakeError
 from ...ir import Graph
 from . import ops  # noqa: F401  (fills TRANSLATORS)
-from .checks import MAX_ELEMENTS, ONNX_HINTS, SUPPORTED, check_arity, first_line, initializer, onnx_dtype
+from .checks import MAX_ELEMENTS, ONNX_HINTS, SUPPORTED, check_arity, check_shape, first_line, initializer, onnx_dtype
 from .fold import FOLDABLE, constant, fold
 from .layout import stored_as
 from .qdq import to_float
@@ -14,8 +16,10 @@ from .state import Reader
 from .values import NHWC, NLC, QConst, Val, count, ident
 
 
-def read_onnx(data: bytes) -> Graph:
-    """Parse .onnx bytes into an ir.Graph; BakeError with one line on anything unsupported."""
+def read_onnx(data: bytes, constants: dict | None = None) -> Graph:
+    """Parse .onnx bytes into an ir.Graph; BakeError with one line on anything unsupported.
+
+    constants {graph input name: array}: those inputs are read as initializers of these values."""
     try:
         import onnx
     except ImportError:
@@ -30,9 +34,9 @@ def read_onnx(data: bytes) -> Graph:
     for node in model.graph.node:   # damaged strings parse as bytes
         if not all(isinstance(v, str) for v in [node.op_type, node.domain, node.name, *node.input, *node.output]):
             raise BakeError("not a valid ONNX file (a node's operator or operand name is not text)")
-    reader = Reader(model)
+    reader = Reader(model, constants)
     try:
-        return _read(reader)
+        return _read(reader, constants or {})
     except BakeError:
         raise
     except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError,
@@ -45,14 +49,22 @@ def read_onnx(data: bytes) -> Graph:
                            type(e).__name__, first_line(e))) from None
 
 
-def _read(r: Reader) -> Graph:
+def _read(r: Reader, constants: dict) -> Graph:
     """Every node in order, then the graph outputs in the runtime's layout."""
     for init in r.g.initializer:
         r.vals[init.name] = initializer(init)
+    names = [vi.name for vi in r.g.input if vi.name not in r.vals]
+    for name in constants:
+        if name not in names:
+            raise BakeError("--const %s: the model has no graph input named %r (inputs: %s)"
+                            % (name, name, ", ".join(names)))
     inputs = []
     for vi in r.g.input:
         if vi.name in r.vals:
             continue  # old exporters list initializers as inputs too
+        if vi.name in constants:
+            r.vals[vi.name] = _input_constant(vi, constants[vi.name])
+            continue
         inputs.append(_graph_input(r, vi))
     # constant-only ops (shape arithmetic) are checked when reached: they need constant inputs
     unsupported = sorted({n.op_type for n in r.g.node if n.op_type not in SUPPORTED
@@ -116,6 +128,24 @@ def _graph_input(r: Reader, vi) -> int:
     t = r.tensor(vi.name, tuple(shape[p] for p in perm), dtype)
     r.vals[vi.name] = Val(t, shape, shape, perm)
     return t
+
+
+def _input_constant(vi, value) -> np.ndarray:
+    """A graph input's given value, checked against the input's declared type and shape."""
+    from onnx import helper
+    tt = vi.type.tensor_type
+    arr = np.asarray(value)
+    try:
+        want = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type))
+    except Exception:   # an element type numpy has no name for
+        want = None
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+    if want is None or arr.dtype != want or arr.ndim != len(dims) or \
+            any(d is not None and d != n for d, n in zip(dims, arr.shape)):
+        raise BakeError("--const %s: %s %s given, the input is %s %s"
+                        % (vi.name, arr.dtype, list(arr.shape), want, [d if d is not None else "?" for d in dims]))
+    check_shape(vi.name, arr.shape if arr.ndim else (1,))
+    return arr
 
 
 def _graph_output(r: Reader, name: str) -> int:

@@ -24,7 +24,7 @@ def is_1d(node, dq_src: dict, init_rank: dict) -> bool:
 
 
 class Reader:
-    def __init__(self, model) -> None:
+    def __init__(self, model, constants: dict | None = None) -> None:
         self.model = model
         self.current = None          # the node being read, for error messages
         self.g = model.graph
@@ -43,6 +43,7 @@ class Reader:
         self.out_names = {o.name for o in self.g.output}
         dq_src = {n.output[0]: n.input[0] for n in self.g.node if n.op_type == "DequantizeLinear" and n.output}
         init_rank = {init.name: len(init.dims) for init in self.g.initializer}
+        init_rank.update({name: np.ndim(v) for name, v in (constants or {}).items()})
         self.one_d = any(is_1d(node, dq_src, init_rank) for node in self.g.node)
 
     def tensor(self, name: str, shape, dtype: str, scale=None, zp=None) -> int:
