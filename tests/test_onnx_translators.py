@@ -236,7 +236,8 @@ def test_weights_given_as_constants(tmp_path):
 
 
 @pytest.mark.parametrize("consts,match", [
-    ({"nope": np.zeros(3, np.float32)}, r"^--const nope: the model has no graph input named 'nope' \(inputs: x, w, b\)$"),
+    ({"nope": np.zeros(3, np.float32)},
+     r"^--const nope: the model has no graph input named 'nope' \(inputs: x, w, b\)$"),
     ({"b": np.zeros(4, np.float32)}, r"^--const b: float32 \[4\] given, the input is float32 \[3\]$"),
     ({"b": np.zeros(3, np.float64)}, r"^--const b: float64 \[3\] given"),
 ])
