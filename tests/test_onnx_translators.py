@@ -259,3 +259,11 @@ def test_cli_const(tmp_path):
     assert (tmp_path / "out" / "m.py").exists()
     bad = subprocess.run(cmd[:-2] + ["--const", "b"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith("--const takes NAME=FILE.npy, not 'b'")
+
+
+def test_readme_onnx_operator_table_is_current():
+    from harness import ROOT
+    from upyflow_tools.report import onnx_supported_table
+    table = onnx_supported_table()
+    assert "| Resize | resize.py | - |" in table and "| Shape | shape.py | folded at bake time |" in table
+    assert table in (ROOT / "README.md").read_text(), "regenerate README's ONNX table (report.onnx_supported_table)"
