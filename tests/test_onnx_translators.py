@@ -267,3 +267,55 @@ def test_readme_onnx_operator_table_is_current():
     table = onnx_supported_table()
     assert "| Resize | resize.py | - |" in table and "| Shape | shape.py | folded at bake time |" in table
     assert table in (ROOT / "README.md").read_text(), "regenerate README's ONNX table (report.onnx_supported_table)"
+
+
+# --- uint8 at the model boundary ---------------------------------------------------------------
+def _uint8_model() -> bytes:
+    inits = {"s": np.array(0.05, np.float32), "z": np.array(120, np.uint8),
+             "s2": np.array(0.04, np.float32), "z2": np.array(100, np.uint8),
+             "w": numpy_helper.to_array(numpy_helper.from_array(
+                 rng_for("u8w").integers(-90, 90, (3, 2, 3, 3)).astype(np.int8))),
+             "ws": np.array(0.02, np.float32), "wz": np.array(0, np.int8)}
+    nodes = [oh.make_node("DequantizeLinear", ["x", "s", "z"], ["xf"]),
+             oh.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wf"]),
+             oh.make_node("Conv", ["xf", "wf"], ["c"], pads=[1, 1, 1, 1]),
+             oh.make_node("QuantizeLinear", ["c", "s2", "z2"], ["y"]),
+             oh.make_node("MaxPool", ["xf"], ["p"], kernel_shape=[2, 2]),
+             oh.make_node("Relu", ["p"], ["pf"])]
+    graph = oh.make_graph(nodes, "g", [oh.make_tensor_value_info("x", TP.UINT8, [1, 2, 4, 4])],
+                          [oh.make_tensor_value_info("y", TP.UINT8, None),
+                           oh.make_tensor_value_info("pf", TP.FLOAT, None)],
+                          [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 21)], ir_version=10).SerializeToString()
+
+
+def test_uint8_input_and_output_byte_exact(tmp_path):
+    data = _uint8_model()
+    name = "tr%d" % next(_count)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
+    g = result.graph
+    assert [g.tensors[t].dtype for t in g.inputs] == ["u8"] and g.tensors[g.outputs[0]].dtype == "u8"
+    module = load_cpython(str(tmp_path), name)
+    rng = rng_for("uint8")
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    for _ in range(3):
+        x = rng.integers(0, 256, (1, 2, 4, 4)).astype(np.uint8)
+        want_y, want_p = sess.run(None, {"x": x})
+        got_y, got_p = run_upyflow(module, [nhwc(x)])
+        assert got_y.dtype == np.uint8
+        np.testing.assert_array_equal(got_y.transpose(0, 3, 1, 2), want_y)
+        np.testing.assert_allclose(got_p.transpose(0, 3, 1, 2), want_p, rtol=RTOL, atol=ATOL)
+
+
+def test_quantize_linear_without_zero_point_is_uint8(tmp_path):
+    graph = oh.make_graph([oh.make_node("QuantizeLinear", ["x", "s"], ["y"])], "g",
+                          [oh.make_tensor_value_info("x", TP.FLOAT, [2, 6])],
+                          [oh.make_tensor_value_info("y", TP.UINT8, None)],
+                          [numpy_helper.from_array(np.array(0.03, np.float32), "s")])
+    data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 21)], ir_version=10).SerializeToString()
+    name = "tr%d" % next(_count)
+    bake("model.onnx", str(tmp_path), name=name, data=data)
+    x = rng_for("q_no_zp").uniform(-1, 8, (2, 6)).astype(np.float32)
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = run_upyflow(load_cpython(str(tmp_path), name), [x])[0]
+    np.testing.assert_array_equal(got.reshape(want.shape), want)

@@ -9,7 +9,7 @@ from ... import BakeError
 from .values import count
 
 MIN_OPSET, MAX_OPSET = 9, 28
-_ONNX_DTYPES = {1: "f32", 3: "i8", 6: "i32", 7: "i64", 9: "bool"}
+_ONNX_DTYPES = {1: "f32", 2: "u8", 3: "i8", 6: "i32", 7: "i64", 9: "bool"}
 _ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
                     9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
 # Why an unsupported operator is usually there: printed beside it.
@@ -163,6 +163,6 @@ def initializer(init) -> np.ndarray:
 def onnx_dtype(elem: int, what: str) -> str:
     """The ir dtype of an ONNX element type the reader runs."""
     if elem not in _ONNX_DTYPES or elem in (7, 9):
-        raise BakeError("%s has type %s, which upyflow does not support (float32, or int8 via "
-                        "QuantizeLinear/DequantizeLinear)" % (what, _ONNX_TYPE_NAMES.get(elem, elem)))
+        raise BakeError("%s has type %s, which upyflow does not support (float32, or int8/uint8 "
+                        "via QuantizeLinear/DequantizeLinear)" % (what, _ONNX_TYPE_NAMES.get(elem, elem)))
     return _ONNX_DTYPES[elem]

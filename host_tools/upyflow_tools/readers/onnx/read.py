@@ -10,7 +10,7 @@ from . import ops  # noqa: F401  (fills TRANSLATORS)
 from .checks import MAX_ELEMENTS, ONNX_HINTS, SUPPORTED, check_arity, check_shape, first_line, initializer, onnx_dtype
 from .fold import FOLDABLE, constant, fold
 from .layout import stored_as
-from .qdq import to_float
+from .qdq import quantizes_to_uint8, to_float
 from .registry import TRANSLATORS
 from .state import Reader
 from .values import NHWC, NLC, QConst, Val, count, ident
@@ -159,13 +159,19 @@ def _graph_output(r: Reader, name: str) -> int:
     if v.deq:
         v = to_float(r, v)
     rank = len(v.shape)
-    made_by = [n.op_type for n in r.g.node if name in n.output]
+    makers = [n for n in r.g.node if name in n.output]
+    made_by = [n.op_type for n in makers]
     if rank == 4 and made_by != ["Transpose"]:
         v = stored_as(r, v, v.shape, NHWC)
     elif rank == 3 and r.one_d and made_by != ["Transpose"]:
         v = stored_as(r, v, v.shape, NLC)
     else:
         v = stored_as(r, v, v.shape, ident(rank))
+    t = r.tensors[v.t]
+    if made_by == ["QuantizeLinear"] and t.dtype == "i8" and quantizes_to_uint8(makers[0], r):
+        out = r.tensor(name + "/uint8", t.shape, "u8", t.sc, t.zp + 128)   # the bytes plus 128
+        r.op("QUANTIZE", [v.t], [out])
+        return out
     return v.t
 
 
