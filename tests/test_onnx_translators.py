@@ -319,3 +319,36 @@ def test_quantize_linear_without_zero_point_is_uint8(tmp_path):
     want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     got = run_upyflow(load_cpython(str(tmp_path), name), [x])[0]
     np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+# --- shape subgraphs folded at bake time -------------------------------------------------------
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_on_a_constant_condition_size_not_castlike(tmp_path, cond):
+    """Size and Not fold; the If takes the branch numpy says (scale 2 or 3) and CastLike to
+    float32 is free."""
+    then_g = oh.make_graph([oh.make_node("Mul", ["xc", "two"], ["t_out"])], "then", [],
+                           [oh.make_tensor_value_info("t_out", TP.FLOAT, None)],
+                           [numpy_helper.from_array(np.array(2.0, np.float32), "two")])
+    else_g = oh.make_graph([oh.make_node("Mul", ["xc", "three"], ["e_out"])], "else", [],
+                           [oh.make_tensor_value_info("e_out", TP.FLOAT, None)],
+                           [numpy_helper.from_array(np.array(3.0, np.float32), "three")])
+    inits = {"n": np.array(12 if cond else 13, np.int64), "f": np.array(0.0, np.float32)}
+    nodes = [oh.make_node("Size", ["x"], ["size"]), oh.make_node("Equal", ["size", "n"], ["eq"]),
+             oh.make_node("Not", ["eq"], ["ne"]), oh.make_node("Not", ["ne"], ["c"]),
+             oh.make_node("CastLike", ["x", "f"], ["xc"]),
+             oh.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
+    data = model(nodes, {"x": [3, 4]}, ["y"], inits)
+    result = check(data, tmp_path, {"x": [3, 4]}, "if")
+    assert kinds(result) == ["MUL"]
+    scale = result.graph.tensors[result.graph.ops[0].inputs[1]].data
+    assert float(np.asarray(scale).reshape(-1)[0]) == (2.0 if cond else 3.0)
+
+
+def test_if_on_a_computed_condition_is_one_line():
+    g = oh.make_graph([oh.make_node("Identity", ["x"], ["o"])], "b", [],
+                      [oh.make_tensor_value_info("o", TP.FLOAT, None)])
+    data = model([oh.make_node("Greater", ["x", "z"], ["c"]),
+                  oh.make_node("If", ["c"], ["y"], then_branch=g, else_branch=g)], {"x": [1]}, ["y"],
+                 {"z": np.array(0.0, np.float32)})
+    with pytest.raises(BakeError, match=r"^unsupported ONNX operator Greater"):
+        compile_model("m.onnx", "m", data)

@@ -15,7 +15,6 @@ _ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16"
 # Why an unsupported operator is usually there: printed beside it.
 ONNX_HINTS = {
     "Erf": "torch GELU exports Erf; nn.ReLU or nn.Hardswish are supported",
-    "If": "control flow: export with constant shapes so the exporter drops it",
     "Loop": "control flow is not supported",
 }
 SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu",
@@ -24,7 +23,7 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "Identity", "Dropout", "Constant", "Squeeze", "Unsqueeze", "QuantizeLinear",
                     "DequantizeLinear", "Shape", "Gather", "Cast", "Resize", "Upsample", "ConvTranspose",
                     "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
-                    "ReduceMean", "Split", "DepthToSpace"})
+                    "ReduceMean", "Split", "DepthToSpace", "Size", "CastLike", "If"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a

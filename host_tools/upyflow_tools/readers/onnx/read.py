@@ -11,7 +11,7 @@ from .checks import MAX_ELEMENTS, ONNX_HINTS, SUPPORTED, check_arity, check_shap
 from .fold import FOLDABLE, constant, fold
 from .layout import stored_as
 from .qdq import quantizes_to_uint8, to_float
-from .registry import TRANSLATORS
+from .registry import TRANSLATORS, translator
 from .state import Reader
 from .values import NHWC, NLC, QConst, Val, count, ident
 
@@ -173,6 +173,31 @@ def _graph_output(r: Reader, name: str) -> int:
         r.op("QUANTIZE", [v.t], [out])
         return out
     return v.t
+
+
+@translator("If")
+def if_constant(r: Reader, node) -> None:
+    """An If on a constant condition: the taken branch's nodes, read in place."""
+    from onnx import helper
+    cond = r.cval(node, 0, "condition")
+    if cond is None or np.size(cond) != 1:
+        raise BakeError("If node %r needs a constant single-value condition" % node.name)
+    branches = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    branch = branches.get("then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch")
+    if branch is None or len(branch.output) != len(node.output):
+        raise BakeError("If node %r: its branch is missing or makes %d outputs for %d"
+                        % (node.name, 0 if branch is None else len(branch.output), len(node.output)))
+    for init in branch.initializer:
+        r.vals[init.name] = initializer(init)
+    for inner in branch.node:
+        r.current = inner
+        check_arity(inner, r.opset)
+        _node(r, inner)
+    r.current = node
+    for name, out in zip(node.output, branch.output):
+        if out.name not in r.vals:
+            raise BakeError("If node %r: branch output %r is not computed" % (node.name, out.name))
+        r.vals[name] = r.vals[out.name]
 
 
 def _node(r: Reader, node) -> None:
