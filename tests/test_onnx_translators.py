@@ -352,3 +352,58 @@ def test_if_on_a_computed_condition_is_one_line():
                  {"z": np.array(0.0, np.float32)})
     with pytest.raises(BakeError, match=r"^unsupported ONNX operator Greater"):
         compile_model("m.onnx", "m", data)
+
+
+# --- input shape and layout --------------------------------------------------------------------
+def _conv_model(dims) -> bytes:
+    rng = rng_for("layout")
+    graph = oh.make_graph([oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+                           oh.make_node("Relu", ["c"], ["y"])], "g",
+                          [oh.make_tensor_value_info("x", TP.FLOAT, dims)],
+                          [oh.make_tensor_value_info("y", TP.FLOAT, None)],
+                          [numpy_helper.from_array(rng.normal(0, 0.5, (4, 3, 3, 3)).astype(np.float32), "w")])
+    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
+def test_input_shape_fixes_a_symbolic_dimension(tmp_path):
+    data = _conv_model(["N", 3, "H", "W"])
+    with pytest.raises(BakeError, match=r"dynamic dimension 'H' \(axis 2\); .* give them with "
+                                        r"--input-shape x=1,3,N,N$"):
+        compile_model("m.onnx", "m", data)
+    with pytest.raises(BakeError, match=r"^--input-shape x=1,4,6,5 does not fit the input's shape "
+                                        r"\['\?', 3, '\?', '\?'\]$"):
+        compile_model("m.onnx", "m", data, input_shapes={"x": (1, 4, 6, 5)})
+    name = "tr%d" % next(_count)
+    bake("model.onnx", str(tmp_path), name=name, data=data, input_shapes={"x": (1, 3, 6, 5)})
+    x = rng_for("shape").normal(0, 1, (1, 3, 6, 5)).astype(np.float32)
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = run_upyflow(load_cpython(str(tmp_path), name), [nhwc(x)])[0]
+    np.testing.assert_allclose(got.transpose(0, 3, 1, 2), want, rtol=RTOL, atol=ATOL)
+
+
+def test_input_layout_nchw_takes_what_onnxruntime_takes(tmp_path):
+    data = _conv_model([1, 3, 5, 6])
+    name = "tr%d" % next(_count)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, input_layout="nchw")
+    assert kinds(result).count("TRANSPOSE") == 2   # NCHW -> NHWC before the conv, back after it
+    assert any("NCHW, as onnxruntime" in n for n in result.graph.notes)
+    x = rng_for("nchw").normal(0, 1, (1, 3, 5, 6)).astype(np.float32)
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = run_upyflow(load_cpython(str(tmp_path), name), [x])[0]
+    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+    with pytest.raises(BakeError, match=r"^--input-layout must be nchw or nhwc, not 'chwn'$"):
+        compile_model("m.onnx", "m", data, input_layout="chwn")
+
+
+def test_cli_input_shape_and_layout(tmp_path):
+    (tmp_path / "m.onnx").write_bytes(_conv_model(["N", 3, "H", "W"]))
+    cmd = [sys.executable, "-m", "upyflow_tools.cli", "bake", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")]
+    done = subprocess.run(cmd + ["--input-shape", "x=1,3,8,8"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "note: the board reads and writes rank-4 ONNX tensors NHWC" in done.stdout
+    done = subprocess.run(cmd + ["--input-shape", "x=1,3,8,8", "--input-layout", "nchw"], capture_output=True,
+                          text=True)
+    assert "note: the board reads and writes rank-4 ONNX tensors NCHW" in done.stdout
+    bad = subprocess.run(cmd + ["--input-shape", "x=1,3,a"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith(
+        "--input-shape takes NAME=D0,D1,... (positive integers), not 'x=1,3,a'")

@@ -16,10 +16,16 @@ from .state import Reader
 from .values import NHWC, NLC, QConst, Val, count, ident
 
 
-def read_onnx(data: bytes, constants: dict | None = None) -> Graph:
+def read_onnx(data: bytes, constants: dict | None = None, input_shapes: dict | None = None,
+              input_layout: str = "nhwc") -> Graph:
     """Parse .onnx bytes into an ir.Graph; BakeError with one line on anything unsupported.
 
-    constants {graph input name: array}: those inputs are read as initializers of these values."""
+    constants {graph input name: array}: those inputs are read as initializers of these values.
+    input_shapes {graph input name: shape}: the shape of an input with symbolic dimensions.
+    input_layout: "nhwc" (rank-4 inputs and outputs NHWC on the board, no transpose before the
+    first Conv) or "nchw" (as onnxruntime takes and gives them; transposed on the board)."""
+    if input_layout not in ("nhwc", "nchw"):
+        raise BakeError("--input-layout must be nchw or nhwc, not %r" % input_layout)
     try:
         import onnx
     except ImportError:
@@ -35,6 +41,8 @@ def read_onnx(data: bytes, constants: dict | None = None) -> Graph:
         if not all(isinstance(v, str) for v in [node.op_type, node.domain, node.name, *node.input, *node.output]):
             raise BakeError("not a valid ONNX file (a node's operator or operand name is not text)")
     reader = Reader(model, constants)
+    reader.input_shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+    reader.layout = input_layout
     try:
         return _read(reader, constants or {})
     except BakeError:
@@ -54,10 +62,11 @@ def _read(r: Reader, constants: dict) -> Graph:
     for init in r.g.initializer:
         r.vals[init.name] = initializer(init)
     names = [vi.name for vi in r.g.input if vi.name not in r.vals]
-    for name in constants:
-        if name not in names:
-            raise BakeError("--const %s: the model has no graph input named %r (inputs: %s)"
-                            % (name, name, ", ".join(names)))
+    for flag, given in (("--const", constants), ("--input-shape", r.input_shapes)):
+        for name in given:
+            if name not in names:
+                raise BakeError("%s %s: the model has no graph input named %r (inputs: %s)"
+                                % (flag, name, name, ", ".join(names)))
     inputs = []
     for vi in r.g.input:
         if vi.name in r.vals:
@@ -90,6 +99,11 @@ def _read(r: Reader, constants: dict) -> Graph:
     if r.notes:
         desc += "; " + "; ".join(r.notes)
     graph = Graph(r.tensors, r.ops, inputs, outputs, desc)
+    ranks = [len(r.tensors[t].shape) for t in inputs + outputs]
+    if 4 in ranks or (3 in ranks and r.one_d):
+        graph.notes.append("the board reads and writes rank-4 ONNX tensors %s"
+                           % ("NHWC (give NCHW data transposed; --input-layout nchw takes it as onnxruntime does)"
+                              if r.layout == "nhwc" else "NCHW, as onnxruntime (transposed on the board)"))
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in r.g.node):
         graph.rounding = "onnxruntime"   # a QDQ model: its reference is onnxruntime
     return graph
@@ -103,8 +117,17 @@ def _graph_input(r: Reader, vi) -> int:
         raise BakeError("graph input %r is not a tensor" % vi.name)
     dtype = onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
     dims: list[int] = []
+    given = r.input_shapes.get(vi.name)
+    if given is not None:
+        declared = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+        if len(given) != len(declared) or any(d is not None and d != g for d, g in zip(declared, given)) \
+                or min(given, default=1) < 1:
+            raise BakeError("--input-shape %s=%s does not fit the input's shape %s"
+                            % (vi.name, ",".join(map(str, given)), [d if d is not None else "?" for d in declared]))
     for axis, d in enumerate(tt.shape.dim):
-        if d.HasField("dim_value") and d.dim_value > 0:
+        if given is not None:
+            dims.append(given[axis])
+        elif d.HasField("dim_value") and d.dim_value > 0:
             dims.append(d.dim_value)
         elif axis == 0:
             dims.append(1)
@@ -112,15 +135,17 @@ def _graph_input(r: Reader, vi) -> int:
                               % (d.dim_param or "?", vi.name))
         else:
             raise BakeError("graph input %r has a dynamic dimension %r (axis %d); upyflow needs static "
-                            "shapes (only a symbolic batch dimension, set to 1, is allowed)"
-                            % (vi.name, d.dim_param or "?", axis))
+                            "shapes: give them with --input-shape %s=%s"
+                            % (vi.name, d.dim_param or "?", axis, vi.name,
+                               ",".join(str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0
+                                        else "1" if k == 0 else "N" for k, x in enumerate(tt.shape.dim))))
     shape = tuple(dims)
     if count(shape) > MAX_ELEMENTS:
         raise BakeError("graph input %r has shape %s; upyflow reads at most %d values per tensor"
                         % (vi.name, list(shape), MAX_ELEMENTS))
     users = [r.g.node[i].op_type for i in r.consumers.get(vi.name, [])]
     perm = ident(len(shape))
-    if not (users and all(u == "Transpose" for u in users)):
+    if not (users and all(u == "Transpose" for u in users)) and r.layout == "nhwc":
         if len(shape) == 4:
             perm = NHWC
         elif len(shape) == 3 and r.one_d:
@@ -161,9 +186,9 @@ def _graph_output(r: Reader, name: str) -> int:
     rank = len(v.shape)
     makers = [n for n in r.g.node if name in n.output]
     made_by = [n.op_type for n in makers]
-    if rank == 4 and made_by != ["Transpose"]:
+    if rank == 4 and made_by != ["Transpose"] and r.layout == "nhwc":
         v = stored_as(r, v, v.shape, NHWC)
-    elif rank == 3 and r.one_d and made_by != ["Transpose"]:
+    elif rank == 3 and r.one_d and made_by != ["Transpose"] and r.layout == "nhwc":
         v = stored_as(r, v, v.shape, NLC)
     else:
         v = stored_as(r, v, v.shape, ident(rank))

@@ -27,6 +27,8 @@ class Reader:
     def __init__(self, model, constants: dict | None = None) -> None:
         self.model = model
         self.current = None          # the node being read, for error messages
+        self.input_shapes: dict[str, tuple] = {}   # read_onnx's input_shapes
+        self.layout = "nhwc"                        # read_onnx's input_layout
         self.g = model.graph
         self.opset = opset(model)
         self.tensors: list[Tensor] = []
