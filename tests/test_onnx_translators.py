@@ -407,3 +407,13 @@ def test_cli_input_shape_and_layout(tmp_path):
     bad = subprocess.run(cmd + ["--input-shape", "x=1,3,a"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith(
         "--input-shape takes NAME=D0,D1,... (positive integers), not 'x=1,3,a'")
+
+
+@pytest.mark.parametrize("c_shape,trans_a", [((3, 4), 0), ((3, 1), 1), ((4,), 1), ((1, 4), 0)])
+def test_gemm_trans_a_and_bias_matrix(tmp_path, c_shape, trans_a):
+    rng = rng_for("gemm%s%d" % (c_shape, trans_a))
+    inits = {"b": rng.normal(0, 0.5, (5, 4)).astype(np.float32), "c": rng.normal(0, 0.5, c_shape).astype(np.float32)}
+    a_shape = [5, 3] if trans_a else [3, 5]
+    data = model([oh.make_node("Gemm", ["a", "b", "c"], ["y"], transA=trans_a, alpha=0.5, beta=1.5),
+                  oh.make_node("Relu", ["y"], ["z"])], {"a": a_shape}, ["z"], inits)
+    assert "FULLY_CONNECTED" in kinds(check(data, tmp_path, {"a": a_shape}, "gemm"))
