@@ -417,3 +417,28 @@ def test_gemm_trans_a_and_bias_matrix(tmp_path, c_shape, trans_a):
     data = model([oh.make_node("Gemm", ["a", "b", "c"], ["y"], transA=trans_a, alpha=0.5, beta=1.5),
                   oh.make_node("Relu", ["y"], ["z"])], {"a": a_shape}, ["z"], inits)
     assert "FULLY_CONNECTED" in kinds(check(data, tmp_path, {"a": a_shape}, "gemm"))
+
+
+@pytest.mark.parametrize("elem,np_type", [(TP.INT8, np.int8), (TP.UINT8, np.uint8)])
+def test_integer_arithmetic_wraps_as_onnxruntime(tmp_path, elem, np_type):
+    """Plain int8/uint8 Add/Sub/Mul/Max/Min/Clip (no quantization): int32 between two CASTs,
+    wrapping on overflow exactly as onnxruntime."""
+    lo, hi = (np.array(-20, np_type), np.array(90, np_type)) if np_type == np.int8 else \
+        (np.array(20, np_type), np.array(200, np_type))
+    nodes = [oh.make_node("Add", ["a", "b"], ["s"]), oh.make_node("Mul", ["s", "b"], ["m"]),
+             oh.make_node("Sub", ["m", "a"], ["d"]), oh.make_node("Max", ["d", "a", "b"], ["mx"]),
+             oh.make_node("Min", ["mx", "a"], ["mn"]), oh.make_node("Clip", ["d", "lo", "hi"], ["y"])]
+    graph = oh.make_graph(nodes, "g", [oh.make_tensor_value_info(n, elem, [2, 3, 4]) for n in ("a", "b")],
+                          [oh.make_tensor_value_info(n, elem, None) for n in ("mn", "y")],
+                          [numpy_helper.from_array(lo, "lo"), numpy_helper.from_array(hi, "hi")])
+    data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 21)], ir_version=10).SerializeToString()
+    name = "tr%d" % next(_count)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
+    assert "CAST" in kinds(result)
+    info = np.iinfo(np_type)
+    rng = rng_for("int%s" % np_type)
+    feeds = {k: rng.integers(info.min, info.max + 1, (2, 3, 4)).astype(np_type) for k in ("a", "b")}
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)
+    got = run_upyflow(load_cpython(str(tmp_path), name), list(feeds.values()))
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.reshape(w.shape), w)

@@ -16,7 +16,7 @@ from ..qdq import to_float
 from ..registry import translator
 from ..state import Reader
 from ..values import Val
-from .elementwise import aligned, const_operand
+from .elementwise import aligned, const_operand, integer_op, is_integer
 
 
 def float_op(r: Reader, node, kind: str, operands: list, name: str, **options) -> Val:
@@ -49,6 +49,13 @@ def variadic(r: Reader, node) -> None:
     """Max, Min, Sum, Mean of any number of operands: a chain of binary ops."""
     vals = _computed_first(r, node, [r.get(node, k) for k in range(len(node.input))])
     out = node.output[0]
+    if is_integer(r, vals[0]) and node.op_type in ("Max", "Min", "Sum"):
+        acc = vals[0]
+        for k in range(1, len(vals)):
+            acc = integer_op(r, node, VARIADIC[node.op_type], [acc, vals[k]],
+                             out if k == len(vals) - 1 else "%s/part%d" % (out, k))
+        r.set(out, acc)
+        return
     if len(vals) == 1:
         acc = to_float(r, plain(r, vals[0]))
     for k in range(1, len(vals)):
