@@ -620,7 +620,8 @@ def test_constant_node(tmp_path):
 def test_unsupported_op_is_named():
     data = make([oh.make_node("Erf", ["x"], ["y"])], {"x": [1, 4]}, ["y"])
     with pytest.raises(BakeError, match=r"^unsupported ONNX operator Erf \(torch GELU exports Erf; "
-                                        r"nn\.ReLU or nn\.Hardswish are supported\); upyflow reads ONNX "
+                                        r"upyflow has no GELU kernel yet: nn\.ReLU or nn\.Hardswish are "
+                                        r"supported\); upyflow reads ONNX "
                                         r"Abs, Add, AveragePool, .*Conv, .*MatMul, "):
         read_onnx(data)
 

@@ -14,8 +14,11 @@ _ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16"
                     9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
 # Why an unsupported operator is usually there: printed beside it.
 ONNX_HINTS = {
-    "Erf": "torch GELU exports Erf; nn.ReLU or nn.Hardswish are supported",
+    "Erf": "torch GELU exports Erf; upyflow has no GELU kernel yet: nn.ReLU or nn.Hardswish are supported",
+    "Gelu": "no GELU kernel yet: nn.ReLU or nn.Hardswish are supported",
     "Loop": "control flow is not supported",
+    "Reciprocal": "no float divide kernel yet: divide by a constant (Div by a constant runs as MUL)",
+    "LayerNormalization": "needs a square root and a divide on the board (no kernel yet); BatchNormalization folds",
 }
 SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu",
                     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add", "Mul", "Sub", "Div",
