@@ -190,9 +190,10 @@ def test_reduce_mean(tmp_path, axes, keep):
     assert "MEAN" in kinds(check(data, tmp_path, {"x": [1, 3, 4, 5]}, "rmean%s%d" % (axes, keep)))
 
 
-def test_depth_to_space(tmp_path):
-    data = model([oh.make_node("DepthToSpace", ["x"], ["y"], blocksize=2)], {"x": [1, 8, 2, 3]}, ["y"])
-    assert "DEPTH_TO_SPACE" in kinds(check(data, tmp_path, {"x": [1, 8, 2, 3]}, "d2s"))
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+def test_depth_to_space(tmp_path, mode):
+    data = model([oh.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode=mode)], {"x": [1, 8, 2, 3]}, ["y"])
+    assert "DEPTH_TO_SPACE" in kinds(check(data, tmp_path, {"x": [1, 8, 2, 3]}, "d2s" + mode))
 
 
 # --- opsets and constants ----------------------------------------------------------------------

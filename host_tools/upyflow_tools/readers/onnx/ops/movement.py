@@ -1,4 +1,5 @@
-"""Data movement: Split (SPLIT_V on the stored axis) and DepthToSpace (DEPTH_TO_SPACE, DCR)."""
+"""Data movement: Split (SPLIT_V on the stored axis) and DepthToSpace (DEPTH_TO_SPACE; CRD
+mode after a TRANSPOSE of the channels)."""
 from __future__ import annotations
 
 import numpy as np
@@ -50,15 +51,24 @@ def depth_to_space(r: Reader, node) -> None:
     a = attrs(node)
     mode = a.get("mode", b"DCR")
     mode = mode.decode() if isinstance(mode, bytes) else mode
-    if mode != "DCR":
-        raise BakeError("DepthToSpace node %r: mode %s is not supported (only DCR)" % (node.name, mode))
+    if mode not in ("DCR", "CRD"):
+        raise BakeError("DepthToSpace node %r: mode %s is not supported (DCR, CRD)" % (node.name, mode))
     v = r.rt(node, 0)
     x = spatial_in(r, node, v)
     b = int(a.get("blocksize", 0))
     _, c, h, w = x.shape
     if b < 1 or c % (b * b) or len(v.shape) != 4:
         raise BakeError("DepthToSpace node %r: blocksize %d for input %s" % (node.name, b, list(v.shape)))
+    src = x.t
+    if mode == "CRD":   # (PyTorch's PixelShuffle) channels c*b*b + k to DCR's k*C + c: one TRANSPOSE
+        co, name = c // (b * b), node.output[0]
+        flat = r.like(name + "/crd", src, (1, h * w, co, b * b))
+        r.op("RESHAPE", [src, r.i32(name + "/crd_shape", [1, h * w, co, b * b])], [flat])
+        moved = r.like(name + "/dcr", src, (1, h * w, b * b, co))
+        r.op("TRANSPOSE", [flat, r.i32(name + "/dcr_perm", [0, 1, 3, 2])], [moved])
+        src = r.like(name + "/dcr_nhwc", src, (1, h, w, c))
+        r.op("RESHAPE", [moved, r.i32(name + "/dcr_shape", [1, h, w, c])], [src])
     out = r.like(node.output[0], x.t, (1, h * b, w * b, c // (b * b)))
-    r.op("DEPTH_TO_SPACE", [x.t], [out], block_size=b)
+    r.op("DEPTH_TO_SPACE", [src], [out], block_size=b)
     logical = (1, c // (b * b), h * b, w * b)
     r.set(node.output[0], Val(out, logical, logical, NHWC, x.deq))
