@@ -443,3 +443,21 @@ def test_integer_arithmetic_wraps_as_onnxruntime(tmp_path, elem, np_type):
     got = run_upyflow(load_cpython(str(tmp_path), name), list(feeds.values()))
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g.reshape(w.shape), w)
+
+
+@pytest.mark.parametrize("nodes,inits,match", [
+    ([oh.make_node("Split", ["x"], ["a", "b"], axis=1, num_outputs=2 ** 31 - 1)], {},
+     r"^Split node '': num_outputs 2147483647 for 2 outputs$"),
+    ([oh.make_node("Resize", ["x", "", "s"], ["y"])], {"s": np.array([1, 1, 1e9, 1e9], np.float32)},
+     r"^tensor 'y' would have shape \[1, 4, 6000000000, 6000000000\]"),
+    ([oh.make_node("ConvTranspose", ["x", "w"], ["y"], dilations=[2 ** 30, 1])],
+     {"w": np.ones((4, 2, 3, 3), np.float32)}, r"^tensor 'w' would have shape \[4, 2, 2147483649, 3\]"),
+    ([oh.make_node("Pow", ["x"], ["y"])], {}, r"^Pow node '' needs an exponent$"),
+    ([oh.make_node("Cast", ["x"], ["y"], to=100)], {}, r"^Cast node '': casting a computed f32 tensor to type 100"),
+])
+def test_new_translators_refuse_in_one_line(nodes, inits, match):
+    """Mutations that once reached the reader's catch-all (found by mutating the conformance models)."""
+    data = model(nodes, {"x": [1, 4, 6, 6]}, ["y"] if nodes[0].output[0] == "y" else ["a", "b"], inits)
+    with pytest.raises(BakeError, match=match) as e:
+        compile_model("m.onnx", "m", data)
+    assert "malformed" not in str(e.value)

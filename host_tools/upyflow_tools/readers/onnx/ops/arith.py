@@ -71,8 +71,10 @@ def variadic(r: Reader, node) -> None:
 def power(r: Reader, node) -> None:
     v = r.rt(node, 0)
     e = r.cval(node, 1, "exponent")
+    if e is None:
+        raise BakeError("Pow node %r needs an exponent" % node.name)
     e = np.asarray(e)
-    if e.size != 1 or float(e.reshape(-1)[0]) not in (1.0, 2.0):
+    if e.size != 1 or e.dtype.kind not in "iuf" or float(e.reshape(-1)[0]) not in (1.0, 2.0):
         raise BakeError("Pow node %r: exponent %s; upyflow runs a constant exponent 1 or 2"
                         % (node.name, e.reshape(-1)[:4].tolist()))
     if len(v.shape) < e.ndim:

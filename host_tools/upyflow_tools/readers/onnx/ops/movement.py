@@ -25,8 +25,10 @@ def split(r: Reader, node) -> None:
     spec = a.get("split") if r.opset < 13 else r.cval(node, 1, "split")
     if spec is not None and np.size(spec) > 0:
         sizes = [int(s) for s in np.asarray(spec).reshape(-1)]
-    elif "num_outputs" in a or n_out > 0:
+    else:
         n = int(a.get("num_outputs", n_out))
+        if n != n_out:
+            raise BakeError("Split node %r: num_outputs %d for %d outputs" % (node.name, n, n_out))
         part = -(-length // max(n, 1))   # ONNX: equal parts, the last one smaller
         sizes = [min(part, length - k * part) for k in range(n)]
     if len(sizes) != n_out or sum(sizes) != length or min(sizes) < 1:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .... import BakeError
 from ....lower.families.resize import _float_table, _nearest_map
-from ..checks import attrs
+from ..checks import attrs, check_shape
 from ..layout import spatial_in
 from ..qdq import to_float
 from ..registry import translator
@@ -122,6 +122,7 @@ def _scales(r: Reader, node, a: dict, shape: tuple) -> tuple[list[float], list[i
             full_s[ax] = float(F(int(n)) / F(shape[ax]))
     if any(o < 1 for o in full_o):
         raise BakeError("Resize node %r: output shape %s" % (node.name, full_o))
+    check_shape(node.output[0], full_o)   # before any table of that size is made
     return full_s, full_o
 
 

@@ -45,7 +45,8 @@ def cast(r: Reader, node) -> None:
     v = r.get(node, 0)
     if node.op_type == "Cast":
         to = attrs(node).get("to", 0)
-        target = "f32" if to == 1 else helper.tensor_dtype_to_string(to) if to else "?"
+        target = "f32" if to == 1 else str(helper.TensorProto.DataType.Name(to)).lower() \
+            if to in helper.TensorProto.DataType.values() else "type %d" % to
     else:
         like = r.get(node, 1)
         target = r.tensors[like.t].dtype if isinstance(like, Val) else \

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .... import BakeError
-from ..checks import attrs
+from ..checks import attrs, check_shape
 from ..layout import out_1d, spatial_in
 from ..qdq import output_chain, to_float
 from ..registry import translator
@@ -55,6 +55,7 @@ def conv_transpose(r: Reader, node) -> None:
     if len(dil) != 2 or min(dil) < 1:
         raise BakeError("ConvTranspose node %r: dilations %s" % (node.name, dil))
     if dil != [1, 1]:   # a dilated kernel is the kernel with zeros between its taps (exact)
+        check_shape(node.input[1], (c_in, og, (kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1))
         wd = np.zeros((c_in, og, (kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1), np.float32)
         wd[:, :, ::dil[0], ::dil[1]] = wf
         wf = wd
@@ -69,6 +70,8 @@ def conv_transpose(r: Reader, node) -> None:
     full = [(n - 1) * s + k + p for n, s, k, p in zip(in_hw, s_hw, (kh, kw), out_pad)]
     auto = a.get("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else auto
+    if "output_shape" in a and len(a["output_shape"]) < 2:
+        raise BakeError("ConvTranspose node %r: output_shape %s" % (node.name, list(a["output_shape"])))
     if "output_shape" in a or auto in ("SAME_UPPER", "SAME_LOWER"):
         out_hw = [int(d) for d in a["output_shape"]][-2:] if "output_shape" in a else \
             [n * s for n, s in zip(in_hw, s_hw)]
