@@ -14,7 +14,8 @@ in-scope test is baked and run on one upyflow tier and sorted into:
 In scope: every input and output a tensor of float32, int8 or uint8 (the types a
 microcontroller model carries; shapes come with the test data). Inputs the model uses as
 weights (a Conv's W given as a graph input) are baked as constants with the test's values
-when the plain bake refuses a non-constant operand, as a caller who knows them would.
+when the plain bake refuses a non-constant operand (bake's `constants`, the CLI's --const), as a caller
+who knows them would.
 
 Layout: the baked model reads and writes rank-4 tensors NHWC (rank-3 NLC in models with 1-D
 convolutions) unless a Transpose consumes the input or makes the output, as the reader's
@@ -124,29 +125,20 @@ def _input_rank(case, value: str) -> tuple:
     return ()
 
 
-def _with_constants(case, keep: int) -> bytes:
-    """The model with graph inputs after the first `keep` made initializers (test values)."""
-    import onnx
-    from onnx import numpy_helper
-    model = onnx.ModelProto()
-    model.CopyFrom(case.model)
-    g = model.graph
+def _constants(case, keep: int) -> dict:
+    """Graph inputs after the first `keep` with the test's values (bake's `constants`)."""
     inputs = case.data_sets[0][0]
-    const = list(g.input)[keep:]
-    for v, x in zip(const, inputs[keep:]):
-        g.initializer.append(numpy_helper.from_array(np.asarray(x), v.name))
-    del g.input[keep:]
-    return model.SerializeToString()
+    return {v.name: np.asarray(x) for v, x in zip(list(case.model.graph.input)[keep:], inputs[keep:])}
 
 
-def _bake(data: bytes, tmp: str, tier: str):
+def _bake(data: bytes, tmp: str, tier: str, constants: dict | None = None):
     import importlib.util
 
     import upyflow
     from upyflow_tools.bake import bake
     name = "conf%d" % _bake.count
     _bake.count += 1
-    bake("model.onnx", tmp, name=name, data=data)
+    bake("model.onnx", tmp, name=name, data=data, constants=constants)
     spec = importlib.util.spec_from_file_location(name, os.path.join(tmp, name + ".py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -184,7 +176,7 @@ def run_case(case, tier: str, tmp: str) -> Outcome:
         except BakeError as e:
             if n_inputs < 2 or "constant" not in str(e):
                 raise
-            model, n_inputs, constants = _bake(_with_constants(case, 1), tmp, tier), 1, True
+            model, n_inputs, constants = _bake(data, tmp, tier, _constants(case, 1)), 1, True
     except BakeError as e:
         return Outcome(case.name, op, "unsupported", str(e).splitlines()[0])
     except Exception as e:   # a traceback from bake is a bug

@@ -9,10 +9,12 @@ import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from . import BakeError
 from .emit import Baked, assemble, module_source
 from .fold import fold_constants
-from .ir import Graph
+from .ir import NP_DTYPE, Graph
 from .lower import Call, lower
 from .lower.core import MAX_BYTES, check_dataflow
 from .passes import alias_layout_ops, split_large_layers
@@ -54,32 +56,62 @@ class BakeResult:
                    if self.graph.tensors[b.tensor].variable)
 
 
-def read_model(path: str) -> Graph:
+def read_model(path: str, constants: dict | None = None, **onnx_options) -> Graph:
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise BakeError("cannot read %s: %s" % (path, e.strerror)) from None
-    return parse_model(data, path)
+    return parse_model(data, path, constants, **onnx_options)
 
 
-def parse_model(data: bytes, path: str) -> Graph:
-    """Model bytes -> ir.Graph: ONNX by the .onnx extension, else TFLite."""
+def parse_model(data: bytes, path: str, constants: dict | None = None, input_shapes: dict | None = None,
+                input_layout: str | None = None) -> Graph:
+    """Model bytes -> ir.Graph: ONNX by the .onnx extension, else TFLite. `constants`
+    {graph input name: array}: those inputs become constants with these values (weights a
+    model takes as inputs). ONNX only: `input_shapes` {name: shape} fixes symbolic dimensions,
+    `input_layout` "nhwc" (default) or "nchw" is the byte order of rank-4 inputs and outputs."""
     if path.lower().endswith(".onnx"):
         from .readers.onnx import read_onnx
-        return read_onnx(data)
-    return read_tflite(data)
+        return read_onnx(data, constants, input_shapes, input_layout or "nhwc")
+    if input_shapes or input_layout:
+        raise BakeError("--input-shape and --input-layout apply to ONNX models; a .tflite file fixes both")
+    graph = read_tflite(data)
+    if constants:
+        inputs_as_constants(graph, constants)
+    return graph
+
+
+def inputs_as_constants(graph: Graph, constants: dict) -> None:
+    """Graph inputs named in `constants` become constant tensors of those values."""
+    by_name = {graph.tensors[t].name: t for t in graph.inputs}
+    for name, value in constants.items():
+        if name not in by_name:
+            raise BakeError("--const %s: the model has no input named %r (inputs: %s)"
+                            % (name, name, ", ".join(sorted(by_name))))
+        t = graph.tensors[by_name[name]]
+        arr = np.asarray(value)
+        if tuple(arr.shape) != tuple(t.shape) or arr.dtype != NP_DTYPE.get(t.dtype):
+            raise BakeError("--const %s: %s %s given, the input is %s %s"
+                            % (name, arr.dtype, list(arr.shape), t.dtype, list(t.shape)))
+        t.data = np.ascontiguousarray(arr)
+        graph.inputs.remove(by_name[name])
 
 
 def compile_model(path: str, name: str | None = None, data: bytes | None = None,
                   weights: str = "inline", quantize: GraphRewrite | None = None,
-                  rounding: str | None = None, patches: str | list = "auto") -> BakeResult:
+                  rounding: str | None = None, patches: str | list = "auto",
+                  constants: dict | None = None, input_shapes: dict | None = None,
+                  input_layout: str | None = None) -> BakeResult:
     """Everything but writing files: the baked tables in memory (`data` instead of reading `path`).
+
+    `constants` {input name: array}: graph inputs baked as constants (weights given as inputs).
 
     `quantize` (ptq.Quantization) turns a float model into int8 first. `rounding`
     ("tflm" or "onnxruntime"): how int8 conv/FC requantize; None keeps the reader's choice
     (onnxruntime for QDQ ONNX models, tflm otherwise)."""
-    graph = parse_model(data, path) if data is not None else read_model(path)
+    graph = parse_model(data, path, constants, input_shapes, input_layout) if data is not None else \
+        read_model(path, constants, input_shapes=input_shapes, input_layout=input_layout)
     if rounding is not None:
         if rounding not in ("tflm", "onnxruntime"):
             raise BakeError("--rounding must be tflm or onnxruntime, not %r" % rounding)
@@ -143,11 +175,13 @@ def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
          march: str | None = None, data: bytes | None = None,
          weights: str = "inline", quantize: GraphRewrite | None = None,
          rounding: str | None = None, patches: str = "auto",
-         labels: str | None = None) -> tuple[BakeResult, list[str]]:
+         labels: str | None = None, constants: dict | None = None, input_shapes: dict | None = None,
+         input_layout: str | None = None) -> tuple[BakeResult, list[str]]:
     """Bake `path` into OUTDIR/NAME.py (and NAME.mpy, NAME.bin); returns the result and files written.
 
     labels: a text file of class names, one per line, for output 0 (m.labels, m.top)."""
-    result = compile_model(path, name, data, weights, quantize, rounding, patches)
+    result = compile_model(path, name, data, weights, quantize, rounding, patches, constants, input_shapes,
+                           input_layout)
     if labels is not None:
         result.baked.labels = read_labels(labels, result)
     if not result.name.isidentifier():

@@ -17,7 +17,8 @@ def _cmd_bake(args: argparse.Namespace) -> int:
     print("upyflow: baking %s" % args.model, file=sys.stderr)
     result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march,
                          weights=args.weights, quantize=_quantization(args), rounding=args.rounding,
-                         patches=args.patches, labels=args.labels)
+                         patches=args.patches, labels=args.labels, constants=_constants(args.const),
+                         input_shapes=_input_shapes(args.input_shape), input_layout=args.input_layout)
     b = result.baked
     print("%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
           % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
@@ -32,6 +33,44 @@ def _cmd_bake(args: argparse.Namespace) -> int:
     if result.quant_report:
         print(result.quant_report)
     return 0
+
+
+def _constants(specs: list[str] | None) -> dict | None:
+    """--const NAME=FILE.npy (repeatable): graph inputs baked as constants of those arrays."""
+    if not specs:
+        return None
+    import numpy as np
+    out = {}
+    for spec in specs:
+        name, eq, path = spec.partition("=")
+        if not eq or not name or not path:
+            raise BakeError("--const takes NAME=FILE.npy, not %r" % spec)
+        try:
+            out[name] = np.load(path, allow_pickle=False)
+        except OSError as e:
+            raise BakeError("--const %s: cannot read %s: %s" % (name, path, e.strerror or e)) from None
+        except ValueError:
+            raise BakeError("--const %s: %s is not a .npy array file (numpy.save)" % (name, path)) from None
+        if not isinstance(out[name], np.ndarray):
+            raise BakeError("--const %s: %s holds several arrays (.npz); give one .npy array" % (name, path))
+    return out
+
+
+def _input_shapes(specs: list[str] | None) -> dict | None:
+    """--input-shape NAME=1,3,32,32 (repeatable)."""
+    if not specs:
+        return None
+    out = {}
+    for spec in specs:
+        name, eq, dims = spec.partition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split(","))
+        except ValueError:
+            shape = ()
+        if not eq or not name or not shape or min(shape) < 1:
+            raise BakeError("--input-shape takes NAME=D0,D1,... (positive integers), not %r" % spec)
+        out[name] = shape
+    return out
 
 
 def _quantization(args: argparse.Namespace) -> Quantization | None:
@@ -177,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): run the first layers of a CNN in bands of rows where that "
                         "shrinks the arena (byte-identical; at most 10%% more arithmetic); off: one "
                         "call per layer")
+    b.add_argument("--const", action="append", metavar="NAME=FILE.npy",
+                   help="bake graph input NAME as a constant with these values (weights a model "
+                        "takes as inputs); repeatable")
+    b.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
+                   help="ONNX: the shape of graph input NAME, fixing its symbolic dimensions; repeatable")
+    b.add_argument("--input-layout", choices=["nhwc", "nchw"],
+                   help="ONNX: byte order of rank-4 inputs and outputs on the board: nhwc (default; no "
+                        "transpose before the first Conv) or nchw (as onnxruntime; transposed on the board)")
     b.set_defaults(fn=_cmd_bake)
 
     i = sub.add_parser("inspect", help="check a model: every operator supported or not, inputs/outputs, arena plan",

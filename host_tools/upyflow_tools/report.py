@@ -18,6 +18,20 @@ def supported_table() -> str:
     return "\n".join(rows)
 
 
+def onnx_supported_table() -> str:
+    """ONNX operators the reader takes: translated onto TFLite operators (the translator's
+    module in readers/onnx/ops/ says how), and/or folded at bake time on constants."""
+    from .readers.onnx.fold import FOLDABLE
+    from .readers.onnx.registry import TRANSLATORS
+    rows = ["| ONNX operator | computed inputs (readers/onnx/ops/) | constant inputs |", "|---|---|---|"]
+    for op in sorted(set(TRANSLATORS) | FOLDABLE | {"Constant"}):
+        fn = TRANSLATORS.get(op)
+        where = "%s.py" % fn.__module__.rsplit(".", 1)[-1] if fn is not None else "-"
+        rows.append("| %s | %s | %s |" % (op, where, "folded at bake time" if op in FOLDABLE | {"Constant"}
+                                         else "-"))
+    return "\n".join(rows)
+
+
 # Free heap of typical boards with stock firmware (bytes), for the fit table.
 BOARDS = (("RP2040", 190_000), ("ESP32", 110_000), ("ESP32-C3", 150_000), ("ESP32-S3+PSRAM", 2_000_000))
 

@@ -8,21 +8,25 @@ import numpy as np
 from ... import BakeError
 from .values import count
 
-MIN_OPSET, MAX_OPSET = 9, 22
-_ONNX_DTYPES = {1: "f32", 3: "i8", 6: "i32", 7: "i64", 9: "bool"}
+MIN_OPSET, MAX_OPSET = 9, 28
+_ONNX_DTYPES = {1: "f32", 2: "u8", 3: "i8", 6: "i32", 7: "i64", 9: "bool"}
 _ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
                     9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
 # Why an unsupported operator is usually there: printed beside it.
 ONNX_HINTS = {
-    "Erf": "torch GELU exports Erf; nn.ReLU or nn.Hardswish are supported",
-    "If": "control flow: export with constant shapes so the exporter drops it",
+    "Erf": "torch GELU exports Erf; upyflow has no GELU kernel yet: nn.ReLU or nn.Hardswish are supported",
+    "Gelu": "no GELU kernel yet: nn.ReLU or nn.Hardswish are supported",
     "Loop": "control flow is not supported",
+    "Reciprocal": "no float divide kernel yet: divide by a constant (Div by a constant runs as MUL)",
+    "LayerNormalization": "needs a square root and a divide on the board (no kernel yet); BatchNormalization folds",
 }
 SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu",
                     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add", "Mul", "Sub", "Div",
                     "Concat", "Flatten", "Reshape", "Transpose", "Softmax", "BatchNormalization", "Pad",
                     "Identity", "Dropout", "Constant", "Squeeze", "Unsqueeze", "QuantizeLinear",
-                    "DequantizeLinear", "Shape", "Gather", "Cast"})
+                    "DequantizeLinear", "Shape", "Gather", "Cast", "Resize", "Upsample", "ConvTranspose",
+                    "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
+                    "ReduceMean", "Split", "DepthToSpace", "Size", "CastLike", "If"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a
@@ -40,7 +44,19 @@ ATTRS = {"kernel_shape": (_INTS, 1), "strides": (_INTS, 1), "dilations": (_INTS,
          "end": (_INT, None), "block_size": (_INT, 0), "value_int": (_INT, None), "value_ints": (_INTS, None),
          "alpha": (_FLOAT, None), "beta": (_FLOAT, None), "epsilon": (_FLOAT, None), "min": (_FLOAT, None),
          "max": (_FLOAT, None), "value_float": (_FLOAT, None), "value_floats": (6, None),
-         "auto_pad": (_STRING, None), "mode": (_STRING, None), "value": (_TENSOR, None)}
+         "auto_pad": (_STRING, None), "mode": (_STRING, None), "value": (_TENSOR, None),
+         "round_mode": (_STRING, None), "precision": (_INT, 0), "output_dtype": (_INT, 0),
+         "stash_type": (_INT, None), "split": (_INTS, 0), "num_outputs": (_INT, 1), "blocksize": (_INT, 1),
+         "keepdims": (_INT, 0), "noop_with_empty_axes": (_INT, 0), "output_padding": (_INTS, 0),
+         "output_shape": (_INTS, 1), "antialias": (_INT, 0)}
+# Attributes opsets 19..28 added to operators the reader runs, with the values it runs: any
+# other value is refused (Range's stash_type only matters for float16/bfloat16, refused anyway;
+# QuantizeLinear's output_dtype is read with its zero point, qdq.qparams).
+DEFAULT_ONLY: dict[tuple[str, str], tuple[set, str]] = {("Cast", "round_mode"): ({"up"}, "rounding to float8e8m0"),
+                ("Cast", "saturate"): ({1}, "float8 saturation"),
+                ("QuantizeLinear", "precision"): ({0, 1}, "division in a precision other than float32"),
+                ("QuantizeLinear", "saturate"): ({1}, "float8 saturation"),
+                ("DequantizeLinear", "output_dtype"): ({0, 1}, "an output type other than float32")}
 _ATTR_TYPE_NAMES = {1: "a float", 2: "an int", 3: "a string", 4: "a tensor", 6: "floats", 7: "ints"}
 # Operands each node needs (the rest are optional); opset-dependent ones by (opset, count) steps.
 MIN_INPUTS = {"Conv": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Equal": 2,
@@ -90,7 +106,17 @@ def attrs(node) -> dict:
 
 
 def check_arity(node, opset: int) -> None:
+    """Enough operands, and no attribute value the reader does not run (DEFAULT_ONLY)."""
     op = node.op_type
+    for a in node.attribute:
+        allowed = DEFAULT_ONLY.get((op, a.name))
+        if allowed is not None:
+            from onnx import helper
+            v = helper.get_attribute_value(a)
+            v = v.decode() if isinstance(v, bytes) else v
+            if v not in allowed[0]:
+                raise BakeError("%s node %r: %s = %r (%s) is not supported"
+                                % (op, node.name, a.name, v, allowed[1]))
     need = MIN_INPUTS.get(op, 1)
     if op in MIN_INPUTS_BY_OPSET and opset >= MIN_INPUTS_BY_OPSET[op][0]:
         need = MIN_INPUTS_BY_OPSET[op][1]
@@ -139,6 +165,6 @@ def initializer(init) -> np.ndarray:
 def onnx_dtype(elem: int, what: str) -> str:
     """The ir dtype of an ONNX element type the reader runs."""
     if elem not in _ONNX_DTYPES or elem in (7, 9):
-        raise BakeError("%s has type %s, which upyflow does not support (float32, or int8 via "
-                        "QuantizeLinear/DequantizeLinear)" % (what, _ONNX_TYPE_NAMES.get(elem, elem)))
+        raise BakeError("%s has type %s, which upyflow does not support (float32, or int8/uint8 "
+                        "via QuantizeLinear/DequantizeLinear)" % (what, _ONNX_TYPE_NAMES.get(elem, elem)))
     return _ONNX_DTYPES[elem]

@@ -11,7 +11,8 @@ from .values import count
 # ops evaluated with numpy when every input is a constant (shape arithmetic of exporters)
 FOLDABLE = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Reshape", "Flatten",
              "Transpose", "Identity", "Add", "Sub", "Mul", "Div", "Slice", "Range", "ConstantOfShape",
-             "Neg", "Sqrt", "Equal", "Where", "Expand", "DequantizeLinear", "QuantizeLinear"}
+             "Neg", "Sqrt", "Equal", "Where", "Expand", "DequantizeLinear", "QuantizeLinear", "Size", "Not",
+             "CastLike"}
 
 
 def fold_shape(node, spec) -> list[int]:
@@ -49,6 +50,12 @@ def fold(node, xs: list) -> np.ndarray:
     x = xs[0]
     if op == "Shape":
         return np.array(x.shape, np.int64)
+    if op == "Size":
+        return np.array(np.size(x), np.int64)
+    if op == "Not":
+        return np.logical_not(x)
+    if op == "CastLike":
+        return np.asarray(x).astype(np.asarray(xs[1]).dtype)
     if op == "Gather":
         idx, ax = np.asarray(xs[1]), a.get("axis", 0)
         if not -max(x.ndim, 1) <= ax < max(x.ndim, 1) or idx.dtype.kind not in "iu" or \

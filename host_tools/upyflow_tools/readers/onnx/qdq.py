@@ -25,23 +25,50 @@ def to_float(r: Reader, v: Val) -> Val:
 
 
 def qparams(r: Reader, node) -> tuple[np.ndarray, np.ndarray]:
+    """Scale and zero point of a QuantizeLinear/DequantizeLinear. uint8 is read as int8: zero
+    point minus 128 (its bytes minus 128 too, see uint8_as_int8), so (q - zp) and every int8
+    kernel are unchanged; the model's uint8 inputs and outputs are converted at the boundary."""
     s = r.get(node, 1)
     z = r.get(node, 2)
     if not isinstance(s, np.ndarray) or (z is not None and not isinstance(z, np.ndarray)):
         raise BakeError("%s node %r needs constant scale and zero point" % (node.op_type, node.name))
-    if z is None:
-        z = np.zeros(s.shape, np.int8)
+    if z is None:   # ONNX: QuantizeLinear without a zero point makes uint8 unless output_dtype says;
+        # DequantizeLinear's zero point is of its input's type
+        x = r.get(node, 0)
+        if node.op_type == "QuantizeLinear":
+            u8 = quantizes_to_uint8(node)
+        else:
+            u8 = (isinstance(x, np.ndarray) and x.dtype == np.uint8) or \
+                (isinstance(x, Val) and r.tensors[x.t].dtype == "u8")
+        z = np.zeros(s.shape, np.uint8 if u8 else np.int8)
     if s.ndim > 1 or s.size < 1 or z.size != s.size or z.dtype.kind not in "iu" \
             or not np.all(np.isfinite(s)) or np.any(s.astype(np.float64) <= 0):
         raise BakeError("%s node %r: scale %s and zero point %s; it needs matching, positive, finite scales"
                         % (node.op_type, node.name, s.reshape(-1)[:4].tolist(), z.reshape(-1)[:4].tolist()))
-    if z.dtype != np.int8 and node.op_type == "QuantizeLinear":
-        raise BakeError("QuantizeLinear %r quantizes to %s; upyflow runs int8 (QuantType.QInt8)"
-                        % (node.name, z.dtype))
+    if z.dtype not in (np.int8, np.uint8) and node.op_type == "QuantizeLinear":
+        raise BakeError("QuantizeLinear %r quantizes to %s; upyflow runs int8 and uint8" % (node.name, z.dtype))
     for a in node.attribute:
         if a.name == "block_size" and a.i:
             raise BakeError("%s %r: blocked quantization is not supported" % (node.op_type, node.name))
+        if a.name == "output_dtype" and node.op_type == "QuantizeLinear" and a.i not in (0, 2, 3):
+            raise BakeError("QuantizeLinear %r: output_dtype %d; upyflow runs int8 and uint8" % (node.name, a.i))
+    if z.dtype == np.uint8:
+        z = (z.astype(np.int16) - 128).astype(np.int8)
     return s.astype(np.float32), z
+
+
+def quantizes_to_uint8(node, r: Reader | None = None) -> bool:
+    """A QuantizeLinear whose output is uint8 (its zero point's type, else output_dtype, else uint8)."""
+    if r is not None and len(node.input) > 2 and node.input[2]:
+        z = r.vals.get(node.input[2])
+        return isinstance(z, np.ndarray) and z.dtype == np.uint8
+    dtype = next((a.i for a in node.attribute if a.name == "output_dtype" and a.i), 0)
+    return dtype in (0, 2)
+
+
+def uint8_as_int8(q: np.ndarray) -> np.ndarray:
+    """uint8 data as the int8 the reader runs (minus 128; zero points likewise)."""
+    return (q.astype(np.int16) - 128).astype(np.int8)
 
 
 def q_after(r: Reader, name: str):

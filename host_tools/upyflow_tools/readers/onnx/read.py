@@ -2,20 +2,30 @@
 the operator translators (ops/), to an ir.Graph."""
 from __future__ import annotations
 
+import numpy as np
+
 from ... import BakeError
 from ...ir import Graph
 from . import ops  # noqa: F401  (fills TRANSLATORS)
-from .checks import MAX_ELEMENTS, ONNX_HINTS, SUPPORTED, check_arity, first_line, initializer, onnx_dtype
+from .checks import MAX_ELEMENTS, ONNX_HINTS, SUPPORTED, check_arity, check_shape, first_line, initializer, onnx_dtype
 from .fold import FOLDABLE, constant, fold
 from .layout import stored_as
-from .qdq import to_float
-from .registry import TRANSLATORS
+from .qdq import quantizes_to_uint8, to_float
+from .registry import TRANSLATORS, translator
 from .state import Reader
 from .values import NHWC, NLC, QConst, Val, count, ident
 
 
-def read_onnx(data: bytes) -> Graph:
-    """Parse .onnx bytes into an ir.Graph; BakeError with one line on anything unsupported."""
+def read_onnx(data: bytes, constants: dict | None = None, input_shapes: dict | None = None,
+              input_layout: str = "nhwc") -> Graph:
+    """Parse .onnx bytes into an ir.Graph; BakeError with one line on anything unsupported.
+
+    constants {graph input name: array}: those inputs are read as initializers of these values.
+    input_shapes {graph input name: shape}: the shape of an input with symbolic dimensions.
+    input_layout: "nhwc" (rank-4 inputs and outputs NHWC on the board, no transpose before the
+    first Conv) or "nchw" (as onnxruntime takes and gives them; transposed on the board)."""
+    if input_layout not in ("nhwc", "nchw"):
+        raise BakeError("--input-layout must be nchw or nhwc, not %r" % input_layout)
     try:
         import onnx
     except ImportError:
@@ -30,9 +40,11 @@ def read_onnx(data: bytes) -> Graph:
     for node in model.graph.node:   # damaged strings parse as bytes
         if not all(isinstance(v, str) for v in [node.op_type, node.domain, node.name, *node.input, *node.output]):
             raise BakeError("not a valid ONNX file (a node's operator or operand name is not text)")
-    reader = Reader(model)
+    reader = Reader(model, constants)
+    reader.input_shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+    reader.layout = input_layout
     try:
-        return _read(reader)
+        return _read(reader, constants or {})
     except BakeError:
         raise
     except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError,
@@ -45,14 +57,23 @@ def read_onnx(data: bytes) -> Graph:
                            type(e).__name__, first_line(e))) from None
 
 
-def _read(r: Reader) -> Graph:
+def _read(r: Reader, constants: dict) -> Graph:
     """Every node in order, then the graph outputs in the runtime's layout."""
     for init in r.g.initializer:
         r.vals[init.name] = initializer(init)
+    names = [vi.name for vi in r.g.input if vi.name not in r.vals]
+    for flag, given in (("--const", constants), ("--input-shape", r.input_shapes)):
+        for name in given:
+            if name not in names:
+                raise BakeError("%s %s: the model has no graph input named %r (inputs: %s)"
+                                % (flag, name, name, ", ".join(names)))
     inputs = []
     for vi in r.g.input:
         if vi.name in r.vals:
             continue  # old exporters list initializers as inputs too
+        if vi.name in constants:
+            r.vals[vi.name] = _input_constant(vi, constants[vi.name])
+            continue
         inputs.append(_graph_input(r, vi))
     # constant-only ops (shape arithmetic) are checked when reached: they need constant inputs
     unsupported = sorted({n.op_type for n in r.g.node if n.op_type not in SUPPORTED
@@ -78,6 +99,11 @@ def _read(r: Reader) -> Graph:
     if r.notes:
         desc += "; " + "; ".join(r.notes)
     graph = Graph(r.tensors, r.ops, inputs, outputs, desc)
+    ranks = [len(r.tensors[t].shape) for t in inputs + outputs]
+    if 4 in ranks or (3 in ranks and r.one_d):
+        graph.notes.append("the board reads and writes rank-4 ONNX tensors %s"
+                           % ("NHWC (give NCHW data transposed; --input-layout nchw takes it as onnxruntime does)"
+                              if r.layout == "nhwc" else "NCHW, as onnxruntime (transposed on the board)"))
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in r.g.node):
         graph.rounding = "onnxruntime"   # a QDQ model: its reference is onnxruntime
     return graph
@@ -91,8 +117,17 @@ def _graph_input(r: Reader, vi) -> int:
         raise BakeError("graph input %r is not a tensor" % vi.name)
     dtype = onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
     dims: list[int] = []
+    given = r.input_shapes.get(vi.name)
+    if given is not None:
+        declared = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+        if len(given) != len(declared) or any(d is not None and d != g for d, g in zip(declared, given)) \
+                or min(given, default=1) < 1:
+            raise BakeError("--input-shape %s=%s does not fit the input's shape %s"
+                            % (vi.name, ",".join(map(str, given)), [d if d is not None else "?" for d in declared]))
     for axis, d in enumerate(tt.shape.dim):
-        if d.HasField("dim_value") and d.dim_value > 0:
+        if given is not None:
+            dims.append(given[axis])
+        elif d.HasField("dim_value") and d.dim_value > 0:
             dims.append(d.dim_value)
         elif axis == 0:
             dims.append(1)
@@ -100,15 +135,17 @@ def _graph_input(r: Reader, vi) -> int:
                               % (d.dim_param or "?", vi.name))
         else:
             raise BakeError("graph input %r has a dynamic dimension %r (axis %d); upyflow needs static "
-                            "shapes (only a symbolic batch dimension, set to 1, is allowed)"
-                            % (vi.name, d.dim_param or "?", axis))
+                            "shapes: give them with --input-shape %s=%s"
+                            % (vi.name, d.dim_param or "?", axis, vi.name,
+                               ",".join(str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0
+                                        else "1" if k == 0 else "N" for k, x in enumerate(tt.shape.dim))))
     shape = tuple(dims)
     if count(shape) > MAX_ELEMENTS:
         raise BakeError("graph input %r has shape %s; upyflow reads at most %d values per tensor"
                         % (vi.name, list(shape), MAX_ELEMENTS))
     users = [r.g.node[i].op_type for i in r.consumers.get(vi.name, [])]
     perm = ident(len(shape))
-    if not (users and all(u == "Transpose" for u in users)):
+    if not (users and all(u == "Transpose" for u in users)) and r.layout == "nhwc":
         if len(shape) == 4:
             perm = NHWC
         elif len(shape) == 3 and r.one_d:
@@ -116,6 +153,24 @@ def _graph_input(r: Reader, vi) -> int:
     t = r.tensor(vi.name, tuple(shape[p] for p in perm), dtype)
     r.vals[vi.name] = Val(t, shape, shape, perm)
     return t
+
+
+def _input_constant(vi, value) -> np.ndarray:
+    """A graph input's given value, checked against the input's declared type and shape."""
+    from onnx import helper
+    tt = vi.type.tensor_type
+    arr = np.asarray(value)
+    try:
+        want = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type))
+    except Exception:   # an element type numpy has no name for
+        want = None
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+    if want is None or arr.dtype != want or arr.ndim != len(dims) or \
+            any(d is not None and d != n for d, n in zip(dims, arr.shape)):
+        raise BakeError("--const %s: %s %s given, the input is %s %s"
+                        % (vi.name, arr.dtype, list(arr.shape), want, [d if d is not None else "?" for d in dims]))
+    check_shape(vi.name, arr.shape if arr.ndim else (1,))
+    return arr
 
 
 def _graph_output(r: Reader, name: str) -> int:
@@ -129,14 +184,45 @@ def _graph_output(r: Reader, name: str) -> int:
     if v.deq:
         v = to_float(r, v)
     rank = len(v.shape)
-    made_by = [n.op_type for n in r.g.node if name in n.output]
-    if rank == 4 and made_by != ["Transpose"]:
+    makers = [n for n in r.g.node if name in n.output]
+    made_by = [n.op_type for n in makers]
+    if rank == 4 and made_by != ["Transpose"] and r.layout == "nhwc":
         v = stored_as(r, v, v.shape, NHWC)
-    elif rank == 3 and r.one_d and made_by != ["Transpose"]:
+    elif rank == 3 and r.one_d and made_by != ["Transpose"] and r.layout == "nhwc":
         v = stored_as(r, v, v.shape, NLC)
     else:
         v = stored_as(r, v, v.shape, ident(rank))
+    t = r.tensors[v.t]
+    if made_by == ["QuantizeLinear"] and t.dtype == "i8" and quantizes_to_uint8(makers[0], r):
+        out = r.tensor(name + "/uint8", t.shape, "u8", t.sc, t.zp + 128)   # the bytes plus 128
+        r.op("QUANTIZE", [v.t], [out])
+        return out
     return v.t
+
+
+@translator("If")
+def if_constant(r: Reader, node) -> None:
+    """An If on a constant condition: the taken branch's nodes, read in place."""
+    from onnx import helper
+    cond = r.cval(node, 0, "condition")
+    if cond is None or np.size(cond) != 1:
+        raise BakeError("If node %r needs a constant single-value condition" % node.name)
+    branches = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    branch = branches.get("then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch")
+    if branch is None or len(branch.output) != len(node.output):
+        raise BakeError("If node %r: its branch is missing or makes %d outputs for %d"
+                        % (node.name, 0 if branch is None else len(branch.output), len(node.output)))
+    for init in branch.initializer:
+        r.vals[init.name] = initializer(init)
+    for inner in branch.node:
+        r.current = inner
+        check_arity(inner, r.opset)
+        _node(r, inner)
+    r.current = node
+    for name, out in zip(node.output, branch.output):
+        if out.name not in r.vals:
+            raise BakeError("If node %r: branch output %r is not computed" % (node.name, out.name))
+        r.vals[name] = r.vals[out.name]
 
 
 def _node(r: Reader, node) -> None:

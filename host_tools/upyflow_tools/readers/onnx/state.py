@@ -12,21 +12,23 @@ from .values import QConst, Val
 
 def is_1d(node, dq_src: dict, init_rank: dict) -> bool:
     """A Conv/MaxPool/AveragePool with one spatial axis (kernel_shape, else the weights' rank)."""
-    if node.op_type not in ("Conv", "MaxPool", "AveragePool"):
+    if node.op_type not in ("Conv", "ConvTranspose", "MaxPool", "AveragePool"):
         return False
     for a in node.attribute:
         if a.name == "kernel_shape":
             return len(a.ints) == 1
-    if node.op_type != "Conv" or len(node.input) < 2:
+    if node.op_type not in ("Conv", "ConvTranspose") or len(node.input) < 2:
         return False
     w = node.input[1]
     return init_rank.get(dq_src.get(w, w)) == 3
 
 
 class Reader:
-    def __init__(self, model) -> None:
+    def __init__(self, model, constants: dict | None = None) -> None:
         self.model = model
         self.current = None          # the node being read, for error messages
+        self.input_shapes: dict[str, tuple] = {}   # read_onnx's input_shapes
+        self.layout = "nhwc"                        # read_onnx's input_layout
         self.g = model.graph
         self.opset = opset(model)
         self.tensors: list[Tensor] = []
@@ -44,6 +46,7 @@ class Reader:
         dq_src = {n.output[0]: n.input[0] for n in self.g.node if n.op_type == "DequantizeLinear"
                   and n.output and n.input}
         init_rank = {init.name: len(init.dims) for init in self.g.initializer}
+        init_rank.update({name: np.ndim(v) for name, v in (constants or {}).items()})
         self.one_d = any(is_1d(node, dq_src, init_rank) for node in self.g.node)
 
     def tensor(self, name: str, shape, dtype: str, scale=None, zp=None) -> int:

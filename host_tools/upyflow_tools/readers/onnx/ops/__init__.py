@@ -1,4 +1,5 @@
 """One module per operator group; importing them fills the translator table (registry.py)."""
-from . import activations, conv, elementwise, fc, pool, quantize, shape
+from . import activations, arith, conv, elementwise, fc, movement, pool, quantize, resize, shape, transpose_conv
 
-__all__ = ["activations", "conv", "elementwise", "fc", "pool", "quantize", "shape"]
+__all__ = ["activations", "arith", "conv", "elementwise", "fc", "movement", "pool", "quantize", "resize",
+           "shape", "transpose_conv"]

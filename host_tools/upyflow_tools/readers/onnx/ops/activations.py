@@ -10,6 +10,7 @@ from ..qdq import bind_out, clip_act, clip_bounds, q_after, to_float
 from ..registry import translator
 from ..state import Reader
 from ..values import Val, ident
+from .elementwise import integer_op, is_integer
 
 
 def unary(r: Reader, node, kind: str, q_ok, **options) -> None:
@@ -33,6 +34,16 @@ def relu(r: Reader, node) -> None:
 
 @translator("Clip")
 def clip(r: Reader, node) -> None:
+    v = r.rt(node, 0)
+    if is_integer(r, v):   # plain int8/uint8: MAXIMUM/MINIMUM in int32
+        cur, lo, hi = v, r.cval(node, 1, "min"), r.cval(node, 2, "max")
+        for kind, bound in (("MAXIMUM", lo), ("MINIMUM", hi)):
+            if bound is not None:
+                last = kind == "MINIMUM" or hi is None
+                cur = integer_op(r, node, kind, [cur, np.asarray(bound)],
+                                 node.output[0] if last else node.output[0] + "/lower")
+        r.set(node.output[0], cur)
+        return
     act = clip_act(r, node)
     if act is not None:
         same = (lambda t, q: (np.float32(t.sc), t.zp) == (np.float32(q[0]), q[1])) if act == "RELU6" \

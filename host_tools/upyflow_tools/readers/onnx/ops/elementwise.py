@@ -1,4 +1,6 @@
-"""Element-wise operators: Add, Sub, Mul, Div, BatchNormalization, Concat and Pad."""
+"""Element-wise operators: Add, Sub, Mul, Div, BatchNormalization, Concat and Pad; on plain
+int8/uint8 tensors (no QuantizeLinear) Add, Sub and Mul wrap as ONNX's integer arithmetic, run
+in int32 between two CASTs."""
 from __future__ import annotations
 
 import numpy as np
@@ -52,12 +54,46 @@ def const_operand(r: Reader, name: str, o, padded, perm, dtype: str) -> int:
 BINARY = {"Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV"}
 
 
+def is_integer(r: Reader, v) -> bool:
+    """A computed int8/uint8 tensor that is plain integers (no QuantizeLinear/DequantizeLinear)."""
+    return isinstance(v, Val) and not v.deq and r.tensors[v.t].dtype in ("i8", "u8") and not r.tensors[v.t].scale
+
+
+def integer_op(r: Reader, node, kind: str, operands: list, name: str) -> Val:
+    """ONNX's int8/uint8 arithmetic (wrapping as C does): CAST to int32, the int32 kernel, CAST back."""
+    dtypes = {r.tensors[o.t].dtype for o in operands if isinstance(o, Val)}
+    consts = [np.asarray(o) for o in operands if not isinstance(o, Val)]
+    if len(dtypes) != 1 or any(c.dtype.kind not in "iu" for c in consts) or \
+            any(isinstance(o, Val) and not is_integer(r, o) for o in operands):
+        raise BakeError("%s node %r: operands of types %s; integer arithmetic needs one int8 or uint8 type"
+                        % (node.op_type, node.name, sorted(dtypes) + [str(c.dtype) for c in consts]))
+    dtype = dtypes.pop()
+    items, shape, perm = aligned(r, node, operands)
+    ts = []
+    for k, it in enumerate(items):
+        if isinstance(it, Val):
+            wide = r.tensor("%s/int32_%d" % (name, k), r.tensors[it.t].shape, "i32")
+            r.op("CAST", [it.t], [wide])
+            ts.append(wide)
+        else:
+            ts.append(r.i32("%s/operand%d" % (name, k), np.asarray(it[0]).reshape(it[1]).transpose(perm)))
+    ir_shape = tuple(shape[p] for p in perm)
+    wide_out = r.tensor(name + "/int32", ir_shape, "i32")
+    r.op(kind, ts, [wide_out], **({"fused_activation_function": "NONE"} if kind in ("ADD", "SUB", "MUL") else {}))
+    out = r.tensor(name, ir_shape, dtype)
+    r.op("CAST", [wide_out], [out])
+    return Val(out, shape, shape, perm)
+
+
 @translator(*BINARY)
 def binary(r: Reader, node) -> None:
     kind = BINARY[node.op_type]
     a, b = r.get(node, 0), r.get(node, 1)
     if not isinstance(a, Val) and not isinstance(b, Val):
         raise BakeError("%s node %r has no computed input" % (node.op_type, node.name))
+    if kind != "DIV" and any(is_integer(r, o) for o in (a, b)):
+        r.set(node.output[0], integer_op(r, node, kind, [a, b], node.output[0]))
+        return
     if kind == "DIV":
         if isinstance(b, Val):
             raise BakeError("Div node %r: division by a computed tensor is not supported" % node.name)

@@ -15,14 +15,31 @@ from ..values import QConst, Val, ident, order
 @translator("Gemm")
 def gemm(r: Reader, node) -> None:
     a = attrs(node)
-    if a.get("transA", 0):
-        raise BakeError("Gemm node %r: transA=1 is not supported" % node.name)
+    v = r.rt(node, 0)
+    if a.get("transA", 0):   # A^T: only how its bytes are read changes (a TRANSPOSE if FC needs it)
+        if len(v.shape) != 2:
+            raise BakeError("Gemm node %r: A is %d-D" % (node.name, len(v.shape)))
+        if v.shape != v.base:
+            v = stored_as(r, v, v.shape, ident(2))
+        v = Val(v.t, v.shape[::-1], v.shape[::-1], tuple(1 - k for k in v.perm), v.deq)
     w = r.get(node, 1)
     if isinstance(w, Val) or w is None:
         raise BakeError("Gemm node %r needs constant weights (B)" % node.name)
     alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
     trans_b = a.get("transB", 0)
-    fully_connected(r, node, w, trans_b, r.get(node, 2), alpha, beta)
+    c = r.get(node, 2)
+    n_out = np.shape(w.q if isinstance(w, QConst) else w)[0 if trans_b else -1]
+    cf = None if c is None or isinstance(c, Val) else np.asarray(c.value() if isinstance(c, QConst) else c,
+                                                                  np.float32)
+    if cf is not None and not (cf.size == 1 or cf.shape[-1:] == (n_out,) and cf.size == n_out) \
+            and len(v.shape) == 2:
+        # a bias matrix C: FULLY_CONNECTED without bias, then ADD beta*C (broadcast as ONNX)
+        from .arith import float_op
+        mid = node.output[0] + "/product"
+        fully_connected(r, node, w, trans_b, None, alpha, 1.0, v, mid)
+        r.set(node.output[0], float_op(r, node, "ADD", [r.vals[mid], cf * np.float32(beta)], node.output[0]))
+        return
+    fully_connected(r, node, w, trans_b, c, alpha, beta, v)
 
 
 @translator("MatMul")
@@ -37,8 +54,11 @@ def matmul(r: Reader, node) -> None:
     fully_connected(r, node, w, 0, None, 1.0, 1.0)
 
 
-def fully_connected(r: Reader, node, w, trans_b: int, b, alpha: float, beta: float) -> None:
-    v = r.rt(node, 0)
+def fully_connected(r: Reader, node, w, trans_b: int, b, alpha: float, beta: float, v: Val | None = None,
+                    out_name: str | None = None) -> None:
+    """FULLY_CONNECTED of input v (default: the node's first) writing out_name (default: the
+    node's output, a Relu/Clip and a QuantizeLinear after it fused; given: nothing fused)."""
+    v = r.rt(node, 0) if v is None else v
     wq = w if isinstance(w, QConst) and not np.any(w.zp) else None   # as in ops/conv.py
     wd = wq.q if wq is not None else (w.value() if isinstance(w, QConst) else np.asarray(w, np.float32))
     if wd.ndim != 2:
@@ -53,7 +73,7 @@ def fully_connected(r: Reader, node, w, trans_b: int, b, alpha: float, beta: flo
     quant = is_q(v) and wq is not None and wq.q.dtype == np.int8 and alpha == 1.0 and beta == 1.0
     if quant and wq is not None and wq.scale.size > 1 and wq.axis != (0 if trans_b else 1):
         quant = False
-    chain = output_chain(r, node.output[0], True) if quant else None
+    chain = output_chain(r, node.output[0], True) if quant and out_name is None else None
     if chain is None:
         quant = False
         name = node.output[0]
@@ -66,7 +86,7 @@ def fully_connected(r: Reader, node, w, trans_b: int, b, alpha: float, beta: flo
                                      .reshape(-1), (n_out,)).astype(np.float32) * np.float32(beta)
         if node.op_type == "MatMul":   # MatMul + Add(constant) -> one FULLY_CONNECTED with bias
             name, bias_f = matmul_bias(r, name, bias_f, n_out)
-        chain = output_chain(r, name, False)
+        chain = output_chain(r, name, False) if out_name is None else ("NONE", out_name, None)
     act, name, q = chain
     # a flat NHWC tensor feeds the weights with permuted columns: no transpose on the device
     batches = int(np.prod(v.shape[:-1], dtype=np.int64))

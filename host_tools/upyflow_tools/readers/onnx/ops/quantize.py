@@ -6,7 +6,7 @@ import numpy as np
 
 from .... import BakeError
 from ..checks import attrs
-from ..qdq import qparams, to_float
+from ..qdq import qparams, to_float, uint8_as_int8
 from ..registry import translator
 from ..state import Reader
 from ..values import QConst, Val
@@ -22,8 +22,10 @@ def dequantize_linear(r: Reader, node) -> None:
         if scale.size > 1 and (not -rank <= axis < rank or scale.size != (np.shape(x)[axis] if x.ndim else 1)):
             raise BakeError("DequantizeLinear %r: %d scales for data of shape %s on axis %d"
                             % (node.name, scale.size, list(np.shape(x)), axis))
+        if x.dtype == np.uint8:
+            x = uint8_as_int8(x)
         if x.dtype not in (np.int8, np.int32):
-            raise BakeError("DequantizeLinear %r of %s data: upyflow runs int8 weights and int32 biases"
+            raise BakeError("DequantizeLinear %r of %s data: upyflow runs int8/uint8 weights and int32 biases"
                             % (node.name, x.dtype))
         r.set(node.output[0], QConst(x, scale.reshape(-1), zp.reshape(-1).astype(np.int64),
                                          axis % max(x.ndim, 1)))
@@ -31,6 +33,14 @@ def dequantize_linear(r: Reader, node) -> None:
     if isinstance(x, QConst):
         raise BakeError("DequantizeLinear %r of an already dequantized constant" % node.name)
     t = r.tensors[x.t]
+    if t.dtype == "u8" and not x.deq and scale.size == 1:   # a uint8 graph input: its bytes as int8
+        s8, z8 = float(scale.reshape(-1)[0]), int(zp.reshape(-1)[0])
+        if not t.scale:
+            t.scale, t.zero_point = [s8], [z8 + 128]
+        out = r.like(node.input[0] + "/as_int8", x.t, dtype="i8", q=(t.sc, t.zp - 128))
+        r.op("QUANTIZE", [x.t], [out])
+        x = Val(out, x.shape, x.base, x.perm)
+        t = r.tensors[out]
     if t.dtype != "i8" or x.deq:
         raise BakeError("DequantizeLinear %r reads %s data; upyflow runs int8" % (node.name, t.dtype))
     if scale.size != 1:

@@ -9,7 +9,7 @@ from ..fold import need_axes, read_axes, reshape_shape
 from ..layout import stored_as
 from ..registry import translator
 from ..state import Reader
-from ..values import Val, count, ident, inv
+from ..values import QConst, Val, count, ident, inv
 
 
 def reshaped(r: Reader, node, v: Val, shape) -> None:
@@ -30,6 +30,37 @@ def shape_of(r: Reader, node) -> None:
     shape = r.rt(node, 0).shape
     a = attrs(node)
     r.set(node.output[0], np.array(shape[a.get("start", 0):a.get("end", len(shape))], np.int64))
+
+
+@translator("Size")
+def size_of(r: Reader, node) -> None:
+    r.set(node.output[0], np.array(count(r.rt(node, 0).shape), np.int64))
+
+
+@translator("Cast", "CastLike")
+def cast(r: Reader, node) -> None:
+    """To float32 (Cast's `to`, CastLike's second operand): nothing to do on a float32 tensor;
+    a constant operand is cast at bake time."""
+    from onnx import helper
+    v = r.get(node, 0)
+    if node.op_type == "Cast":
+        to = attrs(node).get("to", 0)
+        target = "f32" if to == 1 else str(helper.TensorProto.DataType.Name(to)).lower() \
+            if to in helper.TensorProto.DataType.values() else "type %d" % to
+    else:
+        like = r.get(node, 1)
+        target = r.tensors[like.t].dtype if isinstance(like, Val) else \
+            ("f32" if np.asarray(like).dtype == np.float32 else str(np.asarray(like).dtype))
+    if not isinstance(v, Val):
+        if target != "f32":
+            raise BakeError("%s node %r: casting a constant to %s for a computed tensor is not supported"
+                            % (node.op_type, node.name, target))
+        r.set(node.output[0], np.asarray(v.value() if isinstance(v, QConst) else v).astype(np.float32))
+        return
+    if r.tensors[v.t].dtype != "f32" or v.deq or target != "f32":
+        raise BakeError("%s node %r: casting a computed %s tensor to %s is not supported"
+                        % (node.op_type, node.name, r.tensors[v.t].dtype, target))
+    r.set(node.output[0], v)
 
 
 @translator("Reshape")
