@@ -110,13 +110,14 @@ def clip_bounds(r: Reader, node) -> tuple[float | None, float | None]:
         lo = None
     if hi is not None and hi >= 3.4e38:
         hi = None
-    # NaN, min > max, or a bound making every output infinite: the TFLite operators' float
-    # semantics (a max pool starts at -FLT_MAX, activations clamp at +-FLT_MAX) would then
-    # differ from onnxruntime's
-    if any(v is not None and not np.isfinite(v) for v in (lo, hi)) or \
-            (lo is not None and hi is not None and lo > hi):
-        raise BakeError("Clip node %r: min %s, max %s; upyflow needs finite bounds with min <= max"
+    # NaN, or a bound making every output infinite: the TFLite operators' float semantics
+    # (a max pool starts at -FLT_MAX, activations clamp at +-FLT_MAX) would then differ
+    # from onnxruntime's
+    if any(v is not None and not np.isfinite(v) for v in (lo, hi)):
+        raise BakeError("Clip node %r: min %s, max %s; upyflow needs finite bounds"
                         % (node.name, lo, hi))
+    if lo is not None and hi is not None and lo > hi:
+        lo = hi   # ONNX: every output is max; the kernels' clamps then agree whatever their order
     return lo, hi
 
 
