@@ -65,7 +65,7 @@ def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
                     d = wb + wi - xi
                     for k in range(xi, xi + in_c):
                         acc += x[k] * w[d + k]
-                for wi in padded:
+                for wi in padded if in_off else ():
                     s = 0
                     for k in range(wb + wi, wb + wi + in_c):
                         s += w[k]
@@ -87,46 +87,37 @@ def depthwise_conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_
                 acc = bias[oc]
                 for xi, wi in taps:
                     acc += x[xi + ic] * w[wi + oc]
-                for wi in padded:
+                for wi in padded if in_off else ():
                     acc -= in_off * w[wi + oc]
                 out[o] = requant(acc, oc)
                 o += 1
 
 
+class _Zeros:
+    # The float32 kernels' bias for the shared accumulation: sums start at 0.0 and
+    # the bias is added after them, as TFLM's float kernels do.
+    def __getitem__(self, i):
+        return 0.0
+
+
+def _f32_epilogue(bias, act_min, act_max):
+    def requant(acc, oc):
+        return min(max(acc + bias[oc], act_min), act_max)
+    return requant
+
+
 def conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
                k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
-    fsize = k_h * k_w * in_c
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, _ = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                            d_h, d_w, pad_h, pad_w, in_c)
-            for oc in range(out_c):
-                acc = 0.0
-                wb = oc * fsize
-                for xi, wi in taps:
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc += x[k] * w[d + k]
-                out[o] = min(max(acc + bias[oc], act_min), act_max)
-                o += 1
+    conv2d_acc(x, w, _Zeros(), out, _f32_epilogue(bias, act_min, act_max),
+               in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
+               pad_h, pad_w, 0)
 
 
 def depthwise_conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, depth_mult,
                          k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
-    out_c = in_c * depth_mult
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, _ = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                            d_h, d_w, pad_h, pad_w, out_c)
-            for oc in range(out_c):
-                ic = oc // depth_mult
-                acc = 0.0
-                for xi, wi in taps:
-                    acc += x[xi + ic] * w[wi + oc]
-                out[o] = min(max(acc + bias[oc], act_min), act_max)
-                o += 1
+    depthwise_conv2d_acc(x, w, _Zeros(), out, _f32_epilogue(bias, act_min, act_max),
+                         in_h, in_w, in_c, out_h, out_w, depth_mult, k_h, k_w, s_h, s_w,
+                         d_h, d_w, pad_h, pad_w, 0)
 
 
 # --- int16 activations with int8 weights (TFLite's 16x8 quantization) ---
