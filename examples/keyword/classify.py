@@ -23,7 +23,7 @@ from upyflow_tools import BakeError
 from upyflow_tools.bake import bake
 from upyflow_tools.deploy import Board, deploy
 from upyflow_tools.tflm import run
-from upyflow_tools.vboard import serial_port
+from upyflow_tools.vboard import board_arguments, serial_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -93,10 +93,7 @@ def classify_on_board(port: str, files: list[str], outdir: str, tool: str = "mpr
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    where = ap.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", help="serial port of a MicroPython board, e.g. /dev/ttyACM0")
-    where.add_argument("--virtual", action="store_true",
-                       help="use a virtual board (MicroPython unix port, 190K heap like an RP2040)")
+    board_arguments(ap)
     ap.add_argument("files", nargs="*", default=FEATURES,
                     help="1960-byte int8 feature files (default: ../shared/testdata/"
                          "micro_speech_features_{yes,no,silence,noise}.bin)")

@@ -22,6 +22,7 @@ import numpy as np
 
 from upyflow_tools import BakeError
 from upyflow_tools.bake import bake
+from upyflow_tools.vboard import board_arguments
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -140,11 +141,7 @@ def run_board(port: str, wavs: list[str], outdir: str, tool: str, tier: str | No
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    where = ap.add_mutually_exclusive_group(required=True)
-    where.add_argument("--host", action="store_true", help="run on this Python, every kernel tier it has")
-    where.add_argument("--port", help="serial port of a MicroPython board, e.g. /dev/ttyACM0")
-    where.add_argument("--virtual", action="store_true",
-                       help="use a virtual board (MicroPython unix port, 190K heap like an RP2040)")
+    board_arguments(ap, host="run on this Python, every kernel tier it has")
     ap.add_argument("wavs", nargs="*", default=WAVS, help="16 kHz mono 16-bit WAV files "
                     "(default: ../shared/testdata/{yes,no,silence,noise}_1000ms.wav)")
     ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "keyword_audio"),

@@ -29,7 +29,7 @@ from upyflow_tools import BakeError, frames
 from upyflow_tools.bake import bake, compile_mpy
 from upyflow_tools.deploy import Board, deploy
 from upyflow_tools.tflm import run
-from upyflow_tools.vboard import serial_port
+from upyflow_tools.vboard import board_arguments, serial_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -147,10 +147,7 @@ def classify_on_board(port: str, images: list[str], outdir: str, tool: str = "mp
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    where = ap.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", help="serial port of a MicroPython board, e.g. /dev/ttyACM0")
-    where.add_argument("--virtual", action="store_true",
-                       help="use a virtual board (MicroPython unix port, 190K heap like an RP2040)")
+    board_arguments(ap)
     ap.add_argument("images", nargs="*", default=IMAGES,
                     help="96x96 8-bit grayscale BMPs (default: ../shared/testdata/person.bmp, no_person.bmp)")
     ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "person_detection"),

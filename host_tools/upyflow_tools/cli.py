@@ -261,8 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "kernel module if built for that arch, and the models in OUTDIR to the "
                                    "board's filesystem, skipping files already identical.")
     d.add_argument("outdir", help="folder of baked models (from upyflow bake)")
-    d.add_argument("--port", default="auto", help=PORT_HELP)
-    d.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
+    _board_arguments(d)
     d.add_argument("--runtime", choices=["mpy", "py"], default="mpy",
                    help="copy the runtime compiled (.mpy, default: less RAM on import) or as source")
     d.add_argument("--keep", action="store_true",
@@ -288,8 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "what it prints as it prints it, e.g. a script that loads a model "
                                    "and classifies. Exit status 1 if the script raised.")
     r.add_argument("script", help="a local .py file")
-    r.add_argument("--port", default="auto", help=PORT_HELP)
-    r.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
+    _board_arguments(r)
     r.set_defaults(fn=_cmd_run)
 
     rp = sub.add_parser("repl", help="open the board's REPL (mpremote)",
@@ -303,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "each supports (the same table as the README's).")
     o.set_defaults(fn=_cmd_ops)
     return p
+
+
+def _board_arguments(p: argparse.ArgumentParser) -> None:
+    """--port and --tool, as the commands that talk to a board take them."""
+    p.add_argument("--port", default="auto", help=PORT_HELP)
+    p.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool (default mpremote)")
 
 
 def main(argv: list[str] | None = None) -> int:

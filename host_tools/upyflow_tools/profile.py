@@ -97,15 +97,22 @@ if calls is None:
         pos += 2 + struct.calcsize(fmt)
         k += 1
 best = [1 << 30] * (len(calls) if calls is not None else len(runs))
+
+
+def load_segment(segments, k):
+    # weights kept in a file: read call k's segment into the buffer first, outside the timing
+    if m._wfile is not None:
+        off, n = struct.unpack_from('<II', segments, 8 * k)
+        if n:
+            m._wfile.seek(off)
+            m._wfile.readinto(m._wbuf, n)
+
+
 for rep in range(%(reps)d):
     for k in range(len(best)):
         if calls is not None:
             fn, args, c = calls[k]
-            if m._wfile is not None:
-                off, n = struct.unpack_from('<II', m._segments, 8 * k)
-                if n:
-                    m._wfile.seek(off)
-                    m._wfile.readinto(m._wbuf, n)
+            load_segment(m._segments, k)
             t = time.ticks_us()
             if c:
                 fn(args)
@@ -113,11 +120,7 @@ for rep in range(%(reps)d):
                 fn(*args)
         else:
             pos = runs[k][0]
-            if m._wfile is not None:
-                off, n = struct.unpack_from('<II', mod.SEGMENTS, 8 * k)
-                if n:
-                    m._wfile.seek(off)
-                    m._wfile.readinto(m._wbuf, n)
+            load_segment(seg, k)
             t = time.ticks_us()
             try:
                 m._run(m._prog, pos, 1)

@@ -185,6 +185,18 @@ class VirtualBoard:
         self.stop()
 
 
+def board_arguments(ap, host: str | None = None):
+    """The examples' required choice of board: --port PORT or --virtual (and --host with
+    its help, when given). Returns the group, for more choices."""
+    where = ap.add_mutually_exclusive_group(required=True)
+    if host:
+        where.add_argument("--host", action="store_true", help=host)
+    where.add_argument("--port", help="serial port of a MicroPython board, e.g. /dev/ttyACM0")
+    where.add_argument("--virtual", action="store_true",
+                       help="use a virtual board (MicroPython unix port, 190K heap like an RP2040)")
+    return where
+
+
 @contextlib.contextmanager
 def serial_port(port: str | None, virtual: bool, heapsize: str = "190K"):
     """The port to use: `port` as given, or a virtual board's for the block's duration."""

@@ -65,7 +65,7 @@ def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
                     d = wb + wi - xi
                     for k in range(xi, xi + in_c):
                         acc += x[k] * w[d + k]
-                for wi in padded:
+                for wi in padded if in_off else ():
                     s = 0
                     for k in range(wb + wi, wb + wi + in_c):
                         s += w[k]
@@ -87,7 +87,7 @@ def depthwise_conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_
                 acc = bias[oc]
                 for xi, wi in taps:
                     acc += x[xi + ic] * w[wi + oc]
-                for wi in padded:
+                for wi in padded if in_off else ():
                     acc -= in_off * w[wi + oc]
                 out[o] = requant(acc, oc)
                 o += 1

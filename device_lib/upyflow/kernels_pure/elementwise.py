@@ -49,23 +49,25 @@ def mul_q(x1, x2, out, d, esize, off1, off2, m, sh, ooff, lo, hi):
     _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
+def _arith(op, u, w):
+    # op 0 add, 1 sub, 2 mul, 3 max, 4 min: shared by binary_f32 and binary_i32.
+    if op == 0:
+        return u + w
+    if op == 1:
+        return u - w
+    if op == 2:
+        return u * w
+    if op == 3:
+        return u if u > w else w
+    return u if u < w else w
+
+
 def binary_f32(x1, x2, out, d, op, lo, hi):
     # op: 0 add, 1 sub, 2 mul (clamped to the activation), 3 max, 4 min (not clamped).
     # float32 views round every stored result, as TFLM computes in float32.
     def row(a, b, o, n, sa, sb):
         for i in range(n):
-            u = x1[a]
-            w = x2[b]
-            if op == 0:
-                v = u + w
-            elif op == 1:
-                v = u - w
-            elif op == 2:
-                v = u * w
-            elif op == 3:
-                v = u if u > w else w
-            else:
-                v = u if u < w else w
+            v = _arith(op, x1[a], x2[b])
             if op < 3:
                 v = lo if v < lo else (hi if v > hi else v)
             out[o + i] = v
@@ -113,16 +115,8 @@ def binary_i32(x1, x2, out, d, op):
         for i in range(n):
             u = x1[a]
             w = x2[b]
-            if op == 0:
-                v = u + w
-            elif op == 1:
-                v = u - w
-            elif op == 2:
-                v = u * w
-            elif op == 3:
-                v = u if u > w else w
-            elif op == 4:
-                v = u if u < w else w
+            if op < 5:
+                v = _arith(op, u, w)
             elif w == 0:
                 v = 0   # TFLM would fault; the bake rejects a constant 0, native gives 0
             else:   # C division truncates toward zero

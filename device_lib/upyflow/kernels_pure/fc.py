@@ -14,7 +14,7 @@ def fully_connected_s8(x, w, bias, out, mult, shift, batches, n_in, n_out,
 
 
 def fully_connected_acc(x, w, bias, out, requant, batches, n_in, n_out):
-    # The int8 accumulation; requant(acc, row) turns each sum into the output.
+    # Every dtype's sum from bias[row]; requant(acc, row) turns each sum into the output.
     for b in range(batches):
         xb = b * n_in
         ob = b * n_out
@@ -39,18 +39,11 @@ def fully_connected_f32(x, w, bias, out, batches, n_in, n_out, act_min, act_max)
 def fully_connected_s16(x, w, bias, out, mult, shift, batches, n_in, n_out, out_off,
                         acc64, act_min, act_max):
     # The input zero point is folded into the bias at bake time.
-    b = bias64(bias, n_out)
-    for bt in range(batches):
-        xb = bt * n_in
-        ob = bt * n_out
-        for o in range(n_out):
-            acc = b[o]
-            wb = o * n_in - xb
-            for k in range(xb, xb + n_in):
-                acc += x[k] * w[wb + k]
-            # requantize before the offset, clamp after: as TFLM
-            v = requant16(acc, mult[o], shift[o], acc64, -2147483648, 2147483647) + out_off
-            out[ob + o] = act_min if v < act_min else (act_max if v > act_max else v)
+    def finish(acc, o):
+        # requantize before the offset, clamp after: as TFLM
+        v = requant16(acc, mult[o], shift[o], acc64, -2147483648, 2147483647) + out_off
+        return act_min if v < act_min else (act_max if v > act_max else v)
+    fully_connected_acc(x, w, bias64(bias, n_out), out, finish, batches, n_in, n_out)
 
 
 # int8 requantized as onnxruntime does (qmath.requant_ort).

@@ -20,8 +20,8 @@ def _runs(d, p, k, base, fn):
         base += s
 
 
-def mean_q(x, out, d, esize, in_zp, m, sh, out_zp, count, lo, hi):
-    # Reduction descriptor: [outer block][inner block]; one output per outer element.
+def _integer_means(x, out, d, finish):
+    # Integer MEAN: out[i] = finish(sum of outer element i's inner block).
     p = 1 + 2 * d[0]
     st = [0, 0]   # output index, running sum
 
@@ -36,12 +36,18 @@ def mean_q(x, out, d, esize, in_zp, m, sh, out_zp, count, lo, hi):
         for _ in range(n):
             st[1] = 0
             _runs(d, p, 0, base, inner)
-            v = ((st[1] - in_zp * count) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-            v = mul_by_qm(v, m, sh) + out_zp
-            out[st[0]] = lo if v < lo else (hi if v > hi else v)
+            out[st[0]] = finish(st[1])
             st[0] += 1
             base += s
     _runs(d, 0, 0, 0, outer)
+
+
+def mean_q(x, out, d, esize, in_zp, m, sh, out_zp, count, lo, hi):
+    def finish(total):
+        v = ((total - in_zp * count) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+        v = mul_by_qm(v, m, sh) + out_zp
+        return lo if v < lo else (hi if v > hi else v)
+    _integer_means(x, out, d, finish)
 
 
 def mean_f32(x, out, d, count):
@@ -70,21 +76,5 @@ def mean_f32(x, out, d, count):
 # onnxruntime's QLinearGlobalAveragePool (MLAS): the integer sum less count * zero
 # point, times f32(in_scale / f32(out_scale * count)) in float32, ties to even.
 def mean_s8_ort(x, out, d, in_zp, scale, out_zp, count, lo, hi):
-    p = 1 + 2 * d[0]
-    st = [0, 0]
-
-    def inner(base, n, s):
-        acc = 0
-        for _ in range(n):
-            acc += x[base]
-            base += s
-        st[1] += acc
-
-    def outer(base, n, s):
-        for _ in range(n):
-            st[1] = 0
-            _runs(d, p, 0, base, inner)
-            out[st[0]] = requant_ort(st[1] - in_zp * count, scale, out_zp, lo, hi)
-            st[0] += 1
-            base += s
-    _runs(d, 0, 0, 0, outer)
+    _integer_means(x, out, d,
+                   lambda total: requant_ort(total - in_zp * count, scale, out_zp, lo, hi))

@@ -28,14 +28,7 @@ from __future__ import annotations
 
 from functools import cache
 
-
-def available() -> str | None:
-    try:
-        import capstone  # noqa: F401
-        import unicorn  # noqa: F401
-    except ImportError:
-        return "unicorn and capstone not installed (pip install unicorn capstone)"
-    return None
+from .unicorn_run import available  # noqa: F401  (the backend interface; shared by both unicorn backends)
 
 
 def execute(target, elf, loads, reads, count=False, check=(), regs=None):

@@ -18,14 +18,7 @@ from __future__ import annotations
 
 from functools import cache
 
-
-def available() -> str | None:
-    try:
-        import capstone  # noqa: F401
-        import unicorn  # noqa: F401
-    except ImportError:
-        return "unicorn and capstone not installed (pip install unicorn capstone)"
-    return None
+from .unicorn_run import available  # noqa: F401  (the backend interface; shared by both unicorn backends)
 
 
 def execute(target, elf, loads, reads, count=False, check=(), regs=None):
@@ -53,27 +46,15 @@ _BRANCH = {"beq", "bne", "blt", "bge", "bltu", "bgeu", "c.beqz", "c.bnez",
 _JUMP = {"jal", "jalr", "c.j", "c.jal", "c.jr", "c.jalr", "j", "jr", "ret", "call", "tail"}
 _MUL = {"mul", "mulh", "mulhsu", "mulhu"}
 _DIV = {"div", "divu", "rem", "remu"}
+_CLASS = {m: cls for cls, names in (("load", _LOADS), ("store", _STORES), ("branch_cond", _BRANCH),
+                                    ("branch", _JUMP), ("mul", _MUL), ("div", _DIV)) for m in names}
 
 
 def classify(code: bytes, address: int) -> list[tuple[str, int]]:
     out, decoded = [], 0
     for insn in _cs().disasm(code, address):
         decoded += insn.size
-        m = insn.mnemonic
-        if m in _LOADS:
-            out.append(("load", 0))
-        elif m in _STORES:
-            out.append(("store", 0))
-        elif m in _BRANCH:
-            out.append(("branch_cond", 0))
-        elif m in _JUMP:
-            out.append(("branch", 0))
-        elif m in _MUL:
-            out.append(("mul", 0))
-        elif m in _DIV:
-            out.append(("div", 0))
-        else:
-            out.append(("alu", 0))
+        out.append((_CLASS.get(insn.mnemonic, "alu"), 0))
     if decoded != len(code):
         raise RuntimeError("cannot disassemble the block at 0x%x" % (address + decoded))
     return out

@@ -8,6 +8,15 @@ MAX_INSNS = 2_000_000_000
 TIMEOUT_US = 600_000_000
 
 
+def available() -> str | None:
+    try:
+        import capstone  # noqa: F401
+        import unicorn  # noqa: F401
+    except ImportError:
+        return "unicorn and capstone not installed (pip install unicorn capstone)"
+    return None
+
+
 def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=(),
         check=(), faults_unaligned=None, regs=None):
     """Map every region, write the image, `setup(uc)` the registers, run from the

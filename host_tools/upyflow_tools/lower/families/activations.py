@@ -318,33 +318,31 @@ def sigmoid_table(graph: Graph) -> int:
     return _shared_const(graph, "upyflow/sigmoid_table", make)
 
 
-@lowering("LOGISTIC", "int8 (output zero point -128), int16 (zero points 0, output scale 2^-15), float32")
-def _logistic(graph: Graph, op: Op) -> list[Call]:
+def _sigmoid_shaped(graph: Graph, op: Op, kind: str, fp, bits: int, lut_zp: int, zps: tuple,
+                    out_zp_i8: int | None = None) -> list[Call]:
+    # LOGISTIC and TANH: float32 kernel, int8 table, int16 interpolated sigmoid table.
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     if x.dtype == "f32":
-        return [Call("logistic_f32", x=op.inputs[0], out=op.outputs[0], n=x.size)]
+        return [Call(kind + "_f32", x=op.inputs[0], out=op.outputs[0], n=x.size)]
     if x.dtype == "i8":
-        if out.zp != -128:
-            raise BakeError("LOGISTIC %r: int8 output zero point must be -128" % out.name)
-        return _lut_call(graph, op, _int8_fixedpoint_lut(x, fp_logistic, 23, -128))
-    mult, shift = int16_sigmoid_params(op, x, out, (0,))
-    return [Call("logistic_s16", x=op.inputs[0], table=sigmoid_table(graph), out=op.outputs[0], n=x.size,
+        if out_zp_i8 is not None and out.zp != out_zp_i8:
+            raise BakeError("%s %r: int8 output zero point must be %d" % (op.kind, out.name, out_zp_i8))
+        return _lut_call(graph, op, _int8_fixedpoint_lut(x, fp, bits, lut_zp))
+    mult, shift = int16_sigmoid_params(op, x, out, zps)
+    return [Call(kind + "_s16", x=op.inputs[0], table=sigmoid_table(graph), out=op.outputs[0], n=x.size,
                  mult=mult, shift=shift)]
+
+
+@lowering("LOGISTIC", "int8 (output zero point -128), int16 (zero points 0, output scale 2^-15), float32")
+def _logistic(graph: Graph, op: Op) -> list[Call]:
+    return _sigmoid_shaped(graph, op, "logistic", fp_logistic, 23, -128, (0,), out_zp_i8=-128)
 
 
 @lowering("TANH", "int8, int16 (zero points 0, output scale 2^-15), float32")
 def _tanh(graph: Graph, op: Op) -> list[Call]:
-    x, out = _unary(graph, op)
-    _types(op, graph, x, out, ("i8", "i16", "f32"))
-    if x.dtype == "f32":
-        return [Call("tanh_f32", x=op.inputs[0], out=op.outputs[0], n=x.size)]
-    if x.dtype == "i8":
-        # TFLM writes Q0.7 whatever the output quantization says
-        return _lut_call(graph, op, _int8_fixedpoint_lut(x, fp_tanh, 24, 0))
-    mult, shift = int16_sigmoid_params(op, x, out, (0, 1))
-    return [Call("tanh_s16", x=op.inputs[0], table=sigmoid_table(graph), out=op.outputs[0], n=x.size,
-                 mult=mult, shift=shift)]
+    # int8: TFLM writes Q0.7 whatever the output quantization says
+    return _sigmoid_shaped(graph, op, "tanh", fp_tanh, 24, 0, (0, 1))
 
 
 # --- PRELU --------------------------------------------------------------------------------

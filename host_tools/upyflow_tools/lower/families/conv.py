@@ -72,11 +72,6 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
     geom = conv_geometry(op, x, k_h, k_w, out)
     geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=ic, out_h=out.shape[1], out_w=out.shape[2], out_c=oc)
     act = op.options.get("fused_activation_function", "NONE")
-    if x.dtype == w.dtype == out.dtype == "f32":
-        b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
-        lo, hi = activation_range_float(act)
-        return [Call("conv2d_f32", x=op.inputs[0], w=op.inputs[1], bias=b, out=op.outputs[0], **geom,
-                     act_min=lo, act_max=hi)]
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         zero_points_zero(op, x, out)
         bias, bias_dtype = bias_int64(graph, op, 2, oc, ("i32", "i64"))
@@ -85,18 +80,8 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
         lo, hi = activation_range(act, "i16", out.sc, out.zp)
         return [Call("conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                      mult=extras[1], shift=extras[2], **geom, acc64=int(acc64), act_min=lo, act_max=hi)]
-    if not (x.dtype == w.dtype == out.dtype == "i8"):
-        raise types_error(op, graph)
-    bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(oc, -1).sum(axis=1)
-    if uses_ort(graph):
-        extras = ort_extras(graph, op, x, w, bias, out, oc)
-        lo, hi = activation_range(act, "i8", out.sc, out.zp)
-        return [Call("conv2d_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
-                     scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
-    extras = quant_extras(graph, op, x, w, bias, out, oc)
-    lo, hi = activation_range(act, "i8", out.sc, out.zp)
-    return [Call("conv2d_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
-                 mult=extras[1], shift=extras[2], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
+    return _float_or_int8(graph, op, "conv2d", x, w, out, oc, geom, act,
+                          lambda: w.data.astype(np.int64).reshape(oc, -1).sum(axis=1))
 
 
 @lowering("DEPTHWISE_CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
@@ -116,11 +101,6 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
     geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=ic, out_h=out.shape[1], out_w=out.shape[2],
                 depth_mult=oc // ic)
     act = op.options.get("fused_activation_function", "NONE")
-    if x.dtype == w.dtype == out.dtype == "f32":
-        b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
-        lo, hi = activation_range_float(act)
-        return [Call("depthwise_conv2d_f32", x=op.inputs[0], w=op.inputs[1], bias=b, out=op.outputs[0], **geom,
-                     act_min=lo, act_max=hi)]
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         # TFLM reads a 16x8 depthwise bias as int64 whatever its type: only int64 is safe
         zero_points_zero(op, x, out)
@@ -129,16 +109,27 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
         lo, hi = activation_range(act, "i16", out.sc, out.zp)
         return [Call("depthwise_conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                      mult=extras[1], shift=extras[2], **geom, act_min=lo, act_max=hi)]
+    return _float_or_int8(graph, op, "depthwise_conv2d", x, w, out, oc, geom, act,
+                          lambda: w.data.astype(np.int64).reshape(-1, oc).sum(axis=0))
+
+
+def _float_or_int8(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: Tensor, oc: int,
+                   geom: dict, act: str, filter_sums) -> list[Call]:
+    """CONV_2D and DEPTHWISE_CONV_2D in float32 or int8 (TFLM's or onnxruntime's rounding);
+    kind is the kernel stem, filter_sums() each output channel's filter sum."""
+    if x.dtype == w.dtype == out.dtype == "f32":
+        b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
+        lo, hi = activation_range_float(act)
+        return [Call(kind + "_f32", x=op.inputs[0], w=op.inputs[1], bias=b, out=op.outputs[0], **geom,
+                     act_min=lo, act_max=hi)]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
-    bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(-1, oc).sum(axis=0)
+    bias = bias_array(graph, op, oc, np.int64) - x.zp * filter_sums()
+    lo, hi = activation_range(act, "i8", out.sc, out.zp)
     if uses_ort(graph):
         extras = ort_extras(graph, op, x, w, bias, out, oc)
-        lo, hi = activation_range(act, "i8", out.sc, out.zp)
-        return [Call("depthwise_conv2d_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0],
-                     out=op.outputs[0], scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo,
-                     act_max=hi)]
+        return [Call(kind + "_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
-    lo, hi = activation_range(act, "i8", out.sc, out.zp)
-    return [Call("depthwise_conv2d_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+    return [Call(kind + "_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                  mult=extras[1], shift=extras[2], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]

@@ -96,16 +96,25 @@ def smaller_than_one(op: Op, real: float, what: str) -> tuple[int, int]:
     return m, s
 
 
-def _addsub(graph: Graph, op: Op) -> list[Call]:
+def _arith_operands(graph: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor, str, dict[str, int], list[Call] | None]:
+    """ADD/SUB/MUL: the operands, activation and kernel tensors, and the whole lowering
+    when it does not depend on the op (float32, onnxruntime's int8), else None."""
     a, b, out = _operands(graph, op)
     act = op.options.get("fused_activation_function", "NONE")
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
                    d=_desc_const(graph, op, broadcast_desc(op, a, b, out)))
     if out.dtype == "f32":
         lo, hi = activation_range_float(act)
-        return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=lo, hi=hi)]
+        return a, b, out, act, tensors, [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=lo, hi=hi)]
     if uses_ort(graph) and out.dtype == "i8":
-        return _binary_ort(graph, op, tensors, a, b, out, act)
+        return a, b, out, act, tensors, _binary_ort(graph, op, tensors, a, b, out, act)
+    return a, b, out, act, tensors, None
+
+
+def _addsub(graph: Graph, op: Op) -> list[Call]:
+    a, b, out, act, tensors, calls = _arith_operands(graph, op)
+    if calls is not None:
+        return calls
     left_shift = 15 if out.dtype == "i16" else 20
     # Multipliers in double. (TFLM's current sub_common.cc sums in float32, but the
     # tflite-micro interpreter we match, the oracle, computes SUB like ADD.)
@@ -127,15 +136,9 @@ lowering("SUB", "int8; int16 (general scaling); float32; broadcasting up to 6-D"
 
 @lowering("MUL", "int8; int16 (zero points 0); float32; broadcasting up to 6-D", min_inputs=2)
 def _mul(graph: Graph, op: Op) -> list[Call]:
-    a, b, out = _operands(graph, op)
-    act = op.options.get("fused_activation_function", "NONE")
-    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
-                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out)))
-    if out.dtype == "f32":
-        lo, hi = activation_range_float(act)
-        return [Call("binary_f32", **tensors, op=F32_OP["MUL"], lo=lo, hi=hi)]
-    if uses_ort(graph) and out.dtype == "i8":
-        return _binary_ort(graph, op, tensors, a, b, out, act)
+    a, b, out, act, tensors, calls = _arith_operands(graph, op)
+    if calls is not None:
+        return calls
     if out.dtype == "i16" and (a.zp, b.zp, out.zp) != (0, 0, 0):
         raise BakeError("MUL %r: int16 tensors need zero points 0 (TFLM)" % out.name)
     m, s = quantize_multiplier(a.sc * b.sc / out.sc)

@@ -72,14 +72,20 @@ def pool(r: Reader, node) -> None:
     bind_out(r, node.output[0], q, out_1d(r, res) if one_d else res)
 
 
-@translator("GlobalAveragePool")
-def global_average_pool(r: Reader, node) -> None:
+def _global_in(r: Reader, node):
+    """GlobalAveragePool/GlobalMaxPool: the input, its NHWC form (float unless a
+    QuantizeLinear follows) and that quantization (None: float)."""
     v = r.rt(node, 0)
     x = spatial_in(r, node, v)
-    quant = is_q(v)
-    q = q_after(r, node.output[0]) if quant else None
+    q = q_after(r, node.output[0]) if is_q(v) else None
     if q is None:
         x = to_float(r, x)
+    return v, x, q
+
+
+@translator("GlobalAveragePool")
+def global_average_pool(r: Reader, node) -> None:
+    v, x, q = _global_in(r, node)
     c = x.shape[1]
     out_shape = (1, 1, 1, c)
     out = r.tensor(q[3] if q else node.output[0], out_shape, "i8" if q else "f32",
@@ -92,12 +98,7 @@ def global_average_pool(r: Reader, node) -> None:
 
 @translator("GlobalMaxPool")
 def global_max_pool(r: Reader, node) -> None:
-    v = r.rt(node, 0)
-    x = spatial_in(r, node, v)
-    quant = is_q(v)
-    q = q_after(r, node.output[0]) if quant else None
-    if q is None:
-        x = to_float(r, x)
+    v, x, q = _global_in(r, node)
     xt = r.tensors[x.t]
     _, h, w, c = xt.shape
     out = r.tensor(node.output[0], (1, 1, 1, c), xt.dtype,
