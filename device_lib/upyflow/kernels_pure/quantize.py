@@ -1,19 +1,8 @@
 # Type conversions: QUANTIZE (float32 -> int8/int16, int -> int requantize),
 # DEQUANTIZE and CAST.
-import struct
-from ..qmath import mul_by_qm
+from ..qmath import f32, mul_by_qm, round_half_away
 
 KERNELS = ("quantize_f32", "requantize", "dequantize_f32", "cast_int")
-
-
-def _f32(v):
-    # Round a Python float to float32, as TFLite computes val / scale in float.
-    return struct.unpack("f", struct.pack("f", v))[0]
-
-
-def _round(v):
-    # std::round: half away from zero.
-    return int(v + 0.5) if v >= 0 else -int(0.5 - v)
 
 
 def quantize_f32(x, out, n, scale, zp, qmin, qmax):
@@ -21,7 +10,7 @@ def quantize_f32(x, out, n, scale, zp, qmin, qmax):
         v = x[i] / scale
         # as the C kernel's round_clamped: NaN -> 0, beyond +-2^30 (inf too) clamped
         if -1073741824.0 <= v <= 1073741824.0:
-            q = _round(_f32(v)) + zp
+            q = round_half_away(f32(v)) + zp   # TFLite divides in float
         else:
             q = zp if v != v else (1073741824 if v > 0 else -1073741824) + zp
         out[i] = qmin if q < qmin else (qmax if q > qmax else q)
@@ -35,7 +24,7 @@ def requantize(x, out, n, in_zp, mult, shift, out_zp, qmin, qmax):
 
 def dequantize_f32(x, out, n, scale, zp):
     for i in range(n):
-        out[i] = _f32(scale * (x[i] - zp))
+        out[i] = f32(scale * (x[i] - zp))
 
 
 _BITS = (8, 8, 16, 32, 32, 32)     # by emit.DTYPE_CODES: i8 u8 i16 i32 f32 u32
