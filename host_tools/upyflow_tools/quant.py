@@ -46,6 +46,13 @@ def f32(v: float) -> float:
     return float(qmath.f32(v))
 
 
+def checked_log2(x: float) -> tuple[bool, int]:
+    """TFLM's CheckedLog2, in float32: (a power of two within 1e-3 in log2, log2 rounded)."""
+    lg = float(np.float32(np.log(np.float32(x))) * np.float32(1.0 / np.log(np.float32(2.0))))
+    r = round_half_away(lg)
+    return abs(lg - r) < 1e-3, r
+
+
 def round_half_away_np(x):
     """qmath.round_half_away over a numpy array (float64 result)."""
     t = np.trunc(x)

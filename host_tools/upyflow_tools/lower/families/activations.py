@@ -16,7 +16,8 @@ from upyflow.qmath import INT32_MAX, exp_on_negative, mul_by_qm, one_over_one_pl
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import FLOAT_MAX, QRANGE, f32, quantize_multiplier, quantize_value, round_half_away
+from ...quant import (FLOAT_MAX, QRANGE, checked_log2, f32, quantize_multiplier, quantize_value,
+                      round_half_away)
 from ..core import Call, check_size, inp, lowering, need_const, types_error
 
 INT8_VALUES = np.arange(-128, 128)
@@ -248,21 +249,14 @@ def _int8_fixedpoint_lut(x: Tensor, fn, out_shift: int, out_zp: int) -> list[int
     return table
 
 
-def _checked_log2(x: float) -> tuple[bool, int]:
-    # TFLM's CheckedLog2, in float32: (is a power of two within 1e-3 in log2, rounded log2)
-    lg = np.float32(np.log(np.float32(x))) * np.float32(1.0 / np.log(np.float32(2.0)))
-    r = round_half_away(float(lg))
-    return abs(float(lg) - r) < 1e-3, r
-
-
 def int16_sigmoid_params(op: Op, x: Tensor, out: Tensor, pot_shifts: tuple[int, ...]) -> list[int]:
     """(multiplier, right shift) of TFLM's int16 LOGISTIC/TANH input rescaling (x3/4 folded in)."""
     if x.zp or out.zp:
         raise BakeError("%s %r: int16 tensors need zero point 0" % (op.kind, out.name))
-    ok, lg = _checked_log2(out.sc)
+    ok, lg = checked_log2(out.sc)
     if not ok or lg != -15:
         raise BakeError("%s %r: int16 output scale must be 2^-15 (is %g)" % (op.kind, out.name, out.sc))
-    pot, lg_in = _checked_log2(x.sc)
+    pot, lg_in = checked_log2(x.sc)
     shift = 12 + lg_in
     if pot and shift in pot_shifts:
         return [3 << shift, 0]
