@@ -1,8 +1,33 @@
-# Integer requantization helpers, bit-exact with TFLite Micro's double rounding
-# (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT) and with the
-# gemmlowp fixed-point routines its int8 softmax uses. One place for all tiers'
-# reference arithmetic; values are Python ints standing for int32. f32() is the
-# float side: a Python float (a double on most ports) rounded to float32.
+# Fixed-point maths, the one module of it in Python (device pure tier and host).
+#
+# Bit-exact with TFLite Micro's reference arithmetic (gemmlowp fixed point, double
+# rounding). Values are Python ints standing for int32 (int64 where said); overflow
+# behaves as TFLM's on a 32-bit target, never as Python's unbounded ints.
+#
+# name                   mirrors (TFLM / gemmlowp)               overflow / edge behaviour
+# srdhm(a, b)            SaturatingRoundingDoublingHighMul       MIN*MIN saturates to INT32_MAX;
+#                                                                ties away from 0
+# rdbypot(x, e)          RoundingDivideByPOT                     no overflow; ties away; e 0..31
+# sat_shl(x, e)          SaturatingRoundingMultiplyByPOT, e > 0  saturates to INT32_MIN/MAX
+# mul_by_qm(x, m, s)     MultiplyByQuantizedMultiplier (int32)   x << s WRAPS (a C int32 shift,
+#                                                                as TFLM); then SRDHM saturates
+# mul_by_qm64(x, m, s)   MultiplyByQuantizedMultiplier (int64)   result wraps to int32; s <= 14;
+#                                                                |x| < 2**47 (x*m fits int64)
+# requant16(...)         int16 conv/FC requantization            int32 acc wraps, then mul_by_qm
+# wrap32(x)              a C int32 store                         two's complement wrap
+# exp_quarter(a)         exp_on_interval_between_negative_one_quarter_and_0_excl
+# exp_on_negative(a, ib) exp_on_negative_values, Q(ib) -> Q0.31  a == 0 -> INT32_MAX
+# exp_on_negative_q5_26  the same with 5 integer bits (softmax)
+# one_over_one_plus_x(a) one_over_one_plus_x_for_x_in_0_1's      Newton steps saturate;
+#                        iterate: raw / 2**30 ~ 1 / (1 + a)
+# reciprocal_q12(x)      GetReciprocal(x, 12)                    needs x > 0
+# f32(v)                 a C float store                         nearest float32; overflow inf
+# round_half_away(v)     std::round / roundf                     ties away from 0; finite v
+# requant_ort(...)       onnxruntime MLAS int8 requantization    float32 product, ties to even
+#
+# The C tier has the same functions in native_modules/src/qmath.h; the host's
+# numpy-vectorised mirrors are in upyflow_tools/quant.py; tests/test_qmath.py checks
+# them against big-int definitions of TFLM's.
 from array import array
 
 INT32_MIN = -2147483648
@@ -78,8 +103,9 @@ def sat_shl(x, exponent):
     return x << exponent
 
 
-def _exp_quarter(a):
-    # exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8.
+def exp_quarter(a):
+    # exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8. The last add
+    # wraps in gemmlowp (int32); within the domain it does not overflow.
     x = a + 268435456
     x2 = srdhm(x, x)
     x3 = srdhm(x2, x)
@@ -89,22 +115,39 @@ def _exp_quarter(a):
 
 
 # exp(-2^k) in Q0.31 for the bits of the remainder, k = -2 .. 4.
-_EXP_STEPS = ((1 << 24, 1672461947), (1 << 25, 1302514674), (1 << 26, 790015084),
-              (1 << 27, 290630308), (1 << 28, 39332535), (1 << 29, 720401),
-              (1 << 30, 242))
+_EXP_STEPS = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+              (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative(a, integer_bits):
+    # exp(a) of a raw Q(integer_bits) value a <= 0, result Q0.31.
+    if a == 0:
+        return INT32_MAX
+    frac = 31 - integer_bits
+    quarter = 1 << (frac - 2)
+    rem = (a & (quarter - 1)) - quarter
+    result = exp_quarter(sat_shl(rem, integer_bits))
+    remainder = rem - a
+    for k, factor in _EXP_STEPS:
+        if integer_bits > k and remainder & (1 << (frac + k)):
+            result = srdhm(result, factor)
+    return result
 
 
 def exp_on_negative_q5_26(a):
-    # exp(a) of a Q5.26 value a <= 0, result Q0.31.
-    if a == 0:
-        return INT32_MAX
-    rem_minus_quarter = (a & 16777215) - 16777216
-    result = _exp_quarter(sat_shl(rem_minus_quarter, 5))
-    remainder = rem_minus_quarter - a
-    for bit, factor in _EXP_STEPS:
-        if remainder & bit:
-            result = srdhm(result, factor)
-    return result
+    # softmax's exp: 5 integer bits.
+    return exp_on_negative(a, 5)
+
+
+def one_over_one_plus_x(a):
+    # gemmlowp's Newton-Raphson iterate for a Q0.31 a in [0, 1): 1 / ((1 + a) / 2) in
+    # Q2.29 (raw / 2**30 ~ 1 / (1 + a)); gemmlowp's result is sat_shl(it, 1).
+    s = a + INT32_MAX
+    half_den = (s + 1) // 2 if s >= 0 else -((1 - s) // 2)
+    r = 1515870810 + srdhm(half_den, -1010580540)
+    for _ in range(3):
+        r = r + sat_shl(srdhm(r, 536870912 - srdhm(half_den, r)), 2)
+    return r
 
 
 def reciprocal_q12(x):
@@ -113,14 +156,7 @@ def reciprocal_q12(x):
     headroom = 0
     while not (x << headroom) & 0x80000000:
         headroom += 1
-    a = (x << headroom) - 0x80000000
-    # one_over_one_plus_x_for_x_in_0_1 by Newton-Raphson in Q2.29.
-    s = a + INT32_MAX
-    half_den = (s + 1) // 2 if s >= 0 else -((-s + 1) // 2)
-    r = 1515870810 + srdhm(half_den, -1010580540)
-    for _ in range(3):
-        r = r + sat_shl(srdhm(r, 536870912 - srdhm(half_den, r)), 2)
-    return sat_shl(r, 1), 12 - headroom
+    return sat_shl(one_over_one_plus_x((x << headroom) - 0x80000000), 1), 12 - headroom
 
 
 # --- int16 activations (16x8 conv/FC/transpose conv) ---
@@ -141,12 +177,7 @@ def bias64(bias, n):
 def requant16(acc, m, s, acc64, act_min, act_max):
     # acc64 selects TFLM's accumulator: 1 = int64 (requantized with the 16-bit reduced
     # multiplier), 0 = int32 (wraps, then the usual double-rounding requantization).
-    if acc64:
-        v = mul_by_qm64(acc, m, s)
-    elif s > 0:
-        v = srdhm(wrap32(wrap32(acc) << s), m)
-    else:
-        v = rdbypot(srdhm(wrap32(acc), m), -s)
+    v = mul_by_qm64(acc, m, s) if acc64 else mul_by_qm(wrap32(acc), m, s)
     return act_min if v < act_min else (act_max if v > act_max else v)
 
 
@@ -181,6 +212,14 @@ def wrap32(x):
 # array (the product of two float32 values is exact in a double); on a single-float
 # port they are float32 already. round() ties to even on CPython and MicroPython.
 # Not exact on ports whose floats lose mantissa bits (object representation C or D).
+
+
+def round_half_away(v):
+    # std::round: half away from zero (Python's round() ties to even). v - int(v) is
+    # exact, so no v + 0.5 rounding up (0.49999999999999994 -> 0, as in C).
+    n = int(v)
+    d = v - n
+    return n + 1 if d >= 0.5 else (n - 1 if d <= -0.5 else n)
 
 
 def requant_ort(acc, scale, out_off, act_min, act_max):

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import BakeError
 from .ir import Graph, Op, Tensor
-from .quant import activation_range_float
+from .quant import activation_range_float, f32, round_half_away_np
 from .runner import run_graph
 
 QMIN, QMAX = -128, 127
@@ -42,16 +42,6 @@ WEIGHTED = {"CONV_2D": (0, 1, 2, 0), "DEPTHWISE_CONV_2D": (0, 1, 2, 3),
 SUPPORTED = SAME_AS_INPUT | set(FIXED_OUTPUT) | OWN_RANGE
 
 
-def round_away(x):
-    """Round half away from zero, as TFLite's std::round (numpy and Python round half to even)."""
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
-
-
-def f32(v: float) -> float:
-    """Scales are stored as float32 in a model; use exactly that value everywhere."""
-    return float(np.float32(v))
-
-
 def asymmetric_params(lo: float, hi: float) -> tuple[float, int]:
     """int8 (scale, zero point) for the real range [lo, hi], as TFLite's converter picks them.
 
@@ -66,7 +56,7 @@ def asymmetric_params(lo: float, hi: float) -> tuple[float, int]:
     from_min, from_max = QMIN - lo / scale, QMAX - hi / scale
     err_min, err_max = abs(QMIN) + abs(lo / scale), abs(QMAX) + abs(hi / scale)
     zp = from_min if err_min < err_max else from_max
-    return f32(scale), int(min(QMAX, max(QMIN, round_away(zp))))
+    return f32(scale), int(min(QMAX, max(QMIN, round_half_away_np(zp))))
 
 
 def scales_to_int8(w: np.ndarray, axis: int, scales: list[float]) -> np.ndarray:
@@ -74,12 +64,12 @@ def scales_to_int8(w: np.ndarray, axis: int, scales: list[float]) -> np.ndarray:
     shape = [1] * w.ndim
     shape[axis] = len(scales)
     s = np.array(scales, np.float64).reshape(shape)
-    return np.clip(round_away(w.astype(np.float64) / s), -127, 127).astype(np.int8)
+    return np.clip(round_half_away_np(w.astype(np.float64) / s), -127, 127).astype(np.int8)
 
 
 def quantize_array(data: np.ndarray, scale: float, zp: int, dtype=np.int8) -> np.ndarray:
     info = np.iinfo(dtype)
-    q = round_away(data.astype(np.float64) / scale) + zp
+    q = round_half_away_np(data.astype(np.float64) / scale) + zp
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
@@ -177,7 +167,7 @@ class _Quantizer:
             scales, axis = scales[:1], 0
         if b is not None:
             bscales = [in_scale * s for s in (scales if len(scales) > 1 else scales * channels)]
-            qb = np.clip(round_away(bias / np.array(bscales)), -2 ** 31, 2 ** 31 - 1).astype(np.int32)
+            qb = np.clip(round_half_away_np(bias / np.array(bscales)), -2 ** 31, 2 ** 31 - 1).astype(np.int32)
             bs = [f32(s) for s in bscales[:len(scales)]]
             ins[bi] = self._const_q(b, qb, bs, [0] * len(bs), 0, "i32")
         ins[wi] = self._const_q(w, qw, scales, [0] * len(scales), axis)

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from upyflow import qmath
+
 from . import BakeError
 
 QRANGE = {"i8": (-128, 127), "i16": (-32768, 32767), "u8": (0, 255), "i32": (-2**31, 2**31 - 1)}
@@ -19,7 +21,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if real == 0.0:
         return 0, 0
     q, shift = math.frexp(real)
-    q_fixed = _round_half_away(q * (1 << 31))
+    q_fixed = round_half_away(q * (1 << 31))
     if q_fixed == 1 << 31:
         q_fixed //= 2
         shift += 1
@@ -28,20 +30,39 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return int(q_fixed), shift
 
 
-def _round_half_away(v: float) -> int:
+# The host's fixed-point and rounding arithmetic is upyflow.qmath's (the device's own);
+# below only its checked scalar entry points and numpy-vectorised mirrors, which
+# tests/test_qmath.py compares with qmath on random and edge values.
+def round_half_away(v: float) -> int:
+    """qmath.round_half_away (std::round), refusing a NaN/inf bake-time parameter."""
     if not math.isfinite(v):   # a NaN/inf scale, beta or alpha, or a float32 overflow
         raise BakeError("a quantization parameter computes to %g; the model's scales or options "
                         "are out of range" % v)
-    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+    return int(qmath.round_half_away(v))
 
 
 def f32(v: float) -> float:
-    return float(np.float32(v))
+    """qmath.f32: v rounded to float32 (scales are float32 in a model)."""
+    return float(qmath.f32(v))
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """TFLM's CheckedLog2, in float32: (a power of two within 1e-3 in log2, log2 rounded)."""
+    lg = float(np.float32(np.log(np.float32(x))) * np.float32(1.0 / np.log(np.float32(2.0))))
+    r = round_half_away(lg)
+    return abs(lg - r) < 1e-3, r
+
+
+def round_half_away_np(x):
+    """qmath.round_half_away over a numpy array (float64 result)."""
+    t = np.trunc(x)
+    d = x - t
+    return t + (d >= 0.5) - (d <= -0.5)
 
 
 def quantize_value(value: float, scale: float, zp: int) -> int:
     """TFLite's Quantize(): round(f / scale) in float32, plus the zero point."""
-    return _round_half_away(f32(np.float32(value) / np.float32(scale))) + zp
+    return round_half_away(f32(np.float32(value) / np.float32(scale))) + zp
 
 
 def activation_range(act: str, dtype: str, scale: float, zp: int) -> tuple[int, int]:

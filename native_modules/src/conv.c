@@ -4,7 +4,6 @@
 // the input zero point, are corrected by subtracting in_off * their weights.
 #include "kernels.h"
 #include "qmath.h"
-#include "qmath64.h"
 #include "mac8.h"
 
 // Output channels a depthwise pixel accumulates at once (stack, not heap):

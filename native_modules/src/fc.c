@@ -1,7 +1,6 @@
 // FULLY_CONNECTED. The input zero point is folded into the int8 bias at bake time.
 #include "kernels.h"
 #include "qmath.h"
-#include "qmath64.h"
 #include "mac8.h"
 
 void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,

@@ -1,5 +1,17 @@
-// Inline integer requantization helpers, bit-exact with TFLite Micro's double
-// rounding and gemmlowp's fixed point (mirrors device_lib/upyflow/qmath.py).
+// Fixed-point maths of the C tier, the same functions as device_lib/upyflow/qmath.py
+// (its table lists each one's TFLM/gemmlowp counterpart), bit-exact with TFLite
+// Micro's double rounding. Overflow as TFLM's on a 32-bit target, written without
+// signed-overflow UB (wrapping steps go through uint32_t/uint64_t):
+//   uf_srdhm           SaturatingRoundingDoublingHighMul: MIN*MIN saturates, ties away
+//   uf_rdbypot(64)     RoundingDivideByPOT: ties away; exponent 0..31 (64: any)
+//   uf_sat_shl         SaturatingRoundingMultiplyByPOT: saturates
+//   uf_mul_by_qm       MultiplyByQuantizedMultiplier: x << shift WRAPS, SRDHM saturates
+//   uf_mul_by_qm64     the int64-accumulator one: result wraps to int32; shift <= 14
+//   uf_requant16       int16 conv/FC requantization: int32 accumulator wraps first
+//   uf_exp_quarter, uf_exp_on_negative_q5_26, uf_one_over_one_plus_x, uf_reciprocal_q12
+//                      gemmlowp's exp / Newton reciprocal of TFLM's int8 softmax
+//   uf_requant_ort     onnxruntime's float32 requantization (ties to even)
+// tests/test_qmath.py checks them (through the kernels) against TFLM's definitions.
 // Assumes arithmetic right shift of negative values, as GCC/Clang/MSVC do.
 #ifndef UPYFLOW_QMATH_H
 #define UPYFLOW_QMATH_H
@@ -57,6 +69,60 @@ static inline int32_t uf_sat_shl(int32_t x, int exponent) {
     return (int32_t)((uint32_t)x << exponent);
 }
 
+// exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8.
+static inline int32_t uf_exp_quarter(int32_t a) {
+    int32_t x = a + 268435456;
+    int32_t x2 = uf_srdhm(x, x);
+    int32_t x3 = uf_srdhm(x2, x);
+    int32_t x4 = uf_srdhm(x2, x2);
+    int32_t t = uf_rdbypot(uf_srdhm(uf_rdbypot(x4, 2) + x3, 715827883) + x2, 1);
+    // gemmlowp adds in int32 (wrapping)
+    return (int32_t)((uint32_t)1895147668 + (uint32_t)uf_srdhm(1895147668, x + t));
+}
+
+// exp(a) of a Q5.26 value a <= 0, result Q0.31.
+static inline int32_t uf_exp_on_negative_q5_26(int32_t a) {
+    // exp(-2^k) in Q0.31 for remainder bits 2^24 .. 2^30 (k = -2 .. 4)
+    static const int32_t steps[7] = {
+        1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242
+    };
+    if (a == 0) {
+        return UF_INT32_MAX;
+    }
+    int32_t rem_minus_quarter = (a & 16777215) - 16777216;
+    int32_t result = uf_exp_quarter(uf_sat_shl(rem_minus_quarter, 5));
+    int32_t remainder = rem_minus_quarter - a;
+    for (int k = 0; k < 7; k++) {
+        if (remainder & ((int32_t)1 << (24 + k))) {
+            result = uf_srdhm(result, steps[k]);
+        }
+    }
+    return result;
+}
+
+// gemmlowp's one_over_one_plus_x_for_x_in_0_1 Newton-Raphson iterate for a Q0.31
+// a in [0, 1): 1 / ((1 + a) / 2) in Q2.29; the half sum a + 1 needs 33 bits.
+static inline int32_t uf_one_over_one_plus_x(int32_t a) {
+    int64_t s = (int64_t)a + UF_INT32_MAX;
+    int32_t half_den = (int32_t)((s + 1) / 2);
+    int32_t r = 1515870810 + uf_srdhm(half_den, -1010580540);
+    for (int k = 0; k < 3; k++) {
+        r = r + uf_sat_shl(uf_srdhm(r, 536870912 - uf_srdhm(half_den, r)), 2);
+    }
+    return r;
+}
+
+// GetReciprocal(x, 12): 1/x of a positive Q12.19 sum, as a Q0.31 scale and
+// the number of bits over unit.
+static inline int32_t uf_reciprocal_q12(int32_t x, int *bits_over_unit) {
+    int headroom = 0;
+    while (!(((uint32_t)x << headroom) & 0x80000000u)) {
+        headroom++;
+    }
+    *bits_over_unit = 12 - headroom;
+    return uf_sat_shl(uf_one_over_one_plus_x((int32_t)(((uint32_t)x << headroom) - 0x80000000u)), 1);
+}
+
 static inline int32_t uf_clamp(int32_t v, int32_t lo, int32_t hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
@@ -72,6 +138,27 @@ static inline int32_t uf_requant(int32_t acc, int32_t mult, int shift, int32_t o
 static inline int32_t uf_requant_ch(int32_t acc, const void *mult, const void *shift, size_t ch,
                                     int32_t out_off, int32_t act_min, int32_t act_max) {
     return uf_requant(acc, uf_ld_i32(mult, ch), (int)uf_ld_i32(shift, ch), out_off, act_min, act_max);
+}
+
+// MultiplyByQuantizedMultiplier of an int64 accumulator (TFLM's double-rounding
+// build): the multiplier rounded to 16 bits, one rounding shift by 15 - shift
+// (shift <= 14, checked by the table), the result truncated to int32.
+static inline int32_t uf_mul_by_qm64(int64_t x, int32_t multiplier, int shift) {
+    int64_t m = multiplier < 0x7FFF0000 ? ((int64_t)multiplier + (1 << 15)) >> 16 : 0x7FFF;
+    int total = 15 - shift;
+    int64_t r = (int64_t)((uint64_t)x * (uint64_t)m + ((uint64_t)1 << (total - 1)));
+    return (int32_t)(uint32_t)(uint64_t)(r >> total);
+}
+
+// Requantize and clamp, with TFLM's int64 or int32 (wrapping) accumulator and
+// channel ch's multiplier and shift, read from constant arrays.
+static inline int32_t uf_requant16(int64_t acc, const void *mult, const void *shift, size_t ch,
+                                   int acc64, int32_t act_min, int32_t act_max) {
+    int32_t m = uf_ld_i32(mult, ch);
+    int sh = (int)uf_ld_i32(shift, ch);
+    int32_t v = acc64 ? uf_mul_by_qm64(acc, m, sh)
+                      : uf_mul_by_qm((int32_t)(uint32_t)(uint64_t)acc, m, sh);
+    return v < act_min ? act_min : (v > act_max ? act_max : v);
 }
 
 // Contiguous int8 dot product, the inner loop of FULLY_CONNECTED and CONV_2D.
@@ -93,6 +180,24 @@ static inline int32_t uf_dot_s8_wrap(const int8_t *a, const int8_t *b, int n) {
         s += (uint32_t)((int32_t)a[k] * b[k]);
     }
     return (int32_t)s;
+}
+
+// int16 x int8 dot product. Runs of 256 fit an int32 (|product| <= 2^22), so
+// the inner loop vectorizes; the runs add up in int64.
+static inline int64_t uf_dot_s16s8(const int16_t *a, const int8_t *b, int n) {
+    int64_t s = 0;
+    while (n > 0) {
+        int m = n < 256 ? n : 256;
+        int32_t p = 0;
+        for (int k = 0; k < m; k++) {
+            p += (int32_t)a[k] * b[k];
+        }
+        s += p;
+        a += m;
+        b += m;
+        n -= m;
+    }
+    return s;
 }
 
 // int8 requantization as onnxruntime's CPU kernels (MLAS) do:

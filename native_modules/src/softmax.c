@@ -7,57 +7,6 @@
 #include "kernels.h"
 #include "qmath.h"
 
-// exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8.
-static int32_t exp_quarter(int32_t a) {
-    int32_t x = a + 268435456;
-    int32_t x2 = uf_srdhm(x, x);
-    int32_t x3 = uf_srdhm(x2, x);
-    int32_t x4 = uf_srdhm(x2, x2);
-    int32_t t = uf_rdbypot(uf_srdhm(uf_rdbypot(x4, 2) + x3, 715827883) + x2, 1);
-    // gemmlowp adds in int32 (wrapping)
-    return (int32_t)((uint32_t)1895147668 + (uint32_t)uf_srdhm(1895147668, x + t));
-}
-
-// exp(a) of a Q5.26 value a <= 0, result Q0.31.
-static int32_t exp_on_negative_q5_26(int32_t a) {
-    // exp(-2^k) in Q0.31 for remainder bits 2^24 .. 2^30 (k = -2 .. 4)
-    static const int32_t steps[7] = {
-        1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242
-    };
-    if (a == 0) {
-        return UF_INT32_MAX;
-    }
-    int32_t rem_minus_quarter = (a & 16777215) - 16777216;
-    int32_t result = exp_quarter(uf_sat_shl(rem_minus_quarter, 5));
-    int32_t remainder = rem_minus_quarter - a;
-    for (int k = 0; k < 7; k++) {
-        if (remainder & ((int32_t)1 << (24 + k))) {
-            result = uf_srdhm(result, steps[k]);
-        }
-    }
-    return result;
-}
-
-// GetReciprocal(x, 12): 1/x of a positive Q12.19 sum, as a Q0.31 scale and
-// the number of bits over unit.
-static int32_t reciprocal_q12(int32_t x, int *bits_over_unit) {
-    int headroom = 0;
-    while (!(((uint32_t)x << headroom) & 0x80000000u)) {
-        headroom++;
-    }
-    int32_t a = (int32_t)(((uint32_t)x << headroom) - 0x80000000u);
-    // one_over_one_plus_x_for_x_in_0_1, Newton-Raphson in Q2.29; the half sum
-    // a + 1 needs 33 bits
-    int64_t s = (int64_t)a + UF_INT32_MAX;
-    int32_t half_den = (int32_t)((s + 1) / 2);
-    int32_t r = 1515870810 + uf_srdhm(half_den, -1010580540);
-    for (int k = 0; k < 3; k++) {
-        r = r + uf_sat_shl(uf_srdhm(r, 536870912 - uf_srdhm(half_den, r)), 2);
-    }
-    *bits_over_unit = 12 - headroom;
-    return uf_sat_shl(r, 1);
-}
-
 // int8 input, output int8 (out_bits 8, zero point -128) or int16 (16, -32768):
 // TFLM's Softmax<int8_t, OutputT>, whose output exponent depends on the type.
 // Inlined into each entry, so each is compiled for its constant out_bits.
@@ -80,18 +29,18 @@ static inline void softmax_fixed(
         for (int c = 0; c < depth; c++) {
             int32_t diff = xr[c] - top;
             if (diff >= diff_min) {
-                int32_t e = exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
+                int32_t e = uf_exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
                 total += uf_rdbypot(e, 12);
             }
         }
         int bits_over_unit;
-        int32_t scale = reciprocal_q12(total, &bits_over_unit);
+        int32_t scale = uf_reciprocal_q12(total, &bits_over_unit);
         int exponent = bits_over_unit + 31 - out_bits;
         for (int c = 0; c < depth; c++) {
             int32_t diff = xr[c] - top;
             int32_t v = lo;
             if (diff >= diff_min) {
-                int32_t e = exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
+                int32_t e = uf_exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
                 v = uf_rdbypot64(uf_srdhm(scale, e), exponent) + lo;
                 v = v > hi ? hi : (v < lo ? lo : v);
             }

@@ -2,7 +2,7 @@
 // input pixels TFLM's scatter would add into it, in its order (input row,
 // column, channel ascending), so no scratch buffer is needed.
 #include "kernels.h"
-#include "qmath64.h"
+#include "qmath.h"
 
 // Input coordinate reaching output coordinate o through filter tap k, or -1.
 static int source(int o, int k, int stride, int pad, int size) {

@@ -1,13 +1,8 @@
 # Type conversions: QUANTIZE (float32 -> int8/int16, int -> int requantize),
 # DEQUANTIZE and CAST.
-from ..qmath import f32, mul_by_qm
+from ..qmath import f32, mul_by_qm, round_half_away
 
 KERNELS = ("quantize_f32", "requantize", "dequantize_f32", "cast_int")
-
-
-def _round(v):
-    # std::round: half away from zero.
-    return int(v + 0.5) if v >= 0 else -int(0.5 - v)
 
 
 def quantize_f32(x, out, n, scale, zp, qmin, qmax):
@@ -15,7 +10,7 @@ def quantize_f32(x, out, n, scale, zp, qmin, qmax):
         v = x[i] / scale
         # as the C kernel's round_clamped: NaN -> 0, beyond +-2^30 (inf too) clamped
         if -1073741824.0 <= v <= 1073741824.0:
-            q = _round(f32(v)) + zp   # TFLite computes val / scale in float
+            q = round_half_away(f32(v)) + zp   # TFLite divides in float
         else:
             q = zp if v != v else (1073741824 if v > 0 else -1073741824) + zp
         out[i] = qmin if q < qmin else (qmax if q > qmax else q)

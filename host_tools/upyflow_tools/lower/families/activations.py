@@ -12,11 +12,12 @@ import math
 
 import numpy as np
 
-from upyflow.qmath import INT32_MAX, _exp_quarter, mul_by_qm, rdbypot, sat_shl, srdhm
+from upyflow.qmath import INT32_MAX, exp_on_negative, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import FLOAT_MAX, QRANGE, f32, quantize_multiplier, quantize_value
+from ...quant import (FLOAT_MAX, QRANGE, checked_log2, f32, quantize_multiplier, quantize_value,
+                      round_half_away)
 from ..core import Call, check_size, inp, lowering, need_const, types_error
 
 INT8_VALUES = np.arange(-128, 128)
@@ -24,37 +25,11 @@ IDENTITY_QM = (1 << 30, 1)      # (multiplier, shift) that mul_by_qm maps to x e
 
 
 # --- gemmlowp fixed point (int32 raw values) used by TFLM's int8 logistic and tanh ------
-def exp_on_negative(a: int, integer_bits: int) -> int:
-    """exp(a) in Q0.31 for a raw Q(integer_bits) value a <= 0 (gemmlowp's barrel shifter)."""
-    if a == 0:
-        return INT32_MAX
-    frac = 31 - integer_bits
-    quarter = 1 << (frac - 2)
-    rem = (a & (quarter - 1)) - quarter
-    result = _exp_quarter(sat_shl(rem, integer_bits))
-    remainder = rem - a
-    for k, factor in ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
-                      (2, 39332535), (3, 720401), (4, 242)):
-        if integer_bits > k and remainder & (1 << (frac + k)):
-            result = srdhm(result, factor)
-    return result
-
-
-def _newton_q2_29(a: int) -> int:
-    # 1 / (1 + a) for a Q0.31 in [0, 1), in Q2.29 (three Newton-Raphson steps)
-    s = a + INT32_MAX
-    half_den = (s + 1) // 2 if s >= 0 else -((1 - s) // 2)
-    x = 1515870810 + srdhm(half_den, -1010580540)
-    for _ in range(3):
-        x = x + sat_shl(srdhm(x, (1 << 29) - srdhm(half_den, x)), 2)
-    return x
-
-
 def fp_logistic(a: int) -> int:
     """gemmlowp::logistic of a Q4.27 raw value, Q0.31 result."""
     if a == 0:
         return 1 << 30
-    pos = sat_shl(_newton_q2_29(exp_on_negative(-abs(a), 4)), 1)
+    pos = sat_shl(one_over_one_plus_x(exp_on_negative(-abs(a), 4)), 1)
     return pos if a > 0 else INT32_MAX - pos
 
 
@@ -62,7 +37,7 @@ def fp_tanh(a: int) -> int:
     """gemmlowp::tanh of a Q4.27 raw value, Q0.31 result (exp with one more integer bit)."""
     if a == 0:
         return 0
-    t = sat_shl(_newton_q2_29(exp_on_negative(-abs(a), 5)) - (1 << 29), 2)
+    t = sat_shl(one_over_one_plus_x(exp_on_negative(-abs(a), 5)) - (1 << 29), 2)
     return -t if a < 0 else t
 
 
@@ -130,19 +105,14 @@ def _clamped_requant(graph: Graph, op: Op, x: Tensor, out: Tensor, lo_real: floa
     qmin, qmax = QRANGE[out.dtype]
     m, s = quantize_multiplier(x.sc / out.sc)     # the TFLM interpreter divides in double
     # TFLM: zero point + (int) roundf(bound / output scale)
-    amin = qmin if lo_real is None else max(qmin, out.zp + _roundf(lo_real, out.sc))
-    amax = qmax if hi_real is None else min(qmax, out.zp + _roundf(hi_real, out.sc))
+    amin = qmin if lo_real is None else max(qmin, out.zp + quantize_value(lo_real, out.sc, 0))
+    amax = qmax if hi_real is None else min(qmax, out.zp + quantize_value(hi_real, out.sc, 0))
     if x.dtype == "i8":
         vals = INT8_VALUES
         return _lut_call(graph, op, [min(amax, max(amin, out.zp + mul_by_qm(int(v) - x.zp, m, s)))
                                      for v in vals])
     return [Call("requantize", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=x.zp, mult=m, shift=s,
                  out_zp=out.zp, qmin=amin, qmax=amax)]
-
-
-def _roundf(value: float, scale: float) -> int:
-    q = float(np.float32(value) / np.float32(scale))
-    return int(math.floor(abs(q) + 0.5)) * (1 if q >= 0 else -1)
 
 
 def _types(op: Op, graph: Graph, x: Tensor, out: Tensor, allowed: tuple[str, ...]) -> None:
@@ -262,7 +232,7 @@ def _hard_swish(graph: Graph, op: Op) -> list[Call]:
 def _int8_fixedpoint_params(scale: float) -> tuple[int, int, int]:
     """(multiplier, left shift, input radius) putting int8 differences into Q4.27."""
     q, shift = math.frexp(scale * float(1 << 27))
-    mult = int(math.floor(abs(q) * (1 << 31) + 0.5))
+    mult = round_half_away(q * (1 << 31))
     radius = math.floor(15.0 * (1 << 27) / 2.0 ** shift)
     return mult, shift, radius
 
@@ -281,21 +251,14 @@ def _int8_fixedpoint_lut(x: Tensor, fn, out_shift: int, out_zp: int) -> list[int
     return table
 
 
-def _checked_log2(x: float) -> tuple[bool, int]:
-    # TFLM's CheckedLog2, in float32: (is a power of two within 1e-3 in log2, rounded log2)
-    lg = np.float32(np.log(np.float32(x))) * np.float32(1.0 / np.log(np.float32(2.0)))
-    r = _roundf(float(lg), 1.0)
-    return abs(float(lg) - r) < 1e-3, r
-
-
 def int16_sigmoid_params(op: Op, x: Tensor, out: Tensor, pot_shifts: tuple[int, ...]) -> list[int]:
     """(multiplier, right shift) of TFLM's int16 LOGISTIC/TANH input rescaling (x3/4 folded in)."""
     if x.zp or out.zp:
         raise BakeError("%s %r: int16 tensors need zero point 0" % (op.kind, out.name))
-    ok, lg = _checked_log2(out.sc)
+    ok, lg = checked_log2(out.sc)
     if not ok or lg != -15:
         raise BakeError("%s %r: int16 output scale must be 2^-15 (is %g)" % (op.kind, out.name, out.sc))
-    pot, lg_in = _checked_log2(x.sc)
+    pot, lg_in = checked_log2(x.sc)
     shift = 12 + lg_in
     if pot and shift in pot_shifts:
         return [3 << shift, 0]
@@ -401,7 +364,7 @@ def int16_lut(fn, in_scale: float, in_zp: int, out_scale: float) -> np.ndarray:
     inv = F(65536) / (out_max - out_min)
 
     def rnd(v):
-        return F(_roundf(float(v), 1.0))
+        return F(round_half_away(float(v)))
 
     lut = []
     for i in range(512):

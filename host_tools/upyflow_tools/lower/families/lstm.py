@@ -7,13 +7,12 @@ following how TFLite Micro prepares the kernel (lstm_eval*.cc).
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import f32, quantize_multiplier
+from ...quant import checked_log2, f32, quantize_multiplier
 from ..core import Call, check_size, inp, lowering, need_const, need_state, types_error
 
 
@@ -35,8 +34,7 @@ ACT_SCALE = 2.0 ** -15   # sigmoid/tanh outputs are Q0.15 int16
 
 def _cell_power(scale: float) -> int:
     """TFLM's CheckedLog2 (float32 log, rounded half away); the check result is unused."""
-    v = float(np.float32(np.log(np.float32(scale))) * np.float32(1.0 / np.log(np.float32(2.0))))
-    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+    return checked_log2(scale)[1]
 
 
 def tanh_scaling(power: int) -> tuple[int, int]:
