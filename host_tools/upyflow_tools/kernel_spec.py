@@ -306,6 +306,12 @@ kernel("mean_q", "reduce", [T("x", "q", "c", None, "esize"), T("out", "q", "w", 
         Int("hi")], checks=["mean_check(x, out, d, esize)"])
 kernel("mean_f32", "reduce", [T("x", "f32", "r"), T("out", "f32", "w"), T("d", "i32", "c")],
        [Int("count", 1)], checks=["mean_check(x, out, d, 4)"])
+# REDUCE_MAX / REDUCE_MIN: the same descriptor; quantized input and output share their parameters
+kernel("reduce_maxmin_q", "reduce",
+       [T("x", "q", "c", None, "esize"), T("out", "q", "w", None, "esize"), T("d", "i32", "c")],
+       [Int("esize", 1, 2), Int("is_max", 0, 1)], checks=["mean_check(x, out, d, esize)"])
+kernel("reduce_maxmin_f32", "reduce", [T("x", "f32", "r"), T("out", "f32", "w"), T("d", "i32", "c")],
+       [Int("is_max", 0, 1)], checks=["mean_check(x, out, d, 4)"])
 kernel("mean_s8_ort", "reduce", [T("x", "i8", "r"), T("out", "i8", "w"), T("d", "i32", "c")],
        [Int("in_zp"), Float("scale"), Int("out_zp"), Int("count"), Int("lo"), Int("hi")], native=False)
 

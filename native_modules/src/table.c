@@ -668,6 +668,29 @@ static int run_mean_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// reduce_maxmin_q (reduce): x, out, d, esize, is_max
+enum { REDUCE_MAXMIN_Q_X, REDUCE_MAXMIN_Q_OUT, REDUCE_MAXMIN_Q_D };
+enum { REDUCE_MAXMIN_Q_ESIZE, REDUCE_MAXMIN_Q_IS_MAX };
+static int run_reduce_maxmin_q(const uf_call *c) {
+    CHECK(I(REDUCE_MAXMIN_Q_ESIZE) >= 1 && I(REDUCE_MAXMIN_Q_ESIZE) <= 2 && I(REDUCE_MAXMIN_Q_IS_MAX) >= 0);
+    CHECK(I(REDUCE_MAXMIN_Q_IS_MAX) <= 1);
+    RET(mean_check(c, REDUCE_MAXMIN_Q_X, REDUCE_MAXMIN_Q_OUT, REDUCE_MAXMIN_Q_D, (int64_t)I(REDUCE_MAXMIN_Q_ESIZE)));
+    uf_reduce_maxmin_q(T(REDUCE_MAXMIN_Q_X), T(REDUCE_MAXMIN_Q_OUT), T(REDUCE_MAXMIN_Q_D),
+                       I(REDUCE_MAXMIN_Q_ESIZE), I(REDUCE_MAXMIN_Q_IS_MAX));
+    return UF_OK;
+}
+
+// reduce_maxmin_f32 (reduce): x, out, d, is_max
+enum { REDUCE_MAXMIN_F32_X, REDUCE_MAXMIN_F32_OUT, REDUCE_MAXMIN_F32_D };
+enum { REDUCE_MAXMIN_F32_IS_MAX };
+static int run_reduce_maxmin_f32(const uf_call *c) {
+    CHECK(I(REDUCE_MAXMIN_F32_IS_MAX) >= 0 && I(REDUCE_MAXMIN_F32_IS_MAX) <= 1);
+    RET(mean_check(c, REDUCE_MAXMIN_F32_X, REDUCE_MAXMIN_F32_OUT, REDUCE_MAXMIN_F32_D, 4));
+    uf_reduce_maxmin_f32(T(REDUCE_MAXMIN_F32_X), T(REDUCE_MAXMIN_F32_OUT), T(REDUCE_MAXMIN_F32_D),
+                         I(REDUCE_MAXMIN_F32_IS_MAX));
+    return UF_OK;
+}
+
 // strided_copy (layout): x, out, d, esize
 enum { STRIDED_COPY_X, STRIDED_COPY_OUT, STRIDED_COPY_D };
 enum { STRIDED_COPY_ESIZE };
@@ -1122,6 +1145,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"binary_i32", "rrwri", run_binary_i32},
     {"mean_q", "rwriiiiiiii", run_mean_q},
     {"mean_f32", "rwri", run_mean_f32},
+    {"reduce_maxmin_q", "rwrii", run_reduce_maxmin_q},
+    {"reduce_maxmin_f32", "rwri", run_reduce_maxmin_f32},
     {"strided_copy", "rwri", run_strided_copy},
     {"fill_int", "wii", run_fill_int},
     {"fill_f32", "wif", run_fill_f32},

@@ -1,10 +1,10 @@
-# MEAN (int8/int16, float32, and onnxruntime's rounding for int8). The reduction
+# MEAN, SUM, REDUCE_MAX, REDUCE_MIN (int8/int16, float32, and onnxruntime's rounding for int8). The reduction
 # descriptor, baked by upyflow_tools/lower/families/reduce.py, is [outer block][inner
 # block], each block [nd, shape..., strides...]; one output per outer element.
 # The esize parameter is for the native tier; typed views know their width.
 from ..qmath import mul_by_qm, requant_ort
 
-KERNELS = ("mean_q", "mean_f32", "mean_s8_ort")
+KERNELS = ("mean_q", "mean_f32", "mean_s8_ort", "reduce_maxmin_q", "reduce_maxmin_f32")
 
 
 def _runs(d, p, k, base, fn):
@@ -88,3 +88,36 @@ def mean_s8_ort(x, out, d, in_zp, scale, out_zp, count, lo, hi):
             st[0] += 1
             base += s
     _runs(d, 0, 0, 0, outer)
+
+
+def _maxmin(x, out, d, is_max, first):
+    # first: the start value of each block (None: its first element)
+    p = 1 + 2 * d[0]
+    st = [0, 0]
+
+    def inner(base, n, s):
+        b = st[1]
+        for _ in range(n):
+            v = x[base]
+            if b is None or (v > b if is_max else v < b):
+                b = v
+            base += s
+        st[1] = b
+
+    def outer(base, n, s):
+        for _ in range(n):
+            st[1] = first
+            _runs(d, p, 0, base, inner)
+            out[st[0]] = st[1]
+            st[0] += 1
+            base += s
+    _runs(d, 0, 0, 0, outer)
+
+
+def reduce_maxmin_q(x, out, d, esize, is_max):
+    _maxmin(x, out, d, is_max, None)
+
+
+# float32 starts from the lowest (highest) finite float as TFLM's ReduceGeneric: NaN is skipped.
+def reduce_maxmin_f32(x, out, d, is_max):
+    _maxmin(x, out, d, is_max, -3.4028234663852886e38 if is_max else 3.4028234663852886e38)
