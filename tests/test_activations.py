@@ -125,6 +125,24 @@ def test_float32(tier, kind, shape, tmp_path):
     single(unary_model(kind, "f32", shape, **options), tmp_path, float_inputs(rng, shape, 12.0))
 
 
+MATH_KINDS = ["ABS", "NEG", "SQRT", "RSQRT", "EXP", "LOG"]
+
+
+@pytest.mark.parametrize("kind", MATH_KINDS)
+def test_float32_maths(tier, kind, tmp_path):
+    """Random values (non-negative for the roots and LOG), plus zero, subnormals, the extremes
+    and values whose EXP overflows or underflows."""
+    rng = rng_for("%s-f32" % kind)
+    shape = [3, 17]
+    xs = float_inputs(rng, shape, 40.0 if kind == "EXP" else 12.0)
+    special = np.array([0.0, -0.0, 1e-40, 1e-30, 1.0, 2.0, 0.5, 3e38, -3e38, 88.0, 89.0, -87.0, -104.0,
+                        1.4142135, 0.70710677, 1e-3, 7.0], np.float32)
+    xs.append(np.resize(special, shape).astype(np.float32))
+    if kind in ("SQRT", "RSQRT", "LOG"):
+        xs = [np.abs(x) for x in xs]
+    single(unary_model(kind, "f32", shape), tmp_path, xs)
+
+
 # --- LOGISTIC and TANH ---------------------------------------------------------------------
 SIGMOID_INT8 = [(kind, i) for kind in ("LOGISTIC", "TANH") for i in range(12)]
 

@@ -866,6 +866,17 @@ static int run_clamp_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// unary_f32 (activations): x, out, n, op
+enum { UNARY_F32_X, UNARY_F32_OUT };
+enum { UNARY_F32_N, UNARY_F32_OP };
+static int run_unary_f32(const uf_call *c) {
+    CHECK(I(UNARY_F32_N) >= 0 && I(UNARY_F32_OP) >= 0 && I(UNARY_F32_OP) <= 5);
+    FITS(UNARY_F32_X, (uint64_t)I(UNARY_F32_N), 4);
+    FITS(UNARY_F32_OUT, (uint64_t)I(UNARY_F32_N), 4);
+    uf_unary_f32(T(UNARY_F32_X), T(UNARY_F32_OUT), I(UNARY_F32_N), I(UNARY_F32_OP));
+    return UF_OK;
+}
+
 // leaky_relu_q (activations): x, out, n, in_zp, m_id, s_id, m_al, s_al, neg, out_zp, qmin, qmax
 enum { LEAKY_RELU_Q_X, LEAKY_RELU_Q_OUT };
 enum { LEAKY_RELU_Q_N, LEAKY_RELU_Q_IN_ZP, LEAKY_RELU_Q_M_ID, LEAKY_RELU_Q_S_ID, LEAKY_RELU_Q_M_AL, LEAKY_RELU_Q_S_AL, LEAKY_RELU_Q_NEG, LEAKY_RELU_Q_OUT_ZP, LEAKY_RELU_Q_QMIN, LEAKY_RELU_Q_QMAX };
@@ -1158,6 +1169,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"lstm_f32", "rrrwwwiiiiif", run_lstm_f32},
     {"lut_s8", "rrwi", run_lut_s8},
     {"clamp_f32", "rwiff", run_clamp_f32},
+    {"unary_f32", "rwii", run_unary_f32},
     {"leaky_relu_q", "rwiiiiiiiiii", run_leaky_relu_q},
     {"leaky_relu_f32", "rwif", run_leaky_relu_f32},
     {"hard_swish_f32", "rwi", run_hard_swish_f32},

@@ -437,3 +437,17 @@ def softmax16_tables(graph: Graph) -> tuple[int, int]:
     return (_shared_const(graph, "upyflow/softmax16_exp", lambda: int16_lut(_expf, 10.0 / rng, 32767, 2.0 / rng)),
             _shared_const(graph, "upyflow/softmax16_recip",
                           lambda: int16_lut(_one_over_one_plus, 1.0 / rng, -32768, 2.0 / rng)))
+
+
+# --- float32 maths: ABS, NEG, SQRT, RSQRT, EXP, LOG ----------------------------------------
+UNARY_F32_OP = {"ABS": 0, "NEG": 1, "SQRT": 2, "RSQRT": 3, "EXP": 4, "LOG": 5}
+
+
+def _unary_f32(graph: Graph, op: Op) -> list[Call]:
+    x, out = _unary(graph, op)
+    _types(op, graph, x, out, ("f32",))
+    return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=UNARY_F32_OP[op.kind])]
+
+
+for _kind in UNARY_F32_OP:
+    lowering(_kind, "float32")(_unary_f32)
