@@ -143,6 +143,27 @@ def test_float32_maths(tier, kind, tmp_path):
     single(unary_model(kind, "f32", shape), tmp_path, xs)
 
 
+@pytest.mark.parametrize("i", range(8))
+def test_abs_int8(tier, i, tmp_path):
+    """Every int8 value; equal scales (no rescale in TFLM) in the even cases."""
+    rng = rng_for("ABS-i8-%d" % i)
+    q_in = int8_q(rng)
+    q_out = (q_in[0], int(rng.integers(-128, 0))) if i % 2 == 0 else int8_q(rng)
+    single(unary_model("ABS", "i8", [4, 64], q_in, q_out), tmp_path, [all_int8(rng, [4, 64])])
+
+
+@pytest.mark.parametrize("i", range(8))
+def test_rsqrt_int8(tier, i, tmp_path):
+    """Every int8 value from the zero point up (TFLM fails below it)."""
+    rng = rng_for("RSQRT-i8-%d" % i)
+    scale, zp = int8_q(rng)
+    zp = int(rng.integers(-128, 20))
+    q_out = (float(np.exp(rng.uniform(np.log(0.01), np.log(0.5)))), int(rng.integers(-128, 0)))
+    vals = np.arange(zp, 128)
+    xs = [np.resize(rng.permutation(vals), 256).astype(np.int8).reshape(4, 64), np.full((4, 64), zp, np.int8)]
+    single(unary_model("RSQRT", "i8", [4, 64], (scale, zp), q_out), tmp_path, xs)
+
+
 # --- LOGISTIC and TANH ---------------------------------------------------------------------
 SIGMOID_INT8 = [(kind, i) for kind in ("LOGISTIC", "TANH") for i in range(12)]
 
