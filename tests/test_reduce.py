@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import TT, bake_model, check, check_isa, make_inputs, seeded_rng
+from harness import NP, TT, bake_model, check, check_isa, make_inputs, seeded_rng
 from op_models import qparams, shape_id
 from tflite_writer import ModelWriter
 
@@ -124,3 +124,55 @@ def test_reduce_maxmin_rejects_int16_and_requantization(kind, tmp_path):
         with pytest.raises(BakeError, match=kind) as err:
             bake_model(w.build([x], [y]), tmp_path)
         assert "\n" not in str(err.value)
+
+
+# --- ARG_MAX, ARG_MIN ---------------------------------------------------------------------------
+ARG_SHAPES = [([1, 4, 5, 3], -1), ([1, 4, 5, 3], 1), ([2, 3, 4], 0), ([7], 0), ([3, 5], 1), ([2, 3, 4, 2, 2], 2)]
+ARG_CASES = [(k, s, a, dt) for k in ("ARG_MAX", "ARG_MIN") for s, a in ARG_SHAPES for dt in ("i8", "f32")]
+
+
+def _arg_id(c):
+    kind, s, a, dt = c
+    return "%s-%s-%s-axis%d" % (kind, dt, shape_id(s), a)
+
+
+def arg_case(case):
+    """(model bytes, input sets); ties included (int8 values repeat; the first wins in TFLM)."""
+    kind, shape, axis, dt = case
+    rng = case_rng(_arg_id(case))
+    out_shape = [d for i, d in enumerate(shape) if i != axis % len(shape)]
+    w = ModelWriter()
+    qx = qparams(rng, dt)
+    x = w.tensor(shape, TT[dt], *qx)
+    ax = w.tensor([1], "int32", data=np.array([axis]))
+    y = w.tensor(out_shape, "int32")
+    w.op(kind, [x, ax], [y], output_type=2)   # TensorType INT32
+    sets = [[v] for v in make_inputs(rng, dt, shape, qx[1] or 0)]
+    if dt != "f32":   # few distinct values: many ties
+        sets.append([rng.integers(-2, 3, size=shape).astype(NP[dt])])
+    return w.build([x], [y]), sets
+
+
+@pytest.mark.parametrize("case", ARG_CASES, ids=_arg_id)
+def test_arg_maxmin(case, tier, tmp_path):
+    model, sets = arg_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", ARG_CASES[::6], ids=_arg_id)
+def test_arg_maxmin_isa(case, isa_arch):
+    check_isa(*arg_case(case), isa_arch)
+
+
+@pytest.mark.parametrize("dt,out_dt", [("i16", "int32"), ("i8", "int64")])
+def test_arg_max_rejects(dt, out_dt, tmp_path):
+    """int16 in (TFLM has none) and int64 out (not a run-time type): one line naming the op."""
+    from upyflow_tools import BakeError
+    w = ModelWriter()
+    x = w.tensor([2, 3], TT[dt], 0.1, 0)
+    ax = w.tensor([1], "int32", data=np.array([1]))
+    y = w.tensor([2], out_dt)
+    w.op("ARG_MAX", [x, ax], [y], output_type=2 if out_dt == "int32" else 4)
+    with pytest.raises(BakeError, match="ARG_MAX") as err:
+        bake_model(w.build([x], [y]), tmp_path)
+    assert "\n" not in str(err.value)

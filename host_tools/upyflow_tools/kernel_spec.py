@@ -312,6 +312,11 @@ kernel("reduce_maxmin_q", "reduce",
        [Int("esize", 1, 2), Int("is_max", 0, 1)], checks=["mean_check(x, out, d, esize)"])
 kernel("reduce_maxmin_f32", "reduce", [T("x", "f32", "r"), T("out", "f32", "w"), T("d", "i32", "c")],
        [Int("is_max", 0, 1)], checks=["mean_check(x, out, d, 4)"])
+# ARG_MAX / ARG_MIN over one axis (the inner block): int8, int16 (esize 1, 2) or float32 (esize 4)
+# in, the int32 index out (n of them); the first extreme wins, as TFLM's strict comparison
+kernel("arg_maxmin", "reduce", [T("x", "any", "c", None, "esize"), T("out", "i32", "w", "n"), T("d", "i32", "c")],
+       [Int("esize", 1, 4), Int("is_max", 0, 1), Int("n", 1, fast=False)], requires=["esize != 3"],
+       checks=["mean_check(x, x, d, esize)"])
 kernel("mean_s8_ort", "reduce", [T("x", "i8", "r"), T("out", "i8", "w"), T("d", "i32", "c")],
        [Int("in_zp"), Float("scale"), Int("out_zp"), Int("count"), Int("lo"), Int("hi")], native=False)
 

@@ -136,3 +136,41 @@ void uf_reduce_maxmin_f32(const float *x, float *out, const void *desc, int is_m
         out[o++] = best;
     } while (odo_next(&ow));
 }
+
+// ARG_MAX / ARG_MIN: the index of the first extreme along the inner block (one axis);
+// esize 4 is float32 (a NaN first element stays, as TFLM's comparisons).
+void uf_arg_maxmin(const void *x, int32_t *out, const void *desc, int esize, int is_max) {
+    odo ow, iw;
+    odo_init(&ow, desc, 0);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
+    if (odo_empty(&ow) || odo_empty(&iw)) {
+        return;
+    }
+    ptrdiff_t o = 0;
+    do {
+        odo_reset(&iw);
+        int32_t at = 0, k = 0;
+        if (esize == 4) {
+            float best = uf_ld_f32(x, (size_t)ow.off);
+            while (odo_next(&iw)) {
+                float v = uf_ld_f32(x, (size_t)(ow.off + iw.off));
+                k++;
+                if (is_max ? v > best : v < best) {
+                    best = v;
+                    at = k;
+                }
+            }
+        } else {
+            int32_t best = uf_ld_q(x, ow.off, esize);
+            while (odo_next(&iw)) {
+                int32_t v = uf_ld_q(x, ow.off + iw.off, esize);
+                k++;
+                if (is_max ? v > best : v < best) {
+                    best = v;
+                    at = k;
+                }
+            }
+        }
+        out[o++] = at;
+    } while (odo_next(&ow));
+}

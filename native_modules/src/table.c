@@ -691,6 +691,19 @@ static int run_reduce_maxmin_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// arg_maxmin (reduce): x, out, d, esize, is_max, n
+enum { ARG_MAXMIN_X, ARG_MAXMIN_OUT, ARG_MAXMIN_D };
+enum { ARG_MAXMIN_ESIZE, ARG_MAXMIN_IS_MAX, ARG_MAXMIN_N };
+static int run_arg_maxmin(const uf_call *c) {
+    CHECK(I(ARG_MAXMIN_ESIZE) >= 1 && I(ARG_MAXMIN_ESIZE) <= 4 && I(ARG_MAXMIN_IS_MAX) >= 0);
+    CHECK(I(ARG_MAXMIN_IS_MAX) <= 1 && I(ARG_MAXMIN_N) >= 1 && ((int64_t)I(ARG_MAXMIN_ESIZE) != 3));
+    FITS(ARG_MAXMIN_OUT, (uint64_t)I(ARG_MAXMIN_N), 4);
+    RET(mean_check(c, ARG_MAXMIN_X, ARG_MAXMIN_X, ARG_MAXMIN_D, (int64_t)I(ARG_MAXMIN_ESIZE)));
+    uf_arg_maxmin(T(ARG_MAXMIN_X), T(ARG_MAXMIN_OUT), T(ARG_MAXMIN_D), I(ARG_MAXMIN_ESIZE),
+                  I(ARG_MAXMIN_IS_MAX));
+    return UF_OK;
+}
+
 // strided_copy (layout): x, out, d, esize
 enum { STRIDED_COPY_X, STRIDED_COPY_OUT, STRIDED_COPY_D };
 enum { STRIDED_COPY_ESIZE };
@@ -1158,6 +1171,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"mean_f32", "rwri", run_mean_f32},
     {"reduce_maxmin_q", "rwrii", run_reduce_maxmin_q},
     {"reduce_maxmin_f32", "rwri", run_reduce_maxmin_f32},
+    {"arg_maxmin", "rwriii", run_arg_maxmin},
     {"strided_copy", "rwri", run_strided_copy},
     {"fill_int", "wii", run_fill_int},
     {"fill_f32", "wif", run_fill_f32},

@@ -4,7 +4,8 @@
 # The esize parameter is for the native tier; typed views know their width.
 from ..qmath import mul_by_qm, requant_ort
 
-KERNELS = ("mean_q", "mean_f32", "mean_s8_ort", "reduce_maxmin_q", "reduce_maxmin_f32")
+KERNELS = ("mean_q", "mean_f32", "mean_s8_ort", "reduce_maxmin_q", "reduce_maxmin_f32",
+           "arg_maxmin")
 
 
 def _runs(d, p, k, base, fn):
@@ -121,3 +122,28 @@ def reduce_maxmin_q(x, out, d, esize, is_max):
 # float32 starts from the lowest (highest) finite float as TFLM's ReduceGeneric: NaN is skipped.
 def reduce_maxmin_f32(x, out, d, is_max):
     _maxmin(x, out, d, is_max, -3.4028234663852886e38 if is_max else 3.4028234663852886e38)
+
+
+def arg_maxmin(x, out, d, esize, is_max, n):
+    # The index of the first extreme along the inner block (one axis); n outputs.
+    p = 1 + 2 * d[0]
+    st = [0, 0, 0, 0]   # output index, best value, its index, index of the next value
+
+    def inner(base, m, s):
+        for _ in range(m):
+            v = x[base]
+            k = st[3]
+            if k == 0 or (v > st[1] if is_max else v < st[1]):
+                st[1] = v
+                st[2] = k
+            st[3] = k + 1
+            base += s
+
+    def outer(base, m, s):
+        for _ in range(m):
+            st[2] = st[3] = 0
+            _runs(d, p, 0, base, inner)
+            out[st[0]] = st[2]
+            st[0] += 1
+            base += s
+    _runs(d, 0, 0, 0, outer)

@@ -7,8 +7,9 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
+from ...ir import DTYPE_SIZE as ESIZE
 from ...quant import QRANGE, quantize_multiplier
-from ..core import Call, inp, lowering
+from ..core import Call, inp, lowering, need_const
 from ..ort_rounding import ort_mean_scale, uses_ort
 from .elementwise import contiguous_strides, fuse_dims
 from .layout import const_ints, same_type
@@ -102,3 +103,26 @@ def _maxmin(graph: Graph, op: Op) -> list[Call]:
 
 lowering("REDUCE_MAX", "int8; float32; any axes, keep_dims", 2)(_maxmin)
 lowering("REDUCE_MIN", "int8; float32; any axes, keep_dims", 2)(_maxmin)
+
+
+def _arg_maxmin(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if x.dtype not in ("i8", "f32") or out.dtype != "i32":   # TFLM: no int16; int64 is not a run-time type
+        raise BakeError("%s %r: %s in, %s out is not supported (int8 or float32 in, int32 out)"
+                        % (op.kind, out.name, x.dtype, out.dtype))
+    ax = need_const(graph, op, 1, "axis")
+    if ax.data.size != 1:
+        raise BakeError("%s %r: the axis must be one value" % (op.kind, out.name))
+    rank = len(x.shape)
+    a = int(ax.data.reshape(-1)[0])
+    a = a + rank if a < 0 else a
+    if not 0 <= a < rank or x.size == 0:
+        raise BakeError("%s %r: axis %d out of range for shape %s" % (op.kind, out.name, a, list(x.shape)))
+    desc, _ = _reduce_blocks(op, x, out, [a])
+    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    return [Call("arg_maxmin", x=op.inputs[0], out=op.outputs[0], d=d, esize=ESIZE[x.dtype],
+                 is_max=int(op.kind == "ARG_MAX"), n=out.size)]
+
+
+lowering("ARG_MAX", "int8; float32 in, int32 out; one axis", 2)(_arg_maxmin)
+lowering("ARG_MIN", "int8; float32 in, int32 out; one axis", 2)(_arg_maxmin)
