@@ -128,8 +128,7 @@ def test_float32(tier, kind, shape, tmp_path):
 MATH_KINDS = ["ABS", "NEG", "SQRT", "RSQRT", "EXP", "LOG"]
 
 
-@pytest.mark.parametrize("kind", MATH_KINDS)
-def test_float32_maths(tier, kind, tmp_path):
+def maths_case(kind: str):
     """Random values (non-negative for the roots and LOG), plus zero, subnormals, the extremes
     and values whose EXP overflows or underflows."""
     rng = rng_for("%s-f32" % kind)
@@ -140,7 +139,19 @@ def test_float32_maths(tier, kind, tmp_path):
     xs.append(np.resize(special, shape).astype(np.float32))
     if kind in ("SQRT", "RSQRT", "LOG"):
         xs = [np.abs(x) for x in xs]
-    single(unary_model(kind, "f32", shape), tmp_path, xs)
+    return unary_model(kind, "f32", shape), [[x] for x in xs]
+
+
+@pytest.mark.parametrize("kind", MATH_KINDS)
+def test_float32_maths(tier, kind, tmp_path):
+    model, sets = maths_case(kind)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("kind", MATH_KINDS)
+def test_float32_maths_isa(kind, isa_arch):
+    """The C sqrt, log and exp (no libm) on the boards' ISAs, soft float included."""
+    check_isa(*maths_case(kind), isa_arch)
 
 
 @pytest.mark.parametrize("i", range(8))

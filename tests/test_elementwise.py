@@ -108,7 +108,8 @@ def test_binary(case, tier, tmp_path):
     check(model, tmp_path, sets)
 
 
-@pytest.mark.parametrize("case", BIN_CASES[::20], ids=_bin_id)
+@pytest.mark.parametrize("case", BIN_CASES[::20] + [c for c in BIN_CASES if c[0] in ("DIV", "SQUARED_DIFFERENCE")][::3],
+                         ids=_bin_id)
 def test_binary_isa(case, isa_arch, request):
     """Every 20th case on the boards' ISAs."""
     kind, dt, _, _, _, const_b, _ = case
