@@ -125,6 +125,56 @@ def test_float32(tier, kind, shape, tmp_path):
     single(unary_model(kind, "f32", shape, **options), tmp_path, float_inputs(rng, shape, 12.0))
 
 
+MATH_KINDS = ["ABS", "NEG", "SQRT", "RSQRT", "EXP", "LOG"]
+
+
+def maths_case(kind: str):
+    """Random values (non-negative for the roots and LOG), plus zero, subnormals, the extremes
+    and values whose EXP overflows or underflows."""
+    rng = rng_for("%s-f32" % kind)
+    shape = [3, 17]
+    xs = float_inputs(rng, shape, 40.0 if kind == "EXP" else 12.0)
+    special = np.array([0.0, -0.0, 1e-40, 1e-30, 1.0, 2.0, 0.5, 3e38, -3e38, 88.0, 89.0, -87.0, -104.0,
+                        1.4142135, 0.70710677, 1e-3, 7.0], np.float32)
+    xs.append(np.resize(special, shape).astype(np.float32))
+    if kind in ("SQRT", "RSQRT", "LOG"):
+        xs = [np.abs(x) for x in xs]
+    return unary_model(kind, "f32", shape), [[x] for x in xs]
+
+
+@pytest.mark.parametrize("kind", MATH_KINDS)
+def test_float32_maths(tier, kind, tmp_path):
+    model, sets = maths_case(kind)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("kind", MATH_KINDS)
+def test_float32_maths_isa(kind, isa_arch):
+    """The C sqrt, log and exp (no libm) on the boards' ISAs, soft float included."""
+    check_isa(*maths_case(kind), isa_arch)
+
+
+@pytest.mark.parametrize("i", range(8))
+def test_abs_int8(tier, i, tmp_path):
+    """Every int8 value; equal scales (no rescale in TFLM) in the even cases."""
+    rng = rng_for("ABS-i8-%d" % i)
+    q_in = int8_q(rng)
+    q_out = (q_in[0], int(rng.integers(-128, 0))) if i % 2 == 0 else int8_q(rng)
+    single(unary_model("ABS", "i8", [4, 64], q_in, q_out), tmp_path, [all_int8(rng, [4, 64])])
+
+
+@pytest.mark.parametrize("i", range(8))
+def test_rsqrt_int8(tier, i, tmp_path):
+    """Every int8 value from the zero point up (TFLM fails below it)."""
+    rng = rng_for("RSQRT-i8-%d" % i)
+    scale, zp = int8_q(rng)
+    zp = int(rng.integers(-128, 20))
+    q_out = (float(np.exp(rng.uniform(np.log(0.01), np.log(0.5)))), int(rng.integers(-128, 0)))
+    vals = np.arange(zp, 128)
+    xs = [np.resize(rng.permutation(vals), 256).astype(np.int8).reshape(4, 64), np.full((4, 64), zp, np.int8)]
+    single(unary_model("RSQRT", "i8", [4, 64], (scale, zp), q_out), tmp_path, xs)
+
+
 # --- LOGISTIC and TANH ---------------------------------------------------------------------
 SIGMOID_INT8 = [(kind, i) for kind in ("LOGISTIC", "TANH") for i in range(12)]
 

@@ -63,7 +63,7 @@ def binary_model(rng, kind, dt, sa, sb, act, const_b=False, zp_mode=0):
     else:
         b = w.tensor(sb, TT[dt], *qb)
     y = w.tensor(so, TT[dt], *qo)
-    opts = {} if kind in ("MAXIMUM", "MINIMUM") else dict(fused_activation_function=act)
+    opts = {} if kind in ("MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE") else dict(fused_activation_function=act)
     w.op(kind, [a, b], [y], **opts)
     ins = [a] if const_b else [a, b]
     specs = [(dt, sa, qa[1] or 0)] + ([] if const_b else [(dt, sb, qb[1] or 0)])
@@ -78,6 +78,9 @@ for _k, (_kind, _dt, (_sa, _sb)) in enumerate(
     BIN_CASES.append((_kind, _dt, _sa, _sb, ACTS[_k % 4], _k % 7 == 3, 1 if _k % 5 == 1 else 0))
 # MUL with multipliers above 1 (the product needs fewer bits than the output scale gives)
 BIN_CASES += [("MUL", d, sa, sb, "NONE", False, 2) for d in ("i8", "i16") for sa, sb in BIN_SHAPES[:4]]
+# float32 DIV (fused activations) and SQUARED_DIFFERENCE (none)
+BIN_CASES += [(k, "f32", sa, sb, ACTS[i % 4] if k == "DIV" else "NONE", i % 5 == 2, 0)
+              for k in ("DIV", "SQUARED_DIFFERENCE") for i, (sa, sb) in enumerate(BIN_SHAPES) if len(sa) <= 5]
 # every activation on a fixed broadcast, each type
 BIN_CASES += [(k, d, [2, 3, 4], [4], a, False, 0) for k in ("ADD", "SUB", "MUL")
               for d in ("i8", "i16", "f32") for a in ACTS]
@@ -105,7 +108,8 @@ def test_binary(case, tier, tmp_path):
     check(model, tmp_path, sets)
 
 
-@pytest.mark.parametrize("case", BIN_CASES[::20], ids=_bin_id)
+@pytest.mark.parametrize("case", BIN_CASES[::20] + [c for c in BIN_CASES if c[0] in ("DIV", "SQUARED_DIFFERENCE")][::3],
+                         ids=_bin_id)
 def test_binary_isa(case, isa_arch, request):
     """Every 20th case on the boards' ISAs."""
     kind, dt, _, _, _, const_b, _ = case

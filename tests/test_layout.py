@@ -326,3 +326,50 @@ def test_rejected(name, tmp_path):
     with pytest.raises(BakeError, match=op) as err:
         bake_model(w.build(ins, outs), tmp_path)
     assert "\n" not in str(err.value)
+
+
+# --- GATHER (constant indices) ------------------------------------------------------------------
+GATHER_SHAPES = [  # (shape, axis, indices)
+    ([5, 3], 0, [4, 0, 1, 2]), ([2, 6, 3], 1, [[1, 2], [5, 5]]), ([1, 4, 5, 3], -1, [2, 0]),
+    ([7], 0, [6]), ([3, 4, 2], 2, [1, 0, 1]), ([10, 4], 0, [[3, 4, 5], [0, 9, 8]]), ([2, 3, 4], 1, [0, 1, 2]),
+]
+GATHER_CASES = [(s, a, i, dt) for s, a, i in GATHER_SHAPES for dt in ("i8", "f32")]
+
+
+def _gather_id(c):
+    s, a, i, dt = c
+    return "%s-%s-axis%d-idx%s" % (dt, shape_id(s), a, shape_id(np.array(i).reshape(-1)))
+
+
+def gather_case(case):
+    shape, axis, idx, dt = case
+    rng = case_rng("gather" + _gather_id(case))
+    idx = np.array(idx, np.int32)
+    a = axis % len(shape)
+    out_shape = list(shape[:a]) + list(idx.shape) + list(shape[a + 1:])
+    w = ModelWriter()
+    qx = qparams(rng, dt)
+    x = w.tensor(shape, TT[dt], *qx)
+    ix = w.tensor(list(idx.shape), "int32", data=idx)
+    y = w.tensor(out_shape, TT[dt], *qx)
+    w.op("GATHER", [x, ix], [y], axis=axis)
+    sets = [[v] for v in make_inputs(rng, dt, shape, qx[1] or 0)]
+    return w.build([x], [y]), sets
+
+
+@pytest.mark.parametrize("case", GATHER_CASES, ids=_gather_id)
+def test_gather(case, tier, tmp_path):
+    model, sets = gather_case(case)
+    check(model, tmp_path, sets)
+
+
+def test_gather_rejects_computed_indices(tmp_path):
+    from upyflow_tools import BakeError
+    w = ModelWriter()
+    x = w.tensor([4, 3], "float32")
+    ix = w.tensor([2], "int32")
+    y = w.tensor([2, 3], "float32")
+    w.op("GATHER", [x, ix], [y], axis=0)
+    with pytest.raises(BakeError, match="GATHER") as err:
+        bake_model(w.build([x, ix], [y]), tmp_path)
+    assert "\n" not in str(err.value)

@@ -306,6 +306,17 @@ kernel("mean_q", "reduce", [T("x", "q", "c", None, "esize"), T("out", "q", "w", 
         Int("hi")], checks=["mean_check(x, out, d, esize)"])
 kernel("mean_f32", "reduce", [T("x", "f32", "r"), T("out", "f32", "w"), T("d", "i32", "c")],
        [Int("count", 1)], checks=["mean_check(x, out, d, 4)"])
+# REDUCE_MAX / REDUCE_MIN: the same descriptor; quantized input and output share their parameters
+kernel("reduce_maxmin_q", "reduce",
+       [T("x", "q", "c", None, "esize"), T("out", "q", "w", None, "esize"), T("d", "i32", "c")],
+       [Int("esize", 1, 2), Int("is_max", 0, 1)], checks=["mean_check(x, out, d, esize)"])
+kernel("reduce_maxmin_f32", "reduce", [T("x", "f32", "r"), T("out", "f32", "w"), T("d", "i32", "c")],
+       [Int("is_max", 0, 1)], checks=["mean_check(x, out, d, 4)"])
+# ARG_MAX / ARG_MIN over one axis (the inner block): int8, int16 (esize 1, 2) or float32 (esize 4)
+# in, the int32 index out (n of them); the first extreme wins, as TFLM's strict comparison
+kernel("arg_maxmin", "reduce", [T("x", "any", "c", None, "esize"), T("out", "i32", "w", "n"), T("d", "i32", "c")],
+       [Int("esize", 1, 4), Int("is_max", 0, 1), Int("n", 1, fast=False)], requires=["esize != 3"],
+       checks=["mean_check(x, x, d, esize)"])
 kernel("mean_s8_ort", "reduce", [T("x", "i8", "r"), T("out", "i8", "w"), T("d", "i32", "c")],
        [Int("in_zp"), Float("scale"), Int("out_zp"), Int("count"), Int("lo"), Int("hi")], native=False)
 
@@ -364,6 +375,8 @@ _F32_PAIR = [T("x", "f32", "r", "n"), T("out", "f32", "w", "n")]
 kernel("lut_s8", "activations", [T("x", "i8", "r", "n"), T("table", "i8", "r", "256"), T("out", "i8", "w", "n")],
        [Int("n", 0)])
 kernel("clamp_f32", "activations", _F32_PAIR, [Int("n", 0), Float("lo"), Float("hi")])
+# ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5)
+kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 5)])
 kernel("leaky_relu_q", "activations", [T("x", "q", "r", None, "esize"), T("out", "q", "w", "n", "esize")],
        [Int("n", 0), Int("in_zp"), Int("m_id"), _shift("s_id", "identity shift"), Int("m_al"),
         _shift("s_al", "alpha shift"), Int("neg"), Int("out_zp"), Int("qmin"), Int("qmax")],

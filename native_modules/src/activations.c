@@ -3,6 +3,7 @@
 // kernels with host-prepared multipliers and tables. esize arguments give the
 // bytes per int8/int16 element.
 #include "kernels.h"
+#include <float.h>
 #include "qmath.h"
 
 static int32_t ld(const void *p, int esize, int i) {
@@ -27,6 +28,73 @@ void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi) {
     for (int i = 0; i < n; i++) {
         float v = x[i];
         out[i] = v < lo ? lo : (v > hi ? hi : v);
+    }
+}
+
+// sqrt and log without libm (natmods link none): sqrt by three Newton steps from the
+// exponent-halving guess (below 1 ulp), log as e*ln2 + 2*atanh((m-1)/(m+1)), m in
+// [sqrt(1/2), sqrt(2)] (a few ulp); both within TFLM's std:: results at 1e-6.
+static float bits_f32(uint32_t u) {
+    union { uint32_t u; float f; } c = {u};
+    return c.f;
+}
+
+static uint32_t f32_bits(float f) {
+    union { float f; uint32_t u; } c = {f};
+    return c.u;
+}
+
+static float uf_sqrtf(float x) {
+    if (!(x > 0.0f) || x > FLT_MAX) {
+        return x == 0.0f || x > FLT_MAX ? x : bits_f32(0x7fc00000u);   // 0, inf; NaN below 0
+    }
+    float scale = 1.0f;
+    if (x < FLT_MIN) {   // subnormal: scale into the normal range
+        x *= 16777216.0f;
+        scale = 1.0f / 4096.0f;
+    }
+    float y = bits_f32(0x1fbd1df5u + (f32_bits(x) >> 1));
+    for (int k = 0; k < 3; k++) {
+        y = 0.5f * (y + x / y);
+    }
+    return y * scale;
+}
+
+static float uf_logf(float x) {
+    if (!(x > 0.0f) || x > FLT_MAX) {
+        return x == 0.0f ? -bits_f32(0x7f800000u) : (x > FLT_MAX ? x : bits_f32(0x7fc00000u));
+    }
+    int e = 0;
+    if (x < FLT_MIN) {
+        x *= 16777216.0f;
+        e = -24;
+    }
+    uint32_t u = f32_bits(x);
+    e += (int)(u >> 23) - 127;
+    float m = bits_f32((u & 0x007fffffu) | 0x3f800000u);
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        e++;
+    }
+    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    float p = s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9 + s2 * (1.0f / 11)))));
+    float lm = 2.0f * s + 2.0f * s * p;
+    return (float)e * 0.693145752f + ((float)e * 1.42860677e-06f + lm);
+}
+
+// ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5) in float32, as TFLM's elementwise.cc / exp.cc / log
+void uf_unary_f32(const float *x, float *out, int n, int op) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        switch (op) {
+            case 0: v = bits_f32(f32_bits(v) & 0x7fffffffu); break;
+            case 1: v = -v; break;
+            case 2: v = uf_sqrtf(v); break;
+            case 3: v = 1.0f / uf_sqrtf(v); break;
+            case 4: v = uf_expf(v); break;
+            default: v = uf_logf(v); break;
+        }
+        out[i] = v;
     }
 }
 

@@ -117,9 +117,11 @@ static void f32_row(const void *p, ptrdiff_t a, ptrdiff_t b, ptrdiff_t o, int n,
             case 1: v = u - w; break;
             case 2: v = u * w; break;
             case 3: v = u > w ? u : w; break;
-            default: v = u < w ? u : w; break;
+            case 4: v = u < w ? u : w; break;
+            case 5: v = u / w; break;
+            default: v = (u - w) * (u - w); break;
         }
-        if (c->op < 3) {
+        if (c->op < 3 || c->op == 5) {
             v = v < c->lo ? c->lo : (v > c->hi ? c->hi : v);
         }
         c->out[o + i] = v;

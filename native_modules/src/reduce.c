@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "qmath.h"
 #include "desc.h"
+#include <float.h>
 
 // Offsets of a block [nd, shape..., strides...] in row-major order: next()
 // advances an odometer; returns 0 after the last.
@@ -88,5 +89,88 @@ void uf_mean_f32(const float *x, float *out, const void *desc, int count) {
             acc += x[ow.off + iw.off];
         } while (odo_next(&iw));
         out[o++] = acc / (float)count;
+    } while (odo_next(&ow));
+}
+
+// REDUCE_MAX / REDUCE_MIN: the first element of each block, then the larger (smaller) ones.
+void uf_reduce_maxmin_q(const void *x, void *out, const void *desc, int esize, int is_max) {
+    odo ow, iw;
+    odo_init(&ow, desc, 0);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
+    if (odo_empty(&ow) || odo_empty(&iw)) {
+        return;
+    }
+    ptrdiff_t o = 0;
+    do {
+        odo_reset(&iw);
+        int32_t best = uf_ld_q(x, ow.off, esize);
+        while (odo_next(&iw)) {
+            int32_t v = uf_ld_q(x, ow.off + iw.off, esize);
+            if (is_max ? v > best : v < best) {
+                best = v;
+            }
+        }
+        uf_st_q(out, o++, esize, best);
+    } while (odo_next(&ow));
+}
+
+// float32: as TFLM's ReduceGeneric, from the lowest (highest) finite float, so NaN is
+// skipped and an all -inf (+inf) block gives -FLT_MAX (FLT_MAX).
+void uf_reduce_maxmin_f32(const float *x, float *out, const void *desc, int is_max) {
+    odo ow, iw;
+    odo_init(&ow, desc, 0);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
+    if (odo_empty(&ow) || odo_empty(&iw)) {
+        return;
+    }
+    ptrdiff_t o = 0;
+    do {
+        odo_reset(&iw);
+        float best = is_max ? -FLT_MAX : FLT_MAX;
+        do {
+            float v = x[ow.off + iw.off];
+            if (is_max ? v > best : v < best) {
+                best = v;
+            }
+        } while (odo_next(&iw));
+        out[o++] = best;
+    } while (odo_next(&ow));
+}
+
+// ARG_MAX / ARG_MIN: the index of the first extreme along the inner block (one axis);
+// esize 4 is float32 (a NaN first element stays, as TFLM's comparisons).
+void uf_arg_maxmin(const void *x, int32_t *out, const void *desc, int esize, int is_max) {
+    odo ow, iw;
+    odo_init(&ow, desc, 0);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
+    if (odo_empty(&ow) || odo_empty(&iw)) {
+        return;
+    }
+    ptrdiff_t o = 0;
+    do {
+        odo_reset(&iw);
+        int32_t at = 0, k = 0;
+        if (esize == 4) {
+            float best = uf_ld_f32(x, (size_t)ow.off);
+            while (odo_next(&iw)) {
+                float v = uf_ld_f32(x, (size_t)(ow.off + iw.off));
+                k++;
+                if (is_max ? v > best : v < best) {
+                    best = v;
+                    at = k;
+                }
+            }
+        } else {
+            int32_t best = uf_ld_q(x, ow.off, esize);
+            while (odo_next(&iw)) {
+                int32_t v = uf_ld_q(x, ow.off + iw.off, esize);
+                k++;
+                if (is_max ? v > best : v < best) {
+                    best = v;
+                    at = k;
+                }
+            }
+        }
+        out[o++] = at;
     } while (odo_next(&ow));
 }

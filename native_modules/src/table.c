@@ -668,6 +668,42 @@ static int run_mean_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// reduce_maxmin_q (reduce): x, out, d, esize, is_max
+enum { REDUCE_MAXMIN_Q_X, REDUCE_MAXMIN_Q_OUT, REDUCE_MAXMIN_Q_D };
+enum { REDUCE_MAXMIN_Q_ESIZE, REDUCE_MAXMIN_Q_IS_MAX };
+static int run_reduce_maxmin_q(const uf_call *c) {
+    CHECK(I(REDUCE_MAXMIN_Q_ESIZE) >= 1 && I(REDUCE_MAXMIN_Q_ESIZE) <= 2 && I(REDUCE_MAXMIN_Q_IS_MAX) >= 0);
+    CHECK(I(REDUCE_MAXMIN_Q_IS_MAX) <= 1);
+    RET(mean_check(c, REDUCE_MAXMIN_Q_X, REDUCE_MAXMIN_Q_OUT, REDUCE_MAXMIN_Q_D, (int64_t)I(REDUCE_MAXMIN_Q_ESIZE)));
+    uf_reduce_maxmin_q(T(REDUCE_MAXMIN_Q_X), T(REDUCE_MAXMIN_Q_OUT), T(REDUCE_MAXMIN_Q_D),
+                       I(REDUCE_MAXMIN_Q_ESIZE), I(REDUCE_MAXMIN_Q_IS_MAX));
+    return UF_OK;
+}
+
+// reduce_maxmin_f32 (reduce): x, out, d, is_max
+enum { REDUCE_MAXMIN_F32_X, REDUCE_MAXMIN_F32_OUT, REDUCE_MAXMIN_F32_D };
+enum { REDUCE_MAXMIN_F32_IS_MAX };
+static int run_reduce_maxmin_f32(const uf_call *c) {
+    CHECK(I(REDUCE_MAXMIN_F32_IS_MAX) >= 0 && I(REDUCE_MAXMIN_F32_IS_MAX) <= 1);
+    RET(mean_check(c, REDUCE_MAXMIN_F32_X, REDUCE_MAXMIN_F32_OUT, REDUCE_MAXMIN_F32_D, 4));
+    uf_reduce_maxmin_f32(T(REDUCE_MAXMIN_F32_X), T(REDUCE_MAXMIN_F32_OUT), T(REDUCE_MAXMIN_F32_D),
+                         I(REDUCE_MAXMIN_F32_IS_MAX));
+    return UF_OK;
+}
+
+// arg_maxmin (reduce): x, out, d, esize, is_max, n
+enum { ARG_MAXMIN_X, ARG_MAXMIN_OUT, ARG_MAXMIN_D };
+enum { ARG_MAXMIN_ESIZE, ARG_MAXMIN_IS_MAX, ARG_MAXMIN_N };
+static int run_arg_maxmin(const uf_call *c) {
+    CHECK(I(ARG_MAXMIN_ESIZE) >= 1 && I(ARG_MAXMIN_ESIZE) <= 4 && I(ARG_MAXMIN_IS_MAX) >= 0);
+    CHECK(I(ARG_MAXMIN_IS_MAX) <= 1 && I(ARG_MAXMIN_N) >= 1 && ((int64_t)I(ARG_MAXMIN_ESIZE) != 3));
+    FITS(ARG_MAXMIN_OUT, (uint64_t)I(ARG_MAXMIN_N), 4);
+    RET(mean_check(c, ARG_MAXMIN_X, ARG_MAXMIN_X, ARG_MAXMIN_D, (int64_t)I(ARG_MAXMIN_ESIZE)));
+    uf_arg_maxmin(T(ARG_MAXMIN_X), T(ARG_MAXMIN_OUT), T(ARG_MAXMIN_D), I(ARG_MAXMIN_ESIZE),
+                  I(ARG_MAXMIN_IS_MAX));
+    return UF_OK;
+}
+
 // strided_copy (layout): x, out, d, esize
 enum { STRIDED_COPY_X, STRIDED_COPY_OUT, STRIDED_COPY_D };
 enum { STRIDED_COPY_ESIZE };
@@ -840,6 +876,17 @@ static int run_clamp_f32(const uf_call *c) {
     FITS(CLAMP_F32_OUT, (uint64_t)I(CLAMP_F32_N), 4);
     uf_clamp_f32(T(CLAMP_F32_X), T(CLAMP_F32_OUT), I(CLAMP_F32_N), F(CLAMP_F32_LO),
                  F(CLAMP_F32_HI));
+    return UF_OK;
+}
+
+// unary_f32 (activations): x, out, n, op
+enum { UNARY_F32_X, UNARY_F32_OUT };
+enum { UNARY_F32_N, UNARY_F32_OP };
+static int run_unary_f32(const uf_call *c) {
+    CHECK(I(UNARY_F32_N) >= 0 && I(UNARY_F32_OP) >= 0 && I(UNARY_F32_OP) <= 5);
+    FITS(UNARY_F32_X, (uint64_t)I(UNARY_F32_N), 4);
+    FITS(UNARY_F32_OUT, (uint64_t)I(UNARY_F32_N), 4);
+    uf_unary_f32(T(UNARY_F32_X), T(UNARY_F32_OUT), I(UNARY_F32_N), I(UNARY_F32_OP));
     return UF_OK;
 }
 
@@ -1122,6 +1169,9 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"binary_i32", "rrwri", run_binary_i32},
     {"mean_q", "rwriiiiiiii", run_mean_q},
     {"mean_f32", "rwri", run_mean_f32},
+    {"reduce_maxmin_q", "rwrii", run_reduce_maxmin_q},
+    {"reduce_maxmin_f32", "rwri", run_reduce_maxmin_f32},
+    {"arg_maxmin", "rwriii", run_arg_maxmin},
     {"strided_copy", "rwri", run_strided_copy},
     {"fill_int", "wii", run_fill_int},
     {"fill_f32", "wif", run_fill_f32},
@@ -1133,6 +1183,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"lstm_f32", "rrrwwwiiiiif", run_lstm_f32},
     {"lut_s8", "rrwi", run_lut_s8},
     {"clamp_f32", "rwiff", run_clamp_f32},
+    {"unary_f32", "rwii", run_unary_f32},
     {"leaky_relu_q", "rwiiiiiiiiii", run_leaky_relu_q},
     {"leaky_relu_f32", "rwif", run_leaky_relu_f32},
     {"hard_swish_f32", "rwi", run_hard_swish_f32},

@@ -4,7 +4,7 @@
 import math
 from ..qmath import mul_by_qm
 
-KERNELS = ("lut_s8", "clamp_f32", "leaky_relu_q", "leaky_relu_f32", "hard_swish_f32",
+KERNELS = ("lut_s8", "clamp_f32", "unary_f32", "leaky_relu_q", "leaky_relu_f32", "hard_swish_f32",
            "logistic_s16", "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32")
 
 
@@ -116,3 +116,28 @@ def prelu_f32(x, alpha, out, n, period):
         k += 1
         if k == period:
             k = 0
+
+
+def _unary(v, op):
+    if op == 0:
+        return abs(v)
+    if op == 1:
+        return -v
+    if op == 4:
+        return math.exp(v) if v < 700.0 else math.inf
+    if v != v:
+        return v
+    if op == 5:
+        return math.log(v) if v > 0 else (-math.inf if v == 0 else math.nan)
+    if v < 0:
+        return math.nan
+    r = math.sqrt(v)
+    if op == 2:
+        return r
+    return 1.0 / r if r else (-math.inf if str(v)[0] == "-" else math.inf)
+
+
+def unary_f32(x, out, n, op):
+    # ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5): float64 maths, rounded to float32 when stored
+    for i in range(n):
+        out[i] = _unary(x[i], op)

@@ -62,13 +62,33 @@ def _arith(op, u, w):
     return u if u < w else w
 
 
+def _div(u, w):
+    # IEEE float division: x/0 is +-inf (NaN for 0/0), as C's
+    if w == 0:
+        if u != u or u == 0:
+            return float("nan")
+        neg = (u < 0) != (str(w)[0] == "-")
+        return float("-inf") if neg else float("inf")
+    return u / w
+
+
 def binary_f32(x1, x2, out, d, op, lo, hi):
-    # op: 0 add, 1 sub, 2 mul (clamped to the activation), 3 max, 4 min (not clamped).
-    # float32 views round every stored result, as TFLM computes in float32.
+    # op: 0 add, 1 sub, 2 mul, 5 div (clamped to the activation), 3 max, 4 min,
+    # 6 squared difference (not clamped). float32 views round every stored result, as
+    # TFLM computes in float32 (the difference is rounded to float32 before squaring).
     def row(a, b, o, n, sa, sb):
         for i in range(n):
-            v = _arith(op, x1[a], x2[b])
-            if op < 3:
+            u = x1[a]
+            w = x2[b]
+            if op < 5:
+                v = _arith(op, u, w)
+            elif op == 5:
+                v = _div(u, w)
+            else:
+                out[o + i] = u - w
+                v = out[o + i]
+                v = v * v
+            if op < 3 or op == 5:
                 v = lo if v < lo else (hi if v > hi else v)
             out[o + i] = v
             a += sa

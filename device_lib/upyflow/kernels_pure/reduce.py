@@ -1,10 +1,11 @@
-# MEAN (int8/int16, float32, and onnxruntime's rounding for int8). The reduction
+# MEAN, SUM, REDUCE_MAX, REDUCE_MIN (int8/int16, float32, and onnxruntime's rounding for int8). The reduction
 # descriptor, baked by upyflow_tools/lower/families/reduce.py, is [outer block][inner
 # block], each block [nd, shape..., strides...]; one output per outer element.
 # The esize parameter is for the native tier; typed views know their width.
 from ..qmath import mul_by_qm, requant_ort
 
-KERNELS = ("mean_q", "mean_f32", "mean_s8_ort")
+KERNELS = ("mean_q", "mean_f32", "mean_s8_ort", "reduce_maxmin_q", "reduce_maxmin_f32",
+           "arg_maxmin")
 
 
 def _runs(d, p, k, base, fn):
@@ -78,3 +79,61 @@ def mean_f32(x, out, d, count):
 def mean_s8_ort(x, out, d, in_zp, scale, out_zp, count, lo, hi):
     _integer_means(x, out, d,
                    lambda total: requant_ort(total - in_zp * count, scale, out_zp, lo, hi))
+
+
+def _maxmin(x, out, d, is_max, first):
+    # first: the start value of each block (None: its first element)
+    p = 1 + 2 * d[0]
+    st = [0, 0]
+
+    def inner(base, n, s):
+        b = st[1]
+        for _ in range(n):
+            v = x[base]
+            if b is None or (v > b if is_max else v < b):
+                b = v
+            base += s
+        st[1] = b
+
+    def outer(base, n, s):
+        for _ in range(n):
+            st[1] = first
+            _runs(d, p, 0, base, inner)
+            out[st[0]] = st[1]
+            st[0] += 1
+            base += s
+    _runs(d, 0, 0, 0, outer)
+
+
+def reduce_maxmin_q(x, out, d, esize, is_max):
+    _maxmin(x, out, d, is_max, None)
+
+
+# float32 starts from the lowest (highest) finite float as TFLM's ReduceGeneric: NaN is skipped.
+def reduce_maxmin_f32(x, out, d, is_max):
+    _maxmin(x, out, d, is_max, -3.4028234663852886e38 if is_max else 3.4028234663852886e38)
+
+
+def arg_maxmin(x, out, d, esize, is_max, n):
+    # The index of the first extreme along the inner block (one axis); n outputs.
+    p = 1 + 2 * d[0]
+    st = [0, 0, 0, 0]   # output index, best value, its index, index of the next value
+
+    def inner(base, m, s):
+        for _ in range(m):
+            v = x[base]
+            k = st[3]
+            if k == 0 or (v > st[1] if is_max else v < st[1]):
+                st[1] = v
+                st[2] = k
+            st[3] = k + 1
+            base += s
+
+    def outer(base, m, s):
+        for _ in range(m):
+            st[2] = st[3] = 0
+            _runs(d, p, 0, base, inner)
+            out[st[0]] = st[2]
+            st[0] += 1
+            base += s
+    _runs(d, 0, 0, 0, outer)

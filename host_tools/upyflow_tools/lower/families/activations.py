@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from upyflow.qmath import INT32_MAX, exp_on_negative, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl
+from upyflow.qmath import INT32_MAX, exp_on_negative, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl, srdhm
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
@@ -400,3 +400,73 @@ def softmax16_tables(graph: Graph) -> tuple[int, int]:
     return (_shared_const(graph, "upyflow/softmax16_exp", lambda: int16_lut(_expf, 10.0 / rng, 32767, 2.0 / rng)),
             _shared_const(graph, "upyflow/softmax16_recip",
                           lambda: int16_lut(_one_over_one_plus, 1.0 / rng, -32768, 2.0 / rng)))
+
+
+# --- float32 maths: ABS, NEG, SQRT, RSQRT, EXP, LOG ----------------------------------------
+UNARY_F32_OP = {"ABS": 0, "NEG": 1, "SQRT": 2, "RSQRT": 3, "EXP": 4, "LOG": 5}
+
+
+def _unary_f32(graph: Graph, op: Op) -> list[Call]:
+    x, out = _unary(graph, op)
+    if op.kind == "ABS" and x.dtype == out.dtype == "i8":
+        return _abs_s8(graph, op, x, out)
+    if op.kind == "RSQRT" and x.dtype == out.dtype == "i8":
+        return _rsqrt_s8(graph, op, x, out)
+    _types(op, graph, x, out, ("f32",))
+    return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=UNARY_F32_OP[op.kind])]
+
+
+def _abs_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
+    # TFLM's elementwise.cc: |x - in_zp|, rescaled by f32(in_scale / out_scale) when the scales
+    # differ, plus out_zp; a table of the 256 inputs
+    if f32(x.sc) == f32(out.sc):
+        vals = [abs(int(v) - x.zp) + out.zp for v in INT8_VALUES]
+    else:
+        m, s = _qm_float(float(np.float32(x.sc) / np.float32(out.sc)))
+        vals = [mul_by_qm(abs(int(v) - x.zp), m, s) + out.zp for v in INT8_VALUES]
+    return _lut_call(graph, op, vals)
+
+
+def _inv_sqrt(v: int) -> tuple[int, int]:
+    """TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift=-1): gemmlowp fixed point
+    (3 integer bits), five Newton steps from 1."""
+    if v <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while v >= 1 << 29:
+        v //= 4
+        shift += 1
+    pairs = (32 - v.bit_length() - 1) // 2 - 1
+    shift -= pairs
+    v <<= 2 * pairs
+    half_input = rdbypot(v >> 1, 1)
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28
+    for _ in range(5):
+        x3 = sat_shl(srdhm(srdhm(x, x), x), 6)
+        x = sat_shl(srdhm(half_three, x) - srdhm(half_input, x3), 3)
+    x = srdhm(x, 1518500250)
+    if shift < 0:
+        x <<= -shift
+        shift = 0
+    return x, -shift
+
+
+def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
+    # TFLM's elementwise.cc RsqrtEvalQuantized: 1/sqrt(x - in_zp) as a multiplier/shift pair,
+    # times 1 << 20, rescaled by 1 / (sqrtf(in_scale) * out_scale); 0 gives the largest value.
+    # Below the zero point TFLM fails: the table gives the largest value there too.
+    m, s = quantize_multiplier(1.0 / float(np.sqrt(np.float32(x.sc)) * np.float32(out.sc)))
+    vals = []
+    for v in INT8_VALUES:
+        d = int(v) - x.zp
+        if d <= 0:
+            vals.append(127)
+            continue
+        im, ish = _inv_sqrt(d)
+        vals.append(mul_by_qm(mul_by_qm(1, im, ish + 20), m, s - 20) + out.zp)
+    return _lut_call(graph, op, vals)
+
+
+for _kind in UNARY_F32_OP:
+    lowering(_kind, "int8, float32" if _kind in ("ABS", "RSQRT") else "float32")(_unary_f32)

@@ -1,5 +1,5 @@
 """Data movement: CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V,
-DEPTH_TO_SPACE; the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
+DEPTH_TO_SPACE, GATHER (constant indices); the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
 variables' copies (byte copies when not aliased away).
 
 The movement ops lower to one kernel, strided_copy: out[o_off + sum(i*os)] =
@@ -291,3 +291,42 @@ def _resolved(graph: Graph, op: Op) -> list[Call]:
 
 lowering("CALL_ONCE", "run at bake time: its subgraph's constants are the variables' initial "
                       "values, restored by reset()", 0)(_resolved)
+
+
+@lowering("GATHER", "int8; float32; constant indices (copies of index runs), batch_dims 0", 2)
+def _gather(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    if x.dtype not in ("i8", "f32"):   # TFLM's gather takes these (constant int32 ones are folded)
+        raise BakeError("GATHER %r: %s is not supported (TFLM's takes int8 and float32)"
+                        % (out.name, {"i16": "int16", "i32": "int32", "u32": "uint32"}.get(x.dtype, x.dtype)))
+    idx_t = inp(graph, op, 1)
+    if not idx_t.is_const:
+        raise BakeError("GATHER %r: indices computed at run time are not supported (constant ones are)"
+                        % out.name)
+    if op.options.get("batch_dims", 0):
+        raise BakeError("GATHER %r: batch_dims %d is not supported (0 is)" % (out.name, op.options["batch_dims"]))
+    rank = len(x.shape)
+    axis = op.options.get("axis", 0)
+    a = axis + rank if axis < 0 else axis
+    if not 0 <= a < rank:
+        raise BakeError("GATHER %r: axis %d for a %d-D input" % (out.name, axis, rank))
+    idx = [int(v) for v in np.asarray(idx_t.data).reshape(-1)]
+    n = x.shape[a]
+    if any(not 0 <= v < n for v in idx):   # TFLM fails the invoke on these
+        raise BakeError("GATHER %r: an index is outside [0, %d)" % (out.name, n))
+    _check_shape(op, out, list(x.shape[:a]) + list(idx_t.shape) + list(x.shape[a + 1:]))
+    outer = int(np.prod(x.shape[:a], dtype=np.int64))
+    inner = int(np.prod(x.shape[a + 1:], dtype=np.int64))
+    if not idx or outer * inner == 0:
+        return []
+    # one strided copy per run of consecutive indices
+    calls, j = [], 0
+    while j < len(idx):
+        k = j + 1
+        while k < len(idx) and idx[k] == idx[k - 1] + 1:
+            k += 1
+        calls.append(copy_call(graph, op, op.inputs[0], op.outputs[0], [outer, (k - j) * inner],
+                               [n * inner, 1], [len(idx) * inner, 1], idx[j] * inner, j * inner, "gather%d" % j))
+        j = k
+    return calls

@@ -1,4 +1,4 @@
-"""MEAN: the reduced axes and the kept ones as two blocks of an int32 descriptor
+"""MEAN, SUM, REDUCE_MAX, REDUCE_MIN: the reduced axes and the kept ones as two blocks of an int32 descriptor
 [outer block][inner block] (kernels_pure/reduce.py walks it), 1/count folded into the
 requantization as TFLM does."""
 from __future__ import annotations
@@ -7,8 +7,9 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
+from ...ir import DTYPE_SIZE as ESIZE
 from ...quant import QRANGE, quantize_multiplier
-from ..core import Call, inp, lowering
+from ..core import Call, inp, lowering, need_const
 from ..ort_rounding import ort_mean_scale, uses_ort
 from .elementwise import contiguous_strides, fuse_dims
 from .layout import const_ints, same_type
@@ -62,3 +63,66 @@ def _mean(graph: Graph, op: Op) -> list[Call]:
     lo, hi = QRANGE[out.dtype]
     return [Call("mean_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=2 if x.dtype == "i16" else 1, in_zp=x.zp,
                  m=int(mult), sh=int(shift), out_zp=out.zp, count=count, lo=lo, hi=hi)]
+
+
+@lowering("SUM", "int8; int16; float32; any axes, keep_dims", 2)
+def _sum(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    if x.size == 0:
+        raise BakeError("SUM %r: empty input" % out.name)
+    desc, count = _reduce_blocks(op, x, out, const_ints(graph, op, 1, "axis"))
+    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    if x.dtype == "f32":   # the mean kernel's float32 sum, divided by 1 (exact)
+        return [Call("mean_f32", x=op.inputs[0], out=op.outputs[0], d=d, count=1)]
+    # TFLM's QuantizedMeanOrSum with compute_sum: the int32 sum less count * zero point,
+    # requantized by in_scale / out_scale
+    mult, shift = quantize_multiplier(x.sc / out.sc)
+    lo, hi = QRANGE[out.dtype]
+    return [Call("mean_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=2 if x.dtype == "i16" else 1, in_zp=x.zp,
+                 m=int(mult), sh=int(shift), out_zp=out.zp, count=count, lo=lo, hi=hi)]
+
+
+def _maxmin(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    if x.dtype == "i16":
+        raise BakeError("%s %r: int16 is not supported (TFLM's takes int8 and float32)" % (op.kind, out.name))
+    if x.size == 0:
+        raise BakeError("%s %r: empty input" % (op.kind, out.name))
+    if x.dtype != "f32" and (x.sc != out.sc or x.zp != out.zp):
+        raise BakeError("%s %r: input and output quantization differ (TFLM requires them equal)"
+                        % (op.kind, out.name))
+    desc, _ = _reduce_blocks(op, x, out, const_ints(graph, op, 1, "axis"))
+    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    is_max = int(op.kind == "REDUCE_MAX")
+    if x.dtype == "f32":
+        return [Call("reduce_maxmin_f32", x=op.inputs[0], out=op.outputs[0], d=d, is_max=is_max)]
+    return [Call("reduce_maxmin_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=1, is_max=is_max)]
+
+
+lowering("REDUCE_MAX", "int8; float32; any axes, keep_dims", 2)(_maxmin)
+lowering("REDUCE_MIN", "int8; float32; any axes, keep_dims", 2)(_maxmin)
+
+
+def _arg_maxmin(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if x.dtype not in ("i8", "f32") or out.dtype != "i32":   # TFLM: no int16; int64 is not a run-time type
+        raise BakeError("%s %r: %s in, %s out is not supported (int8 or float32 in, int32 out)"
+                        % (op.kind, out.name, x.dtype, out.dtype))
+    ax = need_const(graph, op, 1, "axis")
+    if ax.data.size != 1:
+        raise BakeError("%s %r: the axis must be one value" % (op.kind, out.name))
+    rank = len(x.shape)
+    a = int(ax.data.reshape(-1)[0])
+    a = a + rank if a < 0 else a
+    if not 0 <= a < rank or x.size == 0:
+        raise BakeError("%s %r: axis %d out of range for shape %s" % (op.kind, out.name, a, list(x.shape)))
+    desc, _ = _reduce_blocks(op, x, out, [a])
+    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    return [Call("arg_maxmin", x=op.inputs[0], out=op.outputs[0], d=d, esize=ESIZE[x.dtype],
+                 is_max=int(op.kind == "ARG_MAX"), n=out.size)]
+
+
+lowering("ARG_MAX", "int8; float32 in, int32 out; one axis", 2)(_arg_maxmin)
+lowering("ARG_MIN", "int8; float32 in, int32 out; one axis", 2)(_arg_maxmin)
