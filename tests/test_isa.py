@@ -173,6 +173,72 @@ def test_unaligned_reads_fault_as_on_the_board(arch, insn, faults):
     assert (r.fault is not None and "unaligned" in r.fault) == faults, r.fault
 
 
+
+def _hand_made(arch, code, regs, readonly=False, halt_at=None):
+    """Run a tiny program (Thumb or RV32, halting at byte halt_at: its bkpt / ebreak, by
+    default the last instruction) at the backend's code address with `regs` (a callable
+    value: of the code address); the 16 bytes 0..15 at the weights' address are checked
+    as the constants are. The result and the address of 4 bytes of RAM it reads back."""
+    from upyflow_tools.isa.build import Elf
+    from upyflow_tools.isa.targets import backend
+    t = TARGETS[arch]
+    why = backend(t).available()   # no cross compiler needed
+    if why:
+        pytest.skip(why)
+    code_at = 0x1000 if t.backend == "arm" else 0x80000000
+    entry = code_at | 1 if t.backend == "arm" else code_at
+    halt = code_at + (len(code) - (2 if t.backend == "arm" else 4) if halt_at is None else halt_at)
+    regs = {k: (v(code_at) if callable(v) else v) for k, v in regs.items()}
+    elf = Elf(None, entry, {"uf_halt": halt, "uf_fault": 0, "__stack_top": t.desc_addr},
+              [(code_at, code)], [(code_at, len(code))] if readonly else [])
+    out = t.desc_addr - 0x100   # harness RAM
+    return backend(t).execute(t, elf, [(t.weights_addr, bytes(range(16)))], [(out, 4)],
+                              check=[(t.weights_addr, 16)], regs={**regs, "sp": t.desc_addr}), out
+
+
+def test_checked_read_in_an_it_block():
+    """unicorn 2.1.4 leaves a Thumb-2 IT block's state behind when a memory hook (the
+    alignment check) fires on its first load and a branch ends the translation block
+    there: the caller's next instructions ran under the IT's conditions (int8 MUL with a
+    constant operand lost its output pointer on the Cortex-M4F). This is uf_ld_q's
+    `ite eq; ldrsbeq; ldrshne; bx lr`, then two moves and a store of the second."""
+    code = (b"\x00\xf0\x04\xf8"   # bl ld
+            b"\x05\x23\x07\x24"   # movs r3, #5; movs r4, #7
+            b"\x2c\x60\x00\xbe"   # str r4, [r5]; bkpt
+            b"\x01\x2a\x0c\xbf"   # ld: cmp r2, #1; ite eq
+            b"\x91\xf9\x00\x00\xb1\xf9\x00\x00"   # ldrsbeq r0, [r1]; ldrshne r0, [r1]
+            b"\x70\x47")            # bx lr
+    t = TARGETS["armv7emsp"]
+    r, _ = _hand_made("armv7emsp", code, {"r1": t.weights_addr + 3, "r2": 1, "r5": t.desc_addr - 0x100},
+                      halt_at=10)
+    assert r.fault is None, r.fault
+    assert r.reads[0] == struct.pack("<I", 7)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_stray_store_to_flash_faults(arch):
+    """A store into the code's flash (e.g. through a null pointer: address 0 is the Arm
+    vector table) faults instead of passing silently, as the board's flash would not
+    change. str r0, [r1] / sw a0, 0(a1), at the program's own address."""
+    if TARGETS[arch].backend == "arm":
+        code, regs = b"\x08\x60\x00\xbe", {"r1": lambda at: at}
+    else:
+        code, regs = struct.pack("<II", 0x00A5A023, 0x00100073), {"a1": lambda at: at}
+    r, _ = _hand_made(arch, code, regs, readonly=True)
+    assert r.fault is not None and "WRITE_PROT" in r.fault, r.fault
+    r, _ = _hand_made(arch, code, regs, readonly=False)   # the same program, writable
+    assert r.fault is None, r.fault
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_harness_code_is_read_only(arch):
+    """The built harness's code segment is mapped as flash (test_stray_store_to_flash_faults)."""
+    _need(arch)
+    from upyflow_tools.isa.build import build
+    elf = build(TARGETS[arch])
+    halt = elf.symbols["uf_halt"] & ~1
+    assert any(a <= halt < a + n for a, n in elf.readonly)
+
 # Single int8 layers through each ISA's blocked kernels, against TFLM: the edges of the
 # register blocking (a pixel without a pair, channel tails of 1-3, more channels than a
 # depthwise block, one input channel, a depth multiplier, stride, dilation, padding) and

@@ -48,7 +48,30 @@ def execute(target, elf, loads, reads, count=False, check=(), regs=None):
     return unicorn_run.run(uc, setup, target, elf, loads, reads, count,
                            lambda code, address: classify(code, address),
                            lambda cls, extra_, taken: cost(core, cls, extra_, taken), extra,
-                           check, _m0_faults if core == "cortex-m0plus" else _m4_faults({}), regs)
+                           check, _m0_faults if core == "cortex-m0plus" else _m4_faults({}), regs,
+                           clear_stale_it)
+
+
+# xPSR's IT/ICI bits (ITSTATE): bits 26:25 and 15:10.
+XPSR_IT = 0x0600FC00
+
+
+def clear_stale_it(uc):
+    """Undo a unicorn (2.1.4) fault a memory hook causes in a Thumb-2 IT block.
+
+    To show the hook the CPU state at the load, unicorn restores it from the load's
+    instruction (QEMU's restore_state_to_opc), ITSTATE included. Mid-block the translated
+    code keeps ITSTATE to itself and never writes the CPU's copy back once the block ends,
+    so the next translation block starts with the stale state: its first instructions
+    run under the IT's conditions. Compiled `ite eq; ldrsbeq; ldrshne; bx lr` (uf_ld_q) of a
+    constant int8 then made the caller skip a load: int8 MUL with a constant operand wrote
+    its output to address 0 on the Cortex-M4F. The CPU's copy holds 0 inside a
+    translation block (QEMU clears it when one starts, and writes it when one ends inside
+    an IT block), so 0 is the value to put back. The M0+ has no IT (the bits stay 0)."""
+    from unicorn import arm_const as A
+    xpsr = uc.reg_read(A.UC_ARM_REG_XPSR)
+    if xpsr & XPSR_IT:
+        uc.reg_write(A.UC_ARM_REG_XPSR, xpsr & ~XPSR_IT)
 
 
 def _m0_faults(uc, address, size):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .targets import Target, backend
@@ -24,6 +24,7 @@ class Elf:
     entry: int
     symbols: dict[str, int]
     segments: list[tuple[int, bytes]]   # (load address, bytes) of each PT_LOAD segment
+    readonly: list[tuple[int, int]] = field(default_factory=list)   # (address, size): flash
 
 
 def sources() -> list[Path]:
@@ -68,8 +69,9 @@ def read_elf(path: Path) -> Elf:
     from elftools.elf.elffile import ELFFile
     with open(path, "rb") as f:
         e = ELFFile(f)
-        segments = [(s["p_vaddr"], s.data()) for s in e.iter_segments()
-                    if s["p_type"] == "PT_LOAD" and s["p_filesz"]]
+        loads = [s for s in e.iter_segments() if s["p_type"] == "PT_LOAD"]
+        segments = [(s["p_vaddr"], s.data()) for s in loads if s["p_filesz"]]
+        readonly = [(s["p_vaddr"], s["p_memsz"]) for s in loads if not s["p_flags"] & 2]   # no PF_W
         symtab = e.get_section_by_name(".symtab")
         symbols = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name}
-        return Elf(path, e["e_entry"], symbols, segments)
+        return Elf(path, e["e_entry"], symbols, segments, readonly)

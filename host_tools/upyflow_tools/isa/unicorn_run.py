@@ -1,7 +1,7 @@
 """The run loop of the unicorn backends (ARM Cortex-M, RV32): map, load, run to uf_halt."""
 from __future__ import annotations
 
-from .emu import BlockCounter, Result, spans
+from .emu import PAGE, BlockCounter, Result, spans
 
 # Runaway guard: more than any shared model needs (person_detect: ~1e8 instructions).
 MAX_INSNS = 2_000_000_000
@@ -18,7 +18,7 @@ def available() -> str | None:
 
 
 def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=(),
-        check=(), faults_unaligned=None, regs=None):
+        check=(), faults_unaligned=None, regs=None, after_hooked_read=None):
     """Map every region, write the image, `setup(uc)` the registers, run from the
     entry to uf_halt. A stop anywhere else (fault handler, emulator error) is a fault.
 
@@ -26,8 +26,9 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
     Cortex-M0 LDR/LDRH, Cortex-M4 LDRD/LDM, RV32 LW all just load), so a read hook
     on the `check` regions [(address, size)] does what the board would:
     faults_unaligned(uc, address, size) says whether that access at the current
-    PC would fault; the first one stops the run as a fault. regs: {name: value} set
-    after `setup` (tests start hand-made programs with them)."""
+    PC would fault; the first one stops the run as a fault. after_hooked_read(uc):
+    the backend's repair of what the hook itself disturbs (Arm: unicorn_clear_it).
+    regs: {name: value} set after `setup` (tests start hand-made programs with them)."""
     import unicorn
 
     ram = (target.desc_addr - 0x10000, 0x11000)   # harness .data/.bss/stack + descriptor
@@ -37,6 +38,13 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
         uc.mem_map(address, size, unicorn.UC_PROT_ALL)
     for address, data in list(elf.segments) + list(loads):
         uc.mem_write(address, bytes(data))
+    # The code and its constants are flash on the board: a store there (e.g. through a
+    # null pointer, 0 on Arm) faults here rather than passing silently.
+    writable = spans([(a, len(d)) for a, d in loads] + [ram] + list(reads) + list(extra_maps))
+    for address, size in spans(getattr(elf, "readonly", [])):
+        for page in range(address, address + size, PAGE):
+            if not any(a <= page < a + n for a, n in writable):
+                uc.mem_protect(page, PAGE, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
     setup(uc)
     for name, value in (regs or {}).items():
         uc.reg_write(reg_id(target, name), value)
@@ -49,6 +57,8 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
             if size > 1 and address & (size - 1) and faults_unaligned(uc, address, size):
                 misaligned.append((uc_pc(uc, target), address, size))
                 uc.emu_stop()
+            if after_hooked_read:
+                after_hooked_read(uc)
         for address, size in check:
             uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read, begin=address, end=address + size - 1)
     uc.hook_add(unicorn.UC_HOOK_INTR, lambda uc, intno, _d: (stops.append(intno), uc.emu_stop()))
