@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import upyflow
+from upyflow.model import TENSOR_RECORD_SIZE
 from test_walker import _mlp_int8
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 
@@ -167,10 +168,11 @@ def _damaged(tmp_path):
     spec = importlib.util.spec_from_file_location("good", out / "good.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    arena_rec = next(k for k in range(len(mod.TENSORS) // 20) if mod.TENSORS[20 * k] == 0)
+    size = TENSOR_RECORD_SIZE   # "<BII": kind (where | dtype << 2), offset at byte 1, nbytes
+    arena_rec = next(k for k in range(len(mod.TENSORS) // size) if mod.TENSORS[size * k] & 3 == 0)
     poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
     cases = {
-        "far": poke % ("TENSORS", "I", 20 * arena_rec + 4, 0x7FFF0000, "TENSORS"),
+        "far": poke % ("TENSORS", "I", size * arena_rec + 1, 0x7FFF0000, "TENSORS"),
         "small": "\nARENA_SIZE = 16\n",
         "half": "\nWEIGHTS = WEIGHTS[:len(WEIGHTS) // 2]\n",
         "empty": "\nWEIGHTS = b''\n",

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import upyflow
+from upyflow.model import TENSOR_RECORD_SIZE
 from harness import bake_model, random_input, run_tflm, run_upyflow
 from tflite_writer import ModelWriter, add_quant_weights
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
@@ -129,7 +130,7 @@ def _corruptions(mod, index):
 
     def rec(tid, field, value, fmt_="<I"):
         t = bytearray(tensors)
-        struct.pack_into(fmt_, t, tid * 20 + field, value)
+        struct.pack_into(fmt_, t, tid * TENSOR_RECORD_SIZE + field, value)
         return bytes(t)
 
     def op(at, value, fmt_="<B"):
@@ -145,10 +146,11 @@ def _corruptions(mod, index):
         ("format byte past the formats", tensors, op(1, 7), formats, kmap),
         ("record cut short", tensors, ops[:first_param + 3], formats, kmap),
         ("tensor id past the records", tensors, op(2, 0xFFFF, "<H"), formats, kmap),
-        ("tensor records cut short", tensors[:out_id * 20 + 10], ops, formats, kmap),
-        ("offset past the arena", rec(out_id, 4, 0xFFFFFFF0), ops, formats, kmap),
-        ("nbytes past the arena", rec(ids[0], 8, 1 << 20), ops, formats, kmap),
-        ("unknown where", rec(ids[0], 0, 9, "<B"), ops, formats, kmap),
+        ("tensor records cut short", tensors[:out_id * TENSOR_RECORD_SIZE + 5], ops, formats, kmap),
+        # TENSOR_RECORD "<BII": kind at byte 0, offset at 1, nbytes at 5
+        ("offset past the arena", rec(out_id, 1, 0xFFFFFFF0), ops, formats, kmap),
+        ("nbytes past the arena", rec(ids[0], 5, 1 << 20), ops, formats, kmap),
+        ("unknown where", rec(ids[0], 0, 3, "<B"), ops, formats, kmap),
         ("output in the constant weights", rec(out_id, 0, 1, "<B"), ops, formats, kmap),
         ("float param where an int is wanted", tensors, ops,
          formats[:2] + b"f" + formats[3:], kmap),

@@ -6,17 +6,48 @@ import struct
 from .views import typed_view
 from . import dispatch
 
-FORMAT_VERSION = 2
-# Tensor records as packed by upyflow_tools/emit.py (RECORD).
-_RECORD = "<BBxxIIif"
-_RECORD_SIZE = 20
-_DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
+# The baked module format, defined here once (upyflow_tools/emit.py packs it from
+# these constants; native_modules/src/walker.c reads the same layout).
+FORMAT_VERSION = 3
+# TENSORS: per tensor, kind (where | dtype code << 2), byte offset in its buffer, bytes.
+TENSOR_RECORD = "<BII"
+TENSOR_RECORD_SIZE = 9
+WHERE = ("arena", "weights", "weight buffer")   # ARENA, WEIGHTS, WEIGHT_BUFFER: 0, 1, 2
+DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
+# IO_QUANT: per input, then per output: scale and zero point.
+IO_QUANT = "<fi"
+IO_QUANT_SIZE = 8
+# OPS, per op: kernel index (in OP_KERNELS), format index (in OP_FORMATS), then
+# struct.pack(OP_FORMATS[format], tensor ids..., params...); a format is "<nH" then
+# "i" or "f" per parameter. A band loop (patch-based first stages): the byte BAND,
+# BAND_HEADER (layers, band rows, output rows of the last layer), BAND_LAYER per layer
+# (positions of x and out among its tensors; of in_h, out_h, k_h, s_h, d_h (or
+# NO_DILATION) and pad_h among its params; bytes per input and output row), then each
+# layer's op record on whole tensors; see band_rows.
+BAND = 0xFF
+BAND_HEADER = "<BBH"
+BAND_HEADER_SIZE = 4
+BAND_LAYER = "<8BII"
+BAND_LAYER_SIZE = 16
+NO_DILATION = 0xFF
+MAX_BAND_LAYERS = 8
+# SEGMENTS (--weights file): per op record, offset in WEIGHTS_FILE and bytes to read
+# into the weight buffer before it runs.
+SEGMENT = "<II"
+SEGMENT_SIZE = 8
 _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
 # array.array type codes by dtype ('i': 32 bits on MicroPython's ports and CPython)
 _CODES = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f", "u32": "I", "u64": "Q"}
 
 
 class Model:
+    # Attributes most models leave at these class defaults (an instance's own
+    # attributes cost a board heap, each slot of their table too).
+    labels = None                     # class names of output 0 (bake --labels)
+    _wfile = _wname = _wbuf = None    # --weights file: NAME.bin, its name, the weight buffer
+    _steps = _run = _prog = _pycalls = _calls = _segments = None
+    _variables = _variable_values = b""
+
     def __init__(self, module, tier=None, verify=False):
         version = getattr(module, "FORMAT_VERSION", None)
         if version is None or not hasattr(module, "TENSORS"):
@@ -28,11 +59,11 @@ class Model:
                              % (version, FORMAT_VERSION))
         self.name = module.NAME
         self.arena_size = module.ARENA_SIZE
-        # class names of output 0 (bake --labels), or None
-        self.labels = getattr(module, "LABELS", None)
+        labels = getattr(module, "LABELS", None)
+        if labels:
+            self.labels = labels
         self._weights = module.WEIGHTS
         self._tensors = module.TENSORS
-        self._wfile = self._wname = None
         # Kernel modules first: importing them needs transient heap that the big
         # blocks below would otherwise crowd out on a small board.
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
@@ -51,11 +82,11 @@ class Model:
         wstart = (module.ARENA_SIZE + 7) & ~7
         wbytes = module.WEIGHT_BUFFER if self._weights is None else 0
         self._arena = _alloc(wstart + wbytes, module.NAME, wbytes)
-        self._wbuf = memoryview(self._arena)[wstart:] if wbytes else None
         self._weights_crc = module.WEIGHTS_CRC32
-        segments = module.SEGMENTS if wbytes else None   # <II (file offset, bytes) per op
-        size = getattr(module, "WEIGHTS_SIZE", None)   # modules baked before it lack it
+        segments = module.SEGMENTS if wbytes else None   # SEGMENT per op record
+        size = getattr(module, "WEIGHTS_SIZE", None)   # a damaged module may lack it
         if wbytes:
+            self._wbuf = memoryview(self._arena)[wstart:]
             self._wname = module.WEIGHTS_FILE
             self._open_weights(_beside(module, module.WEIGHTS_FILE), size, segments, wbytes)
         elif size is not None and len(self._weights) != size:
@@ -66,25 +97,32 @@ class Model:
                              "damaged or from another bake" % (
                                  self.name, " (%s)" % self._wname if wbytes else ""))
         if native:
-            self._walker(module, native, bytes(kmap), segments, resolved)
+            self._walker(module, native, bytes(kmap), segments, resolved, kernels)
         else:
             # The C walker checks every record at load; the Python tiers index
             # the buffers unchecked (uctypes, viper pointers), so check here once.
             self._check_tensors(wbytes)
-            self._steps = self._run = None
-            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved)
+            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved, None, wbytes)
             self._segments = segments
-        # (inputs, outputs, input shapes, output shapes): the attributes below derive from them
-        self._io = (module.INPUTS, module.OUTPUTS, module.INPUT_SHAPES, module.OUTPUT_SHAPES)
+        # (inputs, outputs, input shapes, output shapes, IO_QUANT): the attributes below derive from them
+        self._io = (module.INPUTS, module.OUTPUTS, module.INPUT_SHAPES, module.OUTPUT_SHAPES,
+                    module.IO_QUANT)
         for ids in self._io[:2]:
             for t in ids:
                 self._check_id(t)
+        if len(self._io[4]) != IO_QUANT_SIZE * (len(self._io[0]) + len(self._io[1])):
+            raise ValueError("model %s: IO_QUANT does not match its inputs and outputs: the module "
+                             "is damaged; bake it again" % self.name)
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
-        self._variables = getattr(module, "VARIABLES", b"")
+        v = getattr(module, "VARIABLES", None)
+        if v:
+            self._variables = v
         # <H tensor + its initial bytes, for state that starts from varying values
         # (resource variables); absent from most modules.
-        self._variable_values = getattr(module, "VARIABLE_VALUES", b"")
+        v = getattr(module, "VARIABLE_VALUES", None)
+        if v:
+            self._variable_values = v
         self.reset()
 
     # Input/output metadata, derived when asked (a board keeps no lists for them).
@@ -102,11 +140,11 @@ class Model:
 
     @property
     def input_scale(self):
-        return [self._meta(i)[4] for i in self._io[0]]
+        return [self._quant(0, i)[0] for i in range(len(self._io[0]))]
 
     @property
     def input_zero_point(self):
-        return [self._meta(i)[5] for i in self._io[0]]
+        return [self._quant(0, i)[1] for i in range(len(self._io[0]))]
 
     @property
     def output_dtype(self):
@@ -114,11 +152,11 @@ class Model:
 
     @property
     def output_scale(self):
-        return [self._meta(i)[4] for i in self._io[1]]
+        return [self._quant(1, i)[0] for i in range(len(self._io[1]))]
 
     @property
     def output_zero_point(self):
-        return [self._meta(i)[5] for i in self._io[1]]
+        return [self._quant(1, i)[1] for i in range(len(self._io[1]))]
 
     def _open_weights(self, path, size, segments, wbytes):
         # NAME.bin: its size checked against what the segments read (one seek),
@@ -133,8 +171,8 @@ class Model:
         if have is None:   # a stream whose seek returns nothing
             have = f.tell()
         need = 0
-        for k in range(0, len(segments) - 7, 8):
-            off, n = struct.unpack_from("<II", segments, k)
+        for k in range(0, len(segments) - SEGMENT_SIZE + 1, SEGMENT_SIZE):
+            off, n = struct.unpack_from(SEGMENT, segments, k)
             if n > wbytes:
                 raise ValueError("model %s: a layer reads %d bytes of %s into a %d-byte weight "
                                  "buffer: the module is damaged" % (self.name, n, self._wname, wbytes))
@@ -149,33 +187,63 @@ class Model:
         # Every tensor record within its buffer: arena, weights, weight buffer.
         t = self._tensors
         sizes = (self.arena_size, 0 if self._weights is None else len(self._weights), wbytes)
-        for k in range(0, len(t) - _RECORD_SIZE + 1, _RECORD_SIZE):
-            where, dtype, offset, nbytes = struct.unpack_from("<BBxxII", t, k)
-            if where > 2 or dtype >= len(_DTYPES) or offset + nbytes > sizes[where]:
+        for k in range(0, len(t) - TENSOR_RECORD_SIZE + 1, TENSOR_RECORD_SIZE):
+            kind, offset, nbytes = struct.unpack_from(TENSOR_RECORD, t, k)
+            where = kind & 3
+            if where > 2 or kind >> 2 >= len(DTYPES) or offset + nbytes > sizes[where]:
                 raise ValueError("model %s: tensor record %d (%s, offset %d, %d bytes) is outside "
                                  "its %d-byte buffer: the module is damaged; bake it again"
-                                 % (self.name, k // _RECORD_SIZE,
-                                    ("arena", "weights", "weight buffer", "?")[min(where, 3)],
+                                 % (self.name, k // TENSOR_RECORD_SIZE, (WHERE + ("?",))[min(where, 3)],
                                     offset, nbytes, sizes[min(where, 2)]))
 
     def _check_id(self, t):
-        if not isinstance(t, int) or not 0 <= t < len(self._tensors) // _RECORD_SIZE:
+        if not isinstance(t, int) or not 0 <= t < len(self._tensors) // TENSOR_RECORD_SIZE:
             raise ValueError("model %s: tensor id %r out of range (%d records): the module is "
-                             "damaged; bake it again" % (self.name, t, len(self._tensors) // _RECORD_SIZE))
+                             "damaged; bake it again" % (self.name, t, len(self._tensors) // TENSOR_RECORD_SIZE))
 
-    def _walker(self, module, native, kmap, segments, resolved):
+    def _damaged(self, pos, what):
+        return ValueError("model %s: op record at byte %d %s: the module is damaged; bake it again"
+                          % (self.name, pos, what))
+
+    def _op_end(self, ops, pos, op_formats, n_kernels):
+        # Where the plain op record at pos ends; its kernel and format bytes checked.
+        if pos + 2 > len(ops) or ops[pos] >= n_kernels or ops[pos + 1] >= len(op_formats):
+            raise self._damaged(pos, "names no kernel/format")
+        end = pos + 2 + struct.calcsize(op_formats[ops[pos + 1]])
+        if end > len(ops):
+            raise self._damaged(pos, "is cut short")
+        return end
+
+    def _record(self, ops, pos, op_formats, n_kernels):
+        # The record at pos: (its op records' positions, its end, band loop header or
+        # None, geometry per layer); a plain op is a record of one op.
+        if ops[pos] != BAND:
+            return (pos,), self._op_end(ops, pos, op_formats, n_kernels), None, None
+        if pos + 1 + BAND_HEADER_SIZE > len(ops):
+            raise self._damaged(pos, "is cut short")
+        head = struct.unpack_from(BAND_HEADER, ops, pos + 1)
+        g = pos + 1 + BAND_HEADER_SIZE
+        at = g + head[0] * BAND_LAYER_SIZE
+        if not 0 < head[0] <= MAX_BAND_LAYERS or head[1] == 0 or at > len(ops):
+            raise self._damaged(pos, "is a malformed band loop")
+        layers, geoms = [], []
+        for k in range(head[0]):
+            geoms.append(struct.unpack_from(BAND_LAYER, ops, g + k * BAND_LAYER_SIZE))
+            layers.append(at)
+            at = self._op_end(ops, at, op_formats, n_kernels)
+        return layers, at, head, geoms
+
+    def _walker(self, module, native, kmap, segments, resolved, kernels):
         # The native tier: a Program (the C walker's view of the buffers) and, when
         # Python must act between ops (read a layer's weights from NAME.bin, or run
         # a kernel the native table lacks), steps of 4 ints: op record offset,
-        # native ops to run (0: the next Python call instead), file offset and bytes
-        # to read first.
+        # native records to run (0: the next Python call instead), file offset and
+        # bytes to read first.
         formats = b""
-        sizes = []
         for fmt in module.OP_FORMATS:   # "<nH" then "i"/"f" per param (emit.py pack_calls)
             h = fmt.index("H")
             nt, kinds = int(fmt[1:h]), fmt[h + 1:]
             formats += bytes((nt, len(kinds))) + kinds.encode()
-            sizes.append(2 + 2 * nt + 4 * len(kinds))
         ops = module.OPS
         arena = self._arena if self._wbuf is None else memoryview(self._arena)[:self.arena_size]
         self._prog = prog = native.program(self._tensors, ops, formats, kmap, arena,
@@ -184,18 +252,23 @@ class Model:
         steps, pycalls, cache = [], None, None
         pos = k = 0
         while pos < len(ops):
-            size = sizes[ops[pos + 1]]
-            off, n = struct.unpack_from("<II", segments, 8 * k) if segments else (0, 0)
-            if kmap[ops[pos]] == 0xFF:   # no native kernel: a Python call (pure tier)
+            layers, end, _h, _g = self._record(ops, pos, module.OP_FORMATS, len(kmap))
+            off, n = struct.unpack_from(SEGMENT, segments, SEGMENT_SIZE * k) if segments else (0, 0)
+            if any(kmap[ops[p]] == 0xFF for p in layers):   # a Python call (pure tier) or more
                 if pycalls is None:
-                    pycalls, cache = [], [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
-                pycalls += self._op_calls(ops[pos:pos + size], module.OP_FORMATS, resolved, cache)
-                steps += (pos, 0, off, n)
+                    pycalls, cache = [], [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
+                for p in layers:   # a band loop's native layers too
+                    if resolved[ops[p]] is None:
+                        resolved[ops[p]] = kernels[module.OP_KERNELS[ops[p]]]
+                calls = self._op_calls(ops[pos:end], module.OP_FORMATS, resolved, cache)
+                pycalls += calls
+                for j in range(len(calls)):
+                    steps += (pos, 0, off, n) if j == 0 else (pos, 0, 0, 0)
             elif n or not steps or steps[-3] == 0:   # a new native run
                 steps += (pos, 1, off, n)
             else:
                 steps[-3] += 1
-            pos += size
+            pos = end
             k += 1
         for s in range(0, len(steps), 4):   # bad records fail here, at load
             if steps[s + 1]:
@@ -203,45 +276,88 @@ class Model:
         if len(steps) == 4 and steps[1] and not steps[3]:
             # The usual case: calling the Program runs every op. As the instance's
             # invoke, m.invoke() then runs no Python bytecode at all.
-            self._steps = None
             self.invoke = prog
         else:
             import array
             self._steps = array.array("i", steps)
-        self._pycalls = pycalls
+            self._pycalls = pycalls
 
-    def _op_calls(self, ops, op_formats, resolved, cache=None):
-        # (fn, args, convention) per op record (resolved: (fn, convention) per
-        # kernel byte), tensor ids made views: typed for pure kernels, raw bytes
-        # for fast ones, each made once (cache: one slot per tensor and
-        # convention, allocated once: a growing dict needs more heap).
+    def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False):
+        # (fn, args, convention) per kernel call (resolved: (fn, convention) per
+        # kernel byte; a band loop gives a call per layer per band), tensor ids
+        # made views: typed for pure kernels, raw bytes for fast ones, each made
+        # once (cache: one slot per tensor and convention, allocated once: a
+        # growing dict needs more heap). streaming: each record's calls after its
+        # index (an int: read that record's weights first).
         if cache is None:
-            cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
+            cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
         calls = []
-        pos = 0
-        while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
-            if pos + 2 > len(ops) or ops[pos] >= len(resolved) or ops[pos + 1] >= len(op_formats):
-                raise ValueError("model %s: op record at byte %d names no kernel/format: the "
-                                 "module is damaged; bake it again" % (self.name, pos))
-            fn, convention = resolved[ops[pos]]
-            fmt = op_formats[ops[pos + 1]]
-            if pos + 2 + struct.calcsize(fmt) > len(ops):
-                raise ValueError("model %s: op record at byte %d is cut short: the module is "
-                                 "damaged; bake it again" % (self.name, pos))
-            args = list(struct.unpack_from(fmt, ops, pos + 2))
-            pos += 2 + struct.calcsize(fmt)
-            for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
-                self._check_id(args[k])
-                key = args[k] * 2 + convention
-                v = cache[key]
-                if v is None:
-                    v = cache[key] = self._view(args[k], convention)
-                args[k] = v
-            calls.append((fn, tuple(args), convention))
+        pos = k = 0
+        while pos < len(ops):
+            layers, end, head, geoms = self._record(ops, pos, op_formats, len(resolved))
+            if streaming:
+                calls.append(k)
+            per = []   # per layer: fn, convention, args with tensor ids
+            for at in layers:
+                fmt = op_formats[ops[at + 1]]
+                args = list(struct.unpack_from(fmt, ops, at + 2))
+                nt = int(fmt[1:fmt.index("H")])
+                for j in range(nt):
+                    self._check_id(args[j])
+                per.append(resolved[ops[at]] + (args, nt))
+            if head is None:
+                fn, convention, args, nt = per[0]
+                for j in range(nt):
+                    args[j] = self._cached(cache, args[j], convention)
+                calls.append((fn, tuple(args), convention))
+            else:
+                self._band_calls(calls, per, head, geoms, cache, pos)
+            pos = end
+            k += 1
         return calls
 
-    def _view(self, tensor_id, convention=dispatch.PURE):
-        where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
+    def _band_calls(self, calls, per, head, geoms, cache, pos):
+        # A band loop's calls, band by band: each layer on the rows band_rows gives
+        # it, x and out views of those rows, its geometry params cut to match.
+        for r0 in range(0, head[2], head[1]):
+            rows = band_rows([p[2][p[3]:] for p in per], geoms, r0, head[1], head[2])
+            for j, (fn, convention, args, nt) in enumerate(per):
+                g = geoms[j]
+                if g[0] >= nt or g[1] >= nt or max(g[2:6] + g[7:8]) >= len(args) - nt or \
+                        (g[6] != NO_DILATION and g[6] >= len(args) - nt):
+                    raise self._damaged(pos, "has a band layer geometry outside its op")
+                p = args[nt:]
+                lo, hi = rows[j]
+                a, b = rows_needed(p, g, lo, hi)
+                if a >= b or lo >= hi:
+                    raise self._damaged(pos, "gives a band no rows")
+                band = list(args)
+                for t in range(nt):
+                    if t != g[0] and t != g[1]:
+                        band[t] = self._cached(cache, args[t], convention)
+                band[g[0]] = self._view(args[g[0]], convention, a * g[8] if j == 0 else 0,
+                                        (b - a) * g[8], pos)
+                band[g[1]] = self._view(args[g[1]], convention, lo * g[9] if j == len(per) - 1 else 0,
+                                        (hi - lo) * g[9], pos)
+                band[nt + g[7]] = a - (lo * p[g[5]] - p[g[7]])
+                band[nt + g[2]], band[nt + g[3]] = b - a, hi - lo
+                calls.append((fn, tuple(band), convention))
+
+    def _cached(self, cache, t, convention):
+        key = t * 2 + convention
+        v = cache[key]
+        if v is None:
+            v = cache[key] = self._view(t, convention)
+        return v
+
+    def _view(self, tensor_id, convention=dispatch.PURE, skip=0, nbytes=None, pos=0):
+        # tensor_id's bytes (or nbytes of them from skip: a band's rows)
+        where, offset, size, dtype = self._meta(tensor_id)
+        if nbytes is None:
+            nbytes = size
+        elif skip + nbytes > size:
+            raise self._damaged(pos, "gives a band rows beyond its tensor")
+        offset += skip
         buf = self._weights if where == 1 else self._arena
         if where == 2:
             offset += (self.arena_size + 7) & ~7   # the weight buffer follows the arena
@@ -250,9 +366,15 @@ class Model:
         return memoryview(buf)[offset:offset + nbytes]
 
     def _meta(self, tensor_id):
-        # (where, offset, nbytes, dtype, scale, zero point)
-        r = struct.unpack_from(_RECORD, self._tensors, tensor_id * _RECORD_SIZE)
-        return (r[0], r[2], r[3], _DTYPES[r[1]], r[5], r[4])
+        # (where, offset, nbytes, dtype)
+        kind, offset, nbytes = struct.unpack_from(TENSOR_RECORD, self._tensors,
+                                                  tensor_id * TENSOR_RECORD_SIZE)
+        return (kind & 3, offset, nbytes, DTYPES[kind >> 2])
+
+    def _quant(self, kind, i):
+        # (scale, zero point) of input (kind 0) or output (kind 1) i
+        return struct.unpack_from(IO_QUANT, self._io[4],
+                                  IO_QUANT_SIZE * (i + (len(self._io[0]) if kind else 0)))
 
     def _bytes_view(self, tensor_id):
         _where, offset, nbytes = self._meta(tensor_id)[:3]
@@ -316,7 +438,8 @@ class Model:
         order = sorted(range(len(values)), key=lambda j: -values[j])[:k]
         if not dequantize:
             return [(j, values[j]) for j in order]
-        _w, _o, _n, dtype, scale, zp = self._meta(tid)
+        dtype = self._meta(tid)[3]
+        scale, zp = self._quant(1, i)
         if dtype == "f32":
             return [(j, values[j]) for j in order]
         return [(j, (values[j] - zp) * scale) for j in order]
@@ -325,7 +448,8 @@ class Model:
         def io(kind):
             out = []
             for k, t in enumerate(self._io[kind]):
-                _w, _o, _n, dtype, scale, zp = self._meta(t)
+                dtype = self._meta(t)[3]
+                scale, zp = self._quant(kind, k)
                 shape = self._io[2 + kind][k]
                 q = " (scale %.6g, zero point %d)" % (scale, zp) if dtype != "f32" and scale else ""
                 out.append("%s %s%s" % (dtype, _shape_str(shape), q))
@@ -353,8 +477,6 @@ class Model:
     def invoke(self):
         steps = self._steps
         if steps is None:
-            if self._run is not None:
-                return self._run(self._prog, 0, -1)   # native: every op in one call
             if self._wfile is not None:
                 return self._invoke_streaming()
             for fn, args, convention in self._calls:   # pure and viper tiers
@@ -389,17 +511,19 @@ class Model:
                           "changed since load" % (self.name, self._wname, off, got, n))
 
     def _invoke_streaming(self):
-        # pure and viper tiers, weights from NAME.bin
-        k = 0
-        for fn, args, convention in self._calls:
-            off, n = struct.unpack_from("<II", self._segments, 8 * k)
-            if n:
-                self._read(off, n)
+        # pure and viper tiers, weights from NAME.bin: an int in the calls is the
+        # index of the record whose calls follow, its weights read first
+        for call in self._calls:
+            if isinstance(call, int):
+                off, n = struct.unpack_from(SEGMENT, self._segments, SEGMENT_SIZE * call)
+                if n:
+                    self._read(off, n)
+                continue
+            fn, args, convention = call
             if convention:
                 fn(args)
             else:
                 fn(*args)
-            k += 1
 
     def get_output(self, i=0):
         """Memoryview of output i's bytes (valid until the next invoke)."""
@@ -413,12 +537,14 @@ class Model:
     def quantize_input(self, values, i=0):
         """Quantize floats into input i's buffer (int8/int16) or pack float32."""
         tid = self._tensor(0, i)
-        _fill(self._view(tid, dispatch.PURE), self._meta(tid), self.input_shape[i], values)
+        _fill(self._view(tid, dispatch.PURE), (self._meta(tid)[3],) + self._quant(0, i),
+              self.input_shape[i], values)
 
     def dequantize_output(self, i=0):
         """Output i as a list of floats."""
         tid = self._tensor(1, i)
-        return _floats(self._view(tid, dispatch.PURE), self._meta(tid), self.output_shape[i])
+        return _floats(self._view(tid, dispatch.PURE), (self._meta(tid)[3],) + self._quant(1, i),
+                       self.output_shape[i])
 
     def verify(self):
         """Check the weights (inline or NAME.bin) against the checksum baked with them."""
@@ -480,7 +606,7 @@ def _count(shape):
 
 
 def _fill(view, meta, shape, values):
-    dtype, scale, zp = meta[3], meta[4], meta[5]
+    dtype, scale, zp = meta
     n = _count(shape)
     if len(values) != n:
         raise ValueError("expected %d values for shape %s, got %d" % (n, _shape_str(shape), len(values)))
@@ -496,8 +622,28 @@ def _fill(view, meta, shape, values):
 
 
 def _floats(view, meta, shape):
-    dtype, scale, zp = meta[3], meta[4], meta[5]
+    dtype, scale, zp = meta
     n = _count(shape)
     if dtype == "f32":
         return [view[k] for k in range(n)]
     return [(view[k] - zp) * scale for k in range(n)]
+
+
+def rows_needed(p, g, lo, hi):
+    """Input rows [a, b) that output rows [lo, hi) of a row-local layer read: p its params,
+    g its band-loop geometry (BAND_LAYER: positions of in_h, out_h, k_h, s_h, d_h, pad_h
+    among p at g[2:8]). The bake cuts bands with it too (upyflow_tools/patches.py)."""
+    d = p[g[6]] if g[6] != NO_DILATION else 1
+    first = lo * p[g[5]] - p[g[7]]
+    last = (hi - 1) * p[g[5]] - p[g[7]] + (p[g[4]] - 1) * d
+    return max(0, first), min(p[g[2]], last + 1)
+
+
+def band_rows(params, geoms, r0, band, height):
+    """Output rows [lo, hi) of each layer of a band loop for the band whose last layer
+    computes rows r0 .. r0 + band: each layer makes the rows the next one reads."""
+    rows = [(r0, min(height, r0 + band))]
+    for k in range(len(params) - 1, 0, -1):
+        rows.append(rows_needed(params[k], geoms[k], rows[-1][0], rows[-1][1]))
+    rows.reverse()
+    return rows

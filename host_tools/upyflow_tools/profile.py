@@ -16,7 +16,7 @@ def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) ->
     """Bake to a temporary folder, run random inputs; rows (call index, kernel, op, shape, best us)."""
     import upyflow
     with tempfile.TemporaryDirectory() as tmp:
-        result, _ = bake(path, tmp, name="profiled")
+        result, _ = bake(path, tmp, name="profiled", patches="off")   # a record per op
         spec = importlib.util.spec_from_file_location("profiled", os.path.join(tmp, "profiled.py"))
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
@@ -44,8 +44,9 @@ def _op_calls(model, mod) -> list:
     import struct
     from upyflow import dispatch
     calls = getattr(model, "_calls", None)
-    if calls is not None:   # pure and viper tiers
-        return [(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args)) for fn, args, c in calls]
+    if calls is not None:   # pure and viper tiers (an int: the next record's weights to read)
+        return [(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args))
+                for fn, args, c in (call for call in calls if not isinstance(call, int))]
     kernels = dispatch.table(model.tier)[1]
     out, pos = [], 0
     while pos < len(mod.OPS):
@@ -84,6 +85,8 @@ for i in range(len(m.input_shape)):
         buf[j] = seed >> 16 & 0xFF
 m.invoke()
 calls = getattr(m, '_calls', None)
+if calls is not None:   # an int: the next record's weights to read (one call per record here)
+    calls = [c for c in calls if not isinstance(c, int)]
 runs = []
 if calls is None:
     ops, pos, k, j = mod.OPS, 0, 0, 0
@@ -140,7 +143,8 @@ def profile_board(path: str, port: str, tool: str = "mpremote", tier: str | None
     board = Board(port, tool)
     arch = decode_mpy(board.sys_mpy())[0]
     with tempfile.TemporaryDirectory() as tmp:
-        result, _ = bake(path, tmp, name="profiled", mpy=True, march=arch, weights=weights)
+        result, _ = bake(path, tmp, name="profiled", mpy=True, march=arch, weights=weights,
+                         patches="off")   # a record per op
         os.unlink(os.path.join(tmp, "profiled.py"))
         deploy(tmp, port, tool, log=lambda *_: None)
     log("timing %d ops on the board (%s), best of %d..." % (len(result.calls), arch or "no native arch", reps))

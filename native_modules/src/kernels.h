@@ -270,11 +270,11 @@ int uf_run_image_to_input(const uf_call *c);
 const char *uf_error_text(int err);
 
 // --- the op-table walker: walker.c (contract: one native call runs a baked model) ---
-// The blobs are the baked module's bytes, read byte-wise (any alignment): TENSORS
-// (20-byte records "<BBxxIIif"), OPS ([kernel byte][format byte] + "<nH" ids then
-// int32/float32 params per op), formats ([n_tensors][n_params][kind 'i'/'f' per
-// param] per OP_FORMATS entry) and kernel_map (per OP_KERNELS entry: index into
-// uf_kernels, 0xFF = not native).
+// The blobs are the baked module's bytes (format: device_lib/upyflow/model.py), read
+// byte-wise (any alignment): TENSORS (9-byte records "<BII"), OPS ([kernel byte]
+// [format byte] + "<nH" ids then int32/float32 params per op, or a band loop),
+// formats ([n_tensors][n_params][kind 'i'/'f' per param] per OP_FORMATS entry) and
+// kernel_map (per OP_KERNELS entry: index into uf_kernels, 0xFF = not native).
 typedef struct {
     const uint8_t *tensors;    size_t tensors_len;
     const uint8_t *ops;        size_t ops_len;
@@ -291,8 +291,8 @@ typedef struct {
 
 // Index of the kernel called name[0..len) in uf_kernels, or -1.
 int uf_kernel_index(const char *name, size_t len);
-// Run at most n_ops ops (n_ops < 0: to the end) from byte offset *pos of m->ops;
-// *pos advances past each op that ran and stays on a failing op's record.
+// Run at most n_ops op records (a band loop is one; n_ops < 0: to the end) from byte
+// offset *pos of m->ops; *pos advances past each that ran and stays on a failing one.
 int uf_run(const uf_model *m, size_t *pos, int n_ops);
 // Check ops as uf_run would, without running any kernel (a model's load-time check).
 int uf_check(const uf_model *m, size_t *pos, int n_ops);

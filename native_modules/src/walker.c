@@ -3,13 +3,21 @@
 // against the buffers (kernel, format, tensor ids and extents) before its
 // kernel runs; the kernel's own checks in table.c then apply as for any call.
 // Every multi-byte field is read byte-wise: the blobs may sit in flash at any
-// address.
+// address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
 
-#define RECORD_SIZE 20   // TENSORS: "<BBxxIIif"
+#define RECORD_SIZE 9    // TENSORS: "<BII": kind (where | dtype << 2), offset, bytes
 #define WHERE_ARENA 0
 #define WHERE_WEIGHTS 1
 #define WHERE_WBUF 2
+// A band loop: BAND, then "<BBH" (layers, band rows, output rows), "<8BII" per layer
+// (positions of x, out; of in_h, out_h, k_h, s_h, d_h, pad_h; bytes per x and out row),
+// then the layers' op records on whole tensors.
+#define BAND 0xFF
+#define BAND_HEADER 5
+#define BAND_LAYER 16
+#define NO_DILATION 0xFF
+#define MAX_BAND_LAYERS 8
 
 static uint32_t rd16(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
@@ -43,6 +51,9 @@ int uf_kernel_index(const char *name, size_t len) {
 }
 
 const char *uf_op_kernel_name(const uf_model *m, size_t pos) {
+    if (pos < m->ops_len && m->ops[pos] == BAND) {
+        return "band loop";
+    }
     if (pos >= m->ops_len || m->ops[pos] >= m->kernel_map_len) {
         return NULL;
     }
@@ -56,10 +67,10 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
         return UF_ERECORD;
     }
     const uint8_t *r = m->tensors + (size_t)id * RECORD_SIZE;
-    uint64_t offset = rd32(r + 4), nbytes = rd32(r + 8);
+    uint64_t offset = rd32(r + 1), nbytes = rd32(r + 5);
     const uint8_t *base;
     size_t size;
-    switch (r[0]) {
+    switch (r[0] & 3) {
         case WHERE_ARENA:
             base = m->arena, size = m->arena_len;
             break;
@@ -83,9 +94,10 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
     return UF_OK;
 }
 
-// Decode the record at pos into c; *def gets the kernel, *size the record's bytes.
+// Decode the record at pos into c; *def gets the kernel, *size the record's bytes,
+// *n_tensors its tensor count.
 static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def **def,
-                  size_t *size) {
+                  size_t *size, unsigned *n_tensors) {
     const uint8_t *op = m->ops + pos;
     if (m->ops_len - pos < 2) {
         return UF_ERECORD;
@@ -148,17 +160,145 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
     }
     *def = k;
     *size = need;
+    *n_tensors = nt;
+    return UF_OK;
+}
+
+// Index in c->i of integer param p of a kernel with nt tensors, or -1 if it is no int.
+static int int_slot(const uf_kernel_def *k, unsigned nt, unsigned p) {
+    if (k->sig[nt + p] != 'i') {
+        return -1;
+    }
+    int slot = 0;
+    for (unsigned q = 0; q < p; q++) {
+        slot += k->sig[nt + q] == 'i';
+    }
+    return slot;
+}
+
+// A band loop layer's row geometry: its in_h, k_h, s_h, d_h, pad_h values and the
+// slots of in_h, out_h, pad_h in c->i.
+typedef struct {
+    int64_t in_h, k_h, s_h, d_h, pad_h;
+    int in_slot, out_slot, pad_slot;
+} band_geometry;
+
+// Input rows [*a, *b) that output rows [lo, hi) read (upyflow/model.py rows_needed).
+static void rows_needed(const band_geometry *g, int64_t lo, int64_t hi, int64_t *a, int64_t *b) {
+    int64_t first = lo * g->s_h - g->pad_h;
+    int64_t last = (hi - 1) * g->s_h - g->pad_h + (g->k_h - 1) * g->d_h;
+    *a = first > 0 ? first : 0;
+    *b = last + 1 < g->in_h ? last + 1 : g->in_h;
+}
+
+// The band loop at pos: every band, each layer on the rows the next one reads, its
+// x and out cut to those rows (within the tensors the record names) and its
+// in_h, out_h, pad_h to match, as the bake's band calls (patches.py apply).
+static int band(const uf_model *m, size_t pos, int run, size_t *size) {
+    const uint8_t *h = m->ops + pos;
+    if (m->ops_len - pos < BAND_HEADER) {
+        return UF_ERECORD;
+    }
+    unsigned nl = h[1], rows = h[2];
+    int64_t height = rd16(h + 3);
+    size_t at = pos + BAND_HEADER + (size_t)nl * BAND_LAYER;
+    if (nl == 0 || nl > MAX_BAND_LAYERS || rows == 0 || at > m->ops_len) {
+        return UF_ERECORD;
+    }
+    size_t rec[MAX_BAND_LAYERS];
+    band_geometry geo[MAX_BAND_LAYERS];
+    for (unsigned k = 0; k < nl; k++) {   // each layer's record and geometry, checked once
+        const uint8_t *gl = h + BAND_HEADER + k * BAND_LAYER;
+        uf_call c;
+        const uf_kernel_def *def;
+        size_t n;
+        unsigned nt;
+        int e = decode(m, at, &c, &def, &n, &nt);
+        if (e) {
+            return e;
+        }
+        unsigned np = (unsigned)(n - 2 - 2 * (size_t)nt) / 4;
+        for (int f = 2; f < 8; f++) {
+            if ((f != 6 || gl[f] != NO_DILATION) && (gl[f] >= np || int_slot(def, nt, gl[f]) < 0)) {
+                return UF_ERECORD;
+            }
+        }
+        if (gl[0] >= nt || gl[1] >= nt || gl[0] == gl[1] || def->sig[gl[1]] != 'w' || rd32(gl + 8) == 0 ||
+            rd32(gl + 12) == 0) {
+            return UF_ERECORD;
+        }
+        band_geometry *g = &geo[k];
+        g->in_h = c.i[int_slot(def, nt, gl[2])];
+        g->k_h = c.i[int_slot(def, nt, gl[4])];
+        g->s_h = c.i[int_slot(def, nt, gl[5])];
+        g->d_h = gl[6] == NO_DILATION ? 1 : c.i[int_slot(def, nt, gl[6])];
+        g->pad_h = c.i[int_slot(def, nt, gl[7])];
+        g->in_slot = int_slot(def, nt, gl[2]);
+        g->out_slot = int_slot(def, nt, gl[3]);
+        g->pad_slot = int_slot(def, nt, gl[7]);
+        rec[k] = at;
+        at += n;
+    }
+    for (int64_t r0 = 0; r0 < height; r0 += rows) {
+        int64_t lo[MAX_BAND_LAYERS], hi[MAX_BAND_LAYERS];
+        lo[nl - 1] = r0;
+        hi[nl - 1] = r0 + rows < height ? r0 + rows : height;
+        for (unsigned k = nl - 1; k > 0; k--) {
+            rows_needed(&geo[k], lo[k], hi[k], &lo[k - 1], &hi[k - 1]);
+        }
+        for (unsigned k = 0; k < nl; k++) {
+            const uint8_t *gl = h + BAND_HEADER + k * BAND_LAYER;
+            uf_call c;
+            const uf_kernel_def *def;
+            size_t n;
+            unsigned nt;
+            int e = decode(m, rec[k], &c, &def, &n, &nt);
+            int64_t a, b;
+            rows_needed(&geo[k], lo[k], hi[k], &a, &b);
+            int64_t pad = a - (lo[k] * geo[k].s_h - geo[k].pad_h);
+            if (e || a >= b || lo[k] >= hi[k] || pad < INT32_MIN || pad > INT32_MAX) {
+                return e ? e : UF_ERECORD;
+            }
+            unsigned x = gl[0], out = gl[1];
+            uint64_t xs = k == 0 ? (uint64_t)a * rd32(gl + 8) : 0, xn = (uint64_t)(b - a) * rd32(gl + 8);
+            uint64_t os = k == nl - 1 ? (uint64_t)lo[k] * rd32(gl + 12) : 0;
+            uint64_t on = (uint64_t)(hi[k] - lo[k]) * rd32(gl + 12);
+            if (xs + xn > c.len[x] || os + on > c.len[out]) {
+                return UF_ERECORD;   // rows beyond the tensors the record names
+            }
+            c.t[x] = (uint8_t *)c.t[x] + xs;
+            c.len[x] = (size_t)xn;
+            c.t[out] = (uint8_t *)c.t[out] + os;
+            c.len[out] = (size_t)on;
+            c.i[geo[k].in_slot] = (int32_t)(b - a);
+            c.i[geo[k].out_slot] = (int32_t)(hi[k] - lo[k]);
+            c.i[geo[k].pad_slot] = (int32_t)pad;
+            if (run) {
+                e = def->run(&c);
+                if (e) {
+                    return e;
+                }
+            }
+        }
+    }
+    *size = at - pos;
     return UF_OK;
 }
 
 static int walk(const uf_model *m, size_t *pos, int n_ops, int run) {
     while (n_ops != 0 && *pos < m->ops_len) {
-        uf_call c;
-        const uf_kernel_def *k;
         size_t size;
-        int e = decode(m, *pos, &c, &k, &size);
-        if (!e && run) {
-            e = k->run(&c);
+        int e;
+        if (m->ops[*pos] == BAND) {
+            e = band(m, *pos, run, &size);
+        } else {
+            uf_call c;
+            const uf_kernel_def *k;
+            unsigned nt;
+            e = decode(m, *pos, &c, &k, &size, &nt);
+            if (!e && run) {
+                e = k->run(&c);
+            }
         }
         if (e) {
             return e;

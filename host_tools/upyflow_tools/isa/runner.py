@@ -87,16 +87,12 @@ class IsaModel:
                   self.arena_addr, self.arena_len, self.weights_addr, len(module.WEIGHTS),
                   0, 0, 0, 0xFFFFFFFF, 0, 0, 0]
         self.fields = fields
-        # Byte offset of each op record in OPS -> its index (for the host-run ops).
-        self.op_at, pos = {}, 0
-        ops = module.OPS
-        while pos < len(ops):
-            self.op_at[pos] = len(self.op_at)
-            pos += 2 + struct.calcsize(module.OP_FORMATS[ops[pos + 1]])
+        # Byte offset of each op record in OPS -> where it ends (for the host-run ops).
+        from ..emit import TENSOR, module_records, module_tensor
+        self.op_end = {start: end for start, end, _ops in module_records(module)}
         self.host_ops: set[str] = set()   # kernels the C lacks, run on the host (pure)
         self._pure = None
-        self._meta = [struct.unpack_from("<BBxxIIif", module.TENSORS, 20 * i)
-                      for i in range(len(module.TENSORS) // 20)]
+        self._meta = [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR.size)]
         self.inputs, self.outputs = list(module.INPUTS), list(module.OUTPUTS)
         self.result = None
         self.reset()
@@ -139,7 +135,7 @@ class IsaModel:
                 total.classes.update(r.classes)
             if status == UNKNOWN_KERNEL:
                 self._run_on_host(pos)
-                start = pos + 2 + struct.calcsize(self.module.OP_FORMATS[ops[pos + 1]])
+                start = self.op_end[pos]
                 continue
             if status:
                 name = self.module.OP_KERNELS[ops[pos]] if pos < len(ops) and ops[pos] < len(self.module.OP_KERNELS) else "?"
@@ -176,6 +172,10 @@ class IsaModel:
         self.host_ops.add(name)
         py = self._pure
         py._arena[:self.arena_len] = self.arena
-        fn, args, convention = py._calls[self.op_at[pos]]
-        fn(args) if convention else fn(*args)
+        from upyflow import dispatch
+        kernels = dispatch.table("pure")[1]
+        ops = self.module.OPS[pos:self.op_end[pos]]
+        for fn, args, convention in py._op_calls(ops, self.module.OP_FORMATS,
+                                                 [kernels[n] for n in self.module.OP_KERNELS]):
+            fn(args) if convention else fn(*args)
         self.arena[:] = py._arena[:self.arena_len]

@@ -247,8 +247,9 @@ class Result:
 
 
 def _records(module):
-    rec = struct.Struct("<BBxxIIif")
-    return [rec.unpack_from(module.TENSORS, i) for i in range(0, len(module.TENSORS), rec.size)]
+    """(where, dtype, offset, nbytes) per tensor record."""
+    from ..emit import TENSOR, module_tensor
+    return [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR.size)]
 
 
 def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
