@@ -168,11 +168,12 @@ def _damaged(tmp_path):
     spec = importlib.util.spec_from_file_location("good", out / "good.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    size = TENSOR_RECORD_SIZE   # "<BII": kind (where | dtype << 2), offset at byte 1, nbytes
+    size = TENSOR_RECORD_SIZE   # kind (where | dtype << 2), then 24-bit offset and nbytes
     arena_rec = next(k for k in range(len(mod.TENSORS) // size) if mod.TENSORS[size * k] & 3 == 0)
     poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
     cases = {
-        "far": poke % ("TENSORS", "I", size * arena_rec + 1, 0x7FFF0000, "TENSORS"),
+        # the offset's top two bytes: at least 16 MB - 256 into a small arena
+        "far": poke % ("TENSORS", "H", size * arena_rec + 2, 0xFFFF, "TENSORS"),
         "small": "\nARENA_SIZE = 16\n",
         "half": "\nWEIGHTS = WEIGHTS[:len(WEIGHTS) // 2]\n",
         "empty": "\nWEIGHTS = b''\n",

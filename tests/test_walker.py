@@ -110,34 +110,40 @@ def _bake_file(path, outdir):
 
 # --- malformed tables reaching the walker ----------------------------------------------------
 def _tables(mod):
-    """(tensors, ops, formats, kernel map) as Model builds them, independently derived."""
-    formats = b""
-    for fmt in mod.OP_FORMATS:
-        h = fmt.index("H")
-        formats += bytes((int(fmt[1:h]), len(fmt) - h - 1)) + fmt[h + 1:].encode()
-    return mod.TENSORS, mod.OPS, formats
+    """(tensors, ops, formats) as Model hands them to the walker."""
+    return mod.TENSORS, mod.OPS, mod.OP_FORMATS
+
+
+def _format(table, index):
+    """(tensor count, "B"/"H", param kinds) of entry index of an OP_FORMATS table
+    ([count][bytes per id][param count][kinds] per entry), read independently."""
+    at = 0
+    for _ in range(index):
+        at += 3 + table[at + 2]
+    return table[at], "B" if table[at + 1] == 1 else "H", table[at + 3:at + 3 + table[at + 2]].decode()
 
 
 def _corruptions(mod, index):
     """(label, tensors, ops, formats, kernel_map) per malformed case of the first op record."""
     tensors, ops, formats = _tables(mod)
     kmap = bytes(index(n) for n in mod.OP_KERNELS)
-    fmt = mod.OP_FORMATS[ops[1]]
-    nt = int(fmt[1:fmt.index("H")])
-    ids = struct.unpack_from("<%dH" % nt, ops, 2)
+    nt, id_code, kinds = _format(formats, ops[1])
+    assert ops[1] == 0   # the first record's format is the table's first entry (cases below)
+    ids = struct.unpack_from("<%d%s" % (nt, id_code), ops, 2)
     out_id = ids[3]          # fully_connected_s8: x, w, bias, OUT, mult, shift
     f32 = index("fully_connected_f32")
 
-    def rec(tid, field, value, fmt_="<I"):
+    def rec(tid, field, value, size=3):   # a field of tensor record tid, little-endian
         t = bytearray(tensors)
-        struct.pack_into(fmt_, t, tid * TENSOR_RECORD_SIZE + field, value)
+        at = tid * TENSOR_RECORD_SIZE + field
+        t[at:at + size] = value.to_bytes(size, "little")
         return bytes(t)
 
     def op(at, value, fmt_="<B"):
         o = bytearray(ops)
         struct.pack_into(fmt_, o, at, value)
         return bytes(o)
-    first_param = 2 + 2 * nt
+    first_param = 2 + struct.calcsize("<%d%s" % (nt, id_code))
     return [
         ("kernel byte past the map", tensors, op(0, 9), formats, kmap),
         ("kernel map 0xFF", tensors, ops, formats, b"\xff" + kmap[1:]),
@@ -145,19 +151,22 @@ def _corruptions(mod, index):
         ("kernel with another signature", tensors, ops, formats, bytes([f32]) + kmap[1:]),
         ("format byte past the formats", tensors, op(1, 7), formats, kmap),
         ("record cut short", tensors, ops[:first_param + 3], formats, kmap),
-        ("tensor id past the records", tensors, op(2, 0xFFFF, "<H"), formats, kmap),
+        ("tensor id past the records", tensors, op(2, 0xFF if id_code == "B" else 0xFFFF, "<" + id_code),
+         formats, kmap),
         ("tensor records cut short", tensors[:out_id * TENSOR_RECORD_SIZE + 5], ops, formats, kmap),
-        # TENSOR_RECORD "<BII": kind at byte 0, offset at 1, nbytes at 5
-        ("offset past the arena", rec(out_id, 1, 0xFFFFFFF0), ops, formats, kmap),
-        ("nbytes past the arena", rec(ids[0], 5, 1 << 20), ops, formats, kmap),
-        ("unknown where", rec(ids[0], 0, 3, "<B"), ops, formats, kmap),
-        ("output in the constant weights", rec(out_id, 0, 1, "<B"), ops, formats, kmap),
+        # a tensor record: kind at byte 0, then 24-bit offset (byte 1) and nbytes (byte 4)
+        ("offset past the arena", rec(out_id, 1, 0xFFFFF0), ops, formats, kmap),
+        ("nbytes past the arena", rec(ids[0], 4, 1 << 20), ops, formats, kmap),
+        ("unknown where", rec(ids[0], 0, 3, 1), ops, formats, kmap),
+        ("output in the constant weights", rec(out_id, 0, 1, 1), ops, formats, kmap),
         ("float param where an int is wanted", tensors, ops,
-         formats[:2] + b"f" + formats[3:], kmap),
+         formats[:3] + b"f" + formats[4:], kmap),
+        ("unknown param kind", tensors, ops, formats[:3] + b"q" + formats[4:], kmap),
+        ("tensor ids of 3 bytes", tensors, ops, formats[:1] + b"\x03" + formats[2:], kmap),
         ("formats cut short", tensors, ops, formats[:1], kmap),
-        ("more params than the formats hold", tensors, ops, formats[:1] + b"\x7f" + formats[2:], kmap),
+        ("more params than the formats hold", tensors, ops, formats[:2] + b"\x7f" + formats[3:], kmap),
         ("fewer tensors than the signature", tensors, ops, bytes([nt - 1]) + formats[1:], kmap),
-        ("negative size parameter", tensors, op(first_param, -5, "<i"), formats, kmap),
+        ("negative size parameter", tensors, op(first_param, -5, "<" + kinds[0]), formats, kmap),
     ]
 
 

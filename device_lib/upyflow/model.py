@@ -9,17 +9,19 @@ from . import dispatch
 # The baked module format, defined here once (upyflow_tools/emit.py packs it from
 # these constants; native_modules/src/walker.c reads the same layout).
 FORMAT_VERSION = 3
-# TENSORS: per tensor, kind (where | dtype code << 2), byte offset in its buffer, bytes.
-TENSOR_RECORD = "<BII"
-TENSOR_RECORD_SIZE = 9
+# TENSORS: per tensor, kind (where | dtype code << 2), then its byte offset in its
+# buffer and its bytes, 24-bit little-endian each (tensor_record).
+TENSOR_RECORD_SIZE = 7
+MAX_TENSOR_BYTES = 1 << 24   # offsets and ends within a buffer stay below it
 WHERE = ("arena", "weights", "weight buffer")   # ARENA, WEIGHTS, WEIGHT_BUFFER: 0, 1, 2
 DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
 # IO_QUANT: per input, then per output: scale and zero point.
 IO_QUANT = "<fi"
 IO_QUANT_SIZE = 8
-# OPS, per op: kernel index (in OP_KERNELS), format index (in OP_FORMATS), then
-# struct.pack(OP_FORMATS[format], tensor ids..., params...); a format is "<nH" then
-# "i" or "f" per parameter. A band loop (patch-based first stages): the byte BAND,
+# OPS, per op: kernel index (in OP_KERNELS), format index (in OP_FORMATS), then its
+# tensor ids (1 or 2 bytes each) and params, packed as the format says. OP_FORMATS,
+# per format: tensor count, bytes per tensor id, param count, then per param "b",
+# "h", "i" (int8, int16, int32) or "f" (float32); struct_formats reads it. A band loop (patch-based first stages): the byte BAND,
 # BAND_HEADER (layers, band rows, output rows of the last layer), BAND_LAYER per layer
 # (positions of x and out among its tensors; of in_h, out_h, k_h, s_h, d_h (or
 # NO_DILATION) and pad_h among its params; bytes per input and output row), then each
@@ -35,6 +37,8 @@ MAX_BAND_LAYERS = 8
 # into the weight buffer before it runs.
 SEGMENT = "<II"
 SEGMENT_SIZE = 8
+_IO_ENTRY = "<HfiB"   # Model._pack_io
+_IO_ENTRY_SIZE = 11
 _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
 # array.array type codes by dtype ('i': 32 bits on MicroPython's ports and CPython)
 _CODES = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f", "u32": "I", "u64": "Q"}
@@ -104,15 +108,7 @@ class Model:
             self._check_tensors(wbytes)
             self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved, None, wbytes)
             self._segments = segments
-        # (inputs, outputs, input shapes, output shapes, IO_QUANT): the attributes below derive from them
-        self._io = (module.INPUTS, module.OUTPUTS, module.INPUT_SHAPES, module.OUTPUT_SHAPES,
-                    module.IO_QUANT)
-        for ids in self._io[:2]:
-            for t in ids:
-                self._check_id(t)
-        if len(self._io[4]) != IO_QUANT_SIZE * (len(self._io[0]) + len(self._io[1])):
-            raise ValueError("model %s: IO_QUANT does not match its inputs and outputs: the module "
-                             "is damaged; bake it again" % self.name)
+        self._io = self._pack_io(module)
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
         v = getattr(module, "VARIABLES", None)
@@ -125,38 +121,71 @@ class Model:
             self._variable_values = v
         self.reset()
 
+    def _pack_io(self, module):
+        # The inputs and outputs in one bytes object (the module's tuples cost a
+        # board ~300 bytes): their counts, then per input then output _IO_ENTRY
+        # (tensor id, scale, zero point, rank) and the dimensions ("<I" each).
+        ids = tuple(module.INPUTS) + tuple(module.OUTPUTS)
+        shapes = tuple(module.INPUT_SHAPES) + tuple(module.OUTPUT_SHAPES)
+        quant = module.IO_QUANT
+        if len(quant) != IO_QUANT_SIZE * len(ids) or len(shapes) != len(ids) or len(ids) > 255:
+            raise ValueError("model %s: IO_QUANT or the shapes do not match its inputs and outputs: "
+                             "the module is damaged; bake it again" % self.name)
+        io = bytes((len(module.INPUTS), len(module.OUTPUTS)))
+        for k, t in enumerate(ids):
+            self._check_id(t)
+            scale, zp = struct.unpack_from(IO_QUANT, quant, IO_QUANT_SIZE * k)
+            io += struct.pack(_IO_ENTRY, t, scale, zp, len(shapes[k]))
+            for d in shapes[k]:
+                io += struct.pack("<I", d)
+        return io
+
+    def _io_entry(self, kind, i):
+        # (tensor id, scale, zero point, shape) of input (kind 0) or output (kind 1) i
+        io = self._io
+        at, skip = 2, i + (io[0] if kind else 0)
+        while True:
+            t, scale, zp, rank = struct.unpack_from(_IO_ENTRY, io, at)
+            if not skip:
+                return t, scale, zp, struct.unpack_from("<%dI" % rank, io, at + _IO_ENTRY_SIZE)
+            at += _IO_ENTRY_SIZE + 4 * rank
+            skip -= 1
+
+    def _io_list(self, kind, field):
+        return [self._io_entry(kind, i)[field] for i in range(self._io[kind])]
+
     # Input/output metadata, derived when asked (a board keeps no lists for them).
     @property
     def input_shape(self):
-        return list(self._io[2])
+        return self._io_list(0, 3)
 
     @property
     def output_shape(self):
-        return list(self._io[3])
+        return self._io_list(1, 3)
 
     @property
     def input_dtype(self):
-        return [self._meta(i)[3] for i in self._io[0]]
+        return [self._meta(t)[3] for t in self._io_list(0, 0)]
 
     @property
     def input_scale(self):
-        return [self._quant(0, i)[0] for i in range(len(self._io[0]))]
+        return self._io_list(0, 1)
 
     @property
     def input_zero_point(self):
-        return [self._quant(0, i)[1] for i in range(len(self._io[0]))]
+        return self._io_list(0, 2)
 
     @property
     def output_dtype(self):
-        return [self._meta(i)[3] for i in self._io[1]]
+        return [self._meta(t)[3] for t in self._io_list(1, 0)]
 
     @property
     def output_scale(self):
-        return [self._quant(1, i)[0] for i in range(len(self._io[1]))]
+        return self._io_list(1, 1)
 
     @property
     def output_zero_point(self):
-        return [self._quant(1, i)[1] for i in range(len(self._io[1]))]
+        return self._io_list(1, 2)
 
     def _open_weights(self, path, size, segments, wbytes):
         # NAME.bin: its size checked against what the segments read (one seek),
@@ -188,7 +217,7 @@ class Model:
         t = self._tensors
         sizes = (self.arena_size, 0 if self._weights is None else len(self._weights), wbytes)
         for k in range(0, len(t) - TENSOR_RECORD_SIZE + 1, TENSOR_RECORD_SIZE):
-            kind, offset, nbytes = struct.unpack_from(TENSOR_RECORD, t, k)
+            kind, offset, nbytes = tensor_record(t, k // TENSOR_RECORD_SIZE)
             where = kind & 3
             if where > 2 or kind >> 2 >= len(DTYPES) or offset + nbytes > sizes[where]:
                 raise ValueError("model %s: tensor record %d (%s, offset %d, %d bytes) is outside "
@@ -206,10 +235,11 @@ class Model:
                           % (self.name, pos, what))
 
     def _op_end(self, ops, pos, op_formats, n_kernels):
-        # Where the plain op record at pos ends; its kernel and format bytes checked.
+        # Where the plain op record at pos ends (op_formats: struct_formats); its
+        # kernel and format bytes checked.
         if pos + 2 > len(ops) or ops[pos] >= n_kernels or ops[pos + 1] >= len(op_formats):
             raise self._damaged(pos, "names no kernel/format")
-        end = pos + 2 + struct.calcsize(op_formats[ops[pos + 1]])
+        end = pos + 2 + struct.calcsize(op_formats[ops[pos + 1]][0])
         if end > len(ops):
             raise self._damaged(pos, "is cut short")
         return end
@@ -239,20 +269,15 @@ class Model:
         # a kernel the native table lacks), steps of 4 ints: op record offset,
         # native records to run (0: the next Python call instead), file offset and
         # bytes to read first.
-        formats = b""
-        for fmt in module.OP_FORMATS:   # "<nH" then "i"/"f" per param (emit.py pack_calls)
-            h = fmt.index("H")
-            nt, kinds = int(fmt[1:h]), fmt[h + 1:]
-            formats += bytes((nt, len(kinds))) + kinds.encode()
-        ops = module.OPS
+        ops, formats = module.OPS, struct_formats(module.OP_FORMATS)
         arena = self._arena if self._wbuf is None else memoryview(self._arena)[:self.arena_size]
-        self._prog = prog = native.program(self._tensors, ops, formats, kmap, arena,
+        self._prog = prog = native.program(self._tensors, ops, module.OP_FORMATS, kmap, arena,
                                            self._weights, self._wbuf)
         self._run = native.run
         steps, pycalls, cache = [], None, None
         pos = k = 0
         while pos < len(ops):
-            layers, end, _h, _g = self._record(ops, pos, module.OP_FORMATS, len(kmap))
+            layers, end, _h, _g = self._record(ops, pos, formats, len(kmap))
             off, n = struct.unpack_from(SEGMENT, segments, SEGMENT_SIZE * k) if segments else (0, 0)
             if any(kmap[ops[p]] == 0xFF for p in layers):   # a Python call (pure tier) or more
                 if pycalls is None:
@@ -283,6 +308,7 @@ class Model:
             self._pycalls = pycalls
 
     def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False):
+        # op_formats: the module's OP_FORMATS table
         # (fn, args, convention) per kernel call (resolved: (fn, convention) per
         # kernel byte; a band loop gives a call per layer per band), tensor ids
         # made views: typed for pure kernels, raw bytes for fast ones, each made
@@ -291,6 +317,7 @@ class Model:
         # index (an int: read that record's weights first).
         if cache is None:
             cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
+        op_formats = struct_formats(op_formats)
         calls = []
         pos = k = 0
         while pos < len(ops):
@@ -299,9 +326,8 @@ class Model:
                 calls.append(k)
             per = []   # per layer: fn, convention, args with tensor ids
             for at in layers:
-                fmt = op_formats[ops[at + 1]]
+                fmt, nt = op_formats[ops[at + 1]]
                 args = list(struct.unpack_from(fmt, ops, at + 2))
-                nt = int(fmt[1:fmt.index("H")])
                 for j in range(nt):
                     self._check_id(args[j])
                 per.append(resolved[ops[at]] + (args, nt))
@@ -367,14 +393,12 @@ class Model:
 
     def _meta(self, tensor_id):
         # (where, offset, nbytes, dtype)
-        kind, offset, nbytes = struct.unpack_from(TENSOR_RECORD, self._tensors,
-                                                  tensor_id * TENSOR_RECORD_SIZE)
+        kind, offset, nbytes = tensor_record(self._tensors, tensor_id)
         return (kind & 3, offset, nbytes, DTYPES[kind >> 2])
 
     def _quant(self, kind, i):
         # (scale, zero point) of input (kind 0) or output (kind 1) i
-        return struct.unpack_from(IO_QUANT, self._io[4],
-                                  IO_QUANT_SIZE * (i + (len(self._io[0]) if kind else 0)))
+        return self._io_entry(kind, i)[1:3]
 
     def _bytes_view(self, tensor_id):
         _where, offset, nbytes = self._meta(tensor_id)[:3]
@@ -382,12 +406,12 @@ class Model:
 
     def _tensor(self, kind, i):
         # the tensor record of input/output i (kind 0/1), or a ValueError naming the count
-        ids = self._io[kind]
-        if not isinstance(i, int) or not 0 <= i < len(ids):
+        n = self._io[kind]
+        if not isinstance(i, int) or not 0 <= i < n:
             raise ValueError("model %s has %d %s%s (index 0%s), not %r"
-                             % (self.name, len(ids), ("input", "output")[kind], "s" if len(ids) > 1 else "",
-                                " to %d" % (len(ids) - 1) if len(ids) > 1 else "", i))
-        return ids[i]
+                             % (self.name, n, ("input", "output")[kind], "s" if n > 1 else "",
+                                " to %d" % (n - 1) if n > 1 else "", i))
+        return self._io_entry(kind, i)[0]
 
     def input_buffer(self, i=0):
         """Writable memoryview of input i's bytes, for zero-copy filling."""
@@ -447,10 +471,9 @@ class Model:
     def __repr__(self):
         def io(kind):
             out = []
-            for k, t in enumerate(self._io[kind]):
+            for k in range(self._io[kind]):
+                t, scale, zp, shape = self._io_entry(kind, k)
                 dtype = self._meta(t)[3]
-                scale, zp = self._quant(kind, k)
-                shape = self._io[2 + kind][k]
                 q = " (scale %.6g, zero point %d)" % (scale, zp) if dtype != "f32" and scale else ""
                 out.append("%s %s%s" % (dtype, _shape_str(shape), q))
             return ", ".join(out)
@@ -627,6 +650,28 @@ def _floats(view, meta, shape):
     if dtype == "f32":
         return [view[k] for k in range(n)]
     return [(view[k] - zp) * scale for k in range(n)]
+
+
+def tensor_record(tensors, i):
+    """(kind, offset, nbytes) of tensor record i of TENSORS."""
+    r = memoryview(tensors)[i * TENSOR_RECORD_SIZE:(i + 1) * TENSOR_RECORD_SIZE]
+    return r[0], r[1] | r[2] << 8 | r[3] << 16, r[4] | r[5] << 8 | r[6] << 16
+
+
+def struct_formats(table):
+    """(struct format, tensor count) per entry of an OP_FORMATS table: "<", the count,
+    "B" or "H" for the ids, then the param kinds."""
+    out, at = [], 0
+    while at < len(table):
+        if at + 3 > len(table) or table[at + 1] not in (1, 2) or at + 3 + table[at + 2] > len(table):
+            raise ValueError("OP_FORMATS is cut short or malformed: the module is damaged; bake it again")
+        kinds = bytes(table[at + 3:at + 3 + table[at + 2]]).decode()
+        for k in kinds:
+            if k not in "bhif":
+                raise ValueError("OP_FORMATS holds a kind %r: the module is damaged; bake it again" % k)
+        out.append(("<%d%s%s" % (table[at], "B" if table[at + 1] == 1 else "H", kinds), table[at]))
+        at += 3 + table[at + 2]
+    return out
 
 
 def rows_needed(p, g, lo, hi):

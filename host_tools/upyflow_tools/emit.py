@@ -9,7 +9,8 @@ from typing import NamedTuple
 # The format is the device runtime's (upyflow/model.py): its constants, used here.
 from upyflow.model import (BAND, BAND_HEADER, BAND_HEADER_SIZE, BAND_LAYER, BAND_LAYER_SIZE, DTYPES,
                            FORMAT_VERSION, IO_QUANT, IO_QUANT_SIZE, MAX_BAND_LAYERS, SEGMENT,
-                           SEGMENT_SIZE, TENSOR_RECORD, TENSOR_RECORD_SIZE)
+                           MAX_TENSOR_BYTES, SEGMENT_SIZE, TENSOR_RECORD_SIZE, struct_formats,
+                           tensor_record)
 
 from . import BakeError, __version__
 from .ir import Graph
@@ -56,12 +57,10 @@ class BandRecord(NamedTuple):
 # Where a tensor's bytes live (model.WHERE).
 ARENA, WEIGHTS, WEIGHT_BUFFER = 0, 1, 2
 DTYPE_CODES = {name: code for code, name in enumerate(DTYPES)}
-TENSOR = struct.Struct(TENSOR_RECORD)
 QUANT = struct.Struct(IO_QUANT)
-assert TENSOR.size == TENSOR_RECORD_SIZE and QUANT.size == IO_QUANT_SIZE
+assert QUANT.size == IO_QUANT_SIZE
 assert struct.calcsize(BAND_HEADER) == BAND_HEADER_SIZE and struct.calcsize(BAND_LAYER) == BAND_LAYER_SIZE
 assert struct.calcsize(SEGMENT) == SEGMENT_SIZE
-MAX_OFFSET = 2**32 - 1
 
 
 def pack_records(records: list[TensorInfo]) -> bytes:
@@ -69,7 +68,8 @@ def pack_records(records: list[TensorInfo]) -> bytes:
     for r in records:
         if r.dtype not in DTYPE_CODES:   # assemble() names the tensor first
             raise BakeError("tensor type %s cannot be baked" % r.dtype)
-        out += TENSOR.pack(r.where | DTYPE_CODES[r.dtype] << 2, r.offset, r.nbytes)
+        out += bytes([r.where | DTYPE_CODES[r.dtype] << 2]) + r.offset.to_bytes(3, "little") + \
+            r.nbytes.to_bytes(3, "little")
     return bytes(out)
 
 
@@ -142,9 +142,10 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
             where, offset = ARENA, offsets[alias.get(base, base)] + delta
         else:
             where, offset = ARENA, offsets[alias.get(t, t)]
-        if offset + tensor.nbytes > MAX_OFFSET:
-            raise BakeError("tensor %r ends at byte %d of its buffer, beyond the 4 GB a record holds"
-                            % (tensor.name, offset + tensor.nbytes))
+        if offset + tensor.nbytes >= MAX_TENSOR_BYTES:
+            raise BakeError("tensor %r ends at byte %d of its %s, beyond the 16 MB a tensor record "
+                            "addresses" % (tensor.name, offset + tensor.nbytes,
+                                           ("arena", "weights", "weight buffer")[where]))
         records.append(TensorInfo(where, offset, tensor.nbytes, tensor.dtype, tuple(tensor.shape),
                                   tensor.sc, tensor.zp))
         names.append(tensor.name)
@@ -196,11 +197,33 @@ def _fill_byte(t) -> int | None:
     return t.initial[0] if t.initial else 0
 
 
+def format_table(formats: list[str]) -> bytes:
+    """OP_FORMATS from struct formats "<{count}{B|H}{kinds}" (upyflow.model.struct_formats)."""
+    out = bytearray()
+    for fmt in formats:
+        h = 1
+        while fmt[h].isdigit():
+            h += 1
+        kinds = fmt[h + 1:].encode()
+        out += bytes([int(fmt[1:h]), 1 if fmt[h] == "B" else 2, len(kinds)]) + kinds
+    return bytes(out)
+
+
+def _kind(p) -> str:
+    """A param's struct code: float32, or the narrowest of int8, int16, int32."""
+    if isinstance(p, float):
+        return "f"
+    if not -2**31 <= p < 2**31:
+        raise BakeError("parameter %d is beyond int32" % p)
+    return "b" if -128 <= p < 128 else "h" if -32768 <= p < 32768 else "i"
+
+
 def pack_calls(calls: list) -> tuple[list[str], list[str], bytes]:
     """The op table as one bytes object (a tuple per op costs a board ~300 bytes).
 
     Per OpRecord: kernel index, format index (bytes), then struct.pack(format, tensor
-    ids..., params...), the format being "<nH" then "i"/"f" per parameter. Per
+    ids..., params...), the format (struct notation: "<", tensor count, "B"/"H" ids, then
+    "b"/"h"/"i"/"f" per param) as narrow as the values. Per
     BandRecord: BAND, BAND_HEADER, BAND_LAYER per layer, then each layer's OpRecord.
     """
     kernels: list[str] = []
@@ -208,7 +231,8 @@ def pack_calls(calls: list) -> tuple[list[str], list[str], bytes]:
     blob = bytearray()
 
     def op(r: OpRecord) -> bytes:
-        fmt = "<%dH" % len(r.tensors) + "".join("f" if isinstance(p, float) else "i" for p in r.params)
+        fmt = "<%d%s" % (len(r.tensors), "B" if max(r.tensors, default=0) < 256 else "H") + \
+            "".join(_kind(p) for p in r.params)
         for table, item in ((kernels, r.kernel), (formats, fmt)):
             if item not in table:
                 table.append(item)
@@ -234,7 +258,7 @@ def pack_calls(calls: list) -> tuple[list[str], list[str], bytes]:
 
 def module_tensor(mod, i: int) -> tuple[int, str, int, int]:
     """(where, dtype, offset, nbytes) of tensor record i of a baked module."""
-    kind, offset, nbytes = TENSOR.unpack_from(mod.TENSORS, i * TENSOR.size)
+    kind, offset, nbytes = tensor_record(mod.TENSORS, i)
     return kind & 3, DTYPES[kind >> 2], offset, nbytes
 
 
@@ -242,12 +266,12 @@ def module_records(mod) -> list[tuple[int, int, list[OpRecord]]]:
     """(start, end, op records) per record of a baked module's OPS: a plain op's record
     is one op, a band loop's its layers on whole tensors."""
     def op(pos: int) -> tuple[OpRecord, int]:
-        fmt = mod.OP_FORMATS[ops[pos + 1]]
-        nt = int(fmt[1:fmt.index("H")])
+        fmt, nt = formats[ops[pos + 1]]
         vals = struct.unpack_from(fmt, ops, pos + 2)
         return OpRecord(mod.OP_KERNELS[ops[pos]], vals[:nt], vals[nt:]), pos + 2 + struct.calcsize(fmt)
 
     ops, out, pos = mod.OPS, [], 0
+    formats = struct_formats(mod.OP_FORMATS)
     while pos < len(ops):
         start = pos
         if ops[pos] == BAND:
@@ -303,7 +327,7 @@ def module_source(baked: Baked, name: str) -> str:
         "ARENA_SIZE = %d" % baked.arena_size,
         "WEIGHTS_CRC32 = 0x%08x" % crc,
         "WEIGHTS_SIZE = %d" % len(baked.weights),
-        "# %d tensor records (upyflow/model.py TENSOR_RECORD): (where, offset, nbytes, dtype, shape, "
+        "# %d tensor records (upyflow/model.py TENSORS): (where, offset, nbytes, dtype, shape, "
         "scale, zero point) name" % len(baked.tensors),
     ]
     out += ["# %3d %r %s" % (i, tuple(rec), ascii(nm[:50])) for i, (rec, nm) in enumerate(zip(baked.tensors, baked.tensor_names))]
@@ -318,7 +342,8 @@ def module_source(baked: Baked, name: str) -> str:
             out += ["#   %r" % (tuple(rec),)]
     kernels, formats, blob = pack_calls(baked.calls)
     out += ["OP_KERNELS = %r" % (tuple(kernels),),
-            "OP_FORMATS = %r" % (tuple(formats),),
+            "# formats, in struct notation: %s" % ", ".join(formats),
+            "OP_FORMATS = " + _bytes_literal(format_table(formats)),
             "OPS = " + _bytes_literal(blob),
             "# scale and zero point per input, then per output",
             "IO_QUANT = " + _bytes_literal(pack_quant(baked)),

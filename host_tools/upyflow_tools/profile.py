@@ -47,18 +47,16 @@ def _op_calls(model, mod) -> list:
     if calls is not None:   # pure and viper tiers (an int: the next record's weights to read)
         return [(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args))
                 for fn, args, c in (call for call in calls if not isinstance(call, int))]
+    from .emit import module_records
     kernels = dispatch.table(model.tier)[1]
-    out, pos = [], 0
-    while pos < len(mod.OPS):
-        fmt = mod.OP_FORMATS[mod.OPS[pos + 1]]
-        size = 2 + struct.calcsize(fmt)
+    out = []
+    for pos, end, _ops in module_records(mod):   # one op per record: baked with patches off
         if mod.OP_KERNELS[mod.OPS[pos]] in kernels._fast[0]:
             out.append(lambda p=pos: model._run(model._prog, p, 1))
         else:
             resolved = [kernels[n] for n in mod.OP_KERNELS]
-            fn, args, c = model._op_calls(mod.OPS[pos:pos + size], mod.OP_FORMATS, resolved)[0]
+            fn, args, c = model._op_calls(mod.OPS[pos:end], mod.OP_FORMATS, resolved)[0]
             out.append(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args))
-        pos += size
     return out
 
 
@@ -89,12 +87,12 @@ if calls is not None:   # an int: the next record's weights to read (one call pe
     calls = [c for c in calls if not isinstance(c, int)]
 runs = []
 if calls is None:
-    ops, pos, k, j = mod.OPS, 0, 0, 0
-    seg = getattr(mod, 'SEGMENTS', None)
-    while pos < len(ops):
-        fmt = mod.OP_FORMATS[ops[pos + 1]]
+    from upyflow.model import struct_formats
+    formats = struct_formats(mod.OP_FORMATS)
+    ops, pos, k = mod.OPS, 0, 0
+    while pos < len(ops):   # one op per record (baked with patches off)
         runs.append((pos, k))
-        pos += 2 + struct.calcsize(fmt)
+        pos += 2 + struct.calcsize(formats[ops[pos + 1]][0])
         k += 1
 best = [1 << 30] * (len(calls) if calls is not None else len(runs))
 for rep in range(%(reps)d):

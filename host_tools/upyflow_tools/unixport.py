@@ -110,5 +110,5 @@ def _output_sizes(module_dir: str, name: str, per: int) -> list[int]:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     import struct
-    from upyflow.model import TENSOR_RECORD, TENSOR_RECORD_SIZE
-    return [struct.unpack_from(TENSOR_RECORD, mod.TENSORS, i * TENSOR_RECORD_SIZE)[2] for i in mod.OUTPUTS]
+    from upyflow.model import tensor_record
+    return [tensor_record(mod.TENSORS, i)[2] for i in mod.OUTPUTS]

@@ -271,10 +271,11 @@ const char *uf_error_text(int err);
 
 // --- the op-table walker: walker.c (contract: one native call runs a baked model) ---
 // The blobs are the baked module's bytes (format: device_lib/upyflow/model.py), read
-// byte-wise (any alignment): TENSORS (9-byte records "<BII"), OPS ([kernel byte]
-// [format byte] + "<nH" ids then int32/float32 params per op, or a band loop),
-// formats ([n_tensors][n_params][kind 'i'/'f' per param] per OP_FORMATS entry) and
-// kernel_map (per OP_KERNELS entry: index into uf_kernels, 0xFF = not native).
+// byte-wise (any alignment): TENSORS (7-byte records: kind, 24-bit offset and bytes), OPS ([kernel byte]
+// [format byte] + tensor ids (1 or 2 bytes) then int8/int16/int32/float32 params per
+// op, or a band loop), formats ([n_tensors][bytes per id][n_params][kind 'b'/'h'/'i'/'f'
+// per param] per OP_FORMATS entry) and kernel_map (per OP_KERNELS entry: index into
+// uf_kernels, 0xFF = not native).
 typedef struct {
     const uint8_t *tensors;    size_t tensors_len;
     const uint8_t *ops;        size_t ops_len;

@@ -6,7 +6,7 @@
 // address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
 
-#define RECORD_SIZE 9    // TENSORS: "<BII": kind (where | dtype << 2), offset, bytes
+#define RECORD_SIZE 7    // TENSORS: kind (where | dtype << 2), 24-bit offset, 24-bit bytes
 #define WHERE_ARENA 0
 #define WHERE_WEIGHTS 1
 #define WHERE_WBUF 2
@@ -21,6 +21,10 @@
 
 static uint32_t rd16(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+
+static uint32_t rd24(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
 }
 
 static uint32_t rd32(const uint8_t *p) {
@@ -67,7 +71,7 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
         return UF_ERECORD;
     }
     const uint8_t *r = m->tensors + (size_t)id * RECORD_SIZE;
-    uint64_t offset = rd32(r + 1), nbytes = rd32(r + 5);
+    uint64_t offset = rd24(r + 1), nbytes = rd24(r + 4);
     const uint8_t *base;
     size_t size;
     switch (r[0] & 3) {
@@ -95,9 +99,9 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
 }
 
 // Decode the record at pos into c; *def gets the kernel, *size the record's bytes,
-// *n_tensors its tensor count.
+// *n_tensors and *n_params its counts.
 static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def **def,
-                  size_t *size, unsigned *n_tensors) {
+                  size_t *size, unsigned *n_tensors, unsigned *n_params) {
     const uint8_t *op = m->ops + pos;
     if (m->ops_len - pos < 2) {
         return UF_ERECORD;
@@ -106,23 +110,30 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
         return UF_EKERNEL;
     }
     const uf_kernel_def *k = &uf_kernels[m->kernel_map[op[0]]];
-    // formats: [n_tensors][n_params][kinds...] per entry; find entry op[1]
+    // formats: [n_tensors][bytes per tensor id][n_params][kind per param] per entry;
+    // find entry op[1]
     size_t f = 0;
     for (unsigned n = op[1]; n > 0; n--) {
-        if (m->formats_len - f < 2) {
+        if (m->formats_len - f < 3) {
             return UF_ERECORD;
         }
-        f += 2 + (size_t)m->formats[f + 1];
+        f += 3 + (size_t)m->formats[f + 2];
         if (f > m->formats_len) {
             return UF_ERECORD;
         }
     }
-    if (m->formats_len - f < 2 || m->formats_len - f - 2 < m->formats[f + 1]) {
+    if (m->formats_len - f < 3 || m->formats_len - f - 3 < m->formats[f + 2]) {
         return UF_ERECORD;
     }
-    unsigned nt = m->formats[f], np = m->formats[f + 1];
-    const uint8_t *kinds = m->formats + f + 2;
-    size_t need = 2 + 2 * (size_t)nt + 4 * (size_t)np;
+    unsigned nt = m->formats[f], id_size = m->formats[f + 1], np = m->formats[f + 2];
+    const uint8_t *kinds = m->formats + f + 3;
+    if (id_size != 1 && id_size != 2) {
+        return UF_ERECORD;
+    }
+    size_t need = 2 + id_size * (size_t)nt;
+    for (unsigned p = 0; p < np; p++) {
+        need += kinds[p] == 'b' ? 1 : kinds[p] == 'h' ? 2 : 4;
+    }
     if (m->ops_len - pos < need) {
         return UF_ERECORD;
     }
@@ -134,23 +145,34 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
         if (a >= nt || a >= UF_MAX_TENSORS) {
             return UF_ERECORD;
         }
-        int e = resolve(m, rd16(field), sig[a] == 'w', &c->t[a], &c->len[a]);
+        uint32_t id = id_size == 1 ? field[0] : rd16(field);
+        int e = resolve(m, id, sig[a] == 'w', &c->t[a], &c->len[a]);
         if (e) {
             return e;
         }
-        field += 2;
+        field += id_size;
     }
     if (a != nt) {
         return UF_ERECORD;
     }
-    for (unsigned p = 0; p < np; p++, field += 4) {
+    for (unsigned p = 0; p < np; p++) {
         char want = sig[nt + p], have = (char)kinds[p];
-        if (want == 'i' && have == 'i' && ni < UF_MAX_INTS) {
-            c->i[ni++] = (int32_t)rd32(field);
-        } else if (want == 'f' && have == 'i' && nf < UF_MAX_FLOATS) {
-            c->f[nf++] = (float)(int32_t)rd32(field);
+        int32_t v;   // an integer param, sign-extended from its width
+        if (have == 'b') {
+            v = (int8_t)field[0], field += 1;
+        } else if (have == 'h') {
+            v = (int16_t)rd16(field), field += 2;
+        } else if (have == 'i' || have == 'f') {
+            v = (int32_t)rd32(field), field += 4;
+        } else {
+            return UF_ERECORD;
+        }
+        if (want == 'i' && have != 'f' && ni < UF_MAX_INTS) {
+            c->i[ni++] = v;
+        } else if (want == 'f' && have != 'f' && nf < UF_MAX_FLOATS) {
+            c->f[nf++] = (float)v;
         } else if (want == 'f' && have == 'f' && nf < UF_MAX_FLOATS) {
-            c->f[nf++] = rdf32(field);
+            c->f[nf++] = rdf32(field - 4);
         } else {
             return UF_ERECORD;   // a float where an int is wanted, or too many params
         }
@@ -161,6 +183,7 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
     *def = k;
     *size = need;
     *n_tensors = nt;
+    *n_params = np;
     return UF_OK;
 }
 
@@ -212,12 +235,11 @@ static int band(const uf_model *m, size_t pos, int run, size_t *size) {
         uf_call c;
         const uf_kernel_def *def;
         size_t n;
-        unsigned nt;
-        int e = decode(m, at, &c, &def, &n, &nt);
+        unsigned nt, np;
+        int e = decode(m, at, &c, &def, &n, &nt, &np);
         if (e) {
             return e;
         }
-        unsigned np = (unsigned)(n - 2 - 2 * (size_t)nt) / 4;
         for (int f = 2; f < 8; f++) {
             if ((f != 6 || gl[f] != NO_DILATION) && (gl[f] >= np || int_slot(def, nt, gl[f]) < 0)) {
                 return UF_ERECORD;
@@ -251,8 +273,8 @@ static int band(const uf_model *m, size_t pos, int run, size_t *size) {
             uf_call c;
             const uf_kernel_def *def;
             size_t n;
-            unsigned nt;
-            int e = decode(m, rec[k], &c, &def, &n, &nt);
+            unsigned nt, np;
+            int e = decode(m, rec[k], &c, &def, &n, &nt, &np);
             int64_t a, b;
             rows_needed(&geo[k], lo[k], hi[k], &a, &b);
             int64_t pad = a - (lo[k] * geo[k].s_h - geo[k].pad_h);
@@ -294,8 +316,8 @@ static int walk(const uf_model *m, size_t *pos, int n_ops, int run) {
         } else {
             uf_call c;
             const uf_kernel_def *k;
-            unsigned nt;
-            e = decode(m, *pos, &c, &k, &size, &nt);
+            unsigned nt, np;
+            e = decode(m, *pos, &c, &k, &size, &nt, &np);
             if (!e && run) {
                 e = k->run(&c);
             }

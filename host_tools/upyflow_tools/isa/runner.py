@@ -37,13 +37,8 @@ def module_from_baked(baked, name: str = "model") -> types.ModuleType:
 
 
 def format_table(formats) -> bytes:
-    """OP_FORMATS as the walker reads them: [n tensors][n params][kind per param]."""
-    out = bytearray()
-    for fmt in formats:
-        h = fmt.index("H")
-        kinds = fmt[h + 1:].encode()
-        out += bytes([int(fmt[1:h]), len(kinds)]) + kinds
-    return bytes(out)
+    """OP_FORMATS as the walker reads them: the module holds that table."""
+    return bytes(formats)
 
 
 def _up(n: int, a: int = 8) -> int:
@@ -88,11 +83,12 @@ class IsaModel:
                   0, 0, 0, 0xFFFFFFFF, 0, 0, 0]
         self.fields = fields
         # Byte offset of each op record in OPS -> where it ends (for the host-run ops).
-        from ..emit import TENSOR, module_records, module_tensor
+        from upyflow.model import TENSOR_RECORD_SIZE
+        from ..emit import module_records, module_tensor
         self.op_end = {start: end for start, end, _ops in module_records(module)}
         self.host_ops: set[str] = set()   # kernels the C lacks, run on the host (pure)
         self._pure = None
-        self._meta = [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR.size)]
+        self._meta = [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR_RECORD_SIZE)]
         self.inputs, self.outputs = list(module.INPUTS), list(module.OUTPUTS)
         self.result = None
         self.reset()
