@@ -48,8 +48,8 @@ class Model:
     # Attributes most models leave at these class defaults (an instance's own
     # attributes cost a board heap, each slot of their table too).
     labels = None                     # class names of output 0 (bake --labels)
-    _wfile = _wname = _wbuf = None    # --weights file: NAME.bin, its name, the weight buffer
-    _steps = _run = _prog = _pycalls = _calls = _segments = None
+    _wfile = _wname = None    # --weights file: NAME.bin and its name
+    _steps = _prog = _pycalls = _calls = _segments = _reader = None
     _variables = _variable_values = b""
 
     def __init__(self, module, tier=None, verify=False):
@@ -89,10 +89,11 @@ class Model:
         self._weights_crc = module.WEIGHTS_CRC32
         segments = module.SEGMENTS if wbytes else None   # SEGMENT per op record
         size = getattr(module, "WEIGHTS_SIZE", None)   # a damaged module may lack it
+        reader = None   # read(offset, n) of NAME.bin into the weight buffer
         if wbytes:
-            self._wbuf = memoryview(self._arena)[wstart:]
+            wbuf = memoryview(self._arena)[wstart:]
             self._wname = module.WEIGHTS_FILE
-            self._open_weights(_beside(module, module.WEIGHTS_FILE), size, segments, wbytes)
+            reader = self._open_weights(_beside(module, module.WEIGHTS_FILE), size, segments, wbuf)
         elif size is not None and len(self._weights) != size:
             raise ValueError("model %s: WEIGHTS is %d bytes, baked as %d: the module is damaged; "
                              "bake it again" % (self.name, len(self._weights), size))
@@ -101,13 +102,14 @@ class Model:
                              "damaged or from another bake" % (
                                  self.name, " (%s)" % self._wname if wbytes else ""))
         if native:
-            self._walker(module, native, bytes(kmap), segments, resolved, kernels)
+            self._walker(module, native, bytes(kmap), segments, resolved, kernels, reader)
         else:
             # The C walker checks every record at load; the Python tiers index
             # the buffers unchecked (uctypes, viper pointers), so check here once.
             self._check_tensors(wbytes)
             self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved, None, wbytes)
-            self._segments = segments
+            if wbytes:
+                self._segments, self._reader = segments, reader
         self._io = self._pack_io(module)
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
@@ -187,7 +189,7 @@ class Model:
     def output_zero_point(self):
         return self._io_list(1, 2)
 
-    def _open_weights(self, path, size, segments, wbytes):
+    def _open_weights(self, path, size, segments, wbuf):
         # NAME.bin: its size checked against what the segments read (one seek),
         # so a truncated or empty file fails here, not mid-invoke.
         try:
@@ -196,6 +198,7 @@ class Model:
             raise OSError("model %s: cannot open its weights file %s (%s); bake --weights file "
                           "writes it next to %s.py: copy both" % (self.name, path, e, self.name))
         self._wfile = f
+        wbytes = len(wbuf)
         have = f.seek(0, 2)
         if have is None:   # a stream whose seek returns nothing
             have = f.tell()
@@ -211,6 +214,7 @@ class Model:
             raise ValueError("model %s: %s is %d bytes, baked as %d: truncated or from another "
                              "bake; copy it again" % (self.name, self._wname, have,
                                                       size if size is not None else need))
+        return _reader(f, wbuf, self.name, self._wname)
 
     def _check_tensors(self, wbytes):
         # Every tensor record within its buffer: arena, weights, weight buffer.
@@ -263,25 +267,40 @@ class Model:
             at = self._op_end(ops, at, op_formats, n_kernels)
         return layers, at, head, geoms
 
-    def _walker(self, module, native, kmap, segments, resolved, kernels):
-        # The native tier: a Program (the C walker's view of the buffers) and, when
-        # Python must act between ops (read a layer's weights from NAME.bin, or run
-        # a kernel the native table lacks), steps of 4 ints: op record offset,
-        # native records to run (0: the next Python call instead), file offset and
-        # bytes to read first.
+    def _walker(self, module, native, kmap, segments, resolved, kernels, reader):
+        # The native tier: a Program (the C walker's view of the buffers). When every
+        # record has its native kernels, calling the Program runs them all, reading
+        # each record's weights from NAME.bin first (file mode) through self._read;
+        # as the instance's invoke, m.invoke() then runs no Python bytecode at all.
+        # Otherwise (a kernel the native table lacks) steps of 4 ints: op record
+        # offset, native records to run (0: the next Python call instead), file
+        # offset and bytes to read first.
         ops, formats = module.OPS, struct_formats(module.OP_FORMATS)
-        arena = self._arena if self._wbuf is None else memoryview(self._arena)[:self.arena_size]
-        self._prog = prog = native.program(self._tensors, ops, module.OP_FORMATS, kmap, arena,
-                                           self._weights, self._wbuf)
-        self._run = native.run
-        steps, pycalls, cache = [], None, None
-        pos = k = 0
+        wbuf = None if segments is None else memoryview(self._arena)[(self.arena_size + 7) & ~7:]
+        arena = self._arena if wbuf is None else memoryview(self._arena)[:self.arena_size]
+        records, python = [], False   # (start, end, op record positions) per record
+        pos = 0
         while pos < len(ops):
             layers, end, _h, _g = self._record(ops, pos, formats, len(kmap))
+            records.append((pos, end, layers))
+            python = python or any(kmap[ops[p]] == 0xFF for p in layers)
+            pos = end
+        if segments is not None and len(segments) != SEGMENT_SIZE * len(records):
+            raise ValueError("model %s: SEGMENTS has %d entries for %d op records: the module is "
+                             "damaged; bake it again" % (self.name, len(segments) // SEGMENT_SIZE, len(records)))
+        if not python:
+            self._prog = prog = native.program(self._tensors, ops, module.OP_FORMATS, kmap, arena,
+                                               self._weights, wbuf, segments, reader)
+            native.check(prog, 0, -1)   # bad records fail here, at load
+            self.invoke = prog
+            return
+        self._prog = prog = native.program(self._tensors, ops, module.OP_FORMATS, kmap, arena,
+                                           self._weights, wbuf)
+        steps, pycalls = [], []
+        cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
+        for k, (pos, end, layers) in enumerate(records):
             off, n = struct.unpack_from(SEGMENT, segments, SEGMENT_SIZE * k) if segments else (0, 0)
             if any(kmap[ops[p]] == 0xFF for p in layers):   # a Python call (pure tier) or more
-                if pycalls is None:
-                    pycalls, cache = [], [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
                 for p in layers:   # a band loop's native layers too
                     if resolved[ops[p]] is None:
                         resolved[ops[p]] = kernels[module.OP_KERNELS[ops[p]]]
@@ -293,19 +312,14 @@ class Model:
                 steps += (pos, 1, off, n)
             else:
                 steps[-3] += 1
-            pos = end
-            k += 1
         for s in range(0, len(steps), 4):   # bad records fail here, at load
             if steps[s + 1]:
                 native.check(prog, steps[s], steps[s + 1])
-        if len(steps) == 4 and steps[1] and not steps[3]:
-            # The usual case: calling the Program runs every op. As the instance's
-            # invoke, m.invoke() then runs no Python bytecode at all.
-            self.invoke = prog
-        else:
-            import array
-            self._steps = array.array("i", steps)
-            self._pycalls = pycalls
+        import array
+        self._steps = array.array("i", steps)
+        self._pycalls = pycalls
+        if reader is not None:
+            self._reader = reader
 
     def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False):
         # op_formats: the module's OP_FORMATS table
@@ -508,7 +522,7 @@ class Model:
                 else:
                     fn(*args)
             return
-        run, prog, pycalls = self._run, self._prog, self._pycalls
+        run, prog, pycalls = dispatch.native_module(self.tier).run, self._prog, self._pycalls
         j = 0
         for s in range(0, len(steps), 4):
             if steps[s + 3]:
@@ -524,14 +538,9 @@ class Model:
                     fn(*args)
 
     def _read(self, off, n):
-        # One layer's weights from NAME.bin into the weight buffer; a short read
-        # (file changed since load, card error) raises before a kernel runs.
-        f = self._wfile
-        f.seek(off)
-        got = _readinto(f, self._wbuf, n)
-        if got != n:
-            raise OSError("model %s: %s read at offset %d gave %s of %d bytes: truncated or "
-                          "changed since load" % (self.name, self._wname, off, got, n))
+        # One layer's weights from NAME.bin into the weight buffer (the reader
+        # _open_weights makes; None without a weights file).
+        self._reader(off, n)
 
     def _invoke_streaming(self):
         # pure and viper tiers, weights from NAME.bin: an int in the calls is the
@@ -589,6 +598,21 @@ try:
     _CPYTHON = sys.implementation.name == "cpython"
 except (ImportError, AttributeError):
     _CPYTHON = False
+
+
+def _reader(f, wbuf, name, wname):
+    # read(offset, n): n bytes of NAME.bin from offset into the weight buffer; a
+    # short read (file changed since load, card error) raises before a kernel runs.
+    # Not a Model method: the C walker holds it, and on CPython a Program -> Model
+    # reference would be a cycle its collector cannot see. Its state as defaults:
+    # one object on a board, where a closure costs a cell per variable.
+    def read(off, n, f=f, wbuf=wbuf, name=name, wname=wname):
+        f.seek(off)
+        got = _readinto(f, wbuf, n)
+        if got != n:
+            raise OSError("model %s: %s read at offset %d gave %s of %d bytes: truncated or "
+                          "changed since load" % (name, wname, off, got, n))
+    return read
 
 
 def _readinto(f, buf, n):

@@ -112,6 +112,7 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
     its layers). loops (patches.BandLoop): band calls baked as one band-loop record.
     """
     index: dict[object, int] = {}
+    by_place: dict[tuple, int] = {}
     records, names = [], []
     blob = bytearray()
     segment_start = [0]
@@ -122,7 +123,7 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
     # file mode: calls reading the same constants (one layer run in bands) share one segment
     owner: dict[tuple, int] = {}
 
-    def use(t: int, call: int = -1) -> int:
+    def use(t: int, call: int = -1, share: bool = True) -> int:
         tensor = graph.tensors[t]
         if tensor.dtype not in DTYPE_CODES:
             raise BakeError("tensor %r has type %s, which no device kernel reads or writes"
@@ -146,14 +147,20 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
             raise BakeError("tensor %r ends at byte %d of its %s, beyond the 16 MB a tensor record "
                             "addresses" % (tensor.name, offset + tensor.nbytes,
                                            ("arena", "weights", "weight buffer")[where]))
-        records.append(TensorInfo(where, offset, tensor.nbytes, tensor.dtype, tuple(tensor.shape),
-                                  tensor.sc, tensor.zp))
-        names.append(tensor.name)
-        index[key] = len(records) - 1
+        # Tensors at the same bytes with the same type share a record: the device reads
+        # nothing else from it (file mode: layers of one shape read their weights into
+        # the same places of the weight buffer).
+        same = (where, offset, tensor.nbytes, tensor.dtype)
+        if same not in by_place or not share:   # inputs and outputs: their own (IO_QUANT, shapes)
+            records.append(TensorInfo(where, offset, tensor.nbytes, tensor.dtype, tuple(tensor.shape),
+                                      tensor.sc, tensor.zp))
+            names.append(tensor.name)
+            by_place[same] = len(records) - 1
+        index[key] = by_place[same]
         return index[key]
 
-    inputs = [use(t) for t in graph.inputs]
-    outputs = [use(t) for t in graph.outputs]
+    inputs = [use(t, share=False) for t in graph.inputs]
+    outputs = [use(t, share=False) for t in graph.outputs]
     table, segments = [], []
     starts = {loop.first: loop for loop in loops}
     segment_of: dict[int, tuple[int, int]] = {}

@@ -52,7 +52,8 @@ def _op_calls(model, mod) -> list:
     out = []
     for pos, end, _ops in module_records(mod):   # one op per record: baked with patches off
         if mod.OP_KERNELS[mod.OPS[pos]] in kernels._fast[0]:
-            out.append(lambda p=pos: model._run(model._prog, p, 1))
+            run = dispatch.native_module(model.tier).run
+            out.append(lambda p=pos, run=run: run(model._prog, p, 1))
         else:
             resolved = [kernels[n] for n in mod.OP_KERNELS]
             fn, args, c = model._op_calls(mod.OPS[pos:end], mod.OP_FORMATS, resolved)[0]
@@ -118,7 +119,7 @@ for rep in range(%(reps)d):
                     m._wfile.readinto(m._wbuf, n)
             t = time.ticks_us()
             try:
-                m._run(m._prog, pos, 1)
+                upyflow.dispatch.native_module(m.tier).run(m._prog, pos, 1)
             except ValueError:   # a kernel the native table lacks runs in Python: not timed alone
                 best[k] = -1
                 continue

@@ -284,17 +284,26 @@ typedef struct {
     uint8_t *arena;            size_t arena_len;
     const uint8_t *weights;    size_t weights_len;    // inline WEIGHTS; NULL/0 in file mode
     uint8_t *wbuf;             size_t wbuf_len;       // file-mode weight buffer; NULL/0 otherwise
+    // file mode, for uf_invoke: SEGMENTS ("<II" file offset, bytes per op record) and
+    // read(ctx, offset, bytes), which fills wbuf from the weights file (0: done)
+    const uint8_t *segments;   size_t segments_len;
+    int (*read)(void *ctx, uint32_t offset, uint32_t n);
+    void *read_ctx;
 } uf_model;
 
 #define UF_EKERNEL 4   // an op's kernel index is not a native kernel
 #define UF_ERECORD 5   // an op record, format or tensor id is malformed
 #define UF_ETENSOR 6   // a tensor record lies outside its buffer (or writes the constants)
+#define UF_EREAD 7     // read() failed (the binding reports why)
 
 // Index of the kernel called name[0..len) in uf_kernels, or -1.
 int uf_kernel_index(const char *name, size_t len);
 // Run at most n_ops op records (a band loop is one; n_ops < 0: to the end) from byte
 // offset *pos of m->ops; *pos advances past each that ran and stays on a failing one.
 int uf_run(const uf_model *m, size_t *pos, int n_ops);
+// One invoke: every op record from the start, each record's weights read first
+// (file mode: m->read set) into wbuf; *pos as for uf_run.
+int uf_invoke(const uf_model *m, size_t *pos);
 // Check ops as uf_run would, without running any kernel (a model's load-time check).
 int uf_check(const uf_model *m, size_t *pos, int n_ops);
 // The kernel name of the op record at pos, or NULL if its kernel byte is invalid.

@@ -337,6 +337,30 @@ int uf_run(const uf_model *m, size_t *pos, int n_ops) {
     return walk(m, pos, n_ops, 1);
 }
 
+int uf_invoke(const uf_model *m, size_t *pos) {
+    *pos = 0;
+    if (m->read == NULL) {
+        return walk(m, pos, -1, 1);
+    }
+    for (size_t k = 0; *pos < m->ops_len; k++) {   // record k: its segment, then the record
+        if (m->segments_len / 8 <= k) {
+            return UF_ERECORD;
+        }
+        uint32_t n = rd32(m->segments + 8 * k + 4);
+        if (n > m->wbuf_len) {
+            return UF_ERECORD;
+        }
+        if (n && m->read(m->read_ctx, rd32(m->segments + 8 * k), n)) {
+            return UF_EREAD;
+        }
+        int e = walk(m, pos, 1, 1);
+        if (e) {
+            return e;
+        }
+    }
+    return UF_OK;
+}
+
 int uf_check(const uf_model *m, size_t *pos, int n_ops) {
     return walk(m, pos, n_ops, 0);
 }
