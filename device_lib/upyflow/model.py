@@ -21,11 +21,12 @@ IO_QUANT_SIZE = 8
 # OPS, per op: kernel index (in OP_KERNELS), format index (in OP_FORMATS), then its
 # tensor ids (1 or 2 bytes each) and params, packed as the format says. OP_FORMATS,
 # per format: tensor count, bytes per tensor id, param count, then per param "b",
-# "h", "i" (int8, int16, int32) or "f" (float32); struct_formats reads it. A band loop (patch-based first stages): the byte BAND,
-# BAND_HEADER (layers, band rows, output rows of the last layer), BAND_LAYER per layer
+# "h", "i" (int8, int16, int32) or "f" (float32); calls.struct_formats reads it. A
+# band loop (patch-based first stages): the byte BAND, BAND_HEADER (layers, band rows,
+# output rows of the last layer), BAND_LAYER per layer
 # (positions of x and out among its tensors; of in_h, out_h, k_h, s_h, d_h (or
 # NO_DILATION) and pad_h among its params; bytes per input and output row), then each
-# layer's op record on whole tensors; see band_rows.
+# layer's op record on whole tensors; see calls.band_rows.
 BAND = 0xFF
 BAND_HEADER = "<BBH"
 BAND_HEADER_SIZE = 4
@@ -106,7 +107,8 @@ class Model:
         else:
             # The C walker checks every record at load; the Python tiers index
             # the buffers unchecked (uctypes, viper pointers), so check here once.
-            self._check_tensors(wbytes)
+            from .calls import _check_tensors
+            _check_tensors(self, wbytes)
             self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved, None, wbytes)
             if wbytes:
                 self._segments, self._reader = segments, reader
@@ -216,179 +218,31 @@ class Model:
                                                       size if size is not None else need))
         return _reader(f, wbuf, self.name, self._wname)
 
-    def _check_tensors(self, wbytes):
-        # Every tensor record within its buffer: arena, weights, weight buffer.
-        t = self._tensors
-        sizes = (self.arena_size, 0 if self._weights is None else len(self._weights), wbytes)
-        for k in range(0, len(t) - TENSOR_RECORD_SIZE + 1, TENSOR_RECORD_SIZE):
-            kind, offset, nbytes = tensor_record(t, k // TENSOR_RECORD_SIZE)
-            where = kind & 3
-            if where > 2 or kind >> 2 >= len(DTYPES) or offset + nbytes > sizes[where]:
-                raise ValueError("model %s: tensor record %d (%s, offset %d, %d bytes) is outside "
-                                 "its %d-byte buffer: the module is damaged; bake it again"
-                                 % (self.name, k // TENSOR_RECORD_SIZE, (WHERE + ("?",))[min(where, 3)],
-                                    offset, nbytes, sizes[min(where, 2)]))
-
     def _check_id(self, t):
         if not isinstance(t, int) or not 0 <= t < len(self._tensors) // TENSOR_RECORD_SIZE:
             raise ValueError("model %s: tensor id %r out of range (%d records): the module is "
                              "damaged; bake it again" % (self.name, t, len(self._tensors) // TENSOR_RECORD_SIZE))
 
-    def _damaged(self, pos, what):
-        return ValueError("model %s: op record at byte %d %s: the module is damaged; bake it again"
-                          % (self.name, pos, what))
-
-    def _op_end(self, ops, pos, op_formats, n_kernels):
-        # Where the plain op record at pos ends (op_formats: struct_formats); its
-        # kernel and format bytes checked.
-        if pos + 2 > len(ops) or ops[pos] >= n_kernels or ops[pos + 1] >= len(op_formats):
-            raise self._damaged(pos, "names no kernel/format")
-        end = pos + 2 + struct.calcsize(op_formats[ops[pos + 1]][0])
-        if end > len(ops):
-            raise self._damaged(pos, "is cut short")
-        return end
-
-    def _record(self, ops, pos, op_formats, n_kernels):
-        # The record at pos: (its op records' positions, its end, band loop header or
-        # None, geometry per layer); a plain op is a record of one op.
-        if ops[pos] != BAND:
-            return (pos,), self._op_end(ops, pos, op_formats, n_kernels), None, None
-        if pos + 1 + BAND_HEADER_SIZE > len(ops):
-            raise self._damaged(pos, "is cut short")
-        head = struct.unpack_from(BAND_HEADER, ops, pos + 1)
-        g = pos + 1 + BAND_HEADER_SIZE
-        at = g + head[0] * BAND_LAYER_SIZE
-        if not 0 < head[0] <= MAX_BAND_LAYERS or head[1] == 0 or at > len(ops):
-            raise self._damaged(pos, "is a malformed band loop")
-        layers, geoms = [], []
-        for k in range(head[0]):
-            geoms.append(struct.unpack_from(BAND_LAYER, ops, g + k * BAND_LAYER_SIZE))
-            layers.append(at)
-            at = self._op_end(ops, at, op_formats, n_kernels)
-        return layers, at, head, geoms
-
     def _walker(self, module, native, kmap, segments, resolved, kernels, reader):
         # The native tier: a Program (the C walker's view of the buffers). When every
-        # record has its native kernels, calling the Program runs them all, reading
-        # each record's weights from NAME.bin first (file mode) through self._read;
-        # as the instance's invoke, m.invoke() then runs no Python bytecode at all.
-        # Otherwise (a kernel the native table lacks) steps of 4 ints: op record
-        # offset, native records to run (0: the next Python call instead), file
-        # offset and bytes to read first.
-        ops, formats = module.OPS, struct_formats(module.OP_FORMATS)
+        # kernel is native, calling the Program runs every record, reading each
+        # record's weights from NAME.bin first (file mode) through reader; as the
+        # instance's invoke, m.invoke() then runs no Python bytecode at all.
         wbuf = None if segments is None else memoryview(self._arena)[(self.arena_size + 7) & ~7:]
         arena = self._arena if wbuf is None else memoryview(self._arena)[:self.arena_size]
-        records, python = [], False   # (start, end, op record positions) per record
-        pos = 0
-        while pos < len(ops):
-            layers, end, _h, _g = self._record(ops, pos, formats, len(kmap))
-            records.append((pos, end, layers))
-            python = python or any(kmap[ops[p]] == 0xFF for p in layers)
-            pos = end
-        if segments is not None and len(segments) != SEGMENT_SIZE * len(records):
-            raise ValueError("model %s: SEGMENTS has %d entries for %d op records: the module is "
-                             "damaged; bake it again" % (self.name, len(segments) // SEGMENT_SIZE, len(records)))
-        if not python:
-            self._prog = prog = native.program(self._tensors, ops, module.OP_FORMATS, kmap, arena,
-                                               self._weights, wbuf, segments, reader)
+        if 0xFF not in kmap:
+            self._prog = prog = native.program(self._tensors, module.OPS, module.OP_FORMATS, kmap,
+                                               arena, self._weights, wbuf, segments, reader)
             native.check(prog, 0, -1)   # bad records fail here, at load
             self.invoke = prog
             return
-        self._prog = prog = native.program(self._tensors, ops, module.OP_FORMATS, kmap, arena,
-                                           self._weights, wbuf)
-        steps, pycalls = [], []
-        cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
-        for k, (pos, end, layers) in enumerate(records):
-            off, n = struct.unpack_from(SEGMENT, segments, SEGMENT_SIZE * k) if segments else (0, 0)
-            if any(kmap[ops[p]] == 0xFF for p in layers):   # a Python call (pure tier) or more
-                for p in layers:   # a band loop's native layers too
-                    if resolved[ops[p]] is None:
-                        resolved[ops[p]] = kernels[module.OP_KERNELS[ops[p]]]
-                calls = self._op_calls(ops[pos:end], module.OP_FORMATS, resolved, cache)
-                pycalls += calls
-                for j in range(len(calls)):
-                    steps += (pos, 0, off, n) if j == 0 else (pos, 0, 0, 0)
-            elif n or not steps or steps[-3] == 0:   # a new native run
-                steps += (pos, 1, off, n)
-            else:
-                steps[-3] += 1
-        for s in range(0, len(steps), 4):   # bad records fail here, at load
-            if steps[s + 1]:
-                native.check(prog, steps[s], steps[s + 1])
-        import array
-        self._steps = array.array("i", steps)
-        self._pycalls = pycalls
-        if reader is not None:
-            self._reader = reader
+        from .calls import walker_steps
+        walker_steps(self, module, native, kmap, arena, wbuf, segments, resolved, kernels, reader)
 
     def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False):
-        # op_formats: the module's OP_FORMATS table
-        # (fn, args, convention) per kernel call (resolved: (fn, convention) per
-        # kernel byte; a band loop gives a call per layer per band), tensor ids
-        # made views: typed for pure kernels, raw bytes for fast ones, each made
-        # once (cache: one slot per tensor and convention, allocated once: a
-        # growing dict needs more heap). streaming: each record's calls after its
-        # index (an int: read that record's weights first).
-        if cache is None:
-            cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
-        op_formats = struct_formats(op_formats)
-        calls = []
-        pos = k = 0
-        while pos < len(ops):
-            layers, end, head, geoms = self._record(ops, pos, op_formats, len(resolved))
-            if streaming:
-                calls.append(k)
-            per = []   # per layer: fn, convention, args with tensor ids
-            for at in layers:
-                fmt, nt = op_formats[ops[at + 1]]
-                args = list(struct.unpack_from(fmt, ops, at + 2))
-                for j in range(nt):
-                    self._check_id(args[j])
-                per.append(resolved[ops[at]] + (args, nt))
-            if head is None:
-                fn, convention, args, nt = per[0]
-                for j in range(nt):
-                    args[j] = self._cached(cache, args[j], convention)
-                calls.append((fn, tuple(args), convention))
-            else:
-                self._band_calls(calls, per, head, geoms, cache, pos)
-            pos = end
-            k += 1
-        return calls
-
-    def _band_calls(self, calls, per, head, geoms, cache, pos):
-        # A band loop's calls, band by band: each layer on the rows band_rows gives
-        # it, x and out views of those rows, its geometry params cut to match.
-        for r0 in range(0, head[2], head[1]):
-            rows = band_rows([p[2][p[3]:] for p in per], geoms, r0, head[1], head[2])
-            for j, (fn, convention, args, nt) in enumerate(per):
-                g = geoms[j]
-                if g[0] >= nt or g[1] >= nt or max(g[2:6] + g[7:8]) >= len(args) - nt or \
-                        (g[6] != NO_DILATION and g[6] >= len(args) - nt):
-                    raise self._damaged(pos, "has a band layer geometry outside its op")
-                p = args[nt:]
-                lo, hi = rows[j]
-                a, b = rows_needed(p, g, lo, hi)
-                if a >= b or lo >= hi:
-                    raise self._damaged(pos, "gives a band no rows")
-                band = list(args)
-                for t in range(nt):
-                    if t != g[0] and t != g[1]:
-                        band[t] = self._cached(cache, args[t], convention)
-                band[g[0]] = self._view(args[g[0]], convention, a * g[8] if j == 0 else 0,
-                                        (b - a) * g[8], pos)
-                band[g[1]] = self._view(args[g[1]], convention, lo * g[9] if j == len(per) - 1 else 0,
-                                        (hi - lo) * g[9], pos)
-                band[nt + g[7]] = a - (lo * p[g[5]] - p[g[7]])
-                band[nt + g[2]], band[nt + g[3]] = b - a, hi - lo
-                calls.append((fn, tuple(band), convention))
-
-    def _cached(self, cache, t, convention):
-        key = t * 2 + convention
-        v = cache[key]
-        if v is None:
-            v = cache[key] = self._view(t, convention)
-        return v
+        # (fn, args, convention) per kernel call: calls.py
+        from .calls import _op_calls
+        return _op_calls(self, ops, op_formats, resolved, cache, streaming)
 
     def _view(self, tensor_id, convention=dispatch.PURE, skip=0, nbytes=None, pos=0):
         # tensor_id's bytes (or nbytes of them from skip: a band's rows)
@@ -396,7 +250,8 @@ class Model:
         if nbytes is None:
             nbytes = size
         elif skip + nbytes > size:
-            raise self._damaged(pos, "gives a band rows beyond its tensor")
+            raise ValueError("model %s: op record at byte %d gives a band rows beyond its tensor: "
+                             "the module is damaged; bake it again" % (self.name, pos))
         offset += skip
         buf = self._weights if where == 1 else self._arena
         if where == 2:
@@ -515,7 +370,8 @@ class Model:
         steps = self._steps
         if steps is None:
             if self._wfile is not None:
-                return self._invoke_streaming()
+                from .calls import _invoke_streaming
+                return _invoke_streaming(self)
             for fn, args, convention in self._calls:   # pure and viper tiers
                 if convention:
                     fn(args)
@@ -541,21 +397,6 @@ class Model:
         # One layer's weights from NAME.bin into the weight buffer (the reader
         # _open_weights makes; None without a weights file).
         self._reader(off, n)
-
-    def _invoke_streaming(self):
-        # pure and viper tiers, weights from NAME.bin: an int in the calls is the
-        # index of the record whose calls follow, its weights read first
-        for call in self._calls:
-            if isinstance(call, int):
-                off, n = struct.unpack_from(SEGMENT, self._segments, SEGMENT_SIZE * call)
-                if n:
-                    self._read(off, n)
-                continue
-            fn, args, convention = call
-            if convention:
-                fn(args)
-            else:
-                fn(*args)
 
     def get_output(self, i=0):
         """Memoryview of output i's bytes (valid until the next invoke)."""
@@ -681,38 +522,3 @@ def tensor_record(tensors, i):
     r = memoryview(tensors)[i * TENSOR_RECORD_SIZE:(i + 1) * TENSOR_RECORD_SIZE]
     return r[0], r[1] | r[2] << 8 | r[3] << 16, r[4] | r[5] << 8 | r[6] << 16
 
-
-def struct_formats(table):
-    """(struct format, tensor count) per entry of an OP_FORMATS table: "<", the count,
-    "B" or "H" for the ids, then the param kinds."""
-    out, at = [], 0
-    while at < len(table):
-        if at + 3 > len(table) or table[at + 1] not in (1, 2) or at + 3 + table[at + 2] > len(table):
-            raise ValueError("OP_FORMATS is cut short or malformed: the module is damaged; bake it again")
-        kinds = bytes(table[at + 3:at + 3 + table[at + 2]]).decode()
-        for k in kinds:
-            if k not in "bhif":
-                raise ValueError("OP_FORMATS holds a kind %r: the module is damaged; bake it again" % k)
-        out.append(("<%d%s%s" % (table[at], "B" if table[at + 1] == 1 else "H", kinds), table[at]))
-        at += 3 + table[at + 2]
-    return out
-
-
-def rows_needed(p, g, lo, hi):
-    """Input rows [a, b) that output rows [lo, hi) of a row-local layer read: p its params,
-    g its band-loop geometry (BAND_LAYER: positions of in_h, out_h, k_h, s_h, d_h, pad_h
-    among p at g[2:8]). The bake cuts bands with it too (upyflow_tools/patches.py)."""
-    d = p[g[6]] if g[6] != NO_DILATION else 1
-    first = lo * p[g[5]] - p[g[7]]
-    last = (hi - 1) * p[g[5]] - p[g[7]] + (p[g[4]] - 1) * d
-    return max(0, first), min(p[g[2]], last + 1)
-
-
-def band_rows(params, geoms, r0, band, height):
-    """Output rows [lo, hi) of each layer of a band loop for the band whose last layer
-    computes rows r0 .. r0 + band: each layer makes the rows the next one reads."""
-    rows = [(r0, min(height, r0 + band))]
-    for k in range(len(params) - 1, 0, -1):
-        rows.append(rows_needed(params[k], geoms[k], rows[-1][0], rows[-1][1]))
-    rows.reverse()
-    return rows

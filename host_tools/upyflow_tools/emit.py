@@ -9,8 +9,8 @@ from typing import NamedTuple
 # The format is the device runtime's (upyflow/model.py): its constants, used here.
 from upyflow.model import (BAND, BAND_HEADER, BAND_HEADER_SIZE, BAND_LAYER, BAND_LAYER_SIZE, DTYPES,
                            FORMAT_VERSION, IO_QUANT, IO_QUANT_SIZE, MAX_BAND_LAYERS, SEGMENT,
-                           MAX_TENSOR_BYTES, SEGMENT_SIZE, TENSOR_RECORD_SIZE, struct_formats,
-                           tensor_record)
+                           MAX_TENSOR_BYTES, SEGMENT_SIZE, TENSOR_RECORD_SIZE, tensor_record)
+from upyflow.calls import struct_formats
 
 from . import BakeError, __version__
 from .ir import Graph
@@ -298,7 +298,7 @@ def module_records(mod) -> list[tuple[int, int, list[OpRecord]]]:
 def module_calls(mod) -> list[tuple[str, tuple]]:
     """(kernel, params) per kernel call of one invoke of a baked module: a band loop's
     layers once per band, with the rows the device gives them (upyflow.model.band_rows)."""
-    from upyflow.model import band_rows, rows_needed
+    from upyflow.calls import band_rows, rows_needed
     out = []
     for start, _end, ops in module_records(mod):
         if mod.OPS[start] != BAND:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from upyflow.model import NO_DILATION, rows_needed
+from upyflow.calls import rows_needed
+from upyflow.model import NO_DILATION
 
 from .ir import Graph, Tensor
 from .lower import Call

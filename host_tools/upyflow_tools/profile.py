@@ -88,7 +88,7 @@ if calls is not None:   # an int: the next record's weights to read (one call pe
     calls = [c for c in calls if not isinstance(c, int)]
 runs = []
 if calls is None:
-    from upyflow.model import struct_formats
+    from upyflow.calls import struct_formats
     formats = struct_formats(mod.OP_FORMATS)
     ops, pos, k = mod.OPS, 0, 0
     while pos < len(ops):   # one op per record (baked with patches off)
