@@ -47,10 +47,11 @@ ROW_LOCAL = {
 }
 # Recomputed work the bake accepts for a smaller arena, as a fraction of the whole model's.
 MAX_EXTRA_WORK = 0.10
-# RAM a board spends per kernel call besides the arena, so banding pays for its calls: on the
-# native tier its op record and its band views' tensor records (~140 B); on the viper and pure
-# tiers also a call tuple and views (~450 B, measured on the 64-bit unix port). The larger
-# figure: a banded model must still load on every tier (person_detect at 190 KB on viper).
+# RAM a board spends per kernel call besides the arena, so banding pays for its calls: the
+# native tier keeps one band-loop record per stage whatever its bands (the walker cuts each
+# band itself); the viper and pure tiers expand it into a call tuple and views per band call
+# (~450 B, measured on the 64-bit unix port). That figure: a banded model must still load on
+# every tier (person_detect at 190 KB on viper).
 CALL_BYTES = 450
 BAND_HEIGHTS = (1, 2, 3, 4, 6, 8, 12, 16)
 

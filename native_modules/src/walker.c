@@ -31,15 +31,6 @@ static uint32_t rd32(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static float rdf32(const uint8_t *p) {
-    union {
-        uint32_t u;
-        float f;
-    } v;
-    v.u = rd32(p);
-    return v.f;
-}
-
 int uf_kernel_index(const char *name, size_t len) {
     for (int k = 0; k < UF_N_KERNELS; k++) {
         const char *s = uf_kernels[k].name;
@@ -130,17 +121,14 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
     if (id_size != 1 && id_size != 2) {
         return UF_ERECORD;
     }
-    size_t need = 2 + id_size * (size_t)nt;
-    for (unsigned p = 0; p < np; p++) {
-        need += kinds[p] == 'b' ? 1 : kinds[p] == 'h' ? 2 : 4;
-    }
-    if (m->ops_len - pos < need) {
+    // One pass over the fields, each checked against the record's end before it is read.
+    const uint8_t *field = op + 2, *end = m->ops + m->ops_len;
+    if ((size_t)(end - field) < id_size * (size_t)nt) {
         return UF_ERECORD;
     }
     // The format must match the kernel's signature: nt tensors, then np params.
     const char *sig = k->sig;
     unsigned a = 0, ni = 0, nf = 0;
-    const uint8_t *field = op + 2;
     for (; sig[a] == 'r' || sig[a] == 'w'; a++) {
         if (a >= nt || a >= UF_MAX_TENSORS) {
             return UF_ERECORD;
@@ -158,21 +146,23 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
     for (unsigned p = 0; p < np; p++) {
         char want = sig[nt + p], have = (char)kinds[p];
         int32_t v;   // an integer param, sign-extended from its width
-        if (have == 'b') {
+        if (have == 'b' && field < end) {
             v = (int8_t)field[0], field += 1;
-        } else if (have == 'h') {
+        } else if (have == 'h' && end - field >= 2) {
             v = (int16_t)rd16(field), field += 2;
-        } else if (have == 'i' || have == 'f') {
+        } else if ((have == 'i' || have == 'f') && end - field >= 4) {
             v = (int32_t)rd32(field), field += 4;
         } else {
-            return UF_ERECORD;
+            return UF_ERECORD;   // an unknown kind, or the record cut short
         }
         if (want == 'i' && have != 'f' && ni < UF_MAX_INTS) {
             c->i[ni++] = v;
-        } else if (want == 'f' && have != 'f' && nf < UF_MAX_FLOATS) {
-            c->f[nf++] = (float)v;
-        } else if (want == 'f' && have == 'f' && nf < UF_MAX_FLOATS) {
-            c->f[nf++] = rdf32(field - 4);
+        } else if (want == 'f' && nf < UF_MAX_FLOATS) {
+            union {
+                int32_t i;
+                float f;
+            } u = {v};
+            c->f[nf++] = have == 'f' ? u.f : (float)v;
         } else {
             return UF_ERECORD;   // a float where an int is wanted, or too many params
         }
@@ -181,7 +171,7 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
         return UF_ERECORD;   // fewer params than the signature has
     }
     *def = k;
-    *size = need;
+    *size = (size_t)(field - op);
     *n_tensors = nt;
     *n_params = np;
     return UF_OK;
@@ -206,7 +196,7 @@ typedef struct {
     int in_slot, out_slot, pad_slot;
 } band_geometry;
 
-// Input rows [*a, *b) that output rows [lo, hi) read (upyflow/model.py rows_needed).
+// Input rows [*a, *b) that output rows [lo, hi) read (upyflow/calls.py rows_needed).
 static void rows_needed(const band_geometry *g, int64_t lo, int64_t hi, int64_t *a, int64_t *b) {
     int64_t first = lo * g->s_h - g->pad_h;
     int64_t last = (hi - 1) * g->s_h - g->pad_h + (g->k_h - 1) * g->d_h;
