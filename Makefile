@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test fuzz sanitize bench bench-isa package.json natmods clean
+.PHONY: setup demo test lint fuzz sanitize bench bench-isa package.json natmods kernels clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# ruff (rules in pyproject.toml) and mypy on host_tools; make test runs both too (tests/test_lint.py).
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Thousands of mutated TFLite and ONNX models through bake and the CPython tiers (tests/fuzz.py);
 # FUZZ_COUNT mutants per format, FUZZ_SEED fixed for a replay (default: a fresh seed, printed);
@@ -50,6 +55,11 @@ natmods: setup
 	@test -n "$(MPY_DIR)" || { echo "usage: make natmods MPY_DIR=/path/to/micropython"; exit 2; }
 	nice $(PY) native_modules/build_natmods.py --mpy-dir "$(MPY_DIR)"
 	$(MAKE) package.json
+
+# The positional host-to-kernel contract from host_tools/upyflow_tools/kernel_spec.py: the C
+# kernel table (native_modules/src/table.c), the kernel count, dispatch maps, viper prologues.
+kernels: setup
+	cd host_tools && ../$(PY) -m upyflow_tools.gen_kernels
 
 clean:
 	rm -rf $(VENV) out

@@ -22,6 +22,7 @@ import numpy as np
 
 import upyflow
 from upyflow_tools.bake import bake
+from upyflow_tools.runner import load_module, model_of
 from upyflow_tools.tflm import head_arena_bytes, interpreter
 from upyflow_tools.unixport import micropython_exe, run_batch
 
@@ -75,13 +76,14 @@ print('LOOP', m.tier, best)
 def mp_loop_us(outdir: str, name: str, tier: str, args) -> float:
     """Microseconds per invoke under MicroPython: the best of --reps loops of >= 2 ms."""
     import subprocess
+
     from upyflow_tools.unixport import DEVICE_LIB
     script = os.path.join(outdir, "_loop.py")
     with open(script, "w") as f:
         f.write(_LOOP % {"paths": [DEVICE_LIB, outdir, args.natmod], "name": name, "reps": args.reps})
     proc = subprocess.run([micropython_exe(), "-X", "heapsize=" + args.mp_heap, script], capture_output=True,
                           text=True, timeout=600, env=dict(os.environ, UPYFLOW_TIER=tier))
-    line = [l for l in proc.stdout.splitlines() if l.startswith("LOOP ")]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("LOOP ")]
     if proc.returncode or not line or line[-1].split()[1] != tier:
         raise RuntimeError("MicroPython loop timing failed: %s" % (proc.stdout + proc.stderr))
     return float(line[-1].split()[2])
@@ -91,12 +93,9 @@ def bench_model(name: str, args, outdir: str) -> dict:
     path = os.path.join(SHARED, name + ".tflite")
     data = open(path, "rb").read()
     result, _ = bake(path, outdir, name=name, mpy=True)
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, os.path.join(outdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(outdir, name + ".py"))
     rng = np.random.default_rng(0)
-    probe = upyflow.Model(mod, "pure")
+    probe = model_of(mod, "pure")
     xs = []
     for dt, shape in zip(probe.input_dtype, probe.input_shape):
         dtype = {"i8": np.int8, "i16": np.int16, "f32": np.float32}[dt]
@@ -109,7 +108,7 @@ def bench_model(name: str, args, outdir: str) -> dict:
            "arena": result.arena_size, "state": result.state_bytes, "tflm_arena": head_arena_bytes(path)}
     for tier in ("native", "pure"):
         if upyflow.dispatch.available(tier):
-            m = upyflow.Model(mod, tier)
+            m = model_of(mod, tier)
             for i, x in enumerate(xs):
                 m.set_input(i, x.tobytes())
             slow = tier == "pure" and row["TFLM"] > 100

@@ -1,13 +1,16 @@
 """Instructions and estimated cycles per invoke, with the C kernels as board machine code.
 
-    python benchmarks/bench_isa.py [--models a,b] [--arches armv6m,armv7emsp,rv32imc] [--shared DIR]
+    python benchmarks/bench_isa.py [--models a,b] [--arches armv6m,armv7emsp,rv32imc,xtensawin] [--shared DIR]
 
 Each model from ../shared/models is baked in memory and run once (fixed input: person.bmp
 for person_detect, seeded random otherwise; state models from reset) by the bare-metal
 harness under unicorn (upyflow_tools.isa). Instructions are counted per executed
 translated block, classified once with capstone; cycles are the backend's stated
-per-class model (backend_arm.py, backend_rv32.py), time at the board clock. Ops whose
-kernel the C tier lacks run on the host (pure) and are not counted: they are listed.
+per-class model (backend_arm.py, backend_rv32.py), time at the board clock. xtensawin:
+the Xtensa harness under qemu-system-xtensa (xtensa_qemu.py), blocks from QEMU's
+execution log, cycles from the LX6 model stated there (Trace.cycles), the ESP32's
+MUL32_HIGH accounted for (esp32_cycles). Ops whose kernel the C tier lacks run on the
+host (pure) and are not counted: they are listed.
 Deterministic: the same build and input give the same counts. Prints Markdown.
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 
 from upyflow_tools.bake import compile_model
 from upyflow_tools.emit import DTYPE_CODES, module_tensor
-from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable
+from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable, xtensa_qemu
 from upyflow_tools.isa.macs import model_macs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +32,8 @@ SHARED = os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT),
 DEFAULT = ("hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect,"
            "keyword_scrambled,keyword_scrambled_8bit,trained_lstm_int8,micro_speech_lstm,"
            "dtln_noise_suppression,audio_preprocessor_int8")
+XTENSA = "xtensawin"   # ESP32 (LX6) under QEMU: not a unicorn target
+XTENSA_BOARD = ("ESP32", 240e6)
 DTYPES = {0: np.int8, 1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32, 5: np.uint32}
 
 
@@ -52,12 +57,13 @@ def model_inputs(mod, shared: str) -> list[bytes]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=DEFAULT)
-    ap.add_argument("--arches", default=",".join(TARGETS))
+    ap.add_argument("--arches", default=",".join(list(TARGETS) + [XTENSA]))
     ap.add_argument("--shared", default=SHARED)
     args = ap.parse_args(argv)
     arches = []
     for arch in args.arches.split(","):
-        why = unavailable(arch)
+        missing = xtensa_qemu.missing_tools() if arch == XTENSA else []
+        why = "needs " + ", ".join(missing) if missing else (None if arch == XTENSA else unavailable(arch))
         if why:
             print("skipping %s: %s" % (arch, why), file=sys.stderr)
         else:
@@ -77,18 +83,23 @@ def main(argv=None) -> int:
         macs = model_macs(mod)
         inputs = model_inputs(mod, args.shared)
         for arch in arches:
-            t = TARGETS[arch]
-            m = IsaModel(mod, arch, check=False)   # tests/test_isa.py checks alignment
             start = time.perf_counter()
-            m.invoke(inputs, count=True)
-            r = m.result
-            board, hz = t.boards[0]
-            per_mac = "%.1f" % (r.cycles / macs) if macs else "-"
+            if arch == XTENSA:
+                insns, cycles = xtensa_qemu.esp32_cycles(mod, inputs)
+                core, (board, hz), host_ops = "lx6", XTENSA_BOARD, ()
+            else:
+                t = TARGETS[arch]
+                m = IsaModel(mod, arch, check=False)   # tests/test_isa.py checks alignment
+                m.invoke(inputs, count=True)
+                insns, cycles = m.result.instructions, m.result.cycles
+                core, (board, hz), host_ops = t.core, t.boards[0], m.host_ops
+            per_mac = "%.1f" % (cycles / macs) if macs else "-"
             print("| %s | %s | %s (%s) | %s | %s | %s | %s @ %d MHz | %s |" % (
-                model, format(macs, ","), arch, t.core, format(r.instructions, ","),
-                format(r.cycles, ","), per_mac, board, hz / 1e6, _ms(r.cycles / hz * 1e3)), flush=True)
-            if m.host_ops:
-                notes.append("%s: %s ran on the host (no C kernel), not counted" % (model, ", ".join(sorted(m.host_ops))))
+                model, format(macs, ","), arch, core, format(insns, ","),
+                format(cycles, ","), per_mac, board, hz / 1e6, _ms(cycles / hz * 1e3)), flush=True)
+            if host_ops:
+                notes.append("%s: %s ran on the host (no C kernel), not counted"
+                             % (model, ", ".join(sorted(host_ops))))
             print("  %s %s: %.1f s to emulate" % (model, arch, time.perf_counter() - start), file=sys.stderr)
     for note in sorted(set(notes)):
         print("\n" + note)

@@ -228,7 +228,9 @@ def table(rows: list[dict]) -> str:
         times = ["MemoryError" if r["times"].get(t, -1) < 0 else ("%.2f" if r["times"][t] < 10 else "%.0f")
                  % r["times"][t] for t in tiers]
         own = r["else"]
-        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d | %d + %d = %d | %d | %d / %d | %s | %s | %s | %s / %s | %s | %s |" % (
+        row = ("| %s | %s | %d | %d | %d | %d | %d | %d | %d + %d = %d | %d | %d / %d | %s | %s | %s "
+               "| %s / %s | %s | %s |")
+        lines.append(row % (
             r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["import"], r["natmod"],
             r["before"], r["after"], r["arena"], r["wbuf"] or r["inline"], own - r["tables"], r["tables"], own,
             own + r["natmod"], r["free_load"], r["free_invoked"], "ok" if r["read9k"] > 0 else "MemoryError",

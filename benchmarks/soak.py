@@ -5,7 +5,8 @@ model and tier; the heap must not grow and the outputs must not drift.
 
 Each model is baked to .mpy; the board script sets a fixed input, invokes once to get the
 reference output, then invokes N times, checking every output against the reference and
-comparing gc.mem_alloc() after a collection at invoke 100 and after the last one. Prints Markdown; exit status 1 if any run drifted or grew.
+comparing gc.mem_alloc() after a collection at invoke 100 and after the last one. Prints Markdown;
+exit status 1 if any run drifted or grew.
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def soak(model: str, tier: str, n: int, workdir: str) -> tuple[str, int, int, in
                            "tier": tier, "n": n})
     out = subprocess.run([micropython_exe(), "-X", "heapsize=190K", script], capture_output=True,
                          text=True, timeout=3600)
-    line = [l for l in out.stdout.splitlines() if l.startswith("SOAK")]
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("SOAK")]
     if not line:
         raise RuntimeError("%s %s: %s" % (model, tier, (out.stdout + out.stderr).strip()[-500:]))
     _, used, drift, before, after = line[0].split()

@@ -29,13 +29,15 @@ FLAGS = ["-fsanitize=address,undefined,float-cast-overflow", "-fno-sanitize-reco
 # malformed-record cases, and the shared models end to end.
 FULL = ["tests/test_native.py", "tests/test_walker.py", "tests/test_device_safety.py",
         "tests/test_shared_models.py", "tests/test_onnx_rounding.py", "tests/test_resize.py",
-        "tests/test_signal.py", "tests/test_quantize.py", "tests/test_ops.py",
-        "tests/test_sequence.py", "tests/test_conv16.py", "tests/test_activations.py",
-        "tests/test_elementwise.py", "tests/test_errors.py"]
+        "tests/test_signal.py", "tests/test_ptq.py", "tests/test_fc.py", "tests/test_conv.py",
+        "tests/test_transpose_conv.py", "tests/test_pool.py", "tests/test_softmax.py",
+        "tests/test_quantize_op.py", "tests/test_graphs.py", "tests/test_sequence.py", "tests/test_svdf.py",
+        "tests/test_lstm.py", "tests/test_activations.py", "tests/test_elementwise.py", "tests/test_layout.py",
+        "tests/test_reduce.py", "tests/test_errors.py"]
 QUICK = ["tests/test_native.py", "tests/test_walker.py", "tests/test_device_safety.py",
          "tests/test_shared_models.py::test_bit_exact_cpython"]
 # the native tier only: the MicroPython runs and pure tier add nothing here
-DESELECT = "not pure and not micropython and not viper and not natmod and not board"
+DESELECT = "not pure and not micropython and not viper and not natmod and not board and not isa"
 
 
 def compiler_for(flags: list[str]) -> str | None:

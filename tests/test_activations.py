@@ -1,16 +1,16 @@
 """Standalone activations (RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU, HARD_SWISH, LOGISTIC, TANH,
-PRELU), int16-output SOFTMAX and int32 QUANTIZE, byte-identical with the TFLM interpreter.
+PRELU), byte-identical with the TFLM interpreter (int16-output SOFTMAX: test_softmax.py; int32
+QUANTIZE: test_quantize_op.py).
 
 int8 cases feed every one of the 256 input values at once; int16 cases feed random values, the
 extremes, and for LOGISTIC/TANH every one of the 65536 values. Cases derive from one fixed seed;
-each runs on every CPython kernel tier. Nothing here hard-codes an expected output: the oracle
+each runs on every CPython kernel tier (`tier`). Nothing here hard-codes an expected output: the oracle
 is TFLM, except for RELU_N1_TO_1 (TFLM has no kernel for it; see its test).
 """
 from __future__ import annotations
 
 import glob
 import os
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,67 +18,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import upyflow
-from harness import NP, SHARED, assert_bit_exact, bake_model, load_cpython, run_tflm, run_upyflow
+from harness import NP, SHARED, TT, bake_model, check, check_isa, load_cpython, run_tflm, run_upyflow, seeded_rng
+from op_models import all_int8, float_inputs, int16_inputs, unary_model
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
-from upyflow_tools.unixport import micropython_exe, run_batch
+from upyflow_tools.unixport import run_batch
 
 SEED = 0xAC71
-TT = {"i8": "int8", "i16": "int16", "i32": "int32", "f32": "float32"}
-CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 HYPOTHESIS_EXAMPLES = int(os.environ.get("UPYFLOW_HYPOTHESIS_EXAMPLES", "10"))
 
 
-@pytest.fixture(autouse=True, params=CPYTHON_TIERS)
-def tier(request, monkeypatch):
-    monkeypatch.setenv("UPYFLOW_TIER", request.param)
-    return request.param
-
-
 def rng_for(case_id: str) -> np.random.Generator:
-    return np.random.default_rng([SEED, zlib.crc32(case_id.encode())])
+    return seeded_rng(SEED, case_id)
 
 
-# --- models and inputs -------------------------------------------------------------------
-def unary_model(kind: str, dt: str, shape, q_in=None, q_out=None, out_dt: str | None = None, **options) -> bytes:
-    w = ModelWriter()
-    x = w.tensor(shape, TT[dt], *(q_in or (None, None)))
-    y = w.tensor(shape, TT[out_dt or dt], *(q_out or (None, None)))
-    w.op(kind, [x], [y], **options)
-    return w.build([x], [y])
-
-
-def all_int8(rng, shape) -> np.ndarray:
-    """Every int8 value once (shuffled), shape holding 256 values."""
-    return rng.permutation(np.arange(-128, 128)).astype(np.int8).reshape(shape)
-
-
-def int16_inputs(rng, shape, sweep: bool = False) -> list[np.ndarray]:
-    n = int(np.prod(shape))
-    xs = [rng.integers(-32768, 32768, size=shape).astype(np.int16),
-          (rng.normal(size=shape) * 3000).clip(-32768, 32767).astype(np.int16),
-          np.full(shape, -32768, np.int16), np.full(shape, 32767, np.int16), np.zeros(shape, np.int16)]
-    if sweep:  # every value, in chunks of the tensor size
-        allv = np.arange(-32768, 32768).astype(np.int16)
-        xs += [np.resize(allv[i:i + n], n).reshape(shape) for i in range(0, 65536, n)]
-    return xs
-
-
-def float_inputs(rng, shape, span: float = 8.0) -> list[np.ndarray]:
-    return [rng.uniform(-span, span, size=shape).astype(np.float32),
-            rng.normal(size=shape).astype(np.float32),
-            np.linspace(-2 * span, 2 * span, int(np.prod(shape))).astype(np.float32).reshape(shape)]
-
-
-def check(model: bytes, tmp_path, xs: list[np.ndarray]) -> None:
-    mdir, name, _ = bake_model(model, tmp_path)
-    module = load_cpython(mdir, name)
-    for k, x in enumerate(xs):
-        try:
-            assert_bit_exact(model, module, [x])
-        except AssertionError as e:
-            raise AssertionError("input %d differs from TFLM:\n%s" % (k, e)) from None
+def single(model: bytes, tmp_path, xs: list[np.ndarray]) -> None:
+    check(model, tmp_path, [[x] for x in xs])
 
 
 def int8_q(rng) -> tuple[float, int]:
@@ -95,8 +50,8 @@ PIECEWISE = ["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH"]
 INT8_CASES = [(kind, i) for kind in PIECEWISE for i in range(16)]
 
 
-@pytest.mark.parametrize("kind,i", INT8_CASES, ids=["%s-i8-%d" % c for c in INT8_CASES])
-def test_piecewise_int8(kind, i, tmp_path):
+def piecewise_int8_case(kind: str, i: int):
+    """(model bytes, input sets) of one case."""
     rng = rng_for("%s-i8-%d" % (kind, i))
     shape = INT8_SHAPES[i % len(INT8_SHAPES)]
     q_in = int8_q(rng)
@@ -112,14 +67,26 @@ def test_piecewise_int8(kind, i, tmp_path):
     if kind == "LEAKY_RELU":
         options["alpha"] = float(np.float32([0.2, 0.01, 0.3, -0.5, 1.7, 0.0, -2.0, 0.99][i % 8]))
     model = unary_model(kind, "i8", shape, q_in, q_out, **options)
-    check(model, tmp_path, [all_int8(rng, shape), np.full(shape, q_in[1], np.int8)])
+    return model, [[all_int8(rng, shape)], [np.full(shape, q_in[1], np.int8)]]
+
+
+@pytest.mark.parametrize("kind,i", INT8_CASES, ids=["%s-i8-%d" % c for c in INT8_CASES])
+def test_piecewise_int8(tier, kind, i, tmp_path):
+    model, sets = piecewise_int8_case(kind, i)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("kind,i", INT8_CASES[::8], ids=["%s-i8-%d" % c for c in INT8_CASES[::8]])
+def test_piecewise_int8_isa(kind, i, isa_arch):
+    """Every 8th case on the boards' ISAs."""
+    check_isa(*piecewise_int8_case(kind, i), isa_arch)
 
 
 INT16_CASES = [(kind, i) for kind in ("RELU", "RELU6", "LEAKY_RELU") for i in range(8)]
 
 
-@pytest.mark.parametrize("kind,i", INT16_CASES, ids=["%s-i16-%d" % c for c in INT16_CASES])
-def test_piecewise_int16(kind, i, tmp_path):
+def piecewise_int16_case(kind: str, i: int):
+    """(model bytes, input sets) of one case."""
     rng = rng_for("%s-i16-%d" % (kind, i))
     shape = [[1, 64], [2, 5, 32], [1, 1, 40, 32], [3, 100]][i % 4]
     sc_in = int16_scale(rng)
@@ -132,7 +99,19 @@ def test_piecewise_int16(kind, i, tmp_path):
     if kind == "LEAKY_RELU":
         options["alpha"] = float(np.float32([0.3, 0.1, -0.25, 1.5][i % 4]))
     model = unary_model(kind, "i16", shape, (sc_in, zp), (sc_out, zp if kind == "RELU6" else 0), **options)
-    check(model, tmp_path, int16_inputs(rng, shape))
+    return model, [[x] for x in int16_inputs(rng, shape)]
+
+
+@pytest.mark.parametrize("kind,i", INT16_CASES, ids=["%s-i16-%d" % c for c in INT16_CASES])
+def test_piecewise_int16(tier, kind, i, tmp_path):
+    model, sets = piecewise_int16_case(kind, i)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("kind,i", INT16_CASES[::4], ids=["%s-i16-%d" % c for c in INT16_CASES[::4]])
+def test_piecewise_int16_isa(kind, i, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*piecewise_int16_case(kind, i), isa_arch)
 
 
 FLOAT_KINDS = ["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "TANH"]
@@ -140,18 +119,18 @@ FLOAT_KINDS = ["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "TANH"]
 
 @pytest.mark.parametrize("kind", FLOAT_KINDS)
 @pytest.mark.parametrize("shape", [[7], [2, 3, 17]], ids=["7", "2x3x17"])
-def test_float32(kind, shape, tmp_path):
+def test_float32(tier, kind, shape, tmp_path):
     rng = rng_for("%s-f32-%s" % (kind, shape))
     options = {"alpha": 0.15} if kind == "LEAKY_RELU" else {}
-    check(unary_model(kind, "f32", shape, **options), tmp_path, float_inputs(rng, shape, 12.0))
+    single(unary_model(kind, "f32", shape, **options), tmp_path, float_inputs(rng, shape, 12.0))
 
 
 # --- LOGISTIC and TANH ---------------------------------------------------------------------
 SIGMOID_INT8 = [(kind, i) for kind in ("LOGISTIC", "TANH") for i in range(12)]
 
 
-@pytest.mark.parametrize("kind,i", SIGMOID_INT8, ids=["%s-i8-%d" % c for c in SIGMOID_INT8])
-def test_sigmoid_int8(kind, i, tmp_path):
+def sigmoid_int8_case(kind: str, i: int):
+    """(model bytes, input sets) of one case."""
     rng = rng_for("%s-i8-%d" % (kind, i))
     shape = INT8_SHAPES[i % len(INT8_SHAPES)]
     # input scales from tiny (all inside the linear range) to coarse (saturating)
@@ -159,7 +138,19 @@ def test_sigmoid_int8(kind, i, tmp_path):
     q_in = (sc, int(rng.integers(-128, 128)))
     # TFLM writes 1/256 (LOGISTIC, zero point -128) or 1/128 (TANH) whatever the output says
     q_out = (1 / 256, -128) if kind == "LOGISTIC" else ((1 / 128, 0) if i % 3 else (0.05, 9))
-    check(unary_model(kind, "i8", shape, q_in, q_out), tmp_path, [all_int8(rng, shape)])
+    return unary_model(kind, "i8", shape, q_in, q_out), [[all_int8(rng, shape)]]
+
+
+@pytest.mark.parametrize("kind,i", SIGMOID_INT8, ids=["%s-i8-%d" % c for c in SIGMOID_INT8])
+def test_sigmoid_int8(tier, kind, i, tmp_path):
+    model, sets = sigmoid_int8_case(kind, i)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("kind,i", SIGMOID_INT8[::4], ids=["%s-i8-%d" % c for c in SIGMOID_INT8[::4]])
+def test_sigmoid_int8_isa(kind, i, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*sigmoid_int8_case(kind, i), isa_arch)
 
 
 SIGMOID_INT16 = [(kind, sc) for kind in ("LOGISTIC", "TANH")
@@ -167,16 +158,16 @@ SIGMOID_INT16 = [(kind, sc) for kind in ("LOGISTIC", "TANH")
 
 
 @pytest.mark.parametrize("kind,sc", SIGMOID_INT16, ids=["%s-i16-s%g" % c for c in SIGMOID_INT16])
-def test_sigmoid_int16(kind, sc, tmp_path):
+def test_sigmoid_int16(tier, kind, sc, tmp_path):
     rng = rng_for("%s-i16-%g" % (kind, sc))
     shape = [4, 4096]
     model = unary_model(kind, "i16", shape, (sc, 0), (2.0 ** -15, 0))
-    check(model, tmp_path, int16_inputs(rng, shape, sweep=True))
+    single(model, tmp_path, int16_inputs(rng, shape, sweep=True))
 
 
 # --- RELU_N1_TO_1 (no TFLM kernel) -----------------------------------------------------------
 @pytest.mark.parametrize("i", range(6))
-def test_relu_n1_to_1(i, tmp_path):
+def test_relu_n1_to_1(tier, i, tmp_path):
     """With equal input/output quantization the oracle is TFLM's MAX_POOL_2D 1x1 with the fused
     RELU_N1_TO_1 clamp; with different ones, the real result within one output step (rounding
     of the clamp bounds and of the requantization); float32 against numpy's clip."""
@@ -210,7 +201,7 @@ PRELU_CASES = [(dt, a, k) for dt in ("i8", "i16", "f32") for a in range(len(PREL
 
 
 @pytest.mark.parametrize("dt,a,k", PRELU_CASES, ids=["%s-alpha%d-%d" % c for c in PRELU_CASES])
-def test_prelu(dt, a, k, tmp_path):
+def test_prelu(tier, dt, a, k, tmp_path):
     rng = rng_for("prelu-%s-%d-%d" % (dt, a, k))
     shape, ashape = [1, 4, 4, 3], PRELU_ALPHA_SHAPES[a]
     w = ModelWriter()
@@ -229,66 +220,7 @@ def test_prelu(dt, a, k, tmp_path):
         else:
             xs = int16_inputs(rng, shape)
     w.op("PRELU", [x, al], [y])
-    check(w.build([x], [y]), tmp_path, xs)
-
-
-# --- SOFTMAX with int16 output ---------------------------------------------------------------
-SOFTMAX16 = [("i16", shape, beta, sc) for shape in ([1, 10], [3, 17], [2, 2, 40])
-             for beta, sc in ((1.0, 0.0003), (0.5, 0.001), (2.0, 1 / 4096), (1.0, 3e-5))]
-SOFTMAX16 += [("i8", shape, beta, sc) for shape in ([1, 10], [2, 33])
-              for beta, sc in ((1.0, 0.05), (0.7, 0.2), (1.5, 0.01))]
-# int8 -> int16 (the C kernel softmax_s8_s16): one class, keyword_scrambled's 12, a wide
-# cut-off (large beta * scale: most differences fall below diff_min), many rows
-SOFTMAX16 += [("i8", [1, 1], 1.0, 0.05), ("i8", [1, 12], 1.0, 0.1), ("i8", [2, 70], 3.0, 0.5),
-              ("i8", [5, 3, 7], 1.0, 1 / 16)]
-
-
-@pytest.mark.parametrize("case", SOFTMAX16, ids=lambda c: "%s-%s-b%g-s%g" % (c[0], "x".join(map(str, c[1])), *c[2:]))
-def test_softmax_int16_output(case, tmp_path):
-    dt, shape, beta, sc = case
-    rng = rng_for("softmax16-%s-%s-%g-%g" % (dt, shape, beta, sc))
-    if dt == "i16":
-        model = unary_model("SOFTMAX", "i16", shape, (sc, 0), (1 / 32768, 0), beta=beta)
-        xs = int16_inputs(rng, shape)
-        xs.append((rng.integers(-300, 300, size=shape) + 20000).astype(np.int16))   # close logits
-    else:
-        model = unary_model("SOFTMAX", "i8", shape, (sc, -3), (1 / 65536, -32768), out_dt="i16", beta=beta)
-        xs = [rng.integers(-128, 128, size=shape).astype(np.int8) for _ in range(4)]
-        xs.append(np.full(shape, -128, np.int8))
-        xs.append(np.where(np.arange(int(np.prod(shape))) % 5, -128, 127).astype(np.int8).reshape(shape))
-    check(model, tmp_path, xs)
-
-
-def test_softmax_int8_int16_is_native(tier):
-    """The native tier runs int8 -> int16 SOFTMAX in C (keyword_scrambled's last op), not pure."""
-    if tier != "native":
-        pytest.skip("native tier only")
-    import upyflow_native
-    assert upyflow_native.kernel_index("softmax_s8_s16") >= 0
-
-
-# --- QUANTIZE with int32 -------------------------------------------------------------------
-QUANT32 = [("i32", 1.49e-7, "i16", 0.00092), ("i16", 0.00049, "i32", 1.49e-7), ("i32", 2e-6, "i8", 0.04),
-           ("i8", 0.05, "i32", 1e-4), ("i16", 0.001, "i8", 0.03), ("i16", 0.0003, "i16", 0.0007),
-           ("f32", None, "i16", 0.0005)]
-
-
-@pytest.mark.parametrize("case", QUANT32, ids=lambda c: "%s-to-%s-%g" % (c[0], c[2], c[3]))
-def test_quantize_int32(case, tmp_path):
-    ind, sin, outd, sout = case
-    rng = rng_for("q32-%s-%s-%g" % (ind, outd, sout))
-    shape = [2, 160, 2]
-    model = unary_model("QUANTIZE", ind, shape, None if sin is None else (sin, 0), (sout, 0), out_dt=outd)
-    if ind == "i32":
-        xs = [rng.integers(-2 ** 31, 2 ** 31, size=shape).astype(np.int32),
-              (rng.normal(size=shape) * 2 ** 26).astype(np.int32)]
-    elif ind == "f32":
-        xs = float_inputs(rng, shape, 20.0)
-    else:
-        info = np.iinfo(NP[ind])
-        xs = [rng.integers(info.min, info.max + 1, size=shape).astype(NP[ind]),
-              np.full(shape, info.min, NP[ind]), np.full(shape, info.max, NP[ind])]
-    check(model, tmp_path, xs)
+    single(w.build([x], [y]), tmp_path, xs)
 
 
 # --- what TFLM rejects, upyflow rejects at bake time ---------------------------------------------
@@ -305,7 +237,7 @@ REJECTED = [
 def test_rejected_like_tflm(case, tmp_path):
     kind, dt, q_in, q_out, opts = case
     model = unary_model(kind, dt, [8], q_in, q_out, **opts)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):   # noqa: B017 (TFLM's error type is not ours to fix)
         run_tflm(model, [np.zeros([8], NP[dt])])
     with pytest.raises(BakeError, match=kind):
         bake_model(model, tmp_path)
@@ -328,7 +260,7 @@ def seanet_case(stem: str):
 
 @pytest.mark.skipif(not SEANET_MODELS, reason="../shared/tflm_integration/seanet is not present")
 @pytest.mark.parametrize("stem", SEANET_MODELS)
-def test_seanet(stem, tmp_path):
+def test_seanet(tier, stem, tmp_path):
     """Byte-identical with the TFLM interpreter. The goldens came from an older TFLM whose
     LEAKY_RELU multipliers were float32 ratios: leaky_relu3/11/18/19 differ from the
     interpreter by 1 LSB in 1-3 elements, so they are compared with the interpreter only."""
@@ -343,6 +275,7 @@ def test_seanet(stem, tmp_path):
 
 
 # --- property test -------------------------------------------------------------------------
+@pytest.mark.usefixtures("tier")
 @settings(max_examples=HYPOTHESIS_EXAMPLES, deadline=None)
 @given(kind=st.sampled_from(["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "TANH"]),
        dt=st.sampled_from(["i8", "i16"]), in_scale=st.floats(1e-4, 0.5), in_zp=st.integers(-128, 127),
@@ -363,15 +296,17 @@ def test_activation_property(kind, dt, in_scale, in_zp, out_scale, out_zp, alpha
     opts = {"alpha": float(np.float32(alpha))} if kind == "LEAKY_RELU" else {}
     model = unary_model(kind, dt, [256], (in_scale, in_zp), (out_scale, out_zp), **opts)
     xs = [all_int8(rng, [256])] if dt == "i8" else int16_inputs(rng, [256])[:2]
-    check(model, tmp_path_factory.mktemp("prop"), xs)
+    single(model, tmp_path_factory.mktemp("prop"), xs)
 
 
 # --- MicroPython unix port ---------------------------------------------------------------------
 def _mpy_models(rng):
     yield "leaky_i8", unary_model("LEAKY_RELU", "i8", [256], (0.05, 3), (0.03, -7), alpha=0.2), [all_int8(rng, [256])]
-    yield "logistic_i16", unary_model("LOGISTIC", "i16", [512], (1 / 3000, 0), (2 ** -15, 0)), int16_inputs(rng, [512])[:2]
+    yield ("logistic_i16", unary_model("LOGISTIC", "i16", [512], (1 / 3000, 0), (2 ** -15, 0)),
+           int16_inputs(rng, [512])[:2])
     yield "tanh_i16", unary_model("TANH", "i16", [512], (2 ** -12, 0), (2 ** -15, 0)), int16_inputs(rng, [512])[:2]
-    yield "softmax_i16", unary_model("SOFTMAX", "i16", [3, 20], (0.0003, 0), (1 / 32768, 0)), int16_inputs(rng, [3, 20])[:2]
+    yield ("softmax_i16", unary_model("SOFTMAX", "i16", [3, 20], (0.0003, 0), (1 / 32768, 0)),
+           int16_inputs(rng, [3, 20])[:2])
     w = ModelWriter()
     x, y = w.tensor([1, 4, 4, 3], "int8", 0.05, 2), w.tensor([1, 4, 4, 3], "int8", 0.04, -1)
     al = w.tensor([3], "int8", 0.01, 0, data=np.array([20, -40, 90]))
@@ -379,10 +314,8 @@ def _mpy_models(rng):
     yield "prelu_i8", w.build([x], [y]), [np.resize(all_int8(rng, [256]), 48).reshape(1, 4, 4, 3)]
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
-def test_micropython_pure(tier, tmp_path):
-    if tier != "pure":
-        pytest.skip("one MicroPython run is enough")
+@pytest.mark.parametrize("mpy_tier", ["pure"], indirect=True)
+def test_micropython_pure(mpy_tier, tmp_path):
     rng = rng_for("micropython")
     for name, model, xs in _mpy_models(rng):
         mdir, mod, _ = bake_model(model, tmp_path, name=name)

@@ -7,13 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from harness import ROOT, bake_model, run_tflm, shared
-from test_shared_models import bmp_input
+from harness import ROOT, bake_model, bmp_input, needs_micropython, run_tflm, shared
 from upyflow_tools.cli import main
 from upyflow_tools.deploy import Board
-from upyflow_tools.unixport import micropython_exe
 
-pytestmark = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+
+pytestmark = needs_micropython
 SINE = ROOT / "examples" / "hello_world" / "sine_int8.tflite"
 
 
@@ -61,7 +60,7 @@ def test_deploy_mpremote_and_repl_inference(board, tmp_path, capsys):
     text = repl(board.port, ["import upyflow", "m = upyflow.load('sine')",
                              "print('TIER', m.tier)"] +
                 ["print('OUT', %d, m.predict(bytes([%d]))[0])" % (q, q & 0xFF) for q in want])
-    got = {int(l.split()[1]): int(l.split()[2]) for l in text.splitlines() if l.startswith("OUT ")}
+    got = {int(ln.split()[1]): int(ln.split()[2]) for ln in text.splitlines() if ln.startswith("OUT ")}
     assert {q: (v - 256 if v > 127 else v) for q, v in got.items()} == want
     assert "TIER native" in text
     # A second deploy finds everything on the board already.
@@ -78,7 +77,7 @@ def test_deploy_ampy_with_soft_resets(board, tmp_path, capsys):
     out = Board(board.port, "ampy").exec(
         "import upyflow\nm = upyflow.load('sine')\n" +
         "".join("print('OUT', %d, m.predict(bytes([%d]))[0])\n" % (q, q & 0xFF) for q in want))
-    got = {int(l.split()[1]): int(l.split()[2]) for l in out.splitlines() if l.startswith("OUT ")}
+    got = {int(ln.split()[1]): int(ln.split()[2]) for ln in out.splitlines() if ln.startswith("OUT ")}
     assert {q: (v - 256 if v > 127 else v) for q, v in got.items()} == want
 
 
@@ -119,12 +118,12 @@ def test_person_detect_weights_file_fits_190k_heap(board, tmp_path):
     b = _deploy_person_detect(board, tmp_path, "file")
     out = b.exec(PD_SCRIPT)
     data = shared("models/person_detect.tflite").read_bytes()
-    rows = [l.split() for l in out.splitlines() if l.startswith("OUT ")]
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith("OUT ")]
     assert len(rows) == 2
     for _, img, hexout, _alloc in rows:
         want = run_tflm(data, [bmp_input(img.replace(".raw", ".bmp"))])[0]
         assert bytes.fromhex(hexout) == want.tobytes()
-    heap = [l for l in out.splitlines() if l.startswith("HEAP")]
+    heap = [ln for ln in out.splitlines() if ln.startswith("HEAP")]
     print(heap)          # heap use on the board: before load, after load, free, tier
 
 

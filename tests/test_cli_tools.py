@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
-from harness import ROOT, shared
+from harness import ROOT, needs_micropython, shared
 from upyflow_tools.cli import main
-from upyflow_tools.unixport import micropython_exe
+
 
 SINE = ROOT / "examples" / "hello_world" / "sine_int8.tflite"
-needs_mp = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
 
 
 def cli(*args: str, stdin=None) -> subprocess.CompletedProcess:
@@ -25,7 +23,7 @@ def cli(*args: str, stdin=None) -> subprocess.CompletedProcess:
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [l for l in proc.stderr.splitlines() if "error" in l]
+    lines = [ln for ln in proc.stderr.splitlines() if "error" in ln]
     assert len(lines) == 1, proc.stderr
     for w in words:
         assert w in lines[0], lines[0]
@@ -88,7 +86,7 @@ def test_help_texts_name_onnx_and_describe_every_command():
         assert len(out.split("\n\n")[1].split()) > 5, out   # a description paragraph
 
 
-@needs_mp
+@needs_micropython
 def test_run_streams_output_while_the_script_runs(tmp_path):
     """The board prints READY and then waits for a file the host creates only after it has
     seen READY: with buffered output (the old behaviour) the script would never finish."""
@@ -124,7 +122,7 @@ def test_run_streams_output_while_the_script_runs(tmp_path):
     assert status == 1                       # the script raised
 
 
-@needs_mp
+@needs_micropython
 def test_run_output_before_an_exception_is_kept(tmp_path, capfd):
     from upyflow_tools.vboard import VirtualBoard
     script = tmp_path / "fail.py"
@@ -158,7 +156,7 @@ def test_inspect_marks_each_operator_and_names_io(tmp_path, capsys):
     path = _mixed_model(tmp_path)
     assert main(["inspect", path, "--no-tflm"]) == 1        # does not bake
     out = capsys.readouterr().out
-    rows = [l for l in out.splitlines() if l.strip()[:1] in ("\u2713", "\u2717")]
+    rows = [ln for ln in out.splitlines() if ln.strip()[:1] in ("\u2713", "\u2717")]
     assert len(rows) == 2
     assert rows[0].lstrip().startswith("\u2717") and "FULLY_CONNECTED" in rows[0] and "i8/i8/i32/f32" in rows[0]
     assert rows[1].lstrip().startswith("\u2717") and "FLOOR" in rows[1] and "not supported" in rows[1]
@@ -204,7 +202,7 @@ def test_inspect_without_tflm_says_how_to_get_its_figure(monkeypatch, capsys):
 
 
 # --- deploy: no .py left to shadow what it copies; models compiled for the board -------------
-@needs_mp
+@needs_micropython
 def test_deploy_compiles_py_models_and_removes_shadowing_py(tmp_path, capsys):
     from upyflow_tools.vboard import VirtualBoard
     out = tmp_path / "out"
@@ -232,7 +230,7 @@ def test_deploy_compiles_py_models_and_removes_shadowing_py(tmp_path, capsys):
     assert proc.returncode == 0 and "OUT" in proc.stdout, proc.stdout + proc.stderr
 
 
-@needs_mp
+@needs_micropython
 def test_profile_on_the_board(tmp_path, capsys):
     """`upyflow profile MODEL --port`: every op timed on the (virtual) board, beside the host."""
     from upyflow_tools.bake import compile_model
@@ -244,14 +242,14 @@ def test_profile_on_the_board(tmp_path, capsys):
     out = capsys.readouterr().out
     head, table = out.split("\n\n", 1)
     assert "on the board (native tier)" in head and "host (CPython" in head
-    rows = [l.split() for l in table.splitlines()[1:] if l.strip()]
+    rows = [ln.split() for ln in table.splitlines()[1:] if ln.strip()]
     assert sorted(int(r[0]) for r in rows) == list(range(len(kernels)))
     assert all(r[1] == kernels[int(r[0])] for r in rows)
     board_us = [float(r[4]) for r in rows]
     assert board_us == sorted(board_us, reverse=True) and all(us >= 0 for us in board_us)
 
 
-@needs_mp
+@needs_micropython
 @pytest.mark.parametrize("tool", ["mpremote", "ampy"])
 def test_board_errors_name_the_problem_not_the_script_or_a_temp_file(tool):
     from upyflow_tools import BakeError

@@ -14,33 +14,29 @@ under ASan/UBSan in tests/sanitize.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import struct
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import upyflow
 from upyflow.model import TENSOR_RECORD_SIZE
-from test_walker import _mlp_int8
+from harness import mlp_int8, needs_micropython
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+from upyflow_tools.runner import load_module
 
 try:
     import upyflow_native
 except ImportError:
     upyflow_native = None
 needs_native = pytest.mark.skipif(upyflow_native is None, reason="the C extension is not built")
-needs_mpy = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
-CPY_TIERS = ["pure"] + (["native"] if upyflow_native is not None else [])
 
 
 def _bake(tmp_path, name, weights):
     path = tmp_path / (name + ".tflite")
-    path.write_bytes(_mlp_int8())
+    path.write_bytes(mlp_int8())
     from upyflow_tools.bake import bake
     out = tmp_path / ("out_" + name)
     bake(str(path), str(out), name=name, weights=weights)
@@ -48,9 +44,7 @@ def _bake(tmp_path, name, weights):
 
 
 def _load(mdir, name, tier, verify=False):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return upyflow.Model(mod, tier, verify=True) if verify else upyflow.Model(mod, tier)
 
 
@@ -126,7 +120,6 @@ def _check_file_errors(got, size):
     assert "offset 0" in got["later"] and "10 of" in got["later"], got
 
 
-@pytest.mark.parametrize("tier", CPY_TIERS)
 def test_weights_file_damage_cpython(tier, tmp_path):
     run, size = _file_cases(tmp_path)
     got = {}
@@ -143,7 +136,7 @@ def test_weights_file_damage_cpython(tier, tmp_path):
     _check_file_errors(got, size)
 
 
-@needs_mpy
+@needs_micropython
 @pytest.mark.parametrize("tier", ["pure", "viper"])
 def test_weights_file_damage_micropython(tier, tmp_path):
     run, size = _file_cases(tmp_path)
@@ -165,9 +158,7 @@ def _damaged(tmp_path):
     """The inline bake, damaged in the ways finding 5 lists, one module per case."""
     out = _bake(tmp_path, "good", "inline")
     src = (out / "good.py").read_text()
-    spec = importlib.util.spec_from_file_location("good", out / "good.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(str(out / "good.py"))
     size = TENSOR_RECORD_SIZE   # kind (where | dtype << 2), then 24-bit offset and nbytes
     arena_rec = next(k for k in range(len(mod.TENSORS) // size) if mod.TENSORS[size * k] & 3 == 0)
     poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
@@ -188,7 +179,6 @@ def _damaged(tmp_path):
     return run, list(cases)
 
 
-@pytest.mark.parametrize("tier", CPY_TIERS)
 def test_damaged_module_cpython(tier, tmp_path):
     run, names = _damaged(tmp_path)
     _load(str(run), "intact", tier).invoke()
@@ -198,7 +188,7 @@ def test_damaged_module_cpython(tier, tmp_path):
         assert "\n" not in str(e.value), name
 
 
-@needs_mpy
+@needs_micropython
 @pytest.mark.parametrize("tier", ["pure", "viper"])
 def test_damaged_module_micropython(tier, tmp_path):
     run, names = _damaged(tmp_path)
@@ -292,7 +282,7 @@ def test_conv_bindings_reject_geometry_overflowing_int(kernel):
 
 # --- the fuzzer's MicroPython leg (tests/fuzz.py, FUZZ_MICROPYTHON=1) --------------------------
 
-@needs_mpy
+@needs_micropython
 def test_fuzz_micropython_guard_and_compare(tmp_path):
     """The MicroPython runner sees equal outputs, a changed output, and a write into the guard
     (here: a guard that starts 16 bytes inside the real arena)."""
@@ -311,7 +301,7 @@ def test_fuzz_micropython_guard_and_compare(tmp_path):
     assert fuzz._micropython_tiers(str(path), inputs, r.arena_size - 16, want, d)[0] == "guard"
 
 
-@needs_mpy
+@needs_micropython
 def test_fuzz_accepted_mutants_on_micropython(monkeypatch):
     """A few dozen seeded TFLite mutants; each accepted one also runs on MicroPython pure and
     viper with a guard after the arena (make fuzz: FUZZ_MICROPYTHON=1 for thousands)."""

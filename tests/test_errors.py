@@ -3,7 +3,6 @@ models, and the runtime on wrong input sizes, stale baked modules and missing mo
 from __future__ import annotations
 
 import array
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from harness import bake_model, load_cpython, shared
 from tflite_writer import ModelWriter, add_quant_weights
 from upyflow_tools.cli import main
 from upyflow_tools.lower import supported_ops
+from upyflow_tools.runner import load_module
 
 HELLO = "models/hello_world_int8.tflite"
 
@@ -342,9 +342,7 @@ def test_tensor_name_with_newline_bakes_importable_module(tmp_path):
     y = w.tensor([1, 4], "float32", name="out\x00")
     w.op("DEQUANTIZE", [x], [y])
     mdir, name, _ = bake_model(w.build([x], [y]), tmp_path)
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     assert not hasattr(mod, "INJECTED")
 
 
@@ -402,9 +400,7 @@ def test_quantize_input_wrong_count(int8_model):
 
 def _import_baked(tmp_path, model: bytes):
     mdir, name, _ = bake_model(model, tmp_path)
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return mod
 
 

@@ -8,13 +8,11 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
-from harness import ROOT, run_tflm, shared
-from test_shared_models import bmp_input
-from upyflow_tools.unixport import micropython_exe
+from harness import ROOT, bmp_input, needs_micropython, person_frame, run_tflm, shared
 
-pytestmark = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+
+pytestmark = needs_micropython
 # One result line: NAME [board scores] label N us [TFLM scores] label verdict
 ROW = re.compile(r"^(\S+)\s+\[([-\d, ]+)\]\s+(\w+)\s+\d+ us\s+\[([-\d, ]+)\]\s+(\w+)\s+(identical|DIFFERENT)$")
 
@@ -51,12 +49,11 @@ def test_person_detection_example_on_virtual_board(tmp_path):
 def test_person_detection_from_camera_frames_on_virtual_board(tmp_path):
     """--frames: each BMP sent as a raw 160x120 RGB565 frame, prepared on the board by
     upyflow.image; the scores must be TFLM's for the same steps done here in numpy."""
-    from test_image import person_frame
     from upyflow_tools import frames
     model = shared("models/person_detect.tflite").read_bytes()
     rows = run_example("person_detection/classify.py", tmp_path, "--frames")
     assert sorted(rows) == ["no_person.rgb565be", "person.rgb565be"]
-    for name, (board, label, shown_tflm, _) in rows.items():
+    for name, (board, _label, shown_tflm, _) in rows.items():
         x = frames.to_input(person_frame(name.split(".")[0] + ".bmp"), "rgb565be", 160, 120, 96, 96, 1,
                             "i8", crop=(20, 0, 120, 120), resize="nearest", normalise="direct")
         want = [int(v) for v in run_tflm(model, [np.frombuffer(x, np.int8).reshape(1, 96, 96, 1)])[0].ravel()]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness import ROOT, assert_bit_exact, bake_model, load_cpython, run_tflm, shared
+from harness import ROOT, assert_bit_exact, bake_model, load_cpython, needs_micropython, run_tflm, shared
 from upyflow_tools.cli import main
 from upyflow_tools.unixport import micropython_exe, run_batch
 
@@ -45,7 +45,7 @@ def test_sine_float_helpers_track_sin(tmp_path):
         assert abs(y - math.sin(x)) < 0.1
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 def test_sine_on_micropython(tmp_path):
     mdir, name, _ = bake_model(SINE / "sine_int8.tflite", tmp_path, mpy=True)
     data = (SINE / "sine_int8.tflite").read_bytes()
@@ -92,7 +92,7 @@ def test_cli_profile_lists_every_op_slowest_first(capsys):
     path = shared("models/micro_speech_quantized.tflite")
     assert main(["profile", str(path), "--tier", "pure", "--reps", "1"]) == 0
     out = capsys.readouterr().out
-    rows = [l.split() for l in out.splitlines()[3:] if l.strip()]
+    rows = [ln.split() for ln in out.splitlines()[3:] if ln.strip()]
     assert sorted(r[1] for r in rows) == ["depthwise_conv2d_s8", "fully_connected_s8", "softmax_s8"]
     times = [float(r[4]) for r in rows]
     assert times == sorted(times, reverse=True)
@@ -140,7 +140,7 @@ def test_struct_views_for_ports_without_uctypes_or_cast(model, tmp_path, monkeyp
         assert_bit_exact(path.read_bytes(), m, [x])
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 def test_micropython_set_input_errors_and_arrays(tmp_path):
     """On MicroPython too: array.array input is taken by its bytes, a wrong length is one clear line."""
     mdir, name, _ = bake_model(SINE / "sine_float.tflite", tmp_path, name="sinef")
@@ -162,7 +162,7 @@ def test_cli_inspect_lists_the_operator_table(capsys):
     assert capsys.readouterr().out.strip() == supported_table()
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 def test_cli_run_prints_the_boards_output(tmp_path, capfd):
     from upyflow_tools.vboard import VirtualBoard
     script = tmp_path / "hello.py"

@@ -1,6 +1,6 @@
 """Real models made by other projects (../shared/models/external) bake and give TFLM's bytes.
 (All 13 bake: the microWakeWord streaming models are tested in test_variables.py, the float
-LSTM in test_lstm_float.py, the float audio front end in test_signal.py.)"""
+LSTM in test_lstm.py, the float audio front end in test_signal.py.)"""
 from __future__ import annotations
 
 import numpy as np

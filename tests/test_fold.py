@@ -6,13 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import upyflow
 from harness import assert_bit_exact, bake_model, load_cpython, random_input, run_tflm, run_upyflow
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
 from upyflow_tools.bake import compile_model
 
-TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 
 
 def _flatten_by_shape() -> bytes:
@@ -88,7 +86,6 @@ MODELS = {"flatten_by_shape": _flatten_by_shape, "fill_gather_cast": _fill_gathe
           "int8_concat_const": _int8_concat_const}
 
 
-@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("model", list(MODELS))
 def test_folded_model_matches_tflm(model, tier, tmp_path):
     data = MODELS[model]()
@@ -117,7 +114,6 @@ def _fp16_add(weights_dtype: str) -> bytes:
     return w.build([x], [out])
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_fp16_constant_dequantize_folds(tier, tmp_path):
     mdir, name, result = bake_model(_fp16_add("float16"), tmp_path)
     assert "folded at bake time: DEQUANTIZE" in result.graph.notes

@@ -8,7 +8,6 @@ parameters, tensors beyond 32 bits, kernel parameter ranges, and the ONNX reader
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 
@@ -22,6 +21,7 @@ from upyflow_tools.bake import compile_model
 from upyflow_tools.emit import module_source
 from upyflow_tools.ir import Op
 from upyflow_tools.lower.core import Call
+from upyflow_tools.runner import load_module
 
 SEED = 20261202
 
@@ -89,9 +89,7 @@ def run_both(data: bytes, tmp_path, inputs: list[bytes]) -> dict:
     result = compile_model("m.tflite", "m", data=data)
     path = tmp_path / "m.py"
     path.write_text(module_source(result.baked, "m"))
-    spec = importlib.util.spec_from_file_location("m", str(path))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(str(path))
     outs = {}
     for tier in ("pure", "native"):
         if tier == "native" and not dispatch.available("native"):

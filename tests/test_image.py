@@ -65,7 +65,6 @@ class FakeModel:
         return memoryview(self.buf)
 
 
-@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "g%d-%s-c%d-%s-q%d" % c)
 def test_image_cpython(case, tier):
     g, fmt, ch, resize, qi = case
@@ -168,35 +167,23 @@ def run_micropython(tier: str, tmp_path, extra=()) -> None:
                                     "tier": tier})
     proc = subprocess.run([exe, "-X", "heapsize=4M", str(script)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = [l.split() for l in proc.stdout.splitlines() if l.startswith("OUT")]
+    lines = [ln.split() for ln in proc.stdout.splitlines() if ln.startswith("OUT")]
     assert len(lines) == len(CASES)
     for case, (_, got_tier, hexout) in zip(CASES, lines):
         assert got_tier == tier
         assert bytes.fromhex(hexout) == expected(case), case
 
 
-@pytest.mark.parametrize("tier", ["pure", "viper"])
-def test_image_micropython(tier, tmp_path):
-    run_micropython(tier, tmp_path)
-
-
-def test_image_natmod(natmod_dir, tmp_path):
-    run_micropython("native", tmp_path, [natmod_dir])
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_image_micropython(mpy_tier, tmp_path):
+    run_micropython(mpy_tier.tier, tmp_path, mpy_tier.extra_paths)
 
 
 # --- person_detect from a raw camera frame ---
-def person_frame(name: str) -> bytes:
-    """160x120 RGB565 (high byte first) frame made from a test BMP: gray p = input byte ^ 0x80
-    (TFLM's camera convention, input = p - 128), nearest-scaled to 120x120 and tinted."""
-    from test_shared_models import bmp_input
-    gray = bmp_input(name).reshape(96, 96).view(np.uint8) ^ 0x80
-    return frames.frame_from_gray(gray, 160, 120, "rgb565be")
-
-
 @pytest.mark.parametrize("resize,tier", [("nearest", "pure")] + [(r, "native") for r in ("nearest", "bilinear")
                                                                    if "native" in TIERS])
 def test_person_detect_from_frame(resize, tier, tmp_path):
-    from harness import bake_model, load_cpython, run_tflm, shared
+    from harness import bake_model, load_cpython, person_frame, run_tflm, shared
     model = shared("models/person_detect.tflite")
     m = load_cpython(*bake_model(model, tmp_path)[:2], tier)
     for name, label in (("person.bmp", 1), ("no_person.bmp", 0)):

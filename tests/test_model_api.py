@@ -25,7 +25,6 @@ def _speech(tmp_path, tier=None):
     return path, load_cpython(str(tmp_path), "speech", tier)
 
 
-@pytest.mark.parametrize("tier", ["pure", "native"])
 def test_typed_output_top_k_and_labels(tmp_path, tier, capsys):
     path, m = _speech(tmp_path, tier)
     assert m.labels == tuple(SPEECH_LABELS)
@@ -79,9 +78,9 @@ def test_labels_must_match_the_output(tmp_path, capsys):
     assert "labels" in capsys.readouterr().err and "has 2 lines; output 0 (1x1) has 1 classes"
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
-@pytest.mark.parametrize("tier", ["viper", "pure"])
-def test_same_api_under_micropython(tmp_path, tier):
+@pytest.mark.parametrize("mpy_tier", ["viper", "pure"], indirect=True)
+def test_same_api_under_micropython(tmp_path, mpy_tier):
+    tier = mpy_tier.tier
     path, _ = _speech(tmp_path)
     feats = np.fromfile(shared("testdata/micro_speech_features_yes.bin"), np.int8)
     (tmp_path / "yes.bin").write_bytes(feats.tobytes())
@@ -105,9 +104,9 @@ def test_same_api_under_micropython(tmp_path, tier):
         "        print('ERR', type(e).__name__, e)\n")
     out = subprocess.run([micropython_exe(), "-X", "heapsize=190K", str(script)], capture_output=True,
                          text=True, timeout=300).stdout
-    lines = {l.split()[0]: l for l in out.splitlines() if l.split()}
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.split()}
     assert lines["OUT"].split()[1:] == [str(int(v)) for v in want] + ["array"], out
     assert lines["TOP"].split()[1:] == [str(int(want.argmax())), str(int(want.max())), "yes"]
     assert "speech" in lines["REPR"] and tier in lines["REPR"] and "i8 1x1960" in lines["REPR"]
-    errs = [l for l in out.splitlines() if l.startswith("ERR")]
+    errs = [ln for ln in out.splitlines() if ln.startswith("ERR")]
     assert "ValueError" in errs[0] and "has 1 output" in errs[0] and "TypeError" in errs[1]

@@ -20,8 +20,9 @@ import pytest
 
 import upyflow
 
-from harness import bake_model, load_cpython, random_input, run_tflm, run_upyflow, shared
+from harness import bake_model, bmp_input, load_cpython, random_input, run_tflm, run_upyflow, shared
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
+from upyflow_tools.runner import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 NATMOD_SRC = ROOT / "native_modules" / "micropython"
@@ -34,13 +35,6 @@ except ImportError as e:
     NO_NATIVE = ("the upyflow_native C extension is not built (%s); "
                  "`pip install -e .` builds it when a C compiler is available" % e)
 needs_native = pytest.mark.skipif(NO_NATIVE is not None, reason=NO_NATIVE or "")
-
-
-def bmp_input(name: str) -> np.ndarray:
-    """96x96 8-bit BMP rows (stored bottom-up) as the top-down int8 model input."""
-    raw = shared("testdata/" + name).read_bytes()
-    pixels = np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
-    return pixels.view(np.int8).reshape(1, 96, 96, 1)
 
 
 def seeded(dtype: str, shape, count: int, seed: int = 4321) -> list[np.ndarray]:
@@ -118,10 +112,7 @@ def _traced_growth(fn) -> tuple[int, int]:
 
 
 def _module(mdir: str, name: str):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return mod
 
 
@@ -157,46 +148,15 @@ def test_no_python_allocation_in_kernel_calls(baked):
 @needs_native
 def test_native_has_every_pure_kernel():
     from upyflow.kernels_pure import FAMILIES as PURE_FAMILIES
-    from upyflow.kernels_pure import conv, conv16, fc, pool, quantize, softmax, transpose_conv
+    from upyflow.kernels_pure import conv, fc, layout, pool, quantize, softmax, transpose_conv
     pure = set()
-    for mod in (fc, conv, pool, softmax, quantize, conv16, transpose_conv):
+    for mod in (fc, conv, transpose_conv, pool, softmax, quantize, layout):
         pure.update(mod.KERNELS)
+    pure.discard("avg_pool2d_s8_ort")   # onnxruntime's average pool has no C kernel
     # these families are all native; every native kernel has a pure twin
     assert pure <= set(upyflow_native.KERNELS) <= set(PURE_FAMILIES)
     for name in upyflow_native.KERNELS:
         assert callable(getattr(upyflow_native, name))
-
-
-def _ops_cases():
-    """A spread of tests/test_ops.py's generated operator cases: (test function, case)."""
-    try:
-        import test_ops as ops
-        spread = [(ops.test_fully_connected, ops.FC_CASES[::5]), (ops.test_conv2d, ops.CONV_CASES[::3]),
-                  (ops.test_depthwise_conv2d, ops.DW_CASES[::3]), (ops.test_pool2d, ops.POOL_CASES[::3]),
-                  (ops.test_softmax, ops.SOFTMAX_CASES[::2]), (ops.test_quantize, ops.QUANT_CASES),
-                  (ops.test_dequantize, ops.DEQUANT_CASES)]
-    except (ImportError, AttributeError) as e:
-        return [pytest.param(None, None, marks=pytest.mark.skip(
-            reason="tests/test_ops.py's case generators are not importable: %s" % e))]
-    return [pytest.param(fn, case, id="%s-%d" % (fn.__name__[5:], k))
-            for fn, cases in spread for k, case in enumerate(cases)]
-
-
-@needs_native
-@pytest.mark.parametrize("test_fn,case", _ops_cases())
-def test_ops_on_native_tier(test_fn, case, tmp_path, monkeypatch):
-    """test_ops.py's own model, inputs and TFLM comparison, with the native tier forced."""
-    import test_ops
-
-    tiers = []
-
-    def load_native(mdir, name):
-        m = load_cpython(mdir, name, "native")
-        tiers.append(m.tier)
-        return m
-    monkeypatch.setattr(test_ops, "load_cpython", load_native)
-    test_fn(case, tmp_path)
-    assert tiers == ["native"]
 
 
 def _pure_fn(name):
@@ -316,7 +276,7 @@ def test_natmod_invoke_allocates_nothing(natmod_dir, baked, model, tmp_path):
     proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    line = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("ALLOC ")][-1].split()
     assert line[1] == "native"
     assert line[2] == line[3], "gc.mem_alloc() grew over 100 invokes: %s -> %s" % (line[2], line[3])
 

@@ -8,14 +8,13 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-from harness import ROOT, bake_model
+from harness import ROOT, bake_model, needs_micropython
 from upyflow_tools import deploy as dp
 from upyflow_tools.cli import main
-from upyflow_tools.unixport import micropython_exe
+
 
 # by path, not through sys.path: native_modules/micropython would shadow `import micropython`
 _spec = importlib.util.spec_from_file_location("build_natmods", ROOT / "native_modules" / "build_natmods.py")
@@ -127,7 +126,7 @@ def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_
     plan = dp.deploy(mdir, "PORT", log=log.append)
     assert plan.arch == board and plan.native
     assert fake.put_files["/lib/upyflow_native.mpy"][0] == str(NATMODS / natmod / "upyflow_native.mpy")
-    viper = fake.put_files["/lib/upyflow/kernels_viper.mpy"][1]
+    viper = fake.put_files["/lib/upyflow/kernels_viper/conv.mpy"][1]
     assert dp.ARCHS[(viper[2] >> 2) & 0x0F] == board   # the runtime's viper code, for the board's arch
     assert any("native module" in line for line in log)
 
@@ -148,7 +147,7 @@ def test_mip_package_per_arch_lists_runtime_and_natmod():
     for arch in MANIFEST["archs"]:
         urls = json.loads((ROOT / ("package-%s.json" % arch)).read_text())["urls"]
         assert sorted(d for d, _ in urls) == sorted(runtime + ["upyflow_native.mpy"])
-        for dest, src in urls:
+        for _dest, src in urls:
             assert (ROOT / src).is_file() and "\\" not in src
         assert dict(urls)["upyflow_native.mpy"] == "host_tools/upyflow_tools/natmods/%s/upyflow_native.mpy" % arch
 
@@ -166,7 +165,7 @@ def test_mip_packages_are_regenerated_identically(tmp_path, monkeypatch):
         assert (ROOT / name).read_text() == open(path).read(), "%s is out of date: make package.json" % name
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 def test_mip_install_x64_package_gives_the_native_tier(tmp_path):
     """`mpremote mip install package-x64.json` from a clone, on the virtual board."""
     from upyflow_tools.deploy import _exe
@@ -181,8 +180,8 @@ def test_mip_install_x64_package_gives_the_native_tier(tmp_path):
         assert (tmp_path / "out" / "sine.py").exists()
         import shutil
         shutil.copy(os.path.join(mdir, "sine.py"), b.root)
-        run = subprocess.run([_exe("mpremote"), "connect", b.port, "exec",
-                              "import upyflow\nm = upyflow.load('sine')\nprint('TIER', m.tier, m.predict(bytes([0]))[0])"],
+        script = "import upyflow\nm = upyflow.load('sine')\nprint('TIER', m.tier, m.predict(bytes([0]))[0])"
+        run = subprocess.run([_exe("mpremote"), "connect", b.port, "exec", script],
                              capture_output=True, text=True, timeout=120)
     assert "TIER native" in run.stdout, run.stdout + run.stderr
 
@@ -228,7 +227,7 @@ def test_freeze_manifest_with_micropythons_manifest_tool(tmp_path):
         m.execute(str(manifest))
         targets = [f.target_path for f in m.files()]
         assert "upyflow/model.py" in targets and "sine.py" in targets
-        assert ("upyflow/kernels_viper.py" in targets) == viper
+        assert ("upyflow/kernels_viper/conv.py" in targets) == viper
         assert all(os.path.exists(f.full_path) for f in m.files())
 
 

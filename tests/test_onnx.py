@@ -3,13 +3,11 @@
 onnxruntime is the oracle. Float32 models must agree within rtol 1e-4 / atol 1e-5. QDQ int8
 models (made by onnxruntime.quantization.quantize_static from the float models here) must
 agree within one output quantization step: upyflow rounds as TFLite Micro does (see the
-docstring of upyflow_tools/readers/onnx.py), onnxruntime ties to even. Case parameters come
+docstring of upyflow_tools/readers/onnx/__init__.py), onnxruntime ties to even. Case parameters come
 from one fixed seed and the case id. 4-D (NCHW) inputs and outputs are NHWC on the device;
 in models with 1-D convolutions, 3-D (NCL) ones are NLC.
 """
 from __future__ import annotations
-
-import zlib
 
 import numpy as np
 import pytest
@@ -20,66 +18,20 @@ from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
-import upyflow  # noqa: E402
-from harness import load_cpython, run_upyflow  # noqa: E402
+from harness import CPYTHON_TIERS, load_cpython, needs_micropython, run_upyflow  # noqa: E402
+from onnx_harness import (ACT_NODES, _count, act_node, bake_onnx, bn_inits, case_rng, cnn1d_model,  # noqa: E402
+                          cnn_model, conv_case, device_layout, f32, feeds_for, make, onnx_layout, ort_run, out_steps,
+                          pad_attrs, pool_case, quantize)
 from upyflow_tools import BakeError  # noqa: E402
 from upyflow_tools.bake import bake  # noqa: E402
 from upyflow_tools.readers.onnx import read_onnx  # noqa: E402
-from upyflow_tools.unixport import micropython_exe, run_batch  # noqa: E402
+from upyflow_tools.unixport import run_batch  # noqa: E402
 
-SEED = 0x0EE1
 RTOL, ATOL = 1e-4, 1e-5
-CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
-_count = iter(range(10 ** 6))
-
-
-@pytest.fixture(autouse=True, params=CPYTHON_TIERS)
-def tier(request, monkeypatch):
-    monkeypatch.setenv("UPYFLOW_TIER", request.param)
-    return request.param
-
-
-def case_rng(case_id: str) -> np.random.Generator:
-    return np.random.default_rng([SEED, zlib.crc32(case_id.encode())])
+pytestmark = pytest.mark.usefixtures("tier")   # every test on each CPython kernel tier
 
 
 # --- building and running models ----------------------------------------------------------
-def make(nodes, inputs: dict, outputs: list[str], inits: dict | None = None, opset: int = 17) -> bytes:
-    """An ONNX model: float32 inputs {name: shape}, outputs by name (shapes left to the runtime)."""
-    graph = oh.make_graph(
-        nodes, "g", [oh.make_tensor_value_info(n, TP.FLOAT, s) for n, s in inputs.items()],
-        [oh.make_tensor_value_info(n, TP.FLOAT, None) for n in outputs],
-        [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()])
-    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)], ir_version=8).SerializeToString()
-
-
-def ort_run(data: bytes, feeds: dict) -> list[np.ndarray]:
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"]).run(None, feeds)
-
-
-def bake_onnx(data: bytes, tmp_path):
-    name = "onnx%d" % next(_count)
-    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
-    return str(tmp_path), name, result
-
-
-def device_layout(x: np.ndarray, nlc: bool = False) -> np.ndarray:
-    """NCHW inputs are NHWC on the device; NCL inputs NLC in models with 1-D convolutions (nlc)."""
-    if x.ndim == 4:
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    return np.ascontiguousarray(x.transpose(0, 2, 1)) if x.ndim == 3 and nlc else x
-
-
-def onnx_layout(y: np.ndarray, want_shape, nlc: bool = False) -> np.ndarray:
-    """Rank-4 outputs are NHWC on the device (none of these models ends in a Transpose); rank-3
-    outputs NLC when nlc."""
-    if len(want_shape) == 4:
-        return y.transpose(0, 3, 1, 2)
-    return y.transpose(0, 2, 1) if len(want_shape) == 3 and nlc else y.reshape(want_shape)
-
-
 def check_float(data: bytes, tmp_path, feeds_list: list[dict], rtol=RTOL, atol=ATOL, nlc: bool = False):
     mdir, name, result = bake_onnx(data, tmp_path)
     module = load_cpython(mdir, name)
@@ -91,70 +43,11 @@ def check_float(data: bytes, tmp_path, feeds_list: list[dict], rtol=RTOL, atol=A
     return result
 
 
-def feeds_for(rng, inputs: dict, n: int = 2, lo: float = -2.0, hi: float = 2.0) -> list[dict]:
-    return [{k: rng.uniform(lo, hi, size=s).astype(np.float32) for k, s in inputs.items()} for _ in range(n)]
-
-
 def kinds(result) -> list[str]:
     return [op.kind for op in result.graph.ops]
 
 
-def f32(rng, *shape, sd: float = 0.5) -> np.ndarray:
-    return rng.normal(0, sd, size=shape).astype(np.float32)
-
-
 # --- convolution --------------------------------------------------------------------------
-ACT_NODES = ["none", "relu", "relu6", "relu_n1", "clip"]
-
-
-def act_node(act: str, src: str, dst: str, inits: dict) -> list:
-    if act == "relu":
-        return [oh.make_node("Relu", [src], [dst])]
-    bounds = {"relu6": (0.0, 6.0), "relu_n1": (-1.0, 1.0), "clip": (-0.3, 0.7)}[act]
-    inits[dst + "_lo"] = np.array(bounds[0], np.float32)
-    inits[dst + "_hi"] = np.array(bounds[1], np.float32)
-    return [oh.make_node("Clip", [src, dst + "_lo", dst + "_hi"], [dst])]
-
-
-def pad_attrs(rng, k, s, d):
-    mode = rng.choice(["none", "sym", "asym", "SAME_UPPER", "SAME_LOWER", "VALID"])
-    if mode == "none":
-        return {}
-    if mode == "sym":
-        p = [int(((kk - 1) * dd) // 2) for kk, dd in zip(k, d)]
-        return {"pads": p + p}
-    if mode == "asym":
-        return {"pads": [int(v) for v in rng.integers(0, 3, size=2 * len(k))]}
-    return {"auto_pad": str(mode)}
-
-
-def conv_case(case: str, depthwise: bool):
-    rng = case_rng(case)
-    cin = int(rng.integers(2 if depthwise else 1, 5))
-    cout = cin * int(rng.integers(1, 3)) if depthwise else int(rng.integers(1, 7))
-    k = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
-    s = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
-    d = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
-    pads = pad_attrs(rng, k, s, d)
-    if str(pads.get("auto_pad", "")).startswith("SAME"):
-        d = [1, 1]   # onnxruntime has no dilated SAME convolution
-    hw = [int(rng.integers((kk - 1) * dd + 1, 10)) for kk, dd in zip(k, d)]
-    attrs = dict(kernel_shape=k, strides=s, dilations=d, **pads)
-    if depthwise:
-        attrs["group"] = cin
-    inits = {"w": f32(rng, cout, 1 if depthwise else cin, *k)}
-    ins = ["x", "w"]
-    if rng.random() < 0.7:
-        inits["b"] = f32(rng, cout)
-        ins.append("b")
-    act = str(rng.choice(ACT_NODES))
-    nodes = [oh.make_node("Conv", ins, ["c" if act != "none" else "y"], **attrs)]
-    if act != "none":
-        nodes += act_node(act, "c", "y", inits)
-    shape = [1, cin] + hw
-    return make(nodes, {"x": shape}, ["y"], inits), {"x": shape}, rng
-
-
 @pytest.mark.parametrize("case", ["conv%d" % i for i in range(40)])
 def test_conv(case, tmp_path):
     data, inputs, rng = conv_case(case, False)
@@ -287,26 +180,6 @@ def test_pool1d(op, n, tmp_path):
     assert "TRANSPOSE" not in kinds(result)
 
 
-def cnn1d_model(rng) -> tuple[bytes, dict]:
-    """Conv1d -> BN -> Relu -> MaxPool1d -> grouped Conv1d -> Relu6 -> depthwise Conv1d -> GlobalAveragePool
-    -> Flatten -> Gemm, and the depthwise output as a second (rank-3) output."""
-    inits = {"w1": f32(rng, 8, 3, 3), "b1": f32(rng, 8, sd=0.1), **bn_inits(rng, 8, "bn"),
-             "w2": f32(rng, 8, 4, 3), "b2": f32(rng, 8, sd=0.1), "wd": f32(rng, 16, 1, 3), "bd": f32(rng, 16, sd=0.1),
-             "wf": f32(rng, 4, 16, sd=0.3), "bf": f32(rng, 4, sd=0.1),
-             "lo": np.array(0, np.float32), "hi": np.array(6, np.float32)}
-    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1]),
-             oh.make_node("BatchNormalization", ["c1", "bng", "bnb", "bnm", "bnv"], ["n1"]),
-             oh.make_node("Relu", ["n1"], ["r1"]),
-             oh.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2], strides=[2]),
-             oh.make_node("Conv", ["p1", "w2", "b2"], ["c2"], group=2, pads=[1, 1], dilations=[1]),
-             oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
-             oh.make_node("Conv", ["r2", "wd", "bd"], ["seq"], group=8, strides=[2], pads=[1, 1]),
-             oh.make_node("GlobalAveragePool", ["seq"], ["gp"]),
-             oh.make_node("Flatten", ["gp"], ["f"]),
-             oh.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1)]
-    return make(nodes, {"x": ["N", 3, 24]}, ["y", "seq"], inits), {"x": [1, 3, 24]}
-
-
 def test_cnn1d_runs_no_transpose(tmp_path):
     rng = case_rng("cnn1d")
     data, inputs = cnn1d_model(rng)
@@ -337,11 +210,6 @@ def test_conv1d_on_rank3_input_of_2d_model_keeps_ncl(tmp_path):
 
 
 # --- batch normalization -----------------------------------------------------------------------
-def bn_inits(rng, c: int, p: str) -> dict:
-    return {p + "g": rng.uniform(0.5, 1.5, c).astype(np.float32), p + "b": f32(rng, c),
-            p + "m": f32(rng, c), p + "v": rng.uniform(0.5, 1.5, c).astype(np.float32)}
-
-
 def test_batchnorm_folds_into_conv(tmp_path):
     rng = case_rng("bnfold")
     inits = {"w": f32(rng, 5, 3, 3, 3), **bn_inits(rng, 5, "bn")}
@@ -360,35 +228,6 @@ def test_batchnorm_standalone(tmp_path):
 
 
 # --- pools --------------------------------------------------------------------------------------
-def pool_case(case: str, op: str):
-    rng = case_rng(case)
-    c = int(rng.integers(1, 5))
-    k = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
-    s = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
-    hw = [int(rng.integers(kk, 9)) for kk in k]
-    attrs = dict(kernel_shape=k, strides=s)
-    mode = rng.choice(["none", "same", "pads", "ceil"])
-    if mode == "same":
-        attrs["auto_pad"] = str(rng.choice(["SAME_UPPER", "SAME_LOWER"]))
-        attrs["strides"] = [min(ss, kk) for ss, kk in zip(s, k)]   # onnxruntime: kernel >= stride
-    elif mode == "pads":
-        attrs["pads"] = [int(rng.integers(0, kk)) for kk in k] * 2
-    elif mode == "ceil":
-        attrs["ceil_mode"] = 1
-    if op == "AveragePool":
-        include = int(rng.integers(0, 2))
-        if mode == "pads" and not include and sum(attrs["pads"]):
-            include = 1   # count_include_pad=0 with pads TFLite's SAME cannot make is rejected (tested below)
-        if mode == "ceil":   # windows running past the end are rejected (tested below)
-            attrs["kernel_shape"] = attrs["strides"] = k
-            attrs["count_include_pad"] = include
-            shape = [1, c] + [kk * int(rng.integers(1, 4)) for kk in k]
-            return make([oh.make_node(op, ["x"], ["y"], **attrs)], {"x": shape}, ["y"]), {"x": shape}, rng
-        attrs["count_include_pad"] = include
-    shape = [1, c] + hw
-    return make([oh.make_node(op, ["x"], ["y"], **attrs)], {"x": shape}, ["y"]), {"x": shape}, rng
-
-
 @pytest.mark.parametrize("case", ["maxpool%d" % i for i in range(20)])
 def test_maxpool(case, tmp_path):
     data, inputs, rng = pool_case(case, "MaxPool")
@@ -461,26 +300,6 @@ def test_matmul_of_two_computed_tensors_is_rejected():
 
 
 # --- a small CNN: the layout folding -----------------------------------------------------------------
-def cnn_model(rng, flatten: str = "Flatten") -> tuple[bytes, dict]:
-    inits = {"w1": f32(rng, 6, 2, 3, 3), "b1": f32(rng, 6, sd=0.1), **bn_inits(rng, 6, "bn"),
-             "wd": f32(rng, 6, 1, 3, 3), "bd": f32(rng, 6, sd=0.1),
-             "w2": f32(rng, 8, 6, 1, 1), "b2": f32(rng, 8, sd=0.1),
-             "wf": f32(rng, 5, 8 * 2 * 2, sd=0.2), "bf": f32(rng, 5, sd=0.1),
-             "shape": np.array([1, -1], np.int64)}
-    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
-             oh.make_node("BatchNormalization", ["c1", "bng", "bnb", "bnm", "bnv"], ["n1"]),
-             oh.make_node("Relu", ["n1"], ["r1"]),
-             oh.make_node("Conv", ["r1", "wd", "bd"], ["c2"], pads=[1, 1, 1, 1], group=6, strides=[2, 2]),
-             oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
-             oh.make_node("Conv", ["r2", "w2", "b2"], ["c3"]),
-             oh.make_node("MaxPool", ["c3"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-             oh.make_node(flatten, ["p", "shape"] if flatten == "Reshape" else ["p"], ["f"]),
-             oh.make_node("Gemm", ["f", "wf", "bf"], ["g"], transB=1),
-             oh.make_node("Softmax", ["g"], ["y"])]
-    inits["lo"], inits["hi"] = np.array(0, np.float32), np.array(6, np.float32)
-    return make(nodes, {"x": ["N", 2, 8, 8]}, ["y"], inits), {"x": [1, 2, 8, 8]}
-
-
 @pytest.mark.parametrize("flatten", ["Flatten", "Reshape"])
 def test_cnn_runs_no_transpose(flatten, tmp_path):
     """NCHW flatten order is fixed by permuting the Gemm weights at bake time, not at run time."""
@@ -558,7 +377,8 @@ def test_binary_broadcast(op, bshape, tmp_path):
     check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 2, 4]}))
 
 
-@pytest.mark.parametrize("shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0), ([3, 4, 2], -1)])
+@pytest.mark.parametrize("shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0),
+                                        ([3, 4, 2], -1)])
 def test_concat(shape, axis, tmp_path):
     rng = case_rng("concat%s%d" % (shape, axis))
     other = list(shape)
@@ -638,7 +458,8 @@ def test_dynamic_shape():
 
 
 def test_float64_input_rejected():
-    graph = oh.make_graph([oh.make_node("Relu", ["x"], ["y"])], "g", [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
+    graph = oh.make_graph([oh.make_node("Relu", ["x"], ["y"])], "g",
+                          [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
                           [oh.make_tensor_value_info("y", TP.DOUBLE, [1, 4])])
     data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]).SerializeToString()
     with pytest.raises(BakeError, match="graph input 'x' has type float64, which upyflow does not support"):
@@ -651,43 +472,6 @@ def test_not_onnx():
 
 
 # --- QDQ int8 models ----------------------------------------------------------------------------------
-def quantize(data: bytes, inputs: dict, tmp_path, per_channel: bool, seed: str, preprocess: bool = False) -> bytes:
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
-    rng = case_rng("calib" + seed)
-    src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
-    src.write_bytes(data)
-    if preprocess:   # folds BatchNormalization into Conv, as the quantization docs advise
-        from onnxruntime.quantization.shape_inference import quant_pre_process
-        pre = tmp_path / "pre.onnx"
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        src = pre
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.it = iter([{k: rng.uniform(-2, 2, size=s).astype(np.float32) for k, s in inputs.items()}
-                            for _ in range(16)])
-
-        def get_next(self):
-            return next(self.it, None)
-
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
-                    weight_type=QuantType.QInt8, per_channel=per_channel)
-    return dst.read_bytes()
-
-
-def out_steps(qdata: bytes) -> list[float]:
-    """The scale of the DequantizeLinear that makes each graph output: one int8 step."""
-    m = onnx.load_from_string(qdata)
-    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    steps = []
-    for o in m.graph.output:
-        node = [n for n in m.graph.node if o.name in n.output][0]
-        assert node.op_type == "DequantizeLinear"
-        steps.append(float(inits[node.input[1]]))
-    return steps
-
-
 def check_qdq(qdata: bytes, tmp_path, feeds_list: list[dict], max_steps: float = 1.0, within_one: float = 1.0,
               nlc: bool = False):
     """upyflow vs onnxruntime in output steps: at most max_steps anywhere, and at most one step
@@ -897,7 +681,8 @@ def test_qdq_gemm(case, tmp_path):
     qdq_single(case, tmp_path, data, {"x": [1, k]}, bool(rng.integers(0, 2)), "FULLY_CONNECTED")
 
 
-@pytest.mark.parametrize("op,kind,pads", [("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]), ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
+@pytest.mark.parametrize("op,kind,pads", [("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]),
+                                          ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
                                           ("AveragePool", "AVERAGE_POOL_2D", [0, 0, 0, 0]),
                                           ("AveragePool", "AVERAGE_POOL_2D", [1, 1, 1, 1])])
 def test_qdq_pool(op, kind, pads, tmp_path):
@@ -979,7 +764,7 @@ def test_uint8_quantization_is_rejected(tmp_path):
 
 
 # --- MicroPython --------------------------------------------------------------------------------------
-@pytest.mark.skipif(micropython_exe() is None, reason="the MicroPython unix port is not installed")
+@needs_micropython
 @pytest.mark.parametrize("model", ["cnn", "cnn1d"])
 @pytest.mark.parametrize("quant", [False, True])
 def test_micropython_unix_port(quant, model, tier, tmp_path):

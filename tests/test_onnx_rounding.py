@@ -13,23 +13,18 @@ import numpy as np
 import pytest
 
 pytest.importorskip("onnxruntime")
-import test_onnx as T  # noqa: E402
-import upyflow  # noqa: E402
-from harness import load_cpython, run_upyflow  # noqa: E402
+import onnx_harness as T  # noqa: E402
+from harness import CPYTHON_TIERS, load_cpython, needs_micropython, run_upyflow  # noqa: E402
 from upyflow_tools import BakeError  # noqa: E402
 from upyflow_tools.bake import bake, compile_model  # noqa: E402
-from upyflow_tools.unixport import micropython_exe, run_batch  # noqa: E402
+from upyflow_tools.unixport import run_batch  # noqa: E402
 
 oh = T.oh
-CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 ORT_KERNELS = {"conv2d_s8_ort", "depthwise_conv2d_s8_ort", "fully_connected_s8_ort"}
 ALL_ORT_KERNELS = ORT_KERNELS | {"binary_s8_ort", "avg_pool2d_s8_ort", "mean_s8_ort"}
 
 
-@pytest.fixture(autouse=True, params=CPYTHON_TIERS)
-def tier(request, monkeypatch):
-    monkeypatch.setenv("UPYFLOW_TIER", request.param)
-    return request.param
+pytestmark = pytest.mark.usefixtures("tier")   # every test on each CPython kernel tier
 
 
 def steps_vs_ort(qdata: bytes, tmp_path, feeds_list, nlc: bool = False, rounding=None):
@@ -216,7 +211,7 @@ def test_single_ops_equal_onnxruntime(case, tmp_path):
 
 
 # --- MicroPython ------------------------------------------------------------------------------
-@pytest.mark.skipif(micropython_exe() is None, reason="the MicroPython unix port is not installed")
+@needs_micropython
 def test_micropython_unix_port(tier, tmp_path):
     """The pure kernels' float32 emulation on MicroPython (double floats) gives CPython's bytes."""
     if tier != CPYTHON_TIERS[0]:

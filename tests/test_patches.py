@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 import upyflow
-from harness import assert_bit_exact, bake_model, load_cpython, random_input, run_tflm, run_upyflow, shared
+from harness import (assert_bit_exact, bake_model, bmp_input, load_cpython, needs_micropython, random_input, run_tflm,
+                     run_upyflow, shared)
 from tflite_writer import ModelWriter, add_quant_weights
 from upyflow_tools.bake import bake, compile_model
 from upyflow_tools.patches import Stage
-from upyflow_tools.unixport import micropython_exe, run_batch
+from upyflow_tools.unixport import run_batch
 
 TIERS = ["pure", "native"]
 
@@ -132,9 +133,7 @@ def test_the_bake_cuts_person_detects_arena_below_tflms(tmp_path):
     assert max(b.offset + b.size for b in banded.buffers) <= banded.arena_size
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_person_detect_banded_is_bit_exact_on_images(tier, tmp_path):
-    from test_shared_models import bmp_input
     path = shared("models/person_detect.tflite")
     mdir, name, result = bake_model(path, tmp_path)
     assert result.stages
@@ -143,7 +142,7 @@ def test_person_detect_banded_is_bit_exact_on_images(tier, tmp_path):
         assert_bit_exact(path.read_bytes(), m, [bmp_input(img)])
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 def test_banded_chain_under_micropython(tmp_path):
     model, layers = random_chain(7)
     mdir, name = _bake(model, tmp_path, [Stage(0, layers, 2)], "mp_chain")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import upyflow
 from harness import assert_bit_exact, bake_model, load_cpython, random_input
 from tflite_writer import ModelWriter
 
-TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 # (input h, w, c) -> (output h, w): up, down, mixed and non-integer ratios, 1-pixel edges
 SIZES = [((3, 4, 2), (6, 8)), ((5, 7, 3), (8, 3)), ((6, 6, 1), (4, 9)), ((1, 5, 2), (3, 1)),
          ((4, 3, 5), (4, 3))]
@@ -32,7 +30,6 @@ CASES = [(op, dt, s, m) for op, dts in (("RESIZE_NEAREST_NEIGHBOR", ("int8", "fl
          for dt in dts for s in range(len(SIZES)) for m in range(len(MODES))]
 
 
-@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("op,dtype,size,mode", CASES)
 def test_resize_matches_tflm(op, dtype, size, mode, tier, tmp_path):
     (in_shape, out_hw), (align, half) = SIZES[size], MODES[mode]
@@ -69,15 +66,9 @@ def _micropython_run(tmp_path, tier: str, extra_paths=None):
                 np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.skipif(__import__("upyflow_tools.unixport", fromlist=["x"]).micropython_exe() is None,
-                    reason="MicroPython unix port not installed")
-@pytest.mark.parametrize("tier", ["pure", "viper"])
-def test_resize_micropython(tier, tmp_path):
-    _micropython_run(tmp_path, tier)
-
-
-def test_resize_natmod(natmod_dir, tmp_path):
-    _micropython_run(tmp_path, "native", [natmod_dir])
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_resize_micropython(mpy_tier, tmp_path):
+    _micropython_run(tmp_path, mpy_tier.tier, list(mpy_tier.extra_paths))
 
 
 @pytest.mark.skipif(__import__("upyflow_tools.unixport", fromlist=["x"]).micropython_exe() is None,
@@ -88,7 +79,7 @@ def test_viper_resize_family_loads():
     import subprocess
 
     from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
-    code = ("import sys; sys.path.insert(0, %r); import upyflow.kernels_viper_resize as k; "
+    code = ("import sys; sys.path.insert(0, %r); from upyflow.kernels_viper import resize as k; "
             "print('LOADED', len(k.KERNELS))" % DEVICE_LIB)
     proc = subprocess.run([micropython_exe(), "-c", code], capture_output=True, text=True, timeout=60)
     assert "LOADED 2" in proc.stdout, proc.stdout + proc.stderr

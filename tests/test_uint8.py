@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import upyflow
 from harness import assert_bit_exact, bake_model, load_cpython
 from tflite_writer import ModelWriter
 
-TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 # (input dtype, scale, zero point) -> (output dtype, scale, zero point)
 CASES = {
     "u8_to_i8_shift": (("uint8", 0.02, 128), ("int8", 0.02, 0)),        # the converter's usual pair
@@ -29,7 +27,6 @@ def model(case: str) -> bytes:
     return w.build([x], [y])
 
 
-@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("case", list(CASES))
 def test_every_byte_matches_tflm(case, tier, tmp_path):
     data = model(case)

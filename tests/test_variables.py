@@ -9,13 +9,10 @@ import zlib
 import numpy as np
 import pytest
 
-import upyflow
-from harness import bake_model, load_cpython, random_input, run_upyflow, shared
-from test_viper import exes, run_viper
-from test_viper_sequence import compare, sizes_of, tflm_sequence
+from harness import (assert_matches, bake_model, load_cpython, random_input, run_micropython, run_upyflow, shared,
+                     sizes_of, tflm_sequence)
 
 MODELS = ("mww2_vad", "mww1_okay_nabu")
-TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 STEPS = 12
 
 
@@ -24,7 +21,6 @@ def _sets(m, name: str, steps: int = STEPS):
     return [[random_input(rng, m.input_dtype[0], m.input_shape[0])] for _ in range(steps)]
 
 
-@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("name", MODELS)
 def test_streaming_model_matches_tflm_step_by_step(name, tier, tmp_path):
     path = shared("models/external/%s.tflite" % name)
@@ -35,11 +31,11 @@ def test_streaming_model_matches_tflm_step_by_step(name, tier, tmp_path):
     sets = _sets(m, name)
     want = tflm_sequence(path.read_bytes(), sets)
     got = [[run_upyflow(m, s)[0].tobytes()] for s in sets]
-    compare(want, got, "%s on %s" % (name, tier))
+    assert_matches(want, got, "%s on %s" % (name, tier), "invoke")
     # reset() restores the initial state: the same stream again gives the same bytes
     m.reset()
     again = [[run_upyflow(m, s)[0].tobytes()] for s in sets]
-    compare(want, again, "%s on %s after reset()" % (name, tier))
+    assert_matches(want, again, "%s on %s after reset()" % (name, tier), "invoke")
 
 
 def test_state_matters():
@@ -66,24 +62,13 @@ def baked_streams(tmp_path_factory):
     return str(outdir), cases
 
 
-def _micropython(baked, exe, tier, extra=()):
-    mdir, cases = baked
-    got, _ = run_viper(exe, mdir, [(n, c[0]) for n, c in cases.items()],
-                       {n: sizes_of(c[1]) for n, c in cases.items()}, heapsize="4M", tier=tier,
-                       extra_paths=tuple(extra))
+@pytest.mark.parametrize("mpy_tier", ["viper", "viper32", "pure", "natmod"], indirect=True)
+def test_streaming_models_micropython(baked_streams, mpy_tier):
+    mdir, cases = baked_streams
+    got, _ = run_micropython(mpy_tier, mdir, [(n, c[0]) for n, c in cases.items()],
+                             {n: sizes_of(c[1]) for n, c in cases.items()}, heapsize="4M")
     for name, (_, want) in cases.items():
-        compare(want, got[name], "%s on MicroPython %s" % (name, tier))
-
-
-@pytest.mark.parametrize("exe", exes())
-@pytest.mark.parametrize("tier", ["viper", "pure"])
-def test_streaming_models_micropython(baked_streams, exe, tier):
-    _micropython(baked_streams, exe, tier)
-
-
-def test_streaming_models_natmod(baked_streams, natmod_dir):
-    from upyflow_tools.unixport import micropython_exe
-    _micropython(baked_streams, micropython_exe(), "native", [natmod_dir])
+        assert_matches(want, got[name], "%s on MicroPython %s" % (name, mpy_tier.name), "invoke")
 
 
 def _var_graph(init_value: np.ndarray, init_op: str = "ASSIGN_VARIABLE"):
@@ -143,7 +128,6 @@ def varying_init(tmp_path_factory):
 WANT = [INIT, X[0], INIT, X[0]]
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_varying_initial_value_restored_by_reset(varying_init, tier):
     m = load_cpython(varying_init, "varinit", tier)
     got = [run_upyflow(m, [X[0]])[0], run_upyflow(m, [X[1]])[0]]

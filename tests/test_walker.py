@@ -7,7 +7,6 @@ bit-exact with TFLM, the oracle.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import struct
 import subprocess
@@ -17,29 +16,16 @@ import pytest
 
 import upyflow
 from upyflow.model import TENSOR_RECORD_SIZE
-from harness import bake_model, random_input, run_tflm, run_upyflow
-from tflite_writer import ModelWriter, add_quant_weights
+from harness import bake_model, mlp_int8, random_input, run_tflm, run_upyflow
+from tflite_writer import ModelWriter
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
+from upyflow_tools.runner import load_module
 
 try:
     import upyflow_native
 except ImportError:
     upyflow_native = None
 needs_native = pytest.mark.skipif(upyflow_native is None, reason="the C extension is not built")
-
-
-def _mlp_int8() -> bytes:
-    """x[1,8] -> FC 16 (RELU) -> FC 4: two int8 ops with weights."""
-    w = ModelWriter()
-    rng = np.random.default_rng(7)
-    x = w.tensor([1, 8], "int8", 0.05, 3)
-    w1, b1, *_ = add_quant_weights(w, rng, [16, 8], 0, 0.05)
-    h = w.tensor([1, 16], "int8", 0.1, -5)
-    w2, b2, *_ = add_quant_weights(w, rng, [4, 16], 0, 0.1)
-    y = w.tensor([1, 4], "int8", 0.2, 2)
-    w.op("FULLY_CONNECTED", [x, w1, b1], [h], fused_activation_function="RELU")
-    w.op("FULLY_CONNECTED", [h, w2, b2], [y])
-    return w.build([x], [y])
 
 
 def _mixed_f32() -> bytes:
@@ -61,9 +47,7 @@ def _mixed_f32() -> bytes:
 
 
 def _load_module(mdir, name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(mdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(mdir, name + ".py"))
     return mod
 
 
@@ -83,7 +67,7 @@ def _assert_same(got, want, what):
 # --- bit-exact: streaming, and Python ops between walker runs --------------------------------
 @needs_native
 @pytest.mark.parametrize("weights", ["inline", "file"])
-@pytest.mark.parametrize("build", [_mlp_int8, _mixed_f32])
+@pytest.mark.parametrize("build", [mlp_int8, _mixed_f32])
 def test_walker_matches_tflm(tmp_path, weights, build):
     data = build()
     path = tmp_path / "m.tflite"
@@ -95,8 +79,8 @@ def test_walker_matches_tflm(tmp_path, weights, build):
     assert m.tier == "native"
     # file mode: the walker calls back for a read before each layer, still one call per
     # invoke; the float model: LOGISTIC runs in Python, between walker runs (steps)
-    assert (m._steps is None) == (build is _mlp_int8)
-    assert (m.invoke == m._prog) == (build is _mlp_int8)
+    assert (m._steps is None) == (build is mlp_int8)
+    assert (m.invoke == m._prog) == (build is mlp_int8)
     pure = upyflow.Model(_load_module(mdir, name), "pure")
     for k, x in enumerate(_inputs(data, mod, 8, 11)):
         want = run_tflm(data, [x])[0]
@@ -176,7 +160,7 @@ def _corruptions(mod, index):
 def mlp(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mlp")
     path = tmp / "mlp.tflite"
-    path.write_bytes(_mlp_int8())
+    path.write_bytes(mlp_int8())
     mdir, name, _ = bake_model(path, tmp / "out", name="mlp", mpy=True)
     return mdir, name
 
@@ -260,7 +244,7 @@ def test_malformed_tables_raise_on_natmod(mlp, natmod_dir, tmp_path):
     assert all("op record at byte 0" in l for l in errors), proc.stdout
 
 
-@pytest.mark.parametrize("build", [_mlp_int8, _mixed_f32])
+@pytest.mark.parametrize("build", [mlp_int8, _mixed_f32])
 def test_natmod_streaming_matches_tflm(build, natmod_dir, tmp_path):
     """--weights file on the natmod: Python reads each layer, the walker runs it."""
     data = build()
@@ -308,7 +292,7 @@ print('ALLOC', m.tier, 0 if m._steps is None else len(m._steps), r[0], r[1])
 """
 
 
-@pytest.mark.parametrize("build", [_mlp_int8, _mixed_f32])
+@pytest.mark.parametrize("build", [mlp_int8, _mixed_f32])
 def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
     """--weights file on the natmod: reading each layer and running the walker allocates
     nothing (the float model's pure LOGISTIC does, so only the int8 one must stay at 0)."""
@@ -328,6 +312,6 @@ def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
     _, tier, steps, before, after = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
     # int8: one walker call per invoke, which calls back to read each layer; the float
     # model: steps around its Python LOGISTIC, a read before each layer
-    assert tier == "native" and (int(steps) == 0) == (build is _mlp_int8)
-    if build is _mlp_int8:
+    assert tier == "native" and (int(steps) == 0) == (build is mlp_int8)
+    if build is mlp_int8:
         assert before == after, "gc.mem_alloc() grew over 100 streaming invokes: %s -> %s" % (before, after)

@@ -9,13 +9,13 @@ The tests' own oracle comparisons (TFLM) still decide the outputs.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import itertools
 import os
 from pathlib import Path
 
 import harness
 import upyflow
+from upyflow_tools.runner import load_module
 
 _OFFSETS = itertools.cycle((1, 2, 3))
 
@@ -36,9 +36,7 @@ def _addr(view: memoryview) -> int:
 
 
 def load_cpython(module_dir: str, name: str, tier: str | None = None) -> upyflow.Model:
-    spec = importlib.util.spec_from_file_location(name, os.path.join(module_dir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(os.path.join(module_dir, name + ".py"))
     if mod.WEIGHTS:
         k = next(_OFFSETS)
         mod.WEIGHTS = misaligned(mod.WEIGHTS, k)

@@ -104,7 +104,7 @@ def _kernel(tier):
                         return t, mod.call, 2, idx     # MicroPython natmod
                     return t, getattr(mod, "image_to_input"), 1, 0   # CPython extension
             elif t == "viper":
-                from .kernels_viper_image import image_to_input
+                from .kernels_viper.image import image_to_input
                 return t, image_to_input, 1, 0
             elif t == "pure":
                 from .kernels_pure.image import image_to_input

@@ -2,6 +2,7 @@
 # (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT) and with the
 # gemmlowp fixed-point routines its int8 softmax uses. One place for all tiers'
 # reference arithmetic; values are Python ints standing for int32.
+from array import array
 
 INT32_MIN = -2147483648
 INT32_MAX = 2147483647
@@ -89,6 +90,33 @@ def reciprocal_q12(x):
 
 
 # --- int16 activations (16x8 conv/FC/transpose conv) ---
+def bias64(bias, n):
+    # int64 values from their little-endian int32 word pairs; small ones stay small ints.
+    b = []
+    for c in range(n):
+        lo = bias[2 * c]
+        hi = bias[2 * c + 1]
+        if (hi == 0 and lo >= 0) or (hi == -1 and lo < 0):
+            b.append(lo)
+        else:
+            b.append((hi << 32) + (lo & 0xFFFFFFFF))
+    return b
+
+
+
+def requant16(acc, m, s, acc64, act_min, act_max):
+    # acc64 selects TFLM's accumulator: 1 = int64 (requantized with the 16-bit reduced
+    # multiplier), 0 = int32 (wraps, then the usual double-rounding requantization).
+    if acc64:
+        v = mul_by_qm64(acc, m, s)
+    elif s > 0:
+        v = srdhm(wrap32(wrap32(acc) << s), m)
+    else:
+        v = rdbypot(srdhm(wrap32(acc), m), -s)
+    return act_min if v < act_min else (act_max if v > act_max else v)
+
+
+
 def mul_by_qm64(x, multiplier, shift):
     # MultiplyByQuantizedMultiplier for a 64-bit accumulator (TFLM's double-
     # rounding build): the multiplier is first rounded to 16 bits, then one
@@ -110,3 +138,28 @@ def wrap32(x):
     if INT32_MIN <= x <= INT32_MAX:
         return x
     return ((x + 2147483648) & 0xFFFFFFFF) - 2147483648
+
+
+# --- int8 requantized as onnxruntime's CPU kernels do (MLAS) ---
+# y = round_half_even(f32(f32(acc) * scale)) + zero point, scale precomputed in float32
+# at bake time. float32 arithmetic is emulated exactly: on a double-float port
+# (CPython, MicroPython unix) values are rounded to float32 through a 1-element float32
+# array (the product of two float32 values is exact in a double); on a single-float
+# port they are float32 already. round() ties to even on CPython and MicroPython.
+# Not exact on ports whose floats lose mantissa bits (object representation C or D).
+F32 = array("f", [0.0])   # storing into F32[0] rounds a value to float32
+
+
+def requant_ort(acc, scale, out_off, act_min, act_max):
+    f = F32
+    f[0] = acc
+    f[0] = f[0] * scale
+    v = round(f[0]) + out_off
+    return act_min if v < act_min else (act_max if v > act_max else v)
+
+
+def ort_requant(scale, out_off, act_min, act_max):
+    # requant_ort per channel, as requant(acc, channel) for conv2d_acc / fully_connected_acc.
+    def requant(acc, oc):
+        return requant_ort(acc, scale[oc], out_off, act_min, act_max)
+    return requant

@@ -8,7 +8,6 @@ Needs upyflow (pip install -e .); onnxruntime and the `micropython` unix port ar
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 
@@ -16,16 +15,14 @@ import numpy as np
 
 import upyflow
 from upyflow_tools.bake import bake, read_model
-from upyflow_tools.quantize import Quantization, calibration_samples
+from upyflow_tools.ptq import Quantization, calibration_samples
+from upyflow_tools.runner import load_module, model_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def load(outdir: str, name: str, tier: str | None = None) -> upyflow.Model:
-    spec = importlib.util.spec_from_file_location(name, os.path.join(outdir, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return upyflow.Model(mod, tier)
+    return model_of(load_module(os.path.join(outdir, name + ".py")), tier)
 
 
 def predict(model: upyflow.Model, x: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
@@ -48,7 +45,8 @@ def onnxruntime_predict(path: str, x_nchw: np.ndarray) -> np.ndarray | None:
     return np.array([int(sess.run(None, {name: img[None]})[0].argmax()) for img in x_nchw])
 
 
-def micropython_predict(outdir: str, name: str, x: np.ndarray, tier: str | None) -> tuple[np.ndarray, list[bytes]] | None:
+def micropython_predict(outdir: str, name: str, x: np.ndarray,
+                       tier: str | None) -> tuple[np.ndarray, list[bytes]] | None:
     from upyflow_tools.unixport import micropython_exe, run_batch
     if micropython_exe() is None:
         return None

@@ -18,6 +18,7 @@ import re
 import sys
 
 import numpy as np
+
 from upyflow_tools import BakeError
 from upyflow_tools.bake import bake
 from upyflow_tools.deploy import Board, deploy

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import wave
 
 import numpy as np
+
 from upyflow_tools import BakeError
 from upyflow_tools.bake import bake
 
@@ -100,6 +100,7 @@ def report(rows: list[tuple[str, str, list[int], str, float, int]], wavs: list[s
 def run_host(wavs: list[str], outdir: str) -> int:
     sys.path[:0] = [outdir, HERE]
     import listen
+
     import upyflow
     rows = []
     for tier in upyflow.tiers():

@@ -17,7 +17,7 @@ FRAMES = 49      # windows the keyword model sees: one second
 ROW = 40         # features per window
 
 try:
-    from time import ticks_us, ticks_diff
+    from time import ticks_diff, ticks_us
 except ImportError:   # CPython
     from time import perf_counter
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 
 import numpy as np
+
 from upyflow_tools import BakeError, frames
 from upyflow_tools.bake import bake, compile_mpy
 from upyflow_tools.deploy import Board, deploy

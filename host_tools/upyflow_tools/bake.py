@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from . import BakeError
 from .emit import Baked, assemble, module_source
@@ -15,12 +16,18 @@ from .ir import Graph
 from .lower import Call, lower
 from .lower.core import MAX_BYTES
 from .passes import alias_layout_ops, split_large_layers
+from .planner import Buffer, plan
+from .readers.tflite import read_tflite
 
 # --weights file: the most weight bytes one op may read into the reusable buffer.
 WEIGHT_CHUNK = 32 * 1024
-from .planner import Buffer, plan
-from .quantize import Quantization
-from .readers.tflite import read_tflite
+
+
+class GraphRewrite(Protocol):
+    """A whole-graph rewrite before compiling (ptq.Quantization): the new graph and a report.
+    bake takes it as an argument rather than importing ptq, which runs graphs through
+    runner.py and so imports this module."""
+    def apply(self, graph: Graph) -> tuple[Graph, str]: ...
 
 
 @dataclass
@@ -65,11 +72,11 @@ def parse_model(data: bytes, path: str) -> Graph:
 
 
 def compile_model(path: str, name: str | None = None, data: bytes | None = None,
-                  weights: str = "inline", quantize: Quantization | None = None,
+                  weights: str = "inline", quantize: GraphRewrite | None = None,
                   rounding: str | None = None, patches: str | list = "auto") -> BakeResult:
     """Everything but writing files: the baked tables in memory (`data` instead of reading `path`).
 
-    `quantize` (quantize.Quantization) turns a float model into int8 first. `rounding`
+    `quantize` (ptq.Quantization) turns a float model into int8 first. `rounding`
     ("tflm" or "onnxruntime"): how int8 conv/FC requantize; None keeps the reader's choice
     (onnxruntime for QDQ ONNX models, tflm otherwise)."""
     graph = parse_model(data, path) if data is not None else read_model(path)
@@ -135,7 +142,7 @@ def default_name(path: str) -> str:
 
 def bake(path: str, outdir: str, name: str | None = None, mpy: bool = False,
          march: str | None = None, data: bytes | None = None,
-         weights: str = "inline", quantize: Quantization | None = None,
+         weights: str = "inline", quantize: GraphRewrite | None = None,
          rounding: str | None = None, patches: str = "auto",
          labels: str | None = None) -> tuple[BakeResult, list[str]]:
     """Bake `path` into OUTDIR/NAME.py (and NAME.mpy, NAME.bin); returns the result and files written.

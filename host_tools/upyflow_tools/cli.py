@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from . import BakeError, __version__
 
 if TYPE_CHECKING:
-    from .quantize import Quantization
+    from .ptq import Quantization
 
 
 def _cmd_bake(args: argparse.Namespace) -> int:
@@ -43,7 +43,8 @@ def _quantization(args: argparse.Namespace) -> Quantization | None:
     if not args.calibration:
         raise BakeError("--quantize int8 needs --calibration DATA.npy (sample inputs)")
     import numpy as np
-    from .quantize import Quantization
+
+    from .ptq import Quantization
     try:
         data = np.load(args.calibration, allow_pickle=False)
     except OSError as e:
@@ -89,6 +90,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_repl(args: argparse.Namespace) -> int:
     import subprocess
+
     from .deploy import _exe, check_port, connect_args
     check_port(args.port, "mpremote")
     return subprocess.call([_exe("mpremote")] + connect_args(args.port) + ["repl"])

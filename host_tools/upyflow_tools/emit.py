@@ -6,11 +6,25 @@ import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
-# The format is the device runtime's (upyflow/model.py): its constants, used here.
-from upyflow.model import (BAND, BAND_HEADER, BAND_HEADER_SIZE, BAND_LAYER, BAND_LAYER_SIZE, DTYPES,
-                           FORMAT_VERSION, IO_QUANT, IO_QUANT_SIZE, MAX_BAND_LAYERS, SEGMENT,
-                           MAX_TENSOR_BYTES, SEGMENT_SIZE, TENSOR_RECORD_SIZE, tensor_record)
 from upyflow.calls import struct_formats
+
+# The format is the device runtime's (upyflow/model.py): its constants, used here.
+from upyflow.model import (
+    BAND,
+    BAND_HEADER,
+    BAND_HEADER_SIZE,
+    BAND_LAYER,
+    BAND_LAYER_SIZE,
+    DTYPES,
+    FORMAT_VERSION,
+    IO_QUANT,
+    IO_QUANT_SIZE,
+    MAX_BAND_LAYERS,
+    MAX_TENSOR_BYTES,
+    SEGMENT,
+    SEGMENT_SIZE,
+    tensor_record,
+)
 
 from . import BakeError, __version__
 from .ir import Graph
@@ -73,7 +87,7 @@ def pack_records(records: list[TensorInfo]) -> bytes:
     return bytes(out)
 
 
-def pack_quant(baked: "Baked") -> bytes:
+def pack_quant(baked: Baked) -> bytes:
     return b"".join(QUANT.pack(baked.tensors[t].scale, baked.tensors[t].zp)
                     for t in list(baked.inputs) + list(baked.outputs))
 
@@ -343,8 +357,8 @@ def module_source(baked: Baked, name: str) -> str:
     for rec in baked.calls:
         if isinstance(rec, BandRecord):
             out += ["#   band loop: %d-row bands of %d rows" % (rec.band, rec.height)]
-            out += ["#     %r geometry %r rows %d -> %d bytes" % (tuple(l.op), l.geometry, l.in_row, l.out_row)
-                    for l in rec.layers]
+            out += ["#     %r geometry %r rows %d -> %d bytes" % (tuple(la.op), la.geometry, la.in_row, la.out_row)
+                    for la in rec.layers]
         else:
             out += ["#   %r" % (tuple(rec),)]
     kernels, formats, blob = pack_calls(baked.calls)

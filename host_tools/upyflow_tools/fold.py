@@ -10,7 +10,7 @@ tensors, where numpy's int32/int64/float32 results are TFLM's.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def _concat(op, xs, ts):
 
 @folder("STRIDED_SLICE")
 def _strided_slice(op, xs, ts):
-    from .lower.families.tensor_ops import slice_geometry
+    from .lower.families.layout import slice_geometry
     x = xs[0]
     begin, end, strides = ([int(v) for v in a.reshape(-1)] for a in xs[1:4])
     starts, counts, out_shape = slice_geometry(op, ts[0].name, list(x.shape), begin, end, strides)

@@ -206,7 +206,7 @@ def plot_plan(info: dict[str, Any], png: str) -> str:
     n = max(len(calls), 1)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, min(14, n * 0.35)), 8), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1]})
-    palette = plt.get_cmap("tab20").colors
+    palette = [plt.get_cmap("tab20")(k) for k in range(20)]
     for k, p in enumerate(plan):
         x0, width = p["first_call"] - 0.4, p["last_call"] - p["first_call"] + 0.8
         height = max(p["bytes"], info["arena_bytes"] * 0.006)   # tiny tensors stay visible

@@ -28,7 +28,7 @@ def alias_layout_ops(graph: Graph) -> dict[int, int]:
         if s.size != d.size or s.dtype != d.dtype:
             kept.append(op)   # its lowering reports it, beside every other problem
             continue
-        if s.is_const:
+        if s.data is not None:   # a constant
             d.data = s.data.reshape(d.shape)
         elif src in graph.outputs or (src in graph.inputs and dst in graph.outputs):
             kept.append(op)
@@ -56,7 +56,9 @@ def split_large_layers(graph: Graph, max_weight_bytes: int) -> int:
         w = graph.tensors[op.inputs[1]] if op.kind in ("CONV_2D", "FULLY_CONNECTED") \
             and len(op.inputs) > 1 and op.inputs[1] >= 0 else None
         out = graph.tensors[op.outputs[0]] if op.outputs else None
-        if w is None or not w.is_const or w.nbytes <= max_weight_bytes or out is None \
+        b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        if w is None or w.data is None or w.nbytes <= max_weight_bytes or out is None \
+                or (b is not None and b.data is None) \
                 or out.shape[-1] != w.shape[0] or op.options.get("keep_num_dims") is False and \
                 op.kind == "FULLY_CONNECTED" and len(out.shape) != 2:
             kept.append(op)
@@ -69,7 +71,7 @@ def split_large_layers(graph: Graph, max_weight_bytes: int) -> int:
             c1 = min(channels, c0 + step)
             sl = slice(c0, c1)
 
-            def sub(t: Tensor, data: np.ndarray) -> int:
+            def sub(t: Tensor, data: np.ndarray, c0: int = c0, c1: int = c1, sl: slice = sl) -> int:
                 pc = len(t.scale) > 1
                 graph.tensors.append(Tensor(
                     "%s[%d:%d]" % (t.name, c0, c1), tuple(data.shape), t.dtype,
@@ -78,8 +80,7 @@ def split_large_layers(graph: Graph, max_weight_bytes: int) -> int:
                 return len(graph.tensors) - 1
             inputs = list(op.inputs)
             inputs[1] = sub(w, w.data[sl])
-            if len(inputs) > 2 and inputs[2] >= 0:
-                b = graph.tensors[inputs[2]]
+            if b is not None and b.data is not None:
                 inputs[2] = sub(b, b.data.reshape(-1)[sl])
             graph.tensors.append(Tensor("%s/part%d" % (out.name, c0), tuple(out.shape[:-1]) + (c1 - c0,),
                                         out.dtype, list(out.scale), list(out.zero_point)))

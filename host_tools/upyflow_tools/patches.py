@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from upyflow.calls import rows_needed
 from upyflow.model import NO_DILATION
 
+from . import kernel_spec
 from .ir import Graph, Tensor
 from .lower import Call
 
 # Row-local kernels: positions of the input/output tensors and of in_h, out_h, k_h, s_h,
-# d_h (None: no dilation) and pad_h among the params (see lower/families/conv.py, pool.py).
+# d_h (None: no dilation) and pad_h among the params, from kernel_spec.
 @dataclass(frozen=True)
 class RowGeometry:
     x: int
@@ -38,13 +39,18 @@ class RowGeometry:
     pad_h: int
 
 
-_CONV = RowGeometry(0, 3, 0, 3, 6, 8, 10, 12)
-_POOL = RowGeometry(0, 1, 0, 3, 5, 7, None, 9)
-ROW_LOCAL = {
-    "conv2d_s8": _CONV, "depthwise_conv2d_s8": _CONV, "conv2d_f32": _CONV, "depthwise_conv2d_f32": _CONV,
-    "conv2d_s16": _CONV, "depthwise_conv2d_s16": _CONV, "conv2d_s8_ort": _CONV, "depthwise_conv2d_s8_ort": _CONV,
-    "avg_pool2d_s8": _POOL, "max_pool2d_s8": _POOL, "avg_pool2d_f32": _POOL, "max_pool2d_f32": _POOL,
-}
+def _row_geometry(kernel: str) -> RowGeometry:
+    k = kernel_spec.get(kernel)
+    names = [p.name for p in k.params]
+    return RowGeometry(k.tensor_index("x"), k.tensor_index("out"),
+                       *(names.index(n) if n in names else None
+                         for n in ("in_h", "out_h", "k_h", "s_h", "d_h", "pad_h")))
+
+
+ROW_LOCAL = {name: _row_geometry(name) for name in (
+    "conv2d_s8", "depthwise_conv2d_s8", "conv2d_f32", "depthwise_conv2d_f32", "conv2d_s16",
+    "depthwise_conv2d_s16", "conv2d_s8_ort", "depthwise_conv2d_s8_ort",
+    "avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32")}
 # Recomputed work the bake accepts for a smaller arena, as a fraction of the whole model's.
 MAX_EXTRA_WORK = 0.10
 # RAM a board spends per kernel call besides the arena, so banding pays for its calls: the
@@ -146,11 +152,11 @@ def work(call: Call) -> int:
     g = _geometry(call)
     if g is None:
         return 0
-    p = call.params
-    if g is _POOL:   # out_h * out_w * channels * k_h * k_w
-        return p[3] * p[4] * p[2] * p[5] * p[6]
+    a = call.named()
+    if "c" in a:     # a pool: out_h * out_w * channels * k_h * k_w
+        return a["out_h"] * a["out_w"] * a["c"] * a["k_h"] * a["k_w"]
     # out_h * out_w * k_h * k_w * in_c * (out_c, or the depth multiplier)
-    return p[3] * p[4] * p[6] * p[7] * p[2] * p[5]
+    return a["out_h"] * a["out_w"] * a["k_h"] * a["k_w"] * a["in_c"] * a.get("out_c", a.get("depth_mult"))
 
 
 def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> tuple[list[Call], BandLoop]:
@@ -222,7 +228,8 @@ def build(graph: Graph, calls: list[Call], stages: list[Stage]) -> tuple[list[Ca
     return out, origin, loops
 
 
-def schedule(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> tuple[list[Call], list[Stage], list[BandLoop]]:
+def schedule(graph: Graph, calls: list[Call], alias: dict[int, int],
+             plan) -> tuple[list[Call], list[Stage], list[BandLoop]]:
     """Choose the stages: greedily add (or swap in) the stage that lowers the arena most (ties:
     less recomputation, then lower next peaks of the live bytes), re-tuning every
     stage's band after each step, within MAX_EXTRA_WORK; then drop stages the arena does not

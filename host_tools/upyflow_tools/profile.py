@@ -2,34 +2,31 @@
 (or the virtual board) through mpremote, beside the host's figures."""
 from __future__ import annotations
 
-import importlib.util
+import functools
 import os
 import tempfile
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from .bake import bake
+from .runner import load_model
 
 
 def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) -> tuple[str, list[tuple]]:
-    """Bake to a temporary folder, run random inputs; rows (call index, kernel, op, shape, best us)."""
-    import upyflow
-    with tempfile.TemporaryDirectory() as tmp:
-        result, _ = bake(path, tmp, name="profiled", patches="off")   # a record per op
-        spec = importlib.util.spec_from_file_location("profiled", os.path.join(tmp, "profiled.py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    model = upyflow.Model(mod, tier)
+    """Bake in memory (a record per op: patches off), run random inputs; rows (call index,
+    kernel, op, shape, best us)."""
+    model, mod, result = load_model(path, "profiled", tier, patches="off")
     rng = np.random.default_rng(seed)
-    for i, shape in enumerate(model.input_shape):
+    for i in range(len(model.input_shape)):
         buf = model.input_buffer(i)
         buf[:] = rng.integers(0, 256, len(buf), dtype=np.uint8).tobytes()
     best = [float("inf")] * len(result.calls)
     for _ in range(reps):
-        for k, call in enumerate(_op_calls(model, mod)):   # invoke(), one op at a time
+        for k, run_op in enumerate(_op_calls(model, mod)):   # invoke(), one op at a time
             t = time.perf_counter()
-            call()
+            run_op()
             best[k] = min(best[k], time.perf_counter() - t)
     rows = []
     for k, call in enumerate(result.calls):
@@ -39,26 +36,28 @@ def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) ->
     return model.tier, rows
 
 
-def _op_calls(model, mod) -> list:
+def _op_calls(model, mod) -> list[Callable[[], object]]:
     """One callable per op: the C walker on one record (native tier), else the kernel call."""
-    import struct
     from upyflow import dispatch
     calls = getattr(model, "_calls", None)
     if calls is not None:   # pure and viper tiers (an int: the next record's weights to read)
-        return [(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args))
-                for fn, args, c in (call for call in calls if not isinstance(call, int))]
+        return [_kernel_call(fn, args, c) for fn, args, c in (call for call in calls if not isinstance(call, int))]
     from .emit import module_records
     kernels = dispatch.table(model.tier)[1]
-    out = []
+    out: list[Callable[[], object]] = []
     for pos, end, _ops in module_records(mod):   # one op per record: baked with patches off
         if mod.OP_KERNELS[mod.OPS[pos]] in kernels._fast[0]:
-            run = dispatch.native_module(model.tier).run
-            out.append(lambda p=pos, run=run: run(model._prog, p, 1))
+            out.append(functools.partial(dispatch.native_module(model.tier).run, model._prog, pos, 1))
         else:
             resolved = [kernels[n] for n in mod.OP_KERNELS]
             fn, args, c = model._op_calls(mod.OPS[pos:end], mod.OP_FORMATS, resolved)[0]
-            out.append(lambda fn=fn, args=args, c=c: fn(args) if c else fn(*args))
+            out.append(_kernel_call(fn, args, c))
     return out
+
+
+def _kernel_call(fn, args, packed: bool) -> Callable[[], object]:
+    """A kernel call as the runtime makes it: one packed argument tuple, or the arguments."""
+    return (lambda: fn(args)) if packed else (lambda: fn(*args))
 
 
 def profile_text(path: str, tier: str | None = None, reps: int = 3) -> str:
@@ -148,8 +147,8 @@ def profile_board(path: str, port: str, tool: str = "mpremote", tier: str | None
         deploy(tmp, port, tool, log=lambda *_: None)
     log("timing %d ops on the board (%s), best of %d..." % (len(result.calls), arch or "no native arch", reps))
     out = board.exec(_BOARD_SCRIPT % {"name": "profiled", "tier": tier, "reps": reps})
-    used = next(l.split()[1] for l in out.splitlines() if l.startswith("TIER"))
-    us = {int(l.split()[1]): float(l.split()[2]) for l in out.splitlines() if l.startswith("PROF")}
+    used = next(ln.split()[1] for ln in out.splitlines() if ln.startswith("TIER"))
+    us = {int(ln.split()[1]): float(ln.split()[2]) for ln in out.splitlines() if ln.startswith("PROF")}
     us = {k: (v if v >= 0 else float("nan")) for k, v in us.items()}
     rows = []
     for k, call in enumerate(result.calls):

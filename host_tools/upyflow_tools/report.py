@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .bake import BakeResult
-from .lower import TYPES, supported_ops
+from .lower import TYPES
 
 
 def supported_table() -> str:

@@ -83,7 +83,7 @@ def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: s
                               text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
         if proc.returncode:
             raise RuntimeError("micropython failed: %s" % (proc.stdout + proc.stderr).strip())
-        line = [l for l in proc.stdout.splitlines() if l.startswith("UPYFLOW ")][-1].split()
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("UPYFLOW ")][-1].split()
         count, total = int(line[1]), int(line[2])
         forced = (env or {}).get("UPYFLOW_TIER")
         if forced and line[4] != forced:
@@ -103,12 +103,10 @@ def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: s
 
 
 def _output_sizes(module_dir: str, name: str, per: int) -> list[int]:
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("_upyflow_baked_" + name, os.path.join(module_dir, name + ".py"))
-    if spec is None or not os.path.exists(os.path.join(module_dir, name + ".py")):
+    path = os.path.join(module_dir, name + ".py")
+    if not os.path.exists(path):
         return [per]
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    import struct
+    from .runner import load_module
+    mod = load_module(path, "_upyflow_baked_" + name)
     from upyflow.model import tensor_record
     return [tensor_record(mod.TENSORS, i)[2] for i in mod.OUTPUTS]

@@ -12,7 +12,7 @@ bytes (memcpy), and so do these.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -141,7 +141,7 @@ def _write_in_place(graph: Graph) -> None:
             continue
         p = producers[0]
         readers = set(_consumers(graph, s))
-        for i, o in enumerate(graph.ops):
+        for _i, o in enumerate(graph.ops):
             if o.kind == "READ_VARIABLE" and o.inputs[:1] == [s]:
                 readers |= set(_consumers(graph, o.outputs[0]))
         if any(i >= p for i in readers if i != k):

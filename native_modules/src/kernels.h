@@ -2,7 +2,9 @@
 // argument order of device_lib/upyflow/kernels_pure (tensors first, then int and
 // float parameters). Batch-1 NHWC. No allocation, no global mutable state, no
 // Python or MicroPython headers: the bindings in ../cpython and ../micropython
-// reach every kernel through the table at the end of this file.
+// reach every kernel through the table declared at the end of this file (table.c,
+// generated from host_tools/upyflow_tools/kernel_spec.py by `make kernels`; a test
+// checks these prototypes against the spec).
 //
 // Alignment: a tensor typed `const void *` may be a constant of the weights
 // blob, which can sit at any address (flash); kernels read it through load.h.
@@ -14,12 +16,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// fc.c
+// fc.c. The int8 bias arrives with in_off * sum(filter) folded in.
+// The int16 (16x8) kernels here and in conv.c and transpose_conv.c take int64 biases as
+// little-endian (low, high) int32 word pairs; acc64 picks TFLM's int64 (1) or wrapping
+// int32 (0) accumulator. The _ort kernels requantize as onnxruntime does (float32 scale,
+// ties to even).
 void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                            const void *mult, const void *shift, int batches, int n_in,
                            int n_out, int out_off, int act_min, int act_max);
 void uf_fully_connected_f32(const float *x, const void *w, const void *bias, float *out,
                             int batches, int n_in, int n_out, float act_min, float act_max);
+void uf_fully_connected_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                            const void *mult, const void *shift, int batches, int n_in,
+                            int n_out, int out_off, int acc64, int act_min, int act_max);
+void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                               const void *scale, int batches, int n_in, int n_out, int out_off,
+                               int act_min, int act_max);
 
 // conv.c. The int8 bias arrives with in_off * sum(filter) folded in.
 void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
@@ -40,6 +52,38 @@ void uf_depthwise_conv2d_f32(const float *x, const void *w, const void *bias, fl
                              int in_h, int in_w, int in_c, int out_h, int out_w, int depth_mult,
                              int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
                              int pad_h, int pad_w, float act_min, float act_max);
+void uf_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                   const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                   int d_h, int d_w, int pad_h, int pad_w, int acc64, int act_min, int act_max);
+void uf_depthwise_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                             const void *mult, const void *shift, int in_h, int in_w,
+                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
+                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
+                             int act_min, int act_max);
+void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                      const void *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
+                      int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
+                      int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max);
+void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                                const void *scale, int in_h, int in_w, int in_c, int out_h,
+                                int out_w, int depth_mult, int k_h, int k_w, int s_h, int s_w,
+                                int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                                int act_min, int act_max);
+
+// transpose_conv.c
+void uf_transpose_conv_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                          const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                          int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                          int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max);
+void uf_transpose_conv_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
+                           const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                           int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                           int pad_h, int pad_w, int act_min, int act_max);
+void uf_transpose_conv_f32(const float *x, const void *w, const void *bias, float *out,
+                           int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
+                           int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
+                           float act_min, float act_max);
 
 // pool.c
 void uf_avg_pool2d_s8(const int8_t *x, int8_t *out, int in_h, int in_w, int c, int out_h,
@@ -59,51 +103,28 @@ void uf_max_pool2d_f32(const float *x, float *out, int in_h, int in_w, int c, in
 void uf_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult,
                    int in_shift, int32_t diff_min);
 void uf_softmax_f32(const float *x, float *out, int rows, int depth, float beta);
+void uf_softmax_s16(const int16_t *x, const void *exp_lut, const void *recip_lut,
+                    int16_t *out, int rows, int depth, int32_t mult, int shift);
+void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32_t in_mult,
+                       int in_shift, int32_t diff_min);
 float uf_expf(float x);   // about 1 ulp, no libm (the float LSTM uses it too)
 
-// quantize.c. These take int8 or int16 tensors: the trailing size arguments
-// give the element size in bytes (1 or 2), which the pure tier gets from its
-// typed views.
+// quantize.c
+// quantize_f32, requantize and dequantize_f32 take int8 or int16 tensors: the trailing
+// size arguments give the element size in bytes (1 or 2), which the pure tier gets
+// from its typed views. cast_int's codes are emit.DTYPE_CODES.
 void uf_quantize_f32(const float *x, void *out, int n, float scale, int zp, int qmin, int qmax,
                      int out_size);
 void uf_requantize(const void *x, void *out, int n, int in_zp, int32_t mult, int shift,
                    int out_zp, int qmin, int qmax, int in_size, int out_size);
 void uf_dequantize_f32(const void *x, float *out, int n, float scale, int zp, int in_size);
-void uf_copy_bytes(const void *x, void *out, int n, int size);
+void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code);
 
-// --- int16 activations (16x8) and TRANSPOSE_CONV: conv16.c, transpose_conv.c ---
-// int16 kernels take int64 biases as little-endian (low, high) int32 word pairs;
-// acc64 picks TFLM's int64 (1) or wrapping int32 (0) accumulator.
-void uf_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
-                   const void *mult, const void *shift, int in_h, int in_w, int in_c,
-                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
-                   int d_h, int d_w, int pad_h, int pad_w, int acc64, int act_min, int act_max);
-void uf_depthwise_conv2d_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
-                             const void *mult, const void *shift, int in_h, int in_w,
-                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
-                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
-                             int act_min, int act_max);
-void uf_fully_connected_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
-                            const void *mult, const void *shift, int batches, int n_in,
-                            int n_out, int out_off, int acc64, int act_min, int act_max);
-void uf_transpose_conv_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                          const void *mult, const void *shift, int in_h, int in_w, int in_c,
-                          int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
-                          int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max);
-void uf_transpose_conv_s16(const int16_t *x, const int8_t *w, const void *bias, int16_t *out,
-                           const void *mult, const void *shift, int in_h, int in_w, int in_c,
-                           int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
-                           int pad_h, int pad_w, int act_min, int act_max);
-void uf_transpose_conv_f32(const float *x, const void *w, const void *bias, float *out,
-                           int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
-                           int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
-                           float act_min, float act_max);
-// --- end int16 / TRANSPOSE_CONV ---
-
-// --- element-wise, MEAN and data movement: elementwise.c ---
-// desc: int32 descriptors baked by upyflow_tools (broadcast strides, reduction
-// blocks, strided-copy geometry; layouts in kernels_pure/elementwise.py and
-// layout.py). esize: bytes per int8/int16 element (1 or 2).
+// elementwise.c
+// desc: int32 descriptors baked by upyflow_tools (broadcast strides, reduction blocks,
+// strided-copy geometry; layouts in kernels_pure/elementwise.py, reduce.py and
+// layout.py), read by elementwise.c, reduce.c and layout.c (desc.h).
+// esize: bytes per int8/int16 element (1 or 2).
 #define UF_EW_MAX_DIMS 8
 void uf_addsub_q(const void *x1, const void *x2, void *out, const void *desc, int esize,
                  int sign, int off1, int32_t m1, int sh1, int off2, int32_t m2, int sh2, int ls,
@@ -114,19 +135,21 @@ void uf_binary_f32(const void *x1, const void *x2, float *out, const void *desc,
                    float lo, float hi);
 void uf_maxmin_q(const void *x1, const void *x2, void *out, const void *desc, int esize,
                  int is_max);
+void uf_binary_i32(const void *a, const void *b, int32_t *out, const void *d, int op);
+
+// reduce.c
 void uf_mean_q(const void *x, void *out, const void *desc, int esize, int in_zp, int32_t m,
                int sh, int out_zp, int count, int lo, int hi);
 void uf_mean_f32(const float *x, float *out, const void *desc, int count);
+
+// layout.c
 void uf_strided_copy(const void *x, void *out, const void *desc, int esize);
 void uf_fill_int(void *out, int n, int value, int esize);
 void uf_fill_f32(float *out, int n, float value);
-#define UF_N_ELEMENTWISE 9
-// --- end element-wise ---
+void uf_copy_bytes(const void *x, void *out, int n, int size);
 
-// --- stateful sequence layers (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM): sequence.c ---
-// The state tensors (SVDF state; LSTM hidden and cell) are read and updated in
-// place. q: int32 folded zero-point terms, biases and (LSTM) gate multipliers,
-// layouts in kernels_pure/sequence.py.
+// svdf.c. The state tensor is read and updated in place; q: int32 folded zero-point
+// terms and biases, layout in kernels_pure/svdf.py.
 void uf_svdf_s8_i16(const int8_t *x, const int8_t *wf, const void *wt, const void *q,
                     int16_t *state, int8_t *out, int batch, int n_in, int n_filter, int rank,
                     int mem, int state_zp, int out_zp, int32_t m1, int s1, int32_t m2, int s2);
@@ -136,16 +159,17 @@ void uf_svdf_s8_i8(const int8_t *x, const int8_t *wf, const int8_t *wt, const vo
 void uf_svdf_f32(const float *x, const void *wf, const void *wt, const void *bias,
                  float *state, float *out, int batch, int n_in, int n_filter, int rank, int mem,
                  float act_min, float act_max);
+
+// lstm.c. hidden and cell are read and updated in place; q: int32 biases and gate
+// multipliers, layout in kernels_pure/lstm.py.
 void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
                 int16_t *cell, int8_t *out, int batch, int steps, int n_in, int n,
                 int time_major, int h_zp, int32_t m_fc, int s_fc, int32_t m_ig, int s_ig,
                 int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift);
 void uf_lstm_f32(const float *x, const float *w, const float *bias, float *hidden, float *cell,
                  float *out, int batch, int steps, int n_in, int n, int time_major, float clip);
-#define UF_N_SEQUENCE 5
-// --- end sequence ---
 
-// --- standalone activations and int16 SOFTMAX: activations.c ---
+// activations.c
 // int8 activations are 256-entry lookups (table[x + 128]) baked by upyflow_tools;
 // the sigmoid table of the int16 LOGISTIC/TANH is stored minus 32768; PRELU's
 // alpha holds (alpha - alpha zero point) repeating every `period` values.
@@ -164,28 +188,8 @@ void uf_prelu_q(const void *x, const void *alpha, void *out, int n, int period, 
                 int32_t m1, int s1, int32_t m2, int s2, int out_zp, int qmin, int qmax,
                 int esize);
 void uf_prelu_f32(const float *x, const void *alpha, float *out, int n, int period);
-void uf_softmax_s16(const int16_t *x, const void *exp_lut, const void *recip_lut,
-                    int16_t *out, int rows, int depth, int32_t mult, int shift);
-#define UF_N_ACTIVATIONS 10
-// --- end activations ---
 
-// --- int8 conv/FC requantized as onnxruntime does (float32 scale, ties to even): ort.c ---
-void uf_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                      const void *scale, int in_h, int in_w, int in_c, int out_h, int out_w,
-                      int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
-                      int pad_h, int pad_w, int in_off, int out_off, int act_min, int act_max);
-void uf_depthwise_conv2d_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                                const void *scale, int in_h, int in_w, int in_c, int out_h,
-                                int out_w, int depth_mult, int k_h, int k_w, int s_h, int s_w,
-                                int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                                int act_min, int act_max);
-void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                               const void *scale, int batches, int n_in, int n_out, int out_off,
-                               int act_min, int act_max);
-#define UF_N_ORT 3
-// --- end onnxruntime rounding ---
-
-// --- RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR: resize.c ---
+// resize.c
 void uf_resize_nearest(const void *x, const void *ymap, const void *xmap, void *out,
                        int in_w, int out_h, int out_w, int depth, int esize);
 void uf_resize_bilinear_s8(const int8_t *x, const void *ytab, const void *xtab, int8_t *out,
@@ -193,9 +197,8 @@ void uf_resize_bilinear_s8(const int8_t *x, const void *ytab, const void *xtab, 
 void uf_resize_bilinear_f32(const float *x, const void *ytab, const void *yw,
                             const void *xtab, const void *xw, float *out, int in_w,
                             int out_h, int out_w, int depth);
-#define UF_N_RESIZE 3
-// --- end resize ---
-// --- TFLM Signal ops (audio front end), CAST and int32 arithmetic: signal.c ---
+
+// signal.c
 void uf_signal_window_s16(const int16_t *x, const void *w, int16_t *out, int n, int wn,
                           int shift);
 void uf_signal_fft_auto_scale_s16(const int16_t *x, int16_t *out, int32_t *scale, int n);
@@ -212,22 +215,11 @@ void uf_signal_pcan(const uint32_t *x, const uint32_t *noise, const void *lut, u
                     int n, int snr_shift);
 void uf_signal_filter_bank_log(const uint32_t *x, const void *lut, int16_t *out, int n,
                                int out_scale, int bits);
-void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code);
-void uf_binary_i32(const void *a, const void *b, int32_t *out, const void *d, int op);
-#define UF_N_SIGNAL 11
-// --- end signal ---
-// --- SOFTMAX int8 -> int16 (TFLM's int8 maths, output scale 1/65536, zero point -32768): softmax.c ---
-void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32_t in_mult,
-                       int in_shift, int32_t diff_min);
-#define UF_N_SOFTMAX16 1
-// --- end softmax16 ---
 
-// --- camera frame -> model input: image.c (called directly, not by a model op) ---
+// image.c (camera frame -> model input; called directly, not by a model op)
 void uf_image_to_input(const uint8_t *frame, const int32_t *ytab, const int32_t *xtab,
                        const uint8_t *lut, void *out, int fmt, int in_w, int out_h, int out_w,
                        int out_c, int bilinear, int esize);
-#define UF_N_IMAGE 1
-// --- end image ---
 
 // Generic calls for the bindings: tensors (byte buffers) and parameters in the
 // pure kernel's order, split by kind.
@@ -256,8 +248,9 @@ typedef struct {
     int (*run)(const uf_call *c);   // checks the sizes, then calls the kernel
 } uf_kernel_def;
 
-#define UF_N_KERNELS (22 + UF_N_ELEMENTWISE + UF_N_SEQUENCE + UF_N_ACTIVATIONS + UF_N_ORT + UF_N_RESIZE + \
-                      UF_N_SIGNAL + UF_N_IMAGE + UF_N_SOFTMAX16)
+// spec: count {
+#define UF_N_KERNELS 65   // generated by python -m upyflow_tools.gen_kernels from upyflow_tools/kernel_spec.py: do not edit
+// }
 extern const uf_kernel_def uf_kernels[UF_N_KERNELS];
 
 // resize.c's checked table entries

@@ -24,9 +24,16 @@
 // Hosts with vector units: inlined loops the compiler vectorizes (-O3).
 #define UF_MAC_VECTOR 1
 #endif
-// The register-blocked kernels pay off on the Arm cores; elsewhere (x64 -O3
-// vectorizes the plain loops, RV32 measured no faster) the plain loops stay.
-#if UF_MAC_DSP || UF_MAC_M0
+#if defined(__riscv) || defined(__XTENSA__)
+// Two pixels by four output channels per pass (uf_dot4x2_s8): enough registers
+// (the Cortex-M4's SMLAD path spilled them: one pixel there).
+#define UF_MAC_PAIRS 1
+#else
+#define UF_MAC_PAIRS 0
+#endif
+// The register-blocked kernels pay off on the Arm cores and RV32; x64 -O3
+// vectorizes the plain loops.
+#if UF_MAC_DSP || UF_MAC_M0 || UF_MAC_PAIRS
 #define UF_MAC_BLOCKED 1
 #else
 #define UF_MAC_BLOCKED 0
@@ -34,8 +41,12 @@
 
 #if defined(__GNUC__)
 #define UF_MAC_NOINLINE __attribute__((noinline))
+#define UF_MAC_INLINE static inline __attribute__((always_inline))
+#define UF_MAC_UNUSED __attribute__((unused))
 #else
 #define UF_MAC_NOINLINE
+#define UF_MAC_INLINE static inline
+#define UF_MAC_UNUSED
 #endif
 
 #if UF_MAC_DSP
@@ -49,10 +60,20 @@ static inline int32_t uf_sxtb16_odd(uint32_t v) {
 #endif
 
 #if UF_MAC_M0
-// acc[0..3] += x[k] * w[j*stride + k] over k < n (n > 0). The pointers become
-// row ends so one negative index counts up to zero and sets the loop flag.
+// For each of `blocks` blocks b of four rows: acc[4b + j] = sum over k < n (n > 0)
+// of x[k] * w[(4b + j)*stride + k]. The pointers become row ends so one negative
+// index counts up to zero and sets the loop flag; two inputs per loop pass (an
+// odd n enters at the second). One call covers many output channels.
 // A local symbol (no .global): each file that includes this has its own copy.
-void uf_mac4_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, int stride);
+void uf_mac4_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, int stride,
+                int blocks);
+#define UF_MAC4_M0_STEP(next)                                                     \
+    "  ldrsb r6, [r0, r2]\n"                                                      \
+    "  ldrsb r7, [r1, r2]\n  muls r7, r6\n  add r8, r7\n"                         \
+    "  ldrsb r7, [r3, r2]\n  muls r7, r6\n  add r9, r7\n"                         \
+    "  ldrsb r7, [r4, r2]\n  muls r7, r6\n  add r10, r7\n"                        \
+    "  ldrsb r7, [r5, r2]\n  muls r7, r6\n  add r11, r7\n"                        \
+    "  adds r2, r2, #1\n" next
 __asm__(
     "  .pushsection .text\n"
     "  .syntax unified\n"
@@ -64,77 +85,128 @@ __asm__(
     "  push {r4, r5, r6, r7, lr}\n"
     "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
     "  push {r4, r5, r6, r7}\n"
-    "  mov r12, r3\n"              // acc
-    "  ldr r7, [sp, #36]\n"        // stride (5th argument, above 9 pushed words)
+    "  sub sp, #8\n"               // [sp]: -n, [sp+4]: 4*stride; stride, blocks at [sp+44], [sp+48]
+    "  mov lr, r3\n"               // acc
+    "  ldr r7, [sp, #48]\n"
+    "  mov r12, r7\n"              // blocks left
+    "  rsbs r2, r2, #0\n"
+    "  str r2, [sp, #0]\n"
+    "  ldr r7, [sp, #44]\n"
+    "  lsls r6, r7, #2\n"
+    "  str r6, [sp, #4]\n"
+    "2:\n"
+    "  ldr r7, [sp, #44]\n"
     "  adds r3, r1, r7\n"          // row 1 end
     "  adds r4, r3, r7\n"          // row 2 end
     "  adds r5, r4, r7\n"          // row 3 end
-    "  rsbs r2, r2, #0\n"          // k = -n
-    "  mov r6, r12\n"
-    "  ldr r7, [r6, #0]\n  mov r8, r7\n"
-    "  ldr r7, [r6, #4]\n  mov r9, r7\n"
-    "  ldr r7, [r6, #8]\n  mov r10, r7\n"
-    "  ldr r7, [r6, #12]\n  mov r11, r7\n"
+    "  movs r6, #0\n"
+    "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"
+    "  ldr r2, [sp, #0]\n"         // k = -n
+    "  lsls r6, r2, #31\n"         // n odd: one input first
+    "  bne 4f\n"
     "1:\n"
-    "  ldrsb r6, [r0, r2]\n"
-    "  ldrsb r7, [r1, r2]\n  muls r7, r6\n  add r8, r7\n"
-    "  ldrsb r7, [r3, r2]\n  muls r7, r6\n  add r9, r7\n"
-    "  ldrsb r7, [r4, r2]\n  muls r7, r6\n  add r10, r7\n"
-    "  ldrsb r7, [r5, r2]\n  muls r7, r6\n  add r11, r7\n"
-    "  adds r2, r2, #1\n"
-    "  bne 1b\n"
-    "  mov r6, r12\n"
+    UF_MAC4_M0_STEP("")
+    "4:\n"
+    UF_MAC4_M0_STEP("  bne 1b\n")
+    "  mov r6, lr\n"
     "  mov r7, r8\n  str r7, [r6, #0]\n"
     "  mov r7, r9\n  str r7, [r6, #4]\n"
     "  mov r7, r10\n  str r7, [r6, #8]\n"
     "  mov r7, r11\n  str r7, [r6, #12]\n"
+    "  adds r6, #16\n"
+    "  mov lr, r6\n"
+    "  ldr r7, [sp, #4]\n"
+    "  adds r1, r1, r7\n"          // the next block's row 0 end
+    "  mov r7, r12\n  subs r7, r7, #1\n  mov r12, r7\n"
+    "  bne 2b\n"
+    "  add sp, #8\n"
     "  pop {r4, r5, r6, r7}\n"
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
     "  pop {r4, r5, r6, r7, pc}\n"
     "  .size uf_mac4_m0, .-uf_mac4_m0\n"
     "  .popsection\n");
 
-// Depthwise, four contiguous channels over one filter row: acc[j] += x[j] * w[j]
-// for each of cols > 0 taps, x and w advancing by x_col and w_col.
-void uf_dw4_m0(const int8_t *x, const int8_t *w, int cols, int x_col, int w_col, int32_t *acc);
-__asm__(
-    "  .pushsection .text\n"
-    "  .syntax unified\n"
-    "  .thumb\n"
-    "  .align 1\n"
-    "  .type uf_dw4_m0, %function\n"
-    "  .thumb_func\n"
-    "uf_dw4_m0:\n"
-    "  push {r4, r5, r6, r7, lr}\n"
-    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
-    "  push {r4, r5, r6, r7}\n"
-    "  ldr r4, [sp, #36]\n"       // w_col (5th argument, above 9 pushed words)
-    "  ldr r5, [sp, #40]\n"       // acc
-    "  mov r12, r5\n"
-    "  ldr r6, [r5, #0]\n  mov r8, r6\n"
-    "  ldr r6, [r5, #4]\n  mov r9, r6\n"
-    "  ldr r6, [r5, #8]\n  mov r10, r6\n"
-    "  ldr r6, [r5, #12]\n  mov r11, r6\n"
-    "1:\n"
-    "  movs r5, #0\n"
-    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
-    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
-    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
-    "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n"
-    "  adds r0, r0, r3\n"
-    "  adds r1, r1, r4\n"
-    "  subs r2, r2, #1\n"
-    "  bne 1b\n"
-    "  mov r6, r12\n"
-    "  mov r7, r8\n  str r7, [r6, #0]\n"
-    "  mov r7, r9\n  str r7, [r6, #4]\n"
-    "  mov r7, r10\n  str r7, [r6, #8]\n"
-    "  mov r7, r11\n  str r7, [r6, #12]\n"
-    "  pop {r4, r5, r6, r7}\n"
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
-    "  pop {r4, r5, r6, r7, pc}\n"
-    "  .size uf_dw4_m0, .-uf_dw4_m0\n"
-    "  .popsection\n");
+// Depthwise, blocks of four contiguous channels over a window of taps:
+// g = {blocks, rows, cols, x_col, w_col, x_row, w_row} (steps in bytes; x_row and
+// w_row from a row's first tap to the next row's). For block b and j < 4,
+// acc[4b + j] = sum over the taps of x[4b + j] * w[4b + j] (uf_dw4_m0), or of
+// x[0] * w[4b + j] (uf_dw4x1_m0: one input channel, x not advancing per block).
+// One call per pixel: the call's register saving is paid once for every
+// channel and tap.
+void uf_dw4_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+#define UF_DW4_M0(name, tap, x_step)                                                           \
+    __asm__(                                                                                  \
+        "  .pushsection .text\n"                                                              \
+        "  .syntax unified\n"                                                                 \
+        "  .thumb\n"                                                                          \
+        "  .align 1\n"                                                                        \
+        "  .type " name ", %function\n"                                                       \
+        "  .thumb_func\n" name ":\n"                                                          \
+        "  push {r4, r5, r6, r7, lr}\n"                                                       \
+        "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"                           \
+        "  push {r4, r5, r6, r7}\n"                                                           \
+        "  sub sp, #16\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: rows */    \
+        "  mov lr, r3\n"  /* g */                                                             \
+        "  str r2, [sp, #8]\n"                                                                \
+        "  ldr r4, [r3, #0]\n"                                                                \
+        "  mov r12, r4\n" /* blocks left */                                                   \
+        "2:\n"                                                                                \
+        "  str r0, [sp, #0]\n"                                                                \
+        "  str r1, [sp, #4]\n"                                                                \
+        "  movs r4, #0\n"                                                                     \
+        "  mov r8, r4\n  mov r9, r4\n  mov r10, r4\n  mov r11, r4\n"                           \
+        "  mov r3, lr\n"                                                                      \
+        "  ldr r4, [r3, #4]\n"                                                                \
+        "  str r4, [sp, #12]\n"                                                               \
+        "3:\n"                                                                                \
+        "  mov r3, lr\n"                                                                      \
+        "  ldr r2, [r3, #8]\n"  /* cols */                                                    \
+        "  ldr r4, [r3, #16]\n" /* w_col */                                                   \
+        "  ldr r3, [r3, #12]\n" /* x_col */                                                   \
+        "1:\n"                                                                                \
+        "  movs r5, #0\n" tap                                                                 \
+        "  adds r0, r0, r3\n"                                                                 \
+        "  adds r1, r1, r4\n"                                                                 \
+        "  subs r2, r2, #1\n"                                                                 \
+        "  bne 1b\n"                                                                          \
+        "  mov r3, lr\n"                                                                      \
+        "  ldr r4, [r3, #20]\n  adds r0, r0, r4\n"                                            \
+        "  ldr r4, [r3, #24]\n  adds r1, r1, r4\n"                                            \
+        "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"                       \
+        "  bne 3b\n"                                                                          \
+        "  ldr r2, [sp, #8]\n"                                                                \
+        "  mov r4, r8\n  str r4, [r2, #0]\n"                                                  \
+        "  mov r4, r9\n  str r4, [r2, #4]\n"                                                  \
+        "  mov r4, r10\n  str r4, [r2, #8]\n"                                                 \
+        "  mov r4, r11\n  str r4, [r2, #12]\n"                                                \
+        "  adds r2, #16\n"                                                                    \
+        "  str r2, [sp, #8]\n"                                                                \
+        "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                        \
+        "  ldr r1, [sp, #4]\n  adds r1, #4\n"                                                 \
+        "  mov r4, r12\n  subs r4, r4, #1\n  mov r12, r4\n"                                   \
+        "  bne 2b\n"                                                                          \
+        "  add sp, #16\n"                                                                     \
+        "  pop {r4, r5, r6, r7}\n"                                                            \
+        "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"                           \
+        "  pop {r4, r5, r6, r7, pc}\n"                                                        \
+        "  .size " name ", .-" name "\n"                                                      \
+        "  .popsection\n")
+// Four channels of one tap: x and w bytes at index r5 = 0..3.
+UF_DW4_M0("uf_dw4_m0",
+          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
+          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
+          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
+          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n",
+          "4");
+// One input value for the four channels (a one-channel input).
+UF_DW4_M0("uf_dw4x1_m0",
+          "  ldrsb r6, [r0, r5]\n"
+          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
+          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
+          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
+          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n",
+          "0");
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
@@ -155,32 +227,89 @@ static UF_MAC_NOINLINE int32_t uf_srdhm_mul16(int32_t a, int32_t b) {
     return (int32_t)(uint32_t)((p + ((uint64_t)1 << 30)) >> 31);
 }
 
+#if UF_MAC_M0
+// The same product in 23 single-cycle Thumb-1 instructions, inline: the four
+// 16x16 partial products summed as a 64-bit H:L with ADDS/ADCS, then bits
+// 31..62 plus bit 30 (the +2^30 nudge carries into bit 31 exactly when bit
+// 30 is set). Exact for every pair but a = b = INT32_MIN (the caller checks).
+static inline __attribute__((always_inline)) int32_t uf_srdhm_m0(int32_t a, int32_t b) {
+    int32_t al, bl, lo, t;
+    __asm__(
+        ".syntax unified\n"   // (GCC switches inline asm to divided syntax)
+        "uxth %[al], %[a]\n"
+        "asrs %[a], %[a], #16\n"       // a: high half
+        "uxth %[bl], %[b]\n"
+        "asrs %[b], %[b], #16\n"       // b: high half
+        "movs %[lo], %[al]\n"
+        "muls %[lo], %[bl]\n"          // lo = al*bl (unsigned, exact)
+        "muls %[bl], %[a]\n"           // ah*bl
+        "muls %[al], %[b]\n"           // al*bh
+        "muls %[b], %[a]\n"            // H = ah*bh
+        "lsls %[t], %[bl], #16\n"
+        "asrs %[bl], %[bl], #16\n"
+        "adds %[lo], %[lo], %[t]\n"
+        "adcs %[b], %[bl]\n"           // H:L += ah*bl << 16
+        "lsls %[t], %[al], #16\n"
+        "asrs %[al], %[al], #16\n"
+        "adds %[lo], %[lo], %[t]\n"
+        "adcs %[b], %[al]\n"           // H:L += al*bh << 16
+        "lsrs %[t], %[lo], #31\n"
+        "lsls %[b], %[b], #1\n"
+        "orrs %[b], %[t]\n"            // bits 31..62 (ORRS keeps the carry flag)
+        "lsls %[t], %[lo], #2\n"       // carry = bit 30
+        "movs %[t], #0\n"
+        "adcs %[b], %[t]\n"
+        : [a] "+l"(a), [b] "+l"(b), [al] "=&l"(al), [bl] "=&l"(bl), [lo] "=&l"(lo), [t] "=&l"(t)
+        :
+        : "cc");
+    return b;
+}
+
+UF_MAC_INLINE int32_t uf_srdhm_m0_any(int32_t a, int32_t b) {
+    return b == UF_INT32_MIN ? uf_srdhm_mul16(a, b) : uf_srdhm_m0(a, b);
+}
 #endif
 
-// uf_requant_ch with the multiply above where the core needs it.
-#if defined(__GNUC__)
-__attribute__((always_inline))
 #endif
-static inline int32_t uf_requant_mac(int32_t acc, const void *mult, const void *shift, size_t ch,
-                                     int32_t out_off, int32_t act_min, int32_t act_max) {
+
 #if UF_MAC_BLOCKED || defined(UF_MAC_TEST_MUL16)
-#if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
+#if UF_MAC_M0
+#define UF_SRDHM uf_srdhm_m0_any
+#elif defined(UF_MAC_TEST_MUL16)
 #define UF_SRDHM uf_srdhm_mul16
 #else
-#define UF_SRDHM uf_srdhm
+// uf_srdhm, inline (GCC -Os calls it otherwise): one 32x32->64 multiply on these cores.
+UF_MAC_INLINE int32_t uf_srdhm_inl(int32_t a, int32_t b) {
+    if (a == UF_INT32_MIN && b == UF_INT32_MIN) {
+        return UF_INT32_MAX;
+    }
+    // gemmlowp's nudge (1 << 30, or 1 - (1 << 30) below zero) and division toward
+    // zero equal, for every product, a floor of (ab + 2^30) / 2^31.
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 30)) >> 31);
+}
+#define UF_SRDHM uf_srdhm_inl
 #endif
-    // All inline but the high multiply (GCC -Os leaves uf_requant_ch a call).
-    int32_t m = uf_ld_i32(mult, ch);
-    int s = (int)uf_ld_i32(shift, ch);
+
+// uf_requant with the multiply above, all inline (GCC -Os leaves uf_requant_ch a call).
+UF_MAC_INLINE int32_t uf_requant_v(int32_t acc, int32_t m, int32_t s, int32_t out_off,
+                                   int32_t act_min, int32_t act_max) {
     int32_t v;
     if (s > 0) {
         v = UF_SRDHM((int32_t)((uint32_t)acc << s), m);
-    } else {   // uf_rdbypot, inlined
+    } else {   // uf_rdbypot
         int32_t x = UF_SRDHM(acc, m), mask = (int32_t)(((uint32_t)1 << -s) - 1);
         v = (x >> -s) + ((x & mask) > (mask >> 1) + (x < 0) ? 1 : 0);
     }
     v += out_off;
     return v < act_min ? act_min : (v > act_max ? act_max : v);
+}
+#endif
+
+// uf_requant_ch with the multiply above where the core needs it.
+UF_MAC_INLINE int32_t uf_requant_mac(int32_t acc, const void *mult, const void *shift, size_t ch,
+                                     int32_t out_off, int32_t act_min, int32_t act_max) {
+#if UF_MAC_BLOCKED || defined(UF_MAC_TEST_MUL16)
+    return uf_requant_v(acc, uf_ld_i32(mult, ch), uf_ld_i32(shift, ch), out_off, act_min, act_max);
 #else
     return uf_requant_ch(acc, mult, shift, ch, out_off, act_min, act_max);
 #endif
@@ -191,6 +320,18 @@ static inline int32_t uf_requant_mac(int32_t acc, const void *mult, const void *
 static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const void *bias,
                                              int8_t *out, const void *mult, const void *shift,
                                              int ch, int out_off, int act_min, int act_max) {
+#if UF_MAC_BLOCKED && !UF_UNALIGNED_LOADS
+    // Word-aligned constants (the usual case): direct loads, no test per element.
+    const int32_t *b = (const int32_t *)(const void *)((const uint8_t *)bias + 4 * ch);
+    const int32_t *m = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
+    const int32_t *s = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
+    if ((((uintptr_t)b | (uintptr_t)m | (uintptr_t)s) & 3u) == 0) {
+        for (int j = 0; j < n; j++) {
+            out[j] = (int8_t)uf_requant_v(acc[j] + b[j], m[j], s[j], out_off, act_min, act_max);
+        }
+        return;
+    }
+#endif
     for (int j = 0; j < n; j++) {
         out[j] = (int8_t)uf_requant_mac(acc[j] + uf_ld_i32(bias, ch + j), mult, shift, ch + j,
                                         out_off, act_min, act_max);
@@ -209,7 +350,7 @@ void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride,
     acc[0] = acc[1] = acc[2] = acc[3] = 0;
 #if UF_MAC_M0
     if (n > 0) {
-        uf_mac4_m0(x + n, w + n, n, acc, stride);
+        uf_mac4_m0(x + n, w + n, n, acc, stride, 1);
     }
 #else
     const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
@@ -242,6 +383,40 @@ void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride,
     acc[3] = a3;
 #endif
 }
+
+#if UF_MAC_PAIRS
+// acc0[j], acc1[j] = sum over k < n of x0[k], x1[k] times w[j*stride + k]: two pixels
+// by four rows j, each loaded weight serving two pixels, each input four rows.
+// Unrolled by four with constant offsets (RV32 loads take one), pointers advance.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const int8_t *x1,
+                                                       const int8_t *w, int n, int stride,
+                                                       int32_t *acc0, int32_t *acc1) {
+    const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+#define UF_MAC_STEP(i) do {                                                   \
+        int32_t u = x0[i], v = x1[i], c;                                      \
+        c = w[i]; a0 += u * c; b0 += v * c;                                   \
+        c = w1[i]; a1 += u * c; b1 += v * c;                                  \
+        c = w2[i]; a2 += u * c; b2 += v * c;                                  \
+        c = w3[i]; a3 += u * c; b3 += v * c;                                  \
+    } while (0)
+    int k = n >> 2;
+    for (; k > 0; k--) {
+        UF_MAC_STEP(0);
+        UF_MAC_STEP(1);
+        UF_MAC_STEP(2);
+        UF_MAC_STEP(3);
+        x0 += 4, x1 += 4, w += 4, w1 += 4, w2 += 4, w3 += 4;
+    }
+    for (k = n & 3; k > 0; k--) {
+        UF_MAC_STEP(0);
+        x0++, x1++, w++, w1++, w2++, w3++;
+    }
+#undef UF_MAC_STEP
+    acc0[0] = a0, acc0[1] = a1, acc0[2] = a2, acc0[3] = a3;
+    acc1[0] = b0, acc1[1] = b1, acc1[2] = b2, acc1[3] = b3;
+}
+#endif
 
 // One row: sum over k < n of x[k] * w[k].
 static inline int32_t uf_dot1_s8(const int8_t *x, const int8_t *w, int n) {

@@ -57,6 +57,10 @@ static inline int32_t uf_sat_shl(int32_t x, int exponent) {
     return (int32_t)((uint32_t)x << exponent);
 }
 
+static inline int32_t uf_clamp(int32_t v, int32_t lo, int32_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
 // Requantize an int32 accumulator to a clamped output value.
 static inline int32_t uf_requant(int32_t acc, int32_t mult, int shift, int32_t out_off,
                                  int32_t act_min, int32_t act_max) {
@@ -79,6 +83,31 @@ static inline int32_t uf_dot_s8(const int8_t *a, const int8_t *b, int n) {
         s += (int32_t)a[k] * b[k];
     }
     return s;
+}
+
+// The same with a wrapping int32 sum (computed unsigned), as TFLM's int32
+// accumulators of the sequence layers wrap.
+static inline int32_t uf_dot_s8_wrap(const int8_t *a, const int8_t *b, int n) {
+    uint32_t s = 0;
+    for (int k = 0; k < n; k++) {
+        s += (uint32_t)((int32_t)a[k] * b[k]);
+    }
+    return (int32_t)s;
+}
+
+// int8 requantization as onnxruntime's CPU kernels (MLAS) do:
+// y = round_half_even((float)acc * scale) + zero point, the product in float32
+// (scale = in*w/out in float32, computed at bake time). Relies on float32
+// arithmetic with round-to-nearest-even (FLT_EVAL_METHOD 0: SSE, ARM VFP, or
+// soft-float; not x87 extended precision). No libm: ties go to even through the
+// 1.5 * 2^23 trick, exact for the clamped range |v| < 2^22.
+static inline int8_t uf_requant_ort(int32_t acc, float scale, int out_off, int act_min,
+                                    int act_max) {
+    float lo = (float)(act_min - out_off), hi = (float)(act_max - out_off);
+    float v = (float)acc * scale;
+    v = v > lo ? (v < hi ? v : hi) : lo;   // NaN (a damaged scale) -> lo: no NaN to int
+    volatile float t = v + 12582912.0f;   // volatile: keep the rounding add
+    return (int8_t)((int32_t)(t - 12582912.0f) + out_off);
 }
 
 #endif

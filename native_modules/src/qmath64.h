@@ -1,5 +1,5 @@
-// int16-activation (16x8) helpers shared by conv16.c and transpose_conv.c;
-// mirrors mul_by_qm64, wrap32 and kernels_pure/conv16.py.
+// int16-activation (16x8) helpers shared by conv.c, fc.c and transpose_conv.c;
+// mirrors device_lib/upyflow/qmath.py (mul_by_qm64, wrap32, requant16).
 #ifndef UPYFLOW_QMATH64_H
 #define UPYFLOW_QMATH64_H
 

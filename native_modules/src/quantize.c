@@ -1,7 +1,6 @@
-// QUANTIZE (float32 -> int8/int16, int -> int requantize), DEQUANTIZE, and a
-// byte copy for layout-only ops that cannot alias their input. Integer tensors
-// here are int8 or int16 (requantize: also int32); `size` arguments give the
-// element size in bytes.
+// Type conversions: QUANTIZE (float32 -> int8/int16, int -> int requantize),
+// DEQUANTIZE and CAST. Integer tensors of the first three are int8 or int16
+// (requantize: also int32); `size` arguments give the element size in bytes.
 #include "kernels.h"
 #include "qmath.h"
 
@@ -69,12 +68,28 @@ void uf_dequantize_f32(const void *x, float *out, int n, float scale, int zp, in
     }
 }
 
-void uf_copy_bytes(const void *x, void *out, int n, int size) {
-    // a plain loop: natmods have no memcpy to call
-    const uint8_t *src = (const uint8_t *)x;
-    uint8_t *dst = (uint8_t *)out;
-    size_t nbytes = (size_t)n * size;
-    for (size_t i = 0; i < nbytes; i++) {
-        dst[i] = src[i];
+// CAST between integer types, and from them to float, by emit.DTYPE_CODES: 0 i8, 1 u8,
+// 2 i16, 3 i32, 4 f32 (output only), 5 u32.
+static uint32_t load_coded(const void *p, int i, int code) {
+    switch (code) {
+        case 0: return (uint32_t)(int32_t)((const int8_t *)p)[i];
+        case 1: return ((const uint8_t *)p)[i];
+        case 2: return (uint32_t)(int32_t)((const int16_t *)p)[i];
+        default: return ((const uint32_t *)p)[i];
+    }
+}
+
+void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code) {
+    for (int i = 0; i < n; i++) {
+        uint32_t v = load_coded(x, i, in_code);
+        switch (out_code) {
+            case 4:
+                ((float *)out)[i] = (in_code == 1 || in_code == 5) ? (float)v : (float)(int32_t)v;
+                break;
+            case 0: ((int8_t *)out)[i] = (int8_t)v; break;
+            case 1: ((uint8_t *)out)[i] = (uint8_t)v; break;
+            case 2: ((int16_t *)out)[i] = (int16_t)v; break;
+            default: ((uint32_t *)out)[i] = v; break;
+        }
     }
 }

@@ -1,10 +1,10 @@
-// TFLite Micro's Signal ops (the audio front end), CAST and int32 arithmetic,
-// bit-exact with TFLM's signal/src: the same C integer types, so uint32/uint64
-// arithmetic and int16 stores wrap as there. The RFFT is kissfft's 16-bit fixed
-// point (what TFLM's int16 SignalRfft runs), its plan, permutation and twiddles
-// baked by upyflow_tools/lower/families/signal.py (layout in kernels_pure/signal.py).
-// The window, the packed tables and LUTs, the int32 operands and descriptors may be
-// constants of the weights blob, at any address: they are read through load.h.
+// TFLite Micro's Signal ops (the audio front end), bit-exact with TFLM's
+// signal/src: the same C integer types, so uint32/uint64 arithmetic and int16
+// stores wrap as there. The RFFT is kissfft's 16-bit fixed point (what TFLM's
+// int16 SignalRfft runs), its plan, permutation and twiddles baked by
+// upyflow_tools/lower/families/signal.py (layout in kernels_pure/signal.py).
+// The window, the packed tables and LUTs may be constants of the weights blob,
+// at any address: they are read through load.h.
 #include "kernels.h"
 #include "load.h"
 
@@ -290,88 +290,5 @@ void uf_signal_filter_bank_log(const uint32_t *x, const void *lut, int16_t *out,
         uint32_t loge = (uint32_t)(((uint64_t)45426 * log2 + 32768) >> 16);
         uint32_t scaled = ((uint32_t)out_scale * loge + 32768) >> 16;
         out[i] = (int16_t)(scaled < 32767u ? scaled : 32767u);
-    }
-}
-
-// CAST between integer types, and from them to float, by emit.DTYPE_CODES: 0 i8, 1 u8,
-// 2 i16, 3 i32, 4 f32 (output only), 5 u32.
-static uint32_t load_int(const void *p, int i, int code) {
-    switch (code) {
-        case 0: return (uint32_t)(int32_t)((const int8_t *)p)[i];
-        case 1: return ((const uint8_t *)p)[i];
-        case 2: return (uint32_t)(int32_t)((const int16_t *)p)[i];
-        default: return ((const uint32_t *)p)[i];
-    }
-}
-
-void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code) {
-    for (int i = 0; i < n; i++) {
-        uint32_t v = load_int(x, i, in_code);
-        switch (out_code) {
-            case 4:
-                ((float *)out)[i] = (in_code == 1 || in_code == 5) ? (float)v : (float)(int32_t)v;
-                break;
-            case 0: ((int8_t *)out)[i] = (int8_t)v; break;
-            case 1: ((uint8_t *)out)[i] = (uint8_t)v; break;
-            case 2: ((int16_t *)out)[i] = (int16_t)v; break;
-            default: ((uint32_t *)out)[i] = v; break;
-        }
-    }
-}
-
-static int32_t op_i32(int32_t a, int32_t b, int op) {
-    switch (op) {
-        case 0: return (int32_t)((uint32_t)a + (uint32_t)b);
-        case 1: return (int32_t)((uint32_t)a - (uint32_t)b);
-        case 2: return (int32_t)((uint32_t)a * (uint32_t)b);
-        case 3: return a > b ? a : b;
-        case 4: return a < b ? a : b;
-        default:
-            if (b == 0) {
-                return 0;   // TFLM would fault; the bake rejects a constant 0
-            }
-            if (a == INT32_MIN && b == -1) {
-                return INT32_MIN;
-            }
-            return a / b;
-    }
-}
-
-// Binary descriptor [nd, shape..., strides a..., strides b...] (table.c checks it:
-// nd <= UF_EW_MAX_DIMS). Either operand may be a constant.
-void uf_binary_i32(const void *a, const void *b, int32_t *out, const void *d, int op) {
-    int nd = uf_ld_i32(d, 0);
-    int32_t shape[UF_EW_MAX_DIMS], sa[UF_EW_MAX_DIMS], sb[UF_EW_MAX_DIMS];
-    int32_t idx[UF_EW_MAX_DIMS] = {0};
-    ptrdiff_t ia = 0, ib = 0, o = 0;
-    for (int k = 0; k < nd; k++) {
-        shape[k] = uf_ld_i32(d, 1 + (size_t)k);
-        sa[k] = uf_ld_i32(d, 1 + (size_t)nd + k);
-        sb[k] = uf_ld_i32(d, 1 + 2 * (size_t)nd + k);
-        if (shape[k] <= 0) {
-            return;
-        }
-    }
-    for (;;) {
-        ptrdiff_t pa = ia, pb = ib;
-        for (int i = 0; i < shape[nd - 1]; i++) {
-            out[o++] = op_i32(uf_ld_i32(a, (size_t)pa), uf_ld_i32(b, (size_t)pb), op);
-            pa += sa[nd - 1];
-            pb += sb[nd - 1];
-        }
-        int k = nd - 2;
-        for (; k >= 0; k--) {
-            ia += sa[k];
-            ib += sb[k];
-            if (++idx[k] < shape[k]) {
-                break;
-            }
-            ia -= (ptrdiff_t)sa[k] * shape[k];
-            ib -= (ptrdiff_t)sb[k] * shape[k];
-            idx[k] = 0;
-        }
-        if (k < 0) {
-            return;
-        }
     }
 }

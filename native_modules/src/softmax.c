@@ -1,7 +1,9 @@
 // SOFTMAX over the last axis. int8 follows TFLite's fixed-point algorithm
 // (Q5.26 scaled differences, exp in Q0.31, Q12.19 sum, Newton reciprocal);
 // float32 follows TFLM's reference order with a float exp of our own, so no
-// libm is needed on boards.
+// libm is needed on boards. int16 follows TFLM's int16 kernel with exp and
+// reciprocal lookup tables baked by the host; int8 -> int16 is the int8 maths
+// with output scale 1/65536, zero point -32768.
 #include "kernels.h"
 #include "qmath.h"
 
@@ -173,6 +175,46 @@ void uf_softmax_f32(const float *x, float *out, int rows, int depth, float beta)
         }
         for (int c = 0; c < depth; c++) {
             orow[c] = orow[c] / total;
+        }
+    }
+}
+
+// 513-entry table over [-32768, 32767]: 9 high bits index, 7 low bits interpolate.
+static int32_t lut16(int32_t v, const void *lut) {
+    int idx = 256 + (v >> 7);
+    int32_t base = uf_ld_i16(lut, idx);
+    return base + (((uf_ld_i16(lut, idx + 1) - base) * (v & 0x7F) + 64) >> 7);
+}
+
+void uf_softmax_s16(const int16_t *x, const void *exp_lut, const void *recip_lut,
+                    int16_t *out, int rows, int depth, int32_t mult, int shift) {
+    for (int r = 0; r < rows; r++) {
+        const int16_t *xr = x + (size_t)r * depth;
+        int16_t *o = out + (size_t)r * depth;
+        int32_t top = xr[0];
+        for (int c = 1; c < depth; c++) {
+            if (xr[c] > top) {
+                top = xr[c];
+            }
+        }
+        int32_t total = 0;
+        for (int c = 0; c < depth; c++) {
+            int32_t v = uf_clamp(uf_mul_by_qm(xr[c] - top, mult, shift) + 32767, -32768, 32767);
+            int32_t e = lut16(v, exp_lut);
+            o[c] = (int16_t)e;   // the output doubles as scratch for the exps, as in TFLM
+            total += e;
+        }
+        int clz = 0;
+        while (clz < 32 && !((uint32_t)total & (0x80000000u >> clz))) {
+            clz++;
+        }
+        int32_t s = (int32_t)((((int64_t)total << (clz - 1)) + (1 << 13)) >> 14) - 98304;
+        int32_t recip = lut16(uf_clamp(s, -32768, 32767), recip_lut);
+        int rs = 31 - clz;
+        int64_t rnd = (int64_t)1 << (rs - 1);
+        for (int c = 0; c < depth; c++) {
+            int32_t v = (int32_t)(((int64_t)o[c] * recip + rnd) >> rs);
+            o[c] = (int16_t)uf_clamp(v, 0, 32767);
         }
     }
 }

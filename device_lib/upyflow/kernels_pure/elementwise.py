@@ -1,11 +1,11 @@
 # ADD/SUB (int8, int16, TFLM's general scaling), MUL, MAXIMUM/MINIMUM with
-# broadcasting, and MEAN. Shapes come as int32 descriptors baked by
-# upyflow_tools/lower/families/elementwise.py and tensor_ops.py: kernels walk
-# the output row-major, each input with its own stride (0 where it broadcasts).
+# broadcasting, their onnxruntime-rounded int8 form and int32 arithmetic. Shapes come
+# as int32 descriptors baked by upyflow_tools/lower/families/elementwise.py: kernels
+# walk the output row-major, each input with its own stride (0 where it broadcasts).
 # The esize parameters are for the native tier; typed views know their width.
-from ..qmath import srdhm, rdbypot
+from ..qmath import F32, mul_by_qm, rdbypot, srdhm, wrap32
 
-KERNELS = ("addsub_q", "mul_q", "binary_f32", "maxmin_q", "mean_q", "mean_f32")
+KERNELS = ("addsub_q", "mul_q", "binary_f32", "maxmin_q", "binary_s8_ort", "binary_i32")
 
 
 def _pairs(d, nd, k, a, b, o, row):
@@ -27,27 +27,6 @@ def _pairs(d, nd, k, a, b, o, row):
         o += block
 
 
-def _runs(d, p, k, base, fn):
-    # One block [nd, shape..., strides...] at d[p]: fn(base, n, stride) per innermost run.
-    nd = d[p]
-    n = d[p + 1 + k]
-    s = d[p + 1 + nd + k]
-    if k == nd - 1:
-        fn(base, n, s)
-        return
-    for _ in range(n):
-        _runs(d, p, k + 1, base, fn)
-        base += s
-
-
-def _scale(v, m, sh):
-    # MultiplyByQuantizedMultiplier; the left shift wraps to int32 as TFLM's does.
-    if sh > 0:
-        v = ((v << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-        return srdhm(v, m)
-    return rdbypot(srdhm(v, m), -sh)
-
-
 def addsub_q(x1, x2, out, d, esize, sign, off1, m1, sh1, off2, m2, sh2, ls, mo, sho, ooff, lo, hi):
     def row(a, b, o, n, sa, sb):
         for i in range(n):
@@ -63,7 +42,7 @@ def addsub_q(x1, x2, out, d, esize, sign, off1, m1, sh1, off2, m2, sh2, ls, mo, 
 def mul_q(x1, x2, out, d, esize, off1, off2, m, sh, ooff, lo, hi):
     def row(a, b, o, n, sa, sb):
         for i in range(n):
-            v = _scale((x1[a] + off1) * (x2[b] + off2), m, sh) + ooff
+            v = mul_by_qm((x1[a] + off1) * (x2[b] + off2), m, sh) + ooff
             out[o + i] = lo if v < lo else (hi if v > hi else v)
             a += sa
             b += sb
@@ -106,48 +85,51 @@ def maxmin_q(x1, x2, out, d, esize, is_max):
     _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
-def mean_q(x, out, d, esize, in_zp, m, sh, out_zp, count, lo, hi):
-    # Reduction descriptor: [outer block][inner block]; one output per outer element.
-    p = 1 + 2 * d[0]
-    st = [0, 0]   # output index, running sum
+# ADD/SUB/MUL as onnxruntime runs them between DequantizeLinear and QuantizeLinear:
+# each input dequantized in float32 (f32((x - zp) * scale)), the op in float32,
+# then quantized: round_half_even(f32(v / out_scale)) + zero point. A double result
+# rounded once to float32 equals the float32 operation (53 >= 2 * 24 + 2 bits).
+def binary_s8_ort(x1, x2, out, d, op, zp1, s1, zp2, s2, out_s, out_zp, lo, hi):
+    f = F32
 
-    def inner(base, n, s):
-        acc = 0
-        for _ in range(n):
-            acc += x[base]
-            base += s
-        st[1] += acc
-
-    def outer(base, n, s):
-        for _ in range(n):
-            st[1] = 0
-            _runs(d, p, 0, base, inner)
-            v = ((st[1] - in_zp * count) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-            v = _scale(v, m, sh) + out_zp
-            out[st[0]] = lo if v < lo else (hi if v > hi else v)
-            st[0] += 1
-            base += s
-    _runs(d, 0, 0, 0, outer)
+    def row(a, b, o, n, sa, sb):
+        for i in range(n):
+            f[0] = (x1[a] - zp1) * s1
+            u = f[0]
+            f[0] = (x2[b] - zp2) * s2
+            w = f[0]
+            f[0] = u * w if op == 2 else (u + w if op == 0 else u - w)
+            f[0] = f[0] / out_s
+            v = round(f[0]) + out_zp
+            out[o + i] = lo if v < lo else (hi if v > hi else v)
+            a += sa
+            b += sb
+    _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
-def mean_f32(x, out, d, count):
-    # Sums in input order through the float32 output, so each partial sum is
-    # rounded to float32 as in TFLM; then divided by the count.
-    p = 1 + 2 * d[0]
-    st = [0]
-
-    def inner(base, n, s):
-        o = st[0]
-        for _ in range(n):
-            out[o] = out[o] + x[base]
-            base += s
-
-    def outer(base, n, s):
-        for _ in range(n):
-            o = st[0]
-            out[o] = 0.0
-            _runs(d, p, 0, base, inner)
-            out[o] = out[o] / count
-            st[0] = o + 1
-            base += s
-    _runs(d, 0, 0, 0, outer)
+# int32 ADD, SUB, MUL, MAXIMUM, MINIMUM, DIV (op 0..5), wrapping as C int32.
+def binary_i32(x1, x2, out, d, op):
+    def row(a, b, o, n, sa, sb):
+        for i in range(n):
+            u = x1[a]
+            w = x2[b]
+            if op == 0:
+                v = u + w
+            elif op == 1:
+                v = u - w
+            elif op == 2:
+                v = u * w
+            elif op == 3:
+                v = u if u > w else w
+            elif op == 4:
+                v = u if u < w else w
+            elif w == 0:
+                v = 0   # TFLM would fault; the bake rejects a constant 0, native gives 0
+            else:   # C division truncates toward zero
+                v = abs(u) // abs(w)
+                if (u < 0) != (w < 0):
+                    v = -v
+            out[o + i] = wrap32(v)
+            a += sa
+            b += sb
+    _pairs(d, d[0], 0, 0, 0, 0, row)

@@ -1,5 +1,5 @@
 # Camera frame -> model input, the reference for native image.c and viper
-# kernels_viper_image.py (same arguments, byte-identical). Not a model op:
+# kernels_viper/image.py (same arguments, byte-identical). Not a model op:
 # upyflow.image calls it with tables it computes once per geometry.
 #   frame  gray8 / RGB565 (fmt 1: low byte first, 2: high byte first) / RGB888 bytes
 #   ytab, xtab  int32 triples (first source row/column, second, Q10 weight of the second)

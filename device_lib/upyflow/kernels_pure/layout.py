@@ -1,9 +1,10 @@
 # Data movement for CONCATENATION, PAD, STRIDED_SLICE, TRANSPOSE: one strided
 # copy driven by a baked int32 descriptor [nd, x_off, o_off, shape..., x
-# strides..., out strides...] (element units), and a fill for PAD's border.
+# strides..., out strides...] (element units), a fill for PAD's border, and a
+# byte copy for layout-only ops that cannot alias their input.
 # esize (bytes per element) is for the native tier; typed views know it.
 
-KERNELS = ("strided_copy", "fill_int", "fill_f32")
+KERNELS = ("strided_copy", "fill_int", "fill_f32", "copy_bytes")
 
 
 def _copy(x, out, d, nd, k, xo, oo):
@@ -32,3 +33,8 @@ def fill_int(out, n, value):
 
 
 fill_f32 = fill_int
+
+
+def copy_bytes(x, out, n):
+    for i in range(n):
+        out[i] = x[i]

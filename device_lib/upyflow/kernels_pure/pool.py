@@ -1,7 +1,9 @@
 # AVERAGE_POOL_2D and MAX_POOL_2D, NHWC, batch 1; padded taps are skipped and
 # the average divides by the count of valid taps, as TFLite does.
+from ..qmath import F32, requant_ort
 
-KERNELS = ("avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32")
+KERNELS = ("avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32",
+           "avg_pool2d_s8_ort")
 
 
 def _window(o, s, pad, k, size):
@@ -47,17 +49,55 @@ def _avg_float(x, idx):
     return acc / len(idx)
 
 
-def avg_pool2d_s8(x, out, *geom):
-    _pool(x, out, *geom, _avg_int)
+def avg_pool2d_s8(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
+    _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _avg_int)
 
 
-def max_pool2d_s8(x, out, *geom):
-    _pool(x, out, *geom, _max)
+def max_pool2d_s8(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
+    _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _max)
 
 
-def avg_pool2d_f32(x, out, *geom):
-    _pool(x, out, *geom, _avg_float)
+def avg_pool2d_f32(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
+    _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _avg_float)
 
 
-def max_pool2d_f32(x, out, *geom):
-    _pool(x, out, *geom, _max)
+def max_pool2d_f32(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
+    _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _max)
+
+
+# onnxruntime's QLinearAveragePool (NHWC, batch 1): inputs dequantized in float32,
+# summed in float32 row by row, divided by the count of valid taps, then
+# round_half_even(f32(f32(sum / out_scale) + q_zp)) - q_shift: q_zp is the zero point
+# as onnxruntime holds it (its x86 QDQ graphs convert int8 to uint8: q_zp = zp + 128,
+# q_shift = 128). A pool over the whole image goes through its global average pool:
+# mean_s8_ort's formula (glob_scale > 0).
+def avg_pool2d_s8_ort(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w,
+                      in_zp, in_s, out_s, q_zp, q_shift, glob_scale, act_min, act_max):
+    f = F32
+    o = 0
+    for oy in range(out_h):
+        y0 = max(oy * s_h - pad_h, 0)
+        y1 = min(oy * s_h - pad_h + k_h, in_h)
+        for ox in range(out_w):
+            x0 = max(ox * s_w - pad_w, 0)
+            x1 = min(ox * s_w - pad_w + k_w, in_w)
+            for ch in range(c):
+                if glob_scale > 0:
+                    acc = 0
+                    for iy in range(y0, y1):
+                        for ix in range(x0, x1):
+                            acc += x[(iy * in_w + ix) * c + ch] - in_zp
+                    out[o] = requant_ort(acc, glob_scale, q_zp - q_shift, act_min, act_max)
+                else:
+                    acc = 0.0
+                    for iy in range(y0, y1):
+                        for ix in range(x0, x1):
+                            f[0] = (x[(iy * in_w + ix) * c + ch] - in_zp) * in_s
+                            f[0] = acc + f[0]
+                            acc = f[0]
+                    f[0] = acc / ((y1 - y0) * (x1 - x0))
+                    f[0] = f[0] / out_s
+                    f[0] = f[0] + q_zp
+                    v = round(f[0]) - q_shift
+                    out[o] = act_min if v < act_min else (act_max if v > act_max else v)
+                o += 1

@@ -1,9 +1,9 @@
-# QUANTIZE (float32 -> int8/int16, int -> int requantize), DEQUANTIZE, and a byte
-# copy for layout-only ops that cannot alias their input.
+# Type conversions: QUANTIZE (float32 -> int8/int16, int -> int requantize),
+# DEQUANTIZE and CAST.
 import struct
 from ..qmath import mul_by_qm
 
-KERNELS = ("quantize_f32", "requantize", "dequantize_f32", "copy_bytes")
+KERNELS = ("quantize_f32", "requantize", "dequantize_f32", "cast_int")
 
 
 def _f32(v):
@@ -38,6 +38,20 @@ def dequantize_f32(x, out, n, scale, zp):
         out[i] = _f32(scale * (x[i] - zp))
 
 
-def copy_bytes(x, out, n):
-    for i in range(n):
-        out[i] = x[i]
+_BITS = (8, 8, 16, 32, 32, 32)     # by emit.DTYPE_CODES: i8 u8 i16 i32 f32 u32
+_SIGNED = (1, 0, 1, 1, 1, 0)
+
+
+def cast_int(x, out, n, in_code, out_code):
+    if out_code == 4:   # to float32: exact for int16, rounded to nearest for int32/uint32
+        for i in range(n):
+            out[i] = float(x[i])
+        return
+    mask = (1 << _BITS[out_code]) - 1
+    if _SIGNED[out_code]:
+        half = 1 << (_BITS[out_code] - 1)
+        for i in range(n):
+            out[i] = (x[i] + half & mask) - half
+    else:
+        for i in range(n):
+            out[i] = x[i] & mask

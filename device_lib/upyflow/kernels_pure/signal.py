@@ -1,12 +1,10 @@
-# TFLite Micro's Signal ops (the audio front end), CAST and int32 arithmetic,
-# bit-exact with TFLM's signal/src (C integer semantics: uint32/uint64 wrap,
-# int16 stores wrap). Tables (kissfft plan and twiddles, filter bank, log LUT)
-# are baked by upyflow_tools/lower/families/signal.py.
-from .elementwise import _pairs
+# TFLite Micro's Signal ops (the audio front end), bit-exact with TFLM's signal/src
+# (C integer semantics: uint32/uint64 wrap, int16 stores wrap). Tables (kissfft plan
+# and twiddles, filter bank, log LUT) are baked by upyflow_tools/lower/families/signal.py.
 
 KERNELS = ("signal_window_s16", "signal_fft_auto_scale_s16", "signal_rfft_s16", "signal_energy",
            "signal_filter_bank", "signal_filter_bank_sqrt", "signal_spectral_subtraction",
-           "signal_pcan", "signal_filter_bank_log", "cast_int", "binary_i32")
+           "signal_pcan", "signal_filter_bank_log")
 
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -291,53 +289,3 @@ def signal_filter_bank_log(x, lut, out, n, out_scale, bits):
         loge = ((45426 * log2 + 32768) >> 16) & _M32
         v = ((out_scale * loge + 32768) & _M32) >> 16
         out[i] = v if v < 32767 else 32767
-
-
-_BITS = (8, 8, 16, 32, 32, 32)     # by emit.DTYPE_CODES: i8 u8 i16 i32 f32 u32
-_SIGNED = (1, 0, 1, 1, 1, 0)
-
-
-def cast_int(x, out, n, in_code, out_code):
-    if out_code == 4:   # to float32: exact for int16, rounded to nearest for int32/uint32
-        for i in range(n):
-            out[i] = float(x[i])
-        return
-    mask = (1 << _BITS[out_code]) - 1
-    if _SIGNED[out_code]:
-        half = 1 << (_BITS[out_code] - 1)
-        for i in range(n):
-            out[i] = (x[i] + half & mask) - half
-    else:
-        for i in range(n):
-            out[i] = x[i] & mask
-
-
-def _i32(v):
-    return (v + 0x80000000 & _M32) - 0x80000000
-
-
-def binary_i32(x1, x2, out, d, op):
-    def row(a, b, o, n, sa, sb):
-        for i in range(n):
-            u = x1[a]
-            w = x2[b]
-            if op == 0:
-                v = u + w
-            elif op == 1:
-                v = u - w
-            elif op == 2:
-                v = u * w
-            elif op == 3:
-                v = u if u > w else w
-            elif op == 4:
-                v = u if u < w else w
-            elif w == 0:
-                v = 0   # TFLM would fault; the bake rejects a constant 0, native gives 0
-            else:   # C division truncates toward zero
-                v = abs(u) // abs(w)
-                if (u < 0) != (w < 0):
-                    v = -v
-            out[o + i] = _i32(v)
-            a += sa
-            b += sb
-    _pairs(d, d[0], 0, 0, 0, 0, row)

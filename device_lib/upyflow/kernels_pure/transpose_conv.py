@@ -2,8 +2,7 @@
 # each input pixel into the output; here each output gathers the input pixels
 # that reach it (same integer sums; float sums in TFLM's order: input row, column,
 # channel ascending). No scratch buffer is needed.
-from ..qmath import mul_by_qm, mul_by_qm64
-from .conv16 import bias64
+from ..qmath import bias64, mul_by_qm, mul_by_qm64
 
 KERNELS = ("transpose_conv_s8", "transpose_conv_s16", "transpose_conv_f32")
 

@@ -26,7 +26,7 @@ instruction timing tables:
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 
 def available() -> str | None:
@@ -41,6 +41,7 @@ def available() -> str | None:
 def execute(target, elf, loads, reads, count=False, check=(), regs=None):
     import unicorn
     from unicorn import arm_const as A
+
     from . import unicorn_run
 
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
@@ -79,7 +80,7 @@ def _m4_faults(cache):
     return faults
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cs():
     import capstone
     md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)

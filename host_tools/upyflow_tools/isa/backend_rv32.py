@@ -16,7 +16,7 @@ RV32IMC pipeline without branch prediction):
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 
 def available() -> str | None:
@@ -30,6 +30,7 @@ def available() -> str | None:
 
 def execute(target, elf, loads, reads, count=False, check=(), regs=None):
     import unicorn
+
     from . import unicorn_run
 
     uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)
@@ -39,7 +40,7 @@ def execute(target, elf, loads, reads, count=False, check=(), regs=None):
                            regs)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cs():
     import capstone
     return capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV32 | capstone.CS_MODE_RISCVC)

@@ -28,12 +28,9 @@ class IsaError(RuntimeError):
 
 def module_from_baked(baked, name: str = "model") -> types.ModuleType:
     """The module object the runtime would import, from an in-memory bake
-    (upyflow_tools.emit.Baked or bake.BakeResult), via the emitted NAME.py text."""
-    from ..emit import module_source
-    baked = getattr(baked, "baked", baked)
-    module = types.ModuleType(name)
-    exec(compile(module_source(baked, name), name + ".py", "exec"), module.__dict__)
-    return module
+    (upyflow_tools.emit.Baked or bake.BakeResult): runner.module_of."""
+    from ..runner import module_of
+    return module_of(baked, name)
 
 
 def format_table(formats) -> bytes:
@@ -84,6 +81,7 @@ class IsaModel:
         self.fields = fields
         # Byte offset of each op record in OPS -> where it ends (for the host-run ops).
         from upyflow.model import TENSOR_RECORD_SIZE
+
         from ..emit import module_records, module_tensor
         self.op_end = {start: end for start, end, _ops in module_records(module)}
         self.host_ops: set[str] = set()   # kernels the C lacks, run on the host (pure)
@@ -134,7 +132,8 @@ class IsaModel:
                 start = self.op_end[pos]
                 continue
             if status:
-                name = self.module.OP_KERNELS[ops[pos]] if pos < len(ops) and ops[pos] < len(self.module.OP_KERNELS) else "?"
+                kernels = self.module.OP_KERNELS
+                name = kernels[ops[pos]] if pos < len(ops) and ops[pos] < len(kernels) else "?"
                 raise IsaError("%s: op at byte %d (%s): %s" % (self.target.name, pos, name,
                                                               ERRORS.get(status, "error %d" % status)))
             break

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import shutil
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,9 @@ class Target:
     boards: tuple[tuple[str, float], ...] = field(default=())   # (board, clock Hz)
 
 
-_ARM = dict(backend="arm", cc="arm-none-eabi-gcc", ldscript="link_arm.ld", start="start_arm.S",
+_ARM: dict[str, Any] = dict(backend="arm", cc="arm-none-eabi-gcc", ldscript="link_arm.ld", start="start_arm.S",
             desc_addr=0x20010000, data_addr=0x20100000, weights_addr=0x10000000)
-_RV = dict(backend="rv32", cc="riscv64-unknown-elf-gcc", ldscript="link_rv32.ld",
+_RV: dict[str, Any] = dict(backend="rv32", cc="riscv64-unknown-elf-gcc", ldscript="link_rv32.ld",
            start="start_rv32.S", desc_addr=0x80110000, data_addr=0x80200000,
            weights_addr=0x90000000)
 

@@ -213,9 +213,19 @@ def build(build_dir: Path | None = None) -> Path:
     objs = [compile_c(s, build_dir / (s.stem + ".o"), extra) for s in srcs]
     objs.insert(0, assemble(XT / "start.S", build_dir / "start.o"))
     tmp = elf.with_suffix(".tmp")
-    link(objs, tmp)
+    symbols = link(objs, tmp)
+    elf.with_suffix(".sym").write_text("".join("%s %x\n" % kv for kv in sorted(symbols.items())))
     tmp.replace(elf)
     return elf
+
+
+def symbols(elf: Path) -> dict[str, int]:
+    """The global symbols `build` linked into elf."""
+    out = {}
+    for line in elf.with_suffix(".sym").read_text().splitlines():
+        name, addr = line.split()
+        out[name] = int(addr, 16)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -242,6 +252,7 @@ class Result:
 def _records(module):
     """(where, dtype, offset, nbytes) per tensor record."""
     from upyflow.model import TENSOR_RECORD_SIZE
+
     from ..emit import module_tensor
     return [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR_RECORD_SIZE)]
 
@@ -256,41 +267,183 @@ def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
 
 def instruction_mix(module, inputs: list[bytes], elf: Path | None = None,
                     timeout: float = 600) -> dict[str, int]:
-    """Executed instructions by mnemonic for one invoke (the whole run: the harness's
-    own start-up and output add about a thousand). From QEMU's translation and
-    execution log, which grows about 15 bytes per instruction: meant for models
-    of a few million instructions."""
+    """Executed instructions by mnemonic for one invoke (uf_run, with the window
+    spill handlers it triggers), from QEMU's translation and execution log."""
+    return trace(module, inputs, elf, timeout).mix()
+
+
+# The Xtensa LX6 (ESP32) cycle model of `Trace.cycles`: an estimate for the 5-stage
+# in-order pipeline with zero-wait-state memory (code and data in internal SRAM, no
+# flash-cache misses). Cadence publishes no per-instruction table for the ESP32's
+# configuration; these are the usual LX6 figures:
+#   ALU, moves, shifts, SEXT/EXTUI/MIN/MAX, ENTRY, MEMW, FPU add/mul  1
+#   loads (L8UI/L16SI/L32I/L32R...)   1, +1 when the next instruction uses the result
+#   stores                            1
+#   MULL, MULSH, MULUH                2 (result a cycle later, counted as a stall)
+#   QUOS/QUOU/REMS/REMU               12 (iterative divider)
+#   taken branch, J/JX, CALLn/CALLXn, RET/RETW   3 (two-bubble redirect)
+#   branch not taken                  1
+#   window overflow/underflow exception   the handler's instructions + 4 (entry, RFWO/RFWU)
+XT_MUL2 = {"mull", "mulsh", "muluh"}
+XT_DIV = {"quos", "quou", "rems", "remu"}
+XT_JUMP = {"j", "jx", "call0", "call4", "call8", "call12", "callx0", "callx4", "callx8",
+           "callx12", "ret", "retw", "ret.n", "retw.n"}
+XT_STORE = ("s8i", "s16i", "s32i", "s32i.n", "s32e", "ssi", "ssx", "ssip", "ssxp", "s32c1i")
+
+
+def _is_branch(op: str) -> bool:
+    return op[0] == "b" and op not in ("break", "break.n")
+
+
+def _is_load(op: str) -> bool:
+    return op.startswith(("l8", "l16", "l32")) or op in ("lsi", "lsx", "lsip", "lsxp")
+
+
+@dataclass
+class Trace:
+    blocks: dict        # first pc -> [(mnemonic, operands)]
+    execs: dict         # first pc -> executions (within the invoke)
+    taken: dict         # first pc -> executions that left the straight line
+    exceptions: int     # window overflow/underflow exceptions (RFWO/RFWU executed)
+
+    def mix(self) -> dict[str, int]:
+        import collections
+        mix = collections.Counter()
+        for pc, n in self.execs.items():
+            for op, _ in self.blocks.get(pc, ()):
+                mix[op] += n
+        return dict(mix.most_common())
+
+    def cycles(self, skip: tuple[int, int] | None = None) -> int:
+        """Estimated LX6 cycles (the model above). skip: a [start, end) code range whose
+        blocks are left out (the QEMU build's software __muldi3)."""
+        total = 0
+        for pc, n in self.execs.items():
+            if skip and skip[0] <= pc < skip[1]:
+                continue
+            insns = self.blocks.get(pc, ())
+            c = 0
+            for k, (op, args) in enumerate(insns):
+                if _is_load(op):
+                    c += 1
+                    dest = args.split(",")[0].strip()
+                    if k + 1 < len(insns) and dest in re.split(r"[,\s]+", insns[k + 1][1]):
+                        c += 1
+                elif op in XT_MUL2:
+                    c += 2
+                elif op in XT_DIV:
+                    c += 12
+                elif k == len(insns) - 1 and (op in XT_JUMP or _is_branch(op)):
+                    continue   # below, with the block's exits
+                else:
+                    c += 1
+            total += n * c
+            if insns:
+                op = insns[-1][0]
+                t = self.taken.get(pc, 0)
+                if op in XT_JUMP:
+                    total += 3 * n
+                elif _is_branch(op):
+                    total += 3 * t + (n - t)
+        return total + 4 * self.exceptions
+
+
+def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float = 600) -> Trace:
+    """Executed blocks of one invoke (between the harness's two ICOUNT reads), with how
+    often each left its straight line, from QEMU's in_asm/exec log streamed through a
+    FIFO (about 70 bytes of log per block executed: never written to disk)."""
     import collections
+    import threading
     elf = elf or build()
     blob, _n = _blob(module, [inputs], 0)
+    blocks, ends = {}, {}
+    execs, taken = collections.Counter(), collections.Counter()
+    insn = re.compile(r"0x([0-9a-f]+):\s+(\S+)\s*(.*)")
+    trace_re = re.compile(r"Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
     with tempfile.TemporaryDirectory() as tmp:
-        log = str(Path(tmp) / "exec.log")
-        p = _qemu(elf, blob, timeout, ["in_asm", "exec", "nochain"], log)
+        fifo = str(Path(tmp) / "exec.log")
+        os.mkfifo(fifo)
+        errors = []
+
+        def reader():
+            try:
+                cur, start, prev, active, reads = None, None, None, False, 0
+                with open(fifo) as f:
+                    for line in f:
+                        if line.startswith("Trace"):
+                            cur = None
+                            m = trace_re.match(line)
+                            if not m:
+                                continue
+                            pc = int(m.group(1), 16)
+                            if active:
+                                if prev is not None and pc != ends[prev]:
+                                    taken[prev] += 1
+                                execs[pc] += 1
+                            if pc in icount_blocks:
+                                reads += 1
+                                active = reads == 1
+                                if active:   # the first read's block is counted from here on
+                                    execs[pc] += 1
+                            prev = pc if active else None
+                            continue
+                        if line.startswith("IN:"):
+                            cur, start = [], None
+                            continue
+                        m = insn.match(line)
+                        if m and cur is not None:
+                            addr = int(m.group(1), 16)
+                            op = m.group(2)
+                            if start is None:
+                                start = addr
+                                blocks[start] = cur
+                            cur.append((op, m.group(3)))
+                            ends[start] = addr + (2 if op.endswith(".n") else 3)
+                            if op == "rsr.icount":
+                                icount_blocks.add(start)
+                            continue
+                        cur = None
+            except Exception as e:   # reported by the caller
+                errors.append(e)
+        icount_blocks = set()
+        t = threading.Thread(target=reader)
+        t.start()
+        try:
+            p = _qemu(elf, blob, timeout, ["in_asm", "exec", "nochain"], fifo)
+        finally:
+            # QEMU closed its end (EOF for the reader); had it never opened
+            # the log, this open releases the reader's.
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:   # no reader waiting: it has the log already
+                pass
+            t.join()
+        if errors:
+            raise errors[0]
         if p.returncode:
             raise XtensaError("qemu exit %d\n%s" % (p.returncode, p.stdout[-2000:]))
-        blocks, execs, cur = {}, collections.Counter(), None
-        insn = re.compile(r"0x([0-9a-f]+):\s+(\S+)")
-        trace = re.compile(r"Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
-        with open(log) as f:
-            for line in f:
-                if line.startswith("IN:"):
-                    cur = []
-                    continue
-                m = insn.match(line)
-                if m and cur is not None:
-                    if not cur:
-                        blocks[int(m.group(1), 16)] = cur
-                    cur.append(m.group(2))
-                    continue
-                cur = None
-                m = trace.match(line)
-                if m:
-                    execs[int(m.group(1), 16)] += 1
-    mix = collections.Counter()
-    for pc, n in execs.items():
-        for op in blocks.get(pc, ()):
-            mix[op] += n
-    return dict(mix.most_common())
+    exc = sum(n for pc, n in execs.items() for op, _ in blocks.get(pc, ()) if op in ("rfwo", "rfwu"))
+    return Trace(blocks, dict(execs), dict(taken), exc)
+
+
+MULDI3_SITE_CYCLES = 7   # l32r of __muldi3's address, argument moves, callx8
+
+
+def esp32_cycles(module, inputs: list[bytes], elf: Path | None = None,
+                 timeout: float = 600) -> tuple[int, int]:
+    """(instructions, estimated ESP32 cycles) of one invoke. The QEMU core lacks
+    MUL32_HIGH, so the harness calls a software __muldi3 where an ESP32 runs MULL +
+    MULSH: its blocks are left out and each call site costs 4 cycles, not
+    MULDI3_SITE_CYCLES (instructions: Result.esp32_estimate's adjustment)."""
+    elf = elf or build()
+    tr = trace(module, inputs, elf, timeout)
+    syms = symbols(elf)
+    start = syms["__muldi3"]
+    end = min((a for a in syms.values() if a > start), default=start + 0x100)
+    calls = tr.execs.get(start, 0)
+    cycles = tr.cycles(skip=(start, end)) + calls * (4 - MULDI3_SITE_CYCLES)
+    insns = sum(n * len(tr.blocks.get(pc, ())) for pc, n in tr.execs.items())
+    return insns - MULDI3_EXTRA * calls, cycles
 
 
 def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple[bytes, int]:
@@ -308,7 +461,7 @@ def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple
                            for v in (variables[k:k + 3] for k in range(0, len(variables), 3)))
     in_data = bytearray()
     for inputs in input_sets:
-        for (off, n), data in zip(ins, inputs, strict=True):
+        for (_off, n), data in zip(ins, inputs, strict=True):
             if len(data) != n:
                 raise XtensaError("input needs %d bytes, got %d" % (n, len(data)))
             in_data += data

@@ -5,25 +5,85 @@ number precomputed. Family modules beside this one register with @lowering.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
+import ast
 import math
+import numbers
+import operator
 
 import numpy as np
 
-from .. import BakeError
+from .. import BakeError, kernel_spec
 from ..ir import DTYPE_SIZE, Graph, Op, Tensor
 from ..quant import (QRANGE, channel_multipliers,
                     conv_out_size, conv_pad)
 
 
-@dataclass
 class Call:
-    kernel: str                     # device kernel name, the dispatch key
-    tensors: list[int]              # graph tensor indices, in the kernel's argument order
-    params: list = field(default_factory=list)   # ints and floats after the tensors
-    op_index: int = -1              # the source op, for reports
+    """One device kernel call: graph tensor ids, then int/float parameters, each in the
+    kernel's argument order as kernel_spec declares it.
+
+    Lowerings name every argument, Call("conv2d_s8", x=..., w=..., in_h=..., ...); a
+    missing, extra or misnamed one is an error here. Call(kernel, tensors, params) (a
+    call rebuilt from another, as patches does) is checked for its counts. Parameters
+    become Python ints / floats as the spec's kinds say (the op record's format)."""
+    __slots__ = ("kernel", "tensors", "params", "op_index")
+
+    def __init__(self, kernel: str, tensors: list[int] | None = None, params: list | None = None,
+                 op_index: int = -1, **named):
+        spec = kernel_spec.get(kernel)
+        if named:
+            if tensors is not None or params is not None:
+                raise TypeError("Call(%r): give the arguments by name or as lists, not both" % kernel)
+            missing = [n for n in spec.arg_names if n not in named]
+            extra = [n for n in named if n not in spec.arg_names]
+            if missing or extra:
+                raise TypeError("Call(%r): %s%s%s (kernel_spec: %s)" % (
+                    kernel, "missing " + ", ".join(missing) if missing else "",
+                    "; " if missing and extra else "", "unknown " + ", ".join(extra) if extra else "",
+                    ", ".join(spec.arg_names)))
+            tensors = [named[t.name] for t in spec.tensors]
+            params = [named[p.name] for p in spec.params]
+        tensors, params = list(tensors or []), list(params or [])
+        if len(tensors) != len(spec.tensors) or len(params) != len(spec.params):
+            raise TypeError("Call(%r): %d tensors and %d parameters, the kernel takes %d and %d (%s)"
+                            % (kernel, len(tensors), len(params), len(spec.tensors), len(spec.params),
+                               ", ".join(spec.arg_names)))
+        self.kernel = kernel
+        self.tensors = [operator.index(t) for t in tensors]
+        self.params = [_typed(kernel, p, v) for p, v in zip(spec.params, params)]
+        self.op_index = op_index
+
+    def arg(self, name: str):
+        """A tensor id or parameter value by its kernel_spec name."""
+        spec = kernel_spec.get(self.kernel)
+        names = [t.name for t in spec.tensors]
+        if name in names:
+            return self.tensors[names.index(name)]
+        return self.params[spec.param_index(name)]
+
+    def named(self) -> dict:
+        """Every argument by name."""
+        return dict(zip(kernel_spec.get(self.kernel).arg_names, self.tensors + self.params))
+
+    def __eq__(self, other):
+        return isinstance(other, Call) and (self.kernel, self.tensors, self.params, self.op_index) == \
+            (other.kernel, other.tensors, other.params, other.op_index)
+
+    def __repr__(self):
+        return "Call(%r, %r, %r, op_index=%d)" % (self.kernel, self.tensors, self.params, self.op_index)
+
+
+def _typed(kernel: str, p: kernel_spec.P, v):
+    if p.kind == "f":
+        if not isinstance(v, numbers.Real):
+            raise TypeError("Call(%r): %s must be a number, not %r" % (kernel, p.name, v))
+        return float(v)
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError("Call(%r): %s must be an int, not %r" % (kernel, p.name, v)) from None
 
 
 LOWERINGS: dict[str, Callable[[Graph, Op], list[Call]]] = {}
@@ -125,40 +185,63 @@ _TYPE_NAME = {"f16": "float16", "i64": "int64", "u8": "uint8", "u32": "uint32", 
 
 
 # --- kernel preconditions ------------------------------------------------------------------
-# Every tier's kernel accepts a parameter only in a range (C: native_modules/src/table.c
-# refuses the call at run time; pure and viper would shift by a negative or huge amount and
-# disagree). Each family registers its kernels' ranges beside its lowering; lower() checks
-# every call against them, so bake refuses what a kernel cannot run.
-# kernel -> {index among the call's int parameters: (lo, hi, what)}
-INT_RANGES: dict[str, dict[int, tuple[int, int, str]]] = {}
-# kernel -> (position of a constant int32 tensor among the call's tensors, which elements
-# (a slice, or a function of the int parameters giving indices), lo, hi(ints) -> int, what)
-TENSOR_RANGES: dict[str, list[tuple]] = {}
-SHIFT = (-31, 30)       # the int32 requantization's shift (TFLM's MultiplyByQuantizedMultiplier)
-
-
-def precondition(kernel: str, ints: dict | None = None, tensors: list | None = None) -> None:
-    """Register the parameter ranges of a device kernel (see INT_RANGES, TENSOR_RANGES)."""
-    INT_RANGES.setdefault(kernel, {}).update(ints or {})
-    TENSOR_RANGES.setdefault(kernel, []).extend(tensors or [])
+# Every tier's kernel accepts a call only within kernel_spec's ranges and sizes (C: the
+# generated native_modules/src/table.c refuses it at run time; pure and viper would shift
+# by a negative or huge amount, or index outside a buffer, and disagree). lower() checks
+# every call against the same spec, so bake refuses what a kernel cannot run.
+SHIFT = kernel_spec.SHIFT
+INT32 = (-(1 << 31), (1 << 31) - 1)
 
 
 def check_call(graph: Graph, op: Op, call: Call) -> None:
-    ints = [int(p) for p in call.params if not isinstance(p, float)]
+    spec = kernel_spec.get(call.kernel)
     where = "%s %r" % (op.kind, graph.tensors[op.outputs[0]].name)
-    for k, (lo, hi, what) in INT_RANGES.get(call.kernel, {}).items():
-        if not lo <= ints[k] <= hi:
-            raise BakeError("%s: %s %d is outside [%d, %d] (extreme quantization scales?); "
-                            "upyflow's kernels cannot run it" % (where, what, ints[k], lo, hi))
-    for pos, index, lo, hi, what in TENSOR_RANGES.get(call.kernel, []):
-        t = graph.tensors[call.tensors[pos]]
-        data = t.data.reshape(-1) if t.data is not None else np.zeros(0)
-        picked = data[index(ints)] if callable(index) else data[index]
-        top = hi(ints) if callable(hi) else hi
-        bad = picked[(picked < lo) | (picked > top)]
+    ints = {p.name: v for p, v in zip(spec.params, call.params) if p.kind == "i"}
+    for p in spec.ints:
+        lo = INT32[0] if p.lo is None else p.lo
+        hi = INT32[1] if p.hi is None else p.hi
+        if not lo <= ints[p.name] <= hi:
+            raise BakeError("%s: %s %d is outside [%d, %d]%s; upyflow's kernels cannot run it"
+                            % (where, p.what or p.name, ints[p.name], lo, hi,
+                               " (extreme quantization scales?)" if p.what else ""))
+    derived = {d for d, _ in spec.derived}
+    for rule in spec.requires:
+        if not derived & _names(rule) and not _eval(rule, ints):
+            raise BakeError("%s: kernel %s needs %s (%s); upyflow's kernels cannot run it"
+                            % (where, call.kernel, rule, ", ".join("%s=%d" % (n, ints[n])
+                                                                   for n in sorted(_names(rule)))))
+    for t, tid in zip(spec.tensors, call.tensors):
+        tensor = graph.tensors[tid]
+        # the elements the kernel reaches, unless they depend on the buffers (derived values)
+        esize = kernel_spec.ESIZE.get(t.dtype) or (int(t.esize) if t.esize and t.esize.isdigit()
+                                                   else ints.get(t.esize or ""))
+        if t.size is not None and esize and not derived & _names(t.size):
+            count = _eval(t.size, ints)
+            if tensor.nbytes < count * esize:
+                raise BakeError("%s: kernel %s needs %d elements of %d bytes in %s, tensor %r has %d bytes"
+                                % (where, call.kernel, count, esize, t.name, tensor.name, tensor.nbytes))
+        v = t.values
+        if v is None:
+            continue
+        data = tensor.data.reshape(-1) if tensor.data is not None else np.zeros(0)
+        if v.at:
+            picked = data[slice(*(_eval(x, ints) for x in v.at.split(":")))]
+        else:
+            picked = data
+        top = _eval(v.hi, ints) if isinstance(v.hi, str) else v.hi
+        bad = picked[(picked < v.lo) | (picked > top)]
         if bad.size:
             raise BakeError("%s: %s %d is outside [%d, %d] (extreme quantization scales?); "
-                            "upyflow's kernels cannot run it" % (where, what, int(bad[0]), lo, top))
+                            "upyflow's kernels cannot run it" % (where, v.what, int(bad[0]), v.lo, top))
+
+
+def _names(expr: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
+
+
+def _eval(expr: str, ints: dict) -> int:
+    """A kernel_spec expression over the int parameters (Python syntax, integer maths)."""
+    return eval(compile(expr, "kernel_spec", "eval"), {"__builtins__": {}}, ints)
 
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -317,7 +400,7 @@ def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
     return np.zeros(channels, dtype)
 
 
-def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[int]:
+def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> dict[str, int]:
     for t in (x, out):
         if len(t.shape) != 4 or t.shape[0] != 1:
             raise BakeError("%s tensor %r has shape %s; upyflow runs batch-1 NHWC tensors"
@@ -343,7 +426,7 @@ def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> list[in
                             % (op.kind, out.name, s, k, d))
     pad_h = 0 if padding == "VALID" else conv_pad(in_h, k_h, s_h, d_h, out_h)
     pad_w = 0 if padding == "VALID" else conv_pad(in_w, k_w, s_w, d_w, out_w)
-    return [k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w]
+    return dict(k_h=k_h, k_w=k_w, s_h=s_h, s_w=s_w, d_h=d_h, d_w=d_w, pad_h=pad_h, pad_w=pad_w)
 
 
 def check_rank4(op: Op, x: Tensor, w: Tensor, out: Tensor) -> None:
@@ -356,3 +439,10 @@ def check_rank4(op: Op, x: Tensor, w: Tensor, out: Tensor) -> None:
         raise BakeError("%s output %r has %d channels, the filter %d" % (op.kind, out.name, out.shape[3], oc))
 
 
+def need_state(graph: Graph, op: Op, k: int, what: str) -> Tensor:
+    """Input k, the layer's state: a variable tensor (ir.Tensor.variable), not a constant."""
+    t = inp(graph, op, k)
+    if not t.variable or t.is_const:
+        raise BakeError("%s %s %r must be a variable tensor (the layer's state)"
+                        % (op.kind, what, t.name))
+    return t

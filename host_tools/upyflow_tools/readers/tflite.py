@@ -25,7 +25,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def _options(op: "tflite.Operator") -> dict:
+def _options(op: tflite.Operator) -> dict:
     """All scalar and vector fields of an operator's builtin options, by schema name."""
     cls_name = _OPTION_CLASSES.get(op.BuiltinOptionsType())
     table = op.BuiltinOptions()
@@ -163,7 +163,7 @@ def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, l
         if raw is not None and tensor.variable:
             raw = None  # TFLM ignores a variable's buffer: it starts from its zero point
         if raw is not None:
-            arr = np.frombuffer(raw, dtype=NP_DTYPE[dtype])
+            arr: np.ndarray = np.frombuffer(raw, dtype=NP_DTYPE[dtype])
             if arr.size != tensor.size:
                 raise BakeError("tensor %r holds %d values for shape %s" % (name, arr.size, list(shape)))
             tensor.data = arr.reshape(shape)

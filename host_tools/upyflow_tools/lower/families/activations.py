@@ -17,7 +17,6 @@ from upyflow.qmath import INT32_MAX, _exp_quarter, mul_by_qm, rdbypot, sat_shl, 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
 from ...quant import FLOAT_MAX, QRANGE, f32, quantize_multiplier, quantize_value
-from ..core import SHIFT, precondition
 from ..core import Call, check_size, inp, lowering, need_const, types_error
 
 INT8_VALUES = np.arange(-128, 128)
@@ -117,7 +116,7 @@ def _lut_call(graph: Graph, op: Op, table: list[int]) -> list[Call]:
     """The int8 table lookup; table[i] is the output for input value i - 128."""
     arr = np.clip(np.array(table, np.int64), -128, 127).astype(np.int8)
     t = graph.add_const(graph.tensors[op.outputs[0]].name + "/lut", arr, "i8")
-    return [Call("lut_s8", [op.inputs[0], t, op.outputs[0]], [inp(graph, op, 0).size])]
+    return [Call("lut_s8", x=op.inputs[0], table=t, out=op.outputs[0], n=inp(graph, op, 0).size)]
 
 
 def _qm_float(real_f32: float) -> tuple[int, int]:
@@ -137,7 +136,8 @@ def _clamped_requant(graph: Graph, op: Op, x: Tensor, out: Tensor, lo_real: floa
         vals = INT8_VALUES
         return _lut_call(graph, op, [min(amax, max(amin, out.zp + mul_by_qm(int(v) - x.zp, m, s)))
                                      for v in vals])
-    return [Call("requantize", [op.inputs[0], op.outputs[0]], [x.size, x.zp, m, s, out.zp, amin, amax])]
+    return [Call("requantize", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=x.zp, mult=m, shift=s,
+                 out_zp=out.zp, qmin=amin, qmax=amax)]
 
 
 def _roundf(value: float, scale: float) -> int:
@@ -156,7 +156,7 @@ def _relu(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     if x.dtype == "f32":
-        return [Call("clamp_f32", [op.inputs[0], op.outputs[0]], [x.size, 0.0, FLOAT_MAX])]
+        return [Call("clamp_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, lo=0.0, hi=FLOAT_MAX)]
     if x.dtype == "i16" and (x.zp or out.zp):
         raise BakeError("RELU %r: int16 tensors need zero point 0" % out.name)
     return _clamped_requant(graph, op, x, out, 0.0, None)
@@ -167,7 +167,7 @@ def _relu_n1_to_1(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     if x.dtype == "f32":
-        return [Call("clamp_f32", [op.inputs[0], op.outputs[0]], [x.size, -1.0, 1.0])]
+        return [Call("clamp_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, lo=-1.0, hi=1.0)]
     if x.dtype == "i16" and (x.zp or out.zp):
         raise BakeError("RELU_N1_TO_1 %r: int16 tensors need zero point 0" % out.name)
     return _clamped_requant(graph, op, x, out, -1.0, 1.0)
@@ -178,13 +178,15 @@ def _relu6(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     if x.dtype == "f32":
-        return [Call("clamp_f32", [op.inputs[0], op.outputs[0]], [x.size, 0.0, 6.0])]
+        return [Call("clamp_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, lo=0.0, hi=6.0)]
     qmin, qmax = QRANGE[x.dtype]
     # TFLM ignores the output quantization: it clamps the raw input at its 0 and 6
     zero, six = x.zp, max(qmin, min(qmax, quantize_value(6.0, x.sc, x.zp)))
     if x.dtype == "i8":
         return _lut_call(graph, op, [min(six, max(zero, int(v))) for v in INT8_VALUES])
-    return [Call("requantize", [op.inputs[0], op.outputs[0]], [x.size, 0, *IDENTITY_QM, 0, zero, six])]
+    m, s = IDENTITY_QM
+    return [Call("requantize", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=0, mult=m, shift=s, out_zp=0,
+                 qmin=zero, qmax=six)]
 
 
 # --- LEAKY_RELU ---------------------------------------------------------------------------
@@ -202,7 +204,7 @@ def _leaky_relu(graph: Graph, op: Op) -> list[Call]:
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     alpha = float(op.options.get("alpha", 0.0))
     if x.dtype == "f32":
-        return [Call("leaky_relu_f32", [op.inputs[0], op.outputs[0]], [x.size, alpha])]
+        return [Call("leaky_relu_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, alpha=alpha)]
     p = leaky_params(x, out, alpha)
     qmin, qmax = QRANGE[x.dtype]
     if x.dtype == "i8":
@@ -217,7 +219,9 @@ def _leaky_relu(graph: Graph, op: Op) -> list[Call]:
                 r = -r if neg else r
             table.append(out_zp + r)
         return _lut_call(graph, op, table)
-    return [Call("leaky_relu_q", [op.inputs[0], op.outputs[0]], [x.size, *p, qmin, qmax])]
+    in_zp, m_id, s_id, m_al, s_al, neg, out_zp = p
+    return [Call("leaky_relu_q", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=in_zp, m_id=m_id, s_id=s_id,
+                 m_al=m_al, s_al=s_al, neg=neg, out_zp=out_zp, qmin=qmin, qmax=qmax)]
 
 
 # --- HARD_SWISH ---------------------------------------------------------------------------
@@ -226,7 +230,7 @@ def _hard_swish(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "f32"))
     if x.dtype == "f32":
-        return [Call("hard_swish_f32", [op.inputs[0], op.outputs[0]], [x.size])]
+        return [Call("hard_swish_f32", x=op.inputs[0], out=op.outputs[0], n=x.size)]
     hires = np.float32(np.float32(1.0 / 128.0) * np.float32(x.sc))
     m32, out_exp = _qm_float(hires / np.float32(out.sc))
     r32, r_exp = _qm_float(hires / np.float32(3.0 / 32768.0))
@@ -317,13 +321,14 @@ def _logistic(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     if x.dtype == "f32":
-        return [Call("logistic_f32", [op.inputs[0], op.outputs[0]], [x.size])]
+        return [Call("logistic_f32", x=op.inputs[0], out=op.outputs[0], n=x.size)]
     if x.dtype == "i8":
         if out.zp != -128:
             raise BakeError("LOGISTIC %r: int8 output zero point must be -128" % out.name)
         return _lut_call(graph, op, _int8_fixedpoint_lut(x, fp_logistic, 23, -128))
-    p = int16_sigmoid_params(op, x, out, (0,))
-    return [Call("logistic_s16", [op.inputs[0], sigmoid_table(graph), op.outputs[0]], [x.size, *p])]
+    mult, shift = int16_sigmoid_params(op, x, out, (0,))
+    return [Call("logistic_s16", x=op.inputs[0], table=sigmoid_table(graph), out=op.outputs[0], n=x.size,
+                 mult=mult, shift=shift)]
 
 
 @lowering("TANH", "int8, int16 (zero points 0, output scale 2^-15), float32")
@@ -331,12 +336,13 @@ def _tanh(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     if x.dtype == "f32":
-        return [Call("tanh_f32", [op.inputs[0], op.outputs[0]], [x.size])]
+        return [Call("tanh_f32", x=op.inputs[0], out=op.outputs[0], n=x.size)]
     if x.dtype == "i8":
         # TFLM writes Q0.7 whatever the output quantization says
         return _lut_call(graph, op, _int8_fixedpoint_lut(x, fp_tanh, 24, 0))
-    p = int16_sigmoid_params(op, x, out, (0, 1))
-    return [Call("tanh_s16", [op.inputs[0], sigmoid_table(graph), op.outputs[0]], [x.size, *p])]
+    mult, shift = int16_sigmoid_params(op, x, out, (0, 1))
+    return [Call("tanh_s16", x=op.inputs[0], table=sigmoid_table(graph), out=op.outputs[0], n=x.size,
+                 mult=mult, shift=shift)]
 
 
 # --- PRELU --------------------------------------------------------------------------------
@@ -367,7 +373,7 @@ def _prelu(graph: Graph, op: Op) -> list[Call]:
     if x.dtype == out.dtype == a.dtype == "f32":
         al = graph.add_const(out.name + "/alpha", _alpha_period(a.data, out.shape).astype(np.float32), "f32")
         period = graph.tensors[al].size
-        return [Call("prelu_f32", [op.inputs[0], al, op.outputs[0]], [x.size, period])]
+        return [Call("prelu_f32", x=op.inputs[0], alpha=al, out=op.outputs[0], n=x.size, period=period)]
     if not (x.dtype == out.dtype and x.dtype in ("i8", "i16") and a.dtype == "i8"):
         raise types_error(op, graph)
     if x.dtype == "i16" and (x.zp or out.zp):
@@ -378,8 +384,8 @@ def _prelu(graph: Graph, op: Op) -> list[Call]:
     alpha = _alpha_period(a.data.astype(np.int64) - a.zp, out.shape)
     al = graph.add_const(out.name + "/alpha_offset", alpha, "i16")
     qmin, qmax = QRANGE[x.dtype]
-    return [Call("prelu_q", [op.inputs[0], al, op.outputs[0]],
-                 [x.size, alpha.size, x.zp, m1, s1, m2, s2, out.zp, qmin, qmax])]
+    return [Call("prelu_q", x=op.inputs[0], alpha=al, out=op.outputs[0], n=x.size, period=alpha.size,
+                 in_zp=x.zp, m1=m1, s1=s1, m2=m2, s2=s2, out_zp=out.zp, qmin=qmin, qmax=qmax)]
 
 
 # --- int16 SOFTMAX tables -----------------------------------------------------------------
@@ -431,12 +437,3 @@ def softmax16_tables(graph: Graph) -> tuple[int, int]:
     return (_shared_const(graph, "upyflow/softmax16_exp", lambda: int16_lut(_expf, 10.0 / rng, 32767, 2.0 / rng)),
             _shared_const(graph, "upyflow/softmax16_recip",
                           lambda: int16_lut(_one_over_one_plus, 1.0 / rng, -32768, 2.0 / rng)))
-
-
-# Kernel preconditions (lower.core.check_call).
-precondition("leaky_relu_q", ints={3: (SHIFT[0], SHIFT[1], "identity shift"),
-                                   5: (SHIFT[0], SHIFT[1], "alpha shift")})
-for _k in ("logistic_s16", "tanh_s16"):
-    precondition(_k, ints={1: (0, 65534, "input multiplier"), 2: (0, 31, "input shift")})
-precondition("prelu_q", ints={1: (1, (1 << 31) - 1, "alpha period"), 4: (SHIFT[0], SHIFT[1], "identity shift"),
-                              6: (SHIFT[0], SHIFT[1], "alpha shift")})

@@ -1,15 +1,62 @@
-"""CONV_2D and DEPTHWISE_CONV_2D."""
+"""CONV_2D and DEPTHWISE_CONV_2D; the int16-activation (16x8) helpers that FULLY_CONNECTED and
+TRANSPOSE_CONV share."""
 from __future__ import annotations
 
 import numpy as np
 
 from ... import BakeError
-from ...ir import Graph, Op
-from ...quant import (activation_range, activation_range_float)
-from ..core import (SHIFT, Call, bias_array, precondition, check_rank4, conv_geometry, inp, lowering,
-                   need_const, quant_extras, types_error)
-from .conv16 import bias_int64, s16_consts, uses_acc64, zero_points_zero
-from .ort import ort_extras, uses_ort
+from ...ir import Graph, Op, Tensor
+from ...quant import (activation_range, activation_range_float, channel_multipliers)
+from ..core import (Call, bias_array, check_filter_quant, check_rank4, check_size,
+                   conv_geometry, inp, lowering, need_const, quant_extras, types_error)
+from ..ort_rounding import ort_extras, uses_ort
+
+INT32 = 2          # schema TensorType.INT32: quantized_bias_type asking for int32 accumulation
+MAX_SHIFT64 = 14   # the int64 requantization shifts right by 15 - shift, at least 1
+
+
+def bias_int64(graph: Graph, op: Op, k: int, channels: int, dtypes: tuple[str, ...]) -> tuple[np.ndarray, str | None]:
+    """Optional bias input k as int64 values, and its dtype (None when absent)."""
+    if len(op.inputs) <= k or op.inputs[k] < 0:
+        return np.zeros(channels, np.int64), None
+    b = need_const(graph, op, k, "bias")
+    if b.dtype not in dtypes:
+        names = {"i16": "int16", "i32": "int32", "i64": "int64"}
+        raise BakeError("operator %s with int16 input has an %s bias %r; supported: %s"
+                        % (op.kind, names.get(b.dtype, b.dtype), b.name, "/".join(names[d] for d in dtypes)))
+    check_size(op, b, channels, "bias")
+    return b.data.reshape(-1).astype(np.int64), b.dtype
+
+
+def uses_acc64(op: Op, bias_dtype: str | None) -> bool:
+    """TFLM accumulates in int32 for an int32 bias, or no bias with quantized_bias_type INT32."""
+    if bias_dtype is None:
+        return op.options.get("quantized_bias_type", 0) != INT32
+    return bias_dtype != "i32"
+
+
+def zero_points_zero(op: Op, *tensors: Tensor) -> None:
+    """TFLM's 16x8 convolutions ignore zero points: accept only 0 (what converters write)."""
+    for t in tensors:
+        if any(z != 0 for z in t.zero_point):
+            raise BakeError("operator %s int16 tensor %r has zero point %d; int16 convolutions need 0"
+                            % (op.kind, t.name, t.zp))
+
+
+def s16_consts(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray, out: Tensor,
+               channels: int, acc64: bool) -> list[int]:
+    """Constant tensors (bias as int64 word pairs, multiplier, shift); their ids."""
+    check_filter_quant(op, w, channels)
+    mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels)
+    if acc64 and channels and int(shift.max()) > MAX_SHIFT64:
+        raise BakeError("operator %s %r: scale ratio input*filter/output of 2^%d is too large for "
+                        "int16 requantization" % (op.kind, out.name, int(shift.max()) - 1))
+    name = out.name
+    words = np.ascontiguousarray(bias.astype("<i8")).view("<i4")   # (low, high) per value
+    return [graph.add_const(name + "/bias64", words.astype(np.int32), "i32"),
+            graph.add_const(name + "/multiplier", mult, "i32"),
+            graph.add_const(name + "/shift", shift, "i32")]
+
 
 
 @lowering("CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
@@ -23,29 +70,33 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("CONV_2D %r: grouped convolution (filter depth %d, input depth %d) "
                         "is not supported" % (out.name, ic, x.shape[-1]))
     geom = conv_geometry(op, x, k_h, k_w, out)
-    dims = [x.shape[1], x.shape[2], ic, out.shape[1], out.shape[2], oc]
+    geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=ic, out_h=out.shape[1], out_w=out.shape[2], out_c=oc)
     act = op.options.get("fused_activation_function", "NONE")
     if x.dtype == w.dtype == out.dtype == "f32":
         b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
-        return [Call("conv2d_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
-                     dims + geom + list(activation_range_float(act)))]
+        lo, hi = activation_range_float(act)
+        return [Call("conv2d_f32", x=op.inputs[0], w=op.inputs[1], bias=b, out=op.outputs[0], **geom,
+                     act_min=lo, act_max=hi)]
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         zero_points_zero(op, x, out)
         bias, bias_dtype = bias_int64(graph, op, 2, oc, ("i32", "i64"))
         acc64 = uses_acc64(op, bias_dtype)
         extras = s16_consts(graph, op, x, w, bias, out, oc, acc64)
-        return [Call("conv2d_s16", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1], extras[2]],
-                     dims + geom + [int(acc64), *activation_range(act, "i16", out.sc, out.zp)])]
+        lo, hi = activation_range(act, "i16", out.sc, out.zp)
+        return [Call("conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     mult=extras[1], shift=extras[2], **geom, acc64=int(acc64), act_min=lo, act_max=hi)]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(oc, -1).sum(axis=1)
     if uses_ort(graph):
         extras = ort_extras(graph, op, x, w, bias, out, oc)
-        return [Call("conv2d_s8_ort", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1]],
-                     dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+        lo, hi = activation_range(act, "i8", out.sc, out.zp)
+        return [Call("conv2d_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
-    return [Call("conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0], extras[1], extras[2]],
-                 dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+    lo, hi = activation_range(act, "i8", out.sc, out.zp)
+    return [Call("conv2d_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                 mult=extras[1], shift=extras[2], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
 
 
 @lowering("DEPTHWISE_CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
@@ -59,38 +110,32 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
     if ic < 1 or oc % ic:
         raise BakeError("DEPTHWISE_CONV_2D %r: %d output channels for %d input channels" % (out.name, oc, ic))
     geom = conv_geometry(op, x, k_h, k_w, out)
-    dims = [x.shape[1], x.shape[2], ic, out.shape[1], out.shape[2], oc // ic]
+    geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=ic, out_h=out.shape[1], out_w=out.shape[2],
+                depth_mult=oc // ic)
     act = op.options.get("fused_activation_function", "NONE")
     if x.dtype == w.dtype == out.dtype == "f32":
         b = graph.add_const(out.name + "/bias", bias_array(graph, op, oc, np.float32), "f32")
-        return [Call("depthwise_conv2d_f32", [op.inputs[0], op.inputs[1], b, op.outputs[0]],
-                     dims + geom + list(activation_range_float(act)))]
+        lo, hi = activation_range_float(act)
+        return [Call("depthwise_conv2d_f32", x=op.inputs[0], w=op.inputs[1], bias=b, out=op.outputs[0], **geom,
+                     act_min=lo, act_max=hi)]
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         # TFLM reads a 16x8 depthwise bias as int64 whatever its type: only int64 is safe
         zero_points_zero(op, x, out)
         bias, _ = bias_int64(graph, op, 2, oc, ("i64",))
         extras = s16_consts(graph, op, x, w, bias, out, oc, True)
-        return [Call("depthwise_conv2d_s16", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
-                                              extras[1], extras[2]],
-                     dims + geom + list(activation_range(act, "i16", out.sc, out.zp)))]
+        lo, hi = activation_range(act, "i16", out.sc, out.zp)
+        return [Call("depthwise_conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     mult=extras[1], shift=extras[2], **geom, act_min=lo, act_max=hi)]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, oc, np.int64) - x.zp * w.data.astype(np.int64).reshape(-1, oc).sum(axis=0)
     if uses_ort(graph):
         extras = ort_extras(graph, op, x, w, bias, out, oc)
-        return [Call("depthwise_conv2d_s8_ort", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
-                                                 extras[1]],
-                     dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+        lo, hi = activation_range(act, "i8", out.sc, out.zp)
+        return [Call("depthwise_conv2d_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0],
+                     out=op.outputs[0], scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo,
+                     act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
-    return [Call("depthwise_conv2d_s8", [op.inputs[0], op.inputs[1], extras[0], op.outputs[0],
-                                         extras[1], extras[2]],
-                 dims + geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
-
-
-# Kernel preconditions (lower.core.check_call): per-channel shifts (tensor 5) in the
-# int32 requantization's range, [-31, 14] for the int64 one (acc64; it shifts by 15 - shift).
-precondition("conv2d_s8", tensors=[(5, slice(None), SHIFT[0], SHIFT[1], "requantization shift")])
-precondition("depthwise_conv2d_s8", tensors=[(5, slice(None), SHIFT[0], SHIFT[1], "requantization shift")])
-precondition("conv2d_s16", tensors=[(5, slice(None), SHIFT[0], lambda ints: 14 if ints[14] else SHIFT[1],
-                                     "requantization shift")])
-precondition("depthwise_conv2d_s16", tensors=[(5, slice(None), SHIFT[0], 14, "requantization shift")])
+    lo, hi = activation_range(act, "i8", out.sc, out.zp)
+    return [Call("depthwise_conv2d_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                 mult=extras[1], shift=extras[2], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]

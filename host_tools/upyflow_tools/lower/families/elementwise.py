@@ -1,4 +1,5 @@
-"""ADD, SUB, MUL, MAXIMUM, MINIMUM with numpy-style broadcasting.
+"""ADD, SUB, MUL, MAXIMUM, MINIMUM with numpy-style broadcasting; on int32 tensors (the TFLM
+audio front end) also DIV, in plain C integer arithmetic as TFLM runs them.
 
 Broadcasting is resolved at bake time into a small int32 descriptor (a constant
 tensor): the output walked row-major over as few fused dimensions as possible,
@@ -10,11 +11,10 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import (activation_range, activation_range_float,
+from ...quant import (activation_range, activation_range_float, f32,
                       quantize_multiplier)
-from ..core import SHIFT, precondition
-from ..core import Call, inp, lowering, types_error
-from .ort import f32, uses_ort
+from ..core import LOWERINGS, TYPES, Call, inp, lowering, types_error
+from ..ort_rounding import uses_ort
 
 MAX_RANK = 6          # TFLM's broadcast loops (MAXIMUM/MINIMUM: 5)
 ESIZE = {"i8": 1, "i16": 2}
@@ -99,10 +99,11 @@ def smaller_than_one(op: Op, real: float, what: str) -> tuple[int, int]:
 def _addsub(graph: Graph, op: Op) -> list[Call]:
     a, b, out = _operands(graph, op)
     act = op.options.get("fused_activation_function", "NONE")
-    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, broadcast_desc(op, a, b, out))]
+    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
+                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out)))
     if out.dtype == "f32":
         lo, hi = activation_range_float(act)
-        return [Call("binary_f32", tensors, [F32_OP[op.kind], lo, hi])]
+        return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=lo, hi=hi)]
     if uses_ort(graph) and out.dtype == "i8":
         return _binary_ort(graph, op, tensors, a, b, out, act)
     left_shift = 15 if out.dtype == "i16" else 20
@@ -116,8 +117,8 @@ def _addsub(graph: Graph, op: Op) -> list[Call]:
     mo, so = smaller_than_one(op, ro, "output")
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
     sign = 1 if op.kind == "ADD" else -1
-    return [Call("addsub_q", tensors, [ESIZE[out.dtype], sign, -a.zp, m1, s1, -b.zp, m2, s2, left_shift,
-                                       mo, so, out.zp, lo, hi])]
+    return [Call("addsub_q", **tensors, esize=ESIZE[out.dtype], sign=sign, off1=-a.zp, m1=m1, sh1=s1, off2=-b.zp,
+                 m2=m2, sh2=s2, ls=left_shift, mo=mo, sho=so, ooff=out.zp, lo=lo, hi=hi)]
 
 
 lowering("ADD", "int8; int16 (general scaling); float32; broadcasting up to 6-D", 2)(_addsub)
@@ -128,10 +129,11 @@ lowering("SUB", "int8; int16 (general scaling); float32; broadcasting up to 6-D"
 def _mul(graph: Graph, op: Op) -> list[Call]:
     a, b, out = _operands(graph, op)
     act = op.options.get("fused_activation_function", "NONE")
-    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, broadcast_desc(op, a, b, out))]
+    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
+                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out)))
     if out.dtype == "f32":
         lo, hi = activation_range_float(act)
-        return [Call("binary_f32", tensors, [F32_OP["MUL"], lo, hi])]
+        return [Call("binary_f32", **tensors, op=F32_OP["MUL"], lo=lo, hi=hi)]
     if uses_ort(graph) and out.dtype == "i8":
         return _binary_ort(graph, op, tensors, a, b, out, act)
     if out.dtype == "i16" and (a.zp, b.zp, out.zp) != (0, 0, 0):
@@ -140,33 +142,63 @@ def _mul(graph: Graph, op: Op) -> list[Call]:
     if s > 30:
         raise BakeError("MUL %r: scales give a multiplier beyond TFLM's range" % out.name)
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
-    return [Call("mul_q", tensors, [ESIZE[out.dtype], -a.zp, -b.zp, m, s, out.zp, lo, hi])]
+    return [Call("mul_q", **tensors, esize=ESIZE[out.dtype], off1=-a.zp, off2=-b.zp, m=m, sh=s, ooff=out.zp,
+                 lo=lo, hi=hi)]
 
 
-def _binary_ort(graph: Graph, op: Op, tensors: list[int], a: Tensor, b: Tensor, out: Tensor,
+def _binary_ort(graph: Graph, op: Op, tensors: dict[str, int], a: Tensor, b: Tensor, out: Tensor,
                 act: str) -> list[Call]:
     # onnxruntime runs QDQ Add/Sub/Mul in float32 between DequantizeLinear and QuantizeLinear
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
-    return [Call("binary_s8_ort", tensors, [F32_OP[op.kind], a.zp, f32(a.sc), b.zp, f32(b.sc),
-                                            f32(out.sc), out.zp, lo, hi])]
+    return [Call("binary_s8_ort", **tensors, op=F32_OP[op.kind], zp1=a.zp, s1=f32(a.sc), zp2=b.zp, s2=f32(b.sc),
+                 out_s=f32(out.sc), out_zp=out.zp, lo=lo, hi=hi)]
 
 
 def _maxmin(graph: Graph, op: Op) -> list[Call]:
     # TFLM compares the raw values: no requantization whatever the scales.
     a, b, out = _operands(graph, op)
     desc = broadcast_desc(op, a, b, out, max_rank=5)
-    tensors = [op.inputs[0], op.inputs[1], op.outputs[0], _desc_const(graph, op, desc)]
+    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     if out.dtype == "f32":
-        return [Call("binary_f32", tensors, [F32_OP[op.kind], -3.4028234663852886e38, 3.4028234663852886e38])]
-    return [Call("maxmin_q", tensors, [ESIZE[out.dtype], 1 if op.kind == "MAXIMUM" else 0])]
+        return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=-3.4028234663852886e38,
+                     hi=3.4028234663852886e38)]
+    return [Call("maxmin_q", **tensors, esize=ESIZE[out.dtype], is_max=1 if op.kind == "MAXIMUM" else 0)]
 
 
 lowering("MAXIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
 lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
 
 
-# Kernel preconditions (lower.core.check_call): ADD/SUB pre-shift by [0, 20], then scale
-# each side and the sum down only (shifts <= 0); MUL's shift is the int32 requantization's.
-precondition("addsub_q", ints={8: (0, 20, "left shift"), 4: (-31, 0, "input 1 shift"),
-                               7: (-31, 0, "input 2 shift"), 10: (-31, 0, "output shift")})
-precondition("mul_q", ints={4: (SHIFT[0], SHIFT[1], "requantization shift")})
+
+
+# --- int32 arithmetic -------------------------------------------------------------------
+I32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5}
+
+
+def _binary_i32(graph: Graph, op: Op) -> list[Call]:
+    a, b, out = inp(graph, op, 0), inp(graph, op, 1), graph.tensors[op.outputs[0]]
+    if op.options.get("fused_activation_function", "NONE") != "NONE":
+        raise BakeError("%s %r: int32 with a fused activation is not supported" % (op.kind, out.name))
+    if op.kind == "DIV" and b.is_const and not b.data.all():
+        raise BakeError("DIV %r divides by a constant 0" % out.name)
+    desc = broadcast_desc(op, a, b, out, max_rank=5)
+    d = graph.add_const(out.name + "/broadcast", desc, "i32")
+    return [Call("binary_i32", x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=d, op=I32_OP[op.kind])]
+
+
+def _with_int32(kind: str):
+    # int32 tensors go to binary_i32; everything else to the family that had the op.
+    other, doc = LOWERINGS.get(kind), TYPES.get(kind)
+
+    def lower_op(graph: Graph, op: Op) -> list[Call]:
+        ts = [graph.tensors[t] for t in op.inputs[:2] + op.outputs[:1] if t >= 0]
+        if len(ts) == 3 and all(t.dtype == "i32" for t in ts):
+            return _binary_i32(graph, op)
+        if other is None:
+            raise types_error(op, graph)
+        return other(graph, op)
+    lowering(kind, (doc + "; " if doc else "") + "int32 (C integer arithmetic)", 2)(lower_op)
+
+
+for _kind in I32_OP:
+    _with_int32(_kind)

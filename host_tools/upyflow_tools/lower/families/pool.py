@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ... import BakeError
 from ...ir import Graph, Op
-from ...quant import (activation_range, activation_range_float)
+from ...quant import (activation_range, activation_range_float, f32)
 from ..core import (Call, conv_geometry, inp, lowering,
                    types_error)
-from .ort import f32, ort_mean_scale, uses_ort
+from ..ort_rounding import ort_mean_scale, uses_ort
 
 
 def _pool(kind: str):
@@ -19,25 +19,27 @@ def _pool(kind: str):
             raise BakeError("%s %r: input shape %s and output shape %s do not match"
                             % (op.kind, out.name, list(x.shape), list(out.shape)))
         geom = conv_geometry(op, x, k_h, k_w, out)
-        del geom[4:6]  # pools have no dilation
-        dims = [x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2]]
+        del geom["d_h"], geom["d_w"]  # pools have no dilation
+        geom.update(in_h=x.shape[1], in_w=x.shape[2], c=x.shape[3], out_h=out.shape[1], out_w=out.shape[2])
         act = o.get("fused_activation_function", "NONE")
         if x.dtype == out.dtype == "f32":
-            return [Call(kind + "_pool2d_f32", [op.inputs[0], op.outputs[0]],
-                         dims + geom + list(activation_range_float(act)))]
+            lo, hi = activation_range_float(act)
+            return [Call(kind + "_pool2d_f32", x=op.inputs[0], out=op.outputs[0], **geom, act_min=lo, act_max=hi)]
         if not x.dtype == out.dtype == "i8":
             raise types_error(op, graph)
         if kind == "avg" and uses_ort(graph):
             # onnxruntime's QLinearAveragePool; whole-image windows take its global pool
-            whole = (k_h, k_w) == tuple(x.shape[1:3]) and dims[3:5] == [1, 1] and geom[4:6] == [0, 0]
+            whole = (k_h, k_w) == tuple(x.shape[1:3]) and (geom["out_h"], geom["out_w"]) == (1, 1) \
+                and (geom["pad_h"], geom["pad_w"]) == (0, 0)
             glob = ort_mean_scale(x, out, k_h * k_w) if whole else 0.0
-            return [Call("avg_pool2d_s8_ort", [op.inputs[0], op.outputs[0]],
-                         dims + geom + [x.zp, f32(x.sc), f32(out.sc), out.zp + 128, 128, glob]
-                         + list(activation_range(act, "i8", out.sc, out.zp)))]
+            lo, hi = activation_range(act, "i8", out.sc, out.zp)
+            return [Call("avg_pool2d_s8_ort", x=op.inputs[0], out=op.outputs[0], **geom, in_zp=x.zp,
+                         in_s=f32(x.sc), out_s=f32(out.sc), q_zp=out.zp + 128, q_shift=128, glob_scale=glob,
+                         act_min=lo, act_max=hi)]
         if (x.sc, x.zp) != (out.sc, out.zp):
             raise BakeError("%s %r: input and output quantization differ" % (op.kind, out.name))
-        return [Call(kind + "_pool2d_s8", [op.inputs[0], op.outputs[0]],
-                     dims + geom + list(activation_range(act, "i8", out.sc, out.zp)))]
+        lo, hi = activation_range(act, "i8", out.sc, out.zp)
+        return [Call(kind + "_pool2d_s8", x=op.inputs[0], out=op.outputs[0], **geom, act_min=lo, act_max=hi)]
     return lower_pool
 
 

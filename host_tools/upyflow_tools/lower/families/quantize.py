@@ -1,4 +1,4 @@
-"""QUANTIZE and DEQUANTIZE."""
+"""Type conversions: QUANTIZE, DEQUANTIZE and CAST."""
 from __future__ import annotations
 
 
@@ -7,10 +7,9 @@ from upyflow.qmath import mul_by_qm
 
 from ...ir import Graph, Op, Tensor
 from ...quant import (QRANGE, channel_multipliers)
-from ..core import SHIFT, precondition
-from ..core import (Call, check_size, inp, lowering,
+from ..core import (UNQUANTIZED, Call, check_size, inp, lowering,
                    types_error)
-from .ort import ort_requant_table, uses_ort
+from ..ort_rounding import ort_requant_table, uses_ort
 
 
 def _byte_requant_table(x, out) -> np.ndarray:
@@ -38,23 +37,24 @@ def _quantize(graph: Graph, op: Op) -> list[Call]:
             raise types_error(op, graph)
         check_size(op, out, x.size, "output")
         t = graph.add_const(out.name + "/lut", _byte_requant_table(x, out), out.dtype)
-        return [Call("lut_s8", [op.inputs[0], t, op.outputs[0]], [x.size])]
+        return [Call("lut_s8", x=op.inputs[0], table=t, out=op.outputs[0], n=x.size)]
     if out.dtype not in ("i8", "i16", "i32"):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
     qmin, qmax = QRANGE[out.dtype]
     if x.dtype == "f32" and out.dtype != "i32":
-        return [Call("quantize_f32", [op.inputs[0], op.outputs[0]], [x.size, out.sc, out.zp, qmin, qmax])]
+        return [Call("quantize_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, scale=out.sc, zp=out.zp,
+                     qmin=qmin, qmax=qmax)]
     # TFLM's requantizing pairs: int32 on at most one side
     if x.dtype not in ("i8", "i16", "i32") or x.dtype == out.dtype == "i32":
         raise types_error(op, graph)
     if uses_ort(graph) and x.dtype == out.dtype == "i8":
         # onnxruntime: DequantizeLinear then QuantizeLinear (QLinearConcat's table too)
         t = graph.add_const(out.name + "/lut", ort_requant_table(x, out), "i8")
-        return [Call("lut_s8", [op.inputs[0], t, op.outputs[0]], [x.size])]
+        return [Call("lut_s8", x=op.inputs[0], table=t, out=op.outputs[0], n=x.size)]
     mult, shift = channel_multipliers(x.sc, [1.0], out.sc, 1)
-    return [Call("requantize", [op.inputs[0], op.outputs[0]],
-                 [x.size, x.zp, int(mult[0]), int(shift[0]), out.zp, qmin, qmax])]
+    return [Call("requantize", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=x.zp, mult=int(mult[0]),
+                 shift=int(shift[0]), out_zp=out.zp, qmin=qmin, qmax=qmax)]
 
 
 @lowering("DEQUANTIZE", "int8/int16/uint8 -> float32; float16 and int8 constants (weights): folded at bake time")
@@ -69,10 +69,24 @@ def _dequantize(graph: Graph, op: Op) -> list[Call]:
         graph.tensors.append(Tensor(x.name + "/as_int8", tuple(x.shape), "i8", list(x.scale), [x.zp - 128]))
         scratch = len(graph.tensors) - 1
         t = graph.add_const(x.name + "/flip", flip, "i8")
-        return [Call("lut_s8", [op.inputs[0], t, scratch], [x.size]),
-                Call("dequantize_f32", [scratch, op.outputs[0]], [x.size, x.sc, x.zp - 128])]
-    return [Call("dequantize_f32", [op.inputs[0], op.outputs[0]], [x.size, x.sc, x.zp])]
+        return [Call("lut_s8", x=op.inputs[0], table=t, out=scratch, n=x.size),
+                Call("dequantize_f32", x=scratch, out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp - 128)]
+    return [Call("dequantize_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp)]
 
 
-# Kernel preconditions (lower.core.check_call).
-precondition("requantize", ints={3: (SHIFT[0], SHIFT[1], "requantization shift")})
+
+
+# --- CAST ---------------------------------------------------------------------------------
+INT_TYPES = ("i8", "u8", "i16", "i32", "u32")
+DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}   # emit.DTYPE_CODES (emit imports lower)
+UNQUANTIZED.add("CAST")
+
+
+@lowering("CAST", "between int8, uint8, int16, int32 and uint32 (C conversion: wraps); those to float32")
+def _cast(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
+        raise types_error(op, graph)
+    check_size(op, out, x.size, "output")
+    return [Call("cast_int", x=op.inputs[0], out=op.outputs[0], n=x.size, in_code=DTYPE_CODES[x.dtype],
+                 out_code=DTYPE_CODES[out.dtype])]

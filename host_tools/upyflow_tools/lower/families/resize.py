@@ -60,8 +60,8 @@ def _resize_nearest(graph: Graph, op: Op) -> list[Call]:
     _, out_h, out_w, _ = out.shape
     ym = graph.add_const(out.name + "/rows", _nearest_map(in_h, out_h, align, half), "i32")
     xm = graph.add_const(out.name + "/cols", _nearest_map(in_w, out_w, align, half), "i32")
-    return [Call("resize_nearest", [op.inputs[0], ym, xm, op.outputs[0]],
-                 [in_h, in_w, out_h, out_w, depth, DTYPE_SIZE[x.dtype]])]
+    return [Call("resize_nearest", x=op.inputs[0], ymap=ym, xmap=xm, out=op.outputs[0], in_h=in_h, in_w=in_w,
+                 out_h=out_h, out_w=out_w, depth=depth, esize=DTYPE_SIZE[x.dtype])]
 
 
 def _float_table(in_size: int, out_size: int, align: bool, half: bool):
@@ -101,16 +101,16 @@ def _resize_bilinear(graph: Graph, op: Op) -> list[Call]:
     x, out, align, half = _geometry(graph, op)
     _, in_h, in_w, depth = x.shape
     _, out_h, out_w, _ = out.shape
-    geo = [in_h, in_w, out_h, out_w, depth]
+    geo = dict(in_h=in_h, in_w=in_w, out_h=out_h, out_w=out_w, depth=depth)
     if x.dtype == "i8":
         yt = graph.add_const(out.name + "/rows", _int_table(in_h, out_h, align, half), "i32")
         xt = graph.add_const(out.name + "/cols", _int_table(in_w, out_w, align, half), "i32")
-        return [Call("resize_bilinear_s8", [op.inputs[0], yt, xt, op.outputs[0]], geo)]
+        return [Call("resize_bilinear_s8", x=op.inputs[0], ytab=yt, xtab=xt, out=op.outputs[0], **geo)]
     if x.dtype == "f32":
         yi, yf = _float_table(in_h, out_h, align, half)
         xi, xf = _float_table(in_w, out_w, align, half)
         name = out.name
-        ids = [graph.add_const(name + "/rows", yi, "i32"), graph.add_const(name + "/row_frac", yf, "f32"),
-               graph.add_const(name + "/cols", xi, "i32"), graph.add_const(name + "/col_frac", xf, "f32")]
-        return [Call("resize_bilinear_f32", [op.inputs[0], *ids, op.outputs[0]], geo)]
+        tabs = dict(ytab=graph.add_const(name + "/rows", yi, "i32"), yw=graph.add_const(name + "/row_frac", yf, "f32"),
+                    xtab=graph.add_const(name + "/cols", xi, "i32"), xw=graph.add_const(name + "/col_frac", xf, "f32"))
+        return [Call("resize_bilinear_f32", x=op.inputs[0], **tabs, out=op.outputs[0], **geo)]
     raise types_error(op, graph)

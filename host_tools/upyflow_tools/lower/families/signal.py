@@ -3,8 +3,8 @@
 Custom ops SignalWindow, SignalFftAutoScale, SignalRfft (int16: kissfft's 16-bit
 fixed point), SignalEnergy, SignalFilterBank, SignalFilterBankSquareRoot,
 SignalFilterBankSpectralSubtraction, SignalPCAN and SignalFilterBankLog, following
-TFLM's signal/src and signal/micro/kernels; CAST between integer types; int32
-ADD/SUB/MUL/MAXIMUM/MINIMUM and DIV (plain C integer arithmetic, as TFLM runs them).
+TFLM's signal/src and signal/micro/kernels. (The integer builtins: CAST in quantize.py,
+int32 ADD/SUB/MUL/MAXIMUM/MINIMUM and DIV in elementwise.py.)
 
 Every input-independent number is computed here: kissfft's twiddles, its factor
 plan and input permutation, the packed filter-bank tables, the log LUT. The
@@ -19,9 +19,7 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ..core import LOWERINGS, TYPES, UNQUANTIZED, Call, check_size, inp, lowering, need_const, types_error
-from . import elementwise   # noqa: F401  (its ADD/MUL/... lowerings are wrapped below)
-from .elementwise import broadcast_desc
+from ..core import UNQUANTIZED, Call, check_size, inp, lowering, need_const
 
 SAMP_MAX = 32767   # kissfft's int16 twiddle scale
 
@@ -58,7 +56,8 @@ def _window(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("SignalWindow %r: %d samples, a %d-value window and shift %d do not fit"
                         % (out.name, x.size, w.size, shift))
     check_size(op, out, x.size, "output")
-    return [Call("signal_window_s16", [op.inputs[0], op.inputs[1], op.outputs[0]], [x.size, w.size, shift])]
+    return [Call("signal_window_s16", x=op.inputs[0], w=op.inputs[1], out=op.outputs[0], n=x.size, wn=w.size,
+                 shift=shift)]
 
 
 @_signal("SignalFftAutoScale", "int16 input and output, int32 scale-bits output")
@@ -67,7 +66,7 @@ def _fft_auto_scale(graph: Graph, op: Op) -> list[Call]:
     _need(graph, op, [x, out, scale], ["i16", "i16", "i32"])
     check_size(op, out, x.size, "output")
     check_size(op, scale, 1, "scale bits")
-    return [Call("signal_fft_auto_scale_s16", [op.inputs[0], op.outputs[0], op.outputs[1]], [x.size])]
+    return [Call("signal_fft_auto_scale_s16", x=op.inputs[0], out=op.outputs[0], scale=op.outputs[1], n=x.size)]
 
 
 def kiss_factors(n: int) -> list[tuple[int, int]]:
@@ -135,7 +134,8 @@ def _rfft(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("SignalRfft %r: frames of %d samples for a %d-point FFT" % (out.name, n_in, n_fft))
     check_size(op, out, frames * (n_fft + 2), "output")
     tables = graph.add_const(out.name + "/kissfft", rfft_tables(n_fft), "i16")
-    return [Call("signal_rfft_s16", [op.inputs[0], tables, op.outputs[0]], [frames, n_in, n_fft // 2])]
+    return [Call("signal_rfft_s16", x=op.inputs[0], t=tables, out=op.outputs[0], frames=frames, n_in=n_in,
+                 n=n_fft // 2)]
 
 
 @_signal("SignalEnergy", "int16 complex spectrum -> uint32 energies")
@@ -145,7 +145,7 @@ def _energy(graph: Graph, op: Op) -> list[Call]:
     start, end = _opt(op, "start_index"), _opt(op, "end_index")
     if not 0 <= start <= end <= out.size or 2 * out.size > x.size:
         raise BakeError("SignalEnergy %r: bins %d..%d of a %d-bin spectrum" % (out.name, start, end, out.size))
-    return [Call("signal_energy", [op.inputs[0], op.outputs[0]], [start, end])]
+    return [Call("signal_energy", x=op.inputs[0], out=op.outputs[0], start=start, end=end)]
 
 
 @_signal("SignalFilterBank", "uint32 energies, int16 tables -> uint64 channels", 6)
@@ -166,7 +166,7 @@ def _filter_bank(graph: Graph, op: Op) -> list[Call]:
                             % (out.name, i))
     packed = np.concatenate([w, uw, fstart[:nch + 1], wstart[:nch + 1], width[:nch + 1]]).astype(np.int16)
     t = graph.add_const(out.name + "/filter_bank", packed, "i16")
-    return [Call("signal_filter_bank", [op.inputs[0], t, op.outputs[0]], [nch, len(w)])]
+    return [Call("signal_filter_bank", x=op.inputs[0], t=t, out=op.outputs[0], nch=nch, nw=len(w))]
 
 
 @_signal("SignalFilterBankSquareRoot", "uint64 channels, int32 scale bits -> uint32", 2)
@@ -175,7 +175,7 @@ def _fb_sqrt(graph: Graph, op: Op) -> list[Call]:
     _need(graph, op, [x, bits, out], ["u64", "i32", "u32"])
     check_size(op, out, x.size, "output")
     check_size(op, bits, 1, "scale bits")
-    return [Call("signal_filter_bank_sqrt", [op.inputs[0], op.inputs[1], op.outputs[0]], [x.size])]
+    return [Call("signal_filter_bank_sqrt", x=op.inputs[0], bits=op.inputs[1], out=op.outputs[0], n=x.size)]
 
 
 @_signal("SignalFilterBankSpectralSubtraction", "uint32 (noise estimate kept as state)")
@@ -193,8 +193,10 @@ def _spectral_subtraction(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("SignalFilterBankSpectralSubtraction %r: options out of range" % out.name)
     graph.tensors.append(Tensor(out.name + "/noise_estimate", (n,), "u32", variable=True))
     state = len(graph.tensors) - 1
-    return [Call("signal_spectral_subtraction", [op.inputs[0], op.outputs[0], op.outputs[1], state],
-                 [n] + params + [int(bool(op.options.get("clamping", False)))])]
+    sm, oms, alt_sm, alt_oms, min_rem, sm_bits, ss_bits = params
+    return [Call("signal_spectral_subtraction", x=op.inputs[0], out=op.outputs[0], noise=op.outputs[1], state=state,
+                 n=n, sm=sm, oms=oms, alt_sm=alt_sm, alt_oms=alt_oms, min_rem=min_rem, sm_bits=sm_bits,
+                 ss_bits=ss_bits, clamping=int(bool(op.options.get("clamping", False))))]
 
 
 @_signal("SignalPCAN", "uint32 channels and noise estimate, int16 gain LUT -> uint32", 3)
@@ -209,7 +211,8 @@ def _pcan(graph: Graph, op: Op) -> list[Call]:
     shift = _opt(op, "snr_shift")
     if not 0 <= shift < 64:
         raise BakeError("SignalPCAN %r: snr_shift %d" % (out.name, shift))
-    return [Call("signal_pcan", [op.inputs[0], op.inputs[1], op.inputs[2], op.outputs[0]], [x.size, shift])]
+    return [Call("signal_pcan", x=op.inputs[0], noise=op.inputs[1], lut=op.inputs[2], out=op.outputs[0], n=x.size,
+                 snr_shift=shift)]
 
 
 def log_lut() -> np.ndarray:
@@ -228,51 +231,5 @@ def _fb_log(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("SignalFilterBankLog %r: input_correction_bits %d, output_scale %d"
                         % (out.name, bits, scale))
     t = graph.add_const(out.name + "/log_lut", log_lut(), "i16")
-    return [Call("signal_filter_bank_log", [op.inputs[0], t, op.outputs[0]], [x.size, scale, bits])]
-
-
-# --- CAST and int32 arithmetic ------------------------------------------------------------
-INT_TYPES = ("i8", "u8", "i16", "i32", "u32")
-DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}   # emit.DTYPE_CODES (emit imports lower)
-UNQUANTIZED.add("CAST")
-
-
-@lowering("CAST", "between int8, uint8, int16, int32 and uint32 (C conversion: wraps); those to float32")
-def _cast(graph: Graph, op: Op) -> list[Call]:
-    x, out = inp(graph, op, 0), _out(graph, op)
-    if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
-        raise types_error(op, graph)
-    check_size(op, out, x.size, "output")
-    return [Call("cast_int", [op.inputs[0], op.outputs[0]], [x.size, DTYPE_CODES[x.dtype], DTYPE_CODES[out.dtype]])]
-
-
-I32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5}
-
-
-def _binary_i32(graph: Graph, op: Op) -> list[Call]:
-    a, b, out = inp(graph, op, 0), inp(graph, op, 1), _out(graph, op)
-    if op.options.get("fused_activation_function", "NONE") != "NONE":
-        raise BakeError("%s %r: int32 with a fused activation is not supported" % (op.kind, out.name))
-    if op.kind == "DIV" and b.is_const and not b.data.all():
-        raise BakeError("DIV %r divides by a constant 0" % out.name)
-    desc = broadcast_desc(op, a, b, out, max_rank=5)
-    d = graph.add_const(out.name + "/broadcast", desc, "i32")
-    return [Call("binary_i32", [op.inputs[0], op.inputs[1], op.outputs[0], d], [I32_OP[op.kind]])]
-
-
-def _with_int32(kind: str):
-    # int32 tensors go to binary_i32; everything else to the family that had the op.
-    other, doc = LOWERINGS.get(kind), TYPES.get(kind)
-
-    def lower_op(graph: Graph, op: Op) -> list[Call]:
-        ts = [graph.tensors[t] for t in op.inputs[:2] + op.outputs[:1] if t >= 0]
-        if len(ts) == 3 and all(t.dtype == "i32" for t in ts):
-            return _binary_i32(graph, op)
-        if other is None:
-            raise types_error(op, graph)
-        return other(graph, op)
-    lowering(kind, (doc + "; " if doc else "") + "int32 (C integer arithmetic)", 2)(lower_op)
-
-
-for _kind in I32_OP:
-    _with_int32(_kind)
+    return [Call("signal_filter_bank_log", x=op.inputs[0], lut=t, out=op.outputs[0], n=x.size, out_scale=scale,
+                 bits=bits)]

@@ -8,7 +8,6 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op
 from ...quant import (quantize_multiplier, softmax_params)
-from ..core import SHIFT, precondition
 from ..core import (Call, check_size, inp, lowering,
                    types_error)
 
@@ -26,14 +25,16 @@ def _softmax(graph: Graph, op: Op) -> list[Call]:
     if not math.isfinite(beta):
         raise BakeError("SOFTMAX %r has beta %g; it needs a finite beta" % (out.name, beta))
     if x.dtype == out.dtype == "f32":
-        return [Call("softmax_f32", [op.inputs[0], op.outputs[0]], [rows, depth, beta])]
+        return [Call("softmax_f32", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, beta=beta)]
     if x.dtype in ("i8", "i16") and out.dtype == "i16":
         return _softmax16(graph, op, x, out, rows, depth, beta)
     if not x.dtype == out.dtype == "i8":
         raise types_error(op, graph)
     if out.zp != -128 or out.sc != float(np.float32(1 / 256)):
         raise BakeError("SOFTMAX %r: int8 output must have scale 1/256 and zero point -128" % out.name)
-    return [Call("softmax_s8", [op.inputs[0], op.outputs[0]], [rows, depth, *_s8_params(out, beta, x.sc)])]
+    in_mult, in_shift, diff_min = _s8_params(out, beta, x.sc)
+    return [Call("softmax_s8", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, in_mult=in_mult,
+                 in_shift=in_shift, diff_min=diff_min)]
 
 
 def _s8_params(out, beta: float, in_scale: float) -> tuple[int, int, int]:
@@ -51,17 +52,12 @@ def _softmax16(graph: Graph, op: Op, x, out, rows: int, depth: int, beta: float)
         if out.zp != -32768 or abs(out.sc - 1 / 65536) > 0.001 / 65536:
             raise BakeError("SOFTMAX %r: int16 output of int8 input must have scale 1/65536 and zero point -32768"
                             % out.name)
-        return [Call("softmax_s8_s16", [op.inputs[0], op.outputs[0]], [rows, depth, *_s8_params(out, beta, x.sc)])]
+        in_mult, in_shift, diff_min = _s8_params(out, beta, x.sc)
+        return [Call("softmax_s8_s16", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, in_mult=in_mult,
+                     in_shift=in_shift, diff_min=diff_min)]
     if x.zp or out.zp or abs(out.sc - 1 / 32768) > 0.001 / 32768:
         raise BakeError("SOFTMAX %r: int16 needs zero points 0 and output scale 1/32768" % out.name)
     mult, shift = quantize_multiplier(x.sc * beta / (10.0 / 65535.0))
     exp_lut, recip_lut = softmax16_tables(graph)
-    return [Call("softmax_s16", [op.inputs[0], exp_lut, recip_lut, op.outputs[0]], [rows, depth, mult, shift])]
-
-
-# Kernel preconditions (lower.core.check_call): the int8 kernels shift the scaled
-# differences left by [0, 31] and treat diff_min <= 0 as the cut-off (a positive one would
-# loop forever computing 1/0); the int16 kernel's shift is the int32 requantization's.
-for _k in ("softmax_s8", "softmax_s8_s16"):
-    precondition(_k, ints={3: (0, 31, "input left shift"), 4: (-(1 << 31), 0, "diff_min")})
-precondition("softmax_s16", ints={1: (1, 65536, "depth"), 3: (SHIFT[0], SHIFT[1], "input shift")})
+    return [Call("softmax_s16", x=op.inputs[0], exp_lut=exp_lut, recip_lut=recip_lut, out=op.outputs[0], rows=rows,
+                 depth=depth, in_mult=mult, in_shift=shift)]

@@ -10,9 +10,8 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op
 from ...quant import activation_range, activation_range_float
-from ..core import SHIFT, precondition
 from ..core import Call, check_size, inp, lowering, need_const, quant_extras, types_error
-from .conv16 import bias_int64, s16_consts, zero_points_zero
+from .conv import bias_int64, s16_consts, zero_points_zero
 
 
 def _pad(padding: str, size: int, k: int, stride: int) -> int:
@@ -49,26 +48,28 @@ def _transpose_conv(graph: Graph, op: Op) -> list[Call]:
                         % (out.name, padding, s_h, s_w, k_h, k_w))
     _, in_h, in_w, _ = x.shape
     _, out_h, out_w, _ = out.shape
-    geom = [in_h, in_w, ic, out_h, out_w, oc, k_h, k_w, s_h, s_w,
-            _pad(padding, out_h, k_h, s_h), _pad(padding, out_w, k_w, s_w)]
+    geom = dict(in_h=in_h, in_w=in_w, in_c=ic, out_h=out_h, out_w=out_w, out_c=oc, k_h=k_h, k_w=k_w, s_h=s_h,
+                s_w=s_w, pad_h=_pad(padding, out_h, k_h, s_h), pad_w=_pad(padding, out_w, k_w, s_w))
     act = o.get("fused_activation_function", "NONE")
-    tensors = [op.inputs[2], op.inputs[1]]
+    x_w = dict(x=op.inputs[2], w=op.inputs[1])
     if x.dtype == w.dtype == out.dtype == "f32":
         b = graph.add_const(out.name + "/bias", bias_array_at(graph, op, oc, "f32"), "f32")
-        return [Call("transpose_conv_f32", tensors + [b, op.outputs[0]],
-                     geom + list(activation_range_float(act)))]
+        lo, hi = activation_range_float(act)
+        return [Call("transpose_conv_f32", **x_w, bias=b, out=op.outputs[0], **geom, act_min=lo, act_max=hi)]
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         # TFLM converts an int16 bias to int64 and reads any other type as int64
         zero_points_zero(op, x, out)
         bias, _ = bias_int64(graph, op, 3, oc, ("i16", "i64"))
         extras = s16_consts(graph, op, x, w, bias, out, oc, True)
-        return [Call("transpose_conv_s16", tensors + [extras[0], op.outputs[0], extras[1], extras[2]],
-                     geom + list(activation_range(act, "i16", out.sc, out.zp)))]
+        lo, hi = activation_range(act, "i16", out.sc, out.zp)
+        return [Call("transpose_conv_s16", **x_w, bias=extras[0], out=op.outputs[0], mult=extras[1],
+                     shift=extras[2], **geom, act_min=lo, act_max=hi)]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     extras = quant_extras(graph, op, x, w, bias_array_at(graph, op, oc, "i32"), out, oc)
-    return [Call("transpose_conv_s8", tensors + [extras[0], op.outputs[0], extras[1], extras[2]],
-                 geom + [-x.zp, out.zp, *activation_range(act, "i8", out.sc, out.zp)])]
+    lo, hi = activation_range(act, "i8", out.sc, out.zp)
+    return [Call("transpose_conv_s8", **x_w, bias=extras[0], out=op.outputs[0], mult=extras[1], shift=extras[2],
+                 **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
 
 
 def bias_array_at(graph: Graph, op: Op, channels: int, dtype: str) -> np.ndarray:
@@ -81,9 +82,3 @@ def bias_array_at(graph: Graph, op: Op, channels: int, dtype: str) -> np.ndarray
         check_size(op, b, channels, "bias")
         return b.data.reshape(-1).astype(np_type)
     return np.zeros(channels, np_type)
-
-
-# Kernel preconditions (lower.core.check_call): shifts (tensor 5) as conv.py's; the int16
-# kernel requantizes in int64.
-precondition("transpose_conv_s8", tensors=[(5, slice(None), SHIFT[0], SHIFT[1], "requantization shift")])
-precondition("transpose_conv_s16", tensors=[(5, slice(None), SHIFT[0], 14, "requantization shift")])

@@ -1,0 +1,104 @@
+# Viper TRANSPOSE_CONV int8, bit-exact with kernels_pure/transpose_conv.py and TFLM;
+# the 32-bit rules of __init__.py apply.
+import micropython
+
+KERNELS = ("transpose_conv_s8",)
+
+# --- TRANSPOSE_CONV int8 (see kernels_pure/transpose_conv.py) ------------------------
+# Each output gathers its sources: input row iy reaches output row oy through filter
+# row ky = oy + pad_h - iy * s_h, found by stepping iy (no division).
+
+
+@micropython.viper
+def transpose_conv_s8(args):
+    acc = 0
+    # spec: transpose_conv_s8 {
+    x = ptr8(args[0])
+    w = ptr8(args[1])
+    bias = ptr8(args[2])
+    out = ptr8(args[3])
+    mult = ptr8(args[4])
+    shift = ptr8(args[5])
+    in_h = int(args[6])
+    in_w = int(args[7])
+    in_c = int(args[8])
+    out_h = int(args[9])
+    out_w = int(args[10])
+    out_c = int(args[11])
+    k_h = int(args[12])
+    k_w = int(args[13])
+    s_h = int(args[14])
+    s_w = int(args[15])
+    pad_h = int(args[16])
+    pad_w = int(args[17])
+    in_off = int(args[18])
+    out_off = int(args[19])
+    act_min = int(args[20])
+    act_max = int(args[21])
+    # }
+    fsize = k_h * k_w * in_c
+    o = 0
+    for oy in range(out_h):
+        # first input row whose filter row is inside the filter
+        iy0 = 0
+        ky0 = oy + pad_h
+        while ky0 >= k_h:
+            iy0 += 1
+            ky0 -= s_h
+        for ox in range(out_w):
+            ix0 = 0
+            kx0 = ox + pad_w
+            while kx0 >= k_w:
+                ix0 += 1
+                kx0 -= s_w
+            for oc in range(out_c):
+                acc = 0
+                wo = oc * fsize
+                iy = iy0
+                ky = ky0
+                while iy < in_h and ky >= 0:
+                    ix = ix0
+                    kx = kx0
+                    while ix < in_w and kx >= 0:
+                        xi = (iy * in_w + ix) * in_c
+                        xe = xi + in_c
+                        dw = wo + (ky * k_w + kx) * in_c - xi
+                        while xi < xe:
+                            acc += (((x[xi] ^ 0x80) - 0x80) + in_off) * ((w[xi + dw] ^ 0x80) - 0x80)
+                            xi += 1
+                        ix += 1
+                        kx -= s_w
+                    iy += 1
+                    ky -= s_h
+                k = oc << 2
+                acc += bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
+                # requantize (see the note at the top)
+                m = mult[k] | (mult[k + 1] << 8) | (mult[k + 2] << 16) | (mult[k + 3] << 24)
+                sh = (shift[k] ^ 0x80) - 0x80
+                if sh > 0:
+                    acc = acc << sh
+                ah = acc >> 16
+                al = acc & 0xFFFF
+                mh = m >> 16
+                ml = m & 0xFFFF
+                p1 = ah * ml
+                p2 = al * mh
+                lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
+                v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
+                if sh < 0:
+                    e = 0 - sh
+                    half = 1 << (e - 1)
+                    rem = v & ((half - 1) + half)
+                    thr = half - 1
+                    if v < 0:
+                        thr += 1
+                    v = v >> e
+                    if rem > thr:
+                        v += 1
+                v += out_off
+                if v < act_min:
+                    v = act_min
+                elif v > act_max:
+                    v = act_max
+                out[o] = v
+                o += 1

@@ -1,0 +1,293 @@
+"""Data movement: CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V,
+DEPTH_TO_SPACE; the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
+variables' copies (byte copies when not aliased away).
+
+The movement ops lower to one kernel, strided_copy: out[o_off + sum(i*os)] =
+x[x_off + sum(i*xs)] over a shape, all resolved at bake time into an int32
+descriptor [nd, x_off, o_off, shape..., xs..., os...] (PAD adds a fill first).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import BakeError
+from ...ir import DTYPE_SIZE, Graph, Op, Tensor
+from ..core import Call, inp, lowering, need_const, types_error
+from .elementwise import contiguous_strides, fuse_dims
+
+TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
+
+
+def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: list[int], os_: list[int],
+              x_off: int = 0, o_off: int = 0, tag: str = "copy") -> Call:
+    fshape, (fxs, fos) = fuse_dims(list(shape), [list(xs), list(os_)])
+    desc = np.array([len(fshape), x_off, o_off] + fshape + fxs + fos, np.int32)
+    name = graph.tensors[op.outputs[0]].name + "/" + tag
+    return Call("strided_copy", x=src, out=dst, d=graph.add_const(name, desc, "i32"),
+                esize=DTYPE_SIZE[graph.tensors[dst].dtype])
+
+
+def same_type(graph: Graph, op: Op, x: Tensor, out: Tensor) -> None:
+    if x.dtype != out.dtype or out.dtype not in TYPES:
+        raise types_error(op, graph)
+
+
+def const_ints(graph: Graph, op: Op, k: int, what: str) -> list[int]:
+    t = need_const(graph, op, k, what)
+    if t.dtype != "i32":
+        raise BakeError("%s %s %r is %s; TFLM reads it as int32" % (op.kind, what, t.name, t.dtype))
+    return [int(v) for v in t.data.reshape(-1)]
+
+
+def _check_shape(op: Op, out: Tensor, shape: list[int]) -> None:
+    if list(out.shape) != list(shape):
+        raise BakeError("%s output %r has shape %s, the operator gives %s"
+                        % (op.kind, out.name, list(out.shape), list(shape)))
+
+
+@lowering("CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; "
+                          "int32, uint32; any axis")
+def _concat(graph: Graph, op: Op) -> list[Call]:
+    out = graph.tensors[op.outputs[0]]
+    ins = [graph.tensors[i] for i in op.inputs]
+    if op.options.get("fused_activation_function", "NONE") != "NONE":
+        raise BakeError("CONCATENATION %r: TFLM supports no fused activation here" % out.name)
+    if len(ins) > 10:
+        raise BakeError("CONCATENATION %r has %d inputs; TFLM takes at most 10" % (out.name, len(ins)))
+    rank = len(out.shape)
+    axis = op.options.get("axis", 0)
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis < max(rank, 1):
+        raise BakeError("CONCATENATION %r: axis %d for a %d-D output" % (out.name, op.options.get("axis", 0), rank))
+    for x in ins:
+        same_type(graph, op, x, out)
+        if out.dtype == "i8" and (x.sc, x.zp) != (out.sc, out.zp):
+            # TFLM's concatenation copies int8 bytes and so requires equal quantization
+            raise BakeError("CONCATENATION %r: int8 input %r is quantized differently from the output "
+                            "(TFLM requires equal scales and zero points)" % (out.name, x.name))
+        if out.dtype == "i16" and (x.zp or out.zp):
+            raise BakeError("CONCATENATION %r: int16 tensors need zero point 0 (TFLM)" % out.name)
+        if len(x.shape) != rank or any(x.shape[d] != out.shape[d] for d in range(rank) if d != axis):
+            raise BakeError("CONCATENATION %r: input %r of shape %s does not fit the output %s on axis %d"
+                            % (out.name, x.name, list(x.shape), list(out.shape), axis))
+    if sum(x.shape[axis] for x in ins) != out.shape[axis]:
+        raise BakeError("CONCATENATION %r: inputs add up to %d on axis %d, the output has %d"
+                        % (out.name, sum(x.shape[axis] for x in ins), axis, out.shape[axis]))
+    outer = int(np.prod(out.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
+    calls, at = [], 0
+    for k, (t, x) in enumerate(zip(op.inputs, ins)):
+        n = x.shape[axis] * inner
+        calls.append(copy_call(graph, op, t, op.outputs[0], [outer, n], [n, 1], [out.shape[axis] * inner, 1],
+                               0, at, "concat%d" % k))
+        at += n
+    return calls
+
+
+def _pad(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    rank = len(x.shape)
+    if rank > 5:
+        raise BakeError("%s %r: %d-D input; TFLM pads up to 5-D" % (op.kind, out.name, rank))
+    pads = const_ints(graph, op, 1, "paddings")
+    if len(pads) != 2 * rank:
+        raise BakeError("%s %r: %d paddings for a %d-D input" % (op.kind, out.name, len(pads), rank))
+    if min(pads, default=0) < 0:
+        raise BakeError("%s %r: negative paddings are not supported" % (op.kind, out.name))
+    _check_shape(op, out, [x.shape[d] + pads[2 * d] + pads[2 * d + 1] for d in range(rank)])
+    value: int | float
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        c = need_const(graph, op, 2, "constant value")
+        if c.dtype != x.dtype or c.size != 1:
+            raise BakeError("%s %r: the constant value must be one %s" % (op.kind, out.name, x.dtype))
+        if x.dtype == "i8" and (c.sc, c.zp) != (out.sc, out.zp):
+            raise BakeError("%s %r: int8 constant value quantized differently from the output (TFLM)"
+                            % (op.kind, out.name))
+        value = c.data.reshape(-1)[0].item()
+    else:
+        # int8 pads with the output zero point; int16 and float32 with 0 (as TFLM)
+        value = out.zp if x.dtype == "i8" else 0
+    os_ = contiguous_strides(out.shape)
+    o_off = sum(pads[2 * d] * os_[d] for d in range(rank))
+    copy = copy_call(graph, op, op.inputs[0], op.outputs[0], list(x.shape), contiguous_strides(x.shape), os_,
+                     0, o_off)
+    if out.size == x.size:
+        return [copy]
+    fill = Call("fill_f32", out=op.outputs[0], n=out.size, value=float(value)) if x.dtype == "f32" else \
+        Call("fill_int", out=op.outputs[0], n=out.size, value=int(value))
+    return [fill, copy]
+
+
+lowering("PAD", "int8 (pads with the zero point); int16; float32; up to 5-D", 2)(_pad)
+lowering("PADV2", "int8; int16; float32; up to 5-D; constant value from the third input", 2)(_pad)
+
+
+def _clamp(v: int, lo: int, hi: int) -> int:
+    return hi if v > hi else (lo if v < lo else v)
+
+
+def slice_geometry(op: Op, name: str, shape: list[int], begin: list[int], end: list[int],
+                   strides: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """TFLM's STRIDED_SLICE arithmetic: per-dimension start and count, and the output shape."""
+    o = op.options
+    if o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0) or o.get("offset", False):
+        raise BakeError("STRIDED_SLICE %r: ellipsis/new-axis masks and offset are not supported (TFLM ignores them)"
+                        % name)
+    rank = len(shape)
+    if not len(begin) == len(end) == len(strides) == rank:
+        raise BakeError("STRIDED_SLICE %r: begin/end/strides need one value per input dimension" % name)
+    if 0 in strides:
+        raise BakeError("STRIDED_SLICE %r: a stride is 0" % name)
+    bm, em, sm = o.get("begin_mask", 0), o.get("end_mask", 0), o.get("shrink_axis_mask", 0)
+    starts, counts, out_shape = [], [], []
+    for d in range(rank):
+        size, st = shape[d], strides[d]
+        # TFLM's eval-time start/stop (strided_slice_logic.h), then the element count
+        lo, hi = (0, size) if st > 0 else (-1, size - 1)
+        s = begin[d] + size if begin[d] < 0 else begin[d]
+        s = _clamp(s, lo, hi)
+        if bm & (1 << d):
+            s = 0 if st > 0 else size - 1
+        if sm & (1 << d):
+            e = s if s >= size else s + 1
+        else:
+            e = end[d] + size if end[d] < 0 else end[d]
+            e = _clamp(e, lo, hi)
+            if em & (1 << d):
+                e = size if st > 0 else -1
+        n = max(0, -(-(e - s) // st)) if st > 0 else max(0, -(-(s - e) // -st))
+        starts.append(s)
+        counts.append(n)
+        if not sm & (1 << d):
+            out_shape.append(n)
+    return starts, counts, out_shape
+
+
+@lowering("STRIDED_SLICE", "int8; int16; float32; int32, uint32; up to 4-D; begin/end/shrink-axis masks", 4)
+def _strided_slice(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    rank = len(x.shape)
+    begin, end, strides = (const_ints(graph, op, k, w) for k, w in ((1, "begin"), (2, "end"), (3, "strides")))
+    if rank > 4:
+        raise BakeError("STRIDED_SLICE %r: %d-D input; TFLM slices up to 4-D" % (out.name, rank))
+    starts, counts, out_shape = slice_geometry(op, out.name, list(x.shape), begin, end, strides)
+    _check_shape(op, out, out_shape)
+    xs = contiguous_strides(x.shape)
+    x_off = sum(s * t for s, t in zip(starts, xs)) if out.size else 0
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], counts, [st * t for st, t in zip(strides, xs)],
+                      contiguous_strides(counts), x_off)]
+
+
+@lowering("TRANSPOSE", "int8; int16; float32; up to 5-D", 2)
+def _transpose(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    rank = len(x.shape)
+    perm = const_ints(graph, op, 1, "permutation")
+    if rank > 5 or sorted(perm) != list(range(rank)):
+        raise BakeError("TRANSPOSE %r: permutation %s for a %d-D input (TFLM: up to 5-D)" % (out.name, perm, rank))
+    _check_shape(op, out, [x.shape[p] for p in perm])
+    xs = contiguous_strides(x.shape)
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], list(out.shape), [xs[p] for p in perm],
+                      contiguous_strides(out.shape))]
+
+
+def _layout_copy(graph: Graph, op: Op) -> list[Call]:
+    # Normally aliased away by passes.alias_layout_ops (or variables.py); a byte copy otherwise.
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if x.size != out.size or x.dtype != out.dtype:
+        raise BakeError("%s %r: %s %s cannot become %s %s"
+                        % (op.kind, out.name, x.dtype, list(x.shape), out.dtype, list(out.shape)))
+    return [Call("copy_bytes", x=op.inputs[0], out=op.outputs[0], n=x.size)]
+
+
+lowering("RESHAPE", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
+lowering("SQUEEZE", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
+lowering("EXPAND_DIMS", "any (no kernel: the output shares the input's arena bytes)")(_layout_copy)
+
+
+def _split_calls(graph: Graph, op: Op, x_id: int, axis: int, sizes: list[int]) -> list[Call]:
+    """One strided_copy per output: output k takes sizes[k] slices of the axis (as TFLM,
+    raw values: the outputs keep the input's quantization)."""
+    x = graph.tensors[x_id]
+    rank = len(x.shape)
+    a = axis + rank if axis < 0 else axis
+    if not 0 <= a < rank:
+        raise BakeError("%s %r: axis %d for a %d-D input" % (op.kind, x.name, axis, rank))
+    if len(sizes) != len(op.outputs) or sum(sizes) != x.shape[a] or min(sizes, default=0) < 0:
+        raise BakeError("%s %r: %d outputs of sizes %s do not split %d on axis %d"
+                        % (op.kind, x.name, len(op.outputs), sizes, x.shape[a], a))
+    outer = int(np.prod(x.shape[:a], dtype=np.int64))
+    inner = int(np.prod(x.shape[a + 1:], dtype=np.int64))
+    calls, at = [], 0
+    for t, n in zip(op.outputs, sizes):
+        out = graph.tensors[t]
+        same_type(graph, op, x, out)
+        _check_shape(op, out, list(x.shape[:a]) + [n] + list(x.shape[a + 1:]))
+        if n:
+            calls.append(copy_call(graph, Op(op.kind, op.inputs, [t]), x_id, t, [outer, n * inner],
+                                   [x.shape[a] * inner, 1], [n * inner, 1], at * inner, 0, "split"))
+        at += n
+    return calls
+
+
+@lowering("SPLIT", "int8; int16; float32; int32; any axis (a copy per output)", 2)
+def _split(graph: Graph, op: Op) -> list[Call]:
+    axis = const_ints(graph, op, 0, "axis")
+    x = inp(graph, op, 1)
+    if len(axis) != 1:
+        raise BakeError("SPLIT %r: the axis must be one value" % x.name)
+    a = axis[0] + len(x.shape) if axis[0] < 0 else axis[0]
+    n = len(op.outputs)
+    if op.options.get("num_splits", n) != n or not 0 <= a < len(x.shape) or x.shape[a] % n:
+        raise BakeError("SPLIT %r: %d outputs cannot split %s on axis %d evenly"
+                        % (x.name, n, list(x.shape), axis[0]))
+    return _split_calls(graph, op, op.inputs[1], a, [x.shape[a] // n] * n)
+
+
+@lowering("SPLIT_V", "int8; int16; float32; int32; any axis, one size may be -1", 3)
+def _split_v(graph: Graph, op: Op) -> list[Call]:
+    x = inp(graph, op, 0)
+    sizes, axis = const_ints(graph, op, 1, "size_splits"), const_ints(graph, op, 2, "axis")
+    if len(axis) != 1 or not -len(x.shape) <= axis[0] < len(x.shape):
+        raise BakeError("SPLIT_V %r: axis %s for a %d-D input" % (x.name, axis, len(x.shape)))
+    a = axis[0] % len(x.shape)
+    if sizes.count(-1) > 1:
+        raise BakeError("SPLIT_V %r: more than one size is -1" % x.name)
+    if -1 in sizes:   # the rest of the axis, as TFLM resolves it
+        sizes[sizes.index(-1)] = x.shape[a] - (sum(sizes) + 1)
+    return _split_calls(graph, op, op.inputs[0], a, sizes)
+
+
+@lowering("DEPTH_TO_SPACE", "int8; float32 (as TFLM); NHWC, batch 1")
+def _depth_to_space(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    if x.dtype not in ("i8", "f32"):
+        raise types_error(op, graph)
+    b = int(op.options.get("block_size", 0))
+    if len(x.shape) != 4 or x.shape[0] != 1 or b < 1 or x.shape[3] % (b * b):
+        raise BakeError("DEPTH_TO_SPACE %r: input %s with block size %d (needs batch-1 NHWC, "
+                        "depth a multiple of the block size squared)" % (out.name, list(x.shape), b))
+    _, h, w, c = x.shape
+    co = c // (b * b)
+    _check_shape(op, out, [1, h * b, w * b, co])
+    # out[h*b+i, w*b+j, k] = x[h, w, (i*b+j)*co + k], walked over (h, i, w, j, k)
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], [h, b, w, b, co],
+                      [w * c, b * co, c, co, 1], [b * w * b * co, w * b * co, b * co, co, 1])]
+
+
+# variables.py made each resource a state tensor; TFLM copies raw bytes (memcpy)
+lowering("READ_VARIABLE", "any (the variable's state tensor, shared or copied)")(_layout_copy)
+lowering("ASSIGN_VARIABLE", "any (a copy into the state tensor, or the producer writes it)")(_layout_copy)
+
+
+@lowering("VAR_HANDLE", "resource variables: each becomes a state tensor at bake time", 0)
+def _resolved(graph: Graph, op: Op) -> list[Call]:
+    raise BakeError("%s outside a TFLite main graph is not supported" % op.kind)
+
+
+lowering("CALL_ONCE", "run at bake time: its subgraph's constants are the variables' initial "
+                      "values, restored by reset()", 0)(_resolved)

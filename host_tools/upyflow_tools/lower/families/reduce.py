@@ -1,0 +1,64 @@
+"""MEAN: the reduced axes and the kept ones as two blocks of an int32 descriptor
+[outer block][inner block] (kernels_pure/reduce.py walks it), 1/count folded into the
+requantization as TFLM does."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import BakeError
+from ...ir import Graph, Op, Tensor
+from ...quant import QRANGE, quantize_multiplier
+from ..core import Call, inp, lowering
+from ..ort_rounding import ort_mean_scale, uses_ort
+from .elementwise import contiguous_strides, fuse_dims
+from .layout import const_ints, same_type
+
+
+def _reduce_blocks(op: Op, x: Tensor, out: Tensor, axes: list[int]) -> tuple[np.ndarray, int]:
+    """[no, outer shape..., outer strides..., ni, inner shape..., inner strides...] and the count."""
+    rank = len(x.shape)
+    red = []
+    for a in axes:   # TFLM's ResolveAxis: negative axes wrap, duplicates count once
+        a = a + rank if a < 0 else a
+        if not 0 <= a < rank:
+            raise BakeError("%s %r: axis out of range for a %d-D input" % (op.kind, out.name, rank))
+        if a not in red:
+            red.append(a)
+    keep = [d for d in range(rank) if d not in red]
+    if op.options.get("keep_dims", False):
+        want = [1 if d in red else x.shape[d] for d in range(rank)]
+    else:
+        want = [x.shape[d] for d in keep]
+    # TFLM writes the kept dimensions in order: only the element count matters
+    if out.size != int(np.prod(want, dtype=np.int64)):
+        raise BakeError("%s output %r has shape %s, the reduction gives %s"
+                        % (op.kind, out.name, list(out.shape), want))
+    xs = contiguous_strides(x.shape)
+    oshape, (ost,) = fuse_dims([x.shape[d] for d in keep], [[xs[d] for d in keep]])
+    ishape, (ist,) = fuse_dims([x.shape[d] for d in red], [[xs[d] for d in red]])
+    count = int(np.prod([x.shape[d] for d in red], dtype=np.int64))
+    return np.array([len(oshape)] + oshape + ost + [len(ishape)] + ishape + ist, np.int32), count
+
+
+@lowering("MEAN", "int8; int16; float32; any axes, keep_dims", 2)
+def _mean(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    if x.size == 0:
+        raise BakeError("MEAN %r: empty input" % out.name)
+    desc, count = _reduce_blocks(op, x, out, const_ints(graph, op, 1, "axis"))
+    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    if x.dtype == "f32":
+        return [Call("mean_f32", x=op.inputs[0], out=op.outputs[0], d=d, count=count)]
+    if uses_ort(graph) and x.dtype == "i8":   # onnxruntime's QLinearGlobalAveragePool
+        lo, hi = QRANGE["i8"]
+        return [Call("mean_s8_ort", x=op.inputs[0], out=op.outputs[0], d=d, in_zp=x.zp,
+                     scale=ort_mean_scale(x, out, count), out_zp=out.zp, count=count, lo=lo, hi=hi)]
+    # TFLM folds 1/count into the multiplier (reduce.h QuantizedMeanOrSum)
+    mult, shift = quantize_multiplier(x.sc / out.sc)
+    n = min(count.bit_length() - 1, 32, 31 + shift)
+    mult = ((mult << n) // count) if n >= 0 else mult
+    shift -= max(n, 0)
+    lo, hi = QRANGE[out.dtype]
+    return [Call("mean_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=2 if x.dtype == "i16" else 1, in_zp=x.zp,
+                 m=int(mult), sh=int(shift), out_zp=out.zp, count=count, lo=lo, hi=hi)]

@@ -1,0 +1,113 @@
+"""Gemm and MatMul with constant weights as FULLY_CONNECTED."""
+from __future__ import annotations
+
+import numpy as np
+
+from .... import BakeError
+from ..checks import attrs
+from ..layout import stored_as
+from ..qdq import bind_out, is_q, output_chain, qbias, to_float
+from ..registry import translator
+from ..state import Reader
+from ..values import QConst, Val, ident, order
+
+
+@translator("Gemm")
+def gemm(r: Reader, node) -> None:
+    a = attrs(node)
+    if a.get("transA", 0):
+        raise BakeError("Gemm node %r: transA=1 is not supported" % node.name)
+    w = r.get(node, 1)
+    if isinstance(w, Val) or w is None:
+        raise BakeError("Gemm node %r needs constant weights (B)" % node.name)
+    alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+    trans_b = a.get("transB", 0)
+    fully_connected(r, node, w, trans_b, r.get(node, 2), alpha, beta)
+
+
+@translator("MatMul")
+def matmul(r: Reader, node) -> None:
+    w = r.get(node, 1)
+    if isinstance(w, Val) or w is None:
+        raise BakeError("MatMul node %r: both operands are computed; upyflow needs constant weights "
+                        "as the second operand" % node.name)
+    wd = w.q if isinstance(w, QConst) else w
+    if wd.ndim != 2:
+        raise BakeError("MatMul node %r: %d-D weights; upyflow needs 2-D" % (node.name, wd.ndim))
+    fully_connected(r, node, w, 0, None, 1.0, 1.0)
+
+
+def fully_connected(r: Reader, node, w, trans_b: int, b, alpha: float, beta: float) -> None:
+    v = r.rt(node, 0)
+    wq = w if isinstance(w, QConst) else None
+    wd = (wq.q if wq is not None else np.asarray(w, np.float32))
+    if wd.ndim != 2:
+        raise BakeError("%s node %r: %d-D weights; upyflow needs 2-D" % (node.op_type, node.name, wd.ndim))
+    wmat = wd.T if not trans_b else wd      # [N, K]
+    n_out, k = wmat.shape
+    if v.shape[-1] != k:
+        raise BakeError("%s node %r: input %s does not match weights %s"
+                        % (node.op_type, node.name, list(v.shape), list(wd.shape)))
+    if isinstance(b, Val):
+        raise BakeError("%s node %r: computed bias C is not supported" % (node.op_type, node.name))
+    quant = is_q(v) and wq is not None and wq.q.dtype == np.int8 and alpha == 1.0 and beta == 1.0
+    if quant and wq is not None and wq.scale.size > 1 and wq.axis != (0 if trans_b else 1):
+        quant = False
+    chain = output_chain(r, node.output[0], True) if quant else None
+    if chain is None:
+        quant = False
+        name = node.output[0]
+        bias_f = np.zeros(n_out, np.float32)
+        if b is not None and np.size(b.q if isinstance(b, QConst) else b) not in (1, n_out):
+            raise BakeError("%s node %r: bias of %d values for %d outputs"
+                            % (node.op_type, node.name, np.size(b.q if isinstance(b, QConst) else b), n_out))
+        if b is not None:
+            bias_f = np.broadcast_to((b.value() if isinstance(b, QConst) else np.asarray(b, np.float32))
+                                     .reshape(-1), (n_out,)).astype(np.float32) * np.float32(beta)
+        if node.op_type == "MatMul":   # MatMul + Add(constant) -> one FULLY_CONNECTED with bias
+            name, bias_f = matmul_bias(r, name, bias_f, n_out)
+        chain = output_chain(r, name, False)
+    act, name, q = chain
+    # a flat NHWC tensor feeds the weights with permuted columns: no transpose on the device
+    batches = int(np.prod(v.shape[:-1], dtype=np.int64))
+    x = v
+    stored = order(v.base, v.perm)
+    cols: np.ndarray | None = None if np.array_equal(stored, np.arange(stored.size)) else stored
+    if cols is not None and batches != 1:
+        x, cols = stored_as(r, v, v.shape, ident(len(v.shape))), None
+    if cols is not None:
+        wmat = wmat[:, cols]
+    qw = wq if quant else None   # the int8 weights when the FC runs int8
+    if qw is None:
+        x = to_float(r, x)
+        wf = np.asarray(wq.value() if wq is not None else wd, np.float32)
+        wf = wf if trans_b else wf.T
+        if cols is not None:
+            wf = wf[:, cols]
+        wt = r.const(node.input[1], np.ascontiguousarray(wf * np.float32(alpha)), "f32")
+        bt = r.const(node.input[1] + "/bias", bias_f, "f32")
+    else:
+        xt = r.tensors[x.t]
+        wt = r.const(node.input[1], np.ascontiguousarray(wmat), "i8", qw.scale,
+                         np.zeros_like(qw.scale), 0)
+        bt = qbias(r, node, b, xt.sc, qw.scale, n_out)
+    out_shape = tuple(v.shape[:-1]) + (n_out,)
+    out = r.tensor(q[3] if q else name, out_shape, "i8" if q else "f32", *(q[:2] if q else (None, None)))
+    r.op("FULLY_CONNECTED", [x.t, wt, bt], [out], fused_activation_function=act,
+             keep_num_dims=True, weights_format="DEFAULT")
+    bind_out(r, name, q, Val(out, out_shape, out_shape, ident(len(out_shape))))
+
+
+def matmul_bias(r: Reader, name: str, bias: np.ndarray, n_out: int):
+    c = r.sole_consumer(name)
+    if c is None or c[1].op_type != "Add":
+        return name, bias
+    i, node = c
+    other = node.input[1] if node.input[0] == name else node.input[0]
+    v = r.vals.get(other)
+    if isinstance(v, QConst):
+        v = v.value()
+    if not isinstance(v, np.ndarray) or v.size != n_out or v.shape[-1:] != (n_out,):
+        return name, bias
+    r.done.add(i)
+    return node.output[0], bias + v.reshape(-1).astype(np.float32)

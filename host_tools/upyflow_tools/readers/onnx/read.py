@@ -1,0 +1,164 @@
+"""read_onnx: an ONNX file through the checks, then node by node through constant folding or
+the operator translators (ops/), to an ir.Graph."""
+from __future__ import annotations
+
+from ... import BakeError
+from ...ir import Graph
+from . import ops  # noqa: F401  (fills TRANSLATORS)
+from .checks import MAX_ELEMENTS, ONNX_HINTS, SUPPORTED, check_arity, first_line, initializer, onnx_dtype
+from .fold import FOLDABLE, constant, fold
+from .layout import stored_as
+from .qdq import to_float
+from .registry import TRANSLATORS
+from .state import Reader
+from .values import NHWC, NLC, QConst, Val, count, ident
+
+
+def read_onnx(data: bytes) -> Graph:
+    """Parse .onnx bytes into an ir.Graph; BakeError with one line on anything unsupported."""
+    try:
+        import onnx
+    except ImportError:
+        raise BakeError("reading ONNX needs the onnx package: pip install onnx") from None
+    try:
+        model = onnx.ModelProto()
+        model.ParseFromString(data)
+    except Exception as e:
+        raise BakeError("not a valid ONNX file (%s)" % (str(e).splitlines() or [type(e).__name__])[0]) from None
+    if not model.HasField("graph") or not model.graph.node:
+        raise BakeError("not a valid ONNX file (no graph)")
+    for node in model.graph.node:   # damaged strings parse as bytes
+        if not all(isinstance(v, str) for v in [node.op_type, node.domain, node.name, *node.input, *node.output]):
+            raise BakeError("not a valid ONNX file (a node's operator or operand name is not text)")
+    reader = Reader(model)
+    try:
+        return _read(reader)
+    except BakeError:
+        raise
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError,
+            MemoryError) as e:
+        # Defence in depth: a malformed graph the checks above did not foresee is still
+        # one line, naming the node being read (tests/fuzz.py counts these apart).
+        node = reader.current
+        raise BakeError("malformed ONNX model at %s node %r (%s: %s)"
+                        % (node.op_type if node is not None else "graph", node.name if node is not None else "",
+                           type(e).__name__, first_line(e))) from None
+
+
+def _read(r: Reader) -> Graph:
+    """Every node in order, then the graph outputs in the runtime's layout."""
+    for init in r.g.initializer:
+        r.vals[init.name] = initializer(init)
+    inputs = []
+    for vi in r.g.input:
+        if vi.name in r.vals:
+            continue  # old exporters list initializers as inputs too
+        inputs.append(_graph_input(r, vi))
+    # constant-only ops (shape arithmetic) are checked when reached: they need constant inputs
+    unsupported = sorted({n.op_type for n in r.g.node if n.op_type not in SUPPORTED
+                          and n.op_type not in FOLDABLE})
+    if unsupported:
+        raise BakeError("unsupported ONNX operator%s %s; upyflow reads ONNX %s"
+                        % ("s" if len(unsupported) > 1 else "",
+                           ", ".join(k + (" (%s)" % ONNX_HINTS[k] if k in ONNX_HINTS else "")
+                                     for k in unsupported),
+                           ", ".join(sorted(set(SUPPORTED) | FOLDABLE))))
+    for node in r.g.node:   # every node's operands first: lookahead reads later nodes
+        r.current = node
+        check_arity(node, r.opset)
+    for i, node in enumerate(r.g.node):
+        if i in r.done:
+            continue
+        r.current = node
+        _node(r, node)
+    r.current = None
+    outputs = [_graph_output(r, o.name) for o in r.g.output]
+    desc = "ONNX model (%s %s, opset %d)" % (r.model.producer_name or "?",
+                                             r.model.producer_version or "", r.opset)
+    if r.notes:
+        desc += "; " + "; ".join(r.notes)
+    graph = Graph(r.tensors, r.ops, inputs, outputs, desc)
+    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in r.g.node):
+        graph.rounding = "onnxruntime"   # a QDQ model: its reference is onnxruntime
+    return graph
+
+
+def _graph_input(r: Reader, vi) -> int:
+    """A graph input's tensor: a rank-4 input is read as NHWC (rank 3 as NLC in a 1-D model)
+    unless Transpose nodes are its only consumers."""
+    tt = vi.type.tensor_type
+    if not vi.type.HasField("tensor_type"):
+        raise BakeError("graph input %r is not a tensor" % vi.name)
+    dtype = onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
+    dims: list[int] = []
+    for axis, d in enumerate(tt.shape.dim):
+        if d.HasField("dim_value") and d.dim_value > 0:
+            dims.append(d.dim_value)
+        elif axis == 0:
+            dims.append(1)
+            r.notes.append("batch dimension %r of input %r set to 1"
+                              % (d.dim_param or "?", vi.name))
+        else:
+            raise BakeError("graph input %r has a dynamic dimension %r (axis %d); upyflow needs static "
+                            "shapes (only a symbolic batch dimension, set to 1, is allowed)"
+                            % (vi.name, d.dim_param or "?", axis))
+    shape = tuple(dims)
+    if count(shape) > MAX_ELEMENTS:
+        raise BakeError("graph input %r has shape %s; upyflow reads at most %d values per tensor"
+                        % (vi.name, list(shape), MAX_ELEMENTS))
+    users = [r.g.node[i].op_type for i in r.consumers.get(vi.name, [])]
+    perm = ident(len(shape))
+    if not (users and all(u == "Transpose" for u in users)):
+        if len(shape) == 4:
+            perm = NHWC
+        elif len(shape) == 3 and r.one_d:
+            perm = NLC
+    t = r.tensor(vi.name, tuple(shape[p] for p in perm), dtype)
+    r.vals[vi.name] = Val(t, shape, shape, perm)
+    return t
+
+
+def _graph_output(r: Reader, name: str) -> int:
+    """A graph output's tensor: float, rank 4 as NHWC (rank 3 as NLC in a 1-D model) unless a
+    Transpose node makes it."""
+    v = r.vals.get(name)
+    if v is None:
+        raise BakeError("graph output %r is not computed by any node" % name)
+    if not isinstance(v, Val):
+        raise BakeError("graph output %r is a constant; upyflow needs computed outputs" % name)
+    if v.deq:
+        v = to_float(r, v)
+    rank = len(v.shape)
+    made_by = [n.op_type for n in r.g.node if name in n.output]
+    if rank == 4 and made_by != ["Transpose"]:
+        v = stored_as(r, v, v.shape, NHWC)
+    elif rank == 3 and r.one_d and made_by != ["Transpose"]:
+        v = stored_as(r, v, v.shape, NLC)
+    else:
+        v = stored_as(r, v, v.shape, ident(rank))
+    return v.t
+
+
+def _node(r: Reader, node) -> None:
+    """One node: a constant, folded when its operands are constants, else its translator."""
+    op = node.op_type
+    ins = [r.vals.get(n) if n else None for n in node.input]
+    if any(n and n not in r.vals for n in node.input):
+        missing = [n for n in node.input if n and n not in r.vals][0]
+        raise BakeError("%s node %r reads %r, which no node computed before it" % (op, node.name, missing))
+    if op == "Constant":
+        r.set(node.output[0], constant(node))
+        return
+    if op in FOLDABLE and all(not isinstance(v, Val) for v in ins if v is not None) and ins \
+            and op not in ("QuantizeLinear", "DequantizeLinear"):
+        try:
+            folded = fold(node, [(v.value() if isinstance(v, QConst) else v) for v in ins])
+        except (ValueError, TypeError, IndexError) as e:   # numpy refusing the operands
+            raise BakeError("%s node %r: cannot evaluate its constant operands (%s)"
+                            % (op, node.name, first_line(e))) from None
+        r.set(node.output[0], folded)
+        return
+    translate = TRANSLATORS.get(op)
+    if translate is None:
+        raise BakeError("unsupported ONNX operator %s (node %r) on computed tensors" % (op, node.name))
+    translate(r, node)

@@ -1,0 +1,241 @@
+// The checks of the kernel table (table.c, generated from upyflow_tools/kernel_spec.py)
+// that ranges and sizes cannot say: element sizes found from a tensor's length,
+// broadcasting and reduction descriptors, the FFT and filter bank tables. The
+// spec names these functions; table.c calls them with the kernel's named indices.
+// Included by table.c only.
+#ifndef UPYFLOW_CHECKS_H
+#define UPYFLOW_CHECKS_H
+
+#include "kernels.h"
+#include "load.h"
+
+#define T(k) (c->t[k])
+#define I(k) (c->i[k])
+#define F(k) (c->f[k])
+
+// Is tensor k at least count elements of esize bytes?
+static int sized(const uf_call *c, int k, uint64_t count, int esize) {
+    return (uint64_t)c->len[k] >= count * (uint64_t)esize ? UF_OK : UF_ESIZE;
+}
+
+// The same for an arena tensor, which the kernel reads directly: aligned if wider.
+static int fits(const uf_call *c, int k, uint64_t count, int esize) {
+    if (esize > 1 && ((uintptr_t)c->t[k] & 3u)) {
+        return UF_EALIGN;
+    }
+    return sized(c, k, count, esize);
+}
+
+#define FITS(k, count, esize) do { int e_ = fits(c, k, count, esize); if (e_) return e_; } while (0)
+// A tensor that may be a constant at any address (const void * in kernels.h).
+#define CFITS(k, count, esize) do { int e_ = sized(c, k, count, esize); if (e_) return e_; } while (0)
+#define CHECK(cond) do { if (!(cond)) return UF_EPARAM; } while (0)
+#define RET(e) do { int e_ = (e); if (e_) return e_; } while (0)
+
+// Element size of an int8/int16 tensor holding n values, from its byte length (0: neither).
+static int elem_size(const uf_call *c, int k, int n) {
+    if (n <= 0) {
+        return 1;
+    }
+    if (c->len[k] == (size_t)n) {
+        return 1;
+    }
+    if (c->len[k] == 2 * (size_t)n && !((uintptr_t)c->t[k] & 1u)) {
+        return 2;
+    }
+    return 0;
+}
+
+// The same for an int8/int16/int32 tensor.
+static int int_size(const uf_call *c, int k, int n) {
+    int size = elem_size(c, k, n);
+    if (n > 0 && !size && c->len[k] == 4 * (size_t)n && !((uintptr_t)c->t[k] & 3u)) {
+        size = 4;
+    }
+    return size;
+}
+
+// Bytes per element of a tensor holding n elements of any width: its length / n
+// (0 for n = 0; -1 if the length is no multiple of n).
+static int byte_width(const uf_call *c, int k, int n) {
+    if (n <= 0) {
+        return 0;
+    }
+    return c->len[k] % (size_t)n == 0 ? (int)(c->len[k] / (size_t)n) : -1;
+}
+
+// Element size of a CAST type code (kernels_pure/quantize.py), 0 if unknown. (Every
+// helper the spec calls takes the call first.)
+static int cast_size(const uf_call *c, int code) {
+    (void)c;
+    return code == 0 || code == 1 ? 1 : (code == 2 ? 2 : (code == 3 || code == 5 ? 4 : 0));
+}
+
+// Are the int32 elements start, start + step, ... (< stop) of tensor k within [lo, hi]?
+static int values_in(const uf_call *c, int k, int64_t start, int64_t stop, int64_t step,
+                     int32_t lo, int32_t hi) {
+    for (int64_t i = start; i < stop; i += step) {
+        int32_t v = uf_ld_i32(c->t[k], (size_t)i);
+        if (v < lo || v > hi) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+// --- broadcasting and reduction descriptors (elementwise, reduce, layout) ----------------
+// Descriptors are checked so every offset they produce stays inside its tensor.
+
+// Descriptor tensor k (a constant, any address) holds at least `words` int32.
+static int desc_fits(const uf_call *c, int k, uint64_t words) {
+    return (uint64_t)c->len[k] >= words * 4;
+}
+
+// Word i of descriptor d.
+#define D(d, i) uf_ld_i32(d, (size_t)(i))
+
+// Widen [*lo, *hi] by the offsets one block (nd dims, shapes at descriptor word
+// `shape`, strides at `stride`) reaches. Returns 0 for a bad shape; *empty is
+// set for a zero-sized block.
+static int block_span(const void *d, int shape, int stride, int nd, int64_t *lo,
+                      int64_t *hi, uint64_t *count, int *empty) {
+    if (nd < 1 || nd > UF_EW_MAX_DIMS) {
+        return 0;
+    }
+    for (int k = 0; k < nd; k++) {
+        int32_t n = D(d, shape + k);
+        if (n < 0) {
+            return 0;
+        }
+        if (n == 0) {
+            *empty = 1;
+            continue;
+        }
+        int64_t reach = (int64_t)(n - 1) * D(d, stride + k);
+        *(reach < 0 ? lo : hi) += reach;
+        *count *= (uint64_t)n;
+    }
+    return 1;
+}
+
+static int within(int64_t lo, int64_t hi, size_t len, int esize) {
+    return lo >= 0 && (uint64_t)hi < (uint64_t)(len / (size_t)esize);
+}
+
+// Binary ops: inputs a, b (either may be a constant), output o, descriptor dk
+// [nd][shape][a strides][b strides]; element size esize.
+static int binary_check(const uf_call *c, int a, int b, int o, int dk, int esize) {
+    CHECK(esize == 1 || esize == 2 || esize == 4);
+    if ((uintptr_t)c->t[o] & (uintptr_t)(esize - 1)) {
+        return UF_EALIGN;
+    }
+    const void *d = T(dk);
+    if (!desc_fits(c, dk, 1)) {
+        return UF_EPARAM;
+    }
+    int nd = D(d, 0);
+    CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, dk, 1 + 3 * (uint64_t)nd));
+    int64_t alo = 0, ahi = 0, blo = 0, bhi = 0, olo = 0, ohi = 0;
+    uint64_t n = 1, unused = 1;
+    int empty = 0;
+    CHECK(block_span(d, 1, 1 + nd, nd, &alo, &ahi, &n, &empty));
+    CHECK(block_span(d, 1, 1 + 2 * nd, nd, &blo, &bhi, &unused, &empty));
+    if (empty) {
+        return UF_OK;
+    }
+    ohi = (int64_t)n - 1;
+    if (!within(alo, ahi, c->len[a], esize) || !within(blo, bhi, c->len[b], esize) ||
+        !within(olo, ohi, c->len[o], esize)) {
+        return UF_ESIZE;
+    }
+    return UF_OK;
+}
+
+// MEAN: input x, output o, descriptor dk [outer block][inner block].
+static int mean_check(const uf_call *c, int x, int o, int dk, int esize) {
+    if (esize > 1 && (((uintptr_t)T(x) | (uintptr_t)T(o)) & (uintptr_t)(esize - 1))) {
+        return UF_EALIGN;
+    }
+    const void *d = T(dk);
+    CHECK(desc_fits(c, dk, 1));
+    int no = D(d, 0);
+    CHECK(no >= 1 && no <= UF_EW_MAX_DIMS && desc_fits(c, dk, 2 + 2 * (uint64_t)no));
+    int inner = 1 + 2 * no;
+    int ni = D(d, inner);
+    CHECK(ni >= 1 && ni <= UF_EW_MAX_DIMS &&
+          desc_fits(c, dk, 2 + 2 * (uint64_t)no + 2 * (uint64_t)ni));
+    int64_t lo = 0, hi = 0;
+    uint64_t n = 1, m = 1;
+    int empty = 0;
+    CHECK(block_span(d, 1, 1 + no, no, &lo, &hi, &n, &empty));
+    CHECK(block_span(d, inner + 1, inner + 1 + ni, ni, &lo, &hi, &m, &empty));
+    if (empty) {
+        return UF_OK;
+    }
+    if (!within(lo, hi, c->len[x], esize) || !within(0, (int64_t)n - 1, c->len[o], esize)) {
+        return UF_ESIZE;
+    }
+    return UF_OK;
+}
+
+// Strided copy: input x (may be a constant: only the output is aligned), output o,
+// descriptor dk [nd][x start][out start][shape][x strides][out strides].
+static int strided_check(const uf_call *c, int x, int o, int dk, int esize) {
+    if ((uintptr_t)T(o) & (uintptr_t)(esize - 1)) {
+        return UF_EALIGN;
+    }
+    const void *d = T(dk);
+    CHECK(desc_fits(c, dk, 1));
+    int nd = D(d, 0);
+    CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, dk, 3 + 3 * (uint64_t)nd));
+    int64_t xlo = D(d, 1), xhi = xlo, olo = D(d, 2), ohi = olo;
+    uint64_t n = 1, unused = 1;
+    int empty = 0;
+    CHECK(block_span(d, 3, 3 + nd, nd, &xlo, &xhi, &n, &empty));
+    CHECK(block_span(d, 3, 3 + 2 * nd, nd, &olo, &ohi, &unused, &empty));
+    if (empty) {
+        return UF_OK;
+    }
+    if (!within(xlo, xhi, c->len[x], esize) || !within(olo, ohi, c->len[o], esize)) {
+        return UF_ESIZE;
+    }
+    return UF_OK;
+}
+
+// --- signal tables -------------------------------------------------------------------------
+// The kissfft tables of tensor tk for a complex FFT of size n: factor plan,
+// permutation and twiddle indices.
+static int rfft_tables(const uf_call *c, int tk, int n) {
+    CFITS(tk, 1, 2);
+    const void *t = T(tk);
+    int ns = uf_ld_i16(t, 0);
+    CHECK(ns >= 1 && ns <= 16);
+    CFITS(tk, 1 + 2 * (uint64_t)ns + (uint64_t)n + 3 * (uint64_t)n, 2);
+    int size = 1;
+    for (int s = ns - 1; s >= 0; s--) {   // each stage (p, m): m is the size below it
+        int p = uf_ld_i16(t, 1 + 2 * (size_t)s), m = uf_ld_i16(t, 2 + 2 * (size_t)s);
+        CHECK((p == 2 || p == 4) && m == size);
+        size *= p;
+    }
+    CHECK(size == n);
+    for (int k = 0; k < n; k++) {
+        int32_t j = uf_ld_i16(t, 1 + 2 * (size_t)ns + k);
+        CHECK(j >= 0 && j < n);
+    }
+    return UF_OK;
+}
+
+// The filter bank's packed tables tk (weights, then per channel first bin, weight
+// start, width): every channel's bins inside input x and its weights inside the table.
+static int filter_bank_tables(const uf_call *c, int x, int tk, int nch, int nw) {
+    const void *t = T(tk);
+    size_t fs = 2 * (size_t)nw, ws = fs + (size_t)nch + 1, wd = ws + (size_t)nch + 1;
+    for (int i = 0; i <= nch; i++) {
+        int32_t f = uf_ld_i16(t, fs + i), w = uf_ld_i16(t, ws + i), d = uf_ld_i16(t, wd + i);
+        CHECK(f >= 0 && w >= 0 && d >= 0 && w + d <= nw);
+        FITS(x, (uint64_t)f + d, 4);
+    }
+    return UF_OK;
+}
+
+#endif

@@ -1,0 +1,79 @@
+// Data movement: CONCATENATION, PAD, STRIDED_SLICE, TRANSPOSE and the like as one
+// strided copy plus a fill (descriptors baked by upyflow_tools, layout in
+// kernels_pure/layout.py, checked by table.c), and a byte copy for layout-only ops
+// that cannot alias their input. The source of a strided copy may be a constant at
+// any address: it is read through load.h.
+#include "kernels.h"
+#include "desc.h"
+
+// Descriptor [nd, x_off, o_off, shape..., x strides..., out strides...] in elements.
+void uf_strided_copy(const void *x, void *out, const void *desc, int esize) {
+    int nd = uf_ld_i32(desc, 0);
+    int32_t shape[UF_EW_MAX_DIMS], xs[UF_EW_MAX_DIMS], os[UF_EW_MAX_DIMS];
+    uf_desc_read(desc, 3, nd, shape);
+    uf_desc_read(desc, 3 + nd, nd, xs);
+    uf_desc_read(desc, 3 + 2 * nd, nd, os);
+    int32_t idx[UF_EW_MAX_DIMS] = {0};
+    for (int k = 0; k < nd; k++) {
+        if (shape[k] <= 0) {
+            return;
+        }
+    }
+    ptrdiff_t a = uf_ld_i32(desc, 1), o = uf_ld_i32(desc, 2);
+    const uint8_t *src = x;
+    uint8_t *dst = out;
+    int n = shape[nd - 1];
+    ptrdiff_t sx = xs[nd - 1], so = os[nd - 1];
+    for (;;) {
+        ptrdiff_t ia = a, io = o;
+        if (esize == 1) {
+            for (int i = 0; i < n; i++, ia += sx, io += so) {
+                dst[io] = src[ia];
+            }
+        } else if (esize == 2) {
+            for (int i = 0; i < n; i++, ia += sx, io += so) {
+                ((int16_t *)dst)[io] = (int16_t)uf_ld_i16(src, (size_t)ia);
+            }
+        } else {
+            for (int i = 0; i < n; i++, ia += sx, io += so) {
+                ((int32_t *)dst)[io] = uf_ld_i32(src, (size_t)ia);
+            }
+        }
+        int k = nd - 2;
+        for (; k >= 0; k--) {
+            a += xs[k];
+            o += os[k];
+            if (++idx[k] < shape[k]) {
+                break;
+            }
+            a -= (ptrdiff_t)xs[k] * shape[k];
+            o -= (ptrdiff_t)os[k] * shape[k];
+            idx[k] = 0;
+        }
+        if (k < 0) {
+            return;
+        }
+    }
+}
+
+void uf_fill_int(void *out, int n, int value, int esize) {
+    for (int i = 0; i < n; i++) {
+        uf_st_q(out, i, esize, value);
+    }
+}
+
+void uf_fill_f32(float *out, int n, float value) {
+    for (int i = 0; i < n; i++) {
+        out[i] = value;
+    }
+}
+
+void uf_copy_bytes(const void *x, void *out, int n, int size) {
+    // a plain loop: natmods have no memcpy to call
+    const uint8_t *src = (const uint8_t *)x;
+    uint8_t *dst = (uint8_t *)out;
+    size_t nbytes = (size_t)n * size;
+    for (size_t i = 0; i < nbytes; i++) {
+        dst[i] = src[i];
+    }
+}

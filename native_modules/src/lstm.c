@@ -1,0 +1,185 @@
+// UNIDIRECTIONAL_SEQUENCE_LSTM, a stateful sequence layer: its hidden and cell
+// state tensors are arena bytes that persist between invokes. Same argument
+// order and packed constants as device_lib/upyflow/kernels_pure/lstm.py.
+// int32 sums wrap (computed unsigned) as TFLM's int32 accumulators do.
+#include "kernels.h"
+#include "qmath.h"
+
+// TFLite's uint16 sigmoid table, sigmoid(k / 24) in Q16: the points its int16
+// logistic and tanh interpolate between (bit-exactness needs these values).
+static const uint16_t sigmoid_q16[256] = {
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498,
+    40149, 40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255,
+    46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865,
+    52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174,
+    56503, 56823, 57133, 57433, 57724, 58007, 58280, 58544, 58800, 59048, 59288,
+    59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110, 61279, 61441,
+    61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886,
+    62990, 63090, 63186, 63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835,
+    63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308, 64357, 64405, 64450,
+    64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845,
+    64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097,
+    65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
+    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360,
+    65367, 65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425,
+    65429, 65433, 65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465,
+    65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
+    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508,
+    65509, 65510, 65511, 65512, 65513, 65514, 65515, 65516, 65517, 65517, 65518,
+    65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524, 65525,
+    65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529,
+    65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531, 65531, 65531, 65531,
+    65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533,
+    65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
+    65534, 65534, 65535};
+
+// int16 Q3.12 -> Q0.15 logistic: input times 3, table steps of 512, interpolated.
+static inline int32_t sigmoid16(int32_t v) {
+    int32_t x = v * 3;
+    uint32_t a = (uint32_t)(x < 0 ? -x : x);
+    uint32_t uh = a >> 9, r;
+    if (uh >= 255) {
+        r = 0x7FFFu << 10;
+    } else {
+        uint32_t ua = sigmoid_q16[uh];
+        r = (ua << 9) + (a & 0x1FFu) * (sigmoid_q16[uh + 1] - ua);
+    }
+    r = x >= 0 ? r + 512u : (1u << 25) - r + 511u;
+    return (int32_t)(r >> 10);
+}
+
+// int16 tanh to Q0.15; (mult, shift) bring the input to the table's units.
+static inline int32_t tanh16(int32_t v, int32_t mult, int shift) {
+    int32_t x = (v * mult + (shift > 0 ? (1 << (shift - 1)) : 0)) >> shift;
+    uint32_t a = (uint32_t)(x < 0 ? -x : x);
+    uint32_t uh = a >> 8;
+    int32_t r;
+    if (uh >= 255) {
+        r = 0xFFFF << 8;
+    } else {
+        uint32_t ua = sigmoid_q16[uh];
+        r = (int32_t)((ua << 8) + (a & 0xFFu) * (sigmoid_q16[uh + 1] - ua));
+    }
+    r = x >= 0 ? r - 8388480 : 8388735 - r;
+    return r >> 8;
+}
+
+// --- UNIDIRECTIONAL_SEQUENCE_LSTM (int8, int16 cell) -----------------------------------
+// w: int8 rows [input weights of gates f, i, g, o | their recurrent weights];
+// q: int32 [input-side biases (4n) | recurrent-side biases (4n) | per gate:
+// input mult, shift, recurrent mult, shift]. The new hidden values go to this
+// step's output row first and into the hidden state once every gate has read
+// the old one, so no scratch buffer is needed.
+void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
+                int16_t *cell, int8_t *out, int batch, int steps, int n_in, int n,
+                int time_major, int h_zp, int32_t m_fc, int s_fc, int32_t m_ig, int s_ig,
+                int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift) {
+    const int8_t *rec = w + (size_t)4 * n * n_in;
+    const size_t qm = (size_t)8 * n;   // gate multipliers and shifts, after the biases
+    for (int b = 0; b < batch; b++) {
+        int8_t *h = hidden + (size_t)b * n;
+        int16_t *c = cell + (size_t)b * n;
+        for (int t = 0; t < steps; t++) {
+            size_t row = time_major ? (size_t)t * batch + b : (size_t)b * steps + t;
+            const int8_t *xr = x + row * n_in;
+            int8_t *o_row = out + row * n;
+            for (int j = 0; j < n; j++) {
+                int32_t g[4];
+                for (int k = 0; k < 4; k++) {
+                    int gi = k * n + j;
+                    size_t m = qm + 4 * k;
+                    int32_t a = (int32_t)((uint32_t)uf_ld_i32(q, gi) +
+                                          (uint32_t)uf_dot_s8_wrap(xr, w + (size_t)gi * n_in, n_in));
+                    a = uf_clamp(uf_mul_by_qm(a, uf_ld_i32(q, m), uf_ld_i32(q, m + 1)), -32768, 32767);
+                    int32_t r = (int32_t)((uint32_t)uf_ld_i32(q, 4 * n + gi) +
+                                          (uint32_t)uf_dot_s8_wrap(h, rec + (size_t)gi * n, n));
+                    r = uf_clamp(uf_mul_by_qm(r, uf_ld_i32(q, m + 2), uf_ld_i32(q, m + 3)), -32768, 32767);
+                    g[k] = uf_clamp(a + r, -32768, 32767);
+                }
+                int32_t f = sigmoid16(g[0]), i = sigmoid16(g[1]);
+                int32_t cg = tanh16(g[2], 3, 0), o = sigmoid16(g[3]);
+                int32_t cv = uf_clamp(uf_mul_by_qm(f * c[j], m_fc, s_fc), -32768, 32767);
+                cv = uf_clamp(cv + uf_clamp(uf_mul_by_qm(i * cg, m_ig, s_ig), -32768, 32767), -32768, 32767);
+                if (qclip >= 0) {
+                    cv = uf_clamp(cv, -qclip, qclip);
+                }
+                c[j] = (int16_t)cv;
+                int32_t hv = uf_mul_by_qm(tanh16(cv, tanh_mult, tanh_shift) * o, m_out, s_out) + h_zp;
+                o_row[j] = (int8_t)uf_clamp(hv, -128, 127);
+            }
+            for (int j = 0; j < n; j++) {
+                h[j] = o_row[j];
+            }
+        }
+    }
+}
+
+// --- UNIDIRECTIONAL_SEQUENCE_LSTM (float32) ---------------------------------------------
+// TFLM's float path: per gate FC(input) + bias, plus FC(hidden), each summed in float in
+// order; sigmoid with TFLM's Logistic cut-offs, tanh; same weight layout as uf_lstm_s8.
+static float sigmoid_f(float v) {
+    if (v > 16.619047164916992f) {
+        return 1.0f;
+    }
+    if (v < -9.0f) {
+        return uf_expf(v);
+    }
+    return 1.0f / (1.0f + uf_expf(-v));
+}
+
+// tanh from expm1(2|x|), computed by Taylor series near 0 where exp(2x) - 1 would cancel.
+// (The sign goes on last: a select between two float constants is more than LLVM's
+// Xtensa back end can compile.)
+static float tanh_f(float x) {
+    float a = x < 0.0f ? -x : x;
+    float t = 1.0f;
+    if (a <= 9.5f) {
+        float y = 2.0f * a, e;
+        if (y < 0.5f) {
+            e = y * (1.0f + y * (0.5f + y * (1.0f / 6 + y * (1.0f / 24 + y * (1.0f / 120
+                + y * (1.0f / 720 + y * (1.0f / 5040 + y * (1.0f / 40320))))))));
+        } else {
+            e = uf_expf(y) - 1.0f;
+        }
+        t = e / (e + 2.0f);
+    }
+    return x < 0.0f ? -t : t;
+}
+
+void uf_lstm_f32(const float *x, const float *w, const float *bias, float *hidden, float *cell,
+                 float *out, int batch, int steps, int n_in, int n, int time_major, float clip) {
+    const float *rec = w + (size_t)4 * n * n_in;
+    for (int b = 0; b < batch; b++) {
+        float *h = hidden + (size_t)b * n;
+        float *c = cell + (size_t)b * n;
+        for (int t = 0; t < steps; t++) {
+            size_t row = time_major ? (size_t)t * batch + b : (size_t)b * steps + t;
+            const float *xr = x + row * n_in;
+            float *o_row = out + row * n;
+            for (int j = 0; j < n; j++) {
+                float g[4];
+                for (int k = 0; k < 4; k++) {
+                    int gi = k * n + j;
+                    const float *wi = w + (size_t)gi * n_in, *wr = rec + (size_t)gi * n;
+                    float a = 0.0f, r = 0.0f;
+                    for (int m = 0; m < n_in; m++) {
+                        a += xr[m] * wi[m];
+                    }
+                    for (int m = 0; m < n; m++) {
+                        r += h[m] * wr[m];
+                    }
+                    g[k] = (a + bias[gi]) + r;
+                }
+                float cv = sigmoid_f(g[0]) * c[j] + sigmoid_f(g[1]) * tanh_f(g[2]);
+                if (clip > 0.0f) {
+                    cv = cv < -clip ? -clip : (cv > clip ? clip : cv);
+                }
+                c[j] = cv;
+                o_row[j] = sigmoid_f(g[3]) * tanh_f(cv);
+            }
+            for (int j = 0; j < n; j++) {
+                h[j] = o_row[j];
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+// MEAN over a block of axes: descriptor [outer block][inner block] baked by
+// upyflow_tools (layout in kernels_pure/reduce.py), checked by table.c. int8/int16
+// sums wrap in int32 and float32 sums go in input order, as TFLM's.
+#include "kernels.h"
+#include "qmath.h"
+#include "desc.h"
+
+// Offsets of a block [nd, shape..., strides...] in row-major order: next()
+// advances an odometer; returns 0 after the last.
+// The block (at descriptor word `at`) is copied in: descriptors are constants.
+typedef struct {
+    int nd;
+    int32_t shape[UF_EW_MAX_DIMS], stride[UF_EW_MAX_DIMS];
+    int32_t idx[UF_EW_MAX_DIMS];
+    ptrdiff_t off;
+} odo;
+
+static void odo_reset(odo *w) {
+    for (int k = 0; k < w->nd; k++) {
+        w->idx[k] = 0;
+    }
+    w->off = 0;
+}
+
+static void odo_init(odo *w, const void *desc, int at) {
+    w->nd = uf_ld_i32(desc, (size_t)at);
+    uf_desc_read(desc, at + 1, w->nd, w->shape);
+    uf_desc_read(desc, at + 1 + w->nd, w->nd, w->stride);
+    odo_reset(w);
+}
+
+// Is a block of an initialized walker empty?
+static int odo_empty(const odo *w) {
+    for (int k = 0; k < w->nd; k++) {
+        if (w->shape[k] <= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int odo_next(odo *w) {
+    const int32_t *shape = w->shape, *stride = w->stride;
+    for (int k = w->nd - 1; k >= 0; k--) {
+        w->off += stride[k];
+        if (++w->idx[k] < shape[k]) {
+            return 1;
+        }
+        w->off -= (ptrdiff_t)stride[k] * shape[k];
+        w->idx[k] = 0;
+    }
+    return 0;
+}
+
+// MEAN: descriptor [outer block][inner block]; one output per outer element.
+void uf_mean_q(const void *x, void *out, const void *desc, int esize, int in_zp, int32_t m,
+               int sh, int out_zp, int count, int lo, int hi) {
+    odo ow, iw;
+    odo_init(&ow, desc, 0);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
+    if (odo_empty(&ow) || odo_empty(&iw)) {
+        return;
+    }
+    ptrdiff_t o = 0;
+    do {
+        uint32_t acc = 0;   // int32 wrap-around, as TFLM's int32 sums
+        odo_reset(&iw);
+        do {
+            acc += (uint32_t)uf_ld_q(x, ow.off + iw.off, esize);
+        } while (odo_next(&iw));
+        int32_t v = (int32_t)(acc - (uint32_t)in_zp * (uint32_t)count);
+        uf_st_q(out, o++, esize, uf_clamp(uf_mul_by_qm(v, m, sh) + out_zp, lo, hi));
+    } while (odo_next(&ow));
+}
+
+void uf_mean_f32(const float *x, float *out, const void *desc, int count) {
+    odo ow, iw;
+    odo_init(&ow, desc, 0);
+    odo_init(&iw, desc, 1 + 2 * ow.nd);
+    if (odo_empty(&ow) || odo_empty(&iw)) {
+        return;
+    }
+    ptrdiff_t o = 0;
+    do {
+        float acc = 0.0f;   // float32 sums in input order, as TFLM
+        odo_reset(&iw);
+        do {
+            acc += x[ow.off + iw.off];
+        } while (odo_next(&iw));
+        out[o++] = acc / (float)count;
+    } while (odo_next(&ow));
+}

@@ -1,0 +1,328 @@
+"""Generated tests of the layout operators (data movement), byte-identical with TFLM.
+
+CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE, SQUEEZE, EXPAND_DIMS and RESHAPE (kept as a
+copy, and aliased inside a chain). Each case builds a .tflite with ModelWriter, bakes it, runs
+it on every CPython kernel tier (`tier`) and on the TFLite Micro interpreter (the oracle) and
+compares the outputs; parameters derive from one fixed seed and the case id. The seanet int16
+PAD/STRIDED_SLICE models run on their CSV inputs. Nothing hard-codes an output.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import (TT, bake_model, check, check_isa, load_cpython, make_inputs, run_tflm, run_upyflow, seeded_rng,
+                     shared)
+from op_models import graph_sets, qparams, seanet_elementwise_models, shape_id
+from tflite_writer import ModelWriter
+
+SEED = 0x5EED
+
+
+def case_rng(case_id: str) -> np.random.Generator:
+    return seeded_rng(SEED, case_id)
+
+
+# --- CONCATENATION -------------------------------------------------------------------------
+CONCAT_SHAPES = [  # (input shapes, axis)
+    ([[2, 3], [2, 5]], 1), ([[1, 4, 4, 3], [1, 4, 4, 5], [1, 4, 4, 1]], 3), ([[1, 2, 4, 3], [1, 3, 4, 3]], 1),
+    ([[2, 3, 4], [2, 3, 4]], 0), ([[2, 3, 4], [2, 3, 2]], -1), ([[3], [4], [5], [1]], 0),
+    ([[1, 2, 2, 3, 2], [1, 2, 1, 3, 2]], 2), ([[1, 1, 6, 2], [1, 1, 6, 3]], -1),
+]
+CONCAT_CASES = [(shapes, axis, dt) for shapes, axis in CONCAT_SHAPES for dt in ("i8", "i16", "f32")]
+
+
+def _concat_id(c):
+    shapes, axis, dt = c
+    return "%s-%s-axis%d" % (dt, "+".join(shape_id(s) for s in shapes), axis)
+
+
+def concat_case(case):
+    """(model bytes, input sets) of one case."""
+    shapes, axis, dt = case
+    rng = case_rng("concat" + _concat_id(case))
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    ins = []
+    for s in shapes:
+        # int8 inputs share the output's quantization (TFLM requires it); int16 scales may differ
+        ins.append(w.tensor(s, TT[dt], *(qparams(rng, dt) if dt == "i16" else q)))
+    out_shape = list(shapes[0])
+    out_shape[axis] = sum(s[axis] for s in shapes)
+    y = w.tensor(out_shape, TT[dt], *q)
+    w.op("CONCATENATION", ins, [y], axis=axis)
+    return w.build(ins, [y]), graph_sets(rng, [(dt, s, q[1] or 0) for s in shapes])
+
+
+@pytest.mark.parametrize("case", CONCAT_CASES, ids=_concat_id)
+def test_concatenation(case, tier, tmp_path):
+    model, sets = concat_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", CONCAT_CASES[::4], ids=_concat_id)
+def test_concatenation_isa(case, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*concat_case(case), isa_arch)
+
+
+# --- PAD / PADV2 ---------------------------------------------------------------------------
+PAD_SHAPES = [
+    ([1, 4, 4, 3], [[0, 0], [1, 1], [2, 0], [0, 0]]), ([2, 3], [[1, 2], [0, 3]]), ([5], [[2, 3]]),
+    ([1, 2, 3, 4, 2], [[0, 1], [1, 0], [0, 0], [2, 2], [1, 0]]), ([1, 2, 16, 8], [[0, 0], [0, 0], [3, 3], [0, 0]]),
+    ([2, 2, 2], [[0, 0], [0, 0], [0, 0]]), ([3, 1, 2], [[2, 0], [0, 4], [1, 1]]),
+]
+PAD_CASES = [(kind, s, p, dt) for kind in ("PAD", "PADV2") for s, p in PAD_SHAPES for dt in ("i8", "i16", "f32")]
+
+
+def _pad_id(c):
+    kind, s, p, dt = c
+    return "%s-%s-%s-%s" % (kind, dt, shape_id(s), "_".join("%d,%d" % tuple(x) for x in p))
+
+
+def pad_case(case):
+    """(model bytes, input sets) of one case."""
+    kind, shape, pads, dt = case
+    rng = case_rng("pad" + _pad_id(case))
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    x = w.tensor(shape, TT[dt], *q)
+    p = w.tensor([len(shape), 2], "int32", data=np.array(pads))
+    y = w.tensor([s + a + b for s, (a, b) in zip(shape, pads)], TT[dt], *q)
+    ins = [x, p]
+    if kind == "PADV2":
+        value = make_inputs(rng, dt, [1], q[1] or 0, n_random=1)[0]
+        ins.append(w.tensor([1], TT[dt], *q, data=value))
+    w.op(kind, ins, [y])
+    return w.build([x], [y]), [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)]
+
+
+@pytest.mark.parametrize("case", PAD_CASES, ids=_pad_id)
+def test_pad(case, tier, tmp_path):
+    model, sets = pad_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", PAD_CASES[::6], ids=_pad_id)
+def test_pad_isa(case, isa_arch):
+    """Every 6th case on the boards' ISAs."""
+    check_isa(*pad_case(case), isa_arch)
+
+
+# --- STRIDED_SLICE -------------------------------------------------------------------------
+SLICE_SPECS = [  # (shape, begin, end, strides, begin_mask, end_mask, shrink_axis_mask)
+    ([1, 8, 16, 2], [0, -6, 0, 0], [0, 0, 0, 2], [1, 1, 1, 1], 13, 15, 0),
+    ([1, 4, 12, 8], [0, 0, 1, 0], [0, 0, -1, 0], [1, 1, 1, 1], 9, 11, 0),
+    ([10], [1], [9], [2], 0, 0, 0), ([10], [-1], [0], [-1], 0, 0, 0), ([10], [8], [1], [-3], 0, 0, 0),
+    ([4, 6], [1, 5], [3, 0], [1, -2], 0, 0, 0), ([4, 6], [2, 0], [3, 6], [1, 1], 0, 0, 1),
+    ([3, 4, 5], [0, 1, 0], [3, 3, 5], [2, 1, 2], 0, 0, 2), ([3, 4, 5], [-2, 0, -1], [2, 4, 0], [1, 2, 1], 1, 6, 4),
+    ([2, 3, 4, 5], [1, 2, 0, 4], [2, 0, 4, 0], [1, -1, 3, -2], 0, 4, 1),
+    ([5, 6], [-100, 2], [100, -100], [1, -1], 0, 0, 0),
+    ([5, 6], [0, 0], [0, 0], [1, 1], 3, 3, 0), ([3, 4], [1, 3], [2, 4], [1, 1], 0, 0, 3),
+    ([2, 3, 4, 5], [0, 1, 0, 1], [2, 3, 4, 5], [1, 1, 2, 2], 0, 0, 0),
+]
+SLICE_CASES = [(spec, dt) for spec in SLICE_SPECS for dt in ("i8", "i16", "f32")]
+
+
+def slice_shape(shape, begin, end, strides, bm, em, sm):
+    """The output shape, from Python's own slicing of an index array (an independent derivation)."""
+    idx = []
+    for d, _n in enumerate(shape):
+        if sm & (1 << d):
+            idx.append(begin[d])
+        else:
+            idx.append(slice(None if bm & (1 << d) else begin[d], None if em & (1 << d) else end[d], strides[d]))
+    return list(np.zeros(shape)[tuple(idx)].shape)
+
+
+def _slice_id(c):
+    (shape, b, e, s, bm, em, sm), dt = c
+    return "%s-%s-b%s-e%s-s%s-m%d,%d,%d" % (dt, shape_id(shape), ",".join(map(str, b)), ",".join(map(str, e)),
+                                            ",".join(map(str, s)), bm, em, sm)
+
+
+def slice_case(case):
+    """(model bytes, input sets) of one case."""
+    (shape, begin, end, strides, bm, em, sm), dt = case
+    rng = case_rng("slice" + _slice_id(case))
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    x = w.tensor(shape, TT[dt], *q)
+    consts = [w.tensor([len(shape)], "int32", data=np.array(v)) for v in (begin, end, strides)]
+    y = w.tensor(slice_shape(shape, begin, end, strides, bm, em, sm), TT[dt], *q)
+    w.op("STRIDED_SLICE", [x] + consts, [y], begin_mask=bm, end_mask=em, shrink_axis_mask=sm)
+    return w.build([x], [y]), [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)]
+
+
+@pytest.mark.parametrize("case", SLICE_CASES, ids=_slice_id)
+def test_strided_slice(case, tier, tmp_path):
+    model, sets = slice_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", SLICE_CASES[::6], ids=_slice_id)
+def test_strided_slice_isa(case, isa_arch):
+    """Every 6th case on the boards' ISAs."""
+    check_isa(*slice_case(case), isa_arch)
+
+
+# --- TRANSPOSE -----------------------------------------------------------------------------
+TRANSPOSE_SPECS = [([3, 4], [1, 0]), ([2, 3, 4], [2, 0, 1]), ([2, 3, 4], [0, 2, 1]), ([1, 4, 5, 3], [0, 3, 1, 2]),
+                   ([2, 3, 4, 5], [3, 2, 1, 0]), ([2, 3, 2, 3, 2], [4, 1, 3, 0, 2]), ([5], [0]), ([2, 3, 4], [0, 1, 2])]
+TRANSPOSE_CASES = [(s, p, dt) for s, p in TRANSPOSE_SPECS for dt in ("i8", "i16", "f32")]
+
+
+def _transpose_id(c):
+    return "%s-%s-perm%s" % (c[2], shape_id(c[0]), ",".join(map(str, c[1])))
+
+
+def transpose_case(case):
+    """(model bytes, input sets) of one case."""
+    shape, perm, dt = case
+    rng = case_rng("transpose%s%s%s" % case)
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    x = w.tensor(shape, TT[dt], *q)
+    p = w.tensor([len(perm)], "int32", data=np.array(perm))
+    y = w.tensor([shape[i] for i in perm], TT[dt], *q)
+    w.op("TRANSPOSE", [x, p], [y])
+    return w.build([x], [y]), [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)]
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=_transpose_id)
+def test_transpose(case, tier, tmp_path):
+    model, sets = transpose_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES[::4], ids=_transpose_id)
+def test_transpose_isa(case, isa_arch):
+    """Every 4th case on the boards' ISAs."""
+    check_isa(*transpose_case(case), isa_arch)
+
+
+# --- SQUEEZE / EXPAND_DIMS / RESHAPE (kept as a copy, and aliased inside a chain) ----------
+def layout_model(rng, kind, dt, chain):
+    """kind applied to the graph input (a copy when it is the graph output), or, with `chain`,
+    between two ADDs so that passes.alias_layout_ops removes it."""
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    shape = [1, 3, 1, 4]
+    if kind == "SQUEEZE":
+        out_shape, opts, extra = [3, 4], dict(squeeze_dims=[0, 2]), []
+    elif kind == "SQUEEZE_ALL":
+        out_shape, opts, extra = [3, 4], {}, []
+    elif kind == "EXPAND_DIMS":
+        out_shape, opts, extra = [1, 3, 1, 4, 1], {}, [w.tensor([1], "int32", data=np.array([-1]))]
+    elif kind == "RESHAPE_TENSOR":
+        out_shape, opts, extra = [4, 3], {}, [w.tensor([2], "int32", data=np.array([-1, 3]))]
+    else:  # RESHAPE with the new_shape option only
+        out_shape, opts, extra = [2, 6], dict(new_shape=[2, -1]), []
+    op = "RESHAPE" if kind.startswith("RESHAPE") else ("SQUEEZE" if kind.startswith("SQUEEZE") else kind)
+    x = w.tensor(shape, TT[dt], *q)
+    if not chain:
+        y = w.tensor(out_shape, TT[dt], *q)
+        w.op(op, [x] + extra, [y], **opts)
+        return w.build([x], [y]), shape, q
+    h = w.tensor(shape, TT[dt], *q)
+    r = w.tensor(out_shape, TT[dt], *q)
+    y = w.tensor(out_shape, TT[dt], *q)
+    w.op("ADD", [x, x], [h])
+    w.op(op, [h] + extra, [r], **opts)
+    w.op("ADD", [r, r], [y])
+    return w.build([x], [y]), shape, q
+
+
+LAYOUT_CASES = [(k, dt, chain) for k in ("SQUEEZE", "SQUEEZE_ALL", "EXPAND_DIMS", "RESHAPE_TENSOR", "RESHAPE_OPTION")
+                for dt in ("i8", "i16", "f32") for chain in (False, True)]
+
+
+def _layout_id(c):
+    return "%s-%s%s" % (c[0], c[1], "-chain" if c[2] else "")
+
+
+def layout_case(case):
+    """(model bytes, input sets) of one case."""
+    kind, dt, chain = case
+    rng = case_rng("layout%s%s%s" % case)
+    model, shape, q = layout_model(rng, kind, dt, chain)
+    return model, [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)]
+
+
+@pytest.mark.parametrize("case", LAYOUT_CASES, ids=_layout_id)
+def test_layout(case, tier, tmp_path):
+    model, sets = layout_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", LAYOUT_CASES[::5], ids=_layout_id)
+def test_layout_isa(case, isa_arch):
+    """Every 5th case on the boards' ISAs."""
+    check_isa(*layout_case(case), isa_arch)
+
+
+def test_layout_ops_lower_to_a_copy():
+    """SQUEEZE and EXPAND_DIMS kept in the graph (not aliased) lower to copy_bytes."""
+    from upyflow_tools.lower import lower
+    from upyflow_tools.readers.tflite import read_tflite
+
+    for kind in ("SQUEEZE", "EXPAND_DIMS"):
+        model, _, _ = layout_model(case_rng("lower" + kind), kind, "i8", False)
+        calls = lower(read_tflite(model))
+        assert [c.kernel for c in calls] == ["copy_bytes"]
+
+
+# --- seanet models (int16 PAD, STRIDED_SLICE) ------------------------------------------------------------
+SEANET_CASES = [(op, m) for op in ("pad", "strided_slice") for m in seanet_elementwise_models(op)]
+
+
+@pytest.mark.parametrize("op,name", SEANET_CASES, ids=["%s/%s" % c for c in SEANET_CASES])
+def test_seanet(op, name, tier, tmp_path):
+    path = shared("tflm_integration/seanet/%s/%s.tflite" % (op, name))
+    mdir, mod, _ = bake_model(path, tmp_path)
+    model = load_cpython(mdir, mod, tier)
+    inputs = [np.loadtxt(p, delimiter=",", dtype=np.int64).astype(np.int16).reshape(model.input_shape[i])
+              for i, p in enumerate(sorted(path.parent.glob(name + "_input*_int16.csv")))]
+    got = run_upyflow(model, inputs)[0]
+    want = run_tflm(path.read_bytes(), inputs)[0]
+    np.testing.assert_array_equal(got, want)
+
+
+# --- unsupported variants: a one-line BakeError naming the operator --------------------------
+def _rejects():
+    def slice5d(w):
+        x = w.tensor([1, 2, 3, 4, 5], "int8", 0.1, 0)
+        c = [w.tensor([5], "int32", data=np.array(v)) for v in ([0] * 5, [1, 2, 3, 4, 5], [1] * 5)]
+        y = w.tensor([1, 2, 3, 4, 5], "int8", 0.1, 0)
+        w.op("STRIDED_SLICE", [x] + c, [y])
+        return [x], [y]
+
+    def ellipsis(w):
+        x = w.tensor([2, 3], "int8", 0.1, 0)
+        c = [w.tensor([2], "int32", data=np.array(v)) for v in ([0, 0], [2, 3], [1, 1])]
+        y = w.tensor([2, 3], "int8", 0.1, 0)
+        w.op("STRIDED_SLICE", [x] + c, [y], ellipsis_mask=1)
+        return [x], [y]
+
+    def concat_requant(w):
+        a, b = w.tensor([2, 3], "int8", 0.1, 0), w.tensor([2, 3], "int8", 0.2, 0)
+        y = w.tensor([2, 6], "int8", 0.1, 0)
+        w.op("CONCATENATION", [a, b], [y], axis=1)
+        return [a, b], [y]
+    return {f.__name__: (f, op) for f, op in ((slice5d, "STRIDED_SLICE"), (ellipsis, "STRIDED_SLICE"),
+                                              (concat_requant, "CONCATENATION"))}
+
+
+REJECTS = _rejects()
+
+
+@pytest.mark.parametrize("name", sorted(REJECTS))
+def test_rejected(name, tmp_path):
+    from upyflow_tools import BakeError
+
+    build, op = REJECTS[name]
+    w = ModelWriter()
+    ins, outs = build(w)
+    with pytest.raises(BakeError, match=op) as err:
+        bake_model(w.build(ins, outs), tmp_path)
+    assert "\n" not in str(err.value)
