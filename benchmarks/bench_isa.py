@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from upyflow_tools.bake import compile_model
+from upyflow_tools.emit import DTYPE_CODES, module_tensor
 from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable, xtensa_qemu
 from upyflow_tools.isa.macs import model_macs
 
@@ -43,7 +44,7 @@ def model_inputs(mod, shared: str) -> list[bytes]:
     rng = np.random.default_rng(0)
     out = []
     for tid, shape in zip(mod.INPUTS, mod.INPUT_SHAPES):
-        dtype = DTYPES[mod.TENSORS[20 * tid + 1]]
+        dtype = DTYPES[DTYPE_CODES[module_tensor(mod, tid)[1]]]
         n = int(np.prod(shape))
         if dtype == np.float32:
             out.append(rng.uniform(0, 1, n).astype(np.float32).tobytes())

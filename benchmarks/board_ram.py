@@ -1,15 +1,20 @@
 """Heap used on a board by each shared model: upyflow on the virtual board vs TFLM's arena and
 MicroFlow's published RAM figures.
 
-    python benchmarks/board_ram.py [--models a,b] [--heap 190K]
+    python benchmarks/board_ram.py [--models a,b] [--heap 190K] [--native FILE]
 
 For each model, a fresh virtual board (MicroPython unix port, 190 KB heap like an RP2040)
 gets the runtime and the model through `upyflow deploy` (person_detect baked with
 --weights file, the others as .mpy with inline weights), is soft-reset, and then reports
-through the raw REPL: free heap after boot, after `import upyflow`, after `upyflow.load()`
-(each after gc.collect()), the largest free block after load and after 10 invokes, whether a
-9 KB f.read() then works, the bytes allocated during an invoke() (collection disabled), and
-the time per invoke on every tier the board has. Prints Markdown.
+through the raw REPL: free heap after boot, after `import upyflow`, after importing the
+natmod (once per boot, shared by every model), after `upyflow.load()` (each after
+gc.collect()), the largest free block after load and after 10 invokes, whether a 9 KB
+f.read() then works, the bytes allocated during an invoke() (collection disabled), and the
+time per invoke on every tier the board has. The model's own bytes are split into its baked
+tables (the bytes objects the native tier keeps: TENSORS, OPS, OP_FORMATS, SEGMENTS, each with
+its heap block rounding and object header) and the rest (Model, Program, buffers' objects).
+--native FILE deploys that upyflow_native.mpy instead of the shipped one (a fresh build).
+Prints Markdown.
 """
 from __future__ import annotations
 
@@ -65,6 +70,9 @@ boot = gc.mem_free()
 import upyflow
 gc.collect()
 imported = gc.mem_free()
+upyflow.dispatch.available('native')
+gc.collect()
+natmod = gc.mem_free()
 m = upyflow.load(%(name)r)
 gc.collect()
 loaded = gc.mem_free()
@@ -95,7 +103,7 @@ def read9k():
 print('BLOCK', 32 if sys.maxsize > 2 ** 32 else 16)
 print('INFO load')
 micropython.mem_info()
-print('RAM', boot, imported, loaded, peak(m), m.arena_size, m.tier, gc.mem_free() + gc.mem_alloc())
+print('RAM', boot, imported, loaded, peak(m), m.arena_size, m.tier, gc.mem_free() + gc.mem_alloc(), natmod)
 for _ in range(10):
     m.invoke()
 gc.collect()
@@ -146,14 +154,30 @@ def _largest_free(out: str, label: str, block: int) -> int:
     return int(re.search(r"max free sz: (\d+)", part).group(1)) * block
 
 
-def measure(name: str, heap: str, workdir: str, reps: int = 20) -> dict:
+def heap_bytes(n: int, block: int) -> int:
+    """What a bytes object of n bytes takes on the port's heap: its object (4 words, one
+    block) and its data (n + 1 bytes, in whole blocks)."""
+    return block + -(-(n + 1) // block) * block
+
+
+def table_bytes(b, block: int) -> int:
+    """The baked tables a loaded model keeps on the native tier, as heap bytes."""
+    from upyflow_tools.emit import SEGMENT_SIZE, format_table, pack_calls, pack_records
+    _kernels, formats, ops = pack_calls(b.calls)
+    sizes = [len(pack_records(b.tensors)), len(ops), len(format_table(formats))]
+    if b.segments:
+        sizes.append(SEGMENT_SIZE * len(b.segments))
+    return sum(heap_bytes(n, block) for n in sizes)
+
+
+def measure(name: str, heap: str, workdir: str, reps: int = 20, native: str | None = None) -> dict:
     path = os.path.join(SHARED, name + ".tflite")
     outdir = os.path.join(workdir, name)
     weights = "file" if name in FILE_WEIGHTS else "inline"
     result, _ = bake(path, outdir, name=name, mpy=True, weights=weights)
     b = result.baked
     with VirtualBoard(heapsize=heap) as vb:
-        deploy(outdir, vb.port, log=lambda *a: None)    # ends with a soft reset: a clean heap
+        deploy(outdir, vb.port, native=native, log=lambda *a: None)   # ends with a soft reset: a clean heap
         board = Board(vb.port)
         out = board.exec(_PROBE % {"name": name})
         for tier in ("native", "viper", "pure"):   # each tier on a fresh heap
@@ -163,18 +187,19 @@ def measure(name: str, heap: str, workdir: str, reps: int = 20) -> dict:
     line = [l for l in out.splitlines() if l.startswith("RAM ")]
     if not line:
         raise RuntimeError("%s: no measurement from the board:\n%s" % (name, out))
-    boot, imported, loaded, peak, arena, tier, total = line[-1].split()[1:]
+    boot, imported, loaded, peak, arena, tier, total, natmod = line[-1].split()[1:]
     boot, imported, loaded, peak, arena = int(boot), int(imported), int(loaded), int(peak), int(arena)
+    natmod = imported - int(natmod)
     block = int(re.search(r"^BLOCK (\d+)", out, re.M).group(1))
     times = {l.split()[1]: float(l.split()[2]) for l in out.splitlines() if l.startswith("TIME ")}
     wbuf = b.weight_buffer if weights == "file" else 0
     inline = len(b.weights) if weights == "inline" else 0
-    from upyflow_tools.emit import pack_calls, pack_records
-    tables = len(pack_records(b.tensors)) + len(pack_calls(b.calls)[2])
-    load = imported - loaded
+    tables = table_bytes(b, block)
+    load = imported - loaded - natmod
     head, tflm_total = tflm_arena(path)
     return {"model": name, "weights": weights, "tier": tier, "heap": int(total), "boot": boot,
-            "import": boot - imported, "before": imported, "after": loaded, "load": load, "peak": peak,
+            "import": boot - imported, "natmod": natmod, "before": imported, "after": loaded, "load": load,
+            "peak": peak,
             "arena": arena, "wbuf": wbuf, "inline": inline, "else": load - arena - wbuf - inline,
             "tables": tables, "free_load": _largest_free(out, "load", block),
             "free_invoked": _largest_free(out, "invoked", block),
@@ -191,20 +216,24 @@ def _kb(model: str, engine: str) -> str:
 
 def table(rows: list[dict]) -> str:
     tiers = [t for t in ("native", "viper", "pure") if any(t in r["times"] for r in rows)]
-    head = ("| model | weights | `import upyflow` | free before load | free after load | arena | "
-            "weight buffer / inline weights | everything else (baked tables) | largest free block "
-            "after load / after 10 invokes | 9 KB `f.read()` | invoke allocates | " +
+    head = ("| model | weights | `import upyflow` | natmod import (once) | free before load | free after load | "
+            "arena | weight buffer / inline weights | the model's own: objects + baked tables = total | "
+            "everything else (own + natmod) | largest free block after load / after 10 invokes | "
+            "9 KB `f.read()` | invoke allocates | " +
             " | ".join("us per invoke, %s" % t for t in tiers) +
             " | TFLM head / total arena | MicroFlow RAM kB (ESP32 / nRF52840) | "
             "TFLM RAM kB as MicroFlow measured it (ESP32 / nRF52840) |")
-    lines = [head, "|---|---|" + "---:|" * (12 + len(tiers))]
+    lines = [head, "|---|---|" + "---:|" * (14 + len(tiers))]
     for r in rows:
         times = ["MemoryError" if r["times"].get(t, -1) < 0 else ("%.2f" if r["times"][t] < 10 else "%.0f")
                  % r["times"][t] for t in tiers]
-        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d (%d) | %d / %d | %s | %s | %s | %s / %s | %s | %s |" % (
-            r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["import"],
-            r["before"], r["after"], r["arena"], r["wbuf"] or r["inline"], r["else"], r["tables"],
-            r["free_load"], r["free_invoked"], "ok" if r["read9k"] > 0 else "MemoryError",
+        own = r["else"]
+        row = ("| %s | %s | %d | %d | %d | %d | %d | %d | %d + %d = %d | %d | %d / %d | %s | %s | %s "
+               "| %s / %s | %s | %s |")
+        lines.append(row % (
+            r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["import"], r["natmod"],
+            r["before"], r["after"], r["arena"], r["wbuf"] or r["inline"], own - r["tables"], r["tables"], own,
+            own + r["natmod"], r["free_load"], r["free_invoked"], "ok" if r["read9k"] > 0 else "MemoryError",
             "MemoryError" if r["peak"] < 0 else "%d B" % r["peak"], " | ".join(times),
             r["tflm_head"], r["tflm_total"], _kb(r["model"], "MicroFlow"), _kb(r["model"], "TFLM")))
     return "\n".join(lines)
@@ -214,9 +243,12 @@ NOTES = """
 Bytes unless marked kB. Heap: %(heap)s (MicroPython unix port v1.29, 64-bit: objects and
 pointers are twice a 32-bit board's, so the code, tables and objects cost less on a board;
 the arena and weight buffers are the same). Free heap is measured after gc.collect(): before
-load = after `import upyflow`; load takes (before - after). Everything else = load - arena -
-weight buffer - inline weights: the baked tables (TENSORS and OPS bytes, in brackets), the
-Model and its walker Program, the kernel tier's module objects. Largest free block: from
+load = after `import upyflow`; load takes (before - after). The natmod import (its module
+and globals; the unix port keeps its code outside the heap) happens once per boot, with the
+first model. The model's own = load - natmod - arena - weight buffer - inline weights: its
+baked tables (TENSORS, OPS, OP_FORMATS and, with --weights file, SEGMENTS: bytes objects
+with their headers and heap blocks) and its objects (Model, its walker Program, the
+buffers' views, the weights file and its reader, the inputs/outputs record). Largest free block: from
 micropython.mem_info() (max free sz x block size) after load and after 10 more invokes; the
 9 KB read is `f.read()` of a 9216-byte file after those. Invoke allocates: gc.mem_alloc()
 growth during one invoke() with collection disabled. Times: ticks_us over at least %(reps)d invokes
@@ -234,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated names in ../shared/models")
     ap.add_argument("--heap", default="190K", help="virtual board heap, like -X heapsize (default 190K)")
     ap.add_argument("--reps", type=int, default=20, help="invokes timed per tier (2 on pure)")
+    ap.add_argument("--native", help="deploy this upyflow_native.mpy instead of the shipped one")
     args = ap.parse_args(argv)
     names = [n for n in args.models.split(",") if n]
     missing = [n for n in names if not os.path.exists(os.path.join(SHARED, n + ".tflite"))]
@@ -245,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work:
         for n in names:
             print("measuring %s on a virtual board..." % n, file=sys.stderr)
-            rows.append(measure(n, args.heap, work, args.reps))
+            rows.append(measure(n, args.heap, work, args.reps, args.native))
     print(table(rows))
     print(NOTES % {"heap": args.heap, "src": MICROFLOW_SOURCE, "reps": args.reps})
     return 0

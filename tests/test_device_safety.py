@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import upyflow
+from upyflow.model import TENSOR_RECORD_SIZE
 from harness import mlp_int8, needs_micropython
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 from upyflow_tools.runner import load_module
@@ -158,10 +159,12 @@ def _damaged(tmp_path):
     out = _bake(tmp_path, "good", "inline")
     src = (out / "good.py").read_text()
     mod = load_module(str(out / "good.py"))
-    arena_rec = next(k for k in range(len(mod.TENSORS) // 20) if mod.TENSORS[20 * k] == 0)
+    size = TENSOR_RECORD_SIZE   # kind (where | dtype << 2), then 24-bit offset and nbytes
+    arena_rec = next(k for k in range(len(mod.TENSORS) // size) if mod.TENSORS[size * k] & 3 == 0)
     poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
     cases = {
-        "far": poke % ("TENSORS", "I", 20 * arena_rec + 4, 0x7FFF0000, "TENSORS"),
+        # the offset's top two bytes: at least 16 MB - 256 into a small arena
+        "far": poke % ("TENSORS", "H", size * arena_rec + 2, 0xFFFF, "TENSORS"),
         "small": "\nARENA_SIZE = 16\n",
         "half": "\nWEIGHTS = WEIGHTS[:len(WEIGHTS) // 2]\n",
         "empty": "\nWEIGHTS = b''\n",

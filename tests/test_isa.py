@@ -15,7 +15,7 @@ import pytest
 
 from harness import random_input, shared
 from upyflow_tools.bake import compile_model
-from upyflow_tools.emit import DTYPE_CODES
+from upyflow_tools.emit import DTYPE_CODES, module_tensor
 from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable
 from upyflow_tools.isa.runner import IsaError
 from upyflow_tools.tflm import interpreter
@@ -64,7 +64,7 @@ def _need(arch):
 def model_inputs(mod, rng):
     out = []
     for tid, shape in zip(mod.INPUTS, mod.INPUT_SHAPES):
-        dtype = CODE_DTYPE[mod.TENSORS[20 * tid + 1]]
+        dtype = CODE_DTYPE[DTYPE_CODES[module_tensor(mod, tid)[1]]]
         lo, hi = (0.0, 2 * np.pi) if mod.NAME in ("hello_world_float",) else (-1.0, 1.0)
         out.append(random_input(rng, dtype, shape, lo, hi))
     return out

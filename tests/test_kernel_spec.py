@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from upyflow_tools import BakeError, gen_kernels, kernel_spec
-from upyflow_tools.emit import pack_calls
+from upyflow_tools.emit import OpRecord, pack_calls
 from upyflow_tools.ir import Graph, Op, Tensor
 from upyflow_tools.lower.core import Call, check_call
 
@@ -94,7 +94,9 @@ def test_call_binds_by_name():
     call = Call("softmax_s8", diff_min=-5, x=0, out=1, rows=2, depth=3, in_mult=4, in_shift=np.int64(5))
     assert call.tensors == [0, 1] and call.params == [2, 3, 4, 5, -5]
     assert type(call.params[4]) is int and call.named()["in_shift"] == 5 and call.arg("out") == 1
-    assert pack_calls([(call.kernel, tuple(call.tensors), tuple(call.params))])[1] == [k.record_format] == ["<2Hiiiii"]
+    # format 3: byte ids, each int parameter as narrow as its value
+    assert pack_calls([OpRecord(call.kernel, tuple(call.tensors), tuple(call.params))])[1] == ["<2Bbbbbb"]
+    assert k.signature == "rw" + "iiiii"
     f = Call("softmax_f32", x=0, out=1, rows=1, depth=2, beta=1)
     assert f.params == [1, 2, 1.0] and type(f.params[2]) is float
 
@@ -187,11 +189,15 @@ def test_int64_shift_bound_follows_acc64():
 
 
 def test_record_format_is_what_the_walker_reads():
-    # tensor ids as <H, then each parameter as its spec kind: the walker compares them with the signature
+    # tensor ids, then per parameter "f" where the spec says float, else b/h/i (the value's
+    # narrowest): the walker compares the kinds with the signature and widens ints
     for k in kernel_spec.KERNELS.values():
-        fmt = k.record_format
-        assert struct.calcsize(fmt) == 2 * len(k.tensors) + 4 * len(k.params)
-        assert fmt[len("<%dH" % len(k.tensors)):] == k.signature[len(k.tensors):]
+        params = [1.5 if p.kind == "f" else 70000 for p in k.params]
+        fmt = pack_calls([OpRecord(k.name, tuple(range(len(k.tensors))), tuple(params))])[1][0]
+        kinds = fmt[len("<%dB" % len(k.tensors)):]
+        assert fmt.startswith("<%dB" % len(k.tensors))
+        assert kinds == k.signature[len(k.tensors):]
+        assert struct.calcsize(fmt) == len(k.tensors) + 4 * len(k.params)
 
 
 def test_a_new_parameter_is_one_edit_of_the_spec(monkeypatch):

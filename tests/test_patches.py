@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import upyflow
 from harness import (assert_bit_exact, bake_model, bmp_input, load_cpython, needs_micropython, random_input, run_tflm,
                      run_upyflow, shared)
 from tflite_writer import ModelWriter, add_quant_weights
@@ -157,8 +158,55 @@ def test_weights_file_mode_reads_a_banded_layer_from_one_copy(tmp_path):
     plain = compile_model("c.tflite", data=model, weights="file", patches="off")
     banded = compile_model("c.tflite", data=model, weights="file", patches=[Stage(0, layers, 1)])
     assert len(banded.calls) > len(plain.calls)
-    assert len(banded.baked.weights) == len(plain.baked.weights)   # no duplicated constants
+    # the band loop is one record reading one segment: every layer's constants once
+    assert len(banded.baked.calls) == 1 and banded.baked.segments == [(0, len(banded.baked.weights))]
+    g = plain.graph
+    const = sum(g.tensors[t].nbytes for t in {t for c in plain.calls for t in c.tensors if g.tensors[t].is_const})
+    assert const <= len(banded.baked.weights) < const + 8 * layers   # no duplicates, 8-byte alignment
     bake("c.tflite", str(tmp_path), name="fchain", data=model, weights="file", patches=[Stage(0, layers, 1)])
     x = random_input(np.random.default_rng(2), "i8", plain.graph.tensors[plain.graph.inputs[0]].shape)
     for tier in TIERS:
         assert_bit_exact(model, load_cpython(str(tmp_path), "fchain", tier), [x])
+
+
+def test_malformed_band_loop_raises_at_load(tmp_path):
+    """A damaged band-loop record (upyflow/model.py BAND) fails at load with a ValueError: in
+    the C walker's check, naming the band loop, and in the Python tiers' expansion; never a
+    crash or a write outside the arena."""
+    import importlib.util
+    import struct
+    model, layers = random_chain(5)
+    mdir, name = _bake(model, tmp_path, [Stage(0, layers, 2)], "badband")
+    spec = importlib.util.spec_from_file_location(name, tmp_path / (name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ops = mod.OPS
+    assert ops[0] == 0xFF and ops[1] == layers   # BAND, then its layer count, band rows, height
+
+    def poke(at, fmt, value):
+        o = bytearray(ops)
+        struct.pack_into(fmt, o, at, value)
+        return bytes(o)
+    geo = 5   # layer 0's geometry: x, out, in_h, out_h, k_h, s_h, d_h, pad_h, row bytes of x, of out
+    cases = {
+        "no layers": poke(1, "<B", 0),
+        "too many layers": poke(1, "<B", 9),
+        "bands of 0 rows": poke(2, "<B", 0),
+        "x past the tensors": poke(geo, "<B", 40),
+        "x is out": poke(geo, "<B", ops[geo + 1]),
+        "in_h past the params": poke(geo + 2, "<B", 60),
+        "0 bytes per row": poke(geo + 8, "<I", 0),
+        "rows beyond the input": poke(geo + 8, "<I", 1 << 20),
+        "rows beyond the output": poke(3, "<H", 60000),
+        "cut short": ops[:geo + 20],
+    }
+    native = {"out on a read tensor": poke(geo + 1, "<B", 1)}   # the weights: the walker knows
+    tiers = ["pure"] + (["native"] if "native" in upyflow.tiers() else [])
+    for label, bad in list(cases.items()) + list(native.items()):
+        mod.OPS = bad
+        for tier in tiers if label in cases else tiers[1:]:
+            with pytest.raises(ValueError) as e:
+                upyflow.Model(mod, tier)
+            if tier == "native":
+                assert "band loop (op record at byte 0)" in str(e.value) or "op record at byte 0" in str(e.value), \
+                    (label, str(e.value))

@@ -186,7 +186,7 @@ def test_bake_errors_name_the_problem():
 def test_dtype_codes_agree():
     from upyflow import model as device_model
     from upyflow_tools.lower.families import quantize
-    assert device_model._DTYPES == tuple(sorted(DTYPE_CODES, key=DTYPE_CODES.get))
+    assert device_model.DTYPES == tuple(sorted(DTYPE_CODES, key=DTYPE_CODES.get))
     assert all(DTYPE_CODES[k] == v for k, v in quantize.DTYPE_CODES.items())
 
 

@@ -336,13 +336,12 @@ def _import(mdir: str, name: str):
 
 
 def _calls(mod):
-    pos, ops = 0, mod.OPS
-    while pos < len(ops):
-        kernel, fmt = mod.OP_KERNELS[ops[pos]], mod.OP_FORMATS[ops[pos + 1]]
-        vals = struct.unpack_from(fmt, ops, pos + 2)
-        pos += 2 + struct.calcsize(fmt)
-        yield kernel, vals[:int(fmt[1:fmt.index("H")])]
+    from upyflow_tools.emit import module_records
+    for _start, _end, ops in module_records(mod):
+        for op in ops:
+            yield op.kernel, op.tensors
 
 
 def _where(mod, tid: int) -> int:
-    return struct.unpack_from("<B", mod.TENSORS, tid * 20)[0]
+    from upyflow_tools.emit import module_tensor
+    return module_tensor(mod, tid)[0]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import upyflow
+from upyflow.model import TENSOR_RECORD_SIZE
 from harness import bake_model, mlp_int8, random_input, run_tflm, run_upyflow
 from tflite_writer import ModelWriter
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
@@ -76,8 +77,10 @@ def test_walker_matches_tflm(tmp_path, weights, build):
     mod = _load_module(mdir, name)
     m = upyflow.Model(mod, "native")
     assert m.tier == "native"
-    # file mode: a read before each layer; the float model: LOGISTIC runs in Python
-    assert (m._steps is None) == (weights == "inline" and build is mlp_int8)
+    # file mode: the walker calls back for a read before each layer, still one call per
+    # invoke; the float model: LOGISTIC runs in Python, between walker runs (steps)
+    assert (m._steps is None) == (build is mlp_int8)
+    assert (m.invoke == m._prog) == (build is mlp_int8)
     pure = upyflow.Model(_load_module(mdir, name), "pure")
     for k, x in enumerate(_inputs(data, mod, 8, 11)):
         want = run_tflm(data, [x])[0]
@@ -93,34 +96,40 @@ def _bake_file(path, outdir):
 
 # --- malformed tables reaching the walker ----------------------------------------------------
 def _tables(mod):
-    """(tensors, ops, formats, kernel map) as Model builds them, independently derived."""
-    formats = b""
-    for fmt in mod.OP_FORMATS:
-        h = fmt.index("H")
-        formats += bytes((int(fmt[1:h]), len(fmt) - h - 1)) + fmt[h + 1:].encode()
-    return mod.TENSORS, mod.OPS, formats
+    """(tensors, ops, formats) as Model hands them to the walker."""
+    return mod.TENSORS, mod.OPS, mod.OP_FORMATS
+
+
+def _format(table, index):
+    """(tensor count, "B"/"H", param kinds) of entry index of an OP_FORMATS table
+    ([count][bytes per id][param count][kinds] per entry), read independently."""
+    at = 0
+    for _ in range(index):
+        at += 3 + table[at + 2]
+    return table[at], "B" if table[at + 1] == 1 else "H", table[at + 3:at + 3 + table[at + 2]].decode()
 
 
 def _corruptions(mod, index):
     """(label, tensors, ops, formats, kernel_map) per malformed case of the first op record."""
     tensors, ops, formats = _tables(mod)
     kmap = bytes(index(n) for n in mod.OP_KERNELS)
-    fmt = mod.OP_FORMATS[ops[1]]
-    nt = int(fmt[1:fmt.index("H")])
-    ids = struct.unpack_from("<%dH" % nt, ops, 2)
+    nt, id_code, kinds = _format(formats, ops[1])
+    assert ops[1] == 0   # the first record's format is the table's first entry (cases below)
+    ids = struct.unpack_from("<%d%s" % (nt, id_code), ops, 2)
     out_id = ids[3]          # fully_connected_s8: x, w, bias, OUT, mult, shift
     f32 = index("fully_connected_f32")
 
-    def rec(tid, field, value, fmt_="<I"):
+    def rec(tid, field, value, size=3):   # a field of tensor record tid, little-endian
         t = bytearray(tensors)
-        struct.pack_into(fmt_, t, tid * 20 + field, value)
+        at = tid * TENSOR_RECORD_SIZE + field
+        t[at:at + size] = value.to_bytes(size, "little")
         return bytes(t)
 
     def op(at, value, fmt_="<B"):
         o = bytearray(ops)
         struct.pack_into(fmt_, o, at, value)
         return bytes(o)
-    first_param = 2 + 2 * nt
+    first_param = 2 + struct.calcsize("<%d%s" % (nt, id_code))
     return [
         ("kernel byte past the map", tensors, op(0, 9), formats, kmap),
         ("kernel map 0xFF", tensors, ops, formats, b"\xff" + kmap[1:]),
@@ -128,18 +137,22 @@ def _corruptions(mod, index):
         ("kernel with another signature", tensors, ops, formats, bytes([f32]) + kmap[1:]),
         ("format byte past the formats", tensors, op(1, 7), formats, kmap),
         ("record cut short", tensors, ops[:first_param + 3], formats, kmap),
-        ("tensor id past the records", tensors, op(2, 0xFFFF, "<H"), formats, kmap),
-        ("tensor records cut short", tensors[:out_id * 20 + 10], ops, formats, kmap),
-        ("offset past the arena", rec(out_id, 4, 0xFFFFFFF0), ops, formats, kmap),
-        ("nbytes past the arena", rec(ids[0], 8, 1 << 20), ops, formats, kmap),
-        ("unknown where", rec(ids[0], 0, 9, "<B"), ops, formats, kmap),
-        ("output in the constant weights", rec(out_id, 0, 1, "<B"), ops, formats, kmap),
+        ("tensor id past the records", tensors, op(2, 0xFF if id_code == "B" else 0xFFFF, "<" + id_code),
+         formats, kmap),
+        ("tensor records cut short", tensors[:out_id * TENSOR_RECORD_SIZE + 5], ops, formats, kmap),
+        # a tensor record: kind at byte 0, then 24-bit offset (byte 1) and nbytes (byte 4)
+        ("offset past the arena", rec(out_id, 1, 0xFFFFF0), ops, formats, kmap),
+        ("nbytes past the arena", rec(ids[0], 4, 1 << 20), ops, formats, kmap),
+        ("unknown where", rec(ids[0], 0, 3, 1), ops, formats, kmap),
+        ("output in the constant weights", rec(out_id, 0, 1, 1), ops, formats, kmap),
         ("float param where an int is wanted", tensors, ops,
-         formats[:2] + b"f" + formats[3:], kmap),
+         formats[:3] + b"f" + formats[4:], kmap),
+        ("unknown param kind", tensors, ops, formats[:3] + b"q" + formats[4:], kmap),
+        ("tensor ids of 3 bytes", tensors, ops, formats[:1] + b"\x03" + formats[2:], kmap),
         ("formats cut short", tensors, ops, formats[:1], kmap),
-        ("more params than the formats hold", tensors, ops, formats[:1] + b"\x7f" + formats[2:], kmap),
+        ("more params than the formats hold", tensors, ops, formats[:2] + b"\x7f" + formats[3:], kmap),
         ("fewer tensors than the signature", tensors, ops, bytes([nt - 1]) + formats[1:], kmap),
-        ("negative size parameter", tensors, op(first_param, -5, "<i"), formats, kmap),
+        ("negative size parameter", tensors, op(first_param, -5, "<" + kinds[0]), formats, kmap),
     ]
 
 
@@ -275,7 +288,7 @@ measure(m, 1)
 gc.collect()
 gc.disable()
 r = measure(m, 100)
-print('ALLOC', m.tier, len(m._steps), r[0], r[1])
+print('ALLOC', m.tier, 0 if m._steps is None else len(m._steps), r[0], r[1])
 """
 
 
@@ -297,6 +310,8 @@ def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _, tier, steps, before, after = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
-    assert tier == "native" and int(steps) > 4   # a read before each layer: several steps
+    # int8: one walker call per invoke, which calls back to read each layer; the float
+    # model: steps around its Python LOGISTIC, a read before each layer
+    assert tier == "native" and (int(steps) == 0) == (build is mlp_int8)
     if build is mlp_int8:
         assert before == after, "gc.mem_alloc() grew over 100 streaming invokes: %s -> %s" % (before, after)

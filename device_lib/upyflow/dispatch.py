@@ -52,12 +52,17 @@ class _Kernels:
                 return f[name]
         family = self._lazy.get(name)
         if family:
-            try:
-                mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
-                return getattr(mod, name), FAST
-            except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError,
-                    MemoryError):
-                pass   # not copied to the board, or no room: the pure kernel does the job
+            for attempt in (0, 1):
+                try:
+                    mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
+                    return getattr(mod, name), FAST
+                except MemoryError:   # compiling a family needs room: collect once, then retry
+                    if attempt:
+                        break
+                    import gc
+                    gc.collect()
+                except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError):
+                    break   # not copied to the board: the pure kernel does the job
         family = _families()[name]
         mod = __import__("upyflow.kernels_pure." + family, None, None, [family])
         return getattr(mod, name), PURE

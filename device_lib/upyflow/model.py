@@ -6,17 +6,53 @@ import struct
 from .views import typed_view
 from . import dispatch
 
-FORMAT_VERSION = 2
-# Tensor records as packed by upyflow_tools/emit.py (RECORD).
-_RECORD = "<BBxxIIif"
-_RECORD_SIZE = 20
-_DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
+# The baked module format, defined here once (upyflow_tools/emit.py packs it from
+# these constants; native_modules/src/walker.c reads the same layout).
+FORMAT_VERSION = 3
+# TENSORS: per tensor, kind (where | dtype code << 2), then its byte offset in its
+# buffer and its bytes, 24-bit little-endian each (tensor_record).
+TENSOR_RECORD_SIZE = 7
+MAX_TENSOR_BYTES = 1 << 24   # offsets and ends within a buffer stay below it
+WHERE = ("arena", "weights", "weight buffer")   # ARENA, WEIGHTS, WEIGHT_BUFFER: 0, 1, 2
+DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
+# IO_QUANT: per input, then per output: scale and zero point.
+IO_QUANT = "<fi"
+IO_QUANT_SIZE = 8
+# OPS, per op: kernel index (in OP_KERNELS), format index (in OP_FORMATS), then its
+# tensor ids (1 or 2 bytes each) and params, packed as the format says. OP_FORMATS,
+# per format: tensor count, bytes per tensor id, param count, then per param "b",
+# "h", "i" (int8, int16, int32) or "f" (float32); calls.struct_formats reads it. A
+# band loop (patch-based first stages): the byte BAND, BAND_HEADER (layers, band rows,
+# output rows of the last layer), BAND_LAYER per layer
+# (positions of x and out among its tensors; of in_h, out_h, k_h, s_h, d_h (or
+# NO_DILATION) and pad_h among its params; bytes per input and output row), then each
+# layer's op record on whole tensors; see calls.band_rows.
+BAND = 0xFF
+BAND_HEADER = "<BBH"
+BAND_HEADER_SIZE = 4
+BAND_LAYER = "<8BII"
+BAND_LAYER_SIZE = 16
+NO_DILATION = 0xFF
+MAX_BAND_LAYERS = 8
+# SEGMENTS (--weights file): per op record, offset in WEIGHTS_FILE and bytes to read
+# into the weight buffer before it runs.
+SEGMENT = "<II"
+SEGMENT_SIZE = 8
+_IO_ENTRY = "<HfiB"   # Model._pack_io
+_IO_ENTRY_SIZE = 11
 _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
 # array.array type codes by dtype ('i': 32 bits on MicroPython's ports and CPython)
 _CODES = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f", "u32": "I", "u64": "Q"}
 
 
 class Model:
+    # Attributes most models leave at these class defaults (an instance's own
+    # attributes cost a board heap, each slot of their table too).
+    labels = None                     # class names of output 0 (bake --labels)
+    _wfile = _wname = None    # --weights file: NAME.bin and its name
+    _steps = _prog = _pycalls = _calls = _segments = _reader = None
+    _variables = _variable_values = b""
+
     def __init__(self, module, tier=None, verify=False):
         version = getattr(module, "FORMAT_VERSION", None)
         if version is None or not hasattr(module, "TENSORS"):
@@ -28,11 +64,11 @@ class Model:
                              % (version, FORMAT_VERSION))
         self.name = module.NAME
         self.arena_size = module.ARENA_SIZE
-        # class names of output 0 (bake --labels), or None
-        self.labels = getattr(module, "LABELS", None)
+        labels = getattr(module, "LABELS", None)
+        if labels:
+            self.labels = labels
         self._weights = module.WEIGHTS
         self._tensors = module.TENSORS
-        self._wfile = self._wname = None
         # Kernel modules first: importing them needs transient heap that the big
         # blocks below would otherwise crowd out on a small board.
         self.tier, kernels = dispatch.table(tier or dispatch.default_tier())
@@ -51,13 +87,14 @@ class Model:
         wstart = (module.ARENA_SIZE + 7) & ~7
         wbytes = module.WEIGHT_BUFFER if self._weights is None else 0
         self._arena = _alloc(wstart + wbytes, module.NAME, wbytes)
-        self._wbuf = memoryview(self._arena)[wstart:] if wbytes else None
         self._weights_crc = module.WEIGHTS_CRC32
-        segments = module.SEGMENTS if wbytes else None   # <II (file offset, bytes) per op
-        size = getattr(module, "WEIGHTS_SIZE", None)   # modules baked before it lack it
+        segments = module.SEGMENTS if wbytes else None   # SEGMENT per op record
+        size = getattr(module, "WEIGHTS_SIZE", None)   # a damaged module may lack it
+        reader = None   # read(offset, n) of NAME.bin into the weight buffer
         if wbytes:
+            wbuf = memoryview(self._arena)[wstart:]
             self._wname = module.WEIGHTS_FILE
-            self._open_weights(_beside(module, module.WEIGHTS_FILE), size, segments, wbytes)
+            reader = self._open_weights(_beside(module, module.WEIGHTS_FILE), size, segments, wbuf)
         elif size is not None and len(self._weights) != size:
             raise ValueError("model %s: WEIGHTS is %d bytes, baked as %d: the module is damaged; "
                              "bake it again" % (self.name, len(self._weights), size))
@@ -66,61 +103,95 @@ class Model:
                              "damaged or from another bake" % (
                                  self.name, " (%s)" % self._wname if wbytes else ""))
         if native:
-            self._walker(module, native, bytes(kmap), segments, resolved)
+            self._walker(module, native, bytes(kmap), segments, resolved, kernels, reader)
         else:
             # The C walker checks every record at load; the Python tiers index
             # the buffers unchecked (uctypes, viper pointers), so check here once.
-            self._check_tensors(wbytes)
-            self._steps = self._run = None
-            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved)
-            self._segments = segments
-        # (inputs, outputs, input shapes, output shapes): the attributes below derive from them
-        self._io = (module.INPUTS, module.OUTPUTS, module.INPUT_SHAPES, module.OUTPUT_SHAPES)
-        for ids in self._io[:2]:
-            for t in ids:
-                self._check_id(t)
+            from .calls import _check_tensors
+            _check_tensors(self, wbytes)
+            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved, None, wbytes)
+            if wbytes:
+                self._segments, self._reader = segments, reader
+        self._io = self._pack_io(module)
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
-        self._variables = getattr(module, "VARIABLES", b"")
+        v = getattr(module, "VARIABLES", None)
+        if v:
+            self._variables = v
         # <H tensor + its initial bytes, for state that starts from varying values
         # (resource variables); absent from most modules.
-        self._variable_values = getattr(module, "VARIABLE_VALUES", b"")
+        v = getattr(module, "VARIABLE_VALUES", None)
+        if v:
+            self._variable_values = v
         self.reset()
+
+    def _pack_io(self, module):
+        # The inputs and outputs in one bytes object (the module's tuples cost a
+        # board ~300 bytes): their counts, then per input then output _IO_ENTRY
+        # (tensor id, scale, zero point, rank) and the dimensions ("<I" each).
+        ids = tuple(module.INPUTS) + tuple(module.OUTPUTS)
+        shapes = tuple(module.INPUT_SHAPES) + tuple(module.OUTPUT_SHAPES)
+        quant = module.IO_QUANT
+        if len(quant) != IO_QUANT_SIZE * len(ids) or len(shapes) != len(ids) or len(ids) > 255:
+            raise ValueError("model %s: IO_QUANT or the shapes do not match its inputs and outputs: "
+                             "the module is damaged; bake it again" % self.name)
+        io = bytes((len(module.INPUTS), len(module.OUTPUTS)))
+        for k, t in enumerate(ids):
+            self._check_id(t)
+            scale, zp = struct.unpack_from(IO_QUANT, quant, IO_QUANT_SIZE * k)
+            io += struct.pack(_IO_ENTRY, t, scale, zp, len(shapes[k]))
+            for d in shapes[k]:
+                io += struct.pack("<I", d)
+        return io
+
+    def _io_entry(self, kind, i):
+        # (tensor id, scale, zero point, shape) of input (kind 0) or output (kind 1) i
+        io = self._io
+        at, skip = 2, i + (io[0] if kind else 0)
+        while True:
+            t, scale, zp, rank = struct.unpack_from(_IO_ENTRY, io, at)
+            if not skip:
+                return t, scale, zp, struct.unpack_from("<%dI" % rank, io, at + _IO_ENTRY_SIZE)
+            at += _IO_ENTRY_SIZE + 4 * rank
+            skip -= 1
+
+    def _io_list(self, kind, field):
+        return [self._io_entry(kind, i)[field] for i in range(self._io[kind])]
 
     # Input/output metadata, derived when asked (a board keeps no lists for them).
     @property
     def input_shape(self):
-        return list(self._io[2])
+        return self._io_list(0, 3)
 
     @property
     def output_shape(self):
-        return list(self._io[3])
+        return self._io_list(1, 3)
 
     @property
     def input_dtype(self):
-        return [self._meta(i)[3] for i in self._io[0]]
+        return [self._meta(t)[3] for t in self._io_list(0, 0)]
 
     @property
     def input_scale(self):
-        return [self._meta(i)[4] for i in self._io[0]]
+        return self._io_list(0, 1)
 
     @property
     def input_zero_point(self):
-        return [self._meta(i)[5] for i in self._io[0]]
+        return self._io_list(0, 2)
 
     @property
     def output_dtype(self):
-        return [self._meta(i)[3] for i in self._io[1]]
+        return [self._meta(t)[3] for t in self._io_list(1, 0)]
 
     @property
     def output_scale(self):
-        return [self._meta(i)[4] for i in self._io[1]]
+        return self._io_list(1, 1)
 
     @property
     def output_zero_point(self):
-        return [self._meta(i)[5] for i in self._io[1]]
+        return self._io_list(1, 2)
 
-    def _open_weights(self, path, size, segments, wbytes):
+    def _open_weights(self, path, size, segments, wbuf):
         # NAME.bin: its size checked against what the segments read (one seek),
         # so a truncated or empty file fails here, not mid-invoke.
         try:
@@ -129,12 +200,13 @@ class Model:
             raise OSError("model %s: cannot open its weights file %s (%s); bake --weights file "
                           "writes it next to %s.py: copy both" % (self.name, path, e, self.name))
         self._wfile = f
+        wbytes = len(wbuf)
         have = f.seek(0, 2)
         if have is None:   # a stream whose seek returns nothing
             have = f.tell()
         need = 0
-        for k in range(0, len(segments) - 7, 8):
-            off, n = struct.unpack_from("<II", segments, k)
+        for k in range(0, len(segments) - SEGMENT_SIZE + 1, SEGMENT_SIZE):
+            off, n = struct.unpack_from(SEGMENT, segments, k)
             if n > wbytes:
                 raise ValueError("model %s: a layer reads %d bytes of %s into a %d-byte weight "
                                  "buffer: the module is damaged" % (self.name, n, self._wname, wbytes))
@@ -144,104 +216,43 @@ class Model:
             raise ValueError("model %s: %s is %d bytes, baked as %d: truncated or from another "
                              "bake; copy it again" % (self.name, self._wname, have,
                                                       size if size is not None else need))
-
-    def _check_tensors(self, wbytes):
-        # Every tensor record within its buffer: arena, weights, weight buffer.
-        t = self._tensors
-        sizes = (self.arena_size, 0 if self._weights is None else len(self._weights), wbytes)
-        for k in range(0, len(t) - _RECORD_SIZE + 1, _RECORD_SIZE):
-            where, dtype, offset, nbytes = struct.unpack_from("<BBxxII", t, k)
-            if where > 2 or dtype >= len(_DTYPES) or offset + nbytes > sizes[where]:
-                raise ValueError("model %s: tensor record %d (%s, offset %d, %d bytes) is outside "
-                                 "its %d-byte buffer: the module is damaged; bake it again"
-                                 % (self.name, k // _RECORD_SIZE,
-                                    ("arena", "weights", "weight buffer", "?")[min(where, 3)],
-                                    offset, nbytes, sizes[min(where, 2)]))
+        return _reader(f, wbuf, self.name, self._wname)
 
     def _check_id(self, t):
-        if not isinstance(t, int) or not 0 <= t < len(self._tensors) // _RECORD_SIZE:
+        if not isinstance(t, int) or not 0 <= t < len(self._tensors) // TENSOR_RECORD_SIZE:
             raise ValueError("model %s: tensor id %r out of range (%d records): the module is "
-                             "damaged; bake it again" % (self.name, t, len(self._tensors) // _RECORD_SIZE))
+                             "damaged; bake it again" % (self.name, t, len(self._tensors) // TENSOR_RECORD_SIZE))
 
-    def _walker(self, module, native, kmap, segments, resolved):
-        # The native tier: a Program (the C walker's view of the buffers) and, when
-        # Python must act between ops (read a layer's weights from NAME.bin, or run
-        # a kernel the native table lacks), steps of 4 ints: op record offset,
-        # native ops to run (0: the next Python call instead), file offset and bytes
-        # to read first.
-        formats = b""
-        sizes = []
-        for fmt in module.OP_FORMATS:   # "<nH" then "i"/"f" per param (emit.py pack_calls)
-            h = fmt.index("H")
-            nt, kinds = int(fmt[1:h]), fmt[h + 1:]
-            formats += bytes((nt, len(kinds))) + kinds.encode()
-            sizes.append(2 + 2 * nt + 4 * len(kinds))
-        ops = module.OPS
-        arena = self._arena if self._wbuf is None else memoryview(self._arena)[:self.arena_size]
-        self._prog = prog = native.program(self._tensors, ops, formats, kmap, arena,
-                                           self._weights, self._wbuf)
-        self._run = native.run
-        steps, pycalls, cache = [], None, None
-        pos = k = 0
-        while pos < len(ops):
-            size = sizes[ops[pos + 1]]
-            off, n = struct.unpack_from("<II", segments, 8 * k) if segments else (0, 0)
-            if kmap[ops[pos]] == 0xFF:   # no native kernel: a Python call (pure tier)
-                if pycalls is None:
-                    pycalls, cache = [], [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
-                pycalls += self._op_calls(ops[pos:pos + size], module.OP_FORMATS, resolved, cache)
-                steps += (pos, 0, off, n)
-            elif n or not steps or steps[-3] == 0:   # a new native run
-                steps += (pos, 1, off, n)
-            else:
-                steps[-3] += 1
-            pos += size
-            k += 1
-        for s in range(0, len(steps), 4):   # bad records fail here, at load
-            if steps[s + 1]:
-                native.check(prog, steps[s], steps[s + 1])
-        if len(steps) == 4 and steps[1] and not steps[3]:
-            # The usual case: calling the Program runs every op. As the instance's
-            # invoke, m.invoke() then runs no Python bytecode at all.
-            self._steps = None
+    def _walker(self, module, native, kmap, segments, resolved, kernels, reader):
+        # The native tier: a Program (the C walker's view of the buffers). When every
+        # kernel is native, calling the Program runs every record, reading each
+        # record's weights from NAME.bin first (file mode) through reader; as the
+        # instance's invoke, m.invoke() then runs no Python bytecode at all.
+        wbuf = None if segments is None else memoryview(self._arena)[(self.arena_size + 7) & ~7:]
+        arena = self._arena if wbuf is None else memoryview(self._arena)[:self.arena_size]
+        if 0xFF not in kmap:
+            self._prog = prog = native.program(self._tensors, module.OPS, module.OP_FORMATS, kmap,
+                                               arena, self._weights, wbuf, segments, reader)
+            native.check(prog, 0, -1)   # bad records fail here, at load
             self.invoke = prog
-        else:
-            import array
-            self._steps = array.array("i", steps)
-        self._pycalls = pycalls
+            return
+        from .calls import walker_steps
+        walker_steps(self, module, native, kmap, arena, wbuf, segments, resolved, kernels, reader)
 
-    def _op_calls(self, ops, op_formats, resolved, cache=None):
-        # (fn, args, convention) per op record (resolved: (fn, convention) per
-        # kernel byte), tensor ids made views: typed for pure kernels, raw bytes
-        # for fast ones, each made once (cache: one slot per tensor and
-        # convention, allocated once: a growing dict needs more heap).
-        if cache is None:
-            cache = [None] * (2 * (len(self._tensors) // _RECORD_SIZE))
-        calls = []
-        pos = 0
-        while pos < len(ops):   # records packed by upyflow_tools/emit.py pack_calls
-            if pos + 2 > len(ops) or ops[pos] >= len(resolved) or ops[pos + 1] >= len(op_formats):
-                raise ValueError("model %s: op record at byte %d names no kernel/format: the "
-                                 "module is damaged; bake it again" % (self.name, pos))
-            fn, convention = resolved[ops[pos]]
-            fmt = op_formats[ops[pos + 1]]
-            if pos + 2 + struct.calcsize(fmt) > len(ops):
-                raise ValueError("model %s: op record at byte %d is cut short: the module is "
-                                 "damaged; bake it again" % (self.name, pos))
-            args = list(struct.unpack_from(fmt, ops, pos + 2))
-            pos += 2 + struct.calcsize(fmt)
-            for k in range(int(fmt[1:fmt.index("H")])):   # the leading tensor ids -> views
-                self._check_id(args[k])
-                key = args[k] * 2 + convention
-                v = cache[key]
-                if v is None:
-                    v = cache[key] = self._view(args[k], convention)
-                args[k] = v
-            calls.append((fn, tuple(args), convention))
-        return calls
+    def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False):
+        # (fn, args, convention) per kernel call: calls.py
+        from .calls import _op_calls
+        return _op_calls(self, ops, op_formats, resolved, cache, streaming)
 
-    def _view(self, tensor_id, convention=dispatch.PURE):
-        where, offset, nbytes, dtype = self._meta(tensor_id)[:4]
+    def _view(self, tensor_id, convention=dispatch.PURE, skip=0, nbytes=None, pos=0):
+        # tensor_id's bytes (or nbytes of them from skip: a band's rows)
+        where, offset, size, dtype = self._meta(tensor_id)
+        if nbytes is None:
+            nbytes = size
+        elif skip + nbytes > size:
+            raise ValueError("model %s: op record at byte %d gives a band rows beyond its tensor: "
+                             "the module is damaged; bake it again" % (self.name, pos))
+        offset += skip
         buf = self._weights if where == 1 else self._arena
         if where == 2:
             offset += (self.arena_size + 7) & ~7   # the weight buffer follows the arena
@@ -250,9 +261,13 @@ class Model:
         return memoryview(buf)[offset:offset + nbytes]
 
     def _meta(self, tensor_id):
-        # (where, offset, nbytes, dtype, scale, zero point)
-        r = struct.unpack_from(_RECORD, self._tensors, tensor_id * _RECORD_SIZE)
-        return (r[0], r[2], r[3], _DTYPES[r[1]], r[5], r[4])
+        # (where, offset, nbytes, dtype)
+        kind, offset, nbytes = tensor_record(self._tensors, tensor_id)
+        return (kind & 3, offset, nbytes, DTYPES[kind >> 2])
+
+    def _quant(self, kind, i):
+        # (scale, zero point) of input (kind 0) or output (kind 1) i
+        return self._io_entry(kind, i)[1:3]
 
     def _bytes_view(self, tensor_id):
         _where, offset, nbytes = self._meta(tensor_id)[:3]
@@ -260,12 +275,12 @@ class Model:
 
     def _tensor(self, kind, i):
         # the tensor record of input/output i (kind 0/1), or a ValueError naming the count
-        ids = self._io[kind]
-        if not isinstance(i, int) or not 0 <= i < len(ids):
+        n = self._io[kind]
+        if not isinstance(i, int) or not 0 <= i < n:
             raise ValueError("model %s has %d %s%s (index 0%s), not %r"
-                             % (self.name, len(ids), ("input", "output")[kind], "s" if len(ids) > 1 else "",
-                                " to %d" % (len(ids) - 1) if len(ids) > 1 else "", i))
-        return ids[i]
+                             % (self.name, n, ("input", "output")[kind], "s" if n > 1 else "",
+                                " to %d" % (n - 1) if n > 1 else "", i))
+        return self._io_entry(kind, i)[0]
 
     def input_buffer(self, i=0):
         """Writable memoryview of input i's bytes, for zero-copy filling."""
@@ -316,7 +331,8 @@ class Model:
         order = sorted(range(len(values)), key=lambda j: -values[j])[:k]
         if not dequantize:
             return [(j, values[j]) for j in order]
-        _w, _o, _n, dtype, scale, zp = self._meta(tid)
+        dtype = self._meta(tid)[3]
+        scale, zp = self._quant(1, i)
         if dtype == "f32":
             return [(j, values[j]) for j in order]
         return [(j, (values[j] - zp) * scale) for j in order]
@@ -324,9 +340,9 @@ class Model:
     def __repr__(self):
         def io(kind):
             out = []
-            for k, t in enumerate(self._io[kind]):
-                _w, _o, _n, dtype, scale, zp = self._meta(t)
-                shape = self._io[2 + kind][k]
+            for k in range(self._io[kind]):
+                t, scale, zp, shape = self._io_entry(kind, k)
+                dtype = self._meta(t)[3]
                 q = " (scale %.6g, zero point %d)" % (scale, zp) if dtype != "f32" and scale else ""
                 out.append("%s %s%s" % (dtype, _shape_str(shape), q))
             return ", ".join(out)
@@ -353,17 +369,16 @@ class Model:
     def invoke(self):
         steps = self._steps
         if steps is None:
-            if self._run is not None:
-                return self._run(self._prog, 0, -1)   # native: every op in one call
             if self._wfile is not None:
-                return self._invoke_streaming()
+                from .calls import _invoke_streaming
+                return _invoke_streaming(self)
             for fn, args, convention in self._calls:   # pure and viper tiers
                 if convention:
                     fn(args)
                 else:
                     fn(*args)
             return
-        run, prog, pycalls = self._run, self._prog, self._pycalls
+        run, prog, pycalls = dispatch.native_module(self.tier).run, self._prog, self._pycalls
         j = 0
         for s in range(0, len(steps), 4):
             if steps[s + 3]:
@@ -379,27 +394,9 @@ class Model:
                     fn(*args)
 
     def _read(self, off, n):
-        # One layer's weights from NAME.bin into the weight buffer; a short read
-        # (file changed since load, card error) raises before a kernel runs.
-        f = self._wfile
-        f.seek(off)
-        got = _readinto(f, self._wbuf, n)
-        if got != n:
-            raise OSError("model %s: %s read at offset %d gave %s of %d bytes: truncated or "
-                          "changed since load" % (self.name, self._wname, off, got, n))
-
-    def _invoke_streaming(self):
-        # pure and viper tiers, weights from NAME.bin
-        k = 0
-        for fn, args, convention in self._calls:
-            off, n = struct.unpack_from("<II", self._segments, 8 * k)
-            if n:
-                self._read(off, n)
-            if convention:
-                fn(args)
-            else:
-                fn(*args)
-            k += 1
+        # One layer's weights from NAME.bin into the weight buffer (the reader
+        # _open_weights makes; None without a weights file).
+        self._reader(off, n)
 
     def get_output(self, i=0):
         """Memoryview of output i's bytes (valid until the next invoke)."""
@@ -413,12 +410,14 @@ class Model:
     def quantize_input(self, values, i=0):
         """Quantize floats into input i's buffer (int8/int16) or pack float32."""
         tid = self._tensor(0, i)
-        _fill(self._view(tid, dispatch.PURE), self._meta(tid), self.input_shape[i], values)
+        _fill(self._view(tid, dispatch.PURE), (self._meta(tid)[3],) + self._quant(0, i),
+              self.input_shape[i], values)
 
     def dequantize_output(self, i=0):
         """Output i as a list of floats."""
         tid = self._tensor(1, i)
-        return _floats(self._view(tid, dispatch.PURE), self._meta(tid), self.output_shape[i])
+        return _floats(self._view(tid, dispatch.PURE), (self._meta(tid)[3],) + self._quant(1, i),
+                       self.output_shape[i])
 
     def verify(self):
         """Check the weights (inline or NAME.bin) against the checksum baked with them."""
@@ -440,6 +439,21 @@ try:
     _CPYTHON = sys.implementation.name == "cpython"
 except (ImportError, AttributeError):
     _CPYTHON = False
+
+
+def _reader(f, wbuf, name, wname):
+    # read(offset, n): n bytes of NAME.bin from offset into the weight buffer; a
+    # short read (file changed since load, card error) raises before a kernel runs.
+    # Not a Model method: the C walker holds it, and on CPython a Program -> Model
+    # reference would be a cycle its collector cannot see. Its state as defaults:
+    # one object on a board, where a closure costs a cell per variable.
+    def read(off, n, f=f, wbuf=wbuf, name=name, wname=wname):
+        f.seek(off)
+        got = _readinto(f, wbuf, n)
+        if got != n:
+            raise OSError("model %s: %s read at offset %d gave %s of %d bytes: truncated or "
+                          "changed since load" % (name, wname, off, got, n))
+    return read
 
 
 def _readinto(f, buf, n):
@@ -480,7 +494,7 @@ def _count(shape):
 
 
 def _fill(view, meta, shape, values):
-    dtype, scale, zp = meta[3], meta[4], meta[5]
+    dtype, scale, zp = meta
     n = _count(shape)
     if len(values) != n:
         raise ValueError("expected %d values for shape %s, got %d" % (n, _shape_str(shape), len(values)))
@@ -496,8 +510,15 @@ def _fill(view, meta, shape, values):
 
 
 def _floats(view, meta, shape):
-    dtype, scale, zp = meta[3], meta[4], meta[5]
+    dtype, scale, zp = meta
     n = _count(shape)
     if dtype == "f32":
         return [view[k] for k in range(n)]
     return [(view[k] - zp) * scale for k in range(n)]
+
+
+def tensor_record(tensors, i):
+    """(kind, offset, nbytes) of tensor record i of TENSORS."""
+    r = memoryview(tensors)[i * TENSOR_RECORD_SIZE:(i + 1) * TENSOR_RECORD_SIZE]
+    return r[0], r[1] | r[2] << 8 | r[3] << 16, r[4] | r[5] << 8 | r[6] << 16
+

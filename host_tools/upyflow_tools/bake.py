@@ -141,13 +141,15 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     alias = alias_layout_ops(graph)
     calls = lower(graph)
     stages: list = []
+    loops: list = []                         # patches.BandLoop per stage, for the module
     plain_calls = calls
     if patches == "auto":
         from .patches import arena_and_live, schedule
-        calls, stages = schedule(graph, calls, alias, lambda c: arena_and_live(graph, c, alias))
+        calls, stages, loops = schedule(graph, calls, alias, lambda c: arena_and_live(graph, c, alias))
     elif isinstance(patches, list):          # stages chosen by the caller (tests)
         from .patches import build
-        calls, stages = build(graph, calls, patches)[0], patches
+        calls, _, loops = build(graph, calls, patches)
+        stages = patches
     elif patches != "off":
         raise BakeError("--patches must be auto or off, not %r" % patches)
     offsets, arena, buffers = plan(graph, calls, alias)
@@ -161,7 +163,7 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
                                 extra_work(plain_calls, calls))
     if weights not in ("inline", "file"):
         raise BakeError("--weights must be inline or file, not %r" % weights)
-    baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path), weights)
+    baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path), weights, loops)
     return BakeResult(graph, calls, buffers, alias, baked, name, stages=stages, patch_report=patch_report)
 
 

@@ -101,11 +101,6 @@ class Kernel:
         return "".join("w" if t.access == "w" else "r" for t in self.tensors) + \
             "".join(p.kind for p in self.params)
 
-    @property
-    def record_format(self) -> str:
-        """The struct format of one op record's fields (emit.pack_calls, the walker)."""
-        return "<%dH" % len(self.tensors) + "".join(p.kind for p in self.params)
-
     def tensor_index(self, name: str) -> int:
         return [t.name for t in self.tensors].index(name)
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from upyflow.calls import rows_needed
+from upyflow.model import NO_DILATION
+
 from . import kernel_spec
 from .ir import Graph, Tensor
 from .lower import Call
@@ -50,10 +53,11 @@ ROW_LOCAL = {name: _row_geometry(name) for name in (
     "avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32")}
 # Recomputed work the bake accepts for a smaller arena, as a fraction of the whole model's.
 MAX_EXTRA_WORK = 0.10
-# RAM a board spends per kernel call besides the arena, so banding pays for its calls: on the
-# native tier its op record and its band views' tensor records (~140 B); on the viper and pure
-# tiers also a call tuple and views (~450 B, measured on the 64-bit unix port). The larger
-# figure: a banded model must still load on every tier (person_detect at 190 KB on viper).
+# RAM a board spends per kernel call besides the arena, so banding pays for its calls: the
+# native tier keeps one band-loop record per stage whatever its bands (the walker cuts each
+# band itself); the viper and pure tiers expand it into a call tuple and views per band call
+# (~450 B, measured on the 64-bit unix port). That figure: a banded model must still load on
+# every tier (person_detect at 190 KB on viper).
 CALL_BYTES = 450
 BAND_HEIGHTS = (1, 2, 3, 4, 6, 8, 12, 16)
 
@@ -63,6 +67,19 @@ class Stage:
     start: int            # first call of the chain
     end: int              # one past its last call
     band: int             # output rows of the chain's last layer per band
+
+
+@dataclass
+class BandLoop:
+    """A stage as the baked module holds it: one band-loop record that the device runs
+    band by band (upyflow.model.band_rows), instead of a record per band call."""
+    first: int            # index of its first band call in the banded calls
+    count: int            # band calls it stands for
+    band: int
+    height: int           # output rows of the chain's last layer
+    # per layer: the call on whole tensors (the chain's input and output, the band
+    # buffers), its RowGeometry, and bytes per input and output row
+    layers: list[tuple[Call, RowGeometry, int, int]]
 
 
 def _geometry(call: Call) -> RowGeometry | None:
@@ -106,12 +123,15 @@ def chains(graph: Graph, calls: list[Call], alias: dict[int, int]) -> list[tuple
 
 
 def _rows_needed(call: Call, lo: int, hi: int) -> tuple[int, int]:
-    """Input rows [a, b) that output rows [lo, hi) of a row-local call read."""
-    g, p = _geometry(call), call.params
-    d = p[g.d_h] if g.d_h is not None else 1
-    first = lo * p[g.s_h] - p[g.pad_h]
-    last = (hi - 1) * p[g.s_h] - p[g.pad_h] + (p[g.k_h] - 1) * d
-    return max(0, first), min(p[g.in_h], last + 1)
+    """Input rows [a, b) that output rows [lo, hi) of a row-local call read (the device's
+    band loop computes them with the same function)."""
+    return rows_needed(call.params, geometry_fields(_geometry(call)), lo, hi)
+
+
+def geometry_fields(g: RowGeometry) -> tuple[int, ...]:
+    """g as a band-loop record's geometry: positions of x, out, then of in_h, out_h, k_h,
+    s_h, d_h (NO_DILATION: none) and pad_h among the params."""
+    return (g.x, g.out, g.in_h, g.out_h, g.k_h, g.s_h, NO_DILATION if g.d_h is None else g.d_h, g.pad_h)
 
 
 def _band_rows(calls: list[Call], start: int, end: int, band: int) -> list[list[tuple[int, int]]]:
@@ -139,8 +159,9 @@ def work(call: Call) -> int:
     return a["out_h"] * a["out_w"] * a["k_h"] * a["k_w"] * a["in_c"] * a.get("out_c", a.get("depth_mult"))
 
 
-def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> list[Call]:
-    """The calls with calls[start:end] run band by band; adds band buffers and views to graph."""
+def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> tuple[list[Call], BandLoop]:
+    """The calls with calls[start:end] run band by band, and the band loop that stands for
+    those band calls in the baked module; adds band buffers and views to graph."""
     chain = calls[start:end]
     bands = _band_rows(calls, start, end, band)
     # One buffer per intermediate tensor, as tall as its tallest band.
@@ -170,39 +191,59 @@ def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> l
             p[g.pad_h] = a - (lo * p[g.s_h] - p[g.pad_h])
             p[g.in_h], p[g.out_h] = b - a, hi - lo
             out.append(Call(call.kernel, tensors, p, call.op_index))
-    return calls[:start] + out + calls[end:]
+    layers = []
+    for k, call in enumerate(chain):   # each layer on whole tensors, as the loop's template
+        g = _geometry(call)
+        tensors = list(call.tensors)
+        if k > 0:
+            tensors[g.x] = buffers[k - 1]
+        if k < len(chain) - 1:
+            tensors[g.out] = buffers[k]
+        x, y = graph.tensors[call.tensors[g.x]], graph.tensors[call.tensors[g.out]]
+        layers.append((Call(call.kernel, tensors, list(call.params), call.op_index), g,
+                       x.nbytes // x.shape[1], y.nbytes // y.shape[1]))
+    height = chain[-1].params[_geometry(chain[-1]).out_h]
+    return calls[:start] + out + calls[end:], BandLoop(start, len(out), band, height, layers)
 
 
 MAX_STAGE_CALLS = 6
 
 
-def build(graph: Graph, calls: list[Call], stages: list[Stage]) -> tuple[list[Call], list[int]]:
-    """calls with every stage run in bands (stages over disjoint ranges of calls), and for
-    each resulting call the index of the call it came from."""
+def build(graph: Graph, calls: list[Call], stages: list[Stage]) -> tuple[list[Call], list[int], list[BandLoop]]:
+    """calls with every stage run in bands (stages over disjoint ranges of calls), for
+    each resulting call the index of the call it came from, and the band loops (in order)."""
     origin = list(range(len(calls)))
     out = list(calls)
+    loops = []
     for st in sorted(stages, key=lambda s: -s.start):   # later stages first: indices stay valid
-        banded = apply(graph, out, st.start, st.end, st.band)
+        banded, loop = apply(graph, out, st.start, st.end, st.band)
         n = len(banded) - len(out) + (st.end - st.start)
         origin[st.start:st.end] = [st.start + k % (st.end - st.start) for k in range(n)]
         out = banded
-    return out, origin
+        loops.insert(0, loop)
+    shift = 0
+    for loop in loops:   # earlier loops grew the list: where each starts in the final calls
+        loop.first += shift
+        shift += loop.count - len(loop.layers)
+    return out, origin, loops
 
 
-def schedule(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> tuple[list[Call], list[Stage]]:
+def schedule(graph: Graph, calls: list[Call], alias: dict[int, int],
+             plan) -> tuple[list[Call], list[Stage], list[BandLoop]]:
     """Choose the stages: greedily add (or swap in) the stage that lowers the arena most (ties:
     less recomputation, then lower next peaks of the live bytes), re-tuning every
     stage's band after each step, within MAX_EXTRA_WORK; then drop stages the arena does not
     need and make bands as tall (less recomputation) as the arena allows.
-    plan(calls) -> (arena bytes, live bytes per call). Returns the calls to run and the stages."""
+    plan(calls) -> (arena bytes, live bytes per call). Returns the calls to run, the stages
+    and their band loops."""
     n_tensors = len(graph.tensors)
     total = sum(work(c) for c in calls) or 1
     runs = chains(graph, calls, alias)
     if not runs:   # nothing to run in bands (most models but CNNs)
-        return calls, []
+        return calls, [], []
 
     def evaluate(stages: list[Stage]):
-        banded, origin = build(graph, calls, stages)
+        banded, origin, _ = build(graph, calls, stages)
         extra = (sum(work(c) for c in banded) - total) / total
         arena, live = plan(banded)
         for t in range(n_tensors, len(graph.tensors)):   # an evaluation leaves no trace
@@ -273,8 +314,8 @@ def schedule(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> tu
                 st.band = old
             else:
                 break
-    banded, _ = build(graph, calls, stages)
-    return banded, stages
+    banded, _, loops = build(graph, calls, stages)
+    return banded, stages, loops
 
 
 def extra_work(plain: list[Call], banded: list[Call]) -> float:

@@ -15,8 +15,9 @@ from .runner import load_model
 
 
 def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) -> tuple[str, list[tuple]]:
-    """Bake in memory, run random inputs; rows (call index, kernel, op, shape, best us)."""
-    model, mod, result = load_model(path, "profiled", tier)
+    """Bake in memory (a record per op: patches off), run random inputs; rows (call index,
+    kernel, op, shape, best us)."""
+    model, mod, result = load_model(path, "profiled", tier, patches="off")
     rng = np.random.default_rng(seed)
     for i in range(len(model.input_shape)):
         buf = model.input_buffer(i)
@@ -37,25 +38,20 @@ def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) ->
 
 def _op_calls(model, mod) -> list[Callable[[], object]]:
     """One callable per op: the C walker on one record (native tier), else the kernel call."""
-    import struct
-
     from upyflow import dispatch
     calls = getattr(model, "_calls", None)
-    if calls is not None:   # pure and viper tiers
-        return [_kernel_call(fn, args, c) for fn, args, c in calls]
+    if calls is not None:   # pure and viper tiers (an int: the next record's weights to read)
+        return [_kernel_call(fn, args, c) for fn, args, c in (call for call in calls if not isinstance(call, int))]
+    from .emit import module_records
     kernels = dispatch.table(model.tier)[1]
     out: list[Callable[[], object]] = []
-    pos = 0
-    while pos < len(mod.OPS):
-        fmt = mod.OP_FORMATS[mod.OPS[pos + 1]]
-        size = 2 + struct.calcsize(fmt)
+    for pos, end, _ops in module_records(mod):   # one op per record: baked with patches off
         if mod.OP_KERNELS[mod.OPS[pos]] in kernels._fast[0]:
-            out.append(functools.partial(model._run, model._prog, pos, 1))
+            out.append(functools.partial(dispatch.native_module(model.tier).run, model._prog, pos, 1))
         else:
             resolved = [kernels[n] for n in mod.OP_KERNELS]
-            fn, args, c = model._op_calls(mod.OPS[pos:pos + size], mod.OP_FORMATS, resolved)[0]
+            fn, args, c = model._op_calls(mod.OPS[pos:end], mod.OP_FORMATS, resolved)[0]
             out.append(_kernel_call(fn, args, c))
-        pos += size
     return out
 
 
@@ -87,14 +83,16 @@ for i in range(len(m.input_shape)):
         buf[j] = seed >> 16 & 0xFF
 m.invoke()
 calls = getattr(m, '_calls', None)
+if calls is not None:   # an int: the next record's weights to read (one call per record here)
+    calls = [c for c in calls if not isinstance(c, int)]
 runs = []
 if calls is None:
-    ops, pos, k, j = mod.OPS, 0, 0, 0
-    seg = getattr(mod, 'SEGMENTS', None)
-    while pos < len(ops):
-        fmt = mod.OP_FORMATS[ops[pos + 1]]
+    from upyflow.calls import struct_formats
+    formats = struct_formats(mod.OP_FORMATS)
+    ops, pos, k = mod.OPS, 0, 0
+    while pos < len(ops):   # one op per record (baked with patches off)
         runs.append((pos, k))
-        pos += 2 + struct.calcsize(fmt)
+        pos += 2 + struct.calcsize(formats[ops[pos + 1]][0])
         k += 1
 best = [1 << 30] * (len(calls) if calls is not None else len(runs))
 
@@ -123,7 +121,7 @@ for rep in range(%(reps)d):
             load_segment(seg, k)
             t = time.ticks_us()
             try:
-                m._run(m._prog, pos, 1)
+                upyflow.dispatch.native_module(m.tier).run(m._prog, pos, 1)
             except ValueError:   # a kernel the native table lacks runs in Python: not timed alone
                 best[k] = -1
                 continue
@@ -146,7 +144,8 @@ def profile_board(path: str, port: str, tool: str = "mpremote", tier: str | None
     board = Board(port, tool)
     arch = decode_mpy(board.sys_mpy())[0]
     with tempfile.TemporaryDirectory() as tmp:
-        result, _ = bake(path, tmp, name="profiled", mpy=True, march=arch, weights=weights)
+        result, _ = bake(path, tmp, name="profiled", mpy=True, march=arch, weights=weights,
+                         patches="off")   # a record per op
         os.unlink(os.path.join(tmp, "profiled.py"))
         deploy(tmp, port, tool, log=lambda *_: None)
     log("timing %d ops on the board (%s), best of %d..." % (len(result.calls), arch or "no native arch", reps))

@@ -46,8 +46,9 @@ def runtime_overhead(n_tensors: int, n_ops: int) -> int:
 def ram_report(result: BakeResult) -> str:
     """RAM a board needs for this model in each weights placement, and what it fits."""
     b = result.baked
-    over = runtime_overhead(len(b.tensors), len(b.calls))
-    inline_w = len(b.weights) if b.weights_mode == "inline" else sum(t[2] for t in b.tensors if t[0] == 2)
+    # every kernel call (a band loop's too: the Python tiers expand it), the safe side
+    over = runtime_overhead(len(b.tensors), len(result.calls))
+    inline_w = len(b.weights)   # file mode: NAME.bin, every constant once (records may be shared)
     weight_buffer = b.weight_buffer if b.weights_mode == "file" else _file_buffer(result)
     rows = [("inline, .mpy on the filesystem", b.arena_size + inline_w + over),
             ("inline, frozen into firmware", b.arena_size + over),

@@ -108,7 +108,5 @@ def _output_sizes(module_dir: str, name: str, per: int) -> list[int]:
         return [per]
     from .runner import load_module
     mod = load_module(path, "_upyflow_baked_" + name)
-    import struct
-
-    from .emit import RECORD
-    return [struct.unpack_from(RECORD.format, mod.TENSORS, i * RECORD.size)[3] for i in mod.OUTPUTS]
+    from upyflow.model import tensor_record
+    return [tensor_record(mod.TENSORS, i)[2] for i in mod.OUTPUTS]

@@ -68,31 +68,45 @@ fail:
 }
 
 // --- the op-table walker: Program(tensors, ops, formats, kernel_map, arena,
-// weights, wbuf) holds a model's buffers exported (so the arena cannot be
-// resized under it); run(program, pos, n) runs n ops (n < 0: all) from byte
-// offset pos of ops in one call; check(program, pos, n) validates them only.
-#define N_BUFS 7
+// weights, wbuf[, segments, read]) holds a model's buffers exported (so the arena
+// cannot be resized under it); calling it runs every op (file mode: read(offset, n)
+// first for each record whose segment reads weights); run(program, pos, n) runs n
+// ops (n < 0: all) from byte offset pos of ops in one call, reading nothing;
+// check(program, pos, n) validates them only.
+#define N_BUFS 8   // the buffers, segments the last
 
 typedef struct {
     PyObject_HEAD
     uf_model m;
     Py_buffer views[N_BUFS];
     int held;   // how many of views are exported
+    PyObject *read;   // file mode: read(offset, n), else NULL
 } program_obj;
 
 static void program_dealloc(program_obj *self) {
     while (self->held > 0) {
         PyBuffer_Release(&self->views[--self->held]);
     }
+    Py_XDECREF(self->read);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+// uf_model's read: calls read(offset, n) with the GIL (the walker runs without it).
+static int read_weights(void *ctx, uint32_t offset, uint32_t n) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *r = PyObject_CallFunction((PyObject *)ctx, "kk", (unsigned long)offset, (unsigned long)n);
+    Py_XDECREF(r);
+    PyGILState_Release(gil);
+    return r == NULL;   // the exception stays set for the binding to raise
 }
 
 static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     static const char *names[N_BUFS] = {"tensors", "ops", "formats", "kernel_map", "arena",
-                                        "weights", "wbuf"};
-    if ((kwds && PyDict_GET_SIZE(kwds)) || PyTuple_GET_SIZE(args) != N_BUFS) {
-        return PyErr_Format(PyExc_TypeError, "Program takes %d positional arguments: tensors, ops, "
-                            "formats, kernel_map, arena, weights, wbuf", N_BUFS);
+                                        "weights", "wbuf", "segments"};
+    Py_ssize_t n_args = PyTuple_GET_SIZE(args);
+    if ((kwds && PyDict_GET_SIZE(kwds)) || (n_args != N_BUFS - 1 && n_args != N_BUFS + 1)) {
+        return PyErr_Format(PyExc_TypeError, "Program takes 7 or 9 positional arguments: tensors, ops, "
+                            "formats, kernel_map, arena, weights, wbuf[, segments, read]");
     }
     program_obj *self = (program_obj *)type->tp_alloc(type, 0);
     if (self == NULL) {
@@ -100,9 +114,9 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     const uint8_t *ptr[N_BUFS] = {0};
     size_t len[N_BUFS] = {0};
-    for (int k = 0; k < N_BUFS; k++) {
+    for (int k = 0; k < N_BUFS && k < n_args; k++) {
         PyObject *item = PyTuple_GET_ITEM(args, k);
-        if (item == Py_None && k >= 5) {   // weights (file mode) or wbuf (inline mode)
+        if (item == Py_None && k >= 5) {   // weights (file mode), wbuf, segments (inline mode)
             continue;
         }
         int writable = k == 4 || k == 6;
@@ -124,6 +138,18 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     m->arena = (uint8_t *)ptr[4], m->arena_len = len[4];
     m->weights = ptr[5], m->weights_len = len[5];
     m->wbuf = (uint8_t *)ptr[6], m->wbuf_len = len[6];
+    m->segments = ptr[7], m->segments_len = len[7];
+    if (n_args == N_BUFS + 1 && PyTuple_GET_ITEM(args, N_BUFS) != Py_None) {
+        self->read = PyTuple_GET_ITEM(args, N_BUFS);
+        if (!PyCallable_Check(self->read)) {
+            self->read = NULL;
+            Py_DECREF(self);
+            return PyErr_Format(PyExc_TypeError, "Program: read must be callable");
+        }
+        Py_INCREF(self->read);
+        m->read = read_weights;
+        m->read_ctx = self->read;
+    }
     return (PyObject *)self;
 }
 
@@ -143,8 +169,11 @@ static PyObject *program_call(PyObject *self, PyObject *args, PyObject *kwds) {
     size_t pos = 0;
     int err;
     Py_BEGIN_ALLOW_THREADS
-    err = uf_run(m, &pos, -1);
+    err = uf_invoke(m, &pos);
     Py_END_ALLOW_THREADS
+    if (err == UF_EREAD) {
+        return NULL;   // read() raised
+    }
     if (err) {
         return raise_op_error(m, pos, err);
     }

@@ -1,9 +1,11 @@
 // MicroPython dynamic native module (natmod) binding of the native kernel
 // tier: the op-table walker only (the runtime needs nothing else on a board):
 //   kernel_index(name)    the kernel's index in the table, or -1
-//   program(tensors, ops, formats, kernel_map, arena, weights, wbuf)
+//   program(tensors, ops, formats, kernel_map, arena, weights, wbuf[, segments, read])
 //                         a Program holding the model's buffers (weights or wbuf None);
-//                         calling it, program(), runs every op
+//                         calling it, program(), runs every op, first calling
+//                         read(offset, n) for each record whose SEGMENTS entry reads
+//                         weights (file mode; segments and read None otherwise)
 //   run(program, pos, n)  run n ops (n < 0: to the end) from byte offset pos of ops
 //   check(program, pos, n) validate those ops as run() would, running no kernel
 //   call(index, args)     run one kernel directly: args a list or tuple in its table
@@ -15,11 +17,12 @@
 #include "kernels.h"
 
 #define N_BUFS 7
+#define N_ARGS 9   // the buffers, then segments and read
 
 typedef struct {
     mp_obj_base_t base;
     uf_model m;
-    mp_obj_t keep[N_BUFS];   // the buffers' objects, kept alive with the program
+    mp_obj_t keep[N_ARGS];   // the buffers' objects and read, kept alive with the program
 } program_obj_t;
 
 // Natmods cannot have initialised data: set up in mpy_init.
@@ -52,17 +55,26 @@ static MP_NORETURN void raise_op_error(const uf_model *m, size_t pos, int err) {
     }
 }
 
+// uf_model's read: read(offset, n) in Python; an exception propagates from here.
+static int read_weights(void *ctx, uint32_t offset, uint32_t n) {
+    mp_obj_t args[2] = {mp_obj_new_int_from_uint(offset), mp_obj_new_int_from_uint(n)};
+    mp_call_function_n_kw(MP_OBJ_FROM_PTR(ctx), 2, 0, args);
+    return 0;
+}
+
 static mp_obj_t program(size_t n_args, const mp_obj_t *args) {
     program_obj_t *self = mp_obj_malloc(program_obj_t, (const mp_obj_type_t *)&program_type);
-    const uint8_t *ptr[N_BUFS];
-    size_t len[N_BUFS];
-    for (int k = 0; k < N_BUFS; k++) {
+    const uint8_t *ptr[N_ARGS - 1];
+    size_t len[N_ARGS - 1];
+    for (int k = 0; k < N_ARGS; k++) {
+        self->keep[k] = k < (int)n_args ? args[k] : mp_const_none;
+    }
+    for (int k = 0; k < N_ARGS - 1; k++) {
         ptr[k] = NULL;
         len[k] = 0;
-        self->keep[k] = args[k];
-        if (args[k] != mp_const_none || k < 5) {   // weights or wbuf may be None
+        if (self->keep[k] != mp_const_none || k < 5) {   // weights, wbuf, segments may be None
             mp_buffer_info_t bi;
-            mp_get_buffer_raise(args[k], &bi, (k == 4 || k == 6) ? MP_BUFFER_WRITE : MP_BUFFER_READ);
+            mp_get_buffer_raise(self->keep[k], &bi, (k == 4 || k == 6) ? MP_BUFFER_WRITE : MP_BUFFER_READ);
             ptr[k] = bi.buf;
             len[k] = bi.len;
         }
@@ -75,9 +87,16 @@ static mp_obj_t program(size_t n_args, const mp_obj_t *args) {
     m->arena = (uint8_t *)ptr[4], m->arena_len = len[4];
     m->weights = ptr[5], m->weights_len = len[5];
     m->wbuf = (uint8_t *)ptr[6], m->wbuf_len = len[6];
+    m->segments = ptr[7], m->segments_len = len[7];
+    m->read = NULL;
+    m->read_ctx = NULL;
+    if (self->keep[8] != mp_const_none) {
+        m->read = read_weights;
+        m->read_ctx = MP_OBJ_TO_PTR(self->keep[8]);
+    }
     return MP_OBJ_FROM_PTR(self);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(program_obj, N_BUFS, N_BUFS, program);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(program_obj, N_BUFS, N_ARGS, program);
 
 static mp_obj_t walk(mp_obj_t prog, mp_obj_t pos_in, mp_obj_t n_in, int run) {
     if (mp_obj_get_type(prog) != (const mp_obj_type_t *)&program_type) {
@@ -103,7 +122,7 @@ static mp_obj_t program_call(mp_obj_t self_in, size_t n_args, size_t n_kw, const
     }
     const uf_model *m = &((program_obj_t *)MP_OBJ_TO_PTR(self_in))->m;
     size_t pos = 0;
-    int err = uf_run(m, &pos, -1);
+    int err = uf_invoke(m, &pos);
     if (err) {
         raise_op_error(m, pos, err);
     }

@@ -267,10 +267,11 @@ int uf_run_image_to_input(const uf_call *c);
 const char *uf_error_text(int err);
 
 // --- the op-table walker: walker.c (contract: one native call runs a baked model) ---
-// The blobs are the baked module's bytes, read byte-wise (any alignment): TENSORS
-// (20-byte records "<BBxxIIif"), OPS ([kernel byte][format byte] + "<nH" ids then
-// int32/float32 params per op), formats ([n_tensors][n_params][kind 'i'/'f' per
-// param] per OP_FORMATS entry) and kernel_map (per OP_KERNELS entry: index into
+// The blobs are the baked module's bytes (format: device_lib/upyflow/model.py), read
+// byte-wise (any alignment): TENSORS (7-byte records: kind, 24-bit offset and bytes), OPS ([kernel byte]
+// [format byte] + tensor ids (1 or 2 bytes) then int8/int16/int32/float32 params per
+// op, or a band loop), formats ([n_tensors][bytes per id][n_params][kind 'b'/'h'/'i'/'f'
+// per param] per OP_FORMATS entry) and kernel_map (per OP_KERNELS entry: index into
 // uf_kernels, 0xFF = not native).
 typedef struct {
     const uint8_t *tensors;    size_t tensors_len;
@@ -280,17 +281,26 @@ typedef struct {
     uint8_t *arena;            size_t arena_len;
     const uint8_t *weights;    size_t weights_len;    // inline WEIGHTS; NULL/0 in file mode
     uint8_t *wbuf;             size_t wbuf_len;       // file-mode weight buffer; NULL/0 otherwise
+    // file mode, for uf_invoke: SEGMENTS ("<II" file offset, bytes per op record) and
+    // read(ctx, offset, bytes), which fills wbuf from the weights file (0: done)
+    const uint8_t *segments;   size_t segments_len;
+    int (*read)(void *ctx, uint32_t offset, uint32_t n);
+    void *read_ctx;
 } uf_model;
 
 #define UF_EKERNEL 4   // an op's kernel index is not a native kernel
 #define UF_ERECORD 5   // an op record, format or tensor id is malformed
 #define UF_ETENSOR 6   // a tensor record lies outside its buffer (or writes the constants)
+#define UF_EREAD 7     // read() failed (the binding reports why)
 
 // Index of the kernel called name[0..len) in uf_kernels, or -1.
 int uf_kernel_index(const char *name, size_t len);
-// Run at most n_ops ops (n_ops < 0: to the end) from byte offset *pos of m->ops;
-// *pos advances past each op that ran and stays on a failing op's record.
+// Run at most n_ops op records (a band loop is one; n_ops < 0: to the end) from byte
+// offset *pos of m->ops; *pos advances past each that ran and stays on a failing one.
 int uf_run(const uf_model *m, size_t *pos, int n_ops);
+// One invoke: every op record from the start, each record's weights read first
+// (file mode: m->read set) into wbuf; *pos as for uf_run.
+int uf_invoke(const uf_model *m, size_t *pos);
 // Check ops as uf_run would, without running any kernel (a model's load-time check).
 int uf_check(const uf_model *m, size_t *pos, int n_ops);
 // The kernel name of the op record at pos, or NULL if its kernel byte is invalid.

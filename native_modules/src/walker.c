@@ -3,29 +3,32 @@
 // against the buffers (kernel, format, tensor ids and extents) before its
 // kernel runs; the kernel's own checks in table.c then apply as for any call.
 // Every multi-byte field is read byte-wise: the blobs may sit in flash at any
-// address.
+// address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
 
-#define RECORD_SIZE 20   // TENSORS: "<BBxxIIif"
+#define RECORD_SIZE 7    // TENSORS: kind (where | dtype << 2), 24-bit offset, 24-bit bytes
 #define WHERE_ARENA 0
 #define WHERE_WEIGHTS 1
 #define WHERE_WBUF 2
+// A band loop: BAND, then "<BBH" (layers, band rows, output rows), "<8BII" per layer
+// (positions of x, out; of in_h, out_h, k_h, s_h, d_h, pad_h; bytes per x and out row),
+// then the layers' op records on whole tensors.
+#define BAND 0xFF
+#define BAND_HEADER 5
+#define BAND_LAYER 16
+#define NO_DILATION 0xFF
+#define MAX_BAND_LAYERS 8
 
 static uint32_t rd16(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
 }
 
-static uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+static uint32_t rd24(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
 }
 
-static float rdf32(const uint8_t *p) {
-    union {
-        uint32_t u;
-        float f;
-    } v;
-    v.u = rd32(p);
-    return v.f;
+static uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 int uf_kernel_index(const char *name, size_t len) {
@@ -43,6 +46,9 @@ int uf_kernel_index(const char *name, size_t len) {
 }
 
 const char *uf_op_kernel_name(const uf_model *m, size_t pos) {
+    if (pos < m->ops_len && m->ops[pos] == BAND) {
+        return "band loop";
+    }
     if (pos >= m->ops_len || m->ops[pos] >= m->kernel_map_len) {
         return NULL;
     }
@@ -56,10 +62,10 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
         return UF_ERECORD;
     }
     const uint8_t *r = m->tensors + (size_t)id * RECORD_SIZE;
-    uint64_t offset = rd32(r + 4), nbytes = rd32(r + 8);
+    uint64_t offset = rd24(r + 1), nbytes = rd24(r + 4);
     const uint8_t *base;
     size_t size;
-    switch (r[0]) {
+    switch (r[0] & 3) {
         case WHERE_ARENA:
             base = m->arena, size = m->arena_len;
             break;
@@ -83,9 +89,10 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
     return UF_OK;
 }
 
-// Decode the record at pos into c; *def gets the kernel, *size the record's bytes.
+// Decode the record at pos into c; *def gets the kernel, *size the record's bytes,
+// *n_tensors and *n_params its counts.
 static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def **def,
-                  size_t *size) {
+                  size_t *size, unsigned *n_tensors, unsigned *n_params) {
     const uint8_t *op = m->ops + pos;
     if (m->ops_len - pos < 2) {
         return UF_ERECORD;
@@ -94,51 +101,68 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
         return UF_EKERNEL;
     }
     const uf_kernel_def *k = &uf_kernels[m->kernel_map[op[0]]];
-    // formats: [n_tensors][n_params][kinds...] per entry; find entry op[1]
+    // formats: [n_tensors][bytes per tensor id][n_params][kind per param] per entry;
+    // find entry op[1]
     size_t f = 0;
     for (unsigned n = op[1]; n > 0; n--) {
-        if (m->formats_len - f < 2) {
+        if (m->formats_len - f < 3) {
             return UF_ERECORD;
         }
-        f += 2 + (size_t)m->formats[f + 1];
+        f += 3 + (size_t)m->formats[f + 2];
         if (f > m->formats_len) {
             return UF_ERECORD;
         }
     }
-    if (m->formats_len - f < 2 || m->formats_len - f - 2 < m->formats[f + 1]) {
+    if (m->formats_len - f < 3 || m->formats_len - f - 3 < m->formats[f + 2]) {
         return UF_ERECORD;
     }
-    unsigned nt = m->formats[f], np = m->formats[f + 1];
-    const uint8_t *kinds = m->formats + f + 2;
-    size_t need = 2 + 2 * (size_t)nt + 4 * (size_t)np;
-    if (m->ops_len - pos < need) {
+    unsigned nt = m->formats[f], id_size = m->formats[f + 1], np = m->formats[f + 2];
+    const uint8_t *kinds = m->formats + f + 3;
+    if (id_size != 1 && id_size != 2) {
+        return UF_ERECORD;
+    }
+    // One pass over the fields, each checked against the record's end before it is read.
+    const uint8_t *field = op + 2, *end = m->ops + m->ops_len;
+    if ((size_t)(end - field) < id_size * (size_t)nt) {
         return UF_ERECORD;
     }
     // The format must match the kernel's signature: nt tensors, then np params.
     const char *sig = k->sig;
     unsigned a = 0, ni = 0, nf = 0;
-    const uint8_t *field = op + 2;
     for (; sig[a] == 'r' || sig[a] == 'w'; a++) {
         if (a >= nt || a >= UF_MAX_TENSORS) {
             return UF_ERECORD;
         }
-        int e = resolve(m, rd16(field), sig[a] == 'w', &c->t[a], &c->len[a]);
+        uint32_t id = id_size == 1 ? field[0] : rd16(field);
+        int e = resolve(m, id, sig[a] == 'w', &c->t[a], &c->len[a]);
         if (e) {
             return e;
         }
-        field += 2;
+        field += id_size;
     }
     if (a != nt) {
         return UF_ERECORD;
     }
-    for (unsigned p = 0; p < np; p++, field += 4) {
+    for (unsigned p = 0; p < np; p++) {
         char want = sig[nt + p], have = (char)kinds[p];
-        if (want == 'i' && have == 'i' && ni < UF_MAX_INTS) {
-            c->i[ni++] = (int32_t)rd32(field);
-        } else if (want == 'f' && have == 'i' && nf < UF_MAX_FLOATS) {
-            c->f[nf++] = (float)(int32_t)rd32(field);
-        } else if (want == 'f' && have == 'f' && nf < UF_MAX_FLOATS) {
-            c->f[nf++] = rdf32(field);
+        int32_t v;   // an integer param, sign-extended from its width
+        if (have == 'b' && field < end) {
+            v = (int8_t)field[0], field += 1;
+        } else if (have == 'h' && end - field >= 2) {
+            v = (int16_t)rd16(field), field += 2;
+        } else if ((have == 'i' || have == 'f') && end - field >= 4) {
+            v = (int32_t)rd32(field), field += 4;
+        } else {
+            return UF_ERECORD;   // an unknown kind, or the record cut short
+        }
+        if (want == 'i' && have != 'f' && ni < UF_MAX_INTS) {
+            c->i[ni++] = v;
+        } else if (want == 'f' && nf < UF_MAX_FLOATS) {
+            union {
+                int32_t i;
+                float f;
+            } u = {v};
+            c->f[nf++] = have == 'f' ? u.f : (float)v;
         } else {
             return UF_ERECORD;   // a float where an int is wanted, or too many params
         }
@@ -147,18 +171,146 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
         return UF_ERECORD;   // fewer params than the signature has
     }
     *def = k;
-    *size = need;
+    *size = (size_t)(field - op);
+    *n_tensors = nt;
+    *n_params = np;
+    return UF_OK;
+}
+
+// Index in c->i of integer param p of a kernel with nt tensors, or -1 if it is no int.
+static int int_slot(const uf_kernel_def *k, unsigned nt, unsigned p) {
+    if (k->sig[nt + p] != 'i') {
+        return -1;
+    }
+    int slot = 0;
+    for (unsigned q = 0; q < p; q++) {
+        slot += k->sig[nt + q] == 'i';
+    }
+    return slot;
+}
+
+// A band loop layer's row geometry: its in_h, k_h, s_h, d_h, pad_h values and the
+// slots of in_h, out_h, pad_h in c->i.
+typedef struct {
+    int64_t in_h, k_h, s_h, d_h, pad_h;
+    int in_slot, out_slot, pad_slot;
+} band_geometry;
+
+// Input rows [*a, *b) that output rows [lo, hi) read (upyflow/calls.py rows_needed).
+static void rows_needed(const band_geometry *g, int64_t lo, int64_t hi, int64_t *a, int64_t *b) {
+    int64_t first = lo * g->s_h - g->pad_h;
+    int64_t last = (hi - 1) * g->s_h - g->pad_h + (g->k_h - 1) * g->d_h;
+    *a = first > 0 ? first : 0;
+    *b = last + 1 < g->in_h ? last + 1 : g->in_h;
+}
+
+// The band loop at pos: every band, each layer on the rows the next one reads, its
+// x and out cut to those rows (within the tensors the record names) and its
+// in_h, out_h, pad_h to match, as the bake's band calls (patches.py apply).
+static int band(const uf_model *m, size_t pos, int run, size_t *size) {
+    const uint8_t *h = m->ops + pos;
+    if (m->ops_len - pos < BAND_HEADER) {
+        return UF_ERECORD;
+    }
+    unsigned nl = h[1], rows = h[2];
+    int64_t height = rd16(h + 3);
+    size_t at = pos + BAND_HEADER + (size_t)nl * BAND_LAYER;
+    if (nl == 0 || nl > MAX_BAND_LAYERS || rows == 0 || at > m->ops_len) {
+        return UF_ERECORD;
+    }
+    size_t rec[MAX_BAND_LAYERS];
+    band_geometry geo[MAX_BAND_LAYERS];
+    for (unsigned k = 0; k < nl; k++) {   // each layer's record and geometry, checked once
+        const uint8_t *gl = h + BAND_HEADER + k * BAND_LAYER;
+        uf_call c;
+        const uf_kernel_def *def;
+        size_t n;
+        unsigned nt, np;
+        int e = decode(m, at, &c, &def, &n, &nt, &np);
+        if (e) {
+            return e;
+        }
+        for (int f = 2; f < 8; f++) {
+            if ((f != 6 || gl[f] != NO_DILATION) && (gl[f] >= np || int_slot(def, nt, gl[f]) < 0)) {
+                return UF_ERECORD;
+            }
+        }
+        if (gl[0] >= nt || gl[1] >= nt || gl[0] == gl[1] || def->sig[gl[1]] != 'w' || rd32(gl + 8) == 0 ||
+            rd32(gl + 12) == 0) {
+            return UF_ERECORD;
+        }
+        band_geometry *g = &geo[k];
+        g->in_h = c.i[int_slot(def, nt, gl[2])];
+        g->k_h = c.i[int_slot(def, nt, gl[4])];
+        g->s_h = c.i[int_slot(def, nt, gl[5])];
+        g->d_h = gl[6] == NO_DILATION ? 1 : c.i[int_slot(def, nt, gl[6])];
+        g->pad_h = c.i[int_slot(def, nt, gl[7])];
+        g->in_slot = int_slot(def, nt, gl[2]);
+        g->out_slot = int_slot(def, nt, gl[3]);
+        g->pad_slot = int_slot(def, nt, gl[7]);
+        rec[k] = at;
+        at += n;
+    }
+    for (int64_t r0 = 0; r0 < height; r0 += rows) {
+        int64_t lo[MAX_BAND_LAYERS], hi[MAX_BAND_LAYERS];
+        lo[nl - 1] = r0;
+        hi[nl - 1] = r0 + rows < height ? r0 + rows : height;
+        for (unsigned k = nl - 1; k > 0; k--) {
+            rows_needed(&geo[k], lo[k], hi[k], &lo[k - 1], &hi[k - 1]);
+        }
+        for (unsigned k = 0; k < nl; k++) {
+            const uint8_t *gl = h + BAND_HEADER + k * BAND_LAYER;
+            uf_call c;
+            const uf_kernel_def *def;
+            size_t n;
+            unsigned nt, np;
+            int e = decode(m, rec[k], &c, &def, &n, &nt, &np);
+            int64_t a, b;
+            rows_needed(&geo[k], lo[k], hi[k], &a, &b);
+            int64_t pad = a - (lo[k] * geo[k].s_h - geo[k].pad_h);
+            if (e || a >= b || lo[k] >= hi[k] || pad < INT32_MIN || pad > INT32_MAX) {
+                return e ? e : UF_ERECORD;
+            }
+            unsigned x = gl[0], out = gl[1];
+            uint64_t xs = k == 0 ? (uint64_t)a * rd32(gl + 8) : 0, xn = (uint64_t)(b - a) * rd32(gl + 8);
+            uint64_t os = k == nl - 1 ? (uint64_t)lo[k] * rd32(gl + 12) : 0;
+            uint64_t on = (uint64_t)(hi[k] - lo[k]) * rd32(gl + 12);
+            if (xs + xn > c.len[x] || os + on > c.len[out]) {
+                return UF_ERECORD;   // rows beyond the tensors the record names
+            }
+            c.t[x] = (uint8_t *)c.t[x] + xs;
+            c.len[x] = (size_t)xn;
+            c.t[out] = (uint8_t *)c.t[out] + os;
+            c.len[out] = (size_t)on;
+            c.i[geo[k].in_slot] = (int32_t)(b - a);
+            c.i[geo[k].out_slot] = (int32_t)(hi[k] - lo[k]);
+            c.i[geo[k].pad_slot] = (int32_t)pad;
+            if (run) {
+                e = def->run(&c);
+                if (e) {
+                    return e;
+                }
+            }
+        }
+    }
+    *size = at - pos;
     return UF_OK;
 }
 
 static int walk(const uf_model *m, size_t *pos, int n_ops, int run) {
     while (n_ops != 0 && *pos < m->ops_len) {
-        uf_call c;
-        const uf_kernel_def *k;
         size_t size;
-        int e = decode(m, *pos, &c, &k, &size);
-        if (!e && run) {
-            e = k->run(&c);
+        int e;
+        if (m->ops[*pos] == BAND) {
+            e = band(m, *pos, run, &size);
+        } else {
+            uf_call c;
+            const uf_kernel_def *k;
+            unsigned nt, np;
+            e = decode(m, *pos, &c, &k, &size, &nt, &np);
+            if (!e && run) {
+                e = k->run(&c);
+            }
         }
         if (e) {
             return e;
@@ -173,6 +325,30 @@ static int walk(const uf_model *m, size_t *pos, int n_ops, int run) {
 
 int uf_run(const uf_model *m, size_t *pos, int n_ops) {
     return walk(m, pos, n_ops, 1);
+}
+
+int uf_invoke(const uf_model *m, size_t *pos) {
+    *pos = 0;
+    if (m->read == NULL) {
+        return walk(m, pos, -1, 1);
+    }
+    for (size_t k = 0; *pos < m->ops_len; k++) {   // record k: its segment, then the record
+        if (m->segments_len / 8 <= k) {
+            return UF_ERECORD;
+        }
+        uint32_t n = rd32(m->segments + 8 * k + 4);
+        if (n > m->wbuf_len) {
+            return UF_ERECORD;
+        }
+        if (n && m->read(m->read_ctx, rd32(m->segments + 8 * k), n)) {
+            return UF_EREAD;
+        }
+        int e = walk(m, pos, 1, 1);
+        if (e) {
+            return e;
+        }
+    }
+    return UF_OK;
 }
 
 int uf_check(const uf_model *m, size_t *pos, int n_ops) {

@@ -1,8 +1,6 @@
 """Multiply-accumulates per invoke, from a baked module's op table (for cycles/MAC)."""
 from __future__ import annotations
 
-import struct
-
 
 def _conv(p):      # in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, ...
     return p[3] * p[4] * p[5] * p[6] * p[7] * p[2]
@@ -40,12 +38,9 @@ MACS = {"conv2d_s8": _conv, "conv2d_f32": _conv, "conv2d_s16": _conv, "conv2d_s8
 
 def model_macs(module) -> int:
     """MACs of one invoke of a baked module (conv/FC/SVDF/LSTM layers; others count 0)."""
-    total, pos, ops = 0, 0, module.OPS
-    while pos < len(ops):
-        kernel, fmt = module.OP_KERNELS[ops[pos]], module.OP_FORMATS[ops[pos + 1]]
-        fields = struct.unpack_from(fmt, ops, pos + 2)
-        n_tensors = int(fmt[1:fmt.index("H")])
+    from ..emit import module_calls
+    total = 0
+    for kernel, params in module_calls(module):
         if kernel in MACS:
-            total += MACS[kernel](fields[n_tensors:])
-        pos += 2 + struct.calcsize(fmt)
+            total += MACS[kernel](params)
     return total

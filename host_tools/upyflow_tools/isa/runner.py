@@ -34,13 +34,8 @@ def module_from_baked(baked, name: str = "model") -> types.ModuleType:
 
 
 def format_table(formats) -> bytes:
-    """OP_FORMATS as the walker reads them: [n tensors][n params][kind per param]."""
-    out = bytearray()
-    for fmt in formats:
-        h = fmt.index("H")
-        kinds = fmt[h + 1:].encode()
-        out += bytes([int(fmt[1:h]), len(kinds)]) + kinds
-    return bytes(out)
+    """OP_FORMATS as the walker reads them: the module holds that table."""
+    return bytes(formats)
 
 
 def _up(n: int, a: int = 8) -> int:
@@ -84,16 +79,14 @@ class IsaModel:
                   self.arena_addr, self.arena_len, self.weights_addr, len(module.WEIGHTS),
                   0, 0, 0, 0xFFFFFFFF, 0, 0, 0]
         self.fields = fields
-        # Byte offset of each op record in OPS -> its index (for the host-run ops).
-        self.op_at, pos = {}, 0
-        ops = module.OPS
-        while pos < len(ops):
-            self.op_at[pos] = len(self.op_at)
-            pos += 2 + struct.calcsize(module.OP_FORMATS[ops[pos + 1]])
+        # Byte offset of each op record in OPS -> where it ends (for the host-run ops).
+        from upyflow.model import TENSOR_RECORD_SIZE
+
+        from ..emit import module_records, module_tensor
+        self.op_end = {start: end for start, end, _ops in module_records(module)}
         self.host_ops: set[str] = set()   # kernels the C lacks, run on the host (pure)
         self._pure = None
-        self._meta = [struct.unpack_from("<BBxxIIif", module.TENSORS, 20 * i)
-                      for i in range(len(module.TENSORS) // 20)]
+        self._meta = [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR_RECORD_SIZE)]
         self.inputs, self.outputs = list(module.INPUTS), list(module.OUTPUTS)
         self.result = None
         self.reset()
@@ -136,7 +129,7 @@ class IsaModel:
                 total.classes.update(r.classes)
             if status == UNKNOWN_KERNEL:
                 self._run_on_host(pos)
-                start = pos + 2 + struct.calcsize(self.module.OP_FORMATS[ops[pos + 1]])
+                start = self.op_end[pos]
                 continue
             if status:
                 kernels = self.module.OP_KERNELS
@@ -174,6 +167,10 @@ class IsaModel:
         self.host_ops.add(name)
         py = self._pure
         py._arena[:self.arena_len] = self.arena
-        fn, args, convention = py._calls[self.op_at[pos]]
-        fn(args) if convention else fn(*args)
+        from upyflow import dispatch
+        kernels = dispatch.table("pure")[1]
+        ops = self.module.OPS[pos:self.op_end[pos]]
+        for fn, args, convention in py._op_calls(ops, self.module.OP_FORMATS,
+                                                 [kernels[n] for n in self.module.OP_KERNELS]):
+            fn(args) if convention else fn(*args)
         self.arena[:] = py._arena[:self.arena_len]

@@ -232,15 +232,8 @@ def symbols(elf: Path) -> dict[str, int]:
 # Running a baked model.
 
 def pack_formats(op_formats) -> bytes:
-    """Per OP_FORMATS entry ("<nH" + "i"/"f" per param): [n tensors][n params][kinds]."""
-    out = bytearray()
-    for fmt in op_formats:
-        m = re.fullmatch(r"<(\d+)H([if]*)", fmt)
-        if not m:
-            raise XtensaError("unexpected op format %r" % fmt)
-        kinds = m.group(2).encode()
-        out += bytes([int(m.group(1)), len(kinds)]) + kinds
-    return bytes(out)
+    """OP_FORMATS as the walker reads them: the module holds that table."""
+    return bytes(op_formats)
 
 
 @dataclass
@@ -257,8 +250,11 @@ class Result:
 
 
 def _records(module):
-    rec = struct.Struct("<BBxxIIif")
-    return [rec.unpack_from(module.TENSORS, i) for i in range(0, len(module.TENSORS), rec.size)]
+    """(where, dtype, offset, nbytes) per tensor record."""
+    from upyflow.model import TENSOR_RECORD_SIZE
+
+    from ..emit import module_tensor
+    return [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR_RECORD_SIZE)]
 
 
 def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
