@@ -48,16 +48,20 @@ static float uf_sqrtf(float x) {
     if (!(x > 0.0f) || x > FLT_MAX) {
         return x == 0.0f || x > FLT_MAX ? x : bits_f32(0x7fc00000u);   // 0, inf; NaN below 0
     }
-    float scale = 1.0f;
-    if (x < FLT_MIN) {   // subnormal: scale into the normal range
+    // (a scale factor chosen between two float constants would crash LLVM 22's Xtensa
+    // backend: the subnormal case multiplies twice instead)
+    int subnormal = x < FLT_MIN;
+    if (subnormal) {   // scale into the normal range
         x *= 16777216.0f;
-        scale = 1.0f / 4096.0f;
     }
     float y = bits_f32(0x1fbd1df5u + (f32_bits(x) >> 1));
     for (int k = 0; k < 3; k++) {
         y = 0.5f * (y + x / y);
     }
-    return y * scale;
+    if (subnormal) {
+        y *= 1.0f / 4096.0f;
+    }
+    return y;
 }
 
 static float uf_logf(float x) {

@@ -126,14 +126,19 @@ void uf_reduce_maxmin_f32(const float *x, float *out, const void *desc, int is_m
     ptrdiff_t o = 0;
     do {
         odo_reset(&iw);
-        float best = is_max ? -FLT_MAX : FLT_MAX;
+        // MAX as the MIN of the negated values (negation is exact): one start value,
+        // as a select between two float constants crashes LLVM 22's Xtensa backend.
+        float best = FLT_MAX;
         do {
             float v = x[ow.off + iw.off];
-            if (is_max ? v > best : v < best) {
+            if (is_max) {
+                v = -v;
+            }
+            if (v < best) {
                 best = v;
             }
         } while (odo_next(&iw));
-        out[o++] = best;
+        out[o++] = is_max ? -best : best;
     } while (odo_next(&ow));
 }
 
