@@ -118,7 +118,7 @@ for rep in range(%(reps)d):
                 fn(*args)
         else:
             pos = runs[k][0]
-            load_segment(seg, k)
+            load_segment(getattr(mod, 'SEGMENTS', None), k)
             t = time.ticks_us()
             try:
                 upyflow.dispatch.native_module(m.tier).run(m._prog, pos, 1)
