@@ -38,7 +38,6 @@ one example per distinct finding; tests/test_fuzz.py runs a few hundred in `make
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import multiprocessing as mp
 import os
 import struct
@@ -478,10 +477,8 @@ class _Guarded:
 
 
 def _load(path: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from upyflow_tools.runner import load_module
+    return load_module(path, name)
 
 
 def _run_tier(mod, tier: str, inputs: list[bytes], arena_size: int):

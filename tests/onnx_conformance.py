@@ -132,17 +132,12 @@ def _constants(case, keep: int) -> dict:
 
 
 def _bake(data: bytes, tmp: str, tier: str, constants: dict | None = None):
-    import importlib.util
-
-    import upyflow
     from upyflow_tools.bake import bake
+    from upyflow_tools.runner import load_module, model_of
     name = "conf%d" % _bake.count
     _bake.count += 1
     bake("model.onnx", tmp, name=name, data=data, constants=constants)
-    spec = importlib.util.spec_from_file_location(name, os.path.join(tmp, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return upyflow.Model(mod, tier)
+    return model_of(load_module(os.path.join(tmp, name + ".py")), tier)
 
 
 _bake.count = 0

@@ -11,6 +11,7 @@ from harness import (assert_bit_exact, bake_model, bmp_input, load_cpython, need
 from tflite_writer import ModelWriter, add_quant_weights
 from upyflow_tools.bake import bake, compile_model
 from upyflow_tools.patches import Stage
+from upyflow_tools.runner import load_module
 from upyflow_tools.unixport import run_batch
 
 TIERS = ["pure", "native"]
@@ -173,13 +174,10 @@ def test_malformed_band_loop_raises_at_load(tmp_path):
     """A damaged band-loop record (upyflow/model.py BAND) fails at load with a ValueError: in
     the C walker's check, naming the band loop, and in the Python tiers' expansion; never a
     crash or a write outside the arena."""
-    import importlib.util
     import struct
     model, layers = random_chain(5)
     mdir, name = _bake(model, tmp_path, [Stage(0, layers, 2)], "badband")
-    spec = importlib.util.spec_from_file_location(name, tmp_path / (name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(str(tmp_path / (name + ".py")))
     ops = mod.OPS
     assert ops[0] == 0xFF and ops[1] == layers   # BAND, then its layer count, band rows, height
 
