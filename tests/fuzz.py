@@ -729,11 +729,34 @@ class Oracle:
 _oracle = []
 
 
+def onnx_perm(g, name: str, rank: int, is_input: bool) -> tuple[int, ...]:
+    """The axes permutation from ONNX order to the baked model's bytes for graph input or
+    output `name` of graph g, by the rule the ONNX reader documents: rank 4 is NHWC unless
+    only Transposes read the input / a Transpose makes the output; rank 3 likewise NLC in a
+    model with 1-D convolutions (also transposed) or pools."""
+    if is_input:
+        users = [n.op_type for n in g.node if name in n.input]
+        transposed = bool(users) and all(u == "Transpose" for u in users)
+    else:
+        transposed = [n.op_type for n in g.node if name in n.output] == ["Transpose"]
+    if transposed or rank not in (3, 4):
+        return tuple(range(rank))
+    if rank == 4:
+        return (0, 2, 3, 1)
+    for n in g.node:
+        if n.op_type in ("Conv", "ConvTranspose", "MaxPool", "AveragePool"):
+            ks = [a for a in n.attribute if a.name == "kernel_shape"]
+            w = [len(i.dims) for i in g.initializer if len(n.input) > 1 and i.name == n.input[1]]
+            w += [len(v.type.tensor_type.shape.dim) for v in g.input   # weights fed as an input
+                  if len(n.input) > 1 and v.name == n.input[1]]
+            if (len(ks[0].ints) if ks else (w[0] - 2 if w else 0)) == 1:
+                return (0, 2, 1)
+    return (0, 1, 2)
+
+
 def _onnx_layouts(data: bytes, ninputs: int, noutputs: int):
-    """Per graph input and output: the axes permutation from ONNX order to the baked model's
-    bytes, by the rule the ONNX reader documents (rank 4: NHWC unless only Transposes read the
-    input / a Transpose makes the output; rank 3 likewise as NLC in a model with 1-D
-    convolutions or pools), and the input names. None when the graph does not fit."""
+    """Per graph input and output: onnx_perm's permutation, and the input names. None when
+    the graph does not fit."""
     import onnx
     m = onnx.ModelProto()
     m.ParseFromString(data)
@@ -742,31 +765,8 @@ def _onnx_layouts(data: bytes, ninputs: int, noutputs: int):
     ins = [vi for vi in g.input if vi.name not in inits]
     if len(ins) != ninputs or len(g.output) != noutputs:
         return None
-    one_d = False
-    for n in g.node:
-        if n.op_type in ("Conv", "MaxPool", "AveragePool"):
-            ks = [a for a in n.attribute if a.name == "kernel_shape"]
-            w = [i for i in g.initializer if len(n.input) > 1 and i.name == n.input[1]]
-            rank = len(ks[0].ints) if ks else (len(w[0].dims) - 2 if w else 0)
-            one_d = one_d or rank == 1
-
-    def perm(rank, transposed):
-        if transposed:
-            return tuple(range(rank))
-        if rank == 4:
-            return (0, 2, 3, 1)
-        if rank == 3 and one_d:
-            return (0, 2, 1)
-        return tuple(range(rank))
-    inp = []
-    for vi in ins:
-        users = [n.op_type for n in g.node if vi.name in n.input]
-        inp.append((vi.name, perm(len(vi.type.tensor_type.shape.dim), bool(users) and
-                                  all(u == "Transpose" for u in users))))
-    outp = []
-    for vo in g.output:
-        made = [n.op_type for n in g.node if vo.name in n.output]
-        outp.append(lambda rank, t=made == ["Transpose"]: perm(rank, t))
+    inp = [(vi.name, onnx_perm(g, vi.name, len(vi.type.tensor_type.shape.dim), True)) for vi in ins]
+    outp = [lambda rank, name=vo.name: onnx_perm(g, name, rank, False) for vo in g.output]
     return inp, outp
 
 

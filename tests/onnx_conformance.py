@@ -38,7 +38,6 @@ import numpy as np
 
 RTOL, ATOL = 1e-5, 1e-6
 IN_SCOPE = {1: np.float32, 2: np.uint8, 3: np.int8}   # onnx TensorProto data types
-ONE_D = {"Conv", "MaxPool", "AveragePool", "ConvTranspose", "LpPool"}
 
 
 @dataclass
@@ -101,28 +100,9 @@ def in_scope(case) -> bool:
 
 def _device_order(case, value: str, rank: int, is_input: bool) -> tuple[int, ...] | None:
     """The permutation from the ONNX layout to the baked model's, or None (same order)."""
-    g = case.model.graph
-    if is_input:
-        users = [n for n in g.node if value in n.input]
-        if users and all(n.op_type == "Transpose" for n in users):
-            return None
-    elif any(n.op_type == "Transpose" and value in n.output for n in g.node):
-        return None
-    if rank == 4:
-        return (0, 2, 3, 1)
-    one_d = any(n.op_type in ONE_D and len(_input_rank(case, n.input[0])) == 3 for n in g.node)
-    return (0, 2, 1) if rank == 3 and one_d else None
-
-
-def _input_rank(case, value: str) -> tuple:
-    for v in list(case.model.graph.input) + list(case.model.graph.value_info):
-        if v.name == value and v.type.HasField("tensor_type"):
-            return tuple(v.type.tensor_type.shape.dim)
-    inputs = case.data_sets[0][0]
-    for v, x in zip(case.model.graph.input, inputs):
-        if v.name == value:
-            return tuple(np.shape(x))
-    return ()
+    from fuzz import onnx_perm
+    perm = onnx_perm(case.model.graph, value, rank, is_input)
+    return None if perm == tuple(range(rank)) else perm
 
 
 def _constants(case, keep: int) -> dict:
