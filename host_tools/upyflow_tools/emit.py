@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import binascii
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -29,7 +30,7 @@ from upyflow.model import (
 from . import BakeError, __version__
 from .ir import Graph
 from .lower import Call
-from .patches import geometry_fields
+from .patches import BandLoop, geometry_fields
 
 WEIGHT_ALIGN = 8
 
@@ -117,7 +118,7 @@ class Baked:
 
 def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
              offsets: dict[int, int], arena_size: int, source: str,
-             weights_mode: str = "inline", loops: list = ()) -> Baked:
+             weights_mode: str = "inline", loops: Sequence[BandLoop] = ()) -> Baked:
     """Renumber the tensors the calls use and pack constants into one weights blob.
 
     inline: constants are slices of one bytes object. file: each record's constants
@@ -151,7 +152,7 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
             pad()
             where = WEIGHT_BUFFER if weights_mode == "file" else WEIGHTS
             offset = len(blob) - (segment_start[0] if weights_mode == "file" else 0)
-            blob.extend(tensor.data.tobytes())
+            blob.extend(tensor.const_data.tobytes())
         elif t in graph.views:                  # a range of another tensor's bytes
             base, delta = graph.views[t]
             where, offset = ARENA, offsets[alias.get(base, base)] + delta
@@ -175,7 +176,8 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
 
     inputs = [use(t, share=False) for t in graph.inputs]
     outputs = [use(t, share=False) for t in graph.outputs]
-    table, segments = [], []
+    table: list[OpRecord | BandRecord] = []
+    segments = []
     starts = {loop.first: loop for loop in loops}
     segment_of: dict[int, tuple[int, int]] = {}
     k = 0
@@ -202,8 +204,8 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
     # State tensors start (and reset) as TFLM does: int8 bytes at the zero point, others 0.
     state = [t for t in sorted(k for k in index if isinstance(k, int)) if graph.tensors[t].variable]
     variables = [(index[t], _fill_byte(graph.tensors[t])) for t in state]
-    values = b"".join(struct.pack("<H", index[t]) + graph.tensors[t].initial for t in state
-                      if _fill_byte(graph.tensors[t]) is None)
+    values = b"".join(struct.pack("<H", index[t]) + (graph.tensors[t].initial or b"") for t in state
+                      if _fill_byte(graph.tensors[t]) is None)   # None: it has initial bytes
     return Baked(source, records, names, table, inputs, outputs, bytes(blob), arena_size,
                  weights_mode, segments if weights_mode == "file" else None,
                  [(r, 0 if f is None else f) for r, f in variables], variable_values=values)
@@ -387,7 +389,7 @@ def module_source(baked: Baked, name: str) -> str:
                 "WEIGHTS_FILE = %r" % (name + ".bin"),
                 "WEIGHT_BUFFER = %d" % baked.weight_buffer,
                 "# (offset in WEIGHTS_FILE, bytes) per op record: its weights, read just before it runs",
-                "SEGMENTS = " + _bytes_literal(b"".join(struct.pack(SEGMENT, *seg) for seg in baked.segments)),
+                "SEGMENTS = " + _bytes_literal(b"".join(struct.pack(SEGMENT, *seg) for seg in baked.segments or ())),
                 ""]
     else:
         out += ["WEIGHTS = " + _bytes_literal(baked.weights), ""]

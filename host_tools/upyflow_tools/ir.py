@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from upyflow_tools import BakeError
+
 # f16 exists only at bake time (fp16 weights, folded into float32 constants).
 DTYPE_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f32": 4, "bool": 1, "f16": 2,
               "u32": 4, "u64": 8}
@@ -32,6 +34,14 @@ class Tensor:
     @property
     def is_const(self) -> bool:
         return self.data is not None
+
+    @property
+    def const_data(self) -> np.ndarray:
+        """data of a tensor the caller knows is constant (lowerings check with need_const or
+        is_const first); a run-time tensor here is a bug, named by a one-line BakeError."""
+        if self.data is None:
+            raise BakeError("tensor %r is computed at run time where a constant is needed" % self.name)
+        return self.data
 
     @property
     def size(self) -> int:

@@ -42,9 +42,9 @@ class RowGeometry:
 def _row_geometry(kernel: str) -> RowGeometry:
     k = kernel_spec.get(kernel)
     names = [p.name for p in k.params]
-    return RowGeometry(k.tensor_index("x"), k.tensor_index("out"),
-                       *(names.index(n) if n in names else None
-                         for n in ("in_h", "out_h", "k_h", "s_h", "d_h", "pad_h")))
+    return RowGeometry(k.tensor_index("x"), k.tensor_index("out"), names.index("in_h"), names.index("out_h"),
+                       names.index("k_h"), names.index("s_h"), names.index("d_h") if "d_h" in names else None,
+                       names.index("pad_h"))
 
 
 ROW_LOCAL = {name: _row_geometry(name) for name in (
@@ -86,6 +86,11 @@ def _geometry(call: Call) -> RowGeometry | None:
     return ROW_LOCAL.get(call.kernel)
 
 
+def _row_local(call: Call) -> RowGeometry:
+    """The geometry of a call known to be row-local (one of a chain)."""
+    return ROW_LOCAL[call.kernel]
+
+
 def chains(graph: Graph, calls: list[Call], alias: dict[int, int]) -> list[tuple[int, int]]:
     """Maximal runs of row-local calls, each reading the previous one's output and nothing
     else reading that output (it then never needs to exist whole)."""
@@ -109,9 +114,9 @@ def chains(graph: Graph, calls: list[Call], alias: dict[int, int]) -> list[tuple
             continue
         j = i + 1
         while j < len(calls):
-            g_prev, g = _geometry(calls[j - 1]), _geometry(calls[j])
             if not eligible(calls[j]):
                 break
+            g_prev, g = _row_local(calls[j - 1]), _row_local(calls[j])
             link = storage(calls[j - 1].tensors[g_prev.out])
             if storage(calls[j].tensors[g.x]) != link or readers.get(link) != 2 or link in outputs:
                 break
@@ -125,7 +130,7 @@ def chains(graph: Graph, calls: list[Call], alias: dict[int, int]) -> list[tuple
 def _rows_needed(call: Call, lo: int, hi: int) -> tuple[int, int]:
     """Input rows [a, b) that output rows [lo, hi) of a row-local call read (the device's
     band loop computes them with the same function)."""
-    return rows_needed(call.params, geometry_fields(_geometry(call)), lo, hi)
+    return rows_needed(call.params, geometry_fields(_row_local(call)), lo, hi)
 
 
 def geometry_fields(g: RowGeometry) -> tuple[int, ...]:
@@ -137,7 +142,7 @@ def geometry_fields(g: RowGeometry) -> tuple[int, ...]:
 def _band_rows(calls: list[Call], start: int, end: int, band: int) -> list[list[tuple[int, int]]]:
     """Per band, per layer of the chain: the output rows [lo, hi) it computes."""
     last = calls[end - 1]
-    height = last.params[_geometry(last).out_h]
+    height = last.params[_row_local(last).out_h]
     bands = []
     for r0 in range(0, height, band):
         rows = [(r0, min(height, r0 + band))]
@@ -167,15 +172,15 @@ def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> t
     # One buffer per intermediate tensor, as tall as its tallest band.
     buffers = []
     for k in range(len(chain) - 1):
-        g = _geometry(chain[k])
+        g = _row_local(chain[k])
         t = graph.tensors[chain[k].tensors[g.out]]
-        rows = max(b[k][1] - b[k][0] for b in bands)
-        buffers.append(graph.add_tensor(Tensor(t.name + "/band", (1, rows) + tuple(t.shape[2:]), t.dtype,
+        tallest = max(b[k][1] - b[k][0] for b in bands)
+        buffers.append(graph.add_tensor(Tensor(t.name + "/band", (1, tallest) + tuple(t.shape[2:]), t.dtype,
                                                list(t.scale), list(t.zero_point))))
     out = []
     for rows in bands:
         for k, call in enumerate(chain):
-            g, p = _geometry(call), list(call.params)
+            g, p = _row_local(call), list(call.params)
             lo, hi = rows[k]
             a, b = _rows_needed(call, lo, hi)
             tensors = list(call.tensors)
@@ -193,7 +198,7 @@ def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> t
             out.append(Call(call.kernel, tensors, p, call.op_index))
     layers = []
     for k, call in enumerate(chain):   # each layer on whole tensors, as the loop's template
-        g = _geometry(call)
+        g = _row_local(call)
         tensors = list(call.tensors)
         if k > 0:
             tensors[g.x] = buffers[k - 1]
@@ -202,7 +207,7 @@ def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> t
         x, y = graph.tensors[call.tensors[g.x]], graph.tensors[call.tensors[g.out]]
         layers.append((Call(call.kernel, tensors, list(call.params), call.op_index), g,
                        x.nbytes // x.shape[1], y.nbytes // y.shape[1]))
-    height = chain[-1].params[_geometry(chain[-1]).out_h]
+    height = chain[-1].params[_row_local(chain[-1]).out_h]
     return calls[:start] + out + calls[end:], BandLoop(start, len(out), band, height, layers)
 
 
@@ -214,7 +219,7 @@ def build(graph: Graph, calls: list[Call], stages: list[Stage]) -> tuple[list[Ca
     each resulting call the index of the call it came from, and the band loops (in order)."""
     origin = list(range(len(calls)))
     out = list(calls)
-    loops = []
+    loops: list[BandLoop] = []
     for st in sorted(stages, key=lambda s: -s.start):   # later stages first: indices stay valid
         banded, loop = apply(graph, out, st.start, st.end, st.band)
         n = len(banded) - len(out) + (st.end - st.start)
@@ -254,7 +259,7 @@ def schedule(graph: Graph, calls: list[Call], alias: dict[int, int],
             origin[min(peak, len(origin) - 1)]
 
     def bands(st: Stage) -> list[int]:
-        return [b for b in BAND_HEIGHTS if b < calls[st.end - 1].params[_geometry(calls[st.end - 1]).out_h]]
+        return [b for b in BAND_HEIGHTS if b < calls[st.end - 1].params[_row_local(calls[st.end - 1]).out_h]]
 
     def retune(stages: list[Stage], best):
         import itertools
@@ -342,7 +347,7 @@ def describe(graph: Graph, calls: list[Call], stages: list[Stage], plain_arena: 
     lines = ["patch-based schedule: arena %d -> %d bytes, %.1f%% more arithmetic (recomputed rows)"
              % (plain_arena, arena, 100 * extra)]
     for st in sorted(stages, key=lambda s: s.start):
-        names = [graph.tensors[calls[k].tensors[_geometry(calls[k]).out]].name for k in (st.start, st.end - 1)]
+        names = [graph.tensors[calls[k].tensors[_row_local(calls[k]).out]].name for k in (st.start, st.end - 1)]
         short = ["/".join(n.split("/")[-2:]) for n in names]
         lines.append("  %d layers (%s ... %s) in bands of %d output rows"
                      % (st.end - st.start, short[0], short[1], st.band))

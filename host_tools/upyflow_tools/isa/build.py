@@ -67,11 +67,14 @@ def build(target: Target) -> Elf:
 
 def read_elf(path: Path) -> Elf:
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
     with open(path, "rb") as f:
         e = ELFFile(f)
         loads = [s for s in e.iter_segments() if s["p_type"] == "PT_LOAD"]
         segments = [(s["p_vaddr"], s.data()) for s in loads if s["p_filesz"]]
         readonly = [(s["p_vaddr"], s["p_memsz"]) for s in loads if not s["p_flags"] & 2]   # no PF_W
         symtab = e.get_section_by_name(".symtab")
+        if not isinstance(symtab, SymbolTableSection):
+            raise RuntimeError("%s has no symbol table (.symtab)" % path)
         symbols = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name}
         return Elf(path, e["e_entry"], symbols, segments, readonly)

@@ -32,7 +32,7 @@ class BlockCounter:
     UC_HOOK_BLOCK callback; each block is disassembled and classified once, after
     the run, so counting costs one dict update per block executed."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.edges: Counter = Counter()   # (previous block id, this block's address)
         self.prev = 0
 
@@ -41,7 +41,7 @@ class BlockCounter:
         edges[key] = edges.get(key, 0) + 1
         self.prev = (address << 16) | size
 
-    def tally(self, uc, classify, cost):
+    def tally(self, uc, classify, cost) -> tuple[int, Counter, int]:
         """(instructions, Counter of classes, cycles). classify(code, address) gives
         [(class, extra)] per instruction of a block; cost(class, extra, taken) cycles;
         taken: for the block's last instruction, did control leave the straight line."""
@@ -55,7 +55,8 @@ class BlockCounter:
         # The last block executed has no successor edge.
         if self.prev:
             blocks[self.prev] += 1
-        insns, classes, cycles = 0, Counter(), 0
+        classes: Counter = Counter()
+        insns = cycles = 0
         for block, n in blocks.items():
             address, size = block >> 16, block & 0xFFFF
             decoded = classify(bytes(uc.mem_read(address, size)), address)

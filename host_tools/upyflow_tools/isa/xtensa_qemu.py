@@ -25,6 +25,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return p
 
 
-def compile_c(src: Path, out: Path, extra: list[str] = ()) -> Path:
+def compile_c(src: Path, out: Path, extra: Sequence[str] = ()) -> Path:
     """C -> object with the esp32 code generator (see the natmod Makefile)."""
     ll, asm = out.with_suffix(".ll"), out.with_suffix(".s")
     _run([TOOLS["clang"], *CFLAGS, "-I", str(SRC), "-I", str(XT), *extra,
@@ -95,6 +96,8 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
     Literal pools go before all code (l32r reaches backwards only, 256 KB).
     """
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.relocation import RelocationSection
+    from elftools.elf.sections import SymbolTableSection
 
     objs = []
     for path in objects:
@@ -119,7 +122,10 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
     local = []
     for oi, (_p, _f, elf) in enumerate(objs):
         table = {}
-        for i, s in enumerate(elf.get_section_by_name(".symtab").iter_symbols()):
+        symtab = elf.get_section_by_name(".symtab")
+        if not isinstance(symtab, SymbolTableSection):
+            raise XtensaError("%s has no symbol table (.symtab)" % objs[oi][0])
+        for i, s in enumerate(symtab.iter_symbols()):
             shndx = s["st_shndx"]
             addr = None
             if isinstance(shndx, int) and (oi, shndx) in placed:
@@ -135,7 +141,8 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
     undefined = set()
     for oi, (path, _f, elf) in enumerate(objs):
         for sec in elf.iter_sections():
-            if sec["sh_type"] not in ("SHT_RELA", "SHT_REL") or (oi, sec["sh_info"]) not in placed:
+            # (pyelftools reads every SHT_REL / SHT_RELA section as a RelocationSection)
+            if not isinstance(sec, RelocationSection) or (oi, sec["sh_info"]) not in placed:
                 continue
             target = placed[(oi, sec["sh_info"])]
             for r in sec.iter_relocations():
@@ -182,7 +189,7 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
     return symbols
 
 
-def _write_elf(out: Path, image: bytes, base: int, entry: int) -> None:
+def _write_elf(out: Path, image: bytes | bytearray, base: int, entry: int) -> None:
     ehdr = struct.pack("<4sBBBBB7xHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0, 0, 2, 94, 1, entry,
                        52, 0, 0x300, 52, 32, 1, 40, 0, 0)
     phdr = struct.pack("<IIIIIIII", 1, 0x1000, base, base, len(image), len(image), 7, 4)
@@ -308,7 +315,7 @@ class Trace:
 
     def mix(self) -> dict[str, int]:
         import collections
-        mix = collections.Counter()
+        mix: collections.Counter[str] = collections.Counter()
         for pc, n in self.execs.items():
             for op, _ in self.blocks.get(pc, ()):
                 mix[op] += n
@@ -356,8 +363,10 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
     import threading
     elf = elf or build()
     blob, _n = _blob(module, [inputs], 0)
-    blocks, ends = {}, {}
-    execs, taken = collections.Counter(), collections.Counter()
+    blocks: dict[int, list[tuple[str, str]]] = {}
+    ends: dict[int, int] = {}                        # first pc -> pc after its last instruction
+    execs: collections.Counter[int] = collections.Counter()
+    taken: collections.Counter[int] = collections.Counter()
     insn = re.compile(r"0x([0-9a-f]+):\s+(\S+)\s*(.*)")
     trace_re = re.compile(r"Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
     with tempfile.TemporaryDirectory() as tmp:
@@ -405,7 +414,7 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
                         cur = None
             except Exception as e:   # reported by the caller
                 errors.append(e)
-        icount_blocks = set()
+        icount_blocks: set[int] = set()
         t = threading.Thread(target=reader)
         t.start()
         try:
@@ -514,7 +523,7 @@ def _qemu(elf: Path, blob: bytes, timeout: float, debug: list[str] | None = None
         if os.environ.get("UPYFLOW_QEMU_LOG") and not debug:   # debugging: exceptions, bad opcodes
             debug, log = ["int", "guest_errors"], os.environ["UPYFLOW_QEMU_LOG"]
         if debug:
-            cmd += ["-d", ",".join(debug), "-D", log]
+            cmd += ["-d", ",".join(debug)] + (["-D", log] if log else [])
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:

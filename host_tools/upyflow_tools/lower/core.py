@@ -30,7 +30,8 @@ class Call:
     become Python ints / floats as the spec's kinds say (the op record's format)."""
     __slots__ = ("kernel", "tensors", "params", "op_index")
 
-    def __init__(self, kernel: str, tensors: list[int] | None = None, params: list | None = None,
+    # tensors and params positional-only: a **dict of kernel arguments never binds to them
+    def __init__(self, kernel: str, tensors: list[int] | None = None, params: list | None = None, /,
                  op_index: int = -1, **named):
         spec = kernel_spec.get(kernel)
         if named:
@@ -329,7 +330,7 @@ def check_op(graph: Graph, op: Op) -> None:
             check_extent(graph.tensors[t], op.kind)
             c = graph.tensors[t]
             if c.is_const and c.dtype == "f32" and not np.all(
-                    np.isfinite(c.data) | (np.isinf(c.data) & (op.kind in INF_OK))):
+                    np.isfinite(c.const_data) | (np.isinf(c.const_data) & (op.kind in INF_OK))):
                 raise BakeError("%s constant %r holds NaN or infinite values" % (op.kind, c.name))
     for t in op.outputs:
         if t < 0:
@@ -431,7 +432,7 @@ def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
         if b.dtype != ("f32" if dtype == np.float32 else "i32"):
             raise types_error(op, graph)
         check_size(op, b, channels, "bias")
-        return b.data.reshape(-1).astype(dtype)
+        return b.const_data.reshape(-1).astype(dtype)
     return np.zeros(channels, dtype)
 
 

@@ -334,7 +334,7 @@ def _prelu(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("PRELU %r: alpha shape %s does not broadcast to %s"
                         % (out.name, list(a.shape), list(out.shape))) from None
     if x.dtype == out.dtype == a.dtype == "f32":
-        al = graph.add_const(out.name + "/alpha", _alpha_period(a.data, out.shape).astype(np.float32), "f32")
+        al = graph.add_const(out.name + "/alpha", _alpha_period(a.const_data, out.shape).astype(np.float32), "f32")
         period = graph.tensors[al].size
         return [Call("prelu_f32", x=op.inputs[0], alpha=al, out=op.outputs[0], n=x.size, period=period)]
     if not (x.dtype == out.dtype and x.dtype in ("i8", "i16") and a.dtype == "i8"):
@@ -344,7 +344,7 @@ def _prelu(graph: Graph, op: Op) -> list[Call]:
     # TFLM: both ratios in double
     m1, s1 = quantize_multiplier(x.sc / out.sc)
     m2, s2 = quantize_multiplier(x.sc * a.sc / out.sc)
-    alpha = _alpha_period(a.data.astype(np.int64) - a.zp, out.shape)
+    alpha = _alpha_period(a.const_data.astype(np.int64) - a.zp, out.shape)
     al = graph.add_const(out.name + "/alpha_offset", alpha, "i16")
     qmin, qmax = QRANGE[x.dtype]
     return [Call("prelu_q", x=op.inputs[0], alpha=al, out=op.outputs[0], n=x.size, period=alpha.size,

@@ -25,7 +25,7 @@ def bias_int64(graph: Graph, op: Op, k: int, channels: int, dtypes: tuple[str, .
         raise BakeError("operator %s with int16 input has an %s bias %r; supported: %s"
                         % (op.kind, names.get(b.dtype, b.dtype), b.name, "/".join(names[d] for d in dtypes)))
     check_size(op, b, channels, "bias")
-    return b.data.reshape(-1).astype(np.int64), b.dtype
+    return b.const_data.reshape(-1).astype(np.int64), b.dtype
 
 
 def uses_acc64(op: Op, bias_dtype: str | None) -> bool:
@@ -81,7 +81,7 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
         return [Call("conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                      mult=extras[1], shift=extras[2], **geom, acc64=int(acc64), act_min=lo, act_max=hi)]
     return _float_or_int8(graph, op, "conv2d", x, w, out, oc, geom, act,
-                          lambda: w.data.astype(np.int64).reshape(oc, -1).sum(axis=1))
+                          lambda: w.const_data.astype(np.int64).reshape(oc, -1).sum(axis=1))
 
 
 @lowering("DEPTHWISE_CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
@@ -110,7 +110,7 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
         return [Call("depthwise_conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                      mult=extras[1], shift=extras[2], **geom, act_min=lo, act_max=hi)]
     return _float_or_int8(graph, op, "depthwise_conv2d", x, w, out, oc, geom, act,
-                          lambda: w.data.astype(np.int64).reshape(-1, oc).sum(axis=0))
+                          lambda: w.const_data.astype(np.int64).reshape(-1, oc).sum(axis=0))
 
 
 def _float_or_int8(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: Tensor, oc: int,

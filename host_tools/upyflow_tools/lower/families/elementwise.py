@@ -197,7 +197,7 @@ def _binary_i32(graph: Graph, op: Op) -> list[Call]:
     a, b, out = inp(graph, op, 0), inp(graph, op, 1), graph.tensors[op.outputs[0]]
     if op.options.get("fused_activation_function", "NONE") != "NONE":
         raise BakeError("%s %r: int32 with a fused activation is not supported" % (op.kind, out.name))
-    if op.kind == "DIV" and b.is_const and not b.data.all():
+    if op.kind == "DIV" and b.is_const and not b.const_data.all():
         raise BakeError("DIV %r divides by a constant 0" % out.name)
     desc = broadcast_desc(op, a, b, out, max_rank=5)
     d = graph.add_const(out.name + "/broadcast", desc, "i32")

@@ -34,7 +34,7 @@ def _fully_connected(graph: Graph, op: Op) -> list[Call]:
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         bias, bias_dtype = bias_int64(graph, op, 2, n_out, ("i32", "i64"))
         acc64 = uses_acc64(op, bias_dtype)
-        bias = bias - x.zp * w.data.astype(np.int64).sum(axis=1)
+        bias = bias - x.zp * w.const_data.astype(np.int64).sum(axis=1)
         # the TFLM interpreter's per-tensor multiplier is the double product here too
         extras = s16_consts(graph, op, x, w, bias, out, n_out, acc64)
         lo, hi = activation_range(act, "i16", out.sc, out.zp)
@@ -44,7 +44,7 @@ def _fully_connected(graph: Graph, op: Op) -> list[Call]:
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, n_out, np.int64)
-    bias = bias - x.zp * w.data.astype(np.int64).sum(axis=1)
+    bias = bias - x.zp * w.const_data.astype(np.int64).sum(axis=1)
     if uses_ort(graph):
         extras = ort_extras(graph, op, x, w, bias, out, n_out)
         lo, hi = activation_range(act, "i8", out.sc, out.zp)

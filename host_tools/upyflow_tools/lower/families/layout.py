@@ -36,7 +36,7 @@ def const_ints(graph: Graph, op: Op, k: int, what: str) -> list[int]:
     t = need_const(graph, op, k, what)
     if t.dtype != "i32":
         raise BakeError("%s %s %r is %s; TFLM reads it as int32" % (op.kind, what, t.name, t.dtype))
-    return [int(v) for v in t.data.reshape(-1)]
+    return [int(v) for v in t.const_data.reshape(-1)]
 
 
 def _check_shape(op: Op, out: Tensor, shape: list[int]) -> None:
@@ -104,7 +104,7 @@ def _pad(graph: Graph, op: Op) -> list[Call]:
         if x.dtype == "i8" and (c.sc, c.zp) != (out.sc, out.zp):
             raise BakeError("%s %r: int8 constant value quantized differently from the output (TFLM)"
                             % (op.kind, out.name))
-        value = c.data.reshape(-1)[0].item()
+        value = c.const_data.reshape(-1)[0].item()
     else:
         # int8 pads with the output zero point; int16 and float32 with 0 (as TFLM)
         value = out.zp if x.dtype == "i8" else 0

@@ -81,11 +81,11 @@ def _lstm(graph: Graph, op: Op) -> list[Call]:
     # int32 [input-side biases | recurrent-side biases | (mult, shift) x 2 per gate].
     # Zero points fold into the biases: each gate's two matmuls are requantized
     # separately to Q3.12 (TFLM's two FULLY_CONNECTED calls) before being added.
-    weights = np.concatenate([w_in[g].data.reshape(-1) for g in _GATES]
-                             + [w_rec[g].data.reshape(-1) for g in _GATES]).astype(np.int8)
-    b_in = [bias[g].data.astype(np.int64) - x.zp * w_in[g].data.astype(np.int64).sum(axis=1)
+    weights = np.concatenate([w_in[g].const_data.reshape(-1) for g in _GATES]
+                             + [w_rec[g].const_data.reshape(-1) for g in _GATES]).astype(np.int8)
+    b_in = [bias[g].const_data.astype(np.int64) - x.zp * w_in[g].const_data.astype(np.int64).sum(axis=1)
             for g in _GATES]
-    b_rec = [-hidden.zp * w_rec[g].data.astype(np.int64).sum(axis=1) for g in _GATES]
+    b_rec = [-hidden.zp * w_rec[g].const_data.astype(np.int64).sum(axis=1) for g in _GATES]
     mults = []
     for g in _GATES:
         # FULLY_CONNECTED's per-tensor multiplier: float32 scale product, then double.

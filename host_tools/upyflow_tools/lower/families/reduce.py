@@ -111,10 +111,10 @@ def _arg_maxmin(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("%s %r: %s in, %s out is not supported (int8 or float32 in, int32 out)"
                         % (op.kind, out.name, x.dtype, out.dtype))
     ax = need_const(graph, op, 1, "axis")
-    if ax.data.size != 1:
+    if ax.const_data.size != 1:
         raise BakeError("%s %r: the axis must be one value" % (op.kind, out.name))
     rank = len(x.shape)
-    a = int(ax.data.reshape(-1)[0])
+    a = int(ax.const_data.reshape(-1)[0])
     a = a + rank if a < 0 else a
     if not 0 <= a < rank or x.size == 0:
         raise BakeError("%s %r: axis %d out of range for shape %s" % (op.kind, out.name, a, list(x.shape)))

@@ -23,7 +23,7 @@ def _geometry(graph: Graph, op: Op):
             raise BakeError("%s %s %r has shape %s; upyflow resizes batch-1 NHWC tensors"
                             % (op.kind, what, t.name, list(t.shape)))
     size = need_const(graph, op, 1, "size")
-    hw = [int(v) for v in size.data.reshape(-1)]
+    hw = [int(v) for v in size.const_data.reshape(-1)]
     if len(hw) != 2 or [out.shape[1], out.shape[2]] != hw or out.shape[3] != x.shape[3]:
         raise BakeError("%s output %r has shape %s; the size input %s and input %s give [1, %s, %d]"
                         % (op.kind, out.name, list(out.shape), hw, list(x.shape),

@@ -156,7 +156,7 @@ def _filter_bank(graph: Graph, op: Op) -> list[Call]:
              (4, "channel weight starts"), (5, "channel widths"))]
     _need(graph, op, [x] + tabs + [out], ["u32"] + ["i16"] * 5 + ["u64"])
     nch = _opt(op, "num_channels")
-    w, uw, fstart, wstart, width = (t.data.reshape(-1).astype(np.int64) for t in tabs)
+    w, uw, fstart, wstart, width = (t.const_data.reshape(-1).astype(np.int64) for t in tabs)
     if out.size != nch or len(w) != len(uw) or any(len(a) < nch + 1 for a in (fstart, wstart, width)):
         raise BakeError("SignalFilterBank %r: %d channels do not fit its tables" % (out.name, nch))
     for i in range(nch + 1):   # every index the kernel reads must be inside its tensor

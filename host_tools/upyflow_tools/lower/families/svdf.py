@@ -47,7 +47,7 @@ def _svdf(graph: Graph, op: Op) -> list[Call]:
     dims = dict(batch=batch, n_in=n_in, n_filter=n_filter, rank=rank, mem=mem)
     if x.dtype == wf.dtype == wt.dtype == state.dtype == out.dtype == "f32" \
             and (bias is None or bias.dtype == "f32"):
-        b = graph.add_const(out.name + "/bias", bias.data.reshape(-1) if bias is not None
+        b = graph.add_const(out.name + "/bias", bias.const_data.reshape(-1) if bias is not None
                             else np.zeros(n_unit, np.float32), "f32")
         act = op.options.get("fused_activation_function", "NONE")
         lo, hi = activation_range_float(act)
@@ -62,10 +62,10 @@ def _svdf(graph: Graph, op: Op) -> list[Call]:
     # TFLM's int SVDF subtracts the input and state zero points inside its dot
     # products; folded here as per-filter constants. It applies no activation
     # beyond the int8 clamp (the option is ignored for integer SVDF).
-    feat = -x.zp * wf.data.astype(np.int64).sum(axis=1)
-    time = -state.zp * wt.data.astype(np.int64).sum(axis=1)
-    b = bias.data.reshape(-1).astype(np.int64) if bias is not None else np.zeros(n_unit, np.int64)
-    q = graph.add_const(out.name + "/svdf_q", np.concatenate([feat, time, b]).astype(np.int32), "i32")
+    feat = -x.zp * wf.const_data.astype(np.int64).sum(axis=1)
+    time = -state.zp * wt.const_data.astype(np.int64).sum(axis=1)
+    bias64 = bias.const_data.reshape(-1).astype(np.int64) if bias is not None else np.zeros(n_unit, np.int64)
+    q = graph.add_const(out.name + "/svdf_q", np.concatenate([feat, time, bias64]).astype(np.int32), "i32")
     kernel = "svdf_s8_i16" if state.dtype == "i16" else "svdf_s8_i8"
     (m1, s1), (m2, s2) = quantize_multiplier(real1), quantize_multiplier(real2)
     return [Call(kernel, x=op.inputs[0], wf=op.inputs[1], wt=op.inputs[2], q=q, state=op.inputs[4],

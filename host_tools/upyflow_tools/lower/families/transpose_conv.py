@@ -37,9 +37,9 @@ def _transpose_conv(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("TRANSPOSE_CONV %r: input depth %d, output depth %d for a filter of shape %s"
                         % (out.name, x.shape[3], out.shape[3], list(w.shape)))
     shape_t = inp(graph, op, 0)
-    if shape_t.is_const and [int(v) for v in shape_t.data.reshape(-1)] != list(out.shape):
+    if shape_t.is_const and [int(v) for v in shape_t.const_data.reshape(-1)] != list(out.shape):
         raise BakeError("TRANSPOSE_CONV %r: output_shape operand %s differs from the output shape %s"
-                        % (out.name, shape_t.data.reshape(-1).tolist(), list(out.shape)))
+                        % (out.name, shape_t.const_data.reshape(-1).tolist(), list(out.shape)))
     o = op.options
     s_h, s_w = o.get("stride_h", 1), o.get("stride_w", 1)
     padding = o.get("padding", "VALID")
@@ -80,5 +80,5 @@ def bias_array_at(graph: Graph, op: Op, channels: int, dtype: str) -> np.ndarray
         if b.dtype != dtype:
             raise types_error(op, graph)
         check_size(op, b, channels, "bias")
-        return b.data.reshape(-1).astype(np_type)
+        return b.const_data.reshape(-1).astype(np_type)
     return np.zeros(channels, np_type)
