@@ -59,27 +59,38 @@ def s16_consts(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray, out
 
 
 
-@lowering("CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
-                    "(int32 or int64 bias); float32", min_inputs=2)
-def _conv2d(graph: Graph, op: Op) -> list[Call]:
+def _operands(graph: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor]:
+    """Input, constant filter and output of a convolution, each of rank 4."""
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     w = need_const(graph, op, 1, "filter")
     check_rank4(op, x, w, out)
+    return x, w, out
+
+
+def _geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor, **channels: int) -> dict[str, int]:
+    """The kernel's geometry parameters: strides, dilations and padding, the input and output
+    sizes, and channels (conv2d: out_c; depthwise: depth_mult)."""
+    geom = conv_geometry(op, x, k_h, k_w, out)
+    geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=x.shape[3], out_h=out.shape[1], out_w=out.shape[2],
+                **channels)
+    return geom
+
+
+@lowering("CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
+                    "(int32 or int64 bias); float32", min_inputs=2)
+def _conv2d(graph: Graph, op: Op) -> list[Call]:
+    x, w, out = _operands(graph, op)
     oc, k_h, k_w, ic = w.shape
     if ic != x.shape[-1]:
         raise BakeError("CONV_2D %r: grouped convolution (filter depth %d, input depth %d) "
                         "is not supported" % (out.name, ic, x.shape[-1]))
-    geom = conv_geometry(op, x, k_h, k_w, out)
-    geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=ic, out_h=out.shape[1], out_w=out.shape[2], out_c=oc)
+    geom = _geometry(op, x, k_h, k_w, out, out_c=oc)
     act = op.options.get("fused_activation_function", "NONE")
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         zero_points_zero(op, x, out)
         bias, bias_dtype = bias_int64(graph, op, 2, oc, ("i32", "i64"))
         acc64 = uses_acc64(op, bias_dtype)
-        extras = s16_consts(graph, op, x, w, bias, out, oc, acc64)
-        lo, hi = activation_range(act, "i16", out.sc, out.zp)
-        return [Call("conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
-                     mult=extras[1], shift=extras[2], **geom, acc64=int(acc64), act_min=lo, act_max=hi)]
+        return _int16(graph, op, "conv2d", x, w, out, oc, geom, act, bias, acc64, acc64=int(acc64))
     return _float_or_int8(graph, op, "conv2d", x, w, out, oc, geom, act,
                           lambda: w.const_data.astype(np.int64).reshape(oc, -1).sum(axis=1))
 
@@ -87,9 +98,7 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
 @lowering("DEPTHWISE_CONV_2D", "int8 (per-channel or per-tensor weights); int16 with int8 weights "
                               "(int64 bias); float32", min_inputs=2)
 def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
-    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    w = need_const(graph, op, 1, "filter")
-    check_rank4(op, x, w, out)
+    x, w, out = _operands(graph, op)
     _, k_h, k_w, oc = w.shape
     ic = x.shape[-1]
     if ic < 1 or oc % ic:
@@ -97,20 +106,25 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
     if op.options.get("depth_multiplier", oc // ic) != oc // ic:   # TFLM's loops follow the option
         raise BakeError("DEPTHWISE_CONV_2D %r: depth_multiplier %s, but %d input and %d output channels"
                         % (out.name, op.options["depth_multiplier"], ic, oc))
-    geom = conv_geometry(op, x, k_h, k_w, out)
-    geom.update(in_h=x.shape[1], in_w=x.shape[2], in_c=ic, out_h=out.shape[1], out_w=out.shape[2],
-                depth_mult=oc // ic)
+    geom = _geometry(op, x, k_h, k_w, out, depth_mult=oc // ic)
     act = op.options.get("fused_activation_function", "NONE")
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         # TFLM reads a 16x8 depthwise bias as int64 whatever its type: only int64 is safe
         zero_points_zero(op, x, out)
         bias, _ = bias_int64(graph, op, 2, oc, ("i64",))
-        extras = s16_consts(graph, op, x, w, bias, out, oc, True)
-        lo, hi = activation_range(act, "i16", out.sc, out.zp)
-        return [Call("depthwise_conv2d_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
-                     mult=extras[1], shift=extras[2], **geom, act_min=lo, act_max=hi)]
+        return _int16(graph, op, "depthwise_conv2d", x, w, out, oc, geom, act, bias, True)
     return _float_or_int8(graph, op, "depthwise_conv2d", x, w, out, oc, geom, act,
                           lambda: w.const_data.astype(np.int64).reshape(-1, oc).sum(axis=0))
+
+
+def _int16(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: Tensor, oc: int, geom: dict,
+           act: str, bias: np.ndarray, wide_acc: bool, **more: int) -> list[Call]:
+    """The 16x8 kernel kind + "_s16" (int16 activations, int8 weights), accumulating in int64
+    if wide_acc; more: its parameters besides the geometry and the activation range."""
+    extras = s16_consts(graph, op, x, w, bias, out, oc, wide_acc)
+    lo, hi = activation_range(act, "i16", out.sc, out.zp)
+    return [Call(kind + "_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                 mult=extras[1], shift=extras[2], **geom, **more, act_min=lo, act_max=hi)]
 
 
 def _float_or_int8(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: Tensor, oc: int,

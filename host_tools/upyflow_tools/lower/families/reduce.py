@@ -41,14 +41,32 @@ def _reduce_blocks(op: Op, x: Tensor, out: Tensor, axes: list[int]) -> tuple[np.
     return np.array([len(oshape)] + oshape + ost + [len(ishape)] + ishape + ist, np.int32), count
 
 
-@lowering("MEAN", "int8; int16; float32; any axes, keep_dims", 2)
-def _mean(graph: Graph, op: Op) -> list[Call]:
+def _descriptor(graph: Graph, op: Op, x: Tensor, out: Tensor, axes: list[int]) -> tuple[int, int]:
+    """The block descriptor of a reduction over axes, as a constant's tensor id, and the count."""
+    desc, count = _reduce_blocks(op, x, out, axes)
+    return graph.add_const(out.name + "/reduce", desc, "i32"), count
+
+
+def _mean_or_sum(graph: Graph, op: Op) -> tuple[Tensor, Tensor, int, int]:
+    """MEAN's and SUM's input, output, descriptor (axes: operand 1) and count."""
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     same_type(graph, op, x, out)
     if x.size == 0:
-        raise BakeError("MEAN %r: empty input" % out.name)
-    desc, count = _reduce_blocks(op, x, out, const_ints(graph, op, 1, "axis"))
-    d = graph.add_const(out.name + "/reduce", desc, "i32")
+        raise BakeError("%s %r: empty input" % (op.kind, out.name))
+    d, count = _descriptor(graph, op, x, out, const_ints(graph, op, 1, "axis"))
+    return x, out, d, count
+
+
+def _mean_q(op: Op, x: Tensor, out: Tensor, d: int, mult: int, shift: int, count: int) -> Call:
+    """The integer sum of count values less count zero points, requantized by (mult, shift)."""
+    lo, hi = QRANGE[out.dtype]
+    return Call("mean_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=2 if x.dtype == "i16" else 1, in_zp=x.zp,
+                m=int(mult), sh=int(shift), out_zp=out.zp, count=count, lo=lo, hi=hi)
+
+
+@lowering("MEAN", "int8; int16; float32; any axes, keep_dims", 2)
+def _mean(graph: Graph, op: Op) -> list[Call]:
+    x, out, d, count = _mean_or_sum(graph, op)
     if x.dtype == "f32":
         return [Call("mean_f32", x=op.inputs[0], out=op.outputs[0], d=d, count=count)]
     if uses_ort(graph) and x.dtype == "i8":   # onnxruntime's QLinearGlobalAveragePool
@@ -60,27 +78,18 @@ def _mean(graph: Graph, op: Op) -> list[Call]:
     n = min(count.bit_length() - 1, 32, 31 + shift)
     mult = ((mult << n) // count) if n >= 0 else mult
     shift -= max(n, 0)
-    lo, hi = QRANGE[out.dtype]
-    return [Call("mean_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=2 if x.dtype == "i16" else 1, in_zp=x.zp,
-                 m=int(mult), sh=int(shift), out_zp=out.zp, count=count, lo=lo, hi=hi)]
+    return [_mean_q(op, x, out, d, mult, shift, count)]
 
 
 @lowering("SUM", "int8; int16; float32; any axes, keep_dims", 2)
 def _sum(graph: Graph, op: Op) -> list[Call]:
-    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    same_type(graph, op, x, out)
-    if x.size == 0:
-        raise BakeError("SUM %r: empty input" % out.name)
-    desc, count = _reduce_blocks(op, x, out, const_ints(graph, op, 1, "axis"))
-    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    x, out, d, count = _mean_or_sum(graph, op)
     if x.dtype == "f32":   # the mean kernel's float32 sum, divided by 1 (exact)
         return [Call("mean_f32", x=op.inputs[0], out=op.outputs[0], d=d, count=1)]
     # TFLM's QuantizedMeanOrSum with compute_sum: the int32 sum less count * zero point,
     # requantized by in_scale / out_scale
     mult, shift = quantize_multiplier(x.sc / out.sc)
-    lo, hi = QRANGE[out.dtype]
-    return [Call("mean_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=2 if x.dtype == "i16" else 1, in_zp=x.zp,
-                 m=int(mult), sh=int(shift), out_zp=out.zp, count=count, lo=lo, hi=hi)]
+    return [_mean_q(op, x, out, d, mult, shift, count)]
 
 
 def _maxmin(graph: Graph, op: Op) -> list[Call]:
@@ -93,8 +102,7 @@ def _maxmin(graph: Graph, op: Op) -> list[Call]:
     if x.dtype != "f32" and (x.sc != out.sc or x.zp != out.zp):
         raise BakeError("%s %r: input and output quantization differ (TFLM requires them equal)"
                         % (op.kind, out.name))
-    desc, _ = _reduce_blocks(op, x, out, const_ints(graph, op, 1, "axis"))
-    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    d, _ = _descriptor(graph, op, x, out, const_ints(graph, op, 1, "axis"))
     is_max = int(op.kind == "REDUCE_MAX")
     if x.dtype == "f32":
         return [Call("reduce_maxmin_f32", x=op.inputs[0], out=op.outputs[0], d=d, is_max=is_max)]
@@ -118,8 +126,7 @@ def _arg_maxmin(graph: Graph, op: Op) -> list[Call]:
     a = a + rank if a < 0 else a
     if not 0 <= a < rank or x.size == 0:
         raise BakeError("%s %r: axis %d out of range for shape %s" % (op.kind, out.name, a, list(x.shape)))
-    desc, _ = _reduce_blocks(op, x, out, [a])
-    d = graph.add_const(out.name + "/reduce", desc, "i32")
+    d, _ = _descriptor(graph, op, x, out, [a])
     return [Call("arg_maxmin", x=op.inputs[0], out=op.outputs[0], d=d, esize=ESIZE[x.dtype],
                  is_max=int(op.kind == "ARG_MAX"), n=out.size)]
 

@@ -14,16 +14,22 @@ from ..values import NHWC, QConst, Val
 from .geometry import attrs_2d, geometry, pad_amounts, pad_op, tflite_padding
 
 
+def const_weights(r: Reader, node) -> tuple:
+    """Weights (input 1) and optional bias (input 2) of Conv or ConvTranspose: constants
+    (QConst or array; the bias may be None)."""
+    w, b = r.get(node, 1), r.get(node, 2)
+    if isinstance(w, Val) or w is None:
+        raise BakeError("%s node %r needs constant weights" % (node.op_type, node.name))
+    if isinstance(b, Val):
+        raise BakeError("%s node %r: a computed bias is not supported" % (node.op_type, node.name))
+    return w, b
+
+
 @translator("Conv")
 def conv(r: Reader, node) -> None:
     a = attrs(node)
     v = r.rt(node, 0)
-    w = r.get(node, 1)
-    b = r.get(node, 2)
-    if isinstance(w, Val) or w is None:
-        raise BakeError("Conv node %r needs constant weights" % node.name)
-    if isinstance(b, Val):
-        raise BakeError("Conv node %r: a computed bias is not supported" % node.name)
+    w, b = const_weights(r, node)
     # int8 weights with a non-zero zero point run in float (the kernels' are symmetric)
     wq = w if isinstance(w, QConst) and not np.any(w.zp) else None
     wf = w.value() if isinstance(w, QConst) else w

@@ -17,7 +17,7 @@ from ..qdq import output_chain, to_float
 from ..registry import translator
 from ..state import Reader
 from ..values import NHWC, QConst, Val
-from .conv import concat_channels, slice_channels
+from .conv import concat_channels, const_weights, slice_channels
 from .geometry import attrs_2d
 
 
@@ -25,10 +25,7 @@ from .geometry import attrs_2d
 def conv_transpose(r: Reader, node) -> None:
     a = attrs(node)
     v = r.rt(node, 0)
-    w = r.get(node, 1)
-    b = r.get(node, 2)
-    if isinstance(w, Val) or w is None or isinstance(b, Val):
-        raise BakeError("ConvTranspose node %r needs constant weights and bias" % node.name)
+    w, b = const_weights(r, node)
     wf = np.asarray(w.value() if isinstance(w, QConst) else w, np.float32)
     one_d = wf.ndim == 3
     if one_d:
