@@ -20,7 +20,7 @@ import wave
 
 import numpy as np
 
-from upyflow_tools import BakeError
+from upyflow_tools import board_demo
 from upyflow_tools.bake import bake
 from upyflow_tools.vboard import board_arguments
 
@@ -115,7 +115,7 @@ def run_host(wavs: list[str], outdir: str) -> int:
 
 def run_board(port: str, wavs: list[str], outdir: str, tool: str, tier: str | None) -> int:
     from upyflow_tools.deploy import Board, deploy
-    deploy(outdir, port, tool, log=lambda line: None if line.startswith("[") else print(line))
+    deploy(outdir, port, tool, log=board_demo.deploy_log(False))
     board = Board(port, tool)
     board.put(os.path.join(HERE, "listen.py"), "/listen.py")
     names = []
@@ -147,25 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "keyword_audio"),
                     help="where the baked models go (default out/keyword_audio)")
     ap.add_argument("--tier", choices=["native", "viper", "pure"], help="kernel tier on the board")
-    ap.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool")
     args = ap.parse_args(argv)
-    missing = [p for p in [FRONT_END, MODEL] + args.wavs if not os.path.exists(p)]
-    if missing:
-        print("missing: %s (the TFLM models and clips live in ../shared beside the repo)"
-              % ", ".join(missing), file=sys.stderr)
+    if board_demo.missing_inputs([FRONT_END, MODEL] + args.wavs, "the TFLM models and clips"):
         return 2
-    try:
-        for p in args.wavs:
-            read_wav(p)
-        bake_both(args.outdir)
-        if args.host:
-            return run_host(args.wavs, args.outdir)
-        from upyflow_tools.vboard import serial_port
-        with serial_port(args.port, args.virtual) as port:
-            return run_board(port, args.wavs, args.outdir, args.tool, args.tier)
-    except (BakeError, ValueError) as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
+    return board_demo.exit_status(lambda: bake_and_run(args))
+
+
+def bake_and_run(args: argparse.Namespace) -> int:
+    """Check the WAV files, bake both models, classify on this host or the board."""
+    for p in args.wavs:
+        read_wav(p)
+    bake_both(args.outdir)
+    if args.host:
+        return run_host(args.wavs, args.outdir)
+    from upyflow_tools.vboard import serial_port
+    with serial_port(args.port, args.virtual) as port:
+        return run_board(port, args.wavs, args.outdir, args.tool, args.tier)
 
 
 if __name__ == "__main__":

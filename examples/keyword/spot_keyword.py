@@ -9,36 +9,18 @@ import time
 import upyflow
 
 LABELS = ("silence", "unknown", "yes", "no")
-_model = None
-
-
-def model():
-    # Loaded once and kept: loading again would need a second arena.
-    global _model
-    if _model is None:
-        _model = upyflow.load("micro_speech_quantized")
-    return _model
+# Loaded once, on import, and kept: loading again would need a second arena.
+model = upyflow.load("micro_speech_quantized")
 
 
 def classify(path):
-    m = model()
-    buf = m.input_buffer(0)
+    buf = model.input_buffer(0)
     with open(path, "rb") as f:
         n = f.readinto(buf)
     if n != len(buf):
         raise ValueError("%s: need %d feature bytes, got %d" % (path, len(buf), n))
     t = time.ticks_us()
-    m.invoke()
+    model.invoke()
     us = time.ticks_diff(time.ticks_us(), t)
-    scores = [b - 256 if b > 127 else b for b in m.get_output(0)]
-    best = 0
-    for i in range(1, len(scores)):        # first maximum wins, as numpy's argmax
-        if scores[i] > scores[best]:
-            best = i
-    return scores, LABELS[best], us
-
-
-def report(path):
-    """One line the host script parses: RESULT path score... label us."""
-    scores, label, us = classify(path)
-    print("RESULT", path, " ".join(str(s) for s in scores), label, us)
+    # top(): the first maximum wins, as numpy's argmax
+    return list(model.output(0)), LABELS[model.top()[0][0]], us

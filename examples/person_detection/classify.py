@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import tempfile
 
 import numpy as np
 
-from upyflow_tools import BakeError, frames
-from upyflow_tools.bake import bake, compile_mpy
-from upyflow_tools.deploy import Board, deploy
-from upyflow_tools.tflm import run
-from upyflow_tools.vboard import board_arguments, serial_port
+from upyflow_tools import board_demo, frames
+from upyflow_tools.bake import compile_mpy
+from upyflow_tools.vboard import board_arguments
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -71,7 +68,7 @@ def camera_frame(path: str) -> bytes:
 
 
 def frame_input(frame: bytes) -> np.ndarray:
-    """The model input for a frame, by detect_person.report_frame's steps done in numpy:
+    """The model input for a frame, by detect_person.classify_frame_file's steps done in numpy:
     centre 120x120 crop, nearest resize to 96x96, BT.601 gray, int8 p - 128."""
     side = min(FRAME_W, FRAME_H)
     x = frames.to_input(frame, FRAME_FMT, FRAME_W, FRAME_H, SIDE, SIDE, 1, "i8",
@@ -82,67 +79,34 @@ def frame_input(frame: bytes) -> np.ndarray:
 
 def classify_on_board(port: str, images: list[str], outdir: str, tool: str = "mpremote",
                       verbose: bool = False, use_frames: bool = False) -> int:
-    print("baking %s -> %s (--weights file --mpy)" % (os.path.relpath(MODEL), os.path.relpath(outdir)))
-    bake(MODEL, outdir, name="person_detect", mpy=True, weights="file")
-    def log(line: str) -> None:
-        if verbose or not line.startswith("["):      # per-file lines only with --verbose
-            print(line)
-    deploy(outdir, port, tool, log=log)
-    board = Board(port, tool)
+    board = board_demo.bake_and_deploy(MODEL, outdir, "person_detect", "--weights file --mpy", port, tool,
+                                       verbose, weights="file")
     # Compiled on the host: compiling on the board would leave its heap fragmented, and
     # person_detect needs one large block (55 KB arena + 35 KB weight buffer) of a 190 KB heap.
     with tempfile.TemporaryDirectory() as staging:
         src = os.path.join(staging, "detect_person.py")
         shutil.copyfile(os.path.join(HERE, "detect_person.py"), src)
         board.put(compile_mpy(src), "/detect_person.mpy")
-        names, inputs = [], []
+        inputs = []
         for path in images:
             if use_frames:
                 frame = camera_frame(path)
-                names.append(os.path.splitext(os.path.basename(path))[0] + "." + FRAME_FMT)
-                with open(os.path.join(staging, names[-1]), "wb") as f:
+                name = os.path.splitext(os.path.basename(path))[0] + "." + FRAME_FMT
+                with open(os.path.join(staging, name), "wb") as f:
                     f.write(frame)
-                board.put(os.path.join(staging, names[-1]), "/" + names[-1])
-                inputs.append(frame_input(frame))
+                board.put(os.path.join(staging, name), "/" + name)
+                inputs.append((name, frame_input(frame)))
             else:
-                names.append(os.path.basename(path))
-                board.put(path, "/" + names[-1])
-                inputs.append(bmp_input(path))
-            print("sent %s to the board" % names[-1])
-    board.soft_reset()                     # the transfers leave garbage; start on a clean heap
-    call = "report_frame" if use_frames else "report"
-    out = board.exec("import detect_person\nfor p in %r:\n    detect_person.%s(p)\n"
-                     "print('TIER', detect_person.model().tier)\n" % (names, call))
-    tier = re.search(r"^TIER (\w+)", out, re.MULTILINE)
-    found, prep = {}, []
-    for line in out.splitlines():
-        m = re.match(r"RESULT (\S+) (-?\d+) (-?\d+) (\S+) (\d+)( \d+)?", line)
-        if m:
-            found[m.group(1)] = ([int(m.group(2)), int(m.group(3))], m.group(4), int(m.group(5)))
-            if m.group(6):
-                prep.append(int(m.group(6)))
-    with open(MODEL, "rb") as f:
-        model = f.read()
-    same = 0
-    print()
-    print("scores are int8 [no_person, person]; kernel tier on the board: %s" % (tier.group(1) if tier else "?"))
-    print("%-18s %-13s %-10s %10s   %-13s %s" % ("image", "board scores", "label", "invoke", "TFLM scores", "label"))
-    for x, name in zip(inputs, names):
-        if name not in found:
-            print("%-18s no result from the board:\n%s" % (name, out.strip()))
-            continue
-        scores, label, us = found[name]
-        want = [int(v) for v in run(model, [x]).get_output(0).ravel()]
-        ok = scores == want and label == LABELS[int(np.argmax(want))]
-        same += ok
-        print("%-18s %-13s %-10s %7d us   %-13s %-10s %s"
-              % (name, str(scores), label, us, str(want), LABELS[int(np.argmax(want))],
-                 "identical" if ok else "DIFFERENT"))
-    print()
-    if prep:
-        print("frame -> input on the board (upyflow.image): %s us" % ", ".join(map(str, prep)))
-    print("board scores identical to TFLite Micro: %d of %d" % (same, len(images)))
-    return 0 if same == len(images) else 1
+                name = os.path.basename(path)
+                board.put(path, "/" + name)
+                inputs.append((name, bmp_input(path)))
+            print("sent %s to the board" % name)
+    out = board_demo.classify_each(board, "detect_person", [name for name, _ in inputs],
+                                 "classify_frame_file" if use_frames else "classify")
+    # classify_frame_file's RESULT lines end with the frame preparation time
+    prep = [more[0] for _s, _l, _us, more in board_demo.board_results(out, len(LABELS)).values() if more]
+    notes = ["frame -> input on the board (upyflow.image): %s us" % ", ".join(prep)] if prep else []
+    return board_demo.scores_beside_tflm(MODEL, LABELS, inputs, out, "image", (18, 13, 10), notes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,20 +118,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="where the baked model goes (default out/person_detection)")
     ap.add_argument("--frames", action="store_true",
                     help="send each image as a raw 160x120 RGB565 camera frame; the board prepares it")
-    ap.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every file deploy copies")
     args = ap.parse_args(argv)
-    missing = [p for p in [MODEL] + args.images if not os.path.exists(p)]
-    if missing:
-        print("missing: %s (the TFLM model and images live in ../shared beside the repo)"
-              % ", ".join(missing), file=sys.stderr)
-        return 2
-    with serial_port(args.port, args.virtual) as port:
-        try:
-            return classify_on_board(port, args.images, args.outdir, args.tool, args.verbose, args.frames)
-        except BakeError as e:
-            print("error: %s" % e, file=sys.stderr)
-            return 2
+    return board_demo.on_board(args, [MODEL] + args.images, "the TFLM model and images",
+                               lambda port: classify_on_board(port, args.images, args.outdir, args.tool,
+                                                              args.verbose, args.frames))
 
 
 if __name__ == "__main__":

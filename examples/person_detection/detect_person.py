@@ -13,15 +13,9 @@ from upyflow import image
 
 LABELS = ("no_person", "person")
 SIDE = 96
-_model = None
-
-
-def model():
-    # Loaded once and kept: loading again would need a second arena on a small heap.
-    global _model
-    if _model is None:
-        _model = upyflow.load("person_detect")
-    return _model
+# Loaded once, on import, and kept: loading again would need a second arena on a small heap
+# (and loading first gets its arena and weight buffer, the largest blocks, the most room).
+model = upyflow.load("person_detect")
 
 
 def read_bmp(path, buf, side=SIDE):
@@ -47,9 +41,8 @@ def read_bmp(path, buf, side=SIDE):
 
 
 def classify(path):
-    m = model()
-    read_bmp(path, m.input_buffer(0))
-    return _run(m)
+    read_bmp(path, model.input_buffer(0))
+    return _run()
 
 
 def classify_frame(frame, width=160, height=120, fmt="rgb565be", crop=None, resize="nearest"):
@@ -59,36 +52,25 @@ def classify_frame(frame, width=160, height=120, fmt="rgb565be", crop=None, resi
     low byte first). person_detect wants TFLM's camera convention: gray p in 0..255 ->
     int8 p - 128 (normalise "direct"). Nearest keeps each pixel as it was; bilinear
     (smoother on real frames) works as well."""
-    m = model()
-    image.to_input(m, frame, width, height, fmt, crop or _crop(width, height), resize, "direct")
-    return _run(m)
+    image.to_input(model, frame, width, height, fmt, crop or _crop(width, height), resize, "direct")
+    return _run()
 
 
-def _run(m):
+def _run():
     t = time.ticks_us()
-    m.invoke()
+    model.invoke()
     us = time.ticks_diff(time.ticks_us(), t)
-    scores = [b - 256 if b > 127 else b for b in m.get_output(0)]
-    best = 0
-    for i in range(1, len(scores)):        # first maximum wins, as numpy's argmax
-        if scores[i] > scores[best]:
-            best = i
-    return scores, LABELS[best], us
-
-
-def report(path):
-    """One line the host script parses: RESULT path score... label us."""
-    scores, label, us = classify(path)
-    print("RESULT", path, " ".join(str(s) for s in scores), label, us)
+    # top(): the first maximum wins, as numpy's argmax
+    return list(model.output(0)), LABELS[model.top()[0][0]], us
 
 
 _frame = None
 
 
-def report_frame(path, width=160, height=120, fmt="rgb565be"):
-    """As report, for a raw frame file; also prints the frame preparation time."""
+def classify_frame_file(path, width=160, height=120, fmt="rgb565be"):
+    """classify_frame for a raw frame file, as classify.py --frames sends them: (scores,
+    label, us, frame preparation us)."""
     global _frame
-    m = model()   # first: its arena and weight buffer are the largest blocks
     n = width * height * (3 if fmt == "rgb888" else 1 if fmt == "gray8" else 2)
     if _frame is None or len(_frame) != n:
         _frame = bytearray(n)   # one buffer, reused for every frame
@@ -96,10 +78,9 @@ def report_frame(path, width=160, height=120, fmt="rgb565be"):
         if f.readinto(_frame) != n:
             raise ValueError("%s: expected a %dx%d %s frame of %d bytes" % (path, width, height, fmt, n))
     t = time.ticks_us()
-    image.to_input(m, _frame, width, height, fmt, _crop(width, height), "nearest", "direct")
+    image.to_input(model, _frame, width, height, fmt, _crop(width, height), "nearest", "direct")
     prep = time.ticks_diff(time.ticks_us(), t)
-    scores, label, us = _run(m)
-    print("RESULT", path, " ".join(str(s) for s in scores), label, us, prep)
+    return _run() + (prep,)
 
 
 def _crop(width, height):

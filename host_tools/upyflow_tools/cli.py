@@ -13,6 +13,11 @@ if TYPE_CHECKING:
 
 
 def _cmd_bake(args: argparse.Namespace) -> int:
+    """bake MODEL.tflite or MODEL.onnx into OUTDIR/NAME.py (and .mpy)
+
+    Read a .tflite or .onnx model, precompute all quantization constants, plan the activation arena
+    and write a Python module.
+    """
     from .bake import bake
     print("upyflow: baking %s" % args.model, file=sys.stderr)
     result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march,
@@ -35,42 +40,51 @@ def _cmd_bake(args: argparse.Namespace) -> int:
     return 0
 
 
-def _constants(specs: list[str] | None) -> dict | None:
-    """--const NAME=FILE.npy (repeatable): graph inputs baked as constants of those arrays."""
+def _by_name(specs: list[str] | None, option: str, form: str, value) -> dict | None:
+    """A repeatable option NAME=VALUE as {NAME: value(NAME, VALUE)} (None when not given); a
+    ValueError from value, or a spec without both parts, says the option takes form."""
     if not specs:
         return None
-    import numpy as np
     out = {}
     for spec in specs:
-        name, eq, path = spec.partition("=")
-        if not eq or not name or not path:
-            raise BakeError("--const takes NAME=FILE.npy, not %r" % spec)
+        name, eq, text = spec.partition("=")
         try:
-            out[name] = np.load(path, allow_pickle=False)
-        except OSError as e:
-            raise BakeError("--const %s: cannot read %s: %s" % (name, path, e.strerror or e)) from None
+            if not eq or not name or not text:
+                raise ValueError(spec)
+            out[name] = value(name, text)
         except ValueError:
-            raise BakeError("--const %s: %s is not a .npy array file (numpy.save)" % (name, path)) from None
-        if not isinstance(out[name], np.ndarray):
-            raise BakeError("--const %s: %s holds several arrays (.npz); give one .npy array" % (name, path))
+            raise BakeError("%s takes %s, not %r" % (option, form, spec)) from None
     return out
+
+
+def _constants(specs: list[str] | None) -> dict | None:
+    """--const NAME=FILE.npy (repeatable): graph inputs baked as constants of those arrays."""
+    return _by_name(specs, "--const", "NAME=FILE.npy", _npy_constant)
+
+
+def _npy_constant(name: str, path: str):
+    import numpy as np
+    try:
+        data = np.load(path, allow_pickle=False)
+    except OSError as e:
+        raise BakeError("--const %s: cannot read %s: %s" % (name, path, e.strerror or e)) from None
+    except ValueError:
+        raise BakeError("--const %s: %s is not a .npy array file (numpy.save)" % (name, path)) from None
+    if not isinstance(data, np.ndarray):
+        raise BakeError("--const %s: %s holds several arrays (.npz); give one .npy array" % (name, path))
+    return data
 
 
 def _input_shapes(specs: list[str] | None) -> dict | None:
     """--input-shape NAME=1,3,32,32 (repeatable)."""
-    if not specs:
-        return None
-    out = {}
-    for spec in specs:
-        name, eq, dims = spec.partition("=")
-        try:
-            shape = tuple(int(d) for d in dims.split(","))
-        except ValueError:
-            shape = ()
-        if not eq or not name or not shape or min(shape) < 1:
-            raise BakeError("--input-shape takes NAME=D0,D1,... (positive integers), not %r" % spec)
-        out[name] = shape
-    return out
+    return _by_name(specs, "--input-shape", "NAME=D0,D1,... (positive integers)", _positive_dims)
+
+
+def _positive_dims(_name: str, dims: str) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in dims.split(","))
+    if min(shape) < 1:
+        raise ValueError(dims)
+    return shape
 
 
 def _quantization(args: argparse.Namespace) -> Quantization | None:
@@ -100,6 +114,13 @@ def _quantization(args: argparse.Namespace) -> Quantization | None:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
+    """check a model: every operator supported or not, inputs/outputs, arena plan
+
+    A compatibility check and what board code needs: every operator marked supported or not (with
+    the reason), inputs and outputs with dtype, shape, layout, scale and zero point and two lines of
+    board code, the per-tensor arena plan and the arena beside TFLite Micro's head arena. Exit
+    status 1 when the model does not bake.
+    """
     from .report import supported_table
     if args.ops or not args.model:
         print(supported_table())
@@ -119,6 +140,11 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    """run a local script on the board, printing its output as it comes
+
+    Execute SCRIPT on the board (through mpremote or ampy) and print what it prints as it prints it,
+    e.g. a script that loads a model and classifies. Exit status 1 if the script raised.
+    """
     from .deploy import Board
     if not os.path.isfile(args.script):
         raise BakeError("no script %s: `upyflow run` takes a local .py file" % args.script)
@@ -128,6 +154,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_repl(args: argparse.Namespace) -> int:
+    """open the board's REPL (mpremote)
+
+    Open an interactive MicroPython prompt on the board through mpremote (Ctrl-] or Ctrl-x leaves
+    it).
+    """
     import subprocess
 
     from .deploy import _exe, check_port, connect_args
@@ -136,6 +167,11 @@ def _cmd_repl(args: argparse.Namespace) -> int:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
+    """time each op of a model on the host or a board, slowest first
+
+    Bake MODEL (.tflite or .onnx) to a temporary module and time every kernel call on random input:
+    under CPython, or with --port on a board (deployed there first), beside the host's figures.
+    """
     from .profile import profile_text
     if args.reps < 1:
         raise BakeError("--reps must be at least 1")
@@ -151,18 +187,33 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
+    """copy runtime, native module and baked models to a board
+
+    Copy the upyflow runtime (.mpy for the board's arch), the native kernel module if built for that
+    arch, and the models in OUTDIR to the board's filesystem, skipping files already identical.
+    """
     from .deploy import deploy
     deploy(args.outdir, args.port, args.tool, args.runtime, args.native, keep=args.keep)
     return 0
 
 
 def _cmd_freeze(args: argparse.Namespace) -> int:
+    """write a manifest.py that freezes the runtime and models into firmware
+
+    For users who build their own MicroPython firmware: frozen modules keep their const bytes
+    weights in flash, costing no RAM.
+    """
     from .deploy import freeze_manifest
     print("wrote %s" % freeze_manifest(args.outdirs, args.output, args.march, log=print))
     return 0
 
 
 def _cmd_ops(_args: argparse.Namespace) -> int:
+    """list the supported operators and types
+
+    Print the table of operators upyflow bakes and the tensor types each supports (the same table as
+    the README's).
+    """
     from .report import supported_table
     print(supported_table())
     return 0
@@ -185,9 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version="upyflow " + __version__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("bake", help="bake MODEL.tflite or MODEL.onnx into OUTDIR/NAME.py (and .mpy)",
-                       description="Read a .tflite or .onnx model, precompute all quantization constants, "
-                                   "plan the activation arena and write a Python module.")
+    b = _command(sub, _cmd_bake)
     b.add_argument("model", help="the .tflite or .onnx file")
     b.add_argument("-o", "--outdir", default=".", help="output folder (default: current)")
     b.add_argument("--name", help="module name (default: the model file's stem)")
@@ -224,14 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--input-layout", choices=["nhwc", "nchw"],
                    help="ONNX: byte order of rank-4 inputs and outputs on the board: nhwc (default; no "
                         "transpose before the first Conv) or nchw (as onnxruntime; transposed on the board)")
-    b.set_defaults(fn=_cmd_bake)
 
-    i = sub.add_parser("inspect", help="check a model: every operator supported or not, inputs/outputs, arena plan",
-                       description="A compatibility check and what board code needs: every operator "
-                                   "marked supported or not (with the reason), inputs and outputs with "
-                                   "dtype, shape, layout, scale and zero point and two lines of board "
-                                   "code, the per-tensor arena plan and the arena beside TFLite Micro's "
-                                   "head arena. Exit status 1 when the model does not bake.")
+    i = _command(sub, _cmd_inspect)
     i.add_argument("model", nargs="?", help="the .tflite or .onnx file (none: only the operator table)")
     i.add_argument("--ops", action="store_true", help="also print the supported operators and types")
     i.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro for its figure")
@@ -239,12 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--plot", metavar="PLAN.png",
                    help="draw the memory plan (tensors over calls x arena offset) and the weight bytes "
                         "per layer (needs matplotlib)")
-    i.set_defaults(fn=_cmd_inspect)
 
-    pr = sub.add_parser("profile", help="time each op of a model on the host or a board, slowest first",
-                        description="Bake MODEL (.tflite or .onnx) to a temporary module and time every kernel "
-                                    "call on random input: under CPython, or with --port on a board "
-                                    "(deployed there first), beside the host's figures.")
+    pr = _command(sub, _cmd_profile)
     pr.add_argument("model", help="the .tflite or .onnx file")
     pr.add_argument("--tier", choices=["native", "viper", "pure"], help="kernel tier (default: fastest)")
     pr.add_argument("--reps", type=int, default=3, help="repetitions; the best time counts (default 3)")
@@ -254,12 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --port: transfer tool (default mpremote)")
     pr.add_argument("--weights", choices=["inline", "file"], default="inline",
                     help="with --port: weights placement to bake (file: for models too big for the heap)")
-    pr.set_defaults(fn=_cmd_profile)
 
-    d = sub.add_parser("deploy", help="copy runtime, native module and baked models to a board",
-                       description="Copy the upyflow runtime (.mpy for the board's arch), the native "
-                                   "kernel module if built for that arch, and the models in OUTDIR to the "
-                                   "board's filesystem, skipping files already identical.")
+    d = _command(sub, _cmd_deploy)
     d.add_argument("outdir", help="folder of baked models (from upyflow bake)")
     _board_arguments(d)
     d.add_argument("--runtime", choices=["mpy", "py"], default="mpy",
@@ -269,37 +304,32 @@ def build_parser() -> argparse.ArgumentParser:
                         "by default deploy removes them, since MicroPython would import them instead")
     d.add_argument("--native", help="path of upyflow_native.mpy (default: the one shipped with upyflow for "
                                     "the board's arch, e.g. a build of your own from native_modules/micropython)")
-    d.set_defaults(fn=_cmd_deploy)
 
-    f = sub.add_parser("freeze", help="write a manifest.py that freezes the runtime and models into firmware",
-                       description="For users who build their own MicroPython firmware: frozen modules "
-                                   "keep their const bytes weights in flash, costing no RAM.")
+    f = _command(sub, _cmd_freeze)
     f.add_argument("outdirs", nargs="+", help="folders of baked models (.py)")
     f.add_argument("-o", "--output", default="manifest.py", help="manifest path (default manifest.py)")
     from .deploy import ARCHS
     f.add_argument("--march", choices=[a for a in ARCHS if a],
                    help="the firmware's native arch (as mpy-cross -march): the viper kernels are frozen only "
                         "when it is given and is not armv6m, where frozen viper code can crash (see README)")
-    f.set_defaults(fn=_cmd_freeze)
 
-    r = sub.add_parser("run", help="run a local script on the board, printing its output as it comes",
-                       description="Execute SCRIPT on the board (through mpremote or ampy) and print "
-                                   "what it prints as it prints it, e.g. a script that loads a model "
-                                   "and classifies. Exit status 1 if the script raised.")
+    r = _command(sub, _cmd_run)
     r.add_argument("script", help="a local .py file")
     _board_arguments(r)
-    r.set_defaults(fn=_cmd_run)
 
-    rp = sub.add_parser("repl", help="open the board's REPL (mpremote)",
-                        description="Open an interactive MicroPython prompt on the board through "
-                                    "mpremote (Ctrl-] or Ctrl-x leaves it).")
+    rp = _command(sub, _cmd_repl)
     rp.add_argument("--port", default="auto", help=PORT_HELP)
-    rp.set_defaults(fn=_cmd_repl)
 
-    o = sub.add_parser("ops", help="list the supported operators and types",
-                       description="Print the table of operators upyflow bakes and the tensor types "
-                                   "each supports (the same table as the README's).")
-    o.set_defaults(fn=_cmd_ops)
+    _command(sub, _cmd_ops)
+    return p
+
+
+def _command(sub, fn) -> argparse.ArgumentParser:
+    """The subcommand NAME that fn (_cmd_NAME) runs: its docstring's first line is the summary
+    `upyflow -h` lists, the rest the description of `upyflow NAME -h`."""
+    summary, _, description = (fn.__doc__ or "").partition("\n")
+    p = sub.add_parser(fn.__name__[len("_cmd_"):], help=summary.strip(), description=description.strip() or None)
+    p.set_defaults(fn=fn)
     return p
 
 

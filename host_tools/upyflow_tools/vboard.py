@@ -187,13 +187,14 @@ class VirtualBoard:
 
 def board_arguments(ap, host: str | None = None):
     """The examples' required choice of board: --port PORT or --virtual (and --host with
-    its help, when given). Returns the group, for more choices."""
+    its help, when given), and the transfer --tool. Returns the group, for more choices."""
     where = ap.add_mutually_exclusive_group(required=True)
     if host:
         where.add_argument("--host", action="store_true", help=host)
     where.add_argument("--port", help="serial port of a MicroPython board, e.g. /dev/ttyACM0")
     where.add_argument("--virtual", action="store_true",
                        help="use a virtual board (MicroPython unix port, 190K heap like an RP2040)")
+    ap.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool")
     return where
 
 
