@@ -25,6 +25,7 @@ from . import kernel_spec
 from .ir import Graph, Tensor
 from .lower import Call
 
+
 # Row-local kernels: positions of the input/output tensors and of in_h, out_h, k_h, s_h,
 # d_h (None: no dilation) and pad_h among the params, from kernel_spec.
 @dataclass(frozen=True)

@@ -5,19 +5,17 @@ number precomputed. Family modules beside this one register with @lowering.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import ast
 import math
 import numbers
 import operator
+from collections.abc import Callable
 
 import numpy as np
 
 from .. import BakeError, kernel_spec
 from ..ir import DTYPE_SIZE, Graph, Op, Tensor
-from ..quant import (QRANGE, channel_multipliers,
-                    conv_out_size, conv_pad)
+from ..quant import QRANGE, channel_multipliers, conv_out_size, conv_pad
 
 
 class Call:

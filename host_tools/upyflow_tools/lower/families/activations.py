@@ -16,8 +16,7 @@ from upyflow.qmath import INT32_MAX, exp_on_negative, mul_by_qm, one_over_one_pl
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import (FLOAT_MAX, QRANGE, checked_log2, f32, quantize_multiplier, quantize_value,
-                      round_half_away)
+from ...quant import FLOAT_MAX, QRANGE, checked_log2, f32, quantize_multiplier, quantize_value, round_half_away
 from ..core import Call, check_size, inp, lowering, need_const, types_error
 
 INT8_VALUES = np.arange(-128, 128)

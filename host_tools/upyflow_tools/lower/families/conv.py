@@ -6,9 +6,20 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import (activation_range, activation_range_float, channel_multipliers)
-from ..core import (Call, bias_array, check_filter_quant, check_rank4, check_size,
-                   conv_geometry, inp, lowering, need_const, quant_extras, types_error)
+from ...quant import activation_range, activation_range_float, channel_multipliers
+from ..core import (
+    Call,
+    bias_array,
+    check_filter_quant,
+    check_rank4,
+    check_size,
+    conv_geometry,
+    inp,
+    lowering,
+    need_const,
+    quant_extras,
+    types_error,
+)
 from ..ort_rounding import ort_extras, uses_ort
 
 INT32 = 2          # schema TensorType.INT32: quantized_bias_type asking for int32 accumulation
@@ -90,7 +101,7 @@ def _conv2d(graph: Graph, op: Op) -> list[Call]:
         zero_points_zero(op, x, out)
         bias, bias_dtype = bias_int64(graph, op, 2, oc, ("i32", "i64"))
         acc64 = uses_acc64(op, bias_dtype)
-        return _int16(graph, op, "conv2d", x, w, out, oc, geom, act, bias, acc64, acc64=int(acc64))
+        return _int16(graph, op, "conv2d_s16", x, w, out, oc, geom, act, bias, acc64, acc64=int(acc64))
     return _float_or_int8(graph, op, "conv2d", x, w, out, oc, geom, act,
                           lambda: w.const_data.astype(np.int64).reshape(oc, -1).sum(axis=1))
 
@@ -112,18 +123,18 @@ def _depthwise_conv2d(graph: Graph, op: Op) -> list[Call]:
         # TFLM reads a 16x8 depthwise bias as int64 whatever its type: only int64 is safe
         zero_points_zero(op, x, out)
         bias, _ = bias_int64(graph, op, 2, oc, ("i64",))
-        return _int16(graph, op, "depthwise_conv2d", x, w, out, oc, geom, act, bias, True)
+        return _int16(graph, op, "depthwise_conv2d_s16", x, w, out, oc, geom, act, bias, True)
     return _float_or_int8(graph, op, "depthwise_conv2d", x, w, out, oc, geom, act,
                           lambda: w.const_data.astype(np.int64).reshape(-1, oc).sum(axis=0))
 
 
-def _int16(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: Tensor, oc: int, geom: dict,
+def _int16(graph: Graph, op: Op, kernel: str, x: Tensor, w: Tensor, out: Tensor, oc: int, geom: dict,
            act: str, bias: np.ndarray, wide_acc: bool, **more: int) -> list[Call]:
-    """The 16x8 kernel kind + "_s16" (int16 activations, int8 weights), accumulating in int64
+    """The 16x8 kernel (int16 activations, int8 weights), accumulating in int64
     if wide_acc; more: its parameters besides the geometry and the activation range."""
     extras = s16_consts(graph, op, x, w, bias, out, oc, wide_acc)
     lo, hi = activation_range(act, "i16", out.sc, out.zp)
-    return [Call(kind + "_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+    return [Call(kernel, x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                  mult=extras[1], shift=extras[2], **geom, **more, act_min=lo, act_max=hi)]
 
 

@@ -11,8 +11,7 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
-from ...quant import (activation_range, activation_range_float, f32,
-                      quantize_multiplier)
+from ...quant import activation_range, activation_range_float, f32, quantize_multiplier
 from ..core import LOWERINGS, TYPES, Call, inp, lowering, types_error
 from ..ort_rounding import uses_ort
 

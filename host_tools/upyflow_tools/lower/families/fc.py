@@ -5,9 +5,8 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op
-from ...quant import (activation_range, activation_range_float)
-from ..core import (Call, bias_array, check_size, inp, lowering,
-                   need_const, quant_extras, types_error)
+from ...quant import activation_range, activation_range_float
+from ..core import Call, bias_array, check_size, inp, lowering, need_const, quant_extras, types_error
 from ..ort_rounding import ort_extras, uses_ort
 from .conv import bias_int64, s16_consts, uses_acc64
 

@@ -7,7 +7,6 @@ following how TFLite Micro prepares the kernel (lstm_eval*.cc).
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ... import BakeError

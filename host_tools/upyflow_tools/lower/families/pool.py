@@ -1,12 +1,10 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D."""
 from __future__ import annotations
 
-
 from ... import BakeError
 from ...ir import Graph, Op
-from ...quant import (activation_range, activation_range_float, f32)
-from ..core import (Call, conv_geometry, inp, lowering,
-                   types_error)
+from ...quant import activation_range, activation_range_float, f32
+from ..core import Call, conv_geometry, inp, lowering, types_error
 from ..ort_rounding import ort_mean_scale, uses_ort
 
 

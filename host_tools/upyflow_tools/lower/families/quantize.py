@@ -1,14 +1,13 @@
 """Type conversions: QUANTIZE, DEQUANTIZE and CAST."""
 from __future__ import annotations
 
-
 import numpy as np
+
 from upyflow.qmath import mul_by_qm
 
 from ...ir import Graph, Op, Tensor
-from ...quant import (QRANGE, channel_multipliers)
-from ..core import (UNQUANTIZED, Call, check_size, inp, lowering,
-                   types_error)
+from ...quant import QRANGE, channel_multipliers
+from ..core import UNQUANTIZED, Call, check_size, inp, lowering, types_error
 from ..ort_rounding import ort_requant_table, uses_ort
 
 

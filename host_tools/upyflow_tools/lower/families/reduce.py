@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import BakeError
-from ...ir import Graph, Op, Tensor
 from ...ir import DTYPE_SIZE as ESIZE
+from ...ir import Graph, Op, Tensor
 from ...quant import QRANGE, quantize_multiplier
 from ..core import Call, inp, lowering, need_const
 from ..ort_rounding import ort_mean_scale, uses_ort

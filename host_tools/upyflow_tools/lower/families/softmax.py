@@ -7,9 +7,8 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import Graph, Op
-from ...quant import (quantize_multiplier, softmax_params)
-from ..core import (Call, check_size, inp, lowering,
-                   types_error)
+from ...quant import quantize_multiplier, softmax_params
+from ..core import Call, check_size, inp, lowering, types_error
 
 
 @lowering("SOFTMAX", "int8 -> int8 (output scale 1/256, zero point -128); int8 -> int16 (1/65536, -32768); "
