@@ -461,3 +461,65 @@ def test_new_translators_refuse_in_one_line(nodes, inits, match):
     with pytest.raises(BakeError, match=match) as e:
         compile_model("m.onnx", "m", data)
     assert "malformed" not in str(e.value)
+
+
+# --- reductions, maths, Div, Gather onto the existing kernels ------------------------------------
+@pytest.mark.parametrize("op,axes,keep", [("ReduceMax", [2, 3], 1), ("ReduceMin", [1], 0), ("ReduceSum", [1, 3], 0),
+                                          ("ReduceSum", None, 1), ("ReduceMax", [-1], 0)])
+def test_reduce_max_min_sum(tmp_path, op, axes, keep):
+    inits = {"axes": np.array(axes, np.int64)} if axes is not None else {}
+    data = model([oh.make_node(op, ["x"] + (["axes"] if axes is not None else []), ["y"], keepdims=keep)],
+                 {"x": [1, 3, 4, 5]}, ["y"], inits, opset=18)
+    result = check(data, tmp_path, {"x": [1, 3, 4, 5]}, "r%s%s%d" % (op, axes, keep))
+    assert {"ReduceMax": "REDUCE_MAX", "ReduceMin": "REDUCE_MIN", "ReduceSum": "SUM"}[op] in kinds(result)
+
+
+def test_reduce_axes_attribute_before_opset_18(tmp_path):
+    data = model([oh.make_node("ReduceMax", ["x"], ["y"], axes=[1], keepdims=1)], {"x": [2, 6, 3]}, ["y"], opset=13)
+    check(data, tmp_path, {"x": [2, 6, 3]}, "rmax13")
+
+
+@pytest.mark.parametrize("op,axis,keep", [("ArgMax", 1, 1), ("ArgMin", 3, 0), ("ArgMax", -1, 0), ("ArgMin", 0, 1)])
+def test_arg_max_min(tmp_path, op, axis, keep):
+    shape = [1, 5, 3, 4] if axis != 0 else [4, 6]
+    graph = oh.make_graph([oh.make_node(op, ["x"], ["y"], axis=axis, keepdims=keep)], "g",
+                          [oh.make_tensor_value_info("x", TP.FLOAT, shape)],
+                          [oh.make_tensor_value_info("y", TP.INT64, None)])
+    data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)], ir_version=8).SerializeToString()
+    name = "tr%d" % next(_count)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
+    assert op.upper().replace("ARG", "ARG_") in kinds(result)
+    x = rng_for("arg%s%d%d" % (op, axis, keep)).uniform(-2, 2, shape).astype(np.float32)
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = run_upyflow(load_cpython(str(tmp_path), name), [nhwc(x)])[0]
+    if x.ndim == 4 and keep:
+        got = got.transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def test_arg_max_select_last_index_refused():
+    data = model([oh.make_node("ArgMax", ["x"], ["y"], axis=1, select_last_index=1)], {"x": [2, 6]}, ["y"])
+    with pytest.raises(BakeError, match=r"^ArgMax node '': select_last_index is not supported"):
+        compile_model("m.onnx", "m", data)
+
+
+def test_maths_and_division_of_computed_tensors(tmp_path):
+    """Exp, Log, Sqrt, Abs, Neg, Reciprocal and Div of two computed tensors: single float32 kernels."""
+    nodes = [oh.make_node("Abs", ["x"], ["a"]), oh.make_node("Sqrt", ["a"], ["s"]),
+             oh.make_node("Exp", ["x"], ["e"]), oh.make_node("Log", ["e"], ["l"]),
+             oh.make_node("Neg", ["l"], ["n"]), oh.make_node("Div", ["n", "e"], ["d"]),
+             oh.make_node("Reciprocal", ["e"], ["rc"]), oh.make_node("Div", ["s", "b"], ["db"]),
+             oh.make_node("Add", ["d", "rc"], ["y"])]
+    data = model(nodes, {"x": [1, 3, 4, 5], "b": [1, 1, 4, 5]}, ["y", "db", "s"])
+    result = check(data, tmp_path, {"x": [1, 3, 4, 5], "b": [1, 1, 4, 5]}, "maths")
+    assert {"ABS", "SQRT", "EXP", "LOG", "NEG", "DIV"} <= set(kinds(result))
+    assert "MUL" not in kinds(result) and "MAXIMUM" not in kinds(result)
+
+
+@pytest.mark.parametrize("axis,indices", [(1, [2, 0, 1]), (3, [[4, 0], [-1, 2]]), (2, 1), (-1, [3, 4])])
+def test_gather_of_a_computed_tensor(tmp_path, axis, indices):
+    nodes = [oh.make_node("Relu", ["x"], ["r"]), oh.make_node("Gather", ["r", "i"], ["g"], axis=axis),
+             oh.make_node("Mul", ["g", "two"], ["y"])]
+    data = model(nodes, {"x": [1, 3, 4, 5]}, ["y"], {"i": np.array(indices, np.int64),
+                                                    "two": np.array(2.0, np.float32)})
+    assert "GATHER" in kinds(check(data, tmp_path, {"x": [1, 3, 4, 5]}, "gather%d%s" % (axis, indices)))

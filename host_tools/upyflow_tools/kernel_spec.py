@@ -173,6 +173,22 @@ kernel("fully_connected_s8_ort", "fc",
         T("out", "i8", "w", "batches*n_out"), T("scale", "f32", "c", "n_out")],
        FC_DIMS + [Int("out_off")] + INT_ACT)
 
+# BATCH_MATMUL: out[b][i][j] = sum over t of lhs[lo + i*lsi + t*lsk] * rhs[ro + t*rsk + j*rsj], (lo, ro) the
+# b-th offset pair of d (broadcast batches and adj_x/adj_y resolved at bake time into offsets and
+# strides); either operand may be a constant. int8 accumulates in int32, int16 in int64 (as TFLM).
+_BMM = [Int("nb", 0), Int("m", 1), Int("n", 1), Int("k", 1), Int("lsi", 0), Int("lsk", 0), Int("rsk", 0),
+        Int("rsj", 0)]
+kernel("batch_matmul_q", "fc",
+       [T("lhs", "q", "c", None, "esize"), T("rhs", "q", "c", None, "esize"), T("d", "i32", "c", "2*nb"),
+        T("out", "q", "w", "nb*m*n", "esize")],
+       _BMM + [Int("esize", 1, 2), Int("lhs_off"), Int("rhs_off"), Int("mult"), _shift("shift"), Int("out_off"),
+               Int("act_min"), Int("act_max")],
+       requires=["esize == 1 or shift <= 14"],
+       checks=["matmul_check(lhs, rhs, d, nb, m, n, k, lsi, lsk, rsk, rsj, esize)"])
+kernel("batch_matmul_f32", "fc",
+       [T("lhs", "f32", "c"), T("rhs", "f32", "c"), T("d", "i32", "c", "2*nb"), T("out", "f32", "w", "nb*m*n")],
+       _BMM, checks=["matmul_check(lhs, rhs, d, nb, m, n, k, lsi, lsk, rsk, rsj, 4)"])
+
 # --- conv -----------------------------------------------------------------------------------
 _W = "out_c*k_h*k_w*in_c"
 _DW_W, _DW_C = "k_h*k_w*in_c*depth_mult", "in_c*depth_mult"
