@@ -373,3 +373,39 @@ def test_micropython_pure(mpy_tier, tmp_path):
         for x, got in zip(xs, outs):
             want = run_tflm(model, [x])[0]
             np.testing.assert_array_equal(np.frombuffer(got[0], want.dtype).reshape(want.shape), want, err_msg=name)
+
+
+# --- GELU (TFLM's interpreter here has no GELU kernel: independent float64 references) ----------
+def _gelu64(x: np.ndarray, approximate: bool) -> np.ndarray:
+    from math import erfc, exp, pi, sqrt
+
+    def tanh_form(v):   # (1 + tanh(u)) / 2 as exp(2u) / (1 + exp(2u)) below 0: no cancellation
+        u = sqrt(2 / pi) * (v + 0.044715 * v ** 3)
+        return v / (1 + exp(-2 * u)) if u >= 0 else v * exp(2 * u) / (1 + exp(2 * u))
+    f = tanh_form if approximate else (lambda v: 0.5 * v * erfc(-v / sqrt(2)))
+    return np.vectorize(f)(x.astype(np.float64))
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu_float32(approximate, tier, tmp_path):
+    shape = [2, 3, 50]
+    x = np.concatenate([np.linspace(-12, 12, 150), np.linspace(-1e-3, 1e-3, 150)]).astype(np.float32).reshape(shape)
+    mdir, name, _ = bake_model(unary_model("GELU", "f32", shape, approximate=approximate), tmp_path)
+    got = run_upyflow(load_cpython(mdir, name), [x])[0]
+    np.testing.assert_allclose(got, _gelu64(x, approximate), rtol=1e-5, atol=1e-37)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu_int8_table(seed, approximate, tier, tmp_path):
+    """All 256 inputs: within one output step of round(gelu(real input) / out_scale) + zp (the
+    table TFLite builds from float32 arithmetic can round a tie the other way), mostly equal."""
+    rng = rng_for("gelu%d%d" % (seed, approximate))
+    q_in = int8_q(rng)
+    q_out = (q_in[0] * float(rng.uniform(0.3, 1.2)), int(rng.integers(-128, 0)))
+    mdir, name, _ = bake_model(unary_model("GELU", "i8", [256], q_in, q_out, approximate=approximate), tmp_path)
+    x = np.arange(-128, 128, dtype=np.int8)
+    got = run_upyflow(load_cpython(mdir, name), [x])[0].astype(np.int64)
+    want = np.clip(np.floor(_gelu64(q_in[0] * (x.astype(np.float64) - q_in[1]), approximate) / q_out[0] + 0.5)
+                   + q_out[1], -128, 127)
+    assert np.abs(got - want).max() <= 1 and np.mean(got == want) > 0.98

@@ -523,3 +523,16 @@ def test_gather_of_a_computed_tensor(tmp_path, axis, indices):
     data = model(nodes, {"x": [1, 3, 4, 5]}, ["y"], {"i": np.array(indices, np.int64),
                                                     "two": np.array(2.0, np.float32)})
     assert "GATHER" in kinds(check(data, tmp_path, {"x": [1, 3, 4, 5]}, "gather%d%s" % (axis, indices)))
+
+
+@pytest.mark.parametrize("a_shape,b_shape,a_const", [
+    ([1, 3, 4], [1, 4, 5], False), ([2, 3, 4], [4], False), ([4], [2, 4, 3], False), ([2, 1, 3, 4], [1, 2, 4, 2], False),
+    ([3, 4], [4, 6], True), ([5], [5], False)])
+def test_matmul_of_computed_tensors(tmp_path, a_shape, b_shape, a_const):
+    """MatMul whose second operand is computed (or first is constant): float32 BATCH_MATMUL."""
+    inits = {"a": rng_for("mma").uniform(-2, 2, a_shape).astype(np.float32)} if a_const else {}
+    nodes = [oh.make_node("Tanh", ["b"], ["bt"]), oh.make_node("MatMul", ["a", "bt"], ["y"])]
+    inputs = {"b": b_shape} if a_const else {"a": a_shape, "b": b_shape}
+    data = model(nodes, inputs, ["y"], inits)
+    result = check(data, tmp_path, inputs, "matmul%s%s" % (a_shape, b_shape))
+    assert "BATCH_MATMUL" in kinds(result) and "FULLY_CONNECTED" not in kinds(result)

@@ -386,8 +386,8 @@ _F32_PAIR = [T("x", "f32", "r", "n"), T("out", "f32", "w", "n")]
 kernel("lut_s8", "activations", [T("x", "i8", "r", "n"), T("table", "i8", "r", "256"), T("out", "i8", "w", "n")],
        [Int("n", 0)])
 kernel("clamp_f32", "activations", _F32_PAIR, [Int("n", 0), Float("lo"), Float("hi")])
-# ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5)
-kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 5)])
+# ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, GELU tanh-approximated (op 0..7)
+kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 7)])
 kernel("leaky_relu_q", "activations", [T("x", "q", "r", None, "esize"), T("out", "q", "w", "n", "esize")],
        [Int("n", 0), Int("in_zp"), Int("m_id"), _shift("s_id", "identity shift"), Int("m_al"),
         _shift("s_al", "alpha shift"), Int("neg"), Int("out_zp"), Int("qmin"), Int("qmax")],

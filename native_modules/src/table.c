@@ -922,7 +922,7 @@ static int run_clamp_f32(const uf_call *c) {
 enum { UNARY_F32_X, UNARY_F32_OUT };
 enum { UNARY_F32_N, UNARY_F32_OP };
 static int run_unary_f32(const uf_call *c) {
-    CHECK(I(UNARY_F32_N) >= 0 && I(UNARY_F32_OP) >= 0 && I(UNARY_F32_OP) <= 5);
+    CHECK(I(UNARY_F32_N) >= 0 && I(UNARY_F32_OP) >= 0 && I(UNARY_F32_OP) <= 7);
     FITS(UNARY_F32_X, (uint64_t)I(UNARY_F32_N), 4);
     FITS(UNARY_F32_OUT, (uint64_t)I(UNARY_F32_N), 4);
     uf_unary_f32(T(UNARY_F32_X), T(UNARY_F32_OUT), I(UNARY_F32_N), I(UNARY_F32_OP));

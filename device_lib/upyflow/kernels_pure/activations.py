@@ -118,7 +118,25 @@ def prelu_f32(x, alpha, out, n, period):
             k = 0
 
 
+def _normal_cdf(x):
+    # erfc(-x / sqrt(2)) / 2 by the Chebyshev fit of erfc (Numerical Recipes' erfcc, relative
+    # error below 1.2e-7 for z >= 0; math.erfc is missing from many ports), as activations.c
+    z = abs(x) * 0.7071067811865476
+    t = 1.0 / (1.0 + 0.5 * z)
+    p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    e = p - z * z
+    half_erfc = 0.5 * t * math.exp(e) if e > -745.0 else 0.0
+    return half_erfc if x < 0 else 1.0 - half_erfc
+
+
 def _unary(v, op):
+    if op == 6:
+        return v * _normal_cdf(v) if v == v else v
+    if op == 7:
+        u = -1.5957691216057308 * (v + 0.044715 * v * v * v)
+        return v / (1.0 + math.exp(u)) if u < 700.0 else (0.0 if v == v else v)
     if op == 0:
         return abs(v)
     if op == 1:
@@ -138,6 +156,7 @@ def _unary(v, op):
 
 
 def unary_f32(x, out, n, op):
-    # ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5): float64 maths, rounded to float32 when stored
+    # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, tanh-approximated GELU (op 0..7): float64 maths,
+    # rounded to float32 when stored
     for i in range(n):
         out[i] = _unary(x[i], op)

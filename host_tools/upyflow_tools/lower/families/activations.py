@@ -470,3 +470,27 @@ def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
 
 for _kind in UNARY_F32_OP:
     lowering(_kind, "int8, float32" if _kind in ("ABS", "RSQRT") else "float32")(_unary_f32)
+
+
+# --- GELU: float32 on the device; int8 as TFLite's table of the float function -----------------
+def gelu_value(v: float, approximate: bool) -> float:
+    """TFLite's GeluTransform / GeluTransformApproximate of one float32 value (double maths,
+    rounded to float32 as the C++ returns it)."""
+    v = f32(v)
+    if approximate:
+        return f32(0.5 * v * (1.0 + math.tanh(0.7978845608028654 * f32(v + f32(f32(f32(0.044715 * v) * v) * v)))))
+    return f32(f32(0.5 * v) * (1.0 + math.erf(v * 0.7071067811865476)))
+
+
+@lowering("GELU", "int8 (TFLite's 256-entry table); float32; approximate (tanh) or exact (erf)")
+def _gelu(graph: Graph, op: Op) -> list[Call]:
+    x, out = _unary(graph, op)
+    approximate = bool(op.options.get("approximate", False))
+    if x.dtype == out.dtype == "i8":
+        # TFLite's LUTPopulate: dequantize in float32, transform, round(y / out_scale) + zp, clamped
+        inv = f32(1.0 / f32(out.sc))
+        table = [round_half_away(f32(gelu_value(f32(f32(x.sc) * float(v - x.zp)), approximate) * inv)) + out.zp
+                 for v in INT8_VALUES]
+        return _lut_call(graph, op, table)
+    _types(op, graph, x, out, ("f32",))
+    return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=7 if approximate else 6)]
