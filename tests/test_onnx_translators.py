@@ -536,3 +536,46 @@ def test_matmul_of_computed_tensors(tmp_path, a_shape, b_shape, a_const):
     data = model(nodes, inputs, ["y"], inits)
     result = check(data, tmp_path, inputs, "matmul%s%s" % (a_shape, b_shape))
     assert "BATCH_MATMUL" in kinds(result) and "FULLY_CONNECTED" not in kinds(result)
+
+
+# --- GELU: the Gelu operator and torch's Erf chain ----------------------------------------------
+def _erf_chain(variant: str) -> tuple[list, dict]:
+    """torch's exact GELU below opset 20 (Div by sqrt 2 or Mul by its inverse; Mul by x then 0.5,
+    or 0.5 * x first), constants as initializers or Constant nodes."""
+    c = {"sqrt2": np.array(1.4142135, np.float32), "inv": np.array(0.70710677, np.float32),
+         "one": np.array(1.0, np.float32), "half": np.array(0.5, np.float32)}
+    nodes = [oh.make_node("Conv", ["x", "w"], ["h"], pads=[1, 1, 1, 1])]
+    if variant == "torch":
+        nodes += [oh.make_node("Div", ["h", "sqrt2"], ["d"]), oh.make_node("Erf", ["d"], ["e"]),
+                  oh.make_node("Add", ["e", "one"], ["a"]), oh.make_node("Mul", ["h", "a"], ["m"]),
+                  oh.make_node("Mul", ["m", "half"], ["y"])]
+    else:   # Constant nodes, Mul by 1/sqrt 2, 0.5 * x first, operands swapped
+        nodes += [oh.make_node("Constant", [], ["k_inv"], value=numpy_helper.from_array(c["inv"])),
+                  oh.make_node("Constant", [], ["k_half"], value_float=0.5),
+                  oh.make_node("Mul", ["k_inv", "h"], ["d"]), oh.make_node("Erf", ["d"], ["e"]),
+                  oh.make_node("Add", ["one", "e"], ["a"]), oh.make_node("Mul", ["k_half", "h"], ["hx"]),
+                  oh.make_node("Mul", ["a", "hx"], ["y"])]
+    w = rng_for("gelu_w").normal(0, 0.6, (3, 2, 3, 3)).astype(np.float32)
+    return nodes, {"w": w, "one": c["one"], **({"sqrt2": c["sqrt2"], "half": c["half"]} if variant == "torch" else {})}
+
+
+@pytest.mark.parametrize("variant", ["torch", "reordered"])
+def test_erf_chain_runs_as_one_gelu(tmp_path, variant):
+    nodes, inits = _erf_chain(variant)
+    data = model(nodes, {"x": [1, 2, 5, 6]}, ["y"], inits, opset=17)
+    result = check(data, tmp_path, {"x": [1, 2, 5, 6]}, "erfchain" + variant)
+    assert kinds(result) == ["CONV_2D", "GELU"]
+
+
+def test_erf_chain_with_a_shared_intermediate_is_not_fused(tmp_path):
+    """The chain's Add also feeds an output: not a GELU, so Erf stays unsupported."""
+    nodes, inits = _erf_chain("torch")
+    data = model(nodes, {"x": [1, 2, 5, 6]}, ["y", "a"], inits, opset=17)
+    with pytest.raises(BakeError, match=r"^unsupported ONNX operator Erf \("):
+        compile_model("m.onnx", "m", data)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_operator(tmp_path, approximate):
+    data = model([oh.make_node("Gelu", ["x"], ["y"], approximate=approximate)], {"x": [1, 3, 4, 5]}, ["y"], opset=20)
+    assert kinds(check(data, tmp_path, {"x": [1, 3, 4, 5]}, "gelu" + approximate)) == ["GELU"]

@@ -1,8 +1,11 @@
-"""Activations: Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu and Softmax; int8 when the
-QuantizeLinear after them has the quantization the TFLite kernel needs."""
+"""Activations: Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu, Gelu (also torch's Erf
+chain, patterns.py) and Softmax; int8 when the QuantizeLinear after them has the quantization
+the TFLite kernel needs."""
 from __future__ import annotations
 
 import numpy as np
+
+from .... import BakeError
 
 from ..checks import attrs
 from ..layout import stored_as
@@ -108,3 +111,12 @@ def softmax(r: Reader, node) -> None:
     r.op("SOFTMAX", [x.t], [out], beta=1.0)
     bind_out(r, node.output[0], q, Val(out, v.shape, x.base if x.shape == v.shape else v.shape,
                                           x.perm if x.shape == v.shape else ident(rank)))
+
+
+@translator("Gelu")
+def gelu(r: Reader, node) -> None:
+    mode = attrs(node).get("approximate", b"none")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode not in ("none", "tanh"):
+        raise BakeError("Gelu node %r: approximate=%r is not supported (none, tanh)" % (node.name, mode))
+    unary(r, node, "GELU", lambda t, q: True, approximate=mode == "tanh")
