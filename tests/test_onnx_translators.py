@@ -526,8 +526,8 @@ def test_gather_of_a_computed_tensor(tmp_path, axis, indices):
 
 
 @pytest.mark.parametrize("a_shape,b_shape,a_const", [
-    ([1, 3, 4], [1, 4, 5], False), ([2, 3, 4], [4], False), ([4], [2, 4, 3], False), ([2, 1, 3, 4], [1, 2, 4, 2], False),
-    ([3, 4], [4, 6], True), ([5], [5], False)])
+    ([1, 3, 4], [1, 4, 5], False), ([2, 3, 4], [4], False), ([4], [2, 4, 3], False),
+    ([2, 1, 3, 4], [1, 2, 4, 2], False), ([3, 4], [4, 6], True), ([5], [5], False)])
 def test_matmul_of_computed_tensors(tmp_path, a_shape, b_shape, a_const):
     """MatMul whose second operand is computed (or first is constant): float32 BATCH_MATMUL."""
     inits = {"a": rng_for("mma").uniform(-2, 2, a_shape).astype(np.float32)} if a_const else {}

@@ -103,6 +103,31 @@ def sat_shl(x, exponent):
     return x << exponent
 
 
+def inv_sqrt_qm(v):
+    # TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift=-1): (multiplier, shift) of
+    # 1/sqrt(v), gemmlowp fixed point (3 integer bits), five Newton steps from 1.
+    if v <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while v >= 1 << 29:
+        v //= 4
+        shift += 1
+    pairs = (32 - v.bit_length() - 1) // 2 - 1
+    shift -= pairs
+    v <<= 2 * pairs
+    half_input = rdbypot(v >> 1, 1)
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28
+    for _ in range(5):
+        x3 = sat_shl(srdhm(srdhm(x, x), x), 6)
+        x = sat_shl(srdhm(half_three, x) - srdhm(half_input, x3), 3)
+    x = srdhm(x, 1518500250)
+    if shift < 0:
+        x <<= -shift
+        shift = 0
+    return x, -shift
+
+
 def exp_quarter(a):
     # exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8. The last add
     # wraps in gemmlowp (int32); within the domain it does not overflow.

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from upyflow.qmath import INT32_MAX, exp_on_negative, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl, srdhm
+from upyflow.qmath import INT32_MAX, exp_on_negative, inv_sqrt_qm, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
@@ -427,31 +427,6 @@ def _abs_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
     return _lut_call(graph, op, vals)
 
 
-def _inv_sqrt(v: int) -> tuple[int, int]:
-    """TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift=-1): gemmlowp fixed point
-    (3 integer bits), five Newton steps from 1."""
-    if v <= 1:
-        return INT32_MAX, 0
-    shift = 11
-    while v >= 1 << 29:
-        v //= 4
-        shift += 1
-    pairs = (32 - v.bit_length() - 1) // 2 - 1
-    shift -= pairs
-    v <<= 2 * pairs
-    half_input = rdbypot(v >> 1, 1)
-    half_three = (1 << 28) + (1 << 27)
-    x = 1 << 28
-    for _ in range(5):
-        x3 = sat_shl(srdhm(srdhm(x, x), x), 6)
-        x = sat_shl(srdhm(half_three, x) - srdhm(half_input, x3), 3)
-    x = srdhm(x, 1518500250)
-    if shift < 0:
-        x <<= -shift
-        shift = 0
-    return x, -shift
-
-
 def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
     # TFLM's elementwise.cc RsqrtEvalQuantized: 1/sqrt(x - in_zp) as a multiplier/shift pair,
     # times 1 << 20, rescaled by 1 / (sqrtf(in_scale) * out_scale); 0 gives the largest value.
@@ -463,7 +438,7 @@ def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
         if d <= 0:
             vals.append(127)
             continue
-        im, ish = _inv_sqrt(d)
+        im, ish = inv_sqrt_qm(d)
         vals.append(mul_by_qm(mul_by_qm(1, im, ish + 20), m, s - 20) + out.zp)
     return _lut_call(graph, op, vals)
 

@@ -98,7 +98,8 @@ def _batch_matmul(graph: Graph, op: Op) -> list[Call]:
     shape, geo = matmul_geometry(op, list(lhs.shape), list(rhs.shape), bool(op.options.get("adj_x")),
                                  bool(op.options.get("adj_y")))
     if list(out.shape) != shape:
-        raise BakeError("BATCH_MATMUL output %r has shape %s, the operands give %s" % (out.name, list(out.shape), shape))
+        raise BakeError("BATCH_MATMUL output %r has shape %s, the operands give %s"
+                        % (out.name, list(out.shape), shape))
     d = graph.add_const(out.name + "/offsets", geo.pop("offsets"), "i32")
     names = dict(lhs=op.inputs[0], rhs=op.inputs[1], d=d, out=op.outputs[0])
     if lhs.dtype == rhs.dtype == out.dtype == "f32":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from .... import BakeError
-
 from ..checks import attrs
 from ..layout import stored_as
 from ..qdq import bind_out, clip_act, clip_bounds, q_after, to_float
