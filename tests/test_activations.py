@@ -409,3 +409,44 @@ def test_gelu_int8_table(seed, approximate, tier, tmp_path):
     want = np.clip(np.floor(_gelu64(q_in[0] * (x.astype(np.float64) - q_in[1]), approximate) / q_out[0] + 0.5)
                    + q_out[1], -128, 127)
     assert np.abs(got - want).max() <= 1 and np.mean(got == want) > 0.98
+
+
+# --- L2_NORMALIZATION ---------------------------------------------------------------------------
+L2_SHAPES = [[1, 8], [3, 5], [2, 3, 16], [1, 1], [2, 2, 2, 64]]
+
+
+@pytest.mark.parametrize("dt", ["i8", "f32"])
+@pytest.mark.parametrize("shape", L2_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_l2_normalization(dt, shape, tier, tmp_path):
+    rng = rng_for("l2%s%s" % (dt, shape))
+    q_in = int8_q(rng) if dt == "i8" else None
+    q_out = (1.0 / 128, 0) if dt == "i8" else None
+    model = unary_model("L2_NORMALIZATION", dt, shape, q_in, q_out)
+    if dt == "i8":
+        xs = [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(3)] + \
+             [np.full(shape, v, np.int8) for v in (-128, 127, q_in[1])]
+    else:
+        xs = float_inputs(rng, shape) + [np.full(shape, 1e-8, np.float32)]
+    single(model, tmp_path, xs)
+
+
+@pytest.mark.parametrize("dt", ["i8", "f32"])
+def test_l2_normalization_isa(dt, isa_arch):
+    rng = rng_for("l2isa" + dt)
+    shape = [3, 16]
+    q_in = int8_q(rng) if dt == "i8" else None
+    model = unary_model("L2_NORMALIZATION", dt, shape, q_in, (1.0 / 128, 0) if dt == "i8" else None)
+    xs = [rng.integers(-128, 128, shape).astype(np.int8)] if dt == "i8" else float_inputs(rng, shape)[:2]
+    check_isa(model, [[x] for x in xs], isa_arch)
+
+
+def test_gelu_isa(isa_arch):
+    """GELU (float32 kernel) on the boards' ISAs against the float64 reference."""
+    from upyflow_tools.bake import compile_model
+    from upyflow_tools.isa import IsaModel, module_from_baked
+    x = np.linspace(-8, 8, 64).astype(np.float32).reshape(1, 64)
+    for approximate in (False, True):
+        m = IsaModel(module_from_baked(compile_model("g.tflite", "m", data=unary_model(
+            "GELU", "f32", [1, 64], approximate=approximate)), "m"), isa_arch, False)
+        got = np.frombuffer(m.invoke([x.tobytes()])[0], np.float32).reshape(x.shape)
+        np.testing.assert_allclose(got, _gelu64(x, approximate), rtol=1e-5, atol=1e-37)

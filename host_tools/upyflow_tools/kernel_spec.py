@@ -388,6 +388,12 @@ kernel("lut_s8", "activations", [T("x", "i8", "r", "n"), T("table", "i8", "r", "
 kernel("clamp_f32", "activations", _F32_PAIR, [Int("n", 0), Float("lo"), Float("hi")])
 # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, GELU tanh-approximated (op 0..7)
 kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 7)])
+# L2_NORMALIZATION over the last axis (rows of depth values): int8 as TFLM's integer kernel (output
+# scale 1/128, zero point 0), float32 with TFLM's epsilon 1e-6 under the norm
+kernel("l2norm_s8", "activations", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")],
+       [Int("rows", 0), Int("depth", 1), Int("in_zp")])
+kernel("l2norm_f32", "activations", [T("x", "f32", "r", "rows*depth"), T("out", "f32", "w", "rows*depth")],
+       [Int("rows", 0), Int("depth", 1)])
 kernel("leaky_relu_q", "activations", [T("x", "q", "r", None, "esize"), T("out", "q", "w", "n", "esize")],
        [Int("n", 0), Int("in_zp"), Int("m_id"), _shift("s_id", "identity shift"), Int("m_al"),
         _shift("s_al", "alpha shift"), Int("neg"), Int("out_zp"), Int("qmin"), Int("qmax")],

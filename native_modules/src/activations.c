@@ -123,6 +123,40 @@ void uf_unary_f32(const float *x, float *out, int n, int op) {
     }
 }
 
+// L2_NORMALIZATION: int8 as TFLM's reference_integer_ops (sum of squares, 1/sqrt as a
+// multiplier, output scale 2^-7), float32 as its reference (float32 sum, norm at least 1e-6).
+void uf_l2norm_s8(const int8_t *x, int8_t *out, int rows, int depth, int in_zp) {
+    for (int r = 0; r < rows; r++, x += depth, out += depth) {
+        uint32_t acc = 0;   // int32 wrapping, as TFLM's accumulator
+        for (int k = 0; k < depth; k++) {
+            int32_t v = x[k] - in_zp;
+            acc += (uint32_t)(v * v);
+        }
+        int32_t mult;
+        int shift;
+        uf_inv_sqrt_qm((int32_t)acc, &mult, &shift);
+        for (int k = 0; k < depth; k++) {
+            out[k] = (int8_t)uf_clamp(uf_mul_by_qm(x[k] - in_zp, mult, shift + 7), -128, 127);
+        }
+    }
+}
+
+void uf_l2norm_f32(const float *x, float *out, int rows, int depth) {
+    for (int r = 0; r < rows; r++, x += depth, out += depth) {
+        float acc = 0.0f;
+        for (int k = 0; k < depth; k++) {
+            acc += x[k] * x[k];
+        }
+        float norm = uf_sqrtf(acc);
+        if (!(norm >= 1e-6f)) {
+            norm = 1e-6f;
+        }
+        for (int k = 0; k < depth; k++) {
+            out[k] = x[k] / norm;
+        }
+    }
+}
+
 void uf_leaky_relu_q(const void *x, void *out, int n, int in_zp, int32_t m_id, int s_id,
                      int32_t m_al, int s_al, int neg, int out_zp, int qmin, int qmax, int esize) {
     for (int i = 0; i < n; i++) {

@@ -161,6 +161,42 @@ static inline int32_t uf_requant16(int64_t acc, const void *mult, const void *sh
     return v < act_min ? act_min : (v > act_max ? act_max : v);
 }
 
+// TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift -1): 1/sqrt(v) as a multiplier and
+// left shift, gemmlowp fixed point (3 integer bits), five Newton steps from 1 (L2_NORMALIZATION).
+static inline void uf_inv_sqrt_qm(int32_t v, int32_t *mult, int *shift) {
+    if (v <= 1) {
+        *mult = UF_INT32_MAX;
+        *shift = 0;
+        return;
+    }
+    int s = 11;
+    while (v >= (1 << 29)) {
+        v /= 4;
+        s++;
+    }
+    int bits = 0;   // the bit length of v
+    for (uint32_t u = (uint32_t)v; u; u >>= 1) {
+        bits++;
+    }
+    int pairs = (32 - bits - 1) / 2 - 1;
+    s -= pairs;
+    v = (int32_t)((uint32_t)v << (2 * pairs));
+    int32_t half_input = uf_rdbypot(v >> 1, 1);
+    const int32_t half_three = (1 << 28) + (1 << 27);
+    int32_t x = 1 << 28;
+    for (int i = 0; i < 5; i++) {
+        int32_t x3 = uf_sat_shl(uf_srdhm(uf_srdhm(x, x), x), 6);
+        x = uf_sat_shl(uf_srdhm(half_three, x) - uf_srdhm(half_input, x3), 3);
+    }
+    x = uf_srdhm(x, 1518500250);
+    if (s < 0) {
+        x = (int32_t)((uint32_t)x << -s);
+        s = 0;
+    }
+    *mult = x;
+    *shift = -s;
+}
+
 // Contiguous int8 dot product, the inner loop of FULLY_CONNECTED and CONV_2D.
 // Kept plain so compilers vectorize it (x64: pmaddwd) and small cores get a
 // tight multiply-accumulate loop; int32 accumulation as in TFLM.

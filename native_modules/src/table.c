@@ -929,6 +929,29 @@ static int run_unary_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// l2norm_s8 (activations): x, out, rows, depth, in_zp
+enum { L2NORM_S8_X, L2NORM_S8_OUT };
+enum { L2NORM_S8_ROWS, L2NORM_S8_DEPTH, L2NORM_S8_IN_ZP };
+static int run_l2norm_s8(const uf_call *c) {
+    CHECK(I(L2NORM_S8_ROWS) >= 0 && I(L2NORM_S8_DEPTH) >= 1);
+    FITS(L2NORM_S8_X, ((uint64_t)I(L2NORM_S8_ROWS) * (uint64_t)I(L2NORM_S8_DEPTH)), 1);
+    FITS(L2NORM_S8_OUT, ((uint64_t)I(L2NORM_S8_ROWS) * (uint64_t)I(L2NORM_S8_DEPTH)), 1);
+    uf_l2norm_s8(T(L2NORM_S8_X), T(L2NORM_S8_OUT), I(L2NORM_S8_ROWS), I(L2NORM_S8_DEPTH),
+                 I(L2NORM_S8_IN_ZP));
+    return UF_OK;
+}
+
+// l2norm_f32 (activations): x, out, rows, depth
+enum { L2NORM_F32_X, L2NORM_F32_OUT };
+enum { L2NORM_F32_ROWS, L2NORM_F32_DEPTH };
+static int run_l2norm_f32(const uf_call *c) {
+    CHECK(I(L2NORM_F32_ROWS) >= 0 && I(L2NORM_F32_DEPTH) >= 1);
+    FITS(L2NORM_F32_X, ((uint64_t)I(L2NORM_F32_ROWS) * (uint64_t)I(L2NORM_F32_DEPTH)), 4);
+    FITS(L2NORM_F32_OUT, ((uint64_t)I(L2NORM_F32_ROWS) * (uint64_t)I(L2NORM_F32_DEPTH)), 4);
+    uf_l2norm_f32(T(L2NORM_F32_X), T(L2NORM_F32_OUT), I(L2NORM_F32_ROWS), I(L2NORM_F32_DEPTH));
+    return UF_OK;
+}
+
 // leaky_relu_q (activations): x, out, n, in_zp, m_id, s_id, m_al, s_al, neg, out_zp, qmin, qmax
 enum { LEAKY_RELU_Q_X, LEAKY_RELU_Q_OUT };
 enum { LEAKY_RELU_Q_N, LEAKY_RELU_Q_IN_ZP, LEAKY_RELU_Q_M_ID, LEAKY_RELU_Q_S_ID, LEAKY_RELU_Q_M_AL, LEAKY_RELU_Q_S_AL, LEAKY_RELU_Q_NEG, LEAKY_RELU_Q_OUT_ZP, LEAKY_RELU_Q_QMIN, LEAKY_RELU_Q_QMAX };
@@ -1225,6 +1248,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"lut_s8", "rrwi", run_lut_s8},
     {"clamp_f32", "rwiff", run_clamp_f32},
     {"unary_f32", "rwii", run_unary_f32},
+    {"l2norm_s8", "rwiii", run_l2norm_s8},
+    {"l2norm_f32", "rwii", run_l2norm_f32},
     {"leaky_relu_q", "rwiiiiiiiiii", run_leaky_relu_q},
     {"leaky_relu_f32", "rwif", run_leaky_relu_f32},
     {"hard_swish_f32", "rwi", run_hard_swish_f32},

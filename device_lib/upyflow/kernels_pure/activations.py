@@ -2,10 +2,11 @@
 # result for every input byte, computed at bake time); int16 ones follow TFLM's
 # integer kernels; float32 ones compute directly.
 import math
-from ..qmath import mul_by_qm
+from ..qmath import f32, inv_sqrt_qm, mul_by_qm, wrap32
 
 KERNELS = ("lut_s8", "clamp_f32", "unary_f32", "leaky_relu_q", "leaky_relu_f32", "hard_swish_f32",
-           "logistic_s16", "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32")
+           "logistic_s16", "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32", "l2norm_s8",
+           "l2norm_f32")
 
 
 def lut_s8(x, table, out, n):
@@ -160,3 +161,31 @@ def unary_f32(x, out, n, op):
     # rounded to float32 when stored
     for i in range(n):
         out[i] = _unary(x[i], op)
+
+
+# L2_NORMALIZATION over rows of depth values: int8 as TFLM's integer kernel (output scale 2^-7),
+# float32 with its float32 sum and the norm at least 1e-6
+def l2norm_s8(x, out, rows, depth, in_zp):
+    for r in range(rows):
+        b = r * depth
+        acc = 0
+        for k in range(b, b + depth):
+            v = x[k] - in_zp
+            acc += v * v
+        m, s = inv_sqrt_qm(wrap32(acc))
+        for k in range(b, b + depth):
+            v = mul_by_qm(x[k] - in_zp, m, s + 7)
+            out[k] = -128 if v < -128 else (127 if v > 127 else v)
+
+
+def l2norm_f32(x, out, rows, depth):
+    for r in range(rows):
+        b = r * depth
+        acc = 0.0
+        for k in range(b, b + depth):
+            acc = f32(acc + f32(x[k] * x[k]))
+        norm = f32(math.sqrt(acc))
+        if not norm >= 1e-6:
+            norm = f32(1e-6)
+        for k in range(b, b + depth):
+            out[k] = x[k] / norm

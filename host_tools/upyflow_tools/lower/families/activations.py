@@ -469,3 +469,19 @@ def _gelu(graph: Graph, op: Op) -> list[Call]:
         return _lut_call(graph, op, table)
     _types(op, graph, x, out, ("f32",))
     return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=7 if approximate else 6)]
+
+
+@lowering("L2_NORMALIZATION", "int8 (output scale 1/128, zero point 0, as TFLM); float32; over the last axis")
+def _l2_normalization(graph: Graph, op: Op) -> list[Call]:
+    x, out = _unary(graph, op)
+    if op.options.get("fused_activation_function", "NONE") != "NONE":
+        raise BakeError("L2_NORMALIZATION %r: a fused activation is not supported" % out.name)
+    depth = x.shape[-1] if x.shape else 1
+    rows = x.size // max(depth, 1)
+    if x.dtype == out.dtype == "i8":
+        if f32(out.sc) != f32(1.0 / 128) or out.zp != 0:   # TFLM's Prepare requires them
+            raise BakeError("L2_NORMALIZATION %r: int8 output needs scale 1/128 and zero point 0 (TFLM)"
+                            % out.name)
+        return [Call("l2norm_s8", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, in_zp=x.zp)]
+    _types(op, graph, x, out, ("f32",))
+    return [Call("l2norm_f32", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth)]
