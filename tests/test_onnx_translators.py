@@ -579,3 +579,9 @@ def test_erf_chain_with_a_shared_intermediate_is_not_fused(tmp_path):
 def test_gelu_operator(tmp_path, approximate):
     data = model([oh.make_node("Gelu", ["x"], ["y"], approximate=approximate)], {"x": [1, 3, 4, 5]}, ["y"], opset=20)
     assert kinds(check(data, tmp_path, {"x": [1, 3, 4, 5]}, "gelu" + approximate)) == ["GELU"]
+
+
+@pytest.mark.parametrize("axis,opset", [(-1, 13), (1, 13), (1, 11)])
+def test_log_softmax(tmp_path, axis, opset):
+    data = model([oh.make_node("LogSoftmax", ["x"], ["y"], axis=axis)], {"x": [2, 5, 3]}, ["y"], opset=opset)
+    assert "LOG_SOFTMAX" in kinds(check(data, tmp_path, {"x": [2, 5, 3]}, "logsoftmax%d%d" % (axis, opset)))

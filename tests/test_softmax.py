@@ -145,3 +145,11 @@ def test_softmax_property(depth, rows, beta, in_scale, in_zp, seed, tmp_path_fac
     rng = np.random.default_rng(seed)
     model = softmax_model("i8", [rows, depth], float(np.float32(beta)), in_scale, in_zp)
     single(model, tmp_path_factory.mktemp("prop"), make_inputs(rng, "i8", [rows, depth], in_zp, n_random=3))
+
+
+# --- LOG_SOFTMAX (float32) ------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [[1, 10], [3, 7], [2, 2, 5], [4, 1]], ids=lambda s: "x".join(map(str, s)))
+def test_log_softmax_float32(shape, tier, tmp_path):
+    from op_models import float_inputs, unary_model
+    rng = np.random.default_rng([0x106, len(shape), shape[-1]])
+    check(unary_model("LOG_SOFTMAX", "f32", shape), tmp_path, [[x] for x in float_inputs(rng, shape)])

@@ -64,7 +64,7 @@ static float uf_sqrtf(float x) {
     return y;
 }
 
-static float uf_logf(float x) {
+float uf_logf(float x) {
     if (!(x > 0.0f) || x > FLT_MAX) {
         return x == 0.0f ? -bits_f32(0x7f800000u) : (x > FLT_MAX ? x : bits_f32(0x7fc00000u));
     }

@@ -167,3 +167,21 @@ void uf_softmax_s16(const int16_t *x, const void *exp_lut, const void *recip_lut
         }
     }
 }
+
+// LOG_SOFTMAX in float32, as TFLM's reference: x - max - log(sum of exp(x - max)).
+void uf_log_softmax_f32(const float *x, float *out, int rows, int depth) {
+    for (int r = 0; r < rows; r++, x += depth, out += depth) {
+        float top = x[0];
+        for (int c = 1; c < depth; c++) {
+            top = x[c] > top ? x[c] : top;
+        }
+        float sum = 0.0f;
+        for (int c = 0; c < depth; c++) {
+            sum += uf_expf(x[c] - top);
+        }
+        float log_sum = uf_logf(sum);
+        for (int c = 0; c < depth; c++) {
+            out[c] = x[c] - top - log_sum;
+        }
+    }
+}

@@ -538,6 +538,18 @@ static int run_softmax_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// log_softmax_f32 (softmax): x, out, rows, depth
+enum { LOG_SOFTMAX_F32_X, LOG_SOFTMAX_F32_OUT };
+enum { LOG_SOFTMAX_F32_ROWS, LOG_SOFTMAX_F32_DEPTH };
+static int run_log_softmax_f32(const uf_call *c) {
+    CHECK(I(LOG_SOFTMAX_F32_ROWS) >= 0 && I(LOG_SOFTMAX_F32_DEPTH) >= 1);
+    FITS(LOG_SOFTMAX_F32_X, ((uint64_t)I(LOG_SOFTMAX_F32_ROWS) * (uint64_t)I(LOG_SOFTMAX_F32_DEPTH)), 4);
+    FITS(LOG_SOFTMAX_F32_OUT, ((uint64_t)I(LOG_SOFTMAX_F32_ROWS) * (uint64_t)I(LOG_SOFTMAX_F32_DEPTH)), 4);
+    uf_log_softmax_f32(T(LOG_SOFTMAX_F32_X), T(LOG_SOFTMAX_F32_OUT), I(LOG_SOFTMAX_F32_ROWS),
+                       I(LOG_SOFTMAX_F32_DEPTH));
+    return UF_OK;
+}
+
 // softmax_s16 (softmax): x, exp_lut, recip_lut, out, rows, depth, in_mult, in_shift
 enum { SOFTMAX_S16_X, SOFTMAX_S16_EXP_LUT, SOFTMAX_S16_RECIP_LUT, SOFTMAX_S16_OUT };
 enum { SOFTMAX_S16_ROWS, SOFTMAX_S16_DEPTH, SOFTMAX_S16_IN_MULT, SOFTMAX_S16_IN_SHIFT };
@@ -1220,6 +1232,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"max_pool2d_f32", "rwiiiiiiiiiiiff", run_max_pool2d_f32},
     {"softmax_s8", "rwiiiii", run_softmax_s8},
     {"softmax_f32", "rwiif", run_softmax_f32},
+    {"log_softmax_f32", "rwii", run_log_softmax_f32},
     {"softmax_s16", "rrrwiiii", run_softmax_s16},
     {"softmax_s8_s16", "rwiiiii", run_softmax_s8_s16},
     {"quantize_f32", "rwifiii", run_quantize_f32},

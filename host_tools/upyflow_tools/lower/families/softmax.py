@@ -1,4 +1,4 @@
-"""SOFTMAX."""
+"""SOFTMAX and LOG_SOFTMAX."""
 from __future__ import annotations
 
 import math
@@ -61,3 +61,15 @@ def _softmax16(graph: Graph, op: Op, x, out, rows: int, depth: int, beta: float)
     exp_lut, recip_lut = softmax16_tables(graph)
     return [Call("softmax_s16", x=op.inputs[0], exp_lut=exp_lut, recip_lut=recip_lut, out=op.outputs[0], rows=rows,
                  depth=depth, in_mult=mult, in_shift=shift)]
+
+
+@lowering("LOG_SOFTMAX", "float32 over the last axis")
+def _log_softmax(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if not x.shape or x.shape[-1] < 1:
+        raise BakeError("LOG_SOFTMAX input %r has shape %s" % (x.name, list(x.shape)))
+    check_size(op, out, x.size, "output")
+    if not x.dtype == out.dtype == "f32":
+        raise BakeError("LOG_SOFTMAX %r: %s is not supported (float32; int8 not yet)" % (out.name, x.dtype))
+    return [Call("log_softmax_f32", x=op.inputs[0], out=op.outputs[0], rows=x.size // x.shape[-1],
+                 depth=x.shape[-1])]
