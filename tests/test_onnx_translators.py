@@ -585,3 +585,22 @@ def test_gelu_operator(tmp_path, approximate):
 def test_log_softmax(tmp_path, axis, opset):
     data = model([oh.make_node("LogSoftmax", ["x"], ["y"], axis=axis)], {"x": [2, 5, 3]}, ["y"], opset=opset)
     assert "LOG_SOFTMAX" in kinds(check(data, tmp_path, {"x": [2, 5, 3]}, "logsoftmax%d%d" % (axis, opset)))
+
+
+@pytest.mark.parametrize("axis,outputs", [(-1, ["y"]), (1, ["y", "m", "inv"]), (2, ["y"])])
+def test_layer_normalization(tmp_path, axis, outputs):
+    rng = rng_for("ln%d" % axis)
+    norm_shape = [2, 3, 4][axis % 3:]
+    inits = {"s": rng.normal(1, 0.3, norm_shape).astype(np.float32),
+             "b": rng.normal(0, 0.3, norm_shape).astype(np.float32)}
+    data = model([oh.make_node("LayerNormalization", ["x", "s", "b"], outputs, axis=axis, epsilon=1e-3)],
+                 {"x": [2, 3, 4]}, outputs, inits, opset=17)
+    result = check(data, tmp_path, {"x": [2, 3, 4]}, "ln%d" % axis)
+    assert {"MEAN", "RSQRT"} <= set(kinds(result))
+
+
+def test_rms_normalization(tmp_path):
+    inits = {"s": rng_for("rms").normal(1, 0.3, [5]).astype(np.float32)}
+    data = model([oh.make_node("RMSNormalization", ["x", "s"], ["y"], axis=-1)], {"x": [3, 5]}, ["y"], inits,
+                 opset=23)
+    check(data, tmp_path, {"x": [3, 5]}, "rms")

@@ -16,7 +16,6 @@ _ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16"
 ONNX_HINTS = {
     "Erf": "Erf is read only inside torch's exact GELU, x * 0.5 * (1 + erf(x / sqrt(2))), which runs as GELU",
     "Loop": "control flow is not supported",
-    "LayerNormalization": "needs a square root and a divide on the board (no kernel yet); BatchNormalization folds",
 }
 SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu",
                     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add", "Mul", "Sub", "Div",
@@ -25,7 +24,8 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "DequantizeLinear", "Shape", "Gather", "Cast", "Resize", "Upsample", "ConvTranspose",
                     "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
                     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
-                    "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax"})
+                    "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
+                    "LayerNormalization", "RMSNormalization"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a
