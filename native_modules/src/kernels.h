@@ -114,7 +114,6 @@ void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32
                        int in_shift, int32_t diff_min);
 void uf_log_softmax_f32(const float *x, float *out, int rows, int depth);
 float uf_expf(float x);   // about 1 ulp, no libm (the float LSTM uses it too)
-float uf_logf(float x);   // a few ulp, no libm (activations.c; LOG_SOFTMAX uses it too)
 
 // quantize.c
 // quantize_f32, requantize and dequantize_f32 take int8 or int16 tensors: the trailing
@@ -187,6 +186,7 @@ void uf_lstm_f32(const float *x, const float *w, const float *bias, float *hidde
 void uf_lut_s8(const int8_t *x, const int8_t *table, int8_t *out, int n);
 void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi);
 void uf_unary_f32(const float *x, float *out, int n, int op);
+float uf_logf(float x);   // a few ulp, no libm (LOG_SOFTMAX uses it too)
 void uf_l2norm_s8(const int8_t *x, int8_t *out, int rows, int depth, int in_zp);
 void uf_l2norm_f32(const float *x, float *out, int rows, int depth);
 void uf_leaky_relu_q(const void *x, void *out, int n, int in_zp, int32_t m_id, int s_id,

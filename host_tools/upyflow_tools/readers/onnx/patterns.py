@@ -88,7 +88,7 @@ def fuse_gelu(g) -> int:
             if last is None or nodes[last].op_type != "Mul" or not scalar_is(nodes[last], nodes[m].output[0], 0.5):
                 continue
             chain = [s, e, a, m, last]
-        elif h is not None and nodes[h].op_type == "Mul" and sole(other) == m and \
+        elif h is not None and other is not None and nodes[h].op_type == "Mul" and sole(other) == m and \
                 scalar_is(nodes[h], x, 0.5):   # Mul(0.5 x, 1 + erf)
             last = m
             chain = [s, e, a, h, m]
