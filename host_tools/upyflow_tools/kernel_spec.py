@@ -264,6 +264,9 @@ _SOFTMAX_Q = [Int("rows", 0), Int("depth", 1), Int("in_mult"), Int("in_shift", 0
 kernel("softmax_s8", "softmax", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")], _SOFTMAX_Q)
 kernel("softmax_f32", "softmax", [T("x", "f32", "r", "rows*depth"), T("out", "f32", "w", "rows*depth")],
        [Int("rows", 0), Int("depth", 1), Float("beta")])
+kernel("log_softmax_s8", "softmax", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")],
+       [Int("rows", 0), Int("depth", 1), Int("in_mult"), Int("in_shift", 0, 31, "input left shift"), Int("rev_mult"),
+        Int("rev_shift", -31, 0, "reverse scaling shift"), Int("diff_min", None, 0)])
 kernel("log_softmax_f32", "softmax", [T("x", "f32", "r", "rows*depth"), T("out", "f32", "w", "rows*depth")],
        [Int("rows", 0), Int("depth", 1)])
 kernel("softmax_s16", "softmax",

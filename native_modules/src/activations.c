@@ -90,7 +90,8 @@ float uf_logf(float x) {
 // (Numerical Recipes' erfcc: relative error below 1.2e-7 for z >= 0, so GELU keeps its
 // precision far into the negative tail), erfc(-z) = 2 - erfc(z).
 static float uf_normal_cdf(float x) {
-    float z = x < 0.0f ? -x * 0.707106781f : x * 0.707106781f;
+    // |x| by its bits: a select between -c and c would crash LLVM 22's Xtensa backend
+    float z = bits_f32(f32_bits(x) & 0x7fffffffu) * 0.707106781f;
     float t = 1.0f / (1.0f + 0.5f * z);
     float p = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f +
               t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f +

@@ -538,6 +538,22 @@ static int run_softmax_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// log_softmax_s8 (softmax): x, out, rows, depth, in_mult, in_shift, rev_mult, rev_shift, diff_min
+enum { LOG_SOFTMAX_S8_X, LOG_SOFTMAX_S8_OUT };
+enum { LOG_SOFTMAX_S8_ROWS, LOG_SOFTMAX_S8_DEPTH, LOG_SOFTMAX_S8_IN_MULT, LOG_SOFTMAX_S8_IN_SHIFT, LOG_SOFTMAX_S8_REV_MULT, LOG_SOFTMAX_S8_REV_SHIFT, LOG_SOFTMAX_S8_DIFF_MIN };
+static int run_log_softmax_s8(const uf_call *c) {
+    CHECK(I(LOG_SOFTMAX_S8_ROWS) >= 0 && I(LOG_SOFTMAX_S8_DEPTH) >= 1 && I(LOG_SOFTMAX_S8_IN_SHIFT) >= 0);
+    CHECK(I(LOG_SOFTMAX_S8_IN_SHIFT) <= 31 && I(LOG_SOFTMAX_S8_REV_SHIFT) >= -31 && I(LOG_SOFTMAX_S8_REV_SHIFT) <= 0);
+    CHECK(I(LOG_SOFTMAX_S8_DIFF_MIN) <= 0);
+    FITS(LOG_SOFTMAX_S8_X, ((uint64_t)I(LOG_SOFTMAX_S8_ROWS) * (uint64_t)I(LOG_SOFTMAX_S8_DEPTH)), 1);
+    FITS(LOG_SOFTMAX_S8_OUT, ((uint64_t)I(LOG_SOFTMAX_S8_ROWS) * (uint64_t)I(LOG_SOFTMAX_S8_DEPTH)), 1);
+    uf_log_softmax_s8(T(LOG_SOFTMAX_S8_X), T(LOG_SOFTMAX_S8_OUT), I(LOG_SOFTMAX_S8_ROWS),
+                      I(LOG_SOFTMAX_S8_DEPTH), I(LOG_SOFTMAX_S8_IN_MULT),
+                      I(LOG_SOFTMAX_S8_IN_SHIFT), I(LOG_SOFTMAX_S8_REV_MULT),
+                      I(LOG_SOFTMAX_S8_REV_SHIFT), I(LOG_SOFTMAX_S8_DIFF_MIN));
+    return UF_OK;
+}
+
 // log_softmax_f32 (softmax): x, out, rows, depth
 enum { LOG_SOFTMAX_F32_X, LOG_SOFTMAX_F32_OUT };
 enum { LOG_SOFTMAX_F32_ROWS, LOG_SOFTMAX_F32_DEPTH };
@@ -1232,6 +1248,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"max_pool2d_f32", "rwiiiiiiiiiiiff", run_max_pool2d_f32},
     {"softmax_s8", "rwiiiii", run_softmax_s8},
     {"softmax_f32", "rwiif", run_softmax_f32},
+    {"log_softmax_s8", "rwiiiiiii", run_log_softmax_s8},
     {"log_softmax_f32", "rwii", run_log_softmax_f32},
     {"softmax_s16", "rrrwiiii", run_softmax_s16},
     {"softmax_s8_s16", "rwiiiii", run_softmax_s8_s16},
