@@ -450,3 +450,16 @@ def test_gelu_isa(isa_arch):
             "GELU", "f32", [1, 64], approximate=approximate)), "m"), isa_arch, False)
         got = np.frombuffer(m.invoke([x.tobytes()])[0], np.float32).reshape(x.shape)
         np.testing.assert_allclose(got, _gelu64(x, approximate), rtol=1e-5, atol=1e-37)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "natmod"], indirect=True)
+def test_l2_normalization_micropython(mpy_tier, tmp_path):
+    from harness import run_micropython_cases
+    baked = {}
+    for k, shape in enumerate(L2_SHAPES):
+        rng = rng_for("l2mpy%d" % k)
+        model = unary_model("L2_NORMALIZATION", "i8", shape, int8_q(rng), (1.0 / 128, 0))
+        sets = [[rng.integers(-128, 128, shape).astype(np.int8)] for _ in range(2)]
+        bake_model(model, tmp_path, name="l2n%d" % k, mpy=True)
+        baked["l2n%d" % k] = ("l2-%d" % k, sets, [run_tflm(model, s) for s in sets])
+    run_micropython_cases(mpy_tier, str(tmp_path), baked)

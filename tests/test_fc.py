@@ -314,3 +314,15 @@ def test_batch_matmul(case, tier, tmp_path):
 @pytest.mark.parametrize("case", BMM_CASES[::3], ids=_bmm_id)
 def test_batch_matmul_isa(case, isa_arch):
     check_isa(*bmm_case(case), isa_arch)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "natmod"], indirect=True)
+def test_batch_matmul_micropython(mpy_tier, tmp_path):
+    """The int8/int16 BATCH_MATMUL cases under MicroPython (pure kernels and the natmod), byte-exact."""
+    baked = {}
+    for k, case in enumerate(c for c in BMM_CASES if c[-1] != "f32"):
+        model, sets = bmm_case(case)
+        name = "bmm%d" % k
+        bake_model(model, tmp_path, name=name, mpy=True)
+        baked[name] = (_bmm_id(case), sets[:2], [run_tflm(model, s) for s in sets[:2]])
+    run_micropython_cases(mpy_tier, str(tmp_path), baked)

@@ -174,3 +174,17 @@ def test_log_softmax_int8_isa(isa_arch):
     rng = np.random.default_rng([0x1065, 99])
     model = unary_model("LOG_SOFTMAX", "i8", [3, 20], (0.05, -7), (16.0 / 256, 127))
     check_isa(model, [[rng.integers(-128, 128, [3, 20]).astype(np.int8)] for _ in range(2)], isa_arch)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "natmod"], indirect=True)
+def test_log_softmax_int8_micropython(mpy_tier, tmp_path):
+    from harness import bake_model, run_micropython_cases, run_tflm
+    from op_models import unary_model
+    baked = {}
+    for k, shape in enumerate([[1, 10], [3, 7], [2, 40]]):
+        rng = np.random.default_rng([0x1065, 50 + k])
+        model = unary_model("LOG_SOFTMAX", "i8", shape, (0.02 * (k + 1), 5 - k), (16.0 / 256, 127))
+        sets = [[rng.integers(-128, 128, shape).astype(np.int8)] for _ in range(2)]
+        bake_model(model, tmp_path, name="lsm%d" % k, mpy=True)
+        baked["lsm%d" % k] = ("logsoftmax-%d" % k, sets, [run_tflm(model, s) for s in sets])
+    run_micropython_cases(mpy_tier, str(tmp_path), baked)

@@ -103,6 +103,15 @@ def sat_shl(x, exponent):
     return x << exponent
 
 
+def _clz(x):
+    n = 0
+    u = x & 0xFFFFFFFF
+    while n < 32 and not u & 0x80000000:
+        u <<= 1
+        n += 1
+    return n
+
+
 def inv_sqrt_qm(v):
     # TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift=-1): (multiplier, shift) of
     # 1/sqrt(v), gemmlowp fixed point (3 integer bits), five Newton steps from 1.
@@ -112,7 +121,7 @@ def inv_sqrt_qm(v):
     while v >= 1 << 29:
         v //= 4
         shift += 1
-    pairs = (32 - v.bit_length() - 1) // 2 - 1
+    pairs = (_clz(v) - 1) // 2 - 1   # (MicroPython's int has no bit_length)
     shift -= pairs
     v <<= 2 * pairs
     half_input = rdbypot(v >> 1, 1)
@@ -178,15 +187,6 @@ def one_over_one_plus_x(a):
 def _srmpot(x, e):
     # SaturatingRoundingMultiplyByPOT by a signed exponent
     return sat_shl(x, e) if e > 0 else (rdbypot(x, -e) if e < 0 else x)
-
-
-def _clz(x):
-    n = 0
-    u = x & 0xFFFFFFFF
-    while n < 32 and not u & 0x80000000:
-        u <<= 1
-        n += 1
-    return n
 
 
 def _sat32(v):
