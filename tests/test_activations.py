@@ -373,3 +373,93 @@ def test_micropython_pure(mpy_tier, tmp_path):
         for x, got in zip(xs, outs):
             want = run_tflm(model, [x])[0]
             np.testing.assert_array_equal(np.frombuffer(got[0], want.dtype).reshape(want.shape), want, err_msg=name)
+
+
+# --- GELU (TFLM's interpreter here has no GELU kernel: independent float64 references) ----------
+def _gelu64(x: np.ndarray, approximate: bool) -> np.ndarray:
+    from math import erfc, exp, pi, sqrt
+
+    def tanh_form(v):   # (1 + tanh(u)) / 2 as exp(2u) / (1 + exp(2u)) below 0: no cancellation
+        u = sqrt(2 / pi) * (v + 0.044715 * v ** 3)
+        return v / (1 + exp(-2 * u)) if u >= 0 else v * exp(2 * u) / (1 + exp(2 * u))
+    f = tanh_form if approximate else (lambda v: 0.5 * v * erfc(-v / sqrt(2)))
+    return np.vectorize(f)(x.astype(np.float64))
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu_float32(approximate, tier, tmp_path):
+    shape = [2, 3, 50]
+    x = np.concatenate([np.linspace(-12, 12, 150), np.linspace(-1e-3, 1e-3, 150)]).astype(np.float32).reshape(shape)
+    mdir, name, _ = bake_model(unary_model("GELU", "f32", shape, approximate=approximate), tmp_path)
+    got = run_upyflow(load_cpython(mdir, name), [x])[0]
+    np.testing.assert_allclose(got, _gelu64(x, approximate), rtol=1e-5, atol=1e-37)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu_int8_table(seed, approximate, tier, tmp_path):
+    """All 256 inputs: within one output step of round(gelu(real input) / out_scale) + zp (the
+    table TFLite builds from float32 arithmetic can round a tie the other way), mostly equal."""
+    rng = rng_for("gelu%d%d" % (seed, approximate))
+    q_in = int8_q(rng)
+    q_out = (q_in[0] * float(rng.uniform(0.3, 1.2)), int(rng.integers(-128, 0)))
+    mdir, name, _ = bake_model(unary_model("GELU", "i8", [256], q_in, q_out, approximate=approximate), tmp_path)
+    x = np.arange(-128, 128, dtype=np.int8)
+    got = run_upyflow(load_cpython(mdir, name), [x])[0].astype(np.int64)
+    want = np.clip(np.floor(_gelu64(q_in[0] * (x.astype(np.float64) - q_in[1]), approximate) / q_out[0] + 0.5)
+                   + q_out[1], -128, 127)
+    assert np.abs(got - want).max() <= 1 and np.mean(got == want) > 0.98
+
+
+# --- L2_NORMALIZATION ---------------------------------------------------------------------------
+L2_SHAPES = [[1, 8], [3, 5], [2, 3, 16], [1, 1], [2, 2, 2, 64]]
+
+
+@pytest.mark.parametrize("dt", ["i8", "f32"])
+@pytest.mark.parametrize("shape", L2_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_l2_normalization(dt, shape, tier, tmp_path):
+    rng = rng_for("l2%s%s" % (dt, shape))
+    q_in = int8_q(rng) if dt == "i8" else None
+    q_out = (1.0 / 128, 0) if dt == "i8" else None
+    model = unary_model("L2_NORMALIZATION", dt, shape, q_in, q_out)
+    if dt == "i8":
+        xs = [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(3)] + \
+             [np.full(shape, v, np.int8) for v in (-128, 127, q_in[1])]
+    else:
+        xs = float_inputs(rng, shape) + [np.full(shape, 1e-8, np.float32)]
+    single(model, tmp_path, xs)
+
+
+@pytest.mark.parametrize("dt", ["i8", "f32"])
+def test_l2_normalization_isa(dt, isa_arch):
+    rng = rng_for("l2isa" + dt)
+    shape = [3, 16]
+    q_in = int8_q(rng) if dt == "i8" else None
+    model = unary_model("L2_NORMALIZATION", dt, shape, q_in, (1.0 / 128, 0) if dt == "i8" else None)
+    xs = [rng.integers(-128, 128, shape).astype(np.int8)] if dt == "i8" else float_inputs(rng, shape)[:2]
+    check_isa(model, [[x] for x in xs], isa_arch)
+
+
+def test_gelu_isa(isa_arch):
+    """GELU (float32 kernel) on the boards' ISAs against the float64 reference."""
+    from upyflow_tools.bake import compile_model
+    from upyflow_tools.isa import IsaModel, module_from_baked
+    x = np.linspace(-8, 8, 64).astype(np.float32).reshape(1, 64)
+    for approximate in (False, True):
+        m = IsaModel(module_from_baked(compile_model("g.tflite", "m", data=unary_model(
+            "GELU", "f32", [1, 64], approximate=approximate)), "m"), isa_arch, False)
+        got = np.frombuffer(m.invoke([x.tobytes()])[0], np.float32).reshape(x.shape)
+        np.testing.assert_allclose(got, _gelu64(x, approximate), rtol=1e-5, atol=1e-37)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "natmod"], indirect=True)
+def test_l2_normalization_micropython(mpy_tier, tmp_path):
+    from harness import run_micropython_cases
+    baked = {}
+    for k, shape in enumerate(L2_SHAPES):
+        rng = rng_for("l2mpy%d" % k)
+        model = unary_model("L2_NORMALIZATION", "i8", shape, int8_q(rng), (1.0 / 128, 0))
+        sets = [[rng.integers(-128, 128, shape).astype(np.int8)] for _ in range(2)]
+        bake_model(model, tmp_path, name="l2n%d" % k, mpy=True)
+        baked["l2n%d" % k] = ("l2-%d" % k, sets, [run_tflm(model, s) for s in sets])
+    run_micropython_cases(mpy_tier, str(tmp_path), baked)

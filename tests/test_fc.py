@@ -14,8 +14,9 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import ACTS, bake_model, check, check_isa, make_inputs, run_micropython_cases, run_tflm, seeded_rng
+from harness import ACTS, TT, bake_model, check, check_isa, make_inputs, run_micropython_cases, run_tflm, seeded_rng
 from op_models import (INT32_BIAS, SHIFTS32, SHIFTS64, bake_batch, batch_rng, batch_scales, batch_weights,
+                       qparams,
                        bias_tensor, fweights, in_scale_for, inputs_for, out_zp_for, qweights, scaled16_model,
                        scales16, weights)
 from tflite_writer import ModelWriter
@@ -260,3 +261,68 @@ def test_int16_micropython(fc16_baked, mpy_tier):
     """Every generated 16x8 FC case (int64 and int32 accumulators, biases and sums beyond int32)
     on the viper tier vs TFLM."""
     run_micropython_cases(mpy_tier, *fc16_baked, heapsize="4M", show=3)
+
+
+# --- BATCH_MATMUL ------------------------------------------------------------------------
+BMM_SHAPES = [  # (lhs shape, rhs shape, adj_x, adj_y, rhs constant)
+    ([2, 3], [3, 4], False, False, False), ([1, 4, 5], [1, 5, 3], False, False, False),
+    ([2, 3, 4], [2, 3, 5], True, False, False), ([3, 4], [5, 4], False, True, False),
+    ([2, 1, 3, 4], [1, 3, 4, 2], False, False, False), ([2, 2, 3], [3, 6], False, False, True),
+    ([1, 2, 5, 3], [2, 1, 4, 5], True, True, False), ([4, 8], [8, 1], False, False, True),
+]
+BMM_CASES = [(*s, dt) for s in BMM_SHAPES for dt in ("i8", "i16", "f32")]
+
+
+def _bmm_id(c):
+    ls, rs, ax, ay, const, dt = c
+    return "%s-%sx%s%s%s%s" % (dt, "x".join(map(str, ls)), "x".join(map(str, rs)), "-adjx" if ax else "",
+                               "-adjy" if ay else "", "-const" if const else "")
+
+
+def bmm_case(case):
+    """(model bytes, input sets): lhs @ rhs with TFLite's broadcasting; scales that keep the
+    output mostly unsaturated."""
+    ls, rs, ax, ay, const, dt = case
+    rng = case_rng("bmm" + _bmm_id(case))
+    k = ls[-2] if ax else ls[-1]
+    w = ModelWriter()
+    ql, qr = qparams(rng, dt), qparams(rng, dt)
+    spread = {"i8": 400.0, "i16": 4e4}.get(dt, 1.0) * np.sqrt(k)
+    qo = (None, None) if dt == "f32" else (ql[0] * qr[0] * spread * float(rng.uniform(0.5, 1.5)), qparams(rng, dt)[1])
+    lhs = w.tensor(ls, TT[dt], *ql)
+    rank = max(len(ls), len(rs))
+    lb, rb = [1] * (rank - len(ls)) + ls[:-2], [1] * (rank - len(rs)) + rs[:-2]
+    out_shape = [max(a, b) for a, b in zip(lb, rb)] + [ls[-1] if ax else ls[-2], rs[-2] if ay else rs[-1]]
+    if const:
+        data = make_inputs(rng, dt, rs, qr[1] or 0, n_random=1)[0]
+        rhs = w.tensor(rs, TT[dt], *qr, data=data)
+    else:
+        rhs = w.tensor(rs, TT[dt], *qr)
+    y = w.tensor(out_shape, TT[dt], *qo)
+    w.op("BATCH_MATMUL", [lhs, rhs], [y], adj_x=ax, adj_y=ay)
+    ins = [lhs] if const else [lhs, rhs]
+    per = [make_inputs(rng, dt, ls, ql[1] or 0)] + ([] if const else [make_inputs(rng, dt, rs, qr[1] or 0)])
+    return w.build(ins, [y]), [list(s) for s in zip(*per)]
+
+
+@pytest.mark.parametrize("case", BMM_CASES, ids=_bmm_id)
+def test_batch_matmul(case, tier, tmp_path):
+    model, sets = bmm_case(case)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", BMM_CASES[::3], ids=_bmm_id)
+def test_batch_matmul_isa(case, isa_arch):
+    check_isa(*bmm_case(case), isa_arch)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "natmod"], indirect=True)
+def test_batch_matmul_micropython(mpy_tier, tmp_path):
+    """The int8/int16 BATCH_MATMUL cases under MicroPython (pure kernels and the natmod), byte-exact."""
+    baked = {}
+    for k, case in enumerate(c for c in BMM_CASES if c[-1] != "f32"):
+        model, sets = bmm_case(case)
+        name = "bmm%d" % k
+        bake_model(model, tmp_path, name=name, mpy=True)
+        baked[name] = (_bmm_id(case), sets[:2], [run_tflm(model, s) for s in sets[:2]])
+    run_micropython_cases(mpy_tier, str(tmp_path), baked)

@@ -24,12 +24,13 @@ KERNELS_H = ROOT / "native_modules" / "src" / "kernels.h"
 
 # The lead's family table (family = operator: the same stem in every tier).
 FAMILIES = {
-    "fc": "fully_connected_s8 fully_connected_f32 fully_connected_s16 fully_connected_s8_ort",
+    "fc": "fully_connected_s8 fully_connected_f32 fully_connected_s16 fully_connected_s8_ort batch_matmul_q "
+          "batch_matmul_f32",
     "conv": "conv2d_s8 depthwise_conv2d_s8 conv2d_f32 depthwise_conv2d_f32 conv2d_s16 depthwise_conv2d_s16 "
             "conv2d_s8_ort depthwise_conv2d_s8_ort",
     "transpose_conv": "transpose_conv_s8 transpose_conv_s16 transpose_conv_f32",
     "pool": "avg_pool2d_s8 max_pool2d_s8 avg_pool2d_f32 max_pool2d_f32 avg_pool2d_s8_ort",
-    "softmax": "softmax_s8 softmax_f32 softmax_s16 softmax_s8_s16",
+    "softmax": "softmax_s8 softmax_f32 softmax_s16 softmax_s8_s16 log_softmax_f32 log_softmax_s8",
     "quantize": "quantize_f32 requantize dequantize_f32 cast_int",
     "elementwise": "addsub_q mul_q binary_f32 maxmin_q binary_s8_ort binary_i32",
     "reduce": "mean_q mean_f32 mean_s8_ort reduce_maxmin_q reduce_maxmin_f32 arg_maxmin",
@@ -37,7 +38,7 @@ FAMILIES = {
     "svdf": "svdf_s8_i16 svdf_s8_i8 svdf_f32",
     "lstm": "lstm_s8 lstm_f32",
     "activations": "lut_s8 clamp_f32 unary_f32 leaky_relu_q leaky_relu_f32 hard_swish_f32 logistic_s16 tanh_s16 "
-                   "logistic_f32 tanh_f32 prelu_q prelu_f32",
+                   "logistic_f32 tanh_f32 prelu_q prelu_f32 l2norm_s8 l2norm_f32",
     "resize": "resize_nearest resize_bilinear_s8 resize_bilinear_f32",
     "signal": "signal_window_s16 signal_fft_auto_scale_s16 signal_rfft_s16 signal_energy signal_filter_bank "
               "signal_filter_bank_sqrt signal_spectral_subtraction signal_pcan signal_filter_bank_log",

@@ -373,3 +373,117 @@ def test_gather_rejects_computed_indices(tmp_path):
     with pytest.raises(BakeError, match="GATHER") as err:
         bake_model(w.build([x, ix], [y]), tmp_path)
     assert "\n" not in str(err.value)
+
+
+# --- SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND (dilated convolutions), SELECT_V2, UNPACK, TILE --------
+S2B_CASES = [  # (input shape, block, paddings or crops, dtype)
+    ([1, 4, 6, 2], [2, 2], [[0, 0], [0, 0]]), ([1, 5, 5, 3], [2, 3], [[1, 0], [2, 2]]),
+    ([2, 3, 4, 1], [3, 2], [[0, 3], [1, 1]]), ([1, 7, 2], [2], [[2, 1]]), ([2, 6, 3], [3], [[0, 0]]),
+]
+S2B_ALL = [(s, b, p, dt) for s, b, p in S2B_CASES for dt in ("i8", "f32")]
+
+
+def _s2b_id(c):
+    s, b, p, dt = c
+    return "%s-%s-b%s-p%s" % (dt, shape_id(s), "x".join(map(str, b)), "".join(str(v) for r in p for v in r))
+
+
+def s2b_case(case, kind):
+    """SPACE_TO_BATCH_ND of the input, or BATCH_TO_SPACE_ND back from its space-to-batch shape
+    with the paddings as crops (the dilated-convolution pair)."""
+    shape, block, pads, dt = case
+    rng = case_rng(kind + _s2b_id(case))
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    spatial = [shape[1 + k] + pads[k][0] + pads[k][1] for k in range(len(block))]
+    s2b_shape = [shape[0] * int(np.prod(block))] + [d // b for d, b in zip(spatial, block)] + [shape[-1]]
+    in_shape, out_shape = (shape, s2b_shape) if kind == "SPACE_TO_BATCH_ND" else \
+        (s2b_shape, [shape[0]] + [d - p[0] - p[1] for d, p in zip(spatial, pads)] + [shape[-1]])
+    x = w.tensor(in_shape, TT[dt], *q)
+    bt = w.tensor([len(block)], "int32", data=np.array(block, np.int32))
+    pt = w.tensor([len(block), 2], "int32", data=np.array(pads, np.int32))
+    y = w.tensor(out_shape, TT[dt], *q)
+    w.op(kind, [x, bt, pt], [y])
+    return w.build([x], [y]), [[v] for v in make_inputs(rng, dt, in_shape, q[1] or 0)]
+
+
+def _s2b_numpy(x: np.ndarray, block, pads, value) -> np.ndarray:
+    """TFLite's SPACE_TO_BATCH_ND semantics: pad with `value`, then move each block offset to the batch."""
+    if x.ndim == 3:
+        x, block, pads = x[:, :, None, :], list(block) + [1], list(pads) + [[0, 0]]
+    x = np.pad(x, [[0, 0], pads[0], pads[1], [0, 0]], constant_values=value)
+    b, h, w, c = x.shape
+    bh, bw = block
+    y = x.reshape(b, h // bh, bh, w // bw, bw, c).transpose(2, 4, 0, 1, 3, 5).reshape(bh * bw * b, h // bh, w // bw, c)
+    return y
+
+
+@pytest.mark.parametrize("kind", ["SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"])
+@pytest.mark.parametrize("case", S2B_ALL, ids=_s2b_id)
+def test_space_batch(case, kind, tier, tmp_path):
+    """Against TFLM, except SPACE_TO_BATCH_ND with padding: TFLM's kernel pads with a value it
+    never initializes (its SpaceToBatchParams), so numpy with TFLite's rule (the output zero
+    point, 0.0 for float32) is the reference there."""
+    model, sets = s2b_case(case, kind)
+    shape, block, pads, dt = case
+    if kind == "BATCH_TO_SPACE_ND" or not any(v for r in pads for v in r):
+        check(model, tmp_path, sets)
+        return
+    mdir, name, result = bake_model(model, tmp_path)
+    module = load_cpython(mdir, name)
+    zp = result.graph.tensors[result.graph.outputs[0]].zp if dt != "f32" else 0
+    for (x,) in sets:
+        got = run_upyflow(module, [x])[0]
+        np.testing.assert_array_equal(got.reshape(-1), _s2b_numpy(x, block, pads, zp).reshape(-1))
+
+
+@pytest.mark.parametrize("case", S2B_ALL[::3], ids=_s2b_id)
+def test_space_batch_isa(case, isa_arch):
+    if not any(v for r in case[2] for v in r):   # TFLM's padding value is undefined (test_space_batch)
+        check_isa(*s2b_case(case, "SPACE_TO_BATCH_ND"), isa_arch)
+    check_isa(*s2b_case(case, "BATCH_TO_SPACE_ND"), isa_arch)
+
+
+@pytest.mark.parametrize("dt", ["i8", "i16", "f32"])
+@pytest.mark.parametrize("cond_shape", [[2, 3, 4], [4], [3, 1]])
+def test_select_v2_constant_condition(dt, cond_shape, tier, tmp_path):
+    rng = case_rng("select%s%s" % (dt, cond_shape))
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    c = w.tensor(cond_shape, "bool", data=rng.random(cond_shape) < 0.5)
+    a, b = w.tensor([2, 3, 4], TT[dt], *q), w.tensor([2, 3, 4], TT[dt], *q)
+    y = w.tensor([2, 3, 4], TT[dt], *q)
+    w.op("SELECT_V2", [c, a, b], [y])
+    check(w.build([a, b], [y]), tmp_path, graph_sets(rng, [(dt, [2, 3, 4], q[1] or 0)] * 2))
+
+
+@pytest.mark.parametrize("dt", ["i8", "f32"])
+@pytest.mark.parametrize("shape,axis", [([3, 4], 0), ([2, 3, 4], 1), ([2, 3, 4], -1), ([4], 0)])
+def test_unpack(dt, shape, axis, tier, tmp_path):
+    rng = case_rng("unpack%s%s%d" % (dt, shape, axis))
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    x = w.tensor(shape, TT[dt], *q)
+    rest = [d for k, d in enumerate(shape) if k != axis % len(shape)]
+    ys = [w.tensor(rest, TT[dt], *q) for _ in range(shape[axis])]
+    w.op("UNPACK", [x], ys, num=shape[axis], axis=axis)
+    check(w.build([x], ys), tmp_path, [[v] for v in make_inputs(rng, dt, shape, q[1] or 0)])
+
+
+@pytest.mark.parametrize("dt", ["i8", "i16", "f32"])
+@pytest.mark.parametrize("shape,mult", [([2, 3], [2, 1]), ([1, 2, 2, 3], [1, 2, 2, 1]), ([3], [4]),
+                                        ([2, 1, 3], [1, 3, 2])])
+def test_tile_against_numpy(dt, shape, mult, tier, tmp_path):
+    """TFLM has no TILE kernel: numpy's tile is the reference (a copy: exact for every type)."""
+    rng = case_rng("tile%s%s%s" % (dt, shape, mult))
+    w = ModelWriter()
+    q = qparams(rng, dt)
+    x = w.tensor(shape, TT[dt], *q)
+    m = w.tensor([len(mult)], "int32", data=np.array(mult, np.int32))
+    y = w.tensor([d * k for d, k in zip(shape, mult)], TT[dt], *q)
+    w.op("TILE", [x, m], [y])
+    mdir, name, _ = bake_model(w.build([x], [y]), tmp_path)
+    module = load_cpython(mdir, name)
+    for v in make_inputs(rng, dt, shape, q[1] or 0):
+        want = np.tile(v, mult)
+        np.testing.assert_array_equal(run_upyflow(module, [v])[0].reshape(want.shape), want)

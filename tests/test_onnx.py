@@ -293,10 +293,12 @@ def test_mlp_matmul_add(tmp_path):
     assert kinds(result) == ["FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
 
 
-def test_matmul_of_two_computed_tensors_is_rejected():
+def test_matmul_of_two_computed_tensors_reads_as_batch_matmul():
     data = make([oh.make_node("MatMul", ["a", "b"], ["y"])], {"a": [2, 3], "b": [3, 2]}, ["y"])
-    with pytest.raises(BakeError, match="MatMul node .*both operands are computed"):
-        read_onnx(data)
+    assert [op.kind for op in read_onnx(data).ops] == ["BATCH_MATMUL"]
+    bad = make([oh.make_node("MatMul", ["a", "b"], ["y"])], {"a": [2, 3], "b": [4, 2]}, ["y"])
+    with pytest.raises(BakeError, match=r"^MatMul node '': shapes \[2, 3\] and \[4, 2\] \(BATCH_MATMUL"):
+        read_onnx(bad)
 
 
 # --- a small CNN: the layout folding -----------------------------------------------------------------
@@ -438,10 +440,9 @@ def test_constant_node(tmp_path):
 # --- errors -----------------------------------------------------------------------------------------
 def test_unsupported_op_is_named():
     data = make([oh.make_node("Erf", ["x"], ["y"])], {"x": [1, 4]}, ["y"])
-    with pytest.raises(BakeError, match=r"^unsupported ONNX operator Erf \(torch GELU exports Erf; "
-                                        r"upyflow has no GELU kernel yet: nn\.ReLU or nn\.Hardswish are "
-                                        r"supported\); upyflow reads ONNX "
-                                        r"Abs, Add, AveragePool, .*Conv, .*MatMul, "):
+    with pytest.raises(BakeError, match=r"^unsupported ONNX operator Erf \(Erf is read only inside torch's "
+                                        r"exact GELU, .*, which runs as GELU\); upyflow reads ONNX "
+                                        r"Abs, Add, .*AveragePool, .*Conv, .*MatMul, "):
         read_onnx(data)
 
 

@@ -461,3 +461,146 @@ def test_new_translators_refuse_in_one_line(nodes, inits, match):
     with pytest.raises(BakeError, match=match) as e:
         compile_model("m.onnx", "m", data)
     assert "malformed" not in str(e.value)
+
+
+# --- reductions, maths, Div, Gather onto the existing kernels ------------------------------------
+@pytest.mark.parametrize("op,axes,keep", [("ReduceMax", [2, 3], 1), ("ReduceMin", [1], 0), ("ReduceSum", [1, 3], 0),
+                                          ("ReduceSum", None, 1), ("ReduceMax", [-1], 0)])
+def test_reduce_max_min_sum(tmp_path, op, axes, keep):
+    inits = {"axes": np.array(axes, np.int64)} if axes is not None else {}
+    data = model([oh.make_node(op, ["x"] + (["axes"] if axes is not None else []), ["y"], keepdims=keep)],
+                 {"x": [1, 3, 4, 5]}, ["y"], inits, opset=18)
+    result = check(data, tmp_path, {"x": [1, 3, 4, 5]}, "r%s%s%d" % (op, axes, keep))
+    assert {"ReduceMax": "REDUCE_MAX", "ReduceMin": "REDUCE_MIN", "ReduceSum": "SUM"}[op] in kinds(result)
+
+
+def test_reduce_axes_attribute_before_opset_18(tmp_path):
+    data = model([oh.make_node("ReduceMax", ["x"], ["y"], axes=[1], keepdims=1)], {"x": [2, 6, 3]}, ["y"], opset=13)
+    check(data, tmp_path, {"x": [2, 6, 3]}, "rmax13")
+
+
+@pytest.mark.parametrize("op,axis,keep", [("ArgMax", 1, 1), ("ArgMin", 3, 0), ("ArgMax", -1, 0), ("ArgMin", 0, 1)])
+def test_arg_max_min(tmp_path, op, axis, keep):
+    shape = [1, 5, 3, 4] if axis != 0 else [4, 6]
+    graph = oh.make_graph([oh.make_node(op, ["x"], ["y"], axis=axis, keepdims=keep)], "g",
+                          [oh.make_tensor_value_info("x", TP.FLOAT, shape)],
+                          [oh.make_tensor_value_info("y", TP.INT64, None)])
+    data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)], ir_version=8).SerializeToString()
+    name = "tr%d" % next(_count)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
+    assert op.upper().replace("ARG", "ARG_") in kinds(result)
+    x = rng_for("arg%s%d%d" % (op, axis, keep)).uniform(-2, 2, shape).astype(np.float32)
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = run_upyflow(load_cpython(str(tmp_path), name), [nhwc(x)])[0]
+    if x.ndim == 4 and keep:
+        got = got.transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def test_arg_max_select_last_index_refused():
+    data = model([oh.make_node("ArgMax", ["x"], ["y"], axis=1, select_last_index=1)], {"x": [2, 6]}, ["y"])
+    with pytest.raises(BakeError, match=r"^ArgMax node '': select_last_index is not supported"):
+        compile_model("m.onnx", "m", data)
+
+
+def test_maths_and_division_of_computed_tensors(tmp_path):
+    """Exp, Log, Sqrt, Abs, Neg, Reciprocal and Div of two computed tensors: single float32 kernels."""
+    nodes = [oh.make_node("Abs", ["x"], ["a"]), oh.make_node("Sqrt", ["a"], ["s"]),
+             oh.make_node("Exp", ["x"], ["e"]), oh.make_node("Log", ["e"], ["l"]),
+             oh.make_node("Neg", ["l"], ["n"]), oh.make_node("Div", ["n", "e"], ["d"]),
+             oh.make_node("Reciprocal", ["e"], ["rc"]), oh.make_node("Div", ["s", "b"], ["db"]),
+             oh.make_node("Add", ["d", "rc"], ["y"])]
+    data = model(nodes, {"x": [1, 3, 4, 5], "b": [1, 1, 4, 5]}, ["y", "db", "s"])
+    result = check(data, tmp_path, {"x": [1, 3, 4, 5], "b": [1, 1, 4, 5]}, "maths")
+    assert {"ABS", "SQRT", "EXP", "LOG", "NEG", "DIV"} <= set(kinds(result))
+    assert "MUL" not in kinds(result) and "MAXIMUM" not in kinds(result)
+
+
+@pytest.mark.parametrize("axis,indices", [(1, [2, 0, 1]), (3, [[4, 0], [-1, 2]]), (2, 1), (-1, [3, 4])])
+def test_gather_of_a_computed_tensor(tmp_path, axis, indices):
+    nodes = [oh.make_node("Relu", ["x"], ["r"]), oh.make_node("Gather", ["r", "i"], ["g"], axis=axis),
+             oh.make_node("Mul", ["g", "two"], ["y"])]
+    data = model(nodes, {"x": [1, 3, 4, 5]}, ["y"], {"i": np.array(indices, np.int64),
+                                                    "two": np.array(2.0, np.float32)})
+    assert "GATHER" in kinds(check(data, tmp_path, {"x": [1, 3, 4, 5]}, "gather%d%s" % (axis, indices)))
+
+
+@pytest.mark.parametrize("a_shape,b_shape,a_const", [
+    ([1, 3, 4], [1, 4, 5], False), ([2, 3, 4], [4], False), ([4], [2, 4, 3], False),
+    ([2, 1, 3, 4], [1, 2, 4, 2], False), ([3, 4], [4, 6], True), ([5], [5], False)])
+def test_matmul_of_computed_tensors(tmp_path, a_shape, b_shape, a_const):
+    """MatMul whose second operand is computed (or first is constant): float32 BATCH_MATMUL."""
+    inits = {"a": rng_for("mma").uniform(-2, 2, a_shape).astype(np.float32)} if a_const else {}
+    nodes = [oh.make_node("Tanh", ["b"], ["bt"]), oh.make_node("MatMul", ["a", "bt"], ["y"])]
+    inputs = {"b": b_shape} if a_const else {"a": a_shape, "b": b_shape}
+    data = model(nodes, inputs, ["y"], inits)
+    result = check(data, tmp_path, inputs, "matmul%s%s" % (a_shape, b_shape))
+    assert "BATCH_MATMUL" in kinds(result) and "FULLY_CONNECTED" not in kinds(result)
+
+
+# --- GELU: the Gelu operator and torch's Erf chain ----------------------------------------------
+def _erf_chain(variant: str) -> tuple[list, dict]:
+    """torch's exact GELU below opset 20 (Div by sqrt 2 or Mul by its inverse; Mul by x then 0.5,
+    or 0.5 * x first), constants as initializers or Constant nodes."""
+    c = {"sqrt2": np.array(1.4142135, np.float32), "inv": np.array(0.70710677, np.float32),
+         "one": np.array(1.0, np.float32), "half": np.array(0.5, np.float32)}
+    nodes = [oh.make_node("Conv", ["x", "w"], ["h"], pads=[1, 1, 1, 1])]
+    if variant == "torch":
+        nodes += [oh.make_node("Div", ["h", "sqrt2"], ["d"]), oh.make_node("Erf", ["d"], ["e"]),
+                  oh.make_node("Add", ["e", "one"], ["a"]), oh.make_node("Mul", ["h", "a"], ["m"]),
+                  oh.make_node("Mul", ["m", "half"], ["y"])]
+    else:   # Constant nodes, Mul by 1/sqrt 2, 0.5 * x first, operands swapped
+        nodes += [oh.make_node("Constant", [], ["k_inv"], value=numpy_helper.from_array(c["inv"])),
+                  oh.make_node("Constant", [], ["k_half"], value_float=0.5),
+                  oh.make_node("Mul", ["k_inv", "h"], ["d"]), oh.make_node("Erf", ["d"], ["e"]),
+                  oh.make_node("Add", ["one", "e"], ["a"]), oh.make_node("Mul", ["k_half", "h"], ["hx"]),
+                  oh.make_node("Mul", ["a", "hx"], ["y"])]
+    w = rng_for("gelu_w").normal(0, 0.6, (3, 2, 3, 3)).astype(np.float32)
+    return nodes, {"w": w, "one": c["one"], **({"sqrt2": c["sqrt2"], "half": c["half"]} if variant == "torch" else {})}
+
+
+@pytest.mark.parametrize("variant", ["torch", "reordered"])
+def test_erf_chain_runs_as_one_gelu(tmp_path, variant):
+    nodes, inits = _erf_chain(variant)
+    data = model(nodes, {"x": [1, 2, 5, 6]}, ["y"], inits, opset=17)
+    result = check(data, tmp_path, {"x": [1, 2, 5, 6]}, "erfchain" + variant)
+    assert kinds(result) == ["CONV_2D", "GELU"]
+
+
+def test_erf_chain_with_a_shared_intermediate_is_not_fused(tmp_path):
+    """The chain's Add also feeds an output: not a GELU, so Erf stays unsupported."""
+    nodes, inits = _erf_chain("torch")
+    data = model(nodes, {"x": [1, 2, 5, 6]}, ["y", "a"], inits, opset=17)
+    with pytest.raises(BakeError, match=r"^unsupported ONNX operator Erf \("):
+        compile_model("m.onnx", "m", data)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_operator(tmp_path, approximate):
+    data = model([oh.make_node("Gelu", ["x"], ["y"], approximate=approximate)], {"x": [1, 3, 4, 5]}, ["y"], opset=20)
+    assert kinds(check(data, tmp_path, {"x": [1, 3, 4, 5]}, "gelu" + approximate)) == ["GELU"]
+
+
+@pytest.mark.parametrize("axis,opset", [(-1, 13), (1, 13), (1, 11)])
+def test_log_softmax(tmp_path, axis, opset):
+    data = model([oh.make_node("LogSoftmax", ["x"], ["y"], axis=axis)], {"x": [2, 5, 3]}, ["y"], opset=opset)
+    assert "LOG_SOFTMAX" in kinds(check(data, tmp_path, {"x": [2, 5, 3]}, "logsoftmax%d%d" % (axis, opset)))
+
+
+@pytest.mark.parametrize("axis,outputs", [(-1, ["y"]), (1, ["y", "m", "inv"]), (2, ["y"])])
+def test_layer_normalization(tmp_path, axis, outputs):
+    rng = rng_for("ln%d" % axis)
+    norm_shape = [2, 3, 4][axis % 3:]
+    inits = {"s": rng.normal(1, 0.3, norm_shape).astype(np.float32),
+             "b": rng.normal(0, 0.3, norm_shape).astype(np.float32)}
+    data = model([oh.make_node("LayerNormalization", ["x", "s", "b"], outputs, axis=axis, epsilon=1e-3)],
+                 {"x": [2, 3, 4]}, outputs, inits, opset=17)
+    result = check(data, tmp_path, {"x": [2, 3, 4]}, "ln%d" % axis)
+    assert {"MEAN", "RSQRT"} <= set(kinds(result))
+
+
+def test_rms_normalization(tmp_path):
+    inits = {"s": rng_for("rms").normal(1, 0.3, [5]).astype(np.float32)}
+    data = model([oh.make_node("RMSNormalization", ["x", "s"], ["y"], axis=-1)], {"x": [3, 5]}, ["y"], inits,
+                 opset=23)
+    check(data, tmp_path, {"x": [3, 5]}, "rms")

@@ -145,3 +145,46 @@ def test_softmax_property(depth, rows, beta, in_scale, in_zp, seed, tmp_path_fac
     rng = np.random.default_rng(seed)
     model = softmax_model("i8", [rows, depth], float(np.float32(beta)), in_scale, in_zp)
     single(model, tmp_path_factory.mktemp("prop"), make_inputs(rng, "i8", [rows, depth], in_zp, n_random=3))
+
+
+# --- LOG_SOFTMAX (float32) ------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [[1, 10], [3, 7], [2, 2, 5], [4, 1]], ids=lambda s: "x".join(map(str, s)))
+def test_log_softmax_float32(shape, tier, tmp_path):
+    from op_models import float_inputs, unary_model
+    rng = np.random.default_rng([0x106, len(shape), shape[-1]])
+    check(unary_model("LOG_SOFTMAX", "f32", shape), tmp_path, [[x] for x in float_inputs(rng, shape)])
+
+
+# --- LOG_SOFTMAX (int8: TFLM's fixed-point algorithm) ----------------------------------------------
+@pytest.mark.parametrize("seed", range(6))
+def test_log_softmax_int8(seed, tier, tmp_path):
+    from op_models import unary_model
+    rng = np.random.default_rng([0x1065, seed])
+    shape = [[1, 10], [3, 7], [2, 2, 33], [4, 1], [1, 256], [2, 5]][seed]
+    scale = float(np.exp(rng.uniform(np.log(0.005), np.log(0.5))))
+    model = unary_model("LOG_SOFTMAX", "i8", shape, (scale, int(rng.integers(-128, 128))), (16.0 / 256, 127))
+    xs = [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(3)] + \
+        [np.full(shape, v, np.int8) for v in (-128, 127)] + \
+        [np.where(rng.random(shape) < 0.5, -128, 127).astype(np.int8)]
+    check(model, tmp_path, [[x] for x in xs])
+
+
+def test_log_softmax_int8_isa(isa_arch):
+    from op_models import unary_model
+    rng = np.random.default_rng([0x1065, 99])
+    model = unary_model("LOG_SOFTMAX", "i8", [3, 20], (0.05, -7), (16.0 / 256, 127))
+    check_isa(model, [[rng.integers(-128, 128, [3, 20]).astype(np.int8)] for _ in range(2)], isa_arch)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "natmod"], indirect=True)
+def test_log_softmax_int8_micropython(mpy_tier, tmp_path):
+    from harness import bake_model, run_micropython_cases, run_tflm
+    from op_models import unary_model
+    baked = {}
+    for k, shape in enumerate([[1, 10], [3, 7], [2, 40]]):
+        rng = np.random.default_rng([0x1065, 50 + k])
+        model = unary_model("LOG_SOFTMAX", "i8", shape, (0.02 * (k + 1), 5 - k), (16.0 / 256, 127))
+        sets = [[rng.integers(-128, 128, shape).astype(np.int8)] for _ in range(2)]
+        bake_model(model, tmp_path, name="lsm%d" % k, mpy=True)
+        baked["lsm%d" % k] = ("logsoftmax-%d" % k, sets, [run_tflm(model, s) for s in sets])
+    run_micropython_cases(mpy_tier, str(tmp_path), baked)

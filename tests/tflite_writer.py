@@ -50,6 +50,7 @@ OPS: dict[str, tuple[str | None, dict]] = {
     "PADV2": ("PadV2Options", {}),
     "MAXIMUM": ("MaximumMinimumOptions", {}),
     "MINIMUM": ("MaximumMinimumOptions", {}),
+    "BATCH_MATMUL": ("BatchMatMulOptions", dict(adj_x=False, adj_y=False, asymmetric_quantize_inputs=False)),
 }
 ENUMS = {  # option fields given as strings -> schema enum class
     "padding": tflite.Padding,

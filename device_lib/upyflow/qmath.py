@@ -103,6 +103,40 @@ def sat_shl(x, exponent):
     return x << exponent
 
 
+def _clz(x):
+    n = 0
+    u = x & 0xFFFFFFFF
+    while n < 32 and not u & 0x80000000:
+        u <<= 1
+        n += 1
+    return n
+
+
+def inv_sqrt_qm(v):
+    # TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift=-1): (multiplier, shift) of
+    # 1/sqrt(v), gemmlowp fixed point (3 integer bits), five Newton steps from 1.
+    if v <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while v >= 1 << 29:
+        v //= 4
+        shift += 1
+    pairs = (_clz(v) - 1) // 2 - 1   # (MicroPython's int has no bit_length)
+    shift -= pairs
+    v <<= 2 * pairs
+    half_input = rdbypot(v >> 1, 1)
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28
+    for _ in range(5):
+        x3 = sat_shl(srdhm(srdhm(x, x), x), 6)
+        x = sat_shl(srdhm(half_three, x) - srdhm(half_input, x3), 3)
+    x = srdhm(x, 1518500250)
+    if shift < 0:
+        x <<= -shift
+        shift = 0
+    return x, -shift
+
+
 def exp_quarter(a):
     # exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8. The last add
     # wraps in gemmlowp (int32); within the domain it does not overflow.
@@ -148,6 +182,40 @@ def one_over_one_plus_x(a):
     for _ in range(3):
         r = r + sat_shl(srdhm(r, 536870912 - srdhm(half_den, r)), 2)
     return r
+
+
+def _srmpot(x, e):
+    # SaturatingRoundingMultiplyByPOT by a signed exponent
+    return sat_shl(x, e) if e > 0 else (rdbypot(x, -e) if e < 0 else x)
+
+
+def _sat32(v):
+    return INT32_MIN if v < INT32_MIN else (INT32_MAX if v > INT32_MAX else v)
+
+
+def log_q12_to_q5(x):
+    # TFLite's log_x_for_x_greater_than_or_equal_to_1<5>(x in Q12.19), gemmlowp fixed point
+    # (LOG_SOFTMAX): log2 of the leading power, then a rational fit of the rest; int32 sums wrap.
+    sqrt_sqrt_half = 1805811301
+    sqrt_half = 1518500250
+    quarter = 8388608   # 1/4 in Q6.25
+    hr1 = _clz(x)
+    r_a = _srmpot(srdhm(_srmpot(x, hr1 - 1), sqrt_half), 1)
+    a_adj = _sat32(_srmpot(12 - hr1, 25) + quarter)
+    hr_b = _clz(srdhm(x, sqrt_half)) - 1
+    r_b = _srmpot(x, hr_b)
+    b_adj = _sat32(_srmpot(12 - hr_b, 25) - quarter)
+    r = min(r_a, r_b)
+    adj = max(a_adj, b_adj)
+    t = r + sqrt_sqrt_half   # RoundingHalfSum: (a + b + sign) / 2, truncated
+    p = (t + 1) // 2 if t >= 0 else -((1 - t) // 2)
+    q = wrap32(2 * wrap32(r - sqrt_sqrt_half))
+    sq = srdhm(q, q)
+    num = wrap32(srdhm(q, r) + srdhm(srdhm(q, sq), 117049297))
+    den = wrap32(srdhm(p, wrap32(1057819769 + q + srdhm(127690142, sq))) + srdhm(638450708, q))
+    recip = sat_shl(one_over_one_plus_x(den), 1)
+    acc = wrap32(srdhm(adj, 1488522236) + srdhm(rdbypot(num, 6), recip))
+    return sat_shl(acc, 1)
 
 
 def reciprocal_q12(x):

@@ -173,6 +173,22 @@ kernel("fully_connected_s8_ort", "fc",
         T("out", "i8", "w", "batches*n_out"), T("scale", "f32", "c", "n_out")],
        FC_DIMS + [Int("out_off")] + INT_ACT)
 
+# BATCH_MATMUL: out[b][i][j] = sum over t of lhs[lo + i*lsi + t*lsk] * rhs[ro + t*rsk + j*rsj], (lo, ro) the
+# b-th offset pair of d (broadcast batches and adj_x/adj_y resolved at bake time into offsets and
+# strides); either operand may be a constant. int8 accumulates in int32, int16 in int64 (as TFLM).
+_BMM = [Int("nb", 0), Int("m", 1), Int("n", 1), Int("k", 1), Int("lsi", 0), Int("lsk", 0), Int("rsk", 0),
+        Int("rsj", 0)]
+kernel("batch_matmul_q", "fc",
+       [T("lhs", "q", "c", None, "esize"), T("rhs", "q", "c", None, "esize"), T("d", "i32", "c", "2*nb"),
+        T("out", "q", "w", "nb*m*n", "esize")],
+       _BMM + [Int("esize", 1, 2), Int("lhs_off"), Int("rhs_off"), Int("mult"), _shift("shift"), Int("out_off"),
+               Int("act_min"), Int("act_max")],
+       requires=["esize == 1 or shift <= 14"],
+       checks=["matmul_check(lhs, rhs, d, nb, m, n, k, lsi, lsk, rsk, rsj, esize)"])
+kernel("batch_matmul_f32", "fc",
+       [T("lhs", "f32", "c"), T("rhs", "f32", "c"), T("d", "i32", "c", "2*nb"), T("out", "f32", "w", "nb*m*n")],
+       _BMM, checks=["matmul_check(lhs, rhs, d, nb, m, n, k, lsi, lsk, rsk, rsj, 4)"])
+
 # --- conv -----------------------------------------------------------------------------------
 _W = "out_c*k_h*k_w*in_c"
 _DW_W, _DW_C = "k_h*k_w*in_c*depth_mult", "in_c*depth_mult"
@@ -248,6 +264,11 @@ _SOFTMAX_Q = [Int("rows", 0), Int("depth", 1), Int("in_mult"), Int("in_shift", 0
 kernel("softmax_s8", "softmax", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")], _SOFTMAX_Q)
 kernel("softmax_f32", "softmax", [T("x", "f32", "r", "rows*depth"), T("out", "f32", "w", "rows*depth")],
        [Int("rows", 0), Int("depth", 1), Float("beta")])
+kernel("log_softmax_s8", "softmax", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")],
+       [Int("rows", 0), Int("depth", 1), Int("in_mult"), Int("in_shift", 0, 31, "input left shift"), Int("rev_mult"),
+        Int("rev_shift", -31, 0, "reverse scaling shift"), Int("diff_min", None, 0)])
+kernel("log_softmax_f32", "softmax", [T("x", "f32", "r", "rows*depth"), T("out", "f32", "w", "rows*depth")],
+       [Int("rows", 0), Int("depth", 1)])
 kernel("softmax_s16", "softmax",
        [T("x", "i16", "r", "rows*depth"), T("exp_lut", "i16", "c", "513"), T("recip_lut", "i16", "c", "513"),
         T("out", "i16", "w", "rows*depth")],
@@ -370,8 +391,14 @@ _F32_PAIR = [T("x", "f32", "r", "n"), T("out", "f32", "w", "n")]
 kernel("lut_s8", "activations", [T("x", "i8", "r", "n"), T("table", "i8", "r", "256"), T("out", "i8", "w", "n")],
        [Int("n", 0)])
 kernel("clamp_f32", "activations", _F32_PAIR, [Int("n", 0), Float("lo"), Float("hi")])
-# ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5)
-kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 5)])
+# ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, GELU tanh-approximated (op 0..7)
+kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 7)])
+# L2_NORMALIZATION over the last axis (rows of depth values): int8 as TFLM's integer kernel (output
+# scale 1/128, zero point 0), float32 with TFLM's epsilon 1e-6 under the norm
+kernel("l2norm_s8", "activations", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")],
+       [Int("rows", 0), Int("depth", 1), Int("in_zp")])
+kernel("l2norm_f32", "activations", [T("x", "f32", "r", "rows*depth"), T("out", "f32", "w", "rows*depth")],
+       [Int("rows", 0), Int("depth", 1)])
 kernel("leaky_relu_q", "activations", [T("x", "q", "r", None, "esize"), T("out", "q", "w", "n", "esize")],
        [Int("n", 0), Int("in_zp"), Int("m_id"), _shift("s_id", "identity shift"), Int("m_al"),
         _shift("s_al", "alpha shift"), Int("neg"), Int("out_zp"), Int("qmin"), Int("qmax")],

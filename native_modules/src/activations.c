@@ -64,7 +64,7 @@ static float uf_sqrtf(float x) {
     return y;
 }
 
-static float uf_logf(float x) {
+float uf_logf(float x) {
     if (!(x > 0.0f) || x > FLT_MAX) {
         return x == 0.0f ? -bits_f32(0x7f800000u) : (x > FLT_MAX ? x : bits_f32(0x7fc00000u));
     }
@@ -86,7 +86,27 @@ static float uf_logf(float x) {
     return (float)e * 0.693145752f + ((float)e * 1.42860677e-06f + lm);
 }
 
-// ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5) in float32, as TFLM's elementwise.cc / exp.cc / log
+// erfc(-x / sqrt(2)) / 2, the normal distribution's CDF at x: the Chebyshev fit of erfc(z)
+// (Numerical Recipes' erfcc: relative error below 1.2e-7 for z >= 0, so GELU keeps its
+// precision far into the negative tail), erfc(-z) = 2 - erfc(z).
+static float uf_normal_cdf(float x) {
+    // |x| by its bits: a select between -c and c would crash LLVM 22's Xtensa backend
+    float z = bits_f32(f32_bits(x) & 0x7fffffffu) * 0.707106781f;
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float p = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f +
+              t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f +
+              t * (-0.82215223f + t * 0.17087277f))))))));
+    // exp(-z*z) = exp(-x*x/2) as exp(-xh*xh/2) * exp(-(x - xh)(x + xh)/2), xh = x to 12 bits:
+    // xh*xh is exact in float32, so the tail keeps its relative precision (a rounded z*z loses
+    // 1e-5 of it at x = -12)
+    float xh = bits_f32(f32_bits(x) & 0xfffff000u);
+    float half_erfc = 0.5f * t * uf_expf(-0.5f * (xh * xh)) * uf_expf(p - 0.5f * ((x - xh) * (x + xh)));
+    return x < 0.0f ? half_erfc : 1.0f - half_erfc;
+}
+
+// ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5) in float32, as TFLM's elementwise.cc / exp.cc / log;
+// GELU (6: x * CDF(x); 7: the tanh approximation, as x / (1 + exp(-2u)), u = sqrt(2/pi) *
+// (x + 0.044715 x^3))
 void uf_unary_f32(const float *x, float *out, int n, int op) {
     for (int i = 0; i < n; i++) {
         float v = x[i];
@@ -96,9 +116,45 @@ void uf_unary_f32(const float *x, float *out, int n, int op) {
             case 2: v = uf_sqrtf(v); break;
             case 3: v = 1.0f / uf_sqrtf(v); break;
             case 4: v = uf_expf(v); break;
-            default: v = uf_logf(v); break;
+            case 5: v = uf_logf(v); break;
+            case 6: v = v * uf_normal_cdf(v); break;
+            default: v = v / (1.0f + uf_expf(-1.59576912f * (v + 0.044715f * v * v * v))); break;
         }
         out[i] = v;
+    }
+}
+
+// L2_NORMALIZATION: int8 as TFLM's reference_integer_ops (sum of squares, 1/sqrt as a
+// multiplier, output scale 2^-7), float32 as its reference (float32 sum, norm at least 1e-6).
+void uf_l2norm_s8(const int8_t *x, int8_t *out, int rows, int depth, int in_zp) {
+    for (int r = 0; r < rows; r++, x += depth, out += depth) {
+        uint32_t acc = 0;   // int32 wrapping, as TFLM's accumulator
+        for (int k = 0; k < depth; k++) {
+            int32_t v = x[k] - in_zp;
+            acc += (uint32_t)(v * v);
+        }
+        int32_t mult;
+        int shift;
+        uf_inv_sqrt_qm((int32_t)acc, &mult, &shift);
+        for (int k = 0; k < depth; k++) {
+            out[k] = (int8_t)uf_clamp(uf_mul_by_qm(x[k] - in_zp, mult, shift + 7), -128, 127);
+        }
+    }
+}
+
+void uf_l2norm_f32(const float *x, float *out, int rows, int depth) {
+    for (int r = 0; r < rows; r++, x += depth, out += depth) {
+        float acc = 0.0f;
+        for (int k = 0; k < depth; k++) {
+            acc += x[k] * x[k];
+        }
+        float norm = uf_sqrtf(acc);
+        if (!(norm >= 1e-6f)) {
+            norm = 1e-6f;
+        }
+        for (int k = 0; k < depth; k++) {
+            out[k] = x[k] / norm;
+        }
     }
 }
 

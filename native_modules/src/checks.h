@@ -202,6 +202,23 @@ static int strided_check(const uf_call *c, int x, int o, int dk, int esize) {
     return UF_OK;
 }
 
+// BATCH_MATMUL: operands a, b (either may be a constant), descriptor dk of nb (a, b) offset
+// pairs; every matrix an offset pair starts, walked by its strides, stays inside its operand
+// (the output's nb*m*n elements are checked by the table's sizes).
+static int matmul_check(const uf_call *c, int a, int b, int dk, int nb, int m, int n, int k,
+                        int lsi, int lsk, int rsk, int rsj, int esize) {
+    CHECK(desc_fits(c, dk, 2 * (uint64_t)nb));
+    int64_t a_reach = (int64_t)(m - 1) * lsi + (int64_t)(k - 1) * lsk;
+    int64_t b_reach = (int64_t)(k - 1) * rsk + (int64_t)(n - 1) * rsj;
+    for (int i = 0; i < nb; i++) {
+        int64_t ao = D(T(dk), 2 * i), bo = D(T(dk), 2 * i + 1);
+        if (!within(ao, ao + a_reach, c->len[a], esize) || !within(bo, bo + b_reach, c->len[b], esize)) {
+            return UF_ESIZE;
+        }
+    }
+    return UF_OK;
+}
+
 // --- signal tables -------------------------------------------------------------------------
 // The kissfft tables of tensor tk for a complex FFT of size n: factor plan,
 // permutation and twiddle indices.

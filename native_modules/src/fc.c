@@ -1,4 +1,5 @@
-// FULLY_CONNECTED. The input zero point is folded into the int8 bias at bake time.
+// FULLY_CONNECTED (the input zero point is folded into the int8 bias at bake time) and
+// BATCH_MATMUL.
 #include "kernels.h"
 #include "qmath.h"
 #include "mac8.h"
@@ -67,6 +68,63 @@ void uf_fully_connected_s8_ort(const int8_t *x, const int8_t *w, const void *bia
         for (int o = 0; o < n_out; o++) {
             int32_t acc = uf_ld_i32(bias, o) + uf_dot_s8(xb, w + (size_t)o * n_in, n_in);
             *out++ = uf_requant_ort(acc, uf_ld_f32(scale, o), out_off, act_min, act_max);
+        }
+    }
+}
+
+// BATCH_MATMUL: one m x n matrix per offset pair of d; operands through load.h (either may
+// be a constant). int8 sums in int32 and requantizes as TFLM's reference; int16 sums in
+// int64 and takes the int64 MultiplyByQuantizedMultiplier (TFLM's BatchMatMul<int16, int64>).
+void uf_batch_matmul_q(const void *lhs, const void *rhs, const void *d, void *out, int nb, int m,
+                       int n, int k, int lsi, int lsk, int rsk, int rsj, int esize, int lhs_off,
+                       int rhs_off, int mult, int shift, int out_off, int act_min, int act_max) {
+    int8_t *o8 = (int8_t *)out;
+    int16_t *o16 = (int16_t *)out;
+    size_t at = 0;
+    for (int b = 0; b < nb; b++) {
+        size_t lo = (size_t)uf_ld_i32(d, 2 * (size_t)b), ro = (size_t)uf_ld_i32(d, 2 * (size_t)b + 1);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++, at++) {
+                size_t li = lo + (size_t)i * lsi, ri = ro + (size_t)j * rsj;
+                int32_t v;
+                if (esize == 1) {
+                    uint32_t acc = 0;   // int32 wrapping, without C's signed overflow
+                    for (int t = 0; t < k; t++, li += lsk, ri += rsk) {
+                        acc += (uint32_t)((((const int8_t *)lhs)[li] + lhs_off) *
+                                          (((const int8_t *)rhs)[ri] + rhs_off));
+                    }
+                    v = uf_mul_by_qm((int32_t)acc, mult, shift);
+                } else {
+                    int64_t acc = 0;
+                    for (int t = 0; t < k; t++, li += lsk, ri += rsk) {
+                        acc += (int64_t)(uf_ld_i16(lhs, li) + lhs_off) * (uf_ld_i16(rhs, ri) + rhs_off);
+                    }
+                    v = uf_mul_by_qm64(acc, mult, shift);
+                }
+                v = uf_clamp(v + out_off, act_min, act_max);
+                if (esize == 1) {
+                    o8[at] = (int8_t)v;
+                } else {
+                    o16[at] = (int16_t)v;
+                }
+            }
+        }
+    }
+}
+
+void uf_batch_matmul_f32(const void *lhs, const void *rhs, const void *d, float *out, int nb, int m,
+                         int n, int k, int lsi, int lsk, int rsk, int rsj) {
+    for (int b = 0; b < nb; b++) {
+        size_t lo = (size_t)uf_ld_i32(d, 2 * (size_t)b), ro = (size_t)uf_ld_i32(d, 2 * (size_t)b + 1);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                size_t li = lo + (size_t)i * lsi, ri = ro + (size_t)j * rsj;
+                float acc = 0.0f;   // float32 sum in depth order, as TFLM's reference
+                for (int t = 0; t < k; t++, li += lsk, ri += rsk) {
+                    acc += uf_ld_f32(lhs, li) * uf_ld_f32(rhs, ri);
+                }
+                *out++ = acc;
+            }
         }
     }
 }

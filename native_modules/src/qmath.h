@@ -161,6 +161,89 @@ static inline int32_t uf_requant16(int64_t acc, const void *mult, const void *sh
     return v < act_min ? act_min : (v > act_max ? act_max : v);
 }
 
+// TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift -1): 1/sqrt(v) as a multiplier and
+// left shift, gemmlowp fixed point (3 integer bits), five Newton steps from 1 (L2_NORMALIZATION).
+static inline void uf_inv_sqrt_qm(int32_t v, int32_t *mult, int *shift) {
+    if (v <= 1) {
+        *mult = UF_INT32_MAX;
+        *shift = 0;
+        return;
+    }
+    int s = 11;
+    while (v >= (1 << 29)) {
+        v /= 4;
+        s++;
+    }
+    int bits = 0;   // the bit length of v
+    for (uint32_t u = (uint32_t)v; u; u >>= 1) {
+        bits++;
+    }
+    int pairs = (32 - bits - 1) / 2 - 1;
+    s -= pairs;
+    v = (int32_t)((uint32_t)v << (2 * pairs));
+    int32_t half_input = uf_rdbypot(v >> 1, 1);
+    const int32_t half_three = (1 << 28) + (1 << 27);
+    int32_t x = 1 << 28;
+    for (int i = 0; i < 5; i++) {
+        int32_t x3 = uf_sat_shl(uf_srdhm(uf_srdhm(x, x), x), 6);
+        x = uf_sat_shl(uf_srdhm(half_three, x) - uf_srdhm(half_input, x3), 3);
+    }
+    x = uf_srdhm(x, 1518500250);
+    if (s < 0) {
+        x = (int32_t)((uint32_t)x << -s);
+        s = 0;
+    }
+    *mult = x;
+    *shift = -s;
+}
+
+// SaturatingRoundingMultiplyByPOT by a signed exponent.
+static inline int32_t uf_srmpot(int32_t x, int e) {
+    return e > 0 ? uf_sat_shl(x, e) : (e < 0 ? uf_rdbypot(x, -e) : x);
+}
+
+static inline int uf_clz32(uint32_t u) {
+    int n = 0;
+    while (n < 32 && !(u & 0x80000000u)) {
+        u <<= 1;
+        n++;
+    }
+    return n;
+}
+
+static inline int32_t uf_sat32(int64_t v) {
+    return v < UF_INT32_MIN ? UF_INT32_MIN : (v > UF_INT32_MAX ? UF_INT32_MAX : (int32_t)v);
+}
+
+static inline int32_t uf_wadd(int32_t a, int32_t b) {   // int32 sum, wrapping
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+// TFLite's log_x_for_x_greater_than_or_equal_to_1<5>(x in Q12.19), gemmlowp fixed point
+// (LOG_SOFTMAX): log2 of the leading power, then a rational fit of the rest.
+static inline int32_t uf_log_q12_to_q5(int32_t x) {
+    const int32_t sqrt_sqrt_half = 1805811301, sqrt_half = 1518500250, quarter = 8388608;
+    int hr1 = uf_clz32((uint32_t)x);
+    int32_t r_a = uf_srmpot(uf_srdhm(uf_srmpot(x, hr1 - 1), sqrt_half), 1);
+    int32_t a_adj = uf_sat32((int64_t)uf_srmpot(12 - hr1, 25) + quarter);
+    int hr_b = uf_clz32((uint32_t)uf_srdhm(x, sqrt_half)) - 1;
+    int32_t r_b = uf_srmpot(x, hr_b);
+    int32_t b_adj = uf_sat32((int64_t)uf_srmpot(12 - hr_b, 25) - quarter);
+    int32_t r = r_a < r_b ? r_a : r_b;
+    int32_t adj = a_adj > b_adj ? a_adj : b_adj;
+    int64_t t = (int64_t)r + sqrt_sqrt_half;   // RoundingHalfSum
+    int32_t p = (int32_t)((t + (t >= 0 ? 1 : -1)) / 2);
+    int32_t q = uf_wadd(r, -sqrt_sqrt_half);
+    q = uf_wadd(q, q);
+    int32_t sq = uf_srdhm(q, q);
+    int32_t num = uf_wadd(uf_srdhm(q, r), uf_srdhm(uf_srdhm(q, sq), 117049297));
+    int32_t den = uf_wadd(uf_srdhm(p, uf_wadd(uf_wadd(1057819769, q), uf_srdhm(127690142, sq))),
+                          uf_srdhm(638450708, q));
+    int32_t recip = uf_sat_shl(uf_one_over_one_plus_x(den), 1);
+    int32_t acc = uf_wadd(uf_srdhm(adj, 1488522236), uf_srdhm(uf_rdbypot(num, 6), recip));
+    return uf_sat_shl(acc, 1);
+}
+
 // Contiguous int8 dot product, the inner loop of FULLY_CONNECTED and CONV_2D.
 // Kept plain so compilers vectorize it (x64: pmaddwd) and small cores get a
 // tight multiply-accumulate loop; int32 accumulation as in TFLM.

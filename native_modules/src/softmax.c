@@ -167,3 +167,52 @@ void uf_softmax_s16(const int16_t *x, const void *exp_lut, const void *recip_lut
         }
     }
 }
+
+// LOG_SOFTMAX in float32, as TFLM's reference: x - max - log(sum of exp(x - max)).
+void uf_log_softmax_f32(const float *x, float *out, int rows, int depth) {
+    for (int r = 0; r < rows; r++, x += depth, out += depth) {
+        float top = x[0];
+        for (int c = 1; c < depth; c++) {
+            top = x[c] > top ? x[c] : top;
+        }
+        float sum = 0.0f;
+        for (int c = 0; c < depth; c++) {
+            sum += uf_expf(x[c] - top);
+        }
+        float log_sum = uf_logf(sum);
+        for (int c = 0; c < depth; c++) {
+            out[c] = x[c] - top - log_sum;
+        }
+    }
+}
+
+// int8 LOG_SOFTMAX as TFLM's LogSoftmaxQuantized: Q5.26 differences, exp summed in Q12.19,
+// its log in Q5.26; output (scale 16/256, zero point 127) = difference - log sum.
+void uf_log_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult, int in_shift,
+                       int32_t rev_mult, int rev_shift, int32_t diff_min) {
+    for (int r = 0; r < rows; r++, x += depth, out += depth) {
+        int32_t top = x[0];
+        for (int c = 1; c < depth; c++) {
+            top = x[c] > top ? x[c] : top;
+        }
+        int32_t total = 0;
+        for (int c = 0; c < depth; c++) {
+            int32_t d = x[c] - top;
+            if (d >= diff_min) {
+                total = uf_wadd(total, uf_rdbypot(uf_exp_on_negative_q5_26(uf_mul_by_qm(d, in_mult, in_shift)), 12));
+            }
+        }
+        int32_t log_sum = uf_log_q12_to_q5(total);
+        int32_t limit = uf_mul_by_qm(uf_wadd(log_sum, UF_INT32_MIN), rev_mult, rev_shift);
+        limit = diff_min - 1 > limit ? diff_min - 1 : limit;
+        for (int c = 0; c < depth; c++) {
+            int32_t d = x[c] - top;
+            if (d > limit) {
+                int32_t v = uf_rdbypot(uf_mul_by_qm(d, in_mult, in_shift) - log_sum, 22) + 127;
+                out[c] = (int8_t)uf_clamp(v, -128, 127);
+            } else {
+                out[c] = -128;
+            }
+        }
+    }
+}

@@ -89,6 +89,45 @@ static int run_fully_connected_s8_ort(const uf_call *c) {
     return UF_OK;
 }
 
+// batch_matmul_q (fc): lhs, rhs, d, out, nb, m, n, k, lsi, lsk, rsk, rsj, esize, lhs_off, rhs_off, mult, shift, out_off, act_min, act_max
+enum { BATCH_MATMUL_Q_LHS, BATCH_MATMUL_Q_RHS, BATCH_MATMUL_Q_D, BATCH_MATMUL_Q_OUT };
+enum { BATCH_MATMUL_Q_NB, BATCH_MATMUL_Q_M, BATCH_MATMUL_Q_N, BATCH_MATMUL_Q_K, BATCH_MATMUL_Q_LSI, BATCH_MATMUL_Q_LSK, BATCH_MATMUL_Q_RSK, BATCH_MATMUL_Q_RSJ, BATCH_MATMUL_Q_ESIZE, BATCH_MATMUL_Q_LHS_OFF, BATCH_MATMUL_Q_RHS_OFF, BATCH_MATMUL_Q_MULT, BATCH_MATMUL_Q_SHIFT, BATCH_MATMUL_Q_OUT_OFF, BATCH_MATMUL_Q_ACT_MIN, BATCH_MATMUL_Q_ACT_MAX };
+static int run_batch_matmul_q(const uf_call *c) {
+    CHECK(I(BATCH_MATMUL_Q_NB) >= 0 && I(BATCH_MATMUL_Q_M) >= 1 && I(BATCH_MATMUL_Q_N) >= 1);
+    CHECK(I(BATCH_MATMUL_Q_K) >= 1 && I(BATCH_MATMUL_Q_LSI) >= 0 && I(BATCH_MATMUL_Q_LSK) >= 0);
+    CHECK(I(BATCH_MATMUL_Q_RSK) >= 0 && I(BATCH_MATMUL_Q_RSJ) >= 0 && I(BATCH_MATMUL_Q_ESIZE) >= 1);
+    CHECK(I(BATCH_MATMUL_Q_ESIZE) <= 2 && I(BATCH_MATMUL_Q_SHIFT) >= -31 && I(BATCH_MATMUL_Q_SHIFT) <= 30);
+    CHECK((((int64_t)I(BATCH_MATMUL_Q_ESIZE) == 1) || ((int64_t)I(BATCH_MATMUL_Q_SHIFT) <= 14)));
+    CFITS(BATCH_MATMUL_Q_D, (2 * (uint64_t)I(BATCH_MATMUL_Q_NB)), 4);
+    FITS(BATCH_MATMUL_Q_OUT, (((uint64_t)I(BATCH_MATMUL_Q_NB) * (uint64_t)I(BATCH_MATMUL_Q_M)) * (uint64_t)I(BATCH_MATMUL_Q_N)), (int64_t)I(BATCH_MATMUL_Q_ESIZE));
+    RET(matmul_check(c, BATCH_MATMUL_Q_LHS, BATCH_MATMUL_Q_RHS, BATCH_MATMUL_Q_D, (int64_t)I(BATCH_MATMUL_Q_NB), (int64_t)I(BATCH_MATMUL_Q_M), (int64_t)I(BATCH_MATMUL_Q_N), (int64_t)I(BATCH_MATMUL_Q_K), (int64_t)I(BATCH_MATMUL_Q_LSI), (int64_t)I(BATCH_MATMUL_Q_LSK), (int64_t)I(BATCH_MATMUL_Q_RSK), (int64_t)I(BATCH_MATMUL_Q_RSJ), (int64_t)I(BATCH_MATMUL_Q_ESIZE)));
+    uf_batch_matmul_q(T(BATCH_MATMUL_Q_LHS), T(BATCH_MATMUL_Q_RHS), T(BATCH_MATMUL_Q_D),
+                      T(BATCH_MATMUL_Q_OUT), I(BATCH_MATMUL_Q_NB), I(BATCH_MATMUL_Q_M),
+                      I(BATCH_MATMUL_Q_N), I(BATCH_MATMUL_Q_K), I(BATCH_MATMUL_Q_LSI),
+                      I(BATCH_MATMUL_Q_LSK), I(BATCH_MATMUL_Q_RSK), I(BATCH_MATMUL_Q_RSJ),
+                      I(BATCH_MATMUL_Q_ESIZE), I(BATCH_MATMUL_Q_LHS_OFF), I(BATCH_MATMUL_Q_RHS_OFF),
+                      I(BATCH_MATMUL_Q_MULT), I(BATCH_MATMUL_Q_SHIFT), I(BATCH_MATMUL_Q_OUT_OFF),
+                      I(BATCH_MATMUL_Q_ACT_MIN), I(BATCH_MATMUL_Q_ACT_MAX));
+    return UF_OK;
+}
+
+// batch_matmul_f32 (fc): lhs, rhs, d, out, nb, m, n, k, lsi, lsk, rsk, rsj
+enum { BATCH_MATMUL_F32_LHS, BATCH_MATMUL_F32_RHS, BATCH_MATMUL_F32_D, BATCH_MATMUL_F32_OUT };
+enum { BATCH_MATMUL_F32_NB, BATCH_MATMUL_F32_M, BATCH_MATMUL_F32_N, BATCH_MATMUL_F32_K, BATCH_MATMUL_F32_LSI, BATCH_MATMUL_F32_LSK, BATCH_MATMUL_F32_RSK, BATCH_MATMUL_F32_RSJ };
+static int run_batch_matmul_f32(const uf_call *c) {
+    CHECK(I(BATCH_MATMUL_F32_NB) >= 0 && I(BATCH_MATMUL_F32_M) >= 1 && I(BATCH_MATMUL_F32_N) >= 1);
+    CHECK(I(BATCH_MATMUL_F32_K) >= 1 && I(BATCH_MATMUL_F32_LSI) >= 0 && I(BATCH_MATMUL_F32_LSK) >= 0);
+    CHECK(I(BATCH_MATMUL_F32_RSK) >= 0 && I(BATCH_MATMUL_F32_RSJ) >= 0);
+    CFITS(BATCH_MATMUL_F32_D, (2 * (uint64_t)I(BATCH_MATMUL_F32_NB)), 4);
+    FITS(BATCH_MATMUL_F32_OUT, (((uint64_t)I(BATCH_MATMUL_F32_NB) * (uint64_t)I(BATCH_MATMUL_F32_M)) * (uint64_t)I(BATCH_MATMUL_F32_N)), 4);
+    RET(matmul_check(c, BATCH_MATMUL_F32_LHS, BATCH_MATMUL_F32_RHS, BATCH_MATMUL_F32_D, (int64_t)I(BATCH_MATMUL_F32_NB), (int64_t)I(BATCH_MATMUL_F32_M), (int64_t)I(BATCH_MATMUL_F32_N), (int64_t)I(BATCH_MATMUL_F32_K), (int64_t)I(BATCH_MATMUL_F32_LSI), (int64_t)I(BATCH_MATMUL_F32_LSK), (int64_t)I(BATCH_MATMUL_F32_RSK), (int64_t)I(BATCH_MATMUL_F32_RSJ), 4));
+    uf_batch_matmul_f32(T(BATCH_MATMUL_F32_LHS), T(BATCH_MATMUL_F32_RHS), T(BATCH_MATMUL_F32_D),
+                        T(BATCH_MATMUL_F32_OUT), I(BATCH_MATMUL_F32_NB), I(BATCH_MATMUL_F32_M),
+                        I(BATCH_MATMUL_F32_N), I(BATCH_MATMUL_F32_K), I(BATCH_MATMUL_F32_LSI),
+                        I(BATCH_MATMUL_F32_LSK), I(BATCH_MATMUL_F32_RSK), I(BATCH_MATMUL_F32_RSJ));
+    return UF_OK;
+}
+
 // conv2d_s8 (conv): x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max
 enum { CONV2D_S8_X, CONV2D_S8_W, CONV2D_S8_BIAS, CONV2D_S8_OUT, CONV2D_S8_MULT, CONV2D_S8_SHIFT };
 enum { CONV2D_S8_IN_H, CONV2D_S8_IN_W, CONV2D_S8_IN_C, CONV2D_S8_OUT_H, CONV2D_S8_OUT_W, CONV2D_S8_OUT_C, CONV2D_S8_K_H, CONV2D_S8_K_W, CONV2D_S8_S_H, CONV2D_S8_S_W, CONV2D_S8_D_H, CONV2D_S8_D_W, CONV2D_S8_PAD_H, CONV2D_S8_PAD_W, CONV2D_S8_IN_OFF, CONV2D_S8_OUT_OFF, CONV2D_S8_ACT_MIN, CONV2D_S8_ACT_MAX };
@@ -499,6 +538,34 @@ static int run_softmax_f32(const uf_call *c) {
     return UF_OK;
 }
 
+// log_softmax_s8 (softmax): x, out, rows, depth, in_mult, in_shift, rev_mult, rev_shift, diff_min
+enum { LOG_SOFTMAX_S8_X, LOG_SOFTMAX_S8_OUT };
+enum { LOG_SOFTMAX_S8_ROWS, LOG_SOFTMAX_S8_DEPTH, LOG_SOFTMAX_S8_IN_MULT, LOG_SOFTMAX_S8_IN_SHIFT, LOG_SOFTMAX_S8_REV_MULT, LOG_SOFTMAX_S8_REV_SHIFT, LOG_SOFTMAX_S8_DIFF_MIN };
+static int run_log_softmax_s8(const uf_call *c) {
+    CHECK(I(LOG_SOFTMAX_S8_ROWS) >= 0 && I(LOG_SOFTMAX_S8_DEPTH) >= 1 && I(LOG_SOFTMAX_S8_IN_SHIFT) >= 0);
+    CHECK(I(LOG_SOFTMAX_S8_IN_SHIFT) <= 31 && I(LOG_SOFTMAX_S8_REV_SHIFT) >= -31 && I(LOG_SOFTMAX_S8_REV_SHIFT) <= 0);
+    CHECK(I(LOG_SOFTMAX_S8_DIFF_MIN) <= 0);
+    FITS(LOG_SOFTMAX_S8_X, ((uint64_t)I(LOG_SOFTMAX_S8_ROWS) * (uint64_t)I(LOG_SOFTMAX_S8_DEPTH)), 1);
+    FITS(LOG_SOFTMAX_S8_OUT, ((uint64_t)I(LOG_SOFTMAX_S8_ROWS) * (uint64_t)I(LOG_SOFTMAX_S8_DEPTH)), 1);
+    uf_log_softmax_s8(T(LOG_SOFTMAX_S8_X), T(LOG_SOFTMAX_S8_OUT), I(LOG_SOFTMAX_S8_ROWS),
+                      I(LOG_SOFTMAX_S8_DEPTH), I(LOG_SOFTMAX_S8_IN_MULT),
+                      I(LOG_SOFTMAX_S8_IN_SHIFT), I(LOG_SOFTMAX_S8_REV_MULT),
+                      I(LOG_SOFTMAX_S8_REV_SHIFT), I(LOG_SOFTMAX_S8_DIFF_MIN));
+    return UF_OK;
+}
+
+// log_softmax_f32 (softmax): x, out, rows, depth
+enum { LOG_SOFTMAX_F32_X, LOG_SOFTMAX_F32_OUT };
+enum { LOG_SOFTMAX_F32_ROWS, LOG_SOFTMAX_F32_DEPTH };
+static int run_log_softmax_f32(const uf_call *c) {
+    CHECK(I(LOG_SOFTMAX_F32_ROWS) >= 0 && I(LOG_SOFTMAX_F32_DEPTH) >= 1);
+    FITS(LOG_SOFTMAX_F32_X, ((uint64_t)I(LOG_SOFTMAX_F32_ROWS) * (uint64_t)I(LOG_SOFTMAX_F32_DEPTH)), 4);
+    FITS(LOG_SOFTMAX_F32_OUT, ((uint64_t)I(LOG_SOFTMAX_F32_ROWS) * (uint64_t)I(LOG_SOFTMAX_F32_DEPTH)), 4);
+    uf_log_softmax_f32(T(LOG_SOFTMAX_F32_X), T(LOG_SOFTMAX_F32_OUT), I(LOG_SOFTMAX_F32_ROWS),
+                       I(LOG_SOFTMAX_F32_DEPTH));
+    return UF_OK;
+}
+
 // softmax_s16 (softmax): x, exp_lut, recip_lut, out, rows, depth, in_mult, in_shift
 enum { SOFTMAX_S16_X, SOFTMAX_S16_EXP_LUT, SOFTMAX_S16_RECIP_LUT, SOFTMAX_S16_OUT };
 enum { SOFTMAX_S16_ROWS, SOFTMAX_S16_DEPTH, SOFTMAX_S16_IN_MULT, SOFTMAX_S16_IN_SHIFT };
@@ -883,10 +950,33 @@ static int run_clamp_f32(const uf_call *c) {
 enum { UNARY_F32_X, UNARY_F32_OUT };
 enum { UNARY_F32_N, UNARY_F32_OP };
 static int run_unary_f32(const uf_call *c) {
-    CHECK(I(UNARY_F32_N) >= 0 && I(UNARY_F32_OP) >= 0 && I(UNARY_F32_OP) <= 5);
+    CHECK(I(UNARY_F32_N) >= 0 && I(UNARY_F32_OP) >= 0 && I(UNARY_F32_OP) <= 7);
     FITS(UNARY_F32_X, (uint64_t)I(UNARY_F32_N), 4);
     FITS(UNARY_F32_OUT, (uint64_t)I(UNARY_F32_N), 4);
     uf_unary_f32(T(UNARY_F32_X), T(UNARY_F32_OUT), I(UNARY_F32_N), I(UNARY_F32_OP));
+    return UF_OK;
+}
+
+// l2norm_s8 (activations): x, out, rows, depth, in_zp
+enum { L2NORM_S8_X, L2NORM_S8_OUT };
+enum { L2NORM_S8_ROWS, L2NORM_S8_DEPTH, L2NORM_S8_IN_ZP };
+static int run_l2norm_s8(const uf_call *c) {
+    CHECK(I(L2NORM_S8_ROWS) >= 0 && I(L2NORM_S8_DEPTH) >= 1);
+    FITS(L2NORM_S8_X, ((uint64_t)I(L2NORM_S8_ROWS) * (uint64_t)I(L2NORM_S8_DEPTH)), 1);
+    FITS(L2NORM_S8_OUT, ((uint64_t)I(L2NORM_S8_ROWS) * (uint64_t)I(L2NORM_S8_DEPTH)), 1);
+    uf_l2norm_s8(T(L2NORM_S8_X), T(L2NORM_S8_OUT), I(L2NORM_S8_ROWS), I(L2NORM_S8_DEPTH),
+                 I(L2NORM_S8_IN_ZP));
+    return UF_OK;
+}
+
+// l2norm_f32 (activations): x, out, rows, depth
+enum { L2NORM_F32_X, L2NORM_F32_OUT };
+enum { L2NORM_F32_ROWS, L2NORM_F32_DEPTH };
+static int run_l2norm_f32(const uf_call *c) {
+    CHECK(I(L2NORM_F32_ROWS) >= 0 && I(L2NORM_F32_DEPTH) >= 1);
+    FITS(L2NORM_F32_X, ((uint64_t)I(L2NORM_F32_ROWS) * (uint64_t)I(L2NORM_F32_DEPTH)), 4);
+    FITS(L2NORM_F32_OUT, ((uint64_t)I(L2NORM_F32_ROWS) * (uint64_t)I(L2NORM_F32_DEPTH)), 4);
+    uf_l2norm_f32(T(L2NORM_F32_X), T(L2NORM_F32_OUT), I(L2NORM_F32_ROWS), I(L2NORM_F32_DEPTH));
     return UF_OK;
 }
 
@@ -1139,6 +1229,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"fully_connected_f32", "rrrwiiiff", run_fully_connected_f32},
     {"fully_connected_s16", "rrrwrriiiiiii", run_fully_connected_s16},
     {"fully_connected_s8_ort", "rrrwriiiiii", run_fully_connected_s8_ort},
+    {"batch_matmul_q", "rrrwiiiiiiiiiiiiiiii", run_batch_matmul_q},
+    {"batch_matmul_f32", "rrrwiiiiiiii", run_batch_matmul_f32},
     {"conv2d_s8", "rrrwrriiiiiiiiiiiiiiiiii", run_conv2d_s8},
     {"depthwise_conv2d_s8", "rrrwrriiiiiiiiiiiiiiiiii", run_depthwise_conv2d_s8},
     {"conv2d_f32", "rrrwiiiiiiiiiiiiiiff", run_conv2d_f32},
@@ -1156,6 +1248,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"max_pool2d_f32", "rwiiiiiiiiiiiff", run_max_pool2d_f32},
     {"softmax_s8", "rwiiiii", run_softmax_s8},
     {"softmax_f32", "rwiif", run_softmax_f32},
+    {"log_softmax_s8", "rwiiiiiii", run_log_softmax_s8},
+    {"log_softmax_f32", "rwii", run_log_softmax_f32},
     {"softmax_s16", "rrrwiiii", run_softmax_s16},
     {"softmax_s8_s16", "rwiiiii", run_softmax_s8_s16},
     {"quantize_f32", "rwifiii", run_quantize_f32},
@@ -1184,6 +1278,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"lut_s8", "rrwi", run_lut_s8},
     {"clamp_f32", "rwiff", run_clamp_f32},
     {"unary_f32", "rwii", run_unary_f32},
+    {"l2norm_s8", "rwiii", run_l2norm_s8},
+    {"l2norm_f32", "rwii", run_l2norm_f32},
     {"leaky_relu_q", "rwiiiiiiiiii", run_leaky_relu_q},
     {"leaky_relu_f32", "rwif", run_leaky_relu_f32},
     {"hard_swish_f32", "rwi", run_hard_swish_f32},

@@ -2,10 +2,11 @@
 # result for every input byte, computed at bake time); int16 ones follow TFLM's
 # integer kernels; float32 ones compute directly.
 import math
-from ..qmath import mul_by_qm
+from ..qmath import f32, inv_sqrt_qm, mul_by_qm, wrap32
 
 KERNELS = ("lut_s8", "clamp_f32", "unary_f32", "leaky_relu_q", "leaky_relu_f32", "hard_swish_f32",
-           "logistic_s16", "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32")
+           "logistic_s16", "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32", "l2norm_s8",
+           "l2norm_f32")
 
 
 def lut_s8(x, table, out, n):
@@ -118,7 +119,25 @@ def prelu_f32(x, alpha, out, n, period):
             k = 0
 
 
+def _normal_cdf(x):
+    # erfc(-x / sqrt(2)) / 2 by the Chebyshev fit of erfc (Numerical Recipes' erfcc, relative
+    # error below 1.2e-7 for z >= 0; math.erfc is missing from many ports), as activations.c
+    z = abs(x) * 0.7071067811865476
+    t = 1.0 / (1.0 + 0.5 * z)
+    p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    e = p - z * z
+    half_erfc = 0.5 * t * math.exp(e) if e > -745.0 else 0.0
+    return half_erfc if x < 0 else 1.0 - half_erfc
+
+
 def _unary(v, op):
+    if op == 6:
+        return v * _normal_cdf(v) if v == v else v
+    if op == 7:
+        u = -1.5957691216057308 * (v + 0.044715 * v * v * v)
+        return v / (1.0 + math.exp(u)) if u < 700.0 else (0.0 if v == v else v)
     if op == 0:
         return abs(v)
     if op == 1:
@@ -138,6 +157,35 @@ def _unary(v, op):
 
 
 def unary_f32(x, out, n, op):
-    # ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5): float64 maths, rounded to float32 when stored
+    # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, tanh-approximated GELU (op 0..7): float64 maths,
+    # rounded to float32 when stored
     for i in range(n):
         out[i] = _unary(x[i], op)
+
+
+# L2_NORMALIZATION over rows of depth values: int8 as TFLM's integer kernel (output scale 2^-7),
+# float32 with its float32 sum and the norm at least 1e-6
+def l2norm_s8(x, out, rows, depth, in_zp):
+    for r in range(rows):
+        b = r * depth
+        acc = 0
+        for k in range(b, b + depth):
+            v = x[k] - in_zp
+            acc += v * v
+        m, s = inv_sqrt_qm(wrap32(acc))
+        for k in range(b, b + depth):
+            v = mul_by_qm(x[k] - in_zp, m, s + 7)
+            out[k] = -128 if v < -128 else (127 if v > 127 else v)
+
+
+def l2norm_f32(x, out, rows, depth):
+    for r in range(rows):
+        b = r * depth
+        acc = 0.0
+        for k in range(b, b + depth):
+            acc = f32(acc + f32(x[k] * x[k]))
+        norm = f32(math.sqrt(acc))
+        if not norm >= 1e-6:
+            norm = f32(1e-6)
+        for k in range(b, b + depth):
+            out[k] = x[k] / norm

@@ -1,8 +1,9 @@
-# FULLY_CONNECTED. The input zero point is folded into the bias at bake time.
-from ..qmath import bias64, dot_f32, f32, mul_by_qm, ort_requant, requant16
+# FULLY_CONNECTED (the input zero point is folded into the bias at bake time) and
+# BATCH_MATMUL.
+from ..qmath import bias64, dot_f32, f32, mul_by_qm, mul_by_qm64, ort_requant, requant16, wrap32
 
 KERNELS = ("fully_connected_s8", "fully_connected_f32", "fully_connected_s16",
-           "fully_connected_s8_ort")
+           "fully_connected_s8_ort", "batch_matmul_q", "batch_matmul_f32")
 
 
 def fully_connected_s8(x, w, bias, out, mult, shift, batches, n_in, n_out,
@@ -51,3 +52,40 @@ def fully_connected_s8_ort(x, w, bias, out, scale, batches, n_in, n_out,
                            out_off, act_min, act_max):
     fully_connected_acc(x, w, bias, out, ort_requant(scale, out_off, act_min, act_max),
                         batches, n_in, n_out)
+
+
+# BATCH_MATMUL: d holds each output matrix's (lhs, rhs) start; strides walk rows, depth and
+# columns (broadcasting and adj_x/adj_y resolved at bake time).
+def batch_matmul_q(lhs, rhs, d, out, nb, m, n, k, lsi, lsk, rsk, rsj, esize, lhs_off, rhs_off,
+                   mult, shift, out_off, act_min, act_max):
+    # int8: TFLM's int32 sum (wrapping) and requantization; int16: int64 sum, 64-bit multiplier
+    at = 0
+    for b in range(nb):
+        for i in range(m):
+            for j in range(n):
+                li = d[2 * b] + i * lsi
+                ri = d[2 * b + 1] + j * rsj
+                acc = 0
+                for _ in range(k):
+                    acc += (lhs[li] + lhs_off) * (rhs[ri] + rhs_off)
+                    li += lsk
+                    ri += rsk
+                v = (mul_by_qm(wrap32(acc), mult, shift) if esize == 1 else mul_by_qm64(acc, mult, shift)) + out_off
+                out[at] = act_min if v < act_min else (act_max if v > act_max else v)
+                at += 1
+
+
+def batch_matmul_f32(lhs, rhs, d, out, nb, m, n, k, lsi, lsk, rsk, rsj):
+    at = 0
+    for b in range(nb):
+        for i in range(m):
+            for j in range(n):
+                li = d[2 * b] + i * lsi
+                ri = d[2 * b + 1] + j * rsj
+                acc = 0.0
+                for _ in range(k):
+                    acc = f32(acc + f32(lhs[li] * rhs[ri]))   # float32 sums in depth order, as TFLM
+                    li += lsk
+                    ri += rsk
+                out[at] = acc
+                at += 1

@@ -1,9 +1,9 @@
-# SOFTMAX over the last axis. int8 follows TFLite's fixed-point algorithm
+# SOFTMAX and LOG_SOFTMAX (float32) over the last axis. int8 follows TFLite's fixed-point algorithm
 # (Q5.26 scaled differences, exp in Q0.31, Q12.19 sum, Newton reciprocal).
 import math
-from ..qmath import srdhm, rdbypot, exp_on_negative_q5_26, reciprocal_q12, mul_by_qm, f32
+from ..qmath import srdhm, rdbypot, exp_on_negative_q5_26, reciprocal_q12, mul_by_qm, f32, log_q12_to_q5, wrap32
 
-KERNELS = ("softmax_s8", "softmax_f32", "softmax_s16", "softmax_s8_s16")
+KERNELS = ("softmax_s8", "softmax_f32", "softmax_s16", "softmax_s8_s16", "log_softmax_f32", "log_softmax_s8")
 
 
 def softmax_s8(x, out, rows, depth, in_mult, in_shift, diff_min):
@@ -95,3 +95,38 @@ def softmax_s16(x, exp_lut, recip_lut, out, rows, depth, in_mult, in_shift):
 
 def softmax_s8_s16(x, out, rows, depth, in_mult, in_shift, diff_min):
     softmax_fixed(x, out, rows, depth, in_mult, in_shift, diff_min, 16)
+
+
+def log_softmax_f32(x, out, rows, depth):
+    # x - max - log(sum of exp(x - max)), the sum in float32 steps as TFLM
+    for r in range(rows):
+        base = r * depth
+        top = max(x[c] for c in range(base, base + depth))
+        total = 0.0
+        for c in range(base, base + depth):
+            total = f32(total + f32(math.exp(f32(x[c] - top))))
+        log_sum = f32(math.log(total)) if total > 0 else -math.inf
+        for c in range(base, base + depth):
+            out[c] = f32(x[c] - top) - log_sum
+
+
+def log_softmax_s8(x, out, rows, depth, in_mult, in_shift, rev_mult, rev_shift, diff_min):
+    # TFLM's int8 LOG_SOFTMAX: Q5.26 differences, exp summed in Q12.19, its log in Q5.26, the
+    # output (scale 16/256, zero point 127) = difference - log sum
+    for r in range(rows):
+        base = r * depth
+        top = max(x[c] for c in range(base, base + depth))
+        total = 0
+        for c in range(base, base + depth):
+            d = x[c] - top
+            if d >= diff_min:
+                total = wrap32(total + rdbypot(exp_on_negative_q5_26(mul_by_qm(d, in_mult, in_shift)), 12))
+        log_sum = log_q12_to_q5(total)
+        limit = max(diff_min - 1, mul_by_qm(log_sum - 2147483648, rev_mult, rev_shift))
+        for c in range(base, base + depth):
+            d = x[c] - top
+            if d > limit:
+                v = rdbypot(mul_by_qm(d, in_mult, in_shift) - log_sum, 22) + 127
+                out[c] = -128 if v < -128 else (127 if v > 127 else v)
+            else:
+                out[c] = -128

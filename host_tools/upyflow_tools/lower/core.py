@@ -111,10 +111,6 @@ HINTS = {
              "export with fixed shapes (e.g. tf.keras.Input(shape, batch_size=1))",
     "PACK": "packs tensors computed at run time; if it builds a shape, export with fixed shapes "
             "(e.g. tf.keras.Input(shape, batch_size=1))",
-    "GELU": "Keras gelu; activation='relu' or 'hard_swish' are supported",
-    "TILE": "Keras UpSampling2D's nearest mode exports TILE, which TFLM cannot run either; "
-            "UpSampling2D(interpolation='bilinear') or Resizing(h, w, interpolation='nearest') export "
-            "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR",
     "WHILE": "control flow is not supported", "IF": "control flow is not supported",
     "DENSIFY": "sparse weights: convert without sparsity",
 }

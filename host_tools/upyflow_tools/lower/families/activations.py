@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from upyflow.qmath import INT32_MAX, exp_on_negative, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl, srdhm
+from upyflow.qmath import INT32_MAX, exp_on_negative, inv_sqrt_qm, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
@@ -426,31 +426,6 @@ def _abs_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
     return _lut_call(graph, op, vals)
 
 
-def _inv_sqrt(v: int) -> tuple[int, int]:
-    """TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift=-1): gemmlowp fixed point
-    (3 integer bits), five Newton steps from 1."""
-    if v <= 1:
-        return INT32_MAX, 0
-    shift = 11
-    while v >= 1 << 29:
-        v //= 4
-        shift += 1
-    pairs = (32 - v.bit_length() - 1) // 2 - 1
-    shift -= pairs
-    v <<= 2 * pairs
-    half_input = rdbypot(v >> 1, 1)
-    half_three = (1 << 28) + (1 << 27)
-    x = 1 << 28
-    for _ in range(5):
-        x3 = sat_shl(srdhm(srdhm(x, x), x), 6)
-        x = sat_shl(srdhm(half_three, x) - srdhm(half_input, x3), 3)
-    x = srdhm(x, 1518500250)
-    if shift < 0:
-        x <<= -shift
-        shift = 0
-    return x, -shift
-
-
 def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
     # TFLM's elementwise.cc RsqrtEvalQuantized: 1/sqrt(x - in_zp) as a multiplier/shift pair,
     # times 1 << 20, rescaled by 1 / (sqrtf(in_scale) * out_scale); 0 gives the largest value.
@@ -462,10 +437,50 @@ def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
         if d <= 0:
             vals.append(127)
             continue
-        im, ish = _inv_sqrt(d)
+        im, ish = inv_sqrt_qm(d)
         vals.append(mul_by_qm(mul_by_qm(1, im, ish + 20), m, s - 20) + out.zp)
     return _lut_call(graph, op, vals)
 
 
 for _kind in UNARY_F32_OP:
     lowering(_kind, "int8, float32" if _kind in ("ABS", "RSQRT") else "float32")(_unary_f32)
+
+
+# --- GELU: float32 on the device; int8 as TFLite's table of the float function -----------------
+def gelu_value(v: float, approximate: bool) -> float:
+    """TFLite's GeluTransform / GeluTransformApproximate of one float32 value (double maths,
+    rounded to float32 as the C++ returns it)."""
+    v = f32(v)
+    if approximate:
+        return f32(0.5 * v * (1.0 + math.tanh(0.7978845608028654 * f32(v + f32(f32(f32(0.044715 * v) * v) * v)))))
+    return f32(f32(0.5 * v) * (1.0 + math.erf(v * 0.7071067811865476)))
+
+
+@lowering("GELU", "int8 (TFLite's 256-entry table); float32; approximate (tanh) or exact (erf)")
+def _gelu(graph: Graph, op: Op) -> list[Call]:
+    x, out = _unary(graph, op)
+    approximate = bool(op.options.get("approximate", False))
+    if x.dtype == out.dtype == "i8":
+        # TFLite's LUTPopulate: dequantize in float32, transform, round(y / out_scale) + zp, clamped
+        inv = f32(1.0 / f32(out.sc))
+        table = [round_half_away(f32(gelu_value(f32(f32(x.sc) * float(v - x.zp)), approximate) * inv)) + out.zp
+                 for v in INT8_VALUES]
+        return _lut_call(graph, op, table)
+    _types(op, graph, x, out, ("f32",))
+    return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=7 if approximate else 6)]
+
+
+@lowering("L2_NORMALIZATION", "int8 (output scale 1/128, zero point 0, as TFLM); float32; over the last axis")
+def _l2_normalization(graph: Graph, op: Op) -> list[Call]:
+    x, out = _unary(graph, op)
+    if op.options.get("fused_activation_function", "NONE") != "NONE":
+        raise BakeError("L2_NORMALIZATION %r: a fused activation is not supported" % out.name)
+    depth = x.shape[-1] if x.shape else 1
+    rows = x.size // max(depth, 1)
+    if x.dtype == out.dtype == "i8":
+        if f32(out.sc) != f32(1.0 / 128) or out.zp != 0:   # TFLM's Prepare requires them
+            raise BakeError("L2_NORMALIZATION %r: int8 output needs scale 1/128 and zero point 0 (TFLM)"
+                            % out.name)
+        return [Call("l2norm_s8", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, in_zp=x.zp)]
+    _types(op, graph, x, out, ("f32",))
+    return [Call("l2norm_f32", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth)]

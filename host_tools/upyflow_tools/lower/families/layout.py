@@ -1,5 +1,6 @@
 """Data movement: CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V,
-DEPTH_TO_SPACE, GATHER (constant indices); the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
+DEPTH_TO_SPACE, GATHER (constant indices), TILE, UNPACK, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND,
+SELECT/SELECT_V2 (constant condition); the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
 variables' copies (byte copies when not aliased away).
 
 The movement ops lower to one kernel, strided_copy: out[o_off + sum(i*os)] =
@@ -16,6 +17,7 @@ from ..core import Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 
 TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
+MAX_COPY_DIMS = 8   # the strided copy's descriptor (UF_EW_MAX_DIMS)
 
 
 def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: list[int], os_: list[int],
@@ -330,3 +332,164 @@ def _gather(graph: Graph, op: Op) -> list[Call]:
                                [n * inner, 1], [len(idx) * inner, 1], idx[j] * inner, j * inner, "gather%d" % j))
         j = k
     return calls
+
+
+def _const_values(graph: Graph, op: Op, k: int, what: str) -> list[int]:
+    """An int32/int64 constant operand's values (TILE's multiples may be int64)."""
+    t = need_const(graph, op, k, what)
+    if t.dtype not in ("i32", "i64"):
+        raise BakeError("%s %s %r is %s; expected int32 or int64" % (op.kind, what, t.name, t.dtype))
+    return [int(v) for v in t.const_data.reshape(-1)]
+
+
+@lowering("TILE", "any of int8, int16, float32, int32 (one strided copy; TFLM has no kernel, as TFLite)", 2)
+def _tile(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    mult = _const_values(graph, op, 1, "multiples")
+    if len(mult) != len(x.shape) or min(mult, default=1) < 1:
+        raise BakeError("TILE %r: multiples %s for a %d-D input" % (out.name, mult, len(x.shape)))
+    _check_shape(op, out, [d * m for d, m in zip(x.shape, mult)])
+    # out[(j, i) per axis] = x[i]: each axis walked as (repeat j, index i), x not moving with j
+    xs, os_ = contiguous_strides(x.shape), contiguous_strides(out.shape)
+    shape, xst, ost = [], [], []
+    for d, m, s, o in zip(x.shape, mult, xs, os_):
+        shape += [m, d]
+        xst += [0, s]
+        ost += [d * o, o]
+    if len(fuse_dims(shape, [xst, ost])[0]) > MAX_COPY_DIMS:
+        raise BakeError("TILE %r: %s tiled %s needs more than %d copy dimensions"
+                        % (out.name, list(x.shape), mult, MAX_COPY_DIMS))
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], shape, xst, ost, tag="tile")]
+
+
+@lowering("UNPACK", "int8; int16; float32; int32 (a copy per output)")
+def _unpack(graph: Graph, op: Op) -> list[Call]:
+    x = inp(graph, op, 0)
+    rank = len(x.shape)
+    a = int(op.options.get("axis", 0))
+    a = a + rank if a < 0 else a
+    if not 0 <= a < rank or len(op.outputs) != x.shape[a]:
+        raise BakeError("UNPACK %r: %d outputs on axis %d of %s" % (x.name, len(op.outputs), a, list(x.shape)))
+    xs = contiguous_strides(x.shape)
+    shape = list(x.shape[:a]) + list(x.shape[a + 1:])
+    calls = []
+    for k, t in enumerate(op.outputs):
+        out = graph.tensors[t]
+        same_type(graph, op, x, out)
+        _check_shape(op, out, shape)
+        calls.append(copy_call(graph, Op(op.kind, op.inputs, [t]), op.inputs[0], t, shape or [1],
+                               (xs[:a] + xs[a + 1:]) or [1], contiguous_strides(shape) or [1], k * xs[a], 0,
+                               "unpack"))
+    return calls
+
+
+def _block_geometry(graph: Graph, op: Op, spatial: Tensor, k_block: int, k_pads: int, what: str):
+    """(input as [b, h, w, c], block [bh, bw], [[top, bottom], [left, right]]): a 3-D tensor is
+    [b, h, 1, c] with block width 1, as TFLite's ExtendShapeSpaceToBatch."""
+    block, pads = const_ints(graph, op, k_block, "block_shape"), const_ints(graph, op, k_pads, what)
+    rank = len(spatial.shape)
+    if rank not in (3, 4) or len(block) != rank - 2 or len(pads) != 2 * (rank - 2) or min(block) < 1 \
+            or min(pads) < 0:
+        raise BakeError("%s %r: shape %s, block %s, %s %s (3-D or 4-D, positive blocks)"
+                        % (op.kind, spatial.name, list(spatial.shape), block, what, pads))
+    shape = list(spatial.shape)
+    if rank == 3:
+        shape, block, pads = [shape[0], shape[1], 1, shape[2]], block + [1], pads + [0, 0]
+    return shape, block, [pads[:2], pads[2:]]
+
+
+def _fill_call(out_id: int, out: Tensor) -> Call:
+    # TFLM memsets the padding with the output zero point's byte (0 for float32)
+    return Call("fill_f32", out=out_id, n=out.size, value=0.0) if out.dtype == "f32" else \
+        Call("fill_int", out=out_id, n=out.size, value=int(out.zp or 0))
+
+
+@lowering("SPACE_TO_BATCH_ND", "int8; int16; float32 (3-D or 4-D; pads with the zero point); dilated convolutions", 3)
+def _space_to_batch(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    (b, h, w, c), (bh, bw), ((pt, pb), (pl, pr)) = _block_geometry(graph, op, x, 1, 2, "paddings")
+    if (h + pt + pb) % bh or (w + pl + pr) % bw:
+        raise BakeError("SPACE_TO_BATCH_ND %r: padded %dx%d is not a multiple of the block %dx%d"
+                        % (out.name, h + pt + pb, w + pl + pr, bh, bw))
+    oh, ow = (h + pt + pb) // bh, (w + pl + pr) // bw
+    if out.size != b * bh * bw * oh * ow * c:
+        raise BakeError("SPACE_TO_BATCH_ND %r: output shape %s, the operator gives %s"
+                        % (out.name, list(out.shape), [b * bh * bw, oh, ow, c]))
+    calls = [_fill_call(op.outputs[0], out)] if pt + pb + pl + pr else []
+    for sh in range(bh):
+        for sw in range(bw):
+            # output rows y with y*bh + sh - pt inside [0, h), columns likewise
+            y0, x0 = max(0, -(-(pt - sh) // bh)), max(0, -(-(pl - sw) // bw))
+            y1, x1 = min(oh, -(-(h + pt - sh) // bh)), min(ow, -(-(w + pl - sw) // bw))
+            if y1 <= y0 or x1 <= x0:
+                continue
+            for ib in range(b):
+                ob = (sh * bw + sw) * b + ib
+                src = ((ib * h + y0 * bh + sh - pt) * w + x0 * bw + sw - pl) * c
+                dst = ((ob * oh + y0) * ow + x0) * c
+                calls.append(copy_call(graph, op, op.inputs[0], op.outputs[0], [y1 - y0, x1 - x0, c],
+                                       [bh * w * c, bw * c, 1], [ow * c, c, 1], src, dst, "s2b%d" % ob))
+    return calls
+
+
+@lowering("BATCH_TO_SPACE_ND", "int8; int16; float32 (3-D or 4-D, crops); dilated convolutions", 3)
+def _batch_to_space(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    same_type(graph, op, x, out)
+    (ib_n, h, w, c), (bh, bw), ((ct, cb), (cl, cr)) = _block_geometry(graph, op, x, 1, 2, "crops")
+    if ib_n % (bh * bw):
+        raise BakeError("BATCH_TO_SPACE_ND %r: batch %d is not a multiple of the block %dx%d"
+                        % (out.name, ib_n, bh, bw))
+    b, oh, ow = ib_n // (bh * bw), h * bh - ct - cb, w * bw - cl - cr
+    if oh < 0 or ow < 0 or out.size != b * oh * ow * c:
+        raise BakeError("BATCH_TO_SPACE_ND %r: output shape %s, the operator gives %s"
+                        % (out.name, list(out.shape), [b, oh, ow, c]))
+    calls = []
+    for ib in range(ib_n):
+        ob, sh, sw = ib % b, (ib // b) // bw, (ib // b) % bw
+        # input rows y land on y*bh + sh - ct, kept inside [0, oh)
+        y0, x0 = max(0, -(-(ct - sh) // bh)), max(0, -(-(cl - sw) // bw))
+        y1, x1 = min(h, -(-(oh + ct - sh) // bh)), min(w, -(-(ow + cl - sw) // bw))
+        if y1 <= y0 or x1 <= x0:
+            continue
+        src = ((ib * h + y0) * w + x0) * c
+        dst = ((ob * oh + y0 * bh + sh - ct) * ow + x0 * bw + sw - cl) * c
+        calls.append(copy_call(graph, op, op.inputs[0], op.outputs[0], [y1 - y0, x1 - x0, c],
+                               [w * c, c, 1], [bh * ow * c, bw * c, 1], src, dst, "b2s%d" % ib))
+    return calls
+
+
+def _select(graph: Graph, op: Op) -> list[Call]:
+    out = graph.tensors[op.outputs[0]]
+    cond = inp(graph, op, 0)
+    if not cond.is_const:
+        raise BakeError("%s %r: a condition computed at run time is not supported (a constant one is)"
+                        % (op.kind, out.name))
+    calls = []
+    for k in (1, 2):
+        v = inp(graph, op, k)
+        same_type(graph, op, v, out)
+        if list(v.shape) != list(out.shape) or (v.dtype in ("i8", "i16") and (v.sc, v.zp) != (out.sc, out.zp)):
+            raise BakeError("%s %r: operand %r must have the output's shape and quantization"
+                            % (op.kind, out.name, v.name))
+    try:
+        flat = np.broadcast_to(np.asarray(cond.data).astype(bool), tuple(out.shape)).reshape(-1)
+    except ValueError:
+        raise BakeError("%s %r: condition %s does not broadcast to %s"
+                        % (op.kind, out.name, list(cond.shape), list(out.shape))) from None
+    # one copy per run of equal conditions, from the operand it picks
+    j = 0
+    while j < flat.size:
+        k = j + 1
+        while k < flat.size and flat[k] == flat[j]:
+            k += 1
+        src = op.inputs[1] if flat[j] else op.inputs[2]
+        calls.append(copy_call(graph, op, src, op.outputs[0], [k - j], [1], [1], j, j, "select%d" % j))
+        j = k
+    return calls
+
+
+lowering("SELECT", "any of int8, int16, float32, int32 with a constant condition (copies of runs)", 3)(_select)
+lowering("SELECT_V2", "any of int8, int16, float32, int32 with a constant condition (copies of runs)", 3)(_select)

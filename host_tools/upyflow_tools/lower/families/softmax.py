@@ -1,4 +1,4 @@
-"""SOFTMAX."""
+"""SOFTMAX and LOG_SOFTMAX."""
 from __future__ import annotations
 
 import math
@@ -60,3 +60,23 @@ def _softmax16(graph: Graph, op: Op, x, out, rows: int, depth: int, beta: float)
     exp_lut, recip_lut = softmax16_tables(graph)
     return [Call("softmax_s16", x=op.inputs[0], exp_lut=exp_lut, recip_lut=recip_lut, out=op.outputs[0], rows=rows,
                  depth=depth, in_mult=mult, in_shift=shift)]
+
+
+@lowering("LOG_SOFTMAX", "int8 (output scale 16/256, zero point 127); float32; over the last axis")
+def _log_softmax(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if not x.shape or x.shape[-1] < 1:
+        raise BakeError("LOG_SOFTMAX input %r has shape %s" % (x.name, list(x.shape)))
+    check_size(op, out, x.size, "output")
+    rows, depth = x.size // x.shape[-1], x.shape[-1]
+    if x.dtype == out.dtype == "i8":
+        if out.zp != 127 or float(np.float32(out.sc)) != 16.0 / 256:
+            raise BakeError("LOG_SOFTMAX %r: int8 output must have scale 16/256 and zero point 127 (TFLM)" % out.name)
+        # TFLM's PreprocessLogSoftmaxScalingExp (beta 1, 5 integer bits) and CalculateInputRadius
+        in_mult, in_shift, diff_min = _s8_params(out, 1.0, x.sc)
+        rev_mult, rev_shift = quantize_multiplier((1 << (31 - in_shift)) / float(in_mult))
+        return [Call("log_softmax_s8", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, in_mult=in_mult,
+                     in_shift=in_shift, rev_mult=rev_mult, rev_shift=rev_shift, diff_min=diff_min)]
+    if not x.dtype == out.dtype == "f32":
+        raise types_error(op, graph)
+    return [Call("log_softmax_f32", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth)]

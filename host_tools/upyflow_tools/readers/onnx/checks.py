@@ -14,11 +14,8 @@ _ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16"
                     9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
 # Why an unsupported operator is usually there: printed beside it.
 ONNX_HINTS = {
-    "Erf": "torch GELU exports Erf; upyflow has no GELU kernel yet: nn.ReLU or nn.Hardswish are supported",
-    "Gelu": "no GELU kernel yet: nn.ReLU or nn.Hardswish are supported",
+    "Erf": "Erf is read only inside torch's exact GELU, x * 0.5 * (1 + erf(x / sqrt(2))), which runs as GELU",
     "Loop": "control flow is not supported",
-    "Reciprocal": "no float divide kernel yet: divide by a constant (Div by a constant runs as MUL)",
-    "LayerNormalization": "needs a square root and a divide on the board (no kernel yet); BatchNormalization folds",
 }
 SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu",
                     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add", "Mul", "Sub", "Div",
@@ -26,7 +23,9 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "Identity", "Dropout", "Constant", "Squeeze", "Unsqueeze", "QuantizeLinear",
                     "DequantizeLinear", "Shape", "Gather", "Cast", "Resize", "Upsample", "ConvTranspose",
                     "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
-                    "ReduceMean", "Split", "DepthToSpace", "Size", "CastLike", "If"})
+                    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
+                    "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
+                    "LayerNormalization", "RMSNormalization"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a
@@ -48,7 +47,8 @@ ATTRS = {"kernel_shape": (_INTS, 1), "strides": (_INTS, 1), "dilations": (_INTS,
          "round_mode": (_STRING, None), "precision": (_INT, 0), "output_dtype": (_INT, 0),
          "stash_type": (_INT, None), "split": (_INTS, 0), "num_outputs": (_INT, 1), "blocksize": (_INT, 1),
          "keepdims": (_INT, 0), "noop_with_empty_axes": (_INT, 0), "output_padding": (_INTS, 0),
-         "output_shape": (_INTS, 1), "antialias": (_INT, 0)}
+         "output_shape": (_INTS, 1), "antialias": (_INT, 0), "select_last_index": (_INT, 0),
+         "approximate": (_STRING, None)}
 # Attributes opsets 19..28 added to operators the reader runs, with the values it runs: any
 # other value is refused (Range's stash_type only matters for float16/bfloat16, refused anyway;
 # QuantizeLinear's output_dtype is read with its zero point, qdq.qparams).

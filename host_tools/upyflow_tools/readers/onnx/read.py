@@ -10,6 +10,7 @@ from . import ops  # noqa: F401  (fills TRANSLATORS)
 from .checks import MAX_ELEMENTS, ONNX_HINTS, SUPPORTED, check_arity, check_shape, first_line, initializer, onnx_dtype
 from .fold import FOLDABLE, constant, fold
 from .layout import stored_as
+from .patterns import fuse_gelu
 from .qdq import quantizes_to_uint8, to_float
 from .registry import TRANSLATORS, translator
 from .state import Reader
@@ -40,6 +41,7 @@ def read_onnx(data: bytes, constants: dict | None = None, input_shapes: dict | N
     for node in model.graph.node:   # damaged strings parse as bytes
         if not all(isinstance(v, str) for v in [node.op_type, node.domain, node.name, *node.input, *node.output]):
             raise BakeError("not a valid ONNX file (a node's operator or operand name is not text)")
+    fuse_gelu(model.graph)   # before the reader indexes the nodes
     reader = Reader(model, constants)
     reader.input_shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
     reader.layout = input_layout

@@ -1,9 +1,11 @@
-"""Activations: Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu and Softmax; int8 when the
-QuantizeLinear after them has the quantization the TFLite kernel needs."""
+"""Activations: Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu, Gelu (also torch's Erf
+chain, patterns.py), Softmax and LogSoftmax (float32); int8 when the QuantizeLinear after them has the quantization
+the TFLite kernel needs."""
 from __future__ import annotations
 
 import numpy as np
 
+from .... import BakeError
 from ..checks import attrs
 from ..layout import stored_as
 from ..qdq import bind_out, clip_act, clip_bounds, q_after, to_float
@@ -85,8 +87,10 @@ def leaky_relu(r: Reader, node) -> None:
     unary(r, node, "LEAKY_RELU", lambda t, q: True, alpha=float(attrs(node).get("alpha", 0.01)))
 
 
-@translator("Softmax")
+@translator("Softmax", "LogSoftmax")
 def softmax(r: Reader, node) -> None:
+    """SOFTMAX (int8 when a QuantizeLinear to 1/256, -128 follows) or float32 LOG_SOFTMAX, over
+    `axis` moved last in storage (before opset 13: the dimensions from `axis` on, flattened)."""
     v = r.rt(node, 0)
     rank = len(v.shape)
     ax = attrs(node).get("axis", -1 if r.opset >= 13 else 1)
@@ -97,7 +101,7 @@ def softmax(r: Reader, node) -> None:
     else:
         rest = tuple(d for d in range(rank) if d != ax)
         x = stored_as(r, v, v.shape, rest + (ax,))
-    q = q_after(r, node.output[0]) if v.deq else None
+    q = q_after(r, node.output[0]) if v.deq and node.op_type == "Softmax" else None
     if q is not None and (np.float32(q[0]), q[1]) != (np.float32(1 / 256), -128):
         q = None
     if q is None:
@@ -105,6 +109,18 @@ def softmax(r: Reader, node) -> None:
     ir_shape = r.tensors[x.t].shape
     out = r.tensor(q[3] if q else node.output[0], ir_shape, "i8" if q else "f32",
                        *(q[:2] if q else (None, None)))
-    r.op("SOFTMAX", [x.t], [out], beta=1.0)
+    if node.op_type == "LogSoftmax":
+        r.op("LOG_SOFTMAX", [x.t], [out])
+    else:
+        r.op("SOFTMAX", [x.t], [out], beta=1.0)
     bind_out(r, node.output[0], q, Val(out, v.shape, x.base if x.shape == v.shape else v.shape,
                                           x.perm if x.shape == v.shape else ident(rank)))
+
+
+@translator("Gelu")
+def gelu(r: Reader, node) -> None:
+    mode = attrs(node).get("approximate", b"none")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode not in ("none", "tanh"):
+        raise BakeError("Gelu node %r: approximate=%r is not supported (none, tanh)" % (node.name, mode))
+    unary(r, node, "GELU", lambda t, q: True, approximate=mode == "tanh")

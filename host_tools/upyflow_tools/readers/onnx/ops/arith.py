@@ -1,8 +1,8 @@
-"""Float32 operators built from the element-wise kernels (ADD, MUL, MAXIMUM, MINIMUM,
-LOGISTIC, PRELU, MEAN): Max, Min, Sum, Mean, Pow (exponent 1 or 2), Neg, Abs, Expand,
-HardSigmoid, Swish, PRelu and ReduceMean. Each is exact in float32 (Neg and Expand multiply
-by -1 and 1) or rounds once more than onnxruntime does (Mean's 1/n, Pow's x*x), within the
-float tolerance.
+"""Float32 operators built from the element-wise and maths kernels (ADD, MUL, DIV, MAXIMUM,
+MINIMUM, LOGISTIC, PRELU, ABS, NEG, SQRT, EXP, LOG): Max, Min, Sum, Mean, Pow (exponent 1 or
+2), Neg, Abs, Sqrt, Exp, Log, Reciprocal, Expand, HardSigmoid, Swish and PRelu. Each is exact
+in float32 (Expand multiplies by 1), rounds once more than onnxruntime does (Mean's 1/n, Pow's
+x*x) or is the C library's expf/logf/sqrtf, within the float tolerance.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from .... import BakeError
 from ..checks import attrs
-from ..fold import fold_shape, read_axes
+from ..fold import fold_shape
 from ..layout import plain
 from ..qdq import to_float
 from ..registry import translator
@@ -85,16 +85,21 @@ def power(r: Reader, node) -> None:
         r.set(node.output[0], float_op(r, node, "MUL", [v, v], node.output[0]))
 
 
-@translator("Neg")
-def neg(r: Reader, node) -> None:
-    r.set(node.output[0], float_op(r, node, "MUL", [r.rt(node, 0), np.array(-1.0, np.float32)], node.output[0]))
+UNARY = {"Neg": "NEG", "Abs": "ABS", "Sqrt": "SQRT", "Exp": "EXP", "Log": "LOG"}
 
 
-@translator("Abs")
-def absolute(r: Reader, node) -> None:
-    v = r.rt(node, 0)
-    m = float_op(r, node, "MUL", [v, np.array(-1.0, np.float32)], node.output[0] + "/negated")
-    r.set(node.output[0], float_op(r, node, "MAXIMUM", [v, m], node.output[0]))
+@translator(*UNARY)
+def unary(r: Reader, node) -> None:
+    """The float32 maths kernels (ABS, NEG, SQRT, EXP, LOG), in any storage order."""
+    v = to_float(r, r.rt(node, 0))
+    out = r.like(node.output[0], v.t)
+    r.op(UNARY[node.op_type], [v.t], [out])
+    r.set(node.output[0], Val(out, v.shape, v.base, v.perm))
+
+
+@translator("Reciprocal")
+def reciprocal(r: Reader, node) -> None:
+    r.set(node.output[0], float_op(r, node, "DIV", [np.array(1.0, np.float32), r.rt(node, 0)], node.output[0]))
 
 
 @translator("Expand")
@@ -145,30 +150,3 @@ def prelu(r: Reader, node) -> None:
         raise BakeError("PRelu node %r: slope %s does not broadcast to %s"
                         % (node.name, list(slope.shape), list(v.shape))) from None
     r.set(node.output[0], float_op(r, node, "PRELU", [v, slope], node.output[0]))
-
-
-@translator("ReduceMean")
-def reduce_mean(r: Reader, node) -> None:
-    a = attrs(node)
-    v = to_float(r, plain(r, r.rt(node, 0)))
-    rank = len(v.shape)
-    axes = read_axes(node, a, r.cval(node, 1, "axes") if r.opset >= 18 else None, rank)
-    if axes is None or not axes:
-        if a.get("noop_with_empty_axes", 0):
-            r.set(node.output[0], v)
-            return
-        axes = list(range(rank))
-    keep = bool(a.get("keepdims", 1))
-    perm = v.perm
-    shape = tuple(1 if k in axes else d for k, d in enumerate(v.shape))
-    kept = [k for k in range(rank) if k not in axes]
-    if keep:
-        out_shape, out_perm = shape, perm
-    else:
-        out_shape = tuple(v.shape[k] for k in kept) or (1,)
-        out_perm = tuple(kept.index(p) for p in perm if p not in axes) or (0,)
-    ir_shape = tuple(shape[p] for p in perm) if keep else tuple(out_shape[p] for p in out_perm)
-    out = r.tensor(node.output[0], ir_shape, "f32")
-    r.op("MEAN", [v.t, r.i32(node.output[0] + "/axes", sorted(perm.index(k) for k in axes))], [out],
-         keep_dims=keep)
-    r.set(node.output[0], Val(out, out_shape, out_shape, out_perm))

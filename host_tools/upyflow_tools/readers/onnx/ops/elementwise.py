@@ -95,8 +95,18 @@ def binary(r: Reader, node) -> None:
         r.set(node.output[0], integer_op(r, node, kind, [a, b], node.output[0]))
         return
     if kind == "DIV":
-        if isinstance(b, Val):
-            raise BakeError("Div node %r: division by a computed tensor is not supported" % node.name)
+        if isinstance(b, Val):   # the float32 DIV kernel (onnxruntime divides in float32 too)
+            if is_integer(r, a) or is_integer(r, b):
+                raise BakeError("Div node %r: integer division of computed tensors is not supported"
+                                % node.name)
+            items, shape, perm = aligned(r, node, [a, b])
+            ts = [to_float(r, it).t if isinstance(it, Val) else
+                  const_operand(r, "%s/operand%d" % (node.output[0], k), it[0], it[1], perm, "f32")
+                  for k, it in enumerate(items)]
+            out = r.tensor(node.output[0], tuple(shape[p] for p in perm), "f32")
+            r.op("DIV", ts, [out], fused_activation_function="NONE")
+            r.set(node.output[0], Val(out, shape, shape, perm))
+            return
         b = 1.0 / np.asarray(b.value() if isinstance(b, QConst) else b, np.float32)
         kind = "MUL"
     ok_q = all((isinstance(o, Val) and o.deq) or (isinstance(o, QConst) and o.scale.size == 1

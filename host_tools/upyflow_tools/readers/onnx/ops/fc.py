@@ -1,4 +1,6 @@
-"""Gemm and MatMul with constant weights as FULLY_CONNECTED."""
+"""Gemm and MatMul with constant weights as FULLY_CONNECTED; MatMul of a computed second
+operand (or a constant first one) as float32 BATCH_MATMUL (numpy's broadcasting and 1-D
+promotion, as ONNX)."""
 from __future__ import annotations
 
 import numpy as np
@@ -45,9 +47,11 @@ def gemm(r: Reader, node) -> None:
 @translator("MatMul")
 def matmul(r: Reader, node) -> None:
     w = r.get(node, 1)
-    if isinstance(w, Val) or w is None:
-        raise BakeError("MatMul node %r: both operands are computed; upyflow needs constant weights "
-                        "as the second operand" % node.name)
+    if w is None:
+        raise BakeError("MatMul node %r needs two operands" % node.name)
+    if isinstance(w, Val) or not isinstance(r.get(node, 0), Val):
+        batch_matmul(r, node)
+        return
     wd = w.q if isinstance(w, QConst) else w
     if wd.ndim != 2:
         raise BakeError("MatMul node %r: %d-D weights; upyflow needs 2-D" % (node.name, wd.ndim))
@@ -131,3 +135,37 @@ def matmul_bias(r: Reader, name: str, bias: np.ndarray, n_out: int):
         return name, bias
     r.done.add(i)
     return node.output[0], bias + v.reshape(-1).astype(np.float32)
+
+
+def batch_matmul(r: Reader, node) -> None:
+    """A @ B with B computed (or A constant): BATCH_MATMUL in float32, both operands row-major."""
+    ops, shapes = [], []
+    for k in range(2):   # a 1-D operand becomes a matrix: [1, K] on the left, [K, 1] on the right
+        v = r.get(node, k)
+        shape = tuple(v.shape) if isinstance(v, Val) else np.shape(v.value() if isinstance(v, QConst) else v)
+        if not shape:
+            raise BakeError("MatMul node %r: a scalar operand" % node.name)
+        shapes.append(shape)
+        mat = shape if len(shape) > 1 else ((1,) + shape if k == 0 else shape + (1,))
+        if isinstance(v, Val):
+            ops.append(to_float(r, stored_as(r, v, mat, ident(len(mat)))).t)
+        else:
+            c = np.asarray(v.value() if isinstance(v, QConst) else v, np.float32).reshape(mat)
+            ops.append(r.const("%s/operand%d" % (node.output[0], k), c, "f32"))
+    lt2, rt2 = ops
+    ls, rs = shapes
+    l2, r2 = r.tensors[lt2].shape, r.tensors[rt2].shape
+    if len(l2) > 5 or len(r2) > 5 or l2[-1] != r2[-2]:
+        raise BakeError("MatMul node %r: shapes %s and %s (BATCH_MATMUL: ranks up to 5, matching depths)"
+                        % (node.name, list(ls), list(rs)))
+    try:
+        batch = tuple(np.broadcast_shapes(tuple(l2[:-2]), tuple(r2[:-2])))
+    except ValueError:
+        raise BakeError("MatMul node %r: batch dimensions of %s and %s do not broadcast"
+                        % (node.name, list(ls), list(rs))) from None
+    full = batch + (l2[-2], r2[-1])
+    shape = full[:-2] + ((full[-2],) if len(ls) > 1 else ()) + ((full[-1],) if len(rs) > 1 else ())
+    out = r.tensor(node.output[0] + ("/matrix" if shape != full else ""), full, "f32")
+    r.op("BATCH_MATMUL", [lt2, rt2], [out], adj_x=False, adj_y=False)
+    r.set(node.output[0], Val(out, shape or (1,), full, ident(len(full))))
+

@@ -1,5 +1,6 @@
-"""Data movement: Split (SPLIT_V on the stored axis) and DepthToSpace (DEPTH_TO_SPACE; CRD
-mode after a TRANSPOSE of the channels)."""
+"""Data movement: Split (SPLIT_V on the stored axis), DepthToSpace (DEPTH_TO_SPACE; CRD
+mode after a TRANSPOSE of the channels) and Gather of a computed tensor at constant indices
+(GATHER on the stored axis; int8 bytes of a DequantizeLinear output are gathered as they are)."""
 from __future__ import annotations
 
 import numpy as np
@@ -74,3 +75,27 @@ def depth_to_space(r: Reader, node) -> None:
     r.op("DEPTH_TO_SPACE", [src], [out], block_size=b)
     logical = (1, c // (b * b), h * b, w * b)
     r.set(node.output[0], Val(out, logical, logical, NHWC, x.deq))
+
+
+@translator("Gather")
+def gather(r: Reader, node) -> None:
+    v = plain(r, r.rt(node, 0))
+    if r.tensors[v.t].dtype not in ("f32", "i8"):
+        raise BakeError("Gather node %r: %s data is not supported (float32 or quantized int8)"
+                        % (node.name, r.tensors[v.t].dtype))
+    idx = np.asarray(r.cval(node, 1, "indices"))
+    rank = len(v.shape)
+    ax = int(attrs(node).get("axis", 0))
+    if not -rank <= ax < rank or idx.dtype.kind not in "iu":
+        raise BakeError("Gather node %r: axis %d or %s indices for a %d-D input" % (node.name, ax, idx.dtype, rank))
+    ax %= rank
+    n = v.shape[ax]
+    if idx.size == 0 or np.any(idx < -n) or np.any(idx >= n):
+        raise BakeError("Gather node %r: indices outside [-%d, %d)" % (node.name, n, n))
+    idx = np.where(idx < 0, idx + n, idx).astype(np.int32)
+    # gathered as a flat index list on the stored axis; the ONNX shape is a reshape of that
+    base = v.shape[:ax] + (idx.size,) + v.shape[ax + 1:]
+    out = r.like(node.output[0], v.t, tuple(base[p] for p in v.perm))
+    r.op("GATHER", [v.t, r.i32(node.output[0] + "/indices", idx.reshape(-1))], [out], axis=v.perm.index(ax),
+         batch_dims=0)
+    r.set(node.output[0], Val(out, v.shape[:ax] + idx.shape + v.shape[ax + 1:], base, v.perm, v.deq))
