@@ -11,7 +11,8 @@ natmod (native_modules/micropython/build/x64, built from that checkout's sources
 `make -C native_modules/micropython ARCH=x64 MPY_DIR=...`). The rounds interleave the
 checkouts (A B C, then C B A, ...) and TFLM's interpreter, each MicroPython process timing
 --loops loops of the same number of invokes (>= 2 ms per loop on the first checkout);
-medians over every loop of every round. --callgrind adds instruction counts per invoke from
+medians (and minima) over every loop of every round, and paired ratios to the last checkout
+(the median over rounds of each round's ratio of loop medians). --callgrind adds instruction counts per invoke from
 valgrind's callgrind on the micropython binary (the same script with --invokes invokes
 minus with none: deterministic, unlike the wall clock on a shared machine). Prints Markdown.
 """
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("baking %s with %s" % (m, label), file=sys.stderr, flush=True)
                 bake_with(os.path.abspath(path), m, d, options[label])
         times: dict = {}
+        rounds: dict = {}   # per round, the median of its loops: paired ratios between checkouts
         ir: dict = {}
         for m in models:
             interp = interpreter(open(os.path.join(SHARED, m + ".tflite"), "rb").read())
@@ -175,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                 order = checkouts if r % 2 == 0 else checkouts[::-1]
                 times.setdefault(("TFLM", m), []).extend(tflm_loops(interp, n, args.loops))
                 for label, path in order:
-                    times.setdefault((label, m), []).extend(
-                        mp_loops(os.path.abspath(path), dirs[label, m], m, n, args.loops, args.heap)[1])
+                    loops = mp_loops(os.path.abspath(path), dirs[label, m], m, n, args.loops, args.heap)[1]
+                    times.setdefault((label, m), []).extend(loops)
+                    rounds.setdefault((label, m), []).append(statistics.median(loops))
             if args.callgrind:
                 for label, path in checkouts:
                     print("callgrind %s with %s" % (m, label), file=sys.stderr, flush=True)
@@ -190,14 +193,18 @@ def main(argv: list[str] | None = None) -> int:
           "load average %.1f at the end" % (args.heap, args.loops, args.rounds, os.uname().machine,
                                             os.cpu_count(), os.getloadavg()[0]))
     print()
-    print("| model | TFLM | " + " | ".join(labels) + " |" + (" callgrind Ir per invoke: " + " / ".join(labels) + " |"
-                                                            if ir else ""))
-    print("|---|" + "---:|" * (len(labels) + 1 + (1 if ir else 0)))
+    ref = labels[-1]
+    print("| model | TFLM | " + " | ".join(labels) + " | paired ratio to %s: %s |" % (ref, " / ".join(labels[:-1]))
+          + (" callgrind Ir per invoke: " + " / ".join(labels) + " |" if ir else ""))
+    print("|---|" + "---:|" * (len(labels) + 2 + (1 if ir else 0)))
     for m in models:
         tf = statistics.median(times["TFLM", m])
         cells = ["%.3g (%.3g) [%.2fx]" % (statistics.median(times[lb, m]), min(times[lb, m]),
                                           statistics.median(times[lb, m]) / tf) for lb in labels]
-        row = "| %s | %.3g (%.3g) | %s |" % (m, tf, min(times["TFLM", m]), " | ".join(cells))
+        # the median over rounds of each round's ratio: drifts in the machine's load cancel
+        paired = [statistics.median([a / b for a, b in zip(rounds[lb, m], rounds[ref, m])]) for lb in labels[:-1]]
+        row = "| %s | %.3g (%.3g) | %s | %s |" % (m, tf, min(times["TFLM", m]), " | ".join(cells),
+                                               " / ".join("%.3f" % r for r in paired))
         if ir:
             row += " %s |" % " / ".join("%.0f" % ir[lb, m] for lb in labels)
         print(row)
