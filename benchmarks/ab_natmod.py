@@ -6,15 +6,16 @@
         [--callgrind]
 
 Each checkout bakes the same ../shared models with its own host tools (`.mpy`, inline
-weights, that commit's defaults unless OPTION=VALUE say otherwise) and runs them with its own device_lib and its own x64
-natmod (native_modules/micropython/build/x64, built from that checkout's sources:
-`make -C native_modules/micropython ARCH=x64 MPY_DIR=...`). The rounds interleave the
-checkouts (A B C, then C B A, ...) and TFLM's interpreter, each MicroPython process timing
---loops loops of the same number of invokes (>= 2 ms per loop on the first checkout);
-medians (and minima) over every loop of every round, and paired ratios to the last checkout
-(the median over rounds of each round's ratio of loop medians). --callgrind adds instruction counts per invoke from
-valgrind's callgrind on the micropython binary (the same script with --invokes invokes
-minus with none: deterministic, unlike the wall clock on a shared machine). Prints Markdown.
+weights, that commit's defaults unless OPTION=VALUE say otherwise) and runs them with its
+own device_lib and its own x64 natmod (native_modules/micropython/build/x64, built from that
+checkout's sources: `make -C native_modules/micropython ARCH=x64 MPY_DIR=...`). The rounds
+interleave the checkouts (A B C, then C B A, ...) and TFLM's interpreter, each MicroPython
+process timing --loops loops of the same number of invokes (>= 2 ms per loop on the first
+checkout). Reported: medians (and minima) over every loop of every round, and paired
+ratios to the last checkout (the median over rounds of each round's ratio of loop
+medians). --callgrind adds instruction counts per invoke from valgrind's callgrind on the
+micropython binary (the same script with --invokes invokes minus with none: deterministic,
+unlike the wall clock on a shared machine). Prints Markdown.
 """
 from __future__ import annotations
 
