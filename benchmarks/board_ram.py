@@ -38,11 +38,19 @@ SHARED = os.path.join(os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.d
 MODELS = ("hello_world_int8", "hello_world_float", "microflow_sine", "micro_speech_quantized", "person_detect",
           "keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "micro_speech_lstm",
           "dtln_noise_suppression", "audio_preprocessor_int8")
-# 241 KB and 365 KB of weights: inline they do not fit a 190 KB heap
-FILE_WEIGHTS = {"person_detect", "dtln_noise_suppression"}
-# dtln's largest layer alone needs a 201 KB weight buffer: it cannot load at 190 KB at all,
-# so its objects and tables are measured on a larger heap (--heap overrides for every model)
-HEAPS = {"dtln_noise_suppression": "1M"}
+# --external adds ../shared/models/external's (other projects' models), named external/NAME
+EXTERNAL = "external"
+# weights that do not fit a 190 KB heap inline (person_detect's are 241 KB)
+FILE_WEIGHTS = {"person_detect", "dtln_noise_suppression", "external/tm_vww96_q", "external/tm_mbnet128_0.25_q"}
+# dtln's largest layer alone needs a 201 KB weight buffer, tm_mbnet128's arena 133 KB: they
+# cannot load at 190 KB at all, so their objects and tables are measured on a larger heap
+# (--heap overrides for every model)
+HEAPS = {"dtln_noise_suppression": "1M", "external/tm_mbnet128_0.25_q": "1M"}
+
+
+def module_name(name: str) -> str:
+    """The baked module's name: the file's, made an identifier."""
+    return os.path.basename(name).replace(".", "_").replace("-", "_")
 
 # MicroFlow's RAM usage in kB per MCU (TFLM's beside it where they measured it), from the
 # microflow-rs repository (github.com/matteocarnelos/microflow-rs, commit 6703135), files
@@ -183,15 +191,16 @@ def measure(name: str, heap: str, workdir: str, reps: int = 20, native: str | No
     path = os.path.join(SHARED, name + ".tflite")
     outdir = os.path.join(workdir, name)
     weights = "file" if name in FILE_WEIGHTS else "inline"
-    result, _ = bake(path, outdir, name=name, mpy=True, weights=weights)
+    module = module_name(name)
+    result, _ = bake(path, outdir, name=module, mpy=True, weights=weights)
     b = result.baked
     with VirtualBoard(heapsize=heap) as vb:
         deploy(outdir, vb.port, native=native, log=lambda *a: None)   # ends with a soft reset: a clean heap
         board = Board(vb.port)
-        out = board.exec(_PROBE % {"name": name})
+        out = board.exec(_PROBE % {"name": module})
         for tier in ("native", "viper", "pure"):   # each tier on a fresh heap
             board.soft_reset()
-            out += board.exec(_TIMING % {"name": name, "tier": tier,
+            out += board.exec(_TIMING % {"name": module, "tier": tier,
                                          "reps": 2 if tier == "pure" else reps})
     line = [l for l in out.splitlines() if l.startswith("RAM ")]
     if not line:
@@ -276,10 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated names in ../shared/models")
     ap.add_argument("--heap", help="virtual board heap for every model, like -X heapsize (default 190K, "
                     "and %s)" % ", ".join("%s for %s" % (h, m) for m, h in HEAPS.items()))
+    ap.add_argument("--external", action="store_true", help="also every model in ../shared/models/external")
     ap.add_argument("--reps", type=int, default=20, help="invokes timed per tier (2 on pure)")
     ap.add_argument("--native", help="deploy this upyflow_native.mpy instead of the shipped one")
     args = ap.parse_args(argv)
     names = [n for n in args.models.split(",") if n]
+    if args.external:
+        names += sorted(EXTERNAL + "/" + f[:-len(".tflite")] for f in os.listdir(os.path.join(SHARED, EXTERNAL))
+                        if f.endswith(".tflite"))
     missing = [n for n in names if not os.path.exists(os.path.join(SHARED, n + ".tflite"))]
     if missing:
         print("missing in %s: %s (../shared lives beside the repo)" % (SHARED, ", ".join(missing)),
