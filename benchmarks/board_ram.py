@@ -1,11 +1,13 @@
 """Heap used on a board by each shared model: upyflow on the virtual board vs TFLM's arena and
 MicroFlow's published RAM figures.
 
-    python benchmarks/board_ram.py [--models a,b] [--heap 190K] [--native FILE]
+    python benchmarks/board_ram.py [--models a,b] [--heap SIZE] [--native FILE]
 
-For each model, a fresh virtual board (MicroPython unix port, 190 KB heap like an RP2040)
-gets the runtime and the model through `upyflow deploy` (person_detect baked with
---weights file, the others as .mpy with inline weights), is soft-reset, and then reports
+For each model (default: every model in ../shared/models), a fresh virtual board (MicroPython
+unix port, 190 KB heap like an RP2040; dtln_noise_suppression, whose largest layer's weight
+buffer alone is 201 KB, on 1 MB: HEAPS; --heap sets one heap for all) gets the runtime and
+the model through `upyflow deploy` (person_detect and dtln baked with --weights file, the
+others as .mpy with inline weights), is soft-reset, and then reports
 through the raw REPL: free heap after boot, after `import upyflow`, after importing the
 natmod (once per boot, shared by every model), after `upyflow.load()` (each after
 gc.collect()), the largest free block after load and after 10 invokes, whether a 9 KB
@@ -32,8 +34,23 @@ from upyflow_tools.vboard import VirtualBoard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared"), "models")
-MODELS = ("hello_world_int8", "microflow_sine", "micro_speech_quantized", "person_detect")
-FILE_WEIGHTS = {"person_detect"}     # 241 KB of weights: inline they do not fit a 190 KB heap
+# Every model of ../shared/models (its README's table, and the audio front end)
+MODELS = ("hello_world_int8", "hello_world_float", "microflow_sine", "micro_speech_quantized", "person_detect",
+          "keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "micro_speech_lstm",
+          "dtln_noise_suppression", "audio_preprocessor_int8")
+# --external adds ../shared/models/external's (other projects' models), named external/NAME
+EXTERNAL = "external"
+# weights that do not fit a 190 KB heap inline (person_detect's are 241 KB)
+FILE_WEIGHTS = {"person_detect", "dtln_noise_suppression", "external/tm_vww96_q", "external/tm_mbnet128_0.25_q"}
+# dtln's largest layer alone needs a 201 KB weight buffer, tm_mbnet128's arena 133 KB: they
+# cannot load at 190 KB at all, so their objects and tables are measured on a larger heap
+# (--heap overrides for every model)
+HEAPS = {"dtln_noise_suppression": "1M", "external/tm_mbnet128_0.25_q": "1M"}
+
+
+def module_name(name: str) -> str:
+    """The baked module's name: the file's, made an identifier."""
+    return os.path.basename(name).replace(".", "_").replace("-", "_")
 
 # MicroFlow's RAM usage in kB per MCU (TFLM's beside it where they measured it), from the
 # microflow-rs repository (github.com/matteocarnelos/microflow-rs, commit 6703135), files
@@ -174,15 +191,16 @@ def measure(name: str, heap: str, workdir: str, reps: int = 20, native: str | No
     path = os.path.join(SHARED, name + ".tflite")
     outdir = os.path.join(workdir, name)
     weights = "file" if name in FILE_WEIGHTS else "inline"
-    result, _ = bake(path, outdir, name=name, mpy=True, weights=weights)
+    module = module_name(name)
+    result, _ = bake(path, outdir, name=module, mpy=True, weights=weights)
     b = result.baked
     with VirtualBoard(heapsize=heap) as vb:
         deploy(outdir, vb.port, native=native, log=lambda *a: None)   # ends with a soft reset: a clean heap
         board = Board(vb.port)
-        out = board.exec(_PROBE % {"name": name})
+        out = board.exec(_PROBE % {"name": module})
         for tier in ("native", "viper", "pure"):   # each tier on a fresh heap
             board.soft_reset()
-            out += board.exec(_TIMING % {"name": name, "tier": tier,
+            out += board.exec(_TIMING % {"name": module, "tier": tier,
                                          "reps": 2 if tier == "pure" else reps})
     line = [l for l in out.splitlines() if l.startswith("RAM ")]
     if not line:
@@ -197,7 +215,7 @@ def measure(name: str, heap: str, workdir: str, reps: int = 20, native: str | No
     tables = table_bytes(b, block)
     load = imported - loaded - natmod
     head, tflm_total = tflm_arena(path)
-    return {"model": name, "weights": weights, "tier": tier, "heap": int(total), "boot": boot,
+    return {"model": name, "heap_arg": heap, "weights": weights, "tier": tier, "heap": int(total), "boot": boot,
             "import": boot - imported, "natmod": natmod, "before": imported, "after": loaded, "load": load,
             "peak": peak,
             "arena": arena, "wbuf": wbuf, "inline": inline, "else": load - arena - wbuf - inline,
@@ -216,22 +234,23 @@ def _kb(model: str, engine: str) -> str:
 
 def table(rows: list[dict]) -> str:
     tiers = [t for t in ("native", "viper", "pure") if any(t in r["times"] for r in rows)]
-    head = ("| model | weights | `import upyflow` | natmod import (once) | free before load | free after load | "
+    head = ("| model | weights | heap | `import upyflow` | natmod import (once) | free before load | free after load | "
             "arena | weight buffer / inline weights | the model's own: objects + baked tables = total | "
             "everything else (own + natmod) | largest free block after load / after 10 invokes | "
             "9 KB `f.read()` | invoke allocates | " +
             " | ".join("us per invoke, %s" % t for t in tiers) +
             " | TFLM head / total arena | MicroFlow RAM kB (ESP32 / nRF52840) | "
             "TFLM RAM kB as MicroFlow measured it (ESP32 / nRF52840) |")
-    lines = [head, "|---|---|" + "---:|" * (14 + len(tiers))]
+    lines = [head, "|---|---|" + "---:|" * (15 + len(tiers))]
     for r in rows:
         times = ["MemoryError" if r["times"].get(t, -1) < 0 else ("%.2f" if r["times"][t] < 10 else "%.0f")
                  % r["times"][t] for t in tiers]
         own = r["else"]
-        row = ("| %s | %s | %d | %d | %d | %d | %d | %d | %d + %d = %d | %d | %d / %d | %s | %s | %s "
+        row = ("| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d + %d = %d | %d | %d / %d | %s | %s | %s "
                "| %s / %s | %s | %s |")
         lines.append(row % (
-            r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["import"], r["natmod"],
+            r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["heap_arg"], r["import"],
+            r["natmod"],
             r["before"], r["after"], r["arena"], r["wbuf"] or r["inline"], own - r["tables"], r["tables"], own,
             own + r["natmod"], r["free_load"], r["free_invoked"], "ok" if r["read9k"] > 0 else "MemoryError",
             "MemoryError" if r["peak"] < 0 else "%d B" % r["peak"], " | ".join(times),
@@ -264,11 +283,16 @@ checked, the numbers are the data behind its plots in the repository: %(src)s.""
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated names in ../shared/models")
-    ap.add_argument("--heap", default="190K", help="virtual board heap, like -X heapsize (default 190K)")
+    ap.add_argument("--heap", help="virtual board heap for every model, like -X heapsize (default 190K, "
+                    "and %s)" % ", ".join("%s for %s" % (h, m) for m, h in HEAPS.items()))
+    ap.add_argument("--external", action="store_true", help="also every model in ../shared/models/external")
     ap.add_argument("--reps", type=int, default=20, help="invokes timed per tier (2 on pure)")
     ap.add_argument("--native", help="deploy this upyflow_native.mpy instead of the shipped one")
     args = ap.parse_args(argv)
     names = [n for n in args.models.split(",") if n]
+    if args.external:
+        names += sorted(EXTERNAL + "/" + f[:-len(".tflite")] for f in os.listdir(os.path.join(SHARED, EXTERNAL))
+                        if f.endswith(".tflite"))
     missing = [n for n in names if not os.path.exists(os.path.join(SHARED, n + ".tflite"))]
     if missing:
         print("missing in %s: %s (../shared lives beside the repo)" % (SHARED, ", ".join(missing)),
@@ -278,9 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work:
         for n in names:
             print("measuring %s on a virtual board..." % n, file=sys.stderr)
-            rows.append(measure(n, args.heap, work, args.reps, args.native))
+            rows.append(measure(n, args.heap or HEAPS.get(n, "190K"), work, args.reps, args.native))
     print(table(rows))
-    print(NOTES % {"heap": args.heap, "src": MICROFLOW_SOURCE, "reps": args.reps})
+    heaps = list(dict.fromkeys(r["heap_arg"] for r in rows))
+    print(NOTES % {"heap": " / ".join(heaps) + ("" if len(heaps) == 1 else " (column heap)"),
+                   "src": MICROFLOW_SOURCE, "reps": args.reps})
     return 0
 
 

@@ -170,15 +170,10 @@ def test_weights_file_mode_reads_a_banded_layer_from_one_copy(tmp_path):
         assert_bit_exact(model, load_cpython(str(tmp_path), "fchain", tier), [x])
 
 
-def test_malformed_band_loop_raises_at_load(tmp_path):
-    """A damaged band-loop record (upyflow/model.py BAND) fails at load with a ValueError: in
-    the C walker's check, naming the band loop, and in the Python tiers' expansion; never a
-    crash or a write outside the arena."""
+def _band_cases(ops: bytes, layers: int) -> tuple[dict, dict]:
+    """Damaged copies of a band-loop record's OPS (upyflow/model.py BAND): (cases every tier
+    refuses, cases only the walker can see), label -> bytes."""
     import struct
-    model, layers = random_chain(5)
-    mdir, name = _bake(model, tmp_path, [Stage(0, layers, 2)], "badband")
-    mod = load_module(str(tmp_path / (name + ".py")))
-    ops = mod.OPS
     assert ops[0] == 0xFF and ops[1] == layers   # BAND, then its layer count, band rows, height
 
     def poke(at, fmt, value):
@@ -199,6 +194,17 @@ def test_malformed_band_loop_raises_at_load(tmp_path):
         "cut short": ops[:geo + 20],
     }
     native = {"out on a read tensor": poke(geo + 1, "<B", 1)}   # the weights: the walker knows
+    return cases, native
+
+
+def test_malformed_band_loop_raises_at_load(tmp_path):
+    """A damaged band-loop record (upyflow/model.py BAND) fails at load with a ValueError: in
+    the C walker's check, naming the band loop, and in the Python tiers' expansion; never a
+    crash or a write outside the arena."""
+    model, layers = random_chain(5)
+    mdir, name = _bake(model, tmp_path, [Stage(0, layers, 2)], "badband")
+    mod = load_module(str(tmp_path / (name + ".py")))
+    cases, native = _band_cases(mod.OPS, layers)
     tiers = ["pure"] + (["native"] if "native" in upyflow.tiers() else [])
     for label, bad in list(cases.items()) + list(native.items()):
         mod.OPS = bad
@@ -208,3 +214,60 @@ def test_malformed_band_loop_raises_at_load(tmp_path):
             if tier == "native":
                 assert "band loop (op record at byte 0)" in str(e.value) or "op record at byte 0" in str(e.value), \
                     (label, str(e.value))
+
+
+_BAND_NATMOD = """
+import sys
+sys.path.insert(0, %(lib)r)
+sys.path.insert(0, %(natmod)r)
+sys.path.insert(0, %(mod)r)
+import upyflow
+import upyflow_native as u
+import badband as mod
+good = mod.OPS
+m = upyflow.Model(mod, 'native')
+print('GOOD', m.tier)
+kmap = bytes(u.kernel_index(n) & 0xFF for n in mod.OP_KERNELS)
+arena = bytearray(mod.ARENA_SIZE)
+for label, bad in %(cases)r:
+    mod.OPS = bad
+    try:   # at load: the walker's check of every record
+        upyflow.Model(mod, 'native')
+        print('NOERROR load', label)
+    except ValueError as e:
+        print('VALUEERROR load', label, e)
+    try:   # and run() on its own, which checks each record before its kernel
+        u.run(u.program(mod.TENSORS, bad, mod.OP_FORMATS, kmap, arena, mod.WEIGHTS, None), 0, -1)
+        print('NOERROR run', label)
+    except ValueError as e:
+        print('VALUEERROR run', label, e)
+mod.OPS = good
+upyflow.Model(mod, 'native').invoke()
+print('DONE')
+"""
+
+
+@needs_micropython
+def test_malformed_band_loop_raises_on_natmod(tmp_path, natmod_dir):
+    """The same damaged band loops reach the MicroPython natmod's walker, at load and through
+    run(): a ValueError naming the record each time, no crash, and the good module still runs."""
+    import subprocess
+
+    from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+    model, layers = random_chain(5)
+    _bake(model, tmp_path, [Stage(0, layers, 2)], "badband")
+    mod = load_module(str(tmp_path / "badband.py"))
+    cases, native = _band_cases(mod.OPS, layers)
+    every = list(cases.items()) + list(native.items())
+    script = tmp_path / "bad.py"
+    script.write_text(_BAND_NATMOD % {"lib": DEVICE_LIB, "natmod": natmod_dir, "mod": str(tmp_path),
+                                      "cases": every})
+    proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "GOOD native" and lines[-1] == "DONE", proc.stdout + proc.stderr
+    assert not [ln for ln in lines if ln.startswith("NOERROR")], proc.stdout
+    errors = [ln for ln in lines if ln.startswith("VALUEERROR")]
+    assert len(errors) == 2 * len(every), proc.stdout
+    assert all("op record at byte 0" in ln for ln in errors), proc.stdout

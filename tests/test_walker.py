@@ -315,3 +315,105 @@ def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
     assert tier == "native" and (int(steps) == 0) == (build is mlp_int8)
     if build is mlp_int8:
         assert before == after, "gc.mem_alloc() grew over 100 streaming invokes: %s -> %s" % (before, after)
+
+
+# --- malformed SEGMENTS (--weights file) reaching the walker's invoke ------------------------
+_SEGMENTS_SCRIPT = """
+import sys
+sys.path.insert(0, %(natmod)r)
+import upyflow_native as u
+data = open(%(bin)r, 'rb').read()
+wbuf = bytearray(%(wsize)d)
+
+
+def read(offset, n):
+    wbuf[:n] = data[offset:offset + n]
+
+
+arena = bytearray(%(arena)d)
+for label, segments in %(cases)r:
+    p = u.program(%(tensors)r, %(ops)r, %(formats)r, %(kmap)r, arena, None, wbuf, segments, read)
+    try:
+        p()
+        print('NOERROR', label)
+    except ValueError as e:
+        print('VALUEERROR', label, e)
+print('DONE')
+"""
+
+
+def _segment_cases(mod) -> list[tuple[str, bytes]]:
+    """(label, SEGMENTS) for an int8 MLP baked --weights file: the good table first, then
+    tables the walker must refuse before any read lands outside the weight buffer."""
+    seg = mod.SEGMENTS
+    n_records = len(seg) // 8
+    assert n_records >= 2 and len(seg) == 8 * n_records
+    over = bytearray(seg)
+    struct.pack_into("<I", over, 8 + 4, mod.WEIGHT_BUFFER + 1)   # record 1 reads past the buffer
+    return [("good", seg), ("cut short", seg[:8]), ("empty", b""), ("a read past the weight buffer", bytes(over))]
+
+
+def _check_segment_lines(lines: list[str], cases) -> None:
+    assert lines[-1] == "DONE", lines
+    assert lines[0] == "NOERROR good", lines
+    errors = [l for l in lines if l.startswith("VALUEERROR")]
+    assert len(errors) == len(cases) - 1 and len(lines) == len(cases) + 1, lines
+    # cut short / empty: the record after the last segment; over: record 1 (never read)
+    assert all("op record at byte" in l and "malformed op record" in l for l in errors), lines
+    assert "op record at byte 0" not in errors[0] and "op record at byte 0" in errors[1], lines
+
+
+@pytest.fixture(scope="module")
+def mlp_file(tmp_path_factory):
+    from upyflow_tools.bake import bake
+    tmp = tmp_path_factory.mktemp("mlpfile")
+    path = tmp / "mlp.tflite"
+    path.write_bytes(mlp_int8())
+    bake(str(path), str(tmp / "out"), name="mlpf", weights="file", mpy=True)
+    return str(tmp / "out"), "mlpf"
+
+
+@needs_native
+def test_malformed_segments_raise_on_cpython(mlp_file):
+    mdir, name = mlp_file
+    mod = _load_module(mdir, name)
+    data = open(os.path.join(mdir, mod.WEIGHTS_FILE), "rb").read()
+    wbuf = bytearray(mod.WEIGHT_BUFFER)
+    reads = []
+
+    def read(offset, n):
+        assert n <= len(wbuf)   # the walker never asks for more than the buffer holds
+        reads.append(n)
+        wbuf[:n] = data[offset:offset + n]
+    kmap = bytes(upyflow_native.kernel_index(n) for n in mod.OP_KERNELS)
+    cases = _segment_cases(mod)
+    lines = []
+    for label, segments in cases:
+        p = upyflow_native.program(mod.TENSORS, mod.OPS, mod.OP_FORMATS, kmap, bytearray(mod.ARENA_SIZE), None,
+                                   wbuf, segments, read)
+        try:
+            p()
+            lines.append("NOERROR " + label)
+        except ValueError as e:
+            lines.append("VALUEERROR %s %s" % (label, e))
+    _check_segment_lines(lines + ["DONE"], cases)
+    assert reads and max(reads) <= mod.WEIGHT_BUFFER
+
+
+def test_malformed_segments_raise_on_natmod(mlp_file, natmod_dir, tmp_path):
+    mdir, name = mlp_file
+    mod = _load_module(mdir, name)
+    proc = subprocess.run([micropython_exe(), "-c", "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
+                           "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))"
+                           % (natmod_dir, tuple(mod.OP_KERNELS))], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    kmap = bytes(int(v) for v in proc.stdout.split())
+    cases = _segment_cases(mod)
+    script = tmp_path / "segments.py"
+    script.write_text(_SEGMENTS_SCRIPT % dict(natmod=natmod_dir, bin=os.path.join(mdir, mod.WEIGHTS_FILE),
+                                              wsize=mod.WEIGHT_BUFFER, arena=mod.ARENA_SIZE, tensors=mod.TENSORS,
+                                              ops=mod.OPS, formats=mod.OP_FORMATS, kmap=kmap, cases=cases))
+    proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _check_segment_lines(proc.stdout.splitlines(), cases)
