@@ -103,8 +103,8 @@ def requant(t):
     out_off = (s[1] << hs) >> hs
     act_min = (s[2] << hs) >> hs
     act_max = (s[3] << hs) >> hs
-    nch = s[4]
-    c = s[5]
+    kend = s[4] << 2   # channel byte offsets wrap here
+    k = s[5] << 2
     o = s[6]
     ie = s[7]
     a = 0
@@ -118,7 +118,6 @@ def requant(t):
         else:
             a = (s[i] << hs) >> hs
             i += 1
-        k = c << 2
         ml = mult[k] | (mult[k + 1] << 8)
         mh = mult[k + 2] | (mult[k + 3] << 8)
         sh = (shift[k] ^ 0x80) - 0x80
@@ -181,10 +180,10 @@ def requant(t):
         else:
             out8[o] = v
         o += 1
-        c += 1
-        if c == nch:
-            c = 0
-    s[5] = c
+        k += 4
+        if k == kend:
+            k = 0
+    s[5] = k >> 2
     s[6] = o
     s[7] = int(ACC0)
 

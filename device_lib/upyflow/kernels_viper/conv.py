@@ -69,10 +69,8 @@ def _conv_s8(args):
     fsize = k_h * k_w * in_c
     xstep = d_w * in_c              # input bytes between filter taps
     xrow_step = d_h * in_w * in_c   # and between filter rows
-    tap = in_c                      # filter bytes per tap, the weights' tap stride
-    wstep = in_c
+    wstep = in_c                    # the weights' tap stride
     if dw:
-        tap = 1
         wstep = out_c
     wrow_step = k_w * wstep
     for oy in range(out_h):
@@ -123,45 +121,67 @@ def _conv_s8(args):
                 sx = sx << 7
             ic = 0
             dm = 0
+            two = 0   # conv: two output channels per pass share each input load
+            acc2 = 0
             for oc in range(out_c):
-                k = oc << 2
-                acc = bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
-                if dw:
-                    xr = xtap0 + ic
-                    wr = wtap0 + oc
-                    wt = oc
-                    for ky in range(ky0, ky1):
-                        xi = xr
-                        wi = wr
-                        for kx in range(kx0, kx1):
-                            acc += ((x[xi] ^ 0x80) - 0x80) * ((w[wi] ^ 0x80) - 0x80)
-                            xi += xstep
-                            wi += wstep
-                        xr += xrow_step
-                        wr += wrow_step
-                    dm += 1
-                    if dm == depth_mult:
-                        dm = 0
-                        ic += 1
-                else:
-                    acc -= sx
-                    xr = xtap0
-                    wr = oc * fsize + wtap0
+                if two:   # the second of a pass: summed already
+                    acc = acc2
+                    two = 0
                     wt = oc * fsize
-                    for ky in range(ky0, ky1):
-                        xj = xr
-                        wj = wr
-                        for r in range(nrun):
-                            xi = xj
-                            xe = xj + run
-                            dwo = wj - xj
+                else:
+                    k = oc << 2
+                    acc = bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
+                    if dw:
+                        xr = xtap0 + ic
+                        wr = wtap0 + oc
+                        wt = oc
+                        xspan = (kx1 - kx0) * xstep
+                        for ky in range(ky0, ky1):
+                            xi = xr
+                            wi = wr
+                            xe = xr + xspan
                             while xi < xe:
-                                acc += ((x[xi] ^ 0x80) - 0x80) * (w[xi + dwo] ^ 0x80)
-                                xi += 1
-                            xj += xstep
-                            wj += in_c
-                        xr += xrow_step
-                        wr += wrow_step
+                                acc += ((x[xi] ^ 0x80) - 0x80) * ((w[wi] ^ 0x80) - 0x80)
+                                xi += xstep
+                                wi += wstep
+                            xr += xrow_step
+                            wr += wrow_step
+                        dm += 1
+                        if dm == depth_mult:
+                            dm = 0
+                            ic += 1
+                    else:
+                        acc -= sx
+                        if oc + 1 < out_c:
+                            two = 1
+                            k += 4
+                            acc2 = bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
+                            acc2 -= sx
+                        xr = xtap0
+                        wr = oc * fsize + wtap0
+                        wt = oc * fsize
+                        for ky in range(ky0, ky1):
+                            xj = xr
+                            wj = wr
+                            for r in range(nrun):
+                                xi = xj
+                                xe = xj + run
+                                dwo = wj - xj
+                                if two:
+                                    dwo2 = dwo + fsize
+                                    while xi < xe:
+                                        xv = (x[xi] ^ 0x80) - 0x80
+                                        acc += xv * (w[xi + dwo] ^ 0x80)
+                                        acc2 += xv * (w[xi + dwo2] ^ 0x80)
+                                        xi += 1
+                                else:
+                                    while xi < xe:
+                                        acc += ((x[xi] ^ 0x80) - 0x80) * (w[xi + dwo] ^ 0x80)
+                                        xi += 1
+                                xj += xstep
+                                wj += in_c
+                            xr += xrow_step
+                            wr += wrow_step
                 if border:
                     # padded taps read as the input zero point, which the folded bias
                     # counted: take in_off * their weights back out
@@ -169,11 +189,14 @@ def _conv_s8(args):
                     for ky in range(k_h):
                         for kx in range(k_w):
                             if ky < ky0 or ky >= ky1 or kx < kx0 or kx >= kx1:
-                                wi = wt
-                                we = wt + tap
-                                while wi < we:
-                                    s += (w[wi] ^ 0x80) - 0x80
-                                    wi += 1
+                                if dw:
+                                    s += (w[wt] ^ 0x80) - 0x80
+                                else:
+                                    wi = wt
+                                    we = wt + in_c
+                                    while wi < we:
+                                        s += (w[wi] ^ 0x80) - 0x80
+                                        wi += 1
                             wt += wstep
                     acc -= in_off * s
                 sp[j] = acc
