@@ -17,7 +17,6 @@
 import micropython
 
 from . import ACC as _ACC
-from . import ACC0 as _ACC0
 from . import CAP as _CAP
 from . import begin, flush
 
@@ -61,11 +60,9 @@ def _conv_s8(args):
     dw = int(ptr8(_DW)[0])
     if dw:
         out_c = in_c * depth_mult
-    begin(0 | (out_c << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
-    j0 = int(_ACC0)
-    je = j0 + int(_CAP)
-    j = j0
+    j = int(begin(0 | (out_c << 2), out_off, act_min, act_max))
+    je = j + int(_CAP)
     fsize = k_h * k_w * in_c
     xstep = d_w * in_c              # input bytes between filter taps
     xrow_step = d_h * in_w * in_c   # and between filter rows
@@ -155,8 +152,8 @@ def _conv_s8(args):
                         if oc + 1 < out_c:
                             two = 1
                             k += 4
-                            acc2 = bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
-                            acc2 -= sx
+                            acc2 = (bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) |
+                                    (((bias[k + 3] ^ 0x80) - 0x80) << 24)) - sx
                         xr = xtap0
                         wr = oc * fsize + wtap0
                         wt = oc * fsize
@@ -274,11 +271,9 @@ def _conv_s16(args):
         act_min = int(args[21])
         act_max = int(args[22])
         # }
-    begin((1 + acc64) | (out_c << 2), 0, act_min, act_max)
     sp = ptr32(_ACC)
-    j0 = int(_ACC0)
-    je = j0 + (int(_CAP) << 1)
-    j = j0
+    j = int(begin((1 + acc64) | (out_c << 2), 0, act_min, act_max))
+    je = j + (int(_CAP) << 1)
     fsize = k_h * k_w * in_c
     xstep = d_w * in_c
     xrow_step = d_h * in_w * in_c

@@ -2,6 +2,14 @@
 # and TFLM; __init__.py's rules hold (one tuple argument, every intermediate within
 # int32, int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the
 # split 16-bit requantization written out per use). Beyond those:
+# * The requantizations by scalar multipliers (per gate and side, then f*c, i*g and
+#   tanh(c)*o) mirror __init__.requant's int32 block on purpose: their results feed
+#   the next stage of the same unit, so they cannot wait in ACC for a run, and a call
+#   per value would cost as much as the arithmetic.
+# * The requantizations by scalar multipliers (per gate and side, then f*c, i*g and
+#   tanh(c)*o) mirror __init__.requant's int32 block on purpose: their results feed
+#   the next stage of the same unit, so they cannot wait in ACC for a run, and a call
+#   per value would cost as much as the arithmetic.
 # * int32 sums that C lets wrap (the pure tier's wrap32) wrap here too: on a
 #   32-bit port by themselves, on a 64-bit one by (v << _HS) >> _HS.
 # * The state tensors live in the arena, whose tensors the planner aligns to
