@@ -72,10 +72,9 @@ S16_ACC64 = 2     # int64 accumulator, int16 output
 
 
 @micropython.viper
-def begin(mode: int, out_off: int, act_min: int, act_max: int) -> int:
+def begin(mode: int, out_off: int, act_min: int, act_max: int):
     # A kernel's outputs start: mode | channels << 2 (per-channel mult and shift wrap
-    # around after that many), from channel 0 and output 0. Returns the first
-    # accumulator's word.
+    # around after that many), from channel 0 and output 0.
     s = ptr32(ACC)
     s[0] = mode & 3
     s[1] = out_off
@@ -84,7 +83,6 @@ def begin(mode: int, out_off: int, act_min: int, act_max: int) -> int:
     s[4] = mode >> 2
     s[5] = 0
     s[6] = 0
-    return int(ACC0)
 
 
 @micropython.viper

@@ -17,6 +17,7 @@
 import micropython
 
 from . import ACC as _ACC
+from . import ACC0 as _ACC0
 from . import CAP as _CAP
 from . import begin, flush
 
@@ -60,9 +61,11 @@ def _conv_s8(args):
     dw = int(ptr8(_DW)[0])
     if dw:
         out_c = in_c * depth_mult
+    begin(0 | (out_c << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
-    j = int(begin(0 | (out_c << 2), out_off, act_min, act_max))
-    je = j + int(_CAP)
+    j0 = int(_ACC0)
+    je = j0 + int(_CAP)
+    j = j0
     fsize = k_h * k_w * in_c
     xstep = d_w * in_c              # input bytes between filter taps
     xrow_step = d_h * in_w * in_c   # and between filter rows
@@ -271,9 +274,11 @@ def _conv_s16(args):
         act_min = int(args[21])
         act_max = int(args[22])
         # }
+    begin((1 + acc64) | (out_c << 2), 0, act_min, act_max)
     sp = ptr32(_ACC)
-    j = int(begin((1 + acc64) | (out_c << 2), 0, act_min, act_max))
-    je = j + (int(_CAP) << 1)
+    j0 = int(_ACC0)
+    je = j0 + (int(_CAP) << 1)
+    j = j0
     fsize = k_h * k_w * in_c
     xstep = d_w * in_c
     xrow_step = d_h * in_w * in_c

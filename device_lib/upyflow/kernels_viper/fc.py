@@ -5,6 +5,7 @@
 import micropython
 
 from . import ACC as _ACC
+from . import ACC0 as _ACC0
 from . import CAP as _CAP
 from . import begin, flush
 
@@ -29,8 +30,9 @@ def fully_connected_s8(args):
     act_min = int(args[10])
     act_max = int(args[11])
     # }
+    begin(0 | (n_out << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
-    j = int(begin(0 | (n_out << 2), out_off, act_min, act_max))
+    j = int(_ACC0)
     je = j + int(_CAP)
     for b in range(batches):
         xb = b * n_in
@@ -77,8 +79,9 @@ def fully_connected_s16(args):
     act_min = int(args[11])
     act_max = int(args[12])
     # }
+    begin((1 + acc64) | (n_out << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
-    j = int(begin((1 + acc64) | (n_out << 2), out_off, act_min, act_max))
+    j = int(_ACC0)
     je = j + (int(_CAP) << 1)
     for bt in range(batches):
         xb = bt * n_in

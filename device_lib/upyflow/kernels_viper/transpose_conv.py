@@ -3,6 +3,7 @@
 import micropython
 
 from . import ACC as _ACC
+from . import ACC0 as _ACC0
 from . import CAP as _CAP
 from . import begin, flush
 
@@ -40,8 +41,9 @@ def transpose_conv_s8(args):
     act_min = int(args[20])
     act_max = int(args[21])
     # }
+    begin(0 | (out_c << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
-    j = int(begin(0 | (out_c << 2), out_off, act_min, act_max))
+    j = int(_ACC0)
     je = j + int(_CAP)
     fsize = k_h * k_w * in_c
     for oy in range(out_h):
