@@ -159,8 +159,9 @@ def test_bake_checks_requirements_and_constant_values():
     n = 1
     q = np.zeros(8 * n + 16, np.int32)
     w = _t("w", 4 * n * 2 + 4 * n * n)
-    g, op = _graph(_t("x", 2), _t("out", 1), w, _t("q", q.size, "i32", q), _t("h", 1), _t("c", 1, "i32"))
-    lstm = dict(x=0, w=2, q=3, hidden=4, cell=5, out=1, batch=1, steps=1, n_in=2, n=n, time_major=0, h_zp=0,
+    g, op = _graph(_t("x", 2), _t("out", 1), w, _t("q", q.size, "i32", q), _t("h", 1), _t("c", 1, "i32"),
+                   _t("table", 256, "i16"))
+    lstm = dict(x=0, w=2, q=3, table=6, hidden=4, cell=5, out=1, batch=1, steps=1, n_in=2, n=n, time_major=0, h_zp=0,
                 m_fc=1, s_fc=0, m_ig=1, s_ig=0, m_out=1, s_out=0, qclip=0, tanh_mult=1, tanh_shift=0)
     check_call(g, op, Call("lstm_s8", **lstm))
     g.tensors[3].data[8 * n + 5] = 31

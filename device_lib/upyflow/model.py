@@ -8,7 +8,7 @@ from . import dispatch
 
 # The baked module format, defined here once (upyflow_tools/emit.py packs it from
 # these constants; native_modules/src/walker.c reads the same layout).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4   # 4: lstm_s8 takes the sigmoid table as a constant tensor
 # TENSORS: per tensor, kind (where | dtype code << 2), then its byte offset in its
 # buffer and its bytes, 24-bit little-endian each (tensor_record).
 TENSOR_RECORD_SIZE = 7

@@ -244,16 +244,23 @@ def viper_pointer(t) -> str:
 
 def viper_prologue(names: str) -> list[str]:
     """args (one tuple: tensors, then int parameters; see dispatch.py) unpacked into
-    locals named as the spec names them; one prologue may serve kernels of one layout."""
+    locals named as the spec names them. One prologue may serve kernels of one
+    signature (one viper function walking both, e.g. conv2d_s8 and depthwise_conv2d_s8):
+    where their names differ, the local takes every name (`out_c = depth_mult = ...`);
+    pointers are the first kernel's."""
     kernels = [kernel_spec.get(n) for n in names.split()]
     k = kernels[0]
     for other in kernels[1:]:
-        if other.arg_names != k.arg_names or other.signature != k.signature:
+        if other.signature != k.signature or [p.fast for p in other.params] != [p.fast for p in k.params]:
             raise ValueError("viper region %r: kernels with different arguments" % names)
     if k.floats:
         raise ValueError("viper kernel %s: viper takes no float parameters" % k.name)
-    out = ["%s = %s(args[%d])" % (t.name, viper_pointer(t), i) for i, t in enumerate(k.tensors)]
-    return out + ["%s = int(args[%d])" % (p.name, len(k.tensors) + i) for i, p in enumerate(k.params) if p.fast]
+
+    def names_at(i: int) -> str:
+        return " = ".join(dict.fromkeys(kern.arg_names[i] for kern in kernels))
+    out = ["%s = %s(args[%d])" % (names_at(i), viper_pointer(t), i) for i, t in enumerate(k.tensors)]
+    return out + ["%s = int(args[%d])" % (names_at(len(k.tensors) + i), len(k.tensors) + i)
+                  for i, p in enumerate(k.params) if p.fast]
 
 
 def viper_files() -> list[Path]:

@@ -372,11 +372,13 @@ kernel("svdf_f32", "svdf",
 _LSTM_DIMS = [Int("batch", 0), Int("steps", 0), Int("n_in", 0), Int("n", 0, 0x3FFFFFF), Int("time_major", 0, 1)]
 _LSTM_STATE = [T("hidden", "i8", "w", "batch*n"), T("cell", "i16", "w", "batch*n"),
                T("out", "i8", "w", "batch*steps*n")]
-# q: the 2 x 4n folded biases, then per gate (multiplier, shift) pairs
+# q: the 2 x 4n folded biases, then per gate (multiplier, shift) pairs; table: the int16
+# sigmoid table logistic_s16 reads (stored minus 32768), the one source of its values
 kernel("lstm_s8", "lstm",
        [T("x", "i8", "r", "batch*steps*n_in"), T("w", "i8", "r", "4*n*n_in + 4*n*n"),
         T("q", "i32", "c", "8*n + 16", values=Values(SHIFT[0], SHIFT[1], "gate requantization shift",
-                                                     "8*n + 1:8*n + 16:2"))] + _LSTM_STATE,
+                                                     "8*n + 1:8*n + 16:2")),
+        T("table", "i16", "c", "256")] + _LSTM_STATE,
        _LSTM_DIMS + [Int("h_zp"), Int("m_fc"), _shift("s_fc"), Int("m_ig"), _shift("s_ig"), Int("m_out"),
                      _shift("s_out"), Int("qclip"), Int("tanh_mult"), Int("tanh_shift", 0, 30, "tanh shift")],
        viper=True)

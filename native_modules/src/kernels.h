@@ -173,7 +173,7 @@ void uf_svdf_f32(const float *x, const void *wf, const void *wt, const void *bia
 
 // lstm.c. hidden and cell are read and updated in place; q: int32 biases and gate
 // multipliers, layout in kernels_pure/lstm.py.
-void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
+void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, const void *table, int8_t *hidden,
                 int16_t *cell, int8_t *out, int batch, int steps, int n_in, int n,
                 int time_major, int h_zp, int32_t m_fc, int s_fc, int32_t m_ig, int s_ig,
                 int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift);
@@ -238,7 +238,7 @@ void uf_image_to_input(const uint8_t *frame, const int32_t *ytab, const int32_t 
 
 // Generic calls for the bindings: tensors (byte buffers) and parameters in the
 // pure kernel's order, split by kind.
-#define UF_MAX_TENSORS 6
+#define UF_MAX_TENSORS 7
 #define UF_MAX_INTS 20
 #define UF_MAX_FLOATS 4
 

@@ -5,51 +5,24 @@
 #include "kernels.h"
 #include "qmath.h"
 
-// TFLite's uint16 sigmoid table, sigmoid(k / 24) in Q16: the points its int16
-// logistic and tanh interpolate between (bit-exactness needs these values).
-static const uint16_t sigmoid_q16[256] = {
-    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498,
-    40149, 40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255,
-    46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865,
-    52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174,
-    56503, 56823, 57133, 57433, 57724, 58007, 58280, 58544, 58800, 59048, 59288,
-    59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110, 61279, 61441,
-    61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886,
-    62990, 63090, 63186, 63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835,
-    63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308, 64357, 64405, 64450,
-    64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845,
-    64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097,
-    65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
-    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360,
-    65367, 65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425,
-    65429, 65433, 65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465,
-    65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
-    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508,
-    65509, 65510, 65511, 65512, 65513, 65514, 65515, 65516, 65517, 65517, 65518,
-    65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524, 65525,
-    65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529,
-    65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531, 65531, 65531, 65531,
-    65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533,
-    65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
-    65534, 65534, 65535};
-
 // int16 Q3.12 -> Q0.15 logistic: input times 3, table steps of 512, interpolated.
-static inline int32_t sigmoid16(int32_t v) {
+// table: TFLite's uint16 sigmoid table minus 32768, baked by the host (any alignment).
+static inline int32_t sigmoid16(const void *table, int32_t v) {
     int32_t x = v * 3;
     uint32_t a = (uint32_t)(x < 0 ? -x : x);
     uint32_t uh = a >> 9, r;
     if (uh >= 255) {
         r = 0x7FFFu << 10;
     } else {
-        uint32_t ua = sigmoid_q16[uh];
-        r = (ua << 9) + (a & 0x1FFu) * (sigmoid_q16[uh + 1] - ua);
+        uint32_t ua = (uint32_t)(uf_ld_i16(table, uh) + 32768);
+        r = (ua << 9) + (a & 0x1FFu) * ((uint32_t)(uf_ld_i16(table, uh + 1) + 32768) - ua);
     }
     r = x >= 0 ? r + 512u : (1u << 25) - r + 511u;
     return (int32_t)(r >> 10);
 }
 
 // int16 tanh to Q0.15; (mult, shift) bring the input to the table's units.
-static inline int32_t tanh16(int32_t v, int32_t mult, int shift) {
+static inline int32_t tanh16(const void *table, int32_t v, int32_t mult, int shift) {
     int32_t x = (v * mult + (shift > 0 ? (1 << (shift - 1)) : 0)) >> shift;
     uint32_t a = (uint32_t)(x < 0 ? -x : x);
     uint32_t uh = a >> 8;
@@ -57,8 +30,8 @@ static inline int32_t tanh16(int32_t v, int32_t mult, int shift) {
     if (uh >= 255) {
         r = 0xFFFF << 8;
     } else {
-        uint32_t ua = sigmoid_q16[uh];
-        r = (int32_t)((ua << 8) + (a & 0xFFu) * (sigmoid_q16[uh + 1] - ua));
+        uint32_t ua = (uint32_t)(uf_ld_i16(table, uh) + 32768);
+        r = (int32_t)((ua << 8) + (a & 0xFFu) * ((uint32_t)(uf_ld_i16(table, uh + 1) + 32768) - ua));
     }
     r = x >= 0 ? r - 8388480 : 8388735 - r;
     return r >> 8;
@@ -70,7 +43,7 @@ static inline int32_t tanh16(int32_t v, int32_t mult, int shift) {
 // input mult, shift, recurrent mult, shift]. The new hidden values go to this
 // step's output row first and into the hidden state once every gate has read
 // the old one, so no scratch buffer is needed.
-void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
+void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, const void *table, int8_t *hidden,
                 int16_t *cell, int8_t *out, int batch, int steps, int n_in, int n,
                 int time_major, int h_zp, int32_t m_fc, int s_fc, int32_t m_ig, int s_ig,
                 int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift) {
@@ -96,15 +69,15 @@ void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, int8_t *hidden,
                     r = uf_clamp(uf_mul_by_qm(r, uf_ld_i32(q, m + 2), uf_ld_i32(q, m + 3)), -32768, 32767);
                     g[k] = uf_clamp(a + r, -32768, 32767);
                 }
-                int32_t f = sigmoid16(g[0]), i = sigmoid16(g[1]);
-                int32_t cg = tanh16(g[2], 3, 0), o = sigmoid16(g[3]);
+                int32_t f = sigmoid16(table, g[0]), i = sigmoid16(table, g[1]);
+                int32_t cg = tanh16(table, g[2], 3, 0), o = sigmoid16(table, g[3]);
                 int32_t cv = uf_clamp(uf_mul_by_qm(f * c[j], m_fc, s_fc), -32768, 32767);
                 cv = uf_clamp(cv + uf_clamp(uf_mul_by_qm(i * cg, m_ig, s_ig), -32768, 32767), -32768, 32767);
                 if (qclip >= 0) {
                     cv = uf_clamp(cv, -qclip, qclip);
                 }
                 c[j] = (int16_t)cv;
-                int32_t hv = uf_mul_by_qm(tanh16(cv, tanh_mult, tanh_shift) * o, m_out, s_out) + h_zp;
+                int32_t hv = uf_mul_by_qm(tanh16(table, cv, tanh_mult, tanh_shift) * o, m_out, s_out) + h_zp;
                 o_row[j] = (int8_t)uf_clamp(hv, -128, 127);
             }
             for (int j = 0; j < n; j++) {

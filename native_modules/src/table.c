@@ -877,8 +877,8 @@ static int run_svdf_f32(const uf_call *c) {
     return UF_OK;
 }
 
-// lstm_s8 (lstm): x, w, q, hidden, cell, out, batch, steps, n_in, n, time_major, h_zp, m_fc, s_fc, m_ig, s_ig, m_out, s_out, qclip, tanh_mult, tanh_shift
-enum { LSTM_S8_X, LSTM_S8_W, LSTM_S8_Q, LSTM_S8_HIDDEN, LSTM_S8_CELL, LSTM_S8_OUT };
+// lstm_s8 (lstm): x, w, q, table, hidden, cell, out, batch, steps, n_in, n, time_major, h_zp, m_fc, s_fc, m_ig, s_ig, m_out, s_out, qclip, tanh_mult, tanh_shift
+enum { LSTM_S8_X, LSTM_S8_W, LSTM_S8_Q, LSTM_S8_TABLE, LSTM_S8_HIDDEN, LSTM_S8_CELL, LSTM_S8_OUT };
 enum { LSTM_S8_BATCH, LSTM_S8_STEPS, LSTM_S8_N_IN, LSTM_S8_N, LSTM_S8_TIME_MAJOR, LSTM_S8_H_ZP, LSTM_S8_M_FC, LSTM_S8_S_FC, LSTM_S8_M_IG, LSTM_S8_S_IG, LSTM_S8_M_OUT, LSTM_S8_S_OUT, LSTM_S8_QCLIP, LSTM_S8_TANH_MULT, LSTM_S8_TANH_SHIFT };
 static int run_lstm_s8(const uf_call *c) {
     CHECK(I(LSTM_S8_BATCH) >= 0 && I(LSTM_S8_STEPS) >= 0 && I(LSTM_S8_N_IN) >= 0);
@@ -889,15 +889,16 @@ static int run_lstm_s8(const uf_call *c) {
     FITS(LSTM_S8_X, (((uint64_t)I(LSTM_S8_BATCH) * (uint64_t)I(LSTM_S8_STEPS)) * (uint64_t)I(LSTM_S8_N_IN)), 1);
     FITS(LSTM_S8_W, (((4 * (uint64_t)I(LSTM_S8_N)) * (uint64_t)I(LSTM_S8_N_IN)) + ((4 * (uint64_t)I(LSTM_S8_N)) * (uint64_t)I(LSTM_S8_N))), 1);
     CFITS(LSTM_S8_Q, ((8 * (uint64_t)I(LSTM_S8_N)) + 16), 4);
+    CFITS(LSTM_S8_TABLE, 256, 2);
     FITS(LSTM_S8_HIDDEN, ((uint64_t)I(LSTM_S8_BATCH) * (uint64_t)I(LSTM_S8_N)), 1);
     FITS(LSTM_S8_CELL, ((uint64_t)I(LSTM_S8_BATCH) * (uint64_t)I(LSTM_S8_N)), 2);
     FITS(LSTM_S8_OUT, (((uint64_t)I(LSTM_S8_BATCH) * (uint64_t)I(LSTM_S8_STEPS)) * (uint64_t)I(LSTM_S8_N)), 1);
     CHECK(values_in(c, LSTM_S8_Q, ((8 * (int64_t)I(LSTM_S8_N)) + 1), ((8 * (int64_t)I(LSTM_S8_N)) + 16), 2, -31, 30));
-    uf_lstm_s8(T(LSTM_S8_X), T(LSTM_S8_W), T(LSTM_S8_Q), T(LSTM_S8_HIDDEN), T(LSTM_S8_CELL),
-               T(LSTM_S8_OUT), I(LSTM_S8_BATCH), I(LSTM_S8_STEPS), I(LSTM_S8_N_IN), I(LSTM_S8_N),
-               I(LSTM_S8_TIME_MAJOR), I(LSTM_S8_H_ZP), I(LSTM_S8_M_FC), I(LSTM_S8_S_FC),
-               I(LSTM_S8_M_IG), I(LSTM_S8_S_IG), I(LSTM_S8_M_OUT), I(LSTM_S8_S_OUT),
-               I(LSTM_S8_QCLIP), I(LSTM_S8_TANH_MULT), I(LSTM_S8_TANH_SHIFT));
+    uf_lstm_s8(T(LSTM_S8_X), T(LSTM_S8_W), T(LSTM_S8_Q), T(LSTM_S8_TABLE), T(LSTM_S8_HIDDEN),
+               T(LSTM_S8_CELL), T(LSTM_S8_OUT), I(LSTM_S8_BATCH), I(LSTM_S8_STEPS), I(LSTM_S8_N_IN),
+               I(LSTM_S8_N), I(LSTM_S8_TIME_MAJOR), I(LSTM_S8_H_ZP), I(LSTM_S8_M_FC),
+               I(LSTM_S8_S_FC), I(LSTM_S8_M_IG), I(LSTM_S8_S_IG), I(LSTM_S8_M_OUT),
+               I(LSTM_S8_S_OUT), I(LSTM_S8_QCLIP), I(LSTM_S8_TANH_MULT), I(LSTM_S8_TANH_SHIFT));
     return UF_OK;
 }
 
@@ -1273,7 +1274,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"svdf_s8_i16", "rrrrwwiiiiiiiiiii", run_svdf_s8_i16},
     {"svdf_s8_i8", "rrrrwwiiiiiiiiiii", run_svdf_s8_i8},
     {"svdf_f32", "rrrrwwiiiiiff", run_svdf_f32},
-    {"lstm_s8", "rrrwwwiiiiiiiiiiiiiii", run_lstm_s8},
+    {"lstm_s8", "rrrrwwwiiiiiiiiiiiiiii", run_lstm_s8},
     {"lstm_f32", "rrrwwwiiiiif", run_lstm_f32},
     {"lut_s8", "rrwi", run_lut_s8},
     {"clamp_f32", "rwiff", run_clamp_f32},

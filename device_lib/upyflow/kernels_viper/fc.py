@@ -1,9 +1,13 @@
-# Viper FULLY_CONNECTED, byte-identical with kernels_pure/fc.py and TFLM: int8 (the
-# split requantization written out, see __init__.py) and int16 activations with int8
-# weights (16x8: the (ah, al) accumulator and its requantization as conv.py describes).
+# Viper FULLY_CONNECTED, byte-identical with kernels_pure/fc.py and TFLM: int8 and
+# int16 activations with int8 weights (16x8: the (ah, al) accumulator as conv.py
+# describes); the accumulators go to __init__.requant in runs. The two mirror each
+# other as conv.py's walks do (ptr8 against ptr16 input).
 import micropython
 
-from . import HS as _HS
+from . import ACC as _ACC
+from . import ACC0 as _ACC0
+from . import CAP as _CAP
+from . import begin, flush
 
 KERNELS = ("fully_connected_s8", "fully_connected_s16")
 
@@ -26,50 +30,34 @@ def fully_connected_s8(args):
     act_min = int(args[10])
     act_max = int(args[11])
     # }
-    y = 0
+    begin(0 | (n_out << 2), out_off, act_min, act_max)
+    sp = ptr32(_ACC)
+    j = int(_ACC0)
+    je = j + int(_CAP)
     for b in range(batches):
         xb = b * n_in
         xe = xb + n_in
+        # the weights summed as w ^ 0x80, less 128 * the input sum (see conv.py)
+        sx = 0
+        xi = xb
+        while xi < xe:
+            sx += (x[xi] ^ 0x80) - 0x80
+            xi += 1
+        sx = sx << 7
         for oc in range(n_out):
             k = oc << 2
             acc = bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
+            acc -= sx
             dw = oc * n_in - xb
             xi = xb
             while xi < xe:
-                acc += ((x[xi] ^ 0x80) - 0x80) * ((w[xi + dw] ^ 0x80) - 0x80)
+                acc += ((x[xi] ^ 0x80) - 0x80) * (w[xi + dw] ^ 0x80)
                 xi += 1
-            # requantize (see the note at the top)
-            m = mult[k] | (mult[k + 1] << 8) | (mult[k + 2] << 16) | (mult[k + 3] << 24)
-            sh = (shift[k] ^ 0x80) - 0x80
-            if sh > 0:
-                acc = acc << sh
-                # wrapped to int32 as in C (a no-op on 32-bit ports, not on 64-bit ones)
-                acc = (((((acc >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | (acc & 0xFFFF)
-            ah = acc >> 16
-            al = acc & 0xFFFF
-            mh = m >> 16
-            ml = m & 0xFFFF
-            p1 = ah * ml
-            p2 = al * mh
-            lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
-            v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
-            if sh < 0:
-                e = 0 - sh
-                half = 1 << (e - 1)
-                rem = v & ((half - 1) + half)
-                thr = half - 1
-                if v < 0:
-                    thr += 1
-                v = v >> e
-                if rem > thr:
-                    v += 1
-            v += out_off
-            if v < act_min:
-                v = act_min
-            elif v > act_max:
-                v = act_max
-            out[y] = v
-            y += 1
+            sp[j] = acc
+            j += 1
+            if j == je:
+                j = int(flush(args, j))
+    flush(args, j)
 
 
 @micropython.viper
@@ -91,8 +79,10 @@ def fully_connected_s16(args):
     act_min = int(args[11])
     act_max = int(args[12])
     # }
-    hs = int(_HS)
-    y = 0
+    begin((1 + acc64) | (n_out << 2), out_off, act_min, act_max)
+    sp = ptr32(_ACC)
+    j = int(_ACC0)
+    je = j + (int(_CAP) << 1)
     for bt in range(batches):
         xb = bt * n_in
         xe = xb + n_in
@@ -113,67 +103,9 @@ def fully_connected_s16(args):
                 al += s
                 ah += al >> 16
                 al &= 0xFFFF
-            # requantize (see the note at the top), before the output offset as TFLM
-            k = oc << 2
-            m = mult[k] | (mult[k + 1] << 8) | (mult[k + 2] << 16) | (mult[k + 3] << 24)
-            sh = (shift[k] ^ 0x80) - 0x80
-            if acc64:
-                mh = m >> 16
-                if mh < 0x7FFF and (m & 0x8000):
-                    mh += 1
-                tt = 15 - sh
-                c0 = al * mh
-                c1 = (ah & 0xFFFF) * mh
-                c2 = (ah >> 16) * mh
-                e = tt - 1
-                if e < 16:
-                    c0 += 1 << e
-                elif e < 32:
-                    c1 += 1 << (e - 16)
-                else:
-                    c2 += 1 << (e - 32)
-                d0 = c0 & 0xFFFF
-                d1 = (c1 & 0xFFFF) + (c0 >> 16)
-                d2 = c2 + (c1 >> 16) + (d1 >> 16)
-                d1 &= 0xFFFF
-                if tt >= 32:
-                    v = d2 >> (tt - 32)
-                else:
-                    if tt >= 16:
-                        e = tt - 16
-                        lo = (d1 >> e) | ((d2 & ((1 << e) - 1)) << (16 - e))
-                        hi = d2 >> e
-                    else:
-                        e = tt
-                        lo = (d0 >> e) | ((d1 & ((1 << e) - 1)) << (16 - e))
-                        hi = (d1 >> e) | ((d2 & ((1 << e) - 1)) << (16 - e))
-                    v = ((((hi & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | lo
-            else:
-                a = ((((ah & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | al
-                if sh > 0:
-                    a = ((a << sh) << hs) >> hs
-                ah = a >> 16
-                al = a & 0xFFFF
-                mh = m >> 16
-                ml = m & 0xFFFF
-                p1 = ah * ml
-                p2 = al * mh
-                lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
-                v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
-                if sh < 0:
-                    e = 0 - sh
-                    half = 1 << (e - 1)
-                    rem = v & ((half - 1) + half)
-                    thr = half - 1
-                    if v < 0:
-                        thr += 1
-                    v = v >> e
-                    if rem > thr:
-                        v += 1
-            v += out_off
-            if v < act_min:
-                v = act_min
-            elif v > act_max:
-                v = act_max
-            out[y] = v
-            y += 1
+            sp[j] = al
+            sp[j + 1] = ah
+            j += 2
+            if j == je:
+                j = int(flush(args, j))
+    flush(args, j)

@@ -2,6 +2,14 @@
 # and TFLM; __init__.py's rules hold (one tuple argument, every intermediate within
 # int32, int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the
 # split 16-bit requantization written out per use). Beyond those:
+# * The requantizations by scalar multipliers (per gate and side, then f*c, i*g and
+#   tanh(c)*o) mirror __init__.requant's int32 block on purpose: their results feed
+#   the next stage of the same unit, so they cannot wait in ACC for a run, and a call
+#   per value would cost as much as the arithmetic.
+# * The requantizations by scalar multipliers (per gate and side, then f*c, i*g and
+#   tanh(c)*o) mirror __init__.requant's int32 block on purpose: their results feed
+#   the next stage of the same unit, so they cannot wait in ACC for a run, and a call
+#   per value would cost as much as the arithmetic.
 # * int32 sums that C lets wrap (the pure tier's wrap32) wrap here too: on a
 #   32-bit port by themselves, on a 64-bit one by (v << _HS) >> _HS.
 # * The state tensors live in the arena, whose tensors the planner aligns to
@@ -15,32 +23,6 @@ from . import HS as _HS
 KERNELS = ("lstm_s8",)
 
 
-# TFLite's uint16 sigmoid table (kernels_pure/lstm.py's _SIGMOID), little-endian.
-_SIG16 = (
-    b"\x00\x80\xab\x82\x55\x85\xfd\x87\xa5\x8a\x49\x8d\xeb\x8f\x89\x92\x24\x95\xb9\x97\x4a\x9a\xd5\x9c"
-    b"\x5a\x9f\xd8\xa1\x50\xa4\xc0\xa6\x28\xa9\x88\xab\xdf\xad\x2e\xb0\x73\xb2\xaf\xb4\xe1\xb6\x09\xb9"
-    b"\x27\xbb\x3b\xbd\x44\xbf\x43\xc1\x37\xc3\x20\xc5\xfe\xc6\xd1\xc8\x99\xca\x57\xcc\x09\xce\xb1\xcf"
-    b"\x4d\xd1\xdf\xd2\x66\xd4\xe3\xd5\x55\xd7\xbd\xd8\x1a\xda\x6e\xdb\xb7\xdc\xf7\xdd\x2d\xdf\x59\xe0"
-    b"\x7c\xe1\x97\xe2\xa8\xe3\xb0\xe4\xb0\xe5\xa8\xe6\x98\xe7\x7f\xe8\x5f\xe9\x37\xea\x08\xeb\xd2\xeb"
-    b"\x95\xec\x51\xed\x07\xee\xb6\xee\x5f\xef\x01\xf0\x9f\xf0\x36\xf1\xc8\xf1\x54\xf2\xdc\xf2\x5e\xf3"
-    b"\xdc\xf3\x55\xf4\xca\xf4\x3a\xf5\xa6\xf5\x0e\xf6\x72\xf6\xd2\xf6\x2f\xf7\x88\xf7\xde\xf7\x30\xf8"
-    b"\x7f\xf8\xcb\xf8\x15\xf9\x5b\xf9\x9f\xf9\xe0\xf9\x1e\xfa\x5a\xfa\x94\xfa\xcc\xfa\x01\xfb\x34\xfb"
-    b"\x65\xfb\x95\xfb\xc2\xfb\xee\xfb\x18\xfc\x40\xfc\x66\xfc\x8c\xfc\xaf\xfc\xd1\xfc\xf2\xfc\x12\xfd"
-    b"\x30\xfd\x4d\xfd\x69\xfd\x84\xfd\x9e\xfd\xb6\xfd\xce\xfd\xe5\xfd\xfb\xfd\x0f\xfe\x24\xfe\x37\xfe"
-    b"\x49\xfe\x5b\xfe\x6c\xfe\x7d\xfe\x8c\xfe\x9b\xfe\xaa\xfe\xb8\xfe\xc5\xfe\xd2\xfe\xde\xfe\xea\xfe"
-    b"\xf5\xfe\x00\xff\x0b\xff\x15\xff\x1e\xff\x27\xff\x30\xff\x39\xff\x41\xff\x48\xff\x50\xff\x57\xff"
-    b"\x5e\xff\x65\xff\x6b\xff\x71\xff\x77\xff\x7c\xff\x82\xff\x87\xff\x8c\xff\x91\xff\x95\xff\x99\xff"
-    b"\x9e\xff\xa2\xff\xa5\xff\xa9\xff\xad\xff\xb0\xff\xb3\xff\xb6\xff\xb9\xff\xbc\xff\xbf\xff\xc2\xff"
-    b"\xc4\xff\xc7\xff\xc9\xff\xcb\xff\xcd\xff\xd0\xff\xd1\xff\xd3\xff\xd5\xff\xd7\xff\xd9\xff\xda\xff"
-    b"\xdc\xff\xdd\xff\xdf\xff\xe0\xff\xe1\xff\xe3\xff\xe4\xff\xe5\xff\xe6\xff\xe7\xff\xe8\xff\xe9\xff"
-    b"\xea\xff\xeb\xff\xec\xff\xed\xff\xed\xff\xee\xff\xef\xff\xf0\xff\xf0\xff\xf1\xff\xf2\xff\xf2\xff"
-    b"\xf3\xff\xf3\xff\xf4\xff\xf4\xff\xf5\xff\xf5\xff\xf6\xff\xf6\xff\xf6\xff\xf7\xff\xf7\xff\xf8\xff"
-    b"\xf8\xff\xf8\xff\xf9\xff\xf9\xff\xf9\xff\xf9\xff\xfa\xff\xfa\xff\xfa\xff\xfa\xff\xfb\xff\xfb\xff"
-    b"\xfb\xff\xfb\xff\xfb\xff\xfc\xff\xfc\xff\xfc\xff\xfc\xff\xfc\xff\xfc\xff\xfd\xff\xfd\xff\xfd\xff"
-    b"\xfd\xff\xfd\xff\xfd\xff\xfd\xff\xfd\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff"
-    b"\xfe\xff\xfe\xff\xfe\xff\xff\xff")
-
-
 @micropython.viper
 def lstm_s8(args):
     # Per step and unit: the four gates (two int32 matmuls each, requantized to
@@ -51,26 +33,26 @@ def lstm_s8(args):
     x = ptr8(args[0])
     w = ptr8(args[1])
     q = ptr8(args[2])
-    hidden = ptr8(args[3])
-    cell = ptr16(args[4])
-    out = ptr8(args[5])
-    batch = int(args[6])
-    steps = int(args[7])
-    n_in = int(args[8])
-    n = int(args[9])
-    time_major = int(args[10])
-    h_zp = int(args[11])
-    m_fc = int(args[12])
-    s_fc = int(args[13])
-    m_ig = int(args[14])
-    s_ig = int(args[15])
-    m_out = int(args[16])
-    s_out = int(args[17])
-    qclip = int(args[18])
-    tanh_mult = int(args[19])
-    tanh_shift = int(args[20])
+    table = ptr8(args[3])
+    hidden = ptr8(args[4])
+    cell = ptr16(args[5])
+    out = ptr8(args[6])
+    batch = int(args[7])
+    steps = int(args[8])
+    n_in = int(args[9])
+    n = int(args[10])
+    time_major = int(args[11])
+    h_zp = int(args[12])
+    m_fc = int(args[13])
+    s_fc = int(args[14])
+    m_ig = int(args[15])
+    s_ig = int(args[16])
+    m_out = int(args[17])
+    s_out = int(args[18])
+    qclip = int(args[19])
+    tanh_mult = int(args[20])
+    tanh_shift = int(args[21])
     # }
-    tp = ptr8(_SIG16)
     hs = int(_HS)
     g4 = n << 2
     rec = g4 * n_in       # the first recurrent weight
@@ -156,8 +138,8 @@ def lstm_s8(args):
                             r = 0xFFFF << 8
                         else:
                             k = uh << 1
-                            ua = tp[k] | (tp[k + 1] << 8)
-                            r = (ua << 8) + (ax & 0xFF) * ((tp[k + 2] | (tp[k + 3] << 8)) - ua)
+                            ua = (table[k] | (table[k + 1] << 8)) ^ 0x8000
+                            r = (ua << 8) + (ax & 0xFF) * (((table[k + 2] | (table[k + 3] << 8)) ^ 0x8000) - ua)
                         if xv >= 0:
                             r = r - 8388480
                         else:
@@ -174,8 +156,8 @@ def lstm_s8(args):
                             r = 0x7FFF << 10
                         else:
                             k = uh << 1
-                            ua = tp[k] | (tp[k + 1] << 8)
-                            r = (ua << 9) + (ax & 0x1FF) * ((tp[k + 2] | (tp[k + 3] << 8)) - ua)
+                            ua = (table[k] | (table[k + 1] << 8)) ^ 0x8000
+                            r = (ua << 9) + (ax & 0x1FF) * (((table[k + 2] | (table[k + 3] << 8)) ^ 0x8000) - ua)
                         if xv >= 0:
                             r = r + 512
                         else:
@@ -209,8 +191,8 @@ def lstm_s8(args):
                             r = 0xFFFF << 8
                         else:
                             k = uh << 1
-                            ua = tp[k] | (tp[k + 1] << 8)
-                            r = (ua << 8) + (ax & 0xFF) * ((tp[k + 2] | (tp[k + 3] << 8)) - ua)
+                            ua = (table[k] | (table[k + 1] << 8)) ^ 0x8000
+                            r = (ua << 8) + (ax & 0xFF) * (((table[k + 2] | (table[k + 3] << 8)) ^ 0x8000) - ua)
                         if xv >= 0:
                             r = r - 8388480
                         else:

@@ -2,6 +2,10 @@
 # TFLM; __init__.py's rules hold (one tuple argument, every intermediate within int32,
 # int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the split
 # 16-bit requantization written out per use). Beyond those:
+# * The two requantizations by scalar multipliers (a filter's activation into the
+#   state, a unit's sum into out) mirror __init__.requant's int32 block on purpose, as
+#   lstm.py's do: the first feeds the time filter at once, a call per value would cost
+#   as much as the arithmetic.
 # * int32 sums that C lets wrap (the pure tier's wrap32) wrap here too: on a
 #   32-bit port by themselves, on a 64-bit one by (v << _HS) >> _HS.
 # * The state tensor lives in the arena, whose tensors the planner aligns to

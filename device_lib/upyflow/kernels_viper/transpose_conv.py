@@ -1,6 +1,11 @@
 # Viper TRANSPOSE_CONV int8, bit-exact with kernels_pure/transpose_conv.py and TFLM;
-# the 32-bit rules of __init__.py apply.
+# the 32-bit rules of __init__.py apply; the accumulators go to __init__.requant in runs.
 import micropython
+
+from . import ACC as _ACC
+from . import ACC0 as _ACC0
+from . import CAP as _CAP
+from . import begin, flush
 
 KERNELS = ("transpose_conv_s8",)
 
@@ -36,8 +41,11 @@ def transpose_conv_s8(args):
     act_min = int(args[20])
     act_max = int(args[21])
     # }
+    begin(0 | (out_c << 2), out_off, act_min, act_max)
+    sp = ptr32(_ACC)
+    j = int(_ACC0)
+    je = j + int(_CAP)
     fsize = k_h * k_w * in_c
-    o = 0
     for oy in range(out_h):
         # first input row whose filter row is inside the filter
         iy0 = 0
@@ -72,35 +80,8 @@ def transpose_conv_s8(args):
                     ky -= s_h
                 k = oc << 2
                 acc += bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
-                # requantize (see the note at the top)
-                m = mult[k] | (mult[k + 1] << 8) | (mult[k + 2] << 16) | (mult[k + 3] << 24)
-                sh = (shift[k] ^ 0x80) - 0x80
-                if sh > 0:
-                    acc = acc << sh
-                    # wrapped to int32 as in C (a no-op on 32-bit ports, not on 64-bit ones)
-                    acc = (((((acc >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | (acc & 0xFFFF)
-                ah = acc >> 16
-                al = acc & 0xFFFF
-                mh = m >> 16
-                ml = m & 0xFFFF
-                p1 = ah * ml
-                p2 = al * mh
-                lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
-                v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
-                if sh < 0:
-                    e = 0 - sh
-                    half = 1 << (e - 1)
-                    rem = v & ((half - 1) + half)
-                    thr = half - 1
-                    if v < 0:
-                        thr += 1
-                    v = v >> e
-                    if rem > thr:
-                        v += 1
-                v += out_off
-                if v < act_min:
-                    v = act_min
-                elif v > act_max:
-                    v = act_max
-                out[o] = v
-                o += 1
+                sp[j] = acc
+                j += 1
+                if j == je:
+                    j = int(flush(args, j))
+    flush(args, j)

@@ -268,16 +268,20 @@ def int16_sigmoid_params(op: Op, x: Tensor, out: Tensor, pot_shifts: tuple[int, 
     return [int(m), shift]
 
 
+def sigmoid_table_values() -> np.ndarray:
+    """TFLM's int16 sigmoid table: sigmoid(i/24) for i in 0..254 in Q0.16, raised by half
+    the linear interpolation's error at the middle of each step; the top entry is the
+    saturated 65535. Stored minus 32768 to fit int16."""
+    def s(i):
+        return 65536.0 / (1.0 + math.exp(-i / 24.0))
+    vals = [int(math.floor(s(i) + (s(i + 0.5) - (s(i) + s(i + 1)) / 2) / 2 + 0.5)) for i in range(255)]
+    return np.array(vals + [65535], np.int64) - 32768
+
+
 def sigmoid_table(graph: Graph) -> int:
-    """TFLM's int16 sigmoid table, shared per graph: sigmoid(i/24) for i in 0..254 in Q0.16,
-    raised by half the linear interpolation's error at the middle of each step; the top
-    entry is the saturated 65535. Stored minus 32768 to fit int16."""
-    def make():
-        def s(i):
-            return 65536.0 / (1.0 + math.exp(-i / 24.0))
-        vals = [int(math.floor(s(i) + (s(i + 0.5) - (s(i) + s(i + 1)) / 2) / 2 + 0.5)) for i in range(255)]
-        return np.array(vals + [65535], np.int64) - 32768
-    return _shared_const(graph, "upyflow/sigmoid_table", make)
+    """The sigmoid table (sigmoid_table_values) as a constant, shared per graph by the int16
+    LOGISTIC and TANH kernels and lstm_s8."""
+    return _shared_const(graph, "upyflow/sigmoid_table", sigmoid_table_values)
 
 
 def _sigmoid_shaped(graph: Graph, op: Op, kind: str, fp, bits: int, lut_zp: int, zps: tuple,

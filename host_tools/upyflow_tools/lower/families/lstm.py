@@ -13,6 +13,7 @@ from ... import BakeError
 from ...ir import Graph, Op, Tensor
 from ...quant import checked_log2, f32, quantize_multiplier
 from ..core import Call, check_size, inp, lowering, need_const, need_state, types_error
+from .activations import sigmoid_table
 
 
 def _qm(real: float) -> list[int]:
@@ -100,7 +101,8 @@ def _lstm(graph: Graph, op: Op) -> list[Call]:
     tanh_mult, tanh_shift = tanh_scaling(_cell_power(cell.sc))
     (m_fc, s_fc), (m_ig, s_ig) = _qm(ACT_SCALE * cell.sc / cell.sc), _qm(ACT_SCALE * ACT_SCALE / cell.sc)
     m_out, s_out = _qm(ACT_SCALE * ACT_SCALE / hidden.sc)
-    return [Call("lstm_s8", x=op.inputs[0], w=w_id, q=q_id, hidden=op.inputs[18], cell=op.inputs[19],
+    return [Call("lstm_s8", x=op.inputs[0], w=w_id, q=q_id, table=sigmoid_table(graph), hidden=op.inputs[18],
+                 cell=op.inputs[19],
                  out=op.outputs[0], batch=batch, steps=steps, n_in=n_in, n=n, time_major=int(time_major),
                  h_zp=hidden.zp, m_fc=m_fc, s_fc=s_fc, m_ig=m_ig, s_ig=s_ig, m_out=m_out, s_out=s_out, qclip=qclip,
                  tanh_mult=tanh_mult, tanh_shift=tanh_shift)]
