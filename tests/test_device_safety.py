@@ -171,7 +171,13 @@ def _damaged(tmp_path):
         # a bake from before WEIGHTS_SIZE: only the records catch it
         "oldhalf": "\nWEIGHTS = WEIGHTS[:len(WEIGHTS) // 2]\ndel WEIGHTS_SIZE\n",
         "badid": poke % ("OPS", "H", 2, 0xFFFF, "OPS"),
+        # the FC's op record (6 tensor ids, then int8 batches, n_in, ...): parameters that
+        # make the kernel reach past its tensors (batches 127), or out of range (n_in -1);
+        # pure and viper checked only the records until their load checks (load_checks.py)
+        "oversize": poke % ("OPS", "b", 2 + 6, 127, "OPS"),
+        "negative": poke % ("OPS", "b", 2 + 7, -1, "OPS"),
     }
+    assert mod.OP_KERNELS[mod.OPS[0]] == "fully_connected_s8" and mod.OPS[2 + 6] == 1 and mod.OPS[2 + 7] == 8
     run = tmp_path / "damaged"
     run.mkdir()
     for name, tail in list(cases.items()) + [("intact", "")]:
@@ -184,8 +190,14 @@ def test_damaged_module_cpython(tier, tmp_path):
     _load(str(run), "intact", tier).invoke()
     for name in names:
         with pytest.raises(ValueError) as e:
-            _load(str(run), name, tier)
+            # the C tier checks kernel parameters at each run (the records at load); pure and
+            # viper, which cannot afford it per invoke, check them once at load
+            m = _load(str(run), name, tier)
+            assert tier == "native" and name in ("oversize", "negative"), name   # past load
+            m.invoke()
         assert "\n" not in str(e.value), name
+        if name in ("oversize", "negative"):
+            assert ("shorter than its" if name == "oversize" else "out of range") in str(e.value)
 
 
 @needs_micropython

@@ -635,3 +635,85 @@ def test_onnx_dequantize_without_inputs_is_one_line():
     data = onnx_model([oh.make_node("DequantizeLinear", [], ["d"]), oh.make_node("Relu", ["x"], ["y"])],
                       {"x": [1, 4]}, {})
     bake_error(data, "m.onnx")
+
+
+# --- findings of the fresh-seed run (make fuzz, seed 1887283067) -------------------------------------
+def _dilated_conv(kind: str, d_h: int, d_w: int = 1) -> bytes:
+    rng = np.random.default_rng(3)
+    w = ModelWriter()
+    x = w.tensor([1, 4, 4, 2], "int8", 0.05, 0)
+    y = w.tensor([1, 4, 4, 3 if kind == "CONV_2D" else 2], "int8", 0.05, 0)
+    shape, q = ([3, 3, 3, 2], 0) if kind == "CONV_2D" else ([1, 3, 3, 2], 3)
+    wi, bi, *_ = add_quant_weights(w, rng, shape, q, 0.05)
+    w.op(kind, [x, wi, bi], [y], padding="SAME", dilation_h_factor=d_h, dilation_w_factor=d_w)
+    return w.build([x], [y])
+
+
+@pytest.mark.parametrize("kind,d_h,d_w", [("CONV_2D", 1 << 24, 1), ("CONV_2D", 32768, 1),
+                                          ("DEPTHWISE_CONV_2D", 1, 1 << 24)])
+def test_conv_geometry_beyond_int16_rejected(kind, d_h, d_w):
+    """TFLM keeps strides, dilations and paddings in int16 (ConvParams): a float CNN mutant
+    with dilation 2^24 (SAME padding 2^24) ran in TFLM as dilation 0, padding 0 (its outputs
+    matched a numpy conv with those, not with 2^24), so the tiers differed from TFLM."""
+    msg = bake_error(_dilated_conv(kind, d_h, d_w))
+    assert "beyond 32767" in msg and str(max(d_h, d_w)) in msg
+
+
+def test_conv_geometry_at_int16_limit_matches_tflm(tmp_path):
+    """The positive counterpart: dilation and padding 32767 bake and give TFLM's bytes."""
+    data = _dilated_conv("CONV_2D", 32767)
+    result = compile_model("m.tflite", "m", data=data)
+    x = np.random.default_rng(5).integers(-128, 128, 32, dtype=np.int8).tobytes()
+    status, want = fuzz.reference("tflite", data, result, [x])
+    assert status == "ok"
+    outs = run_both(data, tmp_path, [x])
+    assert outs and all(o == want[0] for o in outs.values())
+
+
+def test_onnx_expand_beyond_32_dimensions_is_one_line():
+    """(A 36-element shape operand: numpy's broadcast raised RuntimeError, a traceback.)"""
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("Expand", ["x", "s"], ["y"])], {"x": [1, 4]},
+                      {"s": np.ones(36, np.int64)})
+    assert "36 dimensions" in bake_error(data, "m.onnx")
+
+
+def test_onnx_gemm_with_scalar_b_is_one_line():
+    """(B a scalar: an IndexError caught by the reader's catch-all, a backstop.)"""
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("Gemm", ["x", "b"], ["y"])], {"x": [1, 6]}, {"b": np.float32(0.5)})
+    msg = bake_error(data, "m.onnx")
+    assert "B is 0-D" in msg and not msg.startswith("malformed ONNX model at")
+
+
+def test_onnx_pad_with_float_pads_is_one_line():
+    """(Float pads holding NaN: int(NaN) ValueError, a backstop.)"""
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("Pad", ["x", "p"], ["y"])], {"x": [1, 4]},
+                      {"p": np.array([0, np.nan, 0, 1], np.float32)})
+    msg = bake_error(data, "m.onnx")
+    assert "int64 pads" in msg and not msg.startswith("malformed ONNX model at")
+
+
+def test_fuzz_allows_one_step_on_qdq_outputs_only():
+    """The project's "QDQ within 1 LSB of onnxruntime": one step on a QDQ-quantized output
+    (qdq-lsb), never on a float output that is not one, nor two steps."""
+    i8 = [np.array([3, -7], np.int8).tobytes()]
+    f32 = [np.array([0.5, 1.0], np.float32).tobytes()]
+    one = [np.array([4, -7], np.int8).tobytes()]
+    two = [np.array([5, -7], np.int8).tobytes()]
+    assert fuzz.compare(i8, one, ["i8"], False, "t", steps=[1.0])[0] == "qdq-lsb"
+    assert fuzz.compare(i8, two, ["i8"], False, "t", steps=[1.0])[0] == "mismatch"
+    assert fuzz.compare(i8, one, ["i8"], False, "t", steps=[0.0])[0] == "mismatch"
+    near = [np.array([0.54, 1.0], np.float32).tobytes()]
+    assert fuzz.compare(f32, near, ["f32"], False, "t", steps=[0.05])[0] == "qdq-lsb"
+    assert fuzz.compare(f32, near, ["f32"], False, "t", steps=[0.0])[0] == "mismatch"
+    assert fuzz.compare(f32, near, ["f32"], False, "t", steps=[0.02])[0] == "mismatch"
+
+
+def test_qdq_steps_name_the_dequantized_outputs():
+    """qdq_steps from the graph: a DequantizeLinear output gets its int8 input's scale."""
+    pool = fuzz.seeds("onnx", True)
+    steps = {name: fuzz.qdq_steps(compile_model(name, "m", data=data).graph) for name, data in pool.items()}
+    assert steps["o_qdq_gemm.onnx"] == [pytest.approx(0.04)] and steps["o_qdq_conv.onnx"] == [pytest.approx(0.05)]
+    assert steps["o_cnn_f32.onnx"] == [0.0]
