@@ -218,6 +218,53 @@ def test_damaged_module_natmod(natmod_dir, tmp_path):
         assert got[name].startswith("ValueError"), got
 
 
+@pytest.mark.parametrize("model", ["models/hello_world_int8.tflite", "models/micro_speech_quantized.tflite",
+                                   "models/keyword_scrambled_8bit.tflite", "models/trained_lstm_int8.tflite"])
+def test_load_checks_match_the_spec_sizes(model, tmp_path):
+    """Every op of a shared model against calls.check_op (the generated load check): its
+    tensors at exactly what the spec's size expression needs (evaluated here from the spec
+    text) pass, one byte less fails, a parameter below its spec bound fails."""
+    from harness import bake_model, shared
+    from upyflow import calls
+    from upyflow_tools import kernel_spec
+    from upyflow_tools.emit import module_records, module_tensor
+    from upyflow_tools.kernel_spec import ESIZE
+    mdir, name, _ = bake_model(shared(model), tmp_path)
+    mod = load_module(os.path.join(mdir, name + ".py"))
+    m = upyflow.Model(mod, "pure")
+    progs = calls._checks(mod.OP_KERNELS)
+    checked = 0
+    for pos, _end, layers in module_records(mod):
+        for op in layers:
+            k = kernel_spec.get(op.kernel)
+            prog, args = progs[mod.OP_KERNELS.index(op.kernel)], list(op.tensors) + list(op.params)
+            nt = len(op.tensors)
+            lens = [module_tensor(mod, t)[3] for t in op.tensors]
+            env = dict(zip([p.name for p in k.params], op.params))
+            calls.check_op(m, prog, args, nt, pos, lens)
+            for j, t in enumerate(k.tensors):
+                try:
+                    need = eval(t.size, {}, env) * (eval(t.esize, {}, env) if t.esize else ESIZE[t.dtype])
+                except (NameError, TypeError):
+                    continue   # a size over derived values (checks.h helpers): the C tests cover it
+                if need <= 0:
+                    continue
+                short = list(lens)
+                short[j] = need
+                calls.check_op(m, prog, args, nt, pos, short)
+                short[j] = need - 1
+                with pytest.raises(ValueError, match="shorter than its parameters need"):
+                    calls.check_op(m, prog, args, nt, pos, short)
+                checked += 1
+            low = next(((i, p.lo) for i, p in enumerate(k.params) if p.lo is not None), None)
+            if low is not None:
+                bad = list(args)
+                bad[nt + low[0]] = low[1] - 1
+                with pytest.raises(ValueError, match="out of range"):
+                    calls.check_op(m, prog, bad, nt, pos, lens)
+    assert checked >= 3
+
+
 @pytest.mark.parametrize("mode", ["inline", "file"])
 def test_verify_checks_the_crc_at_load(mode, tmp_path):
     out = _bake(tmp_path, "crc", mode)

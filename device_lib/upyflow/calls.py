@@ -61,12 +61,32 @@ def _record(self, ops, pos, op_formats, n_kernels):
 
 def _checks(names):
     # The load check program of each kernel of OP_KERNELS (None: none). The table
-    # module is dropped after: a board keeps only the programs its model uses.
+    # (per kernel: name length, name, "<H" program length, program) is dropped after:
+    # a board keeps only the programs its model uses, and those only while loading.
     import sys
-    from . import load_checks
-    progs = [load_checks.CHECKS.get(n) for n in names]
-    sys.modules.pop(load_checks.__name__, None)
+    from .load_checks import CHECKS as t
+    sys.modules.pop("upyflow.load_checks", None)
+    want = [n.encode() for n in names]
+    progs = [None] * len(names)
+    at = 0
+    while at < len(t):
+        n = t[at]
+        start = at + 3 + n
+        end = start + (t[start - 2] | t[start - 1] << 8)
+        name = t[at + 1:at + 1 + n]
+        for j in range(len(want)):
+            if want[j] == name:
+                progs[j] = t[start:end]
+        at = end
     return progs
+
+
+def _nbytes(self, args, j, lens):
+    # bytes of the op's tensor j: lens[j], else its tensor record's (model.tensor_record)
+    if lens:
+        return lens[j]
+    t, at = self._tensors, args[j] * TENSOR_RECORD_SIZE + 4
+    return t[at] | t[at + 1] << 8 | t[at + 2] << 16
 
 
 def check_op(self, prog, args, nt, pos, lens=None):
@@ -74,8 +94,6 @@ def check_op(self, prog, args, nt, pos, lens=None):
     # written by upyflow_tools/gen_load_checks.py, which documents the program):
     # parameter ranges, then each tensor's bytes (lens, default: its record's)
     # against what its parameters make the kernel touch, as the C table does.
-    if lens is None:
-        lens = [self._meta(args[j])[2] for j in range(nt)]
     if prog[0] != nt or prog[1] != len(args) - nt:
         raise _damaged(self, pos, "has the wrong number of tensors or parameters")
     st = []
@@ -86,25 +104,33 @@ def check_op(self, prog, args, nt, pos, lens=None):
             st.append(args[nt + prog[i + 1]])
             i += 2
             continue
+        if c == 77:      # M: a product of parameters
+            v = 1
+            for j in range(i + 2, i + 2 + prog[i + 1]):
+                v *= args[nt + prog[j]]
+            st.append(v)
+            i += 2 + prog[i + 1]
+            continue
         if c == 107:     # k
             st.append(prog[i + 1])
             i += 2
             continue
-        if c == 103 or c == 104:   # g, h
-            v = args[nt + prog[i + 1]]
-            if c == 103:
-                ok = v >= struct.unpack_from("<b", prog, i + 2)[0]
-                i += 3
-            else:
-                ok = v <= struct.unpack_from("<i", prog, i + 2)[0]
-                i += 6
-            if not ok:
+        if c == 71:      # G: lower bounds
+            for j in range(i + 2, i + 2 + 2 * prog[i + 1], 2):
+                lo = prog[j + 1]
+                if args[nt + prog[j]] < (lo - 256 if lo > 127 else lo):
+                    raise _damaged(self, pos, "has a parameter out of range")
+            i += 2 + 2 * prog[i + 1]
+            continue
+        if c == 104:     # h: an upper bound
+            if args[nt + prog[i + 1]] > struct.unpack_from("<i", prog, i + 2)[0]:
                 raise _damaged(self, pos, "has a parameter out of range")
+            i += 6
             continue
         if c == 83:      # S
             e = st.pop()
             n = st.pop() * e
-            if n < 0 or n > lens[prog[i + 1]]:
+            if n < 0 or n > _nbytes(self, args, prog[i + 1], lens):
                 raise _damaged(self, pos, "gives a tensor shorter than its parameters need")
             i += 2
             continue
@@ -119,7 +145,7 @@ def check_op(self, prog, args, nt, pos, lens=None):
             continue
         if c == 69 or c == 73 or c == 87:   # E, I, W: from tensor t's length for n values
             n = st.pop()
-            b = lens[prog[i + 1]]
+            b = _nbytes(self, args, prog[i + 1], lens)
             if c == 87:
                 v = 0 if n <= 0 else (b // n if b % n == 0 else -1)
             elif n <= 0 or b == n:

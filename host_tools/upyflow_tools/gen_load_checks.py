@@ -5,16 +5,19 @@ the native tier; the Python tiers index their buffers unchecked (uctypes views, 
 pointers), so Model checks each op once at load with the same spec: int parameter
 ranges, `requires`, and each tensor's byte length against its size expression.
 A kernel's checks are one bytes program for a small stack machine (upyflow.calls.
-check_op): a dict of bytes costs a board far less heap than a function per kernel.
+check_op), all of them one bytes constant (table()): importing it costs a board ~5 KB of
+heap for the moment of load, a dict of them ~15 KB, a function per kernel more.
 Not covered (the C table's extras): alignment, constant value ranges, and the
 descriptor checks of checks.h (binary_check, mean_check, strided_check, the FFT and
 filter bank tables).
 
 Program: two bytes (tensor count, parameter count), then postfix tokens:
   p i   push parameter i (the op record's value after its tensor ids)
+  M c i1 .. ic   push the product of parameters i1 .. ic
   n t   push tensor t's byte length
   k v   push v (0..255);  K v4  push v ("<i")
-  g i v  parameter i >= v (a signed byte), else fail;  h i v4  parameter i <= v ("<i"), else fail
+  G c (i v)*c  parameter i >= v (a signed byte) for each pair, else fail
+  h i v4  parameter i <= v ("<i"), else fail
   + - * / % &  < > [ (<=) ] (>=) = (==) ! (!=)  A (and) O (or)   binary, on the top two
   ?     a if c else b (pushed c, a, b)
   E t / I t / W t   elem_size / int_size / byte_width of tensor t for n popped (checks.h)
@@ -62,6 +65,8 @@ class _Program:
                 out += b"p" + bytes([k.param_index(n.id)])
         elif isinstance(n, ast.Constant) and isinstance(n.value, int):
             out += _const(n.value)
+        elif self.product(n):
+            pass
         elif isinstance(n, ast.BinOp) and type(n.op) in _BIN:
             self.node(n.left)
             self.node(n.right)
@@ -102,15 +107,33 @@ class _Program:
             raise ValueError("%s: cannot translate %s to a load check" % (k.name, ast.dump(n)))
 
 
+    def product(self, n) -> bool:
+        """A product of two or more parameters as one M token (most size expressions)."""
+        names: list[str] = []
+        stack = [n]
+        while stack:
+            m = stack.pop()
+            if isinstance(m, ast.BinOp) and isinstance(m.op, ast.Mult):
+                stack += [m.right, m.left]
+            elif isinstance(m, ast.Name) and m.id not in self.derived:
+                names.append(m.id)
+            else:
+                return False
+        if len(names) < 2:
+            return False
+        self.out += b"M" + bytes([len(names)] + [self.k.param_index(name) for name in names])
+        return True
+
+
 def program(k: Kernel) -> bytes:
     """Kernel k's load check (see the module doc)."""
     p = _Program(k)
+    lows = [(k.param_index(q.name), q.lo) for q in k.ints if q.lo is not None]
+    if lows:
+        p.out += b"G" + bytes([len(lows)]) + b"".join(struct.pack("<Bb", i, lo) for i, lo in lows)
     for q in k.ints:
-        at = bytes([k.param_index(q.name)])
-        if q.lo is not None:
-            p.out += b"g" + at + struct.pack("<b", q.lo)
         if q.hi is not None:
-            p.out += b"h" + at + struct.pack("<i", q.hi)
+            p.out += b"h" + bytes([k.param_index(q.name)]) + struct.pack("<i", q.hi)
     for r in k.requires:
         p.expr(r)
         p.out += b"T"
@@ -126,16 +149,24 @@ def program(k: Kernel) -> bytes:
     return bytes(p.out)
 
 
+def table() -> bytes:
+    """Every kernel's program in one bytes object (one constant costs a board far less heap
+    to import than a dict of them): per kernel, its name's length, its name, the program's
+    length ("<H") and the program."""
+    out = bytearray()
+    for k in kernel_spec.KERNELS.values():
+        prog, name = program(k), k.name.encode()
+        out += bytes([len(name)]) + name + struct.pack("<H", len(prog)) + prog
+    return bytes(out)
+
+
 def module_text() -> str:
+    blob = table()
     lines = ["# The pure and viper tiers' load-time op checks:", "# %s." % HEADER,
              "# Per kernel: a program for upyflow.calls.check_op; see upyflow_tools/gen_load_checks.py.",
-             "CHECKS = {"]
-    for k in kernel_spec.KERNELS.values():
-        prog = program(k)
-        chunks = [repr(prog[i:i + 24]) for i in range(0, len(prog), 24)]
-        lines.append("    %r:" % k.name)
-        lines += ["        %s%s" % (c, "," if j == len(chunks) - 1 else "") for j, c in enumerate(chunks)]
-    return "\n".join(lines + ["}", ""])
+             "CHECKS = ("]
+    lines += ["    %r" % blob[i:i + 24] for i in range(0, len(blob), 24)]
+    return "\n".join(lines + [")", ""])
 
 
 def outputs() -> dict[Path, str]:
