@@ -97,8 +97,10 @@ class _Program:
                 self.node(right)
                 out += _BIN[type(op)].encode()
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _HELPERS:
-            tensor, count = n.args
-            self.node(count)
+            tensor = n.args[0]
+            if not isinstance(tensor, ast.Name):
+                raise ValueError("%s: %s takes a tensor name first" % (k.name, n.func.id))
+            self.node(n.args[1])
             out += _HELPERS[n.func.id] + bytes([k.tensor_index(tensor.id)])
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "cast_size":
             self.node(n.args[0])
