@@ -717,3 +717,21 @@ def test_qdq_steps_name_the_dequantized_outputs():
     steps = {name: fuzz.qdq_steps(compile_model(name, "m", data=data).graph) for name, data in pool.items()}
     assert steps["o_qdq_gemm.onnx"] == [pytest.approx(0.04)] and steps["o_qdq_conv.onnx"] == [pytest.approx(0.05)]
     assert steps["o_cnn_f32.onnx"] == [0.0]
+
+
+def test_softmax_kernels_with_positive_diff_min_end(tmp_path):
+    """Finding 3's direct kernel calls: diff_min > 0 leaves the row maximum out of the sum,
+    and 1/0 looped forever in reciprocal_q12 (C and pure). The C table refuses the call; the
+    pure kernel (whose model path load_checks.py now refuses too) returns."""
+    import array
+
+    import upyflow.kernels_pure.softmax as pure
+    from upyflow import qmath
+    assert qmath.reciprocal_q12(0)[1] == 12 - 32   # bounded: 32 doublings, then gives up
+    x, out = array.array("b", [3, 1, -2, 0]), array.array("b", bytes(4))
+    t0 = time.time()
+    pure.softmax_s8(x, out, 1, 4, 1 << 30, 3, 5)
+    assert time.time() - t0 < 10
+    native = pytest.importorskip("upyflow_native")
+    with pytest.raises(ValueError, match="out of range"):
+        native.softmax_s8((bytes(x), bytearray(4), 1, 4, 1 << 30, 3, 5))
