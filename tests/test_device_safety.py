@@ -322,6 +322,21 @@ def test_int8_bindings_reject_out_of_range_shifts(kernel, shift):
 
 
 @needs_native
+def test_ort_requantization_of_nan_and_huge_scales():
+    """Finding 8's onnxruntime-rounding kernels: acc x scale (float) converted to int was UB
+    for a NaN or out-of-range product (a damaged scale); it clamps to the activation range
+    first, NaN to the minimum (UBSan's float-cast-overflow checks it under sanitize.py)."""
+    x = memoryview(bytes([100, 100, 100, 100]))
+    w = memoryview(bytes([100, 100, 100, 100]))   # acc 40000 per output
+    bias = memoryview(struct.pack("<2i", 0, 0))
+    for scale, want in ((float("nan"), -128), (1e30, 127), (-1e30, -128), (float("inf"), 127)):
+        out = bytearray(2)
+        sc = memoryview(struct.pack("<2f", scale, 0.001))
+        upyflow_native.fully_connected_s8_ort((x[:2], w, bias, memoryview(out), sc, 1, 2, 2, 0, -128, 127))
+        assert struct.unpack("<2b", out) == (want, round(20000 * 0.001)), scale
+
+
+@needs_native
 @pytest.mark.parametrize("kernel", ["conv2d_s8", "depthwise_conv2d_s8"])
 def test_conv_bindings_reject_geometry_overflowing_int(kernel):
     """Dilation 2^31-1 (finding 8): the input row out*stride + k*dilation overflowed int32 in
