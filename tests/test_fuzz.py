@@ -735,3 +735,27 @@ def test_softmax_kernels_with_positive_diff_min_end(tmp_path):
     native = pytest.importorskip("upyflow_native")
     with pytest.raises(ValueError, match="out of range"):
         native.softmax_s8((bytes(x), bytearray(4), 1, 4, 1 << 30, 3, 5))
+
+
+def test_onnx_layout_check_builds_no_index_arrays():
+    """(seed 1029664011 #385: a Conv on a declared [1, 2, 5, 2^20] input: the layout check
+    built 10 M-entry index arrays several times, 10-20 s and 400 MB before the one-line
+    refusal, a hang to the fuzz.) values.same_order decides it from the shapes, as order()
+    would (checked here over random layouts and reshapes)."""
+    from onnx import helper as oh
+
+    from upyflow_tools.readers.onnx.values import order, same_order
+    nodes = [oh.make_node("Conv", ["x", "w"], ["c"]), oh.make_node("Sigmoid", ["c"], ["s"]),
+             oh.make_node("Concat", ["s", "c"], ["y"], axis=1)]
+    data = onnx_model(nodes, {"x": [1, 2, 5, 1 << 20]}, {"w": np.ones((3, 2, 1, 1), np.float32)})
+    assert "at most" in bake_error(data, "m.onnx")
+    rng = np.random.default_rng(0)
+    agree = 0
+    for _ in range(3000):
+        a = tuple(int(d) for d in rng.integers(1, 4, int(rng.integers(1, 5))))
+        b = tuple(rng.permutation(a)) if rng.random() < 0.7 else (int(np.prod(a)),)
+        pa, pb = tuple(rng.permutation(len(a))), tuple(rng.permutation(len(b)))
+        want = bool(np.array_equal(order(a, pa), order(b, pb)))
+        assert same_order(a, pa, b, pb) == want, (a, pa, b, pb)
+        agree += want
+    assert 300 < agree < 2700   # both answers exercised
