@@ -6,7 +6,8 @@ with a fresh seed), then one regression test per finding: zero-sized outputs, po
 2^31-wide tensors, softmax parameters, ops writing constants or graph inputs, NaN/inf
 parameters, tensors beyond 32 bits, kernel parameter ranges, the ONNX reader's checks, tensors
 read before they are written, bias types and depth multipliers TFLM reads differently, viper
-left shifts on 64-bit ports, and the pure tier's float32 arithmetic.
+left shifts on 64-bit ports, the pure tier's float32 arithmetic, conv geometry beyond TFLM's
+int16 fields, the QDQ one-step comparison, and bakes that allocated before refusing.
 """
 from __future__ import annotations
 
