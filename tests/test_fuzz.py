@@ -760,3 +760,29 @@ def test_onnx_layout_check_builds_no_index_arrays():
         assert same_order(a, pa, b, pb) == want, (a, pa, b, pb)
         agree += want
     assert 300 < agree < 2700   # both answers exercised
+
+
+def test_qdq_tie_amplified_by_add_is_explained(tmp_path, monkeypatch):
+    """(seed 3031033730 #2128: o_qdq_gemm with batch 100. Row 95's Gemm value is a .5 tie:
+    onnxruntime's unfused float Gemm rounds it one way, the QGemm-style kernel the other, and
+    Add(gd, gd) doubles that to two output steps.) onnxruntime with its QuantizeLinear scales
+    nudged by 2^-20 gives the tiers' bytes: a tie, qdq-lsb; a real two-step error stays one."""
+    import onnx
+    monkeypatch.delenv("FUZZ_MICROPYTHON", raising=False)
+    m = onnx.ModelProto()
+    m.ParseFromString(fuzz.seeds("onnx", True)["o_qdq_gemm.onnx"])
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 100
+    data = m.SerializeToString()
+    verdict, detail = fuzz.judge("o_qdq_gemm.onnx", data, 1026908443, str(tmp_path))
+    assert verdict == "qdq-lsb" and "differs (-0.63" in detail and "rounding tie" in detail, detail
+    # the same outputs two steps off where there is no tie: still a mismatch
+    result = compile_model("m.onnx", "m", data=data)
+    x = np.random.default_rng(1026908443).uniform(-2, 2, 600).astype(np.float32).tobytes()
+    status, ref = fuzz.reference("onnx", data, result, [x])
+    assert status == "ok"
+    off = np.frombuffer(ref[0], np.float32).copy()
+    off[0] += 0.08
+    r = fuzz.compare(ref, [off.tobytes()], ["f32"], False, "t", steps=[0.04], onnx=True)
+    assert r[0] == "mismatch"
+    opts = dict(rtol=1e-4, atol=1e-5, steps=[0.04], onnx=True)
+    assert fuzz.qdq_tie(data, result, [x], [off.tobytes()], ["f32"], r, opts) == r
