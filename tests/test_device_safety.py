@@ -171,7 +171,13 @@ def _damaged(tmp_path):
         # a bake from before WEIGHTS_SIZE: only the records catch it
         "oldhalf": "\nWEIGHTS = WEIGHTS[:len(WEIGHTS) // 2]\ndel WEIGHTS_SIZE\n",
         "badid": poke % ("OPS", "H", 2, 0xFFFF, "OPS"),
+        # the FC's op record (6 tensor ids, then int8 batches, n_in, ...): parameters that
+        # make the kernel reach past its tensors (batches 127), or out of range (n_in -1);
+        # pure and viper checked only the records until their load checks (load_checks.py)
+        "oversize": poke % ("OPS", "b", 2 + 6, 127, "OPS"),
+        "negative": poke % ("OPS", "b", 2 + 7, -1, "OPS"),
     }
+    assert mod.OP_KERNELS[mod.OPS[0]] == "fully_connected_s8" and mod.OPS[2 + 6] == 1 and mod.OPS[2 + 7] == 8
     run = tmp_path / "damaged"
     run.mkdir()
     for name, tail in list(cases.items()) + [("intact", "")]:
@@ -184,8 +190,14 @@ def test_damaged_module_cpython(tier, tmp_path):
     _load(str(run), "intact", tier).invoke()
     for name in names:
         with pytest.raises(ValueError) as e:
-            _load(str(run), name, tier)
+            # the C tier checks kernel parameters at each run (the records at load); pure and
+            # viper, which cannot afford it per invoke, check them once at load
+            m = _load(str(run), name, tier)
+            assert tier == "native" and name in ("oversize", "negative"), name   # past load
+            m.invoke()
         assert "\n" not in str(e.value), name
+        if name in ("oversize", "negative"):
+            assert ("shorter than its" if name == "oversize" else "out of range") in str(e.value)
 
 
 @needs_micropython
@@ -204,6 +216,53 @@ def test_damaged_module_natmod(natmod_dir, tmp_path):
     assert got["intact"] == "NOERROR", got
     for name in names:
         assert got[name].startswith("ValueError"), got
+
+
+@pytest.mark.parametrize("model", ["models/hello_world_int8.tflite", "models/micro_speech_quantized.tflite",
+                                   "models/keyword_scrambled_8bit.tflite", "models/trained_lstm_int8.tflite"])
+def test_load_checks_match_the_spec_sizes(model, tmp_path):
+    """Every op of a shared model against calls.check_op (the generated load check): its
+    tensors at exactly what the spec's size expression needs (evaluated here from the spec
+    text) pass, one byte less fails, a parameter below its spec bound fails."""
+    from harness import bake_model, shared
+    from upyflow import calls
+    from upyflow_tools import kernel_spec
+    from upyflow_tools.emit import module_records, module_tensor
+    from upyflow_tools.kernel_spec import ESIZE
+    mdir, name, _ = bake_model(shared(model), tmp_path)
+    mod = load_module(os.path.join(mdir, name + ".py"))
+    m = upyflow.Model(mod, "pure")
+    progs = calls._checks(mod.OP_KERNELS)
+    checked = 0
+    for pos, _end, layers in module_records(mod):
+        for op in layers:
+            k = kernel_spec.get(op.kernel)
+            prog, args = progs[mod.OP_KERNELS.index(op.kernel)], list(op.tensors) + list(op.params)
+            nt = len(op.tensors)
+            lens = [module_tensor(mod, t)[3] for t in op.tensors]
+            env = dict(zip([p.name for p in k.params], op.params))
+            calls.check_op(m, prog, args, nt, pos, lens)
+            for j, t in enumerate(k.tensors):
+                try:
+                    need = eval(t.size, {}, env) * (eval(t.esize, {}, env) if t.esize else ESIZE[t.dtype])
+                except (NameError, TypeError):
+                    continue   # a size over derived values (checks.h helpers): the C tests cover it
+                if need <= 0:
+                    continue
+                short = list(lens)
+                short[j] = need
+                calls.check_op(m, prog, args, nt, pos, short)
+                short[j] = need - 1
+                with pytest.raises(ValueError, match="shorter than its parameters need"):
+                    calls.check_op(m, prog, args, nt, pos, short)
+                checked += 1
+            low = next(((i, p.lo) for i, p in enumerate(k.params) if p.lo is not None), None)
+            if low is not None:
+                bad = list(args)
+                bad[nt + low[0]] = low[1] - 1
+                with pytest.raises(ValueError, match="out of range"):
+                    calls.check_op(m, prog, bad, nt, pos, lens)
+    assert checked >= 3
 
 
 @pytest.mark.parametrize("mode", ["inline", "file"])
@@ -260,6 +319,21 @@ def test_int8_bindings_reject_out_of_range_shifts(kernel, shift):
         else:
             with pytest.raises(ValueError):
                 fn(args)
+
+
+@needs_native
+def test_ort_requantization_of_nan_and_huge_scales():
+    """Finding 8's onnxruntime-rounding kernels: acc x scale (float) converted to int was UB
+    for a NaN or out-of-range product (a damaged scale); it clamps to the activation range
+    first, NaN to the minimum (UBSan's float-cast-overflow checks it under sanitize.py)."""
+    x = memoryview(bytes([100, 100, 100, 100]))
+    w = memoryview(bytes([100, 100, 100, 100]))   # acc 40000 per output
+    bias = memoryview(struct.pack("<2i", 0, 0))
+    for scale, want in ((float("nan"), -128), (1e30, 127), (-1e30, -128), (float("inf"), 127)):
+        out = bytearray(2)
+        sc = memoryview(struct.pack("<2f", scale, 0.001))
+        upyflow_native.fully_connected_s8_ort((x[:2], w, bias, memoryview(out), sc, 1, 2, 2, 0, -128, 127))
+        assert struct.unpack("<2b", out) == (want, round(20000 * 0.001)), scale
 
 
 @needs_native

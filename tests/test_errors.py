@@ -336,6 +336,20 @@ def test_unsupported_op_names_op_and_lists_supported(tmp_path, capsys):
         assert op in msg
 
 
+def test_error_naming_a_huge_tensor_name_is_capped(tmp_path, capsys):
+    """A 6,000-character tensor name in an error: the line is capped (issue 13 finding 9: a
+    5,884-character error line of raw tensor-name bytes)."""
+    w = ModelWriter()
+    x = w.tensor([1, 4], "float32")
+    y = w.tensor([1, 4], "float32")
+    c = w.tensor([1, 4], "float32", data=np.ones((1, 4)), name="c" * 6000)
+    w.op("ADD", [x, c], [y])
+    path = write(tmp_path, "long.tflite", w.build([x], [c]))
+    rc, err = bake_cli(capsys, path, tmp_path / "out")
+    msg = error_line(err)
+    assert rc == 2 and msg.startswith("graph output 'ccc") and len(msg) < 2100 and msg.endswith(" characters)")
+
+
 def test_tensor_name_with_newline_bakes_importable_module(tmp_path):
     w = ModelWriter()
     x = w.tensor([1, 4], "int8", 0.1, 0, name="in\nINJECTED = 1")
@@ -404,7 +418,7 @@ def _import_baked(tmp_path, model: bytes):
     return mod
 
 
-@pytest.mark.parametrize("version", [99, 0, None])
+@pytest.mark.parametrize("version", [99, 0, None, "2"])
 def test_format_version_mismatch(tmp_path, version):
     mod = _import_baked(tmp_path, shared(HELLO).read_bytes())
     upyflow.Model(mod)  # the module as baked loads
@@ -418,7 +432,8 @@ def test_format_version_mismatch(tmp_path, version):
     if version is None:   # no format at all: not a baked model (`upyflow.load("os")`)
         assert "is not a model baked by upyflow" in msg and "\n" not in msg
         return
-    assert msg.startswith("baked model format %s, this runtime reads format %d" % (version, upyflow.FORMAT_VERSION))
+    # repr: a string '2' is not the number 2 (issue 13 finding 9: "format 2, this runtime reads format 2")
+    assert msg.startswith("baked model format %r, this runtime reads format %d" % (version, upyflow.FORMAT_VERSION))
     assert "bake the model again" in msg and "\n" not in msg
 
 

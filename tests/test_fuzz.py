@@ -6,7 +6,8 @@ with a fresh seed), then one regression test per finding: zero-sized outputs, po
 2^31-wide tensors, softmax parameters, ops writing constants or graph inputs, NaN/inf
 parameters, tensors beyond 32 bits, kernel parameter ranges, the ONNX reader's checks, tensors
 read before they are written, bias types and depth multipliers TFLM reads differently, viper
-left shifts on 64-bit ports, and the pure tier's float32 arithmetic.
+left shifts on 64-bit ports, the pure tier's float32 arithmetic, conv geometry beyond TFLM's
+int16 fields, the QDQ one-step comparison, and bakes that allocated before refusing.
 """
 from __future__ import annotations
 
@@ -635,3 +636,153 @@ def test_onnx_dequantize_without_inputs_is_one_line():
     data = onnx_model([oh.make_node("DequantizeLinear", [], ["d"]), oh.make_node("Relu", ["x"], ["y"])],
                       {"x": [1, 4]}, {})
     bake_error(data, "m.onnx")
+
+
+# --- findings of the fresh-seed run (make fuzz, seed 1887283067) -------------------------------------
+def _dilated_conv(kind: str, d_h: int, d_w: int = 1) -> bytes:
+    rng = np.random.default_rng(3)
+    w = ModelWriter()
+    x = w.tensor([1, 4, 4, 2], "int8", 0.05, 0)
+    y = w.tensor([1, 4, 4, 3 if kind == "CONV_2D" else 2], "int8", 0.05, 0)
+    shape, q = ([3, 3, 3, 2], 0) if kind == "CONV_2D" else ([1, 3, 3, 2], 3)
+    wi, bi, *_ = add_quant_weights(w, rng, shape, q, 0.05)
+    w.op(kind, [x, wi, bi], [y], padding="SAME", dilation_h_factor=d_h, dilation_w_factor=d_w)
+    return w.build([x], [y])
+
+
+@pytest.mark.parametrize("kind,d_h,d_w", [("CONV_2D", 1 << 24, 1), ("CONV_2D", 32768, 1),
+                                          ("DEPTHWISE_CONV_2D", 1, 1 << 24)])
+def test_conv_geometry_beyond_int16_rejected(kind, d_h, d_w):
+    """TFLM keeps strides, dilations and paddings in int16 (ConvParams): a float CNN mutant
+    with dilation 2^24 (SAME padding 2^24) ran in TFLM as dilation 0, padding 0 (its outputs
+    matched a numpy conv with those, not with 2^24), so the tiers differed from TFLM."""
+    msg = bake_error(_dilated_conv(kind, d_h, d_w))
+    assert "beyond 32767" in msg and str(max(d_h, d_w)) in msg
+
+
+def test_conv_geometry_at_int16_limit_matches_tflm(tmp_path):
+    """The positive counterpart: dilation and padding 32767 bake and give TFLM's bytes."""
+    data = _dilated_conv("CONV_2D", 32767)
+    result = compile_model("m.tflite", "m", data=data)
+    x = np.random.default_rng(5).integers(-128, 128, 32, dtype=np.int8).tobytes()
+    status, want = fuzz.reference("tflite", data, result, [x])
+    assert status == "ok"
+    outs = run_both(data, tmp_path, [x])
+    assert outs and all(o == want[0] for o in outs.values())
+
+
+def test_onnx_expand_beyond_32_dimensions_is_one_line():
+    """(A 36-element shape operand: numpy's broadcast raised RuntimeError, a traceback.)"""
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("Expand", ["x", "s"], ["y"])], {"x": [1, 4]},
+                      {"s": np.ones(36, np.int64)})
+    assert "36 dimensions" in bake_error(data, "m.onnx")
+
+
+def test_onnx_gemm_with_scalar_b_is_one_line():
+    """(B a scalar: an IndexError caught by the reader's catch-all, a backstop.)"""
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("Gemm", ["x", "b"], ["y"])], {"x": [1, 6]}, {"b": np.float32(0.5)})
+    msg = bake_error(data, "m.onnx")
+    assert "B is 0-D" in msg and not msg.startswith("malformed ONNX model at")
+
+
+def test_onnx_pad_with_float_pads_is_one_line():
+    """(Float pads holding NaN: int(NaN) ValueError, a backstop.)"""
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("Pad", ["x", "p"], ["y"])], {"x": [1, 4]},
+                      {"p": np.array([0, np.nan, 0, 1], np.float32)})
+    msg = bake_error(data, "m.onnx")
+    assert "int64 pads" in msg and not msg.startswith("malformed ONNX model at")
+
+
+def test_fuzz_allows_one_step_on_qdq_outputs_only():
+    """The project's "QDQ within 1 LSB of onnxruntime": one step on a QDQ-quantized output
+    (qdq-lsb), never on a float output that is not one, nor two steps."""
+    i8 = [np.array([3, -7], np.int8).tobytes()]
+    f32 = [np.array([0.5, 1.0], np.float32).tobytes()]
+    one = [np.array([4, -7], np.int8).tobytes()]
+    two = [np.array([5, -7], np.int8).tobytes()]
+    assert fuzz.compare(i8, one, ["i8"], False, "t", steps=[1.0])[0] == "qdq-lsb"
+    assert fuzz.compare(i8, two, ["i8"], False, "t", steps=[1.0])[0] == "mismatch"
+    assert fuzz.compare(i8, one, ["i8"], False, "t", steps=[0.0])[0] == "mismatch"
+    near = [np.array([0.54, 1.0], np.float32).tobytes()]
+    assert fuzz.compare(f32, near, ["f32"], False, "t", steps=[0.05])[0] == "qdq-lsb"
+    assert fuzz.compare(f32, near, ["f32"], False, "t", steps=[0.0])[0] == "mismatch"
+    assert fuzz.compare(f32, near, ["f32"], False, "t", steps=[0.02])[0] == "mismatch"
+
+
+def test_qdq_steps_name_the_dequantized_outputs():
+    """qdq_steps from the graph: a DequantizeLinear output gets its int8 input's scale."""
+    pool = fuzz.seeds("onnx", True)
+    steps = {name: fuzz.qdq_steps(compile_model(name, "m", data=data).graph) for name, data in pool.items()}
+    assert steps["o_qdq_gemm.onnx"] == [pytest.approx(0.04)] and steps["o_qdq_conv.onnx"] == [pytest.approx(0.05)]
+    assert steps["o_cnn_f32.onnx"] == [0.0]
+
+
+def test_softmax_kernels_with_positive_diff_min_end(tmp_path):
+    """Finding 3's direct kernel calls: diff_min > 0 leaves the row maximum out of the sum,
+    and 1/0 looped forever in reciprocal_q12 (C and pure). The C table refuses the call; the
+    pure kernel (whose model path load_checks.py now refuses too) returns."""
+    import array
+
+    import upyflow.kernels_pure.softmax as pure
+    from upyflow import qmath
+    assert qmath.reciprocal_q12(0)[1] == 12 - 32   # bounded: 32 doublings, then gives up
+    x, out = array.array("b", [3, 1, -2, 0]), array.array("b", bytes(4))
+    t0 = time.time()
+    pure.softmax_s8(x, out, 1, 4, 1 << 30, 3, 5)
+    assert time.time() - t0 < 10
+    native = pytest.importorskip("upyflow_native")
+    with pytest.raises(ValueError, match="out of range"):
+        native.softmax_s8((bytes(x), bytearray(4), 1, 4, 1 << 30, 3, 5))
+
+
+def test_onnx_layout_check_builds_no_index_arrays():
+    """(seed 1029664011 #385: a Conv on a declared [1, 2, 5, 2^20] input: the layout check
+    built 10 M-entry index arrays several times, 10-20 s and 400 MB before the one-line
+    refusal, a hang to the fuzz.) values.same_order decides it from the shapes, as order()
+    would (checked here over random layouts and reshapes)."""
+    from onnx import helper as oh
+
+    from upyflow_tools.readers.onnx.values import order, same_order
+    nodes = [oh.make_node("Conv", ["x", "w"], ["c"]), oh.make_node("Sigmoid", ["c"], ["s"]),
+             oh.make_node("Concat", ["s", "c"], ["y"], axis=1)]
+    data = onnx_model(nodes, {"x": [1, 2, 5, 1 << 20]}, {"w": np.ones((3, 2, 1, 1), np.float32)})
+    assert "at most" in bake_error(data, "m.onnx")
+    rng = np.random.default_rng(0)
+    agree = 0
+    for _ in range(3000):
+        a = tuple(int(d) for d in rng.integers(1, 4, int(rng.integers(1, 5))))
+        b = tuple(rng.permutation(a)) if rng.random() < 0.7 else (int(np.prod(a)),)
+        pa, pb = tuple(rng.permutation(len(a))), tuple(rng.permutation(len(b)))
+        want = bool(np.array_equal(order(a, pa), order(b, pb)))
+        assert same_order(a, pa, b, pb) == want, (a, pa, b, pb)
+        agree += want
+    assert 300 < agree < 2700   # both answers exercised
+
+
+def test_qdq_tie_amplified_by_add_is_explained(tmp_path, monkeypatch):
+    """(seed 3031033730 #2128: o_qdq_gemm with batch 100. Row 95's Gemm value is a .5 tie:
+    onnxruntime's unfused float Gemm rounds it one way, the QGemm-style kernel the other, and
+    Add(gd, gd) doubles that to two output steps.) onnxruntime with its QuantizeLinear scales
+    nudged by 2^-20 gives the tiers' bytes: a tie, qdq-lsb; a real two-step error stays one."""
+    import onnx
+    monkeypatch.delenv("FUZZ_MICROPYTHON", raising=False)
+    m = onnx.ModelProto()
+    m.ParseFromString(fuzz.seeds("onnx", True)["o_qdq_gemm.onnx"])
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 100
+    data = m.SerializeToString()
+    verdict, detail = fuzz.judge("o_qdq_gemm.onnx", data, 1026908443, str(tmp_path))
+    assert verdict == "qdq-lsb" and "differs (-0.63" in detail and "rounding tie" in detail, detail
+    # the same outputs two steps off where there is no tie: still a mismatch
+    result = compile_model("m.onnx", "m", data=data)
+    x = np.random.default_rng(1026908443).uniform(-2, 2, 600).astype(np.float32).tobytes()
+    status, ref = fuzz.reference("onnx", data, result, [x])
+    assert status == "ok"
+    off = np.frombuffer(ref[0], np.float32).copy()
+    off[0] += 0.08
+    r = fuzz.compare(ref, [off.tobytes()], ["f32"], False, "t", steps=[0.04], onnx=True)
+    assert r[0] == "mismatch"
+    opts = dict(rtol=1e-4, atol=1e-5, steps=[0.04], onnx=True)
+    assert fuzz.qdq_tie(data, result, [x], [off.tobytes()], ["f32"], r, opts) == r

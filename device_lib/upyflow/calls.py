@@ -59,7 +59,146 @@ def _record(self, ops, pos, op_formats, n_kernels):
     return layers, at, head, geoms
 
 
-def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False):
+def _checks(names):
+    # The load check program of each kernel of OP_KERNELS (None: none). The table
+    # (per kernel: name length, name, "<H" program length, program) is dropped after:
+    # a board keeps only the programs its model uses, and those only while loading.
+    import sys
+    from .load_checks import CHECKS as t
+    sys.modules.pop("upyflow.load_checks", None)
+    want = [n.encode() for n in names]
+    progs = [None] * len(names)
+    at = 0
+    while at < len(t):
+        n = t[at]
+        start = at + 3 + n
+        end = start + (t[start - 2] | t[start - 1] << 8)
+        name = t[at + 1:at + 1 + n]
+        for j in range(len(want)):
+            if want[j] == name:
+                progs[j] = t[start:end]
+        at = end
+    return progs
+
+
+def _nbytes(self, args, j, lens):
+    # bytes of the op's tensor j: lens[j], else its tensor record's (model.tensor_record)
+    if lens:
+        return lens[j]
+    t, at = self._tensors, args[j] * TENSOR_RECORD_SIZE + 4
+    return t[at] | t[at + 1] << 8 | t[at + 2] << 16
+
+
+def check_op(self, prog, args, nt, pos, lens=None):
+    # The call of the op record at pos against its kernel's spec (load_checks.py,
+    # written by upyflow_tools/gen_load_checks.py, which documents the program):
+    # parameter ranges, then each tensor's bytes (lens, default: its record's)
+    # against what its parameters make the kernel touch, as the C table does.
+    if prog[0] != nt or prog[1] != len(args) - nt:
+        raise _damaged(self, pos, "has the wrong number of tensors or parameters")
+    st = []
+    i, end = 2, len(prog)
+    while i < end:
+        c = prog[i]
+        if c == 112:     # p
+            st.append(args[nt + prog[i + 1]])
+            i += 2
+            continue
+        if c == 77:      # M: a product of parameters
+            v = 1
+            for j in range(i + 2, i + 2 + prog[i + 1]):
+                v *= args[nt + prog[j]]
+            st.append(v)
+            i += 2 + prog[i + 1]
+            continue
+        if c == 107:     # k
+            st.append(prog[i + 1])
+            i += 2
+            continue
+        if c == 71:      # G: lower bounds
+            for j in range(i + 2, i + 2 + 2 * prog[i + 1], 2):
+                lo = prog[j + 1]
+                if args[nt + prog[j]] < (lo - 256 if lo > 127 else lo):
+                    raise _damaged(self, pos, "has a parameter out of range")
+            i += 2 + 2 * prog[i + 1]
+            continue
+        if c == 104:     # h: an upper bound
+            if args[nt + prog[i + 1]] > struct.unpack_from("<i", prog, i + 2)[0]:
+                raise _damaged(self, pos, "has a parameter out of range")
+            i += 6
+            continue
+        if c == 83:      # S
+            e = st.pop()
+            n = st.pop() * e
+            if n < 0 or n > _nbytes(self, args, prog[i + 1], lens):
+                raise _damaged(self, pos, "gives a tensor shorter than its parameters need")
+            i += 2
+            continue
+        if c == 84:      # T
+            if not st.pop():
+                raise _damaged(self, pos, "has a parameter out of range")
+            i += 1
+            continue
+        if c == 75:      # K
+            st.append(struct.unpack_from("<i", prog, i + 1)[0])
+            i += 5
+            continue
+        if c == 69 or c == 73 or c == 87:   # E, I, W: from tensor t's length for n values
+            n = st.pop()
+            b = _nbytes(self, args, prog[i + 1], lens)
+            if c == 87:
+                v = 0 if n <= 0 else (b // n if b % n == 0 else -1)
+            elif n <= 0 or b == n:
+                v = 1
+            else:
+                v = 2 if b == 2 * n else (4 if c == 73 and b == 4 * n else 0)
+            st.append(v)
+            i += 2
+            continue
+        i += 1
+        if c == 67:      # C
+            v = st.pop()
+            st.append(1 if v == 0 or v == 1 else (2 if v == 2 else (4 if v == 3 or v == 5 else 0)))
+            continue
+        b = st.pop()
+        a = st.pop()
+        if c == 63:      # ?: a if cond else b
+            a = a if st.pop() else b
+        elif c == 42:
+            a = a * b
+        elif c == 43:
+            a = a + b
+        elif c == 45:
+            a = a - b
+        elif c == 47 or c == 37:   # / %: C's int division (a zero divisor fails the check)
+            if b == 0:
+                raise _damaged(self, pos, "has a parameter out of range")
+            q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
+            a = q if c == 47 else a - q * b
+        elif c == 38:
+            a = a & b
+        elif c == 60:
+            a = a < b
+        elif c == 62:
+            a = a > b
+        elif c == 91:
+            a = a <= b
+        elif c == 93:
+            a = a >= b
+        elif c == 61:
+            a = a == b
+        elif c == 33:
+            a = a != b
+        elif c == 65:
+            a = a and b
+        elif c == 79:
+            a = a or b
+        else:
+            raise _damaged(self, pos, "has an unknown check")
+        st.append(a)
+
+
+def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False, progs=None):
     # op_formats: the module's OP_FORMATS table
     # (fn, args, convention) per kernel call (resolved: (fn, convention) per
     # kernel byte; a band loop gives a call per layer per band), tensor ids
@@ -82,9 +221,12 @@ def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False):
             args = list(struct.unpack_from(fmt, ops, at + 2))
             for j in range(nt):
                 self._check_id(args[j])
-            per.append(resolved[ops[at]] + (args, nt))
+            prog = progs[ops[at]] if progs else None
+            if prog is not None and head is None:   # a band loop's layers: per band
+                check_op(self, prog, args, nt, at)
+            per.append(resolved[ops[at]] + (args, nt, prog))
         if head is None:
-            fn, convention, args, nt = per[0]
+            fn, convention, args, nt, _p = per[0]
             for j in range(nt):
                 args[j] = _cached(self, cache, args[j], convention)
             calls.append((fn, tuple(args), convention))
@@ -100,7 +242,7 @@ def _band_calls(self, calls, per, head, geoms, cache, pos):
     # it, x and out views of those rows, its geometry params cut to match.
     for r0 in range(0, head[2], head[1]):
         rows = band_rows([p[2][p[3]:] for p in per], geoms, r0, head[1], head[2])
-        for j, (fn, convention, args, nt) in enumerate(per):
+        for j, (fn, convention, args, nt, prog) in enumerate(per):
             g = geoms[j]
             if g[0] >= nt or g[1] >= nt or g[0] == g[1] or not g[8] or not g[9] or \
                     max(g[2:6] + g[7:8]) >= len(args) - nt or \
@@ -121,6 +263,10 @@ def _band_calls(self, calls, per, head, geoms, cache, pos):
                                     (hi - lo) * g[9], pos)
             band[nt + g[7]] = a - (lo * p[g[5]] - p[g[7]])
             band[nt + g[2]], band[nt + g[3]] = b - a, hi - lo
+            if prog is not None:
+                lens = [self._meta(args[t])[2] for t in range(nt)]
+                lens[g[0]], lens[g[1]] = (b - a) * g[8], (hi - lo) * g[9]
+                check_op(self, prog, band, nt, pos, lens)
             calls.append((fn, tuple(band), convention))
 
 
@@ -163,13 +309,14 @@ def walker_steps(self, module, native, kmap, arena, wbuf, segments, resolved, ke
                                        self._weights, wbuf)
     steps, pycalls = [], []
     cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
+    progs = _checks(module.OP_KERNELS)
     for k, (pos, end, layers) in enumerate(records):
         off, n = struct.unpack_from(SEGMENT, segments, SEGMENT_SIZE * k) if segments else (0, 0)
         if any(kmap[ops[p]] == 0xFF for p in layers):   # a Python call (pure tier) or more
             for p in layers:   # a band loop's native layers too
                 if resolved[ops[p]] is None:
                     resolved[ops[p]] = kernels[module.OP_KERNELS[ops[p]]]
-            calls = _op_calls(self, ops[pos:end], module.OP_FORMATS, resolved, cache)
+            calls = _op_calls(self, ops[pos:end], module.OP_FORMATS, resolved, cache, progs=progs)
             pycalls += calls
             for j in range(len(calls)):
                 steps += (pos, 0, off, n) if j == 0 else (pos, 0, 0, 0)

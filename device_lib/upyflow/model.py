@@ -107,9 +107,10 @@ class Model:
         else:
             # The C walker checks every record at load; the Python tiers index
             # the buffers unchecked (uctypes, viper pointers), so check here once.
-            from .calls import _check_tensors
+            from .calls import _check_tensors, _checks
             _check_tensors(self, wbytes)
-            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved, None, wbytes)
+            self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved, None, wbytes,
+                                         _checks(module.OP_KERNELS))
             if wbytes:
                 self._segments, self._reader = segments, reader
         self._io = self._pack_io(module)
@@ -239,10 +240,10 @@ class Model:
         from .calls import walker_steps
         walker_steps(self, module, native, kmap, arena, wbuf, segments, resolved, kernels, reader)
 
-    def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False):
+    def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False, progs=None):
         # (fn, args, convention) per kernel call: calls.py
         from .calls import _op_calls
-        return _op_calls(self, ops, op_formats, resolved, cache, streaming)
+        return _op_calls(self, ops, op_formats, resolved, cache, streaming, progs)
 
     def _view(self, tensor_id, convention=dispatch.PURE, skip=0, nbytes=None, pos=0):
         # tensor_id's bytes (or nbytes of them from skip: a band's rows)

@@ -222,7 +222,7 @@ def reciprocal_q12(x):
     # GetReciprocal(x, 12): 1/x for a positive Q12.19 sum, as (Q0.31 scale,
     # num_bits_over_unit).
     headroom = 0
-    while not (x << headroom) & 0x80000000:
+    while headroom < 32 and not (x << headroom) & 0x80000000:   # bounded: a sum of 0 ends too
         headroom += 1
     return sat_shl(one_over_one_plus_x((x << headroom) - 0x80000000), 1), 12 - headroom
 

@@ -5,7 +5,8 @@
 Writes native_modules/src/table.c (the C kernel table: named indices, per-kernel
 checks, signatures), the kernel count in kernels.h, and the generated regions of
 the device runtime (marked `spec: <name> {` ... `}`): the dispatch family maps and
-each viper kernel's argument unpacking. --check writes nothing and exits 1 if a
+each viper kernel's argument unpacking; and the Python tiers' load checks
+(device_lib/upyflow/load_checks.py, gen_load_checks.py). --check writes nothing and exits 1 if a
 file is out of date (tests/test_kernel_spec.py does the same).
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import kernel_spec
+from . import gen_load_checks, kernel_spec
 from .kernel_spec import ESIZE, Kernel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -290,6 +291,7 @@ def outputs(viper: bool = True) -> dict[Path, str]:
     if missing:
         raise ValueError("viper kernels without a generated prologue (# spec: NAME { ... # }): "
                          + ", ".join(missing))
+    files.update(gen_load_checks.outputs())   # the pure/viper tiers' load checks
     return files
 
 

@@ -456,7 +456,20 @@ def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> dict[st
                             % (op.kind, out.name, s, k, d))
     pad_h = 0 if padding == "VALID" else conv_pad(in_h, k_h, s_h, d_h, out_h)
     pad_w = 0 if padding == "VALID" else conv_pad(in_w, k_w, s_w, d_w, out_w)
-    return dict(k_h=k_h, k_w=k_w, s_h=s_h, s_w=s_w, d_h=d_h, d_w=d_w, pad_h=pad_h, pad_w=pad_w)
+    geom = dict(k_h=k_h, k_w=k_w, s_h=s_h, s_w=s_w, d_h=d_h, d_w=d_w, pad_h=pad_h, pad_w=pad_w)
+    check_int16_geometry(op, out, geom)
+    return geom
+
+
+def check_int16_geometry(op: Op, out: Tensor, geom: dict[str, int]) -> None:
+    """TFLM keeps a conv's strides, dilations and paddings (a pool's paddings) in int16
+    (ConvParams, DepthwiseParams, TransposeConvParams, PaddingValues): beyond 32767 it
+    computes with the truncated values, a different layer (found by tests/fuzz.py)."""
+    names = ("pad_h", "pad_w") if op.kind.endswith("POOL_2D") else ("s_h", "s_w", "d_h", "d_w", "pad_h", "pad_w")
+    big = [(n, geom[n]) for n in names if n in geom and geom[n] > 0x7FFF]
+    if big:
+        raise BakeError("%s %r: %s beyond 32767, TFLite Micro's int16 limit for conv geometry"
+                        % (op.kind, out.name, ", ".join("%s %d" % nv for nv in big)))
 
 
 def check_rank4(op: Op, x: Tensor, w: Tensor, out: Tensor) -> None:

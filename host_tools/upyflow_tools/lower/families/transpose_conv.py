@@ -10,7 +10,7 @@ import numpy as np
 from ... import BakeError
 from ...ir import Graph, Op
 from ...quant import activation_range, activation_range_float
-from ..core import Call, check_size, inp, lowering, need_const, quant_extras, types_error
+from ..core import Call, check_int16_geometry, check_size, inp, lowering, need_const, quant_extras, types_error
 from .conv import bias_int64, s16_consts, zero_points_zero
 
 
@@ -50,6 +50,7 @@ def _transpose_conv(graph: Graph, op: Op) -> list[Call]:
     _, out_h, out_w, _ = out.shape
     geom = dict(in_h=in_h, in_w=in_w, in_c=ic, out_h=out_h, out_w=out_w, out_c=oc, k_h=k_h, k_w=k_w, s_h=s_h,
                 s_w=s_w, pad_h=_pad(padding, out_h, k_h, s_h), pad_w=_pad(padding, out_w, k_w, s_w))
+    check_int16_geometry(op, out, geom)
     act = o.get("fused_activation_function", "NONE")
     x_w = dict(x=op.inputs[2], w=op.inputs[1])
     if x.dtype == w.dtype == out.dtype == "f32":

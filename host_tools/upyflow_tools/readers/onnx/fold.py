@@ -15,11 +15,17 @@ FOLDABLE = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Reshap
              "CastLike"}
 
 
+MAX_RANK = 32
+
+
 def fold_shape(node, spec) -> list[int]:
     """A shape operand of a constant-folded node, checked before anything is allocated."""
     shape = [int(d) for d in np.asarray(spec).reshape(-1)]
     if any(d < 0 for d in shape):
         raise BakeError("%s node %r: negative dimension in shape %s" % (node.op_type, node.name, shape))
+    if len(shape) > MAX_RANK:   # numpy's own limit: its broadcasting raises beyond it
+        raise BakeError("%s node %r: a shape of %d dimensions; upyflow takes at most %d"
+                        % (node.op_type, node.name, len(shape), MAX_RANK))
     fold_size(node, shape)
     return shape
 

@@ -2,18 +2,16 @@
 needs with a RESHAPE (aliased away) or a TRANSPOSE only where its bytes are not in that order."""
 from __future__ import annotations
 
-import numpy as np
-
 from ... import BakeError
 from .state import Reader
-from .values import NHWC, NLC, Val, ident, inv, order
+from .values import NHWC, NLC, Val, ident, inv, same_order
 
 
 def stored_as(r: Reader, v: Val, shape, perm) -> Val:
     """v with storage shape.transpose(perm); free when the bytes are already in that order."""
     shape, perm = tuple(shape), tuple(perm)
     want_ir = tuple(shape[p] for p in perm)
-    if np.array_equal(order(v.base, v.perm), order(shape, perm)):
+    if same_order(v.base, v.perm, shape, perm):
         if r.tensors[v.t].shape == want_ir:
             return Val(v.t, shape, shape, perm, v.deq)
         out = r.like(r.tensors[v.t].name + "/reshaped", v.t, want_ir)
@@ -37,7 +35,7 @@ def plain(r: Reader, v: Val) -> Val:
     """v in its own logical shape, keeping its perm when it already is (no op)."""
     if v.shape == v.base:
         return v
-    if len(v.shape) == 4 and np.array_equal(order(v.base, v.perm), order(v.shape, NHWC)):
+    if len(v.shape) == 4 and same_order(v.base, v.perm, v.shape, NHWC):
         return stored_as(r, v, v.shape, NHWC)
     return stored_as(r, v, v.shape, ident(len(v.shape)))
 

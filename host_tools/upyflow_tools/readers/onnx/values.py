@@ -45,6 +45,27 @@ def order(shape, perm) -> np.ndarray:
     return np.arange(n).reshape(shape).transpose(perm).ravel()
 
 
+def same_order(a, pa, b, pb) -> bool:
+    """order(a, pa) == order(b, pb) without building them (10 M-value layouts took seconds):
+    both as storage dimensions (size, row-major stride), size-1 ones dropped and neighbours
+    that step as one merged."""
+    def canon(shape, perm) -> list[tuple[int, int]]:
+        strides = [1] * len(shape)
+        for i in range(len(shape) - 2, -1, -1):
+            strides[i] = strides[i + 1] * int(shape[i + 1])
+        out: list[tuple[int, int]] = []
+        for p in perm:
+            size, stride = int(shape[p]), strides[p]
+            if size == 1:
+                continue
+            if out and out[-1][1] == size * stride:
+                out[-1] = (out[-1][0] * size, stride)
+            else:
+                out.append((size, stride))
+        return out
+    return count(a) == count(b) and canon(a, pa) == canon(b, pb)
+
+
 def count(shape) -> int:
     n = 1
     for d in shape:

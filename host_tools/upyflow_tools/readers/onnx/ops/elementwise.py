@@ -210,7 +210,10 @@ def pad(r: Reader, node) -> None:
     if r.opset < 11:
         pads, value = list(a["pads"]), float(a.get("value", 0.0))
     else:
-        pads = [int(p) for p in np.asarray(r.cval(node, 1, "pads")).reshape(-1)]
+        pv = np.asarray(r.cval(node, 1, "pads"))
+        if pv.dtype.kind not in "iu":   # ONNX: int64 (a float operand may hold NaN)
+            raise BakeError("Pad node %r: pads of type %s; Pad takes int64 pads" % (node.name, pv.dtype))
+        pads = [int(p) for p in pv.reshape(-1)]
         cv = r.cval(node, 2, "constant value")
         value = 0.0 if cv is None or np.size(cv) < 1 else float(np.asarray(cv).reshape(-1)[0])
         axes = read_axes(node, {}, r.cval(node, 3, "axes"), rank)

@@ -27,6 +27,9 @@ def gemm(r: Reader, node) -> None:
     w = r.get(node, 1)
     if isinstance(w, Val) or w is None:
         raise BakeError("Gemm node %r needs constant weights (B)" % node.name)
+    if np.ndim(w.q if isinstance(w, QConst) else w) != 2:
+        raise BakeError("Gemm node %r: B is %d-D; Gemm takes a 2-D B"
+                        % (node.name, np.ndim(w.q if isinstance(w, QConst) else w)))
     alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
     trans_b = a.get("transB", 0)
     c = r.get(node, 2)
