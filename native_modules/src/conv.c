@@ -44,6 +44,39 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
     return s;
 }
 
+#if UF_MAC_M0
+// Cortex-M0+: one block of up to UF_DW_BLOCK channels over every pixel, so each
+// block's requantization table is built once; channels past the last multiple of
+// four one by one.
+static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                       const void *mult, const void *shift, int in_w, int in_c, int out_h,
+                       int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
+                       int act_max) {
+    uf_rq_m0_t t[UF_DW_BLOCK];
+    const int32_t lim[3] = {out_off, act_min, act_max};
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n4 = nb & ~3;
+        int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0);
+        const int8_t *wo = w + (size_t)c0 * in_c;
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            for (int ox = 0; ox < out_w; ox++, o += out_c) {
+                const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                if (n4) {
+                    uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
+                    uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
+                }
+                for (int j = n4; j < nb; j++) {
+                    int32_t a = uf_ld_i32(bias, c0 + j) + uf_dot1_s8(xp, wo + (size_t)j * in_c, in_c);
+                    o[j] = (int8_t)uf_requant_mac(a, mult, shift, c0 + j, out_off, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+#endif
+
 // 1x1 filter, no padding: a matrix product, pixel rows by filter rows. Four
 // output channels at a time reuse each input load; the tail goes one by one.
 static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
@@ -51,8 +84,13 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
 #if UF_MAC_M0
-    int32_t acc[UF_DW_BLOCK];   // a call's worth of channel blocks
-#elif UF_MAC_PAIRS
+    if (in_c > 0) {
+        conv1x1_m0(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
+                   out_off, act_min, act_max);
+        return;
+    }
+#endif
+#if UF_MAC_PAIRS
     int32_t acc[2 * UF_DW_BLOCK];   // two pixels' channel blocks, then one requantization call each
 #elif UF_MAC_BLOCKED
     int32_t acc[4];
@@ -92,17 +130,6 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
             const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             const int8_t *wo = w;
             int oc = 0;
-#if UF_MAC_M0
-            // Up to UF_DW_BLOCK channels, four at a time, in one call.
-            while (out_c - oc >= 4) {
-                int nb = (out_c - oc) & ~3;
-                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
-                uf_mac4_m0(xp + in_c, wo + in_c, in_c, acc, in_c, nb >> 2);
-                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
-                oc += nb;
-                wo += (size_t)nb * in_c;
-            }
-#endif
             for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
 #if UF_MAC_BLOCKED
                 uf_dot4_s8(xp, wo, in_c, in_c, acc);
@@ -272,64 +299,127 @@ static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k
 }
 #endif
 
+#if UF_MAC_M0
+// The padded taps of rows [ky, ky + rows) x columns [kx, kx + cols) of the n4 channels
+// (a multiple of four) at w: t[j].acc += *zp * w[tap][j].
+static void dw_pad_rect_m0(const int8_t *zp, const int8_t *w, uf_rq_m0_t *t, int n4, int k_w,
+                           int out_c, int ky, int kx, int rows, int cols) {
+    int32_t g[7] = {n4 >> 2, rows, cols, 0, out_c, 0, (k_w - cols) * out_c};
+    uf_dw4x1a_m0(zp, w + (size_t)(ky * k_w + kx) * out_c, &t[0].acc, g);
+}
+
+// Cortex-M0+, one input channel per output channel (or one input channel): a
+// block of up to UF_DW_BLOCK channels over every pixel (its requantization table
+// built once), four channels per register block in one call per pixel.
+static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                         const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                         int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                         int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                         int act_min, int act_max) {
+    int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
+    // A padded tap adds zp * w (the bias holds in_off * w for every tap): zp = -in_off.
+    int8_t zp = (int8_t)-in_off;
+    int zp_fits = in_off >= -127 && in_off <= 128;
+    uf_rq_m0_t t[UF_DW_BLOCK];
+    const int32_t lim[3] = {out_off, act_min, act_max};
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n4 = nb & ~3;
+        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0);
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int y0 = oy * s_h - pad_h, ky0, ky1;
+            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+            for (int ox = 0; ox < out_w; ox++, o += out_c) {
+                int x0 = ox * s_w - pad_w, kx0, kx1;
+                valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+                if (rows > 0 && cols > 0) {
+                    size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                    const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+                    if (n4) {
+                        int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
+                                        d_h * in_w * in_c - cols * d_w * in_c,
+                                        k_w * out_c - cols * out_c};
+                        // (direct calls: a natmod cannot take these local symbols' address)
+                        if (xs) {
+                            uf_dw4_m0(x + xoff + c0, wt + c0, &t[0].acc, g);
+                        } else {
+                            uf_dw4x1_m0(x + xoff, wt + c0, &t[0].acc, g);
+                        }
+                    }
+                    if (nb > n4) {
+                        int32_t a[4];
+                        dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4, xs,
+                                   rows, cols, d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, a);
+                        for (int j = n4; j < nb; j++) {
+                            t[j].acc = a[j - n4];
+                        }
+                    }
+                } else {
+                    for (int j = 0; j < nb; j++) {
+                        t[j].acc = 0;
+                    }
+                }
+                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                    int j = 0;
+                    if (n4 && zp_fits) {   // the padded rectangles as taps of x = zp
+                        const int8_t *wb = w + c0;
+                        if (rows == 0 || cols == 0) {
+                            dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, 0, 0, k_h, k_w);
+                        } else {
+                            if (ky0 > 0) {
+                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, 0, 0, ky0, k_w);
+                            }
+                            if (ky1 < k_h) {
+                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky1, 0, k_h - ky1, k_w);
+                            }
+                            if (kx0 > 0) {
+                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky0, 0, rows, kx0);
+                            }
+                            if (kx1 < k_w) {
+                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky0, kx1, rows, k_w - kx1);
+                            }
+                        }
+                        j = n4;
+                    }
+                    for (; j < nb; j += 4) {
+                        int32_t a[4];
+                        int m = nb - j < 4 ? nb - j : 4;
+                        a[0] = a[1] = a[2] = a[3] = 0;
+                        dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, a);
+                        for (int i = 0; i < m; i++) {
+                            t[j + i].acc += a[i];
+                        }
+                    }
+                }
+                uf_rq_m0_out(t, nb, ok, lim, o, bias, mult, shift, c0);
+            }
+        }
+    }
+}
+#endif
+
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
                             int in_off, int out_off, int act_min, int act_max) {
     const int out_c = in_c * depth_mult;
+#if UF_MAC_M0
+    if (depth_mult == 1 || in_c == 1) {
+        depthwise_m0(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
+                     k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max);
+        return;
+    }
+#endif
     for (int oy = 0; oy < out_h; oy++) {
         int y0 = oy * s_h - pad_h, ky0, ky1;
         valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
         for (int ox = 0; ox < out_w; ox++) {
             int x0 = ox * s_w - pad_w, kx0, kx1;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-#if UF_MAC_M0
-            if (depth_mult == 1 || in_c == 1) {
-                // Every channel block of the pixel in one call, then one
-                // requantization call per UF_DW_BLOCK channels. xs: the input's
-                // step per channel (0: one input channel for all).
-                int xs = in_c > 1;
-                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
-                size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
-                const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
-                for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
-                    int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
-                    int n4 = nb & ~3;
-                    int32_t acc[UF_DW_BLOCK];
-                    if (rows > 0 && cols > 0) {
-                        if (n4) {
-                            int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
-                                            d_h * in_w * in_c - cols * d_w * in_c,
-                                            k_w * out_c - cols * out_c};
-                            // (direct calls: a natmod cannot take these local symbols' address)
-                            if (xs) {
-                                uf_dw4_m0(x + xoff + c0, wt + c0, acc, g);
-                            } else {
-                                uf_dw4x1_m0(x + xoff, wt + c0, acc, g);
-                            }
-                        }
-                        if (nb > n4) {
-                            dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4,
-                                       xs, rows, cols,
-                                       d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + n4);
-                        }
-                    } else {
-                        for (int j = 0; j < nb; j++) {
-                            acc[j] = 0;
-                        }
-                    }
-                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
-                        for (int j = 0; j < nb; j += 4) {
-                            dw_padded_s8(w + c0 + j, nb - j < 4 ? nb - j : 4, k_h, k_w, out_c,
-                                         ky0, ky1, kx0, kx1, in_off, acc + j);
-                        }
-                    }
-                    uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
-                                     act_max);
-                }
-            } else
-#elif UF_MAC_BLOCKED
+#if UF_MAC_BLOCKED && !UF_MAC_M0
             if (depth_mult == 1 || in_c == 1) {
                 // Four channels at a time in registers, tap by tap over the valid window
                 // (xs: the input's step per channel, 0 for one input channel).
