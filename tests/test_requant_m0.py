@@ -115,3 +115,74 @@ def test_requant_m0_refused_multiplier(tmp_path):
     got = _run(tmp_path, cases, 1)
     want = [_expect(*c) for c in cases]
     assert got == [c_int32(w) % 256 - 256 * (c_int32(w) % 256 > 127) for w in want]
+
+
+CONV = r"""
+#include <stdint.h>
+void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                  const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                  int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                  int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                  int act_min, int act_max);
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    const uint8_t *b = (const uint8_t *)IO;
+    int w_ = IO[0], c = IO[1], oc = IO[2], off = IO[3];
+    uf_conv2d_s8((const int8_t *)(b + IO[4]), (const int8_t *)(b + IO[5]), b + IO[6],
+                 (int8_t *)(b + IO[7]), b + IO[8], b + IO[9], 1, w_, c, 1, w_, oc, 1, 1, 1, 1,
+                 1, 1, 0, 0, 0, off, -128, 127);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("in_c,out_c,width", [(32, 8, 5), (6, 13, 4), (7, 4, 3), (2, 36, 2)])
+def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
+    """1x1 CONV_2D as ARMv6-M code (the packed two-pixel kernel and its fallbacks) with
+    inputs and weights at -128 (the extreme products, 16384 each) and random ones,
+    weights at an odd address, against sums and requantization in Python."""
+    _need()
+    import numpy as np
+    rng = np.random.default_rng(in_c * 100 + out_c)
+    x = rng.integers(-128, 128, (width, in_c))
+    x[0] = -128
+    x[-1] = 127
+    w = rng.integers(-128, 128, (out_c, in_c))
+    w[0] = -128
+    w[-1, : in_c // 2] = -128
+    bias = rng.integers(-1000, 1000, out_c)
+    mult = rng.integers(1 << 30, MAX, out_c)
+    shift = rng.integers(-14, -7, out_c)
+    off = 3
+    t = TARGETS["armv6m"]
+    src = tmp_path / "conv.c"
+    src.write_text(CONV % IO)
+    elf_path = tmp_path / "conv.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-fno-tree-loop-distribute-patterns",
+           "-I", str(SRC), str(src), str(SRC / "conv.c"), str(HARNESS / t.start), "-nostdlib",
+           "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc", "-o", str(elf_path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    elf = read_elf(elf_path)
+    head = 64
+    xo = head
+    wo = xo + x.size + 1                       # odd: weights need byte loads
+    bo = (wo + w.size + 3) & ~3
+    oo = bo + 4 * out_c
+    mo = oo + width * out_c + 8
+    mo = (mo + 3) & ~3
+    so = mo + 4 * out_c
+    end = so + 4 * out_c
+    blob = bytearray(end)
+    blob[:40] = struct.pack("<10i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so)
+    blob[xo:xo + x.size] = x.astype(np.int8).tobytes()
+    blob[wo:wo + w.size] = w.astype(np.int8).tobytes()
+    blob[bo:bo + 4 * out_c] = bias.astype("<i4").tobytes()
+    blob[mo:mo + 4 * out_c] = mult.astype("<i4").tobytes()
+    blob[so:so + 4 * out_c] = shift.astype("<i4").tobytes()
+    r = backend(t).execute(t, elf, [(IO, bytes(blob))], [(IO, end)])
+    assert r.fault is None, r.fault
+    got = np.frombuffer(r.reads[0][oo:oo + width * out_c], np.int8).reshape(width, out_c)
+    acc = x @ w.T + bias
+    want = [[_expect(int(acc[p, o]), 0, int(mult[o]), int(shift[o]), off, -128, 127)
+             for o in range(out_c)] for p in range(width)]
+    assert got.tolist() == want

@@ -47,21 +47,46 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 #if UF_MAC_M0
 // Cortex-M0+: one block of up to UF_DW_BLOCK channels over every pixel, so each
 // block's requantization table is built once; channels past the last multiple of
-// four one by one.
+// four one by one. Inputs of up to UF_M0_PACKED (even) channels go two pixels at a
+// time, packed on the stack.
+#define UF_M0_PACKED 256
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                        int act_max) {
-    uf_rq_m0_t t[UF_DW_BLOCK];
+    uf_rq_m0_t t[UF_DW_BLOCK], t1[UF_DW_BLOCK];   // (t1: a pixel pair's second pixel)
+    int32_t xx[UF_M0_PACKED];
     const int32_t lim[3] = {out_off, act_min, act_max};
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
         int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0);
+        int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
+        if (pairs) {
+            uf_rq_m0_prepare(t1, n4, bias, mult, shift, c0);
+        }
         const int8_t *wo = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
         for (int oy = 0; oy < out_h; oy++) {
-            for (int ox = 0; ox < out_w; ox++, o += out_c) {
+            int ox = 0;
+            // Two pixels of the row per pass (uf_mac2x2p_m0), the channel tail one by one.
+            for (; pairs && ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
+                const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                const int8_t *x1 = x0 + (size_t)s_w * in_c;
+                uf_pack2_m0(x0 + in_c, x1 + in_c, xx, in_c);
+                uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
+                uf_rq_m0_out(t1, n4, ok, lim, o + out_c, bias, mult, shift, c0);
+                for (int j = n4; j < nb; j++) {
+                    const int8_t *wj = wo + (size_t)j * in_c;
+                    int32_t b = uf_ld_i32(bias, c0 + j);
+                    o[j] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x0, wj, in_c), mult, shift, c0 + j,
+                                                  out_off, act_min, act_max);
+                    o[out_c + j] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x1, wj, in_c), mult, shift,
+                                                          c0 + j, out_off, act_min, act_max);
+                }
+            }
+            for (; ox < out_w; ox++, o += out_c) {
                 const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
                 if (n4) {
                     uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
@@ -342,8 +367,11 @@ static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int
                                         d_h * in_w * in_c - cols * d_w * in_c,
                                         k_w * out_c - cols * out_c};
                         // (direct calls: a natmod cannot take these local symbols' address)
-                        if (xs) {
-                            uf_dw4_m0(x + xoff + c0, wt + c0, &t[0].acc, g);
+                        const int8_t *xb = x + xoff + c0, *wb = wt + c0;
+                        if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
+                            uf_dw4w_m0(xb, wb, &t[0].acc, g);   // word loads
+                        } else if (xs) {
+                            uf_dw4_m0(xb, wb, &t[0].acc, g);
                         } else {
                             uf_dw4x1_m0(x + xoff, wt + c0, &t[0].acc, g);
                         }
