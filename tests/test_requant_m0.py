@@ -1,7 +1,9 @@
-"""The Cortex-M0+ requantization loop (mac8.h: uf_rq_m0 and its table) as ARMv6-M code
-under unicorn, against TFLM's definitions (test_qmath's big-int references): edge
-accumulators, multipliers and shifts, ties at both roundings, the rounding sum past
-INT32_MAX, the clamp, and a multiplier uf_rq_m0_prepare refuses (the C path)."""
+"""The Cortex-M0+ asm of mac8.h as ARMv6-M code under unicorn, against references
+written from TFLM's definitions (test_qmath's big ints): the requantization loop
+(uf_rq_m0 and its table) at edge accumulators, multipliers and shifts, ties at both
+roundings, the rounding sum past INT32_MAX, the clamp, and a multiplier
+uf_rq_m0_prepare refuses (the C path); and the packed two-pixel pointwise kernel with
+the extreme int8 products (-128 * -128), against integer sums."""
 import random
 import struct
 import subprocess

@@ -327,6 +327,8 @@ void uf_dw4_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g)
 void uf_dw4x1_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4x1a_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4w_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1w_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 // A block's accumulators start at zero, or (_LOAD) at the table's values (r2: acc).
 #define UF_DW4_M0_ZERO                                                                        \
     "  movs r4, #0\n"                                                                         \
@@ -423,6 +425,15 @@ UF_DW4_M0("uf_dw4x1_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_ZERO);
 // The same adding to the accumulators already there: the padded taps, x at one
 // byte holding the input's zero point, x_col = x_row = 0.
 UF_DW4_M0("uf_dw4x1a_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_LOAD);
+// Both with the weights word-aligned (w and its steps): one LDR for the four.
+#define UF_DW4X1W_M0_TAP                                                         \
+    "  movs r5, #0\n  ldrsb r6, [r0, r5]\n  ldr r7, [r1]\n"                       \
+    "  sxtb r3, r7\n  muls r3, r6\n  add r8, r3\n"                               \
+    "  lsls r3, r7, #16\n  asrs r3, r3, #24\n  muls r3, r6\n  add r9, r3\n"       \
+    "  lsls r3, r7, #8\n  asrs r3, r3, #24\n  muls r3, r6\n  add r10, r3\n"       \
+    "  asrs r7, r7, #24\n  muls r7, r6\n  add r11, r7\n"
+UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_ZERO);
+UF_DW4_M0("uf_dw4x1aw_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_LOAD);
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
@@ -557,8 +568,9 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 #if UF_MAC_M0
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is INT32_MIN or its shift is outside -31..31.
-static UF_MAC_NOINLINE int uf_rq_m0_prepare(uf_rq_m0_t *t, int n, const void *bias,
-                                            const void *mult, const void *shift, int ch) {
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
+                                                          const void *bias, const void *mult,
+                                                          const void *shift, int ch) {
     for (int j = 0; j < n; j++) {
         int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
         if (m == UF_INT32_MIN || s < -31 || s > 31) {
@@ -575,9 +587,10 @@ static UF_MAC_NOINLINE int uf_rq_m0_prepare(uf_rq_m0_t *t, int n, const void *bi
 
 // out[j] = t[j].acc requantized for channel ch + j, j < n: uf_rq_m0 when the table
 // is ready (ok), else the C path.
-static UF_MAC_NOINLINE void uf_rq_m0_out(const uf_rq_m0_t *t, int n, int ok, const int32_t *lim,
-                                         int8_t *out, const void *bias, const void *mult,
-                                         const void *shift, int ch) {
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_m0_out(const uf_rq_m0_t *t, int n, int ok,
+                                                        const int32_t *lim, int8_t *out,
+                                                        const void *bias, const void *mult,
+                                                        const void *shift, int ch) {
     if (ok) {
         if (n > 0) {
             uf_rq_m0(t, out, n, lim);
@@ -587,6 +600,56 @@ static UF_MAC_NOINLINE void uf_rq_m0_out(const uf_rq_m0_t *t, int n, int ok, con
     for (int j = 0; j < n; j++) {
         out[j] = (int8_t)uf_requant_mac(t[j].acc + uf_ld_i32(bias, ch + j), mult, shift, ch + j,
                                         lim[0], lim[1], lim[2]);
+    }
+}
+#endif
+
+#if UF_MAC_BLOCKED && !UF_MAC_M0
+// Requantization constants of one output channel, built once per layer and block
+// of channels: left/right = TFLM's shift split, mask = 2^right - 1, thr = mask >> 1
+// (uf_rdbypot's), so the per-output work is one 32x32->64 multiply and a few ALU
+// operations, no branch on the shift's sign.
+typedef struct {
+    int32_t bias, mult, left, right, mask, thr;
+} uf_rq_t;
+
+// Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_out then takes uf_requant_block)
+// if a multiplier is INT32_MIN (the SRDHM's saturating case) or a shift is outside
+// -31..31.
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare(uf_rq_t *t, int n, const void *bias,
+                                                       const void *mult, const void *shift,
+                                                       int ch) {
+    for (int j = 0; j < n; j++) {
+        int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
+        if (m == UF_INT32_MIN || s < -31 || s > 31) {
+            return 0;
+        }
+        t[j].bias = uf_ld_i32(bias, ch + j);
+        t[j].mult = m;
+        t[j].left = s > 0 ? s : 0;
+        t[j].right = s > 0 ? 0 : -s;
+        t[j].mask = (int32_t)(((uint32_t)1 << t[j].right) - 1);
+        t[j].thr = t[j].mask >> 1;
+    }
+    return 1;
+}
+
+// out[j] = requantized acc[j] + bias of channel ch + j, j < n: uf_requant_v's
+// arithmetic with t's constants when ok, else uf_requant_block.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf_rq_t *t, int n,
+                                                    int ok, int8_t *out, const void *bias,
+                                                    const void *mult, const void *shift, int ch,
+                                                    int out_off, int act_min, int act_max) {
+    if (!ok) {
+        uf_requant_block(acc, n, bias, out, mult, shift, ch, out_off, act_min, act_max);
+        return;
+    }
+    for (int j = 0; j < n; j++, t++) {
+        int32_t x = (int32_t)((uint32_t)(acc[j] + t->bias) << t->left);
+        // uf_srdhm_inl: exact, the multiplier is not INT32_MIN
+        int32_t q = (int32_t)(((int64_t)x * t->mult + ((int64_t)1 << 30)) >> 31);
+        int32_t v = (q >> t->right) + ((q & t->mask) > t->thr + (q < 0) ? 1 : 0) + out_off;
+        out[j] = (int8_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
     }
 }
 #endif
@@ -610,17 +673,38 @@ void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride,
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int k = 0;
 #if UF_MAC_DSP
-    for (; k + 4 <= n; k += 4) {
-        uint32_t xv = uf_bytes_u32((const uint8_t *)x + k);
-        int32_t xe = __sxtb16((int32_t)xv), xo = uf_sxtb16_odd(xv);
-        uint32_t v = uf_bytes_u32((const uint8_t *)w + k);
-        a0 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a0));
-        v = uf_bytes_u32((const uint8_t *)w1 + k);
-        a1 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a1));
-        v = uf_bytes_u32((const uint8_t *)w2 + k);
-        a2 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a2));
-        v = uf_bytes_u32((const uint8_t *)w3 + k);
-        a3 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a3));
+    // Four inputs per pass: rows 0..3 at w, w1, w + 2*stride, w1 + 2*stride, the last
+    // two through LDR's shifted register offset, so nothing spills (GCC kept two row
+    // pointers on the stack). ARMv7E-M loads unaligned words.
+    if (n >= 4) {
+        const int8_t *xe_end = x + (n & ~3);
+        const int8_t *xp = x, *wp = w, *w1p = w1;
+        int32_t xe, xo, v, t;
+        __asm__(
+            "1:\n"
+            "  ldr %[v], [%[x]], #4\n"
+            "  sxtb16 %[xe], %[v]\n"
+            "  sxtb16 %[xo], %[v], ror #8\n"
+            "  ldr %[v], [%[w], %[s], lsl #1]\n"
+            "  sxtb16 %[t], %[v]\n  sxtb16 %[v], %[v], ror #8\n"
+            "  smlad %[a2], %[xo], %[v], %[a2]\n  smlad %[a2], %[xe], %[t], %[a2]\n"
+            "  ldr %[v], [%[w1], %[s], lsl #1]\n"
+            "  sxtb16 %[t], %[v]\n  sxtb16 %[v], %[v], ror #8\n"
+            "  smlad %[a3], %[xo], %[v], %[a3]\n  smlad %[a3], %[xe], %[t], %[a3]\n"
+            "  ldr %[v], [%[w1]], #4\n"
+            "  sxtb16 %[t], %[v]\n  sxtb16 %[v], %[v], ror #8\n"
+            "  smlad %[a1], %[xo], %[v], %[a1]\n  smlad %[a1], %[xe], %[t], %[a1]\n"
+            "  ldr %[v], [%[w]], #4\n"
+            "  sxtb16 %[t], %[v]\n  sxtb16 %[v], %[v], ror #8\n"
+            "  smlad %[a0], %[xo], %[v], %[a0]\n  smlad %[a0], %[xe], %[t], %[a0]\n"
+            "  cmp %[x], %[end]\n"
+            "  bne 1b\n"
+            : [x] "+r"(xp), [w] "+r"(wp), [w1] "+r"(w1p), [a0] "+r"(a0), [a1] "+r"(a1),
+              [a2] "+r"(a2), [a3] "+r"(a3), [xe] "=&r"(xe), [xo] "=&r"(xo), [v] "=&r"(v),
+              [t] "=&r"(t)
+            : [s] "r"(stride), [end] "r"(xe_end)
+            : "cc", "memory");
+        k = n & ~3;
     }
 #endif
     for (; k < n; k++) {
