@@ -1,6 +1,7 @@
 """Instructions and estimated cycles per invoke, with the C kernels as board machine code.
 
     python benchmarks/bench_isa.py [--models a,b] [--arches armv6m,armv7emsp,rv32imc,xtensawin] [--shared DIR]
+                                   [--functions N]
 
 Each model from ../shared/models is baked in memory and run once (fixed input: person.bmp
 for person_detect, seeded random otherwise; state models from reset) by the bare-metal
@@ -11,7 +12,10 @@ the Xtensa harness under qemu-system-xtensa (xtensa_qemu.py), blocks from QEMU's
 execution log, cycles from the LX6 model stated there (Trace.cycles), the ESP32's
 MUL32_HIGH accounted for (esp32_cycles). Ops whose kernel the C tier lacks run on the
 host (pure) and are not counted: they are listed.
-Deterministic: the same build and input give the same counts. Prints Markdown.
+--functions N: under the table, the N C functions with the most estimated cycles per
+model and unicorn ISA (each translated block's cycles go to the function it starts in:
+where to optimise). Deterministic: the same build and input give the same counts.
+Prints Markdown.
 """
 from __future__ import annotations
 
@@ -59,6 +63,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=DEFAULT)
     ap.add_argument("--arches", default=",".join(list(TARGETS) + [XTENSA]))
     ap.add_argument("--shared", default=SHARED)
+    ap.add_argument("--functions", type=int, default=0, metavar="N")
     args = ap.parse_args(argv)
     arches = []
     for arch in args.arches.split(","):
@@ -73,7 +78,7 @@ def main(argv=None) -> int:
         return 2
     print("| model | MACs | ISA (cycle model) | instructions | est. cycles | cycles/MAC | board @ clock | ms |")
     print("|---|---:|---|---:|---:|---:|---|---:|")
-    notes = []
+    notes, profiles = [], []
     for model in args.models.split(","):
         path = os.path.join(args.shared, "models", model + ".tflite")
         if not os.path.exists(path):
@@ -93,6 +98,10 @@ def main(argv=None) -> int:
                 m.invoke(inputs, count=True)
                 insns, cycles = m.result.instructions, m.result.cycles
                 core, (board, hz), host_ops = t.core, t.boards[0], m.host_ops
+                if args.functions:
+                    profiles.append("%s %s: %s" % (model, arch, ", ".join(
+                        "%s %.2f" % (name, c / macs if macs else c)
+                        for name, c in m.result.by_function.most_common(args.functions))))
             per_mac = "%.1f" % (cycles / macs) if macs else "-"
             print("| %s | %s | %s (%s) | %s | %s | %s | %s @ %d MHz | %s |" % (
                 model, format(macs, ","), arch, core, format(insns, ","),
@@ -103,6 +112,10 @@ def main(argv=None) -> int:
             print("  %s %s: %.1f s to emulate" % (model, arch, time.perf_counter() - start), file=sys.stderr)
     for note in sorted(set(notes)):
         print("\n" + note)
+    if profiles:
+        print("\nEstimated cycles per MAC (per invoke without MACs) by function:\n")
+        for line in profiles:
+            print("- " + line)
     return 0
 
 

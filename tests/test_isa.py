@@ -136,6 +136,9 @@ def test_counts_instructions(baked, arch):
     r = m.result
     assert r.instructions > 100 and r.cycles >= r.instructions
     assert sum(r.classes.values()) == r.instructions
+    # every cycle goes to the function its block starts in (bench_isa --functions)
+    assert sum(r.by_function.values()) == r.cycles
+    assert r.by_function["uf_fully_connected_s8"] > 0
 
 
 # The emulator itself does not fault on unaligned accesses (unicorn: Cortex-M0 LDR,

@@ -44,6 +44,114 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
     return s;
 }
 
+#if UF_MAC_M0
+// Cortex-M0+: one block of up to UF_DW_BLOCK channels over every pixel, so each
+// block's requantization table is built once; channels past the last multiple of
+// four one by one. Inputs of up to UF_M0_PACKED (even) channels go two pixels at a
+// time, packed on the stack.
+#define UF_M0_PACKED 256
+static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                       const void *mult, const void *shift, int in_w, int in_c, int out_h,
+                       int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
+                       int act_max) {
+    uf_rq_m0_t t[UF_DW_BLOCK], t1[UF_DW_BLOCK];   // (t1: a pixel pair's second pixel)
+    int32_t xx[UF_M0_PACKED];
+    const int32_t lim[3] = {out_off, act_min, act_max};
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n4 = nb & ~3;
+        int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0);
+        int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
+        if (pairs) {
+            uf_rq_m0_prepare(t1, n4, bias, mult, shift, c0);
+        }
+        const int8_t *wo = w + (size_t)c0 * in_c;
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int ox = 0;
+            // Two pixels of the row per pass (uf_mac2x2p_m0), the channel tail one by one.
+            for (; pairs && ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
+                const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                const int8_t *x1 = x0 + (size_t)s_w * in_c;
+                uf_pack2_m0(x0 + in_c, x1 + in_c, xx, in_c);
+                uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
+                uf_rq_m0_out(t1, n4, ok, lim, o + out_c, bias, mult, shift, c0);
+                for (int j = n4; j < nb; j++) {
+                    const int8_t *wj = wo + (size_t)j * in_c;
+                    int32_t b = uf_ld_i32(bias, c0 + j);
+                    o[j] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x0, wj, in_c), mult, shift, c0 + j,
+                                                  out_off, act_min, act_max);
+                    o[out_c + j] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x1, wj, in_c), mult, shift,
+                                                          c0 + j, out_off, act_min, act_max);
+                }
+            }
+            for (; ox < out_w; ox++, o += out_c) {
+                const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                if (n4) {
+                    uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
+                    uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
+                }
+                for (int j = n4; j < nb; j++) {
+                    int32_t a = uf_ld_i32(bias, c0 + j) + uf_dot1_s8(xp, wo + (size_t)j * in_c, in_c);
+                    o[j] = (int8_t)uf_requant_mac(a, mult, shift, c0 + j, out_off, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+#endif
+
+#if UF_MAC_BLOCKED && !UF_MAC_M0
+// The register-blocked cores: one block of up to UF_DW_BLOCK channels over every
+// pixel (its requantization table built once), four channels per MAC call (two
+// pixels per call where UF_MAC_PAIRS), the channel tail one by one.
+static void conv1x1_blocked(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                            const void *mult, const void *shift, int in_w, int in_c, int out_h,
+                            int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
+                            int act_max) {
+    uf_rq_t t[UF_DW_BLOCK];
+    int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n4 = nb & ~3;
+        int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
+        const int8_t *wb = w + (size_t)c0 * in_c;
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int ox = 0;
+#if UF_MAC_PAIRS
+            for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
+                const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                const int8_t *x1 = x0 + (size_t)s_w * in_c;
+                for (int j = 0; j < n4; j += 4) {
+                    uf_dot4x2_s8(x0, x1, wb + (size_t)j * in_c, in_c, in_c, acc + j,
+                                 acc + UF_DW_BLOCK + j);
+                }
+                for (int j = n4; j < nb; j++) {
+                    acc[j] = uf_dot1_s8(x0, wb + (size_t)j * in_c, in_c);
+                    acc[UF_DW_BLOCK + j] = uf_dot1_s8(x1, wb + (size_t)j * in_c, in_c);
+                }
+                uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+                uf_rq_out(acc + UF_DW_BLOCK, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off,
+                          act_min, act_max);
+            }
+#endif
+            for (; ox < out_w; ox++, o += out_c) {
+                const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                for (int j = 0; j < n4; j += 4) {
+                    uf_dot4_s8(xp, wb + (size_t)j * in_c, in_c, in_c, acc + j);
+                }
+                for (int j = n4; j < nb; j++) {
+                    acc[j] = uf_dot1_s8(xp, wb + (size_t)j * in_c, in_c);
+                }
+                uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+            }
+        }
+    }
+}
+#endif
+
 // 1x1 filter, no padding: a matrix product, pixel rows by filter rows. Four
 // output channels at a time reuse each input load; the tail goes one by one.
 static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
@@ -51,63 +159,22 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
                        int act_min, int act_max) {
 #if UF_MAC_M0
-    int32_t acc[UF_DW_BLOCK];   // a call's worth of channel blocks
-#elif UF_MAC_PAIRS
-    int32_t acc[2 * UF_DW_BLOCK];   // two pixels' channel blocks, then one requantization call each
+    if (in_c > 0) {
+        conv1x1_m0(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
+                   out_off, act_min, act_max);
+        return;
+    }
 #elif UF_MAC_BLOCKED
-    int32_t acc[4];
+    conv1x1_blocked(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
+                    out_off, act_min, act_max);
+    return;
 #endif
     for (int oy = 0; oy < out_h; oy++) {
-        int ox = 0;
-#if UF_MAC_PAIRS
-        // Two pixels of the row at a time, four channels per pass, the channel
-        // tail one by one for each.
-        for (; ox + 2 <= out_w; ox += 2) {
-            const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
-            const int8_t *x1 = x0 + (size_t)s_w * in_c;
-            const int8_t *wo = w;
-            int oc = 0;
-            while (out_c - oc >= 4) {
-                int nb = (out_c - oc) & ~3;
-                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
-                for (int j = 0; j < nb; j += 4, wo += 4 * in_c) {
-                    uf_dot4x2_s8(x0, x1, wo, in_c, in_c, acc + j, acc + UF_DW_BLOCK + j);
-                }
-                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
-                uf_requant_block(acc + UF_DW_BLOCK, nb, bias, out + out_c + oc, mult, shift, oc,
-                                 out_off, act_min, act_max);
-                oc += nb;
-            }
-            for (; oc < out_c; oc++, wo += in_c) {
-                int32_t b = uf_ld_i32(bias, oc);
-                out[oc] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x0, wo, in_c), mult, shift, oc,
-                                                 out_off, act_min, act_max);
-                out[out_c + oc] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x1, wo, in_c), mult, shift,
-                                                         oc, out_off, act_min, act_max);
-            }
-            out += 2 * out_c;
-        }
-#endif
-        for (; ox < out_w; ox++) {
+        for (int ox = 0; ox < out_w; ox++) {
             const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             const int8_t *wo = w;
             int oc = 0;
-#if UF_MAC_M0
-            // Up to UF_DW_BLOCK channels, four at a time, in one call.
-            while (out_c - oc >= 4) {
-                int nb = (out_c - oc) & ~3;
-                nb = nb < UF_DW_BLOCK ? nb : UF_DW_BLOCK;
-                uf_mac4_m0(xp + in_c, wo + in_c, in_c, acc, in_c, nb >> 2);
-                uf_requant_block(acc, nb, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
-                oc += nb;
-                wo += (size_t)nb * in_c;
-            }
-#endif
-            for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {
-#if UF_MAC_BLOCKED
-                uf_dot4_s8(xp, wo, in_c, in_c, acc);
-                uf_requant_block(acc, 4, bias, out + oc, mult, shift, oc, out_off, act_min, act_max);
-#else   // inline, so -O3 vectorizes the four rows
+            for (; oc + 4 <= out_c; oc += 4, wo += 4 * in_c) {   // inline: -O3 vectorizes the rows
                 const int8_t *w1 = wo + in_c, *w2 = w1 + in_c, *w3 = w2 + in_c;
                 int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
                 for (int k = 0; k < in_c; k++) {
@@ -121,7 +188,6 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                 out[oc + 1] = (int8_t)uf_requant_ch(a1 + uf_ld_i32(bias, oc + 1), mult, shift, oc + 1, out_off, act_min, act_max);
                 out[oc + 2] = (int8_t)uf_requant_ch(a2 + uf_ld_i32(bias, oc + 2), mult, shift, oc + 2, out_off, act_min, act_max);
                 out[oc + 3] = (int8_t)uf_requant_ch(a3 + uf_ld_i32(bias, oc + 3), mult, shift, oc + 3, out_off, act_min, act_max);
-#endif
             }
             for (; oc < out_c; oc++, wo += in_c) {
                 int32_t a = uf_ld_i32(bias, oc) + uf_dot1_s8(xp, wo, in_c);
@@ -272,88 +338,189 @@ static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k
 }
 #endif
 
+#if UF_MAC_M0
+// The padded taps of rows [ky, ky + rows) x columns [kx, kx + cols) of the n4 channels
+// (a multiple of four) at w: t[j].acc += *zp * w[tap][j].
+static void dw_pad_rect_m0(const int8_t *zp, const int8_t *w, uf_rq_m0_t *t, int n4, int k_w,
+                           int out_c, int ky, int kx, int rows, int cols) {
+    int32_t g[7] = {n4 >> 2, rows, cols, 0, out_c, 0, (k_w - cols) * out_c};
+    const int8_t *wb = w + (size_t)(ky * k_w + kx) * out_c;
+    if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
+        uf_dw4x1aw_m0(zp, wb, &t[0].acc, g);
+    } else {
+        uf_dw4x1a_m0(zp, wb, &t[0].acc, g);
+    }
+}
+
+// Cortex-M0+, one input channel per output channel (or one input channel): a
+// block of up to UF_DW_BLOCK channels over every pixel (its requantization table
+// built once), four channels per register block in one call per pixel.
+static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                         const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                         int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                         int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                         int act_min, int act_max) {
+    int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
+    // A padded tap adds zp * w (the bias holds in_off * w for every tap): zp = -in_off.
+    int8_t zp = (int8_t)-in_off;
+    int zp_fits = in_off >= -127 && in_off <= 128;
+    uf_rq_m0_t t[UF_DW_BLOCK];
+    const int32_t lim[3] = {out_off, act_min, act_max};
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n4 = nb & ~3;
+        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0);
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int y0 = oy * s_h - pad_h, ky0, ky1;
+            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+            for (int ox = 0; ox < out_w; ox++, o += out_c) {
+                int x0 = ox * s_w - pad_w, kx0, kx1;
+                valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+                if (rows > 0 && cols > 0) {
+                    size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                    const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+                    if (n4) {
+                        int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
+                                        d_h * in_w * in_c - cols * d_w * in_c,
+                                        k_w * out_c - cols * out_c};
+                        // (direct calls: a natmod cannot take these local symbols' address)
+                        const int8_t *xb = x + xoff + c0, *wb = wt + c0;
+                        if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
+                            uf_dw4w_m0(xb, wb, &t[0].acc, g);   // word loads
+                        } else if (xs) {
+                            uf_dw4_m0(xb, wb, &t[0].acc, g);
+                        } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
+                            uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
+                        } else {
+                            uf_dw4x1_m0(x + xoff, wb, &t[0].acc, g);
+                        }
+                    }
+                    if (nb > n4) {
+                        int32_t a[4];
+                        dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4, xs,
+                                   rows, cols, d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, a);
+                        for (int j = n4; j < nb; j++) {
+                            t[j].acc = a[j - n4];
+                        }
+                    }
+                } else {
+                    for (int j = 0; j < nb; j++) {
+                        t[j].acc = 0;
+                    }
+                }
+                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                    int j = 0;
+                    if (n4 && zp_fits) {   // the padded rectangles as taps of x = zp
+                        const int8_t *wb = w + c0;
+                        if (rows == 0 || cols == 0) {
+                            dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, 0, 0, k_h, k_w);
+                        } else {
+                            if (ky0 > 0) {
+                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, 0, 0, ky0, k_w);
+                            }
+                            if (ky1 < k_h) {
+                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky1, 0, k_h - ky1, k_w);
+                            }
+                            if (kx0 > 0) {
+                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky0, 0, rows, kx0);
+                            }
+                            if (kx1 < k_w) {
+                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky0, kx1, rows, k_w - kx1);
+                            }
+                        }
+                        j = n4;
+                    }
+                    for (; j < nb; j += 4) {
+                        int32_t a[4];
+                        int m = nb - j < 4 ? nb - j : 4;
+                        a[0] = a[1] = a[2] = a[3] = 0;
+                        dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, a);
+                        for (int i = 0; i < m; i++) {
+                            t[j + i].acc += a[i];
+                        }
+                    }
+                }
+                uf_rq_m0_out(t, nb, ok, lim, o, bias, mult, shift, c0);
+            }
+        }
+    }
+}
+#endif
+
+#if UF_MAC_BLOCKED && !UF_MAC_M0
+// The other register-blocked cores, one input channel per output channel (or one
+// input channel): a block of up to UF_DW_BLOCK channels over every pixel (its
+// requantization table built once), four channels in registers tap by tap.
+static void depthwise_blocked(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                              const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                              int out_h, int out_w, int out_c, int k_h, int k_w, int s_h,
+                              int s_w, int d_h, int d_w, int pad_h, int pad_w, int in_off,
+                              int out_off, int act_min, int act_max) {
+    int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
+    uf_rq_t t[UF_DW_BLOCK];
+    int32_t acc[UF_DW_BLOCK];
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int y0 = oy * s_h - pad_h, ky0, ky1;
+            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+            for (int ox = 0; ox < out_w; ox++, o += out_c) {
+                int x0 = ox * s_w - pad_w, kx0, kx1;
+                valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+                size_t xoff = rows > 0 && cols > 0
+                    ? ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c : 0;
+                const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+                for (int j = 0; j < nb; j += 4) {
+                    int m = nb - j < 4 ? nb - j : 4;
+                    if (rows > 0 && cols > 0) {
+                        dw_taps_s8(x + xoff + (size_t)(c0 + j) * xs, wt + c0 + j, m, xs, rows, cols,
+                                   d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + j);
+                    } else {
+                        acc[j] = acc[j + 1] = acc[j + 2] = acc[j + 3] = 0;
+                    }
+                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                        dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off,
+                                     acc + j);
+                    }
+                }
+                uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+            }
+        }
+    }
+}
+#endif
+
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
                             int in_off, int out_off, int act_min, int act_max) {
     const int out_c = in_c * depth_mult;
+#if UF_MAC_M0
+    if (depth_mult == 1 || in_c == 1) {
+        depthwise_m0(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
+                     k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max);
+        return;
+    }
+#elif UF_MAC_BLOCKED
+    if (depth_mult == 1 || in_c == 1) {
+        depthwise_blocked(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
+                          k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min,
+                          act_max);
+        return;
+    }
+#endif
     for (int oy = 0; oy < out_h; oy++) {
         int y0 = oy * s_h - pad_h, ky0, ky1;
         valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
         for (int ox = 0; ox < out_w; ox++) {
             int x0 = ox * s_w - pad_w, kx0, kx1;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-#if UF_MAC_M0
-            if (depth_mult == 1 || in_c == 1) {
-                // Every channel block of the pixel in one call, then one
-                // requantization call per UF_DW_BLOCK channels. xs: the input's
-                // step per channel (0: one input channel for all).
-                int xs = in_c > 1;
-                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
-                size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
-                const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
-                for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
-                    int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
-                    int n4 = nb & ~3;
-                    int32_t acc[UF_DW_BLOCK];
-                    if (rows > 0 && cols > 0) {
-                        if (n4) {
-                            int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
-                                            d_h * in_w * in_c - cols * d_w * in_c,
-                                            k_w * out_c - cols * out_c};
-                            // (direct calls: a natmod cannot take these local symbols' address)
-                            if (xs) {
-                                uf_dw4_m0(x + xoff + c0, wt + c0, acc, g);
-                            } else {
-                                uf_dw4x1_m0(x + xoff, wt + c0, acc, g);
-                            }
-                        }
-                        if (nb > n4) {
-                            dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4,
-                                       xs, rows, cols,
-                                       d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + n4);
-                        }
-                    } else {
-                        for (int j = 0; j < nb; j++) {
-                            acc[j] = 0;
-                        }
-                    }
-                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
-                        for (int j = 0; j < nb; j += 4) {
-                            dw_padded_s8(w + c0 + j, nb - j < 4 ? nb - j : 4, k_h, k_w, out_c,
-                                         ky0, ky1, kx0, kx1, in_off, acc + j);
-                        }
-                    }
-                    uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
-                                     act_max);
-                }
-            } else
-#elif UF_MAC_BLOCKED
-            if (depth_mult == 1 || in_c == 1) {
-                // Four channels at a time in registers, tap by tap over the valid window
-                // (xs: the input's step per channel, 0 for one input channel).
-                int xs = in_c > 1;
-                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
-                for (int c0 = 0; c0 < out_c; c0 += 4) {
-                    int nb = out_c - c0 < 4 ? out_c - c0 : 4;
-                    int32_t acc[4];
-                    if (rows > 0 && cols > 0) {
-                        size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
-                        const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
-                        dw_taps_s8(x + xoff + (size_t)c0 * xs, wt + c0, nb, xs, rows, cols,
-                                   d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc);
-                    } else {
-                        acc[0] = acc[1] = acc[2] = acc[3] = 0;
-                    }
-                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
-                        dw_padded_s8(w + c0, nb, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, acc);
-                    }
-                    uf_requant_block(acc, nb, bias, out + c0, mult, shift, c0, out_off, act_min,
-                                     act_max);
-                }
-            } else
-#endif
             if (depth_mult == 1 || in_c == 1) {
                 // A block of channels accumulates tap by tap: the inner loop runs
                 // over contiguous channels of the filter and of the input (or,

@@ -62,11 +62,16 @@ static inline int32_t uf_sxtb16_odd(uint32_t v) {
 #if UF_MAC_M0
 // For each of `blocks` blocks b of four rows: acc[4b + j] = sum over k < n (n > 0)
 // of x[k] * w[(4b + j)*stride + k]. The pointers become row ends so one negative
-// index counts up to zero and sets the loop flag; two inputs per loop pass (an
-// odd n enters at the second). One call covers many output channels.
-// A local symbol (no .global): each file that includes this has its own copy.
+// index counts up to zero and sets the loop flag; four inputs per loop pass (n
+// mod 4 enters at the step that leaves a multiple of four). One call covers many
+// output channels.
+// uf_mac4_m0 stores acc contiguously; uf_mac4t_m0 into the .acc of a uf_rq_m0_t
+// table (20-byte entries), where uf_rq_m0 requantizes them.
+// Local symbols (no .global): each file that includes this has its own copy.
 void uf_mac4_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, int stride,
                 int blocks);
+void uf_mac4t_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, int stride,
+                 int blocks);
 #define UF_MAC4_M0_STEP(next)                                                     \
     "  ldrsb r6, [r0, r2]\n"                                                      \
     "  ldrsb r7, [r1, r2]\n  muls r7, r6\n  add r8, r7\n"                         \
@@ -74,68 +79,265 @@ void uf_mac4_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, i
     "  ldrsb r7, [r4, r2]\n  muls r7, r6\n  add r10, r7\n"                        \
     "  ldrsb r7, [r5, r2]\n  muls r7, r6\n  add r11, r7\n"                        \
     "  adds r2, r2, #1\n" next
+// o1..o3: byte offsets of accumulators 1..3, o4: of the next block's first.
+#define UF_MAC4_M0(name, o1, o2, o3, o4)                                          \
+__asm__(                                                                          \
+    "  .pushsection .text\n"                                                      \
+    "  .syntax unified\n"                                                         \
+    "  .thumb\n"                                                                  \
+    "  .align 1\n"                                                                \
+    "  .type " name ", %function\n"                                               \
+    "  .thumb_func\n"                                                             \
+    name ":\n"                                                                    \
+    "  push {r4, r5, r6, r7, lr}\n"                                               \
+    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"                   \
+    "  push {r4, r5, r6, r7}\n"                                                   \
+    "  sub sp, #8\n" /* [sp]: -n, [sp+4]: 4*stride; stride, blocks at [sp+44], [sp+48] */ \
+    "  mov lr, r3\n"               /* acc */                                      \
+    "  ldr r7, [sp, #48]\n"                                                       \
+    "  mov r12, r7\n"              /* blocks left */                              \
+    "  rsbs r2, r2, #0\n"                                                         \
+    "  str r2, [sp, #0]\n"                                                        \
+    "  ldr r7, [sp, #44]\n"                                                       \
+    "  lsls r6, r7, #2\n"                                                         \
+    "  str r6, [sp, #4]\n"                                                        \
+    "2:\n"                                                                        \
+    "  ldr r7, [sp, #44]\n"                                                       \
+    "  adds r3, r1, r7\n"          /* row 1 end */                                \
+    "  adds r4, r3, r7\n"          /* row 2 end */                                \
+    "  adds r5, r4, r7\n"          /* row 3 end */                                \
+    "  movs r6, #0\n"                                                             \
+    "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"                   \
+    "  ldr r2, [sp, #0]\n"         /* k = -n */                                   \
+    "  lsls r6, r2, #31\n"  /* enter at step 1 + (-n mod 4): Z = !bit 0, C = bit 1 */ \
+    "  bcc 7f\n"                                                                  \
+    "  bne 4f\n"                                                                  \
+    "  b 6f\n"                                                                    \
+    "7:\n"                                                                        \
+    "  bne 5f\n"                                                                  \
+    "1:\n"                                                                        \
+    UF_MAC4_M0_STEP("")                                                           \
+    "5:\n"                                                                        \
+    UF_MAC4_M0_STEP("")                                                           \
+    "6:\n"                                                                        \
+    UF_MAC4_M0_STEP("")                                                           \
+    "4:\n"                                                                        \
+    UF_MAC4_M0_STEP("  bne 1b\n")                                                 \
+    "  mov r6, lr\n"                                                              \
+    "  mov r7, r8\n  str r7, [r6, #0]\n"                                          \
+    "  mov r7, r9\n  str r7, [r6, #" o1 "]\n"                                     \
+    "  mov r7, r10\n  str r7, [r6, #" o2 "]\n"                                    \
+    "  mov r7, r11\n  str r7, [r6, #" o3 "]\n"                                    \
+    "  adds r6, #" o4 "\n"                                                        \
+    "  mov lr, r6\n"                                                              \
+    "  ldr r7, [sp, #4]\n"                                                        \
+    "  adds r1, r1, r7\n"          /* the next block's row 0 end */               \
+    "  mov r7, r12\n  subs r7, r7, #1\n  mov r12, r7\n"                           \
+    "  bne 2b\n"                                                                  \
+    "  add sp, #8\n"                                                              \
+    "  pop {r4, r5, r6, r7}\n"                                                    \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"                   \
+    "  pop {r4, r5, r6, r7, pc}\n"                                                \
+    "  .size " name ", .-" name "\n"                                              \
+    "  .popsection\n")
+UF_MAC4_M0("uf_mac4_m0", "4", "8", "12", "16");
+UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
+
+// Two pixels by two rows per pass, the pixels packed in one word per input:
+// X[k] = -(x0[k] + x1[k] * 2^16). One MULS by a weight then gives both pixels'
+// products, and two inputs' worth sums to -S0 - S1 * 2^16 with -S0, -S1 in
+// [-32768, 32512] (|x*w| <= 16384): SXTH takes -S0 exactly, the rest shifted
+// down is -S1. The sums add up negated (Thumb-1 has no SUB of a high register)
+// and are stored negated back. For each of `pairs` row pairs b: t0[2b + i].acc
+// and t1[2b + i].acc = sums over k < n (n even, > 0) of x0[k], x1[k] times
+// w[(2b + i)*stride + k]; w_end = w + n. 31 cycles per 8 MACs (mac4: 39).
+void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
+                   int pairs, void *t1);
 __asm__(
     "  .pushsection .text\n"
     "  .syntax unified\n"
     "  .thumb\n"
     "  .align 1\n"
-    "  .type uf_mac4_m0, %function\n"
+    "  .type uf_mac2x2p_m0, %function\n"
     "  .thumb_func\n"
-    "uf_mac4_m0:\n"
+    "uf_mac2x2p_m0:\n"
     "  push {r4, r5, r6, r7, lr}\n"
     "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
     "  push {r4, r5, r6, r7}\n"
-    "  sub sp, #8\n"               // [sp]: -n, [sp+4]: 4*stride; stride, blocks at [sp+44], [sp+48]
-    "  mov lr, r3\n"               // acc
-    "  ldr r7, [sp, #48]\n"
-    "  mov r12, r7\n"              // blocks left
+    "  sub sp, #8\n"   // [sp]: -n, [sp+4]: X; stride, pairs, t1 at [sp+44], [sp+48], [sp+52]
+    "  str r0, [sp, #4]\n"
     "  rsbs r2, r2, #0\n"
     "  str r2, [sp, #0]\n"
-    "  ldr r7, [sp, #44]\n"
-    "  lsls r6, r7, #2\n"
-    "  str r6, [sp, #4]\n"
+    "  mov lr, r3\n"                // t0
+    "  ldr r7, [sp, #48]\n"
+    "  mov r12, r7\n"               // row pairs left
     "2:\n"
     "  ldr r7, [sp, #44]\n"
-    "  adds r3, r1, r7\n"          // row 1 end
-    "  adds r4, r3, r7\n"          // row 2 end
-    "  adds r5, r4, r7\n"          // row 3 end
+    "  adds r3, r1, r7\n"           // row 1 end
     "  movs r6, #0\n"
     "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"
-    "  ldr r2, [sp, #0]\n"         // k = -n
-    "  lsls r6, r2, #31\n"         // n odd: one input first
-    "  bne 4f\n"
+    "  ldr r0, [sp, #4]\n"
+    "  ldr r2, [sp, #0]\n"          // k = -n
     "1:\n"
-    UF_MAC4_M0_STEP("")
-    "4:\n"
-    UF_MAC4_M0_STEP("  bne 1b\n")
+    "  ldm r0!, {r6, r7}\n"         // X[k], X[k + 1]
+    "  ldrsb r4, [r1, r2]\n  muls r4, r6\n"
+    "  ldrsb r5, [r3, r2]\n  muls r5, r6\n"
+    "  adds r2, #1\n"
+    "  ldrsb r6, [r1, r2]\n  muls r6, r7\n  adds r4, r4, r6\n"
+    "  ldrsb r6, [r3, r2]\n  muls r6, r7\n  adds r5, r5, r6\n"
+    "  sxth r6, r4\n  subs r4, r4, r6\n  asrs r4, r4, #16\n  add r8, r6\n  add r9, r4\n"
+    "  sxth r6, r5\n  subs r5, r5, r6\n  asrs r5, r5, #16\n  add r10, r6\n  add r11, r5\n"
+    "  adds r2, #1\n"
+    "  bne 1b\n"
     "  mov r6, lr\n"
-    "  mov r7, r8\n  str r7, [r6, #0]\n"
-    "  mov r7, r9\n  str r7, [r6, #4]\n"
-    "  mov r7, r10\n  str r7, [r6, #8]\n"
-    "  mov r7, r11\n  str r7, [r6, #12]\n"
-    "  adds r6, #16\n"
-    "  mov lr, r6\n"
-    "  ldr r7, [sp, #4]\n"
-    "  adds r1, r1, r7\n"          // the next block's row 0 end
+    "  ldr r5, [sp, #52]\n"
+    "  mov r4, r8\n  negs r4, r4\n  str r4, [r6, #0]\n"
+    "  mov r4, r9\n  negs r4, r4\n  str r4, [r5, #0]\n"
+    "  mov r4, r10\n  negs r4, r4\n  str r4, [r6, #20]\n"
+    "  mov r4, r11\n  negs r4, r4\n  str r4, [r5, #20]\n"
+    "  adds r6, #40\n  mov lr, r6\n"
+    "  adds r5, #40\n  str r5, [sp, #52]\n"
+    "  ldr r7, [sp, #44]\n  lsls r7, r7, #1\n  adds r1, r1, r7\n"   // the next pair's row 0 end
     "  mov r7, r12\n  subs r7, r7, #1\n  mov r12, r7\n"
     "  bne 2b\n"
     "  add sp, #8\n"
     "  pop {r4, r5, r6, r7}\n"
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
     "  pop {r4, r5, r6, r7, pc}\n"
-    "  .size uf_mac4_m0, .-uf_mac4_m0\n"
+    "  .size uf_mac2x2p_m0, .-uf_mac2x2p_m0\n"
+    "  .popsection\n");
+
+// X[k] = -(x0[k] + x1[k] * 2^16) for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
+void uf_pack2_m0(const int8_t *x0_end, const int8_t *x1_end, int32_t *X, int n);
+__asm__(
+    "  .pushsection .text\n"
+    "  .syntax unified\n"
+    "  .thumb\n"
+    "  .align 1\n"
+    "  .type uf_pack2_m0, %function\n"
+    "  .thumb_func\n"
+    "uf_pack2_m0:\n"
+    "  push {r4, r5, r6, r7, lr}\n"
+    "  rsbs r3, r3, #0\n"
+    "1:\n"
+    "  ldrsb r4, [r0, r3]\n  ldrsb r5, [r1, r3]\n  lsls r5, r5, #16\n  adds r4, r4, r5\n"
+    "  negs r4, r4\n  adds r3, #1\n"
+    "  ldrsb r6, [r0, r3]\n  ldrsb r7, [r1, r3]\n  lsls r7, r7, #16\n  adds r5, r6, r7\n"
+    "  negs r5, r5\n"
+    "  stm r2!, {r4, r5}\n"
+    "  adds r3, #1\n"
+    "  bne 1b\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
+    "  .size uf_pack2_m0, .-uf_pack2_m0\n"
+    "  .popsection\n");
+
+// Requantization of one output channel for uf_rq_m0, with its accumulator (which
+// the MAC kernels store here): shifts = left | right << 8 | (right == 0) << 16 for
+// TFLM's shift (left = shift > 0 ? shift : 0, right = -shift otherwise), half =
+// the rounding constant 2^(right - 1) (0 when right is 0). uf_rq_m0 reads the
+// fields in this order (20 bytes each).
+typedef struct {
+    int32_t acc, bias, shifts, mult, half;
+} uf_rq_m0_t;
+
+// out[j] = requantized t[j].acc + t[j].bias, clamped, for j < n (n > 0);
+// lim = {out_off, act_min, act_max}. Per channel: uf_requant_v with the
+// rounding divide written as (q - (q < 0) + half) >> right (TFLM's ties away
+// from zero; if the sum passes INT32_MAX the unsigned sum shifts right), the
+// product as uf_srdhm_m0 (exact unless mult = INT32_MIN, which
+// uf_rq_m0_prepare refuses). The table's LDM loads four fields in 5 cycles.
+void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
+__asm__(
+    "  .pushsection .text\n"
+    "  .syntax unified\n"
+    "  .thumb\n"
+    "  .align 1\n"
+    "  .type uf_rq_m0, %function\n"
+    "  .thumb_func\n"
+    "uf_rq_m0:\n"
+    "  push {r4, r5, r6, r7, lr}\n"
+    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
+    "  push {r4, r5, r6, r7}\n"
+    "  ldr r4, [r3, #0]\n  mov r9, r4\n"    // out_off
+    "  ldr r4, [r3, #4]\n  mov r10, r4\n"   // act_min
+    "  ldr r4, [r3, #8]\n  mov r11, r4\n"   // act_max
+    "  adds r2, r1, r2\n  mov r12, r2\n"    // out end
+    "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   // r0: out, r1: table
+    "1:\n"
+    "  ldm r1!, {r2, r3, r4, r5}\n"         // acc, bias, shifts, mult
+    "  adds r2, r2, r3\n"
+    "  lsls r2, r4\n"                       // x << left (a register shift reads bits 0..7)
+    "  mov lr, r4\n"
+    // uf_srdhm_m0(r2, r5) -> r5: 16x16 partial products summed as H:L = r5:r6
+    "  uxth r3, r2\n  asrs r2, r2, #16\n"
+    "  uxth r4, r5\n  asrs r5, r5, #16\n"
+    "  movs r6, r3\n  muls r6, r4\n"        // al*bl
+    "  muls r4, r2\n"                       // ah*bl
+    "  muls r3, r5\n"                       // al*bh
+    "  muls r5, r2\n"                       // ah*bh
+    "  lsls r7, r4, #16\n  asrs r4, r4, #16\n  adds r6, r6, r7\n  adcs r5, r4\n"
+    "  lsls r7, r3, #16\n  asrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r5, r3\n"
+    "  lsrs r7, r6, #31\n  lsls r5, r5, #1\n  orrs r5, r7\n"   // bits 31..62
+    "  lsls r7, r6, #2\n  movs r7, #0\n  adcs r5, r7\n"        // + bit 30: q
+    "  mov r4, lr\n"
+    "  lsrs r4, r4, #8\n"                   // right (bits 0..7), (right == 0) << 8
+    "  lsrs r3, r4, #8\n"
+    "  lsrs r6, r5, #31\n"                  // q < 0,
+    "  lsrs r6, r3\n"                       // counted when right > 0
+    "  subs r5, r5, r6\n"                   // (q > INT32_MIN: no overflow)
+    "  ldm r1!, {r3}\n"                     // half
+    "  adds r5, r5, r3\n"
+    "  bvs 3f\n"
+    "  asrs r5, r4\n"
+    "2:\n"
+    "  add r5, r9\n"
+    "  cmp r5, r10\n"
+    "  blt 4f\n"
+    "  cmp r5, r11\n"
+    "  bgt 5f\n"
+    "6:\n"
+    "  strb r5, [r0]\n"
+    "  adds r0, #1\n"
+    "  cmp r0, r12\n"
+    "  bne 1b\n"
+    "  pop {r4, r5, r6, r7}\n"
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
+    "3:\n"
+    "  lsrs r5, r4\n"
+    "  b 2b\n"
+    "4:\n"
+    "  mov r5, r10\n"
+    "  b 6b\n"
+    "5:\n"
+    "  mov r5, r11\n"
+    "  b 6b\n"
+    "  .size uf_rq_m0, .-uf_rq_m0\n"
     "  .popsection\n");
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
 // g = {blocks, rows, cols, x_col, w_col, x_row, w_row} (steps in bytes; x_row and
 // w_row from a row's first tap to the next row's). For block b and j < 4,
-// acc[4b + j] = sum over the taps of x[4b + j] * w[4b + j] (uf_dw4_m0), or of
-// x[0] * w[4b + j] (uf_dw4x1_m0: one input channel, x not advancing per block).
+// the .acc of uf_rq_m0_t entry 4b + j (acc: entry 0's) = sum over the taps of
+// x[4b + j] * w[4b + j] (uf_dw4_m0), or of x[0] * w[4b + j] (uf_dw4x1_m0: one
+// input channel, x not advancing per block).
 // One call per pixel: the call's register saving is paid once for every
 // channel and tap.
 void uf_dw4_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4x1_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
-#define UF_DW4_M0(name, tap, x_step)                                                           \
+void uf_dw4x1a_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4w_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1w_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+// A block's accumulators start at zero, or (_LOAD) at the table's values (r2: acc).
+#define UF_DW4_M0_ZERO                                                                        \
+    "  movs r4, #0\n"                                                                         \
+    "  mov r8, r4\n  mov r9, r4\n  mov r10, r4\n  mov r11, r4\n"
+#define UF_DW4_M0_LOAD                                                                        \
+    "  ldr r2, [sp, #8]\n"                                                                    \
+    "  ldr r4, [r2, #0]\n  mov r8, r4\n  ldr r4, [r2, #20]\n  mov r9, r4\n"                   \
+    "  ldr r4, [r2, #40]\n  mov r10, r4\n  ldr r4, [r2, #60]\n  mov r11, r4\n"
+#define UF_DW4_M0(name, tap, x_step, init)                                                     \
     __asm__(                                                                                  \
         "  .pushsection .text\n"                                                              \
         "  .syntax unified\n"                                                                 \
@@ -146,16 +348,15 @@ void uf_dw4x1_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *
         "  push {r4, r5, r6, r7, lr}\n"                                                       \
         "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"                           \
         "  push {r4, r5, r6, r7}\n"                                                           \
-        "  sub sp, #16\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: rows */    \
+        "  sub sp, #24\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: rows, */  \
+                          /* [sp+16]: blocks left */                                          \
         "  mov lr, r3\n"  /* g */                                                             \
         "  str r2, [sp, #8]\n"                                                                \
         "  ldr r4, [r3, #0]\n"                                                                \
-        "  mov r12, r4\n" /* blocks left */                                                   \
+        "  str r4, [sp, #16]\n"                                                               \
         "2:\n"                                                                                \
         "  str r0, [sp, #0]\n"                                                                \
-        "  str r1, [sp, #4]\n"                                                                \
-        "  movs r4, #0\n"                                                                     \
-        "  mov r8, r4\n  mov r9, r4\n  mov r10, r4\n  mov r11, r4\n"                           \
+        "  str r1, [sp, #4]\n" init                                                           \
         "  mov r3, lr\n"                                                                      \
         "  ldr r4, [r3, #4]\n"                                                                \
         "  str r4, [sp, #12]\n"                                                               \
@@ -164,9 +365,9 @@ void uf_dw4x1_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *
         "  ldr r2, [r3, #8]\n"  /* cols */                                                    \
         "  ldr r4, [r3, #16]\n" /* w_col */                                                   \
         "  ldr r3, [r3, #12]\n" /* x_col */                                                   \
-        "1:\n"                                                                                \
-        "  movs r5, #0\n" tap                                                                 \
-        "  adds r0, r0, r3\n"                                                                 \
+        "  mov r12, r3\n"                                                                     \
+        "1:\n" tap                                                                            \
+        "  add r0, r12\n"                                                                     \
         "  adds r1, r1, r4\n"                                                                 \
         "  subs r2, r2, #1\n"                                                                 \
         "  bne 1b\n"                                                                          \
@@ -177,16 +378,16 @@ void uf_dw4x1_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *
         "  bne 3b\n"                                                                          \
         "  ldr r2, [sp, #8]\n"                                                                \
         "  mov r4, r8\n  str r4, [r2, #0]\n"                                                  \
-        "  mov r4, r9\n  str r4, [r2, #4]\n"                                                  \
-        "  mov r4, r10\n  str r4, [r2, #8]\n"                                                 \
-        "  mov r4, r11\n  str r4, [r2, #12]\n"                                                \
-        "  adds r2, #16\n"                                                                    \
+        "  mov r4, r9\n  str r4, [r2, #20]\n"                                                 \
+        "  mov r4, r10\n  str r4, [r2, #40]\n"                                                \
+        "  mov r4, r11\n  str r4, [r2, #60]\n"                                                \
+        "  adds r2, #80\n"                                                                    \
         "  str r2, [sp, #8]\n"                                                                \
         "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                        \
         "  ldr r1, [sp, #4]\n  adds r1, #4\n"                                                 \
-        "  mov r4, r12\n  subs r4, r4, #1\n  mov r12, r4\n"                                   \
+        "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"                       \
         "  bne 2b\n"                                                                          \
-        "  add sp, #16\n"                                                                     \
+        "  add sp, #24\n"                                                                     \
         "  pop {r4, r5, r6, r7}\n"                                                            \
         "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"                           \
         "  pop {r4, r5, r6, r7, pc}\n"                                                        \
@@ -194,19 +395,45 @@ void uf_dw4x1_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *
         "  .popsection\n")
 // Four channels of one tap: x and w bytes at index r5 = 0..3.
 UF_DW4_M0("uf_dw4_m0",
+          "  movs r5, #0\n"
           "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
           "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
           "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
           "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n",
-          "4");
+          "4", UF_DW4_M0_ZERO);
+// The same with x and w word-aligned (every address and step a multiple of four):
+// one LDR each for the four channels, the bytes sign-extended by shifts (29
+// cycles per tap and four channels, LDRSB: 34).
+UF_DW4_M0("uf_dw4w_m0",
+          "  ldr r6, [r0]\n  ldr r7, [r1]\n"
+          "  sxtb r3, r6\n  sxtb r5, r7\n  muls r3, r5\n  add r8, r3\n"
+          "  lsls r3, r6, #16\n  asrs r3, r3, #24\n  lsls r5, r7, #16\n  asrs r5, r5, #24\n"
+          "  muls r3, r5\n  add r9, r3\n"
+          "  lsls r3, r6, #8\n  asrs r3, r3, #24\n  lsls r5, r7, #8\n  asrs r5, r5, #24\n"
+          "  muls r3, r5\n  add r10, r3\n"
+          "  asrs r6, r6, #24\n  asrs r7, r7, #24\n  muls r6, r7\n  add r11, r6\n",
+          "4", UF_DW4_M0_ZERO);
 // One input value for the four channels (a one-channel input).
-UF_DW4_M0("uf_dw4x1_m0",
-          "  ldrsb r6, [r0, r5]\n"
-          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
-          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
-          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
-          "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n",
-          "0");
+#define UF_DW4X1_M0_TAP                                                          \
+    "  movs r5, #0\n"                                                            \
+    "  ldrsb r6, [r0, r5]\n"                                                     \
+    "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"         \
+    "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"         \
+    "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"        \
+    "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n"
+UF_DW4_M0("uf_dw4x1_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_ZERO);
+// The same adding to the accumulators already there: the padded taps, x at one
+// byte holding the input's zero point, x_col = x_row = 0.
+UF_DW4_M0("uf_dw4x1a_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_LOAD);
+// Both with the weights word-aligned (w and its steps): one LDR for the four.
+#define UF_DW4X1W_M0_TAP                                                         \
+    "  movs r5, #0\n  ldrsb r6, [r0, r5]\n  ldr r7, [r1]\n"                       \
+    "  sxtb r3, r7\n  muls r3, r6\n  add r8, r3\n"                               \
+    "  lsls r3, r7, #16\n  asrs r3, r3, #24\n  muls r3, r6\n  add r9, r3\n"       \
+    "  lsls r3, r7, #8\n  asrs r3, r3, #24\n  muls r3, r6\n  add r10, r3\n"       \
+    "  asrs r7, r7, #24\n  muls r7, r6\n  add r11, r7\n"
+UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_ZERO);
+UF_DW4_M0("uf_dw4x1aw_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_LOAD);
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
@@ -338,6 +565,95 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
     }
 }
 
+#if UF_MAC_M0
+// Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
+// a channel's multiplier is INT32_MIN or its shift is outside -31..31.
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
+                                                          const void *bias, const void *mult,
+                                                          const void *shift, int ch) {
+    for (int j = 0; j < n; j++) {
+        int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
+        if (m == UF_INT32_MIN || s < -31 || s > 31) {
+            return 0;
+        }
+        int right = s > 0 ? 0 : (int)-s;
+        t[j].bias = uf_ld_i32(bias, ch + j);
+        t[j].shifts = (s > 0 ? s : 0) | right << 8 | (right == 0) << 16;
+        t[j].mult = m;
+        t[j].half = right ? (int32_t)1 << (right - 1) : 0;
+    }
+    return 1;
+}
+
+// out[j] = t[j].acc requantized for channel ch + j, j < n: uf_rq_m0 when the table
+// is ready (ok), else the C path.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_m0_out(const uf_rq_m0_t *t, int n, int ok,
+                                                        const int32_t *lim, int8_t *out,
+                                                        const void *bias, const void *mult,
+                                                        const void *shift, int ch) {
+    if (ok) {
+        if (n > 0) {
+            uf_rq_m0(t, out, n, lim);
+        }
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        out[j] = (int8_t)uf_requant_mac(t[j].acc + uf_ld_i32(bias, ch + j), mult, shift, ch + j,
+                                        lim[0], lim[1], lim[2]);
+    }
+}
+#endif
+
+#if UF_MAC_BLOCKED && !UF_MAC_M0
+// Requantization constants of one output channel, built once per layer and block
+// of channels: left/right = TFLM's shift split, mask = 2^right - 1, thr = mask >> 1
+// (uf_rdbypot's), so the per-output work is one 32x32->64 multiply and a few ALU
+// operations, no branch on the shift's sign.
+typedef struct {
+    int32_t bias, mult, left, right, mask, thr;
+} uf_rq_t;
+
+// Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_out then takes uf_requant_block)
+// if a multiplier is INT32_MIN (the SRDHM's saturating case) or a shift is outside
+// -31..31.
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare(uf_rq_t *t, int n, const void *bias,
+                                                       const void *mult, const void *shift,
+                                                       int ch) {
+    for (int j = 0; j < n; j++) {
+        int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
+        if (m == UF_INT32_MIN || s < -31 || s > 31) {
+            return 0;
+        }
+        t[j].bias = uf_ld_i32(bias, ch + j);
+        t[j].mult = m;
+        t[j].left = s > 0 ? s : 0;
+        t[j].right = s > 0 ? 0 : -s;
+        t[j].mask = (int32_t)(((uint32_t)1 << t[j].right) - 1);
+        t[j].thr = t[j].mask >> 1;
+    }
+    return 1;
+}
+
+// out[j] = requantized acc[j] + bias of channel ch + j, j < n: uf_requant_v's
+// arithmetic with t's constants when ok, else uf_requant_block.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf_rq_t *t, int n,
+                                                    int ok, int8_t *out, const void *bias,
+                                                    const void *mult, const void *shift, int ch,
+                                                    int out_off, int act_min, int act_max) {
+    if (!ok) {
+        uf_requant_block(acc, n, bias, out, mult, shift, ch, out_off, act_min, act_max);
+        return;
+    }
+    for (int j = 0; j < n; j++, t++) {
+        int32_t x = (int32_t)((uint32_t)(acc[j] + t->bias) << t->left);
+        // uf_srdhm_inl: exact, the multiplier is not INT32_MIN
+        int32_t q = (int32_t)(((int64_t)x * t->mult + ((int64_t)1 << 30)) >> 31);
+        int32_t v = (q >> t->right) + ((q & t->mask) > t->thr + (q < 0) ? 1 : 0) + out_off;
+        out[j] = (int8_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
+    }
+}
+#endif
+
 // acc[j] = sum over k < n of x[k] * w[j*stride + k], for the four rows j = 0..3
 // (four output channels of one pixel: each input value is loaded once).
 #if UF_MAC_VECTOR
@@ -357,17 +673,38 @@ void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride,
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int k = 0;
 #if UF_MAC_DSP
-    for (; k + 4 <= n; k += 4) {
-        uint32_t xv = uf_bytes_u32((const uint8_t *)x + k);
-        int32_t xe = __sxtb16((int32_t)xv), xo = uf_sxtb16_odd(xv);
-        uint32_t v = uf_bytes_u32((const uint8_t *)w + k);
-        a0 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a0));
-        v = uf_bytes_u32((const uint8_t *)w1 + k);
-        a1 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a1));
-        v = uf_bytes_u32((const uint8_t *)w2 + k);
-        a2 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a2));
-        v = uf_bytes_u32((const uint8_t *)w3 + k);
-        a3 = __smlad(xe, __sxtb16((int32_t)v), __smlad(xo, uf_sxtb16_odd(v), a3));
+    // Four inputs per pass: rows 0..3 at w, w1, w + 2*stride, w1 + 2*stride, the last
+    // two through LDR's shifted register offset, so nothing spills (GCC kept two row
+    // pointers on the stack). ARMv7E-M loads unaligned words.
+    if (n >= 4) {
+        const int8_t *xe_end = x + (n & ~3);
+        const int8_t *xp = x, *wp = w, *w1p = w1;
+        int32_t xe, xo, v, t;
+        __asm__(
+            "1:\n"
+            "  ldr %[v], [%[x]], #4\n"
+            "  sxtb16 %[xe], %[v]\n"
+            "  sxtb16 %[xo], %[v], ror #8\n"
+            "  ldr %[v], [%[w], %[s], lsl #1]\n"
+            "  sxtb16 %[t], %[v]\n  sxtb16 %[v], %[v], ror #8\n"
+            "  smlad %[a2], %[xo], %[v], %[a2]\n  smlad %[a2], %[xe], %[t], %[a2]\n"
+            "  ldr %[v], [%[w1], %[s], lsl #1]\n"
+            "  sxtb16 %[t], %[v]\n  sxtb16 %[v], %[v], ror #8\n"
+            "  smlad %[a3], %[xo], %[v], %[a3]\n  smlad %[a3], %[xe], %[t], %[a3]\n"
+            "  ldr %[v], [%[w1]], #4\n"
+            "  sxtb16 %[t], %[v]\n  sxtb16 %[v], %[v], ror #8\n"
+            "  smlad %[a1], %[xo], %[v], %[a1]\n  smlad %[a1], %[xe], %[t], %[a1]\n"
+            "  ldr %[v], [%[w]], #4\n"
+            "  sxtb16 %[t], %[v]\n  sxtb16 %[v], %[v], ror #8\n"
+            "  smlad %[a0], %[xo], %[v], %[a0]\n  smlad %[a0], %[xe], %[t], %[a0]\n"
+            "  cmp %[x], %[end]\n"
+            "  bne 1b\n"
+            : [x] "+r"(xp), [w] "+r"(wp), [w1] "+r"(w1p), [a0] "+r"(a0), [a1] "+r"(a1),
+              [a2] "+r"(a2), [a3] "+r"(a3), [xe] "=&r"(xe), [xo] "=&r"(xo), [v] "=&r"(v),
+              [t] "=&r"(t)
+            : [s] "r"(stride), [end] "r"(xe_end)
+            : "cc", "memory");
+        k = n & ~3;
     }
 #endif
     for (; k < n; k++) {

@@ -25,6 +25,7 @@ class Elf:
     symbols: dict[str, int]
     segments: list[tuple[int, bytes]]   # (load address, bytes) of each PT_LOAD segment
     readonly: list[tuple[int, int]] = field(default_factory=list)   # (address, size): flash
+    functions: list[tuple[int, str]] = field(default_factory=list)   # (start, name), sorted
 
 
 def sources() -> list[Path]:
@@ -77,4 +78,7 @@ def read_elf(path: Path) -> Elf:
         if not isinstance(symtab, SymbolTableSection):
             raise RuntimeError("%s has no symbol table (.symtab)" % path)
         symbols = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name}
-        return Elf(path, e["e_entry"], symbols, segments, readonly)
+        # Thumb function symbols carry bit 0; block addresses do not
+        functions = sorted((s["st_value"] & ~1, s.name) for s in symtab.iter_symbols()
+                           if s.name and s["st_info"]["type"] == "STT_FUNC")
+        return Elf(path, e["e_entry"], symbols, segments, readonly, functions)

@@ -1,6 +1,7 @@
 """What every backend returns, and the run loop the two unicorn backends share."""
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ class Result:
     instructions: int | None = None   # with count=True
     classes: Counter = field(default_factory=Counter)   # instructions per cost class
     cycles: int | None = None         # estimated from the backend's cycle model
+    by_function: Counter = field(default_factory=Counter)   # estimated cycles per ELF function
 
 
 def spans(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -41,10 +43,14 @@ class BlockCounter:
         edges[key] = edges.get(key, 0) + 1
         self.prev = (address << 16) | size
 
-    def tally(self, uc, classify, cost) -> tuple[int, Counter, int]:
+    def tally(self, uc, classify, cost, functions=()) -> tuple[int, Counter, int]:
         """(instructions, Counter of classes, cycles). classify(code, address) gives
         [(class, extra)] per instruction of a block; cost(class, extra, taken) cycles;
-        taken: for the block's last instruction, did control leave the straight line."""
+        taken: for the block's last instruction, did control leave the straight line.
+        functions: sorted (start, name) of the program's functions; each block's cycles
+        then also go to the function it starts in (self.by_function)."""
+        starts = [a for a, _ in functions]
+        self.by_function: Counter = Counter()
         blocks: Counter = Counter()
         leave: Counter = Counter()   # executions of block id that ended in a jump
         for (prev, address), n in self.edges.items():
@@ -62,6 +68,7 @@ class BlockCounter:
             decoded = classify(bytes(uc.mem_read(address, size)), address)
             taken = leave.get(block, 0)
             insns += n * len(decoded)
+            before = cycles
             for k, (cls, extra) in enumerate(decoded):
                 if k == len(decoded) - 1 and cls.startswith("branch"):
                     for name, m in ((cls + "_taken", taken), (cls + "_not", n - taken)):
@@ -71,4 +78,7 @@ class BlockCounter:
                 else:
                     classes[cls] += n
                     cycles += n * cost(cls, extra, False)
+            if starts:
+                k = bisect.bisect_right(starts, address) - 1
+                self.by_function[functions[k][1] if k >= 0 else "?"] += cycles - before
         return insns, classes, cycles

@@ -127,6 +127,7 @@ class IsaModel:
                 total.instructions += r.instructions
                 total.cycles += r.cycles
                 total.classes.update(r.classes)
+                total.by_function.update(r.by_function)
             if status == UNKNOWN_KERNEL:
                 self._run_on_host(pos)
                 start = self.op_end[pos]

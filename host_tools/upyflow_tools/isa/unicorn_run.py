@@ -78,7 +78,9 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
         fault = "stopped at %s (exception %s)" % (where, stops or "none")
     result = Result([bytes(uc.mem_read(a, n)) for a, n in reads], fault)
     if counter:
-        result.instructions, result.classes, result.cycles = counter.tally(uc, classify, cost)
+        result.instructions, result.classes, result.cycles = counter.tally(
+            uc, classify, cost, getattr(elf, "functions", ()))
+        result.by_function = counter.by_function
     return result
 
 

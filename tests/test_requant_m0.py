@@ -1,0 +1,190 @@
+"""The Cortex-M0+ asm of mac8.h as ARMv6-M code under unicorn, against references
+written from TFLM's definitions (test_qmath's big ints): the requantization loop
+(uf_rq_m0 and its table) at edge accumulators, multipliers and shifts, ties at both
+roundings, the rounding sum past INT32_MAX, the clamp, and a multiplier
+uf_rq_m0_prepare refuses (the C path); and the packed two-pixel pointwise kernel with
+the extreme int8 products (-128 * -128), against integer sums."""
+import random
+import struct
+import subprocess
+
+import pytest
+from test_qmath import MAX, MIN, _cases, c_int32, ref_mbqm
+
+from upyflow_tools.isa.build import HARNESS, SRC, read_elf
+from upyflow_tools.isa.targets import TARGETS, backend, unavailable
+
+IO = TARGETS["armv6m"].data_addr
+FIELDS = 7   # acc, bias, mult, shift, out_off, act_min, act_max
+PROGRAM = r"""
+#include "mac8.h"
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    int n = IO[0], block = IO[1];
+    const int32_t *v = IO + 2;
+    int8_t *out = (int8_t *)(IO + 2 + %d * n);
+    uf_rq_m0_t t[8];
+    int32_t b[8], m[8], s[8];
+    for (int i = 0; i < n; i += block, v += %d * block) {
+        // a block of channels sharing the clamp of its first case
+        for (int j = 0; j < block; j++) {
+            b[j] = v[%d * j + 1], m[j] = v[%d * j + 2], s[j] = v[%d * j + 3];
+        }
+        int32_t lim[3] = {v[4], v[5], v[6]};
+        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0);
+        for (int j = 0; j < block; j++) {
+            t[j].acc = v[%d * j];
+        }
+        uf_rq_m0_out(t, block, ok, lim, out + i, b, m, s, 0);
+    }
+    return 0;
+}
+"""
+
+
+def _need():
+    why = unavailable("armv6m")
+    if why:
+        pytest.skip(why)
+
+
+def _run(tmp_path, cases, block):
+    t = TARGETS["armv6m"]
+    src = tmp_path / "rq.c"
+    src.write_text(PROGRAM % ((IO,) + (FIELDS,) * 6))
+    elf_path = tmp_path / "rq.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src),
+           str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript),
+           "-lgcc", "-o", str(elf_path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    elf = read_elf(elf_path)
+    data = struct.pack("<2i", len(cases), block) + b"".join(struct.pack("<7i", *c) for c in cases)
+    size = len(data) + len(cases)
+    r = backend(t).execute(t, elf, [(IO, data)], [(IO, size)])
+    assert r.fault is None, r.fault
+    return list(struct.unpack("<%db" % len(cases), r.reads[0][len(data):]))
+
+
+def _expect(acc, bias, m, s, off, lo, hi):
+    v = c_int32(ref_mbqm(c_int32(acc + bias), m, s) + off)
+    return max(lo, min(hi, v))
+
+
+def test_requant_m0_edges(tmp_path):
+    _need()
+    rnd = random.Random(3)
+    cases = []
+    for x, m, s in _cases():
+        if m == MIN:   # prepare refuses: covered by test_requant_m0_refused_multiplier
+            continue
+        bias = rnd.choice([0, 0, 1, -1, rnd.randint(-(1 << 20), 1 << 20)])
+        off = rnd.randint(-128, 127)
+        # mostly int8 clamps; some wide ones show the value itself
+        lo, hi = rnd.choice([(-128, 127), (off, 127), (MIN, MAX), (-(1 << 20), 1 << 20)])
+        cases.append((c_int32(x - bias), bias, m, s, off, lo, hi))
+    # q near INT32_MAX with a right shift: q - (q < 0) + half passes INT32_MAX
+    for s in (-1, -2, -7, -30, -31):
+        for x in (MAX, MAX - 1, MAX - (1 << 20)):
+            cases.append((x, 0, MAX, s, 0, MIN, MAX))
+    n = len(cases) - len(cases) % 4
+    got = _run(tmp_path, cases[:n], 1)
+    want = [_expect(*c) for c in cases[:n]]
+    # the byte stores keep the low 8 bits: compare those
+    assert got == [c_int32(w) % 256 - 256 * (c_int32(w) % 256 > 127) for w in want]
+
+
+def test_requant_m0_blocks(tmp_path):
+    """Eight channels per call: the table walk and the output pointer."""
+    _need()
+    rnd = random.Random(5)
+    cases = []
+    for _ in range(8 * 40):
+        s = rnd.randint(-12, 3)
+        cases.append((rnd.randint(-(1 << 22), 1 << 22), rnd.randint(-5000, 5000),
+                      rnd.randint(1 << 30, MAX), s, -5, -128, 127))
+    for k in range(0, len(cases), 8):   # each block clamps as its first case says
+        cases[k + 1:k + 8] = [c[:4] + cases[k][4:] for c in cases[k + 1:k + 8]]
+    got = _run(tmp_path, cases, 8)
+    assert got == [_expect(*c) for c in cases]
+
+
+def test_requant_m0_refused_multiplier(tmp_path):
+    """mult = INT32_MIN (no TFLM model has one): uf_rq_m0_prepare refuses, the C path
+    requantizes, with the one saturating SRDHM case."""
+    _need()
+    cases = [(MIN, 0, MIN, 0, 0, MIN, MAX), (MIN, 0, MIN, -3, 0, MIN, MAX),
+             (12345, 0, MIN, -2, 3, -128, 127), (-(1 << 30), 0, MIN, 0, 0, -128, 127)]
+    got = _run(tmp_path, cases, 1)
+    want = [_expect(*c) for c in cases]
+    assert got == [c_int32(w) % 256 - 256 * (c_int32(w) % 256 > 127) for w in want]
+
+
+CONV = r"""
+#include <stdint.h>
+void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                  const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                  int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
+                  int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                  int act_min, int act_max);
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    const uint8_t *b = (const uint8_t *)IO;
+    int w_ = IO[0], c = IO[1], oc = IO[2], off = IO[3];
+    uf_conv2d_s8((const int8_t *)(b + IO[4]), (const int8_t *)(b + IO[5]), b + IO[6],
+                 (int8_t *)(b + IO[7]), b + IO[8], b + IO[9], 1, w_, c, 1, w_, oc, 1, 1, 1, 1,
+                 1, 1, 0, 0, 0, off, -128, 127);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("in_c,out_c,width", [(32, 8, 5), (6, 13, 4), (7, 4, 3), (2, 36, 2)])
+def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
+    """1x1 CONV_2D as ARMv6-M code (the packed two-pixel kernel and its fallbacks) with
+    inputs and weights at -128 (the extreme products, 16384 each) and random ones,
+    weights at an odd address, against sums and requantization in Python."""
+    _need()
+    import numpy as np
+    rng = np.random.default_rng(in_c * 100 + out_c)
+    x = rng.integers(-128, 128, (width, in_c))
+    x[0] = -128
+    x[-1] = 127
+    w = rng.integers(-128, 128, (out_c, in_c))
+    w[0] = -128
+    w[-1, : in_c // 2] = -128
+    bias = rng.integers(-1000, 1000, out_c)
+    mult = rng.integers(1 << 30, MAX, out_c)
+    shift = rng.integers(-14, -7, out_c)
+    off = 3
+    t = TARGETS["armv6m"]
+    src = tmp_path / "conv.c"
+    src.write_text(CONV % IO)
+    elf_path = tmp_path / "conv.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-fno-tree-loop-distribute-patterns",
+           "-I", str(SRC), str(src), str(SRC / "conv.c"), str(HARNESS / t.start), "-nostdlib",
+           "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc", "-o", str(elf_path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    elf = read_elf(elf_path)
+    head = 64
+    xo = head
+    wo = xo + x.size + 1                       # odd: weights need byte loads
+    bo = (wo + w.size + 3) & ~3
+    oo = bo + 4 * out_c
+    mo = oo + width * out_c + 8
+    mo = (mo + 3) & ~3
+    so = mo + 4 * out_c
+    end = so + 4 * out_c
+    blob = bytearray(end)
+    blob[:40] = struct.pack("<10i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so)
+    blob[xo:xo + x.size] = x.astype(np.int8).tobytes()
+    blob[wo:wo + w.size] = w.astype(np.int8).tobytes()
+    blob[bo:bo + 4 * out_c] = bias.astype("<i4").tobytes()
+    blob[mo:mo + 4 * out_c] = mult.astype("<i4").tobytes()
+    blob[so:so + 4 * out_c] = shift.astype("<i4").tobytes()
+    r = backend(t).execute(t, elf, [(IO, bytes(blob))], [(IO, end)])
+    assert r.fault is None, r.fault
+    got = np.frombuffer(r.reads[0][oo:oo + width * out_c], np.int8).reshape(width, out_c)
+    acc = x @ w.T + bias
+    want = [[_expect(int(acc[p, o]), 0, int(mult[o]), int(shift[o]), off, -128, 127)
+             for o in range(out_c)] for p in range(width)]
+    assert got.tolist() == want
