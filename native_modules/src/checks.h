@@ -122,6 +122,21 @@ static int within(int64_t lo, int64_t hi, size_t len, int esize) {
     return lo >= 0 && (uint64_t)hi < (uint64_t)(len / (size_t)esize);
 }
 
+// Two operands walked over one shape (descriptor words from `shape`) with their strides
+// at s0 and s1: widens [lo[i], hi[i]] (each starting at operand i's first offset) by the
+// offsets it reaches and multiplies *n by the element count. Returns UF_EPARAM for a
+// bad shape, -1 for an empty one (nothing is accessed), else UF_OK.
+static int spans2(const void *d, int shape, int s0, int s1, int nd, int64_t *lo, int64_t *hi,
+                  uint64_t *n) {
+    uint64_t unused = 1;
+    int empty = 0;
+    if (!block_span(d, shape, s0, nd, &lo[0], &hi[0], n, &empty) ||
+        !block_span(d, shape, s1, nd, &lo[1], &hi[1], &unused, &empty)) {
+        return UF_EPARAM;
+    }
+    return empty ? -1 : UF_OK;
+}
+
 // Binary ops: inputs a, b (either may be a constant), output o, descriptor dk
 // [nd][shape][a strides][b strides]; element size esize.
 static int binary_check(const uf_call *c, int a, int b, int o, int dk, int esize) {
@@ -135,17 +150,14 @@ static int binary_check(const uf_call *c, int a, int b, int o, int dk, int esize
     }
     int nd = D(d, 0);
     CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, dk, 1 + 3 * (uint64_t)nd));
-    int64_t alo = 0, ahi = 0, blo = 0, bhi = 0, olo = 0, ohi = 0;
-    uint64_t n = 1, unused = 1;
-    int empty = 0;
-    CHECK(block_span(d, 1, 1 + nd, nd, &alo, &ahi, &n, &empty));
-    CHECK(block_span(d, 1, 1 + 2 * nd, nd, &blo, &bhi, &unused, &empty));
-    if (empty) {
-        return UF_OK;
+    int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+    uint64_t n = 1;
+    int r = spans2(d, 1, 1 + nd, 1 + 2 * nd, nd, lo, hi, &n);
+    if (r) {
+        return r < 0 ? UF_OK : r;
     }
-    ohi = (int64_t)n - 1;
-    if (!within(alo, ahi, c->len[a], esize) || !within(blo, bhi, c->len[b], esize) ||
-        !within(olo, ohi, c->len[o], esize)) {
+    if (!within(lo[0], hi[0], c->len[a], esize) || !within(lo[1], hi[1], c->len[b], esize) ||
+        !within(0, (int64_t)n - 1, c->len[o], esize)) {
         return UF_ESIZE;
     }
     return UF_OK;
@@ -188,15 +200,13 @@ static int strided_check(const uf_call *c, int x, int o, int dk, int esize) {
     CHECK(desc_fits(c, dk, 1));
     int nd = D(d, 0);
     CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, dk, 3 + 3 * (uint64_t)nd));
-    int64_t xlo = D(d, 1), xhi = xlo, olo = D(d, 2), ohi = olo;
-    uint64_t n = 1, unused = 1;
-    int empty = 0;
-    CHECK(block_span(d, 3, 3 + nd, nd, &xlo, &xhi, &n, &empty));
-    CHECK(block_span(d, 3, 3 + 2 * nd, nd, &olo, &ohi, &unused, &empty));
-    if (empty) {
-        return UF_OK;
+    int64_t lo[2] = {D(d, 1), D(d, 2)}, hi[2] = {lo[0], lo[1]};
+    uint64_t n = 1;
+    int r = spans2(d, 3, 3 + nd, 3 + 2 * nd, nd, lo, hi, &n);
+    if (r) {
+        return r < 0 ? UF_OK : r;
     }
-    if (!within(xlo, xhi, c->len[x], esize) || !within(olo, ohi, c->len[o], esize)) {
+    if (!within(lo[0], hi[0], c->len[x], esize) || !within(lo[1], hi[1], c->len[o], esize)) {
         return UF_ESIZE;
     }
     return UF_OK;
