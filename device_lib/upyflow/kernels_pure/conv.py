@@ -49,9 +49,17 @@ def _tflm_requant(mult, shift, out_off, act_min, act_max):
     return requant
 
 
+def _f32_act(bias, act_min, act_max):
+    # The float32 output: the sum plus bias, rounded, clamped to the activation.
+    def finish(acc, oc):
+        return min(max(f32(acc + bias[oc]), act_min), act_max)
+    return finish
+
+
 def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
                k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
-    # The int8 accumulation; requant(acc, channel) turns each sum into the output.
+    # The int8 accumulation (in_off None: float32 products and sums, as TFLM, the bias
+    # left to requant); requant(acc, channel) turns each sum into the output.
     fsize = k_h * k_w * in_c
     o = 0
     for oy in range(out_h):
@@ -59,8 +67,15 @@ def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
             taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
                                  d_h, d_w, pad_h, pad_w, in_c)
             for oc in range(out_c):
-                acc = bias[oc]
                 wb = oc * fsize
+                if in_off is None:
+                    acc = 0.0
+                    for xi, wi in taps:
+                        acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
+                    out[o] = requant(acc, oc)
+                    o += 1
+                    continue
+                acc = bias[oc]
                 for xi, wi in taps:
                     d = wb + wi - xi
                     for k in range(xi, xi + in_c):
@@ -76,6 +91,7 @@ def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
 
 def depthwise_conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w,
                          depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
+    # As conv2d_acc, one input channel per depth_mult outputs.
     out_c = in_c * depth_mult
     o = 0
     for oy in range(out_h):
@@ -84,47 +100,31 @@ def depthwise_conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_
                                  d_h, d_w, pad_h, pad_w, out_c)
             for oc in range(out_c):
                 ic = oc // depth_mult
-                acc = bias[oc]
-                for xi, wi in taps:
-                    acc += x[xi + ic] * w[wi + oc]
-                for wi in padded if in_off else ():
-                    acc -= in_off * w[wi + oc]
+                if in_off is None:
+                    acc = 0.0
+                    for xi, wi in taps:
+                        acc = f32(acc + f32(x[xi + ic] * w[wi + oc]))
+                else:
+                    acc = bias[oc]
+                    for xi, wi in taps:
+                        acc += x[xi + ic] * w[wi + oc]
+                    for wi in padded if in_off else ():
+                        acc -= in_off * w[wi + oc]
                 out[o] = requant(acc, oc)
                 o += 1
 
 
 def conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
                k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
-    fsize = k_h * k_w * in_c
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, _ = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                            d_h, d_w, pad_h, pad_w, in_c)
-            for oc in range(out_c):
-                acc = 0.0
-                wb = oc * fsize
-                for xi, wi in taps:   # float32 products and sums, as TFLM
-                    acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
-                out[o] = min(max(f32(acc + bias[oc]), act_min), act_max)
-                o += 1
+    conv2d_acc(x, w, bias, out, _f32_act(bias, act_min, act_max), in_h, in_w, in_c, out_h,
+               out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, None)
 
 
 def depthwise_conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, depth_mult,
                          k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
-    out_c = in_c * depth_mult
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, _ = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                            d_h, d_w, pad_h, pad_w, out_c)
-            for oc in range(out_c):
-                ic = oc // depth_mult
-                acc = 0.0
-                for xi, wi in taps:
-                    acc = f32(acc + f32(x[xi + ic] * w[wi + oc]))
-                out[o] = min(max(f32(acc + bias[oc]), act_min), act_max)
-                o += 1
+    depthwise_conv2d_acc(x, w, bias, out, _f32_act(bias, act_min, act_max), in_h, in_w, in_c,
+                         out_h, out_w, depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
+                         None)
 
 
 # --- int16 activations with int8 weights (TFLite's 16x8 quantization) ---
