@@ -130,57 +130,26 @@ def depthwise_conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, depth_
 # --- int16 activations with int8 weights (TFLite's 16x8 quantization) ---
 # Biases arrive as int64 values stored as (low, high) int32 word pairs; acc64 selects
 # TFLM's accumulator (qmath.requant16). Zero points are 0 (the lowering checks):
-# padded taps add nothing.
-def _valid_taps(o, stride, pad, k, dil, size):
-    # (input coordinate, filter index) of the taps inside the image.
-    taps = []
-    i0 = o * stride - pad
-    for kk in range(k):
-        i = i0 + kk * dil
-        if 0 <= i < size:
-            taps.append((i, kk))
-    return taps
+# padded taps add nothing, so the int8 accumulation serves with in_off 0.
+def _requant16(mult, shift, acc64, act_min, act_max):
+    def requant(acc, oc):
+        return requant16(acc, mult[oc], shift[oc], acc64, act_min, act_max)
+    return requant
 
 
 def conv2d_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
                k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, acc64, act_min, act_max):
-    b = bias64(bias, out_c)
-    fsize = k_h * k_w * in_c
-    o = 0
-    for oy in range(out_h):
-        ys = _valid_taps(oy, s_h, pad_h, k_h, d_h, in_h)
-        for ox in range(out_w):
-            xs = _valid_taps(ox, s_w, pad_w, k_w, d_w, in_w)
-            taps = [((iy * in_w + ix) * in_c, (ky * k_w + kx) * in_c) for iy, ky in ys for ix, kx in xs]
-            for oc in range(out_c):
-                acc = b[oc]
-                wb = oc * fsize
-                for xi, wi in taps:
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc += x[k] * w[d + k]
-                out[o] = requant16(acc, mult[oc], shift[oc], acc64, act_min, act_max)
-                o += 1
+    conv2d_acc(x, w, bias64(bias, out_c), out, _requant16(mult, shift, acc64, act_min, act_max),
+               in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
+               pad_h, pad_w, 0)
 
 
 def depthwise_conv2d_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w,
                          depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
                          act_min, act_max):
-    out_c = in_c * depth_mult
-    b = bias64(bias, out_c)
-    o = 0
-    for oy in range(out_h):
-        ys = _valid_taps(oy, s_h, pad_h, k_h, d_h, in_h)
-        for ox in range(out_w):
-            xs = _valid_taps(ox, s_w, pad_w, k_w, d_w, in_w)
-            taps = [((iy * in_w + ix) * in_c, (ky * k_w + kx) * out_c) for iy, ky in ys for ix, kx in xs]
-            for oc in range(out_c):
-                ic = oc // depth_mult
-                acc = b[oc]
-                for xi, wi in taps:
-                    acc += x[xi + ic] * w[wi + oc]
-                out[o] = requant16(acc, mult[oc], shift[oc], 1, act_min, act_max)
-                o += 1
+    depthwise_conv2d_acc(x, w, bias64(bias, in_c * depth_mult), out,
+                         _requant16(mult, shift, 1, act_min, act_max), in_h, in_w, in_c,
+                         out_h, out_w, depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, 0)
 
 
 # --- int8 requantized as onnxruntime does (qmath.requant_ort) ---

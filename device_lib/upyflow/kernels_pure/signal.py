@@ -101,19 +101,26 @@ def _rfft_frame(x, xo, n_in, t, out, oo, n):
         out[c + 1] = (twi - f1i) >> 1
 
 
+def _twiddle(f, c, m, t, w):
+    # f[c] + i f[c + 1] <- C_FIXDIV(., 32767 / m) times twiddle t[w] + i t[w + 1] (Q15),
+    # rounded and wrapped: kissfft's scaled C_MUL, in place.
+    br = (f[c] * m + 16384) >> 15
+    bi = (f[c + 1] * m + 16384) >> 15
+    wr = t[w]
+    wi = t[w + 1]
+    f[c] = _w((br * wr - bi * wi + 16384) >> 15)
+    f[c + 1] = _w((br * wi + bi * wr + 16384) >> 15)
+
+
 def _bfly2(f, b, fstride, m, t, tw):
     for k in range(m):
         a = b + 2 * k
         c = a + 2 * m
+        _twiddle(f, c, 16383, t, tw + 2 * k * fstride)
         ar = (f[a] * 16383 + 16384) >> 15
         ai = (f[a + 1] * 16383 + 16384) >> 15
-        br = (f[c] * 16383 + 16384) >> 15
-        bi = (f[c + 1] * 16383 + 16384) >> 15
-        w = tw + 2 * k * fstride
-        wr = t[w]
-        wi = t[w + 1]
-        tr = _w((br * wr - bi * wi + 16384) >> 15)
-        ti = _w((br * wi + bi * wr + 16384) >> 15)
+        tr = f[c]
+        ti = f[c + 1]
         f[c] = _w(ar - tr)
         f[c + 1] = _w(ai - ti)
         f[a] = _w(ar + tr)
@@ -128,29 +135,17 @@ def _bfly4(f, b, fstride, m, t, tw):
         a2 = a1 + m2
         a3 = a2 + m2
         # C_FIXDIV(., 4): multiply by 32767 / 4 with rounding
+        _twiddle(f, a1, 8191, t, tw + 2 * k * fstride)
+        _twiddle(f, a2, 8191, t, tw + 4 * k * fstride)
+        _twiddle(f, a3, 8191, t, tw + 6 * k * fstride)
         r0 = (f[a0] * 8191 + 16384) >> 15
         i0 = (f[a0 + 1] * 8191 + 16384) >> 15
-        r1 = (f[a1] * 8191 + 16384) >> 15
-        i1 = (f[a1 + 1] * 8191 + 16384) >> 15
-        r2 = (f[a2] * 8191 + 16384) >> 15
-        i2 = (f[a2 + 1] * 8191 + 16384) >> 15
-        r3 = (f[a3] * 8191 + 16384) >> 15
-        i3 = (f[a3 + 1] * 8191 + 16384) >> 15
-        w = tw + 2 * k * fstride
-        wr = t[w]
-        wi = t[w + 1]
-        s0r = _w((r1 * wr - i1 * wi + 16384) >> 15)
-        s0i = _w((r1 * wi + i1 * wr + 16384) >> 15)
-        w = tw + 4 * k * fstride
-        wr = t[w]
-        wi = t[w + 1]
-        s1r = _w((r2 * wr - i2 * wi + 16384) >> 15)
-        s1i = _w((r2 * wi + i2 * wr + 16384) >> 15)
-        w = tw + 6 * k * fstride
-        wr = t[w]
-        wi = t[w + 1]
-        s2r = _w((r3 * wr - i3 * wi + 16384) >> 15)
-        s2i = _w((r3 * wi + i3 * wr + 16384) >> 15)
+        s0r = f[a1]
+        s0i = f[a1 + 1]
+        s1r = f[a2]
+        s1i = f[a2 + 1]
+        s2r = f[a3]
+        s2i = f[a3 + 1]
         s5r = _w(r0 - s1r)
         s5i = _w(i0 - s1i)
         r0 = _w(r0 + s1r)
