@@ -140,28 +140,6 @@ def run_function(k: Kernel) -> list[str]:
     return out
 
 
-ERROR_TEXT = """\
-const char *uf_error_text(int err) {
-    switch (err) {
-        case UF_ESIZE:
-            return "a tensor is shorter than its shape parameters need";
-        case UF_EALIGN:
-            return "an int16/int32/float activation or output tensor is not aligned";
-        case UF_EPARAM:
-            return "a parameter is out of range";
-        case UF_EKERNEL:
-            return "the op's kernel is not in the native table";
-        case UF_ERECORD:
-            return "malformed op record (format, tensor id or length)";
-        case UF_ETENSOR:
-            return "a tensor record lies outside its buffer";
-        default:
-            return "ok";
-    }
-}
-"""
-
-
 def table_c() -> str:
     native = kernel_spec.NATIVE
     out = ["// The kernel table the bindings dispatch through: per kernel, its argument",
@@ -182,7 +160,7 @@ def table_c() -> str:
     out.append("const uf_kernel_def uf_kernels[UF_N_KERNELS] = {")
     for k in native:
         out.append('    {"%s", "%s", %s},' % (k.name, k.signature, k.native_run or "run_" + k.name))
-    out += ["};", "", ERROR_TEXT]
+    out += ["};", ""]
     header = (SRC / "kernels.h").read_text()
     for what, n in (("TENSORS", max(len(k.tensors) for k in native)), ("INTS", max(len(k.ints) for k in native)),
                     ("FLOATS", max(len(k.floats) for k in native))):

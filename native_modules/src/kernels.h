@@ -288,6 +288,11 @@ typedef struct {
     void *read_ctx;
 } uf_model;
 
+// Points m at the bindings' buffers, in Program's argument order: tensors, ops, formats,
+// kernel_map, arena, weights, wbuf, segments (arena and wbuf writable); read unset. The
+// one place that order lives in C (both bindings call it).
+void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len);
+
 #define UF_EKERNEL 4   // an op's kernel index is not a native kernel
 #define UF_ERECORD 5   // an op record, format or tensor id is malformed
 #define UF_ETENSOR 6   // a tensor record lies outside its buffer (or writes the constants)

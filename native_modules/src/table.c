@@ -1205,22 +1205,3 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"signal_filter_bank_log", "rrwiii", run_signal_filter_bank_log},
     {"image_to_input", "rrrrwiiiiiiii", uf_run_image_to_input},
 };
-
-const char *uf_error_text(int err) {
-    switch (err) {
-        case UF_ESIZE:
-            return "a tensor is shorter than its shape parameters need";
-        case UF_EALIGN:
-            return "an int16/int32/float activation or output tensor is not aligned";
-        case UF_EPARAM:
-            return "a parameter is out of range";
-        case UF_EKERNEL:
-            return "the op's kernel is not in the native table";
-        case UF_ERECORD:
-            return "malformed op record (format, tensor id or length)";
-        case UF_ETENSOR:
-            return "a tensor record lies outside its buffer";
-        default:
-            return "ok";
-    }
-}

@@ -60,58 +60,69 @@ def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
                k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
     # The int8 accumulation (in_off None: float32 products and sums, as TFLM, the bias
     # left to requant); requant(acc, channel) turns each sum into the output.
-    fsize = k_h * k_w * in_c
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                                 d_h, d_w, pad_h, pad_w, in_c)
-            for oc in range(out_c):
-                wb = oc * fsize
-                if in_off is None:
-                    acc = 0.0
-                    for xi, wi in taps:
-                        acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
-                    out[o] = requant(acc, oc)
-                    o += 1
-                    continue
-                acc = bias[oc]
-                for xi, wi in taps:
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc += x[k] * w[d + k]
-                for wi in padded if in_off else ():
-                    s = 0
-                    for k in range(wb + wi, wb + wi + in_c):
-                        s += w[k]
-                    acc -= in_off * s
-                out[o] = requant(acc, oc)
-                o += 1
+    _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w,
+          d_h, d_w, pad_h, pad_w, in_off, 0)
 
 
 def depthwise_conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w,
                          depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
     # As conv2d_acc, one input channel per depth_mult outputs.
-    out_c = in_c * depth_mult
+    _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, in_c * depth_mult, k_h, k_w,
+          s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, depth_mult)
+
+
+def _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w,
+          d_h, d_w, pad_h, pad_w, in_off, depth_mult):
+    # Both convolutions' output walk: depth_mult 0 is CONV_2D, else DEPTHWISE_CONV_2D.
+    fsize = k_h * k_w * in_c
     o = 0
     for oy in range(out_h):
         for ox in range(out_w):
             taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                                 d_h, d_w, pad_h, pad_w, out_c)
+                                 d_h, d_w, pad_h, pad_w, out_c if depth_mult else in_c)
             for oc in range(out_c):
-                ic = oc // depth_mult
-                if in_off is None:
-                    acc = 0.0
-                    for xi, wi in taps:
-                        acc = f32(acc + f32(x[xi + ic] * w[wi + oc]))
+                if depth_mult:
+                    acc = _depthwise_sum(x, w, bias, taps, padded, oc // depth_mult, oc, in_off)
                 else:
-                    acc = bias[oc]
-                    for xi, wi in taps:
-                        acc += x[xi + ic] * w[wi + oc]
-                    for wi in padded if in_off else ():
-                        acc -= in_off * w[wi + oc]
+                    acc = _conv_sum(x, w, bias, taps, padded, oc, oc * fsize, in_c, in_off)
                 out[o] = requant(acc, oc)
                 o += 1
+
+
+def _conv_sum(x, w, bias, taps, padded, oc, wb, in_c, in_off):
+    # Output channel oc's sum over the taps, its filter at wb; padded taps (the input zero
+    # point) corrected, the folded bias holding in_off * sum(filter).
+    if in_off is None:
+        acc = 0.0
+        for xi, wi in taps:
+            acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
+        return acc
+    acc = bias[oc]
+    for xi, wi in taps:
+        d = wb + wi - xi
+        for k in range(xi, xi + in_c):
+            acc += x[k] * w[d + k]
+    for wi in padded if in_off else ():
+        s = 0
+        for k in range(wb + wi, wb + wi + in_c):
+            s += w[k]
+        acc -= in_off * s
+    return acc
+
+
+def _depthwise_sum(x, w, bias, taps, padded, ic, oc, in_off):
+    # The same for a depthwise output channel oc, of input channel ic.
+    if in_off is None:
+        acc = 0.0
+        for xi, wi in taps:
+            acc = f32(acc + f32(x[xi + ic] * w[wi + oc]))
+        return acc
+    acc = bias[oc]
+    for xi, wi in taps:
+        acc += x[xi + ic] * w[wi + oc]
+    for wi in padded if in_off else ():
+        acc -= in_off * w[wi + oc]
+    return acc
 
 
 def conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
