@@ -248,4 +248,151 @@ static int filter_bank_tables(const uf_call *c, int x, int tk, int nch, int nw) 
     return UF_OK;
 }
 
+// --- the check programs of table.c -------------------------------------------------------
+// Each kernel's checks are data: a postfix program gen_kernels.py translates from the
+// spec's ranges, sizes and expressions. Words (bytes): an operation, then its inline
+// operands (parameter, tensor and derived-value indices, small constants).
+// Values are 64-bit; + - * wrap (sizes count in uint64, as a byte length compares),
+// / % and comparisons are signed (the spec divides only counts checked >= 0 or >= 1).
+enum {
+    OP_END,
+    OP_PARAM,      // i: push int parameter i
+    OP_CONST,      // v: push v, 0..255 (also a tensor's index, for a helper)
+    OP_CONST32,    // b0 b1 b2 b3: push the int32 of these little-endian bytes
+    OP_DERIVED,    // d: push derived value d
+    OP_SET,        // d: pop derived value d (the kernel may take it too)
+    OP_MIN,        // i, lo: int parameter i >= lo (0..255), else UF_EPARAM
+    OP_MAX,        // i, hi: int parameter i <= hi (0..255), else UF_EPARAM
+    OP_CHECK,      // pop; zero is UF_EPARAM
+    OP_FITS,       // k: pop count, element size: arena tensor k holds them (aligned if wider)
+    OP_CFITS,      // k: the same for a tensor that may be a constant (any address)
+    OP_VALUES,     // k: pop start, stop, step, lo, hi: values_in(k, ...) or UF_EPARAM
+    OP_RET,        // pop an error code: nonzero is returned
+    OP_NEG,
+    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_BAND,
+    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_LAND, OP_LOR,
+    OP_SELECT,     // pop test, a, b: test ? a : b
+    // the helpers above, their arguments pushed in order (tensors as indices)
+    H_ELEM_SIZE, H_INT_SIZE, H_CAST_SIZE, H_BYTE_WIDTH, H_BINARY_CHECK, H_MEAN_CHECK,
+    H_STRIDED_CHECK, H_RFFT_TABLES, H_FILTER_BANK_TABLES
+};
+
+#define UF_CHECK_STACK 16   // gen_kernels.STACK: it refuses a deeper expression
+
+// A binary operation on a (under) and b (top).
+static uint64_t check_op(int32_t op, uint64_t a, uint64_t b) {
+    int64_t sa = (int64_t)a, sb = (int64_t)b;
+    switch (op) {
+        case OP_ADD: return a + b;
+        case OP_SUB: return a - b;
+        case OP_MUL: return a * b;
+        case OP_DIV: return sb ? (uint64_t)(sa / sb) : 0;
+        case OP_MOD: return sb ? (uint64_t)(sa % sb) : 0;
+        case OP_BAND: return a & b;
+        case OP_EQ: return sa == sb;
+        case OP_NE: return sa != sb;
+        case OP_LT: return sa < sb;
+        case OP_LE: return sa <= sb;
+        case OP_GT: return sa > sb;
+        case OP_GE: return sa >= sb;
+        case OP_LAND: return a && b;
+        default: return a || b;   // OP_LOR
+    }
+}
+
+// The helper op on its n arguments a[0..n).
+static int64_t check_helper(const uf_call *c, int32_t op, const uint64_t *a) {
+    int i0 = (int)a[0], i1 = (int)a[1], i2 = (int)a[2], i3 = (int)a[3], i4 = (int)a[4];
+    switch (op) {
+        case H_ELEM_SIZE: return elem_size(c, i0, i1);
+        case H_INT_SIZE: return int_size(c, i0, i1);
+        case H_CAST_SIZE: return cast_size(c, i0);
+        case H_BYTE_WIDTH: return byte_width(c, i0, i1);
+        case H_BINARY_CHECK: return binary_check(c, i0, i1, i2, i3, i4);
+        case H_MEAN_CHECK: return mean_check(c, i0, i1, i2, i3);
+        case H_STRIDED_CHECK: return strided_check(c, i0, i1, i2, i3);
+        case H_RFFT_TABLES: return rfft_tables(c, i0, i1);
+        default: return filter_bank_tables(c, i0, i1, i2, i3);   // H_FILTER_BANK_TABLES
+    }
+}
+
+static int helper_args(int32_t op) {
+    static const uint8_t n[] = {2, 2, 1, 2, 5, 4, 4, 2, 4};
+    return n[op - H_ELEM_SIZE];
+}
+
+// Runs check program p on call c, derived values into d; UF_OK or the first error.
+static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d) {
+    uint64_t s[UF_CHECK_STACK + 5] = {0};   // + room for a helper's unused argument reads
+    int sp = 0;
+    for (;;) {
+        int32_t op = *p++;
+        switch (op) {
+            case OP_CONST32:
+                s[sp++] = (uint64_t)(int64_t)(int32_t)((uint32_t)p[0] | ((uint32_t)p[1] << 8) |
+                                                       ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
+                p += 4;
+                break;
+            case OP_END:
+                return UF_OK;
+            case OP_PARAM:
+                s[sp++] = (uint64_t)(int64_t)I(*p++);
+                break;
+            case OP_CONST:
+                s[sp++] = *p++;
+                break;
+            case OP_DERIVED:
+                s[sp++] = (uint64_t)(int64_t)d[*p++];
+                break;
+            case OP_SET:
+                d[*p++] = (int32_t)s[--sp];
+                break;
+            case OP_MIN:
+                CHECK(I(p[0]) >= p[1]);
+                p += 2;
+                break;
+            case OP_MAX:
+                CHECK(I(p[0]) <= p[1]);
+                p += 2;
+                break;
+            case OP_CHECK:
+                CHECK(s[--sp]);
+                break;
+            case OP_FITS:
+            case OP_CFITS: {
+                sp -= 2;
+                int k = *p++;
+                RET(op == OP_FITS ? fits(c, k, s[sp], (int)s[sp + 1]) : sized(c, k, s[sp], (int)s[sp + 1]));
+                break;
+            }
+            case OP_VALUES:
+                sp -= 5;
+                CHECK(values_in(c, *p++, (int64_t)s[sp], (int64_t)s[sp + 1], (int64_t)s[sp + 2],
+                                (int32_t)s[sp + 3], (int32_t)s[sp + 4]));
+                break;
+            case OP_RET:
+                RET((int)s[--sp]);
+                break;
+            case OP_NEG:
+                s[sp - 1] = 0 - s[sp - 1];
+                break;
+            case OP_SELECT:
+                sp -= 2;
+                s[sp - 1] = s[sp - 1] ? s[sp] : s[sp + 1];
+                break;
+            default:
+                if (op >= H_ELEM_SIZE && op <= H_FILTER_BANK_TABLES) {
+                    sp -= helper_args(op);
+                    s[sp] = (uint64_t)check_helper(c, op, &s[sp]);
+                    sp++;
+                } else if (op >= OP_ADD && op <= OP_LOR) {
+                    sp--;
+                    s[sp - 1] = check_op(op, s[sp - 1], s[sp]);
+                } else {
+                    return UF_EPARAM;   // not a program gen_kernels.py wrote
+                }
+        }
+    }
+}
+
 #endif
