@@ -56,10 +56,16 @@ def test_families_are_the_operator_table():
 
 
 def _prototypes() -> dict[str, list[str]]:
-    """uf_<kernel>(...) prototypes of kernels.h: the argument types, spaced alike."""
+    """uf_<kernel>(...) prototypes of kernels.h: the argument types, spaced alike. Kernels of
+    one argument list may be declared through a function type: `typedef void uf_T_fn(...);`
+    then `uf_T_fn uf_a, uf_b;`."""
     text = re.sub(r"//[^\n]*", "", KERNELS_H.read_text())
-    return {m.group(1): [_c_type(re.sub(r"\b\w+\s*$", "", a)) for a in m.group(2).split(",")]
-            for m in re.finditer(r"\b(?:void|float)\s+uf_(\w+)\(([^)]*)\);", text)}
+    protos = {m.group(1): [_c_type(re.sub(r"\b\w+\s*$", "", a)) for a in m.group(2).split(",")]
+              for m in re.finditer(r"\b(?:void|float)\s+uf_(\w+)\(([^)]*)\);", text)}
+    for m in re.finditer(r"^uf_(\w+_fn)\s+([^;]+);", text, re.M):
+        for name in m.group(2).split(","):
+            protos[name.strip()[len("uf_"):]] = protos[m.group(1)]
+    return protos
 
 
 def _c_type(t: str) -> str:

@@ -85,6 +85,9 @@ class Expr:
             raise ValueError("%s: unknown name %r in an expression" % (self.k.name, n.id))
         if isinstance(n, ast.Constant) and isinstance(n.value, int):
             return const(n.value), 1
+        factors = self.factors(n)
+        if factors and len(factors) > 1:   # one word for a product of parameters (most sizes)
+            return ["OP_PRODUCT", str(len(factors))] + [enum(self.k, f) for f in factors], 1
         if isinstance(n, ast.BinOp) and type(n.op) in OPS:
             return self.apply([n.left, n.right], OPS[type(n.op)])
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
@@ -107,6 +110,15 @@ class Expr:
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in HELPERS:
             return self.apply(n.args, HELPERS[n.func.id])
         raise ValueError("%s: cannot translate %s to a check program" % (self.k.name, ast.dump(n)))
+
+    def factors(self, n) -> list[str] | None:
+        """The int parameters n multiplies, or None if it is not such a product."""
+        if isinstance(n, ast.Name) and n.id in self.ints:
+            return [n.id]
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
+            left, right = self.factors(n.left), self.factors(n.right)
+            return left + right if left and right else None
+        return None
 
     def apply(self, args, op: str) -> tuple[list[str], int]:
         """The words pushing args in order, then op; a tensor name pushes its index."""
@@ -139,8 +151,10 @@ def check_program(k: Kernel) -> list[str]:
         out += e(r) + ["OP_CHECK"]
     for t in k.tensors:
         if t.size is not None:
-            esize = e(t.esize) if t.esize else const(ESIZE[t.dtype])
-            out += e(t.size) + esize + ["OP_CFITS" if t.access == "c" else "OP_FITS", enum(k, t.name)]
+            # the element size inline, or 0: computed, on the stack above the count
+            esize = e(t.esize) if t.esize and not t.esize.isdigit() else []
+            inline = "0" if esize else (t.esize or str(ESIZE[t.dtype]))
+            out += e(t.size) + esize + ["OP_CFITS" if t.access == "c" else "OP_FITS", enum(k, t.name), inline]
     for t in k.tensors:
         v = t.values
         if v is None:

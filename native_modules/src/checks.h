@@ -264,8 +264,10 @@ enum {
     OP_MIN,        // i, lo: int parameter i >= lo (0..255), else UF_EPARAM
     OP_MAX,        // i, hi: int parameter i <= hi (0..255), else UF_EPARAM
     OP_CHECK,      // pop; zero is UF_EPARAM
-    OP_FITS,       // k: pop count, element size: arena tensor k holds them (aligned if wider)
-    OP_CFITS,      // k: the same for a tensor that may be a constant (any address)
+    OP_FITS,       // k, e: pop count: arena tensor k holds count elements of e bytes (aligned
+                   // if wider); e = 0: pop the element size first
+    OP_CFITS,      // k, e: the same for a tensor that may be a constant (any address)
+    OP_PRODUCT,    // n, i1..in: push the product of int parameters i1..in
     OP_VALUES,     // k: pop start, stop, step, lo, hi: values_in(k, ...) or UF_EPARAM
     OP_RET,        // pop an error code: nonzero is returned
     OP_NEG,
@@ -323,7 +325,7 @@ static int helper_args(int32_t op) {
 
 // Runs check program p on call c, derived values into d; UF_OK or the first error.
 static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d) {
-    uint64_t s[UF_CHECK_STACK + 5] = {0};   // + room for a helper's unused argument reads
+    uint64_t s[UF_CHECK_STACK + 5];   // + room for a helper's unused argument reads
     int sp = 0;
     for (;;) {
         int32_t op = *p++;
@@ -360,9 +362,18 @@ static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d) {
                 break;
             case OP_FITS:
             case OP_CFITS: {
-                sp -= 2;
-                int k = *p++;
-                RET(op == OP_FITS ? fits(c, k, s[sp], (int)s[sp + 1]) : sized(c, k, s[sp], (int)s[sp + 1]));
+                int k = p[0], esize = p[1] ? p[1] : (int)s[--sp];
+                uint64_t count = s[--sp];
+                p += 2;
+                RET(op == OP_FITS ? fits(c, k, count, esize) : sized(c, k, count, esize));
+                break;
+            }
+            case OP_PRODUCT: {
+                uint64_t v = 1;
+                for (int n = *p++; n > 0; n--) {
+                    v *= (uint64_t)(int64_t)I(*p++);
+                }
+                s[sp++] = v;
                 break;
             }
             case OP_VALUES:
