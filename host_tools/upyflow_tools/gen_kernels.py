@@ -93,20 +93,20 @@ class Expr:
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
             return self.apply([n.operand], "OP_NEG")
         if isinstance(n, ast.BoolOp):
-            op = "OP_LAND" if isinstance(n.op, ast.And) else "OP_LOR"
+            join = "OP_LAND" if isinstance(n.op, ast.And) else "OP_LOR"
             words, depth = self.code(n.values[0])
             for v in n.values[1:]:
                 more, d = self.code(v)
-                words, depth = words + more + [op], max(depth, d + 1)
+                words, depth = words + more + [join], max(depth, d + 1)
             return words, depth
         if isinstance(n, ast.IfExp):   # both sides evaluated (they have no effects), then chosen
             return self.apply([n.test, n.body, n.orelse], "OP_SELECT")
         if isinstance(n, ast.Compare) and len(n.ops) == 1:
-            left, op, right = n.left, n.ops[0], n.comparators[0]
-            if isinstance(op, ast.In) and isinstance(right, ast.Tuple):
+            left, cmp, right = n.left, n.ops[0], n.comparators[0]
+            if isinstance(cmp, ast.In) and isinstance(right, ast.Tuple):
                 return self.code(ast.BoolOp(ast.Or(), [ast.Compare(left, [ast.Eq()], [v]) for v in right.elts]))
-            if type(op) in OPS:
-                return self.apply([left, right], OPS[type(op)])
+            if type(cmp) in OPS:
+                return self.apply([left, right], OPS[type(cmp)])
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in HELPERS:
             return self.apply(n.args, HELPERS[n.func.id])
         raise ValueError("%s: cannot translate %s to a check program" % (self.k.name, ast.dump(n)))
@@ -122,7 +122,8 @@ class Expr:
 
     def apply(self, args, op: str) -> tuple[list[str], int]:
         """The words pushing args in order, then op; a tensor name pushes its index."""
-        words, depth = [], 0
+        words: list[str] = []
+        depth = 0
         for i, a in enumerate(args):
             if isinstance(a, ast.Name) and a.id in self.tensors:
                 more, d = ["OP_CONST", enum(self.k, a.id)], 1   # (a tensor index is < 256)
