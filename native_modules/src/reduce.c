@@ -96,9 +96,10 @@ void uf_mean_f32(const float *x, float *out, const void *desc, int count) {
 // index in at. For REDUCE_MAX/MIN and ARG_MAX/MIN, int and float.
 #define UF_SCAN_BLOCK(type, load, BETTER)                      \
     type best = load(x, ow.off);                               \
-    int32_t at = 0;                                            \
-    for (int32_t k = 1; odo_next(&iw); k++) {                  \
+    int32_t at = 0, k = 0;                                     \
+    while (odo_next(&iw)) {                                    \
         type v = load(x, ow.off + iw.off);                     \
+        k++;                                                   \
         if (BETTER(v, best)) {                                 \
             best = v;                                          \
             at = k;                                            \
