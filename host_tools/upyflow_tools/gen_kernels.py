@@ -3,7 +3,7 @@
     python -m upyflow_tools.gen_kernels [--check]      (make kernels)
 
 Writes native_modules/src/table.c (the C kernel table: named indices, per-kernel
-checks, signatures), the kernel count in kernels.h, and the generated regions of
+check programs, signatures, calls), the kernel count in kernels.h, and the generated regions of
 the device runtime (marked `spec: <name> {` ... `}`): the dispatch family maps and
 each viper kernel's argument unpacking. --check writes nothing and exits 1 if a
 file is out of date (tests/test_kernel_spec.py does the same).

@@ -1,8 +1,9 @@
 // The checks of the kernel table (table.c, generated from upyflow_tools/kernel_spec.py)
 // that ranges and sizes cannot say: element sizes found from a tensor's length,
-// broadcasting and reduction descriptors, the FFT and filter bank tables. The
-// spec names these functions; table.c calls them with the kernel's named indices.
-// Included by table.c only.
+// broadcasting and reduction descriptors, the FFT and filter bank tables; and
+// run_checks, which runs table.c's per-kernel check programs (the spec names these
+// helpers; a program calls them with the kernel's tensor indices). Included by
+// table.c only.
 #ifndef UPYFLOW_CHECKS_H
 #define UPYFLOW_CHECKS_H
 
