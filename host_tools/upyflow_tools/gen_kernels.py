@@ -88,6 +88,11 @@ class Expr:
         factors = self.factors(n)
         if factors and len(factors) > 1:   # one word for a product of parameters (most sizes)
             return ["OP_PRODUCT", str(len(factors))] + [enum(self.k, f) for f in factors], 1
+        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.FloorDiv, ast.Mod)) and not all(
+                isinstance(v, ast.Constant) or (isinstance(v, ast.Name) and v.id in self.ints)
+                for v in (n.left, n.right)):
+            raise ValueError("%s: checks.h divides only int parameters and constants (int32), not %s"
+                             % (self.k.name, ast.unparse(n)))
         if isinstance(n, ast.BinOp) and type(n.op) in OPS:
             return self.apply([n.left, n.right], OPS[type(n.op)])
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):

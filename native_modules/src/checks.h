@@ -254,7 +254,7 @@ static int filter_bank_tables(const uf_call *c, int x, int tk, int nch, int nw) 
 // spec's ranges, sizes and expressions. Words (bytes): an operation, then its inline
 // operands (parameter, tensor and derived-value indices, small constants).
 // Values are 64-bit; + - * wrap (sizes count in uint64, as a byte length compares),
-// / % and comparisons are signed (the spec divides only counts checked >= 0 or >= 1).
+// comparisons are signed, / and % take int32 operands (a divisor of 0 gives 0).
 enum {
     OP_END,
     OP_PARAM,      // i: push int parameter i
@@ -289,8 +289,16 @@ static uint64_t check_op(int32_t op, uint64_t a, uint64_t b) {
         case OP_ADD: return a + b;
         case OP_SUB: return a - b;
         case OP_MUL: return a * b;
-        case OP_DIV: return sb ? (uint64_t)(sa / sb) : 0;
-        case OP_MOD: return sb ? (uint64_t)(sa % sb) : 0;
+        case OP_DIV:
+        case OP_MOD: {
+            // int32 operands (gen_kernels divides only parameters and constants): 32-bit
+            // division, as the boards have no 64-bit divide (the Xtensa runtime none at all)
+            int32_t x = (int32_t)sa, y = (int32_t)sb;
+            if (y == 0 || y == -1) {
+                return op == OP_DIV && y ? 0 - a : 0;
+            }
+            return (uint64_t)(int64_t)(op == OP_DIV ? x / y : x % y);
+        }
         case OP_BAND: return a & b;
         case OP_EQ: return sa == sb;
         case OP_NE: return sa != sb;
