@@ -81,10 +81,20 @@ def _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c, k_h, 
             taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
                                  d_h, d_w, pad_h, pad_w, out_c if depth_mult else in_c)
             for oc in range(out_c):
-                if depth_mult:
-                    acc = _depthwise_sum(x, w, bias, taps, padded, oc // depth_mult, oc, in_off)
-                else:
+                if not depth_mult:
                     acc = _conv_sum(x, w, bias, taps, padded, oc, oc * fsize, in_c, in_off)
+                elif in_off is None:   # depthwise inline: a few products per channel
+                    ic = oc // depth_mult
+                    acc = 0.0
+                    for xi, wi in taps:
+                        acc = f32(acc + f32(x[xi + ic] * w[wi + oc]))
+                else:
+                    ic = oc // depth_mult
+                    acc = bias[oc]
+                    for xi, wi in taps:
+                        acc += x[xi + ic] * w[wi + oc]
+                    for wi in padded if in_off else ():
+                        acc -= in_off * w[wi + oc]
                 out[o] = requant(acc, oc)
                 o += 1
 
@@ -107,21 +117,6 @@ def _conv_sum(x, w, bias, taps, padded, oc, wb, in_c, in_off):
         for k in range(wb + wi, wb + wi + in_c):
             s += w[k]
         acc -= in_off * s
-    return acc
-
-
-def _depthwise_sum(x, w, bias, taps, padded, ic, oc, in_off):
-    # The same for a depthwise output channel oc, of input channel ic.
-    if in_off is None:
-        acc = 0.0
-        for xi, wi in taps:
-            acc = f32(acc + f32(x[xi + ic] * w[wi + oc]))
-        return acc
-    acc = bias[oc]
-    for xi, wi in taps:
-        acc += x[xi + ic] * w[wi + oc]
-    for wi in padded if in_off else ():
-        acc -= in_off * w[wi + oc]
     return acc
 
 

@@ -113,6 +113,7 @@ def _twiddle(f, c, m, t, w):
 
 
 def _bfly2(f, b, fstride, m, t, tw):
+    # (_bfly4 writes its three twiddles out inline: it does most of the work)
     for k in range(m):
         a = b + 2 * k
         c = a + 2 * m
@@ -135,17 +136,29 @@ def _bfly4(f, b, fstride, m, t, tw):
         a2 = a1 + m2
         a3 = a2 + m2
         # C_FIXDIV(., 4): multiply by 32767 / 4 with rounding
-        _twiddle(f, a1, 8191, t, tw + 2 * k * fstride)
-        _twiddle(f, a2, 8191, t, tw + 4 * k * fstride)
-        _twiddle(f, a3, 8191, t, tw + 6 * k * fstride)
         r0 = (f[a0] * 8191 + 16384) >> 15
         i0 = (f[a0 + 1] * 8191 + 16384) >> 15
-        s0r = f[a1]
-        s0i = f[a1 + 1]
-        s1r = f[a2]
-        s1i = f[a2 + 1]
-        s2r = f[a3]
-        s2i = f[a3 + 1]
+        r1 = (f[a1] * 8191 + 16384) >> 15
+        i1 = (f[a1 + 1] * 8191 + 16384) >> 15
+        r2 = (f[a2] * 8191 + 16384) >> 15
+        i2 = (f[a2 + 1] * 8191 + 16384) >> 15
+        r3 = (f[a3] * 8191 + 16384) >> 15
+        i3 = (f[a3 + 1] * 8191 + 16384) >> 15
+        w = tw + 2 * k * fstride
+        wr = t[w]
+        wi = t[w + 1]
+        s0r = _w((r1 * wr - i1 * wi + 16384) >> 15)
+        s0i = _w((r1 * wi + i1 * wr + 16384) >> 15)
+        w = tw + 4 * k * fstride
+        wr = t[w]
+        wi = t[w + 1]
+        s1r = _w((r2 * wr - i2 * wi + 16384) >> 15)
+        s1i = _w((r2 * wi + i2 * wr + 16384) >> 15)
+        w = tw + 6 * k * fstride
+        wr = t[w]
+        wi = t[w + 1]
+        s2r = _w((r3 * wr - i3 * wi + 16384) >> 15)
+        s2i = _w((r3 * wi + i3 * wr + 16384) >> 15)
         s5r = _w(r0 - s1r)
         s5i = _w(i0 - s1i)
         r0 = _w(r0 + s1r)

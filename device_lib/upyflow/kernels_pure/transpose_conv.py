@@ -35,25 +35,23 @@ def _gather(x, w, out, start, finish, in_off, in_h, in_w, in_c, out_h, out_w, ou
             for oc in range(out_c):
                 acc = start[oc]
                 wb = oc * fsize
-                for xi, wi in taps:
-                    if in_off is None:
+                if in_off is None:
+                    for xi, wi in taps:
                         acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
-                        continue
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc += (x[k] + in_off) * w[d + k]
+                else:
+                    for xi, wi in taps:
+                        d = wb + wi - xi
+                        for k in range(xi, xi + in_c):
+                            acc += (x[k] + in_off) * w[d + k]
                 out[o] = finish(acc, oc)
                 o += 1
-
-
-def _clamp(v, lo, hi):
-    return lo if v < lo else (hi if v > hi else v)
 
 
 def transpose_conv_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
                       k_h, k_w, s_h, s_w, pad_h, pad_w, in_off, out_off, act_min, act_max):
     def finish(acc, oc):
-        return _clamp(mul_by_qm(acc + bias[oc], mult[oc], shift[oc]) + out_off, act_min, act_max)
+        v = mul_by_qm(acc + bias[oc], mult[oc], shift[oc]) + out_off
+        return act_min if v < act_min else (act_max if v > act_max else v)
     _gather(x, w, out, [0] * out_c, finish, in_off, in_h, in_w, in_c, out_h, out_w, out_c,
             k_h, k_w, s_h, s_w, pad_h, pad_w)
 
@@ -62,7 +60,8 @@ def transpose_conv_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, ou
                        k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
     # int64 accumulator and bias (word pairs); zero points are 0.
     def finish(acc, oc):
-        return _clamp(mul_by_qm64(acc, mult[oc], shift[oc]), act_min, act_max)
+        v = mul_by_qm64(acc, mult[oc], shift[oc])
+        return act_min if v < act_min else (act_max if v > act_max else v)
     _gather(x, w, out, bias64(bias, out_c), finish, 0, in_h, in_w, in_c, out_h, out_w, out_c,
             k_h, k_w, s_h, s_w, pad_h, pad_w)
 
