@@ -59,8 +59,12 @@ def _header_sections() -> dict[str, set[str]]:
             sections.setdefault(family, set())
         elif not line.strip():
             family = None   # a section ends at the first blank line
+        elif family and line.startswith("typedef "):
+            continue   # a function type kernels are declared through (`uf_T_fn uf_a, uf_b;`)
         elif family:
             sections[family].update(re.findall(r"^\w[\w \*]*?\buf_(\w+)\(", line))
+            if re.match(r"uf_\w+_fn ", line):
+                sections[family].update(re.findall(r"\buf_(\w+)\s*[,;]", line))
     return sections
 
 

@@ -57,10 +57,16 @@ def test_families_are_the_operator_table():
 
 
 def _prototypes() -> dict[str, list[str]]:
-    """uf_<kernel>(...) prototypes of kernels.h: the argument types, spaced alike."""
+    """uf_<kernel>(...) prototypes of kernels.h: the argument types, spaced alike. Kernels of
+    one argument list may be declared through a function type: `typedef void uf_T_fn(...);`
+    then `uf_T_fn uf_a, uf_b;`."""
     text = re.sub(r"//[^\n]*", "", KERNELS_H.read_text())
-    return {m.group(1): [_c_type(re.sub(r"\b\w+\s*$", "", a)) for a in m.group(2).split(",")]
-            for m in re.finditer(r"\b(?:void|float)\s+uf_(\w+)\(([^)]*)\);", text)}
+    protos = {m.group(1): [_c_type(re.sub(r"\b\w+\s*$", "", a)) for a in m.group(2).split(",")]
+              for m in re.finditer(r"\b(?:void|float)\s+uf_(\w+)\(([^)]*)\);", text)}
+    for m in re.finditer(r"^uf_(\w+_fn)\s+([^;]+);", text, re.M):
+        for name in m.group(2).split(","):
+            protos[name.strip()[len("uf_"):]] = protos[m.group(1)]
+    return protos
 
 
 def _c_type(t: str) -> str:
@@ -212,7 +218,8 @@ def test_a_new_parameter_is_one_edit_of_the_spec(monkeypatch):
     monkeypatch.setattr(kernel_spec, "NATIVE", [new if n is k else n for n in kernel_spec.NATIVE])
     table = gen_kernels.table_c()
     assert '{"fully_connected_s8", "rrrwrr' + "i" * 7 + '", run_fully_connected_s8}' in table
-    assert "I(FULLY_CONNECTED_S8_GROUPS) >= 1 && I(FULLY_CONNECTED_S8_GROUPS) <= 8" in table
+    # its range is in the kernel's check program (checks.h runs it)
+    assert "OP_MIN, FULLY_CONNECTED_S8_GROUPS, 1, OP_MAX, FULLY_CONNECTED_S8_GROUPS, 8," in table
     assert "I(FULLY_CONNECTED_S8_N_OUT), I(FULLY_CONNECTED_S8_GROUPS)," in " ".join(table.split())
     prologue = gen_kernels.viper_prologue("fully_connected_s8")
     assert prologue[6:10] == ["batches = int(args[6])", "n_in = int(args[7])", "n_out = int(args[8])",

@@ -157,40 +157,23 @@ class Model:
             skip -= 1
 
     def _io_list(self, kind, field):
-        return [self._io_entry(kind, i)[field] for i in range(self._io[kind])]
+        # field 0..3 of each input (kind 0) or output (1) entry: tensor, scale, zero
+        # point, shape; 4: the tensor's dtype.
+        out = []
+        for i in range(self._io[kind]):
+            e = self._io_entry(kind, i)
+            out.append(self._meta(e[0])[3] if field == 4 else e[field])
+        return out
 
     # Input/output metadata, derived when asked (a board keeps no lists for them).
-    @property
-    def input_shape(self):
-        return self._io_list(0, 3)
-
-    @property
-    def output_shape(self):
-        return self._io_list(1, 3)
-
-    @property
-    def input_dtype(self):
-        return [self._meta(t)[3] for t in self._io_list(0, 0)]
-
-    @property
-    def input_scale(self):
-        return self._io_list(0, 1)
-
-    @property
-    def input_zero_point(self):
-        return self._io_list(0, 2)
-
-    @property
-    def output_dtype(self):
-        return [self._meta(t)[3] for t in self._io_list(1, 0)]
-
-    @property
-    def output_scale(self):
-        return self._io_list(1, 1)
-
-    @property
-    def output_zero_point(self):
-        return self._io_list(1, 2)
+    input_shape = property(lambda self: self._io_list(0, 3))
+    output_shape = property(lambda self: self._io_list(1, 3))
+    input_dtype = property(lambda self: self._io_list(0, 4))
+    output_dtype = property(lambda self: self._io_list(1, 4))
+    input_scale = property(lambda self: self._io_list(0, 1))
+    output_scale = property(lambda self: self._io_list(1, 1))
+    input_zero_point = property(lambda self: self._io_list(0, 2))
+    output_zero_point = property(lambda self: self._io_list(1, 2))
 
     def _open_weights(self, path, size, segments, wbuf):
         # NAME.bin: its size checked against what the segments read (one seek),

@@ -3,7 +3,7 @@
     python -m upyflow_tools.gen_kernels [--check]      (make kernels)
 
 Writes native_modules/src/table.c (the C kernel table: named indices, per-kernel
-checks, signatures), the kernel count in kernels.h, and the generated regions of
+check programs, signatures, calls), the kernel count in kernels.h, and the generated regions of
 the device runtime (marked `spec: <name> {` ... `}`): the dispatch family maps and
 each viper kernel's argument unpacking; and the Python tiers' load checks
 (device_lib/upyflow/load_checks.py, gen_load_checks.py). --check writes nothing and exits 1 if a
@@ -40,127 +40,164 @@ def enum(k: Kernel, name: str) -> str:
     return "%s_%s" % (k.name.upper(), name.upper())
 
 
-class Expr:
-    """Python expressions of the spec, as C over one kernel's call c."""
+# The check programs' operations (checks.h runs them): a postfix stack program per kernel.
+OPS = {ast.Add: "OP_ADD", ast.Sub: "OP_SUB", ast.Mult: "OP_MUL", ast.FloorDiv: "OP_DIV", ast.Mod: "OP_MOD",
+       ast.BitAnd: "OP_BAND", ast.Eq: "OP_EQ", ast.NotEq: "OP_NE", ast.Lt: "OP_LT", ast.LtE: "OP_LE",
+       ast.Gt: "OP_GT", ast.GtE: "OP_GE"}
+# checks.h helpers a spec expression may call: name -> its operation
+HELPERS = {"elem_size": "H_ELEM_SIZE", "int_size": "H_INT_SIZE", "cast_size": "H_CAST_SIZE",
+           "byte_width": "H_BYTE_WIDTH", "binary_check": "H_BINARY_CHECK", "mean_check": "H_MEAN_CHECK",
+           "strided_check": "H_STRIDED_CHECK", "rfft_tables": "H_RFFT_TABLES",
+           "filter_bank_tables": "H_FILTER_BANK_TABLES", "matmul_check": "H_MATMUL_CHECK"}
+STACK = 16   # checks.h's UF_CHECK_STACK
 
-    def __init__(self, k: Kernel, unsigned: bool = False):
+
+def const(v: int) -> list[str]:
+    """The words pushing constant v: a byte, or four (little-endian two's complement)."""
+    if 0 <= v <= 255:
+        return ["OP_CONST", str(v)]
+    if not -(1 << 31) <= v < (1 << 31):
+        raise ValueError("check program constant %d is not an int32" % v)
+    return ["OP_CONST32"] + [hex((v >> s) & 0xFF) for s in (0, 8, 16, 24)]
+
+
+class Expr:
+    """Python expressions of the spec, as postfix check-program words over one kernel's call."""
+
+    def __init__(self, k: Kernel):
         self.k = k
-        self.cast = "(uint64_t)" if unsigned else "(int64_t)"
         self.ints = {p.name for p in k.ints}
         self.tensors = {t.name for t in k.tensors}
         self.derived = {d for d, _ in k.derived}
 
-    def __call__(self, text: str) -> str:
-        return self.c(ast.parse(text, mode="eval").body)
+    def __call__(self, text: str) -> list[str]:
+        words, depth = self.code(ast.parse(text, mode="eval").body)
+        if depth > STACK:
+            raise ValueError("%s: %r needs a deeper check stack than %d" % (self.k.name, text, STACK))
+        return words
 
-    def c(self, n) -> str:
-        ops = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "/", ast.Mod: "%", ast.BitAnd: "&",
-               ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+    def code(self, n) -> tuple[list[str], int]:
+        """The words computing n, and the stack depth they reach."""
         if isinstance(n, ast.Name):
             if n.id in self.ints:
-                return "%sI(%s)" % (self.cast, enum(self.k, n.id))
+                return ["OP_PARAM", enum(self.k, n.id)], 1
             if n.id in self.derived:
-                return n.id
+                return ["OP_DERIVED", enum(self.k, n.id)], 1
             raise ValueError("%s: unknown name %r in an expression" % (self.k.name, n.id))
         if isinstance(n, ast.Constant) and isinstance(n.value, int):
-            return hex(n.value) if n.value > 0xFFFF else str(n.value)
-        if isinstance(n, ast.BinOp) and type(n.op) in ops:
-            return "(%s %s %s)" % (self.c(n.left), ops[type(n.op)], self.c(n.right))
+            return const(n.value), 1
+        factors = self.factors(n)
+        if factors and len(factors) > 1:   # one word for a product of parameters (most sizes)
+            return ["OP_PRODUCT", str(len(factors))] + [enum(self.k, f) for f in factors], 1
+        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.FloorDiv, ast.Mod)) and not all(
+                isinstance(v, ast.Constant) or (isinstance(v, ast.Name) and v.id in self.ints)
+                for v in (n.left, n.right)):
+            raise ValueError("%s: checks.h divides only int parameters and constants (int32), not %s"
+                             % (self.k.name, ast.unparse(n)))
+        if isinstance(n, ast.BinOp) and type(n.op) in OPS:
+            return self.apply([n.left, n.right], OPS[type(n.op)])
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
-            return "-%s" % self.c(n.operand)
+            return self.apply([n.operand], "OP_NEG")
         if isinstance(n, ast.BoolOp):
-            return "(%s)" % (" && " if isinstance(n.op, ast.And) else " || ").join(self.c(v) for v in n.values)
-        if isinstance(n, ast.IfExp):
-            return "(%s ? %s : %s)" % (self.c(n.test), self.c(n.body), self.c(n.orelse))
+            join = "OP_LAND" if isinstance(n.op, ast.And) else "OP_LOR"
+            words, depth = self.code(n.values[0])
+            for v in n.values[1:]:
+                more, d = self.code(v)
+                words, depth = words + more + [join], max(depth, d + 1)
+            return words, depth
+        if isinstance(n, ast.IfExp):   # both sides evaluated (they have no effects), then chosen
+            return self.apply([n.test, n.body, n.orelse], "OP_SELECT")
         if isinstance(n, ast.Compare) and len(n.ops) == 1:
-            left, op, right = n.left, n.ops[0], n.comparators[0]
-            if isinstance(op, ast.In) and isinstance(right, ast.Tuple):
-                return "(%s)" % " || ".join("%s == %s" % (self.c(left), self.c(v)) for v in right.elts)
-            if type(op) in ops:
-                return "(%s %s %s)" % (self.c(left), ops[type(op)], self.c(right))
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
-            args = [enum(self.k, a.id) if isinstance(a, ast.Name) and a.id in self.tensors else self.c(a)
-                    for a in n.args]
-            return "%s(%s)" % (n.func.id, ", ".join(["c"] + args))
-        raise ValueError("%s: cannot translate %s to C" % (self.k.name, ast.dump(n)))
+            left, cmp, right = n.left, n.ops[0], n.comparators[0]
+            if isinstance(cmp, ast.In) and isinstance(right, ast.Tuple):
+                return self.code(ast.BoolOp(ast.Or(), [ast.Compare(left, [ast.Eq()], [v]) for v in right.elts]))
+            if type(cmp) in OPS:
+                return self.apply([left, right], OPS[type(cmp)])
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in HELPERS:
+            return self.apply(n.args, HELPERS[n.func.id])
+        raise ValueError("%s: cannot translate %s to a check program" % (self.k.name, ast.dump(n)))
+
+    def factors(self, n) -> list[str] | None:
+        """The int parameters n multiplies, or None if it is not such a product."""
+        if isinstance(n, ast.Name) and n.id in self.ints:
+            return [n.id]
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
+            left, right = self.factors(n.left), self.factors(n.right)
+            return left + right if left and right else None
+        return None
+
+    def apply(self, args, op: str) -> tuple[list[str], int]:
+        """The words pushing args in order, then op; a tensor name pushes its index."""
+        words: list[str] = []
+        depth = 0
+        for i, a in enumerate(args):
+            if isinstance(a, ast.Name) and a.id in self.tensors:
+                more, d = ["OP_CONST", enum(self.k, a.id)], 1   # (a tensor index is < 256)
+            else:
+                more, d = self.code(a)
+            words, depth = words + more, max(depth, i + d)
+        return words + [op], depth
 
 
-def _wrap(first: str, items: list[str], last: str, indent: str, width: int = 100) -> list[str]:
-    """first + items joined by ', ' + last, wrapped at width."""
-    lines, line = [], indent + first
-    for i, item in enumerate(items):
-        piece = item + (", " if i < len(items) - 1 else last)
-        if len(line) + len(piece.rstrip()) > width and line.strip():
-            lines.append(line.rstrip())
-            line = indent + " " * len(first)
-        line += piece
-    lines.append(line.rstrip())
-    return lines
-
-
-def run_function(k: Kernel) -> list[str]:
-    e, u = Expr(k), Expr(k, unsigned=True)
-    out = ["// %s (%s): %s" % (k.name, k.family, ", ".join(k.arg_names)),
-           "enum { %s };" % ", ".join(enum(k, t.name) for t in k.tensors)]
-    for kind in (k.ints, k.floats):
-        if kind:
-            out.append("enum { %s };" % ", ".join(enum(k, p.name) for p in kind))
-    out.append("static int run_%s(const uf_call *c) {" % k.name)
+def check_program(k: Kernel) -> list[str]:
+    """The kernel's checks, in order: derived values, int ranges and requirements (an
+    out-of-range parameter), tensor sizes, constant values, then the checks.h calls."""
+    e = Expr(k)
+    out: list[str] = []
     for name, expr in k.derived:
-        out.append("    int %s = %s;" % (name, e(expr)))
-    conds = []
+        out += e(expr) + ["OP_SET", enum(k, name)]
     for p in k.ints:
-        if p.lo is not None:
-            conds.append("I(%s) >= %d" % (enum(k, p.name), p.lo))
-        if p.hi is not None:
-            conds.append("I(%s) <= %s" % (enum(k, p.name), hex(p.hi) if p.hi > 0xFFFF else p.hi))
-    conds += [e(r) for r in k.requires]
-    for i in range(0, len(conds), 3):
-        out.append("    CHECK(%s);" % " && ".join(conds[i:i + 3]))
+        for bound, op, cmp in ((p.lo, "OP_MIN", "OP_GE"), (p.hi, "OP_MAX", "OP_LE")):
+            if bound is None:
+                continue
+            if 0 <= bound <= 255:
+                out += [op, enum(k, p.name), str(bound)]
+            else:
+                out += ["OP_PARAM", enum(k, p.name)] + const(bound) + [cmp, "OP_CHECK"]
+    for r in k.requires:
+        out += e(r) + ["OP_CHECK"]
     for t in k.tensors:
-        if t.size is None:
-            continue
-        esize = e(t.esize) if t.esize else str(ESIZE[t.dtype])
-        out.append("    %s(%s, %s, %s);" % ("CFITS" if t.access == "c" else "FITS", enum(k, t.name),
-                                            u(t.size), esize))
+        if t.size is not None:
+            # the element size inline, or 0: computed, on the stack above the count
+            esize = e(t.esize) if t.esize and not t.esize.isdigit() else []
+            inline = "0" if esize else (t.esize or str(ESIZE[t.dtype]))
+            out += e(t.size) + esize + ["OP_CFITS" if t.access == "c" else "OP_FITS", enum(k, t.name), inline]
     for t in k.tensors:
         v = t.values
         if v is None:
             continue
         start, stop, step = v.at.split(":") if v.at else ("0", t.size or "0", "1")
-        hi = e(v.hi) if isinstance(v.hi, str) else str(v.hi)
-        out.append("    CHECK(values_in(c, %s, %s, %s, %s, %d, %s));"
-                   % (enum(k, t.name), e(start), e(stop), e(step), v.lo, hi))
+        hi = e(v.hi) if isinstance(v.hi, str) else const(v.hi)
+        out += e(start) + e(stop) + e(step) + const(v.lo) + hi + ["OP_VALUES", enum(k, t.name)]
     for check in k.checks:
-        out.append("    RET(%s);" % e(check))
+        out += e(check) + ["OP_RET"]
+    return out + ["OP_END"]
+
+
+def _positional(k: Kernel, words: list[str]) -> tuple[str, ...]:
+    """A program with the kernel's names as argument positions: kernels of one layout share it."""
+    names = {enum(k, n): str(i) for kind in (k.tensors, k.ints, k.floats) for i, n in enumerate(x.name for x in kind)}
+    names.update({enum(k, d): "d%d" % i for i, (d, _) in enumerate(k.derived)})
+    return tuple(names.get(w, w) for w in words)
+
+
+def run_function(k: Kernel, program: str, words: list[str] | None) -> list[str]:
+    """The kernel's named indices, its check program (words; None: it shares program, an
+    earlier kernel's of the same layout) and its run function: the checks, then the call."""
+    enums = [[enum(k, t.name) for t in k.tensors]] + [[enum(k, p.name) for p in kind] for kind in (k.ints, k.floats)]
+    enums.append([enum(k, d) for d, _ in k.derived])
+    out = ["// %s (%s): %s" % (k.name, k.family, ", ".join(k.arg_names)),
+           " ".join("enum { %s };" % ", ".join(e) for e in enums if e)]
+    if words is not None:
+        out.append("static const uint8_t %s[] = {%s};" % (program, ", ".join(words)))
     args = ["T(%s)" % enum(k, t.name) for t in k.tensors]
     args += ["%s(%s)" % (p.kind.upper(), enum(k, p.name)) for p in k.params if p.fast]
-    args += list(k.c_extra)
-    out += _wrap("uf_%s(" % k.name, args, ");", "    ")
-    out += ["    return UF_OK;", "}", ""]
+    args += ["d[%s]" % enum(k, name) for name in k.c_extra]
+    # one line: the checks (the derived values into d), then the call
+    out += ["static int run_%s(const uf_call *c) { %sRET(run_checks(c, %s, %s)); uf_%s(%s); return UF_OK; }"
+            % (k.name, "int32_t d[%d]; " % len(k.derived) if k.derived else "", program,
+               "d" if k.derived else "NULL", k.name, ", ".join(args)), ""]
     return out
-
-
-ERROR_TEXT = """\
-const char *uf_error_text(int err) {
-    switch (err) {
-        case UF_ESIZE:
-            return "a tensor is shorter than its shape parameters need";
-        case UF_EALIGN:
-            return "an int16/int32/float activation or output tensor is not aligned";
-        case UF_EPARAM:
-            return "a parameter is out of range";
-        case UF_EKERNEL:
-            return "the op's kernel is not in the native table";
-        case UF_ERECORD:
-            return "malformed op record (format, tensor id or length)";
-        case UF_ETENSOR:
-            return "a tensor record lies outside its buffer";
-        default:
-            return "ok";
-    }
-}
-"""
 
 
 def table_c() -> str:
@@ -169,21 +206,28 @@ def table_c() -> str:
            "// signature and a checked call (%s)." % HEADER,
            "// The checks make a malformed call (tensor too short for its shape parameters,",
            "// misaligned arena data, impossible geometry) an error instead of a stray memory",
-           "// access. Constants (access c in the spec) may sit at any address: the kernels",
-           "// read them through load.h, so only their size is checked. Hand-written checks:",
-           "// checks.h.",
+           "// access: each kernel's are a check program (data) that checks.h's run_checks",
+           "// runs; kernels of one argument layout share one. Constants (access c in the spec)",
+           "// may sit at any address: the kernels read them through load.h, so only their",
+           "// size is checked. Hand-written checks: checks.h.",
            '#include "kernels.h"',
            '#include "checks.h"',
            ""]
+    programs: dict[tuple[str, ...], str] = {}   # positional program -> the array holding it
     for k in native:
         if k.native_run:
             out += ["int %s(const uf_call *c);" % k.native_run, ""]
-        else:
-            out += run_function(k)
+            continue
+        words = check_program(k)
+        key = _positional(k, words)
+        own = key not in programs
+        if own:
+            programs[key] = "checks_" + k.name
+        out += run_function(k, programs[key], words if own else None)
     out.append("const uf_kernel_def uf_kernels[UF_N_KERNELS] = {")
     for k in native:
         out.append('    {"%s", "%s", %s},' % (k.name, k.signature, k.native_run or "run_" + k.name))
-    out += ["};", "", ERROR_TEXT]
+    out += ["};", ""]
     header = (SRC / "kernels.h").read_text()
     for what, n in (("TENSORS", max(len(k.tensors) for k in native)), ("INTS", max(len(k.ints) for k in native)),
                     ("FLOATS", max(len(k.floats) for k in native))):

@@ -20,8 +20,9 @@ bake time and by the C table).
 
 Ints: [lo, hi] (None: unbounded); `what` names the parameter in bake errors.
 Expressions (sizes, requires, derived values) are Python syntax over parameter names
-and are translated to C by gen_kernels: + - * // % and comparisons, `and`/`or`,
-`a if c else b`, `x in (1, 2)`, and calls of the helpers in native_modules/src/checks.h.
+and are translated by gen_kernels into table.c's check programs (run by checks.h): + - * // %
+and comparisons, `and`/`or`, `a if c else b`, `x in (1, 2)`, and calls of the checks.h
+helpers listed in gen_kernels.HELPERS.
 """
 from __future__ import annotations
 

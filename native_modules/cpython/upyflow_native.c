@@ -131,14 +131,7 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         self->held++;
     }
     uf_model *m = &self->m;
-    m->tensors = ptr[0], m->tensors_len = len[0];
-    m->ops = ptr[1], m->ops_len = len[1];
-    m->formats = ptr[2], m->formats_len = len[2];
-    m->kernel_map = ptr[3], m->kernel_map_len = len[3];
-    m->arena = (uint8_t *)ptr[4], m->arena_len = len[4];
-    m->weights = ptr[5], m->weights_len = len[5];
-    m->wbuf = (uint8_t *)ptr[6], m->wbuf_len = len[6];
-    m->segments = ptr[7], m->segments_len = len[7];
+    uf_model_set(m, ptr, len);
     if (n_args == N_BUFS + 1 && PyTuple_GET_ITEM(args, N_BUFS) != Py_None) {
         self->read = PyTuple_GET_ITEM(args, N_BUFS);
         if (!PyCallable_Check(self->read)) {

@@ -80,16 +80,7 @@ static mp_obj_t program(size_t n_args, const mp_obj_t *args) {
         }
     }
     uf_model *m = &self->m;
-    m->tensors = ptr[0], m->tensors_len = len[0];
-    m->ops = ptr[1], m->ops_len = len[1];
-    m->formats = ptr[2], m->formats_len = len[2];
-    m->kernel_map = ptr[3], m->kernel_map_len = len[3];
-    m->arena = (uint8_t *)ptr[4], m->arena_len = len[4];
-    m->weights = ptr[5], m->weights_len = len[5];
-    m->wbuf = (uint8_t *)ptr[6], m->wbuf_len = len[6];
-    m->segments = ptr[7], m->segments_len = len[7];
-    m->read = NULL;
-    m->read_ctx = NULL;
+    uf_model_set(m, ptr, len);
     if (self->keep[8] != mp_const_none) {
         m->read = read_weights;
         m->read_ctx = MP_OBJ_TO_PTR(self->keep[8]);

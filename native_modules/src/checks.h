@@ -1,8 +1,9 @@
 // The checks of the kernel table (table.c, generated from upyflow_tools/kernel_spec.py)
 // that ranges and sizes cannot say: element sizes found from a tensor's length,
-// broadcasting and reduction descriptors, the FFT and filter bank tables. The
-// spec names these functions; table.c calls them with the kernel's named indices.
-// Included by table.c only.
+// broadcasting and reduction descriptors, the FFT and filter bank tables; and
+// run_checks, which runs table.c's per-kernel check programs (the spec names these
+// helpers; a program calls them with the kernel's tensor indices). Included by
+// table.c only.
 #ifndef UPYFLOW_CHECKS_H
 #define UPYFLOW_CHECKS_H
 
@@ -122,6 +123,21 @@ static int within(int64_t lo, int64_t hi, size_t len, int esize) {
     return lo >= 0 && (uint64_t)hi < (uint64_t)(len / (size_t)esize);
 }
 
+// Two operands walked over one shape (descriptor words from `shape`) with their strides
+// at s0 and s1: widens [lo[i], hi[i]] (each starting at operand i's first offset) by the
+// offsets it reaches and multiplies *n by the element count. Returns UF_EPARAM for a
+// bad shape, -1 for an empty one (nothing is accessed), else UF_OK.
+static int spans2(const void *d, int shape, int s0, int s1, int nd, int64_t *lo, int64_t *hi,
+                  uint64_t *n) {
+    uint64_t unused = 1;
+    int empty = 0;
+    if (!block_span(d, shape, s0, nd, &lo[0], &hi[0], n, &empty) ||
+        !block_span(d, shape, s1, nd, &lo[1], &hi[1], &unused, &empty)) {
+        return UF_EPARAM;
+    }
+    return empty ? -1 : UF_OK;
+}
+
 // Binary ops: inputs a, b (either may be a constant), output o, descriptor dk
 // [nd][shape][a strides][b strides]; element size esize.
 static int binary_check(const uf_call *c, int a, int b, int o, int dk, int esize) {
@@ -135,17 +151,14 @@ static int binary_check(const uf_call *c, int a, int b, int o, int dk, int esize
     }
     int nd = D(d, 0);
     CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, dk, 1 + 3 * (uint64_t)nd));
-    int64_t alo = 0, ahi = 0, blo = 0, bhi = 0, olo = 0, ohi = 0;
-    uint64_t n = 1, unused = 1;
-    int empty = 0;
-    CHECK(block_span(d, 1, 1 + nd, nd, &alo, &ahi, &n, &empty));
-    CHECK(block_span(d, 1, 1 + 2 * nd, nd, &blo, &bhi, &unused, &empty));
-    if (empty) {
-        return UF_OK;
+    int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+    uint64_t n = 1;
+    int r = spans2(d, 1, 1 + nd, 1 + 2 * nd, nd, lo, hi, &n);
+    if (r) {
+        return r < 0 ? UF_OK : r;
     }
-    ohi = (int64_t)n - 1;
-    if (!within(alo, ahi, c->len[a], esize) || !within(blo, bhi, c->len[b], esize) ||
-        !within(olo, ohi, c->len[o], esize)) {
+    if (!within(lo[0], hi[0], c->len[a], esize) || !within(lo[1], hi[1], c->len[b], esize) ||
+        !within(0, (int64_t)n - 1, c->len[o], esize)) {
         return UF_ESIZE;
     }
     return UF_OK;
@@ -188,15 +201,13 @@ static int strided_check(const uf_call *c, int x, int o, int dk, int esize) {
     CHECK(desc_fits(c, dk, 1));
     int nd = D(d, 0);
     CHECK(nd >= 1 && nd <= UF_EW_MAX_DIMS && desc_fits(c, dk, 3 + 3 * (uint64_t)nd));
-    int64_t xlo = D(d, 1), xhi = xlo, olo = D(d, 2), ohi = olo;
-    uint64_t n = 1, unused = 1;
-    int empty = 0;
-    CHECK(block_span(d, 3, 3 + nd, nd, &xlo, &xhi, &n, &empty));
-    CHECK(block_span(d, 3, 3 + 2 * nd, nd, &olo, &ohi, &unused, &empty));
-    if (empty) {
-        return UF_OK;
+    int64_t lo[2] = {D(d, 1), D(d, 2)}, hi[2] = {lo[0], lo[1]};
+    uint64_t n = 1;
+    int r = spans2(d, 3, 3 + nd, 3 + 2 * nd, nd, lo, hi, &n);
+    if (r) {
+        return r < 0 ? UF_OK : r;
     }
-    if (!within(xlo, xhi, c->len[x], esize) || !within(olo, ohi, c->len[o], esize)) {
+    if (!within(lo[0], hi[0], c->len[x], esize) || !within(lo[1], hi[1], c->len[o], esize)) {
         return UF_ESIZE;
     }
     return UF_OK;
@@ -253,6 +264,175 @@ static int filter_bank_tables(const uf_call *c, int x, int tk, int nch, int nw) 
         FITS(x, (uint64_t)f + d, 4);
     }
     return UF_OK;
+}
+
+// --- the check programs of table.c -------------------------------------------------------
+// Each kernel's checks are data: a postfix program gen_kernels.py translates from the
+// spec's ranges, sizes and expressions. Words (bytes): an operation, then its inline
+// operands (parameter, tensor and derived-value indices, small constants).
+// Values are 64-bit; + - * wrap (sizes count in uint64, as a byte length compares),
+// comparisons are signed, / and % take int32 operands (a divisor of 0 gives 0).
+enum {
+    OP_END,
+    OP_PARAM,      // i: push int parameter i
+    OP_CONST,      // v: push v, 0..255 (also a tensor's index, for a helper)
+    OP_CONST32,    // b0 b1 b2 b3: push the int32 of these little-endian bytes
+    OP_DERIVED,    // d: push derived value d
+    OP_SET,        // d: pop derived value d (the kernel may take it too)
+    OP_MIN,        // i, lo: int parameter i >= lo (0..255), else UF_EPARAM
+    OP_MAX,        // i, hi: int parameter i <= hi (0..255), else UF_EPARAM
+    OP_CHECK,      // pop; zero is UF_EPARAM
+    OP_FITS,       // k, e: pop count: arena tensor k holds count elements of e bytes (aligned
+                   // if wider); e = 0: pop the element size first
+    OP_CFITS,      // k, e: the same for a tensor that may be a constant (any address)
+    OP_PRODUCT,    // n, i1..in: push the product of int parameters i1..in
+    OP_VALUES,     // k: pop start, stop, step, lo, hi: values_in(k, ...) or UF_EPARAM
+    OP_RET,        // pop an error code: nonzero is returned
+    OP_NEG,
+    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_BAND,
+    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_LAND, OP_LOR,
+    OP_SELECT,     // pop test, a, b: test ? a : b
+    // the helpers above, their arguments pushed in order (tensors as indices)
+    H_ELEM_SIZE, H_INT_SIZE, H_CAST_SIZE, H_BYTE_WIDTH, H_BINARY_CHECK, H_MEAN_CHECK,
+    H_STRIDED_CHECK, H_RFFT_TABLES, H_FILTER_BANK_TABLES, H_MATMUL_CHECK
+};
+
+#define UF_CHECK_STACK 16   // gen_kernels.STACK: it refuses a deeper expression
+
+// A binary operation on a (under) and b (top).
+static uint64_t check_op(int32_t op, uint64_t a, uint64_t b) {
+    int64_t sa = (int64_t)a, sb = (int64_t)b;
+    switch (op) {
+        case OP_ADD: return a + b;
+        case OP_SUB: return a - b;
+        case OP_MUL: return a * b;
+        case OP_DIV:
+        case OP_MOD: {
+            // int32 operands (gen_kernels divides only parameters and constants): 32-bit
+            // division, as the boards have no 64-bit divide (the Xtensa runtime none at all)
+            int32_t x = (int32_t)sa, y = (int32_t)sb;
+            if (y == 0 || y == -1) {
+                return op == OP_DIV && y ? 0 - a : 0;
+            }
+            return (uint64_t)(int64_t)(op == OP_DIV ? x / y : x % y);
+        }
+        case OP_BAND: return a & b;
+        case OP_EQ: return sa == sb;
+        case OP_NE: return sa != sb;
+        case OP_LT: return sa < sb;
+        case OP_LE: return sa <= sb;
+        case OP_GT: return sa > sb;
+        case OP_GE: return sa >= sb;
+        case OP_LAND: return a && b;
+        default: return a || b;   // OP_LOR
+    }
+}
+
+// The helper op on its n arguments a[0..n).
+static int64_t check_helper(const uf_call *c, int32_t op, const uint64_t *a) {
+    int i0 = (int)a[0], i1 = (int)a[1], i2 = (int)a[2], i3 = (int)a[3], i4 = (int)a[4];
+    switch (op) {
+        case H_ELEM_SIZE: return elem_size(c, i0, i1);
+        case H_INT_SIZE: return int_size(c, i0, i1);
+        case H_CAST_SIZE: return cast_size(c, i0);
+        case H_BYTE_WIDTH: return byte_width(c, i0, i1);
+        case H_BINARY_CHECK: return binary_check(c, i0, i1, i2, i3, i4);
+        case H_MEAN_CHECK: return mean_check(c, i0, i1, i2, i3);
+        case H_STRIDED_CHECK: return strided_check(c, i0, i1, i2, i3);
+        case H_RFFT_TABLES: return rfft_tables(c, i0, i1);
+        case H_FILTER_BANK_TABLES: return filter_bank_tables(c, i0, i1, i2, i3);
+        default:   // H_MATMUL_CHECK: its 12 arguments are all on the stack
+            return matmul_check(c, i0, i1, i2, i3, i4, (int)a[5], (int)a[6], (int)a[7], (int)a[8],
+                                (int)a[9], (int)a[10], (int)a[11]);
+    }
+}
+
+static int helper_args(int32_t op) {
+    static const uint8_t n[] = {2, 2, 1, 2, 5, 4, 4, 2, 4, 12};
+    return n[op - H_ELEM_SIZE];
+}
+
+// Runs check program p on call c, derived values into d; UF_OK or the first error.
+static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d) {
+    uint64_t s[UF_CHECK_STACK + 5];   // + room for a helper's unused argument reads
+    int sp = 0;
+    for (;;) {
+        int32_t op = *p++;
+        switch (op) {
+            case OP_CONST32:
+                s[sp++] = (uint64_t)(int64_t)(int32_t)((uint32_t)p[0] | ((uint32_t)p[1] << 8) |
+                                                       ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
+                p += 4;
+                break;
+            case OP_END:
+                return UF_OK;
+            case OP_PARAM:
+                s[sp++] = (uint64_t)(int64_t)I(*p++);
+                break;
+            case OP_CONST:
+                s[sp++] = *p++;
+                break;
+            case OP_DERIVED:
+                s[sp++] = (uint64_t)(int64_t)d[*p++];
+                break;
+            case OP_SET:
+                d[*p++] = (int32_t)s[--sp];
+                break;
+            case OP_MIN:
+                CHECK(I(p[0]) >= p[1]);
+                p += 2;
+                break;
+            case OP_MAX:
+                CHECK(I(p[0]) <= p[1]);
+                p += 2;
+                break;
+            case OP_CHECK:
+                CHECK(s[--sp]);
+                break;
+            case OP_FITS:
+            case OP_CFITS: {
+                int k = p[0], esize = p[1] ? p[1] : (int)s[--sp];
+                uint64_t count = s[--sp];
+                p += 2;
+                RET(op == OP_FITS ? fits(c, k, count, esize) : sized(c, k, count, esize));
+                break;
+            }
+            case OP_PRODUCT: {
+                uint64_t v = 1;
+                for (int n = *p++; n > 0; n--) {
+                    v *= (uint64_t)(int64_t)I(*p++);
+                }
+                s[sp++] = v;
+                break;
+            }
+            case OP_VALUES:
+                sp -= 5;
+                CHECK(values_in(c, *p++, (int64_t)s[sp], (int64_t)s[sp + 1], (int64_t)s[sp + 2],
+                                (int32_t)s[sp + 3], (int32_t)s[sp + 4]));
+                break;
+            case OP_RET:
+                RET((int)s[--sp]);
+                break;
+            case OP_NEG:
+                s[sp - 1] = 0 - s[sp - 1];
+                break;
+            case OP_SELECT:
+                sp -= 2;
+                s[sp - 1] = s[sp - 1] ? s[sp] : s[sp + 1];
+                break;
+            default:
+                if (op >= H_ELEM_SIZE && op <= H_MATMUL_CHECK) {
+                    sp -= helper_args(op);
+                    s[sp] = (uint64_t)check_helper(c, op, &s[sp]);
+                    sp++;
+                } else if (op >= OP_ADD && op <= OP_LOR) {
+                    sp--;
+                    s[sp - 1] = check_op(op, s[sp - 1], s[sp]);
+                } else {
+                    return UF_EPARAM;   // not a program gen_kernels.py wrote
+                }
+        }
+    }
 }
 
 #endif

@@ -90,19 +90,15 @@ void uf_transpose_conv_f32(const float *x, const void *w, const void *bias, floa
                            int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                            float act_min, float act_max);
 
-// pool.c
-void uf_avg_pool2d_s8(const int8_t *x, int8_t *out, int in_h, int in_w, int c, int out_h,
-                      int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
-                      int act_min, int act_max);
-void uf_max_pool2d_s8(const int8_t *x, int8_t *out, int in_h, int in_w, int c, int out_h,
-                      int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
-                      int act_min, int act_max);
-void uf_avg_pool2d_f32(const float *x, float *out, int in_h, int in_w, int c, int out_h,
-                       int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
-                       float act_min, float act_max);
-void uf_max_pool2d_f32(const float *x, float *out, int in_h, int in_w, int c, int out_h,
-                       int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
-                       float act_min, float act_max);
+// pool.c: average and max pooling take the same arguments (one function type per dtype)
+typedef void uf_pool2d_s8_fn(const int8_t *x, int8_t *out, int in_h, int in_w, int c, int out_h,
+                             int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
+                             int act_min, int act_max);
+uf_pool2d_s8_fn uf_avg_pool2d_s8, uf_max_pool2d_s8;
+typedef void uf_pool2d_f32_fn(const float *x, float *out, int in_h, int in_w, int c, int out_h,
+                              int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
+                              float act_min, float act_max);
+uf_pool2d_f32_fn uf_avg_pool2d_f32, uf_max_pool2d_f32;
 
 // softmax.c
 void uf_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult,
@@ -298,6 +294,11 @@ typedef struct {
     int (*read)(void *ctx, uint32_t offset, uint32_t n);
     void *read_ctx;
 } uf_model;
+
+// Points m at the bindings' buffers, in Program's argument order: tensors, ops, formats,
+// kernel_map, arena, weights, wbuf, segments (arena and wbuf writable); read unset. The
+// one place that order lives in C (both bindings call it).
+void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len);
 
 #define UF_EKERNEL 4   // an op's kernel index is not a native kernel
 #define UF_ERECORD 5   // an op record, format or tensor id is malformed

@@ -8,23 +8,18 @@
 
 // Descriptor [nd, x_off, o_off, shape..., x strides..., out strides...] in elements.
 void uf_strided_copy(const void *x, void *out, const void *desc, int esize) {
-    int nd = uf_ld_i32(desc, 0);
     int32_t shape[UF_EW_MAX_DIMS], xs[UF_EW_MAX_DIMS], os[UF_EW_MAX_DIMS];
-    uf_desc_read(desc, 3, nd, shape);
-    uf_desc_read(desc, 3 + nd, nd, xs);
-    uf_desc_read(desc, 3 + 2 * nd, nd, os);
     int32_t idx[UF_EW_MAX_DIMS] = {0};
-    for (int k = 0; k < nd; k++) {
-        if (shape[k] <= 0) {
-            return;
-        }
+    int nd = uf_desc_walk2(desc, 3, shape, xs, os);
+    if (nd == 0) {
+        return;
     }
     ptrdiff_t a = uf_ld_i32(desc, 1), o = uf_ld_i32(desc, 2);
     const uint8_t *src = x;
     uint8_t *dst = out;
     int n = shape[nd - 1];
     ptrdiff_t sx = xs[nd - 1], so = os[nd - 1];
-    for (;;) {
+    do {
         ptrdiff_t ia = a, io = o;
         if (esize == 1) {
             for (int i = 0; i < n; i++, ia += sx, io += so) {
@@ -39,21 +34,7 @@ void uf_strided_copy(const void *x, void *out, const void *desc, int esize) {
                 ((int32_t *)dst)[io] = uf_ld_i32(src, (size_t)ia);
             }
         }
-        int k = nd - 2;
-        for (; k >= 0; k--) {
-            a += xs[k];
-            o += os[k];
-            if (++idx[k] < shape[k]) {
-                break;
-            }
-            a -= (ptrdiff_t)xs[k] * shape[k];
-            o -= (ptrdiff_t)os[k] * shape[k];
-            idx[k] = 0;
-        }
-        if (k < 0) {
-            return;
-        }
-    }
+    } while (uf_odo2_next(nd - 1, idx, shape, xs, os, &a, &o));
 }
 
 void uf_fill_int(void *out, int n, int value, int esize) {

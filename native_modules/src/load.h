@@ -38,6 +38,10 @@ UF_LOAD_INLINE uint32_t uf_bytes_u32(const uint8_t *b) {
     return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
 }
 
+UF_LOAD_INLINE int32_t uf_bytes_i16(const uint8_t *b) {
+    return (int16_t)(uint16_t)((uint32_t)b[0] | ((uint32_t)b[1] << 8));
+}
+
 #if !UF_UNALIGNED_LOADS
 // The byte-by-byte paths, out of line: each load site stays a test and a load.
 UF_LOAD_SLOW uint32_t uf_bytes_u32_slow(const uint8_t *b) {
@@ -45,34 +49,31 @@ UF_LOAD_SLOW uint32_t uf_bytes_u32_slow(const uint8_t *b) {
 }
 
 UF_LOAD_SLOW int32_t uf_bytes_i16_slow(const uint8_t *b) {
-    return (int16_t)(uint16_t)((uint32_t)b[0] | ((uint32_t)b[1] << 8));
+    return uf_bytes_i16(b);
 }
 #endif
 
+// The int16 (width 2) or int32 (width 4; a constant, so inlining folds the choice) at
+// b: one direct load where b is aligned or the core loads unaligned words itself.
+UF_LOAD_INLINE int32_t uf_ld_word(const uint8_t *b, unsigned width) {
+#if !UF_UNALIGNED_LOADS
+    if (((uintptr_t)b & (width - 1u)) == 0) {
+        return width == 4 ? *(const int32_t *)(const void *)b : *(const int16_t *)(const void *)b;
+    }
+    return width == 4 ? (int32_t)uf_bytes_u32_slow(b) : uf_bytes_i16_slow(b);
+#else
+    return width == 4 ? (int32_t)uf_bytes_u32(b) : uf_bytes_i16(b);
+#endif
+}
+
 // Element i of an int32 array at p.
 UF_LOAD_INLINE int32_t uf_ld_i32(const void *p, size_t i) {
-    const uint8_t *b = (const uint8_t *)p + 4 * i;
-#if !UF_UNALIGNED_LOADS
-    if (((uintptr_t)b & 3u) == 0) {
-        return *(const int32_t *)(const void *)b;
-    }
-    return (int32_t)uf_bytes_u32_slow(b);
-#else
-    return (int32_t)uf_bytes_u32(b);
-#endif
+    return uf_ld_word((const uint8_t *)p + 4 * i, 4);
 }
 
 // Element i of an int16 array at p.
 UF_LOAD_INLINE int32_t uf_ld_i16(const void *p, size_t i) {
-    const uint8_t *b = (const uint8_t *)p + 2 * i;
-#if !UF_UNALIGNED_LOADS
-    if (((uintptr_t)b & 1u) == 0) {
-        return *(const int16_t *)(const void *)b;
-    }
-    return uf_bytes_i16_slow(b);
-#else
-    return (int16_t)(uint16_t)((uint32_t)b[0] | ((uint32_t)b[1] << 8));
-#endif
+    return uf_ld_word((const uint8_t *)p + 2 * i, 2);
 }
 
 // Element i of a float32 array at p (its bits through the int32 load).

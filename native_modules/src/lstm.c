@@ -37,6 +37,27 @@ static inline int32_t tanh16(const void *table, int32_t v, int32_t mult, int shi
     return r >> 8;
 }
 
+// The walk both LSTMs share (a macro: each body stays inlined and typed): per batch
+// entry b and step t (rows time- or batch-major), the step's input row xr and output row
+// o_row; the statements run for each unit j, reading the old hidden state h and
+// updating cell c[j] and o_row[j]; then o_row becomes the hidden state.
+#define UF_LSTM_WALK(h_type, c_type, ...)                                              \
+    for (int b = 0; b < batch; b++) {                                                 \
+        h_type *h = hidden + (size_t)b * n;                                           \
+        c_type *c = cell + (size_t)b * n;                                             \
+        for (int t = 0; t < steps; t++) {                                             \
+            size_t row = time_major ? (size_t)t * batch + b : (size_t)b * steps + t;  \
+            const h_type *xr = x + row * n_in;                                        \
+            h_type *o_row = out + row * n;                                            \
+            for (int j = 0; j < n; j++) {                                             \
+                __VA_ARGS__                                                           \
+            }                                                                         \
+            for (int j = 0; j < n; j++) {                                             \
+                h[j] = o_row[j];                                                      \
+            }                                                                         \
+        }                                                                             \
+    }
+
 // --- UNIDIRECTIONAL_SEQUENCE_LSTM (int8, int16 cell) -----------------------------------
 // w: int8 rows [input weights of gates f, i, g, o | their recurrent weights];
 // q: int32 [input-side biases (4n) | recurrent-side biases (4n) | per gate:
@@ -49,42 +70,30 @@ void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, const void *tab
                 int32_t m_out, int s_out, int qclip, int32_t tanh_mult, int tanh_shift) {
     const int8_t *rec = w + (size_t)4 * n * n_in;
     const size_t qm = (size_t)8 * n;   // gate multipliers and shifts, after the biases
-    for (int b = 0; b < batch; b++) {
-        int8_t *h = hidden + (size_t)b * n;
-        int16_t *c = cell + (size_t)b * n;
-        for (int t = 0; t < steps; t++) {
-            size_t row = time_major ? (size_t)t * batch + b : (size_t)b * steps + t;
-            const int8_t *xr = x + row * n_in;
-            int8_t *o_row = out + row * n;
-            for (int j = 0; j < n; j++) {
-                int32_t g[4];
-                for (int k = 0; k < 4; k++) {
-                    int gi = k * n + j;
-                    size_t m = qm + 4 * k;
-                    int32_t a = (int32_t)((uint32_t)uf_ld_i32(q, gi) +
-                                          (uint32_t)uf_dot_s8_wrap(xr, w + (size_t)gi * n_in, n_in));
-                    a = uf_clamp(uf_mul_by_qm(a, uf_ld_i32(q, m), uf_ld_i32(q, m + 1)), -32768, 32767);
-                    int32_t r = (int32_t)((uint32_t)uf_ld_i32(q, 4 * n + gi) +
-                                          (uint32_t)uf_dot_s8_wrap(h, rec + (size_t)gi * n, n));
-                    r = uf_clamp(uf_mul_by_qm(r, uf_ld_i32(q, m + 2), uf_ld_i32(q, m + 3)), -32768, 32767);
-                    g[k] = uf_clamp(a + r, -32768, 32767);
-                }
-                int32_t f = sigmoid16(table, g[0]), i = sigmoid16(table, g[1]);
-                int32_t cg = tanh16(table, g[2], 3, 0), o = sigmoid16(table, g[3]);
-                int32_t cv = uf_clamp(uf_mul_by_qm(f * c[j], m_fc, s_fc), -32768, 32767);
-                cv = uf_clamp(cv + uf_clamp(uf_mul_by_qm(i * cg, m_ig, s_ig), -32768, 32767), -32768, 32767);
-                if (qclip >= 0) {
-                    cv = uf_clamp(cv, -qclip, qclip);
-                }
-                c[j] = (int16_t)cv;
-                int32_t hv = uf_mul_by_qm(tanh16(table, cv, tanh_mult, tanh_shift) * o, m_out, s_out) + h_zp;
-                o_row[j] = (int8_t)uf_clamp(hv, -128, 127);
-            }
-            for (int j = 0; j < n; j++) {
-                h[j] = o_row[j];
-            }
+    UF_LSTM_WALK(int8_t, int16_t, {
+        int32_t g[4];
+        for (int k = 0; k < 4; k++) {
+            int gi = k * n + j;
+            size_t m = qm + 4 * k;
+            int32_t a = (int32_t)((uint32_t)uf_ld_i32(q, gi) +
+                                  (uint32_t)uf_dot_s8_wrap(xr, w + (size_t)gi * n_in, n_in));
+            a = uf_clamp(uf_mul_by_qm(a, uf_ld_i32(q, m), uf_ld_i32(q, m + 1)), -32768, 32767);
+            int32_t r = (int32_t)((uint32_t)uf_ld_i32(q, 4 * n + gi) +
+                                  (uint32_t)uf_dot_s8_wrap(h, rec + (size_t)gi * n, n));
+            r = uf_clamp(uf_mul_by_qm(r, uf_ld_i32(q, m + 2), uf_ld_i32(q, m + 3)), -32768, 32767);
+            g[k] = uf_clamp(a + r, -32768, 32767);
         }
-    }
+        int32_t f = sigmoid16(table, g[0]), i = sigmoid16(table, g[1]);
+        int32_t cg = tanh16(table, g[2], 3, 0), o = sigmoid16(table, g[3]);
+        int32_t cv = uf_clamp(uf_mul_by_qm(f * c[j], m_fc, s_fc), -32768, 32767);
+        cv = uf_clamp(cv + uf_clamp(uf_mul_by_qm(i * cg, m_ig, s_ig), -32768, 32767), -32768, 32767);
+        if (qclip >= 0) {
+            cv = uf_clamp(cv, -qclip, qclip);
+        }
+        c[j] = (int16_t)cv;
+        int32_t hv = uf_mul_by_qm(tanh16(table, cv, tanh_mult, tanh_shift) * o, m_out, s_out) + h_zp;
+        o_row[j] = (int8_t)uf_clamp(hv, -128, 127);
+    })
 }
 
 // --- UNIDIRECTIONAL_SEQUENCE_LSTM (float32) ---------------------------------------------
@@ -122,37 +131,25 @@ static float tanh_f(float x) {
 void uf_lstm_f32(const float *x, const float *w, const float *bias, float *hidden, float *cell,
                  float *out, int batch, int steps, int n_in, int n, int time_major, float clip) {
     const float *rec = w + (size_t)4 * n * n_in;
-    for (int b = 0; b < batch; b++) {
-        float *h = hidden + (size_t)b * n;
-        float *c = cell + (size_t)b * n;
-        for (int t = 0; t < steps; t++) {
-            size_t row = time_major ? (size_t)t * batch + b : (size_t)b * steps + t;
-            const float *xr = x + row * n_in;
-            float *o_row = out + row * n;
-            for (int j = 0; j < n; j++) {
-                float g[4];
-                for (int k = 0; k < 4; k++) {
-                    int gi = k * n + j;
-                    const float *wi = w + (size_t)gi * n_in, *wr = rec + (size_t)gi * n;
-                    float a = 0.0f, r = 0.0f;
-                    for (int m = 0; m < n_in; m++) {
-                        a += xr[m] * wi[m];
-                    }
-                    for (int m = 0; m < n; m++) {
-                        r += h[m] * wr[m];
-                    }
-                    g[k] = (a + bias[gi]) + r;
-                }
-                float cv = sigmoid_f(g[0]) * c[j] + sigmoid_f(g[1]) * tanh_f(g[2]);
-                if (clip > 0.0f) {
-                    cv = cv < -clip ? -clip : (cv > clip ? clip : cv);
-                }
-                c[j] = cv;
-                o_row[j] = sigmoid_f(g[3]) * tanh_f(cv);
+    UF_LSTM_WALK(float, float, {
+        float g[4];
+        for (int k = 0; k < 4; k++) {
+            int gi = k * n + j;
+            const float *wi = w + (size_t)gi * n_in, *wr = rec + (size_t)gi * n;
+            float a = 0.0f, r = 0.0f;
+            for (int m = 0; m < n_in; m++) {
+                a += xr[m] * wi[m];
             }
-            for (int j = 0; j < n; j++) {
-                h[j] = o_row[j];
+            for (int m = 0; m < n; m++) {
+                r += h[m] * wr[m];
             }
+            g[k] = (a + bias[gi]) + r;
         }
-    }
+        float cv = sigmoid_f(g[0]) * c[j] + sigmoid_f(g[1]) * tanh_f(g[2]);
+        if (clip > 0.0f) {
+            cv = cv < -clip ? -clip : (cv > clip ? clip : cv);
+        }
+        c[j] = cv;
+        o_row[j] = sigmoid_f(g[3]) * tanh_f(cv);
+    })
 }

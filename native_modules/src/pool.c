@@ -20,7 +20,8 @@ static float clamp_float(float v, float lo, float hi) {
 }
 
 // The walk shared by all four kernels: for each output pixel, the window's
-// corners; a macro so each reduction's inner loop stays inlined and typed.
+// corners and n, its count of valid taps; a macro so each reduction's inner loop
+// stays inlined and typed.
 #define UF_POOL_LOOP(...) \
     for (int oy = 0; oy < out_h; oy++) { \
         int y0, y1; \
@@ -28,6 +29,8 @@ static float clamp_float(float v, float lo, float hi) {
         for (int ox = 0; ox < out_w; ox++) { \
             int x0, x1; \
             window(ox, s_w, pad_w, k_w, in_w, &x0, &x1); \
+            int n = (y1 - y0) * (x1 - x0); \
+            (void)n; \
             for (int ch = 0; ch < c; ch++) { \
                 __VA_ARGS__ \
                 out++; \
@@ -35,17 +38,33 @@ static float clamp_float(float v, float lo, float hi) {
         } \
     }
 
+// Element (iy, ix) of the input's channel ch.
+#define UF_TAP(iy, ix) x[((size_t)(iy) * in_w + (ix)) * c + ch]
+
+// acc: the sum of the window's taps, in type (int32 for int8, as TFLM; float32 in order).
+#define UF_WINDOW_SUM(type, acc) \
+    type acc = 0; \
+    for (int iy = y0; iy < y1; iy++) { \
+        for (int ix = x0; ix < x1; ix++) { \
+            acc += UF_TAP(iy, ix); \
+        } \
+    }
+
+// m: the largest tap, from `lowest` (TFLM's start value).
+#define UF_WINDOW_MAX(type, m, lowest) \
+    type m = lowest; \
+    for (int iy = y0; iy < y1; iy++) { \
+        for (int ix = x0; ix < x1; ix++) { \
+            type v = UF_TAP(iy, ix); \
+            m = v > m ? v : m; \
+        } \
+    }
+
 void uf_avg_pool2d_s8(const int8_t *x, int8_t *out, int in_h, int in_w, int c, int out_h,
                       int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                       int act_min, int act_max) {
     UF_POOL_LOOP({
-        int32_t acc = 0;
-        for (int iy = y0; iy < y1; iy++) {
-            for (int ix = x0; ix < x1; ix++) {
-                acc += x[((size_t)iy * in_w + ix) * c + ch];
-            }
-        }
-        int32_t n = (y1 - y0) * (x1 - x0);
+        UF_WINDOW_SUM(int32_t, acc)
         // round half away from zero; C division truncates toward zero
         int32_t v = n <= 0 ? 0 : (acc > 0 ? (acc + n / 2) / n : -((n / 2 - acc) / n));
         *out = (int8_t)clamp_int(v, act_min, act_max);
@@ -56,13 +75,7 @@ void uf_max_pool2d_s8(const int8_t *x, int8_t *out, int in_h, int in_w, int c, i
                       int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                       int act_min, int act_max) {
     UF_POOL_LOOP({
-        int m = -128;
-        for (int iy = y0; iy < y1; iy++) {
-            for (int ix = x0; ix < x1; ix++) {
-                int v = x[((size_t)iy * in_w + ix) * c + ch];
-                m = v > m ? v : m;
-            }
-        }
+        UF_WINDOW_MAX(int, m, -128)
         *out = (int8_t)clamp_int(m, act_min, act_max);
     })
 }
@@ -71,13 +84,7 @@ void uf_avg_pool2d_f32(const float *x, float *out, int in_h, int in_w, int c, in
                        int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                        float act_min, float act_max) {
     UF_POOL_LOOP({
-        float acc = 0.0f;
-        for (int iy = y0; iy < y1; iy++) {
-            for (int ix = x0; ix < x1; ix++) {
-                acc += x[((size_t)iy * in_w + ix) * c + ch];
-            }
-        }
-        int n = (y1 - y0) * (x1 - x0);
+        UF_WINDOW_SUM(float, acc)
         *out = clamp_float(n > 0 ? acc / (float)n : 0.0f, act_min, act_max);
     })
 }
@@ -86,13 +93,7 @@ void uf_max_pool2d_f32(const float *x, float *out, int in_h, int in_w, int c, in
                        int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                        float act_min, float act_max) {
     UF_POOL_LOOP({
-        float m = -3.40282347e38f;   // TFLM's start: the lowest float
-        for (int iy = y0; iy < y1; iy++) {
-            for (int ix = x0; ix < x1; ix++) {
-                float v = x[((size_t)iy * in_w + ix) * c + ch];
-                m = v > m ? v : m;
-            }
-        }
+        UF_WINDOW_MAX(float, m, -3.40282347e38f)   // TFLM's start: the lowest float
         *out = clamp_float(m, act_min, act_max);
     })
 }

@@ -53,79 +53,78 @@ static int odo_next(odo *w) {
     return 0;
 }
 
-// MEAN: descriptor [outer block][inner block]; one output per outer element.
+// The blocks of output o (0, 1, ... in turn): at o = 0 reads descriptor [outer block]
+// [inner block] and checks neither is empty, later advances the outer walker; each time
+// rewinds the inner one. Returns 0 when there is no output o.
+static int odo_block(odo *ow, odo *iw, const void *desc, ptrdiff_t o) {
+    if (o == 0) {
+        odo_init(ow, desc, 0);
+        odo_init(iw, desc, 1 + 2 * ow->nd);
+        return !odo_empty(ow) && !odo_empty(iw);
+    }
+    odo_reset(iw);
+    return odo_next(ow);
+}
+
+// MEAN: one output per outer element.
 void uf_mean_q(const void *x, void *out, const void *desc, int esize, int in_zp, int32_t m,
                int sh, int out_zp, int count, int lo, int hi) {
     odo ow, iw;
-    odo_init(&ow, desc, 0);
-    odo_init(&iw, desc, 1 + 2 * ow.nd);
-    if (odo_empty(&ow) || odo_empty(&iw)) {
-        return;
-    }
-    ptrdiff_t o = 0;
-    do {
+    for (ptrdiff_t o = 0; odo_block(&ow, &iw, desc, o); o++) {
         uint32_t acc = 0;   // int32 wrap-around, as TFLM's int32 sums
-        odo_reset(&iw);
         do {
             acc += (uint32_t)uf_ld_q(x, ow.off + iw.off, esize);
         } while (odo_next(&iw));
         int32_t v = (int32_t)(acc - (uint32_t)in_zp * (uint32_t)count);
-        uf_st_q(out, o++, esize, uf_clamp(uf_mul_by_qm(v, m, sh) + out_zp, lo, hi));
-    } while (odo_next(&ow));
+        uf_st_q(out, o, esize, uf_clamp(uf_mul_by_qm(v, m, sh) + out_zp, lo, hi));
+    }
 }
 
 void uf_mean_f32(const float *x, float *out, const void *desc, int count) {
     odo ow, iw;
-    odo_init(&ow, desc, 0);
-    odo_init(&iw, desc, 1 + 2 * ow.nd);
-    if (odo_empty(&ow) || odo_empty(&iw)) {
-        return;
-    }
-    ptrdiff_t o = 0;
-    do {
+    for (ptrdiff_t o = 0; odo_block(&ow, &iw, desc, o); o++) {
         float acc = 0.0f;   // float32 sums in input order, as TFLM
-        odo_reset(&iw);
         do {
             acc += x[ow.off + iw.off];
         } while (odo_next(&iw));
-        out[o++] = acc / (float)count;
-    } while (odo_next(&ow));
+        out[o] = acc / (float)count;
+    }
 }
+
+// The first element of the inner block (at load(x, ow.off)), then the index k of each
+// later one v that BETTER(v, best) (a strict comparison): the extreme found in best, its
+// index in at. For REDUCE_MAX/MIN and ARG_MAX/MIN, int and float.
+#define UF_SCAN_BLOCK(type, load, BETTER)                      \
+    type best = load(x, ow.off);                               \
+    int32_t at = 0, k = 0;                                     \
+    while (odo_next(&iw)) {                                    \
+        type v = load(x, ow.off + iw.off);                     \
+        k++;                                                   \
+        if (BETTER(v, best)) {                                 \
+            best = v;                                          \
+            at = k;                                            \
+        }                                                      \
+    }
+
+#define UF_LD_Q(p, i) uf_ld_q(p, i, esize)
+#define UF_LD_F32(p, i) uf_ld_f32(p, (size_t)(i))
+#define UF_BETTER(v, best) (is_max ? (v) > (best) : (v) < (best))
 
 // REDUCE_MAX / REDUCE_MIN: the first element of each block, then the larger (smaller) ones.
 void uf_reduce_maxmin_q(const void *x, void *out, const void *desc, int esize, int is_max) {
     odo ow, iw;
-    odo_init(&ow, desc, 0);
-    odo_init(&iw, desc, 1 + 2 * ow.nd);
-    if (odo_empty(&ow) || odo_empty(&iw)) {
-        return;
+    for (ptrdiff_t o = 0; odo_block(&ow, &iw, desc, o); o++) {
+        UF_SCAN_BLOCK(int32_t, UF_LD_Q, UF_BETTER)
+        (void)at;
+        uf_st_q(out, o, esize, best);
     }
-    ptrdiff_t o = 0;
-    do {
-        odo_reset(&iw);
-        int32_t best = uf_ld_q(x, ow.off, esize);
-        while (odo_next(&iw)) {
-            int32_t v = uf_ld_q(x, ow.off + iw.off, esize);
-            if (is_max ? v > best : v < best) {
-                best = v;
-            }
-        }
-        uf_st_q(out, o++, esize, best);
-    } while (odo_next(&ow));
 }
 
 // float32: as TFLM's ReduceGeneric, from the lowest (highest) finite float, so NaN is
 // skipped and an all -inf (+inf) block gives -FLT_MAX (FLT_MAX).
 void uf_reduce_maxmin_f32(const float *x, float *out, const void *desc, int is_max) {
     odo ow, iw;
-    odo_init(&ow, desc, 0);
-    odo_init(&iw, desc, 1 + 2 * ow.nd);
-    if (odo_empty(&ow) || odo_empty(&iw)) {
-        return;
-    }
-    ptrdiff_t o = 0;
-    do {
-        odo_reset(&iw);
+    for (ptrdiff_t o = 0; odo_block(&ow, &iw, desc, o); o++) {
         // MAX as the MIN of the negated values (negation is exact): one start value,
         // as a select between two float constants crashes LLVM 22's Xtensa backend.
         float best = FLT_MAX;
@@ -138,44 +137,21 @@ void uf_reduce_maxmin_f32(const float *x, float *out, const void *desc, int is_m
                 best = v;
             }
         } while (odo_next(&iw));
-        out[o++] = is_max ? -best : best;
-    } while (odo_next(&ow));
+        out[o] = is_max ? -best : best;
+    }
 }
 
 // ARG_MAX / ARG_MIN: the index of the first extreme along the inner block (one axis);
 // esize 4 is float32 (a NaN first element stays, as TFLM's comparisons).
 void uf_arg_maxmin(const void *x, int32_t *out, const void *desc, int esize, int is_max) {
     odo ow, iw;
-    odo_init(&ow, desc, 0);
-    odo_init(&iw, desc, 1 + 2 * ow.nd);
-    if (odo_empty(&ow) || odo_empty(&iw)) {
-        return;
-    }
-    ptrdiff_t o = 0;
-    do {
-        odo_reset(&iw);
-        int32_t at = 0, k = 0;
+    for (ptrdiff_t o = 0; odo_block(&ow, &iw, desc, o); o++) {
         if (esize == 4) {
-            float best = uf_ld_f32(x, (size_t)ow.off);
-            while (odo_next(&iw)) {
-                float v = uf_ld_f32(x, (size_t)(ow.off + iw.off));
-                k++;
-                if (is_max ? v > best : v < best) {
-                    best = v;
-                    at = k;
-                }
-            }
+            UF_SCAN_BLOCK(float, UF_LD_F32, UF_BETTER)
+            out[o] = at;
         } else {
-            int32_t best = uf_ld_q(x, ow.off, esize);
-            while (odo_next(&iw)) {
-                int32_t v = uf_ld_q(x, ow.off + iw.off, esize);
-                k++;
-                if (is_max ? v > best : v < best) {
-                    best = v;
-                    at = k;
-                }
-            }
+            UF_SCAN_BLOCK(int32_t, UF_LD_Q, UF_BETTER)
+            out[o] = at;
         }
-        out[o++] = at;
-    } while (odo_next(&ow));
+    }
 }

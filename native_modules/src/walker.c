@@ -354,3 +354,36 @@ int uf_invoke(const uf_model *m, size_t *pos) {
 int uf_check(const uf_model *m, size_t *pos, int n_ops) {
     return walk(m, pos, n_ops, 0);
 }
+
+// The text of an error code of a table call (kernels.h) or of the walker.
+const char *uf_error_text(int err) {
+    switch (err) {
+        case UF_ESIZE:
+            return "a tensor is shorter than its shape parameters need";
+        case UF_EALIGN:
+            return "an int16/int32/float activation or output tensor is not aligned";
+        case UF_EPARAM:
+            return "a parameter is out of range";
+        case UF_EKERNEL:
+            return "the op's kernel is not in the native table";
+        case UF_ERECORD:
+            return "malformed op record (format, tensor id or length)";
+        case UF_ETENSOR:
+            return "a tensor record lies outside its buffer";
+        default:
+            return "ok";
+    }
+}
+
+void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len) {
+    m->tensors = bufs[0], m->tensors_len = len[0];
+    m->ops = bufs[1], m->ops_len = len[1];
+    m->formats = bufs[2], m->formats_len = len[2];
+    m->kernel_map = bufs[3], m->kernel_map_len = len[3];
+    m->arena = (uint8_t *)bufs[4], m->arena_len = len[4];
+    m->weights = bufs[5], m->weights_len = len[5];
+    m->wbuf = (uint8_t *)bufs[6], m->wbuf_len = len[6];
+    m->segments = bufs[7], m->segments_len = len[7];
+    m->read = NULL;
+    m->read_ctx = NULL;
+}

@@ -49,138 +49,113 @@ def _tflm_requant(mult, shift, out_off, act_min, act_max):
     return requant
 
 
+def _f32_act(bias, act_min, act_max):
+    # The float32 output: the sum plus bias, rounded, clamped to the activation.
+    def finish(acc, oc):
+        return min(max(f32(acc + bias[oc]), act_min), act_max)
+    return finish
+
+
 def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
                k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
-    # The int8 accumulation; requant(acc, channel) turns each sum into the output.
-    fsize = k_h * k_w * in_c
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                                 d_h, d_w, pad_h, pad_w, in_c)
-            for oc in range(out_c):
-                acc = bias[oc]
-                wb = oc * fsize
-                for xi, wi in taps:
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc += x[k] * w[d + k]
-                for wi in padded if in_off else ():
-                    s = 0
-                    for k in range(wb + wi, wb + wi + in_c):
-                        s += w[k]
-                    acc -= in_off * s
-                out[o] = requant(acc, oc)
-                o += 1
+    # The int8 accumulation (in_off None: float32 products and sums, as TFLM, the bias
+    # left to requant); requant(acc, channel) turns each sum into the output.
+    _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w,
+          d_h, d_w, pad_h, pad_w, in_off, 0)
 
 
 def depthwise_conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w,
                          depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
-    out_c = in_c * depth_mult
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                                 d_h, d_w, pad_h, pad_w, out_c)
-            for oc in range(out_c):
-                ic = oc // depth_mult
-                acc = bias[oc]
-                for xi, wi in taps:
-                    acc += x[xi + ic] * w[wi + oc]
-                for wi in padded if in_off else ():
-                    acc -= in_off * w[wi + oc]
-                out[o] = requant(acc, oc)
-                o += 1
+    # As conv2d_acc, one input channel per depth_mult outputs.
+    _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, in_c * depth_mult, k_h, k_w,
+          s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, depth_mult)
 
 
-def conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
-               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
+def _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w,
+          d_h, d_w, pad_h, pad_w, in_off, depth_mult):
+    # Both convolutions' output walk: depth_mult 0 is CONV_2D, else DEPTHWISE_CONV_2D.
     fsize = k_h * k_w * in_c
     o = 0
     for oy in range(out_h):
         for ox in range(out_w):
-            taps, _ = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                            d_h, d_w, pad_h, pad_w, in_c)
+            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
+                                 d_h, d_w, pad_h, pad_w, out_c if depth_mult else in_c)
             for oc in range(out_c):
-                acc = 0.0
-                wb = oc * fsize
-                for xi, wi in taps:   # float32 products and sums, as TFLM
-                    acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
-                out[o] = min(max(f32(acc + bias[oc]), act_min), act_max)
+                if not depth_mult:
+                    acc = _conv_sum(x, w, bias, taps, padded, oc, oc * fsize, in_c, in_off)
+                elif in_off is None:   # depthwise inline: a few products per channel
+                    ic = oc // depth_mult
+                    acc = 0.0
+                    for xi, wi in taps:
+                        acc = f32(acc + f32(x[xi + ic] * w[wi + oc]))
+                else:
+                    ic = oc // depth_mult
+                    acc = bias[oc]
+                    for xi, wi in taps:
+                        acc += x[xi + ic] * w[wi + oc]
+                    for wi in padded if in_off else ():
+                        acc -= in_off * w[wi + oc]
+                out[o] = requant(acc, oc)
                 o += 1
+
+
+def _conv_sum(x, w, bias, taps, padded, oc, wb, in_c, in_off):
+    # Output channel oc's sum over the taps, its filter at wb; padded taps (the input zero
+    # point) corrected, the folded bias holding in_off * sum(filter).
+    if in_off is None:
+        acc = 0.0
+        for xi, wi in taps:
+            acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
+        return acc
+    acc = bias[oc]
+    for xi, wi in taps:
+        d = wb + wi - xi
+        for k in range(xi, xi + in_c):
+            acc += x[k] * w[d + k]
+    for wi in padded if in_off else ():
+        s = 0
+        for k in range(wb + wi, wb + wi + in_c):
+            s += w[k]
+        acc -= in_off * s
+    return acc
+
+
+def conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
+               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
+    conv2d_acc(x, w, bias, out, _f32_act(bias, act_min, act_max), in_h, in_w, in_c, out_h,
+               out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, None)
 
 
 def depthwise_conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, depth_mult,
                          k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
-    out_c = in_c * depth_mult
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps, _ = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
-                            d_h, d_w, pad_h, pad_w, out_c)
-            for oc in range(out_c):
-                ic = oc // depth_mult
-                acc = 0.0
-                for xi, wi in taps:
-                    acc = f32(acc + f32(x[xi + ic] * w[wi + oc]))
-                out[o] = min(max(f32(acc + bias[oc]), act_min), act_max)
-                o += 1
+    depthwise_conv2d_acc(x, w, bias, out, _f32_act(bias, act_min, act_max), in_h, in_w, in_c,
+                         out_h, out_w, depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
+                         None)
 
 
 # --- int16 activations with int8 weights (TFLite's 16x8 quantization) ---
 # Biases arrive as int64 values stored as (low, high) int32 word pairs; acc64 selects
 # TFLM's accumulator (qmath.requant16). Zero points are 0 (the lowering checks):
-# padded taps add nothing.
-def _valid_taps(o, stride, pad, k, dil, size):
-    # (input coordinate, filter index) of the taps inside the image.
-    taps = []
-    i0 = o * stride - pad
-    for kk in range(k):
-        i = i0 + kk * dil
-        if 0 <= i < size:
-            taps.append((i, kk))
-    return taps
+# padded taps add nothing, so the int8 accumulation serves with in_off 0.
+def _requant16(mult, shift, acc64, act_min, act_max):
+    def requant(acc, oc):
+        return requant16(acc, mult[oc], shift[oc], acc64, act_min, act_max)
+    return requant
 
 
 def conv2d_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
                k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, acc64, act_min, act_max):
-    b = bias64(bias, out_c)
-    fsize = k_h * k_w * in_c
-    o = 0
-    for oy in range(out_h):
-        ys = _valid_taps(oy, s_h, pad_h, k_h, d_h, in_h)
-        for ox in range(out_w):
-            xs = _valid_taps(ox, s_w, pad_w, k_w, d_w, in_w)
-            taps = [((iy * in_w + ix) * in_c, (ky * k_w + kx) * in_c) for iy, ky in ys for ix, kx in xs]
-            for oc in range(out_c):
-                acc = b[oc]
-                wb = oc * fsize
-                for xi, wi in taps:
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc += x[k] * w[d + k]
-                out[o] = requant16(acc, mult[oc], shift[oc], acc64, act_min, act_max)
-                o += 1
+    conv2d_acc(x, w, bias64(bias, out_c), out, _requant16(mult, shift, acc64, act_min, act_max),
+               in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
+               pad_h, pad_w, 0)
 
 
 def depthwise_conv2d_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w,
                          depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
                          act_min, act_max):
-    out_c = in_c * depth_mult
-    b = bias64(bias, out_c)
-    o = 0
-    for oy in range(out_h):
-        ys = _valid_taps(oy, s_h, pad_h, k_h, d_h, in_h)
-        for ox in range(out_w):
-            xs = _valid_taps(ox, s_w, pad_w, k_w, d_w, in_w)
-            taps = [((iy * in_w + ix) * in_c, (ky * k_w + kx) * out_c) for iy, ky in ys for ix, kx in xs]
-            for oc in range(out_c):
-                ic = oc // depth_mult
-                acc = b[oc]
-                for xi, wi in taps:
-                    acc += x[xi + ic] * w[wi + oc]
-                out[o] = requant16(acc, mult[oc], shift[oc], 1, act_min, act_max)
-                o += 1
+    depthwise_conv2d_acc(x, w, bias64(bias, in_c * depth_mult), out,
+                         _requant16(mult, shift, 1, act_min, act_max), in_h, in_w, in_c,
+                         out_h, out_w, depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, 0)
 
 
 # --- int8 requantized as onnxruntime does (qmath.requant_ort) ---

@@ -129,21 +129,22 @@ def binary_s8_ort(x1, x2, out, d, op, zp1, s1, zp2, s2, out_s, out_zp, lo, hi):
     _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
+def _cdiv(u, w):
+    # int32 division as C's: truncated toward zero; by 0 gives 0 (TFLM would fault; the
+    # bake rejects a constant 0, native gives 0).
+    if w == 0:
+        return 0
+    v = abs(u) // abs(w)
+    return -v if (u < 0) != (w < 0) else v
+
+
 # int32 ADD, SUB, MUL, MAXIMUM, MINIMUM, DIV (op 0..5), wrapping as C int32.
 def binary_i32(x1, x2, out, d, op):
     def row(a, b, o, n, sa, sb):
         for i in range(n):
             u = x1[a]
             w = x2[b]
-            if op < 5:
-                v = _arith(op, u, w)
-            elif w == 0:
-                v = 0   # TFLM would fault; the bake rejects a constant 0, native gives 0
-            else:   # C division truncates toward zero
-                v = abs(u) // abs(w)
-                if (u < 0) != (w < 0):
-                    v = -v
-            out[o + i] = wrap32(v)
+            out[o + i] = wrap32(_arith(op, u, w) if op < 5 else _cdiv(u, w))
             a += sa
             b += sb
     _pairs(d, d[0], 0, 0, 0, 0, row)

@@ -12,18 +12,22 @@ def _c16(v):
     return -32768 if v < -32768 else (32767 if v > 32767 else v)
 
 
+def _table(table, a, bits, top):
+    # The sigmoid table at a / 2**bits (a >= 0), linearly interpolated, in units of
+    # 2**-bits of its entries; top past its end. table: TFLite's uint16 sigmoid table
+    # minus 32768, baked by the host (lower/families/activations.py).
+    uh = a >> bits
+    if uh >= 255:
+        return top
+    ua = table[uh] + 32768
+    return (ua << bits) + (a & ((1 << bits) - 1)) * (table[uh + 1] + 32768 - ua)
+
+
 def _sigmoid16(v, table):
     # int16 Q3.12 -> Q0.15 logistic (TFLM's power-of-two case: input times 3,
-    # table index in steps of 512, linear interpolation, rounded). table: TFLite's
-    # uint16 sigmoid table minus 32768, baked by the host (lower/families/activations.py).
+    # table index in steps of 512, linear interpolation, rounded).
     x = v * 3
-    a = -x if x < 0 else x
-    uh = a >> 9
-    if uh >= 255:
-        r = 0x7FFF << 10
-    else:
-        ua = table[uh] + 32768
-        r = (ua << 9) + (a & 0x1FF) * (table[uh + 1] + 32768 - ua)
+    r = _table(table, -x if x < 0 else x, 9, 0x7FFF << 10)
     r = r + 512 if x >= 0 else (1 << 25) - r + 511
     return r >> 10
 
@@ -31,13 +35,7 @@ def _sigmoid16(v, table):
 def _tanh16(v, mult, shift, table):
     # int16 tanh to Q0.15; (mult, shift) scale the input to the table's units.
     x = (v * mult + ((1 << (shift - 1)) if shift else 0)) >> shift
-    a = -x if x < 0 else x
-    uh = a >> 8
-    if uh >= 255:
-        r = 0xFFFF << 8
-    else:
-        ua = table[uh] + 32768
-        r = (ua << 8) + (a & 0xFF) * (table[uh + 1] + 32768 - ua)
+    r = _table(table, -x if x < 0 else x, 8, 0xFFFF << 8)
     r = r - 8388480 if x >= 0 else 8388735 - r
     return r >> 8
 

@@ -101,19 +101,27 @@ def _rfft_frame(x, xo, n_in, t, out, oo, n):
         out[c + 1] = (twi - f1i) >> 1
 
 
+def _twiddle(f, c, m, t, w):
+    # f[c] + i f[c + 1] <- C_FIXDIV(., 32767 / m) times twiddle t[w] + i t[w + 1] (Q15),
+    # rounded and wrapped: kissfft's scaled C_MUL, in place.
+    br = (f[c] * m + 16384) >> 15
+    bi = (f[c + 1] * m + 16384) >> 15
+    wr = t[w]
+    wi = t[w + 1]
+    f[c] = _w((br * wr - bi * wi + 16384) >> 15)
+    f[c + 1] = _w((br * wi + bi * wr + 16384) >> 15)
+
+
 def _bfly2(f, b, fstride, m, t, tw):
+    # (_bfly4 writes its three twiddles out inline: it does most of the work)
     for k in range(m):
         a = b + 2 * k
         c = a + 2 * m
+        _twiddle(f, c, 16383, t, tw + 2 * k * fstride)
         ar = (f[a] * 16383 + 16384) >> 15
         ai = (f[a + 1] * 16383 + 16384) >> 15
-        br = (f[c] * 16383 + 16384) >> 15
-        bi = (f[c + 1] * 16383 + 16384) >> 15
-        w = tw + 2 * k * fstride
-        wr = t[w]
-        wi = t[w + 1]
-        tr = _w((br * wr - bi * wi + 16384) >> 15)
-        ti = _w((br * wi + bi * wr + 16384) >> 15)
+        tr = f[c]
+        ti = f[c + 1]
         f[c] = _w(ar - tr)
         f[c + 1] = _w(ai - ti)
         f[a] = _w(ar + tr)

@@ -25,7 +25,8 @@ def _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, pad_h, pad_w):
 
 def _gather(x, w, out, start, finish, in_off, in_h, in_w, in_c, out_h, out_w, out_c,
             k_h, k_w, s_h, s_w, pad_h, pad_w):
-    # Every dtype's sum: start[oc] + (x + in_off) * w over the taps; finish(acc, oc) the output.
+    # Every dtype's sum: start[oc] + (x + in_off) * w over the taps (in_off None: float32
+    # products and sums, as TFLM); finish(acc, oc) the output.
     fsize = k_h * k_w * in_c
     o = 0
     for oy in range(out_h):
@@ -34,10 +35,14 @@ def _gather(x, w, out, start, finish, in_off, in_h, in_w, in_c, out_h, out_w, ou
             for oc in range(out_c):
                 acc = start[oc]
                 wb = oc * fsize
-                for xi, wi in taps:
-                    d = wb + wi - xi
-                    for k in range(xi, xi + in_c):
-                        acc += (x[k] + in_off) * w[d + k]
+                if in_off is None:
+                    for xi, wi in taps:
+                        acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
+                else:
+                    for xi, wi in taps:
+                        d = wb + wi - xi
+                        for k in range(xi, xi + in_c):
+                            acc += (x[k] + in_off) * w[d + k]
                 out[o] = finish(acc, oc)
                 o += 1
 
@@ -63,15 +68,7 @@ def transpose_conv_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, ou
 
 def transpose_conv_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
                        k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
-    fsize = k_h * k_w * in_c
-    o = 0
-    for oy in range(out_h):
-        for ox in range(out_w):
-            taps = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, pad_h, pad_w)
-            for oc in range(out_c):
-                acc = 0.0
-                wb = oc * fsize
-                for xi, wi in taps:   # float32 products and sums, as TFLM
-                    acc = dot_f32(acc, x, xi, w, wb + wi, in_c)
-                out[o] = min(max(f32(acc + bias[oc]), act_min), act_max)
-                o += 1
+    def finish(acc, oc):
+        return min(max(f32(acc + bias[oc]), act_min), act_max)
+    _gather(x, w, out, [0.0] * out_c, finish, None, in_h, in_w, in_c, out_h, out_w, out_c,
+            k_h, k_w, s_h, s_w, pad_h, pad_w)

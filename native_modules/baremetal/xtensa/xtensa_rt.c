@@ -18,6 +18,20 @@ typedef union {
 #define UF_DIVSF3 __divsf3
 #endif
 
+// A finite nonzero operand's significand m with its implicit bit, in [2^23, 2^24), and
+// its exponent e (a subnormal's shifted up, e going below 1).
+static void normalise(uint32_t *m, int *e) {
+    if (*e == 0) {
+        *e = 1;
+        while (!(*m & 0x800000u)) {
+            *m <<= 1;
+            (*e)--;
+        }
+    } else {
+        *m |= 0x800000u;
+    }
+}
+
 float UF_DIVSF3(float a, float b) {
     uf_bits x, y, r;
     x.f = a;
@@ -42,24 +56,8 @@ float UF_DIVSF3(float a, float b) {
         return r.f;
     }
     // Normalise both significands to [2^23, 2^24).
-    if (ea == 0) {
-        ea = 1;
-        while (!(ma & 0x800000u)) {
-            ma <<= 1;
-            ea--;
-        }
-    } else {
-        ma |= 0x800000u;
-    }
-    if (eb == 0) {
-        eb = 1;
-        while (!(mb & 0x800000u)) {
-            mb <<= 1;
-            eb--;
-        }
-    } else {
-        mb |= 0x800000u;
-    }
+    normalise(&ma, &ea);
+    normalise(&mb, &eb);
     int e = ea - eb + 127;  // biased exponent of a quotient in [1, 2)
     if (ma < mb) {
         ma <<= 1;
