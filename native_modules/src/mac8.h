@@ -60,6 +60,18 @@ static inline int32_t uf_sxtb16_odd(uint32_t v) {
 #endif
 
 #if UF_MAC_M0
+// The frame of every Thumb-1 function below: its header and end, and r4-r11 saved
+// and restored (r8-r11 by way of r4-r7: Thumb-1 pushes only low registers).
+#define UF_M0_BEGIN(name)                                                         \
+    "  .pushsection .text\n  .syntax unified\n  .thumb\n  .align 1\n"             \
+    "  .type " name ", %function\n  .thumb_func\n" name ":\n"
+#define UF_M0_END(name) "  .size " name ", .-" name "\n  .popsection\n"
+#define UF_M0_SAVE                                                                \
+    "  push {r4, r5, r6, r7, lr}\n"                                               \
+    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n  push {r4, r5, r6, r7}\n"
+#define UF_M0_RESTORE                                                             \
+    "  pop {r4, r5, r6, r7}\n  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n" \
+    "  pop {r4, r5, r6, r7, pc}\n"
 // For each of `blocks` blocks b of four rows: acc[4b + j] = sum over k < n (n > 0)
 // of x[k] * w[(4b + j)*stride + k]. The pointers become row ends so one negative
 // index counts up to zero and sets the loop flag; four inputs per loop pass (n
@@ -82,16 +94,7 @@ void uf_mac4t_m0(const int8_t *x_end, const int8_t *w_end, int n, int32_t *acc, 
 // o1..o3: byte offsets of accumulators 1..3, o4: of the next block's first.
 #define UF_MAC4_M0(name, o1, o2, o3, o4)                                          \
 __asm__(                                                                          \
-    "  .pushsection .text\n"                                                      \
-    "  .syntax unified\n"                                                         \
-    "  .thumb\n"                                                                  \
-    "  .align 1\n"                                                                \
-    "  .type " name ", %function\n"                                               \
-    "  .thumb_func\n"                                                             \
-    name ":\n"                                                                    \
-    "  push {r4, r5, r6, r7, lr}\n"                                               \
-    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"                   \
-    "  push {r4, r5, r6, r7}\n"                                                   \
+    UF_M0_BEGIN(name) UF_M0_SAVE \
     "  sub sp, #8\n" /* [sp]: -n, [sp+4]: 4*stride; stride, blocks at [sp+44], [sp+48] */ \
     "  mov lr, r3\n"               /* acc */                                      \
     "  ldr r7, [sp, #48]\n"                                                       \
@@ -135,11 +138,8 @@ __asm__(                                                                        
     "  mov r7, r12\n  subs r7, r7, #1\n  mov r12, r7\n"                           \
     "  bne 2b\n"                                                                  \
     "  add sp, #8\n"                                                              \
-    "  pop {r4, r5, r6, r7}\n"                                                    \
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"                   \
-    "  pop {r4, r5, r6, r7, pc}\n"                                                \
-    "  .size " name ", .-" name "\n"                                              \
-    "  .popsection\n")
+    UF_M0_RESTORE \
+    UF_M0_END(name))
 UF_MAC4_M0("uf_mac4_m0", "4", "8", "12", "16");
 UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 
@@ -154,16 +154,7 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                    int pairs, void *t1);
 __asm__(
-    "  .pushsection .text\n"
-    "  .syntax unified\n"
-    "  .thumb\n"
-    "  .align 1\n"
-    "  .type uf_mac2x2p_m0, %function\n"
-    "  .thumb_func\n"
-    "uf_mac2x2p_m0:\n"
-    "  push {r4, r5, r6, r7, lr}\n"
-    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
-    "  push {r4, r5, r6, r7}\n"
+    UF_M0_BEGIN("uf_mac2x2p_m0") UF_M0_SAVE
     "  sub sp, #8\n"   // [sp]: -n, [sp+4]: X; stride, pairs, t1 at [sp+44], [sp+48], [sp+52]
     "  str r0, [sp, #4]\n"
     "  rsbs r2, r2, #0\n"
@@ -201,22 +192,13 @@ __asm__(
     "  mov r7, r12\n  subs r7, r7, #1\n  mov r12, r7\n"
     "  bne 2b\n"
     "  add sp, #8\n"
-    "  pop {r4, r5, r6, r7}\n"
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
-    "  pop {r4, r5, r6, r7, pc}\n"
-    "  .size uf_mac2x2p_m0, .-uf_mac2x2p_m0\n"
-    "  .popsection\n");
+    UF_M0_RESTORE
+    UF_M0_END("uf_mac2x2p_m0"));
 
 // X[k] = -(x0[k] + x1[k] * 2^16) for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
 void uf_pack2_m0(const int8_t *x0_end, const int8_t *x1_end, int32_t *X, int n);
 __asm__(
-    "  .pushsection .text\n"
-    "  .syntax unified\n"
-    "  .thumb\n"
-    "  .align 1\n"
-    "  .type uf_pack2_m0, %function\n"
-    "  .thumb_func\n"
-    "uf_pack2_m0:\n"
+    UF_M0_BEGIN("uf_pack2_m0")
     "  push {r4, r5, r6, r7, lr}\n"
     "  rsbs r3, r3, #0\n"
     "1:\n"
@@ -228,8 +210,7 @@ __asm__(
     "  adds r3, #1\n"
     "  bne 1b\n"
     "  pop {r4, r5, r6, r7, pc}\n"
-    "  .size uf_pack2_m0, .-uf_pack2_m0\n"
-    "  .popsection\n");
+    UF_M0_END("uf_pack2_m0"));
 
 // Requantization of one output channel for uf_rq_m0, with its accumulator (which
 // the MAC kernels store here): shifts = left | right << 8 | (right == 0) << 16 for
@@ -248,16 +229,7 @@ typedef struct {
 // uf_rq_m0_prepare refuses). The table's LDM loads four fields in 5 cycles.
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 __asm__(
-    "  .pushsection .text\n"
-    "  .syntax unified\n"
-    "  .thumb\n"
-    "  .align 1\n"
-    "  .type uf_rq_m0, %function\n"
-    "  .thumb_func\n"
-    "uf_rq_m0:\n"
-    "  push {r4, r5, r6, r7, lr}\n"
-    "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"
-    "  push {r4, r5, r6, r7}\n"
+    UF_M0_BEGIN("uf_rq_m0") UF_M0_SAVE
     "  ldr r4, [r3, #0]\n  mov r9, r4\n"    // out_off
     "  ldr r4, [r3, #4]\n  mov r10, r4\n"   // act_min
     "  ldr r4, [r3, #8]\n  mov r11, r4\n"   // act_max
@@ -300,9 +272,7 @@ __asm__(
     "  adds r0, #1\n"
     "  cmp r0, r12\n"
     "  bne 1b\n"
-    "  pop {r4, r5, r6, r7}\n"
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
-    "  pop {r4, r5, r6, r7, pc}\n"
+    UF_M0_RESTORE
     "3:\n"
     "  lsrs r5, r4\n"
     "  b 2b\n"
@@ -312,8 +282,7 @@ __asm__(
     "5:\n"
     "  mov r5, r11\n"
     "  b 6b\n"
-    "  .size uf_rq_m0, .-uf_rq_m0\n"
-    "  .popsection\n");
+    UF_M0_END("uf_rq_m0"));
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
 // g = {blocks, rows, cols, x_col, w_col, x_row, w_row} (steps in bytes; x_row and
@@ -339,15 +308,7 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
     "  ldr r4, [r2, #40]\n  mov r10, r4\n  ldr r4, [r2, #60]\n  mov r11, r4\n"
 #define UF_DW4_M0(name, tap, x_step, init)                                                     \
     __asm__(                                                                                  \
-        "  .pushsection .text\n"                                                              \
-        "  .syntax unified\n"                                                                 \
-        "  .thumb\n"                                                                          \
-        "  .align 1\n"                                                                        \
-        "  .type " name ", %function\n"                                                       \
-        "  .thumb_func\n" name ":\n"                                                          \
-        "  push {r4, r5, r6, r7, lr}\n"                                                       \
-        "  mov r4, r8\n  mov r5, r9\n  mov r6, r10\n  mov r7, r11\n"                           \
-        "  push {r4, r5, r6, r7}\n"                                                           \
+        UF_M0_BEGIN(name) UF_M0_SAVE \
         "  sub sp, #24\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: rows, */  \
                           /* [sp+16]: blocks left */                                          \
         "  mov lr, r3\n"  /* g */                                                             \
@@ -388,50 +349,41 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
         "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"                       \
         "  bne 2b\n"                                                                          \
         "  add sp, #24\n"                                                                     \
-        "  pop {r4, r5, r6, r7}\n"                                                            \
-        "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"                           \
-        "  pop {r4, r5, r6, r7, pc}\n"                                                        \
-        "  .size " name ", .-" name "\n"                                                      \
-        "  .popsection\n")
-// Four channels of one tap: x and w bytes at index r5 = 0..3.
-UF_DW4_M0("uf_dw4_m0",
-          "  movs r5, #0\n"
-          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"
-          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"
-          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"
-          "  ldrsb r6, [r0, r5]\n  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n",
-          "4", UF_DW4_M0_ZERO);
+        UF_M0_RESTORE \
+        UF_M0_END(name))
+// A tap's four channels, channel k into accumulator r8 + k: lane(k, acc, x), where
+// x(k) brings channel k's input value (UF_DW4_M0_X1: one value serves the four).
+#define UF_DW4_M0_LANES(lane, x) lane(0, "r8", x) lane(1, "r9", x) lane(2, "r10", x) lane(3, "r11", x)
+#define UF_DW4_M0_X1(k)
+// Byte loads (LDRSB): weight k at r1 + r5 (r5 = k) times the input value in r6.
+#define UF_DW4_M0_BYTE(k, acc, x) UF_DW4_M0_NEXT##k x(k) "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add " acc ", r7\n"
+#define UF_DW4_M0_NEXT0
+#define UF_DW4_M0_NEXT1 "  adds r5, #1\n"
+#define UF_DW4_M0_NEXT2 UF_DW4_M0_NEXT1
+#define UF_DW4_M0_NEXT3 UF_DW4_M0_NEXT1
+#define UF_DW4_M0_XBYTE(k) "  ldrsb r6, [r0, r5]\n"
+// Word loads (one LDR for four bytes): weight k is byte k of r7, sign-extended by
+// shifts (ARMv6-M's SXTB takes only byte 0), times the input value in r5.
+#define UF_DW4_M0_WORD(k, acc, x) x(k) UF_M0_SXB##k("r3", "r7") "  muls r3, r5\n  add " acc ", r3\n"
+#define UF_DW4_M0_XWORD(k) UF_M0_SXB##k("r5", "r6")
+#define UF_M0_SXB0(d, s) "  sxtb " d ", " s "\n"
+#define UF_M0_SXB1(d, s) "  lsls " d ", " s ", #16\n  asrs " d ", " d ", #24\n"
+#define UF_M0_SXB2(d, s) "  lsls " d ", " s ", #8\n  asrs " d ", " d ", #24\n"
+#define UF_M0_SXB3(d, s) "  asrs " d ", " s ", #24\n"
+// x and w bytes at index r5 = 0..3.
+UF_DW4_M0("uf_dw4_m0", "  movs r5, #0\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_XBYTE), "4", UF_DW4_M0_ZERO);
 // The same with x and w word-aligned (every address and step a multiple of four):
-// one LDR each for the four channels, the bytes sign-extended by shifts (29
-// cycles per tap and four channels, LDRSB: 34).
-UF_DW4_M0("uf_dw4w_m0",
-          "  ldr r6, [r0]\n  ldr r7, [r1]\n"
-          "  sxtb r3, r6\n  sxtb r5, r7\n  muls r3, r5\n  add r8, r3\n"
-          "  lsls r3, r6, #16\n  asrs r3, r3, #24\n  lsls r5, r7, #16\n  asrs r5, r5, #24\n"
-          "  muls r3, r5\n  add r9, r3\n"
-          "  lsls r3, r6, #8\n  asrs r3, r3, #24\n  lsls r5, r7, #8\n  asrs r5, r5, #24\n"
-          "  muls r3, r5\n  add r10, r3\n"
-          "  asrs r6, r6, #24\n  asrs r7, r7, #24\n  muls r6, r7\n  add r11, r6\n",
+// one LDR each for the four channels (29 cycles per tap and four channels, LDRSB: 34).
+UF_DW4_M0("uf_dw4w_m0", "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD),
           "4", UF_DW4_M0_ZERO);
-// One input value for the four channels (a one-channel input).
-#define UF_DW4X1_M0_TAP                                                          \
-    "  movs r5, #0\n"                                                            \
-    "  ldrsb r6, [r0, r5]\n"                                                     \
-    "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r8, r7\n  adds r5, #1\n"         \
-    "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r9, r7\n  adds r5, #1\n"         \
-    "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r10, r7\n  adds r5, #1\n"        \
-    "  ldrsb r7, [r1, r5]\n  muls r7, r6\n  add r11, r7\n"
+// One input value for the four channels (a one-channel input); _a: adding to the
+// accumulators already there (the padded taps: x at one byte holding the input's
+// zero point, x_col = x_row = 0); _w: the weights word-aligned (w and its steps).
+#define UF_DW4X1_M0_TAP "  movs r5, #0\n  ldrsb r6, [r0, r5]\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_X1)
+#define UF_DW4X1W_M0_TAP "  movs r5, #0\n  ldrsb r5, [r0, r5]\n  ldr r7, [r1]\n" \
+    UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)
 UF_DW4_M0("uf_dw4x1_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_ZERO);
-// The same adding to the accumulators already there: the padded taps, x at one
-// byte holding the input's zero point, x_col = x_row = 0.
 UF_DW4_M0("uf_dw4x1a_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_LOAD);
-// Both with the weights word-aligned (w and its steps): one LDR for the four.
-#define UF_DW4X1W_M0_TAP                                                         \
-    "  movs r5, #0\n  ldrsb r6, [r0, r5]\n  ldr r7, [r1]\n"                       \
-    "  sxtb r3, r7\n  muls r3, r6\n  add r8, r3\n"                               \
-    "  lsls r3, r7, #16\n  asrs r3, r3, #24\n  muls r3, r6\n  add r9, r3\n"       \
-    "  lsls r3, r7, #8\n  asrs r3, r3, #24\n  muls r3, r6\n  add r10, r3\n"       \
-    "  asrs r7, r7, #24\n  muls r7, r6\n  add r11, r7\n"
 UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_ZERO);
 UF_DW4_M0("uf_dw4x1aw_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_LOAD);
 #endif

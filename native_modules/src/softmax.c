@@ -7,6 +7,32 @@
 #include "kernels.h"
 #include "qmath.h"
 
+// A difference from the row's maximum in Q5.26: TFLM's
+// MultiplyByQuantizedMultiplierGreaterThanOne (in_shift >= 0, the shift wrapping).
+static inline int32_t scaled_diff(int32_t diff, int32_t in_mult, int in_shift) {
+    return uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult);
+}
+
+// The start of both int8 kernels: the row's maximum (into *top) and the sum of
+// exp(x - maximum) in Q12.19 over the differences from diff_min up (int32, wrapping
+// as TFLM's sum_of_exps).
+static inline int32_t exp_sum_q12(const int8_t *x, int depth, int32_t in_mult, int in_shift,
+                                  int32_t diff_min, int32_t *top) {
+    int32_t t = x[0];
+    for (int c = 1; c < depth; c++) {
+        t = x[c] > t ? x[c] : t;
+    }
+    int32_t total = 0;
+    for (int c = 0; c < depth; c++) {
+        int32_t diff = x[c] - t;
+        if (diff >= diff_min) {
+            total = uf_wadd(total, uf_rdbypot(uf_exp_on_negative_q5_26(scaled_diff(diff, in_mult, in_shift)), 12));
+        }
+    }
+    *top = t;
+    return total;
+}
+
 // int8 input, output int8 (out_bits 8, zero point -128) or int16 (16, -32768):
 // TFLM's Softmax<int8_t, OutputT>, whose output exponent depends on the type.
 // Inlined into each entry, so each is compiled for its constant out_bits.
@@ -20,19 +46,9 @@ static inline void softmax_fixed(
     for (int r = 0; r < rows; r++) {
         const int8_t *xr = x + (size_t)r * depth;
         size_t at = (size_t)r * depth;
-        int32_t top = xr[0];
-        for (int c = 1; c < depth; c++) {
-            top = xr[c] > top ? xr[c] : top;
-        }
+        int32_t top;
         // two passes recompute exp instead of keeping it: no scratch memory
-        int32_t total = 0;
-        for (int c = 0; c < depth; c++) {
-            int32_t diff = xr[c] - top;
-            if (diff >= diff_min) {
-                int32_t e = uf_exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
-                total += uf_rdbypot(e, 12);
-            }
-        }
+        int32_t total = exp_sum_q12(xr, depth, in_mult, in_shift, diff_min, &top);
         int bits_over_unit;
         int32_t scale = uf_reciprocal_q12(total, &bits_over_unit);
         int exponent = bits_over_unit + 31 - out_bits;
@@ -40,7 +56,7 @@ static inline void softmax_fixed(
             int32_t diff = xr[c] - top;
             int32_t v = lo;
             if (diff >= diff_min) {
-                int32_t e = uf_exp_on_negative_q5_26(uf_srdhm((int32_t)((uint32_t)diff << in_shift), in_mult));
+                int32_t e = uf_exp_on_negative_q5_26(scaled_diff(diff, in_mult, in_shift));
                 v = uf_rdbypot64(uf_srdhm(scale, e), exponent) + lo;
                 v = v > hi ? hi : (v < lo ? lo : v);
             }
@@ -191,24 +207,14 @@ void uf_log_softmax_f32(const float *x, float *out, int rows, int depth) {
 void uf_log_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult, int in_shift,
                        int32_t rev_mult, int rev_shift, int32_t diff_min) {
     for (int r = 0; r < rows; r++, x += depth, out += depth) {
-        int32_t top = x[0];
-        for (int c = 1; c < depth; c++) {
-            top = x[c] > top ? x[c] : top;
-        }
-        int32_t total = 0;
-        for (int c = 0; c < depth; c++) {
-            int32_t d = x[c] - top;
-            if (d >= diff_min) {
-                total = uf_wadd(total, uf_rdbypot(uf_exp_on_negative_q5_26(uf_mul_by_qm(d, in_mult, in_shift)), 12));
-            }
-        }
-        int32_t log_sum = uf_log_q12_to_q5(total);
+        int32_t top;
+        int32_t log_sum = uf_log_q12_to_q5(exp_sum_q12(x, depth, in_mult, in_shift, diff_min, &top));
         int32_t limit = uf_mul_by_qm(uf_wadd(log_sum, UF_INT32_MIN), rev_mult, rev_shift);
         limit = diff_min - 1 > limit ? diff_min - 1 : limit;
         for (int c = 0; c < depth; c++) {
             int32_t d = x[c] - top;
             if (d > limit) {
-                int32_t v = uf_rdbypot(uf_mul_by_qm(d, in_mult, in_shift) - log_sum, 22) + 127;
+                int32_t v = uf_rdbypot(scaled_diff(d, in_mult, in_shift) - log_sum, 22) + 127;
                 out[c] = (int8_t)uf_clamp(v, -128, 127);
             } else {
                 out[c] = -128;

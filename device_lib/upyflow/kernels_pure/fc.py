@@ -59,33 +59,33 @@ def fully_connected_s8_ort(x, w, bias, out, scale, batches, n_in, n_out,
 def batch_matmul_q(lhs, rhs, d, out, nb, m, n, k, lsi, lsk, rsk, rsj, esize, lhs_off, rhs_off,
                    mult, shift, out_off, act_min, act_max):
     # int8: TFLM's int32 sum (wrapping) and requantization; int16: int64 sum, 64-bit multiplier
-    at = 0
-    for b in range(nb):
-        for i in range(m):
-            for j in range(n):
-                li = d[2 * b] + i * lsi
-                ri = d[2 * b + 1] + j * rsj
-                acc = 0
-                for _ in range(k):
-                    acc += (lhs[li] + lhs_off) * (rhs[ri] + rhs_off)
-                    li += lsk
-                    ri += rsk
-                v = (mul_by_qm(wrap32(acc), mult, shift) if esize == 1 else mul_by_qm64(acc, mult, shift)) + out_off
-                out[at] = act_min if v < act_min else (act_max if v > act_max else v)
-                at += 1
+    def dot(li, ri):
+        acc = 0
+        for _ in range(k):
+            acc += (lhs[li] + lhs_off) * (rhs[ri] + rhs_off)
+            li += lsk
+            ri += rsk
+        v = (mul_by_qm(wrap32(acc), mult, shift) if esize == 1 else mul_by_qm64(acc, mult, shift)) + out_off
+        return act_min if v < act_min else (act_max if v > act_max else v)
+    batch_matmul_walk(d, out, nb, m, n, lsi, rsj, dot)
 
 
 def batch_matmul_f32(lhs, rhs, d, out, nb, m, n, k, lsi, lsk, rsk, rsj):
+    def dot(li, ri):
+        acc = 0.0
+        for _ in range(k):
+            acc = f32(acc + f32(lhs[li] * rhs[ri]))   # float32 sums in depth order, as TFLM
+            li += lsk
+            ri += rsk
+        return acc
+    batch_matmul_walk(d, out, nb, m, n, lsi, rsj, dot)
+
+
+def batch_matmul_walk(d, out, nb, m, n, lsi, rsj, dot):
+    # Both dtypes' output order: each output is dot(its lhs row's start, its rhs column's start).
     at = 0
     for b in range(nb):
         for i in range(m):
             for j in range(n):
-                li = d[2 * b] + i * lsi
-                ri = d[2 * b + 1] + j * rsj
-                acc = 0.0
-                for _ in range(k):
-                    acc = f32(acc + f32(lhs[li] * rhs[ri]))   # float32 sums in depth order, as TFLM
-                    li += lsk
-                    ri += rsk
-                out[at] = acc
+                out[at] = dot(d[2 * b] + i * lsi, d[2 * b + 1] + j * rsj)
                 at += 1

@@ -17,7 +17,8 @@
 # The requantization (MultiplyByQuantizedMultiplier) lives once, in requant() below:
 # a kernel stores its accumulators into ACC and hands them over in runs of up to CAP
 # (one call per run, not per output: a viper call per output would also box the
-# accumulator, a heap int beyond 2^30 on 32-bit ports).
+# accumulator, a heap int beyond 2^30 on 32-bit ports). lstm.py and svdf.py mirror
+# its int32 block inline for their scalar multipliers (see their tops).
 # In terms of qmath, with m the multiplier in [0, 2^31) and sh the shift:
 #   a = acc << max(sh, 0)                      (TFLM: must fit int32)
 #   srdhm(a, m) = floor((a*m + 2^30) / 2^31)   (equal to gemmlowp's rounding)
@@ -151,7 +152,7 @@ def requant(t):
                     lo = (d0 >> e) | ((d1 & ((1 << e) - 1)) << (16 - e))
                     hi = (d1 >> e) | ((d2 & ((1 << e) - 1)) << (16 - e))
                 v = ((((hi & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | lo
-        else:
+        else:   # mirrored inline by lstm.py and svdf.py (see the top)
             if sh > 0:   # wrapping as in C
                 a = ((a << sh) << hs) >> hs
             ah = a >> 16

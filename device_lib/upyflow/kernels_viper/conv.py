@@ -12,6 +12,9 @@
 #   bytes: they are read and written through ptr16.
 # The int8 and 16x8 walks mirror each other (ptr8 against ptr16 input, int32 against
 # (ah, al) sums): one walk reading 16-bit values byte by byte would slow the int8 models.
+# fc.py and transpose_conv.py open as these do (the spec's x, w, bias, out, mult, shift
+# unpack that __init__.requant reads, then begin() and the ACC run indices): a few
+# lines per kernel, kept inline as every viper kernel's unpack is.
 # tests/test_viper_sequence.py transcribes the arithmetic into CPython with
 # int32 range asserts and runs the kernels under 32- and 64-bit MicroPython.
 import micropython
@@ -28,6 +31,7 @@ _DW = bytearray(1)
 KERNELS = ("conv2d_s8", "depthwise_conv2d_s8", "conv2d_s16", "depthwise_conv2d_s16")
 
 
+# The int8 walk; _conv_s16 mirrors it for 16x8 (see the top).
 @micropython.viper
 def _conv_s8(args):
     acc = 0
@@ -216,6 +220,7 @@ def depthwise_conv2d_s8(args):
     _conv_s8(args)
 
 
+# The 16x8 walk: _conv_s8's mirror (see the top).
 @micropython.viper
 def _conv_s16(args):
     s = 0

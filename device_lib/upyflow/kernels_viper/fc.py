@@ -1,7 +1,8 @@
 # Viper FULLY_CONNECTED, byte-identical with kernels_pure/fc.py and TFLM: int8 and
 # int16 activations with int8 weights (16x8: the (ah, al) accumulator as conv.py
 # describes); the accumulators go to __init__.requant in runs. The two mirror each
-# other as conv.py's walks do (ptr8 against ptr16 input).
+# other as conv.py's walks do (ptr8 against ptr16 input), and open as conv.py's and
+# transpose_conv.py's kernels do (see conv.py's top).
 import micropython
 
 from . import ACC as _ACC
@@ -60,6 +61,7 @@ def fully_connected_s8(args):
     flush(args, j)
 
 
+# fully_connected_s8's mirror for 16x8 (see the top).
 @micropython.viper
 def fully_connected_s16(args):
     s = 0

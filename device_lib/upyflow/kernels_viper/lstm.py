@@ -3,11 +3,7 @@
 # int32, int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the
 # split 16-bit requantization written out per use). Beyond those:
 # * The requantizations by scalar multipliers (per gate and side, then f*c, i*g and
-#   tanh(c)*o) mirror __init__.requant's int32 block on purpose: their results feed
-#   the next stage of the same unit, so they cannot wait in ACC for a run, and a call
-#   per value would cost as much as the arithmetic.
-# * The requantizations by scalar multipliers (per gate and side, then f*c, i*g and
-#   tanh(c)*o) mirror __init__.requant's int32 block on purpose: their results feed
+#   tanh(c)*o) mirror __init__.requant's int32 block (and svdf.py's) on purpose: their results feed
 #   the next stage of the same unit, so they cannot wait in ACC for a run, and a call
 #   per value would cost as much as the arithmetic.
 # * int32 sums that C lets wrap (the pure tier's wrap32) wrap here too: on a
@@ -96,7 +92,8 @@ def lstm_s8(args):
                             k = mq + (gk << 4) + 8
                         m = q[k] | (q[k + 1] << 8) | (q[k + 2] << 16) | (q[k + 3] << 24)
                         sh = (q[k + 4] ^ 0x80) - 0x80
-                        # requantize acc (wrapped to int32, see the top) to Q3.12
+                        # requantize acc (wrapped to int32) to Q3.12: __init__.requant's int32
+                        # block inline, as below and in svdf.py (see the top)
                         a = (acc << hs) >> hs
                         if sh > 0:
                             a = ((a << sh) << hs) >> hs
@@ -169,7 +166,8 @@ def lstm_s8(args):
                         else:
                             o = r >> 10
                 c = (cell[hb + j] ^ 0x8000) - 0x8000
-                # three requantizations: f*c, i*g (the new cell), tanh(cell)*o (the output)
+                # three requantizations: f*c, i*g (the new cell), tanh(cell)*o (the output),
+                # __init__.requant's int32 block inline as the gates' (see the top)
                 for sg in range(3):
                     if sg == 0:
                         a = f * c

@@ -36,6 +36,8 @@ def _pool2d_s8(args, is_max: int):
         if y1 > in_h:
             y1 = in_h
         for ox in range(out_w):
+            # the row's clip again for the columns: inline, since a viper call per output
+            # pixel would cost as much as a small window's elements
             x0 = ox * s_w - pad_w
             x1 = x0 + k_w
             if x0 < 0:

@@ -24,6 +24,7 @@ def signal_window_s16(args):
     for i in range(n):
         wv = ((w[2 * j] | (w[2 * j + 1] << 8)) ^ 0x8000) - 0x8000
         v = (((x[i] ^ 0x8000) - 0x8000) * wv) >> shift
+        # saturate inline, as svdf.py's output: a viper call per value costs more
         if v < -32768:
             v = -32768
         elif v > 32767:

@@ -78,7 +78,8 @@ def _svdf(args, wide: int):
                 while xi < xe:
                     a += ((x[xi] ^ 0x80) - 0x80) * ((wf[xi + dw] ^ 0x80) - 0x80)
                     xi += 1
-                # requantize a by (m1, s1), wrapping it to int32 first (see the top)
+                # requantize a by (m1, s1), wrapping it to int32 first: __init__.requant's
+                # int32 block inline, as for m2 below and in lstm.py (see the top)
                 sh = s1
                 a = (a << hs) >> hs
                 if sh > 0:
@@ -127,7 +128,7 @@ def _svdf(args, wide: int):
                 acc += t
                 r += 1
                 row += mem
-            # requantize acc by (m2, s2)
+            # requantize acc by (m2, s2): the m1 block's mirror (see the top)
             sh = s2
             a = (acc << hs) >> hs
             if sh > 0:
@@ -151,6 +152,7 @@ def _svdf(args, wide: int):
                 if rem > thr:
                     v += 1
             v += out_zp
+            # saturate inline, as signal.py's window: a viper call per value costs more
             if v < -128:
                 v = -128
             elif v > 127:

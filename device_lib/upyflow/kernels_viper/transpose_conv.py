@@ -1,5 +1,6 @@
 # Viper TRANSPOSE_CONV int8, bit-exact with kernels_pure/transpose_conv.py and TFLM;
 # the 32-bit rules of __init__.py apply; the accumulators go to __init__.requant in runs.
+# It opens as conv.py's and fc.py's kernels do (see conv.py's top).
 import micropython
 
 from . import ACC as _ACC
@@ -54,6 +55,8 @@ def transpose_conv_s8(args):
             iy0 += 1
             ky0 -= s_h
         for ox in range(out_w):
+            # the same search for the first input column: inline, as the row's, since a
+            # viper call per output pixel would cost as much as a small filter's taps
             ix0 = 0
             kx0 = ox + pad_w
             while kx0 >= k_w:
