@@ -786,3 +786,18 @@ def test_qdq_tie_amplified_by_add_is_explained(tmp_path, monkeypatch):
     assert r[0] == "mismatch"
     opts = dict(rtol=1e-4, atol=1e-5, steps=[0.04], onnx=True)
     assert fuzz.qdq_tie(data, result, [x], [off.tobytes()], ["f32"], r, opts) == r
+
+
+def test_onnx_damaged_scalar_constant_in_the_gelu_prepass_is_one_line():
+    """(fuzz seed 606303100 #23: a scalar initializer with no data made the GELU pattern
+    pre-pass's numpy_helper.to_array raise ValueError, a traceback.)"""
+    import onnx
+    from onnx import helper as oh
+    data = onnx_model([oh.make_node("Mul", ["x", "c"], ["y"])], {"x": [1, 4]}, {"c": np.float32(2.0)})
+    m = onnx.ModelProto()
+    m.ParseFromString(data)
+    init = m.graph.initializer[0]
+    init.ClearField("raw_data")
+    init.ClearField("float_data")
+    msg = bake_error(m.SerializeToString(), "m.onnx")
+    assert "does not match dims" in msg

@@ -16,18 +16,25 @@ def _scalar(g, consts: dict, name: str) -> float | None:
 
 def _constants(g) -> dict:
     from onnx import numpy_helper
+    def array(t):
+        # a damaged tensor is not a GELU constant; the reader reports it later, in one line
+        try:
+            return numpy_helper.to_array(t)
+        except Exception:
+            return None
+
     out = {}
     for init in g.initializer:
         if not init.external_data and np.prod(init.dims, dtype=np.int64) == 1:
-            out[init.name] = numpy_helper.to_array(init)
+            out[init.name] = array(init)
     for node in g.node:
         if node.op_type == "Constant" and node.output:
             for a in node.attribute:
                 if a.name == "value" and np.prod(a.t.dims, dtype=np.int64) == 1:
-                    out[node.output[0]] = numpy_helper.to_array(a.t)
+                    out[node.output[0]] = array(a.t)
                 elif a.name == "value_float":
                     out[node.output[0]] = np.array(a.f, np.float32)
-    return out
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _other(node, name: str) -> str | None:
