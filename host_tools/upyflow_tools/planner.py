@@ -22,8 +22,23 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def plan(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[dict[int, int], int, list[Buffer]]:
-    """Greedy by size: biggest buffers first, each at the lowest offset free for its lifetime.
+# Orders of greedy placement (keys of a Buffer): biggest first, ties by first use, or
+# longest-lived first.
+def BY_SIZE(b: Buffer) -> tuple[int, ...]:
+    return (-b.size, b.first, b.tensor)
+
+
+def BY_SIZE_LONGEST(b: Buffer) -> tuple[int, ...]:
+    return (-b.size, b.first - b.last, b.first, b.tensor)
+
+
+ORDERS = (BY_SIZE, BY_SIZE_LONGEST)
+
+
+def plan(graph: Graph, calls: list[Call], alias: dict[int, int],
+         orders=ORDERS) -> tuple[dict[int, int], int, list[Buffer]]:
+    """Greedy by size: biggest buffers first, each at the lowest offset free for its lifetime
+    (in each of orders; the smallest arena).
 
     Returns ({storage tensor: offset}, arena size, buffers).
     """
@@ -53,8 +68,7 @@ def plan(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[dict[i
     # can leave the holes the short-lived ones need (a banded CNN's band buffers): the
     # smaller arena of the two orders.
     best: tuple[int, dict[int, int]] | None = None
-    for order in ((lambda b: (-b.size, b.first, b.tensor)),
-                  (lambda b: (-b.size, b.first - b.last, b.first, b.tensor))):
+    for order in orders:
         offsets = _place(buffers, order)
         arena = max((b.offset + b.size for b in buffers), default=0)
         if best is None or arena < best[0]:
