@@ -134,6 +134,17 @@ def test_the_bake_cuts_person_detects_arena_below_tflms(tmp_path):
     assert max(b.offset + b.size for b in banded.buffers) <= banded.arena_size
 
 
+def test_the_planner_fits_a_band_stage_beside_the_layer_before_it():
+    # person_detect's pointwise conv and the stride-2 depthwise after it in bands of 6 output
+    # rows: at once live are the 48x48x8 input of the stage (18432 B), the pointwise band
+    # (13 rows of 48x16: 9984 B) and the 24x24x16 output (9216 B); before it, the depthwise
+    # layer's 48x48x8 input and output (36864 B). Size-first placement with ties by first use
+    # leaves the output no room beside the band (46080 B); the arena is the larger sum.
+    path = shared("models/person_detect.tflite")
+    banded = compile_model(str(path), patches=[Stage(2, 4, 6)])
+    assert banded.arena_size == max(18432 + 13 * 48 * 16 + 9216, 2 * 18432)
+
+
 def test_person_detect_banded_is_bit_exact_on_images(tier, tmp_path):
     path = shared("models/person_detect.tflite")
     mdir, name, result = bake_model(path, tmp_path)

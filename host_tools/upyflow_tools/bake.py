@@ -145,7 +145,9 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     plain_calls = calls
     if patches == "auto":
         from .patches import arena_and_live, schedule
-        calls, stages, loops = schedule(graph, calls, alias, lambda c: arena_and_live(graph, c, alias))
+        from .planner import BY_SIZE
+        calls, stages, loops = schedule(graph, calls, alias, lambda c: arena_and_live(graph, c, alias),
+                                        [lambda c: arena_and_live(graph, c, alias, (BY_SIZE,))])
     elif isinstance(patches, list):          # stages chosen by the caller (tests)
         from .patches import build
         calls, _, loops = build(graph, calls, patches)

@@ -234,30 +234,47 @@ def build(graph: Graph, calls: list[Call], stages: list[Stage]) -> tuple[list[Ca
     return out, origin, loops
 
 
-def schedule(graph: Graph, calls: list[Call], alias: dict[int, int],
-             plan) -> tuple[list[Call], list[Stage], list[BandLoop]]:
-    """Choose the stages: greedily add (or swap in) the stage that lowers the arena most (ties:
-    less recomputation, then lower next peaks of the live bytes), re-tuning every
-    stage's band after each step, within MAX_EXTRA_WORK; then drop stages the arena does not
-    need and make bands as tall (less recomputation) as the arena allows.
-    plan(calls) -> (arena bytes, live bytes per call). Returns the calls to run, the stages
-    and their band loops."""
+def schedule(graph: Graph, calls: list[Call], alias: dict[int, int], plan,
+             steer=()) -> tuple[list[Call], list[Stage], list[BandLoop]]:
+    """Choose the stages (_search) and run them in bands. plan(calls) -> (arena bytes, live
+    bytes per call). steer: other planners (the same interface) the greedy search also runs
+    with: a planner that places some configurations worse can lead it past a plateau of
+    plan's (person_detect: two layers' peaks of equal size); the stages with the smallest
+    key under plan win. Returns the calls to run, the stages and their band loops."""
+    if not chains(graph, calls, alias):   # nothing to run in bands (most models but CNNs)
+        return calls, [], []
+    total = sum(work(c) for c in calls) or 1
+    options = [_search(graph, calls, alias, p) for p in (plan, *steer)]
+    stages = min(options, key=lambda st: _evaluate(graph, calls, st, plan, total)[0][:2])
+    banded, _, loops = build(graph, calls, stages)
+    return banded, stages, loops
+
+
+def _evaluate(graph: Graph, calls: list[Call], stages: list[Stage], plan, total: int):
+    """(arena + the calls' CALL_BYTES, extra work, live bytes per call, largest first), and
+    the call the peak falls in (an index into calls)."""
     n_tensors = len(graph.tensors)
+    banded, origin, _ = build(graph, calls, stages)
+    extra = (sum(work(c) for c in banded) - total) / total
+    arena, live = plan(banded)
+    for t in range(n_tensors, len(graph.tensors)):   # an evaluation leaves no trace
+        graph.views.pop(t, None)
+    del graph.tensors[n_tensors:]
+    peak = max(range(len(live)), key=lambda i: live[i])
+    return (arena + CALL_BYTES * len(banded), extra, sorted(live, reverse=True)), \
+        origin[min(peak, len(origin) - 1)]
+
+
+def _search(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> list[Stage]:
+    """Greedily add (or swap in) the stage that lowers the arena most (ties: less
+    recomputation, then lower next peaks of the live bytes), re-tuning every stage's band
+    after each step, within MAX_EXTRA_WORK; then drop stages the arena does not need and
+    make bands as tall (less recomputation) as the arena allows."""
     total = sum(work(c) for c in calls) or 1
     runs = chains(graph, calls, alias)
-    if not runs:   # nothing to run in bands (most models but CNNs)
-        return calls, [], []
 
     def evaluate(stages: list[Stage]):
-        banded, origin, _ = build(graph, calls, stages)
-        extra = (sum(work(c) for c in banded) - total) / total
-        arena, live = plan(banded)
-        for t in range(n_tensors, len(graph.tensors)):   # an evaluation leaves no trace
-            graph.views.pop(t, None)
-        del graph.tensors[n_tensors:]
-        peak = max(range(len(live)), key=lambda i: live[i])
-        return (arena + CALL_BYTES * len(banded), extra, sorted(live, reverse=True)), \
-            origin[min(peak, len(origin) - 1)]
+        return _evaluate(graph, calls, stages, plan, total)
 
     def bands(st: Stage) -> list[int]:
         return [b for b in BAND_HEIGHTS if b < calls[st.end - 1].params[_row_local(calls[st.end - 1]).out_h]]
@@ -320,8 +337,7 @@ def schedule(graph: Graph, calls: list[Call], alias: dict[int, int],
                 st.band = old
             else:
                 break
-    banded, _, loops = build(graph, calls, stages)
-    return banded, stages, loops
+    return stages
 
 
 def extra_work(plain: list[Call], banded: list[Call]) -> float:
@@ -330,10 +346,12 @@ def extra_work(plain: list[Call], banded: list[Call]) -> float:
     return (sum(work(c) for c in banded) - total) / total
 
 
-def arena_and_live(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[int, list[int]]:
-    """The planner's arena for these calls, and the bytes live at each call."""
-    from .planner import plan
-    _, arena, buffers = plan(graph, calls, alias)
+def arena_and_live(graph: Graph, calls: list[Call], alias: dict[int, int],
+                   orders=None) -> tuple[int, list[int]]:
+    """The planner's arena for these calls (placed in those orders: planner.ORDERS by
+    default), and the bytes live at each call."""
+    from .planner import ORDERS, plan
+    _, arena, buffers = plan(graph, calls, alias, orders or ORDERS)
     live = [0] * (len(calls) + 1)
     for b in buffers:
         for i in range(b.first, b.last + 1):

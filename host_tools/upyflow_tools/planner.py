@@ -22,8 +22,23 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def plan(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[dict[int, int], int, list[Buffer]]:
-    """Greedy by size: biggest buffers first, each at the lowest offset free for its lifetime.
+# Orders of greedy placement (keys of a Buffer): biggest first, ties by first use, or
+# longest-lived first.
+def BY_SIZE(b: Buffer) -> tuple[int, ...]:
+    return (-b.size, b.first, b.tensor)
+
+
+def BY_SIZE_LONGEST(b: Buffer) -> tuple[int, ...]:
+    return (-b.size, b.first - b.last, b.first, b.tensor)
+
+
+ORDERS = (BY_SIZE, BY_SIZE_LONGEST)
+
+
+def plan(graph: Graph, calls: list[Call], alias: dict[int, int],
+         orders=ORDERS) -> tuple[dict[int, int], int, list[Buffer]]:
+    """Greedy by size: biggest buffers first, each at the lowest offset free for its lifetime
+    (in each of orders; the smallest arena).
 
     Returns ({storage tensor: offset}, arena size, buffers).
     """
@@ -49,8 +64,25 @@ def plan(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[dict[i
         if graph.tensors[t].variable:
             spans[t] = [0, end]   # state lives across invokes: its bytes are never shared
     buffers = [Buffer(t, _align(max(graph.tensors[t].nbytes, 1)), a, b) for t, (a, b) in spans.items()]
+    # Greedy placement depends on the order; ties in size placed longest-lived first
+    # can leave the holes the short-lived ones need (a banded CNN's band buffers): the
+    # smaller arena of the two orders.
+    best: tuple[int, dict[int, int]] | None = None
+    for order in orders:
+        offsets = _place(buffers, order)
+        arena = max((b.offset + b.size for b in buffers), default=0)
+        if best is None or arena < best[0]:
+            best = (arena, offsets)
+    assert best is not None
+    for b in buffers:
+        b.offset = best[1][b.tensor]
+    return best[1], best[0], buffers
+
+
+def _place(buffers: list[Buffer], order) -> dict[int, int]:
+    """Each buffer, in the given order, at the lowest offset free for its lifetime."""
     placed: list[Buffer] = []
-    for buf in sorted(buffers, key=lambda b: (-b.size, b.first, b.tensor)):
+    for buf in sorted(buffers, key=order):
         live = sorted((p for p in placed if p.first <= buf.last and buf.first <= p.last),
                       key=lambda p: p.offset)
         offset = 0
@@ -60,5 +92,4 @@ def plan(graph: Graph, calls: list[Call], alias: dict[int, int]) -> tuple[dict[i
             offset = max(offset, p.offset + p.size)
         buf.offset = offset
         placed.append(buf)
-    arena = max((b.offset + b.size for b in buffers), default=0)
-    return {b.tensor: b.offset for b in buffers}, arena, buffers
+    return {b.tensor: b.offset for b in buffers}

@@ -531,6 +531,26 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                     for (int c = 0; c < nb; c++) {
                         acc[c] = uf_ld_i32(bias, c0 + c);
                     }
+                    if (ky0 == 0 && ky1 == k_h && kx0 == 0 && kx1 == k_w) {
+                        // Every tap valid (most pixels): walk the window by pointer steps.
+                        const int8_t *xr = x + ((size_t)y0 * in_w + x0) * in_c + (in_c > 1 ? c0 : 0);
+                        const int8_t *wp = w + c0;
+                        for (int ky = 0; ky < k_h; ky++, xr += (size_t)d_h * in_w * in_c) {
+                            const int8_t *xp = xr;
+                            for (int kx = 0; kx < k_w; kx++, xp += (size_t)d_w * in_c, wp += out_c) {
+                                if (in_c == 1) {
+                                    int32_t xv = xp[0];
+                                    for (int c = 0; c < nb; c++) {
+                                        acc[c] += xv * wp[c];
+                                    }
+                                } else {
+                                    for (int c = 0; c < nb; c++) {
+                                        acc[c] += (int32_t)xp[c] * wp[c];
+                                    }
+                                }
+                            }
+                        }
+                    } else
                     for (int ky = 0; ky < k_h; ky++) {
                         int yin = in_run(ky, ky0, ky1);
                         for (int kx = 0; kx < k_w; kx++) {
