@@ -801,3 +801,19 @@ def test_onnx_damaged_scalar_constant_in_the_gelu_prepass_is_one_line():
     init.ClearField("float_data")
     msg = bake_error(m.SerializeToString(), "m.onnx")
     assert "does not match dims" in msg
+
+
+def test_tensor_beyond_a_record_is_refused_before_the_band_search(monkeypatch):
+    """(fuzz seed 606303100 #1380: a 40 MB conv input kept the band search of --patches auto
+    busy for minutes before assemble refused the tensor; now refused first, in one line.)"""
+    from onnx import helper as oh
+
+    from upyflow_tools import patches
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the band search ran on a tensor no record can address")
+
+    monkeypatch.setattr(patches, "schedule", no_search)
+    nodes = [oh.make_node("Conv", ["x", "w"], ["h"]), oh.make_node("Conv", ["h", "w"], ["y"])]
+    data = onnx_model(nodes, {"x": [1, 2, 2560, 2048]}, {"w": np.ones((2, 2, 1, 1), np.float32)})
+    assert "beyond the 16 MB a tensor record addresses" in bake_error(data, "m.onnx")

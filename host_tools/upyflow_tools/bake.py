@@ -140,6 +140,7 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     fold_constants(graph)
     alias = alias_layout_ops(graph)
     calls = lower(graph)
+    _check_record_limits(graph)              # before the band search, which is slow on huge tensors
     stages: list = []
     loops: list = []                         # patches.BandLoop per stage, for the module
     plain_calls = calls
@@ -167,6 +168,16 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
         raise BakeError("--weights must be inline or file, not %r" % weights)
     baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path), weights, loops)
     return BakeResult(graph, calls, buffers, alias, baked, name, stages=stages, patch_report=patch_report)
+
+
+def _check_record_limits(graph: Graph) -> None:
+    """A tensor too large for a tensor record is refused now, in one line (assemble would
+    refuse it too, but only after the band search has spent minutes on it)."""
+    from upyflow.model import MAX_TENSOR_BYTES
+    for t in graph.tensors:
+        if t.nbytes >= MAX_TENSOR_BYTES:
+            raise BakeError("tensor %r has %d bytes, beyond the %d MB a tensor record addresses"
+                            % (t.name, t.nbytes, MAX_TENSOR_BYTES >> 20))
 
 
 def default_name(path: str) -> str:
