@@ -6,7 +6,7 @@
 // address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
 
-#define RECORD_SIZE 7    // TENSORS: kind (where | dtype << 2), 24-bit offset, 24-bit bytes
+#define RECORD_SIZE 6    // TENSORS: 48 bits: kind (where | dtype << 2) 5, offset 21, bytes 22
 #define WHERE_ARENA 0
 #define WHERE_WEIGHTS 1
 #define WHERE_WBUF 2
@@ -62,10 +62,11 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
         return UF_ERECORD;
     }
     const uint8_t *r = m->tensors + (size_t)id * RECORD_SIZE;
-    uint64_t offset = rd24(r + 1), nbytes = rd24(r + 4);
+    uint32_t lo = rd24(r), hi = rd24(r + 3);
+    uint64_t offset = (lo >> 5) | ((hi & 3) << 19), nbytes = hi >> 2;
     const uint8_t *base;
     size_t size;
-    switch (r[0] & 3) {
+    switch (lo & 3) {
         case WHERE_ARENA:
             base = m->arena, size = m->arena_len;
             break;
@@ -327,26 +328,68 @@ int uf_run(const uf_model *m, size_t *pos, int n_ops) {
     return walk(m, pos, n_ops, 1);
 }
 
+// File mode: the bytes of the weight buffer the record at pos reads, the end of its
+// furthest weight-buffer tensor: its segment of the weights file holds exactly those
+// (upyflow_tools/emit.py lays each record's constants out so).
+static int segment_bytes(const uf_model *m, size_t pos, uint32_t *n) {
+    size_t at = pos;
+    unsigned count = 1;
+    if (m->ops[pos] == BAND) {
+        if (m->ops_len - pos < BAND_HEADER) {
+            return UF_ERECORD;
+        }
+        count = m->ops[pos + 1];
+        at = pos + BAND_HEADER + (size_t)count * BAND_LAYER;
+        if (count == 0 || count > MAX_BAND_LAYERS || at > m->ops_len) {
+            return UF_ERECORD;
+        }
+    }
+    uintptr_t wbuf = (uintptr_t)m->wbuf;
+    *n = 0;
+    for (unsigned k = 0; k < count; k++) {
+        uf_call c;
+        const uf_kernel_def *def;
+        size_t size;
+        unsigned nt, np;
+        int e = decode(m, at, &c, &def, &size, &nt, &np);
+        if (e) {
+            return e;
+        }
+        for (unsigned t = 0; t < nt; t++) {   // resolve() put it within its buffer
+            uintptr_t p = (uintptr_t)c.t[t];
+            if (wbuf && p >= wbuf && p - wbuf + c.len[t] <= m->wbuf_len && p - wbuf + c.len[t] > *n) {
+                *n = (uint32_t)(p - wbuf + c.len[t]);
+            }
+        }
+        at += size;
+    }
+    return UF_OK;
+}
+
 int uf_invoke(const uf_model *m, size_t *pos) {
     *pos = 0;
     if (m->read == NULL) {
         return walk(m, pos, -1, 1);
     }
-    for (size_t k = 0; *pos < m->ops_len; k++) {   // record k: its segment, then the record
-        if (m->segments_len / 8 <= k) {
-            return UF_ERECORD;
-        }
-        uint32_t n = rd32(m->segments + 8 * k + 4);
-        if (n > m->wbuf_len) {
-            return UF_ERECORD;
-        }
-        if (n && m->read(m->read_ctx, rd32(m->segments + 8 * k), n)) {
-            return UF_EREAD;
-        }
-        int e = walk(m, pos, 1, 1);
+    // record k's segment: its bytes, from where record k - 1's ends rounded up to 8
+    uint64_t offset = 0;
+    while (*pos < m->ops_len) {
+        uint32_t n;
+        int e = segment_bytes(m, *pos, &n);
         if (e) {
             return e;
         }
+        if (offset + n > UINT32_MAX) {
+            return UF_ERECORD;
+        }
+        if (n && m->read(m->read_ctx, (uint32_t)offset, n)) {
+            return UF_EREAD;
+        }
+        e = walk(m, pos, 1, 1);
+        if (e) {
+            return e;
+        }
+        offset = (offset + n + 7) & ~(uint64_t)7;
     }
     return UF_OK;
 }
