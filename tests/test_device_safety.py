@@ -159,11 +159,11 @@ def _damaged(tmp_path):
     out = _bake(tmp_path, "good", "inline")
     src = (out / "good.py").read_text()
     mod = load_module(str(out / "good.py"))
-    size = TENSOR_RECORD_SIZE   # 48 bits: kind (where | dtype << 2) 5, offset 21, nbytes 22
+    size = TENSOR_RECORD_SIZE   # kind (where | dtype << 2) and nbytes >> 16, 24-bit offset, nbytes' low 16
     arena_rec = next(k for k in range(len(mod.TENSORS) // size) if mod.TENSORS[size * k] & 3 == 0)
     poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
     cases = {
-        # bytes 2-3: the offset at least 2 MB - 2 KB into a small arena
+        # the offset's top two bytes: at least 16 MB - 256 into a small arena
         "far": poke % ("TENSORS", "H", size * arena_rec + 2, 0xFFFF, "TENSORS"),
         "small": "\nARENA_SIZE = 16\n",
         "half": "\nWEIGHTS = WEIGHTS[:len(WEIGHTS) // 2]\n",

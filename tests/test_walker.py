@@ -143,8 +143,8 @@ def _corruptions(mod, index):
          formats, kmap),
         ("tensor records cut short", tensors[:out_id * TENSOR_RECORD_SIZE + 5], ops, formats, kmap),
         # a tensor record: kind (where | dtype << 2), offset, nbytes
-        ("offset past the arena", rec(out_id, 1, (1 << 21) - 16), ops, formats, kmap),
-        ("nbytes past the arena", rec(ids[0], 2, 1 << 20), ops, formats, kmap),
+        ("offset past the arena", rec(out_id, 1, 0xFFFFF0), ops, formats, kmap),
+        ("nbytes past the arena", rec(ids[0], 2, 1 << 18), ops, formats, kmap),
         ("unknown where", rec(ids[0], 0, 3), ops, formats, kmap),
         ("output in the constant weights", rec(out_id, 0, 1), ops, formats, kmap),
         ("float param where an int is wanted", tensors, ops,

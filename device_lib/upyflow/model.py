@@ -9,10 +9,12 @@ from . import dispatch
 # The baked module format, defined here once (upyflow_tools/emit.py packs it from
 # these constants; native_modules/src/walker.c reads the same layout).
 FORMAT_VERSION = 4
-# TENSORS: per tensor, 48 bits little-endian: kind (where | dtype code << 2, 5 bits),
-# its byte offset in its buffer (21 bits), its bytes (22 bits) (tensor_record).
+# TENSORS: per tensor, its kind (where | dtype code << 2) | (its bytes >> 16) << 5,
+# its byte offset in its buffer (24-bit little-endian), its bytes' low 16 bits
+# (tensor_record).
 TENSOR_RECORD_SIZE = 6
-MAX_TENSOR_BYTES = 1 << 21   # offsets and ends within a buffer stay below it
+MAX_TENSOR_BYTES = 1 << 24   # offsets and ends within a buffer stay below it
+MAX_TENSOR_SIZE = 1 << 19    # and each tensor's bytes
 WHERE = ("arena", "weights", "weight buffer")   # ARENA, WEIGHTS, WEIGHT_BUFFER: 0, 1, 2
 DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
 # IO_QUANT: per input, then per output: scale and zero point.
@@ -509,8 +511,6 @@ def _floats(view, meta, shape):
 
 def tensor_record(tensors, i):
     """(kind, offset, nbytes) of tensor record i of TENSORS."""
-    # two 24-bit halves: small ints on a 32-bit board
     r = memoryview(tensors)[i * TENSOR_RECORD_SIZE:(i + 1) * TENSOR_RECORD_SIZE]
-    lo, hi = r[0] | r[1] << 8 | r[2] << 16, r[3] | r[4] << 8 | r[5] << 16
-    return lo & 31, lo >> 5 | (hi & 3) << 19, hi >> 2
+    return r[0] & 31, r[1] | r[2] << 8 | r[3] << 16, r[4] | r[5] << 8 | (r[0] >> 5) << 16
 

@@ -22,6 +22,7 @@ from upyflow.model import (
     IO_QUANT_SIZE,
     MAX_BAND_LAYERS,
     MAX_TENSOR_BYTES,
+    MAX_TENSOR_SIZE,
     SEGMENT_ALIGN,
     TENSOR_RECORD_SIZE,
     tensor_record,
@@ -78,8 +79,10 @@ assert struct.calcsize(BAND_HEADER) == BAND_HEADER_SIZE and struct.calcsize(BAND
 
 
 def tensor_bytes(kind: int, offset: int, nbytes: int) -> bytes:
-    """One TENSORS record (upyflow/model.py): kind 5 bits, offset 21, nbytes 22."""
-    return (kind | offset << 5 | nbytes << 26).to_bytes(TENSOR_RECORD_SIZE, "little")
+    """One TENSORS record (upyflow/model.py): kind and the top 3 bits of nbytes, the 24-bit
+    offset, nbytes' low 16 bits."""
+    return bytes([kind | (nbytes >> 16) << 5]) + offset.to_bytes(3, "little") + \
+        (nbytes & 0xFFFF).to_bytes(2, "little")
 
 
 def pack_records(records: list[TensorInfo]) -> bytes:
@@ -158,10 +161,11 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
             where, offset = ARENA, offsets[alias.get(base, base)] + delta
         else:
             where, offset = ARENA, offsets[alias.get(t, t)]
-        if offset + tensor.nbytes >= MAX_TENSOR_BYTES:
-            raise BakeError("tensor %r ends at byte %d of its %s, beyond the 2 MB a tensor record "
-                            "addresses" % (tensor.name, offset + tensor.nbytes,
-                                           ("arena", "weights", "weight buffer")[where]))
+        if offset + tensor.nbytes >= MAX_TENSOR_BYTES or tensor.nbytes >= MAX_TENSOR_SIZE:
+            raise BakeError("tensor %r of %d bytes ends at byte %d of its %s, beyond the 16 MB a "
+                            "tensor record addresses or the 512 KB it sizes"
+                            % (tensor.name, tensor.nbytes, offset + tensor.nbytes,
+                               ("arena", "weights", "weight buffer")[where]))
         # Tensors at the same bytes with the same type share a record: the device reads
         # nothing else from it (file mode: layers of one shape read their weights into
         # the same places of the weight buffer).

@@ -279,7 +279,7 @@ const char *uf_error_text(int err);
 
 // --- the op-table walker: walker.c (contract: one native call runs a baked model) ---
 // The blobs are the baked module's bytes (format: device_lib/upyflow/model.py), read
-// byte-wise (any alignment): TENSORS (6-byte records: 5-bit kind, 21-bit offset, 22-bit bytes), OPS ([kernel byte]
+// byte-wise (any alignment): TENSORS (6-byte records: kind and bytes >> 16, 24-bit offset, bytes' low 16 bits), OPS ([kernel byte]
 // [format byte] + tensor ids (1 or 2 bytes) then int8/int16/int32/float32 params per
 // op, or a band loop), formats ([n_tensors][bytes per id][n_params][kind 'b'/'h'/'i'/'f'
 // per param] per OP_FORMATS entry) and kernel_map (per OP_KERNELS entry: index into

@@ -6,7 +6,8 @@
 // address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
 
-#define RECORD_SIZE 6    // TENSORS: 48 bits: kind (where | dtype << 2) 5, offset 21, bytes 22
+// TENSORS: kind (where | dtype << 2) | bytes >> 16 << 5, 24-bit offset, bytes' low 16 bits
+#define RECORD_SIZE 6
 #define WHERE_ARENA 0
 #define WHERE_WEIGHTS 1
 #define WHERE_WBUF 2
@@ -62,11 +63,10 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
         return UF_ERECORD;
     }
     const uint8_t *r = m->tensors + (size_t)id * RECORD_SIZE;
-    uint32_t lo = rd24(r), hi = rd24(r + 3);
-    uint64_t offset = (lo >> 5) | ((hi & 3) << 19), nbytes = hi >> 2;
+    uint64_t offset = rd24(r + 1), nbytes = rd16(r + 4) | ((uint32_t)(r[0] >> 5) << 16);
     const uint8_t *base;
     size_t size;
-    switch (lo & 3) {
+    switch (r[0] & 3) {
         case WHERE_ARENA:
             base = m->arena, size = m->arena_len;
             break;
