@@ -328,23 +328,28 @@ int uf_run(const uf_model *m, size_t *pos, int n_ops) {
     return walk(m, pos, n_ops, 1);
 }
 
-// File mode: the bytes of the weight buffer the record at pos reads, the end of its
-// furthest weight-buffer tensor: its segment of the weights file holds exactly those
-// (upyflow_tools/emit.py lays each record's constants out so).
-static int segment_bytes(const uf_model *m, size_t pos, uint32_t *n) {
-    size_t at = pos;
-    unsigned count = 1;
-    if (m->ops[pos] == BAND) {
-        if (m->ops_len - pos < BAND_HEADER) {
-            return UF_ERECORD;
-        }
-        count = m->ops[pos + 1];
-        at = pos + BAND_HEADER + (size_t)count * BAND_LAYER;
-        if (count == 0 || count > MAX_BAND_LAYERS || at > m->ops_len) {
-            return UF_ERECORD;
+// File mode: how far into the weight buffer a decoded op's tensors reach, at least n.
+static uint32_t wbuf_reach(const uf_model *m, const uf_call *c, unsigned nt, uint32_t n) {
+    uintptr_t wbuf = (uintptr_t)m->wbuf;
+    for (unsigned t = 0; t < nt; t++) {   // resolve() put each within its buffer
+        uintptr_t p = (uintptr_t)c->t[t];
+        if (wbuf && p >= wbuf && p - wbuf + c->len[t] <= m->wbuf_len && p - wbuf + c->len[t] > n) {
+            n = (uint32_t)(p - wbuf + c->len[t]);
         }
     }
-    uintptr_t wbuf = (uintptr_t)m->wbuf;
+    return n;
+}
+
+// File mode: the bytes of the weight buffer the band loop at pos reads (its layers' reach).
+static int band_segment(const uf_model *m, size_t pos, uint32_t *n) {
+    if (m->ops_len - pos < BAND_HEADER) {
+        return UF_ERECORD;
+    }
+    unsigned count = m->ops[pos + 1];
+    size_t at = pos + BAND_HEADER + (size_t)count * BAND_LAYER;
+    if (count == 0 || count > MAX_BAND_LAYERS || at > m->ops_len) {
+        return UF_ERECORD;
+    }
     *n = 0;
     for (unsigned k = 0; k < count; k++) {
         uf_call c;
@@ -355,12 +360,7 @@ static int segment_bytes(const uf_model *m, size_t pos, uint32_t *n) {
         if (e) {
             return e;
         }
-        for (unsigned t = 0; t < nt; t++) {   // resolve() put it within its buffer
-            uintptr_t p = (uintptr_t)c.t[t];
-            if (wbuf && p >= wbuf && p - wbuf + c.len[t] <= m->wbuf_len && p - wbuf + c.len[t] > *n) {
-                *n = (uint32_t)(p - wbuf + c.len[t]);
-            }
-        }
+        *n = wbuf_reach(m, &c, nt, *n);
         at += size;
     }
     return UF_OK;
@@ -371,11 +371,23 @@ int uf_invoke(const uf_model *m, size_t *pos) {
     if (m->read == NULL) {
         return walk(m, pos, -1, 1);
     }
-    // record k's segment: its bytes, from where record k - 1's ends rounded up to 8
+    // Each record's segment of the weights file: as many bytes as its weight-buffer
+    // tensors reach, from where the previous record's ends rounded up to 8 (the bake
+    // lays them out so: upyflow_tools/emit.py), read just before the record runs.
     uint64_t offset = 0;
     while (*pos < m->ops_len) {
+        uf_call c;
+        const uf_kernel_def *def = NULL;
+        size_t size;
+        unsigned nt, np;
         uint32_t n;
-        int e = segment_bytes(m, *pos, &n);
+        int e;
+        if (m->ops[*pos] == BAND) {
+            e = band_segment(m, *pos, &n);
+        } else {   // a plain op: decoded once, for its segment and its run
+            e = decode(m, *pos, &c, &def, &size, &nt, &np);
+            n = e ? 0 : wbuf_reach(m, &c, nt, 0);
+        }
         if (e) {
             return e;
         }
@@ -385,7 +397,14 @@ int uf_invoke(const uf_model *m, size_t *pos) {
         if (n && m->read(m->read_ctx, (uint32_t)offset, n)) {
             return UF_EREAD;
         }
-        e = walk(m, pos, 1, 1);
+        if (def) {
+            e = def->run(&c);
+            if (!e) {
+                *pos += size;
+            }
+        } else {
+            e = walk(m, pos, 1, 1);
+        }
         if (e) {
             return e;
         }
