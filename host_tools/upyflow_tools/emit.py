@@ -85,6 +85,9 @@ def tensor_bytes(kind: int, offset: int, nbytes: int) -> bytes:
         (nbytes & 0xFFFF).to_bytes(2, "little")
 
 
+assert len(tensor_bytes(0, 0, 0)) == TENSOR_RECORD_SIZE
+
+
 def pack_records(records: list[TensorInfo]) -> bytes:
     out = bytearray()
     for r in records:
