@@ -13,7 +13,7 @@ natmod (once per boot, shared by every model), after `upyflow.load()` (each afte
 gc.collect()), the largest free block after load and after 10 invokes, whether a 9 KB
 f.read() then works, the bytes allocated during an invoke() (collection disabled), and the
 time per invoke on every tier the board has. The model's own bytes are split into its baked
-tables (the bytes objects the native tier keeps: TENSORS, OPS, OP_FORMATS, SEGMENTS, each with
+tables (the bytes objects the native tier keeps: TENSORS, OPS, OP_FORMATS, each with
 its heap block rounding and object header) and the rest (Model, Program, buffers' objects).
 --native FILE deploys that upyflow_native.mpy instead of the shipped one (a fresh build).
 Prints Markdown.
@@ -179,11 +179,9 @@ def heap_bytes(n: int, block: int) -> int:
 
 def table_bytes(b, block: int) -> int:
     """The baked tables a loaded model keeps on the native tier, as heap bytes."""
-    from upyflow_tools.emit import SEGMENT_SIZE, format_table, pack_calls, pack_records
+    from upyflow_tools.emit import format_table, pack_calls, pack_records
     _kernels, formats, ops = pack_calls(b.calls)
     sizes = [len(pack_records(b.tensors)), len(ops), len(format_table(formats))]
-    if b.segments:
-        sizes.append(SEGMENT_SIZE * len(b.segments))
     return sum(heap_bytes(n, block) for n in sizes)
 
 
@@ -265,7 +263,7 @@ the arena and weight buffers are the same). Free heap is measured after gc.colle
 load = after `import upyflow`; load takes (before - after). The natmod import (its module
 and globals; the unix port keeps its code outside the heap) happens once per boot, with the
 first model. The model's own = load - natmod - arena - weight buffer - inline weights: its
-baked tables (TENSORS, OPS, OP_FORMATS and, with --weights file, SEGMENTS: bytes objects
+baked tables (TENSORS, OPS and OP_FORMATS: bytes objects
 with their headers and heap blocks) and its objects (Model, its walker Program, the
 buffers' views, the weights file and its reader, the inputs/outputs record). Largest free block: from
 micropython.mem_info() (max free sz x block size) after load and after 10 more invokes; the

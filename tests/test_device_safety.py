@@ -159,7 +159,7 @@ def _damaged(tmp_path):
     out = _bake(tmp_path, "good", "inline")
     src = (out / "good.py").read_text()
     mod = load_module(str(out / "good.py"))
-    size = TENSOR_RECORD_SIZE   # kind (where | dtype << 2), then 24-bit offset and nbytes
+    size = TENSOR_RECORD_SIZE   # kind (where | dtype << 2) and nbytes >> 16, 24-bit offset, nbytes' low 16
     arena_rec = next(k for k in range(len(mod.TENSORS) // size) if mod.TENSORS[size * k] & 3 == 0)
     poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
     cases = {

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 import upyflow
-from upyflow.model import TENSOR_RECORD_SIZE
+from upyflow.model import TENSOR_RECORD_SIZE, tensor_record
 from harness import bake_model, mlp_int8, random_input, run_tflm, run_upyflow
 from tflite_writer import ModelWriter
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
+from upyflow_tools.emit import tensor_bytes
 from upyflow_tools.runner import load_module
 
 try:
@@ -119,10 +120,11 @@ def _corruptions(mod, index):
     out_id = ids[3]          # fully_connected_s8: x, w, bias, OUT, mult, shift
     f32 = index("fully_connected_f32")
 
-    def rec(tid, field, value, size=3):   # a field of tensor record tid, little-endian
+    def rec(tid, field, value):   # field (0 kind, 1 offset, 2 nbytes) of tensor record tid set to value
         t = bytearray(tensors)
-        at = tid * TENSOR_RECORD_SIZE + field
-        t[at:at + size] = value.to_bytes(size, "little")
+        fields = list(tensor_record(tensors, tid))
+        fields[field] = value
+        t[tid * TENSOR_RECORD_SIZE:(tid + 1) * TENSOR_RECORD_SIZE] = tensor_bytes(*fields)
         return bytes(t)
 
     def op(at, value, fmt_="<B"):
@@ -140,11 +142,11 @@ def _corruptions(mod, index):
         ("tensor id past the records", tensors, op(2, 0xFF if id_code == "B" else 0xFFFF, "<" + id_code),
          formats, kmap),
         ("tensor records cut short", tensors[:out_id * TENSOR_RECORD_SIZE + 5], ops, formats, kmap),
-        # a tensor record: kind at byte 0, then 24-bit offset (byte 1) and nbytes (byte 4)
+        # a tensor record: kind (where | dtype << 2), offset, nbytes
         ("offset past the arena", rec(out_id, 1, 0xFFFFF0), ops, formats, kmap),
-        ("nbytes past the arena", rec(ids[0], 4, 1 << 20), ops, formats, kmap),
-        ("unknown where", rec(ids[0], 0, 3, 1), ops, formats, kmap),
-        ("output in the constant weights", rec(out_id, 0, 1, 1), ops, formats, kmap),
+        ("nbytes past the arena", rec(ids[0], 2, 1 << 18), ops, formats, kmap),
+        ("unknown where", rec(ids[0], 0, 3), ops, formats, kmap),
+        ("output in the constant weights", rec(out_id, 0, 1), ops, formats, kmap),
         ("float param where an int is wanted", tensors, ops,
          formats[:3] + b"f" + formats[4:], kmap),
         ("unknown param kind", tensors, ops, formats[:3] + b"q" + formats[4:], kmap),
@@ -317,50 +319,53 @@ def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
         assert before == after, "gc.mem_alloc() grew over 100 streaming invokes: %s -> %s" % (before, after)
 
 
-# --- malformed SEGMENTS (--weights file) reaching the walker's invoke ------------------------
-_SEGMENTS_SCRIPT = """
+# --- --weights file: the segments the walker derives, and a damaged weight-buffer record ------
+_READS_SCRIPT = """
 import sys
 sys.path.insert(0, %(natmod)r)
 import upyflow_native as u
 data = open(%(bin)r, 'rb').read()
 wbuf = bytearray(%(wsize)d)
+reads = []
 
 
 def read(offset, n):
+    reads.append((offset, n))
     wbuf[:n] = data[offset:offset + n]
 
 
 arena = bytearray(%(arena)d)
-for label, segments in %(cases)r:
-    p = u.program(%(tensors)r, %(ops)r, %(formats)r, %(kmap)r, arena, None, wbuf, segments, read)
+for label, tensors in %(cases)r:
+    reads = []
+    p = u.program(tensors, %(ops)r, %(formats)r, %(kmap)r, arena, None, wbuf, read)
     try:
         p()
-        print('NOERROR', label)
+        print('NOERROR', label, reads)
     except ValueError as e:
-        print('VALUEERROR', label, e)
+        print('VALUEERROR', label, reads, e)
 print('DONE')
 """
 
 
-def _segment_cases(mod) -> list[tuple[str, bytes]]:
-    """(label, SEGMENTS) for an int8 MLP baked --weights file: the good table first, then
-    tables the walker must refuse before any read lands outside the weight buffer."""
-    seg = mod.SEGMENTS
-    n_records = len(seg) // 8
-    assert n_records >= 2 and len(seg) == 8 * n_records
-    over = bytearray(seg)
-    struct.pack_into("<I", over, 8 + 4, mod.WEIGHT_BUFFER + 1)   # record 1 reads past the buffer
-    return [("good", seg), ("cut short", seg[:8]), ("empty", b""), ("a read past the weight buffer", bytes(over))]
+def _read_cases(mod) -> list[tuple[str, bytes]]:
+    """(label, TENSORS) for an int8 MLP baked --weights file: the good table first, then one
+    whose first weight-buffer tensor reaches past the weight buffer."""
+    count = len(mod.TENSORS) // TENSOR_RECORD_SIZE
+    tid = next(t for t in range(count) if tensor_record(mod.TENSORS, t)[0] & 3 == 2)
+    kind, offset, _nbytes = tensor_record(mod.TENSORS, tid)
+    over = bytearray(mod.TENSORS)
+    over[tid * TENSOR_RECORD_SIZE:(tid + 1) * TENSOR_RECORD_SIZE] = tensor_bytes(kind, offset, mod.WEIGHT_BUFFER + 1)
+    return [("good", mod.TENSORS), ("a tensor past the weight buffer", bytes(over))]
 
 
-def _check_segment_lines(lines: list[str], cases) -> None:
-    assert lines[-1] == "DONE", lines
-    assert lines[0] == "NOERROR good", lines
-    errors = [l for l in lines if l.startswith("VALUEERROR")]
-    assert len(errors) == len(cases) - 1 and len(lines) == len(cases) + 1, lines
-    # cut short / empty: the record after the last segment; over: record 1 (never read)
-    assert all("op record at byte" in l and "malformed op record" in l for l in errors), lines
-    assert "op record at byte 0" not in errors[0] and "op record at byte 0" in errors[1], lines
+def _check_reads(lines: list[str], segments) -> None:
+    """The walker reads each record's segment as the bake laid it out (segments: the bake's
+    (offset, bytes) per record), and refuses a record reaching past the weight buffer."""
+    assert lines[-1] == "DONE" and len(lines) == 3, lines
+    want = [(off, n) for off, n in segments if n]
+    assert len(want) >= 2 and lines[0] == "NOERROR good %r" % (want,), (lines, want)
+    assert lines[1].startswith("VALUEERROR a tensor past the weight buffer"), lines
+    assert "op record at byte" in lines[1] and "outside" in lines[1], lines
 
 
 @pytest.fixture(scope="module")
@@ -369,51 +374,49 @@ def mlp_file(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mlpfile")
     path = tmp / "mlp.tflite"
     path.write_bytes(mlp_int8())
-    bake(str(path), str(tmp / "out"), name="mlpf", weights="file", mpy=True)
-    return str(tmp / "out"), "mlpf"
+    result, _ = bake(str(path), str(tmp / "out"), name="mlpf", weights="file", mpy=True)
+    return str(tmp / "out"), "mlpf", result.baked.segments
 
 
 @needs_native
-def test_malformed_segments_raise_on_cpython(mlp_file):
-    mdir, name = mlp_file
+def test_weights_file_reads_on_cpython(mlp_file):
+    mdir, name, segments = mlp_file
     mod = _load_module(mdir, name)
     data = open(os.path.join(mdir, mod.WEIGHTS_FILE), "rb").read()
     wbuf = bytearray(mod.WEIGHT_BUFFER)
-    reads = []
+    reads: list[tuple[int, int]] = []
 
     def read(offset, n):
         assert n <= len(wbuf)   # the walker never asks for more than the buffer holds
-        reads.append(n)
+        reads.append((offset, n))
         wbuf[:n] = data[offset:offset + n]
     kmap = bytes(upyflow_native.kernel_index(n) for n in mod.OP_KERNELS)
-    cases = _segment_cases(mod)
     lines = []
-    for label, segments in cases:
-        p = upyflow_native.program(mod.TENSORS, mod.OPS, mod.OP_FORMATS, kmap, bytearray(mod.ARENA_SIZE), None,
-                                   wbuf, segments, read)
+    for label, tensors in _read_cases(mod):
+        reads.clear()
+        p = upyflow_native.program(tensors, mod.OPS, mod.OP_FORMATS, kmap, bytearray(mod.ARENA_SIZE), None,
+                                   wbuf, read)
         try:
             p()
-            lines.append("NOERROR " + label)
+            lines.append("NOERROR %s %r" % (label, reads))
         except ValueError as e:
-            lines.append("VALUEERROR %s %s" % (label, e))
-    _check_segment_lines(lines + ["DONE"], cases)
-    assert reads and max(reads) <= mod.WEIGHT_BUFFER
+            lines.append("VALUEERROR %s %r %s" % (label, reads, e))
+    _check_reads(lines + ["DONE"], segments)
 
 
-def test_malformed_segments_raise_on_natmod(mlp_file, natmod_dir, tmp_path):
-    mdir, name = mlp_file
+def test_weights_file_reads_on_natmod(mlp_file, natmod_dir, tmp_path):
+    mdir, name, segments = mlp_file
     mod = _load_module(mdir, name)
     proc = subprocess.run([micropython_exe(), "-c", "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
                            "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))"
                            % (natmod_dir, tuple(mod.OP_KERNELS))], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     kmap = bytes(int(v) for v in proc.stdout.split())
-    cases = _segment_cases(mod)
-    script = tmp_path / "segments.py"
-    script.write_text(_SEGMENTS_SCRIPT % dict(natmod=natmod_dir, bin=os.path.join(mdir, mod.WEIGHTS_FILE),
-                                              wsize=mod.WEIGHT_BUFFER, arena=mod.ARENA_SIZE, tensors=mod.TENSORS,
-                                              ops=mod.OPS, formats=mod.OP_FORMATS, kmap=kmap, cases=cases))
+    script = tmp_path / "reads.py"
+    script.write_text(_READS_SCRIPT % dict(natmod=natmod_dir, bin=os.path.join(mdir, mod.WEIGHTS_FILE),
+                                           wsize=mod.WEIGHT_BUFFER, arena=mod.ARENA_SIZE, ops=mod.OPS,
+                                           formats=mod.OP_FORMATS, kmap=kmap, cases=_read_cases(mod)))
     proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    _check_segment_lines(proc.stdout.splitlines(), cases)
+    _check_reads(proc.stdout.splitlines(), segments)

@@ -5,7 +5,7 @@
 
 import struct
 from .model import (BAND, BAND_HEADER, BAND_HEADER_SIZE, BAND_LAYER, BAND_LAYER_SIZE, DTYPES,
-                    MAX_BAND_LAYERS, NO_DILATION, SEGMENT, SEGMENT_SIZE, TENSOR_RECORD_SIZE, WHERE,
+                    MAX_BAND_LAYERS, NO_DILATION, SEGMENT_ALIGN, TENSOR_RECORD_SIZE, WHERE,
                     tensor_record)
 
 
@@ -204,17 +204,15 @@ def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False, prog
     # kernel byte; a band loop gives a call per layer per band), tensor ids
     # made views: typed for pure kernels, raw bytes for fast ones, each made
     # once (cache: one slot per tensor and convention, allocated once: a
-    # growing dict needs more heap). streaming: each record's calls after its
-    # index (an int: read that record's weights first).
+    # growing dict needs more heap). streaming: each record's calls after the
+    # bytes of its segment (an int: read them first; see segment_bytes).
     if cache is None:
         cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
     op_formats = struct_formats(op_formats)
     calls = []
-    pos = k = 0
+    pos = 0
     while pos < len(ops):
         layers, end, head, geoms = _record(self, ops, pos, op_formats, len(resolved))
-        if streaming:
-            calls.append(k)
         per = []   # per layer: fn, convention, args with tensor ids
         for at in layers:
             fmt, nt = op_formats[ops[at + 1]]
@@ -225,6 +223,8 @@ def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False, prog
             if prog is not None and head is None:   # a band loop's layers: per band
                 check_op(self, prog, args, nt, at)
             per.append(resolved[ops[at]] + (args, nt, prog))
+        if streaming:
+            calls.append(segment_bytes(self, [p[2][:p[3]] for p in per]))
         if head is None:
             fn, convention, args, nt, _p = per[0]
             for j in range(nt):
@@ -233,7 +233,6 @@ def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False, prog
         else:
             _band_calls(self, calls, per, head, geoms, cache, pos)
         pos = end
-        k += 1
     return calls
 
 
@@ -278,14 +277,28 @@ def _cached(self, cache, t, convention):
     return v
 
 
+def segment_bytes(self, ids):
+    """Bytes of NAME.bin a record reads into the weight buffer (ids: its ops' tensor
+    ids): where its furthest weight-buffer tensor ends (model.py SEGMENT_ALIGN)."""
+    n = 0
+    for layer in ids:
+        for t in layer:
+            self._check_id(t)
+            where, offset, nbytes, _dtype = self._meta(t)
+            if where == 2 and offset + nbytes > n:
+                n = offset + nbytes
+    return n
+
+
 def _invoke_streaming(self):
     # pure and viper tiers, weights from NAME.bin: an int in the calls is the
-    # index of the record whose calls follow, its weights read first
+    # bytes of the segment of the record whose calls follow, read first
+    off = 0
     for call in self._calls:
         if isinstance(call, int):
-            off, n = struct.unpack_from(SEGMENT, self._segments, SEGMENT_SIZE * call)
-            if n:
-                self._read(off, n)
+            if call:
+                self._read(off, call)
+            off = (off + call + SEGMENT_ALIGN - 1) & -SEGMENT_ALIGN
             continue
         fn, args, convention = call
         if convention:
@@ -294,7 +307,7 @@ def _invoke_streaming(self):
             fn(*args)
 
 
-def walker_steps(self, module, native, kmap, arena, wbuf, segments, resolved, kernels, reader):
+def walker_steps(self, module, native, kmap, arena, wbuf, resolved, kernels, reader):
     # The native tier with a kernel the native table lacks: steps of 4 ints: op
     # record offset, native records to run (0: the next Python call instead), file
     # offset and bytes to read first (Model.invoke runs them).
@@ -310,8 +323,13 @@ def walker_steps(self, module, native, kmap, arena, wbuf, segments, resolved, ke
     steps, pycalls = [], []
     cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
     progs = _checks(module.OP_KERNELS)
-    for k, (pos, end, layers) in enumerate(records):
-        off, n = struct.unpack_from(SEGMENT, segments, SEGMENT_SIZE * k) if segments else (0, 0)
+    at = 0   # where the next segment starts in NAME.bin
+    for pos, end, layers in records:
+        off, n = 0, 0
+        if wbuf is not None:
+            fmts = [formats[ops[p + 1]] for p in layers]
+            n = segment_bytes(self, [struct.unpack_from(f, ops, p + 2)[:nt] for (f, nt), p in zip(fmts, layers)])
+            off, at = at, (at + n + SEGMENT_ALIGN - 1) & -SEGMENT_ALIGN
         if any(kmap[ops[p]] == 0xFF for p in layers):   # a Python call (pure tier) or more
             for p in layers:   # a band loop's native layers too
                 if resolved[ops[p]] is None:

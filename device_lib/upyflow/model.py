@@ -8,11 +8,13 @@ from . import dispatch
 
 # The baked module format, defined here once (upyflow_tools/emit.py packs it from
 # these constants; native_modules/src/walker.c reads the same layout).
-FORMAT_VERSION = 4   # 4: lstm_s8 takes the sigmoid table as a constant tensor
-# TENSORS: per tensor, kind (where | dtype code << 2), then its byte offset in its
-# buffer and its bytes, 24-bit little-endian each (tensor_record).
-TENSOR_RECORD_SIZE = 7
+FORMAT_VERSION = 5   # 5: 6-byte tensor records, no SEGMENTS; 4: lstm_s8's sigmoid table tensor
+# TENSORS: per tensor, its kind (where | dtype code << 2) | (its bytes >> 16) << 5,
+# its byte offset in its buffer (24-bit little-endian), its bytes' low 16 bits
+# (tensor_record).
+TENSOR_RECORD_SIZE = 6
 MAX_TENSOR_BYTES = 1 << 24   # offsets and ends within a buffer stay below it
+MAX_TENSOR_SIZE = 1 << 19    # and each tensor's bytes
 WHERE = ("arena", "weights", "weight buffer")   # ARENA, WEIGHTS, WEIGHT_BUFFER: 0, 1, 2
 DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
 # IO_QUANT: per input, then per output: scale and zero point.
@@ -34,10 +36,11 @@ BAND_LAYER = "<8BII"
 BAND_LAYER_SIZE = 16
 NO_DILATION = 0xFF
 MAX_BAND_LAYERS = 8
-# SEGMENTS (--weights file): per op record, offset in WEIGHTS_FILE and bytes to read
-# into the weight buffer before it runs.
-SEGMENT = "<II"
-SEGMENT_SIZE = 8
+# --weights file: before each record runs, its segment of WEIGHTS_FILE is read into
+# the weight buffer: as many bytes as its weight-buffer tensors reach (offset +
+# nbytes), from where the previous record's segment ends rounded up to SEGMENT_ALIGN
+# (the first from 0); no table holds them (calls.segment_bytes, walker.c uf_invoke).
+SEGMENT_ALIGN = 8
 _IO_ENTRY = "<HfiB"   # Model._pack_io
 _IO_ENTRY_SIZE = 11
 _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
@@ -50,7 +53,7 @@ class Model:
     # attributes cost a board heap, each slot of their table too).
     labels = None                     # class names of output 0 (bake --labels)
     _wfile = _wname = None    # --weights file: NAME.bin and its name
-    _steps = _prog = _pycalls = _calls = _segments = _reader = None
+    _steps = _prog = _pycalls = _calls = _reader = None
     _variables = _variable_values = b""
 
     def __init__(self, module, tier=None, verify=False):
@@ -88,13 +91,12 @@ class Model:
         wbytes = module.WEIGHT_BUFFER if self._weights is None else 0
         self._arena = _alloc(wstart + wbytes, module.NAME, wbytes)
         self._weights_crc = module.WEIGHTS_CRC32
-        segments = module.SEGMENTS if wbytes else None   # SEGMENT per op record
         size = getattr(module, "WEIGHTS_SIZE", None)   # a damaged module may lack it
         reader = None   # read(offset, n) of NAME.bin into the weight buffer
         if wbytes:
             wbuf = memoryview(self._arena)[wstart:]
             self._wname = module.WEIGHTS_FILE
-            reader = self._open_weights(_beside(module, module.WEIGHTS_FILE), size, segments, wbuf)
+            reader = self._open_weights(_beside(module, module.WEIGHTS_FILE), size, wbuf)
         elif size is not None and len(self._weights) != size:
             raise ValueError("model %s: WEIGHTS is %d bytes, baked as %d: the module is damaged; "
                              "bake it again" % (self.name, len(self._weights), size))
@@ -103,7 +105,7 @@ class Model:
                              "damaged or from another bake" % (
                                  self.name, " (%s)" % self._wname if wbytes else ""))
         if native:
-            self._walker(module, native, bytes(kmap), segments, resolved, kernels, reader)
+            self._walker(module, native, bytes(kmap), wbytes, resolved, kernels, reader)
         else:
             # The C walker checks every record at load; the Python tiers index
             # the buffers unchecked (uctypes, viper pointers), so check here once.
@@ -112,7 +114,7 @@ class Model:
             self._calls = self._op_calls(module.OPS, module.OP_FORMATS, resolved, None, wbytes,
                                          _checks(module.OP_KERNELS))
             if wbytes:
-                self._segments, self._reader = segments, reader
+                self._reader = reader
         self._io = self._pack_io(module)
         # State tensors (SVDF/LSTM), packed <HB (tensor, fill byte); modules
         # without state have no VARIABLES.
@@ -175,31 +177,21 @@ class Model:
     input_zero_point = property(lambda self: self._io_list(0, 2))
     output_zero_point = property(lambda self: self._io_list(1, 2))
 
-    def _open_weights(self, path, size, segments, wbuf):
-        # NAME.bin: its size checked against what the segments read (one seek),
-        # so a truncated or empty file fails here, not mid-invoke.
+    def _open_weights(self, path, size, wbuf):
+        # NAME.bin: its size checked against the baked one (one seek), so a
+        # truncated or empty file fails here, not mid-invoke.
         try:
             f = open(path, "rb")
         except OSError as e:
             raise OSError("model %s: cannot open its weights file %s (%s); bake --weights file "
                           "writes it next to %s.py: copy both" % (self.name, path, e, self.name))
         self._wfile = f
-        wbytes = len(wbuf)
         have = f.seek(0, 2)
         if have is None:   # a stream whose seek returns nothing
             have = f.tell()
-        need = 0
-        for k in range(0, len(segments) - SEGMENT_SIZE + 1, SEGMENT_SIZE):
-            off, n = struct.unpack_from(SEGMENT, segments, k)
-            if n > wbytes:
-                raise ValueError("model %s: a layer reads %d bytes of %s into a %d-byte weight "
-                                 "buffer: the module is damaged" % (self.name, n, self._wname, wbytes))
-            if off + n > need:
-                need = off + n
-        if (size is not None and have != size) or have < need:
-            raise ValueError("model %s: %s is %d bytes, baked as %d: truncated or from another "
-                             "bake; copy it again" % (self.name, self._wname, have,
-                                                      size if size is not None else need))
+        if have != size:
+            raise ValueError("model %s: %s is %d bytes, baked as %s: truncated or from another "
+                             "bake; copy it again" % (self.name, self._wname, have, size))
         return _reader(f, wbuf, self.name, self._wname)
 
     def _check_id(self, t):
@@ -207,21 +199,21 @@ class Model:
             raise ValueError("model %s: tensor id %r out of range (%d records): the module is "
                              "damaged; bake it again" % (self.name, t, len(self._tensors) // TENSOR_RECORD_SIZE))
 
-    def _walker(self, module, native, kmap, segments, resolved, kernels, reader):
+    def _walker(self, module, native, kmap, wbytes, resolved, kernels, reader):
         # The native tier: a Program (the C walker's view of the buffers). When every
         # kernel is native, calling the Program runs every record, reading each
         # record's weights from NAME.bin first (file mode) through reader; as the
         # instance's invoke, m.invoke() then runs no Python bytecode at all.
-        wbuf = None if segments is None else memoryview(self._arena)[(self.arena_size + 7) & ~7:]
+        wbuf = memoryview(self._arena)[(self.arena_size + 7) & ~7:] if wbytes else None
         arena = self._arena if wbuf is None else memoryview(self._arena)[:self.arena_size]
         if 0xFF not in kmap:
             self._prog = prog = native.program(self._tensors, module.OPS, module.OP_FORMATS, kmap,
-                                               arena, self._weights, wbuf, segments, reader)
+                                               arena, self._weights, wbuf, reader)
             native.check(prog, 0, -1)   # bad records fail here, at load
             self.invoke = prog
             return
         from .calls import walker_steps
-        walker_steps(self, module, native, kmap, arena, wbuf, segments, resolved, kernels, reader)
+        walker_steps(self, module, native, kmap, arena, wbuf, resolved, kernels, reader)
 
     def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False, progs=None):
         # (fn, args, convention) per kernel call: calls.py
@@ -504,5 +496,5 @@ def _floats(view, meta, shape):
 def tensor_record(tensors, i):
     """(kind, offset, nbytes) of tensor record i of TENSORS."""
     r = memoryview(tensors)[i * TENSOR_RECORD_SIZE:(i + 1) * TENSOR_RECORD_SIZE]
-    return r[0], r[1] | r[2] << 8 | r[3] << 16, r[4] | r[5] << 8 | r[6] << 16
+    return r[0] & 31, r[1] | r[2] << 8 | r[3] << 16, r[4] | r[5] << 8 | (r[0] >> 5) << 16
 

@@ -22,8 +22,9 @@ from upyflow.model import (
     IO_QUANT_SIZE,
     MAX_BAND_LAYERS,
     MAX_TENSOR_BYTES,
-    SEGMENT,
-    SEGMENT_SIZE,
+    MAX_TENSOR_SIZE,
+    SEGMENT_ALIGN,
+    TENSOR_RECORD_SIZE,
     tensor_record,
 )
 
@@ -32,7 +33,7 @@ from .ir import Graph
 from .lower import Call
 from .patches import BandLoop, geometry_fields
 
-WEIGHT_ALIGN = 8
+WEIGHT_ALIGN = SEGMENT_ALIGN   # each constant, so each record's segment, starts on it
 
 
 class TensorInfo(NamedTuple):
@@ -75,7 +76,16 @@ DTYPE_CODES = {name: code for code, name in enumerate(DTYPES)}
 QUANT = struct.Struct(IO_QUANT)
 assert QUANT.size == IO_QUANT_SIZE
 assert struct.calcsize(BAND_HEADER) == BAND_HEADER_SIZE and struct.calcsize(BAND_LAYER) == BAND_LAYER_SIZE
-assert struct.calcsize(SEGMENT) == SEGMENT_SIZE
+
+
+def tensor_bytes(kind: int, offset: int, nbytes: int) -> bytes:
+    """One TENSORS record (upyflow/model.py): kind and the top 3 bits of nbytes, the 24-bit
+    offset, nbytes' low 16 bits."""
+    return bytes([kind | (nbytes >> 16) << 5]) + offset.to_bytes(3, "little") + \
+        (nbytes & 0xFFFF).to_bytes(2, "little")
+
+
+assert len(tensor_bytes(0, 0, 0)) == TENSOR_RECORD_SIZE
 
 
 def pack_records(records: list[TensorInfo]) -> bytes:
@@ -83,8 +93,7 @@ def pack_records(records: list[TensorInfo]) -> bytes:
     for r in records:
         if r.dtype not in DTYPE_CODES:   # assemble() names the tensor first
             raise BakeError("tensor type %s cannot be baked" % r.dtype)
-        out += bytes([r.where | DTYPE_CODES[r.dtype] << 2]) + r.offset.to_bytes(3, "little") + \
-            r.nbytes.to_bytes(3, "little")
+        out += tensor_bytes(r.where | DTYPE_CODES[r.dtype] << 2, r.offset, r.nbytes)
     return bytes(out)
 
 
@@ -135,9 +144,6 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
     def pad() -> None:
         blob.extend(b"\0" * (-len(blob) % WEIGHT_ALIGN))
 
-    # file mode: calls reading the same constants (one layer run in bands) share one segment
-    owner: dict[tuple, int] = {}
-
     def use(t: int, call: int = -1, share: bool = True) -> int:
         tensor = graph.tensors[t]
         if tensor.dtype not in DTYPE_CODES:
@@ -158,10 +164,11 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
             where, offset = ARENA, offsets[alias.get(base, base)] + delta
         else:
             where, offset = ARENA, offsets[alias.get(t, t)]
-        if offset + tensor.nbytes >= MAX_TENSOR_BYTES:
-            raise BakeError("tensor %r ends at byte %d of its %s, beyond the 16 MB a tensor record "
-                            "addresses" % (tensor.name, offset + tensor.nbytes,
-                                           ("arena", "weights", "weight buffer")[where]))
+        if offset + tensor.nbytes >= MAX_TENSOR_BYTES or tensor.nbytes >= MAX_TENSOR_SIZE:
+            raise BakeError("tensor %r of %d bytes ends at byte %d of its %s, beyond the 16 MB a "
+                            "tensor record addresses or the 512 KB it sizes"
+                            % (tensor.name, tensor.nbytes, offset + tensor.nbytes,
+                               ("arena", "weights", "weight buffer")[where]))
         # Tensors at the same bytes with the same type share a record: the device reads
         # nothing else from it (file mode: layers of one shape read their weights into
         # the same places of the weight buffer).
@@ -179,21 +186,20 @@ def assemble(graph: Graph, calls: list[Call], alias: dict[int, int],
     table: list[OpRecord | BandRecord] = []
     segments = []
     starts = {loop.first: loop for loop in loops}
-    segment_of: dict[int, tuple[int, int]] = {}
     k = 0
     while k < len(calls):
         loop = starts.get(k)
-        # a record's calls and its key (file mode: records with the same constants share a segment)
         group = [layer[0] for layer in loop.layers] if loop else [calls[k]]
-        consts = tuple(t for c in group for t in c.tensors if graph.tensors[t].is_const)
-        first = owner.setdefault(consts, k) if weights_mode == "file" else k
-        if first == k:
-            pad()
-            segment_start[0] = len(blob)
-        ops = [OpRecord(c.kernel, tuple(use(t, first) for t in c.tensors), tuple(c.params)) for c in group]
-        if first == k:
-            segment_of[k] = (segment_start[0], len(blob) - segment_start[0])
-        segments.append(segment_of[first])   # a repeat reads the first one's segment again
+        # file mode: each record's constants in their own segment, right after the previous
+        # one's (rounded up): the device derives where each starts and how long it is
+        # (model.py SEGMENT_ALIGN), so records reading the same constants read copies
+        pad()
+        segment_start[0] = len(blob)
+        ops = [OpRecord(c.kernel, tuple(use(t, k) for t in c.tensors), tuple(c.params)) for c in group]
+        segments.append((segment_start[0], len(blob) - segment_start[0]))
+        ends = [records[t].offset + records[t].nbytes for op in ops for t in op.tensors
+                if records[t].where == WEIGHT_BUFFER]
+        assert weights_mode != "file" or max(ends, default=0) == segments[-1][1]
         if loop:
             table.append(BandRecord(loop.band, loop.height, tuple(
                 BandLayer(op, geometry_fields(g), in_row, out_row)
@@ -388,8 +394,8 @@ def module_source(baked: Baked, name: str) -> str:
         out += ["WEIGHTS = None",
                 "WEIGHTS_FILE = %r" % (name + ".bin"),
                 "WEIGHT_BUFFER = %d" % baked.weight_buffer,
-                "# (offset in WEIGHTS_FILE, bytes) per op record: its weights, read just before it runs",
-                "SEGMENTS = " + _bytes_literal(b"".join(struct.pack(SEGMENT, *seg) for seg in baked.segments or ())),
+                "# (offset in WEIGHTS_FILE, bytes) per op record, read just before it runs (derived "
+                "on the device): %s" % ", ".join("%d+%d" % seg for seg in baked.segments or ()),
                 ""]
     else:
         out += ["WEIGHTS = " + _bytes_literal(baked.weights), ""]

@@ -83,24 +83,32 @@ for i in range(len(m.input_shape)):
         buf[j] = seed >> 16 & 0xFF
 m.invoke()
 calls = getattr(m, '_calls', None)
+sizes = []   # per record: the bytes of its segment of the weights file (upyflow.calls.segment_bytes)
 if calls is not None:   # an int: the next record's weights to read (one call per record here)
+    sizes = [c for c in calls if isinstance(c, int)]
     calls = [c for c in calls if not isinstance(c, int)]
 runs = []
 if calls is None:
-    from upyflow.calls import struct_formats
+    from upyflow.calls import struct_formats, segment_bytes
     formats = struct_formats(mod.OP_FORMATS)
     ops, pos, k = mod.OPS, 0, 0
     while pos < len(ops):   # one op per record (baked with patches off)
         runs.append((pos, k))
-        pos += 2 + struct.calcsize(formats[ops[pos + 1]][0])
+        fmt, nt = formats[ops[pos + 1]]
+        sizes.append(segment_bytes(m, [struct.unpack_from(fmt, ops, pos + 2)[:nt]]))
+        pos += 2 + struct.calcsize(fmt)
         k += 1
+segments, at = [], 0
+for n in sizes:   # each from where the previous one ends, rounded up to 8
+    segments.append((at, n))
+    at = (at + n + 7) & ~7
 best = [1 << 30] * (len(calls) if calls is not None else len(runs))
 
 
 def load_segment(segments, k):
     # weights kept in a file: read call k's segment into the buffer first, outside the timing
     if m._wfile is not None:
-        off, n = struct.unpack_from('<II', segments, 8 * k)
+        off, n = segments[k]
         if n:
             m._wfile.seek(off)
             m._wfile.readinto(m._wbuf, n)
@@ -110,7 +118,7 @@ for rep in range(%(reps)d):
     for k in range(len(best)):
         if calls is not None:
             fn, args, c = calls[k]
-            load_segment(m._segments, k)
+            load_segment(segments, k)
             t = time.ticks_us()
             if c:
                 fn(args)
@@ -118,7 +126,7 @@ for rep in range(%(reps)d):
                 fn(*args)
         else:
             pos = runs[k][0]
-            load_segment(getattr(mod, 'SEGMENTS', None), k)
+            load_segment(segments, k)
             t = time.ticks_us()
             try:
                 upyflow.dispatch.native_module(m.tier).run(m._prog, pos, 1)

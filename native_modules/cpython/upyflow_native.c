@@ -68,12 +68,12 @@ fail:
 }
 
 // --- the op-table walker: Program(tensors, ops, formats, kernel_map, arena,
-// weights, wbuf[, segments, read]) holds a model's buffers exported (so the arena
-// cannot be resized under it); calling it runs every op (file mode: read(offset, n)
-// first for each record whose segment reads weights); run(program, pos, n) runs n
+// weights, wbuf[, read]) holds a model's buffers exported (so the arena cannot be
+// resized under it); calling it runs every op (file mode: read(offset, n) first for
+// each record that reads weights); run(program, pos, n) runs n
 // ops (n < 0: all) from byte offset pos of ops in one call, reading nothing;
 // check(program, pos, n) validates them only.
-#define N_BUFS 8   // the buffers, segments the last
+#define N_BUFS 7   // the buffers, wbuf the last
 
 typedef struct {
     PyObject_HEAD
@@ -102,11 +102,11 @@ static int read_weights(void *ctx, uint32_t offset, uint32_t n) {
 
 static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     static const char *names[N_BUFS] = {"tensors", "ops", "formats", "kernel_map", "arena",
-                                        "weights", "wbuf", "segments"};
+                                        "weights", "wbuf"};
     Py_ssize_t n_args = PyTuple_GET_SIZE(args);
-    if ((kwds && PyDict_GET_SIZE(kwds)) || (n_args != N_BUFS - 1 && n_args != N_BUFS + 1)) {
-        return PyErr_Format(PyExc_TypeError, "Program takes 7 or 9 positional arguments: tensors, ops, "
-                            "formats, kernel_map, arena, weights, wbuf[, segments, read]");
+    if ((kwds && PyDict_GET_SIZE(kwds)) || (n_args != N_BUFS && n_args != N_BUFS + 1)) {
+        return PyErr_Format(PyExc_TypeError, "Program takes 7 or 8 positional arguments: tensors, ops, "
+                            "formats, kernel_map, arena, weights, wbuf[, read]");
     }
     program_obj *self = (program_obj *)type->tp_alloc(type, 0);
     if (self == NULL) {
@@ -116,7 +116,7 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     size_t len[N_BUFS] = {0};
     for (int k = 0; k < N_BUFS && k < n_args; k++) {
         PyObject *item = PyTuple_GET_ITEM(args, k);
-        if (item == Py_None && k >= 5) {   // weights (file mode), wbuf, segments (inline mode)
+        if (item == Py_None && k >= 5) {   // weights (file mode), wbuf (inline mode)
             continue;
         }
         int writable = k == 4 || k == 6;

@@ -1,11 +1,11 @@
 // MicroPython dynamic native module (natmod) binding of the native kernel
 // tier: the op-table walker only (the runtime needs nothing else on a board):
 //   kernel_index(name)    the kernel's index in the table, or -1
-//   program(tensors, ops, formats, kernel_map, arena, weights, wbuf[, segments, read])
+//   program(tensors, ops, formats, kernel_map, arena, weights, wbuf[, read])
 //                         a Program holding the model's buffers (weights or wbuf None);
 //                         calling it, program(), runs every op, first calling
-//                         read(offset, n) for each record whose SEGMENTS entry reads
-//                         weights (file mode; segments and read None otherwise)
+//                         read(offset, n) for each record that reads weights (file
+//                         mode; read None otherwise)
 //   run(program, pos, n)  run n ops (n < 0: to the end) from byte offset pos of ops
 //   check(program, pos, n) validate those ops as run() would, running no kernel
 //   call(index, args)     run one kernel directly: args a list or tuple in its table
@@ -17,7 +17,7 @@
 #include "kernels.h"
 
 #define N_BUFS 7
-#define N_ARGS 9   // the buffers, then segments and read
+#define N_ARGS 8   // the buffers, then read
 
 typedef struct {
     mp_obj_base_t base;
@@ -72,7 +72,7 @@ static mp_obj_t program(size_t n_args, const mp_obj_t *args) {
     for (int k = 0; k < N_ARGS - 1; k++) {
         ptr[k] = NULL;
         len[k] = 0;
-        if (self->keep[k] != mp_const_none || k < 5) {   // weights, wbuf, segments may be None
+        if (self->keep[k] != mp_const_none || k < 5) {   // weights, wbuf may be None
             mp_buffer_info_t bi;
             mp_get_buffer_raise(self->keep[k], &bi, (k == 4 || k == 6) ? MP_BUFFER_WRITE : MP_BUFFER_READ);
             ptr[k] = bi.buf;
@@ -81,9 +81,9 @@ static mp_obj_t program(size_t n_args, const mp_obj_t *args) {
     }
     uf_model *m = &self->m;
     uf_model_set(m, ptr, len);
-    if (self->keep[8] != mp_const_none) {
+    if (self->keep[7] != mp_const_none) {
         m->read = read_weights;
-        m->read_ctx = MP_OBJ_TO_PTR(self->keep[8]);
+        m->read_ctx = MP_OBJ_TO_PTR(self->keep[7]);
     }
     return MP_OBJ_FROM_PTR(self);
 }

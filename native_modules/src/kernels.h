@@ -275,7 +275,7 @@ const char *uf_error_text(int err);
 
 // --- the op-table walker: walker.c (contract: one native call runs a baked model) ---
 // The blobs are the baked module's bytes (format: device_lib/upyflow/model.py), read
-// byte-wise (any alignment): TENSORS (7-byte records: kind, 24-bit offset and bytes), OPS ([kernel byte]
+// byte-wise (any alignment): TENSORS (6-byte records: kind and bytes >> 16, 24-bit offset, bytes' low 16 bits), OPS ([kernel byte]
 // [format byte] + tensor ids (1 or 2 bytes) then int8/int16/int32/float32 params per
 // op, or a band loop), formats ([n_tensors][bytes per id][n_params][kind 'b'/'h'/'i'/'f'
 // per param] per OP_FORMATS entry) and kernel_map (per OP_KERNELS entry: index into
@@ -288,15 +288,14 @@ typedef struct {
     uint8_t *arena;            size_t arena_len;
     const uint8_t *weights;    size_t weights_len;    // inline WEIGHTS; NULL/0 in file mode
     uint8_t *wbuf;             size_t wbuf_len;       // file-mode weight buffer; NULL/0 otherwise
-    // file mode, for uf_invoke: SEGMENTS ("<II" file offset, bytes per op record) and
-    // read(ctx, offset, bytes), which fills wbuf from the weights file (0: done)
-    const uint8_t *segments;   size_t segments_len;
+    // file mode, for uf_invoke: read(ctx, offset, bytes), which fills wbuf from the
+    // weights file (0: done); each record's segment is derived (walker.c uf_invoke)
     int (*read)(void *ctx, uint32_t offset, uint32_t n);
     void *read_ctx;
 } uf_model;
 
 // Points m at the bindings' buffers, in Program's argument order: tensors, ops, formats,
-// kernel_map, arena, weights, wbuf, segments (arena and wbuf writable); read unset. The
+// kernel_map, arena, weights, wbuf (arena and wbuf writable); read unset. The
 // one place that order lives in C (both bindings call it).
 void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len);
 

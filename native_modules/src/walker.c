@@ -6,7 +6,8 @@
 // address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
 
-#define RECORD_SIZE 7    // TENSORS: kind (where | dtype << 2), 24-bit offset, 24-bit bytes
+// TENSORS: kind (where | dtype << 2) | bytes >> 16 << 5, 24-bit offset, bytes' low 16 bits
+#define RECORD_SIZE 6
 #define WHERE_ARENA 0
 #define WHERE_WEIGHTS 1
 #define WHERE_WBUF 2
@@ -62,7 +63,7 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
         return UF_ERECORD;
     }
     const uint8_t *r = m->tensors + (size_t)id * RECORD_SIZE;
-    uint64_t offset = rd24(r + 1), nbytes = rd24(r + 4);
+    uint64_t offset = rd24(r + 1), nbytes = rd16(r + 4) | ((uint32_t)(r[0] >> 5) << 16);
     const uint8_t *base;
     size_t size;
     switch (r[0] & 3) {
@@ -327,26 +328,87 @@ int uf_run(const uf_model *m, size_t *pos, int n_ops) {
     return walk(m, pos, n_ops, 1);
 }
 
+// File mode: how far into the weight buffer a decoded op's tensors reach, at least n.
+static uint32_t wbuf_reach(const uf_model *m, const uf_call *c, unsigned nt, uint32_t n) {
+    uintptr_t wbuf = (uintptr_t)m->wbuf;
+    for (unsigned t = 0; t < nt; t++) {   // resolve() put each within its buffer
+        uintptr_t p = (uintptr_t)c->t[t];
+        if (wbuf && p >= wbuf && p - wbuf + c->len[t] <= m->wbuf_len && p - wbuf + c->len[t] > n) {
+            n = (uint32_t)(p - wbuf + c->len[t]);
+        }
+    }
+    return n;
+}
+
+// File mode: the bytes of the weight buffer the band loop at pos reads (its layers' reach).
+static int band_segment(const uf_model *m, size_t pos, uint32_t *n) {
+    if (m->ops_len - pos < BAND_HEADER) {
+        return UF_ERECORD;
+    }
+    unsigned count = m->ops[pos + 1];
+    size_t at = pos + BAND_HEADER + (size_t)count * BAND_LAYER;
+    if (count == 0 || count > MAX_BAND_LAYERS || at > m->ops_len) {
+        return UF_ERECORD;
+    }
+    *n = 0;
+    for (unsigned k = 0; k < count; k++) {
+        uf_call c;
+        const uf_kernel_def *def;
+        size_t size;
+        unsigned nt, np;
+        int e = decode(m, at, &c, &def, &size, &nt, &np);
+        if (e) {
+            return e;
+        }
+        *n = wbuf_reach(m, &c, nt, *n);
+        at += size;
+    }
+    return UF_OK;
+}
+
 int uf_invoke(const uf_model *m, size_t *pos) {
     *pos = 0;
     if (m->read == NULL) {
         return walk(m, pos, -1, 1);
     }
-    for (size_t k = 0; *pos < m->ops_len; k++) {   // record k: its segment, then the record
-        if (m->segments_len / 8 <= k) {
-            return UF_ERECORD;
+    // Each record's segment of the weights file: as many bytes as its weight-buffer
+    // tensors reach, from where the previous record's ends rounded up to 8 (the bake
+    // lays them out so: upyflow_tools/emit.py), read just before the record runs.
+    uint64_t offset = 0;
+    while (*pos < m->ops_len) {
+        uf_call c;
+        const uf_kernel_def *def = NULL;
+        size_t size;
+        unsigned nt, np;
+        uint32_t n;
+        int e;
+        if (m->ops[*pos] == BAND) {
+            e = band_segment(m, *pos, &n);
+        } else {   // a plain op: decoded once, for its segment and its run
+            e = decode(m, *pos, &c, &def, &size, &nt, &np);
+            n = e ? 0 : wbuf_reach(m, &c, nt, 0);
         }
-        uint32_t n = rd32(m->segments + 8 * k + 4);
-        if (n > m->wbuf_len) {
-            return UF_ERECORD;
-        }
-        if (n && m->read(m->read_ctx, rd32(m->segments + 8 * k), n)) {
-            return UF_EREAD;
-        }
-        int e = walk(m, pos, 1, 1);
         if (e) {
             return e;
         }
+        if (offset + n > UINT32_MAX) {
+            return UF_ERECORD;
+        }
+        if (n && m->read(m->read_ctx, (uint32_t)offset, n)) {
+            return UF_EREAD;
+        }
+        if (def) {
+            e = def->run(&c);
+            if (!e) {
+                *pos += size;
+            }
+        } else {
+            e = walk(m, pos, 1, 1);
+        }
+        if (e) {
+            return e;
+        }
+        offset = (offset + n + 7) & ~(uint64_t)7;
     }
     return UF_OK;
 }
@@ -383,7 +445,6 @@ void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len) {
     m->arena = (uint8_t *)bufs[4], m->arena_len = len[4];
     m->weights = bufs[5], m->weights_len = len[5];
     m->wbuf = (uint8_t *)bufs[6], m->wbuf_len = len[6];
-    m->segments = bufs[7], m->segments_len = len[7];
     m->read = NULL;
     m->read_ctx = NULL;
 }
