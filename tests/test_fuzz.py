@@ -816,4 +816,4 @@ def test_tensor_beyond_a_record_is_refused_before_the_band_search(monkeypatch):
     monkeypatch.setattr(patches, "schedule", no_search)
     nodes = [oh.make_node("Conv", ["x", "w"], ["h"]), oh.make_node("Conv", ["h", "w"], ["y"])]
     data = onnx_model(nodes, {"x": [1, 2, 2560, 2048]}, {"w": np.ones((2, 2, 1, 1), np.float32)})
-    assert "beyond the 16 MB a tensor record addresses" in bake_error(data, "m.onnx")
+    assert "beyond the 512 KB a tensor record sizes" in bake_error(data, "m.onnx")

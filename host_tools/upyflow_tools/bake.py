@@ -140,7 +140,7 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     fold_constants(graph)
     alias = alias_layout_ops(graph)
     calls = lower(graph)
-    _check_record_limits(graph)              # before the band search, which is slow on huge tensors
+    _check_record_limits(graph, calls)       # before the band search, which is slow on huge tensors
     stages: list = []
     loops: list = []                         # patches.BandLoop per stage, for the module
     plain_calls = calls
@@ -170,14 +170,15 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     return BakeResult(graph, calls, buffers, alias, baked, name, stages=stages, patch_report=patch_report)
 
 
-def _check_record_limits(graph: Graph) -> None:
-    """A tensor too large for a tensor record is refused now, in one line (assemble would
-    refuse it too, but only after the band search has spent minutes on it)."""
-    from upyflow.model import MAX_TENSOR_BYTES
-    for t in graph.tensors:
-        if t.nbytes >= MAX_TENSOR_BYTES:
-            raise BakeError("tensor %r has %d bytes, beyond the %d MB a tensor record addresses"
-                            % (t.name, t.nbytes, MAX_TENSOR_BYTES >> 20))
+def _check_record_limits(graph: Graph, calls: list[Call]) -> None:
+    """A tensor the calls use that is too large for a tensor record is refused now, in one
+    line (assemble would refuse it too, but only after the band search spent minutes on it)."""
+    from upyflow.model import MAX_TENSOR_SIZE
+    used = {i for c in calls for i in c.tensors} | set(graph.inputs) | set(graph.outputs)
+    for t in (graph.tensors[i] for i in sorted(used)):
+        if t.nbytes >= MAX_TENSOR_SIZE:
+            raise BakeError("tensor %r has %d bytes, beyond the %d KB a tensor record sizes"
+                            % (t.name, t.nbytes, MAX_TENSOR_SIZE >> 10))
 
 
 def default_name(path: str) -> str:
