@@ -82,11 +82,10 @@ def _checks(names):
 
 
 def _nbytes(self, args, j, lens):
-    # bytes of the op's tensor j: lens[j], else its tensor record's (model.tensor_record)
+    # bytes of the op's tensor j: lens[j], else its tensor record's
     if lens:
         return lens[j]
-    t, at = self._tensors, args[j] * TENSOR_RECORD_SIZE + 4
-    return t[at] | t[at + 1] << 8 | t[at + 2] << 16
+    return tensor_record(self._tensors, args[j])[2]
 
 
 def check_op(self, prog, args, nt, pos, lens=None):
