@@ -817,3 +817,17 @@ def test_tensor_beyond_a_record_is_refused_before_the_band_search(monkeypatch):
     nodes = [oh.make_node("Conv", ["x", "w"], ["h"]), oh.make_node("Conv", ["h", "w"], ["y"])]
     data = onnx_model(nodes, {"x": [1, 2, 2560, 2048]}, {"w": np.ones((2, 2, 1, 1), np.float32)})
     assert "beyond the 512 KB a tensor record sizes" in bake_error(data, "m.onnx")
+
+
+def test_overflow_propagated_past_the_clamp_is_ort_overflow():
+    """(fuzz seed 615682937 #1679: a conv with 3.4e38 weights overflowed to inf in onnxruntime;
+    the tiers clamp at FLT_MAX and a later MatMul by 0.65 gave 1.34e38: the documented
+    float semantics, not a mismatch. A finite disagreement or a sign flip still is one.)"""
+    ref = [np.array([np.inf, -np.inf, 1.0], np.float32).tobytes()]
+    ok = [np.array([1.34e38, -3.4e38, 1.0], np.float32).tobytes()]
+    flipped = [np.array([-1.34e38, -3.4e38, 1.0], np.float32).tobytes()]
+    other = [np.array([1.34e38, -3.4e38, 2.0], np.float32).tobytes()]
+    assert fuzz.compare(ref, ok, ["f32"], False, "t", onnx=True)[0] == "ort-overflow"
+    assert fuzz.compare(ref, flipped, ["f32"], False, "t", onnx=True)[0] == "mismatch"
+    assert fuzz.compare(ref, other, ["f32"], False, "t", onnx=True)[0] == "mismatch"
+    assert fuzz.compare(ref, ok, ["f32"], False, "t", onnx=False)[0] == "mismatch"
