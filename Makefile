@@ -19,9 +19,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-# ruff (rules in pyproject.toml) and mypy on host_tools; make test runs both too (tests/test_lint.py).
+# ruff (rules in pyproject.toml; format: `ruff format .`) and mypy on host_tools; make test runs both too (tests/test_lint.py).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 # Thousands of mutated TFLite and ONNX models through bake, the CPython tiers and the oracle

@@ -4,6 +4,7 @@ Metadata lives in pyproject.toml; this file only adds the extension. If no C
 compiler is available the build goes on without it and upyflow falls back to
 its Python kernel tiers.
 """
+
 from glob import glob
 
 from setuptools import Extension, setup
@@ -20,12 +21,14 @@ class BuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension(
-        "upyflow_native",
-        sources=["native_modules/cpython/upyflow_native.c"] + sorted(glob("native_modules/src/*.c")),
-        include_dirs=["native_modules/src"],
-        depends=sorted(glob("native_modules/src/*.h")),
-        optional=True,
-    )],
+    ext_modules=[
+        Extension(
+            "upyflow_native",
+            sources=["native_modules/cpython/upyflow_native.c"] + sorted(glob("native_modules/src/*.c")),
+            include_dirs=["native_modules/src"],
+            depends=sorted(glob("native_modules/src/*.h")),
+            optional=True,
+        )
+    ],
     cmdclass={"build_ext": BuildExt},
 )

@@ -17,6 +17,7 @@ medians). --callgrind adds instruction counts per invoke from valgrind's callgri
 micropython binary (the same script with --invokes invokes minus with none: deterministic,
 unlike the wall clock on a shared machine). Prints Markdown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,17 +91,26 @@ def micropython() -> str:
 
 
 def bake_with(checkout: str, model: str, outdir: str, options: list[str]) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.join(checkout, "host_tools"), os.path.join(checkout, "device_lib")]))
-    subprocess.run([sys.executable, "-c", _BAKE, os.path.join(SHARED, model + ".tflite"), outdir, model] + options,
-                   env=env, check=True, capture_output=True, cwd=outdir)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([os.path.join(checkout, "host_tools"), os.path.join(checkout, "device_lib")]),
+    )
+    subprocess.run(
+        [sys.executable, "-c", _BAKE, os.path.join(SHARED, model + ".tflite"), outdir, model] + options,
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=outdir,
+    )
 
 
 def paths(checkout: str, outdir: str) -> list[str]:
     natmod = os.path.join(checkout, "native_modules", "micropython", "build", "x64")
     if not os.path.exists(os.path.join(natmod, "upyflow_native.mpy")):
-        raise SystemExit("%s: no x64 natmod built from its sources (make -C native_modules/micropython "
-                         "ARCH=x64 MPY_DIR=...)" % checkout)
+        raise SystemExit(
+            "%s: no x64 natmod built from its sources (make -C native_modules/micropython "
+            "ARCH=x64 MPY_DIR=...)" % checkout
+        )
     return [os.path.join(checkout, "device_lib"), outdir, natmod]
 
 
@@ -108,13 +118,16 @@ def mp_loops(checkout: str, outdir: str, model: str, n: int, loops: int, heap: s
     script = os.path.join(outdir, "_loops.py")
     with open(script, "w") as f:
         f.write(_LOOPS % {"paths": paths(checkout, outdir), "name": model, "n": n, "loops": loops})
-    proc = subprocess.run([micropython(), "-X", "heapsize=" + heap, script], capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [micropython(), "-X", "heapsize=" + heap, script], capture_output=True, text=True, timeout=600
+    )
     if proc.returncode:
         raise RuntimeError("%s %s: %s" % (checkout, model, proc.stdout + proc.stderr))
     found = re.search(r"^N (\d+)", proc.stdout, re.M)
-    return (int(found.group(1)) if found else n,
-            [float(ln.split()[1]) for ln in proc.stdout.splitlines() if ln.startswith("LOOP ")])
+    return (
+        int(found.group(1)) if found else n,
+        [float(ln.split()[1]) for ln in proc.stdout.splitlines() if ln.startswith("LOOP ")],
+    )
 
 
 def tflm_loops(interp, n: int, loops: int) -> list[float]:
@@ -133,9 +146,21 @@ def callgrind_ir(checkout: str, outdir: str, model: str, n: int, heap: str) -> i
     with open(script, "w") as f:
         f.write(_COUNT % {"paths": paths(checkout, outdir), "name": model, "n": n})
     out = os.path.join(outdir, "callgrind.%d.out" % n)
-    proc = subprocess.run(["valgrind", "--tool=callgrind", "--smc-check=all-non-file",
-                           "--callgrind-out-file=" + out, micropython(), "-X", "heapsize=" + heap, script],
-                          capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--smc-check=all-non-file",
+            "--callgrind-out-file=" + out,
+            micropython(),
+            "-X",
+            "heapsize=" + heap,
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if proc.returncode:
         raise RuntimeError("callgrind %s %s: %s" % (checkout, model, proc.stderr[-2000:]))
     return int(re.search(r"Collected : (\d+)", proc.stderr).group(1))
@@ -143,17 +168,25 @@ def callgrind_ir(checkout: str, outdir: str, model: str, n: int, heap: str) -> i
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkout", action="append", required=True,
-                    help="LABEL=PATH[,OPTION=VALUE...] (bake() keyword options), first = reference")
+    ap.add_argument(
+        "--checkout",
+        action="append",
+        required=True,
+        help="LABEL=PATH[,OPTION=VALUE...] (bake() keyword options), first = reference",
+    )
     ap.add_argument("--models", default=MODELS)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--loops", type=int, default=5, help="timed loops per process")
     ap.add_argument("--heap", default="2M")
     ap.add_argument("--callgrind", action="store_true")
-    ap.add_argument("--invokes", default="microflow_sine=20000,micro_speech_quantized=200,person_detect=10",
-                    help="MODEL=N invokes counted by callgrind")
+    ap.add_argument(
+        "--invokes",
+        default="microflow_sine=20000,micro_speech_quantized=200,person_detect=10",
+        help="MODEL=N invokes counted by callgrind",
+    )
     args = ap.parse_args(argv)
     from upyflow_tools.tflm import interpreter
+
     checkouts = [c.split("=", 1) for c in args.checkout]
     options = {label: path.split(",")[1:] for label, path in checkouts}
     checkouts = [(label, path.split(",")[0]) for label, path in checkouts]
@@ -168,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("baking %s with %s" % (m, label), file=sys.stderr, flush=True)
                 bake_with(os.path.abspath(path), m, d, options[label])
         times: dict = {}
-        rounds: dict = {}   # per round, the median of its loops: paired ratios between checkouts
+        rounds: dict = {}  # per round, the median of its loops: paired ratios between checkouts
         ir: dict = {}
         for m in models:
             interp = interpreter(open(os.path.join(SHARED, m + ".tflite"), "rb").read())
@@ -189,23 +222,37 @@ def main(argv: list[str] | None = None) -> int:
                     base = callgrind_ir(os.path.abspath(path), dirs[label, m], m, 0, args.heap)
                     ir[label, m] = (full - base) / k
     labels = [c[0] for c in checkouts]
-    print("us per invoke, MicroPython natmod tier (x64, heap %s), median (min) of %d loops x %d rounds, "
-          "interleaved; ratio to TFLM's interpreter timed the same way in the same rounds; %s, %d cores, "
-          "load average %.1f at the end" % (args.heap, args.loops, args.rounds, os.uname().machine,
-                                            os.cpu_count(), os.getloadavg()[0]))
+    print(
+        "us per invoke, MicroPython natmod tier (x64, heap %s), median (min) of %d loops x %d rounds, "
+        "interleaved; ratio to TFLM's interpreter timed the same way in the same rounds; %s, %d cores, "
+        "load average %.1f at the end"
+        % (args.heap, args.loops, args.rounds, os.uname().machine, os.cpu_count(), os.getloadavg()[0])
+    )
     print()
     ref = labels[-1]
-    print("| model | TFLM | " + " | ".join(labels) + " | paired ratio to %s: %s |" % (ref, " / ".join(labels[:-1]))
-          + (" callgrind Ir per invoke: " + " / ".join(labels) + " |" if ir else ""))
+    print(
+        "| model | TFLM | "
+        + " | ".join(labels)
+        + " | paired ratio to %s: %s |" % (ref, " / ".join(labels[:-1]))
+        + (" callgrind Ir per invoke: " + " / ".join(labels) + " |" if ir else "")
+    )
     print("|---|" + "---:|" * (len(labels) + 2 + (1 if ir else 0)))
     for m in models:
         tf = statistics.median(times["TFLM", m])
-        cells = ["%.3g (%.3g) [%.2fx]" % (statistics.median(times[lb, m]), min(times[lb, m]),
-                                          statistics.median(times[lb, m]) / tf) for lb in labels]
+        cells = [
+            "%.3g (%.3g) [%.2fx]"
+            % (statistics.median(times[lb, m]), min(times[lb, m]), statistics.median(times[lb, m]) / tf)
+            for lb in labels
+        ]
         # the median over rounds of each round's ratio: drifts in the machine's load cancel
         paired = [statistics.median([a / b for a, b in zip(rounds[lb, m], rounds[ref, m])]) for lb in labels[:-1]]
-        row = "| %s | %.3g (%.3g) | %s | %s |" % (m, tf, min(times["TFLM", m]), " | ".join(cells),
-                                               " / ".join("%.3f" % r for r in paired))
+        row = "| %s | %.3g (%.3g) | %s | %s |" % (
+            m,
+            tf,
+            min(times["TFLM", m]),
+            " | ".join(cells),
+            " / ".join("%.3f" % r for r in paired),
+        )
         if ir:
             row += " %s |" % " / ".join("%.0f" % ir[lb, m] for lb in labels)
         print(row)

@@ -7,6 +7,7 @@ CPython: pure and the native extension. MicroPython unix port: pure, viper and t
 natmod (a local build in native_modules/micropython/build/x64 if any, else --natmod).
 Each figure is the mean over N frames (after one warm-up call). Prints Markdown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,14 +84,22 @@ def main() -> int:
                 p(frame)
             rows.append(("CPython", tier, resize, (time.perf_counter() - t) / args.frames * 1e6))
     exe = micropython_exe()
-    natmod = args.natmod or (LOCAL_NATMOD if os.path.exists(os.path.join(LOCAL_NATMOD, "upyflow_native.mpy"))
-                             else None)
+    natmod = args.natmod or (LOCAL_NATMOD if os.path.exists(os.path.join(LOCAL_NATMOD, "upyflow_native.mpy")) else None)
     for tier in ("native", "viper", "pure"):
         if exe is None or (tier == "native" and natmod is None):
             continue
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-            f.write(_MP % {"lib": DEVICE_LIB, "extra": [natmod] if tier == "native" else [], "w": W, "h": H,
-                           "tier": tier, "n": args.frames})
+            f.write(
+                _MP
+                % {
+                    "lib": DEVICE_LIB,
+                    "extra": [natmod] if tier == "native" else [],
+                    "w": W,
+                    "h": H,
+                    "tier": tier,
+                    "n": args.frames,
+                }
+            )
         try:
             out = subprocess.run([exe, "-X", "heapsize=1M", f.name], capture_output=True, text=True, timeout=600)
         finally:
@@ -98,7 +107,7 @@ def main() -> int:
         for line in out.stdout.splitlines():
             if line.startswith("T "):
                 _, got, resize, us = line.split()
-                if got == tier:   # a tier that fell back is not this tier's figure
+                if got == tier:  # a tier that fell back is not this tier's figure
                     rows.append(("MicroPython unix", tier, resize, float(us)))
         if out.returncode:
             print(out.stdout + out.stderr, file=sys.stderr)

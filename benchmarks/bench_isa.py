@@ -17,6 +17,7 @@ model and unicorn ISA (each translated block's cycles go to the function it star
 where to optimise). Deterministic: the same build and input give the same counts.
 Prints Markdown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,12 @@ from upyflow_tools.isa.macs import model_macs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
-DEFAULT = ("hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect,"
-           "keyword_scrambled,keyword_scrambled_8bit,trained_lstm_int8,micro_speech_lstm,"
-           "dtln_noise_suppression,audio_preprocessor_int8")
-XTENSA = "xtensawin"   # ESP32 (LX6) under QEMU: not a unicorn target
+DEFAULT = (
+    "hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect,"
+    "keyword_scrambled,keyword_scrambled_8bit,trained_lstm_int8,micro_speech_lstm,"
+    "dtln_noise_suppression,audio_preprocessor_int8"
+)
+XTENSA = "xtensawin"  # ESP32 (LX6) under QEMU: not a unicorn target
 XTENSA_BOARD = ("ESP32", 240e6)
 DTYPES = {0: np.int8, 1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32, 5: np.uint32}
 
@@ -44,7 +47,7 @@ DTYPES = {0: np.int8, 1: np.uint8, 2: np.int16, 3: np.int32, 4: np.float32, 5: n
 def model_inputs(mod, shared: str) -> list[bytes]:
     if mod.NAME == "person_detect":
         raw = open(os.path.join(shared, "testdata", "person.bmp"), "rb").read()
-        return [np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1].tobytes()]
+        return [np.frombuffer(raw[1078 : 1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1].tobytes()]
     rng = np.random.default_rng(0)
     out = []
     for tid, shape in zip(mod.INPUTS, mod.INPUT_SHAPES):
@@ -94,21 +97,41 @@ def main(argv=None) -> int:
                 core, (board, hz), host_ops = "lx6", XTENSA_BOARD, ()
             else:
                 t = TARGETS[arch]
-                m = IsaModel(mod, arch, check=False)   # tests/test_isa.py checks alignment
+                m = IsaModel(mod, arch, check=False)  # tests/test_isa.py checks alignment
                 m.invoke(inputs, count=True)
                 insns, cycles = m.result.instructions, m.result.cycles
                 core, (board, hz), host_ops = t.core, t.boards[0], m.host_ops
                 if args.functions:
-                    profiles.append("%s %s: %s" % (model, arch, ", ".join(
-                        "%s %.2f" % (name, c / macs if macs else c)
-                        for name, c in m.result.by_function.most_common(args.functions))))
+                    profiles.append(
+                        "%s %s: %s"
+                        % (
+                            model,
+                            arch,
+                            ", ".join(
+                                "%s %.2f" % (name, c / macs if macs else c)
+                                for name, c in m.result.by_function.most_common(args.functions)
+                            ),
+                        )
+                    )
             per_mac = "%.1f" % (cycles / macs) if macs else "-"
-            print("| %s | %s | %s (%s) | %s | %s | %s | %s @ %d MHz | %s |" % (
-                model, format(macs, ","), arch, core, format(insns, ","),
-                format(cycles, ","), per_mac, board, hz / 1e6, _ms(cycles / hz * 1e3)), flush=True)
+            print(
+                "| %s | %s | %s (%s) | %s | %s | %s | %s @ %d MHz | %s |"
+                % (
+                    model,
+                    format(macs, ","),
+                    arch,
+                    core,
+                    format(insns, ","),
+                    format(cycles, ","),
+                    per_mac,
+                    board,
+                    hz / 1e6,
+                    _ms(cycles / hz * 1e3),
+                ),
+                flush=True,
+            )
             if host_ops:
-                notes.append("%s: %s ran on the host (no C kernel), not counted"
-                             % (model, ", ".join(sorted(host_ops))))
+                notes.append("%s: %s ran on the host (no C kernel), not counted" % (model, ", ".join(sorted(host_ops))))
             print("  %s %s: %.1f s to emulate" % (model, arch, time.perf_counter() - start), file=sys.stderr)
     for note in sorted(set(notes)):
         print("\n" + note)

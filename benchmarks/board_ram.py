@@ -18,6 +18,7 @@ its heap block rounding and object header) and the rest (Model, Program, buffers
 --native FILE deploys that upyflow_native.mpy instead of the shipped one (a fresh build).
 Prints Markdown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,19 @@ from upyflow_tools.vboard import VirtualBoard
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared"), "models")
 # Every model of ../shared/models (its README's table, and the audio front end)
-MODELS = ("hello_world_int8", "hello_world_float", "microflow_sine", "micro_speech_quantized", "person_detect",
-          "keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "micro_speech_lstm",
-          "dtln_noise_suppression", "audio_preprocessor_int8")
+MODELS = (
+    "hello_world_int8",
+    "hello_world_float",
+    "microflow_sine",
+    "micro_speech_quantized",
+    "person_detect",
+    "keyword_scrambled",
+    "keyword_scrambled_8bit",
+    "trained_lstm_int8",
+    "micro_speech_lstm",
+    "dtln_noise_suppression",
+    "audio_preprocessor_int8",
+)
 # --external adds ../shared/models/external's (other projects' models), named external/NAME
 EXTERNAL = "external"
 # weights that do not fit a 190 KB heap inline (person_detect's are 241 KB)
@@ -52,6 +63,7 @@ def module_name(name: str) -> str:
     """The baked module's name: the file's, made an identifier."""
     return os.path.basename(name).replace(".", "_").replace("-", "_")
 
+
 # MicroFlow's RAM usage in kB per MCU (TFLM's beside it where they measured it), from the
 # microflow-rs repository (github.com/matteocarnelos/microflow-rs, commit 6703135), files
 # analysis/memory/sine.ipynb, speech.ipynb and person_detect.ipynb: the `ram` data frames that
@@ -62,17 +74,23 @@ def module_name(name: str) -> str:
 # the data files do not say what it includes (engine, buffers, application, stack), and it
 # is not a heap measurement: compare orders of magnitude only. MicroFlow did not evaluate
 # hello_world_int8 (its sine model is microflow_sine, a different training run).
-MICROFLOW_SOURCE = ("github.com/matteocarnelos/microflow-rs@6703135 analysis/memory/"
-                    "{sine,speech,person_detect}.ipynb (data of the paper's RAM plots, arXiv 2409.19432)")
+MICROFLOW_SOURCE = (
+    "github.com/matteocarnelos/microflow-rs@6703135 analysis/memory/"
+    "{sine,speech,person_detect}.ipynb (data of the paper's RAM plots, arXiv 2409.19432)"
+)
 MICROFLOW_RAM_KB = {
-    "microflow_sine": {"MicroFlow": {"ESP32": 10.688, "nRF52840": 5.296, "ATSAMV71": 6.584,
-                                     "LM3S6965": 4.620, "ATmega328": 1.706},
-                       "TFLM": {"ESP32": 24.424, "nRF52840": 45.728}},
-    "micro_speech_quantized": {"MicroFlow": {"ESP32": 25.488, "nRF52840": 19.552, "ATSAMV71": 21.168,
-                                             "LM3S6965": 19.220},
-                               "TFLM": {"ESP32": 42.428, "nRF52840": 63.728}},
-    "person_detect": {"MicroFlow": {"ESP32": 96.048, "nRF52840": 95.984, "ATSAMV71": 96.512},
-                      "TFLM": {"ESP32": 122.428, "nRF52840": 143.728}},
+    "microflow_sine": {
+        "MicroFlow": {"ESP32": 10.688, "nRF52840": 5.296, "ATSAMV71": 6.584, "LM3S6965": 4.620, "ATmega328": 1.706},
+        "TFLM": {"ESP32": 24.424, "nRF52840": 45.728},
+    },
+    "micro_speech_quantized": {
+        "MicroFlow": {"ESP32": 25.488, "nRF52840": 19.552, "ATSAMV71": 21.168, "LM3S6965": 19.220},
+        "TFLM": {"ESP32": 42.428, "nRF52840": 63.728},
+    },
+    "person_detect": {
+        "MicroFlow": {"ESP32": 96.048, "nRF52840": 95.984, "ATSAMV71": 96.512},
+        "TFLM": {"ESP32": 122.428, "nRF52840": 143.728},
+    },
 }
 
 _PROBE = """
@@ -132,8 +150,10 @@ print('READ', read9k())
 
 def tflm_arena(path: str) -> tuple[int | None, int | None]:
     """TFLM's (head, total) arena bytes; total = head + persistent tail, from print_allocations()."""
-    code = ("import sys; from upyflow_tools.tflm import interpreter; "
-            "interpreter(open(sys.argv[1], 'rb').read()).print_allocations()")
+    code = (
+        "import sys; from upyflow_tools.tflm import interpreter; "
+        "interpreter(open(sys.argv[1], 'rb').read()).print_allocations()"
+    )
     proc = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True)
     total = re.search(r"Arena allocation total (\d+) bytes", proc.stdout + proc.stderr)
     return head_arena_bytes(path), int(total.group(1)) if total else None
@@ -180,6 +200,7 @@ def heap_bytes(n: int, block: int) -> int:
 def table_bytes(b, block: int) -> int:
     """The baked tables a loaded model keeps on the native tier, as heap bytes."""
     from upyflow_tools.emit import format_table, pack_calls, pack_records
+
     _kernels, formats, ops = pack_calls(b.calls)
     sizes = [len(pack_records(b.tensors)), len(ops), len(format_table(formats))]
     return sum(heap_bytes(n, block) for n in sizes)
@@ -193,34 +214,50 @@ def measure(name: str, heap: str, workdir: str, reps: int = 20, native: str | No
     result, _ = bake(path, outdir, name=module, mpy=True, weights=weights)
     b = result.baked
     with VirtualBoard(heapsize=heap) as vb:
-        deploy(outdir, vb.port, native=native, log=lambda *a: None)   # ends with a soft reset: a clean heap
+        deploy(outdir, vb.port, native=native, log=lambda *a: None)  # ends with a soft reset: a clean heap
         board = Board(vb.port)
         out = board.exec(_PROBE % {"name": module})
-        for tier in ("native", "viper", "pure"):   # each tier on a fresh heap
+        for tier in ("native", "viper", "pure"):  # each tier on a fresh heap
             board.soft_reset()
-            out += board.exec(_TIMING % {"name": module, "tier": tier,
-                                         "reps": 2 if tier == "pure" else reps})
-    line = [l for l in out.splitlines() if l.startswith("RAM ")]
+            out += board.exec(_TIMING % {"name": module, "tier": tier, "reps": 2 if tier == "pure" else reps})
+    line = [ln for ln in out.splitlines() if ln.startswith("RAM ")]
     if not line:
         raise RuntimeError("%s: no measurement from the board:\n%s" % (name, out))
     boot, imported, loaded, peak, arena, tier, total, natmod = line[-1].split()[1:]
     boot, imported, loaded, peak, arena = int(boot), int(imported), int(loaded), int(peak), int(arena)
     natmod = imported - int(natmod)
     block = int(re.search(r"^BLOCK (\d+)", out, re.M).group(1))
-    times = {l.split()[1]: float(l.split()[2]) for l in out.splitlines() if l.startswith("TIME ")}
+    times = {ln.split()[1]: float(ln.split()[2]) for ln in out.splitlines() if ln.startswith("TIME ")}
     wbuf = b.weight_buffer if weights == "file" else 0
     inline = len(b.weights) if weights == "inline" else 0
     tables = table_bytes(b, block)
     load = imported - loaded - natmod
     head, tflm_total = tflm_arena(path)
-    return {"model": name, "heap_arg": heap, "weights": weights, "tier": tier, "heap": int(total), "boot": boot,
-            "import": boot - imported, "natmod": natmod, "before": imported, "after": loaded, "load": load,
-            "peak": peak,
-            "arena": arena, "wbuf": wbuf, "inline": inline, "else": load - arena - wbuf - inline,
-            "tables": tables, "free_load": _largest_free(out, "load", block),
-            "free_invoked": _largest_free(out, "invoked", block),
-            "read9k": int(re.search(r"^READ (-?\d+)", out, re.M).group(1)), "times": times,
-            "tflm_head": head, "tflm_total": tflm_total}
+    return {
+        "model": name,
+        "heap_arg": heap,
+        "weights": weights,
+        "tier": tier,
+        "heap": int(total),
+        "boot": boot,
+        "import": boot - imported,
+        "natmod": natmod,
+        "before": imported,
+        "after": loaded,
+        "load": load,
+        "peak": peak,
+        "arena": arena,
+        "wbuf": wbuf,
+        "inline": inline,
+        "else": load - arena - wbuf - inline,
+        "tables": tables,
+        "free_load": _largest_free(out, "load", block),
+        "free_invoked": _largest_free(out, "invoked", block),
+        "read9k": int(re.search(r"^READ (-?\d+)", out, re.M).group(1)),
+        "times": times,
+        "tflm_head": head,
+        "tflm_total": tflm_total,
+    }
 
 
 def _kb(model: str, engine: str) -> str:
@@ -232,27 +269,53 @@ def _kb(model: str, engine: str) -> str:
 
 def table(rows: list[dict]) -> str:
     tiers = [t for t in ("native", "viper", "pure") if any(t in r["times"] for r in rows)]
-    head = ("| model | weights | heap | `import upyflow` | natmod import (once) | free before load | free after load | "
-            "arena | weight buffer / inline weights | the model's own: objects + baked tables = total | "
-            "everything else (own + natmod) | largest free block after load / after 10 invokes | "
-            "9 KB `f.read()` | invoke allocates | " +
-            " | ".join("us per invoke, %s" % t for t in tiers) +
-            " | TFLM head / total arena | MicroFlow RAM kB (ESP32 / nRF52840) | "
-            "TFLM RAM kB as MicroFlow measured it (ESP32 / nRF52840) |")
+    head = (
+        "| model | weights | heap | `import upyflow` | natmod import (once) | free before load | free after load | "
+        "arena | weight buffer / inline weights | the model's own: objects + baked tables = total | "
+        "everything else (own + natmod) | largest free block after load / after 10 invokes | "
+        "9 KB `f.read()` | invoke allocates | "
+        + " | ".join("us per invoke, %s" % t for t in tiers)
+        + " | TFLM head / total arena | MicroFlow RAM kB (ESP32 / nRF52840) | "
+        "TFLM RAM kB as MicroFlow measured it (ESP32 / nRF52840) |"
+    )
     lines = [head, "|---|---|" + "---:|" * (15 + len(tiers))]
     for r in rows:
-        times = ["MemoryError" if r["times"].get(t, -1) < 0 else ("%.2f" if r["times"][t] < 10 else "%.0f")
-                 % r["times"][t] for t in tiers]
+        times = [
+            "MemoryError" if r["times"].get(t, -1) < 0 else ("%.2f" if r["times"][t] < 10 else "%.0f") % r["times"][t]
+            for t in tiers
+        ]
         own = r["else"]
-        row = ("| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d + %d = %d | %d | %d / %d | %s | %s | %s "
-               "| %s / %s | %s | %s |")
-        lines.append(row % (
-            r["model"], "file (.bin)" if r["weights"] == "file" else "inline .mpy", r["heap_arg"], r["import"],
-            r["natmod"],
-            r["before"], r["after"], r["arena"], r["wbuf"] or r["inline"], own - r["tables"], r["tables"], own,
-            own + r["natmod"], r["free_load"], r["free_invoked"], "ok" if r["read9k"] > 0 else "MemoryError",
-            "MemoryError" if r["peak"] < 0 else "%d B" % r["peak"], " | ".join(times),
-            r["tflm_head"], r["tflm_total"], _kb(r["model"], "MicroFlow"), _kb(r["model"], "TFLM")))
+        row = (
+            "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d + %d = %d | %d | %d / %d | %s | %s | %s "
+            "| %s / %s | %s | %s |"
+        )
+        lines.append(
+            row
+            % (
+                r["model"],
+                "file (.bin)" if r["weights"] == "file" else "inline .mpy",
+                r["heap_arg"],
+                r["import"],
+                r["natmod"],
+                r["before"],
+                r["after"],
+                r["arena"],
+                r["wbuf"] or r["inline"],
+                own - r["tables"],
+                r["tables"],
+                own,
+                own + r["natmod"],
+                r["free_load"],
+                r["free_invoked"],
+                "ok" if r["read9k"] > 0 else "MemoryError",
+                "MemoryError" if r["peak"] < 0 else "%d B" % r["peak"],
+                " | ".join(times),
+                r["tflm_head"],
+                r["tflm_total"],
+                _kb(r["model"], "MicroFlow"),
+                _kb(r["model"], "TFLM"),
+            )
+        )
     return "\n".join(lines)
 
 
@@ -281,20 +344,25 @@ checked, the numbers are the data behind its plots in the repository: %(src)s.""
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated names in ../shared/models")
-    ap.add_argument("--heap", help="virtual board heap for every model, like -X heapsize (default 190K, "
-                    "and %s)" % ", ".join("%s for %s" % (h, m) for m, h in HEAPS.items()))
+    ap.add_argument(
+        "--heap",
+        help="virtual board heap for every model, like -X heapsize (default 190K, "
+        "and %s)" % ", ".join("%s for %s" % (h, m) for m, h in HEAPS.items()),
+    )
     ap.add_argument("--external", action="store_true", help="also every model in ../shared/models/external")
     ap.add_argument("--reps", type=int, default=20, help="invokes timed per tier (2 on pure)")
     ap.add_argument("--native", help="deploy this upyflow_native.mpy instead of the shipped one")
     args = ap.parse_args(argv)
     names = [n for n in args.models.split(",") if n]
     if args.external:
-        names += sorted(EXTERNAL + "/" + f[:-len(".tflite")] for f in os.listdir(os.path.join(SHARED, EXTERNAL))
-                        if f.endswith(".tflite"))
+        names += sorted(
+            EXTERNAL + "/" + f[: -len(".tflite")]
+            for f in os.listdir(os.path.join(SHARED, EXTERNAL))
+            if f.endswith(".tflite")
+        )
     missing = [n for n in names if not os.path.exists(os.path.join(SHARED, n + ".tflite"))]
     if missing:
-        print("missing in %s: %s (../shared lives beside the repo)" % (SHARED, ", ".join(missing)),
-              file=sys.stderr)
+        print("missing in %s: %s (../shared lives beside the repo)" % (SHARED, ", ".join(missing)), file=sys.stderr)
         return 2
     rows = []
     with tempfile.TemporaryDirectory() as work:
@@ -303,8 +371,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure(n, args.heap or HEAPS.get(n, "190K"), work, args.reps, args.native))
     print(table(rows))
     heaps = list(dict.fromkeys(r["heap_arg"] for r in rows))
-    print(NOTES % {"heap": " / ".join(heaps) + ("" if len(heaps) == 1 else " (column heap)"),
-                   "src": MICROFLOW_SOURCE, "reps": args.reps})
+    print(
+        NOTES
+        % {
+            "heap": " / ".join(heaps) + ("" if len(heaps) == 1 else " (column heap)"),
+            "src": MICROFLOW_SOURCE,
+            "reps": args.reps,
+        }
+    )
     return 0
 
 

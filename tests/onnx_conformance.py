@@ -23,6 +23,7 @@ docstring (upyflow_tools.readers.onnx) states; this module feeds and reads them 
 
 Run: python tests/onnx_conformance.py [--tier native|pure] [--op Conv] [-v]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,14 +38,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 RTOL, ATOL = 1e-5, 1e-6
-IN_SCOPE = {1: np.float32, 2: np.uint8, 3: np.int8}   # onnx TensorProto data types
+IN_SCOPE = {1: np.float32, 2: np.uint8, 3: np.int8}  # onnx TensorProto data types
 
 
 @dataclass
 class Outcome:
     name: str
     op: str
-    status: str            # passed | unsupported | failed | out_of_scope
+    status: str  # passed | unsupported | failed | out_of_scope
     detail: str = ""
     constants: bool = False
 
@@ -78,6 +79,7 @@ def _reason(line: str) -> str:
 def cases(op: str | None = None):
     """ONNX's backend node test cases (optionally of one operator), generated in memory."""
     from onnx.backend.test.case import node
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return node.collect_testcases(op) if op else node.collect_testcases()
@@ -94,13 +96,13 @@ def _tensor_types(values) -> list[int | None]:
 def in_scope(case) -> bool:
     g = case.model.graph
     types = _tensor_types(g.input) + _tensor_types(g.output)
-    return bool(g.output) and all(t in IN_SCOPE for t in types) and all(
-        n.domain in ("", "ai.onnx") for n in g.node)
+    return bool(g.output) and all(t in IN_SCOPE for t in types) and all(n.domain in ("", "ai.onnx") for n in g.node)
 
 
 def _device_order(case, value: str, rank: int, is_input: bool) -> tuple[int, ...] | None:
     """The permutation from the ONNX layout to the baked model's, or None (same order)."""
     from fuzz import onnx_perm
+
     perm = onnx_perm(case.model.graph, value, rank, is_input)
     return None if perm == tuple(range(rank)) else perm
 
@@ -114,6 +116,7 @@ def _constants(case, keep: int) -> dict:
 def _bake(data: bytes, tmp: str, tier: str, constants: dict | None = None):
     from upyflow_tools.bake import bake
     from upyflow_tools.runner import load_module, model_of
+
     name = "conf%d" % _bake.count
     _bake.count += 1
     bake("model.onnx", tmp, name=name, data=data, constants=constants)
@@ -127,10 +130,10 @@ def oracle(case, inputs) -> tuple[list, float, float]:
     """Expected outputs and tolerances: onnxruntime's, else the test's own."""
     try:
         import onnxruntime as ort
+
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
-        sess = ort.InferenceSession(case.model.SerializeToString(), opts,
-                                    providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(case.model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         feeds = {v.name: np.asarray(x) for v, x in zip(case.model.graph.input, inputs)}
         return sess.run(None, feeds), RTOL, ATOL
     except Exception:
@@ -139,6 +142,7 @@ def oracle(case, inputs) -> tuple[list, float, float]:
 
 def run_case(case, tier: str, tmp: str) -> Outcome:
     from upyflow_tools import BakeError
+
     op = case.model.graph.node[0].op_type if case.model.graph.node else "?"
     if not in_scope(case):
         return Outcome(case.name, op, "out_of_scope")
@@ -154,7 +158,7 @@ def run_case(case, tier: str, tmp: str) -> Outcome:
             model, n_inputs, constants = _bake(data, tmp, tier, _constants(case, 1)), 1, True
     except BakeError as e:
         return Outcome(case.name, op, "unsupported", str(e).splitlines()[0])
-    except Exception as e:   # a traceback from bake is a bug
+    except Exception as e:  # a traceback from bake is a bug
         return Outcome(case.name, op, "failed", "bake raised %s: %s" % (type(e).__name__, e))
     expected, rtol, atol = oracle(case, inputs)
     try:
@@ -169,8 +173,9 @@ def run_case(case, tier: str, tmp: str) -> Outcome:
             perm = _device_order(case, v.name, want.ndim, False)
             shape = tuple(want.shape[p] for p in perm) if perm else want.shape
             if got.size != want.size:
-                return Outcome(case.name, op, "failed", "output %d has %d values, ONNX %d"
-                               % (i, got.size, want.size), constants)
+                return Outcome(
+                    case.name, op, "failed", "output %d has %d values, ONNX %d" % (i, got.size, want.size), constants
+                )
             got = got.reshape(shape)
             if perm:
                 got = got.transpose(np.argsort(perm))
@@ -180,8 +185,7 @@ def run_case(case, tier: str, tmp: str) -> Outcome:
                 ok = np.array_equal(got, want)
             if not ok:
                 err = np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))
-                return Outcome(case.name, op, "failed", "output %d differs (max abs error %g)"
-                               % (i, err), constants)
+                return Outcome(case.name, op, "failed", "output %d differs (max abs error %g)" % (i, err), constants)
     except Exception as e:
         return Outcome(case.name, op, "failed", "run raised %s: %s" % (type(e).__name__, e), constants)
     return Outcome(case.name, op, "passed", "", constants)
@@ -200,10 +204,18 @@ def run_all(tier: str = "native", op: str | None = None, progress=None) -> Summa
 
 def report(summary: Summary, verbose: bool = False) -> str:
     scope = summary.in_scope()
-    lines = ["ONNX backend node tests: %d in scope of %d; passed %d, unsupported %d, failed %d "
-             "(%.1f%% pass)" % (len(scope), len(summary.outcomes), summary.count("passed"),
-                                 summary.count("unsupported"), summary.count("failed"),
-                                 100.0 * summary.count("passed") / max(1, len(scope)))]
+    lines = [
+        "ONNX backend node tests: %d in scope of %d; passed %d, unsupported %d, failed %d "
+        "(%.1f%% pass)"
+        % (
+            len(scope),
+            len(summary.outcomes),
+            summary.count("passed"),
+            summary.count("unsupported"),
+            summary.count("failed"),
+            100.0 * summary.count("passed") / max(1, len(scope)),
+        )
+    ]
     lines.append("")
     lines.append("%-28s %6s %6s %6s" % ("operator", "passed", "unsup", "failed"))
     for op, c in summary.per_op().items():
@@ -233,6 +245,7 @@ def main(argv=None) -> int:
     def progress(k, n):
         if sys.stderr.isatty():
             print("\r%d/%d" % (k, n), end="", file=sys.stderr, flush=True)
+
     summary = run_all(args.tier, args.op, progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)

@@ -2,6 +2,7 @@
 onnx.helper, onnxruntime (the oracle) runs, QDQ quantization with onnxruntime.quantization, the
 NCHW <-> NHWC layouts, and the generated conv/pool cases. Case parameters come from one fixed
 seed and the case id."""
+
 from __future__ import annotations
 
 import itertools
@@ -28,9 +29,12 @@ def case_rng(case_id: str) -> np.random.Generator:
 def make(nodes, inputs: dict, outputs: list[str], inits: dict | None = None, opset: int = 17) -> bytes:
     """An ONNX model: float32 inputs {name: shape}, outputs by name (shapes left to the runtime)."""
     graph = oh.make_graph(
-        nodes, "g", [oh.make_tensor_value_info(n, TP.FLOAT, s) for n, s in inputs.items()],
+        nodes,
+        "g",
+        [oh.make_tensor_value_info(n, TP.FLOAT, s) for n, s in inputs.items()],
         [oh.make_tensor_value_info(n, TP.FLOAT, None) for n in outputs],
-        [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()])
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()],
+    )
     return oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)], ir_version=8).SerializeToString()
 
 
@@ -99,7 +103,7 @@ def conv_case(case: str, depthwise: bool):
     d = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
     pads = pad_attrs(rng, k, s, d)
     if str(pads.get("auto_pad", "")).startswith("SAME"):
-        d = [1, 1]   # onnxruntime has no dilated SAME convolution
+        d = [1, 1]  # onnxruntime has no dilated SAME convolution
     hw = [int(rng.integers((kk - 1) * dd + 1, 10)) for kk, dd in zip(k, d)]
     attrs = dict(kernel_shape=k, strides=s, dilations=d, **pads)
     if depthwise:
@@ -127,7 +131,7 @@ def pool_case(case: str, op: str):
     mode = rng.choice(["none", "same", "pads", "ceil"])
     if mode == "same":
         attrs["auto_pad"] = str(rng.choice(["SAME_UPPER", "SAME_LOWER"]))
-        attrs["strides"] = [min(ss, kk) for ss, kk in zip(s, k)]   # onnxruntime: kernel >= stride
+        attrs["strides"] = [min(ss, kk) for ss, kk in zip(s, k)]  # onnxruntime: kernel >= stride
     elif mode == "pads":
         attrs["pads"] = [int(rng.integers(0, kk)) for kk in k] * 2
     elif mode == "ceil":
@@ -135,8 +139,8 @@ def pool_case(case: str, op: str):
     if op == "AveragePool":
         include = int(rng.integers(0, 2))
         if mode == "pads" and not include and sum(attrs["pads"]):
-            include = 1   # count_include_pad=0 with pads TFLite's SAME cannot make is rejected (tested below)
-        if mode == "ceil":   # windows running past the end are rejected (tested below)
+            include = 1  # count_include_pad=0 with pads TFLite's SAME cannot make is rejected (tested below)
+        if mode == "ceil":  # windows running past the end are rejected (tested below)
             attrs["kernel_shape"] = attrs["strides"] = k
             attrs["count_include_pad"] = include
             shape = [1, c] + [kk * int(rng.integers(1, 4)) for kk in k]
@@ -147,72 +151,105 @@ def pool_case(case: str, op: str):
 
 
 def bn_inits(rng, c: int, p: str) -> dict:
-    return {p + "g": rng.uniform(0.5, 1.5, c).astype(np.float32), p + "b": f32(rng, c),
-            p + "m": f32(rng, c), p + "v": rng.uniform(0.5, 1.5, c).astype(np.float32)}
+    return {
+        p + "g": rng.uniform(0.5, 1.5, c).astype(np.float32),
+        p + "b": f32(rng, c),
+        p + "m": f32(rng, c),
+        p + "v": rng.uniform(0.5, 1.5, c).astype(np.float32),
+    }
 
 
 def cnn1d_model(rng) -> tuple[bytes, dict]:
     """Conv1d -> BN -> Relu -> MaxPool1d -> grouped Conv1d -> Relu6 -> depthwise Conv1d -> GlobalAveragePool
     -> Flatten -> Gemm, and the depthwise output as a second (rank-3) output."""
-    inits = {"w1": f32(rng, 8, 3, 3), "b1": f32(rng, 8, sd=0.1), **bn_inits(rng, 8, "bn"),
-             "w2": f32(rng, 8, 4, 3), "b2": f32(rng, 8, sd=0.1), "wd": f32(rng, 16, 1, 3), "bd": f32(rng, 16, sd=0.1),
-             "wf": f32(rng, 4, 16, sd=0.3), "bf": f32(rng, 4, sd=0.1),
-             "lo": np.array(0, np.float32), "hi": np.array(6, np.float32)}
-    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1]),
-             oh.make_node("BatchNormalization", ["c1", "bng", "bnb", "bnm", "bnv"], ["n1"]),
-             oh.make_node("Relu", ["n1"], ["r1"]),
-             oh.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2], strides=[2]),
-             oh.make_node("Conv", ["p1", "w2", "b2"], ["c2"], group=2, pads=[1, 1], dilations=[1]),
-             oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
-             oh.make_node("Conv", ["r2", "wd", "bd"], ["seq"], group=8, strides=[2], pads=[1, 1]),
-             oh.make_node("GlobalAveragePool", ["seq"], ["gp"]),
-             oh.make_node("Flatten", ["gp"], ["f"]),
-             oh.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1)]
+    inits = {
+        "w1": f32(rng, 8, 3, 3),
+        "b1": f32(rng, 8, sd=0.1),
+        **bn_inits(rng, 8, "bn"),
+        "w2": f32(rng, 8, 4, 3),
+        "b2": f32(rng, 8, sd=0.1),
+        "wd": f32(rng, 16, 1, 3),
+        "bd": f32(rng, 16, sd=0.1),
+        "wf": f32(rng, 4, 16, sd=0.3),
+        "bf": f32(rng, 4, sd=0.1),
+        "lo": np.array(0, np.float32),
+        "hi": np.array(6, np.float32),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1]),
+        oh.make_node("BatchNormalization", ["c1", "bng", "bnb", "bnm", "bnv"], ["n1"]),
+        oh.make_node("Relu", ["n1"], ["r1"]),
+        oh.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2], strides=[2]),
+        oh.make_node("Conv", ["p1", "w2", "b2"], ["c2"], group=2, pads=[1, 1], dilations=[1]),
+        oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
+        oh.make_node("Conv", ["r2", "wd", "bd"], ["seq"], group=8, strides=[2], pads=[1, 1]),
+        oh.make_node("GlobalAveragePool", ["seq"], ["gp"]),
+        oh.make_node("Flatten", ["gp"], ["f"]),
+        oh.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1),
+    ]
     return make(nodes, {"x": ["N", 3, 24]}, ["y", "seq"], inits), {"x": [1, 3, 24]}
 
 
 def cnn_model(rng, flatten: str = "Flatten") -> tuple[bytes, dict]:
-    inits = {"w1": f32(rng, 6, 2, 3, 3), "b1": f32(rng, 6, sd=0.1), **bn_inits(rng, 6, "bn"),
-             "wd": f32(rng, 6, 1, 3, 3), "bd": f32(rng, 6, sd=0.1),
-             "w2": f32(rng, 8, 6, 1, 1), "b2": f32(rng, 8, sd=0.1),
-             "wf": f32(rng, 5, 8 * 2 * 2, sd=0.2), "bf": f32(rng, 5, sd=0.1),
-             "shape": np.array([1, -1], np.int64)}
-    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
-             oh.make_node("BatchNormalization", ["c1", "bng", "bnb", "bnm", "bnv"], ["n1"]),
-             oh.make_node("Relu", ["n1"], ["r1"]),
-             oh.make_node("Conv", ["r1", "wd", "bd"], ["c2"], pads=[1, 1, 1, 1], group=6, strides=[2, 2]),
-             oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
-             oh.make_node("Conv", ["r2", "w2", "b2"], ["c3"]),
-             oh.make_node("MaxPool", ["c3"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-             oh.make_node(flatten, ["p", "shape"] if flatten == "Reshape" else ["p"], ["f"]),
-             oh.make_node("Gemm", ["f", "wf", "bf"], ["g"], transB=1),
-             oh.make_node("Softmax", ["g"], ["y"])]
+    inits = {
+        "w1": f32(rng, 6, 2, 3, 3),
+        "b1": f32(rng, 6, sd=0.1),
+        **bn_inits(rng, 6, "bn"),
+        "wd": f32(rng, 6, 1, 3, 3),
+        "bd": f32(rng, 6, sd=0.1),
+        "w2": f32(rng, 8, 6, 1, 1),
+        "b2": f32(rng, 8, sd=0.1),
+        "wf": f32(rng, 5, 8 * 2 * 2, sd=0.2),
+        "bf": f32(rng, 5, sd=0.1),
+        "shape": np.array([1, -1], np.int64),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        oh.make_node("BatchNormalization", ["c1", "bng", "bnb", "bnm", "bnv"], ["n1"]),
+        oh.make_node("Relu", ["n1"], ["r1"]),
+        oh.make_node("Conv", ["r1", "wd", "bd"], ["c2"], pads=[1, 1, 1, 1], group=6, strides=[2, 2]),
+        oh.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
+        oh.make_node("Conv", ["r2", "w2", "b2"], ["c3"]),
+        oh.make_node("MaxPool", ["c3"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        oh.make_node(flatten, ["p", "shape"] if flatten == "Reshape" else ["p"], ["f"]),
+        oh.make_node("Gemm", ["f", "wf", "bf"], ["g"], transB=1),
+        oh.make_node("Softmax", ["g"], ["y"]),
+    ]
     inits["lo"], inits["hi"] = np.array(0, np.float32), np.array(6, np.float32)
     return make(nodes, {"x": ["N", 2, 8, 8]}, ["y"], inits), {"x": [1, 2, 8, 8]}
 
 
 def quantize(data: bytes, inputs: dict, tmp_path, per_channel: bool, seed: str, preprocess: bool = False) -> bytes:
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
     rng = case_rng("calib" + seed)
     src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
     src.write_bytes(data)
-    if preprocess:   # folds BatchNormalization into Conv, as the quantization docs advise
+    if preprocess:  # folds BatchNormalization into Conv, as the quantization docs advise
         from onnxruntime.quantization.shape_inference import quant_pre_process
+
         pre = tmp_path / "pre.onnx"
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         src = pre
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.it = iter([{k: rng.uniform(-2, 2, size=s).astype(np.float32) for k, s in inputs.items()}
-                            for _ in range(16)])
+            self.it = iter(
+                [{k: rng.uniform(-2, 2, size=s).astype(np.float32) for k, s in inputs.items()} for _ in range(16)]
+            )
 
         def get_next(self):
             return next(self.it, None)
 
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
-                    weight_type=QuantType.QInt8, per_channel=per_channel)
+    quantize_static(
+        str(src),
+        str(dst),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=per_channel,
+    )
     return dst.read_bytes()
 
 

@@ -2,6 +2,7 @@
 (test_fc.py, test_conv.py, test_transpose_conv.py, test_activations.py, test_softmax.py,
 test_graphs.py...): weights, biases, scales, inputs, the int8/float32 conv model, one-input
 models, and the seanet int16 models of ../shared."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,7 @@ from harness import NP, SHARED, TT, bake_model, make_inputs, seeded_rng, tflm_ou
 from tflite_writer import ModelWriter
 
 SEANET = SHARED / "tflm_integration" / "seanet"
-INT32_BIAS = 2   # schema TensorType.INT32, for quantized_bias_type
+INT32_BIAS = 2  # schema TensorType.INT32, for quantized_bias_type
 
 
 # --- int8 and float32 models --------------------------------------------------------------
@@ -35,7 +36,7 @@ def qweights(w: ModelWriter, rng, shape, axis: int, in_scale: float, per_channel
         return wi, -1
     # bias ~ a few output units: large enough to matter after requantization
     fan_in = int(np.prod(shape)) // n
-    bq = rng.integers(-1, 2, size=n) * rng.integers(0, 64 * 127 * max(1, int(fan_in ** 0.5)), size=n)
+    bq = rng.integers(-1, 2, size=n) * rng.integers(0, 64 * 127 * max(1, int(fan_in**0.5)), size=n)
     bi = w.tensor([n], "int32", list(in_scale * scales), 0, quantized_dimension=0, data=bq)
     return wi, bi
 
@@ -58,13 +59,29 @@ def in_scale_for(rng, fan_in: int) -> float:
     return float(4.0 / (74.0 * max(1, fan_in) ** 0.5) * rng.uniform(0.5, 2.0))
 
 
-def conv_model(rng, dtype, depthwise, in_hw, in_c, out_c_or_mult, kernel, stride, dilation, padding,
-               per_channel, bias, act, in_zp=0, out_zp=0):
+def conv_model(
+    rng,
+    dtype,
+    depthwise,
+    in_hw,
+    in_c,
+    out_c_or_mult,
+    kernel,
+    stride,
+    dilation,
+    padding,
+    per_channel,
+    bias,
+    act,
+    in_zp=0,
+    out_zp=0,
+):
     w = ModelWriter()
     (in_h, in_w), (k_h, k_w), (s_h, s_w), (d_h, d_w) = in_hw, kernel, stride, dilation
 
     def out_size(i, k, s, d):
         return -(-i // s) if padding == "SAME" else (i - (k - 1) * d - 1) // s + 1
+
     out_h, out_w = out_size(in_h, k_h, s_h, d_h), out_size(in_w, k_w, s_w, d_w)
     assert out_h > 0 and out_w > 0
     if depthwise:
@@ -83,8 +100,14 @@ def conv_model(rng, dtype, depthwise, in_hw, in_c, out_c_or_mult, kernel, stride
         x = w.tensor(xshape, "int8", s_in, in_zp)
         wi, bi = qweights(w, rng, wshape, axis, s_in, per_channel, bias)
         y = w.tensor(yshape, "int8", float(rng.uniform(0.02, 0.08)), out_zp_for(act, out_zp))
-    opts = dict(padding=padding, stride_h=s_h, stride_w=s_w, dilation_h_factor=d_h, dilation_w_factor=d_w,
-                fused_activation_function=act)
+    opts = dict(
+        padding=padding,
+        stride_h=s_h,
+        stride_w=s_w,
+        dilation_h_factor=d_h,
+        dilation_w_factor=d_w,
+        fused_activation_function=act,
+    )
     if depthwise:
         opts["depth_multiplier"] = out_c_or_mult
     # No bias: CONV_2D gets the optional-input marker -1; DEPTHWISE_CONV_2D gets two inputs,
@@ -110,19 +133,25 @@ def all_int8(rng, shape) -> np.ndarray:
 
 def int16_inputs(rng, shape, sweep: bool = False) -> list[np.ndarray]:
     n = int(np.prod(shape))
-    xs = [rng.integers(-32768, 32768, size=shape).astype(np.int16),
-          (rng.normal(size=shape) * 3000).clip(-32768, 32767).astype(np.int16),
-          np.full(shape, -32768, np.int16), np.full(shape, 32767, np.int16), np.zeros(shape, np.int16)]
+    xs = [
+        rng.integers(-32768, 32768, size=shape).astype(np.int16),
+        (rng.normal(size=shape) * 3000).clip(-32768, 32767).astype(np.int16),
+        np.full(shape, -32768, np.int16),
+        np.full(shape, 32767, np.int16),
+        np.zeros(shape, np.int16),
+    ]
     if sweep:  # every value, in chunks of the tensor size
         allv = np.arange(-32768, 32768).astype(np.int16)
-        xs += [np.resize(allv[i:i + n], n).reshape(shape) for i in range(0, 65536, n)]
+        xs += [np.resize(allv[i : i + n], n).reshape(shape) for i in range(0, 65536, n)]
     return xs
 
 
 def float_inputs(rng, shape, span: float = 8.0) -> list[np.ndarray]:
-    return [rng.uniform(-span, span, size=shape).astype(np.float32),
-            rng.normal(size=shape).astype(np.float32),
-            np.linspace(-2 * span, 2 * span, int(np.prod(shape))).astype(np.float32).reshape(shape)]
+    return [
+        rng.uniform(-span, span, size=shape).astype(np.float32),
+        rng.normal(size=shape).astype(np.float32),
+        np.linspace(-2 * span, 2 * span, int(np.prod(shape))).astype(np.float32).reshape(shape),
+    ]
 
 
 # --- element-wise and layout models: activation quantization, input sets ---------------------
@@ -148,8 +177,9 @@ def graph_sets(rng, specs, n_random=3):
 def seanet_elementwise_models(op: str) -> list[str]:
     """The seanet models of one operator folder (add, sub, pad, strided_slice) with int16 CSV inputs."""
     d = SEANET / op
-    return sorted(p.stem for p in d.glob("*.tflite") if list(d.glob(p.stem + "_input*_int16.csv"))) \
-        if d.exists() else []
+    return (
+        sorted(p.stem for p in d.glob("*.tflite") if list(d.glob(p.stem + "_input*_int16.csv"))) if d.exists() else []
+    )
 
 
 # --- the int8 MicroPython batches (test_conv/fc/pool.py's test_int8_micropython) ---------------
@@ -165,8 +195,11 @@ def batch_weights(w: ModelWriter, rng, shape, axis: int, in_scale: float, per_ch
     wf = rng.normal(size=shape)
     n = shape[axis]
     red = tuple(i for i in range(len(shape)) if i != axis)
-    scales = (np.abs(wf).max(axis=red) / 127.0 * rng.uniform(0.5, 2.0, size=n) if per_channel
-              else np.array([np.abs(wf).max() / 127.0]))
+    scales = (
+        np.abs(wf).max(axis=red) / 127.0 * rng.uniform(0.5, 2.0, size=n)
+        if per_channel
+        else np.array([np.abs(wf).max() / 127.0])
+    )
     bshape = [1] * len(shape)
     bshape[axis] = -1
     wq = np.clip(np.round(wf / (scales.reshape(bshape) if per_channel else scales[0])), -127, 127)
@@ -213,8 +246,9 @@ def bake_batch(cases: dict, outdir, prefix: str) -> tuple[str, dict]:
 def inputs_for(rng, dtype: str, shape, zp: int = 0, n_random: int = 2) -> list[np.ndarray]:
     """Random inputs, then the extremes (all minimum, all maximum, all zero point)."""
     if dtype == "f32":
-        return [rng.uniform(-2, 2, size=shape).astype(np.float32) for _ in range(n_random)] + \
-               [np.zeros(shape, np.float32)]
+        return [rng.uniform(-2, 2, size=shape).astype(np.float32) for _ in range(n_random)] + [
+            np.zeros(shape, np.float32)
+        ]
     info = np.iinfo(NP[dtype])
     xs = [rng.integers(info.min, info.max + 1, size=shape, dtype=NP[dtype]) for _ in range(n_random)]
     return xs + [np.full(shape, v, NP[dtype]) for v in (info.min, info.max, zp)]
@@ -236,8 +270,17 @@ def weights(w: ModelWriter, rng, shape, axis: int, per_channel: bool):
     return w.tensor(shape, "int8", listed, 0, quantized_dimension=axis, data=wq), scales
 
 
-def bias_tensor(w: ModelWriter, rng, btype: str | None, n: int, s_in: float = 0.0, w_scales=None,
-                out_scale: float = 0.0, qmax: int = 32767, big: bool = False) -> int:
+def bias_tensor(
+    w: ModelWriter,
+    rng,
+    btype: str | None,
+    n: int,
+    s_in: float = 0.0,
+    w_scales=None,
+    out_scale: float = 0.0,
+    qmax: int = 32767,
+    big: bool = False,
+) -> int:
     """A bias of about +-1/4 of the output range (btype int16/int32/int64/float32), or -1."""
     if btype is None:
         return -1
@@ -245,7 +288,7 @@ def bias_tensor(w: ModelWriter, rng, btype: str | None, n: int, s_in: float = 0.
         return w.tensor([n], "float32", data=rng.normal(size=n).astype(np.float32))
     real = rng.uniform(-0.25, 0.25, size=n) * qmax * out_scale
     bq = np.round(real / (s_in * w_scales))
-    if big:   # beyond int32: the int64 word pairs' high words matter
+    if big:  # beyond int32: the int64 word pairs' high words matter
         bq = bq + rng.choice([-1, 1], size=n) * rng.integers(1 << 33, 1 << 40, size=n)
     lim = {"int16": 32767, "int32": 2**31 - 1, "int64": 2**62}[btype]
     bq = np.clip(bq, -lim, lim)
@@ -270,21 +313,32 @@ def out_size(padding: str, i: int, k: int, s: int, d: int = 1) -> int:
 
 # --- the seanet single-op models (int16) and their CSV inputs ------------------------------
 def seanet_models() -> list[str]:
-    return sorted("%s/%s" % (p.parent.name, p.stem) for op in ("conv", "transpose_conv")
-                  for p in (SEANET / op).glob("*.tflite")) if SEANET.exists() else []
+    return (
+        sorted(
+            "%s/%s" % (p.parent.name, p.stem)
+            for op in ("conv", "transpose_conv")
+            for p in (SEANET / op).glob("*.tflite")
+        )
+        if SEANET.exists()
+        else []
+    )
 
 
 def seanet_inputs(rel: str) -> tuple[bytes, list[np.ndarray], np.ndarray]:
     """(model bytes, inputs shaped for the graph, golden output) of a seanet model."""
     from upyflow_tools.readers.tflite import read_tflite
+
     path = SEANET / (rel + ".tflite")
     data = path.read_bytes()
     graph = read_tflite(data)
     ins = []
     for k, t in enumerate(graph.inputs):
         csv = sorted(path.parent.glob("%s_input%d_*.csv" % (path.stem, k)))[0]
-        ins.append(np.loadtxt(csv, delimiter=",", dtype=np.int64).astype(NP[graph.tensors[t].dtype])
-                   .reshape(graph.tensors[t].shape))
+        ins.append(
+            np.loadtxt(csv, delimiter=",", dtype=np.int64)
+            .astype(NP[graph.tensors[t].dtype])
+            .reshape(graph.tensors[t].shape)
+        )
     golden = np.loadtxt(path.parent / (path.stem + "_golden_int16.csv"), delimiter=",", dtype=np.int64)
     return data, ins, golden
 
@@ -301,7 +355,7 @@ def scaled16_model(rng, kind: str, shift: int, btype: str):
     """A 16x8 CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED whose requantization multiplier is
     about 2^shift; (model, input sets)."""
     w = ModelWriter()
-    real = 2.0 ** shift * float(rng.uniform(0.55, 0.95))
+    real = 2.0**shift * float(rng.uniform(0.55, 0.95))
     s_in, s_w = 1.0 / 32768, 1.0 / 128
     s_out = s_in * s_w / real
     if kind == "fc":
@@ -310,12 +364,13 @@ def scaled16_model(rng, kind: str, shift: int, btype: str):
         fan, xshape, wshape, yshape, n = 27, [1, 5, 6, 3], [4, 3, 3, 3], [1, 5, 6, 4], 4
     else:
         fan, xshape, wshape, yshape, n = 9, [1, 6, 5, 2], [1, 3, 3, 4], [1, 6, 5, 4], 4
-    target = 8192.0 / real   # accumulators of a quarter of the int16 output range
-    xl = int(min(32767, max(1, target / (64 * fan ** 0.5))))
-    blim = min(target, 2.0 ** 46 if btype == "int64" else 2.0 ** 30)
+    target = 8192.0 / real  # accumulators of a quarter of the int16 output range
+    xl = int(min(32767, max(1, target / (64 * fan**0.5))))
+    blim = min(target, 2.0**46 if btype == "int64" else 2.0**30)
     x = w.tensor(xshape, "int16", s_in, 0)
-    wi = w.tensor(wshape, "int8", s_w, 0, quantized_dimension=3 if kind == "dw" else 0,
-                  data=rng.integers(-127, 128, size=wshape))
+    wi = w.tensor(
+        wshape, "int8", s_w, 0, quantized_dimension=3 if kind == "dw" else 0, data=rng.integers(-127, 128, size=wshape)
+    )
     bi = w.tensor([n], btype, s_in * s_w, 0, data=rng.integers(-int(blim), int(blim) + 1, size=n))
     y = w.tensor(yshape, "int16", s_out, 0)
     if kind == "fc":

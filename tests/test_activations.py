@@ -7,6 +7,7 @@ extremes, and for LOGISTIC/TANH every one of the 65536 values. Cases derive from
 each runs on every CPython kernel tier (`tier`). Nothing here hard-codes an expected output: the oracle
 is TFLM, except for RELU_N1_TO_1 (TFLM has no kernel for it; see its test).
 """
+
 from __future__ import annotations
 
 import glob
@@ -56,10 +57,10 @@ def piecewise_int8_case(kind: str, i: int):
     shape = INT8_SHAPES[i % len(INT8_SHAPES)]
     q_in = int8_q(rng)
     if i == 0:
-        q_out = q_in                                  # same quantization
-    elif kind == "HARD_SWISH" and i == 15:            # TFLM's int16 shifts by 16 and more
+        q_out = q_in  # same quantization
+    elif kind == "HARD_SWISH" and i == 15:  # TFLM's int16 shifts by 16 and more
         q_in, q_out = (1e-4, int(q_in[1])), (0.5, 3)
-    elif kind == "HARD_SWISH":                        # TFLM needs out scale > in scale / 128
+    elif kind == "HARD_SWISH":  # TFLM needs out scale > in scale / 128
         q_out = (q_in[0] * float(rng.uniform(0.05, 3.0)), int(rng.integers(-128, 128)))
     else:
         q_out = int8_q(rng)
@@ -92,7 +93,7 @@ def piecewise_int16_case(kind: str, i: int):
     sc_in = int16_scale(rng)
     sc_out = sc_in if i == 0 else int16_scale(rng)
     zp = 0
-    if kind == "RELU6" and i % 2:   # TFLM's RELU6 takes any zero point (RELU needs 0)
+    if kind == "RELU6" and i % 2:  # TFLM's RELU6 takes any zero point (RELU needs 0)
         zp = int(rng.integers(-1000, 1000))
         sc_in = float(rng.uniform(6.0 / 30000, 1e-3))
     options = {}
@@ -134,8 +135,28 @@ def maths_case(kind: str):
     rng = rng_for("%s-f32" % kind)
     shape = [3, 17]
     xs = float_inputs(rng, shape, 40.0 if kind == "EXP" else 12.0)
-    special = np.array([0.0, -0.0, 1e-40, 1e-30, 1.0, 2.0, 0.5, 3e38, -3e38, 88.0, 89.0, -87.0, -104.0,
-                        1.4142135, 0.70710677, 1e-3, 7.0], np.float32)
+    special = np.array(
+        [
+            0.0,
+            -0.0,
+            1e-40,
+            1e-30,
+            1.0,
+            2.0,
+            0.5,
+            3e38,
+            -3e38,
+            88.0,
+            89.0,
+            -87.0,
+            -104.0,
+            1.4142135,
+            0.70710677,
+            1e-3,
+            7.0,
+        ],
+        np.float32,
+    )
     xs.append(np.resize(special, shape).astype(np.float32))
     if kind in ("SQRT", "RSQRT", "LOG"):
         xs = [np.abs(x) for x in xs]
@@ -203,15 +224,18 @@ def test_sigmoid_int8_isa(kind, i, isa_arch):
     check_isa(*sigmoid_int8_case(kind, i), isa_arch)
 
 
-SIGMOID_INT16 = [(kind, sc) for kind in ("LOGISTIC", "TANH")
-                 for sc in (2.0 ** -12, 2.0 ** -11, 2.0 ** -10, 2.0 ** -13, 1 / 3000, 0.0007, 3.1e-5, 0.004)]
+SIGMOID_INT16 = [
+    (kind, sc)
+    for kind in ("LOGISTIC", "TANH")
+    for sc in (2.0**-12, 2.0**-11, 2.0**-10, 2.0**-13, 1 / 3000, 0.0007, 3.1e-5, 0.004)
+]
 
 
 @pytest.mark.parametrize("kind,sc", SIGMOID_INT16, ids=["%s-i16-s%g" % c for c in SIGMOID_INT16])
 def test_sigmoid_int16(tier, kind, sc, tmp_path):
     rng = rng_for("%s-i16-%g" % (kind, sc))
     shape = [4, 4096]
-    model = unary_model(kind, "i16", shape, (sc, 0), (2.0 ** -15, 0))
+    model = unary_model(kind, "i16", shape, (sc, 0), (2.0**-15, 0))
     single(model, tmp_path, int16_inputs(rng, shape, sweep=True))
 
 
@@ -224,7 +248,7 @@ def test_relu_n1_to_1(tier, i, tmp_path):
     rng = rng_for("relu_n1_%d" % i)
     shape = [1, 16, 16, 1]
     q_in = int8_q(rng)
-    q_in = (q_in[0] / 10, q_in[1])      # scales where [-1, 1] is inside the int8 range
+    q_in = (q_in[0] / 10, q_in[1])  # scales where [-1, 1] is inside the int8 range
     x = all_int8(rng, shape)
     mdir, name, _ = bake_model(unary_model("RELU_N1_TO_1", "i8", shape, q_in, q_in), tmp_path)
     got = run_upyflow(load_cpython(mdir, name), [x])[0]
@@ -246,8 +270,12 @@ def test_relu_n1_to_1(tier, i, tmp_path):
 
 # --- PRELU ---------------------------------------------------------------------------------
 PRELU_ALPHA_SHAPES = [[3], [1, 1, 3], [1], [4, 1, 1], [4, 4, 3], [1, 4, 1, 3], [4, 1, 3]]
-PRELU_CASES = [(dt, a, k) for dt in ("i8", "i16", "f32") for a in range(len(PRELU_ALPHA_SHAPES))
-               for k in range(2 if dt == "i8" else 1)]
+PRELU_CASES = [
+    (dt, a, k)
+    for dt in ("i8", "i16", "f32")
+    for a in range(len(PRELU_ALPHA_SHAPES))
+    for k in range(2 if dt == "i8" else 1)
+]
 
 
 @pytest.mark.parametrize("dt,a,k", PRELU_CASES, ids=["%s-alpha%d-%d" % c for c in PRELU_CASES])
@@ -275,10 +303,10 @@ def test_prelu(tier, dt, a, k, tmp_path):
 
 # --- what TFLM rejects, upyflow rejects at bake time ---------------------------------------------
 REJECTED = [
-    ("LOGISTIC", "i8", (0.1, 0), (1 / 256, 0), {}),            # output zero point must be -128
-    ("LOGISTIC", "i16", (0.001, 0), (2 ** -14, 0), {}),        # output scale must be 2^-15
-    ("TANH", "i16", (0.001, 5), (2 ** -15, 0), {}),            # int16 zero points must be 0
-    ("HARD_SWISH", "i8", (0.5, 0), (0.001, 0), {}),           # output scale < input scale / 128
+    ("LOGISTIC", "i8", (0.1, 0), (1 / 256, 0), {}),  # output zero point must be -128
+    ("LOGISTIC", "i16", (0.001, 0), (2**-14, 0), {}),  # output scale must be 2^-15
+    ("TANH", "i16", (0.001, 5), (2**-15, 0), {}),  # int16 zero points must be 0
+    ("HARD_SWISH", "i8", (0.5, 0), (0.001, 0), {}),  # output scale < input scale / 128
     ("RELU", "i16", (0.001, 3), (0.001, 3), {}),
 ]
 
@@ -287,7 +315,7 @@ REJECTED = [
 def test_rejected_like_tflm(case, tmp_path):
     kind, dt, q_in, q_out, opts = case
     model = unary_model(kind, dt, [8], q_in, q_out, **opts)
-    with pytest.raises(Exception):   # noqa: B017 (TFLM's error type is not ours to fix)
+    with pytest.raises(Exception):  # noqa: B017 (TFLM's error type is not ours to fix)
         run_tflm(model, [np.zeros([8], NP[dt])])
     with pytest.raises(BakeError, match=kind):
         bake_model(model, tmp_path)
@@ -295,8 +323,10 @@ def test_rejected_like_tflm(case, tmp_path):
 
 # --- the seanet int16 models (../shared) ---------------------------------------------------
 SEANET = SHARED / "tflm_integration" / "seanet"
-SEANET_MODELS = sorted(Path(p).stem for p in glob.glob(str(SEANET / "leaky_relu" / "*.tflite")) +
-                       glob.glob(str(SEANET / "quantize" / "*.tflite")))
+SEANET_MODELS = sorted(
+    Path(p).stem
+    for p in glob.glob(str(SEANET / "leaky_relu" / "*.tflite")) + glob.glob(str(SEANET / "quantize" / "*.tflite"))
+)
 
 
 def seanet_case(stem: str):
@@ -327,10 +357,16 @@ def test_seanet(tier, stem, tmp_path):
 # --- property test -------------------------------------------------------------------------
 @pytest.mark.usefixtures("tier")
 @settings(max_examples=HYPOTHESIS_EXAMPLES, deadline=None)
-@given(kind=st.sampled_from(["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "TANH"]),
-       dt=st.sampled_from(["i8", "i16"]), in_scale=st.floats(1e-4, 0.5), in_zp=st.integers(-128, 127),
-       out_scale=st.floats(1e-4, 0.5), out_zp=st.integers(-128, 127), alpha=st.floats(-3.0, 3.0),
-       seed=st.integers(0, 2 ** 32 - 1))
+@given(
+    kind=st.sampled_from(["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "TANH"]),
+    dt=st.sampled_from(["i8", "i16"]),
+    in_scale=st.floats(1e-4, 0.5),
+    in_zp=st.integers(-128, 127),
+    out_scale=st.floats(1e-4, 0.5),
+    out_zp=st.integers(-128, 127),
+    alpha=st.floats(-3.0, 3.0),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_activation_property(kind, dt, in_scale, in_zp, out_scale, out_zp, alpha, seed, tmp_path_factory):
     rng = np.random.default_rng(seed)
     if dt == "i16":
@@ -342,7 +378,7 @@ def test_activation_property(kind, dt, in_scale, in_zp, out_scale, out_zp, alpha
     if kind == "HARD_SWISH":
         out_scale = max(out_scale, in_scale / 100)
     if kind in ("LOGISTIC", "TANH"):
-        out_scale, out_zp = (2.0 ** -15, 0) if dt == "i16" else (1 / 256, -128)
+        out_scale, out_zp = (2.0**-15, 0) if dt == "i16" else (1 / 256, -128)
     opts = {"alpha": float(np.float32(alpha))} if kind == "LEAKY_RELU" else {}
     model = unary_model(kind, dt, [256], (in_scale, in_zp), (out_scale, out_zp), **opts)
     xs = [all_int8(rng, [256])] if dt == "i8" else int16_inputs(rng, [256])[:2]
@@ -352,11 +388,17 @@ def test_activation_property(kind, dt, in_scale, in_zp, out_scale, out_zp, alpha
 # --- MicroPython unix port ---------------------------------------------------------------------
 def _mpy_models(rng):
     yield "leaky_i8", unary_model("LEAKY_RELU", "i8", [256], (0.05, 3), (0.03, -7), alpha=0.2), [all_int8(rng, [256])]
-    yield ("logistic_i16", unary_model("LOGISTIC", "i16", [512], (1 / 3000, 0), (2 ** -15, 0)),
-           int16_inputs(rng, [512])[:2])
-    yield "tanh_i16", unary_model("TANH", "i16", [512], (2 ** -12, 0), (2 ** -15, 0)), int16_inputs(rng, [512])[:2]
-    yield ("softmax_i16", unary_model("SOFTMAX", "i16", [3, 20], (0.0003, 0), (1 / 32768, 0)),
-           int16_inputs(rng, [3, 20])[:2])
+    yield (
+        "logistic_i16",
+        unary_model("LOGISTIC", "i16", [512], (1 / 3000, 0), (2**-15, 0)),
+        int16_inputs(rng, [512])[:2],
+    )
+    yield "tanh_i16", unary_model("TANH", "i16", [512], (2**-12, 0), (2**-15, 0)), int16_inputs(rng, [512])[:2]
+    yield (
+        "softmax_i16",
+        unary_model("SOFTMAX", "i16", [3, 20], (0.0003, 0), (1 / 32768, 0)),
+        int16_inputs(rng, [3, 20])[:2],
+    )
     w = ModelWriter()
     x, y = w.tensor([1, 4, 4, 3], "int8", 0.05, 2), w.tensor([1, 4, 4, 3], "int8", 0.04, -1)
     al = w.tensor([3], "int8", 0.01, 0, data=np.array([20, -40, 90]))
@@ -379,9 +421,10 @@ def test_micropython_pure(mpy_tier, tmp_path):
 def _gelu64(x: np.ndarray, approximate: bool) -> np.ndarray:
     from math import erfc, exp, pi, sqrt
 
-    def tanh_form(v):   # (1 + tanh(u)) / 2 as exp(2u) / (1 + exp(2u)) below 0: no cancellation
-        u = sqrt(2 / pi) * (v + 0.044715 * v ** 3)
+    def tanh_form(v):  # (1 + tanh(u)) / 2 as exp(2u) / (1 + exp(2u)) below 0: no cancellation
+        u = sqrt(2 / pi) * (v + 0.044715 * v**3)
         return v / (1 + exp(-2 * u)) if u >= 0 else v * exp(2 * u) / (1 + exp(2 * u))
+
     f = tanh_form if approximate else (lambda v: 0.5 * v * erfc(-v / sqrt(2)))
     return np.vectorize(f)(x.astype(np.float64))
 
@@ -406,8 +449,11 @@ def test_gelu_int8_table(seed, approximate, tier, tmp_path):
     mdir, name, _ = bake_model(unary_model("GELU", "i8", [256], q_in, q_out, approximate=approximate), tmp_path)
     x = np.arange(-128, 128, dtype=np.int8)
     got = run_upyflow(load_cpython(mdir, name), [x])[0].astype(np.int64)
-    want = np.clip(np.floor(_gelu64(q_in[0] * (x.astype(np.float64) - q_in[1]), approximate) / q_out[0] + 0.5)
-                   + q_out[1], -128, 127)
+    want = np.clip(
+        np.floor(_gelu64(q_in[0] * (x.astype(np.float64) - q_in[1]), approximate) / q_out[0] + 0.5) + q_out[1],
+        -128,
+        127,
+    )
     assert np.abs(got - want).max() <= 1 and np.mean(got == want) > 0.98
 
 
@@ -423,8 +469,9 @@ def test_l2_normalization(dt, shape, tier, tmp_path):
     q_out = (1.0 / 128, 0) if dt == "i8" else None
     model = unary_model("L2_NORMALIZATION", dt, shape, q_in, q_out)
     if dt == "i8":
-        xs = [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(3)] + \
-             [np.full(shape, v, np.int8) for v in (-128, 127, q_in[1])]
+        xs = [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(3)] + [
+            np.full(shape, v, np.int8) for v in (-128, 127, q_in[1])
+        ]
     else:
         xs = float_inputs(rng, shape) + [np.full(shape, 1e-8, np.float32)]
     single(model, tmp_path, xs)
@@ -444,10 +491,16 @@ def test_gelu_isa(isa_arch):
     """GELU (float32 kernel) on the boards' ISAs against the float64 reference."""
     from upyflow_tools.bake import compile_model
     from upyflow_tools.isa import IsaModel, module_from_baked
+
     x = np.linspace(-8, 8, 64).astype(np.float32).reshape(1, 64)
     for approximate in (False, True):
-        m = IsaModel(module_from_baked(compile_model("g.tflite", "m", data=unary_model(
-            "GELU", "f32", [1, 64], approximate=approximate)), "m"), isa_arch, False)
+        m = IsaModel(
+            module_from_baked(
+                compile_model("g.tflite", "m", data=unary_model("GELU", "f32", [1, 64], approximate=approximate)), "m"
+            ),
+            isa_arch,
+            False,
+        )
         got = np.frombuffer(m.invoke([x.tobytes()])[0], np.float32).reshape(x.shape)
         np.testing.assert_allclose(got, _gelu64(x, approximate), rtol=1e-5, atol=1e-37)
 
@@ -455,6 +508,7 @@ def test_gelu_isa(isa_arch):
 @pytest.mark.parametrize("mpy_tier", ["pure", "natmod"], indirect=True)
 def test_l2_normalization_micropython(mpy_tier, tmp_path):
     from harness import run_micropython_cases
+
     baked = {}
     for k, shape in enumerate(L2_SHAPES):
         rng = rng_for("l2mpy%d" % k)

@@ -1,5 +1,6 @@
 """Board workflow on the virtual board (MicroPython unix port on a pty, 190 KB heap):
 deploy with mpremote and ampy, then use the REPL over the serial port as a person would."""
+
 from __future__ import annotations
 
 import time
@@ -11,7 +12,6 @@ from harness import ROOT, bake_model, bmp_input, needs_micropython, run_tflm, sh
 from upyflow_tools.cli import main
 from upyflow_tools.deploy import Board
 
-
 pytestmark = needs_micropython
 SINE = ROOT / "examples" / "hello_world" / "sine_int8.tflite"
 
@@ -19,6 +19,7 @@ SINE = ROOT / "examples" / "hello_world" / "sine_int8.tflite"
 @pytest.fixture
 def board():
     from upyflow_tools.vboard import VirtualBoard
+
     with VirtualBoard(heapsize="190K") as b:
         yield b
 
@@ -26,8 +27,9 @@ def board():
 def repl(port: str, lines: list[str], timeout: float = 60) -> str:
     """Type lines at the friendly REPL over the serial port; return everything printed."""
     import serial
+
     with serial.Serial(port, 115200, timeout=0.1) as s:
-        s.write(b"\r\x03\x02")          # interrupt, friendly REPL
+        s.write(b"\r\x03\x02")  # interrupt, friendly REPL
         _read_until(s, b">>> ", timeout)
         out = b""
         for line in lines:
@@ -57,9 +59,11 @@ def test_deploy_mpremote_and_repl_inference(board, tmp_path, capsys):
     # the natmod shipped in the package, nothing built
     assert "native module: %s" % (ROOT / "host_tools/upyflow_tools/natmods/x64/upyflow_native.mpy") in log
     want = sine_cases([-128, -60, 0, 77, 127])
-    text = repl(board.port, ["import upyflow", "m = upyflow.load('sine')",
-                             "print('TIER', m.tier)"] +
-                ["print('OUT', %d, m.predict(bytes([%d]))[0])" % (q, q & 0xFF) for q in want])
+    text = repl(
+        board.port,
+        ["import upyflow", "m = upyflow.load('sine')", "print('TIER', m.tier)"]
+        + ["print('OUT', %d, m.predict(bytes([%d]))[0])" % (q, q & 0xFF) for q in want],
+    )
     got = {int(ln.split()[1]): int(ln.split()[2]) for ln in text.splitlines() if ln.startswith("OUT ")}
     assert {q: (v - 256 if v > 127 else v) for q, v in got.items()} == want
     assert "TIER native" in text
@@ -72,11 +76,12 @@ def test_deploy_ampy_with_soft_resets(board, tmp_path, capsys):
     mdir, name, _ = bake_model(SINE, tmp_path / "out", name="sine", mpy=True)
     assert main(["deploy", mdir, "--port", board.port, "--tool", "ampy"]) == 0
     assert "sine.mpy" in capsys.readouterr().out
-    assert board.resets > 0               # ampy soft-resets; the virtual board came back
+    assert board.resets > 0  # ampy soft-resets; the virtual board came back
     want = sine_cases([-100, 10, 120])
     out = Board(board.port, "ampy").exec(
-        "import upyflow\nm = upyflow.load('sine')\n" +
-        "".join("print('OUT', %d, m.predict(bytes([%d]))[0])\n" % (q, q & 0xFF) for q in want))
+        "import upyflow\nm = upyflow.load('sine')\n"
+        + "".join("print('OUT', %d, m.predict(bytes([%d]))[0])\n" % (q, q & 0xFF) for q in want)
+    )
     got = {int(ln.split()[1]): int(ln.split()[2]) for ln in out.splitlines() if ln.startswith("OUT ")}
     assert {q: (v - 256 if v > 127 else v) for q, v in got.items()} == want
 
@@ -102,15 +107,16 @@ def _deploy_person_detect(board, tmp_path, weights: str) -> Board:
     path = shared("models/person_detect.tflite")
     outdir = tmp_path / "out"
     from upyflow_tools.bake import bake
+
     bake(str(path), str(outdir), name="person_detect", mpy=True, weights=weights)
-    (outdir / "person_detect.py").unlink()          # deploy the .mpy, as users should
+    (outdir / "person_detect.py").unlink()  # deploy the .mpy, as users should
     for img in ("person", "no_person"):
         (outdir / (img + ".raw")).write_bytes(bmp_input(img + ".bmp").tobytes())
     assert main(["deploy", str(outdir), "--port", board.port]) == 0
     b = Board(board.port)
     for img in ("person", "no_person"):
         b.put(str(outdir / (img + ".raw")), "/" + img + ".raw")
-    b.soft_reset()     # as a user would after copying files: a clean heap
+    b.soft_reset()  # as a user would after copying files: a clean heap
     return b
 
 
@@ -124,12 +130,13 @@ def test_person_detect_weights_file_fits_190k_heap(board, tmp_path):
         want = run_tflm(data, [bmp_input(img.replace(".raw", ".bmp"))])[0]
         assert bytes.fromhex(hexout) == want.tobytes()
     heap = [ln for ln in out.splitlines() if ln.startswith("HEAP")]
-    print(heap)          # heap use on the board: before load, after load, free, tier
+    print(heap)  # heap use on the board: before load, after load, free, tier
 
 
 def test_person_detect_inline_from_filesystem_is_a_clear_memoryerror(board, tmp_path):
     b = _deploy_person_detect(board, tmp_path, "inline")
     from upyflow_tools import BakeError
+
     with pytest.raises(BakeError) as e:
         b.exec("import upyflow\nm = upyflow.load('person_detect')\n")
     assert "MemoryError: not enough RAM to import baked model 'person_detect'" in str(e.value)

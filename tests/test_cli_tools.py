@@ -1,5 +1,6 @@
 """The command line as a user meets it: streaming `run`, and one-line errors (exit 2, no
 traceback) for the mistakes people make."""
+
 from __future__ import annotations
 
 import os
@@ -11,13 +12,13 @@ import pytest
 from harness import ROOT, needs_micropython, shared
 from upyflow_tools.cli import main
 
-
 SINE = ROOT / "examples" / "hello_world" / "sine_int8.tflite"
 
 
 def cli(*args: str, stdin=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "upyflow_tools.cli", *args], capture_output=True,
-                          text=True, timeout=120, input=stdin)
+    return subprocess.run(
+        [sys.executable, "-m", "upyflow_tools.cli", *args], capture_output=True, text=True, timeout=120, input=stdin
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
@@ -55,8 +56,11 @@ def test_calibration_that_is_not_npy(tmp_path):
     model = ROOT / "examples" / "hello_world" / "sine_float.tflite"
     if not model.exists():
         model = SINE
-    one_line_error(cli("bake", str(model), "-o", str(tmp_path), "--quantize", "int8",
-                       "--calibration", str(txt)), "not a .npy", "numpy.save")
+    one_line_error(
+        cli("bake", str(model), "-o", str(tmp_path), "--quantize", "int8", "--calibration", str(txt)),
+        "not a .npy",
+        "numpy.save",
+    )
 
 
 def test_missing_port_and_ampy_without_port(tmp_path):
@@ -69,8 +73,9 @@ def test_missing_port_and_ampy_without_port(tmp_path):
 
 def test_output_into_a_closed_pipe_is_quiet():
     # `upyflow ops | head -1`: the reader leaves after one line
-    proc = subprocess.Popen([sys.executable, "-m", "upyflow_tools.cli", "ops"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "upyflow_tools.cli", "ops"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+    )
     proc.stdout.read(10)
     proc.stdout.close()
     err = proc.stderr.read().decode()
@@ -83,7 +88,7 @@ def test_help_texts_name_onnx_and_describe_every_command():
         assert ".onnx" in cli(cmd, "--help").stdout
     for cmd in ("repl", "ops", "run", "deploy", "freeze"):
         out = cli(cmd, "--help").stdout
-        assert len(out.split("\n\n")[1].split()) > 5, out   # a description paragraph
+        assert len(out.split("\n\n")[1].split()) > 5, out  # a description paragraph
 
 
 @needs_micropython
@@ -91,6 +96,7 @@ def test_run_streams_output_while_the_script_runs(tmp_path):
     """The board prints READY and then waits for a file the host creates only after it has
     seen READY: with buffered output (the old behaviour) the script would never finish."""
     from upyflow_tools.vboard import VirtualBoard
+
     script = tmp_path / "wait.py"
     script.write_text(
         "import os, time\n"
@@ -103,10 +109,14 @@ def test_run_streams_output_while_the_script_runs(tmp_path):
         "        time.sleep(0.05)\n"
         "print('GOT GO')\n"
         "x = 1\n"
-        "raise ValueError('boom %d' % x)\n")
+        "raise ValueError('boom %d' % x)\n"
+    )
     with VirtualBoard() as board:
-        proc = subprocess.Popen([sys.executable, "-m", "upyflow_tools.cli", "run", str(script),
-                                 "--port", board.port], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "upyflow_tools.cli", "run", str(script), "--port", board.port],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         first = proc.stdout.readline()
         while first and b"READY" not in first:
             first = proc.stdout.readline()
@@ -118,13 +128,14 @@ def test_run_streams_output_while_the_script_runs(tmp_path):
     assert "GOT GO" in rest
     # the traceback arrives whole: file, line number of the raise, the exception
     assert "line 11" in rest and "ValueError: boom 1" in rest, rest
-    assert "os.stat" not in rest            # the script is not echoed back
-    assert status == 1                       # the script raised
+    assert "os.stat" not in rest  # the script is not echoed back
+    assert status == 1  # the script raised
 
 
 @needs_micropython
 def test_run_output_before_an_exception_is_kept(tmp_path, capfd):
     from upyflow_tools.vboard import VirtualBoard
+
     script = tmp_path / "fail.py"
     script.write_text("print('first line')\nimport nosuchmodule\n")
     with VirtualBoard() as board:
@@ -138,7 +149,9 @@ def _mixed_model(tmp_path) -> str:
     """An int8 FC (supported), then FLOOR (not an upyflow operator), then an FC with int16 bias
     on int8 input (a type upyflow does not run)."""
     import numpy as np
+
     from tflite_writer import ModelWriter
+
     w = ModelWriter()
     x = w.tensor([1, 6], "int8", 0.05, 3, name="audio in")
     wi = w.tensor([4, 6], "int8", 0.05, 0, data=np.arange(24).reshape(4, 6) % 7 - 3)
@@ -154,7 +167,7 @@ def _mixed_model(tmp_path) -> str:
 
 def test_inspect_marks_each_operator_and_names_io(tmp_path, capsys):
     path = _mixed_model(tmp_path)
-    assert main(["inspect", path, "--no-tflm"]) == 1        # does not bake
+    assert main(["inspect", path, "--no-tflm"]) == 1  # does not bake
     out = capsys.readouterr().out
     rows = [ln for ln in out.splitlines() if ln.strip()[:1] in ("\u2713", "\u2717")]
     assert len(rows) == 2
@@ -165,6 +178,7 @@ def test_inspect_marks_each_operator_and_names_io(tmp_path, capsys):
 
 def test_inspect_json_and_plot(tmp_path, capsys):
     import json
+
     path = str(SINE)
     png = tmp_path / "plan.png"
     assert main(["inspect", path, "--json", "--no-tflm", "--plot", str(png)]) == 0
@@ -173,6 +187,7 @@ def test_inspect_json_and_plot(tmp_path, capsys):
     assert all(o["supported"] and o["kernels"] == ["fully_connected_s8"] for o in info["ops"])
     # the sine model: one int8 input and output of one value, quantized as the file says
     import tflite
+
     m = tflite.Model.GetRootAsModel(SINE.read_bytes(), 0)
     sub = m.Subgraphs(0)
     t_in = sub.Tensors(sub.Inputs(0))
@@ -189,12 +204,14 @@ def test_inspect_json_and_plot(tmp_path, capsys):
 
 def test_inspect_without_tflm_says_how_to_get_its_figure(monkeypatch, capsys):
     import builtins
+
     real = builtins.__import__
 
     def no_tflm(name, *a, **k):
         if name.startswith("tflite_micro"):
             raise ImportError(name)
         return real(name, *a, **k)
+
     monkeypatch.setattr(builtins, "__import__", no_tflm)
     assert main(["inspect", str(SINE)]) == 0
     out = capsys.readouterr().out
@@ -205,8 +222,9 @@ def test_inspect_without_tflm_says_how_to_get_its_figure(monkeypatch, capsys):
 @needs_micropython
 def test_deploy_compiles_py_models_and_removes_shadowing_py(tmp_path, capsys):
     from upyflow_tools.vboard import VirtualBoard
+
     out = tmp_path / "out"
-    assert main(["bake", str(SINE), "-o", str(out), "--name", "sine"]) == 0     # no --mpy
+    assert main(["bake", str(SINE), "-o", str(out), "--name", "sine"]) == 0  # no --mpy
     with VirtualBoard() as board:
         # as a mip install of the runtime would leave it: .py files where deploy puts .mpy
         os.makedirs(os.path.join(board.root, "lib", "upyflow"))
@@ -225,8 +243,12 @@ def test_deploy_compiles_py_models_and_removes_shadowing_py(tmp_path, capsys):
         assert "removed 1 .py file" in log and not os.path.exists(shadow)
         script = tmp_path / "use.py"
         script.write_text("import upyflow\nm = upyflow.load('sine')\nprint('OUT', m.predict(bytes([0]))[0])\n")
-        proc = subprocess.run([sys.executable, "-m", "upyflow_tools.cli", "run", str(script), "--port", board.port],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "upyflow_tools.cli", "run", str(script), "--port", board.port],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 0 and "OUT" in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -235,6 +257,7 @@ def test_profile_on_the_board(tmp_path, capsys):
     """`upyflow profile MODEL --port`: every op timed on the (virtual) board, beside the host."""
     from upyflow_tools.bake import compile_model
     from upyflow_tools.vboard import VirtualBoard
+
     path = shared("models/micro_speech_quantized.tflite")
     kernels = [c.kernel for c in compile_model(str(path)).calls]
     with VirtualBoard() as board:
@@ -255,6 +278,7 @@ def test_board_errors_name_the_problem_not_the_script_or_a_temp_file(tool):
     from upyflow_tools import BakeError
     from upyflow_tools.deploy import Board
     from upyflow_tools.vboard import VirtualBoard
+
     code = "x = 'the script text'\nraise ValueError('boom ' + str(6 * 7))\n"
     with VirtualBoard() as board:
         with pytest.raises(BakeError) as e:

@@ -8,6 +8,7 @@ random ones plus the extremes (all minimum, all maximum, all zero point). The se
 models run on their CSV inputs; the int16 cases also run on MicroPython (`mpy_tier`: viper,
 natmod, pure). Nothing here hard-codes an expected output.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,20 +20,48 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import upyflow
-from harness import (ACTS, CPYTHON_TIERS, assert_bit_exact, bake_model, check, check_isa, load_cpython, make_inputs,
-                     run_micropython_cases, run_tflm, seeded_rng)
-from op_models import (INT32_BIAS, SEANET, SHIFTS32, SHIFTS64, bake_batch, batch_rng, batch_scales, batch_weights,
-                       bias_tensor, conv_model, inputs_for, out_size, out_zp_for, scaled16_model, scales16,
-                       seanet_inputs, seanet_models, weights)
+from harness import (
+    ACTS,
+    CPYTHON_TIERS,
+    assert_bit_exact,
+    bake_model,
+    check,
+    check_isa,
+    load_cpython,
+    make_inputs,
+    run_micropython_cases,
+    run_tflm,
+    seeded_rng,
+)
+from op_models import (
+    INT32_BIAS,
+    SEANET,
+    SHIFTS32,
+    SHIFTS64,
+    bake_batch,
+    batch_rng,
+    batch_scales,
+    batch_weights,
+    bias_tensor,
+    conv_model,
+    inputs_for,
+    out_size,
+    out_zp_for,
+    scaled16_model,
+    scales16,
+    seanet_inputs,
+    seanet_models,
+    weights,
+)
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
 from upyflow_tools.unixport import run_batch
 
-SEED = 0x5EED      # the int8 and float32 cases
-SEED16 = 0xC016    # the int16 cases
+SEED = 0x5EED  # the int8 and float32 cases
+SEED16 = 0xC016  # the int16 cases
 HYPOTHESIS_EXAMPLES = int(os.environ.get("UPYFLOW_HYPOTHESIS_EXAMPLES", "10"))
 EXAMPLES16 = int(os.environ.get("UPYFLOW_HYPOTHESIS_EXAMPLES", "6"))
-ZPS = [(0, 0), (-128, 127), (127, -128), (5, -7), (-40, 60), (-1, 1)]   # (input, output) zero points
+ZPS = [(0, 0), (-128, 127), (127, -128), (5, -7), (-40, 60), (-1, 1)]  # (input, output) zero points
 
 
 def case_rng(case_id: str) -> np.random.Generator:
@@ -79,25 +108,43 @@ def _conv_cases(depthwise: bool):
 def _conv_id(c):
     dt, size, (ic, oc), kernel, stride, dil, pad, pc, b, act, zp = c
     return "%s-%dx%dx%d-x%d-k%dx%d-s%d,%d-d%d,%d-%s-%s-%s-%s-zp%d,%d" % (
-        dt, *size, ic, oc, *kernel, *stride, *dil, pad, "pc" if pc else "pt",
-        "bias" if b else "nobias", act, *zp)
+        dt,
+        *size,
+        ic,
+        oc,
+        *kernel,
+        *stride,
+        *dil,
+        pad,
+        "pc" if pc else "pt",
+        "bias" if b else "nobias",
+        act,
+        *zp,
+    )
 
 
 CONV_CASES = _conv_cases(False)
 # every activation x per-channel x bias on one fixed geometry, too
-CONV_CASES += [("i8", (6, 5), (3, 4), (3, 3), (2, 1), (1, 1), "SAME", pc, b, act, (-3, 9))
-               for act in ACTS for pc in (False, True) for b in (False, True)]
+CONV_CASES += [
+    ("i8", (6, 5), (3, 4), (3, 3), (2, 1), (1, 1), "SAME", pc, b, act, (-3, 9))
+    for act in ACTS
+    for pc in (False, True)
+    for b in (False, True)
+]
 DW_CASES = _conv_cases(True)
-DW_CASES += [("i8", (7, 6), (3, 2), (3, 3), (1, 2), (2, 1), "SAME", pc, b, act, (11, -20))
-             for act in ACTS for pc in (False, True) for b in (False, True)]
+DW_CASES += [
+    ("i8", (7, 6), (3, 2), (3, 3), (1, 2), (2, 1), "SAME", pc, b, act, (11, -20))
+    for act in ACTS
+    for pc in (False, True)
+    for b in (False, True)
+]
 
 
 def conv_case(case, depthwise: bool):
     """(model bytes, input sets) of one case."""
     dt, size, (ic, oc), kernel, stride, dil, pad, pc, b, act, (in_zp, out_zp) = case
     rng = case_rng(("dw" if depthwise else "conv") + _conv_id(case))
-    model, xshape = conv_model(rng, dt, depthwise, size, ic, oc, kernel, stride, dil, pad, pc, b, act,
-                               in_zp, out_zp)
+    model, xshape = conv_model(rng, dt, depthwise, size, ic, oc, kernel, stride, dil, pad, pc, b, act, in_zp, out_zp)
     return model, [[x] for x in make_inputs(rng, dt, xshape, in_zp, n_random=2)]
 
 
@@ -132,8 +179,22 @@ DILATIONS16 = [(1, 1), (2, 1), (1, 2), (2, 2)]
 SIZES16 = [(7, 7), (5, 9), (8, 6), (6, 11), (4, 12)]
 
 
-def conv16_model(rng, depthwise, size, in_c, oc_or_mult, kernel, stride, dil, padding, pc, btype, act,
-                 big_bias=False, bias_type_opt=None):
+def conv16_model(
+    rng,
+    depthwise,
+    size,
+    in_c,
+    oc_or_mult,
+    kernel,
+    stride,
+    dil,
+    padding,
+    pc,
+    btype,
+    act,
+    big_bias=False,
+    bias_type_opt=None,
+):
     w = ModelWriter()
     (in_h, in_w), (k_h, k_w), (s_h, s_w), (d_h, d_w) = size, kernel, stride, dil
     out_h, out_w = out_size(padding, in_h, k_h, s_h, d_h), out_size(padding, in_w, k_w, s_w, d_w)
@@ -149,8 +210,14 @@ def conv16_model(rng, depthwise, size, in_c, oc_or_mult, kernel, stride, dil, pa
     wi, ws = weights(w, rng, wshape, axis, pc)
     bi = bias_tensor(w, rng, btype, out_c, s_in, ws, s_out, big=big_bias)
     y = w.tensor([1, out_h, out_w, out_c], "int16", s_out, 0)
-    opts = dict(padding=padding, stride_h=s_h, stride_w=s_w, dilation_h_factor=d_h, dilation_w_factor=d_w,
-                fused_activation_function=act)
+    opts = dict(
+        padding=padding,
+        stride_h=s_h,
+        stride_w=s_w,
+        dilation_h_factor=d_h,
+        dilation_w_factor=d_w,
+        fused_activation_function=act,
+    )
     if bias_type_opt is not None:
         opts["quantized_bias_type"] = bias_type_opt
     if depthwise:
@@ -166,8 +233,9 @@ def _conv16_cases(depthwise: bool):
     btypes = ("int64", None) if depthwise else ("int64", "int32", None, "int64")
     mults = (1, 2, 3) if depthwise else (None,)
     for k, (stride, kernel, padding, mult) in enumerate(
-            itertools.product(STRIDES16, KERNELS16, ("SAME", "VALID"), mults)):
-        if depthwise and k % 2:   # a half of the depthwise product is plenty
+        itertools.product(STRIDES16, KERNELS16, ("SAME", "VALID"), mults)
+    ):
+        if depthwise and k % 2:  # a half of the depthwise product is plenty
             continue
         dil = DILATIONS16[k % len(DILATIONS16)] if kernel != (1, 1) else (1, 1)
         size = SIZES16[k % len(SIZES16)]
@@ -176,16 +244,40 @@ def _conv16_cases(depthwise: bool):
         chans = (1 + k % 4, mult) if depthwise else (1 + k % 5, 1 + (k * 3) % 5)
         btype = btypes[k % len(btypes)]
         opt = INT32_BIAS if (btype is None and not depthwise and k % 3 == 0) else None
-        cases.append((size, chans, kernel, stride, dil, padding, (k // 2) % 2 == 0, btype, ACTS[k % 4],
-                      k % 11 == 5 and btype == "int64", opt))
+        cases.append(
+            (
+                size,
+                chans,
+                kernel,
+                stride,
+                dil,
+                padding,
+                (k // 2) % 2 == 0,
+                btype,
+                ACTS[k % 4],
+                k % 11 == 5 and btype == "int64",
+                opt,
+            )
+        )
     return cases
 
 
 def _conv16_id(c):
     size, (ic, oc), kernel, stride, dil, pad, pc, btype, act, big, opt = c
     return "%dx%dx%d-x%d-k%dx%d-s%d,%d-d%d,%d-%s-%s-%s%s%s-%s" % (
-        *size, ic, oc, *kernel, *stride, *dil, pad, "pc" if pc else "pt", btype or "nobias",
-        "-big" if big else "", "-qbt32" if opt else "", act)
+        *size,
+        ic,
+        oc,
+        *kernel,
+        *stride,
+        *dil,
+        pad,
+        "pc" if pc else "pt",
+        btype or "nobias",
+        "-big" if big else "",
+        "-qbt32" if opt else "",
+        act,
+    )
 
 
 CONV16_CASES = _conv16_cases(False)
@@ -273,15 +365,26 @@ def conv_geometries(draw):
     stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     in_c = draw(st.integers(1, 4))
     out = draw(st.integers(1, 3)) if depthwise else draw(st.integers(1, 5))
-    return dict(depthwise=depthwise, in_hw=(in_h, in_w), in_c=in_c, out_c_or_mult=out, kernel=(k_h, k_w),
-                stride=stride, dilation=(d_h, d_w), padding=padding,
-                per_channel=draw(st.booleans()), bias=draw(st.booleans()), act=draw(st.sampled_from(ACTS)),
-                in_zp=draw(st.integers(-128, 127)), out_zp=draw(st.integers(-128, 127)))
+    return dict(
+        depthwise=depthwise,
+        in_hw=(in_h, in_w),
+        in_c=in_c,
+        out_c_or_mult=out,
+        kernel=(k_h, k_w),
+        stride=stride,
+        dilation=(d_h, d_w),
+        padding=padding,
+        per_channel=draw(st.booleans()),
+        bias=draw(st.booleans()),
+        act=draw(st.sampled_from(ACTS)),
+        in_zp=draw(st.integers(-128, 127)),
+        out_zp=draw(st.integers(-128, 127)),
+    )
 
 
 @pytest.mark.usefixtures("tier")
 @settings(max_examples=HYPOTHESIS_EXAMPLES, deadline=None)
-@given(geom=conv_geometries(), seed=st.integers(0, 2 ** 32 - 1))
+@given(geom=conv_geometries(), seed=st.integers(0, 2**32 - 1))
 def test_conv_property(geom, seed, tmp_path_factory):
     rng = np.random.default_rng(seed)
     model, xshape = conv_model(rng, "i8", **geom)
@@ -289,17 +392,39 @@ def test_conv_property(geom, seed, tmp_path_factory):
 
 
 @settings(max_examples=EXAMPLES16, deadline=None, suppress_health_check=list(HealthCheck))
-@given(kind=st.sampled_from(["conv", "dw"]),
-       h=st.integers(1, 6), wd=st.integers(1, 6), ic=st.integers(1, 4), oc=st.integers(1, 4),
-       kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
-       padding=st.sampled_from(["SAME", "VALID"]), pc=st.booleans(), act=st.sampled_from(ACTS),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    kind=st.sampled_from(["conv", "dw"]),
+    h=st.integers(1, 6),
+    wd=st.integers(1, 6),
+    ic=st.integers(1, 4),
+    oc=st.integers(1, 4),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    padding=st.sampled_from(["SAME", "VALID"]),
+    pc=st.booleans(),
+    act=st.sampled_from(ACTS),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_int16_property(tmp_path_factory, kind, h, wd, ic, oc, kh, kw, sh, sw, padding, pc, act, seed):
     rng = np.random.default_rng(seed)
     tmp = tmp_path_factory.mktemp("hyp")
-    h, wd = max(h, kh), max(wd, kw)   # VALID needs the filter to fit
-    model, xshape = conv16_model(rng, kind == "dw", (h, wd), ic, oc if kind == "conv" else 1 + oc % 3,
-                                 (kh, kw), (sh, sw), (1, 1), padding, pc, "int64" if seed % 2 else None, act)
+    h, wd = max(h, kh), max(wd, kw)  # VALID needs the filter to fit
+    model, xshape = conv16_model(
+        rng,
+        kind == "dw",
+        (h, wd),
+        ic,
+        oc if kind == "conv" else 1 + oc % 3,
+        (kh, kw),
+        (sh, sw),
+        (1, 1),
+        padding,
+        pc,
+        "int64" if seed % 2 else None,
+        act,
+    )
     sets = [[x] for x in inputs_for(rng, "i16", xshape)]
     mdir, name, _ = bake_model(model, tmp)
     for tier in CPYTHON_TIERS:
@@ -338,6 +463,7 @@ def batch_conv_model(case_id, depthwise, hw, in_c, oc, k, s, d, pad, pc, bias, a
 
     def size(i, kk, ss, dd):
         return -(-i // ss) if pad == "SAME" else (i - (kk - 1) * dd - 1) // ss + 1
+
     out_h, out_w = size(in_h, k_h, s_h, d_h), size(in_w, k_w, s_w, d_w)
     out_c = in_c * oc if depthwise else oc
     wshape, axis = ([1, k_h, k_w, out_c], 3) if depthwise else ([out_c, k_h, k_w, in_c], 0)
@@ -347,8 +473,14 @@ def batch_conv_model(case_id, depthwise, hw, in_c, oc, k, s, d, pad, pc, bias, a
     x = w.tensor([1, in_h, in_w, in_c], "int8", s_in, zps[0])
     wi, bi = batch_weights(w, rng, wshape, axis, s_in, pc, bias)
     y = w.tensor([1, out_h, out_w, out_c], "int8", s_out, out_zp_for(act, zps[1]))
-    opts = dict(padding=pad, stride_h=s_h, stride_w=s_w, dilation_h_factor=d_h, dilation_w_factor=d_w,
-                fused_activation_function=act)
+    opts = dict(
+        padding=pad,
+        stride_h=s_h,
+        stride_w=s_w,
+        dilation_h_factor=d_h,
+        dilation_w_factor=d_w,
+        fused_activation_function=act,
+    )
     if depthwise:
         opts["depth_multiplier"] = oc
     # TFLM crashes on a -1 depthwise bias: give depthwise without bias two inputs
@@ -372,15 +504,28 @@ def batch_conv_cases():
                     eff = [(kk - 1) * d + 1 for kk, d in zip(kernel, dil)]
                     hw = (max(hw[0], eff[0]), max(hw[1], eff[1]))
                     in_c = 1 + k % 4 if depthwise else 1 + k % 5
-                    oc = 1 + k % 3 if depthwise else 1 + (k * 7) % 6   # depth multiplier 1..3
+                    oc = 1 + k % 3 if depthwise else 1 + (k * 7) % 6  # depth multiplier 1..3
                     pc, bias, act = k % 2 == 0, k % 3 != 1, ACTS[k % 4]
                     big = k % 11 == 0
                     cid = "%s-%dx%dx%d-%s%d-k%dx%d-s%d,%d-d%d,%d-%s-%s-%s-%s-zp%d,%d%s" % (
-                        "dw" if depthwise else "conv", *hw, in_c, "m" if depthwise else "o", oc,
-                        *kernel, *stride, *dil, pad, "pc" if pc else "pt", "bias" if bias else "nobias",
-                        act, *ZPS[k % len(ZPS)], "-bigmult" if big else "")
-                    cases[cid] = batch_conv_model(cid, depthwise, hw, in_c, oc, kernel, stride, dil, pad, pc,
-                                                  bias, act, ZPS[k % len(ZPS)], big)
+                        "dw" if depthwise else "conv",
+                        *hw,
+                        in_c,
+                        "m" if depthwise else "o",
+                        oc,
+                        *kernel,
+                        *stride,
+                        *dil,
+                        pad,
+                        "pc" if pc else "pt",
+                        "bias" if bias else "nobias",
+                        act,
+                        *ZPS[k % len(ZPS)],
+                        "-bigmult" if big else "",
+                    )
+                    cases[cid] = batch_conv_model(
+                        cid, depthwise, hw, in_c, oc, kernel, stride, dil, pad, pc, bias, act, ZPS[k % len(ZPS)], big
+                    )
     return cases
 
 
@@ -405,8 +550,9 @@ def test_seanet_micropython_pure(rel, mpy_tier, tmp_path):
     data, ins, _ = seanet_inputs(rel)
     want = run_tflm(data, ins)[0]
     mdir, name, _ = bake_model(SEANET / (rel + ".tflite"), tmp_path, mpy=True)
-    outs, _ = run_batch(mdir, name, [[np.ascontiguousarray(x).tobytes() for x in ins]], heapsize="2M",
-                        env={"UPYFLOW_TIER": "pure"})
+    outs, _ = run_batch(
+        mdir, name, [[np.ascontiguousarray(x).tobytes() for x in ins]], heapsize="2M", env={"UPYFLOW_TIER": "pure"}
+    )
     got = np.frombuffer(outs[0][0], np.int16)
     np.testing.assert_array_equal(got, want.reshape(-1))
 
@@ -421,6 +567,7 @@ def test_int16_micropython_pure(mpy_tier, tmp_path):
         (conv16_model(rng, True, (6, 5), 2, 2, (3, 3), (1, 2), (2, 1), "SAME", True, "int64", "NONE")[0], "i16"),
     ]
     from upyflow_tools.readers.tflite import read_tflite
+
     for k, (model, dt) in enumerate(models):
         graph = read_tflite(model)
         xt = graph.tensors[graph.inputs[0]]
@@ -448,15 +595,16 @@ def conv16_baked(tmp_path_factory):
             size, (ic, oc), kernel, stride, dil, pad, pc, btype, act, big, opt = case
             cid = ("dw16" if depthwise else "conv16") + _conv16_id(case)
             rng = case_rng16(cid)
-            model, xshape = conv16_model(rng, depthwise, size, ic, oc, kernel, stride, dil, pad, pc, btype,
-                                         act, big, opt)
+            model, xshape = conv16_model(
+                rng, depthwise, size, ic, oc, kernel, stride, dil, pad, pc, btype, act, big, opt
+            )
             sets = [[x] for x in inputs_for(rng, "i16", xshape)]
             cases["vc%d" % k] = (cid, model, sets)
             k += 1
     for kind in ("conv", "dw"):
         for btype, shifts in (("int64", SHIFTS64), ("int32", SHIFTS32)):
             if kind == "dw" and btype == "int32":
-                continue   # the lowering rejects it (TFLM reads a 16x8 depthwise bias as int64)
+                continue  # the lowering rejects it (TFLM reads a 16x8 depthwise bias as int64)
             for shift in shifts:
                 cid = "%s16-%s-shift%d" % (kind, btype, shift)
                 model, sets = scaled16_model(case_rng16(cid), kind, shift, btype)

@@ -12,6 +12,7 @@
 These run under the MicroPython unix port when it is installed, and the native cases
 under ASan/UBSan in tests/sanitize.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,10 +23,10 @@ import numpy as np
 import pytest
 
 import upyflow
-from upyflow.model import TENSOR_RECORD_SIZE
 from harness import mlp_int8, needs_micropython
-from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+from upyflow.model import TENSOR_RECORD_SIZE
 from upyflow_tools.runner import load_module
+from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 
 try:
     import upyflow_native
@@ -38,6 +39,7 @@ def _bake(tmp_path, name, weights):
     path = tmp_path / (name + ".tflite")
     path.write_bytes(mlp_int8())
     from upyflow_tools.bake import bake
+
     out = tmp_path / ("out_" + name)
     bake(str(path), str(out), name=name, weights=weights)
     return out
@@ -78,14 +80,18 @@ def _mpy_run(mdir, tier, cases, extra=()):
     finish (a crash fails here)."""
     script = os.path.join(mdir, "run_%s.py" % tier)
     with open(script, "w") as f:
-        f.write(_MPY % {"lib": DEVICE_LIB, "mod": str(mdir), "tier": tier, "cases": cases,
-                          "extra": list(extra)})
+        f.write(_MPY % {"lib": DEVICE_LIB, "mod": str(mdir), "tier": tier, "cases": cases, "extra": list(extra)})
     env = dict(os.environ, UPYFLOW_TIER=tier)
-    proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", script], capture_output=True,
-                          text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", script], capture_output=True, text=True, timeout=120, env=env
+    )
     lines = proc.stdout.splitlines()
-    assert proc.returncode == 0 and lines and lines[-1] == "DONE", (
-        "MicroPython %s tier exited %d:\n%s%s" % (tier, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    assert proc.returncode == 0 and lines and lines[-1] == "DONE", "MicroPython %s tier exited %d:\n%s%s" % (
+        tier,
+        proc.returncode,
+        proc.stdout[-3000:],
+        proc.stderr[-3000:],
+    )
     got = {}
     for line in lines[:-1]:
         parts = line.split(" ", 2)
@@ -95,14 +101,14 @@ def _mpy_run(mdir, tier, cases, extra=()):
 
 # --- findings 2 and 9: NAME.bin ------------------------------------------------------------
 
+
 def _file_cases(tmp_path):
     """A --weights file bake copied as: truncated, empty, missing, intact (cut after load)."""
     out = _bake(tmp_path, "wf", "file")
     run = tmp_path / "run"
     run.mkdir()
     full = (out / "wf.bin").read_bytes()
-    for name, data in (("half", full[:len(full) // 2]), ("empty", b""), ("missing", None),
-                       ("later", full)):
+    for name, data in (("half", full[: len(full) // 2]), ("empty", b""), ("missing", None), ("later", full)):
         src = (out / "wf.py").read_text().replace("'wf.bin'", repr(name + ".bin"))
         (run / (name + ".py")).write_text(src)
         if data is not None:
@@ -147,21 +153,21 @@ def test_weights_file_damage_micropython(tier, tmp_path):
 def test_weights_file_damage_natmod(natmod_dir, tmp_path):
     """The natmod tier: Python reads each layer between walker runs (steps)."""
     run, size = _file_cases(tmp_path)
-    got = _mpy_run(run, "native", [("half", None), ("empty", None), ("missing", None), ("later", 10)],
-                   [natmod_dir])
+    got = _mpy_run(run, "native", [("half", None), ("empty", None), ("missing", None), ("later", 10)], [natmod_dir])
     _check_file_errors(got, size)
 
 
 # --- finding 5: damaged modules ------------------------------------------------------------
+
 
 def _damaged(tmp_path):
     """The inline bake, damaged in the ways finding 5 lists, one module per case."""
     out = _bake(tmp_path, "good", "inline")
     src = (out / "good.py").read_text()
     mod = load_module(str(out / "good.py"))
-    size = TENSOR_RECORD_SIZE   # kind (where | dtype << 2) and nbytes >> 16, 24-bit offset, nbytes' low 16
+    size = TENSOR_RECORD_SIZE  # kind (where | dtype << 2) and nbytes >> 16, 24-bit offset, nbytes' low 16
     arena_rec = next(k for k in range(len(mod.TENSORS) // size) if mod.TENSORS[size * k] & 3 == 0)
-    poke = ("\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n")
+    poke = "\nimport struct as _s\n_t = bytearray(%s)\n_s.pack_into('<%s', _t, %d, %d)\n%s = bytes(_t)\n"
     cases = {
         # the offset's top two bytes: at least 16 MB - 256 into a small arena
         "far": poke % ("TENSORS", "H", size * arena_rec + 2, 0xFFFF, "TENSORS"),
@@ -193,7 +199,7 @@ def test_damaged_module_cpython(tier, tmp_path):
             # the C tier checks kernel parameters at each run (the records at load); pure and
             # viper, which cannot afford it per invoke, check them once at load
             m = _load(str(run), name, tier)
-            assert tier == "native" and name in ("oversize", "negative"), name   # past load
+            assert tier == "native" and name in ("oversize", "negative"), name  # past load
             m.invoke()
         assert "\n" not in str(e.value), name
         if name in ("oversize", "negative"):
@@ -218,8 +224,15 @@ def test_damaged_module_natmod(natmod_dir, tmp_path):
         assert got[name].startswith("ValueError"), got
 
 
-@pytest.mark.parametrize("model", ["models/hello_world_int8.tflite", "models/micro_speech_quantized.tflite",
-                                   "models/keyword_scrambled_8bit.tflite", "models/trained_lstm_int8.tflite"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "models/hello_world_int8.tflite",
+        "models/micro_speech_quantized.tflite",
+        "models/keyword_scrambled_8bit.tflite",
+        "models/trained_lstm_int8.tflite",
+    ],
+)
 def test_load_checks_match_the_spec_sizes(model, tmp_path):
     """Every op of a shared model against calls.check_op (the generated load check): its
     tensors at exactly what the spec's size expression needs (evaluated here from the spec
@@ -229,6 +242,7 @@ def test_load_checks_match_the_spec_sizes(model, tmp_path):
     from upyflow_tools import kernel_spec
     from upyflow_tools.emit import module_records, module_tensor
     from upyflow_tools.kernel_spec import ESIZE
+
     mdir, name, _ = bake_model(shared(model), tmp_path)
     mod = load_module(os.path.join(mdir, name + ".py"))
     m = upyflow.Model(mod, "pure")
@@ -246,7 +260,7 @@ def test_load_checks_match_the_spec_sizes(model, tmp_path):
                 try:
                     need = eval(t.size, {}, env) * (eval(t.esize, {}, env) if t.esize else ESIZE[t.dtype])
                 except (NameError, TypeError):
-                    continue   # a size over derived values (checks.h helpers): the C tests cover it
+                    continue  # a size over derived values (checks.h helpers): the C tests cover it
                 if need <= 0:
                     continue
                 short = list(lens)
@@ -268,7 +282,7 @@ def test_load_checks_match_the_spec_sizes(model, tmp_path):
 @pytest.mark.parametrize("mode", ["inline", "file"])
 def test_verify_checks_the_crc_at_load(mode, tmp_path):
     out = _bake(tmp_path, "crc", mode)
-    _load(str(out), "crc", "pure", verify=True)   # intact: loads
+    _load(str(out), "crc", "pure", verify=True)  # intact: loads
     if mode == "file":
         data = bytearray((out / "crc.bin").read_bytes())
         data[len(data) // 2] ^= 1
@@ -276,12 +290,13 @@ def test_verify_checks_the_crc_at_load(mode, tmp_path):
     else:
         src = (out / "crc.py").read_text()
         (out / "crc.py").write_text(src + "\nWEIGHTS = bytes([WEIGHTS[0] ^ 1]) + WEIGHTS[1:]\n")
-    _load(str(out), "crc", "pure")   # sizes still match: without verify it loads
+    _load(str(out), "crc", "pure")  # sizes still match: without verify it loads
     with pytest.raises(ValueError, match="checksum"):
         _load(str(out), "crc", "pure", verify=True)
 
 
 # --- finding 8: the C kernels and bindings -------------------------------------------------
+
 
 @needs_native
 def test_softmax_f32_nan_stays_nan():
@@ -307,12 +322,36 @@ def test_int8_bindings_reject_out_of_range_shifts(kernel, shift):
     mult = memoryview(struct.pack("<i", 1 << 30))
     for s, ok in ((0, True), (shift, False)):
         sh = memoryview(struct.pack("<i", s))
-        if kernel == "fully_connected_s8":   # 1 batch, 4 in, 1 out; out_off, act_min, act_max
+        if kernel == "fully_connected_s8":  # 1 batch, 4 in, 1 out; out_off, act_min, act_max
             args = (x, w, bias, out, mult, sh, 1, 4, 1, 0, -128, 127)
-        else:   # 1x1 input of 4 (conv) / 1 (dw) channels, 1x1 filter, stride/dilation 1
-            c_in = 4 if kernel == "conv2d_s8" else 1   # out channels (conv) / depth multiplier: 1
-            args = (x[:c_in], w[:c_in], bias, out[:1], mult, sh, 1, 1, c_in, 1, 1, 1,
-                    1, 1, 1, 1, 1, 1, 0, 0, 0, 0, -128, 127)
+        else:  # 1x1 input of 4 (conv) / 1 (dw) channels, 1x1 filter, stride/dilation 1
+            c_in = 4 if kernel == "conv2d_s8" else 1  # out channels (conv) / depth multiplier: 1
+            args = (
+                x[:c_in],
+                w[:c_in],
+                bias,
+                out[:1],
+                mult,
+                sh,
+                1,
+                1,
+                c_in,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                1,
+                0,
+                0,
+                0,
+                0,
+                -128,
+                127,
+            )
         fn = getattr(upyflow_native, kernel)
         if ok:
             fn(args)
@@ -327,7 +366,7 @@ def test_ort_requantization_of_nan_and_huge_scales():
     for a NaN or out-of-range product (a damaged scale); it clamps to the activation range
     first, NaN to the minimum (UBSan's float-cast-overflow checks it under sanitize.py)."""
     x = memoryview(bytes([100, 100, 100, 100]))
-    w = memoryview(bytes([100, 100, 100, 100]))   # acc 40000 per output
+    w = memoryview(bytes([100, 100, 100, 100]))  # acc 40000 per output
     bias = memoryview(struct.pack("<2i", 0, 0))
     for scale, want in ((float("nan"), -128), (1e30, 127), (-1e30, -128), (float("inf"), 127)):
         out = bytearray(2)
@@ -356,6 +395,7 @@ def test_conv_bindings_reject_geometry_overflowing_int(kernel):
 
 # --- the fuzzer's MicroPython leg (tests/fuzz.py, FUZZ_MICROPYTHON=1) --------------------------
 
+
 @needs_micropython
 def test_fuzz_micropython_guard_and_compare(tmp_path):
     """The MicroPython runner sees equal outputs, a changed output, and a write into the guard
@@ -363,6 +403,7 @@ def test_fuzz_micropython_guard_and_compare(tmp_path):
     import fuzz
     from upyflow_tools.bake import compile_model
     from upyflow_tools.emit import module_source
+
     r = compile_model("w", "fzc", data=fuzz.seeds("tflite", quick=True)["w_cnn_s8.tflite"])
     path = tmp_path / "fzc.py"
     path.write_text(module_source(r.baked, "fzc"))
@@ -382,6 +423,7 @@ def test_fuzz_accepted_mutants_on_micropython(monkeypatch):
     """A few dozen seeded TFLite mutants; each accepted one also runs on MicroPython pure and
     viper with a guard after the arena (make fuzz: FUZZ_MICROPYTHON=1 for thousands)."""
     import fuzz
+
     monkeypatch.setenv("FUZZ_MICROPYTHON", "1")
     result = fuzz.fuzz("tflite", 60, 1313, timeout=60, quick=True)
     bad = {k: v for k, v in result["findings"].items() if k[0] not in fuzz.GOOD}

@@ -7,6 +7,7 @@ on the TFLite Micro interpreter (the oracle) and compares the outputs; parameter
 one fixed seed and the case id. The seanet int16 ADD/SUB models run on their CSV inputs; a
 handful of models run on MicroPython (`mpy_tier`). Nothing hard-codes an output.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import (ACTS, NP, TT, bake_model, check, check_isa, load_cpython, make_inputs, run_tflm, run_upyflow,
-                     seeded_rng, shared)
+from harness import (
+    ACTS,
+    NP,
+    TT,
+    bake_model,
+    check,
+    check_isa,
+    load_cpython,
+    make_inputs,
+    run_tflm,
+    run_upyflow,
+    seeded_rng,
+    shared,
+)
 from op_models import graph_sets, qparams, seanet_elementwise_models, shape_id
 from tflite_writer import ModelWriter
 
@@ -31,9 +44,18 @@ def case_rng(case_id: str) -> np.random.Generator:
 
 # --- ADD / SUB / MUL / MAXIMUM / MINIMUM ---------------------------------------------------
 BIN_SHAPES = [
-    ([2, 3, 4], [2, 3, 4]), ([1, 4, 4, 3], [3]), ([1, 4, 4, 3], [1, 1, 1, 3]), ([2, 1, 5], [1, 3, 1]),
-    ([4, 1], [4, 6]), ([5], [1]), ([1], [2, 3]), ([3, 1], []), ([1, 2, 3, 4, 5], [1, 2, 1, 4, 1]),
-    ([1, 5, 1, 3], [2, 1, 4, 1]), ([7], [7]), ([2, 1, 3, 1, 2, 3], [1, 2, 1, 2, 1, 3]),
+    ([2, 3, 4], [2, 3, 4]),
+    ([1, 4, 4, 3], [3]),
+    ([1, 4, 4, 3], [1, 1, 1, 3]),
+    ([2, 1, 5], [1, 3, 1]),
+    ([4, 1], [4, 6]),
+    ([5], [1]),
+    ([1], [2, 3]),
+    ([3, 1], []),
+    ([1, 2, 3, 4, 5], [1, 2, 1, 4, 1]),
+    ([1, 5, 1, 3], [2, 1, 4, 1]),
+    ([7], [7]),
+    ([2, 1, 3, 1, 2, 3], [1, 2, 1, 2, 1, 3]),
 ]
 BIN_KINDS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM")
 
@@ -50,8 +72,10 @@ def binary_model(rng, kind, dt, sa, sb, act, const_b=False, zp_mode=0):
         qo = (None, None)
     elif kind == "MUL":
         top = np.iinfo(NP[dt]).max
-        qo = (qa[0] * qb[0] * (float(rng.uniform(0.1, 0.6)) if zp_mode == 2 else top * float(rng.uniform(0.2, 1.2))),
-              0 if dt == "i16" else int(rng.integers(-50, 50)))
+        qo = (
+            qa[0] * qb[0] * (float(rng.uniform(0.1, 0.6)) if zp_mode == 2 else top * float(rng.uniform(0.2, 1.2))),
+            0 if dt == "i16" else int(rng.integers(-50, 50)),
+        )
     else:
         qo = ((qa[0] + qb[0]) * float(rng.uniform(0.6, 1.4)), qparams(rng, dt)[1])
     if act in ("RELU", "RELU6") and dt == "i8":
@@ -72,33 +96,46 @@ def binary_model(rng, kind, dt, sa, sb, act, const_b=False, zp_mode=0):
 
 BIN_CASES = []
 for _k, (_kind, _dt, (_sa, _sb)) in enumerate(
-        (k, d, s) for k in BIN_KINDS for d in ("i8", "i16", "f32") for s in BIN_SHAPES):
+    (k, d, s) for k in BIN_KINDS for d in ("i8", "i16", "f32") for s in BIN_SHAPES
+):
     if _kind in ("MAXIMUM", "MINIMUM") and len(_sa) > 5:
-        continue   # TFLM's maximum/minimum broadcast stops at 5-D
+        continue  # TFLM's maximum/minimum broadcast stops at 5-D
     BIN_CASES.append((_kind, _dt, _sa, _sb, ACTS[_k % 4], _k % 7 == 3, 1 if _k % 5 == 1 else 0))
 # MUL with multipliers above 1 (the product needs fewer bits than the output scale gives)
 BIN_CASES += [("MUL", d, sa, sb, "NONE", False, 2) for d in ("i8", "i16") for sa, sb in BIN_SHAPES[:4]]
 # float32 DIV (fused activations) and SQUARED_DIFFERENCE (none)
-BIN_CASES += [(k, "f32", sa, sb, ACTS[i % 4] if k == "DIV" else "NONE", i % 5 == 2, 0)
-              for k in ("DIV", "SQUARED_DIFFERENCE") for i, (sa, sb) in enumerate(BIN_SHAPES) if len(sa) <= 5]
+BIN_CASES += [
+    (k, "f32", sa, sb, ACTS[i % 4] if k == "DIV" else "NONE", i % 5 == 2, 0)
+    for k in ("DIV", "SQUARED_DIFFERENCE")
+    for i, (sa, sb) in enumerate(BIN_SHAPES)
+    if len(sa) <= 5
+]
 # every activation on a fixed broadcast, each type
-BIN_CASES += [(k, d, [2, 3, 4], [4], a, False, 0) for k in ("ADD", "SUB", "MUL")
-              for d in ("i8", "i16", "f32") for a in ACTS]
+BIN_CASES += [
+    (k, d, [2, 3, 4], [4], a, False, 0) for k in ("ADD", "SUB", "MUL") for d in ("i8", "i16", "f32") for a in ACTS
+]
 
 
 def _bin_id(c):
     kind, dt, sa, sb, act, const_b, zp_mode = c
-    return "%s-%s-%s-%s-%s%s%s" % (kind, dt, shape_id(sa), shape_id(sb), act, "-const" if const_b else "",
-                                   "-zp" if zp_mode == 1 and dt == "i16" and kind in ("ADD", "SUB") else
-                                   "-bigmult" if zp_mode == 2 else "")
+    return "%s-%s-%s-%s-%s%s%s" % (
+        kind,
+        dt,
+        shape_id(sa),
+        shape_id(sb),
+        act,
+        "-const" if const_b else "",
+        "-zp" if zp_mode == 1 and dt == "i16" and kind in ("ADD", "SUB") else "-bigmult" if zp_mode == 2 else "",
+    )
 
 
 def binary_case(case):
     """(model bytes, input sets) of one case."""
     kind, dt, sa, sb, act, const_b, zp_mode = case
     rng = case_rng("binary" + _bin_id(case))
-    model, specs = binary_model(rng, kind, dt, sa, sb, act, const_b,
-                                zp_mode if kind in ("ADD", "SUB") or zp_mode == 2 else 0)
+    model, specs = binary_model(
+        rng, kind, dt, sa, sb, act, const_b, zp_mode if kind in ("ADD", "SUB") or zp_mode == 2 else 0
+    )
     return model, graph_sets(rng, specs)
 
 
@@ -108,8 +145,9 @@ def test_binary(case, tier, tmp_path):
     check(model, tmp_path, sets)
 
 
-@pytest.mark.parametrize("case", BIN_CASES[::20] + [c for c in BIN_CASES if c[0] in ("DIV", "SQUARED_DIFFERENCE")][::3],
-                         ids=_bin_id)
+@pytest.mark.parametrize(
+    "case", BIN_CASES[::20] + [c for c in BIN_CASES if c[0] in ("DIV", "SQUARED_DIFFERENCE")][::3], ids=_bin_id
+)
 def test_binary_isa(case, isa_arch):
     """Every 20th case (and a third of DIV, SQUARED_DIFFERENCE) on the boards' ISAs."""
     check_isa(*binary_case(case), isa_arch)
@@ -217,8 +255,10 @@ def test_seanet(op, name, tier, tmp_path):
     path = shared("tflm_integration/seanet/%s/%s.tflite" % (op, name))
     mdir, mod, _ = bake_model(path, tmp_path)
     model = load_cpython(mdir, mod, tier)
-    inputs = [np.loadtxt(p, delimiter=",", dtype=np.int64).astype(np.int16).reshape(model.input_shape[i])
-              for i, p in enumerate(sorted(path.parent.glob(name + "_input*_int16.csv")))]
+    inputs = [
+        np.loadtxt(p, delimiter=",", dtype=np.int64).astype(np.int16).reshape(model.input_shape[i])
+        for i, p in enumerate(sorted(path.parent.glob(name + "_input*_int16.csv")))
+    ]
     got = run_upyflow(model, inputs)[0]
     want = run_tflm(path.read_bytes(), inputs)[0]
     np.testing.assert_array_equal(got, want)
@@ -231,14 +271,19 @@ def broadcast_pairs(draw):
     out = [draw(st.integers(1, 4)) for _ in range(rank)]
     sa = [d if draw(st.booleans()) else 1 for d in out]
     sb = [d if draw(st.booleans()) else 1 for d in out]
-    sa = sa[draw(st.integers(0, rank - 1)):] if draw(st.booleans()) else sa
+    sa = sa[draw(st.integers(0, rank - 1)) :] if draw(st.booleans()) else sa
     return sa, sb
 
 
 @pytest.mark.usefixtures("tier")
 @settings(max_examples=HYPOTHESIS_EXAMPLES, deadline=None)
-@given(shapes=broadcast_pairs(), kind=st.sampled_from(BIN_KINDS), dt=st.sampled_from(("i8", "i16", "f32")),
-       act=st.sampled_from(ACTS), seed=st.integers(0, 2 ** 32 - 1))
+@given(
+    shapes=broadcast_pairs(),
+    kind=st.sampled_from(BIN_KINDS),
+    dt=st.sampled_from(("i8", "i16", "f32")),
+    act=st.sampled_from(ACTS),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_binary_property(shapes, kind, dt, act, seed, tmp_path_factory):
     rng = np.random.default_rng(seed)
     model, specs = binary_model(rng, kind, dt, shapes[0], shapes[1], act)
@@ -270,8 +315,11 @@ def _rejects():
         y = w.tensor([4], "int8", 1e-9, 0)
         w.op("ADD", [a, b], [y])
         return [a, b], [y]
-    return {f.__name__: (f, op) for f, op in ((mul16_zp, "MUL"), (mixed_types, "ADD"), (no_broadcast, "SUB"),
-                                              (tiny_out_scale, "ADD"))}
+
+    return {
+        f.__name__: (f, op)
+        for f, op in ((mul16_zp, "MUL"), (mixed_types, "ADD"), (no_broadcast, "SUB"), (tiny_out_scale, "ADD"))
+    }
 
 
 REJECTS = _rejects()
@@ -289,15 +337,16 @@ def test_rejected(name, tmp_path):
     assert "\n" not in str(err.value)
 
 
-
-
 # --- MicroPython (unix port): the pure tier, viper and the natmod ---------------------------
 def mpy_models():
     """A handful of the models above: (id, model bytes, input sets)."""
     out = []
-    for kind, dt, sa, sb, act in (("ADD", "i8", [1, 4, 4, 3], [3], "RELU"), ("SUB", "i16", [2, 3, 4], [4], "NONE"),
-                                  ("MUL", "f32", [2, 1, 5], [1, 3, 1], "RELU6"),
-                                  ("MINIMUM", "i8", [4, 1], [4, 6], "NONE")):
+    for kind, dt, sa, sb, act in (
+        ("ADD", "i8", [1, 4, 4, 3], [3], "RELU"),
+        ("SUB", "i16", [2, 3, 4], [4], "NONE"),
+        ("MUL", "f32", [2, 1, 5], [1, 3, 1], "RELU6"),
+        ("MINIMUM", "i8", [4, 1], [4, 6], "NONE"),
+    ):
         rng = case_rng("mpy" + kind)
         model, specs = binary_model(rng, kind, dt, sa, sb, act)
         out.append((kind + "-" + dt, model, graph_sets(rng, specs, n_random=2)))
@@ -321,9 +370,16 @@ def mpy_baked(tmp_path_factory):
 
 def _run_mpy(mdir, baked, env, extra=None):
     from upyflow_tools.unixport import run_batch
+
     for cid, name, sets, want in baked:
-        got, _ = run_batch(mdir, name, [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
-                           heapsize="2M", env=env, extra_paths=extra)
+        got, _ = run_batch(
+            mdir,
+            name,
+            [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
+            heapsize="2M",
+            env=env,
+            extra_paths=extra,
+        )
         for k, (g, w) in enumerate(zip(got, want)):
             for gb, wa in zip(g, w):
                 assert gb == np.ascontiguousarray(wa).tobytes(), "%s input set %d differs from TFLM" % (cid, k)

@@ -1,5 +1,6 @@
 """Bad input gives one clear line, never a traceback: `upyflow bake` on damaged or unsupported
 models, and the runtime on wrong input sizes, stale baked modules and missing modules."""
+
 from __future__ import annotations
 
 import array
@@ -35,7 +36,7 @@ def error_line(err: str) -> str:
     assert len(lines) == 1, err
     # nothing else but the "baking" progress line: the error is one line
     assert [line for line in err.splitlines() if line and not line.startswith("upyflow: baking")] == lines
-    return lines[0][len("upyflow: error: "):]
+    return lines[0][len("upyflow: error: ") :]
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -63,26 +64,27 @@ def test_truncated_model(cut, tmp_path, capsys):
 def _corrupt(data: bytes, how: str) -> bytes:
     b = bytearray(data)
     mid = len(b) // 2
-    if how == "ff_middle":          # overwrite 16 bytes in the middle
-        b[mid:mid + 16] = b"\xff" * 16
+    if how == "ff_middle":  # overwrite 16 bytes in the middle
+        b[mid : mid + 16] = b"\xff" * 16
     elif how == "zero_middle":
-        b[mid:mid + 64] = bytes(64)
-    elif how == "flip_middle":      # flip every bit of 8 bytes
+        b[mid : mid + 64] = bytes(64)
+    elif how == "flip_middle":  # flip every bit of 8 bytes
         for i in range(mid, mid + 8):
             b[i] ^= 0xFF
-    elif how == "root_offset":      # the root table offset points past the end
+    elif how == "root_offset":  # the root table offset points past the end
         b[0:4] = (len(b) + 100).to_bytes(4, "little")
-    elif how == "header_region":    # vtables and offsets near the start
+    elif how == "header_region":  # vtables and offsets near the start
         b[8:40] = b"\x7f" * 32
     elif how.startswith("random"):  # a few random bytes, fixed by the case name
-        rng = np.random.default_rng(int(how[len("random"):]))
+        rng = np.random.default_rng(int(how[len("random") :]))
         for off in rng.integers(8, len(b), size=6):
             b[int(off)] = int(rng.integers(0, 256))
     return bytes(b)
 
 
-CORRUPTIONS = ["ff_middle", "zero_middle", "flip_middle", "root_offset", "header_region"] + \
-    ["random%d" % i for i in range(12)]
+CORRUPTIONS = ["ff_middle", "zero_middle", "flip_middle", "root_offset", "header_region"] + [
+    "random%d" % i for i in range(12)
+]
 
 
 @pytest.mark.parametrize("how", CORRUPTIONS)
@@ -139,8 +141,9 @@ def test_console_script_truncated_and_corrupted(tmp_path):
     assert "cannot read" in proc.stderr and "No such file or directory" in proc.stderr
 
 
-@pytest.mark.parametrize("content", [b"hello, this is a text file and not a model\n", b"\x89PNG\r\n\x1a\n" + bytes(64),
-                                     b"", b"TFL3"])
+@pytest.mark.parametrize(
+    "content", [b"hello, this is a text file and not a model\n", b"\x89PNG\r\n\x1a\n" + bytes(64), b"", b"TFL3"]
+)
 def test_not_a_tflite_file(content, tmp_path, capsys):
     path = write(tmp_path, "model.tflite", content)
     rc, err = bake_cli(capsys, path, tmp_path / "out")
@@ -191,8 +194,7 @@ def _fc(in_dtype="int8", w_dtype="int8", out_dtype="int8", bias_dtype="int32", *
     q = lambda dt: (0.05, 0) if dt in ("int8", "int16") else (None, None)  # noqa: E731
     x = w.tensor([1, 6], in_dtype, *q(in_dtype))
     wi = w.tensor([4, 6], w_dtype, *q(w_dtype), data=rng.integers(-5, 5, size=(4, 6)))
-    bi = w.tensor([4], bias_dtype, *((0.0025, 0) if bias_dtype != "float32" else (None, None)),
-                  data=np.zeros(4))
+    bi = w.tensor([4], bias_dtype, *((0.0025, 0) if bias_dtype != "float32" else (None, None)), data=np.zeros(4))
     y = w.tensor([1, 4], out_dtype, *q(out_dtype))
     w.op("FULLY_CONNECTED", [x, wi, bi], [y], **opts)
     return w.build([x], [y])
@@ -259,7 +261,7 @@ def _malformed(kind: str) -> bytes:
     if kind == "conv_stride0":
         opts.update(stride_h=0)
     if kind == "conv_padding":
-        opts.update(padding=7)       # no such Padding enum value
+        opts.update(padding=7)  # no such Padding enum value
     if kind == "conv_activation":
         opts.update(fused_activation_function=9)
     y = w.tensor([1, 3, 3, 4 if kind == "conv_out_channels" else 3], "int8", 0.1, 0)
@@ -269,45 +271,72 @@ def _malformed(kind: str) -> bytes:
 
 SUPPORTED = ", ".join(supported_ops())
 BAD_MODELS = {  # name -> (model builder, exact message or list of substrings)
-    "floor": (lambda: _unary("FLOOR", "float32", "float32"),
-              "unsupported operator FLOOR; upyflow supports " + SUPPORTED),
+    "floor": (
+        lambda: _unary("FLOOR", "float32", "float32"),
+        "unsupported operator FLOOR; upyflow supports " + SUPPORTED,
+    ),
     "two": (lambda: _two_unsupported(), "unsupported operators FLOOR, FLOOR_DIV; upyflow supports " + SUPPORTED),
-    "fc_int16": (lambda: _fc("int16", "int16", "int16", "int64"),
-                 ["operator FULLY_CONNECTED with tensor types i16/i16/i64/i16 is not supported (supported: int8",
-                  "float32)"]),
-    "fc_hybrid": (lambda: _fc("float32", "int8", "float32", "float32"),
-                  ["operator FULLY_CONNECTED with tensor types f32/i8/f32/f32 is not supported"]),
-    "softmax_float_to_int8": (lambda: _unary("SOFTMAX", "float32", "int8", out_q=(1 / 256, -128), beta=1.0),
-                              ["operator SOFTMAX with tensor types f32/i8 is not supported"]),
-    "softmax_out_scale": (lambda: _unary("SOFTMAX", "int8", "int8", (0.1, 0), (1 / 128, 0), beta=1.0),
-                          ["SOFTMAX", "int8 output must have scale 1/256 and zero point -128"]),
-    "quantize_to_float": (lambda: _unary("QUANTIZE", "int8", "float32"),
-                          ["operator QUANTIZE with tensor types i8/f32 is not supported"]),
-    "dequantize_float": (lambda: _unary("DEQUANTIZE", "float32", "float32"),
-                         ["operator DEQUANTIZE with tensor types f32/f32 is not supported (supported: int8/int16"]),
+    "fc_int16": (
+        lambda: _fc("int16", "int16", "int16", "int64"),
+        ["operator FULLY_CONNECTED with tensor types i16/i16/i64/i16 is not supported (supported: int8", "float32)"],
+    ),
+    "fc_hybrid": (
+        lambda: _fc("float32", "int8", "float32", "float32"),
+        ["operator FULLY_CONNECTED with tensor types f32/i8/f32/f32 is not supported"],
+    ),
+    "softmax_float_to_int8": (
+        lambda: _unary("SOFTMAX", "float32", "int8", out_q=(1 / 256, -128), beta=1.0),
+        ["operator SOFTMAX with tensor types f32/i8 is not supported"],
+    ),
+    "softmax_out_scale": (
+        lambda: _unary("SOFTMAX", "int8", "int8", (0.1, 0), (1 / 128, 0), beta=1.0),
+        ["SOFTMAX", "int8 output must have scale 1/256 and zero point -128"],
+    ),
+    "quantize_to_float": (
+        lambda: _unary("QUANTIZE", "int8", "float32"),
+        ["operator QUANTIZE with tensor types i8/f32 is not supported"],
+    ),
+    "dequantize_float": (
+        lambda: _unary("DEQUANTIZE", "float32", "float32"),
+        ["operator DEQUANTIZE with tensor types f32/f32 is not supported (supported: int8/int16"],
+    ),
     "pool_requant": (_pool_requant, ["MAX_POOL_2D", "input and output quantization differ"]),
-    "fused_tanh": (lambda: _conv_fused("TANH"),
-                   "operator CONV_2D has fused activation TANH; upyflow supports NONE, RELU, RELU6, RELU_N1_TO_1"),
-    "zero_scale": (lambda: _unary("DEQUANTIZE", "int8", "float32", (0.0, 0)),
-                   ["DEQUANTIZE tensor", "has quantization scale [0]; it needs positive, finite scales"]),
-    "nan_scale": (lambda: _unary("QUANTIZE", "float32", "int8", out_q=(float("nan"), 0)),
-                  ["QUANTIZE tensor", "it needs positive, finite scales"]),
+    "fused_tanh": (
+        lambda: _conv_fused("TANH"),
+        "operator CONV_2D has fused activation TANH; upyflow supports NONE, RELU, RELU6, RELU_N1_TO_1",
+    ),
+    "zero_scale": (
+        lambda: _unary("DEQUANTIZE", "int8", "float32", (0.0, 0)),
+        ["DEQUANTIZE tensor", "has quantization scale [0]; it needs positive, finite scales"],
+    ),
+    "nan_scale": (
+        lambda: _unary("QUANTIZE", "float32", "int8", out_q=(float("nan"), 0)),
+        ["QUANTIZE tensor", "it needs positive, finite scales"],
+    ),
     "no_quantization": (_fc_unquantized_input, ["FULLY_CONNECTED tensor", "has quantization scale (none)"]),
     "graph_output": (lambda: _malformed("graph_output"), "graph output refers to tensor 99 of 4"),
-    "fc_one_input": (lambda: _malformed("fc_one_input"),
-                     "operator FULLY_CONNECTED has inputs [0] and outputs [3]; it needs 2 inputs and an output"),
-    "fc_output_size": (lambda: _malformed("fc_output_size"),
-                       "FULLY_CONNECTED output 't3' has shape [1, 5] (5 values), expected 4 values"),
+    "fc_one_input": (
+        lambda: _malformed("fc_one_input"),
+        "operator FULLY_CONNECTED has inputs [0] and outputs [3]; it needs 2 inputs and an output",
+    ),
+    "fc_output_size": (
+        lambda: _malformed("fc_output_size"),
+        "FULLY_CONNECTED output 't3' has shape [1, 5] (5 values), expected 4 values",
+    ),
     "fc_bias_size": (lambda: _malformed("fc_bias_size"), ["FULLY_CONNECTED bias", "(3 values), expected 4 values"]),
-    "fc_zero_point": (lambda: _malformed("fc_zero_point"),
-                      "FULLY_CONNECTED tensor 't0' has a zero point outside the i8 range"),
+    "fc_zero_point": (
+        lambda: _malformed("fc_zero_point"),
+        "FULLY_CONNECTED tensor 't0' has a zero point outside the i8 range",
+    ),
     "conv_weights_2d": (lambda: _malformed("conv_weights_2d"), "CONV_2D filter 't1' has shape [3, 18], expected 4-D"),
     "conv_scales": (lambda: _malformed("conv_scales"), "operator CONV_2D has filter 't1' with 2 scales for 3 channels"),
     "conv_out_channels": (lambda: _malformed("conv_out_channels"), "CONV_2D output 't3' has 4 channels, the filter 3"),
     "conv_stride0": (lambda: _malformed("conv_stride0"), ["CONV_2D", "unsupported geometry", "stride 0x1"]),
     "conv_padding": (lambda: _malformed("conv_padding"), ["CONV_2D", "unsupported geometry (padding 7"]),
-    "conv_activation": (lambda: _malformed("conv_activation"),
-                        "operator CONV_2D has fused activation 9; upyflow supports NONE, RELU, RELU6, RELU_N1_TO_1"),
+    "conv_activation": (
+        lambda: _malformed("conv_activation"),
+        "operator CONV_2D has fused activation 9; upyflow supports NONE, RELU, RELU6, RELU_N1_TO_1",
+    ),
 }
 
 
@@ -331,8 +360,17 @@ def test_unsupported_op_names_op_and_lists_supported(tmp_path, capsys):
     rc, err = bake_cli(capsys, path, tmp_path / "out")
     msg = error_line(err)
     assert rc == 2 and "FLOOR" in msg
-    for op in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-               "SOFTMAX", "QUANTIZE", "DEQUANTIZE", "RESHAPE"):
+    for op in (
+        "FULLY_CONNECTED",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "AVERAGE_POOL_2D",
+        "MAX_POOL_2D",
+        "SOFTMAX",
+        "QUANTIZE",
+        "DEQUANTIZE",
+        "RESHAPE",
+    ):
         assert op in msg
 
 
@@ -429,7 +467,7 @@ def test_format_version_mismatch(tmp_path, version):
     with pytest.raises(ValueError) as e:
         upyflow.Model(mod)
     msg = str(e.value)
-    if version is None:   # no format at all: not a baked model (`upyflow.load("os")`)
+    if version is None:  # no format at all: not a baked model (`upyflow.load("os")`)
         assert "is not a model baked by upyflow" in msg and "\n" not in msg
         return
     # repr: a string '2' is not the number 2 (issue 13 finding 9: "format 2, this runtime reads format 2")

@@ -1,10 +1,11 @@
 """The project's own sine model, the `upyflow` CLI, and the runtime's float helpers."""
+
 from __future__ import annotations
 
 import math
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ def test_cli_bake_writes_py_and_mpy(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "arena 32 bytes" in out
     assert (tmp_path / "sine.py").stat().st_size > 0
-    assert (tmp_path / "sine.mpy").read_bytes()[:2] == b"M\x06"   # mpy format 6
+    assert (tmp_path / "sine.mpy").read_bytes()[:2] == b"M\x06"  # mpy format 6
     m = load_cpython(str(tmp_path), "sine")
     assert m.verify()
 
@@ -73,6 +74,7 @@ def test_cli_inspect_reports_plan_and_tflm_arena(capsys):
     assert "depthwise_conv2d_s8" in out and "softmax_s8" in out
     from upyflow_tools.bake import compile_model
     from upyflow_tools.tflm import head_arena_bytes
+
     assert "%d bytes (upyflow)" % compile_model(str(path)).arena_size in out
     assert "%d bytes (TFLite Micro head arena)" % head_arena_bytes(str(path)) in out
 
@@ -85,6 +87,7 @@ def test_cli_help_and_console_script():
 def test_readme_operator_table_matches_code():
     """The README's operator table is the generated one, so the docs cannot drift."""
     from upyflow_tools.report import supported_table
+
     assert supported_table() in (ROOT / "README.md").read_text()
 
 
@@ -101,6 +104,7 @@ def test_cli_profile_lists_every_op_slowest_first(capsys):
 def test_package_json_lists_the_whole_runtime():
     """mip installs what package.json lists: exactly the device runtime's files."""
     import json
+
     urls = json.loads((ROOT / "package.json").read_text())["urls"]
     lib = ROOT / "device_lib"
     want = sorted(str(p.relative_to(lib)) for p in (lib / "upyflow").rglob("*.py"))
@@ -115,8 +119,13 @@ def test_freeze_writes_a_manifest_for_the_runtime_and_models(tmp_path, capsys):
     assert main(["freeze", mdir, "-o", str(manifest)]) == 0
     calls = []
     # Evaluate it the way MicroPython's manifest tool does: package() and module() calls.
-    exec(manifest.read_text(), {"package": lambda *a, **k: calls.append(("package", a, k)),
-                                "module": lambda *a, **k: calls.append(("module", a, k))})
+    exec(
+        manifest.read_text(),
+        {
+            "package": lambda *a, **k: calls.append(("package", a, k)),
+            "module": lambda *a, **k: calls.append(("module", a, k)),
+        },
+    )
     assert calls[0][0] == "package" and calls[0][1] == ("upyflow",)
     assert (Path(calls[0][2]["base_path"]) / "upyflow" / "model.py").is_file()
     assert ("module", ("sine.py",), {"base_path": str(Path(mdir).resolve())}) in calls
@@ -128,6 +137,7 @@ def test_struct_views_for_ports_without_uctypes_or_cast(model, tmp_path, monkeyp
     must give the same bytes as TFLM through the pure tier."""
     import upyflow.model
     from upyflow.views import struct_view
+
     monkeypatch.setattr(upyflow.model, "typed_view", struct_view)
     path = shared("models/%s.tflite" % model)
     mdir, name, _ = bake_model(path, tmp_path)
@@ -135,8 +145,11 @@ def test_struct_views_for_ports_without_uctypes_or_cast(model, tmp_path, monkeyp
     rng = np.random.default_rng(3)
     for _ in range(3):
         shape, dtype = m.input_shape[0], m.input_dtype[0]
-        x = (rng.uniform(0, 6, shape).astype(np.float32) if dtype == "f32"
-             else rng.integers(-128, 128, shape, dtype=np.int8))
+        x = (
+            rng.uniform(0, 6, shape).astype(np.float32)
+            if dtype == "f32"
+            else rng.integers(-128, 128, shape, dtype=np.int8)
+        )
         assert_bit_exact(path.read_bytes(), m, [x])
 
 
@@ -150,7 +163,8 @@ def test_micropython_set_input_errors_and_arrays(tmp_path):
         "m = upyflow.load('sinef')\n"
         "print('OUT', m.predict(array.array('f', [1.5]))[0:4] == m.predict(bytes(array.array('f', [1.5])))[0:4])\n"
         "try:\n    m.set_input(0, array.array('f', [1.0, 2.0]))\nexcept ValueError as e:\n    print('ERR', e)\n"
-        % (str(ROOT / "device_lib"), mdir))
+        % (str(ROOT / "device_lib"), mdir)
+    )
     proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True)
     assert "OUT True" in proc.stdout, proc.stdout + proc.stderr
     assert "ERR input 0 needs 4 bytes (f32 1x1), got 8" in proc.stdout
@@ -158,6 +172,7 @@ def test_micropython_set_input_errors_and_arrays(tmp_path):
 
 def test_cli_inspect_lists_the_operator_table(capsys):
     from upyflow_tools.report import supported_table
+
     assert main(["inspect"]) == 0
     assert capsys.readouterr().out.strip() == supported_table()
 
@@ -165,6 +180,7 @@ def test_cli_inspect_lists_the_operator_table(capsys):
 @needs_micropython
 def test_cli_run_prints_the_boards_output(tmp_path, capfd):
     from upyflow_tools.vboard import VirtualBoard
+
     script = tmp_path / "hello.py"
     script.write_text("import sys\nprint('board says', 6 * 7, sys.implementation.name)\n")
     with VirtualBoard() as board:

@@ -1,6 +1,7 @@
 """Real models made by other projects (../shared/models/external) bake and give TFLM's bytes.
 (All 13 bake: the microWakeWord streaming models are tested in test_variables.py, the float
 LSTM in test_lstm.py, the float audio front end in test_signal.py.)"""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,10 +12,17 @@ from harness import assert_bit_exact, bake_model, load_cpython, random_input, sh
 
 NATIVE = upyflow.dispatch.available("native")
 # model -> tiers to compare (pure only where it takes well under a second per invoke)
-BAKES = {"tm_mbnet128_0.25_q": ("native",), "tm_vww96_q": ("native",), "tm_cifar10_q": ("native",),
-         "tm_mnist_resnet_q": ("native", "pure"), "tm_mnist_resnet_f": ("native",),
-         "tm_mnist_valid_q": ("native", "pure"), "eml_mnist_cnn_int8": ("native", "pure"),
-         "eml_mnist_cnn_fp32": ("native", "pure"), "tflm_magic_wand": ("native", "pure")}
+BAKES = {
+    "tm_mbnet128_0.25_q": ("native",),
+    "tm_vww96_q": ("native",),
+    "tm_cifar10_q": ("native",),
+    "tm_mnist_resnet_q": ("native", "pure"),
+    "tm_mnist_resnet_f": ("native",),
+    "tm_mnist_valid_q": ("native", "pure"),
+    "eml_mnist_cnn_int8": ("native", "pure"),
+    "eml_mnist_cnn_fp32": ("native", "pure"),
+    "tflm_magic_wand": ("native", "pure"),
+}
 CASES = [(m, t) for m, tiers in BAKES.items() for t in tiers if t != "native" or NATIVE]
 
 
@@ -22,7 +30,7 @@ CASES = [(m, t) for m, tiers in BAKES.items() for t in tiers if t != "native" or
 def test_external_model_matches_tflm(model, tier, tmp_path):
     path = shared("models/external/%s.tflite" % model)
     mdir, name, result = bake_model(path, tmp_path)
-    if model == "tm_mbnet128_0.25_q":   # Flatten at a dynamic batch: folded, not run
+    if model == "tm_mbnet128_0.25_q":  # Flatten at a dynamic batch: folded, not run
         assert "folded at bake time: PACK, SHAPE, STRIDED_SLICE" in result.graph.notes
     m = load_cpython(mdir, name, tier)
     rng = np.random.default_rng(11)

@@ -6,6 +6,7 @@ lowering host_tools/upyflow_tools/lower/families/<f>.py. dtype and rounding vari
 onnxruntime's "_ort") live in their operator's family. The tiers are read as files, so this
 runs without MicroPython or the C extension.
 """
+
 import ast
 import re
 from pathlib import Path
@@ -22,11 +23,26 @@ VIPER = ROOT / "device_lib" / "upyflow" / "kernels_viper"
 LOWER = ROOT / "host_tools" / "upyflow_tools" / "lower" / "families"
 
 # The declared families (the lead's table in issue 14).
-FAMILIES = {"fc", "conv", "transpose_conv", "pool", "softmax", "quantize", "elementwise", "reduce",
-            "layout", "svdf", "lstm", "activations", "resize", "signal", "image"}
-C_NOT_FAMILIES = {"table", "walker"}   # the kernel table and the op-table walker
-NOT_LOWERED = {"image"}                # image_to_input is called by upyflow.image, not by a model op
-HOST_ONLY = set()                      # lowering modules of ops that only fold or vanish at bake time
+FAMILIES = {
+    "fc",
+    "conv",
+    "transpose_conv",
+    "pool",
+    "softmax",
+    "quantize",
+    "elementwise",
+    "reduce",
+    "layout",
+    "svdf",
+    "lstm",
+    "activations",
+    "resize",
+    "signal",
+    "image",
+}
+C_NOT_FAMILIES = {"table", "walker"}  # the kernel table and the op-table walker
+NOT_LOWERED = {"image"}  # image_to_input is called by upyflow.image, not by a model op
+HOST_ONLY = set()  # lowering modules of ops that only fold or vanish at bake time
 
 
 def _stems(folder: Path, ext: str) -> set[str]:
@@ -43,8 +59,14 @@ def _py_top_level(path: Path) -> tuple[set[str], tuple]:
     tree = ast.parse(path.read_text())
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
-    kernels = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == "KERNELS" for t in n.targets)), ())
+    kernels = next(
+        (
+            ast.literal_eval(n.value)
+            for n in tree.body
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "KERNELS" for t in n.targets)
+        ),
+        (),
+    )
     return names, kernels
 
 
@@ -58,9 +80,9 @@ def _header_sections() -> dict[str, set[str]]:
             family = m.group(1)
             sections.setdefault(family, set())
         elif not line.strip():
-            family = None   # a section ends at the first blank line
+            family = None  # a section ends at the first blank line
         elif family and line.startswith("typedef "):
-            continue   # a function type kernels are declared through (`uf_T_fn uf_a, uf_b;`)
+            continue  # a function type kernels are declared through (`uf_T_fn uf_a, uf_b;`)
         elif family:
             sections[family].update(re.findall(r"^\w[\w \*]*?\buf_(\w+)\(", line))
             if re.match(r"uf_\w+_fn ", line):
@@ -81,6 +103,7 @@ def test_every_tier_has_the_declared_stems():
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_pure_family_defines_its_kernels(family):
     import importlib
+
     mod = importlib.import_module("upyflow.kernels_pure." + family)
     want = {k for k, f in PURE_FAMILIES.items() if f == family}
     assert set(mod.KERNELS) == want

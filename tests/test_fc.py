@@ -7,6 +7,7 @@ cases, one for the int16 ones); inputs are random ones plus the extremes (all mi
 maximum, all zero point). The int16 cases also run on MicroPython (`mpy_tier`: viper, pure).
 Nothing here hard-codes an expected output.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -15,15 +16,30 @@ import numpy as np
 import pytest
 
 from harness import ACTS, TT, bake_model, check, check_isa, make_inputs, run_micropython_cases, run_tflm, seeded_rng
-from op_models import (INT32_BIAS, SHIFTS32, SHIFTS64, bake_batch, batch_rng, batch_scales, batch_weights,
-                       qparams,
-                       bias_tensor, fweights, in_scale_for, inputs_for, out_zp_for, qweights, scaled16_model,
-                       scales16, weights)
+from op_models import (
+    INT32_BIAS,
+    SHIFTS32,
+    SHIFTS64,
+    bake_batch,
+    batch_rng,
+    batch_scales,
+    batch_weights,
+    bias_tensor,
+    fweights,
+    in_scale_for,
+    inputs_for,
+    out_zp_for,
+    qparams,
+    qweights,
+    scaled16_model,
+    scales16,
+    weights,
+)
 from tflite_writer import ModelWriter
 from upyflow_tools.unixport import run_batch
 
-SEED = 0x5EED      # the int8 and float32 cases
-SEED16 = 0xC016    # the int16 cases
+SEED = 0x5EED  # the int8 and float32 cases
+SEED16 = 0xC016  # the int16 cases
 
 
 def case_rng(case_id: str) -> np.random.Generator:
@@ -36,10 +52,16 @@ def case_rng16(case_id: str) -> np.random.Generator:
 
 # --- int8 and float32 ------------------------------------------------------------------
 FC_SHAPES = [  # (input shape, n_out, keep_num_dims)
-    ([1, 8], 5, False), ([3, 8], 4, False), ([4, 6], 7, True), ([2, 3, 5], 3, True),
-    ([2, 3, 5], 6, False), ([1, 1, 16], 8, True), ([5, 1], 3, False), ([1, 2, 2, 4], 2, False),
+    ([1, 8], 5, False),
+    ([3, 8], 4, False),
+    ([4, 6], 7, True),
+    ([2, 3, 5], 3, True),
+    ([2, 3, 5], 6, False),
+    ([1, 1, 16], 8, True),
+    ([5, 1], 3, False),
+    ([1, 2, 2, 4], 2, False),
 ]
-ZPS = [(0, 0), (-128, 127), (127, -128), (5, -7), (-40, 60), (-1, 1)]   # (input, output) zero points
+ZPS = [(0, 0), (-128, 127), (127, -128), (5, -7), (-40, 60), (-1, 1)]  # (input, output) zero points
 
 
 def fc_model(rng, dtype, in_shape, n_out, keep, per_channel, bias, act, in_zp=0, out_zp=0):
@@ -71,8 +93,16 @@ for _i, (_shape, _nout, _keep) in enumerate(FC_SHAPES):
 
 def _fc_id(c):
     dt, shape, n_out, keep, pc, b, act, zp = c
-    return "%s-%s-o%d%s-%s-%s-%s-zp%d,%d" % (dt, "x".join(map(str, shape)), n_out, "-keep" if keep else "",
-                                             "pc" if pc else "pt", "bias" if b else "nobias", act, *zp)
+    return "%s-%s-o%d%s-%s-%s-%s-zp%d,%d" % (
+        dt,
+        "x".join(map(str, shape)),
+        n_out,
+        "-keep" if keep else "",
+        "pc" if pc else "pt",
+        "bias" if b else "nobias",
+        act,
+        *zp,
+    )
 
 
 def fc_case(case):
@@ -104,9 +134,19 @@ def test_fc_per_tensor_multiplier_uses_double_product(tier, tmp_path):
     y = w.tensor([1, 1], "int8", 0.06686840951442719, 0)
     w.op("FULLY_CONNECTED", [x, wt, -1], [y])
     check(w.build([x], [y]), tmp_path, [[np.array([[v]], np.int8)] for v in range(-128, 128)])
+
+
 # --- int16 activations (16x8) -----------------------------------------------------------
-FC16_SHAPES = [([1, 8], 5), ([3, 8], 4), ([2, 3, 5], 6), ([1, 16], 8), ([5, 1], 3), ([1, 2, 2, 4], 2),
-             ([2, 300], 3), ([1, 40], 7)]
+FC16_SHAPES = [
+    ([1, 8], 5),
+    ([3, 8], 4),
+    ([2, 3, 5], 6),
+    ([1, 16], 8),
+    ([5, 1], 3),
+    ([1, 2, 2, 4], 2),
+    ([2, 300], 3),
+    ([1, 40], 7),
+]
 FC_ZPS = [(0, 0), (0, 0), (0, 0), (100, -50), (-7, 3)]
 
 
@@ -127,22 +167,33 @@ def fc16_model(rng, in_shape, n_out, pc, btype, act, zps, opt=None, big=False):
 
 
 FC16_CASES = []
-for _k, ((_shape, _nout), _pc, _bt, _act) in enumerate(itertools.product(
-        FC16_SHAPES, (False, True), ("int64", "int32", None), ACTS)):
+for _k, ((_shape, _nout), _pc, _bt, _act) in enumerate(
+    itertools.product(FC16_SHAPES, (False, True), ("int64", "int32", None), ACTS)
+):
     if _k % 2:
         continue
     _opt = INT32_BIAS if _bt is None and _k % 4 == 0 else None
     FC16_CASES.append((_shape, _nout, _pc, _bt, _act, FC_ZPS[_k % len(FC_ZPS)], _opt, _k % 13 == 2 and _bt == "int64"))
 # int32 accumulation overflowing (TFLM wraps): a long dot product of extreme values
-FC16_CASES += [([1, 1024], 2, _pc, _bt, "NONE", (0, 0), _opt, False)
-               for _pc in (False, True) for _bt, _opt in (("int32", None), (None, INT32_BIAS), ("int64", None))]
+FC16_CASES += [
+    ([1, 1024], 2, _pc, _bt, "NONE", (0, 0), _opt, False)
+    for _pc in (False, True)
+    for _bt, _opt in (("int32", None), (None, INT32_BIAS), ("int64", None))
+]
 
 
 def _fc16_id(c):
     shape, n_out, pc, bt, act, zps, opt, big = c
-    return "%s-o%d-%s-%s%s%s-%s-zp%d,%d" % ("x".join(map(str, shape)), n_out, "pc" if pc else "pt",
-                                           bt or "nobias", "-qbt32" if opt else "", "-big" if big else "",
-                                           act, *zps)
+    return "%s-o%d-%s-%s%s%s-%s-zp%d,%d" % (
+        "x".join(map(str, shape)),
+        n_out,
+        "pc" if pc else "pt",
+        bt or "nobias",
+        "-qbt32" if opt else "",
+        "-big" if big else "",
+        act,
+        *zps,
+    )
 
 
 def fc16_case(case):
@@ -151,7 +202,7 @@ def fc16_case(case):
     rng = case_rng16("fc16" + _fc16_id(case))
     model = fc16_model(rng, shape, n_out, pc, bt, act, zps, opt, big)
     xs = inputs_for(rng, "i16", shape, zps[0])
-    if shape[-1] >= 1024:   # all-extreme products: sums far beyond int32
+    if shape[-1] >= 1024:  # all-extreme products: sums far beyond int32
         wsign = np.full(shape, 32767, np.int16)
         xs += [wsign, -wsign]
     return model, [[x] for x in xs]
@@ -187,14 +238,29 @@ def batch_fc_cases():
     per-tensor/per-channel weights, requantization multipliers above 1."""
     cases = {}
     k = 0
-    for batches, n_in, n_out in [(1, 8, 5), (3, 8, 4), (4, 6, 7), (2, 15, 3), (1, 1, 3), (5, 1, 2),
-                                 (2, 64, 10), (1, 250, 4)]:
+    for batches, n_in, n_out in [
+        (1, 8, 5),
+        (3, 8, 4),
+        (4, 6, 7),
+        (2, 15, 3),
+        (1, 1, 3),
+        (5, 1, 2),
+        (2, 64, 10),
+        (1, 250, 4),
+    ]:
         for act in ACTS:
             k += 1
             pc, bias, big = k % 2 == 0, k % 3 != 1, k % 7 == 0
-            cid = "fc-b%d-i%d-o%d-%s-%s-%s-zp%d,%d%s" % (batches, n_in, n_out, "pc" if pc else "pt",
-                                                         "bias" if bias else "nobias", act, *ZPS[k % len(ZPS)],
-                                                         "-bigmult" if big else "")
+            cid = "fc-b%d-i%d-o%d-%s-%s-%s-zp%d,%d%s" % (
+                batches,
+                n_in,
+                n_out,
+                "pc" if pc else "pt",
+                "bias" if bias else "nobias",
+                act,
+                *ZPS[k % len(ZPS)],
+                "-bigmult" if big else "",
+            )
             cases[cid] = batch_fc_model(cid, batches, n_in, n_out, pc, bias, act, ZPS[k % len(ZPS)], big)
     return cases
 
@@ -214,8 +280,10 @@ def test_int8_micropython(int8_batch, mpy_tier):
 def test_int16_micropython_pure(mpy_tier, tmp_path):
     """int16 FULLY_CONNECTED with an int64 and an int32 bias on the pure tier."""
     rng = case_rng16("micropython-fc")
-    models = [fc16_model(rng, [2, 9], 5, True, "int64", "NONE", (0, 0)),
-              fc16_model(rng, [1, 12], 4, False, "int32", "RELU_N1_TO_1", (3, -2))]
+    models = [
+        fc16_model(rng, [2, 9], 5, True, "int64", "NONE", (0, 0)),
+        fc16_model(rng, [1, 12], 4, False, "int32", "RELU_N1_TO_1", (3, -2)),
+    ]
     for k, model in enumerate(models):
         xshape = [2, 9] if k == 0 else [1, 12]
         xs = inputs_for(rng, "i16", xshape, (0, 3)[k], n_random=1)
@@ -239,7 +307,7 @@ def fc16_baked(tmp_path_factory):
         rng = case_rng16(cid)
         model = fc16_model(rng, shape, n_out, pc, bt, act, zps, opt, big)
         xs = inputs_for(rng, "i16", shape, zps[0])
-        if shape[-1] >= 1024:   # all-extreme products: sums far beyond int32
+        if shape[-1] >= 1024:  # all-extreme products: sums far beyond int32
             xs += [np.full(shape, 32767, np.int16), np.full(shape, -32767, np.int16)]
         cases["vf%d" % k] = (cid, model, [[x] for x in xs])
         k += 1
@@ -265,18 +333,28 @@ def test_int16_micropython(fc16_baked, mpy_tier):
 
 # --- BATCH_MATMUL ------------------------------------------------------------------------
 BMM_SHAPES = [  # (lhs shape, rhs shape, adj_x, adj_y, rhs constant)
-    ([2, 3], [3, 4], False, False, False), ([1, 4, 5], [1, 5, 3], False, False, False),
-    ([2, 3, 4], [2, 3, 5], True, False, False), ([3, 4], [5, 4], False, True, False),
-    ([2, 1, 3, 4], [1, 3, 4, 2], False, False, False), ([2, 2, 3], [3, 6], False, False, True),
-    ([1, 2, 5, 3], [2, 1, 4, 5], True, True, False), ([4, 8], [8, 1], False, False, True),
+    ([2, 3], [3, 4], False, False, False),
+    ([1, 4, 5], [1, 5, 3], False, False, False),
+    ([2, 3, 4], [2, 3, 5], True, False, False),
+    ([3, 4], [5, 4], False, True, False),
+    ([2, 1, 3, 4], [1, 3, 4, 2], False, False, False),
+    ([2, 2, 3], [3, 6], False, False, True),
+    ([1, 2, 5, 3], [2, 1, 4, 5], True, True, False),
+    ([4, 8], [8, 1], False, False, True),
 ]
 BMM_CASES = [(*s, dt) for s in BMM_SHAPES for dt in ("i8", "i16", "f32")]
 
 
 def _bmm_id(c):
     ls, rs, ax, ay, const, dt = c
-    return "%s-%sx%s%s%s%s" % (dt, "x".join(map(str, ls)), "x".join(map(str, rs)), "-adjx" if ax else "",
-                               "-adjy" if ay else "", "-const" if const else "")
+    return "%s-%sx%s%s%s%s" % (
+        dt,
+        "x".join(map(str, ls)),
+        "x".join(map(str, rs)),
+        "-adjx" if ax else "",
+        "-adjy" if ay else "",
+        "-const" if const else "",
+    )
 
 
 def bmm_case(case):

@@ -1,6 +1,7 @@
 """Constant folding (upyflow_tools.fold): ops whose inputs are all known at bake time run on
 the host and become constants. Generated models compare with the TFLM interpreter, which
 runs the same ops at run time."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,6 @@ from harness import assert_bit_exact, bake_model, load_cpython, random_input, ru
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
 from upyflow_tools.bake import compile_model
-
 
 
 def _flatten_by_shape() -> bytes:
@@ -34,6 +34,7 @@ def _flatten_by_shape() -> bytes:
 
 def tflite_int32() -> int:
     import tflite
+
     return tflite.TensorType.INT32
 
 
@@ -50,7 +51,7 @@ def _fill_gather_cast() -> bytes:
     picked = w.tensor([1, 2, 3], "float32")
     w.op("GATHER", [table, idx], [picked], axis=0)
     as_int = w.tensor([1, 2, 3], "int32")
-    w.op("CAST", [picked], [as_int])        # truncates toward zero
+    w.op("CAST", [picked], [as_int])  # truncates toward zero
     as_float = w.tensor([1, 2, 3], "float32")
     w.op("CAST", [as_int], [as_float])
     prod = w.tensor([1, 2, 3], "float32")
@@ -82,8 +83,11 @@ def _int8_concat_const() -> bytes:
     return w.build([x], [out])
 
 
-MODELS = {"flatten_by_shape": _flatten_by_shape, "fill_gather_cast": _fill_gather_cast,
-          "int8_concat_const": _int8_concat_const}
+MODELS = {
+    "flatten_by_shape": _flatten_by_shape,
+    "fill_gather_cast": _fill_gather_cast,
+    "int8_concat_const": _int8_concat_const,
+}
 
 
 @pytest.mark.parametrize("model", list(MODELS))
@@ -145,16 +149,18 @@ def test_every_problem_listed_at_once_with_hints():
         compile_model("x.tflite", data=_many_problems())
     msg = str(e.value)
     assert "\n" not in msg
-    assert msg.startswith("unsupported operators DENSIFY (")   # CAST runs (integer types)
-    assert ", FLOOR; " in msg and "sparse weights" in msg   # the DENSIFY hint
+    assert msg.startswith("unsupported operators DENSIFY (")  # CAST runs (integer types)
+    assert ", FLOOR; " in msg and "sparse weights" in msg  # the DENSIFY hint
     assert "float16 tensor 't2'" in msg and "float16 weights are folded" in msg
-    assert msg.endswith("upyflow supports " + ", ".join(__import__("upyflow_tools.lower", fromlist=["x"])
-                                                       .supported_ops()))
+    assert msg.endswith(
+        "upyflow supports " + ", ".join(__import__("upyflow_tools.lower", fromlist=["x"]).supported_ops())
+    )
 
 
 def test_dynamic_batch_reported(tmp_path):
     """The converter's shape_signature -1 (Keras' batch None) becomes 1, and bake says so."""
     from pathlib import Path
+
     path = Path(__file__).resolve().parent / "models" / "keras_cnn_int8.tflite"
     result = compile_model(str(path))
     assert any(n.startswith("dynamic batch dimension set to 1: input ") for n in result.graph.notes)
@@ -164,6 +170,7 @@ def test_readme_lists_every_hint():
     from pathlib import Path
 
     from upyflow_tools.lower.core import HINTS, TYPE_HINTS
+
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for k, v in HINTS.items():
         assert "| %s | %s |" % (k, v) in readme
@@ -175,6 +182,7 @@ def test_readme_lists_every_onnx_hint():
     from pathlib import Path
 
     from upyflow_tools.readers.onnx import ONNX_HINTS
+
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for k, v in ONNX_HINTS.items():
         assert "| ONNX %s | %s |" % (k, v) in readme
@@ -182,8 +190,7 @@ def test_readme_lists_every_onnx_hint():
 
 # Arithmetic on constants: TFLM computes it at run time, bake folds it (numpy); each feeds an
 # ADD with the model input so the folded constant reaches the output.
-FOLD_BINARY = ["ADD", "SUB", "MUL", "DIV", "FLOOR_DIV", "FLOOR_MOD", "MAXIMUM", "MINIMUM",
-               "SQUARED_DIFFERENCE"]
+FOLD_BINARY = ["ADD", "SUB", "MUL", "DIV", "FLOOR_DIV", "FLOOR_MOD", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"]
 FOLD_UNARY = ["NEG", "ABS", "SQRT", "RSQRT", "EXP", "LOG", "SQUARE", "FLOOR", "CEIL", "ROUND"]
 FOLD_REDUCE = ["SUM", "REDUCE_MAX", "REDUCE_MIN", "MEAN"]
 
@@ -215,15 +222,16 @@ def _const_arith(op: str, dtype: str) -> bytes:
     return w.build([x], [out])
 
 
-FOLD_CASES = [(op, "float32") for op in FOLD_BINARY + FOLD_UNARY + FOLD_REDUCE] + \
-    [(op, "int32") for op in ["ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"]]
+FOLD_CASES = [(op, "float32") for op in FOLD_BINARY + FOLD_UNARY + FOLD_REDUCE] + [
+    (op, "int32") for op in ["ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"]
+]
 
 
 @pytest.mark.parametrize("op,dtype", FOLD_CASES)
 def test_constant_arithmetic_folds_as_tflm_computes(op, dtype, tmp_path):
     data = _const_arith(op, dtype)
     mdir, name, result = bake_model(data, tmp_path)
-    assert [result.graph.ops[c.op_index].kind for c in result.calls] == ["ADD"]   # all else folded
+    assert [result.graph.ops[c.op_index].kind for c in result.calls] == ["ADD"]  # all else folded
     m = load_cpython(mdir, name, "pure")
     x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(1, 6)
     np.testing.assert_allclose(run_upyflow(m, [x])[0], run_tflm(data, [x])[0], rtol=1e-6, atol=0)

@@ -9,6 +9,7 @@ read before they are written, bias types and depth multipliers TFLM reads differ
 left shifts on 64-bit ports, the pure tier's float32 arithmetic, conv geometry beyond TFLM's
 int16 fields, the QDQ one-step comparison, and bakes that allocated before refusing.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,10 @@ SEED = 20261202
 # --- the fuzz --------------------------------------------------------------------------------------
 def _summary(result: dict) -> str:
     lines = ["%s %s: %d" % (v, k, n) for (v, k), n in sorted(result["counts"].items())]
-    lines += ["finding %s in %s #%d: %s" % (v, name, k, detail)
-              for (v, _), (name, k, detail) in sorted(result["findings"].items())]
+    lines += [
+        "finding %s in %s #%d: %s" % (v, name, k, detail)
+        for (v, _), (name, k, detail) in sorted(result["findings"].items())
+    ]
     return "\n".join(lines)
 
 
@@ -45,6 +48,7 @@ def test_fuzz(kind, count, monkeypatch):
     each other), and no tier writes past its arena. Nothing hangs, crashes or runs out of
     memory."""
     from upyflow_tools.unixport import micropython_exe
+
     if micropython_exe() is not None:
         monkeypatch.setenv("FUZZ_MICROPYTHON", "1")
     result = fuzz.fuzz(kind, count, SEED, timeout=30, quick=True)
@@ -58,6 +62,7 @@ def test_fuzz(kind, count, monkeypatch):
 def test_fuzz_seeds_run():
     """The unmutated seeds bake and give the oracle's outputs (else the fuzz tests nothing)."""
     import tempfile
+
     with tempfile.TemporaryDirectory() as d:
         for name, data in fuzz.seeds("both", quick=True).items():
             assert fuzz.judge(name, data, 1, d) == ("ok", ""), name
@@ -67,6 +72,7 @@ def test_fuzz_runs_every_micropython_tier(tmp_path):
     """The MicroPython run covers the natmod (when current), viper and pure tiers, and the
     oracle answers for a seed of each kind."""
     from upyflow_tools.unixport import micropython_exe
+
     if micropython_exe() is None:
         pytest.skip("MicroPython unix port not installed")
     for name, data in fuzz.seeds("both", quick=True).items():
@@ -123,7 +129,7 @@ def bake_error(data: bytes, path: str = "m.tflite") -> str:
     t0 = time.time()
     with pytest.raises(BakeError) as e:
         compile_model(path, "m", data=data)
-    assert time.time() - t0 < 30   # generous: what matters is no hang
+    assert time.time() - t0 < 30  # generous: what matters is no hang
     msg = str(e.value)
     assert msg and "\n" not in msg
     return msg
@@ -133,6 +139,7 @@ def run_both(data: bytes, tmp_path, inputs: list[bytes]) -> dict:
     """Outputs of the pure and native tiers for a model bake accepts."""
     import upyflow
     import upyflow.dispatch as dispatch
+
     result = compile_model("m.tflite", "m", data=data)
     path = tmp_path / "m.py"
     path.write_text(module_source(result.baked, "m"))
@@ -174,21 +181,27 @@ def test_shared_model_cut_after_depthwise_with_batch_zero():
     """micro_speech_quantized with its depthwise output's batch set to 0 and made the graph
     output (the issue's mutant): refused at bake, not 414 bytes written past the arena."""
     import tflite
+
     path = fuzz.SHARED / "micro_speech_quantized.tflite"
     if not path.exists():
         pytest.skip("../shared is not present")
     data = bytearray(path.read_bytes())
     model = tflite.Model.GetRootAs(bytes(data), 0)
-    codes = [max(model.OperatorCodes(k).BuiltinCode(), model.OperatorCodes(k).DeprecatedBuiltinCode())
-             for k in range(model.OperatorCodesLength())]
+    codes = [
+        max(model.OperatorCodes(k).BuiltinCode(), model.OperatorCodes(k).DeprecatedBuiltinCode())
+        for k in range(model.OperatorCodesLength())
+    ]
     sg = model.Subgraphs(0)
-    dw = next(op for op in (sg.Operators(i) for i in range(sg.OperatorsLength()))
-              if codes[op.OpcodeIndex()] == tflite.BuiltinOperator.DEPTHWISE_CONV_2D)
+    dw = next(
+        op
+        for op in (sg.Operators(i) for i in range(sg.OperatorsLength()))
+        if codes[op.OpcodeIndex()] == tflite.BuiltinOperator.DEPTHWISE_CONV_2D
+    )
     out = dw.Outputs(0)
-    start, _ = fuzz._vec(sg.Tensors(out)._tab, 4)          # its shape: batch first
-    data[start:start + 4] = (0).to_bytes(4, "little")
-    start, _ = fuzz._vec(sg._tab, 8)                         # graph output 0 -> that tensor
-    data[start:start + 4] = out.to_bytes(4, "little")
+    start, _ = fuzz._vec(sg.Tensors(out)._tab, 4)  # its shape: batch first
+    data[start : start + 4] = (0).to_bytes(4, "little")
+    start, _ = fuzz._vec(sg._tab, 8)  # graph output 0 -> that tensor
+    data[start : start + 4] = out.to_bytes(4, "little")
     assert "has shape [0, " in bake_error(bytes(data))
 
 
@@ -214,7 +227,7 @@ def softmax_model(beta: float, in_scale: float = 0.1, dtype: str = "int8") -> by
     return w.build([x], [y])
 
 
-@pytest.mark.parametrize("beta_scale", [1e-12, 2.0 ** -27, 1e-3, 1.0, 1e6, 1e12, 1e30])
+@pytest.mark.parametrize("beta_scale", [1e-12, 2.0**-27, 1e-3, 1.0, 1e6, 1e12, 1e30])
 def test_softmax_never_bakes_a_positive_diff_min(beta_scale):
     """Over every beta x scale, bake gives int8 softmax parameters the kernels accept
     (shift 0..31, diff_min <= 0) or a one-line refusal (TFLM needs beta x scale > 2^-26)."""
@@ -222,7 +235,7 @@ def test_softmax_never_bakes_a_positive_diff_min(beta_scale):
     try:
         result = compile_model("m.tflite", "m", data=data)
     except BakeError as e:
-        assert beta_scale <= 2.0 ** -26 and "\n" not in str(e)
+        assert beta_scale <= 2.0**-26 and "\n" not in str(e)
         return
     (call,) = result.calls
     rows, depth, mult, shift, diff_min = call.params
@@ -231,10 +244,12 @@ def test_softmax_never_bakes_a_positive_diff_min(beta_scale):
 
 def test_positive_diff_min_is_refused():
     from upyflow_tools.lower.core import check_call
+
     op = Op("SOFTMAX", [0], [1])
 
     class G:
         tensors = [None, type("T", (), {"name": "y"})()]
+
     with pytest.raises(BakeError, match="diff_min 5 is outside"):
         check_call(G, op, Call("softmax_s8", [0, 1], [1, 5, 1 << 30, 3, 5]))
 
@@ -316,7 +331,7 @@ def test_bool_tensor_rejected():
     x = w.tensor([4], "bool")
     y = w.tensor([2, 2], "bool")
     w.op("RESHAPE", [x, w.tensor([2], "int32", data=np.array([2, 2]))], [y])
-    assert "bool tensors" in bake_error(w.build([x], [y]))   # listed with the other unsupported types
+    assert "bool tensors" in bake_error(w.build([x], [y]))  # listed with the other unsupported types
 
 
 def test_nan_float_weights_rejected():
@@ -342,7 +357,7 @@ def test_multiplier_above_one_wraps_alike(tmp_path):
     rng = np.random.default_rng(5)
     w = ModelWriter()
     x = w.tensor([1, 8], "int8", 1e3, 0)
-    y = w.tensor([1, 4], "int8", 1e-6, 0)      # multiplier ~2^24: the shifted sums overflow int32
+    y = w.tensor([1, 4], "int8", 1e-6, 0)  # multiplier ~2^24: the shifted sums overflow int32
     wi, bi, *_ = add_quant_weights(w, rng, [4, 8], 0, 1e3)
     w.op("FULLY_CONNECTED", [x, wi, bi], [y])
     data = w.build([x], [y])
@@ -357,34 +372,47 @@ def onnx_model(nodes, inputs: dict, inits: dict, outputs=("y",)) -> bytes:
     from onnx import TensorProto as TP
     from onnx import helper as oh
     from onnx import numpy_helper as nh
-    graph = oh.make_graph(nodes, "g", [oh.make_tensor_value_info(n, TP.FLOAT, s) for n, s in inputs.items()],
-                          [oh.make_tensor_value_info(n, TP.FLOAT, None) for n in outputs],
-                          [nh.from_array(np.asarray(v), k) for k, v in inits.items()])
+
+    graph = oh.make_graph(
+        nodes,
+        "g",
+        [oh.make_tensor_value_info(n, TP.FLOAT, s) for n, s in inputs.items()],
+        [oh.make_tensor_value_info(n, TP.FLOAT, None) for n in outputs],
+        [nh.from_array(np.asarray(v), k) for k, v in inits.items()],
+    )
     return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
 
 
 def conv_onnx(**attrs) -> bytes:
     from onnx import helper as oh
-    return onnx_model([oh.make_node("Conv", ["x", "w"], ["y"], **attrs)], {"x": [1, 2, 6, 6]},
-                      {"w": np.ones((3, 2, 3, 3), np.float32)})
+
+    return onnx_model(
+        [oh.make_node("Conv", ["x", "w"], ["y"], **attrs)],
+        {"x": [1, 2, 6, 6]},
+        {"w": np.ones((3, 2, 3, 3), np.float32)},
+    )
 
 
-@pytest.mark.parametrize("attrs,needle", [
-    (dict(strides=[0, 1]), "strides"),
-    (dict(strides=[1]), "strides"),
-    (dict(dilations=[1, -1]), "dilations"),
-    (dict(pads=[1, 1, 1]), "pads"),
-    (dict(pads=[-1, 0, 0, 0]), "pads"),
-    (dict(group=0), "group"),
-    (dict(kernel_shape=[5, 5]), "kernel_shape"),
-    (dict(strides=[1 << 33, 1]), "strides"),
-])
+@pytest.mark.parametrize(
+    "attrs,needle",
+    [
+        (dict(strides=[0, 1]), "strides"),
+        (dict(strides=[1]), "strides"),
+        (dict(dilations=[1, -1]), "dilations"),
+        (dict(pads=[1, 1, 1]), "pads"),
+        (dict(pads=[-1, 0, 0, 0]), "pads"),
+        (dict(group=0), "group"),
+        (dict(kernel_shape=[5, 5]), "kernel_shape"),
+        (dict(strides=[1 << 33, 1]), "strides"),
+    ],
+)
 def test_onnx_conv_attributes_checked(attrs, needle):
     assert needle in bake_error(conv_onnx(**attrs), "m.onnx")
 
 
 def test_onnx_pool_stride_zero_and_missing_kernel():
     from onnx import helper as oh
+
     for attrs in (dict(kernel_shape=[2, 2], strides=[0, 0]), dict(strides=[1, 1])):
         data = onnx_model([oh.make_node("MaxPool", ["x"], ["y"], **attrs)], {"x": [1, 2, 6, 6]}, {})
         bake_error(data, "m.onnx")
@@ -392,6 +420,7 @@ def test_onnx_pool_stride_zero_and_missing_kernel():
 
 def test_onnx_initializer_dims_must_match_data():
     import onnx
+
     m = onnx.ModelProto()
     m.ParseFromString(conv_onnx())
     m.graph.initializer[0].dims[0] = 4
@@ -400,6 +429,7 @@ def test_onnx_initializer_dims_must_match_data():
 
 def test_onnx_missing_input_and_arity():
     from onnx import helper as oh
+
     data = onnx_model([oh.make_node("Conv", ["x"], ["y"])], {"x": [1, 2, 6, 6]}, {})
     assert "needs 2 inputs" in bake_error(data, "m.onnx")
     data = onnx_model([oh.make_node("Add", ["x", "nowhere"], ["y"])], {"x": [1, 4]}, {})
@@ -408,14 +438,15 @@ def test_onnx_missing_input_and_arity():
 
 def test_onnx_huge_range_is_refused_before_allocating():
     from onnx import helper as oh
-    nodes = [oh.make_node("Range", ["s", "l", "d"], ["r"]),
-             oh.make_node("Add", ["x", "r"], ["y"])]
+
+    nodes = [oh.make_node("Range", ["s", "l", "d"], ["r"]), oh.make_node("Add", ["x", "r"], ["y"])]
     inits = {"s": np.array(0, np.int64), "l": np.array(1 << 32, np.int64), "d": np.array(1, np.int64)}
     assert "would make" in bake_error(onnx_model(nodes, {"x": [1]}, inits), "m.onnx")
 
 
 def test_onnx_declared_input_dimension_capped():
     from onnx import helper as oh
+
     data = onnx_model([oh.make_node("Relu", ["x"], ["y"])], {"x": [1, 1 << 20, 1 << 12]}, {})
     assert "at most" in bake_error(data, "m.onnx")
 
@@ -496,12 +527,13 @@ def test_viper_left_shift_wraps_on_64_bit_ports(tmp_path):
     """An int8 FULLY_CONNECTED whose multiplier is > 1: viper's acc << shift is a 64-bit word on
     the x64 unix port; wrapped to int32 as on a board, it gives TFLM's bytes (was 120 steps off)."""
     from upyflow_tools.unixport import micropython_exe
+
     if micropython_exe() is None:
         pytest.skip("MicroPython unix port not installed")
     rng = np.random.default_rng(5)
     w = ModelWriter()
     x = w.tensor([1, 8], "int8", 1e3, 0)
-    y = w.tensor([1, 4], "int8", 1e-6, 0)      # multiplier ~2^24: the shifted sums overflow int32
+    y = w.tensor([1, 4], "int8", 1e-6, 0)  # multiplier ~2^24: the shifted sums overflow int32
     wi, bi, *_ = add_quant_weights(w, rng, [4, 8], 0, 1e3)
     w.op("FULLY_CONNECTED", [x, wi, bi], [y])
     data = w.build([x], [y])
@@ -521,9 +553,15 @@ def _float_chain(rng, depth: int = 12, width: int = 32) -> bytes:
     cur = x = w.tensor([1, width], "float32")
     for _ in range(depth):
         y = w.tensor([1, width], "float32")
-        w.op("FULLY_CONNECTED", [cur, w.tensor([width, width], "float32",
-                                               data=rng.normal(0, width ** -0.5, [width, width])),
-                                 w.tensor([width], "float32", data=rng.normal(0, 0.1, width))], [y])
+        w.op(
+            "FULLY_CONNECTED",
+            [
+                cur,
+                w.tensor([width, width], "float32", data=rng.normal(0, width**-0.5, [width, width])),
+                w.tensor([width], "float32", data=rng.normal(0, 0.1, width)),
+            ],
+            [y],
+        )
         cur = y
     return w.build([x], [cur])
 
@@ -537,14 +575,20 @@ def _conv_chain(rng) -> bytes:
 
     def b(n):
         return w.tensor([n], "float32", data=rng.normal(0, 0.1, n))
+
     x = w.tensor([1, 8, 8, 4], "float32")
     c1, d1, c2 = (w.tensor([1, 8, 8, 8], "float32") for _ in range(3))
     w.op("CONV_2D", [x, f(8, 3, 3, 4), b(8)], [c1])
     w.op("DEPTHWISE_CONV_2D", [c1, f(1, 3, 3, 8, gain=np.sqrt(8)), b(8)], [d1])
     w.op("CONV_2D", [d1, f(8, 3, 3, 8), b(8)], [c2])
     t1 = w.tensor([1, 16, 16, 4], "float32")
-    w.op("TRANSPOSE_CONV", [w.tensor([4], "int32", data=np.array([1, 16, 16, 4])), f(4, 3, 3, 8), c2, b(4)],
-         [t1], stride_h=2, stride_w=2)
+    w.op(
+        "TRANSPOSE_CONV",
+        [w.tensor([4], "int32", data=np.array([1, 16, 16, 4])), f(4, 3, 3, 8), c2, b(4)],
+        [t1],
+        stride_h=2,
+        stride_w=2,
+    )
     p1 = w.tensor([1, 8, 8, 4], "float32")
     w.op("AVERAGE_POOL_2D", [t1], [p1], filter_height=2, filter_width=2, stride_h=2, stride_w=2)
     m = w.tensor([1, 4], "float32")
@@ -560,6 +604,7 @@ def test_pure_float_kernels_round_as_tflm(chain, tmp_path):
     so its outputs are TFLM's bit for bit (accumulating in double they were up to 5e-5
     (FC x12) and 2e-3 (conv chain, near-zero values) relative off, 45 of 768 values equal)."""
     from harness import bake_model, load_cpython, run_tflm, run_upyflow
+
     rng = np.random.default_rng(11)
     data = _float_chain(rng) if chain == "fc" else _conv_chain(rng)
     mdir, name, _ = bake_model(data, tmp_path)
@@ -577,6 +622,7 @@ def test_onnx_int8_weights_with_a_zero_point_run_in_float(tmp_path):
     conv now runs in float between DEQUANTIZE and QUANTIZE, as onnxruntime runs it."""
     import onnx
     from onnx import numpy_helper as nh
+
     m = onnx.ModelProto()
     m.ParseFromString(fuzz.seeds("onnx", quick=True)["o_qdq_conv.onnx"])
     init = next(i for i in m.graph.initializer if i.name == "wz")
@@ -592,16 +638,24 @@ def test_onnx_clip_bounds_checked(lo, hi):
     """(A Clip to max -inf made every value -inf: the TFLite max pool, starting at -FLT_MAX, and
     the activation clamp gave +-FLT_MAX where onnxruntime gave NaN.)"""
     from onnx import helper as oh
-    data = onnx_model([oh.make_node("Clip", ["x", "lo", "hi"], ["y"])], {"x": [1, 4]},
-                      {"lo": np.array(lo, np.float32), "hi": np.array(hi, np.float32)})
+
+    data = onnx_model(
+        [oh.make_node("Clip", ["x", "lo", "hi"], ["y"])],
+        {"x": [1, 4]},
+        {"lo": np.array(lo, np.float32), "hi": np.array(hi, np.float32)},
+    )
     assert "needs finite bounds" in bake_error(data, "m.onnx")
 
 
 def test_onnx_clip_min_above_max_gives_max(tmp_path):
     """ONNX: with min > max every output is max; the tiers agree with onnxruntime on it."""
     from onnx import helper as oh
-    data = onnx_model([oh.make_node("Clip", ["x", "lo", "hi"], ["y"])], {"x": [1, 4]},
-                      {"lo": np.array(1.0, np.float32), "hi": np.array(0.0, np.float32)})
+
+    data = onnx_model(
+        [oh.make_node("Clip", ["x", "lo", "hi"], ["y"])],
+        {"x": [1, 4]},
+        {"lo": np.array(1.0, np.float32), "hi": np.array(0.0, np.float32)},
+    )
     for seed in range(3):
         assert fuzz.judge("m.onnx", data, seed, str(tmp_path)) == ("ok", "")
 
@@ -622,8 +676,9 @@ def test_pure_float_kernels_on_a_single_precision_port(chain, tmp_path):
     path.write_text(module_source(result.baked, "fzf"))
     shape = [1, 32] if chain == "fc" else [1, 8, 8, 4]
     x = np.random.default_rng(1).uniform(-2, 2, shape).astype(np.float32)
-    got, bad = fuzz.micropython_tiers(str(path), [x.tobytes()], result.arena_size, str(tmp_path),
-                                      exe=exe, tiers=["pure"])
+    got, bad = fuzz.micropython_tiers(
+        str(path), [x.tobytes()], result.arena_size, str(tmp_path), exe=exe, tiers=["pure"]
+    )
     assert bad is None
     status, want = fuzz.reference("tflite", data, result, [x.tobytes()])
     assert status == "ok" and got["mpy-pure"] == want
@@ -633,8 +688,10 @@ def test_onnx_dequantize_without_inputs_is_one_line():
     """(A DequantizeLinear with no operands was an IndexError in the reader's set-up, before its
     catch-all: a traceback.)"""
     from onnx import helper as oh
-    data = onnx_model([oh.make_node("DequantizeLinear", [], ["d"]), oh.make_node("Relu", ["x"], ["y"])],
-                      {"x": [1, 4]}, {})
+
+    data = onnx_model(
+        [oh.make_node("DequantizeLinear", [], ["d"]), oh.make_node("Relu", ["x"], ["y"])], {"x": [1, 4]}, {}
+    )
     bake_error(data, "m.onnx")
 
 
@@ -650,8 +707,9 @@ def _dilated_conv(kind: str, d_h: int, d_w: int = 1) -> bytes:
     return w.build([x], [y])
 
 
-@pytest.mark.parametrize("kind,d_h,d_w", [("CONV_2D", 1 << 24, 1), ("CONV_2D", 32768, 1),
-                                          ("DEPTHWISE_CONV_2D", 1, 1 << 24)])
+@pytest.mark.parametrize(
+    "kind,d_h,d_w", [("CONV_2D", 1 << 24, 1), ("CONV_2D", 32768, 1), ("DEPTHWISE_CONV_2D", 1, 1 << 24)]
+)
 def test_conv_geometry_beyond_int16_rejected(kind, d_h, d_w):
     """TFLM keeps strides, dilations and paddings in int16 (ConvParams): a float CNN mutant
     with dilation 2^24 (SAME padding 2^24) ran in TFLM as dilation 0, padding 0 (its outputs
@@ -674,14 +732,15 @@ def test_conv_geometry_at_int16_limit_matches_tflm(tmp_path):
 def test_onnx_expand_beyond_32_dimensions_is_one_line():
     """(A 36-element shape operand: numpy's broadcast raised RuntimeError, a traceback.)"""
     from onnx import helper as oh
-    data = onnx_model([oh.make_node("Expand", ["x", "s"], ["y"])], {"x": [1, 4]},
-                      {"s": np.ones(36, np.int64)})
+
+    data = onnx_model([oh.make_node("Expand", ["x", "s"], ["y"])], {"x": [1, 4]}, {"s": np.ones(36, np.int64)})
     assert "36 dimensions" in bake_error(data, "m.onnx")
 
 
 def test_onnx_gemm_with_scalar_b_is_one_line():
     """(B a scalar: an IndexError caught by the reader's catch-all, a backstop.)"""
     from onnx import helper as oh
+
     data = onnx_model([oh.make_node("Gemm", ["x", "b"], ["y"])], {"x": [1, 6]}, {"b": np.float32(0.5)})
     msg = bake_error(data, "m.onnx")
     assert "B is 0-D" in msg and not msg.startswith("malformed ONNX model at")
@@ -690,8 +749,10 @@ def test_onnx_gemm_with_scalar_b_is_one_line():
 def test_onnx_pad_with_float_pads_is_one_line():
     """(Float pads holding NaN: int(NaN) ValueError, a backstop.)"""
     from onnx import helper as oh
-    data = onnx_model([oh.make_node("Pad", ["x", "p"], ["y"])], {"x": [1, 4]},
-                      {"p": np.array([0, np.nan, 0, 1], np.float32)})
+
+    data = onnx_model(
+        [oh.make_node("Pad", ["x", "p"], ["y"])], {"x": [1, 4]}, {"p": np.array([0, np.nan, 0, 1], np.float32)}
+    )
     msg = bake_error(data, "m.onnx")
     assert "int64 pads" in msg and not msg.startswith("malformed ONNX model at")
 
@@ -728,7 +789,8 @@ def test_softmax_kernels_with_positive_diff_min_end(tmp_path):
 
     import upyflow.kernels_pure.softmax as pure
     from upyflow import qmath
-    assert qmath.reciprocal_q12(0)[1] == 12 - 32   # bounded: 32 doublings, then gives up
+
+    assert qmath.reciprocal_q12(0)[1] == 12 - 32  # bounded: 32 doublings, then gives up
     x, out = array.array("b", [3, 1, -2, 0]), array.array("b", bytes(4))
     t0 = time.time()
     pure.softmax_s8(x, out, 1, 4, 1 << 30, 3, 5)
@@ -746,8 +808,12 @@ def test_onnx_layout_check_builds_no_index_arrays():
     from onnx import helper as oh
 
     from upyflow_tools.readers.onnx.values import order, same_order
-    nodes = [oh.make_node("Conv", ["x", "w"], ["c"]), oh.make_node("Sigmoid", ["c"], ["s"]),
-             oh.make_node("Concat", ["s", "c"], ["y"], axis=1)]
+
+    nodes = [
+        oh.make_node("Conv", ["x", "w"], ["c"]),
+        oh.make_node("Sigmoid", ["c"], ["s"]),
+        oh.make_node("Concat", ["s", "c"], ["y"], axis=1),
+    ]
     data = onnx_model(nodes, {"x": [1, 2, 5, 1 << 20]}, {"w": np.ones((3, 2, 1, 1), np.float32)})
     assert "at most" in bake_error(data, "m.onnx")
     rng = np.random.default_rng(0)
@@ -759,7 +825,7 @@ def test_onnx_layout_check_builds_no_index_arrays():
         want = bool(np.array_equal(order(a, pa), order(b, pb)))
         assert same_order(a, pa, b, pb) == want, (a, pa, b, pb)
         agree += want
-    assert 300 < agree < 2700   # both answers exercised
+    assert 300 < agree < 2700  # both answers exercised
 
 
 def test_qdq_tie_amplified_by_add_is_explained(tmp_path, monkeypatch):
@@ -768,6 +834,7 @@ def test_qdq_tie_amplified_by_add_is_explained(tmp_path, monkeypatch):
     Add(gd, gd) doubles that to two output steps.) onnxruntime with its QuantizeLinear scales
     nudged by 2^-20 gives the tiers' bytes: a tie, qdq-lsb; a real two-step error stays one."""
     import onnx
+
     monkeypatch.delenv("FUZZ_MICROPYTHON", raising=False)
     m = onnx.ModelProto()
     m.ParseFromString(fuzz.seeds("onnx", True)["o_qdq_gemm.onnx"])
@@ -793,6 +860,7 @@ def test_onnx_damaged_scalar_constant_in_the_gelu_prepass_is_one_line():
     pre-pass's numpy_helper.to_array raise ValueError, a traceback.)"""
     import onnx
     from onnx import helper as oh
+
     data = onnx_model([oh.make_node("Mul", ["x", "c"], ["y"])], {"x": [1, 4]}, {"c": np.float32(2.0)})
     m = onnx.ModelProto()
     m.ParseFromString(data)

@@ -7,6 +7,7 @@ Each case builds a small .tflite model with ModelWriter, parameters fixed by one
 case id; inputs are random ones plus the extremes. Nothing here hard-codes an expected output.
 The single operators: test_<family>.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -149,8 +150,7 @@ def float_pipeline(rng, dt="f32", pool_pad="VALID"):
     y = w.tensor([1, 10], "float32")
     w.op("QUANTIZE", [x], [xq])
     w.op("CONV_2D", [xq, cw, cb], [c], padding="SAME", stride_h=2, stride_w=2, fused_activation_function="RELU")
-    w.op("DEPTHWISE_CONV_2D", [c, dw, db], [d], padding="SAME", depth_multiplier=2,
-         fused_activation_function="RELU6")
+    w.op("DEPTHWISE_CONV_2D", [c, dw, db], [d], padding="SAME", depth_multiplier=2, fused_activation_function="RELU6")
     w.op("AVERAGE_POOL_2D", [d], [p], padding=pool_pad, stride_h=2, stride_w=2, filter_height=2, filter_width=2)
     w.op("RESHAPE", [p], [r], new_shape=[1, n])
     w.op("FULLY_CONNECTED", [r, fw, fb], [logits])
@@ -212,10 +212,12 @@ ARENA_MODELS = {
     "float_pipeline": lambda rng: float_pipeline(rng)[0],
     "conv_reshape_fc": lambda rng: conv_reshape_fc(rng)[0],
     "fc_reshape_softmax": lambda rng: fc_reshape_softmax(rng)[0],
-    "conv": lambda rng: conv_model(rng, "i8", False, (12, 12), 4, 8, (3, 3), (1, 1), (1, 1), "SAME",
-                                   True, True, "RELU")[0],
-    "depthwise": lambda rng: conv_model(rng, "i8", True, (10, 9), 3, 2, (5, 3), (2, 1), (1, 1), "VALID",
-                                        True, True, "NONE")[0],
+    "conv": lambda rng: conv_model(
+        rng, "i8", False, (12, 12), 4, 8, (3, 3), (1, 1), (1, 1), "SAME", True, True, "RELU"
+    )[0],
+    "depthwise": lambda rng: conv_model(
+        rng, "i8", True, (10, 9), 3, 2, (5, 3), (2, 1), (1, 1), "VALID", True, True, "NONE"
+    )[0],
 }
 
 

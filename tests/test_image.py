@@ -1,12 +1,14 @@
 """Camera frame -> model input (upyflow.image, the image_to_input kernel): every format,
 byte order, resize mode, crop and input type against an independent numpy reference, on
 CPython (pure, native) and MicroPython (pure, viper, natmod)."""
+
 from __future__ import annotations
 
 import itertools
 import json
 import os
 import subprocess
+
 import numpy as np
 import pytest
 
@@ -18,12 +20,24 @@ from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
 
 # (frame w, h, crop or None, model input h, w): odd sizes, down/up-scaling, crops on every edge
-GEOMS = [(13, 11, None, 5, 7), (13, 11, (0, 0, 5, 4), 9, 6), (13, 11, (8, 7, 5, 4), 3, 3),
-         (7, 5, (6, 0, 1, 5), 4, 2), (4, 3, None, 8, 9), (31, 17, (3, 2, 25, 15), 8, 8)]
+GEOMS = [
+    (13, 11, None, 5, 7),
+    (13, 11, (0, 0, 5, 4), 9, 6),
+    (13, 11, (8, 7, 5, 4), 3, 3),
+    (7, 5, (6, 0, 1, 5), 4, 2),
+    (4, 3, None, 8, 9),
+    (31, 17, (3, 2, 25, 15), 8, 8),
+]
 # (model input dtype, scale, zero point, normalise)
-QUANTS = [("i8", 1 / 255, -128, "unit"), ("i8", 0.00784313725490196, -1, "symmetric"),
-          ("u8", 1.0, 0, "raw"), ("i8", 0.05, 3, (0.02, -1.5)), ("i8", 1.0, 0, "direct"),
-          ("u8", 1.0, 0, "direct"), ("f32", 0.0, 0, "symmetric")]
+QUANTS = [
+    ("i8", 1 / 255, -128, "unit"),
+    ("i8", 0.00784313725490196, -1, "symmetric"),
+    ("u8", 1.0, 0, "raw"),
+    ("i8", 0.05, 3, (0.02, -1.5)),
+    ("i8", 1.0, 0, "direct"),
+    ("u8", 1.0, 0, "direct"),
+    ("f32", 0.0, 0, "symmetric"),
+]
 FMTS = ["gray8", "rgb565le", "rgb565be", "rgb888"]
 BPP = {"gray8": 1, "rgb565le": 2, "rgb565be": 2, "rgb888": 3}
 
@@ -84,13 +98,17 @@ def test_to_input_reuses_and_rejects():
     first = image._last[1]
     image.to_input(m, frame, 8, 4, "rgb565", resize="nearest")
     assert image._last[1] is first
-    other = FakeModel((1, 4, 4, 1), "i8", 1 / 255, -128)   # another model: its own buffer
+    other = FakeModel((1, 4, 4, 1), "i8", 1 / 255, -128)  # another model: its own buffer
     image.to_input(other, frame, 8, 4, "rgb565", resize="nearest")
     assert image._last[1] is not first and bytes(other.buf) == bytes(m.buf)
     with pytest.raises(ValueError, match="frame has 63 bytes, expected 64"):
         image.to_input(m, frame[:63], 8, 4, "rgb565", resize="nearest")
-    for kw, msg in (({"fmt": "yuv"}, "unknown frame format"), ({"crop": (5, 0, 4, 4)}, "outside"),
-                    ({"resize": "cubic"}, "resize must be"), ({"normalise": "odd"}, "unknown normalise")):
+    for kw, msg in (
+        ({"fmt": "yuv"}, "unknown frame format"),
+        ({"crop": (5, 0, 4, 4)}, "outside"),
+        ({"resize": "cubic"}, "resize must be"),
+        ({"normalise": "odd"}, "unknown normalise"),
+    ):
         with pytest.raises(ValueError, match=msg):
             image.Preprocessor(m, 8, 4, **kw)
     with pytest.raises(ValueError, match="not an image"):
@@ -99,10 +117,12 @@ def test_to_input_reuses_and_rejects():
 
 @pytest.mark.skipif(not upyflow.dispatch.available("native"), reason="CPython extension not built")
 def test_native_rejects_bad_tables():
-    import upyflow_native
     from array import array
+
+    import upyflow_native
+
     t = array("i", [0, 0, 0])
-    bad = array("i", [0, 5, 0])   # a source row outside the 4-row frame
+    bad = array("i", [0, 5, 0])  # a source row outside the 4-row frame
     out, lut = bytearray(1), bytes(256)
     upyflow_native.image_to_input((bytes(4), t, t, lut, out, 0, 1, 4, 1, 1, 1, 1, 1))
     with pytest.raises(ValueError, match="out of range"):
@@ -157,14 +177,34 @@ def run_micropython(tier: str, tmp_path, extra=()) -> None:
         dtype, scale, zp, norm = QUANTS[qi]
         fr = frame_for(case)
         frames += fr
-        specs.append({"n": len(fr), "shape": [1, oh, ow, ch], "dtype": dtype, "scale": scale, "zp": zp,
-                      "norm": norm, "crop": crop, "w": fw, "h": fh, "fmt": fmt, "resize": resize})
+        specs.append(
+            {
+                "n": len(fr),
+                "shape": [1, oh, ow, ch],
+                "dtype": dtype,
+                "scale": scale,
+                "zp": zp,
+                "norm": norm,
+                "crop": crop,
+                "w": fw,
+                "h": fh,
+                "fmt": fmt,
+                "resize": resize,
+            }
+        )
     (tmp_path / "cases.json").write_text(json.dumps(specs))
     (tmp_path / "frames.bin").write_bytes(frames)
     script = tmp_path / "run.py"
-    script.write_text(_MP_SCRIPT % {"lib": DEVICE_LIB, "extra": [os.path.abspath(p) for p in extra],
-                                    "cases": str(tmp_path / "cases.json"), "frames": str(tmp_path / "frames.bin"),
-                                    "tier": tier})
+    script.write_text(
+        _MP_SCRIPT
+        % {
+            "lib": DEVICE_LIB,
+            "extra": [os.path.abspath(p) for p in extra],
+            "cases": str(tmp_path / "cases.json"),
+            "frames": str(tmp_path / "frames.bin"),
+            "tier": tier,
+        }
+    )
     proc = subprocess.run([exe, "-X", "heapsize=4M", str(script)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [ln.split() for ln in proc.stdout.splitlines() if ln.startswith("OUT")]
@@ -180,24 +220,28 @@ def test_image_micropython(mpy_tier, tmp_path):
 
 
 # --- person_detect from a raw camera frame ---
-@pytest.mark.parametrize("resize,tier", [("nearest", "pure")] + [(r, "native") for r in ("nearest", "bilinear")
-                                                                   if "native" in TIERS])
+@pytest.mark.parametrize(
+    "resize,tier", [("nearest", "pure")] + [(r, "native") for r in ("nearest", "bilinear") if "native" in TIERS]
+)
 def test_person_detect_from_frame(resize, tier, tmp_path):
     from harness import bake_model, load_cpython, person_frame, run_tflm, shared
+
     model = shared("models/person_detect.tflite")
     m = load_cpython(*bake_model(model, tmp_path)[:2], tier)
     for name, label in (("person.bmp", 1), ("no_person.bmp", 0)):
         frame = person_frame(name)
-        image.to_input(m, frame, 160, 120, "rgb565be", crop=(20, 0, 120, 120), resize=resize,
-                       normalise="direct", tier=tier)
-        want_in = frames.to_input(frame, "rgb565be", 160, 120, 96, 96, 1, "i8", crop=(20, 0, 120, 120),
-                                  resize=resize, normalise="direct")
+        image.to_input(
+            m, frame, 160, 120, "rgb565be", crop=(20, 0, 120, 120), resize=resize, normalise="direct", tier=tier
+        )
+        want_in = frames.to_input(
+            frame, "rgb565be", 160, 120, 96, 96, 1, "i8", crop=(20, 0, 120, 120), resize=resize, normalise="direct"
+        )
         assert bytes(m.input_buffer(0)) == want_in
         m.invoke()
         want = run_tflm(model.read_bytes(), [np.frombuffer(want_in, np.int8).reshape(1, 96, 96, 1)])[0]
         got = np.frombuffer(bytes(m.get_output(0)), np.int8).reshape(want.shape)
         np.testing.assert_array_equal(got, want)
-        if resize == "nearest":   # the frame's square scales back to the BMP's pixels: same labels
+        if resize == "nearest":  # the frame's square scales back to the BMP's pixels: same labels
             assert int(np.argmax(want)) == label
 
 
@@ -212,9 +256,12 @@ def test_natmod_call_rejects_bad_arguments(natmod_dir, tmp_path):
         "for args in ([bytes(4), array('i', [0, 5, 0]), t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1],\n"
         "             [bytes(3), t, t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1], [bytes(4)]):\n"
         "    try:\n        u.call(k, args)\n    except (ValueError, TypeError) as e:\n"
-        "        print(type(e).__name__, e)\n" % natmod_dir)
+        "        print(type(e).__name__, e)\n" % natmod_dir
+    )
     proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True, timeout=60)
     assert proc.stdout.splitlines() == [
-        "OK", "ValueError image_to_input: a parameter is out of range",
+        "OK",
+        "ValueError image_to_input: a parameter is out of range",
         "ValueError image_to_input: a tensor is shorter than its shape parameters need",
-        "TypeError call: wrong number of arguments for the kernel"], proc.stdout + proc.stderr
+        "TypeError call: wrong number of arguments for the kernel",
+    ], proc.stdout + proc.stderr

@@ -3,6 +3,7 @@
 bare-metal harness (native_modules/baremetal, upyflow_tools.isa), byte-identical to TFLM,
 with the weights and op tables at aligned and deliberately unaligned addresses (the
 emulator then faults every read a board would fault)."""
+
 from __future__ import annotations
 
 import struct
@@ -21,9 +22,18 @@ from upyflow_tools.isa.runner import IsaError
 from upyflow_tools.tflm import interpreter
 
 ARCHES = list(TARGETS)
-SMALL = ["hello_world_int8", "hello_world_float", "microflow_sine", "micro_speech_quantized",
-         "keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "dtln_noise_suppression",
-         "audio_preprocessor_int8", "keras_cnn_int8"]
+SMALL = [
+    "hello_world_int8",
+    "hello_world_float",
+    "microflow_sine",
+    "micro_speech_quantized",
+    "keyword_scrambled",
+    "keyword_scrambled_8bit",
+    "trained_lstm_int8",
+    "dtln_noise_suppression",
+    "audio_preprocessor_int8",
+    "keras_cnn_int8",
+]
 # the project's own models (tests/models), beside ../shared's
 LOCAL = {"keras_cnn_int8": Path(__file__).resolve().parent / "models" / "keras_cnn_int8.tflite"}
 CODE_DTYPE = {v: k for k, v in DTYPE_CODES.items()}
@@ -32,7 +42,7 @@ CODE_DTYPE = {v: k for k, v in DTYPE_CODES.items()}
 BIG = {"person_detect": "armv6m", "micro_speech_lstm": "armv7emsp"}
 # Each arch gets its own odd offset, so the three cover 1, 2 and 3 mod 4.
 MISALIGN = {"armv6m": 1, "armv7emsp": 2, "rv32imc": 3}
-INVOKES = 2   # consecutive invokes: the state of SVDF/LSTM models carries over
+INVOKES = 2  # consecutive invokes: the state of SVDF/LSTM models carries over
 
 
 def _cases():
@@ -52,6 +62,7 @@ def baked():
             path = LOCAL.get(model) or shared("models/%s.tflite" % model)
             cache[model] = (path.read_bytes(), module_from_baked(compile_model(str(path), model), model))
         return cache[model]
+
     return get
 
 
@@ -75,12 +86,12 @@ def audio_inputs(n):
     (the spectral subtraction's noise estimate) carries over between them."""
     with wave.open(str(shared("testdata/yes_1000ms.wav"))) as w:
         samples = np.frombuffer(w.readframes(w.getnframes()), np.int16)
-    return [[samples[i * 320 + 6400:i * 320 + 6400 + 480].reshape(1, 480)] for i in range(n)]
+    return [[samples[i * 320 + 6400 : i * 320 + 6400 + 480].reshape(1, 480)] for i in range(n)]
 
 
 def person_input():
     raw = shared("testdata/person.bmp").read_bytes()
-    pixels = np.frombuffer(raw[1078:1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
+    pixels = np.frombuffer(raw[1078 : 1078 + 96 * 96], np.uint8).reshape(96, 96)[::-1]
     return pixels.view(np.int8).reshape(1, 96, 96, 1)
 
 
@@ -144,37 +155,49 @@ def test_counts_instructions(baked, arch):
 # The emulator itself does not fault on unaligned accesses (unicorn: Cortex-M0 LDR,
 # Cortex-M4 LDRD/LDM and RV32 LW all just load); the runner's read hook must fault
 # exactly where the board does. Tiny hand-assembled programs read [r1] / 0(a1).
-ARM_PROGRAMS = {   # thumb encodings, then bkpt
-    "ldr": b"\x08\x68", "ldrh": b"\x08\x88", "ldrb": b"\x08\x78",
-    "ldrd": b"\xd1\xe9\x00\x23", "ldm": b"\x91\xe8\x0c\x00",
+ARM_PROGRAMS = {  # thumb encodings, then bkpt
+    "ldr": b"\x08\x68",
+    "ldrh": b"\x08\x88",
+    "ldrb": b"\x08\x78",
+    "ldrd": b"\xd1\xe9\x00\x23",
+    "ldm": b"\x91\xe8\x0c\x00",
 }
 
 
-@pytest.mark.parametrize("arch,insn,faults", [
-    ("armv6m", "ldr", True), ("armv6m", "ldrh", True), ("armv6m", "ldrb", False),
-    ("armv7emsp", "ldr", False), ("armv7emsp", "ldrh", False), ("armv7emsp", "ldrd", True),
-    ("armv7emsp", "ldm", True), ("rv32imc", "lw", True), ("rv32imc", "lbu", False)])
+@pytest.mark.parametrize(
+    "arch,insn,faults",
+    [
+        ("armv6m", "ldr", True),
+        ("armv6m", "ldrh", True),
+        ("armv6m", "ldrb", False),
+        ("armv7emsp", "ldr", False),
+        ("armv7emsp", "ldrh", False),
+        ("armv7emsp", "ldrd", True),
+        ("armv7emsp", "ldm", True),
+        ("rv32imc", "lw", True),
+        ("rv32imc", "lbu", False),
+    ],
+)
 def test_unaligned_reads_fault_as_on_the_board(arch, insn, faults):
     from upyflow_tools.isa.build import Elf
     from upyflow_tools.isa.targets import backend
+
     t = TARGETS[arch]
-    why = backend(t).available()   # no cross compiler needed: the program is hand-made
+    why = backend(t).available()  # no cross compiler needed: the program is hand-made
     if why:
         pytest.skip(why)
     data = t.weights_addr
     if t.backend == "arm":
         code_at = 0x1000
-        code = ARM_PROGRAMS[insn] + b"\x00\xbe"   # then bkpt
+        code = ARM_PROGRAMS[insn] + b"\x00\xbe"  # then bkpt
         entry, halt, regs = code_at | 1, code_at + len(code) - 2, {"r1": data + 1}
     else:
         code_at = 0x80000000
         code = struct.pack("<II", {"lw": 0x0005A503, "lbu": 0x0005C503}[insn], 0x00100073)
-        entry, halt, regs = code_at, code_at + 4, {"a1": data + 1}   # lw/lbu a0, 0(a1); ebreak
-    elf = Elf(None, entry, {"uf_halt": halt, "uf_fault": 0, "__stack_top": t.desc_addr},
-              [(code_at, code)])
+        entry, halt, regs = code_at, code_at + 4, {"a1": data + 1}  # lw/lbu a0, 0(a1); ebreak
+    elf = Elf(None, entry, {"uf_halt": halt, "uf_fault": 0, "__stack_top": t.desc_addr}, [(code_at, code)])
     r = backend(t).execute(t, elf, [(data, bytes(range(16)))], [], check=[(data, 16)], regs=regs)
     assert (r.fault is not None and "unaligned" in r.fault) == faults, r.fault
-
 
 
 def _hand_made(arch, code, regs, readonly=False, halt_at=None):
@@ -184,19 +207,31 @@ def _hand_made(arch, code, regs, readonly=False, halt_at=None):
     as the constants are. The result and the address of 4 bytes of RAM it reads back."""
     from upyflow_tools.isa.build import Elf
     from upyflow_tools.isa.targets import backend
+
     t = TARGETS[arch]
-    why = backend(t).available()   # no cross compiler needed
+    why = backend(t).available()  # no cross compiler needed
     if why:
         pytest.skip(why)
     code_at = 0x1000 if t.backend == "arm" else 0x80000000
     entry = code_at | 1 if t.backend == "arm" else code_at
     halt = code_at + (len(code) - (2 if t.backend == "arm" else 4) if halt_at is None else halt_at)
     regs = {k: (v(code_at) if callable(v) else v) for k, v in regs.items()}
-    elf = Elf(None, entry, {"uf_halt": halt, "uf_fault": 0, "__stack_top": t.desc_addr},
-              [(code_at, code)], [(code_at, len(code))] if readonly else [])
-    out = t.desc_addr - 0x100   # harness RAM
-    return backend(t).execute(t, elf, [(t.weights_addr, bytes(range(16)))], [(out, 4)],
-                              check=[(t.weights_addr, 16)], regs={**regs, "sp": t.desc_addr}), out
+    elf = Elf(
+        None,
+        entry,
+        {"uf_halt": halt, "uf_fault": 0, "__stack_top": t.desc_addr},
+        [(code_at, code)],
+        [(code_at, len(code))] if readonly else [],
+    )
+    out = t.desc_addr - 0x100  # harness RAM
+    return backend(t).execute(
+        t,
+        elf,
+        [(t.weights_addr, bytes(range(16)))],
+        [(out, 4)],
+        check=[(t.weights_addr, 16)],
+        regs={**regs, "sp": t.desc_addr},
+    ), out
 
 
 def test_checked_read_in_an_it_block():
@@ -205,15 +240,16 @@ def test_checked_read_in_an_it_block():
     there: the caller's next instructions ran under the IT's conditions (int8 MUL with a
     constant operand lost its output pointer on the Cortex-M4F). This is uf_ld_q's
     `ite eq; ldrsbeq; ldrshne; bx lr`, then two moves and a store of the second."""
-    code = (b"\x00\xf0\x04\xf8"   # bl ld
-            b"\x05\x23\x07\x24"   # movs r3, #5; movs r4, #7
-            b"\x2c\x60\x00\xbe"   # str r4, [r5]; bkpt
-            b"\x01\x2a\x0c\xbf"   # ld: cmp r2, #1; ite eq
-            b"\x91\xf9\x00\x00\xb1\xf9\x00\x00"   # ldrsbeq r0, [r1]; ldrshne r0, [r1]
-            b"\x70\x47")            # bx lr
+    code = (
+        b"\x00\xf0\x04\xf8"  # bl ld
+        b"\x05\x23\x07\x24"  # movs r3, #5; movs r4, #7
+        b"\x2c\x60\x00\xbe"  # str r4, [r5]; bkpt
+        b"\x01\x2a\x0c\xbf"  # ld: cmp r2, #1; ite eq
+        b"\x91\xf9\x00\x00\xb1\xf9\x00\x00"  # ldrsbeq r0, [r1]; ldrshne r0, [r1]
+        b"\x70\x47"
+    )  # bx lr
     t = TARGETS["armv7emsp"]
-    r, _ = _hand_made("armv7emsp", code, {"r1": t.weights_addr + 3, "r2": 1, "r5": t.desc_addr - 0x100},
-                      halt_at=10)
+    r, _ = _hand_made("armv7emsp", code, {"r1": t.weights_addr + 3, "r2": 1, "r5": t.desc_addr - 0x100}, halt_at=10)
     assert r.fault is None, r.fault
     assert r.reads[0] == struct.pack("<I", 7)
 
@@ -229,7 +265,7 @@ def test_stray_store_to_flash_faults(arch):
         code, regs = struct.pack("<II", 0x00A5A023, 0x00100073), {"a1": lambda at: at}
     r, _ = _hand_made(arch, code, regs, readonly=True)
     assert r.fault is not None and "WRITE_PROT" in r.fault, r.fault
-    r, _ = _hand_made(arch, code, regs, readonly=False)   # the same program, writable
+    r, _ = _hand_made(arch, code, regs, readonly=False)  # the same program, writable
     assert r.fault is None, r.fault
 
 
@@ -238,9 +274,11 @@ def test_harness_code_is_read_only(arch):
     """The built harness's code segment is mapped as flash (test_stray_store_to_flash_faults)."""
     _need(arch)
     from upyflow_tools.isa.build import build
+
     elf = build(TARGETS[arch])
     halt = elf.symbols["uf_halt"] & ~1
     assert any(a <= halt < a + n for a, n in elf.readonly)
+
 
 # Single int8 layers through each ISA's blocked kernels, against TFLM: the edges of the
 # register blocking (a pixel without a pair, channel tails of 1-3, more channels than a
@@ -266,6 +304,7 @@ OP_CASES = [
 
 def _op_model(case, hot):
     from tflite_writer import ModelWriter, add_quant_weights
+
     kind, (h, w_), in_c, n, kernel, stride, dil, pad = case
     rng = np.random.default_rng([7, OP_CASES.index(case), hot])
     mw = ModelWriter()
@@ -277,6 +316,7 @@ def _op_model(case, hot):
 
         def size(i, k, s, d):
             return -(-i // s) if pad == "SAME" else (i - (k - 1) * d - 1) // s + 1
+
         oh, ow = size(h, kh, sh, dh), size(w_, kw, sw, dw)
         xshape = [1, h, w_, in_c]
         if kind == "dw":
@@ -289,7 +329,7 @@ def _op_model(case, hot):
     wi, bi, _wq, w_scale, _b = add_quant_weights(mw, rng, wshape, axis, s_in)
     # spread the channel scales; "hot": output scale so small some multipliers exceed 1
     fan_in = int(np.prod(wshape)) // out_c
-    s_out = s_in * float(np.median(w_scale)) * (0.7 if hot else 40.0 * fan_in ** 0.5)
+    s_out = s_in * float(np.median(w_scale)) * (0.7 if hot else 40.0 * fan_in**0.5)
     yshape = [h, out_c] if kind == "fc" else [1, oh, ow, out_c]
     y = mw.tensor(yshape, "int8", s_out, int(rng.integers(-20, 20)))
     if kind == "fc":
@@ -314,8 +354,11 @@ def test_blocked_kernels_on_isa(tmp_path, case, arch):
         m = IsaModel(mod, arch, MISALIGN[arch] if hot else 0)
         tflm = interpreter(data)
         rng = np.random.default_rng(3)
-        xs = [rng.integers(-128, 128, size=xshape, dtype=np.int8),
-              np.full(xshape, -128, np.int8), np.full(xshape, 127, np.int8)]
+        xs = [
+            rng.integers(-128, 128, size=xshape, dtype=np.int8),
+            np.full(xshape, -128, np.int8),
+            np.full(xshape, 127, np.int8),
+        ]
         for xv in xs:
             got = m.invoke([xv.tobytes()])[0]
             tflm.set_input(xv, 0)

@@ -5,6 +5,7 @@ qemu-system-xtensa's de233_fpu core (host_tools/upyflow_tools/isa/xtensa_qemu.py
 Skips when those tools or ../shared are missing. Instruction counts are printed
 (pytest -s), never asserted.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,14 +20,25 @@ from harness import bake_model, load_cpython, random_input, run_tflm, shared  # 
 from upyflow_tools.isa import xtensa_qemu as xq  # noqa: E402
 from upyflow_tools.runner import load_module
 
-pytestmark = pytest.mark.skipif(bool(xq.missing_tools()),
-                                reason="needs " + ", ".join(xq.missing_tools()) +
-                                " (apt-get install clang-22 llvm-22 qemu-system-misc)")
+pytestmark = pytest.mark.skipif(
+    bool(xq.missing_tools()),
+    reason="needs " + ", ".join(xq.missing_tools()) + " (apt-get install clang-22 llvm-22 qemu-system-misc)",
+)
 
 # Every shared model (the C walker runs each end to end).
-MODELS = ["hello_world_int8", "microflow_sine", "micro_speech_quantized", "hello_world_float",
-          "person_detect", "micro_speech_lstm", "trained_lstm_int8", "dtln_noise_suppression",
-          "keyword_scrambled", "keyword_scrambled_8bit", "audio_preprocessor_int8"]
+MODELS = [
+    "hello_world_int8",
+    "microflow_sine",
+    "micro_speech_quantized",
+    "hello_world_float",
+    "person_detect",
+    "micro_speech_lstm",
+    "trained_lstm_int8",
+    "dtln_noise_suppression",
+    "keyword_scrambled",
+    "keyword_scrambled_8bit",
+    "audio_preprocessor_int8",
+]
 INVOKES = 3
 UF_EALIGN = 2
 
@@ -48,6 +60,7 @@ def baked(tmp_path_factory):
             module = load_module(os.path.join(mdir, name + ".py"))
             cache[model] = (path.read_bytes(), module, load_cpython(mdir, name, "pure"))
         return cache[model]
+
     return get
 
 
@@ -68,15 +81,17 @@ def test_model_bit_exact(elf, baked, model, misalign):
     for inputs, outs in zip(sets, res.outputs):
         ref = run_tflm(data, inputs)
         assert [o for o in outs] == [r.tobytes() for r in ref]
-    print("\n%s xtensa instructions per invoke: %s (ESP32 with MUL32_HIGH, est.: %s)"
-          % (model, res.icounts, res.esp32_estimate()))
+    print(
+        "\n%s xtensa instructions per invoke: %s (ESP32 with MUL32_HIGH, est.: %s)"
+        % (model, res.icounts, res.esp32_estimate())
+    )
 
 
 def test_bad_descriptor_fails_cleanly(elf, baked):
     """A malformed op table is reported by the walker, not a crash or a hang."""
     _data, module, m = baked("hello_world_int8")
     mod = _Module(module)
-    mod.OPS = bytes([0xEE]) + mod.OPS[1:]       # kernel index out of range
+    mod.OPS = bytes([0xEE]) + mod.OPS[1:]  # kernel index out of range
     with pytest.raises(xq.XtensaError, match="uf_run error"):
         xq.run(mod, [[bytes(m.input_buffer(0))]], elf=elf)
 
@@ -107,27 +122,46 @@ def test_natmod_xtensawin_links(tmp_path):
     if not mpy_dir:
         pytest.skip("MPY_DIR not set: natmod build needs a MicroPython source tree")
     src = os.path.join(os.path.dirname(__file__), "..", "native_modules", "micropython")
-    p = subprocess.run(["make", "-C", src, "ARCH=xtensawin", "MPY_DIR=" + os.path.abspath(mpy_dir),
-                        "PYTHON=" + sys.executable], capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        ["make", "-C", src, "ARCH=xtensawin", "MPY_DIR=" + os.path.abspath(mpy_dir), "PYTHON=" + sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     mpy = open(os.path.join(src, "build", "xtensawin", "upyflow_native.mpy"), "rb").read()
-    assert mpy[0] == ord("M") and mpy[2] >> 2 == 10   # MP_NATIVE_ARCH_XTENSAWIN
+    assert mpy[0] == ord("M") and mpy[2] >> 2 == 10  # MP_NATIVE_ARCH_XTENSAWIN
     # Link again with mpy_ld's relocation log: every l32r it patched must load
     # the GOT/literal word it meant (llvm-mc's objects differ from GNU as's;
     # see baremetal/xtensa/mpy_ld_literals.py).
     import glob
     import re
+
     obj = os.path.join(src, "build", "xtensawin", "obj")
     out = tmp_path / "check.mpy"
-    p = subprocess.run([sys.executable, os.path.join(mpy_dir, "tools", "mpy_ld.py"), "-vvv", "--arch", "xtensawin",
-                        "--qstrs", os.path.join(obj, "upyflow_native.config.h"), "-o", str(out),
-                        *sorted(glob.glob(os.path.join(obj, "*.o")))], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(mpy_dir, "tools", "mpy_ld.py"),
+            "-vvv",
+            "--arch",
+            "xtensawin",
+            "--qstrs",
+            os.path.join(obj, "upyflow_native.config.h"),
+            "-o",
+            str(out),
+            *sorted(glob.glob(os.path.join(obj, "*.o"))),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     log = p.stdout + p.stderr
     data = out.read_bytes()
     size = int(re.search(r"text size:\s+(\d+)", log).group(1))
-    rels = [(int(a, 16), int(b, 16))
-            for a, b in re.findall(r"\n\s+([0-9a-f]{8}) (?:LIT|GOT \S+) -> ([0-9a-f]{8})", log)]
+    rels = [
+        (int(a, 16), int(b, 16)) for a, b in re.findall(r"\n\s+([0-9a-f]{8}) (?:LIT|GOT \S+) -> ([0-9a-f]{8})", log)
+    ]
     assert len(rels) > 100
 
     def lands(text, off, addr):
@@ -135,9 +169,8 @@ def test_natmod_xtensawin_links(tmp_path):
         return insn & 0xF == 1 and ((off + 3) & ~3) + (((insn >> 8) - 0x10000) << 2) == addr
 
     # The text is stored after the qstr names; find it by its first relocations.
-    start = next(s for s in range(len(data) - size)
-                 if all(lands(data[s:s + size], o, a) for o, a in rels[:16]))
-    text = data[start:start + size]
+    start = next(s for s in range(len(data) - size) if all(lands(data[s : s + size], o, a) for o, a in rels[:16]))
+    text = data[start : start + size]
     assert [r for r in rels if not lands(text, *r)] == []
 
 
@@ -181,12 +214,15 @@ def test_runtime_helpers_match_host(tmp_path):
     """xtensa_rt.c's __divsf3 (correctly rounded) and __muldi3, compiled for the host,
     against the host's own float division (SSE: IEEE round to nearest) and multiply."""
     import shutil
+
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no host C compiler")
     (tmp_path / "check.c").write_text(RT_CHECK)
     exe = tmp_path / "check"
-    subprocess.run([cc, "-O2", "-DUF_RT_HOST_TEST", "-o", str(exe), str(tmp_path / "check.c"),
-                    str(xq.XT / "xtensa_rt.c")], check=True)
+    subprocess.run(
+        [cc, "-O2", "-DUF_RT_HOST_TEST", "-o", str(exe), str(tmp_path / "check.c"), str(xq.XT / "xtensa_rt.c")],
+        check=True,
+    )
     p = subprocess.run([str(exe)], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.strip() == "0", p.stdout

@@ -2,6 +2,7 @@
 a CNN at Keras' dynamic batch (Flatten -> SHAPE/STRIDED_SLICE/PACK/RESHAPE, folded at bake
 time), the same with uint8 input/output, and with float16 weights. Every tier must give the
 TFLM interpreter's bytes (float: within 1e-5 relative)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,8 @@ from upyflow_tools.unixport import run_batch
 
 MODELS = Path(__file__).resolve().parent / "models"
 CPYTHON_TIERS = [t for t in ("pure", "native") if upyflow.dispatch.available(t)]
+
+
 @pytest.fixture(scope="module")
 def baked(tmp_path_factory):
     cache = {}
@@ -25,6 +28,7 @@ def baked(tmp_path_factory):
             mdir, name, result = bake_model(path, tmp_path_factory.mktemp(model), name=model)
             cache[model] = (path.read_bytes(), mdir, name, result)
         return cache[model]
+
     return get
 
 
@@ -38,13 +42,12 @@ def inputs_for(m, count: int, seed: int = 7) -> list[list[np.ndarray]]:
 def test_dynamic_batch_cnn_bakes_with_no_flag(baked):
     _, _, _, result = baked("keras_cnn_int8")
     kinds = {result.graph.ops[c.op_index].kind for c in result.calls}
-    assert not kinds & {"SHAPE", "STRIDED_SLICE", "PACK"}       # folded, not run on the board
+    assert not kinds & {"SHAPE", "STRIDED_SLICE", "PACK"}  # folded, not run on the board
     notes = " ".join(result.graph.notes)
     assert "dynamic batch dimension set to 1" in notes and "SHAPE" in notes and "PACK" in notes
 
 
-@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_upsample_int8",
-                                   "keras_upsample_f32"])
+@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_upsample_int8", "keras_upsample_f32"])
 def test_keras_models_match_tflm(baked, model, tier):
     data, mdir, name, _ = baked(model)
     m = load_cpython(mdir, name, tier)
@@ -68,7 +71,7 @@ def test_fp16_weights_match_float_reference(baked, tier):
     """TFLM cannot run DEQUANTIZE float16; its oracle is the same model converted with the
     weights rounded through float16 (keras_cnn_fp16_ref.tflite, float32 weights)."""
     _, mdir, name, result = baked("keras_cnn_fp16")
-    assert "DEQUANTIZE" in " ".join(result.graph.notes)   # folded into float32 weights
+    assert "DEQUANTIZE" in " ".join(result.graph.notes)  # folded into float32 weights
     ref = (MODELS / "keras_cnn_fp16_ref.tflite").read_bytes()
     m = load_cpython(mdir, name, tier)
     for group in inputs_for(m, 8):
@@ -77,17 +80,23 @@ def test_fp16_weights_match_float_reference(baked, tier):
 
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
-@pytest.mark.parametrize("model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16",
-                                   "keras_upsample_int8", "keras_upsample_f32"])
+@pytest.mark.parametrize(
+    "model", ["keras_cnn_int8", "keras_cnn_uint8", "keras_cnn_fp16", "keras_upsample_int8", "keras_upsample_f32"]
+)
 def test_keras_cnn_micropython(baked, model, mpy_tier):
     data, mdir, name, _ = baked(model)
     oracle = (MODELS / "keras_cnn_fp16_ref.tflite").read_bytes() if model.endswith("fp16") else data
     m = load_cpython(mdir, name)
     groups = inputs_for(m, 4)
     # the natmod needs a bigger heap than the 190 KB of an RP2040 the Python tiers run in
-    outs, _ = run_batch(mdir, name, [[x.tobytes() for x in g] for g in groups],
-                        heapsize="2M" if mpy_tier.extra_paths else "190K",
-                        env={"UPYFLOW_TIER": mpy_tier.tier}, extra_paths=list(mpy_tier.extra_paths))
+    outs, _ = run_batch(
+        mdir,
+        name,
+        [[x.tobytes() for x in g] for g in groups],
+        heapsize="2M" if mpy_tier.extra_paths else "190K",
+        env={"UPYFLOW_TIER": mpy_tier.tier},
+        extra_paths=list(mpy_tier.extra_paths),
+    )
     for group, got in zip(groups, outs):
         want = run_tflm(oracle, group)[0]
         got = np.frombuffer(got[0], want.dtype).reshape(want.shape)

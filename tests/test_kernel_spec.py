@@ -4,6 +4,7 @@ Every positional copy of a kernel's arguments is checked against the spec: the g
 files are current, the C prototypes in kernels.h and the C table's signatures match it,
 lowerings' Calls bind by name and bake refuses what the spec's ranges refuse.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,9 +26,9 @@ KERNELS_H = ROOT / "native_modules" / "src" / "kernels.h"
 # The lead's family table (family = operator: the same stem in every tier).
 FAMILIES = {
     "fc": "fully_connected_s8 fully_connected_f32 fully_connected_s16 fully_connected_s8_ort batch_matmul_q "
-          "batch_matmul_f32",
+    "batch_matmul_f32",
     "conv": "conv2d_s8 depthwise_conv2d_s8 conv2d_f32 depthwise_conv2d_f32 conv2d_s16 depthwise_conv2d_s16 "
-            "conv2d_s8_ort depthwise_conv2d_s8_ort",
+    "conv2d_s8_ort depthwise_conv2d_s8_ort",
     "transpose_conv": "transpose_conv_s8 transpose_conv_s16 transpose_conv_f32",
     "pool": "avg_pool2d_s8 max_pool2d_s8 avg_pool2d_f32 max_pool2d_f32 avg_pool2d_s8_ort",
     "softmax": "softmax_s8 softmax_f32 softmax_s16 softmax_s8_s16 log_softmax_f32 log_softmax_s8",
@@ -38,10 +39,10 @@ FAMILIES = {
     "svdf": "svdf_s8_i16 svdf_s8_i8 svdf_f32",
     "lstm": "lstm_s8 lstm_f32",
     "activations": "lut_s8 clamp_f32 unary_f32 leaky_relu_q leaky_relu_f32 hard_swish_f32 logistic_s16 tanh_s16 "
-                   "logistic_f32 tanh_f32 prelu_q prelu_f32 l2norm_s8 l2norm_f32",
+    "logistic_f32 tanh_f32 prelu_q prelu_f32 l2norm_s8 l2norm_f32",
     "resize": "resize_nearest resize_bilinear_s8 resize_bilinear_f32",
     "signal": "signal_window_s16 signal_fft_auto_scale_s16 signal_rfft_s16 signal_energy signal_filter_bank "
-              "signal_filter_bank_sqrt signal_spectral_subtraction signal_pcan signal_filter_bank_log",
+    "signal_filter_bank_sqrt signal_spectral_subtraction signal_pcan signal_filter_bank_log",
     "image": "image_to_input",
 }
 
@@ -52,8 +53,9 @@ def test_generated_files_are_current():
 
 
 def test_families_are_the_operator_table():
-    assert {k.name: k.family for k in kernel_spec.KERNELS.values()} == \
-        {name: f for f, names in FAMILIES.items() for name in names.split()}
+    assert {k.name: k.family for k in kernel_spec.KERNELS.values()} == {
+        name: f for f, names in FAMILIES.items() for name in names.split()
+    }
 
 
 def _prototypes() -> dict[str, list[str]]:
@@ -61,11 +63,13 @@ def _prototypes() -> dict[str, list[str]]:
     one argument list may be declared through a function type: `typedef void uf_T_fn(...);`
     then `uf_T_fn uf_a, uf_b;`."""
     text = re.sub(r"//[^\n]*", "", KERNELS_H.read_text())
-    protos = {m.group(1): [_c_type(re.sub(r"\b\w+\s*$", "", a)) for a in m.group(2).split(",")]
-              for m in re.finditer(r"\b(?:void|float)\s+uf_(\w+)\(([^)]*)\);", text)}
+    protos = {
+        m.group(1): [_c_type(re.sub(r"\b\w+\s*$", "", a)) for a in m.group(2).split(",")]
+        for m in re.finditer(r"\b(?:void|float)\s+uf_(\w+)\(([^)]*)\);", text)
+    }
     for m in re.finditer(r"^uf_(\w+_fn)\s+([^;]+);", text, re.M):
         for name in m.group(2).split(","):
-            protos[name.strip()[len("uf_"):]] = protos[m.group(1)]
+            protos[name.strip()[len("uf_") :]] = protos[m.group(1)]
     return protos
 
 
@@ -79,8 +83,9 @@ def test_c_prototype_matches_spec(name):
     have = [_c_type(a) for a in _prototypes()[name]]
     want = [_c_type(gen_kernels.c_pointer(t)) for t in k.tensors]
     want += ["float" if p.kind == "f" else "int" for p in k.params if p.fast] + ["int"] * len(k.c_extra)
-    assert [h if "*" in h else h.replace("int32_t", "int") for h in have] == want, \
+    assert [h if "*" in h else h.replace("int32_t", "int") for h in have] == want, (
         "uf_%s in kernels.h: %s; kernel_spec says %s" % (name, have, want)
+    )
 
 
 def test_c_table_signatures_match_spec():
@@ -108,12 +113,15 @@ def test_call_binds_by_name():
     assert f.params == [1, 2, 1.0] and type(f.params[2]) is float
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(x=0, out=1, rows=2, depth=3, in_mult=4, in_shift=5), "missing diff_min"),
-    (dict(x=0, out=1, rows=2, depth=3, in_mult=4, in_shift=5, diff_min=0, beta=1), "unknown beta"),
-    (dict(x=0, output=1, rows=2, depth=3, in_mult=4, in_shift=5, diff_min=0), "missing out; unknown output"),
-    (dict(x=0, out=1, rows=2.5, depth=3, in_mult=4, in_shift=5, diff_min=0), "rows must be an int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(x=0, out=1, rows=2, depth=3, in_mult=4, in_shift=5), "missing diff_min"),
+        (dict(x=0, out=1, rows=2, depth=3, in_mult=4, in_shift=5, diff_min=0, beta=1), "unknown beta"),
+        (dict(x=0, output=1, rows=2, depth=3, in_mult=4, in_shift=5, diff_min=0), "missing out; unknown output"),
+        (dict(x=0, out=1, rows=2.5, depth=3, in_mult=4, in_shift=5, diff_min=0), "rows must be an int"),
+    ],
+)
 def test_call_refuses_wrong_names(kwargs, message):
     with pytest.raises(TypeError, match=message):
         Call("softmax_s8", **kwargs)
@@ -142,8 +150,11 @@ def test_bake_checks_ranges_from_spec():
     g, op = _graph(_t("x", 8), _t("out", 8))
     good = dict(x=0, out=1, rows=2, depth=4, in_mult=1 << 30, in_shift=3, diff_min=-5)
     check_call(g, op, Call("softmax_s8", **good))
-    for name, value, message in (("diff_min", 5, "diff_min 5 is outside"), ("in_shift", 32, "input left shift 32"),
-                                 ("depth", 0, "depth 0 is outside")):
+    for name, value, message in (
+        ("diff_min", 5, "diff_min 5 is outside"),
+        ("in_shift", 32, "input left shift 32"),
+        ("depth", 0, "depth 0 is outside"),
+    ):
         with pytest.raises(BakeError, match=message):
             check_call(g, op, Call("softmax_s8", **dict(good, **{name: value})))
 
@@ -157,36 +168,81 @@ def test_bake_checks_sizes_from_spec():
 def test_bake_checks_requirements_and_constant_values():
     # SVDF: filters in whole ranks
     g, op = _graph(_t("x", 4), _t("out", 4), _t("wf", 24), _t("wt", 12), _t("q", 20, "i32"), _t("state", 12))
-    svdf = dict(x=0, wf=2, wt=3, q=4, state=5, out=1, batch=1, n_in=4, n_filter=6, rank=4, mem=2,
-                state_zp=0, out_zp=0, m1=1, s1=0, m2=1, s2=0)
+    svdf = dict(
+        x=0,
+        wf=2,
+        wt=3,
+        q=4,
+        state=5,
+        out=1,
+        batch=1,
+        n_in=4,
+        n_filter=6,
+        rank=4,
+        mem=2,
+        state_zp=0,
+        out_zp=0,
+        m1=1,
+        s1=0,
+        m2=1,
+        s2=0,
+    )
     with pytest.raises(BakeError, match=r"needs n_filter % rank == 0 \(n_filter=6, rank=4\)"):
         check_call(g, op, Call("svdf_s8_i8", **svdf))
     # LSTM: the gate shifts after the 8n biases of q
     n = 1
     q = np.zeros(8 * n + 16, np.int32)
     w = _t("w", 4 * n * 2 + 4 * n * n)
-    g, op = _graph(_t("x", 2), _t("out", 1), w, _t("q", q.size, "i32", q), _t("h", 1), _t("c", 1, "i32"),
-                   _t("table", 256, "i16"))
-    lstm = dict(x=0, w=2, q=3, table=6, hidden=4, cell=5, out=1, batch=1, steps=1, n_in=2, n=n, time_major=0, h_zp=0,
-                m_fc=1, s_fc=0, m_ig=1, s_ig=0, m_out=1, s_out=0, qclip=0, tanh_mult=1, tanh_shift=0)
+    g, op = _graph(
+        _t("x", 2), _t("out", 1), w, _t("q", q.size, "i32", q), _t("h", 1), _t("c", 1, "i32"), _t("table", 256, "i16")
+    )
+    lstm = dict(
+        x=0,
+        w=2,
+        q=3,
+        table=6,
+        hidden=4,
+        cell=5,
+        out=1,
+        batch=1,
+        steps=1,
+        n_in=2,
+        n=n,
+        time_major=0,
+        h_zp=0,
+        m_fc=1,
+        s_fc=0,
+        m_ig=1,
+        s_ig=0,
+        m_out=1,
+        s_out=0,
+        qclip=0,
+        tanh_mult=1,
+        tanh_shift=0,
+    )
     check_call(g, op, Call("lstm_s8", **lstm))
     g.tensors[3].data[8 * n + 5] = 31
     with pytest.raises(BakeError, match=r"gate requantization shift 31 is outside \[-31, 30\]"):
         check_call(g, op, Call("lstm_s8", **lstm))
     g.tensors[3].data[8 * n + 5] = 0
-    g.tensors[3].data[8 * n + 4] = 31      # a multiplier, not a shift: not checked
+    g.tensors[3].data[8 * n + 4] = 31  # a multiplier, not a shift: not checked
     check_call(g, op, Call("lstm_s8", **lstm))
 
 
 def test_int64_shift_bound_follows_acc64():
     shifts = np.array([20], np.int32)
-    g, op = _graph(_t("x", 2, "i8"), _t("out", 1, "i8"), _t("w", 2), _t("b", 2, "i32"), _t("m", 1, "i32"),
-                   _t("s", 1, "i32", shifts))
+    g, op = _graph(
+        _t("x", 2, "i8"),
+        _t("out", 1, "i8"),
+        _t("w", 2),
+        _t("b", 2, "i32"),
+        _t("m", 1, "i32"),
+        _t("s", 1, "i32", shifts),
+    )
     for tensor in (0, 1):
         g.tensors[tensor].dtype = "i16"
         g.tensors[tensor].shape = (2,)
-    fc = dict(x=0, w=2, bias=3, out=1, mult=4, shift=5, batches=1, n_in=2, n_out=1, out_off=0, act_min=0,
-              act_max=0)
+    fc = dict(x=0, w=2, bias=3, out=1, mult=4, shift=5, batches=1, n_in=2, n_out=1, out_off=0, act_min=0, act_max=0)
     with pytest.raises(BakeError, match=r"requantization shift 20 is outside \[-31, 14\]"):
         check_call(g, op, Call("fully_connected_s16", **fc, acc64=1))
     g.tensors[5].data[0] = 31
@@ -202,9 +258,9 @@ def test_record_format_is_what_the_walker_reads():
     for k in kernel_spec.KERNELS.values():
         params = [1.5 if p.kind == "f" else 70000 for p in k.params]
         fmt = pack_calls([OpRecord(k.name, tuple(range(len(k.tensors))), tuple(params))])[1][0]
-        kinds = fmt[len("<%dB" % len(k.tensors)):]
+        kinds = fmt[len("<%dB" % len(k.tensors)) :]
         assert fmt.startswith("<%dB" % len(k.tensors))
-        assert kinds == k.signature[len(k.tensors):]
+        assert kinds == k.signature[len(k.tensors) :]
         assert struct.calcsize(fmt) == len(k.tensors) + 4 * len(k.params)
 
 
@@ -212,6 +268,7 @@ def test_a_new_parameter_is_one_edit_of_the_spec(monkeypatch):
     """Everything positional follows the spec: one more parameter of fully_connected_s8 moves
     the C table's signature, checks and call, the viper prologue, and the Calls bake accepts."""
     import dataclasses
+
     k = kernel_spec.KERNELS["fully_connected_s8"]
     new = dataclasses.replace(k, params=k.params[:3] + (kernel_spec.Int("groups", 1, 8),) + k.params[3:])
     monkeypatch.setitem(kernel_spec.KERNELS, k.name, new)
@@ -222,10 +279,13 @@ def test_a_new_parameter_is_one_edit_of_the_spec(monkeypatch):
     assert "OP_MIN, FULLY_CONNECTED_S8_GROUPS, 1, OP_MAX, FULLY_CONNECTED_S8_GROUPS, 8," in table
     assert "I(FULLY_CONNECTED_S8_N_OUT), I(FULLY_CONNECTED_S8_GROUPS)," in " ".join(table.split())
     prologue = gen_kernels.viper_prologue("fully_connected_s8")
-    assert prologue[6:10] == ["batches = int(args[6])", "n_in = int(args[7])", "n_out = int(args[8])",
-                              "groups = int(args[9])"]
-    named = dict(x=0, w=1, bias=2, out=3, mult=4, shift=5, batches=1, n_in=1, n_out=1, out_off=0, act_min=0,
-                 act_max=0)
+    assert prologue[6:10] == [
+        "batches = int(args[6])",
+        "n_in = int(args[7])",
+        "n_out = int(args[8])",
+        "groups = int(args[9])",
+    ]
+    named = dict(x=0, w=1, bias=2, out=3, mult=4, shift=5, batches=1, n_in=1, n_out=1, out_off=0, act_min=0, act_max=0)
     with pytest.raises(TypeError, match="missing groups"):
         Call("fully_connected_s8", **named)
     assert Call("fully_connected_s8", **named, groups=2).params == [1, 1, 1, 2, 0, 0, 0]
@@ -239,10 +299,12 @@ DEVICE = ROOT / "device_lib" / "upyflow"
 def test_pure_signature_is_the_spec(name):
     import importlib
     import inspect
+
     k = kernel_spec.KERNELS[name]
     fn = getattr(importlib.import_module("upyflow.kernels_pure." + k.family), name)
-    assert list(inspect.signature(fn).parameters) == k.arg_names, \
+    assert list(inspect.signature(fn).parameters) == k.arg_names, (
         "kernels_pure/%s.py %s: argument names differ from kernel_spec" % (k.family, name)
+    )
 
 
 def _top_level_functions(path: Path) -> set[str]:
@@ -273,6 +335,7 @@ def test_viper_reads_arguments_only_in_generated_prologues():
 def test_viper_families_are_the_spec():
     from upyflow import dispatch
     from upyflow.kernels_pure import FAMILIES as PURE
+
     assert dispatch.VIPER_FAMILIES == {k.name: k.family for k in kernel_spec.KERNELS.values() if k.viper}
     assert PURE == {k.name: k.family for k in kernel_spec.KERNELS.values()}
 

@@ -6,13 +6,24 @@ it on every CPython kernel tier (`tier`) and on the TFLite Micro interpreter (th
 compares the outputs; parameters derive from one fixed seed and the case id. The seanet int16
 PAD/STRIDED_SLICE models run on their CSV inputs. Nothing hard-codes an output.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness import (TT, bake_model, check, check_isa, load_cpython, make_inputs, run_tflm, run_upyflow, seeded_rng,
-                     shared)
+from harness import (
+    TT,
+    bake_model,
+    check,
+    check_isa,
+    load_cpython,
+    make_inputs,
+    run_tflm,
+    run_upyflow,
+    seeded_rng,
+    shared,
+)
 from op_models import graph_sets, qparams, seanet_elementwise_models, shape_id
 from tflite_writer import ModelWriter
 
@@ -25,9 +36,14 @@ def case_rng(case_id: str) -> np.random.Generator:
 
 # --- CONCATENATION -------------------------------------------------------------------------
 CONCAT_SHAPES = [  # (input shapes, axis)
-    ([[2, 3], [2, 5]], 1), ([[1, 4, 4, 3], [1, 4, 4, 5], [1, 4, 4, 1]], 3), ([[1, 2, 4, 3], [1, 3, 4, 3]], 1),
-    ([[2, 3, 4], [2, 3, 4]], 0), ([[2, 3, 4], [2, 3, 2]], -1), ([[3], [4], [5], [1]], 0),
-    ([[1, 2, 2, 3, 2], [1, 2, 1, 3, 2]], 2), ([[1, 1, 6, 2], [1, 1, 6, 3]], -1),
+    ([[2, 3], [2, 5]], 1),
+    ([[1, 4, 4, 3], [1, 4, 4, 5], [1, 4, 4, 1]], 3),
+    ([[1, 2, 4, 3], [1, 3, 4, 3]], 1),
+    ([[2, 3, 4], [2, 3, 4]], 0),
+    ([[2, 3, 4], [2, 3, 2]], -1),
+    ([[3], [4], [5], [1]], 0),
+    ([[1, 2, 2, 3, 2], [1, 2, 1, 3, 2]], 2),
+    ([[1, 1, 6, 2], [1, 1, 6, 3]], -1),
 ]
 CONCAT_CASES = [(shapes, axis, dt) for shapes, axis in CONCAT_SHAPES for dt in ("i8", "i16", "f32")]
 
@@ -68,9 +84,13 @@ def test_concatenation_isa(case, isa_arch):
 
 # --- PAD / PADV2 ---------------------------------------------------------------------------
 PAD_SHAPES = [
-    ([1, 4, 4, 3], [[0, 0], [1, 1], [2, 0], [0, 0]]), ([2, 3], [[1, 2], [0, 3]]), ([5], [[2, 3]]),
-    ([1, 2, 3, 4, 2], [[0, 1], [1, 0], [0, 0], [2, 2], [1, 0]]), ([1, 2, 16, 8], [[0, 0], [0, 0], [3, 3], [0, 0]]),
-    ([2, 2, 2], [[0, 0], [0, 0], [0, 0]]), ([3, 1, 2], [[2, 0], [0, 4], [1, 1]]),
+    ([1, 4, 4, 3], [[0, 0], [1, 1], [2, 0], [0, 0]]),
+    ([2, 3], [[1, 2], [0, 3]]),
+    ([5], [[2, 3]]),
+    ([1, 2, 3, 4, 2], [[0, 1], [1, 0], [0, 0], [2, 2], [1, 0]]),
+    ([1, 2, 16, 8], [[0, 0], [0, 0], [3, 3], [0, 0]]),
+    ([2, 2, 2], [[0, 0], [0, 0], [0, 0]]),
+    ([3, 1, 2], [[2, 0], [0, 4], [1, 1]]),
 ]
 PAD_CASES = [(kind, s, p, dt) for kind in ("PAD", "PADV2") for s, p in PAD_SHAPES for dt in ("i8", "i16", "f32")]
 
@@ -113,12 +133,17 @@ def test_pad_isa(case, isa_arch):
 SLICE_SPECS = [  # (shape, begin, end, strides, begin_mask, end_mask, shrink_axis_mask)
     ([1, 8, 16, 2], [0, -6, 0, 0], [0, 0, 0, 2], [1, 1, 1, 1], 13, 15, 0),
     ([1, 4, 12, 8], [0, 0, 1, 0], [0, 0, -1, 0], [1, 1, 1, 1], 9, 11, 0),
-    ([10], [1], [9], [2], 0, 0, 0), ([10], [-1], [0], [-1], 0, 0, 0), ([10], [8], [1], [-3], 0, 0, 0),
-    ([4, 6], [1, 5], [3, 0], [1, -2], 0, 0, 0), ([4, 6], [2, 0], [3, 6], [1, 1], 0, 0, 1),
-    ([3, 4, 5], [0, 1, 0], [3, 3, 5], [2, 1, 2], 0, 0, 2), ([3, 4, 5], [-2, 0, -1], [2, 4, 0], [1, 2, 1], 1, 6, 4),
+    ([10], [1], [9], [2], 0, 0, 0),
+    ([10], [-1], [0], [-1], 0, 0, 0),
+    ([10], [8], [1], [-3], 0, 0, 0),
+    ([4, 6], [1, 5], [3, 0], [1, -2], 0, 0, 0),
+    ([4, 6], [2, 0], [3, 6], [1, 1], 0, 0, 1),
+    ([3, 4, 5], [0, 1, 0], [3, 3, 5], [2, 1, 2], 0, 0, 2),
+    ([3, 4, 5], [-2, 0, -1], [2, 4, 0], [1, 2, 1], 1, 6, 4),
     ([2, 3, 4, 5], [1, 2, 0, 4], [2, 0, 4, 0], [1, -1, 3, -2], 0, 4, 1),
     ([5, 6], [-100, 2], [100, -100], [1, -1], 0, 0, 0),
-    ([5, 6], [0, 0], [0, 0], [1, 1], 3, 3, 0), ([3, 4], [1, 3], [2, 4], [1, 1], 0, 0, 3),
+    ([5, 6], [0, 0], [0, 0], [1, 1], 3, 3, 0),
+    ([3, 4], [1, 3], [2, 4], [1, 1], 0, 0, 3),
     ([2, 3, 4, 5], [0, 1, 0, 1], [2, 3, 4, 5], [1, 1, 2, 2], 0, 0, 0),
 ]
 SLICE_CASES = [(spec, dt) for spec in SLICE_SPECS for dt in ("i8", "i16", "f32")]
@@ -137,8 +162,16 @@ def slice_shape(shape, begin, end, strides, bm, em, sm):
 
 def _slice_id(c):
     (shape, b, e, s, bm, em, sm), dt = c
-    return "%s-%s-b%s-e%s-s%s-m%d,%d,%d" % (dt, shape_id(shape), ",".join(map(str, b)), ",".join(map(str, e)),
-                                            ",".join(map(str, s)), bm, em, sm)
+    return "%s-%s-b%s-e%s-s%s-m%d,%d,%d" % (
+        dt,
+        shape_id(shape),
+        ",".join(map(str, b)),
+        ",".join(map(str, e)),
+        ",".join(map(str, s)),
+        bm,
+        em,
+        sm,
+    )
 
 
 def slice_case(case):
@@ -167,8 +200,16 @@ def test_strided_slice_isa(case, isa_arch):
 
 
 # --- TRANSPOSE -----------------------------------------------------------------------------
-TRANSPOSE_SPECS = [([3, 4], [1, 0]), ([2, 3, 4], [2, 0, 1]), ([2, 3, 4], [0, 2, 1]), ([1, 4, 5, 3], [0, 3, 1, 2]),
-                   ([2, 3, 4, 5], [3, 2, 1, 0]), ([2, 3, 2, 3, 2], [4, 1, 3, 0, 2]), ([5], [0]), ([2, 3, 4], [0, 1, 2])]
+TRANSPOSE_SPECS = [
+    ([3, 4], [1, 0]),
+    ([2, 3, 4], [2, 0, 1]),
+    ([2, 3, 4], [0, 2, 1]),
+    ([1, 4, 5, 3], [0, 3, 1, 2]),
+    ([2, 3, 4, 5], [3, 2, 1, 0]),
+    ([2, 3, 2, 3, 2], [4, 1, 3, 0, 2]),
+    ([5], [0]),
+    ([2, 3, 4], [0, 1, 2]),
+]
 TRANSPOSE_CASES = [(s, p, dt) for s, p in TRANSPOSE_SPECS for dt in ("i8", "i16", "f32")]
 
 
@@ -233,8 +274,12 @@ def layout_model(rng, kind, dt, chain):
     return w.build([x], [y]), shape, q
 
 
-LAYOUT_CASES = [(k, dt, chain) for k in ("SQUEEZE", "SQUEEZE_ALL", "EXPAND_DIMS", "RESHAPE_TENSOR", "RESHAPE_OPTION")
-                for dt in ("i8", "i16", "f32") for chain in (False, True)]
+LAYOUT_CASES = [
+    (k, dt, chain)
+    for k in ("SQUEEZE", "SQUEEZE_ALL", "EXPAND_DIMS", "RESHAPE_TENSOR", "RESHAPE_OPTION")
+    for dt in ("i8", "i16", "f32")
+    for chain in (False, True)
+]
 
 
 def _layout_id(c):
@@ -281,8 +326,10 @@ def test_seanet(op, name, tier, tmp_path):
     path = shared("tflm_integration/seanet/%s/%s.tflite" % (op, name))
     mdir, mod, _ = bake_model(path, tmp_path)
     model = load_cpython(mdir, mod, tier)
-    inputs = [np.loadtxt(p, delimiter=",", dtype=np.int64).astype(np.int16).reshape(model.input_shape[i])
-              for i, p in enumerate(sorted(path.parent.glob(name + "_input*_int16.csv")))]
+    inputs = [
+        np.loadtxt(p, delimiter=",", dtype=np.int64).astype(np.int16).reshape(model.input_shape[i])
+        for i, p in enumerate(sorted(path.parent.glob(name + "_input*_int16.csv")))
+    ]
     got = run_upyflow(model, inputs)[0]
     want = run_tflm(path.read_bytes(), inputs)[0]
     np.testing.assert_array_equal(got, want)
@@ -309,8 +356,11 @@ def _rejects():
         y = w.tensor([2, 6], "int8", 0.1, 0)
         w.op("CONCATENATION", [a, b], [y], axis=1)
         return [a, b], [y]
-    return {f.__name__: (f, op) for f, op in ((slice5d, "STRIDED_SLICE"), (ellipsis, "STRIDED_SLICE"),
-                                              (concat_requant, "CONCATENATION"))}
+
+    return {
+        f.__name__: (f, op)
+        for f, op in ((slice5d, "STRIDED_SLICE"), (ellipsis, "STRIDED_SLICE"), (concat_requant, "CONCATENATION"))
+    }
 
 
 REJECTS = _rejects()
@@ -330,8 +380,13 @@ def test_rejected(name, tmp_path):
 
 # --- GATHER (constant indices) ------------------------------------------------------------------
 GATHER_SHAPES = [  # (shape, axis, indices)
-    ([5, 3], 0, [4, 0, 1, 2]), ([2, 6, 3], 1, [[1, 2], [5, 5]]), ([1, 4, 5, 3], -1, [2, 0]),
-    ([7], 0, [6]), ([3, 4, 2], 2, [1, 0, 1]), ([10, 4], 0, [[3, 4, 5], [0, 9, 8]]), ([2, 3, 4], 1, [0, 1, 2]),
+    ([5, 3], 0, [4, 0, 1, 2]),
+    ([2, 6, 3], 1, [[1, 2], [5, 5]]),
+    ([1, 4, 5, 3], -1, [2, 0]),
+    ([7], 0, [6]),
+    ([3, 4, 2], 2, [1, 0, 1]),
+    ([10, 4], 0, [[3, 4, 5], [0, 9, 8]]),
+    ([2, 3, 4], 1, [0, 1, 2]),
 ]
 GATHER_CASES = [(s, a, i, dt) for s, a, i in GATHER_SHAPES for dt in ("i8", "f32")]
 
@@ -346,7 +401,7 @@ def gather_case(case):
     rng = case_rng("gather" + _gather_id(case))
     idx = np.array(idx, np.int32)
     a = axis % len(shape)
-    out_shape = list(shape[:a]) + list(idx.shape) + list(shape[a + 1:])
+    out_shape = list(shape[:a]) + list(idx.shape) + list(shape[a + 1 :])
     w = ModelWriter()
     qx = qparams(rng, dt)
     x = w.tensor(shape, TT[dt], *qx)
@@ -365,6 +420,7 @@ def test_gather(case, tier, tmp_path):
 
 def test_gather_rejects_computed_indices(tmp_path):
     from upyflow_tools import BakeError
+
     w = ModelWriter()
     x = w.tensor([4, 3], "float32")
     ix = w.tensor([2], "int32")
@@ -377,8 +433,11 @@ def test_gather_rejects_computed_indices(tmp_path):
 
 # --- SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND (dilated convolutions), SELECT_V2, UNPACK, TILE --------
 S2B_CASES = [  # (input shape, block, paddings or crops, dtype)
-    ([1, 4, 6, 2], [2, 2], [[0, 0], [0, 0]]), ([1, 5, 5, 3], [2, 3], [[1, 0], [2, 2]]),
-    ([2, 3, 4, 1], [3, 2], [[0, 3], [1, 1]]), ([1, 7, 2], [2], [[2, 1]]), ([2, 6, 3], [3], [[0, 0]]),
+    ([1, 4, 6, 2], [2, 2], [[0, 0], [0, 0]]),
+    ([1, 5, 5, 3], [2, 3], [[1, 0], [2, 2]]),
+    ([2, 3, 4, 1], [3, 2], [[0, 3], [1, 1]]),
+    ([1, 7, 2], [2], [[2, 1]]),
+    ([2, 6, 3], [3], [[0, 0]]),
 ]
 S2B_ALL = [(s, b, p, dt) for s, b, p in S2B_CASES for dt in ("i8", "f32")]
 
@@ -397,8 +456,11 @@ def s2b_case(case, kind):
     q = qparams(rng, dt)
     spatial = [shape[1 + k] + pads[k][0] + pads[k][1] for k in range(len(block))]
     s2b_shape = [shape[0] * int(np.prod(block))] + [d // b for d, b in zip(spatial, block)] + [shape[-1]]
-    in_shape, out_shape = (shape, s2b_shape) if kind == "SPACE_TO_BATCH_ND" else \
-        (s2b_shape, [shape[0]] + [d - p[0] - p[1] for d, p in zip(spatial, pads)] + [shape[-1]])
+    in_shape, out_shape = (
+        (shape, s2b_shape)
+        if kind == "SPACE_TO_BATCH_ND"
+        else (s2b_shape, [shape[0]] + [d - p[0] - p[1] for d, p in zip(spatial, pads)] + [shape[-1]])
+    )
     x = w.tensor(in_shape, TT[dt], *q)
     bt = w.tensor([len(block)], "int32", data=np.array(block, np.int32))
     pt = w.tensor([len(block), 2], "int32", data=np.array(pads, np.int32))
@@ -439,7 +501,7 @@ def test_space_batch(case, kind, tier, tmp_path):
 
 @pytest.mark.parametrize("case", S2B_ALL[::3], ids=_s2b_id)
 def test_space_batch_isa(case, isa_arch):
-    if not any(v for r in case[2] for v in r):   # TFLM's padding value is undefined (test_space_batch)
+    if not any(v for r in case[2] for v in r):  # TFLM's padding value is undefined (test_space_batch)
         check_isa(*s2b_case(case, "SPACE_TO_BATCH_ND"), isa_arch)
     check_isa(*s2b_case(case, "BATCH_TO_SPACE_ND"), isa_arch)
 
@@ -471,8 +533,9 @@ def test_unpack(dt, shape, axis, tier, tmp_path):
 
 
 @pytest.mark.parametrize("dt", ["i8", "i16", "f32"])
-@pytest.mark.parametrize("shape,mult", [([2, 3], [2, 1]), ([1, 2, 2, 3], [1, 2, 2, 1]), ([3], [4]),
-                                        ([2, 1, 3], [1, 3, 2])])
+@pytest.mark.parametrize(
+    "shape,mult", [([2, 3], [2, 1]), ([1, 2, 2, 3], [1, 2, 2, 1]), ([3], [4]), ([2, 1, 3], [1, 3, 2])]
+)
 def test_tile_against_numpy(dt, shape, mult, tier, tmp_path):
     """TFLM has no TILE kernel: numpy's tile is the reference (a copy: exact for every type)."""
     rng = case_rng("tile%s%s%s" % (dt, shape, mult))

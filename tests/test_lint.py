@@ -1,5 +1,6 @@
-"""ruff (the rules in pyproject.toml) and mypy (on host_tools) report nothing: CI runs
+"""ruff (the rules in pyproject.toml, and its formatter) and mypy (on host_tools) report nothing: CI runs
 `make test`, so a lint finding or a type error fails it like a wrong byte."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,8 +23,17 @@ def tool(name: str) -> str:
 
 
 def test_ruff_clean():
-    proc = subprocess.run([tool("ruff"), "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [tool("ruff"), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_ruff_format_clean():
+    """Every Python file is as `ruff format` writes it (generated load_checks.py excluded)."""
+    proc = subprocess.run(
+        [tool("ruff"), "format", "--check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 

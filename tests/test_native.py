@@ -6,6 +6,7 @@ native_modules/micropython with MicroPython's natmod tooling when env MPY_DIR na
 MicroPython source tree), run under the unix port.
 TFLM (or the pure tier) is the oracle; nothing here hard-codes an expected output.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,27 +20,29 @@ import numpy as np
 import pytest
 
 import upyflow
-
 from harness import bake_model, bmp_input, load_cpython, random_input, run_tflm, run_upyflow, shared
-from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
 from upyflow_tools.runner import load_module
+from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 NATMOD_SRC = ROOT / "native_modules" / "micropython"
 
 try:
     import upyflow_native
+
     NO_NATIVE = None
 except ImportError as e:
     upyflow_native = None
-    NO_NATIVE = ("the upyflow_native C extension is not built (%s); "
-                 "`pip install -e .` builds it when a C compiler is available" % e)
+    NO_NATIVE = (
+        "the upyflow_native C extension is not built (%s); "
+        "`pip install -e .` builds it when a C compiler is available" % e
+    )
 needs_native = pytest.mark.skipif(NO_NATIVE is not None, reason=NO_NATIVE or "")
 
 
 def seeded(dtype: str, shape, count: int, seed: int = 4321) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    if dtype == "f32":   # the sine models' domain
+    if dtype == "f32":  # the sine models' domain
         return [random_input(rng, dtype, shape, 0.0, 2 * np.pi) for _ in range(count)]
     return [random_input(rng, dtype, shape) for _ in range(count)]
 
@@ -55,6 +58,7 @@ def baked(tmp_path_factory):
             mdir, name, _ = bake_model(path, tmp_path_factory.mktemp(model), name=model, mpy=True)
             cache[model] = (path.read_bytes(), mdir, name)
         return cache[model]
+
     return get
 
 
@@ -68,8 +72,10 @@ def assert_same(got: np.ndarray, want: np.ndarray, what: str) -> None:
 
 # --- CPython extension: shared models ------------------------------------------------------
 @needs_native
-@pytest.mark.parametrize("model,count", [("hello_world_int8", 20), ("microflow_sine", 20),
-                                         ("micro_speech_quantized", 20), ("hello_world_float", 20)])
+@pytest.mark.parametrize(
+    "model,count",
+    [("hello_world_int8", 20), ("microflow_sine", 20), ("micro_speech_quantized", 20), ("hello_world_float", 20)],
+)
 def test_shared_models_native_pure_tflm(baked, model, count):
     data, mdir, name = baked(model)
     native, pure = load_cpython(mdir, name, "native"), load_cpython(mdir, name, "pure")
@@ -98,7 +104,7 @@ def test_person_detect_native(baked):
 
 def _traced_growth(fn) -> tuple[int, int]:
     """(net, peak) bytes tracemalloc sees over 100 calls of fn, the measuring itself included."""
-    calls = iter([fn] * 100)   # made before measuring: the loop itself allocates nothing
+    calls = iter([fn] * 100)  # made before measuring: the loop itself allocates nothing
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -124,11 +130,12 @@ def test_no_python_allocation_in_kernel_calls(baked):
 
     def noop(args):
         pass
+
     for model in ("micro_speech_quantized", "hello_world_float"):
         data, mdir, name = baked(model)
         mod = _module(mdir, name)
         m = upyflow.Model(mod, "native")
-        assert m._steps is None   # every op native: one walker call per invoke
+        assert m._steps is None  # every op native: one walker call per invoke
         m.set_input(0, seeded(m.input_dtype[0], m.input_shape[0], 1)[0].tobytes())
         m.invoke()
         kernels = dispatch.table("native")[1]
@@ -141,6 +148,7 @@ def test_no_python_allocation_in_kernel_calls(baked):
 
         def method():
             pass
+
         assert _traced_growth(m.invoke) == _traced_growth(method), model
 
 
@@ -149,10 +157,11 @@ def test_no_python_allocation_in_kernel_calls(baked):
 def test_native_has_every_pure_kernel():
     from upyflow.kernels_pure import FAMILIES as PURE_FAMILIES
     from upyflow.kernels_pure import conv, fc, layout, pool, quantize, softmax, transpose_conv
+
     pure = set()
     for mod in (fc, conv, transpose_conv, pool, softmax, quantize, layout):
         pure.update(mod.KERNELS)
-    pure.discard("avg_pool2d_s8_ort")   # onnxruntime's average pool has no C kernel
+    pure.discard("avg_pool2d_s8_ort")  # onnxruntime's average pool has no C kernel
     # these families are all native; every native kernel has a pure twin
     assert pure <= set(upyflow_native.KERNELS) <= set(PURE_FAMILIES)
     for name in upyflow_native.KERNELS:
@@ -161,6 +170,7 @@ def test_native_has_every_pure_kernel():
 
 def _pure_fn(name):
     from upyflow import dispatch
+
     table = dispatch.table("pure")[1]
     return table[name][0]
 
@@ -172,7 +182,7 @@ def test_copy_bytes_matches_pure(dtype, size):
     rng = np.random.default_rng(7)
     src = rng.integers(0, 256, 12 * size, dtype=np.uint8).tobytes()
     out = bytearray(len(src))
-    upyflow_native.copy_bytes((memoryview(src)[0:len(src)], memoryview(out), 12))
+    upyflow_native.copy_bytes((memoryview(src)[0 : len(src)], memoryview(out), 12))
     ref = bytearray(len(src))
     _pure_fn("copy_bytes")(memoryview(src).cast(dtype), memoryview(ref).cast(dtype), 12)
     assert out == ref == bytearray(src)
@@ -192,10 +202,9 @@ def test_requantize_int8_int16_matches_pure(in_size, out_size):
         qmin, qmax = ranges[out_size]
         params = (n, in_zp, mult, shift, out_zp, qmin, qmax)
         out = bytearray(n * out_size)
-        upyflow_native.requantize((memoryview(x)[0:len(x)], memoryview(out)) + params)
+        upyflow_native.requantize((memoryview(x)[0 : len(x)], memoryview(out)) + params)
         ref = bytearray(n * out_size)
-        _pure_fn("requantize")(memoryview(x).cast(codes[in_size]), memoryview(ref).cast(codes[out_size]),
-                               *params)
+        _pure_fn("requantize")(memoryview(x).cast(codes[in_size]), memoryview(ref).cast(codes[out_size]), *params)
         assert out == ref, (mult, shift)
 
 
@@ -203,14 +212,13 @@ def test_requantize_int8_int16_matches_pure(in_size, out_size):
 def test_bad_calls_raise():
     src, out = bytes(8), bytearray(8)
     with pytest.raises(TypeError):
-        upyflow_native.copy_bytes((memoryview(src), memoryview(out)))           # too few
+        upyflow_native.copy_bytes((memoryview(src), memoryview(out)))  # too few
     with pytest.raises(ValueError, match="copy_bytes"):
-        upyflow_native.copy_bytes((memoryview(src), memoryview(out), 3))        # 8 bytes / 3
-    with pytest.raises(ValueError, match="shorter"):                            # 2x2x2 > 4 bytes
-        upyflow_native.max_pool2d_s8((memoryview(src)[:4], memoryview(out), 2, 2, 2, 1, 1,
-                                      2, 2, 1, 1, 0, 0, -128, 127))
+        upyflow_native.copy_bytes((memoryview(src), memoryview(out), 3))  # 8 bytes / 3
+    with pytest.raises(ValueError, match="shorter"):  # 2x2x2 > 4 bytes
+        upyflow_native.max_pool2d_s8((memoryview(src)[:4], memoryview(out), 2, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, -128, 127))
     with pytest.raises(BufferError):
-        upyflow_native.copy_bytes((memoryview(src), memoryview(src), 8))        # read-only output
+        upyflow_native.copy_bytes((memoryview(src), memoryview(src), 8))  # read-only output
 
 
 # --- MicroPython natmod (x64) --------------------------------------------------------------
@@ -231,13 +239,20 @@ def test_natmod_matches_tflm(natmod_dir, baked, model, tmp_path):
     else:
         m = load_cpython(mdir, name, "pure")
         xs = seeded(m.input_dtype[0], m.input_shape[0], 10)
-    outs, us = run_batch(_run_dir(mdir, name, tmp_path), name, [[x.tobytes()] for x in xs], heapsize="2M",
-                         env={"UPYFLOW_TIER": "native"}, extra_paths=[natmod_dir])
+    outs, us = run_batch(
+        _run_dir(mdir, name, tmp_path),
+        name,
+        [[x.tobytes()] for x in xs],
+        heapsize="2M",
+        env={"UPYFLOW_TIER": "native"},
+        extra_paths=[natmod_dir],
+    )
     assert len(outs) == len(xs)
     for k, (x, got) in enumerate(zip(xs, outs)):
         want = run_tflm(data, [x])[0]
-        assert_same(np.frombuffer(got[0], want.dtype).reshape(want.shape), want,
-                    "%s input %d: natmod vs TFLM" % (model, k))
+        assert_same(
+            np.frombuffer(got[0], want.dtype).reshape(want.shape), want, "%s input %d: natmod vs TFLM" % (model, k)
+        )
 
 
 _ALLOC_SCRIPT = """
@@ -271,10 +286,12 @@ print('ALLOC', m.tier, r[0], r[1])
 def test_natmod_invoke_allocates_nothing(natmod_dir, baked, model, tmp_path):
     data, mdir, name = baked(model)
     script = tmp_path / "alloc.py"
-    script.write_text(_ALLOC_SCRIPT % {"lib": DEVICE_LIB, "natmod": natmod_dir, "name": name,
-                                       "mod": _run_dir(mdir, name, tmp_path)})
-    proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True,
-                          text=True, timeout=120)
+    script.write_text(
+        _ALLOC_SCRIPT % {"lib": DEVICE_LIB, "natmod": natmod_dir, "name": name, "mod": _run_dir(mdir, name, tmp_path)}
+    )
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("ALLOC ")][-1].split()
     assert line[1] == "native"
@@ -328,8 +345,9 @@ def test_softmax_rounding_form_is_the_plain_one(tmp_path):
     if cc is None:
         pytest.skip("no host C compiler")
     (tmp_path / "r.c").write_text(ROUNDING_CHECK)
-    subprocess.run([cc, "-O2", "-ffp-contract=off", "-DSTEP=7", "-o", str(tmp_path / "r"), str(tmp_path / "r.c")],
-                   check=True)
+    subprocess.run(
+        [cc, "-O2", "-ffp-contract=off", "-DSTEP=7", "-o", str(tmp_path / "r"), str(tmp_path / "r.c")], check=True
+    )
     p = subprocess.run([str(tmp_path / "r")], capture_output=True, text=True)
     n, bad = map(int, p.stdout.split())
     assert n > 300_000_000 and bad == 0 and p.returncode == 0

@@ -1,6 +1,7 @@
 """The natmods shipped in the package (host_tools/upyflow_tools/natmods): current with the C
 sources, what deploy picks for each board arch, the mip packages, and `upyflow freeze` per arch.
 No MicroPython source tree needed (MPY_DIR only adds the check with MicroPython's manifest tool)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,13 +16,16 @@ from harness import ROOT, bake_model, needs_micropython
 from upyflow_tools import deploy as dp
 from upyflow_tools.cli import main
 
-
 # by path, not through sys.path: native_modules/micropython would shadow `import micropython`
 _spec = importlib.util.spec_from_file_location("build_natmods", ROOT / "native_modules" / "build_natmods.py")
 build_natmods = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build_natmods)
-ARCHS, COMMAND, sources_digest, table = (build_natmods.ARCHS, build_natmods.COMMAND,
-                                         build_natmods.sources_digest, build_natmods.table)
+ARCHS, COMMAND, sources_digest, table = (
+    build_natmods.ARCHS,
+    build_natmods.COMMAND,
+    build_natmods.sources_digest,
+    build_natmods.table,
+)
 
 NATMODS = ROOT / "host_tools" / "upyflow_tools" / "natmods"
 MANIFEST = json.loads((NATMODS / "manifest.json").read_text())
@@ -37,9 +41,10 @@ def sys_mpy(arch: str | None, flags: int = 0, version: int = 6, sub: int = 3) ->
 def test_shipped_natmods_are_built_from_the_current_sources():
     digest = sources_digest()
     stale = sorted(a for a, e in MANIFEST["archs"].items() if e["sources_sha256"] != digest)
-    assert not stale, ("native_modules sources changed since these shipped natmods were built: %s. "
-                       "Run `%s` and commit host_tools/upyflow_tools/natmods and package-*.json"
-                       % (", ".join(stale), COMMAND))
+    assert not stale, (
+        "native_modules sources changed since these shipped natmods were built: %s. "
+        "Run `%s` and commit host_tools/upyflow_tools/natmods and package-*.json" % (", ".join(stale), COMMAND)
+    )
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -48,8 +53,9 @@ def test_every_board_arch_is_shipped_as_recorded(arch):
     path = NATMODS / arch / "upyflow_native.mpy"
     assert entry is not None and path.exists(), "no shipped %s natmod: run `%s`" % (arch, COMMAND)
     data = path.read_bytes()
-    assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["size"], entry["sha256"]), \
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["size"], entry["sha256"]), (
         "%s differs from natmods/manifest.json: run `%s`" % (path, COMMAND)
+    )
     # The .mpy header names the arch it holds code for, and the .mpy version 6.3 (v1.23+).
     assert data[:2] == b"M\x06" and data[2] & 3 == 3
     assert dp.ARCHS[(data[2] >> 2) & 0x0F] == arch
@@ -71,21 +77,31 @@ def test_decode_mpy_reads_every_arch(arch):
 def test_decode_mpy_masks_the_rv32_extension_flags():
     # RP2350 RISC-V / ESP32-P4 firmware: Zba and Zcmp flags above the arch field.
     n = sys_mpy("rv32imc", flags=0b11)
-    assert n >> 10 == 203                     # what the unmasked shift read: "no native arch"
+    assert n >> 10 == 203  # what the unmasked shift read: "no native arch"
     assert dp.decode_mpy(n) == ("rv32imc", 3, (6, 3))
-    assert dp.decode_mpy(0) == (None, 0, (0, 0))     # a port that imports no .mpy
+    assert dp.decode_mpy(0) == (None, 0, (0, 0))  # a port that imports no .mpy
 
 
-@pytest.mark.parametrize("board, natmod", [
-    ("armv6m", "armv6m"), ("armv7m", "armv7m"),
-    ("armv7em", "armv7m"),          # Cortex-M4 without FPU: no armv7em build, armv7m code loads
-    ("armv7emsp", "armv7emsp"),
-    ("armv7emdp", "armv7emsp"),     # Cortex-M7 double precision: single-precision code loads
-    ("rv32imc", "rv32imc"), ("xtensawin", "xtensawin"), ("x64", "x64"),
-    ("xtensa", None), ("x86", None), ("armv6", None), ("rv64imc", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "board, natmod",
+    [
+        ("armv6m", "armv6m"),
+        ("armv7m", "armv7m"),
+        ("armv7em", "armv7m"),  # Cortex-M4 without FPU: no armv7em build, armv7m code loads
+        ("armv7emsp", "armv7emsp"),
+        ("armv7emdp", "armv7emsp"),  # Cortex-M7 double precision: single-precision code loads
+        ("rv32imc", "rv32imc"),
+        ("xtensawin", "xtensawin"),
+        ("x64", "x64"),
+        ("xtensa", None),
+        ("x86", None),
+        ("armv6", None),
+        ("rv64imc", None),
+        (None, None),
+    ],
+)
 def test_natmod_for_picks_the_best_compatible_arch(board, natmod, tmp_path):
-    for a in ARCHS:                            # every shipped arch, xtensawin included
+    for a in ARCHS:  # every shipped arch, xtensawin included
         (tmp_path / a).mkdir()
         (tmp_path / a / "upyflow_native.mpy").write_bytes(b"M")
     path, arch = dp.natmod_for(board, str(tmp_path))
@@ -96,7 +112,7 @@ def test_natmod_for_picks_the_best_compatible_arch(board, natmod, tmp_path):
 def test_natmod_for_never_picks_an_arch_the_board_cannot_load(tmp_path):
     (tmp_path / "armv7emsp").mkdir()
     (tmp_path / "armv7emsp" / "upyflow_native.mpy").write_bytes(b"M")
-    for board in ("armv6m", "armv7m", "armv7em"):       # no FPU / older Thumb: emsp code faults
+    for board in ("armv6m", "armv7m", "armv7em"):  # no FPU / older Thumb: emsp code faults
         assert dp.natmod_for(board, str(tmp_path)) == (None, None)
 
 
@@ -106,18 +122,24 @@ class FakeBoard:
     def __init__(self, mpy: int) -> None:
         self.mpy, self.put_files = mpy, {}
 
-    def soft_reset(self): pass
-    def sys_mpy(self): return self.mpy
-    def hashes(self, paths): return {}
-    def mkdir(self, path): pass
+    def soft_reset(self):
+        pass
+
+    def sys_mpy(self):
+        return self.mpy
+
+    def hashes(self, paths):
+        return {}
+
+    def mkdir(self, path):
+        pass
 
     def put(self, local, remote):
-        with open(local, "rb") as f:            # staged files are gone after deploy
+        with open(local, "rb") as f:  # staged files are gone after deploy
             self.put_files[remote] = (local, f.read())
 
 
-@pytest.mark.parametrize("board, natmod", [("rv32imc", "rv32imc"), ("armv7em", "armv7m"),
-                                           ("armv7emdp", "armv7emsp")])
+@pytest.mark.parametrize("board, natmod", [("rv32imc", "rv32imc"), ("armv7em", "armv7m"), ("armv7emdp", "armv7emsp")])
 def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_path, monkeypatch):
     mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
     fake = FakeBoard(sys_mpy(board, flags=3 if board == "rv32imc" else 0))
@@ -127,13 +149,13 @@ def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_
     assert plan.arch == board and plan.native
     assert fake.put_files["/lib/upyflow_native.mpy"][0] == str(NATMODS / natmod / "upyflow_native.mpy")
     viper = fake.put_files["/lib/upyflow/kernels_viper/conv.mpy"][1]
-    assert dp.ARCHS[(viper[2] >> 2) & 0x0F] == board   # the runtime's viper code, for the board's arch
+    assert dp.ARCHS[(viper[2] >> 2) & 0x0F] == board  # the runtime's viper code, for the board's arch
     assert any("native module" in line for line in log)
 
 
 def test_deploy_leaves_out_a_natmod_of_another_mpy_version(tmp_path, monkeypatch):
     mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
-    fake = FakeBoard(sys_mpy("armv6m", sub=2))          # MicroPython v1.22: .mpy 6.2
+    fake = FakeBoard(sys_mpy("armv6m", sub=2))  # MicroPython v1.22: .mpy 6.2
     monkeypatch.setattr(dp, "Board", lambda port, tool: fake)
     monkeypatch.setattr(dp, "runtime_files", lambda staging, arch, form: [])
     log = []
@@ -155,6 +177,7 @@ def test_mip_package_per_arch_lists_runtime_and_natmod():
 def test_mip_packages_are_regenerated_identically(tmp_path, monkeypatch):
     """`make package.json` output is what is committed (run it after `make natmods`)."""
     import shutil
+
     root = tmp_path / "repo"
     for d in ("device_lib", "host_tools/upyflow_tools/natmods"):
         shutil.copytree(ROOT / d, root / d)
@@ -170,34 +193,43 @@ def test_mip_install_x64_package_gives_the_native_tier(tmp_path):
     """`mpremote mip install package-x64.json` from a clone, on the virtual board."""
     from upyflow_tools.deploy import _exe
     from upyflow_tools.vboard import VirtualBoard
+
     if MANIFEST["archs"].get("x64", {}).get("sources_sha256") != sources_digest():
         pytest.skip("shipped x64 natmod is stale: `%s`" % COMMAND)
     mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
     with VirtualBoard() as b:
-        mip = subprocess.run([_exe("mpremote"), "connect", b.port, "mip", "install", "package-x64.json"],
-                             capture_output=True, text=True, timeout=300, cwd=str(ROOT))
+        mip = subprocess.run(
+            [_exe("mpremote"), "connect", b.port, "mip", "install", "package-x64.json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=str(ROOT),
+        )
         assert mip.returncode == 0, mip.stdout + mip.stderr
         assert (tmp_path / "out" / "sine.py").exists()
         import shutil
+
         shutil.copy(os.path.join(mdir, "sine.py"), b.root)
         script = "import upyflow\nm = upyflow.load('sine')\nprint('TIER', m.tier, m.predict(bytes([0]))[0])"
-        run = subprocess.run([_exe("mpremote"), "connect", b.port, "exec", script],
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [_exe("mpremote"), "connect", b.port, "exec", script], capture_output=True, text=True, timeout=120
+        )
     assert "TIER native" in run.stdout, run.stdout + run.stderr
 
 
 def _frozen(manifest_path) -> list[str]:
     """The runtime files a manifest freezes, read the way MicroPython's manifest tool does."""
     calls = []
-    exec(open(manifest_path).read(), {"package": lambda *a, **k: calls.append((a, k)),
-                                      "module": lambda *a, **k: None})
+    exec(open(manifest_path).read(), {"package": lambda *a, **k: calls.append((a, k)), "module": lambda *a, **k: None})
     (name,), kw = calls[0]
     assert name == "upyflow"
     return kw["files"]
 
 
-@pytest.mark.parametrize("march, viper", [(None, False), ("armv6m", False), ("armv7m", True),
-                                          ("armv7emsp", True), ("xtensawin", True), ("rv32imc", True)])
+@pytest.mark.parametrize(
+    "march, viper",
+    [(None, False), ("armv6m", False), ("armv7m", True), ("armv7emsp", True), ("xtensawin", True), ("rv32imc", True)],
+)
 def test_freeze_leaves_viper_out_unless_the_arch_is_safe(march, viper, tmp_path, capsys):
     mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
     manifest = tmp_path / "manifest.py"
@@ -235,6 +267,7 @@ def test_package_data_ships_every_natmod():
     """pyproject's package-data globs take every shipped file into the wheel and sdist
     (checked by hand with `pip wheel .`: upyflow_tools/natmods/<arch>/upyflow_native.mpy)."""
     import fnmatch
+
     tomllib = pytest.importorskip("tomllib")
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     globs = conf["package-data"]["upyflow_tools"]
@@ -249,8 +282,7 @@ def test_deploy_native_option_refuses_code_the_board_cannot_load(tmp_path, monke
     monkeypatch.setattr(dp, "Board", lambda port, tool: FakeBoard(sys_mpy("armv6m")))
     emsp = str(NATMODS / "armv7emsp" / "upyflow_native.mpy")
     assert main(["deploy", mdir, "--port", "P", "--native", emsp]) == 2
-    assert ("--native %s holds armv7emsp code; the board (armv6m) loads armv6m" % emsp
-            in capsys.readouterr().err)
+    assert "--native %s holds armv7emsp code; the board (armv6m) loads armv6m" % emsp in capsys.readouterr().err
     assert main(["deploy", mdir, "--port", "P", "--native", str(tmp_path / "nope.mpy")]) == 2
     assert "no such file" in capsys.readouterr().err
 
@@ -260,7 +292,7 @@ def test_deploy_warns_when_the_checkouts_sources_are_newer(tmp_path, monkeypatch
     monkeypatch.setattr(dp, "Board", lambda port, tool: FakeBoard(sys_mpy("armv6m")))
     monkeypatch.setattr(dp, "runtime_files", lambda staging, arch, form: [])
     man = json.loads((NATMODS / "manifest.json").read_text())
-    man["archs"]["armv6m"]["sources_sha256"] = "0" * 64        # built from other sources
+    man["archs"]["armv6m"]["sources_sha256"] = "0" * 64  # built from other sources
     fake = tmp_path / "natmods"
     (fake / "armv6m").mkdir(parents=True)
     (fake / "armv6m" / "upyflow_native.mpy").write_bytes((NATMODS / "armv6m" / "upyflow_native.mpy").read_bytes())
@@ -269,7 +301,7 @@ def test_deploy_warns_when_the_checkouts_sources_are_newer(tmp_path, monkeypatch
     log = []
     dp.deploy(mdir, "PORT", log=log.append)
     assert any(line.startswith("warning: native_modules' C sources changed") for line in log)
-    if MANIFEST["archs"]["armv6m"]["sources_sha256"] == sources_digest():   # shipped and current
+    if MANIFEST["archs"]["armv6m"]["sources_sha256"] == sources_digest():  # shipped and current
         monkeypatch.setattr(dp, "NATMODS", str(NATMODS))
         log = []
         dp.deploy(mdir, "PORT", log=log.append)

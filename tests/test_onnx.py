@@ -7,6 +7,7 @@ docstring of upyflow_tools/readers/onnx/__init__.py), onnxruntime ties to even. 
 from one fixed seed and the case id. 4-D (NCHW) inputs and outputs are NHWC on the device;
 in models with 1-D convolutions, 3-D (NCL) ones are NLC.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,16 +20,34 @@ from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from harness import CPYTHON_TIERS, load_cpython, needs_micropython, run_upyflow  # noqa: E402
-from onnx_harness import (ACT_NODES, _count, act_node, bake_onnx, bn_inits, case_rng, cnn1d_model,  # noqa: E402
-                          cnn_model, conv_case, device_layout, f32, feeds_for, make, onnx_layout, ort_run, out_steps,
-                          pad_attrs, pool_case, quantize)
+from onnx_harness import (  # noqa: E402
+    ACT_NODES,
+    _count,
+    act_node,
+    bake_onnx,
+    bn_inits,
+    case_rng,
+    cnn1d_model,
+    cnn_model,
+    conv_case,
+    device_layout,
+    f32,
+    feeds_for,
+    make,
+    onnx_layout,
+    ort_run,
+    out_steps,
+    pad_attrs,
+    pool_case,
+    quantize,
+)
 from upyflow_tools import BakeError  # noqa: E402
 from upyflow_tools.bake import bake  # noqa: E402
 from upyflow_tools.readers.onnx import read_onnx  # noqa: E402
 from upyflow_tools.unixport import run_batch  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
-pytestmark = pytest.mark.usefixtures("tier")   # every test on each CPython kernel tier
+pytestmark = pytest.mark.usefixtures("tier")  # every test on each CPython kernel tier
 
 
 # --- building and running models ----------------------------------------------------------
@@ -66,8 +85,9 @@ def test_conv_fuses_relu(tmp_path):
     rng = case_rng("fuse")
     inits = {"w": f32(rng, 4, 3, 3, 3), "b": f32(rng, 4)}
     nodes = [oh.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1])] + act_node("relu6", "c", "y", inits)
-    result = check_float(make(nodes, {"x": [1, 3, 6, 6]}, ["y"], inits), tmp_path,
-                         feeds_for(rng, {"x": [1, 3, 6, 6]}, lo=-6, hi=6))
+    result = check_float(
+        make(nodes, {"x": [1, 3, 6, 6]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 3, 6, 6]}, lo=-6, hi=6)
+    )
     assert kinds(result) == ["CONV_2D"]
     assert result.graph.ops[0].options["fused_activation_function"] == "RELU6"
 
@@ -85,7 +105,7 @@ def gconv_case(case: str, dims: int, mode: str, groups: tuple = (2, 5)):
     d = [int(rng.integers(1, 3)) for _ in range(dims)]
     pads = pad_attrs(rng, k, s, d)
     if str(pads.get("auto_pad", "")).startswith("SAME"):
-        d = [1] * dims   # onnxruntime has no dilated SAME convolution
+        d = [1] * dims  # onnxruntime has no dilated SAME convolution
     size = [int(rng.integers((kk - 1) * dd + 1, 10 if dims == 2 else 20)) for kk, dd in zip(k, d)]
     attrs = dict(kernel_shape=k, strides=s, dilations=d, **pads)
     if g > 1:
@@ -124,8 +144,9 @@ def test_grouped_conv_many_groups(tmp_path):
     """More than 10 groups: TFLM's CONCATENATION takes at most 10 inputs, so the concat is nested."""
     rng = case_rng("gconv12")
     inits = {"w": f32(rng, 24, 2, 3, 3), "b": f32(rng, 24)}
-    data = make([oh.make_node("Conv", ["x", "w", "b"], ["y"], group=12, pads=[1, 1, 1, 1])], {"x": [1, 24, 4, 5]},
-                ["y"], inits)
+    data = make(
+        [oh.make_node("Conv", ["x", "w", "b"], ["y"], group=12, pads=[1, 1, 1, 1])], {"x": [1, 24, 4, 5]}, ["y"], inits
+    )
     result = check_float(data, tmp_path, feeds_for(rng, {"x": [1, 24, 4, 5]}))
     k = kinds(result)
     assert k.count("CONV_2D") == 12 and k.count("CONCATENATION") == 3
@@ -135,9 +156,11 @@ def test_grouped_conv_many_groups(tmp_path):
 def test_grouped_conv_folds_batchnorm(tmp_path):
     rng = case_rng("gconvbn")
     inits = {"w": f32(rng, 6, 2, 3, 3), **bn_inits(rng, 6, "bn")}
-    nodes = [oh.make_node("Conv", ["x", "w"], ["c"], group=3, pads=[1, 1, 1, 1]),
-             oh.make_node("BatchNormalization", ["c", "bng", "bnb", "bnm", "bnv"], ["n"]),
-             oh.make_node("Relu", ["n"], ["y"])]
+    nodes = [
+        oh.make_node("Conv", ["x", "w"], ["c"], group=3, pads=[1, 1, 1, 1]),
+        oh.make_node("BatchNormalization", ["c", "bng", "bnb", "bnm", "bnv"], ["n"]),
+        oh.make_node("Relu", ["n"], ["y"]),
+    ]
     result = check_float(make(nodes, {"x": [1, 6, 5, 5]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 6, 5, 5]}))
     check_groups(result, 3, "relu")
 
@@ -192,8 +215,9 @@ def test_cnn1d_runs_no_transpose(tmp_path):
 def test_conv1d_without_kernel_shape(tmp_path):
     """A 1-D Conv is recognised by its weights' rank too: the rank-3 input is then NLC."""
     rng = case_rng("conv1dnok")
-    data = make([oh.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1])], {"x": [1, 3, 7]}, ["y"],
-                {"w": f32(rng, 4, 3, 3)})
+    data = make(
+        [oh.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1])], {"x": [1, 3, 7]}, ["y"], {"w": f32(rng, 4, 3, 3)}
+    )
     graph = read_onnx(data)
     assert graph.tensors[graph.inputs[0]].shape == (1, 7, 3) and graph.tensors[graph.outputs[0]].shape == (1, 7, 4)
     assert graph.tensors[graph.outputs[0]].name == "y"
@@ -213,9 +237,11 @@ def test_conv1d_on_rank3_input_of_2d_model_keeps_ncl(tmp_path):
 def test_batchnorm_folds_into_conv(tmp_path):
     rng = case_rng("bnfold")
     inits = {"w": f32(rng, 5, 3, 3, 3), **bn_inits(rng, 5, "bn")}
-    nodes = [oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-             oh.make_node("BatchNormalization", ["c", "bng", "bnb", "bnm", "bnv"], ["n"], epsilon=1e-3),
-             oh.make_node("Relu", ["n"], ["y"])]
+    nodes = [
+        oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        oh.make_node("BatchNormalization", ["c", "bng", "bnb", "bnm", "bnv"], ["n"], epsilon=1e-3),
+        oh.make_node("Relu", ["n"], ["y"]),
+    ]
     result = check_float(make(nodes, {"x": [1, 3, 7, 7]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 3, 7, 7]}))
     assert kinds(result) == ["CONV_2D"]
 
@@ -244,22 +270,33 @@ def test_avgpool_count_include_pad_same_semantics(tmp_path):
     """SAME-style pads: count_include_pad=0 is TFLite's SAME pool, 1 pads explicitly."""
     rng = case_rng("cip")
     for include in (0, 1):
-        data = make([oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
-                                  count_include_pad=include)], {"x": [1, 2, 5, 5]}, ["y"])
+        data = make(
+            [
+                oh.make_node(
+                    "AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=include
+                )
+            ],
+            {"x": [1, 2, 5, 5]},
+            ["y"],
+        )
         result = check_float(data, tmp_path, feeds_for(rng, {"x": [1, 2, 5, 5]}))
         assert ("PAD" in kinds(result)) == bool(include)
 
 
 def test_avgpool_unexpressible_pads_rejected():
-    data = make([oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[0, 0, 2, 2])],
-                {"x": [1, 2, 5, 5]}, ["y"])
+    data = make(
+        [oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[0, 0, 2, 2])], {"x": [1, 2, 5, 5]}, ["y"]
+    )
     with pytest.raises(BakeError, match="AveragePool node .*count_include_pad=0 differ from TFLite's SAME"):
         read_onnx(data)
 
 
 def test_avgpool_ceil_overhang_rejected():
-    data = make([oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)],
-                {"x": [1, 2, 6, 6]}, ["y"])
+    data = make(
+        [oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)],
+        {"x": [1, 2, 6, 6]},
+        ["y"],
+    )
     with pytest.raises(BakeError, match="AveragePool node .*ceil_mode windows that run past the input"):
         read_onnx(data)
 
@@ -286,9 +323,14 @@ def test_gemm(case, tmp_path):
 def test_mlp_matmul_add(tmp_path):
     rng = case_rng("mlp")
     inits = {"w1": f32(rng, 10, 16), "b1": f32(rng, 16), "w2": f32(rng, 16, 4), "b2": f32(rng, 4)}
-    nodes = [oh.make_node("MatMul", ["x", "w1"], ["h"]), oh.make_node("Add", ["h", "b1"], ["ha"]),
-             oh.make_node("Relu", ["ha"], ["r"]), oh.make_node("MatMul", ["r", "w2"], ["o"]),
-             oh.make_node("Add", ["o", "b2"], ["oa"]), oh.make_node("Softmax", ["oa"], ["y"])]
+    nodes = [
+        oh.make_node("MatMul", ["x", "w1"], ["h"]),
+        oh.make_node("Add", ["h", "b1"], ["ha"]),
+        oh.make_node("Relu", ["ha"], ["r"]),
+        oh.make_node("MatMul", ["r", "w2"], ["o"]),
+        oh.make_node("Add", ["o", "b2"], ["oa"]),
+        oh.make_node("Softmax", ["oa"], ["y"]),
+    ]
     result = check_float(make(nodes, {"x": [1, 10]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 10]}, 3))
     assert kinds(result) == ["FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
 
@@ -308,8 +350,15 @@ def test_cnn_runs_no_transpose(flatten, tmp_path):
     rng = case_rng("cnn" + flatten)
     data, inputs = cnn_model(rng, flatten)
     result = check_float(data, tmp_path, feeds_for(rng, inputs, 3))
-    assert kinds(result) == ["CONV_2D", "PAD", "DEPTHWISE_CONV_2D", "CONV_2D", "MAX_POOL_2D",
-                             "FULLY_CONNECTED", "SOFTMAX"]
+    assert kinds(result) == [
+        "CONV_2D",
+        "PAD",
+        "DEPTHWISE_CONV_2D",
+        "CONV_2D",
+        "MAX_POOL_2D",
+        "FULLY_CONNECTED",
+        "SOFTMAX",
+    ]
     assert "batch dimension 'N' of input 'x' set to 1" in result.graph.description
 
 
@@ -317,9 +366,11 @@ def test_transpose_pair_folds(tmp_path):
     """An NHWC model exported through Transposes keeps its layout and runs no transpose."""
     rng = case_rng("tpair")
     inits = {"w": f32(rng, 4, 3, 3, 3)}
-    nodes = [oh.make_node("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2]),
-             oh.make_node("Conv", ["xt", "w"], ["c"], pads=[1, 1, 1, 1]),
-             oh.make_node("Transpose", ["c"], ["y"], perm=[0, 2, 3, 1])]
+    nodes = [
+        oh.make_node("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2]),
+        oh.make_node("Conv", ["xt", "w"], ["c"], pads=[1, 1, 1, 1]),
+        oh.make_node("Transpose", ["c"], ["y"], perm=[0, 2, 3, 1]),
+    ]
     data = make(nodes, {"x": [1, 5, 5, 3]}, ["y"], inits)
     mdir, name, result = bake_onnx(data, tmp_path)
     assert kinds(result) == ["CONV_2D"]
@@ -338,12 +389,22 @@ def test_transpose_that_changes_order_runs(tmp_path):
 def test_shape_arithmetic_is_folded(tmp_path):
     """PyTorch's x.view(x.size(0), -1): Shape -> Gather -> Unsqueeze -> Concat -> Reshape."""
     rng = case_rng("shapefold")
-    inits = {"w": f32(rng, 3, 2, 3, 3), "wf": f32(rng, 4, 3 * 4 * 4), "i0": np.array(0, np.int64),
-             "m1": np.array([-1], np.int64), "ax": np.array([0], np.int64)}
-    nodes = [oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-             oh.make_node("Shape", ["c"], ["s"]), oh.make_node("Gather", ["s", "i0"], ["n"], axis=0),
-             oh.make_node("Unsqueeze", ["n", "ax"], ["nu"]), oh.make_node("Concat", ["nu", "m1"], ["sh"], axis=0),
-             oh.make_node("Reshape", ["c", "sh"], ["f"]), oh.make_node("Gemm", ["f", "wf"], ["y"], transB=1)]
+    inits = {
+        "w": f32(rng, 3, 2, 3, 3),
+        "wf": f32(rng, 4, 3 * 4 * 4),
+        "i0": np.array(0, np.int64),
+        "m1": np.array([-1], np.int64),
+        "ax": np.array([0], np.int64),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        oh.make_node("Shape", ["c"], ["s"]),
+        oh.make_node("Gather", ["s", "i0"], ["n"], axis=0),
+        oh.make_node("Unsqueeze", ["n", "ax"], ["nu"]),
+        oh.make_node("Concat", ["nu", "m1"], ["sh"], axis=0),
+        oh.make_node("Reshape", ["c", "sh"], ["f"]),
+        oh.make_node("Gemm", ["f", "wf"], ["y"], transB=1),
+    ]
     result = check_float(make(nodes, {"x": [1, 2, 4, 4]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 2, 4, 4]}))
     assert kinds(result) == ["CONV_2D", "FULLY_CONNECTED"]
 
@@ -351,17 +412,24 @@ def test_shape_arithmetic_is_folded(tmp_path):
 # --- element-wise and branches -----------------------------------------------------------------------
 def test_residual_add_and_concat(tmp_path):
     rng = case_rng("residual")
-    inits = {"w1": f32(rng, 4, 4, 3, 3), "w2": f32(rng, 4, 4, 1, 1), "s": f32(rng, 1, 4, 1, 1),
-             "w3": f32(rng, 3, 8, 1, 1)}
-    nodes = [oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
-             oh.make_node("Relu", ["a"], ["ar"]),
-             oh.make_node("Add", ["ar", "x"], ["res"]),
-             oh.make_node("Mul", ["res", "s"], ["sc"]),
-             oh.make_node("Conv", ["x", "w2"], ["b"]),
-             oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
-             oh.make_node("Conv", ["cat", "w3"], ["y"])]
-    result = check_float(make(nodes, {"x": [1, 4, 5, 6]}, ["y"], inits), tmp_path,
-                         feeds_for(rng, {"x": [1, 4, 5, 6]}, 3))
+    inits = {
+        "w1": f32(rng, 4, 4, 3, 3),
+        "w2": f32(rng, 4, 4, 1, 1),
+        "s": f32(rng, 1, 4, 1, 1),
+        "w3": f32(rng, 3, 8, 1, 1),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+        oh.make_node("Relu", ["a"], ["ar"]),
+        oh.make_node("Add", ["ar", "x"], ["res"]),
+        oh.make_node("Mul", ["res", "s"], ["sc"]),
+        oh.make_node("Conv", ["x", "w2"], ["b"]),
+        oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
+        oh.make_node("Conv", ["cat", "w3"], ["y"]),
+    ]
+    result = check_float(
+        make(nodes, {"x": [1, 4, 5, 6]}, ["y"], inits), tmp_path, feeds_for(rng, {"x": [1, 4, 5, 6]}, 3)
+    )
     assert "TRANSPOSE" not in kinds(result)
 
 
@@ -370,8 +438,11 @@ def test_residual_add_and_concat(tmp_path):
 def test_binary_broadcast(op, bshape, tmp_path):
     rng = case_rng(op + str(bshape))
     if bshape == "runtime":
-        data = make([oh.make_node(op if op != "Div" else "Mul", ["x", "z"], ["y"])],
-                    {"x": [1, 3, 2, 4], "z": [1, 3, 2, 4]}, ["y"])
+        data = make(
+            [oh.make_node(op if op != "Div" else "Mul", ["x", "z"], ["y"])],
+            {"x": [1, 3, 2, 4], "z": [1, 3, 2, 4]},
+            ["y"],
+        )
         check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 2, 4], "z": [1, 3, 2, 4]}))
         return
     c = rng.uniform(0.5, 2.0, size=bshape).astype(np.float32)
@@ -379,8 +450,9 @@ def test_binary_broadcast(op, bshape, tmp_path):
     check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 2, 4]}))
 
 
-@pytest.mark.parametrize("shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0),
-                                        ([3, 4, 2], -1)])
+@pytest.mark.parametrize(
+    "shape,axis", [([1, 3, 4, 5], 1), ([1, 3, 4, 5], 3), ([2, 6], 1), ([2, 6], 0), ([3, 4, 2], -1)]
+)
 def test_concat(shape, axis, tmp_path):
     rng = case_rng("concat%s%d" % (shape, axis))
     other = list(shape)
@@ -391,8 +463,17 @@ def test_concat(shape, axis, tmp_path):
 
 
 # --- activations and softmax --------------------------------------------------------------------------
-UNARY = [("Relu", {}), ("Sigmoid", {}), ("Tanh", {}), ("HardSwish", {}), ("LeakyRelu", {"alpha": 0.1}),
-         ("LeakyRelu", {}), ("Identity", {}), ("Softmax", {"axis": 1}), ("Softmax", {"axis": -1})]
+UNARY = [
+    ("Relu", {}),
+    ("Sigmoid", {}),
+    ("Tanh", {}),
+    ("HardSwish", {}),
+    ("LeakyRelu", {"alpha": 0.1}),
+    ("LeakyRelu", {}),
+    ("Identity", {}),
+    ("Softmax", {"axis": 1}),
+    ("Softmax", {"axis": -1}),
+]
 
 
 @pytest.mark.parametrize("shape", [[1, 3, 4, 5], [2, 7]])
@@ -440,9 +521,12 @@ def test_constant_node(tmp_path):
 # --- errors -----------------------------------------------------------------------------------------
 def test_unsupported_op_is_named():
     data = make([oh.make_node("Erf", ["x"], ["y"])], {"x": [1, 4]}, ["y"])
-    with pytest.raises(BakeError, match=r"^unsupported ONNX operator Erf \(Erf is read only inside torch's "
-                                        r"exact GELU, .*, which runs as GELU\); upyflow reads ONNX "
-                                        r"Abs, Add, .*AveragePool, .*Conv, .*MatMul, "):
+    with pytest.raises(
+        BakeError,
+        match=r"^unsupported ONNX operator Erf \(Erf is read only inside torch's "
+        r"exact GELU, .*, which runs as GELU\); upyflow reads ONNX "
+        r"Abs, Add, .*AveragePool, .*Conv, .*MatMul, ",
+    ):
         read_onnx(data)
 
 
@@ -454,15 +538,19 @@ def test_unsupported_opset():
 
 def test_dynamic_shape():
     data = make([oh.make_node("Relu", ["x"], ["y"])], {"x": [1, "H", 4]}, ["y"])
-    with pytest.raises(BakeError, match="^graph input 'x' has a dynamic dimension 'H' .axis 1.; upyflow needs "
-                                        "static shapes"):
+    with pytest.raises(
+        BakeError, match="^graph input 'x' has a dynamic dimension 'H' .axis 1.; upyflow needs static shapes"
+    ):
         read_onnx(data)
 
 
 def test_float64_input_rejected():
-    graph = oh.make_graph([oh.make_node("Relu", ["x"], ["y"])], "g",
-                          [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
-                          [oh.make_tensor_value_info("y", TP.DOUBLE, [1, 4])])
+    graph = oh.make_graph(
+        [oh.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [oh.make_tensor_value_info("x", TP.DOUBLE, [1, 4])],
+        [oh.make_tensor_value_info("y", TP.DOUBLE, [1, 4])],
+    )
     data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]).SerializeToString()
     with pytest.raises(BakeError, match="graph input 'x' has type float64, which upyflow does not support"):
         read_onnx(data)
@@ -474,8 +562,9 @@ def test_not_onnx():
 
 
 # --- QDQ int8 models ----------------------------------------------------------------------------------
-def check_qdq(qdata: bytes, tmp_path, feeds_list: list[dict], max_steps: float = 1.0, within_one: float = 1.0,
-              nlc: bool = False):
+def check_qdq(
+    qdata: bytes, tmp_path, feeds_list: list[dict], max_steps: float = 1.0, within_one: float = 1.0, nlc: bool = False
+):
     """upyflow vs onnxruntime in output steps: at most max_steps anywhere, and at most one step
     for the fraction within_one of all outputs (a one-step rounding difference in one layer can
     move later layers by more than one step)."""
@@ -500,14 +589,22 @@ _WRITER_DTYPES = {"f32": "float32", "i8": "int8", "i32": "int32", "i16": "int16"
 def graph_to_tflite(graph) -> bytes:
     """The ir.Graph the ONNX reader made, written as a .tflite (for the TFLM interpreter)."""
     from tflite_writer import ModelWriter
+
     w = ModelWriter()
     for t in graph.tensors:
-        w.tensor(list(t.shape), _WRITER_DTYPES[t.dtype], t.scale or None, t.zero_point or None,
-                 t.quantized_dimension, t.data, t.name)
+        w.tensor(
+            list(t.shape),
+            _WRITER_DTYPES[t.dtype],
+            t.scale or None,
+            t.zero_point or None,
+            t.quantized_dimension,
+            t.data,
+            t.name,
+        )
     for op in graph.ops:
         opts = dict(op.options)
         if op.kind == "FULLY_CONNECTED":
-            opts.pop("keep_num_dims")   # TFLM keeps the dims from the output tensor's shape
+            opts.pop("keep_num_dims")  # TFLM keeps the dims from the output tensor's shape
         w.op(op.kind, op.inputs, op.outputs, **opts)
     return w.build(graph.inputs, graph.outputs)
 
@@ -515,6 +612,7 @@ def graph_to_tflite(graph) -> bytes:
 def check_tflm(qdata: bytes, feeds_list: list[dict], nlc: bool = False) -> None:
     """upyflow runs the graph read from ONNX bit-exactly as the TFLM interpreter runs it."""
     from harness import run_tflm
+
     graph = read_onnx(qdata)
     tfl = graph_to_tflite(graph)
     mdir, name, _ = bake_onnx_tflite(tfl)
@@ -527,6 +625,7 @@ def check_tflm(qdata: bytes, feeds_list: list[dict], nlc: bool = False) -> None:
 
 def bake_onnx_tflite(tfl: bytes):
     import tempfile
+
     d = tempfile.mkdtemp(prefix="upyflow_onnx_")
     name = "tfl%d" % next(_count)
     result, _ = bake("model.tflite", d, name=name, data=tfl)
@@ -559,8 +658,11 @@ def test_qdq_cnn(per_channel, flatten, tmp_path):
 def test_qdq_mlp(per_channel, tmp_path):
     rng = case_rng("qmlp%s" % per_channel)
     inits = {"w1": f32(rng, 12, 16), "b1": f32(rng, 16), "w2": f32(rng, 8, 16), "b2": f32(rng, 8)}
-    nodes = [oh.make_node("Gemm", ["x", "w1", "b1"], ["h"]), oh.make_node("Relu", ["h"], ["r"]),
-             oh.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1)]
+    nodes = [
+        oh.make_node("Gemm", ["x", "w1", "b1"], ["h"]),
+        oh.make_node("Relu", ["h"], ["r"]),
+        oh.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1),
+    ]
     data = make(nodes, {"x": [1, 12]}, ["y"], inits)
     qdata = quantize(data, {"x": [1, 12]}, tmp_path, per_channel, "mlp")
     feeds = feeds_for(rng, {"x": [1, 12]}, 8)
@@ -572,17 +674,23 @@ def test_qdq_mlp(per_channel, tmp_path):
 def test_qdq_branches(tmp_path):
     """Residual Add, Mul by a constant, Concat, average pool, global average pool."""
     rng = case_rng("qbranch")
-    inits = {"w1": f32(rng, 4, 4, 3, 3), "w2": f32(rng, 4, 4, 1, 1), "s": rng.uniform(0.5, 1.5, (1, 4, 1, 1))
-             .astype(np.float32), "w3": f32(rng, 6, 8, 1, 1)}
-    nodes = [oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
-             oh.make_node("Relu", ["a"], ["ar"]),
-             oh.make_node("Add", ["ar", "x"], ["res"]),
-             oh.make_node("Mul", ["res", "s"], ["sc"]),
-             oh.make_node("Conv", ["x", "w2"], ["b"]),
-             oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
-             oh.make_node("AveragePool", ["cat"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
-             oh.make_node("Conv", ["ap", "w3"], ["c3"]),
-             oh.make_node("GlobalAveragePool", ["c3"], ["y"])]
+    inits = {
+        "w1": f32(rng, 4, 4, 3, 3),
+        "w2": f32(rng, 4, 4, 1, 1),
+        "s": rng.uniform(0.5, 1.5, (1, 4, 1, 1)).astype(np.float32),
+        "w3": f32(rng, 6, 8, 1, 1),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+        oh.make_node("Relu", ["a"], ["ar"]),
+        oh.make_node("Add", ["ar", "x"], ["res"]),
+        oh.make_node("Mul", ["res", "s"], ["sc"]),
+        oh.make_node("Conv", ["x", "w2"], ["b"]),
+        oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
+        oh.make_node("AveragePool", ["cat"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+        oh.make_node("Conv", ["ap", "w3"], ["c3"]),
+        oh.make_node("GlobalAveragePool", ["c3"], ["y"]),
+    ]
     data = make(nodes, {"x": [1, 4, 6, 6]}, ["y"], inits)
     qdata = quantize(data, {"x": [1, 4, 6, 6]}, tmp_path, True, "branch")
     feeds = feeds_for(rng, {"x": [1, 4, 6, 6]}, 8)
@@ -594,8 +702,9 @@ def test_qdq_branches(tmp_path):
 
 
 # Each operator on its own (quantize_static of a one-op model): within one output step.
-def qdq_single(case: str, tmp_path, data: bytes, inputs: dict, per_channel: bool, kind: str,
-               nlc: bool = False, tflm: bool = False):
+def qdq_single(
+    case: str, tmp_path, data: bytes, inputs: dict, per_channel: bool, kind: str, nlc: bool = False, tflm: bool = False
+):
     """`tflm`: also run the graph read from ONNX on the TFLM interpreter (bit-exact)."""
     rng = case_rng(case)
     qdata = quantize(data, inputs, tmp_path, per_channel, case)
@@ -632,8 +741,9 @@ def test_qdq_grouped_conv(case, tmp_path):
 def test_qdq_grouped_conv_many_groups(tmp_path):
     rng = case_rng("qgconv12")
     inits = {"w": f32(rng, 22, 2, 3, 3), "b": f32(rng, 22)}
-    data = make([oh.make_node("Conv", ["x", "w", "b"], ["y"], group=11, pads=[1, 1, 1, 1])], {"x": [1, 22, 4, 4]},
-                ["y"], inits)
+    data = make(
+        [oh.make_node("Conv", ["x", "w", "b"], ["y"], group=11, pads=[1, 1, 1, 1])], {"x": [1, 22, 4, 4]}, ["y"], inits
+    )
     result = qdq_single("qgconv12", tmp_path, data, {"x": [1, 22, 4, 4]}, True, "CONV_2D", tflm=True)
     assert int8_kinds(result).count("CONCATENATION") == 2
 
@@ -643,8 +753,16 @@ def test_qdq_grouped_conv_many_groups(tmp_path):
 def test_qdq_conv1d(mode, n, tmp_path):
     case = "qconv1d%s%d" % (mode, n)
     data, inputs, rng, _, _ = gconv_case(case, 1, mode)
-    qdq_single(case, tmp_path, data, inputs, bool(rng.integers(0, 2)), "DEPTHWISE_CONV_2D" if mode == "depthwise"
-               else "CONV_2D", nlc=True, tflm=True)
+    qdq_single(
+        case,
+        tmp_path,
+        data,
+        inputs,
+        bool(rng.integers(0, 2)),
+        "DEPTHWISE_CONV_2D" if mode == "depthwise" else "CONV_2D",
+        nlc=True,
+        tflm=True,
+    )
 
 
 @pytest.mark.parametrize("op,kind", [("MaxPool", "MAX_POOL_2D"), ("AveragePool", "AVERAGE_POOL_2D")])
@@ -683,10 +801,15 @@ def test_qdq_gemm(case, tmp_path):
     qdq_single(case, tmp_path, data, {"x": [1, k]}, bool(rng.integers(0, 2)), "FULLY_CONNECTED")
 
 
-@pytest.mark.parametrize("op,kind,pads", [("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]),
-                                          ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
-                                          ("AveragePool", "AVERAGE_POOL_2D", [0, 0, 0, 0]),
-                                          ("AveragePool", "AVERAGE_POOL_2D", [1, 1, 1, 1])])
+@pytest.mark.parametrize(
+    "op,kind,pads",
+    [
+        ("MaxPool", "MAX_POOL_2D", [0, 0, 0, 0]),
+        ("MaxPool", "MAX_POOL_2D", [1, 0, 1, 1]),
+        ("AveragePool", "AVERAGE_POOL_2D", [0, 0, 0, 0]),
+        ("AveragePool", "AVERAGE_POOL_2D", [1, 1, 1, 1]),
+    ],
+)
 def test_qdq_pool(op, kind, pads, tmp_path):
     """(onnxruntime's quantizer leaves a pool on a graph input in float: Q/DQ written here.)"""
     rng = case_rng("qpool" + op + str(pads))
@@ -703,7 +826,7 @@ def test_qdq_binary(op, kind, tmp_path):
     data = make([oh.make_node(op, ["a", "b"], ["y"])], {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, ["y"])
     rng = case_rng("q" + op)
     qdata = quantize(data, {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, tmp_path, False, "q" + op)
-    if kind == "SUB":   # onnxruntime's quantizer leaves Sub in float: Q/DQ written here
+    if kind == "SUB":  # onnxruntime's quantizer leaves Sub in float: Q/DQ written here
         qdata = manual_qdq(op, {}, (0.02, 4), (0.035, -9), [1, 3, 4, 5], second=(0.015, -20))
     result = check_qdq(qdata, tmp_path, feeds_for(rng, {"a": [1, 3, 4, 5], "b": [1, 3, 4, 5]}, 4))
     assert kind in int8_kinds(result)
@@ -726,19 +849,30 @@ def manual_qdq(op: str, attrs: dict, in_q: tuple, out_q: tuple, shape, second: t
     nodes = []
     for name, q in zip(ins, (in_q, second)):
         inits["s" + name], inits["z" + name] = np.array(q[0], np.float32), np.array(q[1], np.int8)
-        nodes += [oh.make_node("QuantizeLinear", [name, "s" + name, "z" + name], [name + "q"]),
-                  oh.make_node("DequantizeLinear", [name + "q", "s" + name, "z" + name], [name + "d"])]
-    nodes += [oh.make_node(op, [n + "d" for n in ins], ["h"], **attrs),
-              oh.make_node("QuantizeLinear", ["h", "so", "zo"], ["hq"]),
-              oh.make_node("DequantizeLinear", ["hq", "so", "zo"], ["y"])]
+        nodes += [
+            oh.make_node("QuantizeLinear", [name, "s" + name, "z" + name], [name + "q"]),
+            oh.make_node("DequantizeLinear", [name + "q", "s" + name, "z" + name], [name + "d"]),
+        ]
+    nodes += [
+        oh.make_node(op, [n + "d" for n in ins], ["h"], **attrs),
+        oh.make_node("QuantizeLinear", ["h", "so", "zo"], ["hq"]),
+        oh.make_node("DequantizeLinear", ["hq", "so", "zo"], ["y"]),
+    ]
     return make(nodes, ins, ["y"], inits)
 
 
-@pytest.mark.parametrize("op,attrs,out_q,kind", [
-    ("Sigmoid", {}, (1 / 256, -128), "LOGISTIC"), ("Tanh", {}, (1 / 128, 0), "TANH"),
-    ("HardSwish", {}, (0.03, -100), "HARD_SWISH"), ("LeakyRelu", {"alpha": 0.2}, (0.02, -30), "LEAKY_RELU"),
-    ("Relu", {}, (0.02, -128), "RELU"), ("Softmax", {"axis": -1}, (1 / 256, -128), "SOFTMAX"),
-    ("Sigmoid", {}, (0.004, -120), "DEQUANTIZE")])   # an output TFLM's LOGISTIC cannot make: float
+@pytest.mark.parametrize(
+    "op,attrs,out_q,kind",
+    [
+        ("Sigmoid", {}, (1 / 256, -128), "LOGISTIC"),
+        ("Tanh", {}, (1 / 128, 0), "TANH"),
+        ("HardSwish", {}, (0.03, -100), "HARD_SWISH"),
+        ("LeakyRelu", {"alpha": 0.2}, (0.02, -30), "LEAKY_RELU"),
+        ("Relu", {}, (0.02, -128), "RELU"),
+        ("Softmax", {"axis": -1}, (1 / 256, -128), "SOFTMAX"),
+        ("Sigmoid", {}, (0.004, -120), "DEQUANTIZE"),
+    ],
+)  # an output TFLM's LOGISTIC cannot make: float
 def test_qdq_activation(op, attrs, out_q, kind, tmp_path):
     rng = case_rng("qact" + op + str(out_q))
     data = manual_qdq(op, attrs, (0.04, 3), out_q, [2, 9])
@@ -750,6 +884,7 @@ def test_uint8_quantization_runs_as_int8(tmp_path):
     """QUInt8 activations: zero points and bytes minus 128 are the same int8 model; the
     output agrees with onnxruntime within one output step."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
     rng = case_rng("u8")
     data = make([oh.make_node("Gemm", ["x", "w"], ["y"], transB=1)], {"x": [1, 4]}, ["y"], {"w": f32(rng, 3, 4)})
     (tmp_path / "f.onnx").write_bytes(data)
@@ -761,8 +896,14 @@ def test_uint8_quantization_runs_as_int8(tmp_path):
         def get_next(self):
             return next(self.it, None)
 
-    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(tmp_path / "f.onnx"),
+        str(tmp_path / "q.onnx"),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
     q = onnx.load(str(tmp_path / "q.onnx"))
     last_dq = [n for n in q.graph.node if n.op_type == "DequantizeLinear"][-1]
     step = float(numpy_helper.to_array([i for i in q.graph.initializer if i.name == last_dq.input[1]][0]))
@@ -791,14 +932,15 @@ def test_micropython_unix_port(quant, model, tier, tmp_path):
         data = quantize(data, inputs, tmp_path, True, tag, preprocess=True)
     mdir, name, _ = bake_onnx(data, tmp_path)
     feeds = feeds_for(rng, inputs, 3)
-    outs, _ = run_batch(mdir, name, [[device_layout(f["x"], one_d).tobytes()] for f in feeds],
-                        env={"UPYFLOW_TIER": "pure"})
+    outs, _ = run_batch(
+        mdir, name, [[device_layout(f["x"], one_d).tobytes()] for f in feeds], env={"UPYFLOW_TIER": "pure"}
+    )
     steps = out_steps(data) if quant else None
     for f, o in zip(feeds, outs):
         for k, want in enumerate(ort_run(data, f)):
             want = device_layout(want, one_d)
             got = np.frombuffer(o[k], np.float32).reshape(want.shape)
-            if quant:   # one step for one layer; the 1-D model's int8 layers may add up to a few
+            if quant:  # one step for one layer; the 1-D model's int8 layers may add up to a few
                 assert np.abs(got - want).max() <= steps[k] * (4 if one_d else 1) * (1 + 1e-3)
             else:
                 np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)

@@ -1,6 +1,7 @@
 """ONNX's backend node tests (onnx.backend.test.case.node) through bake + run: nothing that
 bakes may give other numbers than onnxruntime, and bake never raises anything but BakeError.
 tests/onnx_conformance.py sorts them and prints the per-operator table (README: pass rate)."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,9 @@ import pytest
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-import upyflow  # noqa: E402
 import onnx_conformance  # noqa: E402
+
+import upyflow  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,7 @@ def test_nothing_that_bakes_gives_other_numbers(tier, native_summary):
 
 def test_readme_states_the_pass_rate(native_summary):
     from harness import ROOT
+
     text = (ROOT / "README.md").read_text()
     scope, passed = len(native_summary.in_scope()), native_summary.count("passed")
     line = "%d of %d in-scope ONNX backend node tests pass" % (passed, scope)

@@ -7,6 +7,7 @@ match it exactly; whole models within one output step everywhere (onnxruntime ma
 in float32 between DQ and Q, as in the branch model: a rounding tie can then differ).
 TFLite models keep rounding "tflm" (the rest of the suite checks them bit-exact with TFLM).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,7 @@ ORT_KERNELS = {"conv2d_s8_ort", "depthwise_conv2d_s8_ort", "fully_connected_s8_o
 ALL_ORT_KERNELS = ORT_KERNELS | {"binary_s8_ort", "avg_pool2d_s8_ort", "mean_s8_ort"}
 
 
-pytestmark = pytest.mark.usefixtures("tier")   # every test on each CPython kernel tier
+pytestmark = pytest.mark.usefixtures("tier")  # every test on each CPython kernel tier
 
 
 def steps_vs_ort(qdata: bytes, tmp_path, feeds_list, nlc: bool = False, rounding=None):
@@ -50,8 +51,11 @@ def cnn(tag: str, per_channel: bool, flatten: str, tmp_path):
 def mlp(per_channel: bool, tmp_path):
     rng = T.case_rng("ortmlp%s" % per_channel)
     inits = {"w1": T.f32(rng, 12, 16), "b1": T.f32(rng, 16), "w2": T.f32(rng, 8, 16), "b2": T.f32(rng, 8)}
-    nodes = [oh.make_node("Gemm", ["x", "w1", "b1"], ["h"]), oh.make_node("Relu", ["h"], ["r"]),
-             oh.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1)]
+    nodes = [
+        oh.make_node("Gemm", ["x", "w1", "b1"], ["h"]),
+        oh.make_node("Relu", ["h"], ["r"]),
+        oh.make_node("Gemm", ["r", "w2", "b2"], ["y"], transB=1),
+    ]
     data = T.make(nodes, {"x": [1, 12]}, ["y"], inits)
     return T.quantize(data, {"x": [1, 12]}, tmp_path, per_channel, "ortmlp"), {"x": [1, 12]}, rng
 
@@ -63,8 +67,7 @@ def test_cnn_within_one_step(per_channel, flatten, tmp_path):
     qdata, inputs, rng = cnn("", per_channel, flatten, tmp_path)
     d, kernels = steps_vs_ort(qdata, tmp_path, T.feeds_for(rng, inputs, 12))
     assert {"conv2d_s8_ort", "depthwise_conv2d_s8_ort", "fully_connected_s8_ort"} <= kernels
-    print("cnn %s %s: %.1f%% of %d outputs equal onnxruntime's" % (per_channel, flatten, 100 * np.mean(d == 0),
-                                                                   d.size))
+    print("cnn %s %s: %.1f%% of %d outputs equal onnxruntime's" % (per_channel, flatten, 100 * np.mean(d == 0), d.size))
     assert d.max() <= 1
 
 
@@ -86,6 +89,7 @@ def test_tflm_rounding_option_keeps_tflm_kernels(tmp_path):
 
 def test_tflite_models_keep_tflm_rounding():
     from tflite_writer import ModelWriter
+
     w = ModelWriter()
     x = w.tensor([1, 4], "int8", [0.05], [3])
     wt = w.tensor([2, 4], "int8", [0.02], [0], data=np.arange(8, dtype=np.int8).reshape(2, 4))
@@ -97,13 +101,23 @@ def test_tflite_models_keep_tflm_rounding():
 
 def branch_model():
     rng = T.case_rng("ortbranch")
-    inits = {"w1": T.f32(rng, 4, 4, 3, 3), "w2": T.f32(rng, 4, 4, 1, 1),
-             "s": rng.uniform(0.5, 1.5, (1, 4, 1, 1)).astype(np.float32), "w3": T.f32(rng, 6, 8, 1, 1)}
-    nodes = [oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]), oh.make_node("Relu", ["a"], ["ar"]),
-             oh.make_node("Add", ["ar", "x"], ["res"]), oh.make_node("Mul", ["res", "s"], ["sc"]),
-             oh.make_node("Conv", ["x", "w2"], ["b"]), oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
-             oh.make_node("AveragePool", ["cat"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
-             oh.make_node("Conv", ["ap", "w3"], ["c3"]), oh.make_node("GlobalAveragePool", ["c3"], ["y"])]
+    inits = {
+        "w1": T.f32(rng, 4, 4, 3, 3),
+        "w2": T.f32(rng, 4, 4, 1, 1),
+        "s": rng.uniform(0.5, 1.5, (1, 4, 1, 1)).astype(np.float32),
+        "w3": T.f32(rng, 6, 8, 1, 1),
+    }
+    nodes = [
+        oh.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+        oh.make_node("Relu", ["a"], ["ar"]),
+        oh.make_node("Add", ["ar", "x"], ["res"]),
+        oh.make_node("Mul", ["res", "s"], ["sc"]),
+        oh.make_node("Conv", ["x", "w2"], ["b"]),
+        oh.make_node("Concat", ["sc", "b"], ["cat"], axis=1),
+        oh.make_node("AveragePool", ["cat"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+        oh.make_node("Conv", ["ap", "w3"], ["c3"]),
+        oh.make_node("GlobalAveragePool", ["c3"], ["y"]),
+    ]
     inputs = {"x": [1, 4, 6, 6]}
     return T.make(nodes, inputs, ["y"], inits), inputs, rng
 
@@ -176,6 +190,7 @@ def single_op_case(kind: str, i: int):
         return T.make(nodes, inputs, ["y"], inits), inputs, rng
     if kind == "pool":
         import onnx
+
         data, inputs, rng = T.pool_case("ortpool%d" % i, "AveragePool")
         m = onnx.load_from_string(data)
         c = inputs["x"][1]
@@ -193,14 +208,22 @@ def single_op_case(kind: str, i: int):
     return T.make(nodes, inputs, ["y"], inits), inputs, rng
 
 
-SINGLE_KERNEL = {"add": "binary_s8_ort", "mul": "binary_s8_ort", "cat": "lut_s8", "pool": "avg_pool2d_s8_ort",
-                 "gap": "mean_s8_ort"}
+SINGLE_KERNEL = {
+    "add": "binary_s8_ort",
+    "mul": "binary_s8_ort",
+    "cat": "lut_s8",
+    "pool": "avg_pool2d_s8_ort",
+    "gap": "mean_s8_ort",
+}
 # pool cases whose count_include_pad=0 pads TFLite's SAME cannot express (the reader rejects them)
 REJECTED_POOLS = {2, 9, 14}
 
 
-@pytest.mark.parametrize("case", [(k, i) for k in ("add", "mul", "cat", "gap") for i in range(8)]
-                         + [("pool", i) for i in range(16) if i not in REJECTED_POOLS])
+@pytest.mark.parametrize(
+    "case",
+    [(k, i) for k in ("add", "mul", "cat", "gap") for i in range(8)]
+    + [("pool", i) for i in range(16) if i not in REJECTED_POOLS],
+)
 def test_single_ops_equal_onnxruntime(case, tmp_path):
     kind, i = case
     data, inputs, rng = single_op_case(kind, i)
@@ -220,16 +243,18 @@ def test_micropython_unix_port(tier, tmp_path):
     check_micropython(qdata, inputs, rng, tmp_path, "ortupy", ORT_KERNELS)
     data, inputs, rng = branch_model()
     qdata = T.quantize(data, inputs, tmp_path, True, "ortbranch")
-    check_micropython(qdata, inputs, rng, tmp_path, "ortupyb", ALL_ORT_KERNELS - {"depthwise_conv2d_s8_ort",
-                                                                                  "fully_connected_s8_ort"})
+    check_micropython(
+        qdata, inputs, rng, tmp_path, "ortupyb", ALL_ORT_KERNELS - {"depthwise_conv2d_s8_ort", "fully_connected_s8_ort"}
+    )
 
 
 def check_micropython(qdata, inputs, rng, tmp_path, name, kernels):
     result, _ = bake("model.onnx", str(tmp_path), name=name, data=qdata)
     assert {c.kernel for c in result.calls} >= kernels
     feeds = T.feeds_for(rng, inputs, 3)
-    outs, _ = run_batch(str(tmp_path), name, [[T.device_layout(f["x"]).tobytes()] for f in feeds],
-                        env={"UPYFLOW_TIER": "pure"})
+    outs, _ = run_batch(
+        str(tmp_path), name, [[T.device_layout(f["x"]).tobytes()] for f in feeds], env={"UPYFLOW_TIER": "pure"}
+    )
     module = load_cpython(str(tmp_path), name)
     step = T.out_steps(qdata)[0]
     for f, o in zip(feeds, outs):

@@ -1,13 +1,23 @@
 """Patch-based execution (patches.py): layers run in bands of rows stay byte-identical to
 TFLite Micro, on every tier, for any band height, and the bake's choice cuts the arena."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import upyflow
-from harness import (assert_bit_exact, bake_model, bmp_input, load_cpython, needs_micropython, random_input, run_tflm,
-                     run_upyflow, shared)
+from harness import (
+    assert_bit_exact,
+    bake_model,
+    bmp_input,
+    load_cpython,
+    needs_micropython,
+    random_input,
+    run_tflm,
+    run_upyflow,
+    shared,
+)
 from tflite_writer import ModelWriter, add_quant_weights
 from upyflow_tools.bake import bake, compile_model
 from upyflow_tools.patches import Stage
@@ -39,7 +49,9 @@ def random_chain(seed: int, dtype: str = "int8") -> tuple[bytes, int]:
     x = first = act_tensor([1, h, wd, c])
     layers = int(rng.integers(3, 6))
     for _ in range(layers):
-        kind = rng.choice(["CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"], p=[.35, .35, .15, .15])
+        kind = rng.choice(
+            ["CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"], p=[0.35, 0.35, 0.15, 0.15]
+        )
         padding = str(rng.choice(["SAME", "VALID"]))
         s = int(rng.choice([1, 2]))
         k = int(rng.choice([1, 2, 3, 5])) if kind.endswith("POOL_2D") else int(rng.choice([1, 3, 5]))
@@ -56,8 +68,17 @@ def random_chain(seed: int, dtype: str = "int8") -> tuple[bytes, int]:
                 wi = w.tensor([oc, k, k, c], "float32", data=rng.normal(size=(oc, k, k, c)))
                 bi = w.tensor([oc], "float32", data=rng.normal(size=oc))
             y = act_tensor([1, oh, ow, oc])
-            w.op(kind, [x, wi, bi], [y], padding=padding, stride_h=s, stride_w=s, dilation_h_factor=d,
-                 dilation_w_factor=d, fused_activation_function=str(rng.choice(["NONE", "RELU", "RELU6"])))
+            w.op(
+                kind,
+                [x, wi, bi],
+                [y],
+                padding=padding,
+                stride_h=s,
+                stride_w=s,
+                dilation_h_factor=d,
+                dilation_w_factor=d,
+                fused_activation_function=str(rng.choice(["NONE", "RELU", "RELU6"])),
+            )
         elif kind == "DEPTHWISE_CONV_2D":
             mult = int(rng.choice([1, 2]))
             oc = c * mult
@@ -67,11 +88,20 @@ def random_chain(seed: int, dtype: str = "int8") -> tuple[bytes, int]:
                 wi = w.tensor([1, k, k, oc], "float32", data=rng.normal(size=(1, k, k, oc)))
                 bi = w.tensor([oc], "float32", data=rng.normal(size=oc))
             y = act_tensor([1, oh, ow, oc])
-            w.op(kind, [x, wi, bi], [y], padding=padding, stride_h=s, stride_w=s, depth_multiplier=mult,
-                 dilation_h_factor=d, dilation_w_factor=d)
+            w.op(
+                kind,
+                [x, wi, bi],
+                [y],
+                padding=padding,
+                stride_h=s,
+                stride_w=s,
+                depth_multiplier=mult,
+                dilation_h_factor=d,
+                dilation_w_factor=d,
+            )
         else:
             oc = c
-            if q:   # TFLite pools keep the input's quantization
+            if q:  # TFLite pools keep the input's quantization
                 t = w._tensors[x]
                 y = w.tensor([1, oh, ow, oc], "int8", t["scale"][0], t["zero_point"][0])
             else:
@@ -113,14 +143,16 @@ def test_the_bake_cuts_person_detects_arena_below_tflms(tmp_path):
     path = shared("models/person_detect.tflite")
     plain = compile_model(str(path), patches="off")
     banded = compile_model(str(path))
-    assert plain.arena_size == 55296                  # TFLM's head arena for this model
+    assert plain.arena_size == 55296  # TFLM's head arena for this model
     # smaller by more than the extra calls cost the Python tiers (patches.CALL_BYTES each)
     from upyflow_tools.patches import CALL_BYTES
+
     assert banded.stages
     assert banded.arena_size + CALL_BYTES * len(banded.calls) < plain.arena_size + CALL_BYTES * len(plain.calls)
     assert banded.arena_size < 0.75 * plain.arena_size
     # counted at the native tier's cost per call, the search goes further (two stages)
     import upyflow_tools.patches as patches
+
     old, patches.CALL_BYTES = patches.CALL_BYTES, 128
     try:
         assert compile_model(str(path)).arena_size < plain.arena_size // 2 + 1000
@@ -174,7 +206,7 @@ def test_weights_file_mode_reads_a_banded_layer_from_one_copy(tmp_path):
     assert len(banded.baked.calls) == 1 and banded.baked.segments == [(0, len(banded.baked.weights))]
     g = plain.graph
     const = sum(g.tensors[t].nbytes for t in {t for c in plain.calls for t in c.tensors if g.tensors[t].is_const})
-    assert const <= len(banded.baked.weights) < const + 8 * layers   # no duplicates, 8-byte alignment
+    assert const <= len(banded.baked.weights) < const + 8 * layers  # no duplicates, 8-byte alignment
     bake("c.tflite", str(tmp_path), name="fchain", data=model, weights="file", patches=[Stage(0, layers, 1)])
     x = random_input(np.random.default_rng(2), "i8", plain.graph.tensors[plain.graph.inputs[0]].shape)
     for tier in TIERS:
@@ -185,13 +217,15 @@ def _band_cases(ops: bytes, layers: int) -> tuple[dict, dict]:
     """Damaged copies of a band-loop record's OPS (upyflow/model.py BAND): (cases every tier
     refuses, cases only the walker can see), label -> bytes."""
     import struct
-    assert ops[0] == 0xFF and ops[1] == layers   # BAND, then its layer count, band rows, height
+
+    assert ops[0] == 0xFF and ops[1] == layers  # BAND, then its layer count, band rows, height
 
     def poke(at, fmt, value):
         o = bytearray(ops)
         struct.pack_into(fmt, o, at, value)
         return bytes(o)
-    geo = 5   # layer 0's geometry: x, out, in_h, out_h, k_h, s_h, d_h, pad_h, row bytes of x, of out
+
+    geo = 5  # layer 0's geometry: x, out, in_h, out_h, k_h, s_h, d_h, pad_h, row bytes of x, of out
     cases = {
         "no layers": poke(1, "<B", 0),
         "too many layers": poke(1, "<B", 9),
@@ -202,9 +236,9 @@ def _band_cases(ops: bytes, layers: int) -> tuple[dict, dict]:
         "0 bytes per row": poke(geo + 8, "<I", 0),
         "rows beyond the input": poke(geo + 8, "<I", 1 << 20),
         "rows beyond the output": poke(3, "<H", 60000),
-        "cut short": ops[:geo + 20],
+        "cut short": ops[: geo + 20],
     }
-    native = {"out on a read tensor": poke(geo + 1, "<B", 1)}   # the weights: the walker knows
+    native = {"out on a read tensor": poke(geo + 1, "<B", 1)}  # the weights: the walker knows
     return cases, native
 
 
@@ -223,8 +257,10 @@ def test_malformed_band_loop_raises_at_load(tmp_path):
             with pytest.raises(ValueError) as e:
                 upyflow.Model(mod, tier)
             if tier == "native":
-                assert "band loop (op record at byte 0)" in str(e.value) or "op record at byte 0" in str(e.value), \
-                    (label, str(e.value))
+                assert "band loop (op record at byte 0)" in str(e.value) or "op record at byte 0" in str(e.value), (
+                    label,
+                    str(e.value),
+                )
 
 
 _BAND_NATMOD = """
@@ -265,16 +301,17 @@ def test_malformed_band_loop_raises_on_natmod(tmp_path, natmod_dir):
     import subprocess
 
     from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+
     model, layers = random_chain(5)
     _bake(model, tmp_path, [Stage(0, layers, 2)], "badband")
     mod = load_module(str(tmp_path / "badband.py"))
     cases, native = _band_cases(mod.OPS, layers)
     every = list(cases.items()) + list(native.items())
     script = tmp_path / "bad.py"
-    script.write_text(_BAND_NATMOD % {"lib": DEVICE_LIB, "natmod": natmod_dir, "mod": str(tmp_path),
-                                      "cases": every})
-    proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True,
-                          timeout=120)
+    script.write_text(_BAND_NATMOD % {"lib": DEVICE_LIB, "natmod": natmod_dir, "mod": str(tmp_path), "cases": every})
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "GOOD native" and lines[-1] == "DONE", proc.stdout + proc.stderr

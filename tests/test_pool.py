@@ -6,6 +6,7 @@ SAME/VALID padding and fused activations; inputs are random ones, the extremes, 
 pattern whose window sums land on the average's rounding ties. An int8 batch also runs on viper and
 the natmod (`mpy_tier`). Nothing here hard-codes an expected output.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,6 +37,7 @@ def pool_model(rng, dtype, kind, in_hw, c, filt, stride, padding, act, zp):
 
     def out_size(i, k, s):
         return -(-i // s) if padding == "SAME" else (i - k) // s + 1
+
     xshape = [1, in_h, in_w, c]
     yshape = [1, out_size(in_h, f_h, s_h), out_size(in_w, f_w, s_w), c]
     if dtype == "f32":
@@ -45,14 +47,24 @@ def pool_model(rng, dtype, kind, in_hw, c, filt, stride, padding, act, zp):
         # 6.0 and +-1.0 fall inside the int8 range for the fused activations
         s = float(rng.uniform(0.01, 0.05))
         x, y = w.tensor(xshape, "int8", s, zp), w.tensor(yshape, "int8", s, zp)
-    w.op(kind + "_POOL_2D", [x], [y], padding=padding, stride_h=s_h, stride_w=s_w, filter_height=f_h,
-         filter_width=f_w, fused_activation_function=act)
+    w.op(
+        kind + "_POOL_2D",
+        [x],
+        [y],
+        padding=padding,
+        stride_h=s_h,
+        stride_w=s_w,
+        filter_height=f_h,
+        filter_width=f_w,
+        fused_activation_function=act,
+    )
     return w.build([x], [y]), xshape
 
 
 POOL_CASES = []
-for _k, (_kind, _f, _s, _pad) in enumerate(itertools.product(("AVERAGE", "MAX"), POOL_FILTERS, POOL_STRIDES,
-                                                             ("SAME", "VALID"))):
+for _k, (_kind, _f, _s, _pad) in enumerate(
+    itertools.product(("AVERAGE", "MAX"), POOL_FILTERS, POOL_STRIDES, ("SAME", "VALID"))
+):
     _size = SIZES[_k % len(SIZES)]
     _act = ACTS[(_k // 2) % 4]
     _zp = (-128, -20, 0, 35, 127)[_k % 5]
@@ -73,8 +85,11 @@ def pool_case(case):
     model, xshape = pool_model(rng, dt, kind, size, ch, f, s, pad, act, zp)
     xs = make_inputs(rng, dt, xshape, zp)
     if dt == "i8":  # sums landing exactly on .5 after division exercise the rounding
-        xs.append(np.tile(np.array([1, 2, -1, -2, 3, -3], np.int8), int(np.prod(xshape)) // 6 + 1)
-                  [:int(np.prod(xshape))].reshape(xshape))
+        xs.append(
+            np.tile(np.array([1, 2, -1, -2, 3, -3], np.int8), int(np.prod(xshape)) // 6 + 1)[
+                : int(np.prod(xshape))
+            ].reshape(xshape)
+        )
     return model, [[x] for x in xs]
 
 
@@ -100,12 +115,22 @@ def batch_pool_model(case_id, kind, hw, c, f, s, pad, act, zp):
 
     def size(i, k, ss):
         return -(-i // ss) if pad == "SAME" else (i - k) // ss + 1
-    sc = float(rng.uniform(0.01, 0.05))   # TFLM's int8 pools keep the input quantization
+
+    sc = float(rng.uniform(0.01, 0.05))  # TFLM's int8 pools keep the input quantization
     w = ModelWriter()
     x = w.tensor([1, in_h, in_w, c], "int8", sc, zp)
     y = w.tensor([1, size(in_h, f_h, s_h), size(in_w, f_w, s_w), c], "int8", sc, zp)
-    w.op(kind + "_POOL_2D", [x], [y], padding=pad, stride_h=s_h, stride_w=s_w, filter_height=f_h,
-         filter_width=f_w, fused_activation_function=act)
+    w.op(
+        kind + "_POOL_2D",
+        [x],
+        [y],
+        padding=pad,
+        stride_h=s_h,
+        stride_w=s_w,
+        filter_height=f_h,
+        filter_width=f_w,
+        fused_activation_function=act,
+    )
     return w.build([x], [y]), [1, in_h, in_w, c], zp, rng
 
 
@@ -119,8 +144,12 @@ def batch_pool_cases():
             for s in [(1, 1), (2, 2), (1, 2), (3, 2)]:
                 for pad in ("SAME", "VALID"):
                     k += 1
-                    hw, c, act, zp = BATCH_SIZES[k % len(BATCH_SIZES)], 1 + k % 4, ACTS[(k // 2) % 4], \
-                        (-128, -20, 0, 35, 127)[k % 5]
+                    hw, c, act, zp = (
+                        BATCH_SIZES[k % len(BATCH_SIZES)],
+                        1 + k % 4,
+                        ACTS[(k // 2) % 4],
+                        (-128, -20, 0, 35, 127)[k % 5],
+                    )
                     if pad == "VALID":
                         hw = (max(hw[0], f[0]), max(hw[1], f[1]))
                     cid = "%s-%dx%dx%d-f%dx%d-s%d,%d-%s-%s-zp%d" % (kind.lower(), *hw, c, *f, *s, pad, act, zp)

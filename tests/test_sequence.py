@@ -6,6 +6,7 @@ sequence of invokes on one upyflow Model and one TFLM interpreter and compares a
 invoke; reset() is compared against TFLM's reset(). Nothing here hard-codes an expected output.
 The layers alone (generated single-op cases): test_svdf.py, test_lstm.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,15 +23,20 @@ from upyflow_tools.unixport import run_batch
 def load_or_skip(mdir: str, name: str, tier: str) -> upyflow.Model:
     try:
         return load_cpython(mdir, name, tier)
-    except ValueError as e:   # a kernel another helper has lowered but not yet registered
+    except ValueError as e:  # a kernel another helper has lowered but not yet registered
         if "lacks" in str(e):
             pytest.skip(str(e))
         raise
 
 
 # --- the shared models ---------------------------------------------------------------------
-SHARED_MODELS = ["keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "micro_speech_lstm",
-                 "dtln_noise_suppression"]
+SHARED_MODELS = [
+    "keyword_scrambled",
+    "keyword_scrambled_8bit",
+    "trained_lstm_int8",
+    "micro_speech_lstm",
+    "dtln_noise_suppression",
+]
 SEEDED = 20
 
 
@@ -53,13 +59,15 @@ def baked(tmp_path_factory):
                 pytest.skip(err.split(";")[0])
             raise BakeError(err)
         return data, mdir, name
+
     return get
 
 
 def seeded(m: upyflow.Model, count: int, seed: int = 1234) -> list[list[np.ndarray]]:
     rng = np.random.default_rng(seed)
-    return [[random_input(rng, m.input_dtype[i], m.input_shape[i]) for i in range(len(m.input_shape))]
-            for _ in range(count)]
+    return [
+        [random_input(rng, m.input_dtype[i], m.input_shape[i]) for i in range(len(m.input_shape))] for _ in range(count)
+    ]
 
 
 @pytest.mark.parametrize("model", SHARED_MODELS)
@@ -88,7 +96,7 @@ def test_state_is_planned_apart(baked, model):
     for k in range(0, len(mod._variables), 3):
         tid = mod._variables[k] | (mod._variables[k + 1] << 8)
         _w, off, nbytes = mod._meta(tid)[:3]
-        assert after[off:off + nbytes] == fresh[off:off + nbytes]
+        assert after[off : off + nbytes] == fresh[off : off + nbytes]
 
 
 # --- MicroPython: state across invokes in one process ----------------------------------------
@@ -96,17 +104,23 @@ def _micropython_sequence(baked, model: str, mpy) -> None:
     data, mdir, name = baked(model)
     m = load_or_skip(mdir, name, "pure")
     seq = seeded(m, 8)
-    outs, _ = run_batch(mdir, name, [[x.tobytes() for x in group] for group in seq],
-                        env={"UPYFLOW_TIER": mpy.tier}, heapsize="2M" if mpy.extra_paths else "190K",
-                        extra_paths=list(mpy.extra_paths))
+    outs, _ = run_batch(
+        mdir,
+        name,
+        [[x.tobytes() for x in group] for group in seq],
+        env={"UPYFLOW_TIER": mpy.tier},
+        heapsize="2M" if mpy.extra_paths else "190K",
+        extra_paths=list(mpy.extra_paths),
+    )
     interp = interpreter(data)
     assert len(outs) == len(seq)
     for k, (group, got) in enumerate(zip(seq, outs)):
         interp.set_input(group[0], 0)
         interp.invoke()
         want = np.array(interp.get_output(0))
-        np.testing.assert_array_equal(np.frombuffer(got[0], want.dtype).reshape(want.shape), want,
-                                      err_msg="invoke %d" % k)
+        np.testing.assert_array_equal(
+            np.frombuffer(got[0], want.dtype).reshape(want.shape), want, err_msg="invoke %d" % k
+        )
 
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper"], indirect=True)

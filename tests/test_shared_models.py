@@ -1,4 +1,5 @@
 """The TFLM example models from ../shared: upyflow must be byte-identical to the TFLM interpreter."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from harness import (assert_bit_exact, bake_model, bmp_input, load_cpython, run_tflm, run_upyflow, seeded_inputs,
-                     shared)
+from harness import assert_bit_exact, bake_model, bmp_input, load_cpython, run_tflm, run_upyflow, seeded_inputs, shared
 from upyflow_tools.unixport import run_batch
 
 SEEDED = 20
@@ -25,11 +25,11 @@ def baked(tmp_path_factory):
             mdir, name, _ = bake_model(path, outdir, name=model, mpy=True)
             cache[model] = (path.read_bytes(), mdir, name)
         return cache[model]
+
     return get
 
 
-@pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized",
-                                   "hello_world_float"])
+@pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized", "hello_world_float"])
 def test_bit_exact_cpython(baked, model, tier):
     data, mdir, name = baked(model)
     m = load_cpython(mdir, name, tier)
@@ -51,6 +51,7 @@ def test_person_detect_images_and_random(baked, tier):
 
 def test_arena_not_larger_than_tflm(baked):
     from upyflow_tools.tflm import head_arena_bytes
+
     for model in ["hello_world_int8", "micro_speech_quantized", "person_detect"]:
         _, mdir, name = baked(model)
         m = load_cpython(mdir, name)
@@ -58,10 +59,9 @@ def test_arena_not_larger_than_tflm(baked):
         assert head is not None and m.arena_size <= head, (model, m.arena_size, head)
 
 
-@pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized",
-                                   "hello_world_float"])
+@pytest.mark.parametrize("model", ["hello_world_int8", "microflow_sine", "micro_speech_quantized", "hello_world_float"])
 @pytest.mark.parametrize("form", ["py", "mpy"])
-@pytest.mark.parametrize("mpy_tier", ["pure", "viper"], indirect=True)   # the natmod: test_native.py
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper"], indirect=True)  # the natmod: test_native.py
 def test_micropython_matches(baked, model, form, mpy_tier, tmp_path):
     """The same baked module under the real MicroPython unix port, 190 KB heap like an RP2040."""
     data, mdir, name = baked(model)
@@ -73,8 +73,9 @@ def test_micropython_matches(baked, model, form, mpy_tier, tmp_path):
         run_dir = mdir
     m = load_cpython(mdir, name)
     inputs = seeded_inputs(m, SEEDED)
-    outs, _ = run_batch(run_dir, name, [[x.tobytes() for x in group] for group in inputs],
-                        env={"UPYFLOW_TIER": mpy_tier.tier})
+    outs, _ = run_batch(
+        run_dir, name, [[x.tobytes() for x in group] for group in inputs], env={"UPYFLOW_TIER": mpy_tier.tier}
+    )
     assert len(outs) == len(inputs)
     for group, got in zip(inputs, outs):
         want = run_tflm(data, group)[0]
@@ -85,13 +86,16 @@ def test_micropython_matches(baked, model, form, mpy_tier, tmp_path):
             np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("model", ["keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8",
-                                   "micro_speech_lstm", "dtln_noise_suppression"])
+@pytest.mark.parametrize(
+    "model",
+    ["keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "micro_speech_lstm", "dtln_noise_suppression"],
+)
 def test_stateful_models_activations_fit_tflm_head_arena(model):
     """State tensors persist (TFLM keeps them in its tail); the activations, planned offline,
     need no more than TFLM's head arena."""
     from upyflow_tools.bake import compile_model
     from upyflow_tools.tflm import head_arena_bytes
+
     path = shared("models/%s.tflite" % model)
     result = compile_model(str(path))
     assert result.state_bytes > 0

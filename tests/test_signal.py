@@ -6,6 +6,7 @@ compared (TFLM keeps all tensors; upyflow bakes a copy of the model with every o
 a graph output), over the clips and over loud and degenerate audio that drives the integer
 paths to their edges (saturation, int16 wrap in kissfft, uint32 wrap, zero input).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ def clip_samples(clip: str) -> np.ndarray:
 
 
 def windows(samples: np.ndarray) -> list[np.ndarray]:
-    return [samples[i * HOP:i * HOP + WINDOW] for i in range(WINDOWS)]
+    return [samples[i * HOP : i * HOP + WINDOW] for i in range(WINDOWS)]
 
 
 def features(clip: str) -> np.ndarray:
@@ -64,14 +65,16 @@ def test_clips_bit_exact(front_end, tier):
     assert m.tier == tier
     for clip in CLIPS:
         m.reset()
-        np.testing.assert_array_equal(run_windows(m, windows(clip_samples(clip))), features(clip),
-                                      err_msg="clip %s, tier %s" % (clip, tier))
+        np.testing.assert_array_equal(
+            run_windows(m, windows(clip_samples(clip))), features(clip), err_msg="clip %s, tier %s" % (clip, tier)
+        )
 
 
 def test_float_front_end(tmp_path, tier):
     """audio_preprocessor_float (the same ops, its int16 log CAST to float32 and scaled):
     TFLM's float features on two clips, every window."""
     from upyflow_tools.tflm import interpreter
+
     path = shared("models/external/audio_preprocessor_float.tflite")
     bake(str(path), str(tmp_path), name="front_end_float")
     m = load_cpython(str(tmp_path), "front_end_float", tier)
@@ -89,7 +92,7 @@ def test_state_carries_until_reset(front_end):
     m = load_cpython(*front_end)
     wins = windows(clip_samples("yes"))
     first = run_windows(m, wins[:3])
-    again = run_windows(m, wins[:3])       # the noise estimate has moved on
+    again = run_windows(m, wins[:3])  # the noise estimate has moved on
     assert not np.array_equal(first, again)
     m.reset()
     np.testing.assert_array_equal(run_windows(m, wins[:3]), first)
@@ -103,8 +106,14 @@ def edge_windows(rng: np.random.Generator) -> list[list[np.ndarray]]:
     impulse[0] = -32768
     return [
         [rng.integers(-32768, 32768, WINDOW).astype(np.int16) for _ in range(4)],
-        [np.zeros(WINDOW, np.int16), np.full(WINDOW, -32768, np.int16), np.full(WINDOW, 32767, np.int16),
-         square, impulse, np.zeros(WINDOW, np.int16)],
+        [
+            np.zeros(WINDOW, np.int16),
+            np.full(WINDOW, -32768, np.int16),
+            np.full(WINDOW, 32767, np.int16),
+            square,
+            impulse,
+            np.zeros(WINDOW, np.int16),
+        ],
         [(rng.normal(0, s, WINDOW)).clip(-32768, 32767).astype(np.int16) for s in (3, 30, 300, 3000, 30000, 3)],
         [(np.sin(n * f) * a).astype(np.int16) for f, a in ((0.05, 32767), (1.3, 20000), (2.9, 100), (0.7, 1))],
     ]
@@ -126,9 +135,11 @@ def test_every_op_matches_tflm(tmp_path, tier):
     """Each op's output (window, FFT scaling, RFFT, energy, filter bank, square root, spectral
     subtraction and its noise estimate, PCAN, log, CASTs and the int32 tail) equals TFLM's."""
     from tflite_micro.python.tflite_micro import runtime
+
     data, m, graph, ids = _all_outputs_module(tmp_path, tier)
-    interp = runtime.Interpreter.from_bytes(data, arena_size=ARENA,
-                                            intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    interp = runtime.Interpreter.from_bytes(
+        data, arena_size=ARENA, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors
+    )
     kinds = {t: op.kind for op in graph.ops for t in op.outputs}
     energy = next(op for op in graph.ops if op.kind == "CUSTOM(SignalEnergy)")
     # TFLM writes only the energy bins start..end; the rest (and its CAST) is whatever its arena held
@@ -153,11 +164,13 @@ def test_every_op_matches_tflm(tmp_path, tier):
                 if t in partial:
                     lo, hi = energy.options["start_index"], energy.options["end_index"]
                     want, got = want[lo:hi], got[lo:hi]
-                np.testing.assert_array_equal(got, want, err_msg="%s output %r, step %d"
-                                              % (kinds[t], graph.tensors[t].name, step))
+                np.testing.assert_array_equal(
+                    got, want, err_msg="%s output %r, step %d" % (kinds[t], graph.tensors[t].name, step)
+                )
                 checked.add(kinds[t])
-            np.testing.assert_array_equal(np.frombuffer(bytes(m.get_output(0)), np.int8),
-                                          np.asarray(interp.get_output(0)).reshape(-1))
+            np.testing.assert_array_equal(
+                np.frombuffer(bytes(m.get_output(0)), np.int8), np.asarray(interp.get_output(0)).reshape(-1)
+            )
     assert {"CUSTOM(SignalRfft)", "CUSTOM(SignalPCAN)", "CUSTOM(SignalFilterBankLog)", "CAST", "DIV"} <= checked
 
 
@@ -186,16 +199,16 @@ def test_bake_errors_name_the_problem():
 def test_dtype_codes_agree():
     from upyflow import model as device_model
     from upyflow_tools.lower.families import quantize
+
     assert device_model.DTYPES == tuple(sorted(DTYPE_CODES, key=DTYPE_CODES.get))
     assert all(DTYPE_CODES[k] == v for k, v in quantize.DTYPE_CODES.items())
 
 
-
-
 def _micropython_clips(module_dir, name, env, extra_paths=None):
-    for clip in CLIPS:   # one run per clip: a fresh Model, as after reset()
-        outs, _ = run_batch(module_dir, name, [[w.tobytes()] for w in windows(clip_samples(clip))],
-                            env=env, extra_paths=extra_paths)
+    for clip in CLIPS:  # one run per clip: a fresh Model, as after reset()
+        outs, _ = run_batch(
+            module_dir, name, [[w.tobytes()] for w in windows(clip_samples(clip))], env=env, extra_paths=extra_paths
+        )
         got = np.array([np.frombuffer(o[0], np.int8) for o in outs])
         np.testing.assert_array_equal(got, features(clip), err_msg="clip %s under MicroPython" % clip)
 
@@ -217,6 +230,7 @@ def test_micropython_loud_and_degenerate_audio(front_end, mpy_tier):
     """The edge sequences of test_every_op_matches_tflm under MicroPython (viper: its own RFFT,
     window and auto-scale, whose int16 wraps must be kissfft's), against TFLM."""
     from upyflow_tools.tflm import interpreter
+
     data = shared(MODEL).read_bytes()
     for seq in edge_windows(np.random.default_rng(11)):
         interp = interpreter(data)
@@ -233,9 +247,13 @@ def test_micropython_loud_and_degenerate_audio(front_end, mpy_tier):
 def test_viper_signal_kernels_import():
     """The viper Signal module compiles under MicroPython (else dispatch would quietly use pure)."""
     import subprocess
+
     from upyflow_tools.unixport import DEVICE_LIB
-    code = ("import sys; sys.path.insert(0, %r); from upyflow.kernels_viper import signal as k; "
-            "print('OK', k.signal_rfft_s16 is not None)" % DEVICE_LIB)
+
+    code = (
+        "import sys; sys.path.insert(0, %r); from upyflow.kernels_viper import signal as k; "
+        "print('OK', k.signal_rfft_s16 is not None)" % DEVICE_LIB
+    )
     proc = subprocess.run([micropython_exe(), "-c", code], capture_output=True, text=True, timeout=60)
     assert "OK True" in proc.stdout, proc.stdout + proc.stderr
 
@@ -246,13 +264,14 @@ def test_micropython_natmod_clips(front_end, natmod_dir):
 
 
 # --- the keyword example from raw audio ----------------------------------------------------
-TFLM_LABELS = {"yes": "yes", "no": "no", "silence": "silence", "noise": "silence"}   # ../shared/README.md
+TFLM_LABELS = {"yes": "yes", "no": "no", "silence": "silence", "noise": "silence"}  # ../shared/README.md
 KWS_LABELS = ("silence", "unknown", "yes", "no")
 
 
 def tflm_keyword(clip: str) -> list[int]:
     """TFLM's front end on the clip's 49 windows (fresh state), then TFLM's micro_speech."""
     from upyflow_tools.tflm import interpreter
+
     fe = interpreter(shared(MODEL).read_bytes())
     feats = []
     for w in windows(clip_samples(clip)):
@@ -276,9 +295,11 @@ def keyword_models(tmp_path_factory):
 def test_keyword_from_wav_host(keyword_models, tier, monkeypatch):
     """listen.py (the board code) on CPython: scores and labels of TFLM's pipeline."""
     from harness import ROOT
+
     monkeypatch.syspath_prepend(keyword_models)
     monkeypatch.syspath_prepend(str(ROOT / "examples" / "keyword"))
     import listen
+
     spotter = listen.Spotter(tier=tier)
     assert spotter.front_end.tier == tier
     for clip in CLIPS:
@@ -291,20 +312,32 @@ def test_keyword_from_wav_host(keyword_models, tier, monkeypatch):
 def _from_audio(*args, timeout=600):
     import subprocess
     import sys
+
     from harness import ROOT
+
     env = dict(os.environ, UPYFLOW_SHARED=str(shared(MODEL).parents[1]))
-    return subprocess.run([sys.executable, str(ROOT / "examples" / "keyword" / "from_audio.py")] + list(args),
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "keyword" / "from_audio.py")] + list(args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 @needs_micropython
 def test_keyword_from_wav_virtual_board(tmp_path):
     """from_audio.py end to end on the virtual board: the board's scores are TFLM's."""
     import re
+
     proc = _from_audio("--virtual", "--outdir", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = re.findall(r"^(\w+)\s+(\w+)_1000ms\.wav\s+\[([-\d, ]+)\]\s+(\w+)\s+[\d.]+ ms/win\s+\[([-\d, ]+)\]\s+(\w+)\s+"
-                      r"identical$", proc.stdout, re.MULTILINE)
+    rows = re.findall(
+        r"^(\w+)\s+(\w+)_1000ms\.wav\s+\[([-\d, ]+)\]\s+(\w+)\s+[\d.]+ ms/win\s+\[([-\d, ]+)\]\s+(\w+)\s+"
+        r"identical$",
+        proc.stdout,
+        re.MULTILINE,
+    )
     assert sorted(r[1] for r in rows) == sorted(CLIPS), proc.stdout
     for _tier, clip, scores, label, _shown, _ in rows:
         assert [int(v) for v in scores.split(",")] == tflm_keyword(clip)

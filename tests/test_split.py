@@ -1,5 +1,6 @@
 """SPLIT, SPLIT_V and DEPTH_TO_SPACE (data movement lowered to strided_copy): generated
 single-op models against the TFLM interpreter on every CPython tier, byte for byte."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,12 +9,15 @@ import pytest
 from harness import assert_bit_exact, bake_model, load_cpython, random_input
 from tflite_writer import ModelWriter
 
-DTYPES = {"int8": ("i8", 0.05, -3), "int16": ("i16", 0.001, 0), "float32": ("f32", None, None),
-          "int32": ("i32", None, None)}
+DTYPES = {
+    "int8": ("i8", 0.05, -3),
+    "int16": ("i16", 0.001, 0),
+    "float32": ("f32", None, None),
+    "int32": ("i32", None, None),
+}
 # (input shape, axis, sizes): even SPLIT when sizes is an int (the number of outputs)
 SPLITS = [((1, 6, 4), 1, 3), ((2, 3, 8), -1, 2), ((4, 5), 0, 4), ((1, 2, 3, 6), 3, 3), ((6,), 0, 1)]
-SPLIT_VS = [((1, 7, 4), 1, [2, 4, 1]), ((2, 3, 9), -1, [3, -1, 2]), ((5, 4), 0, [1, 4]),
-            ((1, 2, 3, 6), 2, [1, 2])]
+SPLIT_VS = [((1, 7, 4), 1, [2, 4, 1]), ((2, 3, 9), -1, [3, -1, 2]), ((5, 4), 0, [1, 4]), ((1, 2, 3, 6), 2, [1, 2])]
 
 
 def _io(w, dtype, shape):
@@ -29,7 +33,7 @@ def split_model(dtype, shape, axis, sizes) -> bytes:
         parts = [shape[a] // sizes] * sizes
     else:
         parts = [shape[a] - (sum(sizes) + 1) if s == -1 else s for s in sizes]
-    outs = [_io(w, dtype, shape[:a] + (n,) + shape[a + 1:]) for n in parts]
+    outs = [_io(w, dtype, shape[:a] + (n,) + shape[a + 1 :]) for n in parts]
     axis_t = w.tensor([], "int32", data=np.array(axis, np.int32))
     if isinstance(sizes, int):
         w.op("SPLIT", [axis_t, x], outs, num_splits=sizes)
@@ -62,7 +66,7 @@ def test_split_matches_tflm(case, dtype, tier, tmp_path):
     _run(split_model(dtype, shape, axis, sizes), tmp_path, tier, dtype, shape)
 
 
-@pytest.mark.parametrize("dtype", ["int8", "float32"])   # TFLM has no other
+@pytest.mark.parametrize("dtype", ["int8", "float32"])  # TFLM has no other
 @pytest.mark.parametrize("shape,block", [((1, 2, 3, 8), 2), ((1, 3, 2, 9), 3), ((1, 1, 1, 4), 1)])
 def test_depth_to_space_matches_tflm(shape, block, dtype, tier, tmp_path):
     _run(d2s_model(dtype, shape, block), tmp_path, tier, dtype, shape)
@@ -70,5 +74,6 @@ def test_depth_to_space_matches_tflm(shape, block, dtype, tier, tmp_path):
 
 def test_depth_to_space_int16_is_refused_as_tflm_does(tmp_path):
     from upyflow_tools import BakeError
+
     with pytest.raises(BakeError, match="DEPTH_TO_SPACE with tensor types i16/i16"):
         bake_model(d2s_model("int16", (1, 2, 2, 4), 2), tmp_path)

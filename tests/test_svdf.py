@@ -7,13 +7,23 @@ invoke; reset() is compared against TFLM's reset(). Cases use a fixed seed per c
 (shared with test_lstm.py's); nothing here hard-codes an expected output. The shared models
 built on SVDF: test_sequence.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness import (assert_same, bake_model, compare_sequence, load_cpython, random_input, run_micropython_cases,
-                     run_upyflow, seeded_rng, tflm_sequence)
+from harness import (
+    assert_same,
+    bake_model,
+    compare_sequence,
+    load_cpython,
+    random_input,
+    run_micropython_cases,
+    run_upyflow,
+    seeded_rng,
+    tflm_sequence,
+)
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
 from upyflow_tools.tflm import interpreter
@@ -26,8 +36,9 @@ def case_rng(case_id: str) -> np.random.Generator:
 
 
 # --- generated SVDF ----------------------------------------------------------------------
-def svdf_model(rng, kind: str, batch: int, n_in: int, n_unit: int, rank: int, mem: int,
-               act: str, bias: bool = True) -> bytes:
+def svdf_model(
+    rng, kind: str, batch: int, n_in: int, n_unit: int, rank: int, mem: int, act: str, bias: bool = True
+) -> bytes:
     """kind: 's16' (int8, int16 time weights and state), 's8' (int8 state), 'f32'."""
     w = ModelWriter()
     n_filter = n_unit * rank
@@ -44,8 +55,7 @@ def svdf_model(rng, kind: str, batch: int, n_in: int, n_unit: int, rank: int, me
         in_sc, in_zp = float(rng.uniform(0.005, 0.05)), int(rng.integers(-60, 60))
         x = w.tensor([batch, n_in], "int8", in_sc, in_zp)
         wf_sc = float(rng.uniform(0.002, 0.02))
-        wf = w.tensor([n_filter, n_in], "int8", wf_sc, 0,
-                      data=rng.integers(-127, 128, size=(n_filter, n_in)))
+        wf = w.tensor([n_filter, n_in], "int8", wf_sc, 0, data=rng.integers(-127, 128, size=(n_filter, n_in)))
         # state scale: the feature activations (~ in * wf * 128 * sqrt(n_in)) fill part of the range
         feat = in_sc * wf_sc * 128 * 40 * np.sqrt(n_in)
         st_sc = float(feat / smax * rng.uniform(1.0, 4.0))
@@ -58,8 +68,9 @@ def svdf_model(rng, kind: str, batch: int, n_in: int, n_unit: int, rank: int, me
         state = w.tensor([batch, n_filter * mem], sdt, st_sc, st_zp, variable=True)
         # output ~ +-60 for typical sums of mem * rank products of state and time weights
         acc = smax * smax * 0.15 * np.sqrt(mem * rank)
-        out = w.tensor([batch, n_unit], "int8", float(st_sc * wt_sc * acc / 60 * rng.uniform(0.3, 1.5)),
-                       int(rng.integers(-30, 30)))
+        out = w.tensor(
+            [batch, n_unit], "int8", float(st_sc * wt_sc * acc / 60 * rng.uniform(0.3, 1.5)), int(rng.integers(-30, 30))
+        )
     w.op("SVDF", [x, wf, wt, b, state], [out], rank=rank, fused_activation_function=act)
     return w.build([x], [out])
 
@@ -69,9 +80,18 @@ def _svdf_cases():
     cases = []
     for kind, count in (("s16", 14), ("s8", 10), ("f32", 8)):
         for k in range(count):
-            cases.append((kind, int(rng.integers(1, 3)), int(rng.integers(1, 40)), int(rng.integers(1, 12)),
-                          int(rng.integers(1, 4)), int(rng.integers(1, 10)),
-                          ("NONE", "RELU", "RELU6")[k % 3], True))
+            cases.append(
+                (
+                    kind,
+                    int(rng.integers(1, 3)),
+                    int(rng.integers(1, 40)),
+                    int(rng.integers(1, 12)),
+                    int(rng.integers(1, 4)),
+                    int(rng.integers(1, 10)),
+                    ("NONE", "RELU", "RELU6")[k % 3],
+                    True,
+                )
+            )
     # (always with a bias: TFLM's prepare crashes without one)
     return cases
 
@@ -117,7 +137,7 @@ def test_variable_tensor_errors(tmp_path):
     wf = w.tensor([2, 4], "int8", 0.01, 0, data=rng.integers(-127, 128, size=(2, 4)))
     wt = w.tensor([2, 3], "int16", 0.0001, 0, data=rng.integers(-999, 999, size=(2, 3)))
     b = w.tensor([2], "int32", 1e-8, 0, data=np.zeros(2))
-    state = w.tensor([1, 6], "int16", 0.001, 0)     # not marked variable
+    state = w.tensor([1, 6], "int16", 0.001, 0)  # not marked variable
     out = w.tensor([1, 2], "int8", 0.05, 0)
     w.op("SVDF", [x, wf, wt, b, state], [out])
     with pytest.raises(BakeError, match="variable tensor"):

@@ -1,15 +1,19 @@
 """Check that ModelWriter models load and run in TFLM and agree with numpy references."""
+
 import zlib
 
 import numpy as np
 import pytest
 import tflite
 
-from tflite_writer import (ModelWriter, add_quant_weights, dequantize, quantize, random_qparams,
-                           run_tflm)
+from tflite_writer import ModelWriter, add_quant_weights, dequantize, quantize, random_qparams, run_tflm
 
-ACTS = {"NONE": lambda x: x, "RELU": lambda x: np.maximum(x, 0), "RELU6": lambda x: np.clip(x, 0, 6),
-        "RELU_N1_TO_1": lambda x: np.clip(x, -1, 1)}
+ACTS = {
+    "NONE": lambda x: x,
+    "RELU": lambda x: np.maximum(x, 0),
+    "RELU6": lambda x: np.clip(x, 0, 6),
+    "RELU_N1_TO_1": lambda x: np.clip(x, -1, 1),
+}
 
 
 def act_in(rng, w, shape, dtype):
@@ -51,15 +55,18 @@ def patches(x, kh, kw, sh, sw, dh, dw, padding):
     n, h, wd, c = x.shape
     if padding == "SAME":
         oh, ow = -(-h // sh), -(-wd // sw)
-        ph, pw = (max((o - 1) * s + (k - 1) * d + 1 - i, 0)
-                  for o, s, k, d, i in ((oh, sh, kh, dh, h), (ow, sw, kw, dw, wd)))
+        ph, pw = (
+            max((o - 1) * s + (k - 1) * d + 1 - i, 0) for o, s, k, d, i in ((oh, sh, kh, dh, h), (ow, sw, kw, dw, wd))
+        )
         x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
     else:
         oh, ow = (h - (kh - 1) * dh - 1) // sh + 1, (wd - (kw - 1) * dw - 1) // sw + 1
     out = np.empty((n, oh, ow, kh, kw, c))
     for i in range(kh):
         for j in range(kw):
-            out[:, :, :, i, j] = x[:, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw]
+            out[:, :, :, i, j] = x[
+                :, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw
+            ]
     return out
 
 
@@ -79,8 +86,14 @@ def conv(rng, dt, depthwise=False):
     w = ModelWriter()
     x, xin, xr = act_in(rng, w, [1, 7, 6, 3], dt)
     s_in = w._tensors[x]["scale"][0] if dt == "int8" else 1.0
-    opts = dict(padding="SAME", stride_w=2, stride_h=1, dilation_w_factor=1, dilation_h_factor=2,
-                fused_activation_function="RELU6")
+    opts = dict(
+        padding="SAME",
+        stride_w=2,
+        stride_h=1,
+        dilation_w_factor=1,
+        dilation_h_factor=2,
+        fused_activation_function="RELU6",
+    )
     p = patches(xr, 3, 2, 1, 2, 2, 1, "SAME")
     if depthwise:  # filter [1, KH, KW, Cin*mult], channels quantized on dim 3
         wi, bi, wr, br = weights(rng, w, [1, 3, 2, 6], 3, dt, s_in)
@@ -154,10 +167,16 @@ def binary(rng, dt, opcode):
 
 
 CASES = {
-    "FULLY_CONNECTED": fc, "CONV_2D": conv, "DEPTHWISE_CONV_2D": lambda r, d: conv(r, d, True),
-    "AVERAGE_POOL_2D": lambda r, d: pool(r, d, "AVERAGE"), "MAX_POOL_2D": lambda r, d: pool(r, d, "MAX"),
-    "RESHAPE_option": lambda r, d: reshape(r, d, False), "RESHAPE_tensor": lambda r, d: reshape(r, d, True),
-    "SOFTMAX": softmax, "ADD": lambda r, d: binary(r, d, "ADD"), "MUL": lambda r, d: binary(r, d, "MUL"),
+    "FULLY_CONNECTED": fc,
+    "CONV_2D": conv,
+    "DEPTHWISE_CONV_2D": lambda r, d: conv(r, d, True),
+    "AVERAGE_POOL_2D": lambda r, d: pool(r, d, "AVERAGE"),
+    "MAX_POOL_2D": lambda r, d: pool(r, d, "MAX"),
+    "RESHAPE_option": lambda r, d: reshape(r, d, False),
+    "RESHAPE_tensor": lambda r, d: reshape(r, d, True),
+    "SOFTMAX": softmax,
+    "ADD": lambda r, d: binary(r, d, "ADD"),
+    "MUL": lambda r, d: binary(r, d, "MUL"),
 }
 PARAMS = [(c, d) for c in CASES for d in ("int8", "float32")]
 PARAMS += [("QUANTIZE", "float32"), ("QUANTIZE", "int8"), ("DEQUANTIZE", "int8"), ("DEQUANTIZE", "int16")]
@@ -203,8 +222,10 @@ def test_roundtrip_parse():
     m = tflite.Model.GetRootAs(w.build([x], [g]))
 
     assert m.Version() == 3 and m.Buffers(0).DataLength() == 0
-    codes = [(m.OperatorCodes(i).BuiltinCode(), m.OperatorCodes(i).DeprecatedBuiltinCode(),
-              m.OperatorCodes(i).Version()) for i in range(m.OperatorCodesLength())]
+    codes = [
+        (m.OperatorCodes(i).BuiltinCode(), m.OperatorCodes(i).DeprecatedBuiltinCode(), m.OperatorCodes(i).Version())
+        for i in range(m.OperatorCodesLength())
+    ]
     B = tflite.BuiltinOperator
     assert codes == [(B.CONV_2D, B.CONV_2D, 1), (B.RESHAPE, B.RESHAPE, 1), (B.GELU, 127, 1)]
     sg = m.Subgraphs(0)
@@ -225,7 +246,12 @@ def test_roundtrip_parse():
     assert sg.Operators(0).BuiltinOptionsType() == tflite.BuiltinOptions.Conv2DOptions
     co = opts(0, tflite.Conv2DOptions)
     assert (co.Padding(), co.StrideW(), co.StrideH(), co.DilationWFactor(), co.FusedActivationFunction()) == (
-        tflite.Padding.VALID, 2, 2, 1, tflite.ActivationFunctionType.RELU)
+        tflite.Padding.VALID,
+        2,
+        2,
+        1,
+        tflite.ActivationFunctionType.RELU,
+    )
     assert opts(1, tflite.ReshapeOptions).NewShapeAsNumpy().tolist() == [1, 12]
     assert sg.Operators(2).BuiltinOptionsType() == tflite.BuiltinOptions.GeluOptions
     assert opts(2, tflite.GeluOptions).Approximate()

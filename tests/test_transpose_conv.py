@@ -6,6 +6,7 @@ tiers (`tier`) and on the TFLM interpreter, the oracle; the output_shape operand
 or a graph input (as seanet has it). The seanet single-op models run on their CSV inputs; the
 int8 cases also run on viper (`mpy_tier`). Nothing here hard-codes an expected output.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -17,8 +18,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import upyflow
-from harness import (ACTS, CPYTHON_TIERS, assert_bit_exact, bake_model, check, check_isa, load_cpython,
-                     run_micropython_cases, run_tflm, seeded_rng, tflm_outputs)
+from harness import (
+    ACTS,
+    CPYTHON_TIERS,
+    assert_bit_exact,
+    bake_model,
+    check,
+    check_isa,
+    load_cpython,
+    run_micropython_cases,
+    run_tflm,
+    seeded_rng,
+    tflm_outputs,
+)
 from op_models import SEANET, bias_tensor, inputs_for, scales8, scales16, seanet_inputs, seanet_models, weights
 from tflite_writer import ModelWriter
 from upyflow_tools import BakeError
@@ -38,8 +50,9 @@ T_KERNELS = [(1, 1), (2, 2), (3, 3), (3, 4), (4, 4), (5, 3)]
 T_SIZES = [(1, 5), (3, 3), (4, 2), (2, 6), (5, 4)]
 
 
-def tconv_model(rng, dtype, size, in_c, out_c, kernel, stride, padding, pc, btype, act, extra=(0, 0),
-                shape_input=False, zps=(0, 0)):
+def tconv_model(
+    rng, dtype, size, in_c, out_c, kernel, stride, padding, pc, btype, act, extra=(0, 0), shape_input=False, zps=(0, 0)
+):
     """TRANSPOSE_CONV; output size as TF computes it plus `extra` rows/columns (< stride);
     the output_shape operand a constant or (shape_input) a graph input, as seanet has it."""
     w = ModelWriter()
@@ -47,6 +60,7 @@ def tconv_model(rng, dtype, size, in_c, out_c, kernel, stride, padding, pc, btyp
 
     def osize(i, k, s, e):
         return (i * s if padding == "SAME" else (i - 1) * s + k) + e
+
     out_shape = [1, osize(in_h, k_h, s_h, extra[0]), osize(in_w, k_w, s_w, extra[1]), out_c]
     xshape = [1, in_h, in_w, in_c]
     fan_in = max(1, (k_h * k_w * in_c) // (s_h * s_w))
@@ -56,8 +70,9 @@ def tconv_model(rng, dtype, size, in_c, out_c, kernel, stride, padding, pc, btyp
         shp = w.tensor([4], "int32", data=np.array(out_shape, np.int32))
     if dtype == "f32":
         x = w.tensor(xshape, "float32")
-        wi = w.tensor([out_c, k_h, k_w, in_c], "float32",
-                      data=rng.normal(size=[out_c, k_h, k_w, in_c]).astype(np.float32))
+        wi = w.tensor(
+            [out_c, k_h, k_w, in_c], "float32", data=rng.normal(size=[out_c, k_h, k_w, in_c]).astype(np.float32)
+        )
         bi = bias_tensor(w, rng, "float32" if btype else None, out_c)
         y = w.tensor(out_shape, "float32")
     else:
@@ -88,17 +103,28 @@ def _tconv_cases():
             bt = T_BIAS[dt][k % len(T_BIAS[dt])]
             zps = T_ZPS[k % len(T_ZPS)] if dt == "i8" else (0, 0)
             if dt == "i8" and act in ("RELU", "RELU6"):
-                zps = (zps[0], -abs(zps[1]))   # an output zp near the top would clamp everything
-            cases.append((dt, size, chans, kernel, stride, padding, (k // 2) % 2 == 0, bt, act, extra,
-                          k % 5 == 1, zps))
+                zps = (zps[0], -abs(zps[1]))  # an output zp near the top would clamp everything
+            cases.append((dt, size, chans, kernel, stride, padding, (k // 2) % 2 == 0, bt, act, extra, k % 5 == 1, zps))
     return cases
 
 
 def _tconv_id(c):
     dt, size, (ic, oc), kernel, stride, pad, pc, bt, act, extra, shape_in, zps = c
     return "%s-%dx%dx%d-o%d-k%dx%d-s%d,%d-%s-%s-%s-%s-e%d,%d%s-zp%d,%d" % (
-        dt, *size, ic, oc, *kernel, *stride, pad, "pc" if pc else "pt", bt or "nobias", act, *extra,
-        "-shapein" if shape_in else "", *zps)
+        dt,
+        *size,
+        ic,
+        oc,
+        *kernel,
+        *stride,
+        pad,
+        "pc" if pc else "pt",
+        bt or "nobias",
+        act,
+        *extra,
+        "-shapein" if shape_in else "",
+        *zps,
+    )
 
 
 TCONV_CASES = _tconv_cases()
@@ -114,8 +140,9 @@ def tconv_case(case):
     """(model bytes, input sets) of one case."""
     dt, size, (ic, oc), kernel, stride, pad, pc, bt, act, extra, shape_in, zps = case
     rng = case_rng("tconv" + _tconv_id(case))
-    model, xshape, out_shape = tconv_model(rng, dt, size, ic, oc, kernel, stride, pad, pc, bt, act, extra,
-                                           shape_in, zps)
+    model, xshape, out_shape = tconv_model(
+        rng, dt, size, ic, oc, kernel, stride, pad, pc, bt, act, extra, shape_in, zps
+    )
     return model, tconv_inputs(rng, dt, xshape, out_shape, shape_in, zps[0])
 
 
@@ -143,22 +170,31 @@ def test_transpose_conv_shape_operand_mismatch_rejected(tmp_path):
         bake_model(w.build([x], [y]), tmp_path)
 
 
-
-
 # --- property test: random geometry and quantization ------------------------------------------
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-@given(kind=st.sampled_from(["tconv8", "tconv16", "tconvf"]),
-       h=st.integers(1, 6), wd=st.integers(1, 6), ic=st.integers(1, 4), oc=st.integers(1, 4),
-       kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
-       padding=st.sampled_from(["SAME", "VALID"]), pc=st.booleans(), act=st.sampled_from(ACTS),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    kind=st.sampled_from(["tconv8", "tconv16", "tconvf"]),
+    h=st.integers(1, 6),
+    wd=st.integers(1, 6),
+    ic=st.integers(1, 4),
+    oc=st.integers(1, 4),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    padding=st.sampled_from(["SAME", "VALID"]),
+    pc=st.booleans(),
+    act=st.sampled_from(ACTS),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_property(tmp_path_factory, kind, h, wd, ic, oc, kh, kw, sh, sw, padding, pc, act, seed):
     rng = np.random.default_rng(seed)
     tmp = tmp_path_factory.mktemp("hyp")
     dt = {"tconv8": "i8", "tconv16": "i16", "tconvf": "f32"}[kind]
     bt = T_BIAS[dt][seed % len(T_BIAS[dt])]
-    model, xshape, out_shape = tconv_model(rng, dt, (h, wd), ic, oc, (kh, kw), (sh, sw), padding, pc, bt,
-                                           act, (seed % sh, (seed // 3) % sw))
+    model, xshape, out_shape = tconv_model(
+        rng, dt, (h, wd), ic, oc, (kh, kw), (sh, sw), padding, pc, bt, act, (seed % sh, (seed // 3) % sw)
+    )
     sets = tconv_inputs(rng, dt, xshape, out_shape, False, 0)
     mdir, name, _ = bake_model(model, tmp)
     for tier in CPYTHON_TIERS:
@@ -192,10 +228,12 @@ def test_seanet_micropython_pure(rel, mpy_tier, tmp_path):
     data, ins, _ = seanet_inputs(rel)
     want = run_tflm(data, ins)[0]
     mdir, name, _ = bake_model(SEANET / (rel + ".tflite"), tmp_path, mpy=True)
-    outs, _ = run_batch(mdir, name, [[np.ascontiguousarray(x).tobytes() for x in ins]], heapsize="2M",
-                        env={"UPYFLOW_TIER": "pure"})
+    outs, _ = run_batch(
+        mdir, name, [[np.ascontiguousarray(x).tobytes() for x in ins]], heapsize="2M", env={"UPYFLOW_TIER": "pure"}
+    )
     got = np.frombuffer(outs[0][0], np.int16)
     np.testing.assert_array_equal(got, want.reshape(-1))
+
 
 @pytest.mark.parametrize("mpy_tier", ["pure"], indirect=True)
 def test_micropython_pure(mpy_tier, tmp_path):
@@ -226,8 +264,9 @@ def test_int8_micropython(mpy_tier, tmp_path):
     for k, case in enumerate(c for c in TCONV_CASES if c[0] == "i8"):
         dt, size, (ic, oc), kernel, stride, pad, pc, bt, act, extra, shape_in, zps = case
         rng = case_rng("tconv" + _tconv_id(case))
-        model, xshape, out_shape = tconv_model(rng, dt, size, ic, oc, kernel, stride, pad, pc, bt, act, extra,
-                                               shape_in, zps)
+        model, xshape, out_shape = tconv_model(
+            rng, dt, size, ic, oc, kernel, stride, pad, pc, bt, act, extra, shape_in, zps
+        )
         sets = tconv_inputs(rng, dt, xshape, out_shape, shape_in, zps[0])
         name = "tv%d" % k
         bake_model(model, tmp_path, name=name)

@@ -1,5 +1,6 @@
 """uint8 model inputs/outputs: QUANTIZE uint8 <-> int8 (one byte table) and DEQUANTIZE
 uint8 -> float32, against TFLM on every tier for every byte value."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,7 @@ from tflite_writer import ModelWriter
 
 # (input dtype, scale, zero point) -> (output dtype, scale, zero point)
 CASES = {
-    "u8_to_i8_shift": (("uint8", 0.02, 128), ("int8", 0.02, 0)),        # the converter's usual pair
+    "u8_to_i8_shift": (("uint8", 0.02, 128), ("int8", 0.02, 0)),  # the converter's usual pair
     "u8_to_i8_rescale": (("uint8", 0.013, 97), ("int8", 0.021, -5)),
     "i8_to_u8_shift": (("int8", 1 / 256, -128), ("uint8", 1 / 256, 0)),
     "i8_to_u8_rescale": (("int8", 0.05, 3), ("uint8", 0.031, 140)),

@@ -12,6 +12,7 @@ or word load; x86 does not, so these tests make misaligned loads visible:
   view is checked (a wrapper around uctypes.struct) to sit at an address its element
   size divides; viper kernels may use ptr16/ptr32 only on arena tensors.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,8 @@ import pytest
 
 import harness
 from harness import bake_model, random_input, run_tflm, shared
-from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 from upyflow_tools.runner import load_module
+from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -62,6 +63,7 @@ SUBSET = [
 
 def _compiler() -> str | None:
     from sanitize import compiler_for
+
     return compiler_for(SANITIZE)
 
 
@@ -72,8 +74,21 @@ def build_sanitized(outdir: Path, defines: list[str]) -> Path:
         pytest.skip("no C compiler with -fsanitize=alignment (gcc/clang and libubsan)")
     sources = [str(ROOT / "native_modules" / "cpython" / "upyflow_native.c")] + sorted(map(str, SRC.glob("*.c")))
     out = outdir / ("upyflow_native" + sysconfig.get_config_var("EXT_SUFFIX"))
-    cmd = [cc, "-shared", "-fPIC", "-O3", *SANITIZE, *defines, "-I", str(SRC),
-           "-I", sysconfig.get_paths()["include"], *sources, "-o", str(out)]
+    cmd = [
+        cc,
+        "-shared",
+        "-fPIC",
+        "-O3",
+        *SANITIZE,
+        *defines,
+        "-I",
+        str(SRC),
+        "-I",
+        sysconfig.get_paths()["include"],
+        *sources,
+        "-o",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return out
@@ -81,19 +96,41 @@ def build_sanitized(outdir: Path, defines: list[str]) -> Path:
 
 # (compiler defines, which quarter of the generated operator cases runs): the two builds
 # together run half of them; every shared model runs in both.
-@pytest.mark.parametrize("defines,spread", [([], "0/4"), (["-DUF_UNALIGNED_LOADS=0"], "2/4")],
-                         ids=["merged-loads", "strict-core"])
+@pytest.mark.parametrize(
+    "defines,spread", [([], "0/4"), (["-DUF_UNALIGNED_LOADS=0"], "2/4")], ids=["merged-loads", "strict-core"]
+)
 def test_sanitized_kernels_with_unaligned_weights(defines, spread, tmp_path):
     build_sanitized(tmp_path, defines)
     env = {k: v for k, v in os.environ.items() if k not in ("UPYFLOW_TIER", "MPY_DIR", "PYTEST_ADDOPTS")}
-    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), str(TESTS)]), UPYFLOW_NATIVE_DIR=str(tmp_path),
-               UPYFLOW_TEST_SHARED=str(harness.SHARED), UNALIGNED_SPREAD=spread,
-               UBSAN_OPTIONS="print_stacktrace=1:log_path=" + str(tmp_path / "ubsan"))
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(tmp_path), str(TESTS)]),
+        UPYFLOW_NATIVE_DIR=str(tmp_path),
+        UPYFLOW_TEST_SHARED=str(harness.SHARED),
+        UNALIGNED_SPREAD=spread,
+        UBSAN_OPTIONS="print_stacktrace=1:log_path=" + str(tmp_path / "ubsan"),
+    )
     # the native tier only: the pure tier reads CPython memoryviews, which have no alignment
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "unaligned_weights",
-                           "-p", "no:cacheprovider", *SUBSET,
-                           "-k", "not pure and not micropython and not viper and not arena and not isa"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "unaligned_weights",
+            "-p",
+            "no:cacheprovider",
+            *SUBSET,
+            "-k",
+            "not pure and not micropython and not viper and not arena and not isa",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     # UBSan writes to ubsan.<pid>: pytest's capture would swallow an abort's message
     reports = "".join(p.read_text() for p in tmp_path.glob("ubsan*"))
     tail = (proc.stdout + proc.stderr)[-6000:]
@@ -107,10 +144,12 @@ def test_sanitizer_sees_a_misaligned_load(tmp_path):
     if cc is None:
         pytest.skip("no C compiler with -fsanitize=alignment")
     src = tmp_path / "t.c"
-    src.write_text("#include <stdint.h>\n#include <string.h>\n"
-                   "int main(int argc, char **argv) { static uint32_t b[4]; (void)argv; memset(b, argc, 16);\n"
-                   "  const int32_t *p = (const int32_t *)((const char *)b + argc);\n"
-                   "  return *p == 0; }\n")
+    src.write_text(
+        "#include <stdint.h>\n#include <string.h>\n"
+        "int main(int argc, char **argv) { static uint32_t b[4]; (void)argv; memset(b, argc, 16);\n"
+        "  const int32_t *p = (const int32_t *)((const char *)b + argc);\n"
+        "  return *p == 0; }\n"
+    )
     subprocess.run([cc, *SANITIZE, str(src), "-o", str(tmp_path / "t")], check=True)
     proc = subprocess.run([str(tmp_path / "t")], capture_output=True, text=True)
     assert proc.returncode != 0 and "misaligned" in proc.stderr
@@ -120,6 +159,7 @@ def test_table_accepts_unaligned_constants_only():
     """Constants (weights, requantization arrays) may be unaligned; activations may not."""
     native = pytest.importorskip("upyflow_native")
     from unaligned_weights import misaligned
+
     x, out = bytearray(4), bytearray(2)
     w = misaligned(bytes(8), 1)
     i32 = misaligned(struct.pack("<2i", 0, 0), 3)
@@ -135,11 +175,24 @@ def test_resize_and_signal_tables_at_any_address():
     constants: accepted (and read right) at any address; arena tensors still must be aligned."""
     native = pytest.importorskip("upyflow_native")
     from unaligned_weights import misaligned
+
     # nearest: 2x2 int16 image -> 2x3, row map [0, 1], column map [0, 1, 1]
     x = bytearray(struct.pack("<4h", 1, 2, 3, 4))
     out = bytearray(12)
-    native.resize_nearest((memoryview(x), misaligned(struct.pack("<2i", 0, 1), 1),
-                           misaligned(struct.pack("<3i", 0, 1, 1), 3), memoryview(out), 2, 2, 2, 3, 1, 2))
+    native.resize_nearest(
+        (
+            memoryview(x),
+            misaligned(struct.pack("<2i", 0, 1), 1),
+            misaligned(struct.pack("<3i", 0, 1, 1), 3),
+            memoryview(out),
+            2,
+            2,
+            2,
+            3,
+            1,
+            2,
+        )
+    )
     assert struct.unpack("<6h", out) == (1, 2, 2, 3, 4, 4)
     # window: 4 samples times a 2-value window, shift 1
     win = misaligned(struct.pack("<2h", 2, -4), 1)
@@ -153,7 +206,7 @@ def test_resize_and_signal_tables_at_any_address():
     z = bytearray(12)
     native.binary_i32((a, b, z, d, 0))
     assert struct.unpack("<3i", z) == (11, 12, 13)
-    with pytest.raises(ValueError, match="not aligned"):   # the output is arena data
+    with pytest.raises(ValueError, match="not aligned"):  # the output is arena data
         native.signal_window_s16((bytearray(8), win, memoryview(bytearray(10))[1:9], 4, 2, 1))
 
 
@@ -211,22 +264,38 @@ print('UNALIGNED', count, m.tier, CheckedUctypes.checked)
 """
 
 
-def run_unaligned_micropython(exe: str, mdir: str, name: str, tier: str, offset: int,
-                              inputs: list[np.ndarray], tmp_path: Path,
-                              extra: tuple[str, ...] = ()) -> tuple[list[bytes], int]:
+def run_unaligned_micropython(
+    exe: str,
+    mdir: str,
+    name: str,
+    tier: str,
+    offset: int,
+    inputs: list[np.ndarray],
+    tmp_path: Path,
+    extra: tuple[str, ...] = (),
+) -> tuple[list[bytes], int]:
     inp, out, script = tmp_path / "in.bin", tmp_path / "out.bin", tmp_path / "run.py"
     inp.write_bytes(b"".join(x.tobytes() for x in inputs))
-    script.write_text(_MP_SCRIPT % {"lib": DEVICE_LIB, "mod": mdir, "name": name, "offset": offset,
-                                    "tier": tier, "inp": str(inp), "out": str(out),
-                                    "extra": list(extra)})
-    proc = subprocess.run([exe, "-X", "heapsize=4M", str(script)], capture_output=True, text=True,
-                          timeout=900)
+    script.write_text(
+        _MP_SCRIPT
+        % {
+            "lib": DEVICE_LIB,
+            "mod": mdir,
+            "name": name,
+            "offset": offset,
+            "tier": tier,
+            "inp": str(inp),
+            "out": str(out),
+            "extra": list(extra),
+        }
+    )
+    proc = subprocess.run([exe, "-X", "heapsize=4M", str(script)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("UNALIGNED ")][-1].split()
     assert int(line[1]) == len(inputs) and line[2] == tier
     blob = out.read_bytes()
     n = len(blob) // len(inputs)
-    return [blob[k * n:(k + 1) * n] for k in range(len(inputs))], int(line[3])
+    return [blob[k * n : (k + 1) * n] for k in range(len(inputs))], int(line[3])
 
 
 @pytest.fixture(scope="module")
@@ -239,21 +308,35 @@ def baked(tmp_path_factory):
             mdir, name, _ = bake_model(path, tmp_path_factory.mktemp(model), name=model)
             cache[model] = (path.read_bytes(), mdir, name)
         return cache[model]
+
     return get
 
 
 # single-input, single-output models whose constants include int16/int32/float tensors
-MP_CASES = [("hello_world_float", "pure", 1), ("hello_world_int8", "pure", 2),
-            ("micro_speech_quantized", "pure", 3), ("micro_speech_quantized", "viper", 1),
-            ("keyword_scrambled", "pure", 2), ("keyword_scrambled", "viper", 3)]
+MP_CASES = [
+    ("hello_world_float", "pure", 1),
+    ("hello_world_int8", "pure", 2),
+    ("micro_speech_quantized", "pure", 3),
+    ("micro_speech_quantized", "viper", 1),
+    ("keyword_scrambled", "pure", 2),
+    ("keyword_scrambled", "viper", 3),
+]
 
 
 def _exes():
     """The x64 unix port, and MICROPYTHON32 (a 32-bit port, docs/viper.md) if set."""
-    return [pytest.param(micropython_exe(), id="x64", marks=pytest.mark.skipif(
-                micropython_exe() is None, reason="MicroPython unix port not installed")),
-            pytest.param(os.environ.get("MICROPYTHON32"), id="32bit", marks=pytest.mark.skipif(
-                not os.environ.get("MICROPYTHON32"), reason="MICROPYTHON32 unset"))]
+    return [
+        pytest.param(
+            micropython_exe(),
+            id="x64",
+            marks=pytest.mark.skipif(micropython_exe() is None, reason="MicroPython unix port not installed"),
+        ),
+        pytest.param(
+            os.environ.get("MICROPYTHON32"),
+            id="32bit",
+            marks=pytest.mark.skipif(not os.environ.get("MICROPYTHON32"), reason="MICROPYTHON32 unset"),
+        ),
+    ]
 
 
 @pytest.mark.parametrize("exe", _exes())
@@ -265,8 +348,7 @@ def test_micropython_unaligned_weights(baked, model, tier, offset, exe, tmp_path
 @pytest.mark.parametrize("model,offset", [("micro_speech_quantized", 3), ("keyword_scrambled", 1)])
 def test_natmod_unaligned_weights(baked, model, offset, natmod_dir, tmp_path):
     """The x64 natmod's binding hands unaligned constants to the kernels too."""
-    check_unaligned_micropython(baked, model, "native", offset, micropython_exe(), tmp_path,
-                                (natmod_dir,))
+    check_unaligned_micropython(baked, model, "native", offset, micropython_exe(), tmp_path, (natmod_dir,))
 
 
 def check_unaligned_micropython(baked, model, tier, offset, exe, tmp_path, extra=()):
@@ -312,8 +394,10 @@ def test_viper_wide_pointers_only_on_arena_tensors(tmp_path):
         for k in alias.get(fn, (fn,)):
             kernels[k] = args
     seen = set()
-    paths = [harness.SHARED / "models" / (m + ".tflite") for m in
-             ("keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "micro_speech_lstm")]
+    paths = [
+        harness.SHARED / "models" / (m + ".tflite")
+        for m in ("keyword_scrambled", "keyword_scrambled_8bit", "trained_lstm_int8", "micro_speech_lstm")
+    ]
     paths += sorted((harness.SHARED / "tflm_integration" / "seanet" / "conv").glob("conv*.tflite"))[:4]
     for path in paths:
         if not path.exists():
@@ -337,6 +421,7 @@ def _import(mdir: str, name: str):
 
 def _calls(mod):
     from upyflow_tools.emit import module_records
+
     for _start, _end, ops in module_records(mod):
         for op in ops:
             yield op.kernel, op.tensors
@@ -344,4 +429,5 @@ def _calls(mod):
 
 def _where(mod, tid: int) -> int:
     from upyflow_tools.emit import module_tensor
+
     return module_tensor(mod, tid)[0]

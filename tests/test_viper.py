@@ -12,6 +12,7 @@ to build one), every model test again on that binary (the viper32 tier). The gen
 single-operator cases run on viper in their family's test module (test_conv.py, test_svdf.py...).
 The oracle everywhere is the TFLM interpreter (stateful models: one interpreter invoked in order).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,10 +24,23 @@ import zlib
 import numpy as np
 import pytest
 
-from harness import (assert_matches, bake_model, bmp_input, load_cpython, needs_micropython, random_input,
-                     run_micropython, seeded_inputs, shared, sizes_of, tflm_outputs, tflm_sequence)
+from harness import (
+    assert_matches,
+    bake_model,
+    bmp_input,
+    load_cpython,
+    needs_micropython,
+    random_input,
+    run_micropython,
+    seeded_inputs,
+    shared,
+    sizes_of,
+    tflm_outputs,
+    tflm_sequence,
+)
 from upyflow.kernels_pure.lstm import _sigmoid16, _tanh16
-from upyflow.qmath import mul_by_qm, mul_by_qm64, requant16 as pure_requant16, wrap32
+from upyflow.qmath import mul_by_qm, mul_by_qm64, wrap32
+from upyflow.qmath import requant16 as pure_requant16
 from upyflow_tools.lower.families.activations import sigmoid_table_values
 from upyflow_tools.lower.families.lstm import tanh_scaling
 from upyflow_tools.tflm import interpreter
@@ -90,8 +104,9 @@ def _edge_accs():
 
 
 def _multipliers(rng: random.Random, n: int):
-    return [0, 1 << 30, (1 << 30) + 1, INT32_MAX, INT32_MAX - 1, 3 << 29] + \
-           [rng.randrange(1 << 30, 1 << 31) for _ in range(n)]
+    return [0, 1 << 30, (1 << 30) + 1, INT32_MAX, INT32_MAX - 1, 3 << 29] + [
+        rng.randrange(1 << 30, 1 << 31) for _ in range(n)
+    ]
 
 
 def test_split_requant_matches_qmath():
@@ -165,7 +180,7 @@ def accumulate(ah: int, al: int, products: list[int]) -> tuple[int, int]:
     pos = 0
     while pos < len(products):
         s = 0
-        for p in products[pos:pos + 255]:
+        for p in products[pos : pos + 255]:
             s = i32(s + i32(p))
         pos += 255
         al = i32(al + s)
@@ -223,12 +238,12 @@ def low32(ah: int, al: int) -> int:
 
 
 def _shifts64():
-    return range(-31, 15)   # the lowering rejects shift > 14 (MAX_SHIFT64)
+    return range(-31, 15)  # the lowering rejects shift > 14 (MAX_SHIFT64)
 
 
 def test_requant64_matches_qmath():
     rng = random.Random(0x6464)
-    lim = 1 << 47   # TFLM asserts |acc| < 2^47
+    lim = 1 << 47  # TFLM asserts |acc| < 2^47
     edges = [0, 1, -1, lim - 1, -lim, -lim + 1, lim - 2]
     for k in range(48):
         for d in (-1, 0, 1):
@@ -236,12 +251,23 @@ def test_requant64_matches_qmath():
     edges = [a for a in edges if -lim <= a < lim]
     count = 0
     for sh in _shifts64():
-        mults = _multipliers(rng, 8) + [0x7FFF0000, 0x7FFEFFFF, 0x7FFF7FFF, 0x7FFF8000, (1 << 30) + 0x7FFF,
-                                        (1 << 30) + 0x8000, 0x40008000, 0x7FFE8000]
+        mults = _multipliers(rng, 8) + [
+            0x7FFF0000,
+            0x7FFEFFFF,
+            0x7FFF7FFF,
+            0x7FFF8000,
+            (1 << 30) + 0x7FFF,
+            (1 << 30) + 0x8000,
+            0x40008000,
+            0x7FFE8000,
+        ]
         for m in mults:
-            accs = edges + [rng.randrange(-lim, lim) for _ in range(60)] + \
-                [rng.randrange(-(1 << 36), 1 << 36) for _ in range(30)] + \
-                [rng.randrange(-(1 << 24), 1 << 24) for _ in range(30)]
+            accs = (
+                edges
+                + [rng.randrange(-lim, lim) for _ in range(60)]
+                + [rng.randrange(-(1 << 36), 1 << 36) for _ in range(30)]
+                + [rng.randrange(-(1 << 24), 1 << 24) for _ in range(30)]
+            )
             for a in accs:
                 ah, al = i32(a >> 16), a & 0xFFFF
                 assert requant64_32(ah, al, m, sh) == mul_by_qm64(a, m, sh), (a, m, sh)
@@ -269,11 +295,20 @@ def test_accumulator_and_bias_load():
     rng = random.Random(0xACC)
     ext = [-32768 * -128, -32768 * 127, 32767 * -128, 32767 * 127]
     for trial in range(400):
-        bias = rng.choice([0, -1, 1, rng.randrange(-(1 << 31), 1 << 31), rng.randrange(-(1 << 40), 1 << 40),
-                           (1 << 46) - (1 << 31), -(1 << 46)])
+        bias = rng.choice(
+            [
+                0,
+                -1,
+                1,
+                rng.randrange(-(1 << 31), 1 << 31),
+                rng.randrange(-(1 << 40), 1 << 40),
+                (1 << 46) - (1 << 31),
+                -(1 << 46),
+            ]
+        )
         n = rng.choice([0, 1, 254, 255, 256, 511, 1000, 3000])
         if trial % 3 == 0:
-            prods = [rng.choice(ext[:1] if trial % 2 else ext[1:2])] * n   # all one sign, largest
+            prods = [rng.choice(ext[:1] if trial % 2 else ext[1:2])] * n  # all one sign, largest
         else:
             prods = [rng.randrange(-32768, 32768) * rng.randrange(-128, 128) for _ in range(n)]
         ah, al = acc_from_bias(bias.to_bytes(8, "little", signed=True))
@@ -289,8 +324,11 @@ def test_int32_accumulator_requant_matches_pure():
     rng = random.Random(0x3232)
     for sh in range(-31, 8):
         for m in _multipliers(rng, 6):
-            accs = _edge_accs()[::7] + [rng.randrange(-(1 << 40), 1 << 40) for _ in range(40)] + \
-                [rng.randrange(-(1 << 20), 1 << 20) for _ in range(40)]
+            accs = (
+                _edge_accs()[::7]
+                + [rng.randrange(-(1 << 40), 1 << 40) for _ in range(40)]
+                + [rng.randrange(-(1 << 20), 1 << 20) for _ in range(40)]
+            )
             for a in accs:
                 ah, al = a >> 16, a & 0xFFFF
                 if not INT32_MIN <= ah <= INT32_MAX:
@@ -310,11 +348,11 @@ def test_wrapped_requant_matches_qmath():
             for a in accs:
                 w = wrap32(a)
                 if not -lim <= w < lim:
-                    continue   # the pure tier does not wrap acc << shift (TFLM's C overflows)
+                    continue  # the pure tier does not wrap acc << shift (TFLM's C overflows)
                 assert requant32_wrapped(a, m, sh) == mul_by_qm(w, m, sh), (a, m, sh)
 
 
-_TABLE = [int(v) for v in sigmoid_table_values()]   # minus 32768, as baked
+_TABLE = [int(v) for v in sigmoid_table_values()]  # minus 32768, as baked
 
 
 def table(k: int) -> int:
@@ -363,6 +401,7 @@ def test_cpython_falls_back():
     """Under CPython the viper module fails to import cleanly, so dispatch keeps pure."""
     import upyflow
     from upyflow import dispatch
+
     with pytest.raises(ImportError):
         import upyflow.kernels_viper  # noqa: F401
     assert not dispatch.available("viper") and "viper" not in upyflow.tiers()
@@ -395,8 +434,9 @@ def test_shared_models(shared_baked, mpy_tier):
     """hello_world_int8, microflow_sine, micro_speech_quantized (20 seeded inputs each) and
     person_detect (person.bmp, no_person.bmp) on the viper tier, byte-identical with TFLM."""
     mdir, cases = shared_baked
-    got, _ = run_micropython(mpy_tier, mdir, [(n, c[1]) for n, c in cases.items()],
-                       {n: sizes_of(c[2]) for n, c in cases.items()})
+    got, _ = run_micropython(
+        mpy_tier, mdir, [(n, c[1]) for n, c in cases.items()], {n: sizes_of(c[2]) for n, c in cases.items()}
+    )
     for name, (_, _, want) in cases.items():
         assert_matches(want, got[name], name)
     # the labels: [no_person, person] scores
@@ -410,6 +450,7 @@ def test_person_detect_repeated_invokes(shared_baked):
     time; prints the time per invoke beside TFLM's (benchmarks/bench.py reports it; tests
     assert no timings)."""
     from upyflow_tools.tflm import interpreter
+
     mdir, cases = shared_baked
     model, sets, want = cases["person_detect"]
     interp = interpreter(model)
@@ -420,11 +461,11 @@ def test_person_detect_repeated_invokes(shared_baked):
         interp.invoke()
         tflm.append(time.perf_counter() - t)
     tflm_us = min(tflm) * 1e6
-    outs, viper_us = run_batch(mdir, "person_detect", [[x.tobytes() for x in g] for g in sets] * 3,
-                               heapsize="2M", env=VIPER)
+    outs, viper_us = run_batch(
+        mdir, "person_detect", [[x.tobytes() for x in g] for g in sets] * 3, heapsize="2M", env=VIPER
+    )
     assert_matches(want * 3, outs, "person_detect")
-    print("person_detect: viper %.0f us, TFLM %.0f us per invoke (%.1fx)"
-          % (viper_us, tflm_us, viper_us / tflm_us))
+    print("person_detect: viper %.0f us, TFLM %.0f us per invoke (%.1fx)" % (viper_us, tflm_us, viper_us / tflm_us))
 
 
 # --- the shared models: state across consecutive invokes ---------------------------------------
@@ -453,15 +494,19 @@ def test_shared_sequence_models(sequence_models_baked, mpy_tier):
     trained_lstm_int8 and micro_speech_lstm: 10 consecutive invokes after load on the viper
     tier, each output byte-identical with TFLM's."""
     mdir, cases = sequence_models_baked
-    got, _ = run_micropython(mpy_tier, mdir, [(n, c[1]) for n, c in cases.items()],
-                             {n: sizes_of(c[2]) for n, c in cases.items()}, heapsize="4M")
+    got, _ = run_micropython(
+        mpy_tier,
+        mdir,
+        [(n, c[1]) for n, c in cases.items()],
+        {n: sizes_of(c[2]) for n, c in cases.items()},
+        heapsize="4M",
+    )
     for name, (_, _, want) in cases.items():
         assert_matches(want, got[name], name, "invoke")
 
 
 # --- the kernels load --------------------------------------------------------------------------
-NEW_KERNELS = ("svdf_s8_i16", "svdf_s8_i8", "lstm_s8", "conv2d_s16", "depthwise_conv2d_s16",
-               "fully_connected_s16")
+NEW_KERNELS = ("svdf_s8_i16", "svdf_s8_i8", "lstm_s8", "conv2d_s16", "depthwise_conv2d_s16", "fully_connected_s16")
 
 
 @pytest.mark.parametrize("mpy_tier", VIPER_TIERS, indirect=True)
@@ -470,19 +515,25 @@ def test_kernels_load_beside_a_model(sequence_models_baked, mpy_tier):
     on viper, and every lazily imported viper family loads: the tests below would otherwise
     pass on the pure fallback."""
     mdir, _ = sequence_models_baked
-    script = ("import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nimport upyflow\n"
-              "m = upyflow.load('keyword_scrambled')\nfrom upyflow import dispatch\n"
-              "t = dispatch.table('viper')[1]\n"
-              "print(m.tier, ' '.join(n for n in %r if t[n][1] == dispatch.FAST))\n"
-              "print('SVDF', [c[2] for c in m._calls if c[0] is t['svdf_s8_i16'][0]])\n"
-              % (DEVICE_LIB, mdir, NEW_KERNELS))
-    proc = subprocess.run([mpy_tier.exe, "-X", "heapsize=190K", "-c", script], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, UPYFLOW_TIER="viper"))
+    script = (
+        "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nimport upyflow\n"
+        "m = upyflow.load('keyword_scrambled')\nfrom upyflow import dispatch\n"
+        "t = dispatch.table('viper')[1]\n"
+        "print(m.tier, ' '.join(n for n in %r if t[n][1] == dispatch.FAST))\n"
+        "print('SVDF', [c[2] for c in m._calls if c[0] is t['svdf_s8_i16'][0]])\n" % (DEVICE_LIB, mdir, NEW_KERNELS)
+    )
+    proc = subprocess.run(
+        [mpy_tier.exe, "-X", "heapsize=190K", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, UPYFLOW_TIER="viper"),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     first, second = proc.stdout.splitlines()[:2]
     tier, *names = first.split()
     assert tier == "viper" and set(NEW_KERNELS) <= set(names), proc.stdout
-    assert second.startswith("SVDF [1"), proc.stdout    # the model's SVDF call is the viper one
+    assert second.startswith("SVDF [1"), proc.stdout  # the model's SVDF call is the viper one
 
 
 # --- speed (printed, never asserted) --------------------------------------------------------------
@@ -503,5 +554,5 @@ def test_report_speed(sequence_models_baked, name):
     assert_matches(want, outs, name, "invoke")
     pure_sets = ins if name == "keyword_scrambled" else ins[:2]
     outs, pure_us = run_batch(mdir, name, pure_sets, heapsize="2M", env={"UPYFLOW_TIER": "pure"})
-    assert_matches(want[:len(pure_sets)], outs, name, "invoke")
+    assert_matches(want[: len(pure_sets)], outs, name, "invoke")
     print("\n%s: pure %.0f us, viper %.0f us, TFLM %.0f us per invoke" % (name, pure_us, viper_us, tflm_us))

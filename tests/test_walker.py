@@ -5,6 +5,7 @@ A malformed op record, tensor record, format or kernel map reaching it raises Va
 NAME.bin and ops the native table lacks (run in Python between walker runs) stay
 bit-exact with TFLM, the oracle.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,12 +16,12 @@ import numpy as np
 import pytest
 
 import upyflow
-from upyflow.model import TENSOR_RECORD_SIZE, tensor_record
 from harness import bake_model, mlp_int8, random_input, run_tflm, run_upyflow
 from tflite_writer import ModelWriter
-from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
+from upyflow.model import TENSOR_RECORD_SIZE, tensor_record
 from upyflow_tools.emit import tensor_bytes
 from upyflow_tools.runner import load_module
+from upyflow_tools.unixport import DEVICE_LIB, micropython_exe, run_batch
 
 try:
     import upyflow_native
@@ -73,8 +74,11 @@ def test_walker_matches_tflm(tmp_path, weights, build):
     data = build()
     path = tmp_path / "m.tflite"
     path.write_bytes(data)
-    mdir, name, _ = bake_model(path, tmp_path / "out", name="walked", mpy=False) if weights == "inline" \
+    mdir, name, _ = (
+        bake_model(path, tmp_path / "out", name="walked", mpy=False)
+        if weights == "inline"
         else _bake_file(path, tmp_path / "out")
+    )
     mod = _load_module(mdir, name)
     m = upyflow.Model(mod, "native")
     assert m.tier == "native"
@@ -91,6 +95,7 @@ def test_walker_matches_tflm(tmp_path, weights, build):
 
 def _bake_file(path, outdir):
     from upyflow_tools.bake import bake
+
     bake(str(path), str(outdir), name="walked", weights="file")
     return str(outdir), "walked", None
 
@@ -107,7 +112,7 @@ def _format(table, index):
     at = 0
     for _ in range(index):
         at += 3 + table[at + 2]
-    return table[at], "B" if table[at + 1] == 1 else "H", table[at + 3:at + 3 + table[at + 2]].decode()
+    return table[at], "B" if table[at + 1] == 1 else "H", table[at + 3 : at + 3 + table[at + 2]].decode()
 
 
 def _corruptions(mod, index):
@@ -115,22 +120,23 @@ def _corruptions(mod, index):
     tensors, ops, formats = _tables(mod)
     kmap = bytes(index(n) for n in mod.OP_KERNELS)
     nt, id_code, kinds = _format(formats, ops[1])
-    assert ops[1] == 0   # the first record's format is the table's first entry (cases below)
+    assert ops[1] == 0  # the first record's format is the table's first entry (cases below)
     ids = struct.unpack_from("<%d%s" % (nt, id_code), ops, 2)
-    out_id = ids[3]          # fully_connected_s8: x, w, bias, OUT, mult, shift
+    out_id = ids[3]  # fully_connected_s8: x, w, bias, OUT, mult, shift
     f32 = index("fully_connected_f32")
 
-    def rec(tid, field, value):   # field (0 kind, 1 offset, 2 nbytes) of tensor record tid set to value
+    def rec(tid, field, value):  # field (0 kind, 1 offset, 2 nbytes) of tensor record tid set to value
         t = bytearray(tensors)
         fields = list(tensor_record(tensors, tid))
         fields[field] = value
-        t[tid * TENSOR_RECORD_SIZE:(tid + 1) * TENSOR_RECORD_SIZE] = tensor_bytes(*fields)
+        t[tid * TENSOR_RECORD_SIZE : (tid + 1) * TENSOR_RECORD_SIZE] = tensor_bytes(*fields)
         return bytes(t)
 
     def op(at, value, fmt_="<B"):
         o = bytearray(ops)
         struct.pack_into(fmt_, o, at, value)
         return bytes(o)
+
     first_param = 2 + struct.calcsize("<%d%s" % (nt, id_code))
     return [
         ("kernel byte past the map", tensors, op(0, 9), formats, kmap),
@@ -138,17 +144,21 @@ def _corruptions(mod, index):
         ("kernel map past the table", tensors, ops, formats, b"\xfa" + kmap[1:]),
         ("kernel with another signature", tensors, ops, formats, bytes([f32]) + kmap[1:]),
         ("format byte past the formats", tensors, op(1, 7), formats, kmap),
-        ("record cut short", tensors, ops[:first_param + 3], formats, kmap),
-        ("tensor id past the records", tensors, op(2, 0xFF if id_code == "B" else 0xFFFF, "<" + id_code),
-         formats, kmap),
-        ("tensor records cut short", tensors[:out_id * TENSOR_RECORD_SIZE + 5], ops, formats, kmap),
+        ("record cut short", tensors, ops[: first_param + 3], formats, kmap),
+        (
+            "tensor id past the records",
+            tensors,
+            op(2, 0xFF if id_code == "B" else 0xFFFF, "<" + id_code),
+            formats,
+            kmap,
+        ),
+        ("tensor records cut short", tensors[: out_id * TENSOR_RECORD_SIZE + 5], ops, formats, kmap),
         # a tensor record: kind (where | dtype << 2), offset, nbytes
         ("offset past the arena", rec(out_id, 1, 0xFFFFF0), ops, formats, kmap),
         ("nbytes past the arena", rec(ids[0], 2, 1 << 18), ops, formats, kmap),
         ("unknown where", rec(ids[0], 0, 3), ops, formats, kmap),
         ("output in the constant weights", rec(out_id, 0, 1), ops, formats, kmap),
-        ("float param where an int is wanted", tensors, ops,
-         formats[:3] + b"f" + formats[4:], kmap),
+        ("float param where an int is wanted", tensors, ops, formats[:3] + b"f" + formats[4:], kmap),
         ("unknown param kind", tensors, ops, formats[:3] + b"q" + formats[4:], kmap),
         ("tensor ids of 3 bytes", tensors, ops, formats[:1] + b"\x03" + formats[2:], kmap),
         ("formats cut short", tensors, ops, formats[:1], kmap),
@@ -172,8 +182,9 @@ def test_malformed_tables_raise_on_cpython(mlp):
     mod = _load_module(*mlp)
     cases = _corruptions(mod, lambda n: upyflow_native.kernel_index(n) & 0xFF)
     arena = bytearray(mod.ARENA_SIZE)
-    good = upyflow_native.program(*_tables(mod), bytes(upyflow_native.kernel_index(n) for n in mod.OP_KERNELS),
-                                  arena, mod.WEIGHTS, None)
+    good = upyflow_native.program(
+        *_tables(mod), bytes(upyflow_native.kernel_index(n) for n in mod.OP_KERNELS), arena, mod.WEIGHTS, None
+    )
     upyflow_native.check(good, 0, -1)
     upyflow_native.run(good, 0, -1)
     for label, tensors, ops, formats, kmap in cases:
@@ -182,8 +193,9 @@ def test_malformed_tables_raise_on_cpython(mlp):
         for fn in (upyflow_native.run,) if "parameter" in label else (upyflow_native.check, upyflow_native.run):
             with pytest.raises(ValueError, match="op record at byte 0") as e:
                 fn(prog, 0, -1)
-            assert "fully_connected_s8" in str(e.value) or "op (" in str(e.value) \
-                or "fully_connected_f32" in str(e.value), (label, str(e.value))
+            assert (
+                "fully_connected_s8" in str(e.value) or "op (" in str(e.value) or "fully_connected_f32" in str(e.value)
+            ), (label, str(e.value))
 
 
 @needs_native
@@ -191,7 +203,7 @@ def test_malformed_module_refused_at_load(mlp):
     """Model.load runs the walker's check over every record: a bad module fails at load."""
     mod = _load_module(*mlp)
     o = bytearray(mod.OPS)
-    o[2:4] = b"\xff\xff"   # first tensor id
+    o[2:4] = b"\xff\xff"  # first tensor id
     mod.OPS = bytes(o)
     with pytest.raises(ValueError, match="fully_connected_s8 .*malformed op record"):
         upyflow.Model(mod, "native")
@@ -222,10 +234,18 @@ print('DONE')
 def test_malformed_tables_raise_on_natmod(mlp, natmod_dir, tmp_path):
     mod = _load_module(*mlp)
     # kernel indices as the natmod itself reports them
-    proc = subprocess.run([micropython_exe(), "-c", "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
-                           "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))"
-                           % (natmod_dir, tuple(mod.OP_KERNELS) + ("fully_connected_f32",))],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            micropython_exe(),
+            "-c",
+            "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
+            "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))"
+            % (natmod_dir, tuple(mod.OP_KERNELS) + ("fully_connected_f32",)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = [int(v) for v in proc.stdout.split()]
     assert min(found) >= 0
@@ -233,17 +253,28 @@ def test_malformed_tables_raise_on_natmod(mlp, natmod_dir, tmp_path):
     cases = _corruptions(mod, lambda n: table[n])
     tensors, ops, formats = _tables(mod)
     script = tmp_path / "bad.py"
-    script.write_text(_MPY_SCRIPT % dict(natmod=natmod_dir, arena=mod.ARENA_SIZE, weights=mod.WEIGHTS,
-                                         tensors=tensors, ops=ops, formats=formats,
-                                         kmap=bytes(table[n] for n in mod.OP_KERNELS), cases=cases))
-    proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True,
-                          text=True, timeout=60)
+    script.write_text(
+        _MPY_SCRIPT
+        % dict(
+            natmod=natmod_dir,
+            arena=mod.ARENA_SIZE,
+            weights=mod.WEIGHTS,
+            tensors=tensors,
+            ops=ops,
+            formats=formats,
+            kmap=bytes(table[n] for n in mod.OP_KERNELS),
+            cases=cases,
+        )
+    )
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "GOOD" and lines[-1] == "DONE", proc.stdout + proc.stderr
-    errors = [l for l in lines if l.startswith("VALUEERROR")]
-    assert len(errors) == 2 * len(cases) - 1 and not [l for l in lines if l.startswith("NOERROR")], proc.stdout
-    assert all("op record at byte 0" in l for l in errors), proc.stdout
+    errors = [ln for ln in lines if ln.startswith("VALUEERROR")]
+    assert len(errors) == 2 * len(cases) - 1 and not [ln for ln in lines if ln.startswith("NOERROR")], proc.stdout
+    assert all("op record at byte 0" in ln for ln in errors), proc.stdout
 
 
 @pytest.mark.parametrize("build", [mlp_int8, _mixed_f32])
@@ -253,6 +284,7 @@ def test_natmod_streaming_matches_tflm(build, natmod_dir, tmp_path):
     path = tmp_path / "m.tflite"
     path.write_bytes(data)
     from upyflow_tools.bake import bake
+
     bake(str(path), str(tmp_path / "out"), name="walked", weights="file", mpy=True)
     mod = _load_module(str(tmp_path / "out"), "walked")
     xs = _inputs(data, mod, 6, 5)
@@ -260,8 +292,14 @@ def test_natmod_streaming_matches_tflm(build, natmod_dir, tmp_path):
     run_dir.mkdir()
     for suffix in (".mpy", ".bin"):
         (run_dir / ("walked" + suffix)).write_bytes((tmp_path / "out" / ("walked" + suffix)).read_bytes())
-    outs, _ = run_batch(str(run_dir), "walked", [[x.tobytes()] for x in xs], heapsize="190K",
-                        env={"UPYFLOW_TIER": "native"}, extra_paths=[natmod_dir])
+    outs, _ = run_batch(
+        str(run_dir),
+        "walked",
+        [[x.tobytes()] for x in xs],
+        heapsize="190K",
+        env={"UPYFLOW_TIER": "native"},
+        extra_paths=[natmod_dir],
+    )
     for k, (x, got) in enumerate(zip(xs, outs)):
         want = run_tflm(data, [x])[0]
         _assert_same(np.frombuffer(got[0], want.dtype).reshape(want.shape), want, "natmod file input %d" % k)
@@ -301,6 +339,7 @@ def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
     path = tmp_path / "m.tflite"
     path.write_bytes(build())
     from upyflow_tools.bake import bake
+
     bake(str(path), str(tmp_path / "out"), name="walked", weights="file", mpy=True)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -308,10 +347,11 @@ def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
         (run_dir / ("walked" + suffix)).write_bytes((tmp_path / "out" / ("walked" + suffix)).read_bytes())
     script = tmp_path / "alloc.py"
     script.write_text(_ALLOC % {"lib": DEVICE_LIB, "natmod": natmod_dir, "mod": str(run_dir)})
-    proc = subprocess.run([micropython_exe(), "-X", "heapsize=190K", str(script)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=190K", str(script)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    _, tier, steps, before, after = [l for l in proc.stdout.splitlines() if l.startswith("ALLOC ")][-1].split()
+    _, tier, steps, before, after = [ln for ln in proc.stdout.splitlines() if ln.startswith("ALLOC ")][-1].split()
     # int8: one walker call per invoke, which calls back to read each layer; the float
     # model: steps around its Python LOGISTIC, a read before each layer
     assert tier == "native" and (int(steps) == 0) == (build is mlp_int8)
@@ -354,7 +394,7 @@ def _read_cases(mod) -> list[tuple[str, bytes]]:
     tid = next(t for t in range(count) if tensor_record(mod.TENSORS, t)[0] & 3 == 2)
     kind, offset, _nbytes = tensor_record(mod.TENSORS, tid)
     over = bytearray(mod.TENSORS)
-    over[tid * TENSOR_RECORD_SIZE:(tid + 1) * TENSOR_RECORD_SIZE] = tensor_bytes(kind, offset, mod.WEIGHT_BUFFER + 1)
+    over[tid * TENSOR_RECORD_SIZE : (tid + 1) * TENSOR_RECORD_SIZE] = tensor_bytes(kind, offset, mod.WEIGHT_BUFFER + 1)
     return [("good", mod.TENSORS), ("a tensor past the weight buffer", bytes(over))]
 
 
@@ -371,6 +411,7 @@ def _check_reads(lines: list[str], segments) -> None:
 @pytest.fixture(scope="module")
 def mlp_file(tmp_path_factory):
     from upyflow_tools.bake import bake
+
     tmp = tmp_path_factory.mktemp("mlpfile")
     path = tmp / "mlp.tflite"
     path.write_bytes(mlp_int8())
@@ -387,15 +428,15 @@ def test_weights_file_reads_on_cpython(mlp_file):
     reads: list[tuple[int, int]] = []
 
     def read(offset, n):
-        assert n <= len(wbuf)   # the walker never asks for more than the buffer holds
+        assert n <= len(wbuf)  # the walker never asks for more than the buffer holds
         reads.append((offset, n))
-        wbuf[:n] = data[offset:offset + n]
+        wbuf[:n] = data[offset : offset + n]
+
     kmap = bytes(upyflow_native.kernel_index(n) for n in mod.OP_KERNELS)
     lines = []
     for label, tensors in _read_cases(mod):
         reads.clear()
-        p = upyflow_native.program(tensors, mod.OPS, mod.OP_FORMATS, kmap, bytearray(mod.ARENA_SIZE), None,
-                                   wbuf, read)
+        p = upyflow_native.program(tensors, mod.OPS, mod.OP_FORMATS, kmap, bytearray(mod.ARENA_SIZE), None, wbuf, read)
         try:
             p()
             lines.append("NOERROR %s %r" % (label, reads))
@@ -407,16 +448,35 @@ def test_weights_file_reads_on_cpython(mlp_file):
 def test_weights_file_reads_on_natmod(mlp_file, natmod_dir, tmp_path):
     mdir, name, segments = mlp_file
     mod = _load_module(mdir, name)
-    proc = subprocess.run([micropython_exe(), "-c", "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
-                           "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))"
-                           % (natmod_dir, tuple(mod.OP_KERNELS))], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            micropython_exe(),
+            "-c",
+            "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
+            "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))" % (natmod_dir, tuple(mod.OP_KERNELS)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     kmap = bytes(int(v) for v in proc.stdout.split())
     script = tmp_path / "reads.py"
-    script.write_text(_READS_SCRIPT % dict(natmod=natmod_dir, bin=os.path.join(mdir, mod.WEIGHTS_FILE),
-                                           wsize=mod.WEIGHT_BUFFER, arena=mod.ARENA_SIZE, ops=mod.OPS,
-                                           formats=mod.OP_FORMATS, kmap=kmap, cases=_read_cases(mod)))
-    proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True,
-                          timeout=60)
+    script.write_text(
+        _READS_SCRIPT
+        % dict(
+            natmod=natmod_dir,
+            bin=os.path.join(mdir, mod.WEIGHTS_FILE),
+            wsize=mod.WEIGHT_BUFFER,
+            arena=mod.ARENA_SIZE,
+            ops=mod.OPS,
+            formats=mod.OP_FORMATS,
+            kmap=kmap,
+            cases=_read_cases(mod),
+        )
+    )
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _check_reads(proc.stdout.splitlines(), segments)

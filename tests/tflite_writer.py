@@ -1,4 +1,5 @@
 """Build small TFLite models as bytes for tests (flatbuffers Builder + `tflite` schema builders)."""
+
 from __future__ import annotations
 
 import flatbuffers
@@ -33,9 +34,16 @@ OPS: dict[str, tuple[str | None, dict]] = {
     "DEQUANTIZE": (None, {}),
     # stateful sequence layers (the schema's rank default 0 is invalid)
     "SVDF": ("SVDFOptions", dict(rank=1, asymmetric_quantize_inputs=False, **_ACT)),
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions",
-                                     dict(fused_activation_function="TANH", cell_clip=0.0, proj_clip=0.0,
-                                          time_major=False, asymmetric_quantize_inputs=False)),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": (
+        "UnidirectionalSequenceLSTMOptions",
+        dict(
+            fused_activation_function="TANH",
+            cell_clip=0.0,
+            proj_clip=0.0,
+            time_major=False,
+            asymmetric_quantize_inputs=False,
+        ),
+    ),
     # standalone activations (the schema's alpha default 0 makes LEAKY_RELU a RELU)
     "LEAKY_RELU": ("LeakyReluOptions", dict(alpha=0.2)),
     "HARD_SWISH": (None, {}),
@@ -74,9 +82,17 @@ class ModelWriter:
         self._ops: list[tuple[int, list[int], list[int], str | None, dict]] = []
         self._opcodes: list[str] = []
 
-    def tensor(self, shape: list[int], dtype: str, scale: float | list[float] | None = None,
-               zero_point: int | list[int] | None = None, quantized_dimension: int = 0,
-               data: np.ndarray | None = None, name: str = "", variable: bool = False) -> int:
+    def tensor(
+        self,
+        shape: list[int],
+        dtype: str,
+        scale: float | list[float] | None = None,
+        zero_point: int | list[int] | None = None,
+        quantized_dimension: int = 0,
+        data: np.ndarray | None = None,
+        name: str = "",
+        variable: bool = False,
+    ) -> int:
         """`variable`: a state tensor (SVDF/LSTM) that keeps its value across invokes."""
         buf = 0  # activations share the empty buffer
         if data is not None:
@@ -89,9 +105,18 @@ class ModelWriter:
             # TFLM wants one zero point per scale (per-channel checks compare the lengths)
             zp = np.atleast_1d(0 if zero_point is None else zero_point).astype(np.int64)
             zero_point = list(np.broadcast_to(zp, (len(scale),)))
-        self._tensors.append(dict(shape=list(shape), type=DTYPES[dtype][0], buffer=buf, scale=scale,
-                                  zero_point=zero_point, qdim=quantized_dimension,
-                                  name=name or f"t{len(self._tensors)}", variable=variable))
+        self._tensors.append(
+            dict(
+                shape=list(shape),
+                type=DTYPES[dtype][0],
+                buffer=buf,
+                scale=scale,
+                zero_point=zero_point,
+                qdim=quantized_dimension,
+                name=name or f"t{len(self._tensors)}",
+                variable=variable,
+            )
+        )
         return len(self._tensors) - 1
 
     def op(self, opcode: str, inputs: list[int], outputs: list[int], **options) -> None:
@@ -104,8 +129,7 @@ class ModelWriter:
             raise ValueError(f"{opcode} takes no options, got {options}")
         if opcode not in self._opcodes:
             self._opcodes.append(opcode)
-        self._ops.append((self._opcodes.index(opcode), list(inputs), list(outputs), table,
-                          {**defaults, **options}))
+        self._ops.append((self._opcodes.index(opcode), list(inputs), list(outputs), table, {**defaults, **options}))
 
     # --- serialisation -------------------------------------------------------------------
     def build(self, inputs: list[int], outputs: list[int]) -> bytes:
@@ -160,7 +184,7 @@ class ModelWriter:
             # 16-byte align constant data like the converter does, so typed reads are aligned
             b.StartVector(1, len(data), 16)
             b.head = b.Head() - len(data)
-            b.Bytes[b.Head():b.Head() + len(data)] = data
+            b.Bytes[b.Head() : b.Head() + len(data)] = data
             data_off = b.EndVector()
         tflite.BufferStart(b)
         if data:
@@ -195,8 +219,14 @@ class ModelWriter:
         options = None
         if table is not None:
             # vectors (e.g. RESHAPE new_shape) must be created before the table is started
-            vals = {k: vec(v) if isinstance(v, (list, tuple, np.ndarray)) else
-                    getattr(ENUMS[k], v) if isinstance(v, str) else v for k, v in opts.items()}
+            vals = {
+                k: vec(v)
+                if isinstance(v, (list, tuple, np.ndarray))
+                else getattr(ENUMS[k], v)
+                if isinstance(v, str)
+                else v
+                for k, v in opts.items()
+            }
             _fn(table + "Start")(b)
             for k, v in vals.items():
                 _fn(f"{table}Add{_camel(k)}")(b, v)
@@ -228,8 +258,9 @@ def random_qparams(rng: np.random.Generator, dtype: str = "int8") -> tuple[float
     return float(rng.uniform(0.01, 0.1)), int(rng.integers(info.min // 2, info.max // 2))
 
 
-def add_quant_weights(w: ModelWriter, rng: np.random.Generator, shape: list[int], axis: int,
-                      input_scale: float, bias: bool = True):
+def add_quant_weights(
+    w: ModelWriter, rng: np.random.Generator, shape: list[int], axis: int, input_scale: float, bias: bool = True
+):
     """Add int8 symmetric per-channel weights (channels on `axis`) and an int32 bias.
 
     Bias scale is input_scale * weight_scale[c] with zero point 0, as TFLite kernels assume.

@@ -6,6 +6,7 @@ tests/test_unaligned.py runs test modules under it with the C kernels built with
 -fsanitize=alignment: a misaligned int16/int32/float load aborts the process.
 The tests' own oracle comparisons (TFLM) still decide the outputs.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -25,13 +26,14 @@ def misaligned(data: bytes, k: int) -> memoryview:
     buf = bytearray(len(data) + 16)
     probe = ctypes.c_char.from_buffer(buf)
     start = (-ctypes.addressof(probe)) % 8 + k
-    del probe   # release the export before slicing
-    buf[start:start + len(data)] = data
-    return memoryview(buf)[start:start + len(data)].toreadonly()   # keeps buf alive
+    del probe  # release the export before slicing
+    buf[start : start + len(data)] = data
+    return memoryview(buf)[start : start + len(data)].toreadonly()  # keeps buf alive
 
 
 def _addr(view: memoryview) -> int:
     import numpy as np
+
     return np.frombuffer(view, np.uint8).ctypes.data
 
 
@@ -52,7 +54,7 @@ if os.environ.get("UPYFLOW_TEST_SHARED"):
 import pytest  # noqa: E402
 
 
-@pytest.hookimpl(trylast=True)   # after -k: spread over the cases that run
+@pytest.hookimpl(trylast=True)  # after -k: spread over the cases that run
 def pytest_collection_modifyitems(config, items):
     # UNALIGNED_SPREAD="k/n": keep every n-th generated case (from the k-th), all shared-model
     # ones and the audio front end's clips
@@ -71,5 +73,6 @@ def pytest_configure(config):
     want = os.environ.get("UPYFLOW_NATIVE_DIR")
     if want:
         import upyflow_native
+
         got = os.path.dirname(os.path.abspath(upyflow_native.__file__))
         assert got == os.path.abspath(want), "upyflow_native came from %s, not %s" % (got, want)

@@ -18,6 +18,7 @@ quadrant of a 16x16 image is brightest) with fixed seeds.
                           RESIZE_BILINEAR), Conv. (UpSampling2D's default nearest mode exports
                           TILE, which TFLM cannot run.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,34 +38,38 @@ def make_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
     h = SIDE // 2
     for i, q in enumerate(y):
         r, c = divmod(int(q), 2)
-        x[i, r * h:(r + 1) * h, c * h:(c + 1) * h, 0] += 0.5
+        x[i, r * h : (r + 1) * h, c * h : (c + 1) * h, 0] += 0.5
     return x, y
 
 
 def build_model(tf):
     layers = tf.keras.layers
-    return tf.keras.Sequential([
-        tf.keras.Input(shape=(SIDE, SIDE, 1)),          # batch None: dynamic in the .tflite
-        layers.Conv2D(8, 3, activation="relu"),
-        layers.DepthwiseConv2D(3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(8, 3, activation="relu"),
-        layers.Flatten(),
-        layers.Dense(10),
-        layers.Softmax(),
-    ])
+    return tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(SIDE, SIDE, 1)),  # batch None: dynamic in the .tflite
+            layers.Conv2D(8, 3, activation="relu"),
+            layers.DepthwiseConv2D(3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(8, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10),
+            layers.Softmax(),
+        ]
+    )
 
 
 def build_upsample(tf):
     layers = tf.keras.layers
-    return tf.keras.Sequential([
-        tf.keras.Input(shape=(6, 6, 2)),
-        layers.Conv2D(4, 3, padding="same", activation="relu"),
-        layers.Resizing(12, 12, interpolation="nearest"),
-        layers.Conv2D(4, 3, activation="relu"),
-        layers.UpSampling2D(2, interpolation="bilinear"),
-        layers.Conv2D(2, 3),
-    ])
+    return tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(6, 6, 2)),
+            layers.Conv2D(4, 3, padding="same", activation="relu"),
+            layers.Resizing(12, 12, interpolation="nearest"),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.UpSampling2D(2, interpolation="bilinear"),
+            layers.Conv2D(2, 3),
+        ]
+    )
 
 
 def convert(tf, model, rep_x: np.ndarray, kind: str) -> bytes:
@@ -94,6 +99,7 @@ def main() -> None:
 
     os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
     import tensorflow as tf
+
     tf.keras.utils.set_random_seed(SEED)
     rng = np.random.default_rng(SEED)
 

@@ -1,4 +1,5 @@
 """Lower ir ops to device kernel calls (the table is in core.py, one module per family)."""
+
 import importlib
 import pkgutil
 
