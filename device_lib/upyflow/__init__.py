@@ -24,7 +24,6 @@ def load(name, tier=None, verify=False):
     # The model keeps what it needs; dropping the module frees its op table.
     try:
         import sys
-
         del sys.modules[name]
     except (ImportError, KeyError):
         pass
@@ -44,7 +43,6 @@ def tiers():
 def _import_oom(name):
     # What importing needs is at least the module file's size (its weights are in it).
     import gc, os, sys
-
     gc.collect()
     for d in sys.path:
         for ext in (".mpy", ".py"):
@@ -52,10 +50,8 @@ def _import_oom(name):
                 size = os.stat((d + "/" if d else "") + name + ext)[6]
             except OSError:
                 continue
-            return (
-                "not enough RAM to import baked model %r: %s%s is %d bytes and importing it "
-                "needs at least that (%d bytes free); bake with --weights file, or freeze "
-                "it into the firmware%s"
-                % (name, name, ext, size, gc.mem_free(), ", or use its .mpy" if ext == ".py" else "")
-            )
+            return ("not enough RAM to import baked model %r: %s%s is %d bytes and importing it "
+                    "needs at least that (%d bytes free); bake with --weights file, or freeze "
+                    "it into the firmware%s" % (name, name, ext, size, gc.mem_free(),
+                                               ", or use its .mpy" if ext == ".py" else ""))
     return "not enough RAM to import baked model %r" % name

@@ -4,20 +4,9 @@
 # made views. The format itself is defined in model.py.
 
 import struct
-from .model import (
-    BAND,
-    BAND_HEADER,
-    BAND_HEADER_SIZE,
-    BAND_LAYER,
-    BAND_LAYER_SIZE,
-    DTYPES,
-    MAX_BAND_LAYERS,
-    NO_DILATION,
-    SEGMENT_ALIGN,
-    TENSOR_RECORD_SIZE,
-    WHERE,
-    tensor_record,
-)
+from .model import (BAND, BAND_HEADER, BAND_HEADER_SIZE, BAND_LAYER, BAND_LAYER_SIZE, DTYPES,
+                    MAX_BAND_LAYERS, NO_DILATION, SEGMENT_ALIGN, TENSOR_RECORD_SIZE, WHERE,
+                    tensor_record)
 
 
 def _check_tensors(self, wbytes):
@@ -28,24 +17,15 @@ def _check_tensors(self, wbytes):
         kind, offset, nbytes = tensor_record(t, k // TENSOR_RECORD_SIZE)
         where = kind & 3
         if where > 2 or kind >> 2 >= len(DTYPES) or offset + nbytes > sizes[where]:
-            raise ValueError(
-                "model %s: tensor record %d (%s, offset %d, %d bytes) is outside "
-                "its %d-byte buffer: the module is damaged; bake it again"
-                % (
-                    self.name,
-                    k // TENSOR_RECORD_SIZE,
-                    (WHERE + ("?",))[min(where, 3)],
-                    offset,
-                    nbytes,
-                    sizes[min(where, 2)],
-                )
-            )
+            raise ValueError("model %s: tensor record %d (%s, offset %d, %d bytes) is outside "
+                             "its %d-byte buffer: the module is damaged; bake it again"
+                             % (self.name, k // TENSOR_RECORD_SIZE, (WHERE + ("?",))[min(where, 3)],
+                                offset, nbytes, sizes[min(where, 2)]))
 
 
 def _damaged(self, pos, what):
-    return ValueError(
-        "model %s: op record at byte %d %s: the module is damaged; bake it again" % (self.name, pos, what)
-    )
+    return ValueError("model %s: op record at byte %d %s: the module is damaged; bake it again"
+                      % (self.name, pos, what))
 
 
 def _op_end(self, ops, pos, op_formats, n_kernels):
@@ -85,7 +65,6 @@ def _checks(names):
     # a board keeps only the programs its model uses, and those only while loading.
     import sys
     from .load_checks import CHECKS as t
-
     sys.modules.pop("upyflow.load_checks", None)
     want = [n.encode() for n in names]
     progs = [None] * len(names)
@@ -94,7 +73,7 @@ def _checks(names):
         n = t[at]
         start = at + 3 + n
         end = start + (t[start - 2] | t[start - 1] << 8)
-        name = t[at + 1 : at + 1 + n]
+        name = t[at + 1:at + 1 + n]
         for j in range(len(want)):
             if want[j] == name:
                 progs[j] = t[start:end]
@@ -120,50 +99,50 @@ def check_op(self, prog, args, nt, pos, lens=None):
     i, end = 2, len(prog)
     while i < end:
         c = prog[i]
-        if c == 112:  # p
+        if c == 112:     # p
             st.append(args[nt + prog[i + 1]])
             i += 2
             continue
-        if c == 77:  # M: a product of parameters
+        if c == 77:      # M: a product of parameters
             v = 1
             for j in range(i + 2, i + 2 + prog[i + 1]):
                 v *= args[nt + prog[j]]
             st.append(v)
             i += 2 + prog[i + 1]
             continue
-        if c == 107:  # k
+        if c == 107:     # k
             st.append(prog[i + 1])
             i += 2
             continue
-        if c == 71:  # G: lower bounds
+        if c == 71:      # G: lower bounds
             for j in range(i + 2, i + 2 + 2 * prog[i + 1], 2):
                 lo = prog[j + 1]
                 if args[nt + prog[j]] < (lo - 256 if lo > 127 else lo):
                     raise _damaged(self, pos, "has a parameter out of range")
             i += 2 + 2 * prog[i + 1]
             continue
-        if c == 104:  # h: an upper bound
+        if c == 104:     # h: an upper bound
             if args[nt + prog[i + 1]] > struct.unpack_from("<i", prog, i + 2)[0]:
                 raise _damaged(self, pos, "has a parameter out of range")
             i += 6
             continue
-        if c == 83:  # S
+        if c == 83:      # S
             e = st.pop()
             n = st.pop() * e
             if n < 0 or n > _nbytes(self, args, prog[i + 1], lens):
                 raise _damaged(self, pos, "gives a tensor shorter than its parameters need")
             i += 2
             continue
-        if c == 84:  # T
+        if c == 84:      # T
             if not st.pop():
                 raise _damaged(self, pos, "has a parameter out of range")
             i += 1
             continue
-        if c == 75:  # K
+        if c == 75:      # K
             st.append(struct.unpack_from("<i", prog, i + 1)[0])
             i += 5
             continue
-        if c == 69 or c == 73 or c == 87:  # E, I, W: from tensor t's length for n values
+        if c == 69 or c == 73 or c == 87:   # E, I, W: from tensor t's length for n values
             n = st.pop()
             b = _nbytes(self, args, prog[i + 1], lens)
             if c == 87:
@@ -176,13 +155,13 @@ def check_op(self, prog, args, nt, pos, lens=None):
             i += 2
             continue
         i += 1
-        if c == 67:  # C
+        if c == 67:      # C
             v = st.pop()
             st.append(1 if v == 0 or v == 1 else (2 if v == 2 else (4 if v == 3 or v == 5 else 0)))
             continue
         b = st.pop()
         a = st.pop()
-        if c == 63:  # ?: a if cond else b
+        if c == 63:      # ?: a if cond else b
             a = a if st.pop() else b
         elif c == 42:
             a = a * b
@@ -190,7 +169,7 @@ def check_op(self, prog, args, nt, pos, lens=None):
             a = a + b
         elif c == 45:
             a = a - b
-        elif c == 47 or c == 37:  # / %: C's int division (a zero divisor fails the check)
+        elif c == 47 or c == 37:   # / %: C's int division (a zero divisor fails the check)
             if b == 0:
                 raise _damaged(self, pos, "has a parameter out of range")
             q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
@@ -233,18 +212,18 @@ def _op_calls(self, ops, op_formats, resolved, cache=None, streaming=False, prog
     pos = 0
     while pos < len(ops):
         layers, end, head, geoms = _record(self, ops, pos, op_formats, len(resolved))
-        per = []  # per layer: fn, convention, args with tensor ids
+        per = []   # per layer: fn, convention, args with tensor ids
         for at in layers:
             fmt, nt = op_formats[ops[at + 1]]
             args = list(struct.unpack_from(fmt, ops, at + 2))
             for j in range(nt):
                 self._check_id(args[j])
             prog = progs[ops[at]] if progs else None
-            if prog is not None and head is None:  # a band loop's layers: per band
+            if prog is not None and head is None:   # a band loop's layers: per band
                 check_op(self, prog, args, nt, at)
             per.append(resolved[ops[at]] + (args, nt, prog))
         if streaming:
-            calls.append(segment_bytes(self, [p[2][: p[3]] for p in per]))
+            calls.append(segment_bytes(self, [p[2][:p[3]] for p in per]))
         if head is None:
             fn, convention, args, nt, _p = per[0]
             for j in range(nt):
@@ -260,18 +239,12 @@ def _band_calls(self, calls, per, head, geoms, cache, pos):
     # A band loop's calls, band by band: each layer on the rows band_rows gives
     # it, x and out views of those rows, its geometry params cut to match.
     for r0 in range(0, head[2], head[1]):
-        rows = band_rows([p[2][p[3] :] for p in per], geoms, r0, head[1], head[2])
+        rows = band_rows([p[2][p[3]:] for p in per], geoms, r0, head[1], head[2])
         for j, (fn, convention, args, nt, prog) in enumerate(per):
             g = geoms[j]
-            if (
-                g[0] >= nt
-                or g[1] >= nt
-                or g[0] == g[1]
-                or not g[8]
-                or not g[9]
-                or max(g[2:6] + g[7:8]) >= len(args) - nt
-                or (g[6] != NO_DILATION and g[6] >= len(args) - nt)
-            ):
+            if g[0] >= nt or g[1] >= nt or g[0] == g[1] or not g[8] or not g[9] or \
+                    max(g[2:6] + g[7:8]) >= len(args) - nt or \
+                    (g[6] != NO_DILATION and g[6] >= len(args) - nt):
                 raise _damaged(self, pos, "has a band layer geometry outside its op")
             p = args[nt:]
             lo, hi = rows[j]
@@ -282,10 +255,10 @@ def _band_calls(self, calls, per, head, geoms, cache, pos):
             for t in range(nt):
                 if t != g[0] and t != g[1]:
                     band[t] = _cached(self, cache, args[t], convention)
-            band[g[0]] = self._view(args[g[0]], convention, a * g[8] if j == 0 else 0, (b - a) * g[8], pos)
-            band[g[1]] = self._view(
-                args[g[1]], convention, lo * g[9] if j == len(per) - 1 else 0, (hi - lo) * g[9], pos
-            )
+            band[g[0]] = self._view(args[g[0]], convention, a * g[8] if j == 0 else 0,
+                                    (b - a) * g[8], pos)
+            band[g[1]] = self._view(args[g[1]], convention, lo * g[9] if j == len(per) - 1 else 0,
+                                    (hi - lo) * g[9], pos)
             band[nt + g[7]] = a - (lo * p[g[5]] - p[g[7]])
             band[nt + g[2]], band[nt + g[3]] = b - a, hi - lo
             if prog is not None:
@@ -338,40 +311,40 @@ def walker_steps(self, module, native, kmap, arena, wbuf, resolved, kernels, rea
     # record offset, native records to run (0: the next Python call instead), file
     # offset and bytes to read first (Model.invoke runs them).
     ops, formats = module.OPS, struct_formats(module.OP_FORMATS)
-    records = []  # (start, end, op record positions) per record
+    records = []   # (start, end, op record positions) per record
     pos = 0
     while pos < len(ops):
         layers, end, _h, _g = _record(self, ops, pos, formats, len(kmap))
         records.append((pos, end, layers))
         pos = end
-    self._prog = prog = native.program(self._tensors, ops, module.OP_FORMATS, kmap, arena, self._weights, wbuf)
+    self._prog = prog = native.program(self._tensors, ops, module.OP_FORMATS, kmap, arena,
+                                       self._weights, wbuf)
     steps, pycalls = [], []
     cache = [None] * (2 * (len(self._tensors) // TENSOR_RECORD_SIZE))
     progs = _checks(module.OP_KERNELS)
-    at = 0  # where the next segment starts in NAME.bin
+    at = 0   # where the next segment starts in NAME.bin
     for pos, end, layers in records:
         off, n = 0, 0
         if wbuf is not None:
             fmts = [formats[ops[p + 1]] for p in layers]
             n = segment_bytes(self, [struct.unpack_from(f, ops, p + 2)[:nt] for (f, nt), p in zip(fmts, layers)])
             off, at = at, (at + n + SEGMENT_ALIGN - 1) & -SEGMENT_ALIGN
-        if any(kmap[ops[p]] == 0xFF for p in layers):  # a Python call (pure tier) or more
-            for p in layers:  # a band loop's native layers too
+        if any(kmap[ops[p]] == 0xFF for p in layers):   # a Python call (pure tier) or more
+            for p in layers:   # a band loop's native layers too
                 if resolved[ops[p]] is None:
                     resolved[ops[p]] = kernels[module.OP_KERNELS[ops[p]]]
             calls = _op_calls(self, ops[pos:end], module.OP_FORMATS, resolved, cache, progs=progs)
             pycalls += calls
             for j in range(len(calls)):
                 steps += (pos, 0, off, n) if j == 0 else (pos, 0, 0, 0)
-        elif n or not steps or steps[-3] == 0:  # a new native run
+        elif n or not steps or steps[-3] == 0:   # a new native run
             steps += (pos, 1, off, n)
         else:
             steps[-3] += 1
-    for s in range(0, len(steps), 4):  # bad records fail here, at load
+    for s in range(0, len(steps), 4):   # bad records fail here, at load
         if steps[s + 1]:
             native.check(prog, steps[s], steps[s + 1])
     import array
-
     self._steps = array.array("i", steps)
     self._pycalls = pycalls
     if reader is not None:
@@ -385,7 +358,7 @@ def struct_formats(table):
     while at < len(table):
         if at + 3 > len(table) or table[at + 1] not in (1, 2) or at + 3 + table[at + 2] > len(table):
             raise ValueError("OP_FORMATS is cut short or malformed: the module is damaged; bake it again")
-        kinds = bytes(table[at + 3 : at + 3 + table[at + 2]]).decode()
+        kinds = bytes(table[at + 3:at + 3 + table[at + 2]]).decode()
         for k in kinds:
             if k not in "bhif":
                 raise ValueError("OP_FORMATS holds a kind %r: the module is damaged; bake it again" % k)

@@ -44,7 +44,7 @@ def _axis(start, size, n, bilinear):
     last = start + size - 1
     for o in range(n):
         if bilinear:
-            num = (2 * o + 1) * size - n  # 2n * (source position - start)
+            num = (2 * o + 1) * size - n   # 2n * (source position - start)
             a, f = 0, 0
             if num > 0:
                 a, rem = num // (2 * n), num % (2 * n)
@@ -69,11 +69,12 @@ def _lut(dtype, scale, zp, normalise):
         return bytes((p - 128) & 0xFF for p in range(256)) if dtype == "i8" else bytes(range(256))
     if isinstance(normalise, str):
         if normalise not in NORMALISE:
-            raise ValueError("unknown normalise %r; use %s, 'direct' or (mul, add)" % (normalise, ", ".join(NORMALISE)))
+            raise ValueError("unknown normalise %r; use %s, 'direct' or (mul, add)"
+                             % (normalise, ", ".join(NORMALISE)))
         normalise = NORMALISE[normalise]
     mul, add = normalise
     if dtype == "f32":
-        return array("f", [p * mul + add for p in range(256)])  # word-aligned for native
+        return array("f", [p * mul + add for p in range(256)])   # word-aligned for native
     lo, hi = (-128, 127) if dtype == "i8" else (0, 255)
     out = bytearray(256)
     for p in range(256):
@@ -88,12 +89,11 @@ def _kernel(tier):
     # loads; via 0: fn(*args) (pure), 1: fn(args) (viper, CPython extension),
     # 2: fn(index, args) (the natmod's call)
     from . import dispatch
-
     order = dispatch.TIERS
-    tier = tier or dispatch.default_tier()  # UPYFLOW_TIER, as for models
+    tier = tier or dispatch.default_tier()   # UPYFLOW_TIER, as for models
     if tier not in order:
         raise ValueError("unknown kernel tier %r; tiers are %s" % (tier, ", ".join(order)))
-    order = order[order.index(tier) :]  # that tier, else the next slower one
+    order = order[order.index(tier):]   # that tier, else the next slower one
     for t in order:
         try:
             if t == "native" and dispatch.available("native"):
@@ -101,15 +101,13 @@ def _kernel(tier):
                 idx = mod.kernel_index("image_to_input")
                 if idx >= 0:
                     if hasattr(mod, "call"):
-                        return t, mod.call, 2, idx  # MicroPython natmod
-                    return t, getattr(mod, "image_to_input"), 1, 0  # CPython extension
+                        return t, mod.call, 2, idx     # MicroPython natmod
+                    return t, getattr(mod, "image_to_input"), 1, 0   # CPython extension
             elif t == "viper":
                 from .kernels_viper.image import image_to_input
-
                 return t, image_to_input, 1, 0
             elif t == "pure":
                 from .kernels_pure.image import image_to_input
-
                 return t, image_to_input, 0, 0
         except (ImportError, SyntaxError, NotImplementedError, AttributeError, MemoryError):
             pass
@@ -123,9 +121,8 @@ class Preprocessor:
     here once; calling it with a frame runs one kernel call. `tier` forces a
     kernel tier (default: the fastest that loads; self.tier says which)."""
 
-    def __init__(
-        self, m, width, height, fmt="rgb565", crop=None, resize="bilinear", normalise="unit", input=0, tier=None
-    ):
+    def __init__(self, m, width, height, fmt="rgb565", crop=None, resize="bilinear",
+                 normalise="unit", input=0, tier=None):
         if fmt not in FORMATS:
             raise ValueError("unknown frame format %r; formats are %s" % (fmt, ", ".join(sorted(FORMATS))))
         if resize not in ("nearest", "bilinear"):
@@ -140,9 +137,8 @@ class Preprocessor:
             shape = shape + [1]
         dtype = m.input_dtype[input]
         if len(shape) != 4 or shape[0] != 1 or shape[3] not in (1, 3) or dtype not in ("i8", "u8", "f32"):
-            raise ValueError(
-                "input %d (%s %s) is not an image: need int8/uint8/float32 [1, H, W, 1 or 3]" % (input, dtype, shape)
-            )
+            raise ValueError("input %d (%s %s) is not an image: need int8/uint8/float32 [1, H, W, 1 or 3]"
+                             % (input, dtype, shape))
         out_h, out_w, out_c = shape[1], shape[2], shape[3]
         bil = resize == "bilinear"
         esize = 4 if dtype == "f32" else 1
@@ -151,22 +147,9 @@ class Preprocessor:
         lut = _lut(dtype, m.input_scale[input], m.input_zero_point[input], normalise)
         self.tier, self._fn, self._via, self._index = _kernel(tier)
         if esize == 4 and self.tier == "pure":
-            lut = bytes(lut)  # the pure kernel copies bytes
-        self._args = [
-            None,
-            _axis(y, h, out_h, bil),
-            _axis(x, w, out_w, bil),
-            lut,
-            self.out,
-            FORMATS[fmt],
-            width,
-            height,
-            out_h,
-            out_w,
-            out_c,
-            int(bil),
-            esize,
-        ]
+            lut = bytes(lut)   # the pure kernel copies bytes
+        self._args = [None, _axis(y, h, out_h, bil), _axis(x, w, out_w, bil), lut, self.out,
+                      FORMATS[fmt], width, height, out_h, out_w, out_c, int(bil), esize]
 
     def __call__(self, frame):
         if len(frame) != self.size:
@@ -180,13 +163,14 @@ class Preprocessor:
             self._fn(a if self.tier == "viper" else tuple(a))
         else:
             self._fn(self._index, a)
-        a[0] = None  # do not keep the frame alive
+        a[0] = None   # do not keep the frame alive
 
 
-_last = [None, None, None]  # key, Preprocessor, model (held: an id could be reused)
+_last = [None, None, None]   # key, Preprocessor, model (held: an id could be reused)
 
 
-def to_input(m, frame, width, height, fmt="rgb565", crop=None, resize="bilinear", normalise="unit", input=0, tier=None):
+def to_input(m, frame, width, height, fmt="rgb565", crop=None, resize="bilinear", normalise="unit",
+             input=0, tier=None):
     """Write frame into m's input (see Preprocessor); reuses the last geometry's tables."""
     key = (width, height, fmt, crop, resize, normalise, input, tier)
     if _last[2] is not m or _last[0] != key:

@@ -33,7 +33,7 @@ from array import array
 INT32_MIN = -2147483648
 INT32_MAX = 2147483647
 
-F32 = array("f", [0.0])  # storing into F32[0] rounds a value to float32
+F32 = array("f", [0.0])   # storing into F32[0] rounds a value to float32
 
 
 def f32(v):
@@ -64,7 +64,7 @@ def _dot_plain(acc, x, i, w, j, n):
     return acc
 
 
-dot_f32 = _dot_plain if 1.0 + 2.0**-24 == 1.0 else _dot_cell
+dot_f32 = _dot_plain if 1.0 + 2.0 ** -24 == 1.0 else _dot_cell
 
 
 def srdhm(a, b):
@@ -121,7 +121,7 @@ def inv_sqrt_qm(v):
     while v >= 1 << 29:
         v //= 4
         shift += 1
-    pairs = (_clz(v) - 1) // 2 - 1  # (MicroPython's int has no bit_length)
+    pairs = (_clz(v) - 1) // 2 - 1   # (MicroPython's int has no bit_length)
     shift -= pairs
     v <<= 2 * pairs
     half_input = rdbypot(v >> 1, 1)
@@ -149,7 +149,8 @@ def exp_quarter(a):
 
 
 # exp(-2^k) in Q0.31 for the bits of the remainder, k = -2 .. 4.
-_EXP_STEPS = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242))
+_EXP_STEPS = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+              (2, 39332535), (3, 720401), (4, 242))
 
 
 def exp_on_negative(a, integer_bits):
@@ -197,7 +198,7 @@ def log_q12_to_q5(x):
     # (LOG_SOFTMAX): log2 of the leading power, then a rational fit of the rest; int32 sums wrap.
     sqrt_sqrt_half = 1805811301
     sqrt_half = 1518500250
-    quarter = 8388608  # 1/4 in Q6.25
+    quarter = 8388608   # 1/4 in Q6.25
     hr1 = _clz(x)
     r_a = _srmpot(srdhm(_srmpot(x, hr1 - 1), sqrt_half), 1)
     a_adj = _sat32(_srmpot(12 - hr1, 25) + quarter)
@@ -206,7 +207,7 @@ def log_q12_to_q5(x):
     b_adj = _sat32(_srmpot(12 - hr_b, 25) - quarter)
     r = min(r_a, r_b)
     adj = max(a_adj, b_adj)
-    t = r + sqrt_sqrt_half  # RoundingHalfSum: (a + b + sign) / 2, truncated
+    t = r + sqrt_sqrt_half   # RoundingHalfSum: (a + b + sign) / 2, truncated
     p = (t + 1) // 2 if t >= 0 else -((1 - t) // 2)
     q = wrap32(2 * wrap32(r - sqrt_sqrt_half))
     sq = srdhm(q, q)
@@ -221,7 +222,7 @@ def reciprocal_q12(x):
     # GetReciprocal(x, 12): 1/x for a positive Q12.19 sum, as (Q0.31 scale,
     # num_bits_over_unit).
     headroom = 0
-    while headroom < 32 and not (x << headroom) & 0x80000000:  # bounded: a sum of 0 ends too
+    while headroom < 32 and not (x << headroom) & 0x80000000:   # bounded: a sum of 0 ends too
         headroom += 1
     return sat_shl(one_over_one_plus_x((x << headroom) - 0x80000000), 1), 12 - headroom
 
@@ -240,11 +241,13 @@ def bias64(bias, n):
     return b
 
 
+
 def requant16(acc, m, s, acc64, act_min, act_max):
     # acc64 selects TFLM's accumulator: 1 = int64 (requantized with the 16-bit reduced
     # multiplier), 0 = int32 (wraps, then the usual double-rounding requantization).
     v = mul_by_qm64(acc, m, s) if acc64 else mul_by_qm(wrap32(acc), m, s)
     return act_min if v < act_min else (act_max if v > act_max else v)
+
 
 
 def mul_by_qm64(x, multiplier, shift):
@@ -299,5 +302,4 @@ def ort_requant(scale, out_off, act_min, act_max):
     # requant_ort per channel, as requant(acc, channel) for conv2d_acc / fully_connected_acc.
     def requant(acc, oc):
         return requant_ort(acc, scale[oc], out_off, act_min, act_max)
-
     return requant

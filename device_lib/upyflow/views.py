@@ -12,7 +12,7 @@ import struct
 
 _FMT = {"i8": "<b", "u8": "<B", "i16": "<h", "i32": "<i", "f32": "<f", "u32": "<I", "u64": "<Q"}
 _SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4, "u32": 4, "u64": 8}
-_COPY_MAX = 256  # bytes of an unaligned constant worth a RAM copy
+_COPY_MAX = 256   # bytes of an unaligned constant worth a RAM copy
 
 
 class StructView:
@@ -38,13 +38,9 @@ try:
     import uctypes
 
     _UCT = {
-        "i8": uctypes.INT8,
-        "u8": uctypes.UINT8,
-        "i16": uctypes.INT16,
-        "i32": uctypes.INT32,
-        "f32": uctypes.FLOAT32,
-        "u32": uctypes.UINT32,
-        "u64": uctypes.UINT64,
+        "i8": uctypes.INT8, "u8": uctypes.UINT8, "i16": uctypes.INT16,
+        "i32": uctypes.INT32, "f32": uctypes.FLOAT32,
+        "u32": uctypes.UINT32, "u64": uctypes.UINT64,
     }
     # One shared layout per dtype, with a length larger than any tensor: a view
     # then costs ~40 bytes instead of a layout dict of its own (~200 bytes).
@@ -55,9 +51,8 @@ try:
         if (uctypes.addressof(buf) + offset) % _SIZE[dtype]:
             if nbytes <= _COPY_MAX:
                 try:
-                    import array  # from bytes, MicroPython's array copies the raw values
-
-                    return array.array(_FMT[dtype][1], bytes(memoryview(buf)[offset : offset + nbytes]))
+                    import array   # from bytes, MicroPython's array copies the raw values
+                    return array.array(_FMT[dtype][1], bytes(memoryview(buf)[offset:offset + nbytes]))
                 except ImportError:
                     pass
             return StructView(buf, offset, dtype)
@@ -71,6 +66,6 @@ except ImportError:
         memoryview(b"ab").cast("b")
 
         def typed_view(buf, offset, nbytes, dtype):
-            return memoryview(buf)[offset : offset + nbytes].cast(_FMT[dtype][1])
+            return memoryview(buf)[offset:offset + nbytes].cast(_FMT[dtype][1])
     except (AttributeError, NotImplementedError, TypeError):
         typed_view = struct_view

@@ -5,7 +5,6 @@ int8 module under the MicroPython unix port.
 Run from anywhere: python examples/digits/evaluate.py [--out-dir out/digits]
 Needs upyflow (pip install -e .); onnxruntime and the `micropython` unix port are optional.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -46,19 +45,13 @@ def onnxruntime_predict(path: str, x_nchw: np.ndarray) -> np.ndarray | None:
     return np.array([int(sess.run(None, {name: img[None]})[0].argmax()) for img in x_nchw])
 
 
-def micropython_predict(
-    outdir: str, name: str, x: np.ndarray, tier: str | None
-) -> tuple[np.ndarray, list[bytes]] | None:
+def micropython_predict(outdir: str, name: str, x: np.ndarray,
+                       tier: str | None) -> tuple[np.ndarray, list[bytes]] | None:
     from upyflow_tools.unixport import micropython_exe, run_batch
-
     if micropython_exe() is None:
         return None
-    outs, _us = run_batch(
-        outdir,
-        name,
-        [[np.ascontiguousarray(img, np.float32).tobytes()] for img in x],
-        env={"UPYFLOW_TIER": tier} if tier else None,
-    )
+    outs, _us = run_batch(outdir, name, [[np.ascontiguousarray(img, np.float32).tobytes()] for img in x],
+                          env={"UPYFLOW_TIER": tier} if tier else None)
     raw = [o[0] for o in outs]
     return np.array([int(np.frombuffer(r, np.float32).argmax()) for r in raw]), raw
 
@@ -66,11 +59,8 @@ def micropython_predict(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out-dir", default=os.path.join("out", "digits"), help="where the baked modules go")
-    ap.add_argument(
-        "--micropython-tier",
-        choices=["pure", "viper", "native"],
-        help="kernel tier under MicroPython (default: its fastest available)",
-    )
+    ap.add_argument("--micropython-tier", choices=["pure", "viper", "native"],
+                    help="kernel tier under MicroPython (default: its fastest available)")
     args = ap.parse_args()
     onnx_path = os.path.join(HERE, "digits.onnx")
     test = np.load(os.path.join(HERE, "test.npz"))
@@ -80,7 +70,7 @@ def main() -> int:
     float_result, _ = bake(onnx_path, args.out_dir, name="digits_float")
     int8_result, _ = bake(onnx_path, args.out_dir, name="digits_int8", quantize=Quantization(calibration))
     print(int8_result.quant_report)
-    x = calibration_samples(read_model(onnx_path), x_nchw)  # NCHW -> the baked NHWC layout
+    x = calibration_samples(read_model(onnx_path), x_nchw)    # NCHW -> the baked NHWC layout
 
     rows = []
     ort = onnxruntime_predict(onnx_path, x_nchw)

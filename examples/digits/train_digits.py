@@ -8,7 +8,6 @@ Outputs (in --out-dir, default: this folder):
   calibration.npy   float32 [300, 1, 8, 8]: training images for `upyflow bake --calibration`
   test.npz          x: float32 [N, 1, 8, 8], y: int64 [N]: the held-out split, never trained on
 """
-
 from __future__ import annotations
 
 import argparse
@@ -32,13 +31,10 @@ class DigitsNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(8, 8, 3, padding=1, groups=8),
-            nn.ReLU(),
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1),
-            nn.ReLU(),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
         )
         self.classifier = nn.Linear(16 * 4 * 4, 10)
 
@@ -48,7 +44,7 @@ class DigitsNet(nn.Module):
 
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     digits = load_digits()
-    x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]  # N, 1, 8, 8 in [0, 1]
+    x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]   # N, 1, 8, 8 in [0, 1]
     y = digits.target.astype(np.int64)
     return train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
 
@@ -86,20 +82,12 @@ def main() -> None:
     torch.set_num_threads(1)
     x_train, x_test, y_train, y_test = data()
     model = train(x_train, y_train)
-    print(
-        "PyTorch float accuracy: train %.4f, held-out %.4f (%d images)"
-        % (accuracy(model, x_train, y_train), accuracy(model, x_test, y_test), len(y_test))
-    )
+    print("PyTorch float accuracy: train %.4f, held-out %.4f (%d images)"
+          % (accuracy(model, x_train, y_train), accuracy(model, x_test, y_test), len(y_test)))
     # the TorchScript exporter (dynamo=False): opset 13, and no onnxscript dependency
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, 1, 8, 8),),
-        str(out / "digits.onnx"),
-        input_names=["image"],
-        output_names=["logits"],
-        opset_version=13,
-        dynamo=False,
-    )
+    torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(out / "digits.onnx"),
+                      input_names=["image"], output_names=["logits"], opset_version=13,
+                      dynamo=False)
     pick = np.random.default_rng(SEED).choice(len(x_train), CALIBRATION, replace=False)
     np.save(out / "calibration.npy", x_train[np.sort(pick)])
     np.savez_compressed(out / "test.npz", x=x_test, y=y_test)

@@ -4,7 +4,6 @@ Prints, for a sweep of x in [0, 2*pi]: the int8 input, upyflow's int8 output on
 MicroPython, TFLite Micro's output for the same input, and the dequantized value
 beside sin(x); then arena bytes (upyflow vs TFLM) and time per inference.
 """
-
 from __future__ import annotations
 
 import math

@@ -8,7 +8,6 @@ Outputs (in --out-dir):
   sine_int8.tflite   full-integer model, int8 input and output
   sine_float.tflite  float32 model
 """
-
 from __future__ import annotations
 
 import argparse
@@ -30,19 +29,16 @@ def make_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
 
 
 def build_model() -> tf.keras.Model:
-    return tf.keras.Sequential(
-        [
-            tf.keras.Input(shape=(1,)),
-            tf.keras.layers.Dense(16, activation="relu"),
-            tf.keras.layers.Dense(16, activation="relu"),
-            tf.keras.layers.Dense(1),
-        ]
-    )
+    return tf.keras.Sequential([
+        tf.keras.Input(shape=(1,)),
+        tf.keras.layers.Dense(16, activation="relu"),
+        tf.keras.layers.Dense(16, activation="relu"),
+        tf.keras.layers.Dense(1),
+    ])
 
 
 def to_int8(model: tf.keras.Model, rep_x: np.ndarray) -> bytes:
     """Full-integer quantization, calibrated on rep_x."""
-
     def rep_data():
         for v in rep_x:
             yield [v.reshape(1, 1)]

@@ -10,7 +10,6 @@ board, runs the inference there through the raw REPL, and prints the board's
 [silence, unknown, yes, no] scores and label beside the TFLite Micro interpreter's for
 the same input, computed on this host.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -40,14 +39,14 @@ def features(path: str) -> np.ndarray:
     return np.frombuffer(data, np.int8).reshape(1, NBYTES)
 
 
-def classify_on_board(port: str, files: list[str], outdir: str, tool: str = "mpremote", verbose: bool = False) -> int:
-    board = board_demo.bake_and_deploy(
-        MODEL, outdir, "micro_speech_quantized", "--mpy, weights inline", port, tool, verbose
-    )
+def classify_on_board(port: str, files: list[str], outdir: str, tool: str = "mpremote",
+                      verbose: bool = False) -> int:
+    board = board_demo.bake_and_deploy(MODEL, outdir, "micro_speech_quantized", "--mpy, weights inline",
+                                       port, tool, verbose)
     board.put(os.path.join(HERE, "spot_keyword.py"), "/spot_keyword.py")
     inputs = []
     for path in files:
-        inputs.append((os.path.basename(path), features(path)))  # a wrong size refused here, not on the board
+        inputs.append((os.path.basename(path), features(path)))   # a wrong size refused here, not on the board
         board.put(path, "/" + inputs[-1][0])
         print("sent %s to the board" % inputs[-1][0])
     out = board_demo.classify_each(board, "spot_keyword", [name for name, _ in inputs])
@@ -57,26 +56,15 @@ def classify_on_board(port: str, files: list[str], outdir: str, tool: str = "mpr
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     board_arguments(ap)
-    ap.add_argument(
-        "files",
-        nargs="*",
-        default=FEATURES,
-        help="1960-byte int8 feature files (default: ../shared/testdata/"
-        "micro_speech_features_{yes,no,silence,noise}.bin)",
-    )
-    ap.add_argument(
-        "--outdir",
-        default=os.path.join(ROOT, "out", "keyword"),
-        help="where the baked model goes (default out/keyword)",
-    )
+    ap.add_argument("files", nargs="*", default=FEATURES,
+                    help="1960-byte int8 feature files (default: ../shared/testdata/"
+                         "micro_speech_features_{yes,no,silence,noise}.bin)")
+    ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "keyword"),
+                    help="where the baked model goes (default out/keyword)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every file deploy copies")
     args = ap.parse_args(argv)
-    return board_demo.on_board(
-        args,
-        [MODEL] + args.files,
-        "the TFLM model and features",
-        lambda port: classify_on_board(port, args.files, args.outdir, args.tool, args.verbose),
-    )
+    return board_demo.on_board(args, [MODEL] + args.files, "the TFLM model and features",
+                               lambda port: classify_on_board(port, args.files, args.outdir, args.tool, args.verbose))
 
 
 if __name__ == "__main__":

@@ -11,14 +11,14 @@
 import upyflow
 
 LABELS = ("silence", "unknown", "yes", "no")
-WINDOW = 480  # samples per window: 30 ms at 16 kHz
-HOP = 320  # samples between windows: 20 ms
-FRAMES = 49  # windows the keyword model sees: one second
-ROW = 40  # features per window
+WINDOW = 480     # samples per window: 30 ms at 16 kHz
+HOP = 320        # samples between windows: 20 ms
+FRAMES = 49      # windows the keyword model sees: one second
+ROW = 40         # features per window
 
 try:
     from time import ticks_diff, ticks_us
-except ImportError:  # CPython
+except ImportError:   # CPython
     from time import perf_counter
 
     def ticks_us():
@@ -32,8 +32,8 @@ class Spotter:
     def __init__(self, front_end="audio_front_end", model="micro_speech_quantized", tier=None):
         self.front_end = upyflow.load(front_end, tier)
         self.model = upyflow.load(model, tier)
-        self._win = bytearray(2 * WINDOW)  # the current window, int16 little-endian
-        self._feat = bytearray(FRAMES * ROW)  # a ring of feature rows, oldest at _head
+        self._win = bytearray(2 * WINDOW)        # the current window, int16 little-endian
+        self._feat = bytearray(FRAMES * ROW)     # a ring of feature rows, oldest at _head
         self.reset()
 
     def reset(self):
@@ -43,7 +43,7 @@ class Spotter:
             self._feat[i] = 0
         self._head = 0
         self.windows = 0
-        self.us = 0  # front-end microseconds, summed over the windows
+        self.us = 0          # front-end microseconds, summed over the windows
 
     def push_window(self, samples):
         """A whole 480-sample window (960 bytes), e.g. the first one of a recording."""
@@ -53,8 +53,8 @@ class Spotter:
     def push_hop(self, samples):
         """The next 320 samples (640 bytes): the window slides by 20 ms."""
         w = memoryview(self._win)
-        w[0 : 2 * (WINDOW - HOP)] = w[2 * HOP : 2 * WINDOW]
-        w[2 * (WINDOW - HOP) :] = samples
+        w[0:2 * (WINDOW - HOP)] = w[2 * HOP:2 * WINDOW]
+        w[2 * (WINDOW - HOP):] = samples
         self._run()
 
     def _run(self):
@@ -64,7 +64,7 @@ class Spotter:
         fe.invoke()
         self.us += ticks_diff(ticks_us(), t)
         r = self._head * ROW
-        self._feat[r : r + ROW] = fe.get_output(0)
+        self._feat[r:r + ROW] = fe.get_output(0)
         self._head = (self._head + 1) % FRAMES
         self.windows += 1
 
@@ -100,13 +100,8 @@ def _data_chunk(f):
         body = f.read(size + (size & 1))
         if h[0:4] == b"fmt ":
             fmt = body
-    if (
-        fmt is None
-        or (fmt[0] | fmt[1] << 8) != 1
-        or (fmt[2] | fmt[3] << 8) != 1
-        or (fmt[4] | fmt[5] << 8 | fmt[6] << 16) != 16000
-        or (fmt[14] | fmt[15] << 8) != 16
-    ):
+    if fmt is None or (fmt[0] | fmt[1] << 8) != 1 or (fmt[2] | fmt[3] << 8) != 1 \
+            or (fmt[4] | fmt[5] << 8 | fmt[6] << 16) != 16000 or (fmt[14] | fmt[15] << 8) != 16:
         raise ValueError("need 16 kHz mono 16-bit PCM")
     return size
 
@@ -117,7 +112,7 @@ def spot_wav(spotter, path):
     with open(path, "rb") as f:
         left = _data_chunk(f)
         win = bytearray(2 * WINDOW)
-        hop = memoryview(win)[0 : 2 * HOP]
+        hop = memoryview(win)[0:2 * HOP]
         if left < len(win) or f.readinto(win) != len(win):
             raise ValueError("%s: shorter than one window" % path)
         spotter.push_window(win)

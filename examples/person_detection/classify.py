@@ -14,7 +14,6 @@ With --frames each image becomes a raw 160x120 RGB565 (high byte first) colour f
 a camera module gives; the board turns it into the model's input with upyflow.image, and
 the host does the same steps in numpy (upyflow_tools.frames) before running TFLM.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -53,7 +52,7 @@ def bmp_input(path: str) -> np.ndarray:
     stride = (width + 3) & ~3
     rows = np.frombuffer(data, np.uint8, stride * SIDE, offset).reshape(SIDE, stride)[:, :width]
     if height > 0:
-        rows = rows[::-1]  # stored bottom-up
+        rows = rows[::-1]                  # stored bottom-up
     return rows.view(np.int8).reshape(1, SIDE, SIDE, 1)
 
 
@@ -72,28 +71,16 @@ def frame_input(frame: bytes) -> np.ndarray:
     """The model input for a frame, by detect_person.classify_frame_file's steps done in numpy:
     centre 120x120 crop, nearest resize to 96x96, BT.601 gray, int8 p - 128."""
     side = min(FRAME_W, FRAME_H)
-    x = frames.to_input(
-        frame,
-        FRAME_FMT,
-        FRAME_W,
-        FRAME_H,
-        SIDE,
-        SIDE,
-        1,
-        "i8",
-        crop=((FRAME_W - side) // 2, (FRAME_H - side) // 2, side, side),
-        resize="nearest",
-        normalise="direct",
-    )
+    x = frames.to_input(frame, FRAME_FMT, FRAME_W, FRAME_H, SIDE, SIDE, 1, "i8",
+                        crop=((FRAME_W - side) // 2, (FRAME_H - side) // 2, side, side),
+                        resize="nearest", normalise="direct")
     return np.frombuffer(x, np.int8).reshape(1, SIDE, SIDE, 1)
 
 
-def classify_on_board(
-    port: str, images: list[str], outdir: str, tool: str = "mpremote", verbose: bool = False, use_frames: bool = False
-) -> int:
-    board = board_demo.bake_and_deploy(
-        MODEL, outdir, "person_detect", "--weights file --mpy", port, tool, verbose, weights="file"
-    )
+def classify_on_board(port: str, images: list[str], outdir: str, tool: str = "mpremote",
+                      verbose: bool = False, use_frames: bool = False) -> int:
+    board = board_demo.bake_and_deploy(MODEL, outdir, "person_detect", "--weights file --mpy", port, tool,
+                                       verbose, weights="file")
     # Compiled on the host: compiling on the board would leave its heap fragmented, and
     # person_detect needs one large block (55 KB arena + 35 KB weight buffer) of a 190 KB heap.
     with tempfile.TemporaryDirectory() as staging:
@@ -114,9 +101,8 @@ def classify_on_board(
                 board.put(path, "/" + name)
                 inputs.append((name, bmp_input(path)))
             print("sent %s to the board" % name)
-    out = board_demo.classify_each(
-        board, "detect_person", [name for name, _ in inputs], "classify_frame_file" if use_frames else "classify"
-    )
+    out = board_demo.classify_each(board, "detect_person", [name for name, _ in inputs],
+                                 "classify_frame_file" if use_frames else "classify")
     # classify_frame_file's RESULT lines end with the frame preparation time
     prep = [more[0] for _s, _l, _us, more in board_demo.board_results(out, len(LABELS)).values() if more]
     notes = ["frame -> input on the board (upyflow.image): %s us" % ", ".join(prep)] if prep else []
@@ -126,30 +112,17 @@ def classify_on_board(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     board_arguments(ap)
-    ap.add_argument(
-        "images",
-        nargs="*",
-        default=IMAGES,
-        help="96x96 8-bit grayscale BMPs (default: ../shared/testdata/person.bmp, no_person.bmp)",
-    )
-    ap.add_argument(
-        "--outdir",
-        default=os.path.join(ROOT, "out", "person_detection"),
-        help="where the baked model goes (default out/person_detection)",
-    )
-    ap.add_argument(
-        "--frames",
-        action="store_true",
-        help="send each image as a raw 160x120 RGB565 camera frame; the board prepares it",
-    )
+    ap.add_argument("images", nargs="*", default=IMAGES,
+                    help="96x96 8-bit grayscale BMPs (default: ../shared/testdata/person.bmp, no_person.bmp)")
+    ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "person_detection"),
+                    help="where the baked model goes (default out/person_detection)")
+    ap.add_argument("--frames", action="store_true",
+                    help="send each image as a raw 160x120 RGB565 camera frame; the board prepares it")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every file deploy copies")
     args = ap.parse_args(argv)
-    return board_demo.on_board(
-        args,
-        [MODEL] + args.images,
-        "the TFLM model and images",
-        lambda port: classify_on_board(port, args.images, args.outdir, args.tool, args.verbose, args.frames),
-    )
+    return board_demo.on_board(args, [MODEL] + args.images, "the TFLM model and images",
+                               lambda port: classify_on_board(port, args.images, args.outdir, args.tool,
+                                                              args.verbose, args.frames))
 
 
 if __name__ == "__main__":

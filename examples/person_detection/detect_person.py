@@ -31,15 +31,13 @@ def read_bmp(path, buf, side=SIDE):
         width, height = struct.unpack_from("<ii", head, 18)
         bpp = struct.unpack_from("<H", head, 28)[0]
         if bpp != 8 or width != side or abs(height) != side:
-            raise ValueError(
-                "%s: need a %dx%d 8-bit grayscale BMP, got %dx%d at %d bits"
-                % (path, side, side, width, abs(height), bpp)
-            )
-        stride = (width + 3) & ~3  # BMP rows are padded to 4 bytes
+            raise ValueError("%s: need a %dx%d 8-bit grayscale BMP, got %dx%d at %d bits"
+                             % (path, side, side, width, abs(height), bpp))
+        stride = (width + 3) & ~3          # BMP rows are padded to 4 bytes
         for r in range(side):
             row = side - 1 - r if height > 0 else r
             f.seek(offset + r * stride)
-            f.readinto(buf[row * side : (row + 1) * side])
+            f.readinto(buf[row * side:(row + 1) * side])
 
 
 def classify(path):
@@ -75,7 +73,7 @@ def classify_frame_file(path, width=160, height=120, fmt="rgb565be"):
     global _frame
     n = width * height * (3 if fmt == "rgb888" else 1 if fmt == "gray8" else 2)
     if _frame is None or len(_frame) != n:
-        _frame = bytearray(n)  # one buffer, reused for every frame
+        _frame = bytearray(n)   # one buffer, reused for every frame
     with open(path, "rb") as f:
         if f.readinto(_frame) != n:
             raise ValueError("%s: expected a %dx%d %s frame of %d bytes" % (path, width, height, fmt, n))

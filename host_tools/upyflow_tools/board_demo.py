@@ -3,7 +3,6 @@ bake and deploy with a short log, run the board script on each input, print the 
 scores beside TFLite Micro's for the same inputs, and end with one error line (exit 2) for a
 missing input or a model that does not bake. The board scripts themselves stay standalone
 files that users copy."""
-
 from __future__ import annotations
 
 import os
@@ -48,17 +47,14 @@ def on_board(args, inputs: list[str], what: str, run: Callable[[str], int]) -> i
 
 def deploy_log(verbose: bool) -> Callable[[str], None]:
     """deploy's log: its summary lines, and the per-file ones ("[...") only when verbose."""
-
     def log(line: str) -> None:
         if verbose or not line.startswith("["):
             print(line)
-
     return log
 
 
-def bake_and_deploy(
-    model: str, outdir: str, name: str, how: str, port: str, tool: str, verbose: bool, **options
-) -> Board:
+def bake_and_deploy(model: str, outdir: str, name: str, how: str, port: str, tool: str, verbose: bool,
+                    **options) -> Board:
     """Bake model into outdir/name.mpy (how: its options in words for the log), deploy it with
     the runtime, and return the board."""
     print("baking %s -> %s (%s)" % (os.path.relpath(model), os.path.relpath(outdir), how))
@@ -72,11 +68,9 @@ def classify_each(board: Board, module: str, names: list[str], call: str = "clas
     label, invoke us, more...): a line "RESULT name score... label us more..." each, then a
     line "TIER tier" of module.model's kernel tier. On a clean heap: the transfers leave garbage."""
     board.soft_reset()
-    return board.exec(
-        "import %s\nfor p in %r:\n    r = %s.%s(p)\n"
-        "    print('RESULT', p, ' '.join(str(v) for v in r[0]), *r[1:])\n"
-        "print('TIER', %s.model.tier)\n" % (module, names, module, call, module)
-    )
+    return board.exec("import %s\nfor p in %r:\n    r = %s.%s(p)\n"
+                      "    print('RESULT', p, ' '.join(str(v) for v in r[0]), *r[1:])\n"
+                      "print('TIER', %s.model.tier)\n" % (module, names, module, call, module))
 
 
 def board_results(out: str, n_scores: int) -> dict[str, tuple[list[int], str, int, list[str]]]:
@@ -87,19 +81,12 @@ def board_results(out: str, n_scores: int) -> dict[str, tuple[list[int], str, in
         parts = line.split()
         if len(parts) >= n_scores + 4 and parts[0] == "RESULT":
             n = n_scores + 2
-            found[parts[1]] = ([int(v) for v in parts[2:n]], parts[n], int(parts[n + 1]), parts[n + 2 :])
+            found[parts[1]] = ([int(v) for v in parts[2:n]], parts[n], int(parts[n + 1]), parts[n + 2:])
     return found
 
 
-def scores_beside_tflm(
-    model: str,
-    labels: Sequence[str],
-    inputs: list[tuple[str, np.ndarray]],
-    out: str,
-    column: str,
-    widths: tuple[int, int, int],
-    notes: Sequence[str] = (),
-) -> int:
+def scores_beside_tflm(model: str, labels: Sequence[str], inputs: list[tuple[str, np.ndarray]], out: str,
+                       column: str, widths: tuple[int, int, int], notes: Sequence[str] = ()) -> int:
     """Print per input the board's int8 scores, label and invoke time (from out, the board's
     output) beside TFLite Micro's for the same input, run here; then notes and the count of
     identical ones. Exit status 0 if all are identical. inputs: (name on the board, model
@@ -112,10 +99,8 @@ def scores_beside_tflm(
     row = "%%-%ds %%-%ds %%-%ds %%7d us   %%-%ds %%-%ds %%s" % (name_w, scores_w, label_w, scores_w, label_w)
     print()
     print("scores are int8 [%s]; kernel tier on the board: %s" % (", ".join(labels), tier.group(1) if tier else "?"))
-    print(
-        ("%%-%ds %%-%ds %%-%ds %%10s   %%-%ds %%s" % (name_w, scores_w, label_w, scores_w))
-        % (column, "board scores", "label", "invoke", "TFLM scores", "label")
-    )
+    print(("%%-%ds %%-%ds %%-%ds %%10s   %%-%ds %%s" % (name_w, scores_w, label_w, scores_w))
+          % (column, "board scores", "label", "invoke", "TFLM scores", "label"))
     same = 0
     for name, x in inputs:
         if name not in found:

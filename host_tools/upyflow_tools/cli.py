@@ -1,5 +1,4 @@
 """`upyflow`: bake TFLite and ONNX models into MicroPython modules, inspect them, use a board."""
-
 from __future__ import annotations
 
 import argparse
@@ -20,28 +19,14 @@ def _cmd_bake(args: argparse.Namespace) -> int:
     and write a Python module.
     """
     from .bake import bake
-
     print("upyflow: baking %s" % args.model, file=sys.stderr)
-    result, files = bake(
-        args.model,
-        args.outdir,
-        name=args.name,
-        mpy=args.mpy,
-        march=args.march,
-        weights=args.weights,
-        quantize=_quantization(args),
-        rounding=args.rounding,
-        patches=args.patches,
-        labels=args.labels,
-        constants=_constants(args.const),
-        input_shapes=_input_shapes(args.input_shape),
-        input_layout=args.input_layout,
-    )
+    result, files = bake(args.model, args.outdir, name=args.name, mpy=args.mpy, march=args.march,
+                         weights=args.weights, quantize=_quantization(args), rounding=args.rounding,
+                         patches=args.patches, labels=args.labels, constants=_constants(args.const),
+                         input_shapes=_input_shapes(args.input_shape), input_layout=args.input_layout)
     b = result.baked
-    print(
-        "%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
-        % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors))
-    )
+    print("%s: %d ops, arena %d bytes, weights %d bytes, %d tensors"
+          % (result.name, len(b.calls), b.arena_size, len(b.weights), len(b.tensors)))
     for note in result.graph.notes:
         print("note: " + note)
     if result.patch_report:
@@ -49,7 +34,6 @@ def _cmd_bake(args: argparse.Namespace) -> int:
     for f in files:
         print("wrote %s" % f)
     from .report import ram_report
-
     print(ram_report(result))
     if result.quant_report:
         print(result.quant_report)
@@ -80,7 +64,6 @@ def _constants(specs: list[str] | None) -> dict | None:
 
 def _npy_constant(name: str, path: str):
     import numpy as np
-
     try:
         data = np.load(path, allow_pickle=False)
     except OSError as e:
@@ -115,22 +98,18 @@ def _quantization(args: argparse.Namespace) -> Quantization | None:
     import numpy as np
 
     from .ptq import Quantization
-
     try:
         data = np.load(args.calibration, allow_pickle=False)
     except OSError as e:
         raise BakeError("cannot read calibration data %s: %s" % (args.calibration, e.strerror or e)) from None
     except ValueError:
         # numpy's own message here is about pickles, which says nothing to a user
-        raise BakeError(
-            "calibration data %s is not a .npy array file: save the sample inputs "
-            "with numpy.save('data.npy', array)" % args.calibration
-        ) from None
+        raise BakeError("calibration data %s is not a .npy array file: save the sample inputs "
+                        "with numpy.save('data.npy', array)" % args.calibration) from None
     if not isinstance(data, np.ndarray):
         data.close()
-        raise BakeError(
-            "calibration data %s holds several arrays (.npz): give one .npy array of sample inputs" % args.calibration
-        )
+        raise BakeError("calibration data %s holds several arrays (.npz): give one .npy array "
+                        "of sample inputs" % args.calibration)
     return Quantization(data, int8_io=args.int8_io)
 
 
@@ -143,18 +122,15 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     status 1 when the model does not bake.
     """
     from .report import supported_table
-
     if args.ops or not args.model:
         print(supported_table())
         if not args.model:
             return 0
         print()
     from .inspect_model import inspect_model, inspect_text, plot_plan
-
     info = inspect_model(args.model, tflm=not args.no_tflm)
     if args.json:
         import json
-
         print(json.dumps(info, indent=1))
     else:
         print(inspect_text(info))
@@ -170,7 +146,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     e.g. a script that loads a model and classifies. Exit status 1 if the script raised.
     """
     from .deploy import Board
-
     if not os.path.isfile(args.script):
         raise BakeError("no script %s: `upyflow run` takes a local .py file" % args.script)
     # The tool's own `run` streams what the board prints as it prints it, and a
@@ -187,7 +162,6 @@ def _cmd_repl(args: argparse.Namespace) -> int:
     import subprocess
 
     from .deploy import _exe, check_port, connect_args
-
     check_port(args.port, "mpremote")
     return subprocess.call([_exe("mpremote")] + connect_args(args.port) + ["repl"])
 
@@ -199,19 +173,15 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     under CPython, or with --port on a board (deployed there first), beside the host's figures.
     """
     from .profile import profile_text
-
     if args.reps < 1:
         raise BakeError("--reps must be at least 1")
     if args.port:
         from .profile import board_profile_text
-
         print(board_profile_text(args.model, args.port, args.tool, args.tier, args.reps, args.weights))
         return 0
     if args.tier == "viper":
-        raise BakeError(
-            "--tier viper runs only under MicroPython (its native emitter); "
-            "on the host the tiers are native and pure (or give --port to profile on a board)"
-        )
+        raise BakeError("--tier viper runs only under MicroPython (its native emitter); "
+                        "on the host the tiers are native and pure (or give --port to profile on a board)")
     print(profile_text(args.model, args.tier, args.reps))
     return 0
 
@@ -223,7 +193,6 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     arch, and the models in OUTDIR to the board's filesystem, skipping files already identical.
     """
     from .deploy import deploy
-
     deploy(args.outdir, args.port, args.tool, args.runtime, args.native, keep=args.keep)
     return 0
 
@@ -235,7 +204,6 @@ def _cmd_freeze(args: argparse.Namespace) -> int:
     weights in flash, costing no RAM.
     """
     from .deploy import freeze_manifest
-
     print("wrote %s" % freeze_manifest(args.outdirs, args.output, args.march, log=print))
     return 0
 
@@ -247,37 +215,24 @@ def _cmd_ops(_args: argparse.Namespace) -> int:
     the README's).
     """
     from .report import supported_table
-
     print(supported_table())
     return 0
 
 
 # mpy-cross's -march values (MicroPython's native architectures).
-MARCHES = (
-    "x86",
-    "x64",
-    "armv6",
-    "armv6m",
-    "armv7m",
-    "armv7em",
-    "armv7emsp",
-    "armv7emdp",
-    "xtensa",
-    "xtensawin",
-    "rv32imc",
-    "rv64imc",
-)
-PORT_HELP = "serial port, e.g. /dev/ttyACM0 or COM3 (default: auto, the first USB serial board mpremote finds)"
+MARCHES = ("x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
+           "xtensa", "xtensawin", "rv32imc", "rv64imc")
+PORT_HELP = ("serial port, e.g. /dev/ttyACM0 or COM3 (default: auto, the first USB serial board "
+             "mpremote finds)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="upyflow",
         description="Bake TFLite and ONNX models into MicroPython modules that run bit-exact "
-        "with TensorFlow Lite Micro (ONNX: with onnxruntime).",
+                    "with TensorFlow Lite Micro (ONNX: with onnxruntime).",
         epilog="Example: upyflow bake model.tflite -o out --mpy; then copy out/model.mpy "
-        "and the upyflow package to the board and run upyflow.load('model').",
-    )
+               "and the upyflow package to the board and run upyflow.load('model').")
     p.add_argument("--version", action="version", version="upyflow " + __version__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -286,135 +241,77 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--outdir", default=".", help="output folder (default: current)")
     b.add_argument("--name", help="module name (default: the model file's stem)")
     b.add_argument("--mpy", action="store_true", help="also compile NAME.mpy with mpy-cross")
-    b.add_argument(
-        "--weights",
-        choices=["inline", "file"],
-        default="inline",
-        help="inline: const bytes in the module (flash when frozen; default); "
-        "file: NAME.bin beside it, streamed one layer at a time (RAM = arena + largest layer)",
-    )
-    b.add_argument(
-        "--march",
-        choices=MARCHES,
-        metavar="ARCH",
-        help="mpy-cross -march, one of %s; only matters for native code" % ", ".join(MARCHES),
-    )
-    b.add_argument(
-        "--quantize",
-        choices=["int8"],
-        help="quantize a float model (post-training, TFLite style: int8 per-channel weights, "
-        "int8 activations from calibration ranges); prints int8 vs float agreement",
-    )
-    b.add_argument(
-        "--calibration",
-        metavar="DATA.npy",
-        help="with --quantize: sample inputs, shape (samples, *model input shape) in the model "
-        "file's layout (NCHW for ONNX); a batch-1 input may drop its batch axis",
-    )
-    b.add_argument(
-        "--int8-io", action="store_true", help="with --quantize: keep int8 input/output (default: float32 in and out)"
-    )
-    b.add_argument(
-        "--rounding",
-        choices=["tflm", "onnxruntime"],
-        help="int8 conv/FC requantization: tflm (bit-exact with TFLite Micro) or onnxruntime "
-        "(float32 scale, ties to even, as onnxruntime's CPU kernels); default: onnxruntime "
-        "for QDQ ONNX models, tflm otherwise",
-    )
-    b.add_argument(
-        "--labels",
-        metavar="LABELS.txt",
-        help="class names of output 0, one per line: m.labels on the board, and m.top() pairs index into it",
-    )
-    b.add_argument(
-        "--patches",
-        choices=["auto", "off"],
-        default="auto",
-        help="auto (default): run the first layers of a CNN in bands of rows where that "
-        "shrinks the arena (byte-identical; at most 10%% more arithmetic); off: one "
-        "call per layer",
-    )
-    b.add_argument(
-        "--const",
-        action="append",
-        metavar="NAME=FILE.npy",
-        help="bake graph input NAME as a constant with these values (weights a model takes as inputs); repeatable",
-    )
-    b.add_argument(
-        "--input-shape",
-        action="append",
-        metavar="NAME=D0,D1,...",
-        help="ONNX: the shape of graph input NAME, fixing its symbolic dimensions; repeatable",
-    )
-    b.add_argument(
-        "--input-layout",
-        choices=["nhwc", "nchw"],
-        help="ONNX: byte order of rank-4 inputs and outputs on the board: nhwc (default; no "
-        "transpose before the first Conv) or nchw (as onnxruntime; transposed on the board)",
-    )
+    b.add_argument("--weights", choices=["inline", "file"], default="inline",
+                   help="inline: const bytes in the module (flash when frozen; default); "
+                        "file: NAME.bin beside it, streamed one layer at a time (RAM = arena + largest layer)")
+    b.add_argument("--march", choices=MARCHES, metavar="ARCH",
+                   help="mpy-cross -march, one of %s; only matters for native code" % ", ".join(MARCHES))
+    b.add_argument("--quantize", choices=["int8"],
+                   help="quantize a float model (post-training, TFLite style: int8 per-channel weights, "
+                        "int8 activations from calibration ranges); prints int8 vs float agreement")
+    b.add_argument("--calibration", metavar="DATA.npy",
+                   help="with --quantize: sample inputs, shape (samples, *model input shape) in the model "
+                        "file's layout (NCHW for ONNX); a batch-1 input may drop its batch axis")
+    b.add_argument("--int8-io", action="store_true",
+                   help="with --quantize: keep int8 input/output (default: float32 in and out)")
+    b.add_argument("--rounding", choices=["tflm", "onnxruntime"],
+                   help="int8 conv/FC requantization: tflm (bit-exact with TFLite Micro) or onnxruntime "
+                        "(float32 scale, ties to even, as onnxruntime's CPU kernels); default: onnxruntime "
+                        "for QDQ ONNX models, tflm otherwise")
+    b.add_argument("--labels", metavar="LABELS.txt",
+                   help="class names of output 0, one per line: m.labels on the board, and "
+                        "m.top() pairs index into it")
+    b.add_argument("--patches", choices=["auto", "off"], default="auto",
+                   help="auto (default): run the first layers of a CNN in bands of rows where that "
+                        "shrinks the arena (byte-identical; at most 10%% more arithmetic); off: one "
+                        "call per layer")
+    b.add_argument("--const", action="append", metavar="NAME=FILE.npy",
+                   help="bake graph input NAME as a constant with these values (weights a model "
+                        "takes as inputs); repeatable")
+    b.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
+                   help="ONNX: the shape of graph input NAME, fixing its symbolic dimensions; repeatable")
+    b.add_argument("--input-layout", choices=["nhwc", "nchw"],
+                   help="ONNX: byte order of rank-4 inputs and outputs on the board: nhwc (default; no "
+                        "transpose before the first Conv) or nchw (as onnxruntime; transposed on the board)")
 
     i = _command(sub, _cmd_inspect)
     i.add_argument("model", nargs="?", help="the .tflite or .onnx file (none: only the operator table)")
     i.add_argument("--ops", action="store_true", help="also print the supported operators and types")
     i.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro for its figure")
     i.add_argument("--json", action="store_true", help="print all of it as JSON")
-    i.add_argument(
-        "--plot",
-        metavar="PLAN.png",
-        help="draw the memory plan (tensors over calls x arena offset) and the weight bytes "
-        "per layer (needs matplotlib)",
-    )
+    i.add_argument("--plot", metavar="PLAN.png",
+                   help="draw the memory plan (tensors over calls x arena offset) and the weight bytes "
+                        "per layer (needs matplotlib)")
 
     pr = _command(sub, _cmd_profile)
     pr.add_argument("model", help="the .tflite or .onnx file")
     pr.add_argument("--tier", choices=["native", "viper", "pure"], help="kernel tier (default: fastest)")
     pr.add_argument("--reps", type=int, default=3, help="repetitions; the best time counts (default 3)")
-    pr.add_argument(
-        "--port",
-        help="profile on the board at PORT (or 'auto'): bake, deploy, time each op there, beside the host's figures",
-    )
-    pr.add_argument(
-        "--tool", choices=["mpremote", "ampy"], default="mpremote", help="with --port: transfer tool (default mpremote)"
-    )
-    pr.add_argument(
-        "--weights",
-        choices=["inline", "file"],
-        default="inline",
-        help="with --port: weights placement to bake (file: for models too big for the heap)",
-    )
+    pr.add_argument("--port", help="profile on the board at PORT (or 'auto'): bake, deploy, time each op "
+                                   "there, beside the host's figures")
+    pr.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote",
+                    help="with --port: transfer tool (default mpremote)")
+    pr.add_argument("--weights", choices=["inline", "file"], default="inline",
+                    help="with --port: weights placement to bake (file: for models too big for the heap)")
 
     d = _command(sub, _cmd_deploy)
     d.add_argument("outdir", help="folder of baked models (from upyflow bake)")
     _board_arguments(d)
-    d.add_argument(
-        "--runtime",
-        choices=["mpy", "py"],
-        default="mpy",
-        help="copy the runtime compiled (.mpy, default: less RAM on import) or as source",
-    )
-    d.add_argument(
-        "--keep",
-        action="store_true",
-        help="leave .py files that shadow the copied .mpy on the board (and say which); "
-        "by default deploy removes them, since MicroPython would import them instead",
-    )
-    d.add_argument(
-        "--native",
-        help="path of upyflow_native.mpy (default: the one shipped with upyflow for "
-        "the board's arch, e.g. a build of your own from native_modules/micropython)",
-    )
+    d.add_argument("--runtime", choices=["mpy", "py"], default="mpy",
+                   help="copy the runtime compiled (.mpy, default: less RAM on import) or as source")
+    d.add_argument("--keep", action="store_true",
+                   help="leave .py files that shadow the copied .mpy on the board (and say which); "
+                        "by default deploy removes them, since MicroPython would import them instead")
+    d.add_argument("--native", help="path of upyflow_native.mpy (default: the one shipped with upyflow for "
+                                    "the board's arch, e.g. a build of your own from native_modules/micropython)")
 
     f = _command(sub, _cmd_freeze)
     f.add_argument("outdirs", nargs="+", help="folders of baked models (.py)")
     f.add_argument("-o", "--output", default="manifest.py", help="manifest path (default manifest.py)")
     from .deploy import ARCHS
-
-    f.add_argument(
-        "--march",
-        choices=[a for a in ARCHS if a],
-        help="the firmware's native arch (as mpy-cross -march): the viper kernels are frozen only "
-        "when it is given and is not armv6m, where frozen viper code can crash (see README)",
-    )
+    f.add_argument("--march", choices=[a for a in ARCHS if a],
+                   help="the firmware's native arch (as mpy-cross -march): the viper kernels are frozen only "
+                        "when it is given and is not armv6m, where frozen viper code can crash (see README)")
 
     r = _command(sub, _cmd_run)
     r.add_argument("script", help="a local .py file")
@@ -431,7 +328,7 @@ def _command(sub, fn) -> argparse.ArgumentParser:
     """The subcommand NAME that fn (_cmd_NAME) runs: its docstring's first line is the summary
     `upyflow -h` lists, the rest the description of `upyflow NAME -h`."""
     summary, _, description = (fn.__doc__ or "").partition("\n")
-    p = sub.add_parser(fn.__name__[len("_cmd_") :], help=summary.strip(), description=description.strip() or None)
+    p = sub.add_parser(fn.__name__[len("_cmd_"):], help=summary.strip(), description=description.strip() or None)
     p.set_defaults(fn=fn)
     return p
 

@@ -5,7 +5,6 @@ or the virtual board). Files whose SHA-256 on the board already matches are
 skipped. Layout on the board: /lib/upyflow/... (on sys.path of every port),
 /lib/upyflow_native.mpy, and the models at / next to their NAME.bin.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -22,21 +21,8 @@ from .unixport import DEVICE_LIB
 # upyflow_native.mpy per arch, shipped in this package (built by `make natmods MPY_DIR=...`).
 NATMODS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "natmods")
 # MicroPython's MP_NATIVE_ARCH_* numbers -> mpy-cross -march names.
-ARCHS = (
-    None,
-    "x86",
-    "x64",
-    "armv6",
-    "armv6m",
-    "armv7m",
-    "armv7em",
-    "armv7emsp",
-    "armv7emdp",
-    "xtensa",
-    "xtensawin",
-    "rv32imc",
-    "rv64imc",
-)
+ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
+         "xtensa", "xtensawin", "rv32imc", "rv64imc")
 # Natmod archs a board of each arch loads, best first. Thumb firmware accepts every Thumb arch
 # from armv6m up to its own (MPY_FEATURE_ARCH_TEST in py/persistentcode.h); an RV32 firmware
 # with extension flags still loads a plain rv32imc module (ours asks for no extension).
@@ -73,10 +59,9 @@ def stale_natmod(arch: str | None, natmods: str | None = None) -> bool:
     natmods = natmods or NATMODS
     script = os.path.join(os.path.dirname(DEVICE_LIB), "native_modules", "build_natmods.py")
     if not os.path.exists(script):
-        return False  # an installed package: no sources to compare
+        return False                               # an installed package: no sources to compare
     import importlib.util
     import json
-
     spec = importlib.util.spec_from_file_location("build_natmods", script)
     if spec is None or spec.loader is None:
         return False
@@ -117,13 +102,12 @@ def check_port(port: str, tool: str) -> None:
     """One clear line for a port that cannot work, before a tool fails obscurely."""
     if port == AUTO_PORT:
         if tool == "ampy":
-            raise BakeError(
-                "ampy needs a port: give --port /dev/ttyACM0 (COM3 on Windows), "
-                "or use --tool mpremote, which finds the board itself"
-            )
+            raise BakeError("ampy needs a port: give --port /dev/ttyACM0 (COM3 on Windows), "
+                            "or use --tool mpremote, which finds the board itself")
         return
     if port.startswith("/dev/") and not os.path.exists(port):
-        raise BakeError("no serial port %s: is the board plugged in? (`mpremote connect list` shows the ports)" % port)
+        raise BakeError("no serial port %s: is the board plugged in? (`mpremote connect list` "
+                        "shows the ports)" % port)
 
 
 class Board:
@@ -198,20 +182,18 @@ class Board:
 
     def hashes(self, paths: list[str]) -> dict[str, str]:
         """SHA-256 of each path on the board ('' where absent or unhashable)."""
-        code = (
-            "import hashlib, binascii\n"
-            "for p in %r:\n"
-            " try:\n"
-            "  h = hashlib.sha256()\n"
-            "  with open(p, 'rb') as f:\n"
-            "   while True:\n"
-            "    b = f.read(512)\n"
-            "    if not b: break\n"
-            "    h.update(b)\n"
-            "  print('HASH', p, binascii.hexlify(h.digest()).decode())\n"
-            " except Exception:\n"
-            "  print('HASH', p, '-')\n" % (paths,)
-        )
+        code = ("import hashlib, binascii\n"
+                "for p in %r:\n"
+                " try:\n"
+                "  h = hashlib.sha256()\n"
+                "  with open(p, 'rb') as f:\n"
+                "   while True:\n"
+                "    b = f.read(512)\n"
+                "    if not b: break\n"
+                "    h.update(b)\n"
+                "  print('HASH', p, binascii.hexlify(h.digest()).decode())\n"
+                " except Exception:\n"
+                "  print('HASH', p, '-')\n" % (paths,))
         found = {}
         for line in self.exec(code).splitlines():
             parts = line.split()
@@ -222,7 +204,7 @@ class Board:
 
 @dataclass
 class Plan:
-    files: list[tuple[str, str]]  # (local path, path on the board)
+    files: list[tuple[str, str]]     # (local path, path on the board)
     arch: str | None
     native: bool
 
@@ -235,7 +217,6 @@ def _is_viper(rel: str) -> bool:
 def runtime_files(staging: str, arch: str | None, form: str = "mpy") -> list[tuple[str, str]]:
     """The device runtime as (local, remote) pairs; .mpy compiled for `arch` by mpy-cross."""
     from .bake import compile_mpy
-
     pairs = []
     for dirpath, _dirs, files in os.walk(os.path.join(DEVICE_LIB, "upyflow")):
         for f in sorted(files):
@@ -244,7 +225,7 @@ def runtime_files(staging: str, arch: str | None, form: str = "mpy") -> list[tup
             src = os.path.join(dirpath, f)
             rel = os.path.relpath(src, DEVICE_LIB)
             if _is_viper(rel) and arch is None:
-                continue  # no native emitter on that board
+                continue                       # no native emitter on that board
             if form == "py":
                 pairs.append((src, "lib/" + rel))
                 continue
@@ -259,11 +240,11 @@ def runtime_files(staging: str, arch: str | None, form: str = "mpy") -> list[tup
 def model_files(outdir: str) -> list[tuple[str, str]]:
     """Baked models in OUTDIR: NAME.mpy if present, else NAME.py; plus NAME.bin."""
     if os.path.isfile(outdir):
-        raise BakeError(
-            "%s is a file: deploy takes the folder of baked models (%s)" % (outdir, os.path.dirname(outdir) or ".")
-        )
+        raise BakeError("%s is a file: deploy takes the folder of baked models (%s)"
+                        % (outdir, os.path.dirname(outdir) or "."))
     if not os.path.isdir(outdir):
-        raise BakeError("no folder %s: bake a model into it first (upyflow bake MODEL -o %s)" % (outdir, outdir))
+        raise BakeError("no folder %s: bake a model into it first (upyflow bake MODEL -o %s)"
+                        % (outdir, outdir))
     names = sorted(os.listdir(outdir))
     pairs = []
     for f in names:
@@ -271,18 +252,18 @@ def model_files(outdir: str) -> list[tuple[str, str]]:
         stem, ext = os.path.splitext(f)
         if ext == ".mpy" or (ext == ".py" and stem + ".mpy" not in names) or ext == ".bin":
             if ext == ".py" and "FORMAT_VERSION" not in open(path, errors="replace").read(2000):
-                continue  # not a baked model
+                continue                       # not a baked model
             pairs.append((path, f))
     if not pairs:
         raise BakeError("no baked model in %s: run `upyflow bake MODEL -o %s` first" % (outdir, outdir))
     return pairs
 
 
-def compiled_models(pairs: list[tuple[str, str]], staging: str, arch: str | None, log=print) -> list[tuple[str, str]]:
+def compiled_models(pairs: list[tuple[str, str]], staging: str, arch: str | None,
+                    log=print) -> list[tuple[str, str]]:
     """Baked NAME.py files compiled to NAME.mpy for the board: a .py would be compiled on
     the board at import, which needs heap (a model's weights are in it)."""
     from .bake import compile_mpy
-
     out = []
     for local, rel in pairs:
         if rel.endswith(".py"):
@@ -304,45 +285,33 @@ def remove_shadowing(board: Board, files: list[tuple[str, str]], keep: bool, log
     twins = ["/" + rel[:-4] + ".py" for _, rel in files if rel.endswith(".mpy")]
     found = sorted(p for p, h in board.hashes(twins).items() if h)
     if found and keep:
-        log(
-            "warning: %d .py file%s on the board will be imported instead of the .mpy deploy copied "
-            "(--keep): %s" % (len(found), "s" if len(found) > 1 else "", ", ".join(found))
-        )
+        log("warning: %d .py file%s on the board will be imported instead of the .mpy deploy copied "
+            "(--keep): %s" % (len(found), "s" if len(found) > 1 else "", ", ".join(found)))
     elif found:
         board.exec("import os\nfor p in %r:\n try:\n  os.remove(p)\n except OSError:\n  pass\n" % found)
-        log(
-            "removed %d .py file%s that would shadow the copied .mpy: %s"
-            % (len(found), "s" if len(found) > 1 else "", ", ".join(found))
-        )
+        log("removed %d .py file%s that would shadow the copied .mpy: %s"
+            % (len(found), "s" if len(found) > 1 else "", ", ".join(found)))
     return found
 
 
-def deploy(
-    outdir: str,
-    port: str = AUTO_PORT,
-    tool: str = "mpremote",
-    runtime: str = "mpy",
-    native: str | None = None,
-    log=print,
-    keep: bool = False,
-) -> Plan:
-    model_files(outdir)  # a wrong folder is reported before the board is touched
+def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: str = "mpy",
+           native: str | None = None, log=print, keep: bool = False) -> Plan:
+    model_files(outdir)   # a wrong folder is reported before the board is touched
     if native and not os.path.isfile(native):
         raise BakeError("--native %s: no such file (it takes a built upyflow_native.mpy)" % native)
     board = Board(port, tool)
-    board.soft_reset()  # free the heap of whatever ran before: copying needs some
+    board.soft_reset()   # free the heap of whatever ran before: copying needs some
     arch, flags, version = decode_mpy(board.sys_mpy())
-    log("board on %s: native arch %s%s (via %s)" % (port, arch or "none", " flags 0x%x" % flags if flags else "", tool))
+    log("board on %s: native arch %s%s (via %s)" % (port, arch or "none",
+                                                  " flags 0x%x" % flags if flags else "", tool))
     native_mpy: str | None
     if native:
         if not os.path.isfile(native):
             raise BakeError("--native %s: no such file" % native)
         native_arch = mpy_header(native)[1]
         if arch and native_arch not in COMPATIBLE.get(arch, (arch,)):
-            raise BakeError(
-                "--native %s holds %s code; the board (%s) loads %s"
-                % (native, native_arch or "no native", arch, " or ".join(COMPATIBLE.get(arch, (arch,))))
-            )
+            raise BakeError("--native %s holds %s code; the board (%s) loads %s" % (
+                native, native_arch or "no native", arch, " or ".join(COMPATIBLE.get(arch, (arch,)))))
         native_mpy = native
     else:
         native_mpy, native_arch = natmod_for(arch)
@@ -352,21 +321,15 @@ def deploy(
             log("the board runs no native code: %s left out, the runtime will use pure kernels" % native_mpy)
             native_mpy = None
         elif native_mpy and mpy_header(native_mpy)[0] != version:
-            log(
-                "%s is .mpy v%d.%d, the board's MicroPython loads v%d.%d: left out, the runtime "
-                "will use viper kernels" % ((native_mpy,) + mpy_header(native_mpy)[0] + version)
-            )
+            log("%s is .mpy v%d.%d, the board's MicroPython loads v%d.%d: left out, the runtime "
+                "will use viper kernels" % ((native_mpy,) + mpy_header(native_mpy)[0] + version))
             native_mpy = None
         elif native_mpy:
-            log(
-                "native module: %s%s"
-                % (native_mpy, "" if native_arch == arch else " (%s code, loads on %s)" % (native_arch, arch))
-            )
+            log("native module: %s%s" % (native_mpy, "" if native_arch == arch else
+                                         " (%s code, loads on %s)" % (native_arch, arch)))
             if not native and stale_natmod(native_arch):
-                log(
-                    "warning: native_modules' C sources changed since this module was built: "
-                    "make natmods MPY_DIR=/path/to/micropython (or --native FILE)"
-                )
+                log("warning: native_modules' C sources changed since this module was built: "
+                    "make natmods MPY_DIR=/path/to/micropython (or --native FILE)")
         elif arch:
             log("no native module shipped for %s; the runtime will use viper kernels" % arch)
         has_native = native_mpy is not None
@@ -382,12 +345,11 @@ def deploy(
                     board.mkdir("/" + part)
         total = len(files)
         copied = 0
-        pending = sum(os.path.getsize(local) for local, rel in files if on_board.get("/" + rel) != _sha256(local))
+        pending = sum(os.path.getsize(local) for local, rel in files
+                      if on_board.get("/" + rel) != _sha256(local))
         if tool == "ampy" and pending > 32 * 1024:
-            log(
-                "note: ampy copies about ten times slower than mpremote; %d KB to copy "
-                "(--tool mpremote is faster)" % (pending // 1024)
-            )
+            log("note: ampy copies about ten times slower than mpremote; %d KB to copy "
+                "(--tool mpremote is faster)" % (pending // 1024))
         for i, (local, rel) in enumerate(files, 1):
             size = os.path.getsize(local)
             with open(local, "rb") as f:
@@ -423,20 +385,14 @@ def freeze_manifest(outdirs: list[str], path: str, march: str | None = None, log
             rel = os.path.relpath(os.path.join(dirpath, f), os.path.join(DEVICE_LIB, "upyflow"))
             if f.endswith(".py") and (viper or not _is_viper(rel)):
                 runtime.append(rel.replace(os.sep, "/"))
-    lines = [
-        "# Generated by `upyflow freeze`: include it from your board's manifest, e.g.",
-        '#   include("%s")' % os.path.abspath(path),
-        "# Frozen modules run from flash: their const bytes weights cost no RAM.",
-        "# viper kernels: %s"
-        % (
-            "frozen (firmware arch %s)" % march
-            if viper
-            else "left out: frozen viper code can crash armv6m (see upyflow's README)"
-            if march
-            else "left out: no --march given, and frozen viper code can crash armv6m"
-        ),
-        'package("upyflow", files=%r, base_path=%r)' % (sorted(runtime), DEVICE_LIB),
-    ]
+    lines = ["# Generated by `upyflow freeze`: include it from your board's manifest, e.g.",
+             "#   include(\"%s\")" % os.path.abspath(path),
+             "# Frozen modules run from flash: their const bytes weights cost no RAM.",
+             "# viper kernels: %s" % (
+                 "frozen (firmware arch %s)" % march if viper else
+                 "left out: frozen viper code can crash armv6m (see upyflow's README)" if march else
+                 "left out: no --march given, and frozen viper code can crash armv6m"),
+             "package(\"upyflow\", files=%r, base_path=%r)" % (sorted(runtime), DEVICE_LIB)]
     for outdir in outdirs:
         for f in sorted(os.listdir(outdir)):
             full = os.path.join(outdir, f)
@@ -445,10 +401,8 @@ def freeze_manifest(outdirs: list[str], path: str, march: str | None = None, log
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
     if log and not viper:
-        log(
-            "viper kernels left out of the manifest (%s): the natmod or pure kernels serve"
-            % ("armv6m: frozen viper code can crash there" if march else "pass --march ARCH to freeze them")
-        )
+        log("viper kernels left out of the manifest (%s): the natmod or pure kernels serve"
+            % ("armv6m: frozen viper code can crash there" if march else "pass --march ARCH to freeze them"))
     return path
 
 
@@ -456,7 +410,6 @@ def write_package_json(path: str, arch: str | None = None) -> str:
     """package.json for `mip.install(...)`: every runtime file (as .py), relative to the repo root;
     with arch, also that arch's shipped upyflow_native.mpy (installed beside the package)."""
     import json
-
     base = os.path.dirname(os.path.abspath(path))
     urls = []
     for dirpath, _dirs, files in os.walk(os.path.join(DEVICE_LIB, "upyflow")):
@@ -471,7 +424,6 @@ def write_package_json(path: str, arch: str | None = None) -> str:
             raise BakeError("no shipped natmod for %s: make natmods MPY_DIR=/path/to/micropython" % arch)
         urls.append(["upyflow_native.mpy", os.path.relpath(natmod, base).replace(os.sep, "/")])
     from . import __version__
-
     with open(path, "w") as fh:
         json.dump({"urls": sorted(urls), "version": __version__}, fh, indent=2)
         fh.write("\n")

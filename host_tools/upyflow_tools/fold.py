@@ -8,7 +8,6 @@ output becomes a constant tensor and the op is dropped. Data movement folds for
 any type (it copies values, as TFLM does); arithmetic folds only on unquantized
 tensors, where numpy's int32/int64/float32 results are TFLM's.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,26 +22,9 @@ FOLDERS: dict[str, Folder] = {}
 # ops that read only their input's (static) shape, never its values
 SHAPE_ONLY = {"SHAPE", "RANK", "ZEROS_LIKE", "ONES_LIKE"}
 # pure data movement: folds whatever the type, if input and output quantization agree
-MOVEMENT = {
-    "PACK",
-    "UNPACK",
-    "STRIDED_SLICE",
-    "SLICE",
-    "GATHER",
-    "CONCATENATION",
-    "TRANSPOSE",
-    "TILE",
-    "BROADCAST_TO",
-    "SPLIT",
-    "SPLIT_V",
-    "REVERSE_V2",
-    "RESHAPE",
-    "SQUEEZE",
-    "EXPAND_DIMS",
-    "FILL",
-    "SELECT",
-    "SELECT_V2",
-}
+MOVEMENT = {"PACK", "UNPACK", "STRIDED_SLICE", "SLICE", "GATHER", "CONCATENATION", "TRANSPOSE",
+            "TILE", "BROADCAST_TO", "SPLIT", "SPLIT_V", "REVERSE_V2", "RESHAPE", "SQUEEZE",
+            "EXPAND_DIMS", "FILL", "SELECT", "SELECT_V2"}
 # which inputs of a movement op carry the values (the rest are indices, shapes, axes)
 DATA_INPUTS = {"FILL": [1], "SELECT": [1, 2], "SELECT_V2": [1, 2], "SPLIT": [1]}
 
@@ -52,7 +34,6 @@ def folder(*kinds: str):
         for k in kinds:
             FOLDERS[k] = fn
         return fn
-
     return register
 
 
@@ -102,7 +83,6 @@ def _concat(op, xs, ts):
 @folder("STRIDED_SLICE")
 def _strided_slice(op, xs, ts):
     from .lower.families.layout import slice_geometry
-
     x = xs[0]
     begin, end, strides = ([int(v) for v in a.reshape(-1)] for a in xs[1:4])
     starts, counts, out_shape = slice_geometry(op, ts[0].name, list(x.shape), begin, end, strides)
@@ -186,7 +166,7 @@ def _range(op, xs, ts):
 
 @folder("CAST")
 def _cast(op, xs, ts):
-    return [xs[0]]  # _store converts to the output type (float -> int truncates, as C++)
+    return [xs[0]]   # _store converts to the output type (float -> int truncates, as C++)
 
 
 def _int_div(a, b):
@@ -196,47 +176,24 @@ def _int_div(a, b):
 
 
 _BINARY = {
-    "ADD": np.add,
-    "SUB": np.subtract,
-    "MUL": np.multiply,
-    "MAXIMUM": np.maximum,
-    "MINIMUM": np.minimum,
-    "FLOOR_MOD": np.mod,
+    "ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "MAXIMUM": np.maximum,
+    "MINIMUM": np.minimum, "FLOOR_MOD": np.mod,
     # TFLite: std::floor(x / y) on floats (numpy's // on floats can differ by one)
     "FLOOR_DIV": lambda a, b: np.floor(a / b) if a.dtype.kind == "f" else np.floor_divide(a, b),
-    "POW": np.power,
-    "SQUARED_DIFFERENCE": lambda a, b: (a - b) * (a - b),
-    "EQUAL": np.equal,
-    "NOT_EQUAL": np.not_equal,
-    "LESS": np.less,
-    "LESS_EQUAL": np.less_equal,
-    "GREATER": np.greater,
-    "GREATER_EQUAL": np.greater_equal,
-    "LOGICAL_AND": np.logical_and,
+    "POW": np.power, "SQUARED_DIFFERENCE": lambda a, b: (a - b) * (a - b),
+    "EQUAL": np.equal, "NOT_EQUAL": np.not_equal, "LESS": np.less, "LESS_EQUAL": np.less_equal,
+    "GREATER": np.greater, "GREATER_EQUAL": np.greater_equal, "LOGICAL_AND": np.logical_and,
     "LOGICAL_OR": np.logical_or,
 }
 _UNARY = {
-    "NEG": np.negative,
-    "ABS": np.abs,
-    "FLOOR": np.floor,
-    "CEIL": np.ceil,
-    "SQRT": np.sqrt,
-    "RSQRT": lambda v: 1 / np.sqrt(v),
-    "EXP": np.exp,
-    "LOG": np.log,
-    "SQUARE": np.square,
-    "LOGICAL_NOT": np.logical_not,
-    "ROUND": np.round,
+    "NEG": np.negative, "ABS": np.abs, "FLOOR": np.floor, "CEIL": np.ceil, "SQRT": np.sqrt,
+    "RSQRT": lambda v: 1 / np.sqrt(v), "EXP": np.exp, "LOG": np.log, "SQUARE": np.square,
+    "LOGICAL_NOT": np.logical_not, "ROUND": np.round,
 }
-_REDUCE = {
-    "SUM": np.sum,
-    "REDUCE_PROD": np.prod,
-    "REDUCE_MAX": np.max,
-    "REDUCE_MIN": np.min,
-    "MEAN": np.mean,
-    "REDUCE_ANY": np.any,
-}
-ARITHMETIC = set(_BINARY) | set(_UNARY) | set(_REDUCE) | {"DIV", "ARG_MAX", "ARG_MIN", "RANGE", "CAST", "DEQUANTIZE"}
+_REDUCE = {"SUM": np.sum, "REDUCE_PROD": np.prod, "REDUCE_MAX": np.max, "REDUCE_MIN": np.min,
+           "MEAN": np.mean, "REDUCE_ANY": np.any}
+ARITHMETIC = set(_BINARY) | set(_UNARY) | set(_REDUCE) | {"DIV", "ARG_MAX", "ARG_MIN", "RANGE",
+                                                          "CAST", "DEQUANTIZE"}
 
 
 def _activation(op: Op, v):
@@ -255,15 +212,9 @@ for _k, _f in _BINARY.items():
 for _k, _f in _UNARY.items():
     folder(_k)(lambda op, xs, ts, f=_f: [f(xs[0])])
 for _k, _f in _REDUCE.items():
-    folder(_k)(
-        lambda op, xs, ts, f=_f: [
-            f(
-                xs[0],
-                axis=tuple(int(a) % max(xs[0].ndim, 1) for a in xs[1].reshape(-1)),
-                keepdims=bool(op.options.get("keep_dims", False)),
-            )
-        ]
-    )
+    folder(_k)(lambda op, xs, ts, f=_f: [f(xs[0], axis=tuple(int(a) % max(xs[0].ndim, 1) for a in
+                                                             xs[1].reshape(-1)),
+                                           keepdims=bool(op.options.get("keep_dims", False)))])
 
 
 @folder("DIV")
@@ -272,7 +223,7 @@ def _div(op, xs, ts):
     if a.dtype.kind == "f":
         return [_activation(op, a / b)]
     if not np.all(b):
-        return None  # TFLM rejects a zero divisor at run time: leave it to the lowering
+        return None   # TFLM rejects a zero divisor at run time: leave it to the lowering
     return [_activation(op, _int_div(a.astype(np.int64), b.astype(np.int64)))]
 
 
@@ -306,20 +257,17 @@ def _foldable(graph: Graph, op: Op, ins: list[Tensor], outs: list[Tensor]) -> bo
     if op.kind not in FOLDERS or not outs or any(t.variable for t in ins + outs):
         return False
     if any(t.dtype not in NP_DTYPE for t in ins + outs):
-        return False  # a type bake cannot hold (UINT32, ...): the operator check names it
+        return False   # a type bake cannot hold (UINT32, ...): the operator check names it
     if any(t in graph.outputs for t in op.outputs):
-        return False  # a graph output stays computed (the caller reads it from the arena)
+        return False   # a graph output stays computed (the caller reads it from the arena)
     if op.kind == "DEQUANTIZE":
         return True
     if op.kind in SHAPE_ONLY:
         return not any(_quantized(t) for t in outs)
     if op.kind in MOVEMENT:
         # values move unchanged: only fine if they mean the same on both sides
-        data = (
-            [ins[k] for k in DATA_INPUTS.get(op.kind, range(1)) if k < len(ins)]
-            if op.kind not in ("PACK", "CONCATENATION")
-            else ins
-        )
+        data = [ins[k] for k in DATA_INPUTS.get(op.kind, range(1)) if k < len(ins)] \
+            if op.kind not in ("PACK", "CONCATENATION") else ins
         q = {(tuple(t.scale), tuple(t.zero_point)) for t in data + outs if _quantized(t)}
         return len(q) <= 1 and all(_quantized(t) == _quantized(outs[0]) for t in data + outs)
     return not any(_quantized(t) for t in ins + outs)
@@ -337,7 +285,7 @@ def _store(graph: Graph, op: Op, t: Tensor, value: np.ndarray) -> None:
     else:
         # the file's static shape was a placeholder (dynamic dimensions): the values decide
         t.shape = tuple(int(d) for d in value.shape)
-    t.data = np.array(value, order="C")  # (ascontiguousarray would make a scalar 1-D)
+    t.data = np.array(value, order="C")   # (ascontiguousarray would make a scalar 1-D)
 
 
 def fold_constants(graph: Graph) -> list[str]:
@@ -347,15 +295,15 @@ def fold_constants(graph: Graph) -> list[str]:
         ins = [graph.tensors[i] for i in op.inputs if i >= 0]
         outs = [graph.tensors[i] for i in op.outputs if i >= 0]
         known = [] if op.kind in SHAPE_ONLY else ins
-        if not all(t.is_const for t in known) or not _foldable(graph, op, ins, outs) or len(outs) != len(op.outputs):
+        if not all(t.is_const for t in known) or not _foldable(graph, op, ins, outs) \
+                or len(outs) != len(op.outputs):
             kept.append(op)
             continue
         try:
             with np.errstate(all="ignore"):
-                values = FOLDERS[op.kind](
-                    op, [t.data for t in ins] if op.kind not in SHAPE_ONLY else [None] * len(ins), ins
-                )
-        except Exception:  # an op numpy cannot evaluate as given: the lowering judges it
+                values = FOLDERS[op.kind](op, [t.data for t in ins] if op.kind not in SHAPE_ONLY
+                                          else [None] * len(ins), ins)
+        except Exception:   # an op numpy cannot evaluate as given: the lowering judges it
             values = None
         if values is None or len(values) != len(outs):
             kept.append(op)

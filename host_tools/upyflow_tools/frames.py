@@ -1,7 +1,6 @@
 """Camera frames on the host: the numpy derivation of what upyflow.image writes into a
 model's input (the reference its tests and the person_detection example check the board
 against), and a deterministic test frame made from a grayscale image."""
-
 from __future__ import annotations
 
 from fractions import Fraction
@@ -44,29 +43,14 @@ def coords(start: int, size: int, n: int, bilinear: bool) -> np.ndarray:
     return np.array(res, np.int64)
 
 
-def to_input(
-    frame: bytes,
-    fmt: str,
-    width: int,
-    height: int,
-    out_h: int,
-    out_w: int,
-    channels: int,
-    dtype: str,
-    scale: float = 1.0,
-    zero_point: int = 0,
-    crop=None,
-    resize: str = "bilinear",
-    normalise="unit",
-) -> bytes:
+def to_input(frame: bytes, fmt: str, width: int, height: int, out_h: int, out_w: int, channels: int,
+             dtype: str, scale: float = 1.0, zero_point: int = 0, crop=None, resize: str = "bilinear",
+             normalise="unit") -> bytes:
     """The model input bytes upyflow.image.to_input gives (dtype 'i8', 'u8' or 'f32')."""
     rgb = decode(frame, fmt, width, height)
     if channels == 1:
-        img = (
-            rgb[:, :, :1]
-            if fmt == "gray8"
-            else ((77 * rgb[:, :, 0] + 150 * rgb[:, :, 1] + 29 * rgb[:, :, 2] + 128) >> 8)[:, :, None]
-        )
+        img = rgb[:, :, :1] if fmt == "gray8" else \
+            ((77 * rgb[:, :, 0] + 150 * rgb[:, :, 1] + 29 * rgb[:, :, 2] + 128) >> 8)[:, :, None]
     else:
         img = rgb
     x, y, w, h = crop or (0, 0, width, height)
@@ -75,9 +59,8 @@ def to_input(
     fy, fx = ys[:, 2][:, None, None], xs[:, 2][None, :, None]
     tl, tr = img[ys[:, 0]][:, xs[:, 0]], img[ys[:, 0]][:, xs[:, 1]]
     bl, br = img[ys[:, 1]][:, xs[:, 0]], img[ys[:, 1]][:, xs[:, 1]]
-    v = (
-        tl * (1024 - fx) * (1024 - fy) + tr * fx * (1024 - fy) + bl * (1024 - fx) * fy + br * fx * fy + (1 << 19)
-    ) >> 20
+    v = (tl * (1024 - fx) * (1024 - fy) + tr * fx * (1024 - fy) + bl * (1024 - fx) * fy + br * fx * fy
+         + (1 << 19)) >> 20
     if normalise == "direct":
         return (v - 128 if dtype == "i8" else v).astype(np.int8 if dtype == "i8" else np.uint8).tobytes()
     mul, add = NORMALISE[normalise] if isinstance(normalise, str) else normalise
@@ -85,7 +68,7 @@ def to_input(
     if dtype == "f32":
         return real.astype(np.float32).tobytes()
     q = real / scale
-    q = np.where(q >= 0, np.floor(q + 0.5), -np.floor(-q + 0.5)) + zero_point  # half away from zero
+    q = np.where(q >= 0, np.floor(q + 0.5), -np.floor(-q + 0.5)) + zero_point   # half away from zero
     lo, hi = (-128, 127) if dtype == "i8" else (0, 255)
     return np.clip(q, lo, hi).astype(np.int64).astype(np.int8 if dtype == "i8" else np.uint8).tobytes()
 
@@ -101,7 +84,7 @@ def frame_from_gray(gray: np.ndarray, width: int = 160, height: int = 120, fmt: 
     bg = np.add.outer(np.arange(height) * 2, np.arange(width)) % 256
     rgb = np.stack([bg // 4, bg // 2, 255 - bg], axis=2)
     left = (width - height) // 2
-    rgb[:, left : left + height] = np.clip(np.stack([sq + 16, sq - 4, sq - 24], axis=2), 0, 255)
+    rgb[:, left:left + height] = np.clip(np.stack([sq + 16, sq - 4, sq - 24], axis=2), 0, 255)
     if fmt == "rgb888":
         return rgb.astype(np.uint8).tobytes()
     px = ((rgb[:, :, 0] >> 3) << 11) | ((rgb[:, :, 1] >> 2) << 5) | (rgb[:, :, 2] >> 3)

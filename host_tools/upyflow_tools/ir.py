@@ -1,5 +1,4 @@
 """The internal graph every reader produces and every later stage consumes."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,27 +8,19 @@ import numpy as np
 from upyflow_tools import BakeError
 
 # f16 exists only at bake time (fp16 weights, folded into float32 constants).
-DTYPE_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f32": 4, "bool": 1, "f16": 2, "u32": 4, "u64": 8}
-NP_DTYPE = {
-    "i8": np.int8,
-    "u8": np.uint8,
-    "i16": np.int16,
-    "i32": np.int32,
-    "i64": np.int64,
-    "f32": np.float32,
-    "bool": np.bool_,
-    "f16": np.float16,
-    "u32": np.uint32,
-    "u64": np.uint64,
-}
+DTYPE_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "i64": 8, "f32": 4, "bool": 1, "f16": 2,
+              "u32": 4, "u64": 8}
+NP_DTYPE = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32,
+            "i64": np.int64, "f32": np.float32, "bool": np.bool_, "f16": np.float16,
+            "u32": np.uint32, "u64": np.uint64}
 
 
 @dataclass
 class Tensor:
     name: str
     shape: tuple[int, ...]
-    dtype: str  # 'i8', 'i16', 'i32', 'f32', ...
-    scale: list[float] = field(default_factory=list)  # empty: not quantized
+    dtype: str                      # 'i8', 'i16', 'i32', 'f32', ...
+    scale: list[float] = field(default_factory=list)   # empty: not quantized
     zero_point: list[int] = field(default_factory=list)
     quantized_dimension: int = 0
     data: np.ndarray | None = None  # constant tensors only
@@ -74,8 +65,8 @@ class Tensor:
 
 @dataclass
 class Op:
-    kind: str  # TFLite builtin name, e.g. 'CONV_2D'
-    inputs: list[int]  # tensor indices, -1 for an absent optional input
+    kind: str                       # TFLite builtin name, e.g. 'CONV_2D'
+    inputs: list[int]               # tensor indices, -1 for an absent optional input
     outputs: list[int]
     options: dict = field(default_factory=dict)
 
@@ -103,18 +94,13 @@ class Graph:
         """Rows [row_lo, row_hi) of a batch-1 NHWC tensor, as a tensor of their own."""
         t = self.tensors[base]
         row = t.nbytes // t.shape[1]
-        view = self.add_tensor(
-            Tensor(
-                "%s/rows%d-%d" % (t.name, row_lo, row_hi),
-                (1, row_hi - row_lo) + tuple(t.shape[2:]),
-                t.dtype,
-                list(t.scale),
-                list(t.zero_point),
-            )
-        )
+        view = self.add_tensor(Tensor("%s/rows%d-%d" % (t.name, row_lo, row_hi),
+                                      (1, row_hi - row_lo) + tuple(t.shape[2:]), t.dtype,
+                                      list(t.scale), list(t.zero_point)))
         self.views[view] = (base, row_lo * row)
         return view
 
     def add_const(self, name: str, data: np.ndarray, dtype: str) -> int:
-        self.tensors.append(Tensor(name, tuple(data.shape), dtype, data=np.ascontiguousarray(data, NP_DTYPE[dtype])))
+        self.tensors.append(Tensor(name, tuple(data.shape), dtype,
+                                   data=np.ascontiguousarray(data, NP_DTYPE[dtype])))
         return len(self.tensors) - 1

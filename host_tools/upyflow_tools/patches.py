@@ -13,7 +13,6 @@ Every output value sees the same inputs and constants as in the plain schedule, 
 are byte-identical. The bake picks the chain and band height that minimise the arena,
 within a recomputation budget.
 """
-
 from __future__ import annotations
 
 import math
@@ -44,35 +43,15 @@ class RowGeometry:
 def _row_geometry(kernel: str) -> RowGeometry:
     k = kernel_spec.get(kernel)
     names = [p.name for p in k.params]
-    return RowGeometry(
-        k.tensor_index("x"),
-        k.tensor_index("out"),
-        names.index("in_h"),
-        names.index("out_h"),
-        names.index("k_h"),
-        names.index("s_h"),
-        names.index("d_h") if "d_h" in names else None,
-        names.index("pad_h"),
-    )
+    return RowGeometry(k.tensor_index("x"), k.tensor_index("out"), names.index("in_h"), names.index("out_h"),
+                       names.index("k_h"), names.index("s_h"), names.index("d_h") if "d_h" in names else None,
+                       names.index("pad_h"))
 
 
-ROW_LOCAL = {
-    name: _row_geometry(name)
-    for name in (
-        "conv2d_s8",
-        "depthwise_conv2d_s8",
-        "conv2d_f32",
-        "depthwise_conv2d_f32",
-        "conv2d_s16",
-        "depthwise_conv2d_s16",
-        "conv2d_s8_ort",
-        "depthwise_conv2d_s8_ort",
-        "avg_pool2d_s8",
-        "max_pool2d_s8",
-        "avg_pool2d_f32",
-        "max_pool2d_f32",
-    )
-}
+ROW_LOCAL = {name: _row_geometry(name) for name in (
+    "conv2d_s8", "depthwise_conv2d_s8", "conv2d_f32", "depthwise_conv2d_f32", "conv2d_s16",
+    "depthwise_conv2d_s16", "conv2d_s8_ort", "depthwise_conv2d_s8_ort",
+    "avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32")}
 # Recomputed work the bake accepts for a smaller arena, as a fraction of the whole model's.
 MAX_EXTRA_WORK = 0.10
 # RAM a board spends per kernel call besides the arena, so banding pays for its calls: the
@@ -86,20 +65,19 @@ BAND_HEIGHTS = (1, 2, 3, 4, 6, 8, 12, 16)
 
 @dataclass
 class Stage:
-    start: int  # first call of the chain
-    end: int  # one past its last call
-    band: int  # output rows of the chain's last layer per band
+    start: int            # first call of the chain
+    end: int              # one past its last call
+    band: int             # output rows of the chain's last layer per band
 
 
 @dataclass
 class BandLoop:
     """A stage as the baked module holds it: one band-loop record that the device runs
     band by band (upyflow.model.band_rows), instead of a record per band call."""
-
-    first: int  # index of its first band call in the banded calls
-    count: int  # band calls it stands for
+    first: int            # index of its first band call in the banded calls
+    count: int            # band calls it stands for
     band: int
-    height: int  # output rows of the chain's last layer
+    height: int           # output rows of the chain's last layer
     # per layer: the call on whole tensors (the chain's input and output, the band
     # buffers), its RowGeometry, and bytes per input and output row
     layers: list[tuple[Call, RowGeometry, int, int]]
@@ -117,7 +95,6 @@ def _row_local(call: Call) -> RowGeometry:
 def chains(graph: Graph, calls: list[Call], alias: dict[int, int]) -> list[tuple[int, int]]:
     """Maximal runs of row-local calls, each reading the previous one's output and nothing
     else reading that output (it then never needs to exist whole)."""
-
     def storage(t: int) -> int:
         return alias.get(t, t)
 
@@ -126,14 +103,10 @@ def chains(graph: Graph, calls: list[Call], alias: dict[int, int]) -> list[tuple
         for t in c.tensors:
             readers[storage(t)] = readers.get(storage(t), 0) + 1
     outputs = {storage(t) for t in graph.outputs}
-
-    def eligible(c: Call) -> bool:  # row-local, NHWC, and not already run in bands
+    def eligible(c: Call) -> bool:   # row-local, NHWC, and not already run in bands
         g = _geometry(c)
-        return (
-            g is not None
-            and len(graph.tensors[c.tensors[g.x]].shape) == 4
+        return g is not None and len(graph.tensors[c.tensors[g.x]].shape) == 4 \
             and not any(t in graph.views for t in c.tensors)
-        )
 
     runs, i = [], 0
     while i < len(calls):
@@ -186,7 +159,7 @@ def work(call: Call) -> int:
     if g is None:
         return 0
     a = call.named()
-    if "c" in a:  # a pool: out_h * out_w * channels * k_h * k_w
+    if "c" in a:     # a pool: out_h * out_w * channels * k_h * k_w
         return a["out_h"] * a["out_w"] * a["c"] * a["k_h"] * a["k_w"]
     # out_h * out_w * k_h * k_w * in_c * (out_c, or the depth multiplier)
     return a["out_h"] * a["out_w"] * a["k_h"] * a["k_w"] * a["in_c"] * a.get("out_c", a.get("depth_mult"))
@@ -203,11 +176,8 @@ def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> t
         g = _row_local(chain[k])
         t = graph.tensors[chain[k].tensors[g.out]]
         tallest = max(b[k][1] - b[k][0] for b in bands)
-        buffers.append(
-            graph.add_tensor(
-                Tensor(t.name + "/band", (1, tallest) + tuple(t.shape[2:]), t.dtype, list(t.scale), list(t.zero_point))
-            )
-        )
+        buffers.append(graph.add_tensor(Tensor(t.name + "/band", (1, tallest) + tuple(t.shape[2:]), t.dtype,
+                                               list(t.scale), list(t.zero_point))))
     out = []
     for rows in bands:
         for k, call in enumerate(chain):
@@ -228,7 +198,7 @@ def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> t
             p[g.in_h], p[g.out_h] = b - a, hi - lo
             out.append(Call(call.kernel, tensors, p, call.op_index))
     layers = []
-    for k, call in enumerate(chain):  # each layer on whole tensors, as the loop's template
+    for k, call in enumerate(chain):   # each layer on whole tensors, as the loop's template
         g = _row_local(call)
         tensors = list(call.tensors)
         if k > 0:
@@ -236,14 +206,8 @@ def apply(graph: Graph, calls: list[Call], start: int, end: int, band: int) -> t
         if k < len(chain) - 1:
             tensors[g.out] = buffers[k]
         x, y = graph.tensors[call.tensors[g.x]], graph.tensors[call.tensors[g.out]]
-        layers.append(
-            (
-                Call(call.kernel, tensors, list(call.params), call.op_index),
-                g,
-                x.nbytes // x.shape[1],
-                y.nbytes // y.shape[1],
-            )
-        )
+        layers.append((Call(call.kernel, tensors, list(call.params), call.op_index), g,
+                       x.nbytes // x.shape[1], y.nbytes // y.shape[1]))
     height = chain[-1].params[_row_local(chain[-1]).out_h]
     return calls[:start] + out + calls[end:], BandLoop(start, len(out), band, height, layers)
 
@@ -257,28 +221,27 @@ def build(graph: Graph, calls: list[Call], stages: list[Stage]) -> tuple[list[Ca
     origin = list(range(len(calls)))
     out = list(calls)
     loops: list[BandLoop] = []
-    for st in sorted(stages, key=lambda s: -s.start):  # later stages first: indices stay valid
+    for st in sorted(stages, key=lambda s: -s.start):   # later stages first: indices stay valid
         banded, loop = apply(graph, out, st.start, st.end, st.band)
         n = len(banded) - len(out) + (st.end - st.start)
-        origin[st.start : st.end] = [st.start + k % (st.end - st.start) for k in range(n)]
+        origin[st.start:st.end] = [st.start + k % (st.end - st.start) for k in range(n)]
         out = banded
         loops.insert(0, loop)
     shift = 0
-    for loop in loops:  # earlier loops grew the list: where each starts in the final calls
+    for loop in loops:   # earlier loops grew the list: where each starts in the final calls
         loop.first += shift
         shift += loop.count - len(loop.layers)
     return out, origin, loops
 
 
-def schedule(
-    graph: Graph, calls: list[Call], alias: dict[int, int], plan, steer=()
-) -> tuple[list[Call], list[Stage], list[BandLoop]]:
+def schedule(graph: Graph, calls: list[Call], alias: dict[int, int], plan,
+             steer=()) -> tuple[list[Call], list[Stage], list[BandLoop]]:
     """Choose the stages (_search) and run them in bands. plan(calls) -> (arena bytes, live
     bytes per call). steer: other planners (the same interface) the greedy search also runs
     with: a planner that places some configurations worse can lead it past a plateau of
     plan's (person_detect: two layers' peaks of equal size); the stages with the smallest
     key under plan win. Returns the calls to run, the stages and their band loops."""
-    if not chains(graph, calls, alias):  # nothing to run in bands (most models but CNNs)
+    if not chains(graph, calls, alias):   # nothing to run in bands (most models but CNNs)
         return calls, [], []
     total = sum(work(c) for c in calls) or 1
     options = [_search(graph, calls, alias, p) for p in (plan, *steer)]
@@ -294,11 +257,12 @@ def _evaluate(graph: Graph, calls: list[Call], stages: list[Stage], plan, total:
     banded, origin, _ = build(graph, calls, stages)
     extra = (sum(work(c) for c in banded) - total) / total
     arena, live = plan(banded)
-    for t in range(n_tensors, len(graph.tensors)):  # an evaluation leaves no trace
+    for t in range(n_tensors, len(graph.tensors)):   # an evaluation leaves no trace
         graph.views.pop(t, None)
     del graph.tensors[n_tensors:]
     peak = max(range(len(live)), key=lambda i: live[i])
-    return (arena + CALL_BYTES * len(banded), extra, sorted(live, reverse=True)), origin[min(peak, len(origin) - 1)]
+    return (arena + CALL_BYTES * len(banded), extra, sorted(live, reverse=True)), \
+        origin[min(peak, len(origin) - 1)]
 
 
 def _search(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> list[Stage]:
@@ -317,9 +281,8 @@ def _search(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> lis
 
     def retune(stages: list[Stage], best):
         import itertools
-
         choices = [bands(st) for st in stages]
-        if math.prod(len(c) for c in choices) <= 256:  # few stages: every combination
+        if math.prod(len(c) for c in choices) <= 256:     # few stages: every combination
             for combo in itertools.product(*choices):
                 trial = [Stage(st.start, st.end, b) for st, b in zip(stages, combo)]
                 key, at = evaluate(trial)
@@ -360,12 +323,12 @@ def _search(graph: Graph, calls: list[Call], alias: dict[int, int], plan) -> lis
             break
         stages = found[2]
         best = retune(stages, found[:2])
-    for st in list(stages):  # a stage the arena does not need only costs time
+    for st in list(stages):      # a stage the arena does not need only costs time
         rest = [s for s in stages if s is not st]
         if evaluate(rest)[0][0] <= best[0][0]:
             stages = rest
             best = evaluate(stages)
-    for st in stages:  # taller bands recompute less: the tallest that costs no arena
+    for st in stages:            # taller bands recompute less: the tallest that costs no arena
         for band in sorted(bands(st), reverse=True):
             if band <= st.band:
                 break
@@ -383,11 +346,11 @@ def extra_work(plain: list[Call], banded: list[Call]) -> float:
     return (sum(work(c) for c in banded) - total) / total
 
 
-def arena_and_live(graph: Graph, calls: list[Call], alias: dict[int, int], orders=None) -> tuple[int, list[int]]:
+def arena_and_live(graph: Graph, calls: list[Call], alias: dict[int, int],
+                   orders=None) -> tuple[int, list[int]]:
     """The planner's arena for these calls (placed in those orders: planner.ORDERS by
     default), and the bytes live at each call."""
     from .planner import ORDERS, plan
-
     _, arena, buffers = plan(graph, calls, alias, orders or ORDERS)
     live = [0] * (len(calls) + 1)
     for b in buffers:
@@ -396,16 +359,15 @@ def arena_and_live(graph: Graph, calls: list[Call], alias: dict[int, int], order
     return arena, live
 
 
-def describe(graph: Graph, calls: list[Call], stages: list[Stage], plain_arena: int, arena: int, extra: float) -> str:
+
+def describe(graph: Graph, calls: list[Call], stages: list[Stage], plain_arena: int, arena: int,
+             extra: float) -> str:
     """The bake report's lines on banding."""
-    lines = [
-        "patch-based schedule: arena %d -> %d bytes, %.1f%% more arithmetic (recomputed rows)"
-        % (plain_arena, arena, 100 * extra)
-    ]
+    lines = ["patch-based schedule: arena %d -> %d bytes, %.1f%% more arithmetic (recomputed rows)"
+             % (plain_arena, arena, 100 * extra)]
     for st in sorted(stages, key=lambda s: s.start):
         names = [graph.tensors[calls[k].tensors[_row_local(calls[k]).out]].name for k in (st.start, st.end - 1)]
         short = ["/".join(n.split("/")[-2:]) for n in names]
-        lines.append(
-            "  %d layers (%s ... %s) in bands of %d output rows" % (st.end - st.start, short[0], short[1], st.band)
-        )
+        lines.append("  %d layers (%s ... %s) in bands of %d output rows"
+                     % (st.end - st.start, short[0], short[1], st.band))
     return "\n".join(lines)

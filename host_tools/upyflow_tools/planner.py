@@ -1,5 +1,4 @@
 """Offline arena planning: tensor lifetimes -> offsets in one buffer."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,10 +11,10 @@ ALIGN = 4
 
 @dataclass
 class Buffer:
-    tensor: int  # the storage tensor
+    tensor: int       # the storage tensor
     size: int
-    first: int  # first call index that touches it
-    last: int  # last call index that touches it
+    first: int        # first call index that touches it
+    last: int         # last call index that touches it
     offset: int = -1
 
 
@@ -36,9 +35,8 @@ def BY_SIZE_LONGEST(b: Buffer) -> tuple[int, ...]:
 ORDERS = (BY_SIZE, BY_SIZE_LONGEST)
 
 
-def plan(
-    graph: Graph, calls: list[Call], alias: dict[int, int], orders=ORDERS
-) -> tuple[dict[int, int], int, list[Buffer]]:
+def plan(graph: Graph, calls: list[Call], alias: dict[int, int],
+         orders=ORDERS) -> tuple[dict[int, int], int, list[Buffer]]:
     """Greedy by size: biggest buffers first, each at the lowest offset free for its lifetime
     (in each of orders; the smallest arena).
 
@@ -64,7 +62,7 @@ def plan(
         touch(t, end)
     for t in list(spans):
         if graph.tensors[t].variable:
-            spans[t] = [0, end]  # state lives across invokes: its bytes are never shared
+            spans[t] = [0, end]   # state lives across invokes: its bytes are never shared
     buffers = [Buffer(t, _align(max(graph.tensors[t].nbytes, 1)), a, b) for t, (a, b) in spans.items()]
     # Greedy placement depends on the order; ties in size placed longest-lived first
     # can leave the holes the short-lived ones need (a banded CNN's band buffers): the
@@ -85,7 +83,8 @@ def _place(buffers: list[Buffer], order) -> dict[int, int]:
     """Each buffer, in the given order, at the lowest offset free for its lifetime."""
     placed: list[Buffer] = []
     for buf in sorted(buffers, key=order):
-        live = sorted((p for p in placed if p.first <= buf.last and buf.first <= p.last), key=lambda p: p.offset)
+        live = sorted((p for p in placed if p.first <= buf.last and buf.first <= p.last),
+                      key=lambda p: p.offset)
         offset = 0
         for p in live:
             if offset + buf.size <= p.offset:

@@ -1,6 +1,5 @@
 """Per-operator time split of a model, slowest first: on the host (CPython), or on a board
 (or the virtual board) through mpremote, beside the host's figures."""
-
 from __future__ import annotations
 
 import functools
@@ -25,31 +24,28 @@ def profile(path: str, tier: str | None = None, reps: int = 3, seed: int = 0) ->
         buf[:] = rng.integers(0, 256, len(buf), dtype=np.uint8).tobytes()
     best = [float("inf")] * len(result.calls)
     for _ in range(reps):
-        for k, run_op in enumerate(_op_calls(model, mod)):  # invoke(), one op at a time
+        for k, run_op in enumerate(_op_calls(model, mod)):   # invoke(), one op at a time
             t = time.perf_counter()
             run_op()
             best[k] = min(best[k], time.perf_counter() - t)
     rows = []
     for k, call in enumerate(result.calls):
         out = result.graph.tensors[call.tensors[3] if len(call.tensors) > 3 else call.tensors[-1]]
-        rows.append(
-            (k, call.kernel, result.graph.ops[call.op_index].kind, "x".join(map(str, out.shape)), best[k] * 1e6)
-        )
+        rows.append((k, call.kernel, result.graph.ops[call.op_index].kind,
+                     "x".join(map(str, out.shape)), best[k] * 1e6))
     return model.tier, rows
 
 
 def _op_calls(model, mod) -> list[Callable[[], object]]:
     """One callable per op: the C walker on one record (native tier), else the kernel call."""
     from upyflow import dispatch
-
     calls = getattr(model, "_calls", None)
-    if calls is not None:  # pure and viper tiers (an int: the next record's weights to read)
+    if calls is not None:   # pure and viper tiers (an int: the next record's weights to read)
         return [_kernel_call(fn, args, c) for fn, args, c in (call for call in calls if not isinstance(call, int))]
     from .emit import module_records
-
     kernels = dispatch.table(model.tier)[1]
     out: list[Callable[[], object]] = []
-    for pos, end, _ops in module_records(mod):  # one op per record: baked with patches off
+    for pos, end, _ops in module_records(mod):   # one op per record: baked with patches off
         if mod.OP_KERNELS[mod.OPS[pos]] in kernels._fast[0]:
             out.append(functools.partial(dispatch.native_module(model.tier).run, model._prog, pos, 1))
         else:
@@ -67,11 +63,8 @@ def _kernel_call(fn, args, packed: bool) -> Callable[[], object]:
 def profile_text(path: str, tier: str | None = None, reps: int = 3) -> str:
     used, rows = profile(path, tier, reps)
     total = sum(r[4] for r in rows) or 1.0
-    lines = [
-        "%s on the %s tier (CPython), best of %d: %.1f us per invoke" % (path, used, reps, total),
-        "",
-        "%4s %-22s %-18s %-14s %10s %6s" % ("op", "kernel", "operator", "output", "us", "share"),
-    ]
+    lines = ["%s on the %s tier (CPython), best of %d: %.1f us per invoke" % (path, used, reps, total),
+             "", "%4s %-22s %-18s %-14s %10s %6s" % ("op", "kernel", "operator", "output", "us", "share")]
     for k, kernel, kind, shape, us in sorted(rows, key=lambda r: -r[4]):
         lines.append("%4d %-22s %-18s %-14s %10.1f %5.1f%%" % (k, kernel, kind, shape, us, 100 * us / total))
     return "\n".join(lines)
@@ -149,27 +142,18 @@ for k in range(len(best)):
 """
 
 
-def profile_board(
-    path: str,
-    port: str,
-    tool: str = "mpremote",
-    tier: str | None = None,
-    reps: int = 3,
-    weights: str = "inline",
-    log=print,
-) -> tuple[str, list[tuple]]:
+def profile_board(path: str, port: str, tool: str = "mpremote", tier: str | None = None,
+                  reps: int = 3, weights: str = "inline", log=print) -> tuple[str, list[tuple]]:
     """Bake, deploy and time each op on the board; rows as profile()'s, us measured there.
 
     Ops the native walker runs are timed one record at a time through it; a model whose ops
     need a Python kernel on the native tier is timed as the board's runtime calls them."""
     from .deploy import Board, decode_mpy, deploy
-
     board = Board(port, tool)
     arch = decode_mpy(board.sys_mpy())[0]
     with tempfile.TemporaryDirectory() as tmp:
-        result, _ = bake(
-            path, tmp, name="profiled", mpy=True, march=arch, weights=weights, patches="off"
-        )  # a record per op
+        result, _ = bake(path, tmp, name="profiled", mpy=True, march=arch, weights=weights,
+                         patches="off")   # a record per op
         os.unlink(os.path.join(tmp, "profiled.py"))
         deploy(tmp, port, tool, log=lambda *_: None)
     log("timing %d ops on the board (%s), best of %d..." % (len(result.calls), arch or "no native arch", reps))
@@ -180,34 +164,22 @@ def profile_board(
     rows = []
     for k, call in enumerate(result.calls):
         outt = result.graph.tensors[call.tensors[3] if len(call.tensors) > 3 else call.tensors[-1]]
-        rows.append(
-            (
-                k,
-                call.kernel,
-                result.graph.ops[call.op_index].kind,
-                "x".join(map(str, outt.shape)),
-                us.get(k, float("nan")),
-            )
-        )
+        rows.append((k, call.kernel, result.graph.ops[call.op_index].kind, "x".join(map(str, outt.shape)),
+                     us.get(k, float("nan"))))
     return used, rows
 
 
-def board_profile_text(
-    path: str, port: str, tool: str = "mpremote", tier: str | None = None, reps: int = 3, weights: str = "inline"
-) -> str:
+def board_profile_text(path: str, port: str, tool: str = "mpremote", tier: str | None = None,
+                       reps: int = 3, weights: str = "inline") -> str:
     used, rows = profile_board(path, port, tool, tier, reps, weights)
     host_tier, host = profile(path, None, reps)
     host_us = {r[0]: r[4] for r in host}
     total = sum(r[4] for r in rows if r[4] == r[4]) or 1.0
-    lines = [
-        "%s on the board (%s tier), best of %d: %.0f us per invoke; host (CPython %s): %.1f us"
-        % (path, used, reps, total, host_tier, sum(host_us.values())),
-        "",
-        "%4s %-22s %-18s %-14s %10s %6s %10s" % ("op", "kernel", "operator", "output", "board us", "share", "host us"),
-    ]
+    lines = ["%s on the board (%s tier), best of %d: %.0f us per invoke; host (CPython %s): %.1f us"
+             % (path, used, reps, total, host_tier, sum(host_us.values())),
+             "", "%4s %-22s %-18s %-14s %10s %6s %10s" % ("op", "kernel", "operator", "output",
+                                                          "board us", "share", "host us")]
     for k, kernel, kind, shape, us in sorted(rows, key=lambda r: -(r[4] if r[4] == r[4] else -1)):
-        lines.append(
-            "%4d %-22s %-18s %-14s %10.0f %5.1f%% %10.1f"
-            % (k, kernel, kind, shape, us, 100 * us / total, host_us.get(k, float("nan")))
-        )
+        lines.append("%4d %-22s %-18s %-14s %10.0f %5.1f%% %10.1f"
+                     % (k, kernel, kind, shape, us, 100 * us / total, host_us.get(k, float("nan"))))
     return "\n".join(lines)

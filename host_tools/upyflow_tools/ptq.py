@@ -10,7 +10,6 @@ intermediate tensor made a graph output, run on the fastest CPython tier): the
 ranges then come from exactly the float kernels the device would run, for every
 operator upyflow supports, with no second implementation of their semantics.
 """
-
 from __future__ import annotations
 
 import copy
@@ -28,48 +27,18 @@ QMIN, QMAX = -128, 127
 # How each operator's output is quantized.
 # Output shares the (first) input's quantization: TFLM's int8 kernels copy or compare
 # raw values (pools need identical in/out quantization; RELU6 clamps raw input values).
-SAME_AS_INPUT = {
-    "AVERAGE_POOL_2D",
-    "MAX_POOL_2D",
-    "RESHAPE",
-    "SQUEEZE",
-    "EXPAND_DIMS",
-    "PAD",
-    "PADV2",
-    "TRANSPOSE",
-    "STRIDED_SLICE",
-    "RELU6",
-    "MAXIMUM",
-    "MINIMUM",
-}
+SAME_AS_INPUT = {"AVERAGE_POOL_2D", "MAX_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD",
+                 "PADV2", "TRANSPOSE", "STRIDED_SLICE", "RELU6", "MAXIMUM", "MINIMUM"}
 # Fixed by the int8 kernels: (scale, zero point).
 FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256, -128), "LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}
 # Their own calibrated output range.
-OWN_RANGE = {
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "FULLY_CONNECTED",
-    "TRANSPOSE_CONV",
-    "ADD",
-    "SUB",
-    "MUL",
-    "MEAN",
-    "RELU",
-    "RELU_N1_TO_1",
-    "LEAKY_RELU",
-    "HARD_SWISH",
-    "PRELU",
-    "CONCATENATION",
-}
+OWN_RANGE = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "ADD", "SUB", "MUL",
+             "MEAN", "RELU", "RELU_N1_TO_1", "LEAKY_RELU", "HARD_SWISH", "PRELU", "CONCATENATION"}
 # Every variable input must carry the output's quantization (else a requantize is inserted).
 INPUTS_AS_OUTPUT = {"CONCATENATION", "MAXIMUM", "MINIMUM"}
 # kind -> (activation input, weights input, bias input, weights' output-channel axis)
-WEIGHTED = {
-    "CONV_2D": (0, 1, 2, 0),
-    "DEPTHWISE_CONV_2D": (0, 1, 2, 3),
-    "FULLY_CONNECTED": (0, 1, 2, 0),
-    "TRANSPOSE_CONV": (2, 1, 3, 0),
-}
+WEIGHTED = {"CONV_2D": (0, 1, 2, 0), "DEPTHWISE_CONV_2D": (0, 1, 2, 3),
+            "FULLY_CONNECTED": (0, 1, 2, 0), "TRANSPOSE_CONV": (2, 1, 3, 0)}
 SUPPORTED = SAME_AS_INPUT | set(FIXED_OUTPUT) | OWN_RANGE
 
 
@@ -81,7 +50,7 @@ def asymmetric_params(lo: float, hi: float) -> tuple[float, int]:
     onto an integer inside [-128, 127].
     """
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo < 1e-30:  # a tensor that is always 0: any scale represents it
+    if hi - lo < 1e-30:     # a tensor that is always 0: any scale represents it
         return 1.0, 0
     scale = (hi - lo) / (QMAX - QMIN)
     from_min, from_max = QMIN - lo / scale, QMAX - hi / scale
@@ -109,7 +78,8 @@ def calibrate(graph: Graph, samples: list[np.ndarray], tier: str | None = None) 
     produced = []
     for op in graph.ops:
         for t in op.outputs:
-            if t >= 0 and graph.tensors[t].dtype == "f32" and not graph.tensors[t].is_const and t not in produced:
+            if t >= 0 and graph.tensors[t].dtype == "f32" and not graph.tensors[t].is_const \
+                    and t not in produced:
                 produced.append(t)
     ranges = {t: (float(x.min()), float(x.max())) for t, x in zip(graph.inputs, samples)}
     if produced:
@@ -125,13 +95,13 @@ class _Quantizer:
         self.ranges = ranges
         self.fc_per_channel = fc_per_channel
         self.ops: list[Op] = []
-        self.sub: dict[int, int] = {}  # float tensor -> its int8 stand-in
-        self.requant: dict[tuple, int] = {}  # (tensor, scale, zp) -> requantized copy
+        self.sub: dict[int, int] = {}           # float tensor -> its int8 stand-in
+        self.requant: dict[tuple, int] = {}     # (tensor, scale, zp) -> requantized copy
 
     def new_tensor(self, like: Tensor, name: str, dtype: str, scale=None, zp=None) -> int:
-        self.g.tensors.append(
-            Tensor(name, tuple(like.shape), dtype, [scale] if scale is not None else [], [zp] if zp is not None else [])
-        )
+        self.g.tensors.append(Tensor(name, tuple(like.shape), dtype,
+                                     [scale] if scale is not None else [],
+                                     [zp] if zp is not None else []))
         return len(self.g.tensors) - 1
 
     def set_q(self, t: int, scale: float, zp: int) -> None:
@@ -142,7 +112,7 @@ class _Quantizer:
         if t not in self.ranges:
             raise BakeError("--quantize int8: no calibration range for tensor %r" % self.g.tensors[t].name)
         lo, hi = self.ranges[t]
-        a_lo, a_hi = activation_range_float(act)  # fold the fused activation into the range
+        a_lo, a_hi = activation_range_float(act)   # fold the fused activation into the range
         return asymmetric_params(max(lo, a_lo), min(hi, a_hi))
 
     def q_of(self, t: int) -> tuple[float, int]:
@@ -152,23 +122,14 @@ class _Quantizer:
     def _const_q(self, like: Tensor, data: np.ndarray, scale, zp, dim: int = 0, dtype: str = "i8") -> int:
         scales = scale if isinstance(scale, list) else [f32(scale)]
         zps = zp if isinstance(zp, list) else [zp]
-        self.g.tensors.append(
-            Tensor(
-                like.name + ("/int8" if dtype == "i8" else "/int32"),
-                tuple(like.shape),
-                dtype,
-                scales,
-                zps,
-                dim,
-                data=np.ascontiguousarray(data),
-            )
-        )
+        self.g.tensors.append(Tensor(like.name + ("/int8" if dtype == "i8" else "/int32"), tuple(like.shape),
+                                     dtype, scales, zps, dim, data=np.ascontiguousarray(data)))
         return len(self.g.tensors) - 1
 
     def as_quantized(self, t: int, scale: float, zp: int) -> int:
         """Tensor t (int8 variable or float constant) carrying exactly (scale, zp)."""
         tensor = self.g.tensors[t]
-        if tensor.data is not None:  # a constant
+        if tensor.data is not None:   # a constant
             return self._const_q(tensor, quantize_array(tensor.data, scale, zp), scale, zp)
         if self.q_of(t) == (f32(scale), zp):
             return t
@@ -183,9 +144,8 @@ class _Quantizer:
         xi, wi, bi, axis = WEIGHTED[op.kind]
         w = self.g.tensors[ins[wi]]
         if w.data is None or w.dtype != "f32":
-            raise BakeError(
-                "--quantize int8: %s %r needs constant float32 weights" % (op.kind, self.g.tensors[op.outputs[0]].name)
-            )
+            raise BakeError("--quantize int8: %s %r needs constant float32 weights"
+                            % (op.kind, self.g.tensors[op.outputs[0]].name))
         channels = w.shape[axis]
         amax = np.abs(np.moveaxis(w.data.astype(np.float64), axis, 0).reshape(channels, -1)).max(axis=1)
         if op.kind == "FULLY_CONNECTED" and not self.fc_per_channel:
@@ -198,7 +158,7 @@ class _Quantizer:
                 raise BakeError("--quantize int8: %s needs a constant bias of %d values" % (op.kind, channels))
             bias = b.data.astype(np.float64).reshape(-1)
             # a bias beyond int32 at in_scale*w_scale widens that weight scale (as TFLite does)
-            scales = np.maximum(scales, np.abs(bias) / ((2**31 - 1) * in_scale) * 1.001)
+            scales = np.maximum(scales, np.abs(bias) / ((2 ** 31 - 1) * in_scale) * 1.001)
             if op.kind == "FULLY_CONNECTED" and not self.fc_per_channel:
                 scales = np.full(channels, scales.max())
         scales = [f32(s) if s > 0 else 1.0 for s in scales]
@@ -207,37 +167,31 @@ class _Quantizer:
             scales, axis = scales[:1], 0
         if b is not None:
             bscales = [in_scale * s for s in (scales if len(scales) > 1 else scales * channels)]
-            qb = np.clip(round_half_away_np(bias / np.array(bscales)), -(2**31), 2**31 - 1).astype(np.int32)
-            bs = [f32(s) for s in bscales[: len(scales)]]
+            qb = np.clip(round_half_away_np(bias / np.array(bscales)), -2 ** 31, 2 ** 31 - 1).astype(np.int32)
+            bs = [f32(s) for s in bscales[:len(scales)]]
             ins[bi] = self._const_q(b, qb, bs, [0] * len(bs), 0, "i32")
         ins[wi] = self._const_q(w, qw, scales, [0] * len(scales), axis)
 
     def op(self, op: Op) -> None:
         if op.kind not in SUPPORTED:
-            raise BakeError(
-                "--quantize int8: operator %s is not supported by the quantizer (supported: %s)"
-                % (op.kind, ", ".join(sorted(SUPPORTED)))
-            )
+            raise BakeError("--quantize int8: operator %s is not supported by the quantizer (supported: %s)"
+                            % (op.kind, ", ".join(sorted(SUPPORTED))))
         ins = [self.sub.get(t, t) if t >= 0 else t for t in op.inputs]
         out_t = op.outputs[0]
         act = op.options.get("fused_activation_function", "NONE")
-        variable = [
-            k
-            for k, t in enumerate(ins)
-            if t >= 0 and not self.g.tensors[t].is_const and self.g.tensors[t].dtype == "i8"
-        ]
+        variable = [k for k, t in enumerate(ins) if t >= 0 and not self.g.tensors[t].is_const
+                    and self.g.tensors[t].dtype == "i8"]
         if op.kind in WEIGHTED:
             data_inputs = [WEIGHTED[op.kind][0]]
         elif op.kind in ("MEAN", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "TRANSPOSE", "STRIDED_SLICE"):
-            data_inputs = [0]  # the rest are int32 shape/axis operands
+            data_inputs = [0]      # the rest are int32 shape/axis operands
         elif op.kind == "PADV2":
             data_inputs = [0, 2]
         else:
             data_inputs = list(range(len(ins)))
         if not variable or variable[0] not in data_inputs:
-            raise BakeError(
-                "--quantize int8: %s %r has no float input computed at run time" % (op.kind, self.g.tensors[out_t].name)
-            )
+            raise BakeError("--quantize int8: %s %r has no float input computed at run time"
+                            % (op.kind, self.g.tensors[out_t].name))
         first = ins[variable[0]]
         if op.kind in SAME_AS_INPUT:
             scale, zp = self.q_of(first)
@@ -248,11 +202,11 @@ class _Quantizer:
         if op.kind in WEIGHTED:
             self.weights(op, ins)
         elif op.kind in INPUTS_AS_OUTPUT or op.kind in SAME_AS_INPUT:
-            for k in data_inputs:  # a no-op for inputs already quantized so
+            for k in data_inputs:      # a no-op for inputs already quantized so
                 if ins[k] >= 0:
                     ins[k] = self.as_quantized(ins[k], scale, zp)
         else:
-            for k in data_inputs:  # other float constants (ADD/MUL operands, PRELU alpha)
+            for k in data_inputs:      # other float constants (ADD/MUL operands, PRELU alpha)
                 t = ins[k]
                 data = self.g.tensors[t].data if t >= 0 else None
                 if data is not None and self.g.tensors[t].dtype == "f32":
@@ -269,9 +223,8 @@ class _Quantizer:
         g = self.g
         for tensor in g.tensors:
             if tensor.dtype in ("i8", "u8", "i16") and not tensor.is_const:
-                raise BakeError(
-                    "--quantize int8 needs a float32 model; tensor %r is already %s" % (tensor.name, tensor.dtype)
-                )
+                raise BakeError("--quantize int8 needs a float32 model; tensor %r is already %s"
+                                % (tensor.name, tensor.dtype))
         inputs = []
         for t in g.inputs:
             if g.tensors[t].dtype != "f32":
@@ -301,9 +254,8 @@ class _Quantizer:
         return g
 
 
-def quantize_graph(
-    graph: Graph, ranges: dict[int, tuple[float, float]], int8_io: bool = False, fc_per_channel: bool = True
-) -> Graph:
+def quantize_graph(graph: Graph, ranges: dict[int, tuple[float, float]], int8_io: bool = False,
+                   fc_per_channel: bool = True) -> Graph:
     """The int8 graph (a new Graph; `graph` is left as it was)."""
     return _Quantizer(graph, ranges, fc_per_channel).run(int8_io)
 
@@ -337,16 +289,13 @@ def calibration_samples(graph: Graph, data: np.ndarray) -> np.ndarray:
         if x.ndim == len(shape) + 1 and tuple(x.shape[1:]) == file_shape:
             return np.ascontiguousarray(x.transpose([0] + [p + 1 for p in perm]), np.float32)
     file_shape = tuple(shape[perms[0].index(k)] for k in range(len(shape)))
-    raise BakeError(
-        "calibration data has shape %s; the model input is %s, so give (samples, %s)"
-        % (list(data.shape), list(file_shape), ", ".join(map(str, file_shape)))
-    )
+    raise BakeError("calibration data has shape %s; the model input is %s, so give (samples, %s)"
+                    % (list(data.shape), list(file_shape), ", ".join(map(str, file_shape))))
 
 
 @dataclass
 class Quantization:
     """What `upyflow bake --quantize int8` asks for: calibration inputs and I/O type."""
-
     calibration: np.ndarray
     int8_io: bool = False
     fc_per_channel: bool = True
@@ -371,7 +320,8 @@ def agreement(graph: Graph, qgraph: Graph, samples: np.ndarray) -> list[dict]:
         if t.dtype != "f32":
             q = (q.astype(np.float64) - t.zp) * t.sc
         err = np.abs(q.astype(np.float64) - w.astype(np.float64))
-        row = {"mean_abs": float(err.mean()), "max_abs": float(err.max()), "range": float(w.max() - w.min())}
+        row = {"mean_abs": float(err.mean()), "max_abs": float(err.max()),
+               "range": float(w.max() - w.min())}
         if w.shape[-1] > 1:
             row["top1"] = float(np.mean(w.reshape(len(w), -1).argmax(1) == q.reshape(len(q), -1).argmax(1)))
         rows.append(row)
@@ -382,8 +332,6 @@ def agreement_text(graph: Graph, qgraph: Graph, samples: np.ndarray) -> str:
     lines = ["int8 vs float on %d calibration samples:" % len(samples)]
     for k, r in enumerate(agreement(graph, qgraph, samples)):
         top = (", top-1 agreement %.1f%%" % (100 * r["top1"])) if "top1" in r else ""
-        lines.append(
-            "  output %d: mean |error| %.4g, max %.4g (float output range %.4g)%s"
-            % (k, r["mean_abs"], r["max_abs"], r["range"], top)
-        )
+        lines.append("  output %d: mean |error| %.4g, max %.4g (float output range %.4g)%s"
+                     % (k, r["mean_abs"], r["max_abs"], r["range"], top))
     return "\n".join(lines)

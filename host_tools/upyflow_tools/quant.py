@@ -3,7 +3,6 @@
 Each function mirrors how TFLite Micro prepares a kernel (double vs float32
 products matter for bit-exactness), so the device only does integer work.
 """
-
 from __future__ import annotations
 
 import math
@@ -14,7 +13,7 @@ from upyflow import qmath
 
 from . import BakeError
 
-QRANGE = {"i8": (-128, 127), "i16": (-32768, 32767), "u8": (0, 255), "i32": (-(2**31), 2**31 - 1)}
+QRANGE = {"i8": (-128, 127), "i16": (-32768, 32767), "u8": (0, 255), "i32": (-2**31, 2**31 - 1)}
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
@@ -36,8 +35,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
 # tests/test_qmath.py compares with qmath on random and edge values.
 def round_half_away(v: float) -> int:
     """qmath.round_half_away (std::round), refusing a NaN/inf bake-time parameter."""
-    if not math.isfinite(v):  # a NaN/inf scale, beta or alpha, or a float32 overflow
-        raise BakeError("a quantization parameter computes to %g; the model's scales or options are out of range" % v)
+    if not math.isfinite(v):   # a NaN/inf scale, beta or alpha, or a float32 overflow
+        raise BakeError("a quantization parameter computes to %g; the model's scales or options "
+                        "are out of range" % v)
     return int(qmath.round_half_away(v))
 
 
@@ -83,17 +83,12 @@ FLOAT_MAX = 3.4028234663852886e38
 
 
 def activation_range_float(act: str) -> tuple[float, float]:
-    return {
-        "NONE": (-FLOAT_MAX, FLOAT_MAX),
-        "RELU": (0.0, FLOAT_MAX),
-        "RELU6": (0.0, 6.0),
-        "RELU_N1_TO_1": (-1.0, 1.0),
-    }[act]
+    return {"NONE": (-FLOAT_MAX, FLOAT_MAX), "RELU": (0.0, FLOAT_MAX), "RELU6": (0.0, 6.0),
+            "RELU_N1_TO_1": (-1.0, 1.0)}[act]
 
 
-def channel_multipliers(
-    in_scale: float, w_scales: list[float], out_scale: float, channels: int
-) -> tuple[np.ndarray, np.ndarray]:
+def channel_multipliers(in_scale: float, w_scales: list[float], out_scale: float,
+                        channels: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-output-channel (multiplier, shift) arrays, a per-tensor scale broadcast.
 
     The scales are multiplied in double on every path, per-tensor FULLY_CONNECTED

@@ -4,7 +4,6 @@ NAME.py), make the device runtime's Model of it on CPython, and run samples thro
 PTQ calibration, `upyflow profile`, the benchmarks, the examples and the tests share this
 instead of each writing a temporary module and importing it.
 """
-
 from __future__ import annotations
 
 import copy
@@ -19,7 +18,7 @@ from . import BakeError
 from .bake import BakeResult, compile_graph, compile_model
 from .emit import Baked, module_source
 
-if TYPE_CHECKING:  # the device runtime (device_lib/upyflow), imported when a model is made
+if TYPE_CHECKING:   # the device runtime (device_lib/upyflow), imported when a model is made
     from upyflow import Model
 
 # ir / Model dtype names -> numpy
@@ -50,7 +49,6 @@ def load_module(path: str, name: str | None = None) -> types.ModuleType:
 def model_of(mod: types.ModuleType, tier: str | None = None) -> Model:
     """The runtime's Model of a baked module; `tier` forces 'native', 'viper' or 'pure'."""
     import upyflow
-
     return upyflow.Model(mod, tier)
 
 
@@ -60,9 +58,8 @@ def load_graph(graph, name: str = "upyflow_graph", tier: str | None = None) -> M
     return model_of(module_of(result, name), tier)
 
 
-def load_model(
-    path: str, name: str = "model", tier: str | None = None, data: bytes | None = None, **options
-) -> tuple[Model, types.ModuleType, BakeResult]:
+def load_model(path: str, name: str = "model", tier: str | None = None, data: bytes | None = None,
+               **options) -> tuple[Model, types.ModuleType, BakeResult]:
     """Compile a model file (or `data`, its bytes) in memory: (Model, module, BakeResult).
     `options` go to bake.compile_model (weights, rounding, patches, quantize)."""
     result = compile_model(path, name, data=data, **options)
@@ -75,10 +72,8 @@ def invoke(model: Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
     for i, x in enumerate(inputs):
         model.set_input(i, np.ascontiguousarray(x, NP_DTYPES[model.input_dtype[i]]).tobytes())
     model.invoke()
-    return [
-        np.frombuffer(bytes(model.get_output(j)), NP_DTYPES[model.output_dtype[j]]).reshape(model.output_shape[j])
-        for j in range(len(model.output_shape))
-    ]
+    return [np.frombuffer(bytes(model.get_output(j)), NP_DTYPES[model.output_dtype[j]])
+            .reshape(model.output_shape[j]) for j in range(len(model.output_shape))]
 
 
 def run_samples(model: Model, samples: list[np.ndarray]) -> list[np.ndarray]:
@@ -91,9 +86,8 @@ def run_samples(model: Model, samples: list[np.ndarray]) -> list[np.ndarray]:
     return [np.stack(v) for v in got]
 
 
-def run_graph(
-    graph, samples: list[np.ndarray], outputs: list[int] | None = None, tier: str | None = None
-) -> list[np.ndarray]:
+def run_graph(graph, samples: list[np.ndarray], outputs: list[int] | None = None,
+              tier: str | None = None) -> list[np.ndarray]:
     """run_samples on an ir.Graph compiled in memory; `outputs`: tensors to return instead
     of the graph's outputs (any intermediate tensor)."""
     if outputs is not None:

@@ -1,5 +1,4 @@
 """The TFLite Micro interpreter (pip package tflite-micro) as an oracle and arena reference."""
-
 from __future__ import annotations
 
 import re
@@ -8,7 +7,7 @@ import sys
 
 import numpy as np
 
-ARENA = 8 << 20  # generous: TFLM's default (10x model size) is too small for some models
+ARENA = 8 << 20   # generous: TFLM's default (10x model size) is too small for some models
 
 
 def interpreter(model: bytes):
@@ -32,10 +31,8 @@ def head_arena_bytes(path: str) -> int | None:
 
     TFLM prints the figures from C++; a child process is the reliable way to catch them.
     """
-    code = (
-        "import sys; from upyflow_tools.tflm import interpreter; "
-        "interpreter(open(sys.argv[1], 'rb').read()).print_allocations()"
-    )
+    code = ("import sys; from upyflow_tools.tflm import interpreter; "
+            "interpreter(open(sys.argv[1], 'rb').read()).print_allocations()")
     proc = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True)
     m = re.search(r"Arena allocation head (\d+) bytes", proc.stdout + proc.stderr)
     return int(m.group(1)) if m else None

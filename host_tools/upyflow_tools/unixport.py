@@ -3,7 +3,6 @@
 Inputs go in and outputs come back through files, so any size works; the device
 runtime is imported from device_lib exactly as a board would import it.
 """
-
 from __future__ import annotations
 
 import os
@@ -12,10 +11,10 @@ import subprocess
 import sys
 import tempfile
 
-DEVICE_LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "device_lib")
-if not os.path.isdir(os.path.join(DEVICE_LIB, "upyflow")):  # installed, not a checkout
+DEVICE_LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          "device_lib")
+if not os.path.isdir(os.path.join(DEVICE_LIB, "upyflow")):   # installed, not a checkout
     import upyflow
-
     DEVICE_LIB = os.path.dirname(os.path.dirname(os.path.abspath(upyflow.__file__)))
 
 _SCRIPT = """
@@ -57,15 +56,9 @@ def micropython_exe() -> str | None:
     return shutil.which("micropython") or (beside if os.path.exists(beside) else None)
 
 
-def run_batch(
-    module_dir: str,
-    name: str,
-    inputs: list[list[bytes]],
-    heapsize: str = "190K",
-    timeout: float = 1800,
-    env: dict | None = None,
-    extra_paths: list[str] | None = None,
-) -> tuple[list[list[bytes]], float]:
+def run_batch(module_dir: str, name: str, inputs: list[list[bytes]], heapsize: str = "190K",
+              timeout: float = 1800, env: dict | None = None,
+              extra_paths: list[str] | None = None) -> tuple[list[list[bytes]], float]:
     """Run the baked module `name` on each input set; returns (outputs per set, us per invoke).
 
     Output sizes come from the module itself, read back in order. `env` adds environment
@@ -83,24 +76,11 @@ def run_batch(
                     f.write(data)
         script = os.path.join(tmp, "run.py")
         with open(script, "w") as f:
-            f.write(
-                _SCRIPT
-                % {
-                    "lib": DEVICE_LIB,
-                    "mod": os.path.abspath(module_dir),
-                    "name": name,
-                    "inp": inp,
-                    "out": out,
-                    "extra": [os.path.abspath(p) for p in extra_paths or ()],
-                }
-            )
-        proc = subprocess.run(
-            [exe, "-X", "heapsize=" + heapsize, script],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=dict(os.environ, **(env or {})),
-        )
+            f.write(_SCRIPT % {"lib": DEVICE_LIB, "mod": os.path.abspath(module_dir), "name": name,
+                               "inp": inp, "out": out,
+                               "extra": [os.path.abspath(p) for p in extra_paths or ()]})
+        proc = subprocess.run([exe, "-X", "heapsize=" + heapsize, script], capture_output=True,
+                              text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
         if proc.returncode:
             raise RuntimeError("micropython failed: %s" % (proc.stdout + proc.stderr).strip())
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("UPYFLOW ")][-1].split()
@@ -116,7 +96,7 @@ def run_batch(
     for _ in range(count):
         group = []
         for n in sizes:
-            group.append(blob[pos : pos + n])
+            group.append(blob[pos:pos + n])
             pos += n
         results.append(group)
     return results, total / max(count, 1)
@@ -127,8 +107,6 @@ def _output_sizes(module_dir: str, name: str, per: int) -> list[int]:
     if not os.path.exists(path):
         return [per]
     from .runner import load_module
-
     mod = load_module(path, "_upyflow_baked_" + name)
     from upyflow.model import tensor_record
-
     return [tensor_record(mod.TENSORS, i)[2] for i in mod.OUTPUTS]

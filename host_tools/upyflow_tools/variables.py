@@ -10,7 +10,6 @@ still needed), ASSIGN_VARIABLE a byte copy into it, or nothing when the op that
 computes the new value can write the state itself. TFLM's variable ops move raw
 bytes (memcpy), and so do these.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,17 +37,13 @@ def _initial_values(init: Graph) -> dict[tuple, Tensor]:
         elif op.kind == "ASSIGN_VARIABLE" and len(op.inputs) == 2 and op.inputs[0] in handles:
             value = init.tensors[op.inputs[1]]
             if not value.is_const:
-                raise BakeError(
-                    "the CALL_ONCE init subgraph assigns variable %r a value computed at "
-                    "run time; upyflow needs initial values known at bake time"
-                    % handles[op.inputs[0]][1].decode(errors="replace")
-                )
+                raise BakeError("the CALL_ONCE init subgraph assigns variable %r a value computed at "
+                                "run time; upyflow needs initial values known at bake time"
+                                % handles[op.inputs[0]][1].decode(errors="replace"))
             values[handles[op.inputs[0]]] = value
         else:
-            raise BakeError(
-                "the CALL_ONCE init subgraph has a %s that bake cannot run; upyflow "
-                "initializes variables with constants" % op.kind
-            )
+            raise BakeError("the CALL_ONCE init subgraph has a %s that bake cannot run; upyflow "
+                            "initializes variables with constants" % op.kind)
     return values
 
 
@@ -56,7 +51,7 @@ def resolve_variables(graph: Graph, subgraph: Callable[[int], Graph]) -> None:
     """Rewrite the variable ops of `graph` (in place) into state tensors and copies;
     `subgraph(k)` reads the model's subgraph k (a CALL_ONCE's init subgraph)."""
     init: dict[tuple, Tensor] = {}
-    handles: dict[int, tuple] = {}  # resource tensor -> variable key
+    handles: dict[int, tuple] = {}     # resource tensor -> variable key
     ops = []
     for op in graph.ops:
         if op.kind == "CALL_ONCE":
@@ -77,43 +72,34 @@ def resolve_variables(graph: Graph, subgraph: Callable[[int], Graph]) -> None:
         key = handles[resource]
         if key not in state:
             src = init.get(key) or graph.tensors[like]
-            t = Tensor(
-                key[1].decode(errors="replace") or "variable",
-                tuple(src.shape),
-                src.dtype,
-                list(src.scale),
-                list(src.zero_point),
-                src.quantized_dimension,
-                variable=True,
-            )
+            t = Tensor(key[1].decode(errors="replace") or "variable", tuple(src.shape), src.dtype,
+                       list(src.scale), list(src.zero_point), src.quantized_dimension, variable=True)
             if src.is_const:
                 t.initial = np.ascontiguousarray(src.data).tobytes()
             state[key] = graph.add_tensor(t)
         s = graph.tensors[state[key]]
         v = graph.tensors[like]
         if v.dtype != s.dtype or v.nbytes != s.nbytes:
-            raise BakeError(
-                "%s: variable %r holds %s %s, the tensor %r is %s %s"
-                % (op.kind, s.name, s.dtype, list(s.shape), v.name, v.dtype, list(v.shape))
-            )
+            raise BakeError("%s: variable %r holds %s %s, the tensor %r is %s %s"
+                            % (op.kind, s.name, s.dtype, list(s.shape), v.name, v.dtype, list(v.shape)))
         return state[key]
 
     rewritten = []
     for op in ops:
         if op.kind == "READ_VARIABLE" and op.inputs and op.outputs:
-            rewritten.append(Op("READ_VARIABLE", [state_of(op, op.inputs[0], op.outputs[0])], list(op.outputs)))
+            rewritten.append(Op("READ_VARIABLE", [state_of(op, op.inputs[0], op.outputs[0])],
+                                list(op.outputs)))
         elif op.kind == "ASSIGN_VARIABLE" and len(op.inputs) == 2:
-            rewritten.append(Op("ASSIGN_VARIABLE", [op.inputs[1]], [state_of(op, op.inputs[0], op.inputs[1])]))
+            rewritten.append(Op("ASSIGN_VARIABLE", [op.inputs[1]],
+                                [state_of(op, op.inputs[0], op.inputs[1])]))
         else:
             rewritten.append(op)
     graph.ops = rewritten
     _alias_reads(graph)
     _write_in_place(graph)
     if state:
-        graph.notes.append(
-            "%d resource variable%s baked as state tensors (reset() restores their "
-            "initial value)" % (len(state), "s" if len(state) > 1 else "")
-        )
+        graph.notes.append("%d resource variable%s baked as state tensors (reset() restores their "
+                           "initial value)" % (len(state), "s" if len(state) > 1 else ""))
 
 
 def _consumers(graph: Graph, t: int) -> list[int]:
@@ -127,11 +113,11 @@ def _alias_reads(graph: Graph) -> None:
         if op.kind != "READ_VARIABLE":
             continue
         s = op.inputs[0]
-        assigns = [
-            j for j, o in enumerate(graph.ops) if j > i and o.kind == "ASSIGN_VARIABLE" and o.outputs[0] == s
-        ] + [len(graph.ops)]
+        assigns = [j for j, o in enumerate(graph.ops) if j > i and o.kind == "ASSIGN_VARIABLE"
+                   and o.outputs[0] == s] + [len(graph.ops)]
         # a graph output is read after the whole invoke
-        used = _consumers(graph, op.outputs[0]) + ([len(graph.ops)] if op.outputs[0] in graph.outputs else [])
+        used = _consumers(graph, op.outputs[0]) + \
+            ([len(graph.ops)] if op.outputs[0] in graph.outputs else [])
         if all(j <= assigns[0] for j in used):
             op.options["shares_state"] = True
 
@@ -146,14 +132,9 @@ def _write_in_place(graph: Graph) -> None:
             continue
         v, s = op.inputs[0], op.outputs[0]
         vt, st = graph.tensors[v], graph.tensors[s]
-        if (
-            vt.is_const
-            or v in graph.inputs
-            or v in graph.outputs
-            or v in graph.views
-            or (vt.dtype, tuple(vt.shape), vt.scale, vt.zero_point)
-            != (st.dtype, tuple(st.shape), st.scale, st.zero_point)
-        ):
+        if vt.is_const or v in graph.inputs or v in graph.outputs or v in graph.views \
+                or (vt.dtype, tuple(vt.shape), vt.scale, vt.zero_point) != \
+                (st.dtype, tuple(st.shape), st.scale, st.zero_point):
             continue
         producers = [i for i, o in enumerate(graph.ops) if v in o.outputs]
         if len(producers) != 1 or _consumers(graph, v) != [k]:

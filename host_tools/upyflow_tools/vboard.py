@@ -7,7 +7,6 @@ board soft-resets (Ctrl-D at an empty raw REPL or at an empty friendly prompt),
 the unix port would exit; this relay restarts the process on the same folder
 and prints what a board prints, so tools that soft-reset work too.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -34,9 +33,8 @@ del vfs, os, sys
 
 
 class VirtualBoard:
-    def __init__(
-        self, root: str | None = None, heapsize: str = "190K", exe: str | None = None, log: bool = False
-    ) -> None:
+    def __init__(self, root: str | None = None, heapsize: str = "190K", exe: str | None = None,
+                 log: bool = False) -> None:
         self._tmp: tempfile.TemporaryDirectory | None = None
         if root:
             self.root = root
@@ -61,21 +59,16 @@ class VirtualBoard:
         self._boot = os.path.join(self._boot_dir.name, "boot.py")
         with open(self._boot, "w") as f:
             f.write(_BOOT % os.path.abspath(self.root))
-        self._raw = False  # is the board in the raw REPL?
-        self._pending = 0  # bytes typed since the last prompt
+        self._raw = False          # is the board in the raw REPL?
+        self._pending = 0          # bytes typed since the last prompt
 
     # -- process -----------------------------------------------------------
     def _spawn(self) -> None:
         master, slave = os.openpty()
-        tty.setraw(slave)  # no \n -> \r\n translation: tools match exact banners
-        self._proc = subprocess.Popen(
-            [self.exe, "-X", "heapsize=" + self.heapsize, "-i", self._boot],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=self.root,
-            start_new_session=True,
-        )
+        tty.setraw(slave)          # no \n -> \r\n translation: tools match exact banners
+        self._proc = subprocess.Popen([self.exe, "-X", "heapsize=" + self.heapsize, "-i", self._boot],
+                                      stdin=slave, stdout=slave, stderr=slave, cwd=self.root,
+                                      start_new_session=True)
         os.close(slave)
         self._board = master
 
@@ -104,7 +97,7 @@ class VirtualBoard:
         self.resets += 1
         self._kill()
         self._spawn()
-        self._read_until(b">>> ")  # the banner: a board prints none here
+        self._read_until(b">>> ")                 # the banner: a board prints none here
         if raw:
             os.write(self._board, b"\x01")
             self._read_until(RAW_BANNER)
@@ -123,7 +116,7 @@ class VirtualBoard:
             sys.stderr.write("host > %r\n" % data)
         out = bytearray()
         for b in data:
-            if b == 0x04 and self._pending == 0:  # Ctrl-D at an empty prompt: soft reset
+            if b == 0x04 and self._pending == 0:   # Ctrl-D at an empty prompt: soft reset
                 if out:
                     os.write(self._board, bytes(out))
                     out.clear()
@@ -136,7 +129,7 @@ class VirtualBoard:
             elif b == 0x03:
                 self._pending = 0
             elif b == 0x04:
-                self._pending = 0  # executes what was typed
+                self._pending = 0                  # executes what was typed
             elif b in (0x0D, 0x0A) and not self._raw:
                 self._pending = 0
             else:
@@ -161,12 +154,12 @@ class VirtualBoard:
                 else:
                     self._send_user(data)
             if self._proc is not None and self._proc.poll() is not None and not self._stop.is_set():
-                self._soft_reset(False)  # exited some other way: come back like a board
+                self._soft_reset(False)            # exited some other way: come back like a board
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> str:
         self._spawn()
-        self._read_until(b">>> ")  # swallow the unix banner, as a running board would
+        self._read_until(b">>> ")                  # swallow the unix banner, as a running board would
         self._thread = threading.Thread(target=self._relay, daemon=True)
         self._thread.start()
         return self.port
@@ -199,9 +192,8 @@ def board_arguments(ap, host: str | None = None):
     if host:
         where.add_argument("--host", action="store_true", help=host)
     where.add_argument("--port", help="serial port of a MicroPython board, e.g. /dev/ttyACM0")
-    where.add_argument(
-        "--virtual", action="store_true", help="use a virtual board (MicroPython unix port, 190K heap like an RP2040)"
-    )
+    where.add_argument("--virtual", action="store_true",
+                       help="use a virtual board (MicroPython unix port, 190K heap like an RP2040)")
     ap.add_argument("--tool", choices=["mpremote", "ampy"], default="mpremote", help="transfer tool")
     return where
 
@@ -220,7 +212,6 @@ def serial_port(port: str | None, virtual: bool, heapsize: str = "190K"):
 def main(argv: list[str] | None = None) -> int:
     """`python -m upyflow_tools.vboard [--heap 190K] [DIR]`: serve a virtual board until Ctrl-C."""
     import argparse
-
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("root", nargs="?", help="folder used as the board's filesystem (default: temporary)")
     ap.add_argument("--heap", default="190K", help="heap size, like -X heapsize (default 190K, an RP2040)")

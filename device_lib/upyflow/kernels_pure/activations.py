@@ -4,22 +4,9 @@
 import math
 from ..qmath import f32, inv_sqrt_qm, mul_by_qm, wrap32
 
-KERNELS = (
-    "lut_s8",
-    "clamp_f32",
-    "unary_f32",
-    "leaky_relu_q",
-    "leaky_relu_f32",
-    "hard_swish_f32",
-    "logistic_s16",
-    "tanh_s16",
-    "logistic_f32",
-    "tanh_f32",
-    "prelu_q",
-    "prelu_f32",
-    "l2norm_s8",
-    "l2norm_f32",
-)
+KERNELS = ("lut_s8", "clamp_f32", "unary_f32", "leaky_relu_q", "leaky_relu_f32", "hard_swish_f32",
+           "logistic_s16", "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32", "l2norm_s8",
+           "l2norm_f32")
 
 
 def lut_s8(x, table, out, n):
@@ -137,22 +124,9 @@ def _normal_cdf(x):
     # error below 1.2e-7 for z >= 0; math.erfc is missing from many ports), as activations.c
     z = abs(x) * 0.7071067811865476
     t = 1.0 / (1.0 + 0.5 * z)
-    p = -1.26551223 + t * (
-        1.00002368
-        + t
-        * (
-            0.37409196
-            + t
-            * (
-                0.09678418
-                + t
-                * (
-                    -0.18628806
-                    + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))
-                )
-            )
-        )
-    )
+    p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
     e = p - z * z
     half_erfc = 0.5 * t * math.exp(e) if e > -745.0 else 0.0
     return half_erfc if x < 0 else 1.0 - half_erfc

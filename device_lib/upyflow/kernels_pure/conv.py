@@ -3,16 +3,8 @@
 # the input zero point) are corrected by subtracting input_offset * their weight.
 from ..qmath import bias64, dot_f32, f32, mul_by_qm, ort_requant, requant16
 
-KERNELS = (
-    "conv2d_s8",
-    "depthwise_conv2d_s8",
-    "conv2d_f32",
-    "depthwise_conv2d_f32",
-    "conv2d_s16",
-    "depthwise_conv2d_s16",
-    "conv2d_s8_ort",
-    "depthwise_conv2d_s8_ort",
-)
+KERNELS = ("conv2d_s8", "depthwise_conv2d_s8", "conv2d_f32", "depthwise_conv2d_f32",
+           "conv2d_s16", "depthwise_conv2d_s16", "conv2d_s8_ort", "depthwise_conv2d_s8_ort")
 
 
 def _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, wstride):
@@ -33,104 +25,20 @@ def _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, 
     return taps, padded
 
 
-def conv2d_s8(
-    x,
-    w,
-    bias,
-    out,
-    mult,
-    shift,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    out_c,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    in_off,
-    out_off,
-    act_min,
-    act_max,
-):
-    conv2d_acc(
-        x,
-        w,
-        bias,
-        out,
-        _tflm_requant(mult, shift, out_off, act_min, act_max),
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        in_off,
-    )
+def conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
+              k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off,
+              act_min, act_max):
+    conv2d_acc(x, w, bias, out, _tflm_requant(mult, shift, out_off, act_min, act_max),
+               in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
+               pad_h, pad_w, in_off)
 
 
-def depthwise_conv2d_s8(
-    x,
-    w,
-    bias,
-    out,
-    mult,
-    shift,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    depth_mult,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    in_off,
-    out_off,
-    act_min,
-    act_max,
-):
-    depthwise_conv2d_acc(
-        x,
-        w,
-        bias,
-        out,
-        _tflm_requant(mult, shift, out_off, act_min, act_max),
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        depth_mult,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        in_off,
-    )
+def depthwise_conv2d_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w,
+                        depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
+                        in_off, out_off, act_min, act_max):
+    depthwise_conv2d_acc(x, w, bias, out, _tflm_requant(mult, shift, out_off, act_min, act_max),
+                         in_h, in_w, in_c, out_h, out_w, depth_mult, k_h, k_w, s_h, s_w,
+                         d_h, d_w, pad_h, pad_w, in_off)
 
 
 def _tflm_requant(mult, shift, out_off, act_min, act_max):
@@ -138,7 +46,6 @@ def _tflm_requant(mult, shift, out_off, act_min, act_max):
     def requant(acc, oc):
         v = mul_by_qm(acc, mult[oc], shift[oc]) + out_off
         return act_min if v < act_min else (act_max if v > act_max else v)
-
     return requant
 
 
@@ -146,123 +53,37 @@ def _f32_act(bias, act_min, act_max):
     # The float32 output: the sum plus bias, rounded, clamped to the activation.
     def finish(acc, oc):
         return min(max(f32(acc + bias[oc]), act_min), act_max)
-
     return finish
 
 
-def conv2d_acc(
-    x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off
-):
+def conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c,
+               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
     # The int8 accumulation (in_off None: float32 products and sums, as TFLM, the bias
     # left to requant); requant(acc, channel) turns each sum into the output.
-    _walk(
-        x,
-        w,
-        bias,
-        out,
-        requant,
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        in_off,
-        0,
-    )
+    _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w,
+          d_h, d_w, pad_h, pad_w, in_off, 0)
 
 
-def depthwise_conv2d_acc(
-    x,
-    w,
-    bias,
-    out,
-    requant,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    depth_mult,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    in_off,
-):
+def depthwise_conv2d_acc(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w,
+                         depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off):
     # As conv2d_acc, one input channel per depth_mult outputs.
-    _walk(
-        x,
-        w,
-        bias,
-        out,
-        requant,
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        in_c * depth_mult,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        in_off,
-        depth_mult,
-    )
+    _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, in_c * depth_mult, k_h, k_w,
+          s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, depth_mult)
 
 
-def _walk(
-    x,
-    w,
-    bias,
-    out,
-    requant,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    out_c,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    in_off,
-    depth_mult,
-):
+def _walk(x, w, bias, out, requant, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w,
+          d_h, d_w, pad_h, pad_w, in_off, depth_mult):
     # Both convolutions' output walk: depth_mult 0 is CONV_2D, else DEPTHWISE_CONV_2D.
     fsize = k_h * k_w * in_c
     o = 0
     for oy in range(out_h):
         for ox in range(out_w):
-            taps, padded = _taps(
-                oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, out_c if depth_mult else in_c
-            )
+            taps, padded = _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w,
+                                 d_h, d_w, pad_h, pad_w, out_c if depth_mult else in_c)
             for oc in range(out_c):
                 if not depth_mult:
                     acc = _conv_sum(x, w, bias, taps, padded, oc, oc * fsize, in_c, in_off)
-                elif in_off is None:  # depthwise inline: a few products per channel
+                elif in_off is None:   # depthwise inline: a few products per channel
                     ic = oc // depth_mult
                     acc = 0.0
                     for xi, wi in taps:
@@ -299,77 +120,17 @@ def _conv_sum(x, w, bias, taps, padded, oc, wb, in_c, in_off):
     return acc
 
 
-def conv2d_f32(
-    x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max
-):
-    conv2d_acc(
-        x,
-        w,
-        bias,
-        out,
-        _f32_act(bias, act_min, act_max),
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        None,
-    )
+def conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
+               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
+    conv2d_acc(x, w, bias, out, _f32_act(bias, act_min, act_max), in_h, in_w, in_c, out_h,
+               out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, None)
 
 
-def depthwise_conv2d_f32(
-    x,
-    w,
-    bias,
-    out,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    depth_mult,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    act_min,
-    act_max,
-):
-    depthwise_conv2d_acc(
-        x,
-        w,
-        bias,
-        out,
-        _f32_act(bias, act_min, act_max),
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        depth_mult,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        None,
-    )
+def depthwise_conv2d_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, depth_mult,
+                         k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, act_min, act_max):
+    depthwise_conv2d_acc(x, w, bias, out, _f32_act(bias, act_min, act_max), in_h, in_w, in_c,
+                         out_h, out_w, depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
+                         None)
 
 
 # --- int16 activations with int8 weights (TFLite's 16x8 quantization) ---
@@ -379,201 +140,36 @@ def depthwise_conv2d_f32(
 def _requant16(mult, shift, acc64, act_min, act_max):
     def requant(acc, oc):
         return requant16(acc, mult[oc], shift[oc], acc64, act_min, act_max)
-
     return requant
 
 
-def conv2d_s16(
-    x,
-    w,
-    bias,
-    out,
-    mult,
-    shift,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    out_c,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    acc64,
-    act_min,
-    act_max,
-):
-    conv2d_acc(
-        x,
-        w,
-        bias64(bias, out_c),
-        out,
-        _requant16(mult, shift, acc64, act_min, act_max),
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        0,
-    )
+def conv2d_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
+               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, acc64, act_min, act_max):
+    conv2d_acc(x, w, bias64(bias, out_c), out, _requant16(mult, shift, acc64, act_min, act_max),
+               in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
+               pad_h, pad_w, 0)
 
 
-def depthwise_conv2d_s16(
-    x,
-    w,
-    bias,
-    out,
-    mult,
-    shift,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    depth_mult,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    act_min,
-    act_max,
-):
-    depthwise_conv2d_acc(
-        x,
-        w,
-        bias64(bias, in_c * depth_mult),
-        out,
-        _requant16(mult, shift, 1, act_min, act_max),
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        depth_mult,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        0,
-    )
+def depthwise_conv2d_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w,
+                         depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
+                         act_min, act_max):
+    depthwise_conv2d_acc(x, w, bias64(bias, in_c * depth_mult), out,
+                         _requant16(mult, shift, 1, act_min, act_max), in_h, in_w, in_c,
+                         out_h, out_w, depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, 0)
 
 
 # --- int8 requantized as onnxruntime does (qmath.requant_ort) ---
-def conv2d_s8_ort(
-    x,
-    w,
-    bias,
-    out,
-    scale,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    out_c,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    in_off,
-    out_off,
-    act_min,
-    act_max,
-):
-    conv2d_acc(
-        x,
-        w,
-        bias,
-        out,
-        ort_requant(scale, out_off, act_min, act_max),
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        in_off,
-    )
+def conv2d_s8_ort(x, w, bias, out, scale, in_h, in_w, in_c, out_h, out_w, out_c,
+                  k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off,
+                  act_min, act_max):
+    conv2d_acc(x, w, bias, out, ort_requant(scale, out_off, act_min, act_max),
+               in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
+               pad_h, pad_w, in_off)
 
 
-def depthwise_conv2d_s8_ort(
-    x,
-    w,
-    bias,
-    out,
-    scale,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    depth_mult,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    d_h,
-    d_w,
-    pad_h,
-    pad_w,
-    in_off,
-    out_off,
-    act_min,
-    act_max,
-):
-    depthwise_conv2d_acc(
-        x,
-        w,
-        bias,
-        out,
-        ort_requant(scale, out_off, act_min, act_max),
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        depth_mult,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        d_h,
-        d_w,
-        pad_h,
-        pad_w,
-        in_off,
-    )
+def depthwise_conv2d_s8_ort(x, w, bias, out, scale, in_h, in_w, in_c, out_h, out_w,
+                            depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
+                            in_off, out_off, act_min, act_max):
+    depthwise_conv2d_acc(x, w, bias, out, ort_requant(scale, out_off, act_min, act_max),
+                         in_h, in_w, in_c, out_h, out_w, depth_mult, k_h, k_w, s_h, s_w,
+                         d_h, d_w, pad_h, pad_w, in_off)

@@ -36,7 +36,6 @@ def addsub_q(x1, x2, out, d, esize, sign, off1, m1, sh1, off2, m2, sh2, ls, mo, 
             out[o + i] = lo if v < lo else (hi if v > hi else v)
             a += sa
             b += sb
-
     _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
@@ -47,7 +46,6 @@ def mul_q(x1, x2, out, d, esize, off1, off2, m, sh, ooff, lo, hi):
             out[o + i] = lo if v < lo else (hi if v > hi else v)
             a += sa
             b += sb
-
     _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
@@ -95,7 +93,6 @@ def binary_f32(x1, x2, out, d, op, lo, hi):
             out[o + i] = v
             a += sa
             b += sb
-
     _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
@@ -107,7 +104,6 @@ def maxmin_q(x1, x2, out, d, esize, is_max):
             out[o + i] = (u if u > w else w) if is_max else (u if u < w else w)
             a += sa
             b += sb
-
     _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
@@ -130,7 +126,6 @@ def binary_s8_ort(x1, x2, out, d, op, zp1, s1, zp2, s2, out_s, out_zp, lo, hi):
             out[o + i] = lo if v < lo else (hi if v > hi else v)
             a += sa
             b += sb
-
     _pairs(d, d[0], 0, 0, 0, 0, row)
 
 
@@ -152,5 +147,4 @@ def binary_i32(x1, x2, out, d, op):
             out[o + i] = wrap32(_arith(op, u, w) if op < 5 else _cdiv(u, w))
             a += sa
             b += sb
-
     _pairs(d, d[0], 0, 0, 0, 0, row)

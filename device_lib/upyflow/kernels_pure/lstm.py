@@ -8,7 +8,6 @@ from ..qmath import mul_by_qm, wrap32, f32, dot_f32
 
 KERNELS = ("lstm_s8", "lstm_f32")
 
-
 def _c16(v):
     return -32768 if v < -32768 else (32767 if v > 32767 else v)
 
@@ -47,30 +46,8 @@ def _tanh16(v, mult, shift, table):
 # input mult, shift, recurrent mult, shift]. Per step, each gate is two
 # matmuls requantized to Q3.12 int16, added with saturation, then sigmoid
 # (tanh for the cell gate); the cell and hidden states update from those.
-def lstm_s8(
-    x,
-    w,
-    q,
-    table,
-    hidden,
-    cell,
-    out,
-    batch,
-    steps,
-    n_in,
-    n,
-    time_major,
-    h_zp,
-    m_fc,
-    s_fc,
-    m_ig,
-    s_ig,
-    m_out,
-    s_out,
-    qclip,
-    tanh_mult,
-    tanh_shift,
-):
+def lstm_s8(x, w, q, table, hidden, cell, out, batch, steps, n_in, n, time_major, h_zp,
+            m_fc, s_fc, m_ig, s_ig, m_out, s_out, qclip, tanh_mult, tanh_shift):
     g4 = 4 * n
     rec = g4 * n_in
     qm = 8 * n
@@ -96,7 +73,7 @@ def lstm_s8(
             for j in range(n):
                 f = _sigmoid16(pre[j], table)
                 i = _sigmoid16(pre[n + j], table)
-                g = _tanh16(pre[2 * n + j], 3, 0, table)  # the cell gate: Q3.12 in, tanh
+                g = _tanh16(pre[2 * n + j], 3, 0, table)   # the cell gate: Q3.12 in, tanh
                 o = _sigmoid16(pre[3 * n + j], table)
                 c = _c16(mul_by_qm(f * cell[hb + j], m_fc, s_fc))
                 c = _c16(c + _c16(mul_by_qm(i * g, m_ig, s_ig)))
@@ -105,7 +82,7 @@ def lstm_s8(
                 cell[hb + j] = c
                 v = mul_by_qm(_tanh16(c, tanh_mult, tanh_shift, table) * o, m_out, s_out) + h_zp
                 out[ob + j] = -128 if v < -128 else (127 if v > 127 else v)
-            for j in range(n):  # the new hidden state only now: every gate read the old one
+            for j in range(n):   # the new hidden state only now: every gate read the old one
                 hidden[hb + j] = out[ob + j]
 
 
@@ -132,7 +109,7 @@ def lstm_f32(x, w, bias, hidden, cell, out, batch, steps, n_in, n, time_major, c
                 g = [0.0, 0.0, 0.0, 0.0]
                 for k in range(4):
                     gi = k * n + j
-                    a = dot_f32(0.0, x, xb, w, gi * n_in, n_in)  # float32, as TFLM
+                    a = dot_f32(0.0, x, xb, w, gi * n_in, n_in)   # float32, as TFLM
                     r = dot_f32(0.0, hidden, hb, w, rec + gi * n, n)
                     g[k] = f32(f32(a + bias[gi]) + r)
                 c = f32(f32(_sigmoid_f(g[0]) * cell[hb + j]) + f32(_sigmoid_f(g[1]) * f32(math.tanh(g[2]))))

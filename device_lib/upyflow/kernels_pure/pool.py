@@ -2,7 +2,8 @@
 # the average divides by the count of valid taps, as TFLite does.
 from ..qmath import F32, f32, requant_ort
 
-KERNELS = ("avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32", "avg_pool2d_s8_ort")
+KERNELS = ("avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32",
+           "avg_pool2d_s8_ort")
 
 
 def _window(o, s, pad, k, size):
@@ -10,14 +11,16 @@ def _window(o, s, pad, k, size):
     return max(start, 0), min(start + k, size)
 
 
-def _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, reduce):
+def _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w,
+          act_min, act_max, reduce):
     o = 0
     for oy in range(out_h):
         y0, y1 = _window(oy, s_h, pad_h, k_h, in_h)
         for ox in range(out_w):
             x0, x1 = _window(ox, s_w, pad_w, k_w, in_w)
             for ch in range(c):
-                v = reduce(x, [(iy * in_w + ix) * c + ch for iy in range(y0, y1) for ix in range(x0, x1)])
+                v = reduce(x, [(iy * in_w + ix) * c + ch
+                               for iy in range(y0, y1) for ix in range(x0, x1)])
                 out[o] = min(max(v, act_min), act_max)
                 o += 1
 
@@ -41,7 +44,7 @@ def _max(x, idx):
 
 def _avg_float(x, idx):
     acc = 0.0
-    for i in idx:  # a float32 sum, as TFLM
+    for i in idx:   # a float32 sum, as TFLM
         acc = f32(acc + x[i])
     return f32(acc / len(idx))
 
@@ -68,29 +71,8 @@ def max_pool2d_f32(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_
 # as onnxruntime holds it (its x86 QDQ graphs convert int8 to uint8: q_zp = zp + 128,
 # q_shift = 128). A pool over the whole image goes through its global average pool:
 # mean_s8_ort's formula (glob_scale > 0).
-def avg_pool2d_s8_ort(
-    x,
-    out,
-    in_h,
-    in_w,
-    c,
-    out_h,
-    out_w,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    pad_h,
-    pad_w,
-    in_zp,
-    in_s,
-    out_s,
-    q_zp,
-    q_shift,
-    glob_scale,
-    act_min,
-    act_max,
-):
+def avg_pool2d_s8_ort(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w,
+                      in_zp, in_s, out_s, q_zp, q_shift, glob_scale, act_min, act_max):
     f = F32
     o = 0
     for oy in range(out_h):

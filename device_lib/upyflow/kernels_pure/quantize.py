@@ -10,7 +10,7 @@ def quantize_f32(x, out, n, scale, zp, qmin, qmax):
         v = x[i] / scale
         # as the C kernel's round_clamped: NaN -> 0, beyond +-2^30 (inf too) clamped
         if -1073741824.0 <= v <= 1073741824.0:
-            q = round_half_away(f32(v)) + zp  # TFLite divides in float
+            q = round_half_away(f32(v)) + zp   # TFLite divides in float
         else:
             q = zp if v != v else (1073741824 if v > 0 else -1073741824) + zp
         out[i] = qmin if q < qmin else (qmax if q > qmax else q)
@@ -27,12 +27,12 @@ def dequantize_f32(x, out, n, scale, zp):
         out[i] = f32(scale * (x[i] - zp))
 
 
-_BITS = (8, 8, 16, 32, 32, 32)  # by emit.DTYPE_CODES: i8 u8 i16 i32 f32 u32
+_BITS = (8, 8, 16, 32, 32, 32)     # by emit.DTYPE_CODES: i8 u8 i16 i32 f32 u32
 _SIGNED = (1, 0, 1, 1, 1, 0)
 
 
 def cast_int(x, out, n, in_code, out_code):
-    if out_code == 4:  # to float32: exact for int16, rounded to nearest for int32/uint32
+    if out_code == 4:   # to float32: exact for int16, rounded to nearest for int32/uint32
         for i in range(n):
             out[i] = float(x[i])
         return

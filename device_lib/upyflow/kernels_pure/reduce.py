@@ -4,7 +4,8 @@
 # The esize parameter is for the native tier; typed views know their width.
 from ..qmath import mul_by_qm, requant_ort
 
-KERNELS = ("mean_q", "mean_f32", "mean_s8_ort", "reduce_maxmin_q", "reduce_maxmin_f32", "arg_maxmin")
+KERNELS = ("mean_q", "mean_f32", "mean_s8_ort", "reduce_maxmin_q", "reduce_maxmin_f32",
+           "arg_maxmin")
 
 
 def _runs(d, p, k, base, fn):
@@ -23,7 +24,7 @@ def _runs(d, p, k, base, fn):
 def _integer_means(x, out, d, finish):
     # Integer MEAN: out[i] = finish(sum of outer element i's inner block).
     p = 1 + 2 * d[0]
-    st = [0, 0]  # output index, running sum
+    st = [0, 0]   # output index, running sum
 
     def inner(base, n, s):
         acc = 0
@@ -39,7 +40,6 @@ def _integer_means(x, out, d, finish):
             out[st[0]] = finish(st[1])
             st[0] += 1
             base += s
-
     _runs(d, 0, 0, 0, outer)
 
 
@@ -48,7 +48,6 @@ def mean_q(x, out, d, esize, in_zp, m, sh, out_zp, count, lo, hi):
         v = ((total - in_zp * count) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
         v = mul_by_qm(v, m, sh) + out_zp
         return lo if v < lo else (hi if v > hi else v)
-
     _integer_means(x, out, d, finish)
 
 
@@ -72,14 +71,14 @@ def mean_f32(x, out, d, count):
             out[o] = out[o] / count
             st[0] = o + 1
             base += s
-
     _runs(d, 0, 0, 0, outer)
 
 
 # onnxruntime's QLinearGlobalAveragePool (MLAS): the integer sum less count * zero
 # point, times f32(in_scale / f32(out_scale * count)) in float32, ties to even.
 def mean_s8_ort(x, out, d, in_zp, scale, out_zp, count, lo, hi):
-    _integer_means(x, out, d, lambda total: requant_ort(total - in_zp * count, scale, out_zp, lo, hi))
+    _integer_means(x, out, d,
+                   lambda total: requant_ort(total - in_zp * count, scale, out_zp, lo, hi))
 
 
 def _maxmin(x, out, d, is_max, first):
@@ -103,7 +102,6 @@ def _maxmin(x, out, d, is_max, first):
             out[st[0]] = st[1]
             st[0] += 1
             base += s
-
     _runs(d, 0, 0, 0, outer)
 
 
@@ -119,7 +117,7 @@ def reduce_maxmin_f32(x, out, d, is_max):
 def arg_maxmin(x, out, d, esize, is_max, n):
     # The index of the first extreme along the inner block (one axis); n outputs.
     p = 1 + 2 * d[0]
-    st = [0, 0, 0, 0]  # output index, best value, its index, index of the next value
+    st = [0, 0, 0, 0]   # output index, best value, its index, index of the next value
 
     def inner(base, m, s):
         for _ in range(m):
@@ -138,5 +136,4 @@ def arg_maxmin(x, out, d, esize, is_max, n):
             out[st[0]] = st[2]
             st[0] += 1
             base += s
-
     _runs(d, 0, 0, 0, outer)

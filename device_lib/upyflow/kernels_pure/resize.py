@@ -49,7 +49,8 @@ def _bilinear(x, ytab, yf, xtab, xf, out, in_w, out_h, out_w, depth, k, at, one)
             c_ = (y0 + x1) * depth
             d = (y1 + x1) * depth
             for c in range(depth):
-                v = x[a + c] * gy * gx + x[b + c] * fy * gx + x[c_ + c] * gy * fx + x[d + c] * fy * fx
+                v = (x[a + c] * gy * gx + x[b + c] * fy * gx + x[c_ + c] * gy * fx
+                     + x[d + c] * fy * fx)
                 if one != 1:
                     v = (v + 524288) >> 20 if v > 0 else -((524288 - v) >> 20)
                 out[o + c] = v

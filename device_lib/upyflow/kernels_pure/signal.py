@@ -2,17 +2,9 @@
 # (C integer semantics: uint32/uint64 wrap, int16 stores wrap). Tables (kissfft plan
 # and twiddles, filter bank, log LUT) are baked by upyflow_tools/lower/families/signal.py.
 
-KERNELS = (
-    "signal_window_s16",
-    "signal_fft_auto_scale_s16",
-    "signal_rfft_s16",
-    "signal_energy",
-    "signal_filter_bank",
-    "signal_filter_bank_sqrt",
-    "signal_spectral_subtraction",
-    "signal_pcan",
-    "signal_filter_bank_log",
-)
+KERNELS = ("signal_window_s16", "signal_fft_auto_scale_s16", "signal_rfft_s16", "signal_energy",
+           "signal_filter_bank", "signal_filter_bank_sqrt", "signal_spectral_subtraction",
+           "signal_pcan", "signal_filter_bank_log")
 
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -41,7 +33,7 @@ def signal_window_s16(x, w, out, n, wn, shift):
 
 
 def signal_fft_auto_scale_s16(x, out, scale, n):
-    m = 0  # MaxAbs16 keeps an int16: -(-32768) wraps back to -32768
+    m = 0   # MaxAbs16 keeps an int16: -(-32768) wraps back to -32768
     for i in range(n):
         v = x[i]
         if v > m:
@@ -82,7 +74,7 @@ def _rfft_frame(x, xo, n_in, t, out, oo, n):
             else:
                 _bfly2(out, b, fstride, m, t, tw)
     sup = tw + 2 * n
-    r = (out[oo] * 16383 + 16384) >> 15  # C_FIXDIV(tdc, 2)
+    r = (out[oo] * 16383 + 16384) >> 15   # C_FIXDIV(tdc, 2)
     i = (out[oo + 1] * 16383 + 16384) >> 15
     out[oo] = _w(r + i)
     out[oo + 1] = 0
@@ -213,7 +205,7 @@ def signal_filter_bank(x, t, out, nch, nw):
             acc += t[w0 + j] * v
             unw += t[nw + w0 + j] * v
         if i:
-            out[i - 1] = acc & _M64  # int16 weights convert to uint64: mod 2^64
+            out[i - 1] = acc & _M64   # int16 weights convert to uint64: mod 2^64
         acc = unw
 
 
@@ -245,7 +237,8 @@ def signal_filter_bank_sqrt(x, bits, out, n):
         out[i] = (_sqrt(x[i], 64) >> s) & _M32
 
 
-def signal_spectral_subtraction(x, out, noise, state, n, sm, oms, alt_sm, alt_oms, min_rem, sm_bits, ss_bits, clamping):
+def signal_spectral_subtraction(x, out, noise, state, n, sm, oms, alt_sm, alt_oms, min_rem,
+                                sm_bits, ss_bits, clamping):
     for i in range(n):
         if i & 1:
             s, o = alt_sm, alt_oms
@@ -280,7 +273,7 @@ def _wide_dynamic(x, lut):
 
 def signal_pcan(x, noise, lut, out, n, snr_shift):
     for i in range(n):
-        gain = _wide_dynamic(noise[i], lut) & _M32  # int16 -> uint32 sign-extends
+        gain = _wide_dynamic(noise[i], lut) & _M32   # int16 -> uint32 sign-extends
         snr = ((x[i] * gain) >> snr_shift) & _M32
         # PcanShrink with kPcanSnrBits 12, kPcanOutputBits 6
         out[i] = ((snr * snr) & _M32) >> 20 if snr < 8192 else (snr >> 6) - 64 & _M32

@@ -47,7 +47,7 @@ def softmax_f32(x, out, rows, depth, beta):
         base = r * depth
         top = max(x[c] for c in range(base, base + depth))
         total = 0.0
-        for c in range(base, base + depth):  # float32 steps, as TFLM
+        for c in range(base, base + depth):   # float32 steps, as TFLM
             e = f32(math.exp(f32(f32(x[c] - top) * beta)))
             out[c] = e
             total = f32(total + e)
@@ -77,7 +77,7 @@ def softmax_s16(x, exp_lut, recip_lut, out, rows, depth, in_mult, in_shift):
         for c in range(base, end):
             v = mul_by_qm(x[c] - top, in_mult, in_shift) + 32767
             e = _lut16(-32768 if v < -32768 else (32767 if v > 32767 else v), exp_lut)
-            out[c] = e  # the output doubles as scratch for the exps, as in TFLM
+            out[c] = e      # the output doubles as scratch for the exps, as in TFLM
             total += e
         clz = 32
         t = total

@@ -23,7 +23,8 @@ def _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, pad_h, pad_w):
     return [((iy * in_w + ix) * in_c, (ky * k_w + kx) * in_c) for iy, ky in ys for ix, kx in xs]
 
 
-def _gather(x, w, out, start, finish, in_off, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, pad_h, pad_w):
+def _gather(x, w, out, start, finish, in_off, in_h, in_w, in_c, out_h, out_w, out_c,
+            k_h, k_w, s_h, s_w, pad_h, pad_w):
     # Every dtype's sum: start[oc] + (x + in_off) * w over the taps (in_off None: float32
     # products and sums, as TFLM); finish(acc, oc) the output.
     fsize = k_h * k_w * in_c
@@ -46,94 +47,28 @@ def _gather(x, w, out, start, finish, in_off, in_h, in_w, in_c, out_h, out_w, ou
                 o += 1
 
 
-def transpose_conv_s8(
-    x,
-    w,
-    bias,
-    out,
-    mult,
-    shift,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    out_c,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    pad_h,
-    pad_w,
-    in_off,
-    out_off,
-    act_min,
-    act_max,
-):
+def transpose_conv_s8(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
+                      k_h, k_w, s_h, s_w, pad_h, pad_w, in_off, out_off, act_min, act_max):
     def finish(acc, oc):
         v = mul_by_qm(acc + bias[oc], mult[oc], shift[oc]) + out_off
         return act_min if v < act_min else (act_max if v > act_max else v)
-
-    _gather(
-        x, w, out, [0] * out_c, finish, in_off, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, pad_h, pad_w
-    )
+    _gather(x, w, out, [0] * out_c, finish, in_off, in_h, in_w, in_c, out_h, out_w, out_c,
+            k_h, k_w, s_h, s_w, pad_h, pad_w)
 
 
-def transpose_conv_s16(
-    x,
-    w,
-    bias,
-    out,
-    mult,
-    shift,
-    in_h,
-    in_w,
-    in_c,
-    out_h,
-    out_w,
-    out_c,
-    k_h,
-    k_w,
-    s_h,
-    s_w,
-    pad_h,
-    pad_w,
-    act_min,
-    act_max,
-):
+def transpose_conv_s16(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
+                       k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
     # int64 accumulator and bias (word pairs); zero points are 0.
     def finish(acc, oc):
         v = mul_by_qm64(acc, mult[oc], shift[oc])
         return act_min if v < act_min else (act_max if v > act_max else v)
-
-    _gather(
-        x,
-        w,
-        out,
-        bias64(bias, out_c),
-        finish,
-        0,
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        k_h,
-        k_w,
-        s_h,
-        s_w,
-        pad_h,
-        pad_w,
-    )
+    _gather(x, w, out, bias64(bias, out_c), finish, 0, in_h, in_w, in_c, out_h, out_w, out_c,
+            k_h, k_w, s_h, s_w, pad_h, pad_w)
 
 
-def transpose_conv_f32(
-    x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max
-):
+def transpose_conv_f32(x, w, bias, out, in_h, in_w, in_c, out_h, out_w, out_c,
+                       k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
     def finish(acc, oc):
         return min(max(f32(acc + bias[oc]), act_min), act_max)
-
-    _gather(
-        x, w, out, [0.0] * out_c, finish, None, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, pad_h, pad_w
-    )
+    _gather(x, w, out, [0.0] * out_c, finish, None, in_h, in_w, in_c, out_h, out_w, out_c,
+            k_h, k_w, s_h, s_w, pad_h, pad_w)

@@ -64,12 +64,12 @@ HS = _word_shift()
 # acc = ah*2^16 + al with al in [0, 2^16)). Helpers take
 # one argument: viper keeps only a function's first three locals (arguments first)
 # in registers, which their loops want.
-CAP = 64  # accumulators per requant() call
-ACC0 = 8  # the first pair's word
+CAP = 64          # accumulators per requant() call
+ACC0 = 8          # the first pair's word
 ACC = bytearray(4 * (ACC0 + 2 * CAP))
-S8 = 0  # modes: int32 accumulator, int8 output
-S16 = 1  # int32 accumulator, int16 output
-S16_ACC64 = 2  # int64 accumulator, int16 output
+S8 = 0            # modes: int32 accumulator, int8 output
+S16 = 1           # int32 accumulator, int16 output
+S16_ACC64 = 2     # int64 accumulator, int16 output
 
 
 @micropython.viper
@@ -104,7 +104,7 @@ def requant(t):
     out_off = (s[1] << hs) >> hs
     act_min = (s[2] << hs) >> hs
     act_max = (s[3] << hs) >> hs
-    kend = s[4] << 2  # channel byte offsets wrap here
+    kend = s[4] << 2   # channel byte offsets wrap here
     k = s[5] << 2
     o = s[6]
     ie = s[7]
@@ -152,8 +152,8 @@ def requant(t):
                     lo = (d0 >> e) | ((d1 & ((1 << e) - 1)) << (16 - e))
                     hi = (d1 >> e) | ((d2 & ((1 << e) - 1)) << (16 - e))
                 v = ((((hi & 0xFFFF) ^ 0x8000) - 0x8000) << 16) | lo
-        else:  # mirrored inline by lstm.py and svdf.py (see the top)
-            if sh > 0:  # wrapping as in C
+        else:   # mirrored inline by lstm.py and svdf.py (see the top)
+            if sh > 0:   # wrapping as in C
                 a = ((a << sh) << hs) >> hs
             ah = a >> 16
             al = a & 0xFFFF

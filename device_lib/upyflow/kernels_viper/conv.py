@@ -71,9 +71,9 @@ def _conv_s8(args):
     je = j0 + int(_CAP)
     j = j0
     fsize = k_h * k_w * in_c
-    xstep = d_w * in_c  # input bytes between filter taps
-    xrow_step = d_h * in_w * in_c  # and between filter rows
-    wstep = in_c  # the weights' tap stride
+    xstep = d_w * in_c              # input bytes between filter taps
+    xrow_step = d_h * in_w * in_c   # and between filter rows
+    wstep = in_c                    # the weights' tap stride
     if dw:
         wstep = out_c
     wrow_step = k_w * wstep
@@ -125,10 +125,10 @@ def _conv_s8(args):
                 sx = sx << 7
             ic = 0
             dm = 0
-            two = 0  # conv: two output channels per pass share each input load
+            two = 0   # conv: two output channels per pass share each input load
             acc2 = 0
             for oc in range(out_c):
-                if two:  # the second of a pass: summed already
+                if two:   # the second of a pass: summed already
                     acc = acc2
                     two = 0
                     wt = oc * fsize
@@ -159,12 +159,8 @@ def _conv_s8(args):
                         if oc + 1 < out_c:
                             two = 1
                             k += 4
-                            acc2 = (
-                                bias[k]
-                                | (bias[k + 1] << 8)
-                                | (bias[k + 2] << 16)
-                                | (((bias[k + 3] ^ 0x80) - 0x80) << 24)
-                            ) - sx
+                            acc2 = (bias[k] | (bias[k + 1] << 8) | (bias[k + 2] << 16) |
+                                    (((bias[k + 3] ^ 0x80) - 0x80) << 24)) - sx
                         xr = xtap0
                         wr = oc * fsize + wtap0
                         wt = oc * fsize
@@ -333,7 +329,7 @@ def _conv_s16(args):
                         xi = xr
                         wi = wr
                         left = kx1 - kx0
-                        while left > 0:  # at most 255 products per partial sum
+                        while left > 0:   # at most 255 products per partial sum
                             cnt = left
                             if cnt > 255:
                                 cnt = 255

@@ -51,8 +51,8 @@ def lstm_s8(args):
     # }
     hs = int(_HS)
     g4 = n << 2
-    rec = g4 * n_in  # the first recurrent weight
-    mq = g4 << 3  # q's byte offset of the (mult, shift) pairs
+    rec = g4 * n_in       # the first recurrent weight
+    mq = (g4 << 3)        # q's byte offset of the (mult, shift) pairs
     for b in range(batch):
         hb = b * n
         he = hb + n
@@ -246,7 +246,7 @@ def lstm_s8(args):
                             cell[hb + j] = c
             j = hb
             k = ob
-            while j < he:  # the new hidden state
+            while j < he:   # the new hidden state
                 hidden[j] = out[k]
                 j += 1
                 k += 1

@@ -21,10 +21,10 @@ def resize_nearest(args):
     depth = int(args[8])
     esize = int(args[9])
     # }
-    pixel = depth * esize  # depth * element size, in bytes
+    pixel = depth * esize   # depth * element size, in bytes
     o = 0
     for oy in range(out_h):
-        k = 4 * oy  # table entries are small and non-negative: three bytes suffice
+        k = 4 * oy   # table entries are small and non-negative: three bytes suffice
         row = (ymap[k] | (ymap[k + 1] << 8) | (ymap[k + 2] << 16)) * in_w
         for ox in range(out_w):
             k = 4 * ox
@@ -72,12 +72,8 @@ def resize_bilinear_s8(args):
             c1 = (r0 + x1) * depth
             d = (r1 + x1) * depth
             for c in range(depth):
-                v = (
-                    ((x[a + c] ^ 0x80) - 0x80) * w00
-                    + ((x[b + c] ^ 0x80) - 0x80) * w10
-                    + ((x[c1 + c] ^ 0x80) - 0x80) * w01
-                    + ((x[d + c] ^ 0x80) - 0x80) * w11
-                )
+                v = (((x[a + c] ^ 0x80) - 0x80) * w00 + ((x[b + c] ^ 0x80) - 0x80) * w10
+                     + ((x[c1 + c] ^ 0x80) - 0x80) * w01 + ((x[d + c] ^ 0x80) - 0x80) * w11)
                 if v > 0:
                     v = (v + 524288) >> 20
                 else:

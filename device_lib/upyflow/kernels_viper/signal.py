@@ -43,7 +43,7 @@ def signal_fft_auto_scale_s16(args):
     scale = ptr32(args[2])
     n = int(args[3])
     # }
-    m = 0  # an int16 as in TFLM's MaxAbs16: -(-32768) wraps to -32768
+    m = 0   # an int16 as in TFLM's MaxAbs16: -(-32768) wraps to -32768
     for i in range(n):
         v = (x[i] ^ 0x8000) - 0x8000
         if v > m:
@@ -51,7 +51,7 @@ def signal_fft_auto_scale_s16(args):
         elif 0 - v > m:
             m = (((0 - v) + 32768) & 0xFFFF) - 32768
     bits = 0
-    if m > 0:  # 15 - bit length; a negative max has bit length 32: no scaling
+    if m > 0:   # 15 - bit length; a negative max has bit length 32: no scaling
         msb = 0
         while m:
             m = m >> 1
@@ -73,7 +73,7 @@ def signal_rfft_s16(args):
     n = int(args[5])
     # }
     ns = t[0] | (t[1] << 8)
-    pp = 1 + 2 * ns  # table index of the permutation, the twiddles, the super twiddles
+    pp = 1 + 2 * ns          # table index of the permutation, the twiddles, the super twiddles
     tw = pp + n
     sup = tw + 2 * n
     xo = 0
@@ -136,7 +136,7 @@ def signal_rfft_s16(args):
                         s3i = (((s0i + s2i) + 32768) & 0xFFFF) - 32768
                         s4r = (((s0r - s2r) + 32768) & 0xFFFF) - 32768
                         s4i = (((s0i - s2i) + 32768) & 0xFFFF) - 32768
-                        out[a2] = r0 - s3r  # int16 stores wrap as kissfft's do
+                        out[a2] = r0 - s3r          # int16 stores wrap as kissfft's do
                         out[a2 + 1] = i0 - s3i
                         out[a0] = r0 + s3r
                         out[a0 + 1] = i0 + s3i

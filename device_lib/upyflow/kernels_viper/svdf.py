@@ -47,13 +47,13 @@ def _svdf(args, wide: int):
     if wide:
         lo = -32768
         hi = 32767
-    tq = n_filter << 2  # q's byte offsets: time zero-point terms, biases
+    tq = n_filter << 2   # q's byte offsets: time zero-point terms, biases
     bq = n_filter << 3
     y = 0
     for b in range(batch):
         xb = b * n_in
         xe = xb + n_in
-        row = b * n_filter * mem  # state index of filter r's memory, oldest first
+        row = b * n_filter * mem   # state index of filter r's memory, oldest first
         r = 0
         u = 0
         while r < n_filter:
@@ -63,7 +63,7 @@ def _svdf(args, wide: int):
             while r < re:
                 last = row + mem - 1
                 j = row
-                if wide:  # age the memory by one step
+                if wide:   # age the memory by one step
                     while j < last:
                         state[j] = state[j + 1]
                         j += 1
@@ -108,13 +108,15 @@ def _svdf(args, wide: int):
                     v = hi
                 v += state_zp
                 # the time filter over the memory; stores truncate to the state type as in TFLM
-                t = q[tq + k] | (q[tq + k + 1] << 8) | (q[tq + k + 2] << 16) | (((q[tq + k + 3] ^ 0x80) - 0x80) << 24)
+                t = q[tq + k] | (q[tq + k + 1] << 8) | (q[tq + k + 2] << 16) | \
+                    (((q[tq + k + 3] ^ 0x80) - 0x80) << 24)
                 j = row
                 if wide:
                     state[last] = v
                     wi = (r * mem) << 1
                     while j <= last:
-                        t += (((wt[wi] | (wt[wi + 1] << 8)) ^ 0x8000) - 0x8000) * ((state[j] ^ 0x8000) - 0x8000)
+                        t += ((((wt[wi] | (wt[wi + 1] << 8)) ^ 0x8000) - 0x8000) *
+                              ((state[j] ^ 0x8000) - 0x8000))
                         wi += 2
                         j += 1
                 else:

@@ -28,6 +28,5 @@ Design (one backend module per emulator; helper D adds ``xtensa`` the same way):
   chosen misalignment, runs invokes, returns outputs and counts.
 - ``macs.py``: multiply-accumulates per model from the baked op table (cycles/MAC).
 """
-
 from .runner import IsaModel, module_from_baked  # noqa: F401
 from .targets import TARGETS, unavailable  # noqa: F401

@@ -24,7 +24,6 @@ instruction timing tables:
 | VLDR/VSTR | - | 2 |
 | VLDM/VSTM/VPUSH/VPOP of N | - | 1+N |
 """
-
 from __future__ import annotations
 
 from functools import cache
@@ -43,26 +42,14 @@ def execute(target, elf, loads, reads, count=False, check=(), regs=None):
 
     def setup(uc):
         uc.reg_write(A.UC_ARM_REG_SP, elf.symbols["__stack_top"])
-
     # The Cortex-M4 startup enables the FPU in CPACR (0xE000ED88): map the SCS page.
     extra = [(0xE000E000, 0x1000)] if target.core != "cortex-m0plus" else []
     core = target.core
-    return unicorn_run.run(
-        uc,
-        setup,
-        target,
-        elf,
-        loads,
-        reads,
-        count,
-        lambda code, address: classify(code, address),
-        lambda cls, extra_, taken: cost(core, cls, extra_, taken),
-        extra,
-        check,
-        _m0_faults if core == "cortex-m0plus" else _m4_faults({}),
-        regs,
-        clear_stale_it,
-    )
+    return unicorn_run.run(uc, setup, target, elf, loads, reads, count,
+                           lambda code, address: classify(code, address),
+                           lambda cls, extra_, taken: cost(core, cls, extra_, taken), extra,
+                           check, _m0_faults if core == "cortex-m0plus" else _m4_faults({}), regs,
+                           clear_stale_it)
 
 
 # xPSR's IT/ICI bits (ITSTATE): bits 26:25 and 15:10.
@@ -82,14 +69,13 @@ def clear_stale_it(uc):
     translation block (QEMU clears it when one starts, and writes it when one ends inside
     an IT block), so 0 is the value to put back. The M0+ has no IT (the bits stay 0)."""
     from unicorn import arm_const as A
-
     xpsr = uc.reg_read(A.UC_ARM_REG_XPSR)
     if xpsr & XPSR_IT:
         uc.reg_write(A.UC_ARM_REG_XPSR, xpsr & ~XPSR_IT)
 
 
 def _m0_faults(uc, address, size):
-    return True  # ARMv6-M: every unaligned halfword/word access HardFaults
+    return True   # ARMv6-M: every unaligned halfword/word access HardFaults
 
 
 def _m4_faults(cache):
@@ -104,18 +90,15 @@ def _m4_faults(cache):
         if kind is None:
             insn = next(_cs().disasm(bytes(uc.mem_read(pc, 4)), pc), None)
             m = insn.mnemonic.split(".")[0] if insn else ""
-            kind = cache[pc] = not (
-                m.startswith(("ldr", "str")) and m not in ("ldrd", "strd") and not m.startswith(("ldrex", "strex"))
-            )
+            kind = cache[pc] = not (m.startswith(("ldr", "str")) and m not in ("ldrd", "strd")
+                                    and not m.startswith(("ldrex", "strex")))
         return kind
-
     return faults
 
 
 @cache
 def _cs():
     import capstone
-
     md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
     md.detail = True
     return md
@@ -128,7 +111,6 @@ _MULL = {"smull", "umull", "smlal", "umlal", "umaal"}
 def classify(code: bytes, address: int) -> list[tuple[str, int]]:
     """[(class, register count or 0)] per instruction; branches last (as a block ends)."""
     from capstone import arm_const as C
-
     out, decoded = [], 0
     for insn in _cs().disasm(code, address):
         decoded += insn.size
@@ -175,7 +157,7 @@ def classify(code: bytes, address: int) -> list[tuple[str, int]]:
             out.append(("branch_reg", 0))
         else:
             out.append(("alu", 0))
-    if decoded != len(code):  # capstone stops at bytes it cannot decode
+    if decoded != len(code):   # capstone stops at bytes it cannot decode
         raise RuntimeError("cannot disassemble the block at 0x%x" % (address + decoded))
     return out
 
@@ -184,23 +166,11 @@ _CONDS = {"eq", "ne", "cs", "cc", "hs", "lo", "mi", "pl", "vs", "vc", "hi", "ls"
 
 
 _COST = {
-    "cortex-m0plus": {"alu": 1, "mul": 1, "load": 2, "store": 2, "branch": 2, "branch_call": 3, "branch_reg": 2},
-    "cortex-m4": {
-        "alu": 1,
-        "mul": 1,
-        "mull": 1,
-        "div": 7,
-        "load": 2,
-        "store": 1,
-        "dual": 3,
-        "branch": 2,
-        "branch_call": 2,
-        "branch_reg": 3,
-        "fp": 1,
-        "fp_mac": 3,
-        "fp_div": 14,
-        "fp_mem": 2,
-    },
+    "cortex-m0plus": {"alu": 1, "mul": 1, "load": 2, "store": 2, "branch": 2, "branch_call": 3,
+                      "branch_reg": 2},
+    "cortex-m4": {"alu": 1, "mul": 1, "mull": 1, "div": 7, "load": 2, "store": 1, "dual": 3,
+                  "branch": 2, "branch_call": 2, "branch_reg": 3, "fp": 1, "fp_mac": 3,
+                  "fp_div": 14, "fp_mem": 2},
 }
 
 
@@ -209,7 +179,7 @@ def cost(core: str, cls: str, extra: int, taken: bool) -> int:
     if cls == "multi" or cls == "fp_multi":
         return 1 + extra
     if cls == "branch_pop":
-        return 3 + extra  # 1+N, plus the pipeline refill (always taken)
+        return 3 + extra   # 1+N, plus the pipeline refill (always taken)
     if cls == "branch_cond":
         return table["branch"] if taken else 1
     if cls not in table:

@@ -14,7 +14,6 @@ RV32IMC pipeline without branch prediction):
 | branch taken, JAL, JALR | 3 |
 | branch not taken | 1 |
 """
-
 from __future__ import annotations
 
 from functools import cache
@@ -28,67 +27,27 @@ def execute(target, elf, loads, reads, count=False, check=(), regs=None):
     from . import unicorn_run
 
     uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)
-    return unicorn_run.run(
-        uc,
-        lambda uc: None,
-        target,
-        elf,
-        loads,
-        reads,
-        count,
-        classify,
-        lambda cls, extra, taken: cost(cls, taken),
-        (),
-        check,
-        lambda uc, address, size: True,  # no misaligned access on ESP32-C3
-        regs,
-    )
+    return unicorn_run.run(uc, lambda uc: None, target, elf, loads, reads, count, classify,
+                           lambda cls, extra, taken: cost(cls, taken), (), check,
+                           lambda uc, address, size: True,   # no misaligned access on ESP32-C3
+                           regs)
 
 
 @cache
 def _cs():
     import capstone
-
     return capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV32 | capstone.CS_MODE_RISCVC)
 
 
 _LOADS = {"lb", "lh", "lw", "lbu", "lhu", "c.lw", "c.lwsp"}
 _STORES = {"sb", "sh", "sw", "c.sw", "c.swsp"}
-_BRANCH = {
-    "beq",
-    "bne",
-    "blt",
-    "bge",
-    "bltu",
-    "bgeu",
-    "c.beqz",
-    "c.bnez",
-    "beqz",
-    "bnez",
-    "blez",
-    "bgez",
-    "bltz",
-    "bgtz",
-    "bgt",
-    "ble",
-    "bgtu",
-    "bleu",
-}
+_BRANCH = {"beq", "bne", "blt", "bge", "bltu", "bgeu", "c.beqz", "c.bnez",
+           "beqz", "bnez", "blez", "bgez", "bltz", "bgtz", "bgt", "ble", "bgtu", "bleu"}
 _JUMP = {"jal", "jalr", "c.j", "c.jal", "c.jr", "c.jalr", "j", "jr", "ret", "call", "tail"}
 _MUL = {"mul", "mulh", "mulhsu", "mulhu"}
 _DIV = {"div", "divu", "rem", "remu"}
-_CLASS = {
-    m: cls
-    for cls, names in (
-        ("load", _LOADS),
-        ("store", _STORES),
-        ("branch_cond", _BRANCH),
-        ("branch", _JUMP),
-        ("mul", _MUL),
-        ("div", _DIV),
-    )
-    for m in names
-}
+_CLASS = {m: cls for cls, names in (("load", _LOADS), ("store", _STORES), ("branch_cond", _BRANCH),
+                                    ("branch", _JUMP), ("mul", _MUL), ("div", _DIV)) for m in names}
 
 
 def classify(code: bytes, address: int) -> list[tuple[str, int]]:

@@ -1,5 +1,4 @@
 """What every backend returns, and the run loop the two unicorn backends share."""
-
 from __future__ import annotations
 
 import bisect
@@ -12,11 +11,11 @@ PAGE = 0x1000
 @dataclass
 class Result:
     reads: list[bytes]
-    fault: str | None = None  # None: the harness reached uf_halt
-    instructions: int | None = None  # with count=True
-    classes: Counter = field(default_factory=Counter)  # instructions per cost class
-    cycles: int | None = None  # estimated from the backend's cycle model
-    by_function: Counter = field(default_factory=Counter)  # estimated cycles per ELF function
+    fault: str | None = None          # None: the harness reached uf_halt
+    instructions: int | None = None   # with count=True
+    classes: Counter = field(default_factory=Counter)   # instructions per cost class
+    cycles: int | None = None         # estimated from the backend's cycle model
+    by_function: Counter = field(default_factory=Counter)   # estimated cycles per ELF function
 
 
 def spans(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -36,7 +35,7 @@ class BlockCounter:
     the run, so counting costs one dict update per block executed."""
 
     def __init__(self) -> None:
-        self.edges: Counter = Counter()  # (previous block id, this block's address)
+        self.edges: Counter = Counter()   # (previous block id, this block's address)
         self.prev = 0
 
     def hook(self, uc, address, size, _data):
@@ -53,7 +52,7 @@ class BlockCounter:
         starts = [a for a, _ in functions]
         self.by_function: Counter = Counter()
         blocks: Counter = Counter()
-        leave: Counter = Counter()  # executions of block id that ended in a jump
+        leave: Counter = Counter()   # executions of block id that ended in a jump
         for (prev, address), n in self.edges.items():
             blocks[prev] += n
             if prev and (prev >> 16) + (prev & 0xFFFF) != address:

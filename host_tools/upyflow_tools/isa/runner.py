@@ -1,5 +1,4 @@
 """Lay a baked model out in an emulated board's memory and run it with the harness."""
-
 from __future__ import annotations
 
 import struct
@@ -10,19 +9,17 @@ from .targets import TARGETS, backend, unavailable
 
 MAGIC = 0x53494655
 DESC = struct.Struct("<21I")
-START = 16  # index of uf_isa_desc.start
-UNKNOWN_KERNEL = -100  # uf_isa_desc (native_modules/baremetal/harness.h)
-ERRORS = {
-    1: "a tensor is shorter than its shape parameters need",
-    2: "int16/int32/float tensor data is not aligned",
-    3: "a parameter is out of range",
-    4: "an op's kernel index is not a native kernel",
-    5: "an op record, format or tensor id is malformed",
-    6: "a tensor record lies outside its buffer",
-    10: "malformed op record (walker stand-in)",
-    -100: "the model uses a kernel this build lacks",
-    -101: "the harness rejected the descriptor",
-}
+START = 16   # index of uf_isa_desc.start
+UNKNOWN_KERNEL = -100   # uf_isa_desc (native_modules/baremetal/harness.h)
+ERRORS = {1: "a tensor is shorter than its shape parameters need",
+          2: "int16/int32/float tensor data is not aligned",
+          3: "a parameter is out of range",
+          4: "an op's kernel index is not a native kernel",
+          5: "an op record, format or tensor id is malformed",
+          6: "a tensor record lies outside its buffer",
+          10: "malformed op record (walker stand-in)",
+          -100: "the model uses a kernel this build lacks",
+          -101: "the harness rejected the descriptor"}
 
 
 class IsaError(RuntimeError):
@@ -33,7 +30,6 @@ def module_from_baked(baked, name: str = "model") -> types.ModuleType:
     """The module object the runtime would import, from an in-memory bake
     (upyflow_tools.emit.Baked or bake.BakeResult): runner.module_of."""
     from ..runner import module_of
-
     return module_of(baked, name)
 
 
@@ -66,12 +62,8 @@ class IsaModel:
         self.elf = build(self.target)
         self.module = module
         t = self.target
-        blobs = [
-            module.TENSORS,
-            module.OPS,
-            format_table(module.OP_FORMATS),
-            b"".join(bytes([len(k)]) + k.encode() for k in module.OP_KERNELS),
-        ]
+        blobs = [module.TENSORS, module.OPS, format_table(module.OP_FORMATS),
+                 b"".join(bytes([len(k)]) + k.encode() for k in module.OP_KERNELS)]
         self.loads, addrs, at = [], [], t.data_addr
         for blob in blobs:
             addrs.append((at + misalign, len(blob)))
@@ -83,33 +75,16 @@ class IsaModel:
         # The regions whose reads must meet the board's alignment rules: the
         # constants (weights and tables), as they sit in flash.
         self.check = [(a, len(d)) for a, d in self.loads if len(d)] if check else []
-        fields = [
-            MAGIC,
-            *addrs[0],
-            *addrs[1],
-            *addrs[2],
-            *addrs[3],
-            len(module.OP_KERNELS),
-            self.arena_addr,
-            self.arena_len,
-            self.weights_addr,
-            len(module.WEIGHTS),
-            0,
-            0,
-            0,
-            0xFFFFFFFF,
-            0,
-            0,
-            0,
-        ]
+        fields = [MAGIC, *addrs[0], *addrs[1], *addrs[2], *addrs[3], len(module.OP_KERNELS),
+                  self.arena_addr, self.arena_len, self.weights_addr, len(module.WEIGHTS),
+                  0, 0, 0, 0xFFFFFFFF, 0, 0, 0]
         self.fields = fields
         # Byte offset of each op record in OPS -> where it ends (for the host-run ops).
         from upyflow.model import TENSOR_RECORD_SIZE
 
         from ..emit import module_records, module_tensor
-
         self.op_end = {start: end for start, end, _ops in module_records(module)}
-        self.host_ops: set[str] = set()  # kernels the C lacks, run on the host (pure)
+        self.host_ops: set[str] = set()   # kernels the C lacks, run on the host (pure)
         self._pure = None
         self._meta = [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR_RECORD_SIZE)]
         self.inputs, self.outputs = list(module.INPUTS), list(module.OUTPUTS)
@@ -123,7 +98,7 @@ class IsaModel:
         for k in range(0, len(v), 3):
             tid, fill = v[k] | (v[k + 1] << 8), v[k + 2]
             _, _, offset, nbytes = self._meta[tid][:4]
-            self.arena[offset : offset + nbytes] = bytes([fill]) * nbytes
+            self.arena[offset:offset + nbytes] = bytes([fill]) * nbytes
 
     def _span(self, tid):
         where, _, offset, nbytes = self._meta[tid][:4]
@@ -142,7 +117,7 @@ class IsaModel:
             offset, nbytes = self._span(tid)
             if len(data) != nbytes:
                 raise IsaError("input needs %d bytes, got %d" % (nbytes, len(data)))
-            self.arena[offset : offset + nbytes] = data
+            self.arena[offset:offset + nbytes] = data
         total, start, ops = None, 0, self.module.OPS
         while start < len(ops):
             status, pos, r = self._run_from(start, count)
@@ -160,26 +135,20 @@ class IsaModel:
             if status:
                 kernels = self.module.OP_KERNELS
                 name = kernels[ops[pos]] if pos < len(ops) and ops[pos] < len(kernels) else "?"
-                raise IsaError(
-                    "%s: op at byte %d (%s): %s"
-                    % (self.target.name, pos, name, ERRORS.get(status, "error %d" % status))
-                )
+                raise IsaError("%s: op at byte %d (%s): %s" % (self.target.name, pos, name,
+                                                              ERRORS.get(status, "error %d" % status)))
             break
         self.result = total
-        return [bytes(self.arena[o : o + n]) for o, n in map(self._span, self.outputs)]
+        return [bytes(self.arena[o:o + n]) for o, n in map(self._span, self.outputs)]
 
     def _run_from(self, start, count):
         fields = list(self.fields)
         fields[START] = start
-        loads = self.loads + [(self.arena_addr, bytes(self.arena)), (self.target.desc_addr, DESC.pack(*fields))]
-        r = self.backend.execute(
-            self.target,
-            self.elf,
-            loads,
-            [(self.arena_addr, self.arena_len), (self.target.desc_addr, DESC.size)],
-            count,
-            self.check,
-        )
+        loads = self.loads + [(self.arena_addr, bytes(self.arena)),
+                              (self.target.desc_addr, DESC.pack(*fields))]
+        r = self.backend.execute(self.target, self.elf, loads,
+                                 [(self.arena_addr, self.arena_len), (self.target.desc_addr, DESC.size)],
+                                 count, self.check)
         if r.fault:
             raise IsaError("%s: the harness faulted: %s" % (self.target.name, r.fault))
         self.arena[:] = r.reads[0]
@@ -190,7 +159,6 @@ class IsaModel:
 
     def _run_on_host(self, pos):
         import upyflow
-
         name = self.module.OP_KERNELS[self.module.OPS[pos]]
         if self._pure is None:
             try:
@@ -199,13 +167,11 @@ class IsaModel:
                 raise IsaError("%s: %s" % (self.target.name, e)) from None
         self.host_ops.add(name)
         py = self._pure
-        py._arena[: self.arena_len] = self.arena
+        py._arena[:self.arena_len] = self.arena
         from upyflow import dispatch
-
         kernels = dispatch.table("pure")[1]
-        ops = self.module.OPS[pos : self.op_end[pos]]
-        for fn, args, convention in py._op_calls(
-            ops, self.module.OP_FORMATS, [kernels[n] for n in self.module.OP_KERNELS]
-        ):
+        ops = self.module.OPS[pos:self.op_end[pos]]
+        for fn, args, convention in py._op_calls(ops, self.module.OP_FORMATS,
+                                                 [kernels[n] for n in self.module.OP_KERNELS]):
             fn(args) if convention else fn(*args)
-        self.arena[:] = py._arena[: self.arena_len]
+        self.arena[:] = py._arena[:self.arena_len]

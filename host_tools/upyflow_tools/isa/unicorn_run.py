@@ -1,5 +1,4 @@
 """The run loop of the unicorn backends (ARM Cortex-M, RV32): map, load, run to uf_halt."""
-
 from __future__ import annotations
 
 from .emu import PAGE, BlockCounter, Result, spans
@@ -18,22 +17,8 @@ def available() -> str | None:
     return None
 
 
-def run(
-    uc,
-    setup,
-    target,
-    elf,
-    loads,
-    reads,
-    count,
-    classify,
-    cost,
-    extra_maps=(),
-    check=(),
-    faults_unaligned=None,
-    regs=None,
-    after_hooked_read=None,
-):
+def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=(),
+        check=(), faults_unaligned=None, regs=None, after_hooked_read=None):
     """Map every region, write the image, `setup(uc)` the registers, run from the
     entry to uf_halt. A stop anywhere else (fault handler, emulator error) is a fault.
 
@@ -46,7 +31,7 @@ def run(
     regs: {name: value} set after `setup` (tests start hand-made programs with them)."""
     import unicorn
 
-    ram = (target.desc_addr - 0x10000, 0x11000)  # harness .data/.bss/stack + descriptor
+    ram = (target.desc_addr - 0x10000, 0x11000)   # harness .data/.bss/stack + descriptor
     regions = [(a, len(d)) for a, d in elf.segments] + [(a, len(d)) for a, d in loads] + [ram]
     regions += list(reads) + list(extra_maps)
     for address, size in spans(regions):
@@ -68,14 +53,12 @@ def run(
         uc.hook_add(unicorn.UC_HOOK_BLOCK, counter.hook)
     stops, misaligned = [], []
     if check and faults_unaligned:
-
         def on_read(uc, _access, address, size, _value, _data):
             if size > 1 and address & (size - 1) and faults_unaligned(uc, address, size):
                 misaligned.append((uc_pc(uc, target), address, size))
                 uc.emu_stop()
             if after_hooked_read:
                 after_hooked_read(uc)
-
         for address, size in check:
             uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read, begin=address, end=address + size - 1)
     uc.hook_add(unicorn.UC_HOOK_INTR, lambda uc, intno, _d: (stops.append(intno), uc.emu_stop()))
@@ -89,25 +72,20 @@ def run(
     pc = uc_pc(uc, target)
     if misaligned:
         fault = "unaligned %d-byte read of 0x%x at pc=0x%x (the board faults here)" % (
-            misaligned[0][2],
-            misaligned[0][1],
-            misaligned[0][0],
-        )
+            misaligned[0][2], misaligned[0][1], misaligned[0][0])
     if fault is None and pc != halt:
         where = "the fault handler" if pc == fault_handler else "0x%x" % pc
         fault = "stopped at %s (exception %s)" % (where, stops or "none")
     result = Result([bytes(uc.mem_read(a, n)) for a, n in reads], fault)
     if counter:
         result.instructions, result.classes, result.cycles = counter.tally(
-            uc, classify, cost, getattr(elf, "functions", ())
-        )
+            uc, classify, cost, getattr(elf, "functions", ()))
         result.by_function = counter.by_function
     return result
 
 
 def reg_id(target, name):
     import unicorn
-
     if target.backend == "arm":
         return getattr(unicorn.arm_const, "UC_ARM_REG_" + name.upper())
     return getattr(unicorn.riscv_const, "UC_RISCV_REG_" + name.upper())
@@ -115,7 +93,6 @@ def reg_id(target, name):
 
 def uc_pc(uc, target):
     import unicorn
-
     if target.backend == "arm":
         return uc.reg_read(unicorn.arm_const.UC_ARM_REG_PC)
     return uc.reg_read(unicorn.riscv_const.UC_RISCV_REG_PC)

@@ -16,7 +16,6 @@ BLOB_ADDR, runs uf_run once per input set and prints the outputs in hex and the
 Xtensa ICOUNT debug register (instructions executed at interrupt level 0, so
 the walker and kernels, not window spill handlers) around each invoke.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -35,27 +34,18 @@ SRC = ROOT / "native_modules" / "src"
 XT = ROOT / "native_modules" / "baremetal" / "xtensa"
 
 LLVM_VER = os.environ.get("UPYFLOW_LLVM_VER", "-22")
-TOOLS = {"clang": "clang" + LLVM_VER, "llc": "llc" + LLVM_VER, "mc": "llvm-mc" + LLVM_VER, "qemu": "qemu-system-xtensa"}
+TOOLS = {"clang": "clang" + LLVM_VER, "llc": "llc" + LLVM_VER, "mc": "llvm-mc" + LLVM_VER,
+         "qemu": "qemu-system-xtensa"}
 QEMU_CPU = "de233_fpu"
-IMAGE_ADDR = 0x1000  # vectors, code, data, stack (de233_fpu: RAM at 0..128 MB)
-BLOB_ADDR = 0x00400000  # descriptor + model blob (harness.c reads it here)
-DESC_MAGIC = 0x31584655  # "UFX1"
+IMAGE_ADDR = 0x1000          # vectors, code, data, stack (de233_fpu: RAM at 0..128 MB)
+BLOB_ADDR = 0x00400000       # descriptor + model blob (harness.c reads it here)
+DESC_MAGIC = 0x31584655      # "UFX1"
 MAX_IO = 8
-MULDI3_EXTRA = 36  # see Result.esp32_estimate
+MULDI3_EXTRA = 36   # see Result.esp32_estimate
 
-CFLAGS = [
-    "--target=xtensa",
-    "-std=c99",
-    "-Os",
-    "-ffreestanding",
-    "-nostdlibinc",
-    "-fomit-frame-pointer",
-    "-ffp-contract=off",
-    "-fno-jump-tables",
-    "-Wall",
-    "-Werror",
-    "-DNDEBUG",
-]
+CFLAGS = ["--target=xtensa", "-std=c99", "-Os", "-ffreestanding", "-nostdlibinc",
+          "-fomit-frame-pointer", "-ffp-contract=off", "-fno-jump-tables",
+          "-Wall", "-Werror", "-DNDEBUG"]
 LLCFLAGS = ["-mtriple=xtensa", "-mcpu=esp32", "-O2"]
 # QEMU's windowed FPU core (de233_fpu) lacks the ESP32's MUL32_HIGH option (muluh/mulsh
 # raise IllegalInstruction): the harness build computes high words without
@@ -81,7 +71,8 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 def compile_c(src: Path, out: Path, extra: Sequence[str] = ()) -> Path:
     """C -> object with the esp32 code generator (see the natmod Makefile)."""
     ll, asm = out.with_suffix(".ll"), out.with_suffix(".s")
-    _run([TOOLS["clang"], *CFLAGS, "-I", str(SRC), "-I", str(XT), *extra, "-S", "-emit-llvm", "-o", str(ll), str(src)])
+    _run([TOOLS["clang"], *CFLAGS, "-I", str(SRC), "-I", str(XT), *extra,
+          "-S", "-emit-llvm", "-o", str(ll), str(src)])
     _run([TOOLS["llc"], *LLCFLAGS, *QEMU_LLCFLAGS, "-o", str(asm), str(ll)])
     return assemble(asm, out)
 
@@ -112,7 +103,7 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
     for path in objects:
         f = open(path, "rb")
         objs.append((path, f, ELFFile(f)))
-    placed = {}  # (obj index, section index) -> address
+    placed = {}          # (obj index, section index) -> address
     image = bytearray()
     for kind in _ORDER:
         for oi, (_p, _f, elf) in enumerate(objs):
@@ -123,7 +114,7 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
                 align = max(sec["sh_addralign"], 1)
                 image.extend(b"\0" * (-(base + len(image)) % align))
                 if kind == ".vectors":
-                    image.extend(b"\0" * (-(base + len(image)) % 0x400))  # VECBASE alignment
+                    image.extend(b"\0" * (-(base + len(image)) % 0x400))   # VECBASE alignment
                 placed[(oi, si)] = base + len(image)
                 image.extend(b"\0" * sec["sh_size"] if sec["sh_type"] == "SHT_NOBITS" else sec.data())
     image.extend(b"\0" * (-len(image) % 16 + stack))
@@ -171,21 +162,21 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
                     struct.pack_into("<I", image, off, value & 0xFFFFFFFF)
                 elif rtype == R_XTENSA_SLOT0_OP:
                     insn = image[off] | image[off + 1] << 8 | image[off + 2] << 16
-                    if insn & 0xF == 1:  # l32r
+                    if insn & 0xF == 1:                              # l32r
                         delta = value - ((p + 3) & ~3)
                         if value & 3 or not -0x40000 <= delta < 0:
                             raise XtensaError("%s: l32r out of range at 0x%x" % (path, p))
                         insn = (insn & 0xFF) | (((delta >> 2) & 0xFFFF) << 8)
                     elif shndx == sec["sh_info"]:
-                        continue  # branch resolved by llvm-mc
-                    elif insn & 0xF == 5:  # call0/4/8/12
+                        continue                                     # branch resolved by llvm-mc
+                    elif insn & 0xF == 5:                            # call0/4/8/12
                         delta = value - (p & ~3) - 4
                         if delta & 3 or not -0x80000 <= delta < 0x80000:
                             raise XtensaError("%s: call out of range at 0x%x" % (path, p))
                         insn = (insn & 0x3F) | (((delta >> 2) & 0x3FFFF) << 6)
                     else:
                         raise XtensaError("%s: unsupported SLOT0_OP instruction 0x%06x" % (path, insn))
-                    image[off : off + 3] = bytes((insn & 0xFF, insn >> 8 & 0xFF, insn >> 16))
+                    image[off:off + 3] = bytes((insn & 0xFF, insn >> 8 & 0xFF, insn >> 16))
                 else:
                     raise XtensaError("%s: unsupported relocation type %d" % (path, rtype))
     for _p, f, _e in objs:
@@ -199,16 +190,14 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
 
 
 def _write_elf(out: Path, image: bytes | bytearray, base: int, entry: int) -> None:
-    ehdr = struct.pack(
-        "<4sBBBBB7xHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0, 0, 2, 94, 1, entry, 52, 0, 0x300, 52, 32, 1, 40, 0, 0
-    )
+    ehdr = struct.pack("<4sBBBBB7xHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0, 0, 2, 94, 1, entry,
+                       52, 0, 0x300, 52, 32, 1, 40, 0, 0)
     phdr = struct.pack("<IIIIIIII", 1, 0x1000, base, base, len(image), len(image), 7, 4)
     out.write_bytes(ehdr + phdr + b"\0" * (0x1000 - 84) + bytes(image))
 
 
 # ---------------------------------------------------------------------------
 # The harness ELF (built once per source hash).
-
 
 def _sources() -> list[Path]:
     return sorted(SRC.glob("*.c")) + [XT / "harness.c", XT / "xtensa_rt.c"]
@@ -249,7 +238,6 @@ def symbols(elf: Path) -> dict[str, int]:
 # ---------------------------------------------------------------------------
 # Running a baked model.
 
-
 def pack_formats(op_formats) -> bytes:
     """OP_FORMATS as the walker reads them: the module holds that table."""
     return bytes(op_formats)
@@ -257,9 +245,9 @@ def pack_formats(op_formats) -> bytes:
 
 @dataclass
 class Result:
-    outputs: list[list[bytes]]  # per invoke, per model output
-    icounts: list[int]  # instructions executed per invoke (uf_run)
-    muldi3_calls: list[int]  # __muldi3 calls per invoke (inline mulsh/muluh on an ESP32)
+    outputs: list[list[bytes]]   # per invoke, per model output
+    icounts: list[int]           # instructions executed per invoke (uf_run)
+    muldi3_calls: list[int]      # __muldi3 calls per invoke (inline mulsh/muluh on an ESP32)
 
     def esp32_estimate(self) -> list[int]:
         """Instructions per invoke with the ESP32's MUL32_HIGH (an estimate): each
@@ -273,20 +261,19 @@ def _records(module):
     from upyflow.model import TENSOR_RECORD_SIZE
 
     from ..emit import module_tensor
-
     return [module_tensor(module, i) for i in range(len(module.TENSORS) // TENSOR_RECORD_SIZE)]
 
 
-def run(
-    module, input_sets: list[list[bytes]], weights_misalign: int = 0, elf: Path | None = None, timeout: float = 300
-) -> Result:
+def run(module, input_sets: list[list[bytes]], weights_misalign: int = 0,
+        elf: Path | None = None, timeout: float = 300) -> Result:
     """Invoke a baked (inline-weights) module once per input set under QEMU."""
     elf = elf or build()
     blob, n_out = _blob(module, input_sets, weights_misalign)
     return _parse(_qemu(elf, blob, timeout), n_out)
 
 
-def instruction_mix(module, inputs: list[bytes], elf: Path | None = None, timeout: float = 600) -> dict[str, int]:
+def instruction_mix(module, inputs: list[bytes], elf: Path | None = None,
+                    timeout: float = 600) -> dict[str, int]:
     """Executed instructions by mnemonic for one invoke (uf_run, with the window
     spill handlers it triggers), from QEMU's translation and execution log."""
     return trace(module, inputs, elf, timeout).mix()
@@ -306,22 +293,8 @@ def instruction_mix(module, inputs: list[bytes], elf: Path | None = None, timeou
 #   window overflow/underflow exception   the handler's instructions + 4 (entry, RFWO/RFWU)
 XT_MUL2 = {"mull", "mulsh", "muluh"}
 XT_DIV = {"quos", "quou", "rems", "remu"}
-XT_JUMP = {
-    "j",
-    "jx",
-    "call0",
-    "call4",
-    "call8",
-    "call12",
-    "callx0",
-    "callx4",
-    "callx8",
-    "callx12",
-    "ret",
-    "retw",
-    "ret.n",
-    "retw.n",
-}
+XT_JUMP = {"j", "jx", "call0", "call4", "call8", "call12", "callx0", "callx4", "callx8",
+           "callx12", "ret", "retw", "ret.n", "retw.n"}
 XT_STORE = ("s8i", "s16i", "s32i", "s32i.n", "s32e", "ssi", "ssx", "ssip", "ssxp", "s32c1i")
 
 
@@ -335,14 +308,13 @@ def _is_load(op: str) -> bool:
 
 @dataclass
 class Trace:
-    blocks: dict  # first pc -> [(mnemonic, operands)]
-    execs: dict  # first pc -> executions (within the invoke)
-    taken: dict  # first pc -> executions that left the straight line
-    exceptions: int  # window overflow/underflow exceptions (RFWO/RFWU executed)
+    blocks: dict        # first pc -> [(mnemonic, operands)]
+    execs: dict         # first pc -> executions (within the invoke)
+    taken: dict         # first pc -> executions that left the straight line
+    exceptions: int     # window overflow/underflow exceptions (RFWO/RFWU executed)
 
     def mix(self) -> dict[str, int]:
         import collections
-
         mix: collections.Counter[str] = collections.Counter()
         for pc, n in self.execs.items():
             for op, _ in self.blocks.get(pc, ()):
@@ -369,7 +341,7 @@ class Trace:
                 elif op in XT_DIV:
                     c += 12
                 elif k == len(insns) - 1 and (op in XT_JUMP or _is_branch(op)):
-                    continue  # below, with the block's exits
+                    continue   # below, with the block's exits
                 else:
                     c += 1
             total += n * c
@@ -389,11 +361,10 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
     FIFO (about 70 bytes of log per block executed: never written to disk)."""
     import collections
     import threading
-
     elf = elf or build()
     blob, _n = _blob(module, [inputs], 0)
     blocks: dict[int, list[tuple[str, str]]] = {}
-    ends: dict[int, int] = {}  # first pc -> pc after its last instruction
+    ends: dict[int, int] = {}                        # first pc -> pc after its last instruction
     execs: collections.Counter[int] = collections.Counter()
     taken: collections.Counter[int] = collections.Counter()
     insn = re.compile(r"0x([0-9a-f]+):\s+(\S+)\s*(.*)")
@@ -421,7 +392,7 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
                             if pc in icount_blocks:
                                 reads += 1
                                 active = reads == 1
-                                if active:  # the first read's block is counted from here on
+                                if active:   # the first read's block is counted from here on
                                     execs[pc] += 1
                             prev = pc if active else None
                             continue
@@ -441,9 +412,8 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
                                 icount_blocks.add(start)
                             continue
                         cur = None
-            except Exception as e:  # reported by the caller
+            except Exception as e:   # reported by the caller
                 errors.append(e)
-
         icount_blocks: set[int] = set()
         t = threading.Thread(target=reader)
         t.start()
@@ -454,7 +424,7 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
             # the log, this open releases the reader's.
             try:
                 os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            except OSError:  # no reader waiting: it has the log already
+            except OSError:   # no reader waiting: it has the log already
                 pass
             t.join()
         if errors:
@@ -465,10 +435,11 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
     return Trace(blocks, dict(execs), dict(taken), exc)
 
 
-MULDI3_SITE_CYCLES = 7  # l32r of __muldi3's address, argument moves, callx8
+MULDI3_SITE_CYCLES = 7   # l32r of __muldi3's address, argument moves, callx8
 
 
-def esp32_cycles(module, inputs: list[bytes], elf: Path | None = None, timeout: float = 600) -> tuple[int, int]:
+def esp32_cycles(module, inputs: list[bytes], elf: Path | None = None,
+                 timeout: float = 600) -> tuple[int, int]:
     """(instructions, estimated ESP32 cycles) of one invoke. The QEMU core lacks
     MUL32_HIGH, so the harness calls a software __muldi3 where an ESP32 runs MULL +
     MULSH: its blocks are left out and each call site costs 4 cycles, not
@@ -495,17 +466,15 @@ def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple
         raise XtensaError("more than %d inputs/outputs" % MAX_IO)
     names = b"".join(k.encode() + b"\0" for k in module.OP_KERNELS)
     variables = getattr(module, "VARIABLES", b"") or b""
-    var_regions = b"".join(
-        struct.pack("<III", recs[v[0] | v[1] << 8][2], recs[v[0] | v[1] << 8][3], v[2])
-        for v in (variables[k : k + 3] for k in range(0, len(variables), 3))
-    )
+    var_regions = b"".join(struct.pack("<III", recs[v[0] | v[1] << 8][2], recs[v[0] | v[1] << 8][3], v[2])
+                           for v in (variables[k:k + 3] for k in range(0, len(variables), 3)))
     in_data = bytearray()
     for inputs in input_sets:
         for (_off, n), data in zip(ins, inputs, strict=True):
             if len(data) != n:
                 raise XtensaError("input needs %d bytes, got %d" % (n, len(data)))
             in_data += data
-    header_words = 4 + 18 + 2 + 4 * MAX_IO  # struct desc in harness.c
+    header_words = 4 + 18 + 2 + 4 * MAX_IO    # struct desc in harness.c
     blob = bytearray(4 * header_words)
     fields = []
 
@@ -522,7 +491,7 @@ def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple
     fields += [put(names), len(names)]
     fields += [put(bytes(module.ARENA_SIZE), 16), module.ARENA_SIZE]
     fields += [put(module.WEIGHTS, 16, weights_misalign), len(module.WEIGHTS)]
-    fields += [0, 0]  # wbuf (file mode)
+    fields += [0, 0]                                      # wbuf (file mode)
     fields += [put(var_regions, 4), len(var_regions) // 12]
     fields += [put(bytes(in_data), 4), len(input_sets)]
     io = [len(ins), len(outs)]
@@ -535,42 +504,23 @@ def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple
     return bytes(blob), len(outs)
 
 
-def _qemu(
-    elf: Path, blob: bytes, timeout: float, debug: list[str] | None = None, log: str | None = None
-) -> subprocess.CompletedProcess:
+def _qemu(elf: Path, blob: bytes, timeout: float, debug: list[str] | None = None,
+          log: str | None = None) -> subprocess.CompletedProcess:
     # `-kernel elf` leaves the sim machine at its reset vector with this core
     # (QEMU 7.2), so the image and the entry point go in with -device loader.
     raw = elf.read_bytes()
-    (entry,) = struct.unpack_from("<I", raw, 24)
-    (base,) = struct.unpack_from("<I", raw, 52 + 8)
+    entry, = struct.unpack_from("<I", raw, 24)
+    base, = struct.unpack_from("<I", raw, 52 + 8)
     with tempfile.TemporaryDirectory() as tmp:
         ipath, bpath = Path(tmp) / "image.bin", Path(tmp) / "blob.bin"
         ipath.write_bytes(raw[0x1000:])
         bpath.write_bytes(blob)
-        cmd = [
-            TOOLS["qemu"],
-            "-M",
-            "sim",
-            "-cpu",
-            QEMU_CPU,
-            "-m",
-            "128M",
-            "-nographic",
-            "-monitor",
-            "none",
-            "-serial",
-            "none",
-            "-semihosting",
-            "-icount",
-            "shift=0",
-            "-device",
-            "loader,file=%s,addr=0x%x,force-raw=on" % (ipath, base),
-            "-device",
-            "loader,file=%s,addr=0x%x,force-raw=on" % (bpath, BLOB_ADDR),
-            "-device",
-            "loader,addr=0x%x,cpu-num=0" % entry,
-        ]
-        if os.environ.get("UPYFLOW_QEMU_LOG") and not debug:  # debugging: exceptions, bad opcodes
+        cmd = [TOOLS["qemu"], "-M", "sim", "-cpu", QEMU_CPU, "-m", "128M", "-nographic",
+               "-monitor", "none", "-serial", "none", "-semihosting", "-icount", "shift=0",
+               "-device", "loader,file=%s,addr=0x%x,force-raw=on" % (ipath, base),
+               "-device", "loader,file=%s,addr=0x%x,force-raw=on" % (bpath, BLOB_ADDR),
+               "-device", "loader,addr=0x%x,cpu-num=0" % entry]
+        if os.environ.get("UPYFLOW_QEMU_LOG") and not debug:   # debugging: exceptions, bad opcodes
             debug, log = ["int", "guest_errors"], os.environ["UPYFLOW_QEMU_LOG"]
         if debug:
             cmd += ["-d", ",".join(debug)] + (["-D", log] if log else [])
@@ -594,10 +544,8 @@ def _parse(p: subprocess.CompletedProcess, n_out: int) -> Result:
         elif line.startswith("E "):
             raise XtensaError("harness: " + line[2:])
     if p.returncode != 0:
-        raise XtensaError(
-            "qemu exit %d (100+: Xtensa exception cause %d)\n%s%s"
-            % (p.returncode, p.returncode - 100, p.stdout[-2000:], p.stderr[-2000:])
-        )
+        raise XtensaError("qemu exit %d (100+: Xtensa exception cause %d)\n%s%s"
+                          % (p.returncode, p.returncode - 100, p.stdout[-2000:], p.stderr[-2000:]))
     if any(len(o) != n_out for o in outputs):
         raise XtensaError("malformed harness output:\n" + p.stdout[-2000:])
     return Result(outputs, icounts, calls)

@@ -1,5 +1,4 @@
 """Lower ir ops to device kernel calls (the table is in core.py, one module per family)."""
-
 import importlib
 import pkgutil
 

@@ -3,7 +3,6 @@
 A lowering turns one ir op into device kernel calls with every input-independent
 number precomputed. Family modules beside this one register with @lowering.
 """
-
 from __future__ import annotations
 
 import ast
@@ -27,13 +26,11 @@ class Call:
     missing, extra or misnamed one is an error here. Call(kernel, tensors, params) (a
     call rebuilt from another, as patches does) is checked for its counts. Parameters
     become Python ints / floats as the spec's kinds say (the op record's format)."""
-
     __slots__ = ("kernel", "tensors", "params", "op_index")
 
     # tensors and params positional-only: a **dict of kernel arguments never binds to them
-    def __init__(
-        self, kernel: str, tensors: list[int] | None = None, params: list | None = None, /, op_index: int = -1, **named
-    ):
+    def __init__(self, kernel: str, tensors: list[int] | None = None, params: list | None = None, /,
+                 op_index: int = -1, **named):
         spec = kernel_spec.get(kernel)
         if named:
             if tensors is not None or params is not None:
@@ -41,24 +38,17 @@ class Call:
             missing = [n for n in spec.arg_names if n not in named]
             extra = [n for n in named if n not in spec.arg_names]
             if missing or extra:
-                raise TypeError(
-                    "Call(%r): %s%s%s (kernel_spec: %s)"
-                    % (
-                        kernel,
-                        "missing " + ", ".join(missing) if missing else "",
-                        "; " if missing and extra else "",
-                        "unknown " + ", ".join(extra) if extra else "",
-                        ", ".join(spec.arg_names),
-                    )
-                )
+                raise TypeError("Call(%r): %s%s%s (kernel_spec: %s)" % (
+                    kernel, "missing " + ", ".join(missing) if missing else "",
+                    "; " if missing and extra else "", "unknown " + ", ".join(extra) if extra else "",
+                    ", ".join(spec.arg_names)))
             tensors = [named[t.name] for t in spec.tensors]
             params = [named[p.name] for p in spec.params]
         tensors, params = list(tensors or []), list(params or [])
         if len(tensors) != len(spec.tensors) or len(params) != len(spec.params):
-            raise TypeError(
-                "Call(%r): %d tensors and %d parameters, the kernel takes %d and %d (%s)"
-                % (kernel, len(tensors), len(params), len(spec.tensors), len(spec.params), ", ".join(spec.arg_names))
-            )
+            raise TypeError("Call(%r): %d tensors and %d parameters, the kernel takes %d and %d (%s)"
+                            % (kernel, len(tensors), len(params), len(spec.tensors), len(spec.params),
+                               ", ".join(spec.arg_names)))
         self.kernel = kernel
         self.tensors = [operator.index(t) for t in tensors]
         self.params = [_typed(kernel, p, v) for p, v in zip(spec.params, params)]
@@ -77,12 +67,8 @@ class Call:
         return dict(zip(kernel_spec.get(self.kernel).arg_names, self.tensors + self.params))
 
     def __eq__(self, other):
-        return isinstance(other, Call) and (self.kernel, self.tensors, self.params, self.op_index) == (
-            other.kernel,
-            other.tensors,
-            other.params,
-            other.op_index,
-        )
+        return isinstance(other, Call) and (self.kernel, self.tensors, self.params, self.op_index) == \
+            (other.kernel, other.tensors, other.params, other.op_index)
 
     def __repr__(self):
         return "Call(%r, %r, %r, op_index=%d)" % (self.kernel, self.tensors, self.params, self.op_index)
@@ -100,20 +86,18 @@ def _typed(kernel: str, p: kernel_spec.P, v):
 
 
 LOWERINGS: dict[str, Callable[[Graph, Op], list[Call]]] = {}
-TYPES: dict[str, str] = {}  # op kind -> supported type combinations, for docs
-MIN_INPUTS: dict[str, int] = {}  # op kind -> operands a lowering reads without checking
+TYPES: dict[str, str] = {}          # op kind -> supported type combinations, for docs
+MIN_INPUTS: dict[str, int] = {}     # op kind -> operands a lowering reads without checking
 
 
 def lowering(kind: str, types: str, min_inputs: int = 1):
     """Register fn as the lowering of `kind`; `types` documents what it supports and
     `min_inputs` is how many leading operands it reads unchecked."""
-
     def register(fn):
         LOWERINGS[kind] = fn
         TYPES[kind] = types
         MIN_INPUTS[kind] = min_inputs
         return fn
-
     return register
 
 
@@ -124,11 +108,10 @@ def supported_ops() -> list[str]:
 # Why an operator or type is usually there, and what to do about it: printed beside it.
 HINTS = {
     "SHAPE": "shape arithmetic on a dynamic dimension that bake could not fold; "
-    "export with fixed shapes (e.g. tf.keras.Input(shape, batch_size=1))",
+             "export with fixed shapes (e.g. tf.keras.Input(shape, batch_size=1))",
     "PACK": "packs tensors computed at run time; if it builds a shape, export with fixed shapes "
-    "(e.g. tf.keras.Input(shape, batch_size=1))",
-    "WHILE": "control flow is not supported",
-    "IF": "control flow is not supported",
+            "(e.g. tf.keras.Input(shape, batch_size=1))",
+    "WHILE": "control flow is not supported", "IF": "control flow is not supported",
     "DENSIFY": "sparse weights: convert without sparsity",
 }
 TYPE_HINTS = {
@@ -153,10 +136,8 @@ def lower(graph: Graph) -> list[Call]:
     problems: list[str] = []
     unsupported = sorted({op.kind for op in graph.ops if op.kind not in LOWERINGS})
     if unsupported:
-        problems.append(
-            "unsupported operator%s %s"
-            % ("s" if len(unsupported) > 1 else "", ", ".join(_hinted(k, HINTS) for k in unsupported))
-        )
+        problems.append("unsupported operator%s %s" % ("s" if len(unsupported) > 1 else "",
+                        ", ".join(_hinted(k, HINTS) for k in unsupported)))
     bad_types: dict[str, list[str]] = {}
     for ids in [graph.inputs + graph.outputs] + [op.inputs + op.outputs for op in graph.ops]:
         for t in ids:
@@ -166,16 +147,10 @@ def lower(graph: Graph) -> list[Call]:
     for dtype, names in sorted(bad_types.items()):
         names = sorted(set(names))
         name = _TYPE_NAME.get(dtype, dtype)
-        problems.append(
-            "%s tensor%s %s%s%s"
-            % (
-                name,
-                "s" if len(names) > 1 else "",
-                ", ".join(repr(n) for n in names[:3]),
-                " and %d more" % (len(names) - 3) if len(names) > 3 else "",
-                " (%s)" % TYPE_HINTS[name] if name in TYPE_HINTS else "",
-            )
-        )
+        problems.append("%s tensor%s %s%s%s" % (name, "s" if len(names) > 1 else "",
+                                                ", ".join(repr(n) for n in names[:3]),
+                                                " and %d more" % (len(names) - 3) if len(names) > 3 else "",
+                                                " (%s)" % TYPE_HINTS[name] if name in TYPE_HINTS else ""))
     check_graph(graph, ops=False)
     calls = []
     for i, op in enumerate(graph.ops):
@@ -221,30 +196,25 @@ def check_call(graph: Graph, op: Op, call: Call) -> None:
         lo = INT32[0] if p.lo is None else p.lo
         hi = INT32[1] if p.hi is None else p.hi
         if not lo <= ints[p.name] <= hi:
-            raise BakeError(
-                "%s: %s %d is outside [%d, %d]%s; upyflow's kernels cannot run it"
-                % (where, p.what or p.name, ints[p.name], lo, hi, " (extreme quantization scales?)" if p.what else "")
-            )
+            raise BakeError("%s: %s %d is outside [%d, %d]%s; upyflow's kernels cannot run it"
+                            % (where, p.what or p.name, ints[p.name], lo, hi,
+                               " (extreme quantization scales?)" if p.what else ""))
     derived = {d for d, _ in spec.derived}
     for rule in spec.requires:
         if not derived & _names(rule) and not _eval(rule, ints):
-            raise BakeError(
-                "%s: kernel %s needs %s (%s); upyflow's kernels cannot run it"
-                % (where, call.kernel, rule, ", ".join("%s=%d" % (n, ints[n]) for n in sorted(_names(rule))))
-            )
+            raise BakeError("%s: kernel %s needs %s (%s); upyflow's kernels cannot run it"
+                            % (where, call.kernel, rule, ", ".join("%s=%d" % (n, ints[n])
+                                                                   for n in sorted(_names(rule)))))
     for t, tid in zip(spec.tensors, call.tensors):
         tensor = graph.tensors[tid]
         # the elements the kernel reaches, unless they depend on the buffers (derived values)
-        esize = kernel_spec.ESIZE.get(t.dtype) or (
-            int(t.esize) if t.esize and t.esize.isdigit() else ints.get(t.esize or "")
-        )
+        esize = kernel_spec.ESIZE.get(t.dtype) or (int(t.esize) if t.esize and t.esize.isdigit()
+                                                   else ints.get(t.esize or ""))
         if t.size is not None and esize and not derived & _names(t.size):
             count = _eval(t.size, ints)
             if tensor.nbytes < count * esize:
-                raise BakeError(
-                    "%s: kernel %s needs %d elements of %d bytes in %s, tensor %r has %d bytes"
-                    % (where, call.kernel, count, esize, t.name, tensor.name, tensor.nbytes)
-                )
+                raise BakeError("%s: kernel %s needs %d elements of %d bytes in %s, tensor %r has %d bytes"
+                                % (where, call.kernel, count, esize, t.name, tensor.name, tensor.nbytes))
         v = t.values
         if v is None:
             continue
@@ -256,10 +226,8 @@ def check_call(graph: Graph, op: Op, call: Call) -> None:
         top = _eval(v.hi, ints) if isinstance(v.hi, str) else v.hi
         bad = picked[(picked < v.lo) | (picked > top)]
         if bad.size:
-            raise BakeError(
-                "%s: %s %d is outside [%d, %d] (extreme quantization scales?); "
-                "upyflow's kernels cannot run it" % (where, v.what, int(bad[0]), v.lo, top)
-            )
+            raise BakeError("%s: %s %d is outside [%d, %d] (extreme quantization scales?); "
+                            "upyflow's kernels cannot run it" % (where, v.what, int(bad[0]), v.lo, top))
 
 
 def _names(expr: str) -> set[str]:
@@ -306,10 +274,9 @@ def check_graph(graph: Graph, ops: bool = True) -> None:
             if not 0 <= t < n:
                 raise BakeError("graph %s refers to tensor %d of %d" % (what, t, n))
             check_extent(graph.tensors[t], "graph %s" % what)
-            if graph.tensors[t].is_const:  # its bytes are weights, but the runtime reads the arena
-                raise BakeError(
-                    "graph %s %r is a constant; upyflow needs computed tensors" % (what, graph.tensors[t].name)
-                )
+            if graph.tensors[t].is_const:   # its bytes are weights, but the runtime reads the arena
+                raise BakeError("graph %s %r is a constant; upyflow needs computed tensors"
+                                % (what, graph.tensors[t].name))
     for op in graph.ops if ops else []:
         check_op(graph, op)
 
@@ -324,20 +291,20 @@ def check_dataflow(graph: Graph) -> None:
     writer: dict[int, str] = {}
     for op in graph.ops:
         for t in op.inputs:
-            if 0 <= t < n and t not in ready and not graph.tensors[t].is_const and not graph.tensors[t].variable:
-                raise BakeError(
-                    "operator %s reads tensor %r before any operator writes it (and it is not "
-                    "a graph input, a constant or a variable tensor)" % (op.kind, graph.tensors[t].name)
-                )
+            if 0 <= t < n and t not in ready and not graph.tensors[t].is_const \
+                    and not graph.tensors[t].variable:
+                raise BakeError("operator %s reads tensor %r before any operator writes it (and it is not "
+                                "a graph input, a constant or a variable tensor)"
+                                % (op.kind, graph.tensors[t].name))
         for t in op.outputs:
             if not 0 <= t < n or graph.tensors[t].variable:
                 continue
             if t in op.inputs:
-                raise BakeError("operator %s writes tensor %r, which it also reads" % (op.kind, graph.tensors[t].name))
+                raise BakeError("operator %s writes tensor %r, which it also reads"
+                                % (op.kind, graph.tensors[t].name))
             if t in writer:
-                raise BakeError(
-                    "tensor %r is written by two operators (%s, then %s)" % (graph.tensors[t].name, writer[t], op.kind)
-                )
+                raise BakeError("tensor %r is written by two operators (%s, then %s)"
+                                % (graph.tensors[t].name, writer[t], op.kind))
             writer[t] = op.kind
             ready.add(t)
     for t in graph.outputs:
@@ -348,20 +315,16 @@ def check_dataflow(graph: Graph) -> None:
 def check_op(graph: Graph, op: Op) -> None:
     """One op's part of check_graph."""
     need = MIN_INPUTS.get(op.kind, 1)
-    if len(op.inputs) < need or any(t < 0 for t in op.inputs[:need]) or not op.outputs or op.outputs[0] < 0:
-        raise BakeError(
-            "operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
-            % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else "")
-        )
+    if len(op.inputs) < need or any(t < 0 for t in op.inputs[:need]) \
+            or not op.outputs or op.outputs[0] < 0:
+        raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
+                        % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
     for t in op.inputs + op.outputs:
         if t >= 0:
             check_extent(graph.tensors[t], op.kind)
             c = graph.tensors[t]
-            if (
-                c.is_const
-                and c.dtype == "f32"
-                and not np.all(np.isfinite(c.const_data) | (np.isinf(c.const_data) & (op.kind in INF_OK)))
-            ):
+            if c.is_const and c.dtype == "f32" and not np.all(
+                    np.isfinite(c.const_data) | (np.isinf(c.const_data) & (op.kind in INF_OK))):
                 raise BakeError("%s constant %r holds NaN or infinite values" % (op.kind, c.name))
     for t in op.outputs:
         if t < 0:
@@ -373,9 +336,8 @@ def check_op(graph: Graph, op: Op) -> None:
             raise BakeError("operator %s writes tensor %r, which is a graph input" % (op.kind, out.name))
     act = op.options.get("fused_activation_function", "NONE")
     if act not in ACTIVATIONS and op.kind not in OWN_ACTIVATION:
-        raise BakeError(
-            "operator %s has fused activation %s; upyflow supports %s" % (op.kind, act, ", ".join(ACTIVATIONS))
-        )
+        raise BakeError("operator %s has fused activation %s; upyflow supports %s"
+                        % (op.kind, act, ", ".join(ACTIVATIONS)))
     if op.kind == "RESHAPE" or op.kind in UNQUANTIZED:
         return  # no arithmetic: quantization does not matter
     for t in op.inputs + op.outputs:
@@ -384,24 +346,21 @@ def check_op(graph: Graph, op: Op) -> None:
             continue
         if not (tensor.scale and all(s > 0 and math.isfinite(s) for s in tensor.scale)):
             shown = ", ".join("%g" % s for s in tensor.scale[:4]) + (", ..." if len(tensor.scale) > 4 else "")
-            raise BakeError(
-                "%s tensor %r has quantization scale %s; it needs positive, finite scales"
-                % (op.kind, tensor.name, "[%s]" % shown if tensor.scale else "(none)")
-            )
+            raise BakeError("%s tensor %r has quantization scale %s; it needs positive, finite scales"
+                            % (op.kind, tensor.name, "[%s]" % shown if tensor.scale else "(none)"))
         lo, hi = QRANGE[tensor.dtype]
         if any(not lo <= z <= hi for z in tensor.zero_point):
-            raise BakeError("%s tensor %r has a zero point outside the %s range" % (op.kind, tensor.name, tensor.dtype))
+            raise BakeError("%s tensor %r has a zero point outside the %s range"
+                            % (op.kind, tensor.name, tensor.dtype))
 
 
 def check_extent(t: Tensor, what: str) -> None:
     """At least one element, fewer than 2^31 bytes (see check_graph)."""
     if t.dtype not in DTYPE_SIZE:
-        return  # a type upyflow cannot hold: lower() reports it with the others
+        return   # a type upyflow cannot hold: lower() reports it with the others
     if any(d < 1 for d in t.shape) or t.nbytes > MAX_BYTES:
-        raise BakeError(
-            "%s tensor %r has shape %s (%d bytes); upyflow needs at least one element and "
-            "fewer than 2^31 bytes" % (what, t.name, list(t.shape), t.nbytes)
-        )
+        raise BakeError("%s tensor %r has shape %s (%d bytes); upyflow needs at least one element and "
+                        "fewer than 2^31 bytes" % (what, t.name, list(t.shape), t.nbytes))
 
 
 def inp(graph: Graph, op: Op, k: int) -> Tensor:
@@ -410,37 +369,32 @@ def inp(graph: Graph, op: Op, k: int) -> Tensor:
 
 def check_size(op: Op, t: Tensor, size: int, what: str) -> None:
     if t.size != size:
-        raise BakeError(
-            "%s %s %r has shape %s (%d values), expected %d values"
-            % (op.kind, what, t.name, list(t.shape), t.size, size)
-        )
+        raise BakeError("%s %s %r has shape %s (%d values), expected %d values"
+                        % (op.kind, what, t.name, list(t.shape), t.size, size))
 
 
 def types_error(op: Op, graph: Graph) -> BakeError:
     types = "/".join(graph.tensors[i].dtype for i in op.inputs + op.outputs if i >= 0)
-    return BakeError(
-        "operator %s with tensor types %s is not supported (supported: %s)" % (op.kind, types, TYPES[op.kind])
-    )
+    return BakeError("operator %s with tensor types %s is not supported (supported: %s)"
+                     % (op.kind, types, TYPES[op.kind]))
 
 
 def need_const(graph: Graph, op: Op, k: int, what: str) -> Tensor:
     t = inp(graph, op, k)
     if not t.is_const:
-        raise BakeError("operator %s needs a constant %s (tensor %r is computed at run time)" % (op.kind, what, t.name))
+        raise BakeError("operator %s needs a constant %s (tensor %r is computed at run time)"
+                        % (op.kind, what, t.name))
     return t
 
 
 def check_filter_quant(op: Op, w: Tensor, channels: int) -> None:
     """Symmetric int8 weights with one scale per channel or one for all, as TFLM needs."""
     if len(w.scale) not in (1, channels):
-        raise BakeError(
-            "operator %s has filter %r with %d scales for %d channels" % (op.kind, w.name, len(w.scale), channels)
-        )
+        raise BakeError("operator %s has filter %r with %d scales for %d channels"
+                        % (op.kind, w.name, len(w.scale), channels))
     if any(z != 0 for z in w.zero_point):
-        raise BakeError(
-            "operator %s has filter %r with a non-zero zero point; "
-            "upyflow needs symmetric int8 weights" % (op.kind, w.name)
-        )
+        raise BakeError("operator %s has filter %r with a non-zero zero point; "
+                        "upyflow needs symmetric int8 weights" % (op.kind, w.name))
 
 
 def check_accumulator(op: Op, w: Tensor, bias: np.ndarray, channels: int, name: str) -> None:
@@ -448,23 +402,20 @@ def check_accumulator(op: Op, w: Tensor, bias: np.ndarray, channels: int, name: 
     fan-in products of at most 255 x 128) cannot overflow, where C would wrap and Python not."""
     fan_in = w.size // max(channels, 1)
     if bias.size and int(np.abs(bias.astype(np.int64)).max()) + fan_in * 255 * 128 > 2**31 - 1:
-        raise BakeError(
-            "%s %r: bias %d with %d products per output can overflow the int32 accumulator"
-            % (op.kind, name, int(np.abs(bias.astype(np.int64)).max()), fan_in)
-        )
+        raise BakeError("%s %r: bias %d with %d products per output can overflow the int32 accumulator"
+                        % (op.kind, name, int(np.abs(bias.astype(np.int64)).max()), fan_in))
 
 
-def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray, out: Tensor, channels: int) -> list[int]:
+def quant_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
+                  out: Tensor, channels: int) -> list[int]:
     """Folded-bias, multiplier and shift constants of an int8 conv/FC; their tensor ids."""
     check_filter_quant(op, w, channels)
     check_accumulator(op, w, bias, channels, graph.tensors[op.outputs[0]].name)
     mult, shift = channel_multipliers(x.sc, w.scale, out.sc, channels)
     name = graph.tensors[op.outputs[0]].name
-    return [
-        graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
-        graph.add_const(name + "/multiplier", mult, "i32"),
-        graph.add_const(name + "/shift", shift, "i32"),
-    ]
+    return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
+            graph.add_const(name + "/multiplier", mult, "i32"),
+            graph.add_const(name + "/shift", shift, "i32")]
 
 
 def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
@@ -482,33 +433,27 @@ def bias_array(graph: Graph, op: Op, channels: int, dtype) -> np.ndarray:
 def conv_geometry(op: Op, x: Tensor, k_h: int, k_w: int, out: Tensor) -> dict[str, int]:
     for t in (x, out):
         if len(t.shape) != 4 or t.shape[0] != 1:
-            raise BakeError(
-                "%s tensor %r has shape %s; upyflow runs batch-1 NHWC tensors" % (op.kind, t.name, list(t.shape))
-            )
+            raise BakeError("%s tensor %r has shape %s; upyflow runs batch-1 NHWC tensors"
+                            % (op.kind, t.name, list(t.shape)))
     o = op.options
     s_h, s_w = o.get("stride_h", 1), o.get("stride_w", 1)
     d_h, d_w = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)
     padding = o.get("padding", "VALID")
     if padding not in ("SAME", "VALID") or min(s_h, s_w, d_h, d_w, k_h, k_w) < 1:
-        raise BakeError(
-            "%s %r: unsupported geometry (padding %s, stride %dx%d, dilation %dx%d, filter %dx%d)"
-            % (op.kind, out.name, padding, s_h, s_w, d_h, d_w, k_h, k_w)
-        )
+        raise BakeError("%s %r: unsupported geometry (padding %s, stride %dx%d, dilation %dx%d, filter %dx%d)"
+                        % (op.kind, out.name, padding, s_h, s_w, d_h, d_w, k_h, k_w))
     _, in_h, in_w, _ = x.shape
     out_h = conv_out_size(padding, in_h, k_h, s_h, d_h)
     out_w = conv_out_size(padding, in_w, k_w, s_w, d_w)
     if tuple(out.shape[1:3]) != (out_h, out_w):
-        raise BakeError(
-            "%s output %r has shape %s, but stride, padding and filter give %dx%d"
-            % (op.kind, out.name, list(out.shape), out_h, out_w)
-        )
+        raise BakeError("%s output %r has shape %s, but stride, padding and filter give %dx%d"
+                        % (op.kind, out.name, list(out.shape), out_h, out_w))
     # Kernel precondition: the input row/column a window reaches, (out - 1) * stride +
     # (k - 1) * dilation, fits int32 (the C kernels compute it so; dilation 2^31-1 did not).
     for n, s, k, d in ((out_h, s_h, k_h, d_h), (out_w, s_w, k_w, d_w)):
         if (n - 1) * s + (k - 1) * d + 1 > MAX_BYTES:
-            raise BakeError(
-                "%s %r: stride %d, filter %d and dilation %d reach beyond 2^31" % (op.kind, out.name, s, k, d)
-            )
+            raise BakeError("%s %r: stride %d, filter %d and dilation %d reach beyond 2^31"
+                            % (op.kind, out.name, s, k, d))
     pad_h = 0 if padding == "VALID" else conv_pad(in_h, k_h, s_h, d_h, out_h)
     pad_w = 0 if padding == "VALID" else conv_pad(in_w, k_w, s_w, d_w, out_w)
     geom = dict(k_h=k_h, k_w=k_w, s_h=s_h, s_w=s_w, d_h=d_h, d_w=d_w, pad_h=pad_h, pad_w=pad_w)
@@ -523,10 +468,8 @@ def check_int16_geometry(op: Op, out: Tensor, geom: dict[str, int]) -> None:
     names = ("pad_h", "pad_w") if op.kind.endswith("POOL_2D") else ("s_h", "s_w", "d_h", "d_w", "pad_h", "pad_w")
     big = [(n, geom[n]) for n in names if n in geom and geom[n] > 0x7FFF]
     if big:
-        raise BakeError(
-            "%s %r: %s beyond 32767, TFLite Micro's int16 limit for conv geometry"
-            % (op.kind, out.name, ", ".join("%s %d" % nv for nv in big))
-        )
+        raise BakeError("%s %r: %s beyond 32767, TFLite Micro's int16 limit for conv geometry"
+                        % (op.kind, out.name, ", ".join("%s %d" % nv for nv in big)))
 
 
 def check_rank4(op: Op, x: Tensor, w: Tensor, out: Tensor) -> None:
@@ -543,5 +486,6 @@ def need_state(graph: Graph, op: Op, k: int, what: str) -> Tensor:
     """Input k, the layer's state: a variable tensor (ir.Tensor.variable), not a constant."""
     t = inp(graph, op, k)
     if not t.variable or t.is_const:
-        raise BakeError("%s %s %r must be a variable tensor (the layer's state)" % (op.kind, what, t.name))
+        raise BakeError("%s %s %r must be a variable tensor (the layer's state)"
+                        % (op.kind, what, t.name))
     return t

@@ -5,7 +5,6 @@ onnxruntime's QLinearConv and QGemm (the CPU kernels its QDQ fusions make) scale
 channel's int32 sum by f32(f32(in_scale * w_scale[c]) / out_scale), all float32 arithmetic,
 then round the float32 product to even. The graph picks them: graph.rounding == "onnxruntime".
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -19,24 +18,21 @@ def uses_ort(graph: Graph) -> bool:
     return getattr(graph, "rounding", "tflm") == "onnxruntime"
 
 
-def ort_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray, out: Tensor, channels: int) -> list[int]:
+def ort_extras(graph: Graph, op: Op, x: Tensor, w: Tensor, bias: np.ndarray,
+               out: Tensor, channels: int) -> list[int]:
     """Folded-bias and float32 per-channel scale constants; their tensor ids."""
     check_filter_quant(op, w, channels)
     check_accumulator(op, w, bias, channels, graph.tensors[op.outputs[0]].name)
     ws = np.broadcast_to(np.asarray(w.scale, np.float32), (channels,))
-    scale = (np.float32(x.sc) * ws) / np.float32(out.sc)  # float32 at each step, as onnxruntime
+    scale = (np.float32(x.sc) * ws) / np.float32(out.sc)   # float32 at each step, as onnxruntime
     # Kernel precondition: a finite scale of at most 2^20, so that an int32 sum times it stays
     # a finite float32 that every tier rounds alike.
-    if not np.all(np.isfinite(scale)) or np.abs(scale).max() > 2.0**20:
-        raise BakeError(
-            "%s %r: requantization scale %g (input scale x filter scale / output scale) "
-            "is out of range" % (op.kind, graph.tensors[op.outputs[0]].name, np.abs(scale).max())
-        )
+    if not np.all(np.isfinite(scale)) or np.abs(scale).max() > 2.0 ** 20:
+        raise BakeError("%s %r: requantization scale %g (input scale x filter scale / output scale) "
+                        "is out of range" % (op.kind, graph.tensors[op.outputs[0]].name, np.abs(scale).max()))
     name = graph.tensors[op.outputs[0]].name
-    return [
-        graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
-        graph.add_const(name + "/scale", scale.astype(np.float32), "f32"),
-    ]
+    return [graph.add_const(name + "/bias_folded", bias.astype(np.int32), "i32"),
+            graph.add_const(name + "/scale", scale.astype(np.float32), "f32")]
 
 
 def ort_requant_table(x: Tensor, out: Tensor) -> np.ndarray:

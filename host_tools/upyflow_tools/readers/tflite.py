@@ -1,5 +1,4 @@
 """Read a .tflite flatbuffer (TFLite schema via the `tflite` package) into an ir.Graph."""
-
 from __future__ import annotations
 
 import re
@@ -11,13 +10,13 @@ from .. import BakeError
 from ..ir import NP_DTYPE, Graph, Op, Tensor
 
 # TensorType enum value -> our dtype name; others are rejected by name.
-_TYPES = {0: "f32", 1: "f16", 2: "i32", 3: "u8", 4: "i64", 6: "bool", 7: "i16", 9: "i8", 12: "u64", 15: "u32"}
+_TYPES = {0: "f32", 1: "f16", 2: "i32", 3: "u8", 4: "i64", 6: "bool", 7: "i16", 9: "i8", 12: "u64",
+          15: "u32"}
 _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _OPTION_CLASSES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _ENUMS = {
-    "fused_activation_function": {
-        v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")
-    },
+    "fused_activation_function": {v: k for k, v in vars(tflite.ActivationFunctionType).items()
+                                  if not k.startswith("_")},
     "padding": {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")},
 }
 
@@ -37,12 +36,8 @@ def _options(op: tflite.Operator) -> dict:
     opts.Init(table.Bytes, table.Pos)
     out = {}
     for attr in dir(cls):
-        if (
-            attr.startswith("_")
-            or attr in ("Init", "GetRootAs")
-            or attr.startswith("GetRootAs")
-            or attr.endswith(("IsNone", "Length", "BufferHasIdentifier"))
-        ):
+        if attr.startswith("_") or attr in ("Init", "GetRootAs") or attr.startswith("GetRootAs") \
+                or attr.endswith(("IsNone", "Length", "BufferHasIdentifier")):
             continue
         key = _snake(attr)
         if attr.endswith("AsNumpy"):
@@ -63,10 +58,9 @@ def _custom_options(kind: str, raw: bytes) -> dict:
     """A custom operator's flexbuffer options as {name: value}; {} when they are not a
     flexbuffer map (the op is then reported unsupported, or its lowering names the option)."""
     from flatbuffers import flexbuffers
-
     try:
         value = flexbuffers.Loads(raw)
-    except Exception:  # flexbuffers raises assorted errors on other formats
+    except Exception:   # flexbuffers raises assorted errors on other formats
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -74,17 +68,15 @@ def _custom_options(kind: str, raw: bytes) -> dict:
 def read_tflite(data: bytes) -> Graph:
     """Parse .tflite bytes; raise BakeError with one line on anything malformed."""
     if len(data) < 8 or data[4:8] != b"TFL3":
-        raise BakeError(
-            "not a TFLite file (no 'TFL3' identifier)"
-            if len(data) >= 8
-            else "truncated model file (%d bytes)" % len(data)
-        )
+        raise BakeError("not a TFLite file (no 'TFL3' identifier)" if len(data) >= 8
+                        else "truncated model file (%d bytes)" % len(data))
     try:
         return _read(data)
     except BakeError:
         raise
     except Exception as e:  # flatbuffers raises assorted errors on damaged input
-        raise BakeError("truncated or corrupted TFLite file (%s: %s)" % (type(e).__name__, e)) from None
+        raise BakeError("truncated or corrupted TFLite file (%s: %s)"
+                        % (type(e).__name__, e)) from None
 
 
 def _read(data: bytes) -> Graph:
@@ -116,20 +108,17 @@ def _read(data: bytes) -> Graph:
                 raise BakeError("CALL_ONCE refers to subgraph %d of %d" % (k, model.SubgraphsLength()))
             t, o, _ = _read_subgraph(model, data, model.Subgraphs(k), opnames)
             return Graph(t, o, [], [])
-
         resolve_variables(graph, subgraph)
     dyn_io = [tensors[i].name for i, _ in dynamic if i in inputs]
     if dynamic:
-        graph.notes.append(
-            "dynamic batch dimension set to 1%s" % (": input " + ", ".join(repr(n) for n in dyn_io) if dyn_io else "")
-        )
+        graph.notes.append("dynamic batch dimension set to 1%s"
+                           % (": input " + ", ".join(repr(n) for n in dyn_io) if dyn_io else ""))
     inner = [tensors[i].name for i, sig in dynamic if any(d < 0 for d in sig[1:])]
     if inner:
         # not only the batch: the file's static sizes are used as they are
-        graph.notes.append(
-            "%d tensor%s with dynamic dimensions besides the batch (e.g. %r) taken "
-            "at the file's static shape" % (len(inner), "s" if len(inner) > 1 else "", inner[0])
-        )
+        graph.notes.append("%d tensor%s with dynamic dimensions besides the batch (e.g. %r) taken "
+                           "at the file's static shape" % (len(inner), "s" if len(inner) > 1 else "",
+                                                           inner[0]))
     return graph
 
 
@@ -168,7 +157,7 @@ def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, l
         if buf.DataLength():
             raw = buf.DataAsNumpy().tobytes()
         elif buf.Offset() > 1:  # large models keep buffers after the flatbuffer
-            raw = data[buf.Offset() : buf.Offset() + buf.Size()]
+            raw = data[buf.Offset():buf.Offset() + buf.Size()]
             if len(raw) != buf.Size():
                 raise BakeError("truncated model file: buffer of tensor %r is cut off" % name)
         if raw is not None and tensor.variable:
@@ -190,7 +179,7 @@ def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, l
             if v >= len(tensors):
                 raise BakeError("operator %d refers to tensor %d of %d" % (i, v, len(tensors)))
         options = _options(o)
-        if o.CustomOptionsLength():  # custom ops (TFLM Signal) keep theirs in a flexbuffer map
+        if o.CustomOptionsLength():   # custom ops (TFLM Signal) keep theirs in a flexbuffer map
             options = _custom_options(opnames[o.OpcodeIndex()], o.CustomOptionsAsNumpy().tobytes())
         ops.append(Op(opnames[o.OpcodeIndex()], ins, outs, options))
     return tensors, ops, dynamic

@@ -6,7 +6,6 @@ arithmetic runs here once per possible input value and the device looks the
 result up in a 256-byte table (`lut_s8`). int16 ones keep a device kernel, with
 every multiplier and table prepared here.
 """
-
 from __future__ import annotations
 
 import math
@@ -21,7 +20,7 @@ from ...quant import FLOAT_MAX, QRANGE, checked_log2, f32, quantize_multiplier, 
 from ..core import Call, check_size, inp, lowering, need_const, types_error
 
 INT8_VALUES = np.arange(-128, 128)
-IDENTITY_QM = (1 << 30, 1)  # (multiplier, shift) that mul_by_qm maps to x exactly
+IDENTITY_QM = (1 << 30, 1)      # (multiplier, shift) that mul_by_qm maps to x exactly
 
 
 # --- gemmlowp fixed point (int32 raw values) used by TFLM's int8 logistic and tanh ------
@@ -51,7 +50,7 @@ def _srdhm16(a: int, b: int) -> int:
         return 32767
     ab = a * b
     nudged = ab + (1 << 14 if ab >= 0 else 1 - (1 << 14))
-    q = abs(nudged) >> 15  # C division truncates toward zero
+    q = abs(nudged) >> 15   # C division truncates toward zero
     return _wrap16(q if nudged >= 0 else -q)
 
 
@@ -99,32 +98,20 @@ def _qm_float(real_f32: float) -> tuple[int, int]:
     return quantize_multiplier(f32(real_f32))
 
 
-def _clamped_requant(
-    graph: Graph, op: Op, x: Tensor, out: Tensor, lo_real: float | None, hi_real: float | None
-) -> list[Call]:
+def _clamped_requant(graph: Graph, op: Op, x: Tensor, out: Tensor, lo_real: float | None,
+                     hi_real: float | None) -> list[Call]:
     """RELU / RELU_N1_TO_1: requantize to the output scale, clamp at real lo/hi."""
     qmin, qmax = QRANGE[out.dtype]
-    m, s = quantize_multiplier(x.sc / out.sc)  # the TFLM interpreter divides in double
+    m, s = quantize_multiplier(x.sc / out.sc)     # the TFLM interpreter divides in double
     # TFLM: zero point + (int) roundf(bound / output scale)
     amin = qmin if lo_real is None else max(qmin, out.zp + quantize_value(lo_real, out.sc, 0))
     amax = qmax if hi_real is None else min(qmax, out.zp + quantize_value(hi_real, out.sc, 0))
     if x.dtype == "i8":
         vals = INT8_VALUES
-        return _lut_call(graph, op, [min(amax, max(amin, out.zp + mul_by_qm(int(v) - x.zp, m, s))) for v in vals])
-    return [
-        Call(
-            "requantize",
-            x=op.inputs[0],
-            out=op.outputs[0],
-            n=x.size,
-            in_zp=x.zp,
-            mult=m,
-            shift=s,
-            out_zp=out.zp,
-            qmin=amin,
-            qmax=amax,
-        )
-    ]
+        return _lut_call(graph, op, [min(amax, max(amin, out.zp + mul_by_qm(int(v) - x.zp, m, s)))
+                                     for v in vals])
+    return [Call("requantize", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=x.zp, mult=m, shift=s,
+                 out_zp=out.zp, qmin=amin, qmax=amax)]
 
 
 def _types(op: Op, graph: Graph, x: Tensor, out: Tensor, allowed: tuple[str, ...]) -> None:
@@ -167,20 +154,8 @@ def _relu6(graph: Graph, op: Op) -> list[Call]:
     if x.dtype == "i8":
         return _lut_call(graph, op, [min(six, max(zero, int(v))) for v in INT8_VALUES])
     m, s = IDENTITY_QM
-    return [
-        Call(
-            "requantize",
-            x=op.inputs[0],
-            out=op.outputs[0],
-            n=x.size,
-            in_zp=0,
-            mult=m,
-            shift=s,
-            out_zp=0,
-            qmin=zero,
-            qmax=six,
-        )
-    ]
+    return [Call("requantize", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=0, mult=m, shift=s, out_zp=0,
+                 qmin=zero, qmax=six)]
 
 
 # --- LEAKY_RELU ---------------------------------------------------------------------------
@@ -197,7 +172,7 @@ def _leaky_relu(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
     alpha = float(op.options.get("alpha", 0.0))
-    if not np.isfinite(alpha):  # as float constants: the tiers would disagree on NaN/inf arithmetic
+    if not np.isfinite(alpha):   # as float constants: the tiers would disagree on NaN/inf arithmetic
         raise BakeError("LEAKY_RELU %r: alpha %s is not finite" % (out.name, alpha))
     if x.dtype == "f32":
         return [Call("leaky_relu_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, alpha=alpha)]
@@ -216,23 +191,8 @@ def _leaky_relu(graph: Graph, op: Op) -> list[Call]:
             table.append(out_zp + r)
         return _lut_call(graph, op, table)
     in_zp, m_id, s_id, m_al, s_al, neg, out_zp = p
-    return [
-        Call(
-            "leaky_relu_q",
-            x=op.inputs[0],
-            out=op.outputs[0],
-            n=x.size,
-            in_zp=in_zp,
-            m_id=m_id,
-            s_id=s_id,
-            m_al=m_al,
-            s_al=s_al,
-            neg=neg,
-            out_zp=out_zp,
-            qmin=qmin,
-            qmax=qmax,
-        )
-    ]
+    return [Call("leaky_relu_q", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=in_zp, m_id=m_id, s_id=s_id,
+                 m_al=m_al, s_al=s_al, neg=neg, out_zp=out_zp, qmin=qmin, qmax=qmax)]
 
 
 # --- HARD_SWISH ---------------------------------------------------------------------------
@@ -246,7 +206,8 @@ def _hard_swish(graph: Graph, op: Op) -> list[Call]:
     m32, out_exp = _qm_float(hires / np.float32(out.sc))
     r32, r_exp = _qm_float(hires / np.float32(3.0 / 32768.0))
     if out_exp > 0:
-        raise BakeError("HARD_SWISH %r: output scale below input scale / 64 is not supported (as TFLM)" % out.name)
+        raise BakeError("HARD_SWISH %r: output scale below input scale / 64 is not supported (as TFLM)"
+                        % out.name)
     m16, r16 = _downscale16(m32), _downscale16(r32)
     table = []
     for v in INT8_VALUES:
@@ -271,7 +232,7 @@ def _int8_fixedpoint_params(scale: float) -> tuple[int, int, int]:
     """(multiplier, left shift, input radius) putting int8 differences into Q4.27."""
     q, shift = math.frexp(scale * float(1 << 27))
     mult = round_half_away(q * (1 << 31))
-    radius = math.floor(15.0 * (1 << 27) / 2.0**shift)
+    radius = math.floor(15.0 * (1 << 27) / 2.0 ** shift)
     return mult, shift, radius
 
 
@@ -311,10 +272,8 @@ def sigmoid_table_values() -> np.ndarray:
     """TFLM's int16 sigmoid table: sigmoid(i/24) for i in 0..254 in Q0.16, raised by half
     the linear interpolation's error at the middle of each step; the top entry is the
     saturated 65535. Stored minus 32768 to fit int16."""
-
     def s(i):
         return 65536.0 / (1.0 + math.exp(-i / 24.0))
-
     vals = [int(math.floor(s(i) + (s(i + 0.5) - (s(i) + s(i + 1)) / 2) / 2 + 0.5)) for i in range(255)]
     return np.array(vals + [65535], np.int64) - 32768
 
@@ -325,9 +284,8 @@ def sigmoid_table(graph: Graph) -> int:
     return _shared_const(graph, "upyflow/sigmoid_table", sigmoid_table_values)
 
 
-def _sigmoid_shaped(
-    graph: Graph, op: Op, kind: str, fp, bits: int, lut_zp: int, zps: tuple, out_zp_i8: int | None = None
-) -> list[Call]:
+def _sigmoid_shaped(graph: Graph, op: Op, kind: str, fp, bits: int, lut_zp: int, zps: tuple,
+                    out_zp_i8: int | None = None) -> list[Call]:
     # LOGISTIC and TANH: float32 kernel, int8 table, int16 interpolated sigmoid table.
     x, out = _unary(graph, op)
     _types(op, graph, x, out, ("i8", "i16", "f32"))
@@ -338,17 +296,8 @@ def _sigmoid_shaped(
             raise BakeError("%s %r: int8 output zero point must be %d" % (op.kind, out.name, out_zp_i8))
         return _lut_call(graph, op, _int8_fixedpoint_lut(x, fp, bits, lut_zp))
     mult, shift = int16_sigmoid_params(op, x, out, zps)
-    return [
-        Call(
-            kind + "_s16",
-            x=op.inputs[0],
-            table=sigmoid_table(graph),
-            out=op.outputs[0],
-            n=x.size,
-            mult=mult,
-            shift=shift,
-        )
-    ]
+    return [Call(kind + "_s16", x=op.inputs[0], table=sigmoid_table(graph), out=op.outputs[0], n=x.size,
+                 mult=mult, shift=shift)]
 
 
 @lowering("LOGISTIC", "int8 (output zero point -128), int16 (zero points 0, output scale 2^-15), float32")
@@ -381,13 +330,12 @@ def _prelu(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     a = need_const(graph, op, 1, "alpha")
     check_size(op, out, x.size, "output")
-    try:  # alpha must broadcast *to* the output, not widen it
+    try:   # alpha must broadcast *to* the output, not widen it
         if np.broadcast_shapes(tuple(a.shape), tuple(out.shape)) != tuple(out.shape):
             raise ValueError
     except ValueError:
-        raise BakeError(
-            "PRELU %r: alpha shape %s does not broadcast to %s" % (out.name, list(a.shape), list(out.shape))
-        ) from None
+        raise BakeError("PRELU %r: alpha shape %s does not broadcast to %s"
+                        % (out.name, list(a.shape), list(out.shape))) from None
     if x.dtype == out.dtype == a.dtype == "f32":
         al = graph.add_const(out.name + "/alpha", _alpha_period(a.const_data, out.shape).astype(np.float32), "f32")
         period = graph.tensors[al].size
@@ -402,24 +350,8 @@ def _prelu(graph: Graph, op: Op) -> list[Call]:
     alpha = _alpha_period(a.const_data.astype(np.int64) - a.zp, out.shape)
     al = graph.add_const(out.name + "/alpha_offset", alpha, "i16")
     qmin, qmax = QRANGE[x.dtype]
-    return [
-        Call(
-            "prelu_q",
-            x=op.inputs[0],
-            alpha=al,
-            out=op.outputs[0],
-            n=x.size,
-            period=alpha.size,
-            in_zp=x.zp,
-            m1=m1,
-            s1=s1,
-            m2=m2,
-            s2=s2,
-            out_zp=out.zp,
-            qmin=qmin,
-            qmax=qmax,
-        )
-    ]
+    return [Call("prelu_q", x=op.inputs[0], alpha=al, out=op.outputs[0], n=x.size, period=alpha.size,
+                 in_zp=x.zp, m1=m1, s1=s1, m2=m2, s2=s2, out_zp=out.zp, qmin=qmin, qmax=qmax)]
 
 
 # --- int16 SOFTMAX tables -----------------------------------------------------------------
@@ -468,12 +400,9 @@ def _shared_const(graph: Graph, name: str, make) -> int:
 def softmax16_tables(graph: Graph) -> tuple[int, int]:
     """Constant tensors of TFLM's int16 softmax exp and 1/(1+x) tables."""
     rng = 65535
-    return (
-        _shared_const(graph, "upyflow/softmax16_exp", lambda: int16_lut(_expf, 10.0 / rng, 32767, 2.0 / rng)),
-        _shared_const(
-            graph, "upyflow/softmax16_recip", lambda: int16_lut(_one_over_one_plus, 1.0 / rng, -32768, 2.0 / rng)
-        ),
-    )
+    return (_shared_const(graph, "upyflow/softmax16_exp", lambda: int16_lut(_expf, 10.0 / rng, 32767, 2.0 / rng)),
+            _shared_const(graph, "upyflow/softmax16_recip",
+                          lambda: int16_lut(_one_over_one_plus, 1.0 / rng, -32768, 2.0 / rng)))
 
 
 # --- float32 maths: ABS, NEG, SQRT, RSQRT, EXP, LOG ----------------------------------------
@@ -538,10 +467,8 @@ def _gelu(graph: Graph, op: Op) -> list[Call]:
     if x.dtype == out.dtype == "i8":
         # TFLite's LUTPopulate: dequantize in float32, transform, round(y / out_scale) + zp, clamped
         inv = f32(1.0 / f32(out.sc))
-        table = [
-            round_half_away(f32(gelu_value(f32(f32(x.sc) * float(v - x.zp)), approximate) * inv)) + out.zp
-            for v in INT8_VALUES
-        ]
+        table = [round_half_away(f32(gelu_value(f32(f32(x.sc) * float(v - x.zp)), approximate) * inv)) + out.zp
+                 for v in INT8_VALUES]
         return _lut_call(graph, op, table)
     _types(op, graph, x, out, ("f32",))
     return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=7 if approximate else 6)]
@@ -555,8 +482,9 @@ def _l2_normalization(graph: Graph, op: Op) -> list[Call]:
     depth = x.shape[-1] if x.shape else 1
     rows = x.size // max(depth, 1)
     if x.dtype == out.dtype == "i8":
-        if f32(out.sc) != f32(1.0 / 128) or out.zp != 0:  # TFLM's Prepare requires them
-            raise BakeError("L2_NORMALIZATION %r: int8 output needs scale 1/128 and zero point 0 (TFLM)" % out.name)
+        if f32(out.sc) != f32(1.0 / 128) or out.zp != 0:   # TFLM's Prepare requires them
+            raise BakeError("L2_NORMALIZATION %r: int8 output needs scale 1/128 and zero point 0 (TFLM)"
+                            % out.name)
         return [Call("l2norm_s8", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, in_zp=x.zp)]
     _types(op, graph, x, out, ("f32",))
     return [Call("l2norm_f32", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth)]

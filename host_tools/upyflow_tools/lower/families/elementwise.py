@@ -5,7 +5,6 @@ Broadcasting is resolved at bake time into a small int32 descriptor (a constant
 tensor): the output walked row-major over as few fused dimensions as possible,
 with each input's element stride per dimension (0 where it broadcasts).
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +15,7 @@ from ...quant import activation_range, activation_range_float, f32, quantize_mul
 from ..core import LOWERINGS, TYPES, Call, inp, lowering, types_error
 from ..ort_rounding import uses_ort
 
-MAX_RANK = 6  # TFLM's broadcast loops (MAXIMUM/MINIMUM: 5)
+MAX_RANK = 6          # TFLM's broadcast loops (MAXIMUM/MINIMUM: 5)
 ESIZE = {"i8": 1, "i16": 2}
 F32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5, "SQUARED_DIFFERENCE": 6}
 
@@ -55,18 +54,15 @@ def broadcast_desc(op: Op, a: Tensor, b: Tensor, out: Tensor, max_rank: int = MA
     """[nd, shape..., strides of a..., strides of b...] for out = f(a, b), out contiguous."""
     rank = max(len(a.shape), len(b.shape), len(out.shape))
     if rank > max_rank:
-        raise BakeError(
-            "%s %r: %d-D tensors; TFLM's broadcast supports up to %d-D" % (op.kind, out.name, rank, max_rank)
-        )
+        raise BakeError("%s %r: %d-D tensors; TFLM's broadcast supports up to %d-D"
+                        % (op.kind, out.name, rank, max_rank))
     sa = [1] * (rank - len(a.shape)) + list(a.shape)
     sb = [1] * (rank - len(b.shape)) + list(b.shape)
     so = [1] * (rank - len(out.shape)) + list(out.shape)
     for da, db, do in zip(sa, sb, so):
         if do != max(da, db) or da not in (1, do) or db not in (1, do):
-            raise BakeError(
-                "%s %r: input shapes %s and %s do not broadcast to the output shape %s"
-                % (op.kind, out.name, list(a.shape), list(b.shape), list(out.shape))
-            )
+            raise BakeError("%s %r: input shapes %s and %s do not broadcast to the output shape %s"
+                            % (op.kind, out.name, list(a.shape), list(b.shape), list(out.shape)))
     strides = []
     for s in (sa, sb):
         st = contiguous_strides(s)
@@ -85,9 +81,8 @@ def _operands(graph: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor]:
         raise types_error(op, graph)
     for t in (a, b, out):
         if len(t.scale) > 1:
-            raise BakeError(
-                "%s tensor %r is quantized per channel; %s needs per-tensor quantization" % (op.kind, t.name, op.kind)
-            )
+            raise BakeError("%s tensor %r is quantized per channel; %s needs per-tensor quantization"
+                            % (op.kind, t.name, op.kind))
     return a, b, out
 
 
@@ -95,9 +90,8 @@ def smaller_than_one(op: Op, real: float, what: str) -> tuple[int, int]:
     """TFLite's QuantizeMultiplierSmallerThanOneExp: TFLM aborts outside (0, 1)."""
     m, s = quantize_multiplier(real)
     if not 0.0 < real < 1.0 or s > 0:
-        raise BakeError(
-            "%s: the %s multiplier %g is outside (0, 1); TFLM cannot run these scales" % (op.kind, what, real)
-        )
+        raise BakeError("%s: the %s multiplier %g is outside (0, 1); TFLM cannot run these scales"
+                        % (op.kind, what, real))
     return m, s
 
 
@@ -106,9 +100,8 @@ def _arith_operands(graph: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor, str, 
     when it does not depend on the op (float32, onnxruntime's int8), else None."""
     a, b, out = _operands(graph, op)
     act = op.options.get("fused_activation_function", "NONE")
-    tensors = dict(
-        x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, broadcast_desc(op, a, b, out))
-    )
+    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
+                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out)))
     if out.dtype == "f32":
         lo, hi = activation_range_float(act)
         return a, b, out, act, tensors, [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=lo, hi=hi)]
@@ -132,26 +125,8 @@ def _addsub(graph: Graph, op: Op) -> list[Call]:
     mo, so = smaller_than_one(op, ro, "output")
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
     sign = 1 if op.kind == "ADD" else -1
-    return [
-        Call(
-            "addsub_q",
-            **tensors,
-            esize=ESIZE[out.dtype],
-            sign=sign,
-            off1=-a.zp,
-            m1=m1,
-            sh1=s1,
-            off2=-b.zp,
-            m2=m2,
-            sh2=s2,
-            ls=left_shift,
-            mo=mo,
-            sho=so,
-            ooff=out.zp,
-            lo=lo,
-            hi=hi,
-        )
-    ]
+    return [Call("addsub_q", **tensors, esize=ESIZE[out.dtype], sign=sign, off1=-a.zp, m1=m1, sh1=s1, off2=-b.zp,
+                 m2=m2, sh2=s2, ls=left_shift, mo=mo, sho=so, ooff=out.zp, lo=lo, hi=hi)]
 
 
 lowering("ADD", "int8; int16 (general scaling); float32; broadcasting up to 6-D", 2)(_addsub)
@@ -169,31 +144,16 @@ def _mul(graph: Graph, op: Op) -> list[Call]:
     if s > 30:
         raise BakeError("MUL %r: scales give a multiplier beyond TFLM's range" % out.name)
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
-    return [
-        Call("mul_q", **tensors, esize=ESIZE[out.dtype], off1=-a.zp, off2=-b.zp, m=m, sh=s, ooff=out.zp, lo=lo, hi=hi)
-    ]
+    return [Call("mul_q", **tensors, esize=ESIZE[out.dtype], off1=-a.zp, off2=-b.zp, m=m, sh=s, ooff=out.zp,
+                 lo=lo, hi=hi)]
 
 
-def _binary_ort(
-    graph: Graph, op: Op, tensors: dict[str, int], a: Tensor, b: Tensor, out: Tensor, act: str
-) -> list[Call]:
+def _binary_ort(graph: Graph, op: Op, tensors: dict[str, int], a: Tensor, b: Tensor, out: Tensor,
+                act: str) -> list[Call]:
     # onnxruntime runs QDQ Add/Sub/Mul in float32 between DequantizeLinear and QuantizeLinear
     lo, hi = activation_range(act, out.dtype, out.sc, out.zp)
-    return [
-        Call(
-            "binary_s8_ort",
-            **tensors,
-            op=F32_OP[op.kind],
-            zp1=a.zp,
-            s1=f32(a.sc),
-            zp2=b.zp,
-            s2=f32(b.sc),
-            out_s=f32(out.sc),
-            out_zp=out.zp,
-            lo=lo,
-            hi=hi,
-        )
-    ]
+    return [Call("binary_s8_ort", **tensors, op=F32_OP[op.kind], zp1=a.zp, s1=f32(a.sc), zp2=b.zp, s2=f32(b.sc),
+                 out_s=f32(out.sc), out_zp=out.zp, lo=lo, hi=hi)]
 
 
 def _maxmin(graph: Graph, op: Op) -> list[Call]:
@@ -202,7 +162,8 @@ def _maxmin(graph: Graph, op: Op) -> list[Call]:
     desc = broadcast_desc(op, a, b, out, max_rank=5)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     if out.dtype == "f32":
-        return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=-3.4028234663852886e38, hi=3.4028234663852886e38)]
+        return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=-3.4028234663852886e38,
+                     hi=3.4028234663852886e38)]
     return [Call("maxmin_q", **tensors, esize=ESIZE[out.dtype], is_max=1 if op.kind == "MAXIMUM" else 0)]
 
 
@@ -210,13 +171,13 @@ lowering("MAXIMUM", "int8; int16; float32 (raw values compared); broadcasting up
 lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
 
 
+
+
 def _div_sqdiff(graph: Graph, op: Op) -> list[Call]:
     a, b, out = _operands(graph, op)
     if out.dtype != "f32":
-        raise BakeError(
-            "%s %r: %s is not supported (float32 and int32 are)"
-            % (op.kind, out.name, {"i8": "int8", "i16": "int16"}[out.dtype])
-        )
+        raise BakeError("%s %r: %s is not supported (float32 and int32 are)"
+                        % (op.kind, out.name, {"i8": "int8", "i16": "int16"}[out.dtype]))
     desc = broadcast_desc(op, a, b, out, max_rank=5)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     lo, hi = activation_range_float(op.options.get("fused_activation_function", "NONE"))
@@ -253,7 +214,6 @@ def _with_int32(kind: str):
         if other is None:
             raise types_error(op, graph)
         return other(graph, op)
-
     lowering(kind, (doc + "; " if doc else "") + "int32 (C integer arithmetic)", 2)(lower_op)
 
 

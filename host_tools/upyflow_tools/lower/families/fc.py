@@ -1,5 +1,4 @@
 """FULLY_CONNECTED and BATCH_MATMUL."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -13,11 +12,8 @@ from ..ort_rounding import ort_extras, uses_ort
 from .conv import MAX_SHIFT64, bias_int64, s16_consts, uses_acc64
 
 
-@lowering(
-    "FULLY_CONNECTED",
-    "int8 (per-tensor or per-channel weights, int32 bias); int16 with int8 weights (int32 or int64 bias); float32",
-    min_inputs=2,
-)
+@lowering("FULLY_CONNECTED", "int8 (per-tensor or per-channel weights, int32 bias); int16 with int8 "
+                            "weights (int32 or int64 bias); float32", min_inputs=2)
 def _fully_connected(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     w = need_const(graph, op, 1, "weights")
@@ -33,20 +29,8 @@ def _fully_connected(graph: Graph, op: Op) -> list[Call]:
         bias = bias_array(graph, op, n_out, np.float32)
         b = graph.add_const(out.name + "/bias", bias, "f32")
         lo, hi = activation_range_float(act)
-        return [
-            Call(
-                "fully_connected_f32",
-                x=op.inputs[0],
-                w=op.inputs[1],
-                bias=b,
-                out=op.outputs[0],
-                batches=batches,
-                n_in=n_in,
-                n_out=n_out,
-                act_min=lo,
-                act_max=hi,
-            )
-        ]
+        return [Call("fully_connected_f32", x=op.inputs[0], w=op.inputs[1], bias=b, out=op.outputs[0],
+                     batches=batches, n_in=n_in, n_out=n_out, act_min=lo, act_max=hi)]
     if x.dtype == out.dtype == "i16" and w.dtype == "i8":
         bias, bias_dtype = bias_int64(graph, op, 2, n_out, ("i32", "i64"))
         acc64 = uses_acc64(op, bias_dtype)
@@ -54,24 +38,9 @@ def _fully_connected(graph: Graph, op: Op) -> list[Call]:
         # the TFLM interpreter's per-tensor multiplier is the double product here too
         extras = s16_consts(graph, op, x, w, bias, out, n_out, acc64)
         lo, hi = activation_range(act, "i16", out.sc, out.zp)
-        return [
-            Call(
-                "fully_connected_s16",
-                x=op.inputs[0],
-                w=op.inputs[1],
-                bias=extras[0],
-                out=op.outputs[0],
-                mult=extras[1],
-                shift=extras[2],
-                batches=batches,
-                n_in=n_in,
-                n_out=n_out,
-                out_off=out.zp,
-                acc64=int(acc64),
-                act_min=lo,
-                act_max=hi,
-            )
-        ]
+        return [Call("fully_connected_s16", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     mult=extras[1], shift=extras[2], batches=batches, n_in=n_in, n_out=n_out, out_off=out.zp,
+                     acc64=int(acc64), act_min=lo, act_max=hi)]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     bias = bias_array(graph, op, n_out, np.int64)
@@ -79,41 +48,14 @@ def _fully_connected(graph: Graph, op: Op) -> list[Call]:
     if uses_ort(graph):
         extras = ort_extras(graph, op, x, w, bias, out, n_out)
         lo, hi = activation_range(act, "i8", out.sc, out.zp)
-        return [
-            Call(
-                "fully_connected_s8_ort",
-                x=op.inputs[0],
-                w=op.inputs[1],
-                bias=extras[0],
-                out=op.outputs[0],
-                scale=extras[1],
-                batches=batches,
-                n_in=n_in,
-                n_out=n_out,
-                out_off=out.zp,
-                act_min=lo,
-                act_max=hi,
-            )
-        ]
+        return [Call("fully_connected_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                     scale=extras[1], batches=batches, n_in=n_in, n_out=n_out, out_off=out.zp, act_min=lo,
+                     act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, n_out)
     lo, hi = activation_range(act, "i8", out.sc, out.zp)
-    return [
-        Call(
-            "fully_connected_s8",
-            x=op.inputs[0],
-            w=op.inputs[1],
-            bias=extras[0],
-            out=op.outputs[0],
-            mult=extras[1],
-            shift=extras[2],
-            batches=batches,
-            n_in=n_in,
-            n_out=n_out,
-            out_off=out.zp,
-            act_min=lo,
-            act_max=hi,
-        )
-    ]
+    return [Call("fully_connected_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
+                 mult=extras[1], shift=extras[2], batches=batches, n_in=n_in, n_out=n_out, out_off=out.zp,
+                 act_min=lo, act_max=hi)]
 
 
 def matmul_geometry(op: Op, ls: list[int], rs: list[int], adj_x: bool, adj_y: bool) -> tuple[list[int], dict]:
@@ -139,39 +81,24 @@ def matmul_geometry(op: Op, ls: list[int], rs: list[int], adj_x: bool, adj_y: bo
             strides.append(0 if d == 1 else step)
             step *= d
         return strides[::-1]
-
     lst, rst = batch_strides(ls, m * k), batch_strides(rs, k * n)
     offsets = []
     for idx in np.ndindex(*batch):
         offsets += [sum(i * s for i, s in zip(idx, lst)), sum(i * s for i, s in zip(idx, rst))]
-    geo = dict(
-        nb=len(offsets) // 2,
-        m=m,
-        n=n,
-        k=k,
-        lsi=1 if adj_x else k,
-        lsk=m if adj_x else 1,
-        rsk=1 if adj_y else n,
-        rsj=k if adj_y else 1,
-    )
+    geo = dict(nb=len(offsets) // 2, m=m, n=n, k=k, lsi=1 if adj_x else k, lsk=m if adj_x else 1,
+               rsk=1 if adj_y else n, rsj=k if adj_y else 1)
     return batch + [m, n], dict(geo, offsets=np.array(offsets, np.int32))
 
 
-@lowering(
-    "BATCH_MATMUL",
-    "int8; int16 (zero points 0); float32; ranks 2 to 5, broadcast batches, adj_x/adj_y; "
-    "either operand computed or constant",
-    min_inputs=2,
-)
+@lowering("BATCH_MATMUL", "int8; int16 (zero points 0); float32; ranks 2 to 5, broadcast batches, adj_x/adj_y; "
+                         "either operand computed or constant", min_inputs=2)
 def _batch_matmul(graph: Graph, op: Op) -> list[Call]:
     lhs, rhs, out = inp(graph, op, 0), inp(graph, op, 1), graph.tensors[op.outputs[0]]
-    shape, geo = matmul_geometry(
-        op, list(lhs.shape), list(rhs.shape), bool(op.options.get("adj_x")), bool(op.options.get("adj_y"))
-    )
+    shape, geo = matmul_geometry(op, list(lhs.shape), list(rhs.shape), bool(op.options.get("adj_x")),
+                                 bool(op.options.get("adj_y")))
     if list(out.shape) != shape:
-        raise BakeError(
-            "BATCH_MATMUL output %r has shape %s, the operands give %s" % (out.name, list(out.shape), shape)
-        )
+        raise BakeError("BATCH_MATMUL output %r has shape %s, the operands give %s"
+                        % (out.name, list(out.shape), shape))
     d = graph.add_const(out.name + "/offsets", geo.pop("offsets"), "i32")
     names = dict(lhs=op.inputs[0], rhs=op.inputs[1], d=d, out=op.outputs[0])
     if lhs.dtype == rhs.dtype == out.dtype == "f32":
@@ -182,25 +109,10 @@ def _batch_matmul(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("BATCH_MATMUL %r: needs per-tensor quantization of both operands and the output" % out.name)
     if lhs.dtype == "i16" and (lhs.zp or rhs.zp or out.zp):
         raise BakeError("BATCH_MATMUL %r: int16 needs zero points 0 (TFLM)" % out.name)
-    mult, shift = quantize_multiplier(lhs.sc * rhs.sc / out.sc)  # in double, as TFLM
+    mult, shift = quantize_multiplier(lhs.sc * rhs.sc / out.sc)   # in double, as TFLM
     if lhs.dtype == "i16" and shift > MAX_SHIFT64:
-        raise BakeError(
-            "BATCH_MATMUL %r: scale ratio lhs*rhs/output of 2^%d is too large for int16 "
-            "requantization" % (out.name, shift - 1)
-        )
+        raise BakeError("BATCH_MATMUL %r: scale ratio lhs*rhs/output of 2^%d is too large for int16 "
+                        "requantization" % (out.name, shift - 1))
     lo, hi = QRANGE[out.dtype]
-    return [
-        Call(
-            "batch_matmul_q",
-            **names,
-            **geo,
-            esize=ESIZE[lhs.dtype],
-            lhs_off=-lhs.zp,
-            rhs_off=-rhs.zp,
-            mult=mult,
-            shift=shift,
-            out_off=out.zp,
-            act_min=lo,
-            act_max=hi,
-        )
-    ]
+    return [Call("batch_matmul_q", **names, **geo, esize=ESIZE[lhs.dtype], lhs_off=-lhs.zp, rhs_off=-rhs.zp,
+                 mult=mult, shift=shift, out_off=out.zp, act_min=lo, act_max=hi)]

@@ -7,7 +7,6 @@ The movement ops lower to one kernel, strided_copy: out[o_off + sum(i*os)] =
 x[x_off + sum(i*xs)] over a shape, all resolved at bake time into an int32
 descriptor [nd, x_off, o_off, shape..., xs..., os...] (PAD adds a fill first).
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -17,28 +16,17 @@ from ...ir import DTYPE_SIZE, Graph, Op, Tensor
 from ..core import Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 
-TYPES = ("i8", "i16", "f32", "i32", "u32")  # int32/uint32: the TFLM audio front end
-MAX_COPY_DIMS = 8  # the strided copy's descriptor (UF_EW_MAX_DIMS)
+TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
+MAX_COPY_DIMS = 8   # the strided copy's descriptor (UF_EW_MAX_DIMS)
 
 
-def copy_call(
-    graph: Graph,
-    op: Op,
-    src: int,
-    dst: int,
-    shape: list[int],
-    xs: list[int],
-    os_: list[int],
-    x_off: int = 0,
-    o_off: int = 0,
-    tag: str = "copy",
-) -> Call:
+def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: list[int], os_: list[int],
+              x_off: int = 0, o_off: int = 0, tag: str = "copy") -> Call:
     fshape, (fxs, fos) = fuse_dims(list(shape), [list(xs), list(os_)])
     desc = np.array([len(fshape), x_off, o_off] + fshape + fxs + fos, np.int32)
     name = graph.tensors[op.outputs[0]].name + "/" + tag
-    return Call(
-        "strided_copy", x=src, out=dst, d=graph.add_const(name, desc, "i32"), esize=DTYPE_SIZE[graph.tensors[dst].dtype]
-    )
+    return Call("strided_copy", x=src, out=dst, d=graph.add_const(name, desc, "i32"),
+                esize=DTYPE_SIZE[graph.tensors[dst].dtype])
 
 
 def same_type(graph: Graph, op: Op, x: Tensor, out: Tensor) -> None:
@@ -55,14 +43,12 @@ def const_ints(graph: Graph, op: Op, k: int, what: str) -> list[int]:
 
 def _check_shape(op: Op, out: Tensor, shape: list[int]) -> None:
     if list(out.shape) != list(shape):
-        raise BakeError(
-            "%s output %r has shape %s, the operator gives %s" % (op.kind, out.name, list(out.shape), list(shape))
-        )
+        raise BakeError("%s output %r has shape %s, the operator gives %s"
+                        % (op.kind, out.name, list(out.shape), list(shape)))
 
 
-@lowering(
-    "CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; int32, uint32; any axis"
-)
+@lowering("CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; "
+                          "int32, uint32; any axis")
 def _concat(graph: Graph, op: Op) -> list[Call]:
     out = graph.tensors[op.outputs[0]]
     ins = [graph.tensors[i] for i in op.inputs]
@@ -79,32 +65,23 @@ def _concat(graph: Graph, op: Op) -> list[Call]:
         same_type(graph, op, x, out)
         if out.dtype == "i8" and (x.sc, x.zp) != (out.sc, out.zp):
             # TFLM's concatenation copies int8 bytes and so requires equal quantization
-            raise BakeError(
-                "CONCATENATION %r: int8 input %r is quantized differently from the output "
-                "(TFLM requires equal scales and zero points)" % (out.name, x.name)
-            )
+            raise BakeError("CONCATENATION %r: int8 input %r is quantized differently from the output "
+                            "(TFLM requires equal scales and zero points)" % (out.name, x.name))
         if out.dtype == "i16" and (x.zp or out.zp):
             raise BakeError("CONCATENATION %r: int16 tensors need zero point 0 (TFLM)" % out.name)
         if len(x.shape) != rank or any(x.shape[d] != out.shape[d] for d in range(rank) if d != axis):
-            raise BakeError(
-                "CONCATENATION %r: input %r of shape %s does not fit the output %s on axis %d"
-                % (out.name, x.name, list(x.shape), list(out.shape), axis)
-            )
+            raise BakeError("CONCATENATION %r: input %r of shape %s does not fit the output %s on axis %d"
+                            % (out.name, x.name, list(x.shape), list(out.shape), axis))
     if sum(x.shape[axis] for x in ins) != out.shape[axis]:
-        raise BakeError(
-            "CONCATENATION %r: inputs add up to %d on axis %d, the output has %d"
-            % (out.name, sum(x.shape[axis] for x in ins), axis, out.shape[axis])
-        )
+        raise BakeError("CONCATENATION %r: inputs add up to %d on axis %d, the output has %d"
+                        % (out.name, sum(x.shape[axis] for x in ins), axis, out.shape[axis]))
     outer = int(np.prod(out.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(out.shape[axis + 1 :], dtype=np.int64))
+    inner = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
     calls, at = [], 0
     for k, (t, x) in enumerate(zip(op.inputs, ins)):
         n = x.shape[axis] * inner
-        calls.append(
-            copy_call(
-                graph, op, t, op.outputs[0], [outer, n], [n, 1], [out.shape[axis] * inner, 1], 0, at, "concat%d" % k
-            )
-        )
+        calls.append(copy_call(graph, op, t, op.outputs[0], [outer, n], [n, 1], [out.shape[axis] * inner, 1],
+                               0, at, "concat%d" % k))
         at += n
     return calls
 
@@ -127,23 +104,20 @@ def _pad(graph: Graph, op: Op) -> list[Call]:
         if c.dtype != x.dtype or c.size != 1:
             raise BakeError("%s %r: the constant value must be one %s" % (op.kind, out.name, x.dtype))
         if x.dtype == "i8" and (c.sc, c.zp) != (out.sc, out.zp):
-            raise BakeError(
-                "%s %r: int8 constant value quantized differently from the output (TFLM)" % (op.kind, out.name)
-            )
+            raise BakeError("%s %r: int8 constant value quantized differently from the output (TFLM)"
+                            % (op.kind, out.name))
         value = c.const_data.reshape(-1)[0].item()
     else:
         # int8 pads with the output zero point; int16 and float32 with 0 (as TFLM)
         value = out.zp if x.dtype == "i8" else 0
     os_ = contiguous_strides(out.shape)
     o_off = sum(pads[2 * d] * os_[d] for d in range(rank))
-    copy = copy_call(graph, op, op.inputs[0], op.outputs[0], list(x.shape), contiguous_strides(x.shape), os_, 0, o_off)
+    copy = copy_call(graph, op, op.inputs[0], op.outputs[0], list(x.shape), contiguous_strides(x.shape), os_,
+                     0, o_off)
     if out.size == x.size:
         return [copy]
-    fill = (
-        Call("fill_f32", out=op.outputs[0], n=out.size, value=float(value))
-        if x.dtype == "f32"
-        else Call("fill_int", out=op.outputs[0], n=out.size, value=int(value))
-    )
+    fill = Call("fill_f32", out=op.outputs[0], n=out.size, value=float(value)) if x.dtype == "f32" else \
+        Call("fill_int", out=op.outputs[0], n=out.size, value=int(value))
     return [fill, copy]
 
 
@@ -155,15 +129,13 @@ def _clamp(v: int, lo: int, hi: int) -> int:
     return hi if v > hi else (lo if v < lo else v)
 
 
-def slice_geometry(
-    op: Op, name: str, shape: list[int], begin: list[int], end: list[int], strides: list[int]
-) -> tuple[list[int], list[int], list[int]]:
+def slice_geometry(op: Op, name: str, shape: list[int], begin: list[int], end: list[int],
+                   strides: list[int]) -> tuple[list[int], list[int], list[int]]:
     """TFLM's STRIDED_SLICE arithmetic: per-dimension start and count, and the output shape."""
     o = op.options
     if o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0) or o.get("offset", False):
-        raise BakeError(
-            "STRIDED_SLICE %r: ellipsis/new-axis masks and offset are not supported (TFLM ignores them)" % name
-        )
+        raise BakeError("STRIDED_SLICE %r: ellipsis/new-axis masks and offset are not supported (TFLM ignores them)"
+                        % name)
     rank = len(shape)
     if not len(begin) == len(end) == len(strides) == rank:
         raise BakeError("STRIDED_SLICE %r: begin/end/strides need one value per input dimension" % name)
@@ -206,18 +178,8 @@ def _strided_slice(graph: Graph, op: Op) -> list[Call]:
     _check_shape(op, out, out_shape)
     xs = contiguous_strides(x.shape)
     x_off = sum(s * t for s, t in zip(starts, xs)) if out.size else 0
-    return [
-        copy_call(
-            graph,
-            op,
-            op.inputs[0],
-            op.outputs[0],
-            counts,
-            [st * t for st, t in zip(strides, xs)],
-            contiguous_strides(counts),
-            x_off,
-        )
-    ]
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], counts, [st * t for st, t in zip(strides, xs)],
+                      contiguous_strides(counts), x_off)]
 
 
 @lowering("TRANSPOSE", "int8; int16; float32; up to 5-D", 2)
@@ -230,26 +192,16 @@ def _transpose(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("TRANSPOSE %r: permutation %s for a %d-D input (TFLM: up to 5-D)" % (out.name, perm, rank))
     _check_shape(op, out, [x.shape[p] for p in perm])
     xs = contiguous_strides(x.shape)
-    return [
-        copy_call(
-            graph,
-            op,
-            op.inputs[0],
-            op.outputs[0],
-            list(out.shape),
-            [xs[p] for p in perm],
-            contiguous_strides(out.shape),
-        )
-    ]
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], list(out.shape), [xs[p] for p in perm],
+                      contiguous_strides(out.shape))]
 
 
 def _layout_copy(graph: Graph, op: Op) -> list[Call]:
     # Normally aliased away by passes.alias_layout_ops (or variables.py); a byte copy otherwise.
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     if x.size != out.size or x.dtype != out.dtype:
-        raise BakeError(
-            "%s %r: %s %s cannot become %s %s" % (op.kind, out.name, x.dtype, list(x.shape), out.dtype, list(out.shape))
-        )
+        raise BakeError("%s %r: %s %s cannot become %s %s"
+                        % (op.kind, out.name, x.dtype, list(x.shape), out.dtype, list(out.shape)))
     return [Call("copy_bytes", x=op.inputs[0], out=op.outputs[0], n=x.size)]
 
 
@@ -267,32 +219,18 @@ def _split_calls(graph: Graph, op: Op, x_id: int, axis: int, sizes: list[int]) -
     if not 0 <= a < rank:
         raise BakeError("%s %r: axis %d for a %d-D input" % (op.kind, x.name, axis, rank))
     if len(sizes) != len(op.outputs) or sum(sizes) != x.shape[a] or min(sizes, default=0) < 0:
-        raise BakeError(
-            "%s %r: %d outputs of sizes %s do not split %d on axis %d"
-            % (op.kind, x.name, len(op.outputs), sizes, x.shape[a], a)
-        )
+        raise BakeError("%s %r: %d outputs of sizes %s do not split %d on axis %d"
+                        % (op.kind, x.name, len(op.outputs), sizes, x.shape[a], a))
     outer = int(np.prod(x.shape[:a], dtype=np.int64))
-    inner = int(np.prod(x.shape[a + 1 :], dtype=np.int64))
+    inner = int(np.prod(x.shape[a + 1:], dtype=np.int64))
     calls, at = [], 0
     for t, n in zip(op.outputs, sizes):
         out = graph.tensors[t]
         same_type(graph, op, x, out)
-        _check_shape(op, out, list(x.shape[:a]) + [n] + list(x.shape[a + 1 :]))
+        _check_shape(op, out, list(x.shape[:a]) + [n] + list(x.shape[a + 1:]))
         if n:
-            calls.append(
-                copy_call(
-                    graph,
-                    Op(op.kind, op.inputs, [t]),
-                    x_id,
-                    t,
-                    [outer, n * inner],
-                    [x.shape[a] * inner, 1],
-                    [n * inner, 1],
-                    at * inner,
-                    0,
-                    "split",
-                )
-            )
+            calls.append(copy_call(graph, Op(op.kind, op.inputs, [t]), x_id, t, [outer, n * inner],
+                                   [x.shape[a] * inner, 1], [n * inner, 1], at * inner, 0, "split"))
         at += n
     return calls
 
@@ -306,7 +244,8 @@ def _split(graph: Graph, op: Op) -> list[Call]:
     a = axis[0] + len(x.shape) if axis[0] < 0 else axis[0]
     n = len(op.outputs)
     if op.options.get("num_splits", n) != n or not 0 <= a < len(x.shape) or x.shape[a] % n:
-        raise BakeError("SPLIT %r: %d outputs cannot split %s on axis %d evenly" % (x.name, n, list(x.shape), axis[0]))
+        raise BakeError("SPLIT %r: %d outputs cannot split %s on axis %d evenly"
+                        % (x.name, n, list(x.shape), axis[0]))
     return _split_calls(graph, op, op.inputs[1], a, [x.shape[a] // n] * n)
 
 
@@ -319,7 +258,7 @@ def _split_v(graph: Graph, op: Op) -> list[Call]:
     a = axis[0] % len(x.shape)
     if sizes.count(-1) > 1:
         raise BakeError("SPLIT_V %r: more than one size is -1" % x.name)
-    if -1 in sizes:  # the rest of the axis, as TFLM resolves it
+    if -1 in sizes:   # the rest of the axis, as TFLM resolves it
         sizes[sizes.index(-1)] = x.shape[a] - (sum(sizes) + 1)
     return _split_calls(graph, op, op.inputs[0], a, sizes)
 
@@ -332,25 +271,14 @@ def _depth_to_space(graph: Graph, op: Op) -> list[Call]:
         raise types_error(op, graph)
     b = int(op.options.get("block_size", 0))
     if len(x.shape) != 4 or x.shape[0] != 1 or b < 1 or x.shape[3] % (b * b):
-        raise BakeError(
-            "DEPTH_TO_SPACE %r: input %s with block size %d (needs batch-1 NHWC, "
-            "depth a multiple of the block size squared)" % (out.name, list(x.shape), b)
-        )
+        raise BakeError("DEPTH_TO_SPACE %r: input %s with block size %d (needs batch-1 NHWC, "
+                        "depth a multiple of the block size squared)" % (out.name, list(x.shape), b))
     _, h, w, c = x.shape
     co = c // (b * b)
     _check_shape(op, out, [1, h * b, w * b, co])
     # out[h*b+i, w*b+j, k] = x[h, w, (i*b+j)*co + k], walked over (h, i, w, j, k)
-    return [
-        copy_call(
-            graph,
-            op,
-            op.inputs[0],
-            op.outputs[0],
-            [h, b, w, b, co],
-            [w * c, b * co, c, co, 1],
-            [b * w * b * co, w * b * co, b * co, co, 1],
-        )
-    ]
+    return [copy_call(graph, op, op.inputs[0], op.outputs[0], [h, b, w, b, co],
+                      [w * c, b * co, c, co, 1], [b * w * b * co, w * b * co, b * co, co, 1])]
 
 
 # variables.py made each resource a state tensor; TFLM copies raw bytes (memcpy)
@@ -363,23 +291,21 @@ def _resolved(graph: Graph, op: Op) -> list[Call]:
     raise BakeError("%s outside a TFLite main graph is not supported" % op.kind)
 
 
-lowering(
-    "CALL_ONCE", "run at bake time: its subgraph's constants are the variables' initial values, restored by reset()", 0
-)(_resolved)
+lowering("CALL_ONCE", "run at bake time: its subgraph's constants are the variables' initial "
+                      "values, restored by reset()", 0)(_resolved)
 
 
 @lowering("GATHER", "int8; float32; constant indices (copies of index runs), batch_dims 0", 2)
 def _gather(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     same_type(graph, op, x, out)
-    if x.dtype not in ("i8", "f32"):  # TFLM's gather takes these (constant int32 ones are folded)
-        raise BakeError(
-            "GATHER %r: %s is not supported (TFLM's takes int8 and float32)"
-            % (out.name, {"i16": "int16", "i32": "int32", "u32": "uint32"}.get(x.dtype, x.dtype))
-        )
+    if x.dtype not in ("i8", "f32"):   # TFLM's gather takes these (constant int32 ones are folded)
+        raise BakeError("GATHER %r: %s is not supported (TFLM's takes int8 and float32)"
+                        % (out.name, {"i16": "int16", "i32": "int32", "u32": "uint32"}.get(x.dtype, x.dtype)))
     idx_t = inp(graph, op, 1)
     if not idx_t.is_const:
-        raise BakeError("GATHER %r: indices computed at run time are not supported (constant ones are)" % out.name)
+        raise BakeError("GATHER %r: indices computed at run time are not supported (constant ones are)"
+                        % out.name)
     if op.options.get("batch_dims", 0):
         raise BakeError("GATHER %r: batch_dims %d is not supported (0 is)" % (out.name, op.options["batch_dims"]))
     rank = len(x.shape)
@@ -389,11 +315,11 @@ def _gather(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("GATHER %r: axis %d for a %d-D input" % (out.name, axis, rank))
     idx = [int(v) for v in np.asarray(idx_t.data).reshape(-1)]
     n = x.shape[a]
-    if any(not 0 <= v < n for v in idx):  # TFLM fails the invoke on these
+    if any(not 0 <= v < n for v in idx):   # TFLM fails the invoke on these
         raise BakeError("GATHER %r: an index is outside [0, %d)" % (out.name, n))
-    _check_shape(op, out, list(x.shape[:a]) + list(idx_t.shape) + list(x.shape[a + 1 :]))
+    _check_shape(op, out, list(x.shape[:a]) + list(idx_t.shape) + list(x.shape[a + 1:]))
     outer = int(np.prod(x.shape[:a], dtype=np.int64))
-    inner = int(np.prod(x.shape[a + 1 :], dtype=np.int64))
+    inner = int(np.prod(x.shape[a + 1:], dtype=np.int64))
     if not idx or outer * inner == 0:
         return []
     # one strided copy per run of consecutive indices
@@ -402,20 +328,8 @@ def _gather(graph: Graph, op: Op) -> list[Call]:
         k = j + 1
         while k < len(idx) and idx[k] == idx[k - 1] + 1:
             k += 1
-        calls.append(
-            copy_call(
-                graph,
-                op,
-                op.inputs[0],
-                op.outputs[0],
-                [outer, (k - j) * inner],
-                [n * inner, 1],
-                [len(idx) * inner, 1],
-                idx[j] * inner,
-                j * inner,
-                "gather%d" % j,
-            )
-        )
+        calls.append(copy_call(graph, op, op.inputs[0], op.outputs[0], [outer, (k - j) * inner],
+                               [n * inner, 1], [len(idx) * inner, 1], idx[j] * inner, j * inner, "gather%d" % j))
         j = k
     return calls
 
@@ -444,9 +358,8 @@ def _tile(graph: Graph, op: Op) -> list[Call]:
         xst += [0, s]
         ost += [d * o, o]
     if len(fuse_dims(shape, [xst, ost])[0]) > MAX_COPY_DIMS:
-        raise BakeError(
-            "TILE %r: %s tiled %s needs more than %d copy dimensions" % (out.name, list(x.shape), mult, MAX_COPY_DIMS)
-        )
+        raise BakeError("TILE %r: %s tiled %s needs more than %d copy dimensions"
+                        % (out.name, list(x.shape), mult, MAX_COPY_DIMS))
     return [copy_call(graph, op, op.inputs[0], op.outputs[0], shape, xst, ost, tag="tile")]
 
 
@@ -459,26 +372,15 @@ def _unpack(graph: Graph, op: Op) -> list[Call]:
     if not 0 <= a < rank or len(op.outputs) != x.shape[a]:
         raise BakeError("UNPACK %r: %d outputs on axis %d of %s" % (x.name, len(op.outputs), a, list(x.shape)))
     xs = contiguous_strides(x.shape)
-    shape = list(x.shape[:a]) + list(x.shape[a + 1 :])
+    shape = list(x.shape[:a]) + list(x.shape[a + 1:])
     calls = []
     for k, t in enumerate(op.outputs):
         out = graph.tensors[t]
         same_type(graph, op, x, out)
         _check_shape(op, out, shape)
-        calls.append(
-            copy_call(
-                graph,
-                Op(op.kind, op.inputs, [t]),
-                op.inputs[0],
-                t,
-                shape or [1],
-                (xs[:a] + xs[a + 1 :]) or [1],
-                contiguous_strides(shape) or [1],
-                k * xs[a],
-                0,
-                "unpack",
-            )
-        )
+        calls.append(copy_call(graph, Op(op.kind, op.inputs, [t]), op.inputs[0], t, shape or [1],
+                               (xs[:a] + xs[a + 1:]) or [1], contiguous_strides(shape) or [1], k * xs[a], 0,
+                               "unpack"))
     return calls
 
 
@@ -487,11 +389,10 @@ def _block_geometry(graph: Graph, op: Op, spatial: Tensor, k_block: int, k_pads:
     [b, h, 1, c] with block width 1, as TFLite's ExtendShapeSpaceToBatch."""
     block, pads = const_ints(graph, op, k_block, "block_shape"), const_ints(graph, op, k_pads, what)
     rank = len(spatial.shape)
-    if rank not in (3, 4) or len(block) != rank - 2 or len(pads) != 2 * (rank - 2) or min(block) < 1 or min(pads) < 0:
-        raise BakeError(
-            "%s %r: shape %s, block %s, %s %s (3-D or 4-D, positive blocks)"
-            % (op.kind, spatial.name, list(spatial.shape), block, what, pads)
-        )
+    if rank not in (3, 4) or len(block) != rank - 2 or len(pads) != 2 * (rank - 2) or min(block) < 1 \
+            or min(pads) < 0:
+        raise BakeError("%s %r: shape %s, block %s, %s %s (3-D or 4-D, positive blocks)"
+                        % (op.kind, spatial.name, list(spatial.shape), block, what, pads))
     shape = list(spatial.shape)
     if rank == 3:
         shape, block, pads = [shape[0], shape[1], 1, shape[2]], block + [1], pads + [0, 0]
@@ -500,11 +401,8 @@ def _block_geometry(graph: Graph, op: Op, spatial: Tensor, k_block: int, k_pads:
 
 def _fill_call(out_id: int, out: Tensor) -> Call:
     # TFLM memsets the padding with the output zero point's byte (0 for float32)
-    return (
-        Call("fill_f32", out=out_id, n=out.size, value=0.0)
-        if out.dtype == "f32"
-        else Call("fill_int", out=out_id, n=out.size, value=int(out.zp or 0))
-    )
+    return Call("fill_f32", out=out_id, n=out.size, value=0.0) if out.dtype == "f32" else \
+        Call("fill_int", out=out_id, n=out.size, value=int(out.zp or 0))
 
 
 @lowering("SPACE_TO_BATCH_ND", "int8; int16; float32 (3-D or 4-D; pads with the zero point); dilated convolutions", 3)
@@ -513,16 +411,12 @@ def _space_to_batch(graph: Graph, op: Op) -> list[Call]:
     same_type(graph, op, x, out)
     (b, h, w, c), (bh, bw), ((pt, pb), (pl, pr)) = _block_geometry(graph, op, x, 1, 2, "paddings")
     if (h + pt + pb) % bh or (w + pl + pr) % bw:
-        raise BakeError(
-            "SPACE_TO_BATCH_ND %r: padded %dx%d is not a multiple of the block %dx%d"
-            % (out.name, h + pt + pb, w + pl + pr, bh, bw)
-        )
+        raise BakeError("SPACE_TO_BATCH_ND %r: padded %dx%d is not a multiple of the block %dx%d"
+                        % (out.name, h + pt + pb, w + pl + pr, bh, bw))
     oh, ow = (h + pt + pb) // bh, (w + pl + pr) // bw
     if out.size != b * bh * bw * oh * ow * c:
-        raise BakeError(
-            "SPACE_TO_BATCH_ND %r: output shape %s, the operator gives %s"
-            % (out.name, list(out.shape), [b * bh * bw, oh, ow, c])
-        )
+        raise BakeError("SPACE_TO_BATCH_ND %r: output shape %s, the operator gives %s"
+                        % (out.name, list(out.shape), [b * bh * bw, oh, ow, c]))
     calls = [_fill_call(op.outputs[0], out)] if pt + pb + pl + pr else []
     for sh in range(bh):
         for sw in range(bw):
@@ -535,20 +429,8 @@ def _space_to_batch(graph: Graph, op: Op) -> list[Call]:
                 ob = (sh * bw + sw) * b + ib
                 src = ((ib * h + y0 * bh + sh - pt) * w + x0 * bw + sw - pl) * c
                 dst = ((ob * oh + y0) * ow + x0) * c
-                calls.append(
-                    copy_call(
-                        graph,
-                        op,
-                        op.inputs[0],
-                        op.outputs[0],
-                        [y1 - y0, x1 - x0, c],
-                        [bh * w * c, bw * c, 1],
-                        [ow * c, c, 1],
-                        src,
-                        dst,
-                        "s2b%d" % ob,
-                    )
-                )
+                calls.append(copy_call(graph, op, op.inputs[0], op.outputs[0], [y1 - y0, x1 - x0, c],
+                                       [bh * w * c, bw * c, 1], [ow * c, c, 1], src, dst, "s2b%d" % ob))
     return calls
 
 
@@ -558,14 +440,12 @@ def _batch_to_space(graph: Graph, op: Op) -> list[Call]:
     same_type(graph, op, x, out)
     (ib_n, h, w, c), (bh, bw), ((ct, cb), (cl, cr)) = _block_geometry(graph, op, x, 1, 2, "crops")
     if ib_n % (bh * bw):
-        raise BakeError(
-            "BATCH_TO_SPACE_ND %r: batch %d is not a multiple of the block %dx%d" % (out.name, ib_n, bh, bw)
-        )
+        raise BakeError("BATCH_TO_SPACE_ND %r: batch %d is not a multiple of the block %dx%d"
+                        % (out.name, ib_n, bh, bw))
     b, oh, ow = ib_n // (bh * bw), h * bh - ct - cb, w * bw - cl - cr
     if oh < 0 or ow < 0 or out.size != b * oh * ow * c:
-        raise BakeError(
-            "BATCH_TO_SPACE_ND %r: output shape %s, the operator gives %s" % (out.name, list(out.shape), [b, oh, ow, c])
-        )
+        raise BakeError("BATCH_TO_SPACE_ND %r: output shape %s, the operator gives %s"
+                        % (out.name, list(out.shape), [b, oh, ow, c]))
     calls = []
     for ib in range(ib_n):
         ob, sh, sw = ib % b, (ib // b) // bw, (ib // b) % bw
@@ -576,20 +456,8 @@ def _batch_to_space(graph: Graph, op: Op) -> list[Call]:
             continue
         src = ((ib * h + y0) * w + x0) * c
         dst = ((ob * oh + y0 * bh + sh - ct) * ow + x0 * bw + sw - cl) * c
-        calls.append(
-            copy_call(
-                graph,
-                op,
-                op.inputs[0],
-                op.outputs[0],
-                [y1 - y0, x1 - x0, c],
-                [w * c, c, 1],
-                [bh * ow * c, bw * c, 1],
-                src,
-                dst,
-                "b2s%d" % ib,
-            )
-        )
+        calls.append(copy_call(graph, op, op.inputs[0], op.outputs[0], [y1 - y0, x1 - x0, c],
+                               [w * c, c, 1], [bh * ow * c, bw * c, 1], src, dst, "b2s%d" % ib))
     return calls
 
 
@@ -597,23 +465,20 @@ def _select(graph: Graph, op: Op) -> list[Call]:
     out = graph.tensors[op.outputs[0]]
     cond = inp(graph, op, 0)
     if not cond.is_const:
-        raise BakeError(
-            "%s %r: a condition computed at run time is not supported (a constant one is)" % (op.kind, out.name)
-        )
+        raise BakeError("%s %r: a condition computed at run time is not supported (a constant one is)"
+                        % (op.kind, out.name))
     calls = []
     for k in (1, 2):
         v = inp(graph, op, k)
         same_type(graph, op, v, out)
         if list(v.shape) != list(out.shape) or (v.dtype in ("i8", "i16") and (v.sc, v.zp) != (out.sc, out.zp)):
-            raise BakeError(
-                "%s %r: operand %r must have the output's shape and quantization" % (op.kind, out.name, v.name)
-            )
+            raise BakeError("%s %r: operand %r must have the output's shape and quantization"
+                            % (op.kind, out.name, v.name))
     try:
         flat = np.broadcast_to(np.asarray(cond.data).astype(bool), tuple(out.shape)).reshape(-1)
     except ValueError:
-        raise BakeError(
-            "%s %r: condition %s does not broadcast to %s" % (op.kind, out.name, list(cond.shape), list(out.shape))
-        ) from None
+        raise BakeError("%s %r: condition %s does not broadcast to %s"
+                        % (op.kind, out.name, list(cond.shape), list(out.shape))) from None
     # one copy per run of equal conditions, from the operand it picks
     j = 0
     while j < flat.size:

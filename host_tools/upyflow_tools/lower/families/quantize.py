@@ -1,5 +1,4 @@
 """Type conversions: QUANTIZE, DEQUANTIZE and CAST."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -28,10 +27,8 @@ def _byte_requant_table(x, out) -> np.ndarray:
     return table.astype(np.uint8) if out.dtype == "u8" else table.astype(np.int8)
 
 
-@lowering(
-    "QUANTIZE",
-    "float32 -> int8/int16; int8/int16/int32 -> int8/int16/int32 (requantize; not int32 -> int32); uint8 <-> int8",
-)
+@lowering("QUANTIZE", "float32 -> int8/int16; int8/int16/int32 -> int8/int16/int32 (requantize; "
+                      "not int32 -> int32); uint8 <-> int8")
 def _quantize(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     if "u8" in (x.dtype, out.dtype) and {x.dtype, out.dtype} <= {"u8", "i8"}:
@@ -45,18 +42,8 @@ def _quantize(graph: Graph, op: Op) -> list[Call]:
     check_size(op, out, x.size, "output")
     qmin, qmax = QRANGE[out.dtype]
     if x.dtype == "f32" and out.dtype != "i32":
-        return [
-            Call(
-                "quantize_f32",
-                x=op.inputs[0],
-                out=op.outputs[0],
-                n=x.size,
-                scale=out.sc,
-                zp=out.zp,
-                qmin=qmin,
-                qmax=qmax,
-            )
-        ]
+        return [Call("quantize_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, scale=out.sc, zp=out.zp,
+                     qmin=qmin, qmax=qmax)]
     # TFLM's requantizing pairs: int32 on at most one side
     if x.dtype not in ("i8", "i16", "i32") or x.dtype == out.dtype == "i32":
         raise types_error(op, graph)
@@ -65,20 +52,8 @@ def _quantize(graph: Graph, op: Op) -> list[Call]:
         t = graph.add_const(out.name + "/lut", ort_requant_table(x, out), "i8")
         return [Call("lut_s8", x=op.inputs[0], table=t, out=op.outputs[0], n=x.size)]
     mult, shift = channel_multipliers(x.sc, [1.0], out.sc, 1)
-    return [
-        Call(
-            "requantize",
-            x=op.inputs[0],
-            out=op.outputs[0],
-            n=x.size,
-            in_zp=x.zp,
-            mult=int(mult[0]),
-            shift=int(shift[0]),
-            out_zp=out.zp,
-            qmin=qmin,
-            qmax=qmax,
-        )
-    ]
+    return [Call("requantize", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=x.zp, mult=int(mult[0]),
+                 shift=int(shift[0]), out_zp=out.zp, qmin=qmin, qmax=qmax)]
 
 
 @lowering("DEQUANTIZE", "int8/int16/uint8 -> float32; float16 and int8 constants (weights): folded at bake time")
@@ -93,16 +68,16 @@ def _dequantize(graph: Graph, op: Op) -> list[Call]:
         graph.tensors.append(Tensor(x.name + "/as_int8", tuple(x.shape), "i8", list(x.scale), [x.zp - 128]))
         scratch = len(graph.tensors) - 1
         t = graph.add_const(x.name + "/flip", flip, "i8")
-        return [
-            Call("lut_s8", x=op.inputs[0], table=t, out=scratch, n=x.size),
-            Call("dequantize_f32", x=scratch, out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp - 128),
-        ]
+        return [Call("lut_s8", x=op.inputs[0], table=t, out=scratch, n=x.size),
+                Call("dequantize_f32", x=scratch, out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp - 128)]
     return [Call("dequantize_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, scale=x.sc, zp=x.zp)]
+
+
 
 
 # --- CAST ---------------------------------------------------------------------------------
 INT_TYPES = ("i8", "u8", "i16", "i32", "u32")
-DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}  # emit.DTYPE_CODES (emit imports lower)
+DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}   # emit.DTYPE_CODES (emit imports lower)
 UNQUANTIZED.add("CAST")
 
 
@@ -112,13 +87,5 @@ def _cast(graph: Graph, op: Op) -> list[Call]:
     if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
-    return [
-        Call(
-            "cast_int",
-            x=op.inputs[0],
-            out=op.outputs[0],
-            n=x.size,
-            in_code=DTYPE_CODES[x.dtype],
-            out_code=DTYPE_CODES[out.dtype],
-        )
-    ]
+    return [Call("cast_int", x=op.inputs[0], out=op.outputs[0], n=x.size, in_code=DTYPE_CODES[x.dtype],
+                 out_code=DTYPE_CODES[out.dtype])]

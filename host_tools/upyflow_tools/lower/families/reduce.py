@@ -1,7 +1,6 @@
 """MEAN, SUM, REDUCE_MAX, REDUCE_MIN: the reduced axes and the kept ones as two blocks of an int32 descriptor
 [outer block][inner block] (kernels_pure/reduce.py walks it), 1/count folded into the
 requantization as TFLM does."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +19,7 @@ def _reduce_blocks(op: Op, x: Tensor, out: Tensor, axes: list[int]) -> tuple[np.
     """[no, outer shape..., outer strides..., ni, inner shape..., inner strides...] and the count."""
     rank = len(x.shape)
     red = []
-    for a in axes:  # TFLM's ResolveAxis: negative axes wrap, duplicates count once
+    for a in axes:   # TFLM's ResolveAxis: negative axes wrap, duplicates count once
         a = a + rank if a < 0 else a
         if not 0 <= a < rank:
             raise BakeError("%s %r: axis out of range for a %d-D input" % (op.kind, out.name, rank))
@@ -33,9 +32,8 @@ def _reduce_blocks(op: Op, x: Tensor, out: Tensor, axes: list[int]) -> tuple[np.
         want = [x.shape[d] for d in keep]
     # TFLM writes the kept dimensions in order: only the element count matters
     if out.size != int(np.prod(want, dtype=np.int64)):
-        raise BakeError(
-            "%s output %r has shape %s, the reduction gives %s" % (op.kind, out.name, list(out.shape), want)
-        )
+        raise BakeError("%s output %r has shape %s, the reduction gives %s"
+                        % (op.kind, out.name, list(out.shape), want))
     xs = contiguous_strides(x.shape)
     oshape, (ost,) = fuse_dims([x.shape[d] for d in keep], [[xs[d] for d in keep]])
     ishape, (ist,) = fuse_dims([x.shape[d] for d in red], [[xs[d] for d in red]])
@@ -62,20 +60,8 @@ def _mean_or_sum(graph: Graph, op: Op) -> tuple[Tensor, Tensor, int, int]:
 def _mean_q(op: Op, x: Tensor, out: Tensor, d: int, mult: int, shift: int, count: int) -> Call:
     """The integer sum of count values less count zero points, requantized by (mult, shift)."""
     lo, hi = QRANGE[out.dtype]
-    return Call(
-        "mean_q",
-        x=op.inputs[0],
-        out=op.outputs[0],
-        d=d,
-        esize=2 if x.dtype == "i16" else 1,
-        in_zp=x.zp,
-        m=int(mult),
-        sh=int(shift),
-        out_zp=out.zp,
-        count=count,
-        lo=lo,
-        hi=hi,
-    )
+    return Call("mean_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=2 if x.dtype == "i16" else 1, in_zp=x.zp,
+                m=int(mult), sh=int(shift), out_zp=out.zp, count=count, lo=lo, hi=hi)
 
 
 @lowering("MEAN", "int8; int16; float32; any axes, keep_dims", 2)
@@ -83,22 +69,10 @@ def _mean(graph: Graph, op: Op) -> list[Call]:
     x, out, d, count = _mean_or_sum(graph, op)
     if x.dtype == "f32":
         return [Call("mean_f32", x=op.inputs[0], out=op.outputs[0], d=d, count=count)]
-    if uses_ort(graph) and x.dtype == "i8":  # onnxruntime's QLinearGlobalAveragePool
+    if uses_ort(graph) and x.dtype == "i8":   # onnxruntime's QLinearGlobalAveragePool
         lo, hi = QRANGE["i8"]
-        return [
-            Call(
-                "mean_s8_ort",
-                x=op.inputs[0],
-                out=op.outputs[0],
-                d=d,
-                in_zp=x.zp,
-                scale=ort_mean_scale(x, out, count),
-                out_zp=out.zp,
-                count=count,
-                lo=lo,
-                hi=hi,
-            )
-        ]
+        return [Call("mean_s8_ort", x=op.inputs[0], out=op.outputs[0], d=d, in_zp=x.zp,
+                     scale=ort_mean_scale(x, out, count), out_zp=out.zp, count=count, lo=lo, hi=hi)]
     # TFLM folds 1/count into the multiplier (reduce.h QuantizedMeanOrSum)
     mult, shift = quantize_multiplier(x.sc / out.sc)
     n = min(count.bit_length() - 1, 32, 31 + shift)
@@ -110,7 +84,7 @@ def _mean(graph: Graph, op: Op) -> list[Call]:
 @lowering("SUM", "int8; int16; float32; any axes, keep_dims", 2)
 def _sum(graph: Graph, op: Op) -> list[Call]:
     x, out, d, count = _mean_or_sum(graph, op)
-    if x.dtype == "f32":  # the mean kernel's float32 sum, divided by 1 (exact)
+    if x.dtype == "f32":   # the mean kernel's float32 sum, divided by 1 (exact)
         return [Call("mean_f32", x=op.inputs[0], out=op.outputs[0], d=d, count=1)]
     # TFLM's QuantizedMeanOrSum with compute_sum: the int32 sum less count * zero point,
     # requantized by in_scale / out_scale
@@ -126,7 +100,8 @@ def _maxmin(graph: Graph, op: Op) -> list[Call]:
     if x.size == 0:
         raise BakeError("%s %r: empty input" % (op.kind, out.name))
     if x.dtype != "f32" and (x.sc != out.sc or x.zp != out.zp):
-        raise BakeError("%s %r: input and output quantization differ (TFLM requires them equal)" % (op.kind, out.name))
+        raise BakeError("%s %r: input and output quantization differ (TFLM requires them equal)"
+                        % (op.kind, out.name))
     d, _ = _descriptor(graph, op, x, out, const_ints(graph, op, 1, "axis"))
     is_max = int(op.kind == "REDUCE_MAX")
     if x.dtype == "f32":
@@ -140,11 +115,9 @@ lowering("REDUCE_MIN", "int8; float32; any axes, keep_dims", 2)(_maxmin)
 
 def _arg_maxmin(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    if x.dtype not in ("i8", "f32") or out.dtype != "i32":  # TFLM: no int16; int64 is not a run-time type
-        raise BakeError(
-            "%s %r: %s in, %s out is not supported (int8 or float32 in, int32 out)"
-            % (op.kind, out.name, x.dtype, out.dtype)
-        )
+    if x.dtype not in ("i8", "f32") or out.dtype != "i32":   # TFLM: no int16; int64 is not a run-time type
+        raise BakeError("%s %r: %s in, %s out is not supported (int8 or float32 in, int32 out)"
+                        % (op.kind, out.name, x.dtype, out.dtype))
     ax = need_const(graph, op, 1, "axis")
     if ax.const_data.size != 1:
         raise BakeError("%s %r: the axis must be one value" % (op.kind, out.name))
@@ -154,17 +127,8 @@ def _arg_maxmin(graph: Graph, op: Op) -> list[Call]:
     if not 0 <= a < rank or x.size == 0:
         raise BakeError("%s %r: axis %d out of range for shape %s" % (op.kind, out.name, a, list(x.shape)))
     d, _ = _descriptor(graph, op, x, out, [a])
-    return [
-        Call(
-            "arg_maxmin",
-            x=op.inputs[0],
-            out=op.outputs[0],
-            d=d,
-            esize=ESIZE[x.dtype],
-            is_max=int(op.kind == "ARG_MAX"),
-            n=out.size,
-        )
-    ]
+    return [Call("arg_maxmin", x=op.inputs[0], out=op.outputs[0], d=d, esize=ESIZE[x.dtype],
+                 is_max=int(op.kind == "ARG_MAX"), n=out.size)]
 
 
 lowering("ARG_MAX", "int8; float32 in, int32 out; one axis", 2)(_arg_maxmin)

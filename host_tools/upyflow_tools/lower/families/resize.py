@@ -1,7 +1,6 @@
 """RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR: source rows/columns and blend
 weights computed here as TFLM computes them (float32 or 10-bit fixed point), so
 the kernels only gather and blend."""
-
 from __future__ import annotations
 
 import math
@@ -21,20 +20,19 @@ def _geometry(graph: Graph, op: Op):
         raise types_error(op, graph)
     for what, t in (("input", x), ("output", out)):
         if len(t.shape) != 4 or t.shape[0] != 1:
-            raise BakeError(
-                "%s %s %r has shape %s; upyflow resizes batch-1 NHWC tensors" % (op.kind, what, t.name, list(t.shape))
-            )
+            raise BakeError("%s %s %r has shape %s; upyflow resizes batch-1 NHWC tensors"
+                            % (op.kind, what, t.name, list(t.shape)))
     size = need_const(graph, op, 1, "size")
     hw = [int(v) for v in size.const_data.reshape(-1)]
     if len(hw) != 2 or [out.shape[1], out.shape[2]] != hw or out.shape[3] != x.shape[3]:
-        raise BakeError(
-            "%s output %r has shape %s; the size input %s and input %s give [1, %s, %d]"
-            % (op.kind, out.name, list(out.shape), hw, list(x.shape), ", ".join(map(str, hw)), x.shape[3])
-        )
+        raise BakeError("%s output %r has shape %s; the size input %s and input %s give [1, %s, %d]"
+                        % (op.kind, out.name, list(out.shape), hw, list(x.shape),
+                           ", ".join(map(str, hw)), x.shape[3]))
     align = bool(op.options.get("align_corners", False))
     half = bool(op.options.get("half_pixel_centers", False))
     if align and half:
-        raise BakeError("%s %r: align_corners and half_pixel_centers together (TFLM rejects it)" % (op.kind, out.name))
+        raise BakeError("%s %r: align_corners and half_pixel_centers together (TFLM rejects it)"
+                        % (op.kind, out.name))
     return x, out, align, half
 
 
@@ -52,11 +50,8 @@ def _nearest_map(in_size: int, out_size: int, align: bool, half: bool) -> np.nda
     return np.array(out, np.int32)
 
 
-@lowering(
-    "RESIZE_NEAREST_NEIGHBOR",
-    "int8; int16; float32 (any type: values are copied); align_corners, half_pixel_centers",
-    2,
-)
+@lowering("RESIZE_NEAREST_NEIGHBOR", "int8; int16; float32 (any type: values are copied); "
+                                     "align_corners, half_pixel_centers", 2)
 def _resize_nearest(graph: Graph, op: Op) -> list[Call]:
     x, out, align, half = _geometry(graph, op)
     if x.dtype not in ("i8", "u8", "i16", "f32"):
@@ -65,21 +60,8 @@ def _resize_nearest(graph: Graph, op: Op) -> list[Call]:
     _, out_h, out_w, _ = out.shape
     ym = graph.add_const(out.name + "/rows", _nearest_map(in_h, out_h, align, half), "i32")
     xm = graph.add_const(out.name + "/cols", _nearest_map(in_w, out_w, align, half), "i32")
-    return [
-        Call(
-            "resize_nearest",
-            x=op.inputs[0],
-            ymap=ym,
-            xmap=xm,
-            out=op.outputs[0],
-            in_h=in_h,
-            in_w=in_w,
-            out_h=out_h,
-            out_w=out_w,
-            depth=depth,
-            esize=DTYPE_SIZE[x.dtype],
-        )
-    ]
+    return [Call("resize_nearest", x=op.inputs[0], ymap=ym, xmap=xm, out=op.outputs[0], in_h=in_h, in_w=in_w,
+                 out_h=out_h, out_w=out_w, depth=depth, esize=DTYPE_SIZE[x.dtype])]
 
 
 def _float_table(in_size: int, out_size: int, align: bool, half: bool):
@@ -99,11 +81,9 @@ def _float_table(in_size: int, out_size: int, align: bool, half: bool):
 
 def _int_table(in_size: int, out_size: int, align: bool, half: bool) -> np.ndarray:
     """(lower, upper, 10-bit fraction) triples: TFLM's ComputeInterpolationValuesInteger."""
-
-    def cdiv(a: int, b: int) -> int:  # C division, truncating toward zero
+    def cdiv(a: int, b: int) -> int:   # C division, truncating toward zero
         q = abs(a) // abs(b)
         return q if (a >= 0) == (b > 0) else -q
-
     scale = cdiv(1024 * in_size + out_size // 2, out_size)
     if align and out_size > 1:
         scale = cdiv(1024 * (in_size - 1) + (out_size - 1) // 2, out_size - 1)
@@ -130,11 +110,7 @@ def _resize_bilinear(graph: Graph, op: Op) -> list[Call]:
         yi, yf = _float_table(in_h, out_h, align, half)
         xi, xf = _float_table(in_w, out_w, align, half)
         name = out.name
-        tabs = dict(
-            ytab=graph.add_const(name + "/rows", yi, "i32"),
-            yw=graph.add_const(name + "/row_frac", yf, "f32"),
-            xtab=graph.add_const(name + "/cols", xi, "i32"),
-            xw=graph.add_const(name + "/col_frac", xf, "f32"),
-        )
+        tabs = dict(ytab=graph.add_const(name + "/rows", yi, "i32"), yw=graph.add_const(name + "/row_frac", yf, "f32"),
+                    xtab=graph.add_const(name + "/cols", xi, "i32"), xw=graph.add_const(name + "/col_frac", xf, "f32"))
         return [Call("resize_bilinear_f32", x=op.inputs[0], **tabs, out=op.outputs[0], **geo)]
     raise types_error(op, graph)

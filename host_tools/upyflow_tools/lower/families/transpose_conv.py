@@ -3,7 +3,6 @@
 As in TFLM, the output size comes from the output tensor's shape; the
 output_shape operand (often a graph input) is never read at run time.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -23,11 +22,8 @@ def _pad(padding: str, size: int, k: int, stride: int) -> int:
     return max(0, ((conv_out - 1) * stride + k - size) // 2)
 
 
-@lowering(
-    "TRANSPOSE_CONV",
-    "int8 (per-channel or per-tensor weights, int32 bias); int16 with int8 weights (int16 or int64 bias); float32",
-    min_inputs=3,
-)
+@lowering("TRANSPOSE_CONV", "int8 (per-channel or per-tensor weights, int32 bias); int16 with int8 "
+                           "weights (int16 or int64 bias); float32", min_inputs=3)
 def _transpose_conv(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 2), graph.tensors[op.outputs[0]]
     w = need_const(graph, op, 1, "filter")
@@ -38,40 +34,22 @@ def _transpose_conv(graph: Graph, op: Op) -> list[Call]:
     if x.shape[0] != 1 or out.shape[0] != 1:
         raise BakeError("TRANSPOSE_CONV %r: batch %d; upyflow runs batch-1 NHWC tensors" % (out.name, x.shape[0]))
     if x.shape[3] != ic or out.shape[3] != oc:
-        raise BakeError(
-            "TRANSPOSE_CONV %r: input depth %d, output depth %d for a filter of shape %s"
-            % (out.name, x.shape[3], out.shape[3], list(w.shape))
-        )
+        raise BakeError("TRANSPOSE_CONV %r: input depth %d, output depth %d for a filter of shape %s"
+                        % (out.name, x.shape[3], out.shape[3], list(w.shape)))
     shape_t = inp(graph, op, 0)
     if shape_t.is_const and [int(v) for v in shape_t.const_data.reshape(-1)] != list(out.shape):
-        raise BakeError(
-            "TRANSPOSE_CONV %r: output_shape operand %s differs from the output shape %s"
-            % (out.name, shape_t.const_data.reshape(-1).tolist(), list(out.shape))
-        )
+        raise BakeError("TRANSPOSE_CONV %r: output_shape operand %s differs from the output shape %s"
+                        % (out.name, shape_t.const_data.reshape(-1).tolist(), list(out.shape)))
     o = op.options
     s_h, s_w = o.get("stride_h", 1), o.get("stride_w", 1)
     padding = o.get("padding", "VALID")
     if padding not in ("SAME", "VALID") or min(s_h, s_w, k_h, k_w) < 1:
-        raise BakeError(
-            "TRANSPOSE_CONV %r: unsupported geometry (padding %s, stride %dx%d, filter %dx%d)"
-            % (out.name, padding, s_h, s_w, k_h, k_w)
-        )
+        raise BakeError("TRANSPOSE_CONV %r: unsupported geometry (padding %s, stride %dx%d, filter %dx%d)"
+                        % (out.name, padding, s_h, s_w, k_h, k_w))
     _, in_h, in_w, _ = x.shape
     _, out_h, out_w, _ = out.shape
-    geom = dict(
-        in_h=in_h,
-        in_w=in_w,
-        in_c=ic,
-        out_h=out_h,
-        out_w=out_w,
-        out_c=oc,
-        k_h=k_h,
-        k_w=k_w,
-        s_h=s_h,
-        s_w=s_w,
-        pad_h=_pad(padding, out_h, k_h, s_h),
-        pad_w=_pad(padding, out_w, k_w, s_w),
-    )
+    geom = dict(in_h=in_h, in_w=in_w, in_c=ic, out_h=out_h, out_w=out_w, out_c=oc, k_h=k_h, k_w=k_w, s_h=s_h,
+                s_w=s_w, pad_h=_pad(padding, out_h, k_h, s_h), pad_w=_pad(padding, out_w, k_w, s_w))
     check_int16_geometry(op, out, geom)
     act = o.get("fused_activation_function", "NONE")
     x_w = dict(x=op.inputs[2], w=op.inputs[1])
@@ -85,38 +63,14 @@ def _transpose_conv(graph: Graph, op: Op) -> list[Call]:
         bias, _ = bias_int64(graph, op, 3, oc, ("i16", "i64"))
         extras = s16_consts(graph, op, x, w, bias, out, oc, True)
         lo, hi = activation_range(act, "i16", out.sc, out.zp)
-        return [
-            Call(
-                "transpose_conv_s16",
-                **x_w,
-                bias=extras[0],
-                out=op.outputs[0],
-                mult=extras[1],
-                shift=extras[2],
-                **geom,
-                act_min=lo,
-                act_max=hi,
-            )
-        ]
+        return [Call("transpose_conv_s16", **x_w, bias=extras[0], out=op.outputs[0], mult=extras[1],
+                     shift=extras[2], **geom, act_min=lo, act_max=hi)]
     if not (x.dtype == w.dtype == out.dtype == "i8"):
         raise types_error(op, graph)
     extras = quant_extras(graph, op, x, w, bias_array_at(graph, op, oc, "i32"), out, oc)
     lo, hi = activation_range(act, "i8", out.sc, out.zp)
-    return [
-        Call(
-            "transpose_conv_s8",
-            **x_w,
-            bias=extras[0],
-            out=op.outputs[0],
-            mult=extras[1],
-            shift=extras[2],
-            **geom,
-            in_off=-x.zp,
-            out_off=out.zp,
-            act_min=lo,
-            act_max=hi,
-        )
-    ]
+    return [Call("transpose_conv_s8", **x_w, bias=extras[0], out=op.outputs[0], mult=extras[1], shift=extras[2],
+                 **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
 
 
 def bias_array_at(graph: Graph, op: Op, channels: int, dtype: str) -> np.ndarray:

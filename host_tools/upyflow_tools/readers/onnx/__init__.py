@@ -38,7 +38,6 @@ Modules: checks (validation), state (the reader and the ir it builds), values (V
 storage orders), layout, qdq (QuantizeLinear/DequantizeLinear matching), fold (constants),
 registry + ops/ (one translator module per operator group), read (the driver).
 """
-
 from .checks import MAX_OPSET, MIN_OPSET, ONNX_HINTS, SUPPORTED
 from .read import read_onnx
 

@@ -1,7 +1,6 @@
 """What the reader validates: the file, the opset, attribute types and ranges, operand
 counts, initializers and tensor sizes (a damaged file must give one line, not a traceback,
 a hang or gigabytes of RAM)."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -11,95 +10,22 @@ from .values import count
 
 MIN_OPSET, MAX_OPSET = 9, 28
 _ONNX_DTYPES = {1: "f32", 2: "u8", 3: "i8", 6: "i32", 7: "i64", 9: "bool"}
-_ONNX_TYPE_NAMES = {
-    1: "float32",
-    2: "uint8",
-    3: "int8",
-    4: "uint16",
-    5: "int16",
-    6: "int32",
-    7: "int64",
-    9: "bool",
-    10: "float16",
-    11: "float64",
-    16: "bfloat16",
-}
+_ONNX_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+                    9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
 # Why an unsupported operator is usually there: printed beside it.
 ONNX_HINTS = {
     "Erf": "Erf is read only inside torch's exact GELU, x * 0.5 * (1 + erf(x / sqrt(2))), which runs as GELU",
     "Loop": "control flow is not supported",
 }
-SUPPORTED = sorted(
-    {
-        "Conv",
-        "Gemm",
-        "MatMul",
-        "Relu",
-        "Clip",
-        "Sigmoid",
-        "Tanh",
-        "HardSwish",
-        "LeakyRelu",
-        "MaxPool",
-        "AveragePool",
-        "GlobalAveragePool",
-        "GlobalMaxPool",
-        "Add",
-        "Mul",
-        "Sub",
-        "Div",
-        "Concat",
-        "Flatten",
-        "Reshape",
-        "Transpose",
-        "Softmax",
-        "BatchNormalization",
-        "Pad",
-        "Identity",
-        "Dropout",
-        "Constant",
-        "Squeeze",
-        "Unsqueeze",
-        "QuantizeLinear",
-        "DequantizeLinear",
-        "Shape",
-        "Gather",
-        "Cast",
-        "Resize",
-        "Upsample",
-        "ConvTranspose",
-        "Max",
-        "Min",
-        "Sum",
-        "Mean",
-        "Pow",
-        "Neg",
-        "Abs",
-        "Expand",
-        "HardSigmoid",
-        "Swish",
-        "PRelu",
-        "ReduceMean",
-        "ReduceSum",
-        "ReduceMax",
-        "ReduceMin",
-        "ArgMax",
-        "ArgMin",
-        "Split",
-        "DepthToSpace",
-        "Size",
-        "CastLike",
-        "If",
-        "Sqrt",
-        "Exp",
-        "Log",
-        "Reciprocal",
-        "Gelu",
-        "LogSoftmax",
-        "LayerNormalization",
-        "RMSNormalization",
-    }
-)
+SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu",
+                    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add", "Mul", "Sub", "Div",
+                    "Concat", "Flatten", "Reshape", "Transpose", "Softmax", "BatchNormalization", "Pad",
+                    "Identity", "Dropout", "Constant", "Squeeze", "Unsqueeze", "QuantizeLinear",
+                    "DequantizeLinear", "Shape", "Gather", "Cast", "Resize", "Upsample", "ConvTranspose",
+                    "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
+                    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
+                    "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
+                    "LayerNormalization", "RMSNormalization"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a
@@ -110,82 +36,32 @@ MAX_ELEMENTS = 1 << 24
 # Attribute name -> (ONNX attribute type, least value of each integer) for the attributes
 # the reader uses; others are ignored. Integers also fit in int32.
 _INTS, _INT, _FLOAT, _STRING, _TENSOR = 7, 2, 1, 3, 4
-ATTRS = {
-    "kernel_shape": (_INTS, 1),
-    "strides": (_INTS, 1),
-    "dilations": (_INTS, 1),
-    "pads": (_INTS, None),
-    "perm": (_INTS, 0),
-    "axes": (_INTS, None),
-    "shape": (_INTS, None),
-    "group": (_INT, 1),
-    "axis": (_INT, None),
-    "transA": (_INT, 0),
-    "transB": (_INT, 0),
-    "ceil_mode": (_INT, 0),
-    "count_include_pad": (_INT, 0),
-    "allowzero": (_INT, 0),
-    "to": (_INT, 0),
-    "start": (_INT, None),
-    "end": (_INT, None),
-    "block_size": (_INT, 0),
-    "value_int": (_INT, None),
-    "value_ints": (_INTS, None),
-    "alpha": (_FLOAT, None),
-    "beta": (_FLOAT, None),
-    "epsilon": (_FLOAT, None),
-    "min": (_FLOAT, None),
-    "max": (_FLOAT, None),
-    "value_float": (_FLOAT, None),
-    "value_floats": (6, None),
-    "auto_pad": (_STRING, None),
-    "mode": (_STRING, None),
-    "value": (_TENSOR, None),
-    "round_mode": (_STRING, None),
-    "precision": (_INT, 0),
-    "output_dtype": (_INT, 0),
-    "stash_type": (_INT, None),
-    "split": (_INTS, 0),
-    "num_outputs": (_INT, 1),
-    "blocksize": (_INT, 1),
-    "keepdims": (_INT, 0),
-    "noop_with_empty_axes": (_INT, 0),
-    "output_padding": (_INTS, 0),
-    "output_shape": (_INTS, 1),
-    "antialias": (_INT, 0),
-    "select_last_index": (_INT, 0),
-    "approximate": (_STRING, None),
-}
+ATTRS = {"kernel_shape": (_INTS, 1), "strides": (_INTS, 1), "dilations": (_INTS, 1), "pads": (_INTS, None),
+         "perm": (_INTS, 0), "axes": (_INTS, None), "shape": (_INTS, None), "group": (_INT, 1),
+         "axis": (_INT, None), "transA": (_INT, 0), "transB": (_INT, 0), "ceil_mode": (_INT, 0),
+         "count_include_pad": (_INT, 0), "allowzero": (_INT, 0), "to": (_INT, 0), "start": (_INT, None),
+         "end": (_INT, None), "block_size": (_INT, 0), "value_int": (_INT, None), "value_ints": (_INTS, None),
+         "alpha": (_FLOAT, None), "beta": (_FLOAT, None), "epsilon": (_FLOAT, None), "min": (_FLOAT, None),
+         "max": (_FLOAT, None), "value_float": (_FLOAT, None), "value_floats": (6, None),
+         "auto_pad": (_STRING, None), "mode": (_STRING, None), "value": (_TENSOR, None),
+         "round_mode": (_STRING, None), "precision": (_INT, 0), "output_dtype": (_INT, 0),
+         "stash_type": (_INT, None), "split": (_INTS, 0), "num_outputs": (_INT, 1), "blocksize": (_INT, 1),
+         "keepdims": (_INT, 0), "noop_with_empty_axes": (_INT, 0), "output_padding": (_INTS, 0),
+         "output_shape": (_INTS, 1), "antialias": (_INT, 0), "select_last_index": (_INT, 0),
+         "approximate": (_STRING, None)}
 # Attributes opsets 19..28 added to operators the reader runs, with the values it runs: any
 # other value is refused (Range's stash_type only matters for float16/bfloat16, refused anyway;
 # QuantizeLinear's output_dtype is read with its zero point, qdq.qparams).
-DEFAULT_ONLY: dict[tuple[str, str], tuple[set, str]] = {
-    ("Cast", "round_mode"): ({"up"}, "rounding to float8e8m0"),
-    ("Cast", "saturate"): ({1}, "float8 saturation"),
-    ("QuantizeLinear", "precision"): ({0, 1}, "division in a precision other than float32"),
-    ("QuantizeLinear", "saturate"): ({1}, "float8 saturation"),
-    ("DequantizeLinear", "output_dtype"): ({0, 1}, "an output type other than float32"),
-}
+DEFAULT_ONLY: dict[tuple[str, str], tuple[set, str]] = {("Cast", "round_mode"): ({"up"}, "rounding to float8e8m0"),
+                ("Cast", "saturate"): ({1}, "float8 saturation"),
+                ("QuantizeLinear", "precision"): ({0, 1}, "division in a precision other than float32"),
+                ("QuantizeLinear", "saturate"): ({1}, "float8 saturation"),
+                ("DequantizeLinear", "output_dtype"): ({0, 1}, "an output type other than float32")}
 _ATTR_TYPE_NAMES = {1: "a float", 2: "an int", 3: "a string", 4: "a tensor", 6: "floats", 7: "ints"}
 # Operands each node needs (the rest are optional); opset-dependent ones by (opset, count) steps.
-MIN_INPUTS = {
-    "Conv": 2,
-    "Gemm": 2,
-    "MatMul": 2,
-    "Add": 2,
-    "Sub": 2,
-    "Mul": 2,
-    "Div": 2,
-    "Equal": 2,
-    "Where": 3,
-    "Expand": 2,
-    "Range": 3,
-    "Gather": 2,
-    "BatchNormalization": 5,
-    "QuantizeLinear": 2,
-    "DequantizeLinear": 2,
-    "Constant": 0,
-}
+MIN_INPUTS = {"Conv": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Equal": 2,
+              "Where": 3, "Expand": 2, "Range": 3, "Gather": 2, "BatchNormalization": 5,
+              "QuantizeLinear": 2, "DequantizeLinear": 2, "Constant": 0}
 MIN_INPUTS_BY_OPSET = {"Reshape": (5, 2), "Slice": (10, 3), "Pad": (11, 2)}
 
 
@@ -196,10 +72,8 @@ def first_line(e: Exception) -> str:
 def check_shape(name: str, shape) -> None:
     """Every dimension at least 1 and at most MAX_ELEMENTS values (see MAX_ELEMENTS)."""
     if any(int(d) < 1 for d in shape) or count(shape) > MAX_ELEMENTS:
-        raise BakeError(
-            "tensor %r would have shape %s; upyflow needs at least one and at most %d values"
-            % (name, [int(d) for d in shape], MAX_ELEMENTS)
-        )
+        raise BakeError("tensor %r would have shape %s; upyflow needs at least one and at most %d values"
+                        % (name, [int(d) for d in shape], MAX_ELEMENTS))
 
 
 def transpose_perm(node, a: dict, rank: int) -> tuple:
@@ -213,30 +87,20 @@ def transpose_perm(node, a: dict, rank: int) -> tuple:
 def attrs(node) -> dict:
     """The node's attributes by name, those the reader uses checked for type and range."""
     from onnx import helper
-
     out = {}
     for a in node.attribute:
         spec = ATTRS.get(a.name)
         if spec is not None:
             kind, least = spec
             if a.type != kind:
-                raise BakeError(
-                    "%s node %r: attribute %s is %s, expected %s"
-                    % (
-                        node.op_type,
-                        node.name,
-                        a.name,
-                        _ATTR_TYPE_NAMES.get(a.type, "of type %d" % a.type),
-                        _ATTR_TYPE_NAMES[kind],
-                    )
-                )
+                raise BakeError("%s node %r: attribute %s is %s, expected %s"
+                                % (node.op_type, node.name, a.name,
+                                   _ATTR_TYPE_NAMES.get(a.type, "of type %d" % a.type), _ATTR_TYPE_NAMES[kind]))
             ints = list(a.ints) if kind == _INTS else [a.i] if kind == _INT else []
-            lo = -(2**31) if least is None else least
+            lo = -2**31 if least is None else least
             if any(not lo <= v < 2**31 for v in ints):
-                raise BakeError(
-                    "%s node %r: attribute %s = %s is out of range (%d to 2^31-1)"
-                    % (node.op_type, node.name, a.name, ints if kind == _INTS else ints[0], lo)
-                )
+                raise BakeError("%s node %r: attribute %s = %s is out of range (%d to 2^31-1)"
+                                % (node.op_type, node.name, a.name, ints if kind == _INTS else ints[0], lo))
         out[a.name] = helper.get_attribute_value(a)
     return out
 
@@ -248,19 +112,17 @@ def check_arity(node, opset: int) -> None:
         allowed = DEFAULT_ONLY.get((op, a.name))
         if allowed is not None:
             from onnx import helper
-
             v = helper.get_attribute_value(a)
             v = v.decode() if isinstance(v, bytes) else v
             if v not in allowed[0]:
-                raise BakeError("%s node %r: %s = %r (%s) is not supported" % (op, node.name, a.name, v, allowed[1]))
+                raise BakeError("%s node %r: %s = %r (%s) is not supported"
+                                % (op, node.name, a.name, v, allowed[1]))
     need = MIN_INPUTS.get(op, 1)
     if op in MIN_INPUTS_BY_OPSET and opset >= MIN_INPUTS_BY_OPSET[op][0]:
         need = MIN_INPUTS_BY_OPSET[op][1]
     if len(node.input) < need or not all(node.input[:need]) or not node.output or not node.output[0]:
-        raise BakeError(
-            "%s node %r has inputs %s and outputs %s; it needs %d input%s and an output"
-            % (op, node.name, list(node.input), list(node.output), need, "" if need == 1 else "s")
-        )
+        raise BakeError("%s node %r has inputs %s and outputs %s; it needs %d input%s and an output"
+                        % (op, node.name, list(node.input), list(node.output), need, "" if need == 1 else "s"))
 
 
 def opset(model) -> int:
@@ -272,9 +134,8 @@ def opset(model) -> int:
     if version is None:
         raise BakeError("ONNX model imports no ai.onnx opset")
     if not MIN_OPSET <= version <= MAX_OPSET:
-        raise BakeError(
-            "ONNX opset %d is not supported (upyflow reads opsets %d to %d)" % (version, MIN_OPSET, MAX_OPSET)
-        )
+        raise BakeError("ONNX opset %d is not supported (upyflow reads opsets %d to %d)"
+                        % (version, MIN_OPSET, MAX_OPSET))
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx"):
             raise BakeError("ONNX operator %s of domain %r is not supported" % (node.op_type, node.domain))
@@ -284,23 +145,18 @@ def opset(model) -> int:
 def initializer(init) -> np.ndarray:
     """An initializer's data, after checking its dims against the cap and its data."""
     from onnx import numpy_helper
-
     dims = [int(d) for d in init.dims]
     if any(d < 0 for d in dims) or count(dims) > MAX_ELEMENTS:
-        raise BakeError(
-            "initializer %r has dims %s; upyflow reads at most %d values per tensor" % (init.name, dims, MAX_ELEMENTS)
-        )
+        raise BakeError("initializer %r has dims %s; upyflow reads at most %d values per tensor"
+                        % (init.name, dims, MAX_ELEMENTS))
     if init.data_location == 1 or init.external_data:
-        raise BakeError(
-            "initializer %r keeps its data in an external file; save the model with its data inside" % init.name
-        )
+        raise BakeError("initializer %r keeps its data in an external file; save the model with "
+                        "its data inside" % init.name)
     try:
         arr = numpy_helper.to_array(init)
-    except Exception as e:  # the onnx package's message: data and dims disagree
-        raise BakeError(
-            "initializer %r: its data does not match dims %s and type %d (%s)"
-            % (init.name, dims, init.data_type, first_line(e))
-        ) from None
+    except Exception as e:   # the onnx package's message: data and dims disagree
+        raise BakeError("initializer %r: its data does not match dims %s and type %d (%s)"
+                        % (init.name, dims, init.data_type, first_line(e))) from None
     if list(arr.shape) != dims:
         raise BakeError("initializer %r: its data does not match dims %s" % (init.name, dims))
     return arr
@@ -309,8 +165,6 @@ def initializer(init) -> np.ndarray:
 def onnx_dtype(elem: int, what: str) -> str:
     """The ir dtype of an ONNX element type the reader runs."""
     if elem not in _ONNX_DTYPES or elem in (7, 9):
-        raise BakeError(
-            "%s has type %s, which upyflow does not support (float32, or int8/uint8 "
-            "via QuantizeLinear/DequantizeLinear)" % (what, _ONNX_TYPE_NAMES.get(elem, elem))
-        )
+        raise BakeError("%s has type %s, which upyflow does not support (float32, or int8/uint8 "
+                        "via QuantizeLinear/DequantizeLinear)" % (what, _ONNX_TYPE_NAMES.get(elem, elem)))
     return _ONNX_DTYPES[elem]

@@ -1,6 +1,5 @@
 """Constant folding: exporters' shape arithmetic (Shape, Gather, Concat, Reshape, ...) on
 constants, evaluated with numpy at bake time, every size checked before it is allocated."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -10,35 +9,10 @@ from .checks import MAX_ELEMENTS, attrs, first_line, transpose_perm
 from .values import count
 
 # ops evaluated with numpy when every input is a constant (shape arithmetic of exporters)
-FOLDABLE = {
-    "Shape",
-    "Gather",
-    "Unsqueeze",
-    "Squeeze",
-    "Concat",
-    "Cast",
-    "Reshape",
-    "Flatten",
-    "Transpose",
-    "Identity",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Slice",
-    "Range",
-    "ConstantOfShape",
-    "Neg",
-    "Sqrt",
-    "Equal",
-    "Where",
-    "Expand",
-    "DequantizeLinear",
-    "QuantizeLinear",
-    "Size",
-    "Not",
-    "CastLike",
-}
+FOLDABLE = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Reshape", "Flatten",
+             "Transpose", "Identity", "Add", "Sub", "Mul", "Div", "Slice", "Range", "ConstantOfShape",
+             "Neg", "Sqrt", "Equal", "Where", "Expand", "DequantizeLinear", "QuantizeLinear", "Size", "Not",
+             "CastLike"}
 
 
 MAX_RANK = 32
@@ -49,26 +23,21 @@ def fold_shape(node, spec) -> list[int]:
     shape = [int(d) for d in np.asarray(spec).reshape(-1)]
     if any(d < 0 for d in shape):
         raise BakeError("%s node %r: negative dimension in shape %s" % (node.op_type, node.name, shape))
-    if len(shape) > MAX_RANK:  # numpy's own limit: its broadcasting raises beyond it
-        raise BakeError(
-            "%s node %r: a shape of %d dimensions; upyflow takes at most %d"
-            % (node.op_type, node.name, len(shape), MAX_RANK)
-        )
+    if len(shape) > MAX_RANK:   # numpy's own limit: its broadcasting raises beyond it
+        raise BakeError("%s node %r: a shape of %d dimensions; upyflow takes at most %d"
+                        % (node.op_type, node.name, len(shape), MAX_RANK))
     fold_size(node, shape)
     return shape
 
 
 def fold_size(node, shape) -> None:
     if count(shape) > MAX_ELEMENTS:
-        raise BakeError(
-            "%s node %r would make %d values; upyflow folds at most %d"
-            % (node.op_type, node.name, count(shape), MAX_ELEMENTS)
-        )
+        raise BakeError("%s node %r would make %d values; upyflow folds at most %d"
+                        % (node.op_type, node.name, count(shape), MAX_ELEMENTS))
 
 
 def constant(node) -> np.ndarray:
     from onnx import numpy_helper
-
     a = attrs(node)
     if "value" in a:
         return numpy_helper.to_array(a["value"])
@@ -95,15 +64,10 @@ def fold(node, xs: list) -> np.ndarray:
         return np.asarray(x).astype(np.asarray(xs[1]).dtype)
     if op == "Gather":
         idx, ax = np.asarray(xs[1]), a.get("axis", 0)
-        if (
-            not -max(x.ndim, 1) <= ax < max(x.ndim, 1)
-            or idx.dtype.kind not in "iu"
-            or np.any(idx < -x.shape[ax])
-            or np.any(idx >= x.shape[ax])
-        ):
-            raise BakeError(
-                "Gather node %r: indices or axis %d out of range for shape %s" % (node.name, ax, list(x.shape))
-            )
+        if not -max(x.ndim, 1) <= ax < max(x.ndim, 1) or idx.dtype.kind not in "iu" or \
+                np.any(idx < -x.shape[ax]) or np.any(idx >= x.shape[ax]):
+            raise BakeError("Gather node %r: indices or axis %d out of range for shape %s"
+                            % (node.name, ax, list(x.shape)))
         return np.take(x, idx, axis=ax)
     if op == "Unsqueeze":
         spec = xs[1] if len(xs) > 1 else None
@@ -119,11 +83,10 @@ def fold(node, xs: list) -> np.ndarray:
     if op == "Concat":
         try:
             return np.concatenate([np.atleast_1d(v) for v in xs], axis=a.get("axis", 0))
-        except (ValueError, TypeError) as e:  # numpy checks ranks, axis and dims first
+        except (ValueError, TypeError) as e:   # numpy checks ranks, axis and dims first
             raise BakeError("Concat node %r: %s" % (node.name, first_line(e))) from None
     if op == "Cast":
         from onnx import helper
-
         try:
             return x.astype(helper.tensor_dtype_to_np_dtype(a["to"]))
         except KeyError:
@@ -138,19 +101,13 @@ def fold(node, xs: list) -> np.ndarray:
     if op == "Identity":
         return x
     if op in ("Add", "Sub", "Mul", "Div"):
-        f = {
-            "Add": np.add,
-            "Sub": np.subtract,
-            "Mul": np.multiply,
-            "Div": np.floor_divide if x.dtype.kind in "iu" else np.divide,
-        }[op]
+        f = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
+             "Div": np.floor_divide if x.dtype.kind in "iu" else np.divide}[op]
         try:
             fold_size(node, np.broadcast_shapes(np.shape(x), np.shape(xs[1])))
         except ValueError:
-            raise BakeError(
-                "%s node %r: shapes %s and %s do not broadcast"
-                % (op, node.name, list(np.shape(x)), list(np.shape(xs[1])))
-            ) from None
+            raise BakeError("%s node %r: shapes %s and %s do not broadcast"
+                            % (op, node.name, list(np.shape(x)), list(np.shape(xs[1])))) from None
         return f(x, xs[1]).astype(np.result_type(x, xs[1]))
     if op == "Neg":
         return -x
@@ -165,13 +122,11 @@ def fold(node, xs: list) -> np.ndarray:
         try:
             fold_size(node, np.broadcast_shapes(np.shape(x), tuple(shape)))
         except ValueError:
-            raise BakeError(
-                "Expand node %r: shape %s does not broadcast with %s" % (node.name, shape, list(np.shape(x)))
-            ) from None
+            raise BakeError("Expand node %r: shape %s does not broadcast with %s"
+                            % (node.name, shape, list(np.shape(x)))) from None
         return x * np.ones(shape, x.dtype)
     if op == "ConstantOfShape":
         from onnx import numpy_helper
-
         v = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
         if v.size < 1:
             raise BakeError("ConstantOfShape node %r has an empty value" % node.name)
@@ -185,17 +140,16 @@ def fold(node, xs: list) -> np.ndarray:
         return np.arange(x, xs[1], xs[2])
     if op == "Slice":
         starts, ends = np.asarray(xs[1]).reshape(-1), np.asarray(xs[2]).reshape(-1)
-        slice_axes = np.asarray(xs[3]).reshape(-1) if len(xs) > 3 and xs[3] is not None else np.arange(len(starts))
+        slice_axes = np.asarray(xs[3]).reshape(-1) if len(xs) > 3 and xs[3] is not None \
+            else np.arange(len(starts))
         steps = np.asarray(xs[4]).reshape(-1) if len(xs) > 4 and xs[4] is not None else np.ones(len(starts), int)
         if not len(starts) == len(ends) == len(slice_axes) == len(steps):
             raise BakeError("Slice node %r: starts, ends, axes and steps differ in length" % node.name)
         sl = [slice(None)] * x.ndim
         for s, stop, ax, st in zip(starts, ends, slice_axes, steps):
             if not -x.ndim <= int(ax) < x.ndim or int(st) == 0:
-                raise BakeError(
-                    "Slice node %r: axis %d or step %d does not fit shape %s"
-                    % (node.name, int(ax), int(st), list(x.shape))
-                )
+                raise BakeError("Slice node %r: axis %d or step %d does not fit shape %s"
+                                % (node.name, int(ax), int(st), list(x.shape)))
             sl[int(ax)] = slice(int(s), int(stop), int(st))
         return x[tuple(sl)]
     raise BakeError("cannot evaluate constant %s node %r" % (op, node.name))
@@ -206,11 +160,8 @@ def reshape_shape(node, in_shape, spec) -> tuple:
         raise BakeError("Reshape node %r needs an integer shape" % node.name)
     spec = [int(v) for v in np.asarray(spec).reshape(-1)]
     allowzero = attrs(node).get("allowzero", 0)
-    if (
-        any(d < -1 for d in spec)
-        or spec.count(-1) > 1
-        or any(d == 0 and k >= len(in_shape) and not allowzero for k, d in enumerate(spec))
-    ):
+    if any(d < -1 for d in spec) or spec.count(-1) > 1 or \
+            any(d == 0 and k >= len(in_shape) and not allowzero for k, d in enumerate(spec)):
         raise BakeError("Reshape node %r: shape %s for an input of shape %s" % (node.name, spec, list(in_shape)))
     out = [in_shape[k] if (d == 0 and not allowzero) else d for k, d in enumerate(spec)]
     n = int(np.prod(in_shape, dtype=np.int64))
@@ -229,14 +180,10 @@ def read_axes(node, a: dict, spec, rank: int) -> list[int] | None:
     if axes is None:
         return None
     arr = np.asarray(axes)
-    if (
-        arr.ndim > 1
-        or (arr.size and arr.dtype.kind not in "iu")
-        or any(not -rank <= int(x) < rank for x in arr.reshape(-1))
-    ):
-        raise BakeError(
-            "%s node %r: axes %s do not fit rank %d" % (node.op_type, node.name, arr.reshape(-1).tolist(), rank)
-        )
+    if arr.ndim > 1 or (arr.size and arr.dtype.kind not in "iu") or \
+            any(not -rank <= int(x) < rank for x in arr.reshape(-1)):
+        raise BakeError("%s node %r: axes %s do not fit rank %d" % (node.op_type, node.name,
+                                                                     arr.reshape(-1).tolist(), rank))
     out = [int(x) % rank for x in arr.reshape(-1)]
     if len(set(out)) != len(out):
         raise BakeError("%s node %r: repeated axes %s" % (node.op_type, node.name, out))

@@ -1,6 +1,5 @@
 """Layout: ONNX is NCHW, the runtime NHWC; a value moves to the storage order an operator
 needs with a RESHAPE (aliased away) or a TRANSPOSE only where its bytes are not in that order."""
-
 from __future__ import annotations
 
 from ... import BakeError
@@ -19,7 +18,7 @@ def stored_as(r: Reader, v: Val, shape, perm) -> Val:
         r.op("RESHAPE", [v.t, r.i32(r.tensors[out].name + "/shape", want_ir)], [out])
         return Val(out, shape, shape, perm, v.deq)
     t = v.t
-    if v.perm != ident(len(v.perm)):  # storage back to base order
+    if v.perm != ident(len(v.perm)):   # storage back to base order
         base_t = r.like(r.tensors[t].name + "/transposed", t, v.base)
         r.op("TRANSPOSE", [t, r.i32(r.tensors[base_t].name + "/perm", inv(v.perm))], [base_t])
         t = base_t
@@ -44,10 +43,8 @@ def plain(r: Reader, v: Val) -> Val:
 def spatial_in(r: Reader, node, v: Val) -> Val:
     """The NHWC input of a 2-D operator; a 1-D [N, C, L] input as [N, C, 1, L] (free when NLC)."""
     if len(v.shape) not in (3, 4):
-        raise BakeError(
-            "%s node %r: %d-D input %s; upyflow runs 1-D (NCL) and 2-D (NCHW) spatial tensors"
-            % (node.op_type, node.name, len(v.shape), list(v.shape))
-        )
+        raise BakeError("%s node %r: %d-D input %s; upyflow runs 1-D (NCL) and 2-D (NCHW) spatial tensors"
+                        % (node.op_type, node.name, len(v.shape), list(v.shape)))
     if v.shape[0] != 1:
         raise BakeError("%s node %r: batch %d; upyflow runs batch 1" % (node.op_type, node.name, v.shape[0]))
     if len(v.shape) == 3:
@@ -58,7 +55,7 @@ def spatial_in(r: Reader, node, v: Val) -> Val:
 def out_1d(r: Reader, v: Val) -> Val:
     """A [1, C, 1, L] NHWC result as the [1, C, L] NLC value of a 1-D operator (an aliased RESHAPE)."""
     res = stored_as(r, v, (v.shape[0], v.shape[1], v.shape[3]), NLC)
-    if res.t != v.t:  # the ONNX name goes to the 1-D tensor
+    if res.t != v.t:   # the ONNX name goes to the 1-D tensor
         t2, t1 = r.tensors[v.t], r.tensors[res.t]
         t2.name, t1.name = t2.name + "/2d", t2.name
     return res

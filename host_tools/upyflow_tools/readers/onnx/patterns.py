@@ -1,7 +1,6 @@
 """Graph rewrites before reading: exporters' spelled-out functions become the one operator the
 board runs. torch's exact GELU below opset 20 is Div(x, sqrt 2) (or Mul by 1/sqrt 2) -> Erf ->
 Add 1 -> Mul x -> Mul 0.5 (the two Mul in either order): one Gelu node."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +16,6 @@ def _scalar(g, consts: dict, name: str) -> float | None:
 
 def _constants(g) -> dict:
     from onnx import numpy_helper
-
     def array(t):
         # a damaged tensor is not a GELU constant; the reader reports it later, in one line
         try:
@@ -50,7 +48,6 @@ def _other(node, name: str) -> str | None:
 def fuse_gelu(g) -> int:
     """Replace each exact-GELU chain in graph g by a Gelu node; the number replaced."""
     from onnx import helper
-
     consts = _constants(g)
     nodes = list(g.node)
     made = {o: k for k, n in enumerate(nodes) for o in n.output}
@@ -69,7 +66,7 @@ def fuse_gelu(g) -> int:
         v = _scalar(g, consts, other) if other is not None else None
         return v is not None and abs(v - want) <= 1e-4 * want
 
-    replaced: dict[int, object] = {}  # first index of a chain -> its Gelu node
+    replaced: dict[int, object] = {}   # first index of a chain -> its Gelu node
     drop: set[int] = set()
     for e, erf in enumerate(nodes):
         if erf.op_type != "Erf" or not erf.input:
@@ -78,10 +75,11 @@ def fuse_gelu(g) -> int:
         if s is None or sole(erf.input[0]) != e or len(nodes[s].input) != 2:
             continue
         scale = nodes[s]
-        if scale.op_type == "Div" and scale.input[0] != scale.input[1] and scalar_is(scale, scale.input[0], 2**0.5):
+        if scale.op_type == "Div" and scale.input[0] != scale.input[1] and \
+                scalar_is(scale, scale.input[0], 2 ** 0.5):
             x = scale.input[0]
         elif scale.op_type == "Mul":
-            x = next((i for i in scale.input if scalar_is(scale, i, 0.5**0.5)), None)
+            x = next((i for i in scale.input if scalar_is(scale, i, 0.5 ** 0.5)), None)
         else:
             x = None
         a = sole(erf.output[0])
@@ -92,18 +90,13 @@ def fuse_gelu(g) -> int:
             continue
         other = _other(nodes[m], nodes[a].output[0])
         h = made.get(other) if other is not None else None
-        if other == x:  # Mul(x, 1 + erf), then Mul by 0.5
+        if other == x:   # Mul(x, 1 + erf), then Mul by 0.5
             last = sole(nodes[m].output[0])
             if last is None or nodes[last].op_type != "Mul" or not scalar_is(nodes[last], nodes[m].output[0], 0.5):
                 continue
             chain = [s, e, a, m, last]
-        elif (
-            h is not None
-            and other is not None
-            and nodes[h].op_type == "Mul"
-            and sole(other) == m
-            and scalar_is(nodes[h], x, 0.5)
-        ):  # Mul(0.5 x, 1 + erf)
+        elif h is not None and other is not None and nodes[h].op_type == "Mul" and sole(other) == m and \
+                scalar_is(nodes[h], x, 0.5):   # Mul(0.5 x, 1 + erf)
             last = m
             chain = [s, e, a, h, m]
         else:
@@ -111,10 +104,9 @@ def fuse_gelu(g) -> int:
         if drop & set(chain):
             continue
         drop |= set(chain)
-        replaced[min(chain)] = helper.make_node(
-            "Gelu", [x], [nodes[last].output[0]], name=(erf.name or "gelu") + "/gelu"
-        )
-    if replaced:  # each Gelu where its chain began (x is computed before that)
+        replaced[min(chain)] = helper.make_node("Gelu", [x], [nodes[last].output[0]],
+                                                name=(erf.name or "gelu") + "/gelu")
+    if replaced:   # each Gelu where its chain began (x is computed before that)
         kept = [replaced.get(k, n) for k, n in enumerate(nodes) if k not in drop or k in replaced]
         del g.node[:]
         g.node.extend(kept)

@@ -1,6 +1,5 @@
 """QuantizeLinear/DequantizeLinear matching: the Q after an operator, the activation fused
 before it, the int8 bias, and the DEQUANTIZE/QUANTIZE a float or requantized value needs."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +14,8 @@ def to_float(r: Reader, v: Val) -> Val:
     """The float view of a value: a DEQUANTIZE for a DequantizeLinear output."""
     if not v.deq:
         if r.tensors[v.t].dtype != "f32":
-            raise BakeError("tensor %r is %s where float32 is needed" % (r.tensors[v.t].name, r.tensors[v.t].dtype))
+            raise BakeError("tensor %r is %s where float32 is needed"
+                            % (r.tensors[v.t].name, r.tensors[v.t].dtype))
         return v
     if v.t not in r.deq_cache:
         out = r.like(r.tensors[v.t].name + "/dequantized", v.t, dtype="f32")
@@ -32,28 +32,19 @@ def qparams(r: Reader, node) -> tuple[np.ndarray, np.ndarray]:
     z = r.get(node, 2)
     if not isinstance(s, np.ndarray) or (z is not None and not isinstance(z, np.ndarray)):
         raise BakeError("%s node %r needs constant scale and zero point" % (node.op_type, node.name))
-    if z is None:  # ONNX: QuantizeLinear without a zero point makes uint8 unless output_dtype says;
+    if z is None:   # ONNX: QuantizeLinear without a zero point makes uint8 unless output_dtype says;
         # DequantizeLinear's zero point is of its input's type
         x = r.get(node, 0)
         if node.op_type == "QuantizeLinear":
             u8 = quantizes_to_uint8(node)
         else:
-            u8 = (isinstance(x, np.ndarray) and x.dtype == np.uint8) or (
-                isinstance(x, Val) and r.tensors[x.t].dtype == "u8"
-            )
+            u8 = (isinstance(x, np.ndarray) and x.dtype == np.uint8) or \
+                (isinstance(x, Val) and r.tensors[x.t].dtype == "u8")
         z = np.zeros(s.shape, np.uint8 if u8 else np.int8)
-    if (
-        s.ndim > 1
-        or s.size < 1
-        or z.size != s.size
-        or z.dtype.kind not in "iu"
-        or not np.all(np.isfinite(s))
-        or np.any(s.astype(np.float64) <= 0)
-    ):
-        raise BakeError(
-            "%s node %r: scale %s and zero point %s; it needs matching, positive, finite scales"
-            % (node.op_type, node.name, s.reshape(-1)[:4].tolist(), z.reshape(-1)[:4].tolist())
-        )
+    if s.ndim > 1 or s.size < 1 or z.size != s.size or z.dtype.kind not in "iu" \
+            or not np.all(np.isfinite(s)) or np.any(s.astype(np.float64) <= 0):
+        raise BakeError("%s node %r: scale %s and zero point %s; it needs matching, positive, finite scales"
+                        % (node.op_type, node.name, s.reshape(-1)[:4].tolist(), z.reshape(-1)[:4].tolist()))
     if z.dtype not in (np.int8, np.uint8) and node.op_type == "QuantizeLinear":
         raise BakeError("QuantizeLinear %r quantizes to %s; upyflow runs int8 and uint8" % (node.name, z.dtype))
     for a in node.attribute:
@@ -123,18 +114,16 @@ def clip_bounds(r: Reader, node) -> tuple[float | None, float | None]:
     # (a max pool starts at -FLT_MAX, activations clamp at +-FLT_MAX) would then differ
     # from onnxruntime's
     if any(v is not None and not np.isfinite(v) for v in (lo, hi)):
-        raise BakeError("Clip node %r: min %s, max %s; upyflow needs finite bounds" % (node.name, lo, hi))
+        raise BakeError("Clip node %r: min %s, max %s; upyflow needs finite bounds"
+                        % (node.name, lo, hi))
     if lo is not None and hi is not None and lo > hi:
-        lo = hi  # ONNX: every output is max; the kernels' clamps then agree whatever their order
+        lo = hi   # ONNX: every output is max; the kernels' clamps then agree whatever their order
     return lo, hi
 
 
 def clip_act(r: Reader, node) -> str | None:
-    acts: dict[tuple[float | None, float | None], str] = {
-        (0.0, None): "RELU",
-        (0.0, 6.0): "RELU6",
-        (-1.0, 1.0): "RELU_N1_TO_1",
-    }
+    acts: dict[tuple[float | None, float | None], str] = {(0.0, None): "RELU", (0.0, 6.0): "RELU6",
+                                                          (-1.0, 1.0): "RELU_N1_TO_1"}
     return acts.get(clip_bounds(r, node))
 
 
@@ -185,10 +174,8 @@ def qbias_values(r: Reader, node, b, in_scale: float, w_scale: np.ndarray, n: in
     """int32 bias and its scales: the DQ'd initializer's data, or a float bias quantized at in_scale*w_scale."""
     bscale = (np.float64(in_scale) * w_scale.astype(np.float64)) * np.ones(n)
     if b is not None and np.size(b.q if isinstance(b, QConst) else b) != n:
-        raise BakeError(
-            "%s node %r: bias of %d values for %d outputs"
-            % (node.op_type, node.name, np.size(b.q if isinstance(b, QConst) else b), n)
-        )
+        raise BakeError("%s node %r: bias of %d values for %d outputs"
+                        % (node.op_type, node.name, np.size(b.q if isinstance(b, QConst) else b), n))
     data: np.ndarray
     if b is None:
         data = np.zeros(n, np.int32)
@@ -200,5 +187,5 @@ def qbias_values(r: Reader, node, b, in_scale: float, w_scale: np.ndarray, n: in
             data = np.rint(b.value().reshape(-1) / bscale).astype(np.int64)
     else:
         data = np.rint(np.asarray(b, np.float64).reshape(-1) / bscale).astype(np.int64)
-    data = np.clip(data, -(2**31), 2**31 - 1).astype(np.int32)
+    data = np.clip(data, -2**31, 2**31 - 1).astype(np.int32)
     return data, bscale.astype(np.float32)

@@ -1,6 +1,5 @@
 """read_onnx: an ONNX file through the checks, then node by node through constant folding or
 the operator translators (ops/), to an ir.Graph."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -18,9 +17,8 @@ from .state import Reader
 from .values import NHWC, NLC, QConst, Val, count, ident
 
 
-def read_onnx(
-    data: bytes, constants: dict | None = None, input_shapes: dict | None = None, input_layout: str = "nhwc"
-) -> Graph:
+def read_onnx(data: bytes, constants: dict | None = None, input_shapes: dict | None = None,
+              input_layout: str = "nhwc") -> Graph:
     """Parse .onnx bytes into an ir.Graph; BakeError with one line on anything unsupported.
 
     constants {graph input name: array}: those inputs are read as initializers of these values.
@@ -40,10 +38,10 @@ def read_onnx(
         raise BakeError("not a valid ONNX file (%s)" % (str(e).splitlines() or [type(e).__name__])[0]) from None
     if not model.HasField("graph") or not model.graph.node:
         raise BakeError("not a valid ONNX file (no graph)")
-    for node in model.graph.node:  # damaged strings parse as bytes
+    for node in model.graph.node:   # damaged strings parse as bytes
         if not all(isinstance(v, str) for v in [node.op_type, node.domain, node.name, *node.input, *node.output]):
             raise BakeError("not a valid ONNX file (a node's operator or operand name is not text)")
-    fuse_gelu(model.graph)  # before the reader indexes the nodes
+    fuse_gelu(model.graph)   # before the reader indexes the nodes
     reader = Reader(model, constants)
     reader.input_shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
     reader.layout = input_layout
@@ -51,19 +49,14 @@ def read_onnx(
         return _read(reader, constants or {})
     except BakeError:
         raise
-    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError, MemoryError) as e:
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError,
+            MemoryError) as e:
         # Defence in depth: a malformed graph the checks above did not foresee is still
         # one line, naming the node being read (tests/fuzz.py counts these apart).
         node = reader.current
-        raise BakeError(
-            "malformed ONNX model at %s node %r (%s: %s)"
-            % (
-                node.op_type if node is not None else "graph",
-                node.name if node is not None else "",
-                type(e).__name__,
-                first_line(e),
-            )
-        ) from None
+        raise BakeError("malformed ONNX model at %s node %r (%s: %s)"
+                        % (node.op_type if node is not None else "graph", node.name if node is not None else "",
+                           type(e).__name__, first_line(e))) from None
 
 
 def _read(r: Reader, constants: dict) -> Graph:
@@ -74,9 +67,8 @@ def _read(r: Reader, constants: dict) -> Graph:
     for flag, given in (("--const", constants), ("--input-shape", r.input_shapes)):
         for name in given:
             if name not in names:
-                raise BakeError(
-                    "%s %s: the model has no graph input named %r (inputs: %s)" % (flag, name, name, ", ".join(names))
-                )
+                raise BakeError("%s %s: the model has no graph input named %r (inputs: %s)"
+                                % (flag, name, name, ", ".join(names)))
     inputs = []
     for vi in r.g.input:
         if vi.name in r.vals:
@@ -86,17 +78,15 @@ def _read(r: Reader, constants: dict) -> Graph:
             continue
         inputs.append(_graph_input(r, vi))
     # constant-only ops (shape arithmetic) are checked when reached: they need constant inputs
-    unsupported = sorted({n.op_type for n in r.g.node if n.op_type not in SUPPORTED and n.op_type not in FOLDABLE})
+    unsupported = sorted({n.op_type for n in r.g.node if n.op_type not in SUPPORTED
+                          and n.op_type not in FOLDABLE})
     if unsupported:
-        raise BakeError(
-            "unsupported ONNX operator%s %s; upyflow reads ONNX %s"
-            % (
-                "s" if len(unsupported) > 1 else "",
-                ", ".join(k + (" (%s)" % ONNX_HINTS[k] if k in ONNX_HINTS else "") for k in unsupported),
-                ", ".join(sorted(set(SUPPORTED) | FOLDABLE)),
-            )
-        )
-    for node in r.g.node:  # every node's operands first: lookahead reads later nodes
+        raise BakeError("unsupported ONNX operator%s %s; upyflow reads ONNX %s"
+                        % ("s" if len(unsupported) > 1 else "",
+                           ", ".join(k + (" (%s)" % ONNX_HINTS[k] if k in ONNX_HINTS else "")
+                                     for k in unsupported),
+                           ", ".join(sorted(set(SUPPORTED) | FOLDABLE))))
+    for node in r.g.node:   # every node's operands first: lookahead reads later nodes
         r.current = node
         check_arity(node, r.opset)
     for i, node in enumerate(r.g.node):
@@ -106,22 +96,18 @@ def _read(r: Reader, constants: dict) -> Graph:
         _node(r, node)
     r.current = None
     outputs = [_graph_output(r, o.name) for o in r.g.output]
-    desc = "ONNX model (%s %s, opset %d)" % (r.model.producer_name or "?", r.model.producer_version or "", r.opset)
+    desc = "ONNX model (%s %s, opset %d)" % (r.model.producer_name or "?",
+                                             r.model.producer_version or "", r.opset)
     if r.notes:
         desc += "; " + "; ".join(r.notes)
     graph = Graph(r.tensors, r.ops, inputs, outputs, desc)
     ranks = [len(r.tensors[t].shape) for t in inputs + outputs]
     if 4 in ranks or (3 in ranks and r.one_d):
-        graph.notes.append(
-            "the board reads and writes rank-4 ONNX tensors %s"
-            % (
-                "NHWC (give NCHW data transposed; --input-layout nchw takes it as onnxruntime does)"
-                if r.layout == "nhwc"
-                else "NCHW, as onnxruntime (transposed on the board)"
-            )
-        )
+        graph.notes.append("the board reads and writes rank-4 ONNX tensors %s"
+                           % ("NHWC (give NCHW data transposed; --input-layout nchw takes it as onnxruntime does)"
+                              if r.layout == "nhwc" else "NCHW, as onnxruntime (transposed on the board)"))
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in r.g.node):
-        graph.rounding = "onnxruntime"  # a QDQ model: its reference is onnxruntime
+        graph.rounding = "onnxruntime"   # a QDQ model: its reference is onnxruntime
     return graph
 
 
@@ -136,15 +122,10 @@ def _graph_input(r: Reader, vi) -> int:
     given = r.input_shapes.get(vi.name)
     if given is not None:
         declared = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
-        if (
-            len(given) != len(declared)
-            or any(d is not None and d != g for d, g in zip(declared, given))
-            or min(given, default=1) < 1
-        ):
-            raise BakeError(
-                "--input-shape %s=%s does not fit the input's shape %s"
-                % (vi.name, ",".join(map(str, given)), [d if d is not None else "?" for d in declared])
-            )
+        if len(given) != len(declared) or any(d is not None and d != g for d, g in zip(declared, given)) \
+                or min(given, default=1) < 1:
+            raise BakeError("--input-shape %s=%s does not fit the input's shape %s"
+                            % (vi.name, ",".join(map(str, given)), [d if d is not None else "?" for d in declared]))
     for axis, d in enumerate(tt.shape.dim):
         if given is not None:
             dims.append(given[axis])
@@ -152,28 +133,18 @@ def _graph_input(r: Reader, vi) -> int:
             dims.append(d.dim_value)
         elif axis == 0:
             dims.append(1)
-            r.notes.append("batch dimension %r of input %r set to 1" % (d.dim_param or "?", vi.name))
+            r.notes.append("batch dimension %r of input %r set to 1"
+                              % (d.dim_param or "?", vi.name))
         else:
-            raise BakeError(
-                "graph input %r has a dynamic dimension %r (axis %d); upyflow needs static "
-                "shapes: give them with --input-shape %s=%s"
-                % (
-                    vi.name,
-                    d.dim_param or "?",
-                    axis,
-                    vi.name,
-                    ",".join(
-                        str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0 else "1" if k == 0 else "N"
-                        for k, x in enumerate(tt.shape.dim)
-                    ),
-                )
-            )
+            raise BakeError("graph input %r has a dynamic dimension %r (axis %d); upyflow needs static "
+                            "shapes: give them with --input-shape %s=%s"
+                            % (vi.name, d.dim_param or "?", axis, vi.name,
+                               ",".join(str(x.dim_value) if x.HasField("dim_value") and x.dim_value > 0
+                                        else "1" if k == 0 else "N" for k, x in enumerate(tt.shape.dim))))
     shape = tuple(dims)
     if count(shape) > MAX_ELEMENTS:
-        raise BakeError(
-            "graph input %r has shape %s; upyflow reads at most %d values per tensor"
-            % (vi.name, list(shape), MAX_ELEMENTS)
-        )
+        raise BakeError("graph input %r has shape %s; upyflow reads at most %d values per tensor"
+                        % (vi.name, list(shape), MAX_ELEMENTS))
     users = [r.g.node[i].op_type for i in r.consumers.get(vi.name, [])]
     perm = ident(len(shape))
     if not (users and all(u == "Transpose" for u in users)) and r.layout == "nhwc":
@@ -189,24 +160,17 @@ def _graph_input(r: Reader, vi) -> int:
 def _input_constant(vi, value) -> np.ndarray:
     """A graph input's given value, checked against the input's declared type and shape."""
     from onnx import helper
-
     tt = vi.type.tensor_type
     arr = np.asarray(value)
     try:
         want = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type))
-    except Exception:  # an element type numpy has no name for
+    except Exception:   # an element type numpy has no name for
         want = None
     dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-    if (
-        want is None
-        or arr.dtype != want
-        or arr.ndim != len(dims)
-        or any(d is not None and d != n for d, n in zip(dims, arr.shape))
-    ):
-        raise BakeError(
-            "--const %s: %s %s given, the input is %s %s"
-            % (vi.name, arr.dtype, list(arr.shape), want, [d if d is not None else "?" for d in dims])
-        )
+    if want is None or arr.dtype != want or arr.ndim != len(dims) or \
+            any(d is not None and d != n for d, n in zip(dims, arr.shape)):
+        raise BakeError("--const %s: %s %s given, the input is %s %s"
+                        % (vi.name, arr.dtype, list(arr.shape), want, [d if d is not None else "?" for d in dims]))
     check_shape(vi.name, arr.shape if arr.ndim else (1,))
     return arr
 
@@ -232,7 +196,7 @@ def _graph_output(r: Reader, name: str) -> int:
         v = stored_as(r, v, v.shape, ident(rank))
     t = r.tensors[v.t]
     if made_by == ["QuantizeLinear"] and t.dtype == "i8" and quantizes_to_uint8(makers[0], r):
-        out = r.tensor(name + "/uint8", t.shape, "u8", t.sc, t.zp + 128)  # the bytes plus 128
+        out = r.tensor(name + "/uint8", t.shape, "u8", t.sc, t.zp + 128)   # the bytes plus 128
         r.op("QUANTIZE", [v.t], [out])
         return out
     return v.t
@@ -242,17 +206,14 @@ def _graph_output(r: Reader, name: str) -> int:
 def if_constant(r: Reader, node) -> None:
     """An If on a constant condition: the taken branch's nodes, read in place."""
     from onnx import helper
-
     cond = r.cval(node, 0, "condition")
     if cond is None or np.size(cond) != 1:
         raise BakeError("If node %r needs a constant single-value condition" % node.name)
     branches = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     branch = branches.get("then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch")
     if branch is None or len(branch.output) != len(node.output):
-        raise BakeError(
-            "If node %r: its branch is missing or makes %d outputs for %d"
-            % (node.name, 0 if branch is None else len(branch.output), len(node.output))
-        )
+        raise BakeError("If node %r: its branch is missing or makes %d outputs for %d"
+                        % (node.name, 0 if branch is None else len(branch.output), len(node.output)))
     for init in branch.initializer:
         r.vals[init.name] = initializer(init)
     for inner in branch.node:
@@ -276,18 +237,13 @@ def _node(r: Reader, node) -> None:
     if op == "Constant":
         r.set(node.output[0], constant(node))
         return
-    if (
-        op in FOLDABLE
-        and all(not isinstance(v, Val) for v in ins if v is not None)
-        and ins
-        and op not in ("QuantizeLinear", "DequantizeLinear")
-    ):
+    if op in FOLDABLE and all(not isinstance(v, Val) for v in ins if v is not None) and ins \
+            and op not in ("QuantizeLinear", "DequantizeLinear"):
         try:
             folded = fold(node, [(v.value() if isinstance(v, QConst) else v) for v in ins])
-        except (ValueError, TypeError, IndexError) as e:  # numpy refusing the operands
-            raise BakeError(
-                "%s node %r: cannot evaluate its constant operands (%s)" % (op, node.name, first_line(e))
-            ) from None
+        except (ValueError, TypeError, IndexError) as e:   # numpy refusing the operands
+            raise BakeError("%s node %r: cannot evaluate its constant operands (%s)"
+                            % (op, node.name, first_line(e))) from None
         r.set(node.output[0], folded)
         return
     translate = TRANSLATORS.get(op)

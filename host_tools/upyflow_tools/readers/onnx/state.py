@@ -1,6 +1,5 @@
 """The reader's state: the ONNX graph, the ir tensors and ops built so far, and the value
 of every ONNX name read (a Val, a QConst or a constant ndarray)."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -27,16 +26,16 @@ def is_1d(node, dq_src: dict, init_rank: dict) -> bool:
 class Reader:
     def __init__(self, model, constants: dict | None = None) -> None:
         self.model = model
-        self.current = None  # the node being read, for error messages
-        self.input_shapes: dict[str, tuple] = {}  # read_onnx's input_shapes
-        self.layout = "nhwc"  # read_onnx's input_layout
+        self.current = None          # the node being read, for error messages
+        self.input_shapes: dict[str, tuple] = {}   # read_onnx's input_shapes
+        self.layout = "nhwc"                        # read_onnx's input_layout
         self.g = model.graph
         self.opset = opset(model)
         self.tensors: list[Tensor] = []
         self.ops: list[Op] = []
         self.vals: dict[str, object] = {}
         self.notes: list[str] = []
-        self.done: set[int] = set()  # node indices absorbed by an earlier node
+        self.done: set[int] = set()          # node indices absorbed by an earlier node
         self.deq_cache: dict[int, int] = {}
         self.consumers: dict[str, list[int]] = {}
         for i, node in enumerate(self.g.node):
@@ -44,9 +43,8 @@ class Reader:
                 if name:
                     self.consumers.setdefault(name, []).append(i)
         self.out_names = {o.name for o in self.g.output}
-        dq_src = {
-            n.output[0]: n.input[0] for n in self.g.node if n.op_type == "DequantizeLinear" and n.output and n.input
-        }
+        dq_src = {n.output[0]: n.input[0] for n in self.g.node if n.op_type == "DequantizeLinear"
+                  and n.output and n.input}
         init_rank = {init.name: len(init.dims) for init in self.g.initializer}
         init_rank.update({name: np.ndim(v) for name, v in (constants or {}).items()})
         self.one_d = any(is_1d(node, dq_src, init_rank) for node in self.g.node)
@@ -56,15 +54,9 @@ class Reader:
         names = {t.name for t in self.tensors[-64:]}
         if name in names:
             name = "%s#%d" % (name, len(self.tensors))
-        self.tensors.append(
-            Tensor(
-                name,
-                tuple(int(d) for d in shape),
-                dtype,
-                [float(scale)] if scale is not None else [],
-                [int(zp)] if zp is not None else [],
-            )
-        )
+        self.tensors.append(Tensor(name, tuple(int(d) for d in shape), dtype,
+                                   [float(scale)] if scale is not None else [],
+                                   [int(zp)] if zp is not None else []))
         return len(self.tensors) - 1
 
     def like(self, name: str, t: int, shape=None, dtype=None, q=None) -> int:
@@ -73,12 +65,8 @@ class Reader:
         dtype = dtype or src.dtype
         if q is None and dtype != "f32" and src.dtype == dtype:
             q = (src.sc, src.zp)
-        return self.tensor(
-            name,
-            src.shape if shape is None else shape,
-            dtype,
-            *(q if q is not None and dtype != "f32" else (None, None)),
-        )
+        return self.tensor(name, src.shape if shape is None else shape, dtype,
+                            *(q if q is not None and dtype != "f32" else (None, None)))
 
     def const(self, name: str, data: np.ndarray, dtype: str, scale=None, zp=None, qdim: int = 0) -> int:
         check_shape(name, data.shape)
@@ -101,7 +89,8 @@ class Reader:
             return None
         name = node.input[k]
         if name not in self.vals:
-            raise BakeError("%s node %r reads %r, which no node computed before it" % (node.op_type, node.name, name))
+            raise BakeError("%s node %r reads %r, which no node computed before it"
+                            % (node.op_type, node.name, name))
         return self.vals[name]
 
     def cval(self, node, k: int, what: str):
@@ -112,19 +101,15 @@ class Reader:
         if isinstance(v, QConst):
             return v.value()
         if isinstance(v, Val):
-            raise BakeError(
-                "%s node %r needs a constant %s (%r is computed at run time)"
-                % (node.op_type, node.name, what, node.input[k])
-            )
+            raise BakeError("%s node %r needs a constant %s (%r is computed at run time)"
+                            % (node.op_type, node.name, what, node.input[k]))
         return v
 
     def rt(self, node, k: int) -> Val:
         v = self.get(node, k)
         if not isinstance(v, Val):
-            raise BakeError(
-                "%s node %r: input %r is missing or constant; upyflow needs a computed tensor here"
-                % (node.op_type, node.name, node.input[k] if k < len(node.input) else "?")
-            )
+            raise BakeError("%s node %r: input %r is missing or constant; upyflow needs a computed tensor here"
+                            % (node.op_type, node.name, node.input[k] if k < len(node.input) else "?"))
         return v
 
     def set(self, name: str, v) -> None:

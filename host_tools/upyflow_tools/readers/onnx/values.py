@@ -3,7 +3,6 @@
 A computed tensor keeps its ONNX (logical) shape plus how its bytes are ordered:
 storage = base.transpose(perm), where `base` is a shape the logical shape is a reshape of.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,18 +16,16 @@ NLC = (0, 2, 1)
 @dataclass
 class Val:
     """A computed tensor: ir tensor `t`, ONNX shape, storage order = base.transpose(perm)."""
-
     t: int
     shape: tuple
     base: tuple
     perm: tuple
-    deq: bool = False  # a DequantizeLinear output: logically float, int8 bytes
+    deq: bool = False      # a DequantizeLinear output: logically float, int8 bytes
 
 
 @dataclass
 class QConst:
     """A DequantizeLinear of an initializer: integer data, scale(s), zero point(s), axis."""
-
     q: np.ndarray
     scale: np.ndarray
     zp: np.ndarray
@@ -38,10 +35,8 @@ class QConst:
         shape = [1] * self.q.ndim
         if self.scale.size > 1:
             shape[self.axis] = -1
-        return (
-            (self.q.astype(np.float32) - self.zp.astype(np.float32).reshape(shape))
-            * self.scale.astype(np.float32).reshape(shape)
-        ).astype(np.float32)
+        return ((self.q.astype(np.float32) - self.zp.astype(np.float32).reshape(shape))
+                * self.scale.astype(np.float32).reshape(shape)).astype(np.float32)
 
 
 def order(shape, perm) -> np.ndarray:
@@ -54,7 +49,6 @@ def same_order(a, pa, b, pb) -> bool:
     """order(a, pa) == order(b, pb) without building them (10 M-value layouts took seconds):
     both as storage dimensions (size, row-major stride), size-1 ones dropped and neighbours
     that step as one merged."""
-
     def canon(shape, perm) -> list[tuple[int, int]]:
         strides = [1] * len(shape)
         for i in range(len(shape) - 2, -1, -1):
@@ -69,7 +63,6 @@ def same_order(a, pa, b, pb) -> bool:
             else:
                 out.append((size, stride))
         return out
-
     return count(a) == count(b) and canon(a, pa) == canon(b, pb)
 
 

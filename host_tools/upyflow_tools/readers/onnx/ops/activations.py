@@ -1,7 +1,6 @@
 """Activations: Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu, Gelu (also torch's Erf
 chain, patterns.py), Softmax and LogSoftmax (float32); int8 when the QuantizeLinear after them has the quantization
 the TFLite kernel needs."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +23,8 @@ def unary(r: Reader, node, kind: str, q_ok, **options) -> None:
         q = None
     x = v if q else to_float(r, v)
     ir_shape = r.tensors[x.t].shape
-    out = r.tensor(q[3] if q else node.output[0], ir_shape, "i8" if q else "f32", *(q[:2] if q else (None, None)))
+    out = r.tensor(q[3] if q else node.output[0], ir_shape, "i8" if q else "f32",
+                       *(q[:2] if q else (None, None)))
     r.op(kind, [x.t], [out], **options)
     bind_out(r, node.output[0], q, Val(out, v.shape, v.base, v.perm))
 
@@ -37,23 +37,19 @@ def relu(r: Reader, node) -> None:
 @translator("Clip")
 def clip(r: Reader, node) -> None:
     v = r.rt(node, 0)
-    if is_integer(r, v):  # plain int8/uint8: MAXIMUM/MINIMUM in int32
+    if is_integer(r, v):   # plain int8/uint8: MAXIMUM/MINIMUM in int32
         cur, lo, hi = v, r.cval(node, 1, "min"), r.cval(node, 2, "max")
         for kind, bound in (("MAXIMUM", lo), ("MINIMUM", hi)):
             if bound is not None:
                 last = kind == "MINIMUM" or hi is None
-                cur = integer_op(
-                    r, node, kind, [cur, np.asarray(bound)], node.output[0] if last else node.output[0] + "/lower"
-                )
+                cur = integer_op(r, node, kind, [cur, np.asarray(bound)],
+                                 node.output[0] if last else node.output[0] + "/lower")
         r.set(node.output[0], cur)
         return
     act = clip_act(r, node)
     if act is not None:
-        same = (
-            (lambda t, q: (np.float32(t.sc), t.zp) == (np.float32(q[0]), q[1]))
-            if act == "RELU6"
+        same = (lambda t, q: (np.float32(t.sc), t.zp) == (np.float32(q[0]), q[1])) if act == "RELU6" \
             else (lambda t, q: True)
-        )
         unary(r, node, act, same)
         return
     lo, hi = clip_bounds(r, node)
@@ -63,7 +59,7 @@ def clip(r: Reader, node) -> None:
     for kind, bound in (("MAXIMUM", lo), ("MINIMUM", hi)):
         if bound is None:
             continue
-        last = kind == "MINIMUM" or hi is None
+        last = (kind == "MINIMUM" or hi is None)
         out = r.tensor(node.output[0] if last else node.output[0] + "/lower", ir_shape, "f32")
         c = r.const(node.output[0] + "/" + kind.lower(), np.array([bound], np.float32), "f32")
         r.op(kind, [cur.t, c], [out])
@@ -99,7 +95,7 @@ def softmax(r: Reader, node) -> None:
     rank = len(v.shape)
     ax = attrs(node).get("axis", -1 if r.opset >= 13 else 1)
     ax = ax + rank if ax < 0 else ax
-    if r.opset < 13:  # softmax over the flattened dims from `axis` on
+    if r.opset < 13:   # softmax over the flattened dims from `axis` on
         flat = (int(np.prod(v.shape[:ax], dtype=np.int64)), int(np.prod(v.shape[ax:], dtype=np.int64)))
         x = stored_as(r, v, flat, (0, 1))
     else:
@@ -111,17 +107,14 @@ def softmax(r: Reader, node) -> None:
     if q is None:
         x = to_float(r, x)
     ir_shape = r.tensors[x.t].shape
-    out = r.tensor(q[3] if q else node.output[0], ir_shape, "i8" if q else "f32", *(q[:2] if q else (None, None)))
+    out = r.tensor(q[3] if q else node.output[0], ir_shape, "i8" if q else "f32",
+                       *(q[:2] if q else (None, None)))
     if node.op_type == "LogSoftmax":
         r.op("LOG_SOFTMAX", [x.t], [out])
     else:
         r.op("SOFTMAX", [x.t], [out], beta=1.0)
-    bind_out(
-        r,
-        node.output[0],
-        q,
-        Val(out, v.shape, x.base if x.shape == v.shape else v.shape, x.perm if x.shape == v.shape else ident(rank)),
-    )
+    bind_out(r, node.output[0], q, Val(out, v.shape, x.base if x.shape == v.shape else v.shape,
+                                          x.perm if x.shape == v.shape else ident(rank)))
 
 
 @translator("Gelu")

@@ -4,7 +4,6 @@ MINIMUM, LOGISTIC, PRELU, ABS, NEG, SQRT, EXP, LOG): Max, Min, Sum, Mean, Pow (e
 in float32 (Expand multiplies by 1), rounds once more than onnxruntime does (Mean's 1/n, Pow's
 x*x) or is the C library's expf/logf/sqrtf, within the float tolerance.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -39,7 +38,7 @@ def float_op(r: Reader, node, kind: str, operands: list, name: str, **options) -
 def _computed_first(r: Reader, node, vals: list) -> list:
     if not any(isinstance(v, Val) for v in vals):
         raise BakeError("%s node %r has no computed input" % (node.op_type, node.name))
-    return sorted(vals, key=lambda v: not isinstance(v, Val))  # aligned() follows the first
+    return sorted(vals, key=lambda v: not isinstance(v, Val))   # aligned() follows the first
 
 
 VARIADIC = {"Max": "MAXIMUM", "Min": "MINIMUM", "Sum": "ADD", "Mean": "ADD"}
@@ -53,22 +52,16 @@ def variadic(r: Reader, node) -> None:
     if is_integer(r, vals[0]) and node.op_type in ("Max", "Min", "Sum"):
         acc = vals[0]
         for k in range(1, len(vals)):
-            acc = integer_op(
-                r, node, VARIADIC[node.op_type], [acc, vals[k]], out if k == len(vals) - 1 else "%s/part%d" % (out, k)
-            )
+            acc = integer_op(r, node, VARIADIC[node.op_type], [acc, vals[k]],
+                             out if k == len(vals) - 1 else "%s/part%d" % (out, k))
         r.set(out, acc)
         return
     if len(vals) == 1:
         acc = to_float(r, plain(r, vals[0]))
     for k in range(1, len(vals)):
         last = k == len(vals) - 1 and node.op_type != "Mean"
-        acc = float_op(
-            r,
-            node,
-            VARIADIC[node.op_type],
-            [acc if k > 1 else vals[0], vals[k]],
-            out if last else "%s/part%d" % (out, k),
-        )
+        acc = float_op(r, node, VARIADIC[node.op_type], [acc if k > 1 else vals[0], vals[k]],
+                       out if last else "%s/part%d" % (out, k))
     if node.op_type == "Mean":
         acc = float_op(r, node, "MUL", [acc, np.array(1.0 / len(vals), np.float32)], out)
     r.set(out, acc)
@@ -82,10 +75,8 @@ def power(r: Reader, node) -> None:
         raise BakeError("Pow node %r needs an exponent" % node.name)
     e = np.asarray(e)
     if e.size != 1 or e.dtype.kind not in "iuf" or float(e.reshape(-1)[0]) not in (1.0, 2.0):
-        raise BakeError(
-            "Pow node %r: exponent %s; upyflow runs a constant exponent 1 or 2"
-            % (node.name, e.reshape(-1)[:4].tolist())
-        )
+        raise BakeError("Pow node %r: exponent %s; upyflow runs a constant exponent 1 or 2"
+                        % (node.name, e.reshape(-1)[:4].tolist()))
     if len(v.shape) < e.ndim:
         raise BakeError("Pow node %r: the exponent widens the input %s" % (node.name, list(v.shape)))
     if float(e.reshape(-1)[0]) == 1.0:
@@ -119,9 +110,8 @@ def expand(r: Reader, node) -> None:
     try:
         out = np.broadcast_shapes(tuple(v.shape), tuple(shape))
     except ValueError:
-        raise BakeError(
-            "Expand node %r: shape %s does not broadcast with %s" % (node.name, shape, list(v.shape))
-        ) from None
+        raise BakeError("Expand node %r: shape %s does not broadcast with %s"
+                        % (node.name, shape, list(v.shape))) from None
     off = len(out) - len(v.shape)
     ones = [1 if k >= off and v.shape[k - off] == d else d for k, d in enumerate(out)]
     r.set(node.output[0], float_op(r, node, "MUL", [v, np.ones(ones, np.float32)], node.output[0]))
@@ -157,7 +147,6 @@ def prelu(r: Reader, node) -> None:
         if np.broadcast_shapes(slope.shape, tuple(v.shape)) != tuple(v.shape):
             raise ValueError
     except ValueError:
-        raise BakeError(
-            "PRelu node %r: slope %s does not broadcast to %s" % (node.name, list(slope.shape), list(v.shape))
-        ) from None
+        raise BakeError("PRelu node %r: slope %s does not broadcast to %s"
+                        % (node.name, list(slope.shape), list(v.shape))) from None
     r.set(node.output[0], float_op(r, node, "PRELU", [v, slope], node.output[0]))

@@ -1,6 +1,5 @@
 """Conv (1-D, 2-D, depthwise, grouped) as CONV_2D / DEPTHWISE_CONV_2D, a BatchNormalization
 after it folded into its weights."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +34,7 @@ def conv(r: Reader, node) -> None:
     wq = w if isinstance(w, QConst) and not np.any(w.zp) else None
     wf = w.value() if isinstance(w, QConst) else w
     one_d = wf.ndim == 3
-    if one_d:  # [O, C/g, K] on [N, C, L]: the 2-D conv of height 1
+    if one_d:   # [O, C/g, K] on [N, C, L]: the 2-D conv of height 1
         if len(v.shape) != 3:
             raise BakeError("Conv node %r: 1-D weights on a %d-D input" % (node.name, len(v.shape)))
         a = attrs_2d(a)
@@ -43,7 +42,8 @@ def conv(r: Reader, node) -> None:
         if wq is not None:
             wq = QConst(wq.q[:, :, None, :], wq.scale, wq.zp, wq.axis if wq.axis < 2 else wq.axis + 1)
     if wf.ndim != 4:
-        raise BakeError("Conv node %r: %d-D weights; upyflow runs 1-D and 2-D convolutions" % (node.name, wf.ndim))
+        raise BakeError("Conv node %r: %d-D weights; upyflow runs 1-D and 2-D convolutions"
+                        % (node.name, wf.ndim))
     x = spatial_in(r, node, v)
     c_out, c_in_g, kh, kw = wf.shape
     geometry(node, a, (kh, kw))
@@ -53,44 +53,35 @@ def conv(r: Reader, node) -> None:
     d_hw = list(a.get("dilations", [1, 1]))
     begin, end = pad_amounts(node, a, x.shape[2:], (kh, kw), s_hw, d_hw)
     if c_in_g * group != c_in or c_out % group:
-        raise BakeError(
-            "Conv node %r: weights %s for %d input channels in %d groups" % (node.name, list(wf.shape), c_in, group)
-        )
+        raise BakeError("Conv node %r: weights %s for %d input channels in %d groups"
+                        % (node.name, list(wf.shape), c_in, group))
     if group == 1:
         kind = "CONV_2D"
     elif group == c_in:
         kind = "DEPTHWISE_CONV_2D"
     else:
-        kind = "GROUPED"  # a CONV_2D per group
+        kind = "GROUPED"   # a CONV_2D per group
     # quantized when input and weights are DQ'd int8 and one QuantizeLinear takes the output
-    quant = is_q(v) and wq is not None and wq.q.dtype == np.int8 and (b is None or isinstance(b, (QConst, np.ndarray)))
+    quant = is_q(v) and wq is not None and wq.q.dtype == np.int8 and \
+        (b is None or isinstance(b, (QConst, np.ndarray)))
     chain = output_chain(r, node.output[0], True) if quant else None
     if chain is None:
         quant = False
         x = to_float(r, x)
         if b is not None and np.size(b.q if isinstance(b, QConst) else b) != c_out:
             raise BakeError("Conv node %r: bias for %d outputs" % (node.name, c_out))
-        bias_f = (
-            np.zeros(c_out, np.float32)
-            if b is None
-            else (b.value() if isinstance(b, QConst) else np.asarray(b, np.float32)).reshape(-1).astype(np.float32)
-        )
+        bias_f = np.zeros(c_out, np.float32) if b is None else \
+            (b.value() if isinstance(b, QConst) else np.asarray(b, np.float32)).reshape(-1).astype(np.float32)
         wf, bias_f, name = fold_bn(r, node.output[0], wf.astype(np.float32), bias_f)
         chain = output_chain(r, name, False)
     act, name, q = chain
-    qw = wq if quant else None  # the int8 weights when the Conv runs int8
+    qw = wq if quant else None   # the int8 weights when the Conv runs int8
     padding, (oh, ow) = tflite_padding(node, x.shape[2:], (kh, kw), s_hw, d_hw, begin, end)
     if padding is None:
         x = pad_op(r, x, begin, end, 0.0)
         padding = "VALID"
-    opts = dict(
-        padding=padding,
-        stride_h=s_hw[0],
-        stride_w=s_hw[1],
-        dilation_h_factor=d_hw[0],
-        dilation_w_factor=d_hw[1],
-        fused_activation_function=act,
-    )
+    opts = dict(padding=padding, stride_h=s_hw[0], stride_w=s_hw[1], dilation_h_factor=d_hw[0],
+                dilation_w_factor=d_hw[1], fused_activation_function=act)
     wname = node.input[1]
     if kind == "DEPTHWISE_CONV_2D":
         opts["depth_multiplier"] = c_out // c_in
@@ -118,7 +109,8 @@ def conv(r: Reader, node) -> None:
         if qw is not None and b_scale is not None:
             sc = qw.scale[ws] if qw.scale.size > 1 else qw.scale
             w_t = r.const(wname + tag, wt[ws], "i8", sc, np.zeros_like(sc), qdim)
-            bias_t = r.const(bias_name(node) + tag, bias[ws], "i32", b_scale[ws], np.zeros(og, np.int64))
+            bias_t = r.const(bias_name(node) + tag, bias[ws], "i32", b_scale[ws],
+                                 np.zeros(og, np.int64))
         else:
             w_t = r.const(wname + tag, wt[ws], "f32")
             bias_t = r.const(wname + "/bias" + tag, bias[ws], "f32")
@@ -135,21 +127,10 @@ def slice_channels(r: Reader, t: int, start: int, n: int, name: str) -> int:
     """Channels [start, start + n) of an NHWC tensor: a STRIDED_SLICE."""
     b, h, w, _ = r.tensors[t].shape
     out = r.like(name, t, (b, h, w, n))
-    r.op(
-        "STRIDED_SLICE",
-        [
-            t,
-            r.i32(name + "/begin", [0, 0, 0, start]),
-            r.i32(name + "/end", [b, h, w, start + n]),
-            r.i32(name + "/strides", [1, 1, 1, 1]),
-        ],
-        [out],
-        begin_mask=0,
-        end_mask=0,
-        ellipsis_mask=0,
-        new_axis_mask=0,
-        shrink_axis_mask=0,
-    )
+    r.op("STRIDED_SLICE", [t, r.i32(name + "/begin", [0, 0, 0, start]),
+                               r.i32(name + "/end", [b, h, w, start + n]),
+                               r.i32(name + "/strides", [1, 1, 1, 1])], [out],
+             begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0)
     return out
 
 
@@ -157,7 +138,7 @@ def concat_channels(r: Reader, parts: list[int], name: str, dtype: str, qout) ->
     """CONCATENATION of NHWC tensors on the channel axis; TFLM takes at most 10 inputs: nested."""
     level = 0
     while True:
-        chunks = [parts[k : k + 10] for k in range(0, len(parts), 10)]
+        chunks = [parts[k:k + 10] for k in range(0, len(parts), 10)]
         joined = []
         for k, chunk in enumerate(chunks):
             if len(chunk) == 1:
@@ -180,14 +161,13 @@ def fold_bn(r: Reader, name: str, w: np.ndarray, bias: np.ndarray):
         return w, bias, name
     i, node = c
     try:
-        gamma, beta, mean, var = (np.asarray(r.cval(node, k, "parameter"), np.float64).reshape(-1) for k in range(1, 5))
+        gamma, beta, mean, var = (np.asarray(r.cval(node, k, "parameter"), np.float64).reshape(-1)
+                                  for k in range(1, 5))
     except BakeError:
         return w, bias, name
     if any(np.size(p) != w.shape[0] for p in (gamma, beta, mean, var)):
-        raise BakeError(
-            "BatchNormalization node %r: parameters for %d channels, the Conv makes %d"
-            % (node.name, np.size(gamma), w.shape[0])
-        )
+        raise BakeError("BatchNormalization node %r: parameters for %d channels, the Conv makes %d"
+                        % (node.name, np.size(gamma), w.shape[0]))
     eps = attrs(node).get("epsilon", 1e-5)
     k = gamma / np.sqrt(var + eps)
     r.done.add(i)

@@ -1,7 +1,6 @@
 """Element-wise operators: Add, Sub, Mul, Div, BatchNormalization, Concat and Pad; on plain
 int8/uint8 tensors (no QuantizeLinear) Add, Sub and Mul wrap as ONNX's integer arithmetic, run
 in int32 between two CASTs."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -18,20 +17,20 @@ from ..values import QConst, Val, ident
 
 def aligned(r: Reader, node, operands: list) -> tuple[list, tuple, tuple]:
     """Runtime operands in one storage layout, constants arranged to match: (items, shape, perm)."""
-    shapes = [o.shape if isinstance(o, Val) else np.shape(o.value() if isinstance(o, QConst) else o) for o in operands]
+    shapes = [o.shape if isinstance(o, Val) else np.shape(o.value() if isinstance(o, QConst) else o)
+              for o in operands]
     try:
         shape = tuple(np.broadcast_shapes(*shapes))
     except ValueError:
-        raise BakeError(
-            "%s node %r: shapes %s do not broadcast" % (node.op_type, node.name, [list(s) for s in shapes])
-        ) from None
+        raise BakeError("%s node %r: shapes %s do not broadcast" % (node.op_type, node.name,
+                                                                   [list(s) for s in shapes])) from None
     rank = len(shape)
     rts = [o for o in operands if isinstance(o, Val)]
     perm = ident(rank)
     first = rts[0]
     if len(first.shape) == rank and first.shape == first.base and len(first.perm) == rank:
         perm = first.perm
-    items: list = []  # a Val, or (constant, padded shape)
+    items: list = []   # a Val, or (constant, padded shape)
     for o, s in zip(operands, shapes):
         padded = (1,) * (rank - len(s)) + tuple(s)
         if isinstance(o, Val):
@@ -46,7 +45,8 @@ def const_operand(r: Reader, name: str, o, padded, perm, dtype: str) -> int:
         if dtype == "i8":
             if o.scale.size != 1 or o.q.dtype != np.int8:
                 raise BakeError("constant %r: int8 element-wise operands need per-tensor int8" % name)
-            return r.const(name, o.q.reshape(padded).transpose(perm), "i8", o.scale, o.zp)
+            return r.const(name, o.q.reshape(padded).transpose(perm), "i8",
+                               o.scale, o.zp)
         o = o.value()
     return r.const(name, np.asarray(o, np.float32).reshape(padded).transpose(perm), "f32")
 
@@ -63,15 +63,10 @@ def integer_op(r: Reader, node, kind: str, operands: list, name: str) -> Val:
     """ONNX's int8/uint8 arithmetic (wrapping as C does): CAST to int32, the int32 kernel, CAST back."""
     dtypes = {r.tensors[o.t].dtype for o in operands if isinstance(o, Val)}
     consts = [np.asarray(o) for o in operands if not isinstance(o, Val)]
-    if (
-        len(dtypes) != 1
-        or any(c.dtype.kind not in "iu" for c in consts)
-        or any(isinstance(o, Val) and not is_integer(r, o) for o in operands)
-    ):
-        raise BakeError(
-            "%s node %r: operands of types %s; integer arithmetic needs one int8 or uint8 type"
-            % (node.op_type, node.name, sorted(dtypes) + [str(c.dtype) for c in consts])
-        )
+    if len(dtypes) != 1 or any(c.dtype.kind not in "iu" for c in consts) or \
+            any(isinstance(o, Val) and not is_integer(r, o) for o in operands):
+        raise BakeError("%s node %r: operands of types %s; integer arithmetic needs one int8 or uint8 type"
+                        % (node.op_type, node.name, sorted(dtypes) + [str(c.dtype) for c in consts]))
     dtype = dtypes.pop()
     items, shape, perm = aligned(r, node, operands)
     ts = []
@@ -100,26 +95,22 @@ def binary(r: Reader, node) -> None:
         r.set(node.output[0], integer_op(r, node, kind, [a, b], node.output[0]))
         return
     if kind == "DIV":
-        if isinstance(b, Val):  # the float32 DIV kernel (onnxruntime divides in float32 too)
+        if isinstance(b, Val):   # the float32 DIV kernel (onnxruntime divides in float32 too)
             if is_integer(r, a) or is_integer(r, b):
-                raise BakeError("Div node %r: integer division of computed tensors is not supported" % node.name)
+                raise BakeError("Div node %r: integer division of computed tensors is not supported"
+                                % node.name)
             items, shape, perm = aligned(r, node, [a, b])
-            ts = [
-                to_float(r, it).t
-                if isinstance(it, Val)
-                else const_operand(r, "%s/operand%d" % (node.output[0], k), it[0], it[1], perm, "f32")
-                for k, it in enumerate(items)
-            ]
+            ts = [to_float(r, it).t if isinstance(it, Val) else
+                  const_operand(r, "%s/operand%d" % (node.output[0], k), it[0], it[1], perm, "f32")
+                  for k, it in enumerate(items)]
             out = r.tensor(node.output[0], tuple(shape[p] for p in perm), "f32")
             r.op("DIV", ts, [out], fused_activation_function="NONE")
             r.set(node.output[0], Val(out, shape, shape, perm))
             return
         b = 1.0 / np.asarray(b.value() if isinstance(b, QConst) else b, np.float32)
         kind = "MUL"
-    ok_q = all(
-        (isinstance(o, Val) and o.deq) or (isinstance(o, QConst) and o.scale.size == 1 and o.q.dtype == np.int8)
-        for o in (a, b)
-    )
+    ok_q = all((isinstance(o, Val) and o.deq) or (isinstance(o, QConst) and o.scale.size == 1
+                                                  and o.q.dtype == np.int8) for o in (a, b))
     chain = output_chain(r, node.output[0], True) if ok_q else None
     if chain is None:
         chain = output_chain(r, node.output[0], False)
@@ -142,12 +133,11 @@ def batch_normalization(r: Reader, node) -> None:
     if len(node.output) > 1 and any(node.output[1:]):
         raise BakeError("BatchNormalization node %r: training mode is not supported" % node.name)
     v = r.rt(node, 0)
-    gamma, beta, mean, var = (np.asarray(r.cval(node, k, "parameter"), np.float64).reshape(-1) for k in range(1, 5))
+    gamma, beta, mean, var = (np.asarray(r.cval(node, k, "parameter"), np.float64).reshape(-1)
+                              for k in range(1, 5))
     if len(v.shape) < 2 or any(p.size != v.shape[1] for p in (gamma, beta, mean, var)):
-        raise BakeError(
-            "BatchNormalization node %r: parameters %s for input %s"
-            % (node.name, [p.size for p in (gamma, beta, mean, var)], list(v.shape))
-        )
+        raise BakeError("BatchNormalization node %r: parameters %s for input %s"
+                        % (node.name, [p.size for p in (gamma, beta, mean, var)], list(v.shape)))
     eps = attrs(node).get("epsilon", 1e-5)
     k = gamma / np.sqrt(var + eps)
     shape = [1] * len(v.shape)
@@ -155,7 +145,8 @@ def batch_normalization(r: Reader, node) -> None:
     x = to_float(r, plain(r, v))
     perm = x.perm
     mul = r.const(node.output[0] + "/scale", k.astype(np.float32).reshape(shape).transpose(perm), "f32")
-    add = r.const(node.output[0] + "/shift", (beta - mean * k).astype(np.float32).reshape(shape).transpose(perm), "f32")
+    add = r.const(node.output[0] + "/shift", (beta - mean * k).astype(np.float32).reshape(shape)
+                      .transpose(perm), "f32")
     ir_shape = r.tensors[x.t].shape
     mid = r.tensor(node.output[0] + "/scaled", ir_shape, "f32")
     r.op("MUL", [x.t, mul], [mid], fused_activation_function="NONE")
@@ -171,17 +162,13 @@ def concat(r: Reader, node) -> None:
     vals = [r.get(node, k) for k in range(len(node.input))]
     if any(v is None for v in vals) or ax is None:
         raise BakeError("Concat node %r needs an axis and no empty operand" % node.name)
-    shapes = [
-        tuple(v.shape) if isinstance(v, Val) else np.shape(v.value() if isinstance(v, QConst) else v) for v in vals
-    ]
+    shapes = [tuple(v.shape) if isinstance(v, Val) else np.shape(v.value() if isinstance(v, QConst) else v)
+              for v in vals]
     rank = len(shapes[0])
-    if not -rank <= ax < rank or any(
-        len(sh) != rank or sh[: ax % rank] + sh[ax % rank + 1 :] != shapes[0][: ax % rank] + shapes[0][ax % rank + 1 :]
-        for sh in shapes
-    ):
-        raise BakeError(
-            "Concat node %r: shapes %s do not join on axis %d" % (node.name, [list(sh) for sh in shapes], ax)
-        )
+    if not -rank <= ax < rank or any(len(sh) != rank or sh[:ax % rank] + sh[ax % rank + 1:] !=
+                                     shapes[0][:ax % rank] + shapes[0][ax % rank + 1:] for sh in shapes):
+        raise BakeError("Concat node %r: shapes %s do not join on axis %d"
+                        % (node.name, [list(sh) for sh in shapes], ax))
     ax = ax + rank if ax < 0 else ax
     quant = all(isinstance(v, Val) and v.deq for v in vals)
     q = q_after(r, node.output[0]) if quant else None
@@ -201,12 +188,12 @@ def concat(r: Reader, node) -> None:
             c = v.value() if isinstance(v, QConst) else np.asarray(v, np.float32)
             ts.append(r.const("%s/part%d" % (node.output[0], k), c.astype(np.float32).transpose(perm), "f32"))
     dims = list(rts[0].shape)
-    dims[ax] = sum(
-        (v.shape if isinstance(v, Val) else np.shape(v.value() if isinstance(v, QConst) else v))[ax] for v in vals
-    )
+    dims[ax] = sum((v.shape if isinstance(v, Val) else np.shape(v.value() if isinstance(v, QConst) else v))[ax]
+                   for v in vals)
     shape = tuple(dims)
     ir_shape = tuple(shape[p] for p in perm)
-    out = r.tensor(q[3] if q else node.output[0], ir_shape, "i8" if q else "f32", *(q[:2] if q else (None, None)))
+    out = r.tensor(q[3] if q else node.output[0], ir_shape, "i8" if q else "f32",
+                       *(q[:2] if q else (None, None)))
     r.op("CONCATENATION", ts, [out], axis=perm.index(ax), fused_activation_function="NONE")
     bind_out(r, node.output[0], q, Val(out, shape, shape, perm))
 
@@ -224,7 +211,7 @@ def pad(r: Reader, node) -> None:
         pads, value = list(a["pads"]), float(a.get("value", 0.0))
     else:
         pv = np.asarray(r.cval(node, 1, "pads"))
-        if pv.dtype.kind not in "iu":  # ONNX: int64 (a float operand may hold NaN)
+        if pv.dtype.kind not in "iu":   # ONNX: int64 (a float operand may hold NaN)
             raise BakeError("Pad node %r: pads of type %s; Pad takes int64 pads" % (node.name, pv.dtype))
         pads = [int(p) for p in pv.reshape(-1)]
         cv = r.cval(node, 2, "constant value")
@@ -250,14 +237,17 @@ def pad(r: Reader, node) -> None:
     shape = tuple(d + pads[k] + pads[k + rank] for k, d in enumerate(v.shape))
     ir_pads = [[pads[p], pads[p + rank]] for p in v.perm]
     pt = r.i32(node.output[0] + "/paddings", ir_pads)
-    out = r.tensor(node.output[0], tuple(shape[p] for p in v.perm), xt.dtype, *((xt.sc, xt.zp) if q else (None, None)))
+    out = r.tensor(node.output[0], tuple(shape[p] for p in v.perm), xt.dtype,
+                       *((xt.sc, xt.zp) if q else (None, None)))
     if value == 0.0:
         r.op("PAD", [x.t, pt], [out])
     elif q:
         cq = int(np.clip(np.rint(value / xt.sc) + xt.zp, -128, 127))
-        r.op("PADV2", [x.t, pt, r.const(node.output[0] + "/value", np.array([cq], np.int8), "i8", xt.sc, xt.zp)], [out])
+        r.op("PADV2", [x.t, pt, r.const(node.output[0] + "/value", np.array([cq], np.int8), "i8",
+                                                 xt.sc, xt.zp)], [out])
     else:
-        r.op("PADV2", [x.t, pt, r.const(node.output[0] + "/value", np.array([value], np.float32), "f32")], [out])
+        r.op("PADV2", [x.t, pt, r.const(node.output[0] + "/value", np.array([value], np.float32),
+                                                 "f32")], [out])
     res = Val(out, shape, shape, v.perm)
     if q:
         res = requant(r, res, q)

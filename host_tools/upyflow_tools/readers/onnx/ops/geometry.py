@@ -1,5 +1,4 @@
 """Window geometry shared by Conv and the pools: attributes, pads, TFLite padding."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -13,23 +12,15 @@ def geometry(node, a: dict, kernel=None) -> None:
     """2-D Conv/pool attributes (after _attrs_2d): two kernel sizes (a pool's are required,
     a Conv's equal its weights'), two strides and dilations, four pads >= 0."""
     k = a.get("kernel_shape")
-    if (
-        (k is None and kernel is None)
-        or (k is not None and len(k) != 2)
-        or (k is not None and kernel is not None and tuple(k) != tuple(kernel))
-    ):
-        raise BakeError(
-            "%s node %r: kernel_shape %s does not fit a %s"
-            % (
-                node.op_type,
-                node.name,
-                None if k is None else list(k),
-                "filter of %s" % list(kernel) if kernel is not None else "2-D pool",
-            )
-        )
+    if (k is None and kernel is None) or (k is not None and len(k) != 2) or \
+            (k is not None and kernel is not None and tuple(k) != tuple(kernel)):
+        raise BakeError("%s node %r: kernel_shape %s does not fit a %s"
+                        % (node.op_type, node.name, None if k is None else list(k),
+                           "filter of %s" % list(kernel) if kernel is not None else "2-D pool"))
     for name, n in (("strides", 2), ("dilations", 2), ("pads", 4)):
         if name in a and len(a[name]) != n:
-            raise BakeError("%s node %r: %s %s, expected %d values" % (node.op_type, node.name, name, list(a[name]), n))
+            raise BakeError("%s node %r: %s %s, expected %d values" % (node.op_type, node.name, name,
+                                                                      list(a[name]), n))
     if any(p < 0 for p in a.get("pads", [])):
         raise BakeError("%s node %r: negative pads %s" % (node.op_type, node.name, list(a["pads"])))
 
@@ -40,7 +31,7 @@ def attrs_2d(a: dict) -> dict:
     for k in ("kernel_shape", "strides", "dilations"):
         if k in a:
             a[k] = [1] + list(a[k])
-    if "pads" in a:  # [begin, end]; any other length stays invalid for _geometry
+    if "pads" in a:   # [begin, end]; any other length stays invalid for _geometry
         p = list(a["pads"])
         a["pads"] = [0, p[0], 0, p[1]] if len(p) == 2 else p + [0] * 5
     return a
@@ -74,12 +65,11 @@ def tflite_padding(node, in_hw, k_hw, s_hw, d_hw, begin, end, ceil_mode: bool = 
         if span < 0:
             raise BakeError("%s node %r: kernel larger than the padded input" % (node.op_type, node.name))
         o = (-(-span // s) if ceil_mode else span // s) + 1
-        if ceil_mode and (o - 1) * s >= n + b:  # ONNX drops a window starting in the end padding
+        if ceil_mode and (o - 1) * s >= n + b:   # ONNX drops a window starting in the end padding
             o -= 1
         outs.append(o)
     if all(b == 0 for b in begin) and all(
-        (n - ((k - 1) * d + 1)) // s + 1 == o for n, k, s, d, o in zip(in_hw, k_hw, s_hw, d_hw, outs)
-    ):
+            (n - ((k - 1) * d + 1)) // s + 1 == o for n, k, s, d, o in zip(in_hw, k_hw, s_hw, d_hw, outs)):
         # VALID: begin pads zero and the end padding (if any) reaches no window
         return "VALID", outs
     same = True

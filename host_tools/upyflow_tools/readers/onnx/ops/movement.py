@@ -1,7 +1,6 @@
 """Data movement: Split (SPLIT_V on the stored axis), DepthToSpace (DEPTH_TO_SPACE; CRD
 mode after a TRANSPOSE of the channels) and Gather of a computed tensor at constant indices
 (GATHER on the stored axis; int8 bytes of a DequantizeLinear output are gathered as they are)."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -31,12 +30,11 @@ def split(r: Reader, node) -> None:
         n = int(a.get("num_outputs", n_out))
         if n != n_out:
             raise BakeError("Split node %r: num_outputs %d for %d outputs" % (node.name, n, n_out))
-        part = -(-length // max(n, 1))  # ONNX: equal parts, the last one smaller
+        part = -(-length // max(n, 1))   # ONNX: equal parts, the last one smaller
         sizes = [min(part, length - k * part) for k in range(n)]
     if len(sizes) != n_out or sum(sizes) != length or min(sizes) < 1:
-        raise BakeError(
-            "Split node %r: sizes %s for %d outputs of axis %d (length %d)" % (node.name, sizes, n_out, ax, length)
-        )
+        raise BakeError("Split node %r: sizes %s for %d outputs of axis %d (length %d)"
+                        % (node.name, sizes, n_out, ax, length))
     outs = []
     for name, n in zip(node.output, sizes):
         shape = tuple(n if k == ax else d for k, d in enumerate(v.shape))
@@ -44,12 +42,9 @@ def split(r: Reader, node) -> None:
     if n_out == 1:
         r.set(node.output[0], v)
         return
-    r.op(
-        "SPLIT_V",
-        [v.t, r.i32(node.output[0] + "/sizes", sizes), r.i32(node.output[0] + "/axis", [v.perm.index(ax)])],
-        [t for _, _, t in outs],
-        num_splits=n_out,
-    )
+    r.op("SPLIT_V", [v.t, r.i32(node.output[0] + "/sizes", sizes), r.i32(node.output[0] + "/axis",
+                                                                        [v.perm.index(ax)])],
+         [t for _, _, t in outs], num_splits=n_out)
     for name, shape, t in outs:
         r.set(name, Val(t, shape, shape, v.perm, v.deq))
 
@@ -68,7 +63,7 @@ def depth_to_space(r: Reader, node) -> None:
     if b < 1 or c % (b * b) or len(v.shape) != 4:
         raise BakeError("DepthToSpace node %r: blocksize %d for input %s" % (node.name, b, list(v.shape)))
     src = x.t
-    if mode == "CRD":  # (PyTorch's PixelShuffle) channels c*b*b + k to DCR's k*C + c: one TRANSPOSE
+    if mode == "CRD":   # (PyTorch's PixelShuffle) channels c*b*b + k to DCR's k*C + c: one TRANSPOSE
         co, name = c // (b * b), node.output[0]
         flat = r.like(name + "/crd", src, (1, h * w, co, b * b))
         r.op("RESHAPE", [src, r.i32(name + "/crd_shape", [1, h * w, co, b * b])], [flat])
@@ -86,9 +81,8 @@ def depth_to_space(r: Reader, node) -> None:
 def gather(r: Reader, node) -> None:
     v = plain(r, r.rt(node, 0))
     if r.tensors[v.t].dtype not in ("f32", "i8"):
-        raise BakeError(
-            "Gather node %r: %s data is not supported (float32 or quantized int8)" % (node.name, r.tensors[v.t].dtype)
-        )
+        raise BakeError("Gather node %r: %s data is not supported (float32 or quantized int8)"
+                        % (node.name, r.tensors[v.t].dtype))
     idx = np.asarray(r.cval(node, 1, "indices"))
     rank = len(v.shape)
     ax = int(attrs(node).get("axis", 0))
@@ -100,9 +94,8 @@ def gather(r: Reader, node) -> None:
         raise BakeError("Gather node %r: indices outside [-%d, %d)" % (node.name, n, n))
     idx = np.where(idx < 0, idx + n, idx).astype(np.int32)
     # gathered as a flat index list on the stored axis; the ONNX shape is a reshape of that
-    base = v.shape[:ax] + (idx.size,) + v.shape[ax + 1 :]
+    base = v.shape[:ax] + (idx.size,) + v.shape[ax + 1:]
     out = r.like(node.output[0], v.t, tuple(base[p] for p in v.perm))
-    r.op(
-        "GATHER", [v.t, r.i32(node.output[0] + "/indices", idx.reshape(-1))], [out], axis=v.perm.index(ax), batch_dims=0
-    )
-    r.set(node.output[0], Val(out, v.shape[:ax] + idx.shape + v.shape[ax + 1 :], base, v.perm, v.deq))
+    r.op("GATHER", [v.t, r.i32(node.output[0] + "/indices", idx.reshape(-1))], [out], axis=v.perm.index(ax),
+         batch_dims=0)
+    r.set(node.output[0], Val(out, v.shape[:ax] + idx.shape + v.shape[ax + 1:], base, v.perm, v.deq))

@@ -1,5 +1,4 @@
 """MaxPool, AveragePool, GlobalAveragePool (MEAN) and GlobalMaxPool."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +36,8 @@ def pool(r: Reader, node) -> None:
     padding, (oh, ow) = tflite_padding(node, x.shape[2:], k_hw, s_hw, [1, 1], begin, end, ceil)
     floor_hw = [(n + b + e - k) // s + 1 for n, b, e, k, s in zip(x.shape[2:], begin, end, k_hw, s_hw)]
     if kind == "AVERAGE_POOL_2D" and ceil and [oh, ow] != floor_hw:
-        raise BakeError("AveragePool node %r: ceil_mode windows that run past the input are not supported" % node.name)
+        raise BakeError("AveragePool node %r: ceil_mode windows that run past the input are not supported"
+                        % node.name)
     if ceil and padding is None or ceil and padding == "SAME":
         # the last window runs past the end: pad so that every window is inside
         need = [(o - 1) * s + k - n - b for o, s, k, n, b in zip((oh, ow), s_hw, k_hw, x.shape[2:], begin)]
@@ -45,12 +45,10 @@ def pool(r: Reader, node) -> None:
         padding = None
     include = a.get("count_include_pad", 0)
     if kind == "AVERAGE_POOL_2D" and padding != "VALID" and include:
-        padding = None  # count_include_pad=1: padded zeros count, so pad explicitly
+        padding = None   # count_include_pad=1: padded zeros count, so pad explicitly
     elif kind == "AVERAGE_POOL_2D" and padding is None:
-        raise BakeError(
-            "AveragePool node %r: pads %s with count_include_pad=0 differ from TFLite's SAME "
-            "padding; not supported" % (node.name, list(begin) + list(end))
-        )
+        raise BakeError("AveragePool node %r: pads %s with count_include_pad=0 differ from TFLite's SAME "
+                        "padding; not supported" % (node.name, list(begin) + list(end)))
     quant = is_q(v)
     q = q_after(r, node.output[0]) if quant else None
     if q is None:
@@ -63,19 +61,10 @@ def pool(r: Reader, node) -> None:
     xt = r.tensors[x.t]
     if q is None:
         out = r.tensor(node.output[0], out_shape, "f32")
-    else:  # TFLM pools keep the input quantization: requantize after when Q differs
+    else:   # TFLM pools keep the input quantization: requantize after when Q differs
         out = r.tensor(node.output[0], out_shape, "i8", xt.sc, xt.zp)
-    r.op(
-        kind,
-        [x.t],
-        [out],
-        padding=padding,
-        stride_h=s_hw[0],
-        stride_w=s_hw[1],
-        filter_height=k_hw[0],
-        filter_width=k_hw[1],
-        fused_activation_function="NONE",
-    )
+    r.op(kind, [x.t], [out], padding=padding, stride_h=s_hw[0], stride_w=s_hw[1],
+             filter_height=k_hw[0], filter_width=k_hw[1], fused_activation_function="NONE")
     logical = (1, c, oh, ow)
     res = Val(out, logical, logical, NHWC)
     if q is not None:
@@ -99,7 +88,8 @@ def global_average_pool(r: Reader, node) -> None:
     v, x, q = _global_in(r, node)
     c = x.shape[1]
     out_shape = (1, 1, 1, c)
-    out = r.tensor(q[3] if q else node.output[0], out_shape, "i8" if q else "f32", *(q[:2] if q else (None, None)))
+    out = r.tensor(q[3] if q else node.output[0], out_shape, "i8" if q else "f32",
+                       *(q[:2] if q else (None, None)))
     r.op("MEAN", [x.t, r.i32(node.output[0] + "/axes", [1, 2])], [out], keep_dims=True)
     logical = (1, c, 1, 1)
     res = Val(out, logical, logical, NHWC)
@@ -111,18 +101,10 @@ def global_max_pool(r: Reader, node) -> None:
     v, x, q = _global_in(r, node)
     xt = r.tensors[x.t]
     _, h, w, c = xt.shape
-    out = r.tensor(node.output[0], (1, 1, 1, c), xt.dtype, *((xt.sc, xt.zp) if q else (None, None)))
-    r.op(
-        "MAX_POOL_2D",
-        [x.t],
-        [out],
-        padding="VALID",
-        stride_h=1,
-        stride_w=1,
-        filter_height=h,
-        filter_width=w,
-        fused_activation_function="NONE",
-    )
+    out = r.tensor(node.output[0], (1, 1, 1, c), xt.dtype,
+                       *((xt.sc, xt.zp) if q else (None, None)))
+    r.op("MAX_POOL_2D", [x.t], [out], padding="VALID", stride_h=1, stride_w=1, filter_height=h,
+             filter_width=w, fused_activation_function="NONE")
     logical = (1, c, 1, 1)
     res = Val(out, logical, logical, NHWC)
     if q is not None:

@@ -1,6 +1,5 @@
 """QuantizeLinear and DequantizeLinear: of constants at bake time, of activations QUANTIZE
 (a DequantizeLinear output stays int8 bytes until a float operator reads it)."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -19,25 +18,22 @@ def dequantize_linear(r: Reader, node) -> None:
     scale, zp = qparams(r, node)
     axis = attrs(node).get("axis", 1)
     if isinstance(x, np.ndarray):
-        rank = max(x.ndim, 1)  # the axis matters only for per-axis scales
+        rank = max(x.ndim, 1)   # the axis matters only for per-axis scales
         if scale.size > 1 and (not -rank <= axis < rank or scale.size != (np.shape(x)[axis] if x.ndim else 1)):
-            raise BakeError(
-                "DequantizeLinear %r: %d scales for data of shape %s on axis %d"
-                % (node.name, scale.size, list(np.shape(x)), axis)
-            )
+            raise BakeError("DequantizeLinear %r: %d scales for data of shape %s on axis %d"
+                            % (node.name, scale.size, list(np.shape(x)), axis))
         if x.dtype == np.uint8:
             x = uint8_as_int8(x)
         if x.dtype not in (np.int8, np.int32):
-            raise BakeError(
-                "DequantizeLinear %r of %s data: upyflow runs int8/uint8 weights and int32 biases"
-                % (node.name, x.dtype)
-            )
-        r.set(node.output[0], QConst(x, scale.reshape(-1), zp.reshape(-1).astype(np.int64), axis % max(x.ndim, 1)))
+            raise BakeError("DequantizeLinear %r of %s data: upyflow runs int8/uint8 weights and int32 biases"
+                            % (node.name, x.dtype))
+        r.set(node.output[0], QConst(x, scale.reshape(-1), zp.reshape(-1).astype(np.int64),
+                                         axis % max(x.ndim, 1)))
         return
     if isinstance(x, QConst):
         raise BakeError("DequantizeLinear %r of an already dequantized constant" % node.name)
     t = r.tensors[x.t]
-    if t.dtype == "u8" and not x.deq and scale.size == 1:  # a uint8 graph input: its bytes as int8
+    if t.dtype == "u8" and not x.deq and scale.size == 1:   # a uint8 graph input: its bytes as int8
         s8, z8 = float(scale.reshape(-1)[0]), int(zp.reshape(-1)[0])
         if not t.scale:
             t.scale, t.zero_point = [s8], [z8 + 128]
@@ -50,13 +46,11 @@ def dequantize_linear(r: Reader, node) -> None:
     if scale.size != 1:
         raise BakeError("DequantizeLinear %r: per-channel activations are not supported" % node.name)
     s, z = float(scale.reshape(-1)[0]), int(zp.reshape(-1)[0])
-    if not t.scale:  # an int8 graph input: its quantization comes from here
+    if not t.scale:   # an int8 graph input: its quantization comes from here
         t.scale, t.zero_point = [s], [z]
     elif (np.float32(t.sc), t.zp) != (np.float32(s), z):
-        raise BakeError(
-            "DequantizeLinear %r: scale/zero point differ from the QuantizeLinear "
-            "that made %r" % (node.name, node.input[0])
-        )
+        raise BakeError("DequantizeLinear %r: scale/zero point differ from the QuantizeLinear "
+                        "that made %r" % (node.name, node.input[0]))
     r.set(node.output[0], Val(x.t, x.shape, x.base, x.perm, True))
 
 

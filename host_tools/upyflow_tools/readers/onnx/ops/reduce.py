@@ -4,7 +4,6 @@ RMSNormalization built from MEAN and the float32 element-wise kernels. ReduceMax
 run on a DequantizeLinear output's int8 bytes directly (order is kept by a positive scale);
 the sums run in float32. ArgMax/ArgMin give int32 indices (ONNX's int64 is not a run-time
 type) and refuse select_last_index (TFLM keeps the first extreme)."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -64,9 +63,8 @@ def reduce(r: Reader, node) -> None:
 def arg_extreme(r: Reader, node) -> None:
     a = attrs(node)
     if a.get("select_last_index", 0):
-        raise BakeError(
-            "%s node %r: select_last_index is not supported (the first extreme is taken)" % (node.op_type, node.name)
-        )
+        raise BakeError("%s node %r: select_last_index is not supported (the first extreme is taken)"
+                        % (node.op_type, node.name))
     v = plain(r, r.rt(node, 0))
     if not v.deq:
         v = to_float(r, v)
@@ -76,12 +74,8 @@ def arg_extreme(r: Reader, node) -> None:
         raise BakeError("%s node %r: axis %d for a %d-D input" % (node.op_type, node.name, ax, rank))
     out_shape, out_perm, ir_shape, ir_axes = _reduced(r, v, [ax % rank], bool(a.get("keepdims", 1)))
     out = r.tensor(node.output[0], ir_shape, "i32")
-    r.op(
-        "ARG_MAX" if node.op_type == "ArgMax" else "ARG_MIN",
-        [v.t, r.i32(node.output[0] + "/axis", ir_axes)],
-        [out],
-        output_type="INT32",
-    )
+    r.op("ARG_MAX" if node.op_type == "ArgMax" else "ARG_MIN",
+         [v.t, r.i32(node.output[0] + "/axis", ir_axes)], [out], output_type="INT32")
     r.set(node.output[0], Val(out, out_shape, out_shape, out_perm))
 
 
@@ -99,7 +93,6 @@ def normalization(r: Reader, node) -> None:
     x / sqrt(mean(x^2) + epsilon) * scale), from MEAN, SUB, MUL, ADD and RSQRT in float32; the
     optional Mean and InvStdDev outputs too."""
     from .arith import float_op
-
     a = attrs(node)
     v = to_float(r, plain(r, r.rt(node, 0)))
     rank = len(v.shape)
@@ -107,9 +100,8 @@ def normalization(r: Reader, node) -> None:
     if not -rank <= ax < rank:
         raise BakeError("%s node %r: axis %d for a %d-D input" % (node.op_type, node.name, ax, rank))
     if a.get("stash_type", 1) != 1:
-        raise BakeError(
-            "%s node %r: stash_type %d is not supported (float32)" % (node.op_type, node.name, a["stash_type"])
-        )
+        raise BakeError("%s node %r: stash_type %d is not supported (float32)" % (node.op_type, node.name,
+                                                                                 a["stash_type"]))
     axes = list(range(ax % rank, rank))
     name = node.output[0]
     eps = np.array(a.get("epsilon", 1e-5), np.float32)

@@ -7,7 +7,6 @@ which pairs agree, the reader computes ONNX's source index (nearest) or interpol
 weights (linear) for every output row and column, as onnxruntime does, and takes the first
 TFLite rule whose own table is the same map; none: the Resize is refused.
 """
-
 from __future__ import annotations
 
 import math
@@ -24,7 +23,7 @@ from ..state import Reader
 from ..values import NHWC, Val
 
 F = np.float32
-TFLITE_RULES = ((False, False), (True, False), (False, True))  # (align_corners, half_pixel_centers)
+TFLITE_RULES = ((False, False), (True, False), (False, True))   # (align_corners, half_pixel_centers)
 
 
 def _text(a: dict, key: str, default: str) -> str:
@@ -62,7 +61,7 @@ def _onnx_nearest(mode: str, nearest: str, in_size: int, out_size: int, scale: f
             k = math.ceil(x)
         elif nearest == "round_prefer_ceil":
             k = math.floor(x + 0.5)
-        else:  # round_prefer_floor
+        else:   # round_prefer_floor
             k = math.ceil(x - 0.5) if x != math.floor(x) + 0.5 else math.floor(x)
         out.append(min(max(k, 0), in_size - 1))
     return out
@@ -99,16 +98,15 @@ def _scales(r: Reader, node, a: dict, shape: tuple) -> tuple[list[float], list[i
     else:
         scales = r.cval(node, 2, "scales")
         sizes = r.cval(node, 3, "sizes")
-        if (
-            r.cval(node, 1, "roi") is not None
-            and _text(a, "coordinate_transformation_mode", "") == "tf_crop_and_resize"
-        ):
+        if r.cval(node, 1, "roi") is not None and _text(a, "coordinate_transformation_mode", "") \
+                == "tf_crop_and_resize":
             raise BakeError("Resize node %r: tf_crop_and_resize is not supported" % node.name)
     axes = [int(x) % rank for x in a.get("axes", range(rank))]
     have_scales = scales is not None and np.size(scales) > 0
     have_sizes = sizes is not None and np.size(sizes) > 0
     if have_scales == have_sizes or len(np.asarray(scales if have_scales else sizes).reshape(-1)) != len(axes):
-        raise BakeError("Resize node %r needs constant scales or sizes, one per axis of %s" % (node.name, list(shape)))
+        raise BakeError("Resize node %r needs constant scales or sizes, one per axis of %s"
+                        % (node.name, list(shape)))
     full_s, full_o = [1.0] * rank, list(shape)
     if have_scales:
         for ax, s in zip(axes, np.asarray(scales, np.float32).reshape(-1)):
@@ -117,13 +115,14 @@ def _scales(r: Reader, node, a: dict, shape: tuple) -> tuple[list[float], list[i
             full_s[ax], full_o[ax] = float(s), int(math.floor(shape[ax] * float(s)))
     else:
         if _text(a, "keep_aspect_ratio_policy", "stretch") != "stretch":
-            raise BakeError("Resize node %r: keep_aspect_ratio_policy other than stretch is not supported" % node.name)
+            raise BakeError("Resize node %r: keep_aspect_ratio_policy other than stretch is not supported"
+                            % node.name)
         for ax, n in zip(axes, np.asarray(sizes).reshape(-1)):
             full_o[ax] = int(n)
             full_s[ax] = float(F(int(n)) / F(shape[ax]))
     if any(o < 1 for o in full_o):
         raise BakeError("Resize node %r: output shape %s" % (node.name, full_o))
-    check_shape(node.output[0], full_o)  # before any table of that size is made
+    check_shape(node.output[0], full_o)   # before any table of that size is made
     return full_s, full_o
 
 
@@ -132,75 +131,46 @@ def resize(r: Reader, node) -> None:
     a = attrs(node)
     v = r.rt(node, 0)
     if len(v.shape) != 4:
-        raise BakeError(
-            "%s node %r: %d-D input; upyflow resizes the H and W axes of NCHW tensors"
-            % (node.op_type, node.name, len(v.shape))
-        )
+        raise BakeError("%s node %r: %d-D input; upyflow resizes the H and W axes of NCHW tensors"
+                        % (node.op_type, node.name, len(v.shape)))
     scales, out_shape = _scales(r, node, a, v.shape)
     if out_shape[:2] != list(v.shape[:2]):
-        raise BakeError(
-            "%s node %r resizes the batch or channel axis (%s to %s); upyflow resizes H and W"
-            % (node.op_type, node.name, list(v.shape), out_shape)
-        )
+        raise BakeError("%s node %r resizes the batch or channel axis (%s to %s); upyflow resizes H and W"
+                        % (node.op_type, node.name, list(v.shape), out_shape))
     old = node.op_type == "Upsample" or r.opset < 11
     mode = _text(a, "mode", "nearest")
     coord = "asymmetric" if old else _text(a, "coordinate_transformation_mode", "half_pixel")
     nearest = "floor" if old else _text(a, "nearest_mode", "round_prefer_floor")
     if mode not in ("nearest", "linear", "bilinear"):
         raise BakeError("%s node %r: mode %r is not supported (nearest, linear)" % (node.op_type, node.name, mode))
-    if coord not in (
-        "asymmetric",
-        "align_corners",
-        "half_pixel",
-        "pytorch_half_pixel",
-        "half_pixel_symmetric",
-        "tf_half_pixel_for_nn",
-    ):
-        raise BakeError(
-            "%s node %r: coordinate_transformation_mode %r is not supported" % (node.op_type, node.name, coord)
-        )
+    if coord not in ("asymmetric", "align_corners", "half_pixel", "pytorch_half_pixel", "half_pixel_symmetric",
+                     "tf_half_pixel_for_nn"):
+        raise BakeError("%s node %r: coordinate_transformation_mode %r is not supported"
+                        % (node.op_type, node.name, coord))
     if a.get("antialias", 0) and min(scales[2:]) < 1:
         raise BakeError("%s node %r: antialiased downsampling is not supported" % (node.op_type, node.name))
     in_hw, out_hw, s_hw = v.shape[2:], out_shape[2:], scales[2:]
     rule = None
     for align, half in TFLITE_RULES:
         if mode == "nearest":
-            same = all(
-                _onnx_nearest(coord, nearest, n, o, s) == _nearest_map(n, o, align, half).tolist()
-                for n, o, s in zip(in_hw, out_hw, s_hw)
-            )
+            same = all(_onnx_nearest(coord, nearest, n, o, s) == _nearest_map(n, o, align, half).tolist()
+                       for n, o, s in zip(in_hw, out_hw, s_hw))
         else:
-            same = all(
-                np.allclose(_onnx_linear(coord, n, o, s), _tflite_linear(n, o, align, half), atol=1e-6)
-                for n, o, s in zip(in_hw, out_hw, s_hw)
-            )
+            same = all(np.allclose(_onnx_linear(coord, n, o, s), _tflite_linear(n, o, align, half), atol=1e-6)
+                       for n, o, s in zip(in_hw, out_hw, s_hw))
         if same:
             rule = (align, half)
             break
     if rule is None:
-        raise BakeError(
-            "%s node %r: %s mode with %s%s coordinates for %s -> %s is not one the TFLite "
-            "resize kernels compute"
-            % (
-                node.op_type,
-                node.name,
-                mode,
-                coord,
-                "/" + nearest if mode == "nearest" else "",
-                list(in_hw),
-                list(out_hw),
-            )
-        )
+        raise BakeError("%s node %r: %s mode with %s%s coordinates for %s -> %s is not one the TFLite "
+                        "resize kernels compute" % (node.op_type, node.name, mode, coord,
+                                                    "/" + nearest if mode == "nearest" else "",
+                                                    list(in_hw), list(out_hw)))
     x = to_float(r, spatial_in(r, node, v))
     kind = "RESIZE_NEAREST_NEIGHBOR" if mode == "nearest" else "RESIZE_BILINEAR"
     c = v.shape[1]
     out = r.tensor(node.output[0], (1, out_hw[0], out_hw[1], c), "f32")
-    r.op(
-        kind,
-        [x.t, r.i32(node.output[0] + "/size", list(out_hw))],
-        [out],
-        align_corners=rule[0],
-        half_pixel_centers=rule[1],
-    )
+    r.op(kind, [x.t, r.i32(node.output[0] + "/size", list(out_hw))], [out],
+         align_corners=rule[0], half_pixel_centers=rule[1])
     logical = (1, c, out_hw[0], out_hw[1])
     r.set(node.output[0], Val(out, logical, logical, NHWC))

@@ -1,5 +1,4 @@
 """Layout-only operators: they change how a value's bytes are read, not the bytes."""
-
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +29,7 @@ def shape_of(r: Reader, node) -> None:
     """Shapes are static: a constant (its Gather/Concat/Reshape arithmetic folds too)."""
     shape = r.rt(node, 0).shape
     a = attrs(node)
-    r.set(node.output[0], np.array(shape[a.get("start", 0) : a.get("end", len(shape))], np.int64))
+    r.set(node.output[0], np.array(shape[a.get("start", 0):a.get("end", len(shape))], np.int64))
 
 
 @translator("Size")
@@ -43,37 +42,24 @@ def cast(r: Reader, node) -> None:
     """To float32 (Cast's `to`, CastLike's second operand): nothing to do on a float32 tensor;
     a constant operand is cast at bake time."""
     from onnx import helper
-
     v = r.get(node, 0)
     if node.op_type == "Cast":
         to = attrs(node).get("to", 0)
-        target = (
-            "f32"
-            if to == 1
-            else str(helper.TensorProto.DataType.Name(to)).lower()
-            if to in helper.TensorProto.DataType.values()
-            else "type %d" % to
-        )
+        target = "f32" if to == 1 else str(helper.TensorProto.DataType.Name(to)).lower() \
+            if to in helper.TensorProto.DataType.values() else "type %d" % to
     else:
         like = r.get(node, 1)
-        target = (
-            r.tensors[like.t].dtype
-            if isinstance(like, Val)
-            else ("f32" if np.asarray(like).dtype == np.float32 else str(np.asarray(like).dtype))
-        )
+        target = r.tensors[like.t].dtype if isinstance(like, Val) else \
+            ("f32" if np.asarray(like).dtype == np.float32 else str(np.asarray(like).dtype))
     if not isinstance(v, Val):
         if target != "f32":
-            raise BakeError(
-                "%s node %r: casting a constant to %s for a computed tensor is not supported"
-                % (node.op_type, node.name, target)
-            )
+            raise BakeError("%s node %r: casting a constant to %s for a computed tensor is not supported"
+                            % (node.op_type, node.name, target))
         r.set(node.output[0], np.asarray(v.value() if isinstance(v, QConst) else v).astype(np.float32))
         return
     if r.tensors[v.t].dtype != "f32" or v.deq or target != "f32":
-        raise BakeError(
-            "%s node %r: casting a computed %s tensor to %s is not supported"
-            % (node.op_type, node.name, r.tensors[v.t].dtype, target)
-        )
+        raise BakeError("%s node %r: casting a computed %s tensor to %s is not supported"
+                        % (node.op_type, node.name, r.tensors[v.t].dtype, target))
     r.set(node.output[0], v)
 
 
@@ -91,7 +77,8 @@ def flatten(r: Reader, node) -> None:
     v = r.rt(node, 0)
     ax = attrs(node).get("axis", 1)
     ax = ax + len(v.shape) if ax < 0 else ax
-    reshaped(r, node, v, (int(np.prod(v.shape[:ax], dtype=np.int64)), int(np.prod(v.shape[ax:], dtype=np.int64))))
+    reshaped(r, node, v, (int(np.prod(v.shape[:ax], dtype=np.int64)),
+                             int(np.prod(v.shape[ax:], dtype=np.int64))))
 
 
 @translator("Squeeze")
