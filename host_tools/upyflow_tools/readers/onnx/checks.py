@@ -25,7 +25,7 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
                     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
                     "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
-                    "LayerNormalization", "RMSNormalization"})
+                    "LayerNormalization", "RMSNormalization", "LSTM", "GRU"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a
@@ -62,6 +62,7 @@ _ATTR_TYPE_NAMES = {1: "a float", 2: "an int", 3: "a string", 4: "a tensor", 6: 
 MIN_INPUTS = {"Conv": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Equal": 2,
               "Where": 3, "Expand": 2, "Range": 3, "Gather": 2, "BatchNormalization": 5,
               "QuantizeLinear": 2, "DequantizeLinear": 2, "Constant": 0}
+OPTIONAL_OUTPUTS = {"LSTM", "GRU"}   # any of their outputs may be left out, Y too
 MIN_INPUTS_BY_OPSET = {"Reshape": (5, 2), "Slice": (10, 3), "Pad": (11, 2)}
 
 
@@ -120,7 +121,8 @@ def check_arity(node, opset: int) -> None:
     need = MIN_INPUTS.get(op, 1)
     if op in MIN_INPUTS_BY_OPSET and opset >= MIN_INPUTS_BY_OPSET[op][0]:
         need = MIN_INPUTS_BY_OPSET[op][1]
-    if len(node.input) < need or not all(node.input[:need]) or not node.output or not node.output[0]:
+    first = any(node.output) if op in OPTIONAL_OUTPUTS else node.output and node.output[0]
+    if len(node.input) < need or not all(node.input[:need]) or not first:
         raise BakeError("%s node %r has inputs %s and outputs %s; it needs %d input%s and an output"
                         % (op, node.name, list(node.input), list(node.output), need, "" if need == 1 else "s"))
 

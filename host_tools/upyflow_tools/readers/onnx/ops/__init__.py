@@ -1,5 +1,6 @@
 """One module per operator group; importing them fills the translator table (registry.py)."""
-from . import activations, arith, conv, elementwise, fc, movement, pool, quantize, reduce, resize, shape, transpose_conv
+from . import (activations, arith, conv, elementwise, fc, movement, pool, quantize, reduce, resize, rnn, shape,
+               transpose_conv)
 
 __all__ = ["activations", "arith", "conv", "elementwise", "fc", "movement", "pool", "quantize", "reduce", "resize",
-           "shape", "transpose_conv"]
+           "rnn", "shape", "transpose_conv"]

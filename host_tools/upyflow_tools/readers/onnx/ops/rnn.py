@@ -1,0 +1,315 @@
+"""Recurrent layers, float32: LSTM and GRU (as torch.onnx exports nn.LSTM / nn.GRU).
+
+LSTM runs on UNIDIRECTIONAL_SEQUENCE_LSTM (the float32 lstm_f32 kernel): ONNX's gate rows
+(i, o, f, c) go to TFLite's operands (i, f, c, o), the bias is Wb + Rb. The kernel keeps its
+hidden and cell state in variable tensors; an ONNX model starts every run from initial_h /
+initial_c (zeros when absent), so an ASSIGN_VARIABLE copies them into the state before the
+layer on every invoke, and Y_h / Y_c are READ_VARIABLE copies of the state after it. A
+reverse direction runs on the time-reversed sequence (GATHER) and reverses its Y back; a
+bidirectional layer is the two passes joined by CONCATENATION.
+
+GRU has no TFLite operator: it is unrolled over its static sequence length at bake time.
+The input projections of all steps are one FULLY_CONNECTED per gate group, split per step;
+each step is a FULLY_CONNECTED of the hidden state, ADD, LOGISTIC, TANH, MUL, SUB (12 ops),
+linear_before_reset 0 and 1 as ONNX defines them; terms of a constant initial state are
+computed at bake time.
+
+Refused with one line: activations other than the defaults, sequence_lens other than the
+full length, LSTM's clip, input_forget and peepholes (TFLite's cell_clip is another clip).
+GRU's clip bounds its gate pre-activations (MAXIMUM / MINIMUM).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .... import BakeError
+from ..checks import attrs
+from ..layout import stored_as
+from ..qdq import to_float
+from ..registry import translator
+from ..state import Reader
+from ..values import Val, ident
+
+_DEFAULT_ACTS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
+_GATES = {"LSTM": 4, "GRU": 3}
+MAX_STEPS = 256   # GRU unrolls: ops grow with the sequence length
+
+
+def _text(v) -> str:
+    return v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+
+
+class _Layer:
+    """A recurrent node's operands and attributes, checked."""
+
+    def __init__(self, r: Reader, node) -> None:
+        op = node.op_type
+        self.node, self.name = node, ([o for o in node.output if o] or [node.name or op])[0]
+        a = attrs(node)
+        self.direction = _text(a.get("direction", "forward"))
+        if self.direction not in ("forward", "reverse", "bidirectional"):
+            raise BakeError("%s node %r: direction %r (forward, reverse, bidirectional)"
+                            % (op, node.name, self.direction))
+        self.dirs = 2 if self.direction == "bidirectional" else 1
+        self.layout = int(a.get("layout", 0))
+        if self.layout not in (0, 1):
+            raise BakeError("%s node %r: layout %d (0 or 1)" % (op, node.name, self.layout))
+        acts = [_text(s).lower() for s in a.get("activations", [])]
+        if acts and acts != _DEFAULT_ACTS[op] * self.dirs:
+            raise BakeError("%s node %r: activations %s are not supported (only the defaults, %s)"
+                            % (op, node.name, acts, ", ".join(_DEFAULT_ACTS[op])))
+        self.clip = a.get("clip")
+        x = r.rt(node, 0)
+        if len(x.shape) != 3:
+            raise BakeError("%s node %r: X is %d-D, expected 3-D" % (op, node.name, len(x.shape)))
+        self.x = stored_as(r, to_float(r, x), x.shape, ident(3))
+        self.steps, self.batch = (x.shape[0], x.shape[1]) if self.layout == 0 else (x.shape[1], x.shape[0])
+        self.n_in = x.shape[2]
+        g = _GATES[op]
+        w, rw = r.cval(node, 1, "weights W"), r.cval(node, 2, "recurrent weights R")
+        if w is None or rw is None:
+            raise BakeError("%s node %r needs weights W and R" % (op, node.name))
+        self.w, self.r = np.asarray(w, np.float32), np.asarray(rw, np.float32)
+        n = int(a.get("hidden_size", self.r.shape[-1] if self.r.ndim == 3 else 0))
+        self.n = n
+        if self.w.shape != (self.dirs, g * n, self.n_in) or self.r.shape != (self.dirs, g * n, n) or n < 1:
+            raise BakeError("%s node %r: W %s and R %s do not fit X %s, hidden_size %d, %d direction%s"
+                            % (op, node.name, list(self.w.shape), list(self.r.shape), list(x.shape), n,
+                               self.dirs, "s" if self.dirs > 1 else ""))
+        b = r.cval(node, 3, "bias B")
+        self.b = np.zeros((self.dirs, 2 * g * n), np.float32) if b is None else np.asarray(b, np.float32)
+        if self.b.shape != (self.dirs, 2 * g * n):
+            raise BakeError("%s node %r: B %s, expected %s" % (op, node.name, list(self.b.shape),
+                                                              [self.dirs, 2 * g * n]))
+        seq = r.cval(node, 4, "sequence_lens")
+        if seq is not None and (np.size(seq) != self.batch or np.any(np.asarray(seq) != self.steps)):
+            raise BakeError("%s node %r: sequence_lens %s; upyflow runs every sequence to the full length %d"
+                            % (op, node.name, np.asarray(seq).reshape(-1).tolist(), self.steps))
+        self.state_shape = (self.dirs, self.batch, n) if self.layout == 0 else (self.batch, self.dirs, n)
+
+    def initial(self, r: Reader, k: int, what: str) -> list:
+        """Per direction, the initial state (input k) as a [batch, n] constant or tensor id."""
+        v = r.get(self.node, k)
+        if v is None:
+            return [np.zeros((self.batch, self.n), np.float32)] * self.dirs
+        if isinstance(v, Val):
+            if tuple(v.shape) != self.state_shape:
+                raise BakeError("%s node %r: %s %s, expected %s" % (self.node.op_type, self.node.name, what,
+                                                                   list(v.shape), list(self.state_shape)))
+            v = stored_as(r, to_float(r, v), v.shape, ident(3))
+            if self.dirs == 1:
+                return [reshape(r, v.t, (self.batch, self.n))]
+            axis = 0 if self.layout == 0 else 1
+            return [reshape(r, t, (self.batch, self.n)) for t in split(r, v.t, axis, 2)]
+        c = np.asarray(r.cval(self.node, k, what), np.float32)
+        if c.shape != self.state_shape:
+            raise BakeError("%s node %r: %s %s, expected %s" % (self.node.op_type, self.node.name, what,
+                                                               list(c.shape), list(self.state_shape)))
+        return [np.ascontiguousarray(c[d] if self.layout == 0 else c[:, d]) for d in range(self.dirs)]
+
+    def reversed_pass(self, d: int) -> bool:
+        return self.direction == "reverse" or d == 1
+
+    def bind(self, r: Reader, k: int, per_dir: list, per_step: bool) -> None:
+        """Output k from per-direction tensors: Y ([steps, batch, n] or [batch, steps, n] each)
+        when per_step, else the final states ([batch, n] each)."""
+        if k >= len(self.node.output) or not self.node.output[k]:
+            return
+        name = self.node.output[k]
+        t_ax = 0 if self.layout == 0 else 1
+        if per_step:
+            lead = (self.steps, self.batch) if self.layout == 0 else (self.batch, self.steps)
+            axis = 1 if self.layout == 0 else 2
+            shape = lead[:axis] + (1,) + lead[axis:] + (self.n,)
+            full = lead[:axis] + (self.dirs,) + lead[axis:] + (self.n,)
+        else:
+            shape = (1, self.batch, self.n) if self.layout == 0 else (self.batch, 1, self.n)
+            full, axis = self.state_shape, t_ax
+        if self.dirs == 1:
+            t = per_dir[0]
+            r.tensors[t].name = name
+            r.set(name, Val(t, full, r.tensors[t].shape, ident(len(r.tensors[t].shape))))
+            return
+        parts = [reshape(r, t, shape) for t in per_dir]
+        out = r.tensor(name, full, "f32")
+        r.op("CONCATENATION", parts, [out], axis=axis, fused_activation_function="NONE")
+        r.set(name, Val(out, full, full, ident(len(full))))
+
+
+def reshape(r: Reader, t: int, shape) -> int:
+    """t viewed as `shape` (a RESHAPE, aliased away)."""
+    shape = tuple(int(d) for d in shape)
+    if r.tensors[t].shape == shape:
+        return t
+    out = r.like(r.tensors[t].name + "/reshaped", t, shape)
+    r.op("RESHAPE", [t, r.i32(r.tensors[out].name + "/shape", shape)], [out])
+    return out
+
+
+def split(r: Reader, t: int, axis: int, n: int) -> list[int]:
+    """t split into n equal parts on `axis` (SPLIT)."""
+    src = r.tensors[t]
+    shape = list(src.shape)
+    shape[axis] //= n
+    outs = [r.like("%s/part%d" % (src.name, k), t, tuple(shape)) for k in range(n)]
+    r.op("SPLIT", [r.i32(src.name + "/split_axis", [axis]), t], outs, num_splits=n)
+    return outs
+
+
+def reverse(r: Reader, t: int, axis: int) -> int:
+    """t with `axis` reversed (GATHER of constant indices)."""
+    src = r.tensors[t]
+    out = r.like(src.name + "/reversed", t)
+    r.op("GATHER", [t, r.i32(src.name + "/reverse_indices", list(range(src.shape[axis]))[::-1])], [out],
+         axis=axis, batch_dims=0)
+    return out
+
+
+# --- LSTM ---------------------------------------------------------------------------------
+@translator("LSTM")
+def lstm(r: Reader, node) -> None:
+    a = attrs(node)
+    if a.get("clip") is not None:
+        raise BakeError("LSTM node %r: clip is not supported (TFLite's LSTM clips the cell state, ONNX the "
+                        "gate inputs)" % node.name)
+    if int(a.get("input_forget", 0)):
+        raise BakeError("LSTM node %r: input_forget=1 (coupled input and forget gates) is not supported"
+                        % node.name)
+    if r.get(node, 7) is not None:
+        raise BakeError("LSTM node %r: peephole weights P are not supported" % node.name)
+    L = _Layer(r, node)
+    n, layout = L.n, L.layout
+    t_ax = 0 if layout == 0 else 1
+    init_h, init_c = L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")
+    ys, hs, cs = [], [], []
+    for d in range(L.dirs):
+        tag = "%s/%s" % (L.name, ("forward", "backward")[d] if L.dirs == 2 else L.direction)
+        w, rw, b = L.w[d], L.r[d], L.b[d, :4 * n] + L.b[d, 4 * n:]
+        # ONNX rows: i, o, f, c; TFLite operands: i, f, c (cell, "g"), o
+        rows = {"i": 0, "o": 1, "f": 2, "c": 3}
+        ins = [-1] * 24
+        x = reverse(r, L.x.t, t_ax) if L.reversed_pass(d) else L.x.t
+        ins[0] = x
+        for k, g in enumerate("ifco"):
+            sl = slice(rows[g] * n, (rows[g] + 1) * n)
+            ins[1 + k] = r.const("%s/W_%s" % (tag, g), np.ascontiguousarray(w[sl]), "f32")
+            ins[5 + k] = r.const("%s/R_%s" % (tag, g), np.ascontiguousarray(rw[sl]), "f32")
+            ins[12 + k] = r.const("%s/B_%s" % (tag, g), np.ascontiguousarray(b[sl]), "f32")
+        for k, (what, init) in enumerate((("h", init_h[d]), ("c", init_c[d]))):
+            state = r.tensor("%s/state_%s" % (tag, what), (L.batch, n), "f32")
+            r.tensors[state].variable = True
+            src = r.const("%s/initial_%s" % (tag, what), init, "f32") if isinstance(init, np.ndarray) else init
+            r.op("ASSIGN_VARIABLE", [src], [state])   # every invoke starts from the initial state
+            ins[18 + k] = state
+        y = r.tensor(tag + "/Y", L.x.shape[:2] + (n,), "f32")
+        r.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], fused_activation_function="TANH", cell_clip=0.0,
+             proj_clip=0.0, time_major=layout == 0, asymmetric_quantize_inputs=False)
+        ys.append(reverse(r, y, t_ax) if L.reversed_pass(d) else y)
+        for k, acc in ((18, hs), (19, cs)):
+            if len(node.output) <= k - 17 or not node.output[k - 17]:
+                continue
+            out = r.tensor("%s/final_%s" % (tag, "hc"[k - 18]), (L.batch, n), "f32")
+            r.op("READ_VARIABLE", [ins[k]], [out])
+            acc.append(out)
+    L.bind(r, 0, ys, True)
+    L.bind(r, 1, hs, False)
+    L.bind(r, 2, cs, False)
+
+
+# --- GRU ----------------------------------------------------------------------------------
+class _Ops:
+    """Float32 ops on tensor ids or constants (ndarrays); all-constant ones are computed here."""
+
+    def __init__(self, r: Reader, tag: str) -> None:
+        self.r, self.tag, self.k = r, tag, 0
+
+    def _name(self, what: str) -> str:
+        self.k += 1
+        return "%s/%s%d" % (self.tag, what, self.k)
+
+    def _t(self, v) -> int:
+        return v if isinstance(v, int) else self.r.const(self._name("const"), np.asarray(v, np.float32), "f32")
+
+    def _shape(self, v) -> tuple:
+        return tuple(np.shape(v)) if isinstance(v, np.ndarray) else self.r.tensors[v].shape
+
+    def binary(self, kind: str, a, b):
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            f = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "MAXIMUM": np.maximum,
+                 "MINIMUM": np.minimum}[kind]
+            return f(a, b).astype(np.float32)
+        shape = np.broadcast_shapes(self._shape(a), self._shape(b))
+        out = self.r.tensor(self._name(kind.lower()), shape, "f32")
+        opts = {"fused_activation_function": "NONE"} if kind in ("ADD", "SUB", "MUL") else {}
+        self.r.op(kind, [self._t(a), self._t(b)], [out], **opts)
+        return out
+
+    def unary(self, kind: str, a):
+        if isinstance(a, np.ndarray):
+            return (1 / (1 + np.exp(-a)) if kind == "LOGISTIC" else np.tanh(a)).astype(np.float32)
+        out = self.r.tensor(self._name(kind.lower()), self._shape(a), "f32")
+        self.r.op(kind, [a], [out])
+        return out
+
+    def fc(self, x, w: np.ndarray, b: np.ndarray):
+        """x @ w.T + b over x's last axis."""
+        if isinstance(x, np.ndarray):
+            return (x @ w.T + b).astype(np.float32)
+        shape = self._shape(x)[:-1] + (w.shape[0],)
+        out = self.r.tensor(self._name("fc"), shape, "f32")
+        self.r.op("FULLY_CONNECTED", [x, self._t(np.ascontiguousarray(w)), self._t(b)], [out],
+                  fused_activation_function="NONE", keep_num_dims=True, weights_format="DEFAULT")
+        return out
+
+
+@translator("GRU")
+def gru(r: Reader, node) -> None:
+    a = attrs(node)
+    L = _Layer(r, node)
+    n, layout = L.n, L.layout
+    if L.steps > MAX_STEPS:
+        raise BakeError("GRU node %r: %d time steps; upyflow unrolls a GRU over at most %d"
+                        % (node.name, L.steps, MAX_STEPS))
+    lbr = int(a.get("linear_before_reset", 0))
+    clip = None if L.clip is None else float(L.clip)
+    t_ax = 0 if layout == 0 else 1
+    init = L.initial(r, 5, "initial_h")
+    ys, hs = [], []
+    for d in range(L.dirs):
+        tag = "%s/%s" % (L.name, ("forward", "backward")[d] if L.dirs == 2 else L.direction)
+        o = _Ops(r, tag)
+        w, rw, wb, rb = L.w[d], L.r[d], L.b[d, :3 * n], L.b[d, 3 * n:]
+        # ONNX rows: z, r, h. Input projections of every step at once, then one slice per step.
+        bx_zr = wb[:2 * n] + rb[:2 * n]
+        bx_h = wb[2 * n:] + (rb[2 * n:] if not lbr else 0)
+        xzr = split(r, o.fc(L.x.t, w[:2 * n], bx_zr), t_ax, L.steps)
+        xh = split(r, o.fc(L.x.t, w[2 * n:], bx_h), t_ax, L.steps)
+        h = init[d]
+        zero = np.zeros(n, np.float32)
+        outs = [0] * L.steps
+        for t in (range(L.steps - 1, -1, -1) if L.reversed_pass(d) else range(L.steps)):
+            pre = o.binary("ADD", reshape(r, xzr[t], (L.batch, 2 * n)), o.fc(h, rw[:2 * n], np.zeros(2 * n, np.float32)))
+            if clip is not None:
+                pre = o.binary("MINIMUM", o.binary("MAXIMUM", pre, np.float32([-clip])), np.float32([clip]))
+            z, rg = split(r, o.unary("LOGISTIC", pre), 1, 2)
+            if lbr:
+                m = o.binary("MUL", rg, o.fc(h, rw[2 * n:], rb[2 * n:]))
+            else:
+                m = o.fc(o.binary("MUL", rg, h), rw[2 * n:], zero)
+            pre_h = o.binary("ADD", reshape(r, xh[t], (L.batch, n)), m)
+            if clip is not None:
+                pre_h = o.binary("MINIMUM", o.binary("MAXIMUM", pre_h, np.float32([-clip])), np.float32([clip]))
+            hh = o.unary("TANH", pre_h)
+            # H = (1 - z) * hh + z * H, as ONNX writes it
+            h = o.binary("ADD", o.binary("MUL", o.binary("SUB", np.float32([1.0]), z), hh), o.binary("MUL", z, h))
+            outs[t] = h
+        if not node.output[0]:   # Y not used
+            hs.append(h)
+            continue
+        lead = (1, L.batch, n) if layout == 0 else (L.batch, 1, n)
+        y = r.tensor(tag + "/Y", L.x.shape[:2] + (n,), "f32")
+        r.op("CONCATENATION", [reshape(r, s, lead) for s in outs], [y], axis=t_ax, fused_activation_function="NONE")
+        ys.append(y)
+        hs.append(h)
+    L.bind(r, 0, ys, True)
+    L.bind(r, 1, hs, False)
