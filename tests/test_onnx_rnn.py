@@ -1,0 +1,279 @@
+"""ONNX LSTM and GRU (readers/onnx/ops/rnn.py), compared with onnxruntime.
+
+The models are built with onnx.helper the way torch.onnx exports nn.LSTM / nn.GRU (opset 17):
+batch_first inputs transposed to time-major, one LSTM/GRU node per layer with its initial
+state a zeros initializer (or taken from a graph input h0), Y squeezed (one direction) or
+transposed and reshaped to [T, B, 2H] (bidirectional), GRU with linear_before_reset=1. Float32
+outputs agree with onnxruntime within rtol 1e-5 (atol 1e-6) on the pure and native tiers and
+under MicroPython. ONNX's own LSTM/GRU node tests run in test_onnx_conformance.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+from onnx import TensorProto as TP  # noqa: E402
+from onnx import helper as oh  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+
+from harness import load_cpython, run_micropython, run_upyflow  # noqa: E402
+from onnx_harness import bake_onnx, case_rng, ort_run  # noqa: E402
+from upyflow_tools import BakeError  # noqa: E402
+from upyflow_tools.readers.onnx import read_onnx  # noqa: E402
+
+RTOL, ATOL = 1e-5, 1e-6
+GATES = {"LSTM": 4, "GRU": 3}
+
+
+def torch_like(
+    rng,
+    op: str,
+    n_in: int,
+    n: int,
+    steps: int,
+    batch: int,
+    layers: int = 1,
+    bidirectional: bool = False,
+    batch_first: bool = True,
+    h0_input: bool = False,
+) -> tuple[bytes, dict]:
+    """An nn.LSTM / nn.GRU as torch.onnx.export writes it; inputs {name: shape}."""
+    dirs = 2 if bidirectional else 1
+    g = GATES[op]
+    nodes, inits = [], {}
+    inputs = {"x": [batch, steps, n_in] if batch_first else [steps, batch, n_in]}
+    cur = "x"
+    if batch_first:
+        nodes.append(oh.make_node("Transpose", ["x"], ["x_tm"], perm=[1, 0, 2]))
+        cur = "x_tm"
+    if h0_input:  # torch slices h0 per layer; Split here (Slice of computed tensors: another change)
+        inputs["h0"] = [layers * dirs, batch, n]
+        if layers > 1:
+            inits["h0_split"] = np.array([dirs] * layers, np.int64)
+            nodes.append(oh.make_node("Split", ["h0", "h0_split"], ["h0_%d" % k for k in range(layers)], axis=0))
+    inits["axes1"] = np.array([1], np.int64)
+    inits["flat"] = np.array([0, 0, -1], np.int64)
+    finals = []
+    for k in range(layers):
+        size = n_in if k == 0 else n * dirs
+        inits["W%d" % k] = rng.uniform(-0.6, 0.6, (dirs, g * n, size)).astype(np.float32)
+        inits["R%d" % k] = rng.uniform(-0.6, 0.6, (dirs, g * n, n)).astype(np.float32)
+        inits["B%d" % k] = rng.uniform(-0.3, 0.3, (dirs, 2 * g * n)).astype(np.float32)
+        if h0_input:
+            h0 = "h0_%d" % k if layers > 1 else "h0"
+        else:
+            h0 = "zeros%d" % k
+            inits[h0] = np.zeros((dirs, batch, n), np.float32)
+        ins = [cur, "W%d" % k, "R%d" % k, "B%d" % k, "", h0]
+        outs = ["Y%d" % k, "Yh%d" % k]
+        extra = {"linear_before_reset": 1} if op == "GRU" else {}
+        if op == "LSTM":
+            ins.append(h0)  # torch passes c0 like h0; zeros here
+            outs.append("Yc%d" % k)
+        if bidirectional:
+            extra["direction"] = "bidirectional"
+        nodes.append(oh.make_node(op, ins, outs, hidden_size=n, **extra))
+        if bidirectional:
+            nodes.append(oh.make_node("Transpose", ["Y%d" % k], ["Yt%d" % k], perm=[0, 2, 1, 3]))
+            nodes.append(oh.make_node("Reshape", ["Yt%d" % k, "flat"], ["L%d" % k]))
+        else:
+            nodes.append(oh.make_node("Squeeze", ["Y%d" % k, "axes1"], ["L%d" % k]))
+        cur = "L%d" % k
+        finals.append("Yh%d" % k)
+    if batch_first:
+        nodes.append(oh.make_node("Transpose", [cur], ["y"], perm=[1, 0, 2]))
+    else:
+        nodes.append(oh.make_node("Identity", [cur], ["y"]))
+    if layers > 1:
+        nodes.append(oh.make_node("Concat", finals, ["h_n"], axis=0))
+    else:
+        nodes.append(oh.make_node("Identity", [finals[0]], ["h_n"]))
+    graph = oh.make_graph(
+        nodes,
+        "rnn",
+        [oh.make_tensor_value_info(k, TP.FLOAT, s) for k, s in inputs.items()],
+        [oh.make_tensor_value_info(k, TP.FLOAT, None) for k in ("y", "h_n")],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8)
+    return model.SerializeToString(), inputs
+
+
+def one_node(op: str, steps=4, batch=2, n_in=3, n=5, inputs_extra=(), **attrs) -> bytes:
+    """A single LSTM/GRU node with constant weights (one direction)."""
+    rng = case_rng("%s%s" % (op, sorted(attrs.items())))
+    g = GATES[op]
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    inits = {
+        "W": rng.uniform(-0.6, 0.6, (dirs, g * n, n_in)).astype(np.float32),
+        "R": rng.uniform(-0.6, 0.6, (dirs, g * n, n)).astype(np.float32),
+        "B": rng.uniform(-0.3, 0.3, (dirs, 2 * g * n)).astype(np.float32),
+    }
+    ins = ["x", "W", "R", "B", *inputs_extra]
+    for name, value in (("seq", np.full(batch, steps, np.int32)), ("P", np.zeros((dirs, 3 * n), np.float32))):
+        if name in ins:
+            inits[name] = value
+    outs = ["y", "y_h"] + (["y_c"] if op == "LSTM" else [])
+    node = oh.make_node(op, ins, outs, hidden_size=n, **attrs)
+    graph = oh.make_graph(
+        [node],
+        "rnn",
+        [oh.make_tensor_value_info("x", TP.FLOAT, [steps, batch, n_in])],
+        [oh.make_tensor_value_info(k, TP.FLOAT, None) for k in outs],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
+def device(x: np.ndarray) -> np.ndarray:
+    """Rank-4 values (a raw Y) are NHWC on the board."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def check(data: bytes, feeds_list: list[dict], tmp_path):
+    """Every feed in turn on one Model: each run equals onnxruntime's (no state carried over)."""
+    mdir, name, result = bake_onnx(data, tmp_path)
+    model = load_cpython(mdir, name)
+    for feeds in feeds_list:
+        want = ort_run(data, feeds)
+        got = run_upyflow(model, [device(v) for v in feeds.values()])
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.reshape(device(w).shape), device(w), rtol=RTOL, atol=ATOL)
+    return result
+
+
+def feeds(rng, inputs: dict, n: int = 3) -> list[dict]:
+    out = [{k: rng.uniform(-2, 2, s).astype(np.float32) for k, s in inputs.items()} for _ in range(n)]
+    return out + [out[0]]  # the first again: the same answer after other sequences
+
+
+def kinds(result) -> list[str]:
+    return [op.kind for op in result.graph.ops]
+
+
+TORCH_CASES = {
+    "b1": dict(n_in=4, n=8, steps=6, batch=1),
+    "b2": dict(n_in=3, n=5, steps=5, batch=2),
+    "time_major": dict(n_in=3, n=4, steps=4, batch=2, batch_first=False),
+    "two_layers": dict(n_in=4, n=6, steps=5, batch=1, layers=2),
+    "bidirectional": dict(n_in=3, n=4, steps=5, batch=2, bidirectional=True),
+    "bi_two_layers": dict(n_in=3, n=4, steps=4, batch=1, layers=2, bidirectional=True),
+    "h0": dict(n_in=3, n=5, steps=4, batch=2, h0_input=True),
+    "bi_h0": dict(n_in=3, n=4, steps=4, batch=1, bidirectional=True, h0_input=True, layers=2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TORCH_CASES))
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_torch_export(op, case, tier, tmp_path):
+    rng = case_rng("torch_%s_%s" % (op, case))
+    data, inputs = torch_like(rng, op, **TORCH_CASES[case])
+    result = check(data, feeds(rng, inputs), tmp_path)
+    if op == "LSTM":
+        assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in kinds(result)
+    else:
+        assert "FULLY_CONNECTED" in kinds(result) and "UNIDIRECTIONAL_SEQUENCE_LSTM" not in kinds(result)
+
+
+ONE_NODE = {
+    "lstm_reverse": ("LSTM", {"direction": "reverse"}),
+    "lstm_bidirectional": ("LSTM", {"direction": "bidirectional"}),
+    "lstm_full_sequence_lens": ("LSTM", {"inputs_extra": ("seq",)}),
+    "lstm_default_activations": ("LSTM", {"activations": ["Sigmoid", "Tanh", "Tanh"]}),
+    "gru_before_reset": ("GRU", {}),
+    "gru_linear_before_reset": ("GRU", {"linear_before_reset": 1}),
+    "gru_reverse": ("GRU", {"direction": "reverse", "linear_before_reset": 1}),
+    "gru_bidirectional": ("GRU", {"direction": "bidirectional"}),
+    "gru_clip": ("GRU", {"clip": 0.7}),
+    "gru_one_step": ("GRU", {"steps": 1, "batch": 1}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONE_NODE))
+def test_one_node(case, tier, tmp_path):
+    op, attrs = ONE_NODE[case]
+    attrs = dict(attrs)
+    steps, batch = attrs.pop("steps", 4), attrs.pop("batch", 2)
+    data = one_node(op, steps=steps, batch=batch, **attrs)
+    rng = case_rng(case)
+    check(data, feeds(rng, {"x": [steps, batch, 3]}), tmp_path)
+
+
+def test_layout_1_matches_onnx_reference(tier, tmp_path):
+    """layout=1 (batch-major X and Y): onnxruntime refuses it, ONNX's reference evaluator runs it."""
+    from onnx.reference import ReferenceEvaluator
+
+    for op in ("LSTM", "GRU"):
+        rng = case_rng("layout1" + op)
+        g, n = GATES[op], 4
+        inits = {
+            "W": rng.uniform(-0.6, 0.6, (1, g * n, 3)).astype(np.float32),
+            "R": rng.uniform(-0.6, 0.6, (1, g * n, n)).astype(np.float32),
+        }
+        outs = ["y", "y_h"]
+        graph = oh.make_graph(
+            [oh.make_node(op, ["x", "W", "R"], outs, hidden_size=n, layout=1)],
+            "rnn",
+            [oh.make_tensor_value_info("x", TP.FLOAT, [2, 5, 3])],
+            [oh.make_tensor_value_info(k, TP.FLOAT, None) for k in outs],
+            [numpy_helper.from_array(v, k) for k, v in inits.items()],
+        )
+        model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8)
+        mdir, name, _ = bake_onnx(model.SerializeToString(), tmp_path)
+        m = load_cpython(mdir, name)
+        x = rng.uniform(-2, 2, (2, 5, 3)).astype(np.float32)
+        want = ReferenceEvaluator(model).run(None, {"x": x})
+        got = run_upyflow(m, [x])
+        for gv, w in zip(got, want):
+            w = device(np.asarray(w, np.float32))
+            np.testing.assert_allclose(gv.reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    "op, attrs, words",
+    [
+        ("LSTM", {"clip": 1.0}, "clip is not supported"),
+        ("LSTM", {"input_forget": 1}, "input_forget=1"),
+        ("LSTM", {"inputs_extra": ("", "", "", "P")}, "peephole"),
+        ("LSTM", {"activations": ["Sigmoid", "Relu", "Tanh"]}, "activations"),
+        ("GRU", {"activations": ["HardSigmoid", "Tanh"]}, "activations"),
+        ("GRU", {"direction": "sideways"}, "direction"),
+    ],
+)
+def test_refused_in_one_line(op, attrs, words):
+    with pytest.raises(BakeError) as e:
+        read_onnx(one_node(op, **attrs))
+    msg = str(e.value)
+    assert words in msg and "\n" not in msg and op in msg
+
+
+def test_partial_sequence_lens_refused():
+    data = one_node("LSTM", inputs_extra=("seq",))
+    m = onnx.load_from_string(data)
+    for init in m.graph.initializer:
+        if init.name == "seq":
+            init.CopyFrom(numpy_helper.from_array(np.array([4, 2], np.int32), "seq"))
+    with pytest.raises(BakeError, match="sequence_lens .* full length 4"):
+        read_onnx(m.SerializeToString())
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_micropython(mpy_tier, tmp_path):
+    jobs, sizes, want = [], {}, {}
+    for op in ("LSTM", "GRU"):
+        rng = case_rng("upy" + op)
+        data, inputs = torch_like(rng, op, n_in=3, n=5, steps=5, batch=1, bidirectional=op == "GRU")
+        mdir, name, _ = bake_onnx(data, tmp_path)
+        sets = feeds(rng, inputs, 2)
+        want[name] = [ort_run(data, f) for f in sets]
+        jobs.append((name, [list(f.values()) for f in sets]))
+        sizes[name] = [w.nbytes for w in want[name][0]]
+    got, _ = run_micropython(mpy_tier, str(tmp_path), jobs, sizes)
+    for name, runs in want.items():
+        for w_outs, g_outs in zip(runs, got[name]):
+            for w, g in zip(w_outs, g_outs):
+                np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=RTOL, atol=ATOL)
