@@ -1,6 +1,19 @@
 """One module per operator group; importing them fills the translator table (registry.py)."""
-from . import (activations, arith, conv, elementwise, fc, movement, pool, quantize, reduce, resize, rnn, shape,
-               transpose_conv)
+from . import (
+    activations,
+    arith,
+    conv,
+    elementwise,
+    fc,
+    movement,
+    pool,
+    quantize,
+    reduce,
+    resize,
+    rnn,
+    shape,
+    transpose_conv,
+)
 
 __all__ = ["activations", "arith", "conv", "elementwise", "fc", "movement", "pool", "quantize", "reduce", "resize",
            "rnn", "shape", "transpose_conv"]

@@ -70,7 +70,8 @@ class _Layer:
         if w is None or rw is None:
             raise BakeError("%s node %r needs weights W and R" % (op, node.name))
         self.w, self.r = np.asarray(w, np.float32), np.asarray(rw, np.float32)
-        n = int(a.get("hidden_size", self.r.shape[-1] if self.r.ndim == 3 else 0))
+        size = a.get("hidden_size")
+        n = int(size) if size is not None else int(self.r.shape[-1]) if self.r.ndim == 3 else 0
         self.n = n
         if self.w.shape != (self.dirs, g * n, self.n_in) or self.r.shape != (self.dirs, g * n, n) or n < 1:
             raise BakeError("%s node %r: W %s and R %s do not fit X %s, hidden_size %d, %d direction%s"
@@ -181,7 +182,9 @@ def lstm(r: Reader, node) -> None:
     n, layout = L.n, L.layout
     t_ax = 0 if layout == 0 else 1
     init_h, init_c = L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")
-    ys, hs, cs = [], [], []
+    ys: list[int] = []
+    hs: list[int] = []
+    cs: list[int] = []
     for d in range(L.dirs):
         tag = "%s/%s" % (L.name, ("forward", "backward")[d] if L.dirs == 2 else L.direction)
         w, rw, b = L.w[d], L.r[d], L.b[d, :4 * n] + L.b[d, 4 * n:]
@@ -244,6 +247,10 @@ class _Ops:
         self.r.op(kind, [self._t(a), self._t(b)], [out], **opts)
         return out
 
+    def clip(self, a, c: float):
+        """a bounded to [-c, c]."""
+        return self.binary("MINIMUM", self.binary("MAXIMUM", a, np.array([-c], np.float32)), np.array([c], np.float32))
+
     def unary(self, kind: str, a):
         if isinstance(a, np.ndarray):
             return (1 / (1 + np.exp(-a)) if kind == "LOGISTIC" else np.tanh(a)).astype(np.float32)
@@ -288,9 +295,10 @@ def gru(r: Reader, node) -> None:
         zero = np.zeros(n, np.float32)
         outs = [0] * L.steps
         for t in (range(L.steps - 1, -1, -1) if L.reversed_pass(d) else range(L.steps)):
-            pre = o.binary("ADD", reshape(r, xzr[t], (L.batch, 2 * n)), o.fc(h, rw[:2 * n], np.zeros(2 * n, np.float32)))
+            rec = o.fc(h, rw[:2 * n], np.zeros(2 * n, np.float32))
+            pre = o.binary("ADD", reshape(r, xzr[t], (L.batch, 2 * n)), rec)
             if clip is not None:
-                pre = o.binary("MINIMUM", o.binary("MAXIMUM", pre, np.float32([-clip])), np.float32([clip]))
+                pre = o.clip(pre, clip)
             z, rg = split(r, o.unary("LOGISTIC", pre), 1, 2)
             if lbr:
                 m = o.binary("MUL", rg, o.fc(h, rw[2 * n:], rb[2 * n:]))
@@ -298,10 +306,11 @@ def gru(r: Reader, node) -> None:
                 m = o.fc(o.binary("MUL", rg, h), rw[2 * n:], zero)
             pre_h = o.binary("ADD", reshape(r, xh[t], (L.batch, n)), m)
             if clip is not None:
-                pre_h = o.binary("MINIMUM", o.binary("MAXIMUM", pre_h, np.float32([-clip])), np.float32([clip]))
+                pre_h = o.clip(pre_h, clip)
             hh = o.unary("TANH", pre_h)
             # H = (1 - z) * hh + z * H, as ONNX writes it
-            h = o.binary("ADD", o.binary("MUL", o.binary("SUB", np.float32([1.0]), z), hh), o.binary("MUL", z, h))
+            one_minus_z = o.binary("SUB", np.array([1.0], np.float32), z)
+            h = o.binary("ADD", o.binary("MUL", one_minus_z, hh), o.binary("MUL", z, h))
             outs[t] = h
         if not node.output[0]:   # Y not used
             hs.append(h)
