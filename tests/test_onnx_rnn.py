@@ -113,9 +113,9 @@ def one_node(op: str, steps=4, batch=2, n_in=3, n=5, inputs_extra=(), **attrs) -
         "B": rng.uniform(-0.3, 0.3, (dirs, 2 * g * n)).astype(np.float32),
     }
     ins = ["x", "W", "R", "B", *inputs_extra]
-    for name, value in (("seq", np.full(batch, steps, np.int32)), ("P", np.zeros((dirs, 3 * n), np.float32))):
+    for name, value in (("seq", np.full(batch, steps, np.int32)), ("P", rng.uniform(-1, 1, (dirs, 3 * n)))):
         if name in ins:
-            inits[name] = value
+            inits[name] = value.astype(np.int32 if name == "seq" else np.float32)
     outs = ["y", "y_h"] + (["y_c"] if op == "LSTM" else [])
     node = oh.make_node(op, ins, outs, hidden_size=n, **attrs)
     graph = oh.make_graph(
@@ -184,6 +184,14 @@ ONE_NODE = {
     "lstm_bidirectional": ("LSTM", {"direction": "bidirectional"}),
     "lstm_full_sequence_lens": ("LSTM", {"inputs_extra": ("seq",)}),
     "lstm_default_activations": ("LSTM", {"activations": ["Sigmoid", "Tanh", "Tanh"]}),
+    "lstm_clip": ("LSTM", {"clip": 0.8}),
+    "lstm_input_forget": ("LSTM", {"input_forget": 1}),
+    "lstm_peepholes": ("LSTM", {"inputs_extra": ("", "", "", "P")}),
+    "lstm_peepholes_clip_bidirectional": (
+        "LSTM",
+        {"inputs_extra": ("", "", "", "P"), "clip": 0.9, "direction": "bidirectional"},
+    ),
+    "lstm_input_forget_reverse": ("LSTM", {"input_forget": 1, "direction": "reverse"}),
     "gru_before_reset": ("GRU", {}),
     "gru_linear_before_reset": ("GRU", {"linear_before_reset": 1}),
     "gru_reverse": ("GRU", {"direction": "reverse", "linear_before_reset": 1}),
@@ -236,9 +244,6 @@ def test_layout_1_matches_onnx_reference(tier, tmp_path):
 @pytest.mark.parametrize(
     "op, attrs, words",
     [
-        ("LSTM", {"clip": 1.0}, "clip is not supported"),
-        ("LSTM", {"input_forget": 1}, "input_forget=1"),
-        ("LSTM", {"inputs_extra": ("", "", "", "P")}, "peephole"),
         ("LSTM", {"activations": ["Sigmoid", "Relu", "Tanh"]}, "activations"),
         ("GRU", {"activations": ["HardSigmoid", "Tanh"]}, "activations"),
         ("GRU", {"direction": "sideways"}, "direction"),

@@ -8,15 +8,17 @@ layer on every invoke, and Y_h / Y_c are READ_VARIABLE copies of the state after
 reverse direction runs on the time-reversed sequence (GATHER) and reverses its Y back; a
 bidirectional layer is the two passes joined by CONCATENATION.
 
-GRU has no TFLite operator: it is unrolled over its static sequence length at bake time.
-The input projections of all steps are one FULLY_CONNECTED per gate group, split per step;
-each step is a FULLY_CONNECTED of the hidden state, ADD, LOGISTIC, TANH, MUL, SUB (12 ops),
-linear_before_reset 0 and 1 as ONNX defines them; terms of a constant initial state are
-computed at bake time.
+GRU has no TFLite operator: it is unrolled over its static sequence length at bake time
+(unroll(), at most MAX_STEPS steps). The input projections of all steps are one
+FULLY_CONNECTED per gate group, split per step; each step is a FULLY_CONNECTED of the hidden
+state, ADD, LOGISTIC, TANH, MUL, SUB (12 ops), linear_before_reset 0 and 1 as ONNX defines
+them, clip as MAXIMUM / MINIMUM on the gate pre-activations. An LSTM with clip (ONNX clips
+the gate inputs, TFLite's cell_clip the cell state), input_forget or peepholes is unrolled the
+same way, as onnxruntime computes it. Terms of a constant initial state are computed at bake
+time.
 
-Refused with one line: activations other than the defaults, sequence_lens other than the
-full length, LSTM's clip, input_forget and peepholes (TFLite's cell_clip is another clip).
-GRU's clip bounds its gate pre-activations (MAXIMUM / MINIMUM).
+Refused with one line: activations other than the defaults, sequence_lens other than the full
+length.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from ..values import Val, ident
 
 _DEFAULT_ACTS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
 _GATES = {"LSTM": 4, "GRU": 3}
-MAX_STEPS = 256   # GRU unrolls: ops grow with the sequence length
+MAX_STEPS = 256   # unrolled layers: ops grow with the sequence length
 
 
 def _text(v) -> str:
@@ -170,15 +172,10 @@ def reverse(r: Reader, t: int, axis: int) -> int:
 @translator("LSTM")
 def lstm(r: Reader, node) -> None:
     a = attrs(node)
-    if a.get("clip") is not None:
-        raise BakeError("LSTM node %r: clip is not supported (TFLite's LSTM clips the cell state, ONNX the "
-                        "gate inputs)" % node.name)
-    if int(a.get("input_forget", 0)):
-        raise BakeError("LSTM node %r: input_forget=1 (coupled input and forget gates) is not supported"
-                        % node.name)
-    if r.get(node, 7) is not None:
-        raise BakeError("LSTM node %r: peephole weights P are not supported" % node.name)
     L = _Layer(r, node)
+    if a.get("clip") is not None or int(a.get("input_forget", 0)) or r.get(node, 7) is not None:
+        lstm_unrolled(r, L)   # TFLite's cell_clip clips the cell state, ONNX's clip the gate inputs
+        return
     n, layout = L.n, L.layout
     t_ax = 0 if layout == 0 else 1
     init_h, init_c = L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")
@@ -247,8 +244,11 @@ class _Ops:
         self.r.op(kind, [self._t(a), self._t(b)], [out], **opts)
         return out
 
-    def clip(self, a, c: float):
-        """a bounded to [-c, c]."""
+    def clip(self, a, c):
+        """a bounded to [-c, c] (no bound: c None)."""
+        if c is None:
+            return a
+        c = float(c)
         return self.binary("MINIMUM", self.binary("MAXIMUM", a, np.array([-c], np.float32)), np.array([c], np.float32))
 
     def unary(self, kind: str, a):
@@ -271,54 +271,93 @@ class _Ops:
 
 @translator("GRU")
 def gru(r: Reader, node) -> None:
-    a = attrs(node)
     L = _Layer(r, node)
-    n, layout = L.n, L.layout
+    n = L.n
+    lbr = int(attrs(node).get("linear_before_reset", 0))
+
+    def project(o: _Ops, d: int) -> list:
+        # ONNX rows: z, r, h; the input projections of every step at once, then one slice per step
+        w, wb, rb = L.w[d], L.b[d, :3 * n], L.b[d, 3 * n:]
+        return [o.fc(L.x.t, w[:2 * n], wb[:2 * n] + rb[:2 * n]),
+                o.fc(L.x.t, w[2 * n:], wb[2 * n:] + (rb[2 * n:] if not lbr else 0))]
+
+    def step(o: _Ops, d: int, xs: list, state: tuple) -> tuple:
+        h, rw, rb = state[0], L.r[d], L.b[d, 3 * n:]
+        pre = o.clip(o.binary("ADD", xs[0], o.fc(h, rw[:2 * n], np.zeros(2 * n, np.float32))), L.clip)
+        z, rg = split(r, o.unary("LOGISTIC", pre), 1, 2)
+        if lbr:
+            m = o.binary("MUL", rg, o.fc(h, rw[2 * n:], rb[2 * n:]))
+        else:
+            m = o.fc(o.binary("MUL", rg, h), rw[2 * n:], np.zeros(n, np.float32))
+        hh = o.unary("TANH", o.clip(o.binary("ADD", xs[1], m), L.clip))
+        # H = (1 - z) * hh + z * H, as ONNX writes it
+        one_minus_z = o.binary("SUB", np.array([1.0], np.float32), z)
+        return (o.binary("ADD", o.binary("MUL", one_minus_z, hh), o.binary("MUL", z, h)),)
+
+    ys, finals = unroll(r, L, [(h,) for h in L.initial(r, 5, "initial_h")], project, step)
+    L.bind(r, 0, ys, True)
+    L.bind(r, 1, [f[0] for f in finals], False)
+
+
+def lstm_unrolled(r: Reader, L: _Layer) -> None:
+    """An LSTM with clip, input_forget or peepholes, as onnxruntime computes it: per gate
+    pre-activation (+ peephole), clipped, activated; f = 1 - i with input_forget."""
+    n, node = L.n, L.node
+    input_forget = int(attrs(node).get("input_forget", 0))
+    p = r.cval(node, 7, "peephole weights P")
+    if p is not None and np.shape(p) != (L.dirs, 3 * n):
+        raise BakeError("LSTM node %r: P %s, expected %s" % (node.name, list(np.shape(p)), [L.dirs, 3 * n]))
+    peep = None if p is None else np.asarray(p, np.float32)
+
+    def project(o: _Ops, d: int) -> list:
+        return [o.fc(L.x.t, L.w[d], L.b[d, :4 * n] + L.b[d, 4 * n:])]   # ONNX rows: i, o, f, c
+
+    def step(o: _Ops, d: int, xs: list, state: tuple) -> tuple:
+        h, c_prev = state
+        pre = o.binary("ADD", xs[0], o.fc(h, L.r[d], np.zeros(4 * n, np.float32)))
+        gi, go, gf, gc = split(r, pre, 1, 4)
+
+        def gate(g, k: int, cell):   # + P[k] * cell, clipped, sigmoid
+            if peep is not None:
+                g = o.binary("ADD", g, o.binary("MUL", peep[d, k * n:(k + 1) * n], cell))
+            return o.unary("LOGISTIC", o.clip(g, L.clip))
+
+        i = gate(gi, 0, c_prev)
+        f = o.binary("SUB", np.array([1.0], np.float32), i) if input_forget else gate(gf, 2, c_prev)
+        c = o.binary("ADD", o.binary("MUL", f, c_prev), o.binary("MUL", i, o.unary("TANH", o.clip(gc, L.clip))))
+        return (o.binary("MUL", gate(go, 1, c), o.unary("TANH", c)), c)
+
+    init = list(zip(L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")))
+    ys, finals = unroll(r, L, init, project, step)
+    L.bind(r, 0, ys, True)
+    L.bind(r, 1, [f[0] for f in finals], False)
+    L.bind(r, 2, [f[1] for f in finals], False)
+
+
+def unroll(r: Reader, L: _Layer, init: list, project, step) -> tuple[list, list]:
+    """`step` over every time step of every direction (at bake time). project(ops, d): the input
+    projections of all steps, each [steps, batch, k] (layout 0) or [batch, steps, k]; step(ops, d,
+    this step's projections as [batch, k], state) -> the new state (a tuple, hidden state first).
+    Returns Y per direction (none when Y is not used) and the final states."""
     if L.steps > MAX_STEPS:
-        raise BakeError("GRU node %r: %d time steps; upyflow unrolls a GRU over at most %d"
-                        % (node.name, L.steps, MAX_STEPS))
-    lbr = int(a.get("linear_before_reset", 0))
-    clip = None if L.clip is None else float(L.clip)
-    t_ax = 0 if layout == 0 else 1
-    init = L.initial(r, 5, "initial_h")
-    ys, hs = [], []
+        raise BakeError("%s node %r: %d time steps; upyflow unrolls this layer over at most %d"
+                        % (L.node.op_type, L.node.name, L.steps, MAX_STEPS))
+    t_ax = 0 if L.layout == 0 else 1
+    ys, finals = [], []
     for d in range(L.dirs):
         tag = "%s/%s" % (L.name, ("forward", "backward")[d] if L.dirs == 2 else L.direction)
         o = _Ops(r, tag)
-        w, rw, wb, rb = L.w[d], L.r[d], L.b[d, :3 * n], L.b[d, 3 * n:]
-        # ONNX rows: z, r, h. Input projections of every step at once, then one slice per step.
-        bx_zr = wb[:2 * n] + rb[:2 * n]
-        bx_h = wb[2 * n:] + (rb[2 * n:] if not lbr else 0)
-        xzr = split(r, o.fc(L.x.t, w[:2 * n], bx_zr), t_ax, L.steps)
-        xh = split(r, o.fc(L.x.t, w[2 * n:], bx_h), t_ax, L.steps)
-        h = init[d]
-        zero = np.zeros(n, np.float32)
+        parts = [split(r, t, t_ax, L.steps) for t in project(o, d)]
+        state = init[d]
         outs = [0] * L.steps
         for t in (range(L.steps - 1, -1, -1) if L.reversed_pass(d) else range(L.steps)):
-            rec = o.fc(h, rw[:2 * n], np.zeros(2 * n, np.float32))
-            pre = o.binary("ADD", reshape(r, xzr[t], (L.batch, 2 * n)), rec)
-            if clip is not None:
-                pre = o.clip(pre, clip)
-            z, rg = split(r, o.unary("LOGISTIC", pre), 1, 2)
-            if lbr:
-                m = o.binary("MUL", rg, o.fc(h, rw[2 * n:], rb[2 * n:]))
-            else:
-                m = o.fc(o.binary("MUL", rg, h), rw[2 * n:], zero)
-            pre_h = o.binary("ADD", reshape(r, xh[t], (L.batch, n)), m)
-            if clip is not None:
-                pre_h = o.clip(pre_h, clip)
-            hh = o.unary("TANH", pre_h)
-            # H = (1 - z) * hh + z * H, as ONNX writes it
-            one_minus_z = o.binary("SUB", np.array([1.0], np.float32), z)
-            h = o.binary("ADD", o.binary("MUL", one_minus_z, hh), o.binary("MUL", z, h))
-            outs[t] = h
-        if not node.output[0]:   # Y not used
-            hs.append(h)
-            continue
-        lead = (1, L.batch, n) if layout == 0 else (L.batch, 1, n)
-        y = r.tensor(tag + "/Y", L.x.shape[:2] + (n,), "f32")
-        r.op("CONCATENATION", [reshape(r, s, lead) for s in outs], [y], axis=t_ax, fused_activation_function="NONE")
-        ys.append(y)
-        hs.append(h)
-    L.bind(r, 0, ys, True)
-    L.bind(r, 1, hs, False)
+            state = step(o, d, [reshape(r, p[t], (L.batch, r.tensors[p[t]].shape[-1])) for p in parts], state)
+            outs[t] = state[0]
+        finals.append(state)
+        if L.node.output[0]:
+            lead = (1, L.batch, L.n) if L.layout == 0 else (L.batch, 1, L.n)
+            y = r.tensor(tag + "/Y", L.x.shape[:2] + (L.n,), "f32")
+            r.op("CONCATENATION", [reshape(r, s, lead) for s in outs], [y], axis=t_ax,
+                 fused_activation_function="NONE")
+            ys.append(y)
+    return ys, finals
