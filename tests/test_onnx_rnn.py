@@ -176,7 +176,7 @@ def test_torch_export(op, case, tier, tmp_path):
     if op == "LSTM":
         assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in kinds(result)
     else:
-        assert "FULLY_CONNECTED" in kinds(result) and "UNIDIRECTIONAL_SEQUENCE_LSTM" not in kinds(result)
+        assert "GRU" in kinds(result)
 
 
 ONE_NODE = {
@@ -198,6 +198,8 @@ ONE_NODE = {
     "gru_bidirectional": ("GRU", {"direction": "bidirectional"}),
     "gru_clip": ("GRU", {"clip": 0.7}),
     "gru_one_step": ("GRU", {"steps": 1, "batch": 1}),
+    "gru_long": ("GRU", {"steps": 23, "batch": 1, "linear_before_reset": 1}),
+    "lstm_clip_long": ("LSTM", {"steps": 101, "batch": 1, "clip": 2.0}),
 }
 
 

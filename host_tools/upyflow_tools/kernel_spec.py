@@ -388,6 +388,14 @@ kernel("lstm_f32", "lstm",
         T("bias", "f32", "r", "4*n"), T("hidden", "f32", "w", "batch*n"), T("cell", "f32", "w", "batch*n"),
         T("out", "f32", "w", "batch*steps*n")],
        _LSTM_DIMS + [Float("clip")])
+# ONNX's GRU (no TFLite operator; readers/onnx/ops/rnn.py): w rows [input weights of gates z, r, h |
+# their recurrent weights], bias [Wb (3n) | Rb (3n)]; hidden: the state, updated in place; scratch:
+# 2n floats (z, then r * hidden or r). lbr: linear_before_reset; clip > 0 bounds the gates' inputs.
+kernel("gru_f32", "lstm",
+       [T("x", "f32", "r", "batch*steps*n_in"), T("w", "f32", "r", "3*n*n_in + 3*n*n"),
+        T("bias", "f32", "r", "6*n"), T("hidden", "f32", "w", "batch*n"), T("scratch", "f32", "w", "2*n"),
+        T("out", "f32", "w", "batch*steps*n")],
+       _LSTM_DIMS + [Int("lbr", 0, 1), Float("clip")])
 
 # --- activations ------------------------------------------------------------------------------
 _F32_PAIR = [T("x", "f32", "r", "n"), T("out", "f32", "w", "n")]

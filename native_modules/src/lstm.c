@@ -153,3 +153,58 @@ void uf_lstm_f32(const float *x, const float *w, const float *bias, float *hidde
         o_row[j] = sigmoid_f(g[3]) * tanh_f(cv);
     })
 }
+
+// --- GRU (ONNX's, float32; no TFLite operator) -------------------------------------------
+// w: rows [input weights of gates z, r, h | their recurrent weights]; bias: [Wb (3n) | Rb (3n)];
+// scratch: z, then r * h (lbr 0) or r (lbr 1). As gru_f32 in kernels_pure/lstm.py.
+static inline float clip_f(float v, float clip) {
+    return clip <= 0.0f ? v : (v < -clip ? -clip : (v > clip ? clip : v));
+}
+
+static float dot_f(const float *a, const float *b, int n) {
+    float s = 0.0f;
+    for (int m = 0; m < n; m++) {
+        s += a[m] * b[m];
+    }
+    return s;
+}
+
+void uf_gru_f32(const float *x, const float *w, const float *bias, float *hidden, float *scratch,
+                float *out, int batch, int steps, int n_in, int n, int time_major, int lbr, float clip) {
+    const float *rec = w + (size_t)3 * n * n_in;
+    const float *rb = bias + (size_t)3 * n;
+    for (int b = 0; b < batch; b++) {
+        float *h = hidden + (size_t)b * n;
+        for (int t = 0; t < steps; t++) {
+            size_t row = time_major ? (size_t)t * batch + b : (size_t)b * steps + t;
+            const float *xr = x + row * n_in;
+            float *o_row = out + row * n;
+            for (int gi = 0; gi < 2 * n; gi++) {
+                float a = dot_f(xr, w + (size_t)gi * n_in, n_in);
+                float r = dot_f(h, rec + (size_t)gi * n, n);
+                scratch[gi] = sigmoid_f(clip_f((a + bias[gi]) + (r + rb[gi]), clip));
+            }
+            if (!lbr) {
+                for (int j = 0; j < n; j++) {
+                    scratch[n + j] *= h[j];
+                }
+            }
+            for (int j = 0; j < n; j++) {
+                int gi = 2 * n + j;
+                float a = dot_f(xr, w + (size_t)gi * n_in, n_in) + bias[gi];
+                float v;
+                if (lbr) {
+                    v = a + scratch[n + j] * (dot_f(h, rec + (size_t)gi * n, n) + rb[gi]);
+                } else {
+                    v = a + (dot_f(scratch + n, rec + (size_t)gi * n, n) + rb[gi]);
+                }
+                float hh = tanh_f(clip_f(v, clip));
+                float z = scratch[j];
+                o_row[j] = (1.0f - z) * hh + z * h[j];
+            }
+            for (int j = 0; j < n; j++) {
+                h[j] = o_row[j];
+            }
+        }
+    }
+}

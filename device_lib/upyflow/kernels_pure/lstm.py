@@ -6,7 +6,7 @@ import math
 
 from ..qmath import mul_by_qm, wrap32, f32, dot_f32
 
-KERNELS = ("lstm_s8", "lstm_f32")
+KERNELS = ("lstm_s8", "lstm_f32", "gru_f32")
 
 def _c16(v):
     return -32768 if v < -32768 else (32767 if v > 32767 else v)
@@ -117,5 +117,46 @@ def lstm_f32(x, w, bias, hidden, cell, out, batch, steps, n_in, n, time_major, c
                     c = -clip if c < -clip else (clip if c > clip else c)
                 cell[hb + j] = c
                 out[ob + j] = _sigmoid_f(g[3]) * f32(math.tanh(cell[hb + j]))
+            for j in range(n):
+                hidden[hb + j] = out[ob + j]
+
+
+def _clip_f(v, clip):
+    return v if clip <= 0.0 else (-clip if v < -clip else (clip if v > clip else v))
+
+
+# --- GRU (ONNX's, float32; no TFLite operator) -------------------------------------------
+# w: rows [input weights of gates z, r, h | their recurrent weights]; bias: [Wb (3n) | Rb (3n)].
+# z = sigmoid(Wz x + Wbz + Rz h + Rbz), r likewise; linear_before_reset 0:
+# hh = tanh(Wh x + Wbh + Rh (r * h) + Rbh), 1: hh = tanh(Wh x + Wbh + r * (Rh h + Rbh));
+# h = (1 - z) * hh + z * h. scratch: z, then r * h (lbr 0) or r (lbr 1); the new hidden
+# values go to the output row, then into the state.
+def gru_f32(x, w, bias, hidden, scratch, out, batch, steps, n_in, n, time_major, lbr, clip):
+    rec = 3 * n * n_in
+    n3 = 3 * n
+    for b in range(batch):
+        hb = b * n
+        for t in range(steps):
+            row = t * batch + b if time_major else b * steps + t
+            xb = row * n_in
+            ob = row * n
+            for gi in range(2 * n):
+                a = dot_f32(0.0, x, xb, w, gi * n_in, n_in)
+                r = dot_f32(0.0, hidden, hb, w, rec + gi * n, n)
+                scratch[gi] = _sigmoid_f(_clip_f(f32(f32(a + bias[gi]) + f32(r + bias[n3 + gi])), clip))
+            if not lbr:
+                for j in range(n):
+                    scratch[n + j] = f32(scratch[n + j] * hidden[hb + j])
+            for j in range(n):
+                gi = 2 * n + j
+                a = f32(dot_f32(0.0, x, xb, w, gi * n_in, n_in) + bias[gi])
+                if lbr:
+                    r = f32(dot_f32(0.0, hidden, hb, w, rec + gi * n, n) + bias[n3 + gi])
+                    v = f32(a + f32(scratch[n + j] * r))
+                else:
+                    v = f32(a + f32(dot_f32(0.0, scratch, n, w, rec + gi * n, n) + bias[n3 + gi]))
+                hh = f32(math.tanh(_clip_f(v, clip)))
+                z = scratch[j]
+                out[ob + j] = f32(f32(f32(1.0 - z) * hh) + f32(z * hidden[hb + j]))
             for j in range(n):
                 hidden[hb + j] = out[ob + j]

@@ -26,6 +26,10 @@ def _lstm(p):      # batch, steps, n_in, n: four gates over input and hidden sta
     return p[0] * p[1] * 4 * p[3] * (p[2] + p[3])
 
 
+def _gru(p):       # batch, steps, n_in, n: three gates over input and hidden state
+    return p[0] * p[1] * 3 * p[3] * (p[2] + p[3])
+
+
 MACS = {"conv2d_s8": _conv, "conv2d_f32": _conv, "conv2d_s16": _conv, "conv2d_s8_ort": _conv,
         "depthwise_conv2d_s8": _depthwise, "depthwise_conv2d_f32": _depthwise,
         "depthwise_conv2d_s16": _depthwise, "depthwise_conv2d_s8_ort": _depthwise,
@@ -33,7 +37,7 @@ MACS = {"conv2d_s8": _conv, "conv2d_f32": _conv, "conv2d_s16": _conv, "conv2d_s8
         "fully_connected_s8_ort": _fc,
         "transpose_conv_s8": _tconv, "transpose_conv_s16": _tconv, "transpose_conv_f32": _tconv,
         "svdf_s8_i16": _svdf, "svdf_s8_i8": _svdf, "svdf_f32": _svdf, "lstm_s8": _lstm,
-        "lstm_f32": _lstm}
+        "lstm_f32": _lstm, "gru_f32": _gru}
 
 
 def model_macs(module) -> int:

@@ -153,3 +153,41 @@ def _lstm_f32(graph: Graph, op: Op, x: Tensor, out: Tensor, hidden: Tensor, cell
     return [Call("lstm_f32", x=op.inputs[0], w=w_id, bias=b_id, hidden=op.inputs[18], cell=op.inputs[19],
                  out=op.outputs[0], batch=batch, steps=steps, n_in=n_in, n=n, time_major=int(time_major),
                  clip=clip if clip > 0 else 0.0)]
+
+
+# --- GRU (ONNX's; no TFLite operator) -----------------------------------------------------
+# The ONNX reader (readers/onnx/ops/rnn.py) writes it: operands x, w (rows [input weights of
+# gates z, r, h | their recurrent weights], flat), bias ([Wb | Rb], 6n) and the hidden state
+# (a variable tensor); options time_major, linear_before_reset, clip.
+@lowering("GRU", "float32 (ONNX's GRU, read from ONNX models: TFLite has no GRU operator); "
+          "linear_before_reset 0 or 1, clip on the gate inputs", 4)
+def _gru(graph: Graph, op: Op) -> list[Call]:
+    out = graph.tensors[op.outputs[0]]
+    if len(op.inputs) != 4:
+        raise BakeError("GRU %r has %d operands, expected 4 (x, weights, bias, hidden state)"
+                        % (out.name, len(op.inputs)))
+    x = inp(graph, op, 0)
+    w, bias = need_const(graph, op, 1, "weights"), need_const(graph, op, 2, "bias")
+    hidden = need_state(graph, op, 3, "hidden state")
+    if not all(t.dtype == "f32" for t in (x, w, bias, hidden, out)):
+        raise types_error(op, graph)
+    time_major = bool(op.options.get("time_major", True))
+    if len(x.shape) != 3 or len(hidden.shape) != 2:
+        raise BakeError("GRU %r: input %s and hidden state %s must be 3-D and 2-D"
+                        % (out.name, list(x.shape), list(hidden.shape)))
+    steps, batch = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    n_in, n = x.shape[2], hidden.shape[1]
+    check_size(op, hidden, batch * n, "hidden state")
+    check_size(op, w, 3 * n * n_in + 3 * n * n, "weights")
+    check_size(op, bias, 6 * n, "bias")
+    if tuple(out.shape) != (x.shape[0], x.shape[1], n):
+        raise BakeError("GRU output %r has shape %s, expected %s"
+                        % (out.name, list(out.shape), [x.shape[0], x.shape[1], n]))
+    lbr, clip = int(op.options.get("linear_before_reset", 0)), float(op.options.get("clip", 0.0))
+    if lbr not in (0, 1) or not clip >= 0.0:
+        raise BakeError("GRU %r: linear_before_reset %d, clip %g (0 or 1; clip 0 for none or positive)"
+                        % (out.name, lbr, clip))
+    scratch = graph.add_tensor(Tensor(out.name + "/gru_scratch", (2 * n,), "f32"))
+    return [Call("gru_f32", x=op.inputs[0], w=op.inputs[1], bias=op.inputs[2], hidden=op.inputs[3], scratch=scratch,
+                 out=op.outputs[0], batch=batch, steps=steps, n_in=n_in, n=n, time_major=int(time_major), lbr=lbr,
+                 clip=clip)]

@@ -1,21 +1,20 @@
 """Recurrent layers, float32: LSTM and GRU (as torch.onnx exports nn.LSTM / nn.GRU).
 
 LSTM runs on UNIDIRECTIONAL_SEQUENCE_LSTM (the float32 lstm_f32 kernel): ONNX's gate rows
-(i, o, f, c) go to TFLite's operands (i, f, c, o), the bias is Wb + Rb. The kernel keeps its
-hidden and cell state in variable tensors; an ONNX model starts every run from initial_h /
+(i, o, f, c) go to TFLite's operands (i, f, c, o), the bias is Wb + Rb. GRU, which TFLite lacks,
+runs on upyflow's float32 gru_f32 kernel (ir op GRU, lower/families/lstm.py), ONNX's rows
+(z, r, h) and biases as they are, linear_before_reset 0 or 1, clip on the gate inputs. The
+kernels keep their state in variable tensors; an ONNX model starts every run from initial_h /
 initial_c (zeros when absent), so an ASSIGN_VARIABLE copies them into the state before the
-layer on every invoke, and Y_h / Y_c are READ_VARIABLE copies of the state after it. A
-reverse direction runs on the time-reversed sequence (GATHER) and reverses its Y back; a
-bidirectional layer is the two passes joined by CONCATENATION.
+layer on every invoke, and Y_h / Y_c are READ_VARIABLE copies of the state after it. A reverse
+direction runs on the time-reversed sequence (GATHER) and reverses its Y back; a bidirectional
+layer is the two passes joined by CONCATENATION (kernel_layer).
 
-GRU has no TFLite operator: it is unrolled over its static sequence length at bake time
-(unroll(), at most MAX_STEPS steps). The input projections of all steps are one
-FULLY_CONNECTED per gate group, split per step; each step is a FULLY_CONNECTED of the hidden
-state, ADD, LOGISTIC, TANH, MUL, SUB (12 ops), linear_before_reset 0 and 1 as ONNX defines
-them, clip as MAXIMUM / MINIMUM on the gate pre-activations. An LSTM with clip (ONNX clips
-the gate inputs, TFLite's cell_clip the cell state), input_forget or peepholes is unrolled the
-same way, as onnxruntime computes it. Terms of a constant initial state are computed at bake
-time.
+An LSTM with clip (ONNX clips the gate inputs, TFLite's cell_clip the cell state), input_forget
+or peepholes is unrolled over its static sequence length at bake time (unroll(), at most
+MAX_STEPS steps), as onnxruntime computes it: the input projections of all steps are one
+FULLY_CONNECTED, split per step; each step a FULLY_CONNECTED of the hidden state, ADD, SPLIT,
+LOGISTIC, TANH, MUL (about 14 ops). Terms of a constant initial state are computed at bake time.
 
 Refused with one line: activations other than the defaults, sequence_lens other than the full
 length.
@@ -35,6 +34,7 @@ from ..values import Val, ident
 _DEFAULT_ACTS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
 _GATES = {"LSTM": 4, "GRU": 3}
 MAX_STEPS = 256   # unrolled layers: ops grow with the sequence length
+MAX_CONCAT = 10   # inputs of one CONCATENATION (TFLM's kMaxInputNum)
 
 
 def _text(v) -> str:
@@ -159,6 +159,21 @@ def split(r: Reader, t: int, axis: int, n: int) -> list[int]:
     return outs
 
 
+def concat(r: Reader, parts: list[int], axis: int, name: str) -> int:
+    """CONCATENATION of parts on `axis`, in rounds of at most MAX_CONCAT inputs (TFLM's limit)."""
+    while True:
+        groups = [parts[k:k + MAX_CONCAT] for k in range(0, len(parts), MAX_CONCAT)]
+        parts = []
+        for k, group in enumerate(groups):
+            shape = list(r.tensors[group[0]].shape)
+            shape[axis] = sum(r.tensors[t].shape[axis] for t in group)
+            out = r.tensor(name if len(groups) == 1 else "%s/part%d_%d" % (name, len(parts), k), shape, "f32")
+            r.op("CONCATENATION", group, [out], axis=axis, fused_activation_function="NONE")
+            parts.append(out)
+        if len(parts) == 1:
+            return parts[0]
+
+
 def reverse(r: Reader, t: int, axis: int) -> int:
     """t with `axis` reversed (GATHER of constant indices)."""
     src = r.tensors[t]
@@ -168,7 +183,38 @@ def reverse(r: Reader, t: int, axis: int) -> int:
     return out
 
 
-# --- LSTM ---------------------------------------------------------------------------------
+# --- the kernels: UNIDIRECTIONAL_SEQUENCE_LSTM and GRU ----------------------------------------
+def kernel_layer(r: Reader, L: _Layer, inits: list[list], operands, make) -> None:
+    """One kernel op per direction, on the time-reversed sequence for a reverse pass. inits: per
+    state (hidden first), the initial value per direction; operands(d, tag) -> the op's constant
+    operands; make(x, consts, states, y): the op. The states are variable tensors set from their
+    initial value at every invoke (ASSIGN_VARIABLE) and read out after the layer (READ_VARIABLE)."""
+    t_ax = 0 if L.layout == 0 else 1
+    ys: list[int] = []
+    finals: list[list[int]] = [[] for _ in inits]
+    for d in range(L.dirs):
+        tag = "%s/%s" % (L.name, ("forward", "backward")[d] if L.dirs == 2 else L.direction)
+        states = []
+        for k, init in enumerate(inits):
+            state = r.tensor("%s/state%d" % (tag, k), (L.batch, L.n), "f32")
+            r.tensors[state].variable = True
+            v = init[d]
+            src = r.const("%s/initial%d" % (tag, k), v, "f32") if isinstance(v, np.ndarray) else v
+            r.op("ASSIGN_VARIABLE", [src], [state])   # every invoke starts from the initial state
+            states.append(state)
+        y = r.tensor(tag + "/Y", L.x.shape[:2] + (L.n,), "f32")
+        make(reverse(r, L.x.t, t_ax) if L.reversed_pass(d) else L.x.t, operands(d, tag), states, y)
+        ys.append(reverse(r, y, t_ax) if L.reversed_pass(d) else y)
+        for k, state in enumerate(states):
+            if len(L.node.output) > k + 1 and L.node.output[k + 1]:
+                out = r.tensor("%s/final%d" % (tag, k), (L.batch, L.n), "f32")
+                r.op("READ_VARIABLE", [state], [out])
+                finals[k].append(out)
+    L.bind(r, 0, ys, True)
+    for k, per_dir in enumerate(finals):
+        L.bind(r, k + 1, per_dir, False)
+
+
 @translator("LSTM")
 def lstm(r: Reader, node) -> None:
     a = attrs(node)
@@ -176,59 +222,66 @@ def lstm(r: Reader, node) -> None:
     if a.get("clip") is not None or int(a.get("input_forget", 0)) or r.get(node, 7) is not None:
         lstm_unrolled(r, L)   # TFLite's cell_clip clips the cell state, ONNX's clip the gate inputs
         return
-    n, layout = L.n, L.layout
-    t_ax = 0 if layout == 0 else 1
-    init_h, init_c = L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")
-    ys: list[int] = []
-    hs: list[int] = []
-    cs: list[int] = []
-    for d in range(L.dirs):
-        tag = "%s/%s" % (L.name, ("forward", "backward")[d] if L.dirs == 2 else L.direction)
+    n = L.n
+    rows = {"i": 0, "o": 1, "f": 2, "c": 3}   # ONNX's rows; TFLite's operands: i, f, c (cell, "g"), o
+
+    def operands(d: int, tag: str) -> list:
         w, rw, b = L.w[d], L.r[d], L.b[d, :4 * n] + L.b[d, 4 * n:]
-        # ONNX rows: i, o, f, c; TFLite operands: i, f, c (cell, "g"), o
-        rows = {"i": 0, "o": 1, "f": 2, "c": 3}
-        ins = [-1] * 24
-        x = reverse(r, L.x.t, t_ax) if L.reversed_pass(d) else L.x.t
-        ins[0] = x
-        for k, g in enumerate("ifco"):
-            sl = slice(rows[g] * n, (rows[g] + 1) * n)
-            ins[1 + k] = r.const("%s/W_%s" % (tag, g), np.ascontiguousarray(w[sl]), "f32")
-            ins[5 + k] = r.const("%s/R_%s" % (tag, g), np.ascontiguousarray(rw[sl]), "f32")
-            ins[12 + k] = r.const("%s/B_%s" % (tag, g), np.ascontiguousarray(b[sl]), "f32")
-        for k, (what, init) in enumerate((("h", init_h[d]), ("c", init_c[d]))):
-            state = r.tensor("%s/state_%s" % (tag, what), (L.batch, n), "f32")
-            r.tensors[state].variable = True
-            src = r.const("%s/initial_%s" % (tag, what), init, "f32") if isinstance(init, np.ndarray) else init
-            r.op("ASSIGN_VARIABLE", [src], [state])   # every invoke starts from the initial state
-            ins[18 + k] = state
-        y = r.tensor(tag + "/Y", L.x.shape[:2] + (n,), "f32")
+        out = []
+        for src, what in ((w, "W"), (rw, "R"), (b, "B")):
+            for g in "ifco":
+                rows_g = np.ascontiguousarray(src[rows[g] * n:(rows[g] + 1) * n])
+                out.append(r.const("%s/%s_%s" % (tag, what, g), rows_g, "f32"))
+        return out
+
+    def make(x: int, c: list, states: list, y: int) -> None:
+        ins = [x] + c[:8] + [-1] * 3 + c[8:] + [-1, -1] + states + [-1] * 4
         r.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], fused_activation_function="TANH", cell_clip=0.0,
-             proj_clip=0.0, time_major=layout == 0, asymmetric_quantize_inputs=False)
-        ys.append(reverse(r, y, t_ax) if L.reversed_pass(d) else y)
-        for k, acc in ((18, hs), (19, cs)):
-            if len(node.output) <= k - 17 or not node.output[k - 17]:
-                continue
-            out = r.tensor("%s/final_%s" % (tag, "hc"[k - 18]), (L.batch, n), "f32")
-            r.op("READ_VARIABLE", [ins[k]], [out])
-            acc.append(out)
-    L.bind(r, 0, ys, True)
-    L.bind(r, 1, hs, False)
-    L.bind(r, 2, cs, False)
+             proj_clip=0.0, time_major=L.layout == 0, asymmetric_quantize_inputs=False)
+
+    kernel_layer(r, L, [L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")], operands, make)
 
 
-# --- GRU ----------------------------------------------------------------------------------
+@translator("GRU")
+def gru(r: Reader, node) -> None:
+    """GRU: upyflow's float32 gru_f32 kernel (ir op GRU; ONNX's rows z, r, h as they are)."""
+    L = _Layer(r, node)
+    lbr = int(attrs(node).get("linear_before_reset", 0))
+    clip = 0.0 if L.clip is None else float(L.clip)
+    if lbr not in (0, 1) or L.clip is not None and not clip > 0:
+        raise BakeError("GRU node %r: linear_before_reset %d, clip %s (0 or 1; a positive clip)"
+                        % (node.name, lbr, L.clip))
+
+    def operands(d: int, tag: str) -> list:
+        w = np.concatenate([L.w[d].reshape(-1), L.r[d].reshape(-1)])
+        return [r.const(tag + "/weights", w, "f32"), r.const(tag + "/bias", np.ascontiguousarray(L.b[d]), "f32")]
+
+    def make(x: int, c: list, states: list, y: int) -> None:
+        r.op("GRU", [x] + c + states, [y], time_major=L.layout == 0, linear_before_reset=lbr, clip=clip)
+
+    kernel_layer(r, L, [L.initial(r, 5, "initial_h")], operands, make)
+
+
+# --- unrolled layers: LSTM with clip, input_forget or peepholes --------------------------
 class _Ops:
     """Float32 ops on tensor ids or constants (ndarrays); all-constant ones are computed here."""
 
     def __init__(self, r: Reader, tag: str) -> None:
         self.r, self.tag, self.k = r, tag, 0
+        self.consts: dict[tuple, int] = {}   # every step's weights: one tensor
 
     def _name(self, what: str) -> str:
         self.k += 1
         return "%s/%s%d" % (self.tag, what, self.k)
 
     def _t(self, v) -> int:
-        return v if isinstance(v, int) else self.r.const(self._name("const"), np.asarray(v, np.float32), "f32")
+        if isinstance(v, int):
+            return v
+        v = np.ascontiguousarray(v, np.float32)
+        key = (v.shape, v.tobytes())
+        if key not in self.consts:
+            self.consts[key] = self.r.const(self._name("const"), v, "f32")
+        return self.consts[key]
 
     def _shape(self, v) -> tuple:
         return tuple(np.shape(v)) if isinstance(v, np.ndarray) else self.r.tensors[v].shape
@@ -267,36 +320,6 @@ class _Ops:
         self.r.op("FULLY_CONNECTED", [x, self._t(np.ascontiguousarray(w)), self._t(b)], [out],
                   fused_activation_function="NONE", keep_num_dims=True, weights_format="DEFAULT")
         return out
-
-
-@translator("GRU")
-def gru(r: Reader, node) -> None:
-    L = _Layer(r, node)
-    n = L.n
-    lbr = int(attrs(node).get("linear_before_reset", 0))
-
-    def project(o: _Ops, d: int) -> list:
-        # ONNX rows: z, r, h; the input projections of every step at once, then one slice per step
-        w, wb, rb = L.w[d], L.b[d, :3 * n], L.b[d, 3 * n:]
-        return [o.fc(L.x.t, w[:2 * n], wb[:2 * n] + rb[:2 * n]),
-                o.fc(L.x.t, w[2 * n:], wb[2 * n:] + (rb[2 * n:] if not lbr else 0))]
-
-    def step(o: _Ops, d: int, xs: list, state: tuple) -> tuple:
-        h, rw, rb = state[0], L.r[d], L.b[d, 3 * n:]
-        pre = o.clip(o.binary("ADD", xs[0], o.fc(h, rw[:2 * n], np.zeros(2 * n, np.float32))), L.clip)
-        z, rg = split(r, o.unary("LOGISTIC", pre), 1, 2)
-        if lbr:
-            m = o.binary("MUL", rg, o.fc(h, rw[2 * n:], rb[2 * n:]))
-        else:
-            m = o.fc(o.binary("MUL", rg, h), rw[2 * n:], np.zeros(n, np.float32))
-        hh = o.unary("TANH", o.clip(o.binary("ADD", xs[1], m), L.clip))
-        # H = (1 - z) * hh + z * H, as ONNX writes it
-        one_minus_z = o.binary("SUB", np.array([1.0], np.float32), z)
-        return (o.binary("ADD", o.binary("MUL", one_minus_z, hh), o.binary("MUL", z, h)),)
-
-    ys, finals = unroll(r, L, [(h,) for h in L.initial(r, 5, "initial_h")], project, step)
-    L.bind(r, 0, ys, True)
-    L.bind(r, 1, [f[0] for f in finals], False)
 
 
 def lstm_unrolled(r: Reader, L: _Layer) -> None:
@@ -356,8 +379,5 @@ def unroll(r: Reader, L: _Layer, init: list, project, step) -> tuple[list, list]
         finals.append(state)
         if L.node.output[0]:
             lead = (1, L.batch, L.n) if L.layout == 0 else (L.batch, 1, L.n)
-            y = r.tensor(tag + "/Y", L.x.shape[:2] + (L.n,), "f32")
-            r.op("CONCATENATION", [reshape(r, s, lead) for s in outs], [y], axis=t_ax,
-                 fused_activation_function="NONE")
-            ys.append(y)
+            ys.append(concat(r, [reshape(r, s, lead) for s in outs], t_ax, tag + "/Y"))
     return ys, finals
