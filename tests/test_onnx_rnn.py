@@ -39,6 +39,7 @@ def torch_like(
     bidirectional: bool = False,
     batch_first: bool = True,
     h0_input: bool = False,
+    dynamic_batch: bool = False,
 ) -> tuple[bytes, dict]:
     """An nn.LSTM / nn.GRU as torch.onnx.export writes it; inputs {name: shape}."""
     dirs = 2 if bidirectional else 1
@@ -64,6 +65,17 @@ def torch_like(
         inits["B%d" % k] = rng.uniform(-0.3, 0.3, (dirs, 2 * g * n)).astype(np.float32)
         if h0_input:
             h0 = "h0_%d" % k if layers > 1 else "h0"
+        elif dynamic_batch:  # torch.zeros(layers * dirs, x.size(0), n): a shape subgraph
+            h0 = "zeros%d" % k
+            inits["bx"], inits["d%d" % k], inits["n%d" % k] = (np.array(v, np.int64) for v in (0, [dirs], [n]))
+            inits["zero_axes"] = np.array([0], np.int64)
+            nodes += [
+                oh.make_node("Shape", ["x"], ["x_shape%d" % k]),
+                oh.make_node("Gather", ["x_shape%d" % k, "bx"], ["b%d" % k]),
+                oh.make_node("Unsqueeze", ["b%d" % k, "zero_axes"], ["b1_%d" % k]),
+                oh.make_node("Concat", ["d%d" % k, "b1_%d" % k, "n%d" % k], ["hs%d" % k], axis=0),
+                oh.make_node("ConstantOfShape", ["hs%d" % k], [h0]),
+            ]
         else:
             h0 = "zeros%d" % k
             inits[h0] = np.zeros((dirs, batch, n), np.float32)
@@ -94,7 +106,10 @@ def torch_like(
     graph = oh.make_graph(
         nodes,
         "rnn",
-        [oh.make_tensor_value_info(k, TP.FLOAT, s) for k, s in inputs.items()],
+        [
+            oh.make_tensor_value_info(k, TP.FLOAT, ["batch"] + s[1:] if dynamic_batch and k == "x" else s)
+            for k, s in inputs.items()
+        ],
         [oh.make_tensor_value_info(k, TP.FLOAT, None) for k in ("y", "h_n")],
         [numpy_helper.from_array(v, k) for k, v in inits.items()],
     )
@@ -162,6 +177,8 @@ TORCH_CASES = {
     "two_layers": dict(n_in=4, n=6, steps=5, batch=1, layers=2),
     "bidirectional": dict(n_in=3, n=4, steps=5, batch=2, bidirectional=True),
     "bi_two_layers": dict(n_in=3, n=4, steps=4, batch=1, layers=2, bidirectional=True),
+    "dynamic_batch": dict(n_in=3, n=5, steps=4, batch=1, dynamic_batch=True),
+    "dynamic_batch_bi": dict(n_in=3, n=4, steps=3, batch=1, dynamic_batch=True, bidirectional=True, layers=2),
     "h0": dict(n_in=3, n=5, steps=4, batch=2, h0_input=True),
     "bi_h0": dict(n_in=3, n=4, steps=4, batch=1, bidirectional=True, h0_input=True, layers=2),
 }
