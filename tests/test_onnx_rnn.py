@@ -301,3 +301,59 @@ def test_micropython(mpy_tier, tmp_path):
         for w_outs, g_outs in zip(runs, got[name]):
             for w, g in zip(w_outs, g_outs):
                 np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+
+
+# --- long sequences: as close to the exact result as onnxruntime --------------------------------
+def _sigmoid64(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def exact(op: str, x: np.ndarray, w, r, b, lbr: int = 0) -> np.ndarray:
+    """Y of a forward LSTM/GRU from zero state, in float64 (ONNX's equations, written here)."""
+    n = r.shape[-1]
+    w, r, b = (np.asarray(a[0], np.float64) for a in (w, r, b))
+    g = 4 if op == "LSTM" else 3
+    wb, rb = b[: g * n], b[g * n :]
+    h = np.zeros((x.shape[1], n))
+    c = np.zeros_like(h)
+    ys = []
+    for xt in x.astype(np.float64):
+        gx = xt @ w.T + wb
+        if op == "LSTM":
+            a = gx + h @ r.T + rb
+            i, o, f, cc = (
+                _sigmoid64(a[:, :n]),
+                _sigmoid64(a[:, n : 2 * n]),
+                _sigmoid64(a[:, 2 * n : 3 * n]),
+                a[:, 3 * n :],
+            )
+            c = f * c + i * np.tanh(cc)
+            h = o * np.tanh(c)
+        else:
+            z = _sigmoid64(gx[:, :n] + h @ r[:n].T + rb[:n])
+            rg = _sigmoid64(gx[:, n : 2 * n] + h @ r[n : 2 * n].T + rb[n : 2 * n])
+            if lbr:
+                hh = np.tanh(gx[:, 2 * n :] + rg * (h @ r[2 * n :].T + rb[2 * n :]))
+            else:
+                hh = np.tanh(gx[:, 2 * n :] + (rg * h) @ r[2 * n :].T + rb[2 * n :])
+            h = (1 - z) * hh + z * h
+        ys.append(h)
+    return np.stack(ys)[:, None]
+
+
+@pytest.mark.parametrize("op, lbr", [("LSTM", 0), ("GRU", 0), ("GRU", 1)])
+def test_long_sequence_as_accurate_as_onnxruntime(op, lbr, tier, tmp_path):
+    """60 steps of 32 units: float32 rounding differences grow along the recurrence, so both runtimes
+    are held to the exact (float64) result: upyflow's error at most twice onnxruntime's."""
+    steps, n_in, n = 60, 16, 32
+    data = one_node(op, steps=steps, batch=1, n_in=n_in, n=n, **({"linear_before_reset": lbr} if op == "GRU" else {}))
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load_from_string(data).graph.initializer}
+    x = case_rng("long%s%d" % (op, lbr)).uniform(-2, 2, (steps, 1, n_in)).astype(np.float32)
+    want = exact(op, x, inits["W"], inits["R"], inits["B"], lbr)
+    ort_y = ort_run(data, {"x": x})[0]
+    mdir, name, _ = bake_onnx(data, tmp_path)
+    got = run_upyflow(load_cpython(mdir, name), [x])[0]
+    got = got.reshape(device(ort_y).shape).transpose(0, 3, 1, 2)  # the board's Y is NHWC
+    ort_err, err = np.abs(ort_y - want).max(), np.abs(got - want).max()
+    assert err <= 2 * ort_err + 1e-7, (err, ort_err)
+    np.testing.assert_allclose(got, ort_y, rtol=1e-4, atol=1e-5)
