@@ -266,6 +266,8 @@ def test_layout_1_matches_onnx_reference(tier, tmp_path):
         ("LSTM", {"activations": ["Sigmoid", "Relu", "Tanh"]}, "activations"),
         ("GRU", {"activations": ["HardSigmoid", "Tanh"]}, "activations"),
         ("GRU", {"direction": "sideways"}, "direction"),
+        ("LSTM", {"clip": 0.0}, "positive threshold"),
+        ("GRU", {"clip": -1.0}, "positive threshold"),
     ],
 )
 def test_refused_in_one_line(op, attrs, words):
@@ -273,6 +275,15 @@ def test_refused_in_one_line(op, attrs, words):
         read_onnx(one_node(op, **attrs))
     msg = str(e.value)
     assert words in msg and "\n" not in msg and op in msg
+
+
+def test_integer_bias_refused():
+    m = onnx.load_from_string(one_node("GRU"))
+    for init in m.graph.initializer:
+        if init.name == "B":
+            init.CopyFrom(numpy_helper.from_array(np.ones((1, 30), np.int32), "B"))
+    with pytest.raises(BakeError, match="bias B is int32; the layer takes float32$"):
+        read_onnx(m.SerializeToString())
 
 
 def test_partial_sequence_lens_refused():

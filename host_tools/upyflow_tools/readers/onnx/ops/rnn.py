@@ -41,6 +41,15 @@ def _text(v) -> str:
     return v.decode(errors="replace") if isinstance(v, bytes) else str(v)
 
 
+def floats(r: Reader, node, k: int, what: str):
+    """Constant input k as float32 (None when absent); another element type is refused, as ONNX does."""
+    v = r.cval(node, k, what)
+    if v is not None and np.asarray(v).dtype != np.float32:
+        raise BakeError("%s node %r: %s is %s; the layer takes float32" % (node.op_type, node.name, what,
+                                                                           np.asarray(v).dtype))
+    return v
+
+
 class _Layer:
     """A recurrent node's operands and attributes, checked."""
 
@@ -61,6 +70,8 @@ class _Layer:
             raise BakeError("%s node %r: activations %s are not supported (only the defaults, %s)"
                             % (op, node.name, acts, ", ".join(_DEFAULT_ACTS[op])))
         self.clip = a.get("clip")
+        if self.clip is not None and not float(self.clip) > 0:
+            raise BakeError("%s node %r: clip %s; ONNX's clip is a positive threshold" % (op, node.name, self.clip))
         x = r.rt(node, 0)
         if len(x.shape) != 3:
             raise BakeError("%s node %r: X is %d-D, expected 3-D" % (op, node.name, len(x.shape)))
@@ -68,7 +79,7 @@ class _Layer:
         self.steps, self.batch = (x.shape[0], x.shape[1]) if self.layout == 0 else (x.shape[1], x.shape[0])
         self.n_in = x.shape[2]
         g = _GATES[op]
-        w, rw = r.cval(node, 1, "weights W"), r.cval(node, 2, "recurrent weights R")
+        w, rw = floats(r, node, 1, "weights W"), floats(r, node, 2, "recurrent weights R")
         if w is None or rw is None:
             raise BakeError("%s node %r needs weights W and R" % (op, node.name))
         self.w, self.r = np.asarray(w, np.float32), np.asarray(rw, np.float32)
@@ -79,7 +90,7 @@ class _Layer:
             raise BakeError("%s node %r: W %s and R %s do not fit X %s, hidden_size %d, %d direction%s"
                             % (op, node.name, list(self.w.shape), list(self.r.shape), list(x.shape), n,
                                self.dirs, "s" if self.dirs > 1 else ""))
-        b = r.cval(node, 3, "bias B")
+        b = floats(r, node, 3, "bias B")
         self.b = np.zeros((self.dirs, 2 * g * n), np.float32) if b is None else np.asarray(b, np.float32)
         if self.b.shape != (self.dirs, 2 * g * n):
             raise BakeError("%s node %r: B %s, expected %s" % (op, node.name, list(self.b.shape),
@@ -104,7 +115,7 @@ class _Layer:
                 return [reshape(r, v.t, (self.batch, self.n))]
             axis = 0 if self.layout == 0 else 1
             return [reshape(r, t, (self.batch, self.n)) for t in split(r, v.t, axis, 2)]
-        c = np.asarray(r.cval(self.node, k, what), np.float32)
+        c = np.asarray(floats(r, self.node, k, what), np.float32)
         if c.shape != self.state_shape:
             raise BakeError("%s node %r: %s %s, expected %s" % (self.node.op_type, self.node.name, what,
                                                                list(c.shape), list(self.state_shape)))
@@ -248,9 +259,8 @@ def gru(r: Reader, node) -> None:
     L = _Layer(r, node)
     lbr = int(attrs(node).get("linear_before_reset", 0))
     clip = 0.0 if L.clip is None else float(L.clip)
-    if lbr not in (0, 1) or L.clip is not None and not clip > 0:
-        raise BakeError("GRU node %r: linear_before_reset %d, clip %s (0 or 1; a positive clip)"
-                        % (node.name, lbr, L.clip))
+    if lbr not in (0, 1):
+        raise BakeError("GRU node %r: linear_before_reset %d (0 or 1)" % (node.name, lbr))
 
     def operands(d: int, tag: str) -> list:
         w = np.concatenate([L.w[d].reshape(-1), L.r[d].reshape(-1)])
@@ -327,7 +337,7 @@ def lstm_unrolled(r: Reader, L: _Layer) -> None:
     pre-activation (+ peephole), clipped, activated; f = 1 - i with input_forget."""
     n, node = L.n, L.node
     input_forget = int(attrs(node).get("input_forget", 0))
-    p = r.cval(node, 7, "peephole weights P")
+    p = floats(r, node, 7, "peephole weights P")
     if p is not None and np.shape(p) != (L.dirs, 3 * n):
         raise BakeError("LSTM node %r: P %s, expected %s" % (node.name, list(np.shape(p)), [L.dirs, 3 * n]))
     peep = None if p is None else np.asarray(p, np.float32)
