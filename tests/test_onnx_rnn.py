@@ -298,10 +298,15 @@ def test_partial_sequence_lens_refused():
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
 def test_micropython(mpy_tier, tmp_path):
+    """The LSTM and GRU kernels, and an LSTM with peepholes and clip unrolled into plain ops."""
     jobs, sizes, want = [], {}, {}
-    for op in ("LSTM", "GRU"):
+    for op in ("LSTM", "GRU", "unrolled"):
         rng = case_rng("upy" + op)
-        data, inputs = torch_like(rng, op, n_in=3, n=5, steps=5, batch=1, bidirectional=op == "GRU")
+        if op == "unrolled":
+            data = one_node("LSTM", steps=3, batch=1, inputs_extra=("", "", "", "P"), clip=1.0)
+            inputs = {"x": [3, 1, 3]}
+        else:
+            data, inputs = torch_like(rng, op, n_in=3, n=5, steps=5, batch=1, bidirectional=op == "GRU")
         mdir, name, _ = bake_onnx(data, tmp_path)
         sets = feeds(rng, inputs, 2)
         want[name] = [ort_run(data, f) for f in sets]
@@ -311,6 +316,7 @@ def test_micropython(mpy_tier, tmp_path):
     for name, runs in want.items():
         for w_outs, g_outs in zip(runs, got[name]):
             for w, g in zip(w_outs, g_outs):
+                w = device(w)
                 np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=RTOL, atol=ATOL)
 
 
