@@ -40,6 +40,7 @@ def torch_like(
     batch_first: bool = True,
     h0_input: bool = False,
     dynamic_batch: bool = False,
+    classes: int = 0,
 ) -> tuple[bytes, dict]:
     """An nn.LSTM / nn.GRU as torch.onnx.export writes it; inputs {name: shape}."""
     dirs = 2 if bidirectional else 1
@@ -103,6 +104,14 @@ def torch_like(
         nodes.append(oh.make_node("Concat", finals, ["h_n"], axis=0))
     else:
         nodes.append(oh.make_node("Identity", [finals[0]], ["h_n"]))
+    outputs = ["y", "h_n"]
+    if classes:  # nn.Linear on the last step, y[:, -1, :] (batch_first) or y[-1]
+        inits["last"] = np.array(-1, np.int64)
+        inits["fc_w"] = rng.uniform(-0.5, 0.5, (classes, n * dirs)).astype(np.float32)
+        inits["fc_b"] = rng.uniform(-0.5, 0.5, classes).astype(np.float32)
+        nodes.append(oh.make_node("Gather", ["y", "last"], ["y_last"], axis=1 if batch_first else 0))
+        nodes.append(oh.make_node("Gemm", ["y_last", "fc_w", "fc_b"], ["logits"], transB=1))
+        outputs = ["logits"]
     graph = oh.make_graph(
         nodes,
         "rnn",
@@ -110,7 +119,7 @@ def torch_like(
             oh.make_tensor_value_info(k, TP.FLOAT, ["batch"] + s[1:] if dynamic_batch and k == "x" else s)
             for k, s in inputs.items()
         ],
-        [oh.make_tensor_value_info(k, TP.FLOAT, None) for k in ("y", "h_n")],
+        [oh.make_tensor_value_info(k, TP.FLOAT, None) for k in outputs],
         [numpy_helper.from_array(v, k) for k, v in inits.items()],
     )
     model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8)
@@ -179,6 +188,9 @@ TORCH_CASES = {
     "bi_two_layers": dict(n_in=3, n=4, steps=4, batch=1, layers=2, bidirectional=True),
     "dynamic_batch": dict(n_in=3, n=5, steps=4, batch=1, dynamic_batch=True),
     "dynamic_batch_bi": dict(n_in=3, n=4, steps=3, batch=1, dynamic_batch=True, bidirectional=True, layers=2),
+    "classifier": dict(n_in=4, n=8, steps=6, batch=1, classes=3),
+    "classifier_bi_b2": dict(n_in=3, n=4, steps=5, batch=2, classes=3, bidirectional=True, layers=2),
+    "classifier_time_major": dict(n_in=3, n=4, steps=5, batch=2, classes=2, batch_first=False),
     "h0": dict(n_in=3, n=5, steps=4, batch=2, h0_input=True),
     "bi_h0": dict(n_in=3, n=4, steps=4, batch=1, bidirectional=True, h0_input=True, layers=2),
 }
