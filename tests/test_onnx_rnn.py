@@ -386,3 +386,43 @@ def test_long_sequence_as_accurate_as_onnxruntime(op, lbr, tier, tmp_path):
     ort_err, err = np.abs(ort_y - want).max(), np.abs(got - want).max()
     assert err <= 2 * ort_err + 1e-7, (err, ort_err)
     np.testing.assert_allclose(got, ort_y, rtol=1e-4, atol=1e-5)
+
+
+# --- models exported by PyTorch (tests/models/make_torch_rnn.py) ---------------------------------
+TORCH_MODELS = ["torch_lstm_f32", "torch_gru_f32", "torch_lstm_ts_f32", "torch_gru_ts_f32"]
+
+
+def torch_model(name: str) -> bytes:
+    from harness import ROOT
+
+    return (ROOT / "tests" / "models" / (name + ".onnx")).read_bytes()
+
+
+@pytest.mark.parametrize("name", TORCH_MODELS)
+def test_pytorch_export(name, tier, tmp_path):
+    """torch.onnx.export's default exporter and the TorchScript one (dynamic batch, set to 1)."""
+    data = torch_model(name)
+    op = "GRU" if "gru" in name else "LSTM"
+    assert op in {n.op_type for n in onnx.load_from_string(data).graph.node}
+    rng = case_rng(name)
+    result = check(data, feeds(rng, {"x": [1, 16, 6]}), tmp_path)
+    assert ("GRU" if op == "GRU" else "UNIDIRECTIONAL_SEQUENCE_LSTM") in kinds(result)
+    if "_ts_" in name:
+        assert "batch dimension 'batch' of input 'x' set to 1" in result.graph.description
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_pytorch_export_micropython(mpy_tier, tmp_path):
+    jobs, sizes, want = [], {}, {}
+    for model in TORCH_MODELS:
+        data = torch_model(model)
+        mdir, name, _ = bake_onnx(data, tmp_path)
+        sets = feeds(case_rng("upy" + model), {"x": [1, 16, 6]}, 2)
+        want[name] = [ort_run(data, f) for f in sets]
+        jobs.append((name, [list(f.values()) for f in sets]))
+        sizes[name] = [w.nbytes for w in want[name][0]]
+    got, _ = run_micropython(mpy_tier, str(tmp_path), jobs, sizes)
+    for name, runs in want.items():
+        for w_outs, g_outs in zip(runs, got[name]):
+            for w, g in zip(w_outs, g_outs):
+                np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=RTOL, atol=ATOL)

@@ -1,0 +1,68 @@
+"""Make the PyTorch recurrent test models: .onnx files beside this script.
+
+Needs PyTorch and onnxscript, which are not upyflow dependencies:
+`pip install torch==2.13.0 onnxscript` (made with torch 2.13.0+cpu, onnxscript 0.7.2), then
+
+    python tests/models/make_torch_rnn.py
+
+Seeded, untrained (the tests compare with onnxruntime, whatever the weights). The tests
+(tests/test_onnx_rnn.py) read the committed files; CI never runs this script.
+
+Sequence classifiers as a PyTorch user writes them: nn.LSTM / nn.GRU (batch_first, input 6,
+hidden 12) and nn.Linear(..., 3) on the last step, input "x" 1x16x6, output "logits" 1x3:
+
+  torch_lstm_f32.onnx     2-layer bidirectional LSTM, torch.onnx.export's default (the
+                          torch.export-based exporter)
+  torch_gru_f32.onnx      2-layer bidirectional GRU (linear_before_reset=1), the same exporter
+  torch_lstm_ts_f32.onnx  1-layer LSTM from the TorchScript exporter (dynamo=False, opset 17)
+                          with a dynamic batch (dynamic_axes): the initial states come from a
+                          Shape/Gather/Concat/Expand subgraph, folded at bake time
+  torch_gru_ts_f32.onnx   1-layer GRU, the same exporter and dynamic batch
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+SEED = 1515
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    import torch
+
+    class Classifier(torch.nn.Module):
+        def __init__(self, cell: str, layers: int, bidirectional: bool) -> None:
+            super().__init__()
+            rnn = getattr(torch.nn, cell)
+            self.rnn = rnn(6, 12, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+            self.head = torch.nn.Linear(12 * (2 if bidirectional else 1), 3)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.head(y[:, -1])
+
+    for cell in ("LSTM", "GRU"):
+        torch.manual_seed(SEED)
+        x = torch.randn(1, 16, 6)
+        net = Classifier(cell, 2, True).eval()
+        prog = torch.onnx.export(net, (x,), input_names=["x"], output_names=["logits"], dynamo=True)
+        (HERE / ("torch_%s_f32.onnx" % cell.lower())).write_bytes(prog.model_proto.SerializeToString())
+        net = Classifier(cell, 1, False).eval()
+        f = io.BytesIO()
+        torch.onnx.export(
+            net,
+            (x,),
+            f,
+            input_names=["x"],
+            output_names=["logits"],
+            dynamo=False,
+            opset_version=17,
+            dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+        )
+        (HERE / ("torch_%s_ts_f32.onnx" % cell.lower())).write_bytes(f.getvalue())
+
+
+if __name__ == "__main__":
+    main()
