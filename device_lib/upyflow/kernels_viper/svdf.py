@@ -2,16 +2,17 @@
 # TFLM; __init__.py's rules hold (one tuple argument, every intermediate within int32,
 # int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the split
 # 16-bit requantization written out per use). Beyond those:
-# * The two requantizations by scalar multipliers (a filter's activation into the
-#   state, a unit's sum into out) mirror __init__.requant's int32 block on purpose, as
-#   lstm.py's do: the first feeds the time filter at once, a call per value would cost
-#   as much as the arithmetic.
+# * The requantization by scalar multipliers (a filter's activation into the state by
+#   (m1, s1), a unit's sum into out by (m2, s2): one block in one loop serving both)
+#   mirrors __init__.requant's int32 block on purpose, as lstm.py's does: a filter's
+#   result feeds the time filter at once, and a call per value would cost as much as
+#   the arithmetic.
 # * int32 sums that C lets wrap (the pure tier's wrap32) wrap here too: on a
 #   32-bit port by themselves, on a 64-bit one by (v << _HS) >> _HS.
 # * The state tensor lives in the arena, whose tensors the planner aligns to
 #   4 bytes: an int16 one is read through ptr16.
-# tests/test_viper_sequence.py transcribes the arithmetic into CPython with
-# int32 range asserts and runs the kernel under 32- and 64-bit MicroPython.
+# tests/test_viper.py transcribes the arithmetic into CPython with int32 range
+# asserts; tests/test_svdf.py runs the kernel under 32- and 64-bit MicroPython.
 import micropython
 
 from . import HS as _HS
@@ -60,34 +61,41 @@ def _svdf(args, wide: int):
             k = bq + (u << 2)
             acc = q[k] | (q[k + 1] << 8) | (q[k + 2] << 16) | (((q[k + 3] ^ 0x80) - 0x80) << 24)
             re = r + rank
-            while r < re:
-                last = row + mem - 1
-                j = row
-                if wide:   # age the memory by one step
-                    while j < last:
-                        state[j] = state[j + 1]
-                        j += 1
+            # the unit's filters (r < re), each requantized by (m1, s1) into its memory,
+            # then (r == re) the unit's sum by (m2, s2) into out: one requantization
+            # serves both, __init__.requant's int32 block inline as in lstm.py (see the top)
+            while r <= re:
+                if r < re:
+                    last = row + mem - 1
+                    j = row
+                    if wide:   # age the memory by one step
+                        while j < last:
+                            state[j] = state[j + 1]
+                            j += 1
+                    else:
+                        while j < last:
+                            s8[j] = s8[j + 1]
+                            j += 1
+                    k = r << 2
+                    a = q[k] | (q[k + 1] << 8) | (q[k + 2] << 16) | (((q[k + 3] ^ 0x80) - 0x80) << 24)
+                    dw = r * n_in - xb
+                    xi = xb
+                    while xi < xe:
+                        a += ((x[xi] ^ 0x80) - 0x80) * ((wf[xi + dw] ^ 0x80) - 0x80)
+                        xi += 1
+                    m = m1
+                    sh = s1
                 else:
-                    while j < last:
-                        s8[j] = s8[j + 1]
-                        j += 1
-                k = r << 2
-                a = q[k] | (q[k + 1] << 8) | (q[k + 2] << 16) | (((q[k + 3] ^ 0x80) - 0x80) << 24)
-                dw = r * n_in - xb
-                xi = xb
-                while xi < xe:
-                    a += ((x[xi] ^ 0x80) - 0x80) * ((wf[xi + dw] ^ 0x80) - 0x80)
-                    xi += 1
-                # requantize a by (m1, s1), wrapping it to int32 first: __init__.requant's
-                # int32 block inline, as for m2 below and in lstm.py (see the top)
-                sh = s1
-                a = (a << hs) >> hs
+                    a = acc
+                    m = m2
+                    sh = s2
+                a = (a << hs) >> hs   # the int32 sum wraps as in C
                 if sh > 0:
                     a = ((a << sh) << hs) >> hs
                 ah = a >> 16
                 al = a & 0xFFFF
-                mh = m1 >> 16
-                ml = m1 & 0xFFFF
+                mh = m >> 16
+                ml = m & 0xFFFF
                 p1 = ah * ml
                 p2 = al * mh
                 lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
@@ -102,6 +110,8 @@ def _svdf(args, wide: int):
                     v = v >> e
                     if rem > thr:
                         v += 1
+                if r == re:
+                    break
                 if v < lo:
                     v = lo
                 elif v > hi:
@@ -128,29 +138,6 @@ def _svdf(args, wide: int):
                 acc += t
                 r += 1
                 row += mem
-            # requantize acc by (m2, s2): the m1 block's mirror (see the top)
-            sh = s2
-            a = (acc << hs) >> hs
-            if sh > 0:
-                a = ((a << sh) << hs) >> hs
-            ah = a >> 16
-            al = a & 0xFFFF
-            mh = m2 >> 16
-            ml = m2 & 0xFFFF
-            p1 = ah * ml
-            p2 = al * mh
-            lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
-            v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
-            if sh < 0:
-                e = 0 - sh
-                half = 1 << (e - 1)
-                rem = v & ((half - 1) + half)
-                thr = half - 1
-                if v < 0:
-                    thr += 1
-                v = v >> e
-                if rem > thr:
-                    v += 1
             v += out_zp
             # saturate inline, as signal.py's window: a viper call per value costs more
             if v < -128:
@@ -160,7 +147,6 @@ def _svdf(args, wide: int):
             out[y] = v
             y += 1
             u += 1
-
 
 def svdf_s8_i16(args):
     _svdf(args, 1)
