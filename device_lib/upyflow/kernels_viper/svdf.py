@@ -43,11 +43,17 @@ def _svdf(args, wide: int):
     # }
     s8 = ptr8(state)
     hs = int(_HS)
+    # A filter's activation saturates to the state type, then takes state_zp (the store
+    # truncates, as TFLM's); a unit's sum takes out_zp, then saturates to int8: both are
+    # one saturation of v + zp, to [lo, hi] (the state type's range plus state_zp) or
+    # [-128, 127], in the loop below.
     lo = -128
     hi = 127
     if wide:
         lo = -32768
         hi = 32767
+    lo += state_zp
+    hi += state_zp
     tq = n_filter << 2   # q's byte offsets: time zero-point terms, biases
     bq = n_filter << 3
     y = 0
@@ -62,8 +68,8 @@ def _svdf(args, wide: int):
             acc = q[k] | (q[k + 1] << 8) | (q[k + 2] << 16) | (((q[k + 3] ^ 0x80) - 0x80) << 24)
             re = r + rank
             # the unit's filters (r < re), each requantized by (m1, s1) into its memory,
-            # then (r == re) the unit's sum by (m2, s2) into out: one requantization
-            # serves both, __init__.requant's int32 block inline as in lstm.py (see the top)
+            # then (r == re) the unit's sum by (m2, s2) into out: one requantization and
+            # saturation serve both, __init__.requant's int32 block inline as in lstm.py (see the top)
             while r <= re:
                 if r < re:
                     last = row + mem - 1
@@ -85,10 +91,16 @@ def _svdf(args, wide: int):
                         xi += 1
                     m = m1
                     sh = s1
+                    zp = state_zp
+                    vlo = lo
+                    vhi = hi
                 else:
                     a = acc
                     m = m2
                     sh = s2
+                    zp = out_zp
+                    vlo = -128
+                    vhi = 127
                 a = (a << hs) >> hs   # the int32 sum wraps as in C
                 if sh > 0:
                     a = ((a << sh) << hs) >> hs
@@ -110,13 +122,13 @@ def _svdf(args, wide: int):
                     v = v >> e
                     if rem > thr:
                         v += 1
+                v += zp
+                if v < vlo:
+                    v = vlo
+                elif v > vhi:
+                    v = vhi
                 if r == re:
                     break
-                if v < lo:
-                    v = lo
-                elif v > hi:
-                    v = hi
-                v += state_zp
                 # the time filter over the memory; stores truncate to the state type as in TFLM
                 t = q[tq + k] | (q[tq + k + 1] << 8) | (q[tq + k + 2] << 16) | \
                     (((q[tq + k + 3] ^ 0x80) - 0x80) << 24)
@@ -138,12 +150,6 @@ def _svdf(args, wide: int):
                 acc += t
                 r += 1
                 row += mem
-            v += out_zp
-            # saturate inline, as signal.py's window: a viper call per value costs more
-            if v < -128:
-                v = -128
-            elif v > 127:
-                v = 127
             out[y] = v
             y += 1
             u += 1
