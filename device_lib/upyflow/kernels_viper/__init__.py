@@ -39,7 +39,7 @@
 #
 # Every kernel opens with its argument prologue, generated from upyflow_tools/kernel_spec.py
 # between `# spec: NAME {` and `# }` (gen_kernels.py; a test checks it is current): a line
-# per tensor or parameter, `name = ptr8(args[i])` or `name = int(args[i])`, because viper
+# per tensor or parameter (a ptr8/ptr16/ptr32 or int() of the tuple's item), because viper
 # types a local by its first assignment (an annotation on a local is ignored and a tuple
 # unpack gives untyped objects) and a local is the cheap way to read a value in a loop. So
 # every kernel's opening has one shape on purpose (duplicates lists them as boilerplate).
