@@ -26,9 +26,12 @@ runs this script.
       float model gives the non-streaming one's output for the last 14 frames (--check).
   keras_zoo_oracle.npz
       the GELU models' oracle: TFLM's Python interpreter has no GELU kernel, so inputs and
-      the outputs of TensorFlow Lite's reference kernels (BUILTIN_REF op resolver), and a
-      stream through keras_kws_stream_int8 run the same way, which the tests check against
-      TFLM (the two oracles agree where both run).
+      outputs of the model run one operator at a time, GELU by TensorFlow Lite's reference
+      kernels (BUILTIN_REF op resolver), every other operator by TFLM (whole-model
+      TensorFlow Lite is no TFLM oracle: its reference per-channel int8 FULLY_CONNECTED
+      rounds some ties one step off TFLM's). Also keras_cnn_int8 run the same op-by-op way,
+      which the tests compare with TFLM on the whole model. Needs `pip install tflite-micro`
+      beside TensorFlow.
 """
 
 from __future__ import annotations
@@ -180,21 +183,73 @@ def check_stream(tf, kws, data: bytes, rng) -> float:
     return worst
 
 
-def tflite_ref(tf, data: bytes, xs: np.ndarray) -> np.ndarray:
-    """TensorFlow Lite's reference kernels (BUILTIN_REF) run on each input in order, one
-    interpreter (state carried): the oracle of the GELU models, which the TFLM interpreter
-    (tflite_micro's Python package) cannot run: it has no GELU kernel."""
+def tflite_ref(tf, data: bytes, *xs: np.ndarray) -> np.ndarray:
+    """TensorFlow Lite's reference kernels (BUILTIN_REF op resolver) on one input set."""
     interp = tf.lite.Interpreter(
         model_content=data, experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF
     )
     interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    outs = []
-    for x in xs:
-        interp.set_tensor(inp["index"], x)
-        interp.invoke()
-        outs.append(interp.get_tensor(out["index"]).copy())
-    return np.stack(outs)
+    for d, x in zip(interp.get_input_details(), xs):
+        interp.set_tensor(d["index"], x)
+    interp.invoke()
+    return interp.get_tensor(interp.get_output_details()[0]["index"]).copy()
+
+
+def tflm(tf, data: bytes, *xs: np.ndarray) -> np.ndarray:
+    """The TFLM interpreter (pip install tflite-micro) on one input set."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(data, arena_size=8 << 20)
+    for i, x in enumerate(xs):
+        interp.set_input(x, i)
+    interp.invoke()
+    return np.array(interp.get_output(0))
+
+
+def single_ops(data: bytes) -> tuple[list[tuple[str, list[int], int, bytes]], int, int]:
+    """Each operator of a one-subgraph model as a model of its own, its non-constant inputs
+    the graph inputs: ([(opcode, input tensor ids, output tensor id, model bytes)], graph
+    input id, graph output id)."""
+    import copy
+
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(data, 0)
+    sg = model.subgraphs[0]
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+    def const(t: int) -> bool:
+        buf = model.buffers[sg.tensors[t].buffer]
+        return buf.data is not None and len(buf.data) > 0
+
+    ops = []
+    for k, op in enumerate(sg.operators):
+        code = model.operatorCodes[op.opcodeIndex]
+        one = copy.deepcopy(model)
+        one.signatureDefs = None
+        s1 = one.subgraphs[0]
+        s1.operators = [s1.operators[k]]
+        s1.inputs = [int(t) for t in op.inputs if t >= 0 and not const(t)]
+        s1.outputs = [int(op.outputs[0])]
+        b = flatbuffers.Builder(1024)
+        b.Finish(one.Pack(b), file_identifier=b"TFL3")
+        ops.append(
+            (names[max(code.builtinCode, code.deprecatedBuiltinCode)], s1.inputs, s1.outputs[0], bytes(b.Output()))
+        )
+    return ops, int(sg.inputs[0]), int(sg.outputs[0])
+
+
+def op_by_op(tf, data: bytes, x: np.ndarray, gelu_only: bool = True) -> np.ndarray:
+    """The model run one operator at a time: GELU by TensorFlow Lite's reference kernels (the
+    TFLM interpreter has no GELU kernel), every other operator by TFLM (gelu_only=False:
+    every operator by TensorFlow Lite's reference kernels)."""
+    ops, first, last = single_ops(data)
+    vals = {first: x}
+    for kind, ins, out, one in ops:
+        run = tflite_ref if kind == "GELU" or not gelu_only else tflm
+        vals[out] = run(tf, one, *(vals[t] for t in ins))
+    return vals[last]
 
 
 def quantized(tf, data: bytes, x: np.ndarray) -> np.ndarray:
@@ -205,22 +260,32 @@ def quantized(tf, data: bytes, x: np.ndarray) -> np.ndarray:
 
 
 def write_oracle(tf, path: Path, models: dict, rng: np.random.Generator) -> None:
-    """keras_zoo_oracle.npz: inputs and TensorFlow Lite reference-kernel outputs of the GELU
-    models (images of the training task, then random inputs), and of a 24-frame stream
-    through keras_kws_stream_int8 (a model TFLM runs: the tests check that TFLM gives
-    these bytes too, so the two oracles agree where both run)."""
+    """keras_zoo_oracle.npz: the GELU models' inputs (images of the training task, then random
+    inputs) and outputs run op by op (op_by_op: TFLM, GELU from TensorFlow Lite's reference
+    kernels), and the same op-by-op run through keras_cnn_int8 (beside this script, made by
+    make_keras_cnn.py), which the tests compare with the whole model in TFLM."""
     img = quadrant_data(6, rng)[0][:, None]
+    cnn = (Path(__file__).resolve().parent / "keras_cnn_int8.tflite").read_bytes()
     xs = {
         "gelu_int8": np.concatenate(
             [quantized(tf, models["gelu_int8"], img), rng.integers(-128, 128, size=img.shape).astype(np.int8)]
         ),
         "gelu_f32": np.concatenate([img, rng.uniform(-1.0, 2.0, size=img.shape).astype(np.float32)]),
-        "kws_int8": quantized(tf, models["kws_int8"], kws_clips(2, rng, frames=12)[0].reshape(24, 1, 1, FEAT)),
+        "cnn_int8": rng.integers(-128, 128, size=(8, 1, 16, 16, 1)).astype(np.int8),
     }
     arrays = {}
     for key, x in xs.items():
+        data = cnn if key == "cnn_int8" else models[key]
         arrays[key + "_x"] = x
-        arrays[key + "_y"] = tflite_ref(tf, models[key], x)
+        arrays[key + "_y"] = np.stack([op_by_op(tf, data, v) for v in x])
+        # the op-by-op mechanics: TensorFlow Lite's reference kernels op by op = the whole model
+        whole = np.stack([tflite_ref(tf, data, v) for v in x])
+        same = np.array_equal(np.stack([op_by_op(tf, data, v, gelu_only=False) for v in x]), whole)
+        print(
+            "%s: op by op in TensorFlow Lite = whole model: %s; TFLM/GELU-ref differs from whole "
+            "TensorFlow Lite reference in %d outputs" % (key, same, int((whole != arrays[key + "_y"]).sum()))
+        )
+        assert same
     np.savez_compressed(path, **arrays)
     print("wrote %s (%d bytes)" % (path, path.stat().st_size))
 

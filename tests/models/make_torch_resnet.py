@@ -159,11 +159,19 @@ def main() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     f32 = args.out_dir / "torch_resnet_f32.onnx"
     example = torch.from_numpy(make_data(1, rng)[0])
-    torch.onnx.export(net, (example,), str(f32), input_names=["image"], output_names=["logits", "mask"], external_data=False)
+    torch.onnx.export(
+        net, (example,), str(f32), input_names=["image"], output_names=["logits", "mask"], external_data=False
+    )
     print("wrote %s (%d bytes)" % (f32, f32.stat().st_size))
     legacy = args.out_dir / "torch_resnet_ts_f32.onnx"
     torch.onnx.export(
-        net, (example,), str(legacy), input_names=["image"], output_names=["logits", "mask"], dynamo=False, opset_version=17
+        net,
+        (example,),
+        str(legacy),
+        input_names=["image"],
+        output_names=["logits", "mask"],
+        dynamo=False,
+        opset_version=17,
     )
     print("wrote %s (%d bytes)" % (legacy, legacy.stat().st_size))
     qdq = args.out_dir / "torch_resnet_qdq.onnx"
