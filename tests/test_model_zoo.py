@@ -9,8 +9,8 @@ make_keras_zoo.py, make_torch_resnet.py), each against its oracle on every tier.
   (VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE, CALL_ONCE init): fed frame by frame, TFLM's
   bytes at every step, and again after reset().
 - torch_resnet_{f32,ts_f32,qdq}: a PyTorch ResNet-ish network with GELU and Resize (bilinear
-  and nearest) exported to ONNX (torch.export and TorchScript exporters; QDQ int8 from
-  onnxruntime's quantize_static), baked with --input-layout nchw (the board takes what
+  and nearest) exported to ONNX (torch.export and TorchScript exporters, the latter with a
+  dynamic batch; QDQ int8 from onnxruntime's quantize_static), baked with --input-layout nchw (the board takes what
   onnxruntime takes): onnxruntime's outputs, float32 within 1e-5 relative, QDQ within one
   output step.
 
@@ -209,6 +209,8 @@ def test_torch_resnet_matches_onnxruntime(baked, model, tier):
         # all 8 convolutions int8, not dequantized (onnxruntime left the Gelu nodes before ReduceMean
         # and Resize float: their DequantizeLinear / float Gelu / QuantizeLinear are baked as such)
         assert sum(c.kernel.startswith("conv2d_s8") for c in result.calls) == 8
+    if model == "torch_resnet_ts_f32":  # exported with a dynamic batch (dynamic_axes)
+        assert "'batch'" in result.graph.description and "set to 1" in result.graph.description
     m = load_cpython(mdir, model, tier)
     assert list(m.input_shape[0]) == [1, 3, 32, 32]  # NCHW, as onnxruntime takes it
     xs = images()

@@ -22,7 +22,8 @@ briefly on a synthetic task (a bright square on noise: which quadrant, and its m
                           "logits" 1x4 and "mask" 1x2x32x32
   torch_resnet_ts_f32.onnx  the same network from the older TorchScript exporter
                           (dynamo=False, opset 17): GELU as torch's Erf chain (Div, Erf, Add,
-                          Mul, Mul), Resize with a scales input
+                          Mul, Mul), Resize with a scales input, and a dynamic batch
+                          (dynamic_axes, as the tutorials export): input "image" batchx3x32x32
   torch_resnet_qdq.onnx   the float32 export after onnxruntime's quant_pre_process and
                           quantize_static (QDQ, int8 activations and per-channel int8
                           weights, 32 calibration images)
@@ -172,6 +173,7 @@ def main() -> None:
         output_names=["logits", "mask"],
         dynamo=False,
         opset_version=17,
+        dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}, "mask": {0: "batch"}},
     )
     print("wrote %s (%d bytes)" % (legacy, legacy.stat().st_size))
     qdq = args.out_dir / "torch_resnet_qdq.onnx"
