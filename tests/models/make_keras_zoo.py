@@ -1,7 +1,8 @@
 """Make the Keras model-zoo test models: .tflite files beside this script.
 
-Needs TensorFlow, which is not an upyflow dependency: in a separate venv,
-`pip install tensorflow-cpu` (made with tensorflow-cpu 2.21.0, Keras 3.15.1), then
+Needs TensorFlow and the TFLM interpreter (for the oracle), which are not upyflow
+dependencies: in a separate venv, `pip install tensorflow-cpu tflite-micro` (made with
+tensorflow-cpu 2.21.0, Keras 3.15.1, tflite-micro 0.dev20261023182759), then
 
     python tests/models/make_keras_zoo.py            # writes the files below
     python tests/models/make_keras_zoo.py --check    # also prints the streaming self-check
