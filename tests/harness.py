@@ -247,9 +247,10 @@ import upyflow
 from upyflow import dispatch
 if %(tier)r == 'viper':
     tier, table = dispatch.table('viper')
-    for n, family in dispatch.VIPER_FAMILIES.items():
+    for family, names in dispatch.VIPER_FAMILIES.items():
         kv = __import__('upyflow.kernels_viper.' + family, None, None, [family])
-        assert table[n][0] is getattr(kv, n), n
+        for n in names:
+            assert table[n][0] is getattr(kv, n), n
 f = open(%(inp)r, 'rb')
 o = open(%(out)r, 'wb')
 for name, count in %(jobs)r:

@@ -7,7 +7,8 @@ with a fresh seed), then one regression test per finding: zero-sized outputs, po
 parameters, tensors beyond 32 bits, kernel parameter ranges, the ONNX reader's checks, tensors
 read before they are written, bias types and depth multipliers TFLM reads differently, viper
 left shifts on 64-bit ports, the pure tier's float32 arithmetic, conv geometry beyond TFLM's
-int16 fields, the QDQ one-step comparison, and bakes that allocated before refusing.
+int16 fields, the QDQ one-step comparison, bakes that allocated before refusing, and operator
+options tables of another type than the operator's (TFLM runs those with all-zero parameters).
 """
 
 from __future__ import annotations
@@ -899,3 +900,70 @@ def test_overflow_propagated_past_the_clamp_is_ort_overflow():
     assert fuzz.compare(ref, flipped, ["f32"], False, "t", onnx=True)[0] == "mismatch"
     assert fuzz.compare(ref, other, ["f32"], False, "t", onnx=True)[0] == "mismatch"
     assert fuzz.compare(ref, ok, ["f32"], False, "t", onnx=False)[0] == "mismatch"
+
+
+# --- findings of the fresh-seed run (fuzz seed 90210733) -------------------------------------------
+def _retype_options(data: bytes, op_index: int, code: int) -> bytes:
+    """data with operator op_index's builtin_options_type set to code (its table stays)."""
+    import tflite
+
+    op = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Operators(op_index)
+    b = bytearray(data)
+    b[op._tab.Pos + op._tab.Offset(10)] = code
+    return bytes(b)
+
+
+def test_retyped_options_table_rejected(tmp_path):
+    """(fuzz seed 90210733 #973: two raw bytes of w_cnn_s8 retyped the DEPTHWISE_CONV_2D's
+    options table as a Pool2DOptions. TFLM reads options only from a table of the operator's
+    own type, else runs it with all-zero parameters: depth multiplier, stride and dilation 0,
+    so its depthwise loop wrote no output and the later ops read what the arena held before
+    (text of an earlier allocation). upyflow read the table's fields by position (stride 2,
+    SAME) and computed the original layer: 6 steps from TFLM. A damaged model: refused.)"""
+    import tflite
+
+    seed = fuzz.seeds("tflite", True)["w_cnn_s8.tflite"]
+    data = fuzz.mutate_tflite(seed, np.random.default_rng([90210733, 973]))
+    op = tflite.Model.GetRootAs(data, 0).Subgraphs(0).Operators(1)
+    assert op.BuiltinOptionsType() == tflite.BuiltinOptions.Pool2DOptions  # still the fuzz case
+    verdict, msg = fuzz.judge("w_cnn_s8.tflite", data, 340047715, str(tmp_path))
+    assert verdict == "rejected", (verdict, msg)
+    assert "DEPTHWISE_CONV_2D 't4'" in msg and "Pool2DOptions" in msg and "DepthwiseConv2DOptions" in msg
+
+
+def _float_softmax() -> bytes:
+    w = ModelWriter()
+    x, y = w.tensor([1, 4], "float32"), w.tensor([1, 4], "float32")
+    w.op("SOFTMAX", [x], [y], beta=1.0)
+    return w.build([x], [y])
+
+
+@pytest.mark.parametrize(
+    "model,code,needle",
+    [
+        ("depthwise", 5, "its options are a Pool2DOptions table, not the DepthwiseConv2DOptions"),
+        ("depthwise", 1, "its options are a Conv2DOptions table"),
+        ("depthwise", 200, "its options are of unknown type 200"),
+        ("depthwise", 0, "has no DepthwiseConv2DOptions"),
+        ("conv", 0, "has no Conv2DOptions"),
+        ("softmax", 0, "has no SoftmaxOptions"),  # TFLM: beta 0 (a uniform output), upyflow took 1
+    ],
+)
+def test_options_of_another_type_or_missing_rejected(model, code, needle):
+    """TFLM runs an operator whose options table is of another type, or missing, with all-zero
+    parameters: stride, dilation, depth multiplier, beta 0. Another type is a damaged model;
+    a missing table is refused where zeros are no working default."""
+    data = (
+        _float_softmax()
+        if model == "softmax"
+        else _dilated_conv("CONV_2D" if model == "conv" else "DEPTHWISE_CONV_2D", 1)
+    )
+    assert needle in bake_error(_retype_options(data, 0, code))
+
+
+def test_missing_options_where_zeros_are_the_defaults_match_tflm(tmp_path):
+    """The counterpart: converters leave out the table of ops whose zeros are the defaults
+    (RESHAPE, MAXIMUM in the shared models); a FULLY_CONNECTED without one still bakes and
+    gives TFLM's bytes."""
+    seed = fuzz.seeds("tflite", True)["w_cnn_s8.tflite"]
+    assert fuzz.judge("m.tflite", _retype_options(seed, 4, 0), 1, str(tmp_path)) == ("ok", "")

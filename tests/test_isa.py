@@ -33,9 +33,12 @@ SMALL = [
     "dtln_noise_suppression",
     "audio_preprocessor_int8",
     "keras_cnn_int8",
+    "keras_kws_stream_int8",
 ]
 # the project's own models (tests/models), beside ../shared's
-LOCAL = {"keras_cnn_int8": Path(__file__).resolve().parent / "models" / "keras_cnn_int8.tflite"}
+LOCAL = {
+    m: Path(__file__).resolve().parent / "models" / (m + ".tflite") for m in ("keras_cnn_int8", "keras_kws_stream_int8")
+}
 CODE_DTYPE = {v: k for k, v in DTYPE_CODES.items()}
 # ~50-90 M instructions per invoke: one invoke, unaligned on every arch, aligned on one
 # (about 10 s of CPU each with the alignment check), to keep the file within minutes.

@@ -268,16 +268,26 @@ def replace_regions(text: str, regions: dict[str, list[str]], comment: str, wher
     return "\n".join(out)
 
 
-def dict_lines(name: str, mapping: dict[str, str], width: int = 96) -> list[str]:
-    """A dict literal assigned to name, wrapped at width."""
-    out, line = [name + " = {"], "   "
-    for key, value in mapping.items():
-        item = ' "%s": "%s",' % (key, value)
-        if len(line) + len(item) > width:
-            out.append(line)
-            line = "   "
-        line += item
-    return out + [line, "}"]
+def family_lines(name: str, mapping: dict[str, str], width: int = 96) -> list[str]:
+    """A dict literal assigned to name: family -> the tuple of its kernels (mapping: kernel ->
+    family), each family's entry wrapped at width."""
+    groups: dict[str, list[str]] = {}
+    for kernel, family in mapping.items():
+        groups.setdefault(family, []).append('"%s"' % kernel)
+    out = [name + " = {"]
+    for family, kernels in groups.items():
+        items = [k + "," for k in kernels[:-1]] + [kernels[-1] + ("," if len(kernels) == 1 else "")]
+        line = '    "%s": (' % family
+        indent, first = " " * len(line), True
+        for item in items:
+            if not first and len(line) + 1 + len(item) > width:
+                out.append(line)
+                line = indent + item
+            else:
+                line += ("" if first else " ") + item
+            first = False
+        out.append(line + "),")
+    return out + ["}"]
 
 
 def viper_pointer(t) -> str:
@@ -324,7 +334,7 @@ def outputs(viper: bool = True) -> dict[Path, str]:
     vipers = {k.name: k.family for k in kernel_spec.KERNELS.values() if k.viper}
     for path, name, mapping in ((DEVICE / "kernels_pure" / "__init__.py", "FAMILIES", families),
                                 (DEVICE / "dispatch.py", "VIPER_FAMILIES", vipers)):
-        files[path] = replace_regions(path.read_text(), {"families": ["# " + HEADER] + dict_lines(name, mapping)},
+        files[path] = replace_regions(path.read_text(), {"families": ["# " + HEADER] + family_lines(name, mapping)},
                                       "#", str(path))
     seen: set[str] = set()
     for path in viper_files():

@@ -37,6 +37,15 @@
 # its two low 16-bit halves gathered from neighbouring limbs, the upper one
 # sign-extended: the int32 truncation.
 #
+# Every kernel opens with its argument prologue, generated from upyflow_tools/kernel_spec.py
+# between `# spec: NAME {` and `# }` (gen_kernels.py; a test checks it is current): a line
+# per tensor or parameter (a ptr8/ptr16/ptr32 or int() of the tuple's item), because viper
+# types a local by its first assignment (an annotation on a local is ignored and a tuple
+# unpack gives untyped objects) and a local is the cheap way to read a value in a loop. So
+# every kernel's opening has one shape on purpose (duplicates lists them as boilerplate).
+# Kernels whose loops want particular locals in the three registers viper gives the first
+# locals (arguments first) assign those before the prologue (conv.py's acc and xi).
+#
 # `import micropython` fails on CPython and the decorator is a SyntaxError on
 # ports without a native emitter: importing this package fails there and
 # dispatch.py keeps the pure tier.

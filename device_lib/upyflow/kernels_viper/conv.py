@@ -15,8 +15,8 @@
 # fc.py and transpose_conv.py open as these do (the spec's x, w, bias, out, mult, shift
 # unpack that __init__.requant reads, then begin() and the ACC run indices): a few
 # lines per kernel, kept inline as every viper kernel's unpack is.
-# tests/test_viper_sequence.py transcribes the arithmetic into CPython with
-# int32 range asserts and runs the kernels under 32- and 64-bit MicroPython.
+# tests/test_viper.py transcribes the arithmetic into CPython with int32 range
+# asserts; tests/test_conv.py runs the kernels under 32- and 64-bit MicroPython.
 import micropython
 
 from . import ACC as _ACC

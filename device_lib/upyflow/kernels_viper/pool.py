@@ -7,6 +7,8 @@ KERNELS = ("avg_pool2d_s8", "max_pool2d_s8")
 @micropython.viper
 def _pool2d_s8(args, is_max: int):
     # One window walk for both; the average or maximum is chosen per channel, not per element.
+    # s and v before the prologue: with args they take viper's three registers (see
+    # __init__.py), which the window loops want.
     s = 0
     v = 0
     # spec: avg_pool2d_s8 max_pool2d_s8 {

@@ -5,6 +5,10 @@
 # int32 (int16 x int16 products, sums of two of them); constant tables load byte by
 # byte (a weights buffer in ROM need not be aligned); the arena's int16 tensors use
 # ptr16 (loads zero-extend: (v ^ 0x8000) - 0x8000).
+# The RFFT's radix-4 and radix-2 butterflies and the real split (kissfft's kf_bfly4,
+# kf_bfly2 and kiss_fftr) each scale their inputs and turn them by a twiddle in the
+# same steps, written out per butterfly on purpose: the values stay in locals (a loop
+# over a butterfly's inputs would store and reload them through out).
 import micropython
 
 KERNELS = ("signal_window_s16", "signal_fft_auto_scale_s16", "signal_rfft_s16")
@@ -24,7 +28,7 @@ def signal_window_s16(args):
     for i in range(n):
         wv = ((w[2 * j] | (w[2 * j + 1] << 8)) ^ 0x8000) - 0x8000
         v = (((x[i] ^ 0x8000) - 0x8000) * wv) >> shift
-        # saturate inline, as svdf.py's output: a viper call per value costs more
+        # saturate inline, as svdf.py's and lstm.py's: a viper call per value costs more
         if v < -32768:
             v = -32768
         elif v > 32767:

@@ -2,16 +2,17 @@
 # TFLM; __init__.py's rules hold (one tuple argument, every intermediate within int32,
 # int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the split
 # 16-bit requantization written out per use). Beyond those:
-# * The two requantizations by scalar multipliers (a filter's activation into the
-#   state, a unit's sum into out) mirror __init__.requant's int32 block on purpose, as
-#   lstm.py's do: the first feeds the time filter at once, a call per value would cost
-#   as much as the arithmetic.
+# * The requantization by scalar multipliers (a filter's activation into the state by
+#   (m1, s1), a unit's sum into out by (m2, s2): one block in one loop serving both)
+#   mirrors __init__.requant's int32 block on purpose, as lstm.py's does: a filter's
+#   result feeds the time filter at once, and a call per value would cost as much as
+#   the arithmetic.
 # * int32 sums that C lets wrap (the pure tier's wrap32) wrap here too: on a
 #   32-bit port by themselves, on a 64-bit one by (v << _HS) >> _HS.
 # * The state tensor lives in the arena, whose tensors the planner aligns to
 #   4 bytes: an int16 one is read through ptr16.
-# tests/test_viper_sequence.py transcribes the arithmetic into CPython with
-# int32 range asserts and runs the kernel under 32- and 64-bit MicroPython.
+# tests/test_viper.py transcribes the arithmetic into CPython with int32 range
+# asserts; tests/test_svdf.py runs the kernel under 32- and 64-bit MicroPython.
 import micropython
 
 from . import HS as _HS
@@ -42,11 +43,17 @@ def _svdf(args, wide: int):
     # }
     s8 = ptr8(state)
     hs = int(_HS)
+    # A filter's activation saturates to the state type, then takes state_zp (the store
+    # truncates, as TFLM's); a unit's sum takes out_zp, then saturates to int8: both are
+    # one saturation of v + zp, to [lo, hi] (the state type's range plus state_zp) or
+    # [-128, 127], in the loop below.
     lo = -128
     hi = 127
     if wide:
         lo = -32768
         hi = 32767
+    lo += state_zp
+    hi += state_zp
     tq = n_filter << 2   # q's byte offsets: time zero-point terms, biases
     bq = n_filter << 3
     y = 0
@@ -60,34 +67,47 @@ def _svdf(args, wide: int):
             k = bq + (u << 2)
             acc = q[k] | (q[k + 1] << 8) | (q[k + 2] << 16) | (((q[k + 3] ^ 0x80) - 0x80) << 24)
             re = r + rank
-            while r < re:
-                last = row + mem - 1
-                j = row
-                if wide:   # age the memory by one step
-                    while j < last:
-                        state[j] = state[j + 1]
-                        j += 1
+            # the unit's filters (r < re), each requantized by (m1, s1) into its memory,
+            # then (r == re) the unit's sum by (m2, s2) into out: one requantization and
+            # saturation serve both, __init__.requant's int32 block inline as in lstm.py (see the top)
+            while r <= re:
+                if r < re:
+                    last = row + mem - 1
+                    j = row
+                    if wide:   # age the memory by one step
+                        while j < last:
+                            state[j] = state[j + 1]
+                            j += 1
+                    else:
+                        while j < last:
+                            s8[j] = s8[j + 1]
+                            j += 1
+                    k = r << 2
+                    a = q[k] | (q[k + 1] << 8) | (q[k + 2] << 16) | (((q[k + 3] ^ 0x80) - 0x80) << 24)
+                    dw = r * n_in - xb
+                    xi = xb
+                    while xi < xe:
+                        a += ((x[xi] ^ 0x80) - 0x80) * ((wf[xi + dw] ^ 0x80) - 0x80)
+                        xi += 1
+                    m = m1
+                    sh = s1
+                    zp = state_zp
+                    vlo = lo
+                    vhi = hi
                 else:
-                    while j < last:
-                        s8[j] = s8[j + 1]
-                        j += 1
-                k = r << 2
-                a = q[k] | (q[k + 1] << 8) | (q[k + 2] << 16) | (((q[k + 3] ^ 0x80) - 0x80) << 24)
-                dw = r * n_in - xb
-                xi = xb
-                while xi < xe:
-                    a += ((x[xi] ^ 0x80) - 0x80) * ((wf[xi + dw] ^ 0x80) - 0x80)
-                    xi += 1
-                # requantize a by (m1, s1), wrapping it to int32 first: __init__.requant's
-                # int32 block inline, as for m2 below and in lstm.py (see the top)
-                sh = s1
-                a = (a << hs) >> hs
+                    a = acc
+                    m = m2
+                    sh = s2
+                    zp = out_zp
+                    vlo = -128
+                    vhi = 127
+                a = (a << hs) >> hs   # the int32 sum wraps as in C
                 if sh > 0:
                     a = ((a << sh) << hs) >> hs
                 ah = a >> 16
                 al = a & 0xFFFF
-                mh = m1 >> 16
-                ml = m1 & 0xFFFF
+                mh = m >> 16
+                ml = m & 0xFFFF
                 p1 = ah * ml
                 p2 = al * mh
                 lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
@@ -102,11 +122,13 @@ def _svdf(args, wide: int):
                     v = v >> e
                     if rem > thr:
                         v += 1
-                if v < lo:
-                    v = lo
-                elif v > hi:
-                    v = hi
-                v += state_zp
+                v += zp
+                if v < vlo:
+                    v = vlo
+                elif v > vhi:
+                    v = vhi
+                if r == re:
+                    break
                 # the time filter over the memory; stores truncate to the state type as in TFLM
                 t = q[tq + k] | (q[tq + k + 1] << 8) | (q[tq + k + 2] << 16) | \
                     (((q[tq + k + 3] ^ 0x80) - 0x80) << 24)
@@ -128,39 +150,9 @@ def _svdf(args, wide: int):
                 acc += t
                 r += 1
                 row += mem
-            # requantize acc by (m2, s2): the m1 block's mirror (see the top)
-            sh = s2
-            a = (acc << hs) >> hs
-            if sh > 0:
-                a = ((a << sh) << hs) >> hs
-            ah = a >> 16
-            al = a & 0xFFFF
-            mh = m2 >> 16
-            ml = m2 & 0xFFFF
-            p1 = ah * ml
-            p2 = al * mh
-            lh = int((uint(al) * uint(ml)) >> 16) + 0x4000
-            v = ((ah * mh) << 1) + (p1 >> 15) + (p2 >> 15) + (((p1 & 0x7FFF) + (p2 & 0x7FFF) + lh) >> 15)
-            if sh < 0:
-                e = 0 - sh
-                half = 1 << (e - 1)
-                rem = v & ((half - 1) + half)
-                thr = half - 1
-                if v < 0:
-                    thr += 1
-                v = v >> e
-                if rem > thr:
-                    v += 1
-            v += out_zp
-            # saturate inline, as signal.py's window: a viper call per value costs more
-            if v < -128:
-                v = -128
-            elif v > 127:
-                v = 127
             out[y] = v
             y += 1
             u += 1
-
 
 def svdf_s8_i16(args):
     _svdf(args, 1)

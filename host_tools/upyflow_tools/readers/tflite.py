@@ -25,10 +25,60 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def _options(op: tflite.Operator) -> dict:
-    """All scalar and vector fields of an operator's builtin options, by schema name."""
-    cls_name = _OPTION_CLASSES.get(op.BuiltinOptionsType())
+def _camel(name: str) -> str:
+    return "".join(p[:1] + p[1:].lower() for p in name.split("_"))
+
+
+# The options table each builtin operator takes (schema.fbs): <CamelName>Options, or shared/irregular.
+_OPTIONS_OF = {name: cls for name, cls in (
+    [(n, _camel(n) + "Options") for n in tflite.utils.BUILTIN_OPCODE2NAME.values()]
+    + [("CONV_2D", "Conv2DOptions"), ("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions"),
+       ("AVERAGE_POOL_2D", "Pool2DOptions"), ("MAX_POOL_2D", "Pool2DOptions"), ("L2_POOL_2D", "Pool2DOptions"),
+       ("L2_NORMALIZATION", "L2NormOptions"), ("LSH_PROJECTION", "LSHProjectionOptions"), ("LSTM", "LSTMOptions"),
+       ("RNN", "RNNOptions"), ("SVDF", "SVDFOptions"), ("UNIDIRECTIONAL_SEQUENCE_RNN", "SequenceRNNOptions"),
+       ("BIDIRECTIONAL_SEQUENCE_RNN", "BidirectionalSequenceRNNOptions"),
+       ("UNIDIRECTIONAL_SEQUENCE_LSTM", "UnidirectionalSequenceLSTMOptions"),
+       ("BIDIRECTIONAL_SEQUENCE_LSTM", "BidirectionalSequenceLSTMOptions"),
+       ("BATCH_TO_SPACE_ND", "BatchToSpaceNDOptions"), ("SPACE_TO_BATCH_ND", "SpaceToBatchNDOptions"),
+       ("TOPK_V2", "TopKV2Options"), ("MAXIMUM", "MaximumMinimumOptions"), ("MINIMUM", "MaximumMinimumOptions"),
+       ("PADV2", "PadV2Options"), ("BATCH_MATMUL", "BatchMatMulOptions"), ("CONV_3D", "Conv3DOptions"),
+       ("CONV_3D_TRANSPOSE", "Conv3DOptions"), ("ATAN2", "ATan2Options")]
+    + [(n, "ReducerOptions") for n in ("MEAN", "SUM", "REDUCE_PROD", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ANY",
+                                       "REDUCE_ALL")])
+    if hasattr(tflite.BuiltinOptions, cls)}
+# Operators whose table TFLM cannot do without: when it is missing, TFLM runs them with all-zero
+# parameters (stride, filter, dilation, depth multiplier, beta 0; no cell activation), where the
+# lowerings would take the usual defaults: refused. (For the others zeros are the defaults.)
+_OPTIONS_NEEDED = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "AVERAGE_POOL_2D", "MAX_POOL_2D",
+                   "L2_POOL_2D", "SOFTMAX", "UNIDIRECTIONAL_SEQUENCE_LSTM")
+
+
+def _options(op: tflite.Operator, kind: str = "", label: str = "") -> dict:
+    """All scalar and vector fields of an operator's builtin options, by schema name.
+
+    TFLM reads an operator's options only from a table of the type the operator takes
+    (builtin_options_as_<Type>()); any other table it ignores and runs the operator with
+    all-zero parameters (found by tests/fuzz.py: a DEPTHWISE_CONV_2D whose options were
+    retyped Pool2DOptions ran with depth multiplier 0 and wrote no output at all). Such a
+    model is damaged: refused, as is a missing table where zeros are no working default.
+    """
+    code = op.BuiltinOptionsType()
+    cls_name = _OPTION_CLASSES.get(code)
     table = op.BuiltinOptions()
+    expected = _OPTIONS_OF.get(kind)
+    if expected is None:        # an operator without options: TFLM looks at none
+        return {} if kind else _fields(cls_name, table)
+    if code and cls_name != expected:
+        raise BakeError("%s %s: its options are %s, not the %s it takes (a damaged model)"
+                        % (kind, label, "a %s table" % cls_name if cls_name else "of unknown type %d" % code,
+                           expected))
+    if (not code or table is None) and kind in _OPTIONS_NEEDED:
+        raise BakeError("%s %s has no %s (TFLite Micro would run it with all-zero parameters)"
+                        % (kind, label, expected))
+    return _fields(cls_name, table)
+
+
+def _fields(cls_name: str | None, table) -> dict:
     if not cls_name or cls_name == "NONE" or table is None:
         return {}
     cls = getattr(tflite, cls_name)
@@ -178,7 +228,8 @@ def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, l
         for v in ins + outs:
             if v >= len(tensors):
                 raise BakeError("operator %d refers to tensor %d of %d" % (i, v, len(tensors)))
-        options = _options(o)
+        label = repr(tensors[outs[0]].name) if outs and outs[0] >= 0 else "operator %d" % i
+        options = _options(o, opnames[o.OpcodeIndex()], label)
         if o.CustomOptionsLength():   # custom ops (TFLM Signal) keep theirs in a flexbuffer map
             options = _custom_options(opnames[o.OpcodeIndex()], o.CustomOptionsAsNumpy().tobytes())
         ops.append(Op(opnames[o.OpcodeIndex()], ins, outs, options))

@@ -21,7 +21,6 @@ sections are renamed so (llvm-objcopy), nothing else changes.
 
 Usage: python3 mpy_ld_literals.py [--objcopy llvm-objcopy-22] file.o ...
 """
-
 import struct
 import subprocess
 import sys
@@ -40,14 +39,14 @@ def fix(path):
         sys.exit(f"{path}: not a little-endian ELF32 object")
     if struct.unpack_from("<H", elf, 18)[0] != 94:  # EM_XTENSA
         sys.exit(f"{path}: not an Xtensa object")
-    (shoff,) = struct.unpack_from("<I", elf, 32)
+    shoff, = struct.unpack_from("<I", elf, 32)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 46)
     secs = [struct.unpack_from("<IIIIIIIIII", elf, shoff + i * shentsize) for i in range(shnum)]
     strtab_off = secs[shstrndx][4]
 
     def name(sec):
         end = elf.index(b"\0", strtab_off + sec[0])
-        return elf[strtab_off + sec[0] : end].decode()
+        return elf[strtab_off + sec[0]:end].decode()
 
     moved = 0
     rename = set()
@@ -74,7 +73,7 @@ def fix(path):
             st_info = elf[symtab[4] + (r_info >> 8) * 16 + 12]
             if st_info & 0xF != STT_SECTION:
                 continue
-            (word,) = struct.unpack_from("<I", elf, target_off + r_offset)
+            word, = struct.unpack_from("<I", elf, target_off + r_offset)
             struct.pack_into("<I", elf, target_off + r_offset, (word + r_addend) & 0xFFFFFFFF)
             struct.pack_into("<i", elf, off + 8, 0)
             moved += 1
@@ -92,5 +91,5 @@ if __name__ == "__main__":
     for p in args:
         ro = fix(p)
         if ro:
-            opts = [f"--rename-section={n}=.data.rel.ro{n[len('.rodata') :]}" for n in ro]
+            opts = [f"--rename-section={n}=.data.rel.ro{n[len('.rodata'):]}" for n in ro]
             subprocess.run([objcopy, *opts, p], check=True)
