@@ -242,34 +242,38 @@ def test_one_node(case, tier, tmp_path):
     check(data, feeds(rng, {"x": [steps, batch, 3]}), tmp_path)
 
 
-def test_layout_1_matches_onnx_reference(tier, tmp_path):
-    """layout=1 (batch-major X and Y): onnxruntime refuses it, ONNX's reference evaluator runs it."""
-    from onnx.reference import ReferenceEvaluator
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_layout_1(op, direction, tier, tmp_path):
+    """layout=1 (batch-major X, Y, Y_h): onnxruntime refuses it; the oracle is onnxruntime on the
+    same node with layout 0, fed X transposed, its outputs transposed back."""
+    rng = case_rng("layout1%s%s" % (op, direction))
+    g, n, dirs = GATES[op], 4, 2 if direction == "bidirectional" else 1
+    inits = {
+        "W": rng.uniform(-0.6, 0.6, (dirs, g * n, 3)).astype(np.float32),
+        "R": rng.uniform(-0.6, 0.6, (dirs, g * n, n)).astype(np.float32),
+        "B": rng.uniform(-0.3, 0.3, (dirs, 2 * g * n)).astype(np.float32),
+    }
+    outs = ["y", "y_h"] + (["y_c"] if op == "LSTM" else [])
 
-    for op in ("LSTM", "GRU"):
-        rng = case_rng("layout1" + op)
-        g, n = GATES[op], 4
-        inits = {
-            "W": rng.uniform(-0.6, 0.6, (1, g * n, 3)).astype(np.float32),
-            "R": rng.uniform(-0.6, 0.6, (1, g * n, n)).astype(np.float32),
-        }
-        outs = ["y", "y_h"]
+    def model(layout: int, shape) -> bytes:
         graph = oh.make_graph(
-            [oh.make_node(op, ["x", "W", "R"], outs, hidden_size=n, layout=1)],
+            [oh.make_node(op, ["x", "W", "R", "B"], outs, hidden_size=n, layout=layout, direction=direction)],
             "rnn",
-            [oh.make_tensor_value_info("x", TP.FLOAT, [2, 5, 3])],
+            [oh.make_tensor_value_info("x", TP.FLOAT, shape)],
             [oh.make_tensor_value_info(k, TP.FLOAT, None) for k in outs],
             [numpy_helper.from_array(v, k) for k, v in inits.items()],
         )
-        model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8)
-        mdir, name, _ = bake_onnx(model.SerializeToString(), tmp_path)
-        m = load_cpython(mdir, name)
-        x = rng.uniform(-2, 2, (2, 5, 3)).astype(np.float32)
-        want = ReferenceEvaluator(model).run(None, {"x": x})
-        got = run_upyflow(m, [x])
-        for gv, w in zip(got, want):
-            w = device(np.asarray(w, np.float32))
-            np.testing.assert_allclose(gv.reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+        return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+    mdir, name, _ = bake_onnx(model(1, [2, 5, 3]), tmp_path)
+    x = rng.uniform(-2, 2, (2, 5, 3)).astype(np.float32)
+    ref = ort_run(model(0, [5, 2, 3]), {"x": np.ascontiguousarray(x.transpose(1, 0, 2))})
+    want = [ref[0].transpose(2, 0, 1, 3)] + [s.transpose(1, 0, 2) for s in ref[1:]]  # [B, T, D, n], [B, D, n]
+    got = run_upyflow(load_cpython(mdir, name), [x])
+    for gv, w in zip(got, want):
+        w = device(np.ascontiguousarray(w))
+        np.testing.assert_allclose(gv.reshape(w.shape), w, rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize(

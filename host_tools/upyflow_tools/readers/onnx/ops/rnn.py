@@ -7,7 +7,7 @@ runs on upyflow's float32 gru_f32 kernel (ir op GRU, lower/families/lstm.py), ON
 kernels keep their state in variable tensors; an ONNX model starts every run from initial_h /
 initial_c (zeros when absent), so an ASSIGN_VARIABLE copies them into the state before the
 layer on every invoke, and Y_h / Y_c are READ_VARIABLE copies of the state after it. A reverse
-direction runs on the time-reversed sequence (GATHER) and reverses its Y back; a bidirectional
+direction runs on the time-reversed sequence (STRIDED_SLICE of stride -1) and reverses its Y back; a bidirectional
 layer is the two passes joined by CONCATENATION (kernel_layer).
 
 An LSTM with clip (ONNX clips the gate inputs, TFLite's cell_clip the cell state), input_forget
@@ -186,11 +186,16 @@ def concat(r: Reader, parts: list[int], axis: int, name: str) -> int:
 
 
 def reverse(r: Reader, t: int, axis: int) -> int:
-    """t with `axis` reversed (GATHER of constant indices)."""
+    """t with `axis` reversed: a STRIDED_SLICE of stride -1 there (one strided copy)."""
     src = r.tensors[t]
+    rank = len(src.shape)
     out = r.like(src.name + "/reversed", t)
-    r.op("GATHER", [t, r.i32(src.name + "/reverse_indices", list(range(src.shape[axis]))[::-1])], [out],
-         axis=axis, batch_dims=0)
+    begin = [src.shape[axis] - 1 if k == axis else 0 for k in range(rank)]
+    steps = [-1 if k == axis else 1 for k in range(rank)]
+    r.op("STRIDED_SLICE", [t, r.i32(src.name + "/reverse_begin", begin), r.i32(src.name + "/reverse_end", [0] * rank),
+                           r.i32(src.name + "/reverse_strides", steps)], [out],
+         begin_mask=((1 << rank) - 1) & ~(1 << axis), end_mask=(1 << rank) - 1, ellipsis_mask=0, new_axis_mask=0,
+         shrink_axis_mask=0, offset=False)
     return out
 
 
