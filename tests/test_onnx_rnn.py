@@ -20,7 +20,7 @@ from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from harness import load_cpython, run_micropython, run_upyflow  # noqa: E402
-from onnx_harness import bake_onnx, case_rng, ort_run  # noqa: E402
+from onnx_harness import bake_onnx, case_rng, ort_run, out_steps, quantize  # noqa: E402
 from upyflow_tools import BakeError  # noqa: E402
 from upyflow_tools.readers.onnx import read_onnx  # noqa: E402
 
@@ -413,6 +413,21 @@ def test_pytorch_export(name, tier, tmp_path):
     assert ("GRU" if op == "GRU" else "UNIDIRECTIONAL_SEQUENCE_LSTM") in kinds(result)
     if "_ts_" in name:
         assert "batch dimension 'batch' of input 'x' set to 1" in result.graph.description
+
+
+@pytest.mark.parametrize("name", ["torch_lstm_ts_f32", "torch_gru_f32"])
+def test_pytorch_export_quantized(name, tier, tmp_path):
+    """quantize_static (QDQ) leaves LSTM/GRU in float32 between DequantizeLinear and QuantizeLinear:
+    they run as float32 kernels beside the int8 head, within one output step of onnxruntime."""
+    data = quantize(torch_model(name), {"x": [1, 16, 6]}, tmp_path, True, name)
+    assert "DequantizeLinear" in {n.op_type for n in onnx.load_from_string(data).graph.node}
+    mdir, mname, result = bake_onnx(data, tmp_path)
+    assert "FULLY_CONNECTED" in kinds(result) and "QUANTIZE" in kinds(result)
+    model, step = load_cpython(mdir, mname), out_steps(data)[0]
+    for f in feeds(case_rng("q" + name), {"x": [1, 16, 6]}):
+        want = ort_run(data, f)[0]
+        got = run_upyflow(model, [f["x"]])[0].reshape(want.shape)
+        assert np.abs(got - want).max() <= step * 1.01
 
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
