@@ -5,6 +5,7 @@
 #include "kernels.h"
 #include "qmath.h"
 #include "mac8.h"
+#include "dsp_m4.h"
 
 // Output channels a depthwise pixel accumulates at once (stack, not heap):
 // vector units take them a register at a time.
@@ -152,6 +153,63 @@ static void conv1x1_blocked(const int8_t *x, const int8_t *w, const void *bias, 
 }
 #endif
 
+#if UF_MAC_DSP
+// Inputs (a multiple of four, up to UF_M4_WIDE) of two pixels widened on the stack for
+// uf_mm2x2_m4: UF_M4_WIDE words.
+#define UF_M4_WIDE 256
+// Cortex-M4/M7/M33: one block of up to UF_DW_BLOCK channels over every pixel (its
+// requantization table built once), two pixels at a time with their inputs widened
+// once, uf_mm2x2_m4 over the block's row pairs; a last odd row by uf_dot1_s8, a last
+// odd pixel through the same kernel paired with itself. Layers it does not take
+// (inputs not a multiple of four or over UF_M4_WIDE, a requantization
+// uf_rqf_prepare refuses): conv1x1_blocked.
+static void conv1x1_dsp(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
+                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
+                        int act_max) {
+    uf_rqf_t t[UF_DW_BLOCK];
+    int32_t b[UF_DW_BLOCK], acc[2 * UF_DW_BLOCK], xx[UF_M4_WIDE], g[4];
+    int ok = in_c > 0 && !(in_c & 3) && in_c <= UF_M4_WIDE;
+    for (int c0 = 0; ok && c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        ok = uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, in_c, out_off);
+    }
+    if (!ok) {
+        conv1x1_blocked(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
+                        out_off, act_min, act_max);
+        return;
+    }
+    int n = out_h * out_w;
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n2 = nb & ~1;
+        uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, in_c, out_off);
+        const int8_t *wb = w + (size_t)c0 * in_c;
+        g[0] = n2 >> 1, g[1] = in_c >> 2, g[2] = in_c, g[3] = (int32_t)(uintptr_t)b;
+        for (int p = 0; p < n; p += 2) {
+            int p1 = p + 1 < n ? p + 1 : p;
+            int oy = p / out_w, ox = p - oy * out_w, oy1 = p1 / out_w, ox1 = p1 - oy1 * out_w;
+            const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+            const int8_t *x1 = x + ((size_t)oy1 * s_h * in_w + (size_t)ox1 * s_w) * in_c;
+            uf_widen2_m4(x0, x1, xx, in_c >> 2);
+            if (n2) {
+                uf_mm2x2_m4(xx, wb, acc, g);
+            }
+            if (nb > n2) {
+                const int8_t *wj = wb + (size_t)n2 * in_c;
+                acc[n2] = b[n2] + uf_dot1_s8(x0, wj, in_c);
+                acc[UF_DW_BLOCK + n2] = b[n2] + uf_dot1_s8(x1, wj, in_c);
+            }
+            uf_rqf_out(acc, t, nb, out + (size_t)p * out_c + c0, act_min, act_max);
+            if (p1 != p) {
+                uf_rqf_out(acc + UF_DW_BLOCK, t, nb, out + (size_t)p1 * out_c + c0, act_min,
+                           act_max);
+            }
+        }
+    }
+}
+#endif
+
 // 1x1 filter, no padding: a matrix product, pixel rows by filter rows. Four
 // output channels at a time reuse each input load; the tail goes one by one.
 static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
@@ -164,6 +222,10 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
                    out_off, act_min, act_max);
         return;
     }
+#elif UF_MAC_DSP
+    conv1x1_dsp(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w, out_off,
+                act_min, act_max);
+    return;
 #elif UF_MAC_BLOCKED
     conv1x1_blocked(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
                     out_off, act_min, act_max);
@@ -495,6 +557,116 @@ static void depthwise_blocked(const int8_t *x, const int8_t *w, const void *bias
 }
 #endif
 
+#if UF_MAC_DSP
+// The padded taps of rows [ky, ky + rows) x columns [kx, kx + cols) of g[0] blocks of
+// four channels at w: acc += zp * w[tap] (x at one byte holding zp, steps 0).
+static void dw_pad_rect_m4(const int8_t *zp, const int8_t *w, int32_t *acc, int32_t *g, int k_w,
+                           int out_c, int ky, int kx, int rows, int cols) {
+    g[1] = rows, g[2] = cols, g[3] = 0, g[5] = 0, g[6] = (k_w - cols) * out_c, g[7] = 0;
+    g[8] = (int32_t)(uintptr_t)acc;
+    uf_dw4x1_m4(zp, w + (size_t)(ky * k_w + kx) * out_c, acc, g);
+}
+
+// Cortex-M4/M7/M33, one input channel per output channel (or one input channel): a
+// block of up to UF_DW_BLOCK channels over every pixel, its requantization table
+// built once; one uf_dw4_m4 call per pixel runs the block's valid taps four channels
+// at a time, the padded taps (the input zero point: the bias holds in_off * w for
+// every tap, so a padded tap adds -in_off * w) go through the same kernel with x at
+// zp = -in_off. Channels past the last multiple of four: dw_taps_s8. Layers whose
+// requantization uf_rqf_prepare refuses: depthwise_blocked.
+static void depthwise_dsp(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                          const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                          int out_h, int out_w, int out_c, int k_h, int k_w, int s_h,
+                          int s_w, int d_h, int d_w, int pad_h, int pad_w, int in_off,
+                          int out_off, int act_min, int act_max) {
+    uf_rqf_t t[UF_DW_BLOCK];
+    int32_t b[UF_DW_BLOCK], acc[UF_DW_BLOCK], g[9];
+    int ok = in_off >= -127 && in_off <= 128;
+    for (int c0 = 0; ok && c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        ok = uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, k_h * k_w, out_off);
+    }
+    if (!ok) {
+        depthwise_blocked(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
+                          k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min,
+                          act_max);
+        return;
+    }
+    int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
+    const int8_t zp = (int8_t)-in_off;
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n4 = nb & ~3;
+        uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, k_h * k_w, out_off);
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int y0 = oy * s_h - pad_h, ky0, ky1;
+            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+            for (int ox = 0; ox < out_w; ox++, o += out_c) {
+                int x0 = ox * s_w - pad_w, kx0, kx1;
+                valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+                g[0] = n4 >> 2;
+                if (rows > 0 && cols > 0) {
+                    size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                    const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c + c0;
+                    if (n4) {
+                        g[1] = rows, g[2] = cols, g[3] = d_w * in_c, g[4] = out_c;
+                        g[5] = d_h * in_w * in_c - cols * d_w * in_c;
+                        g[6] = (k_w - cols) * out_c, g[7] = xs ? 4 : 0;
+                        g[8] = (int32_t)(uintptr_t)b;
+                        if (xs) {
+                            uf_dw4_m4(x + xoff + c0, wt, acc, g);
+                        } else {
+                            uf_dw4x1_m4(x + xoff, wt, acc, g);
+                        }
+                    }
+                    if (nb > n4) {
+                        int32_t a[4];
+                        dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + n4, nb - n4, xs, rows,
+                                   cols, d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, a);
+                        for (int j = n4; j < nb; j++) {
+                            acc[j] = b[j] + a[j - n4];
+                        }
+                    }
+                } else {
+                    for (int j = 0; j < nb; j++) {
+                        acc[j] = b[j];
+                    }
+                }
+                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                    if (n4) {
+                        const int8_t *wb = w + c0;
+                        g[4] = out_c;
+                        if (rows <= 0 || cols <= 0) {
+                            dw_pad_rect_m4(&zp, wb, acc, g, k_w, out_c, 0, 0, k_h, k_w);
+                        } else {
+                            if (ky0 > 0) {
+                                dw_pad_rect_m4(&zp, wb, acc, g, k_w, out_c, 0, 0, ky0, k_w);
+                            }
+                            if (ky1 < k_h) {
+                                dw_pad_rect_m4(&zp, wb, acc, g, k_w, out_c, ky1, 0, k_h - ky1, k_w);
+                            }
+                            if (kx0 > 0) {
+                                dw_pad_rect_m4(&zp, wb, acc, g, k_w, out_c, ky0, 0, rows, kx0);
+                            }
+                            if (kx1 < k_w) {
+                                dw_pad_rect_m4(&zp, wb, acc, g, k_w, out_c, ky0, kx1, rows, k_w - kx1);
+                            }
+                        }
+                    }
+                    if (nb > n4) {
+                        dw_padded_s8(w + c0 + n4, nb - n4, k_h, k_w, out_c, ky0, ky1, kx0, kx1,
+                                     in_off, acc + n4);
+                    }
+                }
+                uf_rqf_out(acc, t, nb, o, act_min, act_max);
+            }
+        }
+    }
+}
+#endif
+
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
@@ -505,6 +677,12 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
     if (depth_mult == 1 || in_c == 1) {
         depthwise_m0(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
                      k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max);
+        return;
+    }
+#elif UF_MAC_DSP
+    if (depth_mult == 1 || in_c == 1) {
+        depthwise_dsp(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
+                      k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max);
         return;
     }
 #elif UF_MAC_BLOCKED
