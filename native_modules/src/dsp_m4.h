@@ -120,6 +120,100 @@ void uf_dw4x1_m4(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *
 UF_DW4_M4("uf_dw4_m4", UF_DW4_M4_TAP);
 UF_DW4_M4("uf_dw4x1_m4", UF_DW4X1_M4_TAP);
 
+// The same for full 3x3 windows, unrolled, over a run of g[6] pixels: g[0] blocks,
+// x_col g[1], w_col g[2], x_row g[3] (a whole input row: from one filter row's first
+// tap to the next's), x_grp g[4], init g[5] (every pixel's blocks start from it), x_pix
+// g[7] (from one pixel's window to the next's). acc: the pixels' 4 * g[0] sums one after
+// the other. 11 cycles per tap and four channels.
+void uf_dw4_3x3_m4(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1_3x3_m4(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+// r0: x at the filter row, r1: w at the tap, r2/r8: x_col and 2 x_col, r3/r9: w_col and
+// 2 w_col; (xo, wo): the tap's column offsets.
+#define UF_DW4_M4_TAP3(xo, wo)                                                    \
+    "  ldr r10, [r0" xo "]\n"                                                     \
+    "  ldr r11, [r1" wo "]\n"                                                     \
+    "  sxtb16 r12, r10\n"                                                         \
+    "  sxtb16 lr, r11\n"                                                          \
+    "  sxtb16 r10, r10, ror #8\n"                                                 \
+    "  sxtb16 r11, r11, ror #8\n"                                                 \
+    "  smlabb r4, r12, lr, r4\n"                                                  \
+    "  smlatt r6, r12, lr, r6\n"                                                  \
+    "  smlabb r5, r10, r11, r5\n"                                                 \
+    "  smlatt r7, r10, r11, r7\n"
+#define UF_DW4X1_M4_TAP3(xo, wo)                                                  \
+    "  ldrsb r10, [r0" xo "]\n"                                                   \
+    "  ldr r11, [r1" wo "]\n"                                                     \
+    "  sxtb16 lr, r11\n"                                                          \
+    "  sxtb16 r11, r11, ror #8\n"                                                 \
+    "  smlabb r4, r10, lr, r4\n"                                                  \
+    "  smlabt r6, r10, lr, r6\n"                                                  \
+    "  smlabb r5, r10, r11, r5\n"                                                 \
+    "  smlabt r7, r10, r11, r7\n"
+#define UF_DW4_M4_ROW3(tap) tap("", "") tap(", r2", ", r3") tap(", r8", ", r9")
+#define UF_DW4_M4_NEXTROW "  ldr r10, [sp, #20]\n  add r0, r10\n  add r1, r9\n  add r1, r3\n"
+// [sp]: the pixel's x, [sp+4]: w, [sp+8]: acc, [sp+12]: init, [sp+16]: blocks left,
+// [sp+20]: x_row, [sp+24]: x_grp - 2 x_row, [sp+28]: 4 - 6 w_col (from a block's last
+// filter row to the next block), [sp+32]: g, [sp+36]: pixels left
+#define UF_DW4_3X3_M4(name, tap)                                                  \
+    __asm__(                                                                      \
+        UF_M4_BEGIN(name)                                                         \
+        "  push {r4-r11, lr}\n"                                                   \
+        "  sub sp, #40\n"                                                         \
+        "  strd r0, r1, [sp, #0]\n"                                               \
+        "  str r2, [sp, #8]\n"                                                    \
+        "  str r3, [sp, #32]\n"                                                   \
+        "  ldm r3, {r4-r11}\n"   /* blocks, x_col, w_col, x_row, x_grp, init, */  \
+        "  str r10, [sp, #36]\n" /* pixels, x_pix */                              \
+        "  str r7, [sp, #20]\n"                                                   \
+        "  sub r8, r8, r7, lsl #1\n"                                              \
+        "  str r8, [sp, #24]\n"                                                   \
+        "  mov r2, r5\n"                                                          \
+        "  mov r3, r6\n"                                                          \
+        "  movs r8, #4\n"                                                         \
+        "  sub r8, r8, r3, lsl #2\n"                                              \
+        "  sub r8, r8, r3, lsl #1\n"                                              \
+        "  str r8, [sp, #28]\n"                                                   \
+        "  lsls r8, r2, #1\n"                                                     \
+        "  lsls r9, r3, #1\n"                                                     \
+        "4:\n"                                                                    \
+        "  ldr r12, [sp, #32]\n"                                                  \
+        "  ldr r10, [r12, #0]\n"                                                  \
+        "  ldr r11, [r12, #20]\n"                                                 \
+        "  str r10, [sp, #16]\n"                                                  \
+        "  str r11, [sp, #12]\n"                                                  \
+        "  ldrd r0, r1, [sp, #0]\n"                                               \
+        "2:\n"                                                                    \
+        "  ldr r12, [sp, #12]\n"                                                  \
+        "  ldm r12!, {r4-r7}\n"                                                   \
+        "  str r12, [sp, #12]\n"                                                  \
+        UF_DW4_M4_ROW3(tap) UF_DW4_M4_NEXTROW                                     \
+        UF_DW4_M4_ROW3(tap) UF_DW4_M4_NEXTROW                                     \
+        UF_DW4_M4_ROW3(tap)                                                       \
+        "  ldr r12, [sp, #8]\n"                                                   \
+        "  stm r12!, {r4-r7}\n"                                                   \
+        "  str r12, [sp, #8]\n"                                                   \
+        "  ldrd r10, r11, [sp, #24]\n"                                            \
+        "  add r0, r10\n"                                                         \
+        "  add r1, r11\n"                                                         \
+        "  ldr r12, [sp, #16]\n"                                                  \
+        "  subs r12, r12, #1\n"                                                   \
+        "  str r12, [sp, #16]\n"                                                  \
+        "  bne 2b\n"                                                              \
+        "  ldr r12, [sp, #32]\n"                                                  \
+        "  ldr r10, [r12, #28]\n"                                                 \
+        "  ldr r0, [sp, #0]\n"                                                    \
+        "  add r0, r10\n"                                                         \
+        "  str r0, [sp, #0]\n"                                                    \
+        "  ldr r12, [sp, #36]\n"                                                  \
+        "  subs r12, r12, #1\n"                                                   \
+        "  str r12, [sp, #36]\n"                                                  \
+        "  bne 4b\n"                                                              \
+        "  add sp, #40\n"                                                         \
+        "  pop {r4-r11, pc}\n"                                                    \
+        UF_M4_END(name))
+UF_DW4_3X3_M4("uf_dw4_3x3_m4", UF_DW4_M4_TAP3);
+UF_DW4_3X3_M4("uf_dw4x1_3x3_m4", UF_DW4X1_M4_TAP3);
+
 // Requantization of a block of channels whose shifts are all right shifts (TFLM's
 // shift <= -1, the usual case): right = -shift. With |acc| < 2^29 (uf_rqf_prepare
 // checks a bound), SRDHM(acc, mult) = floor((acc*mult + 2^30) / 2^31) is
@@ -131,37 +225,44 @@ typedef struct {
     int32_t mult, hoff, right;
 } uf_rqf_t;
 
-// Fill t[j] and bias_out[j] for channel ch + j, j < n; 0 (the caller then
-// requantizes another way) if a multiplier is INT32_MIN, a shift is not in -22..-1,
-// |out_off| > 128, or taps input values times int8 weights plus the bias could reach 2^29.
-static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rqf_prepare(uf_rqf_t *t, int32_t *bias_out, int n,
-                                                        const void *bias, const void *mult,
-                                                        const void *shift, int ch, int taps,
-                                                        int out_off) {
+// 1 when SMMULR requantization is exact for every channel j < n (uf_rqf_prepare may
+// then fill their tables): no multiplier is INT32_MIN, every shift is in -22..-1,
+// |out_off| <= 128, and taps input values times int8 weights plus the bias stay below
+// 2^29 (|x * w| <= 128 * 128 per tap, a padded tap's -in_off * w included).
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rqf_check(int n, const void *bias, const void *mult,
+                                                      const void *shift, int taps, int out_off) {
     if (taps < 0 || taps > (1 << 14) || out_off < -128 || out_off > 128) {
         return 0;
     }
     for (int j = 0; j < n; j++) {
-        int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
-        int32_t b = uf_ld_i32(bias, ch + j);
+        int32_t m = uf_ld_i32(mult, j), s = uf_ld_i32(shift, j), b = uf_ld_i32(bias, j);
         uint32_t mag = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
-        // |x * w| <= 128 * 128 per tap (a padded tap's -in_off * w included)
         if (m == UF_INT32_MIN || s > -1 || s < -22
             || mag >= ((uint32_t)1 << 29) - ((uint32_t)taps << 14)) {
             return 0;
         }
-        t[j].mult = m;
-        t[j].right = -s;
-        t[j].hoff = (int32_t)((uint32_t)1 << (-s - 1)) + (int32_t)((uint32_t)out_off << -s);
-        bias_out[j] = b;
     }
     return 1;
 }
 
-// Requantize acc[j] (the bias in it already) with t[j] to out[j], j < 4 * p[0] (p[0] >
-// 0), clamped to [act_min, act_max]: p[1], p[2] = act_min, act_max in each byte.
-// Four channels per pass: SSAT to int8, BFI packs the four bytes, SSUB8/SEL clamp
-// them, one STR (ARMv7E-M stores unaligned words to RAM).
+// t[j] and bias_out[j] for channel ch + j, j < n (uf_rqf_check passed).
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqf_prepare(uf_rqf_t *t, int32_t *bias_out, int n,
+                                                         const void *bias, const void *mult,
+                                                         const void *shift, int ch, int out_off) {
+    for (int j = 0; j < n; j++) {
+        int right = -uf_ld_i32(shift, ch + j);
+        t[j].mult = uf_ld_i32(mult, ch + j);
+        t[j].right = right;
+        t[j].hoff = (int32_t)((uint32_t)1 << (right - 1)) + (int32_t)((uint32_t)out_off << right);
+        bias_out[j] = uf_ld_i32(bias, ch + j);
+    }
+}
+
+// For each of p[3] pixels i: requantize acc[j] (the bias in it already) with t[j] to
+// out[j], j < 4 * p[0] (p[0] > 0), clamped to [act_min, act_max] (p[1], p[2]: in each
+// byte); then acc += p[5] bytes, out += p[4] bytes. Four channels per pass: SSAT to
+// int8, BFI packs the four bytes, SSUB8/SEL clamp them, one STR (ARMv7E-M stores
+// unaligned words to RAM).
 void uf_rqf4_m4(const int32_t *acc, const uf_rqf_t *t, int8_t *out, const int32_t *p);
 #define UF_RQF4_M4_ONE(v)                                                         \
     "  ldm r1!, {r8-r10}\n"                                                       \
@@ -171,12 +272,23 @@ void uf_rqf4_m4(const int32_t *acc, const uf_rqf_t *t, int8_t *out, const int32_
     "  sub " v ", " v ", r11, lsr #31\n"                                          \
     "  asrs " v ", " v ", r10\n"                                                  \
     "  ssat " v ", #8, " v "\n"
+// [sp]: t, [sp+4]: the pixel's acc, [sp+8]: its out, [sp+12]: pixels left, [sp+16]: p
 __asm__(
     UF_M4_BEGIN("uf_rqf4_m4")
     "  push {r4-r11, lr}\n"
+    "  sub sp, #20\n"
+    "  str r1, [sp, #0]\n"
+    "  strd r0, r2, [sp, #4]\n"
+    "  str r3, [sp, #16]\n"
     "  ldr r12, [r3, #4]\n"
     "  ldr lr, [r3, #8]\n"
+    "  ldr r4, [r3, #12]\n"
+    "  str r4, [sp, #12]\n"
+    "2:\n"
+    "  ldr r3, [sp, #16]\n"
     "  ldr r3, [r3, #0]\n"
+    "  ldr r1, [sp, #0]\n"
+    "  ldrd r0, r2, [sp, #4]\n"
     "1:\n"
     "  ldm r0!, {r4-r7}\n"
     UF_RQF4_M4_ONE("r4") UF_RQF4_M4_ONE("r5") UF_RQF4_M4_ONE("r6") UF_RQF4_M4_ONE("r7")
@@ -190,8 +302,25 @@ __asm__(
     "  str r4, [r2], #4\n"
     "  subs r3, r3, #1\n"
     "  bne 1b\n"
+    "  ldr r3, [sp, #16]\n"
+    "  ldrd r4, r5, [r3, #16]\n"
+    "  ldrd r0, r2, [sp, #4]\n"
+    "  add r0, r5\n"
+    "  add r2, r4\n"
+    "  strd r0, r2, [sp, #4]\n"
+    "  ldr r4, [sp, #12]\n"
+    "  subs r4, r4, #1\n"
+    "  str r4, [sp, #12]\n"
+    "  bne 2b\n"
+    "  add sp, #20\n"
     "  pop {r4-r11, pc}\n"
     UF_M4_END("uf_rqf4_m4"));
+
+// p[1], p[2] for uf_rqf4_m4.
+UF_MAC_INLINE void uf_rqf_limits(int32_t *p, int act_min, int act_max) {
+    p[1] = (int32_t)((uint8_t)act_min * 0x01010101u);
+    p[2] = (int32_t)((uint8_t)act_max * 0x01010101u);
+}
 
 // out[j] = acc[j] requantized with t[j], j < n (acc holds the bias already).
 static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqf_out(const int32_t *acc, const uf_rqf_t *t,
@@ -199,8 +328,8 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqf_out(const int32_t *acc, const u
                                                      int act_max) {
     int n4 = n >> 2;
     if (n4) {
-        const int32_t p[3] = {n4, (int32_t)((uint8_t)act_min * 0x01010101u),
-                              (int32_t)((uint8_t)act_max * 0x01010101u)};
+        int32_t p[6] = {n4, 0, 0, 1, 0, 0};
+        uf_rqf_limits(p, act_min, act_max);
         uf_rqf4_m4(acc, t, out, p);
     }
     for (int j = 4 * n4; j < n; j++) {
