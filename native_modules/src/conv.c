@@ -757,6 +757,85 @@ static UF_MAC_NOINLINE void depthwise_dsp(const int8_t *x, const int8_t *w, cons
 }
 #endif
 
+#if UF_MAC_DSP
+// uf_dwp_m4's packed weights (words) and padded window (bytes) on the stack.
+#define UF_M4_DWP_W 320
+#define UF_M4_DWP_WIN 128
+// Cortex-M4/M7/M33, one input channel and undilated rows (out_c a multiple of four):
+// the weights of a block of up to UF_DW_BLOCK channels packed once in tap pairs
+// (uf_dwp_pack_m4), one uf_dwp_m4 call per pixel over the input where the window
+// (rows padded to whole quads of taps) lies inside it, else over a copy of the window
+// with the input zero point (-in_off) at the padded taps; the sums of a row of pixels
+// requantized in one call. 0 (nothing done) when the filter is too big for its buffers.
+static UF_MAC_NOINLINE int depthwise_x1_dsp(const int8_t *x, const int8_t *w, int8_t *out,
+                                            const void *bias, const void *mult,
+                                            const void *shift, int in_h, int in_w, int out_h,
+                                            int out_w, int out_c, int k_h, int k_w, int s_h,
+                                            int s_w, int d_h, int pad_h, int pad_w, int in_off,
+                                            int out_off, int act_min, int act_max) {
+    int nq = (k_w + 3) >> 2;
+    int nb0 = out_c < UF_DW_BLOCK ? out_c : UF_DW_BLOCK;
+    if (k_h * nq * 8 * nb0 / 4 > UF_M4_DWP_W || k_h * 4 * nq > UF_M4_DWP_WIN) {
+        return 0;
+    }
+    int32_t W[UF_M4_DWP_W], b[UF_DW_BLOCK], acc[UF_M4_RUN], g[5], p[6];
+    uf_rqf_t t[UF_DW_BLOCK];
+    uint32_t win[UF_M4_DWP_WIN / 4];
+    int8_t zp = (int8_t)-in_off;
+    uf_rqf_limits(p, act_min, act_max);
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int run_max = UF_M4_RUN / nb;
+        uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, out_off);
+        uf_dwp_pack_m4(W, w + c0, nb, k_h, k_w, nq, out_c);
+        g[0] = nb >> 2, g[1] = k_h, g[2] = nq, g[4] = (int32_t)(uintptr_t)b;
+        p[0] = nb >> 2, p[4] = out_c, p[5] = 4 * nb;
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int y0 = oy * s_h - pad_h;
+            int rows_in = y0 >= 0 && y0 + (k_h - 1) * d_h < in_h;
+            for (int ox = 0; ox < out_w;) {
+                int r = out_w - ox < run_max ? out_w - ox : run_max;
+                for (int i = 0; i < r; i++) {
+                    int x0 = (ox + i) * s_w - pad_w;
+                    const int8_t *xw;
+                    if (rows_in && x0 >= 0 && x0 + 4 * nq <= in_w) {
+                        xw = x + (size_t)y0 * in_w + x0;
+                        g[3] = d_h * in_w - 4 * nq;
+                    } else {
+                        // the row's taps inside the input: [lo, hi)
+                        int lo = x0 < 0 ? -x0 : 0, hi = in_w - x0 < k_w ? in_w - x0 : k_w;
+                        int8_t *q = (int8_t *)win;
+                        for (int ky = 0; ky < k_h; ky++, q += 4 * nq) {
+                            int iy = y0 + ky * d_h, kx = 0;
+                            if (iy >= 0 && iy < in_h) {
+                                const int8_t *xr = x + (size_t)iy * in_w + x0;
+                                for (; kx < lo; kx++) {
+                                    q[kx] = zp;
+                                }
+                                for (; kx < hi; kx++) {
+                                    q[kx] = xr[kx];
+                                }
+                            }
+                            for (; kx < 4 * nq; kx++) {
+                                q[kx] = zp;
+                            }
+                        }
+                        xw = (const int8_t *)win;
+                        g[3] = 0;
+                    }
+                    uf_dwp_m4(xw, W, acc + i * nb, g);
+                }
+                p[3] = r;
+                uf_rqf4_m4(acc, t, o, p);
+                ox += r, o += (size_t)r * out_c;
+            }
+        }
+    }
+    return 1;
+}
+#endif
+
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
@@ -771,6 +850,13 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
     }
 #elif UF_MAC_BLOCKED
 #if UF_MAC_DSP
+    if (in_c == 1 && d_w == 1 && !(out_c & 3) && !(k_h == 3 && k_w == 3) && in_off >= -127
+        && in_off <= 128
+        && uf_rqf_check(out_c, bias, mult, shift, k_h * k_w, out_off)
+        && depthwise_x1_dsp(x, w, out, bias, mult, shift, in_h, in_w, out_h, out_w, out_c, k_h,
+                            k_w, s_h, s_w, d_h, pad_h, pad_w, in_off, out_off, act_min, act_max)) {
+        return;
+    }
     if ((depth_mult == 1 || in_c == 1) && in_off >= -127 && in_off <= 128
         && uf_rqf_check(out_c, bias, mult, shift, k_h * k_w, out_off)) {
         depthwise_dsp(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
