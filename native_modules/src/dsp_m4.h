@@ -427,7 +427,7 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqf_out(const int32_t *acc, const u
 // 8), sxtb16(x1), sxtb16(x1 ror 8) (uf_widen2_m4); w: row 0's weights, rows g[2] bytes
 // apart, read a word (four weights) at a time. For each of g[0] row pairs i:
 // acc[2i + r] (pixel 0) and acc[32 + 2i + r] (pixel 1) = bias[2i + r] + the sum over
-// 4 * g[1] inputs (g[1] > 0); bias = g[3] (aligned). 22 cycles per 16 MACs.
+// 4 * g[1] inputs (g[1] > 0); bias = g[3] (aligned). 22.5 cycles per 16 MACs.
 void uf_mm2x2_m4(const int32_t *xx, const int8_t *w, int32_t *acc, const int32_t *g);
 #define UF_MM2X2_M4_QUAD                                                          \
     "  ldm r0!, {r8-r11}\n"                                                       \
@@ -464,10 +464,17 @@ __asm__(
     "  mov r5, r4\n"
     "  mov r7, r6\n"
     "  ldrd r0, r1, [sp, #0]\n"
-    "1:\n"
+    "  sub r12, r3, r0\n"
+    "  tst r12, #16\n"            // an odd number of quads: one first
+    "  beq 1f\n"
     UF_MM2X2_M4_QUAD
     "  cmp r0, r3\n"
+    "  beq 5f\n"
+    "1:\n"
+    UF_MM2X2_M4_QUAD UF_MM2X2_M4_QUAD
+    "  cmp r0, r3\n"
     "  bne 1b\n"
+    "5:\n"
     "  ldr r12, [sp, #8]\n"
     "  str r5, [r12, #128]\n"
     "  str r7, [r12, #132]\n"
