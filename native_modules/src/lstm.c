@@ -9,6 +9,21 @@
 // input word loaded once); its sums wrap mod 2^32 as uf_dot_s8_wrap's.
 #include "mac8.h"
 #define UF_LSTM_DOT4 1
+#elif defined(__riscv) || defined(__XTENSA__)
+// RV32 and Xtensa: the four gates' rows in one pass too, each input byte loaded once.
+#define UF_LSTM_DOT4 1
+static void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride, int32_t *acc) {
+    const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;   // wrapping sums, as uf_dot_s8_wrap
+    for (int k = 0; k < n; k++) {
+        int32_t v = x[k];
+        a0 += (uint32_t)(v * w[k]);
+        a1 += (uint32_t)(v * w1[k]);
+        a2 += (uint32_t)(v * w2[k]);
+        a3 += (uint32_t)(v * w3[k]);
+    }
+    acc[0] = (int32_t)a0, acc[1] = (int32_t)a1, acc[2] = (int32_t)a2, acc[3] = (int32_t)a3;
+}
 #else
 #define UF_LSTM_DOT4 0
 #endif
