@@ -761,6 +761,7 @@ static UF_MAC_NOINLINE void depthwise_dsp(const int8_t *x, const int8_t *w, cons
 // uf_dwp_m4's packed weights (words) and padded window (bytes) on the stack.
 #define UF_M4_DWP_W 320
 #define UF_M4_DWP_WIN 128
+#define UF_M4_DWP_RUN 64   // sums of a run of pixels (a multiple of UF_DW_BLOCK)
 // Cortex-M4/M7/M33, one input channel and undilated rows (out_c a multiple of four):
 // the weights of a block of up to UF_DW_BLOCK channels packed once in tap pairs
 // (uf_dwp_pack_m4), one uf_dwp_m4 call per pixel over the input where the window
@@ -778,14 +779,14 @@ static UF_MAC_NOINLINE int depthwise_x1_dsp(const int8_t *x, const int8_t *w, in
     if (k_h * nq * 8 * nb0 / 4 > UF_M4_DWP_W || k_h * 4 * nq > UF_M4_DWP_WIN) {
         return 0;
     }
-    int32_t W[UF_M4_DWP_W], b[UF_DW_BLOCK], acc[UF_M4_RUN], g[5], p[6];
+    int32_t W[UF_M4_DWP_W], b[UF_DW_BLOCK], acc[UF_M4_DWP_RUN], g[5], p[6];
     uf_rqf_t t[UF_DW_BLOCK];
     uint32_t win[UF_M4_DWP_WIN / 4];
     int8_t zp = (int8_t)-in_off;
     uf_rqf_limits(p, act_min, act_max);
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
-        int run_max = UF_M4_RUN / nb;
+        int run_max = UF_M4_DWP_RUN / nb;
         uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, out_off);
         uf_dwp_pack_m4(W, w + c0, nb, k_h, k_w, nq, out_c);
         g[0] = nb >> 2, g[1] = k_h, g[2] = nq, g[4] = (int32_t)(uintptr_t)b;
