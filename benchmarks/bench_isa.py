@@ -1,7 +1,7 @@
 """Instructions and estimated cycles per invoke, with the C kernels as board machine code.
 
     python benchmarks/bench_isa.py [--models a,b] [--arches armv6m,armv7emsp,rv32imc,xtensawin] [--shared DIR]
-                                   [--functions N]
+                                   [--functions N] [--ops]
 
 Each model from ../shared/models is baked in memory and run once (fixed input: person.bmp
 for person_detect, seeded random otherwise; state models from reset) by the bare-metal
@@ -14,7 +14,9 @@ MUL32_HIGH accounted for (esp32_cycles). Ops whose kernel the C tier lacks run o
 host (pure) and are not counted: they are listed.
 --functions N: under the table, the N C functions with the most estimated cycles per
 model and unicorn ISA (each translated block's cycles go to the function it starts in:
-where to optimise). Deterministic: the same build and input give the same counts.
+where to optimise). --ops: under the table, per op record (layer, or band of layers) and
+unicorn ISA, its kernels, MACs, estimated cycles and cycles/MAC (one harness run per
+record, so each counts the harness's start too). Deterministic: the same build and input give the same counts.
 Prints Markdown.
 """
 
@@ -28,9 +30,9 @@ import time
 import numpy as np
 
 from upyflow_tools.bake import compile_model
-from upyflow_tools.emit import DTYPE_CODES, module_tensor
+from upyflow_tools.emit import DTYPE_CODES, module_records, module_tensor
 from upyflow_tools.isa import TARGETS, IsaModel, module_from_baked, unavailable, xtensa_qemu
-from upyflow_tools.isa.macs import model_macs
+from upyflow_tools.isa.macs import model_macs, record_macs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
@@ -67,6 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--arches", default=",".join(list(TARGETS) + [XTENSA]))
     ap.add_argument("--shared", default=SHARED)
     ap.add_argument("--functions", type=int, default=0, metavar="N")
+    ap.add_argument("--ops", action="store_true", help="cycles per op record (unicorn ISAs)")
     args = ap.parse_args(argv)
     arches = []
     for arch in args.arches.split(","):
@@ -81,7 +84,7 @@ def main(argv=None) -> int:
         return 2
     print("| model | MACs | ISA (cycle model) | instructions | est. cycles | cycles/MAC | board @ clock | ms |")
     print("|---|---:|---|---:|---:|---:|---|---:|")
-    notes, profiles = [], []
+    notes, profiles, op_tables = [], [], []
     for model in args.models.split(","):
         path = os.path.join(args.shared, "models", model + ".tflite")
         if not os.path.exists(path):
@@ -98,7 +101,7 @@ def main(argv=None) -> int:
             else:
                 t = TARGETS[arch]
                 m = IsaModel(mod, arch, check=False)  # tests/test_isa.py checks alignment
-                m.invoke(inputs, count=True)
+                m.invoke(inputs, count=True, per_op=args.ops)
                 insns, cycles = m.result.instructions, m.result.cycles
                 core, (board, hz), host_ops = t.core, t.boards[0], m.host_ops
                 if args.functions:
@@ -113,6 +116,8 @@ def main(argv=None) -> int:
                             ),
                         )
                     )
+                if args.ops:
+                    op_tables.append(_op_table(mod, model, arch, m.result.by_op))
             per_mac = "%.1f" % (cycles / macs) if macs else "-"
             print(
                 "| %s | %s | %s (%s) | %s | %s | %s | %s @ %d MHz | %s |"
@@ -139,7 +144,34 @@ def main(argv=None) -> int:
         print("\nEstimated cycles per MAC (per invoke without MACs) by function:\n")
         for line in profiles:
             print("- " + line)
+    for table in op_tables:
+        print("\n" + table)
     return 0
+
+
+def _op_table(mod, model: str, arch: str, by_op) -> str:
+    records = {start: ops for start, _end, ops in module_records(mod)}
+    total = sum(c for _s, _n, _i, c in by_op) or 1
+    lines = [
+        "%s %s, per op record:\n" % (model, arch),
+        "| byte | kernels | MACs | instructions | est. cycles | cycles/MAC | share |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for start, names, insns, cycles in by_op:
+        macs = record_macs(records[start])
+        lines.append(
+            "| %d | %s | %s | %s | %s | %s | %.1f%% |"
+            % (
+                start,
+                names,
+                format(macs, ","),
+                format(insns, ","),
+                format(cycles, ","),
+                "%.2f" % (cycles / macs) if macs else "-",
+                100.0 * cycles / total,
+            )
+        )
+    return "\n".join(lines)
 
 
 def _ms(ms: float) -> str:

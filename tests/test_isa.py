@@ -345,6 +345,19 @@ def _op_model(case, hot):
     return mw.build([x], [y]), xshape
 
 
+# The Cortex-M4 DSP kernels' edges (native_modules/src/dsp_m4.h): filters other than 3x3
+# (padded taps as rectangles), two channel blocks with a run of whole windows, an odd pixel
+# count with odd channel tails in a 1x1, strides, more than 256 inputs (the C fallback).
+OP_CASES += [
+    ("dw", (7, 9), 12, 1, (5, 5), (1, 1), (1, 1), "SAME"),
+    ("dw", (6, 8), 1, 4, (3, 5), (2, 1), (1, 1), "SAME"),
+    ("dw", (6, 7), 40, 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ("conv", (3, 5), 16, 7, (1, 1), (1, 1), (1, 1), "VALID"),
+    ("conv", (5, 4), 36, 40, (1, 1), (2, 2), (1, 1), "VALID"),
+    ("conv", (2, 3), 260, 4, (1, 1), (1, 1), (1, 1), "VALID"),
+]
+
+
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("case", OP_CASES, ids=lambda c: "%s-%dx%dx%d-%d" % (c[0], *c[1], c[2], c[3]))
 def test_blocked_kernels_on_isa(tmp_path, case, arch):

@@ -5,6 +5,7 @@
 #include "kernels.h"
 #include "qmath.h"
 #include "mac8.h"
+#include "dsp_m4.h"
 
 // Output channels a depthwise pixel accumulates at once (stack, not heap):
 // vector units take them a register at a time.
@@ -106,7 +107,7 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
 // The register-blocked cores: one block of up to UF_DW_BLOCK channels over every
 // pixel (its requantization table built once), four channels per MAC call (two
 // pixels per call where UF_MAC_PAIRS), the channel tail one by one.
-static void conv1x1_blocked(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_w, int in_c, int out_h,
                             int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                             int act_max) {
@@ -152,6 +153,68 @@ static void conv1x1_blocked(const int8_t *x, const int8_t *w, const void *bias, 
 }
 #endif
 
+#if UF_MAC_DSP
+// Inputs (a multiple of four, up to UF_M4_WIDE) of two pixels widened on the stack for
+// uf_mm2x2_m4: UF_M4_WIDE words.
+#define UF_M4_WIDE 256
+// Cortex-M4/M7/M33: one block of up to UF_DW_BLOCK channels over every pixel (its
+// requantization table built once), two pixels at a time with their inputs widened
+// once, uf_mm2x2_m4 over the block's row pairs; a last odd row by uf_dot1_s8, a last
+// odd pixel through the same kernel paired with itself. Layers it does not take
+// (inputs not a multiple of four or over UF_M4_WIDE, a requantization
+// uf_rqf_check refuses) take conv1x1_blocked.
+static UF_MAC_NOINLINE void conv1x1_dsp(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
+                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
+                        int act_max) {
+    uf_rqf_t t[UF_DW_BLOCK];
+    int32_t b[UF_DW_BLOCK], acc[2 * UF_DW_BLOCK], xx[UF_M4_WIDE], g[4];
+    int n = out_h * out_w;
+    int32_t lim[6];
+    uf_rqf_limits(lim, act_min, act_max);
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n2 = nb & ~1, n4 = nb & ~3;
+        uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, out_off);
+        const int8_t *wb = w + (size_t)c0 * in_c;
+        g[0] = n2 >> 1, g[1] = in_c >> 2, g[2] = in_c, g[3] = (int32_t)(uintptr_t)b;
+        const int8_t *xr = x;   // the input row of pixel p's row, ox its column
+        int ox = 0;
+        for (int p = 0; p < n; p += 2) {
+            int p1 = p + 1 < n ? p + 1 : p;
+            const int8_t *x0 = xr + (size_t)ox * s_w * in_c, *x1 = x0;
+            for (int k = p; k <= p1; k++) {   // step to pixel p + 2 (x1: pixel p1)
+                if (++ox == out_w) {
+                    ox = 0, xr += (size_t)s_h * in_w * in_c;
+                }
+                if (k < p1) {
+                    x1 = xr + (size_t)ox * s_w * in_c;
+                }
+            }
+            uf_widen2_m4(x0, x1, xx, in_c >> 2);
+            if (n2) {
+                uf_mm2x2_m4(xx, wb, acc, g);
+            }
+            if (nb > n2) {
+                const int8_t *wj = wb + (size_t)n2 * in_c;
+                acc[n2] = b[n2] + uf_dot1_s8(x0, wj, in_c);
+                acc[UF_DW_BLOCK + n2] = b[n2] + uf_dot1_s8(x1, wj, in_c);
+            }
+            int8_t *o = out + (size_t)p * out_c + c0;
+            if (nb == n4) {   // both pixels in one call
+                lim[0] = nb >> 2, lim[3] = p1 != p ? 2 : 1, lim[4] = out_c, lim[5] = 4 * UF_DW_BLOCK;
+                uf_rqf4_m4(acc, t, o, lim);
+            } else {
+                uf_rqf_out(acc, t, nb, o, act_min, act_max);
+                if (p1 != p) {
+                    uf_rqf_out(acc + UF_DW_BLOCK, t, nb, o + out_c, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+#endif
+
 // 1x1 filter, no padding: a matrix product, pixel rows by filter rows. Four
 // output channels at a time reuse each input load; the tail goes one by one.
 static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
@@ -165,6 +228,14 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
         return;
     }
 #elif UF_MAC_BLOCKED
+#if UF_MAC_DSP
+    if (in_c > 0 && !(in_c & 3) && in_c <= UF_M4_WIDE
+        && uf_rqf_check(out_c, bias, mult, shift, in_c, out_off)) {
+        conv1x1_dsp(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
+                    out_off, act_min, act_max);
+        return;
+    }
+#endif
     conv1x1_blocked(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
                     out_off, act_min, act_max);
     return;
@@ -453,7 +524,7 @@ static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int
 // The other register-blocked cores, one input channel per output channel (or one
 // input channel): a block of up to UF_DW_BLOCK channels over every pixel (its
 // requantization table built once), four channels in registers tap by tap.
-static void depthwise_blocked(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                               const void *mult, const void *shift, int in_h, int in_w, int in_c,
                               int out_h, int out_w, int out_c, int k_h, int k_w, int s_h,
                               int s_w, int d_h, int d_w, int pad_h, int pad_w, int in_off,
@@ -495,6 +566,277 @@ static void depthwise_blocked(const int8_t *x, const int8_t *w, const void *bias
 }
 #endif
 
+#if UF_MAC_DSP
+// Sums a depthwise run of pixels keeps (a multiple of UF_DW_BLOCK): 512 bytes of stack.
+#define UF_M4_RUN 128
+// The padded taps of rows [ky, ky + rows) x columns [kx, kx + cols) of g[0] blocks of
+// four channels at w: acc += zp * w[tap] (x at one byte holding zp, steps 0).
+static void dw_pad_rect_m4(const int8_t *zp, const int8_t *w, int32_t *acc, int32_t *g, int k_w,
+                           int out_c, int ky, int kx, int rows, int cols) {
+    g[1] = rows, g[2] = cols, g[3] = 0, g[5] = 0, g[6] = (k_w - cols) * out_c, g[7] = 0;
+    g[8] = (int32_t)(uintptr_t)acc;
+    uf_dw4x1_m4(zp, w + (size_t)(ky * k_w + kx) * out_c, acc, g);
+}
+
+// The first n4 channels (from c0) of a pixel whose window starts at input (y0, x0),
+// any filter size: the valid taps (rows [ky0, ky1) x columns [kx0, kx1)) by
+// uf_dw4_m4 from the bias, the padded ones as rectangles of taps reading zp.
+static void dw_any_m4(const int8_t *x, const int8_t *w, int32_t *acc, int32_t *g, int xs,
+                      const int8_t *zp, int in_w, int in_c, int out_c, int c0, int n4, int k_h,
+                      int k_w, int y0, int x0, int d_h, int d_w, int ky0, int ky1, int kx0,
+                      int kx1, const int32_t *b) {
+    int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+    g[0] = n4 >> 2, g[4] = out_c;
+    if (rows > 0 && cols > 0) {
+        size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+        const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+        g[1] = rows, g[2] = cols, g[3] = d_w * in_c;
+        g[5] = d_h * in_w * in_c - cols * d_w * in_c;
+        g[6] = (k_w - cols) * out_c, g[7] = xs ? 4 : 0;
+        g[8] = (int32_t)(uintptr_t)b;
+        if (xs) {
+            uf_dw4_m4(x + xoff + c0, wt, acc, g);
+        } else {
+            uf_dw4x1_m4(x + xoff, wt, acc, g);
+        }
+    } else {
+        for (int j = 0; j < n4; j++) {
+            acc[j] = b[j];
+        }
+    }
+    if (rows <= 0 || cols <= 0) {
+        dw_pad_rect_m4(zp, w, acc, g, k_w, out_c, 0, 0, k_h, k_w);
+        return;
+    }
+    if (ky0 > 0) {
+        dw_pad_rect_m4(zp, w, acc, g, k_w, out_c, 0, 0, ky0, k_w);
+    }
+    if (ky1 < k_h) {
+        dw_pad_rect_m4(zp, w, acc, g, k_w, out_c, ky1, 0, k_h - ky1, k_w);
+    }
+    if (kx0 > 0) {
+        dw_pad_rect_m4(zp, w, acc, g, k_w, out_c, ky0, 0, rows, kx0);
+    }
+    if (kx1 < k_w) {
+        dw_pad_rect_m4(zp, w, acc, g, k_w, out_c, ky0, kx1, rows, k_w - kx1);
+    }
+}
+
+// The same for a 3x3 filter: uf_dw4_3x3_m4 over the input where the whole window is
+// inside it, else over a copy of the window in win (zp at the padded taps).
+static void dw_3x3_m4(const int8_t *x, const int8_t *w, int32_t *acc, int32_t *g, uint32_t *win,
+                      int xs, int8_t zp, int in_h, int in_w, int in_c, int out_c, int c0, int n4,
+                      int y0, int x0, int d_h, int d_w, const int32_t *b) {
+    const int8_t *xw;
+    if (y0 >= 0 && x0 >= 0 && y0 + 2 * d_h < in_h && x0 + 2 * d_w < in_w) {
+        xw = x + ((size_t)y0 * in_w + x0) * in_c + (xs ? c0 : 0);
+        g[1] = d_w * in_c, g[3] = d_h * in_w * in_c;
+    } else if (xs) {
+        uint32_t zw = (uint8_t)zp * 0x01010101u, *p = win;
+        for (int ky = 0; ky < 3; ky++) {
+            int iy = y0 + ky * d_h;
+            for (int kx = 0; kx < 3; kx++) {
+                int ix = x0 + kx * d_w;
+                if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                    const uint8_t *s = (const uint8_t *)x + ((size_t)iy * in_w + ix) * in_c + c0;
+                    for (int j = 0; j < n4; j += 4) {
+                        *p++ = uf_bytes_u32(s + j);
+                    }
+                } else {
+                    for (int j = 0; j < n4; j += 4) {
+                        *p++ = zw;
+                    }
+                }
+            }
+        }
+        xw = (const int8_t *)win;
+        g[1] = n4, g[3] = 3 * n4;
+    } else {
+        int8_t *p = (int8_t *)win;
+        for (int ky = 0; ky < 3; ky++) {
+            int iy = y0 + ky * d_h;
+            for (int kx = 0; kx < 3; kx++) {
+                int ix = x0 + kx * d_w;
+                *p++ = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? x[(size_t)iy * in_w + ix] : zp;
+            }
+        }
+        xw = (const int8_t *)win;
+        g[1] = 1, g[3] = 3;
+    }
+    g[0] = n4 >> 2, g[2] = out_c, g[4] = xs ? 4 : 0, g[5] = (int32_t)(uintptr_t)b;
+    g[6] = 1, g[7] = 0;
+    if (xs) {
+        uf_dw4_3x3_m4(xw, w, acc, g);
+    } else {
+        uf_dw4x1_3x3_m4(xw, w, acc, g);
+    }
+}
+
+// Cortex-M4/M7/M33, one input channel per output channel (or one input channel): a
+// block of up to UF_DW_BLOCK channels over every pixel, its requantization table
+// built once; one uf_dw4_m4 call per pixel runs the block's valid taps four channels
+// at a time, the padded taps (the input zero point: the bias holds in_off * w for
+// every tap, so a padded tap adds -in_off * w) go through the same kernel with x at
+// zp = -in_off. Channels past the last multiple of four: dw_taps_s8. Layers whose
+// requantization uf_rqf_check refuses take depthwise_blocked.
+static UF_MAC_NOINLINE void depthwise_dsp(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                          const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                          int out_h, int out_w, int out_c, int k_h, int k_w, int s_h,
+                          int s_w, int d_h, int d_w, int pad_h, int pad_w, int in_off,
+                          int out_off, int act_min, int act_max) {
+    uf_rqf_t t[UF_DW_BLOCK];
+    int32_t b[UF_DW_BLOCK], acc[UF_M4_RUN], g[9];
+    int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
+    const int8_t zp = (int8_t)-in_off;
+    int k3 = k_h == 3 && k_w == 3;
+    uint32_t win[9 * UF_DW_BLOCK / 4];   // a 3x3 window with padding, a block's channels
+    // 3x3: the columns [ox_lo, ox_end) whose windows lie inside the input's width
+    int ox_lo = (pad_w + s_w - 1) / s_w;
+    int ox_end = in_w - 1 - 2 * d_w + pad_w < 0 ? 0 : (in_w - 1 - 2 * d_w + pad_w) / s_w + 1;
+    ox_end = ox_end > out_w ? out_w : ox_end;
+    int32_t p[6];
+    uf_rqf_limits(p, act_min, act_max);
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int n4 = nb & ~3;
+        int run_max = n4 ? UF_M4_RUN / n4 : 0;
+        uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, out_off);
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int y0 = oy * s_h - pad_h, ky0, ky1;
+            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+            // runs of whole 3x3 windows: one kernel call and one requantization call each
+            int runs = k3 && nb == n4 && n4 && y0 >= 0 && y0 + 2 * d_h < in_h;
+            for (int ox = 0; ox < out_w;) {
+                if (runs && ox >= ox_lo && ox < ox_end) {
+                    int r = ox_end - ox < run_max ? ox_end - ox : run_max, x0 = ox * s_w - pad_w;
+                    g[0] = n4 >> 2, g[1] = d_w * in_c, g[2] = out_c, g[3] = d_h * in_w * in_c;
+                    g[4] = xs ? 4 : 0, g[5] = (int32_t)(uintptr_t)b, g[6] = r, g[7] = s_w * in_c;
+                    const int8_t *xw = x + ((size_t)y0 * in_w + x0) * in_c + (xs ? c0 : 0);
+                    if (xs) {
+                        uf_dw4_3x3_m4(xw, w + c0, acc, g);
+                    } else {
+                        uf_dw4x1_3x3_m4(xw, w + c0, acc, g);
+                    }
+                    p[0] = n4 >> 2, p[3] = r, p[4] = out_c, p[5] = 4 * n4;
+                    uf_rqf4_m4(acc, t, o, p);
+                    ox += r, o += (size_t)r * out_c;
+                    continue;
+                }
+                int x0 = ox * s_w - pad_w, kx0, kx1;
+                valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+                if (n4 && k3) {
+                    dw_3x3_m4(x, w + c0, acc, g, win, xs, zp, in_h, in_w, in_c, out_c, c0, n4,
+                              y0, x0, d_h, d_w, b);
+                } else if (n4) {
+                    dw_any_m4(x, w + c0, acc, g, xs, &zp, in_w, in_c, out_c, c0, n4, k_h, k_w,
+                              y0, x0, d_h, d_w, ky0, ky1, kx0, kx1, b);
+                }
+                if (nb > n4) {   // the last channels, one by one
+                    int32_t a[4] = {0, 0, 0, 0};
+                    if (rows > 0 && cols > 0) {
+                        size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
+                        dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs,
+                                   w + (size_t)(ky0 * k_w + kx0) * out_c + c0 + n4, nb - n4, xs,
+                                   rows, cols, d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, a);
+                    }
+                    for (int j = n4; j < nb; j++) {
+                        acc[j] = b[j] + a[j - n4];
+                    }
+                    if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                        dw_padded_s8(w + c0 + n4, nb - n4, k_h, k_w, out_c, ky0, ky1, kx0, kx1,
+                                     in_off, acc + n4);
+                    }
+                }
+                uf_rqf_out(acc, t, nb, o, act_min, act_max);
+                ox++, o += out_c;
+            }
+        }
+    }
+}
+#endif
+
+#if UF_MAC_DSP
+// uf_dwp_m4's packed weights (words) and padded window (bytes) on the stack.
+#define UF_M4_DWP_W 320
+#define UF_M4_DWP_WIN 128
+#define UF_M4_DWP_RUN 64   // sums of a run of pixels (a multiple of UF_DW_BLOCK)
+// Cortex-M4/M7/M33, one input channel and undilated rows (out_c a multiple of four):
+// the weights of a block of up to UF_DW_BLOCK channels packed once in tap pairs
+// (uf_dwp_pack_m4), one uf_dwp_m4 call per pixel over the input where the window
+// (rows padded to whole quads of taps) lies inside it, else over a copy of the window
+// with the input zero point (-in_off) at the padded taps; the sums of a row of pixels
+// requantized in one call. 0 (nothing done) when the filter is too big for its buffers.
+static UF_MAC_NOINLINE int depthwise_x1_dsp(const int8_t *x, const int8_t *w, int8_t *out,
+                                            const void *bias, const void *mult,
+                                            const void *shift, int in_h, int in_w, int out_h,
+                                            int out_w, int out_c, int k_h, int k_w, int s_h,
+                                            int s_w, int d_h, int pad_h, int pad_w, int in_off,
+                                            int out_off, int act_min, int act_max) {
+    int nq = (k_w + 3) >> 2;
+    int nb0 = out_c < UF_DW_BLOCK ? out_c : UF_DW_BLOCK;
+    if (k_h * nq * 8 * nb0 / 4 > UF_M4_DWP_W || k_h * 4 * nq > UF_M4_DWP_WIN) {
+        return 0;
+    }
+    int32_t W[UF_M4_DWP_W], b[UF_DW_BLOCK], acc[UF_M4_DWP_RUN], g[5], p[6];
+    uf_rqf_t t[UF_DW_BLOCK];
+    uint32_t win[UF_M4_DWP_WIN / 4];
+    int8_t zp = (int8_t)-in_off;
+    uf_rqf_limits(p, act_min, act_max);
+    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
+        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+        int run_max = UF_M4_DWP_RUN / nb;
+        uf_rqf_prepare(t, b, nb, bias, mult, shift, c0, out_off);
+        uf_dwp_pack_m4(W, w + c0, nb, k_h, k_w, nq, out_c);
+        g[0] = nb >> 2, g[1] = k_h, g[2] = nq, g[4] = (int32_t)(uintptr_t)b;
+        p[0] = nb >> 2, p[4] = out_c, p[5] = 4 * nb;
+        int8_t *o = out + c0;
+        for (int oy = 0; oy < out_h; oy++) {
+            int y0 = oy * s_h - pad_h;
+            int rows_in = y0 >= 0 && y0 + (k_h - 1) * d_h < in_h;
+            for (int ox = 0; ox < out_w;) {
+                int r = out_w - ox < run_max ? out_w - ox : run_max;
+                for (int i = 0; i < r; i++) {
+                    int x0 = (ox + i) * s_w - pad_w;
+                    const int8_t *xw;
+                    if (rows_in && x0 >= 0 && x0 + 4 * nq <= in_w) {
+                        xw = x + (size_t)y0 * in_w + x0;
+                        g[3] = d_h * in_w - 4 * nq;
+                    } else {
+                        // the row's taps inside the input: [lo, hi)
+                        int lo = x0 < 0 ? -x0 : 0, hi = in_w - x0 < k_w ? in_w - x0 : k_w;
+                        int8_t *q = (int8_t *)win;
+                        for (int ky = 0; ky < k_h; ky++, q += 4 * nq) {
+                            int iy = y0 + ky * d_h, kx = 0;
+                            if (iy >= 0 && iy < in_h) {
+                                const int8_t *xr = x + (size_t)iy * in_w + x0;
+                                for (; kx < lo; kx++) {
+                                    q[kx] = zp;
+                                }
+                                for (; kx < hi; kx++) {
+                                    q[kx] = xr[kx];
+                                }
+                            }
+                            for (; kx < 4 * nq; kx++) {
+                                q[kx] = zp;
+                            }
+                        }
+                        xw = (const int8_t *)win;
+                        g[3] = 0;
+                    }
+                    uf_dwp_m4(xw, W, acc + i * nb, g);
+                }
+                p[3] = r;
+                uf_rqf4_m4(acc, t, o, p);
+                ox += r, o += (size_t)r * out_c;
+            }
+        }
+    }
+    return 1;
+}
+#endif
+
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
@@ -508,6 +850,21 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
         return;
     }
 #elif UF_MAC_BLOCKED
+#if UF_MAC_DSP
+    if (in_c == 1 && d_w == 1 && !(out_c & 3) && !(k_h == 3 && k_w == 3) && in_off >= -127
+        && in_off <= 128
+        && uf_rqf_check(out_c, bias, mult, shift, k_h * k_w, out_off)
+        && depthwise_x1_dsp(x, w, out, bias, mult, shift, in_h, in_w, out_h, out_w, out_c, k_h,
+                            k_w, s_h, s_w, d_h, pad_h, pad_w, in_off, out_off, act_min, act_max)) {
+        return;
+    }
+    if ((depth_mult == 1 || in_c == 1) && in_off >= -127 && in_off <= 128
+        && uf_rqf_check(out_c, bias, mult, shift, k_h * k_w, out_off)) {
+        depthwise_dsp(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
+                      k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max);
+        return;
+    }
+#endif
     if (depth_mult == 1 || in_c == 1) {
         depthwise_blocked(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c,
                           k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min,

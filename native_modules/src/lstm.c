@@ -4,6 +4,29 @@
 // int32 sums wrap (computed unsigned) as TFLM's int32 accumulators do.
 #include "kernels.h"
 #include "qmath.h"
+#if defined(__ARM_FEATURE_DSP)
+// Cortex-M4/M7/M33: the four gates' rows of a unit in one SMLAD pass (uf_dot4_s8: each
+// input word loaded once); its sums wrap mod 2^32 as uf_dot_s8_wrap's.
+#include "mac8.h"
+#define UF_LSTM_DOT4 1
+#elif defined(__riscv) || defined(__XTENSA__)
+// RV32 and Xtensa: the four gates' rows in one pass too, each input byte loaded once.
+#define UF_LSTM_DOT4 1
+static void uf_dot4_s8(const int8_t *x, const int8_t *w, int n, int stride, int32_t *acc) {
+    const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;   // wrapping sums, as uf_dot_s8_wrap
+    for (int k = 0; k < n; k++) {
+        int32_t v = x[k];
+        a0 += (uint32_t)(v * w[k]);
+        a1 += (uint32_t)(v * w1[k]);
+        a2 += (uint32_t)(v * w2[k]);
+        a3 += (uint32_t)(v * w3[k]);
+    }
+    acc[0] = (int32_t)a0, acc[1] = (int32_t)a1, acc[2] = (int32_t)a2, acc[3] = (int32_t)a3;
+}
+#else
+#define UF_LSTM_DOT4 0
+#endif
 
 // int16 Q3.12 -> Q0.15 logistic: input times 3, table steps of 512, interpolated.
 // table: TFLite's uint16 sigmoid table minus 32768, baked by the host (any alignment).
@@ -72,14 +95,22 @@ void uf_lstm_s8(const int8_t *x, const int8_t *w, const void *q, const void *tab
     const size_t qm = (size_t)8 * n;   // gate multipliers and shifts, after the biases
     UF_LSTM_WALK(int8_t, int16_t, {
         int32_t g[4];
+#if UF_LSTM_DOT4
+        int32_t da[4], dr[4];
+        uf_dot4_s8(xr, w + (size_t)j * n_in, n_in, n * n_in, da);
+        uf_dot4_s8(h, rec + (size_t)j * n, n, n * n, dr);
+#define UF_LSTM_DA(k, gi) da[k]
+#define UF_LSTM_DR(k, gi) dr[k]
+#else
+#define UF_LSTM_DA(k, gi) uf_dot_s8_wrap(xr, w + (size_t)(gi) * n_in, n_in)
+#define UF_LSTM_DR(k, gi) uf_dot_s8_wrap(h, rec + (size_t)(gi) * n, n)
+#endif
         for (int k = 0; k < 4; k++) {
             int gi = k * n + j;
             size_t m = qm + 4 * k;
-            int32_t a = (int32_t)((uint32_t)uf_ld_i32(q, gi) +
-                                  (uint32_t)uf_dot_s8_wrap(xr, w + (size_t)gi * n_in, n_in));
+            int32_t a = (int32_t)((uint32_t)uf_ld_i32(q, gi) + (uint32_t)UF_LSTM_DA(k, gi));
             a = uf_clamp(uf_mul_by_qm(a, uf_ld_i32(q, m), uf_ld_i32(q, m + 1)), -32768, 32767);
-            int32_t r = (int32_t)((uint32_t)uf_ld_i32(q, 4 * n + gi) +
-                                  (uint32_t)uf_dot_s8_wrap(h, rec + (size_t)gi * n, n));
+            int32_t r = (int32_t)((uint32_t)uf_ld_i32(q, 4 * n + gi) + (uint32_t)UF_LSTM_DR(k, gi));
             r = uf_clamp(uf_mul_by_qm(r, uf_ld_i32(q, m + 2), uf_ld_i32(q, m + 3)), -32768, 32767);
             g[k] = uf_clamp(a + r, -32768, 32767);
         }

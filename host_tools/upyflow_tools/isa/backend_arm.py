@@ -10,7 +10,7 @@ instruction timing tables:
 | MUL/MLA/SMULxy/SMLAD... (32-bit result) | 1 (single-cycle multiplier, as RP2040) | 1 |
 | SMULL/UMULL/SMLAL/UMLAL (64-bit result) | - | 1 |
 | SDIV/UDIV | - (libgcc, counted as its instructions) | 7 (TRM: 2-12) |
-| LDR/LDRB/LDRH/LDRSx | 2 | 2 |
+| LDR/LDRB/LDRH/LDRSx | 2 | 2, 1 right after another (below) |
 | STR/STRB/STRH | 2 | 1 (write buffer) |
 | LDRD/STRD | - | 3 |
 | LDM/STM/PUSH/POP of N registers | 1+N (+2 when POP loads PC) | 1+N (+2 when it loads PC) |
@@ -23,6 +23,12 @@ instruction timing tables:
 | VDIV/VSQRT | - | 14 |
 | VLDR/VSTR | - | 2 |
 | VLDM/VSTM/VPUSH/VPOP of N | - | 1+N |
+
+Cortex-M4 load pipelining (TRM 3.3.2: neighbouring load and store single instructions
+pipeline their address and data phases): a single load right after a single load in
+the same block costs 1 when its address does not need the earlier load's result
+(class load_pipe; the Cortex-M0+ has no such pipelining and pays 2). A store is 1 already;
+nothing pipelines after a store, after LDM/LDRD, or across a block boundary (not counted).
 """
 from __future__ import annotations
 
@@ -112,6 +118,7 @@ def classify(code: bytes, address: int) -> list[tuple[str, int]]:
     """[(class, register count or 0)] per instruction; branches last (as a block ends)."""
     from capstone import arm_const as C
     out, decoded = [], 0
+    loaded = None   # registers the previous instruction loaded, if it was a single load
     for insn in _cs().disasm(code, address):
         decoded += insn.size
         m = insn.mnemonic.split(".")[0]
@@ -136,7 +143,14 @@ def classify(code: bytes, address: int) -> list[tuple[str, int]]:
         elif m in ("ldrd", "strd"):
             out.append(("dual", 0))
         elif m.startswith("ldr") or m.startswith("ldrex"):
-            out.append(("branch_reg" if writes_pc else "load", 0))
+            if writes_pc:
+                out.append(("branch_reg", 0))
+            else:
+                reads, writes = insn.regs_access()
+                pipe = loaded is not None and not loaded & set(reads) and not m.startswith("ldrex")
+                out.append(("load_pipe" if pipe else "load", 0))
+                loaded = {o.reg for o in ops[:1]}
+                continue
         elif m.startswith("str"):
             out.append(("store", 0))
         elif m in _MULL:
@@ -157,6 +171,7 @@ def classify(code: bytes, address: int) -> list[tuple[str, int]]:
             out.append(("branch_reg", 0))
         else:
             out.append(("alu", 0))
+        loaded = None
     if decoded != len(code):   # capstone stops at bytes it cannot decode
         raise RuntimeError("cannot disassemble the block at 0x%x" % (address + decoded))
     return out
@@ -182,6 +197,8 @@ def cost(core: str, cls: str, extra: int, taken: bool) -> int:
         return 3 + extra   # 1+N, plus the pipeline refill (always taken)
     if cls == "branch_cond":
         return table["branch"] if taken else 1
+    if cls == "load_pipe":
+        return 1 if core == "cortex-m4" else table["load"]
     if cls not in table:
         raise KeyError("%s has no %s instructions in its cycle model" % (core, cls))
     return table[cls]

@@ -16,6 +16,7 @@ class Result:
     classes: Counter = field(default_factory=Counter)   # instructions per cost class
     cycles: int | None = None         # estimated from the backend's cycle model
     by_function: Counter = field(default_factory=Counter)   # estimated cycles per ELF function
+    by_op: list = field(default_factory=list)   # IsaModel.invoke(per_op=True): per op record
 
 
 def spans(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -48,3 +48,8 @@ def model_macs(module) -> int:
         if kernel in MACS:
             total += MACS[kernel](params)
     return total
+
+
+def record_macs(ops) -> int:
+    """MACs of one op record's layers (module_records: whole tensors, band or not)."""
+    return sum(MACS[op.kernel](op.params) for op in ops if op.kernel in MACS)

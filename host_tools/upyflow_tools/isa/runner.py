@@ -83,6 +83,7 @@ class IsaModel:
         from upyflow.model import TENSOR_RECORD_SIZE
 
         from ..emit import module_records, module_tensor
+        self._records = {start: ops for start, _end, ops in module_records(module)}
         self.op_end = {start: end for start, end, _ops in module_records(module)}
         self.host_ops: set[str] = set()   # kernels the C lacks, run on the host (pure)
         self._pure = None
@@ -106,9 +107,12 @@ class IsaModel:
             raise IsaError("tensor %d is not in the arena" % tid)
         return offset, nbytes
 
-    def invoke(self, inputs: list[bytes], count: bool = False) -> list[bytes]:
+    def invoke(self, inputs: list[bytes], count: bool = False, per_op: bool = False) -> list[bytes]:
         """Run the whole op table once; the outputs' bytes. With count, self.result
-        holds instructions, classes and estimated cycles of the C part.
+        holds instructions, classes and estimated cycles of the C part; with per_op
+        too, one harness run per op record and self.result.by_op = [(byte offset,
+        kernel names, instructions, cycles)] per record run in C (each run counts
+        the harness's start too: a few hundred instructions).
 
         An op whose kernel the C tier lacks (as the native tier overlays pure, the
         board runs it in Python) runs here with the pure kernels, then the harness
@@ -118,9 +122,9 @@ class IsaModel:
             if len(data) != nbytes:
                 raise IsaError("input needs %d bytes, got %d" % (nbytes, len(data)))
             self.arena[offset:offset + nbytes] = data
-        total, start, ops = None, 0, self.module.OPS
+        total, start, ops, by_op = None, 0, self.module.OPS, []
         while start < len(ops):
-            status, pos, r = self._run_from(start, count)
+            status, pos, r = self._run_from(start, count, 1 if per_op else 0xFFFFFFFF)
             if total is None:
                 total = r
             elif count:
@@ -137,13 +141,21 @@ class IsaModel:
                 name = kernels[ops[pos]] if pos < len(ops) and ops[pos] < len(kernels) else "?"
                 raise IsaError("%s: op at byte %d (%s): %s" % (self.target.name, pos, name,
                                                               ERRORS.get(status, "error %d" % status)))
+            if per_op:
+                if count:
+                    names = "+".join(op.kernel for op in self._records[start])
+                    by_op.append((start, names, r.instructions, r.cycles))
+                start = pos
+                continue
             break
+        if total is not None and count:
+            total.by_op = by_op
         self.result = total
         return [bytes(self.arena[o:o + n]) for o, n in map(self._span, self.outputs)]
 
-    def _run_from(self, start, count):
+    def _run_from(self, start, count, n_ops=0xFFFFFFFF):
         fields = list(self.fields)
-        fields[START] = start
+        fields[START], fields[START + 1] = start, n_ops
         loads = self.loads + [(self.arena_addr, bytes(self.arena)),
                               (self.target.desc_addr, DESC.pack(*fields))]
         r = self.backend.execute(self.target, self.elf, loads,
