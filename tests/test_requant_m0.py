@@ -126,7 +126,8 @@ def test_requant_m0_blocks(tmp_path):
 
 
 def test_requant_m0_refused_multiplier(tmp_path):
-    """mult = INT32_MIN (no TFLM model has one): uf_rq_m0_prepare refuses, the C path
+    """mult = INT32_MIN or any negative multiplier (no TFLM model has one; the asm
+    multiplies by 2 * mult as unsigned): uf_rq_m0_prepare refuses, the C path
     requantizes, with the one saturating SRDHM case."""
     _need()
     cases = [
@@ -134,6 +135,10 @@ def test_requant_m0_refused_multiplier(tmp_path):
         (MIN, 0, MIN, -3, 0, MIN, MAX),
         (12345, 0, MIN, -2, 3, -128, 127),
         (-(1 << 30), 0, MIN, 0, 0, -128, 127),
+        (1 << 20, 7, -(1 << 30), -9, 0, -128, 127),
+        (-(1 << 20), 0, -1, 0, 0, MIN, MAX),
+        (MAX, 0, MIN + 1, 1, 0, MIN, MAX),
+        (-12345, 0, -1518500250, -4, 1, -128, 127),
     ]
     got = _run(tmp_path, cases, 1)
     want = [_expect(*c) for c in cases]

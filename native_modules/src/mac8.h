@@ -215,18 +215,22 @@ __asm__(
 // Requantization of one output channel for uf_rq_m0, with its accumulator (which
 // the MAC kernels store here): shifts = left | right << 8 | (right == 0) << 16 for
 // TFLM's shift (left = shift > 0 ? shift : 0, right = -shift otherwise), half =
-// the rounding constant 2^(right - 1) (0 when right is 0). uf_rq_m0 reads the
+// the rounding constant 2^(right - 1) (0 when right is 0), mult2 = twice TFLM's
+// multiplier (which is >= 0: TFLM's scales are positive). uf_rq_m0 reads the
 // fields in this order (20 bytes each).
 typedef struct {
-    int32_t acc, bias, shifts, mult, half;
+    int32_t acc, bias, shifts;
+    uint32_t mult2;
+    int32_t half;
 } uf_rq_m0_t;
 
 // out[j] = requantized t[j].acc + t[j].bias, clamped, for j < n (n > 0);
 // lim = {out_off, act_min, act_max}. Per channel: uf_requant_v with the
 // rounding divide written as (q - (q < 0) + half) >> right (TFLM's ties away
 // from zero; if the sum passes INT32_MAX the unsigned sum shifts right), the
-// product as uf_srdhm_m0 (exact unless mult = INT32_MIN, which
-// uf_rq_m0_prepare refuses). The table's LDM loads four fields in 5 cycles.
+// doubling high multiply from the 64-bit x * 2m (exact for every x and 0 <= m <
+// 2^31; uf_rq_m0_prepare refuses a negative multiplier). The table's LDM loads
+// four fields in 5 cycles.
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 __asm__(
     UF_M0_BEGIN("uf_rq_m0") UF_M0_SAVE
@@ -236,21 +240,22 @@ __asm__(
     "  adds r2, r1, r2\n  mov r12, r2\n"    // out end
     "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   // r0: out, r1: table
     "1:\n"
-    "  ldm r1!, {r2, r3, r4, r5}\n"         // acc, bias, shifts, mult
+    "  ldm r1!, {r2, r3, r4, r5}\n"         // acc, bias, shifts, 2 * mult
     "  adds r2, r2, r3\n"
     "  lsls r2, r4\n"                       // x << left (a register shift reads bits 0..7)
     "  mov lr, r4\n"
-    // uf_srdhm_m0(r2, r5) -> r5: 16x16 partial products summed as H:L = r5:r6
+    // x * 2m as H:L = r5:r6 from 16x16 partial products: x = ah:al (ah signed),
+    // 2m = mh:ml (both unsigned, m >= 0); |ah*mh| < 2^31, al*ml and al*mh fit
+    // unsigned, |ah*ml| < 2^31. Then q = floor((x*2m + 2^31) / 2^32) = H + bit 31 of L.
     "  uxth r3, r2\n  asrs r2, r2, #16\n"
-    "  uxth r4, r5\n  asrs r5, r5, #16\n"
-    "  movs r6, r3\n  muls r6, r4\n"        // al*bl
-    "  muls r4, r2\n"                       // ah*bl
-    "  muls r3, r5\n"                       // al*bh
-    "  muls r5, r2\n"                       // ah*bh
+    "  uxth r4, r5\n  lsrs r5, r5, #16\n"
+    "  movs r6, r3\n  muls r6, r4\n"        // al*ml
+    "  muls r4, r2\n"                       // ah*ml (signed)
+    "  muls r3, r5\n"                       // al*mh (unsigned)
+    "  muls r5, r2\n"                       // ah*mh (signed)
     "  lsls r7, r4, #16\n  asrs r4, r4, #16\n  adds r6, r6, r7\n  adcs r5, r4\n"
-    "  lsls r7, r3, #16\n  asrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r5, r3\n"
-    "  lsrs r7, r6, #31\n  lsls r5, r5, #1\n  orrs r5, r7\n"   // bits 31..62
-    "  lsls r7, r6, #2\n  movs r7, #0\n  adcs r5, r7\n"        // + bit 30: q
+    "  lsls r7, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r5, r3\n"
+    "  lsrs r6, r6, #31\n  adds r5, r5, r6\n"   // q
     "  mov r4, lr\n"
     "  lsrs r4, r4, #8\n"                   // right (bits 0..7), (right == 0) << 8
     "  lsrs r3, r4, #8\n"
@@ -519,19 +524,19 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 
 #if UF_MAC_M0
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
-// a channel's multiplier is INT32_MIN or its shift is outside -31..31.
+// a channel's multiplier is negative or its shift is outside -31..31.
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch) {
     for (int j = 0; j < n; j++) {
         int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
-        if (m == UF_INT32_MIN || s < -31 || s > 31) {
+        if (m < 0 || s < -31 || s > 31) {
             return 0;
         }
         int right = s > 0 ? 0 : (int)-s;
         t[j].bias = uf_ld_i32(bias, ch + j);
         t[j].shifts = (s > 0 ? s : 0) | right << 8 | (right == 0) << 16;
-        t[j].mult = m;
+        t[j].mult2 = (uint32_t)m << 1;
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
     }
     return 1;
