@@ -387,12 +387,21 @@ static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int
                                         k_w * out_c - cols * out_c};
                         // (direct calls: a natmod cannot take these local symbols' address)
                         const int8_t *xb = x + xoff + c0, *wb = wt + c0;
+                        int full33 = rows == 3 && cols == 3 && g[6] == 0;
                         if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
-                            uf_dw4w_m0(xb, wb, &t[0].acc, g);   // word loads
+                            if (full33) {
+                                uf_dw4w33_m0(xb, wb, &t[0].acc, g);
+                            } else {
+                                uf_dw4w_m0(xb, wb, &t[0].acc, g);   // word loads
+                            }
                         } else if (xs) {
                             uf_dw4_m0(xb, wb, &t[0].acc, g);
                         } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
-                            uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
+                            if (full33) {
+                                uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
+                            } else {
+                                uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
+                            }
                         } else {
                             uf_dw4x1_m0(x + xoff, wb, &t[0].acc, g);
                         }

@@ -145,25 +145,29 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 
 // Two pixels by two rows per pass, the pixels packed in one word per input:
 // X[k] = -(x0[k] + x1[k] * 2^16). One MULS by a weight then gives both pixels'
-// products, and two inputs' worth sums to -S0 - S1 * 2^16 with -S0, -S1 in
-// [-32768, 32512] (|x*w| <= 16384): SXTH takes -S0 exactly, the rest shifted
-// down is -S1. The sums add up negated (Thumb-1 has no SUB of a high register)
-// and are stored negated back. For each of `pairs` row pairs b: t0[2b + i].acc
+// products, and two inputs' worth sum to P = L + H * 2^16 with L, H (the negated
+// sums of pixel 0 and 1) in [-32768, 32512] (|x*w| <= 16384). (P + 2^15) >> 16 is
+// H exactly (L + 2^15 is in [0, 65280]; the sum fits int32 even where P does
+// not), so per row a pass adds H to one accumulator and the whole P to another,
+// which ends as -S0 - S1 * 2^16 (mod 2^32) with the H sum -S1: S0 = (-S1 << 16) -
+// that, exact as S0 fits int32. For each of `pairs` row pairs b: t0[2b + i].acc
 // and t1[2b + i].acc = sums over k < n (n even, > 0) of x0[k], x1[k] times
-// w[(2b + i)*stride + k]; w_end = w + n. 31 cycles per 8 MACs (mac4: 39).
+// w[(2b + i)*stride + k]; w_end = w + n. 29 cycles per 8 MACs (mac4: 39).
 void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                    int pairs, void *t1);
 __asm__(
     UF_M0_BEGIN("uf_mac2x2p_m0") UF_M0_SAVE
-    "  sub sp, #8\n"   // [sp]: -n, [sp+4]: X; stride, pairs, t1 at [sp+44], [sp+48], [sp+52]
+    "  sub sp, #12\n"  // [sp]: -n, [sp+4]: X, [sp+8]: row pairs left; stride, pairs, t1 at
+                       // [sp+48], [sp+52], [sp+56]
     "  str r0, [sp, #4]\n"
     "  rsbs r2, r2, #0\n"
     "  str r2, [sp, #0]\n"
     "  mov lr, r3\n"                // t0
-    "  ldr r7, [sp, #48]\n"
-    "  mov r12, r7\n"               // row pairs left
+    "  ldr r7, [sp, #52]\n"
+    "  str r7, [sp, #8]\n"
+    "  movs r7, #128\n  lsls r7, r7, #8\n  mov r12, r7\n"   // 2^15
     "2:\n"
-    "  ldr r7, [sp, #44]\n"
+    "  ldr r7, [sp, #48]\n"
     "  adds r3, r1, r7\n"           // row 1 end
     "  movs r6, #0\n"
     "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"
@@ -176,22 +180,22 @@ __asm__(
     "  adds r2, #1\n"
     "  ldrsb r6, [r1, r2]\n  muls r6, r7\n  adds r4, r4, r6\n"
     "  ldrsb r6, [r3, r2]\n  muls r6, r7\n  adds r5, r5, r6\n"
-    "  sxth r6, r4\n  subs r4, r4, r6\n  asrs r4, r4, #16\n  add r8, r6\n  add r9, r4\n"
-    "  sxth r6, r5\n  subs r5, r5, r6\n  asrs r5, r5, #16\n  add r10, r6\n  add r11, r5\n"
+    "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n"     // row 0: P, H
+    "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n"   // row 1
     "  adds r2, #1\n"
     "  bne 1b\n"
     "  mov r6, lr\n"
-    "  ldr r5, [sp, #52]\n"
-    "  mov r4, r8\n  negs r4, r4\n  str r4, [r6, #0]\n"
+    "  ldr r5, [sp, #56]\n"
+    "  mov r4, r9\n  lsls r4, r4, #16\n  mov r7, r8\n  subs r4, r4, r7\n  str r4, [r6, #0]\n"
     "  mov r4, r9\n  negs r4, r4\n  str r4, [r5, #0]\n"
-    "  mov r4, r10\n  negs r4, r4\n  str r4, [r6, #20]\n"
+    "  mov r4, r11\n  lsls r4, r4, #16\n  mov r7, r10\n  subs r4, r4, r7\n  str r4, [r6, #20]\n"
     "  mov r4, r11\n  negs r4, r4\n  str r4, [r5, #20]\n"
     "  adds r6, #40\n  mov lr, r6\n"
-    "  adds r5, #40\n  str r5, [sp, #52]\n"
-    "  ldr r7, [sp, #44]\n  lsls r7, r7, #1\n  adds r1, r1, r7\n"   // the next pair's row 0 end
-    "  mov r7, r12\n  subs r7, r7, #1\n  mov r12, r7\n"
+    "  adds r5, #40\n  str r5, [sp, #56]\n"
+    "  ldr r7, [sp, #48]\n  lsls r7, r7, #1\n  adds r1, r1, r7\n"   // the next pair's row 0 end
+    "  ldr r7, [sp, #8]\n  subs r7, r7, #1\n  str r7, [sp, #8]\n"
     "  bne 2b\n"
-    "  add sp, #8\n"
+    "  add sp, #12\n"
     UF_M0_RESTORE
     UF_M0_END("uf_mac2x2p_m0"));
 
@@ -391,6 +395,53 @@ UF_DW4_M0("uf_dw4x1_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_ZERO);
 UF_DW4_M0("uf_dw4x1a_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_LOAD);
 UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_ZERO);
 UF_DW4_M0("uf_dw4x1aw_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_LOAD);
+
+// The 3x3 window with every tap valid (rows = cols = 3, w_row = 0: the interior
+// pixels of the usual depthwise layers), unrolled: no loop counters and the steps
+// held in registers (x_col in r12, w_col in r4, x_row in r2), 26 cycles per tap of
+// word loads and four channels against the loop's 29 plus its row overheads.
+// Same arguments as uf_dw4w_m0 / uf_dw4x1w_m0; accumulators start at zero.
+void uf_dw4w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+#define UF_DW33_M0_NEXT_COL "  add r0, r12\n  adds r1, r1, r4\n"
+#define UF_DW33_M0_NEXT_ROW "  add r0, r12\n  adds r0, r0, r2\n  adds r1, r1, r4\n"
+#define UF_DW33_M0_ROW(tap, next) tap UF_DW33_M0_NEXT_COL tap UF_DW33_M0_NEXT_COL tap next
+#define UF_DW4_M0_33(name, tap, x_step, init)                                                  \
+    __asm__(                                                                                  \
+        UF_M0_BEGIN(name) UF_M0_SAVE \
+        "  sub sp, #16\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: blocks */ \
+        "  str r2, [sp, #8]\n"                                                                \
+        "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"                                           \
+        "  ldr r4, [r3, #12]\n  mov r12, r4\n" /* x_col */                                    \
+        "  ldr r2, [r3, #20]\n"                /* x_row */                                    \
+        "  ldr r4, [r3, #16]\n"                /* w_col */                                    \
+        "2:\n"                                                                                \
+        "  str r0, [sp, #0]\n"                                                                \
+        "  str r1, [sp, #4]\n"                                                                \
+        "  movs r3, #0\n"                                                                     \
+        "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n" init                     \
+        UF_DW33_M0_ROW(tap, UF_DW33_M0_NEXT_ROW)                                              \
+        UF_DW33_M0_ROW(tap, UF_DW33_M0_NEXT_ROW)                                              \
+        UF_DW33_M0_ROW(tap, "")                                                               \
+        "  ldr r3, [sp, #8]\n"                                                                \
+        "  mov r5, r8\n  str r5, [r3, #0]\n"                                                  \
+        "  mov r5, r9\n  str r5, [r3, #20]\n"                                                 \
+        "  mov r5, r10\n  str r5, [r3, #40]\n"                                                \
+        "  mov r5, r11\n  str r5, [r3, #60]\n"                                                \
+        "  adds r3, #80\n"                                                                    \
+        "  str r3, [sp, #8]\n"                                                                \
+        "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                        \
+        "  ldr r1, [sp, #4]\n  adds r1, #4\n"                                                 \
+        "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"                       \
+        "  beq 3f\n  b 2b\n3:\n" /* (the loop is past a conditional branch's reach) */      \
+        "  add sp, #16\n"                                                                     \
+        UF_M0_RESTORE \
+        UF_M0_END(name))
+UF_DW4_M0_33("uf_dw4w33_m0", "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD),
+             "4", "");
+// (r6 = 0: the input byte's index)
+UF_DW4_M0_33("uf_dw4x1w33_m0", "  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1),
+             "0", "  movs r6, #0\n");
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
