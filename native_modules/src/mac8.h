@@ -217,15 +217,15 @@ __asm__(
     UF_M0_END("uf_pack2_m0"));
 
 // Requantization of one output channel for uf_rq_m0, with its accumulator (which
-// the MAC kernels store here): shifts = left | right << 8 | (right == 0) << 16 for
-// TFLM's shift (left = shift > 0 ? shift : 0, right = -shift otherwise), half =
-// the rounding constant 2^(right - 1) (0 when right is 0), mult2 = twice TFLM's
-// multiplier (which is >= 0: TFLM's scales are positive). uf_rq_m0 reads the
+// the MAC kernels store here): mult2 = twice TFLM's multiplier (which is >= 0:
+// TFLM's scales are positive), half = the rounding constant 2^(right - 1) (0 when
+// right is 0), shifts = right | left << 8 | (right == 0) << 16 for TFLM's shift
+// (left = shift > 0 ? shift : 0, right = -shift otherwise). uf_rq_m0 reads the
 // fields in this order (20 bytes each).
 typedef struct {
-    int32_t acc, bias, shifts;
+    int32_t acc, bias;
     uint32_t mult2;
-    int32_t half;
+    int32_t half, shifts;
 } uf_rq_m0_t;
 
 // out[j] = requantized t[j].acc + t[j].bias, clamped, for j < n (n > 0);
@@ -233,65 +233,68 @@ typedef struct {
 // rounding divide written as (q - (q < 0) + half) >> right (TFLM's ties away
 // from zero; if the sum passes INT32_MAX the unsigned sum shifts right), the
 // doubling high multiply from the 64-bit x * 2m (exact for every x and 0 <= m <
-// 2^31; uf_rq_m0_prepare refuses a negative multiplier). The table's LDM loads
-// four fields in 5 cycles.
+// 2^31; uf_rq_m0_prepare refuses a negative multiplier). uf_rq1_m0: the same
+// where every channel has left = 0 and right > 0 (the usual layer), without the
+// left shift and the right == 0 case: 43 cycles per output, uf_rq_m0 49.
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
-__asm__(
-    UF_M0_BEGIN("uf_rq_m0") UF_M0_SAVE
-    "  ldr r4, [r3, #0]\n  mov r9, r4\n"    // out_off
-    "  ldr r4, [r3, #4]\n  mov r10, r4\n"   // act_min
-    "  ldr r4, [r3, #8]\n  mov r11, r4\n"   // act_max
-    "  adds r2, r1, r2\n  mov r12, r2\n"    // out end
-    "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   // r0: out, r1: table
-    "1:\n"
-    "  ldm r1!, {r2, r3, r4, r5}\n"         // acc, bias, shifts, 2 * mult
-    "  adds r2, r2, r3\n"
-    "  lsls r2, r4\n"                       // x << left (a register shift reads bits 0..7)
-    "  mov lr, r4\n"
-    // x * 2m as H:L = r5:r6 from 16x16 partial products: x = ah:al (ah signed),
-    // 2m = mh:ml (both unsigned, m >= 0); |ah*mh| < 2^31, al*ml and al*mh fit
-    // unsigned, |ah*ml| < 2^31. Then q = floor((x*2m + 2^31) / 2^32) = H + bit 31 of L.
-    "  uxth r3, r2\n  asrs r2, r2, #16\n"
-    "  uxth r4, r5\n  lsrs r5, r5, #16\n"
-    "  movs r6, r3\n  muls r6, r4\n"        // al*ml
-    "  muls r4, r2\n"                       // ah*ml (signed)
-    "  muls r3, r5\n"                       // al*mh (unsigned)
-    "  muls r5, r2\n"                       // ah*mh (signed)
-    "  lsls r7, r4, #16\n  asrs r4, r4, #16\n  adds r6, r6, r7\n  adcs r5, r4\n"
-    "  lsls r7, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r5, r3\n"
-    "  lsrs r6, r6, #31\n  adds r5, r5, r6\n"   // q
-    "  mov r4, lr\n"
-    "  lsrs r4, r4, #8\n"                   // right (bits 0..7), (right == 0) << 8
-    "  lsrs r3, r4, #8\n"
-    "  lsrs r6, r5, #31\n"                  // q < 0,
-    "  lsrs r6, r3\n"                       // counted when right > 0
-    "  subs r5, r5, r6\n"                   // (q > INT32_MIN: no overflow)
-    "  ldm r1!, {r3}\n"                     // half
-    "  adds r5, r5, r3\n"
-    "  bvs 3f\n"
-    "  asrs r5, r4\n"
-    "2:\n"
-    "  add r5, r9\n"
-    "  cmp r5, r10\n"
-    "  blt 4f\n"
-    "  cmp r5, r11\n"
-    "  bgt 5f\n"
-    "6:\n"
-    "  strb r5, [r0]\n"
-    "  adds r0, #1\n"
-    "  cmp r0, r12\n"
-    "  bne 1b\n"
-    UF_M0_RESTORE
-    "3:\n"
-    "  lsrs r5, r4\n"
-    "  b 2b\n"
-    "4:\n"
-    "  mov r5, r10\n"
-    "  b 6b\n"
-    "5:\n"
-    "  mov r5, r11\n"
-    "  b 6b\n"
-    UF_M0_END("uf_rq_m0"));
+void uf_rq1_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
+// x << left (a register shift reads bits 0..7)
+#define UF_RQ_M0_LEFT "  ldr r3, [r1, #4]\n  lsrs r3, r3, #8\n  lsls r2, r3\n"
+// q - (q < 0), or q where right == 0 (a register shift by 32 gives 0); q > INT32_MIN
+#define UF_RQ_M0_NEG "  lsrs r5, r3, #16\n  lsrs r6, r4, #31\n  lsrs r6, r5\n  subs r4, r4, r6\n"
+#define UF_RQ1_M0_NEG "  asrs r6, r4, #31\n  adds r4, r4, r6\n"
+#define UF_RQ_M0(name, left, neg)                                                       \
+__asm__(                                                                                \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                        \
+    "  ldr r4, [r3, #0]\n  mov r9, r4\n"    /* out_off */                               \
+    "  ldr r4, [r3, #4]\n  mov r10, r4\n"   /* act_min */                               \
+    "  ldr r4, [r3, #8]\n  mov r11, r4\n"   /* act_max */                               \
+    "  adds r2, r1, r2\n  mov r12, r2\n"    /* out end */                               \
+    "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   /* r0: out, r1: table */          \
+    "1:\n"                                                                              \
+    "  ldm r1!, {r2, r3, r4}\n"             /* acc, bias, 2m */                         \
+    "  adds r2, r2, r3\n" left                                                          \
+    /* x * 2m as H:L = r4:r6 from 16x16 partial products: x = ah:al (ah signed), */    \
+    /* 2m = mh:ml (both unsigned); |ah*mh| < 2^31, al*ml and al*mh fit unsigned, */    \
+    /* |ah*ml| < 2^31. Then q = floor((x*2m + 2^31) / 2^32) = H + bit 31 of L. */      \
+    "  uxth r3, r2\n  asrs r2, r2, #16\n"                                               \
+    "  uxth r5, r4\n  lsrs r4, r4, #16\n"                                               \
+    "  movs r6, r3\n  muls r6, r5\n"        /* al*ml */                                 \
+    "  muls r5, r2\n"                       /* ah*ml (signed) */                        \
+    "  muls r3, r4\n"                       /* al*mh (unsigned) */                      \
+    "  muls r4, r2\n"                       /* ah*mh (signed) */                        \
+    "  lsls r7, r5, #16\n  asrs r5, r5, #16\n  adds r6, r6, r7\n  adcs r4, r5\n"         \
+    "  lsls r7, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r4, r3\n"         \
+    "  lsrs r6, r6, #31\n  adds r4, r4, r6\n"   /* q */                                 \
+    "  ldm r1!, {r2, r3}\n"                 /* half, shifts */                          \
+    neg                                                                                 \
+    "  adds r4, r4, r2\n"                                                               \
+    "  bvs 3f\n"                                                                        \
+    "  asrs r4, r3\n"                                                                   \
+    "2:\n"                                                                              \
+    "  add r4, r9\n"                                                                    \
+    "  cmp r4, r10\n"                                                                   \
+    "  blt 4f\n"                                                                        \
+    "  cmp r4, r11\n"                                                                   \
+    "  bgt 5f\n"                                                                        \
+    "6:\n"                                                                              \
+    "  strb r4, [r0]\n"                                                                 \
+    "  adds r0, #1\n"                                                                   \
+    "  cmp r0, r12\n"                                                                   \
+    "  bne 1b\n"                                                                        \
+    UF_M0_RESTORE                                                                       \
+    "3:\n"                                                                              \
+    "  lsrs r4, r3\n"                                                                   \
+    "  b 2b\n"                                                                          \
+    "4:\n"                                                                              \
+    "  mov r4, r10\n"                                                                   \
+    "  b 6b\n"                                                                          \
+    "5:\n"                                                                              \
+    "  mov r4, r11\n"                                                                   \
+    "  b 6b\n"                                                                          \
+    UF_M0_END(name))
+UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
+UF_RQ_M0("uf_rq1_m0", "", UF_RQ1_M0_NEG);
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
 // g = {blocks, rows, cols, x_col, w_col, x_row, w_row} (steps in bytes; x_row and
@@ -575,22 +578,27 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 
 #if UF_MAC_M0
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
-// a channel's multiplier is negative or its shift is outside -31..31.
+// a channel's multiplier is negative or its shift is outside -31..31, else 2 if
+// every shift is negative (uf_rq1_m0), 1 otherwise (uf_rq_m0).
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch) {
+    int ok = 2;
     for (int j = 0; j < n; j++) {
         int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
         if (m < 0 || s < -31 || s > 31) {
             return 0;
         }
         int right = s > 0 ? 0 : (int)-s;
+        if (right == 0) {
+            ok = 1;
+        }
         t[j].bias = uf_ld_i32(bias, ch + j);
-        t[j].shifts = (s > 0 ? s : 0) | right << 8 | (right == 0) << 16;
+        t[j].shifts = right | (s > 0 ? s : 0) << 8 | (right == 0) << 16;
         t[j].mult2 = (uint32_t)m << 1;
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
     }
-    return 1;
+    return ok;
 }
 
 // out[j] = t[j].acc requantized for channel ch + j, j < n: uf_rq_m0 when the table
@@ -601,7 +609,11 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_m0_out(const uf_rq_m0_t *t, int 
                                                         const void *shift, int ch) {
     if (ok) {
         if (n > 0) {
-            uf_rq_m0(t, out, n, lim);
+            if (ok == 2) {
+                uf_rq1_m0(t, out, n, lim);
+            } else {
+                uf_rq_m0(t, out, n, lim);
+            }
         }
         return;
     }
