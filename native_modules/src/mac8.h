@@ -407,23 +407,35 @@ UF_DW4_M0("uf_dw4x1a_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_LOAD);
 UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_ZERO);
 UF_DW4_M0("uf_dw4x1aw_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_LOAD);
 
-// The 3x3 window with every tap valid (rows = cols = 3, w_row = 0: the interior
-// pixels of the usual depthwise layers), unrolled: no loop counters and the steps
-// held in registers (x_col in r12, w_col in r4, x_row in r2), 26 cycles per tap of
-// word loads and four channels against the loop's 29 plus its row overheads.
-// Same arguments as uf_dw4w_m0 / uf_dw4x1w_m0; accumulators start at zero.
+// Windows of 3x3, 2x3, 3x2 and 2x2 taps (rows x cols; the 3x3 filters' interior
+// and border pixels), unrolled: no loop counters and the steps held in registers
+// (x_col in r12, w_col in r4, x_row in r2, w_row in lr), 26 cycles per tap of word
+// loads and four channels against the loop's 29 plus its row overheads. Same
+// arguments as uf_dw4w_m0 / uf_dw4x1w_m0 (g's rows and cols as the name says);
+// accumulators start at zero.
 void uf_dw4w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4w23_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4w32_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4w22_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
-#define UF_DW33_M0_NEXT_COL "  add r0, r12\n  adds r1, r1, r4\n"
-#define UF_DW33_M0_NEXT_ROW "  add r0, r12\n  adds r0, r0, r2\n  adds r1, r1, r4\n"
-#define UF_DW33_M0_ROW(tap, next) tap UF_DW33_M0_NEXT_COL tap UF_DW33_M0_NEXT_COL tap next
-#define UF_DW4_M0_33(name, tap, x_step, init)                                                  \
+#define UF_DWU_M0_NEXT_COL "  add r0, r12\n  adds r1, r1, r4\n"
+#define UF_DWU_M0_NEXT_ROW "  add r0, r12\n  adds r0, r0, r2\n  adds r1, r1, r4\n  add r1, lr\n"
+#define UF_DWU_M0_ROW3(tap, next) tap UF_DWU_M0_NEXT_COL tap UF_DWU_M0_NEXT_COL tap next
+#define UF_DWU_M0_ROW2(tap, next) tap UF_DWU_M0_NEXT_COL tap next
+#define UF_DWU_M0_33(tap)                                                                      \
+    UF_DWU_M0_ROW3(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW3(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW3(tap, "")
+#define UF_DWU_M0_23(tap) UF_DWU_M0_ROW3(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW3(tap, "")
+#define UF_DWU_M0_32(tap)                                                                      \
+    UF_DWU_M0_ROW2(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW2(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW2(tap, "")
+#define UF_DWU_M0_22(tap) UF_DWU_M0_ROW2(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW2(tap, "")
+#define UF_DWU_M0(name, body, x_step, init)                                                    \
     __asm__(                                                                                  \
         UF_M0_BEGIN(name) UF_M0_SAVE \
         "  sub sp, #16\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: blocks */ \
         "  str r2, [sp, #8]\n"                                                                \
         "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"                                           \
         "  ldr r4, [r3, #12]\n  mov r12, r4\n" /* x_col */                                    \
+        "  ldr r4, [r3, #24]\n  mov lr, r4\n"  /* w_row */                                    \
         "  ldr r2, [r3, #20]\n"                /* x_row */                                    \
         "  ldr r4, [r3, #16]\n"                /* w_col */                                    \
         "2:\n"                                                                                \
@@ -431,9 +443,7 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
         "  str r1, [sp, #4]\n"                                                                \
         "  movs r3, #0\n"                                                                     \
         "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n" init                     \
-        UF_DW33_M0_ROW(tap, UF_DW33_M0_NEXT_ROW)                                              \
-        UF_DW33_M0_ROW(tap, UF_DW33_M0_NEXT_ROW)                                              \
-        UF_DW33_M0_ROW(tap, "")                                                               \
+        body                                                                                  \
         "  ldr r3, [sp, #8]\n"                                                                \
         "  mov r5, r8\n  str r5, [r3, #0]\n"                                                  \
         "  mov r5, r9\n  str r5, [r3, #20]\n"                                                 \
@@ -444,15 +454,19 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
         "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                        \
         "  ldr r1, [sp, #4]\n  adds r1, #4\n"                                                 \
         "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"                       \
-        "  beq 3f\n  b 2b\n3:\n" /* (the loop is past a conditional branch's reach) */      \
+        "  beq 3f\n  b 2b\n3:\n" /* (the loop is past a conditional branch's reach) */        \
         "  add sp, #16\n"                                                                     \
         UF_M0_RESTORE \
         UF_M0_END(name))
-UF_DW4_M0_33("uf_dw4w33_m0", "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD),
-             "4", "");
+#define UF_DW4W_M0_TAP "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD)
+UF_DWU_M0("uf_dw4w33_m0", UF_DWU_M0_33(UF_DW4W_M0_TAP), "4", "");
+UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", "");
+UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", "");
+UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", "");
 // (r6 = 0: the input byte's index)
-UF_DW4_M0_33("uf_dw4x1w33_m0", "  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1),
-             "0", "  movs r6, #0\n");
+UF_DWU_M0("uf_dw4x1w33_m0",
+          UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)),
+          "0", "  movs r6, #0\n");
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
