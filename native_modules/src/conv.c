@@ -436,6 +436,8 @@ static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int
                         } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
                             if (full33) {
                                 uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
+                            } else if (cols == 8) {
+                                uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
                             } else {
                                 uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
                             }
