@@ -473,6 +473,45 @@ UF_DWU_M0("uf_dw4w33_m0", UF_DWU_M0_33(UF_DW4W_M0_TAP), "4", "");
 UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", "");
 UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", "");
 UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", "");
+// The full 3x3 window with the weights from a table the caller fills per block of
+// channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM brings a
+// tap's four): 21 cycles per tap of four channels plus the input step. x and g as
+// for uf_dw4w33_m0 (x_col, x_row, blocks; x word-aligned); accumulators from zero.
+void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
+#define UF_DW4T_M0_TAP                                                                        \
+    "  ldr r6, [r0]\n  ldm r1!, {r2, r3, r4, r5}\n"                                           \
+    "  sxtb r7, r6\n  muls r7, r2\n  add r8, r7\n"                                            \
+    "  lsls r7, r6, #16\n  asrs r7, r7, #24\n  muls r7, r3\n  add r9, r7\n"                   \
+    "  lsls r7, r6, #8\n  asrs r7, r7, #24\n  muls r7, r4\n  add r10, r7\n"                   \
+    "  asrs r7, r6, #24\n  muls r7, r5\n  add r11, r7\n"
+#define UF_DW4T_M0_ROW(next) UF_DW4T_M0_TAP "  add r0, r12\n" UF_DW4T_M0_TAP "  add r0, r12\n" UF_DW4T_M0_TAP next
+__asm__(
+    UF_M0_BEGIN("uf_dw4t33_m0") UF_M0_SAVE
+    "  sub sp, #16\n"   // [sp]: block's x, [sp+8]: acc, [sp+12]: blocks left
+    "  str r2, [sp, #8]\n"
+    "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"
+    "  ldr r4, [r3, #12]\n  mov r12, r4\n"   // x_col
+    "  ldr r4, [r3, #20]\n  mov lr, r4\n"    // x_row
+    "2:\n"
+    "  str r0, [sp, #0]\n"
+    "  movs r3, #0\n"
+    "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n"
+    UF_DW4T_M0_ROW("  add r0, r12\n  add r0, lr\n")
+    UF_DW4T_M0_ROW("  add r0, r12\n  add r0, lr\n")
+    UF_DW4T_M0_ROW("")
+    "  ldr r3, [sp, #8]\n"
+    "  mov r5, r8\n  str r5, [r3, #0]\n"
+    "  mov r5, r9\n  str r5, [r3, #20]\n"
+    "  mov r5, r10\n  str r5, [r3, #40]\n"
+    "  mov r5, r11\n  str r5, [r3, #60]\n"
+    "  adds r3, #80\n"
+    "  str r3, [sp, #8]\n"
+    "  ldr r0, [sp, #0]\n  adds r0, #4\n"
+    "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"
+    "  beq 3f\n  b 2b\n3:\n"   // (the loop is past a conditional branch's reach)
+    "  add sp, #16\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_dw4t33_m0"));
 // (r6 = 0: the input byte's index)
 UF_DWU_M0("uf_dw4x1w33_m0",
           UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)),
