@@ -3,7 +3,8 @@ written from TFLM's definitions (test_qmath's big ints): the requantization loop
 (uf_rq_m0 and its table) at edge accumulators, multipliers and shifts, ties at both
 roundings, the rounding sum past INT32_MAX, the clamp, and a multiplier
 uf_rq_m0_prepare refuses (the C path); and the packed two-pixel pointwise kernel with
-the extreme int8 products (-128 * -128), against integer sums."""
+the extreme int8 products (-128 * -128), against integer sums; and qmath.h's ARMv6-M
+uf_dot_s8_wrap loop (the LSTM and SVDF dot products)."""
 
 import random
 import struct
@@ -234,3 +235,51 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
         for p in range(width)
     ]
     assert got.tolist() == want
+
+
+DOT = r"""
+#include "qmath.h"
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    const int8_t *b = (const int8_t *)IO;
+    int n = IO[0], cases = IO[1];
+    for (int i = 0; i < cases; i++) {   // case i: n + i elements at offsets 16 + i, 1040 + 3 * i
+        IO[512 + i] = uf_dot_s8_wrap(b + 16 + i, b + 1040 + 3 * i, n + i);
+    }
+    return 0;
+}
+"""
+
+
+def test_dot_s8_wrap_m0(tmp_path):
+    """uf_dot_s8_wrap's ARMv6-M loop (four MACs per pass, n mod 4 entering mid-loop) at
+    every n mod 4, odd addresses, n = 0 and the extreme products, against Python sums."""
+    _need()
+    import numpy as np
+
+    t = TARGETS["armv6m"]
+    src = tmp_path / "dot.c"
+    src.write_text(DOT % IO)
+    elf_path = tmp_path / "dot.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
+    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
+    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
+    elf = read_elf(elf_path)
+    rng = np.random.default_rng(11)
+    for n, fill in ((0, None), (1, None), (700, None), (500, -128)):
+        cases = 9
+        a = rng.integers(-128, 128, 1024).astype(np.int8)
+        w = rng.integers(-128, 128, 1024).astype(np.int8)
+        if fill is not None:
+            a[:], w[:] = fill, fill
+        blob = bytearray(4 * 512 + 4 * cases)
+        blob[:8] = struct.pack("<2i", n, cases)
+        blob[16 : 16 + 1000] = a[:1000].tobytes()
+        blob[1040 : 1040 + 1000] = w[:1000].tobytes()
+        r = backend(t).execute(t, elf, [(IO, bytes(blob))], [(IO, len(blob))])
+        assert r.fault is None, r.fault
+        got = struct.unpack("<%di" % cases, r.reads[0][2048:])
+        for i in range(cases):
+            k = n + i
+            s = int(np.dot(a[i : i + k].astype(np.int64), w[3 * i : 3 * i + k].astype(np.int64)))
+            assert got[i] == c_int32(s), (n, i)

@@ -258,11 +258,33 @@ static inline int32_t uf_dot_s8(const int8_t *a, const int8_t *b, int n) {
 // The same with a wrapping int32 sum (computed unsigned), as TFLM's int32
 // accumulators of the sequence layers wrap.
 static inline int32_t uf_dot_s8_wrap(const int8_t *a, const int8_t *b, int n) {
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+    // Cortex-M0/M0+: four MACs per loop pass over one negative index from the row
+    // ends (n mod 4 enters at the step that leaves a multiple of four), 6.75 cycles
+    // per MAC; MULS and ADDS wrap as the unsigned sum does.
+    int32_t s = 0, k = -n, t, u;
+    if (n > 0) {
+#define UF_DOT_M0_STEP "  ldrsb %[t], [%[a], %[k]]\n  ldrsb %[u], [%[b], %[k]]\n" \
+                       "  muls %[t], %[u]\n  adds %[s], %[s], %[t]\n  adds %[k], #1\n"
+        __asm__(".syntax unified\n"
+                "  lsls %[t], %[k], #31\n"   // Z = !bit 0 of -n, C = bit 1
+                "  bcc 7f\n  bne 4f\n  b 6f\n"
+                "7:\n  bne 5f\n"
+                "1:\n" UF_DOT_M0_STEP "5:\n" UF_DOT_M0_STEP "6:\n" UF_DOT_M0_STEP
+                "4:\n" UF_DOT_M0_STEP "  bne 1b\n"
+                : [s] "+l"(s), [k] "+l"(k), [t] "=&l"(t), [u] "=&l"(u)
+                : [a] "l"(a + n), [b] "l"(b + n)
+                : "cc", "memory");
+#undef UF_DOT_M0_STEP
+    }
+    return s;
+#else
     uint32_t s = 0;
     for (int k = 0; k < n; k++) {
         s += (uint32_t)((int32_t)a[k] * b[k]);
     }
     return (int32_t)s;
+#endif
 }
 
 // int16 x int8 dot product. Runs of 256 fit an int32 (|product| <= 2^22), so
