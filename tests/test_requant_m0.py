@@ -283,3 +283,40 @@ def test_dot_s8_wrap_m0(tmp_path):
             k = n + i
             s = int(np.dot(a[i : i + k].astype(np.int64), w[3 * i : 3 * i + k].astype(np.int64)))
             assert got[i] == c_int32(s), (n, i)
+
+
+SRDHM = r"""
+#include "qmath.h"
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    int n = IO[0];
+    for (int i = 0; i < n; i++) {
+        IO[1 + 3 * i + 2] = uf_srdhm(IO[1 + 3 * i], IO[1 + 3 * i + 1]);
+    }
+    return 0;
+}
+"""
+
+
+def test_srdhm_m0(tmp_path):
+    """qmath.h's ARMv6-M uf_srdhm (four 16x16 MULS) at the int32 edges and random pairs,
+    against test_qmath's big-int reference, MIN * MIN saturating."""
+    _need()
+    from test_qmath import EDGE32, ref_srdhm
+
+    t = TARGETS["armv6m"]
+    src = tmp_path / "srdhm.c"
+    src.write_text(SRDHM % IO)
+    elf_path = tmp_path / "srdhm.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
+    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
+    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
+    elf = read_elf(elf_path)
+    rnd = random.Random(2)
+    pairs = [(a, b) for a in EDGE32 for b in EDGE32]
+    pairs += [(rnd.randint(MIN, MAX), rnd.randint(MIN, MAX)) for _ in range(300)]
+    blob = struct.pack("<i", len(pairs)) + b"".join(struct.pack("<3i", a, b, 0) for a, b in pairs)
+    r = backend(t).execute(t, elf, [(IO, blob)], [(IO, len(blob))])
+    assert r.fault is None, r.fault
+    got = struct.unpack("<%di" % (3 * len(pairs)), r.reads[0][4:])[2::3]
+    assert list(got) == [ref_srdhm(a, b) for a, b in pairs]

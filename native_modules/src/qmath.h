@@ -28,11 +28,37 @@ static inline int32_t uf_srdhm(int32_t a, int32_t b) {
     if (a == UF_INT32_MIN && b == UF_INT32_MIN) {
         return UF_INT32_MAX;
     }
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+    // Cortex-M0/M0+ (GCC's 64-bit product is a libgcc call): four 16x16 MULS summed
+    // as a 64-bit H:L with ADDS/ADCS, then bits 31..62 plus bit 30: the floor of
+    // (ab + 2^30) / 2^31, which gemmlowp's nudge and division toward zero equal for
+    // every product (exact for every pair but MIN * MIN, above).
+    int32_t al, bl, lo, t;
+    __asm__(".syntax unified\n"
+            "  uxth %[al], %[a]\n  asrs %[a], %[a], #16\n"
+            "  uxth %[bl], %[b]\n  asrs %[b], %[b], #16\n"
+            "  movs %[lo], %[al]\n  muls %[lo], %[bl]\n"   // al*bl (unsigned)
+            "  muls %[bl], %[a]\n"                          // ah*bl
+            "  muls %[al], %[b]\n"                          // al*bh
+            "  muls %[b], %[a]\n"                           // H = ah*bh
+            "  lsls %[t], %[bl], #16\n  asrs %[bl], %[bl], #16\n"
+            "  adds %[lo], %[lo], %[t]\n  adcs %[b], %[bl]\n"
+            "  lsls %[t], %[al], #16\n  asrs %[al], %[al], #16\n"
+            "  adds %[lo], %[lo], %[t]\n  adcs %[b], %[al]\n"
+            "  lsrs %[t], %[lo], #31\n  lsls %[b], %[b], #1\n  orrs %[b], %[t]\n"
+            "  lsls %[t], %[lo], #2\n  movs %[t], #0\n  adcs %[b], %[t]\n"
+            : [a] "+l"(a), [b] "+l"(b), [al] "=&l"(al), [bl] "=&l"(bl), [lo] "=&l"(lo),
+              [t] "=&l"(t)
+            :
+            : "cc");
+    return b;
+#else
     int64_t ab = (int64_t)a * b;
     if (ab >= 0) {
         return (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
     }
     return (int32_t)-((((int64_t)1 << 30) - 1 - ab) >> 31);
+#endif
 }
 
 // RoundingDivideByPOT: arithmetic shift, ties away from zero (exponent 0..31).
