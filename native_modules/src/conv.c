@@ -433,11 +433,9 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                         const int8_t *xb = x + xoff + c0, *wb = wt + c0;
                         int full33 = rows == 3 && cols == 3;
                         if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
-                            // word loads; windows of two or three rows and columns unrolled
+                            // word loads; border windows of two or three rows and columns unrolled
                             int rc = (rows == 2 || rows == 3) && (cols == 2 || cols == 3) ? rows * 4 + cols : 0;
-                            if (rc == 15) {
-                                uf_dw4w33_m0(xb, wb, &t[0].acc, g);
-                            } else if (rc == 11) {
+                            if (rc == 11) {
                                 uf_dw4w23_m0(xb, wb, &t[0].acc, g);
                             } else if (rc == 14) {
                                 uf_dw4w32_m0(xb, wb, &t[0].acc, g);

@@ -60,6 +60,14 @@ static inline int32_t uf_sxtb16_odd(uint32_t v) {
 #endif
 
 #if UF_MAC_M0
+// The kernels only conv.c calls are left out of a file that defines UF_MAC8_NO_CONV
+// before including this one (fc.c): each file has its own copy of these local
+// symbols, and a natmod's code sits in the board's RAM.
+#if defined(UF_MAC8_NO_CONV)
+#define UF_M0_CONV_ASM 0
+#else
+#define UF_M0_CONV_ASM 1
+#endif
 // The frame of every Thumb-1 function below: its header and end, and r4-r11 saved
 // and restored (r8-r11 by way of r4-r7: Thumb-1 pushes only low registers).
 #define UF_M0_BEGIN(name)                                                         \
@@ -141,7 +149,9 @@ __asm__(                                                                        
     UF_M0_RESTORE \
     UF_M0_END(name))
 UF_MAC4_M0("uf_mac4_m0", "4", "8", "12", "16");
+#if UF_M0_CONV_ASM
 UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
+#endif
 
 // Two pixels by two rows per pass, the pixels packed in one word per input:
 // X[k] = -(x0[k] + x1[k] * 2^16). One MULS by a weight then gives both pixels'
@@ -167,6 +177,7 @@ void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int s
     "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n" /* row 0: P, H */ \
     "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n" /* row 1 */    \
     "  adds r2, #1\n"
+#if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_mac2x2p_m0") UF_M0_SAVE
     "  sub sp, #12\n"  // [sp]: -n, [sp+4]: X, [sp+8]: row pairs left; stride, pairs, t1 at
@@ -206,9 +217,11 @@ __asm__(
     "  add sp, #12\n"
     UF_M0_RESTORE
     UF_M0_END("uf_mac2x2p_m0"));
+#endif
 
 // X[k] = -(x0[k] + x1[k] * 2^16) for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
 void uf_pack2_m0(const int8_t *x0_end, const int8_t *x1_end, int32_t *X, int n);
+#if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_pack2_m0")
     "  push {r4, r5, r6, r7, lr}\n"
@@ -223,6 +236,7 @@ __asm__(
     "  bne 1b\n"
     "  pop {r4, r5, r6, r7, pc}\n"
     UF_M0_END("uf_pack2_m0"));
+#endif
 
 // Requantization of one output channel for uf_rq_m0, with its accumulator (which
 // the MAC kernels store here): mult2 = twice TFLM's multiplier (which is >= 0:
@@ -301,8 +315,10 @@ __asm__(                                                                        
     "  mov r4, r11\n"                                                                   \
     "  b 6b\n"                                                                          \
     UF_M0_END(name))
+#if UF_M0_CONV_ASM
 UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
 UF_RQ_M0("uf_rq1_m0", "", UF_RQ1_M0_NEG);
+#endif
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
 // g = {blocks, rows, cols, x_col, w_col, x_row, w_row} (steps in bytes; x_row and
@@ -391,6 +407,7 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
 #define UF_M0_SXB2(d, s) "  lsls " d ", " s ", #8\n  asrs " d ", " d ", #24\n"
 #define UF_M0_SXB3(d, s) "  asrs " d ", " s ", #24\n"
 // x and w bytes at index r5 = 0..3.
+#if UF_M0_CONV_ASM
 UF_DW4_M0("uf_dw4_m0", "  movs r5, #0\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_XBYTE), "4", UF_DW4_M0_ZERO);
 // The same with x and w word-aligned (every address and step a multiple of four):
 // one LDR each for the four channels (29 cycles per tap and four channels, LDRSB: 34).
@@ -417,13 +434,12 @@ UF_DW4_M0_COLS("uf_dw4x1w8_m0", UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8
                "0", UF_DW4_M0_ZERO "  movs r6, #0\n",
                "  beq 4f\n  b 3b\n4:\n", "  beq 5f\n  b 2b\n5:\n");
 
-// Windows of 3x3, 2x3, 3x2 and 2x2 taps (rows x cols; the 3x3 filters' interior
-// and border pixels), unrolled: no loop counters and the steps held in registers
+// Windows of 2x3, 3x2 and 2x2 taps (rows x cols: the 3x3 filters' border pixels) and
+// 3x3 with one input channel, unrolled: no loop counters and the steps held in registers
 // (x_col in r12, w_col in r4, x_row in r2, w_row in lr), 26 cycles per tap of word
 // loads and four channels against the loop's 29 plus its row overheads. Same
 // arguments as uf_dw4w_m0 / uf_dw4x1w_m0 (g's rows and cols as the name says);
 // accumulators start at zero.
-void uf_dw4w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4w23_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4w32_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4w22_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
@@ -469,14 +485,14 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
         UF_M0_RESTORE \
         UF_M0_END(name))
 #define UF_DW4W_M0_TAP "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD)
-UF_DWU_M0("uf_dw4w33_m0", UF_DWU_M0_33(UF_DW4W_M0_TAP), "4", "");
 UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", "");
 UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", "");
 UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", "");
 // The full 3x3 window with the weights from a table the caller fills per block of
 // channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM brings a
 // tap's four): 21 cycles per tap of four channels plus the input step. x and g as
-// for uf_dw4w33_m0 (x_col, x_row, blocks; x word-aligned); accumulators from zero.
+// for uf_dw4w_m0 with a full 3x3 window (x_col, x_row, blocks; x word-aligned);
+// accumulators from zero.
 void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
 #define UF_DW4T_M0_TAP                                                                        \
     "  ldr r6, [r0]\n  ldm r1!, {r2, r3, r4, r5}\n"                                           \
@@ -516,6 +532,7 @@ __asm__(
 UF_DWU_M0("uf_dw4x1w33_m0",
           UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)),
           "0", "  movs r6, #0\n");
+#endif
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
