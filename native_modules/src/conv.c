@@ -385,7 +385,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                                          int in_h, int in_w, int in_c, int out_h, int out_w,
                                          int out_c, int k_h, int k_w, int s_h, int s_w, int d_h,
                                          int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                                         int act_min, int act_max, int32_t *wt) {
+                                         int act_min, int act_max, int32_t *wtab) {
     int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
     // A padded tap adds zp * w (the bias holds in_off * w for every tap): zp = -in_off.
     int8_t zp = (int8_t)-in_off;
@@ -399,12 +399,12 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         int8_t *o = out + c0;
         // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
         // inputs, uf_rq1_m0's table) without the window bookkeeping, the block's weights
-        // sign-extended once into wt (uf_dw4t33_m0's order).
+        // sign-extended once into wtab (uf_dw4t33_m0's order).
         int32_t g33[7] = {n4 >> 2, 3, 3, d_w * in_c, out_c, d_h * in_w * in_c - 3 * d_w * in_c, 0};
         int fast33 = xs && k_h == 3 && k_w == 3 && n4 == nb && ok == 2 &&
                      !((uint32_t)(g33[3] | g33[5]) & 3u);
         if (fast33) {
-            dw_table33_m0(w + c0, out_c, n4, wt);
+            dw_table33_m0(w + c0, out_c, n4, wtab);
         }
         for (int oy = 0; oy < out_h; oy++) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
@@ -415,7 +415,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                 if (row33 && x0 >= 0 && x0 + 2 * d_w < in_w) {
                     const int8_t *xb = x + ((size_t)y0 * in_w + x0) * in_c + c0;
                     if (!((uintptr_t)xb & 3u)) {
-                        uf_dw4t33_m0(xb, wt, &t[0].acc, g33);
+                        uf_dw4t33_m0(xb, wtab, &t[0].acc, g33);
                         uf_rq1_m0(t, o, nb, lim);
                         continue;
                     }
@@ -566,9 +566,9 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
     if (depth_mult == 1 || in_c == 1) {
         // (the 3x3 weight table in this frame: Thumb-1 SP offsets reach 1020 bytes, and
         // depthwise_m0's locals stay within them)
-        int32_t wt[UF_DW_BLOCK * 9];
+        int32_t wtab[UF_DW_BLOCK * 9];
         depthwise_m0(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
-                     k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max, wt);
+                     k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max, wtab);
         return;
     }
 #elif UF_MAC_BLOCKED
