@@ -89,8 +89,13 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                 }
                 uf_pack2_m0(x0 + in_c, x1 + in_c, xx, in_c);
                 uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
-                uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
-                uf_rq_m0_out(t1, n4, ok, lim, o + out_c, bias, mult, shift, c0);
+                if (ok == 2) {
+                    uf_rq1_m0(t, o, n4, lim);
+                    uf_rq1_m0(t1, o + out_c, n4, lim);
+                } else {
+                    uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
+                    uf_rq_m0_out(t1, n4, ok, lim, o + out_c, bias, mult, shift, c0);
+                }
                 for (int j = n4; j < nb; j++) {
                     const int8_t *wj = wo + (size_t)j * in_c;
                     int32_t b = uf_ld_i32(bias, c0 + j);
