@@ -403,11 +403,12 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0);
         int8_t *o = out + c0;
         // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
-        // inputs, uf_rq1_m0's table) without the window bookkeeping, the block's weights
-        // sign-extended once into wtab (uf_dw4t33_m0's order).
+        // inputs or one input channel, uf_rq1_m0's table) without the window
+        // bookkeeping, the block's weights sign-extended once into wtab (uf_dw4t33_m0's
+        // order).
         int32_t g33[7] = {n4 >> 2, 3, 3, d_w * in_c, out_c, d_h * in_w * in_c - 3 * d_w * in_c, 0};
-        int fast33 = xs && k_h == 3 && k_w == 3 && n4 == nb && ok == 2 &&
-                     !((uint32_t)(g33[3] | g33[5]) & 3u);
+        int fast33 = k_h == 3 && k_w == 3 && n4 == nb && ok == 2 &&
+                     (!xs || !((uint32_t)(g33[3] | g33[5]) & 3u));
         if (fast33) {
             dw_table33_m0(w + c0, out_c, n4, wtab);
         }
@@ -418,7 +419,12 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
             for (int ox = 0; ox < out_w; ox++, o += out_c) {
                 int x0 = ox * s_w - pad_w, kx0, kx1;
                 if (row33 && x0 >= 0 && x0 + 2 * d_w < in_w) {
-                    const int8_t *xb = x + ((size_t)y0 * in_w + x0) * in_c + c0;
+                    const int8_t *xb = x + ((size_t)y0 * in_w + x0) * in_c + c0 * xs;
+                    if (!xs) {   // one input channel (one byte for every output channel)
+                        uf_dw4x1t33_m0(xb, wtab, &t[0].acc, g33);
+                        uf_rq1_m0(t, o, nb, lim);
+                        continue;
+                    }
                     if (!((uintptr_t)xb & 3u)) {
                         uf_dw4t33_m0(xb, wtab, &t[0].acc, g33);
                         uf_rq1_m0(t, o, nb, lim);

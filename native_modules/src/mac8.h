@@ -500,34 +500,44 @@ void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_
     "  lsls r7, r6, #16\n  asrs r7, r7, #24\n  muls r7, r3\n  add r9, r7\n"                   \
     "  lsls r7, r6, #8\n  asrs r7, r7, #24\n  muls r7, r4\n  add r10, r7\n"                   \
     "  asrs r7, r6, #24\n  muls r7, r5\n  add r11, r7\n"
-#define UF_DW4T_M0_ROW(next) UF_DW4T_M0_TAP "  add r0, r12\n" UF_DW4T_M0_TAP "  add r0, r12\n" UF_DW4T_M0_TAP next
-__asm__(
-    UF_M0_BEGIN("uf_dw4t33_m0") UF_M0_SAVE
-    "  sub sp, #16\n"   // [sp]: block's x, [sp+8]: acc, [sp+12]: blocks left
-    "  str r2, [sp, #8]\n"
-    "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"
-    "  ldr r4, [r3, #12]\n  mov r12, r4\n"   // x_col
-    "  ldr r4, [r3, #20]\n  mov lr, r4\n"    // x_row
-    "2:\n"
-    "  str r0, [sp, #0]\n"
-    "  movs r3, #0\n"
-    "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n"
-    UF_DW4T_M0_ROW("  add r0, r12\n  add r0, lr\n")
-    UF_DW4T_M0_ROW("  add r0, r12\n  add r0, lr\n")
-    UF_DW4T_M0_ROW("")
-    "  ldr r3, [sp, #8]\n"
-    "  mov r5, r8\n  str r5, [r3, #0]\n"
-    "  mov r5, r9\n  str r5, [r3, #20]\n"
-    "  mov r5, r10\n  str r5, [r3, #40]\n"
-    "  mov r5, r11\n  str r5, [r3, #60]\n"
-    "  adds r3, #80\n"
-    "  str r3, [sp, #8]\n"
-    "  ldr r0, [sp, #0]\n  adds r0, #4\n"
-    "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"
-    "  beq 3f\n  b 2b\n3:\n"   // (the loop is past a conditional branch's reach)
-    "  add sp, #16\n"
-    UF_M0_RESTORE
-    UF_M0_END("uf_dw4t33_m0"));
+// uf_dw4x1t33_m0: the same for a one-channel input (one input byte for the four
+// channels, x_step 0 between blocks; no alignment needed): 15 cycles per tap.
+void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
+#define UF_DW4X1T_M0_TAP                                                                      \
+    "  ldrsb r6, [r0, r7]\n  ldm r1!, {r2, r3, r4, r5}\n" /* (r7 = 0) */                       \
+    "  muls r2, r6\n  add r8, r2\n  muls r3, r6\n  add r9, r3\n"                              \
+    "  muls r4, r6\n  add r10, r4\n  muls r5, r6\n  add r11, r5\n"
+#define UF_DW4T_M0_ROW(tap, next) tap "  add r0, r12\n" tap "  add r0, r12\n" tap next
+#define UF_DW4T_M0(name, tap, x_step, init)                                                   \
+__asm__(                                                                                      \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
+    "  sub sp, #16\n"   /* [sp]: block's x, [sp+8]: acc, [sp+12]: blocks left */              \
+    "  str r2, [sp, #8]\n"                                                                    \
+    "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"                                               \
+    "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
+    "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
+    "2:\n"                                                                                    \
+    "  str r0, [sp, #0]\n"                                                                    \
+    "  movs r3, #0\n"                                                                         \
+    "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n" init                         \
+    UF_DW4T_M0_ROW(tap, "  add r0, r12\n  add r0, lr\n")                                      \
+    UF_DW4T_M0_ROW(tap, "  add r0, r12\n  add r0, lr\n")                                      \
+    UF_DW4T_M0_ROW(tap, "")                                                                   \
+    "  ldr r3, [sp, #8]\n"                                                                    \
+    "  mov r5, r8\n  str r5, [r3, #0]\n"                                                      \
+    "  mov r5, r9\n  str r5, [r3, #20]\n"                                                     \
+    "  mov r5, r10\n  str r5, [r3, #40]\n"                                                    \
+    "  mov r5, r11\n  str r5, [r3, #60]\n"                                                    \
+    "  adds r3, #80\n"                                                                        \
+    "  str r3, [sp, #8]\n"                                                                    \
+    "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                            \
+    "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"                           \
+    "  beq 3f\n  b 2b\n3:\n"   /* (the loop is past a conditional branch's reach) */          \
+    "  add sp, #16\n"                                                                         \
+    UF_M0_RESTORE                                                                             \
+    UF_M0_END(name))
+UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_TAP, "4", "");
+UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4X1T_M0_TAP, "0", "  movs r7, #0\n");
 // (r6 = 0: the input byte's index)
 UF_DWU_M0("uf_dw4x1w33_m0",
           UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)),
