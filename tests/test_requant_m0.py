@@ -3,7 +3,8 @@ written from TFLM's definitions (test_qmath's big ints): the requantization loop
 (uf_rq_m0 and its table) at edge accumulators, multipliers and shifts, ties at both
 roundings, the rounding sum past INT32_MAX, the clamp, and a multiplier
 uf_rq_m0_prepare refuses (the C path); and the packed two-pixel pointwise kernel with
-the extreme int8 products (-128 * -128), against integer sums."""
+the extreme int8 products (-128 * -128), against integer sums; and qmath.h's ARMv6-M
+uf_dot_s8_wrap loop (the LSTM and SVDF dot products)."""
 
 import random
 import struct
@@ -126,7 +127,8 @@ def test_requant_m0_blocks(tmp_path):
 
 
 def test_requant_m0_refused_multiplier(tmp_path):
-    """mult = INT32_MIN (no TFLM model has one): uf_rq_m0_prepare refuses, the C path
+    """mult = INT32_MIN or any negative multiplier (no TFLM model has one; the asm
+    multiplies by 2 * mult as unsigned): uf_rq_m0_prepare refuses, the C path
     requantizes, with the one saturating SRDHM case."""
     _need()
     cases = [
@@ -134,6 +136,10 @@ def test_requant_m0_refused_multiplier(tmp_path):
         (MIN, 0, MIN, -3, 0, MIN, MAX),
         (12345, 0, MIN, -2, 3, -128, 127),
         (-(1 << 30), 0, MIN, 0, 0, -128, 127),
+        (1 << 20, 7, -(1 << 30), -9, 0, -128, 127),
+        (-(1 << 20), 0, -1, 0, 0, MIN, MAX),
+        (MAX, 0, MIN + 1, 1, 0, MIN, MAX),
+        (-12345, 0, -1518500250, -4, 1, -128, 127),
     ]
     got = _run(tmp_path, cases, 1)
     want = [_expect(*c) for c in cases]
@@ -229,3 +235,88 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
         for p in range(width)
     ]
     assert got.tolist() == want
+
+
+DOT = r"""
+#include "qmath.h"
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    const int8_t *b = (const int8_t *)IO;
+    int n = IO[0], cases = IO[1];
+    for (int i = 0; i < cases; i++) {   // case i: n + i elements at offsets 16 + i, 1040 + 3 * i
+        IO[512 + i] = uf_dot_s8_wrap(b + 16 + i, b + 1040 + 3 * i, n + i);
+    }
+    return 0;
+}
+"""
+
+
+def test_dot_s8_wrap_m0(tmp_path):
+    """uf_dot_s8_wrap's ARMv6-M loop (four MACs per pass, n mod 4 entering mid-loop) at
+    every n mod 4, odd addresses, n = 0 and the extreme products, against Python sums."""
+    _need()
+    import numpy as np
+
+    t = TARGETS["armv6m"]
+    src = tmp_path / "dot.c"
+    src.write_text(DOT % IO)
+    elf_path = tmp_path / "dot.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
+    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
+    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
+    elf = read_elf(elf_path)
+    rng = np.random.default_rng(11)
+    for n, fill in ((0, None), (1, None), (700, None), (500, -128)):
+        cases = 9
+        a = rng.integers(-128, 128, 1024).astype(np.int8)
+        w = rng.integers(-128, 128, 1024).astype(np.int8)
+        if fill is not None:
+            a[:], w[:] = fill, fill
+        blob = bytearray(4 * 512 + 4 * cases)
+        blob[:8] = struct.pack("<2i", n, cases)
+        blob[16 : 16 + 1000] = a[:1000].tobytes()
+        blob[1040 : 1040 + 1000] = w[:1000].tobytes()
+        r = backend(t).execute(t, elf, [(IO, bytes(blob))], [(IO, len(blob))])
+        assert r.fault is None, r.fault
+        got = struct.unpack("<%di" % cases, r.reads[0][2048:])
+        for i in range(cases):
+            k = n + i
+            s = int(np.dot(a[i : i + k].astype(np.int64), w[3 * i : 3 * i + k].astype(np.int64)))
+            assert got[i] == c_int32(s), (n, i)
+
+
+SRDHM = r"""
+#include "qmath.h"
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    int n = IO[0];
+    for (int i = 0; i < n; i++) {
+        IO[1 + 3 * i + 2] = uf_srdhm(IO[1 + 3 * i], IO[1 + 3 * i + 1]);
+    }
+    return 0;
+}
+"""
+
+
+def test_srdhm_m0(tmp_path):
+    """qmath.h's ARMv6-M uf_srdhm (four 16x16 MULS) at the int32 edges and random pairs,
+    against test_qmath's big-int reference, MIN * MIN saturating."""
+    _need()
+    from test_qmath import EDGE32, ref_srdhm
+
+    t = TARGETS["armv6m"]
+    src = tmp_path / "srdhm.c"
+    src.write_text(SRDHM % IO)
+    elf_path = tmp_path / "srdhm.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
+    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
+    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
+    elf = read_elf(elf_path)
+    rnd = random.Random(2)
+    pairs = [(a, b) for a in EDGE32 for b in EDGE32]
+    pairs += [(rnd.randint(MIN, MAX), rnd.randint(MIN, MAX)) for _ in range(300)]
+    blob = struct.pack("<i", len(pairs)) + b"".join(struct.pack("<3i", a, b, 0) for a, b in pairs)
+    r = backend(t).execute(t, elf, [(IO, blob)], [(IO, len(blob))])
+    assert r.fault is None, r.fault
+    got = struct.unpack("<%di" % (3 * len(pairs)), r.reads[0][4:])[2::3]
+    assert list(got) == [ref_srdhm(a, b) for a, b in pairs]

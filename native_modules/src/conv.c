@@ -14,8 +14,14 @@
 // Filter indices [*k0, *k1) whose input position start + k*d lies in [0, size).
 // Padding only ever cuts the ends of the window, so the valid taps are a run.
 static void valid_taps(int start, int k, int d, int size, int *k0, int *k1) {
-    int a = start < 0 ? (-start + d - 1) / d : 0;
-    int b = size - start <= 0 ? 0 : (size - start + d - 1) / d;
+    int a, b;
+    if (d == 1) {   // (no division: the cores without a divide instruction call one)
+        a = start < 0 ? -start : 0;
+        b = size - start <= 0 ? 0 : size - start;
+    } else {
+        a = start < 0 ? (-start + d - 1) / d : 0;
+        b = size - start <= 0 ? 0 : (size - start + d - 1) / d;
+    }
     if (b > k) {
         b = k;
     }
@@ -63,21 +69,34 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
         int n4 = nb & ~3;
         int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0);
         int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
-        if (pairs) {
-            uf_rq_m0_prepare(t1, n4, bias, mult, shift, c0);
+        for (int j = 0; pairs && j < n4; j++) {   // (field by field: natmods have no memcpy)
+            t1[j].bias = t[j].bias, t1[j].mult2 = t[j].mult2;
+            t1[j].half = t[j].half, t1[j].shifts = t[j].shifts;
         }
         const int8_t *wo = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
-        for (int oy = 0; oy < out_h; oy++) {
-            int ox = 0;
-            // Two pixels of the row per pass (uf_mac2x2p_m0), the channel tail one by one.
-            for (; pairs && ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
-                const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
-                const int8_t *x1 = x0 + (size_t)s_w * in_c;
+        // The pixels in row-major order, two per pass (uf_mac2x2p_m0; a pair may span
+        // two rows), the channel tail one by one.
+        int oy = 0, ox = 0;
+        for (int left = out_h * out_w; left > 0;) {
+            const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+            if (++ox == out_w) {
+                ox = 0, oy++;
+            }
+            if (pairs && left >= 2) {
+                const int8_t *x1 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                if (++ox == out_w) {
+                    ox = 0, oy++;
+                }
                 uf_pack2_m0(x0 + in_c, x1 + in_c, xx, in_c);
                 uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
-                uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
-                uf_rq_m0_out(t1, n4, ok, lim, o + out_c, bias, mult, shift, c0);
+                if (ok == 2) {
+                    uf_rq1_m0(t, o, n4, lim);
+                    uf_rq1_m0(t1, o + out_c, n4, lim);
+                } else {
+                    uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
+                    uf_rq_m0_out(t1, n4, ok, lim, o + out_c, bias, mult, shift, c0);
+                }
                 for (int j = n4; j < nb; j++) {
                     const int8_t *wj = wo + (size_t)j * in_c;
                     int32_t b = uf_ld_i32(bias, c0 + j);
@@ -86,9 +105,9 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                     o[out_c + j] = (int8_t)uf_requant_mac(b + uf_dot1_s8(x1, wj, in_c), mult, shift,
                                                           c0 + j, out_off, act_min, act_max);
                 }
-            }
-            for (; ox < out_w; ox++, o += out_c) {
-                const int8_t *xp = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                o += 2 * out_c, left -= 2;
+            } else {
+                const int8_t *xp = x0;
                 if (n4) {
                     uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
                     uf_rq_m0_out(t, n4, ok, lim, o, bias, mult, shift, c0);
@@ -97,6 +116,7 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                     int32_t a = uf_ld_i32(bias, c0 + j) + uf_dot1_s8(xp, wo + (size_t)j * in_c, in_c);
                     o[j] = (int8_t)uf_requant_mac(a, mult, shift, c0 + j, out_off, act_min, act_max);
                 }
+                o += out_c, left--;
             }
         }
     }
@@ -423,14 +443,25 @@ static void dw_pad_rect_m0(const int8_t *zp, const int8_t *w, uf_rq_m0_t *t, int
     }
 }
 
+// uf_dw4t33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart).
+static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wt) {
+    for (int b = 0; b < n4; b += 4) {
+        const int8_t *wb = w + b;
+        for (int tap = 0; tap < 9; tap++, wb += out_c, wt += 4) {
+            wt[0] = wb[0], wt[1] = wb[1], wt[2] = wb[2], wt[3] = wb[3];
+        }
+    }
+}
+
 // Cortex-M0+, one input channel per output channel (or one input channel): a
 // block of up to UF_DW_BLOCK channels over every pixel (its requantization table
 // built once), four channels per register block in one call per pixel.
-static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                         const void *mult, const void *shift, int in_h, int in_w, int in_c,
-                         int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
-                         int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                         int act_min, int act_max) {
+static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias,
+                                         int8_t *out, const void *mult, const void *shift,
+                                         int in_h, int in_w, int in_c, int out_h, int out_w,
+                                         int out_c, int k_h, int k_w, int s_h, int s_w, int d_h,
+                                         int d_w, int pad_h, int pad_w, int in_off, int out_off,
+                                         int act_min, int act_max, int32_t *wtab) {
     int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
     // A padded tap adds zp * w (the bias holds in_off * w for every tap): zp = -in_off.
     int8_t zp = (int8_t)-in_off;
@@ -442,11 +473,35 @@ static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int
         int n4 = nb & ~3;
         int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0);
         int8_t *o = out + c0;
+        // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
+        // inputs or one input channel, uf_rq1_m0's table) without the window
+        // bookkeeping, the block's weights sign-extended once into wtab (uf_dw4t33_m0's
+        // order).
+        int32_t g33[7] = {n4 >> 2, 3, 3, d_w * in_c, out_c, d_h * in_w * in_c - 3 * d_w * in_c, 0};
+        int fast33 = k_h == 3 && k_w == 3 && n4 == nb && ok == 2 &&
+                     (!xs || !((uint32_t)(g33[3] | g33[5]) & 3u));
+        if (fast33) {
+            dw_table33_m0(w + c0, out_c, n4, wtab);
+        }
         for (int oy = 0; oy < out_h; oy++) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+            int row33 = fast33 && ky0 == 0 && ky1 == 3;
             for (int ox = 0; ox < out_w; ox++, o += out_c) {
                 int x0 = ox * s_w - pad_w, kx0, kx1;
+                if (row33 && x0 >= 0 && x0 + 2 * d_w < in_w) {
+                    const int8_t *xb = x + ((size_t)y0 * in_w + x0) * in_c + c0 * xs;
+                    if (!xs) {   // one input channel (one byte for every output channel)
+                        uf_dw4x1t33_m0(xb, wtab, &t[0].acc, g33);
+                        uf_rq1_m0(t, o, nb, lim);
+                        continue;
+                    }
+                    if (!((uintptr_t)xb & 3u)) {
+                        uf_dw4t33_m0(xb, wtab, &t[0].acc, g33);
+                        uf_rq1_m0(t, o, nb, lim);
+                        continue;
+                    }
+                }
                 valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
                 int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
                 if (rows > 0 && cols > 0) {
@@ -458,12 +513,29 @@ static void depthwise_m0(const int8_t *x, const int8_t *w, const void *bias, int
                                         k_w * out_c - cols * out_c};
                         // (direct calls: a natmod cannot take these local symbols' address)
                         const int8_t *xb = x + xoff + c0, *wb = wt + c0;
+                        int full33 = rows == 3 && cols == 3;
                         if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
-                            uf_dw4w_m0(xb, wb, &t[0].acc, g);   // word loads
+                            // word loads; border windows of two or three rows and columns unrolled
+                            int rc = (rows == 2 || rows == 3) && (cols == 2 || cols == 3) ? rows * 4 + cols : 0;
+                            if (rc == 11) {
+                                uf_dw4w23_m0(xb, wb, &t[0].acc, g);
+                            } else if (rc == 14) {
+                                uf_dw4w32_m0(xb, wb, &t[0].acc, g);
+                            } else if (rc == 10) {
+                                uf_dw4w22_m0(xb, wb, &t[0].acc, g);
+                            } else {
+                                uf_dw4w_m0(xb, wb, &t[0].acc, g);
+                            }
                         } else if (xs) {
                             uf_dw4_m0(xb, wb, &t[0].acc, g);
                         } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
-                            uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
+                            if (full33) {
+                                uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
+                            } else if (cols == 8) {
+                                uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
+                            } else {
+                                uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
+                            }
                         } else {
                             uf_dw4x1_m0(x + xoff, wb, &t[0].acc, g);
                         }
@@ -845,8 +917,11 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
     const int out_c = in_c * depth_mult;
 #if UF_MAC_M0
     if (depth_mult == 1 || in_c == 1) {
+        // (the 3x3 weight table in this frame: Thumb-1 SP offsets reach 1020 bytes, and
+        // depthwise_m0's locals stay within them)
+        int32_t wtab[UF_DW_BLOCK * 9];
         depthwise_m0(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
-                     k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max);
+                     k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max, wtab);
         return;
     }
 #elif UF_MAC_BLOCKED

@@ -2,6 +2,7 @@
 // BATCH_MATMUL.
 #include "kernels.h"
 #include "qmath.h"
+#define UF_MAC8_NO_CONV 1   // (the M0+ conv kernels: not here)
 #include "mac8.h"
 
 void uf_fully_connected_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,

@@ -60,6 +60,14 @@ static inline int32_t uf_sxtb16_odd(uint32_t v) {
 #endif
 
 #if UF_MAC_M0
+// The kernels only conv.c calls are left out of a file that defines UF_MAC8_NO_CONV
+// before including this one (fc.c): each file has its own copy of these local
+// symbols, and a natmod's code sits in the board's RAM.
+#if defined(UF_MAC8_NO_CONV)
+#define UF_M0_CONV_ASM 0
+#else
+#define UF_M0_CONV_ASM 1
+#endif
 // The frame of every Thumb-1 function below: its header and end, and r4-r11 saved
 // and restored (r8-r11 by way of r4-r7: Thumb-1 pushes only low registers).
 #define UF_M0_BEGIN(name)                                                         \
@@ -141,62 +149,79 @@ __asm__(                                                                        
     UF_M0_RESTORE \
     UF_M0_END(name))
 UF_MAC4_M0("uf_mac4_m0", "4", "8", "12", "16");
+#if UF_M0_CONV_ASM
 UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
+#endif
 
 // Two pixels by two rows per pass, the pixels packed in one word per input:
 // X[k] = -(x0[k] + x1[k] * 2^16). One MULS by a weight then gives both pixels'
-// products, and two inputs' worth sums to -S0 - S1 * 2^16 with -S0, -S1 in
-// [-32768, 32512] (|x*w| <= 16384): SXTH takes -S0 exactly, the rest shifted
-// down is -S1. The sums add up negated (Thumb-1 has no SUB of a high register)
-// and are stored negated back. For each of `pairs` row pairs b: t0[2b + i].acc
+// products, and two inputs' worth sum to P = L + H * 2^16 with L, H (the negated
+// sums of pixel 0 and 1) in [-32768, 32512] (|x*w| <= 16384). (P + 2^15) >> 16 is
+// H exactly (L + 2^15 is in [0, 65280]; the sum fits int32 even where P does
+// not), so per row a pass adds H to one accumulator and the whole P to another,
+// which ends as -S0 - S1 * 2^16 (mod 2^32) with the H sum -S1: S0 = (-S1 << 16) -
+// that, exact as S0 fits int32. For each of `pairs` row pairs b: t0[2b + i].acc
 // and t1[2b + i].acc = sums over k < n (n even, > 0) of x0[k], x1[k] times
-// w[(2b + i)*stride + k]; w_end = w + n. 31 cycles per 8 MACs (mac4: 39).
+// w[(2b + i)*stride + k]; w_end = w + n. Two passes per loop: 28 cycles per 8 MACs
+// (mac4: 39).
 void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                    int pairs, void *t1);
+// One pass: inputs k and k + 1 of the two rows; k += 2 sets the flags.
+#define UF_MAC2X2P_M0_PASS                                                            \
+    "  ldm r0!, {r6, r7}\n"         /* X[k], X[k + 1] */                              \
+    "  ldrsb r4, [r1, r2]\n  muls r4, r6\n"                                           \
+    "  ldrsb r5, [r3, r2]\n  muls r5, r6\n"                                           \
+    "  adds r2, #1\n"                                                                 \
+    "  ldrsb r6, [r1, r2]\n  muls r6, r7\n  adds r4, r4, r6\n"                        \
+    "  ldrsb r6, [r3, r2]\n  muls r6, r7\n  adds r5, r5, r6\n"                        \
+    "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n" /* row 0: P, H */ \
+    "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n" /* row 1 */    \
+    "  adds r2, #1\n"
+#if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_mac2x2p_m0") UF_M0_SAVE
-    "  sub sp, #8\n"   // [sp]: -n, [sp+4]: X; stride, pairs, t1 at [sp+44], [sp+48], [sp+52]
+    "  sub sp, #12\n"  // [sp]: -n, [sp+4]: X, [sp+8]: row pairs left; stride, pairs, t1 at
+                       // [sp+48], [sp+52], [sp+56]
     "  str r0, [sp, #4]\n"
     "  rsbs r2, r2, #0\n"
     "  str r2, [sp, #0]\n"
     "  mov lr, r3\n"                // t0
-    "  ldr r7, [sp, #48]\n"
-    "  mov r12, r7\n"               // row pairs left
+    "  ldr r7, [sp, #52]\n"
+    "  str r7, [sp, #8]\n"
+    "  movs r7, #128\n  lsls r7, r7, #8\n  mov r12, r7\n"   // 2^15
     "2:\n"
-    "  ldr r7, [sp, #44]\n"
+    "  ldr r7, [sp, #48]\n"
     "  adds r3, r1, r7\n"           // row 1 end
     "  movs r6, #0\n"
     "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"
     "  ldr r0, [sp, #4]\n"
     "  ldr r2, [sp, #0]\n"          // k = -n
+    "  lsls r6, r2, #31\n"          // C = bit 1 of -n: an odd number of passes
+    "  bcs 3f\n"                    // enters at the second pass of the two
     "1:\n"
-    "  ldm r0!, {r6, r7}\n"         // X[k], X[k + 1]
-    "  ldrsb r4, [r1, r2]\n  muls r4, r6\n"
-    "  ldrsb r5, [r3, r2]\n  muls r5, r6\n"
-    "  adds r2, #1\n"
-    "  ldrsb r6, [r1, r2]\n  muls r6, r7\n  adds r4, r4, r6\n"
-    "  ldrsb r6, [r3, r2]\n  muls r6, r7\n  adds r5, r5, r6\n"
-    "  sxth r6, r4\n  subs r4, r4, r6\n  asrs r4, r4, #16\n  add r8, r6\n  add r9, r4\n"
-    "  sxth r6, r5\n  subs r5, r5, r6\n  asrs r5, r5, #16\n  add r10, r6\n  add r11, r5\n"
-    "  adds r2, #1\n"
+    UF_MAC2X2P_M0_PASS
+    "3:\n"
+    UF_MAC2X2P_M0_PASS
     "  bne 1b\n"
     "  mov r6, lr\n"
-    "  ldr r5, [sp, #52]\n"
-    "  mov r4, r8\n  negs r4, r4\n  str r4, [r6, #0]\n"
+    "  ldr r5, [sp, #56]\n"
+    "  mov r4, r9\n  lsls r4, r4, #16\n  mov r7, r8\n  subs r4, r4, r7\n  str r4, [r6, #0]\n"
     "  mov r4, r9\n  negs r4, r4\n  str r4, [r5, #0]\n"
-    "  mov r4, r10\n  negs r4, r4\n  str r4, [r6, #20]\n"
+    "  mov r4, r11\n  lsls r4, r4, #16\n  mov r7, r10\n  subs r4, r4, r7\n  str r4, [r6, #20]\n"
     "  mov r4, r11\n  negs r4, r4\n  str r4, [r5, #20]\n"
     "  adds r6, #40\n  mov lr, r6\n"
-    "  adds r5, #40\n  str r5, [sp, #52]\n"
-    "  ldr r7, [sp, #44]\n  lsls r7, r7, #1\n  adds r1, r1, r7\n"   // the next pair's row 0 end
-    "  mov r7, r12\n  subs r7, r7, #1\n  mov r12, r7\n"
+    "  adds r5, #40\n  str r5, [sp, #56]\n"
+    "  ldr r7, [sp, #48]\n  lsls r7, r7, #1\n  adds r1, r1, r7\n"   // the next pair's row 0 end
+    "  ldr r7, [sp, #8]\n  subs r7, r7, #1\n  str r7, [sp, #8]\n"
     "  bne 2b\n"
-    "  add sp, #8\n"
+    "  add sp, #12\n"
     UF_M0_RESTORE
     UF_M0_END("uf_mac2x2p_m0"));
+#endif
 
 // X[k] = -(x0[k] + x1[k] * 2^16) for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
 void uf_pack2_m0(const int8_t *x0_end, const int8_t *x1_end, int32_t *X, int n);
+#if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_pack2_m0")
     "  push {r4, r5, r6, r7, lr}\n"
@@ -211,78 +236,89 @@ __asm__(
     "  bne 1b\n"
     "  pop {r4, r5, r6, r7, pc}\n"
     UF_M0_END("uf_pack2_m0"));
+#endif
 
 // Requantization of one output channel for uf_rq_m0, with its accumulator (which
-// the MAC kernels store here): shifts = left | right << 8 | (right == 0) << 16 for
-// TFLM's shift (left = shift > 0 ? shift : 0, right = -shift otherwise), half =
-// the rounding constant 2^(right - 1) (0 when right is 0). uf_rq_m0 reads the
+// the MAC kernels store here): mult2 = twice TFLM's multiplier (which is >= 0:
+// TFLM's scales are positive), half = the rounding constant 2^(right - 1) (0 when
+// right is 0), shifts = right | left << 8 | (right == 0) << 16 for TFLM's shift
+// (left = shift > 0 ? shift : 0, right = -shift otherwise). uf_rq_m0 reads the
 // fields in this order (20 bytes each).
 typedef struct {
-    int32_t acc, bias, shifts, mult, half;
+    int32_t acc, bias;
+    uint32_t mult2;
+    int32_t half, shifts;
 } uf_rq_m0_t;
 
 // out[j] = requantized t[j].acc + t[j].bias, clamped, for j < n (n > 0);
 // lim = {out_off, act_min, act_max}. Per channel: uf_requant_v with the
 // rounding divide written as (q - (q < 0) + half) >> right (TFLM's ties away
 // from zero; if the sum passes INT32_MAX the unsigned sum shifts right), the
-// product as uf_srdhm_m0 (exact unless mult = INT32_MIN, which
-// uf_rq_m0_prepare refuses). The table's LDM loads four fields in 5 cycles.
+// doubling high multiply from the 64-bit x * 2m (exact for every x and 0 <= m <
+// 2^31; uf_rq_m0_prepare refuses a negative multiplier). uf_rq1_m0: the same
+// where every channel has left = 0 and right > 0 (the usual layer), without the
+// left shift and the right == 0 case: 43 cycles per output, uf_rq_m0 49.
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
-__asm__(
-    UF_M0_BEGIN("uf_rq_m0") UF_M0_SAVE
-    "  ldr r4, [r3, #0]\n  mov r9, r4\n"    // out_off
-    "  ldr r4, [r3, #4]\n  mov r10, r4\n"   // act_min
-    "  ldr r4, [r3, #8]\n  mov r11, r4\n"   // act_max
-    "  adds r2, r1, r2\n  mov r12, r2\n"    // out end
-    "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   // r0: out, r1: table
-    "1:\n"
-    "  ldm r1!, {r2, r3, r4, r5}\n"         // acc, bias, shifts, mult
-    "  adds r2, r2, r3\n"
-    "  lsls r2, r4\n"                       // x << left (a register shift reads bits 0..7)
-    "  mov lr, r4\n"
-    // uf_srdhm_m0(r2, r5) -> r5: 16x16 partial products summed as H:L = r5:r6
-    "  uxth r3, r2\n  asrs r2, r2, #16\n"
-    "  uxth r4, r5\n  asrs r5, r5, #16\n"
-    "  movs r6, r3\n  muls r6, r4\n"        // al*bl
-    "  muls r4, r2\n"                       // ah*bl
-    "  muls r3, r5\n"                       // al*bh
-    "  muls r5, r2\n"                       // ah*bh
-    "  lsls r7, r4, #16\n  asrs r4, r4, #16\n  adds r6, r6, r7\n  adcs r5, r4\n"
-    "  lsls r7, r3, #16\n  asrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r5, r3\n"
-    "  lsrs r7, r6, #31\n  lsls r5, r5, #1\n  orrs r5, r7\n"   // bits 31..62
-    "  lsls r7, r6, #2\n  movs r7, #0\n  adcs r5, r7\n"        // + bit 30: q
-    "  mov r4, lr\n"
-    "  lsrs r4, r4, #8\n"                   // right (bits 0..7), (right == 0) << 8
-    "  lsrs r3, r4, #8\n"
-    "  lsrs r6, r5, #31\n"                  // q < 0,
-    "  lsrs r6, r3\n"                       // counted when right > 0
-    "  subs r5, r5, r6\n"                   // (q > INT32_MIN: no overflow)
-    "  ldm r1!, {r3}\n"                     // half
-    "  adds r5, r5, r3\n"
-    "  bvs 3f\n"
-    "  asrs r5, r4\n"
-    "2:\n"
-    "  add r5, r9\n"
-    "  cmp r5, r10\n"
-    "  blt 4f\n"
-    "  cmp r5, r11\n"
-    "  bgt 5f\n"
-    "6:\n"
-    "  strb r5, [r0]\n"
-    "  adds r0, #1\n"
-    "  cmp r0, r12\n"
-    "  bne 1b\n"
-    UF_M0_RESTORE
-    "3:\n"
-    "  lsrs r5, r4\n"
-    "  b 2b\n"
-    "4:\n"
-    "  mov r5, r10\n"
-    "  b 6b\n"
-    "5:\n"
-    "  mov r5, r11\n"
-    "  b 6b\n"
-    UF_M0_END("uf_rq_m0"));
+void uf_rq1_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
+// x << left (a register shift reads bits 0..7)
+#define UF_RQ_M0_LEFT "  ldr r3, [r1, #4]\n  lsrs r3, r3, #8\n  lsls r2, r3\n"
+// q - (q < 0), or q where right == 0 (a register shift by 32 gives 0); q > INT32_MIN
+#define UF_RQ_M0_NEG "  lsrs r5, r3, #16\n  lsrs r6, r4, #31\n  lsrs r6, r5\n  subs r4, r4, r6\n"
+#define UF_RQ1_M0_NEG "  asrs r6, r4, #31\n  adds r4, r4, r6\n"
+#define UF_RQ_M0(name, left, neg)                                                       \
+__asm__(                                                                                \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                        \
+    "  ldr r4, [r3, #0]\n  mov r9, r4\n"    /* out_off */                               \
+    "  ldr r4, [r3, #4]\n  mov r10, r4\n"   /* act_min */                               \
+    "  ldr r4, [r3, #8]\n  mov r11, r4\n"   /* act_max */                               \
+    "  adds r2, r1, r2\n  mov r12, r2\n"    /* out end */                               \
+    "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   /* r0: out, r1: table */          \
+    "1:\n"                                                                              \
+    "  ldm r1!, {r2, r3, r4}\n"             /* acc, bias, 2m */                         \
+    "  adds r2, r2, r3\n" left                                                          \
+    /* x * 2m as H:L = r4:r6 from 16x16 partial products: x = ah:al (ah signed), */    \
+    /* 2m = mh:ml (both unsigned); |ah*mh| < 2^31, al*ml and al*mh fit unsigned, */    \
+    /* |ah*ml| < 2^31. Then q = floor((x*2m + 2^31) / 2^32) = H + bit 31 of L. */      \
+    "  uxth r3, r2\n  asrs r2, r2, #16\n"                                               \
+    "  uxth r5, r4\n  lsrs r4, r4, #16\n"                                               \
+    "  movs r6, r3\n  muls r6, r5\n"        /* al*ml */                                 \
+    "  muls r5, r2\n"                       /* ah*ml (signed) */                        \
+    "  muls r3, r4\n"                       /* al*mh (unsigned) */                      \
+    "  muls r4, r2\n"                       /* ah*mh (signed) */                        \
+    "  lsls r7, r5, #16\n  asrs r5, r5, #16\n  adds r6, r6, r7\n  adcs r4, r5\n"         \
+    "  lsls r7, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r4, r3\n"         \
+    "  lsrs r6, r6, #31\n  adds r4, r4, r6\n"   /* q */                                 \
+    "  ldm r1!, {r2, r3}\n"                 /* half, shifts */                          \
+    neg                                                                                 \
+    "  adds r4, r4, r2\n"                                                               \
+    "  bvs 3f\n"                                                                        \
+    "  asrs r4, r3\n"                                                                   \
+    "2:\n"                                                                              \
+    "  add r4, r9\n"                                                                    \
+    "  cmp r4, r10\n"                                                                   \
+    "  blt 4f\n"                                                                        \
+    "  cmp r4, r11\n"                                                                   \
+    "  bgt 5f\n"                                                                        \
+    "6:\n"                                                                              \
+    "  strb r4, [r0]\n"                                                                 \
+    "  adds r0, #1\n"                                                                   \
+    "  cmp r0, r12\n"                                                                   \
+    "  bne 1b\n"                                                                        \
+    UF_M0_RESTORE                                                                       \
+    "3:\n"                                                                              \
+    "  lsrs r4, r3\n"                                                                   \
+    "  b 2b\n"                                                                          \
+    "4:\n"                                                                              \
+    "  mov r4, r10\n"                                                                   \
+    "  b 6b\n"                                                                          \
+    "5:\n"                                                                              \
+    "  mov r4, r11\n"                                                                   \
+    "  b 6b\n"                                                                          \
+    UF_M0_END(name))
+#if UF_M0_CONV_ASM
+UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
+UF_RQ_M0("uf_rq1_m0", "", UF_RQ1_M0_NEG);
+#endif
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
 // g = {blocks, rows, cols, x_col, w_col, x_row, w_row} (steps in bytes; x_row and
@@ -307,6 +343,10 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
     "  ldr r4, [r2, #0]\n  mov r8, r4\n  ldr r4, [r2, #20]\n  mov r9, r4\n"                   \
     "  ldr r4, [r2, #40]\n  mov r10, r4\n  ldr r4, [r2, #60]\n  mov r11, r4\n"
 #define UF_DW4_M0(name, tap, x_step, init)                                                     \
+    UF_DW4_M0_COLS(name, "1:\n" tap "  add r0, r12\n  adds r1, r1, r4\n  subs r2, r2, #1\n  bne 1b\n", \
+                   x_step, init, "  bne 3b\n", "  bne 2b\n")
+// The frame: blocks of four channels, rows of the window; cols: a row's taps.
+#define UF_DW4_M0_COLS(name, cols, x_step, init, next_row, next_block)                          \
     __asm__(                                                                                  \
         UF_M0_BEGIN(name) UF_M0_SAVE \
         "  sub sp, #24\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: rows, */  \
@@ -327,16 +367,12 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
         "  ldr r4, [r3, #16]\n" /* w_col */                                                   \
         "  ldr r3, [r3, #12]\n" /* x_col */                                                   \
         "  mov r12, r3\n"                                                                     \
-        "1:\n" tap                                                                            \
-        "  add r0, r12\n"                                                                     \
-        "  adds r1, r1, r4\n"                                                                 \
-        "  subs r2, r2, #1\n"                                                                 \
-        "  bne 1b\n"                                                                          \
+        cols                                                                                  \
         "  mov r3, lr\n"                                                                      \
         "  ldr r4, [r3, #20]\n  adds r0, r0, r4\n"                                            \
         "  ldr r4, [r3, #24]\n  adds r1, r1, r4\n"                                            \
         "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"                       \
-        "  bne 3b\n"                                                                          \
+        next_row                                                                              \
         "  ldr r2, [sp, #8]\n"                                                                \
         "  mov r4, r8\n  str r4, [r2, #0]\n"                                                  \
         "  mov r4, r9\n  str r4, [r2, #20]\n"                                                 \
@@ -347,7 +383,7 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
         "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                        \
         "  ldr r1, [sp, #4]\n  adds r1, #4\n"                                                 \
         "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"                       \
-        "  bne 2b\n"                                                                          \
+        next_block                                                                            \
         "  add sp, #24\n"                                                                     \
         UF_M0_RESTORE \
         UF_M0_END(name))
@@ -371,6 +407,7 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
 #define UF_M0_SXB2(d, s) "  lsls " d ", " s ", #8\n  asrs " d ", " d ", #24\n"
 #define UF_M0_SXB3(d, s) "  asrs " d ", " s ", #24\n"
 // x and w bytes at index r5 = 0..3.
+#if UF_M0_CONV_ASM
 UF_DW4_M0("uf_dw4_m0", "  movs r5, #0\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_XBYTE), "4", UF_DW4_M0_ZERO);
 // The same with x and w word-aligned (every address and step a multiple of four):
 // one LDR each for the four channels (29 cycles per tap and four channels, LDRSB: 34).
@@ -386,6 +423,126 @@ UF_DW4_M0("uf_dw4x1_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_ZERO);
 UF_DW4_M0("uf_dw4x1a_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_LOAD);
 UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_ZERO);
 UF_DW4_M0("uf_dw4x1aw_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_LOAD);
+// uf_dw4x1w_m0 for windows of eight columns (micro_speech's 10x8 filter), the row
+// unrolled, the input byte's index in r6 (= 0): 20 cycles per tap, the loop's 24.
+void uf_dw4x1w8_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+#define UF_DW4X1W8_M0_TAP                                                                     \
+    "  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)      \
+    "  add r0, r12\n  adds r1, r1, r4\n"
+#define UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP UF_DW4X1W8_M0_TAP
+UF_DW4_M0_COLS("uf_dw4x1w8_m0", UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2,
+               "0", UF_DW4_M0_ZERO "  movs r6, #0\n",
+               "  beq 4f\n  b 3b\n4:\n", "  beq 5f\n  b 2b\n5:\n");
+
+// Windows of 2x3, 3x2 and 2x2 taps (rows x cols: the 3x3 filters' border pixels) and
+// 3x3 with one input channel, unrolled: no loop counters and the steps held in registers
+// (x_col in r12, w_col in r4, x_row in r2, w_row in lr), 26 cycles per tap of word
+// loads and four channels against the loop's 29 plus its row overheads. Same
+// arguments as uf_dw4w_m0 / uf_dw4x1w_m0 (g's rows and cols as the name says);
+// accumulators start at zero.
+void uf_dw4w23_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4w32_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4w22_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
+#define UF_DWU_M0_NEXT_COL "  add r0, r12\n  adds r1, r1, r4\n"
+#define UF_DWU_M0_NEXT_ROW "  add r0, r12\n  adds r0, r0, r2\n  adds r1, r1, r4\n  add r1, lr\n"
+#define UF_DWU_M0_ROW3(tap, next) tap UF_DWU_M0_NEXT_COL tap UF_DWU_M0_NEXT_COL tap next
+#define UF_DWU_M0_ROW2(tap, next) tap UF_DWU_M0_NEXT_COL tap next
+#define UF_DWU_M0_33(tap)                                                                      \
+    UF_DWU_M0_ROW3(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW3(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW3(tap, "")
+#define UF_DWU_M0_23(tap) UF_DWU_M0_ROW3(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW3(tap, "")
+#define UF_DWU_M0_32(tap)                                                                      \
+    UF_DWU_M0_ROW2(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW2(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW2(tap, "")
+#define UF_DWU_M0_22(tap) UF_DWU_M0_ROW2(tap, UF_DWU_M0_NEXT_ROW) UF_DWU_M0_ROW2(tap, "")
+#define UF_DWU_M0(name, body, x_step, init)                                                    \
+    __asm__(                                                                                  \
+        UF_M0_BEGIN(name) UF_M0_SAVE \
+        "  sub sp, #16\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: blocks */ \
+        "  str r2, [sp, #8]\n"                                                                \
+        "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"                                           \
+        "  ldr r4, [r3, #12]\n  mov r12, r4\n" /* x_col */                                    \
+        "  ldr r4, [r3, #24]\n  mov lr, r4\n"  /* w_row */                                    \
+        "  ldr r2, [r3, #20]\n"                /* x_row */                                    \
+        "  ldr r4, [r3, #16]\n"                /* w_col */                                    \
+        "2:\n"                                                                                \
+        "  str r0, [sp, #0]\n"                                                                \
+        "  str r1, [sp, #4]\n"                                                                \
+        "  movs r3, #0\n"                                                                     \
+        "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n" init                     \
+        body                                                                                  \
+        "  ldr r3, [sp, #8]\n"                                                                \
+        "  mov r5, r8\n  str r5, [r3, #0]\n"                                                  \
+        "  mov r5, r9\n  str r5, [r3, #20]\n"                                                 \
+        "  mov r5, r10\n  str r5, [r3, #40]\n"                                                \
+        "  mov r5, r11\n  str r5, [r3, #60]\n"                                                \
+        "  adds r3, #80\n"                                                                    \
+        "  str r3, [sp, #8]\n"                                                                \
+        "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                        \
+        "  ldr r1, [sp, #4]\n  adds r1, #4\n"                                                 \
+        "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"                       \
+        "  beq 3f\n  b 2b\n3:\n" /* (the loop is past a conditional branch's reach) */        \
+        "  add sp, #16\n"                                                                     \
+        UF_M0_RESTORE \
+        UF_M0_END(name))
+#define UF_DW4W_M0_TAP "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD)
+UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", "");
+UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", "");
+UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", "");
+// The full 3x3 window with the weights from a table the caller fills per block of
+// channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM brings a
+// tap's four): 21 cycles per tap of four channels plus the input step. x and g as
+// for uf_dw4w_m0 with a full 3x3 window (x_col, x_row, blocks; x word-aligned);
+// accumulators from zero.
+void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
+#define UF_DW4T_M0_TAP                                                                        \
+    "  ldr r6, [r0]\n  ldm r1!, {r2, r3, r4, r5}\n"                                           \
+    "  sxtb r7, r6\n  muls r7, r2\n  add r8, r7\n"                                            \
+    "  lsls r7, r6, #16\n  asrs r7, r7, #24\n  muls r7, r3\n  add r9, r7\n"                   \
+    "  lsls r7, r6, #8\n  asrs r7, r7, #24\n  muls r7, r4\n  add r10, r7\n"                   \
+    "  asrs r7, r6, #24\n  muls r7, r5\n  add r11, r7\n"
+// uf_dw4x1t33_m0: the same for a one-channel input (one input byte for the four
+// channels, x_step 0 between blocks; no alignment needed): 15 cycles per tap.
+void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
+#define UF_DW4X1T_M0_TAP                                                                      \
+    "  ldrsb r6, [r0, r7]\n  ldm r1!, {r2, r3, r4, r5}\n" /* (r7 = 0) */                       \
+    "  muls r2, r6\n  add r8, r2\n  muls r3, r6\n  add r9, r3\n"                              \
+    "  muls r4, r6\n  add r10, r4\n  muls r5, r6\n  add r11, r5\n"
+#define UF_DW4T_M0_ROW(tap, next) tap "  add r0, r12\n" tap "  add r0, r12\n" tap next
+#define UF_DW4T_M0(name, tap, x_step, init)                                                   \
+__asm__(                                                                                      \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
+    "  sub sp, #16\n"   /* [sp]: block's x, [sp+8]: acc, [sp+12]: blocks left */              \
+    "  str r2, [sp, #8]\n"                                                                    \
+    "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"                                               \
+    "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
+    "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
+    "2:\n"                                                                                    \
+    "  str r0, [sp, #0]\n"                                                                    \
+    "  movs r3, #0\n"                                                                         \
+    "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n" init                         \
+    UF_DW4T_M0_ROW(tap, "  add r0, r12\n  add r0, lr\n")                                      \
+    UF_DW4T_M0_ROW(tap, "  add r0, r12\n  add r0, lr\n")                                      \
+    UF_DW4T_M0_ROW(tap, "")                                                                   \
+    "  ldr r3, [sp, #8]\n"                                                                    \
+    "  mov r5, r8\n  str r5, [r3, #0]\n"                                                      \
+    "  mov r5, r9\n  str r5, [r3, #20]\n"                                                     \
+    "  mov r5, r10\n  str r5, [r3, #40]\n"                                                    \
+    "  mov r5, r11\n  str r5, [r3, #60]\n"                                                    \
+    "  adds r3, #80\n"                                                                        \
+    "  str r3, [sp, #8]\n"                                                                    \
+    "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                            \
+    "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"                           \
+    "  beq 3f\n  b 2b\n3:\n"   /* (the loop is past a conditional branch's reach) */          \
+    "  add sp, #16\n"                                                                         \
+    UF_M0_RESTORE                                                                             \
+    UF_M0_END(name))
+UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_TAP, "4", "");
+UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4X1T_M0_TAP, "0", "  movs r7, #0\n");
+// (r6 = 0: the input byte's index)
+UF_DWU_M0("uf_dw4x1w33_m0",
+          UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)),
+          "0", "  movs r6, #0\n");
+#endif
 #endif
 
 #if UF_MAC_M0 || defined(UF_MAC_TEST_MUL16)
@@ -519,22 +676,27 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 
 #if UF_MAC_M0
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
-// a channel's multiplier is INT32_MIN or its shift is outside -31..31.
+// a channel's multiplier is negative or its shift is outside -31..31, else 2 if
+// every shift is negative (uf_rq1_m0), 1 otherwise (uf_rq_m0).
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch) {
+    int ok = 2;
     for (int j = 0; j < n; j++) {
         int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
-        if (m == UF_INT32_MIN || s < -31 || s > 31) {
+        if (m < 0 || s < -31 || s > 31) {
             return 0;
         }
         int right = s > 0 ? 0 : (int)-s;
+        if (right == 0) {
+            ok = 1;
+        }
         t[j].bias = uf_ld_i32(bias, ch + j);
-        t[j].shifts = (s > 0 ? s : 0) | right << 8 | (right == 0) << 16;
-        t[j].mult = m;
+        t[j].shifts = right | (s > 0 ? s : 0) << 8 | (right == 0) << 16;
+        t[j].mult2 = (uint32_t)m << 1;
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
     }
-    return 1;
+    return ok;
 }
 
 // out[j] = t[j].acc requantized for channel ch + j, j < n: uf_rq_m0 when the table
@@ -545,7 +707,11 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_m0_out(const uf_rq_m0_t *t, int 
                                                         const void *shift, int ch) {
     if (ok) {
         if (n > 0) {
-            uf_rq_m0(t, out, n, lim);
+            if (ok == 2) {
+                uf_rq1_m0(t, out, n, lim);
+            } else {
+                uf_rq_m0(t, out, n, lim);
+            }
         }
         return;
     }

@@ -28,11 +28,37 @@ static inline int32_t uf_srdhm(int32_t a, int32_t b) {
     if (a == UF_INT32_MIN && b == UF_INT32_MIN) {
         return UF_INT32_MAX;
     }
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+    // Cortex-M0/M0+ (GCC's 64-bit product is a libgcc call): four 16x16 MULS summed
+    // as a 64-bit H:L with ADDS/ADCS, then bits 31..62 plus bit 30: the floor of
+    // (ab + 2^30) / 2^31, which gemmlowp's nudge and division toward zero equal for
+    // every product (exact for every pair but MIN * MIN, above).
+    int32_t al, bl, lo, t;
+    __asm__(".syntax unified\n"
+            "  uxth %[al], %[a]\n  asrs %[a], %[a], #16\n"
+            "  uxth %[bl], %[b]\n  asrs %[b], %[b], #16\n"
+            "  movs %[lo], %[al]\n  muls %[lo], %[bl]\n"   // al*bl (unsigned)
+            "  muls %[bl], %[a]\n"                          // ah*bl
+            "  muls %[al], %[b]\n"                          // al*bh
+            "  muls %[b], %[a]\n"                           // H = ah*bh
+            "  lsls %[t], %[bl], #16\n  asrs %[bl], %[bl], #16\n"
+            "  adds %[lo], %[lo], %[t]\n  adcs %[b], %[bl]\n"
+            "  lsls %[t], %[al], #16\n  asrs %[al], %[al], #16\n"
+            "  adds %[lo], %[lo], %[t]\n  adcs %[b], %[al]\n"
+            "  lsrs %[t], %[lo], #31\n  lsls %[b], %[b], #1\n  orrs %[b], %[t]\n"
+            "  lsls %[t], %[lo], #2\n  movs %[t], #0\n  adcs %[b], %[t]\n"
+            : [a] "+l"(a), [b] "+l"(b), [al] "=&l"(al), [bl] "=&l"(bl), [lo] "=&l"(lo),
+              [t] "=&l"(t)
+            :
+            : "cc");
+    return b;
+#else
     int64_t ab = (int64_t)a * b;
     if (ab >= 0) {
         return (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
     }
     return (int32_t)-((((int64_t)1 << 30) - 1 - ab) >> 31);
+#endif
 }
 
 // RoundingDivideByPOT: arithmetic shift, ties away from zero (exponent 0..31).
@@ -258,11 +284,33 @@ static inline int32_t uf_dot_s8(const int8_t *a, const int8_t *b, int n) {
 // The same with a wrapping int32 sum (computed unsigned), as TFLM's int32
 // accumulators of the sequence layers wrap.
 static inline int32_t uf_dot_s8_wrap(const int8_t *a, const int8_t *b, int n) {
+#if defined(__ARM_ARCH_6M__) && defined(__GNUC__)
+    // Cortex-M0/M0+: four MACs per loop pass over one negative index from the row
+    // ends (n mod 4 enters at the step that leaves a multiple of four), 6.75 cycles
+    // per MAC; MULS and ADDS wrap as the unsigned sum does.
+    int32_t s = 0, k = -n, t, u;
+    if (n > 0) {
+#define UF_DOT_M0_STEP "  ldrsb %[t], [%[a], %[k]]\n  ldrsb %[u], [%[b], %[k]]\n" \
+                       "  muls %[t], %[u]\n  adds %[s], %[s], %[t]\n  adds %[k], #1\n"
+        __asm__(".syntax unified\n"
+                "  lsls %[t], %[k], #31\n"   // Z = !bit 0 of -n, C = bit 1
+                "  bcc 7f\n  bne 4f\n  b 6f\n"
+                "7:\n  bne 5f\n"
+                "1:\n" UF_DOT_M0_STEP "5:\n" UF_DOT_M0_STEP "6:\n" UF_DOT_M0_STEP
+                "4:\n" UF_DOT_M0_STEP "  bne 1b\n"
+                : [s] "+l"(s), [k] "+l"(k), [t] "=&l"(t), [u] "=&l"(u)
+                : [a] "l"(a + n), [b] "l"(b + n)
+                : "cc", "memory");
+#undef UF_DOT_M0_STEP
+    }
+    return s;
+#else
     uint32_t s = 0;
     for (int k = 0; k < n; k++) {
         s += (uint32_t)((int32_t)a[k] * b[k]);
     }
     return (int32_t)s;
+#endif
 }
 
 // int16 x int8 dot product. Runs of 256 fit an int32 (|product| <= 2^22), so
