@@ -251,12 +251,23 @@ typedef struct {
 #define UF_EALIGN 2    // a wider-than-byte arena tensor is not aligned
 #define UF_EPARAM 3    // a parameter is out of range
 
+// What a table run does (its `what`, any of them): the static checks (parameter
+// ranges, tensor lengths and alignment: everything but a constant's values), the value
+// checks (the values of the constants the entry's value mask names: requantization
+// shifts, descriptors, FFT and filter bank tables), the kernel call. A direct call
+// asks for all three; the walker runs the static checks once per Program (walker.c).
+#define UF_STATIC 1
+#define UF_VALUES 2
+#define UF_CALL 4
+#define UF_ALL 7
+
 typedef struct {
     const char *name;        // the dispatch name, as in the pure tier's KERNELS
     // One letter per argument: r = tensor read, w = tensor written,
     // i = integer, f = float. Its length is the number of arguments.
     const char *sig;
-    int (*run)(const uf_call *c);   // checks the sizes, then calls the kernel
+    int (*run)(const uf_call *c, unsigned what);   // the checks what asks for, then the call if asked
+    uint8_t values;   // bit k: the value checks read tensor k's values
 } uf_kernel_def;
 
 // spec: count {
@@ -292,12 +303,20 @@ typedef struct {
     // weights file (0: done); each record's segment is derived (walker.c uf_invoke)
     int (*read)(void *ctx, uint32_t offset, uint32_t n);
     void *read_ctx;
+    // bit k: buffer k (uf_model_set's order) cannot change while the model holds it (a
+    // bytes object, flash): only then may the walker check once what depends on it
+    uint8_t fixed;
+    uint8_t state;   // the walker's: 0 until uf_prepare (walker.c)
 } uf_model;
 
+#define UF_FIXED_TABLES 0x0F    // tensors, ops, formats and kernel_map (all four)
+#define UF_FIXED_WEIGHTS 0x20
+
 // Points m at the bindings' buffers, in Program's argument order: tensors, ops, formats,
-// kernel_map, arena, weights, wbuf (arena and wbuf writable); read unset. The
-// one place that order lives in C (both bindings call it).
-void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len);
+// kernel_map, arena, weights, wbuf (arena and wbuf writable), fixed as in uf_model; read
+// unset. The one place that order lives in C (both bindings call it). Binding other
+// buffers means calling it again: that undoes uf_prepare.
+void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len, unsigned fixed);
 
 #define UF_EKERNEL 4   // an op's kernel index is not a native kernel
 #define UF_ERECORD 5   // an op record, format or tensor id is malformed
@@ -306,14 +325,22 @@ void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len);
 
 // Index of the kernel called name[0..len) in uf_kernels, or -1.
 int uf_kernel_index(const char *name, size_t len);
+// Checks every op record once against the bound buffers (the records, every kernel's
+// static checks, the value checks of constants that cannot change): after that, runs
+// decode each record and check only what may have changed since (the values of
+// constants in the arena, the weight buffer or writable weights). Needs the four tables
+// fixed; a failure leaves every run checking everything (and reporting it). uf_run,
+// uf_invoke and uf_check over the whole table do it when not done yet.
+void uf_prepare(uf_model *m);
 // Run at most n_ops op records (a band loop is one; n_ops < 0: to the end) from byte
 // offset *pos of m->ops; *pos advances past each that ran and stays on a failing one.
-int uf_run(const uf_model *m, size_t *pos, int n_ops);
+int uf_run(uf_model *m, size_t *pos, int n_ops);
 // One invoke: every op record from the start, each record's weights read first
 // (file mode: m->read set) into wbuf; *pos as for uf_run.
-int uf_invoke(const uf_model *m, size_t *pos);
-// Check ops as uf_run would, without running any kernel (a model's load-time check).
-int uf_check(const uf_model *m, size_t *pos, int n_ops);
+int uf_invoke(uf_model *m, size_t *pos);
+// Check ops as uf_run would, without running any kernel (a model's load-time check):
+// the static checks, and the value checks of constants that cannot change before a run.
+int uf_check(uf_model *m, size_t *pos, int n_ops);
 // The kernel name of the op record at pos, or NULL if its kernel byte is invalid.
 const char *uf_op_kernel_name(const uf_model *m, size_t pos);
 // --- end walker ---

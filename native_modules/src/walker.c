@@ -1,7 +1,10 @@
 // The op-table walker: runs a baked model's packed op records straight from its
-// bytes, so one native call does a whole invoke(). Each record is checked
-// against the buffers (kernel, format, tensor ids and extents) before its
-// kernel runs; the kernel's own checks in table.c then apply as for any call.
+// bytes, so one native call does a whole invoke(). Each record is decoded and checked
+// against the buffers (kernel, format, tensor ids and extents) before its kernel
+// runs. The kernel's own checks in table.c run once per Program (uf_prepare: they
+// depend only on the records, the buffers' addresses and lengths, and the values of
+// constants that cannot change); a run repeats only the value checks of constants
+// that may have changed (in the arena, the file-mode weight buffer, writable weights).
 // Every multi-byte field is read byte-wise: the blobs may sit in flash at any
 // address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
@@ -19,6 +22,14 @@
 #define BAND_LAYER 16
 #define NO_DILATION 0xFF
 #define MAX_BAND_LAYERS 8
+// uf_model.state
+#define UNPREPARED 0   // uf_prepare not run yet
+#define PREPARED 1     // every record passed its static checks: runs skip them
+#define CHECKING 2     // not prepared (a bad record, tables that may change): every run checks all
+// How a walk runs its records' kernels
+#define RUN_CHECKED 0  // every check, then the kernel (not prepared)
+#define RUN_PREPARED 1 // the kernel, after the value checks of constants that may have changed
+#define CHECK_ONLY 2   // no kernel: the static checks and the value checks of fixed constants
 
 static uint32_t rd16(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
@@ -90,6 +101,27 @@ static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t
     return UF_OK;
 }
 
+// formats: [n_tensors][bytes per tensor id][n_params][kind per param] per entry; *f
+// gets the offset of entry index, whole and with ids of 1 or 2 bytes.
+static int find_format(const uf_model *m, unsigned index, size_t *f) {
+    size_t at = 0;
+    for (unsigned n = index; n > 0; n--) {
+        if (m->formats_len - at < 3) {
+            return UF_ERECORD;
+        }
+        at += 3 + (size_t)m->formats[at + 2];
+        if (at > m->formats_len) {
+            return UF_ERECORD;
+        }
+    }
+    if (m->formats_len - at < 3 || m->formats_len - at - 3 < m->formats[at + 2] ||
+        (m->formats[at + 1] != 1 && m->formats[at + 1] != 2)) {
+        return UF_ERECORD;
+    }
+    *f = at;
+    return UF_OK;
+}
+
 // Decode the record at pos into c; *def gets the kernel, *size the record's bytes,
 // *n_tensors and *n_params its counts.
 static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def **def,
@@ -102,26 +134,12 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
         return UF_EKERNEL;
     }
     const uf_kernel_def *k = &uf_kernels[m->kernel_map[op[0]]];
-    // formats: [n_tensors][bytes per tensor id][n_params][kind per param] per entry;
-    // find entry op[1]
-    size_t f = 0;
-    for (unsigned n = op[1]; n > 0; n--) {
-        if (m->formats_len - f < 3) {
-            return UF_ERECORD;
-        }
-        f += 3 + (size_t)m->formats[f + 2];
-        if (f > m->formats_len) {
-            return UF_ERECORD;
-        }
-    }
-    if (m->formats_len - f < 3 || m->formats_len - f - 3 < m->formats[f + 2]) {
+    size_t f;
+    if (find_format(m, op[1], &f)) {
         return UF_ERECORD;
     }
     unsigned nt = m->formats[f], id_size = m->formats[f + 1], np = m->formats[f + 2];
     const uint8_t *kinds = m->formats + f + 3;
-    if (id_size != 1 && id_size != 2) {
-        return UF_ERECORD;
-    }
     // One pass over the fields, each checked against the record's end before it is read.
     const uint8_t *field = op + 2, *end = m->ops + m->ops_len;
     if ((size_t)(end - field) < id_size * (size_t)nt) {
@@ -178,6 +196,36 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
     return UF_OK;
 }
 
+// UF_VALUES if the value checks of decoded call c read a constant that may change
+// between runs: one outside the weights, or in weights that are not fixed.
+static unsigned changing(const uf_model *m, const uf_kernel_def *k, const uf_call *c) {
+    unsigned mask = k->values;
+    if (mask == 0) {
+        return 0;
+    }
+    if (!(m->fixed & UF_FIXED_WEIGHTS) || m->weights == NULL) {
+        return UF_VALUES;
+    }
+    for (unsigned t = 0; mask; t++, mask >>= 1) {
+        if (mask & 1) {
+            uintptr_t at = (uintptr_t)c->t[t] - (uintptr_t)m->weights;   // huge if below them
+            if (at > m->weights_len || c->len[t] > m->weights_len - at) {
+                return UF_VALUES;
+            }
+        }
+    }
+    return 0;
+}
+
+// What a walk in mode asks of the table run of decoded call c (kernels.h UF_*).
+static unsigned kernel_what(const uf_model *m, int mode, const uf_kernel_def *k, const uf_call *c) {
+    if (mode == RUN_CHECKED) {
+        return UF_ALL;
+    }
+    unsigned values = changing(m, k, c);
+    return mode == RUN_PREPARED ? UF_CALL | values : UF_STATIC | (values ^ UF_VALUES);
+}
+
 // Index in c->i of integer param p of a kernel with nt tensors, or -1 if it is no int.
 static int int_slot(const uf_kernel_def *k, unsigned nt, unsigned p) {
     if (k->sig[nt + p] != 'i') {
@@ -207,8 +255,9 @@ static void rows_needed(const band_geometry *g, int64_t lo, int64_t hi, int64_t 
 
 // The band loop at pos: every band, each layer on the rows the next one reads, its
 // x and out cut to those rows (within the tensors the record names) and its
-// in_h, out_h, pad_h to match, as the bake's band calls (patches.py apply).
-static int band(const uf_model *m, size_t pos, int run, size_t *size) {
+// in_h, out_h, pad_h to match, as the bake's band calls (patches.py apply); each
+// call run or checked as mode says.
+static int band(const uf_model *m, size_t pos, int mode, size_t *size) {
     const uint8_t *h = m->ops + pos;
     if (m->ops_len - pos < BAND_HEADER) {
         return UF_ERECORD;
@@ -286,11 +335,9 @@ static int band(const uf_model *m, size_t pos, int run, size_t *size) {
             c.i[geo[k].in_slot] = (int32_t)(b - a);
             c.i[geo[k].out_slot] = (int32_t)(hi[k] - lo[k]);
             c.i[geo[k].pad_slot] = (int32_t)pad;
-            if (run) {
-                e = def->run(&c);
-                if (e) {
-                    return e;
-                }
+            e = def->run(&c, kernel_what(m, mode, def, &c));
+            if (e) {
+                return e;
             }
         }
     }
@@ -298,19 +345,19 @@ static int band(const uf_model *m, size_t pos, int run, size_t *size) {
     return UF_OK;
 }
 
-static int walk(const uf_model *m, size_t *pos, int n_ops, int run) {
+static int walk(const uf_model *m, size_t *pos, int n_ops, int mode) {
     while (n_ops != 0 && *pos < m->ops_len) {
         size_t size;
         int e;
         if (m->ops[*pos] == BAND) {
-            e = band(m, *pos, run, &size);
+            e = band(m, *pos, mode, &size);
         } else {
             uf_call c;
             const uf_kernel_def *k;
             unsigned nt, np;
             e = decode(m, *pos, &c, &k, &size, &nt, &np);
-            if (!e && run) {
-                e = k->run(&c);
+            if (!e) {
+                e = k->run(&c, kernel_what(m, mode, k, &c));
             }
         }
         if (e) {
@@ -324,8 +371,78 @@ static int walk(const uf_model *m, size_t *pos, int n_ops, int run) {
     return UF_OK;
 }
 
-int uf_run(const uf_model *m, size_t *pos, int n_ops) {
-    return walk(m, pos, n_ops, 1);
+// The bytes of the op record at pos, from its format alone (any kernel byte): for a
+// walk past records whose kernel is not native.
+static int record_size(const uf_model *m, size_t pos, size_t *size) {
+    size_t at = pos, n_records = 1;
+    if (m->ops[pos] == BAND) {
+        if (m->ops_len - pos < BAND_HEADER) {
+            return UF_ERECORD;
+        }
+        n_records = m->ops[pos + 1];
+        at = pos + BAND_HEADER + n_records * BAND_LAYER;
+        if (n_records == 0 || n_records > MAX_BAND_LAYERS || at > m->ops_len) {
+            return UF_ERECORD;
+        }
+    }
+    for (; n_records > 0; n_records--) {
+        size_t f;
+        if (m->ops_len - at < 2 || find_format(m, m->ops[at + 1], &f)) {
+            return UF_ERECORD;
+        }
+        at += 2 + (size_t)m->formats[f] * m->formats[f + 1];
+        for (unsigned p = 0; p < m->formats[f + 2]; p++) {
+            char kind = (char)m->formats[f + 3 + p];
+            at += kind == 'b' ? 1 : kind == 'h' ? 2 : kind == 'i' || kind == 'f' ? 4 : m->ops_len + 1;
+        }
+        if (at > m->ops_len) {
+            return UF_ERECORD;
+        }
+    }
+    *size = at - pos;
+    return UF_OK;
+}
+
+// Is pos where a record starts (walking the records from the first)?
+static int record_start(const uf_model *m, size_t pos) {
+    size_t at = 0, size;
+    while (at < pos && at < m->ops_len && record_size(m, at, &size) == UF_OK) {
+        at += size;
+    }
+    return at == pos;
+}
+
+// Every record checked (CHECK_ONLY) once; a record whose kernel is not native (its ops
+// run in Python between walker runs) is stepped over: running it fails anyway.
+static int prepare(const uf_model *m) {
+    if ((m->fixed & UF_FIXED_TABLES) != UF_FIXED_TABLES) {
+        return UF_ERECORD;   // tables that may change are checked at each run
+    }
+    size_t pos = 0;
+    while (pos < m->ops_len) {
+        size_t size;
+        int e = walk(m, &pos, 1, CHECK_ONLY);   // pos stays on a record that fails
+        if (e == UF_EKERNEL) {
+            e = record_size(m, pos, &size);
+            pos += size;
+        }
+        if (e) {
+            return e;
+        }
+    }
+    return UF_OK;
+}
+
+void uf_prepare(uf_model *m) {
+    if (m->state == UNPREPARED) {
+        m->state = prepare(m) ? CHECKING : PREPARED;
+    }
+}
+
+int uf_run(uf_model *m, size_t *pos, int n_ops) {
+    uf_prepare(m);
+    int prepared = m->state == PREPARED && record_start(m, *pos);
+    return walk(m, pos, n_ops, prepared ? RUN_PREPARED : RUN_CHECKED);
 }
 
 // File mode: how far into the weight buffer a decoded op's tensors reach, at least n.
@@ -366,10 +483,12 @@ static int band_segment(const uf_model *m, size_t pos, uint32_t *n) {
     return UF_OK;
 }
 
-int uf_invoke(const uf_model *m, size_t *pos) {
+int uf_invoke(uf_model *m, size_t *pos) {
     *pos = 0;
+    uf_prepare(m);
+    int mode = m->state == PREPARED ? RUN_PREPARED : RUN_CHECKED;
     if (m->read == NULL) {
-        return walk(m, pos, -1, 1);
+        return walk(m, pos, -1, mode);
     }
     // Each record's segment of the weights file: as many bytes as its weight-buffer
     // tensors reach, from where the previous record's ends rounded up to 8 (the bake
@@ -397,13 +516,13 @@ int uf_invoke(const uf_model *m, size_t *pos) {
         if (n && m->read(m->read_ctx, (uint32_t)offset, n)) {
             return UF_EREAD;
         }
-        if (def) {
-            e = def->run(&c);
+        if (def) {   // the value checks of its constants in wbuf run after the read
+            e = def->run(&c, kernel_what(m, mode, def, &c));
             if (!e) {
                 *pos += size;
             }
         } else {
-            e = walk(m, pos, 1, 1);
+            e = walk(m, pos, 1, mode);
         }
         if (e) {
             return e;
@@ -413,8 +532,13 @@ int uf_invoke(const uf_model *m, size_t *pos) {
     return UF_OK;
 }
 
-int uf_check(const uf_model *m, size_t *pos, int n_ops) {
-    return walk(m, pos, n_ops, 0);
+int uf_check(uf_model *m, size_t *pos, int n_ops) {
+    int whole = *pos == 0 && n_ops < 0;
+    int e = walk(m, pos, n_ops, CHECK_ONLY);
+    if (whole && e != UF_EKERNEL && m->state == UNPREPARED && (m->fixed & UF_FIXED_TABLES) == UF_FIXED_TABLES) {
+        m->state = e ? CHECKING : PREPARED;   // what uf_prepare would find
+    }
+    return e;
 }
 
 // The text of an error code of a table call (kernels.h) or of the walker.
@@ -437,7 +561,7 @@ const char *uf_error_text(int err) {
     }
 }
 
-void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len) {
+void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len, unsigned fixed) {
     m->tensors = bufs[0], m->tensors_len = len[0];
     m->ops = bufs[1], m->ops_len = len[1];
     m->formats = bufs[2], m->formats_len = len[2];
@@ -447,4 +571,6 @@ void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len) {
     m->wbuf = (uint8_t *)bufs[6], m->wbuf_len = len[6];
     m->read = NULL;
     m->read_ctx = NULL;
+    m->fixed = (uint8_t)fixed;
+    m->state = UNPREPARED;
 }
