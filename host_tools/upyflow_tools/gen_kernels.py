@@ -233,11 +233,14 @@ def run_function(k: Kernel, program: str, words: list[str] | None) -> list[str]:
     args = ["T(%s)" % enum(k, t.name) for t in k.tensors]
     args += ["%s(%s)" % (p.kind.upper(), enum(k, p.name)) for p in k.params if p.fast]
     args += ["d[%s]" % enum(k, name) for name in k.c_extra]
-    # one line: the checks `what` asks for (the derived values into d), then the call if asked
-    out += ["static int run_%s(const uf_call *c, unsigned what) { %sRET(run_checks(c, %s, %s, what)); "
+    # one line: the checks `what` asks for (the derived values into d: always, the call may
+    # take them), then the call if asked
+    checks = "RET(run_checks(c, %s, %s, what));" % (program, "d" if k.derived else "NULL")
+    out += ["static int run_%s(const uf_call *c, unsigned what) { %s%s "
             "if (what & UF_CALL) { uf_%s(%s); } return UF_OK; }"
-            % (k.name, "int32_t d[%d]; " % len(k.derived) if k.derived else "", program,
-               "d" if k.derived else "NULL", k.name, ", ".join(args)), ""]
+            % (k.name, "int32_t d[%d]; " % len(k.derived) if k.derived else "",
+               checks if k.derived else "if (what & (UF_STATIC | UF_VALUES)) { %s }" % checks,
+               k.name, ", ".join(args)), ""]
     return out
 
 

@@ -68,36 +68,32 @@ const char *uf_op_kernel_name(const uf_model *m, size_t pos) {
     return k < UF_N_KERNELS ? uf_kernels[k].name : NULL;
 }
 
-// Tensor id -> pointer and byte length; writable tensors may not be constants.
+// Tensor id -> pointer and byte length; writable tensors may not be constants. In
+// size_t arithmetic (no 64-bit multiply on a 32-bit core): an id is below 65536, an
+// offset below 2^24 and a length below 2^19, so nothing here wraps.
 static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t *len) {
-    if ((uint64_t)id * RECORD_SIZE + RECORD_SIZE > m->tensors_len) {
+    if ((size_t)id * RECORD_SIZE + RECORD_SIZE > m->tensors_len) {
         return UF_ERECORD;
     }
     const uint8_t *r = m->tensors + (size_t)id * RECORD_SIZE;
-    uint64_t offset = rd24(r + 1), nbytes = rd16(r + 4) | ((uint32_t)(r[0] >> 5) << 16);
+    size_t offset = rd24(r + 1), nbytes = rd16(r + 4) | ((uint32_t)(r[0] >> 5) << 16);
     const uint8_t *base;
     size_t size;
-    switch (r[0] & 3) {
-        case WHERE_ARENA:
-            base = m->arena, size = m->arena_len;
-            break;
-        case WHERE_WEIGHTS:
-            if (write) {
-                return UF_ETENSOR;
-            }
-            base = m->weights, size = m->weights_len;
-            break;
-        case WHERE_WBUF:
-            base = m->wbuf, size = m->wbuf_len;
-            break;
-        default:
-            return UF_ETENSOR;
+    unsigned where = r[0] & 3;
+    if (where == WHERE_ARENA) {
+        base = m->arena, size = m->arena_len;
+    } else if (where == WHERE_WEIGHTS && !write) {
+        base = m->weights, size = m->weights_len;
+    } else if (where == WHERE_WBUF) {
+        base = m->wbuf, size = m->wbuf_len;
+    } else {
+        return UF_ETENSOR;   // no such buffer, or an output in the constants
     }
-    if (offset + nbytes > size || (base == NULL && nbytes)) {
+    if (nbytes > size || offset > size - nbytes || (base == NULL && nbytes)) {
         return UF_ETENSOR;
     }
     *ptr = (void *)(base ? base + offset : base);   // cast: kernels see read tensors as const
-    *len = (size_t)nbytes;
+    *len = nbytes;
     return UF_OK;
 }
 
@@ -226,6 +222,49 @@ static unsigned kernel_what(const uf_model *m, int mode, const uf_kernel_def *k,
     return mode == RUN_PREPARED ? UF_CALL | values : UF_STATIC | (values ^ UF_VALUES);
 }
 
+// decode for a walk of a prepared Program (RUN_PREPARED): its records were decoded and
+// checked by uf_prepare from the same fixed tables against the same buffers, so this
+// decodes them again without the checks. The kernel byte is checked still: prepare
+// steps over a record whose kernel is not native.
+static int decode_prepared(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def **def, size_t *size) {
+    const uint8_t *op = m->ops + pos;
+    if (op[0] >= m->kernel_map_len || m->kernel_map[op[0]] >= UF_N_KERNELS) {
+        return UF_EKERNEL;
+    }
+    const uf_kernel_def *k = &uf_kernels[m->kernel_map[op[0]]];
+    const uint8_t *f = m->formats;
+    for (unsigned n = op[1]; n > 0; n--) {
+        f += 3 + f[2];
+    }
+    unsigned nt = f[0], wide = f[1] == 2, np = f[2];
+    const uint8_t *field = op + 2;
+    for (unsigned a = 0; a < nt; a++, field += 1 + wide) {
+        const uint8_t *r = m->tensors + (size_t)(wide ? rd16(field) : field[0]) * RECORD_SIZE;
+        unsigned where = r[0] & 3;
+        const uint8_t *base = where == WHERE_ARENA ? m->arena : where == WHERE_WEIGHTS ? m->weights : m->wbuf;
+        c->t[a] = (void *)(base ? base + rd24(r + 1) : base);   // cast: as in resolve
+        c->len[a] = rd16(r + 4) | ((size_t)(r[0] >> 5) << 16);
+    }
+    unsigned ni = 0, nf = 0;
+    for (unsigned p = 0; p < np; p++) {
+        char have = (char)f[3 + p];
+        union {
+            int32_t i;
+            float f;
+        } u;
+        u.i = have == 'b' ? (int8_t)field[0] : have == 'h' ? (int16_t)rd16(field) : (int32_t)rd32(field);
+        field += have == 'b' ? 1 : have == 'h' ? 2 : 4;
+        if (k->sig[nt + p] == 'i') {
+            c->i[ni++] = u.i;
+        } else {
+            c->f[nf++] = have == 'f' ? u.f : (float)u.i;
+        }
+    }
+    *def = k;
+    *size = (size_t)(field - op);
+    return UF_OK;
+}
+
 // Index in c->i of integer param p of a kernel with nt tensors, or -1 if it is no int.
 static int int_slot(const uf_kernel_def *k, unsigned nt, unsigned p) {
     if (k->sig[nt + p] != 'i') {
@@ -314,7 +353,8 @@ static int band(const uf_model *m, size_t pos, int mode, size_t *size) {
             const uf_kernel_def *def;
             size_t n;
             unsigned nt, np;
-            int e = decode(m, rec[k], &c, &def, &n, &nt, &np);
+            int e = mode == RUN_PREPARED ? decode_prepared(m, rec[k], &c, &def, &n)
+                                         : decode(m, rec[k], &c, &def, &n, &nt, &np);
             int64_t a, b;
             rows_needed(&geo[k], lo[k], hi[k], &a, &b);
             int64_t pad = a - (lo[k] * geo[k].s_h - geo[k].pad_h);
@@ -355,7 +395,8 @@ static int walk(const uf_model *m, size_t *pos, int n_ops, int mode) {
             uf_call c;
             const uf_kernel_def *k;
             unsigned nt, np;
-            e = decode(m, *pos, &c, &k, &size, &nt, &np);
+            e = mode == RUN_PREPARED ? decode_prepared(m, *pos, &c, &k, &size)
+                                     : decode(m, *pos, &c, &k, &size, &nt, &np);
             if (!e) {
                 e = k->run(&c, kernel_what(m, mode, k, &c));
             }
