@@ -223,7 +223,8 @@ def _positional(k: Kernel, words: list[str]) -> tuple[str, ...]:
 
 def run_function(k: Kernel, program: str, words: list[str] | None) -> list[str]:
     """The kernel's named indices, its check program (words; None: it shares program, an
-    earlier kernel's of the same layout) and its run function: the checks, then the call."""
+    earlier kernel's of the same layout) and its call: the kernel on the call's arguments
+    and derived values d, unchecked (checks.h's uf_table_run runs the checks first)."""
     enums = [[enum(k, t.name) for t in k.tensors]] + [[enum(k, p.name) for p in kind] for kind in (k.ints, k.floats)]
     enums.append([enum(k, d) for d, _ in k.derived])
     out = ["// %s (%s): %s" % (k.name, k.family, ", ".join(k.arg_names)),
@@ -233,14 +234,8 @@ def run_function(k: Kernel, program: str, words: list[str] | None) -> list[str]:
     args = ["T(%s)" % enum(k, t.name) for t in k.tensors]
     args += ["%s(%s)" % (p.kind.upper(), enum(k, p.name)) for p in k.params if p.fast]
     args += ["d[%s]" % enum(k, name) for name in k.c_extra]
-    # one line: the checks `what` asks for (the derived values into d: always, the call may
-    # take them), then the call if asked
-    checks = "RET(run_checks(c, %s, %s, what));" % (program, "d" if k.derived else "NULL")
-    out += ["static int run_%s(const uf_call *c, unsigned what) { %s%s "
-            "if (what & UF_CALL) { uf_%s(%s); } return UF_OK; }"
-            % (k.name, "int32_t d[%d]; " % len(k.derived) if k.derived else "",
-               checks if k.derived else "if (what & (UF_STATIC | UF_VALUES)) { %s }" % checks,
-               k.name, ", ".join(args)), ""]
+    out += ["static int call_%s(const uf_call *c, const int32_t *d) { %suf_%s(%s); return UF_OK; }"
+            % (k.name, "" if k.c_extra else "(void)d; ", k.name, ", ".join(args)), ""]
     return out
 
 
@@ -260,18 +255,21 @@ def table_c() -> str:
            "// runs; kernels of one argument layout share one. Constants (access c in the spec)",
            "// may sit at any address: the kernels read them through load.h, so only their",
            "// size is checked (and, where the spec bounds them, their values). A run does the",
-           "// checks its `what` asks for (kernels.h): the walker runs the static ones once per",
-           "// Program and the value checks again only where the constants they read may change;",
-           "// the value mask says which tensors those are. Hand-written checks: checks.h.",
+           "// checks its `what` asks for (kernels.h, checks.h's uf_table_run): the walker runs",
+           "// the static ones once per Program and the value checks again only where the",
+           "// constants they read may change; the value mask says which tensors those are.",
+           "// Hand-written checks: checks.h.",
            '#include "kernels.h"',
+           "#define UF_MAX_DERIVED %d   // derived values of a kernel, at most" % max(
+               max(len(k.derived) for k in native), 1),
            '#include "checks.h"',
            ""]
     programs: dict[tuple[str, ...], str] = {}   # positional program -> the array holding it
     for k in native:
         if k.native_run:
-            # a hand-written entry checks everything and runs in one: at each run
+            # a hand-written entry (no check program) checks everything at each call
             out += ["int %s(const uf_call *c);" % k.native_run,
-                    "static int run_%s(const uf_call *c, unsigned what) { return what & UF_CALL ? %s(c) : UF_OK; }"
+                    "static int call_%s(const uf_call *c, const int32_t *d) { (void)d; return %s(c); }"
                     % (k.name, k.native_run), ""]
             continue
         words = check_program(k)
@@ -282,8 +280,9 @@ def table_c() -> str:
         out += run_function(k, programs[key], words if own else None)
     out.append("const uf_kernel_def uf_kernels[UF_N_KERNELS] = {")
     for k in native:
-        out.append('    {"%s", "%s", run_%s, %s},' % (k.name, k.signature, k.name,
-                                                      "0x00" if k.native_run else value_mask(k)))
+        program = "NULL" if k.native_run else programs[_positional(k, check_program(k))]
+        out.append('    {"%s", "%s", call_%s, %s, %s},' % (k.name, k.signature, k.name, program,
+                                                           "0x00" if k.native_run else value_mask(k)))
     out += ["};", ""]
     header = (SRC / "kernels.h").read_text()
     for what, n in (("TENSORS", max(len(k.tensors) for k in native)), ("INTS", max(len(k.ints) for k in native)),

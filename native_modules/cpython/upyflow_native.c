@@ -51,7 +51,7 @@ static PyObject *dispatch(PyObject *self, PyObject *args) {
     }
     // The buffers stay exported (so cannot be resized) while other threads run.
     Py_BEGIN_ALLOW_THREADS
-    err = k->run(&c, UF_ALL);
+    err = uf_table_run(k, &c, UF_ALL);
     Py_END_ALLOW_THREADS
     while (nt > 0) {
         PyBuffer_Release(&views[--nt]);

@@ -175,7 +175,7 @@ static mp_obj_t call_kernel(mp_obj_t index_in, mp_obj_t args_in) {
             c.f[nf++] = mp_obj_get_float_to_f(items[a]);
         }
     }
-    int err = k->run(&c, UF_ALL);
+    int err = uf_table_run(k, &c, UF_ALL);
     if (err) {
         // ValueError("<kernel>: <reason>")
         char msg[120];

@@ -442,4 +442,19 @@ static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d, unsigned w
     }
 }
 
+#ifndef UF_MAX_DERIVED
+#error "table.c defines UF_MAX_DERIVED before it includes checks.h"
+#endif
+
+int uf_table_run(const uf_kernel_def *k, const uf_call *c, unsigned what) {
+    int32_t d[UF_MAX_DERIVED];
+    const uint8_t *p = k->checks;
+    // A program without derived values starts with a section: nothing to run unless a
+    // section is asked for. A hand-written entry (no program) checks when it is called.
+    if (p != NULL && ((what & (UF_STATIC | UF_VALUES)) || p[0] != OP_UNLESS)) {
+        RET(run_checks(c, p, d, what));
+    }
+    return what & UF_CALL ? k->call(c, d) : UF_OK;
+}
+
 #endif

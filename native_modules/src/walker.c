@@ -375,7 +375,7 @@ static int band(const uf_model *m, size_t pos, int mode, size_t *size) {
             c.i[geo[k].in_slot] = (int32_t)(b - a);
             c.i[geo[k].out_slot] = (int32_t)(hi[k] - lo[k]);
             c.i[geo[k].pad_slot] = (int32_t)pad;
-            e = def->run(&c, kernel_what(m, mode, def, &c));
+            e = uf_table_run(def, &c, kernel_what(m, mode, def, &c));
             if (e) {
                 return e;
             }
@@ -398,7 +398,7 @@ static int walk(const uf_model *m, size_t *pos, int n_ops, int mode) {
             e = mode == RUN_PREPARED ? decode_prepared(m, *pos, &c, &k, &size)
                                      : decode(m, *pos, &c, &k, &size, &nt, &np);
             if (!e) {
-                e = k->run(&c, kernel_what(m, mode, k, &c));
+                e = uf_table_run(k, &c, kernel_what(m, mode, k, &c));
             }
         }
         if (e) {
@@ -558,7 +558,7 @@ int uf_invoke(uf_model *m, size_t *pos) {
             return UF_EREAD;
         }
         if (def) {   // the value checks of its constants in wbuf run after the read
-            e = def->run(&c, kernel_what(m, mode, def, &c));
+            e = uf_table_run(def, &c, kernel_what(m, mode, def, &c));
             if (!e) {
                 *pos += size;
             }
