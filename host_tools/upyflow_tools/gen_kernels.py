@@ -145,7 +145,7 @@ class Expr:
 
 def _value_reads(k: Kernel, text: str) -> set[str]:
     """The tensors whose values the expression's checks.h helpers read."""
-    out = set()
+    out: set[str] = set()
     for n in ast.walk(ast.parse(text, mode="eval")):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in VALUE_ARGS:
             out.update(ast.unparse(n.args[i]) for i in VALUE_ARGS[n.func.id])
