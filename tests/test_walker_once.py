@@ -84,6 +84,12 @@ attempt('writable ops: first run', p)
 ops[%(batches_at)d] = 127
 attempt('writable ops: batches 127', p)
 
+# read-only tables naming the FC's output as its shifts: refused before any run (the
+# shifts checked before the kernel would be overwritten by it)
+p = u.program(%(tensors)r, %(aliased)r, %(formats)r, kmap(%(kernels)r), bytearray(%(arena)d), %(weights)r, None)
+attempt('output as shifts: check', u.check, p, 0, -1)
+attempt('output as shifts: run', p)
+
 # read-only tables: a run from inside a record (whose bytes decode as another record)
 # is checked, as the records it starts at were never prepared
 copy = kmap(['copy_bytes'])
@@ -97,6 +103,7 @@ attempt('inner record: run from byte 4', u.run, p, 4, 1)
 print('DONE')
 """
 
+_OVERLAP = "a tensor record lies outside its buffer, or an output overlaps a constant"
 _WANT = [
     ("OK", "writable weights: check"),
     ("OK", "writable weights: first run"),
@@ -121,6 +128,8 @@ _WANT = [
         "writable ops: batches 127",
         "fully_connected_s8 (op record at byte 0): a tensor is shorter than its shape parameters need",
     ),
+    ("VALUEERROR", "output as shifts: check", "fully_connected_s8 (op record at byte 0): " + _OVERLAP),
+    ("VALUEERROR", "output as shifts: run", "fully_connected_s8 (op record at byte 0): " + _OVERLAP),
     ("OK", "inner record: check"),
     ("OK", "inner record: run all"),
     ("OK", "inner record: run the second"),
@@ -129,13 +138,17 @@ _WANT = [
 
 
 def _first_fc(mod):
-    """(byte offset of its first parameter, its shift tensor's record) of the first op record,
-    a fully_connected_s8 (x, w, bias, out, mult, SHIFT; batches first), read independently."""
+    """(byte offset of its first parameter, its shift tensor's record, OPS with its shift id
+    replaced by its output's) of the first op record, a fully_connected_s8 (x, w, bias, OUT,
+    mult, SHIFT; batches first), read independently."""
     assert mod.OP_KERNELS[mod.OPS[0]] == "fully_connected_s8" and mod.OPS[1] == 0
     nt, id_size = mod.OP_FORMATS[0], mod.OP_FORMATS[1]
-    ids = struct.unpack_from("<%d%s" % (nt, "B" if id_size == 1 else "H"), mod.OPS, 2)
+    fmt = "<%d%s" % (nt, "B" if id_size == 1 else "H")
+    ids = struct.unpack_from(fmt, mod.OPS, 2)
     assert nt == 6 and chr(mod.OP_FORMATS[3]) == "b"
-    return 2 + nt * id_size, tensor_record(mod.TENSORS, ids[5])
+    aliased = bytearray(mod.OPS)
+    struct.pack_into(fmt, aliased, 2, *(ids[:5] + (ids[3],)))
+    return 2 + nt * id_size, tensor_record(mod.TENSORS, ids[5]), bytes(aliased)
 
 
 @pytest.fixture(scope="module")
@@ -148,9 +161,9 @@ def script(tmp_path_factory):
     bake(str(path), str(tmp / "file"), name="mlpf", weights="file")
     mod = load_module(str(tmp / "inline" / "mlp.py"))
     fmod = load_module(str(tmp / "file" / "mlpf.py"))
-    batches_at, (kind, shift_at, nbytes) = _first_fc(mod)
+    batches_at, (kind, shift_at, nbytes), aliased = _first_fc(mod)
     assert kind & 3 == 1 and nbytes >= 4  # the shifts in WEIGHTS
-    _, (fkind, fshift_at, fnbytes) = _first_fc(fmod)
+    _, (fkind, fshift_at, fnbytes), _ = _first_fc(fmod)
     # in the weight buffer, which the first record's segment fills from byte 0 of NAME.bin
     assert fkind & 3 == 2 and fnbytes >= 4
     fields = dict(
@@ -162,6 +175,7 @@ def script(tmp_path_factory):
         arena=mod.ARENA_SIZE,
         shift_at=shift_at,
         batches_at=batches_at,
+        aliased=aliased,
         bin=(tmp / "file" / fmod.WEIGHTS_FILE).read_bytes(),
         wbuf=fmod.WEIGHT_BUFFER,
         ftensors=fmod.TENSORS,

@@ -446,9 +446,28 @@ static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d, unsigned w
 #error "table.c defines UF_MAX_DERIVED before it includes checks.h"
 #endif
 
+// Does a tensor whose values the checks read overlap one the kernel writes (a malformed
+// record can name an output as a shift table)? The checks read it before the kernel
+// runs, so the kernel's own writes would change it under them.
+static int written_over(const uf_kernel_def *k, const uf_call *c) {
+    for (unsigned v = 0; v < UF_MAX_TENSORS; v++) {
+        uintptr_t a = (uintptr_t)c->t[v], an = c->len[v];
+        for (unsigned w = 0; (k->values >> v & 1) && an && (k->sig[w] == 'r' || k->sig[w] == 'w'); w++) {
+            uintptr_t b = (uintptr_t)c->t[w], bn = c->len[w];
+            if (k->sig[w] == 'w' && bn && a < b + bn && b < a + an) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 int uf_table_run(const uf_kernel_def *k, const uf_call *c, unsigned what) {
     int32_t d[UF_MAX_DERIVED];
     const uint8_t *p = k->checks;
+    if ((what & UF_STATIC) && k->values && written_over(k, c)) {
+        return UF_ETENSOR;
+    }
     // A program without derived values starts with a section: nothing to run unless a
     // section is asked for. A hand-written entry (no program) checks when it is called.
     if (p != NULL && ((what & (UF_STATIC | UF_VALUES)) || p[0] != OP_UNLESS)) {

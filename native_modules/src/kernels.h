@@ -327,7 +327,8 @@ void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len, un
 
 #define UF_EKERNEL 4   // an op's kernel index is not a native kernel
 #define UF_ERECORD 5   // an op record, format or tensor id is malformed
-#define UF_ETENSOR 6   // a tensor record lies outside its buffer (or writes the constants)
+#define UF_ETENSOR 6   // a tensor record lies outside its buffer (or writes the constants; also
+                       // a table run's: an output overlaps a constant its value checks read)
 #define UF_EREAD 7     // read() failed (the binding reports why)
 
 // Index of the kernel called name[0..len) in uf_kernels, or -1.

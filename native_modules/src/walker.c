@@ -596,7 +596,7 @@ const char *uf_error_text(int err) {
         case UF_ERECORD:
             return "malformed op record (format, tensor id or length)";
         case UF_ETENSOR:
-            return "a tensor record lies outside its buffer";
+            return "a tensor record lies outside its buffer, or an output overlaps a constant";
         default:
             return "ok";
     }
