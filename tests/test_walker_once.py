@@ -218,3 +218,46 @@ def test_changes_between_runs_are_checked_on_natmod(script, natmod_dir, tmp_path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _check(proc.stdout)
+
+
+_FUZZ = """
+import random
+import upyflow_native as u
+from upyflow_tools.runner import load_module
+
+mod = load_module(%(path)r)
+rng = random.Random(%(seed)d)
+kmap = bytes(u.kernel_index(k) & 0xFF for k in mod.OP_KERNELS)
+tabs = [mod.TENSORS, mod.OPS, mod.OP_FORMATS, kmap]
+ran = refused = 0
+for i in range(%(n)d):
+    t = [bytearray(x) for x in tabs]
+    for _ in range(rng.randint(1, 4)):
+        which = rng.choice([0, 1, 1, 1, 2])
+        at = rng.randrange(len(t[which]))
+        t[which][at] = rng.choice([rng.randrange(256), t[which][at] ^ (1 << rng.randrange(8)), 0, 255, 127, 128])
+    p = u.program(*map(bytes, t), bytearray(mod.ARENA_SIZE), mod.WEIGHTS, None)
+    for call in (lambda: u.check(p, 0, -1), p, lambda: u.run(p, rng.randrange(len(t[1]) + 1), rng.randint(-1, 3)), p):
+        try:
+            call()
+            ran += 1
+        except ValueError:
+            refused += 1
+print("DONE", ran, refused)
+"""
+
+
+@pytest.mark.skipif(upyflow_native is None, reason="the C extension is not built")
+def test_mutated_tables_run_or_refuse(tmp_path):
+    """Random byte changes of a baked int8 MLP's read-only tables (so the walker prepares the
+    Program and runs it without the checks it ran once): every check, invoke and run from any
+    byte is refused or runs, never crashes (under tests/sanitize.py: no stray access)."""
+    path = tmp_path / "mlp.tflite"
+    path.write_bytes(mlp_int8())
+    bake(str(path), str(tmp_path / "out"), name="fz")
+    script = tmp_path / "fuzz.py"
+    script.write_text(_FUZZ % dict(path=str(tmp_path / "out" / "fz.py"), seed=20261203, n=600))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    _, ran, refused = proc.stdout.split()
+    assert int(ran) > 0 and int(refused) > 0, proc.stdout  # both outcomes were exercised
