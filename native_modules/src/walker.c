@@ -434,7 +434,10 @@ static int record_size(const uf_model *m, size_t pos, size_t *size) {
         at += 2 + (size_t)m->formats[f] * m->formats[f + 1];
         for (unsigned p = 0; p < m->formats[f + 2]; p++) {
             char kind = (char)m->formats[f + 3 + p];
-            at += kind == 'b' ? 1 : kind == 'h' ? 2 : kind == 'i' || kind == 'f' ? 4 : m->ops_len + 1;
+            if (kind != 'b' && kind != 'h' && kind != 'i' && kind != 'f') {
+                return UF_ERECORD;
+            }
+            at += kind == 'b' ? 1 : kind == 'h' ? 2 : 4;
         }
         if (at > m->ops_len) {
             return UF_ERECORD;
