@@ -6,8 +6,9 @@
 Each model from ../shared/models is baked in memory and run once (fixed input: person.bmp
 for person_detect, seeded random otherwise; state models from reset) by the bare-metal
 harness under unicorn (upyflow_tools.isa). Instructions are counted per executed
-translated block, classified once with capstone; cycles are the backend's stated
-per-class model (backend_arm.py, backend_rv32.py), time at the board clock. xtensawin:
+translated block from the harness's uf_isa_mark on (after the model's load-time checks,
+uf_prepare, which a board runs once), classified once with capstone; cycles are the
+backend's stated per-class model (backend_arm.py, backend_rv32.py), time at the board clock. xtensawin:
 the Xtensa harness under qemu-system-xtensa (xtensa_qemu.py), blocks from QEMU's
 execution log, cycles from the LX6 model stated there (Trace.cycles), the ESP32's
 MUL32_HIGH accounted for (esp32_cycles). Ops whose kernel the C tier lacks run on the

@@ -36,6 +36,7 @@ FLAGS = [
 FULL = [
     "tests/test_native.py",
     "tests/test_walker.py",
+    "tests/test_walker_once.py",
     "tests/test_device_safety.py",
     "tests/test_shared_models.py",
     "tests/test_onnx_rounding.py",
@@ -61,6 +62,7 @@ FULL = [
 QUICK = [
     "tests/test_native.py",
     "tests/test_walker.py",
+    "tests/test_walker_once.py",
     "tests/test_device_safety.py",
     "tests/test_shared_models.py::test_bit_exact_cpython",
 ]

@@ -101,6 +101,48 @@ def test_c_table_uses_named_indices():
     assert "CONV2D_S8_IN_H" in table and '"conv2d_s8", "rrrwrr' + "i" * 18 + '"' in table
 
 
+# Per kernel, the tensors whose values its C checks read, written out by hand from the
+# spec's values= bounds and the checks.h helpers' descriptor and table arguments.
+VALUE_READS = {
+    "fully_connected_s8": "shift",
+    "conv2d_s8": "shift",
+    "depthwise_conv2d_s16": "shift",
+    "batch_matmul_q": "d",
+    "addsub_q": "d",
+    "binary_i32": "d",
+    "mean_f32": "d",
+    "strided_copy": "d",
+    "lstm_s8": "q",
+    "signal_rfft_s16": "t",
+    "signal_filter_bank": "t",
+    "fully_connected_f32": "",
+    "softmax_s8": "",
+    "copy_bytes": "",
+    "resize_nearest": "",  # a hand-written entry: it checks everything at each run
+}
+
+
+def test_c_table_value_masks():
+    """The walker repeats at a run only the checks that read these tensors' values (the
+    static ones ran when the Program was prepared): each table entry's mask names them."""
+    table = (ROOT / "native_modules" / "src" / "table.c").read_text()
+    entries = dict(re.findall(r'^\s*\{"(\w+)", "\w+", call_\w+, \w+, (0x[0-9a-f]{2})\},$', table, re.M))
+    assert list(entries) == [k.name for k in kernel_spec.NATIVE]  # every entry has the five fields
+    for name, reads in VALUE_READS.items():
+        k = kernel_spec.KERNELS[name]
+        assert int(entries[name], 16) == sum(1 << k.tensor_index(t) for t in reads.split()), name
+
+
+def test_value_reads_outside_checks_are_refused(monkeypatch):
+    """Only checks= may read a constant's values: the static checks must hold for every run."""
+    import dataclasses
+
+    k = kernel_spec.KERNELS["strided_copy"]
+    bad = dataclasses.replace(k, requires=k.requires + ("strided_check(x, out, d, esize) == 0",))
+    with pytest.raises(ValueError, match="reads a tensor's values"):
+        gen_kernels.check_program(bad)
+
+
 def test_call_binds_by_name():
     k = kernel_spec.KERNELS["softmax_s8"]
     call = Call("softmax_s8", diff_min=-5, x=0, out=1, rows=2, depth=3, in_mult=4, in_shift=np.int64(5))
@@ -274,7 +316,10 @@ def test_a_new_parameter_is_one_edit_of_the_spec(monkeypatch):
     monkeypatch.setitem(kernel_spec.KERNELS, k.name, new)
     monkeypatch.setattr(kernel_spec, "NATIVE", [new if n is k else n for n in kernel_spec.NATIVE])
     table = gen_kernels.table_c()
-    assert '{"fully_connected_s8", "rrrwrr' + "i" * 7 + '", run_fully_connected_s8}' in table
+    assert (
+        '{"fully_connected_s8", "rrrwrr' + "i" * 7 + '", call_fully_connected_s8, checks_fully_connected_s8, 0x20}'
+        in table
+    )
     # its range is in the kernel's check program (checks.h runs it)
     assert "OP_MIN, FULLY_CONNECTED_S8_GROUPS, 1, OP_MAX, FULLY_CONNECTED_S8_GROUPS, 8," in table
     assert "I(FULLY_CONNECTED_S8_N_OUT), I(FULLY_CONNECTED_S8_GROUPS)," in " ".join(table.split())

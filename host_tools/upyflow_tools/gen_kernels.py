@@ -49,6 +49,10 @@ HELPERS = {"elem_size": "H_ELEM_SIZE", "int_size": "H_INT_SIZE", "cast_size": "H
            "byte_width": "H_BYTE_WIDTH", "binary_check": "H_BINARY_CHECK", "mean_check": "H_MEAN_CHECK",
            "strided_check": "H_STRIDED_CHECK", "rfft_tables": "H_RFFT_TABLES",
            "filter_bank_tables": "H_FILTER_BANK_TABLES", "matmul_check": "H_MATMUL_CHECK"}
+# The helpers that read a constant tensor's values, and which of their arguments those
+# tensors are: the rest of a program sees only lengths, addresses and parameters.
+VALUE_ARGS = {"binary_check": (3,), "mean_check": (2,), "strided_check": (2,), "rfft_tables": (0,),
+              "filter_bank_tables": (1,), "matmul_check": (2,)}
 STACK = 16   # checks.h's UF_CHECK_STACK
 
 
@@ -139,13 +143,47 @@ class Expr:
         return words + [op], depth
 
 
+def _value_reads(k: Kernel, text: str) -> set[str]:
+    """The tensors whose values the expression's checks.h helpers read."""
+    out: set[str] = set()
+    for n in ast.walk(ast.parse(text, mode="eval")):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in VALUE_ARGS:
+            out.update(ast.unparse(n.args[i]) for i in VALUE_ARGS[n.func.id])
+    return out
+
+
+def value_tensors(k: Kernel) -> list[str]:
+    """The tensors whose values the kernel's checks read (`values` bounds and the checks.h
+    calls of its `checks`), in argument order. Only `checks` may read values: the other
+    expressions are the static checks, which see lengths, addresses and parameters."""
+    for text in [e for _, e in k.derived] + list(k.requires) + [t.size or "0" for t in k.tensors] + \
+            [t.esize or "0" for t in k.tensors]:
+        if _value_reads(k, text):
+            raise ValueError("%s: %r reads a tensor's values: only checks= may" % (k.name, text))
+    names = {t.name for t in k.tensors if t.values is not None}
+    for text in k.checks:
+        names |= _value_reads(k, text)
+    return [t.name for t in k.tensors if t.name in names]
+
+
+def _section(what: str, words: list[str]) -> list[str]:
+    """words, skipped unless the run asks for `what` (OP_UNLESS: its 16-bit length)."""
+    n = len(words)
+    return ["OP_UNLESS", what, str(n & 0xFF), str(n >> 8)] + words if words else []
+
+
 def check_program(k: Kernel) -> list[str]:
-    """The kernel's checks, in order: derived values, int ranges and requirements (an
-    out-of-range parameter), tensor sizes, constant values, then the checks.h calls."""
+    """The kernel's checks in three sections: the derived values (always: the kernel may
+    take them); the static checks (UF_STATIC: int ranges and requirements, then tensor
+    sizes), which see only parameters, lengths and addresses, so the walker runs them
+    once per Program; the value checks (UF_VALUES: constant values, then the checks.h
+    calls), which read the constants named in the table's value mask, so they run again
+    whenever those may have changed (walker.c)."""
     e = Expr(k)
-    out: list[str] = []
+    derived: list[str] = []
     for name, expr in k.derived:
-        out += e(expr) + ["OP_SET", enum(k, name)]
+        derived += e(expr) + ["OP_SET", enum(k, name)]
+    out: list[str] = []
     for p in k.ints:
         for bound, op, cmp in ((p.lo, "OP_MIN", "OP_GE"), (p.hi, "OP_MAX", "OP_LE")):
             if bound is None:
@@ -162,16 +200,18 @@ def check_program(k: Kernel) -> list[str]:
             esize = e(t.esize) if t.esize and not t.esize.isdigit() else []
             inline = "0" if esize else (t.esize or str(ESIZE[t.dtype]))
             out += e(t.size) + esize + ["OP_CFITS" if t.access == "c" else "OP_FITS", enum(k, t.name), inline]
+    values: list[str] = []
     for t in k.tensors:
         v = t.values
         if v is None:
             continue
         start, stop, step = v.at.split(":") if v.at else ("0", t.size or "0", "1")
         hi = e(v.hi) if isinstance(v.hi, str) else const(v.hi)
-        out += e(start) + e(stop) + e(step) + const(v.lo) + hi + ["OP_VALUES", enum(k, t.name)]
+        values += e(start) + e(stop) + e(step) + const(v.lo) + hi + ["OP_VALUES", enum(k, t.name)]
     for check in k.checks:
-        out += e(check) + ["OP_RET"]
-    return out + ["OP_END"]
+        values += e(check) + ["OP_RET"]
+    value_tensors(k)   # refuses a value read outside checks=
+    return derived + _section("UF_STATIC", out) + _section("UF_VALUES", values) + ["OP_END"]
 
 
 def _positional(k: Kernel, words: list[str]) -> tuple[str, ...]:
@@ -183,7 +223,8 @@ def _positional(k: Kernel, words: list[str]) -> tuple[str, ...]:
 
 def run_function(k: Kernel, program: str, words: list[str] | None) -> list[str]:
     """The kernel's named indices, its check program (words; None: it shares program, an
-    earlier kernel's of the same layout) and its run function: the checks, then the call."""
+    earlier kernel's of the same layout) and its call: the kernel on the call's arguments
+    and derived values d, unchecked (checks.h's uf_table_run runs the checks first)."""
     enums = [[enum(k, t.name) for t in k.tensors]] + [[enum(k, p.name) for p in kind] for kind in (k.ints, k.floats)]
     enums.append([enum(k, d) for d, _ in k.derived])
     out = ["// %s (%s): %s" % (k.name, k.family, ", ".join(k.arg_names)),
@@ -193,11 +234,15 @@ def run_function(k: Kernel, program: str, words: list[str] | None) -> list[str]:
     args = ["T(%s)" % enum(k, t.name) for t in k.tensors]
     args += ["%s(%s)" % (p.kind.upper(), enum(k, p.name)) for p in k.params if p.fast]
     args += ["d[%s]" % enum(k, name) for name in k.c_extra]
-    # one line: the checks (the derived values into d), then the call
-    out += ["static int run_%s(const uf_call *c) { %sRET(run_checks(c, %s, %s)); uf_%s(%s); return UF_OK; }"
-            % (k.name, "int32_t d[%d]; " % len(k.derived) if k.derived else "", program,
-               "d" if k.derived else "NULL", k.name, ", ".join(args)), ""]
+    out += ["static int call_%s(const uf_call *c, const int32_t *d) { %suf_%s(%s); return UF_OK; }"
+            % (k.name, "" if k.c_extra else "(void)d; ", k.name, ", ".join(args)), ""]
     return out
+
+
+def value_mask(k: Kernel) -> str:
+    """The table's value mask: bit i set if the checks read tensor i's values."""
+    names = value_tensors(k)
+    return "0x%02x" % sum(1 << i for i, t in enumerate(k.tensors) if t.name in names)
 
 
 def table_c() -> str:
@@ -209,14 +254,23 @@ def table_c() -> str:
            "// access: each kernel's are a check program (data) that checks.h's run_checks",
            "// runs; kernels of one argument layout share one. Constants (access c in the spec)",
            "// may sit at any address: the kernels read them through load.h, so only their",
-           "// size is checked. Hand-written checks: checks.h.",
+           "// size is checked (and, where the spec bounds them, their values). A run does the",
+           "// checks its `what` asks for (kernels.h, checks.h's uf_table_run): the walker runs",
+           "// the static ones once per Program and the value checks again only where the",
+           "// constants they read may change; the value mask says which tensors those are.",
+           "// Hand-written checks: checks.h.",
            '#include "kernels.h"',
+           "#define UF_MAX_DERIVED %d   // derived values of a kernel, at most" % max(
+               max(len(k.derived) for k in native), 1),
            '#include "checks.h"',
            ""]
     programs: dict[tuple[str, ...], str] = {}   # positional program -> the array holding it
     for k in native:
         if k.native_run:
-            out += ["int %s(const uf_call *c);" % k.native_run, ""]
+            # a hand-written entry (no check program) checks everything at each call
+            out += ["int %s(const uf_call *c);" % k.native_run,
+                    "static int call_%s(const uf_call *c, const int32_t *d) { (void)d; return %s(c); }"
+                    % (k.name, k.native_run), ""]
             continue
         words = check_program(k)
         key = _positional(k, words)
@@ -226,7 +280,9 @@ def table_c() -> str:
         out += run_function(k, programs[key], words if own else None)
     out.append("const uf_kernel_def uf_kernels[UF_N_KERNELS] = {")
     for k in native:
-        out.append('    {"%s", "%s", %s},' % (k.name, k.signature, k.native_run or "run_" + k.name))
+        program = "NULL" if k.native_run else programs[_positional(k, check_program(k))]
+        out.append('    {"%s", "%s", call_%s, %s, %s},' % (k.name, k.signature, k.name, program,
+                                                           "0x00" if k.native_run else value_mask(k)))
     out += ["};", ""]
     header = (SRC / "kernels.h").read_text()
     for what, n in (("TENSORS", max(len(k.tensors) for k in native)), ("INTS", max(len(k.ints) for k in native)),

@@ -51,7 +51,7 @@ static PyObject *dispatch(PyObject *self, PyObject *args) {
     }
     // The buffers stay exported (so cannot be resized) while other threads run.
     Py_BEGIN_ALLOW_THREADS
-    err = k->run(&c);
+    err = uf_table_run(k, &c, UF_ALL);
     Py_END_ALLOW_THREADS
     while (nt > 0) {
         PyBuffer_Release(&views[--nt]);
@@ -72,7 +72,8 @@ fail:
 // resized under it); calling it runs every op (file mode: read(offset, n) first for
 // each record that reads weights); run(program, pos, n) runs n
 // ops (n < 0: all) from byte offset pos of ops in one call, reading nothing;
-// check(program, pos, n) validates them only.
+// check(program, pos, n) validates them only. The first of these checks every record
+// (the kernels' static checks too) once for the Program (walker.c uf_prepare).
 #define N_BUFS 7   // the buffers, wbuf the last
 
 typedef struct {
@@ -100,6 +101,16 @@ static int read_weights(void *ctx, uint32_t offset, uint32_t n) {
     return r == NULL;   // the exception stays set for the binding to raise
 }
 
+// Can the bytes behind buffer view v never change (a bytes object, or a memoryview of
+// one)? Only then may the walker check what depends on them once (walker.c uf_prepare).
+static int immutable(const Py_buffer *v) {
+    PyObject *o = v->obj;
+    if (o != NULL && PyMemoryView_Check(o)) {
+        o = PyMemoryView_GET_BASE(o);
+    }
+    return v->readonly && o != NULL && PyBytes_Check(o);
+}
+
 static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     static const char *names[N_BUFS] = {"tensors", "ops", "formats", "kernel_map", "arena",
                                         "weights", "wbuf"};
@@ -114,6 +125,7 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     const uint8_t *ptr[N_BUFS] = {0};
     size_t len[N_BUFS] = {0};
+    unsigned fixed = 0;
     for (int k = 0; k < N_BUFS && k < n_args; k++) {
         PyObject *item = PyTuple_GET_ITEM(args, k);
         if (item == Py_None && k >= 5) {   // weights (file mode), wbuf (inline mode)
@@ -128,10 +140,11 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         }
         ptr[k] = self->views[self->held].buf;
         len[k] = (size_t)self->views[self->held].len;
+        fixed |= (unsigned)immutable(&self->views[self->held]) << k;
         self->held++;
     }
     uf_model *m = &self->m;
-    uf_model_set(m, ptr, len);
+    uf_model_set(m, ptr, len, fixed);
     if (n_args == N_BUFS + 1 && PyTuple_GET_ITEM(args, N_BUFS) != Py_None) {
         self->read = PyTuple_GET_ITEM(args, N_BUFS);
         if (!PyCallable_Check(self->read)) {
@@ -158,9 +171,10 @@ static PyObject *program_call(PyObject *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "a Program takes no arguments");
         return NULL;
     }
-    const uf_model *m = &((program_obj *)self)->m;
+    uf_model *m = &((program_obj *)self)->m;
     size_t pos = 0;
     int err;
+    uf_prepare(m);   // with the GIL: the one write to the model
     Py_BEGIN_ALLOW_THREADS
     err = uf_invoke(m, &pos);
     Py_END_ALLOW_THREADS
@@ -190,7 +204,7 @@ static PyObject *walk(PyObject *const *args, Py_ssize_t nargs, int run) {
         PyErr_SetString(PyExc_TypeError, "expected (Program, pos, n)");
         return NULL;
     }
-    const uf_model *m = &((program_obj *)args[0])->m;
+    uf_model *m = &((program_obj *)args[0])->m;
     Py_ssize_t start = PyLong_AsSsize_t(args[1]);
     long n = PyLong_AsLong(args[2]);
     if ((start == -1 || n == -1) && PyErr_Occurred()) {
@@ -202,6 +216,7 @@ static PyObject *walk(PyObject *const *args, Py_ssize_t nargs, int run) {
     }
     size_t pos = (size_t)start;
     int err;
+    uf_prepare(m);   // with the GIL: the one write to the model (uf_check's is then none)
     Py_BEGIN_ALLOW_THREADS
     err = run ? uf_run(m, &pos, (int)n) : uf_check(m, &pos, (int)n);
     Py_END_ALLOW_THREADS

@@ -8,6 +8,8 @@
 //                         mode; read None otherwise)
 //   run(program, pos, n)  run n ops (n < 0: to the end) from byte offset pos of ops
 //   check(program, pos, n) validate those ops as run() would, running no kernel
+// The kernels' own checks run once per Program (its first check of every op, run or
+// call; walker.c uf_prepare) when the tables are read-only (bytes).
 //   call(index, args)     run one kernel directly: args a list or tuple in its table
 //                         signature's order (device code outside a model, e.g.
 //                         upyflow.image; a list lets the caller swap a buffer in place)
@@ -66,6 +68,7 @@ static mp_obj_t program(size_t n_args, const mp_obj_t *args) {
     program_obj_t *self = mp_obj_malloc(program_obj_t, (const mp_obj_type_t *)&program_type);
     const uint8_t *ptr[N_ARGS - 1];
     size_t len[N_ARGS - 1];
+    unsigned fixed = 0;   // the read-only buffers (bytes): nothing can change them
     for (int k = 0; k < N_ARGS; k++) {
         self->keep[k] = k < (int)n_args ? args[k] : mp_const_none;
     }
@@ -74,13 +77,17 @@ static mp_obj_t program(size_t n_args, const mp_obj_t *args) {
         len[k] = 0;
         if (self->keep[k] != mp_const_none || k < 5) {   // weights, wbuf may be None
             mp_buffer_info_t bi;
-            mp_get_buffer_raise(self->keep[k], &bi, (k == 4 || k == 6) ? MP_BUFFER_WRITE : MP_BUFFER_READ);
+            int writable = k == 4 || k == 6;
+            if (!writable && !mp_get_buffer(self->keep[k], &bi, MP_BUFFER_WRITE)) {
+                fixed |= 1u << k;
+            }
+            mp_get_buffer_raise(self->keep[k], &bi, writable ? MP_BUFFER_WRITE : MP_BUFFER_READ);
             ptr[k] = bi.buf;
             len[k] = bi.len;
         }
     }
     uf_model *m = &self->m;
-    uf_model_set(m, ptr, len);
+    uf_model_set(m, ptr, len, fixed);
     if (self->keep[7] != mp_const_none) {
         m->read = read_weights;
         m->read_ctx = MP_OBJ_TO_PTR(self->keep[7]);
@@ -93,7 +100,7 @@ static mp_obj_t walk(mp_obj_t prog, mp_obj_t pos_in, mp_obj_t n_in, int run) {
     if (mp_obj_get_type(prog) != (const mp_obj_type_t *)&program_type) {
         mp_raise_TypeError("expected a Program");
     }
-    const uf_model *m = &((program_obj_t *)MP_OBJ_TO_PTR(prog))->m;
+    uf_model *m = &((program_obj_t *)MP_OBJ_TO_PTR(prog))->m;
     mp_int_t start = mp_obj_get_int(pos_in), n = mp_obj_get_int(n_in);
     if (start < 0 || n < -1 || n > 0x7FFFFFFF) {
         mp_raise_ValueError("pos must be >= 0 and n in -1..2**31-1");
@@ -111,7 +118,7 @@ static mp_obj_t program_call(mp_obj_t self_in, size_t n_args, size_t n_kw, const
     if (n_args || n_kw) {
         mp_raise_TypeError("a Program takes no arguments");
     }
-    const uf_model *m = &((program_obj_t *)MP_OBJ_TO_PTR(self_in))->m;
+    uf_model *m = &((program_obj_t *)MP_OBJ_TO_PTR(self_in))->m;
     size_t pos = 0;
     int err = uf_invoke(m, &pos);
     if (err) {
@@ -168,7 +175,7 @@ static mp_obj_t call_kernel(mp_obj_t index_in, mp_obj_t args_in) {
             c.f[nf++] = mp_obj_get_float_to_f(items[a]);
         }
     }
-    int err = k->run(&c);
+    int err = uf_table_run(k, &c, UF_ALL);
     if (err) {
         // ValueError("<kernel>: <reason>")
         char msg[120];

@@ -269,7 +269,9 @@ static int filter_bank_tables(const uf_call *c, int x, int tk, int nch, int nw) 
 // --- the check programs of table.c -------------------------------------------------------
 // Each kernel's checks are data: a postfix program gen_kernels.py translates from the
 // spec's ranges, sizes and expressions. Words (bytes): an operation, then its inline
-// operands (parameter, tensor and derived-value indices, small constants).
+// operands (parameter, tensor and derived-value indices, small constants). A program
+// computes the derived values, then has two sections a run may skip (OP_UNLESS): the
+// static checks (UF_STATIC) and the value checks (UF_VALUES, which read constants).
 // Values are 64-bit; + - * wrap (sizes count in uint64, as a byte length compares),
 // comparisons are signed, / and % take int32 operands (a divisor of 0 gives 0).
 enum {
@@ -292,6 +294,7 @@ enum {
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_BAND,
     OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_LAND, OP_LOR,
     OP_SELECT,     // pop test, a, b: test ? a : b
+    OP_UNLESS,     // w, n0, n1: unless the run asks for w (UF_STATIC, UF_VALUES), skip n0 + 256 n1 bytes
     // the helpers above, their arguments pushed in order (tensors as indices)
     H_ELEM_SIZE, H_INT_SIZE, H_CAST_SIZE, H_BYTE_WIDTH, H_BINARY_CHECK, H_MEAN_CHECK,
     H_STRIDED_CHECK, H_RFFT_TABLES, H_FILTER_BANK_TABLES, H_MATMUL_CHECK
@@ -352,8 +355,9 @@ static int helper_args(int32_t op) {
     return n[op - H_ELEM_SIZE];
 }
 
-// Runs check program p on call c, derived values into d; UF_OK or the first error.
-static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d) {
+// Runs the sections `what` asks for of check program p on call c, derived values into d;
+// UF_OK or the first error.
+static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d, unsigned what) {
     uint64_t s[UF_CHECK_STACK + 5];   // + room for a helper's unused argument reads
     int sp = 0;
     for (;;) {
@@ -420,6 +424,9 @@ static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d) {
                 sp -= 2;
                 s[sp - 1] = s[sp - 1] ? s[sp] : s[sp + 1];
                 break;
+            case OP_UNLESS:
+                p += 3 + (what & p[0] ? 0 : p[1] | (size_t)p[2] << 8);
+                break;
             default:
                 if (op >= H_ELEM_SIZE && op <= H_MATMUL_CHECK) {
                     sp -= helper_args(op);
@@ -433,6 +440,40 @@ static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d) {
                 }
         }
     }
+}
+
+#ifndef UF_MAX_DERIVED
+#error "table.c defines UF_MAX_DERIVED before it includes checks.h"
+#endif
+
+// Does a tensor whose values the checks read overlap one the kernel writes (a malformed
+// record can name an output as a shift table)? The checks read it before the kernel
+// runs, so the kernel's own writes would change it under them.
+static int written_over(const uf_kernel_def *k, const uf_call *c) {
+    for (unsigned v = 0; v < UF_MAX_TENSORS; v++) {
+        uintptr_t a = (uintptr_t)c->t[v], an = c->len[v];
+        for (unsigned w = 0; (k->values >> v & 1) && an && (k->sig[w] == 'r' || k->sig[w] == 'w'); w++) {
+            uintptr_t b = (uintptr_t)c->t[w], bn = c->len[w];
+            if (k->sig[w] == 'w' && bn && a < b + bn && b < a + an) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int uf_table_run(const uf_kernel_def *k, const uf_call *c, unsigned what) {
+    int32_t d[UF_MAX_DERIVED];
+    const uint8_t *p = k->checks;
+    if ((what & UF_STATIC) && k->values && written_over(k, c)) {
+        return UF_ETENSOR;
+    }
+    // A program without derived values starts with a section: nothing to run unless a
+    // section is asked for. A hand-written entry (no program) checks when it is called.
+    if (p != NULL && ((what & (UF_STATIC | UF_VALUES)) || p[0] != OP_UNLESS)) {
+        RET(run_checks(c, p, d, what));
+    }
+    return what & UF_CALL ? k->call(c, d) : UF_OK;
 }
 
 #endif

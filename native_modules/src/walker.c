@@ -1,7 +1,10 @@
 // The op-table walker: runs a baked model's packed op records straight from its
-// bytes, so one native call does a whole invoke(). Each record is checked
-// against the buffers (kernel, format, tensor ids and extents) before its
-// kernel runs; the kernel's own checks in table.c then apply as for any call.
+// bytes, so one native call does a whole invoke(). Each record is decoded and checked
+// against the buffers (kernel, format, tensor ids and extents) before its kernel
+// runs. The kernel's own checks in table.c run once per Program (uf_prepare: they
+// depend only on the records, the buffers' addresses and lengths, and the values of
+// constants that cannot change); a run repeats only the value checks of constants
+// that may have changed (in the arena, the file-mode weight buffer, writable weights).
 // Every multi-byte field is read byte-wise: the blobs may sit in flash at any
 // address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
@@ -19,6 +22,14 @@
 #define BAND_LAYER 16
 #define NO_DILATION 0xFF
 #define MAX_BAND_LAYERS 8
+// uf_model.state
+#define UNPREPARED 0   // uf_prepare not run yet
+#define PREPARED 1     // every record passed its static checks: runs skip them
+#define CHECKING 2     // not prepared (a bad record, tables that may change): every run checks all
+// How a walk runs its records' kernels
+#define RUN_CHECKED 0  // every check, then the kernel (not prepared)
+#define RUN_PREPARED 1 // the kernel, after the value checks of constants that may have changed
+#define CHECK_ONLY 2   // no kernel: the static checks and the value checks of fixed constants
 
 static uint32_t rd16(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
@@ -57,36 +68,53 @@ const char *uf_op_kernel_name(const uf_model *m, size_t pos) {
     return k < UF_N_KERNELS ? uf_kernels[k].name : NULL;
 }
 
-// Tensor id -> pointer and byte length; writable tensors may not be constants.
+// Tensor id -> pointer and byte length; writable tensors may not be constants. In
+// size_t arithmetic (no 64-bit multiply on a 32-bit core): an id is below 65536, an
+// offset below 2^24 and a length below 2^19, so nothing here wraps.
 static int resolve(const uf_model *m, uint32_t id, int write, void **ptr, size_t *len) {
-    if ((uint64_t)id * RECORD_SIZE + RECORD_SIZE > m->tensors_len) {
+    if ((size_t)id * RECORD_SIZE + RECORD_SIZE > m->tensors_len) {
         return UF_ERECORD;
     }
     const uint8_t *r = m->tensors + (size_t)id * RECORD_SIZE;
-    uint64_t offset = rd24(r + 1), nbytes = rd16(r + 4) | ((uint32_t)(r[0] >> 5) << 16);
+    size_t offset = rd24(r + 1), nbytes = rd16(r + 4) | ((uint32_t)(r[0] >> 5) << 16);
     const uint8_t *base;
     size_t size;
-    switch (r[0] & 3) {
-        case WHERE_ARENA:
-            base = m->arena, size = m->arena_len;
-            break;
-        case WHERE_WEIGHTS:
-            if (write) {
-                return UF_ETENSOR;
-            }
-            base = m->weights, size = m->weights_len;
-            break;
-        case WHERE_WBUF:
-            base = m->wbuf, size = m->wbuf_len;
-            break;
-        default:
-            return UF_ETENSOR;
+    unsigned where = r[0] & 3;
+    if (where == WHERE_ARENA) {
+        base = m->arena, size = m->arena_len;
+    } else if (where == WHERE_WEIGHTS && !write) {
+        base = m->weights, size = m->weights_len;
+    } else if (where == WHERE_WBUF) {
+        base = m->wbuf, size = m->wbuf_len;
+    } else {
+        return UF_ETENSOR;   // no such buffer, or an output in the constants
     }
-    if (offset + nbytes > size || (base == NULL && nbytes)) {
+    if (nbytes > size || offset > size - nbytes || (base == NULL && nbytes)) {
         return UF_ETENSOR;
     }
     *ptr = (void *)(base ? base + offset : base);   // cast: kernels see read tensors as const
-    *len = (size_t)nbytes;
+    *len = nbytes;
+    return UF_OK;
+}
+
+// formats: [n_tensors][bytes per tensor id][n_params][kind per param] per entry; *f
+// gets the offset of entry index, whole and with ids of 1 or 2 bytes.
+static int find_format(const uf_model *m, unsigned index, size_t *f) {
+    size_t at = 0;
+    for (unsigned n = index; n > 0; n--) {
+        if (m->formats_len - at < 3) {
+            return UF_ERECORD;
+        }
+        at += 3 + (size_t)m->formats[at + 2];
+        if (at > m->formats_len) {
+            return UF_ERECORD;
+        }
+    }
+    if (m->formats_len - at < 3 || m->formats_len - at - 3 < m->formats[at + 2] ||
+        (m->formats[at + 1] != 1 && m->formats[at + 1] != 2)) {
+        return UF_ERECORD;
+    }
+    *f = at;
     return UF_OK;
 }
 
@@ -102,26 +130,12 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
         return UF_EKERNEL;
     }
     const uf_kernel_def *k = &uf_kernels[m->kernel_map[op[0]]];
-    // formats: [n_tensors][bytes per tensor id][n_params][kind per param] per entry;
-    // find entry op[1]
-    size_t f = 0;
-    for (unsigned n = op[1]; n > 0; n--) {
-        if (m->formats_len - f < 3) {
-            return UF_ERECORD;
-        }
-        f += 3 + (size_t)m->formats[f + 2];
-        if (f > m->formats_len) {
-            return UF_ERECORD;
-        }
-    }
-    if (m->formats_len - f < 3 || m->formats_len - f - 3 < m->formats[f + 2]) {
+    size_t f;
+    if (find_format(m, op[1], &f)) {
         return UF_ERECORD;
     }
     unsigned nt = m->formats[f], id_size = m->formats[f + 1], np = m->formats[f + 2];
     const uint8_t *kinds = m->formats + f + 3;
-    if (id_size != 1 && id_size != 2) {
-        return UF_ERECORD;
-    }
     // One pass over the fields, each checked against the record's end before it is read.
     const uint8_t *field = op + 2, *end = m->ops + m->ops_len;
     if ((size_t)(end - field) < id_size * (size_t)nt) {
@@ -178,6 +192,79 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
     return UF_OK;
 }
 
+// UF_VALUES if the value checks of decoded call c read a constant that may change
+// between runs: one outside the weights, or in weights that are not fixed.
+static unsigned changing(const uf_model *m, const uf_kernel_def *k, const uf_call *c) {
+    unsigned mask = k->values;
+    if (mask == 0) {
+        return 0;
+    }
+    if (!(m->fixed & UF_FIXED_WEIGHTS) || m->weights == NULL) {
+        return UF_VALUES;
+    }
+    for (unsigned t = 0; mask; t++, mask >>= 1) {
+        if (mask & 1) {
+            uintptr_t at = (uintptr_t)c->t[t] - (uintptr_t)m->weights;   // huge if below them
+            if (at > m->weights_len || c->len[t] > m->weights_len - at) {
+                return UF_VALUES;
+            }
+        }
+    }
+    return 0;
+}
+
+// What a walk in mode asks of the table run of decoded call c (kernels.h UF_*).
+static unsigned kernel_what(const uf_model *m, int mode, const uf_kernel_def *k, const uf_call *c) {
+    if (mode == RUN_CHECKED) {
+        return UF_ALL;
+    }
+    unsigned values = changing(m, k, c);
+    return mode == RUN_PREPARED ? UF_CALL | values : UF_STATIC | (values ^ UF_VALUES);
+}
+
+// decode for a walk of a prepared Program (RUN_PREPARED): its records were decoded and
+// checked by uf_prepare from the same fixed tables against the same buffers, so this
+// decodes them again without the checks. The kernel byte is checked still: prepare
+// steps over a record whose kernel is not native.
+static int decode_prepared(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def **def, size_t *size) {
+    const uint8_t *op = m->ops + pos;
+    if (op[0] >= m->kernel_map_len || m->kernel_map[op[0]] >= UF_N_KERNELS) {
+        return UF_EKERNEL;
+    }
+    const uf_kernel_def *k = &uf_kernels[m->kernel_map[op[0]]];
+    const uint8_t *f = m->formats;
+    for (unsigned n = op[1]; n > 0; n--) {
+        f += 3 + f[2];
+    }
+    unsigned nt = f[0], wide = f[1] == 2, np = f[2];
+    const uint8_t *field = op + 2;
+    for (unsigned a = 0; a < nt; a++, field += 1 + wide) {
+        const uint8_t *r = m->tensors + (size_t)(wide ? rd16(field) : field[0]) * RECORD_SIZE;
+        unsigned where = r[0] & 3;
+        const uint8_t *base = where == WHERE_ARENA ? m->arena : where == WHERE_WEIGHTS ? m->weights : m->wbuf;
+        c->t[a] = (void *)(base ? base + rd24(r + 1) : base);   // cast: as in resolve
+        c->len[a] = rd16(r + 4) | ((size_t)(r[0] >> 5) << 16);
+    }
+    unsigned ni = 0, nf = 0;
+    for (unsigned p = 0; p < np; p++) {
+        char have = (char)f[3 + p];
+        union {
+            int32_t i;
+            float f;
+        } u;
+        u.i = have == 'b' ? (int8_t)field[0] : have == 'h' ? (int16_t)rd16(field) : (int32_t)rd32(field);
+        field += have == 'b' ? 1 : have == 'h' ? 2 : 4;
+        if (k->sig[nt + p] == 'i') {
+            c->i[ni++] = u.i;
+        } else {
+            c->f[nf++] = have == 'f' ? u.f : (float)u.i;
+        }
+    }
+    *def = k;
+    *size = (size_t)(field - op);
+    return UF_OK;
+}
+
 // Index in c->i of integer param p of a kernel with nt tensors, or -1 if it is no int.
 static int int_slot(const uf_kernel_def *k, unsigned nt, unsigned p) {
     if (k->sig[nt + p] != 'i') {
@@ -207,8 +294,9 @@ static void rows_needed(const band_geometry *g, int64_t lo, int64_t hi, int64_t 
 
 // The band loop at pos: every band, each layer on the rows the next one reads, its
 // x and out cut to those rows (within the tensors the record names) and its
-// in_h, out_h, pad_h to match, as the bake's band calls (patches.py apply).
-static int band(const uf_model *m, size_t pos, int run, size_t *size) {
+// in_h, out_h, pad_h to match, as the bake's band calls (patches.py apply); each
+// call run or checked as mode says.
+static int band(const uf_model *m, size_t pos, int mode, size_t *size) {
     const uint8_t *h = m->ops + pos;
     if (m->ops_len - pos < BAND_HEADER) {
         return UF_ERECORD;
@@ -265,7 +353,8 @@ static int band(const uf_model *m, size_t pos, int run, size_t *size) {
             const uf_kernel_def *def;
             size_t n;
             unsigned nt, np;
-            int e = decode(m, rec[k], &c, &def, &n, &nt, &np);
+            int e = mode == RUN_PREPARED ? decode_prepared(m, rec[k], &c, &def, &n)
+                                         : decode(m, rec[k], &c, &def, &n, &nt, &np);
             int64_t a, b;
             rows_needed(&geo[k], lo[k], hi[k], &a, &b);
             int64_t pad = a - (lo[k] * geo[k].s_h - geo[k].pad_h);
@@ -286,11 +375,9 @@ static int band(const uf_model *m, size_t pos, int run, size_t *size) {
             c.i[geo[k].in_slot] = (int32_t)(b - a);
             c.i[geo[k].out_slot] = (int32_t)(hi[k] - lo[k]);
             c.i[geo[k].pad_slot] = (int32_t)pad;
-            if (run) {
-                e = def->run(&c);
-                if (e) {
-                    return e;
-                }
+            e = uf_table_run(def, &c, kernel_what(m, mode, def, &c));
+            if (e) {
+                return e;
             }
         }
     }
@@ -298,19 +385,20 @@ static int band(const uf_model *m, size_t pos, int run, size_t *size) {
     return UF_OK;
 }
 
-static int walk(const uf_model *m, size_t *pos, int n_ops, int run) {
+static int walk(const uf_model *m, size_t *pos, int n_ops, int mode) {
     while (n_ops != 0 && *pos < m->ops_len) {
         size_t size;
         int e;
         if (m->ops[*pos] == BAND) {
-            e = band(m, *pos, run, &size);
+            e = band(m, *pos, mode, &size);
         } else {
             uf_call c;
             const uf_kernel_def *k;
             unsigned nt, np;
-            e = decode(m, *pos, &c, &k, &size, &nt, &np);
-            if (!e && run) {
-                e = k->run(&c);
+            e = mode == RUN_PREPARED ? decode_prepared(m, *pos, &c, &k, &size)
+                                     : decode(m, *pos, &c, &k, &size, &nt, &np);
+            if (!e) {
+                e = uf_table_run(k, &c, kernel_what(m, mode, k, &c));
             }
         }
         if (e) {
@@ -324,8 +412,81 @@ static int walk(const uf_model *m, size_t *pos, int n_ops, int run) {
     return UF_OK;
 }
 
-int uf_run(const uf_model *m, size_t *pos, int n_ops) {
-    return walk(m, pos, n_ops, 1);
+// The bytes of the op record at pos, from its format alone (any kernel byte): for a
+// walk past records whose kernel is not native.
+static int record_size(const uf_model *m, size_t pos, size_t *size) {
+    size_t at = pos, n_records = 1;
+    if (m->ops[pos] == BAND) {
+        if (m->ops_len - pos < BAND_HEADER) {
+            return UF_ERECORD;
+        }
+        n_records = m->ops[pos + 1];
+        at = pos + BAND_HEADER + n_records * BAND_LAYER;
+        if (n_records == 0 || n_records > MAX_BAND_LAYERS || at > m->ops_len) {
+            return UF_ERECORD;
+        }
+    }
+    for (; n_records > 0; n_records--) {
+        size_t f;
+        if (m->ops_len - at < 2 || find_format(m, m->ops[at + 1], &f)) {
+            return UF_ERECORD;
+        }
+        at += 2 + (size_t)m->formats[f] * m->formats[f + 1];
+        for (unsigned p = 0; p < m->formats[f + 2]; p++) {
+            char kind = (char)m->formats[f + 3 + p];
+            if (kind != 'b' && kind != 'h' && kind != 'i' && kind != 'f') {
+                return UF_ERECORD;
+            }
+            at += kind == 'b' ? 1 : kind == 'h' ? 2 : 4;
+        }
+        if (at > m->ops_len) {
+            return UF_ERECORD;
+        }
+    }
+    *size = at - pos;
+    return UF_OK;
+}
+
+// Is pos where a record starts (walking the records from the first)?
+static int record_start(const uf_model *m, size_t pos) {
+    size_t at = 0, size;
+    while (at < pos && at < m->ops_len && record_size(m, at, &size) == UF_OK) {
+        at += size;
+    }
+    return at == pos;
+}
+
+// Every record checked (CHECK_ONLY) once; a record whose kernel is not native (its ops
+// run in Python between walker runs) is stepped over: running it fails anyway.
+static int prepare(const uf_model *m) {
+    if ((m->fixed & UF_FIXED_TABLES) != UF_FIXED_TABLES) {
+        return UF_ERECORD;   // tables that may change are checked at each run
+    }
+    size_t pos = 0;
+    while (pos < m->ops_len) {
+        size_t size;
+        int e = walk(m, &pos, 1, CHECK_ONLY);   // pos stays on a record that fails
+        if (e == UF_EKERNEL) {
+            e = record_size(m, pos, &size);
+            pos += size;
+        }
+        if (e) {
+            return e;
+        }
+    }
+    return UF_OK;
+}
+
+void uf_prepare(uf_model *m) {
+    if (m->state == UNPREPARED) {
+        m->state = prepare(m) ? CHECKING : PREPARED;
+    }
+}
+
+int uf_run(uf_model *m, size_t *pos, int n_ops) {
+    uf_prepare(m);
+    int prepared = m->state == PREPARED && record_start(m, *pos);
+    return walk(m, pos, n_ops, prepared ? RUN_PREPARED : RUN_CHECKED);
 }
 
 // File mode: how far into the weight buffer a decoded op's tensors reach, at least n.
@@ -366,10 +527,12 @@ static int band_segment(const uf_model *m, size_t pos, uint32_t *n) {
     return UF_OK;
 }
 
-int uf_invoke(const uf_model *m, size_t *pos) {
+int uf_invoke(uf_model *m, size_t *pos) {
     *pos = 0;
+    uf_prepare(m);
+    int mode = m->state == PREPARED ? RUN_PREPARED : RUN_CHECKED;
     if (m->read == NULL) {
-        return walk(m, pos, -1, 1);
+        return walk(m, pos, -1, mode);
     }
     // Each record's segment of the weights file: as many bytes as its weight-buffer
     // tensors reach, from where the previous record's ends rounded up to 8 (the bake
@@ -397,13 +560,13 @@ int uf_invoke(const uf_model *m, size_t *pos) {
         if (n && m->read(m->read_ctx, (uint32_t)offset, n)) {
             return UF_EREAD;
         }
-        if (def) {
-            e = def->run(&c);
+        if (def) {   // the value checks of its constants in wbuf run after the read
+            e = uf_table_run(def, &c, kernel_what(m, mode, def, &c));
             if (!e) {
                 *pos += size;
             }
         } else {
-            e = walk(m, pos, 1, 1);
+            e = walk(m, pos, 1, mode);
         }
         if (e) {
             return e;
@@ -413,8 +576,13 @@ int uf_invoke(const uf_model *m, size_t *pos) {
     return UF_OK;
 }
 
-int uf_check(const uf_model *m, size_t *pos, int n_ops) {
-    return walk(m, pos, n_ops, 0);
+int uf_check(uf_model *m, size_t *pos, int n_ops) {
+    int whole = *pos == 0 && n_ops < 0;
+    int e = walk(m, pos, n_ops, CHECK_ONLY);
+    if (whole && e != UF_EKERNEL && m->state == UNPREPARED && (m->fixed & UF_FIXED_TABLES) == UF_FIXED_TABLES) {
+        m->state = e ? CHECKING : PREPARED;   // what uf_prepare would find
+    }
+    return e;
 }
 
 // The text of an error code of a table call (kernels.h) or of the walker.
@@ -431,13 +599,13 @@ const char *uf_error_text(int err) {
         case UF_ERECORD:
             return "malformed op record (format, tensor id or length)";
         case UF_ETENSOR:
-            return "a tensor record lies outside its buffer";
+            return "a tensor record lies outside its buffer, or an output overlaps a constant";
         default:
             return "ok";
     }
 }
 
-void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len) {
+void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len, unsigned fixed) {
     m->tensors = bufs[0], m->tensors_len = len[0];
     m->ops = bufs[1], m->ops_len = len[1];
     m->formats = bufs[2], m->formats_len = len[2];
@@ -447,4 +615,6 @@ void uf_model_set(uf_model *m, const uint8_t *const *bufs, const size_t *len) {
     m->wbuf = (uint8_t *)bufs[6], m->wbuf_len = len[6];
     m->read = NULL;
     m->read_ctx = NULL;
+    m->fixed = (uint8_t)fixed;
+    m->state = UNPREPARED;
 }

@@ -39,6 +39,11 @@ class BlockCounter:
         self.edges: Counter = Counter()   # (previous block id, this block's address)
         self.prev = 0
 
+    def restart(self) -> None:
+        """Forget what ran so far (the harness's uf_isa_mark: its load is not counted)."""
+        self.edges.clear()
+        self.prev = 0
+
     def hook(self, uc, address, size, _data):
         edges, key = self.edges, (self.prev, address)
         edges[key] = edges.get(key, 0) + 1

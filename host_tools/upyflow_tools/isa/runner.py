@@ -16,7 +16,7 @@ ERRORS = {1: "a tensor is shorter than its shape parameters need",
           3: "a parameter is out of range",
           4: "an op's kernel index is not a native kernel",
           5: "an op record, format or tensor id is malformed",
-          6: "a tensor record lies outside its buffer",
+          6: "a tensor record lies outside its buffer, or an output overlaps a constant",
           10: "malformed op record (walker stand-in)",
           -100: "the model uses a kernel this build lacks",
           -101: "the harness rejected the descriptor"}
