@@ -880,11 +880,14 @@ class Oracle:
 _oracle = []
 
 
-def onnx_perm(g, name: str, rank: int, is_input: bool) -> tuple[int, ...]:
+def onnx_perm(g, name: str, rank: int, is_input: bool, layout: str = "nchw") -> tuple[int, ...]:
     """The axes permutation from ONNX order to the baked model's bytes for graph input or
-    output `name` of graph g, by the rule the ONNX reader documents: rank 4 is NHWC unless
-    only Transposes read the input / a Transpose makes the output; rank 3 likewise NLC in a
-    model with 1-D convolutions (also transposed) or pools."""
+    output `name` of graph g, by the rule the ONNX reader documents: with the default layout
+    (nchw) the file's order; with --input-layout nhwc, rank 4 is NHWC unless only Transposes
+    read the input / a Transpose makes the output; rank 3 likewise NLC in a model with 1-D
+    convolutions (also transposed) or pools."""
+    if layout == "nchw":
+        return tuple(range(rank))
     if is_input:
         users = [n.op_type for n in g.node if name in n.input]
         transposed = bool(users) and all(u == "Transpose" for u in users)
