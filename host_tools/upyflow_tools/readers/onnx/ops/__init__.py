@@ -3,3 +3,6 @@ from . import activations, arith, conv, elementwise, fc, movement, pool, quantiz
 
 __all__ = ["activations", "arith", "conv", "elementwise", "fc", "movement", "pool", "quantize", "reduce", "resize",
            "shape", "transpose_conv"]
+from . import slicing  # noqa: E402  (Slice, Where on computed tensors)
+
+__all__ += ["slicing"]

@@ -1,0 +1,178 @@
+"""ONNX Slice of computed tensors (STRIDED_SLICE), Where with a computed condition (SELECT_V2)
+and Pow with a general constant exponent, against onnxruntime on each CPython kernel tier
+(`tier`). Models are built with onnx.helper; inputs come from a fixed seed and the case id."""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto as TP  # noqa: E402
+from onnx import helper as oh  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+
+from harness import load_cpython, run_upyflow  # noqa: E402
+from upyflow_tools import BakeError  # noqa: E402
+from upyflow_tools.bake import bake, compile_model  # noqa: E402
+
+RTOL, ATOL = 1e-5, 1e-6
+_count = itertools.count()
+pytestmark = pytest.mark.usefixtures("tier")
+
+
+def rng_for(case: str) -> np.random.Generator:
+    return np.random.default_rng([0x5C1, zlib.crc32(case.encode())])
+
+
+def model(nodes, inputs: dict, outputs: list[str], inits: dict | None = None, opset: int = 17) -> bytes:
+    """inputs {name: (TensorProto type, shape)}; outputs typed float32 (shape left open)."""
+    graph = oh.make_graph(
+        nodes,
+        "g",
+        [oh.make_tensor_value_info(n, elem, s) for n, (elem, s) in inputs.items()],
+        [oh.make_tensor_value_info(n, TP.FLOAT, None) for n in outputs],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()],
+    )
+    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)], ir_version=8).SerializeToString()
+
+
+def run_both(data: bytes, tmp_path, feeds: list[dict], **bake_args):
+    """(baked result, [(upyflow outputs, onnxruntime outputs)] per feed), the default layout:
+    the file's, so inputs go in as onnxruntime takes them."""
+    name = "sw%d" % next(_count)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, **bake_args)
+    module = load_cpython(str(tmp_path), name)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    pairs = []
+    for f in feeds:
+        got = run_upyflow(module, list(f.values()))
+        pairs.append((got, sess.run(None, f)))
+    return result, pairs
+
+
+def kinds(result) -> list[str]:
+    return [op.kind for op in result.graph.ops]
+
+
+# --- Slice --------------------------------------------------------------------------------------
+SLICE_CASES = [  # (input shape, starts, ends, axes, steps)
+    ([2, 6, 5], [1], [5], [1], None),
+    ([2, 6, 5], [0, -3], [1, 100], [0, 2], [1, 1]),
+    ([1, 3, 8, 8], [1, 1], [3, 7], [1, 3], [1, 2]),  # channels and columns of an NCHW image
+    ([1, 4, 7, 5], [-1], [-100], [2], [-2]),  # backwards past index 0 (TFLM's end -1 would wrap)
+    ([1, 4, 7, 5], [5, 0], [1, 4], [2, 1], [-1, 3]),
+    ([6, 9], [2, -2], [2**62, 1], [0, 1], [1, -3]),  # INT64-sized end, negative start
+    ([12], [3], [11], None, [4]),
+]
+
+
+def _slice_id(c):
+    shape, starts, ends, axes, steps = c
+    return "x".join(map(str, shape)) + "-s%s-e%s-a%s-st%s" % (starts, ends, axes, steps)
+
+
+def slice_model(case, relu_first: bool = True) -> tuple[bytes, dict]:
+    """Relu (a computed input) -> Slice -> Relu; the constants as initializers."""
+    shape, starts, ends, axes, steps = case
+    inits = {"starts": np.array(starts, np.int64), "ends": np.array(ends, np.int64)}
+    ins = ["r", "starts", "ends"]
+    if axes is not None or steps is not None:
+        inits["axes"] = np.array(axes if axes is not None else range(len(starts)), np.int64)
+        ins.append("axes")
+    if steps is not None:
+        inits["steps"] = np.array(steps, np.int64)
+        ins.append("steps")
+    nodes = [
+        oh.make_node("Relu", ["x"], ["r"]),
+        oh.make_node("Slice", ins, ["s"]),
+        oh.make_node("Sigmoid", ["s"], ["y"]),
+    ]
+    return model(nodes, {"x": (TP.FLOAT, shape)}, ["y"], inits), {"x": shape}
+
+
+@pytest.mark.parametrize(
+    "case,layout",
+    [(c, None) for c in SLICE_CASES] + [(c, "nhwc") for c in SLICE_CASES if len(c[0]) == 4],
+    ids=lambda v: _slice_id(v) if isinstance(v, tuple) else str(v),
+)
+def test_slice_of_a_computed_tensor(case, layout, tmp_path):
+    data, inputs = slice_model(case)
+    rng = rng_for("slice" + _slice_id(case))
+    feeds = [{"x": rng.uniform(-2, 2, inputs["x"]).astype(np.float32)} for _ in range(2)]
+    if layout == "nhwc":  # the board takes NHWC: feed it so, compare NCHW
+        name = "sw%d" % next(_count)
+        result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, input_layout="nhwc")
+        module = load_cpython(str(tmp_path), name)
+        sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        for f in feeds:
+            want = sess.run(None, f)[0]
+            got = run_upyflow(module, [np.ascontiguousarray(f["x"].transpose(0, 2, 3, 1))])[0]
+            np.testing.assert_allclose(got.transpose(0, 3, 1, 2), want, rtol=RTOL, atol=ATOL)
+    else:
+        result, pairs = run_both(data, tmp_path, feeds)
+        for got, want in pairs:
+            np.testing.assert_allclose(got[0].reshape(want[0].shape), want[0], rtol=RTOL, atol=ATOL)
+    assert "STRIDED_SLICE" in kinds(result)
+
+
+def test_slice_of_a_quantized_tensor_moves_int8_bytes(tmp_path):
+    """Slice between DequantizeLinear and QuantizeLinear slices the int8 bytes as they are."""
+    inits = {
+        "s": np.array(0.05, np.float32),
+        "z": np.array(3, np.int8),
+        "starts": np.array([1, 0], np.int64),
+        "ends": np.array([4, 5], np.int64),
+        "axes": np.array([1, 2], np.int64),
+        "steps": np.array([2, 2], np.int64),
+    }
+    nodes = [
+        oh.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+        oh.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]),
+        oh.make_node("Slice", ["d", "starts", "ends", "axes", "steps"], ["sl"]),
+        oh.make_node("QuantizeLinear", ["sl", "s", "z"], ["q2"]),
+        oh.make_node("DequantizeLinear", ["q2", "s", "z"], ["y"]),
+    ]
+    data = model(nodes, {"x": (TP.FLOAT, [1, 5, 6])}, ["y"], inits, opset=13)
+    rng = rng_for("slice-q")
+    feeds = [{"x": rng.uniform(-6, 6, (1, 5, 6)).astype(np.float32)} for _ in range(2)]
+    result, pairs = run_both(data, tmp_path, feeds)
+    g = result.graph
+    sl = [op for op in g.ops if op.kind == "STRIDED_SLICE"]
+    assert len(sl) == 1 and g.tensors[sl[0].inputs[0]].dtype == "i8"
+    for got, want in pairs:
+        np.testing.assert_allclose(got[0].reshape(want[0].shape), want[0], rtol=RTOL, atol=ATOL)
+
+
+def test_slice_opset9_attributes(tmp_path):
+    nodes = [oh.make_node("Relu", ["x"], ["r"]), oh.make_node("Slice", ["r"], ["y"], starts=[1, -4], ends=[3, 9])]
+    data = model(nodes, {"x": (TP.FLOAT, [4, 7])}, ["y"], opset=9)
+    feeds = [{"x": rng_for("slice9").uniform(-2, 2, (4, 7)).astype(np.float32)}]
+    _, pairs = run_both(data, tmp_path, feeds)
+    for got, want in pairs:
+        np.testing.assert_allclose(got[0].reshape(want[0].shape), want[0], rtol=RTOL, atol=ATOL)
+
+
+def test_slice_refusals_are_one_line():
+    def sliced(starts, ends, axes, shape=(2, 3, 4)):
+        inits = {"a": np.array(starts, np.int64), "b": np.array(ends, np.int64), "c": np.array(axes, np.int64)}
+        nodes = [oh.make_node("Relu", ["x"], ["r"]), oh.make_node("Slice", ["r", "a", "b", "c"], ["y"])]
+        return model(nodes, {"x": (TP.FLOAT, list(shape))}, ["y"], inits)
+
+    with pytest.raises(
+        BakeError, match=r"^Slice node '' makes an empty tensor \[2, 0, 4\]; upyflow needs at least one value$"
+    ):
+        compile_model("m.onnx", "m", sliced([2], [2], [1]))
+    with pytest.raises(BakeError, match=r"^Slice node '': axis 3 or step 1 for a 3-D input$"):
+        compile_model("m.onnx", "m", sliced([0], [1], [3]))
+    with pytest.raises(BakeError, match=r"^Slice node '': an axis is sliced twice$"):
+        compile_model("m.onnx", "m", sliced([0, 1], [1, 2], [1, -2]))
+    with pytest.raises(BakeError, match=r"^Slice node '': a 5-D input; upyflow slices computed tensors of up to 4"):
+        compile_model("m.onnx", "m", sliced([0], [1], [1], (1, 2, 3, 2, 2)))
