@@ -572,6 +572,26 @@ def test_select_computed_condition_isa(case, isa_arch):
     check_isa(*select_case(case, "f32"), isa_arch)
 
 
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_select_computed_condition_micropython(mpy_tier, tmp_path):
+    """The SELECT_V2 cases on MicroPython, byte-identical with TFLM (int8 and float32)."""
+    from upyflow_tools.unixport import run_batch
+
+    for k, (case, dt) in enumerate((c, dt) for c in SELECT_COMPUTED[:4] for dt in ("i8", "f32")):
+        model, sets = select_case(case, dt)
+        _, name, _ = bake_model(model, tmp_path, name="sel%d" % k)
+        got, _ = run_batch(
+            str(tmp_path),
+            name,
+            [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
+            heapsize="2M",
+            env={"UPYFLOW_TIER": mpy_tier.tier},
+            extra_paths=list(mpy_tier.extra_paths),
+        )
+        for g, s in zip(got, sets):
+            assert g[0] == np.ascontiguousarray(run_tflm(model, s)[0]).tobytes(), (_select_id(case), dt)
+
+
 def test_select_v2_constant_condition_broadcast_operands(tier, tmp_path):
     """A constant condition with broadcast operands: the picks of a baked byte mask."""
     rng = case_rng("selectconstb")
