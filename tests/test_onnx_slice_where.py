@@ -176,3 +176,82 @@ def test_slice_refusals_are_one_line():
         compile_model("m.onnx", "m", sliced([0, 1], [1, 2], [1, -2]))
     with pytest.raises(BakeError, match=r"^Slice node '': a 5-D input; upyflow slices computed tensors of up to 4"):
         compile_model("m.onnx", "m", sliced([0], [1], [1], (1, 2, 3, 2, 2)))
+
+
+# --- Where --------------------------------------------------------------------------------------
+WHERE_CASES = [  # (condition shape or "const", x shape, y shape or a constant's shape prefixed by "c")
+    ([2, 3, 4], [2, 3, 4], [2, 3, 4]),
+    ([3, 1], [2, 3, 4], [4]),
+    ([1, 3, 5, 5], [1, 3, 5, 5], "c[1, 3, 1, 1]"),  # torch.where(mask, x, per-channel constant)
+    ("const[2, 1, 4]", [2, 3, 4], [1, 3, 1]),
+    ([1, 1, 4, 4], [1, 2, 1, 4], [1, 2, 4, 4]),
+]
+
+
+def _where_id(c):
+    return "c%s-x%s-y%s" % tuple(str(v).replace(" ", "") for v in c)
+
+
+def where_model(case, rng) -> tuple[bytes, dict]:
+    """Where(condition, Relu(x), Sigmoid(y) or a constant); the condition a bool input or a constant."""
+    cs, xs, ys = case
+    inputs: dict = {"x": (TP.FLOAT, xs)}
+    inits: dict = {}
+    if isinstance(cs, str):
+        inits["cond"] = rng.random(eval(cs[5:])) < 0.5
+    else:
+        inputs["cond"] = (TP.BOOL, cs)
+    nodes = [oh.make_node("Relu", ["x"], ["rx"])]
+    if isinstance(ys, str):
+        inits["ry"] = rng.normal(0, 1, eval(ys[1:])).astype(np.float32)
+    else:
+        inputs["y"] = (TP.FLOAT, ys)
+        nodes.append(oh.make_node("Sigmoid", ["y"], ["ry"]))
+    nodes.append(oh.make_node("Where", ["cond", "rx", "ry"], ["w"]))
+    nodes.append(oh.make_node("Neg", ["w"], ["out"]))
+    return model(nodes, inputs, ["out"], inits), inputs
+
+
+@pytest.mark.parametrize(
+    "case,layout",
+    [(c, None) for c in WHERE_CASES] + [(c, "nhwc") for c in WHERE_CASES if len(c[1]) == 4],
+    ids=lambda v: _where_id(v) if isinstance(v, tuple) else str(v),
+)
+def test_where_with_a_computed_operand_or_condition(case, layout, tmp_path):
+    rng = rng_for("where" + _where_id(case))
+    data, inputs = where_model(case, rng)
+    feeds = []
+    for _ in range(3):
+        f = {}
+        for k, (elem, s) in inputs.items():
+            f[k] = (rng.random(s) < 0.5) if elem == TP.BOOL else rng.uniform(-2, 2, s).astype(np.float32)
+        feeds.append(f)
+    name = "sw%d" % next(_count)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, input_layout=layout)
+    assert "SELECT_V2" in kinds(result)
+    module = load_cpython(str(tmp_path), name)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    to_board = (lambda v: np.ascontiguousarray(v.transpose(0, 2, 3, 1)) if v.ndim == 4 else v) if layout else None
+    for f in feeds:
+        want = sess.run(None, f)[0]
+        got = run_upyflow(module, [to_board(v) if to_board else v for v in f.values()])[0]
+        if to_board and want.ndim == 4:
+            got = got.reshape([want.shape[i] for i in (0, 2, 3, 1)]).transpose(0, 3, 1, 2)
+        np.testing.assert_allclose(got.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+
+
+def test_where_refusals_are_one_line():
+    data = model(
+        [oh.make_node("Where", ["c", "x", "x"], ["y"])],
+        {"c": (TP.FLOAT, [2, 3]), "x": (TP.FLOAT, [2, 3])},
+        ["y"],
+    )
+    with pytest.raises(BakeError, match=r"^Where node '': the condition must be bool$"):
+        compile_model("m.onnx", "m", data)
+    data = model(
+        [oh.make_node("Where", ["c", "x", "x"], ["y"]), oh.make_node("Not", ["c"], ["n"])],
+        {"c": (TP.BOOL, [2, 3]), "x": (TP.FLOAT, [2, 3])},
+        ["y"],
+    )
+    with pytest.raises(BakeError, match=r"^graph input 'c' has type bool, which upyflow does not support"):
+        compile_model("m.onnx", "m", data)

@@ -25,7 +25,7 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
                     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
                     "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
-                    "LayerNormalization", "RMSNormalization", "Slice"})
+                    "LayerNormalization", "RMSNormalization", "Slice", "Where"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a

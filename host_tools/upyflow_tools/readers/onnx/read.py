@@ -146,7 +146,10 @@ def _graph_input(r: Reader, vi) -> int:
     tt = vi.type.tensor_type
     if not vi.type.HasField("tensor_type"):
         raise BakeError("graph input %r is not a tensor" % vi.name)
-    dtype = onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
+    users_at = [(r.g.node[i].op_type, list(r.g.node[i].input).index(vi.name)) for i in r.consumers.get(vi.name, [])]
+    condition = tt.elem_type == 9 and users_at and all(u == ("Where", 0) for u in users_at)
+    # a bool input read only as Where's condition: its bytes (0/1) as uint8, scale 1
+    dtype = "u8" if condition else onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
     dims: list[int] = []
     given = r.input_shapes.get(vi.name)
     if given is not None:
@@ -181,7 +184,7 @@ def _graph_input(r: Reader, vi) -> int:
             perm = NHWC
         elif len(shape) == 3 and r.one_d:
             perm = NLC
-    t = r.tensor(vi.name, tuple(shape[p] for p in perm), dtype)
+    t = r.tensor(vi.name, tuple(shape[p] for p in perm), dtype, *((1.0, 0) if condition else (None, None)))
     r.vals[vi.name] = Val(t, shape, shape, perm)
     return t
 

@@ -1,6 +1,7 @@
 """Slice of a computed tensor with constant starts/ends/axes/steps: one STRIDED_SLICE on the
 stored axes (the bytes keep their order; begin/end resolved here by ONNX's clamping rule, so
-TFLM's own negative-index and clamping rules never apply)."""
+TFLM's own negative-index and clamping rules never apply). Where on computed float32 operands
+or a computed condition (a bool graph input, uint8 bytes on the board): one SELECT_V2."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +9,11 @@ import numpy as np
 from .... import BakeError
 from ..checks import attrs
 from ..layout import plain
+from ..qdq import to_float
 from ..registry import translator
 from ..state import Reader
-from ..values import Val
+from ..values import QConst, Val
+from .elementwise import aligned, const_operand
 
 MAX_SLICE_RANK = 4   # the STRIDED_SLICE lowering's (TFLM's) limit
 
@@ -94,3 +97,29 @@ def slice_(r: Reader, node) -> None:
                            r.i32(name + "/strides", strides)], [out],
          begin_mask=0, end_mask=end_mask, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0)
     r.set(name, Val(out, shape, shape, v.perm, v.deq))
+
+
+@translator("Where")
+def where(r: Reader, node) -> None:
+    """float32 x and y (a DequantizeLinear output dequantized first), condition computed or
+    constant; broadcast as ONNX in the first computed operand's storage order."""
+    operands = [r.get(node, k) for k in range(3)]
+    if any(v is None for v in operands):
+        raise BakeError("Where node %r needs a condition and two values" % node.name)
+    c = operands[0]
+    if isinstance(c, QConst) or (r.tensors[c.t].dtype != "u8" or c.deq if isinstance(c, Val)
+                                 else np.asarray(c).dtype != bool):
+        raise BakeError("Where node %r: the condition must be bool" % node.name)
+    items, shape, perm = aligned(r, node, operands)
+    name = node.output[0]
+    ts = []
+    for k, it in enumerate(items):
+        if isinstance(it, Val):
+            ts.append(it.t if k == 0 else to_float(r, it).t)
+        elif k == 0:
+            ts.append(r.const(name + "/condition", np.asarray(it[0], bool).reshape(it[1]).transpose(perm), "bool"))
+        else:
+            ts.append(const_operand(r, "%s/operand%d" % (name, k), it[0], it[1], perm, "f32"))
+    out = r.tensor(name, tuple(shape[p] for p in perm), "f32")
+    r.op("SELECT_V2", ts, [out])
+    r.set(name, Val(out, shape, shape, perm))
