@@ -255,3 +255,72 @@ def test_where_refusals_are_one_line():
     )
     with pytest.raises(BakeError, match=r"^graph input 'c' has type bool, which upyflow does not support"):
         compile_model("m.onnx", "m", data)
+
+
+# --- Pow ----------------------------------------------------------------------------------------
+POW_CASES = [  # (base shape, exponent: a constant's values or "computed" with its shape)
+    ([2, 3, 4], [3.0]),
+    ([2, 3, 4], [-2.0]),
+    ([2, 3, 4], [0.5]),
+    ([1, 3, 4, 4], [1.5, 2.0, 7.0, -0.25]),  # per column, broadcast
+    ([1, 3, 4, 4], [[[17.0]], [[0.0]], [[-3.0]]]),  # per channel: a large integer, 0, negative
+    ([2, 5], "computed[2, 5]"),
+    ([4, 3], "computed[3]"),
+]
+
+
+def _pow_id(c):
+    return "x%s-e%s" % (str(c[0]).replace(" ", ""), str(c[1]).replace(" ", ""))
+
+
+@pytest.mark.parametrize("case", POW_CASES, ids=_pow_id)
+def test_pow_general_exponent(case, tmp_path):
+    """Negative bases (NaN for fractional exponents, the sign of odd ones) and zeros included;
+    float32 within the tolerance of onnxruntime's std::pow."""
+    xs, e = case
+    rng = rng_for("pow" + _pow_id(case))
+    inputs = {"x": (TP.FLOAT, xs)}
+    inits = {}
+    if isinstance(e, str):
+        inputs["e"] = (TP.FLOAT, eval(e[8:]))
+    else:
+        inits["e"] = np.array(e, np.float32)
+    data = model([oh.make_node("Pow", ["x", "e"], ["y"])], inputs, ["y"], inits)
+    feeds = []
+    for _ in range(3):
+        f = {"x": rng.uniform(-3, 3, xs).astype(np.float32)}
+        f["x"].reshape(-1)[::7] = 0.0
+        if "e" in inputs:
+            f["e"] = rng.uniform(-3, 3, inputs["e"][1]).astype(np.float32)
+            f["e"].reshape(-1)[::3] = np.round(f["e"].reshape(-1)[::3])
+        feeds.append(f)
+    result, pairs = run_both(data, tmp_path, feeds)
+    assert "POW" in kinds(result)
+    for got, want in pairs:
+        np.testing.assert_allclose(got[0].reshape(want[0].shape), want[0], rtol=RTOL, atol=ATOL, equal_nan=True)
+
+
+def test_pow_exponent_two_stays_a_multiply():
+    data = model([oh.make_node("Pow", ["x", "e"], ["y"])], {"x": (TP.FLOAT, [3, 4])}, ["y"], {"e": np.float32(2)})
+    assert [op.kind for op in compile_model("m.onnx", "m", data).graph.ops] == ["MUL"]
+
+
+def test_tflite_pow_against_numpy(tmp_path):
+    """TFLM has no POW kernel: numpy's float32 power (std::pow) is the reference."""
+    from harness import bake_model
+    from tflite_writer import ModelWriter
+
+    w = ModelWriter()
+    a, b = w.tensor([2, 3, 4], "float32"), w.tensor([4], "float32")
+    y = w.tensor([2, 3, 4], "float32")
+    w.op("POW", [a, b], [y])
+    mdir, name, _ = bake_model(w.build([a, b], [y]), tmp_path)
+    module = load_cpython(mdir, name)
+    rng = rng_for("tflite-pow")
+    for e in ([2.0, 3.0, -1.0, 0.5], [0.0, 1.25, -2.5, 9.0]):
+        x = rng.uniform(-4, 4, (2, 3, 4)).astype(np.float32)
+        ev = np.array(e, np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            want = np.power(x, ev)
+        got = run_upyflow(module, [x, ev])[0].reshape(want.shape)
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True)
