@@ -324,3 +324,35 @@ def test_tflite_pow_against_numpy(tmp_path):
             want = np.power(x, ev)
         got = run_upyflow(module, [x, ev])[0].reshape(want.shape)
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_pow_micropython(mpy_tier, tmp_path):
+    """POW on MicroPython (its math.pow returns where CPython's raises): numpy's float32 power."""
+    from harness import bake_model
+    from tflite_writer import ModelWriter
+    from upyflow_tools.unixport import run_batch
+
+    w = ModelWriter()
+    a, b = w.tensor([3, 4], "float32"), w.tensor([4], "float32")
+    y = w.tensor([3, 4], "float32")
+    w.op("POW", [a, b], [y])
+    _, name, _ = bake_model(w.build([a, b], [y]), tmp_path, name="powm")
+    rng = rng_for("pow-mpy")
+    sets = []
+    for e in ([2.0, 3.0, -1.0, 0.5], [0.0, 1.25, -2.5, 40.0]):
+        x = rng.uniform(-4, 4, (3, 4)).astype(np.float32)
+        x[0] = 0.0
+        sets.append([x, np.array(e, np.float32)])
+    got, _ = run_batch(
+        str(tmp_path),
+        name,
+        [[v.tobytes() for v in s] for s in sets],
+        heapsize="2M",
+        env={"UPYFLOW_TIER": mpy_tier.tier},
+        extra_paths=list(mpy_tier.extra_paths),
+    )
+    for g, (x, e) in zip(got, sets):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            want = np.power(x, e)
+        np.testing.assert_allclose(np.frombuffer(g[0], np.float32).reshape(want.shape), want, rtol=RTOL, equal_nan=True)
