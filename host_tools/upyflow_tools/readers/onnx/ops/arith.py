@@ -72,8 +72,8 @@ def power(r: Reader, node) -> None:
     """float32 base and exponent, either computed: exponent 1 is the base, 2 a MUL (x*x, as
     onnxruntime), any other a POW (std::pow's values within the float tolerance)."""
     base, e = r.get(node, 0), r.get(node, 1)
-    if base is None or e is None:
-        raise BakeError("Pow node %r needs a base and an exponent" % node.name)
+    if e is None:
+        raise BakeError("Pow node %r needs an exponent" % node.name)
     if isinstance(base, Val) and not isinstance(e, Val):
         k = np.asarray(r.cval(node, 1, "exponent"))
         if k.dtype.kind not in "iuf":
