@@ -240,6 +240,36 @@ def test_where_with_a_computed_operand_or_condition(case, layout, tmp_path):
         np.testing.assert_allclose(got.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
 
 
+def test_where_of_quantized_values(tmp_path):
+    """QDQ: Where between two DequantizeLinear outputs, quantized again: within one output step
+    of onnxruntime (a pick: the same values)."""
+    inits = {"s": np.array(0.05, np.float32), "z": np.array(-3, np.int8), "s2": np.array(0.04, np.float32)}
+    nodes = [
+        oh.make_node("QuantizeLinear", ["x", "s", "z"], ["qx"]),
+        oh.make_node("DequantizeLinear", ["qx", "s", "z"], ["dx"]),
+        oh.make_node("QuantizeLinear", ["y", "s2", "z"], ["qy"]),
+        oh.make_node("DequantizeLinear", ["qy", "s2", "z"], ["dy"]),
+        oh.make_node("Where", ["c", "dx", "dy"], ["w"]),
+        oh.make_node("QuantizeLinear", ["w", "s", "z"], ["qw"]),
+        oh.make_node("DequantizeLinear", ["qw", "s", "z"], ["out"]),
+    ]
+    shape = [1, 2, 3, 4]
+    data = model(nodes, {"c": (TP.BOOL, shape), "x": (TP.FLOAT, shape), "y": (TP.FLOAT, [4])}, ["out"], inits, opset=13)
+    rng = rng_for("where-qdq")
+    feeds = [
+        {
+            "c": rng.random(shape) < 0.5,
+            "x": rng.uniform(-6, 6, shape).astype(np.float32),
+            "y": rng.uniform(-5, 5, [4]).astype(np.float32),
+        }
+        for _ in range(3)
+    ]
+    result, pairs = run_both(data, tmp_path, feeds)
+    assert "SELECT_V2" in kinds(result)
+    for got, want in pairs:
+        assert np.abs(got[0].reshape(want[0].shape) - want[0]).max() <= 0.05 * (1 + 1e-3)
+
+
 def test_where_refusals_are_one_line():
     data = model(
         [oh.make_node("Where", ["c", "x", "x"], ["y"])],
