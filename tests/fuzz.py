@@ -1013,6 +1013,9 @@ def compare(
     return None
 
 
+PASS_THROUGH = ("TRANSPOSE", "RESHAPE", "MAX_POOL_2D", "STRIDED_SLICE")
+
+
 def qdq_steps(graph) -> list[float]:
     """Per graph output, its QDQ quantization step: 1 for an int8/uint8/int16 output (a
     QuantizeLinear's), the scale of the int tensor a float output is dequantized from, else 0."""
@@ -1020,6 +1023,10 @@ def qdq_steps(graph) -> list[float]:
     steps = []
     for t in graph.outputs:
         op, out = producer.get(t), graph.tensors[t]
+        # ops that pass values through unchanged (the default layout's output TRANSPOSE, a
+        # MaxPool of dequantized values) keep the dequantized tensor's step
+        while op is not None and op.kind in PASS_THROUGH and out.dtype == "f32":
+            op = producer.get(op.inputs[0])
         if out.dtype in ("i8", "u8", "i16"):
             steps.append(1.0)
         elif op is not None and op.kind == "DEQUANTIZE" and graph.tensors[op.inputs[0]].scale:
