@@ -880,11 +880,14 @@ class Oracle:
 _oracle = []
 
 
-def onnx_perm(g, name: str, rank: int, is_input: bool) -> tuple[int, ...]:
+def onnx_perm(g, name: str, rank: int, is_input: bool, layout: str = "nchw") -> tuple[int, ...]:
     """The axes permutation from ONNX order to the baked model's bytes for graph input or
-    output `name` of graph g, by the rule the ONNX reader documents: rank 4 is NHWC unless
-    only Transposes read the input / a Transpose makes the output; rank 3 likewise NLC in a
-    model with 1-D convolutions (also transposed) or pools."""
+    output `name` of graph g, by the rule the ONNX reader documents: with the default layout
+    (nchw) the file's order; with --input-layout nhwc, rank 4 is NHWC unless only Transposes
+    read the input / a Transpose makes the output; rank 3 likewise NLC in a model with 1-D
+    convolutions (also transposed) or pools."""
+    if layout == "nchw":
+        return tuple(range(rank))
     if is_input:
         users = [n.op_type for n in g.node if name in n.input]
         transposed = bool(users) and all(u == "Transpose" for u in users)
@@ -1010,6 +1013,9 @@ def compare(
     return None
 
 
+PASS_THROUGH = ("TRANSPOSE", "RESHAPE", "MAX_POOL_2D", "STRIDED_SLICE")
+
+
 def qdq_steps(graph) -> list[float]:
     """Per graph output, its QDQ quantization step: 1 for an int8/uint8/int16 output (a
     QuantizeLinear's), the scale of the int tensor a float output is dequantized from, else 0."""
@@ -1017,6 +1023,10 @@ def qdq_steps(graph) -> list[float]:
     steps = []
     for t in graph.outputs:
         op, out = producer.get(t), graph.tensors[t]
+        # ops that pass values through unchanged (the default layout's output TRANSPOSE, a
+        # MaxPool of dequantized values) keep the dequantized tensor's step
+        while op is not None and op.kind in PASS_THROUGH and out.dtype == "f32":
+            op = producer.get(op.inputs[0])
         if out.dtype in ("i8", "u8", "i16"):
             steps.append(1.0)
         elif op is not None and op.kind == "DEQUANTIZE" and graph.tensors[op.inputs[0]].scale:

@@ -44,9 +44,11 @@ def ort_run(data: bytes, feeds: dict) -> list[np.ndarray]:
     return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"]).run(None, feeds)
 
 
-def bake_onnx(data: bytes, tmp_path):
+def bake_onnx(data: bytes, tmp_path, layout: str = "nhwc"):
+    """Baked with --input-layout nhwc unless told (the layout device_layout and onnx_layout
+    convert to and from); layout "nchw" is bake's default."""
     name = "onnx%d" % next(_count)
-    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, input_layout=layout)
     return str(tmp_path), name, result
 
 

@@ -782,6 +782,31 @@ def test_qdq_steps_name_the_dequantized_outputs():
     assert steps["o_cnn_f32.onnx"] == [0.0]
 
 
+def test_qdq_steps_follow_value_preserving_ops():
+    """A float output that is a MaxPool (and, in the default layout, a TRANSPOSE) of
+    dequantized values keeps their step: a one-step rounding difference there is qdq-lsb."""
+    from onnx import TensorProto as TP
+    from onnx import helper as oh
+    from onnx import numpy_helper
+
+    inits = [numpy_helper.from_array(np.array(0.05, np.float32), "s"), numpy_helper.from_array(np.int8(2), "z")]
+    graph = oh.make_graph(
+        [
+            oh.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+            oh.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]),
+            oh.make_node("MaxPool", ["d"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        ],
+        "g",
+        [oh.make_tensor_value_info("x", TP.FLOAT, [1, 3, 4, 4])],
+        [oh.make_tensor_value_info("p", TP.FLOAT, None)],
+        inits,
+    )
+    data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)], ir_version=8).SerializeToString()
+    for layout in ("nchw", "nhwc"):
+        g = compile_model("m.onnx", "m", data=data, input_layout=layout).graph
+        assert fuzz.qdq_steps(g) == [pytest.approx(0.05)], [op.kind for op in g.ops]
+
+
 def test_softmax_kernels_with_positive_diff_min_end(tmp_path):
     """Finding 3's direct kernel calls: diff_min > 0 leaves the row maximum out of the sum,
     and 1/0 looped forever in reciprocal_q12 (C and pure). The C table refuses the call; the

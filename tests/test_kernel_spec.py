@@ -35,7 +35,7 @@ FAMILIES = {
     "quantize": "quantize_f32 requantize dequantize_f32 cast_int",
     "elementwise": "addsub_q mul_q binary_f32 maxmin_q binary_s8_ort binary_i32",
     "reduce": "mean_q mean_f32 mean_s8_ort reduce_maxmin_q reduce_maxmin_f32 arg_maxmin",
-    "layout": "strided_copy fill_int fill_f32 copy_bytes",
+    "layout": "strided_copy fill_int fill_f32 copy_bytes select_elems",
     "svdf": "svdf_s8_i16 svdf_s8_i8 svdf_f32",
     "lstm": "lstm_s8 lstm_f32 gru_f32",
     "activations": "lut_s8 clamp_f32 unary_f32 leaky_relu_q leaky_relu_f32 hard_swish_f32 logistic_s16 tanh_s16 "

@@ -519,6 +519,90 @@ def test_select_v2_constant_condition(dt, cond_shape, tier, tmp_path):
     check(w.build([a, b], [y]), tmp_path, graph_sets(rng, [(dt, [2, 3, 4], q[1] or 0)] * 2))
 
 
+SELECT_COMPUTED = [  # (kind, condition shape, x shape, y shape); the output has the broadcast shape
+    ("SELECT_V2", [2, 3, 4], [2, 3, 4], [2, 3, 4]),
+    ("SELECT_V2", [3, 1], [2, 3, 4], [4]),
+    ("SELECT_V2", [2, 1, 4], [1, 3, 1], [2, 3, 4]),
+    ("SELECT_V2", [1, 2, 2, 3, 2], [2, 1, 3, 1], [1, 1, 1, 2]),
+    ("SELECT", [2, 3, 4], [2, 3, 4], [2, 3, 4]),
+    ("SELECT", [2], [2, 3, 4], [2, 3, 4]),  # a rank-1 condition picks rows
+]
+
+
+def _select_id(c):
+    return "%s-c%s-x%s-y%s" % (c[0], shape_id(c[1]), shape_id(c[2]), shape_id(c[3]))
+
+
+def select_case(case, dt):
+    """SELECT/SELECT_V2 whose bool condition is a model input (computed at run time)."""
+    kind, cs, xs, ys = case
+    rng = case_rng("selectrt%s%s" % (dt, _select_id(case)))
+    w = ModelWriter()
+    q = qparams(rng, dt) if dt != "i32" else (None, None)
+    out_shape = list(np.broadcast_shapes(tuple(cs), tuple(xs), tuple(ys))) if kind == "SELECT_V2" else xs
+    c = w.tensor(cs, "bool")
+    a, b = w.tensor(xs, TT[dt], *q), w.tensor(ys, TT[dt], *q)
+    y = w.tensor(out_shape, TT[dt], *q)
+    w.op(kind, [c, a, b], [y])
+    sets = graph_sets(rng, [(dt, xs, q[1] or 0), (dt, ys, q[1] or 0)])
+    conds = [rng.random(cs) < 0.5 for _ in sets[:-2]] + [np.zeros(cs, bool), np.ones(cs, bool)]
+    conds += [rng.random(cs) < 0.5 for _ in range(len(sets) - len(conds))]
+    return w.build([c, a, b], [y]), [[k] + s for k, s in zip(conds, sets)]
+
+
+@pytest.mark.parametrize("dt", ["i8", "i16", "f32", "i32"])
+@pytest.mark.parametrize("case", SELECT_COMPUTED, ids=_select_id)
+def test_select_computed_condition(case, dt, tier, tmp_path):
+    """Against TFLM for SELECT_V2 of int8/int16/float32; TFLM has no SELECT (v1) kernel and no
+    int32 select, so numpy's where (a byte copy: exact) is the reference there."""
+    model, sets = select_case(case, dt)
+    if case[0] == "SELECT_V2" and dt != "i32":
+        check(model, tmp_path, sets)
+        return
+    mdir, name, _ = bake_model(model, tmp_path)
+    module = load_cpython(mdir, name)
+    for c, a, b in sets:
+        rows = case[0] == "SELECT" and c.ndim == 1  # SELECT's rank-1 condition picks rows of axis 0
+        want = np.where(c.reshape(list(c.shape) + [1] * (a.ndim - 1)) if rows else c, a, b)
+        np.testing.assert_array_equal(run_upyflow(module, [c, a, b])[0].reshape(want.shape), want)
+
+
+@pytest.mark.parametrize("case", SELECT_COMPUTED[:4:2] + SELECT_COMPUTED[3:4], ids=_select_id)
+def test_select_computed_condition_isa(case, isa_arch):
+    check_isa(*select_case(case, "f32"), isa_arch)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_select_computed_condition_micropython(mpy_tier, tmp_path):
+    """The SELECT_V2 cases on MicroPython, byte-identical with TFLM (int8 and float32)."""
+    from upyflow_tools.unixport import run_batch
+
+    for k, (case, dt) in enumerate((c, dt) for c in SELECT_COMPUTED[:4] for dt in ("i8", "f32")):
+        model, sets = select_case(case, dt)
+        _, name, _ = bake_model(model, tmp_path, name="sel%d" % k)
+        got, _ = run_batch(
+            str(tmp_path),
+            name,
+            [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
+            heapsize="2M",
+            env={"UPYFLOW_TIER": mpy_tier.tier},
+            extra_paths=list(mpy_tier.extra_paths),
+        )
+        for g, s in zip(got, sets):
+            assert g[0] == np.ascontiguousarray(run_tflm(model, s)[0]).tobytes(), (_select_id(case), dt)
+
+
+def test_select_v2_constant_condition_broadcast_operands(tier, tmp_path):
+    """A constant condition with broadcast operands: the picks of a baked byte mask."""
+    rng = case_rng("selectconstb")
+    w = ModelWriter()
+    c = w.tensor([3, 1], "bool", data=np.array([[True], [False], [True]]))
+    a, b = w.tensor([1, 4], "float32"), w.tensor([2, 3, 4], "float32")
+    y = w.tensor([2, 3, 4], "float32")
+    w.op("SELECT_V2", [c, a, b], [y])
+    check(w.build([a, b], [y]), tmp_path, graph_sets(rng, [("f32", [1, 4], 0), ("f32", [2, 3, 4], 0)]))
+
+
 @pytest.mark.parametrize("dt", ["i8", "f32"])
 @pytest.mark.parametrize("shape,axis", [([3, 4], 0), ([2, 3, 4], 1), ([2, 3, 4], -1), ([4], 0)])
 def test_unpack(dt, shape, axis, tier, tmp_path):

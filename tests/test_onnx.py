@@ -218,7 +218,7 @@ def test_conv1d_without_kernel_shape(tmp_path):
     data = make(
         [oh.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1])], {"x": [1, 3, 7]}, ["y"], {"w": f32(rng, 4, 3, 3)}
     )
-    graph = read_onnx(data)
+    graph = read_onnx(data, input_layout="nhwc")
     assert graph.tensors[graph.inputs[0]].shape == (1, 7, 3) and graph.tensors[graph.outputs[0]].shape == (1, 7, 4)
     assert graph.tensors[graph.outputs[0]].name == "y"
     check_float(data, tmp_path, feeds_for(rng, {"x": [1, 3, 7]}), nlc=True)
@@ -613,7 +613,7 @@ def check_tflm(qdata: bytes, feeds_list: list[dict], nlc: bool = False) -> None:
     """upyflow runs the graph read from ONNX bit-exactly as the TFLM interpreter runs it."""
     from harness import run_tflm
 
-    graph = read_onnx(qdata)
+    graph = read_onnx(qdata, input_layout="nhwc")  # the layout device_layout gives
     tfl = graph_to_tflite(graph)
     mdir, name, _ = bake_onnx_tflite(tfl)
     module = load_cpython(mdir, name)

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("tier")  # every test on each CPython kerne
 def steps_vs_ort(qdata: bytes, tmp_path, feeds_list, nlc: bool = False, rounding=None):
     """|upyflow - onnxruntime| in output steps over all outputs, and the kernels used."""
     name = "ortr%d" % next(T._count)
-    result, _ = bake("model.onnx", str(tmp_path), name=name, data=qdata, rounding=rounding)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=qdata, rounding=rounding, input_layout="nhwc")
     module = load_cpython(str(tmp_path), name)
     steps = T.out_steps(qdata)
     d = []
@@ -249,7 +249,7 @@ def test_micropython_unix_port(tier, tmp_path):
 
 
 def check_micropython(qdata, inputs, rng, tmp_path, name, kernels):
-    result, _ = bake("model.onnx", str(tmp_path), name=name, data=qdata)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=qdata, input_layout="nhwc")
     assert {c.kernel for c in result.calls} >= kernels
     feeds = T.feeds_for(rng, inputs, 3)
     outs, _ = run_batch(

@@ -5,6 +5,7 @@ ReduceMean; opsets up to 28; graph inputs baked as constants. onnxruntime is the
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zlib
@@ -55,7 +56,7 @@ def nhwc(x: np.ndarray) -> np.ndarray:
 def check(data: bytes, tmp_path, inputs: dict, case: str, constants: dict | None = None):
     """Bake, run on the tier, compare every output with onnxruntime's; the baked graph."""
     name = "tr%d" % next(_count)
-    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, constants=constants)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, constants=constants, input_layout="nhwc")
     module = load_cpython(str(tmp_path), name)
     rng = rng_for(case)
     feeds = {k: rng.uniform(-2, 2, size=s).astype(np.float32) for k, s in inputs.items()}
@@ -173,7 +174,7 @@ def test_conv_transpose_1d(tmp_path):
         {"w": rng.normal(0, 0.5, (2, 3, 3)).astype(np.float32)},
     )
     name = "tr%d" % next(_count)
-    bake("model.onnx", str(tmp_path), name=name, data=data)
+    bake("model.onnx", str(tmp_path), name=name, data=data, input_layout="nhwc")
     x = rng.normal(0, 1, (1, 2, 6)).astype(np.float32)
     want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     got = run_upyflow(load_cpython(str(tmp_path), name), [np.ascontiguousarray(x.transpose(0, 2, 1))])[0]
@@ -224,9 +225,9 @@ def test_unary_chain(tmp_path):
     assert {"MUL", "MAXIMUM", "MINIMUM", "PRELU"} <= set(kinds(result))
 
 
-def test_pow_other_exponent_refused():
-    data = model([oh.make_node("Pow", ["x", "e"], ["y"])], {"x": [1, 4]}, ["y"], {"e": np.array(3.0, np.float32)})
-    with pytest.raises(BakeError, match=r"exponent \[3.0\]; upyflow runs a constant exponent 1 or 2$"):
+def test_pow_exponent_of_another_type_refused():
+    data = model([oh.make_node("Pow", ["x", "e"], ["y"])], {"x": [1, 4]}, ["y"], {"e": np.array(True)})
+    with pytest.raises(BakeError, match=r"^Pow node '': exponent of type bool$"):
         compile_model("m.onnx", "m", data)
 
 
@@ -387,7 +388,7 @@ def _uint8_model() -> bytes:
 def test_uint8_input_and_output_byte_exact(tmp_path):
     data = _uint8_model()
     name = "tr%d" % next(_count)
-    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, input_layout="nhwc")
     g = result.graph
     assert [g.tensors[t].dtype for t in g.inputs] == ["u8"] and g.tensors[g.outputs[0]].dtype == "u8"
     module = load_cpython(str(tmp_path), name)
@@ -476,7 +477,7 @@ def _conv_model(dims) -> bytes:
         "g",
         [oh.make_tensor_value_info("x", TP.FLOAT, dims)],
         [oh.make_tensor_value_info("y", TP.FLOAT, None)],
-        [numpy_helper.from_array(rng.normal(0, 0.5, (4, 3, 3, 3)).astype(np.float32), "w")],
+        [numpy_helper.from_array(rng.normal(0, 0.5, (4, 1 if dims[1] == 1 else 3, 3, 3)).astype(np.float32), "w")],
     )
     return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
 
@@ -496,25 +497,58 @@ def test_input_shape_fixes_a_symbolic_dimension(tmp_path):
     ):
         compile_model("m.onnx", "m", data, input_shapes={"x": (1, 4, 6, 5)})
     name = "tr%d" % next(_count)
-    bake("model.onnx", str(tmp_path), name=name, data=data, input_shapes={"x": (1, 3, 6, 5)})
+    bake("model.onnx", str(tmp_path), name=name, data=data, input_shapes={"x": (1, 3, 6, 5)}, input_layout="nhwc")
     x = rng_for("shape").normal(0, 1, (1, 3, 6, 5)).astype(np.float32)
     want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     got = run_upyflow(load_cpython(str(tmp_path), name), [nhwc(x)])[0]
     np.testing.assert_allclose(got.transpose(0, 3, 1, 2), want, rtol=RTOL, atol=ATOL)
 
 
-def test_input_layout_nchw_takes_what_onnxruntime_takes(tmp_path):
+def test_input_layout_default_takes_what_onnxruntime_takes(tmp_path):
+    """Without --input-layout the board takes and gives the file's NCHW (a transpose on each
+    side of the conv); nhwc takes NHWC with none; a single-channel input needs none either."""
     data = _conv_model([1, 3, 5, 6])
-    name = "tr%d" % next(_count)
-    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, input_layout="nchw")
-    assert kinds(result).count("TRANSPOSE") == 2  # NCHW -> NHWC before the conv, back after it
-    assert any("NCHW, as onnxruntime" in n for n in result.graph.notes)
     x = rng_for("nchw").normal(0, 1, (1, 3, 5, 6)).astype(np.float32)
     want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    got = run_upyflow(load_cpython(str(tmp_path), name), [x])[0]
-    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+    for layout in (None, "nchw", "nhwc"):
+        name = "tr%d" % next(_count)
+        result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, input_layout=layout)
+        g = result.graph
+        if layout == "nhwc":
+            assert "TRANSPOSE" not in kinds(result)
+            assert g.input_layouts == ["NHWC"] and g.output_layouts == ["NHWC"]
+            assert list(g.tensors[g.inputs[0]].shape) == [1, 5, 6, 3]
+            assert any("image tensors NHWC (--input-layout nhwc" in n for n in g.notes)
+            got = run_upyflow(load_cpython(str(tmp_path), name), [nhwc(x)])[0]
+            np.testing.assert_allclose(got.transpose(0, 3, 1, 2), want, rtol=RTOL, atol=ATOL)
+            continue
+        assert kinds(result).count("TRANSPOSE") == 2  # NCHW -> NHWC before the conv, back after it
+        assert g.input_layouts == ["NCHW"] and g.output_layouts == ["NCHW"]
+        assert list(g.tensors[g.inputs[0]].shape) == [1, 3, 5, 6]
+        assert any("as the file does (NCHW), as onnxruntime takes them; a transpose" in n for n in g.notes)
+        got = run_upyflow(load_cpython(str(tmp_path), name), [x])[0]
+        np.testing.assert_allclose(got.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+    one = compile_model("m.onnx", "m", _conv_model([1, 1, 5, 6])).graph
+    assert [op.kind for op in one.ops].count("TRANSPOSE") == 1  # only the 2-channel output moves
     with pytest.raises(BakeError, match=r"^--input-layout must be nchw or nhwc, not 'chwn'$"):
         compile_model("m.onnx", "m", data, input_layout="chwn")
+
+
+def test_inspect_names_the_layout_the_board_takes(tmp_path, capsys):
+    from upyflow_tools.cli import main
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_conv_model([1, 3, 5, 6]))
+    assert main(["inspect", str(path), "--no-tflm", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [(io["layout"], io["shape"]) for io in info["inputs"] + info["outputs"]] == [
+        ("NCHW", [1, 3, 5, 6]),
+        ("NCHW", [1, 4, 5, 6]),
+    ]
+    assert main(["inspect", str(path), "--no-tflm", "--input-layout", "nhwc"]) == 0
+    out = capsys.readouterr().out
+    assert "f32    1x5x6x3          NHWC" in out and "f32    1x5x6x4          NHWC" in out
+    assert "note: the board reads and writes image tensors NHWC" in out
 
 
 def test_cli_input_shape_and_layout(tmp_path):
@@ -522,11 +556,11 @@ def test_cli_input_shape_and_layout(tmp_path):
     cmd = [sys.executable, "-m", "upyflow_tools.cli", "bake", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")]
     done = subprocess.run(cmd + ["--input-shape", "x=1,3,8,8"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "note: the board reads and writes rank-4 ONNX tensors NHWC" in done.stdout
+    assert "note: the board reads and writes image tensors as the file does (NCHW)" in done.stdout
     done = subprocess.run(
-        cmd + ["--input-shape", "x=1,3,8,8", "--input-layout", "nchw"], capture_output=True, text=True
+        cmd + ["--input-shape", "x=1,3,8,8", "--input-layout", "nhwc"], capture_output=True, text=True
     )
-    assert "note: the board reads and writes rank-4 ONNX tensors NCHW" in done.stdout
+    assert "note: the board reads and writes image tensors NHWC" in done.stdout
     bad = subprocess.run(cmd + ["--input-shape", "x=1,3,a"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith(
         "--input-shape takes NAME=D0,D1,... (positive integers), not 'x=1,3,a'"
@@ -657,7 +691,7 @@ def test_arg_max_min(tmp_path, op, axis, keep):
     )
     data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)], ir_version=8).SerializeToString()
     name = "tr%d" % next(_count)
-    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data)
+    result, _ = bake("model.onnx", str(tmp_path), name=name, data=data, input_layout="nhwc")
     assert op.upper().replace("ARG", "ARG_") in kinds(result)
     x = rng_for("arg%s%d%d" % (op, axis, keep)).uniform(-2, 2, shape).astype(np.float32)
     want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]

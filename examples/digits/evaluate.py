@@ -26,7 +26,7 @@ def load(outdir: str, name: str, tier: str | None = None) -> upyflow.Model:
 
 
 def predict(model: upyflow.Model, x: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
-    """(class index per image, raw output bytes); x already in the baked layout (NHWC), float32."""
+    """(class index per image, raw output bytes); x already in the baked layout (the file's NCHW), float32."""
     raw = []
     for img in x:
         model.set_input(0, np.ascontiguousarray(img, np.float32).tobytes())
@@ -70,7 +70,7 @@ def main() -> int:
     float_result, _ = bake(onnx_path, args.out_dir, name="digits_float")
     int8_result, _ = bake(onnx_path, args.out_dir, name="digits_int8", quantize=Quantization(calibration))
     print(int8_result.quant_report)
-    x = calibration_samples(read_model(onnx_path), x_nchw)    # NCHW -> the baked NHWC layout
+    x = calibration_samples(read_model(onnx_path), x_nchw)    # as the baked model reads it (NCHW, the file's)
 
     rows = []
     ort = onnxruntime_predict(onnx_path, x_nchw)

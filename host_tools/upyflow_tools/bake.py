@@ -70,10 +70,11 @@ def parse_model(data: bytes, path: str, constants: dict | None = None, input_sha
     """Model bytes -> ir.Graph: ONNX by the .onnx extension, else TFLite. `constants`
     {graph input name: array}: those inputs become constants with these values (weights a
     model takes as inputs). ONNX only: `input_shapes` {name: shape} fixes symbolic dimensions,
-    `input_layout` "nhwc" (default) or "nchw" is the byte order of rank-4 inputs and outputs."""
+    `input_layout` "nchw" (default: the file's, as onnxruntime) or "nhwc" is the byte order of
+    rank-4 inputs and outputs on the board."""
     if path.lower().endswith(".onnx"):
         from .readers.onnx import read_onnx
-        return read_onnx(data, constants, input_shapes, input_layout or "nhwc")
+        return read_onnx(data, constants, input_shapes, input_layout or "nchw")
     if input_shapes or input_layout:
         raise BakeError("--input-shape and --input-layout apply to ONNX models; a .tflite file fixes both")
     graph = read_tflite(data)

@@ -128,7 +128,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             return 0
         print()
     from .inspect_model import inspect_model, inspect_text, plot_plan
-    info = inspect_model(args.model, tflm=not args.no_tflm)
+    info = inspect_model(args.model, tflm=not args.no_tflm, input_layout=args.input_layout)
     if args.json:
         import json
         print(json.dumps(info, indent=1))
@@ -271,14 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
                    help="ONNX: the shape of graph input NAME, fixing its symbolic dimensions; repeatable")
     b.add_argument("--input-layout", choices=["nhwc", "nchw"],
-                   help="ONNX: byte order of rank-4 inputs and outputs on the board: nhwc (default; no "
-                        "transpose before the first Conv) or nchw (as onnxruntime; transposed on the board)")
+                   help="ONNX: byte order of rank-4 inputs and outputs on the board: nchw (default: the file's, "
+                        "what onnxruntime takes; a transpose runs on the board where the bytes need one) or "
+                        "nhwc (the kernels' own order: no transpose before the first Conv)")
 
     i = _command(sub, _cmd_inspect)
     i.add_argument("model", nargs="?", help="the .tflite or .onnx file (none: only the operator table)")
     i.add_argument("--ops", action="store_true", help="also print the supported operators and types")
     i.add_argument("--no-tflm", action="store_true", help="skip running TFLite Micro for its figure")
     i.add_argument("--json", action="store_true", help="print all of it as JSON")
+    i.add_argument("--input-layout", choices=["nhwc", "nchw"],
+                   help="ONNX: as bake's (default nchw, the file's): the layout the inputs/outputs are listed in")
     i.add_argument("--plot", metavar="PLAN.png",
                    help="draw the memory plan (tensors over calls x arena offset) and the weight bytes "
                         "per layer (needs matplotlib)")

@@ -70,11 +70,14 @@ def _tensor_type(t: Tensor) -> str:
     return "%s %s" % (t.dtype, "x".join(map(str, t.shape)) or "scalar")
 
 
-def io_info(graph: Graph, ids: list[int]) -> list[dict[str, Any]]:
+def io_info(graph: Graph, ids: list[int], layouts: list[str] | None = None) -> list[dict[str, Any]]:
+    """Each input or output: name, dtype, shape, byte order on the board (`layouts`, from the
+    reader; a rank-4 tensor without one is NHWC), bytes and quantization."""
     out = []
     for k, t in enumerate(graph.tensors[i] for i in ids):
+        layout = layouts[k] if layouts and k < len(layouts) else "NHWC" if len(t.shape) == 4 else ""
         out.append({"index": k, "name": t.name, "dtype": t.dtype, "shape": list(t.shape),
-                    "layout": "NHWC" if len(t.shape) == 4 else "",
+                    "layout": layout,
                     "bytes": t.nbytes, "scale": t.sc if t.scale else None,
                     "zero_point": t.zp if t.scale else None})
     return out
@@ -98,17 +101,18 @@ def snippet(name: str, inputs: list[dict], outputs: list[dict]) -> list[str]:
             % (o["bytes"], o["dtype"], "x".join(map(str, o["shape"])), _formula(o, "out"))]
 
 
-def inspect_model(path: str, tflm: bool = True) -> dict[str, Any]:
-    """Everything inspect reports, as plain data (the --json output)."""
-    graph = read_model(path)
+def inspect_model(path: str, tflm: bool = True, input_layout: str | None = None) -> dict[str, Any]:
+    """Everything inspect reports, as plain data (the --json output); `input_layout` as bake's
+    (ONNX only)."""
+    graph = read_model(path, input_layout=input_layout) if input_layout else read_model(path)
     name = default_name(path)
     checks = check_ops(graph)
     info: dict[str, Any] = {"model": path, "name": name, "bakes": True, "error": None, "notes": [],
-                            "inputs": io_info(graph, graph.inputs),
-                            "outputs": io_info(graph, graph.outputs)}
+                            "inputs": io_info(graph, graph.inputs, graph.input_layouts),
+                            "outputs": io_info(graph, graph.outputs, graph.output_layouts)}
     result: BakeResult | None = None
     try:
-        result = compile_model(path)
+        result = compile_model(path, input_layout=input_layout)
     except BakeError as e:
         info["bakes"], info["error"] = False, str(e)
     if result is not None:
@@ -117,8 +121,8 @@ def inspect_model(path: str, tflm: bool = True) -> dict[str, Any]:
         for call in result.calls:
             by_op.setdefault(call.op_index, []).append(call.kernel)
         info["notes"] = list(result.graph.notes)
-        info["inputs"] = io_info(result.graph, result.graph.inputs)
-        info["outputs"] = io_info(result.graph, result.graph.outputs)
+        info["inputs"] = io_info(result.graph, result.graph.inputs, result.graph.input_layouts)
+        info["outputs"] = io_info(result.graph, result.graph.outputs, result.graph.output_layouts)
     info["ops"] = [{"index": c.index, "kind": c.kind, "supported": c.supported, "reason": c.reason,
                     "kernels": c.kernels, "output": c.output} for c in checks]
     info["snippet"] = snippet(name, info["inputs"], info["outputs"]) if info["inputs"] and info["outputs"] else []

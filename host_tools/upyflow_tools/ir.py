@@ -85,6 +85,10 @@ class Graph:
     # Views: tensors whose bytes are a range of another tensor's, {view: (base, byte offset)};
     # the planner places only the base (patches.py runs layers on bands of rows this way).
     views: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # byte order of each input / output on the board ("NCHW", "NHWC", "NCL", "NLC" or ""),
+    # set by a reader that chooses it (ONNX); empty: rank-4 tensors are NHWC (TFLite)
+    input_layouts: list[str] = field(default_factory=list)
+    output_layouts: list[str] = field(default_factory=list)
 
     def add_tensor(self, tensor: Tensor) -> int:
         self.tensors.append(tensor)

@@ -346,6 +346,11 @@ kernel("fill_int", "layout", [T("out", "q", "w", None, "esize")], [Int("n", 0), 
        derived=[("esize", "elem_size(out, n)")], requires=["esize"], c_extra=["esize"])
 kernel("fill_f32", "layout", [T("out", "f32", "w", "n")], [Int("n", 0), Float("value")])
 # n counts elements of any width: copy the input's bytes, n * size of them
+# SELECT/SELECT_V2 with a computed condition: out[i] = x[i] where c[i] (bool bytes) is set, out[i]
+# kept (the other operand, copied there first) elsewhere; n elements of esize bytes
+kernel("select_elems", "layout", [T("c", "u8", "c", "n"), T("x", "any", "c", "n", "esize"),
+                                  T("out", "any", "w", "n", "esize")],
+       [Int("n", 0), Int("esize")], requires=["esize in (1, 2, 4)"])
 kernel("copy_bytes", "layout", [T("x", "any", "c"), T("out", "any", "w", "n*size", "1")], [Int("n", 0)],
        derived=[("size", "byte_width(x, n)")], requires=["size >= 0"], c_extra=["size"])
 

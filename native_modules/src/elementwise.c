@@ -52,6 +52,50 @@ void uf_mul_q(const void *x1, const void *x2, void *out, const void *desc, int e
     })
 }
 
+static float ew_bits_f32(uint32_t u) {
+    union { uint32_t u; float f; } c = {u};
+    return c.f;
+}
+
+static uint32_t ew_f32_bits(float f) {
+    union { float f; uint32_t u; } c = {f};
+    return c.u;
+}
+
+// POW as std::pow (no libm): an integer exponent up to 16 by repeated squaring (a few
+// roundings), else exp(y log|x|) with the sign of an odd integer exponent; a negative base
+// with a fractional exponent is NaN; x^0 is 1.
+static float uf_powf(float x, float y) {
+    if (y == 0.0f) {
+        return 1.0f;
+    }
+    float ay = ew_bits_f32(ew_f32_bits(y) & 0x7fffffffu);
+    int32_t yi = 0;
+    int integral = ay >= 16777216.0f;   // every float that large is an even integer
+    if (ay < 16777216.0f) {
+        yi = (int32_t)y;
+        integral = (float)yi == y;
+    }
+    if (integral && ay <= 16.0f) {
+        float b = x, r = 1.0f;
+        for (int32_t k = yi < 0 ? -yi : yi; k; k >>= 1) {
+            if (k & 1) {
+                r *= b;
+            }
+            b *= b;
+        }
+        return yi < 0 ? 1.0f / r : r;
+    }
+    if (x < 0.0f && !integral) {
+        return ew_bits_f32(0x7fc00000u);
+    }
+    float r = uf_expf(y * uf_logf(ew_bits_f32(ew_f32_bits(x) & 0x7fffffffu)));
+    if (x < 0.0f && (yi & 1)) {
+        r = -r;
+    }
+    return r;
+}
+
 void uf_binary_f32(const void *x1, const void *x2, float *out, const void *desc, int op,
                    float lo, float hi) {
     UF_WALK2(desc, {
@@ -63,7 +107,8 @@ void uf_binary_f32(const void *x1, const void *x2, float *out, const void *desc,
             case 3: v = u > w ? u : w; break;
             case 4: v = u < w ? u : w; break;
             case 5: v = u / w; break;
-            default: v = (u - w) * (u - w); break;
+            case 6: v = (u - w) * (u - w); break;
+            default: v = uf_powf(u, w); break;
         }
         if (op < 3 || op == 5) {
             v = v < lo ? lo : (v > hi ? hi : v);

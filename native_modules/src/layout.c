@@ -58,3 +58,22 @@ void uf_copy_bytes(const void *x, void *out, int n, int size) {
         dst[i] = src[i];
     }
 }
+
+// SELECT with a computed condition: out[i] = x[i] where c[i] != 0 (TFLM's bool bytes); the
+// other elements keep what out holds (the other operand, copied first). x may be a
+// constant at any address: read through load.h.
+void uf_select_elems(const void *c, const void *x, void *out, int n, int esize) {
+    const uint8_t *cond = (const uint8_t *)c;
+    for (int i = 0; i < n; i++) {
+        if (!cond[i]) {
+            continue;
+        }
+        if (esize == 1) {
+            ((uint8_t *)out)[i] = ((const uint8_t *)x)[i];
+        } else if (esize == 2) {
+            ((int16_t *)out)[i] = (int16_t)uf_ld_i16(x, (size_t)i);
+        } else {
+            ((int32_t *)out)[i] = uf_ld_i32(x, (size_t)i);
+        }
+    }
+}

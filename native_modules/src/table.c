@@ -231,6 +231,11 @@ enum { FILL_F32_OUT }; enum { FILL_F32_N }; enum { FILL_F32_VALUE };
 static const uint8_t checks_fill_f32[] = {OP_UNLESS, UF_STATIC, 8, 0, OP_MIN, FILL_F32_N, 0, OP_PARAM, FILL_F32_N, OP_FITS, FILL_F32_OUT, 4, OP_END};
 static int call_fill_f32(const uf_call *c, const int32_t *d) { (void)d; uf_fill_f32(T(FILL_F32_OUT), I(FILL_F32_N), F(FILL_F32_VALUE)); return UF_OK; }
 
+// select_elems (layout): c, x, out, n, esize
+enum { SELECT_ELEMS_C, SELECT_ELEMS_X, SELECT_ELEMS_OUT }; enum { SELECT_ELEMS_N, SELECT_ELEMS_ESIZE };
+static const uint8_t checks_select_elems[] = {OP_UNLESS, UF_STATIC, 40, 0, OP_MIN, SELECT_ELEMS_N, 0, OP_PARAM, SELECT_ELEMS_ESIZE, OP_CONST, 1, OP_EQ, OP_PARAM, SELECT_ELEMS_ESIZE, OP_CONST, 2, OP_EQ, OP_LOR, OP_PARAM, SELECT_ELEMS_ESIZE, OP_CONST, 4, OP_EQ, OP_LOR, OP_CHECK, OP_PARAM, SELECT_ELEMS_N, OP_CFITS, SELECT_ELEMS_C, 1, OP_PARAM, SELECT_ELEMS_N, OP_PARAM, SELECT_ELEMS_ESIZE, OP_CFITS, SELECT_ELEMS_X, 0, OP_PARAM, SELECT_ELEMS_N, OP_PARAM, SELECT_ELEMS_ESIZE, OP_FITS, SELECT_ELEMS_OUT, 0, OP_END};
+static int call_select_elems(const uf_call *c, const int32_t *d) { (void)d; uf_select_elems(T(SELECT_ELEMS_C), T(SELECT_ELEMS_X), T(SELECT_ELEMS_OUT), I(SELECT_ELEMS_N), I(SELECT_ELEMS_ESIZE)); return UF_OK; }
+
 // copy_bytes (layout): x, out, n
 enum { COPY_BYTES_X, COPY_BYTES_OUT }; enum { COPY_BYTES_N }; enum { COPY_BYTES_SIZE };
 static const uint8_t checks_copy_bytes[] = {OP_CONST, COPY_BYTES_X, OP_PARAM, COPY_BYTES_N, H_BYTE_WIDTH, OP_SET, COPY_BYTES_SIZE, OP_UNLESS, UF_STATIC, 17, 0, OP_MIN, COPY_BYTES_N, 0, OP_DERIVED, COPY_BYTES_SIZE, OP_CONST, 0, OP_GE, OP_CHECK, OP_PARAM, COPY_BYTES_N, OP_DERIVED, COPY_BYTES_SIZE, OP_MUL, OP_FITS, COPY_BYTES_OUT, 1, OP_END};
@@ -424,6 +429,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"strided_copy", "rwri", call_strided_copy, checks_strided_copy, 0x04},
     {"fill_int", "wii", call_fill_int, checks_fill_int, 0x00},
     {"fill_f32", "wif", call_fill_f32, checks_fill_f32, 0x00},
+    {"select_elems", "rrwii", call_select_elems, checks_select_elems, 0x00},
     {"copy_bytes", "rwi", call_copy_bytes, checks_copy_bytes, 0x00},
     {"svdf_s8_i16", "rrrrwwiiiiiiiiiii", call_svdf_s8_i16, checks_svdf_s8_i16, 0x00},
     {"svdf_s8_i8", "rrrrwwiiiiiiiiiii", call_svdf_s8_i8, checks_svdf_s8_i8, 0x00},

@@ -19,7 +19,7 @@ FAMILIES = {
     "elementwise": ("addsub_q", "mul_q", "binary_f32", "maxmin_q", "binary_s8_ort", "binary_i32"),
     "reduce": ("mean_q", "mean_f32", "reduce_maxmin_q", "reduce_maxmin_f32", "arg_maxmin",
                "mean_s8_ort"),
-    "layout": ("strided_copy", "fill_int", "fill_f32", "copy_bytes"),
+    "layout": ("strided_copy", "fill_int", "fill_f32", "select_elems", "copy_bytes"),
     "svdf": ("svdf_s8_i16", "svdf_s8_i8", "svdf_f32"),
     "lstm": ("lstm_s8", "lstm_f32", "gru_f32"),
     "activations": ("lut_s8", "clamp_f32", "unary_f32", "l2norm_s8", "l2norm_f32",

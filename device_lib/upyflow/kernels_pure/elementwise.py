@@ -3,6 +3,8 @@
 # as int32 descriptors baked by upyflow_tools/lower/families/elementwise.py: kernels
 # walk the output row-major, each input with its own stride (0 where it broadcasts).
 # The esize parameters are for the native tier; typed views know their width.
+import math
+
 from ..qmath import F32, mul_by_qm, rdbypot, srdhm, wrap32
 
 KERNELS = ("addsub_q", "mul_q", "binary_f32", "maxmin_q", "binary_s8_ort", "binary_i32")
@@ -62,6 +64,29 @@ def _arith(op, u, w):
     return u if u < w else w
 
 
+_F32_INF = 3.4028235677973366e38   # 2^128 - 2^103: float32 rounds this and above to inf
+
+
+def _pow(u, w):
+    # std::pow in float64 (stored as float32): a negative base with a fractional exponent is
+    # NaN, 0 to a negative power and overflow infinite (CPython's math.pow raises there)
+    if w == 0:
+        return 1.0
+    odd = w == int(w) and int(w) % 2 == 1 if -1e300 < w < 1e300 else False
+    try:
+        v = math.pow(u, w)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        if u < 0 and w != int(w):
+            return float("nan")
+        v = float("inf")
+        if (u < 0 or str(u)[0] == "-") and odd:
+            v = -v
+        return v
+    if v >= _F32_INF or v <= -_F32_INF:   # rounds past float32's largest: infinite, as powf
+        return float("inf") if v > 0 else float("-inf")
+    return v
+
+
 def _div(u, w):
     # IEEE float division: x/0 is +-inf (NaN for 0/0), as C's
     if w == 0:
@@ -74,7 +99,7 @@ def _div(u, w):
 
 def binary_f32(x1, x2, out, d, op, lo, hi):
     # op: 0 add, 1 sub, 2 mul, 5 div (clamped to the activation), 3 max, 4 min,
-    # 6 squared difference (not clamped). float32 views round every stored result, as
+    # 6 squared difference, 7 power (not clamped). float32 views round every stored result, as
     # TFLM computes in float32 (the difference is rounded to float32 before squaring).
     def row(a, b, o, n, sa, sb):
         for i in range(n):
@@ -84,6 +109,8 @@ def binary_f32(x1, x2, out, d, op, lo, hi):
                 v = _arith(op, u, w)
             elif op == 5:
                 v = _div(u, w)
+            elif op == 7:
+                v = _pow(u, w)
             else:
                 out[o + i] = u - w
                 v = out[o + i]

@@ -1,10 +1,10 @@
 # Data movement for CONCATENATION, PAD, STRIDED_SLICE, TRANSPOSE: one strided
 # copy driven by a baked int32 descriptor [nd, x_off, o_off, shape..., x
 # strides..., out strides...] (element units), a fill for PAD's border, and a
-# byte copy for layout-only ops that cannot alias their input.
+# byte copy for layout-only ops that cannot alias their input; SELECT's element pick.
 # esize (bytes per element) is for the native tier; typed views know it.
 
-KERNELS = ("strided_copy", "fill_int", "fill_f32", "copy_bytes")
+KERNELS = ("strided_copy", "fill_int", "fill_f32", "copy_bytes", "select_elems")
 
 
 def _copy(x, out, d, nd, k, xo, oo):
@@ -38,3 +38,10 @@ fill_f32 = fill_int
 def copy_bytes(x, out, n):
     for i in range(n):
         out[i] = x[i]
+
+
+def select_elems(c, x, out, n, esize):
+    # out[i] = x[i] where c[i] is set; elsewhere out keeps the other operand
+    for i in range(n):
+        if c[i]:
+            out[i] = x[i]

@@ -150,6 +150,7 @@ def _read(data: bytes) -> Graph:
     outputs = [int(v) for v in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
     desc = (model.Description() or b"").decode(errors="replace")
     graph = Graph(tensors, ops, inputs, outputs, desc)
+    _conditions_as_bytes(graph)
     if any(op.kind in ("CALL_ONCE", "VAR_HANDLE") for op in ops):
         from ..variables import resolve_variables
 
@@ -234,3 +235,16 @@ def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, l
             options = _custom_options(opnames[o.OpcodeIndex()], o.CustomOptionsAsNumpy().tobytes())
         ops.append(Op(opnames[o.OpcodeIndex()], ins, outs, options))
     return tensors, ops, dynamic
+
+
+def _conditions_as_bytes(graph: Graph) -> None:
+    """A computed bool tensor read only as SELECT/SELECT_V2's condition is uint8 on the board
+    (TFLM's bool is one byte, 0 or 1: the same bytes; scale 1, zero point 0)."""
+    users: dict[int, list[tuple[str, int]]] = {}
+    for op in graph.ops:
+        for k, t in enumerate(op.inputs):
+            users.setdefault(t, []).append((op.kind, k))
+    for t, tensor in enumerate(graph.tensors):
+        if tensor.dtype == "bool" and not tensor.is_const and t not in graph.outputs and users.get(t) and \
+                all(kind in ("SELECT", "SELECT_V2") and k == 0 for kind, k in users[t]):
+            tensor.dtype, tensor.scale, tensor.zero_point = "u8", [1.0], [0]   # values 0 and 1

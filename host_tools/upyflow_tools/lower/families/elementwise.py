@@ -17,7 +17,7 @@ from ..ort_rounding import uses_ort
 
 MAX_RANK = 6          # TFLM's broadcast loops (MAXIMUM/MINIMUM: 5)
 ESIZE = {"i8": 1, "i16": 2}
-F32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5, "SQUARED_DIFFERENCE": 6}
+F32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5, "SQUARED_DIFFERENCE": 6, "POW": 7}
 
 
 def contiguous_strides(shape) -> list[int]:
@@ -176,8 +176,9 @@ lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up
 def _div_sqdiff(graph: Graph, op: Op) -> list[Call]:
     a, b, out = _operands(graph, op)
     if out.dtype != "f32":
-        raise BakeError("%s %r: %s is not supported (float32 and int32 are)"
-                        % (op.kind, out.name, {"i8": "int8", "i16": "int16"}[out.dtype]))
+        raise BakeError("%s %r: %s is not supported (float32%s)"
+                        % (op.kind, out.name, {"i8": "int8", "i16": "int16"}[out.dtype],
+                           " is" if op.kind == "POW" else " and int32 are"))
     desc = broadcast_desc(op, a, b, out, max_rank=5)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     lo, hi = activation_range_float(op.options.get("fused_activation_function", "NONE"))
@@ -186,6 +187,8 @@ def _div_sqdiff(graph: Graph, op: Op) -> list[Call]:
 
 lowering("DIV", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
 lowering("SQUARED_DIFFERENCE", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
+# TFLM has no POW kernel: TFLite's (std::pow) values, float32 within the float tolerance
+lowering("POW", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
 
 
 # --- int32 arithmetic -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Data movement: CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V,
 DEPTH_TO_SPACE, GATHER (constant indices), TILE, UNPACK, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND,
-SELECT/SELECT_V2 (constant condition); the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
+SELECT/SELECT_V2; the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
 variables' copies (byte copies when not aliased away).
 
 The movement ops lower to one kernel, strided_copy: out[o_off + sum(i*os)] =
@@ -461,24 +461,45 @@ def _batch_to_space(graph: Graph, op: Op) -> list[Call]:
     return calls
 
 
+def _bcast_strides(op: Op, shape, out_shape) -> list[int]:
+    """Element strides reading a tensor of `shape` broadcast to out_shape (0 on broadcast axes)."""
+    rank = len(out_shape)
+    s = [1] * (rank - len(shape)) + list(shape)
+    if len(shape) > rank or any(d not in (1, o) for d, o in zip(s, out_shape)):
+        raise BakeError("%s: operand shape %s does not broadcast to the output shape %s"
+                        % (op.kind, list(shape), list(out_shape)))
+    st = contiguous_strides(s)
+    return [0 if d == 1 else k for d, k in zip(s, st)]
+
+
 def _select(graph: Graph, op: Op) -> list[Call]:
     out = graph.tensors[op.outputs[0]]
     cond = inp(graph, op, 0)
-    if not cond.is_const:
-        raise BakeError("%s %r: a condition computed at run time is not supported (a constant one is)"
-                        % (op.kind, out.name))
-    calls = []
     for k in (1, 2):
         v = inp(graph, op, k)
         same_type(graph, op, v, out)
-        if list(v.shape) != list(out.shape) or (v.dtype in ("i8", "i16") and (v.sc, v.zp) != (out.sc, out.zp)):
-            raise BakeError("%s %r: operand %r must have the output's shape and quantization"
-                            % (op.kind, out.name, v.name))
-    try:
-        flat = np.broadcast_to(np.asarray(cond.data).astype(bool), tuple(out.shape)).reshape(-1)
-    except ValueError:
-        raise BakeError("%s %r: condition %s does not broadcast to %s"
-                        % (op.kind, out.name, list(cond.shape), list(out.shape))) from None
+        if v.dtype in ("i8", "i16") and (v.sc, v.zp) != (out.sc, out.zp):
+            raise BakeError("%s %r: operand %r must have the output's quantization" % (op.kind, out.name, v.name))
+    c_shape = list(cond.shape)
+    if op.kind == "SELECT" and len(c_shape) == 1 and len(out.shape) > 1:
+        c_shape += [1] * (len(out.shape) - 1)   # TFLM: a rank-1 condition picks rows of dimension 0
+    if len(out.shape) > 5:
+        raise BakeError("%s %r: %d-D tensors; TFLM selects up to 5-D" % (op.kind, out.name, len(out.shape)))
+    for shape in (c_shape, inp(graph, op, 1).shape, inp(graph, op, 2).shape):
+        if op.kind == "SELECT" and list(shape) != list(out.shape) and shape is not c_shape:
+            raise BakeError("%s %r: operands must have the output's shape (SELECT_V2 broadcasts)"
+                            % (op.kind, out.name))
+        _bcast_strides(op, shape, out.shape)
+    if not cond.is_const:
+        return _select_computed(graph, op, cond, c_shape)
+    flat = np.broadcast_to(np.asarray(cond.data).astype(bool).reshape(c_shape), tuple(out.shape)).reshape(-1)
+    calls = []
+    if any(list(inp(graph, op, k).shape) != list(out.shape) for k in (1, 2)):   # broadcast operands: pick whole
+        calls.append(_bcast_copy(graph, op, op.inputs[2], op.outputs[0]))
+        x = _expanded(graph, op, op.inputs[1], "/x", calls)
+        mask = graph.add_const(out.name + "/condition", flat.astype(np.uint8), "u8")
+        return calls + [Call("select_elems", c=mask, x=x, out=op.outputs[0], n=out.size,
+                             esize=DTYPE_SIZE[out.dtype])]
     # one copy per run of equal conditions, from the operand it picks
     j = 0
     while j < flat.size:
@@ -491,5 +512,40 @@ def _select(graph: Graph, op: Op) -> list[Call]:
     return calls
 
 
-lowering("SELECT", "any of int8, int16, float32, int32 with a constant condition (copies of runs)", 3)(_select)
-lowering("SELECT_V2", "any of int8, int16, float32, int32 with a constant condition (copies of runs)", 3)(_select)
+def _bcast_copy(graph: Graph, op: Op, src: int, dst: int, shape=None) -> Call:
+    """dst (contiguous, the output's shape) = src broadcast to it."""
+    out_shape = list(graph.tensors[dst].shape)
+    return copy_call(graph, op, src, dst, out_shape, _bcast_strides(op, shape or graph.tensors[src].shape, out_shape),
+                     contiguous_strides(out_shape), tag="broadcast%d" % src)
+
+
+def _expanded(graph: Graph, op: Op, src: int, suffix: str, calls: list[Call], shape=None, dtype=None) -> int:
+    """src itself when it has the output's shape, else a scratch tensor it is broadcast into."""
+    out, t = graph.tensors[op.outputs[0]], graph.tensors[src]
+    if list(shape or t.shape) == list(out.shape):
+        return src
+    graph.tensors.append(Tensor(out.name + suffix, tuple(out.shape), dtype or t.dtype, list(t.scale),
+                                list(t.zero_point)))
+    scratch = len(graph.tensors) - 1
+    calls.append(_bcast_copy(graph, op, src, scratch, shape))
+    return scratch
+
+
+def _select_computed(graph: Graph, op: Op, cond: Tensor, c_shape: list[int]) -> list[Call]:
+    """A run-time condition (TFLM's bool bytes, 0 or 1; uint8 on the board): the false operand
+    copied to the output, then the true one's elements where the condition is set; an operand
+    or condition of another shape is broadcast into a scratch tensor first."""
+    if cond.dtype != "u8":   # the readers make a computed bool condition uint8 (the same bytes)
+        raise BakeError("%s %r: condition %r is %s; TFLM takes bool" % (op.kind, graph.tensors[op.outputs[0]].name,
+                                                                      cond.name, cond.dtype))
+    out = graph.tensors[op.outputs[0]]
+    calls = [_bcast_copy(graph, op, op.inputs[2], op.outputs[0])]
+    x = _expanded(graph, op, op.inputs[1], "/x", calls)
+    c = _expanded(graph, op, op.inputs[0], "/condition", calls, c_shape, "u8")
+    return calls + [Call("select_elems", c=c, x=x, out=op.outputs[0], n=out.size, esize=DTYPE_SIZE[out.dtype])]
+
+
+lowering("SELECT", "int8, int16, float32, int32 (operands quantized as the output); bool condition, computed "
+                   "(same shape, or rank 1 picking rows) or constant", 3)(_select)
+lowering("SELECT_V2", "int8, int16, float32, int32 (operands quantized as the output); bool condition, computed "
+                      "or constant; all three broadcast, up to 5-D", 3)(_select)

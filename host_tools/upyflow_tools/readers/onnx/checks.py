@@ -25,7 +25,8 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
                     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
                     "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
-                    "LayerNormalization", "RMSNormalization", "LSTM", "GRU"})
+                    "LayerNormalization", "RMSNormalization", "LSTM", "GRU",
+                    "Slice", "Where"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a

@@ -18,13 +18,14 @@ from .values import NHWC, NLC, QConst, Val, count, ident
 
 
 def read_onnx(data: bytes, constants: dict | None = None, input_shapes: dict | None = None,
-              input_layout: str = "nhwc") -> Graph:
+              input_layout: str = "nchw") -> Graph:
     """Parse .onnx bytes into an ir.Graph; BakeError with one line on anything unsupported.
 
     constants {graph input name: array}: those inputs are read as initializers of these values.
     input_shapes {graph input name: shape}: the shape of an input with symbolic dimensions.
-    input_layout: "nhwc" (rank-4 inputs and outputs NHWC on the board, no transpose before the
-    first Conv) or "nchw" (as onnxruntime takes and gives them; transposed on the board)."""
+    input_layout: "nchw" (rank-4 inputs and outputs as in the file, as onnxruntime takes and gives
+    them; a transpose runs on the board where the bytes need one) or "nhwc" (the kernels' order:
+    no transpose before the first Conv; rank 3 NLC in a 1-D model)."""
     if input_layout not in ("nhwc", "nchw"):
         raise BakeError("--input-layout must be nchw or nhwc, not %r" % input_layout)
     try:
@@ -69,7 +70,7 @@ def _read(r: Reader, constants: dict) -> Graph:
             if name not in names:
                 raise BakeError("%s %s: the model has no graph input named %r (inputs: %s)"
                                 % (flag, name, name, ", ".join(names)))
-    inputs = []
+    inputs, in_layouts = [], []
     for vi in r.g.input:
         if vi.name in r.vals:
             continue  # old exporters list initializers as inputs too
@@ -77,6 +78,9 @@ def _read(r: Reader, constants: dict) -> Graph:
             r.vals[vi.name] = _input_constant(vi, constants[vi.name])
             continue
         inputs.append(_graph_input(r, vi))
+        val = r.vals[vi.name]
+        assert isinstance(val, Val)
+        in_layouts.append(_layout_name(r, val.perm))
     # constant-only ops (shape arithmetic) are checked when reached: they need constant inputs
     unsupported = sorted({n.op_type for n in r.g.node if n.op_type not in SUPPORTED
                           and n.op_type not in FOLDABLE})
@@ -101,23 +105,51 @@ def _read(r: Reader, constants: dict) -> Graph:
     if r.notes:
         desc += "; " + "; ".join(r.notes)
     graph = Graph(r.tensors, r.ops, inputs, outputs, desc)
-    ranks = [len(r.tensors[t].shape) for t in inputs + outputs]
-    if 4 in ranks or (3 in ranks and r.one_d):
-        graph.notes.append("the board reads and writes rank-4 ONNX tensors %s"
-                           % ("NHWC (give NCHW data transposed; --input-layout nchw takes it as onnxruntime does)"
-                              if r.layout == "nhwc" else "NCHW, as onnxruntime (transposed on the board)"))
+    graph.input_layouts = in_layouts
+    graph.output_layouts = r.out_layouts
+    _layout_note(r, graph)
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in r.g.node):
         graph.rounding = "onnxruntime"   # a QDQ model: its reference is onnxruntime
     return graph
 
 
+def _layout_name(r: Reader, perm) -> str:
+    """"NCHW"/"NHWC" for a rank-4 value stored with perm, "NCL"/"NLC" for rank 3 in a 1-D model."""
+    names: dict[tuple, str] = {(0, 1, 2, 3): "NCHW", NHWC: "NHWC"}
+    if r.one_d:
+        names.update({(0, 1, 2): "NCL", NLC: "NLC"})
+    return names.get(tuple(perm), "")
+
+
+def _layout_note(r: Reader, graph: Graph) -> None:
+    """One note naming the byte order of the rank-4 (1-D model: rank-3) inputs and outputs on
+    the board, and whether transposes run there for it."""
+    named = [x for x in graph.input_layouts + graph.output_layouts if x]
+    if not named:
+        return
+    io = set(graph.inputs) | set(graph.outputs)
+    moved = any(op.kind == "TRANSPOSE" and (op.inputs[0] in graph.inputs or op.outputs[0] in io)
+                for op in graph.ops)
+    if r.layout == "nchw":
+        graph.notes.append("the board reads and writes image tensors as the file does (%s), as onnxruntime "
+                           "takes them%s" % ("/".join(sorted(set(named))),
+                                            "; a transpose to the kernels' channels-last order runs on the board"
+                                            if moved else ""))
+    else:
+        graph.notes.append("the board reads and writes image tensors %s (--input-layout nhwc: give the file's "
+                           "channels-first data transposed)" % "/".join(sorted(set(named))))
+
+
 def _graph_input(r: Reader, vi) -> int:
-    """A graph input's tensor: a rank-4 input is read as NHWC (rank 3 as NLC in a 1-D model)
-    unless Transpose nodes are its only consumers."""
+    """A graph input's tensor, in the file's order; with --input-layout nhwc a rank-4 input is
+    read as NHWC (rank 3 as NLC in a 1-D model) unless Transpose nodes are its only consumers."""
     tt = vi.type.tensor_type
     if not vi.type.HasField("tensor_type"):
         raise BakeError("graph input %r is not a tensor" % vi.name)
-    dtype = onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
+    users_at = [(r.g.node[i].op_type, list(r.g.node[i].input).index(vi.name)) for i in r.consumers.get(vi.name, [])]
+    condition = tt.elem_type == 9 and users_at and all(u == ("Where", 0) for u in users_at)
+    # a bool input read only as Where's condition: its bytes (0/1) as uint8, scale 1
+    dtype = "u8" if condition else onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
     dims: list[int] = []
     given = r.input_shapes.get(vi.name)
     if given is not None:
@@ -152,7 +184,7 @@ def _graph_input(r: Reader, vi) -> int:
             perm = NHWC
         elif len(shape) == 3 and r.one_d:
             perm = NLC
-    t = r.tensor(vi.name, tuple(shape[p] for p in perm), dtype)
+    t = r.tensor(vi.name, tuple(shape[p] for p in perm), dtype, *((1.0, 0) if condition else (None, None)))
     r.vals[vi.name] = Val(t, shape, shape, perm)
     return t
 
@@ -176,15 +208,13 @@ def _input_constant(vi, value) -> np.ndarray:
 
 
 def _graph_output(r: Reader, name: str) -> int:
-    """A graph output's tensor: float, rank 4 as NHWC (rank 3 as NLC in a 1-D model) unless a
-    Transpose node makes it."""
+    """A graph output's tensor: float, in the file's order; with --input-layout nhwc rank 4 as
+    NHWC (rank 3 as NLC in a 1-D model) unless a Transpose node makes it."""
     v = r.vals.get(name)
     if v is None:
         raise BakeError("graph output %r is not computed by any node" % name)
     if not isinstance(v, Val):
         raise BakeError("graph output %r is a constant; upyflow needs computed outputs" % name)
-    if v.deq:
-        v = to_float(r, v)
     rank = len(v.shape)
     makers = [n for n in r.g.node if name in n.output]
     made_by = [n.op_type for n in makers]
@@ -194,6 +224,9 @@ def _graph_output(r: Reader, name: str) -> int:
         v = stored_as(r, v, v.shape, NLC)
     else:
         v = stored_as(r, v, v.shape, ident(rank))
+    if v.deq:   # after the transpose, if any: it moves int8 bytes
+        v = to_float(r, v)
+    r.out_layouts.append(_layout_name(r, v.perm))
     t = r.tensors[v.t]
     if made_by == ["QuantizeLinear"] and t.dtype == "i8" and quantizes_to_uint8(makers[0], r):
         out = r.tensor(name + "/uint8", t.shape, "u8", t.sc, t.zp + 128)   # the bytes plus 128

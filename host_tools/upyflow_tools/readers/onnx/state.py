@@ -28,13 +28,14 @@ class Reader:
         self.model = model
         self.current = None          # the node being read, for error messages
         self.input_shapes: dict[str, tuple] = {}   # read_onnx's input_shapes
-        self.layout = "nhwc"                        # read_onnx's input_layout
+        self.layout = "nchw"                        # read_onnx's input_layout
         self.g = model.graph
         self.opset = opset(model)
         self.tensors: list[Tensor] = []
         self.ops: list[Op] = []
         self.vals: dict[str, object] = {}
         self.notes: list[str] = []
+        self.out_layouts: list[str] = []     # per graph output: its byte order on the board
         self.done: set[int] = set()          # node indices absorbed by an earlier node
         self.deq_cache: dict[int, int] = {}
         self.consumers: dict[str, list[int]] = {}

@@ -17,3 +17,6 @@ from . import (
 
 __all__ = ["activations", "arith", "conv", "elementwise", "fc", "movement", "pool", "quantize", "reduce", "resize",
            "rnn", "shape", "transpose_conv"]
+from . import slicing  # noqa: E402  (Slice, Where on computed tensors)
+
+__all__ += ["slicing"]

@@ -1,8 +1,8 @@
 """Float32 operators built from the element-wise and maths kernels (ADD, MUL, DIV, MAXIMUM,
-MINIMUM, LOGISTIC, PRELU, ABS, NEG, SQRT, EXP, LOG): Max, Min, Sum, Mean, Pow (exponent 1 or
-2), Neg, Abs, Sqrt, Exp, Log, Reciprocal, Expand, HardSigmoid, Swish and PRelu. Each is exact
-in float32 (Expand multiplies by 1), rounds once more than onnxruntime does (Mean's 1/n, Pow's
-x*x) or is the C library's expf/logf/sqrtf, within the float tolerance.
+MINIMUM, LOGISTIC, PRELU, ABS, NEG, SQRT, EXP, LOG, POW): Max, Min, Sum, Mean, Pow, Neg, Abs,
+Sqrt, Exp, Log, Reciprocal, Expand, HardSigmoid, Swish and PRelu. Each is exact in float32
+(Expand multiplies by 1), rounds once more than onnxruntime does (Mean's 1/n, Pow's x*x) or is
+upyflow's expf/logf/sqrtf/powf, within the float tolerance.
 """
 from __future__ import annotations
 
@@ -69,20 +69,21 @@ def variadic(r: Reader, node) -> None:
 
 @translator("Pow")
 def power(r: Reader, node) -> None:
-    v = r.rt(node, 0)
-    e = r.cval(node, 1, "exponent")
+    """float32 base and exponent, either computed: exponent 1 is the base, 2 a MUL (x*x, as
+    onnxruntime), any other a POW (std::pow's values within the float tolerance)."""
+    base, e = r.get(node, 0), r.get(node, 1)
     if e is None:
         raise BakeError("Pow node %r needs an exponent" % node.name)
-    e = np.asarray(e)
-    if e.size != 1 or e.dtype.kind not in "iuf" or float(e.reshape(-1)[0]) not in (1.0, 2.0):
-        raise BakeError("Pow node %r: exponent %s; upyflow runs a constant exponent 1 or 2"
-                        % (node.name, e.reshape(-1)[:4].tolist()))
-    if len(v.shape) < e.ndim:
-        raise BakeError("Pow node %r: the exponent widens the input %s" % (node.name, list(v.shape)))
-    if float(e.reshape(-1)[0]) == 1.0:
-        r.set(node.output[0], to_float(r, v))
-    else:
-        r.set(node.output[0], float_op(r, node, "MUL", [v, v], node.output[0]))
+    if isinstance(base, Val) and not isinstance(e, Val):
+        k = np.asarray(r.cval(node, 1, "exponent"))
+        if k.dtype.kind not in "iuf":
+            raise BakeError("Pow node %r: exponent of type %s" % (node.name, k.dtype))
+        if k.size == 1 and k.ndim <= len(base.shape) and float(k.reshape(-1)[0]) in (1.0, 2.0):
+            one = float(k.reshape(-1)[0]) == 1.0
+            r.set(node.output[0], to_float(r, base) if one else float_op(r, node, "MUL", [base, base], node.output[0]))
+            return
+    _computed_first(r, node, [base, e])   # refuses two constants
+    r.set(node.output[0], float_op(r, node, "POW", [base, e], node.output[0]))
 
 
 UNARY = {"Neg": "NEG", "Abs": "ABS", "Sqrt": "SQRT", "Exp": "EXP", "Log": "LOG"}
