@@ -112,7 +112,8 @@ HINTS = {
     "PACK": "packs tensors computed at run time; if it builds a shape, export with fixed shapes "
             "(e.g. tf.keras.Input(shape, batch_size=1))",
     "WHILE": "control flow is not supported", "IF": "control flow is not supported",
-    "DENSIFY": "sparse weights: convert without sparsity",
+    "DENSIFY": "sparse weights: bake densifies a DENSIFY of a constant that feeds another operator; "
+               "this one does not",
 }
 TYPE_HINTS = {
     "float16": "float16 weights are folded into float32 at bake time; float16 activations are not supported",
@@ -151,6 +152,16 @@ def lower(graph: Graph) -> list[Call]:
                                                 ", ".join(repr(n) for n in names[:3]),
                                                 " and %d more" % (len(names) - 3) if len(names) > 3 else "",
                                                 " (%s)" % TYPE_HINTS[name] if name in TYPE_HINTS else ""))
+    for op in graph.ops:
+        sparse = sorted({graph.tensors[t].name for t in op.inputs
+                         if 0 <= t < len(graph.tensors) and graph.tensors[t].sparse})
+        if sparse and op.kind != "DENSIFY":
+            problems.append("%s %r reads %s stored sparse without DENSIFY: TFLite Micro has no sparse kernels "
+                            "and reads the stored values as dense ones (a wrong result); convert without "
+                            "sparsity (or with DENSIFY, which bake folds)"
+                            % (op.kind, graph.tensors[op.outputs[0]].name if op.outputs and op.outputs[0] >= 0
+                               else "", 
+                               ", ".join(repr(n) for n in sparse)))
     check_graph(graph, ops=False)
     calls = []
     for i, op in enumerate(graph.ops):

@@ -212,7 +212,13 @@ def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, l
                 raise BakeError("truncated model file: buffer of tensor %r is cut off" % name)
         if raw is not None and tensor.variable:
             raw = None  # TFLM ignores a variable's buffer: it starts from its zero point
-        if raw is not None:
+        if raw is not None and t.Sparsity() is not None:
+            # sparse weights (what DENSIFY or a sparse FULLY_CONNECTED reads): densified here
+            from .sparsity import densify, read_sparsity
+            tensor.data = densify(np.frombuffer(raw, dtype=NP_DTYPE[dtype]), shape, read_sparsity(t.Sparsity()),
+                                  name)
+            tensor.sparse = True
+        elif raw is not None:
             arr: np.ndarray = np.frombuffer(raw, dtype=NP_DTYPE[dtype])
             if arr.size != tensor.size:
                 raise BakeError("tensor %r holds %d values for shape %s" % (name, arr.size, list(shape)))
