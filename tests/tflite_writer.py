@@ -95,13 +95,17 @@ class ModelWriter:
         sparsity: dict | None = None,
     ) -> int:
         """`variable`: a state tensor (SVDF/LSTM) that keeps its value across invokes.
-        `sparsity`: store the constant `data` sparse (see sparse_encode for the keys)."""
+        `sparsity`: store the constant `data` sparse (sparse_encode's keywords), or, given
+        sparse_encode's result (with dim_metadata), `data` is the stored values."""
         buf = 0  # activations share the empty buffer
         if data is not None:
             arr = np.asarray(data).astype(DTYPES[dtype][1])
-            assert arr.size == int(np.prod(shape)), (arr.shape, shape)
-            if sparsity is not None:
+            if sparsity is not None and "dim_metadata" in sparsity:
+                pass  # the stored values and parameters as given (sparse_encode's form; damaged ones too)
+            elif sparsity is not None:
                 arr, sparsity = sparse_encode(arr.reshape(shape), **sparsity)
+            else:
+                assert arr.size == int(np.prod(shape)), (arr.shape, shape)
             self._buffers.append(arr.tobytes())
             buf = len(self._buffers) - 1
         if scale is not None:

@@ -11,8 +11,8 @@ def supported_table() -> str:
     kinds = dict(TYPES)
     for op in FOLDERS:
         if op not in kinds:
-            kinds[op] = FOLD_DOCS[op] if op in FOLD_DOCS else ("folded at bake time (reads only the input's static shape)" if op in SHAPE_ONLY
-                         else "constant inputs only: folded at bake time")
+            kinds[op] = FOLD_DOCS.get(op) or ("folded at bake time (reads only the input's static shape)"
+                                              if op in SHAPE_ONLY else "constant inputs only: folded at bake time")
     rows = ["| operator | types |", "|---|---|"]
     rows += ["| %s | %s |" % (op, kinds[op]) for op in sorted(kinds)]
     return "\n".join(rows)

@@ -160,7 +160,7 @@ def lower(graph: Graph) -> list[Call]:
                             "and reads the stored values as dense ones (a wrong result); convert without "
                             "sparsity (or with DENSIFY, which bake folds)"
                             % (op.kind, graph.tensors[op.outputs[0]].name if op.outputs and op.outputs[0] >= 0
-                               else "", 
+                               else "",
                                ", ".join(repr(n) for n in sparse)))
     check_graph(graph, ops=False)
     calls = []
