@@ -254,3 +254,25 @@ def test_densify_of_a_computed_tensor_keeps_the_hint():
     with pytest.raises(BakeError) as e:
         compile_model("x.tflite", data=w.build([x], [y]))
     assert str(e.value).startswith("unsupported operator DENSIFY (sparse weights: bake densifies a DENSIFY of a")
+
+
+def test_huge_all_zero_sparse_tensor_refused_before_it_is_made():
+    """A few stored bytes can describe gigabytes of zeros: refused before any allocation."""
+    sp = dict(
+        traversal_order=[0, 1],
+        block_map=[],
+        index_type="uint8",
+        dim_metadata=[("SPARSE_CSR", 0, [0, 1], [0]), ("SPARSE_CSR", 0, [0, 1], [0])],
+    )
+    w = ModelWriter()
+    x = w.tensor([1, 65536], "float32")
+    c = w.tensor([65536, 65536], "float32", data=np.ones(1, np.float32), sparsity=sp)
+    d = w.tensor([65536, 65536], "float32")
+    w.op("DENSIFY", [c], [d])
+    y = w.tensor([1, 65536], "float32")
+    w.op("FULLY_CONNECTED", [x, d, -1], [y])
+    with pytest.raises(BakeError) as e:
+        compile_model("x.tflite", data=w.build([x], [y]))
+    assert str(e.value) == (
+        "sparse tensor 't1' has shape [65536, 65536] (17179869184 bytes dense); upyflow densifies at most 256 MiB"
+    )

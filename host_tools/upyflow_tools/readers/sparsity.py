@@ -22,7 +22,9 @@ from .. import BakeError
 _INDEX_VECTORS = {tflite.SparseIndexVector.Int32Vector: tflite.Int32Vector,
                   tflite.SparseIndexVector.Uint16Vector: tflite.Uint16Vector,
                   tflite.SparseIndexVector.Uint8Vector: tflite.Uint8Vector}
-MAX_BYTES = (1 << 31) - 1
+# Densified bytes at most: a few stored bytes can describe a huge all-zero tensor, and no
+# board holds more than this anyway.
+MAX_BYTES = 1 << 28
 
 
 def read_sparsity(sp) -> dict:
@@ -76,13 +78,23 @@ def densify(values: np.ndarray, shape: tuple[int, ...], sp: dict, name: str) -> 
             size[d] = shape[d]
     total = int(np.prod(shape, dtype=np.int64))
     if total * values.dtype.itemsize > MAX_BYTES:
-        raise BakeError("sparse tensor %r has shape %s; upyflow needs fewer than 2^31 bytes" % (name, list(shape)))
+        raise BakeError("sparse tensor %r has shape %s (%d bytes dense); upyflow densifies at most %d MiB"
+                        % (name, list(shape), total * values.dtype.itemsize, MAX_BYTES >> 20))
     coords = np.zeros((1, 0), np.int64)   # one row per position of the current level
     for lvl, (fmt, dense_size, segments, indices) in enumerate(levels):
         s = size[order[lvl]]
         if fmt == "DENSE":
             if dense_size != s:
                 raise bad("dense size %d at level %d where the dimension has %d" % (dense_size, lvl, s))
+            # the positions this level makes are bounded by what the file stores, checked before
+            # they are made: the next CSR level's segments, else the values
+            after = len(coords) * s
+            nxt = next((m for m in range(lvl + 1, n + k) if levels[m][0] != "DENSE"), None)
+            if nxt is None and after * int(np.prod([size[order[m]] for m in range(lvl + 1, n + k)])) != values.size:
+                raise bad("the sparsity parameters place %d values, the buffer holds %d"
+                          % (after * int(np.prod([size[order[m]] for m in range(lvl + 1, n + k)])), values.size))
+            if nxt is not None and (levels[nxt][2] is None or len(levels[nxt][2]) != after + 1):
+                raise bad("array_segments at level %d do not segment its indices among %d positions" % (nxt, after))
             coords = np.concatenate([np.repeat(coords, s, axis=0),
                                      np.tile(np.arange(s, dtype=np.int64), len(coords))[:, None]], axis=1)
         elif fmt == "SPARSE_CSR":
