@@ -309,3 +309,21 @@ def test_tflite_densify_kernel_agrees_with_the_hand_worked_tensors(case):
     x = (np.arange(1, shape[1] + 1, dtype=np.float32) ** 1.5).reshape(1, -1)
     got = _litert(_densify_model(shape, values, sp), [x])[0]
     np.testing.assert_allclose(got[0], np.array(dense, np.float64) @ x[0], rtol=1e-6)
+
+
+def test_file_weights_slice_a_densified_layer():
+    """--weights file slices big layers to bound the RAM a layer's weights take: a densified
+    layer is a constant by then, so it is sliced like any other."""
+    from upyflow_tools.bake import WEIGHT_CHUNK
+
+    wf = np.random.default_rng(51).normal(size=(64, 256)).astype(np.float32)
+    wf[np.abs(wf) < 1] = 0
+    w = ModelWriter()
+    x = w.tensor([1, 256], "float32")
+    c = w.tensor([64, 256], "float32", data=wf, sparsity=dict(formats=["DENSE", "SPARSE_CSR"], index_type="uint16"))
+    d = w.tensor([64, 256], "float32")
+    w.op("DENSIFY", [c], [d])
+    y = w.tensor([1, 64], "float32")
+    w.op("FULLY_CONNECTED", [x, d, -1], [y])
+    result = compile_model("x.tflite", data=w.build([x], [y]), weights="file")
+    assert wf.nbytes > WEIGHT_CHUNK and result.baked.weight_buffer <= WEIGHT_CHUNK + 1024
