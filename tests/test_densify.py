@@ -206,6 +206,10 @@ def test_sparse_fc_without_densify_refused_in_one_line():
     msg = str(e.value)
     assert "\n" not in msg
     assert msg.startswith("FULLY_CONNECTED 'y' reads 'w' stored sparse without DENSIFY: TFLite Micro has no sparse")
+    from upyflow_tools.inspect_model import check_ops
+
+    (check,) = check_ops(read_tflite(w.build([x], [y])))
+    assert not check.supported and check.reason == msg  # inspect says so too
 
 
 def _damaged(**change) -> bytes:

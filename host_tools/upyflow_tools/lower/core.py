@@ -152,16 +152,6 @@ def lower(graph: Graph) -> list[Call]:
                                                 ", ".join(repr(n) for n in names[:3]),
                                                 " and %d more" % (len(names) - 3) if len(names) > 3 else "",
                                                 " (%s)" % TYPE_HINTS[name] if name in TYPE_HINTS else ""))
-    for op in graph.ops:
-        sparse = sorted({graph.tensors[t].name for t in op.inputs
-                         if 0 <= t < len(graph.tensors) and graph.tensors[t].sparse})
-        if sparse and op.kind != "DENSIFY":
-            problems.append("%s %r reads %s stored sparse without DENSIFY: TFLite Micro has no sparse kernels "
-                            "and reads the stored values as dense ones (a wrong result); convert without "
-                            "sparsity (or with DENSIFY, which bake folds)"
-                            % (op.kind, graph.tensors[op.outputs[0]].name if op.outputs and op.outputs[0] >= 0
-                               else "",
-                               ", ".join(repr(n) for n in sparse)))
     check_graph(graph, ops=False)
     calls = []
     for i, op in enumerate(graph.ops):
@@ -330,6 +320,12 @@ def check_op(graph: Graph, op: Op) -> None:
             or not op.outputs or op.outputs[0] < 0:
         raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
                         % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
+    sparse = sorted({graph.tensors[t].name for t in op.inputs if t >= 0 and graph.tensors[t].sparse})
+    if sparse and op.kind != "DENSIFY":
+        raise BakeError("%s %r reads %s stored sparse without DENSIFY: TFLite Micro has no sparse kernels and "
+                        "reads the stored values as dense ones (a wrong result); convert without sparsity "
+                        "(or with DENSIFY, which bake folds)"
+                        % (op.kind, graph.tensors[op.outputs[0]].name, ", ".join(repr(n) for n in sparse)))
     for t in op.inputs + op.outputs:
         if t >= 0:
             check_extent(graph.tensors[t], op.kind)
