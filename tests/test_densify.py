@@ -103,11 +103,14 @@ SPARSITIES = {
     "columns": dict(formats=["DENSE", "SPARSE_CSR"], traversal_order=[1, 0], index_type="int32"),
     "csr-csr": dict(formats=["SPARSE_CSR", "SPARSE_CSR"], index_type="uint16"),
 }
+# TFLite's int8 sparse FULLY_CONNECTED kernel takes 1 x 16 blocks
+FC_BLOCKS = dict(formats=["DENSE", "SPARSE_CSR", "DENSE"], block_map=[1], block=[16])
 
 
-def _pruned_fc(rng, sparsity: dict | None, out_quant: bool = True) -> bytes:
+def _pruned_fc(rng, sparsity: dict | None, out_quant: bool = True, via_densify: bool = True) -> bytes:
     """int8 FULLY_CONNECTED whose pruned weights (half the blocks of 4, one output row and
-    scattered elements zero) are stored sparse behind a DENSIFY, or dense (sparsity None)."""
+    scattered elements zero) are stored sparse behind a DENSIFY (or read sparse directly:
+    TFLite's sparse FULLY_CONNECTED), or dense (sparsity None)."""
     w = ModelWriter()
     xs, xz = 0.05, 3
     x = w.tensor([1, 32], "int8", xs, xz)
@@ -118,7 +121,7 @@ def _pruned_fc(rng, sparsity: dict | None, out_quant: bool = True) -> bytes:
     w_q[rng.random(w_q.shape) < 0.2] = 0
     # the writer's tensors are append-only: add the weights again as they are meant
     c = w.tensor([12, 32], "int8", list(w_scale), 0, data=w_q, sparsity=sparsity)
-    if sparsity is not None:
+    if sparsity is not None and via_densify:
         d = w.tensor([12, 32], "int8", *((list(w_scale), 0) if out_quant else ()))
         w.op("DENSIFY", [c], [d])
         c = d
@@ -190,22 +193,39 @@ def test_densify_conv2d_float_matches_tflm_dense(fp16, tier, tmp_path):
         assert_bit_exact(dense, m, [random_input(rng, "f32", (1, 5, 5, 4))])
 
 
-def test_sparse_fc_without_densify_refused_in_one_line():
-    """TFLite's sparse FULLY_CONNECTED path: TFLite Micro reads the stored values as dense
-    bytes (its output changes from run to run), so bake refuses it."""
-    rng = np.random.default_rng(41)
+@pytest.mark.parametrize("layout", ["fc-blocks1x16", "rows"])
+def test_sparse_fc_weights_densified_byte_identical_to_tflm_dense(layout, tier, tmp_path):
+    """TFLite's sparse FULLY_CONNECTED (weights read sparse, no DENSIFY) computes the dense
+    layer; TFLite Micro has no sparse kernel and reads the stored values as dense bytes
+    (beyond them too: its output changes from run to run). Bake densifies the weights:
+    TFLM's bytes on the model written dense."""
+    sparsity = FC_BLOCKS if layout == "fc-blocks1x16" else SPARSITIES[layout]
+    sparse = _pruned_fc(np.random.default_rng(61), sparsity, via_densify=False)
+    dense = _pruned_fc(np.random.default_rng(61), None)
+    mdir, name, result = bake_model(sparse, tmp_path)
+    assert "sparse FULLY_CONNECTED weights densified at bake time ('t4')" in result.graph.notes
+    m = load_cpython(mdir, name, tier)
+    rng = np.random.default_rng(62)
+    for _ in range(5):
+        assert_bit_exact(dense, m, [rng.integers(-128, 128, size=(1, 32)).astype(np.int8)])
+
+
+def test_sparse_weights_of_other_operators_refused_in_one_line():
+    """Only DENSIFY and FULLY_CONNECTED take sparse weights in TFLite; a sparse CONV_2D filter
+    TFLite Micro would read as dense bytes."""
     w = ModelWriter()
-    x = w.tensor([1, 16], "int8", 0.05, 0)
-    wq = rng.integers(-127, 128, size=(4, 16)).astype(np.int8)
-    wq[:, 4:12] = 0
-    c = w.tensor([4, 16], "int8", 0.02, 0, data=wq, sparsity=SPARSITIES["blocks1x4"], name="w")
-    y = w.tensor([1, 4], "int8", 0.5, 0, name="y")
-    w.op("FULLY_CONNECTED", [x, c, -1], [y])
+    x = w.tensor([1, 4, 4, 2], "float32")
+    filt = np.zeros((3, 1, 1, 2), np.float32)
+    filt[1, 0, 0, 1] = 2.0
+    sp = dict(formats=["SPARSE_CSR", "DENSE", "DENSE", "DENSE"])
+    c = w.tensor([3, 1, 1, 2], "float32", data=filt, sparsity=sp, name="w")
+    y = w.tensor([1, 4, 4, 3], "float32", name="y")
+    w.op("CONV_2D", [x, c, -1], [y])
     with pytest.raises(BakeError) as e:
         compile_model("x.tflite", data=w.build([x], [y]))
     msg = str(e.value)
     assert "\n" not in msg
-    assert msg.startswith("FULLY_CONNECTED 'y' reads 'w' stored sparse without DENSIFY: TFLite Micro has no sparse")
+    assert msg.startswith("CONV_2D 'y' reads 'w' stored sparse: TFLite takes sparse weights only through DENSIFY")
     from upyflow_tools.inspect_model import check_ops
 
     (check,) = check_ops(read_tflite(w.build([x], [y])))
@@ -331,3 +351,14 @@ def test_file_weights_slice_a_densified_layer():
     w.op("FULLY_CONNECTED", [x, d, -1], [y])
     result = compile_model("x.tflite", data=w.build([x], [y]), weights="file")
     assert wf.nbytes > WEIGHT_CHUNK and result.baked.weight_buffer <= WEIGHT_CHUNK + 1024
+
+
+def test_tflite_sparse_fc_kernel_agrees_with_tflm_dense():
+    """TFLite's own int8 sparse FULLY_CONNECTED kernel (LiteRT, when installed) gives TFLM's
+    bytes on the dense model: densifying is what TFLite computes."""
+    sparse = _pruned_fc(np.random.default_rng(61), FC_BLOCKS, via_densify=False)
+    dense = _pruned_fc(np.random.default_rng(61), None)
+    rng = np.random.default_rng(63)
+    for _ in range(4):
+        xi = rng.integers(-128, 128, size=(1, 32)).astype(np.int8)
+        np.testing.assert_array_equal(_litert(sparse, [xi])[0], run_tflm(dense, [xi])[0])

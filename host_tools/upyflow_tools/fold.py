@@ -275,7 +275,7 @@ def _foldable(graph: Graph, op: Op, ins: list[Tensor], outs: list[Tensor]) -> bo
         return len(ins) == 1 and len(outs) == 1 and ins[0].dtype == outs[0].dtype and \
             (not _quantized(outs[0]) or (outs[0].scale, outs[0].zero_point) == (ins[0].scale, ins[0].zero_point))
     if any(t.sparse for t in ins):
-        return False   # TFLite Micro reads its stored values as dense bytes: lower() refuses it
+        return False   # only DENSIFY and FULLY_CONNECTED take sparse weights: check_op refuses the rest
     if op.kind == "DEQUANTIZE":
         return True
     if op.kind in SHAPE_ONLY:

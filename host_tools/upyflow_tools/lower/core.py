@@ -320,11 +320,14 @@ def check_op(graph: Graph, op: Op) -> None:
             or not op.outputs or op.outputs[0] < 0:
         raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
                         % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
-    sparse = sorted({graph.tensors[t].name for t in op.inputs if t >= 0 and graph.tensors[t].sparse})
-    if sparse and op.kind != "DENSIFY":
-        raise BakeError("%s %r reads %s stored sparse without DENSIFY: TFLite Micro has no sparse kernels and "
-                        "reads the stored values as dense ones (a wrong result); convert without sparsity "
-                        "(or with DENSIFY, which bake folds)"
+    # sparse constants arrive densified (readers/sparsity.py); TFLite reads them only through
+    # DENSIFY and as FULLY_CONNECTED weights (its sparse kernels: the dense result)
+    sparse = sorted({graph.tensors[t].name for k, t in enumerate(op.inputs) if t >= 0 and graph.tensors[t].sparse
+                     and not (op.kind == "DENSIFY" or (op.kind == "FULLY_CONNECTED" and k == 1))})
+    if sparse:
+        raise BakeError("%s %r reads %s stored sparse: TFLite takes sparse weights only through DENSIFY and as "
+                        "FULLY_CONNECTED weights (TFLite Micro would read the stored values as dense ones, a wrong "
+                        "result); convert without sparsity"
                         % (op.kind, graph.tensors[op.outputs[0]].name, ", ".join(repr(n) for n in sparse)))
     for t in op.inputs + op.outputs:
         if t >= 0:

@@ -159,6 +159,13 @@ def _read(data: bytes) -> Graph:
             t, o, _ = _read_subgraph(model, data, model.Subgraphs(k), opnames)
             return Graph(t, o, [], [])
         resolve_variables(graph, subgraph)
+    sparse_fc = [tensors[op.outputs[0]].name for op in ops if op.kind == "FULLY_CONNECTED"
+                 and len(op.inputs) > 1 and op.outputs and op.outputs[0] >= 0 and op.inputs[1] >= 0
+                 and tensors[op.inputs[1]].sparse]
+    if sparse_fc:
+        # TFLite's sparse kernels compute the dense result; TFLite Micro has none and misreads them
+        graph.notes.append("sparse FULLY_CONNECTED weights densified at bake time (%s)"
+                           % ", ".join(repr(n) for n in sparse_fc))
     dyn_io = [tensors[i].name for i, _ in dynamic if i in inputs]
     if dynamic:
         graph.notes.append("dynamic batch dimension set to 1%s"
