@@ -2,11 +2,11 @@
 
 Converters emit shape arithmetic a microcontroller never needs at run time: Keras
 Flatten at a dynamic batch becomes SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE, fp16
-weights arrive through DEQUANTIZE, sparse ones through DENSIFY, and so on. Once the graph's shapes are fixed
-(batch 1), all of it is constant: each foldable op is evaluated with numpy, its
-output becomes a constant tensor and the op is dropped. Data movement folds for
-any type (it copies values, as TFLM does); arithmetic folds only on unquantized
-tensors, where numpy's int32/int64/float32 results are TFLM's.
+weights arrive through DEQUANTIZE, sparse ones through DENSIFY, and so on. Once the
+graph's shapes are fixed (batch 1), all of it is constant: each foldable op is
+evaluated with numpy, its output becomes a constant tensor and the op is dropped.
+Data movement folds for any type (it copies values, as TFLM does); arithmetic folds
+only on unquantized tensors, where numpy's int32/int64/float32 results are TFLM's.
 """
 from __future__ import annotations
 
