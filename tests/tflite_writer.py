@@ -92,12 +92,20 @@ class ModelWriter:
         data: np.ndarray | None = None,
         name: str = "",
         variable: bool = False,
+        sparsity: dict | None = None,
     ) -> int:
-        """`variable`: a state tensor (SVDF/LSTM) that keeps its value across invokes."""
+        """`variable`: a state tensor (SVDF/LSTM) that keeps its value across invokes.
+        `sparsity`: store the constant `data` sparse (sparse_encode's keywords), or, given
+        sparse_encode's result (with dim_metadata), `data` is the stored values."""
         buf = 0  # activations share the empty buffer
         if data is not None:
             arr = np.asarray(data).astype(DTYPES[dtype][1])
-            assert arr.size == int(np.prod(shape)), (arr.shape, shape)
+            if sparsity is not None and "dim_metadata" in sparsity:
+                pass  # the stored values and parameters as given (sparse_encode's form; damaged ones too)
+            elif sparsity is not None:
+                arr, sparsity = sparse_encode(arr.reshape(shape), **sparsity)
+            else:
+                assert arr.size == int(np.prod(shape)), (arr.shape, shape)
             self._buffers.append(arr.tobytes())
             buf = len(self._buffers) - 1
         if scale is not None:
@@ -115,6 +123,7 @@ class ModelWriter:
                 qdim=quantized_dimension,
                 name=name or f"t{len(self._tensors)}",
                 variable=variable,
+                sparsity=sparsity,
             )
         )
         return len(self._tensors) - 1
@@ -201,6 +210,7 @@ class ModelWriter:
             tflite.QuantizationParametersAddZeroPoint(b, zp)
             tflite.QuantizationParametersAddQuantizedDimension(b, t["qdim"])
             quant = tflite.QuantizationParametersEnd(b)
+        sparsity = ModelWriter._sparsity(b, t["sparsity"], vec) if t.get("sparsity") else None
         name, shape = b.CreateString(t["name"]), vec(t["shape"])
         tflite.TensorStart(b)
         tflite.TensorAddShape(b, shape)
@@ -211,7 +221,45 @@ class ModelWriter:
             tflite.TensorAddQuantization(b, quant)
         if t.get("variable"):
             tflite.TensorAddIsVariable(b, True)
+        if sparsity is not None:
+            tflite.TensorAddSparsity(b, sparsity)
         return tflite.TensorEnd(b)
+
+    @staticmethod
+    def _sparsity(b: flatbuffers.Builder, sp: dict, vec) -> int:
+        """A SparsityParameters table from sparse_encode's parameters."""
+        vector_types = {
+            "int32": (tflite.SparseIndexVector.Int32Vector, "<i4", "Int32Vector"),
+            "uint16": (tflite.SparseIndexVector.Uint16Vector, "<u2", "Uint16Vector"),
+            "uint8": (tflite.SparseIndexVector.Uint8Vector, "u1", "Uint8Vector"),
+        }
+        metas = []
+        for fmt, dense_size, segments, indices in sp["dim_metadata"]:
+            code, dt, table = vector_types[sp["index_type"]]
+            arrays = []
+            for values in (segments, indices) if fmt == "SPARSE_CSR" else ():
+                v = vec(values, dt)
+                _fn(table + "Start")(b)
+                _fn(table + "AddValues")(b, v)
+                arrays.append(_fn(table + "End")(b))
+            tflite.DimensionMetadataStart(b)
+            tflite.DimensionMetadataAddFormat(b, getattr(tflite.DimensionType, fmt))
+            if fmt == "DENSE":
+                tflite.DimensionMetadataAddDenseSize(b, dense_size)
+            else:
+                tflite.DimensionMetadataAddArraySegmentsType(b, code)
+                tflite.DimensionMetadataAddArraySegments(b, arrays[0])
+                tflite.DimensionMetadataAddArrayIndicesType(b, code)
+                tflite.DimensionMetadataAddArrayIndices(b, arrays[1])
+            metas.append(tflite.DimensionMetadataEnd(b))
+        order, meta_vec = vec(sp["traversal_order"]), ModelWriter._offsets(b, metas)
+        block_map = vec(sp["block_map"]) if sp["block_map"] else None
+        tflite.SparsityParametersStart(b)
+        tflite.SparsityParametersAddTraversalOrder(b, order)
+        if block_map is not None:
+            tflite.SparsityParametersAddBlockMap(b, block_map)
+        tflite.SparsityParametersAddDimMetadata(b, meta_vec)
+        return tflite.SparsityParametersEnd(b)
 
     @staticmethod
     def _operator(b: flatbuffers.Builder, op: tuple, vec) -> int:
@@ -288,3 +336,52 @@ def run_tflm(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
     interp.invoke()
     n_out = tflite.Model.GetRootAs(model).Subgraphs(0).OutputsLength()
     return [np.array(interp.get_output(i)) for i in range(n_out)]
+
+
+def sparse_encode(
+    dense: np.ndarray,
+    formats: list[str],
+    traversal_order: list[int] | None = None,
+    block_map: list[int] | None = None,
+    block: list[int] | None = None,
+    index_type: str = "uint8",
+) -> tuple[np.ndarray, dict]:
+    """The values and sparsity parameters that store `dense` as the TFLite schema describes:
+    dimension d cut into blocks of block[j] along block_map[j], the n + k expanded
+    dimensions walked in traversal_order, each level DENSE or SPARSE_CSR (`formats`, in
+    walk order). A CSR level keeps the indices whose sub-tensor holds a non-zero value."""
+    n, block_map, block = dense.ndim, list(block_map or []), list(block or [])
+    k = len(block_map)
+    order = list(traversal_order if traversal_order is not None else range(n + k))
+    # expanded[i_0..i_n-1, j_0..j_k-1] = dense[.., i_d * block + j, ..]
+    split_shape, axes_outer, axes_inner = [], [], []
+    for d in range(n):
+        if d in block_map:
+            bsz = block[block_map.index(d)]
+            split_shape += [dense.shape[d] // bsz, bsz]
+            axes_outer.append(len(split_shape) - 2)
+            axes_inner.append((block_map.index(d), len(split_shape) - 1))
+        else:
+            split_shape.append(dense.shape[d])
+            axes_outer.append(len(split_shape) - 1)
+    inner = [a for _, a in sorted(axes_inner)]
+    expanded = dense.reshape(split_shape).transpose(axes_outer + inner)
+    walk = expanded.transpose(order)
+    nodes: list[tuple] = [()]
+    meta = []
+    for level, fmt in enumerate(formats):
+        size = walk.shape[level]
+        if fmt == "DENSE":
+            nodes = [p + (i,) for p in nodes for i in range(size)]
+            meta.append(("DENSE", size, None, None))
+            continue
+        segments, indices, children = [0], [], []
+        for p in nodes:
+            kept = [i for i in range(size) if np.any(walk[p + (i,)])]
+            indices += kept
+            children += [p + (i,) for i in kept]
+            segments.append(len(indices))
+        nodes = children
+        meta.append(("SPARSE_CSR", 0, segments, indices))
+    values = np.array([walk[p] for p in nodes], dense.dtype)
+    return values, dict(traversal_order=order, block_map=block_map, dim_metadata=meta, index_type=index_type)

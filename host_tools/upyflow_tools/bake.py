@@ -136,7 +136,9 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     patches "auto": run the first layers of a CNN in bands of rows where that makes the
     arena smaller (patches.py); "off": one call per layer; a list of patches.Stage: those."""
     if weights == "file":
-        # Streamed weights cost RAM for the largest layer: slice the big ones.
+        # Streamed weights cost RAM for the largest layer: slice the big ones (folded first:
+        # densified or fp16 weights are constants only then).
+        fold_constants(graph)
         split_large_layers(graph, WEIGHT_CHUNK)
     fold_constants(graph)
     alias = alias_layout_ops(graph)

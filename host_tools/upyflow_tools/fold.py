@@ -2,11 +2,11 @@
 
 Converters emit shape arithmetic a microcontroller never needs at run time: Keras
 Flatten at a dynamic batch becomes SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE, fp16
-weights arrive through DEQUANTIZE, and so on. Once the graph's shapes are fixed
-(batch 1), all of it is constant: each foldable op is evaluated with numpy, its
-output becomes a constant tensor and the op is dropped. Data movement folds for
-any type (it copies values, as TFLM does); arithmetic folds only on unquantized
-tensors, where numpy's int32/int64/float32 results are TFLM's.
+weights arrive through DEQUANTIZE, sparse ones through DENSIFY, and so on. Once the
+graph's shapes are fixed (batch 1), all of it is constant: each foldable op is
+evaluated with numpy, its output becomes a constant tensor and the op is dropped.
+Data movement folds for any type (it copies values, as TFLM does); arithmetic folds
+only on unquantized tensors, where numpy's int32/int64/float32 results are TFLM's.
 """
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ MOVEMENT = {"PACK", "UNPACK", "STRIDED_SLICE", "SLICE", "GATHER", "CONCATENATION
             "EXPAND_DIMS", "FILL", "SELECT", "SELECT_V2"}
 # which inputs of a movement op carry the values (the rest are indices, shapes, axes)
 DATA_INPUTS = {"FILL": [1], "SELECT": [1, 2], "SELECT_V2": [1, 2], "SPLIT": [1]}
+
+
+# what the operator table says of a folded op, where the generic words fall short
+FOLD_DOCS = {"DENSIFY": "sparse constants (DENSE/SPARSE_CSR levels, blocks, uint8/uint16/int32 indices), any type: "
+                        "densified at bake time"}
 
 
 def folder(*kinds: str):
@@ -249,6 +254,11 @@ def _dequantize(op, xs, ts):
     return [(scale * (x.astype(np.float64) - zp)).astype(np.float32)]
 
 
+@folder("DENSIFY")
+def _densify(op, xs, ts):
+    return [xs[0]]   # the reader densified the sparse constant (readers/sparsity.py)
+
+
 def _quantized(t: Tensor) -> bool:
     return bool(t.scale) and t.dtype in ("i8", "u8", "i16", "i32")
 
@@ -260,6 +270,12 @@ def _foldable(graph: Graph, op: Op, ins: list[Tensor], outs: list[Tensor]) -> bo
         return False   # a type bake cannot hold (UINT32, ...): the operator check names it
     if any(t in graph.outputs for t in op.outputs):
         return False   # a graph output stays computed (the caller reads it from the arena)
+    if op.kind == "DENSIFY":
+        # its output means what the sparse input does (the converter may leave it unquantized)
+        return len(ins) == 1 and len(outs) == 1 and ins[0].dtype == outs[0].dtype and \
+            (not _quantized(outs[0]) or (outs[0].scale, outs[0].zero_point) == (ins[0].scale, ins[0].zero_point))
+    if any(t.sparse for t in ins):
+        return False   # only DENSIFY and FULLY_CONNECTED take sparse weights: check_op refuses the rest
     if op.kind == "DEQUANTIZE":
         return True
     if op.kind in SHAPE_ONLY:
@@ -310,6 +326,9 @@ def fold_constants(graph: Graph) -> list[str]:
             continue
         for t, v in zip(outs, values):
             _store(graph, op, t, v)
+        if op.kind == "DENSIFY" and not outs[0].scale:
+            o, i = outs[0], ins[0]
+            o.scale, o.zero_point, o.quantized_dimension = list(i.scale), list(i.zero_point), i.quantized_dimension
         folded.append(op.kind)
     graph.ops = kept
     if folded:

@@ -30,6 +30,8 @@ class Tensor:
     # a variable's initial bytes (resource variables: the CALL_ONCE init value);
     # None: TFLM's default, int8 at the zero point and others 0
     initial: bytes | None = None
+    # stored sparse in the file (TFLite SparsityParameters); data holds it densified
+    sparse: bool = False
 
     @property
     def is_const(self) -> bool:

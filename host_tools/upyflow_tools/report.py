@@ -7,12 +7,12 @@ from .lower import TYPES
 
 def supported_table() -> str:
     """Runtime operators, and those bake can only fold (constant inputs: shape arithmetic)."""
-    from .fold import FOLDERS, SHAPE_ONLY
+    from .fold import FOLD_DOCS, FOLDERS, SHAPE_ONLY
     kinds = dict(TYPES)
     for op in FOLDERS:
         if op not in kinds:
-            kinds[op] = ("folded at bake time (reads only the input's static shape)" if op in SHAPE_ONLY
-                         else "constant inputs only: folded at bake time")
+            kinds[op] = FOLD_DOCS.get(op) or ("folded at bake time (reads only the input's static shape)"
+                                              if op in SHAPE_ONLY else "constant inputs only: folded at bake time")
     rows = ["| operator | types |", "|---|---|"]
     rows += ["| %s | %s |" % (op, kinds[op]) for op in sorted(kinds)]
     return "\n".join(rows)

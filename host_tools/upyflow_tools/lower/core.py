@@ -112,7 +112,8 @@ HINTS = {
     "PACK": "packs tensors computed at run time; if it builds a shape, export with fixed shapes "
             "(e.g. tf.keras.Input(shape, batch_size=1))",
     "WHILE": "control flow is not supported", "IF": "control flow is not supported",
-    "DENSIFY": "sparse weights: convert without sparsity",
+    "DENSIFY": "sparse weights: bake densifies a DENSIFY of a constant that feeds another operator; "
+               "this one does not",
 }
 TYPE_HINTS = {
     "float16": "float16 weights are folded into float32 at bake time; float16 activations are not supported",
@@ -319,6 +320,15 @@ def check_op(graph: Graph, op: Op) -> None:
             or not op.outputs or op.outputs[0] < 0:
         raise BakeError("operator %s has inputs %s and outputs %s; it needs %d input%s and an output"
                         % (op.kind, op.inputs, op.outputs, need, "s" if need > 1 else ""))
+    # sparse constants arrive densified (readers/sparsity.py); TFLite reads them only through
+    # DENSIFY and as FULLY_CONNECTED weights (its sparse kernels: the dense result)
+    sparse = sorted({graph.tensors[t].name for k, t in enumerate(op.inputs) if t >= 0 and graph.tensors[t].sparse
+                     and not (op.kind == "DENSIFY" or (op.kind == "FULLY_CONNECTED" and k == 1))})
+    if sparse:
+        raise BakeError("%s %r reads %s stored sparse: TFLite takes sparse weights only through DENSIFY and as "
+                        "FULLY_CONNECTED weights (TFLite Micro would read the stored values as dense ones, a wrong "
+                        "result); convert without sparsity"
+                        % (op.kind, graph.tensors[op.outputs[0]].name, ", ".join(repr(n) for n in sparse)))
     for t in op.inputs + op.outputs:
         if t >= 0:
             check_extent(graph.tensors[t], op.kind)

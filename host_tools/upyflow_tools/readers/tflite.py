@@ -160,6 +160,13 @@ def _read(data: bytes) -> Graph:
             t, o, _ = _read_subgraph(model, data, model.Subgraphs(k), opnames)
             return Graph(t, o, [], [])
         resolve_variables(graph, subgraph)
+    sparse_fc = [tensors[op.outputs[0]].name for op in ops if op.kind == "FULLY_CONNECTED"
+                 and len(op.inputs) > 1 and op.outputs and op.outputs[0] >= 0 and op.inputs[1] >= 0
+                 and tensors[op.inputs[1]].sparse]
+    if sparse_fc:
+        # TFLite's sparse kernels compute the dense result; TFLite Micro has none and misreads them
+        graph.notes.append("sparse FULLY_CONNECTED weights densified at bake time (%s)"
+                           % ", ".join(repr(n) for n in sparse_fc))
     dyn_io = [tensors[i].name for i, _ in dynamic if i in inputs]
     if dynamic:
         graph.notes.append("dynamic batch dimension set to 1%s"
@@ -213,7 +220,13 @@ def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, l
                 raise BakeError("truncated model file: buffer of tensor %r is cut off" % name)
         if raw is not None and tensor.variable:
             raw = None  # TFLM ignores a variable's buffer: it starts from its zero point
-        if raw is not None:
+        if raw is not None and t.Sparsity() is not None:
+            # sparse weights (what DENSIFY or a sparse FULLY_CONNECTED reads): densified here
+            from .sparsity import densify, read_sparsity
+            tensor.data = densify(np.frombuffer(raw, dtype=NP_DTYPE[dtype]), shape, read_sparsity(t.Sparsity()),
+                                  name)
+            tensor.sparse = True
+        elif raw is not None:
             arr: np.ndarray = np.frombuffer(raw, dtype=NP_DTYPE[dtype])
             if arr.size != tensor.size:
                 raise BakeError("tensor %r holds %d values for shape %s" % (name, arr.size, list(shape)))
