@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("elftools")
+from test_isa import OP_CASES, _op_model  # noqa: E402
+
 from harness import bake_model, load_cpython, random_input, run_tflm, shared  # noqa: E402
 from upyflow_tools.isa import xtensa_qemu as xq  # noqa: E402
 from upyflow_tools.runner import load_module
@@ -226,3 +228,24 @@ def test_runtime_helpers_match_host(tmp_path):
     )
     p = subprocess.run([str(exe)], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.strip() == "0", p.stdout
+
+
+@pytest.mark.parametrize("case", OP_CASES, ids=lambda c: "%s-%dx%dx%d-%d" % (c[0], *c[1], c[2], c[3]))
+def test_blocked_kernels_on_xtensa(elf, tmp_path, case):
+    """test_isa.py's single-layer edge cases of the register-blocked kernels (pixel pairs,
+    channel tails, padding, left and right shifts, saturating inputs) as Xtensa code."""
+    for hot in (False, True):
+        data, xshape = _op_model(case, hot)
+        path = tmp_path / ("op%d.tflite" % hot)
+        path.write_bytes(data)
+        mdir, name, _ = bake_model(path, tmp_path / ("op%d" % hot), name="op")
+        module = load_module(os.path.join(mdir, name + ".py"))
+        rng = np.random.default_rng(3)
+        xs = [
+            rng.integers(-128, 128, size=xshape, dtype=np.int8),
+            np.full(xshape, -128, np.int8),
+            np.full(xshape, 127, np.int8),
+        ]
+        res = xq.run(module, [[x.tobytes()] for x in xs], weights_misalign=1 if hot else 0, elf=elf)
+        for x, outs in zip(xs, res.outputs):
+            assert list(outs) == [r.tobytes() for r in run_tflm(data, [x])]

@@ -403,6 +403,62 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
 }
 
 
+#if UF_MAC_PAIRS
+// dw_taps_s8 for four channels of two output pixels with the same valid taps (x1: the
+// second pixel's first valid tap): each weight loaded once serves both pixels. The
+// column loop is unrolled by three (3x3 filters), constant offsets where xs is known.
+static UF_MAC_NOINLINE void dw_taps2_s8(const int8_t *x0, const int8_t *x1, const int8_t *w,
+                                        int xs, int rows, int cols, int x_row, int x_col,
+                                        int w_row, int w_col, int32_t *acc0, int32_t *acc1) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    x_row -= cols * x_col, w_row -= cols * w_col;
+#define UF_DW2_TAP1 do {                                                      \
+        int32_t u = *x0, v = *x1, c;                                          \
+        c = w[0]; a0 += u * c; b0 += v * c;                                   \
+        c = w[1]; a1 += u * c; b1 += v * c;                                   \
+        c = w[2]; a2 += u * c; b2 += v * c;                                   \
+        c = w[3]; a3 += u * c; b3 += v * c;                                   \
+        x0 += x_col, x1 += x_col, w += w_col;                                 \
+    } while (0)
+#define UF_DW2_TAP4 do {                                                      \
+        int32_t c;                                                            \
+        c = w[0]; a0 += x0[0] * c; b0 += x1[0] * c;                           \
+        c = w[1]; a1 += x0[1] * c; b1 += x1[1] * c;                           \
+        c = w[2]; a2 += x0[2] * c; b2 += x1[2] * c;                           \
+        c = w[3]; a3 += x0[3] * c; b3 += x1[3] * c;                           \
+        x0 += x_col, x1 += x_col, w += w_col;                                 \
+    } while (0)
+    if (xs) {
+        for (int r = rows; r > 0; r--, x0 += x_row, x1 += x_row, w += w_row) {
+            int c = cols;
+            for (; c >= 3; c -= 3) {
+                UF_DW2_TAP4;
+                UF_DW2_TAP4;
+                UF_DW2_TAP4;
+            }
+            for (; c > 0; c--) {
+                UF_DW2_TAP4;
+            }
+        }
+    } else {
+        for (int r = rows; r > 0; r--, x0 += x_row, x1 += x_row, w += w_row) {
+            int c = cols;
+            for (; c >= 2; c -= 2) {
+                UF_DW2_TAP1;
+                UF_DW2_TAP1;
+            }
+            if (c) {
+                UF_DW2_TAP1;
+            }
+        }
+    }
+#undef UF_DW2_TAP1
+#undef UF_DW2_TAP4
+    acc0[0] = a0, acc0[1] = a1, acc0[2] = a2, acc0[3] = a3;
+    acc1[0] = b0, acc1[1] = b1, acc1[2] = b2, acc1[3] = b3;
+}
+#endif
+
 // acc[j] -= in_off * w[tap][j] over the padded taps (outside rows [ky0, ky1) or
 // columns [kx0, kx1)) of nb <= 4 channels, w at the first channel, taps out_c apart.
 static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k_w, int out_c,
@@ -603,10 +659,18 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                               int out_off, int act_min, int act_max) {
     int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
     uf_rq_t t[UF_DW_BLOCK];
+#if UF_MAC_PAIRS
+    int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
+    int32_t pad[UF_DW_BLOCK];         // the padded taps' sums (valid taps pk)
+#else
     int32_t acc[UF_DW_BLOCK];
+#endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
+#if UF_MAC_PAIRS
+        int pk[4] = {-1, -1, -1, -1};   // the valid taps pad is for
+#endif
         int8_t *o = out + c0;
         for (int oy = 0; oy < out_h; oy++) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
@@ -618,6 +682,53 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                 size_t xoff = rows > 0 && cols > 0
                     ? ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c : 0;
                 const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+#if UF_MAC_PAIRS
+                if (ox + 1 < out_w && rows > 0 && cols > 0) {
+                    // Two pixels whose windows have the same valid taps: weights loaded once.
+                    int kx0b, kx1b;
+                    valid_taps(x0 + s_w, k_w, d_w, in_w, &kx0b, &kx1b);
+                    if (kx0b == kx0 && kx1b == kx1) {
+                        int32_t *acc1 = acc + UF_DW_BLOCK;
+                        size_t xoff1 = xoff + (size_t)s_w * in_c;
+                        for (int j = 0; j < nb; j += 4) {
+                            int m = nb - j < 4 ? nb - j : 4;
+                            const int8_t *xj = x + (size_t)(c0 + j) * xs;
+                            if (m == 4) {
+                                dw_taps2_s8(xj + xoff, xj + xoff1, wt + c0 + j, xs, rows, cols,
+                                            d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c,
+                                            acc + j, acc1 + j);
+                            } else {
+                                dw_taps_s8(xj + xoff, wt + c0 + j, m, xs, rows, cols,
+                                           d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + j);
+                                dw_taps_s8(xj + xoff1, wt + c0 + j, m, xs, rows, cols,
+                                           d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c,
+                                           acc1 + j);
+                            }
+                        }
+                        if (rows < k_h || cols < k_w) {   // the same padded taps in both
+                            if (pk[0] != ky0 || pk[1] != ky1 || pk[2] != kx0 || pk[3] != kx1) {
+                                // (the same for a run of pixels)
+                                for (int j = 0; j < nb; j += 4) {
+                                    int m = nb - j < 4 ? nb - j : 4;
+                                    pad[j] = pad[j + 1] = pad[j + 2] = pad[j + 3] = 0;
+                                    dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0,
+                                                 kx1, in_off, pad + j);
+                                }
+                                pk[0] = ky0, pk[1] = ky1, pk[2] = kx0, pk[3] = kx1;
+                            }
+                            for (int j = 0; j < nb; j++) {
+                                acc[j] += pad[j];
+                                acc1[j] += pad[j];
+                            }
+                        }
+                        uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+                        uf_rq_out(acc1, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off, act_min,
+                                  act_max);
+                        ox++, o += out_c;
+                        continue;
+                    }
+                }
+#endif
                 for (int j = 0; j < nb; j += 4) {
                     int m = nb - j < 4 ? nb - j : 4;
                     if (rows > 0 && cols > 0) {

@@ -729,6 +729,10 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_m0_out(const uf_rq_m0_t *t, int 
 // operations, no branch on the shift's sign.
 typedef struct {
     int32_t bias, mult, left, right, mask, thr;
+#if UF_MAC_PAIRS
+    uint32_t clo;   // (uf_rq_out's one-rounding path, ok == 2) 2^30 + 2^(30 + right),
+    int32_t chi;    // its low and high words; right - 1 in left
+#endif
 } uf_rq_t;
 
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_out then takes uf_requant_block)
@@ -749,7 +753,23 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare(uf_rq_t *t, int n, const 
         t[j].mask = (int32_t)(((uint32_t)1 << t[j].right) - 1);
         t[j].thr = t[j].mask >> 1;
     }
+#if UF_MAC_PAIRS
+    // Every shift a right shift (TFLM's usual case): uf_rq_out's one-rounding path.
+    for (int j = 0; j < n; j++) {
+        if (t[j].right == 0) {
+            return 1;
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        uint64_t c = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + t[j].right));
+        t[j].clo = (uint32_t)c;
+        t[j].chi = (int32_t)(c >> 32);
+        t[j].left = t[j].right - 1;
+    }
+    return 2;
+#else
     return 1;
+#endif
 }
 
 // out[j] = requantized acc[j] + bias of channel ch + j, j < n: uf_requant_v's
@@ -762,6 +782,36 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf
         uf_requant_block(acc, n, bias, out, mult, shift, ch, out_off, act_min, act_max);
         return;
     }
+#if UF_MAC_PAIRS
+    if (ok == 2) {
+        // TFLM rounds twice: q = (P + 2^30) >> 31 (P = x * mult, 64 bits), then q / 2^r
+        // to nearest, ties away from zero: floor((q + 2^(r-1) - [q < 0]) / 2^r). Nested
+        // floors of integers fold: floor((P + 2^30 + (2^(r-1) - [q < 0]) 2^31) / 2^(31+r)),
+        // and (r >= 1) [q < 0] may be read as [P < 0]: for -2^30 <= P < 0 both give 0.
+        // A shift of 31 + r >= 32 leaves the high word shifted by r - 1. |P| < 2^62, the
+        // constant below 2^62: no overflow.
+        const int32_t *end = acc + n;
+        uint32_t range = (uint32_t)(act_max - act_min);
+        if (n <= 0) {
+            return;
+        }
+        do {
+            int64_t p = (int64_t)(*acc + t->bias) * t->mult;
+            uint32_t lo = (uint32_t)p, sub = (uint32_t)(p >> 32) & 0x80000000u;
+            int32_t hi = (int32_t)(p >> 32) - (lo < sub);
+            lo -= sub;
+            uint32_t l2 = lo + t->clo;
+            hi += t->chi + (l2 < lo);
+            int32_t v = (hi >> t->left) + out_off;
+            if (__builtin_expect((uint32_t)(v - act_min) > range, 0)) {   // one test in range
+                v = v < act_min ? act_min : act_max;
+            }
+            *out++ = (int8_t)v;
+            t++;
+        } while (++acc < end);
+        return;
+    }
+#endif
     for (int j = 0; j < n; j++, t++) {
         int32_t x = (int32_t)((uint32_t)(acc[j] + t->bias) << t->left);
         // uf_srdhm_inl: exact, the multiplier is not INT32_MIN
