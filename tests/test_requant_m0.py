@@ -33,7 +33,7 @@ int main(void) {
             b[j] = v[%d * j + 1], m[j] = v[%d * j + 2], s[j] = v[%d * j + 3];
         }
         int32_t lim[3] = {v[4], v[5], v[6]};
-        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0);
+        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0, lim);
         for (int j = 0; j < block; j++) {
             t[j].acc = v[%d * j];
         }
@@ -123,6 +123,41 @@ def test_requant_m0_blocks(tmp_path):
     for k in range(0, len(cases), 8):  # each block clamps as its first case says
         cases[k + 1 : k + 8] = [c[:4] + cases[k][4:] for c in cases[k + 1 : k + 8]]
     got = _run(tmp_path, cases, 8)
+    assert got == [_expect(*c) for c in cases]
+
+
+def _first_above(m, s, off, lo, hi):
+    """The smallest accumulator whose reference output is not lo (bisection over int32)."""
+    a, b = MIN, MAX  # _expect(b) != lo or b = MAX
+    if _expect(a, 0, m, s, off, lo, hi) != lo:
+        return a
+    while b - a > 1:
+        mid = (a + b) // 2
+        if _expect(mid, 0, m, s, off, lo, hi) == lo:
+            a = mid
+        else:
+            b = mid
+    return b
+
+
+def test_requant_m0_floor(tmp_path):
+    """uf_rq1_m0 stores act_min with no multiply below each channel's floor (from
+    uf_rq_m0_prepare): every sum around the reference's last act_min, in every right
+    shift the floor takes (1..15) and past it, clamps at and above out_off."""
+    _need()
+    rnd = random.Random(11)
+    cases = []
+    for k in range(160):
+        m = rnd.choice([1 << 30, MAX, rnd.randint(1 << 30, MAX), rnd.randint(1, 1 << 30)])
+        s = -rnd.randint(1, 17)
+        off = rnd.randint(-128, 127)
+        lo, hi = rnd.choice([(-128, 127), (off, 127), (max(off, -128), max(off, -128)), (-128, -128)])
+        edge = _first_above(m, s, off, lo, hi)
+        bias = rnd.choice([0, rnd.randint(-(1 << 16), 1 << 16)])
+        for x in [edge + d for d in range(-40, 6)] + [MIN, MIN + 1, edge - (1 << 12), MAX]:
+            if MIN <= x <= MAX:
+                cases.append((c_int32(x - bias), bias, m, s, off, lo, hi))
+    got = _run(tmp_path, cases, 1)
     assert got == [_expect(*c) for c in cases]
 
 

@@ -67,7 +67,7 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0);
+        int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, lim);
         int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
         for (int j = 0; pairs && j < n4; j++) {   // (field by field: natmods have no memcpy)
             t1[j].bias = t[j].bias, t1[j].mult2 = t[j].mult2;
@@ -471,7 +471,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0);
+        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);
         int8_t *o = out + c0;
         // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
         // inputs or one input channel, uf_rq1_m0's table) without the window
