@@ -147,7 +147,7 @@ def test_requant_m0_floor(tmp_path):
     _need()
     rnd = random.Random(11)
     cases = []
-    for k in range(160):
+    for _ in range(160):
         m = rnd.choice([1 << 30, MAX, rnd.randint(1 << 30, MAX), rnd.randint(1, 1 << 30)])
         s = -rnd.randint(1, 17)
         off = rnd.randint(-128, 127)

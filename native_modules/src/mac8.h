@@ -260,8 +260,8 @@ typedef struct {
 // 2^31; uf_rq_m0_prepare refuses a negative multiplier). uf_rq1_m0: the same
 // where every channel has left = 0 and right > 0 (the usual layer), without the
 // left shift and the right == 0 case, the rounding divide as
-// ((q - (q < 0)) >> (right - 1) + 1) >> 1 (the same floor), and a sum below the
-// channel's floor stores act_min with no multiply: 44 cycles per output, 17 below
+// ((q - (q < 0)) >> (right - 1) + 1) >> 1 (the same value), and a sum below the
+// channel's floor stores act_min with no multiply: 45 cycles per output, 17 below
 // the floor (uf_rq_m0: 49).
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 void uf_rq1_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
@@ -347,10 +347,8 @@ __asm__(                                                                        
     "  ldm r1!, {r3}\n"                     /* right - 1 */                             \
     "  asrs r6, r4, #31\n  adds r4, r4, r6\n"   /* q - (q < 0) */                       \
     "  asrs r4, r3\n"                                                                   \
-    "  adds r4, r4, #1\n"                                                               \
-    "  bvs 3f\n"                            /* (right 1, INT32_MAX + 1) */              \
+    "  adds r4, r4, #1\n"  /* no overflow: q <= INT32_MAX - 1 (0 <= m < 2^31) */       \
     "  asrs r4, r4, #1\n"                                                               \
-    "2:\n"                                                                              \
     "  add r4, r9\n"                                                                    \
     "  cmp r4, r10\n"                                                                   \
     "  blt 4f\n"                                                                        \
@@ -361,12 +359,16 @@ __asm__(                                                                        
     "  adds r0, #1\n"                                                                   \
     "  cmp r0, r12\n"                                                                   \
     "  bne 1b\n"                                                                        \
+    "8:\n"                                                                              \
     UF_M0_RESTORE                                                                       \
-    "3:\n"                                                                              \
-    "  lsrs r4, r4, #1\n"                                                               \
-    "  b 2b\n"                                                                          \
-    "7:\n"                                                                              \
+    "7:\n"                                 /* below the floor */                       \
     "  adds r1, #4\n"                                                                   \
+    "  mov r4, r10\n"                                                                   \
+    "  strb r4, [r0]\n"                                                                 \
+    "  adds r0, #1\n"                                                                   \
+    "  cmp r0, r12\n"                                                                   \
+    "  bne 1b\n"                                                                        \
+    "  b 8b\n"                                                                          \
     "4:\n"                                                                              \
     "  mov r4, r10\n"                                                                   \
     "  b 6b\n"                                                                          \
