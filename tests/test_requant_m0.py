@@ -161,6 +161,25 @@ def test_requant_m0_floor(tmp_path):
     assert got == [_expect(*c) for c in cases]
 
 
+def test_requant_m0_int16_sums(tmp_path):
+    """uf_rq1_m0's two-product path for sums that fit int16 and the four-product one
+    past them: sums at and around +-2^15, every multiplier half extreme, wide clamps
+    (the value itself shows)."""
+    _need()
+    rnd = random.Random(13)
+    xs = [-(1 << 15) - 1, -(1 << 15), -(1 << 15) + 1, -2, -1, 0, 1, (1 << 15) - 2, (1 << 15) - 1, 1 << 15]
+    ms = [0, 1, 0xFFFF, 0x10000, 1 << 30, MAX, 0x7FFF0000, 0x4000FFFF]
+    cases = []
+    for x in xs + [rnd.randint(-(1 << 15), (1 << 15) - 1) for _ in range(30)]:
+        for m in ms + [rnd.randint(0, MAX)]:
+            s = -rnd.randint(1, 31)
+            bias = rnd.choice([0, rnd.randint(-100, 100)])
+            cases.append((c_int32(x - bias), bias, m, s, rnd.randint(-128, 127), MIN, MAX))
+    got = _run(tmp_path, cases, 1)
+    want = [_expect(*c) for c in cases]
+    assert got == [c_int32(w) % 256 - 256 * (c_int32(w) % 256 > 127) for w in want]
+
+
 def test_requant_m0_refused_multiplier(tmp_path):
     """mult = INT32_MIN or any negative multiplier (no TFLM model has one; the asm
     multiplies by 2 * mult as unsigned): uf_rq_m0_prepare refuses, the C path
