@@ -2,9 +2,10 @@
 written from TFLM's definitions (test_qmath's big ints): the requantization loop
 (uf_rq_m0 and its table) at edge accumulators, multipliers and shifts, ties at both
 roundings, the rounding sum past INT32_MAX, the clamp, uf_rq1_m0's per-channel
-floors and its int16-sum product, and a multiplier uf_rq_m0_prepare refuses (the C path); and the packed two-pixel pointwise kernel with
-the extreme int8 products (-128 * -128), against integer sums; and qmath.h's ARMv6-M
-uf_dot_s8_wrap loop (the LSTM and SVDF dot products)."""
+floors and its int16-sum product, and a multiplier uf_rq_m0_prepare refuses (the C
+path); and the packed two-pixel pointwise kernel with the extreme int8 products
+(-128 * -128), against integer sums; and qmath.h's ARMv6-M uf_dot_s8_wrap loop (the
+LSTM and SVDF dot products)."""
 
 import random
 import struct
