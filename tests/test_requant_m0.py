@@ -1,10 +1,11 @@
 """The Cortex-M0+ asm of mac8.h as ARMv6-M code under unicorn, against references
 written from TFLM's definitions (test_qmath's big ints): the requantization loop
 (uf_rq_m0 and its table) at edge accumulators, multipliers and shifts, ties at both
-roundings, the rounding sum past INT32_MAX, the clamp, and a multiplier
-uf_rq_m0_prepare refuses (the C path); and the packed two-pixel pointwise kernel with
-the extreme int8 products (-128 * -128), against integer sums; and qmath.h's ARMv6-M
-uf_dot_s8_wrap loop (the LSTM and SVDF dot products)."""
+roundings, the rounding sum past INT32_MAX, the clamp, uf_rq1_m0's per-channel
+floors and its int16-sum product, and a multiplier uf_rq_m0_prepare refuses (the C
+path); and the packed two-pixel pointwise kernel with the extreme int8 products
+(-128 * -128), against integer sums; and qmath.h's ARMv6-M uf_dot_s8_wrap loop (the
+LSTM and SVDF dot products)."""
 
 import random
 import struct
@@ -33,7 +34,7 @@ int main(void) {
             b[j] = v[%d * j + 1], m[j] = v[%d * j + 2], s[j] = v[%d * j + 3];
         }
         int32_t lim[3] = {v[4], v[5], v[6]};
-        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0);
+        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0, lim);
         for (int j = 0; j < block; j++) {
             t[j].acc = v[%d * j];
         }
@@ -124,6 +125,60 @@ def test_requant_m0_blocks(tmp_path):
         cases[k + 1 : k + 8] = [c[:4] + cases[k][4:] for c in cases[k + 1 : k + 8]]
     got = _run(tmp_path, cases, 8)
     assert got == [_expect(*c) for c in cases]
+
+
+def _first_above(m, s, off, lo, hi):
+    """The smallest accumulator whose reference output is not lo (bisection over int32)."""
+    a, b = MIN, MAX  # _expect(b) != lo or b = MAX
+    if _expect(a, 0, m, s, off, lo, hi) != lo:
+        return a
+    while b - a > 1:
+        mid = (a + b) // 2
+        if _expect(mid, 0, m, s, off, lo, hi) == lo:
+            a = mid
+        else:
+            b = mid
+    return b
+
+
+def test_requant_m0_floor(tmp_path):
+    """uf_rq1_m0 stores act_min with no multiply below each channel's floor (from
+    uf_rq_m0_prepare): every sum around the reference's last act_min, in every right
+    shift the floor takes (1..15) and past it, clamps at and above out_off."""
+    _need()
+    rnd = random.Random(11)
+    cases = []
+    for _ in range(160):
+        m = rnd.choice([1 << 30, MAX, rnd.randint(1 << 30, MAX), rnd.randint(1, 1 << 30)])
+        s = -rnd.randint(1, 17)
+        off = rnd.randint(-128, 127)
+        lo, hi = rnd.choice([(-128, 127), (off, 127), (max(off, -128), max(off, -128)), (-128, -128)])
+        edge = _first_above(m, s, off, lo, hi)
+        bias = rnd.choice([0, rnd.randint(-(1 << 16), 1 << 16)])
+        for x in [edge + d for d in range(-40, 6)] + [MIN, MIN + 1, edge - (1 << 12), MAX]:
+            if MIN <= x <= MAX:
+                cases.append((c_int32(x - bias), bias, m, s, off, lo, hi))
+    got = _run(tmp_path, cases, 1)
+    assert got == [_expect(*c) for c in cases]
+
+
+def test_requant_m0_int16_sums(tmp_path):
+    """uf_rq1_m0's two-product path for sums that fit int16 and the four-product one
+    past them: sums at and around +-2^15, every multiplier half extreme, wide clamps
+    (the value itself shows)."""
+    _need()
+    rnd = random.Random(13)
+    xs = [-(1 << 15) - 1, -(1 << 15), -(1 << 15) + 1, -2, -1, 0, 1, (1 << 15) - 2, (1 << 15) - 1, 1 << 15]
+    ms = [0, 1, 0xFFFF, 0x10000, 1 << 30, MAX, 0x7FFF0000, 0x4000FFFF]
+    cases = []
+    for x in xs + [rnd.randint(-(1 << 15), (1 << 15) - 1) for _ in range(30)]:
+        for m in ms + [rnd.randint(0, MAX)]:
+            s = -rnd.randint(1, 31)
+            bias = rnd.choice([0, rnd.randint(-100, 100)])
+            cases.append((c_int32(x - bias), bias, m, s, rnd.randint(-128, 127), MIN, MAX))
+    got = _run(tmp_path, cases, 1)
+    want = [_expect(*c) for c in cases]
+    assert got == [c_int32(w) % 256 - 256 * (c_int32(w) % 256 > 127) for w in want]
 
 
 def test_requant_m0_refused_multiplier(tmp_path):

@@ -243,7 +243,9 @@ __asm__(
 // TFLM's scales are positive), half = the rounding constant 2^(right - 1) (0 when
 // right is 0), shifts = right | left << 8 | (right == 0) << 16 for TFLM's shift
 // (left = shift > 0 ? shift : 0, right = -shift otherwise). uf_rq_m0 reads the
-// fields in this order (20 bytes each).
+// fields in this order (20 bytes each). uf_rq1_m0's table (every right > 0, no
+// left) differs: half = floor, an accumulator sum below which the output is act_min
+// (INT32_MIN: none), shifts = right - 1.
 typedef struct {
     int32_t acc, bias;
     uint32_t mult2;
@@ -257,14 +259,17 @@ typedef struct {
 // doubling high multiply from the 64-bit x * 2m (exact for every x and 0 <= m <
 // 2^31; uf_rq_m0_prepare refuses a negative multiplier). uf_rq1_m0: the same
 // where every channel has left = 0 and right > 0 (the usual layer), without the
-// left shift and the right == 0 case: 43 cycles per output, uf_rq_m0 49.
+// left shift and the right == 0 case, the rounding divide as
+// ((q - (q < 0)) >> (right - 1) + 1) >> 1 (the same value), and a sum below the
+// channel's floor stores act_min with no multiply; a sum that fits int16 takes two
+// MULS for the product: 39 cycles per output (51 past int16), 17 below the floor
+// (uf_rq_m0: 49).
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 void uf_rq1_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 // x << left (a register shift reads bits 0..7)
 #define UF_RQ_M0_LEFT "  ldr r3, [r1, #4]\n  lsrs r3, r3, #8\n  lsls r2, r3\n"
 // q - (q < 0), or q where right == 0 (a register shift by 32 gives 0); q > INT32_MIN
 #define UF_RQ_M0_NEG "  lsrs r5, r3, #16\n  lsrs r6, r4, #31\n  lsrs r6, r5\n  subs r4, r4, r6\n"
-#define UF_RQ1_M0_NEG "  asrs r6, r4, #31\n  adds r4, r4, r6\n"
 #define UF_RQ_M0(name, left, neg)                                                       \
 __asm__(                                                                                \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                        \
@@ -317,7 +322,73 @@ __asm__(                                                                        
     UF_M0_END(name))
 #if UF_M0_CONV_ASM
 UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
-UF_RQ_M0("uf_rq1_m0", "", UF_RQ1_M0_NEG);
+// uf_rq1_m0: acc, bias, 2m, floor in one LDM; below the floor, act_min.
+#define UF_RQ1_M0(name)                                                                 \
+__asm__(                                                                                \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                        \
+    "  ldr r4, [r3, #0]\n  mov r9, r4\n"    /* out_off */                               \
+    "  ldr r4, [r3, #4]\n  mov r10, r4\n"   /* act_min */                               \
+    "  ldr r4, [r3, #8]\n  mov r11, r4\n"   /* act_max */                               \
+    "  adds r2, r1, r2\n  mov r12, r2\n"    /* out end */                               \
+    "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   /* r0: out, r1: table */          \
+    "  movs r4, #1\n  lsls r4, r4, #31\n  mov r8, r4\n"   /* 2^31 */                     \
+    "1:\n"                                                                              \
+    "  ldm r1!, {r2, r3, r4, r5}\n"         /* acc, bias, 2m, floor */                  \
+    "  adds r2, r2, r3\n"                                                               \
+    "  cmp r2, r5\n"                                                                    \
+    "  blt 7f\n"                                                                        \
+    /* x in int16: x * 2m = A 2^16 + B (A = x mh, B = x ml, both fit int32); q = */     \
+    /* (A >> 16) + the carry of (A << 16) + (B + 2^31), both unsigned */                \
+    "  sxth r3, r2\n  cmp r3, r2\n  bne 9f\n"                                            \
+    "  uxth r5, r4\n  lsrs r4, r4, #16\n"                                               \
+    "  muls r5, r2\n  muls r4, r2\n"                                                    \
+    "  lsls r6, r4, #16\n  asrs r4, r4, #16\n"                                          \
+    "  add r5, r8\n  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"   /* q */            \
+    "10:\n"                                                                             \
+    "  ldm r1!, {r3}\n"                     /* right - 1 */                             \
+    "  asrs r6, r4, #31\n  adds r4, r4, r6\n"   /* q - (q < 0) */                       \
+    "  asrs r4, r3\n"                                                                   \
+    "  adds r4, r4, #1\n"  /* no overflow: q <= INT32_MAX - 1 (0 <= m < 2^31) */       \
+    "  asrs r4, r4, #1\n"                                                               \
+    "  add r4, r9\n"                                                                    \
+    "  cmp r4, r10\n"                                                                   \
+    "  blt 4f\n"                                                                        \
+    "  cmp r4, r11\n"                                                                   \
+    "  bgt 5f\n"                                                                        \
+    "6:\n"                                                                              \
+    "  strb r4, [r0]\n"                                                                 \
+    "  adds r0, #1\n"                                                                   \
+    "  cmp r0, r12\n"                                                                   \
+    "  bne 1b\n"                                                                        \
+    "8:\n"                                                                              \
+    UF_M0_RESTORE                                                                       \
+    "7:\n"                                 /* below the floor */                       \
+    "  adds r1, #4\n"                                                                   \
+    "  mov r4, r10\n"                                                                   \
+    "  strb r4, [r0]\n"                                                                 \
+    "  adds r0, #1\n"                                                                   \
+    "  cmp r0, r12\n"                                                                   \
+    "  bne 1b\n"                                                                        \
+    "  b 8b\n"                                                                          \
+    "9:\n"                                                                              \
+    "  uxth r3, r2\n  asrs r2, r2, #16\n"                                               \
+    "  uxth r5, r4\n  lsrs r4, r4, #16\n"                                               \
+    "  movs r6, r3\n  muls r6, r5\n"        /* al*ml */                                 \
+    "  muls r5, r2\n"                       /* ah*ml (signed) */                        \
+    "  muls r3, r4\n"                       /* al*mh (unsigned) */                      \
+    "  muls r4, r2\n"                       /* ah*mh (signed) */                        \
+    "  lsls r7, r5, #16\n  asrs r5, r5, #16\n  adds r6, r6, r7\n  adcs r4, r5\n"         \
+    "  lsls r7, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r4, r3\n"         \
+    "  lsrs r6, r6, #31\n  adds r4, r4, r6\n"   /* q */                                 \
+    "  b 10b\n"                                                                         \
+    "4:\n"                                                                              \
+    "  mov r4, r10\n"                                                                   \
+    "  b 6b\n"                                                                          \
+    "5:\n"                                                                              \
+    "  mov r4, r11\n"                                                                   \
+    "  b 6b\n"                                                                          \
+    UF_M0_END(name))
+UF_RQ1_M0("uf_rq1_m0");
 #endif
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
@@ -675,12 +746,42 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 }
 
 #if UF_MAC_M0
+// uf_rq1_m0's floor of one channel (mult m >= 0, right 1..31, left 0): a sum x
+// below it requantizes to act_min. The requantized value is non-decreasing in x
+// (m >= 0), and the clamp keeps act_min for every x below a sum that gives
+// act_min, so the floor is exact if the sum just below it gives act_min; that
+// sum is checked with the C requantization. The estimate (about the sum where
+// the value passes act_min - out_off + 1/2, from the top 16 bits of m; a few
+// sums low) is refused where it does not fit: INT32_MIN, no floor.
+static UF_MAC_NOINLINE UF_MAC_UNUSED int32_t uf_rq1_m0_floor(int32_t m, int right,
+                                                             const int32_t *lim) {
+    int64_t l = (int64_t)lim[1] - lim[0];
+    int32_t d = m >> 15;
+    if (l < -(1 << 14) || l > (1 << 14) || d < (1 << 15) || right > 15) {
+        return UF_INT32_MIN;
+    }
+    int32_t l2 = 2 * (int32_t)l + 1;
+    int32_t num = l2 * ((int32_t)1 << right);   // |num| < 2^16
+    if (num >= (1 << 16) || num <= -(1 << 16)) {
+        return UF_INT32_MIN;
+    }
+    // x * m / 2^(31 + right) = l2 / 2 at x = l2 * 2^(right + 15) / (m / 2^15)
+    int32_t x = num * (1 << 15) / d - 8;
+    if (x <= UF_INT32_MIN + 1 ||
+        uf_requant_v(x - 1, m, -right, lim[0], lim[1], lim[2]) != lim[1]) {
+        return UF_INT32_MIN;
+    }
+    return x;
+}
+
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
-// every shift is negative (uf_rq1_m0), 1 otherwise (uf_rq_m0).
+// every shift is negative (uf_rq1_m0's table, with floors from lim = {out_off,
+// act_min, act_max} if lim is not NULL), 1 otherwise (uf_rq_m0).
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
-                                                          const void *shift, int ch) {
+                                                          const void *shift, int ch,
+                                                          const int32_t *lim) {
     int ok = 2;
     for (int j = 0; j < n; j++) {
         int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
@@ -695,6 +796,11 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
         t[j].shifts = right | (s > 0 ? s : 0) << 8 | (right == 0) << 16;
         t[j].mult2 = (uint32_t)m << 1;
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
+    }
+    for (int j = 0; ok == 2 && j < n; j++) {
+        int right = t[j].shifts;
+        t[j].shifts = right - 1;
+        t[j].half = lim ? uf_rq1_m0_floor((int32_t)(t[j].mult2 >> 1), right, lim) : UF_INT32_MIN;
     }
     return ok;
 }
