@@ -24,7 +24,8 @@ def _compare(graph: Graph, op: Op) -> list[Call]:
     same = a.dtype == b.dtype or (a.dtype in BOOL and b.dtype in BOOL)
     if not same or a.dtype not in ok or out.dtype not in BOOL:
         raise types_error(op, graph)
-    desc = broadcast_desc(op, a, b, out, max_rank=4 if a.dtype == "i8" else 5)
+    # TFLM's broadcast comparisons are 4-D; operands of one shape any rank (up to 6 here)
+    desc = broadcast_desc(op, a, b, out, max_rank=4 if a.shape != b.shape else 6)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     q = dict(off1=0, m1=0, sh1=0, off2=0, m2=0, sh2=0)
     kind = 1 if a.dtype == "f32" else 0
@@ -42,7 +43,7 @@ def _compare(graph: Graph, op: Op) -> list[Call]:
 
 for _kind in CMP_OP:
     lowering(_kind, "int8 (rescaled as TFLM), int32, float32%s; bool output; broadcasting up to 4-D"
-             " (int8) or 5-D" % (", bool" if _kind in ("EQUAL", "NOT_EQUAL") else ""), min_inputs=2)(_compare)
+             " (operands of one shape: 6-D)" % (", bool" if _kind in ("EQUAL", "NOT_EQUAL") else ""), min_inputs=2)(_compare)
 
 
 def _bool_operands(graph: Graph, op: Op, n: int) -> None:
@@ -55,7 +56,7 @@ def _logical(graph: Graph, op: Op) -> list[Call]:
     # bool bytes are 0 or 1: AND is their minimum, OR their maximum
     _bool_operands(graph, op, 2)
     a, b, out = inp(graph, op, 0), inp(graph, op, 1), graph.tensors[op.outputs[0]]
-    desc = broadcast_desc(op, a, b, out, max_rank=4)
+    desc = broadcast_desc(op, a, b, out, max_rank=4 if a.shape != b.shape else 6)
     return [Call("maxmin_q", x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc),
                  esize=1, is_max=1 if op.kind == "LOGICAL_OR" else 0)]
 

@@ -26,7 +26,8 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
                     "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
                     "LayerNormalization", "RMSNormalization", "LSTM", "GRU",
-                    "Slice", "Where"})
+                    "Slice", "Where", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Equal", "And", "Or",
+                    "Xor", "Not"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a
