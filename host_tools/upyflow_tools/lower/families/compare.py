@@ -42,8 +42,9 @@ def _compare(graph: Graph, op: Op) -> list[Call]:
 
 
 for _kind in CMP_OP:
+    _bools = ", bool" if _kind in ("EQUAL", "NOT_EQUAL") else ""
     lowering(_kind, "int8 (rescaled as TFLM), int32, float32%s; bool output; broadcasting up to 4-D"
-             " (operands of one shape: 6-D)" % (", bool" if _kind in ("EQUAL", "NOT_EQUAL") else ""), min_inputs=2)(_compare)
+             " (operands of one shape: 6-D)" % _bools, min_inputs=2)(_compare)
 
 
 def _bool_operands(graph: Graph, op: Op, n: int) -> None:
