@@ -158,3 +158,22 @@ def test_logic_refusals_are_one_line():
     with pytest.raises(BakeError, match="And node .*operands must be bool") as e:
         compile_model("m.onnx", data=data)
     assert "\n" not in str(e.value)
+
+
+def test_older_opset_read_only_when_its_operators_are_unchanged():
+    """And of opset 7 reads as opset 9 (And is defined the same); an opset-7 BatchNormalization
+    (changed at 9) is still refused with the opset line."""
+    data = model(
+        [oh.make_node("And", ["a", "b"], ["y"])], {"a": (TP.BOOL, [3]), "b": (TP.BOOL, [3])}, {"y": TP.BOOL}, opset=7
+    )
+    assert [op.kind for op in compile_model("m.onnx", data=data).graph.ops] == ["LOGICAL_AND"]
+    inits = {k: np.ones(2, np.float32) for k in ("s", "b", "m", "v")}
+    data = model(
+        [oh.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"])],
+        {"x": (TP.FLOAT, [1, 2, 3, 3])},
+        {"y": TP.FLOAT},
+        inits,
+        opset=7,
+    )
+    with pytest.raises(BakeError, match=r"^ONNX opset 7 is not supported \(upyflow reads opsets 9 to \d+\)$"):
+        compile_model("m.onnx", data=data)

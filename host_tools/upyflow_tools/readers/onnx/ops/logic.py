@@ -23,7 +23,8 @@ BOOL = ("u8", "bool")
 def _is_bool(r: Reader, v) -> bool:
     if isinstance(v, Val):
         t = r.tensors[v.t]
-        return not v.deq and t.dtype in BOOL and t.scale in ([], [1.0]) and t.zero_point in ([], [0])
+        # bool bytes: a bool input, or uint8 of scale 1 (computed; plain uint8 numbers have none)
+        return not v.deq and (t.dtype == "bool" or (t.dtype == "u8" and t.scale == [1.0] and t.zero_point == [0]))
     return not isinstance(v, QConst) and np.asarray(v).dtype == bool
 
 
@@ -62,7 +63,7 @@ def compare(r: Reader, node) -> None:
         if len(ints) != 1 or any(not isinstance(it, Val) and np.asarray(it[0]).dtype.kind not in "iu" for it in items):
             raise BakeError("%s node %r: integer operands of different types" % (node.op_type, node.name))
         dtype = ints.pop()
-        wide = dtype == "u8"   # uint8 values compared as int32
+        wide = dtype != "i32"   # plain int8/uint8 (no quantization) compared as int32
         for k, it in enumerate(items):
             if isinstance(it, Val):
                 t = it.t
@@ -71,11 +72,7 @@ def compare(r: Reader, node) -> None:
                     r.op("CAST", [it.t], [t])
                 ts.append(t)
             else:
-                data = np.asarray(it[0]).reshape(it[1]).transpose(perm)
-                if not wide and dtype == "i8" and (data.min(initial=0) < -128 or data.max(initial=0) > 127):
-                    wide = True   # cannot happen in a valid model: ONNX operands share one type
-                ts.append(r.const("%s/operand%d" % (name, k), data.astype(np.int32 if wide else np.int8),
-                                  "i32" if wide else "i8"))
+                ts.append(r.i32("%s/operand%d" % (name, k), np.asarray(it[0]).reshape(it[1]).transpose(perm)))
     else:
         for k, it in enumerate(items):
             if isinstance(it, Val):
