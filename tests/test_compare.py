@@ -185,3 +185,20 @@ def test_compare_micropython(mpy_tier, tmp_path):
         for g, s in zip(got, sets):
             want = [np.ascontiguousarray(v).tobytes() for v in run_tflm(model, s)]
             assert list(g) == want, k
+
+
+def test_bool_io_through_the_model_api(tier, tmp_path):
+    """A bool graph input and output: input_dtype/output_dtype 'bool', quantize_input takes
+    truth values, dequantize_output gives 0.0/1.0, get_output the bytes 0/1."""
+    from harness import load_cpython
+
+    w = ModelWriter()
+    a, y = w.tensor([4], "bool"), w.tensor([4], "bool")
+    w.op("LOGICAL_NOT", [a], [y])
+    mdir, name, _ = bake_model(w.build([a], [y]), tmp_path)
+    m = load_cpython(mdir, name)
+    assert m.input_dtype[0] == m.output_dtype[0] == "bool"
+    m.quantize_input([True, 0, 5, False])
+    m.invoke()
+    assert m.dequantize_output() == [0.0, 1.0, 0.0, 1.0]
+    assert bytes(m.get_output(0)) == bytes([0, 1, 0, 1])
