@@ -164,7 +164,7 @@ def test_compare_refusals(tmp_path):
         bake_model(w.build([a, b], [y]), tmp_path)
 
 
-@pytest.mark.parametrize("mpy_tier", ["pure", "natmod"], indirect=True)
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
 def test_compare_micropython(mpy_tier, tmp_path):
     """A few cases on MicroPython, byte-identical with TFLM."""
     from upyflow_tools.unixport import run_batch
