@@ -18,7 +18,15 @@ from tflite_writer import ModelWriter
 
 SEED = 0xC0A1
 CMP_KINDS = ("GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "EQUAL", "NOT_EQUAL")
-SHAPES = [([2, 3, 4], [2, 3, 4]), ([1, 4, 4, 3], [3]), ([2, 1, 5], [1, 3, 1]), ([5], [1]), ([3, 1], [])]
+SHAPES = [
+    ([2, 3, 4], [2, 3, 4]),
+    ([1, 4, 4, 3], [3]),
+    ([2, 1, 5], [1, 3, 1]),
+    ([5], [1]),
+    ([3, 1], []),
+    ([2, 1, 3, 2, 2], [1, 2, 1, 1, 2]),
+    ([2, 1, 3, 1, 2, 2], [1, 2, 1, 2, 1, 2]),
+]
 TT_ALL = dict(TT, bool="bool")
 
 
@@ -106,7 +114,9 @@ def logical_model(rng, kind, sa, sb):
     return w.build([a, b], [y]), [list(p) for p in zip(_inputs(rng, "bool", sa, None), _inputs(rng, "bool", sb, None))]
 
 
-LOGICAL_CASES = [(k, sa, sb) for k in LOGICAL for sa, sb in SHAPES[:4]] + [("LOGICAL_NOT", [2, 3, 4], None)]
+LOGICAL_CASES = [(k, sa, sb) for k in LOGICAL for sa, sb in SHAPES[:4] + SHAPES[5:]] + [
+    ("LOGICAL_NOT", [2, 3, 4], None)
+]
 
 
 @pytest.mark.parametrize("case", LOGICAL_CASES, ids=lambda c: "%s-%s" % (c[0], shape_id(c[1])))

@@ -24,8 +24,7 @@ def _compare(graph: Graph, op: Op) -> list[Call]:
     same = a.dtype == b.dtype or (a.dtype in BOOL and b.dtype in BOOL)
     if not same or a.dtype not in ok or out.dtype not in BOOL:
         raise types_error(op, graph)
-    # TFLM's broadcast comparisons are 4-D; operands of one shape any rank (up to 6 here)
-    desc = broadcast_desc(op, a, b, out, max_rank=4 if a.shape != b.shape else 6)
+    desc = broadcast_desc(op, a, b, out)   # up to 6-D (the tflite-micro runtime broadcasts 6-D too)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     q = dict(off1=0, m1=0, sh1=0, off2=0, m2=0, sh2=0)
     kind = 1 if a.dtype == "f32" else 0
@@ -43,8 +42,8 @@ def _compare(graph: Graph, op: Op) -> list[Call]:
 
 for _kind in CMP_OP:
     _bools = ", bool" if _kind in ("EQUAL", "NOT_EQUAL") else ""
-    lowering(_kind, "int8 (rescaled as TFLM), int32, float32%s; bool output; broadcasting up to 4-D"
-             " (operands of one shape: 6-D)" % _bools, min_inputs=2)(_compare)
+    lowering(_kind, "int8 (rescaled as TFLM), int32, float32%s; bool output; broadcasting up to 6-D"
+             % _bools, min_inputs=2)(_compare)
 
 
 def _bool_operands(graph: Graph, op: Op, n: int) -> None:
@@ -57,13 +56,13 @@ def _logical(graph: Graph, op: Op) -> list[Call]:
     # bool bytes are 0 or 1: AND is their minimum, OR their maximum
     _bool_operands(graph, op, 2)
     a, b, out = inp(graph, op, 0), inp(graph, op, 1), graph.tensors[op.outputs[0]]
-    desc = broadcast_desc(op, a, b, out, max_rank=4 if a.shape != b.shape else 6)
+    desc = broadcast_desc(op, a, b, out)
     return [Call("maxmin_q", x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc),
                  esize=1, is_max=1 if op.kind == "LOGICAL_OR" else 0)]
 
 
-lowering("LOGICAL_AND", "bool; broadcasting up to 4-D", min_inputs=2)(_logical)
-lowering("LOGICAL_OR", "bool; broadcasting up to 4-D", min_inputs=2)(_logical)
+lowering("LOGICAL_AND", "bool; broadcasting up to 6-D", min_inputs=2)(_logical)
+lowering("LOGICAL_OR", "bool; broadcasting up to 6-D", min_inputs=2)(_logical)
 
 
 @lowering("LOGICAL_NOT", "bool")
