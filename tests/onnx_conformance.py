@@ -11,8 +11,9 @@ in-scope test is baked and run on one upyflow tier and sorted into:
 - failed: bakes but gives other numbers or fails at run time, or bake raised anything but
   BakeError (a traceback is a bug).
 
-In scope: every input and output a tensor of float32, int8 or uint8 (the types a
-microcontroller model carries; shapes come with the test data). Inputs the model uses as
+In scope: every input and output a tensor of float32, int8, uint8 or bool (the types a
+microcontroller model carries; bool: comparison and logic results, bytes 0/1; shapes come with
+the test data). Inputs the model uses as
 weights (a Conv's W given as a graph input) are baked as constants with the test's values
 when the plain bake refuses a non-constant operand (bake's `constants`, the CLI's --const), as a caller
 who knows them would.
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 RTOL, ATOL = 1e-5, 1e-6
-IN_SCOPE = {1: np.float32, 2: np.uint8, 3: np.int8}  # onnx TensorProto data types
+IN_SCOPE = {1: np.float32, 2: np.uint8, 3: np.int8, 9: np.bool_}  # onnx TensorProto data types
 
 
 @dataclass

@@ -16,7 +16,7 @@ TENSOR_RECORD_SIZE = 6
 MAX_TENSOR_BYTES = 1 << 24   # offsets and ends within a buffer stay below it
 MAX_TENSOR_SIZE = 1 << 19    # and each tensor's bytes
 WHERE = ("arena", "weights", "weight buffer")   # ARENA, WEIGHTS, WEIGHT_BUFFER: 0, 1, 2
-DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
+DTYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64", "bool")   # bool: bytes 0/1
 # IO_QUANT: per input, then per output: scale and zero point.
 IO_QUANT = "<fi"
 IO_QUANT_SIZE = 8
@@ -45,7 +45,7 @@ _IO_ENTRY = "<HfiB"   # Model._pack_io
 _IO_ENTRY_SIZE = 11
 _RANGE = {"i8": (-128, 127), "u8": (0, 255), "i16": (-32768, 32767)}
 # array.array type codes by dtype ('i': 32 bits on MicroPython's ports and CPython)
-_CODES = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f", "u32": "I", "u64": "Q"}
+_CODES = {"i8": "b", "u8": "B", "i16": "h", "i32": "i", "f32": "f", "u32": "I", "u64": "Q", "bool": "B"}
 
 
 class Model:
@@ -478,6 +478,10 @@ def _fill(view, meta, shape, values):
         for k in range(n):
             view[k] = values[k]
         return
+    if dtype == "bool":
+        for k in range(n):
+            view[k] = 1 if values[k] else 0
+        return
     lo, hi = _RANGE[dtype]
     for k in range(n):
         q = values[k] / scale
@@ -490,6 +494,8 @@ def _floats(view, meta, shape):
     n = _count(shape)
     if dtype == "f32":
         return [view[k] for k in range(n)]
+    if dtype == "bool":
+        return [float(view[k]) for k in range(n)]
     return [(view[k] - zp) * scale for k in range(n)]
 
 

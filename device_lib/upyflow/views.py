@@ -10,8 +10,8 @@
 
 import struct
 
-_FMT = {"i8": "<b", "u8": "<B", "i16": "<h", "i32": "<i", "f32": "<f", "u32": "<I", "u64": "<Q"}
-_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4, "u32": 4, "u64": 8}
+_FMT = {"i8": "<b", "u8": "<B", "i16": "<h", "i32": "<i", "f32": "<f", "u32": "<I", "u64": "<Q", "bool": "<B"}
+_SIZE = {"i8": 1, "u8": 1, "i16": 2, "i32": 4, "f32": 4, "u32": 4, "u64": 8, "bool": 1}
 _COPY_MAX = 256   # bytes of an unaligned constant worth a RAM copy
 
 
@@ -40,7 +40,7 @@ try:
     _UCT = {
         "i8": uctypes.INT8, "u8": uctypes.UINT8, "i16": uctypes.INT16,
         "i32": uctypes.INT32, "f32": uctypes.FLOAT32,
-        "u32": uctypes.UINT32, "u64": uctypes.UINT64,
+        "u32": uctypes.UINT32, "u64": uctypes.UINT64, "bool": uctypes.UINT8,
     }
     # One shared layout per dtype, with a length larger than any tensor: a view
     # then costs ~40 bytes instead of a layout dict of its own (~200 bytes).

@@ -48,11 +48,13 @@ OPS = {ast.Add: "OP_ADD", ast.Sub: "OP_SUB", ast.Mult: "OP_MUL", ast.FloorDiv: "
 HELPERS = {"elem_size": "H_ELEM_SIZE", "int_size": "H_INT_SIZE", "cast_size": "H_CAST_SIZE",
            "byte_width": "H_BYTE_WIDTH", "binary_check": "H_BINARY_CHECK", "mean_check": "H_MEAN_CHECK",
            "strided_check": "H_STRIDED_CHECK", "rfft_tables": "H_RFFT_TABLES",
-           "filter_bank_tables": "H_FILTER_BANK_TABLES", "matmul_check": "H_MATMUL_CHECK"}
+           "filter_bank_tables": "H_FILTER_BANK_TABLES", "compare_check": "H_COMPARE_CHECK",
+           "matmul_check": "H_MATMUL_CHECK"}
 # The helpers that read a constant tensor's values, and which of their arguments those
 # tensors are: the rest of a program sees only lengths, addresses and parameters.
 VALUE_ARGS = {"binary_check": (3,), "mean_check": (2,), "strided_check": (2,), "rfft_tables": (0,),
-              "filter_bank_tables": (1,), "matmul_check": (2,)}
+              "filter_bank_tables": (1,), "compare_check": (3,),
+              "matmul_check": (2,)}
 STACK = 16   # checks.h's UF_CHECK_STACK
 
 

@@ -310,6 +310,15 @@ kernel("binary_f32", "elementwise",
        [T("x1", "f32", "c"), T("x2", "f32", "c"), T("out", "f32", "w"), T("d", "i32", "c")],
        [Int("op"), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
 kernel("maxmin_q", "elementwise", _BIN, [Int("esize", 1, 2), Int("is_max")], checks=_BIN_CHECK)
+# GREATER..NOT_EQUAL (op 0..5), bool bytes out. kind 0: raw int8/int16/int32/bool values (esize
+# 1, 2, 4), 1: float32, 2: int8 rescaled as TFLM ((x + off) << 8 times the input's scale).
+kernel("compare_q", "elementwise",
+       [T("x1", "any", "c", None, "esize"), T("x2", "any", "c", None, "esize"), T("out", "u8", "w"),
+        T("d", "i32", "c")],
+       [Int("esize", 1, 4), Int("op", 0, 5), Int("kind", 0, 2), Int("off1"), Int("m1"),
+        Int("sh1", -31, 0, "input 1 shift"), Int("off2"), Int("m2"), Int("sh2", -31, 0, "input 2 shift")],
+       requires=["esize != 3", "kind != 1 or esize == 4", "kind != 2 or esize == 1"],
+       checks=["compare_check(x1, x2, out, d, esize)"])
 kernel("binary_s8_ort", "elementwise", _BIN[:2] + [T("out", "i8", "w"), T("d", "i32", "c")],
        [Int("op"), Int("zp1"), Float("s1"), Int("zp2"), Float("s2"), Float("out_s"), Int("out_zp"), Int("lo"),
         Int("hi")], native=False)

@@ -140,9 +140,10 @@ static int spans2(const void *d, int shape, int s0, int s1, int nd, int64_t *lo,
 
 // Binary ops: inputs a, b (either may be a constant), output o, descriptor dk
 // [nd][shape][a strides][b strides]; element size esize.
-static int binary_check(const uf_call *c, int a, int b, int o, int dk, int esize) {
+// The operands' elements are esize bytes, the output's oesize (a comparison's bool bytes: 1).
+static int binary_check2(const uf_call *c, int a, int b, int o, int dk, int esize, int oesize) {
     CHECK(esize == 1 || esize == 2 || esize == 4);
-    if ((uintptr_t)c->t[o] & (uintptr_t)(esize - 1)) {
+    if ((uintptr_t)c->t[o] & (uintptr_t)(oesize - 1)) {
         return UF_EALIGN;
     }
     const void *d = T(dk);
@@ -158,10 +159,19 @@ static int binary_check(const uf_call *c, int a, int b, int o, int dk, int esize
         return r < 0 ? UF_OK : r;
     }
     if (!within(lo[0], hi[0], c->len[a], esize) || !within(lo[1], hi[1], c->len[b], esize) ||
-        !within(0, (int64_t)n - 1, c->len[o], esize)) {
+        !within(0, (int64_t)n - 1, c->len[o], oesize)) {
         return UF_ESIZE;
     }
     return UF_OK;
+}
+
+static int binary_check(const uf_call *c, int a, int b, int o, int dk, int esize) {
+    return binary_check2(c, a, b, o, dk, esize, esize);
+}
+
+// GREATER...NOT_EQUAL: operands of esize bytes, bool bytes out.
+static int compare_check(const uf_call *c, int a, int b, int o, int dk, int esize) {
+    return binary_check2(c, a, b, o, dk, esize, 1);
 }
 
 // MEAN: input x, output o, descriptor dk [outer block][inner block].
@@ -297,7 +307,7 @@ enum {
     OP_UNLESS,     // w, n0, n1: unless the run asks for w (UF_STATIC, UF_VALUES), skip n0 + 256 n1 bytes
     // the helpers above, their arguments pushed in order (tensors as indices)
     H_ELEM_SIZE, H_INT_SIZE, H_CAST_SIZE, H_BYTE_WIDTH, H_BINARY_CHECK, H_MEAN_CHECK,
-    H_STRIDED_CHECK, H_RFFT_TABLES, H_FILTER_BANK_TABLES, H_MATMUL_CHECK
+    H_STRIDED_CHECK, H_RFFT_TABLES, H_FILTER_BANK_TABLES, H_COMPARE_CHECK, H_MATMUL_CHECK
 };
 
 #define UF_CHECK_STACK 16   // gen_kernels.STACK: it refuses a deeper expression
@@ -344,6 +354,7 @@ static int64_t check_helper(const uf_call *c, int32_t op, const uint64_t *a) {
         case H_STRIDED_CHECK: return strided_check(c, i0, i1, i2, i3);
         case H_RFFT_TABLES: return rfft_tables(c, i0, i1);
         case H_FILTER_BANK_TABLES: return filter_bank_tables(c, i0, i1, i2, i3);
+        case H_COMPARE_CHECK: return compare_check(c, i0, i1, i2, i3, i4);
         default:   // H_MATMUL_CHECK: its 12 arguments are all on the stack
             return matmul_check(c, i0, i1, i2, i3, i4, (int)a[5], (int)a[6], (int)a[7], (int)a[8],
                                 (int)a[9], (int)a[10], (int)a[11]);
@@ -351,7 +362,7 @@ static int64_t check_helper(const uf_call *c, int32_t op, const uint64_t *a) {
 }
 
 static int helper_args(int32_t op) {
-    static const uint8_t n[] = {2, 2, 1, 2, 5, 4, 4, 2, 4, 12};
+    static const uint8_t n[] = {2, 2, 1, 2, 5, 4, 4, 2, 4, 5, 12};
     return n[op - H_ELEM_SIZE];
 }
 

@@ -150,3 +150,44 @@ void uf_binary_i32(const void *x1, const void *x2, int32_t *out, const void *d, 
         out[o] = op_i32(uf_ld_i32(x1, (size_t)a), uf_ld_i32(x2, (size_t)b), op);
     })
 }
+
+// GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL (op 0..5) with broadcasting,
+// bool bytes (0 or 1) out. kind 0: int8/int16/int32/bool values compared raw (esize 1, 2, 4);
+// kind 1: float32; kind 2: int8 rescaled as TFLM does, each input ((x + off) << 8) times its
+// scale as a multiplier smaller than one.
+static uint8_t cmp_result(int op, int gt, int eq, int lt) {
+    switch (op) {
+        case 0: return (uint8_t)gt;
+        case 1: return (uint8_t)(gt || eq);
+        case 2: return (uint8_t)lt;
+        case 3: return (uint8_t)(lt || eq);
+        case 4: return (uint8_t)eq;
+        default: return (uint8_t)!eq;
+    }
+}
+
+void uf_compare_q(const void *x1, const void *x2, uint8_t *out, const void *desc, int esize, int op,
+                  int kind, int off1, int32_t m1, int sh1, int off2, int32_t m2, int sh2) {
+    if (kind == 1) {
+        UF_WALK2(desc, {
+            float u = uf_ld_f32(x1, (size_t)a), w = uf_ld_f32(x2, (size_t)b);
+            out[o] = cmp_result(op, u > w, u == w, u < w);
+        })
+        return;
+    }
+    UF_WALK2(desc, {
+        int32_t u, w;
+        if (esize == 4) {
+            u = uf_ld_i32(x1, (size_t)a);
+            w = uf_ld_i32(x2, (size_t)b);
+        } else {
+            u = uf_ld_q(x1, a, esize);
+            w = uf_ld_q(x2, b, esize);
+        }
+        if (kind == 2) {
+            u = scale_down((int32_t)((uint32_t)(u + off1) << 8), m1, sh1);
+            w = scale_down((int32_t)((uint32_t)(w + off2) << 8), m2, sh2);
+        }
+        out[o] = cmp_result(op, u > w, u == w, u < w);
+    })
+}

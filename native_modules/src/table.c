@@ -186,6 +186,11 @@ enum { MAXMIN_Q_X1, MAXMIN_Q_X2, MAXMIN_Q_OUT, MAXMIN_Q_D }; enum { MAXMIN_Q_ESI
 static const uint8_t checks_maxmin_q[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, MAXMIN_Q_ESIZE, 1, OP_MAX, MAXMIN_Q_ESIZE, 2, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, MAXMIN_Q_X1, OP_CONST, MAXMIN_Q_X2, OP_CONST, MAXMIN_Q_OUT, OP_CONST, MAXMIN_Q_D, OP_PARAM, MAXMIN_Q_ESIZE, H_BINARY_CHECK, OP_RET, OP_END};
 static int call_maxmin_q(const uf_call *c, const int32_t *d) { (void)d; uf_maxmin_q(T(MAXMIN_Q_X1), T(MAXMIN_Q_X2), T(MAXMIN_Q_OUT), T(MAXMIN_Q_D), I(MAXMIN_Q_ESIZE), I(MAXMIN_Q_IS_MAX)); return UF_OK; }
 
+// compare_q (elementwise): x1, x2, out, d, esize, op, kind, off1, m1, sh1, off2, m2, sh2
+enum { COMPARE_Q_X1, COMPARE_Q_X2, COMPARE_Q_OUT, COMPARE_Q_D }; enum { COMPARE_Q_ESIZE, COMPARE_Q_OP, COMPARE_Q_KIND, COMPARE_Q_OFF1, COMPARE_Q_M1, COMPARE_Q_SH1, COMPARE_Q_OFF2, COMPARE_Q_M2, COMPARE_Q_SH2 };
+static const uint8_t checks_compare_q[] = {OP_UNLESS, UF_STATIC, 72, 0, OP_MIN, COMPARE_Q_ESIZE, 1, OP_MAX, COMPARE_Q_ESIZE, 4, OP_MIN, COMPARE_Q_OP, 0, OP_MAX, COMPARE_Q_OP, 5, OP_MIN, COMPARE_Q_KIND, 0, OP_MAX, COMPARE_Q_KIND, 2, OP_PARAM, COMPARE_Q_SH1, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, COMPARE_Q_SH1, 0, OP_PARAM, COMPARE_Q_SH2, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, COMPARE_Q_SH2, 0, OP_PARAM, COMPARE_Q_ESIZE, OP_CONST, 3, OP_NE, OP_CHECK, OP_PARAM, COMPARE_Q_KIND, OP_CONST, 1, OP_NE, OP_PARAM, COMPARE_Q_ESIZE, OP_CONST, 4, OP_EQ, OP_LOR, OP_CHECK, OP_PARAM, COMPARE_Q_KIND, OP_CONST, 2, OP_NE, OP_PARAM, COMPARE_Q_ESIZE, OP_CONST, 1, OP_EQ, OP_LOR, OP_CHECK, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, COMPARE_Q_X1, OP_CONST, COMPARE_Q_X2, OP_CONST, COMPARE_Q_OUT, OP_CONST, COMPARE_Q_D, OP_PARAM, COMPARE_Q_ESIZE, H_COMPARE_CHECK, OP_RET, OP_END};
+static int call_compare_q(const uf_call *c, const int32_t *d) { (void)d; uf_compare_q(T(COMPARE_Q_X1), T(COMPARE_Q_X2), T(COMPARE_Q_OUT), T(COMPARE_Q_D), I(COMPARE_Q_ESIZE), I(COMPARE_Q_OP), I(COMPARE_Q_KIND), I(COMPARE_Q_OFF1), I(COMPARE_Q_M1), I(COMPARE_Q_SH1), I(COMPARE_Q_OFF2), I(COMPARE_Q_M2), I(COMPARE_Q_SH2)); return UF_OK; }
+
 // binary_i32 (elementwise): x1, x2, out, d, op
 enum { BINARY_I32_X1, BINARY_I32_X2, BINARY_I32_OUT, BINARY_I32_D }; enum { BINARY_I32_OP };
 static const uint8_t checks_binary_i32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_I32_OP, 0, OP_MAX, BINARY_I32_OP, 5, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_I32_X1, OP_CONST, BINARY_I32_X2, OP_CONST, BINARY_I32_OUT, OP_CONST, BINARY_I32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
@@ -420,6 +425,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"mul_q", "rrwriiiiiiii", call_mul_q, checks_mul_q, 0x08},
     {"binary_f32", "rrwriff", call_binary_f32, checks_binary_f32, 0x08},
     {"maxmin_q", "rrwrii", call_maxmin_q, checks_maxmin_q, 0x08},
+    {"compare_q", "rrwriiiiiiiii", call_compare_q, checks_compare_q, 0x08},
     {"binary_i32", "rrwri", call_binary_i32, checks_binary_i32, 0x08},
     {"mean_q", "rwriiiiiiii", call_mean_q, checks_mean_q, 0x04},
     {"mean_f32", "rwri", call_mean_f32, checks_mean_f32, 0x04},

@@ -7,7 +7,7 @@ import math
 
 from ..qmath import F32, mul_by_qm, rdbypot, srdhm, wrap32
 
-KERNELS = ("addsub_q", "mul_q", "binary_f32", "maxmin_q", "binary_s8_ort", "binary_i32")
+KERNELS = ("addsub_q", "mul_q", "binary_f32", "maxmin_q", "compare_q", "binary_s8_ort", "binary_i32")
 
 
 def _pairs(d, nd, k, a, b, o, row):
@@ -129,6 +129,35 @@ def maxmin_q(x1, x2, out, d, esize, is_max):
             u = x1[a]
             w = x2[b]
             out[o + i] = (u if u > w else w) if is_max else (u if u < w else w)
+            a += sa
+            b += sb
+    _pairs(d, d[0], 0, 0, 0, 0, row)
+
+
+# GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL (op 0..5): bool bytes out.
+# kind 2: int8 rescaled as TFLM, ((x + off) << 8) times each input's scale; 0 and 1
+# compare the values as they are (typed views: int or float).
+def compare_q(x1, x2, out, d, esize, op, kind, off1, m1, sh1, off2, m2, sh2):
+    def row(a, b, o, n, sa, sb):
+        for i in range(n):
+            u = x1[a]
+            w = x2[b]
+            if kind == 2:
+                u = rdbypot(srdhm((u + off1) << 8, m1), -sh1)
+                w = rdbypot(srdhm((w + off2) << 8, m2), -sh2)
+            if op == 0:
+                r = u > w
+            elif op == 1:
+                r = u >= w
+            elif op == 2:
+                r = u < w
+            elif op == 3:
+                r = u <= w
+            elif op == 4:
+                r = u == w
+            else:
+                r = u != w
+            out[o + i] = 1 if r else 0
             a += sa
             b += sb
     _pairs(d, d[0], 0, 0, 0, 0, row)

@@ -119,8 +119,9 @@ TYPE_HINTS = {
     "float16": "float16 weights are folded into float32 at bake time; float16 activations are not supported",
     "FLOAT64": "convert the model to float32",
 }
-# tensor types a baked module can hold (emit.DTYPE_CODES); i64/bool only as folded constants
-RUNTIME_TYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64")
+# tensor types a baked module can hold (emit.DTYPE_CODES); i64 only as folded constants, bool (bytes
+# 0/1) as graph inputs and outputs (the readers make other bool tensors uint8)
+RUNTIME_TYPES = ("i8", "u8", "i16", "i32", "f32", "u32", "u64", "bool")
 
 
 def _hinted(name: str, hints: dict) -> str:

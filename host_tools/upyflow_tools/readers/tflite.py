@@ -250,14 +250,22 @@ def _read_subgraph(model, data: bytes, sg, opnames: list) -> tuple[list, list, l
     return tensors, ops, dynamic
 
 
+BOOL_OPS = {"SELECT", "SELECT_V2", "EQUAL", "NOT_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"}
+
+
 def _conditions_as_bytes(graph: Graph) -> None:
-    """A computed bool tensor read only as SELECT/SELECT_V2's condition is uint8 on the board
-    (TFLM's bool is one byte, 0 or 1: the same bytes; scale 1, zero point 0)."""
-    users: dict[int, list[tuple[str, int]]] = {}
+    """Computed bool tensors (conditions, comparison results) are uint8 on the board (TFLM's bool
+    is one byte, 0 or 1: the same bytes; scale 1, zero point 0), and so are constant bools read by
+    SELECT, EQUAL/NOT_EQUAL or the logical operators; graph inputs and outputs stay bool (the same
+    bytes, a bool array for the caller)."""
+    users: dict[int, set[str]] = {}
     for op in graph.ops:
-        for k, t in enumerate(op.inputs):
-            users.setdefault(t, []).append((op.kind, k))
+        for t in op.inputs:
+            users.setdefault(t, set()).add(op.kind)
     for t, tensor in enumerate(graph.tensors):
-        if tensor.dtype == "bool" and not tensor.is_const and t not in graph.outputs and users.get(t) and \
-                all(kind in ("SELECT", "SELECT_V2") and k == 0 for kind, k in users[t]):
-            tensor.dtype, tensor.scale, tensor.zero_point = "u8", [1.0], [0]   # values 0 and 1
+        if tensor.dtype != "bool" or (tensor.is_const and not users.get(t, set()) & BOOL_OPS) or \
+                t in graph.inputs or t in graph.outputs:
+            continue
+        tensor.dtype, tensor.scale, tensor.zero_point = "u8", [1.0], [0]   # values 0 and 1
+        if tensor.data is not None:
+            tensor.data = np.asarray(tensor.data).astype(np.uint8)

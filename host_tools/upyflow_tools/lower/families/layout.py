@@ -535,7 +535,7 @@ def _select_computed(graph: Graph, op: Op, cond: Tensor, c_shape: list[int]) -> 
     """A run-time condition (TFLM's bool bytes, 0 or 1; uint8 on the board): the false operand
     copied to the output, then the true one's elements where the condition is set; an operand
     or condition of another shape is broadcast into a scratch tensor first."""
-    if cond.dtype != "u8":   # the readers make a computed bool condition uint8 (the same bytes)
+    if cond.dtype not in ("u8", "bool"):   # the readers make a computed bool condition uint8 (the same bytes)
         raise BakeError("%s %r: condition %r is %s; TFLM takes bool" % (op.kind, graph.tensors[op.outputs[0]].name,
                                                                       cond.name, cond.dtype))
     out = graph.tensors[op.outputs[0]]

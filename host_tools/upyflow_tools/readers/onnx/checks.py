@@ -26,7 +26,8 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
                     "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
                     "LayerNormalization", "RMSNormalization", "LSTM", "GRU",
-                    "Slice", "Where"})
+                    "Slice", "Where", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Equal", "And", "Or",
+                    "Xor", "Not"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a
@@ -128,6 +129,19 @@ def check_arity(node, opset: int) -> None:
                         % (op, node.name, list(node.input), list(node.output), need, "" if need == 1 else "s"))
 
 
+def _same_as_min_opset(model, version: int) -> bool:
+    """An older opset reads as MIN_OPSET when every node's operator is defined the same at both
+    (e.g. And/Or/Xor of opset 7, Not of opset 1: their schema's since_version is the same)."""
+    from onnx import defs
+
+    try:
+        return bool(model.graph.node) and all(
+            node.domain in ("", "ai.onnx") and defs.get_schema(node.op_type, version).since_version
+            == defs.get_schema(node.op_type, MIN_OPSET).since_version for node in model.graph.node)
+    except Exception:   # an operator unknown at either opset (onnx.defs.SchemaError)
+        return False
+
+
 def opset(model) -> int:
     """The model's ai.onnx opset, checked to be one upyflow reads (and no other domain used)."""
     version = None
@@ -136,6 +150,8 @@ def opset(model) -> int:
             version = imp.version
     if version is None:
         raise BakeError("ONNX model imports no ai.onnx opset")
+    if version < MIN_OPSET and _same_as_min_opset(model, version):
+        version = MIN_OPSET
     if not MIN_OPSET <= version <= MAX_OPSET:
         raise BakeError("ONNX opset %d is not supported (upyflow reads opsets %d to %d)"
                         % (version, MIN_OPSET, MAX_OPSET))

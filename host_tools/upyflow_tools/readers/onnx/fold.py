@@ -12,7 +12,9 @@ from .values import count
 FOLDABLE = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Reshape", "Flatten",
              "Transpose", "Identity", "Add", "Sub", "Mul", "Div", "Slice", "Range", "ConstantOfShape",
              "Neg", "Sqrt", "Equal", "Where", "Expand", "DequantizeLinear", "QuantizeLinear", "Size", "Not",
-             "CastLike"}
+             "CastLike", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor"}
+_LOGIC = {"Greater": np.greater, "GreaterOrEqual": np.greater_equal, "Less": np.less, "LessOrEqual": np.less_equal,
+          "Equal": np.equal, "And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor}
 
 
 MAX_RANK = 32
@@ -113,8 +115,8 @@ def fold(node, xs: list) -> np.ndarray:
         return -x
     if op == "Sqrt":
         return np.sqrt(x)
-    if op == "Equal":
-        return np.equal(x, xs[1])
+    if op in _LOGIC:
+        return _LOGIC[op](x, xs[1])
     if op == "Where":
         return np.where(x, xs[1], xs[2])
     if op == "Expand":

@@ -149,7 +149,8 @@ def _graph_input(r: Reader, vi) -> int:
     users_at = [(r.g.node[i].op_type, list(r.g.node[i].input).index(vi.name)) for i in r.consumers.get(vi.name, [])]
     condition = tt.elem_type == 9 and users_at and all(u == ("Where", 0) for u in users_at)
     # a bool input read only as Where's condition: its bytes (0/1) as uint8, scale 1
-    dtype = "u8" if condition else onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
+    # any other bool input: bool bytes (0/1) for comparisons and logic
+    dtype = "u8" if condition else "bool" if tt.elem_type == 9 else onnx_dtype(tt.elem_type, "graph input %r" % vi.name)
     dims: list[int] = []
     given = r.input_shapes.get(vi.name)
     if given is not None:
@@ -207,6 +208,10 @@ def _input_constant(vi, value) -> np.ndarray:
     return arr
 
 
+def _elem_type(r: Reader, name: str) -> int:
+    return next((o.type.tensor_type.elem_type for o in r.g.output if o.name == name), 0)
+
+
 def _graph_output(r: Reader, name: str) -> int:
     """A graph output's tensor: float, in the file's order; with --input-layout nhwc rank 4 as
     NHWC (rank 3 as NLC in a 1-D model) unless a Transpose node makes it."""
@@ -228,6 +233,8 @@ def _graph_output(r: Reader, name: str) -> int:
         v = to_float(r, v)
     r.out_layouts.append(_layout_name(r, v.perm))
     t = r.tensors[v.t]
+    if t.dtype == "u8" and t.scale in ([], [1.0]) and t.zero_point in ([], [0]) and _elem_type(r, name) == 9:
+        t.dtype = "bool"   # a comparison's or logical op's bytes 0/1, a bool output for the caller
     if made_by == ["QuantizeLinear"] and t.dtype == "i8" and quantizes_to_uint8(makers[0], r):
         out = r.tensor(name + "/uint8", t.shape, "u8", t.sc, t.zp + 128)   # the bytes plus 128
         r.op("QUANTIZE", [v.t], [out])

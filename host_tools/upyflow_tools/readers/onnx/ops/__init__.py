@@ -20,3 +20,6 @@ __all__ = ["activations", "arith", "conv", "elementwise", "fc", "movement", "poo
 from . import slicing  # noqa: E402  (Slice, Where on computed tensors)
 
 __all__ += ["slicing"]
+from . import logic  # noqa: E402  (comparisons, And/Or/Xor/Not)
+
+__all__ += ["logic"]

@@ -21,6 +21,11 @@ def reshaped(r: Reader, node, v: Val, shape) -> None:
 
 @translator("Identity", "Dropout")
 def identity(r: Reader, node) -> None:
+    if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]:
+        mode = r.get(node, 2)   # training_mode: random masks, not inference
+        if isinstance(mode, Val) or bool(np.asarray(mode).reshape(-1)[0]):
+            raise BakeError("Dropout node %r: training mode is not supported (inference only: give a constant "
+                            "training_mode false)" % node.name)
     r.set(node.output[0], r.get(node, 0))
 
 

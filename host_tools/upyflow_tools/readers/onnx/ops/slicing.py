@@ -107,7 +107,7 @@ def where(r: Reader, node) -> None:
     if any(v is None for v in operands):
         raise BakeError("Where node %r needs a condition and two values" % node.name)
     c = operands[0]
-    if isinstance(c, QConst) or (r.tensors[c.t].dtype != "u8" or c.deq if isinstance(c, Val)
+    if isinstance(c, QConst) or (r.tensors[c.t].dtype not in ("u8", "bool") or c.deq if isinstance(c, Val)
                                  else np.asarray(c).dtype != bool):
         raise BakeError("Where node %r: the condition must be bool" % node.name)
     items, shape, perm = aligned(r, node, operands)
