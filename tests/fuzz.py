@@ -26,7 +26,9 @@ compared with the CPython native tier instead and the mutant counted apart. Verd
   rounding tie amplified downstream, qdq_tie);
 - tflm-/ort-refused, -crash, -hang: the oracle failed on the model, the tiers agree with each
   other (noted with one example each, not a finding); ort-overflow: onnxruntime gives +-inf
-  where the tiers give +-FLT_MAX (TFLite's "NONE" activation clamps there, as TFLM does);
+  where the tiers give +-FLT_MAX (TFLite's "NONE" activation clamps there, as TFLM does),
+  or inf/NaN downstream of such an overflow where onnxruntime with every float result
+  saturated at +-FLT_MAX gives the tiers' outputs (ort_saturated);
 - skipped: accepted, arena over MAX_RUN_ARENA;
 - anything else is a finding: traceback (any other exception in bake, with its place),
   multiline (a BakeError of several lines), backstop (the ONNX reader's catch-all turned an
@@ -1066,6 +1068,64 @@ def qdq_tie(data: bytes, result, inputs, outs, dtypes, r, opts):
     return r
 
 
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def saturate_floats(data: bytes) -> bytes | None:
+    """The ONNX model with every float node output saturated at +-FLT_MAX by a Clip (finite
+    values and NaN pass unchanged): onnxruntime with the TFLite "NONE" activation the tiers'
+    float kernels apply made explicit. None when shape inference cannot type the outputs."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.ModelProto()
+    m.ParseFromString(data)
+    try:
+        typed = onnx.shape_inference.infer_shapes(m)
+    except Exception:
+        return None
+    g = typed.graph
+    elem = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.output)}
+    opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset < 11:
+        return None
+    lo, hi = "__fz_lo", "__fz_hi"
+    m.graph.initializer.extend(
+        [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in ((lo, -FLT_MAX), (hi, FLT_MAX))]
+    )
+    nodes = []
+    for n in m.graph.node:
+        nodes.append(n)
+        for i, out in enumerate(n.output):
+            if out and elem.get(out) == onnx.TensorProto.FLOAT:
+                n.output[i] = out + "__fz_raw"
+                nodes.append(helper.make_node("Clip", [n.output[i], lo, hi], [out]))
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    return m.SerializeToString()
+
+
+def ort_saturated(data: bytes, result, inputs, ref, outs, dtypes, r, opts):
+    """A float mismatch where onnxruntime overflowed: its output has +-inf or NaN (inf - inf
+    in an average, softmax of inf) where the tiers' float kernels saturated at +-FLT_MAX as
+    TFLite's "NONE" activation does. Past FLT_MAX a float32 sum's result depends on its
+    accumulation order (onnxruntime's MLAS blocks and SIMD lanes, the C tier's float32, the
+    pure tier's double), so only the saturating semantics are reproducible: ort-overflow
+    when onnxruntime itself, with every float result saturated (saturate_floats), gives the
+    tiers' outputs; else r."""
+    if not any(not np.isfinite(np.frombuffer(x, np.float32)).all() for x, d in zip(ref, dtypes) if d == "f32"):
+        return r
+    sat = saturate_floats(data)
+    if sat is None:
+        return r
+    status, ref2 = reference("onnx", sat, result, inputs)
+    if status == "ok":
+        again = compare(ref2, outs, dtypes, False, "", **opts)
+        if again is None or again[0] in ("qdq-lsb", "ort-overflow"):
+            return "ort-overflow", r[1] + ", onnxruntime's own with every float result saturated at +-FLT_MAX"
+    return r
+
+
 def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
     """(verdict, detail) of one mutant."""
     from upyflow_tools import BakeError
@@ -1144,6 +1204,8 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
         r = compare(ref, outs, dtypes, tie, "%s vs %s" % (tier, oracle), **opts)
         if r is not None and r[0] == "mismatch" and oracle == "onnxruntime" and any(opts["steps"]):
             r = qdq_tie(data, result, inputs, outs, dtypes, r, opts)
+        if r is not None and r[0] == "mismatch" and oracle == "onnxruntime":
+            r = ort_saturated(data, result, inputs, ref, outs, dtypes, r, opts)
         if r is not None and r[0] == "mismatch":
             return r
         worst = r if worst is None or (r is not None and r[0] in NOTES) else worst
