@@ -992,3 +992,95 @@ def test_missing_options_where_zeros_are_the_defaults_match_tflm(tmp_path):
     gives TFLM's bytes."""
     seed = fuzz.seeds("tflite", True)["w_cnn_s8.tflite"]
     assert fuzz.judge("m.tflite", _retype_options(seed, 4, 0), 1, str(tmp_path)) == ("ok", "")
+
+
+# --- findings of seed 777001 (ONNX): onnxruntime overflows inside a float graph -------------------
+def _saturated_case(index: int) -> bytes:
+    return fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_cnn_f32.onnx"], np.random.default_rng([777001, index]))
+
+
+def test_overflow_to_nan_downstream_is_ort_overflow(tmp_path):
+    """(fuzz seed 777001 #1961: a Gemm weight mutated to 3.4e38; onnxruntime's Gemm gives +inf
+    and its Softmax of inf NaN everywhere; the tiers' FULLY_CONNECTED saturates at FLT_MAX (the
+    TFLite "NONE" activation) and the softmax gives [1, 0, 0]. onnxruntime with every float
+    result saturated at +-FLT_MAX gives the tiers' outputs: ort-overflow, not a mismatch.)"""
+    data = _saturated_case(1961)
+    verdict, msg = fuzz.judge("o_cnn_f32.onnx", data, 21601948, str(tmp_path))
+    assert verdict == "ort-overflow", (verdict, msg)
+    assert "saturated" in msg
+
+
+def _gemm_softmax(weight: float) -> bytes:
+    from onnx import helper as oh
+
+    w = np.full((3, 4), 0.5, np.float32)
+    w[0, :2] = weight  # x[0] + x[1] of them overflows float32
+    return onnx_model(
+        [oh.make_node("Gemm", ["x", "w"], ["g"], transB=1), oh.make_node("Softmax", ["g"], ["y"])],
+        {"x": [1, 4]},
+        {"w": w},
+    )
+
+
+def test_ort_saturated_only_where_saturated_onnxruntime_agrees(tmp_path):
+    """The minimal case (a Gemm row of two 3.4e38 weights, then Softmax) through the tiers, and
+    ort_saturated's limits: a disagreement that saturating does not explain stays a
+    mismatch, and so does one where onnxruntime's output is finite."""
+    data = _gemm_softmax(3.4e38)
+    x = np.array([[1.0, 1.0, 0.0, 0.0]], np.float32)
+    m = _ort(data)
+    assert np.isnan(m.run(None, {"x": x})[0]).all()  # onnxruntime: inf, then NaN
+    sat = _ort(fuzz.saturate_floats(data)).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(sat, [[1, 0, 0]])  # saturated at FLT_MAX: the tiers' semantics
+    result = compile_model("m.onnx", "m", data=data)
+    inputs = [x.tobytes()]
+    ref = [m.run(None, {"x": x})[0].tobytes()]
+    r = ("mismatch", "t")
+    opts = dict(rtol=1e-4, atol=1e-5, steps=[0.0], onnx=True)
+    good = [np.array([1, 0, 0], np.float32).tobytes()]
+    bad = [np.array([0, 1, 0], np.float32).tobytes()]
+    assert fuzz.ort_saturated(data, result, inputs, ref, good, ["f32"], r, opts)[0] == "ort-overflow"
+    assert fuzz.ort_saturated(data, result, inputs, ref, bad, ["f32"], r, opts) == r
+    finite = [np.array([0.5, 0.25, 0.25], np.float32).tobytes()]
+    assert fuzz.ort_saturated(data, result, inputs, finite, good, ["f32"], r, opts) == r
+    verdict, msg = fuzz.judge("m.onnx", data, 5, str(tmp_path))
+    assert verdict == "ort-overflow", (verdict, msg)
+
+
+def test_saturate_floats_changes_nothing_finite():
+    """Saturating every float result leaves a model without overflow as it was (finite
+    values and NaN pass a Clip at +-FLT_MAX unchanged)."""
+    data = fuzz.seeds("onnx", False)["o_cnn_f32.onnx"]
+    x = np.random.default_rng(1).uniform(-2, 2, [1, 2, 8, 8]).astype(np.float32)
+    a = _ort(data).run(None, {"x": x})[0]
+    b = _ort(fuzz.saturate_floats(data)).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def _ort(data: bytes):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+# --- int8 kernel offsets: zero points within int8 (UBSan: in_off * weight overflowed in conv.c) --------
+@pytest.mark.parametrize("param,value", [(14, 129), (14, -128), (14, 1 << 24), (15, 128), (15, -129)])
+def test_conv_record_with_offset_out_of_range_refused_native(param, value, tmp_path):
+    """A conv2d_s8 op record whose input offset (minus the input zero point) or output zero
+    point is outside what int8 zero points allow: the native tier refuses it at load with
+    one line (it overflowed int in conv.c's `acc -= in_off * w` under UBSan)."""
+    import upyflow
+
+    if not upyflow.dispatch.available("native"):
+        pytest.skip("no native tier")
+    result = compile_model("m.tflite", "m", data=conv_model("CONV_2D", [1, 4, 4, 3]))
+    rec = result.baked.calls[0]
+    assert rec.kernel == "conv2d_s8" and rec.params[14:16] == (0, 0)  # in_off, out_off
+    params = list(rec.params)
+    params[param] = value
+    result.baked.calls[0] = rec._replace(params=tuple(params))
+    (tmp_path / "m.py").write_text(module_source(result.baked, "m"))
+    mod = load_module(str(tmp_path / "m.py"))
+    with pytest.raises(ValueError, match="out of range") as e:
+        upyflow.Model(mod, "native")
+    assert "\n" not in str(e.value)
