@@ -1047,6 +1047,52 @@ def test_ort_saturated_only_where_saturated_onnxruntime_agrees(tmp_path):
     assert verdict == "ort-overflow", (verdict, msg)
 
 
+def test_branch_case_average_pool_overflow_is_ort_overflow(tmp_path):
+    """(fuzz seed 777001 #1365: a BatchNormalization scale mutated to 3.4e38; the AveragePool
+    that follows sums values near FLT_MAX, onnxruntime column by column, the tiers row by row
+    as TFLM: NaN or -inf on one side, finite or +-FLT_MAX on the other. ort-overflow.)"""
+    data = fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_branch_f32.onnx"], np.random.default_rng([777001, 1365]))
+    verdict, msg = fuzz.judge("o_branch_f32.onnx", data, 379817283, str(tmp_path))
+    assert verdict == "ort-overflow", (verdict, msg)
+
+
+def test_average_pool_past_flt_max_depends_on_the_order(tmp_path):
+    """Why such outputs are classified, not compared: onnxruntime's AveragePool adds a 2x2
+    window column by column, the tiers (and TFLM) row by row. Window A overflows in
+    onnxruntime only (2.6e38 + 1.8e38 = inf, then inf - inf = NaN; row order gives the exact
+    1.25e37), window B in the tiers only (-2.4e38 - 2.6e38 = -inf, saturated at -FLT_MAX;
+    onnxruntime's -3.25e37 is exact). ort_saturated accepts exactly these two values, not
+    others, and only when the tier gives the native tier's outputs."""
+    from onnx import helper as oh
+
+    import upyflow
+
+    data = onnx_model(
+        [oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2])], {"x": [1, 1, 2, 4]}, {}
+    )
+    x = np.array([[[[2.6e38, -1.5e38, -2.4e38, -2.6e38], [1.8e38, -2.4e38, 1.3e38, 2.4e38]]]], np.float32)
+    ort_y = _ort(data).run(None, {"x": x})[0].ravel()
+    assert np.isnan(ort_y[0]) and np.isclose(ort_y[1], -3.25e37, rtol=1e-6)
+    result = compile_model("m.onnx", "m", data=data)
+    (tmp_path / "m.py").write_text(module_source(result.baked, "m"))
+    mod = load_module(str(tmp_path / "m.py"))
+    tiers = ["pure"] + (["native"] if upyflow.dispatch.available("native") else [])
+    for tier in tiers:
+        m = upyflow.Model(mod, tier)
+        m.set_input(0, x.tobytes())
+        m.invoke()
+        y = np.frombuffer(bytes(m.get_output(0)), np.float32)
+        assert np.isclose(y[0], 1.25e37, rtol=1e-6) and y[1] == -fuzz.FLT_MAX, (tier, y)
+    got = [np.array([1.25e37, -fuzz.FLT_MAX], np.float32).tobytes()]
+    ref, inputs, r = [ort_y.astype(np.float32).tobytes()], [x.tobytes()], ("mismatch", "t")
+    opts = dict(rtol=1e-4, atol=1e-5, steps=[0.0], onnx=True)
+    assert fuzz.ort_saturated(data, result, inputs, ref, got, ["f32"], r, opts, got)[0] == "ort-overflow"
+    for wrong in ([2e37, -fuzz.FLT_MAX], [1.25e37, -1e30]):
+        bad = [np.array(wrong, np.float32).tobytes()]
+        assert fuzz.ort_saturated(data, result, inputs, ref, bad, ["f32"], r, opts, bad) == r
+    assert fuzz.ort_saturated(data, result, inputs, ref, got, ["f32"], r, opts, bad) == r  # tiers disagree
+
+
 def test_saturate_floats_changes_nothing_finite():
     """Saturating every float result leaves a model without overflow as it was (finite
     values and NaN pass a Clip at +-FLT_MAX unchanged)."""
