@@ -1130,3 +1130,20 @@ def test_conv_record_with_offset_out_of_range_refused_native(param, value, tmp_p
     with pytest.raises(ValueError, match="out of range") as e:
         upyflow.Model(mod, "native")
     assert "\n" not in str(e.value)
+
+
+# --- NaN through MAX_POOL_2D: the tiers as TFLM ------------------------------------------------------
+def test_float_max_pool_nan_taps_as_tflm(tmp_path):
+    """TFLM's float MAX_POOL_2D starts each window at the lowest float and takes a tap only when
+    it is greater: a NaN tap never wins, an all-NaN window gives -FLT_MAX. The C tier did; the
+    pure tier started at the first tap and kept a leading NaN (seed 777001's NaN windows)."""
+    nan = np.nan
+    x = np.array([nan, 1, -1, nan, 2, nan, nan, -3, nan, nan, 5, 0, nan, nan, nan, nan], np.float32)
+    w = ModelWriter()
+    a, y = w.tensor([1, 4, 4, 1], "float32"), w.tensor([1, 2, 2, 1], "float32")
+    w.op("MAX_POOL_2D", [a], [y], filter_height=2, filter_width=2, stride_h=2, stride_w=2)
+    data = w.build([a], [y])
+    ref = fuzz._oracle_tflm(data, [x.tobytes()])[0].ravel()
+    np.testing.assert_array_equal(ref, [2, -1, -fuzz.FLT_MAX, 5])  # TFLM, as the docstring says
+    for tier, out in run_both(data, tmp_path, [x.tobytes()]).items():
+        np.testing.assert_array_equal(np.frombuffer(out, np.float32), ref, err_msg=tier)
