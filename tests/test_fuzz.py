@@ -1007,7 +1007,7 @@ def test_overflow_to_nan_downstream_is_ort_overflow(tmp_path):
     data = _saturated_case(1961)
     verdict, msg = fuzz.judge("o_cnn_f32.onnx", data, 21601948, str(tmp_path))
     assert verdict == "ort-overflow", (verdict, msg)
-    assert "saturated" in msg
+    assert "past FLT_MAX" in msg
 
 
 def _gemm_softmax(weight: float) -> bytes:
@@ -1147,3 +1147,61 @@ def test_float_max_pool_nan_taps_as_tflm(tmp_path):
     np.testing.assert_array_equal(ref, [2, -1, -fuzz.FLT_MAX, 5])  # TFLM, as the docstring says
     for tier, out in run_both(data, tmp_path, [x.tobytes()]).items():
         np.testing.assert_array_equal(np.frombuffer(out, np.float32), ref, err_msg=tier)
+
+
+def _max_pool_onnx(shape, k: int, s: int) -> bytes:
+    from onnx import helper as oh
+
+    return onnx_model([oh.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, k], strides=[s, s])], {"x": shape}, {})
+
+
+def _sequential_max(x: np.ndarray, k: int, s: int, column_first: bool, nan_wins: bool) -> np.ndarray:
+    """A max pool over one channel taking the taps in one order by one rule: nan_wins, the
+    SSE maxps(m, x) rule (x unless m > x); else std::max's (m unless x > m)."""
+    h, w = (x.shape[0] - k) // s + 1, (x.shape[1] - k) // s + 1
+    y = np.zeros((h, w), np.float32)
+    for i in range(h):
+        for j in range(w):
+            win = x[i * s : i * s + k, j * s : j * s + k]
+            m = None
+            for v in win.T.ravel() if column_first else win.ravel():
+                m = v if m is None else (m if m > v else v) if nan_wins else (v if v > m else m)
+            y[i, j] = m
+    return y
+
+
+def test_onnx_max_pool_nan_rule_is_its_implementations(tmp_path):
+    """onnxruntime's MaxPool on NaN taps: no order of a window's taps by either max rule gives
+    its outputs (its MLAS kernel takes windows down different paths), so the fuzz compares
+    the tiers (TFLM's rule: a NaN tap never wins, as TFLite models need) with onnxruntime
+    whose MaxPool NaN inputs are replaced by -FLT_MAX: ort-nan; other values stay mismatches."""
+    import upyflow
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 16)).astype(np.float32)
+    x[rng.random(x.shape) < 0.3] = np.nan
+    ort_y = _ort(_max_pool_onnx([1, 1, 8, 16], 2, 2)).run(None, {"x": x[None, None]})[0][0, 0]
+    for column_first in (False, True):
+        for nan_wins in (False, True):
+            assert not np.array_equal(_sequential_max(x, 2, 2, column_first, nan_wins), ort_y, equal_nan=True)
+
+    nan = np.nan
+    x = np.array([[[[nan, 1, -1, nan], [2, nan, nan, -3], [nan, nan, 5, 0], [nan, nan, nan, nan]]]], np.float32)
+    data = _max_pool_onnx([1, 1, 4, 4], 2, 2)
+    ort_y = _ort(data).run(None, {"x": x})[0].ravel()
+    tflm_rule = [2, -1, -fuzz.FLT_MAX, 5]
+    assert not np.array_equal(ort_y, tflm_rule)
+    result = compile_model("m.onnx", "m", data=data)
+    (tmp_path / "m.py").write_text(module_source(result.baked, "m"))
+    mod = load_module(str(tmp_path / "m.py"))
+    for tier in ["pure"] + (["native"] if upyflow.dispatch.available("native") else []):
+        m = upyflow.Model(mod, tier)
+        m.set_input(0, x.tobytes())
+        m.invoke()
+        np.testing.assert_array_equal(np.frombuffer(bytes(m.get_output(0)), np.float32), tflm_rule, err_msg=tier)
+    got = [np.array(tflm_rule, np.float32).tobytes()]
+    ref, inputs, r = [ort_y.astype(np.float32).tobytes()], [x.tobytes()], ("mismatch", "t")
+    opts = dict(rtol=1e-4, atol=1e-5, steps=[0.0], onnx=True)
+    assert fuzz.ort_saturated(data, result, inputs, ref, got, ["f32"], r, opts, got)[0] == "ort-nan"
+    bad = [np.array([2, -1, -fuzz.FLT_MAX, 4], np.float32).tobytes()]
+    assert fuzz.ort_saturated(data, result, inputs, ref, bad, ["f32"], r, opts, bad) == r
