@@ -1205,3 +1205,38 @@ def test_onnx_max_pool_nan_rule_is_its_implementations(tmp_path):
     assert fuzz.ort_saturated(data, result, inputs, ref, got, ["f32"], r, opts, got)[0] == "ort-nan"
     bad = [np.array([2, -1, -fuzz.FLT_MAX, 4], np.float32).tobytes()]
     assert fuzz.ort_saturated(data, result, inputs, ref, bad, ["f32"], r, opts, bad) == r
+
+
+@pytest.mark.parametrize(
+    "op,bounds",
+    [("Max", None), ("Min", None), ("Clip", (0.1, 5.0)), ("Clip", (None, 5.0)), ("Clip", (-1.0, None))],
+)
+def test_onnx_max_min_clip_give_nan_for_nan(op, bounds, tmp_path):
+    """onnxruntime's float Max, Min and Clip give NaN for a NaN operand (whichever side); the
+    tiers ran them as TFLM's MAXIMUM/MINIMUM (`u > w ? u : w`: the bound for a NaN u)."""
+    from onnx import helper as oh
+
+    import upyflow
+
+    nan = np.nan
+    x = np.array([[nan, 1, -1, nan], [2, nan, 7, -3]], np.float32)
+    c = np.array([[0.5, nan, 0.5, nan], [0.5, 0.5, 0.5, 0.5]], np.float32)
+    if op == "Clip":
+        inits = {k: np.array(v, np.float32) for k, v in zip(("lo", "hi"), bounds) if v is not None}
+        node = oh.make_node("Clip", ["x", "lo" if "lo" in inits else "", "hi" if "hi" in inits else ""], ["y"])
+        feeds = {"x": x}
+    else:  # both operands computed (bake refuses NaN constants)
+        inits, feeds = {}, {"x": x, "c": c}
+        node = oh.make_node(op, ["x", "c"], ["y"])
+    data = onnx_model([node], {k: [2, 4] for k in feeds}, inits)
+    ref = _ort(data).run(None, feeds)[0].ravel()
+    assert np.isnan(ref[0]) and np.isnan(ref[3])
+    result = compile_model("m.onnx", "m", data=data)
+    (tmp_path / "m.py").write_text(module_source(result.baked, "m"))
+    mod = load_module(str(tmp_path / "m.py"))
+    for tier in ["pure"] + (["native"] if upyflow.dispatch.available("native") else []):
+        m = upyflow.Model(mod, tier)
+        for k, v in enumerate(feeds.values()):
+            m.set_input(k, v.tobytes())
+        m.invoke()
+        np.testing.assert_array_equal(np.frombuffer(bytes(m.get_output(0)), np.float32), ref, err_msg=tier)

@@ -311,7 +311,7 @@ kernel("mul_q", "elementwise", _BIN,
        checks=_BIN_CHECK)
 kernel("binary_f32", "elementwise",
        [T("x1", "f32", "c"), T("x2", "f32", "c"), T("out", "f32", "w"), T("d", "i32", "c")],
-       [Int("op"), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
+       [Int("op", 0, 9), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
 kernel("maxmin_q", "elementwise", _BIN, [Int("esize", 1, 2), Int("is_max")], checks=_BIN_CHECK)
 kernel("binary_s8_ort", "elementwise", _BIN[:2] + [T("out", "i8", "w"), T("d", "i32", "c")],
        [Int("op"), Int("zp1"), Float("s1"), Int("zp2"), Float("s2"), Float("out_s"), Int("out_zp"), Int("lo"),
