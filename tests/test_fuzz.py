@@ -1240,3 +1240,12 @@ def test_onnx_max_min_clip_give_nan_for_nan(op, bounds, tmp_path):
             m.set_input(k, v.tobytes())
         m.invoke()
         np.testing.assert_array_equal(np.frombuffer(bytes(m.get_output(0)), np.float32), ref, err_msg=tier)
+
+
+def test_quantize_of_a_folded_scalar_is_one_line():
+    """(fuzz seed 4242 #1668: a DequantizeLinear mutated to read the zero-point initializer,
+    then Add(x, x) of it folded to a numpy scalar, which QuantizeLinear took for a computed
+    tensor: AttributeError behind the reader's backstop. Folded 0-d values are arrays now.)"""
+    data = fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_qdq_gemm.onnx"], np.random.default_rng([4242, 1668]))
+    msg = bake_error(data, "m.onnx")
+    assert not msg.startswith("malformed ONNX model at"), msg
