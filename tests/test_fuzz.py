@@ -1249,3 +1249,10 @@ def test_quantize_of_a_folded_scalar_is_one_line():
     data = fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_qdq_gemm.onnx"], np.random.default_rng([4242, 1668]))
     msg = bake_error(data, "m.onnx")
     assert not msg.startswith("malformed ONNX model at"), msg
+
+
+def test_onnx_softmax_axis_out_of_range_is_one_line():
+    """(fuzz seed 20261203 #2511: a Softmax axis mutated to 100: IndexError behind the
+    reader's backstop.)"""
+    data = fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_cnn_f32.onnx"], np.random.default_rng([20261203, 2511]))
+    assert "Softmax node '': axis 100 for a 2-D input" in bake_error(data, "m.onnx")
