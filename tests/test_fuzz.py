@@ -1256,3 +1256,13 @@ def test_onnx_softmax_axis_out_of_range_is_one_line():
     reader's backstop.)"""
     data = fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_cnn_f32.onnx"], np.random.default_rng([20261203, 2511]))
     assert "Softmax node '': axis 100 for a 2-D input" in bake_error(data, "m.onnx")
+
+
+def test_int8_leaky_relu_alpha_beyond_the_shift_range_rejected():
+    """(fuzz seed 20261203 #2735: an int8 LEAKY_RELU alpha mutated to 1e38: its multiplier's
+    shift 127, which TFLM shifts an int32 by (undefined: TFLM gave -2.66, the tiers' table 0).
+    The int16 kernel's spec range applies to the int8 table too.)"""
+    data = fuzz.mutate_tflite(
+        fuzz.seeds("tflite", True)["w_eltwise_s8.tflite"], np.random.default_rng([20261203, 2735])
+    )
+    assert "LEAKY_RELU 't4': alpha shift 127 is outside [-31, 30]" in bake_error(data)
