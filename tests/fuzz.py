@@ -26,7 +26,11 @@ compared with the CPython native tier instead and the mutant counted apart. Verd
   rounding tie amplified downstream, qdq_tie);
 - tflm-/ort-refused, -crash, -hang: the oracle failed on the model, the tiers agree with each
   other (noted with one example each, not a finding); ort-overflow: onnxruntime gives +-inf
-  where the tiers give +-FLT_MAX (TFLite's "NONE" activation clamps there, as TFLM does);
+  where the tiers give +-FLT_MAX (TFLite's "NONE" activation clamps there, as TFLM does),
+  or inf/NaN downstream of such an overflow where onnxruntime with every float result
+  saturated at +-FLT_MAX gives the tiers' outputs (ort_saturated); ort-nan: NaN reached
+  a MaxPool, whose NaN rule in onnxruntime depends on its MLAS path, and onnxruntime with
+  TFLM's rule (NaN taps never win) gives the tiers' outputs;
 - skipped: accepted, arena over MAX_RUN_ARENA;
 - anything else is a finding: traceback (any other exception in bake, with its place),
   multiline (a BakeError of several lines), backstop (the ONNX reader's catch-all turned an
@@ -61,7 +65,7 @@ HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("FUZZ_SHARED") or HERE.parents[1] / "shared") / "models"
 GOOD = ("rejected", "ok", "skipped", "float-tie", "qdq-lsb")
 # the tiers agree with each other but the oracle (TFLM, onnxruntime) refused, crashed or hung
-NOTES = tuple(o + s for o in ("tflm-", "ort-") for s in ("refused", "crash", "hang")) + ("ort-overflow",)
+NOTES = tuple(o + s for o in ("tflm-", "ort-") for s in ("refused", "crash", "hang")) + ("ort-overflow", "ort-nan")
 GUARD = 256  # guard bytes after the arena
 GUARD_BYTE = 0xA5
 MEM_LIMIT = 2 << 30  # address space of a worker
@@ -1066,6 +1070,130 @@ def qdq_tie(data: bytes, result, inputs, outs, dtypes, r, opts):
     return r
 
 
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+# Operators that sum, with their inputs the result is linear in (scaled together, the result
+# scales alike): onnxruntime's float sums run in an order of its own (AveragePool adds a
+# window column by column: 2.6e38 + 1.8e38 = inf, then -1.5e38 + -2.4e38 = -inf, NaN where
+# the exact mean is 1.3e37, and the tiers' row order gives it), so saturate_floats runs them
+# at 2^-SUM_EXP, where no partial sum reaches FLT_MAX, and scales the result back.
+SUMS = {"AveragePool": (0,), "GlobalAveragePool": (0,), "Conv": (0, 2), "Gemm": (0, 2), "MatMul": (0,)}
+SUM_EXP = 16
+
+
+def saturate_floats(data: bytes, nan_max: bool = True) -> bytes | None:
+    """The ONNX model with every float node output saturated at +-FLT_MAX by a Clip (finite
+    values and NaN pass unchanged), the sums of SUMS taken at a scale where their partial
+    sums cannot overflow, and (nan_max) the NaN inputs of every MaxPool replaced by -FLT_MAX:
+    onnxruntime with the TFLite "NONE" activation the tiers' float kernels apply made
+    explicit, free of its own summation order past FLT_MAX (a power-of-two scale is exact
+    for normal numbers), and with TFLM's MaxPool NaN rule (a window starts at the lowest
+    float, a NaN tap never wins), where onnxruntime's own depends on which MLAS path a
+    window takes: no one order of the window's taps, either max rule, explains it
+    (tests/test_fuzz.py). None when shape inference cannot type the outputs."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.ModelProto()
+    m.ParseFromString(data)
+    try:
+        typed = onnx.shape_inference.infer_shapes(m)
+    except Exception:
+        return None
+    g = typed.graph
+    elem = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.output) + list(g.input)}
+    elem.update({t.name: t.data_type for t in g.initializer})
+    opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset < 11:
+        return None
+    consts = {"__fz_lo": -FLT_MAX, "__fz_hi": FLT_MAX, "__fz_down": 2.0**-SUM_EXP, "__fz_up": 2.0**SUM_EXP}
+    m.graph.initializer.extend([numpy_helper.from_array(np.array(v, np.float32), n) for n, v in consts.items()])
+    nodes = []
+    for k, n in enumerate(m.graph.node):
+        scaled = [i for i in SUMS.get(n.op_type, ()) if i < len(n.input) and n.input[i]]
+        if any(elem.get(n.input[i]) != onnx.TensorProto.FLOAT for i in scaled):
+            scaled = []
+        for i in scaled:
+            down = "%s__fz_down%d_%d" % (n.input[i], k, i)
+            nodes.append(helper.make_node("Mul", [n.input[i], "__fz_down"], [down]))
+            n.input[i] = down
+        if nan_max and n.op_type == "MaxPool" and n.input and elem.get(n.input[0]) == onnx.TensorProto.FLOAT:
+            nan, kept = "%s__fz_isnan%d" % (n.input[0], k), "%s__fz_nonan%d" % (n.input[0], k)
+            nodes.append(helper.make_node("IsNaN", [n.input[0]], [nan]))
+            nodes.append(helper.make_node("Where", [nan, "__fz_lo", n.input[0]], [kept]))
+            n.input[0] = kept
+        nodes.append(n)
+        for i, out in enumerate(n.output):
+            if out and elem.get(out) == onnx.TensorProto.FLOAT:
+                n.output[i] = raw = out + "__fz_raw"
+                if scaled:
+                    nodes.append(helper.make_node("Mul", [raw, "__fz_up"], [raw + "_up"]))
+                    raw += "_up"
+                nodes.append(helper.make_node("Clip", [raw, "__fz_lo", "__fz_hi"], [out]))
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    return m.SerializeToString()
+
+
+def _explains(ref, ref2, outs, dtypes, opts) -> bool:
+    """Each output value of outs is ref's (compare's rules, its ort-overflow one included: +-inf
+    there, the same sign here), or ref2's, or +-FLT_MAX where ref has inf or a NaN ref2 has not
+    (an overflow in onnxruntime: the tiers' own sums overflowed too, where it may not have)."""
+    rtol, atol = opts.get("rtol", 1e-5), opts.get("atol", 1e-6)
+    steps = opts.get("steps") or [0.0] * len(outs)
+    for k, (x, x2, y, d) in enumerate(zip(ref, ref2, outs, dtypes)):
+        if d != "f32":
+            verdicts = [compare([z], [y], [d], False, "", **dict(opts, steps=[steps[k]])) for z in (x, x2)]
+            if all(v is not None and v[0] != "qdq-lsb" for v in verdicts):
+                return False
+            continue
+        xa, xb, ya = (np.frombuffer(b, np.float32) for b in (x, x2, y))
+        if len(xa) != len(ya) or len(xb) != len(ya):
+            return False
+        tol = atol + steps[k] * 1.001
+        ok = np.isclose(ya, xa, rtol=rtol, atol=tol, equal_nan=True) | (np.isinf(xa) & (np.sign(ya) == np.sign(xa)))
+        ok |= np.isclose(ya, xb, rtol=rtol, atol=tol, equal_nan=True)
+        if np.isinf(xa).any() or (np.isnan(xa) & ~np.isnan(xb)).any():
+            ok |= np.abs(ya) == FLT_MAX
+        if not ok.all():
+            return False
+    return True
+
+
+def ort_saturated(data: bytes, result, inputs, ref, outs, dtypes, r, opts, peer=None):
+    """A float mismatch where onnxruntime's result is its implementation's, not IEEE's or
+    TFLM's: the tier must give the native tier's outputs (peer), and then
+    - ort-overflow: onnxruntime overflowed (+-inf, NaN of inf - inf in an average, softmax of
+      inf) where the tiers' float kernels saturate at +-FLT_MAX as TFLite's "NONE"
+      activation does. Past FLT_MAX a float32 sum depends on its accumulation order
+      (onnxruntime's AveragePool adds a window column by column, the tiers row by row as
+      TFLM), so neither order is the reference: each output value is onnxruntime's own, or
+      its own with every float result saturated and its sums taken where they cannot
+      overflow (saturate_floats), or +-FLT_MAX where onnxruntime overflowed too (a sum of
+      the tiers' overflowed where onnxruntime's did not; its sign is the order's, not the
+      exact sum's: 2.6e38 + 1.8e38 - 2.2e38 - 2.2e38 is +inf in row order);
+    - ort-nan: NaN reached a MaxPool, and onnxruntime with its MaxPool NaN taps replaced by
+      -FLT_MAX (TFLM's rule, the tiers') gives the tiers' outputs;
+    else r."""
+    if peer is not None and compare(peer, outs, dtypes, False, "") is not None:
+        return r
+    finite = all(np.isfinite(np.frombuffer(x, np.float32)).all() for x, d in zip(ref, dtypes) if d == "f32")
+    for nan_max, verdict in ((False, "ort-overflow"), (True, "ort-nan")):
+        if not nan_max and finite:  # no overflow reached onnxruntime's outputs
+            continue
+        sat = saturate_floats(data, nan_max)
+        if sat is None:
+            return r
+        if nan_max and b"MaxPool" not in data:
+            return r
+        status, ref2 = reference("onnx", sat, result, inputs)
+        if status == "ok" and len(ref2) == len(outs) and _explains(ref, ref2, outs, dtypes, opts):
+            why = "past FLT_MAX" if verdict == "ort-overflow" else "NaN through MaxPool"
+            return verdict, r[1] + ", %s: onnxruntime's own or as the tiers'" % why
+    return r
+
+
 def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
     """(verdict, detail) of one mutant."""
     from upyflow_tools import BakeError
@@ -1144,6 +1272,8 @@ def judge(name: str, data: bytes, seed: int, tmpdir: str) -> tuple[str, str]:
         r = compare(ref, outs, dtypes, tie, "%s vs %s" % (tier, oracle), **opts)
         if r is not None and r[0] == "mismatch" and oracle == "onnxruntime" and any(opts["steps"]):
             r = qdq_tie(data, result, inputs, outs, dtypes, r, opts)
+        if r is not None and r[0] == "mismatch" and oracle == "onnxruntime":
+            r = ort_saturated(data, result, inputs, ref, outs, dtypes, r, opts, got.get("native"))
         if r is not None and r[0] == "mismatch":
             return r
         worst = r if worst is None or (r is not None and r[0] in NOTES) else worst

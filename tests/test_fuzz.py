@@ -996,3 +996,277 @@ def test_missing_options_where_zeros_are_the_defaults_match_tflm(tmp_path):
     gives TFLM's bytes."""
     seed = fuzz.seeds("tflite", True)["w_cnn_s8.tflite"]
     assert fuzz.judge("m.tflite", _retype_options(seed, 4, 0), 1, str(tmp_path)) == ("ok", "")
+
+
+# --- findings of seed 777001 (ONNX): onnxruntime overflows inside a float graph -------------------
+def _saturated_case(index: int) -> bytes:
+    return fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_cnn_f32.onnx"], np.random.default_rng([777001, index]))
+
+
+def test_overflow_to_nan_downstream_is_ort_overflow(tmp_path):
+    """(fuzz seed 777001 #1961: a Gemm weight mutated to 3.4e38; onnxruntime's Gemm gives +inf
+    and its Softmax of inf NaN everywhere; the tiers' FULLY_CONNECTED saturates at FLT_MAX (the
+    TFLite "NONE" activation) and the softmax gives [1, 0, 0]. onnxruntime with every float
+    result saturated at +-FLT_MAX gives the tiers' outputs: ort-overflow, not a mismatch.)"""
+    data = _saturated_case(1961)
+    verdict, msg = fuzz.judge("o_cnn_f32.onnx", data, 21601948, str(tmp_path))
+    assert verdict == "ort-overflow", (verdict, msg)
+    assert "past FLT_MAX" in msg
+
+
+def _gemm_softmax(weight: float) -> bytes:
+    from onnx import helper as oh
+
+    w = np.full((3, 4), 0.5, np.float32)
+    w[0, :2] = weight  # x[0] + x[1] of them overflows float32
+    return onnx_model(
+        [oh.make_node("Gemm", ["x", "w"], ["g"], transB=1), oh.make_node("Softmax", ["g"], ["y"])],
+        {"x": [1, 4]},
+        {"w": w},
+    )
+
+
+def test_ort_saturated_only_where_saturated_onnxruntime_agrees(tmp_path):
+    """The minimal case (a Gemm row of two 3.4e38 weights, then Softmax) through the tiers, and
+    ort_saturated's limits: a disagreement that saturating does not explain stays a
+    mismatch, and so does one where onnxruntime's output is finite."""
+    data = _gemm_softmax(3.4e38)
+    x = np.array([[1.0, 1.0, 0.0, 0.0]], np.float32)
+    m = _ort(data)
+    assert np.isnan(m.run(None, {"x": x})[0]).all()  # onnxruntime: inf, then NaN
+    sat = _ort(fuzz.saturate_floats(data)).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(sat, [[1, 0, 0]])  # saturated at FLT_MAX: the tiers' semantics
+    result = compile_model("m.onnx", "m", data=data)
+    inputs = [x.tobytes()]
+    ref = [m.run(None, {"x": x})[0].tobytes()]
+    r = ("mismatch", "t")
+    opts = dict(rtol=1e-4, atol=1e-5, steps=[0.0], onnx=True)
+    good = [np.array([1, 0, 0], np.float32).tobytes()]
+    bad = [np.array([0, 1, 0], np.float32).tobytes()]
+    assert fuzz.ort_saturated(data, result, inputs, ref, good, ["f32"], r, opts)[0] == "ort-overflow"
+    assert fuzz.ort_saturated(data, result, inputs, ref, bad, ["f32"], r, opts) == r
+    finite = [np.array([0.5, 0.25, 0.25], np.float32).tobytes()]
+    assert fuzz.ort_saturated(data, result, inputs, finite, good, ["f32"], r, opts) == r
+    verdict, msg = fuzz.judge("m.onnx", data, 5, str(tmp_path))
+    assert verdict == "ort-overflow", (verdict, msg)
+
+
+def test_branch_case_average_pool_overflow_is_ort_overflow(tmp_path):
+    """(fuzz seed 777001 #1365: a BatchNormalization scale mutated to 3.4e38; the AveragePool
+    that follows sums values near FLT_MAX, onnxruntime column by column, the tiers row by row
+    as TFLM: NaN or -inf on one side, finite or +-FLT_MAX on the other. ort-overflow.)"""
+    data = fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_branch_f32.onnx"], np.random.default_rng([777001, 1365]))
+    verdict, msg = fuzz.judge("o_branch_f32.onnx", data, 379817283, str(tmp_path))
+    assert verdict == "ort-overflow", (verdict, msg)
+
+
+def test_average_pool_past_flt_max_depends_on_the_order(tmp_path):
+    """Why such outputs are classified, not compared: onnxruntime's AveragePool adds a 2x2
+    window column by column, the tiers (and TFLM) row by row. Window A overflows in
+    onnxruntime only (2.6e38 + 1.8e38 = inf, then inf - inf = NaN; row order gives the exact
+    1.25e37), window B in the tiers only (-2.4e38 - 2.6e38 = -inf, saturated at -FLT_MAX;
+    onnxruntime's -3.25e37 is exact). ort_saturated accepts exactly these two values, not
+    others, and only when the tier gives the native tier's outputs."""
+    from onnx import helper as oh
+
+    import upyflow
+
+    data = onnx_model(
+        [oh.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2])], {"x": [1, 1, 2, 4]}, {}
+    )
+    x = np.array([[[[2.6e38, -1.5e38, -2.4e38, -2.6e38], [1.8e38, -2.4e38, 1.3e38, 2.4e38]]]], np.float32)
+    ort_y = _ort(data).run(None, {"x": x})[0].ravel()
+    assert np.isnan(ort_y[0]) and np.isclose(ort_y[1], -3.25e37, rtol=1e-6)
+    result = compile_model("m.onnx", "m", data=data)
+    (tmp_path / "m.py").write_text(module_source(result.baked, "m"))
+    mod = load_module(str(tmp_path / "m.py"))
+    tiers = ["pure"] + (["native"] if upyflow.dispatch.available("native") else [])
+    for tier in tiers:
+        m = upyflow.Model(mod, tier)
+        m.set_input(0, x.tobytes())
+        m.invoke()
+        y = np.frombuffer(bytes(m.get_output(0)), np.float32)
+        assert np.isclose(y[0], 1.25e37, rtol=1e-6) and y[1] == -fuzz.FLT_MAX, (tier, y)
+    got = [np.array([1.25e37, -fuzz.FLT_MAX], np.float32).tobytes()]
+    ref, inputs, r = [ort_y.astype(np.float32).tobytes()], [x.tobytes()], ("mismatch", "t")
+    opts = dict(rtol=1e-4, atol=1e-5, steps=[0.0], onnx=True)
+    assert fuzz.ort_saturated(data, result, inputs, ref, got, ["f32"], r, opts, got)[0] == "ort-overflow"
+    for wrong in ([2e37, -fuzz.FLT_MAX], [1.25e37, -1e30]):
+        bad = [np.array(wrong, np.float32).tobytes()]
+        assert fuzz.ort_saturated(data, result, inputs, ref, bad, ["f32"], r, opts, bad) == r
+    assert fuzz.ort_saturated(data, result, inputs, ref, got, ["f32"], r, opts, bad) == r  # tiers disagree
+
+
+def test_saturate_floats_changes_nothing_finite():
+    """Saturating every float result leaves a model without overflow as it was (finite
+    values and NaN pass a Clip at +-FLT_MAX unchanged)."""
+    data = fuzz.seeds("onnx", False)["o_cnn_f32.onnx"]
+    x = np.random.default_rng(1).uniform(-2, 2, [1, 2, 8, 8]).astype(np.float32)
+    a = _ort(data).run(None, {"x": x})[0]
+    b = _ort(fuzz.saturate_floats(data)).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def _ort(data: bytes):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+# --- int8 kernel offsets: zero points within int8 (UBSan: in_off * weight overflowed in conv.c) --------
+@pytest.mark.parametrize("param,value", [(14, 129), (14, -128), (14, 1 << 24), (15, 128), (15, -129)])
+def test_conv_record_with_offset_out_of_range_refused_native(param, value, tmp_path):
+    """A conv2d_s8 op record whose input offset (minus the input zero point) or output zero
+    point is outside what int8 zero points allow: the native tier refuses it at load with
+    one line (it overflowed int in conv.c's `acc -= in_off * w` under UBSan)."""
+    import upyflow
+
+    if not upyflow.dispatch.available("native"):
+        pytest.skip("no native tier")
+    result = compile_model("m.tflite", "m", data=conv_model("CONV_2D", [1, 4, 4, 3]))
+    rec = result.baked.calls[0]
+    assert rec.kernel == "conv2d_s8" and rec.params[14:16] == (0, 0)  # in_off, out_off
+    params = list(rec.params)
+    params[param] = value
+    result.baked.calls[0] = rec._replace(params=tuple(params))
+    (tmp_path / "m.py").write_text(module_source(result.baked, "m"))
+    mod = load_module(str(tmp_path / "m.py"))
+    with pytest.raises(ValueError, match="out of range") as e:
+        upyflow.Model(mod, "native")
+    assert "\n" not in str(e.value)
+
+
+# --- NaN through MAX_POOL_2D: the tiers as TFLM ------------------------------------------------------
+def test_float_max_pool_nan_taps_as_tflm(tmp_path):
+    """TFLM's float MAX_POOL_2D starts each window at the lowest float and takes a tap only when
+    it is greater: a NaN tap never wins, an all-NaN window gives -FLT_MAX. The C tier did; the
+    pure tier started at the first tap and kept a leading NaN (seed 777001's NaN windows)."""
+    nan = np.nan
+    x = np.array([nan, 1, -1, nan, 2, nan, nan, -3, nan, nan, 5, 0, nan, nan, nan, nan], np.float32)
+    w = ModelWriter()
+    a, y = w.tensor([1, 4, 4, 1], "float32"), w.tensor([1, 2, 2, 1], "float32")
+    w.op("MAX_POOL_2D", [a], [y], filter_height=2, filter_width=2, stride_h=2, stride_w=2)
+    data = w.build([a], [y])
+    ref = fuzz._oracle_tflm(data, [x.tobytes()])[0].ravel()
+    np.testing.assert_array_equal(ref, [2, -1, -fuzz.FLT_MAX, 5])  # TFLM, as the docstring says
+    for tier, out in run_both(data, tmp_path, [x.tobytes()]).items():
+        np.testing.assert_array_equal(np.frombuffer(out, np.float32), ref, err_msg=tier)
+
+
+def _max_pool_onnx(shape, k: int, s: int) -> bytes:
+    from onnx import helper as oh
+
+    return onnx_model([oh.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, k], strides=[s, s])], {"x": shape}, {})
+
+
+def _sequential_max(x: np.ndarray, k: int, s: int, column_first: bool, nan_wins: bool) -> np.ndarray:
+    """A max pool over one channel taking the taps in one order by one rule: nan_wins, the
+    SSE maxps(m, x) rule (x unless m > x); else std::max's (m unless x > m)."""
+    h, w = (x.shape[0] - k) // s + 1, (x.shape[1] - k) // s + 1
+    y = np.zeros((h, w), np.float32)
+    for i in range(h):
+        for j in range(w):
+            win = x[i * s : i * s + k, j * s : j * s + k]
+            m = None
+            for v in win.T.ravel() if column_first else win.ravel():
+                m = v if m is None else (m if m > v else v) if nan_wins else (v if v > m else m)
+            y[i, j] = m
+    return y
+
+
+def test_onnx_max_pool_nan_rule_is_its_implementations(tmp_path):
+    """onnxruntime's MaxPool on NaN taps: no order of a window's taps by either max rule gives
+    its outputs (its MLAS kernel takes windows down different paths), so the fuzz compares
+    the tiers (TFLM's rule: a NaN tap never wins, as TFLite models need) with onnxruntime
+    whose MaxPool NaN inputs are replaced by -FLT_MAX: ort-nan; other values stay mismatches."""
+    import upyflow
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 16)).astype(np.float32)
+    x[rng.random(x.shape) < 0.3] = np.nan
+    ort_y = _ort(_max_pool_onnx([1, 1, 8, 16], 2, 2)).run(None, {"x": x[None, None]})[0][0, 0]
+    for column_first in (False, True):
+        for nan_wins in (False, True):
+            assert not np.array_equal(_sequential_max(x, 2, 2, column_first, nan_wins), ort_y, equal_nan=True)
+
+    nan = np.nan
+    x = np.array([[[[nan, 1, -1, nan], [2, nan, nan, -3], [nan, nan, 5, 0], [nan, nan, nan, nan]]]], np.float32)
+    data = _max_pool_onnx([1, 1, 4, 4], 2, 2)
+    ort_y = _ort(data).run(None, {"x": x})[0].ravel()
+    tflm_rule = [2, -1, -fuzz.FLT_MAX, 5]
+    assert not np.array_equal(ort_y, tflm_rule)
+    result = compile_model("m.onnx", "m", data=data)
+    (tmp_path / "m.py").write_text(module_source(result.baked, "m"))
+    mod = load_module(str(tmp_path / "m.py"))
+    for tier in ["pure"] + (["native"] if upyflow.dispatch.available("native") else []):
+        m = upyflow.Model(mod, tier)
+        m.set_input(0, x.tobytes())
+        m.invoke()
+        np.testing.assert_array_equal(np.frombuffer(bytes(m.get_output(0)), np.float32), tflm_rule, err_msg=tier)
+    got = [np.array(tflm_rule, np.float32).tobytes()]
+    ref, inputs, r = [ort_y.astype(np.float32).tobytes()], [x.tobytes()], ("mismatch", "t")
+    opts = dict(rtol=1e-4, atol=1e-5, steps=[0.0], onnx=True)
+    assert fuzz.ort_saturated(data, result, inputs, ref, got, ["f32"], r, opts, got)[0] == "ort-nan"
+    bad = [np.array([2, -1, -fuzz.FLT_MAX, 4], np.float32).tobytes()]
+    assert fuzz.ort_saturated(data, result, inputs, ref, bad, ["f32"], r, opts, bad) == r
+
+
+@pytest.mark.parametrize(
+    "op,bounds",
+    [("Max", None), ("Min", None), ("Clip", (0.1, 5.0)), ("Clip", (None, 5.0)), ("Clip", (-1.0, None))],
+)
+def test_onnx_max_min_clip_give_nan_for_nan(op, bounds, tmp_path):
+    """onnxruntime's float Max, Min and Clip give NaN for a NaN operand (whichever side); the
+    tiers ran them as TFLM's MAXIMUM/MINIMUM (`u > w ? u : w`: the bound for a NaN u)."""
+    from onnx import helper as oh
+
+    import upyflow
+
+    nan = np.nan
+    x = np.array([[nan, 1, -1, nan], [2, nan, 7, -3]], np.float32)
+    c = np.array([[0.5, nan, 0.5, nan], [0.5, 0.5, 0.5, 0.5]], np.float32)
+    if op == "Clip":
+        inits = {k: np.array(v, np.float32) for k, v in zip(("lo", "hi"), bounds) if v is not None}
+        node = oh.make_node("Clip", ["x", "lo" if "lo" in inits else "", "hi" if "hi" in inits else ""], ["y"])
+        feeds = {"x": x}
+    else:  # both operands computed (bake refuses NaN constants)
+        inits, feeds = {}, {"x": x, "c": c}
+        node = oh.make_node(op, ["x", "c"], ["y"])
+    data = onnx_model([node], {k: [2, 4] for k in feeds}, inits)
+    ref = _ort(data).run(None, feeds)[0].ravel()
+    assert np.isnan(ref[0]) and np.isnan(ref[3])
+    result = compile_model("m.onnx", "m", data=data)
+    (tmp_path / "m.py").write_text(module_source(result.baked, "m"))
+    mod = load_module(str(tmp_path / "m.py"))
+    for tier in ["pure"] + (["native"] if upyflow.dispatch.available("native") else []):
+        m = upyflow.Model(mod, tier)
+        for k, v in enumerate(feeds.values()):
+            m.set_input(k, v.tobytes())
+        m.invoke()
+        np.testing.assert_array_equal(np.frombuffer(bytes(m.get_output(0)), np.float32), ref, err_msg=tier)
+
+
+def test_quantize_of_a_folded_scalar_is_one_line():
+    """(fuzz seed 4242 #1668: a DequantizeLinear mutated to read the zero-point initializer,
+    then Add(x, x) of it folded to a numpy scalar, which QuantizeLinear took for a computed
+    tensor: AttributeError behind the reader's backstop. Folded 0-d values are arrays now.)"""
+    data = fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_qdq_gemm.onnx"], np.random.default_rng([4242, 1668]))
+    msg = bake_error(data, "m.onnx")
+    assert not msg.startswith("malformed ONNX model at"), msg
+
+
+def test_onnx_softmax_axis_out_of_range_is_one_line():
+    """(fuzz seed 20261203 #2511: a Softmax axis mutated to 100: IndexError behind the
+    reader's backstop.)"""
+    data = fuzz.mutate_onnx(fuzz.seeds("onnx", False)["o_cnn_f32.onnx"], np.random.default_rng([20261203, 2511]))
+    assert "Softmax node '': axis 100 for a 2-D input" in bake_error(data, "m.onnx")
+
+
+def test_int8_leaky_relu_alpha_beyond_the_shift_range_rejected():
+    """(fuzz seed 20261203 #2735: an int8 LEAKY_RELU alpha mutated to 1e38: its multiplier's
+    shift 127, which TFLM shifts an int32 by (undefined: TFLM gave -2.66, the tiers' table 0).
+    The int16 kernel's spec range applies to the int8 table too.)"""
+    data = fuzz.mutate_tflite(
+        fuzz.seeds("tflite", True)["w_eltwise_s8.tflite"], np.random.default_rng([20261203, 2735])
+    )
+    assert "LEAKY_RELU 't4': alpha shift 127 is outside [-31, 30]" in bake_error(data)

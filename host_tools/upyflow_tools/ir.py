@@ -91,6 +91,9 @@ class Graph:
     # set by a reader that chooses it (ONNX); empty: rank-4 tensors are NHWC (TFLite)
     input_layouts: list[str] = field(default_factory=list)
     output_layouts: list[str] = field(default_factory=list)
+    # float MAXIMUM/MINIMUM give NaN for a NaN operand (onnxruntime's Max/Min/Clip; the ONNX
+    # reader sets it), not TFLM's `u > w ? u : w`
+    nan_maxmin: bool = False
 
     def add_tensor(self, tensor: Tensor) -> int:
         self.tensors.append(tensor)

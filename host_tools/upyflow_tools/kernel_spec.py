@@ -146,7 +146,10 @@ POOL_DIMS = [Int("in_h", 0), Int("in_w", 0), Int("c", 0), Int("out_h", 0), Int("
              Int("k_h", 1), Int("k_w", 1), Int("s_h", 1), Int("s_w", 1), Int("pad_h", 0), Int("pad_w", 0)]
 INT_ACT = [Int("act_min"), Int("act_max")]
 FLOAT_ACT = [Float("act_min"), Float("act_max")]
-QUANT_OUT = [Int("in_off"), Int("out_off")]
+# An int8 kernel's input offset (minus the input zero point) and output zero point: TFLite's
+# int8 zero points are in [-128, 127] (the C kernels' int32 sums assume it).
+I8_IN_OFF, I8_OUT_OFF = (-127, 128), (-128, 127)
+QUANT_OUT = [Int("in_off", *I8_IN_OFF), Int("out_off", *I8_OUT_OFF)]
 
 
 def _shift(name: str, what: str = "requantization shift") -> P:
@@ -159,7 +162,7 @@ kernel("fully_connected_s8", "fc",
        [T("x", "i8", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i32", "c", "n_out"),
         T("out", "i8", "w", "batches*n_out"), T("mult", "i32", "c", "n_out"),
         T("shift", "i32", "c", "n_out", values=shifts())],
-       FC_DIMS + [Int("out_off")] + INT_ACT, viper=True)
+       FC_DIMS + [Int("out_off", *I8_OUT_OFF)] + INT_ACT, viper=True)
 kernel("fully_connected_f32", "fc",
        [T("x", "f32", "r", "batches*n_in"), T("w", "f32", "c", "n_out*n_in"), T("bias", "f32", "c", "n_out"),
         T("out", "f32", "w", "batches*n_out")],
@@ -172,7 +175,7 @@ kernel("fully_connected_s16", "fc",
 kernel("fully_connected_s8_ort", "fc",
        [T("x", "i8", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i32", "c", "n_out"),
         T("out", "i8", "w", "batches*n_out"), T("scale", "f32", "c", "n_out")],
-       FC_DIMS + [Int("out_off")] + INT_ACT)
+       FC_DIMS + [Int("out_off", *I8_OUT_OFF)] + INT_ACT)
 
 # BATCH_MATMUL: out[b][i][j] = sum over t of lhs[lo + i*lsi + t*lsk] * rhs[ro + t*rsk + j*rsj], (lo, ro) the
 # b-th offset pair of d (broadcast batches and adj_x/adj_y resolved at bake time into offsets and
@@ -308,7 +311,7 @@ kernel("mul_q", "elementwise", _BIN,
        checks=_BIN_CHECK)
 kernel("binary_f32", "elementwise",
        [T("x1", "f32", "c"), T("x2", "f32", "c"), T("out", "f32", "w"), T("d", "i32", "c")],
-       [Int("op"), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
+       [Int("op", 0, 9), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
 kernel("maxmin_q", "elementwise", _BIN, [Int("esize", 1, 2), Int("is_max")], checks=_BIN_CHECK)
 # GREATER..NOT_EQUAL (op 0..5), bool bytes out. kind 0: raw int8/int16/int32/bool values (esize
 # 1, 2, 4), 1: float32, 2: int8 rescaled as TFLM ((x + off) << 8 times the input's scale).

@@ -108,6 +108,9 @@ void uf_binary_f32(const void *x1, const void *x2, float *out, const void *desc,
             case 4: v = u < w ? u : w; break;
             case 5: v = u / w; break;
             case 6: v = (u - w) * (u - w); break;
+            // onnxruntime's Max/Min: a NaN operand gives NaN (TFLM's 3/4 take w when u is NaN)
+            case 8: v = u != u ? u : (w != w ? w : (u > w ? u : w)); break;
+            case 9: v = u != u ? u : (w != w ? w : (u < w ? u : w)); break;
             default: v = uf_powf(u, w); break;
         }
         if (op < 3 || op == 5) {

@@ -99,8 +99,9 @@ def _div(u, w):
 
 def binary_f32(x1, x2, out, d, op, lo, hi):
     # op: 0 add, 1 sub, 2 mul, 5 div (clamped to the activation), 3 max, 4 min,
-    # 6 squared difference, 7 power (not clamped). float32 views round every stored result, as
-    # TFLM computes in float32 (the difference is rounded to float32 before squaring).
+    # 6 squared difference, 7 power, 8 max and 9 min with a NaN operand giving NaN (not
+    # clamped). float32 views round every stored result, as TFLM computes in float32 (the
+    # difference is rounded to float32 before squaring).
     def row(a, b, o, n, sa, sb):
         for i in range(n):
             u = x1[a]
@@ -111,6 +112,8 @@ def binary_f32(x1, x2, out, d, op, lo, hi):
                 v = _div(u, w)
             elif op == 7:
                 v = _pow(u, w)
+            elif op >= 8:   # onnxruntime's Max/Min: a NaN operand gives NaN
+                v = u if u != u else (w if w != w else _arith(op - 5, u, w))
             else:
                 out[o + i] = u - w
                 v = out[o + i]

@@ -42,6 +42,15 @@ def _max(x, idx):
     return m
 
 
+def _max_float(x, idx):
+    # TFLM's: from the lowest float, a NaN tap never wins (an all-NaN window gives it), as the C tier
+    m = -3.4028234663852886e38
+    for i in idx:
+        if x[i] > m:
+            m = x[i]
+    return m
+
+
 def _avg_float(x, idx):
     acc = 0.0
     for i in idx:   # a float32 sum, as TFLM
@@ -62,7 +71,7 @@ def avg_pool2d_f32(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_
 
 
 def max_pool2d_f32(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
-    _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _max)
+    _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _max_float)
 
 
 # onnxruntime's QLinearAveragePool (NHWC, batch 1): inputs dequantized in float32,

@@ -16,6 +16,7 @@ from upyflow.qmath import INT32_MAX, exp_on_negative, inv_sqrt_qm, mul_by_qm, on
 
 from ... import BakeError
 from ...ir import Graph, Op, Tensor
+from ...kernel_spec import SHIFT
 from ...quant import FLOAT_MAX, QRANGE, checked_log2, f32, quantize_multiplier, quantize_value, round_half_away
 from ..core import Call, check_size, inp, lowering, need_const, types_error
 
@@ -180,6 +181,11 @@ def _leaky_relu(graph: Graph, op: Op) -> list[Call]:
     qmin, qmax = QRANGE[x.dtype]
     if x.dtype == "i8":
         in_zp, m_id, s_id, m_al, s_al, neg, out_zp = p
+        # the shift range leaky_relu_q's spec gives the int16 kernel: TFLM shifts an int32 by it
+        for what, sh in (("identity", s_id), ("alpha", s_al)):
+            if not SHIFT[0] <= sh <= SHIFT[1]:
+                raise BakeError("LEAKY_RELU %r: %s shift %d is outside [%d, %d] (extreme alpha or scales?); "
+                                "upyflow's kernels cannot run it" % (out.name, what, sh, SHIFT[0], SHIFT[1]))
         table = []
         for v in INT8_VALUES:
             d = int(v) - in_zp

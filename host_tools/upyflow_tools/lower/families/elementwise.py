@@ -162,7 +162,9 @@ def _maxmin(graph: Graph, op: Op) -> list[Call]:
     desc = broadcast_desc(op, a, b, out, max_rank=5)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     if out.dtype == "f32":
-        return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=-3.4028234663852886e38,
+        # onnxruntime's Max/Min (and Clip through them) give NaN for a NaN operand: ops 8, 9
+        code = F32_OP[op.kind] + (5 if graph.nan_maxmin else 0)
+        return [Call("binary_f32", **tensors, op=code, lo=-3.4028234663852886e38,
                      hi=3.4028234663852886e38)]
     return [Call("maxmin_q", **tensors, esize=ESIZE[out.dtype], is_max=1 if op.kind == "MAXIMUM" else 0)]
 

@@ -107,6 +107,7 @@ def _read(r: Reader, constants: dict) -> Graph:
     graph = Graph(r.tensors, r.ops, inputs, outputs, desc)
     graph.input_layouts = in_layouts
     graph.output_layouts = r.out_layouts
+    graph.nan_maxmin = True   # onnxruntime's float Max/Min/Clip: a NaN operand gives NaN
     _layout_note(r, graph)
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in r.g.node):
         graph.rounding = "onnxruntime"   # a QDQ model: its reference is onnxruntime

@@ -114,7 +114,8 @@ class Reader:
         return v
 
     def set(self, name: str, v) -> None:
-        self.vals[name] = v
+        # a folded 0-d result is a numpy scalar: the translators test for np.ndarray constants
+        self.vals[name] = np.asarray(v) if isinstance(v, np.generic) else v
 
     def sole_consumer(self, name: str):
         """(index, node) of the only node reading `name`, None if several, none, or a graph output."""

@@ -94,6 +94,8 @@ def softmax(r: Reader, node) -> None:
     v = r.rt(node, 0)
     rank = len(v.shape)
     ax = attrs(node).get("axis", -1 if r.opset >= 13 else 1)
+    if not isinstance(ax, int) or not -rank <= ax < rank:
+        raise BakeError("%s node %r: axis %r for a %d-D input" % (node.op_type, node.name, ax, rank))
     ax = ax + rank if ax < 0 else ax
     if r.opset < 13:   # softmax over the flattened dims from `axis` on
         flat = (int(np.prod(v.shape[:ax], dtype=np.int64)), int(np.prod(v.shape[ax:], dtype=np.int64)))
