@@ -70,6 +70,13 @@ def binary_model(rng, kind, dt, sa, sb, act, const_b=False, zp_mode=0):
         qa, qb = (qa[0], int(rng.integers(-300, 300))), (qb[0], int(rng.integers(-300, 300)))
     if dt == "f32":
         qo = (None, None)
+    elif kind == "SQUARED_DIFFERENCE":
+        # the square's range: (max input range)^2 spread over the output's levels, times 0.05..1
+        top = np.iinfo(NP[dt]).max
+        qo = (
+            (2 * max(qa[0], qb[0]) * top) ** 2 / top * float(rng.uniform(0.05, 1.0)),
+            0 if dt == "i16" else int(rng.integers(-128, 0)),
+        )
     elif kind == "MUL":
         top = np.iinfo(NP[dt]).max
         qo = (
@@ -107,6 +114,13 @@ BIN_CASES += [("MUL", d, sa, sb, "NONE", False, 2) for d in ("i8", "i16") for sa
 BIN_CASES += [
     (k, "f32", sa, sb, ACTS[i % 4] if k == "DIV" else "NONE", i % 5 == 2, 0)
     for k in ("DIV", "SQUARED_DIFFERENCE")
+    for i, (sa, sb) in enumerate(BIN_SHAPES)
+    if len(sa) <= 5
+]
+# int8/int16 SQUARED_DIFFERENCE (different input scales; int16 zero points 0), broadcasting
+BIN_CASES += [
+    ("SQUARED_DIFFERENCE", d, sa, sb, "NONE", i % 5 == 2, 0)
+    for d in ("i8", "i16")
     for i, (sa, sb) in enumerate(BIN_SHAPES)
     if len(sa) <= 5
 ]
@@ -316,9 +330,28 @@ def _rejects():
         w.op("ADD", [a, b], [y])
         return [a, b], [y]
 
+    def sqdiff16_zp(w):
+        a, b = w.tensor([4], "int16", 0.001, 0), w.tensor([4], "int16", 0.001, 5)
+        y = w.tensor([4], "int16", 0.001, 0)
+        w.op("SQUARED_DIFFERENCE", [a, b], [y])
+        return [a, b], [y]
+
+    def sqdiff_big_out_multiplier(w):
+        a, b = w.tensor([4], "int8", 0.5, 0), w.tensor([4], "int8", 0.5, 0)
+        y = w.tensor([4], "int8", 1e-9, 0)
+        w.op("SQUARED_DIFFERENCE", [a, b], [y])
+        return [a, b], [y]
+
     return {
         f.__name__: (f, op)
-        for f, op in ((mul16_zp, "MUL"), (mixed_types, "ADD"), (no_broadcast, "SUB"), (tiny_out_scale, "ADD"))
+        for f, op in (
+            (mul16_zp, "MUL"),
+            (mixed_types, "ADD"),
+            (no_broadcast, "SUB"),
+            (tiny_out_scale, "ADD"),
+            (sqdiff16_zp, "SQUARED_DIFFERENCE"),
+            (sqdiff_big_out_multiplier, "SQUARED_DIFFERENCE"),
+        )
     }
 
 
@@ -346,6 +379,8 @@ def mpy_models():
         ("SUB", "i16", [2, 3, 4], [4], "NONE"),
         ("MUL", "f32", [2, 1, 5], [1, 3, 1], "RELU6"),
         ("MINIMUM", "i8", [4, 1], [4, 6], "NONE"),
+        ("SQUARED_DIFFERENCE", "i8", [1, 4, 4, 3], [3], "NONE"),
+        ("SQUARED_DIFFERENCE", "i16", [2, 3, 4], [4], "NONE"),
     ):
         rng = case_rng("mpy" + kind)
         model, specs = binary_model(rng, kind, dt, sa, sb, act)

@@ -301,6 +301,7 @@ kernel("cast_int", "quantize", [T("x", "any", "r", "n", "si"), T("out", "any", "
 _BIN = [T("x1", "q", "c", None, "esize"), T("x2", "q", "c", None, "esize"), T("out", "q", "w", None, "esize"),
         T("d", "i32", "c")]
 _BIN_CHECK = ["binary_check(x1, x2, out, d, esize)"]
+# sign 1: ADD, -1: SUB, 0: SQUARED_DIFFERENCE (the scaled inputs' difference squared)
 kernel("addsub_q", "elementwise", _BIN,
        [Int("esize", 1, 2), Int("sign"), Int("off1"), Int("m1"), Int("sh1", -31, 0, "input 1 shift"), Int("off2"),
         Int("m2"), Int("sh2", -31, 0, "input 2 shift"), Int("ls", 0, 20, "left shift"), Int("mo"),

@@ -31,6 +31,7 @@ static inline int32_t scale_down(int32_t x, int32_t m, int shift) {
         } \
     }
 
+// sign 1: ADD, -1: SUB, 0: SQUARED_DIFFERENCE (the scaled difference squared).
 void uf_addsub_q(const void *x1, const void *x2, void *out, const void *desc, int esize,
                  int sign, int off1, int32_t m1, int sh1, int off2, int32_t m2, int sh2, int ls,
                  int32_t mo, int sho, int ooff, int lo, int hi) {
@@ -40,6 +41,9 @@ void uf_addsub_q(const void *x1, const void *x2, void *out, const void *desc, in
         v1 = scale_down(v1, m1, sh1);
         v2 = scale_down(v2, m2, sh2);
         int32_t raw = sign > 0 ? v1 + v2 : v1 - v2;
+        if (sign == 0) {   // SQUARED_DIFFERENCE: |v1 - v2| <= 2^15, the square fits
+            raw = (int32_t)((uint32_t)raw * (uint32_t)raw);
+        }
         uf_st_q(out, o, esize, uf_clamp(scale_down(raw, mo, sho) + ooff, lo, hi));
     })
 }

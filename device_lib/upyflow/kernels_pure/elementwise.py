@@ -30,11 +30,13 @@ def _pairs(d, nd, k, a, b, o, row):
 
 
 def addsub_q(x1, x2, out, d, esize, sign, off1, m1, sh1, off2, m2, sh2, ls, mo, sho, ooff, lo, hi):
+    # sign 1: ADD, -1: SUB, 0: SQUARED_DIFFERENCE (the scaled difference squared, below 2^30)
     def row(a, b, o, n, sa, sb):
         for i in range(n):
             v1 = rdbypot(srdhm((x1[a] + off1) << ls, m1), -sh1)
             v2 = rdbypot(srdhm((x2[b] + off2) << ls, m2), -sh2)
-            v = rdbypot(srdhm(v1 + sign * v2, mo), -sho) + ooff
+            v = v1 + sign * v2 if sign else (v1 - v2) * (v1 - v2)
+            v = rdbypot(srdhm(v, mo), -sho) + ooff
             out[o + i] = lo if v < lo else (hi if v > hi else v)
             a += sa
             b += sb

@@ -194,7 +194,32 @@ def _div_sqdiff(graph: Graph, op: Op) -> list[Call]:
 
 
 lowering("DIV", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
-lowering("SQUARED_DIFFERENCE", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
+
+
+@lowering("SQUARED_DIFFERENCE", "int8; int16 (zero points 0); float32; broadcasting up to 5-D", min_inputs=2)
+def _sqdiff(graph: Graph, op: Op) -> list[Call]:
+    # int8/int16: addsub_q with sign 0, TFLM's arithmetic: both inputs ((x - zp) << ls) scaled
+    # by s_i / (2 max s), the difference squared in int32, scaled by (2 max s)^2 / (2^(2 ls) s_out).
+    a, b, out = _operands(graph, op)
+    if out.dtype == "f32":
+        return _div_sqdiff(graph, op)
+    if out.dtype == "i16" and (a.zp, b.zp, out.zp) != (0, 0, 0):
+        raise BakeError("SQUARED_DIFFERENCE %r: int16 tensors need zero points 0 (TFLM)" % out.name)
+    tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
+                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out, max_rank=5)))
+    left_shift = 0 if out.dtype == "i16" else 7
+    twice_max = 2.0 * max(a.sc, b.sc)
+    m1, s1 = smaller_than_one(op, a.sc / twice_max, "input 1")
+    m2, s2 = smaller_than_one(op, b.sc / twice_max, "input 2")
+    mo, so = quantize_multiplier(twice_max * twice_max / ((1 << 2 * left_shift) * out.sc))
+    if so > 0:
+        raise BakeError("SQUARED_DIFFERENCE %r: the output scale is too small for the inputs' (output "
+                        "multiplier %g >= 1)" % (out.name, mo * 2.0 ** (so - 31)))
+    lo, hi = activation_range("NONE", out.dtype, out.sc, out.zp)
+    return [Call("addsub_q", **tensors, esize=ESIZE[out.dtype], sign=0, off1=-a.zp, m1=m1, sh1=s1, off2=-b.zp,
+                 m2=m2, sh2=s2, ls=left_shift, mo=mo, sho=so, ooff=out.zp, lo=lo, hi=hi)]
+
+
 # TFLM has no POW kernel: TFLite's (std::pow) values, float32 within the float tolerance
 lowering("POW", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
 
