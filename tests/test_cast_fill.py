@@ -258,3 +258,55 @@ def test_cast_isa(case, isa_arch):
 @pytest.mark.parametrize("case", FILL_CASES[1::4], ids=_fill_id)
 def test_fill_isa(case, isa_arch):
     check_isa(*_fill_case(case), isa_arch)
+
+
+def folded_model():
+    """CASTs of constants, folded at bake time: float32 edges -> int32 (saturated as the
+    interpreter) into ADD, and int32 -> a bool inside the graph (nonzero: 256 is true) into
+    LOGICAL_AND."""
+    w = ModelWriter()
+    n = len(EDGES)
+    x, b = w.tensor([n], "int32"), w.tensor([n], "bool")
+    cf = w.tensor([n], "float32", data=EDGES)
+    ci = w.tensor([n], "int32", data=np.resize(np.array([0, 256, -1, 1, 65536], np.int32), n))
+    fi, cb, s, a = w.tensor([n], "int32"), w.tensor([n], "bool"), w.tensor([n], "int32"), w.tensor([n], "bool")
+    w.op("CAST", [cf], [fi])
+    w.op("ADD", [x, fi], [s])
+    w.op("CAST", [ci], [cb])
+    w.op("LOGICAL_AND", [b, cb], [a])
+    rng = seeded_rng(SEED, "folded")
+    sets = [[rng.integers(-1000, 1000, n).astype(np.int32), rng.random(n) < 0.5] for _ in range(2)]
+    sets.append([np.zeros(n, np.int32), np.ones(n, bool)])
+    return w.build([x, b], [s, a]), sets
+
+
+def test_cast_of_constants(tier, tmp_path):
+    check_bytes(*folded_model(), tmp_path)
+
+
+@pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
+def test_cast_fill_micropython(mpy_tier, tmp_path):
+    """A share of the cases on MicroPython (its float32 views, small and big ints), byte-identical
+    with TFLM."""
+    from upyflow_tools.unixport import run_batch
+
+    models = (
+        [_case(c) for c in CASES[::5]]
+        + [_case(("float32", t)) for t in ("int8", "int16", "int32", "uint32", "bool")]
+        + [_chain(k) for k in CHAINS]
+        + [_fill_case(c) for c in FILL_CASES[::3]]
+        + [folded_model()]
+    )
+    for k, (model, sets) in enumerate(models):
+        _, name, _ = bake_model(model, tmp_path, name="cf%d" % k)
+        got, _ = run_batch(
+            str(tmp_path),
+            name,
+            [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
+            heapsize="2M",
+            env={"UPYFLOW_TIER": mpy_tier.tier},
+            extra_paths=list(mpy_tier.extra_paths),
+        )
+        for g, s in zip(got, sets):
+            want = [np.ascontiguousarray(v).tobytes() for v in run_tflm(model, s)]
+            assert list(g) == want, (k, s)
