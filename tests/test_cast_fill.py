@@ -292,7 +292,7 @@ def test_cast_fill_micropython(mpy_tier, tmp_path):
 
     models = (
         [_case(c) for c in CASES[::5]]
-        + [_case(("float32", t)) for t in ("int8", "int16", "int32", "uint32", "bool")]
+        + [_case(("float32", t)) for t in ("int8", "int16", "int32", "uint32", "float32", "bool")]
         + [_chain(k) for k in CHAINS]
         + [_fill_case(c) for c in FILL_CASES[::3]]
         + [folded_model()]
