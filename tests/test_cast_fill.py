@@ -214,6 +214,17 @@ def test_fill(case, tier, tmp_path):
     check_bytes(*_fill_case(case), tmp_path)
 
 
+@pytest.mark.parametrize("ddt", ["int8", "int16", "int64"])
+def test_fill_dims_types_and_plain_int8(ddt, tier, tmp_path):
+    """dims of any integer type TFLM compares with the output shape; an int8 value without
+    quantization (FILL copies bytes)."""
+    w = ModelWriter()
+    v, f = w.tensor([], "int8"), w.tensor([3, 2], "int8")
+    d = w.tensor([2], ddt, data=np.array([3, 2], NPT.get(ddt, np.int64)))
+    w.op("FILL", [d, v], [f])
+    check_bytes(w.build([v], [f]), [[np.array(x, np.int8)] for x in (-128, 127, 5)], tmp_path)
+
+
 def test_refusals(tmp_path):
     from upyflow_tools import BakeError
 

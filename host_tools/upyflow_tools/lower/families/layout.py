@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import DTYPE_SIZE, Graph, Op, Tensor
-from ..core import Call, inp, lowering, need_const, types_error
+from ..core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 
 TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
@@ -361,6 +361,9 @@ def _tile(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("TILE %r: %s tiled %s needs more than %d copy dimensions"
                         % (out.name, list(x.shape), mult, MAX_COPY_DIMS))
     return [copy_call(graph, op, op.inputs[0], op.outputs[0], shape, xst, ost, tag="tile")]
+
+
+UNQUANTIZED.add("FILL")   # the value's bytes, whatever they mean (and integer dims)
 
 
 @lowering("FILL", "int8, int32, float32 (as TFLM; the value's bytes copied, a computed value too); "
