@@ -58,6 +58,7 @@ FULL = [
     "tests/test_layout.py",
     "tests/test_reduce.py",
     "tests/test_errors.py",
+    "tests/test_cast_fill.py",
 ]
 QUICK = [
     "tests/test_native.py",

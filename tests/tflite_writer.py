@@ -15,6 +15,7 @@ DTYPES = {  # name -> (TensorType, numpy little-endian dtype)
     "float16": (tflite.TensorType.FLOAT16, "<f2"),
     "uint8": (tflite.TensorType.UINT8, "u1"),
     "bool": (tflite.TensorType.BOOL, "?"),
+    "uint32": (tflite.TensorType.UINT32, "<u4"),
 }
 _ACT = dict(fused_activation_function="NONE")
 _CONV = dict(padding="SAME", stride_w=1, stride_h=1, dilation_w_factor=1, dilation_h_factor=1, **_ACT)

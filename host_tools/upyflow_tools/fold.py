@@ -169,9 +169,15 @@ def _range(op, xs, ts):
     return [np.arange(start, limit, delta)]
 
 
+# float32 -> integer CAST: truncated, saturated, NaN -> 0 (the TFLM interpreter; kernels_pure.quantize)
+_SATURATED = {"i8": (-128, 127), "i16": (-32768, 32767), "i32": (-2147483648, 2147483647), "u32": (0, 4294967295)}
+
+
 @folder("CAST")
 def _cast(op, xs, ts):
-    return [xs[0]]   # _store converts to the output type (float -> int truncates, as C++)
+    if op.options.get("bool_output"):   # a bool the reader made uint8 (readers/tflite.py)
+        return [xs[0] != 0]
+    return [xs[0]]   # _store converts to the output type (float -> int: see _SATURATED)
 
 
 def _int_div(a, b):
@@ -293,6 +299,8 @@ def _store(graph: Graph, op: Op, t: Tensor, value: np.ndarray) -> None:
     value = np.asarray(value)
     if value.dtype.kind == "f" and t.dtype not in ("f32", "f16"):
         value = np.trunc(value)
+        if op.kind == "CAST" and t.dtype in _SATURATED:
+            value = np.clip(np.nan_to_num(value.astype(np.float64), nan=0.0), *_SATURATED[t.dtype])
     with np.errstate(invalid="ignore", over="ignore"):
         value = value.astype(NP_DTYPE[t.dtype])
     declared = int(np.prod(t.shape, dtype=np.int64))

@@ -296,6 +296,11 @@ kernel("cast_int", "quantize", [T("x", "any", "r", "n", "si"), T("out", "any", "
        [Int("n", 0), Int("in_code"), Int("out_code")],
        derived=[("si", "cast_size(in_code)"), ("so", "4 if out_code == 4 else cast_size(out_code)")],
        requires=["si and so"])
+# CAST from float32: truncated toward zero and saturated to int8/int16/int32/uint32 (NaN -> 0), as
+# the TFLM interpreter gives (C leaves out-of-range conversions undefined); out_code 4 copies
+kernel("cast_f32", "quantize", [T("x", "f32", "r", "n"), T("out", "any", "w", "n", "so")],
+       [Int("n", 0), Int("out_code", 0, 5)],
+       derived=[("so", "4 if out_code == 4 else cast_size(out_code)")], requires=["so", "out_code != 1"])
 
 # --- elementwise (broadcasting binary ops; descriptors checked by checks.h) --------------------
 _BIN = [T("x1", "q", "c", None, "esize"), T("x2", "q", "c", None, "esize"), T("out", "q", "w", None, "esize"),

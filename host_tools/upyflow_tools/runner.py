@@ -22,7 +22,8 @@ if TYPE_CHECKING:   # the device runtime (device_lib/upyflow), imported when a m
     from upyflow import Model
 
 # ir / Model dtype names -> numpy
-NP_DTYPES = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32, "f32": np.float32, "bool": np.bool_}
+NP_DTYPES = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32, "f32": np.float32, "bool": np.bool_,
+             "u32": np.uint32}
 
 
 def module_of(result: BakeResult | Baked, name: str | None = None) -> types.ModuleType:

@@ -93,3 +93,38 @@ void uf_cast_int(const void *x, void *out, int n, int in_code, int out_code) {
         }
     }
 }
+
+// CAST from float32: truncated toward zero and saturated to the output type, NaN -> 0 (the
+// TFLM interpreter's results; C leaves out-of-range conversions undefined, so every
+// conversion here is of an in-range value, and only to int32).
+static uint32_t saturated(float v, int code) {
+    if (v != v) {
+        return 0;
+    }
+    switch (code) {
+        case 0: return v <= -128.0f ? (uint32_t)-128 : (v >= 127.0f ? 127u : (uint32_t)(int32_t)v);
+        case 2: return v <= -32768.0f ? (uint32_t)-32768 : (v >= 32767.0f ? 32767u : (uint32_t)(int32_t)v);
+        case 3:
+            return v <= -2147483648.0f ? 0x80000000u : (v >= 2147483648.0f ? 0x7FFFFFFFu : (uint32_t)(int32_t)v);
+        default:   // 5: uint32; above 2^31 the float is a multiple of 256, so v - 2^31 is exact
+            if (v <= 0.0f) {
+                return 0;
+            }
+            if (v >= 4294967296.0f) {
+                return 0xFFFFFFFFu;
+            }
+            return v >= 2147483648.0f ? (uint32_t)(int32_t)(v - 2147483648.0f) + 0x80000000u : (uint32_t)(int32_t)v;
+    }
+}
+
+void uf_cast_f32(const float *x, void *out, int n, int out_code) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        switch (out_code) {
+            case 4: ((float *)out)[i] = v; break;
+            case 0: ((int8_t *)out)[i] = (int8_t)saturated(v, 0); break;
+            case 2: ((int16_t *)out)[i] = (int16_t)saturated(v, 2); break;
+            default: ((uint32_t *)out)[i] = saturated(v, out_code); break;
+        }
+    }
+}

@@ -166,6 +166,11 @@ enum { CAST_INT_X, CAST_INT_OUT }; enum { CAST_INT_N, CAST_INT_IN_CODE, CAST_INT
 static const uint8_t checks_cast_int[] = {OP_PARAM, CAST_INT_IN_CODE, H_CAST_SIZE, OP_SET, CAST_INT_SI, OP_PARAM, CAST_INT_OUT_CODE, OP_CONST, 4, OP_EQ, OP_CONST, 4, OP_PARAM, CAST_INT_OUT_CODE, H_CAST_SIZE, OP_SELECT, OP_SET, CAST_INT_SO, OP_UNLESS, UF_STATIC, 23, 0, OP_MIN, CAST_INT_N, 0, OP_DERIVED, CAST_INT_SI, OP_DERIVED, CAST_INT_SO, OP_LAND, OP_CHECK, OP_PARAM, CAST_INT_N, OP_DERIVED, CAST_INT_SI, OP_FITS, CAST_INT_X, 0, OP_PARAM, CAST_INT_N, OP_DERIVED, CAST_INT_SO, OP_FITS, CAST_INT_OUT, 0, OP_END};
 static int call_cast_int(const uf_call *c, const int32_t *d) { (void)d; uf_cast_int(T(CAST_INT_X), T(CAST_INT_OUT), I(CAST_INT_N), I(CAST_INT_IN_CODE), I(CAST_INT_OUT_CODE)); return UF_OK; }
 
+// cast_f32 (quantize): x, out, n, out_code
+enum { CAST_F32_X, CAST_F32_OUT }; enum { CAST_F32_N, CAST_F32_OUT_CODE }; enum { CAST_F32_SO };
+static const uint8_t checks_cast_f32[] = {OP_PARAM, CAST_F32_OUT_CODE, OP_CONST, 4, OP_EQ, OP_CONST, 4, OP_PARAM, CAST_F32_OUT_CODE, H_CAST_SIZE, OP_SELECT, OP_SET, CAST_F32_SO, OP_UNLESS, UF_STATIC, 30, 0, OP_MIN, CAST_F32_N, 0, OP_MIN, CAST_F32_OUT_CODE, 0, OP_MAX, CAST_F32_OUT_CODE, 5, OP_DERIVED, CAST_F32_SO, OP_CHECK, OP_PARAM, CAST_F32_OUT_CODE, OP_CONST, 1, OP_NE, OP_CHECK, OP_PARAM, CAST_F32_N, OP_FITS, CAST_F32_X, 4, OP_PARAM, CAST_F32_N, OP_DERIVED, CAST_F32_SO, OP_FITS, CAST_F32_OUT, 0, OP_END};
+static int call_cast_f32(const uf_call *c, const int32_t *d) { (void)d; uf_cast_f32(T(CAST_F32_X), T(CAST_F32_OUT), I(CAST_F32_N), I(CAST_F32_OUT_CODE)); return UF_OK; }
+
 // addsub_q (elementwise): x1, x2, out, d, esize, sign, off1, m1, sh1, off2, m2, sh2, ls, mo, sho, ooff, lo, hi
 enum { ADDSUB_Q_X1, ADDSUB_Q_X2, ADDSUB_Q_OUT, ADDSUB_Q_D }; enum { ADDSUB_Q_ESIZE, ADDSUB_Q_SIGN, ADDSUB_Q_OFF1, ADDSUB_Q_M1, ADDSUB_Q_SH1, ADDSUB_Q_OFF2, ADDSUB_Q_M2, ADDSUB_Q_SH2, ADDSUB_Q_LS, ADDSUB_Q_MO, ADDSUB_Q_SHO, ADDSUB_Q_OOFF, ADDSUB_Q_LO, ADDSUB_Q_HI };
 static const uint8_t checks_addsub_q[] = {OP_UNLESS, UF_STATIC, 48, 0, OP_MIN, ADDSUB_Q_ESIZE, 1, OP_MAX, ADDSUB_Q_ESIZE, 2, OP_PARAM, ADDSUB_Q_SH1, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADDSUB_Q_SH1, 0, OP_PARAM, ADDSUB_Q_SH2, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADDSUB_Q_SH2, 0, OP_MIN, ADDSUB_Q_LS, 0, OP_MAX, ADDSUB_Q_LS, 20, OP_PARAM, ADDSUB_Q_SHO, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADDSUB_Q_SHO, 0, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, ADDSUB_Q_X1, OP_CONST, ADDSUB_Q_X2, OP_CONST, ADDSUB_Q_OUT, OP_CONST, ADDSUB_Q_D, OP_PARAM, ADDSUB_Q_ESIZE, H_BINARY_CHECK, OP_RET, OP_END};
@@ -421,6 +426,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"requantize", "rwiiiiiii", call_requantize, checks_requantize, 0x00},
     {"dequantize_f32", "rwifi", call_dequantize_f32, checks_dequantize_f32, 0x00},
     {"cast_int", "rwiii", call_cast_int, checks_cast_int, 0x00},
+    {"cast_f32", "rwii", call_cast_f32, checks_cast_f32, 0x00},
     {"addsub_q", "rrwriiiiiiiiiiiiii", call_addsub_q, checks_addsub_q, 0x08},
     {"mul_q", "rrwriiiiiiii", call_mul_q, checks_mul_q, 0x08},
     {"binary_f32", "rrwriff", call_binary_f32, checks_binary_f32, 0x08},

@@ -2,7 +2,7 @@
 # DEQUANTIZE and CAST.
 from ..qmath import f32, mul_by_qm, round_half_away
 
-KERNELS = ("quantize_f32", "requantize", "dequantize_f32", "cast_int")
+KERNELS = ("quantize_f32", "requantize", "dequantize_f32", "cast_int", "cast_f32")
 
 
 def quantize_f32(x, out, n, scale, zp, qmin, qmax):
@@ -44,3 +44,28 @@ def cast_int(x, out, n, in_code, out_code):
     else:
         for i in range(n):
             out[i] = x[i] & mask
+
+
+# float32 -> integer bounds by out code (u8 (1) and f32 (4) are not saturated targets)
+_LO = (-128, 0, -32768, -2147483648, 0, 0)
+_HI = (127, 0, 32767, 2147483647, 0, 4294967295)
+
+
+def cast_f32(x, out, n, out_code):
+    # truncated toward zero, saturated, NaN -> 0 (the TFLM interpreter's results)
+    if out_code == 4:
+        for i in range(n):
+            out[i] = x[i]
+        return
+    lo = _LO[out_code]
+    hi = _HI[out_code]
+    for i in range(n):
+        v = x[i]
+        if v != v:
+            out[i] = 0
+        elif v <= lo:
+            out[i] = lo
+        elif v >= hi:
+            out[i] = hi
+        else:
+            out[i] = int(v)

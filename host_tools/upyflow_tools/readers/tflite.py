@@ -262,6 +262,8 @@ def _conditions_as_bytes(graph: Graph) -> None:
     for op in graph.ops:
         for t in op.inputs:
             users.setdefault(t, set()).add(op.kind)
+        if op.kind == "CAST" and graph.tensors[op.outputs[0]].dtype == "bool":
+            op.options["bool_output"] = True   # x != 0, not a uint8 conversion
     for t, tensor in enumerate(graph.tensors):
         if tensor.dtype != "bool" or (tensor.is_const and not users.get(t, set()) & BOOL_OPS) or \
                 t in graph.inputs or t in graph.outputs:

@@ -1,5 +1,5 @@
 """Data movement: CONCATENATION, PAD/PADV2, STRIDED_SLICE, TRANSPOSE, SPLIT, SPLIT_V,
-DEPTH_TO_SPACE, GATHER (constant indices), TILE, UNPACK, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND,
+DEPTH_TO_SPACE, GATHER (constant indices), TILE, FILL, UNPACK, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND,
 SELECT/SELECT_V2; the layout-only ops RESHAPE, SQUEEZE, EXPAND_DIMS and the resource
 variables' copies (byte copies when not aliased away).
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import BakeError
 from ...ir import DTYPE_SIZE, Graph, Op, Tensor
-from ..core import Call, inp, lowering, need_const, types_error
+from ..core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 
 TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
@@ -361,6 +361,25 @@ def _tile(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("TILE %r: %s tiled %s needs more than %d copy dimensions"
                         % (out.name, list(x.shape), mult, MAX_COPY_DIMS))
     return [copy_call(graph, op, op.inputs[0], op.outputs[0], shape, xst, ost, tag="tile")]
+
+
+UNQUANTIZED.add("FILL")   # the value's bytes, whatever they mean (and integer dims)
+
+
+@lowering("FILL", "int8, int32, float32 (as TFLM; the value's bytes copied, a computed value too); "
+                  "constant dims equal to the output's shape", 2)
+def _fill(graph: Graph, op: Op) -> list[Call]:
+    value, out = inp(graph, op, 1), graph.tensors[op.outputs[0]]
+    if value.dtype != out.dtype or out.dtype not in ("i8", "i32", "f32"):
+        raise types_error(op, graph)
+    if len(value.shape):
+        raise BakeError("FILL value %r has shape %s; TFLM takes a scalar" % (value.name, list(value.shape)))
+    dims = need_const(graph, op, 0, "dims")
+    if dims.dtype not in ("i8", "i16", "i32", "i64") or len(dims.shape) != 1:
+        raise BakeError("FILL dims %r: a 1-D integer tensor, not %s %s" % (dims.name, dims.dtype, list(dims.shape)))
+    _check_shape(op, out, [int(d) for d in dims.const_data.reshape(-1)])
+    # out[i] = value for every i: a copy whose input stride is 0
+    return [copy_call(graph, op, op.inputs[1], op.outputs[0], [out.size], [0], [1], tag="fill")] if out.size else []
 
 
 @lowering("UNPACK", "int8; int16; float32; int32 (a copy per output)")

@@ -5,10 +5,11 @@ import numpy as np
 
 from upyflow.qmath import mul_by_qm
 
-from ...ir import Graph, Op, Tensor
+from ...ir import DTYPE_SIZE, NP_DTYPE, Graph, Op, Tensor
 from ...quant import QRANGE, channel_multipliers
 from ..core import UNQUANTIZED, Call, check_size, inp, lowering, types_error
 from ..ort_rounding import ort_requant_table, uses_ort
+from .elementwise import _desc_const, broadcast_desc
 
 
 def _byte_requant_table(x, out) -> np.ndarray:
@@ -81,11 +82,26 @@ DTYPE_CODES = {"i8": 0, "u8": 1, "i16": 2, "i32": 3, "f32": 4, "u32": 5}   # emi
 UNQUANTIZED.add("CAST")
 
 
-@lowering("CAST", "between int8, uint8, int16, int32 and uint32 (C conversion: wraps); those to float32")
+@lowering("CAST", "int8, int16, int32, uint32 and uint8 between them (C conversion: wraps); those, float32 and "
+                  "bool to float32; float32 to int8/int16/int32/uint32 (truncated toward zero, saturated, NaN to 0, "
+                  "as the TFLM interpreter); bool to any of them; any of them to bool (nonzero)")
 def _cast(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
-    if x.dtype not in INT_TYPES or out.dtype not in INT_TYPES + ("f32",):
+    src = "u8" if x.dtype == "bool" else x.dtype   # bool bytes are 0 or 1
+    # the reader makes a computed bool uint8 (the same bytes) and marks the CASTs that produce one
+    to_bool = out.dtype == "bool" or bool(op.options.get("bool_output"))
+    if src not in INT_TYPES + ("f32",) or out.dtype not in INT_TYPES + ("f32", "bool") or \
+            (src == "f32" and out.dtype == "u8" and not to_bool):
         raise types_error(op, graph)
     check_size(op, out, x.size, "output")
-    return [Call("cast_int", x=op.inputs[0], out=op.outputs[0], n=x.size, in_code=DTYPE_CODES[x.dtype],
+    if to_bool:
+        # x != 0 (the float comparison: NaN is true, -0.0 false), as TFLM's static_cast<bool>
+        zero = graph.add_const(out.name + "/zero", np.zeros(1, NP_DTYPE[src]), src)
+        desc = broadcast_desc(op, x, graph.tensors[zero], out)
+        return [Call("compare_q", x1=op.inputs[0], x2=zero, out=op.outputs[0], d=_desc_const(graph, op, desc),
+                     esize=DTYPE_SIZE[src], op=5, kind=1 if src == "f32" else 0, off1=0, m1=0, sh1=0, off2=0, m2=0,
+                     sh2=0)]
+    if src == "f32":
+        return [Call("cast_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, out_code=DTYPE_CODES[out.dtype])]
+    return [Call("cast_int", x=op.inputs[0], out=op.outputs[0], n=x.size, in_code=DTYPE_CODES[src],
                  out_code=DTYPE_CODES[out.dtype])]
