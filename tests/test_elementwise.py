@@ -196,9 +196,8 @@ DIV_EVERY_PAIR = [
 ]
 
 
-@pytest.mark.parametrize("broadcast", [False, True], ids=["elementwise", "broadcast"])
-@pytest.mark.parametrize("case", DIV_EVERY_PAIR, ids=[str(i) for i in range(len(DIV_EVERY_PAIR))])
-def test_div_int8_every_pair(case, broadcast, tier, tmp_path):
+def div_every_pair_case(case, broadcast):
+    """(model bytes, input sets): the second input's 256 values against the first's."""
     s1, z1, s2, z2, so, zo, act = case
     w = ModelWriter()
     a = w.tensor([256, 1] if broadcast else [256, 256], "int8", s1, z1)
@@ -210,7 +209,21 @@ def test_div_int8_every_pair(case, broadcast, tier, tmp_path):
         ins = [v.reshape(256, 1), v.reshape(1, 256)]
     else:
         ins = [np.repeat(v[:, None], 256, 1), np.repeat(v[None, :], 256, 0)]
-    check(w.build([a, b], [y]), tmp_path, [ins])
+    return w.build([a, b], [y]), [ins]
+
+
+@pytest.mark.parametrize("broadcast", [False, True], ids=["elementwise", "broadcast"])
+@pytest.mark.parametrize("case", DIV_EVERY_PAIR, ids=[str(i) for i in range(len(DIV_EVERY_PAIR))])
+def test_div_int8_every_pair(case, broadcast, tier, tmp_path):
+    model, sets = div_every_pair_case(case, broadcast)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", [0, 2, 3, 5])
+def test_div_int8_every_pair_isa(case, isa_arch):
+    """The C kernel's exponents of 32 and 64 and more, division by 0 and the largest multiplier on
+    the boards' ISAs."""
+    check_isa(*div_every_pair_case(DIV_EVERY_PAIR[case], False), isa_arch)
 
 
 # --- int32 SQUARED_DIFFERENCE (the difference and its square wrap as C int32) ----------------------
