@@ -1,4 +1,4 @@
-# ADD/SUB (int8, int16, TFLM's general scaling), MUL, MAXIMUM/MINIMUM with
+# ADD/SUB (int8, int16, TFLM's general scaling), MUL, int8 DIV, MAXIMUM/MINIMUM with
 # broadcasting, their onnxruntime-rounded int8 form and int32 arithmetic. Shapes come
 # as int32 descriptors baked by upyflow_tools/lower/families/elementwise.py: kernels
 # walk the output row-major, each input with its own stride (0 where it broadcasts).
