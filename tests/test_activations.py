@@ -184,6 +184,45 @@ def test_abs_int8(tier, i, tmp_path):
     single(unary_model("ABS", "i8", [4, 64], q_in, q_out), tmp_path, [all_int8(rng, [4, 64])])
 
 
+def test_abs_int8_multiplier_in_double(tier, tmp_path):
+    """Scales whose float32 quotient rounds to another multiplier than the double one: TFLM's bytes
+    follow the double (found by a search over random scale pairs)."""
+    rng = rng_for("ABS-i8-double")
+    single(
+        unary_model("ABS", "i8", [4, 64], (0.052627544082717435, 125), (0.04112116248386972, -114)),
+        tmp_path,
+        [all_int8(rng, [4, 64])],
+    )
+
+
+# int16 ABS: (input scale, output scale), zero points 0 (TFLM); equal scales take TFLM's no-rescale path
+ABS16_SCALES = [
+    (3e-4, 3e-4),
+    (2e-4, 5e-5),  # multiplier 4: saturates
+    (1e-5, 7e-4),  # multiplier < 1/64
+    (0.0015617261850773957, 0.0018027852999274985),  # float32 and double quotients differ
+    (0.16036066952937386, 0.021313174674015008),
+    (1.0, 3.1e-5),  # multiplier just below 2^15, the largest accepted
+]
+
+
+@pytest.mark.parametrize("i", range(len(ABS16_SCALES) + 4))
+def test_abs_int16(tier, i, tmp_path):
+    """Every int16 value (-32768 included: |x| saturates), on the listed and random scale pairs."""
+    rng = rng_for("ABS-i16-%d" % i)
+    q_in, q_out = ABS16_SCALES[i] if i < len(ABS16_SCALES) else (int16_scale(rng), int16_scale(rng))
+    allv = rng.permutation(np.arange(-32768, 32768)).astype(np.int16).reshape(16, 4096)
+    single(unary_model("ABS", "i16", [16, 4096], (q_in, 0), (q_out, 0)), tmp_path, [allv])
+
+
+def test_abs_int16_refused_beyond_int32(tmp_path):
+    """An input scale 2^15 times the output's: TFLM's |x| << 16 wraps to INT32_MIN; refused."""
+    model = unary_model("ABS", "i16", [8], (1.0, 0), (2.0**-15, 0))
+    with pytest.raises(BakeError, match="ABS") as err:
+        bake_model(model, tmp_path)
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("i", range(8))
 def test_rsqrt_int8(tier, i, tmp_path):
     """Every int8 value from the zero point up (TFLM fails below it)."""
@@ -308,6 +347,8 @@ REJECTED = [
     ("TANH", "i16", (0.001, 5), (2**-15, 0), {}),  # int16 zero points must be 0
     ("HARD_SWISH", "i8", (0.5, 0), (0.001, 0), {}),  # output scale < input scale / 128
     ("RELU", "i16", (0.001, 3), (0.001, 3), {}),
+    ("ABS", "i16", (0.001, 3), (0.001, 0), {}),  # int16 zero points must be 0
+    ("ABS", "i16", (0.001, 0), (0.002, -2), {}),
 ]
 
 
@@ -394,6 +435,7 @@ def _mpy_models(rng):
         int16_inputs(rng, [512])[:2],
     )
     yield "tanh_i16", unary_model("TANH", "i16", [512], (2**-12, 0), (2**-15, 0)), int16_inputs(rng, [512])[:2]
+    yield "abs_i16", unary_model("ABS", "i16", [512], (3e-4, 0), (1e-4, 0)), int16_inputs(rng, [512])[:3]
     yield (
         "softmax_i16",
         unary_model("SOFTMAX", "i16", [3, 20], (0.0003, 0), (1 / 32768, 0)),

@@ -1,6 +1,7 @@
 """Generated tests of the element-wise operators, byte-identical with TFLM.
 
-ADD, SUB, MUL, MAXIMUM, MINIMUM (broadcasting, fused activations, constant operands) and small
+ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (broadcasting, fused activations, constant
+operands; int8 DIV on every pair of values, int32 SQUARED_DIFFERENCE) and small
 graphs with branches, several inputs and outputs (and their arena against TFLM's). Each case
 builds a .tflite with ModelWriter, bakes it, runs it on every CPython kernel tier (`tier`) and
 on the TFLite Micro interpreter (the oracle) and compares the outputs; parameters derive from
@@ -77,6 +78,11 @@ def binary_model(rng, kind, dt, sa, sb, act, const_b=False, zp_mode=0):
             (2 * max(qa[0], qb[0]) * top) ** 2 / top * float(rng.uniform(0.05, 1.0)),
             0 if dt == "i16" else int(rng.integers(-128, 0)),
         )
+    elif kind == "DIV":
+        # quotients of typical inputs spread over the output's levels; zp_mode 2: the multiplier
+        # in1_scale / (in2_scale * out_scale) between 2 and 50, else between 1/8 and 2/3
+        factor = float(rng.uniform(0.02, 0.5) if zp_mode == 2 else rng.uniform(1.5, 8.0))
+        qo = (qa[0] / qb[0] * factor, int(rng.integers(-100, 100)))
     elif kind == "MUL":
         top = np.iinfo(NP[dt]).max
         qo = (
@@ -124,6 +130,13 @@ BIN_CASES += [
     for i, (sa, sb) in enumerate(BIN_SHAPES)
     if len(sa) <= 5
 ]
+# int8 DIV: fused activations, constant divisors, multipliers above and below 1; the inputs at
+# the zero point divide by zero, which TFLM's arithmetic computes (no error)
+BIN_CASES += [
+    ("DIV", "i8", sa, sb, ACTS[i % 4], i % 5 == 2, 2 if i % 2 else 0)
+    for i, (sa, sb) in enumerate(BIN_SHAPES)
+    if len(sa) <= 5
+]
 # every activation on a fixed broadcast, each type
 BIN_CASES += [
     (k, d, [2, 3, 4], [4], a, False, 0) for k in ("ADD", "SUB", "MUL") for d in ("i8", "i16", "f32") for a in ACTS
@@ -165,6 +178,76 @@ def test_binary(case, tier, tmp_path):
 def test_binary_isa(case, isa_arch):
     """Every 20th case (and a third of DIV, SQUARED_DIFFERENCE) on the boards' ISAs."""
     check_isa(*binary_case(case), isa_arch)
+
+
+# --- int8 DIV on every pair of int8 values ---------------------------------------------------------
+# (in1 scale, zp, in2 scale, zp, out scale, zp, activation): the second input at its zero point
+# divides by 0 (TFLM's reciprocal of 0: no error, its bytes); tiny multipliers give the shift
+# exponents of 32 and 64 and more whose results are the TFLM interpreter's x86-64 shifts.
+DIV_EVERY_PAIR = [
+    (0.05, 3, 0.02, -7, 0.3, 10, "RELU6"),  # quotients on exact ties: the multiplier in double
+    (0.01, 0, 0.5, 0, 0.5, 0, "NONE"),  # multiplier 0.04: exponents 32 to 45
+    (1e-6, 5, 0.9, 0, 0.9, 0, "RELU"),  # multiplier 2^-20: exponents up to 58
+    (1e-9, 5, 0.9, -128, 0.9, 0, "NONE"),  # multiplier 2^-30: exponents 64 and more
+    (0.5, 20, 1e-3, -50, 1e-2, -20, "RELU_N1_TO_1"),  # multiplier 5e4 (shift 16)
+    (0.5, -128, 1e-3, 127, 1.2e-4, 127, "NONE"),  # multiplier 4.2e6 (shift 22, the largest accepted)
+    (0.0754, 47, 0.2124, 101, 0.00474, -114, "NONE"),
+    (0.4175, -52, 0.00104, -1, 0.2462, 82, "NONE"),
+]
+
+
+def div_every_pair_case(case, broadcast):
+    """(model bytes, input sets): the second input's 256 values against the first's."""
+    s1, z1, s2, z2, so, zo, act = case
+    w = ModelWriter()
+    a = w.tensor([256, 1] if broadcast else [256, 256], "int8", s1, z1)
+    b = w.tensor([1, 256] if broadcast else [256, 256], "int8", s2, z2)
+    y = w.tensor([256, 256], "int8", so, zo)
+    w.op("DIV", [a, b], [y], fused_activation_function=act)
+    v = np.arange(-128, 128, dtype=np.int8)
+    if broadcast:
+        ins = [v.reshape(256, 1), v.reshape(1, 256)]
+    else:
+        ins = [np.repeat(v[:, None], 256, 1), np.repeat(v[None, :], 256, 0)]
+    return w.build([a, b], [y]), [ins]
+
+
+@pytest.mark.parametrize("broadcast", [False, True], ids=["elementwise", "broadcast"])
+@pytest.mark.parametrize("case", DIV_EVERY_PAIR, ids=[str(i) for i in range(len(DIV_EVERY_PAIR))])
+def test_div_int8_every_pair(case, broadcast, tier, tmp_path):
+    model, sets = div_every_pair_case(case, broadcast)
+    check(model, tmp_path, sets)
+
+
+@pytest.mark.parametrize("case", [0, 2, 3, 5])
+def test_div_int8_every_pair_isa(case, isa_arch):
+    """The C kernel's exponents of 32 and 64 and more, division by 0 and the largest multiplier on
+    the boards' ISAs."""
+    check_isa(*div_every_pair_case(DIV_EVERY_PAIR[case], False), isa_arch)
+
+
+# --- int32 SQUARED_DIFFERENCE (the difference and its square wrap as C int32) ----------------------
+@pytest.mark.parametrize("shapes", BIN_SHAPES[:10], ids=[shape_id(a) + "-" + shape_id(b) for a, b in BIN_SHAPES[:10]])
+def test_squared_difference_int32(shapes, tier, tmp_path):
+    sa, sb = shapes
+    rng = case_rng("sqdiff-i32" + shape_id(sa) + shape_id(sb))
+    w = ModelWriter()
+    a, b = w.tensor(sa, "int32"), w.tensor(sb, "int32")
+    y = w.tensor(list(np.broadcast_shapes(tuple(sa), tuple(sb))), "int32")
+    w.op("SQUARED_DIFFERENCE", [a, b], [y])
+    i32 = np.iinfo(np.int32)
+
+    def sets(shape):
+        return [
+            rng.integers(-3000, 3000, size=shape, dtype=np.int32),  # squares that fit
+            rng.integers(-60000, 60000, size=shape, dtype=np.int32),  # squares that wrap
+            rng.integers(i32.min, i32.max, size=shape, dtype=np.int32, endpoint=True),  # differences that wrap
+            np.full(shape, i32.min, np.int32),
+            np.full(shape, i32.max, np.int32),
+        ]
+
+    sets_a, sets_b = sets(sa), sets(sb)
+    check(w.build([a, b], [y]), tmp_path, [[x, z] for x in sets_a for z in sets_b[::2]])
 
 
 # --- graphs: branches, several inputs and outputs, arena size -------------------------------
@@ -342,9 +425,23 @@ def _rejects():
         w.op("SQUARED_DIFFERENCE", [a, b], [y])
         return [a, b], [y]
 
+    def div16(w):
+        a, b = w.tensor([4], "int16", 0.001, 0), w.tensor([4], "int16", 0.001, 0)
+        y = w.tensor([4], "int16", 0.001, 0)
+        w.op("DIV", [a, b], [y])
+        return [a, b], [y]
+
+    def div_huge_multiplier(w):
+        a, b = w.tensor([4], "int8", 1.0, 0), w.tensor([4], "int8", 1e-4, 0)
+        y = w.tensor([4], "int8", 1e-3, 0)
+        w.op("DIV", [a, b], [y])
+        return [a, b], [y]
+
     return {
         f.__name__: (f, op)
         for f, op in (
+            (div16, "DIV"),
+            (div_huge_multiplier, "DIV"),
             (mul16_zp, "MUL"),
             (mixed_types, "ADD"),
             (no_broadcast, "SUB"),
@@ -381,6 +478,8 @@ def mpy_models():
         ("MINIMUM", "i8", [4, 1], [4, 6], "NONE"),
         ("SQUARED_DIFFERENCE", "i8", [1, 4, 4, 3], [3], "NONE"),
         ("SQUARED_DIFFERENCE", "i16", [2, 3, 4], [4], "NONE"),
+        ("DIV", "i8", [1, 4, 4, 3], [3], "RELU"),
+        ("DIV", "i8", [2, 1, 5], [1, 3, 1], "NONE"),
     ):
         rng = case_rng("mpy" + kind)
         model, specs = binary_model(rng, kind, dt, sa, sb, act)

@@ -315,6 +315,11 @@ kernel("addsub_q", "elementwise", _BIN,
 kernel("mul_q", "elementwise", _BIN,
        [Int("esize", 1, 2), Int("off1"), Int("off2"), Int("m"), _shift("sh"), Int("ooff"), Int("lo"), Int("hi")],
        checks=_BIN_CHECK)
+# DIV int8 as TFLM (gemmlowp's reciprocal of the divisor); sh <= 22 keeps every exponent >= 0
+kernel("div_q", "elementwise",
+       [T("x1", "i8", "c"), T("x2", "i8", "c"), T("out", "i8", "w"), T("d", "i32", "c")],
+       [Int("off1", *I8_IN_OFF), Int("off2", *I8_IN_OFF), Int("m", 0), Int("sh", -31, 22, "output shift"),
+        Int("ooff", *I8_OUT_OFF), Int("lo"), Int("hi")], checks=["binary_check(x1, x2, out, d, 1)"])
 kernel("binary_f32", "elementwise",
        [T("x1", "f32", "c"), T("x2", "f32", "c"), T("out", "f32", "w"), T("d", "i32", "c")],
        [Int("op", 0, 9), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
@@ -331,9 +336,10 @@ kernel("compare_q", "elementwise",
 kernel("binary_s8_ort", "elementwise", _BIN[:2] + [T("out", "i8", "w"), T("d", "i32", "c")],
        [Int("op"), Int("zp1"), Float("s1"), Int("zp2"), Float("s2"), Float("out_s"), Int("out_zp"), Int("lo"),
         Int("hi")], native=False)
+# int32 ADD, SUB, MUL, MAXIMUM, MINIMUM, DIV, SQUARED_DIFFERENCE (op 0..6), wrapping as C int32
 kernel("binary_i32", "elementwise",
        [T("x1", "i32", "c"), T("x2", "i32", "c"), T("out", "i32", "w"), T("d", "i32", "c")],
-       [Int("op", 0, 5)], checks=["binary_check(x1, x2, out, d, 4)"])
+       [Int("op", 0, 6)], checks=["binary_check(x1, x2, out, d, 4)"])
 
 # --- reduce -----------------------------------------------------------------------------------
 kernel("mean_q", "reduce", [T("x", "q", "c", None, "esize"), T("out", "q", "w", None, "esize"), T("d", "i32", "c")],

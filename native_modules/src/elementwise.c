@@ -1,4 +1,4 @@
-// ADD/SUB (TFLM's general int8/int16 scaling), MUL, MAXIMUM/MINIMUM with
+// ADD/SUB (TFLM's general int8/int16 scaling), MUL, int8 DIV, MAXIMUM/MINIMUM with
 // broadcasting, float32 and int32 binary arithmetic. Shapes arrive as int32
 // descriptors baked by upyflow_tools (layout in kernels_pure/elementwise.py);
 // table.c checks them against the tensor sizes. Descriptors and operands may be
@@ -53,6 +53,45 @@ void uf_mul_q(const void *x1, const void *x2, void *out, const void *desc, int e
     UF_WALK2(desc, {
         int32_t v = (uf_ld_q(x1, a, esize) + off1) * (uf_ld_q(x2, b, esize) + off2);
         uf_st_q(out, o, esize, uf_clamp(uf_mul_by_qm(v, m, sh) + ooff, lo, hi));
+    })
+}
+
+// gemmlowp's reciprocal of a divisor 0: 1 / (1 + x) at x = -1, its Newton steps' int32 sums
+// wrapping (a constant here: C's signed sums must not overflow).
+#define UF_RECIP_ZERO (-1515870788)
+
+// DIV int8 as TFLM's reference (kernels_pure/elementwise.py div_q): the divisor's sign moved to
+// the dividend, GetReciprocal(divisor, 31) times the dividend shifted by its redundant sign
+// bits, then m * 2^(sh - bits over unit - headroom); an exponent of 32 or more takes what the
+// TFLM interpreter's x86-64 shifts give. |v1|, v2 <= 255 and sh <= 22 keep the exponent >= 0.
+void uf_div_q(const void *x1, const void *x2, int8_t *out, const void *desc, int off1, int off2,
+              int32_t m, int sh, int ooff, int lo, int hi) {
+    UF_WALK2(desc, {
+        int32_t v1 = uf_ld_q(x1, a, 1) + off1, v2 = uf_ld_q(x2, b, 1) + off2, inv;
+        int e;
+        if (v2 < 0) {
+            v1 = -v1;
+            v2 = -v2;
+        }
+        if (v2) {
+            int h = uf_clz32((uint32_t)v2);
+            inv = uf_sat_shl(uf_one_over_one_plus_x((int32_t)(((uint32_t)v2 << h) - 0x80000000u)), 1);
+            e = 31 - h - sh;
+        } else {
+            inv = UF_RECIP_ZERO;
+            e = -1 - sh;
+        }
+        int hr = uf_clz32((uint32_t)(v1 >= 0 ? v1 : -1 - v1)) - 1;
+        int32_t v = uf_srdhm(uf_srdhm((int32_t)((uint32_t)v1 << hr), inv), m);
+        e += hr;
+        if (e < 32) {
+            v = uf_rdbypot(v, e);
+        } else if (e < 64) {
+            v = (v >> (e - 32)) + (v >= 0 ? 1 : 0);
+        } else {
+            v = uf_rdbypot(v, e - 64);
+        }
+        out[o] = (int8_t)uf_clamp(v + ooff, lo, hi);
     })
 }
 
@@ -132,15 +171,19 @@ void uf_maxmin_q(const void *x1, const void *x2, void *out, const void *desc, in
     })
 }
 
-// int32 ADD, SUB, MUL, MAXIMUM, MINIMUM and DIV (op 0..5), wrapping as TFLM's int32
-// arithmetic; either operand may be a constant.
+// int32 ADD, SUB, MUL, MAXIMUM, MINIMUM, DIV and SQUARED_DIFFERENCE (op 0..6), wrapping
+// as TFLM's int32 arithmetic; either operand may be a constant.
 static int32_t op_i32(int32_t a, int32_t b, int op) {
+    uint32_t diff;
     switch (op) {
         case 0: return (int32_t)((uint32_t)a + (uint32_t)b);
         case 1: return (int32_t)((uint32_t)a - (uint32_t)b);
         case 2: return (int32_t)((uint32_t)a * (uint32_t)b);
         case 3: return a > b ? a : b;
         case 4: return a < b ? a : b;
+        case 6:
+            diff = (uint32_t)a - (uint32_t)b;
+            return (int32_t)(diff * diff);
         default:
             if (b == 0) {
                 return 0;   // TFLM would fault; the bake rejects a constant 0

@@ -181,6 +181,11 @@ enum { MUL_Q_X1, MUL_Q_X2, MUL_Q_OUT, MUL_Q_D }; enum { MUL_Q_ESIZE, MUL_Q_OFF1,
 static const uint8_t checks_mul_q[] = {OP_UNLESS, UF_STATIC, 18, 0, OP_MIN, MUL_Q_ESIZE, 1, OP_MAX, MUL_Q_ESIZE, 2, OP_PARAM, MUL_Q_SH, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, MUL_Q_SH, 30, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, MUL_Q_X1, OP_CONST, MUL_Q_X2, OP_CONST, MUL_Q_OUT, OP_CONST, MUL_Q_D, OP_PARAM, MUL_Q_ESIZE, H_BINARY_CHECK, OP_RET, OP_END};
 static int call_mul_q(const uf_call *c, const int32_t *d) { (void)d; uf_mul_q(T(MUL_Q_X1), T(MUL_Q_X2), T(MUL_Q_OUT), T(MUL_Q_D), I(MUL_Q_ESIZE), I(MUL_Q_OFF1), I(MUL_Q_OFF2), I(MUL_Q_M), I(MUL_Q_SH), I(MUL_Q_OOFF), I(MUL_Q_LO), I(MUL_Q_HI)); return UF_OK; }
 
+// div_q (elementwise): x1, x2, out, d, off1, off2, m, sh, ooff, lo, hi
+enum { DIV_Q_X1, DIV_Q_X2, DIV_Q_OUT, DIV_Q_D }; enum { DIV_Q_OFF1, DIV_Q_OFF2, DIV_Q_M, DIV_Q_SH, DIV_Q_OOFF, DIV_Q_LO, DIV_Q_HI };
+static const uint8_t checks_div_q[] = {OP_UNLESS, UF_STATIC, 51, 0, OP_PARAM, DIV_Q_OFF1, OP_CONST32, 0x81, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, DIV_Q_OFF1, 128, OP_PARAM, DIV_Q_OFF2, OP_CONST32, 0x81, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, DIV_Q_OFF2, 128, OP_MIN, DIV_Q_M, 0, OP_PARAM, DIV_Q_SH, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, DIV_Q_SH, 22, OP_PARAM, DIV_Q_OOFF, OP_CONST32, 0x80, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, DIV_Q_OOFF, 127, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, DIV_Q_X1, OP_CONST, DIV_Q_X2, OP_CONST, DIV_Q_OUT, OP_CONST, DIV_Q_D, OP_CONST, 1, H_BINARY_CHECK, OP_RET, OP_END};
+static int call_div_q(const uf_call *c, const int32_t *d) { (void)d; uf_div_q(T(DIV_Q_X1), T(DIV_Q_X2), T(DIV_Q_OUT), T(DIV_Q_D), I(DIV_Q_OFF1), I(DIV_Q_OFF2), I(DIV_Q_M), I(DIV_Q_SH), I(DIV_Q_OOFF), I(DIV_Q_LO), I(DIV_Q_HI)); return UF_OK; }
+
 // binary_f32 (elementwise): x1, x2, out, d, op, lo, hi
 enum { BINARY_F32_X1, BINARY_F32_X2, BINARY_F32_OUT, BINARY_F32_D }; enum { BINARY_F32_OP }; enum { BINARY_F32_LO, BINARY_F32_HI };
 static const uint8_t checks_binary_f32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_F32_OP, 0, OP_MAX, BINARY_F32_OP, 9, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_F32_X1, OP_CONST, BINARY_F32_X2, OP_CONST, BINARY_F32_OUT, OP_CONST, BINARY_F32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
@@ -198,7 +203,7 @@ static int call_compare_q(const uf_call *c, const int32_t *d) { (void)d; uf_comp
 
 // binary_i32 (elementwise): x1, x2, out, d, op
 enum { BINARY_I32_X1, BINARY_I32_X2, BINARY_I32_OUT, BINARY_I32_D }; enum { BINARY_I32_OP };
-static const uint8_t checks_binary_i32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_I32_OP, 0, OP_MAX, BINARY_I32_OP, 5, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_I32_X1, OP_CONST, BINARY_I32_X2, OP_CONST, BINARY_I32_OUT, OP_CONST, BINARY_I32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
+static const uint8_t checks_binary_i32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_I32_OP, 0, OP_MAX, BINARY_I32_OP, 6, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_I32_X1, OP_CONST, BINARY_I32_X2, OP_CONST, BINARY_I32_OUT, OP_CONST, BINARY_I32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
 static int call_binary_i32(const uf_call *c, const int32_t *d) { (void)d; uf_binary_i32(T(BINARY_I32_X1), T(BINARY_I32_X2), T(BINARY_I32_OUT), T(BINARY_I32_D), I(BINARY_I32_OP)); return UF_OK; }
 
 // mean_q (reduce): x, out, d, esize, in_zp, m, sh, out_zp, count, lo, hi
@@ -429,6 +434,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"cast_f32", "rwii", call_cast_f32, checks_cast_f32, 0x00},
     {"addsub_q", "rrwriiiiiiiiiiiiii", call_addsub_q, checks_addsub_q, 0x08},
     {"mul_q", "rrwriiiiiiii", call_mul_q, checks_mul_q, 0x08},
+    {"div_q", "rrwriiiiiii", call_div_q, checks_div_q, 0x08},
     {"binary_f32", "rrwriff", call_binary_f32, checks_binary_f32, 0x08},
     {"maxmin_q", "rrwrii", call_maxmin_q, checks_maxmin_q, 0x08},
     {"compare_q", "rrwriiiiiiiii", call_compare_q, checks_compare_q, 0x08},

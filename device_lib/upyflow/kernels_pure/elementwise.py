@@ -1,13 +1,13 @@
-# ADD/SUB (int8, int16, TFLM's general scaling), MUL, MAXIMUM/MINIMUM with
+# ADD/SUB (int8, int16, TFLM's general scaling), MUL, int8 DIV, MAXIMUM/MINIMUM with
 # broadcasting, their onnxruntime-rounded int8 form and int32 arithmetic. Shapes come
 # as int32 descriptors baked by upyflow_tools/lower/families/elementwise.py: kernels
 # walk the output row-major, each input with its own stride (0 where it broadcasts).
 # The esize parameters are for the native tier; typed views know their width.
 import math
 
-from ..qmath import F32, mul_by_qm, rdbypot, srdhm, wrap32
+from ..qmath import F32, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl, srdhm, wrap32
 
-KERNELS = ("addsub_q", "mul_q", "binary_f32", "maxmin_q", "compare_q", "binary_s8_ort", "binary_i32")
+KERNELS = ("addsub_q", "mul_q", "div_q", "binary_f32", "maxmin_q", "compare_q", "binary_s8_ort", "binary_i32")
 
 
 def _pairs(d, nd, k, a, b, o, row):
@@ -47,6 +47,54 @@ def mul_q(x1, x2, out, d, esize, off1, off2, m, sh, ooff, lo, hi):
     def row(a, b, o, n, sa, sb):
         for i in range(n):
             v = mul_by_qm((x1[a] + off1) * (x2[b] + off2), m, sh) + ooff
+            out[o + i] = lo if v < lo else (hi if v > hi else v)
+            a += sa
+            b += sb
+    _pairs(d, d[0], 0, 0, 0, 0, row)
+
+
+def _bits(v):
+    # the bit length of 0 <= v < 2^31 (MicroPython's int has no bit_length)
+    n = 0
+    while v:
+        v >>= 1
+        n += 1
+    return n
+
+
+# gemmlowp's reciprocal of a divisor 0: 1 / (1 + x) at x = -1, the Newton steps' int32 sums wrapping
+_RECIP_ZERO = -1515870788
+
+
+def div_q(x1, x2, out, d, off1, off2, m, sh, ooff, lo, hi):
+    # DIV int8 as TFLM's reference: the divisor's sign moved to the dividend, its reciprocal in
+    # Q0.31 (GetReciprocal) and the dividend normalised by its redundant sign bits multiplied,
+    # then m * 2^(sh - bits over unit - headroom). An exponent e >= 32 takes what the TFLM
+    # interpreter's (x86-64) shifts give: a 64-bit mask truncated to int32 and the count mod 32.
+    def row(a, b, o, n, sa, sb):
+        for i in range(n):
+            v1 = x1[a] + off1
+            v2 = x2[b] + off2
+            if v2 < 0:
+                v1 = -v1
+                v2 = -v2
+            if v2:
+                k = _bits(v2)
+                inv = sat_shl(one_over_one_plus_x((v2 << (32 - k)) - 2147483648), 1)
+                e = k - 1 - sh
+            else:
+                inv = _RECIP_ZERO
+                e = -1 - sh
+            k = _bits(v1 if v1 >= 0 else -1 - v1)   # headroom 31 - k
+            v = srdhm(srdhm(v1 << (31 - k), inv), m)
+            e += 31 - k
+            if e < 32:
+                v = rdbypot(v, e)
+            elif e < 64:
+                v = (v >> (e - 32)) + (1 if v >= 0 else 0)
+            else:
+                v = rdbypot(v, e - 64)
+            v += ooff
             out[o + i] = lo if v < lo else (hi if v > hi else v)
             a += sa
             b += sb
@@ -199,13 +247,18 @@ def _cdiv(u, w):
     return -v if (u < 0) != (w < 0) else v
 
 
-# int32 ADD, SUB, MUL, MAXIMUM, MINIMUM, DIV (op 0..5), wrapping as C int32.
+# int32 ADD, SUB, MUL, MAXIMUM, MINIMUM, DIV, SQUARED_DIFFERENCE (op 0..6), wrapping as
+# C int32 (the difference wraps before it is squared).
 def binary_i32(x1, x2, out, d, op):
     def row(a, b, o, n, sa, sb):
         for i in range(n):
             u = x1[a]
             w = x2[b]
-            out[o + i] = wrap32(_arith(op, u, w) if op < 5 else _cdiv(u, w))
+            if op == 6:
+                v = wrap32(u - w)
+                out[o + i] = wrap32(v * v)
+            else:
+                out[o + i] = wrap32(_arith(op, u, w) if op < 5 else _cdiv(u, w))
             a += sa
             b += sb
     _pairs(d, d[0], 0, 0, 0, 0, row)

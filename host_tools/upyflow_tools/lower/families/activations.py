@@ -411,7 +411,7 @@ def softmax16_tables(graph: Graph) -> tuple[int, int]:
                           lambda: int16_lut(_one_over_one_plus, 1.0 / rng, -32768, 2.0 / rng)))
 
 
-# --- float32 maths: ABS, NEG, SQRT, RSQRT, EXP, LOG ----------------------------------------
+# --- float32 maths: ABS, NEG, SQRT, RSQRT, EXP, LOG (and int8/int16 ABS, int8 RSQRT) -----------
 UNARY_F32_OP = {"ABS": 0, "NEG": 1, "SQRT": 2, "RSQRT": 3, "EXP": 4, "LOG": 5}
 
 
@@ -419,21 +419,49 @@ def _unary_f32(graph: Graph, op: Op) -> list[Call]:
     x, out = _unary(graph, op)
     if op.kind == "ABS" and x.dtype == out.dtype == "i8":
         return _abs_s8(graph, op, x, out)
+    if op.kind == "ABS" and x.dtype == out.dtype == "i16":
+        return _abs_s16(op, x, out)
     if op.kind == "RSQRT" and x.dtype == out.dtype == "i8":
         return _rsqrt_s8(graph, op, x, out)
     _types(op, graph, x, out, ("f32",))
     return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=UNARY_F32_OP[op.kind])]
 
 
+def _abs_multiplier(x: Tensor, out: Tensor) -> tuple[int, int]:
+    # The float32 scales divided in double: the interpreter's multiplier (a float32 quotient, as
+    # elementwise.cc reads, differs in the last bit for some scale pairs: tests show TFLM's bytes)
+    return quantize_multiplier(f32(x.sc) / f32(out.sc))
+
+
 def _abs_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
-    # TFLM's elementwise.cc: |x - in_zp|, rescaled by f32(in_scale / out_scale) when the scales
-    # differ, plus out_zp; a table of the 256 inputs
+    # TFLM's elementwise.cc: |x - in_zp|, rescaled by in_scale / out_scale when the scales differ,
+    # plus out_zp; a table of the 256 inputs
     if f32(x.sc) == f32(out.sc):
         vals = [abs(int(v) - x.zp) + out.zp for v in INT8_VALUES]
     else:
-        m, s = _qm_float(float(np.float32(x.sc) / np.float32(out.sc)))
+        m, s = _abs_multiplier(x, out)
         vals = [mul_by_qm(abs(int(v) - x.zp), m, s) + out.zp for v in INT8_VALUES]
     return _lut_call(graph, op, vals)
+
+
+def _abs_s16(op: Op, x: Tensor, out: Tensor) -> list[Call]:
+    # TFLM's elementwise.cc: zero points 0, |x| as an int32 times in_scale / out_scale when the
+    # scales differ (MultiplyByQuantizedMultiplier), clamped to int16. leaky_relu_q with the negative
+    # side's result negated computes it: the rounding is symmetric, so -(m * x) == m * |x| unless
+    # TFLM's int32 shift wraps |x| << shift to INT32_MIN (shift >= 16), refused.
+    if not x.scale or not out.scale:
+        raise BakeError("ABS %r: int16 without quantization parameters is not supported (int8, quantized int16 "
+                        "and float32 are)" % out.name)
+    if x.zp or out.zp:
+        raise BakeError("ABS %r: int16 tensors need zero points 0 (TFLM)" % out.name)
+    m, s = IDENTITY_QM
+    if f32(x.sc) != f32(out.sc):
+        m, s = _abs_multiplier(x, out)
+    if s >= 16:
+        raise BakeError("ABS %r: the input scale is %g times the output's (>= 2^15); TFLM's int32 product "
+                        "overflows" % (out.name, x.sc / out.sc))
+    return [Call("leaky_relu_q", x=op.inputs[0], out=op.outputs[0], n=x.size, in_zp=0, m_id=m, s_id=s, m_al=m,
+                 s_al=s, neg=1, out_zp=0, qmin=-32768, qmax=32767)]
 
 
 def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
@@ -453,7 +481,8 @@ def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
 
 
 for _kind in UNARY_F32_OP:
-    lowering(_kind, "int8, float32" if _kind in ("ABS", "RSQRT") else "float32")(_unary_f32)
+    lowering(_kind, {"ABS": "int8, int16 (zero points 0), float32", "RSQRT": "int8, float32"}.get(_kind, "float32"))(
+        _unary_f32)
 
 
 # --- GELU: float32 on the device; int8 as TFLite's table of the float function -----------------

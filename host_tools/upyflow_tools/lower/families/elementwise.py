@@ -1,5 +1,5 @@
-"""ADD, SUB, MUL, MAXIMUM, MINIMUM with numpy-style broadcasting; on int32 tensors (the TFLM
-audio front end) also DIV, in plain C integer arithmetic as TFLM runs them.
+"""ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, POW with numpy-style broadcasting;
+int32 tensors (the TFLM audio front end) in plain C integer arithmetic as TFLM runs them.
 
 At the end of the file: GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL and
 LOGICAL_AND/OR/NOT, with the same broadcast descriptors. Their bool outputs are uint8 bytes 0/1
@@ -184,16 +184,31 @@ lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up
 def _div_sqdiff(graph: Graph, op: Op) -> list[Call]:
     a, b, out = _operands(graph, op)
     if out.dtype != "f32":
-        raise BakeError("%s %r: %s is not supported (float32%s)"
+        raise BakeError("%s %r: %s is not supported (%s)"
                         % (op.kind, out.name, {"i8": "int8", "i16": "int16"}[out.dtype],
-                           " is" if op.kind == "POW" else " and int32 are"))
+                           "float32 is" if op.kind == "POW" else "int8, float32 and int32 are"))
     desc = broadcast_desc(op, a, b, out, max_rank=5)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     lo, hi = activation_range_float(op.options.get("fused_activation_function", "NONE"))
     return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=lo, hi=hi)]
 
 
-lowering("DIV", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
+@lowering("DIV", "int8; float32; broadcasting up to 5-D", min_inputs=2)
+def _div(graph: Graph, op: Op) -> list[Call]:
+    # int8: TFLM's reference (div_q); its multiplier in1_scale / (in2_scale * out_scale), the
+    # float32 scales multiplied and divided in double as the interpreter does. A divisor equal to
+    # its zero point gives what TFLM's arithmetic gives (gemmlowp's reciprocal of 0), no error.
+    a, b, out = _operands(graph, op)
+    if out.dtype != "i8":
+        return _div_sqdiff(graph, op)
+    m, s = quantize_multiplier(f32(a.sc) / (f32(b.sc) * f32(out.sc)))
+    if s > 22:
+        raise BakeError("DIV %r: the scales give a multiplier of %g (>= 2^22); TFLM's shifts overflow"
+                        % (out.name, f32(a.sc) / (f32(b.sc) * f32(out.sc))))
+    lo, hi = activation_range(op.options.get("fused_activation_function", "NONE"), "i8", out.sc, out.zp)
+    desc = broadcast_desc(op, a, b, out, max_rank=5)
+    return [Call("div_q", x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc),
+                 off1=-a.zp, off2=-b.zp, m=m, sh=s, ooff=out.zp, lo=lo, hi=hi)]
 
 
 @lowering("SQUARED_DIFFERENCE", "int8; int16 (zero points 0); float32; broadcasting up to 5-D", min_inputs=2)
@@ -225,7 +240,7 @@ lowering("POW", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
 
 
 # --- int32 arithmetic -------------------------------------------------------------------
-I32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5}
+I32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5, "SQUARED_DIFFERENCE": 6}
 
 
 def _binary_i32(graph: Graph, op: Op) -> list[Call]:
