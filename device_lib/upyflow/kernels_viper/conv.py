@@ -40,9 +40,9 @@ def _conv_s8(args):
     x = ptr8(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = ptr8(args[3])
-    mult = ptr8(args[4])
-    shift = ptr8(args[5])
+    out = args[3]
+    mult = args[4]
+    shift = args[5]
     in_h = int(args[6])
     in_w = int(args[7])
     in_c = int(args[8])
@@ -206,8 +206,8 @@ def _conv_s8(args):
                 sp[j] = acc
                 j += 1
                 if j == je:
-                    j = int(flush(args, j))
-    flush(args, j)
+                    j = int(flush(out, mult, shift, j))
+    flush(out, mult, shift, j)
 
 
 def conv2d_s8(args):
@@ -231,9 +231,9 @@ def _conv_s16(args):
         x = ptr16(args[0])
         w = ptr8(args[1])
         bias = ptr8(args[2])
-        out = ptr16(args[3])
-        mult = ptr8(args[4])
-        shift = ptr8(args[5])
+        out = args[3]
+        mult = args[4]
+        shift = args[5]
         in_h = int(args[6])
         in_w = int(args[7])
         in_c = int(args[8])
@@ -258,9 +258,9 @@ def _conv_s16(args):
         x = ptr16(args[0])
         w = ptr8(args[1])
         bias = ptr8(args[2])
-        out = ptr16(args[3])
-        mult = ptr8(args[4])
-        shift = ptr8(args[5])
+        out = args[3]
+        mult = args[4]
+        shift = args[5]
         in_h = int(args[6])
         in_w = int(args[7])
         in_c = int(args[8])
@@ -378,8 +378,8 @@ def _conv_s16(args):
                 sp[j + 1] = ah
                 j += 2
                 if j == je:
-                    j = int(flush(args, j))
-    flush(args, j)
+                    j = int(flush(out, mult, shift, j))
+    flush(out, mult, shift, j)
 
 
 def conv2d_s16(args):

@@ -20,36 +20,16 @@ from . import HS as _HS
 KERNELS = ("lstm_s8",)
 
 
+# spec: lstm_s8 {
 @micropython.viper
-def lstm_s8(args):
+def lstm_s8(x: ptr8, w: ptr8, q: ptr8, table: ptr8, hidden: ptr8, cell: ptr16, out: ptr8, batch: int, steps: int,
+            n_in: int, n: int, time_major: int, h_zp: int, m_fc: int, s_fc: int, m_ig: int, s_ig: int, m_out: int,
+            s_out: int, qclip: int, tanh_mult: int, tanh_shift: int):
+# }
     # Per step and unit: the four gates (two int32 matmuls each, requantized to
     # Q3.12 and added with saturation), their sigmoid/tanh, then the cell and
     # output (the unit's stages below); the hidden state takes the step's output only
     # after every unit read the old one. Gate k (f, i, g, o) of unit j is weight row k*n + j.
-    # spec: lstm_s8 {
-    x = ptr8(args[0])
-    w = ptr8(args[1])
-    q = ptr8(args[2])
-    table = ptr8(args[3])
-    hidden = ptr8(args[4])
-    cell = ptr16(args[5])
-    out = ptr8(args[6])
-    batch = int(args[7])
-    steps = int(args[8])
-    n_in = int(args[9])
-    n = int(args[10])
-    time_major = int(args[11])
-    h_zp = int(args[12])
-    m_fc = int(args[13])
-    s_fc = int(args[14])
-    m_ig = int(args[15])
-    s_ig = int(args[16])
-    m_out = int(args[17])
-    s_out = int(args[18])
-    qclip = int(args[19])
-    tanh_mult = int(args[20])
-    tanh_shift = int(args[21])
-    # }
     hs = int(_HS)
     g4 = n << 2
     rec = g4 * n_in       # the first recurrent weight
