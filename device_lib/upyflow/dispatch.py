@@ -49,8 +49,9 @@ VIPER_FAMILIES = {
     "signal": ("signal_window_s16", "signal_fft_auto_scale_s16", "signal_rfft_s16"),
     "image": ("image_to_input",),
 }
-VIPER_TUPLE = ("conv2d_s8", "depthwise_conv2d_s8", "conv2d_s16", "depthwise_conv2d_s16",
-               "avg_pool2d_s8", "max_pool2d_s8", "svdf_s8_i16", "svdf_s8_i8")
+VIPER_TUPLE = ("fully_connected_s8", "fully_connected_s16", "conv2d_s8", "depthwise_conv2d_s8",
+               "conv2d_s16", "depthwise_conv2d_s16", "transpose_conv_s8", "avg_pool2d_s8",
+               "max_pool2d_s8", "svdf_s8_i16", "svdf_s8_i8")
 # }
 
 

@@ -84,7 +84,8 @@ class Kernel:
     native_run: str | None = None       # a hand-written C run function instead of a generated one
     # A @micropython.viper implementation: True, called fn(*args) with typed parameters (the spec's
     # names; gen_kernels writes its def); "tuple", called fn(args) with one tuple its generated
-    # prologue unpacks (kernels that share one walk behind a flag: conv, pool, svdf).
+    # prologue unpacks: kernels sharing one walk behind a flag, and those whose loops want the
+    # registers viper gives the first locals, which typed parameters would take (dispatch.py).
     viper: bool | str = False
 
     @property
@@ -165,7 +166,7 @@ kernel("fully_connected_s8", "fc",
        [T("x", "i8", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i32", "c", "n_out"),
         T("out", "i8", "w", "batches*n_out"), T("mult", "i32", "c", "n_out"),
         T("shift", "i32", "c", "n_out", values=shifts())],
-       FC_DIMS + [Int("out_off", *I8_OUT_OFF)] + INT_ACT, viper=True)
+       FC_DIMS + [Int("out_off", *I8_OUT_OFF)] + INT_ACT, viper="tuple")
 kernel("fully_connected_f32", "fc",
        [T("x", "f32", "r", "batches*n_in"), T("w", "f32", "c", "n_out*n_in"), T("bias", "f32", "c", "n_out"),
         T("out", "f32", "w", "batches*n_out")],
@@ -174,7 +175,7 @@ kernel("fully_connected_s16", "fc",
        [T("x", "i16", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i64", "c", "n_out"),
         T("out", "i16", "w", "batches*n_out"), T("mult", "i32", "c", "n_out"),
         T("shift", "i32", "c", "n_out", values=shifts("14 if acc64 else 30"))],
-       FC_DIMS + [Int("out_off"), Int("acc64", 0, 1)] + INT_ACT, viper=True)
+       FC_DIMS + [Int("out_off"), Int("acc64", 0, 1)] + INT_ACT, viper="tuple")
 kernel("fully_connected_s8_ort", "fc",
        [T("x", "i8", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i32", "c", "n_out"),
         T("out", "i8", "w", "batches*n_out"), T("scale", "f32", "c", "n_out")],
@@ -241,7 +242,7 @@ kernel("transpose_conv_s8", "transpose_conv",
        [T("x", "i8", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i32", "c", "out_c"),
         T("out", "i8", "w", "out_h*out_w*out_c"), T("mult", "i32", "c", "out_c"),
         T("shift", "i32", "c", "out_c", values=shifts())],
-       TCONV_DIMS + QUANT_OUT + INT_ACT, viper=True)
+       TCONV_DIMS + QUANT_OUT + INT_ACT, viper="tuple")
 kernel("transpose_conv_s16", "transpose_conv",
        [T("x", "i16", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i64", "c", "out_c"),
         T("out", "i16", "w", "out_h*out_w*out_c"), T("mult", "i32", "c", "out_c"),

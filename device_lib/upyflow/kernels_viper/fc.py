@@ -13,13 +13,24 @@ from . import begin, flush
 KERNELS = ("fully_connected_s8", "fully_connected_s16")
 
 
-# spec: fully_connected_s8 {
 @micropython.viper
-def fully_connected_s8(x: ptr8, w: ptr8, bias: ptr8, out, mult, shift, batches: int, n_in: int, n_out: int,
-                       out_off: int, act_min: int, act_max: int):
-# }
+def fully_connected_s8(args):
     acc = 0
     xi = 0
+    # spec: fully_connected_s8 {
+    x = ptr8(args[0])
+    w = ptr8(args[1])
+    bias = ptr8(args[2])
+    out = args[3]
+    mult = args[4]
+    shift = args[5]
+    batches = int(args[6])
+    n_in = int(args[7])
+    n_out = int(args[8])
+    out_off = int(args[9])
+    act_min = int(args[10])
+    act_max = int(args[11])
+    # }
     begin(0 | (n_out << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
     j = int(_ACC0)
@@ -51,13 +62,25 @@ def fully_connected_s8(x: ptr8, w: ptr8, bias: ptr8, out, mult, shift, batches: 
 
 
 # fully_connected_s8's mirror for 16x8 (see the top).
-# spec: fully_connected_s16 {
 @micropython.viper
-def fully_connected_s16(x: ptr16, w: ptr8, bias: ptr8, out, mult, shift, batches: int, n_in: int, n_out: int,
-                        out_off: int, acc64: int, act_min: int, act_max: int):
-# }
+def fully_connected_s16(args):
     s = 0
     xi = 0
+    # spec: fully_connected_s16 {
+    x = ptr16(args[0])
+    w = ptr8(args[1])
+    bias = ptr8(args[2])
+    out = args[3]
+    mult = args[4]
+    shift = args[5]
+    batches = int(args[6])
+    n_in = int(args[7])
+    n_out = int(args[8])
+    out_off = int(args[9])
+    acc64 = int(args[10])
+    act_min = int(args[11])
+    act_max = int(args[12])
+    # }
     begin((1 + acc64) | (n_out << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
     j = int(_ACC0)

@@ -15,13 +15,33 @@ KERNELS = ("transpose_conv_s8",)
 # row ky = oy + pad_h - iy * s_h, found by stepping iy (no division).
 
 
-# spec: transpose_conv_s8 {
 @micropython.viper
-def transpose_conv_s8(x: ptr8, w: ptr8, bias: ptr8, out, mult, shift, in_h: int, in_w: int, in_c: int, out_h: int,
-                      out_w: int, out_c: int, k_h: int, k_w: int, s_h: int, s_w: int, pad_h: int, pad_w: int,
-                      in_off: int, out_off: int, act_min: int, act_max: int):
-# }
+def transpose_conv_s8(args):
     acc = 0
+    # spec: transpose_conv_s8 {
+    x = ptr8(args[0])
+    w = ptr8(args[1])
+    bias = ptr8(args[2])
+    out = args[3]
+    mult = args[4]
+    shift = args[5]
+    in_h = int(args[6])
+    in_w = int(args[7])
+    in_c = int(args[8])
+    out_h = int(args[9])
+    out_w = int(args[10])
+    out_c = int(args[11])
+    k_h = int(args[12])
+    k_w = int(args[13])
+    s_h = int(args[14])
+    s_w = int(args[15])
+    pad_h = int(args[16])
+    pad_w = int(args[17])
+    in_off = int(args[18])
+    out_off = int(args[19])
+    act_min = int(args[20])
+    act_max = int(args[21])
+    # }
     begin(0 | (out_c << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
     j = int(_ACC0)
