@@ -1,9 +1,9 @@
 # Viper tier: @micropython.viper versions of the hot kernels, byte-identical to
 # kernels_pure, one module per family with kernels_pure's stems. dispatch.py imports
 # a family (dispatch.VIPER_FAMILIES) only when a model uses one of its kernels: on a
-# board the machine code lives in the heap. Each kernel takes one tuple: raw byte
-# memoryviews of the tensors (in the pure kernel's order) then its integer
-# parameters (see dispatch.py).
+# board the machine code lives in the heap. Each kernel takes raw byte memoryviews of
+# the tensors (in the pure kernel's order) then its integer parameters, as typed
+# arguments or as one tuple (the spec's viper= convention; see dispatch.py).
 #
 # Rules every family module keeps:
 # Boards are 32-bit, so every intermediate stays within int32 (or uint32 where
@@ -37,14 +37,17 @@
 # its two low 16-bit halves gathered from neighbouring limbs, the upper one
 # sign-extended: the int32 truncation.
 #
-# Every kernel opens with its argument prologue, generated from upyflow_tools/kernel_spec.py
-# between `# spec: NAME {` and `# }` (gen_kernels.py; a test checks it is current): a line
-# per tensor or parameter (a ptr8/ptr16/ptr32 or int() of the tuple's item), because viper
-# types a local by its first assignment (an annotation on a local is ignored and a tuple
-# unpack gives untyped objects) and a local is the cheap way to read a value in a loop. So
-# every kernel's opening has one shape on purpose (duplicates lists them as boilerplate).
-# Kernels whose loops want particular locals in the three registers viper gives the first
-# locals (arguments first) assign those before the prologue (conv.py's acc and xi).
+# Generated from upyflow_tools/kernel_spec.py between `# spec: NAME {` and `# }`
+# (gen_kernels.py; a test checks it is current): a positional kernel's def, its
+# arguments typed (ptr8/ptr16/ptr32, int) and named as the spec names them; or a tuple
+# kernel's prologue, a line per tensor or parameter (a ptr or int() of the tuple's
+# item), because viper types a local by its first assignment (an annotation on a local
+# is ignored and a tuple unpack gives untyped objects). Tuple kernels are those sharing
+# one walk behind a flag, and those whose loops want particular locals in the three
+# registers viper gives the first locals (arguments first), which typed arguments would
+# take: they assign those before the prologue (conv.py's acc and xi; docs/viper.md has
+# the measurements). So the requantizing kernels (conv, fc, transpose_conv) open alike
+# on purpose: the prologue, then begin() and the ACC run indices.
 #
 # `import micropython` fails on CPython and the decorator is a SyntaxError on
 # ports without a native emitter: importing this package fails there and

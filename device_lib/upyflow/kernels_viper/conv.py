@@ -12,9 +12,10 @@
 #   bytes: they are read and written through ptr16.
 # The int8 and 16x8 walks mirror each other (ptr8 against ptr16 input, int32 against
 # (ah, al) sums): one walk reading 16-bit values byte by byte would slow the int8 models.
-# fc.py and transpose_conv.py open as these do (the spec's x, w, bias, out, mult, shift
-# unpack that __init__.requant reads, then begin() and the ACC run indices): a few
-# lines per kernel, kept inline as every viper kernel's unpack is.
+# fc.py and transpose_conv.py open as these do (the generated tuple prologue: x, w, bias
+# as pointers, out, mult, shift as the objects flush() hands to __init__.requant; then
+# begin() and the ACC run indices): tuple kernels, as acc and xi want viper's registers
+# (typed arguments would take them: docs/viper.md), a few lines per kernel kept inline.
 # tests/test_viper.py transcribes the arithmetic into CPython with int32 range
 # asserts; tests/test_conv.py runs the kernels under 32- and 64-bit MicroPython.
 import micropython

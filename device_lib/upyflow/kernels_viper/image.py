@@ -1,5 +1,5 @@
 # Viper camera frame -> model input, byte-identical to kernels_pure/image.py (see
-# there for the arguments). args is one list (viper takes at most 4 arguments);
+# there for the arguments), called with them positionally (upyflow.image);
 # the row/column tables are array('i') made by upyflow.image, so word-aligned.
 # Every blend stays within int32: Q20 weights on 0..255 values.
 import micropython

@@ -1,6 +1,6 @@
 # Viper UNIDIRECTIONAL_SEQUENCE_LSTM (int8), byte-identical with kernels_pure/lstm.py
-# and TFLM; __init__.py's rules hold (one tuple argument, every intermediate within
-# int32, int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the
+# and TFLM; __init__.py's rules hold (typed arguments from the spec, every intermediate
+# within int32, int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the
 # split 16-bit requantization written out per use). Beyond those:
 # * The requantization by scalar multipliers (per gate and side, then f*c, i*g and
 #   tanh(c)*o: one block in one loop over the unit's stages) mirrors __init__.requant's
