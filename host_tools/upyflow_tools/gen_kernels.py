@@ -368,19 +368,11 @@ def viper_pointer(t) -> str:
     return "ptr%d" % (8 * size) if t.access != "c" and size in (2, 4) else "ptr8"
 
 
-# The tensors a kernel opening with these hands to __init__.requant (via begin/flush) as
-# objects: a viper pointer passed on to a call becomes an int, a heap int on a 32-bit port.
-REQUANT_OPENING = ("x", "w", "bias", "out", "mult", "shift")
-REQUANT_OBJECTS = ("out", "mult", "shift")
-
-
 def viper_types(k: Kernel) -> list[str]:
-    """Per argument of k, its viper type: ptr8/ptr16/ptr32 per tensor, int per parameter,
-    "" for an object (the tensors requant reads)."""
+    """Per argument of k, its viper type: ptr8/ptr16/ptr32 per tensor, int per parameter."""
     if k.floats:
         raise ValueError("viper kernel %s: viper takes no float parameters" % k.name)
-    objects = REQUANT_OBJECTS if tuple(t.name for t in k.tensors[:6]) == REQUANT_OPENING else ()
-    return ["" if t.name in objects else viper_pointer(t) for t in k.tensors] + ["int" for _ in k.params]
+    return [viper_pointer(t) for t in k.tensors] + ["int" for _ in k.params]
 
 
 def viper_def(name: str, width: int = 120) -> list[str]:
@@ -388,7 +380,7 @@ def viper_def(name: str, width: int = 120) -> list[str]:
     dispatch.VIPER): the spec's arguments in order, typed (viper_types), so no prologue
     unpacks them; wrapped at width under the opening parenthesis."""
     k = kernel_spec.get(name)
-    params = ["%s: %s" % (n, t) if t else n for n, t in zip(k.arg_names, viper_types(k))]
+    params = ["%s: %s" % (n, t) for n, t in zip(k.arg_names, viper_types(k))]
     return ["@micropython.viper"] + wrapped("def %s(" % name, [p + "," for p in params[:-1]] + params[-1:], "):",
                                             width - 2)
 
@@ -408,7 +400,7 @@ def viper_prologue(names: str) -> list[str]:
 
     def names_at(i: int) -> str:
         return " = ".join(dict.fromkeys(kern.arg_names[i] for kern in kernels))
-    return ["%s = %s" % (names_at(i), "%s(args[%d])" % (types[i], i) if types[i] else "args[%d]" % i)
+    return ["%s = %s(args[%d])" % (names_at(i), types[i], i)
             for i in range(len(types)) if i < len(k.tensors) or k.params[i - len(k.tensors)].fast]
 
 

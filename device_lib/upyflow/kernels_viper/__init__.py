@@ -101,14 +101,15 @@ def begin(mode: int, out_off: int, act_min: int, act_max: int):
 @micropython.viper
 def requant(t):
     # Requantize the pairs of ACC (up to its header's end word) into the next outputs
-    # of t's out by the per-channel mult and shift (t: _OUT, which flush fills), then
-    # add out_off and clamp. The channel and output counters carry on.
+    # of t's out by the per-channel mult and shift (t: the kernel's args; conv, fc and
+    # transpose_conv all hold x, w, bias, out, mult, shift first: tests/test_kernel_spec.py
+    # checks), then add out_off and clamp. The channel and output counters carry on.
     i = int(ACC0)
     v = 0
-    out8 = ptr8(t[0])
-    out16 = ptr16(t[0])
-    mult = ptr8(t[1])
-    shift = ptr8(t[2])
+    out8 = ptr8(t[3])
+    out16 = ptr16(t[3])
+    mult = ptr8(t[4])
+    shift = ptr8(t[5])
     s = ptr32(ACC)
     hs = int(HS)
     mode = s[0]
@@ -200,23 +201,10 @@ def requant(t):
     s[7] = int(ACC0)
 
 
-# flush's out, mult and shift for requant(), whose one argument leaves viper's registers to
-# its loop; emptied after each run (no arena outlives its model here).
-_OUT = [None, None, None]
-
-
 @micropython.viper
-def flush(out, mult, shift, end: int) -> int:
-    # requant() the accumulators ACC holds up to word `end` into out by mult and shift
-    # (the kernel's own tensors, objects: gen_kernels.REQUANT_OBJECTS); where the next go
+def flush(t, end: int) -> int:
+    # requant() the accumulators ACC holds up to word `end`; where the next ones go
     s = ptr32(ACC)
     s[7] = end
-    t = _OUT
-    t[0] = out
-    t[1] = mult
-    t[2] = shift
     requant(t)
-    t[0] = None
-    t[1] = None
-    t[2] = None
     return int(ACC0)

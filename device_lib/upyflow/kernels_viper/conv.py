@@ -12,9 +12,9 @@
 #   bytes: they are read and written through ptr16.
 # The int8 and 16x8 walks mirror each other (ptr8 against ptr16 input, int32 against
 # (ah, al) sums): one walk reading 16-bit values byte by byte would slow the int8 models.
-# fc.py and transpose_conv.py open as these do (the generated tuple prologue: x, w, bias
-# as pointers, out, mult, shift as the objects flush() hands to __init__.requant; then
-# begin() and the ACC run indices): tuple kernels, as acc and xi want viper's registers
+# fc.py and transpose_conv.py open as these do (the spec's x, w, bias, out, mult, shift
+# unpacked by the generated tuple prologue, then begin() and the ACC run indices; flush
+# hands args to __init__.requant): tuple kernels, as acc and xi want viper's registers
 # (typed arguments would take them: docs/viper.md), a few lines per kernel kept inline.
 # tests/test_viper.py transcribes the arithmetic into CPython with int32 range
 # asserts; tests/test_conv.py runs the kernels under 32- and 64-bit MicroPython.
@@ -41,9 +41,9 @@ def _conv_s8(args):
     x = ptr8(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = args[3]
-    mult = args[4]
-    shift = args[5]
+    out = ptr8(args[3])
+    mult = ptr8(args[4])
+    shift = ptr8(args[5])
     in_h = int(args[6])
     in_w = int(args[7])
     in_c = int(args[8])
@@ -207,8 +207,8 @@ def _conv_s8(args):
                 sp[j] = acc
                 j += 1
                 if j == je:
-                    j = int(flush(out, mult, shift, j))
-    flush(out, mult, shift, j)
+                    j = int(flush(args, j))
+    flush(args, j)
 
 
 def conv2d_s8(args):
@@ -232,9 +232,9 @@ def _conv_s16(args):
         x = ptr16(args[0])
         w = ptr8(args[1])
         bias = ptr8(args[2])
-        out = args[3]
-        mult = args[4]
-        shift = args[5]
+        out = ptr16(args[3])
+        mult = ptr8(args[4])
+        shift = ptr8(args[5])
         in_h = int(args[6])
         in_w = int(args[7])
         in_c = int(args[8])
@@ -259,9 +259,9 @@ def _conv_s16(args):
         x = ptr16(args[0])
         w = ptr8(args[1])
         bias = ptr8(args[2])
-        out = args[3]
-        mult = args[4]
-        shift = args[5]
+        out = ptr16(args[3])
+        mult = ptr8(args[4])
+        shift = ptr8(args[5])
         in_h = int(args[6])
         in_w = int(args[7])
         in_c = int(args[8])
@@ -379,8 +379,8 @@ def _conv_s16(args):
                 sp[j + 1] = ah
                 j += 2
                 if j == je:
-                    j = int(flush(out, mult, shift, j))
-    flush(out, mult, shift, j)
+                    j = int(flush(args, j))
+    flush(args, j)
 
 
 def conv2d_s16(args):

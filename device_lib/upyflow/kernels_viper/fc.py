@@ -21,9 +21,9 @@ def fully_connected_s8(args):
     x = ptr8(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = args[3]
-    mult = args[4]
-    shift = args[5]
+    out = ptr8(args[3])
+    mult = ptr8(args[4])
+    shift = ptr8(args[5])
     batches = int(args[6])
     n_in = int(args[7])
     n_out = int(args[8])
@@ -57,8 +57,8 @@ def fully_connected_s8(args):
             sp[j] = acc
             j += 1
             if j == je:
-                j = int(flush(out, mult, shift, j))
-    flush(out, mult, shift, j)
+                j = int(flush(args, j))
+    flush(args, j)
 
 
 # fully_connected_s8's mirror for 16x8 (see the top).
@@ -70,9 +70,9 @@ def fully_connected_s16(args):
     x = ptr16(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = args[3]
-    mult = args[4]
-    shift = args[5]
+    out = ptr16(args[3])
+    mult = ptr8(args[4])
+    shift = ptr8(args[5])
     batches = int(args[6])
     n_in = int(args[7])
     n_out = int(args[8])
@@ -109,5 +109,5 @@ def fully_connected_s16(args):
             sp[j + 1] = ah
             j += 2
             if j == je:
-                j = int(flush(out, mult, shift, j))
-    flush(out, mult, shift, j)
+                j = int(flush(args, j))
+    flush(args, j)

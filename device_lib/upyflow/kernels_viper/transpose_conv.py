@@ -22,9 +22,9 @@ def transpose_conv_s8(args):
     x = ptr8(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = args[3]
-    mult = args[4]
-    shift = args[5]
+    out = ptr8(args[3])
+    mult = ptr8(args[4])
+    shift = ptr8(args[5])
     in_h = int(args[6])
     in_w = int(args[7])
     in_c = int(args[8])
@@ -86,5 +86,5 @@ def transpose_conv_s8(args):
                 sp[j] = acc
                 j += 1
                 if j == je:
-                    j = int(flush(out, mult, shift, j))
-    flush(out, mult, shift, j)
+                    j = int(flush(args, j))
+    flush(args, j)
