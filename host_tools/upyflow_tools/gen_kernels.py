@@ -385,6 +385,12 @@ def viper_def(name: str, width: int = 120) -> list[str]:
                                             width - 2)
 
 
+# A kernel opening with these tensors requantizes through __init__.begin/flush: it hands
+# out, mult and shift to begin() as objects (a viper pointer passed to a call becomes an
+# int, a heap int on a 32-bit port), so its prologue takes those three untyped.
+REQUANT_OPENING = ("x", "w", "bias", "out", "mult", "shift")
+
+
 def viper_prologue(names: str) -> list[str]:
     """A tuple kernel's prologue (viper "tuple": called fn(args), dispatch.FAST): args
     (tensors, then int parameters) unpacked into locals named as the spec names them.
@@ -397,10 +403,12 @@ def viper_prologue(names: str) -> list[str]:
         if other.signature != k.signature or [p.fast for p in other.params] != [p.fast for p in k.params]:
             raise ValueError("viper region %r: kernels with different arguments" % names)
     types = viper_types(k)
+    if tuple(t.name for t in k.tensors[:6]) == REQUANT_OPENING:
+        types[3:6] = ["", "", ""]
 
     def names_at(i: int) -> str:
         return " = ".join(dict.fromkeys(kern.arg_names[i] for kern in kernels))
-    return ["%s = %s(args[%d])" % (names_at(i), types[i], i)
+    return ["%s = %s" % (names_at(i), "%s(args[%d])" % (types[i], i) if types[i] else "args[%d]" % i)
             for i in range(len(types)) if i < len(k.tensors) or k.params[i - len(k.tensors)].fast]
 
 

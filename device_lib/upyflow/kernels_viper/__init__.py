@@ -84,10 +84,20 @@ S16 = 1           # int32 accumulator, int16 output
 S16_ACC64 = 2     # int64 accumulator, int16 output
 
 
+# The running kernel's out, mult and shift (objects: the arena and constant buffers),
+# from begin() to finish(), for requant().
+_OUT = [None, None, None]
+
+
 @micropython.viper
-def begin(mode: int, out_off: int, act_min: int, act_max: int):
-    # A kernel's outputs start: mode | channels << 2 (per-channel mult and shift wrap
-    # around after that many), from channel 0 and output 0.
+def begin(out, mult, shift, mode: int, out_off: int, act_min: int, act_max: int):
+    # A kernel's outputs start: into out, by the per-channel mult and shift; mode |
+    # channels << 2 (per-channel mult and shift wrap around after that many), from
+    # channel 0 and output 0.
+    t = _OUT
+    t[0] = out
+    t[1] = mult
+    t[2] = shift
     s = ptr32(ACC)
     s[0] = mode & 3
     s[1] = out_off
@@ -99,17 +109,17 @@ def begin(mode: int, out_off: int, act_min: int, act_max: int):
 
 
 @micropython.viper
-def requant(t):
+def requant():
     # Requantize the pairs of ACC (up to its header's end word) into the next outputs
-    # of t's out by the per-channel mult and shift (t: the kernel's args; conv, fc and
-    # transpose_conv all hold x, w, bias, out, mult, shift first: tests/test_kernel_spec.py
-    # checks), then add out_off and clamp. The channel and output counters carry on.
+    # of begin()'s out by its per-channel mult and shift, then add out_off and clamp.
+    # The channel and output counters carry on.
     i = int(ACC0)
     v = 0
-    out8 = ptr8(t[3])
-    out16 = ptr16(t[3])
-    mult = ptr8(t[4])
-    shift = ptr8(t[5])
+    t = _OUT
+    out8 = ptr8(t[0])
+    out16 = ptr16(t[0])
+    mult = ptr8(t[1])
+    shift = ptr8(t[2])
     s = ptr32(ACC)
     hs = int(HS)
     mode = s[0]
@@ -202,9 +212,20 @@ def requant(t):
 
 
 @micropython.viper
-def flush(t, end: int) -> int:
+def flush(end: int) -> int:
     # requant() the accumulators ACC holds up to word `end`; where the next ones go
     s = ptr32(ACC)
     s[7] = end
-    requant(t)
+    requant()
     return int(ACC0)
+
+
+@micropython.viper
+def finish(end: int):
+    # The kernel's last run: flush(end), then let go of its buffers (no arena outlives
+    # its model here).
+    flush(end)
+    t = _OUT
+    t[0] = None
+    t[1] = None
+    t[2] = None
