@@ -73,9 +73,9 @@ HS = _word_shift()
 # time), made at import so that invoke allocates nothing. int32 words: a header
 # (mode, out_off, act_min, act_max, channels, next channel, next output, end of the
 # accumulators), then an int32 per accumulator (mode S8) or (al, ah) pairs (16x8:
-# acc = ah*2^16 + al with al in [0, 2^16)). Helpers take
-# one argument: viper keeps only a function's first three locals (arguments first)
-# in registers, which their loops want.
+# acc = ah*2^16 + al with al in [0, 2^16)). requant() takes no argument and flush()
+# one: viper keeps only a function's first three locals (arguments first) in
+# registers, which their loops want.
 CAP = 64          # accumulators per requant() call
 ACC0 = 8          # the first pair's word
 ACC = bytearray(4 * (ACC0 + 2 * CAP))
