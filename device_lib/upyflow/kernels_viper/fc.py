@@ -1,8 +1,11 @@
 # Viper FULLY_CONNECTED, byte-identical with kernels_pure/fc.py and TFLM: int8 and
 # int16 activations with int8 weights (16x8: the (ah, al) accumulator as conv.py
 # describes); the accumulators go to __init__.requant in runs. The two mirror each
-# other as conv.py's walks do (ptr8 against ptr16 input), and open as conv.py's and
-# transpose_conv.py's kernels do (see conv.py's top).
+# other as conv.py's walks do (ptr8 against ptr16 input), their dot products are
+# conv.py's conv walks' on one row (fully_connected_s16's 255-product partial sums are
+# _conv_s16's), and they open as conv.py's and transpose_conv.py's kernels do (see
+# conv.py's top): mirrors within the tier, since a shared helper would cost a viper call
+# per output with its pointers passed as ints.
 import micropython
 
 from . import ACC as _ACC
