@@ -5,8 +5,8 @@ argument order and its int/float parameters in argument order, with the ranges a
 sizes a call must satisfy. Everything positional is derived from here:
 `python -m upyflow_tools.gen_kernels` (make kernels) writes the C kernel table
 (native_modules/src/table.c: named indices, per-kernel checks, signatures), the
-dispatch family maps and the viper kernels' signatures; lower.core.Call binds keyword
-arguments to positions and checks the ranges at bake time; tests/test_kernel_spec.py
+dispatch family maps and the viper kernels' typed defs or tuple prologues;
+lower.core.Call binds keyword arguments to positions and checks the ranges at bake time; tests/test_kernel_spec.py
 compares the pure, viper and C signatures with it. Adding a parameter is one edit here
 plus the kernel bodies (then `make kernels`).
 
