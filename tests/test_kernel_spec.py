@@ -357,12 +357,54 @@ def _top_level_functions(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("name", sorted(k.name for k in kernel_spec.KERNELS.values() if k.viper))
-def test_viper_kernel_lives_in_its_family_with_a_generated_prologue(name):
+def test_viper_kernel_lives_in_its_family_with_a_generated_def_or_prologue(name):
     k = kernel_spec.KERNELS[name]
     path = DEVICE / "kernels_viper" / (k.family + ".py")
     assert name in _top_level_functions(path), "%s is not in kernels_viper/%s.py" % (name, k.family)
     regions = re.findall(r"^\s*# spec: ([\w ]+) \{$", path.read_text(), re.M)
-    assert any(name in r.split() for r in regions), "%s has no generated argument prologue" % name
+    assert any(name in r.split() for r in regions), "%s has no generated def or argument prologue" % name
+
+
+def _viper_type(k, i: int) -> str:
+    """The viper annotation argument i of k should carry, derived here from the spec's dtypes:
+    an arena tensor of 2- or 4-byte elements through ptr16/ptr32, a constant (any address) or
+    any other tensor byte by byte, an int parameter as int."""
+    if i >= len(k.tensors):
+        return "int"
+    t = k.tensors[i]
+    size = {"i16": 2, "i32": 4, "u32": 4, "f32": 4}.get(t.dtype, 1)
+    return "ptr%d" % (8 * size) if t.access != "c" else "ptr8"
+
+
+@pytest.mark.parametrize("name", sorted(k.name for k in kernel_spec.KERNELS.values() if k.viper))
+def test_viper_signature_is_the_spec(name):
+    """A positional viper kernel (called fn(*args)) takes the spec's arguments by name, each
+    typed; a tuple kernel (fn(args)) takes one argument, and dispatch calls each so."""
+    from upyflow import dispatch
+
+    k = kernel_spec.KERNELS[name]
+    tree = ast.parse((DEVICE / "kernels_viper" / (k.family + ".py")).read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    names = [a.arg for a in fn.args.args]
+    if k.viper == "tuple":
+        assert names == ["args"] and name in dispatch.VIPER_TUPLE
+        return
+    assert name not in dispatch.VIPER_TUPLE
+    assert names == k.arg_names, "kernels_viper/%s.py %s: arguments differ from kernel_spec" % (k.family, name)
+    assert not fn.args.vararg and not fn.args.defaults
+    assert ["micropython.viper"] == [ast.unparse(d) for d in fn.decorator_list]
+    types = [ast.unparse(a.annotation) if a.annotation else "" for a in fn.args.args]
+    assert types == [_viper_type(k, i) for i in range(len(names))], name
+
+
+def test_a_new_parameter_moves_a_positional_viper_def(monkeypatch):
+    import dataclasses
+
+    k = kernel_spec.KERNELS["lstm_s8"]
+    new = dataclasses.replace(k, params=k.params[:1] + (kernel_spec.Int("groups", 1, 8),) + k.params[1:])
+    monkeypatch.setitem(kernel_spec.KERNELS, k.name, new)
+    text = " ".join(" ".join(gen_kernels.viper_def("lstm_s8")).split())
+    assert "out: ptr8, batch: int, groups: int, steps: int," in text
 
 
 def test_viper_reads_arguments_only_in_generated_prologues():

@@ -140,7 +140,7 @@ def test_no_python_allocation_in_kernel_calls(baked):
         m.invoke()
         kernels = dispatch.table("native")[1]
         calls = m._op_calls(mod.OPS, mod.OP_FORMATS, [kernels[n] for n in mod.OP_KERNELS])
-        fast = [(fn, args) for fn, args, convention in calls if convention]
+        fast = [(fn, args) for fn, args, convention in calls if convention == dispatch.FAST]
         assert fast and all(type(fn).__name__ == "builtin_function_or_method" for fn, _ in fast)
         for fn, args in fast:
             control = _traced_growth(partial(noop, args))

@@ -269,7 +269,7 @@ def _band_calls(self, calls, per, head, geoms, cache, pos):
 
 
 def _cached(self, cache, t, convention):
-    key = t * 2 + convention
+    key = t * 2 + (1 if convention else 0)   # raw views serve FAST and VIPER
     v = cache[key]
     if v is None:
         v = cache[key] = self._view(t, convention)
@@ -300,7 +300,7 @@ def _invoke_streaming(self):
             off = (off + call + SEGMENT_ALIGN - 1) & -SEGMENT_ALIGN
             continue
         fn, args, convention = call
-        if convention:
+        if convention == 1:   # dispatch.FAST
             fn(args)
         else:
             fn(*args)

@@ -3,12 +3,18 @@
 # replace the ones they implement with the same names.
 #
 # Conventions: PURE kernels are called fn(*args) with typed views (signed,
-# indexable); FAST kernels (viper, native C) are called fn(args) with one tuple
-# holding raw byte memoryviews then the integer/float parameters, so invoke()
-# makes no allocation and viper's 4-argument limit does not bite.
+# indexable); VIPER kernels fn(*args) with raw byte memoryviews then the integer
+# parameters, into a def whose arguments are typed (ptr8/ptr16/ptr32, int: viper
+# takes any number of arguments since MicroPython 1.10), written by gen_kernels from
+# the spec; FAST kernels (native C, and the viper kernels that share one walk behind
+# a flag: VIPER_TUPLE) fn(args) with one tuple of raw byte memoryviews then the
+# parameters, which a viper kernel unpacks in a generated prologue. fn(*args)
+# allocates the call's argument array and frees it on return (MicroPython's
+# runtime.c); fn(args) allocates nothing.
 
 PURE = 0
 FAST = 1
+VIPER = 2
 TIERS = ("native", "viper", "pure")
 
 
@@ -43,6 +49,9 @@ VIPER_FAMILIES = {
     "signal": ("signal_window_s16", "signal_fft_auto_scale_s16", "signal_rfft_s16"),
     "image": ("image_to_input",),
 }
+VIPER_TUPLE = ("fully_connected_s8", "fully_connected_s16", "conv2d_s8", "depthwise_conv2d_s8",
+               "conv2d_s16", "depthwise_conv2d_s16", "transpose_conv_s8", "avg_pool2d_s8",
+               "max_pool2d_s8", "svdf_s8_i16", "svdf_s8_i8")
 # }
 
 
@@ -67,7 +76,7 @@ class _Kernels:
             for attempt in (0, 1):
                 try:
                     mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
-                    return getattr(mod, name), FAST
+                    return getattr(mod, name), FAST if name in VIPER_TUPLE else VIPER
                 except MemoryError:   # compiling a family needs room: collect once, then retry
                     if attempt:
                         break

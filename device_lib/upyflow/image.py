@@ -86,7 +86,7 @@ def _lut(dtype, scale, zp, normalise):
 
 def _kernel(tier):
     # (tier, fn, via, index): the image kernel of the requested tier or the fastest that
-    # loads; via 0: fn(*args) (pure), 1: fn(args) (viper, CPython extension),
+    # loads; via 0: fn(*args) (pure, viper), 1: fn(args) (CPython extension),
     # 2: fn(index, args) (the natmod's call)
     from . import dispatch
     order = dispatch.TIERS
@@ -105,7 +105,7 @@ def _kernel(tier):
                     return t, getattr(mod, "image_to_input"), 1, 0   # CPython extension
             elif t == "viper":
                 from .kernels_viper.image import image_to_input
-                return t, image_to_input, 1, 0
+                return t, image_to_input, 0, 0
             elif t == "pure":
                 from .kernels_pure.image import image_to_input
                 return t, image_to_input, 0, 0
@@ -160,7 +160,7 @@ class Preprocessor:
         if via == 0:
             self._fn(*a)
         elif via == 1:
-            self._fn(a if self.tier == "viper" else tuple(a))
+            self._fn(tuple(a))
         else:
             self._fn(self._index, a)
         a[0] = None   # do not keep the frame alive

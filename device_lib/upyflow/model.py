@@ -349,7 +349,7 @@ class Model:
                 from .calls import _invoke_streaming
                 return _invoke_streaming(self)
             for fn, args, convention in self._calls:   # pure and viper tiers
-                if convention:
+                if convention == 1:   # dispatch.FAST
                     fn(args)
                 else:
                     fn(*args)
@@ -364,7 +364,7 @@ class Model:
             else:
                 fn, args, convention = pycalls[j]
                 j += 1
-                if convention:
+                if convention == 1:   # dispatch.FAST
                     fn(args)
                 else:
                     fn(*args)

@@ -5,7 +5,8 @@
 Writes native_modules/src/table.c (the C kernel table: named indices, per-kernel
 check programs, signatures, calls), the kernel count in kernels.h, and the generated regions of
 the device runtime (marked `spec: <name> {` ... `}`): the dispatch family maps and
-each viper kernel's argument unpacking; and the Python tiers' load checks
+each viper kernel's typed def line (or, for the few called with one tuple, its argument
+unpacking); and the Python tiers' load checks
 (device_lib/upyflow/load_checks.py, gen_load_checks.py). --check writes nothing and exits 1 if a
 file is out of date (tests/test_kernel_spec.py does the same).
 """
@@ -348,6 +349,18 @@ def family_lines(name: str, mapping: dict[str, str], width: int = 96) -> list[st
     return out + ["}"]
 
 
+def wrapped(head: str, items: list[str], tail: str, width: int = 96) -> list[str]:
+    """head, the items space-separated, then tail, wrapped at width under the first item."""
+    out, line = [], head
+    for item in items:
+        if line != head and len(line) + 1 + len(item) > width:
+            out.append(line)
+            line = " " * len(head) + item
+        else:
+            line += ("" if line == head else " ") + item
+    return out + [line + tail]
+
+
 def viper_pointer(t) -> str:
     """The viper pointer a kernel reads a tensor through: constants (any address, on
     boards that fault on unaligned loads) and 8-byte elements byte by byte."""
@@ -355,25 +368,59 @@ def viper_pointer(t) -> str:
     return "ptr%d" % (8 * size) if t.access != "c" and size in (2, 4) else "ptr8"
 
 
+def viper_types(k: Kernel) -> list[str]:
+    """Per argument of k, its viper type: ptr8/ptr16/ptr32 per tensor, int per parameter."""
+    if k.floats:
+        raise ValueError("viper kernel %s: viper takes no float parameters" % k.name)
+    return [viper_pointer(t) for t in k.tensors] + ["int" for _ in k.params]
+
+
+def viper_def(name: str, width: int = 120) -> list[str]:
+    """The decorator and def line of viper kernel `name` (viper True: called fn(*args),
+    dispatch.VIPER): the spec's arguments in order, typed (viper_types), so no prologue
+    unpacks them; wrapped at width under the opening parenthesis."""
+    k = kernel_spec.get(name)
+    params = ["%s: %s" % (n, t) for n, t in zip(k.arg_names, viper_types(k))]
+    return ["@micropython.viper"] + wrapped("def %s(" % name, [p + "," for p in params[:-1]] + params[-1:], "):",
+                                            width - 2)
+
+
+# A kernel opening with these tensors requantizes through __init__.begin/flush: it hands
+# out, mult and shift to begin() as objects (a viper pointer passed to a call becomes an
+# int, a heap int on a 32-bit port), so its prologue takes those three untyped.
+REQUANT_OPENING = ("x", "w", "bias", "out", "mult", "shift")
+
+
 def viper_prologue(names: str) -> list[str]:
-    """args (one tuple: tensors, then int parameters; see dispatch.py) unpacked into
-    locals named as the spec names them. One prologue may serve kernels of one
-    signature (one viper function walking both, e.g. conv2d_s8 and depthwise_conv2d_s8):
-    where their names differ, the local takes every name (`out_c = depth_mult = ...`);
-    pointers are the first kernel's."""
+    """A tuple kernel's prologue (viper "tuple": called fn(args), dispatch.FAST): args
+    (tensors, then int parameters) unpacked into locals named as the spec names them.
+    One prologue may serve kernels of one signature (one viper function walking both,
+    e.g. conv2d_s8 and depthwise_conv2d_s8): where their names differ, the local takes
+    every name (`out_c = depth_mult = ...`); types are the first kernel's."""
     kernels = [kernel_spec.get(n) for n in names.split()]
     k = kernels[0]
     for other in kernels[1:]:
         if other.signature != k.signature or [p.fast for p in other.params] != [p.fast for p in k.params]:
             raise ValueError("viper region %r: kernels with different arguments" % names)
-    if k.floats:
-        raise ValueError("viper kernel %s: viper takes no float parameters" % k.name)
+    types = viper_types(k)
+    if tuple(t.name for t in k.tensors[:6]) == REQUANT_OPENING:
+        types[3:6] = ["", "", ""]
 
     def names_at(i: int) -> str:
         return " = ".join(dict.fromkeys(kern.arg_names[i] for kern in kernels))
-    out = ["%s = %s(args[%d])" % (names_at(i), viper_pointer(t), i) for i, t in enumerate(k.tensors)]
-    return out + ["%s = int(args[%d])" % (names_at(len(k.tensors) + i), len(k.tensors) + i)
-                  for i, p in enumerate(k.params) if p.fast]
+    return ["%s = %s" % (names_at(i), "%s(args[%d])" % (types[i], i) if types[i] else "args[%d]" % i)
+            for i in range(len(types)) if i < len(k.tensors) or k.params[i - len(k.tensors)].fast]
+
+
+def viper_region(names: str) -> list[str]:
+    """A generated region of a viper file: a positional kernel's def, a tuple kernel's prologue."""
+    conventions = {kernel_spec.get(n).viper for n in names.split()}
+    if conventions == {True} and len(names.split()) == 1:
+        return viper_def(names)
+    if conventions == {"tuple"}:
+        return viper_prologue(names)
+    raise ValueError("viper region %r: one positional kernel (viper=True) or tuple kernels (viper='tuple')"
+                     % names)
 
 
 def viper_files() -> list[Path]:
@@ -392,16 +439,19 @@ def outputs(viper: bool = True) -> dict[Path, str]:
     vipers = {k.name: k.family for k in kernel_spec.KERNELS.values() if k.viper}
     for path, name, mapping in ((DEVICE / "kernels_pure" / "__init__.py", "FAMILIES", families),
                                 (DEVICE / "dispatch.py", "VIPER_FAMILIES", vipers)):
-        files[path] = replace_regions(path.read_text(), {"families": ["# " + HEADER] + family_lines(name, mapping)},
-                                      "#", str(path))
+        lines = ["# " + HEADER] + family_lines(name, mapping)
+        if name == "VIPER_FAMILIES":   # the kernels called fn(args) (viper "tuple"); the rest fn(*args)
+            names = ['"%s"' % k.name for k in kernel_spec.KERNELS.values() if k.viper == "tuple"]
+            lines += wrapped("VIPER_TUPLE = (", [n + "," for n in names[:-1]] + names[-1:], ")")
+        files[path] = replace_regions(path.read_text(), {"families": lines}, "#", str(path))
     seen: set[str] = set()
     for path in viper_files():
         text = path.read_text()
         keys = re.findall(r"^\s*# spec: ([\w ]+) \{$", text, re.M)
-        files[path] = replace_regions(text, {key: viper_prologue(key) for key in keys}, "#", str(path), seen)
+        files[path] = replace_regions(text, {key: viper_region(key) for key in keys}, "#", str(path), seen)
     missing = sorted(k for k in vipers if k not in seen)
     if missing:
-        raise ValueError("viper kernels without a generated prologue (# spec: NAME { ... # }): "
+        raise ValueError("viper kernels without a generated def or prologue (# spec: NAME { ... # }): "
                          + ", ".join(missing))
     files.update(gen_load_checks.outputs())   # the pure/viper tiers' load checks
     return files

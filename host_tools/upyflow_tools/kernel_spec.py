@@ -5,8 +5,8 @@ argument order and its int/float parameters in argument order, with the ranges a
 sizes a call must satisfy. Everything positional is derived from here:
 `python -m upyflow_tools.gen_kernels` (make kernels) writes the C kernel table
 (native_modules/src/table.c: named indices, per-kernel checks, signatures), the
-dispatch family maps and the viper argument prologues; lower.core.Call binds keyword
-arguments to positions and checks the ranges at bake time; tests/test_kernel_spec.py
+dispatch family maps and the viper kernels' typed defs or tuple prologues;
+lower.core.Call binds keyword arguments to positions and checks the ranges at bake time; tests/test_kernel_spec.py
 compares the pure, viper and C signatures with it. Adding a parameter is one edit here
 plus the kernel bodies (then `make kernels`).
 
@@ -82,7 +82,11 @@ class Kernel:
     checks: tuple[str, ...] = ()        # checks.h calls returning an error code, after the sizes
     native: bool = True                 # in the C table
     native_run: str | None = None       # a hand-written C run function instead of a generated one
-    viper: bool = False                 # has a @micropython.viper implementation
+    # A @micropython.viper implementation: True, called fn(*args) with typed parameters (the spec's
+    # names; gen_kernels writes its def); "tuple", called fn(args) with one tuple its generated
+    # prologue unpacks: kernels sharing one walk behind a flag, and those whose loops want the
+    # registers viper gives the first locals, which typed parameters would take (dispatch.py).
+    viper: bool | str = False
 
     @property
     def ints(self) -> tuple[P, ...]:
@@ -113,7 +117,7 @@ KERNELS: dict[str, Kernel] = {}
 
 
 def kernel(name: str, family: str, tensors: list[T], params: list[P], *, requires=(), derived=(), c_extra=(),
-           checks=(), native: bool = True, native_run: str | None = None, viper: bool = False) -> Kernel:
+           checks=(), native: bool = True, native_run: str | None = None, viper: bool | str = False) -> Kernel:
     """Declare a kernel (see Kernel); lists become tuples."""
     k = Kernel(name, family, tuple(tensors), tuple(params), tuple(requires), tuple(derived), tuple(c_extra),
                tuple(checks), native, native_run, viper)
@@ -162,7 +166,7 @@ kernel("fully_connected_s8", "fc",
        [T("x", "i8", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i32", "c", "n_out"),
         T("out", "i8", "w", "batches*n_out"), T("mult", "i32", "c", "n_out"),
         T("shift", "i32", "c", "n_out", values=shifts())],
-       FC_DIMS + [Int("out_off", *I8_OUT_OFF)] + INT_ACT, viper=True)
+       FC_DIMS + [Int("out_off", *I8_OUT_OFF)] + INT_ACT, viper="tuple")
 kernel("fully_connected_f32", "fc",
        [T("x", "f32", "r", "batches*n_in"), T("w", "f32", "c", "n_out*n_in"), T("bias", "f32", "c", "n_out"),
         T("out", "f32", "w", "batches*n_out")],
@@ -171,7 +175,7 @@ kernel("fully_connected_s16", "fc",
        [T("x", "i16", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i64", "c", "n_out"),
         T("out", "i16", "w", "batches*n_out"), T("mult", "i32", "c", "n_out"),
         T("shift", "i32", "c", "n_out", values=shifts("14 if acc64 else 30"))],
-       FC_DIMS + [Int("out_off"), Int("acc64", 0, 1)] + INT_ACT, viper=True)
+       FC_DIMS + [Int("out_off"), Int("acc64", 0, 1)] + INT_ACT, viper="tuple")
 kernel("fully_connected_s8_ort", "fc",
        [T("x", "i8", "r", "batches*n_in"), T("w", "i8", "r", "n_out*n_in"), T("bias", "i32", "c", "n_out"),
         T("out", "i8", "w", "batches*n_out"), T("scale", "f32", "c", "n_out")],
@@ -200,12 +204,12 @@ kernel("conv2d_s8", "conv",
        [T("x", "i8", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i32", "c", "out_c"),
         T("out", "i8", "w", "out_h*out_w*out_c"), T("mult", "i32", "c", "out_c"),
         T("shift", "i32", "c", "out_c", values=shifts())],
-       _conv_dims("out_c") + QUANT_OUT + INT_ACT, requires=CONV_SPANS, viper=True)
+       _conv_dims("out_c") + QUANT_OUT + INT_ACT, requires=CONV_SPANS, viper="tuple")
 kernel("depthwise_conv2d_s8", "conv",
        [T("x", "i8", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _DW_W), T("bias", "i32", "c", _DW_C),
         T("out", "i8", "w", "out_h*out_w*" + _DW_C), T("mult", "i32", "c", _DW_C),
         T("shift", "i32", "c", _DW_C, values=shifts())],
-       _conv_dims("depth_mult") + QUANT_OUT + INT_ACT, requires=CONV_SPANS, viper=True)
+       _conv_dims("depth_mult") + QUANT_OUT + INT_ACT, requires=CONV_SPANS, viper="tuple")
 kernel("conv2d_f32", "conv",
        [T("x", "f32", "r", "in_h*in_w*in_c"), T("w", "f32", "c", _W), T("bias", "f32", "c", "out_c"),
         T("out", "f32", "w", "out_h*out_w*out_c")],
@@ -218,12 +222,12 @@ kernel("conv2d_s16", "conv",
        [T("x", "i16", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i64", "c", "out_c"),
         T("out", "i16", "w", "out_h*out_w*out_c"), T("mult", "i32", "c", "out_c"),
         T("shift", "i32", "c", "out_c", values=shifts("14 if acc64 else 30"))],
-       _conv_dims("out_c") + [Int("acc64", 0, 1)] + INT_ACT, requires=CONV_SPANS, viper=True)
+       _conv_dims("out_c") + [Int("acc64", 0, 1)] + INT_ACT, requires=CONV_SPANS, viper="tuple")
 kernel("depthwise_conv2d_s16", "conv",
        [T("x", "i16", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _DW_W), T("bias", "i64", "c", _DW_C),
         T("out", "i16", "w", "out_h*out_w*" + _DW_C), T("mult", "i32", "c", _DW_C),
         T("shift", "i32", "c", _DW_C, values=shifts(14))],
-       _conv_dims("depth_mult") + INT_ACT, requires=CONV_SPANS + (_DW_C + " <= 0x7FFFFFFF",), viper=True)
+       _conv_dims("depth_mult") + INT_ACT, requires=CONV_SPANS + (_DW_C + " <= 0x7FFFFFFF",), viper="tuple")
 kernel("conv2d_s8_ort", "conv",
        [T("x", "i8", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i32", "c", "out_c"),
         T("out", "i8", "w", "out_h*out_w*out_c"), T("scale", "f32", "c", "out_c")],
@@ -238,7 +242,7 @@ kernel("transpose_conv_s8", "transpose_conv",
        [T("x", "i8", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i32", "c", "out_c"),
         T("out", "i8", "w", "out_h*out_w*out_c"), T("mult", "i32", "c", "out_c"),
         T("shift", "i32", "c", "out_c", values=shifts())],
-       TCONV_DIMS + QUANT_OUT + INT_ACT, viper=True)
+       TCONV_DIMS + QUANT_OUT + INT_ACT, viper="tuple")
 kernel("transpose_conv_s16", "transpose_conv",
        [T("x", "i16", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i64", "c", "out_c"),
         T("out", "i16", "w", "out_h*out_w*out_c"), T("mult", "i32", "c", "out_c"),
@@ -252,7 +256,7 @@ kernel("transpose_conv_f32", "transpose_conv",
 # --- pool -------------------------------------------------------------------------------------
 for _kind in ("avg", "max"):
     kernel(_kind + "_pool2d_s8", "pool", [T("x", "i8", "r", "in_h*in_w*c"), T("out", "i8", "w", "out_h*out_w*c")],
-           POOL_DIMS + INT_ACT, viper=True)
+           POOL_DIMS + INT_ACT, viper="tuple")
     kernel(_kind + "_pool2d_f32", "pool", [T("x", "f32", "r", "in_h*in_w*c"), T("out", "f32", "w", "out_h*out_w*c")],
            POOL_DIMS + FLOAT_ACT)
 kernel("avg_pool2d_s8_ort", "pool", [T("x", "i8", "r", "in_h*in_w*c"), T("out", "i8", "w", "out_h*out_w*c")],
@@ -386,12 +390,12 @@ kernel("svdf_s8_i16", "svdf",
        [T("x", "i8", "r", "batch*n_in"), T("wf", "i8", "r", "n_filter*n_in"), T("wt", "i16", "c", "n_filter*mem"),
         T("q", "i32", "c", "2*n_filter + n_filter//rank"), T("state", "i16", "w", "batch*n_filter*mem"),
         T("out", "i8", "w", "batch*(n_filter//rank)")],
-       _SVDF_DIMS + _SVDF_Q, requires=_SVDF_REQ, viper=True)
+       _SVDF_DIMS + _SVDF_Q, requires=_SVDF_REQ, viper="tuple")
 kernel("svdf_s8_i8", "svdf",
        [T("x", "i8", "r", "batch*n_in"), T("wf", "i8", "r", "n_filter*n_in"), T("wt", "i8", "r", "n_filter*mem"),
         T("q", "i32", "c", "2*n_filter + n_filter//rank"), T("state", "i8", "w", "batch*n_filter*mem"),
         T("out", "i8", "w", "batch*(n_filter//rank)")],
-       _SVDF_DIMS + _SVDF_Q, requires=_SVDF_REQ, viper=True)
+       _SVDF_DIMS + _SVDF_Q, requires=_SVDF_REQ, viper="tuple")
 kernel("svdf_f32", "svdf",
        [T("x", "f32", "r", "batch*n_in"), T("wf", "f32", "c", "n_filter*n_in"), T("wt", "f32", "c", "n_filter*mem"),
         T("bias", "f32", "c", "n_filter//rank"), T("state", "f32", "w", "batch*n_filter*mem"),

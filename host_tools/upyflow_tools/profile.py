@@ -41,7 +41,8 @@ def _op_calls(model, mod) -> list[Callable[[], object]]:
     from upyflow import dispatch
     calls = getattr(model, "_calls", None)
     if calls is not None:   # pure and viper tiers (an int: the next record's weights to read)
-        return [_kernel_call(fn, args, c) for fn, args, c in (call for call in calls if not isinstance(call, int))]
+        return [_kernel_call(fn, args, c == dispatch.FAST)
+                for fn, args, c in (call for call in calls if not isinstance(call, int))]
     from .emit import module_records
     kernels = dispatch.table(model.tier)[1]
     out: list[Callable[[], object]] = []
@@ -51,7 +52,7 @@ def _op_calls(model, mod) -> list[Callable[[], object]]:
         else:
             resolved = [kernels[n] for n in mod.OP_KERNELS]
             fn, args, c = model._op_calls(mod.OPS[pos:end], mod.OP_FORMATS, resolved)[0]
-            out.append(_kernel_call(fn, args, c))
+            out.append(_kernel_call(fn, args, c == dispatch.FAST))
     return out
 
 

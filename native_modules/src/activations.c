@@ -34,6 +34,8 @@ void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi) {
 // sqrt and log without libm (natmods link none): sqrt by three Newton steps from the
 // exponent-halving guess (below 1 ulp), log as e*ln2 + 2*atanh((m-1)/(m+1)), m in
 // [sqrt(1/2), sqrt(2)] (a few ulp); both within TFLM's std:: results at 1e-6.
+// bits_f32/f32_bits are the union casts elementwise.c has as ew_bits_f32/ew_f32_bits
+// (a mirror: one shared header would take both).
 static float bits_f32(uint32_t u) {
     union { uint32_t u; float f; } c = {u};
     return c.f;

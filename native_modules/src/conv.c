@@ -1152,7 +1152,9 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
 }
 
 // float32: sums over the valid taps in TFLM's order (filter row, column,
-// channel), then the bias, so results match its reference kernels.
+// channel), then the bias, so results match its reference kernels. The float32 and
+// 16x8 walks below mirror each other per dtype on purpose, as TFLM's reference
+// kernels do: each keeps its own accumulator type, order and rounding in plain C.
 void uf_conv2d_f32(const float *x, const void *w, const void *bias, float *out, int in_h,
                    int in_w, int in_c, int out_h, int out_w, int out_c, int k_h, int k_w,
                    int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,

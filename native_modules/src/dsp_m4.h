@@ -120,7 +120,8 @@ void uf_dw4x1_m4(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *
 UF_DW4_M4("uf_dw4_m4", UF_DW4_M4_TAP);
 UF_DW4_M4("uf_dw4x1_m4", UF_DW4X1_M4_TAP);
 
-// The same for full 3x3 windows, unrolled, over a run of g[6] pixels: g[0] blocks,
+// The same for full 3x3 windows (UF_DW4_M4_TAP3 mirrors UF_DW4_M4_TAP with immediate
+// column offsets in place of the pointer steps), unrolled, over a run of g[6] pixels: g[0] blocks,
 // x_col g[1], w_col g[2], x_row g[3] (a whole input row: from one filter row's first
 // tap to the next's), x_grp g[4], init g[5] (every pixel's blocks start from it), x_pix
 // g[7] (from one pixel's window to the next's). acc: the pixels' 4 * g[0] sums one after

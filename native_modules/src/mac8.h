@@ -322,7 +322,8 @@ __asm__(                                                                        
     UF_M0_END(name))
 #if UF_M0_CONV_ASM
 UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
-// uf_rq1_m0: acc, bias, 2m, floor in one LDM; below the floor, act_min.
+// uf_rq1_m0: acc, bias, 2m, floor in one LDM; below the floor, act_min. Its
+// offset, clamp and store tail repeats uf_rq_m0's (a tier-internal mirror, named here).
 #define UF_RQ1_M0(name)                                                                 \
 __asm__(                                                                                \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                        \

@@ -502,6 +502,7 @@ static uint32_t wbuf_reach(const uf_model *m, const uf_call *c, unsigned nt, uin
 }
 
 // File mode: the bytes of the weight buffer the band loop at pos reads (its layers' reach).
+// It reads and checks the band header and decodes each layer as band() does (a mirror).
 static int band_segment(const uf_model *m, size_t pos, uint32_t *n) {
     if (m->ops_len - pos < BAND_HEADER) {
         return UF_ERECORD;

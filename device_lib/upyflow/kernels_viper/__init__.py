@@ -1,9 +1,9 @@
 # Viper tier: @micropython.viper versions of the hot kernels, byte-identical to
 # kernels_pure, one module per family with kernels_pure's stems. dispatch.py imports
 # a family (dispatch.VIPER_FAMILIES) only when a model uses one of its kernels: on a
-# board the machine code lives in the heap. Each kernel takes one tuple: raw byte
-# memoryviews of the tensors (in the pure kernel's order) then its integer
-# parameters (see dispatch.py).
+# board the machine code lives in the heap. Each kernel takes raw byte memoryviews of
+# the tensors (in the pure kernel's order) then its integer parameters, as typed
+# arguments or as one tuple (the spec's viper= convention; see dispatch.py).
 #
 # Rules every family module keeps:
 # Boards are 32-bit, so every intermediate stays within int32 (or uint32 where
@@ -37,14 +37,17 @@
 # its two low 16-bit halves gathered from neighbouring limbs, the upper one
 # sign-extended: the int32 truncation.
 #
-# Every kernel opens with its argument prologue, generated from upyflow_tools/kernel_spec.py
-# between `# spec: NAME {` and `# }` (gen_kernels.py; a test checks it is current): a line
-# per tensor or parameter (a ptr8/ptr16/ptr32 or int() of the tuple's item), because viper
-# types a local by its first assignment (an annotation on a local is ignored and a tuple
-# unpack gives untyped objects) and a local is the cheap way to read a value in a loop. So
-# every kernel's opening has one shape on purpose (duplicates lists them as boilerplate).
-# Kernels whose loops want particular locals in the three registers viper gives the first
-# locals (arguments first) assign those before the prologue (conv.py's acc and xi).
+# Generated from upyflow_tools/kernel_spec.py between `# spec: NAME {` and `# }`
+# (gen_kernels.py; a test checks it is current): a positional kernel's def, its
+# arguments typed (ptr8/ptr16/ptr32, int) and named as the spec names them; or a tuple
+# kernel's prologue, a line per tensor or parameter (a ptr or int() of the tuple's
+# item), because viper types a local by its first assignment (an annotation on a local
+# is ignored and a tuple unpack gives untyped objects). Tuple kernels are those sharing
+# one walk behind a flag, and those whose loops want particular locals in the three
+# registers viper gives the first locals (arguments first), which typed arguments would
+# take: they assign those before the prologue (conv.py's acc and xi; docs/viper.md has
+# the measurements). So the requantizing kernels (conv, fc, transpose_conv) open alike
+# on purpose: the prologue, then begin() and the ACC run indices.
 #
 # `import micropython` fails on CPython and the decorator is a SyntaxError on
 # ports without a native emitter: importing this package fails there and
@@ -70,9 +73,9 @@ HS = _word_shift()
 # time), made at import so that invoke allocates nothing. int32 words: a header
 # (mode, out_off, act_min, act_max, channels, next channel, next output, end of the
 # accumulators), then an int32 per accumulator (mode S8) or (al, ah) pairs (16x8:
-# acc = ah*2^16 + al with al in [0, 2^16)). Helpers take
-# one argument: viper keeps only a function's first three locals (arguments first)
-# in registers, which their loops want.
+# acc = ah*2^16 + al with al in [0, 2^16)). requant() takes no argument and flush()
+# one: viper keeps only a function's first three locals (arguments first) in
+# registers, which their loops want.
 CAP = 64          # accumulators per requant() call
 ACC0 = 8          # the first pair's word
 ACC = bytearray(4 * (ACC0 + 2 * CAP))
@@ -81,10 +84,20 @@ S16 = 1           # int32 accumulator, int16 output
 S16_ACC64 = 2     # int64 accumulator, int16 output
 
 
+# The running kernel's out, mult and shift (objects: the arena and constant buffers),
+# from begin() to finish(), for requant().
+_OUT = [None, None, None]
+
+
 @micropython.viper
-def begin(mode: int, out_off: int, act_min: int, act_max: int):
-    # A kernel's outputs start: mode | channels << 2 (per-channel mult and shift wrap
-    # around after that many), from channel 0 and output 0.
+def begin(out, mult, shift, mode: int, out_off: int, act_min: int, act_max: int):
+    # A kernel's outputs start: into out, by the per-channel mult and shift; mode |
+    # channels << 2 (per-channel mult and shift wrap around after that many), from
+    # channel 0 and output 0.
+    t = _OUT
+    t[0] = out
+    t[1] = mult
+    t[2] = shift
     s = ptr32(ACC)
     s[0] = mode & 3
     s[1] = out_off
@@ -96,17 +109,17 @@ def begin(mode: int, out_off: int, act_min: int, act_max: int):
 
 
 @micropython.viper
-def requant(t):
+def requant():
     # Requantize the pairs of ACC (up to its header's end word) into the next outputs
-    # of t's out by the per-channel mult and shift (t: the kernel's args; conv, fc and
-    # transpose_conv all hold x, w, bias, out, mult, shift first: tests/test_kernel_spec.py
-    # checks), then add out_off and clamp. The channel and output counters carry on.
+    # of begin()'s out by its per-channel mult and shift, then add out_off and clamp.
+    # The channel and output counters carry on.
     i = int(ACC0)
     v = 0
-    out8 = ptr8(t[3])
-    out16 = ptr16(t[3])
-    mult = ptr8(t[4])
-    shift = ptr8(t[5])
+    t = _OUT
+    out8 = ptr8(t[0])
+    out16 = ptr16(t[0])
+    mult = ptr8(t[1])
+    shift = ptr8(t[2])
     s = ptr32(ACC)
     hs = int(HS)
     mode = s[0]
@@ -199,9 +212,20 @@ def requant(t):
 
 
 @micropython.viper
-def flush(t, end: int) -> int:
+def flush(end: int) -> int:
     # requant() the accumulators ACC holds up to word `end`; where the next ones go
     s = ptr32(ACC)
     s[7] = end
-    requant(t)
+    requant()
     return int(ACC0)
+
+
+@micropython.viper
+def finish(end: int):
+    # The kernel's last run: flush(end), then let go of its buffers (no arena outlives
+    # its model here).
+    flush(end)
+    t = _OUT
+    t[0] = None
+    t[1] = None
+    t[2] = None

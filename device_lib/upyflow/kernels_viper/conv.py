@@ -12,9 +12,10 @@
 #   bytes: they are read and written through ptr16.
 # The int8 and 16x8 walks mirror each other (ptr8 against ptr16 input, int32 against
 # (ah, al) sums): one walk reading 16-bit values byte by byte would slow the int8 models.
-# fc.py and transpose_conv.py open as these do (the spec's x, w, bias, out, mult, shift
-# unpack that __init__.requant reads, then begin() and the ACC run indices): a few
-# lines per kernel, kept inline as every viper kernel's unpack is.
+# fc.py and transpose_conv.py open as these do (the generated tuple prologue, then
+# begin(out, mult, shift, ...), which hands __init__.requant the output and its
+# per-channel multipliers, and the ACC run indices): tuple kernels, as acc and xi want
+# viper's registers (typed arguments would take them: docs/viper.md).
 # tests/test_viper.py transcribes the arithmetic into CPython with int32 range
 # asserts; tests/test_conv.py runs the kernels under 32- and 64-bit MicroPython.
 import micropython
@@ -22,7 +23,7 @@ import micropython
 from . import ACC as _ACC
 from . import ACC0 as _ACC0
 from . import CAP as _CAP
-from . import begin, flush
+from . import begin, finish, flush
 
 # The walk a kernel wants (1: depthwise), set by its wrapper: a second argument would
 # take one of the three registers viper gives the first locals, which acc and xi want.
@@ -40,9 +41,9 @@ def _conv_s8(args):
     x = ptr8(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = ptr8(args[3])
-    mult = ptr8(args[4])
-    shift = ptr8(args[5])
+    out = args[3]
+    mult = args[4]
+    shift = args[5]
     in_h = int(args[6])
     in_w = int(args[7])
     in_c = int(args[8])
@@ -65,7 +66,7 @@ def _conv_s8(args):
     dw = int(ptr8(_DW)[0])
     if dw:
         out_c = in_c * depth_mult
-    begin(0 | (out_c << 2), out_off, act_min, act_max)
+    begin(out, mult, shift, 0 | (out_c << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
     j0 = int(_ACC0)
     je = j0 + int(_CAP)
@@ -206,8 +207,8 @@ def _conv_s8(args):
                 sp[j] = acc
                 j += 1
                 if j == je:
-                    j = int(flush(args, j))
-    flush(args, j)
+                    j = int(flush(j))
+    finish(j)
 
 
 def conv2d_s8(args):
@@ -231,9 +232,9 @@ def _conv_s16(args):
         x = ptr16(args[0])
         w = ptr8(args[1])
         bias = ptr8(args[2])
-        out = ptr16(args[3])
-        mult = ptr8(args[4])
-        shift = ptr8(args[5])
+        out = args[3]
+        mult = args[4]
+        shift = args[5]
         in_h = int(args[6])
         in_w = int(args[7])
         in_c = int(args[8])
@@ -258,9 +259,9 @@ def _conv_s16(args):
         x = ptr16(args[0])
         w = ptr8(args[1])
         bias = ptr8(args[2])
-        out = ptr16(args[3])
-        mult = ptr8(args[4])
-        shift = ptr8(args[5])
+        out = args[3]
+        mult = args[4]
+        shift = args[5]
         in_h = int(args[6])
         in_w = int(args[7])
         in_c = int(args[8])
@@ -279,7 +280,7 @@ def _conv_s16(args):
         act_min = int(args[21])
         act_max = int(args[22])
         # }
-    begin((1 + acc64) | (out_c << 2), 0, act_min, act_max)
+    begin(out, mult, shift, (1 + acc64) | (out_c << 2), 0, act_min, act_max)
     sp = ptr32(_ACC)
     j0 = int(_ACC0)
     je = j0 + (int(_CAP) << 1)
@@ -378,8 +379,8 @@ def _conv_s16(args):
                 sp[j + 1] = ah
                 j += 2
                 if j == je:
-                    j = int(flush(args, j))
-    flush(args, j)
+                    j = int(flush(j))
+    finish(j)
 
 
 def conv2d_s16(args):

@@ -1,14 +1,17 @@
 # Viper FULLY_CONNECTED, byte-identical with kernels_pure/fc.py and TFLM: int8 and
 # int16 activations with int8 weights (16x8: the (ah, al) accumulator as conv.py
 # describes); the accumulators go to __init__.requant in runs. The two mirror each
-# other as conv.py's walks do (ptr8 against ptr16 input), and open as conv.py's and
-# transpose_conv.py's kernels do (see conv.py's top).
+# other as conv.py's walks do (ptr8 against ptr16 input), their dot products are
+# conv.py's conv walks' on one row (fully_connected_s16's 255-product partial sums are
+# _conv_s16's), and they open as conv.py's and transpose_conv.py's kernels do (see
+# conv.py's top): mirrors within the tier, since a shared helper would cost a viper call
+# per output with its pointers passed as ints.
 import micropython
 
 from . import ACC as _ACC
 from . import ACC0 as _ACC0
 from . import CAP as _CAP
-from . import begin, flush
+from . import begin, finish, flush
 
 KERNELS = ("fully_connected_s8", "fully_connected_s16")
 
@@ -21,9 +24,9 @@ def fully_connected_s8(args):
     x = ptr8(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = ptr8(args[3])
-    mult = ptr8(args[4])
-    shift = ptr8(args[5])
+    out = args[3]
+    mult = args[4]
+    shift = args[5]
     batches = int(args[6])
     n_in = int(args[7])
     n_out = int(args[8])
@@ -31,7 +34,7 @@ def fully_connected_s8(args):
     act_min = int(args[10])
     act_max = int(args[11])
     # }
-    begin(0 | (n_out << 2), out_off, act_min, act_max)
+    begin(out, mult, shift, 0 | (n_out << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
     j = int(_ACC0)
     je = j + int(_CAP)
@@ -57,8 +60,8 @@ def fully_connected_s8(args):
             sp[j] = acc
             j += 1
             if j == je:
-                j = int(flush(args, j))
-    flush(args, j)
+                j = int(flush(j))
+    finish(j)
 
 
 # fully_connected_s8's mirror for 16x8 (see the top).
@@ -70,9 +73,9 @@ def fully_connected_s16(args):
     x = ptr16(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = ptr16(args[3])
-    mult = ptr8(args[4])
-    shift = ptr8(args[5])
+    out = args[3]
+    mult = args[4]
+    shift = args[5]
     batches = int(args[6])
     n_in = int(args[7])
     n_out = int(args[8])
@@ -81,7 +84,7 @@ def fully_connected_s16(args):
     act_min = int(args[11])
     act_max = int(args[12])
     # }
-    begin((1 + acc64) | (n_out << 2), out_off, act_min, act_max)
+    begin(out, mult, shift, (1 + acc64) | (n_out << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
     j = int(_ACC0)
     je = j + (int(_CAP) << 1)
@@ -109,5 +112,5 @@ def fully_connected_s16(args):
             sp[j + 1] = ah
             j += 2
             if j == je:
-                j = int(flush(args, j))
-    flush(args, j)
+                j = int(flush(j))
+    finish(j)

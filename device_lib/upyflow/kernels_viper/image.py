@@ -1,5 +1,5 @@
 # Viper camera frame -> model input, byte-identical to kernels_pure/image.py (see
-# there for the arguments). args is one list (viper takes at most 4 arguments);
+# there for the arguments), called with them positionally (upyflow.image);
 # the row/column tables are array('i') made by upyflow.image, so word-aligned.
 # Every blend stays within int32: Q20 weights on 0..255 values.
 import micropython
@@ -7,22 +7,11 @@ import micropython
 KERNELS = ("image_to_input",)
 
 
+# spec: image_to_input {
 @micropython.viper
-def image_to_input(args):
-    # spec: image_to_input {
-    frame = ptr8(args[0])
-    ytab = ptr32(args[1])
-    xtab = ptr32(args[2])
-    lut = ptr8(args[3])
-    out = ptr8(args[4])
-    fmt = int(args[5])
-    in_w = int(args[6])
-    out_h = int(args[8])
-    out_w = int(args[9])
-    out_c = int(args[10])
-    bilinear = int(args[11])
-    esize = int(args[12])
-    # }
+def image_to_input(frame: ptr8, ytab: ptr32, xtab: ptr32, lut: ptr8, out: ptr8, fmt: int, in_w: int, in_h: int,
+                   out_h: int, out_w: int, out_c: int, bilinear: int, esize: int):
+# }
     corners = 4 if bilinear else 1
     k = 0
     for oy in range(out_h):

@@ -1,6 +1,6 @@
 # Viper UNIDIRECTIONAL_SEQUENCE_LSTM (int8), byte-identical with kernels_pure/lstm.py
-# and TFLM; __init__.py's rules hold (one tuple argument, every intermediate within
-# int32, int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the
+# and TFLM; __init__.py's rules hold (typed arguments from the spec, every intermediate
+# within int32, int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the
 # split 16-bit requantization written out per use). Beyond those:
 # * The requantization by scalar multipliers (per gate and side, then f*c, i*g and
 #   tanh(c)*o: one block in one loop over the unit's stages) mirrors __init__.requant's
@@ -20,36 +20,16 @@ from . import HS as _HS
 KERNELS = ("lstm_s8",)
 
 
+# spec: lstm_s8 {
 @micropython.viper
-def lstm_s8(args):
+def lstm_s8(x: ptr8, w: ptr8, q: ptr8, table: ptr8, hidden: ptr8, cell: ptr16, out: ptr8, batch: int, steps: int,
+            n_in: int, n: int, time_major: int, h_zp: int, m_fc: int, s_fc: int, m_ig: int, s_ig: int, m_out: int,
+            s_out: int, qclip: int, tanh_mult: int, tanh_shift: int):
+# }
     # Per step and unit: the four gates (two int32 matmuls each, requantized to
     # Q3.12 and added with saturation), their sigmoid/tanh, then the cell and
     # output (the unit's stages below); the hidden state takes the step's output only
     # after every unit read the old one. Gate k (f, i, g, o) of unit j is weight row k*n + j.
-    # spec: lstm_s8 {
-    x = ptr8(args[0])
-    w = ptr8(args[1])
-    q = ptr8(args[2])
-    table = ptr8(args[3])
-    hidden = ptr8(args[4])
-    cell = ptr16(args[5])
-    out = ptr8(args[6])
-    batch = int(args[7])
-    steps = int(args[8])
-    n_in = int(args[9])
-    n = int(args[10])
-    time_major = int(args[11])
-    h_zp = int(args[12])
-    m_fc = int(args[13])
-    s_fc = int(args[14])
-    m_ig = int(args[15])
-    s_ig = int(args[16])
-    m_out = int(args[17])
-    s_out = int(args[18])
-    qclip = int(args[19])
-    tanh_mult = int(args[20])
-    tanh_shift = int(args[21])
-    # }
     hs = int(_HS)
     g4 = n << 2
     rec = g4 * n_in       # the first recurrent weight

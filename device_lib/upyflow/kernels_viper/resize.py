@@ -8,19 +8,11 @@ import micropython
 KERNELS = ("resize_nearest", "resize_bilinear_s8")
 
 
+# spec: resize_nearest {
 @micropython.viper
-def resize_nearest(args):
-    # spec: resize_nearest {
-    x = ptr8(args[0])
-    ymap = ptr8(args[1])
-    xmap = ptr8(args[2])
-    out = ptr8(args[3])
-    in_w = int(args[5])
-    out_h = int(args[6])
-    out_w = int(args[7])
-    depth = int(args[8])
-    esize = int(args[9])
-    # }
+def resize_nearest(x: ptr8, ymap: ptr8, xmap: ptr8, out: ptr8, in_h: int, in_w: int, out_h: int, out_w: int,
+                   depth: int, esize: int):
+# }
     pixel = depth * esize   # depth * element size, in bytes
     o = 0
     for oy in range(out_h):
@@ -40,18 +32,11 @@ def _entry(p: ptr8, k: int) -> int:
     return p[k] | (p[k + 1] << 8) | (p[k + 2] << 16) | (((p[k + 3] ^ 0x80) - 0x80) << 24)
 
 
+# spec: resize_bilinear_s8 {
 @micropython.viper
-def resize_bilinear_s8(args):
-    # spec: resize_bilinear_s8 {
-    x = ptr8(args[0])
-    ytab = ptr8(args[1])
-    xtab = ptr8(args[2])
-    out = ptr8(args[3])
-    in_w = int(args[5])
-    out_h = int(args[6])
-    out_w = int(args[7])
-    depth = int(args[8])
-    # }
+def resize_bilinear_s8(x: ptr8, ytab: ptr8, xtab: ptr8, out: ptr8, in_h: int, in_w: int, out_h: int, out_w: int,
+                       depth: int):
+# }
     o = 0
     for oy in range(out_h):
         r0 = int(_entry(ytab, 12 * oy)) * in_w

@@ -14,16 +14,10 @@ import micropython
 KERNELS = ("signal_window_s16", "signal_fft_auto_scale_s16", "signal_rfft_s16")
 
 
+# spec: signal_window_s16 {
 @micropython.viper
-def signal_window_s16(args):
-    # spec: signal_window_s16 {
-    x = ptr16(args[0])
-    w = ptr8(args[1])
-    out = ptr16(args[2])
-    n = int(args[3])
-    wn = int(args[4])
-    shift = int(args[5])
-    # }
+def signal_window_s16(x: ptr16, w: ptr8, out: ptr16, n: int, wn: int, shift: int):
+# }
     j = 0
     for i in range(n):
         wv = ((w[2 * j] | (w[2 * j + 1] << 8)) ^ 0x8000) - 0x8000
@@ -39,14 +33,10 @@ def signal_window_s16(args):
             j = 0
 
 
+# spec: signal_fft_auto_scale_s16 {
 @micropython.viper
-def signal_fft_auto_scale_s16(args):
-    # spec: signal_fft_auto_scale_s16 {
-    x = ptr16(args[0])
-    out = ptr16(args[1])
-    scale = ptr32(args[2])
-    n = int(args[3])
-    # }
+def signal_fft_auto_scale_s16(x: ptr16, out: ptr16, scale: ptr32, n: int):
+# }
     m = 0   # an int16 as in TFLM's MaxAbs16: -(-32768) wraps to -32768
     for i in range(n):
         v = (x[i] ^ 0x8000) - 0x8000
@@ -66,16 +56,10 @@ def signal_fft_auto_scale_s16(args):
     scale[0] = bits
 
 
+# spec: signal_rfft_s16 {
 @micropython.viper
-def signal_rfft_s16(args):
-    # spec: signal_rfft_s16 {
-    x = ptr16(args[0])
-    t = ptr8(args[1])
-    out = ptr16(args[2])
-    frames = int(args[3])
-    n_in = int(args[4])
-    n = int(args[5])
-    # }
+def signal_rfft_s16(x: ptr16, t: ptr8, out: ptr16, frames: int, n_in: int, n: int):
+# }
     ns = t[0] | (t[1] << 8)
     pp = 1 + 2 * ns          # table index of the permutation, the twiddles, the super twiddles
     tw = pp + n

@@ -1,5 +1,6 @@
 # Viper SVDF (int8, int16 or int8 state), byte-identical with kernels_pure/svdf.py and
-# TFLM; __init__.py's rules hold (one tuple argument, every intermediate within int32,
+# TFLM; __init__.py's rules hold (one tuple argument: the two state widths share _svdf
+# behind a flag; every intermediate within int32,
 # int8 sign extension by (b ^ 0x80) - 0x80, constants read byte by byte, the split
 # 16-bit requantization written out per use). Beyond those:
 # * The requantization by scalar multipliers (a filter's activation into the state by

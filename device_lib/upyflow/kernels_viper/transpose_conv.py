@@ -6,7 +6,7 @@ import micropython
 from . import ACC as _ACC
 from . import ACC0 as _ACC0
 from . import CAP as _CAP
-from . import begin, flush
+from . import begin, finish, flush
 
 KERNELS = ("transpose_conv_s8",)
 
@@ -22,9 +22,9 @@ def transpose_conv_s8(args):
     x = ptr8(args[0])
     w = ptr8(args[1])
     bias = ptr8(args[2])
-    out = ptr8(args[3])
-    mult = ptr8(args[4])
-    shift = ptr8(args[5])
+    out = args[3]
+    mult = args[4]
+    shift = args[5]
     in_h = int(args[6])
     in_w = int(args[7])
     in_c = int(args[8])
@@ -42,7 +42,7 @@ def transpose_conv_s8(args):
     act_min = int(args[20])
     act_max = int(args[21])
     # }
-    begin(0 | (out_c << 2), out_off, act_min, act_max)
+    begin(out, mult, shift, 0 | (out_c << 2), out_off, act_min, act_max)
     sp = ptr32(_ACC)
     j = int(_ACC0)
     je = j + int(_CAP)
@@ -86,5 +86,5 @@ def transpose_conv_s8(args):
                 sp[j] = acc
                 j += 1
                 if j == je:
-                    j = int(flush(args, j))
-    flush(args, j)
+                    j = int(flush(j))
+    finish(j)

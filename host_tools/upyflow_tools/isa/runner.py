@@ -185,5 +185,5 @@ class IsaModel:
         ops = self.module.OPS[pos:self.op_end[pos]]
         for fn, args, convention in py._op_calls(ops, self.module.OP_FORMATS,
                                                  [kernels[n] for n in self.module.OP_KERNELS]):
-            fn(args) if convention else fn(*args)
+            fn(args) if convention == dispatch.FAST else fn(*args)
         self.arena[:] = py._arena[:self.arena_len]
