@@ -19,7 +19,6 @@ from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
-import upyflow  # noqa: E402
 from harness import load_cpython, run_upyflow  # noqa: E402
 from upyflow_tools import BakeError  # noqa: E402
 from upyflow_tools.bake import bake, compile_model  # noqa: E402
@@ -28,10 +27,8 @@ RTOL, ATOL = 1e-5, 1e-6
 _count = iter(range(10**6))
 
 
-@pytest.fixture(autouse=True, params=[t for t in ("pure", "native") if upyflow.dispatch.available(t)])
-def tier(request, monkeypatch):
-    monkeypatch.setenv("UPYFLOW_TIER", request.param)
-    return request.param
+# every test on each CPython tier: conftest.py's tier fixture
+pytestmark = pytest.mark.usefixtures("tier")
 
 
 def rng_for(case: str) -> np.random.Generator:

@@ -1,5 +1,5 @@
 """The Cortex-M0+ asm of mac8.h as ARMv6-M code under unicorn, against references
-written from TFLM's definitions (test_qmath's big ints): the requantization loop
+written from TFLM's definitions (qmath_ref.py's big ints): the requantization loop
 (uf_rq_m0 and its table) at edge accumulators, multipliers and shifts, ties at both
 roundings, the rounding sum past INT32_MAX, the clamp, uf_rq1_m0's per-channel
 floors and its int16-sum product, and a multiplier uf_rq_m0_prepare refuses (the C
@@ -12,7 +12,7 @@ import struct
 import subprocess
 
 import pytest
-from test_qmath import MAX, MIN, _cases, c_int32, ref_mbqm
+from qmath_ref import MAX, MIN, _cases, c_int32, ref_mbqm
 
 from upyflow_tools.isa.build import HARNESS, SRC, read_elf
 from upyflow_tools.isa.targets import TARGETS, backend, unavailable
@@ -355,9 +355,9 @@ int main(void) {
 
 def test_srdhm_m0(tmp_path):
     """qmath.h's ARMv6-M uf_srdhm (four 16x16 MULS) at the int32 edges and random pairs,
-    against test_qmath's big-int reference, MIN * MIN saturating."""
+    against qmath_ref.py's big-int reference, MIN * MIN saturating."""
     _need()
-    from test_qmath import EDGE32, ref_srdhm
+    from qmath_ref import EDGE32, ref_srdhm
 
     t = TARGETS["armv6m"]
     src = tmp_path / "srdhm.c"
