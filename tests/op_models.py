@@ -383,3 +383,83 @@ def scaled16_model(rng, kind: str, shift: int, btype: str):
     sets = [[rng.integers(-xl, xl + 1, size=xshape).astype(np.int16)] for _ in range(3)]
     sets += [[np.full(xshape, v, np.int16)] for v in (-xl, xl)]
     return w.build([x], [y]), sets
+
+
+# --- layers through the boards' blocked kernels (test_isa.py, test_isa_xtensa.py) ---------
+# Single int8 layers through each ISA's blocked kernels, against TFLM: the edges of the
+# register blocking (a pixel without a pair, channel tails of 1-3, more channels than a
+# depthwise block, one input channel, a depth multiplier, stride, dilation, padding) and
+# of the requantization (per-channel scales spread so some multipliers exceed 1: left
+# shifts; the extreme inputs saturate).
+# (kind, input h x w, in_c, out_c or depth multiplier, kernel, stride, dilation, padding)
+OP_CASES = [
+    ("conv", (5, 7), 8, 6, (1, 1), (1, 1), (1, 1), "VALID"),
+    ("conv", (6, 5), 12, 9, (1, 1), (2, 1), (1, 1), "VALID"),
+    ("conv", (3, 3), 19, 5, (1, 1), (1, 1), (1, 1), "SAME"),
+    ("conv", (7, 6), 3, 5, (3, 3), (2, 2), (1, 1), "SAME"),
+    ("dw", (7, 8), 8, 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ("dw", (9, 6), 36, 1, (3, 3), (2, 2), (1, 1), "SAME"),
+    ("dw", (6, 7), 7, 1, (3, 3), (1, 2), (2, 1), "SAME"),
+    ("dw", (8, 8), 1, 8, (3, 3), (2, 2), (1, 1), "SAME"),
+    ("dw", (5, 5), 1, 6, (3, 3), (1, 1), (1, 1), "VALID"),
+    ("dw", (5, 6), 3, 2, (3, 3), (1, 1), (1, 1), "SAME"),
+    ("dw", (6, 7), 40, 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ("dw", (11, 12), 1, 8, (4, 8), (2, 2), (1, 1), "SAME"),
+    ("fc", (1, 1), 21, 7, None, None, None, None),
+    ("fc", (3, 1), 16, 8, None, None, None, None),
+]
+
+
+def blocked_layer_model(case, hot):
+    """A single int8 conv/depthwise/fc layer of OP_CASES (hot: an output scale so small that
+    some multipliers exceed 1), as .tflite bytes, with its input shape."""
+    from tflite_writer import add_quant_weights
+
+    kind, (h, w_), in_c, n, kernel, stride, dil, pad = case
+    rng = np.random.default_rng([7, OP_CASES.index(case), hot])
+    mw = ModelWriter()
+    s_in, zp_in = float(rng.uniform(0.01, 0.05)), int(rng.integers(-60, 60))
+    if kind == "fc":
+        xshape, wshape, axis, out_c = [h, in_c], [n, in_c], 0, n
+    else:
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dil
+
+        def size(i, k, s, d):
+            return -(-i // s) if pad == "SAME" else (i - (k - 1) * d - 1) // s + 1
+
+        oh, ow = size(h, kh, sh, dh), size(w_, kw, sw, dw)
+        xshape = [1, h, w_, in_c]
+        if kind == "dw":
+            out_c = in_c * n
+            wshape, axis = [1, kh, kw, out_c], 3
+        else:
+            out_c = n
+            wshape, axis = [out_c, kh, kw, in_c], 0
+    x = mw.tensor(xshape, "int8", s_in, zp_in)
+    wi, bi, _wq, w_scale, _b = add_quant_weights(mw, rng, wshape, axis, s_in)
+    # spread the channel scales; "hot": output scale so small some multipliers exceed 1
+    fan_in = int(np.prod(wshape)) // out_c
+    s_out = s_in * float(np.median(w_scale)) * (0.7 if hot else 40.0 * fan_in**0.5)
+    yshape = [h, out_c] if kind == "fc" else [1, oh, ow, out_c]
+    y = mw.tensor(yshape, "int8", s_out, int(rng.integers(-20, 20)))
+    if kind == "fc":
+        mw.op("FULLY_CONNECTED", [x, wi, bi], [y])
+    else:
+        opts = dict(padding=pad, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+        if kind == "dw":
+            opts["depth_multiplier"] = n
+        mw.op("DEPTHWISE_CONV_2D" if kind == "dw" else "CONV_2D", [x, wi, bi], [y], **opts)
+    return mw.build([x], [y]), xshape
+
+
+# The Cortex-M4 DSP kernels' edges (native_modules/src/dsp_m4.h): filters other than 3x3
+# (padded taps as rectangles), two channel blocks with a run of whole windows, an odd pixel
+# count with odd channel tails in a 1x1, strides, more than 256 inputs (the C fallback).
+OP_CASES += [
+    ("dw", (7, 9), 12, 1, (5, 5), (1, 1), (1, 1), "SAME"),
+    ("dw", (6, 8), 1, 4, (3, 5), (2, 1), (1, 1), "SAME"),
+    ("dw", (6, 7), 40, 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ("conv", (3, 5), 16, 7, (1, 1), (1, 1), (1, 1), "VALID"),
+    ("conv", (5, 4), 36, 40, (1, 1), (2, 2), (1, 1), "VALID"),
+    ("conv", (2, 3), 260, 4, (1, 1), (1, 1), (1, 1), "VALID"),
+]

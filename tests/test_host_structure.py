@@ -1,7 +1,8 @@
 """The structure of the code, read from the source text: host_tools has no import cycle (the
 graph of which module imports which, imports inside functions included: a lazy import still
 ties two modules together); no hand-written file under host_tools/ or device_lib/ is over 600
-lines; the ONNX reader's translator table covers the operators it says it reads."""
+lines; the ONNX reader's translator table covers the operators it says it reads; no test
+module imports another (shared test code lives in helper modules)."""
 
 from __future__ import annotations
 
@@ -133,3 +134,29 @@ def test_onnx_translators_cover_supported():
     assert set(TRANSLATORS) <= set(SUPPORTED)
     assert set(SUPPORTED) - set(TRANSLATORS) <= FOLDABLE | {"Constant"}
     assert len(TRANSLATORS) >= 30
+
+
+def _test_module_imports(path: Path) -> set[str]:
+    # the test modules (tests/test_*.py) that one file imports, at any depth
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        found |= {n.split(".")[0] for n in names if n.split(".")[0].startswith("test_")}
+    return found
+
+
+def test_no_test_module_imports_another():
+    # shared test code lives in helper modules (harness.py, op_models.py, qmath_ref.py, conftest.py)
+    tests = Path(__file__).resolve().parent
+    offenders = {p.name: sorted(_test_module_imports(p)) for p in sorted(tests.glob("*.py"))}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_test_import_finder_sees_nested_imports(tmp_path):
+    f = tmp_path / "test_x.py"
+    f.write_text("import os\ndef f():\n    from test_y import z\n    import test_w.q\n")
+    assert _test_module_imports(f) == {"test_y", "test_w"}

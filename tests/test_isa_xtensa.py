@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("elftools")
-from test_isa import OP_CASES, _op_model  # noqa: E402
-
 from harness import bake_model, load_cpython, random_input, run_tflm, shared  # noqa: E402
+from op_models import OP_CASES, blocked_layer_model  # noqa: E402
 from upyflow_tools.isa import xtensa_qemu as xq  # noqa: E402
 from upyflow_tools.runner import load_module
 
@@ -235,7 +234,7 @@ def test_blocked_kernels_on_xtensa(elf, tmp_path, case):
     """test_isa.py's single-layer edge cases of the register-blocked kernels (pixel pairs,
     channel tails, padding, left and right shifts, saturating inputs) as Xtensa code."""
     for hot in (False, True):
-        data, xshape = _op_model(case, hot)
+        data, xshape = blocked_layer_model(case, hot)
         path = tmp_path / ("op%d.tflite" % hot)
         path.write_bytes(data)
         mdir, name, _ = bake_model(path, tmp_path / ("op%d" % hot), name="op")
