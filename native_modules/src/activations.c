@@ -34,21 +34,9 @@ void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi) {
 // sqrt and log without libm (natmods link none): sqrt by three Newton steps from the
 // exponent-halving guess (below 1 ulp), log as e*ln2 + 2*atanh((m-1)/(m+1)), m in
 // [sqrt(1/2), sqrt(2)] (a few ulp); both within TFLM's std:: results at 1e-6.
-// bits_f32/f32_bits are the union casts elementwise.c has as ew_bits_f32/ew_f32_bits
-// (a mirror: one shared header would take both).
-static float bits_f32(uint32_t u) {
-    union { uint32_t u; float f; } c = {u};
-    return c.f;
-}
-
-static uint32_t f32_bits(float f) {
-    union { float f; uint32_t u; } c = {f};
-    return c.u;
-}
-
 static float uf_sqrtf(float x) {
     if (!(x > 0.0f) || x > FLT_MAX) {
-        return x == 0.0f || x > FLT_MAX ? x : bits_f32(0x7fc00000u);   // 0, inf; NaN below 0
+        return x == 0.0f || x > FLT_MAX ? x : uf_bits_f32(0x7fc00000u);   // 0, inf; NaN below 0
     }
     // (a scale factor chosen between two float constants would crash LLVM 22's Xtensa
     // backend: the subnormal case multiplies twice instead)
@@ -56,7 +44,7 @@ static float uf_sqrtf(float x) {
     if (subnormal) {   // scale into the normal range
         x *= 16777216.0f;
     }
-    float y = bits_f32(0x1fbd1df5u + (f32_bits(x) >> 1));
+    float y = uf_bits_f32(0x1fbd1df5u + (uf_f32_bits(x) >> 1));
     for (int k = 0; k < 3; k++) {
         y = 0.5f * (y + x / y);
     }
@@ -68,16 +56,16 @@ static float uf_sqrtf(float x) {
 
 float uf_logf(float x) {
     if (!(x > 0.0f) || x > FLT_MAX) {
-        return x == 0.0f ? -bits_f32(0x7f800000u) : (x > FLT_MAX ? x : bits_f32(0x7fc00000u));
+        return x == 0.0f ? -uf_bits_f32(0x7f800000u) : (x > FLT_MAX ? x : uf_bits_f32(0x7fc00000u));
     }
     int e = 0;
     if (x < FLT_MIN) {
         x *= 16777216.0f;
         e = -24;
     }
-    uint32_t u = f32_bits(x);
+    uint32_t u = uf_f32_bits(x);
     e += (int)(u >> 23) - 127;
-    float m = bits_f32((u & 0x007fffffu) | 0x3f800000u);
+    float m = uf_bits_f32((u & 0x007fffffu) | 0x3f800000u);
     if (m > 1.41421356f) {
         m *= 0.5f;
         e++;
@@ -93,7 +81,7 @@ float uf_logf(float x) {
 // precision far into the negative tail), erfc(-z) = 2 - erfc(z).
 static float uf_normal_cdf(float x) {
     // |x| by its bits: a select between -c and c would crash LLVM 22's Xtensa backend
-    float z = bits_f32(f32_bits(x) & 0x7fffffffu) * 0.707106781f;
+    float z = uf_bits_f32(uf_f32_bits(x) & 0x7fffffffu) * 0.707106781f;
     float t = 1.0f / (1.0f + 0.5f * z);
     float p = -1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f +
               t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f +
@@ -101,7 +89,7 @@ static float uf_normal_cdf(float x) {
     // exp(-z*z) = exp(-x*x/2) as exp(-xh*xh/2) * exp(-(x - xh)(x + xh)/2), xh = x to 12 bits:
     // xh*xh is exact in float32, so the tail keeps its relative precision (a rounded z*z loses
     // 1e-5 of it at x = -12)
-    float xh = bits_f32(f32_bits(x) & 0xfffff000u);
+    float xh = uf_bits_f32(uf_f32_bits(x) & 0xfffff000u);
     float half_erfc = 0.5f * t * uf_expf(-0.5f * (xh * xh)) * uf_expf(p - 0.5f * ((x - xh) * (x + xh)));
     return x < 0.0f ? half_erfc : 1.0f - half_erfc;
 }
@@ -113,7 +101,7 @@ void uf_unary_f32(const float *x, float *out, int n, int op) {
     for (int i = 0; i < n; i++) {
         float v = x[i];
         switch (op) {
-            case 0: v = bits_f32(f32_bits(v) & 0x7fffffffu); break;
+            case 0: v = uf_bits_f32(uf_f32_bits(v) & 0x7fffffffu); break;
             case 1: v = -v; break;
             case 2: v = uf_sqrtf(v); break;
             case 3: v = 1.0f / uf_sqrtf(v); break;

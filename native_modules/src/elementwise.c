@@ -95,16 +95,6 @@ void uf_div_q(const void *x1, const void *x2, int8_t *out, const void *desc, int
     })
 }
 
-static float ew_bits_f32(uint32_t u) {
-    union { uint32_t u; float f; } c = {u};
-    return c.f;
-}
-
-static uint32_t ew_f32_bits(float f) {
-    union { float f; uint32_t u; } c = {f};
-    return c.u;
-}
-
 // POW as std::pow (no libm): an integer exponent up to 16 by repeated squaring (a few
 // roundings), else exp(y log|x|) with the sign of an odd integer exponent; a negative base
 // with a fractional exponent is NaN; x^0 is 1.
@@ -112,7 +102,7 @@ static float uf_powf(float x, float y) {
     if (y == 0.0f) {
         return 1.0f;
     }
-    float ay = ew_bits_f32(ew_f32_bits(y) & 0x7fffffffu);
+    float ay = uf_bits_f32(uf_f32_bits(y) & 0x7fffffffu);
     int32_t yi = 0;
     int integral = ay >= 16777216.0f;   // every float that large is an even integer
     if (ay < 16777216.0f) {
@@ -130,9 +120,9 @@ static float uf_powf(float x, float y) {
         return yi < 0 ? 1.0f / r : r;
     }
     if (x < 0.0f && !integral) {
-        return ew_bits_f32(0x7fc00000u);
+        return uf_bits_f32(0x7fc00000u);
     }
-    float r = uf_expf(y * uf_logf(ew_bits_f32(ew_f32_bits(x) & 0x7fffffffu)));
+    float r = uf_expf(y * uf_logf(uf_bits_f32(uf_f32_bits(x) & 0x7fffffffu)));
     if (x < 0.0f && (yi & 1)) {
         r = -r;
     }

@@ -76,14 +76,26 @@ UF_LOAD_INLINE int32_t uf_ld_i16(const void *p, size_t i) {
     return uf_ld_word((const uint8_t *)p + 2 * i, 2);
 }
 
-// Element i of a float32 array at p (its bits through the int32 load).
-UF_LOAD_INLINE float uf_ld_f32(const void *p, size_t i) {
+// A float32's bits and back (a union cast: no aliasing UB, no libm), for every C file.
+UF_LOAD_INLINE float uf_bits_f32(uint32_t u) {
     union {
         uint32_t u;
         float f;
-    } v;
-    v.u = (uint32_t)uf_ld_i32(p, i);
-    return v.f;
+    } c = {u};
+    return c.f;
+}
+
+UF_LOAD_INLINE uint32_t uf_f32_bits(float f) {
+    union {
+        float f;
+        uint32_t u;
+    } c = {f};
+    return c.u;
+}
+
+// Element i of a float32 array at p (its bits through the int32 load).
+UF_LOAD_INLINE float uf_ld_f32(const void *p, size_t i) {
+    return uf_bits_f32((uint32_t)uf_ld_i32(p, i));
 }
 
 // Element k of an int64 array stored as little-endian (low, high) int32 word pairs.

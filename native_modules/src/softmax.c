@@ -81,12 +81,7 @@ void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32
 
 // Single-precision bits of 2^k for k in [-126, 127].
 static float pow2i(int k) {
-    union {
-        uint32_t u;
-        float f;
-    } v;
-    v.u = (uint32_t)(k + 127) << 23;
-    return v.f;
+    return uf_bits_f32((uint32_t)(k + 127) << 23);
 }
 
 // exp(x) in float32 to about 1 ulp: x = k*ln2 + r with |r| <= ln2/2 (ln2 split

@@ -8,6 +8,7 @@
 // Every multi-byte field is read byte-wise: the blobs may sit in flash at any
 // address. The layout is the baked module format (device_lib/upyflow/model.py).
 #include "kernels.h"
+#include "load.h"
 
 // TENSORS: kind (where | dtype << 2) | bytes >> 16 << 5, 24-bit offset, bytes' low 16 bits
 #define RECORD_SIZE 6
@@ -173,11 +174,7 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
         if (want == 'i' && have != 'f' && ni < UF_MAX_INTS) {
             c->i[ni++] = v;
         } else if (want == 'f' && nf < UF_MAX_FLOATS) {
-            union {
-                int32_t i;
-                float f;
-            } u = {v};
-            c->f[nf++] = have == 'f' ? u.f : (float)v;
+            c->f[nf++] = have == 'f' ? uf_bits_f32((uint32_t)v) : (float)v;
         } else {
             return UF_ERECORD;   // a float where an int is wanted, or too many params
         }
@@ -248,16 +245,12 @@ static int decode_prepared(const uf_model *m, size_t pos, uf_call *c, const uf_k
     unsigned ni = 0, nf = 0;
     for (unsigned p = 0; p < np; p++) {
         char have = (char)f[3 + p];
-        union {
-            int32_t i;
-            float f;
-        } u;
-        u.i = have == 'b' ? (int8_t)field[0] : have == 'h' ? (int16_t)rd16(field) : (int32_t)rd32(field);
+        int32_t v = have == 'b' ? (int8_t)field[0] : have == 'h' ? (int16_t)rd16(field) : (int32_t)rd32(field);
         field += have == 'b' ? 1 : have == 'h' ? 2 : 4;
         if (k->sig[nt + p] == 'i') {
-            c->i[ni++] = u.i;
+            c->i[ni++] = v;
         } else {
-            c->f[nf++] = have == 'f' ? u.f : (float)u.i;
+            c->f[nf++] = have == 'f' ? uf_bits_f32((uint32_t)v) : (float)v;
         }
     }
     *def = k;
