@@ -78,18 +78,12 @@ UF_LOAD_INLINE int32_t uf_ld_i16(const void *p, size_t i) {
 
 // A float32's bits and back (a union cast: no aliasing UB, no libm), for every C file.
 UF_LOAD_INLINE float uf_bits_f32(uint32_t u) {
-    union {
-        uint32_t u;
-        float f;
-    } c = {u};
+    union { uint32_t u; float f; } c = {u};
     return c.f;
 }
 
 UF_LOAD_INLINE uint32_t uf_f32_bits(float f) {
-    union {
-        float f;
-        uint32_t u;
-    } c = {f};
+    union { float f; uint32_t u; } c = {f};
     return c.u;
 }
 
