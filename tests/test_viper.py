@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -510,17 +512,31 @@ NEW_KERNELS = ("svdf_s8_i16", "svdf_s8_i8", "lstm_s8", "conv2d_s16", "depthwise_
 
 
 @pytest.mark.parametrize("mpy_tier", VIPER_TIERS, indirect=True)
-def test_kernels_load_beside_a_model(sequence_models_baked, mpy_tier):
-    """With keyword_scrambled loaded from source on a 190K heap (an RP2040's), its SVDF runs
-    on viper, and every lazily imported viper family loads: the tests below would otherwise
-    pass on the pure fallback."""
+def test_kernels_load_beside_a_model(sequence_models_baked, mpy_tier, tmp_path):
+    """As `upyflow deploy` puts them on a board (the runtime and the model as .mpy for the
+    port's arch), with keyword_scrambled loaded on a 190K heap (an RP2040's), its SVDF runs on
+    viper, and every lazily imported viper family loads: the tests below would otherwise pass
+    on the pure fallback. (From source, compiling conv.py beside a 100 KB model source is
+    at the edge of that heap: whether it fits changes with the paths' lengths.)"""
+    from upyflow_tools import deploy
+    from upyflow_tools.bake import compile_mpy
+
     mdir, _ = sequence_models_baked
+    arch = "x86" if mpy_tier.name == "viper32" else "x64"
+    for local, remote in deploy.runtime_files(str(tmp_path / "staging"), arch):
+        dst = tmp_path / remote
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, dst)
+    shutil.copyfile(Path(mdir) / "keyword_scrambled.py", tmp_path / "keyword_scrambled.py")
+    compile_mpy(str(tmp_path / "keyword_scrambled.py"), arch)
+    (tmp_path / "keyword_scrambled.py").unlink()
     script = (
         "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nimport upyflow\n"
         "m = upyflow.load('keyword_scrambled')\nfrom upyflow import dispatch\n"
         "t = dispatch.table('viper')[1]\n"
         "print(m.tier, ' '.join(n for n in %r if t[n][1] != dispatch.PURE))\n"
-        "print('SVDF', [c[2] for c in m._calls if c[0] is t['svdf_s8_i16'][0]])\n" % (DEVICE_LIB, mdir, NEW_KERNELS)
+        "print('SVDF', [c[2] for c in m._calls if c[0] is t['svdf_s8_i16'][0]])\n"
+        % (str(tmp_path / "lib"), str(tmp_path), NEW_KERNELS)
     )
     proc = subprocess.run(
         [mpy_tier.exe, "-X", "heapsize=190K", "-c", script],
