@@ -34,7 +34,13 @@ int main(void) {
             b[j] = v[%d * j + 1], m[j] = v[%d * j + 2], s[j] = v[%d * j + 3];
         }
         int32_t lim[3] = {v[4], v[5], v[6]};
-        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0, lim);
+        // uf_rq1_m0's table only where every sum is below 2^30 in magnitude (its callers'
+        // int8 sums), else uf_rq_m0's (any int32 sum)
+        int small = 1;
+        for (int j = 0; j < block; j++) {
+            small &= v[%d * j] >= -(1 << 30) && v[%d * j] <= (1 << 30);
+        }
+        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0, small ? lim : 0);
         for (int j = 0; j < block; j++) {
             t[j].acc = v[%d * j];
         }
@@ -54,7 +60,7 @@ def _need():
 def _run(tmp_path, cases, block):
     t = TARGETS["armv6m"]
     src = tmp_path / "rq.c"
-    src.write_text(PROGRAM % ((IO,) + (FIELDS,) * 6))
+    src.write_text(PROGRAM % ((IO,) + (FIELDS,) * 8))
     elf_path = tmp_path / "rq.elf"
     cmd = [
         t.cc,
@@ -158,6 +164,36 @@ def test_requant_m0_floor(tmp_path):
         for x in [edge + d for d in range(-40, 6)] + [MIN, MIN + 1, edge - (1 << 12), MAX]:
             if MIN <= x <= MAX:
                 cases.append((c_int32(x - bias), bias, m, s, off, lo, hi))
+    got = _run(tmp_path, cases, 1)
+    assert got == [_expect(*c) for c in cases]
+
+
+def test_requant_m0_window(tmp_path):
+    """uf_rq1_m0's table (every sum below 2^30): sums around the last act_min (the
+    window's origin is a step or two below it), around origin + 2^15 (the two-MULS
+    window's end, past it four MULS), around the first act_max and far past both,
+    right shifts 1..13, multipliers at 2^30 and INT32_MAX, act_min above out_off."""
+    _need()
+    rnd = random.Random(17)
+    cases = []
+    for _ in range(120):
+        m = rnd.choice([1 << 30, MAX, rnd.randint(1 << 30, MAX)])
+        s = -rnd.randint(1, 13)
+        off = rnd.randint(-128, 100)
+        lo, hi = rnd.choice([(-128, 127), (off, 127), (off + rnd.randint(0, 3), off + 20), (max(off, -128), 127)])
+        lo = max(lo, off)
+        bias = rnd.choice([0, rnd.randint(-(1 << 20), 1 << 20)])
+        edge = _first_above(m, s, off, lo, hi)
+        top = _first_above(m, s, off, hi - 1, hi) if hi > lo else edge
+        xs = [edge + d for d in range(-12, 4)] + [top + d for d in range(-3, 3)]
+        step = max(1, (1 << -s) // 2)
+        xs += [edge - k * step + d for k in (1, 2, 3) for d in (-1, 0, 1)]
+        xs += [edge + (1 << 15) + d for d in range(-3 * step, 3 * step, max(1, step // 2))]
+        xs += [edge + (1 << 16), edge + (1 << 20), -(1 << 30), (1 << 30) - 1]
+        for x in xs:
+            acc = x - bias
+            if -(1 << 30) <= acc <= 1 << 30:
+                cases.append((acc, bias, m, s, off, lo, hi))
     got = _run(tmp_path, cases, 1)
     assert got == [_expect(*c) for c in cases]
 

@@ -57,9 +57,6 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // four one by one. Inputs of up to UF_M0_PACKED (even) channels go two pixels at a
 // time, packed on the stack.
 #define UF_M0_PACKED 256
-// uf_rq1_m0's floors (about 150 cycles per channel) where a channel has this many
-// outputs (40% of person_detect's pixels stop at act_min, 27 cycles fewer each).
-#define UF_M0_FLOOR_PIXELS 16
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
@@ -70,7 +67,8 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, out_h * out_w >= UF_M0_FLOOR_PIXELS ? lim : 0);
+        // (uf_rq1_m0 wants sums below 2^30: in_c < 2^16 products of int8)
+        int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, in_c < 65536 ? lim : 0);
         int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
         for (int j = 0; pairs && j < n4; j++) {   // (field by field: natmods have no memcpy)
             t1[j].bias = t[j].bias, t1[j].mult2 = t[j].mult2;
@@ -530,7 +528,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, out_h * out_w >= UF_M0_FLOOR_PIXELS ? lim : 0);
+        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);
         int8_t *o = out + c0;
         // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
         // inputs or one input channel, uf_rq1_m0's table) without the window

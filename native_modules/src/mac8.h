@@ -243,9 +243,10 @@ __asm__(
 // TFLM's scales are positive), half = the rounding constant 2^(right - 1) (0 when
 // right is 0), shifts = right | left << 8 | (right == 0) << 16 for TFLM's shift
 // (left = shift > 0 ? shift : 0, right = -shift otherwise). uf_rq_m0 reads the
-// fields in this order (20 bytes each). uf_rq1_m0's table (every right > 0, no
-// left) differs: half = floor, an accumulator sum below which the output is act_min
-// (INT32_MIN: none), shifts = right - 1.
+// fields in this order (20 bytes each). uf_rq1_m0's table (uf_rq_m0_prepare's ok == 2:
+// every channel with a right shift r in 1..13, a multiplier m >= 2^30 and act_min >=
+// out_off) differs: bias = F, the sum below which the output is act_min (the window's
+// origin xs minus the bias), mult2 = m, half = C, shifts = 15 + r (uf_rq1_m0_entry).
 typedef struct {
     int32_t acc, bias;
     uint32_t mult2;
@@ -257,13 +258,20 @@ typedef struct {
 // rounding divide written as (q - (q < 0) + half) >> right (TFLM's ties away
 // from zero; if the sum passes INT32_MAX the unsigned sum shifts right), the
 // doubling high multiply from the 64-bit x * 2m (exact for every x and 0 <= m <
-// 2^31; uf_rq_m0_prepare refuses a negative multiplier). uf_rq1_m0: the same
-// where every channel has left = 0 and right > 0 (the usual layer), without the
-// left shift and the right == 0 case, the rounding divide as
-// ((q - (q < 0)) >> (right - 1) + 1) >> 1 (the same value), and a sum below the
-// channel's floor stores act_min with no multiply; a sum that fits int16 takes two
-// MULS for the product: 39 cycles per output (51 past int16), 17 below the floor
-// (uf_rq_m0: 49).
+// 2^31; uf_rq_m0_prepare refuses a negative multiplier): 49 cycles per output.
+//
+// uf_rq1_m0 (its own table, above): TFLM's two roundings fold into one floor,
+// v = floor((x m + K - [x < 0] 2^31) / D) with K = 2^30 + 2^(30+r), D = 2^(31+r) (as
+// uf_rq_out's comment derives), and with lo = act_min - out_off the output is act_min +
+// min(u, act_max - act_min) for u = floor((x m + K - lo D) / D) when that is >= 0, else
+// act_min. xs is the smallest x with x m + K - lo D >= 0, so for y = x - xs = acc - F
+// the numerator is y m + C with C in [0, m): y < 0 gives act_min with no multiply, and
+// for 0 <= y < 2^15 two MULS give it exactly, split at bit 16 (m = mh 2^16 + ml):
+// u = (y mh + ((y ml + C) >> 16)) >> (15 + r), the sum below 2^32 (y ml < 2^31, C <
+// 2^31). Sums past 2^15 take four MULS (the 64-bit y m + C; u = its high word >> (r -
+// 1)). x < 0 inside the window (xs < 0) would need the -2^31: with lo >= 0 the formula
+// gives u <= 0 there anyway (x m + K - lo D <= K - m < D at x = -1). 27 cycles per
+// output, 13 below xs (uf_rq_m0: 49).
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 void uf_rq1_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 // x << left (a register shift reads bits 0..7)
@@ -322,73 +330,65 @@ __asm__(                                                                        
     UF_M0_END(name))
 #if UF_M0_CONV_ASM
 UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
-// uf_rq1_m0: acc, bias, 2m, floor in one LDM; below the floor, act_min.
-#define UF_RQ1_M0(name)                                                                 \
-__asm__(                                                                                \
-    UF_M0_BEGIN(name) UF_M0_SAVE                                                        \
-    "  ldr r4, [r3, #0]\n  mov r9, r4\n"    /* out_off */                               \
-    "  ldr r4, [r3, #4]\n  mov r10, r4\n"   /* act_min */                               \
-    "  ldr r4, [r3, #8]\n  mov r11, r4\n"   /* act_max */                               \
-    "  adds r2, r1, r2\n  mov r12, r2\n"    /* out end */                               \
-    "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   /* r0: out, r1: table */          \
-    "  movs r4, #1\n  lsls r4, r4, #31\n  mov r8, r4\n"   /* 2^31 */                     \
-    "1:\n"                                                                              \
-    "  ldm r1!, {r2, r3, r4, r5}\n"         /* acc, bias, 2m, floor */                  \
-    "  adds r2, r2, r3\n"                                                               \
-    "  cmp r2, r5\n"                                                                    \
-    "  blt 7f\n"                                                                        \
-    /* x in int16: x * 2m = A 2^16 + B (A = x mh, B = x ml, both fit int32); q = */     \
-    /* (A >> 16) + the carry of (A << 16) + (B + 2^31), both unsigned */                \
-    "  sxth r3, r2\n  cmp r3, r2\n  bne 9f\n"                                            \
-    "  uxth r5, r4\n  lsrs r4, r4, #16\n"                                               \
-    "  muls r5, r2\n  muls r4, r2\n"                                                    \
-    "  lsls r6, r4, #16\n  asrs r4, r4, #16\n"                                          \
-    "  add r5, r8\n  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"   /* q */            \
-    "10:\n"                                                                             \
-    "  ldm r1!, {r3}\n"                     /* right - 1 */                             \
-    "  asrs r6, r4, #31\n  adds r4, r4, r6\n"   /* q - (q < 0) */                       \
-    "  asrs r4, r3\n"                                                                   \
-    "  adds r4, r4, #1\n"  /* no overflow: q <= INT32_MAX - 1 (0 <= m < 2^31) */       \
-    "  asrs r4, r4, #1\n"                                                               \
-    "  add r4, r9\n"                                                                    \
-    "  cmp r4, r10\n"                                                                   \
-    "  blt 4f\n"                                                                        \
-    "  cmp r4, r11\n"                                                                   \
-    "  bgt 5f\n"                                                                        \
-    "6:\n"                                                                              \
-    "  strb r4, [r0]\n"                                                                 \
-    "  adds r0, #1\n"                                                                   \
-    "  cmp r0, r12\n"                                                                   \
-    "  bne 1b\n"                                                                        \
-    "8:\n"                                                                              \
-    UF_M0_RESTORE                                                                       \
-    "7:\n"                                 /* below the floor */                       \
-    "  adds r1, #4\n"                                                                   \
-    "  mov r4, r10\n"                                                                   \
-    "  strb r4, [r0]\n"                                                                 \
-    "  adds r0, #1\n"                                                                   \
-    "  cmp r0, r12\n"                                                                   \
-    "  bne 1b\n"                                                                        \
-    "  b 8b\n"                                                                          \
-    "9:\n"                                                                              \
-    "  uxth r3, r2\n  asrs r2, r2, #16\n"                                               \
-    "  uxth r5, r4\n  lsrs r4, r4, #16\n"                                               \
-    "  movs r6, r3\n  muls r6, r5\n"        /* al*ml */                                 \
-    "  muls r5, r2\n"                       /* ah*ml (signed) */                        \
-    "  muls r3, r4\n"                       /* al*mh (unsigned) */                      \
-    "  muls r4, r2\n"                       /* ah*mh (signed) */                        \
-    "  lsls r7, r5, #16\n  asrs r5, r5, #16\n  adds r6, r6, r7\n  adcs r4, r5\n"         \
-    "  lsls r7, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r4, r3\n"         \
-    "  lsrs r6, r6, #31\n  adds r4, r4, r6\n"   /* q */                                 \
-    "  b 10b\n"                                                                         \
-    "4:\n"                                                                              \
-    "  mov r4, r10\n"                                                                   \
-    "  b 6b\n"                                                                          \
-    "5:\n"                                                                              \
-    "  mov r4, r11\n"                                                                   \
-    "  b 6b\n"                                                                          \
-    UF_M0_END(name))
-UF_RQ1_M0("uf_rq1_m0");
+// uf_rq1_m0: r0 = the outputs' end, r7 = -n counts up to 0, r9 = act_min, r10 = act_max -
+// act_min (unsigned compare: u is >= 0), r11 = act_max.
+__asm__(
+    UF_M0_BEGIN("uf_rq1_m0") UF_M0_SAVE
+    "  ldr r4, [r3, #4]\n  mov r9, r4\n"    // act_min
+    "  ldr r5, [r3, #8]\n  mov r11, r5\n"   // act_max
+    "  subs r5, r5, r4\n  mov r10, r5\n"    // act_max - act_min
+    "  adds r1, r1, r2\n"
+    "  rsbs r7, r2, #0\n"
+    "  movs r2, r0\n  movs r0, r1\n  movs r1, r2\n"   // r0: out end, r1: table
+    "1:\n"
+    "  ldm r1!, {r2, r3}\n"                 // acc, F
+    "  subs r2, r2, r3\n"                   // y (unsigned from here: acc >= F)
+    "  blt 7f\n"                            // (signed: right past an overflow too)
+    "  ldm r1!, {r4, r5, r6}\n"             // m, C, 15 + r
+    "  lsrs r3, r2, #15\n"
+    "  bne 9f\n"
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"   // ml, mh
+    "  muls r3, r2\n  muls r4, r2\n"
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"
+    "  lsrs r4, r6\n"                       // u
+    "10:\n"
+    "  cmp r4, r10\n"
+    "  bhi 5f\n"
+    "  add r4, r9\n"
+    "6:\n"
+    "  strb r4, [r0, r7]\n"
+    "  adds r7, #1\n"
+    "  bne 1b\n"
+    "8:\n"
+    UF_M0_RESTORE
+    "7:\n"                                  // below xs: act_min
+    "  adds r1, #12\n"
+    "  mov r4, r9\n"
+    "  strb r4, [r0, r7]\n"
+    "  adds r7, #1\n"
+    "  bne 1b\n"
+    "  b 8b\n"
+    "5:\n"
+    "  mov r4, r11\n"
+    "  b 6b\n"
+    // y >= 2^15: the 64-bit y m + C from 16x16 partial products (y = yh:yl, m = mh:ml,
+    // all unsigned; yh mh < 2^31, the others < 2^32), u = its high word >> (r - 1).
+    "9:\n"
+    "  mov r8, r7\n  mov r12, r6\n"
+    "  uxth r3, r2\n  lsrs r2, r2, #16\n"
+    "  uxth r7, r4\n  lsrs r4, r4, #16\n"
+    "  movs r6, r3\n  muls r6, r7\n"        // yl ml
+    "  muls r7, r2\n"                       // yh ml
+    "  muls r3, r4\n"                       // yl mh
+    "  muls r4, r2\n"                       // yh mh
+    "  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"   // (MOVS keeps C)
+    "  lsls r5, r7, #16\n  lsrs r7, r7, #16\n  adds r6, r6, r5\n  adcs r4, r7\n"
+    "  lsls r5, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r5\n  adcs r4, r3\n"
+    "  mov r6, r12\n  subs r6, #16\n  lsrs r4, r6\n"
+    "  mov r7, r8\n"
+    "  b 10b\n"
+    UF_M0_END("uf_rq1_m0"));
+
 #endif
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
@@ -746,61 +746,81 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 }
 
 #if UF_MAC_M0
-// uf_rq1_m0's floor of one channel (mult m >= 0, right 1..31, left 0): a sum x
-// below it requantizes to act_min. The requantized value is non-decreasing in x
-// (m >= 0), and the clamp keeps act_min for every x below a sum that gives
-// act_min, so the floor is exact if the sum just below it gives act_min; that
-// sum is checked with the C requantization. The estimate (about the sum where
-// the value passes act_min - out_off + 1/2, from the top 16 bits of m; a few
-// sums low) is refused where it does not fit: INT32_MIN, no floor.
-static UF_MAC_NOINLINE UF_MAC_UNUSED int32_t uf_rq1_m0_floor(int32_t m, int right,
-                                                             const int32_t *lim) {
-    int64_t l = (int64_t)lim[1] - lim[0];
-    int32_t d = m >> 15;
-    if (l < -(1 << 14) || l > (1 << 14) || d < (1 << 15) || right > 15) {
-        return UF_INT32_MIN;
+// uf_rq1_m0's entry for one channel (bias b, multiplier m, TFLM's shift s, lim =
+// {out_off, act_min, act_max}); 0 where the channel does not qualify (see uf_rq1_m0).
+// The caller's sums are below 2^30 in magnitude (with |b|, |F| <= 2^30: acc + b and
+// acc - F never wrap, as TFLM's int32 sum would not).
+// xs = ceil((lo D - K) / m) = ceil(a 2^30 / m) with a = lo 2^(r+1) - 2^r - 1 (|a| <
+// 2^14 here): an estimate from 2^46 / m (within 3), then f = xs m - a 2^30 in 32-bit
+// pieces, f = h 2^16 + l (0 <= l < 2^16; |xs mh|, |xs ml| < 2^31 for m = mh 2^16 + ml),
+// stepped into [0, m): C = f. No 64-bit arithmetic (libgcc's is slow on ARMv6-M).
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
+                                                         int32_t s, const int32_t *lim) {
+    int32_t lo = lim[1] - lim[0];
+    int right = (int)-s;
+    if (m < (1 << 30) || right < 1 || right > 13 || lim[1] < lim[0] || lim[0] < -(1 << 20) ||
+        lim[1] > (1 << 20) || lim[2] < lim[1] || b < -(1 << 30) || b > (1 << 30)) {
+        return 0;
     }
-    int32_t l2 = 2 * (int32_t)l + 1;
-    int32_t num = l2 * ((int32_t)1 << right);   // |num| < 2^16
-    if (num >= (1 << 16) || num <= -(1 << 16)) {
-        return UF_INT32_MIN;
+    if (lo >= (1 << 14) >> (right + 1)) {
+        return 0;
     }
-    // x * m / 2^(31 + right) = l2 / 2 at x = l2 * 2^(right + 15) / (m / 2^15)
-    int32_t x = num * (1 << 15) / d - 8;
-    if (x <= UF_INT32_MIN + 1 ||
-        uf_requant_v(x - 1, m, -right, lim[0], lim[1], lim[2]) != lim[1]) {
-        return UF_INT32_MIN;
+    int32_t a = lo * ((int32_t)1 << (right + 1)) - ((int32_t)1 << right) - 1;   // |a| < 2^14
+    int32_t inv = (int32_t)(0x80000000u / (uint32_t)(m >> 15));   // about 2^46 / m, <= 2^16
+    int32_t x = ((a * inv) >> 16) + 1;
+    int32_t mh = m >> 16, ml = m & 0xFFFF;
+    int32_t l = x * ml, h = x * mh - a * (1 << 14) + (l >> 16);
+    l &= 0xFFFF;
+    for (int i = 0; i < 8 && h < 0; i++) {
+        x++, h += mh, l += ml;
+        if (l >= 0x10000) {
+            l -= 0x10000, h++;
+        }
     }
-    return x;
+    for (int i = 0; i < 8 && (h > mh || (h == mh && l >= ml)); i++) {
+        x--, h -= mh, l -= ml;
+        if (l < 0) {
+            l += 0x10000, h--;
+        }
+    }
+    if (h < 0 || h > mh || (h == mh && l >= ml)) {
+        return 0;
+    }
+    e->bias = x - b;   // |x| < 2^15
+    e->mult2 = (uint32_t)m;
+    e->half = h * 0x10000 + l;   // C < m
+    e->shifts = 15 + right;
+    return 1;
 }
 
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
-// every shift is negative (uf_rq1_m0's table, with floors from lim = {out_off,
-// act_min, act_max} if lim is not NULL), 1 otherwise (uf_rq_m0).
+// every channel qualifies for uf_rq1_m0 (lim = {out_off, act_min, act_max} not NULL,
+// only where every accumulator is below 2^30 in magnitude), 1 otherwise (uf_rq_m0's
+// table, exact for any int32 sum, acc + bias wrapping). About 150 cycles per channel for uf_rq1_m0's.
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch,
                                                           const int32_t *lim) {
-    int ok = 2;
+    int ok = lim ? 2 : 1;
     for (int j = 0; j < n; j++) {
         int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
         if (m < 0 || s < -31 || s > 31) {
             return 0;
         }
-        int right = s > 0 ? 0 : (int)-s;
-        if (right == 0) {
-            ok = 1;
+        int32_t b = uf_ld_i32(bias, ch + j);
+        if (ok == 2) {
+            if (uf_rq1_m0_entry(&t[j], b, m, s, lim)) {
+                continue;
+            }
+            ok = 1, j = -1;   // uf_rq_m0's table from the start
+            continue;
         }
-        t[j].bias = uf_ld_i32(bias, ch + j);
+        int right = s > 0 ? 0 : (int)-s;
+        t[j].bias = b;
         t[j].shifts = right | (s > 0 ? s : 0) << 8 | (right == 0) << 16;
         t[j].mult2 = (uint32_t)m << 1;
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
-    }
-    for (int j = 0; ok == 2 && j < n; j++) {
-        int right = t[j].shifts;
-        t[j].shifts = right - 1;
-        t[j].half = lim ? uf_rq1_m0_floor((int32_t)(t[j].mult2 >> 1), right, lim) : UF_INT32_MIN;
     }
     return ok;
 }
