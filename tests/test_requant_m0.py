@@ -266,7 +266,7 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
 
     rng = np.random.default_rng(in_c * 100 + out_c)
     x = rng.integers(-128, 128, (width, in_c))
-    x[0] = -128
+    x[:2] = -128  # both lanes of the first pixel pair at the extreme
     x[-1] = 127
     w = rng.integers(-128, 128, (out_c, in_c))
     w[0] = -128

@@ -154,16 +154,16 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 #endif
 
 // Two pixels by two rows per pass, the pixels packed in one word per input:
-// X[k] = -(x0[k] + x1[k] * 2^16). One MULS by a weight then gives both pixels'
-// products, and two inputs' worth sum to P = L + H * 2^16 with L, H (the negated
-// sums of pixel 0 and 1) in [-32768, 32512] (|x*w| <= 16384). (P + 2^15) >> 16 is
-// H exactly (L + 2^15 is in [0, 65280]; the sum fits int32 even where P does
-// not), so per row a pass adds H to one accumulator and the whole P to another,
-// which ends as -S0 - S1 * 2^16 (mod 2^32) with the H sum -S1: S0 = (-S1 << 16) -
-// that, exact as S0 fits int32. For each of `pairs` row pairs b: t0[2b + i].acc
-// and t1[2b + i].acc = sums over k < n (n even, > 0) of x0[k], x1[k] times
-// w[(2b + i)*stride + k]; w_end = w + n. Two passes per loop: 28 cycles per 8 MACs
-// (mac4: 39).
+// X[k] = x0[k] - x1[k] * 2^16. One MULS by a weight then gives both pixels'
+// products, and two inputs' worth sum to P = L + H * 2^16 with L (pixel 0's sum) in
+// [-32512, 32768] and H (pixel 1's, negated) in [-32768, 32512] (|x*w| <= 16384,
+// 16384 only for -128 * -128). (P + 32767) >> 16 is H exactly (L + 32767 is in
+// [255, 65535]; the sum fits int32 even where P does not), so per row a pass adds H
+// to one accumulator and the whole P to another, which ends as S0 - S1 * 2^16 (mod
+// 2^32) with the H sum -S1: S0 = that - ((-S1) << 16), exact as S0 fits int32. For
+// each of `pairs` row pairs b: t0[2b + i].acc and t1[2b + i].acc = sums over k < n (n
+// even, > 0) of x0[k], x1[k] times w[(2b + i)*stride + k]; w_end = w + n. Two passes
+// per loop: 28 cycles per 8 MACs (mac4: 39), 46 per row pair around them.
 void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                    int pairs, void *t1);
 // One pass: inputs k and k + 1 of the two rows; k += 2 sets the flags.
@@ -177,21 +177,26 @@ void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int s
     "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n" /* row 0: P, H */ \
     "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n" /* row 1 */    \
     "  adds r2, #1\n"
+// One row's sums from its accumulators (a: the P sum, h: the H sum) into t0 at r6 and
+// t1 at r6 + r5.
+#define UF_MAC2X2P_M0_OUT(a, h)                                                       \
+    "  mov r4, " h "\n  lsls r4, r4, #16\n  mov r7, " a "\n  subs r7, r7, r4\n  str r7, [r6, #0]\n" \
+    "  mov r4, " h "\n  negs r4, r4\n  str r4, [r6, r5]\n"
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_mac2x2p_m0") UF_M0_SAVE
-    "  sub sp, #12\n"  // [sp]: -n, [sp+4]: X, [sp+8]: row pairs left; stride, pairs, t1 at
-                       // [sp+48], [sp+52], [sp+56]
+    "  sub sp, #12\n"  // [sp]: -n, [sp+4]: X, [sp+8]: t0's end; stride, pairs, t1 at
+                       // [sp+48], [sp+52], [sp+56] (t1 becomes t1 - t0)
     "  str r0, [sp, #4]\n"
     "  rsbs r2, r2, #0\n"
     "  str r2, [sp, #0]\n"
     "  mov lr, r3\n"                // t0
-    "  ldr r7, [sp, #52]\n"
-    "  str r7, [sp, #8]\n"
-    "  movs r7, #128\n  lsls r7, r7, #8\n  mov r12, r7\n"   // 2^15
-    "2:\n"
+    "  ldr r7, [sp, #52]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #8]\n"
+    "  ldr r7, [sp, #56]\n  subs r7, r7, r3\n  str r7, [sp, #56]\n"
+    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"   // 32767
     "  ldr r7, [sp, #48]\n"
-    "  adds r3, r1, r7\n"           // row 1 end
+    "2:\n"
+    "  adds r3, r1, r7\n"           // row 1 end (r7: stride)
     "  movs r6, #0\n"
     "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"
     "  ldr r0, [sp, #4]\n"
@@ -205,21 +210,19 @@ __asm__(
     "  bne 1b\n"
     "  mov r6, lr\n"
     "  ldr r5, [sp, #56]\n"
-    "  mov r4, r9\n  lsls r4, r4, #16\n  mov r7, r8\n  subs r4, r4, r7\n  str r4, [r6, #0]\n"
-    "  mov r4, r9\n  negs r4, r4\n  str r4, [r5, #0]\n"
-    "  mov r4, r11\n  lsls r4, r4, #16\n  mov r7, r10\n  subs r4, r4, r7\n  str r4, [r6, #20]\n"
-    "  mov r4, r11\n  negs r4, r4\n  str r4, [r5, #20]\n"
-    "  adds r6, #40\n  mov lr, r6\n"
-    "  adds r5, #40\n  str r5, [sp, #56]\n"
-    "  ldr r7, [sp, #48]\n  lsls r7, r7, #1\n  adds r1, r1, r7\n"   // the next pair's row 0 end
-    "  ldr r7, [sp, #8]\n  subs r7, r7, #1\n  str r7, [sp, #8]\n"
+    UF_MAC2X2P_M0_OUT("r8", "r9")
+    "  adds r6, #20\n"
+    UF_MAC2X2P_M0_OUT("r10", "r11")
+    "  adds r6, #20\n  mov lr, r6\n"
+    "  ldr r7, [sp, #48]\n  adds r1, r3, r7\n"   // the next pair's row 0 end
+    "  ldr r4, [sp, #8]\n  cmp r6, r4\n"
     "  bne 2b\n"
     "  add sp, #12\n"
     UF_M0_RESTORE
     UF_M0_END("uf_mac2x2p_m0"));
 #endif
 
-// X[k] = -(x0[k] + x1[k] * 2^16) for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
+// X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
 void uf_pack2_m0(const int8_t *x0_end, const int8_t *x1_end, int32_t *X, int n);
 #if UF_M0_CONV_ASM
 __asm__(
@@ -227,10 +230,9 @@ __asm__(
     "  push {r4, r5, r6, r7, lr}\n"
     "  rsbs r3, r3, #0\n"
     "1:\n"
-    "  ldrsb r4, [r0, r3]\n  ldrsb r5, [r1, r3]\n  lsls r5, r5, #16\n  adds r4, r4, r5\n"
-    "  negs r4, r4\n  adds r3, #1\n"
-    "  ldrsb r6, [r0, r3]\n  ldrsb r7, [r1, r3]\n  lsls r7, r7, #16\n  adds r5, r6, r7\n"
-    "  negs r5, r5\n"
+    "  ldrsb r4, [r0, r3]\n  ldrsb r5, [r1, r3]\n  lsls r5, r5, #16\n  subs r4, r4, r5\n"
+    "  adds r3, #1\n"
+    "  ldrsb r5, [r0, r3]\n  ldrsb r6, [r1, r3]\n  lsls r6, r6, #16\n  subs r5, r5, r6\n"
     "  stm r2!, {r4, r5}\n"
     "  adds r3, #1\n"
     "  bne 1b\n"
