@@ -753,7 +753,7 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 // The caller's sums are below 2^30 in magnitude (with |b|, |F| <= 2^30: acc + b and
 // acc - F never wrap, as TFLM's int32 sum would not).
 // xs = ceil((lo D - K) / m) = ceil(a 2^30 / m) with a = lo 2^(r+1) - 2^r - 1 (|a| <
-// 2^14 here): an estimate from 2^46 / m (within 3), then f = xs m - a 2^30 in 32-bit
+// 2^14 here): an estimate from about 2^46 / m (within 3), then f = xs m - a 2^30 in 32-bit
 // pieces, f = h 2^16 + l (0 <= l < 2^16; |xs mh|, |xs ml| < 2^31 for m = mh 2^16 + ml),
 // stepped into [0, m): C = f. No 64-bit arithmetic (libgcc's is slow on ARMv6-M).
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
@@ -768,7 +768,15 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t 
         return 0;
     }
     int32_t a = lo * ((int32_t)1 << (right + 1)) - ((int32_t)1 << right) - 1;   // |a| < 2^14
-    int32_t inv = (int32_t)(0x80000000u / (uint32_t)(m >> 15));   // about 2^46 / m, <= 2^16
+    // inv = about 2^31 / mm = 2^46 / m (mm = m >> 15 in [2^15, 2^16)) without a divide
+    // (ARMv6-M has none): the linear seed 2^16 (24/17 - 16/17 mm / 2^16) (within 1/17),
+    // then two Newton steps inv += inv (2^31 - mm inv) / 2^31 (within about 2^-14).
+    uint32_t mm = (uint32_t)m >> 15;
+    int32_t inv = 92521 - (int32_t)((mm * 30841u) >> 15);
+    for (int i = 0; i < 2; i++) {
+        int32_t err = (int32_t)(0x80000000u - mm * (uint32_t)inv);
+        inv += (inv * (err >> 15)) >> 16;
+    }
     int32_t x = ((a * inv) >> 16) + 1;
     int32_t mh = m >> 16, ml = m & 0xFFFF;
     int32_t l = x * ml, h = x * mh - a * (1 << 14) + (l >> 16);
