@@ -256,7 +256,7 @@ int main(void) {
 """
 
 
-@pytest.mark.parametrize("in_c,out_c,width", [(32, 8, 5), (6, 13, 4), (7, 4, 3), (2, 36, 2)])
+@pytest.mark.parametrize("in_c,out_c,width", [(32, 8, 5), (6, 13, 4), (7, 4, 3), (2, 36, 2), (24, 40, 6)])
 def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
     """1x1 CONV_2D as ARMv6-M code (the packed two-pixel kernel and its fallbacks) with
     inputs and weights at -128 (the extreme products, 16384 each) and random ones,
@@ -273,8 +273,9 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
     w[-1, : in_c // 2] = -128
     bias = rng.integers(-1000, 1000, out_c)
     mult = rng.integers(1 << 30, MAX, out_c)
-    shift = rng.integers(-14, -7, out_c)
-    off = 3
+    # right shifts up to 13 (uf_rq1_m0's table, the contiguous pixel loop) or 14 (uf_rq_m0's)
+    shift = rng.integers(-13 if out_c % 2 == 0 else -14, -7, out_c)
+    off = -128 if out_c % 2 == 0 else 3  # (act_min < out_off: uf_rq_m0's table)
     t = TARGETS["armv6m"]
     src = tmp_path / "conv.c"
     src.write_text(CONV % IO)

@@ -76,10 +76,28 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
         }
         const int8_t *wo = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
+        int left = out_h * out_w;
+        if (pairs && ok == 2 && n4 == nb && s_h == 1 && s_w == 1 && in_w == out_w) {
+            // The usual layer: the pixels one after another in x, no channel tail (the
+            // loop below without its index arithmetic); an odd last pixel goes below.
+            const int8_t *xp = x;
+            for (; left >= 2; left -= 2) {
+                uf_pack2_m0(xp + in_c, xp + 2 * in_c, xx, in_c);
+                uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                uf_rq1_m0(t, o, n4, lim);
+                uf_rq1_m0(t1, o + out_c, n4, lim);
+                xp += 2 * in_c, o += 2 * out_c;
+            }
+            if (left) {
+                uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
+                uf_rq1_m0(t, o, n4, lim);
+            }
+            continue;
+        }
         // The pixels in row-major order, two per pass (uf_mac2x2p_m0; a pair may span
         // two rows), the channel tail one by one.
         int oy = 0, ox = 0;
-        for (int left = out_h * out_w; left > 0;) {
+        for (; left > 0;) {
             const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             if (++ox == out_w) {
                 ox = 0, oy++;
