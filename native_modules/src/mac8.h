@@ -332,63 +332,84 @@ __asm__(                                                                        
     UF_M0_END(name))
 #if UF_M0_CONV_ASM
 UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
-// uf_rq1_m0: r0 = the outputs' end, r7 = -n counts up to 0, r9 = act_min, r10 = act_max -
-// act_min (unsigned compare: u is >= 0), r11 = act_max.
+// uf_rq1_m0, two outputs per loop pass (out[0] at 1x labels, out[1] at 2x; r0 steps by
+// 2, an odd n enters at the second with r0 one byte back), r12 = the outputs' end, r9 =
+// act_min, r10 = act_max - act_min (unsigned compare: u is >= 0), r11 = act_max.
+// One output: sum and origin, below it act_min (x7), past 2^15 the 64-bit path (x9),
+// else two MULS; clamp (x5: act_max), store at r0 + pos.
+#define UF_RQ1_M0_ONE(l, pos)                                                           \
+    "  ldm r1!, {r2, r3}\n"                 /* acc, F */                                \
+    "  subs r2, r2, r3\n"                   /* y (unsigned from here: acc >= F) */      \
+    "  blt " l "7f\n"                                                                   \
+    "  ldm r1!, {r4, r5, r6}\n"             /* m, C, 15 + r */                          \
+    "  lsrs r3, r2, #15\n"                                                              \
+    "  bne " l "9f\n"                                                                   \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"   /* ml, mh */                                \
+    "  muls r3, r2\n  muls r4, r2\n"                                                    \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"                        \
+    "  lsrs r4, r6\n"                       /* u */                                     \
+    l "2:\n"                                                                            \
+    "  cmp r4, r10\n"                                                                   \
+    "  bhi " l "5f\n"                                                                   \
+    "  add r4, r9\n"                                                                    \
+    l "6:\n"                                                                            \
+    "  strb r4, [r0, #" pos "]\n"
+// Its side paths: below the origin, act_max, and y >= 2^15: the 64-bit y m + C from
+// 16x16 partial products (y = yh:yl, m = mh:ml, all unsigned; yh mh < 2^31, the others
+// < 2^32), u = its high word >> (r - 1).
+#define UF_RQ1_M0_SIDE(l)                                                               \
+    l "5:\n"                                                                            \
+    "  mov r4, r11\n"                                                                   \
+    "  b " l "6b\n"                                                                     \
+    l "9:\n"                                                                            \
+    "  mov r8, r6\n"                                                                    \
+    "  uxth r3, r2\n  lsrs r2, r2, #16\n"                                               \
+    "  uxth r7, r4\n  lsrs r4, r4, #16\n"                                               \
+    "  movs r6, r3\n  muls r6, r7\n"        /* yl ml */                                 \
+    "  muls r7, r2\n"                       /* yh ml */                                 \
+    "  muls r3, r4\n"                       /* yl mh */                                 \
+    "  muls r4, r2\n"                       /* yh mh */                                 \
+    "  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"   /* (MOVS keeps C) */          \
+    "  lsls r5, r7, #16\n  lsrs r7, r7, #16\n  adds r6, r6, r5\n  adcs r4, r7\n"         \
+    "  lsls r5, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r5\n  adcs r4, r3\n"         \
+    "  mov r6, r8\n  subs r6, #16\n  lsrs r4, r6\n"                                      \
+    "  b " l "2b\n"
 __asm__(
     UF_M0_BEGIN("uf_rq1_m0") UF_M0_SAVE
     "  ldr r4, [r3, #4]\n  mov r9, r4\n"    // act_min
     "  ldr r5, [r3, #8]\n  mov r11, r5\n"   // act_max
     "  subs r5, r5, r4\n  mov r10, r5\n"    // act_max - act_min
-    "  adds r1, r1, r2\n"
-    "  rsbs r7, r2, #0\n"
-    "  movs r2, r0\n  movs r0, r1\n  movs r1, r2\n"   // r0: out end, r1: table
-    "1:\n"
-    "  ldm r1!, {r2, r3}\n"                 // acc, F
-    "  subs r2, r2, r3\n"                   // y (unsigned from here: acc >= F)
-    "  blt 7f\n"                            // (signed: right past an overflow too)
-    "  ldm r1!, {r4, r5, r6}\n"             // m, C, 15 + r
-    "  lsrs r3, r2, #15\n"
-    "  bne 9f\n"
-    "  uxth r3, r4\n  lsrs r4, r4, #16\n"   // ml, mh
-    "  muls r3, r2\n  muls r4, r2\n"
-    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"
-    "  lsrs r4, r6\n"                       // u
-    "10:\n"
-    "  cmp r4, r10\n"
-    "  bhi 5f\n"
-    "  add r4, r9\n"
-    "6:\n"
-    "  strb r4, [r0, r7]\n"
-    "  adds r7, #1\n"
-    "  bne 1b\n"
-    "8:\n"
+    "  adds r3, r1, r2\n  mov r12, r3\n"    // the outputs' end
+    "  movs r3, r0\n  movs r0, r1\n  movs r1, r3\n"   // r0: out, r1: table
+    "  lsrs r2, r2, #1\n"                   // C: n odd
+    "  bcc 11f\n"
+    "  subs r0, #1\n"
+    "  b 21f\n"
+    "11:\n"
+    UF_RQ1_M0_ONE("1", "0")
+    "21:\n"
+    UF_RQ1_M0_ONE("2", "1")
+    "30:\n"
+    "  adds r0, #2\n"
+    "  cmp r0, r12\n"
+    "  bne 11b\n"
+    "31:\n"
     UF_M0_RESTORE
-    "7:\n"                                  // below xs: act_min
+    "17:\n"                                 // out[0] below the origin: act_min
     "  adds r1, #12\n"
     "  mov r4, r9\n"
-    "  strb r4, [r0, r7]\n"
-    "  adds r7, #1\n"
-    "  bne 1b\n"
-    "  b 8b\n"
-    "5:\n"
-    "  mov r4, r11\n"
-    "  b 6b\n"
-    // y >= 2^15: the 64-bit y m + C from 16x16 partial products (y = yh:yl, m = mh:ml,
-    // all unsigned; yh mh < 2^31, the others < 2^32), u = its high word >> (r - 1).
-    "9:\n"
-    "  mov r8, r7\n  mov r12, r6\n"
-    "  uxth r3, r2\n  lsrs r2, r2, #16\n"
-    "  uxth r7, r4\n  lsrs r4, r4, #16\n"
-    "  movs r6, r3\n  muls r6, r7\n"        // yl ml
-    "  muls r7, r2\n"                       // yh ml
-    "  muls r3, r4\n"                       // yl mh
-    "  muls r4, r2\n"                       // yh mh
-    "  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"   // (MOVS keeps C)
-    "  lsls r5, r7, #16\n  lsrs r7, r7, #16\n  adds r6, r6, r5\n  adcs r4, r7\n"
-    "  lsls r5, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r5\n  adcs r4, r3\n"
-    "  mov r6, r12\n  subs r6, #16\n  lsrs r4, r6\n"
-    "  mov r7, r8\n"
-    "  b 10b\n"
+    "  strb r4, [r0, #0]\n"
+    "  b 21b\n"
+    "27:\n"                                 // out[1] below the origin
+    "  adds r1, #12\n"
+    "  mov r4, r9\n"
+    "  strb r4, [r0, #1]\n"
+    "  adds r0, #2\n"
+    "  cmp r0, r12\n"
+    "  bne 11b\n"
+    "  b 31b\n"
+    UF_RQ1_M0_SIDE("1")
+    UF_RQ1_M0_SIDE("2")
     UF_M0_END("uf_rq1_m0"));
 
 #endif
