@@ -57,6 +57,8 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // four one by one. Inputs of up to UF_M0_PACKED (even) channels go two pixels at a
 // time, packed on the stack.
 #define UF_M0_PACKED 256
+// (Formerly uf_rq1_m0's floor threshold; its table now always wants lim.)
+#define UF_M0_FLOOR_PIXELS 16
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
