@@ -63,12 +63,15 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                        int act_max) {
-    uf_rq_m0_t t[UF_DW_BLOCK], t1[UF_DW_BLOCK];   // (t1: a pixel pair's second pixel)
+    // t1 (a pixel pair's second pixel) right after t's n4 entries: where the block is every
+    // channel (out_c = n4), the pair's outputs are one run for one uf_rq1_m0 call.
+    uf_rq_m0_t t[2 * UF_DW_BLOCK];
     int32_t xx[UF_M0_PACKED];
     const int32_t lim[3] = {out_off, act_min, act_max};
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
+        uf_rq_m0_t *t1 = t + n4;
         // (uf_rq1_m0 wants sums below 2^30: in_c < 2^16 products of int8)
         int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, in_c < 65536 ? lim : 0);
         int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
@@ -86,8 +89,12 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
             for (; left >= 2; left -= 2) {
                 uf_pack2_m0(xp + in_c, xp + 2 * in_c, xx, in_c);
                 uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
-                uf_rq1_m0(t, o, n4, lim);
-                uf_rq1_m0(t1, o + out_c, n4, lim);
+                if (out_c == n4) {
+                    uf_rq1_m0(t, o, 2 * n4, lim);
+                } else {
+                    uf_rq1_m0(t, o, n4, lim);
+                    uf_rq1_m0(t1, o + out_c, n4, lim);
+                }
                 xp += 2 * in_c, o += 2 * out_c;
             }
             if (left) {
