@@ -164,6 +164,15 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 // each of `pairs` row pairs b: t0[2b + i].acc and t1[2b + i].acc = sums over k < n (n
 // even, > 0) of x0[k], x1[k] times w[(2b + i)*stride + k]; w_end = w + n. Two passes
 // per loop: 28 cycles per 8 MACs (mac4: 39), 46 per row pair around them.
+// The floor of this scheme on the M0+ (MULS 1, LDRSB 2 with no immediate offset, LDM
+// 1 + N): per two MULS (4 MACs) one lane split (A += P, B += (P + c) >> 16: 4 ALU) and
+// one combine, since a 16-bit lane holds only two int8 products' sum; each MULS needs
+// a fresh weight (LDRSB 2 plus the shared index step; a word load and byte extraction
+// costs the same) and the X words are shared by the rows held in registers (two
+// rows: 4 accumulators and the constant fill r8-r12). That is 28 per 8 MACs, 3.5 per
+// MAC; unpacked it is MULS + ADD + a fresh operand (>= 3, with LDRSB weights >= 4).
+// Weights sign-extended into RAM tables (LDM, 1.25 per word) would allow about 2.9,
+// but a block's table is rows x in_c words: more than the board's stack holds.
 void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                    int pairs, void *t1);
 // One pass: inputs k and k + 1 of the two rows; k += 2 sets the flags.
