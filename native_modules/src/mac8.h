@@ -160,10 +160,10 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 // 16384 only for -128 * -128). (P + 32767) >> 16 is H exactly (L + 32767 is in
 // [255, 65535]; the sum fits int32 even where P does not), so per row a pass adds H
 // to one accumulator and the whole P to another, which ends as S0 - S1 * 2^16 (mod
-// 2^32) with the H sum -S1: S0 = that - ((-S1) << 16), exact as S0 fits int32. For
+// 2^32) with the H sum -S1: S0 = that + (S1 << 16), exact as S0 fits int32. For
 // each of `pairs` row pairs b: t0[2b + i].acc and t1[2b + i].acc = sums over k < n (n
 // even, > 0) of x0[k], x1[k] times w[(2b + i)*stride + k]; w_end = w + n. Two passes
-// per loop: 28 cycles per 8 MACs (mac4: 39), 46 per row pair around them.
+// per loop: 28 cycles per 8 MACs (mac4: 39), 42 per row pair around them.
 // The floor of this scheme on the M0+ (MULS 1, LDRSB 2 with no immediate offset, LDM
 // 1 + N): per two MULS (4 MACs) one lane split (A += P, B += (P + c) >> 16: 4 ALU) and
 // one combine, since a 16-bit lane holds only two int8 products' sum; each MULS needs
@@ -189,8 +189,8 @@ void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int s
 // One row's sums from its accumulators (a: the P sum, h: the H sum) into t0 at r6 and
 // t1 at r6 + r5.
 #define UF_MAC2X2P_M0_OUT(a, h)                                                       \
-    "  mov r4, " h "\n  lsls r4, r4, #16\n  mov r7, " a "\n  subs r7, r7, r4\n  str r7, [r6, #0]\n" \
-    "  mov r4, " h "\n  negs r4, r4\n  str r4, [r6, r5]\n"
+    "  mov r4, " h "\n  negs r4, r4\n  lsls r7, r4, #16\n  add r7, " a "\n"                \
+    "  str r7, [r6, #0]\n  str r4, [r6, r5]\n"
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_mac2x2p_m0") UF_M0_SAVE
