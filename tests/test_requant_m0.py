@@ -256,11 +256,24 @@ int main(void) {
 """
 
 
-@pytest.mark.parametrize("in_c,out_c,width", [(32, 8, 5), (6, 13, 4), (7, 4, 3), (2, 36, 2), (24, 40, 6)])
-def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
+@pytest.mark.parametrize(
+    "in_c,out_c,width,w_odd",
+    [
+        (32, 8, 5, 1),
+        (32, 8, 5, 0),
+        (6, 13, 4, 1),
+        (6, 13, 4, 0),
+        (7, 4, 3, 1),
+        (2, 36, 2, 0),
+        (24, 40, 6, 0),
+        (24, 40, 7, 1),
+    ],
+)
+def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
     """1x1 CONV_2D as ARMv6-M code (the packed two-pixel kernel and its fallbacks) with
     inputs and weights at -128 (the extreme products, 16384 each) and random ones,
-    weights at an odd address, against sums and requantization in Python."""
+    weights at an odd address (byte loads) or an even one (uf_mac2x2ph_m0's halfword
+    loads, which fault unaligned), against sums and requantization in Python."""
     _need()
     import numpy as np
 
@@ -304,7 +317,8 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
     elf = read_elf(elf_path)
     head = 64
     xo = head
-    wo = xo + x.size + 1  # odd: weights need byte loads
+    wo = xo + x.size + 1
+    wo += (wo & 1) != w_odd  # odd: byte loads; even: halfword loads
     bo = (wo + w.size + 3) & ~3
     oo = bo + 4 * out_c
     mo = oo + width * out_c + 8

@@ -167,10 +167,11 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 // The floor of this scheme on the M0+ (MULS 1, LDRSB 2 with no immediate offset, LDM
 // 1 + N): per two MULS (4 MACs) one lane split (A += P, B += (P + c) >> 16: 4 ALU) and
 // one combine, since a 16-bit lane holds only two int8 products' sum; each MULS needs
-// a fresh weight (LDRSB 2 plus the shared index step; a word load and byte extraction
-// costs the same) and the X words are shared by the rows held in registers (two
-// rows: 4 accumulators and the constant fill r8-r12). That is 28 per 8 MACs, 3.5 per
-// MAC; unpacked it is MULS + ADD + a fresh operand (>= 3, with LDRSB weights >= 4).
+// a fresh weight (LDRSB 2 plus the shared index step, or half an LDRSH and one
+// extraction op: 2; a word load and byte extraction costs the same) and the X words
+// are shared by the rows held in registers (two rows: 4 accumulators and the constant
+// fill r8-r12). That is 27-28 per 8 MACs, about 3.4 per MAC; unpacked it is MULS +
+// ADD + a fresh operand (>= 3, with LDRSB weights >= 4).
 // Weights sign-extended into RAM tables (LDM, 1.25 per word) would allow about 2.9,
 // but a block's table is rows x in_c words: more than the board's stack holds.
 void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
@@ -191,44 +192,62 @@ void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int s
 #define UF_MAC2X2P_M0_OUT(a, h)                                                       \
     "  mov r4, " h "\n  negs r4, r4\n  lsls r7, r4, #16\n  add r7, " a "\n"                \
     "  str r7, [r6, #0]\n  str r4, [r6, r5]\n"
+// The kernel around a pass (name: the symbol).
+#define UF_MAC2X2P_M0(name, pass) \
+__asm__( \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                                     \
+    "  sub sp, #12\n"  /* [sp]: -n, [sp+4]: X, [sp+8]: t0's end; stride, pairs, t1 at */             \
+    /* [sp+48], [sp+52], [sp+56] (t1 becomes t1 - t0) */                                             \
+    "  str r0, [sp, #4]\n"                                                                           \
+    "  rsbs r2, r2, #0\n"                                                                            \
+    "  str r2, [sp, #0]\n"                                                                           \
+    "  mov lr, r3\n"  /* t0 */                                                                       \
+    "  ldr r7, [sp, #52]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #8]\n"    \
+    "  ldr r7, [sp, #56]\n  subs r7, r7, r3\n  str r7, [sp, #56]\n"                                  \
+    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */                \
+    "  ldr r7, [sp, #48]\n"                                                                          \
+    "2:\n"                                                                                           \
+    "  adds r3, r1, r7\n"  /* row 1 end (r7: stride) */                                              \
+    "  movs r6, #0\n"                                                                                \
+    "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"                                     \
+    "  ldr r0, [sp, #4]\n"                                                                           \
+    "  ldr r2, [sp, #0]\n"  /* k = -n */                                                             \
+    "  lsls r6, r2, #31\n"  /* C = bit 1 of -n: an odd number of passes */                           \
+    "  bcs 3f\n"  /* enters at the second pass of the two */                                         \
+    "1:\n"                                                                                           \
+    pass                                                                                             \
+    "3:\n"                                                                                           \
+    pass                                                                                             \
+    "  bne 1b\n"                                                                                     \
+    "  mov r6, lr\n"                                                                                 \
+    "  ldr r5, [sp, #56]\n"                                                                          \
+    UF_MAC2X2P_M0_OUT("r8", "r9")                                                                    \
+    "  adds r6, #20\n"                                                                               \
+    UF_MAC2X2P_M0_OUT("r10", "r11")                                                                  \
+    "  adds r6, #20\n  mov lr, r6\n"                                                                 \
+    "  ldr r7, [sp, #48]\n  adds r1, r3, r7\n"  /* the next pair's row 0 end */                      \
+    "  ldr r4, [sp, #8]\n  cmp r6, r4\n"                                                             \
+    "  bne 2b\n"                                                                                     \
+    "  add sp, #12\n"                                                                                \
+    UF_M0_RESTORE                                                                                    \
+    UF_M0_END(name))
+// uf_mac2x2p_m0 with the weights in halfwords (w_end and stride even: LDRSH, which
+// faults unaligned): one LDRSH brings both inputs' weights of a row (w[k] in the low
+// byte), SXTB and ASRS split them, one index step per pass: 27 cycles per 8 MACs.
+void uf_mac2x2ph_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
+                    int pairs, void *t1);
+#define UF_MAC2X2PH_M0_PASS                                                           \
+    "  ldm r0!, {r6, r7}\n"         /* X[k], X[k + 1] */                              \
+    "  ldrsh r4, [r1, r2]\n  sxtb r5, r4\n  asrs r4, r4, #8\n"                        \
+    "  muls r5, r6\n  muls r4, r7\n  adds r4, r4, r5\n"                               \
+    "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n" /* row 0: P, H */ \
+    "  ldrsh r5, [r3, r2]\n  sxtb r4, r5\n  asrs r5, r5, #8\n"                        \
+    "  muls r4, r6\n  muls r5, r7\n  adds r5, r5, r4\n"                               \
+    "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n" /* row 1 */    \
+    "  adds r2, #2\n"
 #if UF_M0_CONV_ASM
-__asm__(
-    UF_M0_BEGIN("uf_mac2x2p_m0") UF_M0_SAVE
-    "  sub sp, #12\n"  // [sp]: -n, [sp+4]: X, [sp+8]: t0's end; stride, pairs, t1 at
-                       // [sp+48], [sp+52], [sp+56] (t1 becomes t1 - t0)
-    "  str r0, [sp, #4]\n"
-    "  rsbs r2, r2, #0\n"
-    "  str r2, [sp, #0]\n"
-    "  mov lr, r3\n"                // t0
-    "  ldr r7, [sp, #52]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #8]\n"
-    "  ldr r7, [sp, #56]\n  subs r7, r7, r3\n  str r7, [sp, #56]\n"
-    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"   // 32767
-    "  ldr r7, [sp, #48]\n"
-    "2:\n"
-    "  adds r3, r1, r7\n"           // row 1 end (r7: stride)
-    "  movs r6, #0\n"
-    "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"
-    "  ldr r0, [sp, #4]\n"
-    "  ldr r2, [sp, #0]\n"          // k = -n
-    "  lsls r6, r2, #31\n"          // C = bit 1 of -n: an odd number of passes
-    "  bcs 3f\n"                    // enters at the second pass of the two
-    "1:\n"
-    UF_MAC2X2P_M0_PASS
-    "3:\n"
-    UF_MAC2X2P_M0_PASS
-    "  bne 1b\n"
-    "  mov r6, lr\n"
-    "  ldr r5, [sp, #56]\n"
-    UF_MAC2X2P_M0_OUT("r8", "r9")
-    "  adds r6, #20\n"
-    UF_MAC2X2P_M0_OUT("r10", "r11")
-    "  adds r6, #20\n  mov lr, r6\n"
-    "  ldr r7, [sp, #48]\n  adds r1, r3, r7\n"   // the next pair's row 0 end
-    "  ldr r4, [sp, #8]\n  cmp r6, r4\n"
-    "  bne 2b\n"
-    "  add sp, #12\n"
-    UF_M0_RESTORE
-    UF_M0_END("uf_mac2x2p_m0"));
+UF_MAC2X2P_M0("uf_mac2x2p_m0", UF_MAC2X2P_M0_PASS);
+UF_MAC2X2P_M0("uf_mac2x2ph_m0", UF_MAC2X2PH_M0_PASS);
 #endif
 
 // X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
