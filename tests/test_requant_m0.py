@@ -267,6 +267,8 @@ int main(void) {
         (2, 36, 2, 0),
         (24, 40, 6, 0),
         (24, 40, 7, 1),
+        (12, 8, 5, 0),  # 6 passes: entering at the third of four
+        (20, 8, 3, 1),
     ],
 )
 def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):

@@ -163,7 +163,8 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 // 2^32) with the H sum -S1: S0 = that + (S1 << 16), exact as S0 fits int32. For
 // each of `pairs` row pairs b: t0[2b + i].acc and t1[2b + i].acc = sums over k < n (n
 // even, > 0) of x0[k], x1[k] times w[(2b + i)*stride + k]; w_end = w + n. Two passes
-// per loop: 28 cycles per 8 MACs (mac4: 39), 42 per row pair around them.
+// per loop: 28 cycles per 8 MACs (mac4: 39), 42 per row pair around them (four passes
+// per loop, entered at the one that leaves a multiple of four).
 // The floor of this scheme on the M0+ (MULS 1, LDRSB 2 with no immediate offset, LDM
 // 1 + N): per two MULS (4 MACs) one lane split (A += P, B += (P + c) >> 16: 4 ALU) and
 // one combine, since a 16-bit lane holds only two int8 products' sum; each MULS needs
@@ -212,11 +213,16 @@ __asm__( \
     "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"                                     \
     "  ldr r0, [sp, #4]\n"                                                                           \
     "  ldr r2, [sp, #0]\n"  /* k = -n */                                                             \
-    "  lsls r6, r2, #31\n"  /* C = bit 1 of -n: an odd number of passes */                           \
-    "  bcs 3f\n"  /* enters at the second pass of the two */                                         \
+    "  lsls r6, r2, #30\n"  /* q = bits 1, 2 of -n (N, C): passes to skip of four */                 \
+    "  bcs 7f\n"                                                                                     \
+    "  bmi 4f\n"                                                                                     \
     "1:\n"                                                                                           \
     pass                                                                                             \
-    "3:\n"                                                                                           \
+    "4:\n"                                                                                           \
+    pass                                                                                             \
+    "5:\n"                                                                                           \
+    pass                                                                                             \
+    "6:\n"                                                                                           \
     pass                                                                                             \
     "  bne 1b\n"                                                                                     \
     "  mov r6, lr\n"                                                                                 \
@@ -230,6 +236,9 @@ __asm__( \
     "  bne 2b\n"                                                                                     \
     "  add sp, #12\n"                                                                                \
     UF_M0_RESTORE                                                                                    \
+    "7:\n"                                                                                           \
+    "  bmi 6b\n"  /* q = 3 */                                                                        \
+    "  b 5b\n"  /* q = 2 */                                                                          \
     UF_M0_END(name))
 // uf_mac2x2p_m0 with the weights in halfwords (w_end and stride even: LDRSH, which
 // faults unaligned): one LDRSH brings both inputs' weights of a row (w[k] in the low
