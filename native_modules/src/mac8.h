@@ -162,16 +162,17 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 // to one accumulator and the whole P to another, which ends as S0 - S1 * 2^16 (mod
 // 2^32) with the H sum -S1: S0 = that + (S1 << 16), exact as S0 fits int32. For
 // each of `pairs` row pairs b: t0[2b + i].acc and t1[2b + i].acc = sums over k < n (n
-// even, > 0) of x0[k], x1[k] times w[(2b + i)*stride + k]; w_end = w + n. Two passes
-// per loop: 28 cycles per 8 MACs (mac4: 39), 42 per row pair around them (four passes
-// per loop, entered at the one that leaves a multiple of four).
+// even, > 0) of x0[k], x1[k] times w[(2b + i)*stride + k]; w_end = w + n. Per pass
+// of 8 MACs: 27.5 cycles with a branch every four passes (mac4: 39;
+// uf_mac2x2ph_m0: 26.5), entered at the pass that leaves a multiple of four; 42 per
+// row pair around them.
 // The floor of this scheme on the M0+ (MULS 1, LDRSB 2 with no immediate offset, LDM
 // 1 + N): per two MULS (4 MACs) one lane split (A += P, B += (P + c) >> 16: 4 ALU) and
 // one combine, since a 16-bit lane holds only two int8 products' sum; each MULS needs
 // a fresh weight (LDRSB 2 plus the shared index step, or half an LDRSH and one
 // extraction op: 2; a word load and byte extraction costs the same) and the X words
 // are shared by the rows held in registers (two rows: 4 accumulators and the constant
-// fill r8-r12). That is 27-28 per 8 MACs, about 3.4 per MAC; unpacked it is MULS +
+// fill r8-r12). That is 26.5-27.5 per 8 MACs, about 3.4 per MAC; unpacked it is MULS +
 // ADD + a fresh operand (>= 3, with LDRSB weights >= 4).
 // Weights sign-extended into RAM tables (LDM, 1.25 per word) would allow about 2.9,
 // but a block's table is rows x in_c words: more than the board's stack holds.
@@ -242,7 +243,7 @@ __asm__( \
     UF_M0_END(name))
 // uf_mac2x2p_m0 with the weights in halfwords (w_end and stride even: LDRSH, which
 // faults unaligned): one LDRSH brings both inputs' weights of a row (w[k] in the low
-// byte), SXTB and ASRS split them, one index step per pass: 27 cycles per 8 MACs.
+// byte), SXTB and ASRS split them, one index step per pass: 26.5 cycles per 8 MACs.
 void uf_mac2x2ph_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                     int pairs, void *t1);
 #define UF_MAC2X2PH_M0_PASS                                                           \
