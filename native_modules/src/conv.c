@@ -69,9 +69,8 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
     int32_t xx[UF_M0_PACKED];
     const int32_t lim[3] = {out_off, act_min, act_max};
     // Weights at an even address (every row then: in_c is even where pixels pair) take
-    // the halfword loads.
-    void (*mac2x2)(const int32_t *, const int8_t *, int, void *, int, int, void *) =
-        ((uintptr_t)w & 1) ? uf_mac2x2p_m0 : uf_mac2x2ph_m0;
+    // the halfword loads. (Direct calls: a natmod cannot take a local symbol's address.)
+    int half = !((uintptr_t)w & 1);
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
@@ -92,7 +91,11 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
             const int8_t *xp = x;
             for (; left >= 2; left -= 2) {
                 uf_pack2_m0(xp + in_c, xp + 2 * in_c, xx, in_c);
-                mac2x2(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                if (half) {
+                    uf_mac2x2ph_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                } else {
+                    uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                }
                 if (out_c == n4) {
                     uf_rq1_m0(t, o, 2 * n4, lim);
                 } else {
@@ -121,7 +124,11 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                     ox = 0, oy++;
                 }
                 uf_pack2_m0(x0 + in_c, x1 + in_c, xx, in_c);
-                mac2x2(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                if (half) {
+                    uf_mac2x2ph_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                } else {
+                    uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                }
                 if (ok == 2) {
                     uf_rq1_m0(t, o, n4, lim);
                     uf_rq1_m0(t1, o + out_c, n4, lim);
