@@ -34,7 +34,13 @@ int main(void) {
             b[j] = v[%d * j + 1], m[j] = v[%d * j + 2], s[j] = v[%d * j + 3];
         }
         int32_t lim[3] = {v[4], v[5], v[6]};
-        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0, lim);
+        // uf_rq1_m0's table only where every sum is below 2^30 in magnitude (its callers'
+        // int8 sums), else uf_rq_m0's (any int32 sum)
+        int small = 1;
+        for (int j = 0; j < block; j++) {
+            small &= v[%d * j] >= -(1 << 30) && v[%d * j] <= (1 << 30);
+        }
+        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0, small ? lim : 0);
         for (int j = 0; j < block; j++) {
             t[j].acc = v[%d * j];
         }
@@ -54,7 +60,7 @@ def _need():
 def _run(tmp_path, cases, block):
     t = TARGETS["armv6m"]
     src = tmp_path / "rq.c"
-    src.write_text(PROGRAM % ((IO,) + (FIELDS,) * 6))
+    src.write_text(PROGRAM % ((IO,) + (FIELDS,) * 8))
     elf_path = tmp_path / "rq.elf"
     cmd = [
         t.cc,
@@ -162,6 +168,36 @@ def test_requant_m0_floor(tmp_path):
     assert got == [_expect(*c) for c in cases]
 
 
+def test_requant_m0_window(tmp_path):
+    """uf_rq1_m0's table (every sum below 2^30): sums around the last act_min (the
+    window's origin is a step or two below it), around origin + 2^15 (the two-MULS
+    window's end, past it four MULS), around the first act_max and far past both,
+    right shifts 1..13, multipliers at 2^30 and INT32_MAX, act_min above out_off."""
+    _need()
+    rnd = random.Random(17)
+    cases = []
+    for _ in range(120):
+        m = rnd.choice([1 << 30, MAX, rnd.randint(1 << 30, MAX)])
+        s = -rnd.randint(1, 13)
+        off = rnd.randint(-128, 100)
+        lo, hi = rnd.choice([(-128, 127), (off, 127), (off + rnd.randint(0, 3), off + 20), (max(off, -128), 127)])
+        lo = max(lo, off)
+        bias = rnd.choice([0, rnd.randint(-(1 << 20), 1 << 20)])
+        edge = _first_above(m, s, off, lo, hi)
+        top = _first_above(m, s, off, hi - 1, hi) if hi > lo else edge
+        xs = [edge + d for d in range(-12, 4)] + [top + d for d in range(-3, 3)]
+        step = max(1, (1 << -s) // 2)
+        xs += [edge - k * step + d for k in (1, 2, 3) for d in (-1, 0, 1)]
+        xs += [edge + (1 << 15) + d for d in range(-3 * step, 3 * step, max(1, step // 2))]
+        xs += [edge + (1 << 16), edge + (1 << 20), -(1 << 30), (1 << 30) - 1]
+        for x in xs:
+            acc = x - bias
+            if -(1 << 30) <= acc <= 1 << 30:
+                cases.append((acc, bias, m, s, off, lo, hi))
+    got = _run(tmp_path, cases, 1)
+    assert got == [_expect(*c) for c in cases]
+
+
 def test_requant_m0_int16_sums(tmp_path):
     """uf_rq1_m0's two-product path for sums that fit int16 and the four-product one
     past them: sums at and around +-2^15, every multiplier half extreme, wide clamps
@@ -220,25 +256,41 @@ int main(void) {
 """
 
 
-@pytest.mark.parametrize("in_c,out_c,width", [(32, 8, 5), (6, 13, 4), (7, 4, 3), (2, 36, 2)])
-def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
+@pytest.mark.parametrize(
+    "in_c,out_c,width,w_odd",
+    [
+        (32, 8, 5, 1),
+        (32, 8, 5, 0),
+        (6, 13, 4, 1),
+        (6, 13, 4, 0),
+        (7, 4, 3, 1),
+        (2, 36, 2, 0),
+        (24, 40, 6, 0),
+        (24, 40, 7, 1),
+        (12, 8, 5, 0),  # 6 passes: entering at the third of four
+        (20, 8, 3, 1),
+    ],
+)
+def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
     """1x1 CONV_2D as ARMv6-M code (the packed two-pixel kernel and its fallbacks) with
     inputs and weights at -128 (the extreme products, 16384 each) and random ones,
-    weights at an odd address, against sums and requantization in Python."""
+    weights at an odd address (byte loads) or an even one (uf_mac2x2ph_m0's halfword
+    loads, which fault unaligned), against sums and requantization in Python."""
     _need()
     import numpy as np
 
     rng = np.random.default_rng(in_c * 100 + out_c)
     x = rng.integers(-128, 128, (width, in_c))
-    x[0] = -128
+    x[:2] = -128  # both lanes of the first pixel pair at the extreme
     x[-1] = 127
     w = rng.integers(-128, 128, (out_c, in_c))
     w[0] = -128
     w[-1, : in_c // 2] = -128
     bias = rng.integers(-1000, 1000, out_c)
     mult = rng.integers(1 << 30, MAX, out_c)
-    shift = rng.integers(-14, -7, out_c)
-    off = 3
+    # right shifts up to 13 (uf_rq1_m0's table, the contiguous pixel loop) or 14 (uf_rq_m0's)
+    shift = rng.integers(-13 if out_c % 2 == 0 else -14, -7, out_c)
+    off = -128 if out_c % 2 == 0 else 3  # (act_min < out_off: uf_rq_m0's table)
     t = TARGETS["armv6m"]
     src = tmp_path / "conv.c"
     src.write_text(CONV % IO)
@@ -267,7 +319,8 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width):
     elf = read_elf(elf_path)
     head = 64
     xo = head
-    wo = xo + x.size + 1  # odd: weights need byte loads
+    wo = xo + x.size + 1
+    wo += (wo & 1) != w_odd  # odd: byte loads; even: halfword loads
     bo = (wo + w.size + 3) & ~3
     oo = bo + 4 * out_c
     mo = oo + width * out_c + 8

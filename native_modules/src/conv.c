@@ -57,20 +57,26 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // four one by one. Inputs of up to UF_M0_PACKED (even) channels go two pixels at a
 // time, packed on the stack.
 #define UF_M0_PACKED 256
-// uf_rq1_m0's floors (about 150 cycles per channel) where a channel has this many
-// outputs (40% of person_detect's pixels stop at act_min, 27 cycles fewer each).
+// (Formerly uf_rq1_m0's floor threshold; its table now always wants lim.)
 #define UF_M0_FLOOR_PIXELS 16
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                        int act_max) {
-    uf_rq_m0_t t[UF_DW_BLOCK], t1[UF_DW_BLOCK];   // (t1: a pixel pair's second pixel)
+    // t1 (a pixel pair's second pixel) right after t's n4 entries: where the block is every
+    // channel (out_c = n4), the pair's outputs are one run for one uf_rq1_m0 call.
+    uf_rq_m0_t t[2 * UF_DW_BLOCK];
     int32_t xx[UF_M0_PACKED];
     const int32_t lim[3] = {out_off, act_min, act_max};
+    // Weights at an even address (every row then: in_c is even where pixels pair) take
+    // the halfword loads. (Direct calls: a natmod cannot take a local symbol's address.)
+    int half = !((uintptr_t)w & 1);
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, out_h * out_w >= UF_M0_FLOOR_PIXELS ? lim : 0);
+        uf_rq_m0_t *t1 = t + n4;
+        // (uf_rq1_m0 wants sums below 2^30: in_c < 2^16 products of int8)
+        int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, in_c < 65536 ? lim : 0);
         int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
         for (int j = 0; pairs && j < n4; j++) {   // (field by field: natmods have no memcpy)
             t1[j].bias = t[j].bias, t1[j].mult2 = t[j].mult2;
@@ -78,10 +84,36 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
         }
         const int8_t *wo = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
+        int left = out_h * out_w;
+        if (pairs && ok == 2 && n4 == nb && s_h == 1 && s_w == 1 && in_w == out_w) {
+            // The usual layer: the pixels one after another in x, no channel tail (the
+            // loop below without its index arithmetic); an odd last pixel goes below.
+            const int8_t *xp = x;
+            for (; left >= 2; left -= 2) {
+                uf_pack2_m0(xp + in_c, xp + 2 * in_c, xx, in_c);
+                if (half) {
+                    uf_mac2x2ph_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                } else {
+                    uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                }
+                if (out_c == n4) {
+                    uf_rq1_m0(t, o, 2 * n4, lim);
+                } else {
+                    uf_rq1_m0(t, o, n4, lim);
+                    uf_rq1_m0(t1, o + out_c, n4, lim);
+                }
+                xp += 2 * in_c, o += 2 * out_c;
+            }
+            if (left) {
+                uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
+                uf_rq1_m0(t, o, n4, lim);
+            }
+            continue;
+        }
         // The pixels in row-major order, two per pass (uf_mac2x2p_m0; a pair may span
         // two rows), the channel tail one by one.
         int oy = 0, ox = 0;
-        for (int left = out_h * out_w; left > 0;) {
+        for (; left > 0;) {
             const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
             if (++ox == out_w) {
                 ox = 0, oy++;
@@ -92,7 +124,11 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                     ox = 0, oy++;
                 }
                 uf_pack2_m0(x0 + in_c, x1 + in_c, xx, in_c);
-                uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                if (half) {
+                    uf_mac2x2ph_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                } else {
+                    uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
+                }
                 if (ok == 2) {
                     uf_rq1_m0(t, o, n4, lim);
                     uf_rq1_m0(t1, o + out_c, n4, lim);
@@ -530,7 +566,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, out_h * out_w >= UF_M0_FLOOR_PIXELS ? lim : 0);
+        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);
         int8_t *o = out + c0;
         // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
         // inputs or one input channel, uf_rq1_m0's table) without the window

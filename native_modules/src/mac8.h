@@ -154,16 +154,28 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 #endif
 
 // Two pixels by two rows per pass, the pixels packed in one word per input:
-// X[k] = -(x0[k] + x1[k] * 2^16). One MULS by a weight then gives both pixels'
-// products, and two inputs' worth sum to P = L + H * 2^16 with L, H (the negated
-// sums of pixel 0 and 1) in [-32768, 32512] (|x*w| <= 16384). (P + 2^15) >> 16 is
-// H exactly (L + 2^15 is in [0, 65280]; the sum fits int32 even where P does
-// not), so per row a pass adds H to one accumulator and the whole P to another,
-// which ends as -S0 - S1 * 2^16 (mod 2^32) with the H sum -S1: S0 = (-S1 << 16) -
-// that, exact as S0 fits int32. For each of `pairs` row pairs b: t0[2b + i].acc
-// and t1[2b + i].acc = sums over k < n (n even, > 0) of x0[k], x1[k] times
-// w[(2b + i)*stride + k]; w_end = w + n. Two passes per loop: 28 cycles per 8 MACs
-// (mac4: 39).
+// X[k] = x0[k] - x1[k] * 2^16. One MULS by a weight then gives both pixels'
+// products, and two inputs' worth sum to P = L + H * 2^16 with L (pixel 0's sum) in
+// [-32512, 32768] and H (pixel 1's, negated) in [-32768, 32512] (|x*w| <= 16384,
+// 16384 only for -128 * -128). (P + 32767) >> 16 is H exactly (L + 32767 is in
+// [255, 65535]; the sum fits int32 even where P does not), so per row a pass adds H
+// to one accumulator and the whole P to another, which ends as S0 - S1 * 2^16 (mod
+// 2^32) with the H sum -S1: S0 = that + (S1 << 16), exact as S0 fits int32. For
+// each of `pairs` row pairs b: t0[2b + i].acc and t1[2b + i].acc = sums over k < n (n
+// even, > 0) of x0[k], x1[k] times w[(2b + i)*stride + k]; w_end = w + n. Per pass
+// of 8 MACs: 27.5 cycles with a branch every four passes (mac4: 39;
+// uf_mac2x2ph_m0: 26.5), entered at the pass that leaves a multiple of four; 42 per
+// row pair around them.
+// The floor of this scheme on the M0+ (MULS 1, LDRSB 2 with no immediate offset, LDM
+// 1 + N): per two MULS (4 MACs) one lane split (A += P, B += (P + c) >> 16: 4 ALU) and
+// one combine, since a 16-bit lane holds only two int8 products' sum; each MULS needs
+// a fresh weight (LDRSB 2 plus the shared index step, or half an LDRSH and one
+// extraction op: 2; a word load and byte extraction costs the same) and the X words
+// are shared by the rows held in registers (two rows: 4 accumulators and the constant
+// fill r8-r12). That is 26.5-27.5 per 8 MACs, about 3.4 per MAC; unpacked it is MULS +
+// ADD + a fresh operand (>= 3, with LDRSB weights >= 4).
+// Weights sign-extended into RAM tables (LDM, 1.25 per word) would allow about 2.9,
+// but a block's table is rows x in_c words: more than the board's stack holds.
 void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                    int pairs, void *t1);
 // One pass: inputs k and k + 1 of the two rows; k += 2 sets the flags.
@@ -177,49 +189,78 @@ void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int s
     "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n" /* row 0: P, H */ \
     "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n" /* row 1 */    \
     "  adds r2, #1\n"
+// One row's sums from its accumulators (a: the P sum, h: the H sum) into t0 at r6 and
+// t1 at r6 + r5.
+#define UF_MAC2X2P_M0_OUT(a, h)                                                       \
+    "  mov r4, " h "\n  negs r4, r4\n  lsls r7, r4, #16\n  add r7, " a "\n"                \
+    "  str r7, [r6, #0]\n  str r4, [r6, r5]\n"
+// The kernel around a pass (name: the symbol).
+#define UF_MAC2X2P_M0(name, pass) \
+__asm__( \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                                     \
+    "  sub sp, #12\n"  /* [sp]: -n, [sp+4]: X, [sp+8]: t0's end; stride, pairs, t1 at */             \
+    /* [sp+48], [sp+52], [sp+56] (t1 becomes t1 - t0) */                                             \
+    "  str r0, [sp, #4]\n"                                                                           \
+    "  rsbs r2, r2, #0\n"                                                                            \
+    "  str r2, [sp, #0]\n"                                                                           \
+    "  mov lr, r3\n"  /* t0 */                                                                       \
+    "  ldr r7, [sp, #52]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #8]\n"    \
+    "  ldr r7, [sp, #56]\n  subs r7, r7, r3\n  str r7, [sp, #56]\n"                                  \
+    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */                \
+    "  ldr r7, [sp, #48]\n"                                                                          \
+    "2:\n"                                                                                           \
+    "  adds r3, r1, r7\n"  /* row 1 end (r7: stride) */                                              \
+    "  movs r6, #0\n"                                                                                \
+    "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"                                     \
+    "  ldr r0, [sp, #4]\n"                                                                           \
+    "  ldr r2, [sp, #0]\n"  /* k = -n */                                                             \
+    "  lsls r6, r2, #30\n"  /* q = bits 1, 2 of -n (N, C): passes to skip of four */                 \
+    "  bcs 7f\n"                                                                                     \
+    "  bmi 4f\n"                                                                                     \
+    "1:\n"                                                                                           \
+    pass                                                                                             \
+    "4:\n"                                                                                           \
+    pass                                                                                             \
+    "5:\n"                                                                                           \
+    pass                                                                                             \
+    "6:\n"                                                                                           \
+    pass                                                                                             \
+    "  bne 1b\n"                                                                                     \
+    "  mov r6, lr\n"                                                                                 \
+    "  ldr r5, [sp, #56]\n"                                                                          \
+    UF_MAC2X2P_M0_OUT("r8", "r9")                                                                    \
+    "  adds r6, #20\n"                                                                               \
+    UF_MAC2X2P_M0_OUT("r10", "r11")                                                                  \
+    "  adds r6, #20\n  mov lr, r6\n"                                                                 \
+    "  ldr r7, [sp, #48]\n  adds r1, r3, r7\n"  /* the next pair's row 0 end */                      \
+    "  ldr r4, [sp, #8]\n  cmp r6, r4\n"                                                             \
+    "  bne 2b\n"                                                                                     \
+    "  add sp, #12\n"                                                                                \
+    UF_M0_RESTORE                                                                                    \
+    "7:\n"                                                                                           \
+    "  bmi 6b\n"  /* q = 3 */                                                                        \
+    "  b 5b\n"  /* q = 2 */                                                                          \
+    UF_M0_END(name))
+// uf_mac2x2p_m0 with the weights in halfwords (w_end and stride even: LDRSH, which
+// faults unaligned): one LDRSH brings both inputs' weights of a row (w[k] in the low
+// byte), SXTB and ASRS split them, one index step per pass: 26.5 cycles per 8 MACs.
+void uf_mac2x2ph_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
+                    int pairs, void *t1);
+#define UF_MAC2X2PH_M0_PASS                                                           \
+    "  ldm r0!, {r6, r7}\n"         /* X[k], X[k + 1] */                              \
+    "  ldrsh r4, [r1, r2]\n  sxtb r5, r4\n  asrs r4, r4, #8\n"                        \
+    "  muls r5, r6\n  muls r4, r7\n  adds r4, r4, r5\n"                               \
+    "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n" /* row 0: P, H */ \
+    "  ldrsh r5, [r3, r2]\n  sxtb r4, r5\n  asrs r5, r5, #8\n"                        \
+    "  muls r4, r6\n  muls r5, r7\n  adds r5, r5, r4\n"                               \
+    "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n" /* row 1 */    \
+    "  adds r2, #2\n"
 #if UF_M0_CONV_ASM
-__asm__(
-    UF_M0_BEGIN("uf_mac2x2p_m0") UF_M0_SAVE
-    "  sub sp, #12\n"  // [sp]: -n, [sp+4]: X, [sp+8]: row pairs left; stride, pairs, t1 at
-                       // [sp+48], [sp+52], [sp+56]
-    "  str r0, [sp, #4]\n"
-    "  rsbs r2, r2, #0\n"
-    "  str r2, [sp, #0]\n"
-    "  mov lr, r3\n"                // t0
-    "  ldr r7, [sp, #52]\n"
-    "  str r7, [sp, #8]\n"
-    "  movs r7, #128\n  lsls r7, r7, #8\n  mov r12, r7\n"   // 2^15
-    "2:\n"
-    "  ldr r7, [sp, #48]\n"
-    "  adds r3, r1, r7\n"           // row 1 end
-    "  movs r6, #0\n"
-    "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"
-    "  ldr r0, [sp, #4]\n"
-    "  ldr r2, [sp, #0]\n"          // k = -n
-    "  lsls r6, r2, #31\n"          // C = bit 1 of -n: an odd number of passes
-    "  bcs 3f\n"                    // enters at the second pass of the two
-    "1:\n"
-    UF_MAC2X2P_M0_PASS
-    "3:\n"
-    UF_MAC2X2P_M0_PASS
-    "  bne 1b\n"
-    "  mov r6, lr\n"
-    "  ldr r5, [sp, #56]\n"
-    "  mov r4, r9\n  lsls r4, r4, #16\n  mov r7, r8\n  subs r4, r4, r7\n  str r4, [r6, #0]\n"
-    "  mov r4, r9\n  negs r4, r4\n  str r4, [r5, #0]\n"
-    "  mov r4, r11\n  lsls r4, r4, #16\n  mov r7, r10\n  subs r4, r4, r7\n  str r4, [r6, #20]\n"
-    "  mov r4, r11\n  negs r4, r4\n  str r4, [r5, #20]\n"
-    "  adds r6, #40\n  mov lr, r6\n"
-    "  adds r5, #40\n  str r5, [sp, #56]\n"
-    "  ldr r7, [sp, #48]\n  lsls r7, r7, #1\n  adds r1, r1, r7\n"   // the next pair's row 0 end
-    "  ldr r7, [sp, #8]\n  subs r7, r7, #1\n  str r7, [sp, #8]\n"
-    "  bne 2b\n"
-    "  add sp, #12\n"
-    UF_M0_RESTORE
-    UF_M0_END("uf_mac2x2p_m0"));
+UF_MAC2X2P_M0("uf_mac2x2p_m0", UF_MAC2X2P_M0_PASS);
+UF_MAC2X2P_M0("uf_mac2x2ph_m0", UF_MAC2X2PH_M0_PASS);
 #endif
 
-// X[k] = -(x0[k] + x1[k] * 2^16) for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
+// X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
 void uf_pack2_m0(const int8_t *x0_end, const int8_t *x1_end, int32_t *X, int n);
 #if UF_M0_CONV_ASM
 __asm__(
@@ -227,10 +268,9 @@ __asm__(
     "  push {r4, r5, r6, r7, lr}\n"
     "  rsbs r3, r3, #0\n"
     "1:\n"
-    "  ldrsb r4, [r0, r3]\n  ldrsb r5, [r1, r3]\n  lsls r5, r5, #16\n  adds r4, r4, r5\n"
-    "  negs r4, r4\n  adds r3, #1\n"
-    "  ldrsb r6, [r0, r3]\n  ldrsb r7, [r1, r3]\n  lsls r7, r7, #16\n  adds r5, r6, r7\n"
-    "  negs r5, r5\n"
+    "  ldrsb r4, [r0, r3]\n  ldrsb r5, [r1, r3]\n  lsls r5, r5, #16\n  subs r4, r4, r5\n"
+    "  adds r3, #1\n"
+    "  ldrsb r5, [r0, r3]\n  ldrsb r6, [r1, r3]\n  lsls r6, r6, #16\n  subs r5, r5, r6\n"
     "  stm r2!, {r4, r5}\n"
     "  adds r3, #1\n"
     "  bne 1b\n"
@@ -243,9 +283,10 @@ __asm__(
 // TFLM's scales are positive), half = the rounding constant 2^(right - 1) (0 when
 // right is 0), shifts = right | left << 8 | (right == 0) << 16 for TFLM's shift
 // (left = shift > 0 ? shift : 0, right = -shift otherwise). uf_rq_m0 reads the
-// fields in this order (20 bytes each). uf_rq1_m0's table (every right > 0, no
-// left) differs: half = floor, an accumulator sum below which the output is act_min
-// (INT32_MIN: none), shifts = right - 1.
+// fields in this order (20 bytes each). uf_rq1_m0's table (uf_rq_m0_prepare's ok == 2:
+// every channel with a right shift r in 1..13, a multiplier m >= 2^30 and act_min >=
+// out_off) differs: bias = F, the sum below which the output is act_min (the window's
+// origin xs minus the bias), mult2 = m, half = C, shifts = 15 + r (uf_rq1_m0_entry).
 typedef struct {
     int32_t acc, bias;
     uint32_t mult2;
@@ -257,13 +298,20 @@ typedef struct {
 // rounding divide written as (q - (q < 0) + half) >> right (TFLM's ties away
 // from zero; if the sum passes INT32_MAX the unsigned sum shifts right), the
 // doubling high multiply from the 64-bit x * 2m (exact for every x and 0 <= m <
-// 2^31; uf_rq_m0_prepare refuses a negative multiplier). uf_rq1_m0: the same
-// where every channel has left = 0 and right > 0 (the usual layer), without the
-// left shift and the right == 0 case, the rounding divide as
-// ((q - (q < 0)) >> (right - 1) + 1) >> 1 (the same value), and a sum below the
-// channel's floor stores act_min with no multiply; a sum that fits int16 takes two
-// MULS for the product: 39 cycles per output (51 past int16), 17 below the floor
-// (uf_rq_m0: 49).
+// 2^31; uf_rq_m0_prepare refuses a negative multiplier): 49 cycles per output.
+//
+// uf_rq1_m0 (its own table, above): TFLM's two roundings fold into one floor,
+// v = floor((x m + K - [x < 0] 2^31) / D) with K = 2^30 + 2^(30+r), D = 2^(31+r) (as
+// uf_rq_out's comment derives), and with lo = act_min - out_off the output is act_min +
+// min(u, act_max - act_min) for u = floor((x m + K - lo D) / D) when that is >= 0, else
+// act_min. xs is the smallest x with x m + K - lo D >= 0, so for y = x - xs = acc - F
+// the numerator is y m + C with C in [0, m): y < 0 gives act_min with no multiply, and
+// for 0 <= y < 2^15 two MULS give it exactly, split at bit 16 (m = mh 2^16 + ml):
+// u = (y mh + ((y ml + C) >> 16)) >> (15 + r), the sum below 2^32 (y ml < 2^31, C <
+// 2^31). Sums past 2^15 take four MULS (the 64-bit y m + C; u = its high word >> (r -
+// 1)). x < 0 inside the window (xs < 0) would need the -2^31: with lo >= 0 the formula
+// gives u <= 0 there anyway (x m + K - lo D <= K - m < D at x = -1). 27 cycles per
+// output, 13 below xs (uf_rq_m0: 49).
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 void uf_rq1_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 // x << left (a register shift reads bits 0..7)
@@ -322,74 +370,86 @@ __asm__(                                                                        
     UF_M0_END(name))
 #if UF_M0_CONV_ASM
 UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
-// uf_rq1_m0: acc, bias, 2m, floor in one LDM; below the floor, act_min. Its
-// offset, clamp and store tail repeats uf_rq_m0's (a tier-internal mirror, named here).
-#define UF_RQ1_M0(name)                                                                 \
-__asm__(                                                                                \
-    UF_M0_BEGIN(name) UF_M0_SAVE                                                        \
-    "  ldr r4, [r3, #0]\n  mov r9, r4\n"    /* out_off */                               \
-    "  ldr r4, [r3, #4]\n  mov r10, r4\n"   /* act_min */                               \
-    "  ldr r4, [r3, #8]\n  mov r11, r4\n"   /* act_max */                               \
-    "  adds r2, r1, r2\n  mov r12, r2\n"    /* out end */                               \
-    "  movs r4, r0\n  movs r0, r1\n  movs r1, r4\n"   /* r0: out, r1: table */          \
-    "  movs r4, #1\n  lsls r4, r4, #31\n  mov r8, r4\n"   /* 2^31 */                     \
-    "1:\n"                                                                              \
-    "  ldm r1!, {r2, r3, r4, r5}\n"         /* acc, bias, 2m, floor */                  \
-    "  adds r2, r2, r3\n"                                                               \
-    "  cmp r2, r5\n"                                                                    \
-    "  blt 7f\n"                                                                        \
-    /* x in int16: x * 2m = A 2^16 + B (A = x mh, B = x ml, both fit int32); q = */     \
-    /* (A >> 16) + the carry of (A << 16) + (B + 2^31), both unsigned */                \
-    "  sxth r3, r2\n  cmp r3, r2\n  bne 9f\n"                                            \
-    "  uxth r5, r4\n  lsrs r4, r4, #16\n"                                               \
-    "  muls r5, r2\n  muls r4, r2\n"                                                    \
-    "  lsls r6, r4, #16\n  asrs r4, r4, #16\n"                                          \
-    "  add r5, r8\n  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"   /* q */            \
-    "10:\n"                                                                             \
-    "  ldm r1!, {r3}\n"                     /* right - 1 */                             \
-    "  asrs r6, r4, #31\n  adds r4, r4, r6\n"   /* q - (q < 0) */                       \
-    "  asrs r4, r3\n"                                                                   \
-    "  adds r4, r4, #1\n"  /* no overflow: q <= INT32_MAX - 1 (0 <= m < 2^31) */       \
-    "  asrs r4, r4, #1\n"                                                               \
-    "  add r4, r9\n"                                                                    \
+// uf_rq1_m0, two outputs per loop pass (out[0] at 1x labels, out[1] at 2x; r0 steps by
+// 2, an odd n enters at the second with r0 one byte back), r12 = the outputs' end, r9 =
+// act_min, r10 = act_max - act_min (unsigned compare: u is >= 0), r11 = act_max.
+// One output: sum and origin, below it act_min (x7), past 2^15 the 64-bit path (x9),
+// else two MULS; clamp (x5: act_max), store at r0 + pos.
+#define UF_RQ1_M0_ONE(l, pos)                                                           \
+    "  ldm r1!, {r2, r3}\n"                 /* acc, F */                                \
+    "  subs r2, r2, r3\n"                   /* y (unsigned from here: acc >= F) */      \
+    "  blt " l "7f\n"                                                                   \
+    "  ldm r1!, {r4, r5, r6}\n"             /* m, C, 15 + r */                          \
+    "  lsrs r3, r2, #15\n"                                                              \
+    "  bne " l "9f\n"                                                                   \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"   /* ml, mh */                                \
+    "  muls r3, r2\n  muls r4, r2\n"                                                    \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"                        \
+    "  lsrs r4, r6\n"                       /* u */                                     \
+    l "2:\n"                                                                            \
     "  cmp r4, r10\n"                                                                   \
-    "  blt 4f\n"                                                                        \
-    "  cmp r4, r11\n"                                                                   \
-    "  bgt 5f\n"                                                                        \
-    "6:\n"                                                                              \
-    "  strb r4, [r0]\n"                                                                 \
-    "  adds r0, #1\n"                                                                   \
-    "  cmp r0, r12\n"                                                                   \
-    "  bne 1b\n"                                                                        \
-    "8:\n"                                                                              \
-    UF_M0_RESTORE                                                                       \
-    "7:\n"                                 /* below the floor */                       \
-    "  adds r1, #4\n"                                                                   \
-    "  mov r4, r10\n"                                                                   \
-    "  strb r4, [r0]\n"                                                                 \
-    "  adds r0, #1\n"                                                                   \
-    "  cmp r0, r12\n"                                                                   \
-    "  bne 1b\n"                                                                        \
-    "  b 8b\n"                                                                          \
-    "9:\n"                                                                              \
-    "  uxth r3, r2\n  asrs r2, r2, #16\n"                                               \
-    "  uxth r5, r4\n  lsrs r4, r4, #16\n"                                               \
-    "  movs r6, r3\n  muls r6, r5\n"        /* al*ml */                                 \
-    "  muls r5, r2\n"                       /* ah*ml (signed) */                        \
-    "  muls r3, r4\n"                       /* al*mh (unsigned) */                      \
-    "  muls r4, r2\n"                       /* ah*mh (signed) */                        \
-    "  lsls r7, r5, #16\n  asrs r5, r5, #16\n  adds r6, r6, r7\n  adcs r4, r5\n"         \
-    "  lsls r7, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r7\n  adcs r4, r3\n"         \
-    "  lsrs r6, r6, #31\n  adds r4, r4, r6\n"   /* q */                                 \
-    "  b 10b\n"                                                                         \
-    "4:\n"                                                                              \
-    "  mov r4, r10\n"                                                                   \
-    "  b 6b\n"                                                                          \
-    "5:\n"                                                                              \
+    "  bhi " l "5f\n"                                                                   \
+    "  add r4, r9\n"                                                                    \
+    l "6:\n"                                                                            \
+    "  strb r4, [r0, #" pos "]\n"
+// Its side paths: below the origin, act_max, and y >= 2^15: the 64-bit y m + C from
+// 16x16 partial products (y = yh:yl, m = mh:ml, all unsigned; yh mh < 2^31, the others
+// < 2^32), u = its high word >> (r - 1).
+#define UF_RQ1_M0_SIDE(l)                                                               \
+    l "5:\n"                                                                            \
     "  mov r4, r11\n"                                                                   \
-    "  b 6b\n"                                                                          \
-    UF_M0_END(name))
-UF_RQ1_M0("uf_rq1_m0");
+    "  b " l "6b\n"                                                                     \
+    l "9:\n"                                                                            \
+    "  mov r8, r6\n"                                                                    \
+    "  uxth r3, r2\n  lsrs r2, r2, #16\n"                                               \
+    "  uxth r7, r4\n  lsrs r4, r4, #16\n"                                               \
+    "  movs r6, r3\n  muls r6, r7\n"        /* yl ml */                                 \
+    "  muls r7, r2\n"                       /* yh ml */                                 \
+    "  muls r3, r4\n"                       /* yl mh */                                 \
+    "  muls r4, r2\n"                       /* yh mh */                                 \
+    "  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"   /* (MOVS keeps C) */          \
+    "  lsls r5, r7, #16\n  lsrs r7, r7, #16\n  adds r6, r6, r5\n  adcs r4, r7\n"         \
+    "  lsls r5, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r5\n  adcs r4, r3\n"         \
+    "  mov r6, r8\n  subs r6, #16\n  lsrs r4, r6\n"                                      \
+    "  b " l "2b\n"
+__asm__(
+    UF_M0_BEGIN("uf_rq1_m0") UF_M0_SAVE
+    "  ldr r4, [r3, #4]\n  mov r9, r4\n"    // act_min
+    "  ldr r5, [r3, #8]\n  mov r11, r5\n"   // act_max
+    "  subs r5, r5, r4\n  mov r10, r5\n"    // act_max - act_min
+    "  adds r3, r1, r2\n  mov r12, r3\n"    // the outputs' end
+    "  movs r3, r0\n  movs r0, r1\n  movs r1, r3\n"   // r0: out, r1: table
+    "  lsrs r2, r2, #1\n"                   // C: n odd
+    "  bcc 11f\n"
+    "  subs r0, #1\n"
+    "  b 21f\n"
+    "11:\n"
+    UF_RQ1_M0_ONE("1", "0")
+    "21:\n"
+    UF_RQ1_M0_ONE("2", "1")
+    "30:\n"
+    "  adds r0, #2\n"
+    "  cmp r0, r12\n"
+    "  bne 11b\n"
+    "31:\n"
+    UF_M0_RESTORE
+    "17:\n"                                 // out[0] below the origin: act_min
+    "  adds r1, #12\n"
+    "  mov r4, r9\n"
+    "  strb r4, [r0, #0]\n"
+    "  b 21b\n"
+    "27:\n"                                 // out[1] below the origin
+    "  adds r1, #12\n"
+    "  mov r4, r9\n"
+    "  strb r4, [r0, #1]\n"
+    "  adds r0, #2\n"
+    "  cmp r0, r12\n"
+    "  bne 11b\n"
+    "  b 31b\n"
+    UF_RQ1_M0_SIDE("1")
+    UF_RQ1_M0_SIDE("2")
+    UF_M0_END("uf_rq1_m0"));
+
 #endif
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
@@ -747,61 +807,89 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 }
 
 #if UF_MAC_M0
-// uf_rq1_m0's floor of one channel (mult m >= 0, right 1..31, left 0): a sum x
-// below it requantizes to act_min. The requantized value is non-decreasing in x
-// (m >= 0), and the clamp keeps act_min for every x below a sum that gives
-// act_min, so the floor is exact if the sum just below it gives act_min; that
-// sum is checked with the C requantization. The estimate (about the sum where
-// the value passes act_min - out_off + 1/2, from the top 16 bits of m; a few
-// sums low) is refused where it does not fit: INT32_MIN, no floor.
-static UF_MAC_NOINLINE UF_MAC_UNUSED int32_t uf_rq1_m0_floor(int32_t m, int right,
-                                                             const int32_t *lim) {
-    int64_t l = (int64_t)lim[1] - lim[0];
-    int32_t d = m >> 15;
-    if (l < -(1 << 14) || l > (1 << 14) || d < (1 << 15) || right > 15) {
-        return UF_INT32_MIN;
+// uf_rq1_m0's entry for one channel (bias b, multiplier m, TFLM's shift s, lim =
+// {out_off, act_min, act_max}); 0 where the channel does not qualify (see uf_rq1_m0).
+// The caller's sums are below 2^30 in magnitude (with |b|, |F| <= 2^30: acc + b and
+// acc - F never wrap, as TFLM's int32 sum would not).
+// xs = ceil((lo D - K) / m) = ceil(a 2^30 / m) with a = lo 2^(r+1) - 2^r - 1 (|a| <
+// 2^14 here): an estimate from about 2^46 / m (within 3), then f = xs m - a 2^30 in 32-bit
+// pieces, f = h 2^16 + l (0 <= l < 2^16; |xs mh|, |xs ml| < 2^31 for m = mh 2^16 + ml),
+// stepped into [0, m): C = f. No 64-bit arithmetic (libgcc's is slow on ARMv6-M).
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
+                                                         int32_t s, const int32_t *lim) {
+    int32_t lo = lim[1] - lim[0];
+    int right = (int)-s;
+    if (m < (1 << 30) || right < 1 || right > 13 || lim[1] < lim[0] || lim[0] < -(1 << 20) ||
+        lim[1] > (1 << 20) || lim[2] < lim[1] || b < -(1 << 30) || b > (1 << 30)) {
+        return 0;
     }
-    int32_t l2 = 2 * (int32_t)l + 1;
-    int32_t num = l2 * ((int32_t)1 << right);   // |num| < 2^16
-    if (num >= (1 << 16) || num <= -(1 << 16)) {
-        return UF_INT32_MIN;
+    if (lo >= (1 << 14) >> (right + 1)) {
+        return 0;
     }
-    // x * m / 2^(31 + right) = l2 / 2 at x = l2 * 2^(right + 15) / (m / 2^15)
-    int32_t x = num * (1 << 15) / d - 8;
-    if (x <= UF_INT32_MIN + 1 ||
-        uf_requant_v(x - 1, m, -right, lim[0], lim[1], lim[2]) != lim[1]) {
-        return UF_INT32_MIN;
+    int32_t a = lo * ((int32_t)1 << (right + 1)) - ((int32_t)1 << right) - 1;   // |a| < 2^14
+    // inv = about 2^31 / mm = 2^46 / m (mm = m >> 15 in [2^15, 2^16)) without a divide
+    // (ARMv6-M has none): the linear seed 2^16 (24/17 - 16/17 mm / 2^16) (within 1/17),
+    // then two Newton steps inv += inv (2^31 - mm inv) / 2^31 (within about 2^-14).
+    uint32_t mm = (uint32_t)m >> 15;
+    int32_t inv = 92521 - (int32_t)((mm * 30841u) >> 15);
+    for (int i = 0; i < 2; i++) {
+        int32_t err = (int32_t)(0x80000000u - mm * (uint32_t)inv);
+        inv += (inv * (err >> 15)) >> 16;
     }
-    return x;
+    int32_t x = ((a * inv) >> 16) + 1;
+    int32_t mh = m >> 16, ml = m & 0xFFFF;
+    int32_t l = x * ml, h = x * mh - a * (1 << 14) + (l >> 16);
+    l &= 0xFFFF;
+    for (int i = 0; i < 8 && h < 0; i++) {
+        x++, h += mh, l += ml;
+        if (l >= 0x10000) {
+            l -= 0x10000, h++;
+        }
+    }
+    for (int i = 0; i < 8 && (h > mh || (h == mh && l >= ml)); i++) {
+        x--, h -= mh, l -= ml;
+        if (l < 0) {
+            l += 0x10000, h--;
+        }
+    }
+    if (h < 0 || h > mh || (h == mh && l >= ml)) {
+        return 0;
+    }
+    e->bias = x - b;   // |x| < 2^15
+    e->mult2 = (uint32_t)m;
+    e->half = h * 0x10000 + l;   // C < m
+    e->shifts = 15 + right;
+    return 1;
 }
 
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
-// every shift is negative (uf_rq1_m0's table, with floors from lim = {out_off,
-// act_min, act_max} if lim is not NULL), 1 otherwise (uf_rq_m0).
+// every channel qualifies for uf_rq1_m0 (lim = {out_off, act_min, act_max} not NULL,
+// only where every accumulator is below 2^30 in magnitude), 1 otherwise (uf_rq_m0's
+// table, exact for any int32 sum, acc + bias wrapping). About 150 cycles per channel for uf_rq1_m0's.
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch,
                                                           const int32_t *lim) {
-    int ok = 2;
+    int ok = lim ? 2 : 1;
     for (int j = 0; j < n; j++) {
         int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
         if (m < 0 || s < -31 || s > 31) {
             return 0;
         }
-        int right = s > 0 ? 0 : (int)-s;
-        if (right == 0) {
-            ok = 1;
+        int32_t b = uf_ld_i32(bias, ch + j);
+        if (ok == 2) {
+            if (uf_rq1_m0_entry(&t[j], b, m, s, lim)) {
+                continue;
+            }
+            ok = 1, j = -1;   // uf_rq_m0's table from the start
+            continue;
         }
-        t[j].bias = uf_ld_i32(bias, ch + j);
+        int right = s > 0 ? 0 : (int)-s;
+        t[j].bias = b;
         t[j].shifts = right | (s > 0 ? s : 0) << 8 | (right == 0) << 16;
         t[j].mult2 = (uint32_t)m << 1;
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
-    }
-    for (int j = 0; ok == 2 && j < n; j++) {
-        int right = t[j].shifts;
-        t[j].shifts = right - 1;
-        t[j].half = lim ? uf_rq1_m0_floor((int32_t)(t[j].mult2 >> 1), right, lim) : UF_INT32_MIN;
     }
     return ok;
 }
