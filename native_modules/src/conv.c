@@ -60,6 +60,8 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // uf_rq1_m0's floors (about 150 cycles per channel) where a channel has this many
 // outputs (40% of person_detect's pixels stop at act_min, 27 cycles fewer each).
 #define UF_M0_FLOOR_PIXELS 16
+// depthwise_m0's cache of padded taps' shares: int32 slots (UF_DW_BLOCK divides it)
+#define UF_M0_CORR 128
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
@@ -493,7 +495,7 @@ static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k
 // (a multiple of four) at w: t[j].acc += *zp * w[tap][j].
 static void dw_pad_rect_m0(const int8_t *zp, const int8_t *w, uf_rq_m0_t *t, int n4, int k_w,
                            int out_c, int ky, int kx, int rows, int cols) {
-    int32_t g[7] = {n4 >> 2, rows, cols, 0, out_c, 0, (k_w - cols) * out_c};
+    int32_t g[8] = {n4 >> 2, rows, cols, 0, out_c, 0, (k_w - cols) * out_c, 0};
     const int8_t *wb = w + (size_t)(ky * k_w + kx) * out_c;
     if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
         uf_dw4x1aw_m0(zp, wb, &t[0].acc, g);
@@ -502,14 +504,161 @@ static void dw_pad_rect_m0(const int8_t *zp, const int8_t *w, uf_rq_m0_t *t, int
     }
 }
 
-// uf_dw4t33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart).
-static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wt) {
-    for (int b = 0; b < n4; b += 4) {
-        const int8_t *wb = w + b;
-        for (int tap = 0; tap < 9; tap++, wb += out_c, wt += 4) {
-            wt[0] = wb[0], wt[1] = wb[1], wt[2] = wb[2], wt[3] = wb[3];
+// The padded taps' share of a window's sum for the n4 channels at w (zp * their weights,
+// taps out_c apart): valid rows [ky0, ky1) and columns [kx0, kx1) of k_h x k_w, into
+// cor (by way of t's accumulators).
+static UF_MAC_NOINLINE void dw_corr_m0(int32_t *cor, const int8_t *zp, const int8_t *w, uf_rq_m0_t *t,
+                                       int n4, int k_h, int k_w, int out_c, int ky0, int ky1, int kx0,
+                                       int kx1) {
+    int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+    for (int j = 0; j < n4; j++) {
+        t[j].acc = 0;
+    }
+    if (rows <= 0 || cols <= 0) {
+        dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, 0, 0, k_h, k_w);
+    } else {
+        if (ky0 > 0) {
+            dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, 0, 0, ky0, k_w);
+        }
+        if (ky1 < k_h) {
+            dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, ky1, 0, k_h - ky1, k_w);
+        }
+        if (kx0 > 0) {
+            dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, ky0, 0, rows, kx0);
+        }
+        if (kx1 < k_w) {
+            dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, ky0, kx1, rows, k_w - kx1);
         }
     }
+    for (int j = 0; j < n4; j++) {
+        cor[j] = t[j].acc;
+    }
+}
+
+// uf_dw4t33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart).
+static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab) {
+    for (int b = 0; b < n4; b += 4) {
+        const int8_t *wb = w + b;
+        for (int tap = 0; tap < 9; tap++, wb += out_c, wtab += 4) {
+            wtab[0] = wb[0], wtab[1] = wb[1], wtab[2] = wb[2], wtab[3] = wb[3];
+        }
+    }
+}
+
+// One layer and block of channels for depthwise_m0 and dw_pixel_m0.
+typedef struct {
+    const int8_t *x, *w;
+    const void *bias, *mult, *shift;
+    const int32_t *lim;
+    uf_rq_m0_t *t;
+    int32_t *wtab;   // uf_dw4t33_m0's table (table33)
+    int32_t *cbuf, *ckey;
+    int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
+    int xs, zp_fits, keyed, table33;
+    int c0, nb, n4, ok, nslots, cnext;
+    int8_t zp;
+} uf_dw_m0_t;
+
+// The padded taps' share of the block's channels in fours for the window of valid
+// rows [ky0, ky1) and columns [kx0, kx1): from the cache, or computed into its next slot.
+static UF_MAC_NOINLINE const int32_t *dw_share_m0(uf_dw_m0_t *d, int ky0, int ky1, int kx0, int kx1) {
+    int32_t key = ky0 | ky1 << 8 | kx0 << 16 | kx1 << 24;
+    int n4 = d->n4, sl = 1;
+    while (sl < d->nslots && d->ckey[sl] != key) {
+        sl++;
+    }
+    if (sl == d->nslots) {
+        sl = d->cnext;
+        d->cnext = sl + 1 < d->nslots ? sl + 1 : 1;
+        int32_t *cor = d->cbuf + sl * n4;
+        if (d->table33) {
+            int row = kx1 > kx0 ? (1 << kx1) - (1 << kx0) : 0, pad = 0x1ff;   // (no division)
+            for (int ky = ky0; ky < ky1; ky++) {
+                pad &= ~(row << (3 * ky));
+            }
+            uf_dwcor33_m0(cor, d->wtab, n4 >> 2, pad | (int32_t)d->zp << 16);
+        } else {
+            dw_corr_m0(cor, &d->zp, d->w + d->c0, d->t, n4, d->k_h, d->k_w, d->out_c, ky0, ky1, kx0, kx1);
+        }
+        d->ckey[sl] = d->keyed ? key : -1;
+    }
+    return d->cbuf + sl * n4;
+}
+
+// One output pixel of the block (window at input row y0, column x0; valid rows
+// [ky0, ky1)) into o: the kernels by window shape and alignment, the padded taps'
+// share as the accumulators' start (channels in fours, zp fits) or summed here.
+static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int8_t *o) {
+    int k_h = d->k_h, k_w = d->k_w, in_c = d->in_c, out_c = d->out_c, d_w = d->d_w;
+    int nb = d->nb, n4 = d->n4, xs = d->xs, c0 = d->c0, kx0, kx1;
+    uf_rq_m0_t *t = d->t;
+    valid_taps(x0, k_w, d_w, d->in_w, &kx0, &kx1);
+    int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+    int padded = rows < k_h || cols < k_w;
+    const int32_t *cor = d->cbuf;   // (slot 0: zeros)
+    if (n4 && padded && d->zp_fits) {
+        cor = dw_share_m0(d, ky0, ky1, kx0, kx1);
+    }
+    if (rows > 0 && cols > 0) {
+        size_t xoff = ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d_w)) * in_c;
+        const int8_t *x = d->x, *wt = d->w + (size_t)(ky0 * k_w + kx0) * out_c;
+        int x_row = d->d_h * d->in_w * in_c;
+        if (n4) {
+            int32_t g[8] = {n4 >> 2, rows, cols, d_w * in_c, out_c, x_row - cols * d_w * in_c,
+                            k_w * out_c - cols * out_c, (int32_t)(uintptr_t)cor};
+            // (direct calls: a natmod cannot take these local symbols' address)
+            const int8_t *xb = x + xoff + c0, *wb = wt + c0;
+            if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
+                // word loads; border windows of two or three rows and columns unrolled
+                int rc = (rows == 2 || rows == 3) && (cols == 2 || cols == 3) ? rows * 4 + cols : 0;
+                if (rc == 11) {
+                    uf_dw4w23_m0(xb, wb, &t[0].acc, g);
+                } else if (rc == 14) {
+                    uf_dw4w32_m0(xb, wb, &t[0].acc, g);
+                } else if (rc == 10) {
+                    uf_dw4w22_m0(xb, wb, &t[0].acc, g);
+                } else {
+                    uf_dw4w_m0(xb, wb, &t[0].acc, g);
+                }
+            } else if (xs) {
+                uf_dw4_m0(xb, wb, &t[0].acc, g);
+            } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
+                if (rows == 3 && cols == 3 && !padded) {
+                    uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
+                } else if (cols == 8) {
+                    uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
+                } else {
+                    uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
+                }
+            } else {
+                uf_dw4x1_m0(x + xoff, wb, &t[0].acc, g);
+            }
+        }
+        if (nb > n4) {
+            int32_t a[4];
+            dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4, xs, rows, cols, x_row,
+                       d_w * in_c, k_w * out_c, out_c, a);
+            for (int j = n4; j < nb; j++) {
+                t[j].acc = a[j - n4];
+            }
+        }
+    } else {
+        for (int j = 0; j < nb; j++) {
+            t[j].acc = j < n4 ? cor[j] : 0;
+        }
+    }
+    // padded taps read the zero point: in cor for the channels in fours where it fits
+    // int8, here otherwise
+    for (int j = n4 && d->zp_fits ? n4 : 0; padded && j < nb; j += 4) {
+        int32_t a[4];
+        int m = nb - j < 4 ? nb - j : 4;
+        a[0] = a[1] = a[2] = a[3] = 0;
+        dw_padded_s8(d->w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, d->in_off, a);
+        for (int i = 0; i < m; i++) {
+            t[j + i].acc += a[i];
+        }
+    }
+    uf_rq_m0_out(t, nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, c0);
 }
 
 // Cortex-M0+, one input channel per output channel (or one input channel): a
@@ -521,25 +670,43 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                                          int out_c, int k_h, int k_w, int s_h, int s_w, int d_h,
                                          int d_w, int pad_h, int pad_w, int in_off, int out_off,
                                          int act_min, int act_max, int32_t *wtab) {
-    int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
-    // A padded tap adds zp * w (the bias holds in_off * w for every tap): zp = -in_off.
-    int8_t zp = (int8_t)-in_off;
-    int zp_fits = in_off >= -127 && in_off <= 128;
     uf_rq_m0_t t[UF_DW_BLOCK];
     const int32_t lim[3] = {out_off, act_min, act_max};
+    // The padded taps' shares of the window shapes met (dw_share_m0), UF_M0_CORR / n4
+    // slots of n4 (slot 0: zeros; the others' shapes in ckey, replaced in turn)
+    int32_t cbuf[UF_M0_CORR], ckey[UF_M0_CORR / 4];
+    uf_dw_m0_t d;
+    d.x = x, d.w = w, d.bias = bias, d.mult = mult, d.shift = shift, d.lim = lim, d.t = t;
+    d.wtab = wtab, d.cbuf = cbuf, d.ckey = ckey;
+    d.in_h = in_h, d.in_w = in_w, d.in_c = in_c, d.out_c = out_c, d.k_h = k_h, d.k_w = k_w;
+    d.d_h = d_h, d.d_w = d_w, d.in_off = in_off;
+    d.xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
+    // A padded tap adds zp * w (the bias holds in_off * w for every tap): zp = -in_off.
+    d.zp = (int8_t)-in_off;
+    d.zp_fits = in_off >= -127 && in_off <= 128;
+    d.keyed = k_h < 128 && k_w < 128;   // (else every shape's share is computed again)
+    int xs = d.xs;
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
         int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, out_h * out_w >= UF_M0_FLOOR_PIXELS ? lim : 0);
+        d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
+        d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1;
+        for (int j = 0; j < n4; j++) {
+            cbuf[j] = 0;
+        }
+        for (int j = 1; j < d.nslots; j++) {
+            ckey[j] = -1;
+        }
         int8_t *o = out + c0;
         // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
         // inputs or one input channel, uf_rq1_m0's table) without the window
         // bookkeeping, the block's weights sign-extended once into wtab (uf_dw4t33_m0's
-        // order).
-        int32_t g33[7] = {n4 >> 2, 3, 3, d_w * in_c, out_c, d_h * in_w * in_c - 3 * d_w * in_c, 0};
-        int fast33 = k_h == 3 && k_w == 3 && n4 == nb && ok == 2 &&
-                     (!xs || !((uint32_t)(g33[3] | g33[5]) & 3u));
-        if (fast33) {
+        // order; uf_dwcor33_m0's too).
+        int32_t g33[8] = {n4 >> 2, 3, 3, d_w * in_c, out_c, d_h * in_w * in_c - 3 * d_w * in_c, 0, 0};
+        d.table33 = k_h == 3 && k_w == 3 && n4;
+        int fast33 = d.table33 && n4 == nb && ok == 2 && (!xs || !((uint32_t)(g33[3] | g33[5]) & 3u));
+        if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab);
         }
         for (int oy = 0; oy < out_h; oy++) {
@@ -547,7 +714,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
             int row33 = fast33 && ky0 == 0 && ky1 == 3;
             for (int ox = 0; ox < out_w; ox++, o += out_c) {
-                int x0 = ox * s_w - pad_w, kx0, kx1;
+                int x0 = ox * s_w - pad_w;
                 if (row33 && x0 >= 0 && x0 + 2 * d_w < in_w) {
                     const int8_t *xb = x + ((size_t)y0 * in_w + x0) * in_c + c0 * xs;
                     if (!xs) {   // one input channel (one byte for every output channel)
@@ -561,90 +728,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                         continue;
                     }
                 }
-                valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
-                if (rows > 0 && cols > 0) {
-                    size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
-                    const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
-                    if (n4) {
-                        int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
-                                        d_h * in_w * in_c - cols * d_w * in_c,
-                                        k_w * out_c - cols * out_c};
-                        // (direct calls: a natmod cannot take these local symbols' address)
-                        const int8_t *xb = x + xoff + c0, *wb = wt + c0;
-                        int full33 = rows == 3 && cols == 3;
-                        if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
-                            // word loads; border windows of two or three rows and columns unrolled
-                            int rc = (rows == 2 || rows == 3) && (cols == 2 || cols == 3) ? rows * 4 + cols : 0;
-                            if (rc == 11) {
-                                uf_dw4w23_m0(xb, wb, &t[0].acc, g);
-                            } else if (rc == 14) {
-                                uf_dw4w32_m0(xb, wb, &t[0].acc, g);
-                            } else if (rc == 10) {
-                                uf_dw4w22_m0(xb, wb, &t[0].acc, g);
-                            } else {
-                                uf_dw4w_m0(xb, wb, &t[0].acc, g);
-                            }
-                        } else if (xs) {
-                            uf_dw4_m0(xb, wb, &t[0].acc, g);
-                        } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
-                            if (full33) {
-                                uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
-                            } else if (cols == 8) {
-                                uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
-                            } else {
-                                uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
-                            }
-                        } else {
-                            uf_dw4x1_m0(x + xoff, wb, &t[0].acc, g);
-                        }
-                    }
-                    if (nb > n4) {
-                        int32_t a[4];
-                        dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4, xs,
-                                   rows, cols, d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, a);
-                        for (int j = n4; j < nb; j++) {
-                            t[j].acc = a[j - n4];
-                        }
-                    }
-                } else {
-                    for (int j = 0; j < nb; j++) {
-                        t[j].acc = 0;
-                    }
-                }
-                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
-                    int j = 0;
-                    if (n4 && zp_fits) {   // the padded rectangles as taps of x = zp
-                        const int8_t *wb = w + c0;
-                        if (rows == 0 || cols == 0) {
-                            dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, 0, 0, k_h, k_w);
-                        } else {
-                            if (ky0 > 0) {
-                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, 0, 0, ky0, k_w);
-                            }
-                            if (ky1 < k_h) {
-                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky1, 0, k_h - ky1, k_w);
-                            }
-                            if (kx0 > 0) {
-                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky0, 0, rows, kx0);
-                            }
-                            if (kx1 < k_w) {
-                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky0, kx1, rows, k_w - kx1);
-                            }
-                        }
-                        j = n4;
-                    }
-                    for (; j < nb; j += 4) {
-                        int32_t a[4];
-                        int m = nb - j < 4 ? nb - j : 4;
-                        a[0] = a[1] = a[2] = a[3] = 0;
-                        dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, a);
-                        for (int i = 0; i < m; i++) {
-                            t[j + i].acc += a[i];
-                        }
-                    }
-                }
-                uf_rq_m0_out(t, nb, ok, lim, o, bias, mult, shift, c0);
+                dw_pixel_m0(&d, y0, ky0, ky1, x0, o);
             }
         }
     }
