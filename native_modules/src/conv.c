@@ -699,36 +699,63 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
             ckey[j] = -1;
         }
         int8_t *o = out + c0;
-        // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
-        // inputs or one input channel, uf_rq1_m0's table) without the window
-        // bookkeeping, the block's weights sign-extended once into wtab (uf_dw4t33_m0's
+        // The usual interior pixels (a full 3x3 window, channels in fours, word-aligned
+        // inputs or one input channel, uf_rq1_m0's table): the columns [oxa, oxb) of each
+        // row with every window row inside, one call for them (in groups of kq pixels
+        // whose outputs one uf_rq1_m0 call takes where the block is every channel: t
+        // repeated), the block's weights sign-extended once into wtab (uf_dw4t33_m0's
         // order; uf_dwcor33_m0's too).
-        int32_t g33[8] = {n4 >> 2, 3, 3, d_w * in_c, out_c, d_h * in_w * in_c - 3 * d_w * in_c, 0, 0};
         d.table33 = k_h == 3 && k_w == 3 && n4;
-        int fast33 = d.table33 && n4 == nb && ok == 2 && (!xs || !((uint32_t)(g33[3] | g33[5]) & 3u));
+        int fast33 = d.table33 && n4 == nb && ok == 2 &&
+                     (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
         if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab);
         }
-        for (int oy = 0; oy < out_h; oy++) {
+        int oxa = 0, oxb, kq = nb == out_c ? UF_DW_BLOCK / nb : 1, nq = 0;
+        while (oxa < out_w && oxa * s_w - pad_w < 0) {
+            oxa++;
+        }
+        for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + 2 * d_w < in_w; oxb++) {
+        }
+        while (nq + kq <= oxb - oxa) {
+            nq += kq;
+        }
+        for (int k = 1; fast33 && k < kq; k++) {   // (field by field: natmods have no memcpy)
+            for (int j = 0; j < nb; j++) {
+                uf_rq_m0_t *e = &t[k * nb + j];
+                e->bias = t[j].bias, e->mult2 = t[j].mult2, e->half = t[j].half, e->shifts = t[j].shifts;
+            }
+        }
+        int32_t x_row = d_h * in_w * in_c - 3 * d_w * in_c;
+        int32_t g33[11] = {n4 >> 2, nq, kq, d_w * in_c, s_w * in_c, x_row, 0, kq * out_c,
+                           (int32_t)(uintptr_t)lim, kq * nb, 8 * d_w * in_c + 2 * x_row - 4 * xs};
+        for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
-            int row33 = fast33 && ky0 == 0 && ky1 == 3;
-            for (int ox = 0; ox < out_w; ox++, o += out_c) {
-                int x0 = ox * s_w - pad_w;
-                if (row33 && x0 >= 0 && x0 + 2 * d_w < in_w) {
-                    const int8_t *xb = x + ((size_t)y0 * in_w + x0) * in_c + c0 * xs;
-                    if (!xs) {   // one input channel (one byte for every output channel)
-                        uf_dw4x1t33_m0(xb, wtab, &t[0].acc, g33);
-                        uf_rq1_m0(t, o, nb, lim);
-                        continue;
-                    }
-                    if (!((uintptr_t)xb & 3u)) {
-                        uf_dw4t33_m0(xb, wtab, &t[0].acc, g33);
-                        uf_rq1_m0(t, o, nb, lim);
-                        continue;
-                    }
+            int a = 0;
+            if (fast33 && ky0 == 0 && ky1 == 3 && oxb > oxa) {
+                for (; a < oxa; a++) {
+                    dw_pixel_m0(&d, y0, ky0, ky1, a * s_w - pad_w, o + a * out_c);
                 }
-                dw_pixel_m0(&d, y0, ky0, ky1, x0, o);
+                const int8_t *xb = x + ((size_t)y0 * in_w + (oxa * s_w - pad_w)) * in_c + c0 * xs;
+                for (int part = 0; part < 2; part++) {   // the groups of kq, then the rest
+                    g33[6] = (int32_t)(uintptr_t)(o + a * out_c);
+                    if (g33[1]) {
+                        if (xs) {
+                            uf_dw4t33_m0(xb, wtab, t, g33);
+                        } else {
+                            uf_dw4x1t33_m0(xb, wtab, t, g33);
+                        }
+                    }
+                    xb += (size_t)g33[1] * s_w * in_c;
+                    a += g33[1];
+                    g33[1] = g33[2] = oxb - a;
+                    g33[9] = g33[2] * nb;
+                }
+                g33[1] = nq, g33[2] = kq, g33[9] = kq * nb;
+            }
+            for (; a < out_w; a++) {
+                dw_pixel_m0(&d, y0, ky0, ky1, a * s_w - pad_w, o + a * out_c);
             }
         }
     }

@@ -568,56 +568,86 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
 UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
-// The full 3x3 window with the weights from a table the caller fills per block of
-// channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM brings a
-// tap's four): 21 cycles per tap of four channels plus the input step. x and g as
-// for uf_dw4w_m0 with a full 3x3 window (x_col, x_row, blocks; x word-aligned);
-// accumulators from zero.
-void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
-#define UF_DW4T_M0_TAP                                                                        \
+// Runs of pixels with the full 3x3 window, the weights from a table the caller fills
+// per block of channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM
+// brings a tap's four): 21 cycles per tap of four channels plus the input step, 26
+// per block (its accumulators start at the first tap's products). For each of
+// g[1] pixels (x advancing g[4] bytes per pixel), the g[0] blocks' sums into the
+// .acc of t's entries (one after another), and after every g[2] pixels (g[1] a
+// multiple of it) uf_rq1_m0(t, out, g[9], lim) with out advancing g[7] bytes per
+// call. g = {blocks, pixels, pixels per requantization, x_col, x_pixel, x_row, out,
+// out step, lim, outputs per requantization, back}: x_col and x_row (from a row's
+// third tap to the next row's first) as for uf_dw4w_m0 (x word-aligned), back = the
+// window's walk less the step to the next block's x (8 x_col + 2 x_row - 4).
+void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+// tap(op): op "mov" for the first tap (the accumulators' start), "add" after.
+#define UF_DW4T_M0_TAP(op)                                                                    \
     "  ldr r6, [r0]\n  ldm r1!, {r2, r3, r4, r5}\n"                                           \
-    "  sxtb r7, r6\n  muls r7, r2\n  add r8, r7\n"                                            \
-    "  lsls r7, r6, #16\n  asrs r7, r7, #24\n  muls r7, r3\n  add r9, r7\n"                   \
-    "  lsls r7, r6, #8\n  asrs r7, r7, #24\n  muls r7, r4\n  add r10, r7\n"                   \
-    "  asrs r7, r6, #24\n  muls r7, r5\n  add r11, r7\n"
+    "  sxtb r7, r6\n  muls r7, r2\n  " op " r8, r7\n"                                         \
+    "  lsls r7, r6, #16\n  asrs r7, r7, #24\n  muls r7, r3\n  " op " r9, r7\n"                \
+    "  lsls r7, r6, #8\n  asrs r7, r7, #24\n  muls r7, r4\n  " op " r10, r7\n"                \
+    "  asrs r7, r6, #24\n  muls r7, r5\n  " op " r11, r7\n"
 // uf_dw4x1t33_m0: the same for a one-channel input (one input byte for the four
-// channels, x_step 0 between blocks; no alignment needed): 15 cycles per tap.
-void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
-#define UF_DW4X1T_M0_TAP                                                                      \
+// channels, back = 8 x_col + 2 x_row; no alignment needed): 15 cycles per tap.
+void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+#define UF_DW4X1T_M0_TAP(op)                                                                  \
     "  ldrsb r6, [r0, r7]\n  ldm r1!, {r2, r3, r4, r5}\n" /* (r7 = 0) */                       \
-    "  muls r2, r6\n  add r8, r2\n  muls r3, r6\n  add r9, r3\n"                              \
-    "  muls r4, r6\n  add r10, r4\n  muls r5, r6\n  add r11, r5\n"
-#define UF_DW4T_M0_ROW(tap, next) tap "  add r0, r12\n" tap "  add r0, r12\n" tap next
-#define UF_DW4T_M0(name, tap, x_step, init)                                                   \
+    "  muls r2, r6\n  " op " r8, r2\n  muls r3, r6\n  " op " r9, r3\n"                        \
+    "  muls r4, r6\n  " op " r10, r4\n  muls r5, r6\n  " op " r11, r5\n"
+#define UF_DW4T_M0_ROW(tap0, tap, next) tap0 "  add r0, r12\n" tap "  add r0, r12\n" tap next
+#define UF_DW4T_M0(name, tap, init)                                                           \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #16\n"   /* [sp]: block's x, [sp+8]: acc, [sp+12]: blocks left */              \
-    "  str r2, [sp, #8]\n"                                                                    \
-    "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"                                               \
+    "  sub sp, #40\n"   /* [sp]: acc, [sp+4]: the pixel's acc end, [sp+8]: the pixel's x, */  \
+                        /* [sp+12]: pixels left, [sp+16]: pixels to the requantization, */    \
+                        /* [sp+20]: g, [sp+24]: wt, [sp+28]: t, [sp+32]: out, [sp+36]: back */ \
+    "  str r0, [sp, #8]\n  str r1, [sp, #24]\n  str r2, [sp, #28]\n  str r2, [sp, #0]\n"     \
+    "  str r3, [sp, #20]\n"                                                                   \
+    "  ldr r4, [r3, #4]\n  str r4, [sp, #12]\n"                                               \
+    "  ldr r4, [r3, #8]\n  str r4, [sp, #16]\n"                                               \
+    "  ldr r4, [r3, #24]\n  str r4, [sp, #32]\n"                                              \
+    "  ldr r4, [r3, #40]\n  str r4, [sp, #36]\n"                                              \
     "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
     "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
-    "2:\n"                                                                                    \
-    "  str r0, [sp, #0]\n"                                                                    \
-    "  movs r3, #0\n"                                                                         \
-    "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n" init                         \
-    UF_DW4T_M0_ROW(tap, "  add r0, r12\n  add r0, lr\n")                                      \
-    UF_DW4T_M0_ROW(tap, "  add r0, r12\n  add r0, lr\n")                                      \
-    UF_DW4T_M0_ROW(tap, "")                                                                   \
-    "  ldr r3, [sp, #8]\n"                                                                    \
+    "5:\n"                                   /* a pixel, r0 at its x */                       \
+    "  ldr r3, [sp, #20]\n  ldr r4, [r3, #0]\n  movs r5, #80\n  muls r4, r5\n"                \
+    "  ldr r5, [sp, #0]\n  adds r4, r4, r5\n  str r4, [sp, #4]\n"                             \
+    "  ldr r1, [sp, #24]\n"                                                                   \
+    "2:\n" init                              /* a block of four channels */                  \
+    UF_DW4T_M0_ROW(tap("mov"), tap("add"), "  add r0, r12\n  add r0, lr\n")                   \
+    UF_DW4T_M0_ROW(tap("add"), tap("add"), "  add r0, r12\n  add r0, lr\n")                   \
+    UF_DW4T_M0_ROW(tap("add"), tap("add"), "")                                                \
+    "  ldr r3, [sp, #0]\n"                                                                    \
     "  mov r5, r8\n  str r5, [r3, #0]\n"                                                      \
     "  mov r5, r9\n  str r5, [r3, #20]\n"                                                     \
     "  mov r5, r10\n  str r5, [r3, #40]\n"                                                    \
     "  mov r5, r11\n  str r5, [r3, #60]\n"                                                    \
     "  adds r3, #80\n"                                                                        \
-    "  str r3, [sp, #8]\n"                                                                    \
-    "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                            \
-    "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"                           \
+    "  str r3, [sp, #0]\n"                                                                    \
+    "  ldr r7, [sp, #36]\n  subs r0, r0, r7\n"                                                \
+    "  ldr r7, [sp, #4]\n  cmp r3, r7\n"                                                      \
     "  beq 3f\n  b 2b\n3:\n"   /* (the loop is past a conditional branch's reach) */          \
-    "  add sp, #16\n"                                                                         \
+    "  ldr r0, [sp, #8]\n  ldr r3, [sp, #20]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n"       \
+    "  str r0, [sp, #8]\n"                   /* the next pixel's x */                        \
+    "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"                           \
+    "  bne 6f\n"                                                                              \
+    "  ldr r0, [sp, #28]\n  ldr r1, [sp, #32]\n  ldr r2, [r3, #36]\n  ldr r3, [r3, #32]\n"    \
+    "  bl uf_rq1_m0\n"                                                                        \
+    "  ldr r3, [sp, #20]\n"                                                                   \
+    "  ldr r1, [sp, #32]\n  ldr r4, [r3, #28]\n  adds r1, r1, r4\n  str r1, [sp, #32]\n"      \
+    "  ldr r4, [r3, #8]\n  str r4, [sp, #16]\n"                                               \
+    "  ldr r4, [sp, #28]\n  str r4, [sp, #0]\n"                                               \
+    "  ldr r4, [r3, #12]\n  mov r12, r4\n"                                                    \
+    "  ldr r4, [r3, #20]\n  mov lr, r4\n"                                                     \
+    "  ldr r0, [sp, #8]\n"                                                                    \
+    "6:\n"                                                                                    \
+    "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"                           \
+    "  beq 7f\n  b 5b\n7:\n"                                                                  \
+    "  add sp, #40\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
-UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_TAP, "4", "");
-UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4X1T_M0_TAP, "0", "  movs r7, #0\n");
+UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_TAP, "");
+UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4X1T_M0_TAP, "  movs r7, #0\n");
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
 // uf_dw4t33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
