@@ -477,6 +477,11 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
 // shifts (ARMv6-M's SXTB takes only byte 0), times the input value in r5.
 #define UF_DW4_M0_WORD(k, acc, x) x(k) UF_M0_SXB##k("r3", "r7") "  muls r3, r5\n  add " acc ", r3\n"
 #define UF_DW4_M0_XWORD(k) UF_M0_SXB##k("r5", "r6")
+// The word lanes in the order 0, 3, 1, 2: bytes 1 and 2 as bytes 0 and 3 after REV16 of
+// the weights (and of the inputs: rev), one instruction for the two.
+#define UF_DW4_M0_WLANES(x, rev)                                                              \
+    UF_DW4_M0_WORD(0, "r8", x) UF_DW4_M0_WORD(3, "r11", x) rev "  rev16 r7, r7\n"             \
+    UF_DW4_M0_WORD(0, "r9", x) UF_DW4_M0_WORD(3, "r10", x)
 #define UF_M0_SXB0(d, s) "  sxtb " d ", " s "\n"
 #define UF_M0_SXB1(d, s) "  lsls " d ", " s ", #16\n  asrs " d ", " d ", #24\n"
 #define UF_M0_SXB2(d, s) "  lsls " d ", " s ", #8\n  asrs " d ", " d ", #24\n"
@@ -485,24 +490,24 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
 #if UF_M0_CONV_ASM
 UF_DW4_M0("uf_dw4_m0", "  movs r5, #0\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_XBYTE), "4", UF_DW4_M0_INIT);
 // The same with x and w word-aligned (every address and step a multiple of four):
-// one LDR each for the four channels (29 cycles per tap and four channels, LDRSB: 34).
-UF_DW4_M0("uf_dw4w_m0", "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD),
+// one LDR each for the four channels (27 cycles per tap and four channels, LDRSB: 34).
+UF_DW4_M0("uf_dw4w_m0", "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_XWORD, "  rev16 r6, r6\n"),
           "4", UF_DW4_M0_INIT);
 // One input value for the four channels (a one-channel input); _a: adding to the
 // accumulators already there (the padded taps: x at one byte holding the input's
 // zero point, x_col = x_row = 0); _w: the weights word-aligned (w and its steps).
 #define UF_DW4X1_M0_TAP "  movs r5, #0\n  ldrsb r6, [r0, r5]\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_X1)
 #define UF_DW4X1W_M0_TAP "  movs r5, #0\n  ldrsb r5, [r0, r5]\n  ldr r7, [r1]\n" \
-    UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)
+    UF_DW4_M0_WLANES(UF_DW4_M0_X1, "")
 UF_DW4_M0("uf_dw4x1_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_INIT);
 UF_DW4_M0("uf_dw4x1a_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_LOAD);
 UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_INIT);
 UF_DW4_M0("uf_dw4x1aw_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_LOAD);
 // uf_dw4x1w_m0 for windows of eight columns (micro_speech's 10x8 filter), the row
-// unrolled, the input byte's index in r6 (= 0): 20 cycles per tap, the loop's 24.
+// unrolled, the input byte's index in r6 (= 0): 19 cycles per tap, the loop's 23.
 void uf_dw4x1w8_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 #define UF_DW4X1W8_M0_TAP                                                                     \
-    "  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)      \
+    "  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_X1, "")      \
     "  add r0, r12\n  adds r1, r1, r4\n"
 #define UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP UF_DW4X1W8_M0_TAP
 UF_DW4_M0_COLS("uf_dw4x1w8_m0", UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2,
@@ -511,8 +516,8 @@ UF_DW4_M0_COLS("uf_dw4x1w8_m0", UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8
 
 // Windows of 2x3, 3x2 and 2x2 taps (rows x cols: the 3x3 filters' border pixels) and
 // 3x3 with one input channel, unrolled: no loop counters and the steps held in registers
-// (x_col in r12, w_col in r4, x_row in r2, w_row in lr), 26 cycles per tap of word
-// loads and four channels against the loop's 29 plus its row overheads. Same
+// (x_col in r12, w_col in r4, x_row in r2, w_row in lr), 24 cycles per tap of word
+// loads and four channels against the loop's 27 plus its row overheads. Same
 // arguments as uf_dw4w_m0 / uf_dw4x1w_m0 (g's rows and cols as the name says);
 // accumulators start at init (uf_dw4x1w33_m0: at zero, a window without padding).
 void uf_dw4w23_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
@@ -559,7 +564,7 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
         "  add sp, #24\n"                                                                     \
         UF_M0_RESTORE \
         UF_M0_END(name))
-#define UF_DW4W_M0_TAP "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD)
+#define UF_DW4W_M0_TAP "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_XWORD, "  rev16 r6, r6\n")
 // Accumulators from zero (free: r3, r5-r7) or g[7] (UF_DW4_M0_INIT's).
 #define UF_DWU_M0_ZERO "  movs r3, #0\n  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n"
 #define UF_DWU_M0_INIT                                                                        \
@@ -570,7 +575,7 @@ UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 // Runs of pixels with the full 3x3 window, the weights from a table the caller fills
 // per block of channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM
-// brings a tap's four): 21 cycles per tap of four channels plus the input step, 26
+// brings a tap's four): 20 cycles per tap of four channels plus the input step, 26
 // per block (its accumulators start at the first tap's products). For each of
 // g[1] pixels (x advancing g[4] bytes per pixel), the g[0] blocks' sums into the
 // .acc of t's entries (one after another), and after every g[2] pixels (g[1] a
@@ -581,12 +586,14 @@ UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 // window's walk less the step to the next block's x (8 x_col + 2 x_row - 4).
 void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
 // tap(op): op "mov" for the first tap (the accumulators' start), "add" after.
+// (bytes 1 and 2 of x as bytes 0 and 3 after REV16: one instruction for the two)
 #define UF_DW4T_M0_TAP(op)                                                                    \
     "  ldr r6, [r0]\n  ldm r1!, {r2, r3, r4, r5}\n"                                           \
     "  sxtb r7, r6\n  muls r7, r2\n  " op " r8, r7\n"                                         \
-    "  lsls r7, r6, #16\n  asrs r7, r7, #24\n  muls r7, r3\n  " op " r9, r7\n"                \
-    "  lsls r7, r6, #8\n  asrs r7, r7, #24\n  muls r7, r4\n  " op " r10, r7\n"                \
-    "  asrs r7, r6, #24\n  muls r7, r5\n  " op " r11, r7\n"
+    "  asrs r7, r6, #24\n  muls r7, r5\n  " op " r11, r7\n"                                   \
+    "  rev16 r6, r6\n"                                                                         \
+    "  sxtb r7, r6\n  muls r7, r3\n  " op " r9, r7\n"                                         \
+    "  asrs r7, r6, #24\n  muls r7, r4\n  " op " r10, r7\n"
 // uf_dw4x1t33_m0: the same for a one-channel input (one input byte for the four
 // channels, back = 8 x_col + 2 x_row; no alignment needed): 15 cycles per tap.
 void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
@@ -676,7 +683,7 @@ __asm__(
 
 // (r6 = 0: the input byte's index)
 UF_DWU_M0("uf_dw4x1w33_m0",
-          UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)),
+          UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_X1, "")),
           "0", UF_DWU_M0_ZERO "  movs r6, #0\n");
 #endif
 #endif
