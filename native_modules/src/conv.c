@@ -555,7 +555,7 @@ typedef struct {
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
     int xs, zp_fits, keyed, table33;
-    int c0, nb, n4, ok, nslots, cnext;
+    int c0, nb, n4, ok, nslots, cnext, s_w, kq;
     int8_t zp;
 } uf_dw_m0_t;
 
@@ -661,6 +661,58 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
     uf_rq_m0_out(t, nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, c0);
 }
 
+// A run of n pixels (from the window at input row y0, column x0) whose windows have
+// the valid rows [ky0, ky1) and columns [kx0, kx1) of a 3x3 filter, two or three of
+// each, into o: uf_dw4t*_m0 from the block's table (in groups of d->kq pixels
+// requantized together, then the rest), the padded taps' share as the start.
+static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int kx0, int kx1,
+                                      int n, int8_t *o) {
+    int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb, kq = d->kq, nq = 0;
+    int rc = rows * 4 + cols;
+    const int32_t *cor = rc == 15 ? 0 : dw_share_m0(d, ky0, ky1, kx0, kx1);
+    const int8_t *xb = d->x + ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d->d_w)) * in_c + d->c0 * xs;
+    const int32_t *wt = d->wtab + (ky0 * 3 + kx0) * 4;
+    int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
+    while (nq + kq <= n) {
+        nq += kq;
+    }
+    int32_t g[12] = {d->n4 >> 2, nq, kq, x_col, d->s_w * in_c, row - cols * x_col, 0, kq * d->out_c,
+                     (int32_t)(uintptr_t)d->lim, kq * nb, (rows - 1) * row + (cols - 1) * x_col - 4 * xs,
+                     (int32_t)(uintptr_t)cor};
+    for (int part = 0; part < 2; part++) {   // the groups of kq, then the rest
+        if (g[1]) {
+            g[6] = (int32_t)(uintptr_t)o;
+            // (direct calls: a natmod cannot take these local symbols' address)
+            if (xs) {
+                if (rc == 15) {
+                    uf_dw4t33_m0(xb, wt, d->t, g);
+                } else if (rc == 11) {
+                    uf_dw4t23_m0(xb, wt, d->t, g);
+                } else if (rc == 14) {
+                    uf_dw4t32_m0(xb, wt, d->t, g);
+                } else {
+                    uf_dw4t22_m0(xb, wt, d->t, g);
+                }
+            } else {
+                if (rc == 15) {
+                    uf_dw4x1t33_m0(xb, wt, d->t, g);
+                } else if (rc == 11) {
+                    uf_dw4x1t23_m0(xb, wt, d->t, g);
+                } else if (rc == 14) {
+                    uf_dw4x1t32_m0(xb, wt, d->t, g);
+                } else {
+                    uf_dw4x1t22_m0(xb, wt, d->t, g);
+                }
+            }
+        }
+        xb += (size_t)g[1] * d->s_w * in_c;
+        o += g[1] * d->out_c;
+        g[1] = g[2] = n - nq;
+        g[9] = g[2] * nb;
+        n = nq;   // (the second part: n - nq pixels, none after)
+    }
+}
+
 // Cortex-M0+, one input channel per output channel (or one input channel): a
 // block of up to UF_DW_BLOCK channels over every pixel (its requantization table
 // built once), four channels per register block in one call per pixel.
@@ -685,6 +737,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     d.zp = (int8_t)-in_off;
     d.zp_fits = in_off >= -127 && in_off <= 128;
     d.keyed = k_h < 128 && k_w < 128;   // (else every shape's share is computed again)
+    d.s_w = s_w;
     int xs = d.xs;
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
@@ -711,14 +764,12 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab);
         }
-        int oxa = 0, oxb, kq = nb == out_c ? UF_DW_BLOCK / nb : 1, nq = 0;
+        int oxa = 0, oxb, kq = nb == out_c ? UF_DW_BLOCK / nb : 1;
+        d.kq = kq;
         while (oxa < out_w && oxa * s_w - pad_w < 0) {
             oxa++;
         }
         for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + 2 * d_w < in_w; oxb++) {
-        }
-        while (nq + kq <= oxb - oxa) {
-            nq += kq;
         }
         for (int k = 1; fast33 && k < kq; k++) {   // (field by field: natmods have no memcpy)
             for (int j = 0; j < nb; j++) {
@@ -726,36 +777,27 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                 e->bias = t[j].bias, e->mult2 = t[j].mult2, e->half = t[j].half, e->shifts = t[j].shifts;
             }
         }
-        int32_t x_row = d_h * in_w * in_c - 3 * d_w * in_c;
-        int32_t g33[11] = {n4 >> 2, nq, kq, d_w * in_c, s_w * in_c, x_row, 0, kq * out_c,
-                           (int32_t)(uintptr_t)lim, kq * nb, 8 * d_w * in_c + 2 * x_row - 4 * xs};
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
-            int a = 0;
-            if (fast33 && ky0 == 0 && ky1 == 3 && oxb > oxa) {
-                for (; a < oxa; a++) {
-                    dw_pixel_m0(&d, y0, ky0, ky1, a * s_w - pad_w, o + a * out_c);
+            int rows = ky1 - ky0;
+            // windows of two or three valid rows and columns from the table (padded
+            // ones where the zero point fits int8), the rest one by one
+            int runs = fast33 && (rows == 3 || (rows == 2 && d.zp_fits));
+            for (int a = 0; a < out_w;) {
+                int x0 = a * s_w - pad_w, kx0 = 0, kx1 = 3, n = 1;
+                if (runs && a >= oxa && a < oxb) {
+                    n = oxb - a;
+                } else if (runs) {
+                    valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
                 }
-                const int8_t *xb = x + ((size_t)y0 * in_w + (oxa * s_w - pad_w)) * in_c + c0 * xs;
-                for (int part = 0; part < 2; part++) {   // the groups of kq, then the rest
-                    g33[6] = (int32_t)(uintptr_t)(o + a * out_c);
-                    if (g33[1]) {
-                        if (xs) {
-                            uf_dw4t33_m0(xb, wtab, t, g33);
-                        } else {
-                            uf_dw4x1t33_m0(xb, wtab, t, g33);
-                        }
-                    }
-                    xb += (size_t)g33[1] * s_w * in_c;
-                    a += g33[1];
-                    g33[1] = g33[2] = oxb - a;
-                    g33[9] = g33[2] * nb;
+                int cols = kx1 - kx0;
+                if (runs && (cols == 3 || (cols == 2 && d.zp_fits))) {
+                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c);
+                } else {
+                    dw_pixel_m0(&d, y0, ky0, ky1, x0, o + a * out_c);
                 }
-                g33[1] = nq, g33[2] = kq, g33[9] = kq * nb;
-            }
-            for (; a < out_w; a++) {
-                dw_pixel_m0(&d, y0, ky0, ky1, a * s_w - pad_w, o + a * out_c);
+                a += n;
             }
         }
     }

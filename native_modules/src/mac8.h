@@ -602,12 +602,33 @@ void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int
     "  muls r2, r6\n  " op " r8, r2\n  muls r3, r6\n  " op " r9, r3\n"                        \
     "  muls r4, r6\n  " op " r10, r4\n  muls r5, r6\n  " op " r11, r5\n"
 #define UF_DW4T_M0_ROW(tap0, tap, next) tap0 "  add r0, r12\n" tap "  add r0, r12\n" tap next
-#define UF_DW4T_M0(name, tap, init)                                                           \
+#define UF_DW4T_M0_ROW2(tap, next) tap "  add r0, r12\n" tap next
+#define UF_DW4T_M0_NEXT "  add r0, r12\n  add r0, lr\n"
+#define UF_DW4T_M0_33(tap)                                                                    \
+    UF_DW4T_M0_ROW(tap("mov"), tap("add"), UF_DW4T_M0_NEXT)                                   \
+    UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
+// The border windows (valid rows x columns of the 3x3; the table's other taps skipped):
+// the accumulators start at cor's (g[11]: the padded taps' share, four per block).
+#define UF_DW4T_M0_23(tap)                                                                    \
+    UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
+#define UF_DW4T_M0_32(tap)                                                                    \
+    UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n")                           \
+    UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
+#define UF_DW4T_M0_22(tap)                                                                    \
+    UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
+#define UF_DW4T_M0_COR                                                                        \
+    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
+#define UF_DW4T_M0_PIXCOR "  ldr r4, [r3, #44]\n  str r4, [sp, #40]\n"
+// body: the taps; init: at each block; pix: at each pixel (r3 = g); skip: the table's
+// taps after the window's last (to the next block's first).
+#define UF_DW4T_M0(name, body, init, pix, skip)                                               \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #40\n"   /* [sp]: acc, [sp+4]: the pixel's acc end, [sp+8]: the pixel's x, */  \
+    "  sub sp, #48\n"   /* [sp]: acc, [sp+4]: the pixel's acc end, [sp+8]: the pixel's x, */  \
                         /* [sp+12]: pixels left, [sp+16]: pixels to the requantization, */    \
                         /* [sp+20]: g, [sp+24]: wt, [sp+28]: t, [sp+32]: out, [sp+36]: back */ \
+                        /* [sp+40]: cor */                                                    \
     "  str r0, [sp, #8]\n  str r1, [sp, #24]\n  str r2, [sp, #28]\n  str r2, [sp, #0]\n"     \
     "  str r3, [sp, #20]\n"                                                                   \
     "  ldr r4, [r3, #4]\n  str r4, [sp, #12]\n"                                               \
@@ -617,13 +638,11 @@ __asm__(                                                                        
     "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
     "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
     "5:\n"                                   /* a pixel, r0 at its x */                       \
-    "  ldr r3, [sp, #20]\n  ldr r4, [r3, #0]\n  movs r5, #80\n  muls r4, r5\n"                \
+    "  ldr r3, [sp, #20]\n" pix "  ldr r4, [r3, #0]\n  movs r5, #80\n  muls r4, r5\n"         \
     "  ldr r5, [sp, #0]\n  adds r4, r4, r5\n  str r4, [sp, #4]\n"                             \
     "  ldr r1, [sp, #24]\n"                                                                   \
     "2:\n" init                              /* a block of four channels */                  \
-    UF_DW4T_M0_ROW(tap("mov"), tap("add"), "  add r0, r12\n  add r0, lr\n")                   \
-    UF_DW4T_M0_ROW(tap("add"), tap("add"), "  add r0, r12\n  add r0, lr\n")                   \
-    UF_DW4T_M0_ROW(tap("add"), tap("add"), "")                                                \
+    body skip                                                                                 \
     "  ldr r3, [sp, #0]\n"                                                                    \
     "  mov r5, r8\n  str r5, [r3, #0]\n"                                                      \
     "  mov r5, r9\n  str r5, [r3, #20]\n"                                                     \
@@ -650,11 +669,31 @@ __asm__(                                                                        
     "6:\n"                                                                                    \
     "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"                           \
     "  beq 7f\n  b 5b\n7:\n"                                                                  \
-    "  add sp, #40\n"                                                                         \
+    "  add sp, #48\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
-UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_TAP, "");
-UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4X1T_M0_TAP, "  movs r7, #0\n");
+UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "");
+UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "");
+// uf_dw4t33_m0 for the border windows of 2x3, 3x2 and 2x2 taps: wt at the window's
+// first valid tap, x_row from the window's last column, g[11] = cor.
+void uf_dw4t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4x1t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4x1t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4x1t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+UF_DW4T_M0("uf_dw4t23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
+           "  adds r1, #48\n");
+UF_DW4T_M0("uf_dw4t32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
+           "  adds r1, #16\n");
+UF_DW4T_M0("uf_dw4t22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
+           "  adds r1, #64\n");
+UF_DW4T_M0("uf_dw4x1t23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
+           UF_DW4T_M0_PIXCOR, "  adds r1, #48\n");
+UF_DW4T_M0("uf_dw4x1t32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
+           UF_DW4T_M0_PIXCOR, "  adds r1, #16\n");
+UF_DW4T_M0("uf_dw4x1t22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
+           UF_DW4T_M0_PIXCOR, "  adds r1, #64\n");
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
 // uf_dw4t33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
