@@ -742,7 +742,8 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, out_h * out_w >= UF_M0_FLOOR_PIXELS ? lim : 0);
+        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);
+        int8_t *o = out + c0;
         d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
         d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1;
         for (int j = 0; j < n4; j++) {
@@ -751,7 +752,6 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         for (int j = 1; j < d.nslots; j++) {
             ckey[j] = -1;
         }
-        int8_t *o = out + c0;
         // The usual interior pixels (a full 3x3 window, channels in fours, word-aligned
         // inputs or one input channel, uf_rq1_m0's table): the columns [oxa, oxb) of each
         // row with every window row inside, one call for them (in groups of kq pixels
@@ -771,10 +771,11 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + 2 * d_w < in_w; oxb++) {
         }
-        for (int k = 1; fast33 && k < kq; k++) {   // (field by field: natmods have no memcpy)
-            for (int j = 0; j < nb; j++) {
-                uf_rq_m0_t *e = &t[k * nb + j];
-                e->bias = t[j].bias, e->mult2 = t[j].mult2, e->half = t[j].half, e->shifts = t[j].shifts;
+        for (int k = 1; fast33 && k < kq; k++) {   // the entries' words after .acc, as they are
+            for (int j = 0; j < nb; j++) {         // (word by word: natmods have no memcpy)
+                int32_t *e = (int32_t *)&t[k * nb + j];
+                const int32_t *f = (const int32_t *)&t[j];
+                e[1] = f[1], e[2] = f[2], e[3] = f[3], e[4] = f[4];
             }
         }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
