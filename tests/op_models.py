@@ -463,3 +463,10 @@ OP_CASES += [
     ("conv", (5, 4), 36, 40, (1, 1), (2, 2), (1, 1), "VALID"),
     ("conv", (2, 3), 260, 4, (1, 1), (1, 1), (1, 1), "VALID"),
 ]
+# The M0+ depthwise runs (conv.c depthwise_m0): one block of every channel, so a
+# requantization per two pixels, with a pixel left over; border windows of 2x3, 3x2 and
+# 2x2 taps from the table, padded on both sides (stride 1) or only after (stride 2).
+OP_CASES += [
+    ("dw", (6, 9), 16, 1, (3, 3), (1, 1), (1, 1), "SAME"),
+    ("dw", (8, 10), 16, 1, (3, 3), (2, 2), (1, 1), "SAME"),
+]

@@ -59,6 +59,8 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 #define UF_M0_PACKED 256
 // (Formerly uf_rq1_m0's floor threshold; its table now always wants lim.)
 #define UF_M0_FLOOR_PIXELS 16
+// depthwise_m0's cache of padded taps' shares: int32 slots (UF_DW_BLOCK divides it)
+#define UF_M0_CORR 128
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
@@ -529,7 +531,7 @@ static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k
 // (a multiple of four) at w: t[j].acc += *zp * w[tap][j].
 static void dw_pad_rect_m0(const int8_t *zp, const int8_t *w, uf_rq_m0_t *t, int n4, int k_w,
                            int out_c, int ky, int kx, int rows, int cols) {
-    int32_t g[7] = {n4 >> 2, rows, cols, 0, out_c, 0, (k_w - cols) * out_c};
+    int32_t g[8] = {n4 >> 2, rows, cols, 0, out_c, 0, (k_w - cols) * out_c, 0};
     const int8_t *wb = w + (size_t)(ky * k_w + kx) * out_c;
     if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
         uf_dw4x1aw_m0(zp, wb, &t[0].acc, g);
@@ -538,13 +540,212 @@ static void dw_pad_rect_m0(const int8_t *zp, const int8_t *w, uf_rq_m0_t *t, int
     }
 }
 
+// The padded taps' share of a window's sum for the n4 channels at w (zp * their weights,
+// taps out_c apart): valid rows [ky0, ky1) and columns [kx0, kx1) of k_h x k_w, into
+// cor (by way of t's accumulators).
+static UF_MAC_NOINLINE void dw_corr_m0(int32_t *cor, const int8_t *zp, const int8_t *w, uf_rq_m0_t *t,
+                                       int n4, int k_h, int k_w, int out_c, int ky0, int ky1, int kx0,
+                                       int kx1) {
+    int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+    for (int j = 0; j < n4; j++) {
+        t[j].acc = 0;
+    }
+    if (rows <= 0 || cols <= 0) {
+        dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, 0, 0, k_h, k_w);
+    } else {
+        if (ky0 > 0) {
+            dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, 0, 0, ky0, k_w);
+        }
+        if (ky1 < k_h) {
+            dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, ky1, 0, k_h - ky1, k_w);
+        }
+        if (kx0 > 0) {
+            dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, ky0, 0, rows, kx0);
+        }
+        if (kx1 < k_w) {
+            dw_pad_rect_m0(zp, w, t, n4, k_w, out_c, ky0, kx1, rows, k_w - kx1);
+        }
+    }
+    for (int j = 0; j < n4; j++) {
+        cor[j] = t[j].acc;
+    }
+}
+
 // uf_dw4t33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart).
-static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wt) {
+static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab) {
     for (int b = 0; b < n4; b += 4) {
         const int8_t *wb = w + b;
-        for (int tap = 0; tap < 9; tap++, wb += out_c, wt += 4) {
-            wt[0] = wb[0], wt[1] = wb[1], wt[2] = wb[2], wt[3] = wb[3];
+        for (int tap = 0; tap < 9; tap++, wb += out_c, wtab += 4) {
+            wtab[0] = wb[0], wtab[1] = wb[1], wtab[2] = wb[2], wtab[3] = wb[3];
         }
+    }
+}
+
+// One layer and block of channels for depthwise_m0 and dw_pixel_m0.
+typedef struct {
+    const int8_t *x, *w;
+    const void *bias, *mult, *shift;
+    const int32_t *lim;
+    uf_rq_m0_t *t;
+    int32_t *wtab;   // uf_dw4t33_m0's table (table33)
+    int32_t *cbuf, *ckey;
+    int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
+    int xs, zp_fits, keyed, table33;
+    int c0, nb, n4, ok, nslots, cnext, s_w, kq;
+    int8_t zp;
+} uf_dw_m0_t;
+
+// The padded taps' share of the block's channels in fours for the window of valid
+// rows [ky0, ky1) and columns [kx0, kx1): from the cache, or computed into its next slot.
+static UF_MAC_NOINLINE const int32_t *dw_share_m0(uf_dw_m0_t *d, int ky0, int ky1, int kx0, int kx1) {
+    int32_t key = ky0 | ky1 << 8 | kx0 << 16 | kx1 << 24;
+    int n4 = d->n4, sl = 1;
+    while (sl < d->nslots && d->ckey[sl] != key) {
+        sl++;
+    }
+    if (sl == d->nslots) {
+        sl = d->cnext;
+        d->cnext = sl + 1 < d->nslots ? sl + 1 : 1;
+        int32_t *cor = d->cbuf + sl * n4;
+        if (d->table33) {
+            int row = kx1 > kx0 ? (1 << kx1) - (1 << kx0) : 0, pad = 0x1ff;   // (no division)
+            for (int ky = ky0; ky < ky1; ky++) {
+                pad &= ~(row << (3 * ky));
+            }
+            uf_dwcor33_m0(cor, d->wtab, n4 >> 2, pad | (int32_t)d->zp << 16);
+        } else {
+            dw_corr_m0(cor, &d->zp, d->w + d->c0, d->t, n4, d->k_h, d->k_w, d->out_c, ky0, ky1, kx0, kx1);
+        }
+        d->ckey[sl] = d->keyed ? key : -1;
+    }
+    return d->cbuf + sl * n4;
+}
+
+// One output pixel of the block (window at input row y0, column x0; valid rows
+// [ky0, ky1)) into o: the kernels by window shape and alignment, the padded taps'
+// share as the accumulators' start (channels in fours, zp fits) or summed here.
+static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int8_t *o) {
+    int k_h = d->k_h, k_w = d->k_w, in_c = d->in_c, out_c = d->out_c, d_w = d->d_w;
+    int nb = d->nb, n4 = d->n4, xs = d->xs, c0 = d->c0, kx0, kx1;
+    uf_rq_m0_t *t = d->t;
+    valid_taps(x0, k_w, d_w, d->in_w, &kx0, &kx1);
+    int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
+    int padded = rows < k_h || cols < k_w;
+    const int32_t *cor = d->cbuf;   // (slot 0: zeros)
+    if (n4 && padded && d->zp_fits) {
+        cor = dw_share_m0(d, ky0, ky1, kx0, kx1);
+    }
+    if (rows > 0 && cols > 0) {
+        size_t xoff = ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d_w)) * in_c;
+        const int8_t *x = d->x, *wt = d->w + (size_t)(ky0 * k_w + kx0) * out_c;
+        int x_row = d->d_h * d->in_w * in_c;
+        if (n4) {
+            int32_t g[8] = {n4 >> 2, rows, cols, d_w * in_c, out_c, x_row - cols * d_w * in_c,
+                            k_w * out_c - cols * out_c, (int32_t)(uintptr_t)cor};
+            // (direct calls: a natmod cannot take these local symbols' address)
+            const int8_t *xb = x + xoff + c0, *wb = wt + c0;
+            if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
+                // word loads; border windows of two or three rows and columns unrolled
+                int rc = (rows == 2 || rows == 3) && (cols == 2 || cols == 3) ? rows * 4 + cols : 0;
+                if (rc == 11) {
+                    uf_dw4w23_m0(xb, wb, &t[0].acc, g);
+                } else if (rc == 14) {
+                    uf_dw4w32_m0(xb, wb, &t[0].acc, g);
+                } else if (rc == 10) {
+                    uf_dw4w22_m0(xb, wb, &t[0].acc, g);
+                } else {
+                    uf_dw4w_m0(xb, wb, &t[0].acc, g);
+                }
+            } else if (xs) {
+                uf_dw4_m0(xb, wb, &t[0].acc, g);
+            } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
+                if (rows == 3 && cols == 3 && !padded) {
+                    uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
+                } else if (cols == 8) {
+                    uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
+                } else {
+                    uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
+                }
+            } else {
+                uf_dw4x1_m0(x + xoff, wb, &t[0].acc, g);
+            }
+        }
+        if (nb > n4) {
+            int32_t a[4];
+            dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4, xs, rows, cols, x_row,
+                       d_w * in_c, k_w * out_c, out_c, a);
+            for (int j = n4; j < nb; j++) {
+                t[j].acc = a[j - n4];
+            }
+        }
+    } else {
+        for (int j = 0; j < nb; j++) {
+            t[j].acc = j < n4 ? cor[j] : 0;
+        }
+    }
+    // padded taps read the zero point: in cor for the channels in fours where it fits
+    // int8, here otherwise
+    for (int j = n4 && d->zp_fits ? n4 : 0; padded && j < nb; j += 4) {
+        int32_t a[4];
+        int m = nb - j < 4 ? nb - j : 4;
+        a[0] = a[1] = a[2] = a[3] = 0;
+        dw_padded_s8(d->w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, d->in_off, a);
+        for (int i = 0; i < m; i++) {
+            t[j + i].acc += a[i];
+        }
+    }
+    uf_rq_m0_out(t, nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, c0);
+}
+
+// A run of n pixels (from the window at input row y0, column x0) whose windows have
+// the valid rows [ky0, ky1) and columns [kx0, kx1) of a 3x3 filter, two or three of
+// each, into o: uf_dw4t*_m0 from the block's table (in groups of d->kq pixels
+// requantized together, then the rest), the padded taps' share as the start.
+static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int kx0, int kx1,
+                                      int n, int8_t *o) {
+    int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb, kq = d->kq, nq = 0;
+    int rc = rows * 4 + cols;
+    const int32_t *cor = rc == 15 ? 0 : dw_share_m0(d, ky0, ky1, kx0, kx1);
+    const int8_t *xb = d->x + ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d->d_w)) * in_c + d->c0 * xs;
+    const int32_t *wt = d->wtab + (ky0 * 3 + kx0) * 4;
+    int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
+    while (nq + kq <= n) {
+        nq += kq;
+    }
+    int32_t g[12] = {d->n4 >> 2, nq, kq, x_col, d->s_w * in_c, row - cols * x_col, 0, kq * d->out_c,
+                     (int32_t)(uintptr_t)d->lim, kq * nb, (rows - 1) * row + (cols - 1) * x_col - 4 * xs,
+                     (int32_t)(uintptr_t)cor};
+    for (int part = 0; part < 2; part++) {   // the groups of kq, then the rest
+        if (g[1]) {
+            g[6] = (int32_t)(uintptr_t)o;
+            // (direct calls: a natmod cannot take these local symbols' address)
+            if (xs) {
+                if (rc == 15) {
+                    uf_dw4t33_m0(xb, wt, d->t, g);
+                } else if (rc == 11) {
+                    uf_dw4t23_m0(xb, wt, d->t, g);
+                } else if (rc == 14) {
+                    uf_dw4t32_m0(xb, wt, d->t, g);
+                } else {
+                    uf_dw4t22_m0(xb, wt, d->t, g);
+                }
+            } else {
+                if (rc == 15) {
+                    uf_dw4x1t33_m0(xb, wt, d->t, g);
+                } else if (rc == 11) {
+                    uf_dw4x1t23_m0(xb, wt, d->t, g);
+                } else if (rc == 14) {
+                    uf_dw4x1t32_m0(xb, wt, d->t, g);
+                } else {
+                    uf_dw4x1t22_m0(xb, wt, d->t, g);
+                }
+            }
+        }
+        xb += (size_t)g[1] * d->s_w * in_c;
+        o += g[1] * d->out_c;
+        g[1] = g[2] = n - nq;
+        g[9] = g[2] * nb;
+        n = nq;   // (the second part: n - nq pixels, none after)
     }
 }
 
@@ -557,130 +758,83 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                                          int out_c, int k_h, int k_w, int s_h, int s_w, int d_h,
                                          int d_w, int pad_h, int pad_w, int in_off, int out_off,
                                          int act_min, int act_max, int32_t *wtab) {
-    int xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
-    // A padded tap adds zp * w (the bias holds in_off * w for every tap): zp = -in_off.
-    int8_t zp = (int8_t)-in_off;
-    int zp_fits = in_off >= -127 && in_off <= 128;
     uf_rq_m0_t t[UF_DW_BLOCK];
     const int32_t lim[3] = {out_off, act_min, act_max};
+    // The padded taps' shares of the window shapes met (dw_share_m0), UF_M0_CORR / n4
+    // slots of n4 (slot 0: zeros; the others' shapes in ckey, replaced in turn)
+    int32_t cbuf[UF_M0_CORR], ckey[UF_M0_CORR / 4];
+    uf_dw_m0_t d;
+    d.x = x, d.w = w, d.bias = bias, d.mult = mult, d.shift = shift, d.lim = lim, d.t = t;
+    d.wtab = wtab, d.cbuf = cbuf, d.ckey = ckey;
+    d.in_h = in_h, d.in_w = in_w, d.in_c = in_c, d.out_c = out_c, d.k_h = k_h, d.k_w = k_w;
+    d.d_h = d_h, d.d_w = d_w, d.in_off = in_off;
+    d.xs = in_c > 1;   // the input's step per channel (0: one input channel for all)
+    // A padded tap adds zp * w (the bias holds in_off * w for every tap): zp = -in_off.
+    d.zp = (int8_t)-in_off;
+    d.zp_fits = in_off >= -127 && in_off <= 128;
+    d.keyed = k_h < 128 && k_w < 128;   // (else every shape's share is computed again)
+    d.s_w = s_w;
+    int xs = d.xs;
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
         int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);
         int8_t *o = out + c0;
-        // The usual interior pixel (a full 3x3 window, channels in fours, word-aligned
-        // inputs or one input channel, uf_rq1_m0's table) without the window
-        // bookkeeping, the block's weights sign-extended once into wtab (uf_dw4t33_m0's
-        // order).
-        int32_t g33[7] = {n4 >> 2, 3, 3, d_w * in_c, out_c, d_h * in_w * in_c - 3 * d_w * in_c, 0};
-        int fast33 = k_h == 3 && k_w == 3 && n4 == nb && ok == 2 &&
-                     (!xs || !((uint32_t)(g33[3] | g33[5]) & 3u));
-        if (fast33) {
+        d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
+        d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1;
+        for (int j = 0; j < n4; j++) {
+            cbuf[j] = 0;
+        }
+        for (int j = 1; j < d.nslots; j++) {
+            ckey[j] = -1;
+        }
+        // The usual interior pixels (a full 3x3 window, channels in fours, word-aligned
+        // inputs or one input channel, uf_rq1_m0's table): the columns [oxa, oxb) of each
+        // row with every window row inside, one call for them (in groups of kq pixels
+        // whose outputs one uf_rq1_m0 call takes where the block is every channel: t
+        // repeated), the block's weights sign-extended once into wtab (uf_dw4t33_m0's
+        // order; uf_dwcor33_m0's too).
+        d.table33 = k_h == 3 && k_w == 3 && n4;
+        int fast33 = d.table33 && n4 == nb && ok == 2 &&
+                     (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
+        if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab);
         }
-        for (int oy = 0; oy < out_h; oy++) {
+        int oxa = 0, oxb, kq = nb == out_c ? UF_DW_BLOCK / nb : 1;
+        d.kq = kq;
+        while (oxa < out_w && oxa * s_w - pad_w < 0) {
+            oxa++;
+        }
+        for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + 2 * d_w < in_w; oxb++) {
+        }
+        for (int k = 1; fast33 && k < kq; k++) {   // the entries' words after .acc, as they are
+            for (int j = 0; j < nb; j++) {         // (word by word: natmods have no memcpy)
+                int32_t *e = (int32_t *)&t[k * nb + j];
+                const int32_t *f = (const int32_t *)&t[j];
+                e[1] = f[1], e[2] = f[2], e[3] = f[3], e[4] = f[4];
+            }
+        }
+        for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
-            int row33 = fast33 && ky0 == 0 && ky1 == 3;
-            for (int ox = 0; ox < out_w; ox++, o += out_c) {
-                int x0 = ox * s_w - pad_w, kx0, kx1;
-                if (row33 && x0 >= 0 && x0 + 2 * d_w < in_w) {
-                    const int8_t *xb = x + ((size_t)y0 * in_w + x0) * in_c + c0 * xs;
-                    if (!xs) {   // one input channel (one byte for every output channel)
-                        uf_dw4x1t33_m0(xb, wtab, &t[0].acc, g33);
-                        uf_rq1_m0(t, o, nb, lim);
-                        continue;
-                    }
-                    if (!((uintptr_t)xb & 3u)) {
-                        uf_dw4t33_m0(xb, wtab, &t[0].acc, g33);
-                        uf_rq1_m0(t, o, nb, lim);
-                        continue;
-                    }
+            int rows = ky1 - ky0;
+            // windows of two or three valid rows and columns from the table (padded
+            // ones where the zero point fits int8), the rest one by one
+            int runs = fast33 && (rows == 3 || (rows == 2 && d.zp_fits));
+            for (int a = 0; a < out_w;) {
+                int x0 = a * s_w - pad_w, kx0 = 0, kx1 = 3, n = 1;
+                if (runs && a >= oxa && a < oxb) {
+                    n = oxb - a;
+                } else if (runs) {
+                    valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
                 }
-                valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-                int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
-                if (rows > 0 && cols > 0) {
-                    size_t xoff = ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c;
-                    const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
-                    if (n4) {
-                        int32_t g[7] = {n4 >> 2, rows, cols, d_w * in_c, out_c,
-                                        d_h * in_w * in_c - cols * d_w * in_c,
-                                        k_w * out_c - cols * out_c};
-                        // (direct calls: a natmod cannot take these local symbols' address)
-                        const int8_t *xb = x + xoff + c0, *wb = wt + c0;
-                        int full33 = rows == 3 && cols == 3;
-                        if (xs && !(((uintptr_t)xb | (uintptr_t)wb | (uint32_t)(g[3] | g[4] | g[5] | g[6])) & 3u)) {
-                            // word loads; border windows of two or three rows and columns unrolled
-                            int rc = (rows == 2 || rows == 3) && (cols == 2 || cols == 3) ? rows * 4 + cols : 0;
-                            if (rc == 11) {
-                                uf_dw4w23_m0(xb, wb, &t[0].acc, g);
-                            } else if (rc == 14) {
-                                uf_dw4w32_m0(xb, wb, &t[0].acc, g);
-                            } else if (rc == 10) {
-                                uf_dw4w22_m0(xb, wb, &t[0].acc, g);
-                            } else {
-                                uf_dw4w_m0(xb, wb, &t[0].acc, g);
-                            }
-                        } else if (xs) {
-                            uf_dw4_m0(xb, wb, &t[0].acc, g);
-                        } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
-                            if (full33) {
-                                uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
-                            } else if (cols == 8) {
-                                uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
-                            } else {
-                                uf_dw4x1w_m0(x + xoff, wb, &t[0].acc, g);
-                            }
-                        } else {
-                            uf_dw4x1_m0(x + xoff, wb, &t[0].acc, g);
-                        }
-                    }
-                    if (nb > n4) {
-                        int32_t a[4];
-                        dw_taps_s8(x + xoff + (size_t)(c0 + n4) * xs, wt + c0 + n4, nb - n4, xs,
-                                   rows, cols, d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, a);
-                        for (int j = n4; j < nb; j++) {
-                            t[j].acc = a[j - n4];
-                        }
-                    }
+                int cols = kx1 - kx0;
+                if (runs && (cols == 3 || (cols == 2 && d.zp_fits))) {
+                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c);
                 } else {
-                    for (int j = 0; j < nb; j++) {
-                        t[j].acc = 0;
-                    }
+                    dw_pixel_m0(&d, y0, ky0, ky1, x0, o + a * out_c);
                 }
-                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
-                    int j = 0;
-                    if (n4 && zp_fits) {   // the padded rectangles as taps of x = zp
-                        const int8_t *wb = w + c0;
-                        if (rows == 0 || cols == 0) {
-                            dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, 0, 0, k_h, k_w);
-                        } else {
-                            if (ky0 > 0) {
-                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, 0, 0, ky0, k_w);
-                            }
-                            if (ky1 < k_h) {
-                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky1, 0, k_h - ky1, k_w);
-                            }
-                            if (kx0 > 0) {
-                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky0, 0, rows, kx0);
-                            }
-                            if (kx1 < k_w) {
-                                dw_pad_rect_m0(&zp, wb, t, n4, k_w, out_c, ky0, kx1, rows, k_w - kx1);
-                            }
-                        }
-                        j = n4;
-                    }
-                    for (; j < nb; j += 4) {
-                        int32_t a[4];
-                        int m = nb - j < 4 ? nb - j : 4;
-                        a[0] = a[1] = a[2] = a[3] = 0;
-                        dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, a);
-                        for (int i = 0; i < m; i++) {
-                            t[j + i].acc += a[i];
-                        }
-                    }
-                }
-                uf_rq_m0_out(t, nb, ok, lim, o, bias, mult, shift, c0);
+                a += n;
             }
         }
     }

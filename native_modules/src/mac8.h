@@ -453,11 +453,12 @@ __asm__(
 #endif
 
 // Depthwise, blocks of four contiguous channels over a window of taps:
-// g = {blocks, rows, cols, x_col, w_col, x_row, w_row} (steps in bytes; x_row and
-// w_row from a row's first tap to the next row's). For block b and j < 4,
-// the .acc of uf_rq_m0_t entry 4b + j (acc: entry 0's) = sum over the taps of
-// x[4b + j] * w[4b + j] (uf_dw4_m0), or of x[0] * w[4b + j] (uf_dw4x1_m0: one
-// input channel, x not advancing per block).
+// g = {blocks, rows, cols, x_col, w_col, x_row, w_row, init} (steps in bytes; x_row and
+// w_row from a row's first tap to the next row's; init: an int32_t * as int32, read by
+// every kernel, used by the _INIT ones below). For block b and j < 4,
+// the .acc of uf_rq_m0_t entry 4b + j (acc: entry 0's) = init[4b + j] + the sum over
+// the taps of x[4b + j] * w[4b + j] (uf_dw4_m0), or of x[0] * w[4b + j] (uf_dw4x1_m0:
+// one input channel, x not advancing per block); uf_dw4x1a_m0 / aw add to the .acc.
 // One call per pixel: the call's register saving is paid once for every
 // channel and tap.
 void uf_dw4_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
@@ -466,10 +467,11 @@ void uf_dw4x1a_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t 
 void uf_dw4w_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4x1w_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
-// A block's accumulators start at zero, or (_LOAD) at the table's values (r2: acc).
-#define UF_DW4_M0_ZERO                                                                        \
-    "  movs r4, #0\n"                                                                         \
-    "  mov r8, r4\n  mov r9, r4\n  mov r10, r4\n  mov r11, r4\n"
+// A block's accumulators start (_LOAD) at the table's values (r2: acc), or (_INIT) at
+// the next four of init's (a padded window's: its padded taps' share of the sum).
+#define UF_DW4_M0_INIT                                                                        \
+    "  ldr r2, [sp, #20]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #20]\n"                \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
 #define UF_DW4_M0_LOAD                                                                        \
     "  ldr r2, [sp, #8]\n"                                                                    \
     "  ldr r4, [r2, #0]\n  mov r8, r4\n  ldr r4, [r2, #20]\n  mov r9, r4\n"                   \
@@ -482,11 +484,13 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
     __asm__(                                                                                  \
         UF_M0_BEGIN(name) UF_M0_SAVE \
         "  sub sp, #24\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: rows, */  \
-                          /* [sp+16]: blocks left */                                          \
+                          /* [sp+16]: blocks left, [sp+20]: g[7] (_INIT) */                   \
         "  mov lr, r3\n"  /* g */                                                             \
         "  str r2, [sp, #8]\n"                                                                \
         "  ldr r4, [r3, #0]\n"                                                                \
         "  str r4, [sp, #16]\n"                                                               \
+        "  ldr r4, [r3, #28]\n"                                                               \
+        "  str r4, [sp, #20]\n"                                                               \
         "2:\n"                                                                                \
         "  str r0, [sp, #0]\n"                                                                \
         "  str r1, [sp, #4]\n" init                                                           \
@@ -534,44 +538,49 @@ void uf_dw4x1aw_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
 // shifts (ARMv6-M's SXTB takes only byte 0), times the input value in r5.
 #define UF_DW4_M0_WORD(k, acc, x) x(k) UF_M0_SXB##k("r3", "r7") "  muls r3, r5\n  add " acc ", r3\n"
 #define UF_DW4_M0_XWORD(k) UF_M0_SXB##k("r5", "r6")
+// The word lanes in the order 0, 3, 1, 2: bytes 1 and 2 as bytes 0 and 3 after REV16 of
+// the weights (and of the inputs: rev), one instruction for the two.
+#define UF_DW4_M0_WLANES(x, rev)                                                              \
+    UF_DW4_M0_WORD(0, "r8", x) UF_DW4_M0_WORD(3, "r11", x) rev "  rev16 r7, r7\n"             \
+    UF_DW4_M0_WORD(0, "r9", x) UF_DW4_M0_WORD(3, "r10", x)
 #define UF_M0_SXB0(d, s) "  sxtb " d ", " s "\n"
 #define UF_M0_SXB1(d, s) "  lsls " d ", " s ", #16\n  asrs " d ", " d ", #24\n"
 #define UF_M0_SXB2(d, s) "  lsls " d ", " s ", #8\n  asrs " d ", " d ", #24\n"
 #define UF_M0_SXB3(d, s) "  asrs " d ", " s ", #24\n"
 // x and w bytes at index r5 = 0..3.
 #if UF_M0_CONV_ASM
-UF_DW4_M0("uf_dw4_m0", "  movs r5, #0\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_XBYTE), "4", UF_DW4_M0_ZERO);
+UF_DW4_M0("uf_dw4_m0", "  movs r5, #0\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_XBYTE), "4", UF_DW4_M0_INIT);
 // The same with x and w word-aligned (every address and step a multiple of four):
-// one LDR each for the four channels (29 cycles per tap and four channels, LDRSB: 34).
-UF_DW4_M0("uf_dw4w_m0", "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD),
-          "4", UF_DW4_M0_ZERO);
+// one LDR each for the four channels (27 cycles per tap and four channels, LDRSB: 34).
+UF_DW4_M0("uf_dw4w_m0", "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_XWORD, "  rev16 r6, r6\n"),
+          "4", UF_DW4_M0_INIT);
 // One input value for the four channels (a one-channel input); _a: adding to the
 // accumulators already there (the padded taps: x at one byte holding the input's
 // zero point, x_col = x_row = 0); _w: the weights word-aligned (w and its steps).
 #define UF_DW4X1_M0_TAP "  movs r5, #0\n  ldrsb r6, [r0, r5]\n" UF_DW4_M0_LANES(UF_DW4_M0_BYTE, UF_DW4_M0_X1)
 #define UF_DW4X1W_M0_TAP "  movs r5, #0\n  ldrsb r5, [r0, r5]\n  ldr r7, [r1]\n" \
-    UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)
-UF_DW4_M0("uf_dw4x1_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_ZERO);
+    UF_DW4_M0_WLANES(UF_DW4_M0_X1, "")
+UF_DW4_M0("uf_dw4x1_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_INIT);
 UF_DW4_M0("uf_dw4x1a_m0", UF_DW4X1_M0_TAP, "0", UF_DW4_M0_LOAD);
-UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_ZERO);
+UF_DW4_M0("uf_dw4x1w_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_INIT);
 UF_DW4_M0("uf_dw4x1aw_m0", UF_DW4X1W_M0_TAP, "0", UF_DW4_M0_LOAD);
 // uf_dw4x1w_m0 for windows of eight columns (micro_speech's 10x8 filter), the row
-// unrolled, the input byte's index in r6 (= 0): 20 cycles per tap, the loop's 24.
+// unrolled, the input byte's index in r6 (= 0): 19 cycles per tap, the loop's 23.
 void uf_dw4x1w8_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 #define UF_DW4X1W8_M0_TAP                                                                     \
-    "  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)      \
+    "  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_X1, "")      \
     "  add r0, r12\n  adds r1, r1, r4\n"
 #define UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP UF_DW4X1W8_M0_TAP
 UF_DW4_M0_COLS("uf_dw4x1w8_m0", UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2,
-               "0", UF_DW4_M0_ZERO "  movs r6, #0\n",
+               "0", UF_DW4_M0_INIT "  movs r6, #0\n",
                "  beq 4f\n  b 3b\n4:\n", "  beq 5f\n  b 2b\n5:\n");
 
 // Windows of 2x3, 3x2 and 2x2 taps (rows x cols: the 3x3 filters' border pixels) and
 // 3x3 with one input channel, unrolled: no loop counters and the steps held in registers
-// (x_col in r12, w_col in r4, x_row in r2, w_row in lr), 26 cycles per tap of word
-// loads and four channels against the loop's 29 plus its row overheads. Same
+// (x_col in r12, w_col in r4, x_row in r2, w_row in lr), 24 cycles per tap of word
+// loads and four channels against the loop's 27 plus its row overheads. Same
 // arguments as uf_dw4w_m0 / uf_dw4x1w_m0 (g's rows and cols as the name says);
-// accumulators start at zero.
+// accumulators start at init (uf_dw4x1w33_m0: at zero, a window without padding).
 void uf_dw4w23_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4w32_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
 void uf_dw4w22_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t *g);
@@ -589,18 +598,18 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
 #define UF_DWU_M0(name, body, x_step, init)                                                    \
     __asm__(                                                                                  \
         UF_M0_BEGIN(name) UF_M0_SAVE \
-        "  sub sp, #16\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: blocks */ \
+        "  sub sp, #24\n" /* [sp]: block's x, [sp+4]: its w, [sp+8]: acc, [sp+12]: blocks, */ \
+                          /* [sp+16]: g[7] (_INIT) */                                          \
         "  str r2, [sp, #8]\n"                                                                \
         "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"                                           \
+        "  ldr r4, [r3, #28]\n  str r4, [sp, #16]\n"                                          \
         "  ldr r4, [r3, #12]\n  mov r12, r4\n" /* x_col */                                    \
         "  ldr r4, [r3, #24]\n  mov lr, r4\n"  /* w_row */                                    \
         "  ldr r2, [r3, #20]\n"                /* x_row */                                    \
         "  ldr r4, [r3, #16]\n"                /* w_col */                                    \
         "2:\n"                                                                                \
         "  str r0, [sp, #0]\n"                                                                \
-        "  str r1, [sp, #4]\n"                                                                \
-        "  movs r3, #0\n"                                                                     \
-        "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n" init                     \
+        "  str r1, [sp, #4]\n" init                                                           \
         body                                                                                  \
         "  ldr r3, [sp, #8]\n"                                                                \
         "  mov r5, r8\n  str r5, [r3, #0]\n"                                                  \
@@ -613,67 +622,169 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
         "  ldr r1, [sp, #4]\n  adds r1, #4\n"                                                 \
         "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"                       \
         "  beq 3f\n  b 2b\n3:\n" /* (the loop is past a conditional branch's reach) */        \
-        "  add sp, #16\n"                                                                     \
+        "  add sp, #24\n"                                                                     \
         UF_M0_RESTORE \
         UF_M0_END(name))
-#define UF_DW4W_M0_TAP "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_XWORD)
-UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", "");
-UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", "");
-UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", "");
-// The full 3x3 window with the weights from a table the caller fills per block of
-// channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM brings a
-// tap's four): 21 cycles per tap of four channels plus the input step. x and g as
-// for uf_dw4w_m0 with a full 3x3 window (x_col, x_row, blocks; x word-aligned);
-// accumulators from zero.
-void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
-#define UF_DW4T_M0_TAP                                                                        \
+#define UF_DW4W_M0_TAP "  ldr r6, [r0]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_XWORD, "  rev16 r6, r6\n")
+// Accumulators from zero (free: r3, r5-r7) or g[7] (UF_DW4_M0_INIT's).
+#define UF_DWU_M0_ZERO "  movs r3, #0\n  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n"
+#define UF_DWU_M0_INIT                                                                        \
+    "  ldr r3, [sp, #16]\n  ldm r3!, {r5, r6, r7}\n  mov r8, r5\n  mov r9, r6\n  mov r10, r7\n" \
+    "  ldm r3!, {r5}\n  str r3, [sp, #16]\n  mov r11, r5\n"
+UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
+UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
+UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
+// Runs of pixels with the full 3x3 window, the weights from a table the caller fills
+// per block of channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM
+// brings a tap's four): 20 cycles per tap of four channels plus the input step, 26
+// per block (its accumulators start at the first tap's products). For each of
+// g[1] pixels (x advancing g[4] bytes per pixel), the g[0] blocks' sums into the
+// .acc of t's entries (one after another), and after every g[2] pixels (g[1] a
+// multiple of it) uf_rq1_m0(t, out, g[9], lim) with out advancing g[7] bytes per
+// call. g = {blocks, pixels, pixels per requantization, x_col, x_pixel, x_row, out,
+// out step, lim, outputs per requantization, back}: x_col and x_row (from a row's
+// third tap to the next row's first) as for uf_dw4w_m0 (x word-aligned), back = the
+// window's walk less the step to the next block's x (8 x_col + 2 x_row - 4).
+void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+// tap(op): op "mov" for the first tap (the accumulators' start), "add" after.
+// (bytes 1 and 2 of x as bytes 0 and 3 after REV16: one instruction for the two)
+#define UF_DW4T_M0_TAP(op)                                                                    \
     "  ldr r6, [r0]\n  ldm r1!, {r2, r3, r4, r5}\n"                                           \
-    "  sxtb r7, r6\n  muls r7, r2\n  add r8, r7\n"                                            \
-    "  lsls r7, r6, #16\n  asrs r7, r7, #24\n  muls r7, r3\n  add r9, r7\n"                   \
-    "  lsls r7, r6, #8\n  asrs r7, r7, #24\n  muls r7, r4\n  add r10, r7\n"                   \
-    "  asrs r7, r6, #24\n  muls r7, r5\n  add r11, r7\n"
+    "  sxtb r7, r6\n  muls r7, r2\n  " op " r8, r7\n"                                         \
+    "  asrs r7, r6, #24\n  muls r7, r5\n  " op " r11, r7\n"                                   \
+    "  rev16 r6, r6\n"                                                                         \
+    "  sxtb r7, r6\n  muls r7, r3\n  " op " r9, r7\n"                                         \
+    "  asrs r7, r6, #24\n  muls r7, r4\n  " op " r10, r7\n"
 // uf_dw4x1t33_m0: the same for a one-channel input (one input byte for the four
-// channels, x_step 0 between blocks; no alignment needed): 15 cycles per tap.
-void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, int32_t *acc, const int32_t *g);
-#define UF_DW4X1T_M0_TAP                                                                      \
+// channels, back = 8 x_col + 2 x_row; no alignment needed): 15 cycles per tap.
+void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+#define UF_DW4X1T_M0_TAP(op)                                                                  \
     "  ldrsb r6, [r0, r7]\n  ldm r1!, {r2, r3, r4, r5}\n" /* (r7 = 0) */                       \
-    "  muls r2, r6\n  add r8, r2\n  muls r3, r6\n  add r9, r3\n"                              \
-    "  muls r4, r6\n  add r10, r4\n  muls r5, r6\n  add r11, r5\n"
-#define UF_DW4T_M0_ROW(tap, next) tap "  add r0, r12\n" tap "  add r0, r12\n" tap next
-#define UF_DW4T_M0(name, tap, x_step, init)                                                   \
+    "  muls r2, r6\n  " op " r8, r2\n  muls r3, r6\n  " op " r9, r3\n"                        \
+    "  muls r4, r6\n  " op " r10, r4\n  muls r5, r6\n  " op " r11, r5\n"
+#define UF_DW4T_M0_ROW(tap0, tap, next) tap0 "  add r0, r12\n" tap "  add r0, r12\n" tap next
+#define UF_DW4T_M0_ROW2(tap, next) tap "  add r0, r12\n" tap next
+#define UF_DW4T_M0_NEXT "  add r0, r12\n  add r0, lr\n"
+#define UF_DW4T_M0_33(tap)                                                                    \
+    UF_DW4T_M0_ROW(tap("mov"), tap("add"), UF_DW4T_M0_NEXT)                                   \
+    UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
+// The border windows (valid rows x columns of the 3x3; the table's other taps skipped):
+// the accumulators start at cor's (g[11]: the padded taps' share, four per block).
+#define UF_DW4T_M0_23(tap)                                                                    \
+    UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
+#define UF_DW4T_M0_32(tap)                                                                    \
+    UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n")                           \
+    UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
+#define UF_DW4T_M0_22(tap)                                                                    \
+    UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
+#define UF_DW4T_M0_COR                                                                        \
+    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
+#define UF_DW4T_M0_PIXCOR "  ldr r4, [r3, #44]\n  str r4, [sp, #40]\n"
+// body: the taps; init: at each block; pix: at each pixel (r3 = g); skip: the table's
+// taps after the window's last (to the next block's first).
+#define UF_DW4T_M0(name, body, init, pix, skip)                                               \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #16\n"   /* [sp]: block's x, [sp+8]: acc, [sp+12]: blocks left */              \
-    "  str r2, [sp, #8]\n"                                                                    \
-    "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"                                               \
+    "  sub sp, #48\n"   /* [sp]: acc, [sp+4]: the pixel's acc end, [sp+8]: the pixel's x, */  \
+                        /* [sp+12]: pixels left, [sp+16]: pixels to the requantization, */    \
+                        /* [sp+20]: g, [sp+24]: wt, [sp+28]: t, [sp+32]: out, [sp+36]: back */ \
+                        /* [sp+40]: cor */                                                    \
+    "  str r0, [sp, #8]\n  str r1, [sp, #24]\n  str r2, [sp, #28]\n  str r2, [sp, #0]\n"     \
+    "  str r3, [sp, #20]\n"                                                                   \
+    "  ldr r4, [r3, #4]\n  str r4, [sp, #12]\n"                                               \
+    "  ldr r4, [r3, #8]\n  str r4, [sp, #16]\n"                                               \
+    "  ldr r4, [r3, #24]\n  str r4, [sp, #32]\n"                                              \
+    "  ldr r4, [r3, #40]\n  str r4, [sp, #36]\n"                                              \
     "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
     "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
-    "2:\n"                                                                                    \
-    "  str r0, [sp, #0]\n"                                                                    \
-    "  movs r3, #0\n"                                                                         \
-    "  mov r8, r3\n  mov r9, r3\n  mov r10, r3\n  mov r11, r3\n" init                         \
-    UF_DW4T_M0_ROW(tap, "  add r0, r12\n  add r0, lr\n")                                      \
-    UF_DW4T_M0_ROW(tap, "  add r0, r12\n  add r0, lr\n")                                      \
-    UF_DW4T_M0_ROW(tap, "")                                                                   \
-    "  ldr r3, [sp, #8]\n"                                                                    \
+    "5:\n"                                   /* a pixel, r0 at its x */                       \
+    "  ldr r3, [sp, #20]\n" pix "  ldr r4, [r3, #0]\n  movs r5, #80\n  muls r4, r5\n"         \
+    "  ldr r5, [sp, #0]\n  adds r4, r4, r5\n  str r4, [sp, #4]\n"                             \
+    "  ldr r1, [sp, #24]\n"                                                                   \
+    "2:\n" init                              /* a block of four channels */                  \
+    body skip                                                                                 \
+    "  ldr r3, [sp, #0]\n"                                                                    \
     "  mov r5, r8\n  str r5, [r3, #0]\n"                                                      \
     "  mov r5, r9\n  str r5, [r3, #20]\n"                                                     \
     "  mov r5, r10\n  str r5, [r3, #40]\n"                                                    \
     "  mov r5, r11\n  str r5, [r3, #60]\n"                                                    \
     "  adds r3, #80\n"                                                                        \
-    "  str r3, [sp, #8]\n"                                                                    \
-    "  ldr r0, [sp, #0]\n  adds r0, #" x_step "\n"                                            \
-    "  ldr r3, [sp, #12]\n  subs r3, r3, #1\n  str r3, [sp, #12]\n"                           \
+    "  str r3, [sp, #0]\n"                                                                    \
+    "  ldr r7, [sp, #36]\n  subs r0, r0, r7\n"                                                \
+    "  ldr r7, [sp, #4]\n  cmp r3, r7\n"                                                      \
     "  beq 3f\n  b 2b\n3:\n"   /* (the loop is past a conditional branch's reach) */          \
-    "  add sp, #16\n"                                                                         \
+    "  ldr r0, [sp, #8]\n  ldr r3, [sp, #20]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n"       \
+    "  str r0, [sp, #8]\n"                   /* the next pixel's x */                        \
+    "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"                           \
+    "  bne 6f\n"                                                                              \
+    "  ldr r0, [sp, #28]\n  ldr r1, [sp, #32]\n  ldr r2, [r3, #36]\n  ldr r3, [r3, #32]\n"    \
+    "  bl uf_rq1_m0\n"                                                                        \
+    "  ldr r3, [sp, #20]\n"                                                                   \
+    "  ldr r1, [sp, #32]\n  ldr r4, [r3, #28]\n  adds r1, r1, r4\n  str r1, [sp, #32]\n"      \
+    "  ldr r4, [r3, #8]\n  str r4, [sp, #16]\n"                                               \
+    "  ldr r4, [sp, #28]\n  str r4, [sp, #0]\n"                                               \
+    "  ldr r4, [r3, #12]\n  mov r12, r4\n"                                                    \
+    "  ldr r4, [r3, #20]\n  mov lr, r4\n"                                                     \
+    "  ldr r0, [sp, #8]\n"                                                                    \
+    "6:\n"                                                                                    \
+    "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"                           \
+    "  beq 7f\n  b 5b\n7:\n"                                                                  \
+    "  add sp, #48\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
-UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_TAP, "4", "");
-UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4X1T_M0_TAP, "0", "  movs r7, #0\n");
+UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "");
+UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "");
+// uf_dw4t33_m0 for the border windows of 2x3, 3x2 and 2x2 taps: wt at the window's
+// first valid tap, x_row from the window's last column, g[11] = cor.
+void uf_dw4t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4x1t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4x1t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+void uf_dw4x1t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+UF_DW4T_M0("uf_dw4t23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
+           "  adds r1, #48\n");
+UF_DW4T_M0("uf_dw4t32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
+           "  adds r1, #16\n");
+UF_DW4T_M0("uf_dw4t22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
+           "  adds r1, #64\n");
+UF_DW4T_M0("uf_dw4x1t23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
+           UF_DW4T_M0_PIXCOR, "  adds r1, #48\n");
+UF_DW4T_M0("uf_dw4x1t32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
+           UF_DW4T_M0_PIXCOR, "  adds r1, #16\n");
+UF_DW4T_M0("uf_dw4x1t22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
+           UF_DW4T_M0_PIXCOR, "  adds r1, #64\n");
+// cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
+// (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
+// uf_dw4t33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
+void uf_dwcor33_m0(int32_t *cor, const int32_t *wt, int blocks, int32_t a);
+#define UF_DWCOR33_M0_TAP                                                                     \
+    "  lsrs r3, r3, #1\n  bcc 1f\n"                                                            \
+    "  ldr r2, [r1, #0]\n  adds r4, r4, r2\n  ldr r2, [r1, #4]\n  adds r5, r5, r2\n"          \
+    "  ldr r2, [r1, #8]\n  adds r6, r6, r2\n  ldr r2, [r1, #12]\n  adds r7, r7, r2\n"         \
+    "1:\n  adds r1, #16\n"
+#define UF_DWCOR33_M0_TAP3 UF_DWCOR33_M0_TAP UF_DWCOR33_M0_TAP UF_DWCOR33_M0_TAP
+__asm__(
+    UF_M0_BEGIN("uf_dwcor33_m0") UF_M0_SAVE
+    "  mov r8, r3\n"               // pad | zp << 16 (zp's bits never shift down to bit 0)
+    "  mov r9, r2\n"               // blocks left
+    "2:\n"
+    "  movs r4, #0\n  movs r5, #0\n  movs r6, #0\n  movs r7, #0\n"
+    "  mov r3, r8\n"
+    UF_DWCOR33_M0_TAP3 UF_DWCOR33_M0_TAP3 UF_DWCOR33_M0_TAP3
+    "  mov r2, r8\n  asrs r2, r2, #16\n"
+    "  muls r4, r2\n  muls r5, r2\n  muls r6, r2\n  muls r7, r2\n"
+    "  stm r0!, {r4, r5, r6, r7}\n"
+    "  mov r2, r9\n  subs r2, r2, #1\n  mov r9, r2\n"
+    "  beq 3f\n  b 2b\n3:\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_dwcor33_m0"));
+
 // (r6 = 0: the input byte's index)
 UF_DWU_M0("uf_dw4x1w33_m0",
-          UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_LANES(UF_DW4_M0_WORD, UF_DW4_M0_X1)),
-          "0", "  movs r6, #0\n");
+          UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_X1, "")),
+          "0", UF_DWU_M0_ZERO "  movs r6, #0\n");
 #endif
 #endif
 
