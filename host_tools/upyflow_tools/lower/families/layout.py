@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import BakeError
-from ...ir import DTYPE_SIZE, Graph, Op, Tensor
+from ...ir import DTYPE_SIZE, NP_DTYPE, Graph, Op, Tensor
 from ..core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 
@@ -116,8 +116,13 @@ def _pad(graph: Graph, op: Op) -> list[Call]:
                      0, o_off)
     if out.size == x.size:
         return [copy]
-    fill = Call("fill_f32", out=op.outputs[0], n=out.size, value=float(value)) if x.dtype == "f32" else \
-        Call("fill_int", out=op.outputs[0], n=out.size, value=int(value))
+    if x.dtype == "f32":
+        fill = Call("fill_f32", out=op.outputs[0], n=out.size, value=float(value))
+    elif x.dtype in ("i8", "i16"):
+        fill = Call("fill_int", out=op.outputs[0], n=out.size, value=int(value))
+    else:   # int32 and the other widths: the value's bytes copied everywhere (a stride-0 copy)
+        v = graph.add_const(out.name + "/pad_value", np.array([value], NP_DTYPE[x.dtype]), x.dtype)
+        fill = copy_call(graph, op, v, op.outputs[0], [out.size], [0], [1], 0, 0, "pad_fill")
     return [fill, copy]
 
 

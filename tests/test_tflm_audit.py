@@ -1,0 +1,69 @@
+"""The TFLM kernel audit (tflm_audit.py) as a test: every generated single-operator model
+(operator x input type x broadcast variant) that the TFLM interpreter runs either gives TFLM's
+bytes on the pure and native tiers (float32 within 1e-5 relative) or is refused at bake time
+with one line, and only the (operator, type) pairs listed in GAPS may be refused. A model that
+bakes must never fail at load or give other numbers; a model TFLM refuses may bake or not.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tflm_audit import cases, run_case
+
+# (operator, type) pairs the TFLM interpreter runs and upyflow refuses (the bake says so): the
+# audit's known gaps. Logical ops on non-bool operands are refused on purpose: TFLM reads the
+# bytes as C++ bools (undefined beyond 0 and 1).
+GAPS = {
+    ("ELU", "int8"),
+    ("ELU", "float32"),
+    ("RSQRT", "int16"),
+    ("SIN", "float32"),
+    ("COS", "float32"),
+    ("FLOOR", "float32"),
+    ("CEIL", "float32"),
+    ("ROUND", "float32"),
+    ("SQUARE", "float32"),
+    ("ZEROS_LIKE", "int8"),
+    ("ZEROS_LIKE", "int32"),
+    ("ZEROS_LIKE", "float32"),
+    ("FLOOR_DIV", "float32"),
+    ("FLOOR_MOD", "float32"),
+    ("ADD_N", "float32"),
+    ("REDUCE_ALL", "bool"),
+    ("CONCATENATION", "bool"),
+    ("STRIDED_SLICE", "bool"),
+    ("GREATER", "int16"),
+    ("MIRROR_PAD", "int8"),
+    ("MIRROR_PAD", "float32"),
+    ("GATHER_ND", "int8"),
+    ("GATHER_ND", "float32"),
+    ("EMBEDDING_LOOKUP", "int8"),
+    ("EMBEDDING_LOOKUP", "float32"),
+    ("SPACE_TO_DEPTH", "int8"),
+    ("SPACE_TO_DEPTH", "float32"),
+    ("CUMSUM", "int8"),
+    ("CUMSUM", "float32"),
+    ("L2_POOL_2D", "float32"),
+}
+GAPS |= {(op, t) for op in ("LOGICAL_AND", "LOGICAL_OR") for t in ("int8", "int16", "int32", "float32", "uint8")}
+# computed inputs of these are refused whatever the type (constant ones fold at bake time)
+GAP_OPS = {"PACK", "SLICE", "BROADCAST_TO", "REVERSE_V2", "DYNAMIC_UPDATE_SLICE"}
+
+CASES = [(op, dt, v, b) for op, dt, v, b in cases()]
+
+
+@pytest.mark.parametrize(
+    "op,dt,variant,builder", CASES, ids=["%s-%s%s" % (op, dt, "-" + v if v else "") for op, dt, v, _ in CASES]
+)
+def test_tflm_audit(op, dt, variant, builder, tmp_path):
+    r = run_case(builder, tmp_path, "audit")
+    assert not r["tflm"].startswith("unbuildable"), r
+    if r["tflm"] != "yes":
+        # TFLM refuses: upyflow may refuse too, or bake; it must not fail at load
+        assert not r["pure"].startswith("run error") or "(TFLM" in r["pure"], r
+        return
+    for tier in ("pure", "native"):
+        if r[tier].startswith("refused"):
+            assert (op, dt) in GAPS or op in GAP_OPS, "%s %s %s: a new refusal: %s" % (op, dt, variant, r[tier])
+        else:
+            assert r[tier] == "ok", "%s %s %s (%s): %s" % (op, dt, variant, tier, r[tier])
