@@ -130,7 +130,14 @@ def movement(op, dt):
     out_dt = dt
     oq = qi
     ins = [x]
-    if op == "TRANSPOSE":
+    variant = ""
+    if op in VARIANTS:
+        op, variant = VARIANTS[op]
+    if op == "ADD_N":
+        x2, x3 = w.tensor(shape, dt, *qi), w.tensor(shape, dt, *qi)
+        extra, ins = [x2, x3], [x, x2, x3]
+        outs_shape = [shape]
+    elif op == "TRANSPOSE":
         ins.append(_c(w, [0, 2, 1, 3]))
         outs_shape = [[1, 4, 4, 2]]
     elif op in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ALL", "REDUCE_ANY"):
@@ -149,8 +156,8 @@ def movement(op, dt):
     elif op == "PACK":
         x2 = w.tensor(shape, dt, *qi)
         extra, ins = [x2], [x, x2]
-        opts = dict(values_count=2, axis=1)
-        outs_shape = [[1, 2, 4, 4, 2]]
+        opts = dict(values_count=2, axis=-1 if variant else 1)
+        outs_shape = [[1, 4, 4, 2, 2] if variant else [1, 2, 4, 4, 2]]
     elif op == "UNPACK":
         opts = dict(num=4, axis=1)
         outs_shape = [[1, 4, 2]] * 4
@@ -166,22 +173,22 @@ def movement(op, dt):
         ins += [_c(w, [0, 1, 0, 0]), _c(w, [1, 4, 4, 2]), _c(w, [1, 2, 1, 1])]
         outs_shape = [[1, 2, 4, 2]]
     elif op == "SLICE":
-        ins += [_c(w, [0, 1, 1, 0]), _c(w, [1, 2, 3, 2])]
-        outs_shape = [[1, 2, 3, 2]]
+        ins += [_c(w, [0, 1, 1, 0]), _c(w, [1, -1, 3, 2] if variant else [1, 2, 3, 2])]
+        outs_shape = [[1, 3, 3, 2] if variant else [1, 2, 3, 2]]
     elif op in ("PAD", "PADV2", "MIRROR_PAD"):
         ins.append(_c(w, [[0, 0], [1, 1], [2, 1], [0, 0]]))
         if op == "PADV2":
             ins.append(w.tensor([], dt, *qi, data=np.zeros((), NPT[dt])))
         if op == "MIRROR_PAD":
-            opts = dict(mode="REFLECT")
+            opts = dict(mode="SYMMETRIC" if variant else "REFLECT")
         outs_shape = [[1, 6, 7, 2]]
     elif op == "GATHER":
         ins.append(_c(w, [3, 0, 2]))
         opts = dict(axis=1, batch_dims=0)
         outs_shape = [[1, 3, 4, 2]]
     elif op == "GATHER_ND":
-        ins.append(_c(w, [[0, 1], [0, 3]]))
-        outs_shape = [[2, 4, 2]]
+        ins.append(_c(w, [[0], [0]] if variant else [[0, 1], [0, 3]]))
+        outs_shape = [[2, 4, 4, 2] if variant else [2, 4, 2]]
     elif op == "EMBEDDING_LOOKUP":
         ins = [_c(w, [2, 0, 3]), x]
         outs_shape = [[3, 4, 4, 2]]
@@ -190,10 +197,15 @@ def movement(op, dt):
         outs_shape = [[3, 4, 2]]
         shape = [4, 4, 2]
     elif op == "BROADCAST_TO":
-        ins.append(_c(w, [2, 4, 4, 2]))
-        outs_shape = [[2, 4, 4, 2]]
+        if variant:  # a lower-rank input broadcast on two axes
+            x = w.tensor([4, 1], dt, *qi)
+            ins, shape = [x, _c(w, [3, 2, 4, 5])], [4, 1]
+            outs_shape = [[3, 2, 4, 5]]
+        else:
+            ins.append(_c(w, [2, 4, 4, 2]))
+            outs_shape = [[2, 4, 4, 2]]
     elif op == "REVERSE_V2":
-        ins.append(_c(w, [1]))
+        ins.append(_c(w, [1, 3] if variant else [1]))
         outs_shape = [shape]
     elif op == "DEPTH_TO_SPACE":
         x = w.tensor([1, 2, 2, 4], dt, *qi)
@@ -225,7 +237,7 @@ def movement(op, dt):
         outs_shape = [shape]
     elif op == "DYNAMIC_UPDATE_SLICE":
         upd = w.tensor([1, 2, 2, 2], dt, *qi)
-        ins, extra = [x, upd, _c(w, [0, 1, 2, 0])], [upd]
+        ins, extra = [x, upd, _c(w, [0, 3, -1, 0] if variant else [0, 1, 2, 0])], [upd]
         outs_shape = [shape]
     elif op in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
         if op == "RESHAPE":
@@ -262,13 +274,24 @@ def movement(op, dt):
     return w.build(graph_ins, ys), _sets(rng, specs, 3)
 
 
+# second variants of some operators: (operator, variant)
+VARIANTS = {
+    "ADD_N3": ("ADD_N", "3"),
+    "PACK_LAST": ("PACK", "last"),
+    "SLICE_TO_END": ("SLICE", "-1"),
+    "MIRROR_PAD_SYM": ("MIRROR_PAD", "symmetric"),
+    "GATHER_ND_1": ("GATHER_ND", "depth 1"),
+    "BROADCAST_TO_RANK": ("BROADCAST_TO", "rank"),
+    "REVERSE_V2_2AX": ("REVERSE_V2", "2 axes"),
+    "DUS_CLAMPED": ("DYNAMIC_UPDATE_SLICE", "clamped"),
+}
 MOVEMENT = (
     "TRANSPOSE MEAN SUM REDUCE_MAX REDUCE_MIN REDUCE_PROD REDUCE_ALL REDUCE_ANY ARG_MAX ARG_MIN CONCATENATION PACK "
     "UNPACK SPLIT SPLIT_V STRIDED_SLICE SLICE PAD PADV2 MIRROR_PAD GATHER GATHER_ND EMBEDDING_LOOKUP BROADCAST_TO "
     "REVERSE_V2 DEPTH_TO_SPACE SPACE_TO_DEPTH SPACE_TO_BATCH_ND BATCH_TO_SPACE_ND RESIZE_NEAREST_NEIGHBOR "
     "RESIZE_BILINEAR CUMSUM SELECT_V2 DYNAMIC_UPDATE_SLICE RESHAPE SQUEEZE EXPAND_DIMS L2_POOL_2D CAST_TO_F32 "
     "DEQUANTIZE QUANTIZE_TO_I8"
-).split()
+).split() + list(VARIANTS)
 
 
 def cases():
