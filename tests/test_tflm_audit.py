@@ -51,3 +51,46 @@ def test_tflm_audit(op, dt, variant, builder, tmp_path):
             assert (op, dt) in GAPS, "%s %s %s: a new refusal: %s" % (op, dt, variant, r[tier])
         else:
             assert r[tier] == "ok", "%s %s %s (%s): %s" % (op, dt, variant, tier, r[tier])
+
+
+def test_tflm_audit_micropython(mpy_tier, tmp_path):
+    """Every audit case that TFLM runs and upyflow bakes, in one MicroPython process per tier
+    (pure, viper, natmod): TFLM's bytes (float32 within 1e-5 relative)."""
+    import numpy as np
+
+    from harness import bake_model, run_micropython, run_tflm, sizes_of
+    from upyflow_tools import BakeError
+
+    baked = {}
+    for k, (op, dt, variant, builder) in enumerate(CASES):
+        model, sets = builder()
+        try:
+            want = [run_tflm(model, s) for s in sets]
+        except Exception:
+            continue  # TFLM refuses it
+        try:
+            _, name, _ = bake_model(model, tmp_path, "au%d" % k, mpy=True)
+        except BakeError:
+            continue
+        baked[name] = ("%s-%s%s" % (op, dt, "-" + variant if variant else ""), sets, want)
+    assert len(baked) > 300
+    got, _ = run_micropython(
+        mpy_tier,
+        str(tmp_path),
+        [(name, sets) for name, (_, sets, _) in baked.items()],
+        {name: sizes_of(want) for name, (_, _, want) in baked.items()},
+        "8M",
+    )
+    bad = []
+    for name, (cid, _, want) in baked.items():
+        for w_outs, g_outs in zip(want, got[name]):
+            for w, g in zip(w_outs, g_outs):
+                g = np.frombuffer(g, w.dtype).reshape(w.shape)
+                same = (
+                    np.allclose(g, w, rtol=1e-5, atol=1e-6, equal_nan=True)
+                    if w.dtype == np.float32
+                    else (np.array_equal(g, w))
+                )
+                if not same:
+                    bad.append(cid)
+    assert not bad, "%d cases differ from TFLM: %s" % (len(bad), sorted(set(bad)))
