@@ -30,6 +30,16 @@ NPT = {
 QP = {"int8": (0.05, 3), "int16": (0.001, 0), "uint8": (0.05, 130)}
 QP_OUT = {"int8": (0.07, -5), "int16": (0.0015, 0), "uint8": (0.07, 120)}
 
+# float32 operators whose results are integers: compared byte for byte (the sign of a zero too)
+EXACT_F32 = ("FLOOR", "CEIL", "ROUND")
+# halves (ROUND's ties to even), signed zeros, values just below 0.5, at and past 2^23 (all
+# floats integral), infinities, NaN, subnormals: 24 values
+ROUNDING_EDGES = np.array(
+    [-0.0, 0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.3, -0.3, 8388607.5, -8388607.5, 8388608.0, 1e10, -1e10]
+    + [np.inf, -np.inf, np.nan, 0.49999997, -0.49999997, 3.5, -3.5, 1e-45, -1e-45],
+    np.float32,
+)
+
 UNARY = (
     "ABS NEG RELU RELU6 LEAKY_RELU LOGISTIC TANH HARD_SWISH ELU EXP LOG SQRT RSQRT SIN COS FLOOR CEIL ROUND "
     "SQUARE LOGICAL_NOT GELU ZEROS_LIKE"
@@ -90,7 +100,10 @@ def unary(op, dt, shape=(2, 3, 4)):
         opts = dict(approximate=False)
     w.op(op, [x], [y], **opts)
     positive = op in ("LOG", "SQRT", "RSQRT")
-    return w.build([x], [y]), _sets(np.random.default_rng(zlib.crc32(f"{op}{dt}".encode())), [(dt, shape)], 3, positive)
+    sets = _sets(np.random.default_rng(zlib.crc32(f"{op}{dt}".encode())), [(dt, shape)], 3, positive)
+    if op in EXACT_F32 and dt == "float32":
+        sets += [[ROUNDING_EDGES.reshape(shape)], [-ROUNDING_EDGES.reshape(shape)]]
+    return w.build([x], [y]), sets
 
 
 def binary(op, dt, variant):
@@ -308,7 +321,7 @@ def cases():
             yield op, dt, "", lambda op=op, dt=dt: movement(op, dt)
 
 
-def run_case(builder, outdir: Path, name: str) -> dict:
+def run_case(builder, outdir: Path, name: str, exact: bool = False) -> dict:
     """{'tflm': 'yes'/'errors: ...', 'pure'/'native': 'ok'/'refused: ...'/'mismatch: ...'}."""
     from harness import bake_model, load_cpython, run_tflm, run_upyflow
 
@@ -345,6 +358,11 @@ def run_case(builder, outdir: Path, name: str) -> dict:
                 b = np.asarray(b)
                 if a.dtype != b.dtype or a.shape != b.shape:
                     res[tier] = "mismatch: %s%s vs TFLM %s%s" % (a.dtype, a.shape, b.dtype, b.shape)
+                elif b.dtype == np.float32 and exact:
+                    if a.tobytes() != b.tobytes():
+                        res[tier] = "mismatch: %d values differ (bytes)" % int(
+                            (a.view(np.uint32) != b.view(np.uint32)).sum()
+                        )
                 elif b.dtype == np.float32:
                     if not np.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True):
                         res[tier] = "mismatch: max diff %g" % float(np.nanmax(np.abs(a - b)))
@@ -360,7 +378,7 @@ def main(argv):
             cid = "%s-%s%s" % (op, dt, "-" + v if v else "")
             if filt and filt not in cid:
                 continue
-            r = run_case(builder, Path(d), "a%d" % i)
+            r = run_case(builder, Path(d), "a%d" % i, op in EXACT_F32)
             print(
                 "| %s | %s | %s | %s | %s |"
                 % (op + (" " + v if v else ""), dt, r.get("tflm"), r.get("pure"), r.get("native")),

@@ -107,6 +107,28 @@ static float uf_normal_cdf(float x) {
 // ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5) in float32, as TFLM's elementwise.cc / exp.cc / log;
 // GELU (6: x * CDF(x); 7: the tanh approximation, as x / (1 + exp(-2u)), u = sqrt(2/pi) *
 // (x + 0.044715 x^3))
+// IEEE floor without libm: integral values (|v| >= 2^23), infinities and NaN are themselves;
+// a zero result keeps v's sign (floor(-0.0) is -0.0, floor(0.5) is +0.0).
+static float uf_floorf(float v) {
+    if (!(v > -8388608.0f && v < 8388608.0f)) {
+        return v;
+    }
+    float t = (float)(int32_t)v;   // truncated toward zero, exact below 2^23
+    if (t > v) {
+        t -= 1.0f;
+    }
+    return t == 0.0f ? bits_f32(f32_bits(v) & 0x80000000u) : t;
+}
+
+// TFLM's RoundToNearest: floor, then half to even (a negative value rounding to 0 gives +0.0)
+static float uf_roundf(float v) {
+    float fl = uf_floorf(v), diff = v - fl;
+    if (diff < 0.5f || (diff == 0.5f && !((int32_t)fl & 1))) {
+        return fl;
+    }
+    return fl + 1.0f;
+}
+
 void uf_unary_f32(const float *x, float *out, int n, int op) {
     for (int i = 0; i < n; i++) {
         float v = x[i];
@@ -118,7 +140,10 @@ void uf_unary_f32(const float *x, float *out, int n, int op) {
             case 4: v = uf_expf(v); break;
             case 5: v = uf_logf(v); break;
             case 6: v = v * uf_normal_cdf(v); break;
-            default: v = v / (1.0f + uf_expf(-1.59576912f * (v + 0.044715f * v * v * v))); break;
+            case 7: v = v / (1.0f + uf_expf(-1.59576912f * (v + 0.044715f * v * v * v))); break;
+            case 8: v = uf_floorf(v); break;
+            case 9: v = -uf_floorf(-v); break;
+            default: v = uf_roundf(v); break;
         }
         out[i] = v;
     }
