@@ -129,6 +129,19 @@ static float uf_roundf(float v) {
     return fl + 1.0f;
 }
 
+// ELU below 0: expm1 to float32's relative accuracy without libm (exp(v) - 1 away from 0,
+// a Taylor series near it)
+static float uf_expm1f(float v) {
+    if (!(v > -0.5f)) {
+        return uf_expf(v) - 1.0f;
+    }
+    float s = 1.0f;
+    for (int k = 8; k >= 2; k--) {
+        s = 1.0f + v / (float)k * s;
+    }
+    return v * s;
+}
+
 void uf_unary_f32(const float *x, float *out, int n, int op) {
     for (int i = 0; i < n; i++) {
         float v = x[i];
@@ -143,7 +156,8 @@ void uf_unary_f32(const float *x, float *out, int n, int op) {
             case 7: v = v / (1.0f + uf_expf(-1.59576912f * (v + 0.044715f * v * v * v))); break;
             case 8: v = uf_floorf(v); break;
             case 9: v = -uf_floorf(-v); break;
-            default: v = uf_roundf(v); break;
+            case 10: v = uf_roundf(v); break;
+            default: v = v < 0.0f ? uf_expm1f(v) : v; break;
         }
         out[i] = v;
     }

@@ -143,7 +143,19 @@ def _floor(v):
     return r
 
 
+def _expm1(v):
+    # expm1 for ELU: exp(v) - 1 away from 0, a Taylor series near it (relative accuracy)
+    if v != v or not -0.5 < v < 0.5:
+        return math.exp(v) - 1.0 if v < 700.0 else math.inf
+    s = 1.0
+    for k in (8, 7, 6, 5, 4, 3, 2):
+        s = 1.0 + v / k * s
+    return v * s
+
+
 def _unary(v, op):
+    if op == 11:   # ELU
+        return _expm1(v) if v < 0 else v
     if op == 8:
         return _floor(v)
     if op == 9:   # ceil(v) = -floor(-v)
@@ -178,8 +190,8 @@ def _unary(v, op):
 
 
 def unary_f32(x, out, n, op):
-    # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, tanh-approximated GELU, FLOOR, CEIL, ROUND (op
-    # 0..10): float64 maths, rounded to float32 when stored
+    # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, tanh-approximated GELU, FLOOR, CEIL, ROUND, ELU
+    # (op 0..11): float64 maths, rounded to float32 when stored
     for i in range(n):
         out[i] = _unary(x[i], op)
 

@@ -523,3 +523,21 @@ def _l2_normalization(graph: Graph, op: Op) -> list[Call]:
         return [Call("l2norm_s8", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, in_zp=x.zp)]
     _types(op, graph, x, out, ("f32",))
     return [Call("l2norm_f32", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth)]
+
+
+# --- ELU: int8 as TFLM's 256-entry table (float32 exp(x) - 1 below 0); float32 expm1 -----------
+@lowering("ELU", "int8 (TFLM's 256-entry table); float32")
+def _elu(graph: Graph, op: Op) -> list[Call]:
+    x, out = _unary(graph, op)
+    if x.dtype == out.dtype == "f32":
+        return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=11)]
+    _types(op, graph, x, out, ("i8",))
+    # TFLM's PopulateLookupTable: every step in float32, std::round, the zero point added, clamped
+    inv = f32(1.0 / f32(out.sc))
+    table = []
+    for q in range(-128, 128):
+        v = f32(f32(x.sc) * (q - x.zp))
+        if v < 0.0:
+            v = f32(f32(math.exp(v)) - 1.0)
+        table.append(int(round_half_away(f32(v * inv))) + out.zp)
+    return _lut_call(graph, op, table)
