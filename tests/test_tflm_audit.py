@@ -19,7 +19,6 @@ GAPS = {
     ("COS", "float32"),
     ("FLOOR_DIV", "float32"),
     ("FLOOR_MOD", "float32"),
-    ("REDUCE_ALL", "bool"),
     ("GREATER", "int16"),
     ("CUMSUM", "int8"),
     ("CUMSUM", "float32"),

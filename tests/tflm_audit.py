@@ -284,7 +284,13 @@ def movement(op, dt):
     specs = [(dt, shape)] + [(dt, [1, 2, 2, 2] if op == "DYNAMIC_UPDATE_SLICE" else shape) for _ in extra]
     if op == "SELECT_V2":
         specs = [("bool", [1, 1, 4, 2])] + specs
-    return w.build(graph_ins, ys), _sets(rng, specs, 3)
+    sets = _sets(rng, specs, 3)
+    if op == "REDUCE_ALL" and dt == "bool":  # all true, and all true but one value per row
+        ones = np.ones(shape, bool)
+        some = ones.copy()
+        some[0, 1, 2, :] = False
+        sets += [[ones], [some]]
+    return w.build(graph_ins, ys), sets
 
 
 # second variants of some operators: (operator, variant)
