@@ -4,7 +4,8 @@ conversion's edges (halves, each type's limits and past them, values at and beyo
 infinities, NaN, signed zeros), where onnxruntime on x86-64 truncates into int32 (NaN and
 values outside int32 give INT32_MIN) and then wraps to the narrower type; integer inputs over
 their whole range (C conversion wraps); bools from a graph input and computed by Greater. Casts
-of quantized values and to int64 are refused with one line."""
+of quantized values and to int64 are refused with one line. Also Floor, Ceil and Round (FLOOR,
+CEIL, ROUND) at the same edges."""
 
 from __future__ import annotations
 
@@ -130,3 +131,20 @@ def test_cast_refusals(case, tmp_path):
     data = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
     with pytest.raises(BakeError, match=msg):
         bake("model.onnx", str(tmp_path), name="refused", data=data)
+
+
+@pytest.mark.parametrize("op", ["Floor", "Ceil", "Round"])
+def test_floor_ceil_round(op, tier, tmp_path):
+    # FLOOR, CEIL and ROUND (half to even) of a computed float32 tensor: onnxruntime's values
+    # (zeros compare equal whatever their sign: ROUND(-0.3) is +0.0 on the board, -0.0 in onnxruntime)
+    nodes = [oh.make_node("Identity", ["x"], ["xi"]), oh.make_node(op, ["xi"], ["y"])]
+    data = model(nodes, {"x": ("f32", [5, 8])}, {"y": "f32"})
+    name = "fcr%d" % next(_count)
+    bake("model.onnx", str(tmp_path), name=name, data=data)
+    module = load_cpython(str(tmp_path), name)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    halves = (np.arange(40, dtype=np.float32).reshape(5, 8) - 20.0) / 2
+    for x in (EDGES, halves, np.random.default_rng(9).uniform(-5, 5, (5, 8)).astype(np.float32)):
+        (want,) = sess.run(None, {"x": x})
+        (got,) = run_upyflow(module, [x])
+        np.testing.assert_array_equal(got.reshape(want.shape), want)
