@@ -60,11 +60,18 @@ OPS: dict[str, tuple[str | None, dict]] = {
     "MAXIMUM": ("MaximumMinimumOptions", {}),
     "MINIMUM": ("MaximumMinimumOptions", {}),
     "BATCH_MATMUL": ("BatchMatMulOptions", dict(adj_x=False, adj_y=False, asymmetric_quantize_inputs=False)),
+    "REDUCE_ALL": ("ReducerOptions", dict(keep_dims=False)),
+    "REDUCE_ANY": ("ReducerOptions", dict(keep_dims=False)),
+    "L2_POOL_2D": ("Pool2DOptions", _POOL),
+    "ARG_MAX": ("ArgMaxOptions", dict(output_type="INT32")),
+    "ARG_MIN": ("ArgMinOptions", dict(output_type="INT32")),
 }
 ENUMS = {  # option fields given as strings -> schema enum class
     "padding": tflite.Padding,
     "fused_activation_function": tflite.ActivationFunctionType,
     "weights_format": tflite.FullyConnectedOptionsWeightsFormat,
+    "output_type": tflite.TensorType,
+    "mode": tflite.MirrorPadMode,
 }
 
 

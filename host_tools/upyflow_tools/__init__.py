@@ -10,4 +10,4 @@ class BakeError(Exception):
         # Names come from the model file: escape control characters (a newline in a damaged
         # tensor name) and cut runaway ones, so the message stays one readable line.
         text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))
-        super().__init__(text if len(text) <= 2000 else text[:1980] + "... (%d characters)" % len(text))
+        super().__init__(text if len(text) <= 2500 else text[:2480] + "... (%d characters)" % len(text))

@@ -97,6 +97,41 @@ static float uf_normal_cdf(float x) {
 // ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5) in float32, as TFLM's elementwise.cc / exp.cc / log;
 // GELU (6: x * CDF(x); 7: the tanh approximation, as x / (1 + exp(-2u)), u = sqrt(2/pi) *
 // (x + 0.044715 x^3))
+// IEEE floor without libm: integral values (|v| >= 2^23), infinities and NaN are themselves;
+// a zero result keeps v's sign (floor(-0.0) is -0.0, floor(0.5) is +0.0).
+static float uf_floorf(float v) {
+    if (!(v > -8388608.0f && v < 8388608.0f)) {
+        return v;
+    }
+    float t = (float)(int32_t)v;   // truncated toward zero, exact below 2^23
+    if (t > v) {
+        t -= 1.0f;
+    }
+    return t == 0.0f ? bits_f32(f32_bits(v) & 0x80000000u) : t;
+}
+
+// TFLM's RoundToNearest: floor, then half to even (a negative value rounding to 0 gives +0.0)
+static float uf_roundf(float v) {
+    float fl = uf_floorf(v), diff = v - fl;
+    if (diff < 0.5f || (diff == 0.5f && !((int32_t)fl & 1))) {
+        return fl;
+    }
+    return fl + 1.0f;
+}
+
+// ELU below 0: expm1 to float32's relative accuracy without libm (exp(v) - 1 away from 0,
+// a Taylor series near it)
+static float uf_expm1f(float v) {
+    if (!(v > -0.5f)) {
+        return uf_expf(v) - 1.0f;
+    }
+    float s = 1.0f;
+    for (int k = 8; k >= 2; k--) {
+        s = 1.0f + v / (float)k * s;
+    }
+    return v * s;
+}
+
 void uf_unary_f32(const float *x, float *out, int n, int op) {
     for (int i = 0; i < n; i++) {
         float v = x[i];
@@ -108,7 +143,11 @@ void uf_unary_f32(const float *x, float *out, int n, int op) {
             case 4: v = uf_expf(v); break;
             case 5: v = uf_logf(v); break;
             case 6: v = v * uf_normal_cdf(v); break;
-            default: v = v / (1.0f + uf_expf(-1.59576912f * (v + 0.044715f * v * v * v))); break;
+            case 7: v = v / (1.0f + uf_expf(-1.59576912f * (v + 0.044715f * v * v * v))); break;
+            case 8: v = uf_floorf(v); break;
+            case 9: v = -uf_floorf(-v); break;
+            case 10: v = uf_roundf(v); break;
+            default: v = v < 0.0f ? uf_expm1f(v) : v; break;
         }
         out[i] = v;
     }

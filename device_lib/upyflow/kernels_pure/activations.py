@@ -132,7 +132,40 @@ def _normal_cdf(x):
     return half_erfc if x < 0 else 1.0 - half_erfc
 
 
+def _floor(v):
+    # IEEE floor of a float32 value: itself if integral (|v| >= 2^23), infinite or NaN; a zero
+    # result keeps v's sign (floor(-0.0) is -0.0)
+    if v != v or not -8388608.0 < v < 8388608.0:
+        return v
+    r = float(math.floor(v))
+    if r == 0:
+        return -0.0 if str(v)[0] == "-" else 0.0
+    return r
+
+
+def _expm1(v):
+    # expm1 for ELU: exp(v) - 1 away from 0, a Taylor series near it (relative accuracy)
+    if v != v or not -0.5 < v < 0.5:
+        return math.exp(v) - 1.0 if v < 700.0 else math.inf
+    s = 1.0
+    for k in (8, 7, 6, 5, 4, 3, 2):
+        s = 1.0 + v / k * s
+    return v * s
+
+
 def _unary(v, op):
+    if op == 11:   # ELU
+        return _expm1(v) if v < 0 else v
+    if op == 8:
+        return _floor(v)
+    if op == 9:   # ceil(v) = -floor(-v)
+        return -_floor(-v)
+    if op == 10:   # TFLM's RoundToNearest: half to even on floor(v); -0.3 gives +0.0
+        fl = _floor(v)
+        diff = v - fl
+        if diff < 0.5 or (diff == 0.5 and int(fl) % 2 == 0):
+            return fl
+        return fl + 1.0
     if op == 6:
         return v * _normal_cdf(v) if v == v else v
     if op == 7:
@@ -157,8 +190,8 @@ def _unary(v, op):
 
 
 def unary_f32(x, out, n, op):
-    # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, tanh-approximated GELU (op 0..7): float64 maths,
-    # rounded to float32 when stored
+    # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, tanh-approximated GELU, FLOOR, CEIL, ROUND, ELU
+    # (op 0..11): float64 maths, rounded to float32 when stored
     for i in range(n):
         out[i] = _unary(x[i], op)
 

@@ -264,6 +264,9 @@ def _conditions_as_bytes(graph: Graph) -> None:
             users.setdefault(t, set()).add(op.kind)
         if op.kind == "CAST" and graph.tensors[op.outputs[0]].dtype == "bool":
             op.options["bool_output"] = True   # x != 0, not a uint8 conversion
+        if op.kind.startswith("LOGICAL_") and any(graph.tensors[t].dtype != "bool" for t in op.inputs if t >= 0):
+            # TFLM reads such bytes as C++ bools (undefined beyond 0 and 1): refused, not guessed
+            op.options["non_bool_operands"] = True
     for t, tensor in enumerate(graph.tensors):
         if tensor.dtype != "bool" or (tensor.is_const and not users.get(t, set()) & BOOL_OPS) or \
                 t in graph.inputs or t in graph.outputs:

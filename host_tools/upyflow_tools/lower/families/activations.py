@@ -412,7 +412,7 @@ def softmax16_tables(graph: Graph) -> tuple[int, int]:
 
 
 # --- float32 maths: ABS, NEG, SQRT, RSQRT, EXP, LOG (and int8/int16 ABS, int8 RSQRT) -----------
-UNARY_F32_OP = {"ABS": 0, "NEG": 1, "SQRT": 2, "RSQRT": 3, "EXP": 4, "LOG": 5}
+UNARY_F32_OP = {"ABS": 0, "NEG": 1, "SQRT": 2, "RSQRT": 3, "EXP": 4, "LOG": 5, "FLOOR": 8, "CEIL": 9, "ROUND": 10}
 
 
 def _unary_f32(graph: Graph, op: Op) -> list[Call]:
@@ -523,3 +523,21 @@ def _l2_normalization(graph: Graph, op: Op) -> list[Call]:
         return [Call("l2norm_s8", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth, in_zp=x.zp)]
     _types(op, graph, x, out, ("f32",))
     return [Call("l2norm_f32", x=op.inputs[0], out=op.outputs[0], rows=rows, depth=depth)]
+
+
+# --- ELU: int8 as TFLM's 256-entry table (float32 exp(x) - 1 below 0); float32 expm1 -----------
+@lowering("ELU", "int8 (TFLM's 256-entry table); float32")
+def _elu(graph: Graph, op: Op) -> list[Call]:
+    x, out = _unary(graph, op)
+    if x.dtype == out.dtype == "f32":
+        return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=11)]
+    _types(op, graph, x, out, ("i8",))
+    # TFLM's PopulateLookupTable: every step in float32, std::round, the zero point added, clamped
+    inv = f32(1.0 / f32(out.sc))
+    table = []
+    for q in range(-128, 128):
+        v = f32(f32(x.sc) * (q - x.zp))
+        if v < 0.0:
+            v = f32(f32(math.exp(v)) - 1.0)
+        table.append(int(round_half_away(f32(v * inv))) + out.zp)
+    return _lut_call(graph, op, table)

@@ -21,7 +21,7 @@ from ...quant import activation_range, activation_range_float, f32, quantize_mul
 from ..core import LOWERINGS, TYPES, Call, inp, lowering, types_error
 from ..ort_rounding import uses_ort
 
-MAX_RANK = 6          # TFLM's broadcast loops (MAXIMUM/MINIMUM: 5)
+MAX_RANK = 6          # TFLM's broadcast loops (the interpreter runs 6-D for every binary op)
 ESIZE = {"i8": 1, "i16": 2}
 F32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5, "SQUARED_DIFFERENCE": 6, "POW": 7}
 
@@ -165,7 +165,7 @@ def _binary_ort(graph: Graph, op: Op, tensors: dict[str, int], a: Tensor, b: Ten
 def _maxmin(graph: Graph, op: Op) -> list[Call]:
     # TFLM compares the raw values: no requantization whatever the scales.
     a, b, out = _operands(graph, op)
-    desc = broadcast_desc(op, a, b, out, max_rank=5)
+    desc = broadcast_desc(op, a, b, out)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     if out.dtype == "f32":
         # onnxruntime's Max/Min (and Clip through them) give NaN for a NaN operand: ops 8, 9
@@ -175,8 +175,8 @@ def _maxmin(graph: Graph, op: Op) -> list[Call]:
     return [Call("maxmin_q", **tensors, esize=ESIZE[out.dtype], is_max=1 if op.kind == "MAXIMUM" else 0)]
 
 
-lowering("MAXIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
-lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 5-D", min_inputs=2)(_maxmin)
+lowering("MAXIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 6-D", min_inputs=2)(_maxmin)
+lowering("MINIMUM", "int8; int16; float32 (raw values compared); broadcasting up to 6-D", min_inputs=2)(_maxmin)
 
 
 
@@ -187,13 +187,13 @@ def _div_sqdiff(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("%s %r: %s is not supported (%s)"
                         % (op.kind, out.name, {"i8": "int8", "i16": "int16"}[out.dtype],
                            "float32 is" if op.kind == "POW" else "int8, float32 and int32 are"))
-    desc = broadcast_desc(op, a, b, out, max_rank=5)
+    desc = broadcast_desc(op, a, b, out)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc))
     lo, hi = activation_range_float(op.options.get("fused_activation_function", "NONE"))
     return [Call("binary_f32", **tensors, op=F32_OP[op.kind], lo=lo, hi=hi)]
 
 
-@lowering("DIV", "int8; float32; broadcasting up to 5-D", min_inputs=2)
+@lowering("DIV", "int8; float32; broadcasting up to 6-D", min_inputs=2)
 def _div(graph: Graph, op: Op) -> list[Call]:
     # int8: TFLM's reference (div_q); its multiplier in1_scale / (in2_scale * out_scale), the
     # float32 scales multiplied and divided in double as the interpreter does. A divisor equal to
@@ -206,12 +206,12 @@ def _div(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("DIV %r: the scales give a multiplier of %g (>= 2^22); TFLM's shifts overflow"
                         % (out.name, f32(a.sc) / (f32(b.sc) * f32(out.sc))))
     lo, hi = activation_range(op.options.get("fused_activation_function", "NONE"), "i8", out.sc, out.zp)
-    desc = broadcast_desc(op, a, b, out, max_rank=5)
+    desc = broadcast_desc(op, a, b, out)
     return [Call("div_q", x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc),
                  off1=-a.zp, off2=-b.zp, m=m, sh=s, ooff=out.zp, lo=lo, hi=hi)]
 
 
-@lowering("SQUARED_DIFFERENCE", "int8; int16 (zero points 0); float32; broadcasting up to 5-D", min_inputs=2)
+@lowering("SQUARED_DIFFERENCE", "int8; int16 (zero points 0); float32; broadcasting up to 6-D", min_inputs=2)
 def _sqdiff(graph: Graph, op: Op) -> list[Call]:
     # int8/int16: addsub_q with sign 0, TFLM's arithmetic: both inputs ((x - zp) << ls) scaled
     # by s_i / (2 max s), the difference squared in int32, scaled by (2 max s)^2 / (2^(2 ls) s_out).
@@ -221,7 +221,7 @@ def _sqdiff(graph: Graph, op: Op) -> list[Call]:
     if out.dtype == "i16" and (a.zp, b.zp, out.zp) != (0, 0, 0):
         raise BakeError("SQUARED_DIFFERENCE %r: int16 tensors need zero points 0 (TFLM)" % out.name)
     tensors = dict(x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0],
-                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out, max_rank=5)))
+                   d=_desc_const(graph, op, broadcast_desc(op, a, b, out)))
     left_shift = 0 if out.dtype == "i16" else 7
     twice_max = 2.0 * max(a.sc, b.sc)
     m1, s1 = smaller_than_one(op, a.sc / twice_max, "input 1")
@@ -236,7 +236,7 @@ def _sqdiff(graph: Graph, op: Op) -> list[Call]:
 
 
 # TFLM has no POW kernel: TFLite's (std::pow) values, float32 within the float tolerance
-lowering("POW", "float32; broadcasting up to 5-D", min_inputs=2)(_div_sqdiff)
+lowering("POW", "float32; broadcasting up to 6-D", min_inputs=2)(_div_sqdiff)
 
 
 # --- int32 arithmetic -------------------------------------------------------------------
@@ -249,7 +249,7 @@ def _binary_i32(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("%s %r: int32 with a fused activation is not supported" % (op.kind, out.name))
     if op.kind == "DIV" and b.is_const and not b.const_data.all():
         raise BakeError("DIV %r divides by a constant 0" % out.name)
-    desc = broadcast_desc(op, a, b, out, max_rank=5)
+    desc = broadcast_desc(op, a, b, out)
     d = graph.add_const(out.name + "/broadcast", desc, "i32")
     return [Call("binary_i32", x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=d, op=I32_OP[op.kind])]
 
@@ -309,7 +309,7 @@ for _kind in CMP_OP:
 
 def _bool_operands(graph: Graph, op: Op, n: int) -> None:
     ts = [inp(graph, op, k) for k in range(n)] + [graph.tensors[op.outputs[0]]]
-    if any(t.dtype not in BOOL for t in ts):
+    if any(t.dtype not in BOOL for t in ts) or op.options.get("non_bool_operands"):
         raise types_error(op, graph)
 
 

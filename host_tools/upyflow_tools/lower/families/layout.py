@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ... import BakeError
-from ...ir import DTYPE_SIZE, Graph, Op, Tensor
+from ...ir import DTYPE_SIZE, NP_DTYPE, Graph, Op, Tensor
 from ..core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
 from .elementwise import contiguous_strides, fuse_dims
 
 TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
+BOOL_OK = ("CONCATENATION", "STRIDED_SLICE")   # the movement ops TFLM runs on bools too
 MAX_COPY_DIMS = 8   # the strided copy's descriptor (UF_EW_MAX_DIMS)
 
 
@@ -29,7 +30,14 @@ def copy_call(graph: Graph, op: Op, src: int, dst: int, shape: list[int], xs: li
                 esize=DTYPE_SIZE[graph.tensors[dst].dtype])
 
 
+def _bool_bytes(t: Tensor) -> bool:
+    # a bool graph input/output, or a computed bool (uint8 bytes 0/1, scale 1)
+    return t.dtype == "bool" or (t.dtype == "u8" and t.scale == [1.0] and t.zero_point == [0])
+
+
 def same_type(graph: Graph, op: Op, x: Tensor, out: Tensor) -> None:
+    if op.kind in BOOL_OK and _bool_bytes(x) and _bool_bytes(out):
+        return   # TFLM's bool CONCATENATION and STRIDED_SLICE: the bytes copied
     if x.dtype != out.dtype or out.dtype not in TYPES:
         raise types_error(op, graph)
 
@@ -48,7 +56,7 @@ def _check_shape(op: Op, out: Tensor, shape: list[int]) -> None:
 
 
 @lowering("CONCATENATION", "int8 (inputs quantized as the output); int16 (zero points 0); float32; "
-                          "int32, uint32; any axis")
+                          "int32, uint32; bool; any axis")
 def _concat(graph: Graph, op: Op) -> list[Call]:
     out = graph.tensors[op.outputs[0]]
     ins = [graph.tensors[i] for i in op.inputs]
@@ -116,8 +124,13 @@ def _pad(graph: Graph, op: Op) -> list[Call]:
                      0, o_off)
     if out.size == x.size:
         return [copy]
-    fill = Call("fill_f32", out=op.outputs[0], n=out.size, value=float(value)) if x.dtype == "f32" else \
-        Call("fill_int", out=op.outputs[0], n=out.size, value=int(value))
+    if x.dtype == "f32":
+        fill = Call("fill_f32", out=op.outputs[0], n=out.size, value=float(value))
+    elif x.dtype in ("i8", "i16"):
+        fill = Call("fill_int", out=op.outputs[0], n=out.size, value=int(value))
+    else:   # int32 and the other widths: the value's bytes copied everywhere (a stride-0 copy)
+        v = graph.add_const(out.name + "/pad_value", np.array([value], NP_DTYPE[x.dtype]), x.dtype)
+        fill = copy_call(graph, op, v, op.outputs[0], [out.size], [0], [1], 0, 0, "pad_fill")
     return [fill, copy]
 
 
@@ -166,7 +179,7 @@ def slice_geometry(op: Op, name: str, shape: list[int], begin: list[int], end: l
     return starts, counts, out_shape
 
 
-@lowering("STRIDED_SLICE", "int8; int16; float32; int32, uint32; up to 4-D; begin/end/shrink-axis masks", 4)
+@lowering("STRIDED_SLICE", "int8; int16; float32; int32, uint32; bool; up to 4-D; begin/end/shrink-axis masks", 4)
 def _strided_slice(graph: Graph, op: Op) -> list[Call]:
     x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
     same_type(graph, op, x, out)

@@ -1,6 +1,6 @@
-"""MEAN, SUM, REDUCE_MAX, REDUCE_MIN: the reduced axes and the kept ones as two blocks of an int32 descriptor
-[outer block][inner block] (kernels_pure/reduce.py walks it), 1/count folded into the
-requantization as TFLM does."""
+"""MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_ALL (bool bytes): the reduced axes and the kept
+ones as two blocks of an int32 descriptor [outer block][inner block] (kernels_pure/reduce.py
+walks it), 1/count folded into the requantization as TFLM does."""
 from __future__ import annotations
 
 import numpy as np
@@ -133,3 +133,12 @@ def _arg_maxmin(graph: Graph, op: Op) -> list[Call]:
 
 lowering("ARG_MAX", "int8; float32 in, int32 out; one axis", 2)(_arg_maxmin)
 lowering("ARG_MIN", "int8; float32 in, int32 out; one axis", 2)(_arg_maxmin)
+
+
+@lowering("REDUCE_ALL", "bool; any axes, keep_dims (the minimum of the bool bytes)", 2)
+def _reduce_all(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if any(t.dtype != "bool" and (t.dtype != "u8" or t.scale != [1.0] or t.zero_point != [0]) for t in (x, out)):
+        raise BakeError("REDUCE_ALL %r: %s in, %s out is not supported (bool)" % (out.name, x.dtype, out.dtype))
+    d, _ = _descriptor(graph, op, x, out, const_ints(graph, op, 1, "axis"))
+    return [Call("reduce_maxmin_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=1, is_max=0)]

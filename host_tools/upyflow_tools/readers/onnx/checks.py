@@ -27,7 +27,7 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
                     "LayerNormalization", "RMSNormalization", "LSTM", "GRU",
                     "Slice", "Where", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Equal", "And", "Or",
-                    "Xor", "Not"})
+                    "Xor", "Not", "Floor", "Ceil", "Round"})
 
 
 # What the reader validates before it computes (a damaged file must give one line, not a

@@ -86,12 +86,15 @@ def power(r: Reader, node) -> None:
     r.set(node.output[0], float_op(r, node, "POW", [base, e], node.output[0]))
 
 
-UNARY = {"Neg": "NEG", "Abs": "ABS", "Sqrt": "SQRT", "Exp": "EXP", "Log": "LOG"}
+UNARY = {"Neg": "NEG", "Abs": "ABS", "Sqrt": "SQRT", "Exp": "EXP", "Log": "LOG", "Floor": "FLOOR", "Ceil": "CEIL",
+         "Round": "ROUND"}
 
 
 @translator(*UNARY)
 def unary(r: Reader, node) -> None:
-    """The float32 maths kernels (ABS, NEG, SQRT, EXP, LOG), in any storage order."""
+    """The float32 maths kernels (ABS, NEG, SQRT, EXP, LOG, FLOOR, CEIL, ROUND), in any storage
+    order. Round is half to even as onnxruntime's (a negative value rounding to zero gives +0.0
+    where onnxruntime gives -0.0: equal values)."""
     v = to_float(r, r.rt(node, 0))
     out = r.like(node.output[0], v.t)
     r.op(UNARY[node.op_type], [v.t], [out])
