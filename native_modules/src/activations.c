@@ -107,7 +107,7 @@ static float uf_floorf(float v) {
     if (t > v) {
         t -= 1.0f;
     }
-    return t == 0.0f ? bits_f32(f32_bits(v) & 0x80000000u) : t;
+    return t == 0.0f ? uf_bits_f32(uf_f32_bits(v) & 0x80000000u) : t;
 }
 
 // TFLM's RoundToNearest: floor, then half to even (a negative value rounding to 0 gives +0.0)
