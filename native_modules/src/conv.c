@@ -542,7 +542,8 @@ static void dw_pad_rect_m0(const int8_t *zp, const int8_t *w, uf_rq_m0_t *t, int
 
 // The padded taps' share of a window's sum for the n4 channels at w (zp * their weights,
 // taps out_c apart): valid rows [ky0, ky1) and columns [kx0, kx1) of k_h x k_w, into
-// cor (by way of t's accumulators).
+// cor (by way of t's accumulators). The four border rectangles are dw_any_m4's (an ISA
+// mirror: one of the two is compiled per target, each with its own tap kernel).
 static UF_MAC_NOINLINE void dw_corr_m0(int32_t *cor, const int8_t *zp, const int8_t *w, uf_rq_m0_t *t,
                                        int n4, int k_h, int k_w, int out_c, int ky0, int ky1, int kx0,
                                        int kx1) {
