@@ -12,7 +12,7 @@ from ...quant import QRANGE, quantize_multiplier
 from ..core import Call, inp, lowering, need_const
 from ..ort_rounding import ort_mean_scale, uses_ort
 from .elementwise import contiguous_strides, fuse_dims
-from .layout import const_ints, same_type
+from .layout.ops import const_ints, same_type
 
 
 def _reduce_blocks(op: Op, x: Tensor, out: Tensor, axes: list[int]) -> tuple[np.ndarray, int]:

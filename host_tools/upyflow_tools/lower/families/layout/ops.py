@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import BakeError
-from ...ir import DTYPE_SIZE, NP_DTYPE, Graph, Op, Tensor
-from ..core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
-from .elementwise import contiguous_strides, fuse_dims
+from .... import BakeError
+from ....ir import DTYPE_SIZE, NP_DTYPE, Graph, Op, Tensor
+from ...core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
+from ..elementwise import contiguous_strides, fuse_dims
 
 TYPES = ("i8", "i16", "f32", "i32", "u32")   # int32/uint32: the TFLM audio front end
 BOOL_OK = ("CONCATENATION", "STRIDED_SLICE")   # the movement ops TFLM runs on bools too

@@ -12,11 +12,11 @@ import itertools
 
 import numpy as np
 
-from ... import BakeError
-from ...ir import NP_DTYPE, Graph, Op, Tensor
-from ..core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
-from .elementwise import F32_OP, _desc_const, broadcast_desc, contiguous_strides
-from .layout import _check_shape, const_ints, copy_call
+from .... import BakeError
+from ....ir import NP_DTYPE, Graph, Op, Tensor
+from ...core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
+from ..elementwise import F32_OP, _desc_const, broadcast_desc, contiguous_strides
+from .ops import _check_shape, const_ints, copy_call
 
 UNQUANTIZED.update({"ZEROS_LIKE"})
 
