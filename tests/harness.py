@@ -69,6 +69,23 @@ def run_upyflow(model: upyflow.Model, inputs: list[np.ndarray]) -> list[np.ndarr
     return runner.invoke(model, inputs)
 
 
+def run_sets_on_tier(model: bytes, sets, outdir: Path, name: str, mpy_tier) -> list:
+    """Bake `model` into outdir as `name` and invoke it once per input set on one MicroPython
+    tier (conftest's mpy_tier), 2 MB heap: each set's output bytes."""
+    from upyflow_tools.unixport import run_batch
+
+    _, name, _ = bake_model(model, outdir, name=name)
+    got, _ = run_batch(
+        str(outdir),
+        name,
+        [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
+        heapsize="2M",
+        env={"UPYFLOW_TIER": mpy_tier.tier},
+        extra_paths=list(mpy_tier.extra_paths),
+    )
+    return got
+
+
 def run_tflm(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
     interp = interpreter(model)
     for i, x in enumerate(inputs):

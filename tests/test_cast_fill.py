@@ -17,7 +17,7 @@ import os
 import numpy as np
 import pytest
 
-from harness import bake_model, check_isa, load_cpython, run_tflm, run_upyflow, seeded_rng
+from harness import bake_model, check_isa, load_cpython, run_sets_on_tier, run_tflm, run_upyflow, seeded_rng
 from op_models import shape_id
 from tflite_writer import ModelWriter
 
@@ -299,7 +299,6 @@ def test_cast_of_constants(tier, tmp_path):
 def test_cast_fill_micropython(mpy_tier, tmp_path):
     """A share of the cases on MicroPython (its float32 views, small and big ints), byte-identical
     with TFLM."""
-    from upyflow_tools.unixport import run_batch
 
     models = (
         [_case(c) for c in CASES[::5]]
@@ -309,15 +308,7 @@ def test_cast_fill_micropython(mpy_tier, tmp_path):
         + [folded_model()]
     )
     for k, (model, sets) in enumerate(models):
-        _, name, _ = bake_model(model, tmp_path, name="cf%d" % k)
-        got, _ = run_batch(
-            str(tmp_path),
-            name,
-            [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
-            heapsize="2M",
-            env={"UPYFLOW_TIER": mpy_tier.tier},
-            extra_paths=list(mpy_tier.extra_paths),
-        )
+        got = run_sets_on_tier(model, sets, tmp_path, "cf%d" % k, mpy_tier)
         for g, s in zip(got, sets):
             want = [np.ascontiguousarray(v).tobytes() for v in run_tflm(model, s)]
             assert list(g) == want, (k, s)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import TT, bake_model, check, check_isa, make_inputs, run_tflm, seeded_rng
+from harness import TT, bake_model, check, check_isa, make_inputs, run_sets_on_tier, run_tflm, seeded_rng
 from op_models import graph_sets, qparams, shape_id
 from tflite_writer import ModelWriter
 
@@ -177,21 +177,12 @@ def test_compare_refusals(tmp_path):
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
 def test_compare_micropython(mpy_tier, tmp_path):
     """A few cases on MicroPython, byte-identical with TFLM."""
-    from upyflow_tools.unixport import run_batch
 
     models = [compare_case(c) for c in CASES[::11]] + [
         chain_model(seeded_rng(SEED, "chain" + d), d) for d in ("i8", "f32")
     ]
     for k, (model, sets) in enumerate(models):
-        _, name, _ = bake_model(model, tmp_path, name="cmp%d" % k)
-        got, _ = run_batch(
-            str(tmp_path),
-            name,
-            [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
-            heapsize="2M",
-            env={"UPYFLOW_TIER": mpy_tier.tier},
-            extra_paths=list(mpy_tier.extra_paths),
-        )
+        got = run_sets_on_tier(model, sets, tmp_path, "cmp%d" % k, mpy_tier)
         for g, s in zip(got, sets):
             want = [np.ascontiguousarray(v).tobytes() for v in run_tflm(model, s)]
             assert list(g) == want, k

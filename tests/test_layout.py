@@ -19,6 +19,7 @@ from harness import (
     check_isa,
     load_cpython,
     make_inputs,
+    run_sets_on_tier,
     run_tflm,
     run_upyflow,
     seeded_rng,
@@ -575,19 +576,10 @@ def test_select_computed_condition_isa(case, isa_arch):
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
 def test_select_computed_condition_micropython(mpy_tier, tmp_path):
     """The SELECT_V2 cases on MicroPython, byte-identical with TFLM (int8 and float32)."""
-    from upyflow_tools.unixport import run_batch
 
     for k, (case, dt) in enumerate((c, dt) for c in SELECT_COMPUTED[:4] for dt in ("i8", "f32")):
         model, sets = select_case(case, dt)
-        _, name, _ = bake_model(model, tmp_path, name="sel%d" % k)
-        got, _ = run_batch(
-            str(tmp_path),
-            name,
-            [[np.ascontiguousarray(x).tobytes() for x in s] for s in sets],
-            heapsize="2M",
-            env={"UPYFLOW_TIER": mpy_tier.tier},
-            extra_paths=list(mpy_tier.extra_paths),
-        )
+        got = run_sets_on_tier(model, sets, tmp_path, "sel%d" % k, mpy_tier)
         for g, s in zip(got, sets):
             assert g[0] == np.ascontiguousarray(run_tflm(model, s)[0]).tobytes(), (_select_id(case), dt)
 
