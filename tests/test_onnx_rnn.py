@@ -279,8 +279,8 @@ def test_layout_1(op, direction, tier, tmp_path):
 @pytest.mark.parametrize(
     "op, attrs, words",
     [
-        ("LSTM", {"activations": ["Sigmoid", "Relu", "Tanh"]}, "activations"),
-        ("GRU", {"activations": ["HardSigmoid", "Tanh"]}, "activations"),
+        ("LSTM", {"activations": ["Sigmoid", "Gelu", "Tanh"]}, "activation 'gelu' is not one of ONNX's"),
+        ("GRU", {"activations": ["HardSigmoid"]}, "1 activations, expected 2"),
         ("GRU", {"direction": "sideways"}, "direction"),
         ("LSTM", {"clip": 0.0}, "positive threshold"),
         ("GRU", {"clip": -1.0}, "positive threshold"),
@@ -302,13 +302,13 @@ def test_integer_bias_refused():
         read_onnx(m.SerializeToString())
 
 
-def test_partial_sequence_lens_refused():
+def test_sequence_lens_beyond_the_sequence_refused():
     data = one_node("LSTM", inputs_extra=("seq",))
     m = onnx.load_from_string(data)
     for init in m.graph.initializer:
         if init.name == "seq":
-            init.CopyFrom(numpy_helper.from_array(np.array([4, 2], np.int32), "seq"))
-    with pytest.raises(BakeError, match="sequence_lens .* full length 4"):
+            init.CopyFrom(numpy_helper.from_array(np.array([4, 5], np.int32), "seq"))
+    with pytest.raises(BakeError, match=r"sequence_lens \[4, 5\]; expected 2 integers from 0 to 4$"):
         read_onnx(m.SerializeToString())
 
 

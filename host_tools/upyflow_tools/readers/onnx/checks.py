@@ -25,7 +25,7 @@ SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh",
                     "Max", "Min", "Sum", "Mean", "Pow", "Neg", "Abs", "Expand", "HardSigmoid", "Swish", "PRelu",
                     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Split", "DepthToSpace",
                     "Size", "CastLike", "If", "Sqrt", "Exp", "Log", "Reciprocal", "Gelu", "LogSoftmax",
-                    "LayerNormalization", "RMSNormalization", "LSTM", "GRU",
+                    "LayerNormalization", "RMSNormalization", "LSTM", "GRU", "RNN",
                     "Slice", "Where", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Equal", "And", "Or",
                     "Xor", "Not", "Floor", "Ceil", "Round"})
 
@@ -64,7 +64,7 @@ _ATTR_TYPE_NAMES = {1: "a float", 2: "an int", 3: "a string", 4: "a tensor", 6: 
 MIN_INPUTS = {"Conv": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Equal": 2,
               "Where": 3, "Expand": 2, "Range": 3, "Gather": 2, "BatchNormalization": 5,
               "QuantizeLinear": 2, "DequantizeLinear": 2, "Constant": 0}
-OPTIONAL_OUTPUTS = {"LSTM", "GRU"}   # any of their outputs may be left out, Y too
+OPTIONAL_OUTPUTS = {"LSTM", "GRU", "RNN"}   # any of their outputs may be left out, Y too
 MIN_INPUTS_BY_OPSET = {"Reshape": (5, 2), "Slice": (10, 3), "Pad": (11, 2)}
 
 

@@ -1,4 +1,4 @@
-"""Recurrent layers, float32: LSTM and GRU (as torch.onnx exports nn.LSTM / nn.GRU).
+"""Recurrent layers, float32: LSTM, GRU and RNN (as torch.onnx exports nn.LSTM / nn.GRU / nn.RNN).
 
 LSTM runs on UNIDIRECTIONAL_SEQUENCE_LSTM (the float32 lstm_f32 kernel): ONNX's gate rows
 (i, o, f, c) go to TFLite's operands (i, f, c, o), the bias is Wb + Rb. GRU, which TFLite lacks,
@@ -10,16 +10,23 @@ layer on every invoke, and Y_h / Y_c are READ_VARIABLE copies of the state after
 direction runs on the time-reversed sequence (STRIDED_SLICE of stride -1) and reverses its Y back; a bidirectional
 layer is the two passes joined by CONCATENATION (kernel_layer).
 
-An LSTM with clip (ONNX clips the gate inputs, TFLite's cell_clip the cell state), input_forget
-or peepholes is unrolled over its static sequence length at bake time (unroll(), at most
-MAX_STEPS steps), as onnxruntime computes it: the input projections of all steps are one
-FULLY_CONNECTED, split per step; each step a FULLY_CONNECTED of the hidden state, ADD, SPLIT,
-LOGISTIC, TANH, MUL (about 14 ops). Terms of a constant initial state are computed at bake time.
+The kernels compute sigmoid and tanh only. An LSTM with other activations, clip (ONNX clips the
+gate inputs, TFLite's cell_clip the cell state), input_forget or peepholes, a GRU with other
+activations, and every RNN (ONNX's simple RNN: no TFLite kernel) are unrolled over the static
+sequence length at bake time (rnn_ops.unroll, at most MAX_STEPS steps), as onnxruntime computes
+them: the input projections of all steps are one FULLY_CONNECTED, split per step; each step a
+FULLY_CONNECTED of the hidden state, ADD, the activations as TFLite ops (rnn_ops: one op each for
+the defaults, Relu and LeakyRelu, two to five for the others) and MUL/ADD (about 14 ops a step
+for an LSTM, 11 for a GRU, 3 for an RNN). Terms of a constant initial state are computed at bake time.
 
-Refused with one line: activations other than the defaults, sequence_lens other than the full
-length.
+A constant sequence_lens shorter than the sequence: each run of batch entries of one length is
+its own pass over that many steps (X cropped by a STRIDED_SLICE), its Y padded with zeros to the
+full length, Y_h / Y_c its last valid step; a length 0 gives zeros (onnxruntime's Y_h too).
+Refused with one line: a computed sequence_lens, unknown activations.
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
@@ -30,11 +37,10 @@ from ..qdq import to_float
 from ..registry import translator
 from ..state import Reader
 from ..values import Val, ident
+from .rnn_ops import activations, concat, crop, reshape, reverse, split, unroll
 
-_DEFAULT_ACTS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
-_GATES = {"LSTM": 4, "GRU": 3}
-MAX_STEPS = 256   # unrolled layers: ops grow with the sequence length
-MAX_CONCAT = 10   # inputs of one CONCATENATION (TFLM's kMaxInputNum)
+_DEFAULT_ACTS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"], "RNN": ["tanh"]}
+_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 def _text(v) -> str:
@@ -65,17 +71,18 @@ class _Layer:
         self.layout = int(a.get("layout", 0))
         if self.layout not in (0, 1):
             raise BakeError("%s node %r: layout %d (0 or 1)" % (op, node.name, self.layout))
-        acts = [_text(s).lower() for s in a.get("activations", [])]
-        if acts and acts != _DEFAULT_ACTS[op] * self.dirs:
-            raise BakeError("%s node %r: activations %s are not supported (only the defaults, %s)"
-                            % (op, node.name, acts, ", ".join(_DEFAULT_ACTS[op])))
+        names = [_text(s).lower() for s in a.get("activations", [])] or _DEFAULT_ACTS[op]
+        self.acts = activations(op, node.name, names, a.get("activation_alpha", []), a.get("activation_beta", []),
+                                len(_DEFAULT_ACTS[op]), self.dirs)
+        self.default_acts = all([f for f, _, _ in acts] == _DEFAULT_ACTS[op] for acts in self.acts)
         self.clip = a.get("clip")
         if self.clip is not None and not float(self.clip) > 0:
             raise BakeError("%s node %r: clip %s; ONNX's clip is a positive threshold" % (op, node.name, self.clip))
         x = r.rt(node, 0)
         if len(x.shape) != 3:
             raise BakeError("%s node %r: X is %d-D, expected 3-D" % (op, node.name, len(x.shape)))
-        self.x = stored_as(r, to_float(r, x), x.shape, ident(3))
+        self.xt = stored_as(r, to_float(r, x), x.shape, ident(3)).t
+        self.consts: dict = {}   # weights, made once for all directions and passes
         self.steps, self.batch = (x.shape[0], x.shape[1]) if self.layout == 0 else (x.shape[1], x.shape[0])
         self.n_in = x.shape[2]
         g = _GATES[op]
@@ -96,9 +103,14 @@ class _Layer:
             raise BakeError("%s node %r: B %s, expected %s" % (op, node.name, list(self.b.shape),
                                                               [self.dirs, 2 * g * n]))
         seq = r.cval(node, 4, "sequence_lens")
-        if seq is not None and (np.size(seq) != self.batch or np.any(np.asarray(seq) != self.steps)):
-            raise BakeError("%s node %r: sequence_lens %s; upyflow runs every sequence to the full length %d"
-                            % (op, node.name, np.asarray(seq).reshape(-1).tolist(), self.steps))
+        self.lens = None   # per batch entry, when one is shorter than the sequence
+        if seq is not None:
+            s = np.asarray(seq)
+            if s.dtype.kind not in "iu" or s.shape != (self.batch,) or np.any(s < 0) or np.any(s > self.steps):
+                raise BakeError("%s node %r: sequence_lens %s; expected %d integers from 0 to %d"
+                                % (op, node.name, s.reshape(-1).tolist(), self.batch, self.steps))
+            if np.any(s != self.steps):
+                self.lens = [int(v) for v in s]
         self.state_shape = (self.dirs, self.batch, n) if self.layout == 0 else (self.batch, self.dirs, n)
 
     def initial(self, r: Reader, k: int, what: str) -> list:
@@ -150,64 +162,83 @@ class _Layer:
         r.set(name, Val(out, full, full, ident(len(full))))
 
 
-def reshape(r: Reader, t: int, shape) -> int:
-    """t viewed as `shape` (a RESHAPE, aliased away)."""
-    shape = tuple(int(d) for d in shape)
-    if r.tensors[t].shape == shape:
-        return t
-    out = r.like(r.tensors[t].name + "/reshaped", t, shape)
-    r.op("RESHAPE", [t, r.i32(r.tensors[out].name + "/shape", shape)], [out])
-    return out
+def run(r: Reader, L: _Layer, inits: list[list], body) -> None:
+    """The layer's outputs from body(L, inits) -> (Y per direction, per direction its final
+    states): inits per state (hidden first), the initial value per direction ([batch, n]
+    constant or tensor). With sequence_lens, a pass per run of batch entries of one length."""
+    ys, finals = by_length(r, L, inits, body) if L.lens is not None else body(L, inits)
+    L.bind(r, 0, ys, True)
+    for k in range(len(inits)):
+        L.bind(r, k + 1, [f[k] for f in finals], False)
 
 
-def split(r: Reader, t: int, axis: int, n: int) -> list[int]:
-    """t split into n equal parts on `axis` (SPLIT)."""
-    src = r.tensors[t]
-    shape = list(src.shape)
-    shape[axis] //= n
-    outs = [r.like("%s/part%d" % (src.name, k), t, tuple(shape)) for k in range(n)]
-    r.op("SPLIT", [r.i32(src.name + "/split_axis", [axis]), t], outs, num_splits=n)
-    return outs
+def _used(L: _Layer, k: int) -> bool:
+    return k < len(L.node.output) and bool(L.node.output[k])
 
 
-def concat(r: Reader, parts: list[int], axis: int, name: str) -> int:
-    """CONCATENATION of parts on `axis`, in rounds of at most MAX_CONCAT inputs (TFLM's limit)."""
-    while True:
-        groups = [parts[k:k + MAX_CONCAT] for k in range(0, len(parts), MAX_CONCAT)]
-        parts = []
-        for k, group in enumerate(groups):
-            shape = list(r.tensors[group[0]].shape)
-            shape[axis] = sum(r.tensors[t].shape[axis] for t in group)
-            out = r.tensor(name if len(groups) == 1 else "%s/part%d_%d" % (name, len(parts), k), shape, "f32")
-            r.op("CONCATENATION", group, [out], axis=axis, fused_activation_function="NONE")
-            parts.append(out)
-        if len(parts) == 1:
-            return parts[0]
-
-
-def reverse(r: Reader, t: int, axis: int) -> int:
-    """t with `axis` reversed: a STRIDED_SLICE of stride -1 there (one strided copy)."""
-    src = r.tensors[t]
-    rank = len(src.shape)
-    out = r.like(src.name + "/reversed", t)
-    begin = [src.shape[axis] - 1 if k == axis else 0 for k in range(rank)]
-    steps = [-1 if k == axis else 1 for k in range(rank)]
-    r.op("STRIDED_SLICE", [t, r.i32(src.name + "/reverse_begin", begin), r.i32(src.name + "/reverse_end", [0] * rank),
-                           r.i32(src.name + "/reverse_strides", steps)], [out],
-         begin_mask=((1 << rank) - 1) & ~(1 << axis), end_mask=(1 << rank) - 1, ellipsis_mask=0, new_axis_mask=0,
-         shrink_axis_mask=0, offset=False)
-    return out
+def by_length(r: Reader, L: _Layer, inits: list[list], body) -> tuple[list, list]:
+    """body on each run of batch entries of one sequence length: X cropped to it, Y padded with
+    zeros to the full length; the runs joined on the batch axis (a length 0: zeros)."""
+    t_ax, b_ax = (0, 1) if L.layout == 0 else (1, 0)
+    groups: list[list[int]] = []   # [first, end, length]
+    for b, length in enumerate(L.lens or []):
+        if groups and groups[-1][2] == length:
+            groups[-1][1] = b + 1
+        else:
+            groups.append([b, b + 1, length])
+    if all(g[2] == 0 for g in groups):
+        raise BakeError("%s node %r: every sequence_lens is 0; the layer computes nothing"
+                        % (L.node.op_type, L.node.name))
+    y_parts: list[list[int]] = [[] for _ in range(L.dirs)]
+    f_parts: list[list[list[int]]] = [[[] for _ in inits] for _ in range(L.dirs)]
+    n_in = r.tensors[L.xt].shape[2]
+    for b0, b1, length in groups:
+        nb = b1 - b0
+        lead = [L.steps, nb] if L.layout == 0 else [nb, L.steps]
+        tag = "%s/batch%d" % (L.name, b0)
+        if length == 0:
+            for d in range(L.dirs):
+                if _used(L, 0):
+                    y_parts[d].append(r.const(tag + "/Y", np.zeros(lead + [L.n], np.float32), "f32"))
+                for k in range(len(inits)):
+                    if _used(L, k + 1):
+                        f_parts[d][k].append(r.const(tag + "/final%d" % k, np.zeros((nb, L.n), np.float32), "f32"))
+            continue
+        V = copy.copy(L)
+        V.steps, V.batch, V.name = length, nb, tag
+        begin, end = ([0, b0, 0], [length, b1, n_in]) if L.layout == 0 else ([b0, 0, 0], [b1, length, n_in])
+        V.xt = crop(r, L.xt, begin, end)
+        vin = [[v[b0:b1] if isinstance(v, np.ndarray) else crop(r, v, [b0, 0], [b1, L.n]) for v in init]
+               for init in inits]
+        ys, finals = body(V, vin)
+        for d in range(L.dirs):
+            if _used(L, 0):
+                y = ys[d]
+                if length < L.steps:
+                    pad = lead.copy()
+                    pad[t_ax] = L.steps - length
+                    y = concat(r, [y, r.const(tag + "/Y_pad", np.zeros(pad + [L.n], np.float32), "f32")], t_ax,
+                               "%s/Y%d_padded" % (tag, d))
+                y_parts[d].append(y)
+            for k in range(len(inits)):
+                f_parts[d][k].append(finals[d][k])
+    ys = [concat(r, p, b_ax, "%s/Y%d_joined" % (L.name, d)) if len(p) > 1 else p[0]
+          for d, p in enumerate(y_parts)] if _used(L, 0) else []
+    finals = [[-1 if not _used(L, k + 1) else concat(r, p, 0, "%s/final%d_%d" % (L.name, d, k)) if len(p) > 1
+               else p[0] for k, p in enumerate(f_parts[d])] for d in range(L.dirs)]
+    return ys, finals
 
 
 # --- the kernels: UNIDIRECTIONAL_SEQUENCE_LSTM and GRU ----------------------------------------
-def kernel_layer(r: Reader, L: _Layer, inits: list[list], operands, make) -> None:
+def kernel_layer(r: Reader, L: _Layer, inits: list[list], operands, make) -> tuple[list, list]:
     """One kernel op per direction, on the time-reversed sequence for a reverse pass. inits: per
     state (hidden first), the initial value per direction; operands(d, tag) -> the op's constant
-    operands; make(x, consts, states, y): the op. The states are variable tensors set from their
-    initial value at every invoke (ASSIGN_VARIABLE) and read out after the layer (READ_VARIABLE)."""
+    operands (made once per direction); make(x, consts, states, y): the op. The states are
+    variable tensors set from their initial value at every invoke (ASSIGN_VARIABLE) and read out
+    after the layer (READ_VARIABLE). Returns Y per direction and per direction the final states."""
     t_ax = 0 if L.layout == 0 else 1
     ys: list[int] = []
-    finals: list[list[int]] = [[] for _ in inits]
+    finals: list[list[int]] = []
     for d in range(L.dirs):
         tag = "%s/%s" % (L.name, ("forward", "backward")[d] if L.dirs == 2 else L.direction)
         states = []
@@ -218,25 +249,29 @@ def kernel_layer(r: Reader, L: _Layer, inits: list[list], operands, make) -> Non
             src = r.const("%s/initial%d" % (tag, k), v, "f32") if isinstance(v, np.ndarray) else v
             r.op("ASSIGN_VARIABLE", [src], [state])   # every invoke starts from the initial state
             states.append(state)
-        y = r.tensor(tag + "/Y", L.x.shape[:2] + (L.n,), "f32")
-        make(reverse(r, L.x.t, t_ax) if L.reversed_pass(d) else L.x.t, operands(d, tag), states, y)
+        y = r.tensor(tag + "/Y", r.tensors[L.xt].shape[:2] + (L.n,), "f32")
+        if ("kernel", d) not in L.consts:
+            L.consts[("kernel", d)] = operands(d, tag)
+        make(reverse(r, L.xt, t_ax) if L.reversed_pass(d) else L.xt, L.consts[("kernel", d)], states, y)
         ys.append(reverse(r, y, t_ax) if L.reversed_pass(d) else y)
+        finals.append([])
         for k, state in enumerate(states):
-            if len(L.node.output) > k + 1 and L.node.output[k + 1]:
+            out = -1
+            if _used(L, k + 1):
                 out = r.tensor("%s/final%d" % (tag, k), (L.batch, L.n), "f32")
                 r.op("READ_VARIABLE", [state], [out])
-                finals[k].append(out)
-    L.bind(r, 0, ys, True)
-    for k, per_dir in enumerate(finals):
-        L.bind(r, k + 1, per_dir, False)
+            finals[d].append(out)
+    return ys, finals
 
 
 @translator("LSTM")
 def lstm(r: Reader, node) -> None:
     a = attrs(node)
     L = _Layer(r, node)
-    if a.get("clip") is not None or int(a.get("input_forget", 0)) or r.get(node, 7) is not None:
-        lstm_unrolled(r, L)   # TFLite's cell_clip clips the cell state, ONNX's clip the gate inputs
+    inits = [L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")]
+    if a.get("clip") is not None or int(a.get("input_forget", 0)) or r.get(node, 7) is not None \
+            or not L.default_acts:
+        run(r, L, inits, lambda V, vin: lstm_unrolled(r, V, vin))
         return
     n = L.n
     rows = {"i": 0, "o": 1, "f": 2, "c": 3}   # ONNX's rows; TFLite's operands: i, f, c (cell, "g"), o
@@ -255,7 +290,7 @@ def lstm(r: Reader, node) -> None:
         r.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], fused_activation_function="TANH", cell_clip=0.0,
              proj_clip=0.0, time_major=L.layout == 0, asymmetric_quantize_inputs=False)
 
-    kernel_layer(r, L, [L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")], operands, make)
+    run(r, L, inits, lambda V, vin: kernel_layer(r, V, vin, operands, make))
 
 
 @translator("GRU")
@@ -266,6 +301,10 @@ def gru(r: Reader, node) -> None:
     clip = 0.0 if L.clip is None else float(L.clip)
     if lbr not in (0, 1):
         raise BakeError("GRU node %r: linear_before_reset %d (0 or 1)" % (node.name, lbr))
+    inits = [L.initial(r, 5, "initial_h")]
+    if not L.default_acts:
+        run(r, L, inits, lambda V, vin: gru_unrolled(r, V, vin, lbr))
+        return
 
     def operands(d: int, tag: str) -> list:
         w = np.concatenate([L.w[d].reshape(-1), L.r[d].reshape(-1)])
@@ -274,72 +313,20 @@ def gru(r: Reader, node) -> None:
     def make(x: int, c: list, states: list, y: int) -> None:
         r.op("GRU", [x] + c + states, [y], time_major=L.layout == 0, linear_before_reset=lbr, clip=clip)
 
-    kernel_layer(r, L, [L.initial(r, 5, "initial_h")], operands, make)
+    run(r, L, inits, lambda V, vin: kernel_layer(r, V, vin, operands, make))
 
 
-# --- unrolled layers: LSTM with clip, input_forget or peepholes --------------------------
-class _Ops:
-    """Float32 ops on tensor ids or constants (ndarrays); all-constant ones are computed here."""
-
-    def __init__(self, r: Reader, tag: str) -> None:
-        self.r, self.tag, self.k = r, tag, 0
-        self.consts: dict[tuple, int] = {}   # every step's weights: one tensor
-
-    def _name(self, what: str) -> str:
-        self.k += 1
-        return "%s/%s%d" % (self.tag, what, self.k)
-
-    def _t(self, v) -> int:
-        if isinstance(v, int):
-            return v
-        v = np.ascontiguousarray(v, np.float32)
-        key = (v.shape, v.tobytes())
-        if key not in self.consts:
-            self.consts[key] = self.r.const(self._name("const"), v, "f32")
-        return self.consts[key]
-
-    def _shape(self, v) -> tuple:
-        return tuple(np.shape(v)) if isinstance(v, np.ndarray) else self.r.tensors[v].shape
-
-    def binary(self, kind: str, a, b):
-        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-            f = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "MAXIMUM": np.maximum,
-                 "MINIMUM": np.minimum}[kind]
-            return f(a, b).astype(np.float32)
-        shape = np.broadcast_shapes(self._shape(a), self._shape(b))
-        out = self.r.tensor(self._name(kind.lower()), shape, "f32")
-        opts = {"fused_activation_function": "NONE"} if kind in ("ADD", "SUB", "MUL") else {}
-        self.r.op(kind, [self._t(a), self._t(b)], [out], **opts)
-        return out
-
-    def clip(self, a, c):
-        """a bounded to [-c, c] (no bound: c None)."""
-        if c is None:
-            return a
-        c = float(c)
-        return self.binary("MINIMUM", self.binary("MAXIMUM", a, np.array([-c], np.float32)), np.array([c], np.float32))
-
-    def unary(self, kind: str, a):
-        if isinstance(a, np.ndarray):
-            return (1 / (1 + np.exp(-a)) if kind == "LOGISTIC" else np.tanh(a)).astype(np.float32)
-        out = self.r.tensor(self._name(kind.lower()), self._shape(a), "f32")
-        self.r.op(kind, [a], [out])
-        return out
-
-    def fc(self, x, w: np.ndarray, b: np.ndarray):
-        """x @ w.T + b over x's last axis."""
-        if isinstance(x, np.ndarray):
-            return (x @ w.T + b).astype(np.float32)
-        shape = self._shape(x)[:-1] + (w.shape[0],)
-        out = self.r.tensor(self._name("fc"), shape, "f32")
-        self.r.op("FULLY_CONNECTED", [x, self._t(np.ascontiguousarray(w)), self._t(b)], [out],
-                  fused_activation_function="NONE", keep_num_dims=True, weights_format="DEFAULT")
-        return out
+@translator("RNN")
+def rnn(r: Reader, node) -> None:
+    """ONNX's simple RNN, H = f(X W^T + H R^T + Wb + Rb), unrolled (no TFLite kernel)."""
+    L = _Layer(r, node)
+    run(r, L, [L.initial(r, 5, "initial_h")], lambda V, vin: rnn_unrolled(r, V, vin))
 
 
-def lstm_unrolled(r: Reader, L: _Layer) -> None:
-    """An LSTM with clip, input_forget or peepholes, as onnxruntime computes it: per gate
-    pre-activation (+ peephole), clipped, activated; f = 1 - i with input_forget."""
+# --- unrolled layers ----------------------------------------------------------------------
+def lstm_unrolled(r: Reader, L: _Layer, inits: list[list]) -> tuple[list, list]:
+    """An LSTM as onnxruntime computes it: per gate pre-activation (+ peephole), clipped,
+    activated (f, g, h: ONNX's three activations); f = 1 - i with input_forget."""
     n, node = L.n, L.node
     input_forget = int(attrs(node).get("input_forget", 0))
     p = floats(r, node, 7, "peephole weights P")
@@ -347,52 +334,64 @@ def lstm_unrolled(r: Reader, L: _Layer) -> None:
         raise BakeError("LSTM node %r: P %s, expected %s" % (node.name, list(np.shape(p)), [L.dirs, 3 * n]))
     peep = None if p is None else np.asarray(p, np.float32)
 
-    def project(o: _Ops, d: int) -> list:
-        return [o.fc(L.x.t, L.w[d], L.b[d, :4 * n] + L.b[d, 4 * n:])]   # ONNX rows: i, o, f, c
+    def project(o, d: int) -> list:
+        return [o.fc(L.xt, L.w[d], L.b[d, :4 * n] + L.b[d, 4 * n:])]   # ONNX rows: i, o, f, c
 
-    def step(o: _Ops, d: int, xs: list, state: tuple) -> tuple:
+    def step(o, d: int, xs: list, state: tuple) -> tuple:
         h, c_prev = state
+        fa, ga, ha = L.acts[d]
         pre = o.binary("ADD", xs[0], o.fc(h, L.r[d], np.zeros(4 * n, np.float32)))
         gi, go, gf, gc = split(r, pre, 1, 4)
 
-        def gate(g, k: int, cell):   # + P[k] * cell, clipped, sigmoid
+        def gate(g, k: int, cell):   # + P[k] * cell, clipped, f
             if peep is not None:
                 g = o.binary("ADD", g, o.binary("MUL", peep[d, k * n:(k + 1) * n], cell))
-            return o.unary("LOGISTIC", o.clip(g, L.clip))
+            return o.act(fa, o.clip(g, L.clip))
 
         i = gate(gi, 0, c_prev)
         f = o.binary("SUB", np.array([1.0], np.float32), i) if input_forget else gate(gf, 2, c_prev)
-        c = o.binary("ADD", o.binary("MUL", f, c_prev), o.binary("MUL", i, o.unary("TANH", o.clip(gc, L.clip))))
-        return (o.binary("MUL", gate(go, 1, c), o.unary("TANH", c)), c)
+        c = o.binary("ADD", o.binary("MUL", f, c_prev), o.binary("MUL", i, o.act(ga, o.clip(gc, L.clip))))
+        return (o.binary("MUL", gate(go, 1, c), o.act(ha, c)), c)
 
-    init = list(zip(L.initial(r, 5, "initial_h"), L.initial(r, 6, "initial_c")))
-    ys, finals = unroll(r, L, init, project, step)
-    L.bind(r, 0, ys, True)
-    L.bind(r, 1, [f[0] for f in finals], False)
-    L.bind(r, 2, [f[1] for f in finals], False)
+    return unroll(r, L, list(zip(*inits)), project, step)
 
 
-def unroll(r: Reader, L: _Layer, init: list, project, step) -> tuple[list, list]:
-    """`step` over every time step of every direction (at bake time). project(ops, d): the input
-    projections of all steps, each [steps, batch, k] (layout 0) or [batch, steps, k]; step(ops, d,
-    this step's projections as [batch, k], state) -> the new state (a tuple, hidden state first).
-    Returns Y per direction (none when Y is not used) and the final states."""
-    if L.steps > MAX_STEPS:
-        raise BakeError("%s node %r: %d time steps; upyflow unrolls this layer over at most %d"
-                        % (L.node.op_type, L.node.name, L.steps, MAX_STEPS))
-    t_ax = 0 if L.layout == 0 else 1
-    ys, finals = [], []
-    for d in range(L.dirs):
-        tag = "%s/%s" % (L.name, ("forward", "backward")[d] if L.dirs == 2 else L.direction)
-        o = _Ops(r, tag)
-        parts = [split(r, t, t_ax, L.steps) for t in project(o, d)]
-        state = init[d]
-        outs = [0] * L.steps
-        for t in (range(L.steps - 1, -1, -1) if L.reversed_pass(d) else range(L.steps)):
-            state = step(o, d, [reshape(r, p[t], (L.batch, r.tensors[p[t]].shape[-1])) for p in parts], state)
-            outs[t] = state[0]
-        finals.append(state)
-        if L.node.output[0]:
-            lead = (1, L.batch, L.n) if L.layout == 0 else (L.batch, 1, L.n)
-            ys.append(concat(r, [reshape(r, s, lead) for s in outs], t_ax, tag + "/Y"))
-    return ys, finals
+def gru_unrolled(r: Reader, L: _Layer, inits: list[list], lbr: int) -> tuple[list, list]:
+    """A GRU as onnxruntime computes it: z, r = f(pre-activation, clipped), the candidate
+    g(...) with the reset gate before (lbr 0) or after (lbr 1) its recurrent product,
+    H = hh + z (H_prev - hh)."""
+    n = L.n
+    zero = np.zeros(n, np.float32)
+
+    def project(o, d: int) -> list:
+        wb, rb = L.b[d, :3 * n], L.b[d, 3 * n:]
+        return [o.fc(L.xt, L.w[d, :2 * n], wb[:2 * n] + rb[:2 * n]),
+                o.fc(L.xt, L.w[d, 2 * n:], wb[2 * n:] + (zero if lbr else rb[2 * n:]))]
+
+    def step(o, d: int, xs: list, state: tuple) -> tuple:
+        (h,) = state
+        fa, ga = L.acts[d]
+        rw, rb = L.r[d], L.b[d, 3 * n:]
+        pre = o.binary("ADD", xs[0], o.fc(h, rw[:2 * n], np.zeros(2 * n, np.float32)))
+        z, rg = (o.act(fa, o.clip(g, L.clip)) for g in split(r, pre, 1, 2))
+        if lbr:
+            rec = o.binary("MUL", rg, o.fc(h, rw[2 * n:], rb[2 * n:]))
+        else:
+            rec = o.fc(o.binary("MUL", rg, h), rw[2 * n:], zero)
+        hh = o.act(ga, o.clip(o.binary("ADD", xs[1], rec), L.clip))
+        return (o.binary("ADD", hh, o.binary("MUL", z, o.binary("SUB", h, hh))),)
+
+    return unroll(r, L, list(zip(*inits)), project, step)
+
+
+def rnn_unrolled(r: Reader, L: _Layer, inits: list[list]) -> tuple[list, list]:
+    n = L.n
+
+    def project(o, d: int) -> list:
+        return [o.fc(L.xt, L.w[d], L.b[d, :n] + L.b[d, n:])]
+
+    def step(o, d: int, xs: list, state: tuple) -> tuple:
+        pre = o.binary("ADD", xs[0], o.fc(state[0], L.r[d], np.zeros(n, np.float32)))
+        return (o.act(L.acts[d][0], o.clip(pre, L.clip)),)
+
+    return unroll(r, L, list(zip(*inits)), project, step)
