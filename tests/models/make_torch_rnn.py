@@ -18,6 +18,11 @@ hidden 12) and nn.Linear(..., 3) on the last step, input "x" 1x16x6, output "log
                           with a dynamic batch (dynamic_axes): the initial states come from a
                           Shape/Gather/Concat/Expand subgraph, folded at bake time
   torch_gru_ts_f32.onnx   1-layer GRU, the same exporter and dynamic batch
+  torch_rnn_ts_f32.onnx   2-layer bidirectional nn.RNN (tanh), the TorchScript exporter (opset
+                          17, batch 1): ONNX RNN nodes (the default exporter writes nn.RNN as
+                          MatMul/Add/Tanh per step)
+  torch_rnn_relu_ts_f32.onnx  1-layer nn.RNN(nonlinearity="relu"), the same exporter, dynamic
+                          batch: activations ["Relu"]
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ def main() -> None:
             y, _ = self.rnn(x)
             return self.head(y[:, -1])
 
+    class RnnClassifier(torch.nn.Module):
+        def __init__(self, **kw) -> None:
+            super().__init__()
+            self.rnn = torch.nn.RNN(6, 12, batch_first=True, **kw)
+            self.head = torch.nn.Linear(12 * (2 if kw.get("bidirectional") else 1), 3)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.head(y[:, -1])
+
     for cell in ("LSTM", "GRU"):
         torch.manual_seed(SEED)
         x = torch.randn(1, 16, 6)
@@ -62,6 +77,19 @@ def main() -> None:
             dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
         )
         (HERE / ("torch_%s_ts_f32.onnx" % cell.lower())).write_bytes(f.getvalue())
+    for name, kw, dynamic in (
+        ("torch_rnn_ts_f32", dict(num_layers=2, bidirectional=True), False),
+        ("torch_rnn_relu_ts_f32", dict(nonlinearity="relu"), True),
+    ):
+        torch.manual_seed(SEED)
+        x = torch.randn(1, 16, 6)
+        net = RnnClassifier(**kw).eval()
+        f = io.BytesIO()
+        axes = {"dynamic_axes": {"x": {0: "batch"}, "logits": {0: "batch"}}} if dynamic else {}
+        torch.onnx.export(
+            net, (x,), f, input_names=["x"], output_names=["logits"], dynamo=False, opset_version=17, **axes
+        )
+        (HERE / (name + ".onnx")).write_bytes(f.getvalue())
 
 
 if __name__ == "__main__":

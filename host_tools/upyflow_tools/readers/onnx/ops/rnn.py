@@ -71,7 +71,7 @@ class _Layer:
         self.layout = int(a.get("layout", 0))
         if self.layout not in (0, 1):
             raise BakeError("%s node %r: layout %d (0 or 1)" % (op, node.name, self.layout))
-        names = [_text(s).lower() for s in a.get("activations", [])] or _DEFAULT_ACTS[op]
+        names = [_text(s).lower() for s in a.get("activations", [])] or _DEFAULT_ACTS[op] * self.dirs
         self.acts = activations(op, node.name, names, a.get("activation_alpha", []), a.get("activation_beta", []),
                                 len(_DEFAULT_ACTS[op]), self.dirs)
         self.default_acts = all([f for f, _, _ in acts] == _DEFAULT_ACTS[op] for acts in self.acts)

@@ -28,10 +28,8 @@ ACTIVATIONS = {"relu": (0, 0, 0.0, 0.0), "tanh": (0, 0, 0.0, 0.0), "sigmoid": (0
 
 def activations(op: str, name: str, names: list[str], alphas: list, betas: list, per_dir: int,
                 dirs: int) -> list[list[tuple]]:
-    """Per direction, its activation functions as (name, alpha, beta), onnxruntime's reading:
-    a bidirectional layer given one direction's functions uses them for both."""
-    if len(names) == per_dir and dirs == 2:
-        names = names * 2
+    """Per direction, its activation functions as (name, alpha, beta) (a bidirectional layer
+    lists the forward functions, then the backward ones)."""
     if len(names) != per_dir * dirs:
         raise BakeError("%s node %r: %d activations, expected %d" % (op, name, len(names), per_dir * dirs))
     alphas, betas, out = list(alphas), list(betas), []
