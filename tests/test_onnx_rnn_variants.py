@@ -287,3 +287,45 @@ def test_micropython(mpy_tier, tmp_path):
             for w, g in zip(w_outs, g_outs):
                 w = device(w)
                 np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_sequence_lens_layout_1(op, tier, tmp_path):
+    """layout=1 (batch-major) with sequence_lens: onnxruntime refuses layout 1, so the oracle is
+    the same node with layout 0 fed X transposed, its outputs transposed back."""
+    lens, steps = [2, 5, 0], 5
+    attrs = dict(lens=lens, seed="layout1", direction="bidirectional", h0="const" if op != "RNN" else "")
+    data0, _ = model(op, steps=steps, batch=3, **attrs)
+    m = onnx.load_from_string(data0)
+    node = m.graph.node[0]
+    node.attribute.append(oh.make_attribute("layout", 1))
+    m.graph.input[0].CopyFrom(oh.make_tensor_value_info("x", TP.FLOAT, [3, steps, 3]))
+    for init in m.graph.initializer:  # initial states [dirs, batch, n] -> [batch, dirs, n]
+        if init.name in ("h0", "c0"):
+            init.CopyFrom(
+                numpy_helper.from_array(np.ascontiguousarray(numpy_helper.to_array(init).transpose(1, 0, 2)), init.name)
+            )
+    mdir, name, _ = bake_onnx(m.SerializeToString(), tmp_path)
+    x = case_rng("layout1" + op).uniform(-2, 2, (3, steps, 3)).astype(np.float32)
+    ref = ort_run(data0, {"x": np.ascontiguousarray(x.transpose(1, 0, 2))})
+    want = [ref[0].transpose(2, 0, 1, 3)] + [s.transpose(1, 0, 2) for s in ref[1:]]  # [B, T, D, n], [B, D, n]
+    got = run_upyflow(load_cpython(mdir, name), [x])
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        w = device(np.ascontiguousarray(w))
+        np.testing.assert_allclose(g.reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+
+
+def test_dequantized_weights(tier, tmp_path):
+    """W as int8 through DequantizeLinear (weights-only QDQ): dequantized at bake time."""
+    data, inputs = model("LSTM", steps=4, batch=1, seed="dq")
+    m = onnx.load_from_string(data)
+    w = next(i for i in m.graph.initializer if i.name == "W")
+    wf = numpy_helper.to_array(w)
+    scale = np.float32(np.abs(wf).max() / 127)
+    w.CopyFrom(numpy_helper.from_array(np.round(wf / scale).astype(np.int8), "W_q"))
+    m.graph.initializer.extend(
+        [numpy_helper.from_array(np.array(scale), "W_s"), numpy_helper.from_array(np.int8(0), "W_z")]
+    )
+    m.graph.node.insert(0, oh.make_node("DequantizeLinear", ["W_q", "W_s", "W_z"], ["W"]))
+    check(m.SerializeToString(), inputs, tmp_path, "dq")

@@ -16,8 +16,9 @@ activations, and every RNN (ONNX's simple RNN: no TFLite kernel) are unrolled ov
 sequence length at bake time (rnn_ops.unroll, at most MAX_STEPS steps), as onnxruntime computes
 them: the input projections of all steps are one FULLY_CONNECTED, split per step; each step a
 FULLY_CONNECTED of the hidden state, ADD, the activations as TFLite ops (rnn_ops: one op each for
-the defaults, Relu and LeakyRelu, two to five for the others) and MUL/ADD (about 14 ops a step
-for an LSTM, 11 for a GRU, 3 for an RNN). Terms of a constant initial state are computed at bake time.
+the defaults, Relu, LeakyRelu and Elu, two to five for the others) and MUL/ADD (about 14 ops a step
+for an LSTM, 15 for a GRU, 5 for an RNN, RESHAPEs included). Terms of a constant initial state are
+computed at bake time.
 
 A constant sequence_lens shorter than the sequence: each run of batch entries of one length is
 its own pass over that many steps (X cropped by a STRIDED_SLICE), its Y padded with zeros to the
