@@ -262,6 +262,14 @@ def test_pytorch_rnn_export(name, tier, tmp_path):
     check(data, {"x": [1, 16, 6]}, tmp_path, name)
 
 
+def test_pytorch_lstm_with_states(tier, tmp_path):
+    """nn.LSTM given (h0, c0) and returning (y, (h_n, c_n)), the default exporter: the graph's
+    initial states are Slice'd per layer into the LSTM nodes; runs start from them."""
+    data = (ROOT / "tests" / "models" / "torch_lstm_states_f32.onnx").read_bytes()
+    result = check(data, {"x": [1, 16, 6], "h0": [2, 1, 12], "c0": [2, 1, 12]}, tmp_path, "states")
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in kinds(result)
+
+
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
 def test_micropython(mpy_tier, tmp_path):
     """RNN, activations made of GREATER/SELECT_V2, DIV, EXP/LOG, ELU, and sequence_lens passes."""
@@ -273,6 +281,10 @@ def test_micropython(mpy_tier, tmp_path):
         "lens": model("LSTM", steps=5, batch=3, lens=[5, 2, 0], h0="input", seed="upy"),
         "gru_lens": model("GRU", steps=4, batch=1, lens=[2], direction="bidirectional", seed="upy"),
         "torch_rnn": ((ROOT / "tests" / "models" / "torch_rnn_ts_f32.onnx").read_bytes(), {"x": [1, 16, 6]}),
+        "torch_states": (
+            (ROOT / "tests" / "models" / "torch_lstm_states_f32.onnx").read_bytes(),
+            {"x": [1, 16, 6], "h0": [2, 1, 12], "c0": [2, 1, 12]},
+        ),
     }
     jobs, sizes, want = [], {}, {}
     for key, (data, inputs) in models.items():

@@ -23,6 +23,9 @@ hidden 12) and nn.Linear(..., 3) on the last step, input "x" 1x16x6, output "log
                           MatMul/Add/Tanh per step)
   torch_rnn_relu_ts_f32.onnx  1-layer nn.RNN(nonlinearity="relu"), the same exporter, dynamic
                           batch: activations ["Relu"]
+  torch_lstm_states_f32.onnx  2-layer LSTM taking its initial states: inputs x 1x16x6, h0 and c0
+                          2x1x12, outputs y 1x16x12, h_n and c_n 2x1x12 (the default exporter:
+                          the states Slice'd per layer)
 """
 
 from __future__ import annotations
@@ -77,6 +80,22 @@ def main() -> None:
             dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
         )
         (HERE / ("torch_%s_ts_f32.onnx" % cell.lower())).write_bytes(f.getvalue())
+
+    class Stateful(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = torch.nn.LSTM(6, 12, num_layers=2, batch_first=True)
+
+        def forward(self, x, h0, c0):
+            y, (h, c) = self.rnn(x, (h0, c0))
+            return y, h, c
+
+    torch.manual_seed(SEED)
+    args = (torch.randn(1, 16, 6), torch.zeros(2, 1, 12), torch.zeros(2, 1, 12))
+    prog = torch.onnx.export(
+        Stateful().eval(), args, input_names=["x", "h0", "c0"], output_names=["y", "h_n", "c_n"], dynamo=True
+    )
+    (HERE / "torch_lstm_states_f32.onnx").write_bytes(prog.model_proto.SerializeToString())
     for name, kw, dynamic in (
         ("torch_rnn_ts_f32", dict(num_layers=2, bidirectional=True), False),
         ("torch_rnn_relu_ts_f32", dict(nonlinearity="relu"), True),
