@@ -470,6 +470,8 @@ UNARY = [
     ("HardSwish", {}),
     ("LeakyRelu", {"alpha": 0.1}),
     ("LeakyRelu", {}),
+    ("Elu", {}),
+    ("Elu", {"alpha": 0.3}),
     ("Identity", {}),
     ("Softmax", {"axis": 1}),
     ("Softmax", {"axis": -1}),
@@ -871,6 +873,8 @@ def manual_qdq(op: str, attrs: dict, in_q: tuple, out_q: tuple, shape, second: t
         ("HardSwish", {}, (0.03, -100), "HARD_SWISH"),
         ("LeakyRelu", {"alpha": 0.2}, (0.02, -30), "LEAKY_RELU"),
         ("Relu", {}, (0.02, -128), "RELU"),
+        ("Elu", {}, (0.03, -94), "ELU"),
+        ("Elu", {"alpha": 0.3}, (0.03, -94), "DEQUANTIZE"),  # TFLite's ELU has alpha 1: float
         ("Softmax", {"axis": -1}, (1 / 256, -128), "SOFTMAX"),
         ("Sigmoid", {}, (0.004, -120), "DEQUANTIZE"),
     ],

@@ -443,6 +443,9 @@ kernel("l2norm_s8", "activations", [T("x", "i8", "r", "rows*depth"), T("out", "i
        [Int("rows", 0), Int("depth", 1), Int("in_zp")])
 kernel("l2norm_f32", "activations", [T("x", "f32", "r", "rows*depth"), T("out", "f32", "w", "rows*depth")],
        [Int("rows", 0), Int("depth", 1)])
+# RSQRT int16 (zero points 0) as TFLM's RsqrtEvalQuantized; (mult, shift) rescale TFLM's 1/sqrt(x) * 2^20
+kernel("rsqrt_s16", "activations", [T("x", "i16", "r", "n"), T("out", "i16", "w", "n")],
+       [Int("n", 0), Int("mult", 0), _shift("shift", "output shift")])
 kernel("leaky_relu_q", "activations", [T("x", "q", "r", None, "esize"), T("out", "q", "w", "n", "esize")],
        [Int("n", 0), Int("in_zp"), Int("m_id"), _shift("s_id", "identity shift"), Int("m_al"),
         _shift("s_al", "alpha shift"), Int("neg"), Int("out_zp"), Int("qmin"), Int("qmax")],

@@ -171,6 +171,23 @@ void uf_l2norm_s8(const int8_t *x, int8_t *out, int rows, int depth, int in_zp) 
     }
 }
 
+// RSQRT int16 as TFLM's RsqrtEvalQuantized (zero points 0): 1/sqrt(v) as a multiplier and shift
+// applied to 1 << 20, then rescaled by (mult, shift), the host's 2^-20 / (sqrt(in_scale) *
+// out_scale). 0 gives 32767; TFLM fails below 0: 32767 there too.
+void uf_rsqrt_s16(const int16_t *x, int16_t *out, int n, int32_t mult, int shift) {
+    for (int i = 0; i < n; i++) {
+        int32_t v = x[i];
+        if (v <= 0) {
+            out[i] = 32767;
+            continue;
+        }
+        int32_t m;
+        int s;
+        uf_inv_sqrt_qm(v, &m, &s);
+        out[i] = (int16_t)uf_clamp(uf_mul_by_qm(uf_mul_by_qm(1, m, s + 20), mult, shift), -32768, 32767);
+    }
+}
+
 void uf_l2norm_f32(const float *x, float *out, int rows, int depth) {
     for (int r = 0; r < rows; r++, x += depth, out += depth) {
         float acc = 0.0f;

@@ -310,6 +310,11 @@ static int call_l2norm_s8(const uf_call *c, const int32_t *d) { (void)d; uf_l2no
 enum { L2NORM_F32_X, L2NORM_F32_OUT }; enum { L2NORM_F32_ROWS, L2NORM_F32_DEPTH };
 static int call_l2norm_f32(const uf_call *c, const int32_t *d) { (void)d; uf_l2norm_f32(T(L2NORM_F32_X), T(L2NORM_F32_OUT), I(L2NORM_F32_ROWS), I(L2NORM_F32_DEPTH)); return UF_OK; }
 
+// rsqrt_s16 (activations): x, out, n, mult, shift
+enum { RSQRT_S16_X, RSQRT_S16_OUT }; enum { RSQRT_S16_N, RSQRT_S16_MULT, RSQRT_S16_SHIFT };
+static const uint8_t checks_rsqrt_s16[] = {OP_UNLESS, UF_STATIC, 28, 0, OP_MIN, RSQRT_S16_N, 0, OP_MIN, RSQRT_S16_MULT, 0, OP_PARAM, RSQRT_S16_SHIFT, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, RSQRT_S16_SHIFT, 30, OP_PARAM, RSQRT_S16_N, OP_FITS, RSQRT_S16_X, 2, OP_PARAM, RSQRT_S16_N, OP_FITS, RSQRT_S16_OUT, 2, OP_END};
+static int call_rsqrt_s16(const uf_call *c, const int32_t *d) { (void)d; uf_rsqrt_s16(T(RSQRT_S16_X), T(RSQRT_S16_OUT), I(RSQRT_S16_N), I(RSQRT_S16_MULT), I(RSQRT_S16_SHIFT)); return UF_OK; }
+
 // leaky_relu_q (activations): x, out, n, in_zp, m_id, s_id, m_al, s_al, neg, out_zp, qmin, qmax
 enum { LEAKY_RELU_Q_X, LEAKY_RELU_Q_OUT }; enum { LEAKY_RELU_Q_N, LEAKY_RELU_Q_IN_ZP, LEAKY_RELU_Q_M_ID, LEAKY_RELU_Q_S_ID, LEAKY_RELU_Q_M_AL, LEAKY_RELU_Q_S_AL, LEAKY_RELU_Q_NEG, LEAKY_RELU_Q_OUT_ZP, LEAKY_RELU_Q_QMIN, LEAKY_RELU_Q_QMAX }; enum { LEAKY_RELU_Q_ESIZE };
 static const uint8_t checks_leaky_relu_q[] = {OP_CONST, LEAKY_RELU_Q_X, OP_PARAM, LEAKY_RELU_Q_N, H_ELEM_SIZE, OP_SET, LEAKY_RELU_Q_ESIZE, OP_UNLESS, UF_STATIC, 37, 0, OP_MIN, LEAKY_RELU_Q_N, 0, OP_PARAM, LEAKY_RELU_Q_S_ID, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, LEAKY_RELU_Q_S_ID, 30, OP_PARAM, LEAKY_RELU_Q_S_AL, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, LEAKY_RELU_Q_S_AL, 30, OP_DERIVED, LEAKY_RELU_Q_ESIZE, OP_CHECK, OP_PARAM, LEAKY_RELU_Q_N, OP_DERIVED, LEAKY_RELU_Q_ESIZE, OP_FITS, LEAKY_RELU_Q_OUT, 0, OP_END};
@@ -460,6 +465,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"unary_f32", "rwii", call_unary_f32, checks_unary_f32, 0x00},
     {"l2norm_s8", "rwiii", call_l2norm_s8, checks_l2norm_s8, 0x00},
     {"l2norm_f32", "rwii", call_l2norm_f32, checks_softmax_f32, 0x00},
+    {"rsqrt_s16", "rwiii", call_rsqrt_s16, checks_rsqrt_s16, 0x00},
     {"leaky_relu_q", "rwiiiiiiiiii", call_leaky_relu_q, checks_leaky_relu_q, 0x00},
     {"leaky_relu_f32", "rwif", call_leaky_relu_f32, checks_clamp_f32, 0x00},
     {"hard_swish_f32", "rwi", call_hard_swish_f32, checks_clamp_f32, 0x00},

@@ -23,7 +23,7 @@ FAMILIES = {
     "layout": ("strided_copy", "fill_int", "fill_f32", "select_elems", "copy_bytes"),
     "svdf": ("svdf_s8_i16", "svdf_s8_i8", "svdf_f32"),
     "lstm": ("lstm_s8", "lstm_f32", "gru_f32"),
-    "activations": ("lut_s8", "clamp_f32", "unary_f32", "l2norm_s8", "l2norm_f32",
+    "activations": ("lut_s8", "clamp_f32", "unary_f32", "l2norm_s8", "l2norm_f32", "rsqrt_s16",
                     "leaky_relu_q", "leaky_relu_f32", "hard_swish_f32", "logistic_s16",
                     "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32"),
     "resize": ("resize_nearest", "resize_bilinear_s8", "resize_bilinear_f32"),

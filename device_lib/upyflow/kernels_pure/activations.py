@@ -6,7 +6,7 @@ from ..qmath import f32, inv_sqrt_qm, mul_by_qm, wrap32
 
 KERNELS = ("lut_s8", "clamp_f32", "unary_f32", "leaky_relu_q", "leaky_relu_f32", "hard_swish_f32",
            "logistic_s16", "tanh_s16", "logistic_f32", "tanh_f32", "prelu_q", "prelu_f32", "l2norm_s8",
-           "l2norm_f32")
+           "l2norm_f32", "rsqrt_s16")
 
 
 def lut_s8(x, table, out, n):
@@ -209,6 +209,20 @@ def l2norm_s8(x, out, rows, depth, in_zp):
         for k in range(b, b + depth):
             v = mul_by_qm(x[k] - in_zp, m, s + 7)
             out[k] = -128 if v < -128 else (127 if v > 127 else v)
+
+
+# RSQRT int16 as TFLM's RsqrtEvalQuantized (zero points 0): 1/sqrt(v) as a multiplier and shift
+# (GetInvSqrtQuantizedMultiplierExp) applied to 1 << 20, then rescaled by (mult, shift), the host's
+# 2^-20 / (sqrt(in_scale) * out_scale). 0 gives 32767; TFLM fails below 0: 32767 there too.
+def rsqrt_s16(x, out, n, mult, shift):
+    for i in range(n):
+        v = x[i]
+        if v <= 0:
+            out[i] = 32767
+            continue
+        m, s = inv_sqrt_qm(v)
+        v = mul_by_qm(mul_by_qm(1, m, s + 20), mult, shift)
+        out[i] = -32768 if v < -32768 else (32767 if v > 32767 else v)
 
 
 def l2norm_f32(x, out, rows, depth):

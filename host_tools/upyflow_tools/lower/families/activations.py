@@ -423,6 +423,8 @@ def _unary_f32(graph: Graph, op: Op) -> list[Call]:
         return _abs_s16(op, x, out)
     if op.kind == "RSQRT" and x.dtype == out.dtype == "i8":
         return _rsqrt_s8(graph, op, x, out)
+    if op.kind == "RSQRT" and x.dtype == out.dtype == "i16":
+        return _rsqrt_s16(op, x, out)
     _types(op, graph, x, out, ("f32",))
     return [Call("unary_f32", x=op.inputs[0], out=op.outputs[0], n=x.size, op=UNARY_F32_OP[op.kind])]
 
@@ -464,11 +466,17 @@ def _abs_s16(op: Op, x: Tensor, out: Tensor) -> list[Call]:
                  s_al=s, neg=1, out_zp=0, qmin=-32768, qmax=32767)]
 
 
+def _rsqrt_multiplier(x: Tensor, out: Tensor) -> tuple[int, int]:
+    # 1 / (sqrt(in_scale) * out_scale) of the float32 scales in double: the interpreter's bytes
+    # (int16 exhaustive tests) show double maths where elementwise.cc reads a float32 sqrt and product
+    return quantize_multiplier(1.0 / (math.sqrt(f32(x.sc)) * f32(out.sc)))
+
+
 def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
     # TFLM's elementwise.cc RsqrtEvalQuantized: 1/sqrt(x - in_zp) as a multiplier/shift pair,
-    # times 1 << 20, rescaled by 1 / (sqrtf(in_scale) * out_scale); 0 gives the largest value.
+    # times 1 << 20, rescaled by 1 / (sqrt(in_scale) * out_scale); 0 gives the largest value.
     # Below the zero point TFLM fails: the table gives the largest value there too.
-    m, s = quantize_multiplier(1.0 / float(np.sqrt(np.float32(x.sc)) * np.float32(out.sc)))
+    m, s = _rsqrt_multiplier(x, out)
     vals = []
     for v in INT8_VALUES:
         d = int(v) - x.zp
@@ -480,8 +488,21 @@ def _rsqrt_s8(graph: Graph, op: Op, x: Tensor, out: Tensor) -> list[Call]:
     return _lut_call(graph, op, vals)
 
 
+def _rsqrt_s16(op: Op, x: Tensor, out: Tensor) -> list[Call]:
+    # The same per element on the device (rsqrt_s16), zero points 0; TFLM's second multiply shifts
+    # by shift - 20, refused outside the int32 requantization's [-31, 30] (TFLM's shift is undefined C)
+    if x.zp or out.zp:
+        raise BakeError("RSQRT %r: int16 tensors need zero points 0 (TFLM)" % out.name)
+    m, s = _rsqrt_multiplier(x, out)
+    if not SHIFT[0] <= s - 20 <= SHIFT[1]:
+        raise BakeError("RSQRT %r: scales %g (input) and %g (output) put TFLM's output shift at %d, outside "
+                        "[-31, 30]" % (out.name, x.sc, out.sc, s - 20))
+    return [Call("rsqrt_s16", x=op.inputs[0], out=op.outputs[0], n=x.size, mult=m, shift=s - 20)]
+
+
 for _kind in UNARY_F32_OP:
-    lowering(_kind, {"ABS": "int8, int16 (zero points 0), float32", "RSQRT": "int8, float32"}.get(_kind, "float32"))(
+    lowering(_kind, {"ABS": "int8, int16 (zero points 0), float32",
+                     "RSQRT": "int8, int16 (zero points 0), float32"}.get(_kind, "float32"))(
         _unary_f32)
 
 

@@ -17,7 +17,7 @@ ONNX_HINTS = {
     "Erf": "Erf is read only inside torch's exact GELU, x * 0.5 * (1 + erf(x / sqrt(2))), which runs as GELU",
     "Loop": "control flow is not supported",
 }
-SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu",
+SUPPORTED = sorted({"Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu", "Elu",
                     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add", "Mul", "Sub", "Div",
                     "Concat", "Flatten", "Reshape", "Transpose", "Softmax", "BatchNormalization", "Pad",
                     "Identity", "Dropout", "Constant", "Squeeze", "Unsqueeze", "QuantizeLinear",

@@ -1,4 +1,4 @@
-"""Activations: Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu, Gelu (also torch's Erf
+"""Activations: Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu, Elu, Gelu (also torch's Erf
 chain, patterns.py), Softmax and LogSoftmax (float32); int8 when the QuantizeLinear after them has the quantization
 the TFLite kernel needs."""
 from __future__ import annotations
@@ -12,6 +12,7 @@ from ..qdq import bind_out, clip_act, clip_bounds, q_after, to_float
 from ..registry import translator
 from ..state import Reader
 from ..values import Val, ident
+from .arith import float_op
 from .elementwise import integer_op, is_integer
 
 
@@ -85,6 +86,26 @@ def hard_swish(r: Reader, node) -> None:
 @translator("LeakyRelu")
 def leaky_relu(r: Reader, node) -> None:
     unary(r, node, "LEAKY_RELU", lambda t, q: True, alpha=float(attrs(node).get("alpha", 0.01)))
+
+
+@translator("Elu")
+def elu(r: Reader, node) -> None:
+    """TFLite's ELU (alpha 1; int8 as its table when DQ'd and a QuantizeLinear follows); another
+    alpha in float32 as RELU(x) + alpha * ELU(MINIMUM(x, 0)) (exp(x) - 1 once, scaled)."""
+    alpha = float(attrs(node).get("alpha", 1.0))
+    if alpha == 1.0:
+        unary(r, node, "ELU", lambda t, q: True)
+        return
+    v = to_float(r, r.rt(node, 0))
+    out = node.output[0]
+    neg = float_op(r, node, "MINIMUM", [v, np.array(0.0, np.float32)], out + "/negative")
+    parts = []
+    for kind, src in (("ELU", neg), ("RELU", v)):
+        t = r.tensor("%s/%s" % (out, kind.lower()), r.tensors[src.t].shape, "f32")
+        r.op(kind, [src.t], [t])
+        parts.append(Val(t, src.shape, src.base, src.perm))
+    scaled = float_op(r, node, "MUL", [parts[0], np.array(alpha, np.float32)], out + "/scaled")
+    r.set(out, float_op(r, node, "ADD", [scaled, parts[1]], out))
 
 
 @translator("Softmax", "LogSoftmax")
