@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         return 2
     print("| model | MACs | ISA (cycle model) | instructions | est. cycles | cycles/MAC | board @ clock | ms |")
     print("|---|---:|---|---:|---:|---:|---|---:|")
-    notes, profiles, op_tables = [], [], []
+    notes, profiles, op_tables, stacks = [], [], [], []
     for model in args.models.split(","):
         path = os.path.join(args.shared, "models", model + ".tflite")
         if not os.path.exists(path):
@@ -105,6 +105,8 @@ def main(argv=None) -> int:
                 m.invoke(inputs, count=True, per_op=args.ops)
                 insns, cycles = m.result.instructions, m.result.cycles
                 core, (board, hz), host_ops = t.core, t.boards[0], m.host_ops
+                if m.result.stack_peak is not None:
+                    stacks.append("%s %s: %s B" % (model, arch, format(m.result.stack_peak, ",")))
                 if args.functions:
                     profiles.append(
                         "%s %s: %s"
@@ -141,6 +143,10 @@ def main(argv=None) -> int:
             print("  %s %s: %.1f s to emulate" % (model, arch, time.perf_counter() - start), file=sys.stderr)
     for note in sorted(set(notes)):
         print("\n" + note)
+    if stacks:
+        print("\nPeak C stack of an invoke (the harness's frames, the walker and the kernels):\n")
+        for line in stacks:
+            print("- " + line)
     if profiles:
         print("\nEstimated cycles per MAC (per invoke without MACs) by function:\n")
         for line in profiles:

@@ -47,6 +47,11 @@ BIG = {"person_detect": "armv6m", "micro_speech_lstm": "armv7emsp"}
 # Each arch gets its own odd offset, so the three cover 1, 2 and 3 mod 4.
 MISALIGN = {"armv6m": 1, "armv7emsp": 2, "rv32imc": 3}
 INVOKES = 2  # consecutive invokes: the state of SVDF/LSTM models carries over
+# The C stack an invoke may take (walker and kernels, measured on a painted stack). An
+# RP2040's MicroPython has 8 KB of C stack (ports/rp2's linker script: scratch X and Y),
+# and its interpreter is about 1.2-1.6 KB deep at a method call two levels into a script
+# (micropython.stack_use() on the 32-bit and 64-bit unix ports): 5.5 KB leaves a margin.
+STACK_BUDGET = 5632
 
 
 def _cases():
@@ -128,6 +133,7 @@ def test_model_on_isa(baked, model, arch, misalign):
                 np.testing.assert_array_equal(g, want)
     # every op ran as the ISA's code: none fell back to the host's pure kernels
     assert not m.host_ops, "kernels without C: %s" % sorted(m.host_ops)
+    assert 0 < m.result.stack_peak <= STACK_BUDGET, "%d B of C stack" % m.result.stack_peak
     print("%s %s +%d: %d invokes, %.1f s CPU" % (model, arch, misalign, len(runs), time.process_time() - start))
 
 

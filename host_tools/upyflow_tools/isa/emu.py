@@ -17,6 +17,7 @@ class Result:
     cycles: int | None = None         # estimated from the backend's cycle model
     by_function: Counter = field(default_factory=Counter)   # estimated cycles per ELF function
     by_op: list = field(default_factory=list)   # IsaModel.invoke(per_op=True): per op record
+    stack_peak: int | None = None     # bytes of stack used at the deepest point (painted stack)
 
 
 def spans(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -132,6 +132,8 @@ class IsaModel:
                 total.cycles += r.cycles
                 total.classes.update(r.classes)
                 total.by_function.update(r.by_function)
+            if total is not r and r.stack_peak is not None:
+                total.stack_peak = max(total.stack_peak or 0, r.stack_peak)
             if status == UNKNOWN_KERNEL:
                 self._run_on_host(pos)
                 start = self.op_end[pos]

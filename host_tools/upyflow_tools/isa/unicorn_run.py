@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from .emu import PAGE, BlockCounter, Result, spans
 
+# The free stack (from .bss's end to the top) is painted with this word before a run;
+# the lowest word that changed is the deepest the stack went.
+STACK_PAINT = 0xA5A5A5A5
+
 # Runaway guard: more than any shared model needs (person_detect: ~1e8 instructions).
 MAX_INSNS = 2_000_000_000
 TIMEOUT_US = 600_000_000
@@ -45,6 +49,9 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
         for page in range(address, address + size, PAGE):
             if not any(a <= page < a + n for a, n in writable):
                 uc.mem_protect(page, PAGE, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+    stack = elf.symbols.get("__bss_end"), elf.symbols.get("__stack_top")
+    if None not in stack:
+        uc.mem_write(stack[0], STACK_PAINT.to_bytes(4, "little") * ((stack[1] - stack[0]) // 4))
     setup(uc)
     for name, value in (regs or {}).items():
         uc.reg_write(reg_id(target, name), value)
@@ -81,11 +88,22 @@ def run(uc, setup, target, elf, loads, reads, count, classify, cost, extra_maps=
         where = "the fault handler" if pc == fault_handler else "0x%x" % pc
         fault = "stopped at %s (exception %s)" % (where, stops or "none")
     result = Result([bytes(uc.mem_read(a, n)) for a, n in reads], fault)
+    if None not in stack:
+        result.stack_peak = stack_used(bytes(uc.mem_read(stack[0], stack[1] - stack[0])))
     if counter:
         result.instructions, result.classes, result.cycles = counter.tally(
             uc, classify, cost, getattr(elf, "functions", ()))
         result.by_function = counter.by_function
     return result
+
+
+def stack_used(free: bytes) -> int:
+    """Bytes of the painted region `free` (ending at the stack's top) that the run wrote."""
+    paint = STACK_PAINT.to_bytes(4, "little")
+    for k in range(0, len(free) - len(free) % 4, 4):
+        if free[k:k + 4] != paint:
+            return len(free) - k
+    return 0
 
 
 def reg_id(target, name):
