@@ -52,10 +52,11 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 }
 
 #if UF_MAC_M0
-// Cortex-M0+: one block of up to UF_DW_BLOCK channels over every pixel, so each
-// block's requantization table is built once; channels past the last multiple of
-// four one by one. Inputs of up to UF_M0_PACKED (even) channels go two pixels at a
-// time, packed on the stack.
+// Cortex-M0+: one block of channels (up to UF_M0_PW_BLOCK, or UF_DW_BLOCK for the
+// depthwise and the tabled pointwise) over every pixel, so each block's requantization
+// table is built once (and the more rows per block, the fewer packings and calls per
+// MAC); channels past the last multiple of four one by one. Inputs of up to
+// UF_M0_PACKED (even) channels go two pixels at a time, packed on the stack.
 #define UF_M0_PACKED 256
 // (Formerly uf_rq1_m0's floor threshold; its table now always wants lim.)
 #define UF_M0_FLOOR_PIXELS 16
@@ -66,6 +67,14 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // of UF_M0_TAB / in_c rows, at most UF_DW_BLOCK), reused by every pixel pair.
 #define UF_M0_TAB 512
 #define UF_M0_TABX 32
+// conv1x1_m0's stack: a pixel pair's two uf_rq_m0_t tables (of 5 words an entry) for
+// blocks of up to UF_M0_PW_BLOCK rows and the UF_M0_PACKED words of packed inputs, or with
+// the weight table (blocks of up to UF_DW_BLOCK rows) its words and the inputs'.
+#define UF_M0_PW_BLOCK 64
+#define UF_M0_PW_WORDS (2 * UF_M0_PW_BLOCK * 5 + UF_M0_PACKED)
+#if 2 * UF_DW_BLOCK * 5 + UF_M0_TAB + UF_M0_TABX > UF_M0_PW_WORDS
+#error "conv1x1_m0's weight table does not fit its stack buffer"
+#endif
 // uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c even) into W.
 static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W) {
     for (int r = 0; r < n4; r += 2) {
@@ -76,7 +85,7 @@ static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, in
     }
 }
 // One pixel pair's sums over the block's n4 rows (packed inputs xx) into t and t + n4.
-static inline void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const int8_t *wo, int in_c,
+UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const int8_t *wo, int in_c,
                                    uf_rq_m0_t *t, int n4, int half) {
     if (tab) {
         uf_mac2x2pt_m0(xx, tab, in_c, t, n4 >> 1, n4 * (int)sizeof(uf_rq_m0_t));
@@ -92,15 +101,16 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                        int act_max) {
     // t1 (a pixel pair's second pixel) right after t's n4 entries: where the block is every
     // channel (out_c = n4), the pair's outputs are one run for one uf_rq1_m0 call.
-    uf_rq_m0_t t[2 * UF_DW_BLOCK];
-    int32_t buf[UF_M0_TAB + UF_M0_TABX];   // packed inputs (and uf_mac2x2pt_m0's table)
+    uf_rq_m0_t mem[UF_M0_PW_WORDS / 5];
     const int32_t lim[3] = {out_off, act_min, act_max};
     // Weights at an even address (every row then: in_c is even where pixels pair) take
     // the halfword loads. (Direct calls: a natmod cannot take a local symbol's address.)
     int half = !((uintptr_t)w & 1);
     int tabbed = !(in_c & 3) && in_c <= UF_M0_TABX;
+    int blk = !tabbed ? UF_M0_PW_BLOCK : UF_M0_TAB / in_c < UF_DW_BLOCK ? (UF_M0_TAB / in_c) & ~3 : UF_DW_BLOCK;
+    uf_rq_m0_t *t = mem;
+    int32_t *buf = (int32_t *)(mem + 2 * blk);   // packed inputs (and uf_mac2x2pt_m0's table)
     int32_t *xx = tabbed ? buf + UF_M0_TAB : buf, *tab = 0;
-    int blk = tabbed && UF_M0_TAB / in_c < UF_DW_BLOCK ? (UF_M0_TAB / in_c) & ~3 : UF_DW_BLOCK;
     for (int c0 = 0; c0 < out_c; c0 += blk) {
         int nb = out_c - c0 < blk ? out_c - c0 : blk;
         int n4 = nb & ~3;
