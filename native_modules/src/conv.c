@@ -70,9 +70,10 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // conv1x1_m0's stack: a pixel pair's two uf_rq_m0_t tables (of 5 words an entry) for
 // blocks of up to UF_M0_PW_BLOCK rows and the UF_M0_PACKED words of packed inputs, or with
 // the weight table (blocks of up to UF_DW_BLOCK rows) its words and the inputs'.
+// In entries: the packed inputs and the table take whole entries after the tables'.
 #define UF_M0_PW_BLOCK 64
-#define UF_M0_PW_WORDS (2 * UF_M0_PW_BLOCK * 5 + UF_M0_PACKED)
-#if 2 * UF_DW_BLOCK * 5 + UF_M0_TAB + UF_M0_TABX > UF_M0_PW_WORDS
+#define UF_M0_PW_ENTRIES (2 * UF_M0_PW_BLOCK + (UF_M0_PACKED + 4) / 5)
+#if 2 * UF_DW_BLOCK + (UF_M0_TAB + UF_M0_TABX + 4) / 5 > UF_M0_PW_ENTRIES
 #error "conv1x1_m0's weight table does not fit its stack buffer"
 #endif
 // uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c even) into W.
@@ -101,7 +102,7 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                        int act_max) {
     // t1 (a pixel pair's second pixel) right after t's n4 entries: where the block is every
     // channel (out_c = n4), the pair's outputs are one run for one uf_rq1_m0 call.
-    uf_rq_m0_t mem[UF_M0_PW_WORDS / 5];
+    uf_rq_m0_t mem[UF_M0_PW_ENTRIES];
     const int32_t lim[3] = {out_off, act_min, act_max};
     // Weights at an even address (every row then: in_c is even where pixels pair) take
     // the halfword loads. (Direct calls: a natmod cannot take a local symbol's address.)
