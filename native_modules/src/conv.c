@@ -89,7 +89,14 @@ static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, in
 UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const int8_t *wo, int in_c,
                                    uf_rq_m0_t *t, int n4, int half) {
     if (tab) {
-        uf_mac2x2pt_m0(xx, tab, in_c, t, n4 >> 1, n4 * (int)sizeof(uf_rq_m0_t));
+        int t1off = n4 * (int)sizeof(uf_rq_m0_t);
+        if (in_c == 8) {
+            uf_mac2x2pt8_m0(xx, tab, t, n4 >> 1, t1off);
+        } else if (in_c == 16) {
+            uf_mac2x2pt16_m0(xx, tab, t, n4 >> 1, t1off);
+        } else {
+            uf_mac2x2pt_m0(xx, tab, in_c, t, n4 >> 1, t1off);
+        }
     } else if (half) {
         uf_mac2x2ph_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t + n4);
     } else {
