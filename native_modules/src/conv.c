@@ -94,6 +94,8 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
             uf_mac2x2pt8_m0(xx, tab, t, n4 >> 1, t1off);
         } else if (in_c == 16) {
             uf_mac2x2pt16_m0(xx, tab, t, n4 >> 1, t1off);
+        } else if (in_c == 32) {
+            uf_mac2x2pt32_m0(xx, tab, t, n4 >> 1, t1off);
         } else {
             uf_mac2x2pt_m0(xx, tab, in_c, t, n4 >> 1, t1off);
         }

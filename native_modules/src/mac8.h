@@ -313,11 +313,12 @@ __asm__(
     UF_M0_END("uf_mac2x2pt_m0"));
 #endif
 
-// uf_mac2x2pt_m0 for n = 8 and 16, the passes unrolled (no loop test), the row pair's t0
-// in lr and X rewound by an immediate: about 28 cycles per row pair around the passes
-// (uf_mac2x2pt_m0: 35 at n = 8, 41 at 16).
+// uf_mac2x2pt_m0 for n = 8, 16 and 32, the passes unrolled (no loop test), the row pair's
+// t0 in lr and X rewound by an immediate: about 28 cycles per row pair around the passes
+// (uf_mac2x2pt_m0: 35 at n = 8, 41 at 16, 53 at 32).
 void uf_mac2x2pt8_m0(const int32_t *X, const int32_t *W, void *t0, int pairs, int t1off);
 void uf_mac2x2pt16_m0(const int32_t *X, const int32_t *W, void *t0, int pairs, int t1off);
+void uf_mac2x2pt32_m0(const int32_t *X, const int32_t *W, void *t0, int pairs, int t1off);
 #define UF_MAC2X2PT_M0_4(op) \
     UF_MAC2X2PT_M0_PASS(op) UF_MAC2X2PT_M0_PASS("add") UF_MAC2X2PT_M0_PASS("add") UF_MAC2X2PT_M0_PASS("add")
 // (name, the passes, X's bytes, the branch back to 2: for the loop over row pairs)
@@ -346,6 +347,8 @@ __asm__(                                                                        
 UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt8_m0", UF_MAC2X2PT_M0_4("mov"), "32", "  bne 2b\n");
 UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"), "64",
                      "  beq 8f\n  b 2b\n8:\n");
+UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
+                     UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "128", "  beq 8f\n  b 2b\n8:\n");
 #endif
 
 // X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
