@@ -470,3 +470,16 @@ OP_CASES += [
     ("dw", (6, 9), 16, 1, (3, 3), (1, 1), (1, 1), "SAME"),
     ("dw", (8, 10), 16, 1, (3, 3), (2, 2), (1, 1), "SAME"),
 ]
+# The M0+ pointwise from a sign-extended weight table (conv.c conv1x1_m0, in_c a multiple
+# of four up to 32): blocks of 32 rows and a block of four, blocks of 16 rows (in_c 32)
+# with an odd pixel, blocks of 24 rows and a last block of two rows only; past 32 inputs
+# blocks of 64 rows and a block of six; 2 and 6 inputs (uf_mac2x2ph_m0's first pass alone,
+# then one more).
+OP_CASES += [
+    ("conv", (3, 3), 8, 36, (1, 1), (1, 1), (1, 1), "VALID"),
+    ("conv", (5, 7), 32, 40, (1, 1), (1, 1), (1, 1), "VALID"),
+    ("conv", (4, 5), 20, 26, (1, 1), (1, 1), (1, 1), "VALID"),
+    ("conv", (3, 5), 40, 70, (1, 1), (1, 1), (1, 1), "VALID"),
+    ("conv", (3, 4), 2, 8, (1, 1), (1, 1), (1, 1), "VALID"),
+    ("conv", (3, 3), 6, 12, (1, 1), (1, 1), (1, 1), "VALID"),
+]

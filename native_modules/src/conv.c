@@ -52,29 +52,77 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 }
 
 #if UF_MAC_M0
-// Cortex-M0+: one block of up to UF_DW_BLOCK channels over every pixel, so each
-// block's requantization table is built once; channels past the last multiple of
-// four one by one. Inputs of up to UF_M0_PACKED (even) channels go two pixels at a
-// time, packed on the stack.
+// Cortex-M0+: one block of channels (up to UF_M0_PW_BLOCK, or UF_DW_BLOCK for the
+// depthwise and the tabled pointwise) over every pixel, so each block's requantization
+// table is built once (and the more rows per block, the fewer packings and calls per
+// MAC); channels past the last multiple of four one by one. Inputs of up to
+// UF_M0_PACKED (even) channels go two pixels at a time, packed on the stack.
 #define UF_M0_PACKED 256
 // (Formerly uf_rq1_m0's floor threshold; its table now always wants lim.)
 #define UF_M0_FLOOR_PIXELS 16
 // depthwise_m0's cache of padded taps' shares: int32 slots (UF_DW_BLOCK divides it)
 #define UF_M0_CORR 128
+// Inputs of up to UF_M0_TABX channels (a multiple of four) take uf_mac2x2pt_m0: the
+// block's rows sign-extended once into a table of UF_M0_TAB words on the stack (blocks
+// of UF_M0_TAB / in_c rows, at most UF_DW_BLOCK), reused by every pixel pair.
+#define UF_M0_TAB 512
+#define UF_M0_TABX 32
+// conv1x1_m0's stack: a pixel pair's two uf_rq_m0_t tables (of 5 words an entry) for
+// blocks of up to UF_M0_PW_BLOCK rows and the UF_M0_PACKED words of packed inputs, or with
+// the weight table (blocks of up to UF_DW_BLOCK rows) its words and the inputs'.
+// In entries: the packed inputs and the table take whole entries after the tables'.
+#define UF_M0_PW_BLOCK 64
+#define UF_M0_PW_ENTRIES (2 * UF_M0_PW_BLOCK + (UF_M0_PACKED + 4) / 5)
+#if 2 * UF_DW_BLOCK + (UF_M0_TAB + UF_M0_TABX + 4) / 5 > UF_M0_PW_ENTRIES
+#error "conv1x1_m0's weight table does not fit its stack buffer"
+#endif
+// uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c even) into W.
+static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W) {
+    for (int r = 0; r < n4; r += 2) {
+        const int8_t *w0 = w + (size_t)r * in_c, *w1 = w0 + in_c;
+        for (int k = 0; k < in_c; k += 2, W += 4) {
+            W[0] = w0[k], W[1] = w0[k + 1], W[2] = w1[k], W[3] = w1[k + 1];
+        }
+    }
+}
+// One pixel pair's sums over the block's n4 rows (packed inputs xx) into t and t + n4.
+UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const int8_t *wo, int in_c,
+                                   uf_rq_m0_t *t, int n4, int half) {
+    if (tab) {
+        int t1off = n4 * (int)sizeof(uf_rq_m0_t);
+        if (in_c == 8) {
+            uf_mac2x2pt8_m0(xx, tab, t, n4 >> 1, t1off);
+        } else if (in_c == 16) {
+            uf_mac2x2pt16_m0(xx, tab, t, n4 >> 1, t1off);
+        } else if (in_c == 32) {
+            uf_mac2x2pt32_m0(xx, tab, t, n4 >> 1, t1off);
+        } else {
+            uf_mac2x2pt_m0(xx, tab, in_c, t, n4 >> 1, t1off);
+        }
+    } else if (half) {
+        uf_mac2x2ph_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t + n4);
+    } else {
+        uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t + n4);
+    }
+}
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                        int act_max) {
     // t1 (a pixel pair's second pixel) right after t's n4 entries: where the block is every
     // channel (out_c = n4), the pair's outputs are one run for one uf_rq1_m0 call.
-    uf_rq_m0_t t[2 * UF_DW_BLOCK];
-    int32_t xx[UF_M0_PACKED];
+    uf_rq_m0_t mem[UF_M0_PW_ENTRIES];
     const int32_t lim[3] = {out_off, act_min, act_max};
     // Weights at an even address (every row then: in_c is even where pixels pair) take
     // the halfword loads. (Direct calls: a natmod cannot take a local symbol's address.)
     int half = !((uintptr_t)w & 1);
-    for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
-        int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
+    int tabbed = !(in_c & 3) && in_c <= UF_M0_TABX;
+    int blk = !tabbed ? UF_M0_PW_BLOCK : UF_M0_TAB / in_c < UF_DW_BLOCK ? (UF_M0_TAB / in_c) & ~3 : UF_DW_BLOCK;
+    uf_rq_m0_t *t = mem;
+    int32_t *buf = (int32_t *)(mem + 2 * blk);   // packed inputs (and uf_mac2x2pt_m0's table)
+    int32_t *xx = tabbed ? buf + UF_M0_TAB : buf, *tab = 0;
+    for (int c0 = 0; c0 < out_c; c0 += blk) {
+        int nb = out_c - c0 < blk ? out_c - c0 : blk;
         int n4 = nb & ~3;
         uf_rq_m0_t *t1 = t + n4;
         // (uf_rq1_m0 wants sums below 2^30: in_c < 2^16 products of int8)
@@ -87,17 +135,17 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
         const int8_t *wo = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
         int left = out_h * out_w;
+        if (tabbed && pairs) {
+            conv1x1_tab_m0(wo, in_c, n4, buf);
+            tab = buf;
+        }
         if (pairs && ok == 2 && n4 == nb && s_h == 1 && s_w == 1 && in_w == out_w) {
             // The usual layer: the pixels one after another in x, no channel tail (the
             // loop below without its index arithmetic); an odd last pixel goes below.
             const int8_t *xp = x;
             for (; left >= 2; left -= 2) {
                 uf_pack2_m0(xp + in_c, xp + 2 * in_c, xx, in_c);
-                if (half) {
-                    uf_mac2x2ph_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
-                } else {
-                    uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
-                }
+                conv1x1_pair_m0(xx, tab, wo, in_c, t, n4, half);
                 if (out_c == n4) {
                     uf_rq1_m0(t, o, 2 * n4, lim);
                 } else {
@@ -126,11 +174,7 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
                     ox = 0, oy++;
                 }
                 uf_pack2_m0(x0 + in_c, x1 + in_c, xx, in_c);
-                if (half) {
-                    uf_mac2x2ph_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
-                } else {
-                    uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t1);
-                }
+                conv1x1_pair_m0(xx, tab, wo, in_c, t, n4, half);
                 if (ok == 2) {
                     uf_rq1_m0(t, o, n4, lim);
                     uf_rq1_m0(t1, o + out_c, n4, lim);

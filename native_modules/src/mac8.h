@@ -164,8 +164,9 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 // each of `pairs` row pairs b: t0[2b + i].acc and t1[2b + i].acc = sums over k < n (n
 // even, > 0) of x0[k], x1[k] times w[(2b + i)*stride + k]; w_end = w + n. Per pass
 // of 8 MACs: 27.5 cycles with a branch every four passes (mac4: 39;
-// uf_mac2x2ph_m0: 26.5), entered at the pass that leaves a multiple of four; 42 per
-// row pair around them.
+// uf_mac2x2ph_m0: 26.5); a row pair's first pass sets the accumulators, the rest
+// enter at the pass that leaves a multiple of four; about 40 cycles per row pair
+// around them.
 // The floor of this scheme on the M0+ (MULS 1, LDRSB 2 with no immediate offset, LDM
 // 1 + N): per two MULS (4 MACs) one lane split (A += P, B += (P + c) >> 16: 4 ALU) and
 // one combine, since a 16-bit lane holds only two int8 products' sum; each MULS needs
@@ -178,16 +179,17 @@ UF_MAC4_M0("uf_mac4t_m0", "20", "40", "60", "80");
 // but a block's table is rows x in_c words: more than the board's stack holds.
 void uf_mac2x2p_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                    int pairs, void *t1);
-// One pass: inputs k and k + 1 of the two rows; k += 2 sets the flags.
-#define UF_MAC2X2P_M0_PASS                                                            \
+// One pass: inputs k and k + 1 of the two rows; k += 2 sets the flags (op: add, or
+// mov for a row pair's first pass, which sets the accumulators).
+#define UF_MAC2X2P_M0_PASS(op)                                                        \
     "  ldm r0!, {r6, r7}\n"         /* X[k], X[k + 1] */                              \
     "  ldrsb r4, [r1, r2]\n  muls r4, r6\n"                                           \
     "  ldrsb r5, [r3, r2]\n  muls r5, r6\n"                                           \
     "  adds r2, #1\n"                                                                 \
     "  ldrsb r6, [r1, r2]\n  muls r6, r7\n  adds r4, r4, r6\n"                        \
     "  ldrsb r6, [r3, r2]\n  muls r6, r7\n  adds r5, r5, r6\n"                        \
-    "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n" /* row 0: P, H */ \
-    "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n" /* row 1 */    \
+    "  " op " r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  " op " r9, r4\n" /* row 0 */ \
+    "  " op " r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  " op " r11, r5\n" /* row 1 */ \
     "  adds r2, #1\n"
 // One row's sums from its accumulators (a: the P sum, h: the H sum) into t0 at r6 and
 // t1 at r6 + r5.
@@ -210,22 +212,23 @@ __asm__( \
     "  ldr r7, [sp, #48]\n"                                                                          \
     "2:\n"                                                                                           \
     "  adds r3, r1, r7\n"  /* row 1 end (r7: stride) */                                              \
-    "  movs r6, #0\n"                                                                                \
-    "  mov r8, r6\n  mov r9, r6\n  mov r10, r6\n  mov r11, r6\n"                                     \
     "  ldr r0, [sp, #4]\n"                                                                           \
     "  ldr r2, [sp, #0]\n"  /* k = -n */                                                             \
-    "  lsls r6, r2, #30\n"  /* q = bits 1, 2 of -n (N, C): passes to skip of four */                 \
+    pass("mov")                                                                                      \
+    "  beq 3f\n"                                                                                     \
+    "  lsls r6, r2, #30\n"  /* q = bits 1, 2 of -k (N, C): passes to skip of four */                 \
     "  bcs 7f\n"                                                                                     \
     "  bmi 4f\n"                                                                                     \
     "1:\n"                                                                                           \
-    pass                                                                                             \
+    pass("add")                                                                                      \
     "4:\n"                                                                                           \
-    pass                                                                                             \
+    pass("add")                                                                                      \
     "5:\n"                                                                                           \
-    pass                                                                                             \
+    pass("add")                                                                                      \
     "6:\n"                                                                                           \
-    pass                                                                                             \
+    pass("add")                                                                                      \
     "  bne 1b\n"                                                                                     \
+    "3:\n"                                                                                           \
     "  mov r6, lr\n"                                                                                 \
     "  ldr r5, [sp, #56]\n"                                                                          \
     UF_MAC2X2P_M0_OUT("r8", "r9")                                                                    \
@@ -234,7 +237,7 @@ __asm__( \
     "  adds r6, #20\n  mov lr, r6\n"                                                                 \
     "  ldr r7, [sp, #48]\n  adds r1, r3, r7\n"  /* the next pair's row 0 end */                      \
     "  ldr r4, [sp, #8]\n  cmp r6, r4\n"                                                             \
-    "  bne 2b\n"                                                                                     \
+    "  beq 8f\n  b 2b\n8:\n"  /* (2b: out of a conditional branch's reach) */                       \
     "  add sp, #12\n"                                                                                \
     UF_M0_RESTORE                                                                                    \
     "7:\n"                                                                                           \
@@ -246,18 +249,106 @@ __asm__( \
 // byte), SXTB and ASRS split them, one index step per pass: 26.5 cycles per 8 MACs.
 void uf_mac2x2ph_m0(const int32_t *X, const int8_t *w_end, int n, void *t0, int stride,
                     int pairs, void *t1);
-#define UF_MAC2X2PH_M0_PASS                                                           \
+#define UF_MAC2X2PH_M0_PASS(op)                                                       \
     "  ldm r0!, {r6, r7}\n"         /* X[k], X[k + 1] */                              \
     "  ldrsh r4, [r1, r2]\n  sxtb r5, r4\n  asrs r4, r4, #8\n"                        \
     "  muls r5, r6\n  muls r4, r7\n  adds r4, r4, r5\n"                               \
-    "  add r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  add r9, r4\n" /* row 0: P, H */ \
+    "  " op " r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  " op " r9, r4\n" /* row 0 */ \
     "  ldrsh r5, [r3, r2]\n  sxtb r4, r5\n  asrs r5, r5, #8\n"                        \
     "  muls r4, r6\n  muls r5, r7\n  adds r5, r5, r4\n"                               \
-    "  add r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  add r11, r5\n" /* row 1 */    \
+    "  " op " r10, r5\n  add r5, r12\n  asrs r5, r5, #16\n  " op " r11, r5\n" /* row 1 */ \
     "  adds r2, #2\n"
 #if UF_M0_CONV_ASM
 UF_MAC2X2P_M0("uf_mac2x2p_m0", UF_MAC2X2P_M0_PASS);
 UF_MAC2X2P_M0("uf_mac2x2ph_m0", UF_MAC2X2PH_M0_PASS);
+#endif
+
+// uf_mac2x2p_m0 with the weights sign-extended in a RAM table W (conv.c's conv1x1_tab_m0:
+// per row pair, per input pair k, k + 1 the words w0[k], w0[k + 1], w1[k], w1[k + 1]), read by
+// one LDM per pass with the two X words by another, both pointers walking: 22 cycles
+// per 8 MACs (uf_mac2x2ph_m0: 26.5), two passes per loop test, the first pass setting
+// the accumulators; n a multiple of 4 (> 0), t1 at t0 + t1off bytes; about 30 cycles
+// per row pair around the passes.
+void uf_mac2x2pt_m0(const int32_t *X, const int32_t *W, int n, void *t0, int pairs, int t1off);
+// (op: add, or mov for a row pair's first pass, which sets the accumulators)
+#define UF_MAC2X2PT_M0_PASS(op)                                                       \
+    "  ldm r0!, {r2, r3}\n"         /* X[k], X[k + 1] */                              \
+    "  ldm r1!, {r4, r5, r6, r7}\n" /* row 0's w[k], w[k + 1], row 1's */             \
+    "  muls r4, r2\n  muls r5, r3\n  adds r4, r4, r5\n"                               \
+    "  " op " r8, r4\n  add r4, r12\n  asrs r4, r4, #16\n  " op " r9, r4\n" /* row 0: P, H */ \
+    "  muls r6, r2\n  muls r7, r3\n  adds r6, r6, r7\n"                               \
+    "  " op " r10, r6\n  add r6, r12\n  asrs r6, r6, #16\n  " op " r11, r6\n" /* row 1 */
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_mac2x2pt_m0") UF_M0_SAVE
+    "  sub sp, #12\n"  /* [sp]: X, [sp+4]: t0 (the row pair's), [sp+8]: t0's end; pairs, */
+    /* t1off at [sp+48], [sp+52] */
+    "  str r0, [sp, #0]\n"
+    "  str r3, [sp, #4]\n"
+    "  lsls r2, r2, #2\n  adds r2, r2, r0\n  mov lr, r2\n"  /* X's end */
+    "  ldr r7, [sp, #48]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #8]\n"
+    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */
+    "2:\n"
+    UF_MAC2X2PT_M0_PASS("mov")
+    UF_MAC2X2PT_M0_PASS("add")
+    "  cmp r0, lr\n"
+    "  beq 3f\n"
+    "1:\n"
+    UF_MAC2X2PT_M0_PASS("add")
+    UF_MAC2X2PT_M0_PASS("add")
+    "  cmp r0, lr\n"
+    "  bne 1b\n"
+    "3:\n"
+    "  ldr r6, [sp, #4]\n"
+    "  ldr r5, [sp, #52]\n"
+    UF_MAC2X2P_M0_OUT("r8", "r9")
+    "  adds r6, #20\n"
+    UF_MAC2X2P_M0_OUT("r10", "r11")
+    "  adds r6, #20\n  str r6, [sp, #4]\n"
+    "  ldr r0, [sp, #0]\n"
+    "  ldr r4, [sp, #8]\n  cmp r6, r4\n"
+    "  bne 2b\n"
+    "  add sp, #12\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_mac2x2pt_m0"));
+#endif
+
+// uf_mac2x2pt_m0 for n = 8, 16 and 32, the passes unrolled (no loop test), the row pair's
+// t0 in lr and X rewound by an immediate: about 28 cycles per row pair around the passes
+// (uf_mac2x2pt_m0: 35 at n = 8, 41 at 16, 53 at 32).
+void uf_mac2x2pt8_m0(const int32_t *X, const int32_t *W, void *t0, int pairs, int t1off);
+void uf_mac2x2pt16_m0(const int32_t *X, const int32_t *W, void *t0, int pairs, int t1off);
+void uf_mac2x2pt32_m0(const int32_t *X, const int32_t *W, void *t0, int pairs, int t1off);
+#define UF_MAC2X2PT_M0_4(op) \
+    UF_MAC2X2PT_M0_PASS(op) UF_MAC2X2PT_M0_PASS("add") UF_MAC2X2PT_M0_PASS("add") UF_MAC2X2PT_M0_PASS("add")
+// (name, the passes, X's bytes, the branch back to 2: for the loop over row pairs)
+#define UF_MAC2X2PT_M0_FIXED(name, passes, xbytes, back)                                  \
+__asm__(                                                                                  \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                          \
+    "  sub sp, #4\n"  /* [sp]: t0's end; t1off at [sp+40] */                              \
+    "  mov lr, r2\n"                                                                      \
+    "  movs r6, #40\n  muls r3, r6\n  adds r3, r3, r2\n  str r3, [sp, #0]\n"                \
+    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */     \
+    "2:\n"                                                                                \
+    passes                                                                                \
+    "  mov r6, lr\n"                                                                      \
+    "  ldr r5, [sp, #40]\n"                                                               \
+    UF_MAC2X2P_M0_OUT("r8", "r9")                                                         \
+    "  adds r6, #20\n"                                                                    \
+    UF_MAC2X2P_M0_OUT("r10", "r11")                                                       \
+    "  adds r6, #20\n  mov lr, r6\n"                                                      \
+    "  subs r0, #" xbytes "\n"                                                            \
+    "  ldr r4, [sp, #0]\n  cmp r6, r4\n"                                                  \
+    back                                                                                  \
+    "  add sp, #4\n"                                                                      \
+    UF_M0_RESTORE                                                                         \
+    UF_M0_END(name))
+#if UF_M0_CONV_ASM
+UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt8_m0", UF_MAC2X2PT_M0_4("mov"), "32", "  bne 2b\n");
+UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"), "64",
+                     "  beq 8f\n  b 2b\n8:\n");
+UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
+                     UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "128", "  beq 8f\n  b 2b\n8:\n");
 #endif
 
 // X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
