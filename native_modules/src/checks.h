@@ -368,6 +368,11 @@ static int helper_args(int32_t op) {
 
 // Runs the sections `what` asks for of check program p on call c, derived values into d;
 // UF_OK or the first error.
+// Not inlined: its value stack is off the C stack again before the kernel runs, which
+// on an RP2040 (8 KB of stack for all of MicroPython) matters.
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static int run_checks(const uf_call *c, const uint8_t *p, int32_t *d, unsigned what) {
     uint64_t s[UF_CHECK_STACK + 5];   // + room for a helper's unused argument reads
     int sp = 0;
