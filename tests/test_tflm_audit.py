@@ -23,7 +23,6 @@ GAPS = {
     ("CUMSUM", "int8"),
     ("CUMSUM", "float32"),
     ("L2_POOL_2D", "float32"),
-    ("ADD_N3", "int8"),
 }
 GAPS |= {(op, t) for op in ("LOGICAL_AND", "LOGICAL_OR") for t in ("int8", "int16", "int32", "float32", "uint8")}
 

@@ -344,6 +344,12 @@ kernel("binary_s8_ort", "elementwise", _BIN[:2] + [T("out", "i8", "w"), T("d", "
 kernel("binary_i32", "elementwise",
        [T("x1", "i32", "c"), T("x2", "i32", "c"), T("out", "i32", "w"), T("d", "i32", "c")],
        [Int("op", 0, 6)], checks=["binary_check(x1, x2, out, d, 4)"])
+# ADD_N int8 as TFLM: one call per input (stage 0 first, 1 next, 2 last) summing x - zp into the
+# int32 acc (TFLM's sum starts at -zp: off + x + off on the first); the last scales acc << 19
+# (each input's exact x * 2^20 / 2) by the output multiplier. The bake bounds |acc| below 2^12.
+kernel("add_n_s8", "elementwise", [T("x", "i8", "c", "n"), T("acc", "i32", "w", "n"), T("out", "i8", "w", "n")],
+       [Int("n", 0), Int("stage", 0, 2), Int("off", *I8_IN_OFF), Int("mo"), Int("sho", -31, 0, "output shift"),
+        Int("ooff", *I8_OUT_OFF), Int("lo"), Int("hi")])
 
 # --- reduce -----------------------------------------------------------------------------------
 kernel("mean_q", "reduce", [T("x", "q", "c", None, "esize"), T("out", "q", "w", None, "esize"), T("d", "i32", "c")],

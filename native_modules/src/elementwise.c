@@ -231,3 +231,18 @@ void uf_compare_q(const void *x1, const void *x2, uint8_t *out, const void *desc
         out[o] = cmp_result(op, u > w, u == w, u < w);
     })
 }
+
+// ADD_N int8 as TFLM's reference, one call per input: acc sums x - zp exactly (the first call adds
+// TFLM's starting -zp, off being -zp), the last scales the sum: every input's (x - zp) << 20 times
+// the exact input multiplier 1/2 is (x - zp) << 19, so TFLM's int32 sum is acc << 19, wrapping.
+void uf_add_n_s8(const void *x, int32_t *acc, int8_t *out, int n, int stage, int off, int32_t mo,
+                 int sho, int ooff, int lo, int hi) {
+    for (int i = 0; i < n; i++) {
+        int32_t v = uf_ld_q(x, i, 1) + off + (stage == 0 ? off : acc[i]);
+        if (stage < 2) {
+            acc[i] = v;
+        } else {
+            out[i] = (int8_t)uf_clamp(scale_down((int32_t)((uint32_t)v << 19), mo, sho) + ooff, lo, hi);
+        }
+    }
+}

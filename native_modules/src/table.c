@@ -206,6 +206,11 @@ enum { BINARY_I32_X1, BINARY_I32_X2, BINARY_I32_OUT, BINARY_I32_D }; enum { BINA
 static const uint8_t checks_binary_i32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_I32_OP, 0, OP_MAX, BINARY_I32_OP, 6, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_I32_X1, OP_CONST, BINARY_I32_X2, OP_CONST, BINARY_I32_OUT, OP_CONST, BINARY_I32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
 static int call_binary_i32(const uf_call *c, const int32_t *d) { (void)d; uf_binary_i32(T(BINARY_I32_X1), T(BINARY_I32_X2), T(BINARY_I32_OUT), T(BINARY_I32_D), I(BINARY_I32_OP)); return UF_OK; }
 
+// add_n_s8 (elementwise): x, acc, out, n, stage, off, mo, sho, ooff, lo, hi
+enum { ADD_N_S8_X, ADD_N_S8_ACC, ADD_N_S8_OUT }; enum { ADD_N_S8_N, ADD_N_S8_STAGE, ADD_N_S8_OFF, ADD_N_S8_MO, ADD_N_S8_SHO, ADD_N_S8_OOFF, ADD_N_S8_LO, ADD_N_S8_HI };
+static const uint8_t checks_add_n_s8[] = {OP_UNLESS, UF_STATIC, 60, 0, OP_MIN, ADD_N_S8_N, 0, OP_MIN, ADD_N_S8_STAGE, 0, OP_MAX, ADD_N_S8_STAGE, 2, OP_PARAM, ADD_N_S8_OFF, OP_CONST32, 0x81, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADD_N_S8_OFF, 128, OP_PARAM, ADD_N_S8_SHO, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADD_N_S8_SHO, 0, OP_PARAM, ADD_N_S8_OOFF, OP_CONST32, 0x80, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADD_N_S8_OOFF, 127, OP_PARAM, ADD_N_S8_N, OP_CFITS, ADD_N_S8_X, 1, OP_PARAM, ADD_N_S8_N, OP_FITS, ADD_N_S8_ACC, 4, OP_PARAM, ADD_N_S8_N, OP_FITS, ADD_N_S8_OUT, 1, OP_END};
+static int call_add_n_s8(const uf_call *c, const int32_t *d) { (void)d; uf_add_n_s8(T(ADD_N_S8_X), T(ADD_N_S8_ACC), T(ADD_N_S8_OUT), I(ADD_N_S8_N), I(ADD_N_S8_STAGE), I(ADD_N_S8_OFF), I(ADD_N_S8_MO), I(ADD_N_S8_SHO), I(ADD_N_S8_OOFF), I(ADD_N_S8_LO), I(ADD_N_S8_HI)); return UF_OK; }
+
 // mean_q (reduce): x, out, d, esize, in_zp, m, sh, out_zp, count, lo, hi
 enum { MEAN_Q_X, MEAN_Q_OUT, MEAN_Q_D }; enum { MEAN_Q_ESIZE, MEAN_Q_IN_ZP, MEAN_Q_M, MEAN_Q_SH, MEAN_Q_OUT_ZP, MEAN_Q_COUNT, MEAN_Q_LO, MEAN_Q_HI };
 static const uint8_t checks_mean_q[] = {OP_UNLESS, UF_STATIC, 30, 0, OP_MIN, MEAN_Q_ESIZE, 1, OP_MAX, MEAN_Q_ESIZE, 2, OP_PARAM, MEAN_Q_SH, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, MEAN_Q_SH, 30, OP_MIN, MEAN_Q_COUNT, 1, OP_PARAM, MEAN_Q_COUNT, OP_CONST32, 0xff, 0xff, 0xff, 0x7f, OP_LE, OP_CHECK, OP_UNLESS, UF_VALUES, 10, 0, OP_CONST, MEAN_Q_X, OP_CONST, MEAN_Q_OUT, OP_CONST, MEAN_Q_D, OP_PARAM, MEAN_Q_ESIZE, H_MEAN_CHECK, OP_RET, OP_END};
@@ -439,6 +444,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"maxmin_q", "rrwrii", call_maxmin_q, checks_maxmin_q, 0x08},
     {"compare_q", "rrwriiiiiiiii", call_compare_q, checks_compare_q, 0x08},
     {"binary_i32", "rrwri", call_binary_i32, checks_binary_i32, 0x08},
+    {"add_n_s8", "rwwiiiiiiii", call_add_n_s8, checks_add_n_s8, 0x00},
     {"mean_q", "rwriiiiiiii", call_mean_q, checks_mean_q, 0x04},
     {"mean_f32", "rwri", call_mean_f32, checks_mean_f32, 0x04},
     {"reduce_maxmin_q", "rwrii", call_reduce_maxmin_q, checks_reduce_maxmin_q, 0x04},

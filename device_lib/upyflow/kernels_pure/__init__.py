@@ -17,7 +17,7 @@ FAMILIES = {
                 "softmax_s8_s16"),
     "quantize": ("quantize_f32", "requantize", "dequantize_f32", "cast_int", "cast_f32"),
     "elementwise": ("addsub_q", "mul_q", "div_q", "binary_f32", "maxmin_q", "compare_q",
-                    "binary_s8_ort", "binary_i32"),
+                    "binary_s8_ort", "binary_i32", "add_n_s8"),
     "reduce": ("mean_q", "mean_f32", "reduce_maxmin_q", "reduce_maxmin_f32", "arg_maxmin",
                "mean_s8_ort"),
     "layout": ("strided_copy", "fill_int", "fill_f32", "select_elems", "copy_bytes"),

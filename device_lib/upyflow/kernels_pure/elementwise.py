@@ -7,7 +7,8 @@ import math
 
 from ..qmath import F32, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl, srdhm, wrap32
 
-KERNELS = ("addsub_q", "mul_q", "div_q", "binary_f32", "maxmin_q", "compare_q", "binary_s8_ort", "binary_i32")
+KERNELS = ("addsub_q", "mul_q", "div_q", "binary_f32", "maxmin_q", "compare_q", "binary_s8_ort", "binary_i32",
+           "add_n_s8")
 
 
 def _pairs(d, nd, k, a, b, o, row):
@@ -262,3 +263,16 @@ def binary_i32(x1, x2, out, d, op):
             a += sa
             b += sb
     _pairs(d, d[0], 0, 0, 0, 0, row)
+
+
+# ADD_N int8 as TFLM, one call per input (stage 0 first, 1 next, 2 last): acc sums x - zp (the
+# first adds TFLM's starting -zp); each input's (x - zp) << 20 times the exact multiplier 1/2 is
+# (x - zp) << 19, so TFLM's wrapping int32 sum is acc << 19, scaled by the output multiplier.
+def add_n_s8(x, acc, out, n, stage, off, mo, sho, ooff, lo, hi):
+    for i in range(n):
+        v = x[i] + off + (off if stage == 0 else acc[i])
+        if stage < 2:
+            acc[i] = v
+        else:
+            v = rdbypot(srdhm(wrap32(v << 19), mo), -sho) + ooff
+            out[i] = lo if v < lo else (hi if v > hi else v)
