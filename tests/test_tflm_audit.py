@@ -17,8 +17,6 @@ GAPS = {
     ("RSQRT", "int16"),
     ("SIN", "float32"),
     ("COS", "float32"),
-    ("FLOOR_DIV", "float32"),
-    ("FLOOR_MOD", "float32"),
     ("GREATER", "int16"),
     ("CUMSUM", "int8"),
     ("CUMSUM", "float32"),

@@ -4,6 +4,10 @@ bytes equal, float32 within 1e-5 relative (1e-6 absolute, the audit's tolerance)
 
 ADD_N int8: 2 to 20 inputs (TFLM's int32 sum wrapping past 16 full-range ones), several scales
 and zero points, saturating outputs.
+FLOOR_DIV, FLOOR_MOD float32 on computed tensors: random operands, dividends at and one float
+beside integer multiples of the divisor (where the float quotient rounds onto an integer the exact
+one is below), signed zeros, subnormals, huge and tiny magnitudes, infinities, NaN (FLOOR_MOD also
+by 0; TFLM fails FLOOR_DIV by 0), broadcasting up to 6-D; compared byte for byte.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import check, run_sets_on_tier, run_tflm, seeded_rng
+from harness import bake_model, check, load_cpython, run_sets_on_tier, run_tflm, run_upyflow, seeded_rng
 from tflite_writer import ModelWriter
 
 SEED = 0x6A95
@@ -58,8 +62,76 @@ def test_add_n_s8(case, tier, tmp_path):
     check(model, tmp_path, sets)
 
 
+# --- FLOOR_DIV, FLOOR_MOD float32 -------------------------------------------------------------------
+BIN_SHAPES = [([2, 3, 4], [2, 3, 4]), ([2, 3, 4], [3, 1]), ([5], []), ([2, 1, 2, 1, 3, 2], [1, 2, 1, 2, 1, 2])]
+SPECIAL = [0.0, -0.0, 1e-45, -1e-45, 1e-40, 3e38, -3e38, 1e-30, -1e-30, 7.0, -7.0, 0.1, np.inf, -np.inf, np.nan]
+
+
+def binary_f32_model(op, sa, sb):
+    w = ModelWriter()
+    a, b = w.tensor(sa, "float32"), w.tensor(sb, "float32")
+    y = w.tensor(list(np.broadcast_shapes(tuple(sa), tuple(sb))), "float32")
+    w.op(op, [a, b], [y])
+    return w.build([a, b], [y])
+
+
+def floor_sets(op, sa, sb):
+    rng = seeded_rng(SEED, "%s%s%s" % (op, sa, sb))
+    f = np.float32
+
+    def divisor(shape, lo, hi):
+        v = rng.uniform(lo, hi, size=shape) * rng.choice([-1, 1], size=shape)
+        return v.astype(f)
+
+    sets = [[rng.uniform(-50, 50, size=sa).astype(f), divisor(sb, 0.1, 10)] for _ in range(2)]
+    sets.append([rng.uniform(-1e6, 1e6, size=sa).astype(f), divisor(sb, 1e-3, 1e3)])
+    if sa == sb:  # dividends at and beside integer multiples of the divisor
+        b = divisor(sb, 0.01, 100)
+        k = rng.integers(-2000, 2000, size=sa)
+        exact = (k * b.astype(np.float64)).astype(f)
+        sets += [[exact, b], [np.nextafter(exact, f(np.inf)), b], [np.nextafter(exact, f(-np.inf)), b]]
+        sp = np.array(SPECIAL, f)
+        n = int(np.prod(sa))
+        a, d = np.meshgrid(sp, sp)
+        a, d = a.reshape(-1), d.reshape(-1)
+        if op == "FLOOR_DIV":  # TFLM fails on a divisor 0
+            keep = d != 0
+            a, d = a[keep], d[keep]
+        for k0 in range(0, len(a), n):
+            sets.append([np.resize(a[k0 : k0 + n], n).reshape(sa), np.resize(d[k0 : k0 + n], n).reshape(sb)])
+    return sets
+
+
+FLOOR_CASES = [(op, sa, sb) for op in ("FLOOR_DIV", "FLOOR_MOD") for sa, sb in BIN_SHAPES]
+
+
+def _floor(case):
+    return binary_f32_model(*case), floor_sets(*case)
+
+
+def check_bytes(model, sets, tmp_path):
+    """Bake, run on the forced CPython tier: TFLM's bytes for every input set (any NaN for a NaN)."""
+    mdir, name, _ = bake_model(model, tmp_path)
+    m = load_cpython(mdir, name)
+    for k, ins in enumerate(sets):
+        for g, w in zip(run_upyflow(m, ins), run_tflm(model, ins)):
+            g, w = g.reshape(-1), w.reshape(-1)
+            bad = np.flatnonzero((g.view(np.uint32) != w.view(np.uint32)) & ~(np.isnan(g) & np.isnan(w)))
+            assert not len(bad), "set %d: %s gives %s, TFLM %s" % (
+                k,
+                [x.reshape(-1)[bad[:4] % x.size] for x in ins],
+                g[bad[:4]],
+                w[bad[:4]],
+            )
+
+
+@pytest.mark.parametrize("case", FLOOR_CASES, ids=lambda c: "%s-%s-%s" % (c[0], c[1], c[2]))
+def test_floor_div_mod_f32(case, tier, tmp_path):
+    check_bytes(*_floor(case), tmp_path)
+
+
 def _mpy_models():
-    return [_add_n(c) for c in ADD_N_CASES]
+    return [_add_n(c) for c in ADD_N_CASES] + [_floor(c) for c in FLOOR_CASES]
 
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)

@@ -326,7 +326,7 @@ kernel("div_q", "elementwise",
         Int("ooff", *I8_OUT_OFF), Int("lo"), Int("hi")], checks=["binary_check(x1, x2, out, d, 1)"])
 kernel("binary_f32", "elementwise",
        [T("x1", "f32", "c"), T("x2", "f32", "c"), T("out", "f32", "w"), T("d", "i32", "c")],
-       [Int("op", 0, 9), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
+       [Int("op", 0, 11), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
 kernel("maxmin_q", "elementwise", _BIN, [Int("esize", 1, 2), Int("is_max")], checks=_BIN_CHECK)
 # GREATER..NOT_EQUAL (op 0..5), bool bytes out. kind 0: raw int8/int16/int32/bool values (esize
 # 1, 2, 4), 1: float32, 2: int8 rescaled as TFLM ((x + off) << 8 times the input's scale).

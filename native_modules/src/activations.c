@@ -99,7 +99,7 @@ static float uf_normal_cdf(float x) {
 // (x + 0.044715 x^3))
 // IEEE floor without libm: integral values (|v| >= 2^23), infinities and NaN are themselves;
 // a zero result keeps v's sign (floor(-0.0) is -0.0, floor(0.5) is +0.0).
-static float uf_floorf(float v) {
+float uf_floorf(float v) {
     if (!(v > -8388608.0f && v < 8388608.0f)) {
         return v;
     }

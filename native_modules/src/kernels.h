@@ -195,6 +195,7 @@ void uf_lut_s8(const int8_t *x, const int8_t *table, int8_t *out, int n);
 void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi);
 void uf_unary_f32(const float *x, float *out, int n, int op);
 float uf_logf(float x);   // a few ulp, no libm (LOG_SOFTMAX uses it too)
+float uf_floorf(float v);   // IEEE floor, no libm (FLOOR_DIV uses it too)
 void uf_l2norm_s8(const int8_t *x, int8_t *out, int rows, int depth, int in_zp);
 void uf_l2norm_f32(const float *x, float *out, int rows, int depth);
 void uf_leaky_relu_q(const void *x, void *out, int n, int in_zp, int32_t m_id, int s_id,

@@ -188,7 +188,7 @@ static int call_div_q(const uf_call *c, const int32_t *d) { (void)d; uf_div_q(T(
 
 // binary_f32 (elementwise): x1, x2, out, d, op, lo, hi
 enum { BINARY_F32_X1, BINARY_F32_X2, BINARY_F32_OUT, BINARY_F32_D }; enum { BINARY_F32_OP }; enum { BINARY_F32_LO, BINARY_F32_HI };
-static const uint8_t checks_binary_f32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_F32_OP, 0, OP_MAX, BINARY_F32_OP, 9, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_F32_X1, OP_CONST, BINARY_F32_X2, OP_CONST, BINARY_F32_OUT, OP_CONST, BINARY_F32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
+static const uint8_t checks_binary_f32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_F32_OP, 0, OP_MAX, BINARY_F32_OP, 11, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_F32_X1, OP_CONST, BINARY_F32_X2, OP_CONST, BINARY_F32_OUT, OP_CONST, BINARY_F32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
 static int call_binary_f32(const uf_call *c, const int32_t *d) { (void)d; uf_binary_f32(T(BINARY_F32_X1), T(BINARY_F32_X2), T(BINARY_F32_OUT), T(BINARY_F32_D), I(BINARY_F32_OP), F(BINARY_F32_LO), F(BINARY_F32_HI)); return UF_OK; }
 
 // maxmin_q (elementwise): x1, x2, out, d, esize, is_max
