@@ -34,7 +34,7 @@ FAMILIES = {
     "softmax": "softmax_s8 softmax_f32 softmax_s16 softmax_s8_s16 log_softmax_f32 log_softmax_s8",
     "quantize": "quantize_f32 requantize dequantize_f32 cast_int cast_f32",
     "elementwise": "addsub_q mul_q div_q binary_f32 maxmin_q compare_q binary_s8_ort binary_i32 add_n_s8",
-    "reduce": "mean_q mean_f32 mean_s8_ort reduce_maxmin_q reduce_maxmin_f32 arg_maxmin",
+    "reduce": "mean_q mean_f32 mean_s8_ort reduce_maxmin_q reduce_maxmin_f32 arg_maxmin cumsum_s8 cumsum_f32",
     "layout": "strided_copy fill_int fill_f32 copy_bytes select_elems",
     "svdf": "svdf_s8_i16 svdf_s8_i8 svdf_f32",
     "lstm": "lstm_s8 lstm_f32 gru_f32",

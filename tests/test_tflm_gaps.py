@@ -8,6 +8,8 @@ FLOOR_DIV, FLOOR_MOD float32 on computed tensors: random operands, dividends at 
 beside integer multiples of the divisor (where the float quotient rounds onto an integer the exact
 one is below), signed zeros, subnormals, huge and tiny magnitudes, infinities, NaN (FLOOR_MOD also
 by 0; TFLM fails FLOOR_DIV by 0), broadcasting up to 6-D; compared byte for byte.
+CUMSUM int8 and float32: every axis (negative too) of 1-D to 4-D inputs, exclusive and reverse
+each way, several scales, a 40-long axis of full-range int8 (TFLM's int32 sum wrapping).
 """
 
 from __future__ import annotations
@@ -130,8 +132,53 @@ def test_floor_div_mod_f32(case, tier, tmp_path):
     check_bytes(*_floor(case), tmp_path)
 
 
+# --- CUMSUM ---------------------------------------------------------------------------------------
+CUMSUM_SHAPES = [([8], 0), ([2, 3, 4], 0), ([2, 3, 4], 1), ([2, 3, 4], -1), ([1, 4, 4, 8], 3), ([40, 3], 0)]
+CUMSUM_Q = [((0.05, 3), (0.07, -5)), ((0.02, -128), (0.5, 10)), ((0.1, 100), (0.01, 0))]
+CUMSUM_CASES = [
+    (dt, shape, axis, ex, rev, CUMSUM_Q[k % 3] if dt == "int8" else None)
+    for dt in ("int8", "float32")
+    for k, (shape, axis) in enumerate(CUMSUM_SHAPES)
+    for ex in (0, 1)
+    for rev in (0, 1)
+]
+
+
+def cumsum_model(dt, shape, axis, ex, rev, q):
+    w = ModelWriter()
+    qi, qo = q or ((None, None), (None, None))
+    x, y = w.tensor(shape, dt, *qi), w.tensor(shape, dt, *qo)
+    ax = w.tensor([], "int32", data=np.array(axis, np.int32).reshape(()))
+    w.op("CUMSUM", [x, ax], [y], exclusive=bool(ex), reverse=bool(rev))
+    return w.build([x], [y])
+
+
+def _cumsum(case):
+    dt, shape = case[0], case[1]
+    rng = seeded_rng(SEED, "cumsum%s" % (case,))
+    if dt == "int8":
+        return cumsum_model(*case), _int8_sets(rng, shape, 1)
+    sets = [
+        [rng.uniform(-4, 4, size=shape).astype(np.float32)],
+        [rng.uniform(-1e4, 1e4, size=shape).astype(np.float32)],
+    ]
+    edge = np.resize(np.array([-0.0, 1e-45, 3e38, 3e38, -1e30, 0.1, -0.0, 7.5], np.float32), int(np.prod(shape)))
+    return cumsum_model(*case), sets + [[edge.reshape(shape)]]
+
+
+@pytest.mark.parametrize(
+    "case", CUMSUM_CASES, ids=lambda c: "%s-%s-ax%d-ex%d-rev%d" % (c[0], "x".join(map(str, c[1])), c[2], c[3], c[4])
+)
+def test_cumsum(case, tier, tmp_path):
+    model, sets = _cumsum(case)
+    if case[0] == "float32":
+        check_bytes(model, sets, tmp_path)  # float32 sums in TFLM's order: the same bytes
+    else:
+        check(model, tmp_path, sets)
+
+
 def _mpy_models():
-    return [_add_n(c) for c in ADD_N_CASES] + [_floor(c) for c in FLOOR_CASES]
+    return [_add_n(c) for c in ADD_N_CASES] + [_floor(c) for c in FLOOR_CASES] + [_cumsum(c) for c in CUMSUM_CASES]
 
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)

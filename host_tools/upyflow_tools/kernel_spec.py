@@ -368,6 +368,15 @@ kernel("reduce_maxmin_f32", "reduce", [T("x", "f32", "r"), T("out", "f32", "w"),
 kernel("arg_maxmin", "reduce", [T("x", "any", "c", None, "esize"), T("out", "i32", "w", "n"), T("d", "i32", "c")],
        [Int("esize", 1, 4), Int("is_max", 0, 1), Int("n", 1, fast=False)], requires=["esize != 3"],
        checks=["mean_check(x, x, d, esize)"])
+# CUMSUM along one axis: x as [pre][depth][post], running sums over depth (exclusive: the sum
+# before each value; reverse: from the end). int8 as TFLM: the exact sum of x - zp from TFLM's
+# starting -zp (off), its wrapping int32 sum << 19 scaled out; float32 summed in float32 from 0.
+_CUMSUM = [Int("pre", 0), Int("depth", 1), Int("post", 0), Int("exclusive", 0, 1), Int("reverse", 0, 1)]
+kernel("cumsum_s8", "reduce", [T("x", "i8", "c", "pre*depth*post"), T("out", "i8", "w", "pre*depth*post")],
+       _CUMSUM + [Int("off", *I8_IN_OFF), Int("mo"), Int("sho", -31, 0, "output shift"), Int("ooff", *I8_OUT_OFF),
+                  Int("lo"), Int("hi")])
+kernel("cumsum_f32", "reduce", [T("x", "f32", "c", "pre*depth*post"), T("out", "f32", "w", "pre*depth*post")],
+       _CUMSUM)
 kernel("mean_s8_ort", "reduce", [T("x", "i8", "r"), T("out", "i8", "w"), T("d", "i32", "c")],
        [Int("in_zp"), Float("scale"), Int("out_zp"), Int("count"), Int("lo"), Int("hi")], native=False)
 

@@ -236,6 +236,16 @@ enum { ARG_MAXMIN_X, ARG_MAXMIN_OUT, ARG_MAXMIN_D }; enum { ARG_MAXMIN_ESIZE, AR
 static const uint8_t checks_arg_maxmin[] = {OP_UNLESS, UF_STATIC, 26, 0, OP_MIN, ARG_MAXMIN_ESIZE, 1, OP_MAX, ARG_MAXMIN_ESIZE, 4, OP_MIN, ARG_MAXMIN_IS_MAX, 0, OP_MAX, ARG_MAXMIN_IS_MAX, 1, OP_MIN, ARG_MAXMIN_N, 1, OP_PARAM, ARG_MAXMIN_ESIZE, OP_CONST, 3, OP_NE, OP_CHECK, OP_PARAM, ARG_MAXMIN_N, OP_FITS, ARG_MAXMIN_OUT, 4, OP_UNLESS, UF_VALUES, 10, 0, OP_CONST, ARG_MAXMIN_X, OP_CONST, ARG_MAXMIN_X, OP_CONST, ARG_MAXMIN_D, OP_PARAM, ARG_MAXMIN_ESIZE, H_MEAN_CHECK, OP_RET, OP_END};
 static int call_arg_maxmin(const uf_call *c, const int32_t *d) { (void)d; uf_arg_maxmin(T(ARG_MAXMIN_X), T(ARG_MAXMIN_OUT), T(ARG_MAXMIN_D), I(ARG_MAXMIN_ESIZE), I(ARG_MAXMIN_IS_MAX)); return UF_OK; }
 
+// cumsum_s8 (reduce): x, out, pre, depth, post, exclusive, reverse, off, mo, sho, ooff, lo, hi
+enum { CUMSUM_S8_X, CUMSUM_S8_OUT }; enum { CUMSUM_S8_PRE, CUMSUM_S8_DEPTH, CUMSUM_S8_POST, CUMSUM_S8_EXCLUSIVE, CUMSUM_S8_REVERSE, CUMSUM_S8_OFF, CUMSUM_S8_MO, CUMSUM_S8_SHO, CUMSUM_S8_OOFF, CUMSUM_S8_LO, CUMSUM_S8_HI };
+static const uint8_t checks_cumsum_s8[] = {OP_UNLESS, UF_STATIC, 73, 0, OP_MIN, CUMSUM_S8_PRE, 0, OP_MIN, CUMSUM_S8_DEPTH, 1, OP_MIN, CUMSUM_S8_POST, 0, OP_MIN, CUMSUM_S8_EXCLUSIVE, 0, OP_MAX, CUMSUM_S8_EXCLUSIVE, 1, OP_MIN, CUMSUM_S8_REVERSE, 0, OP_MAX, CUMSUM_S8_REVERSE, 1, OP_PARAM, CUMSUM_S8_OFF, OP_CONST32, 0x81, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, CUMSUM_S8_OFF, 128, OP_PARAM, CUMSUM_S8_SHO, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, CUMSUM_S8_SHO, 0, OP_PARAM, CUMSUM_S8_OOFF, OP_CONST32, 0x80, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, CUMSUM_S8_OOFF, 127, OP_PRODUCT, 3, CUMSUM_S8_PRE, CUMSUM_S8_DEPTH, CUMSUM_S8_POST, OP_CFITS, CUMSUM_S8_X, 1, OP_PRODUCT, 3, CUMSUM_S8_PRE, CUMSUM_S8_DEPTH, CUMSUM_S8_POST, OP_FITS, CUMSUM_S8_OUT, 1, OP_END};
+static int call_cumsum_s8(const uf_call *c, const int32_t *d) { (void)d; uf_cumsum_s8(T(CUMSUM_S8_X), T(CUMSUM_S8_OUT), I(CUMSUM_S8_PRE), I(CUMSUM_S8_DEPTH), I(CUMSUM_S8_POST), I(CUMSUM_S8_EXCLUSIVE), I(CUMSUM_S8_REVERSE), I(CUMSUM_S8_OFF), I(CUMSUM_S8_MO), I(CUMSUM_S8_SHO), I(CUMSUM_S8_OOFF), I(CUMSUM_S8_LO), I(CUMSUM_S8_HI)); return UF_OK; }
+
+// cumsum_f32 (reduce): x, out, pre, depth, post, exclusive, reverse
+enum { CUMSUM_F32_X, CUMSUM_F32_OUT }; enum { CUMSUM_F32_PRE, CUMSUM_F32_DEPTH, CUMSUM_F32_POST, CUMSUM_F32_EXCLUSIVE, CUMSUM_F32_REVERSE };
+static const uint8_t checks_cumsum_f32[] = {OP_UNLESS, UF_STATIC, 37, 0, OP_MIN, CUMSUM_F32_PRE, 0, OP_MIN, CUMSUM_F32_DEPTH, 1, OP_MIN, CUMSUM_F32_POST, 0, OP_MIN, CUMSUM_F32_EXCLUSIVE, 0, OP_MAX, CUMSUM_F32_EXCLUSIVE, 1, OP_MIN, CUMSUM_F32_REVERSE, 0, OP_MAX, CUMSUM_F32_REVERSE, 1, OP_PRODUCT, 3, CUMSUM_F32_PRE, CUMSUM_F32_DEPTH, CUMSUM_F32_POST, OP_CFITS, CUMSUM_F32_X, 4, OP_PRODUCT, 3, CUMSUM_F32_PRE, CUMSUM_F32_DEPTH, CUMSUM_F32_POST, OP_FITS, CUMSUM_F32_OUT, 4, OP_END};
+static int call_cumsum_f32(const uf_call *c, const int32_t *d) { (void)d; uf_cumsum_f32(T(CUMSUM_F32_X), T(CUMSUM_F32_OUT), I(CUMSUM_F32_PRE), I(CUMSUM_F32_DEPTH), I(CUMSUM_F32_POST), I(CUMSUM_F32_EXCLUSIVE), I(CUMSUM_F32_REVERSE)); return UF_OK; }
+
 // strided_copy (layout): x, out, d, esize
 enum { STRIDED_COPY_X, STRIDED_COPY_OUT, STRIDED_COPY_D }; enum { STRIDED_COPY_ESIZE };
 static const uint8_t checks_strided_copy[] = {OP_UNLESS, UF_STATIC, 18, 0, OP_PARAM, STRIDED_COPY_ESIZE, OP_CONST, 1, OP_EQ, OP_PARAM, STRIDED_COPY_ESIZE, OP_CONST, 2, OP_EQ, OP_LOR, OP_PARAM, STRIDED_COPY_ESIZE, OP_CONST, 4, OP_EQ, OP_LOR, OP_CHECK, OP_UNLESS, UF_VALUES, 10, 0, OP_CONST, STRIDED_COPY_X, OP_CONST, STRIDED_COPY_OUT, OP_CONST, STRIDED_COPY_D, OP_PARAM, STRIDED_COPY_ESIZE, H_STRIDED_CHECK, OP_RET, OP_END};
@@ -450,6 +460,8 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"reduce_maxmin_q", "rwrii", call_reduce_maxmin_q, checks_reduce_maxmin_q, 0x04},
     {"reduce_maxmin_f32", "rwri", call_reduce_maxmin_f32, checks_reduce_maxmin_f32, 0x04},
     {"arg_maxmin", "rwriii", call_arg_maxmin, checks_arg_maxmin, 0x04},
+    {"cumsum_s8", "rwiiiiiiiiiii", call_cumsum_s8, checks_cumsum_s8, 0x00},
+    {"cumsum_f32", "rwiiiii", call_cumsum_f32, checks_cumsum_f32, 0x00},
     {"strided_copy", "rwri", call_strided_copy, checks_strided_copy, 0x04},
     {"fill_int", "wii", call_fill_int, checks_fill_int, 0x00},
     {"fill_f32", "wif", call_fill_f32, checks_fill_f32, 0x00},

@@ -19,7 +19,7 @@ FAMILIES = {
     "elementwise": ("addsub_q", "mul_q", "div_q", "binary_f32", "maxmin_q", "compare_q",
                     "binary_s8_ort", "binary_i32", "add_n_s8"),
     "reduce": ("mean_q", "mean_f32", "reduce_maxmin_q", "reduce_maxmin_f32", "arg_maxmin",
-               "mean_s8_ort"),
+               "cumsum_s8", "cumsum_f32", "mean_s8_ort"),
     "layout": ("strided_copy", "fill_int", "fill_f32", "select_elems", "copy_bytes"),
     "svdf": ("svdf_s8_i16", "svdf_s8_i8", "svdf_f32"),
     "lstm": ("lstm_s8", "lstm_f32", "gru_f32"),
