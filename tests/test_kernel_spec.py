@@ -30,7 +30,7 @@ FAMILIES = {
     "conv": "conv2d_s8 depthwise_conv2d_s8 conv2d_f32 depthwise_conv2d_f32 conv2d_s16 depthwise_conv2d_s16 "
     "conv2d_s8_ort depthwise_conv2d_s8_ort",
     "transpose_conv": "transpose_conv_s8 transpose_conv_s16 transpose_conv_f32",
-    "pool": "avg_pool2d_s8 max_pool2d_s8 avg_pool2d_f32 max_pool2d_f32 avg_pool2d_s8_ort",
+    "pool": "l2_pool2d_f32 avg_pool2d_s8 max_pool2d_s8 avg_pool2d_f32 max_pool2d_f32 avg_pool2d_s8_ort",
     "softmax": "softmax_s8 softmax_f32 softmax_s16 softmax_s8_s16 log_softmax_f32 log_softmax_s8",
     "quantize": "quantize_f32 requantize dequantize_f32 cast_int cast_f32",
     "elementwise": "addsub_q mul_q div_q binary_f32 maxmin_q compare_q binary_s8_ort binary_i32 add_n_s8",

@@ -18,7 +18,6 @@ GAPS = {
     ("SIN", "float32"),
     ("COS", "float32"),
     ("GREATER", "int16"),
-    ("L2_POOL_2D", "float32"),
 }
 GAPS |= {(op, t) for op in ("LOGICAL_AND", "LOGICAL_OR") for t in ("int8", "int16", "int32", "float32", "uint8")}
 

@@ -10,6 +10,8 @@ one is below), signed zeros, subnormals, huge and tiny magnitudes, infinities, N
 by 0; TFLM fails FLOOR_DIV by 0), broadcasting up to 6-D; compared byte for byte.
 CUMSUM int8 and float32: every axis (negative too) of 1-D to 4-D inputs, exclusive and reverse
 each way, several scales, a 40-long axis of full-range int8 (TFLM's int32 sum wrapping).
+L2_POOL_2D float32: windows 1x1 to 3x3, strides 1 to 3, SAME and VALID padding, each fused
+activation; values small, large (squares past float32's range), tiny (squares below it), NaN.
 """
 
 from __future__ import annotations
@@ -177,8 +179,64 @@ def test_cumsum(case, tier, tmp_path):
         check(model, tmp_path, sets)
 
 
+# --- L2_POOL_2D -------------------------------------------------------------------------------------
+# (input shape, (k_h, k_w), (s_h, s_w), padding, activation)
+L2_CASES = [
+    ([1, 4, 4, 2], (2, 2), (2, 2), "VALID", "NONE"),
+    ([1, 5, 7, 3], (3, 3), (1, 1), "SAME", "NONE"),
+    ([1, 5, 7, 3], (3, 2), (2, 3), "SAME", "RELU6"),
+    ([1, 6, 5, 1], (2, 3), (1, 2), "VALID", "RELU_N1_TO_1"),
+    ([1, 3, 3, 4], (1, 1), (1, 1), "SAME", "RELU"),
+    ([1, 8, 8, 5], (3, 3), (2, 2), "SAME", "NONE"),
+]
+
+
+def l2_pool_model(shape, k, s, padding, act):
+    w = ModelWriter()
+    if padding == "VALID":
+        oh, ow = (shape[1] - k[0]) // s[0] + 1, (shape[2] - k[1]) // s[1] + 1
+    else:
+        oh, ow = -(-shape[1] // s[0]), -(-shape[2] // s[1])
+    x, y = w.tensor(shape, "float32"), w.tensor([1, oh, ow, shape[3]], "float32")
+    w.op(
+        "L2_POOL_2D",
+        [x],
+        [y],
+        padding=padding,
+        stride_h=s[0],
+        stride_w=s[1],
+        filter_height=k[0],
+        filter_width=k[1],
+        fused_activation_function=act,
+    )
+    return w.build([x], [y])
+
+
+def _l2(case):
+    shape = case[0]
+    rng = seeded_rng(SEED, "l2%s" % (case,))
+    n = int(np.prod(shape))
+    sets = [
+        [rng.uniform(-4, 4, size=shape).astype(np.float32)],
+        [rng.uniform(-0.3, 0.3, size=shape).astype(np.float32)],
+    ]
+    edge = np.resize(np.array([1e20, -3e19, 1e-25, -1e-30, 0.0, -0.0, 2.5, np.nan, 1e-3], np.float32), n)
+    return l2_pool_model(*case), sets + [[edge.reshape(shape)], [edge[::-1].copy().reshape(shape)]]
+
+
+@pytest.mark.parametrize("case", L2_CASES, ids=lambda c: "%s-k%s-s%s-%s-%s" % ("x".join(map(str, c[0])), *c[1:]))
+def test_l2_pool_f32(case, tier, tmp_path):
+    model, sets = _l2(case)
+    check(model, tmp_path, sets)
+
+
 def _mpy_models():
-    return [_add_n(c) for c in ADD_N_CASES] + [_floor(c) for c in FLOOR_CASES] + [_cumsum(c) for c in CUMSUM_CASES]
+    return (
+        [_add_n(c) for c in ADD_N_CASES]
+        + [_floor(c) for c in FLOOR_CASES]
+        + [_cumsum(c) for c in CUMSUM_CASES]
+        + [_l2(c) for c in L2_CASES]
+    )
 
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)

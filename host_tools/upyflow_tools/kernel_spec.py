@@ -259,6 +259,9 @@ for _kind in ("avg", "max"):
            POOL_DIMS + INT_ACT, viper="tuple")
     kernel(_kind + "_pool2d_f32", "pool", [T("x", "f32", "r", "in_h*in_w*c"), T("out", "f32", "w", "out_h*out_w*c")],
            POOL_DIMS + FLOAT_ACT)
+# L2_POOL_2D: sqrt of the window's float32 sum of squares over its count of valid taps, as TFLM
+kernel("l2_pool2d_f32", "pool", [T("x", "f32", "r", "in_h*in_w*c"), T("out", "f32", "w", "out_h*out_w*c")],
+       POOL_DIMS + FLOAT_ACT)
 kernel("avg_pool2d_s8_ort", "pool", [T("x", "i8", "r", "in_h*in_w*c"), T("out", "i8", "w", "out_h*out_w*c")],
        POOL_DIMS + [Int("in_zp"), Float("in_s"), Float("out_s"), Int("q_zp"), Int("q_shift"), Float("glob_scale")]
        + INT_ACT,

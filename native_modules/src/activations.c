@@ -34,7 +34,7 @@ void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi) {
 // sqrt and log without libm (natmods link none): sqrt by three Newton steps from the
 // exponent-halving guess (below 1 ulp), log as e*ln2 + 2*atanh((m-1)/(m+1)), m in
 // [sqrt(1/2), sqrt(2)] (a few ulp); both within TFLM's std:: results at 1e-6.
-static float uf_sqrtf(float x) {
+float uf_sqrtf(float x) {
     if (!(x > 0.0f) || x > FLT_MAX) {
         return x == 0.0f || x > FLT_MAX ? x : uf_bits_f32(0x7fc00000u);   // 0, inf; NaN below 0
     }

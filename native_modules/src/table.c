@@ -117,6 +117,10 @@ static int call_max_pool2d_s8(const uf_call *c, const int32_t *d) { (void)d; uf_
 enum { MAX_POOL2D_F32_X, MAX_POOL2D_F32_OUT }; enum { MAX_POOL2D_F32_IN_H, MAX_POOL2D_F32_IN_W, MAX_POOL2D_F32_C, MAX_POOL2D_F32_OUT_H, MAX_POOL2D_F32_OUT_W, MAX_POOL2D_F32_K_H, MAX_POOL2D_F32_K_W, MAX_POOL2D_F32_S_H, MAX_POOL2D_F32_S_W, MAX_POOL2D_F32_PAD_H, MAX_POOL2D_F32_PAD_W }; enum { MAX_POOL2D_F32_ACT_MIN, MAX_POOL2D_F32_ACT_MAX };
 static int call_max_pool2d_f32(const uf_call *c, const int32_t *d) { (void)d; uf_max_pool2d_f32(T(MAX_POOL2D_F32_X), T(MAX_POOL2D_F32_OUT), I(MAX_POOL2D_F32_IN_H), I(MAX_POOL2D_F32_IN_W), I(MAX_POOL2D_F32_C), I(MAX_POOL2D_F32_OUT_H), I(MAX_POOL2D_F32_OUT_W), I(MAX_POOL2D_F32_K_H), I(MAX_POOL2D_F32_K_W), I(MAX_POOL2D_F32_S_H), I(MAX_POOL2D_F32_S_W), I(MAX_POOL2D_F32_PAD_H), I(MAX_POOL2D_F32_PAD_W), F(MAX_POOL2D_F32_ACT_MIN), F(MAX_POOL2D_F32_ACT_MAX)); return UF_OK; }
 
+// l2_pool2d_f32 (pool): x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max
+enum { L2_POOL2D_F32_X, L2_POOL2D_F32_OUT }; enum { L2_POOL2D_F32_IN_H, L2_POOL2D_F32_IN_W, L2_POOL2D_F32_C, L2_POOL2D_F32_OUT_H, L2_POOL2D_F32_OUT_W, L2_POOL2D_F32_K_H, L2_POOL2D_F32_K_W, L2_POOL2D_F32_S_H, L2_POOL2D_F32_S_W, L2_POOL2D_F32_PAD_H, L2_POOL2D_F32_PAD_W }; enum { L2_POOL2D_F32_ACT_MIN, L2_POOL2D_F32_ACT_MAX };
+static int call_l2_pool2d_f32(const uf_call *c, const int32_t *d) { (void)d; uf_l2_pool2d_f32(T(L2_POOL2D_F32_X), T(L2_POOL2D_F32_OUT), I(L2_POOL2D_F32_IN_H), I(L2_POOL2D_F32_IN_W), I(L2_POOL2D_F32_C), I(L2_POOL2D_F32_OUT_H), I(L2_POOL2D_F32_OUT_W), I(L2_POOL2D_F32_K_H), I(L2_POOL2D_F32_K_W), I(L2_POOL2D_F32_S_H), I(L2_POOL2D_F32_S_W), I(L2_POOL2D_F32_PAD_H), I(L2_POOL2D_F32_PAD_W), F(L2_POOL2D_F32_ACT_MIN), F(L2_POOL2D_F32_ACT_MAX)); return UF_OK; }
+
 // softmax_s8 (softmax): x, out, rows, depth, in_mult, in_shift, diff_min
 enum { SOFTMAX_S8_X, SOFTMAX_S8_OUT }; enum { SOFTMAX_S8_ROWS, SOFTMAX_S8_DEPTH, SOFTMAX_S8_IN_MULT, SOFTMAX_S8_IN_SHIFT, SOFTMAX_S8_DIFF_MIN };
 static const uint8_t checks_softmax_s8[] = {OP_UNLESS, UF_STATIC, 29, 0, OP_MIN, SOFTMAX_S8_ROWS, 0, OP_MIN, SOFTMAX_S8_DEPTH, 1, OP_MIN, SOFTMAX_S8_IN_SHIFT, 0, OP_MAX, SOFTMAX_S8_IN_SHIFT, 31, OP_MAX, SOFTMAX_S8_DIFF_MIN, 0, OP_PRODUCT, 2, SOFTMAX_S8_ROWS, SOFTMAX_S8_DEPTH, OP_FITS, SOFTMAX_S8_X, 1, OP_PRODUCT, 2, SOFTMAX_S8_ROWS, SOFTMAX_S8_DEPTH, OP_FITS, SOFTMAX_S8_OUT, 1, OP_END};
@@ -436,6 +440,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"avg_pool2d_f32", "rwiiiiiiiiiiiff", call_avg_pool2d_f32, checks_avg_pool2d_f32, 0x00},
     {"max_pool2d_s8", "rwiiiiiiiiiiiii", call_max_pool2d_s8, checks_avg_pool2d_s8, 0x00},
     {"max_pool2d_f32", "rwiiiiiiiiiiiff", call_max_pool2d_f32, checks_avg_pool2d_f32, 0x00},
+    {"l2_pool2d_f32", "rwiiiiiiiiiiiff", call_l2_pool2d_f32, checks_avg_pool2d_f32, 0x00},
     {"softmax_s8", "rwiiiii", call_softmax_s8, checks_softmax_s8, 0x00},
     {"softmax_f32", "rwiif", call_softmax_f32, checks_softmax_f32, 0x00},
     {"log_softmax_s8", "rwiiiiiii", call_log_softmax_s8, checks_log_softmax_s8, 0x00},
