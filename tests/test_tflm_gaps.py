@@ -12,6 +12,10 @@ CUMSUM int8 and float32: every axis (negative too) of 1-D to 4-D inputs, exclusi
 each way, several scales, a 40-long axis of full-range int8 (TFLM's int32 sum wrapping).
 L2_POOL_2D float32: windows 1x1 to 3x3, strides 1 to 3, SAME and VALID padding, each fused
 activation; values small, large (squares past float32's range), tiny (squares below it), NaN.
+SIN, COS float32: arguments in [-4, 4] and [-1000, 1000], at float32's multiples of pi/2 up to
+1.6e5 (results near 0), magnitudes 1e-9 to 1e38, subnormals, signed zeros, infinities, NaN:
+within 1e-6 relative of TFLM's everywhere, near the zeros of sin and cos too (no absolute slack:
+the kernels reduce the argument exactly).
 """
 
 from __future__ import annotations
@@ -230,12 +234,54 @@ def test_l2_pool_f32(case, tier, tmp_path):
     check(model, tmp_path, sets)
 
 
+# --- SIN, COS --------------------------------------------------------------------------------------
+def trig_model(op, shape):
+    w = ModelWriter()
+    x, y = w.tensor(shape, "float32"), w.tensor(shape, "float32")
+    w.op(op, [x], [y])
+    return w.build([x], [y])
+
+
+def trig_sets(op, n):
+    rng = seeded_rng(SEED, "trig%s%d" % (op, n))
+    vals = [rng.uniform(-4, 4, n), rng.uniform(-1000, 1000, n), rng.integers(-100000, 100000, n) * (np.pi / 2)]
+    vals.append(np.exp(rng.uniform(-20, 88, n)) * rng.choice([-1, 1], n))
+    special = [0.0, -0.0, 1e-45, -1e-40, 0.7853981, 0.7853982, -2.3561945, 3e38, -3e38, 16777216.0]
+    vals.append(np.resize(np.array(special + [np.inf, -np.inf, np.nan]), n))
+    return [[v.astype(np.float32)] for v in vals]
+
+
+TRIG_CASES = [(op, shape) for op in ("SIN", "COS") for shape in ([512], [2, 3, 4])]
+
+
+def _trig(case):
+    op, shape = case
+    n = int(np.prod(shape))
+    return trig_model(op, shape), [[s[0].reshape(shape)] for s in trig_sets(op, n)]
+
+
+def assert_close(got, want, what, rtol=1e-6):
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape, what
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=0, equal_nan=True, err_msg=what)
+
+
+@pytest.mark.parametrize("case", TRIG_CASES, ids=lambda c: "%s-%s" % (c[0], "x".join(map(str, c[1]))))
+def test_sin_cos_f32(case, tier, tmp_path):
+    model, sets = _trig(case)
+    mdir, name, _ = bake_model(model, tmp_path)
+    m = load_cpython(mdir, name)
+    for k, ins in enumerate(sets):
+        assert_close(run_upyflow(m, ins), run_tflm(model, ins), "input set %d" % k)
+
+
 def _mpy_models():
     return (
         [_add_n(c) for c in ADD_N_CASES]
         + [_floor(c) for c in FLOOR_CASES]
         + [_cumsum(c) for c in CUMSUM_CASES]
         + [_l2(c) for c in L2_CASES]
+        + [_trig(c) for c in TRIG_CASES]
     )
 
 

@@ -453,8 +453,9 @@ _F32_PAIR = [T("x", "f32", "r", "n"), T("out", "f32", "w", "n")]
 kernel("lut_s8", "activations", [T("x", "i8", "r", "n"), T("table", "i8", "r", "256"), T("out", "i8", "w", "n")],
        [Int("n", 0)])
 kernel("clamp_f32", "activations", _F32_PAIR, [Int("n", 0), Float("lo"), Float("hi")])
-# ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, GELU tanh-approximated, FLOOR, CEIL, ROUND, ELU (op 0..11)
-kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 11)])
+# ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, GELU tanh-approximated, FLOOR, CEIL, ROUND, ELU, SIN, COS
+# (op 0..13)
+kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 13)])
 # L2_NORMALIZATION over the last axis (rows of depth values): int8 as TFLM's integer kernel (output
 # scale 1/128, zero point 0), float32 with TFLM's epsilon 1e-6 under the norm
 kernel("l2norm_s8", "activations", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")],

@@ -317,7 +317,7 @@ static int call_clamp_f32(const uf_call *c, const int32_t *d) { (void)d; uf_clam
 
 // unary_f32 (activations): x, out, n, op
 enum { UNARY_F32_X, UNARY_F32_OUT }; enum { UNARY_F32_N, UNARY_F32_OP };
-static const uint8_t checks_unary_f32[] = {OP_UNLESS, UF_STATIC, 19, 0, OP_MIN, UNARY_F32_N, 0, OP_MIN, UNARY_F32_OP, 0, OP_MAX, UNARY_F32_OP, 11, OP_PARAM, UNARY_F32_N, OP_FITS, UNARY_F32_X, 4, OP_PARAM, UNARY_F32_N, OP_FITS, UNARY_F32_OUT, 4, OP_END};
+static const uint8_t checks_unary_f32[] = {OP_UNLESS, UF_STATIC, 19, 0, OP_MIN, UNARY_F32_N, 0, OP_MIN, UNARY_F32_OP, 0, OP_MAX, UNARY_F32_OP, 13, OP_PARAM, UNARY_F32_N, OP_FITS, UNARY_F32_X, 4, OP_PARAM, UNARY_F32_N, OP_FITS, UNARY_F32_OUT, 4, OP_END};
 static int call_unary_f32(const uf_call *c, const int32_t *d) { (void)d; uf_unary_f32(T(UNARY_F32_X), T(UNARY_F32_OUT), I(UNARY_F32_N), I(UNARY_F32_OP)); return UF_OK; }
 
 // l2norm_s8 (activations): x, out, rows, depth, in_zp
