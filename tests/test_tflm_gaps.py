@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import bake_model, check, load_cpython, run_sets_on_tier, run_tflm, run_upyflow, seeded_rng
+from harness import bake_model, check, check_isa, load_cpython, run_sets_on_tier, run_tflm, run_upyflow, seeded_rng
 from tflite_writer import ModelWriter
 
 SEED = 0x6A95
@@ -283,6 +283,43 @@ def _mpy_models():
         + [_l2(c) for c in L2_CASES]
         + [_trig(c) for c in TRIG_CASES]
     )
+
+
+ISA_MODELS = (
+    [("add_n", _add_n, ADD_N_CASES[6]), ("floor_div", _floor, FLOOR_CASES[0]), ("floor_mod", _floor, FLOOR_CASES[4])]
+    + [("cumsum_s8", _cumsum, CUMSUM_CASES[23]), ("cumsum_f32", _cumsum, CUMSUM_CASES[-3])]
+    + [("l2_pool", _l2, L2_CASES[2]), ("sin", _trig, TRIG_CASES[0]), ("cos", _trig, TRIG_CASES[2])]
+)
+
+
+@pytest.mark.parametrize("what,make,case", ISA_MODELS, ids=[m[0] for m in ISA_MODELS])
+def test_gaps_isa(what, make, case, isa_arch):
+    """The C kernels compiled for the board ISAs (Cortex-M0+ and M4F, RV32IMC) under unicorn."""
+    check_isa(*make(case), isa_arch)
+
+
+def test_gaps_xtensa(tmp_path):
+    """The same models' C kernels as ESP32 (Xtensa) code under QEMU (at most 8 inputs: ADD_N of 5)."""
+    import os
+
+    pytest.importorskip("elftools")
+    from upyflow_tools.isa import xtensa_qemu as xq
+    from upyflow_tools.runner import load_module
+
+    if xq.missing_tools():
+        pytest.skip("needs " + ", ".join(xq.missing_tools()))
+    elf = xq.build(tmp_path / "build")
+    for what, make, case in [("add_n5", _add_n, ADD_N_CASES[4])] + ISA_MODELS[1:]:
+        model, sets = make(case)
+        mdir, name, _ = bake_model(model, tmp_path, name=what)
+        res = xq.run(load_module(os.path.join(mdir, name + ".py")), [[x.tobytes() for x in s] for s in sets], elf=elf)
+        for k, (s, outs) in enumerate(zip(sets, res.outputs)):
+            for g, w in zip(outs, run_tflm(model, s)):
+                g = np.frombuffer(g, w.dtype).reshape(w.shape)
+                if w.dtype == np.float32:
+                    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg="%s set %d" % (what, k))
+                else:
+                    np.testing.assert_array_equal(g, w, err_msg="%s set %d" % (what, k))
 
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
