@@ -113,6 +113,23 @@ def floor_sets(op, sa, sb):
 FLOOR_CASES = [(op, sa, sb) for op in ("FLOOR_DIV", "FLOOR_MOD") for sa, sb in BIN_SHAPES]
 
 
+@pytest.mark.parametrize("op", ["FLOOR_DIV", "FLOOR_MOD"])
+def test_floor_div_mod_of_constants(op, tmp_path):
+    """Constant operands fold at bake time: TFLM's values too (at integer multiples of the divisor)."""
+    rng = seeded_rng(SEED, "const" + op)
+    b = (rng.uniform(0.01, 100, 64) * rng.choice([-1, 1], 64)).astype(np.float32)
+    a = (rng.integers(-2000, 2000, 64) * b.astype(np.float64)).astype(np.float32)
+    a = np.concatenate([a, np.nextafter(a, np.float32(np.inf))])
+    b = np.concatenate([b, b])
+    w = ModelWriter()
+    ca, cb = w.tensor([128], "float32", data=a), w.tensor([128], "float32", data=b)
+    q, x, y = w.tensor([128], "float32"), w.tensor([128], "float32"), w.tensor([128], "float32")
+    w.op(op, [ca, cb], [q])
+    w.op("ADD", [q, x], [y], fused_activation_function="NONE")
+    model = w.build([x], [y])
+    check_bytes(model, [[np.zeros(128, np.float32)]], tmp_path)
+
+
 def _floor(case):
     return binary_f32_model(*case), floor_sets(*case)
 
