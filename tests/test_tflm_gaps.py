@@ -351,3 +351,46 @@ def test_gaps_micropython(mpy_tier, tmp_path):
                     np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg="model %d" % k)
                 else:
                     np.testing.assert_array_equal(g, w, err_msg="model %d" % k)
+
+
+def _refusal(build):
+    from upyflow_tools import BakeError
+    from upyflow_tools.bake import compile_model
+
+    with pytest.raises(BakeError) as e:
+        compile_model("x.tflite", data=build())
+    assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+def test_refusals():
+    """What TFLM cannot run either is refused at bake time with one line."""
+
+    def add_n_mixed():
+        w = ModelWriter()
+        a, b = w.tensor([4], "int8", 0.05, 3), w.tensor([4], "int8", 0.05, 4)
+        y = w.tensor([4], "int8", 0.05, 3)
+        w.op("ADD_N", [a, b], [y])
+        return w.build([a, b], [y])
+
+    def floor_div_by_zero():
+        w = ModelWriter()
+        a, b = w.tensor([4], "float32"), w.tensor([4], "float32", data=np.array([1, 2, 0, 3], np.float32))
+        y = w.tensor([4], "float32")
+        w.op("FLOOR_DIV", [a, b], [y])
+        return w.build([a], [y])
+
+    def cumsum_axis(axis_data, dt="float32", qo=(None, None)):
+        w = ModelWriter()
+        x = w.tensor([2, 3], dt, *((0.5, 0) if dt == "int8" else (None, None)))
+        ax = w.tensor([], "int32", data=np.array(axis_data, np.int32).reshape(())) if axis_data is not None else None
+        ax = ax if ax is not None else w.tensor([], "int32")
+        y = w.tensor([2, 3], dt, *qo)
+        w.op("CUMSUM", [x, ax], [y], exclusive=False, reverse=False)
+        return w.build([x] if axis_data is not None else [x, ax], [y])
+
+    assert "quantized differently" in _refusal(add_n_mixed)
+    assert "divides by a constant 0" in _refusal(floor_div_by_zero)
+    assert "axis" in _refusal(lambda: cumsum_axis(2))
+    assert "axis" in _refusal(lambda: cumsum_axis(None))
+    assert "outside (0, 1)" in _refusal(lambda: cumsum_axis(1, "int8", (1e-7, 0)))
