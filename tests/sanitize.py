@@ -57,6 +57,7 @@ FULL = [
     "tests/test_elementwise.py",
     "tests/test_layout.py",
     "tests/test_reduce.py",
+    "tests/test_tflm_gaps.py",
     "tests/test_errors.py",
     "tests/test_cast_fill.py",
 ]

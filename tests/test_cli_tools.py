@@ -159,7 +159,7 @@ def _mixed_model(tmp_path) -> str:
     h = w.tensor([1, 4], "float32", name="hidden")
     y = w.tensor([1, 4], "float32", name="floored")
     w.op("FULLY_CONNECTED", [x, wi, bi], [h])
-    w.op("SIN", [h], [y])
+    w.op("SIGN", [h], [y])
     path = tmp_path / "mixed.tflite"
     path.write_bytes(w.build([x], [y]))
     return str(path)
@@ -172,7 +172,7 @@ def test_inspect_marks_each_operator_and_names_io(tmp_path, capsys):
     rows = [ln for ln in out.splitlines() if ln.strip()[:1] in ("\u2713", "\u2717")]
     assert len(rows) == 2
     assert rows[0].lstrip().startswith("\u2717") and "FULLY_CONNECTED" in rows[0] and "i8/i8/i32/f32" in rows[0]
-    assert rows[1].lstrip().startswith("\u2717") and "SIN" in rows[1] and "not supported" in rows[1]
+    assert rows[1].lstrip().startswith("\u2717") and "SIGN" in rows[1] and "not supported" in rows[1]
     assert "audio in" in out and "scale 0.05  zero point 3" in out
 
 

@@ -204,8 +204,8 @@ def _two_unsupported() -> bytes:
     w = ModelWriter()
     a, b = w.tensor([1, 4], "float32"), w.tensor([1, 4], "float32")
     s, t = w.tensor([1, 4], "float32"), w.tensor([1, 4], "float32")
-    w.op("FLOOR_DIV", [a, b], [s])
-    w.op("SIN", [s], [t])
+    w.op("ATAN2", [a, b], [s])
+    w.op("SIGN", [s], [t])
     return w.build([a, b], [t])
 
 
@@ -271,11 +271,11 @@ def _malformed(kind: str) -> bytes:
 
 SUPPORTED = ", ".join(supported_ops())
 BAD_MODELS = {  # name -> (model builder, exact message or list of substrings)
-    "sin": (
-        lambda: _unary("SIN", "float32", "float32"),
-        "unsupported operator SIN; upyflow supports " + SUPPORTED,
+    "sign": (
+        lambda: _unary("SIGN", "float32", "float32"),
+        "unsupported operator SIGN; upyflow supports " + SUPPORTED,
     ),
-    "two": (lambda: _two_unsupported(), "unsupported operators FLOOR_DIV, SIN; upyflow supports " + SUPPORTED),
+    "two": (lambda: _two_unsupported(), "unsupported operators ATAN2, SIGN; upyflow supports " + SUPPORTED),
     "fc_int16": (
         lambda: _fc("int16", "int16", "int16", "int64"),
         ["operator FULLY_CONNECTED with tensor types i16/i16/i64/i16 is not supported (supported: int8", "float32)"],
@@ -356,10 +356,10 @@ def test_unsupported_model(name, tmp_path, capsys):
 
 def test_unsupported_op_names_op_and_lists_supported(tmp_path, capsys):
     """The message a user sees most: it names the op and every supported one."""
-    path = write(tmp_path, "sin.tflite", _unary("SIN", "float32", "float32"))
+    path = write(tmp_path, "sign.tflite", _unary("SIGN", "float32", "float32"))
     rc, err = bake_cli(capsys, path, tmp_path / "out")
     msg = error_line(err)
-    assert rc == 2 and "SIN" in msg
+    assert rc == 2 and "SIGN" in msg
     for op in (
         "FULLY_CONNECTED",
         "CONV_2D",

@@ -130,7 +130,7 @@ def test_fp16_constant_dequantize_folds(tier, tmp_path):
 
 
 def _many_problems() -> bytes:
-    """DENSIFY, SIN, a float16 activation and an int16 FULLY_CONNECTED variant in one model."""
+    """DENSIFY, SIGN, a float16 activation and an int16 FULLY_CONNECTED variant in one model."""
     w = ModelWriter()
     x = w.tensor([1, 4], "float32")
     g = w.tensor([1, 4], "float32")
@@ -140,7 +140,7 @@ def _many_problems() -> bytes:
     h = w.tensor([1, 4], "float32")
     w.op("DEQUANTIZE", [f], [h])
     out = w.tensor([1, 4], "float32")
-    w.op("SIN", [h], [out])
+    w.op("SIGN", [h], [out])
     return w.build([x], [out])
 
 
@@ -150,7 +150,7 @@ def test_every_problem_listed_at_once_with_hints():
     msg = str(e.value)
     assert "\n" not in msg
     assert msg.startswith("unsupported operators DENSIFY (")  # CAST runs (integer types)
-    assert ", SIN; " in msg and "sparse weights" in msg  # the DENSIFY hint
+    assert ", SIGN; " in msg and "sparse weights" in msg  # the DENSIFY hint
     assert "float16 tensor 't2'" in msg and "float16 weights are folded" in msg
     assert msg.endswith(
         "upyflow supports " + ", ".join(__import__("upyflow_tools.lower", fromlist=["x"]).supported_ops())

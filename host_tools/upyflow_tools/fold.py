@@ -189,8 +189,10 @@ def _int_div(a, b):
 _BINARY = {
     "ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "MAXIMUM": np.maximum,
     "MINIMUM": np.minimum, "FLOOR_MOD": np.mod,
-    # TFLite: std::floor(x / y) on floats (numpy's // on floats can differ by one)
-    "FLOOR_DIV": lambda a, b: np.floor(a / b) if a.dtype.kind == "f" else np.floor_divide(a, b),
+    # TFLite: std::floor of the quotient in double on floats (numpy's // on floats, or a float32
+    # quotient, can differ by one)
+    "FLOOR_DIV": lambda a, b: np.floor(a.astype(np.float64) / b).astype(a.dtype) if a.dtype.kind == "f"
+    else np.floor_divide(a, b),
     "POW": np.power, "SQUARED_DIFFERENCE": lambda a, b: (a - b) * (a - b),
     "EQUAL": np.equal, "NOT_EQUAL": np.not_equal, "LESS": np.less, "LESS_EQUAL": np.less_equal,
     "GREATER": np.greater, "GREATER_EQUAL": np.greater_equal, "LOGICAL_AND": np.logical_and,

@@ -259,6 +259,9 @@ for _kind in ("avg", "max"):
            POOL_DIMS + INT_ACT, viper="tuple")
     kernel(_kind + "_pool2d_f32", "pool", [T("x", "f32", "r", "in_h*in_w*c"), T("out", "f32", "w", "out_h*out_w*c")],
            POOL_DIMS + FLOAT_ACT)
+# L2_POOL_2D: sqrt of the window's float32 sum of squares over its count of valid taps, as TFLM
+kernel("l2_pool2d_f32", "pool", [T("x", "f32", "r", "in_h*in_w*c"), T("out", "f32", "w", "out_h*out_w*c")],
+       POOL_DIMS + FLOAT_ACT)
 kernel("avg_pool2d_s8_ort", "pool", [T("x", "i8", "r", "in_h*in_w*c"), T("out", "i8", "w", "out_h*out_w*c")],
        POOL_DIMS + [Int("in_zp"), Float("in_s"), Float("out_s"), Int("q_zp"), Int("q_shift"), Float("glob_scale")]
        + INT_ACT,
@@ -326,7 +329,7 @@ kernel("div_q", "elementwise",
         Int("ooff", *I8_OUT_OFF), Int("lo"), Int("hi")], checks=["binary_check(x1, x2, out, d, 1)"])
 kernel("binary_f32", "elementwise",
        [T("x1", "f32", "c"), T("x2", "f32", "c"), T("out", "f32", "w"), T("d", "i32", "c")],
-       [Int("op", 0, 9), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
+       [Int("op", 0, 11), Float("lo"), Float("hi")], checks=["binary_check(x1, x2, out, d, 4)"])
 kernel("maxmin_q", "elementwise", _BIN, [Int("esize", 1, 2), Int("is_max")], checks=_BIN_CHECK)
 # GREATER..NOT_EQUAL (op 0..5), bool bytes out. kind 0: raw int8/int16/int32/bool values (esize
 # 1, 2, 4), 1: float32, 2: int8 rescaled as TFLM ((x + off) << 8 times the input's scale).
@@ -344,6 +347,12 @@ kernel("binary_s8_ort", "elementwise", _BIN[:2] + [T("out", "i8", "w"), T("d", "
 kernel("binary_i32", "elementwise",
        [T("x1", "i32", "c"), T("x2", "i32", "c"), T("out", "i32", "w"), T("d", "i32", "c")],
        [Int("op", 0, 6)], checks=["binary_check(x1, x2, out, d, 4)"])
+# ADD_N int8 as TFLM: one call per input (stage 0 first, 1 next, 2 last) summing x - zp into the
+# int32 acc (TFLM's sum starts at -zp: off + x + off on the first); the last scales acc << 19
+# (each input's exact x * 2^20 / 2) by the output multiplier. The bake bounds |acc| below 2^12.
+kernel("add_n_s8", "elementwise", [T("x", "i8", "c", "n"), T("acc", "i32", "w", "n"), T("out", "i8", "w", "n")],
+       [Int("n", 0), Int("stage", 0, 2), Int("off", *I8_IN_OFF), Int("mo"), Int("sho", -31, 0, "output shift"),
+        Int("ooff", *I8_OUT_OFF), Int("lo"), Int("hi")])
 
 # --- reduce -----------------------------------------------------------------------------------
 kernel("mean_q", "reduce", [T("x", "q", "c", None, "esize"), T("out", "q", "w", None, "esize"), T("d", "i32", "c")],
@@ -362,6 +371,15 @@ kernel("reduce_maxmin_f32", "reduce", [T("x", "f32", "r"), T("out", "f32", "w"),
 kernel("arg_maxmin", "reduce", [T("x", "any", "c", None, "esize"), T("out", "i32", "w", "n"), T("d", "i32", "c")],
        [Int("esize", 1, 4), Int("is_max", 0, 1), Int("n", 1, fast=False)], requires=["esize != 3"],
        checks=["mean_check(x, x, d, esize)"])
+# CUMSUM along one axis: x as [pre][depth][post], running sums over depth (exclusive: the sum
+# before each value; reverse: from the end). int8 as TFLM: the exact sum of x - zp from TFLM's
+# starting -zp (off), its wrapping int32 sum << 19 scaled out; float32 summed in float32 from 0.
+_CUMSUM = [Int("pre", 0), Int("depth", 1), Int("post", 0), Int("exclusive", 0, 1), Int("reverse", 0, 1)]
+kernel("cumsum_s8", "reduce", [T("x", "i8", "c", "pre*depth*post"), T("out", "i8", "w", "pre*depth*post")],
+       _CUMSUM + [Int("off", *I8_IN_OFF), Int("mo"), Int("sho", -31, 0, "output shift"), Int("ooff", *I8_OUT_OFF),
+                  Int("lo"), Int("hi")])
+kernel("cumsum_f32", "reduce", [T("x", "f32", "c", "pre*depth*post"), T("out", "f32", "w", "pre*depth*post")],
+       _CUMSUM)
 kernel("mean_s8_ort", "reduce", [T("x", "i8", "r"), T("out", "i8", "w"), T("d", "i32", "c")],
        [Int("in_zp"), Float("scale"), Int("out_zp"), Int("count"), Int("lo"), Int("hi")], native=False)
 
@@ -435,8 +453,9 @@ _F32_PAIR = [T("x", "f32", "r", "n"), T("out", "f32", "w", "n")]
 kernel("lut_s8", "activations", [T("x", "i8", "r", "n"), T("table", "i8", "r", "256"), T("out", "i8", "w", "n")],
        [Int("n", 0)])
 kernel("clamp_f32", "activations", _F32_PAIR, [Int("n", 0), Float("lo"), Float("hi")])
-# ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, GELU tanh-approximated, FLOOR, CEIL, ROUND, ELU (op 0..11)
-kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 11)])
+# ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, GELU tanh-approximated, FLOOR, CEIL, ROUND, ELU, SIN, COS
+# (op 0..13)
+kernel("unary_f32", "activations", _F32_PAIR, [Int("n", 0), Int("op", 0, 13)])
 # L2_NORMALIZATION over the last axis (rows of depth values): int8 as TFLM's integer kernel (output
 # scale 1/128, zero point 0), float32 with TFLM's epsilon 1e-6 under the norm
 kernel("l2norm_s8", "activations", [T("x", "i8", "r", "rows*depth"), T("out", "i8", "w", "rows*depth")],

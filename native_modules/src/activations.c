@@ -34,7 +34,7 @@ void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi) {
 // sqrt and log without libm (natmods link none): sqrt by three Newton steps from the
 // exponent-halving guess (below 1 ulp), log as e*ln2 + 2*atanh((m-1)/(m+1)), m in
 // [sqrt(1/2), sqrt(2)] (a few ulp); both within TFLM's std:: results at 1e-6.
-static float uf_sqrtf(float x) {
+float uf_sqrtf(float x) {
     if (!(x > 0.0f) || x > FLT_MAX) {
         return x == 0.0f || x > FLT_MAX ? x : uf_bits_f32(0x7fc00000u);   // 0, inf; NaN below 0
     }
@@ -94,12 +94,12 @@ static float uf_normal_cdf(float x) {
     return x < 0.0f ? half_erfc : 1.0f - half_erfc;
 }
 
-// ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5) in float32, as TFLM's elementwise.cc / exp.cc / log;
+// ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5) in float32 (SIN, COS: 12, 13), as TFLM's elementwise.cc / exp.cc / log;
 // GELU (6: x * CDF(x); 7: the tanh approximation, as x / (1 + exp(-2u)), u = sqrt(2/pi) *
 // (x + 0.044715 x^3))
 // IEEE floor without libm: integral values (|v| >= 2^23), infinities and NaN are themselves;
 // a zero result keeps v's sign (floor(-0.0) is -0.0, floor(0.5) is +0.0).
-static float uf_floorf(float v) {
+float uf_floorf(float v) {
     if (!(v > -8388608.0f && v < 8388608.0f)) {
         return v;
     }
@@ -132,6 +132,82 @@ static float uf_expm1f(float v) {
     return v * s;
 }
 
+// SIN and COS without libm, to float32's precision for every finite argument: |x| reduced by
+// pi/2 exactly (Payne-Hanek: its 24-bit mantissa times a 96-bit window of 2/pi's binary digits,
+// the window chosen so the product mod 2^96 is |x| * 2/pi mod 4 with 94 fraction bits), then
+// Taylor series of sin and cos on [-pi/4, pi/4] (their first omitted terms are below 1e-11).
+static const uint32_t uf_two_over_pi[7] = {   // floor(2/pi * 2^224), most significant word first
+    0xa2f9836eu, 0x4e441529u, 0xfc2757d1u, 0xf534ddc0u, 0xdb629599u, 0x3c439041u, 0xfe5163abu};
+
+// 2/pi's binary digits pos .. pos + 31 (digit k weighs 2^-k; digits k <= 0 are 0)
+static uint32_t uf_two_over_pi_bits(int pos) {
+    int b = pos - 1;
+    if (b <= -32) {
+        return 0;
+    }
+    int w = b >= 0 ? b / 32 : -1, sh = b - 32 * w;
+    uint32_t hi = w >= 0 ? uf_two_over_pi[w] : 0, lo = w + 1 < 7 ? uf_two_over_pi[w + 1] : 0;
+    return sh ? (hi << sh) | (lo >> (32 - sh)) : hi;
+}
+
+static float uf_sin_poly(float r) {
+    float r2 = r * r;
+    return r + r * r2 * (-1.0f / 6 + r2 * (1.0f / 120 + r2 * (-1.0f / 5040 + r2 * (1.0f / 362880 +
+           r2 * (-1.0f / 39916800)))));
+}
+
+static float uf_cos_poly(float r) {
+    float r2 = r * r;
+    return 1.0f + r2 * (-0.5f + r2 * (1.0f / 24 + r2 * (-1.0f / 720 + r2 * (1.0f / 40320 + r2 * (
+           -1.0f / 3628800 + r2 * (1.0f / 479001600))))));
+}
+
+// sin(x) (cosine 0) or cos(x) (cosine 1)
+static float uf_sincosf(float x, int cosine) {
+    uint32_t u = uf_f32_bits(x) & 0x7fffffffu;
+    if (u >= 0x7f800000u) {
+        return uf_bits_f32(0x7fc00000u);   // inf, NaN: NaN
+    }
+    float r = x;
+    int q = 0;
+    if (u > 0x3f490fdau) {   // |x| > pi/4: r = |x| - q pi/2 in [-pi/4, pi/4]
+        uint32_t m = (u & 0x7fffffu) | 0x800000u;
+        int k0 = (int)(u >> 23) - 151;   // |x| = m 2^(k0 + 1): digits before k0 give multiples of 4
+        uint64_t p0 = (uint64_t)m * uf_two_over_pi_bits(k0 + 64), p1 = (uint64_t)m * uf_two_over_pi_bits(k0 + 32);
+        uint32_t p2 = m * uf_two_over_pi_bits(k0);
+        uint64_t mid = (p0 >> 32) + (uint32_t)p1;
+        uint32_t w2 = p2 + (uint32_t)(p1 >> 32) + (uint32_t)(mid >> 32), w1 = (uint32_t)mid, w0 = (uint32_t)p0;
+        q = (int)(w2 >> 30);
+        uint32_t fh = (w2 << 2) | (w1 >> 30), fl = (w1 << 2) | (w0 >> 30);   // the fraction, 64 bits
+        int neg = fh >= 0x80000000u;
+        if (neg) {   // past one half: the next multiple of pi/2, r negative
+            q++;
+            fl = ~fl + 1u;
+            fh = ~fh + (fl == 0u);
+        }
+        int e = 0;
+        if (fh == 0u) {
+            fh = fl;
+            fl = 0u;
+            e = 32;
+        }
+        int c = fh ? uf_clz32(fh) : 0;
+        if (c) {
+            fh = (fh << c) | (fl >> (32 - c));
+        }
+        e += c + 32;   // the fraction is fh 2^-e
+        r = (float)fh * uf_bits_f32((uint32_t)(127 - e) << 23) * 1.57079637f;
+        r = neg ? -r : r;
+        if (x < 0.0f) {   // sin(-x) = -sin(x), cos(-x) = cos(x): reduce -x as x, mirrored
+            r = -r;
+            q = -q;
+        }
+    }
+    q = (q + cosine) & 3;
+    float v = (q & 1) ? uf_cos_poly(r) : uf_sin_poly(r);
+    return (q & 2) ? -v : v;
+}
+
 void uf_unary_f32(const float *x, float *out, int n, int op) {
     for (int i = 0; i < n; i++) {
         float v = x[i];
@@ -147,6 +223,8 @@ void uf_unary_f32(const float *x, float *out, int n, int op) {
             case 8: v = uf_floorf(v); break;
             case 9: v = -uf_floorf(-v); break;
             case 10: v = uf_roundf(v); break;
+            case 12: v = uf_sincosf(v, 0); break;
+            case 13: v = uf_sincosf(v, 1); break;
             default: v = v < 0.0f ? uf_expm1f(v) : v; break;
         }
         out[i] = v;

@@ -129,6 +129,83 @@ static float uf_powf(float x, float y) {
     return r;
 }
 
+// fmod without libm, exact as std::fmod: both magnitudes as 24-bit integers times powers of two
+// (subnormals normalised), the dividend's reduced by long division one exponent step at a time;
+// the remainder is a float (below |b|, on b's grid) and takes a's sign.
+static float uf_fmodf(float a, float b) {
+    uint32_t ua = uf_f32_bits(a), ub = uf_f32_bits(b), sign = ua & 0x80000000u;
+    ua &= 0x7fffffffu;
+    ub &= 0x7fffffffu;
+    if (ub == 0 || ua >= 0x7f800000u || ub > 0x7f800000u) {
+        return uf_bits_f32(0x7fc00000u);   // x % 0, inf % y, NaN: NaN
+    }
+    if (ua < ub) {
+        return a;   // |a| < |b| (b infinite too)
+    }
+    int ea = (int)(ua >> 23), eb = (int)(ub >> 23);
+    uint32_t r = ea ? (ua & 0x7fffffu) | 0x800000u : ua, mb = eb ? (ub & 0x7fffffu) | 0x800000u : ub;
+    ea = ea ? ea : 1;
+    eb = eb ? eb : 1;
+    for (; r < 0x800000u; r <<= 1) {
+        ea--;
+    }
+    for (; mb < 0x800000u; mb <<= 1) {
+        eb--;
+    }
+    for (int k = ea - eb; k > 0; k--) {   // r < 2 mb < 2^25 throughout
+        if (r >= mb) {
+            r -= mb;
+        }
+        r <<= 1;
+    }
+    if (r >= mb) {
+        r -= mb;
+    }
+    if (r == 0) {
+        return uf_bits_f32(sign);
+    }
+    for (; r < 0x800000u; r <<= 1) {
+        eb--;
+    }
+    return uf_bits_f32(sign | (eb >= 1 ? ((uint32_t)eb << 23) | (r & 0x7fffffu) : r >> (1 - eb)));
+}
+
+// The bits of x above and below its 12 low mantissa bits (Dekker's split: x = hi + lo exactly)
+static void uf_split(float x, float *hi, float *lo) {
+    float c = 4097.0f * x;
+    *hi = c - (c - x);
+    *lo = x - *hi;
+}
+
+// FLOOR_DIV as TFLM: floor of the quotient in double, without double: the float quotient's floor,
+// less one where the quotient rounded up onto an integer f the exact a / b is below (the sign of
+// a - f * b, the product exact as Dekker's two halves); a quotient underflowing to 0 floors to -1
+// when negative.
+static float uf_floor_divf(float a, float b) {
+    float q = a / b, f = uf_floorf(q);
+    float ab = uf_bits_f32(uf_f32_bits(b) & 0x7fffffffu);
+    if (q == 0.0f) {
+        return a != 0.0f && ab <= 3.4028235e38f && (a < 0.0f) != (b < 0.0f) ? -1.0f : q;
+    }
+    if (f == q && f > -16777216.0f && f < 16777216.0f && ab > 1e-24f && ab < 1e24f) {
+        float fh, fl, bh, bl, p = f * b;
+        uf_split(f, &fh, &fl);
+        uf_split(b, &bh, &bl);
+        float e = ((fh * bh - p) + fh * bl + fl * bh) + fl * bl;
+        float d = (a - p) - e;   // a - p is exact: p is within a factor 2 of a
+        if (b > 0.0f ? d < 0.0f : d > 0.0f) {
+            f -= 1.0f;
+        }
+    }
+    return f;
+}
+
+// FLOOR_MOD as TFLM: fmod, moved by b when nonzero with the other sign than b
+static float uf_floor_modf(float a, float b) {
+    float t = uf_fmodf(a, b);
+    return t != 0.0f && (b < 0.0f) != (t < 0.0f) ? t + b : t;
+}
+
 void uf_binary_f32(const void *x1, const void *x2, float *out, const void *desc, int op,
                    float lo, float hi) {
     UF_WALK2(desc, {
@@ -144,6 +221,8 @@ void uf_binary_f32(const void *x1, const void *x2, float *out, const void *desc,
             // onnxruntime's Max/Min: a NaN operand gives NaN (TFLM's 3/4 take w when u is NaN)
             case 8: v = u != u ? u : (w != w ? w : (u > w ? u : w)); break;
             case 9: v = u != u ? u : (w != w ? w : (u < w ? u : w)); break;
+            case 10: v = uf_floor_divf(u, w); break;
+            case 11: v = uf_floor_modf(u, w); break;
             default: v = uf_powf(u, w); break;
         }
         if (op < 3 || op == 5) {
@@ -230,4 +309,19 @@ void uf_compare_q(const void *x1, const void *x2, uint8_t *out, const void *desc
         }
         out[o] = cmp_result(op, u > w, u == w, u < w);
     })
+}
+
+// ADD_N int8 as TFLM's reference, one call per input: acc sums x - zp exactly (the first call adds
+// TFLM's starting -zp, off being -zp), the last scales the sum: every input's (x - zp) << 20 times
+// the exact input multiplier 1/2 is (x - zp) << 19, so TFLM's int32 sum is acc << 19, wrapping.
+void uf_add_n_s8(const void *x, int32_t *acc, int8_t *out, int n, int stage, int off, int32_t mo,
+                 int sho, int ooff, int lo, int hi) {
+    for (int i = 0; i < n; i++) {
+        int32_t v = uf_ld_q(x, i, 1) + off + (stage == 0 ? off : acc[i]);
+        if (stage < 2) {
+            acc[i] = v;
+        } else {
+            out[i] = (int8_t)uf_clamp(scale_down((int32_t)((uint32_t)v << 19), mo, sho) + ooff, lo, hi);
+        }
+    }
 }

@@ -1,4 +1,4 @@
-// AVERAGE_POOL_2D and MAX_POOL_2D, NHWC, batch 1. Padded taps are skipped and
+// AVERAGE_POOL_2D, MAX_POOL_2D and L2_POOL_2D, NHWC, batch 1. Padded taps are skipped and
 // the average divides by the count of valid taps, as TFLite does.
 #include "kernels.h"
 
@@ -95,5 +95,21 @@ void uf_max_pool2d_f32(const float *x, float *out, int in_h, int in_w, int c, in
     UF_POOL_LOOP({
         UF_WINDOW_MAX(float, m, -3.40282347e38f)   // TFLM's start: the lowest float
         *out = clamp_float(m, act_min, act_max);
+    })
+}
+
+// TFLM's L2Pool: the squares summed in float32 in window order, over the count, the square root
+void uf_l2_pool2d_f32(const float *x, float *out, int in_h, int in_w, int c, int out_h,
+                      int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
+                      float act_min, float act_max) {
+    UF_POOL_LOOP({
+        float acc = 0.0f;
+        for (int iy = y0; iy < y1; iy++) {
+            for (int ix = x0; ix < x1; ix++) {
+                float v = UF_TAP(iy, ix);
+                acc += v * v;
+            }
+        }
+        *out = clamp_float(uf_sqrtf(acc / (float)n), act_min, act_max);
     })
 }

@@ -155,3 +155,48 @@ void uf_arg_maxmin(const void *x, int32_t *out, const void *desc, int esize, int
         }
     }
 }
+
+// CUMSUM along one axis, x as [pre][depth][post] (kernels_pure/reduce.py): running sums over
+// depth, from the end when reverse, the sum before each value when exclusive. int8 as TFLM:
+// acc sums x - zp exactly from its starting -zp (off); TFLM's wrapping int32 sum is acc << 19.
+void uf_cumsum_s8(const void *x, int8_t *out, int pre, int depth, int post, int exclusive, int reverse,
+                  int off, int32_t mo, int sho, int ooff, int lo, int hi) {
+    ptrdiff_t step = reverse ? -(ptrdiff_t)post : post;
+    for (int p = 0; p < pre; p++) {
+        for (int q = 0; q < post; q++) {
+            ptrdiff_t i = ((ptrdiff_t)p * depth + (reverse ? depth - 1 : 0)) * post + q;
+            int32_t acc = off;
+            for (int k = 0; k < depth; k++, i += step) {
+                int32_t v = uf_ld_q(x, i, 1) + off;
+                if (!exclusive) {
+                    acc = (int32_t)((uint32_t)acc + (uint32_t)v);   // wraps as TFLM's scaled sum
+                }
+                int32_t s = uf_rdbypot(uf_srdhm((int32_t)((uint32_t)acc << 19), mo), -sho);
+                out[i] = (int8_t)uf_clamp(s + ooff, lo, hi);
+                if (exclusive) {
+                    acc = (int32_t)((uint32_t)acc + (uint32_t)v);
+                }
+            }
+        }
+    }
+}
+
+void uf_cumsum_f32(const void *x, float *out, int pre, int depth, int post, int exclusive, int reverse) {
+    ptrdiff_t step = reverse ? -(ptrdiff_t)post : post;
+    for (int p = 0; p < pre; p++) {
+        for (int q = 0; q < post; q++) {
+            ptrdiff_t i = ((ptrdiff_t)p * depth + (reverse ? depth - 1 : 0)) * post + q;
+            float acc = 0.0f;
+            for (int k = 0; k < depth; k++, i += step) {
+                float v = uf_ld_f32(x, (size_t)i);
+                if (exclusive) {
+                    out[i] = acc;
+                }
+                acc += v;
+                if (!exclusive) {
+                    out[i] = acc;
+                }
+            }
+        }
+    }
+}

@@ -117,6 +117,10 @@ static int call_max_pool2d_s8(const uf_call *c, const int32_t *d) { (void)d; uf_
 enum { MAX_POOL2D_F32_X, MAX_POOL2D_F32_OUT }; enum { MAX_POOL2D_F32_IN_H, MAX_POOL2D_F32_IN_W, MAX_POOL2D_F32_C, MAX_POOL2D_F32_OUT_H, MAX_POOL2D_F32_OUT_W, MAX_POOL2D_F32_K_H, MAX_POOL2D_F32_K_W, MAX_POOL2D_F32_S_H, MAX_POOL2D_F32_S_W, MAX_POOL2D_F32_PAD_H, MAX_POOL2D_F32_PAD_W }; enum { MAX_POOL2D_F32_ACT_MIN, MAX_POOL2D_F32_ACT_MAX };
 static int call_max_pool2d_f32(const uf_call *c, const int32_t *d) { (void)d; uf_max_pool2d_f32(T(MAX_POOL2D_F32_X), T(MAX_POOL2D_F32_OUT), I(MAX_POOL2D_F32_IN_H), I(MAX_POOL2D_F32_IN_W), I(MAX_POOL2D_F32_C), I(MAX_POOL2D_F32_OUT_H), I(MAX_POOL2D_F32_OUT_W), I(MAX_POOL2D_F32_K_H), I(MAX_POOL2D_F32_K_W), I(MAX_POOL2D_F32_S_H), I(MAX_POOL2D_F32_S_W), I(MAX_POOL2D_F32_PAD_H), I(MAX_POOL2D_F32_PAD_W), F(MAX_POOL2D_F32_ACT_MIN), F(MAX_POOL2D_F32_ACT_MAX)); return UF_OK; }
 
+// l2_pool2d_f32 (pool): x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max
+enum { L2_POOL2D_F32_X, L2_POOL2D_F32_OUT }; enum { L2_POOL2D_F32_IN_H, L2_POOL2D_F32_IN_W, L2_POOL2D_F32_C, L2_POOL2D_F32_OUT_H, L2_POOL2D_F32_OUT_W, L2_POOL2D_F32_K_H, L2_POOL2D_F32_K_W, L2_POOL2D_F32_S_H, L2_POOL2D_F32_S_W, L2_POOL2D_F32_PAD_H, L2_POOL2D_F32_PAD_W }; enum { L2_POOL2D_F32_ACT_MIN, L2_POOL2D_F32_ACT_MAX };
+static int call_l2_pool2d_f32(const uf_call *c, const int32_t *d) { (void)d; uf_l2_pool2d_f32(T(L2_POOL2D_F32_X), T(L2_POOL2D_F32_OUT), I(L2_POOL2D_F32_IN_H), I(L2_POOL2D_F32_IN_W), I(L2_POOL2D_F32_C), I(L2_POOL2D_F32_OUT_H), I(L2_POOL2D_F32_OUT_W), I(L2_POOL2D_F32_K_H), I(L2_POOL2D_F32_K_W), I(L2_POOL2D_F32_S_H), I(L2_POOL2D_F32_S_W), I(L2_POOL2D_F32_PAD_H), I(L2_POOL2D_F32_PAD_W), F(L2_POOL2D_F32_ACT_MIN), F(L2_POOL2D_F32_ACT_MAX)); return UF_OK; }
+
 // softmax_s8 (softmax): x, out, rows, depth, in_mult, in_shift, diff_min
 enum { SOFTMAX_S8_X, SOFTMAX_S8_OUT }; enum { SOFTMAX_S8_ROWS, SOFTMAX_S8_DEPTH, SOFTMAX_S8_IN_MULT, SOFTMAX_S8_IN_SHIFT, SOFTMAX_S8_DIFF_MIN };
 static const uint8_t checks_softmax_s8[] = {OP_UNLESS, UF_STATIC, 29, 0, OP_MIN, SOFTMAX_S8_ROWS, 0, OP_MIN, SOFTMAX_S8_DEPTH, 1, OP_MIN, SOFTMAX_S8_IN_SHIFT, 0, OP_MAX, SOFTMAX_S8_IN_SHIFT, 31, OP_MAX, SOFTMAX_S8_DIFF_MIN, 0, OP_PRODUCT, 2, SOFTMAX_S8_ROWS, SOFTMAX_S8_DEPTH, OP_FITS, SOFTMAX_S8_X, 1, OP_PRODUCT, 2, SOFTMAX_S8_ROWS, SOFTMAX_S8_DEPTH, OP_FITS, SOFTMAX_S8_OUT, 1, OP_END};
@@ -188,7 +192,7 @@ static int call_div_q(const uf_call *c, const int32_t *d) { (void)d; uf_div_q(T(
 
 // binary_f32 (elementwise): x1, x2, out, d, op, lo, hi
 enum { BINARY_F32_X1, BINARY_F32_X2, BINARY_F32_OUT, BINARY_F32_D }; enum { BINARY_F32_OP }; enum { BINARY_F32_LO, BINARY_F32_HI };
-static const uint8_t checks_binary_f32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_F32_OP, 0, OP_MAX, BINARY_F32_OP, 9, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_F32_X1, OP_CONST, BINARY_F32_X2, OP_CONST, BINARY_F32_OUT, OP_CONST, BINARY_F32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
+static const uint8_t checks_binary_f32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_F32_OP, 0, OP_MAX, BINARY_F32_OP, 11, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_F32_X1, OP_CONST, BINARY_F32_X2, OP_CONST, BINARY_F32_OUT, OP_CONST, BINARY_F32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
 static int call_binary_f32(const uf_call *c, const int32_t *d) { (void)d; uf_binary_f32(T(BINARY_F32_X1), T(BINARY_F32_X2), T(BINARY_F32_OUT), T(BINARY_F32_D), I(BINARY_F32_OP), F(BINARY_F32_LO), F(BINARY_F32_HI)); return UF_OK; }
 
 // maxmin_q (elementwise): x1, x2, out, d, esize, is_max
@@ -205,6 +209,11 @@ static int call_compare_q(const uf_call *c, const int32_t *d) { (void)d; uf_comp
 enum { BINARY_I32_X1, BINARY_I32_X2, BINARY_I32_OUT, BINARY_I32_D }; enum { BINARY_I32_OP };
 static const uint8_t checks_binary_i32[] = {OP_UNLESS, UF_STATIC, 6, 0, OP_MIN, BINARY_I32_OP, 0, OP_MAX, BINARY_I32_OP, 6, OP_UNLESS, UF_VALUES, 12, 0, OP_CONST, BINARY_I32_X1, OP_CONST, BINARY_I32_X2, OP_CONST, BINARY_I32_OUT, OP_CONST, BINARY_I32_D, OP_CONST, 4, H_BINARY_CHECK, OP_RET, OP_END};
 static int call_binary_i32(const uf_call *c, const int32_t *d) { (void)d; uf_binary_i32(T(BINARY_I32_X1), T(BINARY_I32_X2), T(BINARY_I32_OUT), T(BINARY_I32_D), I(BINARY_I32_OP)); return UF_OK; }
+
+// add_n_s8 (elementwise): x, acc, out, n, stage, off, mo, sho, ooff, lo, hi
+enum { ADD_N_S8_X, ADD_N_S8_ACC, ADD_N_S8_OUT }; enum { ADD_N_S8_N, ADD_N_S8_STAGE, ADD_N_S8_OFF, ADD_N_S8_MO, ADD_N_S8_SHO, ADD_N_S8_OOFF, ADD_N_S8_LO, ADD_N_S8_HI };
+static const uint8_t checks_add_n_s8[] = {OP_UNLESS, UF_STATIC, 60, 0, OP_MIN, ADD_N_S8_N, 0, OP_MIN, ADD_N_S8_STAGE, 0, OP_MAX, ADD_N_S8_STAGE, 2, OP_PARAM, ADD_N_S8_OFF, OP_CONST32, 0x81, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADD_N_S8_OFF, 128, OP_PARAM, ADD_N_S8_SHO, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADD_N_S8_SHO, 0, OP_PARAM, ADD_N_S8_OOFF, OP_CONST32, 0x80, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, ADD_N_S8_OOFF, 127, OP_PARAM, ADD_N_S8_N, OP_CFITS, ADD_N_S8_X, 1, OP_PARAM, ADD_N_S8_N, OP_FITS, ADD_N_S8_ACC, 4, OP_PARAM, ADD_N_S8_N, OP_FITS, ADD_N_S8_OUT, 1, OP_END};
+static int call_add_n_s8(const uf_call *c, const int32_t *d) { (void)d; uf_add_n_s8(T(ADD_N_S8_X), T(ADD_N_S8_ACC), T(ADD_N_S8_OUT), I(ADD_N_S8_N), I(ADD_N_S8_STAGE), I(ADD_N_S8_OFF), I(ADD_N_S8_MO), I(ADD_N_S8_SHO), I(ADD_N_S8_OOFF), I(ADD_N_S8_LO), I(ADD_N_S8_HI)); return UF_OK; }
 
 // mean_q (reduce): x, out, d, esize, in_zp, m, sh, out_zp, count, lo, hi
 enum { MEAN_Q_X, MEAN_Q_OUT, MEAN_Q_D }; enum { MEAN_Q_ESIZE, MEAN_Q_IN_ZP, MEAN_Q_M, MEAN_Q_SH, MEAN_Q_OUT_ZP, MEAN_Q_COUNT, MEAN_Q_LO, MEAN_Q_HI };
@@ -230,6 +239,16 @@ static int call_reduce_maxmin_f32(const uf_call *c, const int32_t *d) { (void)d;
 enum { ARG_MAXMIN_X, ARG_MAXMIN_OUT, ARG_MAXMIN_D }; enum { ARG_MAXMIN_ESIZE, ARG_MAXMIN_IS_MAX, ARG_MAXMIN_N };
 static const uint8_t checks_arg_maxmin[] = {OP_UNLESS, UF_STATIC, 26, 0, OP_MIN, ARG_MAXMIN_ESIZE, 1, OP_MAX, ARG_MAXMIN_ESIZE, 4, OP_MIN, ARG_MAXMIN_IS_MAX, 0, OP_MAX, ARG_MAXMIN_IS_MAX, 1, OP_MIN, ARG_MAXMIN_N, 1, OP_PARAM, ARG_MAXMIN_ESIZE, OP_CONST, 3, OP_NE, OP_CHECK, OP_PARAM, ARG_MAXMIN_N, OP_FITS, ARG_MAXMIN_OUT, 4, OP_UNLESS, UF_VALUES, 10, 0, OP_CONST, ARG_MAXMIN_X, OP_CONST, ARG_MAXMIN_X, OP_CONST, ARG_MAXMIN_D, OP_PARAM, ARG_MAXMIN_ESIZE, H_MEAN_CHECK, OP_RET, OP_END};
 static int call_arg_maxmin(const uf_call *c, const int32_t *d) { (void)d; uf_arg_maxmin(T(ARG_MAXMIN_X), T(ARG_MAXMIN_OUT), T(ARG_MAXMIN_D), I(ARG_MAXMIN_ESIZE), I(ARG_MAXMIN_IS_MAX)); return UF_OK; }
+
+// cumsum_s8 (reduce): x, out, pre, depth, post, exclusive, reverse, off, mo, sho, ooff, lo, hi
+enum { CUMSUM_S8_X, CUMSUM_S8_OUT }; enum { CUMSUM_S8_PRE, CUMSUM_S8_DEPTH, CUMSUM_S8_POST, CUMSUM_S8_EXCLUSIVE, CUMSUM_S8_REVERSE, CUMSUM_S8_OFF, CUMSUM_S8_MO, CUMSUM_S8_SHO, CUMSUM_S8_OOFF, CUMSUM_S8_LO, CUMSUM_S8_HI };
+static const uint8_t checks_cumsum_s8[] = {OP_UNLESS, UF_STATIC, 73, 0, OP_MIN, CUMSUM_S8_PRE, 0, OP_MIN, CUMSUM_S8_DEPTH, 1, OP_MIN, CUMSUM_S8_POST, 0, OP_MIN, CUMSUM_S8_EXCLUSIVE, 0, OP_MAX, CUMSUM_S8_EXCLUSIVE, 1, OP_MIN, CUMSUM_S8_REVERSE, 0, OP_MAX, CUMSUM_S8_REVERSE, 1, OP_PARAM, CUMSUM_S8_OFF, OP_CONST32, 0x81, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, CUMSUM_S8_OFF, 128, OP_PARAM, CUMSUM_S8_SHO, OP_CONST32, 0xe1, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, CUMSUM_S8_SHO, 0, OP_PARAM, CUMSUM_S8_OOFF, OP_CONST32, 0x80, 0xff, 0xff, 0xff, OP_GE, OP_CHECK, OP_MAX, CUMSUM_S8_OOFF, 127, OP_PRODUCT, 3, CUMSUM_S8_PRE, CUMSUM_S8_DEPTH, CUMSUM_S8_POST, OP_CFITS, CUMSUM_S8_X, 1, OP_PRODUCT, 3, CUMSUM_S8_PRE, CUMSUM_S8_DEPTH, CUMSUM_S8_POST, OP_FITS, CUMSUM_S8_OUT, 1, OP_END};
+static int call_cumsum_s8(const uf_call *c, const int32_t *d) { (void)d; uf_cumsum_s8(T(CUMSUM_S8_X), T(CUMSUM_S8_OUT), I(CUMSUM_S8_PRE), I(CUMSUM_S8_DEPTH), I(CUMSUM_S8_POST), I(CUMSUM_S8_EXCLUSIVE), I(CUMSUM_S8_REVERSE), I(CUMSUM_S8_OFF), I(CUMSUM_S8_MO), I(CUMSUM_S8_SHO), I(CUMSUM_S8_OOFF), I(CUMSUM_S8_LO), I(CUMSUM_S8_HI)); return UF_OK; }
+
+// cumsum_f32 (reduce): x, out, pre, depth, post, exclusive, reverse
+enum { CUMSUM_F32_X, CUMSUM_F32_OUT }; enum { CUMSUM_F32_PRE, CUMSUM_F32_DEPTH, CUMSUM_F32_POST, CUMSUM_F32_EXCLUSIVE, CUMSUM_F32_REVERSE };
+static const uint8_t checks_cumsum_f32[] = {OP_UNLESS, UF_STATIC, 37, 0, OP_MIN, CUMSUM_F32_PRE, 0, OP_MIN, CUMSUM_F32_DEPTH, 1, OP_MIN, CUMSUM_F32_POST, 0, OP_MIN, CUMSUM_F32_EXCLUSIVE, 0, OP_MAX, CUMSUM_F32_EXCLUSIVE, 1, OP_MIN, CUMSUM_F32_REVERSE, 0, OP_MAX, CUMSUM_F32_REVERSE, 1, OP_PRODUCT, 3, CUMSUM_F32_PRE, CUMSUM_F32_DEPTH, CUMSUM_F32_POST, OP_CFITS, CUMSUM_F32_X, 4, OP_PRODUCT, 3, CUMSUM_F32_PRE, CUMSUM_F32_DEPTH, CUMSUM_F32_POST, OP_FITS, CUMSUM_F32_OUT, 4, OP_END};
+static int call_cumsum_f32(const uf_call *c, const int32_t *d) { (void)d; uf_cumsum_f32(T(CUMSUM_F32_X), T(CUMSUM_F32_OUT), I(CUMSUM_F32_PRE), I(CUMSUM_F32_DEPTH), I(CUMSUM_F32_POST), I(CUMSUM_F32_EXCLUSIVE), I(CUMSUM_F32_REVERSE)); return UF_OK; }
 
 // strided_copy (layout): x, out, d, esize
 enum { STRIDED_COPY_X, STRIDED_COPY_OUT, STRIDED_COPY_D }; enum { STRIDED_COPY_ESIZE };
@@ -298,7 +317,7 @@ static int call_clamp_f32(const uf_call *c, const int32_t *d) { (void)d; uf_clam
 
 // unary_f32 (activations): x, out, n, op
 enum { UNARY_F32_X, UNARY_F32_OUT }; enum { UNARY_F32_N, UNARY_F32_OP };
-static const uint8_t checks_unary_f32[] = {OP_UNLESS, UF_STATIC, 19, 0, OP_MIN, UNARY_F32_N, 0, OP_MIN, UNARY_F32_OP, 0, OP_MAX, UNARY_F32_OP, 11, OP_PARAM, UNARY_F32_N, OP_FITS, UNARY_F32_X, 4, OP_PARAM, UNARY_F32_N, OP_FITS, UNARY_F32_OUT, 4, OP_END};
+static const uint8_t checks_unary_f32[] = {OP_UNLESS, UF_STATIC, 19, 0, OP_MIN, UNARY_F32_N, 0, OP_MIN, UNARY_F32_OP, 0, OP_MAX, UNARY_F32_OP, 13, OP_PARAM, UNARY_F32_N, OP_FITS, UNARY_F32_X, 4, OP_PARAM, UNARY_F32_N, OP_FITS, UNARY_F32_OUT, 4, OP_END};
 static int call_unary_f32(const uf_call *c, const int32_t *d) { (void)d; uf_unary_f32(T(UNARY_F32_X), T(UNARY_F32_OUT), I(UNARY_F32_N), I(UNARY_F32_OP)); return UF_OK; }
 
 // l2norm_s8 (activations): x, out, rows, depth, in_zp
@@ -426,6 +445,7 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"avg_pool2d_f32", "rwiiiiiiiiiiiff", call_avg_pool2d_f32, checks_avg_pool2d_f32, 0x00},
     {"max_pool2d_s8", "rwiiiiiiiiiiiii", call_max_pool2d_s8, checks_avg_pool2d_s8, 0x00},
     {"max_pool2d_f32", "rwiiiiiiiiiiiff", call_max_pool2d_f32, checks_avg_pool2d_f32, 0x00},
+    {"l2_pool2d_f32", "rwiiiiiiiiiiiff", call_l2_pool2d_f32, checks_avg_pool2d_f32, 0x00},
     {"softmax_s8", "rwiiiii", call_softmax_s8, checks_softmax_s8, 0x00},
     {"softmax_f32", "rwiif", call_softmax_f32, checks_softmax_f32, 0x00},
     {"log_softmax_s8", "rwiiiiiii", call_log_softmax_s8, checks_log_softmax_s8, 0x00},
@@ -444,11 +464,14 @@ const uf_kernel_def uf_kernels[UF_N_KERNELS] = {
     {"maxmin_q", "rrwrii", call_maxmin_q, checks_maxmin_q, 0x08},
     {"compare_q", "rrwriiiiiiiii", call_compare_q, checks_compare_q, 0x08},
     {"binary_i32", "rrwri", call_binary_i32, checks_binary_i32, 0x08},
+    {"add_n_s8", "rwwiiiiiiii", call_add_n_s8, checks_add_n_s8, 0x00},
     {"mean_q", "rwriiiiiiii", call_mean_q, checks_mean_q, 0x04},
     {"mean_f32", "rwri", call_mean_f32, checks_mean_f32, 0x04},
     {"reduce_maxmin_q", "rwrii", call_reduce_maxmin_q, checks_reduce_maxmin_q, 0x04},
     {"reduce_maxmin_f32", "rwri", call_reduce_maxmin_f32, checks_reduce_maxmin_f32, 0x04},
     {"arg_maxmin", "rwriii", call_arg_maxmin, checks_arg_maxmin, 0x04},
+    {"cumsum_s8", "rwiiiiiiiiiii", call_cumsum_s8, checks_cumsum_s8, 0x00},
+    {"cumsum_f32", "rwiiiii", call_cumsum_f32, checks_cumsum_f32, 0x00},
     {"strided_copy", "rwri", call_strided_copy, checks_strided_copy, 0x04},
     {"fill_int", "wii", call_fill_int, checks_fill_int, 0x00},
     {"fill_f32", "wif", call_fill_f32, checks_fill_f32, 0x00},

@@ -154,6 +154,10 @@ def _expm1(v):
 
 
 def _unary(v, op):
+    if op >= 12:   # SIN, COS: NaN for infinities and NaN (CPython's math raises there)
+        if v != v or not -3.5e38 < v < 3.5e38:
+            return math.nan
+        return math.sin(v) if op == 12 else math.cos(v)
     if op == 11:   # ELU
         return _expm1(v) if v < 0 else v
     if op == 8:
@@ -190,8 +194,8 @@ def _unary(v, op):
 
 
 def unary_f32(x, out, n, op):
-    # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, tanh-approximated GELU, FLOOR, CEIL, ROUND, ELU
-    # (op 0..11): float64 maths, rounded to float32 when stored
+    # ABS, NEG, SQRT, RSQRT, EXP, LOG, GELU, tanh-approximated GELU, FLOOR, CEIL, ROUND, ELU, SIN,
+    # COS (op 0..13): float64 maths, rounded to float32 when stored
     for i in range(n):
         out[i] = _unary(x[i], op)
 

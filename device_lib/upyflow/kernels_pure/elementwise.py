@@ -7,7 +7,8 @@ import math
 
 from ..qmath import F32, mul_by_qm, one_over_one_plus_x, rdbypot, sat_shl, srdhm, wrap32
 
-KERNELS = ("addsub_q", "mul_q", "div_q", "binary_f32", "maxmin_q", "compare_q", "binary_s8_ort", "binary_i32")
+KERNELS = ("addsub_q", "mul_q", "div_q", "binary_f32", "maxmin_q", "compare_q", "binary_s8_ort", "binary_i32",
+           "add_n_s8")
 
 
 def _pairs(d, nd, k, a, b, o, row):
@@ -147,11 +148,39 @@ def _div(u, w):
     return u / w
 
 
+def _floor_div(u, w):
+    # TFLM's floor of the quotient in double (exact: a float's quotient is never within 2^-48 of
+    # an integer it is not); where floats are 32-bit, a quotient rounded onto an integer the
+    # exact one is below is moved down, as elementwise.c does
+    if w == 0 or u != u or w != w:
+        return _div(u, w)
+    v = u / w
+    if v == 0:   # zero, or a quotient below the smallest float: -1 when negative
+        return -1.0 if u != 0 and -_F32_INF < w < _F32_INF and (u < 0) != (w < 0) else v
+    if not -4503599627370496.0 < v < 4503599627370496.0:
+        return v   # integral or infinite
+    f = float(math.floor(v))
+    if f == v and -16777216.0 < f < 16777216.0:
+        r = u - f * w
+        if (r < 0) if w > 0 else (r > 0):
+            f -= 1.0
+    return f
+
+
+def _floor_mod(u, w):
+    # TFLM: std::fmod (exact), moved by w when nonzero with the other sign than w; x % 0, an
+    # infinite or NaN operand give NaN except x % inf = x
+    if w == 0 or u != u or w != w or not -_F32_INF < u < _F32_INF:
+        return float("nan")
+    t = math.fmod(u, w) if -_F32_INF < w < _F32_INF else u
+    return t + w if t != 0 and (w < 0) != (t < 0) else t
+
+
 def binary_f32(x1, x2, out, d, op, lo, hi):
     # op: 0 add, 1 sub, 2 mul, 5 div (clamped to the activation), 3 max, 4 min,
     # 6 squared difference, 7 power, 8 max and 9 min with a NaN operand giving NaN (not
-    # clamped). float32 views round every stored result, as TFLM computes in float32 (the
-    # difference is rounded to float32 before squaring).
+    # clamped), 10 FLOOR_DIV, 11 FLOOR_MOD. float32 views round every stored result, as TFLM
+    # computes in float32 (the difference is rounded to float32 before squaring).
     def row(a, b, o, n, sa, sb):
         for i in range(n):
             u = x1[a]
@@ -162,6 +191,10 @@ def binary_f32(x1, x2, out, d, op, lo, hi):
                 v = _div(u, w)
             elif op == 7:
                 v = _pow(u, w)
+            elif op == 10:
+                v = _floor_div(u, w)
+            elif op == 11:
+                v = _floor_mod(u, w)
             elif op >= 8:   # onnxruntime's Max/Min: a NaN operand gives NaN
                 v = u if u != u else (w if w != w else _arith(op - 5, u, w))
             else:
@@ -262,3 +295,16 @@ def binary_i32(x1, x2, out, d, op):
             a += sa
             b += sb
     _pairs(d, d[0], 0, 0, 0, 0, row)
+
+
+# ADD_N int8 as TFLM, one call per input (stage 0 first, 1 next, 2 last): acc sums x - zp (the
+# first adds TFLM's starting -zp); each input's (x - zp) << 20 times the exact multiplier 1/2 is
+# (x - zp) << 19, so TFLM's wrapping int32 sum is acc << 19, scaled by the output multiplier.
+def add_n_s8(x, acc, out, n, stage, off, mo, sho, ooff, lo, hi):
+    for i in range(n):
+        v = x[i] + off + (off if stage == 0 else acc[i])
+        if stage < 2:
+            acc[i] = v
+        else:
+            v = rdbypot(srdhm(wrap32(v << 19), mo), -sho) + ooff
+            out[i] = lo if v < lo else (hi if v > hi else v)

@@ -1,9 +1,11 @@
-# AVERAGE_POOL_2D and MAX_POOL_2D, NHWC, batch 1; padded taps are skipped and
+# AVERAGE_POOL_2D, MAX_POOL_2D and L2_POOL_2D, NHWC, batch 1; padded taps are skipped and
 # the average divides by the count of valid taps, as TFLite does.
+import math
+
 from ..qmath import F32, f32, requant_ort
 
 KERNELS = ("avg_pool2d_s8", "max_pool2d_s8", "avg_pool2d_f32", "max_pool2d_f32",
-           "avg_pool2d_s8_ort")
+           "avg_pool2d_s8_ort", "l2_pool2d_f32")
 
 
 def _window(o, s, pad, k, size):
@@ -58,6 +60,17 @@ def _avg_float(x, idx):
     return f32(acc / len(idx))
 
 
+def _l2_float(x, idx):
+    # TFLM's L2Pool: the squares summed in float32, over the count (float32), the square root
+    acc = 0.0
+    for i in idx:
+        acc = f32(acc + f32(x[i] * x[i]))
+    if not idx:
+        return math.nan
+    v = f32(acc / len(idx))
+    return math.sqrt(v) if v >= 0 else v   # inf and NaN stay
+
+
 def avg_pool2d_s8(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
     _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _avg_int)
 
@@ -68,6 +81,10 @@ def max_pool2d_s8(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h
 
 def avg_pool2d_f32(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
     _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _avg_float)
+
+
+def l2_pool2d_f32(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):
+    _pool(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max, _l2_float)
 
 
 def max_pool2d_f32(x, out, in_h, in_w, c, out_h, out_w, k_h, k_w, s_h, s_w, pad_h, pad_w, act_min, act_max):

@@ -2,10 +2,10 @@
 # descriptor, baked by upyflow_tools/lower/families/reduce.py, is [outer block][inner
 # block], each block [nd, shape..., strides...]; one output per outer element.
 # The esize parameter is for the native tier; typed views know their width.
-from ..qmath import mul_by_qm, requant_ort
+from ..qmath import F32, mul_by_qm, rdbypot, requant_ort, srdhm, wrap32
 
 KERNELS = ("mean_q", "mean_f32", "mean_s8_ort", "reduce_maxmin_q", "reduce_maxmin_f32",
-           "arg_maxmin")
+           "arg_maxmin", "cumsum_s8", "cumsum_f32")
 
 
 def _runs(d, p, k, base, fn):
@@ -137,3 +137,41 @@ def arg_maxmin(x, out, d, esize, is_max, n):
             st[0] += 1
             base += s
     _runs(d, 0, 0, 0, outer)
+
+
+# CUMSUM along one axis, x as [pre][depth][post]: running sums over depth, from the end when
+# reverse, each output the sum before its value when exclusive. int8 as TFLM: acc sums x - zp
+# exactly from TFLM's starting -zp (off); each value's (x - zp) << 20 times the exact input
+# multiplier 1/2 is (x - zp) << 19, so TFLM's wrapping int32 sum is acc << 19, scaled out.
+def cumsum_s8(x, out, pre, depth, post, exclusive, reverse, off, mo, sho, ooff, lo, hi):
+    step = -post if reverse else post
+    for p in range(pre):
+        for q in range(post):
+            i = p * depth * post + q + ((depth - 1) * post if reverse else 0)
+            acc = off
+            for _ in range(depth):
+                if not exclusive:
+                    acc += x[i] + off
+                v = rdbypot(srdhm(wrap32(acc << 19), mo), -sho) + ooff
+                out[i] = lo if v < lo else (hi if v > hi else v)
+                if exclusive:
+                    acc += x[i] + off
+                i += step
+
+
+def cumsum_f32(x, out, pre, depth, post, exclusive, reverse):
+    # float32 sums from +0.0 (F32 rounds each one, as TFLM's float accumulator)
+    f = F32
+    step = -post if reverse else post
+    for p in range(pre):
+        for q in range(post):
+            i = p * depth * post + q + ((depth - 1) * post if reverse else 0)
+            f[0] = 0.0
+            for _ in range(depth):
+                v = x[i]
+                if exclusive:
+                    out[i] = f[0]
+                f[0] = f[0] + v
+                if not exclusive:
+                    out[i] = f[0]
+                i += step

@@ -412,7 +412,8 @@ def softmax16_tables(graph: Graph) -> tuple[int, int]:
 
 
 # --- float32 maths: ABS, NEG, SQRT, RSQRT, EXP, LOG (and int8/int16 ABS, int8 RSQRT) -----------
-UNARY_F32_OP = {"ABS": 0, "NEG": 1, "SQRT": 2, "RSQRT": 3, "EXP": 4, "LOG": 5, "FLOOR": 8, "CEIL": 9, "ROUND": 10}
+UNARY_F32_OP = {"ABS": 0, "NEG": 1, "SQRT": 2, "RSQRT": 3, "EXP": 4, "LOG": 5, "FLOOR": 8, "CEIL": 9, "ROUND": 10,
+                "SIN": 12, "COS": 13}
 
 
 def _unary_f32(graph: Graph, op: Op) -> list[Call]:

@@ -1,5 +1,5 @@
-"""ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, POW with numpy-style broadcasting;
-int32 tensors (the TFLM audio front end) in plain C integer arithmetic as TFLM runs them.
+"""ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE, POW, FLOOR_DIV, FLOOR_MOD with numpy-style
+broadcasting; int32 tensors (the TFLM audio front end) in plain C integer arithmetic as TFLM runs them.
 
 At the end of the file: GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL and
 LOGICAL_AND/OR/NOT, with the same broadcast descriptors. Their bool outputs are uint8 bytes 0/1
@@ -23,7 +23,8 @@ from ..ort_rounding import uses_ort
 
 MAX_RANK = 6          # TFLM's broadcast loops (the interpreter runs 6-D for every binary op)
 ESIZE = {"i8": 1, "i16": 2}
-F32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5, "SQUARED_DIFFERENCE": 6, "POW": 7}
+F32_OP = {"ADD": 0, "SUB": 1, "MUL": 2, "MAXIMUM": 3, "MINIMUM": 4, "DIV": 5, "SQUARED_DIFFERENCE": 6, "POW": 7,
+          "FLOOR_DIV": 10, "FLOOR_MOD": 11}
 
 
 def contiguous_strides(shape) -> list[int]:
@@ -237,6 +238,24 @@ def _sqdiff(graph: Graph, op: Op) -> list[Call]:
 
 # TFLM has no POW kernel: TFLite's (std::pow) values, float32 within the float tolerance
 lowering("POW", "float32; broadcasting up to 6-D", min_inputs=2)(_div_sqdiff)
+
+
+@lowering("FLOOR_DIV", "float32 (floor of the double quotient, as TFLM); broadcasting up to 6-D", min_inputs=2)
+def _floor_div_mod(graph: Graph, op: Op) -> list[Call]:
+    # TFLM runs float32 only (constants fold at bake time whatever their type); FLOOR_DIV fails on a
+    # divisor 0 (a computed one gives floor(x / 0): an infinity or NaN)
+    a, b, out = inp(graph, op, 0), inp(graph, op, 1), graph.tensors[op.outputs[0]]
+    if not a.dtype == b.dtype == out.dtype == "f32":
+        raise types_error(op, graph)
+    if op.kind == "FLOOR_DIV" and b.is_const and not b.const_data.all():
+        raise BakeError("FLOOR_DIV %r divides by a constant 0 (TFLM fails: Division by 0)" % out.name)
+    desc = broadcast_desc(op, a, b, out)
+    return [Call("binary_f32", x1=op.inputs[0], x2=op.inputs[1], out=op.outputs[0], d=_desc_const(graph, op, desc),
+                 op=F32_OP[op.kind], lo=-3.4028234663852886e38, hi=3.4028234663852886e38)]
+
+
+lowering("FLOOR_MOD", "float32 (fmod moved to the divisor's sign, as TFLM); broadcasting up to 6-D",
+         min_inputs=2)(_floor_div_mod)
 
 
 # --- int32 arithmetic -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""AVERAGE_POOL_2D and MAX_POOL_2D."""
+"""AVERAGE_POOL_2D, MAX_POOL_2D and L2_POOL_2D (float32 only, as TFLM)."""
 from __future__ import annotations
 
 from ... import BakeError
@@ -23,7 +23,7 @@ def _pool(kind: str):
         if x.dtype == out.dtype == "f32":
             lo, hi = activation_range_float(act)
             return [Call(kind + "_pool2d_f32", x=op.inputs[0], out=op.outputs[0], **geom, act_min=lo, act_max=hi)]
-        if not x.dtype == out.dtype == "i8":
+        if not x.dtype == out.dtype == "i8" or kind == "l2":
             raise types_error(op, graph)
         if kind == "avg" and uses_ort(graph):
             # onnxruntime's QLinearAveragePool; whole-image windows take its global pool
@@ -43,3 +43,4 @@ def _pool(kind: str):
 
 lowering("AVERAGE_POOL_2D", "int8; float32")(_pool("avg"))
 lowering("MAX_POOL_2D", "int8; float32")(_pool("max"))
+lowering("L2_POOL_2D", "float32")(_pool("l2"))

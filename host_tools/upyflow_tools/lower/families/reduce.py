@@ -1,6 +1,7 @@
 """MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_ALL (bool bytes): the reduced axes and the kept
 ones as two blocks of an int32 descriptor [outer block][inner block] (kernels_pure/reduce.py
-walks it), 1/count folded into the requantization as TFLM does."""
+walks it), 1/count folded into the requantization as TFLM does. CUMSUM: running sums along one
+axis (the input as [pre][depth][post])."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ from ...ir import Graph, Op, Tensor
 from ...quant import QRANGE, quantize_multiplier
 from ..core import Call, inp, lowering, need_const
 from ..ort_rounding import ort_mean_scale, uses_ort
-from .elementwise import contiguous_strides, fuse_dims
+from .elementwise import contiguous_strides, fuse_dims, smaller_than_one
 from .layout.ops import const_ints, same_type
 
 
@@ -142,3 +143,33 @@ def _reduce_all(graph: Graph, op: Op) -> list[Call]:
         raise BakeError("REDUCE_ALL %r: %s in, %s out is not supported (bool)" % (out.name, x.dtype, out.dtype))
     d, _ = _descriptor(graph, op, x, out, const_ints(graph, op, 1, "axis"))
     return [Call("reduce_maxmin_q", x=op.inputs[0], out=op.outputs[0], d=d, esize=1, is_max=0)]
+
+
+@lowering("CUMSUM", "int8 (TFLM's integer sums); float32; one constant axis, exclusive, reverse", 2)
+def _cumsum(graph: Graph, op: Op) -> list[Call]:
+    x, out = inp(graph, op, 0), graph.tensors[op.outputs[0]]
+    if x.dtype != out.dtype or x.dtype not in ("i8", "f32") or tuple(x.shape) != tuple(out.shape):
+        raise BakeError("CUMSUM %r: %s %s in, %s %s out is not supported (int8 or float32, one shape)"
+                        % (out.name, x.dtype, list(x.shape), out.dtype, list(out.shape)))
+    ax = need_const(graph, op, 1, "axis")
+    rank = len(x.shape)
+    a = int(ax.const_data.reshape(-1)[0]) if ax.dtype == "i32" and ax.const_data.size == 1 else rank
+    a = a + rank if a < 0 else a
+    if not 0 <= a < rank:
+        raise BakeError("CUMSUM %r: the axis must be one int32 within the input's %d dimensions" % (out.name, rank))
+    o = op.options
+    geom = dict(pre=int(np.prod(x.shape[:a], dtype=np.int64)), depth=x.shape[a],
+                post=int(np.prod(x.shape[a + 1:], dtype=np.int64)), exclusive=int(bool(o.get("exclusive"))),
+                reverse=int(bool(o.get("reverse"))))
+    if x.size == 0:
+        raise BakeError("CUMSUM %r: empty input" % out.name)
+    if x.dtype == "f32":
+        return [Call("cumsum_f32", x=op.inputs[0], out=op.outputs[0], **geom)]
+    for t in (x, out):
+        if len(t.scale) != 1:
+            raise BakeError("CUMSUM %r: tensor %r needs per-tensor quantization" % (out.name, t.name))
+    # TFLM: input multiplier scale / (2 scale) (exactly 1/2), output 2 scale / (2^20 out_scale)
+    mo, sho = smaller_than_one(op, 2.0 * x.sc / ((1 << 20) * out.sc), "output")
+    lo, hi = QRANGE["i8"]
+    return [Call("cumsum_s8", x=op.inputs[0], out=op.outputs[0], **geom, off=-x.zp, mo=mo, sho=sho, ooff=out.zp,
+                 lo=lo, hi=hi)]

@@ -14,8 +14,9 @@ import numpy as np
 
 from .... import BakeError
 from ....ir import NP_DTYPE, Graph, Op, Tensor
+from ....quant import activation_range
 from ...core import UNQUANTIZED, Call, inp, lowering, need_const, types_error
-from ..elementwise import F32_OP, _desc_const, broadcast_desc, contiguous_strides
+from ..elementwise import F32_OP, _desc_const, broadcast_desc, contiguous_strides, smaller_than_one
 from .ops import _check_shape, const_ints, copy_call
 
 UNQUANTIZED.update({"ZEROS_LIKE"})
@@ -234,9 +235,11 @@ def _square(graph: Graph, op: Op) -> list[Call]:
                  lo=-3.4028234663852886e38, hi=3.4028234663852886e38)]
 
 
-@lowering("ADD_N", "float32 (added in input order, as TFLM)")
+@lowering("ADD_N", "int8 (TFLM's integer sum); float32 (added in input order, as TFLM)")
 def _add_n(graph: Graph, op: Op) -> list[Call]:
     ins, out = [inp(graph, op, k) for k in range(len(op.inputs))], graph.tensors[op.outputs[0]]
+    if len(ins) >= 2 and out.dtype == "i8" and all(t.dtype == "i8" and t.shape == out.shape for t in ins):
+        return _add_n_s8(graph, op, ins, out)
     if len(ins) < 2 or any(t.dtype != "f32" or t.shape != out.shape for t in ins) or out.dtype != "f32":
         raise types_error(op, graph)
     desc = _desc_const(graph, op, broadcast_desc(op, out, out, out))
@@ -247,3 +250,22 @@ def _add_n(graph: Graph, op: Op) -> list[Call]:
         calls.append(Call("binary_f32", x1=op.outputs[0], x2=t, out=op.outputs[0], d=desc, op=F32_OP["ADD"],
                           lo=-big, hi=big))
     return calls
+
+
+def _add_n_s8(graph: Graph, op: Op, ins: list[Tensor], out: Tensor) -> list[Call]:
+    # TFLM: every input quantized as the first; the input multiplier scale / (2 scale) is exactly
+    # 1/2 (add_n_s8 relies on it), the output one 2 scale / (2^20 out_scale) below one
+    x = ins[0]
+    for t in [x] + [out]:
+        if len(t.scale) != 1:
+            raise BakeError("ADD_N %r: tensor %r needs per-tensor quantization" % (out.name, t.name))
+    if any((t.scale, t.zero_point) != (x.scale, x.zero_point) for t in ins[1:]):
+        raise BakeError("ADD_N %r: the inputs are quantized differently (TFLM needs one scale and zero point)"
+                        % out.name)
+    mo, sho = smaller_than_one(op, 2.0 * x.sc / ((1 << 20) * out.sc), "output")
+    lo, hi = activation_range("NONE", "i8", out.sc, out.zp)
+    acc = graph.add_tensor(Tensor(out.name + "/add_n_sum", (out.size,), "i32"))
+    last = len(op.inputs) - 1
+    return [Call("add_n_s8", x=t, acc=acc, out=op.outputs[0], n=out.size,
+                 stage=0 if k == 0 else (2 if k == last else 1), off=-x.zp, mo=mo, sho=sho, ooff=out.zp, lo=lo,
+                 hi=hi) for k, t in enumerate(op.inputs)]
