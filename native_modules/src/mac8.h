@@ -310,8 +310,8 @@ typedef struct {
 // u = (y mh + ((y ml + C) >> 16)) >> (15 + r), the sum below 2^32 (y ml < 2^31, C <
 // 2^31). Sums past 2^15 take four MULS (the 64-bit y m + C; u = its high word >> (r -
 // 1)). x < 0 inside the window (xs < 0) would need the -2^31: with lo >= 0 the formula
-// gives u <= 0 there anyway (x m + K - lo D <= K - m < D at x = -1). 27 cycles per
-// output, 13 below xs (uf_rq_m0: 49).
+// gives u <= 0 there anyway (x m + K - lo D <= K - m < D at x = -1). 25 cycles per
+// output, 13 below xs (uf_rq_m0: 49), four outputs per loop pass.
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 void uf_rq1_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 // x << left (a register shift reads bits 0..7)
@@ -370,11 +370,12 @@ __asm__(                                                                        
     UF_M0_END(name))
 #if UF_M0_CONV_ASM
 UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
-// uf_rq1_m0, two outputs per loop pass (out[0] at 1x labels, out[1] at 2x; r0 steps by
-// 2, an odd n enters at the second with r0 one byte back), r12 = the outputs' end, r9 =
-// act_min, r10 = act_max - act_min (unsigned compare: u is >= 0), r11 = act_max.
-// One output: sum and origin, below it act_min (x7), past 2^15 the 64-bit path (x9),
-// else two MULS; clamp (x5: act_max), store at r0 + pos.
+// uf_rq1_m0, four outputs per loop pass (out[k] at labels with prefix k + 1; r0 steps
+// by 4, n mod 4 enters at the output that leaves a multiple of four with r0 that many
+// bytes back), r12 = the outputs' end, r9 = act_min, r10 = act_max - act_min (unsigned
+// compare: u is >= 0), r11 = act_max.
+// One output: sum and origin, below it act_min (x7: then on at next), past 2^15 the
+// 64-bit path (x9), else two MULS; clamp (x5: act_max), store at r0 + pos.
 #define UF_RQ1_M0_ONE(l, pos)                                                           \
     "  ldm r1!, {r2, r3}\n"                 /* acc, F */                                \
     "  subs r2, r2, r3\n"                   /* y (unsigned from here: acc >= F) */      \
@@ -392,10 +393,15 @@ UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
     "  add r4, r9\n"                                                                    \
     l "6:\n"                                                                            \
     "  strb r4, [r0, #" pos "]\n"
-// Its side paths: below the origin, act_max, and y >= 2^15: the 64-bit y m + C from
-// 16x16 partial products (y = yh:yl, m = mh:ml, all unsigned; yh mh < 2^31, the others
-// < 2^32), u = its high word >> (r - 1).
-#define UF_RQ1_M0_SIDE(l)                                                               \
+// Its side paths: below the origin (act_min, then on at next), act_max, and y >= 2^15:
+// the 64-bit y m + C from 16x16 partial products (y = yh:yl, m = mh:ml, all unsigned;
+// yh mh < 2^31, the others < 2^32), u = its high word >> (r - 1).
+#define UF_RQ1_M0_SIDE(l, pos, next)                                                    \
+    l "7:\n"                                                                            \
+    "  adds r1, #12\n"                                                                  \
+    "  mov r4, r9\n"                                                                    \
+    "  strb r4, [r0, #" pos "]\n"                                                       \
+    "  b " next "\n"                                                                    \
     l "5:\n"                                                                            \
     "  mov r4, r11\n"                                                                   \
     "  b " l "6b\n"                                                                     \
@@ -419,35 +425,35 @@ __asm__(
     "  subs r5, r5, r4\n  mov r10, r5\n"    // act_max - act_min
     "  adds r3, r1, r2\n  mov r12, r3\n"    // the outputs' end
     "  movs r3, r0\n  movs r0, r1\n  movs r1, r3\n"   // r0: out, r1: table
-    "  lsrs r2, r2, #1\n"                   // C: n odd
-    "  bcc 11f\n"
+    "  lsls r3, r2, #31\n"                  // Z = !bit 0 of n, C = bit 1
+    "  bcc 60f\n"
+    "  bne 61f\n"                           // n mod 4 = 3: from out[1]
+    "  subs r0, #2\n"                       // 2: from out[2]
+    "  b 52f\n"
+    "60:\n"
+    "  beq 50f\n"                           // 0
+    "  subs r0, #3\n"                       // 1: from out[3]
+    "  b 53f\n"
+    "61:\n"
     "  subs r0, #1\n"
-    "  b 21f\n"
-    "11:\n"
+    "  b 51f\n"
+    "50:\n"
     UF_RQ1_M0_ONE("1", "0")
-    "21:\n"
+    "51:\n"
     UF_RQ1_M0_ONE("2", "1")
-    "30:\n"
-    "  adds r0, #2\n"
+    "52:\n"
+    UF_RQ1_M0_ONE("3", "2")
+    "53:\n"
+    UF_RQ1_M0_ONE("4", "3")
+    "54:\n"
+    "  adds r0, #4\n"
     "  cmp r0, r12\n"
-    "  bne 11b\n"
-    "31:\n"
+    "  bne 50b\n"
     UF_M0_RESTORE
-    "17:\n"                                 // out[0] below the origin: act_min
-    "  adds r1, #12\n"
-    "  mov r4, r9\n"
-    "  strb r4, [r0, #0]\n"
-    "  b 21b\n"
-    "27:\n"                                 // out[1] below the origin
-    "  adds r1, #12\n"
-    "  mov r4, r9\n"
-    "  strb r4, [r0, #1]\n"
-    "  adds r0, #2\n"
-    "  cmp r0, r12\n"
-    "  bne 11b\n"
-    "  b 31b\n"
-    UF_RQ1_M0_SIDE("1")
-    UF_RQ1_M0_SIDE("2")
+    UF_RQ1_M0_SIDE("1", "0", "51b")
+    UF_RQ1_M0_SIDE("2", "1", "52b")
+    UF_RQ1_M0_SIDE("3", "2", "53b")
+    UF_RQ1_M0_SIDE("4", "3", "54b")
     UF_M0_END("uf_rq1_m0"));
 
 #endif
