@@ -572,13 +572,23 @@ static UF_MAC_NOINLINE void dw_corr_m0(int32_t *cor, const int8_t *zp, const int
     }
 }
 
-// uf_dw4t33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart).
-static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab) {
-    for (int b = 0; b < n4; b += 4) {
+// The words per block of four channels of uf_dw4q33_m0's table (the 3x3 weights, then
+// the four channels' requantization: uf_dw4t*_m0 and uf_dwcor33_m0 skip those).
+#define UF_DW_TAB33 52
+// uf_dw4q33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart),
+// with t's uf_rq1_m0 entries (ok == 2; else those words are left alone).
+static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab, const uf_rq_m0_t *t,
+                                          int ok) {
+    for (int b = 0; b < n4; b += 4, t += 4) {
         const int8_t *wb = w + b;
+        int32_t *q = wtab + 36;
         for (int tap = 0; tap < 9; tap++, wb += out_c, wtab += 4) {
             wtab[0] = wb[0], wtab[1] = wb[1], wtab[2] = wb[2], wtab[3] = wb[3];
         }
+        for (int j = 0; ok == 2 && j < 4; j++, q += 4) {
+            q[0] = t[j].bias, q[1] = (int32_t)t[j].mult2, q[2] = t[j].half, q[3] = t[j].shifts;
+        }
+        wtab += UF_DW_TAB33 - 36;
     }
 }
 
@@ -706,10 +716,20 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
                                       int n, int8_t *o) {
     int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb, kq = d->kq, nq = 0;
     int rc = rows * 4 + cols;
-    const int32_t *cor = rc == 15 ? 0 : dw_share_m0(d, ky0, ky1, kx0, kx1);
     const int8_t *xb = d->x + ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d->d_w)) * in_c + d->c0 * xs;
     const int32_t *wt = d->wtab + (ky0 * 3 + kx0) * 4;
     int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
+    if (rc == 15) {   // full windows: the requantization in the kernel
+        int32_t q[9] = {d->n4 >> 2, n, d->out_c - nb, x_col, d->s_w * in_c, row - 3 * x_col,
+                        2 * row + 2 * x_col - 4 * xs, d->lim[1], d->lim[2] - d->lim[1]};
+        if (xs) {   // (direct calls: a natmod cannot take these local symbols' address)
+            uf_dw4q33_m0(xb, wt, o, q);
+        } else {
+            uf_dw4x1q33_m0(xb, wt, o, q);
+        }
+        return;
+    }
+    const int32_t *cor = dw_share_m0(d, ky0, ky1, kx0, kx1);
     while (nq + kq <= n) {
         nq += kq;
     }
@@ -721,9 +741,7 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
             g[6] = (int32_t)(uintptr_t)o;
             // (direct calls: a natmod cannot take these local symbols' address)
             if (xs) {
-                if (rc == 15) {
-                    uf_dw4t33_m0(xb, wt, d->t, g);
-                } else if (rc == 11) {
+                if (rc == 11) {
                     uf_dw4t23_m0(xb, wt, d->t, g);
                 } else if (rc == 14) {
                     uf_dw4t32_m0(xb, wt, d->t, g);
@@ -731,9 +749,7 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
                     uf_dw4t22_m0(xb, wt, d->t, g);
                 }
             } else {
-                if (rc == 15) {
-                    uf_dw4x1t33_m0(xb, wt, d->t, g);
-                } else if (rc == 11) {
+                if (rc == 11) {
                     uf_dw4x1t23_m0(xb, wt, d->t, g);
                 } else if (rc == 14) {
                     uf_dw4x1t32_m0(xb, wt, d->t, g);
@@ -799,7 +815,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         int fast33 = d.table33 && n4 == nb && ok == 2 &&
                      (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
         if (d.table33) {
-            dw_table33_m0(w + c0, out_c, n4, wtab);
+            dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
         }
         int oxa = 0, oxb, kq = nb == out_c ? UF_DW_BLOCK / nb : 1;
         d.kq = kq;
@@ -1224,7 +1240,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
     if (depth_mult == 1 || in_c == 1) {
         // (the 3x3 weight table in this frame: Thumb-1 SP offsets reach 1020 bytes, and
         // depthwise_m0's locals stay within them)
-        int32_t wtab[UF_DW_BLOCK * 9];
+        int32_t wtab[UF_DW_BLOCK / 4 * UF_DW_TAB33];
         depthwise_m0(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
                      k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max, wtab);
         return;

@@ -739,8 +739,93 @@ __asm__(                                                                        
     "  add sp, #48\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
-UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "");
-UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "");
+// uf_dw4q33_m0 / uf_dw4x1q33_m0: uf_dw4t33_m0's taps with uf_rq1_m0's requantization
+// in each block's epilogue, the accumulators never stored: the table holds after each
+// block's 36 weight words its four channels' {F, m, C, 15 + r} (uf_rq1_m0's entry
+// without .acc). For each of g[1] pixels (x advancing g[4] bytes, out g[2] bytes more
+// than the pixel's 4 g[0] outputs), the g[0] blocks' outputs at out. g = {blocks,
+// pixels, out skip, x_col, x_pixel, x_row, back, act_min, act_max - act_min}, x_col,
+// x_row and back as uf_dw4t33_m0's. Per output as uf_rq1_m0 (RQ: j the channel, l its
+// labels' prefix; r2 = y's accumulator, r0 = out, r7 = act_min, r8 = the range after
+// channel 0 leaves it): 23 cycles, 13 below the origin.
+void uf_dw4q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+#define UF_DW4Q_M0_RQ(l, j)                                                                   \
+    "  ldm r1!, {r3, r4, r5, r6}\n"        /* F, m, C, 15 + r */                              \
+    "  subs r2, r2, r3\n"                                                                     \
+    "  blt " l "7f\n"                                                                         \
+    "  lsrs r3, r2, #15\n"                                                                    \
+    "  bne " l "9f\n"                                                                         \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"                                                     \
+    "  muls r3, r2\n  muls r4, r2\n"                                                          \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"                              \
+    "  lsrs r4, r6\n"                                                                         \
+    l "2:\n"                                                                                  \
+    "  cmp r4, r8\n"                                                                          \
+    "  bhi " l "5f\n"                                                                         \
+    "  adds r4, r4, r7\n"                                                                     \
+    l "6:\n"                                                                                  \
+    "  strb r4, [r0, #" j "]\n"                                                               \
+    l "8:\n"
+// Its side paths: below the origin (act_min), act_max, y >= 2^15 (uf_rq1_m0's 64-bit
+// product, r6 and r7 kept on the stack meanwhile).
+#define UF_DW4Q_M0_SIDE(l, j)                                                                 \
+    l "7:\n"                                                                                  \
+    "  strb r7, [r0, #" j "]\n"                                                               \
+    "  b " l "8b\n"                                                                           \
+    l "5:\n"                                                                                  \
+    "  mov r4, r8\n  adds r4, r4, r7\n"                                                       \
+    "  b " l "6b\n"                                                                           \
+    l "9:\n"                                                                                  \
+    "  push {r6, r7}\n"                                                                       \
+    "  uxth r3, r2\n  lsrs r2, r2, #16\n"                                                     \
+    "  uxth r7, r4\n  lsrs r4, r4, #16\n"                                                     \
+    "  movs r6, r3\n  muls r6, r7\n"                                                          \
+    "  muls r7, r2\n  muls r3, r4\n  muls r4, r2\n"                                           \
+    "  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"                                       \
+    "  lsls r5, r7, #16\n  lsrs r7, r7, #16\n  adds r6, r6, r5\n  adcs r4, r7\n"               \
+    "  lsls r5, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r5\n  adcs r4, r3\n"               \
+    "  pop {r6, r7}\n"                                                                        \
+    "  subs r6, #16\n  lsrs r4, r6\n"                                                         \
+    "  b " l "2b\n"
+#define UF_DW4Q_M0(name, body, init)                                                          \
+__asm__(                                                                                      \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
+    "  sub sp, #40\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: pixels left, [sp+12]: */ \
+                        /* g, [sp+16]: wt, [sp+20]: wt's end, [sp+24]: x in the epilogue, */  \
+                        /* [sp+28]: back, [sp+32]: act_min, [sp+36]: the range */             \
+    "  str r2, [sp, #0]\n  str r0, [sp, #4]\n  str r3, [sp, #12]\n  str r1, [sp, #16]\n"      \
+    "  ldr r4, [r3, #0]\n  movs r5, #208\n  muls r4, r5\n  adds r4, r4, r1\n  str r4, [sp, #20]\n" \
+    "  ldr r4, [r3, #4]\n  str r4, [sp, #8]\n"                                                \
+    "  ldr r4, [r3, #24]\n  str r4, [sp, #28]\n"                                              \
+    "  ldr r4, [r3, #28]\n  str r4, [sp, #32]\n"                                              \
+    "  ldr r4, [r3, #32]\n  str r4, [sp, #36]\n"                                              \
+    "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
+    "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
+    "2:\n" init                              /* a block of four channels */                  \
+    body                                                                                      \
+    "  str r0, [sp, #24]\n"                                                                   \
+    "  ldr r0, [sp, #0]\n  ldr r7, [sp, #32]\n"                                               \
+    "  mov r2, r8\n  ldr r3, [sp, #36]\n  mov r8, r3\n"                                       \
+    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r9\n" UF_DW4Q_M0_RQ("2", "1")                          \
+    "  mov r2, r10\n" UF_DW4Q_M0_RQ("3", "2") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "3")       \
+    "  adds r0, #4\n  str r0, [sp, #0]\n"                                                     \
+    "  ldr r0, [sp, #24]\n  ldr r3, [sp, #28]\n  subs r0, r0, r3\n"                           \
+    "  ldr r3, [sp, #20]\n  cmp r1, r3\n"                                                     \
+    "  beq 3f\n  b 2b\n"  /* (the loop is past a conditional branch's reach) */               \
+    UF_DW4Q_M0_SIDE("1", "0") UF_DW4Q_M0_SIDE("2", "1")                                       \
+    UF_DW4Q_M0_SIDE("3", "2") UF_DW4Q_M0_SIDE("4", "3")                                       \
+    "3:\n"                                   /* the pixel's end */                            \
+    "  ldr r3, [sp, #12]\n  ldr r1, [sp, #16]\n"                                              \
+    "  ldr r0, [sp, #0]\n  ldr r4, [r3, #8]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"         \
+    "  ldr r0, [sp, #4]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
+    "  ldr r4, [sp, #8]\n  subs r4, r4, #1\n  str r4, [sp, #8]\n"                             \
+    "  beq 7f\n  b 2b\n7:\n"                                                                  \
+    "  add sp, #40\n"                                                                         \
+    UF_M0_RESTORE                                                                             \
+    UF_M0_END(name))
+UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "");
+UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n");
 // uf_dw4t33_m0 for the border windows of 2x3, 3x2 and 2x2 taps: wt at the window's
 // first valid tap, x_row from the window's last column, g[11] = cor.
 void uf_dw4t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
@@ -750,17 +835,17 @@ void uf_dw4x1t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int
 void uf_dw4x1t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
 void uf_dw4x1t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
 UF_DW4T_M0("uf_dw4t23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #48\n");
+           "  adds r1, #112\n");
 UF_DW4T_M0("uf_dw4t32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #16\n");
+           "  adds r1, #80\n");
 UF_DW4T_M0("uf_dw4t22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #64\n");
+           "  adds r1, #128\n");
 UF_DW4T_M0("uf_dw4x1t23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #48\n");
+           UF_DW4T_M0_PIXCOR, "  adds r1, #112\n");
 UF_DW4T_M0("uf_dw4x1t32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #16\n");
+           UF_DW4T_M0_PIXCOR, "  adds r1, #80\n");
 UF_DW4T_M0("uf_dw4x1t22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #64\n");
+           UF_DW4T_M0_PIXCOR, "  adds r1, #128\n");
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
 // uf_dw4t33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
@@ -779,6 +864,7 @@ __asm__(
     "  movs r4, #0\n  movs r5, #0\n  movs r6, #0\n  movs r7, #0\n"
     "  mov r3, r8\n"
     UF_DWCOR33_M0_TAP3 UF_DWCOR33_M0_TAP3 UF_DWCOR33_M0_TAP3
+    "  adds r1, #64\n"            // (the block's requantization words)
     "  mov r2, r8\n  asrs r2, r2, #16\n"
     "  muls r4, r2\n  muls r5, r2\n  muls r6, r2\n  muls r7, r2\n"
     "  stm r0!, {r4, r5, r6, r7}\n"
