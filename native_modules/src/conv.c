@@ -598,11 +598,11 @@ typedef struct {
     const void *bias, *mult, *shift;
     const int32_t *lim;
     uf_rq_m0_t *t;
-    int32_t *wtab;   // uf_dw4t33_m0's table (table33)
+    int32_t *wtab;   // uf_dw4q33_m0's table (table33)
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
     int xs, zp_fits, keyed, table33;
-    int c0, nb, n4, ok, nslots, cnext, s_w, kq;
+    int c0, nb, n4, ok, nslots, cnext, s_w;
     int8_t zp;
 } uf_dw_m0_t;
 
@@ -710,59 +710,42 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
 
 // A run of n pixels (from the window at input row y0, column x0) whose windows have
 // the valid rows [ky0, ky1) and columns [kx0, kx1) of a 3x3 filter, two or three of
-// each, into o: uf_dw4t*_m0 from the block's table (in groups of d->kq pixels
-// requantized together, then the rest), the padded taps' share as the start.
+// each, into o: uf_dw4q*_m0 from the block's table (the requantization in the kernel),
+// the padded taps' share as the start.
 static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int kx0, int kx1,
                                       int n, int8_t *o) {
-    int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb, kq = d->kq, nq = 0;
-    int rc = rows * 4 + cols;
+    int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb;
+    int rc = rows * 4 + cols, first = ky0 * 3 + kx0, end = (ky1 - 1) * 3 + kx1;
     const int8_t *xb = d->x + ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d->d_w)) * in_c + d->c0 * xs;
-    const int32_t *wt = d->wtab + (ky0 * 3 + kx0) * 4;
+    const int32_t *wt = d->wtab + first * 4;
+    const int32_t *cor = rc == 15 ? 0 : dw_share_m0(d, ky0, ky1, kx0, kx1);
     int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
-    if (rc == 15) {   // full windows: the requantization in the kernel
-        int32_t q[9] = {d->n4 >> 2, n, d->out_c - nb, x_col, d->s_w * in_c, row - 3 * x_col,
-                        2 * row + 2 * x_col - 4 * xs, d->lim[1], d->lim[2] - d->lim[1]};
-        if (xs) {   // (direct calls: a natmod cannot take these local symbols' address)
-            uf_dw4q33_m0(xb, wt, o, q);
+    // (pre: from the window's last tap to the block's requantization words; post: from
+    // after them to the next block's first tap, in bytes)
+    int32_t g[12] = {d->n4 >> 2, n, d->out_c - nb, x_col, d->s_w * in_c, row - cols * x_col,
+                     (rows - 1) * row + (cols - 1) * x_col - 4 * xs, d->lim[1], d->lim[2] - d->lim[1],
+                     (int32_t)(uintptr_t)cor, 16 * (9 - end), 16 * first};
+    // (direct calls: a natmod cannot take these local symbols' address)
+    if (xs) {
+        if (rc == 15) {
+            uf_dw4q33_m0(xb, wt, o, g);
+        } else if (rc == 11) {
+            uf_dw4q23_m0(xb, wt, o, g);
+        } else if (rc == 14) {
+            uf_dw4q32_m0(xb, wt, o, g);
         } else {
-            uf_dw4x1q33_m0(xb, wt, o, q);
+            uf_dw4q22_m0(xb, wt, o, g);
         }
-        return;
-    }
-    const int32_t *cor = dw_share_m0(d, ky0, ky1, kx0, kx1);
-    while (nq + kq <= n) {
-        nq += kq;
-    }
-    int32_t g[12] = {d->n4 >> 2, nq, kq, x_col, d->s_w * in_c, row - cols * x_col, 0, kq * d->out_c,
-                     (int32_t)(uintptr_t)d->lim, kq * nb, (rows - 1) * row + (cols - 1) * x_col - 4 * xs,
-                     (int32_t)(uintptr_t)cor};
-    for (int part = 0; part < 2; part++) {   // the groups of kq, then the rest
-        if (g[1]) {
-            g[6] = (int32_t)(uintptr_t)o;
-            // (direct calls: a natmod cannot take these local symbols' address)
-            if (xs) {
-                if (rc == 11) {
-                    uf_dw4t23_m0(xb, wt, d->t, g);
-                } else if (rc == 14) {
-                    uf_dw4t32_m0(xb, wt, d->t, g);
-                } else {
-                    uf_dw4t22_m0(xb, wt, d->t, g);
-                }
-            } else {
-                if (rc == 11) {
-                    uf_dw4x1t23_m0(xb, wt, d->t, g);
-                } else if (rc == 14) {
-                    uf_dw4x1t32_m0(xb, wt, d->t, g);
-                } else {
-                    uf_dw4x1t22_m0(xb, wt, d->t, g);
-                }
-            }
+    } else {
+        if (rc == 15) {
+            uf_dw4x1q33_m0(xb, wt, o, g);
+        } else if (rc == 11) {
+            uf_dw4x1q23_m0(xb, wt, o, g);
+        } else if (rc == 14) {
+            uf_dw4x1q32_m0(xb, wt, o, g);
+        } else {
+            uf_dw4x1q22_m0(xb, wt, o, g);
         }
-        xb += (size_t)g[1] * d->s_w * in_c;
-        o += g[1] * d->out_c;
-        g[1] = g[2] = n - nq;
-        g[9] = g[2] * nb;
-        n = nq;   // (the second part: n - nq pixels, none after)
     }
 }
 
@@ -807,9 +790,8 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         // The usual interior pixels (a full 3x3 window, channels in fours, word-aligned
         // inputs or one input channel, uf_rq1_m0's table): the columns [oxa, oxb) of each
-        // row with every window row inside, one call for them (in groups of kq pixels
-        // whose outputs one uf_rq1_m0 call takes where the block is every channel: t
-        // repeated), the block's weights sign-extended once into wtab (uf_dw4t33_m0's
+        // row with every window row inside, one call for them, the block's weights
+        // sign-extended once into wtab with the requantization entries (uf_dw4q33_m0's
         // order; uf_dwcor33_m0's too).
         d.table33 = k_h == 3 && k_w == 3 && n4;
         int fast33 = d.table33 && n4 == nb && ok == 2 &&
@@ -817,19 +799,11 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
         }
-        int oxa = 0, oxb, kq = nb == out_c ? UF_DW_BLOCK / nb : 1;
-        d.kq = kq;
+        int oxa = 0, oxb;
         while (oxa < out_w && oxa * s_w - pad_w < 0) {
             oxa++;
         }
         for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + 2 * d_w < in_w; oxb++) {
-        }
-        for (int k = 1; fast33 && k < kq; k++) {   // the entries' words after .acc, as they are
-            for (int j = 0; j < nb; j++) {         // (word by word: natmods have no memcpy)
-                int32_t *e = (int32_t *)&t[k * nb + j];
-                const int32_t *f = (const int32_t *)&t[j];
-                e[1] = f[1], e[2] = f[2], e[3] = f[3], e[4] = f[4];
-            }
         }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;

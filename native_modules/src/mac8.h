@@ -687,58 +687,6 @@ void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int
     "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
 #define UF_DW4T_M0_PIXCOR "  ldr r4, [r3, #44]\n  str r4, [sp, #40]\n"
-// body: the taps; init: at each block; pix: at each pixel (r3 = g); skip: the table's
-// taps after the window's last (to the next block's first).
-#define UF_DW4T_M0(name, body, init, pix, skip)                                               \
-__asm__(                                                                                      \
-    UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #48\n"   /* [sp]: acc, [sp+4]: the pixel's acc end, [sp+8]: the pixel's x, */  \
-                        /* [sp+12]: pixels left, [sp+16]: pixels to the requantization, */    \
-                        /* [sp+20]: g, [sp+24]: wt, [sp+28]: t, [sp+32]: out, [sp+36]: back */ \
-                        /* [sp+40]: cor */                                                    \
-    "  str r0, [sp, #8]\n  str r1, [sp, #24]\n  str r2, [sp, #28]\n  str r2, [sp, #0]\n"     \
-    "  str r3, [sp, #20]\n"                                                                   \
-    "  ldr r4, [r3, #4]\n  str r4, [sp, #12]\n"                                               \
-    "  ldr r4, [r3, #8]\n  str r4, [sp, #16]\n"                                               \
-    "  ldr r4, [r3, #24]\n  str r4, [sp, #32]\n"                                              \
-    "  ldr r4, [r3, #40]\n  str r4, [sp, #36]\n"                                              \
-    "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
-    "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
-    "5:\n"                                   /* a pixel, r0 at its x */                       \
-    "  ldr r3, [sp, #20]\n" pix "  ldr r4, [r3, #0]\n  movs r5, #80\n  muls r4, r5\n"         \
-    "  ldr r5, [sp, #0]\n  adds r4, r4, r5\n  str r4, [sp, #4]\n"                             \
-    "  ldr r1, [sp, #24]\n"                                                                   \
-    "2:\n" init                              /* a block of four channels */                  \
-    body skip                                                                                 \
-    "  ldr r3, [sp, #0]\n"                                                                    \
-    "  mov r5, r8\n  str r5, [r3, #0]\n"                                                      \
-    "  mov r5, r9\n  str r5, [r3, #20]\n"                                                     \
-    "  mov r5, r10\n  str r5, [r3, #40]\n"                                                    \
-    "  mov r5, r11\n  str r5, [r3, #60]\n"                                                    \
-    "  adds r3, #80\n"                                                                        \
-    "  str r3, [sp, #0]\n"                                                                    \
-    "  ldr r7, [sp, #36]\n  subs r0, r0, r7\n"                                                \
-    "  ldr r7, [sp, #4]\n  cmp r3, r7\n"                                                      \
-    "  beq 3f\n  b 2b\n3:\n"   /* (the loop is past a conditional branch's reach) */          \
-    "  ldr r0, [sp, #8]\n  ldr r3, [sp, #20]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n"       \
-    "  str r0, [sp, #8]\n"                   /* the next pixel's x */                        \
-    "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"                           \
-    "  bne 6f\n"                                                                              \
-    "  ldr r0, [sp, #28]\n  ldr r1, [sp, #32]\n  ldr r2, [r3, #36]\n  ldr r3, [r3, #32]\n"    \
-    "  bl uf_rq1_m0\n"                                                                        \
-    "  ldr r3, [sp, #20]\n"                                                                   \
-    "  ldr r1, [sp, #32]\n  ldr r4, [r3, #28]\n  adds r1, r1, r4\n  str r1, [sp, #32]\n"      \
-    "  ldr r4, [r3, #8]\n  str r4, [sp, #16]\n"                                               \
-    "  ldr r4, [sp, #28]\n  str r4, [sp, #0]\n"                                               \
-    "  ldr r4, [r3, #12]\n  mov r12, r4\n"                                                    \
-    "  ldr r4, [r3, #20]\n  mov lr, r4\n"                                                     \
-    "  ldr r0, [sp, #8]\n"                                                                    \
-    "6:\n"                                                                                    \
-    "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"                           \
-    "  beq 7f\n  b 5b\n7:\n"                                                                  \
-    "  add sp, #48\n"                                                                         \
-    UF_M0_RESTORE                                                                             \
-    UF_M0_END(name))
 // uf_dw4q33_m0 / uf_dw4x1q33_m0: uf_dw4t33_m0's taps with uf_rq1_m0's requantization
 // in each block's epilogue, the accumulators never stored: the table holds after each
 // block's 36 weight words its four channels' {F, m, C, 15 + r} (uf_rq1_m0's entry
@@ -788,27 +736,35 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
     "  pop {r6, r7}\n"                                                                        \
     "  subs r6, #16\n  lsrs r4, r6\n"                                                         \
     "  b " l "2b\n"
-#define UF_DW4Q_M0(name, body, init)                                                          \
+// init: at each block (after the cor pointer's load into r2, for the border windows);
+// pre: r1 from the block's last tap to its requantization words, post: from after them
+// to the next block's first tap; pix: at each pixel's end (r3 = g).
+#define UF_DW4Q_M0(name, body, init, pre, post, pix)                                          \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #40\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: pixels left, [sp+12]: */ \
+    "  sub sp, #52\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: pixels left, [sp+12]: */ \
                         /* g, [sp+16]: wt, [sp+20]: wt's end, [sp+24]: x in the epilogue, */  \
-                        /* [sp+28]: back, [sp+32]: act_min, [sp+36]: the range */             \
+                        /* [sp+28]: back, [sp+32]: act_min, [sp+36]: the range, [sp+40]: */   \
+                        /* cor, [sp+44]: pre, [sp+48]: post */                                \
     "  str r2, [sp, #0]\n  str r0, [sp, #4]\n  str r3, [sp, #12]\n  str r1, [sp, #16]\n"      \
     "  ldr r4, [r3, #0]\n  movs r5, #208\n  muls r4, r5\n  adds r4, r4, r1\n  str r4, [sp, #20]\n" \
     "  ldr r4, [r3, #4]\n  str r4, [sp, #8]\n"                                                \
     "  ldr r4, [r3, #24]\n  str r4, [sp, #28]\n"                                              \
     "  ldr r4, [r3, #28]\n  str r4, [sp, #32]\n"                                              \
     "  ldr r4, [r3, #32]\n  str r4, [sp, #36]\n"                                              \
+    "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"                                              \
+    "  ldr r4, [r3, #40]\n  str r4, [sp, #44]\n"                                              \
+    "  ldr r4, [r3, #44]\n  str r4, [sp, #48]\n"                                              \
     "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
     "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
     "2:\n" init                              /* a block of four channels */                  \
-    body                                                                                      \
+    body pre                                                                                  \
     "  str r0, [sp, #24]\n"                                                                   \
     "  ldr r0, [sp, #0]\n  ldr r7, [sp, #32]\n"                                               \
     "  mov r2, r8\n  ldr r3, [sp, #36]\n  mov r8, r3\n"                                       \
     UF_DW4Q_M0_RQ("1", "0") "  mov r2, r9\n" UF_DW4Q_M0_RQ("2", "1")                          \
     "  mov r2, r10\n" UF_DW4Q_M0_RQ("3", "2") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "3")       \
+    post                                                                                      \
     "  adds r0, #4\n  str r0, [sp, #0]\n"                                                     \
     "  ldr r0, [sp, #24]\n  ldr r3, [sp, #28]\n  subs r0, r0, r3\n"                           \
     "  ldr r3, [sp, #20]\n  cmp r1, r3\n"                                                     \
@@ -816,36 +772,40 @@ __asm__(                                                                        
     UF_DW4Q_M0_SIDE("1", "0") UF_DW4Q_M0_SIDE("2", "1")                                       \
     UF_DW4Q_M0_SIDE("3", "2") UF_DW4Q_M0_SIDE("4", "3")                                       \
     "3:\n"                                   /* the pixel's end */                            \
-    "  ldr r3, [sp, #12]\n  ldr r1, [sp, #16]\n"                                              \
+    "  ldr r3, [sp, #12]\n  ldr r1, [sp, #16]\n" pix                                          \
     "  ldr r0, [sp, #0]\n  ldr r4, [r3, #8]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"         \
     "  ldr r0, [sp, #4]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
     "  ldr r4, [sp, #8]\n  subs r4, r4, #1\n  str r4, [sp, #8]\n"                             \
     "  beq 7f\n  b 2b\n7:\n"                                                                  \
-    "  add sp, #40\n"                                                                         \
+    "  add sp, #52\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
-UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "");
-UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n");
-// uf_dw4t33_m0 for the border windows of 2x3, 3x2 and 2x2 taps: wt at the window's
-// first valid tap, x_row from the window's last column, g[11] = cor.
-void uf_dw4t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4x1t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4x1t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4x1t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-UF_DW4T_M0("uf_dw4t23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #112\n");
-UF_DW4T_M0("uf_dw4t32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #80\n");
-UF_DW4T_M0("uf_dw4t22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #128\n");
-UF_DW4T_M0("uf_dw4x1t23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #112\n");
-UF_DW4T_M0("uf_dw4x1t32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #80\n");
-UF_DW4T_M0("uf_dw4x1t22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #128\n");
+// The border windows' hooks: the accumulators start at cor's four (the padded taps'
+// share), which restarts at each pixel; r1 steps by [sp+44] and [sp+48].
+#define UF_DW4Q_M0_COR                                                                        \
+    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
+#define UF_DW4Q_M0_PRE "  ldr r3, [sp, #44]\n  adds r1, r1, r3\n"
+#define UF_DW4Q_M0_POST "  ldr r3, [sp, #48]\n  adds r1, r1, r3\n"
+#define UF_DW4Q_M0_PIX "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"
+UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "", "");
+UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "", "");
+// The border windows of 2x3, 3x2 and 2x2 taps: wt at the window's first valid tap, x_row
+// from the window's last column; g[9] = cor, g[10], g[11]: pre's and post's steps.
+void uf_dw4q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4q32_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4q22_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q32_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q22_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+#define UF_DW4Q_M0_B(name, body, init) \
+    UF_DW4Q_M0(name, body, UF_DW4Q_M0_COR init, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST, UF_DW4Q_M0_PIX)
+UF_DW4Q_M0_B("uf_dw4q23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), "");
+UF_DW4Q_M0_B("uf_dw4q32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), "");
+UF_DW4Q_M0_B("uf_dw4q22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), "");
+UF_DW4Q_M0_B("uf_dw4x1q23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), "  movs r7, #0\n");
+UF_DW4Q_M0_B("uf_dw4x1q32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), "  movs r7, #0\n");
+UF_DW4Q_M0_B("uf_dw4x1q22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), "  movs r7, #0\n");
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
 // uf_dw4t33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
