@@ -588,6 +588,9 @@ static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, in
         for (int j = 0; ok == 2 && j < 4; j++, q += 4) {
             q[0] = t[j].bias, q[1] = (int32_t)t[j].mult2, q[2] = t[j].half, q[3] = t[j].shifts;
         }
+        if (ok == 2 && b + 4 == n4) {
+            q[-1] |= 256;   // the last block's mark (a register shift reads bits 0..7)
+        }
         wtab += UF_DW_TAB33 - 36;
     }
 }
@@ -722,8 +725,8 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
     int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
     // (pre: from the window's last tap to the block's requantization words; post: from
     // after them to the next block's first tap, in bytes)
-    int32_t g[12] = {d->n4 >> 2, n, d->out_c - nb, x_col, d->s_w * in_c, row - cols * x_col,
-                     (rows - 1) * row + (cols - 1) * x_col - 4 * xs, d->lim[1], d->lim[2] - d->lim[1],
+    int32_t g[12] = {d->n4 >> 2, n, d->out_c - nb, x_col, d->s_w * in_c, row - (cols - 1) * x_col, 0,
+                     d->lim[1], d->lim[2] - d->lim[1],
                      (int32_t)(uintptr_t)cor, 16 * (9 - end), 16 * first};
     // (direct calls: a natmod cannot take these local symbols' address)
     if (xs) {

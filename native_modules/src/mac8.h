@@ -670,7 +670,7 @@ void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int
     "  muls r4, r6\n  " op " r10, r4\n  muls r5, r6\n  " op " r11, r5\n"
 #define UF_DW4T_M0_ROW(tap0, tap, next) tap0 "  add r0, r12\n" tap "  add r0, r12\n" tap next
 #define UF_DW4T_M0_ROW2(tap, next) tap "  add r0, r12\n" tap next
-#define UF_DW4T_M0_NEXT "  add r0, r12\n  add r0, lr\n"
+#define UF_DW4T_M0_NEXT "  add r0, lr\n"
 #define UF_DW4T_M0_33(tap)                                                                    \
     UF_DW4T_M0_ROW(tap("mov"), tap("add"), UF_DW4T_M0_NEXT)                                   \
     UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
@@ -739,17 +739,15 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
 // init: at each block (after the cor pointer's load into r2, for the border windows);
 // pre: r1 from the block's last tap to its requantization words, post: from after them
 // to the next block's first tap; pix: at each pixel's end (r3 = g).
-#define UF_DW4Q_M0(name, body, init, pre, post, pix)                                          \
+#define UF_DW4Q_M0(name, body, init, pre, post, pix, xstep)                                   \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
     "  sub sp, #52\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: pixels left, [sp+12]: */ \
-                        /* g, [sp+16]: wt, [sp+20]: wt's end, [sp+24]: x in the epilogue, */  \
-                        /* [sp+28]: back, [sp+32]: act_min, [sp+36]: the range, [sp+40]: */   \
-                        /* cor, [sp+44]: pre, [sp+48]: post */                                \
-    "  str r2, [sp, #0]\n  str r0, [sp, #4]\n  str r3, [sp, #12]\n  str r1, [sp, #16]\n"      \
-    "  ldr r4, [r3, #0]\n  movs r5, #208\n  muls r4, r5\n  adds r4, r4, r1\n  str r4, [sp, #20]\n" \
+                        /* g, [sp+16]: wt, [sp+24]: the block's x, [sp+32]: act_min, */       \
+                        /* [sp+36]: the range, [sp+40]: cor, [sp+44]: pre, [sp+48]: post */  \
+    "  str r2, [sp, #0]\n  str r0, [sp, #4]\n  str r0, [sp, #24]\n"                           \
+    "  str r3, [sp, #12]\n  str r1, [sp, #16]\n"                                              \
     "  ldr r4, [r3, #4]\n  str r4, [sp, #8]\n"                                                \
-    "  ldr r4, [r3, #24]\n  str r4, [sp, #28]\n"                                              \
     "  ldr r4, [r3, #28]\n  str r4, [sp, #32]\n"                                              \
     "  ldr r4, [r3, #32]\n  str r4, [sp, #36]\n"                                              \
     "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"                                              \
@@ -757,29 +755,30 @@ __asm__(                                                                        
     "  ldr r4, [r3, #44]\n  str r4, [sp, #48]\n"                                              \
     "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
     "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
-    "2:\n" init                              /* a block of four channels */                  \
+    "2:\n" init                              /* a block of four channels, r0 at its x */     \
     body pre                                                                                  \
-    "  str r0, [sp, #24]\n"                                                                   \
     "  ldr r0, [sp, #0]\n  ldr r7, [sp, #32]\n"                                               \
     "  mov r2, r8\n  ldr r3, [sp, #36]\n  mov r8, r3\n"                                       \
     UF_DW4Q_M0_RQ("1", "0") "  mov r2, r9\n" UF_DW4Q_M0_RQ("2", "1")                          \
     "  mov r2, r10\n" UF_DW4Q_M0_RQ("3", "2") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "3")       \
     post                                                                                      \
     "  adds r0, #4\n  str r0, [sp, #0]\n"                                                     \
-    "  ldr r0, [sp, #24]\n  ldr r3, [sp, #28]\n  subs r0, r0, r3\n"                           \
-    "  ldr r3, [sp, #20]\n  cmp r1, r3\n"                                                     \
-    "  beq 3f\n  b 2b\n"  /* (the loop is past a conditional branch's reach) */               \
+    "  ldr r0, [sp, #24]\n" xstep                                                             \
+    "  lsrs r3, r6, #8\n"   /* bit 8 of the last block's last 15 + r: the pixel's end */      \
+    "  bne 3f\n  b 2b\n"    /* (the loop is past a conditional branch's reach) */             \
     UF_DW4Q_M0_SIDE("1", "0") UF_DW4Q_M0_SIDE("2", "1")                                       \
     UF_DW4Q_M0_SIDE("3", "2") UF_DW4Q_M0_SIDE("4", "3")                                       \
     "3:\n"                                   /* the pixel's end */                            \
     "  ldr r3, [sp, #12]\n  ldr r1, [sp, #16]\n" pix                                          \
     "  ldr r0, [sp, #0]\n  ldr r4, [r3, #8]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"         \
     "  ldr r0, [sp, #4]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
+    "  str r0, [sp, #24]\n"                                                                   \
     "  ldr r4, [sp, #8]\n  subs r4, r4, #1\n  str r4, [sp, #8]\n"                             \
     "  beq 7f\n  b 2b\n7:\n"                                                                  \
     "  add sp, #52\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
+#define UF_DW4Q_M0_XS "  adds r0, #4\n  str r0, [sp, #24]\n"
 // The border windows' hooks: the accumulators start at cor's four (the padded taps'
 // share), which restarts at each pixel; r1 steps by [sp+44] and [sp+48].
 #define UF_DW4Q_M0_COR                                                                        \
@@ -788,8 +787,8 @@ __asm__(                                                                        
 #define UF_DW4Q_M0_PRE "  ldr r3, [sp, #44]\n  adds r1, r1, r3\n"
 #define UF_DW4Q_M0_POST "  ldr r3, [sp, #48]\n  adds r1, r1, r3\n"
 #define UF_DW4Q_M0_PIX "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"
-UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "", "");
-UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "", "");
+UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "", "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "", "", "");
 // The border windows of 2x3, 3x2 and 2x2 taps: wt at the window's first valid tap, x_row
 // from the window's last column; g[9] = cor, g[10], g[11]: pre's and post's steps.
 void uf_dw4q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
@@ -798,14 +797,14 @@ void uf_dw4q22_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t
 void uf_dw4x1q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
 void uf_dw4x1q32_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
 void uf_dw4x1q22_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
-#define UF_DW4Q_M0_B(name, body, init) \
-    UF_DW4Q_M0(name, body, UF_DW4Q_M0_COR init, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST, UF_DW4Q_M0_PIX)
-UF_DW4Q_M0_B("uf_dw4q23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), "");
-UF_DW4Q_M0_B("uf_dw4q32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), "");
-UF_DW4Q_M0_B("uf_dw4q22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), "");
-UF_DW4Q_M0_B("uf_dw4x1q23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), "  movs r7, #0\n");
-UF_DW4Q_M0_B("uf_dw4x1q32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), "  movs r7, #0\n");
-UF_DW4Q_M0_B("uf_dw4x1q22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), "  movs r7, #0\n");
+#define UF_DW4Q_M0_B(name, body, init, xstep) \
+    UF_DW4Q_M0(name, body, UF_DW4Q_M0_COR init, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST, UF_DW4Q_M0_PIX, xstep)
+UF_DW4Q_M0_B("uf_dw4q23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0_B("uf_dw4q32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0_B("uf_dw4q22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0_B("uf_dw4x1q23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
+UF_DW4Q_M0_B("uf_dw4x1q32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
+UF_DW4Q_M0_B("uf_dw4x1q22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
 // uf_dw4t33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
