@@ -640,18 +640,26 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
 UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
-// Runs of pixels with the full 3x3 window, the weights from a table the caller fills
-// per block of channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM
-// brings a tap's four): 20 cycles per tap of four channels plus the input step, 26
-// per block (its accumulators start at the first tap's products). For each of
-// g[1] pixels (x advancing g[4] bytes per pixel), the g[0] blocks' sums into the
-// .acc of t's entries (one after another), and after every g[2] pixels (g[1] a
-// multiple of it) uf_rq1_m0(t, out, g[9], lim) with out advancing g[7] bytes per
-// call. g = {blocks, pixels, pixels per requantization, x_col, x_pixel, x_row, out,
-// out step, lim, outputs per requantization, back}: x_col and x_row (from a row's
-// third tap to the next row's first) as for uf_dw4w_m0 (x word-aligned), back = the
-// window's walk less the step to the next block's x (8 x_col + 2 x_row - 4).
-void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+// Runs of pixels whose windows have the same valid taps of a 3x3 filter (3x3, 2x3, 3x2 or
+// 2x2), requantized in the kernel: uf_dw4q33_m0 and the others below. The weights come
+// from a table the caller fills once per layer and block of channels, sign-extended:
+// per 4-channel block its 9 taps' four weights (int32, so one LDM brings a tap's four),
+// then its four channels' uf_rq1_m0 entries without .acc, {F, m, C, 15 + r} (bit 8 of
+// the last block's last 15 + r set: the pixel's end), 52 words a block. 20 cycles per
+// tap of four channels plus the input step (one input channel: 15, uf_dw4x1q*), the
+// accumulators starting at the first tap's products (or, in a border window, at cor's
+// four: the padded taps' share), then each block's four outputs requantized from the
+// accumulators as uf_rq1_m0 does (22 cycles an output, 13 below the origin, no store
+// and reload of the sums), about 20 more per block and 30 per pixel. For each of g[1]
+// pixels (x advancing g[4] bytes per pixel; out g[2] bytes more than the pixel's 4 g[0]
+// outputs), the g[0] blocks' outputs at out. g = {blocks, pixels, out skip, x_col,
+// x_pixel, x_row, -, act_min, act_max - act_min, cor, pre, post}: x_col the step between
+// a row's taps, x_row from a row's last tap to the next row's first (x word-aligned
+// where the input has channels); in a border window wt at its first valid tap, pre and
+// post the table's steps (bytes) from the window's last tap to the block's
+// requantization words and from after them to the next block's first valid tap.
+void uf_dw4q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
 // tap(op): op "mov" for the first tap (the accumulators' start), "add" after.
 // (bytes 1 and 2 of x as bytes 0 and 3 after REV16: one instruction for the two)
 #define UF_DW4T_M0_TAP(op)                                                                    \
@@ -661,9 +669,7 @@ void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32
     "  rev16 r6, r6\n"                                                                         \
     "  sxtb r7, r6\n  muls r7, r3\n  " op " r9, r7\n"                                         \
     "  asrs r7, r6, #24\n  muls r7, r4\n  " op " r10, r7\n"
-// uf_dw4x1t33_m0: the same for a one-channel input (one input byte for the four
-// channels, back = 8 x_col + 2 x_row; no alignment needed): 15 cycles per tap.
-void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+// A one-channel input: one input byte for the four channels (no alignment needed).
 #define UF_DW4X1T_M0_TAP(op)                                                                  \
     "  ldrsb r6, [r0, r7]\n  ldm r1!, {r2, r3, r4, r5}\n" /* (r7 = 0) */                       \
     "  muls r2, r6\n  " op " r8, r2\n  muls r3, r6\n  " op " r9, r3\n"                        \
@@ -674,8 +680,7 @@ void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int
 #define UF_DW4T_M0_33(tap)                                                                    \
     UF_DW4T_M0_ROW(tap("mov"), tap("add"), UF_DW4T_M0_NEXT)                                   \
     UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
-// The border windows (valid rows x columns of the 3x3; the table's other taps skipped):
-// the accumulators start at cor's (g[11]: the padded taps' share, four per block).
+// The border windows (valid rows x columns of the 3x3; the table's other taps skipped).
 #define UF_DW4T_M0_23(tap)                                                                    \
     UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
 #define UF_DW4T_M0_32(tap)                                                                    \
@@ -683,21 +688,8 @@ void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int
     UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
 #define UF_DW4T_M0_22(tap)                                                                    \
     UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
-#define UF_DW4T_M0_COR                                                                        \
-    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
-#define UF_DW4T_M0_PIXCOR "  ldr r4, [r3, #44]\n  str r4, [sp, #40]\n"
-// uf_dw4q33_m0 / uf_dw4x1q33_m0: uf_dw4t33_m0's taps with uf_rq1_m0's requantization
-// in each block's epilogue, the accumulators never stored: the table holds after each
-// block's 36 weight words its four channels' {F, m, C, 15 + r} (uf_rq1_m0's entry
-// without .acc). For each of g[1] pixels (x advancing g[4] bytes, out g[2] bytes more
-// than the pixel's 4 g[0] outputs), the g[0] blocks' outputs at out. g = {blocks,
-// pixels, out skip, x_col, x_pixel, x_row, back, act_min, act_max - act_min}, x_col,
-// x_row and back as uf_dw4t33_m0's. Per output as uf_rq1_m0 (RQ: j the channel, l its
-// labels' prefix; r2 = y's accumulator, r0 = out, r7 = act_min, r8 = the range after
-// channel 0 leaves it): 23 cycles, 13 below the origin.
-void uf_dw4q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
-void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+// One output's requantization (j: the channel, l: its labels' prefix; r2 = its sum,
+// r0 = out, r7 = act_min, r8 = act_max - act_min once channel 0's sum has left it).
 #define UF_DW4Q_M0_RQ(l, j)                                                                   \
     "  ldm r1!, {r3, r4, r5, r6}\n"        /* F, m, C, 15 + r */                              \
     "  subs r2, r2, r3\n"                                                                     \
@@ -736,9 +728,9 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
     "  pop {r6, r7}\n"                                                                        \
     "  subs r6, #16\n  lsrs r4, r6\n"                                                         \
     "  b " l "2b\n"
-// init: at each block (after the cor pointer's load into r2, for the border windows);
-// pre: r1 from the block's last tap to its requantization words, post: from after them
-// to the next block's first tap; pix: at each pixel's end (r3 = g).
+// The kernel: init at each block; pre: r1 from the block's last tap to its
+// requantization words, post: from after them to the next block's first tap; pix: at
+// each pixel's end (r3 = g); xstep: the next block's x (its input channels' step).
 #define UF_DW4Q_M0(name, body, init, pre, post, pix, xstep)                                   \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
@@ -789,8 +781,7 @@ __asm__(                                                                        
 #define UF_DW4Q_M0_PIX "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"
 UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "", "", UF_DW4Q_M0_XS);
 UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "", "", "");
-// The border windows of 2x3, 3x2 and 2x2 taps: wt at the window's first valid tap, x_row
-// from the window's last column; g[9] = cor, g[10], g[11]: pre's and post's steps.
+// The border windows of 2x3, 3x2 and 2x2 taps (g[9..11] = cor, pre, post).
 void uf_dw4q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
 void uf_dw4q32_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
 void uf_dw4q22_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
@@ -807,7 +798,7 @@ UF_DW4Q_M0_B("uf_dw4x1q32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), "  movs r7, #0\n
 UF_DW4Q_M0_B("uf_dw4x1q22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
-// uf_dw4t33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
+// uf_dw4q33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
 void uf_dwcor33_m0(int32_t *cor, const int32_t *wt, int blocks, int32_t a);
 #define UF_DWCOR33_M0_TAP                                                                     \
     "  lsrs r3, r3, #1\n  bcc 1f\n"                                                            \
