@@ -604,7 +604,7 @@ typedef struct {
     int32_t *wtab;   // uf_dw4q33_m0's table (table33)
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
-    int xs, zp_fits, keyed, table33;
+    int xs, zp_fits, keyed, table33, pair8;
     int c0, nb, n4, ok, nslots, cnext, s_w;
     int8_t zp;
 } uf_dw_m0_t;
@@ -675,6 +675,9 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
             } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
                 if (rows == 3 && cols == 3 && !padded) {
                     uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
+                } else if (cols == 8 && d->pair8) {
+                    int32_t gp[6] = {n4 >> 2, rows, x_row, 0, (int32_t)(uintptr_t)cor, k_h * 64};
+                    uf_dw4x1p8_m0(x + xoff, d->wtab + ky0 * 16, &t[0].acc, gp);
                 } else if (cols == 8) {
                     uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
                 } else {
@@ -801,6 +804,14 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                      (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
         if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
+        }
+        // one input channel and a filter eight wide (micro_speech's 10x8): the pairs' table
+        d.pair8 = !xs && k_w == 8 && d_w == 1 && n4 && n4 * k_h * 4 <= UF_DW_BLOCK / 4 * UF_DW_TAB33;
+        for (int b = 0, k = 0; d.pair8 && b < n4; b += 4) {
+            for (int tap = 0; tap < k_h * 8; tap++) {
+                const int8_t *wp = w + (size_t)tap * out_c + c0 + b;
+                wtab[k++] = wp[0] - wp[1] * 65536, wtab[k++] = wp[2] - wp[3] * 65536;
+            }
         }
         int oxa = 0, oxb;
         while (oxa < out_w && oxa * s_w - pad_w < 0) {

@@ -580,6 +580,60 @@ void uf_dw4x1w8_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
 UF_DW4_M0_COLS("uf_dw4x1w8_m0", UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2,
                "0", UF_DW4_M0_INIT "  movs r6, #0\n",
                "  beq 4f\n  b 3b\n4:\n", "  beq 5f\n  b 2b\n5:\n");
+// The same windows (all eight columns of a filter eight wide, one input channel, x_col 1)
+// from a table of channel pairs: W[block][tap][pair] = w[c] - w[c + 1] * 2^16 for the
+// block's pairs (c = 4b, 4b + 2), so one MULS by an input value gives both channels'
+// products, and two taps' sum P = L + G 2^16 has L (channel c's) in [-32512, 32768] and
+// G (channel c + 1's, negated) in [-32768, 32512] (|x w| <= 16384): G = (P + 32767) >> 16
+// exactly (uf_mac2x2p_m0's lanes), summed apart, and P summed whole, which ends as
+// S = A - (sum of G) 2^16 mod 2^32 for channel c's sum A (fits int32: exact); the start
+// is cor's four as S = a - b 2^16, G = -b. 25 cycles per two taps and four channels
+// (uf_dw4x1w8_m0: 38). g = {blocks, rows, x_row (a row's first tap to the next's), -,
+// cor, the table's bytes per block}; W at block 0's first valid row.
+void uf_dw4x1p8_m0(const int8_t *x, const int32_t *W, int32_t *acc, const int32_t *g);
+#define UF_DW4X1P8_M0_PAIR(k0, k1)                                                            \
+    "  ldrb r6, [r0, #" k0 "]\n  ldrb r7, [r0, #" k1 "]\n  sxtb r6, r6\n  sxtb r7, r7\n"      \
+    "  ldm r1!, {r2, r3, r4, r5}\n"                                                           \
+    "  muls r2, r6\n  muls r4, r7\n  adds r2, r2, r4\n"   /* pair 0's P */                    \
+    "  muls r3, r6\n  muls r5, r7\n  adds r3, r3, r5\n"   /* pair 1's */                      \
+    "  add r8, r2\n  add r2, r12\n  asrs r2, r2, #16\n  add r10, r2\n"                        \
+    "  add r9, r3\n  add r3, r12\n  asrs r3, r3, #16\n  add r11, r3\n"
+// S - G 2^16 and -G: the pair's two sums into acc at r2 + o0 and r2 + o1.
+#define UF_DW4X1P8_M0_OUT(s, gg, o0, o1)                                                      \
+    "  mov r3, " gg "\n  lsls r4, r3, #16\n  mov r5, " s "\n  subs r5, r5, r4\n"              \
+    "  str r5, [r2, #" o0 "]\n  negs r3, r3\n  str r3, [r2, #" o1 "]\n"
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_dw4x1p8_m0") UF_M0_SAVE
+    "  sub sp, #28\n"   // [sp]: x, [sp+4]: the block's W, [sp+8]: acc, [sp+12]: blocks left,
+                        // [sp+16]: rows left, [sp+20]: cor, [sp+24]: g
+    "  str r0, [sp, #0]\n  str r1, [sp, #4]\n  str r2, [sp, #8]\n  str r3, [sp, #24]\n"
+    "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"
+    "  ldr r4, [r3, #16]\n  str r4, [sp, #20]\n"
+    "  ldr r4, [r3, #8]\n  mov lr, r4\n"            // x_row
+    "  movs r4, #128\n  lsls r4, r4, #8\n  subs r4, #1\n  mov r12, r4\n"   // 32767
+    "2:\n"                                          // a block: S, G from cor
+    "  ldr r2, [sp, #20]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #20]\n"
+    "  lsls r3, r5, #16\n  subs r4, r4, r3\n  mov r8, r4\n  negs r5, r5\n  mov r10, r5\n"
+    "  lsls r3, r7, #16\n  subs r6, r6, r3\n  mov r9, r6\n  negs r7, r7\n  mov r11, r7\n"
+    "  ldr r3, [sp, #24]\n  ldr r4, [r3, #4]\n  str r4, [sp, #16]\n"
+    "  ldr r0, [sp, #0]\n  ldr r1, [sp, #4]\n"
+    "3:\n"                                          // a row of eight taps
+    UF_DW4X1P8_M0_PAIR("0", "1") UF_DW4X1P8_M0_PAIR("2", "3")
+    UF_DW4X1P8_M0_PAIR("4", "5") UF_DW4X1P8_M0_PAIR("6", "7")
+    "  add r0, lr\n"
+    "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"
+    "  bne 3b\n"
+    "  ldr r2, [sp, #8]\n"
+    UF_DW4X1P8_M0_OUT("r8", "r10", "0", "20") UF_DW4X1P8_M0_OUT("r9", "r11", "40", "60")
+    "  adds r2, #80\n  str r2, [sp, #8]\n"
+    "  ldr r3, [sp, #24]\n  ldr r4, [r3, #20]\n  ldr r1, [sp, #4]\n  adds r1, r1, r4\n  str r1, [sp, #4]\n"
+    "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"
+    "  beq 9f\n  b 2b\n9:\n"
+    "  add sp, #28\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_dw4x1p8_m0"));
+#endif
 
 // Windows of 2x3, 3x2 and 2x2 taps (rows x cols: the 3x3 filters' border pixels) and
 // 3x3 with one input channel, unrolled: no loop counters and the steps held in registers
