@@ -575,6 +575,8 @@ static UF_MAC_NOINLINE void dw_corr_m0(int32_t *cor, const int8_t *zp, const int
 // The words per block of four channels of uf_dw4q33_m0's table (the 3x3 weights, then
 // the four channels' requantization: uf_dw4t*_m0 and uf_dwcor33_m0 skip those).
 #define UF_DW_TAB33 52
+// The tallest filter eight wide whose windows cut by the padding dw_pixel_m0 copies
+#define UF_DW_P8_ROWS 16
 // uf_dw4q33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart),
 // with t's uf_rq1_m0 entries (ok == 2; else those words are left alone).
 static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab, const uf_rq_m0_t *t,
@@ -646,6 +648,27 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
     int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
     int padded = rows < k_h || cols < k_w;
     const int32_t *cor = d->cbuf;   // (slot 0: zeros)
+    if (padded && cols < 8 && d->pair8 && d->zp_fits && nb == n4) {
+        // a window eight wide cut by the padding: a copy with the zero point outside
+        // the input, all its taps through uf_dw4x1p8_m0 (no padded taps' share)
+        int32_t win[UF_DW_P8_ROWS * 2];
+        uint32_t zp4 = (uint8_t)d->zp * 0x01010101u;
+        int lo = x0 < 0 ? -x0 : 0, hi = d->in_w - x0 < 8 ? d->in_w - x0 : 8;   // the columns inside
+        for (int32_t *p = win, *e = win + 2 * k_h; p < e; p += 2) {
+            p[0] = p[1] = (int32_t)zp4;
+        }
+        const int8_t *xr = d->x + (size_t)(y0 + ky0 * d->d_h) * d->in_w + x0 + hi;
+        int8_t *q = (int8_t *)win + 8 * ky0 + hi;
+        for (int ky = ky0; ky < ky1; ky++, xr += d->d_h * d->in_w, q += 8) {
+            for (int k = lo - hi; k < 0; k++) {   // (one index up to zero)
+                q[k] = xr[k];
+            }
+        }
+        int32_t gp[6] = {n4 >> 2, k_h, 8, 0, (int32_t)(uintptr_t)cor, k_h * 64};
+        uf_dw4x1p8_m0((const int8_t *)win, d->wtab, &t[0].acc, gp);
+        uf_rq_m0_out(t, nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, c0);
+        return;
+    }
     if (n4 && padded && d->zp_fits) {
         cor = dw_share_m0(d, ky0, ky1, kx0, kx1);
     }
@@ -806,7 +829,8 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
             dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
         }
         // one input channel and a filter eight wide (micro_speech's 10x8): the pairs' table
-        d.pair8 = !xs && k_w == 8 && d_w == 1 && n4 && n4 * k_h * 4 <= UF_DW_BLOCK / 4 * UF_DW_TAB33;
+        d.pair8 = !xs && k_w == 8 && d_w == 1 && n4 && k_h <= UF_DW_P8_ROWS &&
+                  n4 * k_h * 4 <= UF_DW_BLOCK / 4 * UF_DW_TAB33;
         for (int b = 0, k = 0; d.pair8 && b < n4; b += 4) {
             for (int tap = 0; tap < k_h * 8; tap++) {
                 const int8_t *wp = w + (size_t)tap * out_c + c0 + b;
