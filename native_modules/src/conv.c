@@ -664,7 +664,7 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
                 q[k] = xr[k];
             }
         }
-        int32_t gp[6] = {n4 >> 2, k_h, 8, 0, (int32_t)(uintptr_t)cor, k_h * 64};
+        int32_t gp[6] = {n4 >> 2, k_h, 8, 0, (int32_t)(uintptr_t)cor, k_h * 64 + 64};
         uf_dw4x1p8_m0((const int8_t *)win, d->wtab, &t[0].acc, gp);
         uf_rq_m0_out(t, nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, c0);
         return;
@@ -699,7 +699,7 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
                 if (rows == 3 && cols == 3 && !padded) {
                     uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
                 } else if (cols == 8 && d->pair8) {
-                    int32_t gp[6] = {n4 >> 2, rows, x_row, 0, (int32_t)(uintptr_t)cor, k_h * 64};
+                    int32_t gp[6] = {n4 >> 2, rows, x_row, 0, (int32_t)(uintptr_t)cor, k_h * 64 + 64};
                     uf_dw4x1p8_m0(x + xoff, d->wtab + ky0 * 16, &t[0].acc, gp);
                 } else if (cols == 8) {
                     uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
@@ -778,6 +778,33 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
     }
 }
 
+// A run of n pixels (from the window at input row y0, column x0) of a filter eight wide
+// over one input channel, every column inside and the valid rows [ky0, ky1), into o:
+// uf_dw4x1q8_m0 from the block's pair table (the requantization in the kernel), the
+// padded rows' share as the start.
+static UF_MAC_NOINLINE void dw_run8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int n, int8_t *o) {
+    const int32_t *cor = ky1 - ky0 < d->k_h ? dw_share_m0(d, ky0, ky1, 0, 8) : d->cbuf;
+    int32_t g[12] = {d->n4 >> 2, n, d->out_c - d->nb, 32767, d->s_w, d->d_h * d->in_w, ky1 - ky0,
+                     d->lim[1], d->lim[2] - d->lim[1], (int32_t)(uintptr_t)cor, 64 * (d->k_h - ky1),
+                     64 * ky0};
+    uf_dw4x1q8_m0(d->x + (size_t)(y0 + ky0 * d->d_h) * d->in_w + x0, d->wtab + ky0 * 16, o, g);
+}
+
+// A row of outputs (windows at input row y0, valid rows [ky0, ky1)) of a filter eight wide
+// over one input channel: the columns [oxa, oxb) with every window column inside as one
+// run, the others one by one.
+static UF_MAC_NOINLINE void dw_row8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int oxa, int oxb, int out_w,
+                                       int s_w, int pad_w, int8_t *o) {
+    for (int a = 0; a < out_w; a++) {
+        if (a == oxa && oxb > oxa) {
+            dw_run8_m0(d, y0, ky0, ky1, a * s_w - pad_w, oxb - oxa, o + a * d->out_c);
+            a = oxb - 1;
+        } else {
+            dw_pixel_m0(d, y0, ky0, ky1, a * s_w - pad_w, o + a * d->out_c);
+        }
+    }
+}
+
 // Cortex-M0+, one input channel per output channel (or one input channel): a
 // block of up to UF_DW_BLOCK channels over every pixel (its requantization table
 // built once), four channels per register block in one call per pixel.
@@ -829,19 +856,25 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
             dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
         }
         // one input channel and a filter eight wide (micro_speech's 10x8): the pairs' table
+        // (uf_dw4x1p8_m0's), each block's requantization words after its weights
         d.pair8 = !xs && k_w == 8 && d_w == 1 && n4 && k_h <= UF_DW_P8_ROWS &&
-                  n4 * k_h * 4 <= UF_DW_BLOCK / 4 * UF_DW_TAB33;
+                  n4 * (k_h * 4 + 4) <= UF_DW_BLOCK / 4 * UF_DW_TAB33;
         for (int b = 0, k = 0; d.pair8 && b < n4; b += 4) {
             for (int tap = 0; tap < k_h * 8; tap++) {
                 const int8_t *wp = w + (size_t)tap * out_c + c0 + b;
                 wtab[k++] = wp[0] - wp[1] * 65536, wtab[k++] = wp[2] - wp[3] * 65536;
             }
+            for (int j = 0; j < 4; j++, k += 4) {
+                wtab[k] = t[b + j].bias, wtab[k + 1] = (int32_t)t[b + j].mult2;
+                wtab[k + 2] = t[b + j].half, wtab[k + 3] = t[b + j].shifts | (b + j + 1 == n4 ? 256 : 0);
+            }
         }
+        int fast8 = d.pair8 && n4 == nb && ok == 2;
         int oxa = 0, oxb;
         while (oxa < out_w && oxa * s_w - pad_w < 0) {
             oxa++;
         }
-        for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + 2 * d_w < in_w; oxb++) {
+        for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + (k_w - 1) * d_w < in_w; oxb++) {
         }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
@@ -850,6 +883,10 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
             // windows of two or three valid rows and columns from the table (padded
             // ones where the zero point fits int8), the rest one by one
             int runs = fast33 && (rows == 3 || (rows == 2 && d.zp_fits));
+            if (fast8 && rows > 0 && (rows == k_h || d.zp_fits)) {
+                dw_row8_m0(&d, y0, ky0, ky1, oxa, oxb, out_w, s_w, pad_w, o);
+                continue;
+            }
             for (int a = 0; a < out_w;) {
                 int x0 = a * s_w - pad_w, kx0 = 0, kx1 = 3, n = 1;
                 if (runs && a >= oxa && a < oxb) {

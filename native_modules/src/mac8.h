@@ -850,6 +850,30 @@ UF_DW4Q_M0_B("uf_dw4q22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), "", UF_DW4Q_M0_XS);
 UF_DW4Q_M0_B("uf_dw4x1q23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
 UF_DW4Q_M0_B("uf_dw4x1q32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
 UF_DW4Q_M0_B("uf_dw4x1q22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
+// uf_dw4x1p8_m0's windows (eight columns of a filter eight wide, one input channel) in
+// runs of pixels requantized in the kernel: its pair table with each block's
+// requantization words after its k_h * 16 weight words; g[3] = 32767 (the lanes'
+// constant, in r12), g[5] = x_row (a row's first tap to the next's), g[6] = rows, the
+// rest as uf_dw4q23_m0's (cor: the padded rows' share, pre, post).
+void uf_dw4x1q8_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+#define UF_DW4X1Q8_M0_INIT                                                                    \
+    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
+    "  lsls r3, r5, #16\n  subs r4, r4, r3\n  mov r8, r4\n  negs r5, r5\n  mov r10, r5\n"       \
+    "  lsls r3, r7, #16\n  subs r6, r6, r3\n  mov r9, r6\n  negs r7, r7\n  mov r11, r7\n"       \
+    "  ldr r3, [sp, #12]\n  ldr r4, [r3, #24]\n  str r4, [sp, #28]\n"
+#define UF_DW4X1Q8_M0_BODY                                                                    \
+    "5:\n"                                                                                    \
+    UF_DW4X1P8_M0_PAIR("0", "1") UF_DW4X1P8_M0_PAIR("2", "3")                                 \
+    UF_DW4X1P8_M0_PAIR("4", "5") UF_DW4X1P8_M0_PAIR("6", "7")                                 \
+    "  add r0, lr\n"                                                                          \
+    "  ldr r4, [sp, #28]\n  subs r4, r4, #1\n  str r4, [sp, #28]\n"                           \
+    "  bne 5b\n"                                                                              \
+    /* the four sums: S - G 2^16 and -G per pair, into r8..r11 */                             \
+    "  mov r2, r9\n  mov r3, r11\n  lsls r4, r3, #16\n  subs r2, r2, r4\n  negs r3, r3\n"      \
+    "  mov r4, r8\n  mov r5, r10\n  lsls r6, r5, #16\n  subs r4, r4, r6\n  negs r5, r5\n"      \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r2\n  mov r11, r3\n"
+UF_DW4Q_M0("uf_dw4x1q8_m0", UF_DW4X1Q8_M0_BODY, UF_DW4X1Q8_M0_INIT, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST,
+           UF_DW4Q_M0_PIX, "");
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
 // uf_dw4q33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
