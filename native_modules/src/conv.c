@@ -607,7 +607,7 @@ typedef struct {
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
     int xs, zp_fits, keyed, table33, pair8;
-    int c0, nb, n4, ok, nslots, cnext, s_w;
+    int c0, nb, n4, ok, nslots, cnext, s_w, s_h, out_w;
     int8_t zp;
 } uf_dw_m0_t;
 
@@ -737,12 +737,12 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
     uf_rq_m0_out(t, nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, c0);
 }
 
-// A run of n pixels (from the window at input row y0, column x0) whose windows have
-// the valid rows [ky0, ky1) and columns [kx0, kx1) of a 3x3 filter, two or three of
-// each, into o: uf_dw4q*_m0 from the block's table (the requantization in the kernel),
-// the padded taps' share as the start.
+// A run of n pixels (from the window at input row y0, column x0; along the row, or down
+// the column: vert) whose windows have the valid rows [ky0, ky1) and columns [kx0, kx1)
+// of a 3x3 filter, two or three of each, into o: uf_dw4q*_m0 from the block's table
+// (the requantization in the kernel), the padded taps' share as the start.
 static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int kx0, int kx1,
-                                      int n, int8_t *o) {
+                                      int n, int8_t *o, int vert) {
     int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb;
     int rc = rows * 4 + cols, first = ky0 * 3 + kx0, end = (ky1 - 1) * 3 + kx1;
     const int8_t *xb = d->x + ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d->d_w)) * in_c + d->c0 * xs;
@@ -751,7 +751,8 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
     int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
     // (pre: from the window's last tap to the block's requantization words; post: from
     // after them to the next block's first tap, in bytes)
-    int32_t g[12] = {d->n4 >> 2, n, d->out_c - nb, x_col, d->s_w * in_c, row - (cols - 1) * x_col, 0,
+    int32_t g[12] = {d->n4 >> 2, n, (vert ? d->out_w * d->out_c : d->out_c) - nb, x_col,
+                     vert ? d->s_h * d->in_w * in_c : d->s_w * in_c, row - (cols - 1) * x_col, 0,
                      d->lim[1], d->lim[2] - d->lim[1],
                      (int32_t)(uintptr_t)cor, 16 * (9 - end), 16 * first};
     // (direct calls: a natmod cannot take these local symbols' address)
@@ -829,7 +830,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     d.zp = (int8_t)-in_off;
     d.zp_fits = in_off >= -127 && in_off <= 128;
     d.keyed = k_h < 128 && k_w < 128;   // (else every shape's share is computed again)
-    d.s_w = s_w;
+    d.s_w = s_w, d.s_h = s_h, d.out_w = out_w;
     int xs = d.xs;
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
@@ -876,10 +877,34 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + (k_w - 1) * d_w < in_w; oxb++) {
         }
+        // The rows whose windows have every row inside, [oya, oyb): their border columns'
+        // pixels as one run down each column where every such column can be one.
+        int oya = 0, oyb, vert = fast33;
+        while (oya < out_h && oya * s_h - pad_h < 0) {
+            oya++;
+        }
+        for (oyb = oya; oyb < out_h && oyb * s_h - pad_h + 2 * d_h < in_h; oyb++) {
+        }
+        for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
+            int kx0, kx1;
+            valid_taps(a * s_w - pad_w, k_w, d_w, in_w, &kx0, &kx1);
+            vert = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && d.zp_fits));
+        }
+        for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
+            int kx0, kx1, x0 = a * s_w - pad_w;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            dw_run_m0(&d, oya * s_h - pad_h, 0, 3, x0, kx0, kx1, oyb - oya, o + ((size_t)oya * out_w + a) * out_c, 1);
+        }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
             int rows = ky1 - ky0;
+            if (vert && oy >= oya && oy < oyb) {   // the border columns are done
+                if (oxb > oxa) {
+                    dw_run_m0(&d, y0, ky0, ky1, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0);
+                }
+                continue;
+            }
             // windows of two or three valid rows and columns from the table (padded
             // ones where the zero point fits int8), the rest one by one
             int runs = fast33 && (rows == 3 || (rows == 2 && d.zp_fits));
@@ -896,7 +921,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                 }
                 int cols = kx1 - kx0;
                 if (runs && (cols == 3 || (cols == 2 && d.zp_fits))) {
-                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c);
+                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c, 0);
                 } else {
                     dw_pixel_m0(&d, y0, ky0, ky1, x0, o + a * out_c);
                 }
