@@ -637,6 +637,28 @@ static UF_MAC_NOINLINE const int32_t *dw_share_m0(uf_dw_m0_t *d, int ky0, int ky
     return d->cbuf + sl * n4;
 }
 
+// One output pixel of a filter eight wide over one input channel whose window the padding
+// cuts at a side (valid rows [ky0, ky1)), into o: a copy of the window with the zero
+// point outside the input, all its taps through uf_dw4x1p8_m0 (no padded taps' share).
+static UF_MAC_NOINLINE void dw_pixel8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int8_t *o) {
+    int32_t win[UF_DW_P8_ROWS * 2];
+    uint32_t zp4 = (uint8_t)d->zp * 0x01010101u;
+    int k_h = d->k_h, lo = x0 < 0 ? -x0 : 0, hi = d->in_w - x0 < 8 ? d->in_w - x0 : 8;   // the columns inside
+    for (int32_t *p = win, *e = win + 2 * k_h; p < e; p += 2) {
+        p[0] = p[1] = (int32_t)zp4;
+    }
+    const int8_t *xr = d->x + (size_t)(y0 + ky0 * d->d_h) * d->in_w + x0 + hi;
+    int8_t *q = (int8_t *)win + 8 * ky0 + hi;
+    for (int ky = ky0; ky < ky1; ky++, xr += d->d_h * d->in_w, q += 8) {
+        for (int k = lo - hi; k < 0; k++) {   // (one index up to zero)
+            q[k] = xr[k];
+        }
+    }
+    int32_t gp[6] = {d->n4 >> 2, k_h, 8, 0, (int32_t)(uintptr_t)d->cbuf, k_h * 64 + 64};
+    uf_dw4x1p8_m0((const int8_t *)win, d->wtab, &d->t[0].acc, gp);
+    uf_rq_m0_out(d->t, d->nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, d->c0);
+}
+
 // One output pixel of the block (window at input row y0, column x0; valid rows
 // [ky0, ky1)) into o: the kernels by window shape and alignment, the padded taps'
 // share as the accumulators' start (channels in fours, zp fits) or summed here.
@@ -649,24 +671,7 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
     int padded = rows < k_h || cols < k_w;
     const int32_t *cor = d->cbuf;   // (slot 0: zeros)
     if (padded && cols < 8 && d->pair8 && d->zp_fits && nb == n4) {
-        // a window eight wide cut by the padding: a copy with the zero point outside
-        // the input, all its taps through uf_dw4x1p8_m0 (no padded taps' share)
-        int32_t win[UF_DW_P8_ROWS * 2];
-        uint32_t zp4 = (uint8_t)d->zp * 0x01010101u;
-        int lo = x0 < 0 ? -x0 : 0, hi = d->in_w - x0 < 8 ? d->in_w - x0 : 8;   // the columns inside
-        for (int32_t *p = win, *e = win + 2 * k_h; p < e; p += 2) {
-            p[0] = p[1] = (int32_t)zp4;
-        }
-        const int8_t *xr = d->x + (size_t)(y0 + ky0 * d->d_h) * d->in_w + x0 + hi;
-        int8_t *q = (int8_t *)win + 8 * ky0 + hi;
-        for (int ky = ky0; ky < ky1; ky++, xr += d->d_h * d->in_w, q += 8) {
-            for (int k = lo - hi; k < 0; k++) {   // (one index up to zero)
-                q[k] = xr[k];
-            }
-        }
-        int32_t gp[6] = {n4 >> 2, k_h, 8, 0, (int32_t)(uintptr_t)cor, k_h * 64 + 64};
-        uf_dw4x1p8_m0((const int8_t *)win, d->wtab, &t[0].acc, gp);
-        uf_rq_m0_out(t, nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, c0);
+        dw_pixel8_m0(d, y0, ky0, ky1, x0, o);
         return;
     }
     if (n4 && padded && d->zp_fits) {
