@@ -761,8 +761,8 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
     l "6:\n"                                                                                  \
     "  strb r4, [r0, #" j "]\n"                                                               \
     l "8:\n"
-// Its side paths: below the origin (act_min), act_max, y >= 2^15 (uf_rq1_m0's 64-bit
-// product, r6 and r7 kept on the stack meanwhile).
+// Its side paths: below the origin (act_min), act_max, y >= 2^15 (uf_dwq_big_m0, then lr
+// back to x_row, g[5]).
 #define UF_DW4Q_M0_SIDE(l, j)                                                                 \
     l "7:\n"                                                                                  \
     "  strb r7, [r0, #" j "]\n"                                                               \
@@ -771,17 +771,28 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
     "  mov r4, r8\n  adds r4, r4, r7\n"                                                       \
     "  b " l "6b\n"                                                                           \
     l "9:\n"                                                                                  \
-    "  push {r6, r7}\n"                                                                       \
-    "  uxth r3, r2\n  lsrs r2, r2, #16\n"                                                     \
-    "  uxth r7, r4\n  lsrs r4, r4, #16\n"                                                     \
-    "  movs r6, r3\n  muls r6, r7\n"                                                          \
-    "  muls r7, r2\n  muls r3, r4\n  muls r4, r2\n"                                           \
-    "  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"                                       \
-    "  lsls r5, r7, #16\n  lsrs r7, r7, #16\n  adds r6, r6, r5\n  adcs r4, r7\n"               \
-    "  lsls r5, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r5\n  adcs r4, r3\n"               \
-    "  pop {r6, r7}\n"                                                                        \
-    "  subs r6, #16\n  lsrs r4, r6\n"                                                         \
+    "  bl uf_dwq_big_m0\n"                                                                    \
+    "  ldr r3, [sp, #12]\n  ldr r3, [r3, #20]\n  mov lr, r3\n"                                \
     "  b " l "2b\n"
+// uf_rq1_m0's 64-bit path for the fused kernels (one copy for all): u = the high word of
+// y m + C >> (r - 1) into r4 from y (r2), m (r4), C (r5), 15 + r (r6, left 16 less);
+// r2, r3, r5 clobbered.
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_dwq_big_m0")
+    "  push {r6, r7}\n"
+    "  uxth r3, r2\n  lsrs r2, r2, #16\n"
+    "  uxth r7, r4\n  lsrs r4, r4, #16\n"
+    "  movs r6, r3\n  muls r6, r7\n"
+    "  muls r7, r2\n  muls r3, r4\n  muls r4, r2\n"
+    "  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"
+    "  lsls r5, r7, #16\n  lsrs r7, r7, #16\n  adds r6, r6, r5\n  adcs r4, r7\n"
+    "  lsls r5, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r5\n  adcs r4, r3\n"
+    "  pop {r6, r7}\n"
+    "  subs r6, #16\n  lsrs r4, r6\n"
+    "  bx lr\n"
+    UF_M0_END("uf_dwq_big_m0"));
+#endif
 // The kernel: init at each block; pre: r1 from the block's last tap to its
 // requantization words, post: from after them to the next block's first tap; pix: at
 // each pixel's end (r3 = g); xstep: the next block's x (its input channels' step).
