@@ -410,13 +410,14 @@ OP_CASES = [
 ]
 
 
-def blocked_layer_model(case, hot):
+def blocked_layer_model(case, hot, relu=False):
     """A single int8 conv/depthwise/fc layer of OP_CASES (hot: an output scale so small that
-    some multipliers exceed 1), as .tflite bytes, with its input shape."""
+    some multipliers exceed 1; relu: a fused RELU, so act_min is the output zero point, as
+    the M0+'s one-floor requantization wants), as .tflite bytes, with its input shape."""
     from tflite_writer import add_quant_weights
 
     kind, (h, w_), in_c, n, kernel, stride, dil, pad = case
-    rng = np.random.default_rng([7, OP_CASES.index(case), hot])
+    rng = np.random.default_rng([7, OP_CASES.index(case), hot] + ([1] if relu else []))
     mw = ModelWriter()
     s_in, zp_in = float(rng.uniform(0.01, 0.05)), int(rng.integers(-60, 60))
     if kind == "fc":
@@ -442,10 +443,11 @@ def blocked_layer_model(case, hot):
     s_out = s_in * float(np.median(w_scale)) * (0.7 if hot else 40.0 * fan_in**0.5)
     yshape = [h, out_c] if kind == "fc" else [1, oh, ow, out_c]
     y = mw.tensor(yshape, "int8", s_out, int(rng.integers(-20, 20)))
+    act = dict(fused_activation_function="RELU") if relu else {}
     if kind == "fc":
-        mw.op("FULLY_CONNECTED", [x, wi, bi], [y])
+        mw.op("FULLY_CONNECTED", [x, wi, bi], [y], **act)
     else:
-        opts = dict(padding=pad, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+        opts = dict(padding=pad, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw, **act)
         if kind == "dw":
             opts["depth_multiplier"] = n
         mw.op("DEPTHWISE_CONV_2D" if kind == "dw" else "CONV_2D", [x, wi, bi], [y], **opts)
@@ -482,4 +484,11 @@ OP_CASES += [
     ("conv", (3, 5), 40, 70, (1, 1), (1, 1), (1, 1), "VALID"),
     ("conv", (3, 4), 2, 8, (1, 1), (1, 1), (1, 1), "VALID"),
     ("conv", (3, 3), 6, 12, (1, 1), (1, 1), (1, 1), "VALID"),
+]
+# One input channel and a filter eight wide (micro_speech's): channel pairs per MULS, rows
+# of whole windows requantized in the kernel, windows cut at the sides on a zero-point copy;
+# 40 channels: a first block of 32 too wide for the pairs' table, then a block of 8 whose
+# outputs skip the others'.
+OP_CASES += [
+    ("dw", (6, 11), 1, 40, (3, 8), (1, 1), (1, 1), "SAME"),
 ]

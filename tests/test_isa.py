@@ -294,8 +294,8 @@ def test_harness_code_is_read_only(arch):
 @pytest.mark.parametrize("case", OP_CASES, ids=lambda c: "%s-%dx%dx%d-%d" % (c[0], *c[1], c[2], c[3]))
 def test_blocked_kernels_on_isa(tmp_path, case, arch):
     _need(arch)
-    for hot in (False, True):
-        data, xshape = blocked_layer_model(case, hot)
+    for hot, relu in ((False, False), (True, False), (False, True)):
+        data, xshape = blocked_layer_model(case, hot, relu)
         path = tmp_path / "op.tflite"
         path.write_bytes(data)
         mod = module_from_baked(compile_model(str(path), "op"), "op")

@@ -616,13 +616,28 @@ static UF_MAC_NOINLINE void dw_corr_m0(int32_t *cor, const int8_t *zp, const int
     }
 }
 
-// uf_dw4t33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart).
-static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab) {
-    for (int b = 0; b < n4; b += 4) {
+// The words per block of four channels of uf_dw4q33_m0's table (the 3x3 weights, then
+// the four channels' requantization: uf_dw4t*_m0 and uf_dwcor33_m0 skip those).
+#define UF_DW_TAB33 52
+// The tallest filter eight wide whose windows cut by the padding dw_pixel_m0 copies
+#define UF_DW_P8_ROWS 16
+// uf_dw4q33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart),
+// with t's uf_rq1_m0 entries (ok == 2; else those words are left alone).
+static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab, const uf_rq_m0_t *t,
+                                          int ok) {
+    for (int b = 0; b < n4; b += 4, t += 4) {
         const int8_t *wb = w + b;
+        int32_t *q = wtab + 36;
         for (int tap = 0; tap < 9; tap++, wb += out_c, wtab += 4) {
             wtab[0] = wb[0], wtab[1] = wb[1], wtab[2] = wb[2], wtab[3] = wb[3];
         }
+        for (int j = 0; ok == 2 && j < 4; j++, q += 4) {
+            q[0] = t[j].bias, q[1] = (int32_t)t[j].mult2, q[2] = t[j].half, q[3] = t[j].shifts;
+        }
+        if (ok == 2 && b + 4 == n4) {
+            q[-1] |= 256;   // the last block's mark (a register shift reads bits 0..7)
+        }
+        wtab += UF_DW_TAB33 - 36;
     }
 }
 
@@ -632,11 +647,11 @@ typedef struct {
     const void *bias, *mult, *shift;
     const int32_t *lim;
     uf_rq_m0_t *t;
-    int32_t *wtab;   // uf_dw4t33_m0's table (table33)
+    int32_t *wtab;   // uf_dw4q33_m0's table (table33)
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
-    int xs, zp_fits, keyed, table33;
-    int c0, nb, n4, ok, nslots, cnext, s_w, kq;
+    int xs, zp_fits, keyed, table33, pair8;
+    int c0, nb, n4, ok, nslots, cnext, s_w, s_h, out_w;
     int8_t zp;
 } uf_dw_m0_t;
 
@@ -666,6 +681,28 @@ static UF_MAC_NOINLINE const int32_t *dw_share_m0(uf_dw_m0_t *d, int ky0, int ky
     return d->cbuf + sl * n4;
 }
 
+// One output pixel of a filter eight wide over one input channel whose window the padding
+// cuts at a side (valid rows [ky0, ky1)), into o: a copy of the window with the zero
+// point outside the input, all its taps through uf_dw4x1p8_m0 (no padded taps' share).
+static UF_MAC_NOINLINE void dw_pixel8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int8_t *o) {
+    int32_t win[UF_DW_P8_ROWS * 2];
+    uint32_t zp4 = (uint8_t)d->zp * 0x01010101u;
+    int k_h = d->k_h, lo = x0 < 0 ? -x0 : 0, hi = d->in_w - x0 < 8 ? d->in_w - x0 : 8;   // the columns inside
+    for (int32_t *p = win, *e = win + 2 * k_h; p < e; p += 2) {
+        p[0] = p[1] = (int32_t)zp4;
+    }
+    const int8_t *xr = d->x + (size_t)(y0 + ky0 * d->d_h) * d->in_w + x0 + hi;
+    int8_t *q = (int8_t *)win + 8 * ky0 + hi;
+    for (int ky = ky0; ky < ky1; ky++, xr += d->d_h * d->in_w, q += 8) {
+        for (int k = lo - hi; k < 0; k++) {   // (one index up to zero)
+            q[k] = xr[k];
+        }
+    }
+    int32_t gp[6] = {d->n4 >> 2, k_h, 8, 0, (int32_t)(uintptr_t)d->cbuf, k_h * 64 + 64};
+    uf_dw4x1p8_m0((const int8_t *)win, d->wtab, &d->t[0].acc, gp);
+    uf_rq_m0_out(d->t, d->nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, d->c0);
+}
+
 // One output pixel of the block (window at input row y0, column x0; valid rows
 // [ky0, ky1)) into o: the kernels by window shape and alignment, the padded taps'
 // share as the accumulators' start (channels in fours, zp fits) or summed here.
@@ -677,6 +714,10 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
     int rows = ky1 - ky0, cols = kx1 > kx0 ? kx1 - kx0 : 0;
     int padded = rows < k_h || cols < k_w;
     const int32_t *cor = d->cbuf;   // (slot 0: zeros)
+    if (padded && cols < 8 && d->pair8 && d->zp_fits && nb == n4) {
+        dw_pixel8_m0(d, y0, ky0, ky1, x0, o);
+        return;
+    }
     if (n4 && padded && d->zp_fits) {
         cor = dw_share_m0(d, ky0, ky1, kx0, kx1);
     }
@@ -706,6 +747,9 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
             } else if (!(((uintptr_t)wb | (uint32_t)(g[4] | g[6])) & 3u)) {
                 if (rows == 3 && cols == 3 && !padded) {
                     uf_dw4x1w33_m0(x + xoff, wb, &t[0].acc, g);
+                } else if (cols == 8 && d->pair8) {
+                    int32_t gp[6] = {n4 >> 2, rows, x_row, 0, (int32_t)(uintptr_t)cor, k_h * 64 + 64};
+                    uf_dw4x1p8_m0(x + xoff, d->wtab + ky0 * 16, &t[0].acc, gp);
                 } else if (cols == 8) {
                     uf_dw4x1w8_m0(x + xoff, wb, &t[0].acc, g);
                 } else {
@@ -742,55 +786,72 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
     uf_rq_m0_out(t, nb, d->ok, d->lim, o, d->bias, d->mult, d->shift, c0);
 }
 
-// A run of n pixels (from the window at input row y0, column x0) whose windows have
-// the valid rows [ky0, ky1) and columns [kx0, kx1) of a 3x3 filter, two or three of
-// each, into o: uf_dw4t*_m0 from the block's table (in groups of d->kq pixels
-// requantized together, then the rest), the padded taps' share as the start.
+// A run of n pixels (from the window at input row y0, column x0; along the row, or down
+// the column: vert) whose windows have the valid rows [ky0, ky1) and columns [kx0, kx1)
+// of a 3x3 filter, two or three of each, into o: uf_dw4q*_m0 from the block's table
+// (the requantization in the kernel), the padded taps' share as the start.
 static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int kx0, int kx1,
-                                      int n, int8_t *o) {
-    int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb, kq = d->kq, nq = 0;
-    int rc = rows * 4 + cols;
-    const int32_t *cor = rc == 15 ? 0 : dw_share_m0(d, ky0, ky1, kx0, kx1);
+                                      int n, int8_t *o, int vert) {
+    int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb;
+    int rc = rows * 4 + cols, first = ky0 * 3 + kx0, end = (ky1 - 1) * 3 + kx1;
     const int8_t *xb = d->x + ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d->d_w)) * in_c + d->c0 * xs;
-    const int32_t *wt = d->wtab + (ky0 * 3 + kx0) * 4;
+    const int32_t *wt = d->wtab + first * 4;
+    const int32_t *cor = rc == 15 ? 0 : dw_share_m0(d, ky0, ky1, kx0, kx1);
     int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
-    while (nq + kq <= n) {
-        nq += kq;
-    }
-    int32_t g[12] = {d->n4 >> 2, nq, kq, x_col, d->s_w * in_c, row - cols * x_col, 0, kq * d->out_c,
-                     (int32_t)(uintptr_t)d->lim, kq * nb, (rows - 1) * row + (cols - 1) * x_col - 4 * xs,
-                     (int32_t)(uintptr_t)cor};
-    for (int part = 0; part < 2; part++) {   // the groups of kq, then the rest
-        if (g[1]) {
-            g[6] = (int32_t)(uintptr_t)o;
-            // (direct calls: a natmod cannot take these local symbols' address)
-            if (xs) {
-                if (rc == 15) {
-                    uf_dw4t33_m0(xb, wt, d->t, g);
-                } else if (rc == 11) {
-                    uf_dw4t23_m0(xb, wt, d->t, g);
-                } else if (rc == 14) {
-                    uf_dw4t32_m0(xb, wt, d->t, g);
-                } else {
-                    uf_dw4t22_m0(xb, wt, d->t, g);
-                }
-            } else {
-                if (rc == 15) {
-                    uf_dw4x1t33_m0(xb, wt, d->t, g);
-                } else if (rc == 11) {
-                    uf_dw4x1t23_m0(xb, wt, d->t, g);
-                } else if (rc == 14) {
-                    uf_dw4x1t32_m0(xb, wt, d->t, g);
-                } else {
-                    uf_dw4x1t22_m0(xb, wt, d->t, g);
-                }
-            }
+    // (pre: from the window's last tap to the block's requantization words; post: from
+    // after them to the next block's first tap, in bytes)
+    int32_t g[12] = {d->n4 >> 2, n, (vert ? d->out_w * d->out_c : d->out_c) - nb, x_col,
+                     vert ? d->s_h * d->in_w * in_c : d->s_w * in_c, row - (cols - 1) * x_col, 0,
+                     d->lim[1], d->lim[2] - d->lim[1],
+                     (int32_t)(uintptr_t)cor, 16 * (9 - end), 16 * first};
+    // (direct calls: a natmod cannot take these local symbols' address)
+    if (xs) {
+        if (rc == 15) {
+            uf_dw4q33_m0(xb, wt, o, g);
+        } else if (rc == 11) {
+            uf_dw4q23_m0(xb, wt, o, g);
+        } else if (rc == 14) {
+            uf_dw4q32_m0(xb, wt, o, g);
+        } else {
+            uf_dw4q22_m0(xb, wt, o, g);
         }
-        xb += (size_t)g[1] * d->s_w * in_c;
-        o += g[1] * d->out_c;
-        g[1] = g[2] = n - nq;
-        g[9] = g[2] * nb;
-        n = nq;   // (the second part: n - nq pixels, none after)
+    } else {
+        if (rc == 15) {
+            uf_dw4x1q33_m0(xb, wt, o, g);
+        } else if (rc == 11) {
+            uf_dw4x1q23_m0(xb, wt, o, g);
+        } else if (rc == 14) {
+            uf_dw4x1q32_m0(xb, wt, o, g);
+        } else {
+            uf_dw4x1q22_m0(xb, wt, o, g);
+        }
+    }
+}
+
+// A run of n pixels (from the window at input row y0, column x0) of a filter eight wide
+// over one input channel, every column inside and the valid rows [ky0, ky1), into o:
+// uf_dw4x1q8_m0 from the block's pair table (the requantization in the kernel), the
+// padded rows' share as the start.
+static UF_MAC_NOINLINE void dw_run8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int n, int8_t *o) {
+    const int32_t *cor = ky1 - ky0 < d->k_h ? dw_share_m0(d, ky0, ky1, 0, 8) : d->cbuf;
+    int32_t g[12] = {d->n4 >> 2, n, d->out_c - d->nb, 32767, d->s_w, d->d_h * d->in_w, ky1 - ky0,
+                     d->lim[1], d->lim[2] - d->lim[1], (int32_t)(uintptr_t)cor, 64 * (d->k_h - ky1),
+                     64 * ky0};
+    uf_dw4x1q8_m0(d->x + (size_t)(y0 + ky0 * d->d_h) * d->in_w + x0, d->wtab + ky0 * 16, o, g);
+}
+
+// A row of outputs (windows at input row y0, valid rows [ky0, ky1)) of a filter eight wide
+// over one input channel: the columns [oxa, oxb) with every window column inside as one
+// run, the others one by one.
+static UF_MAC_NOINLINE void dw_row8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int oxa, int oxb, int out_w,
+                                       int s_w, int pad_w, int8_t *o) {
+    for (int a = 0; a < out_w; a++) {
+        if (a == oxa && oxb > oxa) {
+            dw_run8_m0(d, y0, ky0, ky1, a * s_w - pad_w, oxb - oxa, o + a * d->out_c);
+            a = oxb - 1;
+        } else {
+            dw_pixel_m0(d, y0, ky0, ky1, a * s_w - pad_w, o + a * d->out_c);
+        }
     }
 }
 
@@ -818,7 +879,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     d.zp = (int8_t)-in_off;
     d.zp_fits = in_off >= -127 && in_off <= 128;
     d.keyed = k_h < 128 && k_w < 128;   // (else every shape's share is computed again)
-    d.s_w = s_w;
+    d.s_w = s_w, d.s_h = s_h, d.out_w = out_w;
     int xs = d.xs;
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
@@ -835,37 +896,71 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         // The usual interior pixels (a full 3x3 window, channels in fours, word-aligned
         // inputs or one input channel, uf_rq1_m0's table): the columns [oxa, oxb) of each
-        // row with every window row inside, one call for them (in groups of kq pixels
-        // whose outputs one uf_rq1_m0 call takes where the block is every channel: t
-        // repeated), the block's weights sign-extended once into wtab (uf_dw4t33_m0's
+        // row with every window row inside, one call for them, the block's weights
+        // sign-extended once into wtab with the requantization entries (uf_dw4q33_m0's
         // order; uf_dwcor33_m0's too).
         d.table33 = k_h == 3 && k_w == 3 && n4;
         int fast33 = d.table33 && n4 == nb && ok == 2 &&
                      (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
         if (d.table33) {
-            dw_table33_m0(w + c0, out_c, n4, wtab);
+            dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
         }
-        int oxa = 0, oxb, kq = nb == out_c ? UF_DW_BLOCK / nb : 1;
-        d.kq = kq;
+        // one input channel and a filter eight wide (micro_speech's 10x8): the pairs' table
+        // (uf_dw4x1p8_m0's), each block's requantization words after its weights
+        d.pair8 = !xs && k_w == 8 && d_w == 1 && n4 && k_h <= UF_DW_P8_ROWS &&
+                  n4 * (k_h * 4 + 4) <= UF_DW_BLOCK / 4 * UF_DW_TAB33;
+        for (int b = 0, k = 0; d.pair8 && b < n4; b += 4) {
+            for (int tap = 0; tap < k_h * 8; tap++) {
+                const int8_t *wp = w + (size_t)tap * out_c + c0 + b;
+                wtab[k++] = wp[0] - wp[1] * 65536, wtab[k++] = wp[2] - wp[3] * 65536;
+            }
+            for (int j = 0; j < 4; j++, k += 4) {
+                wtab[k] = t[b + j].bias, wtab[k + 1] = (int32_t)t[b + j].mult2;
+                wtab[k + 2] = t[b + j].half, wtab[k + 3] = t[b + j].shifts | (b + j + 1 == n4 ? 256 : 0);
+            }
+        }
+        int fast8 = d.pair8 && n4 == nb && ok == 2;
+        int oxa = 0, oxb;
         while (oxa < out_w && oxa * s_w - pad_w < 0) {
             oxa++;
         }
-        for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + 2 * d_w < in_w; oxb++) {
+        for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + (k_w - 1) * d_w < in_w; oxb++) {
         }
-        for (int k = 1; fast33 && k < kq; k++) {   // the entries' words after .acc, as they are
-            for (int j = 0; j < nb; j++) {         // (word by word: natmods have no memcpy)
-                int32_t *e = (int32_t *)&t[k * nb + j];
-                const int32_t *f = (const int32_t *)&t[j];
-                e[1] = f[1], e[2] = f[2], e[3] = f[3], e[4] = f[4];
-            }
+        // The rows whose windows have every row inside, [oya, oyb): their border columns'
+        // pixels as one run down each column where every such column can be one.
+        int oya = 0, oyb, vert = fast33;
+        while (oya < out_h && oya * s_h - pad_h < 0) {
+            oya++;
+        }
+        for (oyb = oya; oyb < out_h && oyb * s_h - pad_h + 2 * d_h < in_h; oyb++) {
+        }
+        for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
+            int kx0, kx1;
+            valid_taps(a * s_w - pad_w, k_w, d_w, in_w, &kx0, &kx1);
+            vert = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && d.zp_fits));
+        }
+        for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
+            int kx0, kx1, x0 = a * s_w - pad_w;
+            valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
+            dw_run_m0(&d, oya * s_h - pad_h, 0, 3, x0, kx0, kx1, oyb - oya, o + ((size_t)oya * out_w + a) * out_c, 1);
         }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
             int rows = ky1 - ky0;
+            if (vert && oy >= oya && oy < oyb) {   // the border columns are done
+                if (oxb > oxa) {
+                    dw_run_m0(&d, y0, ky0, ky1, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0);
+                }
+                continue;
+            }
             // windows of two or three valid rows and columns from the table (padded
             // ones where the zero point fits int8), the rest one by one
             int runs = fast33 && (rows == 3 || (rows == 2 && d.zp_fits));
+            if (fast8 && rows > 0 && (rows == k_h || d.zp_fits)) {
+                dw_row8_m0(&d, y0, ky0, ky1, oxa, oxb, out_w, s_w, pad_w, o);
+                continue;
+            }
             for (int a = 0; a < out_w;) {
                 int x0 = a * s_w - pad_w, kx0 = 0, kx1 = 3, n = 1;
                 if (runs && a >= oxa && a < oxb) {
@@ -875,7 +970,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                 }
                 int cols = kx1 - kx0;
                 if (runs && (cols == 3 || (cols == 2 && d.zp_fits))) {
-                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c);
+                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c, 0);
                 } else {
                     dw_pixel_m0(&d, y0, ky0, ky1, x0, o + a * out_c);
                 }
@@ -1268,7 +1363,7 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
     if (depth_mult == 1 || in_c == 1) {
         // (the 3x3 weight table in this frame: Thumb-1 SP offsets reach 1020 bytes, and
         // depthwise_m0's locals stay within them)
-        int32_t wtab[UF_DW_BLOCK * 9];
+        int32_t wtab[UF_DW_BLOCK / 4 * UF_DW_TAB33];
         depthwise_m0(x, w, bias, out, mult, shift, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
                      k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off, act_min, act_max, wtab);
         return;

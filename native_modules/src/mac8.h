@@ -401,8 +401,8 @@ typedef struct {
 // u = (y mh + ((y ml + C) >> 16)) >> (15 + r), the sum below 2^32 (y ml < 2^31, C <
 // 2^31). Sums past 2^15 take four MULS (the 64-bit y m + C; u = its high word >> (r -
 // 1)). x < 0 inside the window (xs < 0) would need the -2^31: with lo >= 0 the formula
-// gives u <= 0 there anyway (x m + K - lo D <= K - m < D at x = -1). 27 cycles per
-// output, 13 below xs (uf_rq_m0: 49).
+// gives u <= 0 there anyway (x m + K - lo D <= K - m < D at x = -1). 25 cycles per
+// output, 13 below xs (uf_rq_m0: 49), four outputs per loop pass.
 void uf_rq_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 void uf_rq1_m0(const uf_rq_m0_t *t, int8_t *out, int n, const int32_t *lim);
 // x << left (a register shift reads bits 0..7)
@@ -461,11 +461,12 @@ __asm__(                                                                        
     UF_M0_END(name))
 #if UF_M0_CONV_ASM
 UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
-// uf_rq1_m0, two outputs per loop pass (out[0] at 1x labels, out[1] at 2x; r0 steps by
-// 2, an odd n enters at the second with r0 one byte back), r12 = the outputs' end, r9 =
-// act_min, r10 = act_max - act_min (unsigned compare: u is >= 0), r11 = act_max.
-// One output: sum and origin, below it act_min (x7), past 2^15 the 64-bit path (x9),
-// else two MULS; clamp (x5: act_max), store at r0 + pos.
+// uf_rq1_m0, four outputs per loop pass (out[k] at labels with prefix k + 1; r0 steps
+// by 4, n mod 4 enters at the output that leaves a multiple of four with r0 that many
+// bytes back), r12 = the outputs' end, r9 = act_min, r10 = act_max - act_min (unsigned
+// compare: u is >= 0), r11 = act_max.
+// One output: sum and origin, below it act_min (x7: then on at next), past 2^15 the
+// 64-bit path (x9), else two MULS; clamp (x5: act_max), store at r0 + pos.
 #define UF_RQ1_M0_ONE(l, pos)                                                           \
     "  ldm r1!, {r2, r3}\n"                 /* acc, F */                                \
     "  subs r2, r2, r3\n"                   /* y (unsigned from here: acc >= F) */      \
@@ -483,10 +484,15 @@ UF_RQ_M0("uf_rq_m0", UF_RQ_M0_LEFT, UF_RQ_M0_NEG);
     "  add r4, r9\n"                                                                    \
     l "6:\n"                                                                            \
     "  strb r4, [r0, #" pos "]\n"
-// Its side paths: below the origin, act_max, and y >= 2^15: the 64-bit y m + C from
-// 16x16 partial products (y = yh:yl, m = mh:ml, all unsigned; yh mh < 2^31, the others
-// < 2^32), u = its high word >> (r - 1).
-#define UF_RQ1_M0_SIDE(l)                                                               \
+// Its side paths: below the origin (act_min, then on at next), act_max, and y >= 2^15:
+// the 64-bit y m + C from 16x16 partial products (y = yh:yl, m = mh:ml, all unsigned;
+// yh mh < 2^31, the others < 2^32), u = its high word >> (r - 1).
+#define UF_RQ1_M0_SIDE(l, pos, next)                                                    \
+    l "7:\n"                                                                            \
+    "  adds r1, #12\n"                                                                  \
+    "  mov r4, r9\n"                                                                    \
+    "  strb r4, [r0, #" pos "]\n"                                                       \
+    "  b " next "\n"                                                                    \
     l "5:\n"                                                                            \
     "  mov r4, r11\n"                                                                   \
     "  b " l "6b\n"                                                                     \
@@ -510,35 +516,35 @@ __asm__(
     "  subs r5, r5, r4\n  mov r10, r5\n"    // act_max - act_min
     "  adds r3, r1, r2\n  mov r12, r3\n"    // the outputs' end
     "  movs r3, r0\n  movs r0, r1\n  movs r1, r3\n"   // r0: out, r1: table
-    "  lsrs r2, r2, #1\n"                   // C: n odd
-    "  bcc 11f\n"
+    "  lsls r3, r2, #31\n"                  // Z = !bit 0 of n, C = bit 1
+    "  bcc 60f\n"
+    "  bne 61f\n"                           // n mod 4 = 3: from out[1]
+    "  subs r0, #2\n"                       // 2: from out[2]
+    "  b 52f\n"
+    "60:\n"
+    "  beq 50f\n"                           // 0
+    "  subs r0, #3\n"                       // 1: from out[3]
+    "  b 53f\n"
+    "61:\n"
     "  subs r0, #1\n"
-    "  b 21f\n"
-    "11:\n"
+    "  b 51f\n"
+    "50:\n"
     UF_RQ1_M0_ONE("1", "0")
-    "21:\n"
+    "51:\n"
     UF_RQ1_M0_ONE("2", "1")
-    "30:\n"
-    "  adds r0, #2\n"
+    "52:\n"
+    UF_RQ1_M0_ONE("3", "2")
+    "53:\n"
+    UF_RQ1_M0_ONE("4", "3")
+    "54:\n"
+    "  adds r0, #4\n"
     "  cmp r0, r12\n"
-    "  bne 11b\n"
-    "31:\n"
+    "  bne 50b\n"
     UF_M0_RESTORE
-    "17:\n"                                 // out[0] below the origin: act_min
-    "  adds r1, #12\n"
-    "  mov r4, r9\n"
-    "  strb r4, [r0, #0]\n"
-    "  b 21b\n"
-    "27:\n"                                 // out[1] below the origin
-    "  adds r1, #12\n"
-    "  mov r4, r9\n"
-    "  strb r4, [r0, #1]\n"
-    "  adds r0, #2\n"
-    "  cmp r0, r12\n"
-    "  bne 11b\n"
-    "  b 31b\n"
-    UF_RQ1_M0_SIDE("1")
-    UF_RQ1_M0_SIDE("2")
+    UF_RQ1_M0_SIDE("1", "0", "51b")
+    UF_RQ1_M0_SIDE("2", "1", "52b")
+    UF_RQ1_M0_SIDE("3", "2", "53b")
+    UF_RQ1_M0_SIDE("4", "3", "54b")
     UF_M0_END("uf_rq1_m0"));
 
 #endif
@@ -665,6 +671,60 @@ void uf_dw4x1w8_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_t
 UF_DW4_M0_COLS("uf_dw4x1w8_m0", UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2 UF_DW4X1W8_M0_TAP2,
                "0", UF_DW4_M0_INIT "  movs r6, #0\n",
                "  beq 4f\n  b 3b\n4:\n", "  beq 5f\n  b 2b\n5:\n");
+// The same windows (all eight columns of a filter eight wide, one input channel, x_col 1)
+// from a table of channel pairs: W[block][tap][pair] = w[c] - w[c + 1] * 2^16 for the
+// block's pairs (c = 4b, 4b + 2), so one MULS by an input value gives both channels'
+// products, and two taps' sum P = L + G 2^16 has L (channel c's) in [-32512, 32768] and
+// G (channel c + 1's, negated) in [-32768, 32512] (|x w| <= 16384): G = (P + 32767) >> 16
+// exactly (uf_mac2x2p_m0's lanes), summed apart, and P summed whole, which ends as
+// S = A - (sum of G) 2^16 mod 2^32 for channel c's sum A (fits int32: exact); the start
+// is cor's four as S = a - b 2^16, G = -b. 25 cycles per two taps and four channels
+// (uf_dw4x1w8_m0: 38). g = {blocks, rows, x_row (a row's first tap to the next's), -,
+// cor, the table's bytes per block}; W at block 0's first valid row.
+void uf_dw4x1p8_m0(const int8_t *x, const int32_t *W, int32_t *acc, const int32_t *g);
+#define UF_DW4X1P8_M0_PAIR(k0, k1)                                                            \
+    "  ldrb r6, [r0, #" k0 "]\n  ldrb r7, [r0, #" k1 "]\n  sxtb r6, r6\n  sxtb r7, r7\n"      \
+    "  ldm r1!, {r2, r3, r4, r5}\n"                                                           \
+    "  muls r2, r6\n  muls r4, r7\n  adds r2, r2, r4\n"   /* pair 0's P */                    \
+    "  muls r3, r6\n  muls r5, r7\n  adds r3, r3, r5\n"   /* pair 1's */                      \
+    "  add r8, r2\n  add r2, r12\n  asrs r2, r2, #16\n  add r10, r2\n"                        \
+    "  add r9, r3\n  add r3, r12\n  asrs r3, r3, #16\n  add r11, r3\n"
+// S - G 2^16 and -G: the pair's two sums into acc at r2 + o0 and r2 + o1.
+#define UF_DW4X1P8_M0_OUT(s, gg, o0, o1)                                                      \
+    "  mov r3, " gg "\n  lsls r4, r3, #16\n  mov r5, " s "\n  subs r5, r5, r4\n"              \
+    "  str r5, [r2, #" o0 "]\n  negs r3, r3\n  str r3, [r2, #" o1 "]\n"
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_dw4x1p8_m0") UF_M0_SAVE
+    "  sub sp, #28\n"   // [sp]: x, [sp+4]: the block's W, [sp+8]: acc, [sp+12]: blocks left,
+                        // [sp+16]: rows left, [sp+20]: cor, [sp+24]: g
+    "  str r0, [sp, #0]\n  str r1, [sp, #4]\n  str r2, [sp, #8]\n  str r3, [sp, #24]\n"
+    "  ldr r4, [r3, #0]\n  str r4, [sp, #12]\n"
+    "  ldr r4, [r3, #16]\n  str r4, [sp, #20]\n"
+    "  ldr r4, [r3, #8]\n  mov lr, r4\n"            // x_row
+    "  movs r4, #128\n  lsls r4, r4, #8\n  subs r4, #1\n  mov r12, r4\n"   // 32767
+    "2:\n"                                          // a block: S, G from cor
+    "  ldr r2, [sp, #20]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #20]\n"
+    "  lsls r3, r5, #16\n  subs r4, r4, r3\n  mov r8, r4\n  negs r5, r5\n  mov r10, r5\n"
+    "  lsls r3, r7, #16\n  subs r6, r6, r3\n  mov r9, r6\n  negs r7, r7\n  mov r11, r7\n"
+    "  ldr r3, [sp, #24]\n  ldr r4, [r3, #4]\n  str r4, [sp, #16]\n"
+    "  ldr r0, [sp, #0]\n  ldr r1, [sp, #4]\n"
+    "3:\n"                                          // a row of eight taps
+    UF_DW4X1P8_M0_PAIR("0", "1") UF_DW4X1P8_M0_PAIR("2", "3")
+    UF_DW4X1P8_M0_PAIR("4", "5") UF_DW4X1P8_M0_PAIR("6", "7")
+    "  add r0, lr\n"
+    "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"
+    "  bne 3b\n"
+    "  ldr r2, [sp, #8]\n"
+    UF_DW4X1P8_M0_OUT("r8", "r10", "0", "20") UF_DW4X1P8_M0_OUT("r9", "r11", "40", "60")
+    "  adds r2, #80\n  str r2, [sp, #8]\n"
+    "  ldr r3, [sp, #24]\n  ldr r4, [r3, #20]\n  ldr r1, [sp, #4]\n  adds r1, r1, r4\n  str r1, [sp, #4]\n"
+    "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"
+    "  beq 9f\n  b 2b\n9:\n"
+    "  add sp, #28\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_dw4x1p8_m0"));
+#endif
 
 // Windows of 2x3, 3x2 and 2x2 taps (rows x cols: the 3x3 filters' border pixels) and
 // 3x3 with one input channel, unrolled: no loop counters and the steps held in registers
@@ -725,18 +785,26 @@ void uf_dw4x1w33_m0(const int8_t *x, const int8_t *w, int32_t *acc, const int32_
 UF_DWU_M0("uf_dw4w23_m0", UF_DWU_M0_23(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 UF_DWU_M0("uf_dw4w32_m0", UF_DWU_M0_32(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
-// Runs of pixels with the full 3x3 window, the weights from a table the caller fills
-// per block of channels, sign-extended: wt[4-channel block][tap][4] (int32, so one LDM
-// brings a tap's four): 20 cycles per tap of four channels plus the input step, 26
-// per block (its accumulators start at the first tap's products). For each of
-// g[1] pixels (x advancing g[4] bytes per pixel), the g[0] blocks' sums into the
-// .acc of t's entries (one after another), and after every g[2] pixels (g[1] a
-// multiple of it) uf_rq1_m0(t, out, g[9], lim) with out advancing g[7] bytes per
-// call. g = {blocks, pixels, pixels per requantization, x_col, x_pixel, x_row, out,
-// out step, lim, outputs per requantization, back}: x_col and x_row (from a row's
-// third tap to the next row's first) as for uf_dw4w_m0 (x word-aligned), back = the
-// window's walk less the step to the next block's x (8 x_col + 2 x_row - 4).
-void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+// Runs of pixels whose windows have the same valid taps of a 3x3 filter (3x3, 2x3, 3x2 or
+// 2x2), requantized in the kernel: uf_dw4q33_m0 and the others below. The weights come
+// from a table the caller fills once per layer and block of channels, sign-extended:
+// per 4-channel block its 9 taps' four weights (int32, so one LDM brings a tap's four),
+// then its four channels' uf_rq1_m0 entries without .acc, {F, m, C, 15 + r} (bit 8 of
+// the last block's last 15 + r set: the pixel's end), 52 words a block. 20 cycles per
+// tap of four channels plus the input step (one input channel: 15, uf_dw4x1q*), the
+// accumulators starting at the first tap's products (or, in a border window, at cor's
+// four: the padded taps' share), then each block's four outputs requantized from the
+// accumulators as uf_rq1_m0 does (22 cycles an output, 13 below the origin, no store
+// and reload of the sums), about 20 more per block and 30 per pixel. For each of g[1]
+// pixels (x advancing g[4] bytes per pixel; out g[2] bytes more than the pixel's 4 g[0]
+// outputs), the g[0] blocks' outputs at out. g = {blocks, pixels, out skip, x_col,
+// x_pixel, x_row, -, act_min, act_max - act_min, cor, pre, post}: x_col the step between
+// a row's taps, x_row from a row's last tap to the next row's first (x word-aligned
+// where the input has channels); in a border window wt at its first valid tap, pre and
+// post the table's steps (bytes) from the window's last tap to the block's
+// requantization words and from after them to the next block's first valid tap.
+void uf_dw4q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
 // tap(op): op "mov" for the first tap (the accumulators' start), "add" after.
 // (bytes 1 and 2 of x as bytes 0 and 3 after REV16: one instruction for the two)
 #define UF_DW4T_M0_TAP(op)                                                                    \
@@ -746,21 +814,18 @@ void uf_dw4t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32
     "  rev16 r6, r6\n"                                                                         \
     "  sxtb r7, r6\n  muls r7, r3\n  " op " r9, r7\n"                                         \
     "  asrs r7, r6, #24\n  muls r7, r4\n  " op " r10, r7\n"
-// uf_dw4x1t33_m0: the same for a one-channel input (one input byte for the four
-// channels, back = 8 x_col + 2 x_row; no alignment needed): 15 cycles per tap.
-void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
+// A one-channel input: one input byte for the four channels (no alignment needed).
 #define UF_DW4X1T_M0_TAP(op)                                                                  \
     "  ldrsb r6, [r0, r7]\n  ldm r1!, {r2, r3, r4, r5}\n" /* (r7 = 0) */                       \
     "  muls r2, r6\n  " op " r8, r2\n  muls r3, r6\n  " op " r9, r3\n"                        \
     "  muls r4, r6\n  " op " r10, r4\n  muls r5, r6\n  " op " r11, r5\n"
 #define UF_DW4T_M0_ROW(tap0, tap, next) tap0 "  add r0, r12\n" tap "  add r0, r12\n" tap next
 #define UF_DW4T_M0_ROW2(tap, next) tap "  add r0, r12\n" tap next
-#define UF_DW4T_M0_NEXT "  add r0, r12\n  add r0, lr\n"
+#define UF_DW4T_M0_NEXT "  add r0, lr\n"
 #define UF_DW4T_M0_33(tap)                                                                    \
     UF_DW4T_M0_ROW(tap("mov"), tap("add"), UF_DW4T_M0_NEXT)                                   \
     UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
-// The border windows (valid rows x columns of the 3x3; the table's other taps skipped):
-// the accumulators start at cor's (g[11]: the padded taps' share, four per block).
+// The border windows (valid rows x columns of the 3x3; the table's other taps skipped).
 #define UF_DW4T_M0_23(tap)                                                                    \
     UF_DW4T_M0_ROW(tap("add"), tap("add"), UF_DW4T_M0_NEXT) UF_DW4T_M0_ROW(tap("add"), tap("add"), "")
 #define UF_DW4T_M0_32(tap)                                                                    \
@@ -768,87 +833,152 @@ void uf_dw4x1t33_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int
     UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
 #define UF_DW4T_M0_22(tap)                                                                    \
     UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
-#define UF_DW4T_M0_COR                                                                        \
-    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
-#define UF_DW4T_M0_PIXCOR "  ldr r4, [r3, #44]\n  str r4, [sp, #40]\n"
-// body: the taps; init: at each block; pix: at each pixel (r3 = g); skip: the table's
-// taps after the window's last (to the next block's first).
-#define UF_DW4T_M0(name, body, init, pix, skip)                                               \
+// One output's requantization (j: the channel, l: its labels' prefix; r2 = its sum,
+// r0 = out, r7 = act_min, r8 = act_max - act_min once channel 0's sum has left it).
+#define UF_DW4Q_M0_RQ(l, j)                                                                   \
+    "  ldm r1!, {r3, r4, r5, r6}\n"        /* F, m, C, 15 + r */                              \
+    "  subs r2, r2, r3\n"                                                                     \
+    "  blt " l "7f\n"                                                                         \
+    "  lsrs r3, r2, #15\n"                                                                    \
+    "  bne " l "9f\n"                                                                         \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"                                                     \
+    "  muls r3, r2\n  muls r4, r2\n"                                                          \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"                              \
+    "  lsrs r4, r6\n"                                                                         \
+    l "2:\n"                                                                                  \
+    "  cmp r4, r8\n"                                                                          \
+    "  bhi " l "5f\n"                                                                         \
+    "  adds r4, r4, r7\n"                                                                     \
+    l "6:\n"                                                                                  \
+    "  strb r4, [r0, #" j "]\n"                                                               \
+    l "8:\n"
+// Its side paths: below the origin (act_min), act_max, y >= 2^15 (uf_dwq_big_m0, then lr
+// back to x_row, g[5]).
+#define UF_DW4Q_M0_SIDE(l, j)                                                                 \
+    l "7:\n"                                                                                  \
+    "  strb r7, [r0, #" j "]\n"                                                               \
+    "  b " l "8b\n"                                                                           \
+    l "5:\n"                                                                                  \
+    "  mov r4, r8\n  adds r4, r4, r7\n"                                                       \
+    "  b " l "6b\n"                                                                           \
+    l "9:\n"                                                                                  \
+    "  bl uf_dwq_big_m0\n"                                                                    \
+    "  ldr r3, [sp, #12]\n  ldr r3, [r3, #20]\n  mov lr, r3\n"                                \
+    "  b " l "2b\n"
+// uf_rq1_m0's 64-bit path for the fused kernels (one copy for all): u = the high word of
+// y m + C >> (r - 1) into r4 from y (r2), m (r4), C (r5), 15 + r (r6, left 16 less);
+// r2, r3, r5 clobbered.
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_dwq_big_m0")
+    "  push {r6, r7}\n"
+    "  uxth r3, r2\n  lsrs r2, r2, #16\n"
+    "  uxth r7, r4\n  lsrs r4, r4, #16\n"
+    "  movs r6, r3\n  muls r6, r7\n"
+    "  muls r7, r2\n  muls r3, r4\n  muls r4, r2\n"
+    "  adds r6, r6, r5\n  movs r5, #0\n  adcs r4, r5\n"
+    "  lsls r5, r7, #16\n  lsrs r7, r7, #16\n  adds r6, r6, r5\n  adcs r4, r7\n"
+    "  lsls r5, r3, #16\n  lsrs r3, r3, #16\n  adds r6, r6, r5\n  adcs r4, r3\n"
+    "  pop {r6, r7}\n"
+    "  subs r6, #16\n  lsrs r4, r6\n"
+    "  bx lr\n"
+    UF_M0_END("uf_dwq_big_m0"));
+#endif
+// The kernel: init at each block; pre: r1 from the block's last tap to its
+// requantization words, post: from after them to the next block's first tap; pix: at
+// each pixel's end (r3 = g); xstep: the next block's x (its input channels' step).
+#define UF_DW4Q_M0(name, body, init, pre, post, pix, xstep)                                   \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #48\n"   /* [sp]: acc, [sp+4]: the pixel's acc end, [sp+8]: the pixel's x, */  \
-                        /* [sp+12]: pixels left, [sp+16]: pixels to the requantization, */    \
-                        /* [sp+20]: g, [sp+24]: wt, [sp+28]: t, [sp+32]: out, [sp+36]: back */ \
-                        /* [sp+40]: cor */                                                    \
-    "  str r0, [sp, #8]\n  str r1, [sp, #24]\n  str r2, [sp, #28]\n  str r2, [sp, #0]\n"     \
-    "  str r3, [sp, #20]\n"                                                                   \
-    "  ldr r4, [r3, #4]\n  str r4, [sp, #12]\n"                                               \
-    "  ldr r4, [r3, #8]\n  str r4, [sp, #16]\n"                                               \
-    "  ldr r4, [r3, #24]\n  str r4, [sp, #32]\n"                                              \
-    "  ldr r4, [r3, #40]\n  str r4, [sp, #36]\n"                                              \
+    "  sub sp, #52\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: pixels left, [sp+12]: */ \
+                        /* g, [sp+16]: wt, [sp+24]: the block's x, [sp+32]: act_min, */       \
+                        /* [sp+36]: the range, [sp+40]: cor, [sp+44]: pre, [sp+48]: post */  \
+    "  str r2, [sp, #0]\n  str r0, [sp, #4]\n  str r0, [sp, #24]\n"                           \
+    "  str r3, [sp, #12]\n  str r1, [sp, #16]\n"                                              \
+    "  ldr r4, [r3, #4]\n  str r4, [sp, #8]\n"                                                \
+    "  ldr r4, [r3, #28]\n  str r4, [sp, #32]\n"                                              \
+    "  ldr r4, [r3, #32]\n  str r4, [sp, #36]\n"                                              \
+    "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"                                              \
+    "  ldr r4, [r3, #40]\n  str r4, [sp, #44]\n"                                              \
+    "  ldr r4, [r3, #44]\n  str r4, [sp, #48]\n"                                              \
     "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
     "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
-    "5:\n"                                   /* a pixel, r0 at its x */                       \
-    "  ldr r3, [sp, #20]\n" pix "  ldr r4, [r3, #0]\n  movs r5, #80\n  muls r4, r5\n"         \
-    "  ldr r5, [sp, #0]\n  adds r4, r4, r5\n  str r4, [sp, #4]\n"                             \
-    "  ldr r1, [sp, #24]\n"                                                                   \
-    "2:\n" init                              /* a block of four channels */                  \
-    body skip                                                                                 \
-    "  ldr r3, [sp, #0]\n"                                                                    \
-    "  mov r5, r8\n  str r5, [r3, #0]\n"                                                      \
-    "  mov r5, r9\n  str r5, [r3, #20]\n"                                                     \
-    "  mov r5, r10\n  str r5, [r3, #40]\n"                                                    \
-    "  mov r5, r11\n  str r5, [r3, #60]\n"                                                    \
-    "  adds r3, #80\n"                                                                        \
-    "  str r3, [sp, #0]\n"                                                                    \
-    "  ldr r7, [sp, #36]\n  subs r0, r0, r7\n"                                                \
-    "  ldr r7, [sp, #4]\n  cmp r3, r7\n"                                                      \
-    "  beq 3f\n  b 2b\n3:\n"   /* (the loop is past a conditional branch's reach) */          \
-    "  ldr r0, [sp, #8]\n  ldr r3, [sp, #20]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n"       \
-    "  str r0, [sp, #8]\n"                   /* the next pixel's x */                        \
-    "  ldr r4, [sp, #16]\n  subs r4, r4, #1\n  str r4, [sp, #16]\n"                           \
-    "  bne 6f\n"                                                                              \
-    "  ldr r0, [sp, #28]\n  ldr r1, [sp, #32]\n  ldr r2, [r3, #36]\n  ldr r3, [r3, #32]\n"    \
-    "  bl uf_rq1_m0\n"                                                                        \
-    "  ldr r3, [sp, #20]\n"                                                                   \
-    "  ldr r1, [sp, #32]\n  ldr r4, [r3, #28]\n  adds r1, r1, r4\n  str r1, [sp, #32]\n"      \
-    "  ldr r4, [r3, #8]\n  str r4, [sp, #16]\n"                                               \
-    "  ldr r4, [sp, #28]\n  str r4, [sp, #0]\n"                                               \
-    "  ldr r4, [r3, #12]\n  mov r12, r4\n"                                                    \
-    "  ldr r4, [r3, #20]\n  mov lr, r4\n"                                                     \
-    "  ldr r0, [sp, #8]\n"                                                                    \
-    "6:\n"                                                                                    \
-    "  ldr r4, [sp, #12]\n  subs r4, r4, #1\n  str r4, [sp, #12]\n"                           \
-    "  beq 7f\n  b 5b\n7:\n"                                                                  \
-    "  add sp, #48\n"                                                                         \
+    "2:\n" init                              /* a block of four channels, r0 at its x */     \
+    body pre                                                                                  \
+    "  ldr r0, [sp, #0]\n  ldr r7, [sp, #32]\n"                                               \
+    "  mov r2, r8\n  ldr r3, [sp, #36]\n  mov r8, r3\n"                                       \
+    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r9\n" UF_DW4Q_M0_RQ("2", "1")                          \
+    "  mov r2, r10\n" UF_DW4Q_M0_RQ("3", "2") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "3")       \
+    post                                                                                      \
+    "  adds r0, #4\n  str r0, [sp, #0]\n"                                                     \
+    "  ldr r0, [sp, #24]\n" xstep                                                             \
+    "  lsrs r3, r6, #8\n"   /* bit 8 of the last block's last 15 + r: the pixel's end */      \
+    "  bne 3f\n  b 2b\n"    /* (the loop is past a conditional branch's reach) */             \
+    UF_DW4Q_M0_SIDE("1", "0") UF_DW4Q_M0_SIDE("2", "1")                                       \
+    UF_DW4Q_M0_SIDE("3", "2") UF_DW4Q_M0_SIDE("4", "3")                                       \
+    "3:\n"                                   /* the pixel's end */                            \
+    "  ldr r3, [sp, #12]\n  ldr r1, [sp, #16]\n" pix                                          \
+    "  ldr r0, [sp, #0]\n  ldr r4, [r3, #8]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"         \
+    "  ldr r0, [sp, #4]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
+    "  str r0, [sp, #24]\n"                                                                   \
+    "  ldr r4, [sp, #8]\n  subs r4, r4, #1\n  str r4, [sp, #8]\n"                             \
+    "  beq 7f\n  b 2b\n7:\n"                                                                  \
+    "  add sp, #52\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
-UF_DW4T_M0("uf_dw4t33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "");
-UF_DW4T_M0("uf_dw4x1t33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "");
-// uf_dw4t33_m0 for the border windows of 2x3, 3x2 and 2x2 taps: wt at the window's
-// first valid tap, x_row from the window's last column, g[11] = cor.
-void uf_dw4t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4x1t23_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4x1t32_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-void uf_dw4x1t22_m0(const int8_t *x, const int32_t *wt, uf_rq_m0_t *t, const int32_t *g);
-UF_DW4T_M0("uf_dw4t23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #48\n");
-UF_DW4T_M0("uf_dw4t32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #16\n");
-UF_DW4T_M0("uf_dw4t22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), UF_DW4T_M0_COR, UF_DW4T_M0_PIXCOR,
-           "  adds r1, #64\n");
-UF_DW4T_M0("uf_dw4x1t23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #48\n");
-UF_DW4T_M0("uf_dw4x1t32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #16\n");
-UF_DW4T_M0("uf_dw4x1t22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), UF_DW4T_M0_COR "  movs r7, #0\n",
-           UF_DW4T_M0_PIXCOR, "  adds r1, #64\n");
+#define UF_DW4Q_M0_XS "  adds r0, #4\n  str r0, [sp, #24]\n"
+// The border windows' hooks: the accumulators start at cor's four (the padded taps'
+// share), which restarts at each pixel; r1 steps by [sp+44] and [sp+48].
+#define UF_DW4Q_M0_COR                                                                        \
+    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
+#define UF_DW4Q_M0_PRE "  ldr r3, [sp, #44]\n  adds r1, r1, r3\n"
+#define UF_DW4Q_M0_POST "  ldr r3, [sp, #48]\n  adds r1, r1, r3\n"
+#define UF_DW4Q_M0_PIX "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"
+UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "", "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "", "", "");
+// The border windows of 2x3, 3x2 and 2x2 taps (g[9..11] = cor, pre, post).
+void uf_dw4q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4q32_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4q22_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q32_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4x1q22_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+#define UF_DW4Q_M0_B(name, body, init, xstep) \
+    UF_DW4Q_M0(name, body, UF_DW4Q_M0_COR init, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST, UF_DW4Q_M0_PIX, xstep)
+UF_DW4Q_M0_B("uf_dw4q23_m0", UF_DW4T_M0_23(UF_DW4T_M0_TAP), "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0_B("uf_dw4q32_m0", UF_DW4T_M0_32(UF_DW4T_M0_TAP), "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0_B("uf_dw4q22_m0", UF_DW4T_M0_22(UF_DW4T_M0_TAP), "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0_B("uf_dw4x1q23_m0", UF_DW4T_M0_23(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
+UF_DW4Q_M0_B("uf_dw4x1q32_m0", UF_DW4T_M0_32(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
+UF_DW4Q_M0_B("uf_dw4x1q22_m0", UF_DW4T_M0_22(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "");
+// uf_dw4x1p8_m0's windows (eight columns of a filter eight wide, one input channel) in
+// runs of pixels requantized in the kernel: its pair table with each block's
+// requantization words after its k_h * 16 weight words; g[3] = 32767 (the lanes'
+// constant, in r12), g[5] = x_row (a row's first tap to the next's), g[6] = rows, the
+// rest as uf_dw4q23_m0's (cor: the padded rows' share, pre, post).
+void uf_dw4x1q8_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+#define UF_DW4X1Q8_M0_INIT                                                                    \
+    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
+    "  lsls r3, r5, #16\n  subs r4, r4, r3\n  mov r8, r4\n  negs r5, r5\n  mov r10, r5\n"       \
+    "  lsls r3, r7, #16\n  subs r6, r6, r3\n  mov r9, r6\n  negs r7, r7\n  mov r11, r7\n"       \
+    "  ldr r3, [sp, #12]\n  ldr r4, [r3, #24]\n  str r4, [sp, #28]\n"
+#define UF_DW4X1Q8_M0_BODY                                                                    \
+    "5:\n"                                                                                    \
+    UF_DW4X1P8_M0_PAIR("0", "1") UF_DW4X1P8_M0_PAIR("2", "3")                                 \
+    UF_DW4X1P8_M0_PAIR("4", "5") UF_DW4X1P8_M0_PAIR("6", "7")                                 \
+    "  add r0, lr\n"                                                                          \
+    "  ldr r4, [sp, #28]\n  subs r4, r4, #1\n  str r4, [sp, #28]\n"                           \
+    "  bne 5b\n"                                                                              \
+    /* the four sums: S - G 2^16 and -G per pair, into r8..r11 */                             \
+    "  mov r2, r9\n  mov r3, r11\n  lsls r4, r3, #16\n  subs r2, r2, r4\n  negs r3, r3\n"      \
+    "  mov r4, r8\n  mov r5, r10\n  lsls r6, r5, #16\n  subs r4, r4, r6\n  negs r5, r5\n"      \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r2\n  mov r11, r3\n"
+UF_DW4Q_M0("uf_dw4x1q8_m0", UF_DW4X1Q8_M0_BODY, UF_DW4X1Q8_M0_INIT, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST,
+           UF_DW4Q_M0_PIX, "");
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
-// uf_dw4t33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
+// uf_dw4q33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
 void uf_dwcor33_m0(int32_t *cor, const int32_t *wt, int blocks, int32_t a);
 #define UF_DWCOR33_M0_TAP                                                                     \
     "  lsrs r3, r3, #1\n  bcc 1f\n"                                                            \
@@ -864,6 +994,7 @@ __asm__(
     "  movs r4, #0\n  movs r5, #0\n  movs r6, #0\n  movs r7, #0\n"
     "  mov r3, r8\n"
     UF_DWCOR33_M0_TAP3 UF_DWCOR33_M0_TAP3 UF_DWCOR33_M0_TAP3
+    "  adds r1, #64\n"            // (the block's requantization words)
     "  mov r2, r8\n  asrs r2, r2, #16\n"
     "  muls r4, r2\n  muls r5, r2\n  muls r6, r2\n  muls r7, r2\n"
     "  stm r0!, {r4, r5, r6, r7}\n"
@@ -1009,8 +1140,9 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 }
 
 #if UF_MAC_M0
-// uf_rq1_m0's entry for one channel (bias b, multiplier m, TFLM's shift s, lim =
-// {out_off, act_min, act_max}); 0 where the channel does not qualify (see uf_rq1_m0).
+// uf_rq1_m0's entry for one channel (bias b, multiplier m, right shift r = -TFLM's shift,
+// lo = act_min - out_off, the caller's lim checked: uf_rq1_m0_lim); 0 where the channel
+// does not qualify (see uf_rq1_m0).
 // The caller's sums are below 2^30 in magnitude (with |b|, |F| <= 2^30: acc + b and
 // acc - F never wrap, as TFLM's int32 sum would not).
 // xs = ceil((lo D - K) / m) = ceil(a 2^30 / m) with a = lo 2^(r+1) - 2^r - 1 (|a| <
@@ -1018,14 +1150,9 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 // pieces, f = h 2^16 + l (0 <= l < 2^16; |xs mh|, |xs ml| < 2^31 for m = mh 2^16 + ml),
 // stepped into [0, m): C = f. No 64-bit arithmetic (libgcc's is slow on ARMv6-M).
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
-                                                         int32_t s, const int32_t *lim) {
-    int32_t lo = lim[1] - lim[0];
-    int right = (int)-s;
-    if (m < (1 << 30) || right < 1 || right > 13 || lim[1] < lim[0] || lim[0] < -(1 << 20) ||
-        lim[1] > (1 << 20) || lim[2] < lim[1] || b < -(1 << 30) || b > (1 << 30)) {
-        return 0;
-    }
-    if (lo >= (1 << 14) >> (right + 1)) {
+                                                         int right, int32_t lo) {
+    if (m < (1 << 30) || right < 1 || right > 13 || b < -(1 << 30) || b > (1 << 30) ||
+        lo >= (1 << 14) >> (right + 1)) {
         return 0;
     }
     int32_t a = lo * ((int32_t)1 << (right + 1)) - ((int32_t)1 << right) - 1;   // |a| < 2^14
@@ -1064,24 +1191,39 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t 
     return 1;
 }
 
+// Whether lim = {out_off, act_min, act_max} suits uf_rq1_m0 (act_min >= out_off).
+static inline int uf_rq1_m0_lim(const int32_t *lim) {
+    return lim && lim[1] >= lim[0] && lim[0] >= -(1 << 20) && lim[1] <= (1 << 20) && lim[2] >= lim[1];
+}
+
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
 // every channel qualifies for uf_rq1_m0 (lim = {out_off, act_min, act_max} not NULL,
 // only where every accumulator is below 2^30 in magnitude), 1 otherwise (uf_rq_m0's
-// table, exact for any int32 sum, acc + bias wrapping). About 150 cycles per channel for uf_rq1_m0's.
+// table, exact for any int32 sum, acc + bias wrapping). About 130 cycles per channel for
+// uf_rq1_m0's (the constants read directly where all three arrays are word-aligned).
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch,
                                                           const int32_t *lim) {
-    int ok = lim ? 2 : 1;
+    int ok = uf_rq1_m0_lim(lim) ? 2 : 1;
+    int32_t lo = ok == 2 ? lim[1] - lim[0] : 0;
+    const int32_t *bw = (const int32_t *)(const void *)((const uint8_t *)bias + 4 * ch);
+    const int32_t *mw = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
+    const int32_t *sw = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
+    int aligned = !(((uintptr_t)bw | (uintptr_t)mw | (uintptr_t)sw) & 3u);
     for (int j = 0; j < n; j++) {
-        int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
+        int32_t m, s, b;
+        if (aligned) {
+            m = mw[j], s = sw[j], b = bw[j];
+        } else {
+            m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j), b = uf_ld_i32(bias, ch + j);
+        }
         if (m < 0 || s < -31 || s > 31) {
             return 0;
         }
-        int32_t b = uf_ld_i32(bias, ch + j);
         if (ok == 2) {
-            if (uf_rq1_m0_entry(&t[j], b, m, s, lim)) {
+            if (uf_rq1_m0_entry(&t[j], b, m, (int)-s, lo)) {
                 continue;
             }
             ok = 1, j = -1;   // uf_rq_m0's table from the start
