@@ -298,6 +298,38 @@ int uf_table_run(const uf_kernel_def *k, const uf_call *c, unsigned what);
 // }
 extern const uf_kernel_def uf_kernels[UF_N_KERNELS];
 
+// The split natmods (UF_SPLIT: native_modules/micropython/Makefile): a core module (the
+// walker, the check interpreter, the binding) and one module per kernel family, each
+// holding its kernels and its entries of the table. A family module hands the core its
+// uf_family (table.c) at import; the core keeps a pointer per kernel index, NULL until
+// the kernel's family registers: the walker takes a NULL entry for a kernel that is not
+// native. Every other build (the CPython extension, the bare-metal harnesses) links the
+// whole table, uf_kernels.
+typedef struct {
+    uint32_t magic;                  // UF_FAMILY_MAGIC
+    uint32_t build;                  // UF_BUILD: the core takes the tables of its own build only
+    uint32_t n;                      // entries
+    const uint8_t *index;            // entry k's kernel index
+    const uf_kernel_def *kernels;    // the entries
+} uf_family;
+#define UF_FAMILY_MAGIC 0x31544655u   // "UFT1"
+#ifndef UF_BUILD
+#define UF_BUILD 0u
+#endif
+#ifdef UF_SPLIT
+extern const uf_kernel_def *uf_slots[UF_N_KERNELS];
+#define UF_KERNEL(i) (uf_slots[i])
+// The core's kernel names (table.c): packed "name\0name\0...", in index order; each
+// kernel's family, an index into uf_family_names (packed the same way).
+extern const char uf_kernel_names[];
+extern const uint8_t uf_kernel_families[UF_N_KERNELS];
+extern const char uf_family_names[];
+// The k-th string of packed, k >= 0 (the strings must run that far).
+const char *uf_packed_at(const char *packed, int k);
+#else
+#define UF_KERNEL(i) (&uf_kernels[i])
+#endif
+
 // resize.c's checked table entries
 int uf_run_resize_nearest(const uf_call *c);
 int uf_run_resize_bilinear_s8(const uf_call *c);
