@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "host_tools"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from board_ram import EXTERNAL, FILE_WEIGHTS, MODELS, SHARED, module_name  # noqa: E402
+
 from upyflow_tools.bake import bake  # noqa: E402
 from upyflow_tools.deploy import NATMODS, model_families, model_files  # noqa: E402
 
@@ -68,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     totals = []
     for arch in archs:
         mods = manifest["archs"][arch]["modules"]
-        totals.append("%s: core %d, all %d" % (arch, mods["upyflow_native"]["size"], sum(m["size"] for m in mods.values())))
+        totals.append(
+            "%s: core %d, all %d" % (arch, mods["upyflow_native"]["size"], sum(m["size"] for m in mods.values()))
+        )
     print("\n".join(rows))
     print("\nShipped modules: " + "; ".join(totals) + ".")
     return 0

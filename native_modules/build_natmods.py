@@ -180,7 +180,7 @@ def build_modules(mpy_dir: str, arch: str, build_id: str, log=print) -> dict[str
     def one(mod: str):
         extra = (["FAMILY=" + mod[len(CORE) + 1:]] if mod != CORE else []) + ["UF_BUILD=0x" + build_id]
         built = os.path.join(MAKEDIR, "build", arch, mod + ".mpy")
-        shutil.rmtree(os.path.join(MAKEDIR, "build", arch, mod), ignore_errors=True)
+        shutil.rmtree(os.path.join(MAKEDIR, "build", arch, "obj", mod), ignore_errors=True)
         if os.path.exists(built):
             os.unlink(built)
         proc = _make(mpy_dir, arch, extra=extra)
@@ -231,7 +231,7 @@ def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> in
         for old in os.listdir(os.path.join(outdir, arch)):   # modules of an earlier split
             if old.endswith(".mpy"):
                 os.unlink(os.path.join(outdir, arch, old))
-        for mod, (built, data) in entry.items():
+        for mod, (built, _data) in entry.items():
             shutil.copyfile(built, os.path.join(outdir, arch, mod + ".mpy"))
         manifest["archs"][arch] = {
             "modules": {m: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for m, (_, d) in entry.items()},

@@ -142,7 +142,7 @@ def test_natmod_xtensawin_links(family, tmp_path):
     import glob
     import re
 
-    obj = os.path.join(src, "build", "xtensawin", mod)
+    obj = os.path.join(src, "build", "xtensawin", "obj", mod)
     out = tmp_path / "check.mpy"
     p = subprocess.run(
         [

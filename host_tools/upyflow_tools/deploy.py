@@ -63,7 +63,7 @@ def model_families(pairs: list[tuple[str, str]]) -> set[str] | None:
     import re
 
     from . import kernel_spec
-    families = set()
+    families: set[str] = set()
     for path, name in pairs:
         if name.endswith(".bin"):
             continue
