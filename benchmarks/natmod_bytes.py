@@ -27,6 +27,46 @@ from upyflow_tools.bake import bake  # noqa: E402
 from upyflow_tools.deploy import NATMODS, model_families, model_files  # noqa: E402
 
 
+def _uint(data: bytes, pos: int) -> tuple[int, int]:
+    n = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        n = n << 7 | (b & 0x7F)
+        if not b & 0x80:
+            return n, pos
+
+
+def import_bytes(path: str) -> tuple[int, int]:
+    """(native text, rodata + bss) of a natmod .mpy: what MicroPython allocates for its code
+    at import (py/persistentcode.c: MP_PLAT_ALLOC_EXEC for the text, the GC heap's m_new0 for
+    rodata and BSS), read from the file's layout (32-bit: BSS rounded up to 4 bytes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 4
+    if data[2] & 0x40:  # arch flags (RV32 extensions)
+        _, pos = _uint(data, pos)
+    n_qstr, pos = _uint(data, pos)
+    n_obj, pos = _uint(data, pos)
+    for _ in range(n_qstr):
+        n, pos = _uint(data, pos)
+        if not n & 1:
+            pos += (n >> 1) + 1
+    for _ in range(n_obj):
+        assert data[pos] == 0, "a natmod's constants: mp_fun_table only"
+        pos += 1
+    kind_len, pos = _uint(data, pos)
+    assert kind_len & 3 == 2, "not viper-kind native code"  # MP_CODE_NATIVE_VIPER
+    text = kind_len >> 3
+    flags, pos = _uint(data, pos + text)
+    rodata = bss = 0
+    if flags & 0x20:
+        rodata, pos = _uint(data, pos)
+    if flags & 0x40:
+        bss, pos = _uint(data, pos)
+    return text, rodata + (bss + 3) // 4 * 4
+
+
 def families_of(name: str, workdir: str) -> list[str]:
     """The kernel families deploy copies for the shared model name (baked as board_ram does)."""
     path = os.path.join(SHARED, name + ".tflite")
@@ -50,8 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.external:
         ext = os.path.join(SHARED, EXTERNAL)
         names += sorted(EXTERNAL + "/" + f[:-7] for f in os.listdir(ext) if f.endswith(".tflite"))
-    head = "| model | kernel families | " + " | ".join("%s bytes (of all)" % a for a in archs) + " |"
+    head = "| model | kernel families | " + " | ".join("%s .mpy bytes (of all) / at import" % a for a in archs) + " |"
     rows = [head, "|---|---|" + "---:|" * len(archs)]
+
+    def cost(arch: str, mods: list[str]) -> tuple[int, int]:
+        """(.mpy bytes, bytes allocated at import: text + rodata + bss) of those modules."""
+        sizes = manifest["archs"][arch]["modules"]
+        ram = [import_bytes(os.path.join(NATMODS, arch, m + ".mpy")) for m in mods]
+        return sum(sizes[m]["size"] for m in mods), sum(a + b for a, b in ram)
+
+    every = {
+        a: ["upyflow_native"] + sorted(m for m in manifest["archs"][a]["modules"] if m != "upyflow_native")
+        for a in archs
+    }
     with tempfile.TemporaryDirectory() as work:
         for name in names:
             try:
@@ -61,19 +112,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             cells = []
             for arch in archs:
-                mods = manifest["archs"][arch]["modules"]
-                total = sum(m["size"] for m in mods.values())
-                got = mods["upyflow_native"]["size"] + sum(mods["upyflow_native_" + f]["size"] for f in fams)
-                cells.append("%d (%d%%)" % (got, round(100 * got / total)))
+                size, ram = cost(arch, ["upyflow_native"] + ["upyflow_native_" + f for f in fams])
+                total = cost(arch, every[arch])[0]
+                cells.append("%d (%d%%) / %d" % (size, round(100 * size / total), ram))
             rows.append("| %s | %s | %s |" % (name, ", ".join(fams), " | ".join(cells)))
     totals = []
     for arch in archs:
-        mods = manifest["archs"][arch]["modules"]
-        totals.append(
-            "%s: core %d, all %d" % (arch, mods["upyflow_native"]["size"], sum(m["size"] for m in mods.values()))
-        )
+        core, all_ = cost(arch, ["upyflow_native"]), cost(arch, every[arch])
+        totals.append("%s: core %d / %d, all modules %d / %d" % (arch, core[0], core[1], all_[0], all_[1]))
     print("\n".join(rows))
-    print("\nShipped modules: " + "; ".join(totals) + ".")
+    print("\nShipped modules (.mpy bytes / at import): " + "; ".join(totals) + ".")
     return 0
 
 
