@@ -169,6 +169,33 @@ def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_
     assert any("native module" in line for line in log)
 
 
+def test_deploy_removes_family_modules_of_another_build(tmp_path, monkeypatch):
+    """A family module left on the board by an earlier build (the core would refuse it) goes; an
+    identical one, or one the models need (copied anyway), stays."""
+    mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
+    shipped_pool = hashlib.sha256((NATMODS / "armv6m" / "upyflow_native_pool.mpy").read_bytes()).hexdigest()
+    on_board = {"/lib/upyflow_native_conv.mpy": "0" * 64, "/lib/upyflow_native_pool.mpy": shipped_pool}
+
+    class Stale(FakeBoard):
+        code = ""
+
+        def hashes(self, paths):
+            return {p: on_board.get(p, "") for p in paths}
+
+        def exec(self, code):
+            self.code += code
+            return ""
+
+    fake = Stale(sys_mpy("armv6m"))
+    monkeypatch.setattr(dp, "Board", lambda port, tool: fake)
+    monkeypatch.setattr(dp, "runtime_files", lambda staging, arch, form: [])
+    log = []
+    dp.deploy(mdir, "PORT", log=log.append)
+    assert "/lib/upyflow_native_fc.mpy" in fake.put_files
+    assert "'/lib/upyflow_native_conv.mpy'" in fake.code and "pool" not in fake.code
+    assert any(line.startswith("removed 1 kernel family module of another build") for line in log)
+
+
 def test_deploy_leaves_out_a_natmod_of_another_mpy_version(tmp_path, monkeypatch):
     mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
     fake = FakeBoard(sys_mpy("armv6m", sub=2))  # MicroPython v1.22: .mpy 6.2

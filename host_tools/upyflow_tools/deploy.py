@@ -337,6 +337,26 @@ def remove_shadowing(board: Board, files: list[tuple[str, str]], keep: bool, log
     return found
 
 
+def remove_stale_families(board: Board, natmods: list[tuple[str, str]], log=print) -> list[str]:
+    """Kernel family modules on the board that deploy did not copy and that differ from the
+    ones beside the core it copied (an earlier build: the core would refuse them when a model
+    needs them). Removed, so their kernels run in Python until a deploy copies them again."""
+    here = os.path.dirname(natmods[0][0])
+    copied = {rel for _, rel in natmods}
+    others = {"/lib/" + f: os.path.join(here, f) for f in os.listdir(here)
+              if f.startswith("upyflow_native_") and f.endswith(".mpy") and "lib/" + f not in copied}
+    if not others:
+        return []
+    on_board = board.hashes(sorted(others))
+    stale = sorted(p for p, h in on_board.items() if h and h != _sha256(others[p]))
+    if stale:
+        board.exec("import os\nfor p in %r:\n try:\n  os.remove(p)\n except OSError:\n  pass\n" % stale)
+        log("removed %d kernel family module%s of another build from the board (a deploy of the "
+            "models that use them copies them again): %s" % (len(stale), "s" if len(stale) > 1 else "",
+                                                              ", ".join(stale)))
+    return stale
+
+
 def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: str = "mpy",
            native: str | None = None, log=print, keep: bool = False) -> Plan:
     model_files(outdir)   # a wrong folder is reported before the board is touched
@@ -376,6 +396,7 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
         elif arch:
             log("no native module shipped for %s; the runtime will use viper kernels" % arch)
         has_native = native_mpy is not None
+        natmods: list[tuple[str, str]] = []
         if native_mpy is not None:
             natmods, missing = natmod_files(native_mpy, model_families(model_files(outdir)))
             files += natmods
@@ -410,6 +431,8 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
             copied += 1
             log("[%d/%d] %-36s %8d B  copied" % (i, total, rel, size))
         remove_shadowing(board, files, keep, log)
+        if natmods:
+            remove_stale_families(board, natmods, log)
         board.soft_reset()
         log("deployed: %d copied, %d already on the board; board soft-reset" % (copied, total - copied))
     return Plan(files, arch, has_native)
