@@ -111,7 +111,6 @@ void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32
 void uf_log_softmax_f32(const float *x, float *out, int rows, int depth);
 void uf_log_softmax_s8(const int8_t *x, int8_t *out, int rows, int depth, int32_t in_mult, int in_shift,
                        int32_t rev_mult, int rev_shift, int32_t diff_min);
-float uf_expf(float x);   // about 1 ulp, no libm (the float LSTM uses it too)
 
 // quantize.c
 // quantize_f32, requantize and dequantize_f32 take int8 or int16 tensors: the trailing
@@ -197,9 +196,6 @@ void uf_gru_f32(const float *x, const float *w, const float *bias, float *hidden
 void uf_lut_s8(const int8_t *x, const int8_t *table, int8_t *out, int n);
 void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi);
 void uf_unary_f32(const float *x, float *out, int n, int op);
-float uf_logf(float x);   // a few ulp, no libm (LOG_SOFTMAX uses it too)
-float uf_floorf(float v);   // IEEE floor, no libm (FLOOR_DIV uses it too)
-float uf_sqrtf(float x);   // below 1 ulp, no libm (L2_POOL_2D uses it too)
 void uf_l2norm_s8(const int8_t *x, int8_t *out, int rows, int depth, int in_zp);
 void uf_l2norm_f32(const float *x, float *out, int rows, int depth);
 void uf_rsqrt_s16(const int16_t *x, int16_t *out, int n, int32_t mult, int shift);
@@ -329,6 +325,13 @@ const char *uf_packed_at(const char *packed, int k);
 #else
 #define UF_KERNEL(i) (&uf_kernels[i])
 #endif
+
+// fmath.c: float maths without libm, called by the activations, elementwise (FLOOR_DIV),
+// lstm, pool (L2_POOL_2D) and softmax kernels; each of those families' natmods links it
+float uf_expf(float x);   // about 1 ulp
+float uf_logf(float x);   // a few ulp
+float uf_floorf(float v);   // IEEE floor
+float uf_sqrtf(float x);   // below 1 ulp
 
 // resize.c's checked table entries
 int uf_run_resize_nearest(const uf_call *c);
