@@ -169,6 +169,22 @@ def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_
     assert any("native module" in line for line in log)
 
 
+def test_model_families_from_the_source_or_the_compiled_module(tmp_path):
+    """The families deploy copies: from OP_KERNELS in NAME.py, else the kernel names among a
+    compiled NAME.mpy's strings; every family when a model's kernels cannot be read."""
+    mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine", mpy=True)
+    assert dp.model_families(dp.model_files(mdir)) == {"fc"}
+    os.remove(os.path.join(mdir, "sine.py"))  # only sine.mpy left
+    assert dp.model_files(mdir) == [(os.path.join(mdir, "sine.mpy"), "sine.mpy")]
+    assert dp.model_families(dp.model_files(mdir)) == {"fc"}
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "m.py").write_text("FORMAT_VERSION = 1\nOP_KERNELS = build()\n")  # not a literal
+    assert dp.model_families(dp.model_files(str(odd))) is None
+    files, missing = dp.natmod_files(str(NATMODS / "armv6m" / "upyflow_native.mpy"), None)
+    assert [r for _, r in files] == ["lib/%s.mpy" % m for m in build_natmods.modules()] and missing == []
+
+
 def test_deploy_removes_family_modules_of_another_build(tmp_path, monkeypatch):
     """A family module left on the board by an earlier build (the core would refuse it) goes; an
     identical one, or one the models need (copied anyway), stays."""
