@@ -108,8 +108,9 @@ def paths(checkout: str, outdir: str) -> list[str]:
     natmod = os.path.join(checkout, "native_modules", "micropython", "build", "x64")
     if not os.path.exists(os.path.join(natmod, "upyflow_native.mpy")):
         raise SystemExit(
-            "%s: no x64 natmod built from its sources (make -C native_modules/micropython "
-            "ARCH=x64 MPY_DIR=...)" % checkout
+            "%s: no x64 natmod built from its sources (python native_modules/build_natmods.py "
+            "--build-only --arch x64 --mpy-dir ...; before the split natmods: make -C "
+            "native_modules/micropython ARCH=x64 MPY_DIR=...)" % checkout
         )
     return [os.path.join(checkout, "device_lib"), outdir, natmod]
 

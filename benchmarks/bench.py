@@ -29,9 +29,10 @@ from upyflow_tools.unixport import micropython_exe, run_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.environ.get("UPYFLOW_SHARED") or os.path.join(os.path.dirname(ROOT), "shared"), "models")
-# x64 natmod: a local build (make -C native_modules/micropython ARCH=x64) if any, else the shipped one
+# x64 natmods: a local build of the core and every family (python native_modules/build_natmods.py
+# --build-only --arch x64 --mpy-dir ...) if any, else the shipped ones
 NATMOD = os.path.join(ROOT, "native_modules", "micropython", "build", "x64")
-if not os.path.exists(os.path.join(NATMOD, "upyflow_native.mpy")):
+if not os.path.exists(os.path.join(NATMOD, "upyflow_native_conv.mpy")):
     NATMOD = os.path.join(ROOT, "host_tools", "upyflow_tools", "natmods", "x64")
 DEFAULT = (
     "hello_world_int8,hello_world_float,microflow_sine,micro_speech_quantized,person_detect,"

@@ -84,7 +84,9 @@ def main() -> int:
                 p(frame)
             rows.append(("CPython", tier, resize, (time.perf_counter() - t) / args.frames * 1e6))
     exe = micropython_exe()
-    natmod = args.natmod or (LOCAL_NATMOD if os.path.exists(os.path.join(LOCAL_NATMOD, "upyflow_native.mpy")) else None)
+    natmod = args.natmod or (
+        LOCAL_NATMOD if os.path.exists(os.path.join(LOCAL_NATMOD, "upyflow_native_image.mpy")) else None
+    )
     for tier in ("native", "viper", "pure"):
         if exe is None or (tier == "native" and natmod is None):
             continue

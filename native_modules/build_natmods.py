@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""Build upyflow_native.mpy for every board arch and ship it inside the Python package.
+"""Build upyflow's natmods for every board arch and ship them inside the Python package.
 
     make natmods MPY_DIR=/path/to/micropython      (or: python native_modules/build_natmods.py)
 
-For each arch this runs native_modules/micropython/Makefile (MicroPython's natmod tooling from
-MPY_DIR) from a clean object folder and copies the result to
-host_tools/upyflow_tools/natmods/<arch>/upyflow_native.mpy, where `upyflow deploy` and the mip
-packages find it. natmods/manifest.json records, per arch, the size and SHA-256 of the .mpy,
-the compiler, and the SHA-256 of the C sources it was built from (sources_digest below):
+Per arch, the natmods are split so a board loads only the C a model uses (on a board a
+natmod's code is copied to RAM at import): the core upyflow_native.mpy (the op-table
+walker, the check interpreter, the binding) and one upyflow_native_<family>.mpy per kernel
+family (native_modules/src/<family>.c and its part of the kernel table), which the runtime
+imports and registers with the core when a model needs one of its kernels.
+
+For each arch and module this runs native_modules/micropython/Makefile (MicroPython's natmod
+tooling from MPY_DIR) from a clean object folder and copies the result to
+host_tools/upyflow_tools/natmods/<arch>/, where `upyflow deploy` and the mip packages find
+it. natmods/manifest.json records, per arch, each module's size and SHA-256, the compiler,
+and the SHA-256 of the C sources they were built from (sources_digest below; also the build
+id compiled into every module, so the core registers only families of its own build):
 tests/test_natmods.py fails when the sources no longer match, so a stale module cannot ship.
 
 An arch whose cross compiler is not installed is skipped with a message (its previous entry is
@@ -41,6 +48,10 @@ BOARDS = {
     "xtensawin": "ESP32, ESP32-S3",
     "x64": "unix port (the tests)",
 }
+CORE = "upyflow_native"
+# src/*.c that are no kernel family: the core's (table.c: also compiled into every family
+# for its entries) and the float maths a few families link (fmath.c).
+NOT_FAMILIES = ("table", "walker", "fmath")
 README_BEGIN, README_END = "<!-- natmods table: written by make natmods -->", "<!-- end natmods table -->"
 
 
@@ -59,7 +70,8 @@ def source_files(root: str = ROOT) -> list[str]:
 
     src = os.path.join(root, "native_modules", "src")
     files = ["native_modules/src/" + f for f in os.listdir(src) if os.path.isfile(os.path.join(src, f))]
-    files += ["native_modules/micropython/upyflow_native.c", "native_modules/micropython/Makefile"]
+    files += ["native_modules/micropython/" + f
+              for f in ("upyflow_native.c", "upyflow_family.c", "Makefile")]
     for pattern in EXTRA_INPUTS:
         files += [
             os.path.relpath(p, root).replace(os.sep, "/")
@@ -67,6 +79,17 @@ def source_files(root: str = ROOT) -> list[str]:
             if os.path.isfile(p)
         ]
     return sorted(files)
+
+
+def families(root: str = ROOT) -> list[str]:
+    """The kernel families, one natmod each: the stems of native_modules/src/*.c but the core's."""
+    src = os.path.join(root, "native_modules", "src")
+    return sorted(f[:-2] for f in os.listdir(src) if f.endswith(".c") and f[:-2] not in NOT_FAMILIES)
+
+
+def modules(root: str = ROOT) -> list[str]:
+    """Every natmod of an arch: the core first, then the families'."""
+    return [CORE] + [CORE + "_" + f for f in families(root)]
 
 
 def sources_digest(root: str = ROOT) -> str:
@@ -118,19 +141,19 @@ def mpy_cross_version(mpy_dir: str) -> str:
 
 def table(manifest: dict) -> str:
     """The README table of shipped natmods, from natmods/manifest.json."""
-    rows = ["| arch | boards | compiler | .mpy bytes | mip package |", "|---|---|---|---:|---|"]
+    rows = ["| arch | boards | compiler | core .mpy bytes | all families' bytes (largest) | mip package |",
+            "|---|---|---|---:|---:|---|"]
     for arch in ARCHS:
         e = manifest["archs"].get(arch)
-        rows.append(
-            "| %s | %s | %s | %s | %s |"
-            % (
-                arch,
-                BOARDS[arch],
-                e["compiler"] if e else "-",
-                e["size"] if e else "not built",
-                "`package-%s.json`" % arch if e else "-",
-            )
-        )
+        if e:
+            mods = e["modules"]
+            fams = {m: v["size"] for m, v in mods.items() if m != CORE}
+            big = max(fams, key=lambda m: fams[m])
+            rows.append("| %s | %s | %s | %d | %d (%s %d) | `package-%s.json` |" % (
+                arch, BOARDS[arch], e["compiler"], mods[CORE]["size"], sum(fams.values()),
+                big[len(CORE) + 1:], fams[big], arch))
+        else:
+            rows.append("| %s | %s | - | not built | - | - |" % (arch, BOARDS[arch]))
     return "\n".join(rows)
 
 
@@ -145,6 +168,37 @@ def update_readmes(manifest: dict, root: str = ROOT) -> None:
             text = head + README_BEGIN + "\n" + table(manifest) + "\n" + README_END + rest.split(README_END, 1)[1]
             with open(path, "w") as f:
                 f.write(text)
+
+
+def build_modules(mpy_dir: str, arch: str, build_id: str, log=print) -> dict[str, tuple[str, bytes]] | None:
+    """Every module of arch (modules()) built from clean into native_modules/micropython/build/
+    <arch>/: module -> (path, its bytes); None (the failure logged) if one fails. The core
+    first, then the families a few at a time (separate object folders; mpy_ld's libgcc index,
+    .mpy_ld_cache-<arch>, is kept between them: `make clean` would delete it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(mod: str):
+        extra = (["FAMILY=" + mod[len(CORE) + 1:]] if mod != CORE else []) + ["UF_BUILD=0x" + build_id]
+        built = os.path.join(MAKEDIR, "build", arch, mod + ".mpy")
+        shutil.rmtree(os.path.join(MAKEDIR, "build", arch, "obj", mod), ignore_errors=True)
+        if os.path.exists(built):
+            os.unlink(built)
+        proc = _make(mpy_dir, arch, extra=extra)
+        if proc.returncode or not os.path.exists(built):
+            return mod, None, (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        with open(built, "rb") as f:
+            return mod, (built, f.read()), None
+
+    mods = modules()
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        results = [one(mods[0])] + list(pool.map(one, mods[1:]))
+    entry = {}
+    for mod, got, tail in results:
+        if got is None:
+            log("FAILED  %-9s %s:\n    %s" % (arch, mod, "\n    ".join(tail)))
+            return None
+        entry[mod] = got
+    return entry
 
 
 def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> int:
@@ -169,27 +223,25 @@ def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> in
             log("SKIPPED %-9s compiler %s not installed (entry left as it was)" % (arch, cc))
             skipped.append(arch)
             continue
-        _make(mpy_dir, arch, "clean")
-        proc = _make(mpy_dir, arch)
-        built = os.path.join(MAKEDIR, "build", arch, "upyflow_native.mpy")
-        if proc.returncode or not os.path.exists(built):
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-            log("FAILED  %-9s (%s):\n    %s" % (arch, ver, "\n    ".join(tail)))
+        entry = build_modules(mpy_dir, arch, digest[:8], log)
+        if entry is None:
             failed.append(arch)
             continue
-        dest = os.path.join(outdir, arch, "upyflow_native.mpy")
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copyfile(built, dest)
-        with open(dest, "rb") as f:
-            data = f.read()
+        os.makedirs(os.path.join(outdir, arch), exist_ok=True)
+        for old in os.listdir(os.path.join(outdir, arch)):   # modules of an earlier split
+            if old.endswith(".mpy"):
+                os.unlink(os.path.join(outdir, arch, old))
+        for mod, (built, _data) in entry.items():
+            shutil.copyfile(built, os.path.join(outdir, arch, mod + ".mpy"))
         manifest["archs"][arch] = {
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "modules": {m: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for m, (_, d) in entry.items()},
             "sources_sha256": digest,
             "compiler": ver,
             "micropython": mpver,
         }
-        log("OK      %-9s %7d bytes  %s" % (arch, len(data), ver))
+        data = b"".join(d for _, d in entry.values())
+        log("OK      %-9s %7d bytes in %d modules (core %d)  %s"
+            % (arch, len(data), len(entry), len(entry[CORE][1]), ver))
     manifest["command"] = COMMAND
     manifest["sources"] = source_files()
     manifest["archs"] = dict(sorted(manifest["archs"].items()))
@@ -218,9 +270,18 @@ def main(argv: list[str] | None = None) -> int:
         choices=ARCHS,
         help="build only this arch (repeatable; default: all of %s)" % " ".join(ARCHS),
     )
+    p.add_argument(
+        "--build-only",
+        action="store_true",
+        help="only build into native_modules/micropython/build/<arch>/ (the tests' natmods): "
+        "nothing shipped, no manifest",
+    )
     args = p.parse_args(argv)
     if not args.mpy_dir:
         p.error("pass MPY_DIR=/path/to/micropython (or --mpy-dir)")
+    if args.build_only:
+        ok = [build_modules(os.path.abspath(args.mpy_dir), a, sources_digest()[:8]) for a in args.arch or ARCHS]
+        return 0 if all(e is not None for e in ok) else 1
     return build(args.mpy_dir, args.arch or list(ARCHS))
 
 

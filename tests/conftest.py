@@ -52,7 +52,13 @@ def natmod_dir():
     if shutil.which("make") is None:
         pytest.skip("natmod build needs make")
     proc = subprocess.run(
-        ["make", "-C", str(NATMOD_SRC), "ARCH=x64", "MPY_DIR=" + os.path.abspath(mpy_dir), "PYTHON=" + sys.executable],
+        [
+            sys.executable,
+            str(NATMOD_SRC.parent / "build_natmods.py"),
+            "--build-only",
+            "--arch=x64",
+            "--mpy-dir=" + os.path.abspath(mpy_dir),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

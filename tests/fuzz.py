@@ -693,7 +693,13 @@ def natmod_dir() -> str | None:
     elif os.environ.get("MPY_DIR"):
         src = HERE.parent / "native_modules" / "micropython"
         proc = subprocess.run(
-            ["make", "-C", str(src), "ARCH=x64", "MPY_DIR=" + os.environ["MPY_DIR"], "PYTHON=" + sys.executable],
+            [
+                sys.executable,
+                str(src.parent / "build_natmods.py"),
+                "--build-only",
+                "--arch=x64",
+                "--mpy-dir=" + os.environ["MPY_DIR"],
+            ],
             capture_output=True,
             text=True,
             timeout=600,

@@ -37,6 +37,21 @@ needs_micropython = pytest.mark.skipif(
 )
 
 
+def natmod_register(mod: str = "u") -> str:
+    """MicroPython lines registering every kernel family module (upyflow_native_<family>.mpy)
+    with the natmod core imported as mod, for scripts that use the core directly (the runtime
+    registers only the families a model needs: dispatch.native_index)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_natmods", ROOT / "native_modules" / "build_natmods.py")
+    build_natmods = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_natmods)
+    return "for _f in %r:\n    %s.register(__import__('upyflow_native_' + _f).table())\n" % (
+        tuple(build_natmods.families()),
+        mod,
+    )
+
+
 def shared(rel: str) -> Path:
     """A file from ../shared; the test skips when the shared data is not beside the checkout."""
     path = SHARED / rel

@@ -58,15 +58,18 @@ def test_deploy_mpremote_and_repl_inference(board, tmp_path, capsys):
     assert "lib/upyflow/model.mpy" in log and "sine.mpy" in log and "copied" in log
     # the natmod shipped in the package, nothing built
     assert "native module: %s" % (ROOT / "host_tools/upyflow_tools/natmods/x64/upyflow_native.mpy") in log
+    # of the kernel family modules, only the one sine's kernels (FULLY_CONNECTED) are in
+    assert "kernel family modules for the models: fc\n" in log
+    assert "lib/upyflow_native_fc.mpy" in log and "upyflow_native_conv" not in log
     want = sine_cases([-128, -60, 0, 77, 127])
     text = repl(
         board.port,
-        ["import upyflow", "m = upyflow.load('sine')", "print('TIER', m.tier)"]
+        ["import upyflow", "m = upyflow.load('sine')", "print('TIER', m.tier, m._steps is None)"]
         + ["print('OUT', %d, m.predict(bytes([%d]))[0])" % (q, q & 0xFF) for q in want],
     )
     got = {int(ln.split()[1]): int(ln.split()[2]) for ln in text.splitlines() if ln.startswith("OUT ")}
     assert {q: (v - 256 if v > 127 else v) for q, v in got.items()} == want
-    assert "TIER native" in text
+    assert "TIER native True" in text  # every op in C: the fc module registered
     # A second deploy finds everything on the board already.
     assert main(["deploy", mdir, "--port", board.port]) == 0
     assert "0 copied" in capsys.readouterr().out

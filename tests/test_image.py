@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import upyflow
+from harness import natmod_register
 from upyflow import image
 from upyflow_tools import frames
 from upyflow_tools.unixport import DEVICE_LIB, micropython_exe
@@ -250,13 +251,17 @@ def test_natmod_call_rejects_bad_arguments(natmod_dir, tmp_path):
     kernel, a wrong argument count a TypeError; nothing runs."""
     script = tmp_path / "bad.py"
     script.write_text(
-        "import sys\nsys.path.insert(0, %r)\nimport upyflow_native as u\nfrom array import array\n"
-        "k = u.kernel_index('image_to_input')\nt = array('i', [0, 0, 0])\nout = bytearray(1)\n"
-        "u.call(k, [bytes(4), t, t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1])\nprint('OK')\n"
-        "for args in ([bytes(4), array('i', [0, 5, 0]), t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1],\n"
-        "             [bytes(3), t, t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1], [bytes(4)]):\n"
-        "    try:\n        u.call(k, args)\n    except (ValueError, TypeError) as e:\n"
-        "        print(type(e).__name__, e)\n" % natmod_dir
+        (
+            "import sys\nsys.path.insert(0, %r)\nimport upyflow_native as u\nfrom array import array\n"
+            + natmod_register()
+            + "k = u.kernel_index('image_to_input')\nt = array('i', [0, 0, 0])\nout = bytearray(1)\n"
+            "u.call(k, [bytes(4), t, t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1])\nprint('OK')\n"
+            "for args in ([bytes(4), array('i', [0, 5, 0]), t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1],\n"
+            "             [bytes(3), t, t, bytes(256), out, 0, 1, 4, 1, 1, 1, 1, 1], [bytes(4)]):\n"
+            "    try:\n        u.call(k, args)\n    except (ValueError, TypeError) as e:\n"
+            "        print(type(e).__name__, e)\n"
+        )
+        % natmod_dir
     )
     proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True, timeout=60)
     assert proc.stdout.splitlines() == [

@@ -117,20 +117,24 @@ class _Module:
         self.__dict__.update({k: getattr(mod, k) for k in dir(mod) if k.isupper()})
 
 
-def test_natmod_xtensawin_links(tmp_path):
-    """`make ARCH=xtensawin` with LLVM: mpy_ld links the objects into a .mpy (not run: no ESP32 here)."""
+@pytest.mark.parametrize("family", ["", "conv"])
+def test_natmod_xtensawin_links(family, tmp_path):
+    """`make ARCH=xtensawin` with LLVM: mpy_ld links the objects of the core natmod and of a
+    kernel family's into a .mpy (not run: no ESP32 here)."""
     mpy_dir = os.environ.get("MPY_DIR")
     if not mpy_dir:
         pytest.skip("MPY_DIR not set: natmod build needs a MicroPython source tree")
     src = os.path.join(os.path.dirname(__file__), "..", "native_modules", "micropython")
+    mod = "upyflow_native" + ("_" + family if family else "")
     p = subprocess.run(
-        ["make", "-C", src, "ARCH=xtensawin", "MPY_DIR=" + os.path.abspath(mpy_dir), "PYTHON=" + sys.executable],
+        ["make", "-C", src, "ARCH=xtensawin", "MPY_DIR=" + os.path.abspath(mpy_dir), "PYTHON=" + sys.executable]
+        + (["FAMILY=" + family] if family else []),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert p.returncode == 0, p.stdout + p.stderr
-    mpy = open(os.path.join(src, "build", "xtensawin", "upyflow_native.mpy"), "rb").read()
+    mpy = open(os.path.join(src, "build", "xtensawin", mod + ".mpy"), "rb").read()
     assert mpy[0] == ord("M") and mpy[2] >> 2 == 10  # MP_NATIVE_ARCH_XTENSAWIN
     # Link again with mpy_ld's relocation log: every l32r it patched must load
     # the GOT/literal word it meant (llvm-mc's objects differ from GNU as's;
@@ -138,7 +142,7 @@ def test_natmod_xtensawin_links(tmp_path):
     import glob
     import re
 
-    obj = os.path.join(src, "build", "xtensawin", "obj")
+    obj = os.path.join(src, "build", "xtensawin", "obj", mod)
     out = tmp_path / "check.mpy"
     p = subprocess.run(
         [
@@ -148,7 +152,7 @@ def test_natmod_xtensawin_links(tmp_path):
             "--arch",
             "xtensawin",
             "--qstrs",
-            os.path.join(obj, "upyflow_native.config.h"),
+            os.path.join(obj, mod + ".config.h"),
             "-o",
             str(out),
             *sorted(glob.glob(os.path.join(obj, "*.o"))),

@@ -255,6 +255,113 @@ def test_natmod_matches_tflm(natmod_dir, baked, model, tmp_path):
         )
 
 
+_FAMILIES_SCRIPT = """
+import sys
+sys.path.insert(0, %(lib)r)
+sys.path.insert(0, %(natmod)r)
+sys.path.insert(0, %(mod)r)
+import upyflow
+import upyflow_native as u
+m = upyflow.load(%(name)r, 'native')
+kernels = __import__(%(name)r).OP_KERNELS
+print('NATIVE', ' '.join(k for k in kernels if u.kernel_index(k) >= 0))
+print('PYTHON', ' '.join(k for k in kernels if u.kernel_index(k) < 0))
+print('LOADED', ' '.join(sorted(k[15:] for k in sys.modules if k.startswith('upyflow_native_'))))
+"""
+
+
+def _natmods_without(natmod_dir: str, family: str, tmp_path: Path) -> str:
+    """A folder with the core natmod and every family module but family's."""
+    d = tmp_path / "natmods"
+    d.mkdir()
+    for f in os.listdir(natmod_dir):
+        if f.startswith("upyflow_native") and f.endswith(".mpy") and f != "upyflow_native_%s.mpy" % family:
+            shutil.copy(os.path.join(natmod_dir, f), d / f)
+    return str(d)
+
+
+@pytest.mark.parametrize(
+    "model, missing", [("micro_speech_quantized", "conv"), ("hello_world_int8", "fc"), ("person_detect", "pool")]
+)
+def test_natmod_without_a_family_module_falls_back_and_matches_tflm(natmod_dir, baked, model, missing, tmp_path):
+    """A board without one kernel family's module: its kernels run in Python (viper/pure), the
+    rest in C; the outputs are still TFLM's bytes."""
+    from upyflow_tools import kernel_spec
+
+    data, mdir, name = baked(model)
+    natmods = _natmods_without(natmod_dir, missing, tmp_path)
+    run = _run_dir(mdir, name, tmp_path)
+    kernels = load_module(os.path.join(mdir, name + ".py")).OP_KERNELS
+    fams = {kernel_spec.KERNELS[k].family for k in kernels}
+    assert missing in fams
+    script = tmp_path / "families.py"
+    script.write_text(_FAMILIES_SCRIPT % {"lib": DEVICE_LIB, "natmod": natmods, "name": name, "mod": run})
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = {ln.split()[0]: ln.split()[1:] for ln in proc.stdout.splitlines() if ln.split()}
+    assert sorted(lines["PYTHON"]) == sorted(k for k in kernels if kernel_spec.KERNELS[k].family == missing)
+    assert sorted(lines["NATIVE"]) == sorted(k for k in kernels if kernel_spec.KERNELS[k].family != missing)
+    assert lines["LOADED"] == sorted(fams - {missing})  # only the families the model uses
+    if model == "person_detect":
+        xs = [bmp_input("person.bmp"), bmp_input("no_person.bmp")]
+    else:
+        m = load_cpython(mdir, name, "pure")
+        xs = seeded(m.input_dtype[0], m.input_shape[0], 6)
+    outs, _ = run_batch(
+        run, name, [[x.tobytes()] for x in xs], heapsize="2M", env={"UPYFLOW_TIER": "native"}, extra_paths=[natmods]
+    )
+    assert len(outs) == len(xs)
+    for k, (x, got) in enumerate(zip(xs, outs)):
+        want = run_tflm(data, [x])[0]
+        assert_same(
+            np.frombuffer(got[0], want.dtype).reshape(want.shape),
+            want,
+            "%s input %d without upyflow_native_%s: natmod vs TFLM" % (model, k, missing),
+        )
+
+
+_REGISTER_SCRIPT = """
+import sys
+sys.path.insert(0, %(natmod)r)
+import upyflow_native as u
+import upyflow_native_fc as fc
+print('FAMILY', u.kernel_family('fully_connected_s8'), u.kernel_family('softmax_s8'), u.kernel_family('nope'))
+print('BEFORE', u.kernel_index('fully_connected_s8'))
+ref = fc.table()
+for bad in (b'', bytes(len(ref)), ref[:4] + bytes([ref[4] ^ 1]) + ref[5:]):
+    try:
+        u.register(bad)
+        print('ACCEPTED')
+    except ValueError as e:
+        print('REFUSED', e)
+try:
+    u.call(u.kernel_index('fully_connected_s8'), [])
+except ValueError as e:
+    print('CALL', e)
+u.register(ref)
+print('AFTER', u.kernel_index('fully_connected_s8'), u.kernel_index('softmax_s8'))
+"""
+
+
+def test_natmod_registers_only_family_tables_of_its_build(natmod_dir, tmp_path):
+    script = tmp_path / "register.py"
+    script.write_text(_REGISTER_SCRIPT % {"natmod": natmod_dir})
+    proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0] == "FAMILY fc softmax None"
+    assert out[1] == "BEFORE -1"  # fc's kernels are not native until its module registers
+    assert out[2:4] == ["REFUSED register: not a kernel family's table()"] * 2
+    assert out[4].startswith("REFUSED a kernel family module (upyflow_native_*.mpy) from another build")
+    assert out[5] == "CALL no such kernel index"
+    from upyflow_tools import kernel_spec
+
+    want = [k.name for k in kernel_spec.NATIVE].index("fully_connected_s8")
+    assert out[6] == "AFTER %d -1" % want
+
+
 _ALLOC_SCRIPT = """
 import sys, gc
 sys.path.insert(0, %(lib)r)

@@ -50,15 +50,27 @@ def test_shipped_natmods_are_built_from_the_current_sources():
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_board_arch_is_shipped_as_recorded(arch):
     entry = MANIFEST["archs"].get(arch)
-    path = NATMODS / arch / "upyflow_native.mpy"
-    assert entry is not None and path.exists(), "no shipped %s natmod: run `%s`" % (arch, COMMAND)
-    data = path.read_bytes()
-    assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["size"], entry["sha256"]), (
-        "%s differs from natmods/manifest.json: run `%s`" % (path, COMMAND)
-    )
-    # The .mpy header names the arch it holds code for, and the .mpy version 6.3 (v1.23+).
-    assert data[:2] == b"M\x06" and data[2] & 3 == 3
-    assert dp.ARCHS[(data[2] >> 2) & 0x0F] == arch
+    assert entry is not None, "no shipped %s natmods: run `%s`" % (arch, COMMAND)
+    # the core and one module per kernel family, nothing else
+    assert sorted(p.name for p in (NATMODS / arch).iterdir()) == sorted(m + ".mpy" for m in build_natmods.modules())
+    assert sorted(entry["modules"]) == sorted(build_natmods.modules())
+    for mod, rec in entry["modules"].items():
+        path = NATMODS / arch / (mod + ".mpy")
+        data = path.read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (rec["size"], rec["sha256"]), (
+            "%s differs from natmods/manifest.json: run `%s`" % (path, COMMAND)
+        )
+        # The .mpy header names the arch it holds code for, and the .mpy version 6.3 (v1.23+).
+        assert data[:2] == b"M\x06" and data[2] & 3 == 3
+        assert dp.ARCHS[(data[2] >> 2) & 0x0F] == arch
+
+
+def test_a_natmod_per_kernel_family():
+    """The family modules are the spec's families of native kernels, each with a C file of its stem."""
+    from upyflow_tools import kernel_spec
+
+    assert build_natmods.families() == sorted({k.family for k in kernel_spec.NATIVE})
+    assert build_natmods.modules()[0] == "upyflow_native"
 
 
 def test_readme_natmod_tables_match_the_manifest():
@@ -148,9 +160,56 @@ def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_
     plan = dp.deploy(mdir, "PORT", log=log.append)
     assert plan.arch == board and plan.native
     assert fake.put_files["/lib/upyflow_native.mpy"][0] == str(NATMODS / natmod / "upyflow_native.mpy")
+    # sine runs FULLY_CONNECTED only: of the family modules, fc's alone
+    natmods = sorted(r for r in fake.put_files if r.startswith("/lib/upyflow_native"))
+    assert natmods == ["/lib/upyflow_native.mpy", "/lib/upyflow_native_fc.mpy"]
+    assert fake.put_files["/lib/upyflow_native_fc.mpy"][0] == str(NATMODS / natmod / "upyflow_native_fc.mpy")
     viper = fake.put_files["/lib/upyflow/kernels_viper/conv.mpy"][1]
     assert dp.ARCHS[(viper[2] >> 2) & 0x0F] == board  # the runtime's viper code, for the board's arch
     assert any("native module" in line for line in log)
+
+
+def test_model_families_from_the_source_or_the_compiled_module(tmp_path):
+    """The families deploy copies: from OP_KERNELS in NAME.py, else the kernel names among a
+    compiled NAME.mpy's strings; every family when a model's kernels cannot be read."""
+    mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine", mpy=True)
+    assert dp.model_families(dp.model_files(mdir)) == {"fc"}
+    os.remove(os.path.join(mdir, "sine.py"))  # only sine.mpy left
+    assert dp.model_files(mdir) == [(os.path.join(mdir, "sine.mpy"), "sine.mpy")]
+    assert dp.model_families(dp.model_files(mdir)) == {"fc"}
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "m.py").write_text("FORMAT_VERSION = 1\nOP_KERNELS = build()\n")  # not a literal
+    assert dp.model_families(dp.model_files(str(odd))) is None
+    files, missing = dp.natmod_files(str(NATMODS / "armv6m" / "upyflow_native.mpy"), None)
+    assert [r for _, r in files] == ["lib/%s.mpy" % m for m in build_natmods.modules()] and missing == []
+
+
+def test_deploy_removes_family_modules_of_another_build(tmp_path, monkeypatch):
+    """A family module left on the board by an earlier build (the core would refuse it) goes; an
+    identical one, or one the models need (copied anyway), stays."""
+    mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
+    shipped_pool = hashlib.sha256((NATMODS / "armv6m" / "upyflow_native_pool.mpy").read_bytes()).hexdigest()
+    on_board = {"/lib/upyflow_native_conv.mpy": "0" * 64, "/lib/upyflow_native_pool.mpy": shipped_pool}
+
+    class Stale(FakeBoard):
+        code = ""
+
+        def hashes(self, paths):
+            return {p: on_board.get(p, "") for p in paths}
+
+        def exec(self, code):
+            self.code += code
+            return ""
+
+    fake = Stale(sys_mpy("armv6m"))
+    monkeypatch.setattr(dp, "Board", lambda port, tool: fake)
+    monkeypatch.setattr(dp, "runtime_files", lambda staging, arch, form: [])
+    log = []
+    dp.deploy(mdir, "PORT", log=log.append)
+    assert "/lib/upyflow_native_fc.mpy" in fake.put_files
+    assert "'/lib/upyflow_native_conv.mpy'" in fake.code and "pool" not in fake.code
+    assert any(line.startswith("removed 1 kernel family module of another build") for line in log)
 
 
 def test_deploy_leaves_out_a_natmod_of_another_mpy_version(tmp_path, monkeypatch):
@@ -166,12 +225,14 @@ def test_deploy_leaves_out_a_natmod_of_another_mpy_version(tmp_path, monkeypatch
 
 def test_mip_package_per_arch_lists_runtime_and_natmod():
     runtime = sorted(str(p.relative_to(ROOT / "device_lib")) for p in (ROOT / "device_lib" / "upyflow").rglob("*.py"))
+    mods = [m + ".mpy" for m in build_natmods.modules()]
     for arch in MANIFEST["archs"]:
         urls = json.loads((ROOT / ("package-%s.json" % arch)).read_text())["urls"]
-        assert sorted(d for d, _ in urls) == sorted(runtime + ["upyflow_native.mpy"])
+        assert sorted(d for d, _ in urls) == sorted(runtime + mods)  # the core and every family
         for _dest, src in urls:
             assert (ROOT / src).is_file() and "\\" not in src
-        assert dict(urls)["upyflow_native.mpy"] == "host_tools/upyflow_tools/natmods/%s/upyflow_native.mpy" % arch
+        for m in mods:
+            assert dict(urls)[m] == "host_tools/upyflow_tools/natmods/%s/%s" % (arch, m)
 
 
 def test_mip_packages_are_regenerated_identically(tmp_path, monkeypatch):
@@ -265,14 +326,14 @@ def test_freeze_manifest_with_micropythons_manifest_tool(tmp_path):
 
 def test_package_data_ships_every_natmod():
     """pyproject's package-data globs take every shipped file into the wheel and sdist
-    (checked by hand with `pip wheel .`: upyflow_tools/natmods/<arch>/upyflow_native.mpy)."""
+    (checked by hand with `pip wheel .`: upyflow_tools/natmods/<arch>/upyflow_native*.mpy)."""
     import fnmatch
 
     tomllib = pytest.importorskip("tomllib")
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     globs = conf["package-data"]["upyflow_tools"]
     shipped = [p.relative_to(NATMODS.parent).as_posix() for p in NATMODS.rglob("*") if p.is_file()]
-    assert len(shipped) == len(MANIFEST["archs"]) + 1
+    assert len(shipped) == sum(len(e["modules"]) for e in MANIFEST["archs"].values()) + 1
     for rel in shipped:
         assert any(fnmatch.fnmatch(rel, g) for g in globs), rel
 

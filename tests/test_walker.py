@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import upyflow
-from harness import bake_model, mlp_int8, random_input, run_tflm, run_upyflow
+from harness import bake_model, mlp_int8, natmod_register, random_input, run_tflm, run_upyflow
 from tflite_writer import ModelWriter
 from upyflow.model import TENSOR_RECORD_SIZE, tensor_record
 from upyflow_tools.emit import tensor_bytes
@@ -209,11 +209,14 @@ def test_malformed_module_refused_at_load(mlp):
         upyflow.Model(mod, "native")
 
 
-_MPY_SCRIPT = """
+_MPY_SCRIPT = (
+    """
 import sys
 sys.path.insert(0, %(natmod)r)
 import upyflow_native as u
-arena = bytearray(%(arena)d)
+"""
+    + natmod_register()
+    + """arena = bytearray(%(arena)d)
 weights = %(weights)r
 good = u.program(%(tensors)r, %(ops)r, %(formats)r, %(kmap)r, arena, weights, None)
 u.check(good, 0, -1)
@@ -229,6 +232,7 @@ for label, t, o, f, k in %(cases)r:
             print('VALUEERROR', label, e)
 print('DONE')
 """
+)
 
 
 def test_malformed_tables_raise_on_natmod(mlp, natmod_dir, tmp_path):
@@ -238,8 +242,11 @@ def test_malformed_tables_raise_on_natmod(mlp, natmod_dir, tmp_path):
         [
             micropython_exe(),
             "-c",
-            "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
-            "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))"
+            (
+                "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
+                + natmod_register("upyflow_native")
+                + "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))"
+            )
             % (natmod_dir, tuple(mod.OP_KERNELS) + ("fully_connected_f32",)),
         ],
         capture_output=True,
@@ -360,11 +367,14 @@ def test_natmod_streaming_invoke_allocates(build, natmod_dir, tmp_path):
 
 
 # --- --weights file: the segments the walker derives, and a damaged weight-buffer record ------
-_READS_SCRIPT = """
+_READS_SCRIPT = (
+    """
 import sys
 sys.path.insert(0, %(natmod)r)
 import upyflow_native as u
-data = open(%(bin)r, 'rb').read()
+"""
+    + natmod_register()
+    + """data = open(%(bin)r, 'rb').read()
 wbuf = bytearray(%(wsize)d)
 reads = []
 
@@ -385,6 +395,7 @@ for label, tensors in %(cases)r:
         print('VALUEERROR', label, reads, e)
 print('DONE')
 """
+)
 
 
 def _read_cases(mod) -> list[tuple[str, bytes]]:
@@ -452,8 +463,12 @@ def test_weights_file_reads_on_natmod(mlp_file, natmod_dir, tmp_path):
         [
             micropython_exe(),
             "-c",
-            "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
-            "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))" % (natmod_dir, tuple(mod.OP_KERNELS)),
+            (
+                "import sys\nsys.path.insert(0, %r)\nimport upyflow_native\n"
+                + natmod_register("upyflow_native")
+                + "print(' '.join(str(upyflow_native.kernel_index(n)) for n in %r))"
+            )
+            % (natmod_dir, tuple(mod.OP_KERNELS)),
         ],
         capture_output=True,
         text=True,

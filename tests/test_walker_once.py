@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from harness import mlp_int8
+from harness import mlp_int8, natmod_register
 from upyflow.model import TENSOR_RECORD_SIZE, tensor_record
 from upyflow_tools.bake import bake
 from upyflow_tools.emit import tensor_bytes
@@ -26,12 +26,15 @@ try:
 except ImportError:
     upyflow_native = None
 
-_SCRIPT = """
+_SCRIPT = (
+    """
 import sys
 if %(natmod)r:
     sys.path.insert(0, %(natmod)r)
 import upyflow_native as u
-
+"""
+    + natmod_register()
+    + """
 
 def attempt(label, fn, *args):
     try:
@@ -102,6 +105,7 @@ attempt('inner record: run the second', u.run, p, 8, 1)
 attempt('inner record: run from byte 4', u.run, p, 4, 1)
 print('DONE')
 """
+)
 
 _OVERLAP = "a tensor record lies outside its buffer, or an output overlaps a constant"
 _WANT = [

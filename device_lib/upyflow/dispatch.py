@@ -115,10 +115,35 @@ class _Native:
         self.mod = mod
 
     def __contains__(self, name):
-        return self.mod.kernel_index(name) >= 0
+        return native_index(self.mod, name) >= 0
 
     def __getitem__(self, name):
         return getattr(self.mod, name), FAST
+
+
+def native_index(mod, name):
+    """Kernel name's index in the native module mod's table, or -1 (Python runs it). On a
+    board the natmod is split (native_modules/build_natmods.py): the core upyflow_native
+    and a module per kernel family, upyflow_native_<family>, imported and registered
+    here the first time a model needs one of its kernels, so a board holds only the C its
+    models use. A family module that is absent (or that does not fit in RAM) leaves its
+    kernels to the viper/pure tiers; one from another build than the core raises."""
+    i = mod.kernel_index(name)
+    if i < 0 and hasattr(mod, "kernel_family"):   # the CPython extension holds every kernel
+        family = mod.kernel_family(name)
+        if family is not None:
+            for attempt in (0, 1):
+                try:
+                    mod.register(__import__("upyflow_native_" + family).table())
+                    return mod.kernel_index(name)
+                except MemoryError:   # its code is copied to RAM: collect once, then retry
+                    if attempt:
+                        break
+                    import gc
+                    gc.collect()
+                except (ImportError, NotImplementedError, AttributeError):
+                    break   # not copied to the board
+    return i
 
 
 def native_module(tier):

@@ -98,7 +98,7 @@ def _kernel(tier):
         try:
             if t == "native" and dispatch.available("native"):
                 mod = dispatch.native_module("native")
-                idx = mod.kernel_index("image_to_input")
+                idx = dispatch.native_index(mod, "image_to_input")
                 if idx >= 0:
                     if hasattr(mod, "call"):
                         return t, mod.call, 2, idx     # MicroPython natmod

@@ -81,7 +81,7 @@ class Model:
         for k, name in enumerate(module.OP_KERNELS):
             if name not in kernels:
                 raise ValueError("baked model uses kernel %s, which this runtime lacks" % name)
-            kmap[k] = native.kernel_index(name) & 0xFF if native else 0xFF
+            kmap[k] = dispatch.native_index(native, name) & 0xFF if native else 0xFF
             if kmap[k] == 0xFF:
                 resolved[k] = kernels[name]   # imports its module now, before the big block
         # Then one big block, before small objects fragment the heap: the arena,

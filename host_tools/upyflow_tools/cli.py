@@ -189,8 +189,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     """copy runtime, native module and baked models to a board
 
-    Copy the upyflow runtime (.mpy for the board's arch), the native kernel module if built for that
-    arch, and the models in OUTDIR to the board's filesystem, skipping files already identical.
+    Copy the upyflow runtime (.mpy for the board's arch), the native kernel modules if built for that
+    arch (the core and the kernel families the models use), and the models in OUTDIR to the board's
+    filesystem, skipping files already identical.
     """
     from .deploy import deploy
     deploy(args.outdir, args.port, args.tool, args.runtime, args.native, keep=args.keep)
@@ -305,8 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--keep", action="store_true",
                    help="leave .py files that shadow the copied .mpy on the board (and say which); "
                         "by default deploy removes them, since MicroPython would import them instead")
-    d.add_argument("--native", help="path of upyflow_native.mpy (default: the one shipped with upyflow for "
-                                    "the board's arch, e.g. a build of your own from native_modules/micropython)")
+    d.add_argument("--native", help="path of the core upyflow_native.mpy, its kernel family modules "
+                                    "(upyflow_native_<family>.mpy) beside it (default: the ones shipped with "
+                                    "upyflow for the board's arch, e.g. a build of your own from "
+                                    "native_modules/micropython)")
 
     f = _command(sub, _cmd_freeze)
     f.add_argument("outdirs", nargs="+", help="folders of baked models (.py)")

@@ -3,7 +3,9 @@
 Works through mpremote (default) or adafruit-ampy on a serial port (a real board
 or the virtual board). Files whose SHA-256 on the board already matches are
 skipped. Layout on the board: /lib/upyflow/... (on sys.path of every port),
-/lib/upyflow_native.mpy, and the models at / next to their NAME.bin.
+/lib/upyflow_native.mpy (the native module's core) with the kernel family modules the models
+use (/lib/upyflow_native_<family>.mpy: on a board a natmod's code is copied to RAM at import,
+so only what the models need goes), and the models at / next to their NAME.bin.
 """
 from __future__ import annotations
 
@@ -52,6 +54,47 @@ def natmod_for(arch: str | None, natmods: str | None = None) -> tuple[str | None
         if os.path.exists(path):
             return path, cand
     return None, None
+
+
+def model_families(pairs: list[tuple[str, str]]) -> set[str] | None:
+    """The kernel families (natmods upyflow_native_<family>) the baked models in pairs use;
+    None if a model's kernels cannot be read (then every family goes)."""
+    import ast
+    import re
+
+    from . import kernel_spec
+    families: set[str] = set()
+    for path, name in pairs:
+        if name.endswith(".bin"):
+            continue
+        py = path[:-4] + ".py" if path.endswith(".mpy") else path
+        kernels = None
+        if os.path.exists(py):
+            with open(py, errors="replace") as f:
+                m = re.search(r"^OP_KERNELS = (\(.*\))$", f.read(), re.M)
+            kernels = ast.literal_eval(m.group(1)) if m else None
+        elif path.endswith(".mpy"):   # only the compiled model: the kernel names among its strings
+            with open(path, "rb") as f:
+                data = f.read()
+            kernels = [k for k in kernel_spec.KERNELS if k.encode() in data]
+        if kernels is None:
+            return None
+        families.update(kernel_spec.KERNELS[k].family for k in kernels
+                        if k in kernel_spec.KERNELS and kernel_spec.KERNELS[k].native)
+    return families
+
+
+def natmod_files(core: str, families: set[str] | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """(local, board path) of the core natmod and of the family modules beside it that
+    families names (None: all of them); and the families named but absent there."""
+    here = os.path.dirname(core)
+    shipped = sorted(f[len("upyflow_native_"):-4] for f in os.listdir(here)
+                     if f.startswith("upyflow_native_") and f.endswith(".mpy"))
+    want = shipped if families is None else sorted(families)
+    files = [(core, "lib/upyflow_native.mpy")]
+    files += [(os.path.join(here, "upyflow_native_%s.mpy" % f), "lib/upyflow_native_%s.mpy" % f)
+              for f in want if f in shipped]
+    return files, [f for f in want if f not in shipped]
 
 
 def stale_natmod(arch: str | None, natmods: str | None = None) -> bool:
@@ -294,6 +337,26 @@ def remove_shadowing(board: Board, files: list[tuple[str, str]], keep: bool, log
     return found
 
 
+def remove_stale_families(board: Board, natmods: list[tuple[str, str]], log=print) -> list[str]:
+    """Kernel family modules on the board that deploy did not copy and that differ from the
+    ones beside the core it copied (an earlier build: the core would refuse them when a model
+    needs them). Removed, so their kernels run in Python until a deploy copies them again."""
+    here = os.path.dirname(natmods[0][0])
+    copied = {rel for _, rel in natmods}
+    others = {"/lib/" + f: os.path.join(here, f) for f in os.listdir(here)
+              if f.startswith("upyflow_native_") and f.endswith(".mpy") and "lib/" + f not in copied}
+    if not others:
+        return []
+    on_board = board.hashes(sorted(others))
+    stale = sorted(p for p, h in on_board.items() if h and h != _sha256(others[p]))
+    if stale:
+        board.exec("import os\nfor p in %r:\n try:\n  os.remove(p)\n except OSError:\n  pass\n" % stale)
+        log("removed %d kernel family module%s of another build from the board (a deploy of the "
+            "models that use them copies them again): %s" % (len(stale), "s" if len(stale) > 1 else "",
+                                                              ", ".join(stale)))
+    return stale
+
+
 def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: str = "mpy",
            native: str | None = None, log=print, keep: bool = False) -> Plan:
     model_files(outdir)   # a wrong folder is reported before the board is touched
@@ -333,8 +396,15 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
         elif arch:
             log("no native module shipped for %s; the runtime will use viper kernels" % arch)
         has_native = native_mpy is not None
+        natmods: list[tuple[str, str]] = []
         if native_mpy is not None:
-            files.append((native_mpy, "lib/upyflow_native.mpy"))
+            natmods, missing = natmod_files(native_mpy, model_families(model_files(outdir)))
+            files += natmods
+            log("kernel family modules for the models: %s" % (
+                ", ".join(os.path.basename(p)[len("upyflow_native_"):-4] for p, _ in natmods[1:]) or "none"))
+            if missing:
+                log("note: no upyflow_native_%s.mpy beside %s: %s kernels will run in Python"
+                    % ("/".join(missing), native_mpy, ", ".join(missing)))
         files += compiled_models(model_files(outdir), staging, arch, log)
         remote = ["/" + r for _, r in files]
         on_board = board.hashes(remote)
@@ -361,6 +431,8 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
             copied += 1
             log("[%d/%d] %-36s %8d B  copied" % (i, total, rel, size))
         remove_shadowing(board, files, keep, log)
+        if natmods:
+            remove_stale_families(board, natmods, log)
         board.soft_reset()
         log("deployed: %d copied, %d already on the board; board soft-reset" % (copied, total - copied))
     return Plan(files, arch, has_native)
@@ -408,7 +480,8 @@ def freeze_manifest(outdirs: list[str], path: str, march: str | None = None, log
 
 def write_package_json(path: str, arch: str | None = None) -> str:
     """package.json for `mip.install(...)`: every runtime file (as .py), relative to the repo root;
-    with arch, also that arch's shipped upyflow_native.mpy (installed beside the package)."""
+    with arch, also that arch's shipped natmods, the core upyflow_native.mpy and every kernel
+    family's upyflow_native_<family>.mpy (installed beside the package)."""
     import json
     base = os.path.dirname(os.path.abspath(path))
     urls = []
@@ -422,7 +495,8 @@ def write_package_json(path: str, arch: str | None = None) -> str:
         natmod = os.path.join(NATMODS, arch, "upyflow_native.mpy")
         if not os.path.exists(natmod):
             raise BakeError("no shipped natmod for %s: make natmods MPY_DIR=/path/to/micropython" % arch)
-        urls.append(["upyflow_native.mpy", os.path.relpath(natmod, base).replace(os.sep, "/")])
+        for local, rel in natmod_files(natmod, None)[0]:   # the core and every family module
+            urls.append([rel[len("lib/"):], os.path.relpath(local, base).replace(os.sep, "/")])
     from . import __version__
     with open(path, "w") as fh:
         json.dump({"urls": sorted(urls), "version": __version__}, fh, indent=2)

@@ -262,31 +262,65 @@ def table_c() -> str:
            "// the static ones once per Program and the value checks again only where the",
            "// constants they read may change; the value mask says which tensors those are.",
            "// Hand-written checks: checks.h.",
+           "// The split natmods (UF_SPLIT, kernels.h) compile this file once per module: the",
+           "// core (no UF_FAMILY) gets the kernel names and the check interpreter, a family",
+           "// module (UF_FAMILY=UF_FAM_<family>) its check programs, calls and uf_family;",
+           "// every other build gets all of it and uf_kernels. UF_HAS(f): does this compile",
+           "// hold family f's entries?",
            '#include "kernels.h"',
            "#define UF_MAX_DERIVED %d   // derived values of a kernel, at most" % max(
-               max(len(k.derived) for k in native), 1),
-           '#include "checks.h"',
-           ""]
+               max(len(k.derived) for k in native), 1)]
+    families = sorted({k.family for k in native})
+    out += ["#define UF_FAM_%s %d" % (f, i) for i, f in enumerate(families)]
+    out += ["#if !defined(UF_SPLIT)", "#define UF_HAS(f) 1", "#elif defined(UF_FAMILY)",
+            "#define UF_HAS(f) ((f) == UF_FAMILY)", "#else", "#define UF_HAS(f) 0", "#endif",
+            '#include "checks.h"', ""]
+
+    def guard(fams) -> str:
+        return "#if " + " || ".join("UF_HAS(UF_FAM_%s)" % f for f in sorted(fams))
+
     programs: dict[tuple[str, ...], str] = {}   # positional program -> the array holding it
+    users: dict[str, set[str]] = {}   # program array -> the families whose entries use it
+    for k in native:
+        if not k.native_run:
+            key = _positional(k, check_program(k))
+            programs.setdefault(key, "checks_" + k.name)
+            users.setdefault(programs[key], set()).add(k.family)
     for k in native:
         if k.native_run:
             # a hand-written entry (no check program) checks everything at each call
-            out += ["int %s(const uf_call *c);" % k.native_run,
+            out += [guard([k.family]), "int %s(const uf_call *c);" % k.native_run,
                     "static int call_%s(const uf_call *c, const int32_t *d) { (void)d; return %s(c); }"
-                    % (k.name, k.native_run), ""]
+                    % (k.name, k.native_run), "#endif", ""]
             continue
         words = check_program(k)
-        key = _positional(k, words)
-        own = key not in programs
-        if own:
-            programs[key] = "checks_" + k.name
-        out += run_function(k, programs[key], words if own else None)
-    out.append("const uf_kernel_def uf_kernels[UF_N_KERNELS] = {")
-    for k in native:
+        program = programs[_positional(k, words)]
+        own = program == "checks_" + k.name
+        lines = run_function(k, program, words if own else None)
+        fams = users[program] if own else {k.family}   # its program: for every family using it
+        if fams != {k.family}:   # then the call for the kernel's own
+            lines[-2:-1] = [guard([k.family]), lines[-2], "#endif"]
+        out += [guard(fams)] + lines[:-1] + ["#endif", ""]
+
+    def entry(k) -> str:
         program = "NULL" if k.native_run else programs[_positional(k, check_program(k))]
-        out.append('    {"%s", "%s", call_%s, %s, %s},' % (k.name, k.signature, k.name, program,
-                                                           "0x00" if k.native_run else value_mask(k)))
-    out += ["};", ""]
+        return '    {"%s", "%s", call_%s, %s, %s},' % (k.name, k.signature, k.name, program,
+                                                     "0x00" if k.native_run else value_mask(k))
+
+    out += ["#ifndef UF_SPLIT", "const uf_kernel_def uf_kernels[UF_N_KERNELS] = {"]
+    out += [entry(k) for k in native]
+    out += ["};", "#elif !defined(UF_FAMILY)", "// the core: names and families by kernel index"]
+    out += wrapped("const char uf_kernel_names[] = ", ['"%s\\0"' % k.name for k in native], ";")
+    out += wrapped("const uint8_t uf_kernel_families[UF_N_KERNELS] = {",
+                   ["%d," % families.index(k.family) for k in native], "};")
+    out += wrapped("const char uf_family_names[] = ", ['"%s\\0"' % f for f in families], ";")
+    for f in families:
+        mine = [(i, k) for i, k in enumerate(native) if k.family == f]
+        out += ["#elif UF_FAMILY == UF_FAM_%s" % f, "static const uf_kernel_def entries[] = {"]
+        out += [entry(k) for _, k in mine]
+        out += ["};", "static const uint8_t index[] = {%s};" % ", ".join(str(i) for i, _ in mine),
+                "const uf_family uf_family_table = {UF_FAMILY_MAGIC, UF_BUILD, %d, index, entries};" % len(mine)]
+    out += ["#endif", ""]
     header = (SRC / "kernels.h").read_text()
     for what, n in (("TENSORS", max(len(k.tensors) for k in native)), ("INTS", max(len(k.ints) for k in native)),
                     ("FLOATS", max(len(k.floats) for k in native))):

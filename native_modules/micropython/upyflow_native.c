@@ -1,6 +1,12 @@
 // MicroPython dynamic native module (natmod) binding of the native kernel
-// tier: the op-table walker only (the runtime needs nothing else on a board):
-//   kernel_index(name)    the kernel's index in the table, or -1
+// tier, the core of the split natmods: the op-table walker and the check interpreter;
+// the kernels come in one module per family (upyflow_family.c), each registered here
+// by the runtime (device_lib/upyflow/dispatch.py) when a model needs one of its kernels:
+//   kernel_index(name)    the kernel's index in the table, or -1 (also while its family
+//                         is not registered)
+//   kernel_family(name)   the family (module upyflow_native_<family>) of a native
+//                         kernel, or None
+//   register(table)       register a family: table is its module's table()
 //   program(tensors, ops, formats, kernel_map, arena, weights, wbuf[, read])
 //                         a Program holding the model's buffers (weights or wbuf None);
 //                         calling it, program(), runs every op, first calling
@@ -146,10 +152,10 @@ static MP_DEFINE_CONST_FUN_OBJ_1(kernel_index_obj, kernel_index);
 
 static mp_obj_t call_kernel(mp_obj_t index_in, mp_obj_t args_in) {
     mp_int_t index = mp_obj_get_int(index_in);
-    if (index < 0 || index >= UF_N_KERNELS) {
+    if (index < 0 || index >= UF_N_KERNELS || UF_KERNEL(index) == NULL) {
         mp_raise_ValueError("no such kernel index");
     }
-    const uf_kernel_def *k = &uf_kernels[index];
+    const uf_kernel_def *k = UF_KERNEL(index);
     size_t n;
     mp_obj_t *items;
     mp_obj_get_array(args_in, &n, &items);
@@ -188,6 +194,62 @@ static mp_obj_t call_kernel(mp_obj_t index_in, mp_obj_t args_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(call_obj, call_kernel);
 
+// What a family module's table() returns (upyflow_family.c builds the same struct).
+typedef struct {
+    uint32_t magic, build;
+    const uf_family *table;
+} family_ref;
+
+static mp_obj_t register_family(mp_obj_t ref_in) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(ref_in, &bi, MP_BUFFER_READ);
+    family_ref ref;
+    if (bi.len != sizeof(ref)) {
+        mp_raise_ValueError("register: not a kernel family's table()");
+    }
+    for (size_t i = 0; i < sizeof(ref); i++) {   // no memcpy in a natmod; any alignment
+        ((uint8_t *)&ref)[i] = ((const uint8_t *)bi.buf)[i];
+    }
+    if (ref.magic != UF_FAMILY_MAGIC || ref.table == NULL || ref.table->magic != UF_FAMILY_MAGIC) {
+        mp_raise_ValueError("register: not a kernel family's table()");
+    }
+    if (ref.build != UF_BUILD || ref.table->build != UF_BUILD) {
+        mp_raise_ValueError("a kernel family module (upyflow_native_*.mpy) from another build than "
+                            "upyflow_native.mpy: copy them from one upyflow (upyflow deploy)");
+    }
+    for (uint32_t i = 0; i < ref.table->n; i++) {
+        unsigned k = ref.table->index[i];
+        if (k < UF_N_KERNELS) {
+            uf_slots[k] = &ref.table->kernels[i];
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(register_obj, register_family);
+
+static mp_obj_t kernel_family(mp_obj_t name) {
+    size_t len;
+    const char *s = mp_obj_str_get_data(name, &len);
+    const char *p = uf_kernel_names;
+    for (int k = 0; k < UF_N_KERNELS; k++) {
+        size_t i = 0;
+        while (i < len && p[i] && p[i] == s[i]) {
+            i++;
+        }
+        if (i == len && p[i] == 0) {
+            const char *f = uf_packed_at(uf_family_names, uf_kernel_families[k]);
+            size_t n = 0;
+            while (f[n]) {
+                n++;
+            }
+            return mp_obj_new_str(f, n);
+        }
+        p = uf_packed_at(p, 1);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(kernel_family_obj, kernel_family);
+
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
 
@@ -201,6 +263,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_check, MP_OBJ_FROM_PTR(&check_obj));
     mp_store_global(MP_QSTR_kernel_index, MP_OBJ_FROM_PTR(&kernel_index_obj));
     mp_store_global(MP_QSTR_call, MP_OBJ_FROM_PTR(&call_obj));
+    mp_store_global(MP_QSTR_register, MP_OBJ_FROM_PTR(&register_obj));
+    mp_store_global(MP_QSTR_kernel_family, MP_OBJ_FROM_PTR(&kernel_family_obj));
 
     MP_DYNRUNTIME_INIT_EXIT
 }

@@ -31,51 +31,6 @@ void uf_clamp_f32(const float *x, float *out, int n, float lo, float hi) {
     }
 }
 
-// sqrt and log without libm (natmods link none): sqrt by three Newton steps from the
-// exponent-halving guess (below 1 ulp), log as e*ln2 + 2*atanh((m-1)/(m+1)), m in
-// [sqrt(1/2), sqrt(2)] (a few ulp); both within TFLM's std:: results at 1e-6.
-float uf_sqrtf(float x) {
-    if (!(x > 0.0f) || x > FLT_MAX) {
-        return x == 0.0f || x > FLT_MAX ? x : uf_bits_f32(0x7fc00000u);   // 0, inf; NaN below 0
-    }
-    // (a scale factor chosen between two float constants would crash LLVM 22's Xtensa
-    // backend: the subnormal case multiplies twice instead)
-    int subnormal = x < FLT_MIN;
-    if (subnormal) {   // scale into the normal range
-        x *= 16777216.0f;
-    }
-    float y = uf_bits_f32(0x1fbd1df5u + (uf_f32_bits(x) >> 1));
-    for (int k = 0; k < 3; k++) {
-        y = 0.5f * (y + x / y);
-    }
-    if (subnormal) {
-        y *= 1.0f / 4096.0f;
-    }
-    return y;
-}
-
-float uf_logf(float x) {
-    if (!(x > 0.0f) || x > FLT_MAX) {
-        return x == 0.0f ? -uf_bits_f32(0x7f800000u) : (x > FLT_MAX ? x : uf_bits_f32(0x7fc00000u));
-    }
-    int e = 0;
-    if (x < FLT_MIN) {
-        x *= 16777216.0f;
-        e = -24;
-    }
-    uint32_t u = uf_f32_bits(x);
-    e += (int)(u >> 23) - 127;
-    float m = uf_bits_f32((u & 0x007fffffu) | 0x3f800000u);
-    if (m > 1.41421356f) {
-        m *= 0.5f;
-        e++;
-    }
-    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
-    float p = s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9 + s2 * (1.0f / 11)))));
-    float lm = 2.0f * s + 2.0f * s * p;
-    return (float)e * 0.693145752f + ((float)e * 1.42860677e-06f + lm);
-}
-
 // erfc(-x / sqrt(2)) / 2, the normal distribution's CDF at x: the Chebyshev fit of erfc(z)
 // (Numerical Recipes' erfcc: relative error below 1.2e-7 for z >= 0, so GELU keeps its
 // precision far into the negative tail), erfc(-z) = 2 - erfc(z).
@@ -97,19 +52,6 @@ static float uf_normal_cdf(float x) {
 // ABS, NEG, SQRT, RSQRT, EXP, LOG (op 0..5) in float32 (SIN, COS: 12, 13), as TFLM's elementwise.cc / exp.cc / log;
 // GELU (6: x * CDF(x); 7: the tanh approximation, as x / (1 + exp(-2u)), u = sqrt(2/pi) *
 // (x + 0.044715 x^3))
-// IEEE floor without libm: integral values (|v| >= 2^23), infinities and NaN are themselves;
-// a zero result keeps v's sign (floor(-0.0) is -0.0, floor(0.5) is +0.0).
-float uf_floorf(float v) {
-    if (!(v > -8388608.0f && v < 8388608.0f)) {
-        return v;
-    }
-    float t = (float)(int32_t)v;   // truncated toward zero, exact below 2^23
-    if (t > v) {
-        t -= 1.0f;
-    }
-    return t == 0.0f ? uf_bits_f32(uf_f32_bits(v) & 0x80000000u) : t;
-}
-
 // TFLM's RoundToNearest: floor, then half to even (a negative value rounding to 0 gives +0.0)
 static float uf_roundf(float v) {
     float fl = uf_floorf(v), diff = v - fl;

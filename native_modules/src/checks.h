@@ -14,6 +14,10 @@
 #define I(k) (c->i[k])
 #define F(k) (c->f[k])
 
+// A family natmod (UF_FAMILY: table.c) holds check programs and calls only: the
+// helpers and the interpreter are the core's.
+#ifndef UF_FAMILY
+
 // Is tensor k at least count elements of esize bytes?
 static int sized(const uf_call *c, int k, uint64_t count, int esize) {
     return (uint64_t)c->len[k] >= count * (uint64_t)esize ? UF_OK : UF_ESIZE;
@@ -276,6 +280,8 @@ static int filter_bank_tables(const uf_call *c, int x, int tk, int nch, int nw) 
     return UF_OK;
 }
 
+#endif
+
 // --- the check programs of table.c -------------------------------------------------------
 // Each kernel's checks are data: a postfix program gen_kernels.py translates from the
 // spec's ranges, sizes and expressions. Words (bytes): an operation, then its inline
@@ -310,6 +316,7 @@ enum {
     H_STRIDED_CHECK, H_RFFT_TABLES, H_FILTER_BANK_TABLES, H_COMPARE_CHECK, H_MATMUL_CHECK
 };
 
+#ifndef UF_FAMILY
 #define UF_CHECK_STACK 16   // gen_kernels.STACK: it refuses a deeper expression
 
 // A binary operation on a (under) and b (top).
@@ -491,5 +498,7 @@ int uf_table_run(const uf_kernel_def *k, const uf_call *c, unsigned what) {
     }
     return what & UF_CALL ? k->call(c, d) : UF_OK;
 }
+
+#endif   // UF_FAMILY
 
 #endif

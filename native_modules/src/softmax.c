@@ -79,46 +79,6 @@ void uf_softmax_s8_s16(const int8_t *x, int16_t *out, int rows, int depth, int32
     softmax_fixed(x, out, rows, depth, in_mult, in_shift, diff_min, 16);
 }
 
-// Single-precision bits of 2^k for k in [-126, 127].
-static float pow2i(int k) {
-    return uf_bits_f32((uint32_t)(k + 127) << 23);
-}
-
-// exp(x) in float32 to about 1 ulp: x = k*ln2 + r with |r| <= ln2/2 (ln2 split
-// in two so k*ln2_hi is exact), then a degree-7 Taylor polynomial, whose
-// truncation error r^8/8! is below float precision.
-float uf_expf(float x) {
-    if (x != x) {
-        return x;   // NaN (from a NaN or infinite input) stays NaN, as TFLM's std::exp; no NaN to int
-    }
-    if (x < -104.0f) {
-        return 0.0f;
-    }
-    if (x > 88.7f) {
-        return pow2i(127) * 2.0f;   // overflows to +inf as expf does
-    }
-    float kf = x * 1.44269504f;
-    // k = kf rounded half away from zero, as (int)(kf < 0 ? kf - 0.5f : kf + 0.5f)
-    // gives, written as kf + (0.5f with kf's sign): no select between two float
-    // constants, which LLVM 22's Xtensa backend cannot compile. The same k for every
-    // kf: for kf < 0, kf + -0.5f is exactly kf - 0.5f (the same rounded sum); for
-    // kf >= +0 both add 0.5f; for kf = -0.0 the sums are -0.5f and 0.5f, which both
-    // truncate to 0. (kf is finite or NaN here: |x| <= 104.)
-    union {
-        float f;
-        uint32_t u;
-    } half = {kf};
-    half.u = (half.u & 0x80000000u) | 0x3F000000u;   // 0x3F000000: 0.5f
-    int k = (int)(kf + half.f);
-    float r = (x - (float)k * 0.693359375f) - (float)k * -2.12194440e-4f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
-              + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    if (k < -126) {   // subnormal result: scale in two steps
-        return p * pow2i(k + 64) * pow2i(-64);
-    }
-    return p * pow2i(k);
-}
-
 void uf_softmax_f32(const float *x, float *out, int rows, int depth, float beta) {
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * depth;

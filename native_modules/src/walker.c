@@ -44,9 +44,26 @@ static uint32_t rd32(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+#ifdef UF_SPLIT
+const uf_kernel_def *uf_slots[UF_N_KERNELS];   // zeroed at load (bss)
+
+const char *uf_packed_at(const char *packed, int k) {
+    while (k-- > 0) {
+        while (*packed++) {
+        }
+    }
+    return packed;
+}
+#endif
+
+// Split natmods: the kernels of the registered families only.
 int uf_kernel_index(const char *name, size_t len) {
     for (int k = 0; k < UF_N_KERNELS; k++) {
-        const char *s = uf_kernels[k].name;
+        const uf_kernel_def *def = UF_KERNEL(k);
+        if (def == NULL) {
+            continue;
+        }
+        const char *s = def->name;
         size_t i = 0;
         while (i < len && s[i] && s[i] == name[i]) {
             i++;
@@ -66,7 +83,11 @@ const char *uf_op_kernel_name(const uf_model *m, size_t pos) {
         return NULL;
     }
     unsigned k = m->kernel_map[m->ops[pos]];
+#ifdef UF_SPLIT
+    return k < UF_N_KERNELS ? uf_packed_at(uf_kernel_names, (int)k) : NULL;
+#else
     return k < UF_N_KERNELS ? uf_kernels[k].name : NULL;
+#endif
 }
 
 // Tensor id -> pointer and byte length; writable tensors may not be constants. In
@@ -127,10 +148,11 @@ static int decode(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def
     if (m->ops_len - pos < 2) {
         return UF_ERECORD;
     }
-    if (op[0] >= m->kernel_map_len || m->kernel_map[op[0]] >= UF_N_KERNELS) {
+    if (op[0] >= m->kernel_map_len || m->kernel_map[op[0]] >= UF_N_KERNELS
+        || UF_KERNEL(m->kernel_map[op[0]]) == NULL) {
         return UF_EKERNEL;
     }
-    const uf_kernel_def *k = &uf_kernels[m->kernel_map[op[0]]];
+    const uf_kernel_def *k = UF_KERNEL(m->kernel_map[op[0]]);
     size_t f;
     if (find_format(m, op[1], &f)) {
         return UF_ERECORD;
@@ -225,10 +247,11 @@ static unsigned kernel_what(const uf_model *m, int mode, const uf_kernel_def *k,
 // steps over a record whose kernel is not native.
 static int decode_prepared(const uf_model *m, size_t pos, uf_call *c, const uf_kernel_def **def, size_t *size) {
     const uint8_t *op = m->ops + pos;
-    if (op[0] >= m->kernel_map_len || m->kernel_map[op[0]] >= UF_N_KERNELS) {
+    if (op[0] >= m->kernel_map_len || m->kernel_map[op[0]] >= UF_N_KERNELS
+        || UF_KERNEL(m->kernel_map[op[0]]) == NULL) {
         return UF_EKERNEL;
     }
-    const uf_kernel_def *k = &uf_kernels[m->kernel_map[op[0]]];
+    const uf_kernel_def *k = UF_KERNEL(m->kernel_map[op[0]]);
     const uint8_t *f = m->formats;
     for (unsigned n = op[1]; n > 0; n--) {
         f += 3 + f[2];
