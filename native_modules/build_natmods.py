@@ -70,8 +70,7 @@ def source_files(root: str = ROOT) -> list[str]:
 
     src = os.path.join(root, "native_modules", "src")
     files = ["native_modules/src/" + f for f in os.listdir(src) if os.path.isfile(os.path.join(src, f))]
-    files += ["native_modules/micropython/" + f
-              for f in ("upyflow_native.c", "upyflow_family.c", "Makefile")]
+    files += ["native_modules/micropython/" + f for f in ("upyflow_native.c", "upyflow_family.c", "Makefile")]
     for pattern in EXTRA_INPUTS:
         files += [
             os.path.relpath(p, root).replace(os.sep, "/")
@@ -141,17 +140,29 @@ def mpy_cross_version(mpy_dir: str) -> str:
 
 def table(manifest: dict) -> str:
     """The README table of shipped natmods, from natmods/manifest.json."""
-    rows = ["| arch | boards | compiler | core .mpy bytes | all families' bytes (largest) | mip package |",
-            "|---|---|---|---:|---:|---|"]
+    rows = [
+        "| arch | boards | compiler | core .mpy bytes | all families' bytes (largest) | mip package |",
+        "|---|---|---|---:|---:|---|",
+    ]
     for arch in ARCHS:
         e = manifest["archs"].get(arch)
         if e:
             mods = e["modules"]
             fams = {m: v["size"] for m, v in mods.items() if m != CORE}
             big = max(fams, key=lambda m: fams[m])
-            rows.append("| %s | %s | %s | %d | %d (%s %d) | `package-%s.json` |" % (
-                arch, BOARDS[arch], e["compiler"], mods[CORE]["size"], sum(fams.values()),
-                big[len(CORE) + 1:], fams[big], arch))
+            rows.append(
+                "| %s | %s | %s | %d | %d (%s %d) | `package-%s.json` |"
+                % (
+                    arch,
+                    BOARDS[arch],
+                    e["compiler"],
+                    mods[CORE]["size"],
+                    sum(fams.values()),
+                    big[len(CORE) + 1 :],
+                    fams[big],
+                    arch,
+                )
+            )
         else:
             rows.append("| %s | %s | - | not built | - | - |" % (arch, BOARDS[arch]))
     return "\n".join(rows)
@@ -178,7 +189,7 @@ def build_modules(mpy_dir: str, arch: str, build_id: str, log=print) -> dict[str
     from concurrent.futures import ThreadPoolExecutor
 
     def one(mod: str):
-        extra = (["FAMILY=" + mod[len(CORE) + 1:]] if mod != CORE else []) + ["UF_BUILD=0x" + build_id]
+        extra = (["FAMILY=" + mod[len(CORE) + 1 :]] if mod != CORE else []) + ["UF_BUILD=0x" + build_id]
         built = os.path.join(MAKEDIR, "build", arch, mod + ".mpy")
         shutil.rmtree(os.path.join(MAKEDIR, "build", arch, "obj", mod), ignore_errors=True)
         if os.path.exists(built):
@@ -228,7 +239,7 @@ def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> in
             failed.append(arch)
             continue
         os.makedirs(os.path.join(outdir, arch), exist_ok=True)
-        for old in os.listdir(os.path.join(outdir, arch)):   # modules of an earlier split
+        for old in os.listdir(os.path.join(outdir, arch)):  # modules of an earlier split
             if old.endswith(".mpy"):
                 os.unlink(os.path.join(outdir, arch, old))
         for mod, (built, _data) in entry.items():
@@ -240,8 +251,10 @@ def build(mpy_dir: str, archs: list[str], outdir: str = OUTDIR, log=print) -> in
             "micropython": mpver,
         }
         data = b"".join(d for _, d in entry.values())
-        log("OK      %-9s %7d bytes in %d modules (core %d)  %s"
-            % (arch, len(data), len(entry), len(entry[CORE][1]), ver))
+        log(
+            "OK      %-9s %7d bytes in %d modules (core %d)  %s"
+            % (arch, len(data), len(entry), len(entry[CORE][1]), ver)
+        )
     manifest["command"] = COMMAND
     manifest["sources"] = source_files()
     manifest["archs"] = dict(sorted(manifest["archs"].items()))

@@ -40,15 +40,21 @@ needs_micropython = pytest.mark.skipif(
 def natmod_register(mod: str = "u") -> str:
     """MicroPython lines registering every kernel family module (upyflow_native_<family>.mpy)
     with the natmod core imported as mod, for scripts that use the core directly (the runtime
-    registers only the families a model needs: dispatch.native_index)."""
+    registers only the families a model needs: dispatch.native_index); nothing on CPython."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("build_natmods", ROOT / "native_modules" / "build_natmods.py")
     build_natmods = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build_natmods)
-    return "for _f in %r:\n    %s.register(__import__('upyflow_native_' + _f).table())\n" % (
-        tuple(build_natmods.families()),
-        mod,
+    # The CPython extension links every family into one table: it has no register.
+    return (
+        "if hasattr(%s, 'register'):\n    for _f in %r:\n"
+        "        %s.register(__import__('upyflow_native_' + _f).table())\n"
+        % (
+            mod,
+            tuple(build_natmods.families()),
+            mod,
+        )
     )
 
 

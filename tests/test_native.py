@@ -443,10 +443,10 @@ int main(void) {
 
 
 def test_softmax_rounding_form_is_the_plain_one(tmp_path):
-    """The union form in softmax.c gives the same integer as `kf < 0 ? kf - 0.5f : kf + 0.5f`
+    """The union form in fmath.c (uf_expf, softmax's exp) gives the same integer as `kf < 0 ? kf - 0.5f : kf + 0.5f`
     (checked on every float32 of the range once by hand; here every 7th bit pattern and the
     edge cases)."""
-    src = (ROOT / "native_modules" / "src" / "softmax.c").read_text()
+    src = (ROOT / "native_modules" / "src" / "fmath.c").read_text()
     assert "half.u = (half.u & 0x80000000u) | 0x3F000000u;" in src and "int k = (int)(kf + half.f);" in src
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
