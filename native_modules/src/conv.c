@@ -212,12 +212,18 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
 // The register-blocked cores: one block of up to UF_DW_BLOCK channels over every
 // pixel (its requantization table built once), four channels per MAC call (two
 // pixels per call where UF_MAC_PAIRS), the channel tail one by one.
+#if defined(__XTENSA__)
+#define UF_XT_WIDE 256   // the widest input uf_dot2x2_xt takes (xx: 1 KB of stack)
+#endif
 static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_w, int in_c, int out_h,
                             int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                             int act_max) {
     uf_rq_t t[UF_DW_BLOCK];
     int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
+#if defined(__XTENSA__)
+    int16_t xx[2 * UF_XT_WIDE];   // a pixel pair's inputs, widened and interleaved
+#endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
@@ -230,11 +236,22 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
             for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
                 const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
                 const int8_t *x1 = x0 + (size_t)s_w * in_c;
-                for (int j = 0; j < n4; j += 4) {
+                int j = 0;
+#if defined(__XTENSA__)
+                if (in_c <= UF_XT_WIDE) {   // uf_dot2x2_xt over row pairs
+                    for (int k = 0; k < in_c; k++) {
+                        xx[2 * k] = x0[k], xx[2 * k + 1] = x1[k];
+                    }
+                    for (; j + 2 <= nb; j += 2) {
+                        uf_dot2x2_xt(xx, wb + (size_t)j * in_c, in_c, in_c, acc + j);
+                    }
+                }
+#endif
+                for (; j < n4; j += 4) {
                     uf_dot4x2_s8(x0, x1, wb + (size_t)j * in_c, in_c, in_c, acc + j,
                                  acc + UF_DW_BLOCK + j);
                 }
-                for (int j = n4; j < nb; j++) {
+                for (; j < nb; j++) {
                     acc[j] = uf_dot1_s8(x0, wb + (size_t)j * in_c, in_c);
                     acc[UF_DW_BLOCK + j] = uf_dot1_s8(x1, wb + (size_t)j * in_c, in_c);
                 }

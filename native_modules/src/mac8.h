@@ -1462,6 +1462,52 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const i
 }
 #endif
 
+#if defined(__XTENSA__) && !defined(UF_MAC8_NO_CONV)
+// Xtensa (ESP32 LX6, ESP32-S2/S3 LX7: windowed ABI; base ISA, MUL32's MULL and SEXT,
+// the instructions LLVM's esp32 code already uses): two rows by two pixels, the
+// pixels' inputs widened once per pixel pair into xx (xx[2k] = x0[k], xx[2k + 1] =
+// x1[k], int16), so one L16SI loads a signed input and every value stays in a
+// register (LLVM spills the four-row kernel's sums: its sixteen-register window).
+// For n > 0: acc[0], acc[1] = rows 0, 1 (w, w + stride) of pixel 0, acc[32], acc[33]
+// those of pixel 1 (UF_DW_BLOCK apart). Four inputs per pass, then one at a time.
+// Local symbol: conv.c's own copy.
+void uf_dot2x2_xt(const int16_t *xx, const int8_t *w, int n, int stride, int32_t *acc);
+#define UF_XT_STEP(i, xo, vo)                                                     \
+    "  l8ui a14, a3, " i "\n  l8ui a5, a7, " i "\n  l16si a12, a2, " xo "\n"      \
+    "  sext a14, a14, 7\n  l16si a13, a2, " vo "\n  sext a5, a5, 7\n"            \
+    "  mull a15, a14, a12\n  add a8, a8, a15\n  mull a15, a14, a13\n"            \
+    "  add a10, a10, a15\n  mull a15, a5, a12\n  add a9, a9, a15\n"              \
+    "  mull a15, a5, a13\n  add a11, a11, a15\n"
+__asm__(
+    "  .pushsection .text\n  .align 4\n  .type uf_dot2x2_xt, @function\n"
+    "uf_dot2x2_xt:\n"
+    "  entry a1, 32\n"
+    "  s32i a6, a1, 0\n"                       // acc, and n mod 4, on the stack
+    "  extui a6, a4, 0, 2\n  s32i a6, a1, 4\n"
+    "  add a7, a3, a5\n"                       // a7: row 1
+    "  movi a8, 0\n  movi a9, 0\n  movi a10, 0\n  movi a11, 0\n"
+    "  srai a4, a4, 2\n"                       // a4: passes of four
+    "  beqz a4, 2f\n"
+    "1:\n"
+    UF_XT_STEP("0", "0", "2") UF_XT_STEP("1", "4", "6") UF_XT_STEP("2", "8", "10")
+    UF_XT_STEP("3", "12", "14")
+    "  addi a2, a2, 16\n  addi a3, a3, 4\n  addi a7, a7, 4\n  addi a4, a4, -1\n"
+    "  bnez a4, 1b\n"
+    "2:\n"
+    "  l32i a4, a1, 4\n"
+    "  beqz a4, 4f\n"
+    "3:\n"
+    UF_XT_STEP("0", "0", "2")
+    "  addi a2, a2, 4\n  addi a3, a3, 1\n  addi a7, a7, 1\n  addi a4, a4, -1\n"
+    "  bnez a4, 3b\n"
+    "4:\n"
+    "  l32i a6, a1, 0\n"
+    "  s32i a8, a6, 0\n  s32i a9, a6, 4\n  s32i a10, a6, 128\n  s32i a11, a6, 132\n"
+    "  retw\n"
+    "  .size uf_dot2x2_xt, .-uf_dot2x2_xt\n  .popsection\n");
+#undef UF_XT_STEP
+#endif
+
 // One row: sum over k < n of x[k] * w[k].
 static inline int32_t uf_dot1_s8(const int8_t *x, const int8_t *w, int n) {
     int32_t s = 0;
