@@ -505,7 +505,7 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
 }
 
 
-#if UF_MAC_PAIRS
+#if UF_MAC_PAIRS && !defined(__XTENSA__)   // (Xtensa: uf_dw2c_xt, uf_dw2s_xt)
 // dw_taps_s8 for four channels of two output pixels with the same valid taps (x1: the
 // second pixel's first valid tap): each weight loaded once serves both pixels. The
 // column loop is unrolled by three (3x3 filters), constant offsets where xs is known.
@@ -1040,13 +1040,25 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     if (kx0b == kx0 && kx1b == kx1) {
                         int32_t *acc1 = acc + UF_DW_BLOCK;
                         size_t xoff1 = xoff + (size_t)s_w * in_c;
+#if defined(__XTENSA__)
+                        int32_t g[7] = {s_w * in_c, rows, cols * out_c, d_w * in_c, out_c,
+                                        (d_h * in_w - cols * d_w) * in_c, (k_w - cols) * out_c};
+#endif
                         for (int j = 0; j < nb; j += 4) {
                             int m = nb - j < 4 ? nb - j : 4;
                             const int8_t *xj = x + (size_t)(c0 + j) * xs;
                             if (m == 4) {
+#if defined(__XTENSA__)
+                                if (xs) {
+                                    uf_dw2c_xt(xj + xoff, wt + c0 + j, g, acc + j);
+                                } else {
+                                    uf_dw2s_xt(xj + xoff, wt + c0 + j, g, acc + j);
+                                }
+#else
                                 dw_taps2_s8(xj + xoff, xj + xoff1, wt + c0 + j, xs, rows, cols,
                                             d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c,
                                             acc + j, acc1 + j);
+#endif
                             } else {
                                 dw_taps_s8(xj + xoff, wt + c0 + j, m, xs, rows, cols,
                                            d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + j);

@@ -1481,9 +1481,9 @@ void uf_dot2x2_xt(const int16_t *xx, const int8_t *w, int n, int stride, int32_t
 __asm__(
     "  .pushsection .text\n  .align 4\n  .type uf_dot2x2_xt, @function\n"
     "uf_dot2x2_xt:\n"
-    "  entry a1, 32\n"
-    "  s32i a6, a1, 0\n"                       // acc, and n mod 4, on the stack
-    "  extui a6, a4, 0, 2\n  s32i a6, a1, 4\n"
+    "  entry a1, 64\n"   // (locals at 16..31: clear of the window spill areas)
+    "  s32i a6, a1, 16\n"                      // acc, and n mod 4, on the stack
+    "  extui a6, a4, 0, 2\n  s32i a6, a1, 20\n"
     "  add a7, a3, a5\n"                       // a7: row 1
     "  movi a8, 0\n  movi a9, 0\n  movi a10, 0\n  movi a11, 0\n"
     "  srai a4, a4, 2\n"                       // a4: passes of four
@@ -1494,18 +1494,88 @@ __asm__(
     "  addi a2, a2, 16\n  addi a3, a3, 4\n  addi a7, a7, 4\n  addi a4, a4, -1\n"
     "  bnez a4, 1b\n"
     "2:\n"
-    "  l32i a4, a1, 4\n"
+    "  l32i a4, a1, 20\n"
     "  beqz a4, 4f\n"
     "3:\n"
     UF_XT_STEP("0", "0", "2")
     "  addi a2, a2, 4\n  addi a3, a3, 1\n  addi a7, a7, 1\n  addi a4, a4, -1\n"
     "  bnez a4, 3b\n"
     "4:\n"
-    "  l32i a6, a1, 0\n"
+    "  l32i a6, a1, 16\n"
     "  s32i a8, a6, 0\n  s32i a9, a6, 4\n  s32i a10, a6, 128\n  s32i a11, a6, 132\n"
     "  retw\n"
     "  .size uf_dot2x2_xt, .-uf_dot2x2_xt\n  .popsection\n");
 #undef UF_XT_STEP
+
+// Depthwise taps of four channels of two output pixels (conv.c's dw_taps2_s8 on
+// Xtensa), every value in a register: x0 at pixel 0's first valid tap, w at the
+// taps' weights, acc as above (acc[0..3] pixel 0, acc[32..35] pixel 1). g: {x1 - x0,
+// rows, cols * w_col, x_col, w_col, x_row - cols * x_col, w_row - cols * w_col};
+// rows, cols > 0. uf_dw2c_xt: four input channels per tap (xs = 1; a0 the second
+// pixel's input); uf_dw2s_xt: one input value for the four channels (xs = 0). The
+// column steps and the counters on the stack (slots 16..48: clear of the spill areas).
+void uf_dw2c_xt(const int8_t *x0, const int8_t *w, const int32_t *g, int32_t *acc);
+void uf_dw2s_xt(const int8_t *x0, const int8_t *w, const int32_t *g, int32_t *acc);
+#define UF_DW2_XT_BEGIN(name)                                                     \
+    "  .pushsection .text\n  .align 4\n  .type " name ", @function\n" name ":\n"  \
+    "  entry a1, 96\n  s32i a0, a1, 16\n  s32i a5, a1, 20\n"                       \
+    "  l32i a6, a4, 4\n  s32i a6, a1, 24\n  l32i a6, a4, 8\n  s32i a6, a1, 28\n"   \
+    "  add a6, a3, a6\n  s32i a6, a1, 32\n"                                       \
+    "  l32i a6, a4, 12\n  s32i a6, a1, 36\n  l32i a5, a4, 16\n  s32i a5, a1, 40\n" \
+    "  l32i a6, a4, 20\n  s32i a6, a1, 44\n  l32i a6, a4, 24\n  s32i a6, a1, 48\n" \
+    "  l32i a6, a4, 0\n  add a4, a2, a6\n"                                         \
+    "  movi a6, 0\n  movi a7, 0\n  movi a8, 0\n  movi a9, 0\n"                    \
+    "  movi a10, 0\n  movi a11, 0\n  movi a12, 0\n  movi a13, 0\n"
+#define UF_DW2_XT_END(name, t)                                                    \
+    "  l32i " t ", a1, 44\n  add a2, a2, " t "\n  add a4, a4, " t "\n"             \
+    "  l32i " t ", a1, 48\n  add a3, a3, " t "\n"                                  \
+    "  l32i " t ", a1, 28\n  add " t ", a3, " t "\n  s32i " t ", a1, 32\n"         \
+    "  l32i " t ", a1, 24\n  addi " t ", " t ", -1\n  s32i " t ", a1, 24\n"        \
+    "  bnez " t ", 1b\n"                                                          \
+    "  l32i a0, a1, 16\n  l32i a14, a1, 20\n"                                     \
+    "  s32i a6, a14, 0\n  s32i a7, a14, 4\n  s32i a8, a14, 8\n  s32i a9, a14, 12\n" \
+    "  s32i a10, a14, 128\n  s32i a11, a14, 132\n  s32i a12, a14, 136\n"          \
+    "  s32i a13, a14, 140\n  retw\n"                                              \
+    "  .size " name ", .-" name "\n  .popsection\n"
+// xs = 1: channel j's weight a14, inputs a15 (pixel 0) and a0 (pixel 1).
+#define UF_DW2C_XT_CH(j, a, b)                                                    \
+    "  l8ui a14, a3, " j "\n  l8ui a15, a2, " j "\n  l8ui a0, a4, " j "\n"        \
+    "  sext a14, a14, 7\n  sext a15, a15, 7\n  sext a0, a0, 7\n"                  \
+    "  mull a15, a15, a14\n  mull a0, a0, a14\n"                                  \
+    "  add " a ", " a ", a15\n  add " b ", " b ", a0\n"
+__asm__(
+    UF_DW2_XT_BEGIN("uf_dw2c_xt")
+    "1:\n"
+    UF_DW2C_XT_CH("0", "a6", "a10") UF_DW2C_XT_CH("1", "a7", "a11")
+    UF_DW2C_XT_CH("2", "a8", "a12") UF_DW2C_XT_CH("3", "a9", "a13")
+    "  l32i a14, a1, 36\n  add a3, a3, a5\n  add a2, a2, a14\n  add a4, a4, a14\n"
+    "  l32i a14, a1, 32\n  sub a14, a3, a14\n  bnez a14, 1b\n"
+    UF_DW2_XT_END("uf_dw2c_xt", "a14"));
+// xs = 0: inputs a14, a15 (sign-extended once per tap), channel j's weight a0,
+// products a5 (the column steps read from the stack).
+#define UF_DW2S_XT_CH(j, a, b, next)                                              \
+    "  mull a5, a0, a14\n  add " a ", " a ", a5\n  mull a5, a0, a15\n" next        \
+    "  add " b ", " b ", a5\n"
+#define UF_DW2S_XT_LD(j) "  l8ui a0, a3, " j "\n"
+#define UF_DW2S_XT_SX "  sext a0, a0, 7\n"
+__asm__(
+    UF_DW2_XT_BEGIN("uf_dw2s_xt")
+    "1:\n"
+    "  l8ui a14, a2, 0\n  l8ui a15, a4, 0\n  l8ui a0, a3, 0\n"
+    "  sext a14, a14, 7\n  sext a15, a15, 7\n  sext a0, a0, 7\n"
+    UF_DW2S_XT_CH("0", "a6", "a10", UF_DW2S_XT_LD("1")) UF_DW2S_XT_SX
+    UF_DW2S_XT_CH("1", "a7", "a11", UF_DW2S_XT_LD("2")) UF_DW2S_XT_SX
+    UF_DW2S_XT_CH("2", "a8", "a12", UF_DW2S_XT_LD("3")) UF_DW2S_XT_SX
+    UF_DW2S_XT_CH("3", "a9", "a13", "")
+    "  l32i a0, a1, 36\n  l32i a5, a1, 40\n  add a2, a2, a0\n  add a4, a4, a0\n"
+    "  add a3, a3, a5\n  l32i a0, a1, 32\n  sub a0, a3, a0\n  bnez a0, 1b\n"
+    UF_DW2_XT_END("uf_dw2s_xt", "a0"));
+#undef UF_DW2C_XT_CH
+#undef UF_DW2S_XT_CH
+#undef UF_DW2S_XT_LD
+#undef UF_DW2S_XT_SX
+#undef UF_DW2_XT_BEGIN
+#undef UF_DW2_XT_END
 #endif
 
 // One row: sum over k < n of x[k] * w[k].
