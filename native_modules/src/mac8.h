@@ -1335,6 +1335,17 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf
             return;
         }
         do {
+#if defined(__XTENSA__)
+            // Xtensa has no set-less-than: the carries below would cost branches. Without
+            // them: TFLM's q = floor((P + 2^30) / 2^31) = 2 hi + ((lo >> 30) + 1) >> 1 (the
+            // low word's top two bits b: (b 2^30 + rest + 2^30) / 2^31), an int32
+            // (|mult| < 2^31); then the rounding above, (s + 2^(r-1)) >> r with s = q - [q < 0]
+            // (no overflow: q > INT32_MIN), as (s >> r) + bit r - 1 of s.
+            int64_t p = (int64_t)(*acc + t->bias) * t->mult;
+            uint32_t q = ((uint32_t)(p >> 32) << 1) + ((((uint32_t)p >> 30) + 1) >> 1);
+            int32_t h = (int32_t)(q - (q >> 31)) >> t->left;
+            int32_t v = (h >> 1) + (h & 1) + out_off;
+#else
             int64_t p = (int64_t)(*acc + t->bias) * t->mult;
             uint32_t lo = (uint32_t)p, sub = (uint32_t)(p >> 32) & 0x80000000u;
             int32_t hi = (int32_t)(p >> 32) - (lo < sub);
@@ -1342,6 +1353,7 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf
             uint32_t l2 = lo + t->clo;
             hi += t->chi + (l2 < lo);
             int32_t v = (hi >> t->left) + out_off;
+#endif
             if (__builtin_expect((uint32_t)(v - act_min) > range, 0)) {   // one test in range
                 v = v < act_min ? act_min : act_max;
             }
