@@ -1475,8 +1475,10 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const i
 #endif
 
 #if defined(__XTENSA__) && !defined(UF_MAC8_NO_CONV)
-// Xtensa (ESP32 LX6, ESP32-S2/S3 LX7: windowed ABI; base ISA, MUL32's MULL and SEXT,
-// the instructions LLVM's esp32 code already uses): two rows by two pixels, the
+// Xtensa (ESP32 LX6, ESP32-S2/S3 LX7: windowed ABI; the base ISA, SEXT and MUL16's
+// MUL16S, 16x16 signed, which the three cores' configurations (core-isa.h) all have:
+// XCHAL_HAVE_MUL16 1; not MAC16 nor zero-overhead loops: the ESP32-S2 has neither;
+// QEMU's de233_fpu runs MUL16S): two rows by two pixels, the
 // pixels' inputs widened once per pixel pair into xx (xx[2k] = x0[k], xx[2k + 1] =
 // x1[k], int16), so one L16SI loads a signed input and every value stays in a
 // register (LLVM spills the four-row kernel's sums: its sixteen-register window).
@@ -1487,9 +1489,9 @@ void uf_dot2x2_xt(const int16_t *xx, const int8_t *w, int n, int stride, int32_t
 #define UF_XT_STEP(i, xo, vo)                                                     \
     "  l8ui a14, a3, " i "\n  l8ui a5, a7, " i "\n  l16si a12, a2, " xo "\n"      \
     "  sext a14, a14, 7\n  l16si a13, a2, " vo "\n  sext a5, a5, 7\n"            \
-    "  mull a15, a14, a12\n  add a8, a8, a15\n  mull a15, a14, a13\n"            \
-    "  add a10, a10, a15\n  mull a15, a5, a12\n  add a9, a9, a15\n"              \
-    "  mull a15, a5, a13\n  add a11, a11, a15\n"
+    "  mul16s a15, a14, a12\n  add a8, a8, a15\n  mul16s a15, a14, a13\n"            \
+    "  add a10, a10, a15\n  mul16s a15, a5, a12\n  add a9, a9, a15\n"              \
+    "  mul16s a15, a5, a13\n  add a11, a11, a15\n"
 __asm__(
     "  .pushsection .text\n  .align 4\n  .type uf_dot2x2_xt, @function\n"
     "uf_dot2x2_xt:\n"
@@ -1553,7 +1555,7 @@ void uf_dw2s_xt(const int8_t *x0, const int8_t *w, const int32_t *g, int32_t *ac
 #define UF_DW2C_XT_CH(j, a, b)                                                    \
     "  l8ui a14, a3, " j "\n  l8ui a15, a2, " j "\n  l8ui a0, a4, " j "\n"        \
     "  sext a14, a14, 7\n  sext a15, a15, 7\n  sext a0, a0, 7\n"                  \
-    "  mull a15, a15, a14\n  mull a0, a0, a14\n"                                  \
+    "  mul16s a15, a15, a14\n  mul16s a0, a0, a14\n"                                  \
     "  add " a ", " a ", a15\n  add " b ", " b ", a0\n"
 __asm__(
     UF_DW2_XT_BEGIN("uf_dw2c_xt")
@@ -1566,7 +1568,7 @@ __asm__(
 // xs = 0: inputs a14, a15 (sign-extended once per tap), channel j's weight a0,
 // products a5 (the column steps read from the stack).
 #define UF_DW2S_XT_CH(j, a, b, next)                                              \
-    "  mull a5, a0, a14\n  add " a ", " a ", a5\n  mull a5, a0, a15\n" next        \
+    "  mul16s a5, a0, a14\n  add " a ", " a ", a5\n  mul16s a5, a0, a15\n" next        \
     "  add " b ", " b ", a5\n"
 #define UF_DW2S_XT_LD(j) "  l8ui a0, a3, " j "\n"
 #define UF_DW2S_XT_SX "  sext a0, a0, 7\n"
