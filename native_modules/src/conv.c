@@ -230,28 +230,54 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
         int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
         const int8_t *wb = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
+#if defined(__XTENSA__)
+        if (in_c <= UF_XT_WIDE) {
+            // Xtensa: pixel pairs in raster order (a row's last pixel pairs with the next
+            // row's first; a last odd pixel with itself), their inputs widened once per
+            // pair and block for uf_dot2x2_xt over the block's row pairs.
+            int n = out_h * out_w, oy = 0, ox = 0;
+            for (int p = 0; p < n; p += 2, o += 2 * out_c) {
+                const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c, *x1 = x0;
+                if (++ox == out_w) {
+                    ox = 0, oy++;
+                }
+                if (p + 1 < n) {
+                    x1 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                    if (++ox == out_w) {
+                        ox = 0, oy++;
+                    }
+                }
+                for (int k = 0; k < in_c; k++) {
+                    xx[2 * k] = x0[k], xx[2 * k + 1] = x1[k];
+                }
+                int j = nb & ~1;
+                if (j) {
+                    uf_dot2x2_xt(xx, wb, in_c, j >> 1, acc);
+                }
+                if (j < nb) {
+                    acc[j] = uf_dot1_s8(x0, wb + (size_t)j * in_c, in_c);
+                    acc[UF_DW_BLOCK + j] = uf_dot1_s8(x1, wb + (size_t)j * in_c, in_c);
+                }
+                uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+                if (p + 1 < n) {
+                    uf_rq_out(acc + UF_DW_BLOCK, t, nb, ok, o + out_c, bias, mult, shift, c0,
+                              out_off, act_min, act_max);
+                }
+            }
+            continue;
+        }
+#endif
         for (int oy = 0; oy < out_h; oy++) {
             int ox = 0;
 #if UF_MAC_PAIRS
             for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
                 const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
                 const int8_t *x1 = x0 + (size_t)s_w * in_c;
-                int j = 0;
-#if defined(__XTENSA__)
-                if (in_c <= UF_XT_WIDE) {   // uf_dot2x2_xt over row pairs
-                    for (int k = 0; k < in_c; k++) {
-                        xx[2 * k] = x0[k], xx[2 * k + 1] = x1[k];
-                    }
-                    for (; j + 2 <= nb; j += 2) {
-                        uf_dot2x2_xt(xx, wb + (size_t)j * in_c, in_c, in_c, acc + j);
-                    }
-                }
-#endif
-                for (; j < n4; j += 4) {
+                for (int j = 0; j < n4; j += 4) {
                     uf_dot4x2_s8(x0, x1, wb + (size_t)j * in_c, in_c, in_c, acc + j,
                                  acc + UF_DW_BLOCK + j);
                 }
-                for (; j < nb; j++) {
+                for (int j = n4; j < nb; j++) {
                     acc[j] = uf_dot1_s8(x0, wb + (size_t)j * in_c, in_c);
                     acc[UF_DW_BLOCK + j] = uf_dot1_s8(x1, wb + (size_t)j * in_c, in_c);
                 }

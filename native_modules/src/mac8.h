@@ -1482,30 +1482,35 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const i
 // pixels' inputs widened once per pixel pair into xx (xx[2k] = x0[k], xx[2k + 1] =
 // x1[k], int16), so one L16SI loads a signed input and every value stays in a
 // register (LLVM spills the four-row kernel's sums: its sixteen-register window).
-// For n > 0: acc[0], acc[1] = rows 0, 1 (w, w + stride) of pixel 0, acc[32], acc[33]
-// those of pixel 1 (UF_DW_BLOCK apart). Four inputs per pass, then one at a time.
+// For n > 0 inputs and pairs > 0 row pairs (rows n bytes apart): acc[2j], acc[2j + 1]
+// = rows 2j, 2j + 1 of pixel 0, acc[32 + 2j], acc[33 + 2j] those of pixel 1
+// (UF_DW_BLOCK apart). Eight inputs per pass, then one at a time; the counters and
+// bases on the stack (slots 16..39: clear of the window spill areas).
 // Local symbol: conv.c's own copy.
-void uf_dot2x2_xt(const int16_t *xx, const int8_t *w, int n, int stride, int32_t *acc);
+void uf_dot2x2_xt(const int16_t *xx, const int8_t *w, int n, int pairs, int32_t *acc);
 #define UF_XT_STEP(i, xo, vo)                                                     \
     "  l8ui a14, a3, " i "\n  l8ui a5, a7, " i "\n  l16si a12, a2, " xo "\n"      \
     "  sext a14, a14, 7\n  l16si a13, a2, " vo "\n  sext a5, a5, 7\n"            \
-    "  mul16s a15, a14, a12\n  add a8, a8, a15\n  mul16s a15, a14, a13\n"            \
-    "  add a10, a10, a15\n  mul16s a15, a5, a12\n  add a9, a9, a15\n"              \
+    "  mul16s a15, a14, a12\n  add a8, a8, a15\n  mul16s a15, a14, a13\n"        \
+    "  add a10, a10, a15\n  mul16s a15, a5, a12\n  add a9, a9, a15\n"            \
     "  mul16s a15, a5, a13\n  add a11, a11, a15\n"
 __asm__(
     "  .pushsection .text\n  .align 4\n  .type uf_dot2x2_xt, @function\n"
     "uf_dot2x2_xt:\n"
-    "  entry a1, 64\n"   // (locals at 16..31: clear of the window spill areas)
-    "  s32i a6, a1, 16\n"                      // acc, and n mod 4, on the stack
-    "  extui a6, a4, 0, 2\n  s32i a6, a1, 20\n"
-    "  add a7, a3, a5\n"                       // a7: row 1
+    "  entry a1, 96\n"
+    "  s32i a6, a1, 16\n  s32i a2, a1, 24\n  s32i a5, a1, 32\n  s32i a4, a1, 36\n"
+    "  extui a6, a4, 0, 3\n  s32i a6, a1, 20\n"   // n mod 8
+    "  srai a6, a4, 3\n  s32i a6, a1, 28\n"       // passes of eight
+    "  add a7, a3, a4\n"                           // a3, a7: the pair's rows
+    "5:\n"
     "  movi a8, 0\n  movi a9, 0\n  movi a10, 0\n  movi a11, 0\n"
-    "  srai a4, a4, 2\n"                       // a4: passes of four
+    "  l32i a4, a1, 28\n"
     "  beqz a4, 2f\n"
     "1:\n"
     UF_XT_STEP("0", "0", "2") UF_XT_STEP("1", "4", "6") UF_XT_STEP("2", "8", "10")
-    UF_XT_STEP("3", "12", "14")
-    "  addi a2, a2, 16\n  addi a3, a3, 4\n  addi a7, a7, 4\n  addi a4, a4, -1\n"
+    UF_XT_STEP("3", "12", "14") UF_XT_STEP("4", "16", "18") UF_XT_STEP("5", "20", "22")
+    UF_XT_STEP("6", "24", "26") UF_XT_STEP("7", "28", "30")
+    "  addi a2, a2, 32\n  addi a3, a3, 8\n  addi a7, a7, 8\n  addi a4, a4, -1\n"
     "  bnez a4, 1b\n"
     "2:\n"
     "  l32i a4, a1, 20\n"
@@ -1517,6 +1522,11 @@ __asm__(
     "4:\n"
     "  l32i a6, a1, 16\n"
     "  s32i a8, a6, 0\n  s32i a9, a6, 4\n  s32i a10, a6, 128\n  s32i a11, a6, 132\n"
+    "  addi a6, a6, 8\n  s32i a6, a1, 16\n"
+    "  l32i a2, a1, 24\n"                          // the inputs again, the next two rows
+    "  l32i a4, a1, 36\n  or a3, a7, a7\n  add a7, a7, a4\n"
+    "  l32i a4, a1, 32\n  addi a4, a4, -1\n  s32i a4, a1, 32\n"
+    "  bnez a4, 5b\n"
     "  retw\n"
     "  .size uf_dot2x2_xt, .-uf_dot2x2_xt\n  .popsection\n");
 #undef UF_XT_STEP
