@@ -247,9 +247,7 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                         ox = 0, oy++;
                     }
                 }
-                for (int k = 0; k < in_c; k++) {
-                    xx[2 * k] = x0[k], xx[2 * k + 1] = x1[k];
-                }
+                uf_widen2_xt(xx, x0, x1, in_c);
                 int j = nb & ~1;
                 if (j) {
                     uf_dot2x2_xt(xx, wb, in_c, j >> 1, acc);
