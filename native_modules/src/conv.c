@@ -1115,8 +1115,24 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     }
                 }
 #endif
+#if defined(__XTENSA__)
+                // A single pixel through the pairs' kernels (its own second pixel: twice the
+                // multiplies, still fewer cycles than dw_taps_s8's C)
+                int32_t g1[7] = {0, rows, cols * out_c, d_w * in_c, out_c,
+                                 (d_h * in_w - cols * d_w) * in_c, (k_w - cols) * out_c};
+#endif
                 for (int j = 0; j < nb; j += 4) {
                     int m = nb - j < 4 ? nb - j : 4;
+#if defined(__XTENSA__)
+                    if (rows > 0 && cols > 0 && m == 4) {
+                        const int8_t *xj = x + xoff + (size_t)(c0 + j) * xs;
+                        if (xs) {
+                            uf_dw2c_xt(xj, wt + c0 + j, g1, acc + j);
+                        } else {
+                            uf_dw2s_xt(xj, wt + c0 + j, g1, acc + j);
+                        }
+                    } else
+#endif
                     if (rows > 0 && cols > 0) {
                         dw_taps_s8(x + xoff + (size_t)(c0 + j) * xs, wt + c0 + j, m, xs, rows, cols,
                                    d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + j);
