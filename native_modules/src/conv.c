@@ -1045,6 +1045,15 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
 #if UF_MAC_PAIRS
         int pk[4] = {-1, -1, -1, -1};   // the valid taps pad is for
 #endif
+#if defined(__XTENSA__)
+        // Single pixels' padded-tap sums: four cached (a row's edges alternate), replaced
+        // in turn.
+        int32_t pad1[4][UF_DW_BLOCK];
+        int pk1[4][4], pn = 0;
+        for (int i = 0; i < 4; i++) {
+            pk1[i][0] = -1;
+        }
+#endif
         int8_t *o = out + c0;
         for (int oy = 0; oy < out_h; oy++) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
@@ -1139,11 +1148,35 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     } else {
                         acc[j] = acc[j + 1] = acc[j + 2] = acc[j + 3] = 0;
                     }
+#if !defined(__XTENSA__)
                     if (rows < k_h || cols < k_w) {   // padded taps read the zero point
                         dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off,
                                      acc + j);
                     }
+#endif
                 }
+#if defined(__XTENSA__)
+                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                    int s = 0;
+                    while (s < 4 && (pk1[s][0] != ky0 || pk1[s][1] != ky1 || pk1[s][2] != kx0
+                                     || pk1[s][3] != kx1)) {
+                        s++;
+                    }
+                    if (s == 4) {
+                        s = pn++ & 3;
+                        for (int j = 0; j < nb; j += 4) {
+                            int m = nb - j < 4 ? nb - j : 4;
+                            pad1[s][j] = pad1[s][j + 1] = pad1[s][j + 2] = pad1[s][j + 3] = 0;
+                            dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1,
+                                         in_off, pad1[s] + j);
+                        }
+                        pk1[s][0] = ky0, pk1[s][1] = ky1, pk1[s][2] = kx0, pk1[s][3] = kx1;
+                    }
+                    for (int j = 0; j < nb; j++) {
+                        acc[j] += pad1[s][j];
+                    }
+                }
+#endif
                 uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
             }
         }
