@@ -249,7 +249,9 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                 }
                 uf_widen2_xt(xx, x0, x1, in_c);
                 int j = nb & ~1;
-                if (j) {
+                if (j && !(((uintptr_t)wb | (uintptr_t)in_c) & 1)) {
+                    uf_dot2x2h_xt(xx, wb, in_c, j >> 1, acc);
+                } else if (j) {
                     uf_dot2x2_xt(xx, wb, in_c, j >> 1, acc);
                 }
                 if (j < nb) {

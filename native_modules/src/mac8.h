@@ -1500,41 +1500,62 @@ void uf_dot2x2_xt(const int16_t *xx, const int8_t *w, int n, int pairs, int32_t 
     "  mul16s a15, a14, a12\n  add a8, a8, a15\n  mul16s a15, a14, a13\n"        \
     "  add a10, a10, a15\n  mul16s a15, a5, a12\n  add a9, a9, a15\n"            \
     "  mul16s a15, a5, a13\n  add a11, a11, a15\n"
-__asm__(
-    "  .pushsection .text\n  .align 4\n  .type uf_dot2x2_xt, @function\n"
-    "uf_dot2x2_xt:\n"
-    "  entry a1, 96\n"
-    "  s32i a6, a1, 16\n  s32i a2, a1, 24\n  s32i a5, a1, 32\n  s32i a4, a1, 36\n"
-    "  extui a6, a4, 0, 3\n  s32i a6, a1, 20\n"   // n mod 8
-    "  srai a6, a4, 3\n  s32i a6, a1, 28\n"       // passes of eight
-    "  add a7, a3, a4\n"                           // a3, a7: the pair's rows
-    "5:\n"
-    "  movi a8, 0\n  movi a9, 0\n  movi a10, 0\n  movi a11, 0\n"
-    "  l32i a4, a1, 28\n"
-    "  beqz a4, 2f\n"
-    "1:\n"
-    UF_XT_STEP("0", "0", "2") UF_XT_STEP("1", "4", "6") UF_XT_STEP("2", "8", "10")
-    UF_XT_STEP("3", "12", "14") UF_XT_STEP("4", "16", "18") UF_XT_STEP("5", "20", "22")
-    UF_XT_STEP("6", "24", "26") UF_XT_STEP("7", "28", "30")
-    "  addi a2, a2, 32\n  addi a3, a3, 8\n  addi a7, a7, 8\n  addi a4, a4, -1\n"
-    "  bnez a4, 1b\n"
-    "2:\n"
-    "  l32i a4, a1, 20\n"
-    "  beqz a4, 4f\n"
-    "3:\n"
-    UF_XT_STEP("0", "0", "2")
-    "  addi a2, a2, 4\n  addi a3, a3, 1\n  addi a7, a7, 1\n  addi a4, a4, -1\n"
-    "  bnez a4, 3b\n"
-    "4:\n"
-    "  l32i a6, a1, 16\n"
-    "  s32i a8, a6, 0\n  s32i a9, a6, 4\n  s32i a10, a6, 128\n  s32i a11, a6, 132\n"
-    "  addi a6, a6, 8\n  s32i a6, a1, 16\n"
-    "  l32i a2, a1, 24\n"                          // the inputs again, the next two rows
-    "  l32i a4, a1, 36\n  or a3, a7, a7\n  add a7, a7, a4\n"
-    "  l32i a4, a1, 32\n  addi a4, a4, -1\n  s32i a4, a1, 32\n"
-    "  bnez a4, 5b\n"
-    "  retw\n"
-    "  .size uf_dot2x2_xt, .-uf_dot2x2_xt\n  .popsection\n");
+// uf_dot2x2h_xt: the same where the rows start at even addresses (w and n even): one
+// L16SI loads two inputs' weights of a row, SEXT and SRAI split them (26 instructions
+// per two inputs, not 28).
+void uf_dot2x2h_xt(const int16_t *xx, const int8_t *w, int n, int pairs, int32_t *acc);
+#define UF_XT_STEP2(i, xo, vo, xo1, vo1)                                          \
+    "  l16si a14, a3, " i "\n  l16si a12, a2, " xo "\n  l16si a13, a2, " vo "\n"  \
+    "  l16si a5, a7, " i "\n  sext a6, a14, 7\n"                                 \
+    "  mul16s a15, a6, a12\n  add a8, a8, a15\n  mul16s a15, a6, a13\n"          \
+    "  add a10, a10, a15\n  sext a6, a5, 7\n  mul16s a15, a6, a12\n"             \
+    "  add a9, a9, a15\n  mul16s a15, a6, a13\n  add a11, a11, a15\n"            \
+    "  l16si a12, a2, " xo1 "\n  l16si a13, a2, " vo1 "\n"                       \
+    "  srai a14, a14, 8\n  srai a5, a5, 8\n"                                     \
+    "  mul16s a15, a14, a12\n  add a8, a8, a15\n  mul16s a15, a14, a13\n"        \
+    "  add a10, a10, a15\n  mul16s a15, a5, a12\n  add a9, a9, a15\n"            \
+    "  mul16s a15, a5, a13\n  add a11, a11, a15\n"
+#define UF_DOT2X2_XT(name, pass)                                                  \
+    "  .pushsection .text\n  .align 4\n  .type " name ", @function\n" name ":\n"  \
+    "  entry a1, 96\n"                                                            \
+    "  s32i a6, a1, 16\n  s32i a2, a1, 24\n  s32i a5, a1, 32\n  s32i a4, a1, 36\n" \
+    "  extui a6, a4, 0, 3\n  s32i a6, a1, 20\n"   /* n mod 8 */                   \
+    "  srai a6, a4, 3\n  s32i a6, a1, 28\n"       /* passes of eight */           \
+    "  add a7, a3, a4\n"                          /* a3, a7: the pair's rows */   \
+    "5:\n"                                                                        \
+    "  movi a8, 0\n  movi a9, 0\n  movi a10, 0\n  movi a11, 0\n"                  \
+    "  l32i a4, a1, 28\n"                                                         \
+    "  beqz a4, 2f\n"                                                             \
+    "1:\n" pass                                                                   \
+    "  addi a2, a2, 32\n  addi a3, a3, 8\n  addi a7, a7, 8\n  addi a4, a4, -1\n"  \
+    "  bnez a4, 1b\n"                                                             \
+    "2:\n"                                                                        \
+    "  l32i a4, a1, 20\n"                                                         \
+    "  beqz a4, 4f\n"                                                             \
+    "3:\n" UF_XT_STEP("0", "0", "2")                                              \
+    "  addi a2, a2, 4\n  addi a3, a3, 1\n  addi a7, a7, 1\n  addi a4, a4, -1\n"   \
+    "  bnez a4, 3b\n"                                                             \
+    "4:\n"                                                                        \
+    "  l32i a6, a1, 16\n"                                                         \
+    "  s32i a8, a6, 0\n  s32i a9, a6, 4\n  s32i a10, a6, 128\n  s32i a11, a6, 132\n" \
+    "  addi a6, a6, 8\n  s32i a6, a1, 16\n"                                       \
+    "  l32i a2, a1, 24\n"                         /* the inputs again */          \
+    "  l32i a4, a1, 36\n  or a3, a7, a7\n  add a7, a7, a4\n"  /* the next rows */ \
+    "  l32i a4, a1, 32\n  addi a4, a4, -1\n  s32i a4, a1, 32\n"                   \
+    "  bnez a4, 5b\n"                                                             \
+    "  retw\n"                                                                    \
+    "  .size " name ", .-" name "\n  .popsection\n"
+__asm__(UF_DOT2X2_XT("uf_dot2x2_xt",
+                     UF_XT_STEP("0", "0", "2") UF_XT_STEP("1", "4", "6")
+                     UF_XT_STEP("2", "8", "10") UF_XT_STEP("3", "12", "14")
+                     UF_XT_STEP("4", "16", "18") UF_XT_STEP("5", "20", "22")
+                     UF_XT_STEP("6", "24", "26") UF_XT_STEP("7", "28", "30")));
+__asm__(UF_DOT2X2_XT("uf_dot2x2h_xt",
+                     UF_XT_STEP2("0", "0", "2", "4", "6") UF_XT_STEP2("2", "8", "10", "12", "14")
+                     UF_XT_STEP2("4", "16", "18", "20", "22")
+                     UF_XT_STEP2("6", "24", "26", "28", "30")));
+#undef UF_XT_STEP2
+#undef UF_DOT2X2_XT
 #undef UF_XT_STEP
 
 // xx[2k] = x0[k], xx[2k + 1] = x1[k] for k < n (n > 0): uf_dot2x2_xt's inputs, four
