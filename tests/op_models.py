@@ -492,3 +492,8 @@ OP_CASES += [
 OP_CASES += [
     ("dw", (6, 11), 1, 40, (3, 8), (1, 1), (1, 1), "SAME"),
 ]
+# A 1x1 with seven inputs (the Xtensa pointwise kernel's passes of four, then three single
+# steps) and 35 outputs (two channel blocks, the second with an odd row).
+OP_CASES += [
+    ("conv", (3, 5), 7, 35, (1, 1), (1, 1), (1, 1), "VALID"),
+]

@@ -212,18 +212,61 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
 // The register-blocked cores: one block of up to UF_DW_BLOCK channels over every
 // pixel (its requantization table built once), four channels per MAC call (two
 // pixels per call where UF_MAC_PAIRS), the channel tail one by one.
+#if defined(__XTENSA__)
+#define UF_XT_WIDE 256   // the widest input uf_dot2x2_xt takes (xx: 1 KB of stack)
+#endif
 static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int in_w, int in_c, int out_h,
                             int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                             int act_max) {
     uf_rq_t t[UF_DW_BLOCK];
     int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
+#if defined(__XTENSA__)
+    int16_t xx[2 * UF_XT_WIDE];   // a pixel pair's inputs, widened and interleaved
+#endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
         int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
         const int8_t *wb = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
+#if defined(__XTENSA__)
+        if (in_c <= UF_XT_WIDE) {
+            // Xtensa: pixel pairs in raster order (a row's last pixel pairs with the next
+            // row's first; a last odd pixel with itself), their inputs widened once per
+            // pair and block for uf_dot2x2_xt over the block's row pairs.
+            int n = out_h * out_w, oy = 0, ox = 0;
+            for (int p = 0; p < n; p += 2, o += 2 * out_c) {
+                const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c, *x1 = x0;
+                if (++ox == out_w) {
+                    ox = 0, oy++;
+                }
+                if (p + 1 < n) {
+                    x1 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                    if (++ox == out_w) {
+                        ox = 0, oy++;
+                    }
+                }
+                uf_widen2_xt(xx, x0, x1, in_c);
+                int j = nb & ~1;
+                if (j && !(((uintptr_t)wb | (uintptr_t)in_c) & 1)) {
+                    uf_dot2x2h_xt(xx, wb, in_c, j >> 1, acc);
+                } else if (j) {
+                    uf_dot2x2_xt(xx, wb, in_c, j >> 1, acc);
+                }
+                if (j < nb) {
+                    acc[j] = uf_dot1_s8(x0, wb + (size_t)j * in_c, in_c);
+                    acc[UF_DW_BLOCK + j] = uf_dot1_s8(x1, wb + (size_t)j * in_c, in_c);
+                }
+                uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+                if (p + 1 < n) {
+                    uf_rq_out(acc + UF_DW_BLOCK, t, nb, ok, o + out_c, bias, mult, shift, c0,
+                              out_off, act_min, act_max);
+                }
+            }
+            continue;
+        }
+#endif
         for (int oy = 0; oy < out_h; oy++) {
             int ox = 0;
 #if UF_MAC_PAIRS
@@ -488,7 +531,7 @@ static UF_MAC_NOINLINE void dw_taps_s8(const int8_t *x, const int8_t *w, int nb,
 }
 
 
-#if UF_MAC_PAIRS
+#if UF_MAC_PAIRS && !defined(__XTENSA__)   // (Xtensa: uf_dw2c_xt, uf_dw2s_xt)
 // dw_taps_s8 for four channels of two output pixels with the same valid taps (x1: the
 // second pixel's first valid tap): each weight loaded once serves both pixels. The
 // column loop is unrolled by three (3x3 filters), constant offsets where xs is known.
@@ -1004,6 +1047,15 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
 #if UF_MAC_PAIRS
         int pk[4] = {-1, -1, -1, -1};   // the valid taps pad is for
 #endif
+#if defined(__XTENSA__)
+        // Single pixels' padded-tap sums: four cached (a row's edges alternate), replaced
+        // in turn.
+        int32_t pad1[4][UF_DW_BLOCK];
+        int pk1[4][4], pn = 0;
+        for (int i = 0; i < 4; i++) {
+            pk1[i][0] = -1;
+        }
+#endif
         int8_t *o = out + c0;
         for (int oy = 0; oy < out_h; oy++) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
@@ -1023,13 +1075,25 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     if (kx0b == kx0 && kx1b == kx1) {
                         int32_t *acc1 = acc + UF_DW_BLOCK;
                         size_t xoff1 = xoff + (size_t)s_w * in_c;
+#if defined(__XTENSA__)
+                        int32_t g[7] = {s_w * in_c, rows, cols * out_c, d_w * in_c, out_c,
+                                        (d_h * in_w - cols * d_w) * in_c, (k_w - cols) * out_c};
+#endif
                         for (int j = 0; j < nb; j += 4) {
                             int m = nb - j < 4 ? nb - j : 4;
                             const int8_t *xj = x + (size_t)(c0 + j) * xs;
                             if (m == 4) {
+#if defined(__XTENSA__)
+                                if (xs) {
+                                    uf_dw2c_xt(xj + xoff, wt + c0 + j, g, acc + j);
+                                } else {
+                                    uf_dw2s_xt(xj + xoff, wt + c0 + j, g, acc + j);
+                                }
+#else
                                 dw_taps2_s8(xj + xoff, xj + xoff1, wt + c0 + j, xs, rows, cols,
                                             d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c,
                                             acc + j, acc1 + j);
+#endif
                             } else {
                                 dw_taps_s8(xj + xoff, wt + c0 + j, m, xs, rows, cols,
                                            d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + j);
@@ -1062,19 +1126,59 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     }
                 }
 #endif
+#if defined(__XTENSA__)
+                // A single pixel through the pairs' kernels (its own second pixel: twice the
+                // multiplies, still fewer cycles than dw_taps_s8's C)
+                int32_t g1[7] = {0, rows, cols * out_c, d_w * in_c, out_c,
+                                 (d_h * in_w - cols * d_w) * in_c, (k_w - cols) * out_c};
+#endif
                 for (int j = 0; j < nb; j += 4) {
                     int m = nb - j < 4 ? nb - j : 4;
+#if defined(__XTENSA__)
+                    if (rows > 0 && cols > 0 && m == 4) {
+                        const int8_t *xj = x + xoff + (size_t)(c0 + j) * xs;
+                        if (xs) {
+                            uf_dw2c_xt(xj, wt + c0 + j, g1, acc + j);
+                        } else {
+                            uf_dw2s_xt(xj, wt + c0 + j, g1, acc + j);
+                        }
+                    } else
+#endif
                     if (rows > 0 && cols > 0) {
                         dw_taps_s8(x + xoff + (size_t)(c0 + j) * xs, wt + c0 + j, m, xs, rows, cols,
                                    d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, acc + j);
                     } else {
                         acc[j] = acc[j + 1] = acc[j + 2] = acc[j + 3] = 0;
                     }
+#if !defined(__XTENSA__)
                     if (rows < k_h || cols < k_w) {   // padded taps read the zero point
                         dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off,
                                      acc + j);
                     }
+#endif
                 }
+#if defined(__XTENSA__)
+                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                    int s = 0;
+                    while (s < 4 && (pk1[s][0] != ky0 || pk1[s][1] != ky1 || pk1[s][2] != kx0
+                                     || pk1[s][3] != kx1)) {
+                        s++;
+                    }
+                    if (s == 4) {
+                        s = pn++ & 3;
+                        for (int j = 0; j < nb; j += 4) {
+                            int m = nb - j < 4 ? nb - j : 4;
+                            pad1[s][j] = pad1[s][j + 1] = pad1[s][j + 2] = pad1[s][j + 3] = 0;
+                            dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1,
+                                         in_off, pad1[s] + j);
+                        }
+                        pk1[s][0] = ky0, pk1[s][1] = ky1, pk1[s][2] = kx0, pk1[s][3] = kx1;
+                    }
+                    for (int j = 0; j < nb; j++) {
+                        acc[j] += pad1[s][j];
+                    }
+                }
+#endif
                 uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
             }
         }

@@ -1330,11 +1330,28 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf
         // A shift of 31 + r >= 32 leaves the high word shifted by r - 1. |P| < 2^62, the
         // constant below 2^62: no overflow.
         const int32_t *end = acc + n;
+#if !defined(__XTENSA__)
         uint32_t range = (uint32_t)(act_max - act_min);
+#endif
         if (n <= 0) {
             return;
         }
         do {
+#if defined(__XTENSA__)
+            // Xtensa has no set-less-than: the carries below would cost branches. Without
+            // them: TFLM's q = floor((P + 2^30) / 2^31) = 2 hi + ((lo >> 30) + 1) >> 1 (the
+            // low word's top two bits b: (b 2^30 + rest + 2^30) / 2^31), an int32
+            // (|mult| < 2^31); then the rounding above, (s + 2^(r-1)) >> r with s = q - [q < 0]
+            // (no overflow: q > INT32_MIN), as (s >> r) + bit r - 1 of s.
+            int64_t p = (int64_t)(*acc + t->bias) * t->mult;
+            uint32_t q = ((uint32_t)(p >> 32) << 1) + ((((uint32_t)p >> 30) + 1) >> 1);
+            int32_t h = (int32_t)(q - (q >> 31)) >> t->left;
+            int32_t v = (h >> 1) + (h & 1) + out_off;
+            // the clamp by MAX and MIN (the MINMAX option: ESP32, ESP32-S2 and -S3), no
+            // branch (a ReLU clamps about two outputs in five)
+            v = v < act_min ? act_min : v;
+            v = v > act_max ? act_max : v;
+#else
             int64_t p = (int64_t)(*acc + t->bias) * t->mult;
             uint32_t lo = (uint32_t)p, sub = (uint32_t)(p >> 32) & 0x80000000u;
             int32_t hi = (int32_t)(p >> 32) - (lo < sub);
@@ -1345,6 +1362,7 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf
             if (__builtin_expect((uint32_t)(v - act_min) > range, 0)) {   // one test in range
                 v = v < act_min ? act_min : act_max;
             }
+#endif
             *out++ = (int8_t)v;
             t++;
         } while (++acc < end);
@@ -1460,6 +1478,183 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const i
     acc0[0] = a0, acc0[1] = a1, acc0[2] = a2, acc0[3] = a3;
     acc1[0] = b0, acc1[1] = b1, acc1[2] = b2, acc1[3] = b3;
 }
+#endif
+
+#if defined(__XTENSA__) && !defined(UF_MAC8_NO_CONV)
+// Xtensa (ESP32 LX6, ESP32-S2/S3 LX7: windowed ABI; the base ISA, SEXT and MUL16's
+// MUL16S, 16x16 signed, which the three cores' configurations (core-isa.h) all have:
+// XCHAL_HAVE_MUL16 1; not MAC16 nor zero-overhead loops: the ESP32-S2 has neither;
+// QEMU's de233_fpu runs MUL16S): two rows by two pixels, the
+// pixels' inputs widened once per pixel pair into xx (xx[2k] = x0[k], xx[2k + 1] =
+// x1[k], int16), so one L16SI loads a signed input and every value stays in a
+// register (LLVM spills the four-row kernel's sums: its sixteen-register window).
+// For n > 0 inputs and pairs > 0 row pairs (rows n bytes apart): acc[2j], acc[2j + 1]
+// = rows 2j, 2j + 1 of pixel 0, acc[32 + 2j], acc[33 + 2j] those of pixel 1
+// (UF_DW_BLOCK apart). Eight inputs per pass, then one at a time; the counters and
+// bases on the stack (slots 16..39: clear of the window spill areas).
+// Local symbol: conv.c's own copy.
+void uf_dot2x2_xt(const int16_t *xx, const int8_t *w, int n, int pairs, int32_t *acc);
+#define UF_XT_STEP(i, xo, vo)                                                     \
+    "  l8ui a14, a3, " i "\n  l8ui a5, a7, " i "\n  l16si a12, a2, " xo "\n"      \
+    "  sext a14, a14, 7\n  l16si a13, a2, " vo "\n  sext a5, a5, 7\n"            \
+    "  mul16s a15, a14, a12\n  add a8, a8, a15\n  mul16s a15, a14, a13\n"        \
+    "  add a10, a10, a15\n  mul16s a15, a5, a12\n  add a9, a9, a15\n"            \
+    "  mul16s a15, a5, a13\n  add a11, a11, a15\n"
+// uf_dot2x2h_xt: the same where the rows start at even addresses (w and n even): one
+// L16SI loads two inputs' weights of a row, SEXT and SRAI split them (26 instructions
+// per two inputs, not 28).
+void uf_dot2x2h_xt(const int16_t *xx, const int8_t *w, int n, int pairs, int32_t *acc);
+#define UF_XT_STEP2(i, xo, vo, xo1, vo1)                                          \
+    "  l16si a14, a3, " i "\n  l16si a12, a2, " xo "\n  l16si a13, a2, " vo "\n"  \
+    "  l16si a5, a7, " i "\n  sext a6, a14, 7\n"                                 \
+    "  mul16s a15, a6, a12\n  add a8, a8, a15\n  mul16s a15, a6, a13\n"          \
+    "  add a10, a10, a15\n  sext a6, a5, 7\n  mul16s a15, a6, a12\n"             \
+    "  add a9, a9, a15\n  mul16s a15, a6, a13\n  add a11, a11, a15\n"            \
+    "  l16si a12, a2, " xo1 "\n  l16si a13, a2, " vo1 "\n"                       \
+    "  srai a14, a14, 8\n  srai a5, a5, 8\n"                                     \
+    "  mul16s a15, a14, a12\n  add a8, a8, a15\n  mul16s a15, a14, a13\n"        \
+    "  add a10, a10, a15\n  mul16s a15, a5, a12\n  add a9, a9, a15\n"            \
+    "  mul16s a15, a5, a13\n  add a11, a11, a15\n"
+#define UF_DOT2X2_XT(name, pass)                                                  \
+    "  .pushsection .text\n  .align 4\n  .type " name ", @function\n" name ":\n"  \
+    "  entry a1, 96\n"                                                            \
+    "  s32i a6, a1, 16\n  s32i a2, a1, 24\n  s32i a5, a1, 32\n  s32i a4, a1, 36\n" \
+    "  extui a6, a4, 0, 3\n  s32i a6, a1, 20\n"   /* n mod 8 */                   \
+    "  srai a6, a4, 3\n  s32i a6, a1, 28\n"       /* passes of eight */           \
+    "  add a7, a3, a4\n"                          /* a3, a7: the pair's rows */   \
+    "5:\n"                                                                        \
+    "  movi a8, 0\n  movi a9, 0\n  movi a10, 0\n  movi a11, 0\n"                  \
+    "  l32i a4, a1, 28\n"                                                         \
+    "  beqz a4, 2f\n"                                                             \
+    "1:\n" pass                                                                   \
+    "  addi a2, a2, 32\n  addi a3, a3, 8\n  addi a7, a7, 8\n  addi a4, a4, -1\n"  \
+    "  bnez a4, 1b\n"                                                             \
+    "2:\n"                                                                        \
+    "  l32i a4, a1, 20\n"                                                         \
+    "  beqz a4, 4f\n"                                                             \
+    "3:\n" UF_XT_STEP("0", "0", "2")                                              \
+    "  addi a2, a2, 4\n  addi a3, a3, 1\n  addi a7, a7, 1\n  addi a4, a4, -1\n"   \
+    "  bnez a4, 3b\n"                                                             \
+    "4:\n"                                                                        \
+    "  l32i a6, a1, 16\n"                                                         \
+    "  s32i a8, a6, 0\n  s32i a9, a6, 4\n  s32i a10, a6, 128\n  s32i a11, a6, 132\n" \
+    "  addi a6, a6, 8\n  s32i a6, a1, 16\n"                                       \
+    "  l32i a2, a1, 24\n"                         /* the inputs again */          \
+    "  l32i a4, a1, 36\n  or a3, a7, a7\n  add a7, a7, a4\n"  /* the next rows */ \
+    "  l32i a4, a1, 32\n  addi a4, a4, -1\n  s32i a4, a1, 32\n"                   \
+    "  bnez a4, 5b\n"                                                             \
+    "  retw\n"                                                                    \
+    "  .size " name ", .-" name "\n  .popsection\n"
+__asm__(UF_DOT2X2_XT("uf_dot2x2_xt",
+                     UF_XT_STEP("0", "0", "2") UF_XT_STEP("1", "4", "6")
+                     UF_XT_STEP("2", "8", "10") UF_XT_STEP("3", "12", "14")
+                     UF_XT_STEP("4", "16", "18") UF_XT_STEP("5", "20", "22")
+                     UF_XT_STEP("6", "24", "26") UF_XT_STEP("7", "28", "30")));
+__asm__(UF_DOT2X2_XT("uf_dot2x2h_xt",
+                     UF_XT_STEP2("0", "0", "2", "4", "6") UF_XT_STEP2("2", "8", "10", "12", "14")
+                     UF_XT_STEP2("4", "16", "18", "20", "22")
+                     UF_XT_STEP2("6", "24", "26", "28", "30")));
+#undef UF_XT_STEP2
+#undef UF_DOT2X2_XT
+#undef UF_XT_STEP
+
+// xx[2k] = x0[k], xx[2k + 1] = x1[k] for k < n (n > 0): uf_dot2x2_xt's inputs, four
+// per pass (LLVM's loop took about twice the cycles: a load-use stall per byte).
+void uf_widen2_xt(int16_t *xx, const int8_t *x0, const int8_t *x1, int n);
+#define UF_W2_XT(i, o)                                                            \
+    "  l8ui a7, a3, " i "\n  l8ui a8, a4, " i "\n  sext a7, a7, 7\n"              \
+    "  sext a8, a8, 7\n  s16i a7, a2, " o "\n  s16i a8, a2, " o " + 2\n"
+__asm__(
+    "  .pushsection .text\n  .align 4\n  .type uf_widen2_xt, @function\n"
+    "uf_widen2_xt:\n"
+    "  entry a1, 32\n"
+    "  srai a6, a5, 2\n"
+    "  beqz a6, 2f\n"
+    "1:\n"
+    UF_W2_XT("0", "0") UF_W2_XT("1", "4") UF_W2_XT("2", "8") UF_W2_XT("3", "12")
+    "  addi a3, a3, 4\n  addi a4, a4, 4\n  addi a2, a2, 16\n  addi a6, a6, -1\n"
+    "  bnez a6, 1b\n"
+    "2:\n"
+    "  extui a6, a5, 0, 2\n"
+    "  beqz a6, 4f\n"
+    "3:\n"
+    UF_W2_XT("0", "0")
+    "  addi a3, a3, 1\n  addi a4, a4, 1\n  addi a2, a2, 4\n  addi a6, a6, -1\n"
+    "  bnez a6, 3b\n"
+    "4:\n"
+    "  retw\n"
+    "  .size uf_widen2_xt, .-uf_widen2_xt\n  .popsection\n");
+#undef UF_W2_XT
+
+// Depthwise taps of four channels of two output pixels (conv.c's dw_taps2_s8 on
+// Xtensa), every value in a register: x0 at pixel 0's first valid tap, w at the
+// taps' weights, acc as above (acc[0..3] pixel 0, acc[32..35] pixel 1). g: {x1 - x0,
+// rows, cols * w_col, x_col, w_col, x_row - cols * x_col, w_row - cols * w_col};
+// rows, cols > 0. uf_dw2c_xt: four input channels per tap (xs = 1; a0 the second
+// pixel's input); uf_dw2s_xt: one input value for the four channels (xs = 0). The
+// column steps and the counters on the stack (slots 16..48: clear of the spill areas).
+void uf_dw2c_xt(const int8_t *x0, const int8_t *w, const int32_t *g, int32_t *acc);
+void uf_dw2s_xt(const int8_t *x0, const int8_t *w, const int32_t *g, int32_t *acc);
+#define UF_DW2_XT_BEGIN(name)                                                     \
+    "  .pushsection .text\n  .align 4\n  .type " name ", @function\n" name ":\n"  \
+    "  entry a1, 96\n  s32i a0, a1, 16\n  s32i a5, a1, 20\n"                       \
+    "  l32i a6, a4, 4\n  s32i a6, a1, 24\n  l32i a6, a4, 8\n  s32i a6, a1, 28\n"   \
+    "  add a6, a3, a6\n  s32i a6, a1, 32\n"                                       \
+    "  l32i a6, a4, 12\n  s32i a6, a1, 36\n  l32i a5, a4, 16\n  s32i a5, a1, 40\n" \
+    "  l32i a6, a4, 20\n  s32i a6, a1, 44\n  l32i a6, a4, 24\n  s32i a6, a1, 48\n" \
+    "  l32i a6, a4, 0\n  add a4, a2, a6\n"                                         \
+    "  movi a6, 0\n  movi a7, 0\n  movi a8, 0\n  movi a9, 0\n"                    \
+    "  movi a10, 0\n  movi a11, 0\n  movi a12, 0\n  movi a13, 0\n"
+#define UF_DW2_XT_END(name, t)                                                    \
+    "  l32i " t ", a1, 44\n  add a2, a2, " t "\n  add a4, a4, " t "\n"             \
+    "  l32i " t ", a1, 48\n  add a3, a3, " t "\n"                                  \
+    "  l32i " t ", a1, 28\n  add " t ", a3, " t "\n  s32i " t ", a1, 32\n"         \
+    "  l32i " t ", a1, 24\n  addi " t ", " t ", -1\n  s32i " t ", a1, 24\n"        \
+    "  bnez " t ", 1b\n"                                                          \
+    "  l32i a0, a1, 16\n  l32i a14, a1, 20\n"                                     \
+    "  s32i a6, a14, 0\n  s32i a7, a14, 4\n  s32i a8, a14, 8\n  s32i a9, a14, 12\n" \
+    "  s32i a10, a14, 128\n  s32i a11, a14, 132\n  s32i a12, a14, 136\n"          \
+    "  s32i a13, a14, 140\n  retw\n"                                              \
+    "  .size " name ", .-" name "\n  .popsection\n"
+// xs = 1: channel j's weight a14, inputs a15 (pixel 0) and a0 (pixel 1).
+#define UF_DW2C_XT_CH(j, a, b)                                                    \
+    "  l8ui a14, a3, " j "\n  l8ui a15, a2, " j "\n  l8ui a0, a4, " j "\n"        \
+    "  sext a14, a14, 7\n  sext a15, a15, 7\n  sext a0, a0, 7\n"                  \
+    "  mul16s a15, a15, a14\n  mul16s a0, a0, a14\n"                                  \
+    "  add " a ", " a ", a15\n  add " b ", " b ", a0\n"
+__asm__(
+    UF_DW2_XT_BEGIN("uf_dw2c_xt")
+    "1:\n"
+    UF_DW2C_XT_CH("0", "a6", "a10") UF_DW2C_XT_CH("1", "a7", "a11")
+    UF_DW2C_XT_CH("2", "a8", "a12") UF_DW2C_XT_CH("3", "a9", "a13")
+    "  l32i a14, a1, 36\n  add a3, a3, a5\n  add a2, a2, a14\n  add a4, a4, a14\n"
+    "  l32i a14, a1, 32\n  sub a14, a3, a14\n  bnez a14, 1b\n"
+    UF_DW2_XT_END("uf_dw2c_xt", "a14"));
+// xs = 0: inputs a14, a15 (sign-extended once per tap), channel j's weight a0,
+// products a5 (the column steps read from the stack).
+#define UF_DW2S_XT_CH(j, a, b, next)                                              \
+    "  mul16s a5, a0, a14\n  add " a ", " a ", a5\n  mul16s a5, a0, a15\n" next        \
+    "  add " b ", " b ", a5\n"
+#define UF_DW2S_XT_LD(j) "  l8ui a0, a3, " j "\n"
+#define UF_DW2S_XT_SX "  sext a0, a0, 7\n"
+__asm__(
+    UF_DW2_XT_BEGIN("uf_dw2s_xt")
+    "1:\n"
+    "  l8ui a14, a2, 0\n  l8ui a15, a4, 0\n  l8ui a0, a3, 0\n"
+    "  sext a14, a14, 7\n  sext a15, a15, 7\n  sext a0, a0, 7\n"
+    UF_DW2S_XT_CH("0", "a6", "a10", UF_DW2S_XT_LD("1")) UF_DW2S_XT_SX
+    UF_DW2S_XT_CH("1", "a7", "a11", UF_DW2S_XT_LD("2")) UF_DW2S_XT_SX
+    UF_DW2S_XT_CH("2", "a8", "a12", UF_DW2S_XT_LD("3")) UF_DW2S_XT_SX
+    UF_DW2S_XT_CH("3", "a9", "a13", "")
+    "  l32i a0, a1, 36\n  l32i a5, a1, 40\n  add a2, a2, a0\n  add a4, a4, a0\n"
+    "  add a3, a3, a5\n  l32i a0, a1, 32\n  sub a0, a3, a0\n  bnez a0, 1b\n"
+    UF_DW2_XT_END("uf_dw2s_xt", "a0"));
+#undef UF_DW2C_XT_CH
+#undef UF_DW2S_XT_CH
+#undef UF_DW2S_XT_LD
+#undef UF_DW2S_XT_SX
+#undef UF_DW2_XT_BEGIN
+#undef UF_DW2_XT_END
 #endif
 
 // One row: sum over k < n of x[k] * w[k].
