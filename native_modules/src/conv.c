@@ -221,7 +221,7 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
+        int ok = uf_rq_prepare_lim(t, nb, bias, mult, shift, c0, in_c, out_off, act_min, act_max);
         const int8_t *wb = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
         for (int oy = 0; oy < out_h; oy++) {
@@ -1000,7 +1000,8 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
 #endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
-        int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
+        int ok = uf_rq_prepare_lim(t, nb, bias, mult, shift, c0, k_h * k_w, out_off, act_min,
+                                   act_max);
 #if UF_MAC_PAIRS
         int pk[4] = {-1, -1, -1, -1};   // the valid taps pad is for
 #endif

@@ -369,6 +369,9 @@ __asm__(
     UF_M0_END("uf_pack2_m0"));
 #endif
 
+#endif   // (UF_MAC_M0, resumed below; the table type and uf_rq1_m0_entry also serve RV32)
+
+#if UF_MAC_M0 || defined(__riscv)
 // Requantization of one output channel for uf_rq_m0, with its accumulator (which
 // the MAC kernels store here): mult2 = twice TFLM's multiplier (which is >= 0:
 // TFLM's scales are positive), half = the rounding constant 2^(right - 1) (0 when
@@ -383,6 +386,9 @@ typedef struct {
     uint32_t mult2;
     int32_t half, shifts;
 } uf_rq_m0_t;
+#endif
+
+#if UF_MAC_M0
 
 // out[j] = requantized t[j].acc + t[j].bias, clamped, for j < n (n > 0);
 // lim = {out_off, act_min, act_max}. Per channel: uf_requant_v with the
@@ -1139,7 +1145,7 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
     }
 }
 
-#if UF_MAC_M0
+#if UF_MAC_M0 || defined(__riscv)
 // uf_rq1_m0's entry for one channel (bias b, multiplier m, right shift r = -TFLM's shift,
 // lo = act_min - out_off, the caller's lim checked: uf_rq1_m0_lim); 0 where the channel
 // does not qualify (see uf_rq1_m0).
@@ -1195,6 +1201,9 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t 
 static inline int uf_rq1_m0_lim(const int32_t *lim) {
     return lim && lim[1] >= lim[0] && lim[0] >= -(1 << 20) && lim[1] <= (1 << 20) && lim[2] >= lim[1];
 }
+#endif
+
+#if UF_MAC_M0
 
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
@@ -1311,6 +1320,40 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare(uf_rq_t *t, int n, const 
 #endif
 }
 
+#if defined(__riscv)
+// RV32: uf_rq_prepare, or 3 (uf_rq_out's origin path) where every channel qualifies for
+// uf_rq1_m0's one-floor scheme (uf_rq1_m0_entry, act_min >= out_off; taps < 2^15: every
+// sum, with the padded taps' correction, below 2^30 in magnitude): bias = F, mult = m,
+// clo = C, left = r - 1. An output is then act_min below F, else act_min + min(u,
+// act_max - act_min) with u = the high word of the 64-bit (acc - F) m + C (MUL, MULHU,
+// one carry) >> (r - 1).
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare_lim(uf_rq_t *t, int n, const void *bias,
+                                                           const void *mult, const void *shift,
+                                                           int ch, int taps, int out_off,
+                                                           int act_min, int act_max) {
+    const int32_t lim[3] = {out_off, act_min, act_max};
+    if (taps >= 0 && taps < 32768 && uf_rq1_m0_lim(lim)) {
+        int j = 0;
+        for (; j < n; j++) {
+            uf_rq_m0_t e;
+            int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
+            if (s < -31 || s > -1 || !uf_rq1_m0_entry(&e, uf_ld_i32(bias, ch + j), m, (int)-s,
+                                                      act_min - out_off)) {
+                break;
+            }
+            t[j].bias = e.bias, t[j].mult = m, t[j].clo = (uint32_t)e.half, t[j].left = -s - 1;
+        }
+        if (j == n) {
+            return 3;
+        }
+    }
+    return uf_rq_prepare(t, n, bias, mult, shift, ch);
+}
+#else
+#define uf_rq_prepare_lim(t, n, bias, mult, shift, ch, taps, out_off, act_min, act_max) \
+    uf_rq_prepare(t, n, bias, mult, shift, ch)
+#endif
+
 // out[j] = requantized acc[j] + bias of channel ch + j, j < n: uf_requant_v's
 // arithmetic with t's constants when ok, else uf_requant_block.
 static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf_rq_t *t, int n,
@@ -1321,6 +1364,26 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf
         uf_requant_block(acc, n, bias, out, mult, shift, ch, out_off, act_min, act_max);
         return;
     }
+#if defined(__riscv)
+    if (ok == 3) {   // uf_rq_prepare_lim's origin path
+        const int32_t *end = acc + n;
+        uint32_t range = (uint32_t)(act_max - act_min);
+        if (n <= 0) {
+            return;
+        }
+        do {
+            int32_t y = *acc - t->bias, v = act_min;
+            if (y >= 0) {
+                uint64_t p = (uint64_t)(uint32_t)y * (uint32_t)t->mult + t->clo;
+                uint32_t u = (uint32_t)(p >> 32) >> t->left;
+                v = u > range ? act_max : act_min + (int32_t)u;
+            }
+            *out++ = (int8_t)v;
+            t++;
+        } while (++acc < end);
+        return;
+    }
+#endif
 #if UF_MAC_PAIRS
     if (ok == 2) {
         // TFLM rounds twice: q = (P + 2^30) >> 31 (P = x * mult, 64 bits), then q / 2^r
