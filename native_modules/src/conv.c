@@ -218,6 +218,10 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                             int act_max) {
     uf_rq_t t[UF_DW_BLOCK];
     int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
+#if defined(__riscv)
+    int32_t xx[UF_RV_PACKED];   // a pixel pair's inputs packed (uf_pack2_rv)
+    int packed = in_c > 0 && !(in_c & 1) && in_c <= UF_RV_PACKED && out_c >= 4;
+#endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
@@ -230,6 +234,14 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
             for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
                 const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
                 const int8_t *x1 = x0 + (size_t)s_w * in_c;
+#if defined(__riscv)
+                if (packed) {
+                    uf_pack2_rv(x0, x1, xx, in_c);
+                    for (int j = 0; j < n4; j += 4) {
+                        uf_dot4p_s8(xx, wb + (size_t)j * in_c, in_c, in_c, acc + j, acc + UF_DW_BLOCK + j);
+                    }
+                } else
+#endif
                 for (int j = 0; j < n4; j += 4) {
                     uf_dot4x2_s8(x0, x1, wb + (size_t)j * in_c, in_c, in_c, acc + j,
                                  acc + UF_DW_BLOCK + j);
