@@ -219,7 +219,8 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
     uf_rq_t t[UF_DW_BLOCK];
     int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
 #if defined(__riscv)
-    int32_t xx[UF_RV_PACKED];   // a pixel pair's inputs packed (uf_pack2_rv)
+    int32_t xx[2 * UF_RV_PACKED];   // two pixel pairs' inputs packed (uf_pack4_rv, uf_pack2_rv)
+    int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (uf_dot2p2_s8)
     int packed = in_c > 0 && !(in_c & 1) && in_c <= UF_RV_PACKED && out_c >= 4;
 #endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
@@ -230,6 +231,24 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
         int8_t *o = out + c0;
         for (int oy = 0; oy < out_h; oy++) {
             int ox = 0;
+#if defined(__riscv)
+            for (; packed && ox + 4 <= out_w; ox += 4, o += 4 * out_c) {
+                const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                size_t xstep = (size_t)s_w * in_c;
+                int n2 = nb & ~1;
+                uf_pack4_rv(x0, x0 + xstep, x0 + 2 * xstep, x0 + 3 * xstep, xx, in_c);
+                for (int j = 0; j < n2; j += 2) {
+                    uf_dot2p2_s8(xx, wb + (size_t)j * in_c, in_c, in_c, acc4 + j);
+                }
+                for (int i = 0; i < 4; i++) {
+                    if (n2 < nb) {
+                        acc4[i * UF_RV_ACC + n2] = uf_dot1_s8(x0 + i * xstep, wb + (size_t)n2 * in_c, in_c);
+                    }
+                    uf_rq_out(acc4 + i * UF_RV_ACC, t, nb, ok, o + i * out_c, bias, mult, shift, c0, out_off,
+                              act_min, act_max);
+                }
+            }
+#endif
 #if UF_MAC_PAIRS
             for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
                 const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;

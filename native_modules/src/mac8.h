@@ -1536,6 +1536,57 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_pack2_rv(const int8_t *x0, const in
     }
 }
 
+// Four pixels (two pairs A = x0, x1 and B = x2, x3): per input pair k, k + 1 (n even)
+// the four words A[k], A[k + 1], B[k], B[k + 1] in a row.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_pack4_rv(const int8_t *x0, const int8_t *x1,
+                                                      const int8_t *x2, const int8_t *x3,
+                                                      int32_t *X, int n) {
+    for (int k = 0; k < n; k += 2, X += 4) {
+        X[0] = x0[k] - x1[k] * 65536;
+        X[1] = x0[k + 1] - x1[k + 1] * 65536;
+        X[2] = x2[k] - x3[k] * 65536;
+        X[3] = x2[k + 1] - x3[k + 1] * 65536;
+    }
+}
+
+// Two rows (w, w + stride) by four pixels on uf_pack4_rv's words (n even, > 0, < 2^16),
+// the lanes as uf_dot4p_s8's: each weight's LB serves four pixels. acc[i * UF_RV_ACC +
+// j] = pixel i's sum of row j (i < 4, j < 2). Per input pair: four LW, four LB, eight MUL
+// and 20 ALU operations for 16 MACs.
+#define UF_RV_ACC 32
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot2p2_s8(const int32_t *X, const int8_t *w, int n,
+                                                       int stride, int32_t *acc) {
+    const int8_t *w1 = w + stride;
+    const int32_t *end = X + 2 * n;
+    const int32_t c = 32767;
+    int32_t a0 = 0, a1 = 0, h0 = 0, h1 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0;
+#define UF_RV_PAIR2(i) do {                                                            \
+        int32_t u = X[2 * (i)], v = X[2 * (i) + 1], y = X[2 * (i) + 2], z = X[2 * (i) + 3]; \
+        int32_t e = w[i], f = w[(i) + 1], p;                                            \
+        p = e * u + f * v; a0 += p; h0 += (p + c) >> 16;                               \
+        p = e * y + f * z; b0 += p; g0 += (p + c) >> 16;                               \
+        e = w1[i], f = w1[(i) + 1];                                                     \
+        p = e * u + f * v; a1 += p; h1 += (p + c) >> 16;                               \
+        p = e * y + f * z; b1 += p; g1 += (p + c) >> 16;                               \
+    } while (0)
+    if (n & 2) {
+        UF_RV_PAIR2(0);
+        X += 4, w += 2, w1 += 2;
+    }
+    while (X < end) {
+        UF_RV_PAIR2(0);
+        UF_RV_PAIR2(2);
+        X += 8, w += 4, w1 += 4;
+    }
+#undef UF_RV_PAIR2
+    acc[0] = (int32_t)((uint32_t)a0 - ((uint32_t)h0 << 16));
+    acc[1] = (int32_t)((uint32_t)a1 - ((uint32_t)h1 << 16));
+    acc[UF_RV_ACC] = -h0, acc[UF_RV_ACC + 1] = -h1;
+    acc[2 * UF_RV_ACC] = (int32_t)((uint32_t)b0 - ((uint32_t)g0 << 16));
+    acc[2 * UF_RV_ACC + 1] = (int32_t)((uint32_t)b1 - ((uint32_t)g1 << 16));
+    acc[3 * UF_RV_ACC] = -g0, acc[3 * UF_RV_ACC + 1] = -g1;
+}
+
 // uf_dot4x2_s8 on uf_pack2_rv's words (n even, > 0, < 2^16): one MUL per weight gives
 // both pixels' products, as uf_mac2x2p_m0 (its comment derives the lanes): per row and
 // input pair P = w[k] X[k] + w[k + 1] X[k + 1] = L + H 2^16 with L pixel 0's pair sum and
