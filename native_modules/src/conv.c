@@ -222,6 +222,9 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
     int32_t xx[2 * UF_RV_PACKED];   // two pixel pairs' inputs packed (uf_pack4_rv, uf_pack2_rv)
     int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (uf_dot2p2_s8)
     int packed = in_c > 0 && !(in_c & 1) && in_c <= UF_RV_PACKED && out_c >= 4;
+    if (s_h * in_w == s_w * out_w) {   // the pixels evenly spaced: one row (more in fours)
+        out_w *= out_h, out_h = 1;
+    }
 #endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
