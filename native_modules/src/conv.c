@@ -247,8 +247,13 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                     if (n2 < nb) {
                         acc4[i * UF_RV_ACC + n2] = uf_dot1_s8(x0 + i * xstep, wb + (size_t)n2 * in_c, in_c);
                     }
-                    uf_rq_out(acc4 + i * UF_RV_ACC, t, nb, ok, o + i * out_c, bias, mult, shift, c0, out_off,
-                              act_min, act_max);
+                    if (ok != 3) {
+                        uf_rq_out(acc4 + i * UF_RV_ACC, t, nb, ok, o + i * out_c, bias, mult, shift, c0,
+                                  out_off, act_min, act_max);
+                    }
+                }
+                if (ok == 3) {
+                    uf_rq_out4_rv(acc4, t, nb, o, out_c, act_min, act_max);
                 }
             }
 #endif

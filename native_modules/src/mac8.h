@@ -1354,6 +1354,38 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare_lim(uf_rq_t *t, int n, co
     uf_rq_prepare(t, n, bias, mult, shift, ch)
 #endif
 
+#if defined(__riscv)
+// uf_rq_out's origin path (ok == 3) for four pixels i < 4 of channels j < n (n > 0):
+// acc[i * 32 + j] into out[i * out_c + j], each channel's constants loaded once.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out4_rv(const int32_t *acc, const uf_rq_t *t, int n,
+                                                        int8_t *out, int out_c, int act_min,
+                                                        int act_max) {
+    uint32_t range = (uint32_t)(act_max - act_min);
+    int8_t *o1 = out + out_c, *o2 = o1 + out_c, *o3 = o2 + out_c;
+    const int32_t *end = acc + n;
+#define UF_RQ1_RV(i, o) do {                                                           \
+        int32_t y = acc[32 * (i)] - f, v = act_min;                                    \
+        if (y >= 0) {                                                                  \
+            uint64_t p = (uint64_t)(uint32_t)y * m + c;                                \
+            uint32_t u = (uint32_t)(p >> 32) >> sh;                                    \
+            v = u > range ? act_max : act_min + (int32_t)u;                            \
+        }                                                                              \
+        *o++ = (int8_t)v;                                                              \
+    } while (0)
+    do {
+        int32_t f = t->bias;
+        uint32_t m = (uint32_t)t->mult, c = t->clo;
+        int sh = t->left;
+        UF_RQ1_RV(0, out);
+        UF_RQ1_RV(1, o1);
+        UF_RQ1_RV(2, o2);
+        UF_RQ1_RV(3, o3);
+        t++;
+    } while (++acc < end);
+#undef UF_RQ1_RV
+}
+#endif
+
 // out[j] = requantized acc[j] + bias of channel ch + j, j < n: uf_requant_v's
 // arithmetic with t's constants when ok, else uf_requant_block.
 static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf_rq_t *t, int n,
