@@ -253,7 +253,7 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                     }
                 }
                 if (ok == 3) {
-                    uf_rq_out4_rv(acc4, t, nb, o, out_c, act_min, act_max);
+                    uf_rq_out4_rv(acc4, t, nb, o, out_c, act_min, act_max, 1);
                 }
             }
 #endif
@@ -277,9 +277,16 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                     acc[j] = uf_dot1_s8(x0, wb + (size_t)j * in_c, in_c);
                     acc[UF_DW_BLOCK + j] = uf_dot1_s8(x1, wb + (size_t)j * in_c, in_c);
                 }
-                uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
-                uf_rq_out(acc + UF_DW_BLOCK, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off,
-                          act_min, act_max);
+#if defined(__riscv)
+                if (ok == 3) {
+                    uf_rq_out4_rv(acc, t, nb, o, out_c, act_min, act_max, 0);
+                } else
+#endif
+                {
+                    uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+                    uf_rq_out(acc + UF_DW_BLOCK, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off,
+                              act_min, act_max);
+                }
             }
 #endif
             for (; ox < out_w; ox++, o += out_c) {
@@ -580,6 +587,37 @@ static UF_MAC_NOINLINE void dw_taps2_s8(const int8_t *x0, const int8_t *x1, cons
 #undef UF_DW2_TAP4
     acc0[0] = a0, acc0[1] = a1, acc0[2] = a2, acc0[3] = a3;
     acc1[0] = b0, acc1[1] = b1, acc1[2] = b2, acc1[3] = b3;
+}
+#endif
+
+#if defined(__riscv)
+#if UF_DW_BLOCK != UF_RV_ACC
+#error "uf_rq_out4_rv and uf_dot2p2_s8 take a pixel's sums UF_DW_BLOCK apart"
+#endif
+// Depthwise, three taps per filter row at stride and dilation 1, four output pixels side
+// by side with every tap valid, one input channel per output channel (channels
+// contiguous): acc[i * 32 + j] = the sum over rows r < rows and taps c < 3 of
+// x[r * x_row + (i + c) * x_col + j] * w[r * w_row + c * w_col + j] (i < 4, j < n). Per
+// channel and row the six inputs and three weights are loaded once for 12 MACs
+// (dw_taps2_s8: a weight per two MACs, an input per MAC).
+static UF_MAC_NOINLINE void dw_row4_rv(const int8_t *x, const int8_t *w, int n, int rows, int x_row,
+                                       int x_col, int w_row, int w_col, int32_t *acc) {
+    for (const int32_t *end = acc + n; acc < end; x++, w++, acc++) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *xr = x, *wr = w;
+        for (int r = rows; r > 0; r--, xr += x_row, wr += w_row) {
+            const int8_t *p = xr, *q = wr;
+            int32_t c0 = *q, c1, c2, v0, v1, v2, v3, v4, v5;
+            q += w_col, c1 = *q, q += w_col, c2 = *q;
+            v0 = *p, p += x_col, v1 = *p, p += x_col, v2 = *p, p += x_col;
+            v3 = *p, p += x_col, v4 = *p, p += x_col, v5 = *p;
+            a0 += v0 * c0 + v1 * c1 + v2 * c2;
+            a1 += v1 * c0 + v2 * c1 + v3 * c2;
+            a2 += v2 * c0 + v3 * c1 + v4 * c2;
+            a3 += v3 * c0 + v4 * c1 + v5 * c2;
+        }
+        acc[0] = a0, acc[32] = a1, acc[64] = a2, acc[96] = a3;
+    }
 }
 #endif
 
@@ -1037,6 +1075,10 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
 #else
     int32_t acc[UF_DW_BLOCK];
 #endif
+#if defined(__riscv)
+    int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (dw_row4_rv)
+    int row4 = xs && k_w == 3 && s_w == 1 && d_w == 1;
+#endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int ok = uf_rq_prepare_lim(t, nb, bias, mult, shift, c0, k_h * k_w, out_off, act_min,
@@ -1055,6 +1097,23 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                 size_t xoff = rows > 0 && cols > 0
                     ? ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c : 0;
                 const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+#if defined(__riscv)
+                if (row4 && rows == k_h && cols == 3 && ox + 3 < out_w && x0 + 6 <= in_w) {
+                    // four pixels with every tap valid (x0 >= 0: cols == 3)
+                    dw_row4_rv(x + xoff + c0, wt + c0, nb, rows, d_h * in_w * in_c, in_c, 3 * out_c,
+                               out_c, acc4);
+                    if (ok == 3) {
+                        uf_rq_out4_rv(acc4, t, nb, o, out_c, act_min, act_max, 1);
+                    } else {
+                        for (int i = 0; i < 4; i++) {
+                            uf_rq_out(acc4 + i * UF_RV_ACC, t, nb, ok, o + i * out_c, bias, mult, shift, c0,
+                                      out_off, act_min, act_max);
+                        }
+                    }
+                    ox += 3, o += 3 * out_c;
+                    continue;
+                }
+#endif
 #if UF_MAC_PAIRS
                 if (ox + 1 < out_w && rows > 0 && cols > 0) {
                     // Two pixels whose windows have the same valid taps: weights loaded once.
@@ -1094,9 +1153,16 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                                 acc1[j] += pad[j];
                             }
                         }
-                        uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
-                        uf_rq_out(acc1, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off, act_min,
-                                  act_max);
+#if defined(__riscv)
+                        if (ok == 3) {
+                            uf_rq_out4_rv(acc, t, nb, o, out_c, act_min, act_max, 0);
+                        } else
+#endif
+                        {
+                            uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+                            uf_rq_out(acc1, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off, act_min,
+                                      act_max);
+                        }
                         ox++, o += out_c;
                         continue;
                     }

@@ -1355,11 +1355,12 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare_lim(uf_rq_t *t, int n, co
 #endif
 
 #if defined(__riscv)
-// uf_rq_out's origin path (ok == 3) for four pixels i < 4 of channels j < n (n > 0):
-// acc[i * 32 + j] into out[i * out_c + j], each channel's constants loaded once.
+// uf_rq_out's origin path (ok == 3) for four pixels i < 4 (two if not four) of channels
+// j < n (n > 0): acc[i * 32 + j] into out[i * out_c + j], each channel's constants loaded
+// once.
 static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out4_rv(const int32_t *acc, const uf_rq_t *t, int n,
                                                         int8_t *out, int out_c, int act_min,
-                                                        int act_max) {
+                                                        int act_max, int four) {
     uint32_t range = (uint32_t)(act_max - act_min);
     int8_t *o1 = out + out_c, *o2 = o1 + out_c, *o3 = o2 + out_c;
     const int32_t *end = acc + n;
@@ -1378,8 +1379,10 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out4_rv(const int32_t *acc, cons
         int sh = t->left;
         UF_RQ1_RV(0, out);
         UF_RQ1_RV(1, o1);
-        UF_RQ1_RV(2, o2);
-        UF_RQ1_RV(3, o3);
+        if (four) {
+            UF_RQ1_RV(2, o2);
+            UF_RQ1_RV(3, o3);
+        }
         t++;
     } while (++acc < end);
 #undef UF_RQ1_RV
