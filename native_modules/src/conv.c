@@ -619,6 +619,28 @@ static UF_MAC_NOINLINE void dw_row4_rv(const int8_t *x, const int8_t *w, int n, 
         acc[0] = a0, acc[32] = a1, acc[64] = a2, acc[96] = a3;
     }
 }
+
+// dw_row4_rv at stride 2 (pixel i's taps at columns 2i + c): nine inputs per channel and row.
+static UF_MAC_NOINLINE void dw_row4s2_rv(const int8_t *x, const int8_t *w, int n, int rows, int x_row,
+                                         int x_col, int w_row, int w_col, int32_t *acc) {
+    for (const int32_t *end = acc + n; acc < end; x++, w++, acc++) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *xr = x, *wr = w;
+        for (int r = rows; r > 0; r--, xr += x_row, wr += w_row) {
+            const int8_t *p = xr, *q = wr;
+            int32_t c0 = *q, c1, c2, v0, v1, v2, v3, v4, v5, v6, v7, v8;
+            q += w_col, c1 = *q, q += w_col, c2 = *q;
+            v0 = *p, p += x_col, v1 = *p, p += x_col, v2 = *p, p += x_col;
+            v3 = *p, p += x_col, v4 = *p, p += x_col, v5 = *p, p += x_col;
+            v6 = *p, p += x_col, v7 = *p, p += x_col, v8 = *p;
+            a0 += v0 * c0 + v1 * c1 + v2 * c2;
+            a1 += v2 * c0 + v3 * c1 + v4 * c2;
+            a2 += v4 * c0 + v5 * c1 + v6 * c2;
+            a3 += v6 * c0 + v7 * c1 + v8 * c2;
+        }
+        acc[0] = a0, acc[32] = a1, acc[64] = a2, acc[96] = a3;
+    }
+}
 #endif
 
 // acc[j] -= in_off * w[tap][j] over the padded taps (outside rows [ky0, ky1) or
@@ -1077,7 +1099,7 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
 #endif
 #if defined(__riscv)
     int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (dw_row4_rv)
-    int row4 = xs && k_w == 3 && s_w == 1 && d_w == 1;
+    int row4 = xs && k_w == 3 && (s_w == 1 || s_w == 2) && d_w == 1;   // (dw_row4_rv, dw_row4s2_rv)
 #endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
@@ -1098,10 +1120,10 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     ? ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c : 0;
                 const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
 #if defined(__riscv)
-                if (row4 && rows == k_h && cols == 3 && ox + 3 < out_w && x0 + 6 <= in_w) {
+                if (row4 && rows == k_h && cols == 3 && ox + 3 < out_w && x0 + 3 * s_w + 3 <= in_w) {
                     // four pixels with every tap valid (x0 >= 0: cols == 3)
-                    dw_row4_rv(x + xoff + c0, wt + c0, nb, rows, d_h * in_w * in_c, in_c, 3 * out_c,
-                               out_c, acc4);
+                    (s_w == 1 ? dw_row4_rv : dw_row4s2_rv)(x + xoff + c0, wt + c0, nb, rows,
+                                                           d_h * in_w * in_c, in_c, 3 * out_c, out_c, acc4);
                     if (ok == 3) {
                         uf_rq_out4_rv(acc4, t, nb, o, out_c, act_min, act_max, 1);
                     } else {
