@@ -230,6 +230,10 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
         int ok = uf_rq_prepare_lim(t, nb, bias, mult, shift, c0, in_c, out_off, act_min, act_max);
+#if defined(__riscv)
+        int n3 = (nb & ~1) / 3 & ~1;   // rows in threes (an even number of them), then twos
+        n3 *= 3;
+#endif
         const int8_t *wb = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
         for (int oy = 0; oy < out_h; oy++) {
@@ -238,9 +242,12 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
             for (; packed && ox + 4 <= out_w; ox += 4, o += 4 * out_c) {
                 const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
                 size_t xstep = (size_t)s_w * in_c;
-                int n2 = nb & ~1;
+                int n2 = nb & ~1, j = 0;
                 uf_pack4_rv(x0, x0 + xstep, x0 + 2 * xstep, x0 + 3 * xstep, xx, in_c);
-                for (int j = 0; j < n2; j += 2) {
+                for (; j < n3; j += 3) {
+                    uf_dot3p2_s8(xx, wb + (size_t)j * in_c, in_c, in_c, acc4 + j);
+                }
+                for (; j < n2; j += 2) {
                     uf_dot2p2_s8(xx, wb + (size_t)j * in_c, in_c, in_c, acc4 + j);
                 }
                 for (int i = 0; i < 4; i++) {
