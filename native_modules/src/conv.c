@@ -1127,10 +1127,25 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     ? ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c : 0;
                 const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
 #if defined(__riscv)
-                if (row4 && rows == k_h && cols == 3 && ox + 3 < out_w && x0 + 3 * s_w + 3 <= in_w) {
-                    // four pixels with every tap valid (x0 >= 0: cols == 3)
+                if (row4 && rows > 0 && cols == 3 && ox + 3 < out_w && x0 + 3 * s_w + 3 <= in_w) {
+                    // four pixels with every tap of their valid rows valid (x0 >= 0: cols == 3)
                     (s_w == 1 ? dw_row4_rv : dw_row4s2_rv)(x + xoff + c0, wt + c0, nb, rows,
                                                            d_h * in_w * in_c, in_c, 3 * out_c, out_c, acc4);
+                    if (rows < k_h) {   // the padded rows' share, as the pairs' below
+                        if (pk[0] != ky0 || pk[1] != ky1 || pk[2] != 0 || pk[3] != 3) {
+                            for (int j = 0; j < nb; j += 4) {
+                                int m = nb - j < 4 ? nb - j : 4;
+                                pad[j] = pad[j + 1] = pad[j + 2] = pad[j + 3] = 0;
+                                dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, 0, 3, in_off, pad + j);
+                            }
+                            pk[0] = ky0, pk[1] = ky1, pk[2] = 0, pk[3] = 3;
+                        }
+                        for (int j = 0; j < nb; j++) {
+                            int32_t v = pad[j];
+                            acc4[j] += v, acc4[UF_RV_ACC + j] += v, acc4[2 * UF_RV_ACC + j] += v;
+                            acc4[3 * UF_RV_ACC + j] += v;
+                        }
+                    }
                     if (ok == 3) {
                         uf_rq_out4_rv(acc4, t, nb, o, out_c, act_min, act_max, 1);
                     } else {
