@@ -674,6 +674,37 @@ static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k
         acc[j] -= in_off * s[j];
     }
 }
+
+#if defined(__riscv)
+// The padded taps' share -in_off * sum(w) of channels j < nb for the last four valid-tap
+// patterns (ky0, ky1, kx0, kx1) of a block: a row's edge pixels and padded rows repeat
+// theirs (dw_padded_s8 once per pattern, not per pixel).
+typedef struct {
+    int key[4][4], next;
+    int32_t pad[4][UF_DW_BLOCK];
+} dw_padc_rv_t;
+
+static UF_MAC_NOINLINE const int32_t *dw_pad_rv(dw_padc_rv_t *pc, const int8_t *w, int nb, int k_h,
+                                                int k_w, int out_c, int ky0, int ky1, int kx0,
+                                                int kx1, int in_off) {
+    for (int i = 0; i < 4; i++) {
+        const int *k = pc->key[i];
+        if (k[0] == ky0 && k[1] == ky1 && k[2] == kx0 && k[3] == kx1) {
+            return pc->pad[i];
+        }
+    }
+    int i = pc->next;
+    int32_t *pad = pc->pad[i];
+    pc->next = (i + 1) & 3;
+    for (int j = 0; j < nb; j += 4) {
+        int m = nb - j < 4 ? nb - j : 4;
+        pad[j] = pad[j + 1] = pad[j + 2] = pad[j + 3] = 0;
+        dw_padded_s8(w + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, pad + j);
+    }
+    pc->key[i][0] = ky0, pc->key[i][1] = ky1, pc->key[i][2] = kx0, pc->key[i][3] = kx1;
+    return pad;
+}
+#endif
 #endif
 
 #if UF_MAC_M0
@@ -1106,6 +1137,7 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
 #endif
 #if defined(__riscv)
     int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (dw_row4_rv)
+    dw_padc_rv_t padc;
     int row4 = xs && k_w == 3 && (s_w == 1 || s_w == 2) && d_w == 1;   // (dw_row4_rv, dw_row4s2_rv)
 #endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
@@ -1114,6 +1146,12 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                                    act_max);
 #if UF_MAC_PAIRS
         int pk[4] = {-1, -1, -1, -1};   // the valid taps pad is for
+#endif
+#if defined(__riscv)
+        padc.next = 0;
+        for (int i = 0; i < 4; i++) {
+            padc.key[i][0] = -1;   // (no pattern has ky0 < 0)
+        }
 #endif
         int8_t *o = out + c0;
         for (int oy = 0; oy < out_h; oy++) {
@@ -1131,17 +1169,11 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     // four pixels with every tap of their valid rows valid (x0 >= 0: cols == 3)
                     (s_w == 1 ? dw_row4_rv : dw_row4s2_rv)(x + xoff + c0, wt + c0, nb, rows,
                                                            d_h * in_w * in_c, in_c, 3 * out_c, out_c, acc4);
-                    if (rows < k_h) {   // the padded rows' share, as the pairs' below
-                        if (pk[0] != ky0 || pk[1] != ky1 || pk[2] != 0 || pk[3] != 3) {
-                            for (int j = 0; j < nb; j += 4) {
-                                int m = nb - j < 4 ? nb - j : 4;
-                                pad[j] = pad[j + 1] = pad[j + 2] = pad[j + 3] = 0;
-                                dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, 0, 3, in_off, pad + j);
-                            }
-                            pk[0] = ky0, pk[1] = ky1, pk[2] = 0, pk[3] = 3;
-                        }
+                    if (rows < k_h) {   // the padded rows' share
+                        const int32_t *pp = dw_pad_rv(&padc, w + c0, nb, k_h, k_w, out_c, ky0, ky1, 0, 3,
+                                                      in_off);
                         for (int j = 0; j < nb; j++) {
-                            int32_t v = pad[j];
+                            int32_t v = pp[j];
                             acc4[j] += v, acc4[UF_RV_ACC + j] += v, acc4[2 * UF_RV_ACC + j] += v;
                             acc4[3 * UF_RV_ACC + j] += v;
                         }
@@ -1220,11 +1252,22 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     } else {
                         acc[j] = acc[j + 1] = acc[j + 2] = acc[j + 3] = 0;
                     }
+#if !defined(__riscv)
                     if (rows < k_h || cols < k_w) {   // padded taps read the zero point
                         dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off,
                                      acc + j);
                     }
+#endif
                 }
+#if defined(__riscv)
+                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                    const int32_t *pp = dw_pad_rv(&padc, w + c0, nb, k_h, k_w, out_c, ky0, ky1, kx0, kx1,
+                                                  in_off);
+                    for (int j = 0; j < nb; j++) {
+                        acc[j] += pp[j];
+                    }
+                }
+#endif
                 uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
             }
         }
