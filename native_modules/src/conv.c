@@ -676,6 +676,63 @@ static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k
 }
 
 #if defined(__riscv)
+// One input channel (xs = 0): its weights as channel pairs, per block of four channels g
+// and tap t the words W[g][2t + q] = w[t][4g + 2q] - w[t][4g + 2q + 1] * 2^16 (q < 2), so
+// one MUL by an input value gives two channels' products (lanes as uf_dot4p_s8's, split
+// every two taps of a row). UF_RV_WP words at most.
+#define UF_RV_WP 320
+static UF_MAC_NOINLINE void dw_x1tab_rv(const int8_t *w, int n4, int taps, int out_c, int32_t *W) {
+    for (int g = 0; g < n4; g += 4) {
+        const int8_t *wg = w + g;
+        for (int t = 0; t < taps; t++, wg += out_c, W += 2) {
+            W[0] = wg[0] - wg[1] * 65536;
+            W[1] = wg[2] - wg[3] * 65536;
+        }
+    }
+}
+
+// Four channels (W: their block's words at the first valid tap) of two output pixels (x0,
+// x1 at their first valid tap) over rows x cols taps: acc0[j], acc1[j] (j < 4). x_row,
+// x_col: the input's steps, w_row: the words' from a row's first tap to the next's. Per
+// two taps: four input LB, four LW and 28 ALU/MUL operations for 16 MACs (dw_taps2_s8:
+// two LB, eight LB of weights, 16 MUL and 16 ADD for 8 MACs... per tap).
+static UF_MAC_NOINLINE void dw_x1p_rv(const int8_t *x0, const int8_t *x1, const int32_t *W, int rows,
+                                      int cols, int x_row, int x_col, int w_row, int32_t *acc0,
+                                      int32_t *acc1) {
+    const int32_t c = 32767;
+    int32_t a0 = 0, h0 = 0, a1 = 0, h1 = 0, b0 = 0, g0 = 0, b1 = 0, g1 = 0;
+    for (int r = rows; r > 0; r--, x0 += x_row, x1 += x_row, W += w_row) {
+        const int8_t *p0 = x0, *p1 = x1;
+        const int32_t *q = W;
+        int k = cols;
+        for (; k >= 2; k -= 2, q += 4) {
+            int32_t u0 = *p0, u1 = *p1, v0, v1, e, f, p;
+            p0 += x_col, p1 += x_col;
+            v0 = *p0, v1 = *p1;
+            p0 += x_col, p1 += x_col;
+            e = q[0], f = q[2];
+            p = e * u0 + f * v0; a0 += p; h0 += (p + c) >> 16;
+            p = e * u1 + f * v1; b0 += p; g0 += (p + c) >> 16;
+            e = q[1], f = q[3];
+            p = e * u0 + f * v0; a1 += p; h1 += (p + c) >> 16;
+            p = e * u1 + f * v1; b1 += p; g1 += (p + c) >> 16;
+        }
+        if (k) {
+            int32_t u0 = *p0, u1 = *p1, p;
+            p = q[0] * u0; a0 += p; h0 += (p + c) >> 16;
+            p = q[0] * u1; b0 += p; g0 += (p + c) >> 16;
+            p = q[1] * u0; a1 += p; h1 += (p + c) >> 16;
+            p = q[1] * u1; b1 += p; g1 += (p + c) >> 16;
+        }
+    }
+    acc0[0] = (int32_t)((uint32_t)a0 - ((uint32_t)h0 << 16)), acc0[1] = -h0;
+    acc0[2] = (int32_t)((uint32_t)a1 - ((uint32_t)h1 << 16)), acc0[3] = -h1;
+    acc1[0] = (int32_t)((uint32_t)b0 - ((uint32_t)g0 << 16)), acc1[1] = -g0;
+    acc1[2] = (int32_t)((uint32_t)b1 - ((uint32_t)g1 << 16)), acc1[3] = -g1;
+}
+#endif
+
+#if defined(__riscv)
 // The padded taps' share -in_off * sum(w) of channels j < nb for the last four valid-tap
 // patterns (ky0, ky1, kx0, kx1) of a block: a row's edge pixels and padded rows repeat
 // theirs (dw_padded_s8 once per pattern, not per pixel).
@@ -1136,7 +1193,10 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
     int32_t acc[UF_DW_BLOCK];
 #endif
 #if defined(__riscv)
-    int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (dw_row4_rv)
+    // four pixels' sums (dw_row4_rv, channels per input) or, one input channel,
+    // dw_x1tab_rv's words
+    int32_t scratch[UF_RV_WP > 4 * UF_RV_ACC ? UF_RV_WP : 4 * UF_RV_ACC];
+    int32_t *acc4 = scratch, *wx1 = scratch;
     dw_padc_rv_t padc;
     int row4 = xs && k_w == 3 && (s_w == 1 || s_w == 2) && d_w == 1;   // (dw_row4_rv, dw_row4s2_rv)
 #endif
@@ -1148,6 +1208,12 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
         int pk[4] = {-1, -1, -1, -1};   // the valid taps pad is for
 #endif
 #if defined(__riscv)
+        // one input channel: the channel-pair words (dw_x1p_rv) of the block's fours
+        const int32_t *wtab = 0;
+        if (!xs && (size_t)(nb & ~3) * k_h * k_w / 2 <= UF_RV_WP) {
+            dw_x1tab_rv(w + c0, nb & ~3, k_h * k_w, out_c, wx1);
+            wtab = wx1;
+        }
         padc.next = 0;
         for (int i = 0; i < 4; i++) {
             padc.key[i][0] = -1;   // (no pattern has ky0 < 0)
@@ -1201,6 +1267,12 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                         for (int j = 0; j < nb; j += 4) {
                             int m = nb - j < 4 ? nb - j : 4;
                             const int8_t *xj = x + (size_t)(c0 + j) * xs;
+#if defined(__riscv)
+                            if (m == 4 && wtab) {
+                                dw_x1p_rv(xj + xoff, xj + xoff1, wtab + j * k_h * k_w / 2 + 2 * (ky0 * k_w + kx0),
+                                          rows, cols, d_h * in_w * in_c, d_w * in_c, 2 * k_w, acc + j, acc1 + j);
+                            } else
+#endif
                             if (m == 4) {
                                 dw_taps2_s8(xj + xoff, xj + xoff1, wt + c0 + j, xs, rows, cols,
                                             d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c,
