@@ -730,6 +730,33 @@ static UF_MAC_NOINLINE void dw_x1p_rv(const int8_t *x0, const int8_t *x1, const 
     acc1[0] = (int32_t)((uint32_t)b0 - ((uint32_t)g0 << 16)), acc1[1] = -g0;
     acc1[2] = (int32_t)((uint32_t)b1 - ((uint32_t)g1 << 16)), acc1[3] = -g1;
 }
+
+// dw_x1p_rv for one pixel: acc[j] (j < 4).
+static UF_MAC_NOINLINE void dw_x1p1_rv(const int8_t *x, const int32_t *W, int rows, int cols, int x_row,
+                                       int x_col, int w_row, int32_t *acc) {
+    const int32_t c = 32767;
+    int32_t a0 = 0, h0 = 0, a1 = 0, h1 = 0;
+    for (int r = rows; r > 0; r--, x += x_row, W += w_row) {
+        const int8_t *p0 = x;
+        const int32_t *q = W;
+        int k = cols;
+        for (; k >= 2; k -= 2, q += 4) {
+            int32_t u = *p0, v, p;
+            p0 += x_col;
+            v = *p0;
+            p0 += x_col;
+            p = q[0] * u + q[2] * v; a0 += p; h0 += (p + c) >> 16;
+            p = q[1] * u + q[3] * v; a1 += p; h1 += (p + c) >> 16;
+        }
+        if (k) {
+            int32_t u = *p0, p;
+            p = q[0] * u; a0 += p; h0 += (p + c) >> 16;
+            p = q[1] * u; a1 += p; h1 += (p + c) >> 16;
+        }
+    }
+    acc[0] = (int32_t)((uint32_t)a0 - ((uint32_t)h0 << 16)), acc[1] = -h0;
+    acc[2] = (int32_t)((uint32_t)a1 - ((uint32_t)h1 << 16)), acc[3] = -h1;
+}
 #endif
 
 #if defined(__riscv)
@@ -760,6 +787,24 @@ static UF_MAC_NOINLINE const int32_t *dw_pad_rv(dw_padc_rv_t *pc, const int8_t *
     }
     pc->key[i][0] = ky0, pc->key[i][1] = ky1, pc->key[i][2] = kx0, pc->key[i][3] = kx1;
     return pad;
+}
+
+// One output pixel's valid taps, one input channel, channel blocks of four (x, w at the
+// first valid tap, w at channel 0; W: dw_x1tab_rv's words there, wstep words per block):
+// acc[j], j < nb.
+static UF_MAC_NOINLINE void dw_one_rv(const int8_t *x, const int8_t *w, const int32_t *W, int wstep,
+                                      int nb, int xs, int rows, int cols, int x_row, int x_col,
+                                      int w_row, int w_col, int k_w, int32_t *acc) {
+    for (int j = 0; j < nb; j += 4, acc += 4) {
+        int m = nb - j < 4 ? nb - j : 4;
+        if (cols >= 4 && rows > 0 && m == 4) {   // (fewer columns: dw_taps_s8 is faster)
+            dw_x1p1_rv(x, W + (j >> 2) * wstep, rows, cols, x_row, x_col, 2 * k_w, acc);
+        } else if (rows > 0 && cols > 0) {
+            dw_taps_s8(x + (size_t)j * xs, w + j, m, xs, rows, cols, x_row, x_col, w_row, w_col, acc);
+        } else {
+            acc[0] = acc[1] = acc[2] = acc[3] = 0;
+        }
+    }
 }
 #endif
 #endif
@@ -1315,6 +1360,12 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                         continue;
                     }
                 }
+#endif
+#if defined(__riscv)
+                if (wtab) {
+                    dw_one_rv(x + xoff, wt + c0, wtab + 2 * (ky0 * k_w + kx0), 2 * k_h * k_w, nb, xs, rows,
+                              cols, d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, k_w, acc);
+                } else
 #endif
                 for (int j = 0; j < nb; j += 4) {
                     int m = nb - j < 4 ? nb - j : 4;
