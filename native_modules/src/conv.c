@@ -217,10 +217,14 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                             int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                             int act_max) {
     uf_rq_t t[UF_DW_BLOCK];
-    int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
 #if defined(__riscv)
     int32_t xx[2 * UF_RV_PACKED];   // two pixel pairs' inputs packed (uf_pack4_rv, uf_pack2_rv)
-    int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (uf_dot2p2_s8)
+    int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (uf_dot3p2_s8, uf_dot2p2_s8)
+    int32_t *acc = acc4;           // (two pixels' in its first half)
+#else
+    int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
+#endif
+#if defined(__riscv)
     int packed = in_c > 0 && !(in_c & 1) && in_c <= UF_RV_PACKED && out_c >= 4;
     if (s_h * in_w == s_w * out_w) {   // the pixels evenly spaced: one row (more in fours)
         out_w *= out_h, out_h = 1;
