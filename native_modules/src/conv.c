@@ -785,9 +785,26 @@ static UF_MAC_NOINLINE const int32_t *dw_pad_rv(dw_padc_rv_t *pc, const int8_t *
     int32_t *pad = pc->pad[i];
     pc->next = (i + 1) & 3;
     for (int j = 0; j < nb; j += 4) {
-        int m = nb - j < 4 ? nb - j : 4;
         pad[j] = pad[j + 1] = pad[j + 2] = pad[j + 3] = 0;
-        dw_padded_s8(w + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, pad + j);
+        if (nb - j < 4) {
+            dw_padded_s8(w + j, nb - j, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, pad + j);
+            break;
+        }
+        // four channels in registers, only the padded taps visited
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const int8_t *wr = w + j;
+        for (int ky = 0; ky < k_h; ky++, wr += (size_t)k_w * out_c) {
+            int inside = ky >= ky0 && ky < ky1 && kx1 > kx0;
+            const int8_t *wp = wr;
+            for (int kx = 0; kx < k_w; kx++, wp += out_c) {
+                if (inside && kx == kx0) {   // skip the valid run
+                    kx = kx1 - 1, wp += (size_t)(kx1 - 1 - kx0) * out_c;
+                    continue;
+                }
+                s0 += wp[0], s1 += wp[1], s2 += wp[2], s3 += wp[3];
+            }
+        }
+        pad[j] = -in_off * s0, pad[j + 1] = -in_off * s1, pad[j + 2] = -in_off * s2, pad[j + 3] = -in_off * s3;
     }
     pc->key[i][0] = ky0, pc->key[i][1] = ky1, pc->key[i][2] = kx0, pc->key[i][3] = kx1;
     return pad;
