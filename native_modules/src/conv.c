@@ -218,7 +218,7 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                             int act_max) {
     uf_rq_t t[UF_DW_BLOCK];
 #if defined(__riscv)
-    int32_t xx[2 * UF_RV_PACKED];   // two pixel pairs' inputs packed (uf_pack4_rv, uf_pack2_rv)
+    int32_t xx[2 * UF_RV_PACKED];   // two pixel pairs' inputs packed (uf_pack4_rv)
     int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (uf_dot3p2_s8, uf_dot2p2_s8)
     int32_t *acc = acc4;           // (two pixels' in its first half)
 #else
@@ -272,14 +272,6 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
             for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
                 const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
                 const int8_t *x1 = x0 + (size_t)s_w * in_c;
-#if defined(__riscv)
-                if (packed) {
-                    uf_pack2_rv(x0, x1, xx, in_c);
-                    for (int j = 0; j < n4; j += 4) {
-                        uf_dot4p_s8(xx, wb + (size_t)j * in_c, in_c, in_c, acc + j, acc + UF_DW_BLOCK + j);
-                    }
-                } else
-#endif
                 for (int j = 0; j < n4; j += 4) {
                     uf_dot4x2_s8(x0, x1, wb + (size_t)j * in_c, in_c, in_c, acc + j,
                                  acc + UF_DW_BLOCK + j);
@@ -682,7 +674,7 @@ static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k
 #if defined(__riscv)
 // One input channel (xs = 0): its weights as channel pairs, per block of four channels g
 // and tap t the words W[g][2t + q] = w[t][4g + 2q] - w[t][4g + 2q + 1] * 2^16 (q < 2), so
-// one MUL by an input value gives two channels' products (lanes as uf_dot4p_s8's, split
+// one MUL by an input value gives two channels' products (lanes as uf_dot2p2_s8's, split
 // every two taps of a row). UF_RV_WP words at most.
 #define UF_RV_WP 320
 static UF_MAC_NOINLINE void dw_x1tab_rv(const int8_t *w, int n4, int taps, int out_c, int32_t *W) {
@@ -1299,8 +1291,13 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
 #if defined(__riscv)
                 if (row4 && rows > 0 && cols == 3 && ox + 3 < out_w && x0 + 3 * s_w + 3 <= in_w) {
                     // four pixels with every tap of their valid rows valid (x0 >= 0: cols == 3)
-                    (s_w == 1 ? dw_row4_rv : dw_row4s2_rv)(x + xoff + c0, wt + c0, nb, rows,
-                                                           d_h * in_w * in_c, in_c, 3 * out_c, out_c, acc4);
+                    if (s_w == 1) {
+                        dw_row4_rv(x + xoff + c0, wt + c0, nb, rows, d_h * in_w * in_c, in_c, 3 * out_c, out_c,
+                                   acc4);
+                    } else {
+                        dw_row4s2_rv(x + xoff + c0, wt + c0, nb, rows, d_h * in_w * in_c, in_c, 3 * out_c, out_c,
+                                     acc4);
+                    }
                     if (rows < k_h) {   // the padded rows' share
                         const int32_t *pp = dw_pad_rv(&padc, w + c0, nb, k_h, k_w, out_c, ky0, ky1, 0, 3,
                                                       in_off);

@@ -1561,16 +1561,9 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4x2_s8(const int8_t *x0, const i
 #endif
 
 #if defined(__riscv)
-// RV32: two pixels packed in one word per input, X[k] = x0[k] - x1[k] * 2^16 (k < n),
-// built once per pixel pair for every row (as uf_mac2x2p_m0's).
+// RV32: four pixels packed in pairs, one word per pixel pair and input: X[k] = x0[k] -
+// x1[k] * 2^16 (as uf_mac2x2p_m0's), built once per pixel quad for every row.
 #define UF_RV_PACKED 256
-static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_pack2_rv(const int8_t *x0, const int8_t *x1, int32_t *X,
-                                                      int n) {
-    for (int k = 0; k < n; k++) {
-        X[k] = x0[k] - x1[k] * 65536;
-    }
-}
-
 // Four pixels (two pairs A = x0, x1 and B = x2, x3): per input pair k, k + 1 (n even)
 // the four words A[k], A[k + 1], B[k], B[k + 1] in a row.
 static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_pack4_rv(const int8_t *x0, const int8_t *x1,
@@ -1584,10 +1577,13 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_pack4_rv(const int8_t *x0, const in
     }
 }
 
-// Two rows (w, w + stride) by four pixels on uf_pack4_rv's words (n even, > 0, < 2^16),
-// the lanes as uf_dot4p_s8's: each weight's LB serves four pixels. acc[i * UF_RV_ACC +
-// j] = pixel i's sum of row j (i < 4, j < 2). Per input pair: four LW, four LB, eight MUL
-// and 20 ALU operations for 16 MACs.
+// Two rows (w, w + stride) by four pixels on uf_pack4_rv's words (n even, > 0, < 2^16):
+// one MUL by a weight gives a pixel pair's two products (uf_mac2x2p_m0's comment derives
+// the lanes). Per row, pixel pair and input pair, P = w[k] X[k] + w[k + 1] X[k + 1] = L +
+// H 2^16 with L pixel 0's pair sum and H minus pixel 1's; the row's a sums P, its h sums
+// (P + 32767) >> 16 = H exactly, so S1 = -h and S0 = a + S1 2^16 (mod 2^32). Each
+// weight's LB serves four pixels. acc[i * UF_RV_ACC + j] = pixel i's sum of row j (i < 4,
+// j < 2). Per input pair: four LW, four LB, eight MUL and 20 ALU operations for 16 MACs.
 #define UF_RV_ACC 32
 static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot2p2_s8(const int32_t *X, const int8_t *w, int n,
                                                        int stride, int32_t *acc) {
@@ -1664,42 +1660,6 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot3p2_s8(const int32_t *X, const i
     acc[3 * UF_RV_ACC] = -g0, acc[3 * UF_RV_ACC + 1] = -g1, acc[3 * UF_RV_ACC + 2] = -g2;
 }
 
-// uf_dot4x2_s8 on uf_pack2_rv's words (n even, > 0, < 2^16): one MUL per weight gives
-// both pixels' products, as uf_mac2x2p_m0 (its comment derives the lanes): per row and
-// input pair P = w[k] X[k] + w[k + 1] X[k + 1] = L + H 2^16 with L pixel 0's pair sum and
-// H minus pixel 1's; the row's a sums P, its h sums (P + 32767) >> 16 = H exactly, so
-// S1 = -h and S0 = a + S1 2^16 (mod 2^32). Per input pair and row: two LB, two MUL and
-// five ALU operations for four MACs (uf_dot4x2_s8: two LB, four MUL, four ADD, and the
-// two inputs' loads per row of four).
-static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot4p_s8(const int32_t *X, const int8_t *w, int n,
-                                                      int stride, int32_t *acc0, int32_t *acc1) {
-    const int8_t *w1 = w + stride, *w2 = w1 + stride, *w3 = w2 + stride;
-    const int32_t *end = X + n;
-    const int32_t c = 32767;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, h0 = 0, h1 = 0, h2 = 0, h3 = 0;
-#define UF_RV_PAIR(i) do {                                                             \
-        int32_t u = X[i], v = X[i + 1], p;                                              \
-        p = w[i] * u + w[i + 1] * v; a0 += p; h0 += (p + c) >> 16;                     \
-        p = w1[i] * u + w1[i + 1] * v; a1 += p; h1 += (p + c) >> 16;                   \
-        p = w2[i] * u + w2[i + 1] * v; a2 += p; h2 += (p + c) >> 16;                   \
-        p = w3[i] * u + w3[i + 1] * v; a3 += p; h3 += (p + c) >> 16;                   \
-    } while (0)
-    if (n & 2) {
-        UF_RV_PAIR(0);
-        X += 2, w += 2, w1 += 2, w2 += 2, w3 += 2;
-    }
-    while (X < end) {
-        UF_RV_PAIR(0);
-        UF_RV_PAIR(2);
-        X += 4, w += 4, w1 += 4, w2 += 4, w3 += 4;
-    }
-#undef UF_RV_PAIR
-    acc1[0] = -h0, acc1[1] = -h1, acc1[2] = -h2, acc1[3] = -h3;
-    acc0[0] = (int32_t)((uint32_t)a0 - ((uint32_t)h0 << 16));
-    acc0[1] = (int32_t)((uint32_t)a1 - ((uint32_t)h1 << 16));
-    acc0[2] = (int32_t)((uint32_t)a2 - ((uint32_t)h2 << 16));
-    acc0[3] = (int32_t)((uint32_t)a3 - ((uint32_t)h3 << 16));
-}
 #endif
 
 // One row: sum over k < n of x[k] * w[k].
