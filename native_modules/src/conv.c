@@ -220,14 +220,30 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                             int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
                             int act_max) {
     uf_rq_t t[UF_DW_BLOCK];
+#if defined(__riscv)
+    int32_t xx[2 * UF_RV_PACKED];   // two pixel pairs' inputs packed (uf_pack4_rv)
+    int32_t acc4[4 * UF_RV_ACC];   // four pixels' sums (uf_dot3p2_s8, uf_dot2p2_s8)
+    int32_t *acc = acc4;           // (two pixels' in its first half)
+#else
     int32_t acc[2 * UF_DW_BLOCK];   // (the second half: a pixel pair's second pixel)
+#endif
 #if defined(__XTENSA__)
     int16_t xx[2 * UF_XT_WIDE];   // a pixel pair's inputs, widened and interleaved
+#endif
+#if defined(__riscv)
+    int packed = in_c > 0 && !(in_c & 1) && in_c <= UF_RV_PACKED && out_c >= 4;
+    if (s_h * in_w == s_w * out_w) {   // the pixels evenly spaced: one row (more in fours)
+        out_w *= out_h, out_h = 1;
+    }
 #endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
+        int ok = uf_rq_prepare_lim(t, nb, bias, mult, shift, c0, in_c, out_off, act_min, act_max);
+#if defined(__riscv)
+        int n3 = (nb & ~1) / 3 & ~1;   // rows in threes (an even number of them), then twos
+        n3 *= 3;
+#endif
         const int8_t *wb = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
 #if defined(__XTENSA__)
@@ -269,6 +285,32 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
 #endif
         for (int oy = 0; oy < out_h; oy++) {
             int ox = 0;
+#if defined(__riscv)
+            for (; packed && ox + 4 <= out_w; ox += 4, o += 4 * out_c) {
+                const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
+                size_t xstep = (size_t)s_w * in_c;
+                int n2 = nb & ~1, j = 0;
+                uf_pack4_rv(x0, x0 + xstep, x0 + 2 * xstep, x0 + 3 * xstep, xx, in_c);
+                for (; j < n3; j += 3) {
+                    uf_dot3p2_s8(xx, wb + (size_t)j * in_c, in_c, in_c, acc4 + j);
+                }
+                for (; j < n2; j += 2) {
+                    uf_dot2p2_s8(xx, wb + (size_t)j * in_c, in_c, in_c, acc4 + j);
+                }
+                for (int i = 0; i < 4; i++) {
+                    if (n2 < nb) {
+                        acc4[i * UF_RV_ACC + n2] = uf_dot1_s8(x0 + i * xstep, wb + (size_t)n2 * in_c, in_c);
+                    }
+                    if (ok != 3) {
+                        uf_rq_out(acc4 + i * UF_RV_ACC, t, nb, ok, o + i * out_c, bias, mult, shift, c0,
+                                  out_off, act_min, act_max);
+                    }
+                }
+                if (ok == 3) {
+                    uf_rq_out4_rv(acc4, t, nb, o, out_c, act_min, act_max, 1);
+                }
+            }
+#endif
 #if UF_MAC_PAIRS
             for (; ox + 2 <= out_w; ox += 2, o += 2 * out_c) {
                 const int8_t *x0 = x + ((size_t)oy * s_h * in_w + (size_t)ox * s_w) * in_c;
@@ -281,9 +323,16 @@ static UF_MAC_NOINLINE void conv1x1_blocked(const int8_t *x, const int8_t *w, co
                     acc[j] = uf_dot1_s8(x0, wb + (size_t)j * in_c, in_c);
                     acc[UF_DW_BLOCK + j] = uf_dot1_s8(x1, wb + (size_t)j * in_c, in_c);
                 }
-                uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
-                uf_rq_out(acc + UF_DW_BLOCK, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off,
-                          act_min, act_max);
+#if defined(__riscv)
+                if (ok == 3) {
+                    uf_rq_out4_rv(acc, t, nb, o, out_c, act_min, act_max, 0);
+                } else
+#endif
+                {
+                    uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+                    uf_rq_out(acc + UF_DW_BLOCK, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off,
+                              act_min, act_max);
+                }
             }
 #endif
             for (; ox < out_w; ox++, o += out_c) {
@@ -587,6 +636,59 @@ static UF_MAC_NOINLINE void dw_taps2_s8(const int8_t *x0, const int8_t *x1, cons
 }
 #endif
 
+#if defined(__riscv)
+#if UF_DW_BLOCK != UF_RV_ACC
+#error "uf_rq_out4_rv and uf_dot2p2_s8 take a pixel's sums UF_DW_BLOCK apart"
+#endif
+// Depthwise, three taps per filter row at stride and dilation 1, four output pixels side
+// by side with every tap valid, one input channel per output channel (channels
+// contiguous): acc[i * 32 + j] = the sum over rows r < rows and taps c < 3 of
+// x[r * x_row + (i + c) * x_col + j] * w[r * w_row + c * w_col + j] (i < 4, j < n). Per
+// channel and row the six inputs and three weights are loaded once for 12 MACs
+// (dw_taps2_s8: a weight per two MACs, an input per MAC).
+static UF_MAC_NOINLINE void dw_row4_rv(const int8_t *x, const int8_t *w, int n, int rows, int x_row,
+                                       int x_col, int w_row, int w_col, int32_t *acc) {
+    for (const int32_t *end = acc + n; acc < end; x++, w++, acc++) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *xr = x, *wr = w;
+        for (int r = rows; r > 0; r--, xr += x_row, wr += w_row) {
+            const int8_t *p = xr, *q = wr;
+            int32_t c0 = *q, c1, c2, v0, v1, v2, v3, v4, v5;
+            q += w_col, c1 = *q, q += w_col, c2 = *q;
+            v0 = *p, p += x_col, v1 = *p, p += x_col, v2 = *p, p += x_col;
+            v3 = *p, p += x_col, v4 = *p, p += x_col, v5 = *p;
+            a0 += v0 * c0 + v1 * c1 + v2 * c2;
+            a1 += v1 * c0 + v2 * c1 + v3 * c2;
+            a2 += v2 * c0 + v3 * c1 + v4 * c2;
+            a3 += v3 * c0 + v4 * c1 + v5 * c2;
+        }
+        acc[0] = a0, acc[32] = a1, acc[64] = a2, acc[96] = a3;
+    }
+}
+
+// dw_row4_rv at stride 2 (pixel i's taps at columns 2i + c): nine inputs per channel and row.
+static UF_MAC_NOINLINE void dw_row4s2_rv(const int8_t *x, const int8_t *w, int n, int rows, int x_row,
+                                         int x_col, int w_row, int w_col, int32_t *acc) {
+    for (const int32_t *end = acc + n; acc < end; x++, w++, acc++) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *xr = x, *wr = w;
+        for (int r = rows; r > 0; r--, xr += x_row, wr += w_row) {
+            const int8_t *p = xr, *q = wr;
+            int32_t c0 = *q, c1, c2, v0, v1, v2, v3, v4, v5, v6, v7, v8;
+            q += w_col, c1 = *q, q += w_col, c2 = *q;
+            v0 = *p, p += x_col, v1 = *p, p += x_col, v2 = *p, p += x_col;
+            v3 = *p, p += x_col, v4 = *p, p += x_col, v5 = *p, p += x_col;
+            v6 = *p, p += x_col, v7 = *p, p += x_col, v8 = *p;
+            a0 += v0 * c0 + v1 * c1 + v2 * c2;
+            a1 += v2 * c0 + v3 * c1 + v4 * c2;
+            a2 += v4 * c0 + v5 * c1 + v6 * c2;
+            a3 += v6 * c0 + v7 * c1 + v8 * c2;
+        }
+        acc[0] = a0, acc[32] = a1, acc[64] = a2, acc[96] = a3;
+    }
+}
+#endif
+
 // acc[j] -= in_off * w[tap][j] over the padded taps (outside rows [ky0, ky1) or
 // columns [kx0, kx1)) of nb <= 4 channels, w at the first channel, taps out_c apart.
 static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k_w, int out_c,
@@ -611,6 +713,156 @@ static UF_MAC_NOINLINE void dw_padded_s8(const int8_t *w, int nb, int k_h, int k
         acc[j] -= in_off * s[j];
     }
 }
+
+#if defined(__riscv)
+// One input channel (xs = 0): its weights as channel pairs, per block of four channels g
+// and tap t the words W[g][2t + q] = w[t][4g + 2q] - w[t][4g + 2q + 1] * 2^16 (q < 2), so
+// one MUL by an input value gives two channels' products (lanes as uf_dot2p2_s8's, split
+// every two taps of a row). UF_RV_WP words at most.
+#define UF_RV_WP 320
+static UF_MAC_NOINLINE void dw_x1tab_rv(const int8_t *w, int n4, int taps, int out_c, int32_t *W) {
+    for (int g = 0; g < n4; g += 4) {
+        const int8_t *wg = w + g;
+        for (int t = 0; t < taps; t++, wg += out_c, W += 2) {
+            W[0] = wg[0] - wg[1] * 65536;
+            W[1] = wg[2] - wg[3] * 65536;
+        }
+    }
+}
+
+// Four channels (W: their block's words at the first valid tap) of two output pixels (x0,
+// x1 at their first valid tap) over rows x cols taps: acc0[j], acc1[j] (j < 4). x_row,
+// x_col: the input's steps, w_row: the words' from a row's first tap to the next's. Per
+// two taps: four input LB, four LW and 28 ALU/MUL operations for 16 MACs (dw_taps2_s8:
+// two LB, eight LB of weights, 16 MUL and 16 ADD for 8 MACs... per tap).
+static UF_MAC_NOINLINE void dw_x1p_rv(const int8_t *x0, const int8_t *x1, const int32_t *W, int rows,
+                                      int cols, int x_row, int x_col, int w_row, int32_t *acc0,
+                                      int32_t *acc1) {
+    const int32_t c = 32767;
+    int32_t a0 = 0, h0 = 0, a1 = 0, h1 = 0, b0 = 0, g0 = 0, b1 = 0, g1 = 0;
+    for (int r = rows; r > 0; r--, x0 += x_row, x1 += x_row, W += w_row) {
+        const int8_t *p0 = x0, *p1 = x1;
+        const int32_t *q = W;
+        int k = cols;
+        for (; k >= 2; k -= 2, q += 4) {
+            int32_t u0 = *p0, u1 = *p1, v0, v1, e, f, p;
+            p0 += x_col, p1 += x_col;
+            v0 = *p0, v1 = *p1;
+            p0 += x_col, p1 += x_col;
+            e = q[0], f = q[2];
+            p = e * u0 + f * v0; a0 += p; h0 += (p + c) >> 16;
+            p = e * u1 + f * v1; b0 += p; g0 += (p + c) >> 16;
+            e = q[1], f = q[3];
+            p = e * u0 + f * v0; a1 += p; h1 += (p + c) >> 16;
+            p = e * u1 + f * v1; b1 += p; g1 += (p + c) >> 16;
+        }
+        if (k) {
+            int32_t u0 = *p0, u1 = *p1, p;
+            p = q[0] * u0; a0 += p; h0 += (p + c) >> 16;
+            p = q[0] * u1; b0 += p; g0 += (p + c) >> 16;
+            p = q[1] * u0; a1 += p; h1 += (p + c) >> 16;
+            p = q[1] * u1; b1 += p; g1 += (p + c) >> 16;
+        }
+    }
+    acc0[0] = (int32_t)((uint32_t)a0 - ((uint32_t)h0 << 16)), acc0[1] = -h0;
+    acc0[2] = (int32_t)((uint32_t)a1 - ((uint32_t)h1 << 16)), acc0[3] = -h1;
+    acc1[0] = (int32_t)((uint32_t)b0 - ((uint32_t)g0 << 16)), acc1[1] = -g0;
+    acc1[2] = (int32_t)((uint32_t)b1 - ((uint32_t)g1 << 16)), acc1[3] = -g1;
+}
+
+// dw_x1p_rv for one pixel: acc[j] (j < 4).
+static UF_MAC_NOINLINE void dw_x1p1_rv(const int8_t *x, const int32_t *W, int rows, int cols, int x_row,
+                                       int x_col, int w_row, int32_t *acc) {
+    const int32_t c = 32767;
+    int32_t a0 = 0, h0 = 0, a1 = 0, h1 = 0;
+    for (int r = rows; r > 0; r--, x += x_row, W += w_row) {
+        const int8_t *p0 = x;
+        const int32_t *q = W;
+        int k = cols;
+        for (; k >= 2; k -= 2, q += 4) {
+            int32_t u = *p0, v, p;
+            p0 += x_col;
+            v = *p0;
+            p0 += x_col;
+            p = q[0] * u + q[2] * v; a0 += p; h0 += (p + c) >> 16;
+            p = q[1] * u + q[3] * v; a1 += p; h1 += (p + c) >> 16;
+        }
+        if (k) {
+            int32_t u = *p0, p;
+            p = q[0] * u; a0 += p; h0 += (p + c) >> 16;
+            p = q[1] * u; a1 += p; h1 += (p + c) >> 16;
+        }
+    }
+    acc[0] = (int32_t)((uint32_t)a0 - ((uint32_t)h0 << 16)), acc[1] = -h0;
+    acc[2] = (int32_t)((uint32_t)a1 - ((uint32_t)h1 << 16)), acc[3] = -h1;
+}
+#endif
+
+#if defined(__riscv)
+// The padded taps' share -in_off * sum(w) of channels j < nb for the last four valid-tap
+// patterns (ky0, ky1, kx0, kx1) of a block: a row's edge pixels and padded rows repeat
+// theirs (dw_padded_s8 once per pattern, not per pixel).
+typedef struct {
+    int key[4][4], next;
+    int32_t pad[4][UF_DW_BLOCK];
+} dw_padc_rv_t;
+
+static UF_MAC_NOINLINE const int32_t *dw_pad_rv(dw_padc_rv_t *pc, const int8_t *w, int nb, int k_h,
+                                                int k_w, int out_c, int ky0, int ky1, int kx0,
+                                                int kx1, int in_off) {
+    for (int i = 0; i < 4; i++) {
+        const int *k = pc->key[i];
+        if (k[0] == ky0 && k[1] == ky1 && k[2] == kx0 && k[3] == kx1) {
+            return pc->pad[i];
+        }
+    }
+    int i = pc->next;
+    int32_t *pad = pc->pad[i];
+    pc->next = (i + 1) & 3;
+    for (int j = 0; j < nb; j += 4) {
+        pad[j] = pad[j + 1] = pad[j + 2] = pad[j + 3] = 0;
+        if (nb - j < 4) {
+            dw_padded_s8(w + j, nb - j, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off, pad + j);
+            break;
+        }
+        // four channels in registers, only the padded taps visited
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const int8_t *wr = w + j;
+        for (int ky = 0; ky < k_h; ky++, wr += (size_t)k_w * out_c) {
+            int inside = ky >= ky0 && ky < ky1 && kx1 > kx0;
+            const int8_t *wp = wr;
+            for (int kx = 0; kx < k_w; kx++, wp += out_c) {
+                if (inside && kx == kx0) {   // skip the valid run
+                    kx = kx1 - 1, wp += (size_t)(kx1 - 1 - kx0) * out_c;
+                    continue;
+                }
+                s0 += wp[0], s1 += wp[1], s2 += wp[2], s3 += wp[3];
+            }
+        }
+        pad[j] = -in_off * s0, pad[j + 1] = -in_off * s1, pad[j + 2] = -in_off * s2, pad[j + 3] = -in_off * s3;
+    }
+    pc->key[i][0] = ky0, pc->key[i][1] = ky1, pc->key[i][2] = kx0, pc->key[i][3] = kx1;
+    return pad;
+}
+
+// One output pixel's valid taps, one input channel, channel blocks of four (x, w at the
+// first valid tap, w at channel 0; W: dw_x1tab_rv's words there, wstep words per block):
+// acc[j], j < nb.
+static UF_MAC_NOINLINE void dw_one_rv(const int8_t *x, const int8_t *w, const int32_t *W, int wstep,
+                                      int nb, int xs, int rows, int cols, int x_row, int x_col,
+                                      int w_row, int w_col, int k_w, int32_t *acc) {
+    for (int j = 0; j < nb; j += 4, acc += 4) {
+        int m = nb - j < 4 ? nb - j : 4;
+        if (cols >= 4 && rows > 0 && m == 4) {   // (fewer columns: dw_taps_s8 is faster)
+            dw_x1p1_rv(x, W + (j >> 2) * wstep, rows, cols, x_row, x_col, 2 * k_w, acc);
+        } else if (rows > 0 && cols > 0) {
+            dw_taps_s8(x + (size_t)j * xs, w + j, m, xs, rows, cols, x_row, x_col, w_row, w_col, acc);
+        } else {
+            acc[0] = acc[1] = acc[2] = acc[3] = 0;
+        }
+    }
+}
+#endif
 #endif
 
 #if UF_MAC_M0
@@ -1041,9 +1293,18 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
 #else
     int32_t acc[UF_DW_BLOCK];
 #endif
+#if defined(__riscv)
+    // four pixels' sums (dw_row4_rv, channels per input) or, one input channel,
+    // dw_x1tab_rv's words
+    int32_t scratch[UF_RV_WP > 4 * UF_RV_ACC ? UF_RV_WP : 4 * UF_RV_ACC];
+    int32_t *acc4 = scratch, *wx1 = scratch;
+    dw_padc_rv_t padc;
+    int row4 = xs && k_w == 3 && (s_w == 1 || s_w == 2) && d_w == 1;   // (dw_row4_rv, dw_row4s2_rv)
+#endif
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
-        int ok = uf_rq_prepare(t, nb, bias, mult, shift, c0);
+        int ok = uf_rq_prepare_lim(t, nb, bias, mult, shift, c0, k_h * k_w, out_off, act_min,
+                                   act_max);
 #if UF_MAC_PAIRS
         int pk[4] = {-1, -1, -1, -1};   // the valid taps pad is for
 #endif
@@ -1054,6 +1315,18 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
         int pk1[4][4], pn = 0;
         for (int i = 0; i < 4; i++) {
             pk1[i][0] = -1;
+        }
+#endif
+#if defined(__riscv)
+        // one input channel: the channel-pair words (dw_x1p_rv) of the block's fours
+        const int32_t *wtab = 0;
+        if (!xs && (size_t)(nb & ~3) * k_h * k_w / 2 <= UF_RV_WP) {
+            dw_x1tab_rv(w + c0, nb & ~3, k_h * k_w, out_c, wx1);
+            wtab = wx1;
+        }
+        padc.next = 0;
+        for (int i = 0; i < 4; i++) {
+            padc.key[i][0] = -1;   // (no pattern has ky0 < 0)
         }
 #endif
         int8_t *o = out + c0;
@@ -1067,6 +1340,37 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                 size_t xoff = rows > 0 && cols > 0
                     ? ((size_t)(y0 + ky0 * d_h) * in_w + (x0 + kx0 * d_w)) * in_c : 0;
                 const int8_t *wt = w + (size_t)(ky0 * k_w + kx0) * out_c;
+#if defined(__riscv)
+                if (row4 && rows > 0 && cols == 3 && ox + 3 < out_w && x0 + 3 * s_w + 3 <= in_w) {
+                    // four pixels with every tap of their valid rows valid (x0 >= 0: cols == 3)
+                    if (s_w == 1) {
+                        dw_row4_rv(x + xoff + c0, wt + c0, nb, rows, d_h * in_w * in_c, in_c, 3 * out_c, out_c,
+                                   acc4);
+                    } else {
+                        dw_row4s2_rv(x + xoff + c0, wt + c0, nb, rows, d_h * in_w * in_c, in_c, 3 * out_c, out_c,
+                                     acc4);
+                    }
+                    if (rows < k_h) {   // the padded rows' share
+                        const int32_t *pp = dw_pad_rv(&padc, w + c0, nb, k_h, k_w, out_c, ky0, ky1, 0, 3,
+                                                      in_off);
+                        for (int j = 0; j < nb; j++) {
+                            int32_t v = pp[j];
+                            acc4[j] += v, acc4[UF_RV_ACC + j] += v, acc4[2 * UF_RV_ACC + j] += v;
+                            acc4[3 * UF_RV_ACC + j] += v;
+                        }
+                    }
+                    if (ok == 3) {
+                        uf_rq_out4_rv(acc4, t, nb, o, out_c, act_min, act_max, 1);
+                    } else {
+                        for (int i = 0; i < 4; i++) {
+                            uf_rq_out(acc4 + i * UF_RV_ACC, t, nb, ok, o + i * out_c, bias, mult, shift, c0,
+                                      out_off, act_min, act_max);
+                        }
+                    }
+                    ox += 3, o += 3 * out_c;
+                    continue;
+                }
+#endif
 #if UF_MAC_PAIRS
                 if (ox + 1 < out_w && rows > 0 && cols > 0) {
                     // Two pixels whose windows have the same valid taps: weights loaded once.
@@ -1082,6 +1386,12 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                         for (int j = 0; j < nb; j += 4) {
                             int m = nb - j < 4 ? nb - j : 4;
                             const int8_t *xj = x + (size_t)(c0 + j) * xs;
+#if defined(__riscv)
+                            if (m == 4 && wtab) {
+                                dw_x1p_rv(xj + xoff, xj + xoff1, wtab + j * k_h * k_w / 2 + 2 * (ky0 * k_w + kx0),
+                                          rows, cols, d_h * in_w * in_c, d_w * in_c, 2 * k_w, acc + j, acc1 + j);
+                            } else
+#endif
                             if (m == 4) {
 #if defined(__XTENSA__)
                                 if (xs) {
@@ -1118,9 +1428,16 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                                 acc1[j] += pad[j];
                             }
                         }
-                        uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
-                        uf_rq_out(acc1, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off, act_min,
-                                  act_max);
+#if defined(__riscv)
+                        if (ok == 3) {
+                            uf_rq_out4_rv(acc, t, nb, o, out_c, act_min, act_max, 0);
+                        } else
+#endif
+                        {
+                            uf_rq_out(acc, t, nb, ok, o, bias, mult, shift, c0, out_off, act_min, act_max);
+                            uf_rq_out(acc1, t, nb, ok, o + out_c, bias, mult, shift, c0, out_off, act_min,
+                                      act_max);
+                        }
                         ox++, o += out_c;
                         continue;
                     }
@@ -1131,6 +1448,12 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                 // multiplies, still fewer cycles than dw_taps_s8's C)
                 int32_t g1[7] = {0, rows, cols * out_c, d_w * in_c, out_c,
                                  (d_h * in_w - cols * d_w) * in_c, (k_w - cols) * out_c};
+#endif
+#if defined(__riscv)
+                if (wtab) {
+                    dw_one_rv(x + xoff, wt + c0, wtab + 2 * (ky0 * k_w + kx0), 2 * k_h * k_w, nb, xs, rows,
+                              cols, d_h * in_w * in_c, d_w * in_c, k_w * out_c, out_c, k_w, acc);
+                } else
 #endif
                 for (int j = 0; j < nb; j += 4) {
                     int m = nb - j < 4 ? nb - j : 4;
@@ -1150,7 +1473,7 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     } else {
                         acc[j] = acc[j + 1] = acc[j + 2] = acc[j + 3] = 0;
                     }
-#if !defined(__XTENSA__)
+#if !defined(__XTENSA__) && !defined(__riscv)
                     if (rows < k_h || cols < k_w) {   // padded taps read the zero point
                         dw_padded_s8(w + c0 + j, m, k_h, k_w, out_c, ky0, ky1, kx0, kx1, in_off,
                                      acc + j);
@@ -1176,6 +1499,15 @@ static UF_MAC_NOINLINE void depthwise_blocked(const int8_t *x, const int8_t *w, 
                     }
                     for (int j = 0; j < nb; j++) {
                         acc[j] += pad1[s][j];
+                    }
+                }
+#endif
+#if defined(__riscv)
+                if (rows < k_h || cols < k_w) {   // padded taps read the zero point
+                    const int32_t *pp = dw_pad_rv(&padc, w + c0, nb, k_h, k_w, out_c, ky0, ky1, kx0, kx1,
+                                                  in_off);
+                    for (int j = 0; j < nb; j++) {
+                        acc[j] += pp[j];
                     }
                 }
 #endif

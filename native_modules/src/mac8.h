@@ -369,6 +369,9 @@ __asm__(
     UF_M0_END("uf_pack2_m0"));
 #endif
 
+#endif   // (UF_MAC_M0, resumed below; the table type and uf_rq1_m0_entry also serve RV32)
+
+#if UF_MAC_M0 || defined(__riscv)
 // Requantization of one output channel for uf_rq_m0, with its accumulator (which
 // the MAC kernels store here): mult2 = twice TFLM's multiplier (which is >= 0:
 // TFLM's scales are positive), half = the rounding constant 2^(right - 1) (0 when
@@ -383,6 +386,9 @@ typedef struct {
     uint32_t mult2;
     int32_t half, shifts;
 } uf_rq_m0_t;
+#endif
+
+#if UF_MAC_M0
 
 // out[j] = requantized t[j].acc + t[j].bias, clamped, for j < n (n > 0);
 // lim = {out_off, act_min, act_max}. Per channel: uf_requant_v with the
@@ -1139,7 +1145,7 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
     }
 }
 
-#if UF_MAC_M0
+#if UF_MAC_M0 || defined(__riscv)
 // uf_rq1_m0's entry for one channel (bias b, multiplier m, right shift r = -TFLM's shift,
 // lo = act_min - out_off, the caller's lim checked: uf_rq1_m0_lim); 0 where the channel
 // does not qualify (see uf_rq1_m0).
@@ -1195,6 +1201,9 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t 
 static inline int uf_rq1_m0_lim(const int32_t *lim) {
     return lim && lim[1] >= lim[0] && lim[0] >= -(1 << 20) && lim[1] <= (1 << 20) && lim[2] >= lim[1];
 }
+#endif
+
+#if UF_MAC_M0
 
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
@@ -1311,6 +1320,75 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare(uf_rq_t *t, int n, const 
 #endif
 }
 
+#if defined(__riscv)
+// RV32: uf_rq_prepare, or 3 (uf_rq_out's origin path) where every channel qualifies for
+// uf_rq1_m0's one-floor scheme (uf_rq1_m0_entry, act_min >= out_off; taps < 2^15: every
+// sum, with the padded taps' correction, below 2^30 in magnitude): bias = F, mult = m,
+// clo = C, left = r - 1. An output is then act_min below F, else act_min + min(u,
+// act_max - act_min) with u = the high word of the 64-bit (acc - F) m + C (MUL, MULHU,
+// one carry) >> (r - 1).
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_prepare_lim(uf_rq_t *t, int n, const void *bias,
+                                                           const void *mult, const void *shift,
+                                                           int ch, int taps, int out_off,
+                                                           int act_min, int act_max) {
+    const int32_t lim[3] = {out_off, act_min, act_max};
+    if (taps >= 0 && taps < 32768 && uf_rq1_m0_lim(lim)) {
+        int j = 0;
+        for (; j < n; j++) {
+            uf_rq_m0_t e;
+            int32_t m = uf_ld_i32(mult, ch + j), s = uf_ld_i32(shift, ch + j);
+            if (s < -31 || s > -1 || !uf_rq1_m0_entry(&e, uf_ld_i32(bias, ch + j), m, (int)-s,
+                                                      act_min - out_off)) {
+                break;
+            }
+            t[j].bias = e.bias, t[j].mult = m, t[j].clo = (uint32_t)e.half, t[j].left = -s - 1;
+        }
+        if (j == n) {
+            return 3;
+        }
+    }
+    return uf_rq_prepare(t, n, bias, mult, shift, ch);
+}
+#else
+#define uf_rq_prepare_lim(t, n, bias, mult, shift, ch, taps, out_off, act_min, act_max) \
+    uf_rq_prepare(t, n, bias, mult, shift, ch)
+#endif
+
+#if defined(__riscv)
+// uf_rq_out's origin path (ok == 3) for four pixels i < 4 (two if not four) of channels
+// j < n (n > 0): acc[i * 32 + j] into out[i * out_c + j], each channel's constants loaded
+// once.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out4_rv(const int32_t *acc, const uf_rq_t *t, int n,
+                                                        int8_t *out, int out_c, int act_min,
+                                                        int act_max, int four) {
+    uint32_t range = (uint32_t)(act_max - act_min);
+    int8_t *o1 = out + out_c, *o2 = o1 + out_c, *o3 = o2 + out_c;
+    const int32_t *end = acc + n;
+#define UF_RQ1_RV(i, o) do {                                                           \
+        int32_t y = acc[32 * (i)] - f, v = act_min;                                    \
+        if (y >= 0) {                                                                  \
+            uint64_t p = (uint64_t)(uint32_t)y * m + c;                                \
+            uint32_t u = (uint32_t)(p >> 32) >> sh;                                    \
+            v = u > range ? act_max : act_min + (int32_t)u;                            \
+        }                                                                              \
+        *o++ = (int8_t)v;                                                              \
+    } while (0)
+    do {
+        int32_t f = t->bias;
+        uint32_t m = (uint32_t)t->mult, c = t->clo;
+        int sh = t->left;
+        UF_RQ1_RV(0, out);
+        UF_RQ1_RV(1, o1);
+        if (four) {
+            UF_RQ1_RV(2, o2);
+            UF_RQ1_RV(3, o3);
+        }
+        t++;
+    } while (++acc < end);
+#undef UF_RQ1_RV
+}
+#endif
+
 // out[j] = requantized acc[j] + bias of channel ch + j, j < n: uf_requant_v's
 // arithmetic with t's constants when ok, else uf_requant_block.
 static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf_rq_t *t, int n,
@@ -1321,6 +1399,26 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rq_out(const int32_t *acc, const uf
         uf_requant_block(acc, n, bias, out, mult, shift, ch, out_off, act_min, act_max);
         return;
     }
+#if defined(__riscv)
+    if (ok == 3) {   // uf_rq_prepare_lim's origin path
+        const int32_t *end = acc + n;
+        uint32_t range = (uint32_t)(act_max - act_min);
+        if (n <= 0) {
+            return;
+        }
+        do {
+            int32_t y = *acc - t->bias, v = act_min;
+            if (y >= 0) {
+                uint64_t p = (uint64_t)(uint32_t)y * (uint32_t)t->mult + t->clo;
+                uint32_t u = (uint32_t)(p >> 32) >> t->left;
+                v = u > range ? act_max : act_min + (int32_t)u;
+            }
+            *out++ = (int8_t)v;
+            t++;
+        } while (++acc < end);
+        return;
+    }
+#endif
 #if UF_MAC_PAIRS
     if (ok == 2) {
         // TFLM rounds twice: q = (P + 2^30) >> 31 (P = x * mult, 64 bits), then q / 2^r
@@ -1655,6 +1753,108 @@ __asm__(
 #undef UF_DW2S_XT_SX
 #undef UF_DW2_XT_BEGIN
 #undef UF_DW2_XT_END
+#endif
+
+#if defined(__riscv)
+// RV32: four pixels packed in pairs, one word per pixel pair and input: X[k] = x0[k] -
+// x1[k] * 2^16 (as uf_mac2x2p_m0's), built once per pixel quad for every row.
+#define UF_RV_PACKED 256
+// Four pixels (two pairs A = x0, x1 and B = x2, x3): per input pair k, k + 1 (n even)
+// the four words A[k], A[k + 1], B[k], B[k + 1] in a row.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_pack4_rv(const int8_t *x0, const int8_t *x1,
+                                                      const int8_t *x2, const int8_t *x3,
+                                                      int32_t *X, int n) {
+    for (int k = 0; k < n; k += 2, X += 4) {
+        X[0] = x0[k] - x1[k] * 65536;
+        X[1] = x0[k + 1] - x1[k + 1] * 65536;
+        X[2] = x2[k] - x3[k] * 65536;
+        X[3] = x2[k + 1] - x3[k + 1] * 65536;
+    }
+}
+
+// Two rows (w, w + stride) by four pixels on uf_pack4_rv's words (n even, > 0, < 2^16):
+// one MUL by a weight gives a pixel pair's two products (uf_mac2x2p_m0's comment derives
+// the lanes). Per row, pixel pair and input pair, P = w[k] X[k] + w[k + 1] X[k + 1] = L +
+// H 2^16 with L pixel 0's pair sum and H minus pixel 1's; the row's a sums P, its h sums
+// (P + 32767) >> 16 = H exactly, so S1 = -h and S0 = a + S1 2^16 (mod 2^32). Each
+// weight's LB serves four pixels. acc[i * UF_RV_ACC + j] = pixel i's sum of row j (i < 4,
+// j < 2). Per input pair: four LW, four LB, eight MUL and 20 ALU operations for 16 MACs.
+#define UF_RV_ACC 32
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot2p2_s8(const int32_t *X, const int8_t *w, int n,
+                                                       int stride, int32_t *acc) {
+    const int8_t *w1 = w + stride;
+    const int32_t *end = X + 2 * n;
+    const int32_t c = 32767;
+    int32_t a0 = 0, a1 = 0, h0 = 0, h1 = 0, b0 = 0, b1 = 0, g0 = 0, g1 = 0;
+#define UF_RV_PAIR2(i) do {                                                            \
+        int32_t u = X[2 * (i)], v = X[2 * (i) + 1], y = X[2 * (i) + 2], z = X[2 * (i) + 3]; \
+        int32_t e = w[i], f = w[(i) + 1], p;                                            \
+        p = e * u + f * v; a0 += p; h0 += (p + c) >> 16;                               \
+        p = e * y + f * z; b0 += p; g0 += (p + c) >> 16;                               \
+        e = w1[i], f = w1[(i) + 1];                                                     \
+        p = e * u + f * v; a1 += p; h1 += (p + c) >> 16;                               \
+        p = e * y + f * z; b1 += p; g1 += (p + c) >> 16;                               \
+    } while (0)
+    if (n & 2) {
+        UF_RV_PAIR2(0);
+        X += 4, w += 2, w1 += 2;
+    }
+    while (X < end) {
+        UF_RV_PAIR2(0);
+        UF_RV_PAIR2(2);
+        X += 8, w += 4, w1 += 4;
+    }
+#undef UF_RV_PAIR2
+    acc[0] = (int32_t)((uint32_t)a0 - ((uint32_t)h0 << 16));
+    acc[1] = (int32_t)((uint32_t)a1 - ((uint32_t)h1 << 16));
+    acc[UF_RV_ACC] = -h0, acc[UF_RV_ACC + 1] = -h1;
+    acc[2 * UF_RV_ACC] = (int32_t)((uint32_t)b0 - ((uint32_t)g0 << 16));
+    acc[2 * UF_RV_ACC + 1] = (int32_t)((uint32_t)b1 - ((uint32_t)g1 << 16));
+    acc[3 * UF_RV_ACC] = -g0, acc[3 * UF_RV_ACC + 1] = -g1;
+}
+
+// uf_dot2p2_s8 with three rows (w, w + stride, w + 2 stride): 12 accumulators, each
+// packed word serving three rows. Per input pair: four LW, six LB, 12 MUL and 30 ALU
+// operations for 24 MACs.
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_dot3p2_s8(const int32_t *X, const int8_t *w, int n,
+                                                       int stride, int32_t *acc) {
+    const int8_t *w1 = w + stride, *w2 = w1 + stride;
+    const int32_t *end = X + 2 * n;
+    const int32_t c = 32767;
+    int32_t a0 = 0, a1 = 0, a2 = 0, h0 = 0, h1 = 0, h2 = 0;
+    int32_t b0 = 0, b1 = 0, b2 = 0, g0 = 0, g1 = 0, g2 = 0;
+#define UF_RV_ROW3(i, wr, a, h, b, g) do {                                                \
+        int32_t e = wr[i], f = wr[(i) + 1], p;                                          \
+        p = e * u + f * v; a += p; h += (p + c) >> 16;                                 \
+        p = e * y + f * z; b += p; g += (p + c) >> 16;                                 \
+    } while (0)
+#define UF_RV_PAIR3(i) do {                                                            \
+        int32_t u = X[2 * (i)], v = X[2 * (i) + 1], y = X[2 * (i) + 2], z = X[2 * (i) + 3]; \
+        UF_RV_ROW3(i, w, a0, h0, b0, g0);                                                  \
+        UF_RV_ROW3(i, w1, a1, h1, b1, g1);                                                 \
+        UF_RV_ROW3(i, w2, a2, h2, b2, g2);                                                 \
+    } while (0)
+    if (n & 2) {
+        UF_RV_PAIR3(0);
+        X += 4, w += 2, w1 += 2, w2 += 2;
+    }
+    while (X < end) {
+        UF_RV_PAIR3(0);
+        UF_RV_PAIR3(2);
+        X += 8, w += 4, w1 += 4, w2 += 4;
+    }
+#undef UF_RV_PAIR3
+#undef UF_RV_ROW3
+    acc[0] = (int32_t)((uint32_t)a0 - ((uint32_t)h0 << 16));
+    acc[1] = (int32_t)((uint32_t)a1 - ((uint32_t)h1 << 16));
+    acc[2] = (int32_t)((uint32_t)a2 - ((uint32_t)h2 << 16));
+    acc[UF_RV_ACC] = -h0, acc[UF_RV_ACC + 1] = -h1, acc[UF_RV_ACC + 2] = -h2;
+    acc[2 * UF_RV_ACC] = (int32_t)((uint32_t)b0 - ((uint32_t)g0 << 16));
+    acc[2 * UF_RV_ACC + 1] = (int32_t)((uint32_t)b1 - ((uint32_t)g1 << 16));
+    acc[2 * UF_RV_ACC + 2] = (int32_t)((uint32_t)b2 - ((uint32_t)g2 << 16));
+    acc[3 * UF_RV_ACC] = -g0, acc[3 * UF_RV_ACC + 1] = -g1, acc[3 * UF_RV_ACC + 2] = -g2;
+}
+
 #endif
 
 // One row: sum over k < n of x[k] * w[k].
