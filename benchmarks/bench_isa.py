@@ -14,10 +14,11 @@ execution log, cycles from the LX6 model stated there (Trace.cycles), the ESP32'
 MUL32_HIGH accounted for (esp32_cycles). Ops whose kernel the C tier lacks run on the
 host (pure) and are not counted: they are listed.
 --functions N: under the table, the N C functions with the most estimated cycles per
-model and unicorn ISA (each translated block's cycles go to the function it starts in:
-where to optimise). --ops: under the table, per op record (layer, or band of layers) and
-unicorn ISA, its kernels, MACs, estimated cycles and cycles/MAC (one harness run per
-record, so each counts the harness's start too). Deterministic: the same build and input give the same counts.
+model and ISA (each translated block's cycles go to the function it starts in: where to
+optimise; xtensawin: each QEMU block's, a __muldi3 call's adjustment to its caller).
+--ops: under the table, per op record (layer, or band of layers) and unicorn ISA, its
+kernels, MACs, estimated cycles and cycles/MAC (one harness run per record, so each counts
+the harness's start too). Deterministic: the same build and input give the same counts.
 Prints Markdown.
 """
 
@@ -97,8 +98,10 @@ def main(argv=None) -> int:
         for arch in arches:
             start = time.perf_counter()
             if arch == XTENSA:
-                insns, cycles = xtensa_qemu.esp32_cycles(mod, inputs)
+                insns, cycles, by_function = xtensa_qemu.esp32_profile(mod, inputs)
                 core, (board, hz), host_ops = "lx6", XTENSA_BOARD, ()
+                if args.functions:
+                    profiles.append(_profile(model, arch, by_function, macs, args.functions))
             else:
                 t = TARGETS[arch]
                 m = IsaModel(mod, arch, check=False)  # tests/test_isa.py checks alignment
@@ -108,17 +111,7 @@ def main(argv=None) -> int:
                 if m.result.stack_peak is not None:
                     stacks.append("%s %s: %s B" % (model, arch, format(m.result.stack_peak, ",")))
                 if args.functions:
-                    profiles.append(
-                        "%s %s: %s"
-                        % (
-                            model,
-                            arch,
-                            ", ".join(
-                                "%s %.2f" % (name, c / macs if macs else c)
-                                for name, c in m.result.by_function.most_common(args.functions)
-                            ),
-                        )
-                    )
+                    profiles.append(_profile(model, arch, m.result.by_function, macs, args.functions))
                 if args.ops:
                     op_tables.append(_op_table(mod, model, arch, m.result.by_op))
             per_mac = "%.1f" % (cycles / macs) if macs else "-"
@@ -154,6 +147,11 @@ def main(argv=None) -> int:
     for table in op_tables:
         print("\n" + table)
     return 0
+
+
+def _profile(model: str, arch: str, by_function, macs: int, n: int) -> str:
+    top = ", ".join("%s %.2f" % (name, c / macs if macs else c) for name, c in by_function.most_common(n))
+    return "%s %s: %s" % (model, arch, top)
 
 
 def _op_table(mod, model: str, arch: str, by_op) -> str:

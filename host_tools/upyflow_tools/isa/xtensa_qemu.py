@@ -26,7 +26,7 @@ import struct
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -119,6 +119,7 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
                 image.extend(b"\0" * sec["sh_size"] if sec["sh_type"] == "SHT_NOBITS" else sec.data())
     image.extend(b"\0" * (-len(image) % 16 + stack))
     symbols = {"_stack_top": base + len(image)}
+    functions = []       # (address, name): every function, static ones and the asm kernels' local ones
     local = []
     for oi, (_p, _f, elf) in enumerate(objs):
         table = {}
@@ -133,6 +134,11 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
             elif shndx == "SHN_ABS":
                 addr = s["st_value"]
             table[i] = (s.name, addr, shndx)
+            kind = s["st_info"]["type"]
+            code = isinstance(shndx, int) and elf.get_section(shndx)["sh_flags"] & 4   # SHF_EXECINSTR
+            if addr is not None and s.name and not s.name.startswith(".L") and (
+                    kind == "STT_FUNC" or kind == "STT_NOTYPE" and code):
+                functions.append((addr, s.name))
             if addr is not None and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK") and s.name:
                 if s.name in symbols and s["st_info"]["bind"] == "STB_GLOBAL":
                     raise XtensaError("duplicate symbol %s" % s.name)
@@ -186,6 +192,7 @@ def link(objects: list[Path], out: Path, base: int = IMAGE_ADDR, stack: int = 0x
     if "_start" not in symbols:
         raise XtensaError("no _start")
     _write_elf(out, image, base, symbols["_start"])
+    out.with_suffix(".fn").write_text("".join("%x %s\n" % f for f in sorted(set(functions))))
     return symbols
 
 
@@ -233,6 +240,17 @@ def symbols(elf: Path) -> dict[str, int]:
         name, addr = line.split()
         out[name] = int(addr, 16)
     return out
+
+
+def functions(elf: Path) -> list[tuple[int, str]]:
+    """(start, name) of every function `build` linked into elf, sorted by address."""
+    return [(int(a, 16), n) for a, n in (ln.split() for ln in elf.with_suffix(".fn").read_text().splitlines())]
+
+
+def function_of(functions: list[tuple[int, str]], pc: int) -> str:
+    import bisect
+    k = bisect.bisect_right(functions, (pc, "\uffff")) - 1
+    return functions[k][1] if k >= 0 else "?"
 
 
 # ---------------------------------------------------------------------------
@@ -312,6 +330,7 @@ class Trace:
     execs: dict         # first pc -> executions (within the invoke)
     taken: dict         # first pc -> executions that left the straight line
     exceptions: int     # window overflow/underflow exceptions (RFWO/RFWU executed)
+    muldi3_from: dict = field(default_factory=dict)   # block pc -> times __muldi3 ran next
 
     def mix(self) -> dict[str, int]:
         import collections
@@ -324,35 +343,46 @@ class Trace:
     def cycles(self, skip: tuple[int, int] | None = None) -> int:
         """Estimated LX6 cycles (the model above). skip: a [start, end) code range whose
         blocks are left out (the QEMU build's software __muldi3)."""
-        total = 0
+        return sum(self._block(pc, n) for pc, n in self.execs.items()
+                   if not (skip and skip[0] <= pc < skip[1])) + 4 * self.exceptions
+
+    def by_function(self, functions: list[tuple[int, str]], skip: tuple[int, int] | None = None):
+        """`cycles(skip)` split by the function (sorted (start, name)) each block starts in;
+        a window exception's 4 cycles go to its handler's RFWO/RFWU block."""
+        import collections
+        out: collections.Counter[str] = collections.Counter()
         for pc, n in self.execs.items():
-            if skip and skip[0] <= pc < skip[1]:
-                continue
-            insns = self.blocks.get(pc, ())
-            c = 0
-            for k, (op, args) in enumerate(insns):
-                if _is_load(op):
+            if not (skip and skip[0] <= pc < skip[1]):
+                rfw = sum(op in ("rfwo", "rfwu") for op, _ in self.blocks.get(pc, ()))
+                out[function_of(functions, pc)] += self._block(pc, n) + 4 * n * rfw
+        return out
+
+    def _block(self, pc: int, n: int) -> int:
+        insns = self.blocks.get(pc, ())
+        c = 0
+        for k, (op, args) in enumerate(insns):
+            if _is_load(op):
+                c += 1
+                dest = args.split(",")[0].strip()
+                if k + 1 < len(insns) and dest in re.split(r"[,\s]+", insns[k + 1][1]):
                     c += 1
-                    dest = args.split(",")[0].strip()
-                    if k + 1 < len(insns) and dest in re.split(r"[,\s]+", insns[k + 1][1]):
-                        c += 1
-                elif op in XT_MUL2:
-                    c += 2
-                elif op in XT_DIV:
-                    c += 12
-                elif k == len(insns) - 1 and (op in XT_JUMP or _is_branch(op)):
-                    continue   # below, with the block's exits
-                else:
-                    c += 1
-            total += n * c
-            if insns:
-                op = insns[-1][0]
-                t = self.taken.get(pc, 0)
-                if op in XT_JUMP:
-                    total += 3 * n
-                elif _is_branch(op):
-                    total += 3 * t + (n - t)
-        return total + 4 * self.exceptions
+            elif op in XT_MUL2:
+                c += 2
+            elif op in XT_DIV:
+                c += 12
+            elif k == len(insns) - 1 and (op in XT_JUMP or _is_branch(op)):
+                continue   # below, with the block's exits
+            else:
+                c += 1
+        total = n * c
+        if insns:
+            op = insns[-1][0]
+            t = self.taken.get(pc, 0)
+            if op in XT_JUMP:
+                total += 3 * n
+            elif _is_branch(op):
+                total += 3 * t + (n - t)
+        return total
 
 
 def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float = 600) -> Trace:
@@ -367,6 +397,8 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
     ends: dict[int, int] = {}                        # first pc -> pc after its last instruction
     execs: collections.Counter[int] = collections.Counter()
     taken: collections.Counter[int] = collections.Counter()
+    muldi3_from: collections.Counter[int] = collections.Counter()
+    muldi3 = symbols(elf).get("__muldi3")
     insn = re.compile(r"0x([0-9a-f]+):\s+(\S+)\s*(.*)")
     trace_re = re.compile(r"Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
     with tempfile.TemporaryDirectory() as tmp:
@@ -389,6 +421,8 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
                                 if prev is not None and pc != ends[prev]:
                                     taken[prev] += 1
                                 execs[pc] += 1
+                                if pc == muldi3:
+                                    muldi3_from[prev] += 1
                             if pc in icount_blocks:
                                 reads += 1
                                 active = reads == 1
@@ -432,7 +466,7 @@ def trace(module, inputs: list[bytes], elf: Path | None = None, timeout: float =
         if p.returncode:
             raise XtensaError("qemu exit %d\n%s" % (p.returncode, p.stdout[-2000:]))
     exc = sum(n for pc, n in execs.items() for op, _ in blocks.get(pc, ()) if op in ("rfwo", "rfwu"))
-    return Trace(blocks, dict(execs), dict(taken), exc)
+    return Trace(blocks, dict(execs), dict(taken), exc, dict(muldi3_from))
 
 
 MULDI3_SITE_CYCLES = 7   # l32r of __muldi3's address, argument moves, callx8
@@ -444,15 +478,27 @@ def esp32_cycles(module, inputs: list[bytes], elf: Path | None = None,
     MUL32_HIGH, so the harness calls a software __muldi3 where an ESP32 runs MULL +
     MULSH: its blocks are left out and each call site costs 4 cycles, not
     MULDI3_SITE_CYCLES (instructions: Result.esp32_estimate's adjustment)."""
+    insns, cycles, _ = esp32_profile(module, inputs, elf, timeout)
+    return insns, cycles
+
+
+def esp32_profile(module, inputs: list[bytes], elf: Path | None = None, timeout: float = 600):
+    """esp32_cycles' (instructions, cycles) and those cycles as a Counter by function:
+    each block's go to the function it starts in, a __muldi3 call's adjustment to its caller."""
     elf = elf or build()
     tr = trace(module, inputs, elf, timeout)
-    syms = symbols(elf)
+    syms, fns = symbols(elf), functions(elf)
     start = syms["__muldi3"]
     end = min((a for a in syms.values() if a > start), default=start + 0x100)
     calls = tr.execs.get(start, 0)
     cycles = tr.cycles(skip=(start, end)) + calls * (4 - MULDI3_SITE_CYCLES)
+    by_function = tr.by_function(fns, (start, end))
+    for pc, n in tr.muldi3_from.items():
+        by_function[function_of(fns, pc)] += n * (4 - MULDI3_SITE_CYCLES)
+    if sum(by_function.values()) != cycles:   # e.g. __muldi3 entered other than by a call
+        raise XtensaError("cycles by function do not add up to the invoke's")
     insns = sum(n * len(tr.blocks.get(pc, ())) for pc, n in tr.execs.items())
-    return insns - MULDI3_EXTRA * calls, cycles
+    return insns - MULDI3_EXTRA * calls, cycles, by_function
 
 
 def _blob(module, input_sets: list[list[bytes]], weights_misalign: int) -> tuple[bytes, int]:
