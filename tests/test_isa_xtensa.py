@@ -112,6 +112,32 @@ def test_instruction_mix_and_cycles(elf, baked):
     assert abs(insns - n) < 5000 and cycles > insns + mix["mull"]
 
 
+def test_cycles_by_function(elf, baked):
+    """bench_isa --functions on xtensawin: every traced block's estimated cycles go to an ELF
+    function (static functions and the asm kernels' local symbols too), a __muldi3 call's
+    adjustment to its caller, and the functions add up to the invoke's estimate
+    (Trace.cycles without __muldi3's blocks, each call site at the ESP32's MULL + MULSH)."""
+    _data, module, m = baked("micro_speech_quantized")
+    x = bytes(m.input_buffer(0))
+    insns, cycles, by_function = xq.esp32_profile(module, [x], elf=elf)
+    assert (insns, cycles) == xq.esp32_cycles(module, [x], elf=elf)
+    tr = xq.trace(module, [x], elf=elf)
+    syms = xq.symbols(elf)
+    start = syms["__muldi3"]
+    end = min(a for a in syms.values() if a > start)
+    calls = tr.execs[start]
+    assert calls > 0
+    assert cycles == tr.cycles(skip=(start, end)) + calls * (4 - xq.MULDI3_SITE_CYCLES)
+    assert sum(by_function.values()) == cycles
+    assert "?" not in by_function and "__muldi3" not in by_function
+    # the depthwise asm kernel and the C kernel's static helper: local symbols, not in the global map
+    for name in ("uf_dw2s_xt", "depthwise_blocked"):
+        assert by_function[name] > 0 and name not in syms
+    assert by_function["uf_dw2s_xt"] >= sum(
+        n * len(tr.blocks[pc]) for pc, n in tr.execs.items() if xq.function_of(xq.functions(elf), pc) == "uf_dw2s_xt"
+    )
+
+
 class _Module:
     def __init__(self, mod):
         self.__dict__.update({k: getattr(mod, k) for k in dir(mod) if k.isupper()})
