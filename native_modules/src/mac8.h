@@ -1026,7 +1026,7 @@ void uf_mac2x2pq16_m0(const int32_t *X, const int32_t *W, int8_t *out, const int
                       int out_c);
 void uf_mac2x2pq32_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int pairs,
                       int out_c);
-// Side paths (as UF_DW4Q_M0_SIDE's; the 64-bit path free to clobber lr here)
+// Side paths (as UF_DW4Q_M0_SIDE's; the 64-bit path keeps lr, the row pair's out, on the stack)
 #define UF_MAC2X2PQ_M0_SIDE(l, j)                                                             \
     l "7:\n"                                                                                  \
     "  strb r7, [r0, #" j "]\n"                                                               \
@@ -1035,15 +1035,15 @@ void uf_mac2x2pq32_m0(const int32_t *X, const int32_t *W, int8_t *out, const int
     "  mov r4, r8\n  adds r4, r4, r7\n"                                                       \
     "  b " l "6b\n"                                                                           \
     l "9:\n"                                                                                  \
-    "  bl uf_dwq_big_m0\n"                                                                    \
+    "  push {lr}\n  bl uf_dwq_big_m0\n  pop {r3}\n  mov lr, r3\n"                              \
     "  b " l "2b\n"
 // (name, the passes, a row pair's table bytes / 8)
 #define UF_MAC2X2PQ_M0(name, passes, wb8)                                             \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #24\n"  /* [sp]: out, [sp+4]: act_min, [sp+8]: the range, [sp+12]: out_c, */   \
+    "  sub sp, #24\n"  /* lr: out, [sp]: -, [sp+4]: act_min, [sp+8]: the range, [sp+12]: out_c, */   \
                        /* [sp+16]: X, [sp+20]: W's end; pairs, out_c at [sp+60], [sp+64] */   \
-    "  str r2, [sp, #0]\n  str r0, [sp, #16]\n"                                               \
+    "  mov lr, r2\n  str r0, [sp, #16]\n"                                                    \
     "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"                                                \
     "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"                             \
     "  ldr r4, [sp, #64]\n  str r4, [sp, #12]\n"                                              \
@@ -1057,11 +1057,11 @@ __asm__(                                                                        
     "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"           \
     "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"                       \
     "  mov r10, r6\n  mov r11, r5\n"                                                          \
-    "  ldr r0, [sp, #0]\n  ldr r7, [sp, #4]\n  ldr r3, [sp, #8]\n  mov r8, r3\n"              \
+    "  mov r0, lr\n  ldr r7, [sp, #4]\n  ldr r3, [sp, #8]\n  mov r8, r3\n"                    \
     UF_DW4Q_M0_RQ("1", "0") "  mov r2, r10\n" UF_DW4Q_M0_RQ("2", "1")                          \
     "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */                \
     "  mov r2, r9\n" UF_DW4Q_M0_RQ("3", "0") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "1")         \
-    "  ldr r0, [sp, #0]\n  adds r0, #2\n  str r0, [sp, #0]\n"                                 \
+    "  mov r0, lr\n  adds r0, #2\n  mov lr, r0\n"                                            \
     "  ldr r0, [sp, #16]\n"                                                                   \
     "  ldr r3, [sp, #20]\n  cmp r1, r3\n"                                                     \
     "  beq 8f\n  b 2b\n8:\n"                                                                  \
