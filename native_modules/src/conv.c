@@ -83,7 +83,7 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 #endif
 // uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c even) into W;
 // with q, each row pair's words followed by its rows' uf_rq1_m0 entries without .acc
-// (uf_mac2x2pq8_m0's table).
+// (uf_mac2x2pq8_m0's table: bit 8 of the last row's 15 + r set).
 static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
                                            const uf_rq_m0_t *q) {
     for (int r = 0; r < n4; r += 2) {
@@ -93,6 +93,7 @@ static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, in
         }
         for (int i = r; q && i < r + 2; i++, W += 4) {
             W[0] = q[i].bias, W[1] = (int32_t)q[i].mult2, W[2] = q[i].half, W[3] = q[i].shifts;
+            W[3] |= i == n4 - 1 ? 256 : 0;   // (the table's end)
         }
     }
 }
@@ -156,11 +157,11 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
             for (; left >= 2; left -= 2) {
                 uf_pack2_m0(xp + in_c, xp + 2 * in_c, xq, in_c);
                 if (in_c == 8) {
-                    uf_mac2x2pq8_m0(xq, wq, o, lim, n4 >> 1, out_c);
+                    uf_mac2x2pq8_m0(xq, wq, o, lim, out_c);
                 } else if (in_c == 16) {
-                    uf_mac2x2pq16_m0(xq, wq, o, lim, n4 >> 1, out_c);
+                    uf_mac2x2pq16_m0(xq, wq, o, lim, out_c);
                 } else {
-                    uf_mac2x2pq32_m0(xq, wq, o, lim, n4 >> 1, out_c);
+                    uf_mac2x2pq32_m0(xq, wq, o, lim, out_c);
                 }
                 xp += 2 * in_c, o += 2 * out_c;
             }
