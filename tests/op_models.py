@@ -485,6 +485,11 @@ OP_CASES += [
     ("conv", (3, 4), 2, 8, (1, 1), (1, 1), (1, 1), "VALID"),
     ("conv", (3, 3), 6, 12, (1, 1), (1, 1), (1, 1), "VALID"),
 ]
+# The M0+ pointwise requantized in the MAC kernel (uf_mac2x2pq16_m0: in_c 16, a block of
+# every channel with no tail, RELU), with an odd pixel.
+OP_CASES += [
+    ("conv", (3, 5), 16, 20, (1, 1), (1, 1), (1, 1), "VALID"),
+]
 # One input channel and a filter eight wide (micro_speech's): channel pairs per MULS, rows
 # of whole windows requantized in the kernel, windows cut at the sides on a zero-point copy;
 # 40 channels: a first block of 32 too wide for the pairs' table, then a block of 8 whose

@@ -76,12 +76,24 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 #if 2 * UF_DW_BLOCK + (UF_M0_TAB + UF_M0_TABX + 4) / 5 > UF_M0_PW_ENTRIES
 #error "conv1x1_m0's weight table does not fit its stack buffer"
 #endif
-// uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c even) into W.
-static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W) {
+// The fused kernels' table (uf_mac2x2pq8_m0 and the others, rows * (in_c + 4) words) and
+// the packed inputs after it fit where t1 would be: at most 5 * 32 + 32 * 20 + 16 words.
+#if 5 * UF_DW_BLOCK + UF_DW_BLOCK * 20 + 16 > 5 * UF_M0_PW_ENTRIES || UF_M0_TAB / 32 * 36 + 5 * 16 + 32 > 5 * UF_M0_PW_ENTRIES
+#error "conv1x1_m0's fused weight table does not fit its stack buffer"
+#endif
+// uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c even) into W;
+// with q, each row pair's words followed by its rows' uf_rq1_m0 entries without .acc
+// (uf_mac2x2pq8_m0's table: bit 8 of the last row's 15 + r set).
+static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
+                                           const uf_rq_m0_t *q) {
     for (int r = 0; r < n4; r += 2) {
         const int8_t *w0 = w + (size_t)r * in_c, *w1 = w0 + in_c;
         for (int k = 0; k < in_c; k += 2, W += 4) {
             W[0] = w0[k], W[1] = w0[k + 1], W[2] = w1[k], W[3] = w1[k + 1];
+        }
+        for (int i = r; q && i < r + 2; i++, W += 4) {
+            W[0] = q[i].bias, W[1] = (int32_t)q[i].mult2, W[2] = q[i].half, W[3] = q[i].shifts;
+            W[3] |= i == n4 - 1 ? 256 : 0;   // (the table's end)
         }
     }
 }
@@ -135,11 +147,35 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
         const int8_t *wo = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
         int left = out_h * out_w;
+        int usual = pairs && ok == 2 && n4 == nb && s_h == 1 && s_w == 1 && in_w == out_w;
+        if (usual && tabbed && (in_c == 8 || in_c == 16 || in_c == 32)) {
+            // Requantized in the MAC kernel: the table (with the rows' entries) after t's
+            // nb entries, the packed inputs after it (t1 unused).
+            int32_t *wq = (int32_t *)(mem + nb), *xq = wq + (size_t)nb * (in_c + 4);
+            conv1x1_tab_m0(wo, in_c, n4, wq, t);
+            const int8_t *xp = x;
+            for (; left >= 2; left -= 2) {
+                uf_pack2_m0(xp + in_c, xp + 2 * in_c, xq, in_c);
+                if (in_c == 8) {
+                    uf_mac2x2pq8_m0(xq, wq, o, lim, out_c);
+                } else if (in_c == 16) {
+                    uf_mac2x2pq16_m0(xq, wq, o, lim, out_c);
+                } else {
+                    uf_mac2x2pq32_m0(xq, wq, o, lim, out_c);
+                }
+                xp += 2 * in_c, o += 2 * out_c;
+            }
+            if (left) {
+                uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
+                uf_rq1_m0(t, o, n4, lim);
+            }
+            continue;
+        }
         if (tabbed && pairs) {
-            conv1x1_tab_m0(wo, in_c, n4, buf);
+            conv1x1_tab_m0(wo, in_c, n4, buf, 0);
             tab = buf;
         }
-        if (pairs && ok == 2 && n4 == nb && s_h == 1 && s_w == 1 && in_w == out_w) {
+        if (usual) {
             // The usual layer: the pixels one after another in x, no channel tail (the
             // loop below without its index arithmetic); an odd last pixel goes below.
             const int8_t *xp = x;

@@ -1013,6 +1013,63 @@ __asm__(
 UF_DWU_M0("uf_dw4x1w33_m0",
           UF_DWU_M0_33("  ldrsb r5, [r0, r6]\n  ldr r7, [r1]\n" UF_DW4_M0_WLANES(UF_DW4_M0_X1, "")),
           "0", UF_DWU_M0_ZERO "  movs r6, #0\n");
+// uf_mac2x2pt8/16/32_m0 requantized in the kernel (the usual pointwise layer, uf_rq1_m0's
+// tables): per row pair its weight words (as uf_mac2x2pt_m0's table) then its two rows'
+// uf_rq1_m0 entries without .acc, {F, m, C, 15 + r} (conv.c's conv1x1_tab_m0), so W walks
+// on into them; each row pair's four sums are requantized from registers as uf_dw4q33_m0
+// does (one entry read per output, no store and reload of the sums, no uf_rq1_m0 call).
+// Pixel 0's outputs of rows 2b, 2b + 1 at out[2b], out[2b + 1], pixel 1's out_c bytes on;
+// lim = {out_off, act_min, act_max} (act_min >= out_off: uf_rq_m0_prepare's ok == 2); bit 8
+// of the last row's 15 + r set (the table's end: a register shift reads bits 0..7).
+void uf_mac2x2pq8_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
+void uf_mac2x2pq16_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
+void uf_mac2x2pq32_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
+// Side paths (as UF_DW4Q_M0_SIDE's; the 64-bit path keeps lr, the row pair's out, on the stack)
+#define UF_MAC2X2PQ_M0_SIDE(l, j)                                                             \
+    l "7:\n"                                                                                  \
+    "  strb r7, [r0, #" j "]\n"                                                               \
+    "  b " l "8b\n"                                                                           \
+    l "5:\n"                                                                                  \
+    "  mov r4, r8\n  adds r4, r4, r7\n"                                                       \
+    "  b " l "6b\n"                                                                           \
+    l "9:\n"                                                                                  \
+    "  push {lr}\n  bl uf_dwq_big_m0\n  pop {r3}\n  mov lr, r3\n"                              \
+    "  b " l "2b\n"
+// (name, the passes)
+#define UF_MAC2X2PQ_M0(name, passes)                                             \
+__asm__(                                                                                      \
+    UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
+    "  sub sp, #24\n"  /* lr: out, [sp]: -, [sp+4]: act_min, [sp+8]: the range, [sp+12]: out_c, */   \
+                       /* [sp+16]: X, [sp+20]: -; out_c at [sp+60] */                         \
+    "  mov lr, r2\n  str r0, [sp, #16]\n"                                                    \
+    "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"                                                \
+    "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"                             \
+    "  ldr r4, [sp, #60]\n  str r4, [sp, #12]\n"                                              \
+    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */         \
+    "2:\n"                                                                                    \
+    passes                                                                                    \
+    /* the sums (UF_MAC2X2P_M0_OUT's): row 0's pixel 0 in r2, pixel 1 in r9; row 1's */       \
+    /* in r10, r11 */                                                                         \
+    "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"           \
+    "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"                       \
+    "  mov r10, r6\n  mov r11, r5\n"                                                          \
+    "  mov r0, lr\n  ldr r7, [sp, #4]\n  ldr r3, [sp, #8]\n  mov r8, r3\n"                    \
+    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r10\n" UF_DW4Q_M0_RQ("2", "1")                          \
+    "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */                \
+    "  mov r2, r9\n" UF_DW4Q_M0_RQ("3", "0") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "1")         \
+    "  mov r0, lr\n  adds r0, #2\n  mov lr, r0\n"                                            \
+    "  ldr r0, [sp, #16]\n"                                                                   \
+    "  lsrs r3, r6, #8\n"   /* bit 8 of the last row's 15 + r: the table's end */              \
+    "  bne 8f\n  b 2b\n8:\n"                                                                  \
+    "  add sp, #24\n"                                                                         \
+    UF_M0_RESTORE                                                                             \
+    UF_MAC2X2PQ_M0_SIDE("1", "0") UF_MAC2X2PQ_M0_SIDE("2", "1")                               \
+    UF_MAC2X2PQ_M0_SIDE("3", "0") UF_MAC2X2PQ_M0_SIDE("4", "1")                               \
+    UF_M0_END(name))
+UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"));
+UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"));
+UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
+               UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"));
 #endif
 #endif
 
