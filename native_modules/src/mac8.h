@@ -858,15 +858,19 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
     l "6:\n"                                                                                  \
     "  strb r4, [r0, #" j "]\n"                                                               \
     l "8:\n"
-// Its side paths: below the origin (act_min), act_max, y >= 2^15 (uf_dwq_big_m0, then lr
-// back to x_row, g[5]).
-#define UF_DW4Q_M0_SIDE(l, j)                                                                 \
+// The clamp side paths every fused requantization shares: below the origin (act_min) and
+// act_max, each back to its store.
+#define UF_RQ_M0_CLAMP_SIDE(l, j)                                                             \
     l "7:\n"                                                                                  \
     "  strb r7, [r0, #" j "]\n"                                                               \
     "  b " l "8b\n"                                                                           \
     l "5:\n"                                                                                  \
     "  mov r4, r8\n  adds r4, r4, r7\n"                                                       \
-    "  b " l "6b\n"                                                                           \
+    "  b " l "6b\n"
+// Its side paths: below the origin (act_min), act_max, y >= 2^15 (uf_dwq_big_m0, then lr
+// back to x_row, g[5]).
+#define UF_DW4Q_M0_SIDE(l, j)                                                                 \
+    UF_RQ_M0_CLAMP_SIDE(l, j)                                                                 \
     l "9:\n"                                                                                  \
     "  bl uf_dwq_big_m0\n"                                                                    \
     "  ldr r3, [sp, #12]\n  ldr r3, [r3, #20]\n  mov lr, r3\n"                                \
@@ -1026,12 +1030,7 @@ void uf_mac2x2pq16_m0(const int32_t *X, const int32_t *W, int8_t *out, const int
 void uf_mac2x2pq32_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
 // Side paths (as UF_DW4Q_M0_SIDE's; the 64-bit path keeps lr, the row pair's out, on the stack)
 #define UF_MAC2X2PQ_M0_SIDE(l, j)                                                             \
-    l "7:\n"                                                                                  \
-    "  strb r7, [r0, #" j "]\n"                                                               \
-    "  b " l "8b\n"                                                                           \
-    l "5:\n"                                                                                  \
-    "  mov r4, r8\n  adds r4, r4, r7\n"                                                       \
-    "  b " l "6b\n"                                                                           \
+    UF_RQ_M0_CLAMP_SIDE(l, j)                                                                 \
     l "9:\n"                                                                                  \
     "  push {lr}\n  bl uf_dwq_big_m0\n  pop {r3}\n  mov lr, r3\n"                              \
     "  b " l "2b\n"
