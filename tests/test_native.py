@@ -427,6 +427,48 @@ def test_natmod_core_that_does_not_load_leaves_viper_with_one_line(natmod_dir, b
     ]
 
 
+_VIPER_OOM_SCRIPT = """
+import sys, builtins
+sys.path.insert(0, %(lib)r)
+sys.path.insert(0, %(natmod)r)
+sys.path.insert(0, %(mod)r)
+_imp = builtins.__import__
+
+
+def imp(name, *args):
+    # esp32: viper's machine code goes to executable RAM too; no room for it either
+    if name == 'upyflow.kernels_viper.conv':
+        raise MemoryError(%(oom)r)
+    return _imp(name, *args)
+
+
+builtins.__import__ = imp
+import upyflow
+m = upyflow.load(%(name)r, 'native')
+print('TIER', m.tier)
+print('PURE', ' '.join(sorted(k[21:] for k in sys.modules if k.startswith('upyflow.kernels_pure.'))))
+"""
+
+
+def test_natmod_and_viper_family_that_do_not_load_leave_pure(natmod_dir, baked, tmp_path):
+    data, mdir, name = baked("micro_speech_quantized")
+    natmods = _natmods_without(natmod_dir, "conv", tmp_path)
+    (Path(natmods) / "upyflow_native_conv.py").write_text("raise MemoryError(%r)\n" % _OOM)
+    script = tmp_path / "viper_oom.py"
+    script.write_text(
+        _VIPER_OOM_SCRIPT
+        % {"lib": DEVICE_LIB, "natmod": natmods, "name": name, "mod": _run_dir(mdir, name, tmp_path), "oom": _OOM}
+    )
+    proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[:2] == [
+        "upyflow: native conv not loaded (MemoryError: %s); using viper" % _OOM,
+        "upyflow: viper conv not loaded (MemoryError: %s); using pure" % _OOM,
+    ]
+    assert out[2] == "TIER native" and "conv" in out[3].split()[1:]
+
+
 _REGISTER_SCRIPT = """
 import sys
 sys.path.insert(0, %(natmod)r)

@@ -72,13 +72,15 @@ class _Kernels:
             if name in f:
                 return f[name]
         family = _family(self._lazy, name)
-        if family:
+        if family and "viper " + family not in _not_loaded:
             for attempt in (0, 1):
                 try:
                     mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
                     return getattr(mod, name), FAST if name in VIPER_TUPLE else VIPER
-                except MemoryError:   # compiling a family needs room: collect once, then retry
+                except MemoryError as e:   # its machine code needs room: collect once, then retry
                     if attempt:
+                        _not_loaded["viper " + family] = why = _why(e)
+                        print("upyflow: viper %s not loaded (%s); using pure" % (family, why))
                         break
                     import gc
                     gc.collect()
@@ -159,7 +161,7 @@ def native_index(mod, name):
     return i
 
 
-# Native family -> why its module did not load: its kernels stay on the Python tiers.
+# Native family (or "viper " + family) -> why its module did not load: tried once per run.
 _not_loaded = {}
 
 
