@@ -173,6 +173,20 @@ def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_
     assert any("native module" in line for line in log)
 
 
+def test_xtensa_cycle_harness_builds_the_natmods_minsize_sources_alike():
+    """The natmod Makefile's -Oz modules for xtensawin (XT_OZ) and the Xtensa cycle-estimate
+    harness's -Oz sources (xtensa_qemu.XT_OZ_SOURCES) name the same code: the core's walker
+    and the same families."""
+    from upyflow_tools.isa import xtensa_qemu
+
+    line = [ln for ln in (ROOT / "native_modules" / "micropython" / "Makefile").read_text().splitlines()]
+    line = [ln for ln in line if ln.startswith("XT_OZ =")][0]
+    mods = line.split("=", 1)[1].replace("$(addprefix upyflow_native_,", "").replace(")", "").split()
+    assert mods[0] == "upyflow_native"
+    assert set(xtensa_qemu.XT_OZ_SOURCES) == {"walker"} | set(mods[1:])
+    assert set(mods[1:]) <= set(build_natmods.families())
+
+
 def _text_by_mpy_tool(path) -> int:
     """A natmod's machine-code bytes as MicroPython's own tools/mpy-tool.py reads them."""
     mpy_dir = os.environ.get("MPY_DIR")
