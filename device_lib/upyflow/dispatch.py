@@ -72,13 +72,15 @@ class _Kernels:
             if name in f:
                 return f[name]
         family = _family(self._lazy, name)
-        if family:
+        if family and "viper " + family not in _not_loaded:
             for attempt in (0, 1):
                 try:
                     mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
                     return getattr(mod, name), FAST if name in VIPER_TUPLE else VIPER
-                except MemoryError:   # compiling a family needs room: collect once, then retry
+                except MemoryError as e:   # its machine code needs room: collect once, then retry
                     if attempt:
+                        _not_loaded["viper " + family] = why = _why(e)
+                        print("upyflow: viper %s not loaded (%s); using pure" % (family, why))
                         break
                     import gc
                     gc.collect()
@@ -95,16 +97,32 @@ def _fast(modname):
     # A fast tier, None if it cannot load. Viper: the kernels_viper package imports
     # only where the native emitter works; its kernels come family by family
     # (VIPER_FAMILIES), so the tier's own table is empty. Native: the module as
-    # itself (its walker runs the ops).
-    try:
-        if modname == "viper":
-            from . import kernels_viper   # noqa: F401
-            return {}
-        mod = __import__(modname)
-        mod.kernel_index   # a native module without the op-table walker is too old
-        return _Native(mod)
-    except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError, MemoryError):
-        return None
+    # itself (its walker runs the ops); a core that is there but does not load (no room
+    # for its code, an incompatible .mpy) says so in one line.
+    for attempt in (0, 1):
+        try:
+            if modname == "viper":
+                from . import kernels_viper   # noqa: F401
+                return {}
+            mod = __import__(modname)
+            mod.kernel_index   # a native module without the op-table walker is too old
+            return _Native(mod)
+        except MemoryError as e:
+            if attempt or modname == "viper":
+                return _fast_failed(modname, e)
+            import gc
+            gc.collect()
+        except ValueError as e:
+            return _fast_failed(modname, e)
+        except (ImportError, SyntaxError, NotImplementedError, AttributeError):
+            return None
+
+
+def _fast_failed(modname, e):
+    if modname != "viper":
+        print("upyflow: native core (%s) not loaded (%s); using %s" % (
+            modname, _why(e), "viper" if available("viper") else "pure"))
+    return None
 
 
 class _Native:
@@ -126,24 +144,48 @@ def native_index(mod, name):
     board the natmod is split (native_modules/build_natmods.py): the core upyflow_native
     and a module per kernel family, upyflow_native_<family>, imported and registered
     here the first time a model needs one of its kernels, so a board holds only the C its
-    models use. A family module that is absent (or that does not fit in RAM) leaves its
-    kernels to the viper/pure tiers; one from another build than the core raises."""
+    models use. A family module that does not load (absent, an incompatible .mpy, or code
+    that does not fit: on esp32 it goes to executable RAM, see README "ESP32 boards")
+    leaves its kernels to the viper/pure tiers, with one printed line, tried once per
+    run; one from another build than the core raises."""
     i = mod.kernel_index(name)
     if i < 0 and hasattr(mod, "kernel_family"):   # the CPython extension holds every kernel
         family = mod.kernel_family(name)
-        if family is not None:
-            for attempt in (0, 1):
-                try:
-                    mod.register(__import__("upyflow_native_" + family).table())
-                    return mod.kernel_index(name)
-                except MemoryError:   # its code is copied to RAM: collect once, then retry
-                    if attempt:
-                        break
-                    import gc
-                    gc.collect()
-                except (ImportError, NotImplementedError, AttributeError):
-                    break   # not copied to the board
+        if family is not None and family not in _not_loaded:
+            why = _load_family(mod, family)
+            if why is None:
+                return mod.kernel_index(name)
+            _not_loaded[family] = why
+            print("upyflow: native %s not loaded (%s); using %s" % (
+                family, why, "viper" if family in VIPER_FAMILIES and available("viper") else "pure"))
     return i
+
+
+# Native family (or "viper " + family) -> why its module did not load: tried once per run.
+_not_loaded = {}
+
+
+def _load_family(mod, family):
+    # None once upyflow_native_<family> is imported and registered, else why not.
+    for attempt in (0, 1):
+        try:
+            fam = __import__("upyflow_native_" + family)
+            table = fam.table()
+        except MemoryError as e:   # its code is copied to (executable) RAM: collect once, retry
+            if attempt:
+                return _why(e)
+            import gc
+            gc.collect()
+            continue
+        except (ImportError, ValueError, OSError, NotImplementedError, AttributeError) as e:
+            return _why(e)   # absent, or a .mpy this firmware cannot load
+        mod.register(table)   # a family of another build than the core: ValueError, a bad deploy
+        return None
+
+
+def _why(e):
+    msg = str(e)
+    return type(e).__name__ + (": " + msg if msg else "")
 
 
 def native_module(tier):
@@ -174,8 +216,10 @@ def table(tier):
     if not available(tier):
         raise ValueError("kernel tier %r is not available on this Python" % tier)
     overlays = {"pure": (), "viper": ("viper",), "native": ("native",)}[tier]
+    # Viper's families also back the native tier: a kernel family whose natmod did not
+    # load (native_index) runs on viper where this Python has it, else pure.
     return tier, _Kernels([_cache[t] for t in overlays if available(t)],
-                          VIPER_FAMILIES if tier == "viper" else {})
+                          VIPER_FAMILIES if tier != "pure" and available("viper") else {})
 
 
 def default_tier():
