@@ -18,7 +18,7 @@ from .ir import NP_DTYPE, Graph
 from .lower import Call, lower
 from .lower.core import MAX_BYTES, check_dataflow
 from .passes import alias_layout_ops, split_large_layers
-from .planner import Buffer, plan
+from .planner import Buffer, place_scratch, plan
 from .readers.tflite import read_tflite
 
 # --weights file: the most weight bytes one op may read into the reusable buffer.
@@ -159,6 +159,7 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     elif patches != "off":
         raise BakeError("--patches must be auto or off, not %r" % patches)
     offsets, arena, buffers = plan(graph, calls, alias)
+    offsets.update(place_scratch(graph, calls, buffers, arena, [layer[0] for loop in loops for layer in loop.layers]))
     if arena > MAX_BYTES:
         raise BakeError("the model needs a %d-byte arena; a 32-bit board addresses less than 2^31 bytes"
                         % arena)
