@@ -283,13 +283,13 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
 @pytest.mark.parametrize(
     "in_c,out_c,width,rows",
     [
-        (40, 10, 5, 8),  # one block of 8 rows, a tail of 2
-        (64, 13, 7, 4),  # three blocks of 4, a tail of 1
-        (72, 12, 9, 12),  # one block
-        (64, 36, 4, 128),  # a table of more words than the layer needs
-        (64, 24, 6, 3),  # too small for one block: uf_mac2x2ph_m0
-        (48, 8, 3, 8),  # too few pixels to pay for the table
-        (256, 8, 4, 8),  # the widest packed inputs
+        (40, 10, 13, 8),  # one block of 8 rows, a tail of 2
+        (64, 13, 15, 4),  # three blocks of 4, a tail of 1
+        (72, 12, 12, 12),  # one block
+        (64, 36, 12, 128),  # a table of more words than the layer needs
+        (64, 24, 14, 3),  # too small for one block: uf_mac2x2ph_m0
+        (48, 8, 11, 8),  # too few pixels to pay for the table
+        (256, 8, 13, 8),  # the widest packed inputs
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])
@@ -305,7 +305,7 @@ def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, w_odd):
         got, want, scratch, w = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, rows * (in_c + 4))
         assert got == want, off
         # the table's path where it pays and suits (uf_rq1_m0's act_min >= out_off), else none
-        used = off == -128 and width >= 4 and min(rows, out_c) >= 4
+        used = off == -128 and width >= 12 and min(rows, out_c) >= 4  # (UF_M0_WTAB_PIXELS)
         words = np.frombuffer(scratch, "<i4")
         assert words.any() == used
         if used:  # blocks of `block` rows: the last one's first row pair, its first two inputs

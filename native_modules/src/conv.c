@@ -81,16 +81,14 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 #if 5 * UF_DW_BLOCK + UF_DW_BLOCK * 20 + 16 > 5 * UF_M0_PW_ENTRIES || UF_M0_TAB / 32 * 36 + 5 * 16 + 32 > 5 * UF_M0_PW_ENTRIES
 #error "conv1x1_m0's fused weight table does not fit its stack buffer"
 #endif
-// uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c even) into W;
-// with q, each row pair's words followed by its rows' uf_rq1_m0 entries without .acc
+// uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c a multiple of 4)
+// into W; with q, each row pair's words followed by its rows' uf_rq1_m0 entries without .acc
 // (uf_mac2x2pq8_m0's table: bit 8 of the last row's 15 + r set).
 static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
                                            const uf_rq_m0_t *q) {
     for (int r = 0; r < n4; r += 2) {
-        const int8_t *w0 = w + (size_t)r * in_c, *w1 = w0 + in_c;
-        for (int k = 0; k < in_c; k += 2, W += 4) {
-            W[0] = w0[k], W[1] = w0[k + 1], W[2] = w1[k], W[3] = w1[k + 1];
-        }
+        const int8_t *w1 = w + (size_t)(r + 1) * in_c;
+        W = uf_tab2_m0(w1, w1 + in_c, in_c, W);
         for (int i = r; q && i < r + 2; i++, W += 4) {
             W[0] = q[i].bias, W[1] = (int32_t)q[i].mult2, W[2] = q[i].half, W[3] = q[i].shifts;
             W[3] |= i == n4 - 1 ? 256 : 0;   // (the table's end)
@@ -122,17 +120,18 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
 // blocks of up to UF_M0_WTAB_ROWS rows (a multiple of 4) sign-extended into it once with their
 // uf_rq1_m0 entries (conv1x1_tab_m0's fused layout, rows * (in_c + 4) words), then per pixel
 // pair one uf_mac2x2pqn_m0 over the block: 22.75 cycles per 8 MACs requantized in the kernel
-// (uf_mac2x2ph_m0: 26.5, then uf_rq1_m0's 25 per output). The table costs about 4 cycles a
-// word, once per block: it pays from UF_M0_WTAB_PIXELS pixels. The pixels one after another
+// (uf_mac2x2ph_m0: 26.5, then uf_rq1_m0's 25 per output). The table costs 4 cycles a word
+// (uf_tab2_m0) once per block, and each block packs the inputs again: it pays from
+// UF_M0_WTAB_PIXELS pixels (a 3x3 layer's 9 about break even). The pixels one after another
 // (stride 1, whole rows). Returns the channels done (a prefix): conv1x1_m0 does the rest (a
 // tail of fewer than four, or all where a block's requantization does not suit uf_rq1_m0).
 // mem: conv1x1_m0's stack buffer (the block's entries, then the packed inputs).
 #define UF_M0_WTAB_ROWS 128
-#define UF_M0_WTAB_PIXELS 4
+#define UF_M0_WTAB_PIXELS 12
 #if UF_M0_WTAB_ROWS * 5 + UF_M0_PACKED > 5 * UF_M0_PW_ENTRIES
 #error "conv1x1_wtab_m0's entries and packed inputs do not fit conv1x1_m0's stack buffer"
 #endif
-static UF_MAC_NOINLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                                            const void *mult, const void *shift, int in_c, int npix,
                                            int out_c, const int32_t *lim, int32_t *wtab, int wtab_n,
                                            uf_rq_m0_t *mem) {

@@ -351,6 +351,27 @@ UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_
                      UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "128", "  beq 8f\n  b 2b\n8:\n");
 #endif
 
+// One row pair's words of uf_mac2x2pt_m0's table: w0[k], w0[k + 1], w1[k], w1[k + 1] per input
+// pair k < n (w0 = w0_end - n, w1 = w1_end - n, any alignment: byte loads; n a multiple of 4,
+// > 0) from W on; returns W's end. 4 cycles per word.
+int32_t *uf_tab2_m0(const int8_t *w0_end, const int8_t *w1_end, int n, int32_t *W);
+#define UF_TAB2_M0_PAIR                                                               \
+    "  ldrsb r4, [r0, r2]\n  ldrsb r6, [r1, r2]\n  adds r2, #1\n"                      \
+    "  ldrsb r5, [r0, r2]\n  ldrsb r7, [r1, r2]\n  adds r2, #1\n"                      \
+    "  stm r3!, {r4, r5, r6, r7}\n"
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_tab2_m0")
+    "  push {r4, r5, r6, r7, lr}\n"
+    "  rsbs r2, r2, #0\n"
+    "1:\n"
+    UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR   /* (STM keeps the flags of the last ADDS) */
+    "  bne 1b\n"
+    "  movs r0, r3\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
+    UF_M0_END("uf_tab2_m0"));
+#endif
+
 // X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
 void uf_pack2_m0(const int8_t *x0_end, const int8_t *x1_end, int32_t *X, int n);
 #if UF_M0_CONV_ASM

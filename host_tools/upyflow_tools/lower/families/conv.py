@@ -164,17 +164,17 @@ def _float_or_int8(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: T
 
 # The Cortex-M0+ pointwise kernel with a weight table in the arena (conv.c's conv1x1_wtab_m0):
 # layers of 1x1 filters, stride 1, more than 32 inputs (a multiple of 8; fewer take the table
-# on the C stack) and at least two pixel pairs. The table holds rows * (in_c + 4) words per block
-# of up to WTAB_ROWS rows (a multiple of 4); blocks of fewer than WTAB_LEAST rows do not pay for
-# packing the inputs once per block.
-WTAB_ROWS, WTAB_LEAST = 128, 32
+# on the C stack) and WTAB_PIXELS pixels or more (UF_M0_WTAB_PIXELS: fewer do not pay for the
+# table). It holds rows * (in_c + 4) words per block of up to WTAB_ROWS rows (a multiple of 4);
+# blocks of fewer than WTAB_LEAST rows do not pay for packing the inputs once per block.
+WTAB_ROWS, WTAB_LEAST, WTAB_PIXELS = 128, 32, 12
 
 
 def _weight_table(graph: Graph, out: Tensor, geom: dict) -> int:
     """conv2d_s8's scratch: a weight table the planner may place (graph.scratch), or none."""
     in_c, rows = geom["in_c"], geom["out_c"] & ~3
     if not (geom["k_h"] == geom["k_w"] == geom["s_h"] == geom["s_w"] == 1 and geom["pad_h"] == geom["pad_w"] == 0
-            and in_c > 32 and in_c % 8 == 0 and rows and geom["out_h"] * geom["out_w"] >= 4):
+            and in_c > 32 and in_c % 8 == 0 and rows and geom["out_h"] * geom["out_w"] >= WTAB_PIXELS):
         return no_scratch(graph)
     words = in_c + 4
     t = graph.add_tensor(Tensor(out.name + "/wtab", (0,), "i32"))
