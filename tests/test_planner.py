@@ -1,0 +1,118 @@
+"""The arena planner's optional scratch tensors (planner.place_scratch): a conv2d_s8 weight
+table placed only in arena bytes free during its call, the arena never larger than without
+it, and the M0+ kernel that uses it byte-identical to TFLM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import random_input, shared
+from op_models import out_zp_for, qweights
+from tflite_writer import ModelWriter
+from upyflow_tools.bake import compile_model
+from upyflow_tools.lower.families import conv as conv_lowering
+from upyflow_tools.tflm import interpreter
+
+
+def _chain() -> bytes:
+    """1x8x8x16 -> CONV 3x3 stride 2 SAME (64) -> 1x1 (40) RELU -> 1x1 (4) RELU."""
+    rng = np.random.default_rng(5)
+    w = ModelWriter()
+    x = w.tensor([1, 8, 8, 16], "int8", 0.05, 3)
+    prev, s_in, cin = x, 0.05, 16
+    for k, stride, cout in ((3, 2, 64), (1, 1, 40), (1, 1, 4)):
+        wi, bi = qweights(w, rng, [cout, k, k, cin], 0, s_in, True, True)
+        act = "NONE" if k == 3 else "RELU"
+        y = w.tensor([1, 4, 4, cout], "int8", 0.04, out_zp_for(act, 5))
+        w.op(
+            "CONV_2D",
+            [prev, wi, bi],
+            [y],
+            padding="SAME",
+            stride_h=stride,
+            stride_w=stride,
+            dilation_h_factor=1,
+            dilation_w_factor=1,
+            fused_activation_function=act,
+        )
+        prev, s_in, cin = y, 0.04, cout
+    return w.build([x], [prev])
+
+
+def _scratch(result) -> list[tuple[int, int]]:
+    """(bytes, offset) of each conv2d_s8 call's scratch, in call order."""
+    out = []
+    for c in result.calls:
+        if c.kernel == "conv2d_s8":
+            t = result.graph.tensors[c.arg("wtab")]
+            assert t.nbytes == 4 * c.arg("wtab_n")
+            out.append((t.nbytes, result.scratch[c.arg("wtab")]))
+    return out
+
+
+def test_scratch_only_where_the_arena_is_free():
+    # Tensors by hand: the input 1024 B (live at call 0), the 4x4x64 conv output 1024 B (calls
+    # 0-1), the 4x4x40 one 640 B (1-2), the 4x4x4 output 64 B (2-3): the arena is call 0's
+    # 2048 B. Call 1 (64 -> 40, 16 pixels) wants 40 rows of 68 words and is worth at least 32
+    # rows' (8704 B): 2048 - 1664 B are free, so none. Call 2 (40 -> 4) wants 4 rows of 44 words
+    # (704 B) and 2048 - 704 B are free beside the two tensors it touches (one gap, as they are
+    # placed next to each other: the larger first, at 0 or 1024): all of it.
+    result = compile_model("chain.tflite", data=_chain(), patches="off")
+    assert result.arena_size == 2048
+    assert _scratch(result)[:2] == [(0, 0), (0, 0)]
+    size, offset = _scratch(result)[2]
+    assert size == 704
+    live = sorted((b.offset, b.offset + b.size) for b in result.buffers if b.first <= 2 <= b.last)
+    assert [b - a for a, b in live] == [640, 64] or [b - a for a, b in live] == [64, 640]
+    assert all(offset >= end or offset + size <= start for start, end in live)
+    assert offset + size <= 2048
+
+
+MODELS = ["person_detect", "micro_speech_quantized", "keyword_scrambled", "dtln_noise_suppression"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_scratch_leaves_the_arena_unchanged(model, monkeypatch):
+    path = str(shared("models/%s.tflite" % model))
+    result = compile_model(path)
+    with monkeypatch.context() as m:
+        m.setattr(conv_lowering, "_weight_table", lambda graph, out, geom: conv_lowering.no_scratch(graph))
+        plain = compile_model(path)
+    assert result.arena_size == plain.arena_size
+    assert not any(s for s, _ in _scratch(plain))
+    # each scratch inside the arena, on no byte of a tensor live during its calls
+    for k, c in enumerate(result.calls):
+        if c.kernel == "conv2d_s8" and c.arg("wtab_n"):
+            offset = result.scratch[c.arg("wtab")]
+            size = 4 * c.arg("wtab_n")
+            assert 0 <= offset and offset + size <= result.arena_size
+            for b in result.buffers:
+                if b.first <= k <= b.last:
+                    assert offset >= b.offset + b.size or offset + size <= b.offset
+    if model == "person_detect":  # its deep pointwise layers get tables
+        assert sum(1 for s, _ in _scratch(result) if s) >= 7
+
+
+def test_the_weight_table_on_the_m0_is_bit_exact():
+    """The chain's last layer runs conv1x1_wtab_m0 (its scratch given) as ARMv6-M code."""
+    from upyflow_tools.isa import IsaModel, module_from_baked, unavailable
+
+    why = unavailable("armv6m")
+    if why:
+        pytest.skip(why)
+    data = _chain()
+    mod = module_from_baked(compile_model("chain.tflite", data=data, patches="off"), "chain")
+    tflm = interpreter(data)
+    rng = np.random.default_rng(9)
+    for misalign in (0, 1):
+        m = IsaModel(mod, "armv6m", misalign)
+        for _ in range(2):
+            x = random_input(rng, "i8", (1, 8, 8, 16))
+            got = m.invoke([x.tobytes()], count=True)[0]
+            assert m.result.by_function["uf_mac2x2pqn_m0"] > 0  # the table's kernel ran
+            tflm.set_input(x, 0)
+            tflm.invoke()
+            want = np.array(tflm.get_output(0))
+            np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
+        assert not m.host_ops
