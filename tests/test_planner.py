@@ -54,8 +54,9 @@ def _scratch(result) -> list[tuple[int, int]]:
 def test_scratch_only_where_the_arena_is_free():
     # Tensors by hand: the input 1024 B (live at call 0), the 4x4x64 conv output 1024 B (calls
     # 0-1), the 4x4x40 one 640 B (1-2), the 4x4x4 output 64 B (2-3): the arena is call 0's
-    # 2048 B. Call 1 (64 -> 40, 16 pixels) wants 40 rows of 68 words and is worth at least 32
-    # rows' (8704 B): 2048 - 1664 B are free, so none. Call 2 (40 -> 4) wants 4 rows of 44 words
+    # 2048 B. Call 1 (64 -> 40, 16 pixels) wants 40 rows of 68 words and is worth at least 8
+    # rows' beside the 8 x 64 words of packed inputs (4224 B): 2048 - 1664 B are free, so
+    # none. Call 2 (40 -> 4) wants 4 rows of 44 words
     # (704 B) and 2048 - 704 B are free beside the two tensors it touches (one gap, as they are
     # placed next to each other: the larger first, at 0 or 1024): all of it.
     result = compile_model("chain.tflite", data=_chain(), patches="off")

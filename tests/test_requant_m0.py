@@ -281,35 +281,47 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
 
 
 @pytest.mark.parametrize(
-    "in_c,out_c,width,rows",
+    "in_c,out_c,width,rows,extra",
     [
-        (40, 10, 13, 8),  # one block of 8 rows, a tail of 2
-        (64, 13, 15, 4),  # three blocks of 4, a tail of 1
-        (72, 12, 12, 12),  # one block
-        (64, 36, 12, 128),  # a table of more words than the layer needs
-        (64, 24, 14, 3),  # too small for one block: uf_mac2x2ph_m0
-        (48, 8, 11, 8),  # too few pixels to pay for the table
-        (256, 8, 13, 8),  # the widest packed inputs
+        (40, 10, 13, 8, 0),  # one block of 8 rows, a tail of 2
+        (64, 13, 15, 4, 0),  # three blocks of 4, a tail of 1
+        (72, 12, 12, 12, 0),  # one block
+        (64, 36, 12, 128, 0),  # a table of more words than the layer needs
+        (64, 24, 14, 3, 0),  # too small for one block: uf_mac2x2ph_m0
+        (48, 8, 11, 8, 0),  # too few pixels to pay for the table
+        (256, 8, 13, 8, 0),  # the widest packed inputs
+        (64, 36, 12, 8, 6 * 64),  # the inputs packed once beside blocks of 8 rows
+        (72, 22, 13, 9, 6 * 72),  # the same with an odd pixel and a tail of 2
+        (64, 36, 12, 7, 6 * 64 - 100),  # too little beside them: packed per block
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])
-def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, w_odd):
+def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_odd):
     """conv1x1_wtab_m0 (layers of more than 32 inputs given kernel_spec's scratch: blocks of
     rows sign-extended into it, uf_mac2x2pqn_m0 per pixel pair) with a scratch of `rows`
-    rows' table words (rows * (in_c + 4)), odd pixel counts and channel tails, and a scratch
-    too small or too few pixels (the fallbacks), against sums and requantization in Python;
-    the scratch words past the table untouched. out_off 3 > act_min: no fused requantization."""
+    rows' table words (rows * (in_c + 4)) and `extra` words, odd pixel counts and channel
+    tails, a scratch too small or too few pixels (the fallbacks), against sums and
+    requantization in Python; the words past the scratch untouched. out_off 3 > act_min:
+    no fused requantization."""
     import numpy as np
 
+    wtab_n = rows * (in_c + 4) + extra
+
+    def fit(words):  # rows of the table (a multiple of 4, at most 128 and out_c) in words
+        return max(0, min(128, out_c & ~3, words // (in_c + 4) & ~3))
+
+    # blocks of the table alone, or beside the packed inputs where that takes more than one
+    block = fit(wtab_n)
+    if block < out_c & ~3 and fit(wtab_n - width // 2 * in_c) >= 8:
+        block = fit(wtab_n - width // 2 * in_c)
     for off in (-128, 3):
-        got, want, scratch, w = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, rows * (in_c + 4))
+        got, want, scratch, w = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n)
         assert got == want, off
         # the table's path where it pays and suits (uf_rq1_m0's act_min >= out_off), else none
-        used = off == -128 and width >= 12 and min(rows, out_c) >= 4  # (UF_M0_WTAB_PIXELS)
+        used = off == -128 and width >= 12 and block >= 4  # (UF_M0_WTAB_PIXELS)
         words = np.frombuffer(scratch, "<i4")
         assert words.any() == used
-        if used:  # blocks of `block` rows: the last one's first row pair, its first two inputs
-            block = min(rows & ~3, out_c & ~3, 128)
+        if used:  # the last block's first row pair: its first two inputs' weights
             c0 = (out_c - 4) // block * block
             assert words[:4].tolist() == [*w[c0, :2], *w[c0 + 1, :2]]
 

@@ -121,26 +121,45 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
 // uf_rq1_m0 entries (conv1x1_tab_m0's fused layout, rows * (in_c + 4) words), then per pixel
 // pair one uf_mac2x2pqn_m0 over the block: 22.75 cycles per 8 MACs requantized in the kernel
 // (uf_mac2x2ph_m0: 26.5, then uf_rq1_m0's 25 per output). The table costs 4 cycles a word
-// (uf_tab2_m0) once per block, and each block packs the inputs again: it pays from
-// UF_M0_WTAB_PIXELS pixels (a 3x3 layer's 9 about break even). The pixels one after another
-// (stride 1, whole rows). Returns the channels done (a prefix): conv1x1_m0 does the rest (a
-// tail of fewer than four, or all where a block's requantization does not suit uf_rq1_m0).
-// mem: conv1x1_m0's stack buffer (the block's entries, then the packed inputs).
+// (uf_tab2_m0) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3 layer's 9 about
+// break even). The inputs are packed per block (uf_pack2_m0, ~9.5 cycles an input) unless the
+// scratch holds them all (pixels / 2 * in_c words at its end) beside blocks of at least
+// UF_M0_WTAB_ONCE rows where the table alone would take more than one block. The pixels one
+// after another (stride 1, whole rows). Returns the channels done (a prefix): conv1x1_m0 does
+// the rest (a tail of fewer than four, or all where a block's requantization does not suit
+// uf_rq1_m0). mem: conv1x1_m0's stack buffer (the block's entries, then the packed inputs).
 #define UF_M0_WTAB_ROWS 128
 #define UF_M0_WTAB_PIXELS 12
+#define UF_M0_WTAB_ONCE 8
 #if UF_M0_WTAB_ROWS * 5 + UF_M0_PACKED > 5 * UF_M0_PW_ENTRIES
 #error "conv1x1_wtab_m0's entries and packed inputs do not fit conv1x1_m0's stack buffer"
 #endif
-UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                                           const void *mult, const void *shift, int in_c, int npix,
-                                           int out_c, const int32_t *lim, int32_t *wtab, int wtab_n,
-                                           uf_rq_m0_t *mem) {
+// The rows per block (a multiple of 4, at most UF_M0_WTAB_ROWS and out_c) whose table fits words.
+static int conv1x1_wtab_rows(int words, int in_c, int out_c) {
     int rows = 0;   // (no division: the M0+ has none)
-    while (rows < UF_M0_WTAB_ROWS && rows + 4 <= out_c && (rows + 4) * (in_c + 4) <= wtab_n) {
+    while (rows < UF_M0_WTAB_ROWS && rows + 4 <= out_c && (rows + 4) * (in_c + 4) <= words) {
         rows += 4;
     }
-    if (!rows || in_c <= UF_M0_TABX || (in_c & 7) || in_c > UF_M0_PACKED || npix < UF_M0_WTAB_PIXELS
+    return rows;
+}
+UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                                  const void *mult, const void *shift, int in_c, int npix, int out_c,
+                                  const int32_t *lim, int32_t *wtab, int wtab_n, uf_rq_m0_t *mem) {
+    if (in_c <= UF_M0_TABX || (in_c & 7) || in_c > UF_M0_PACKED || npix < UF_M0_WTAB_PIXELS
         || !uf_rq1_m0_lim(lim)) {
+        return 0;
+    }
+    int packed = (npix >> 1) * in_c;   // the packed inputs' words
+    int rows = conv1x1_wtab_rows(wtab_n, in_c, out_c), beside = conv1x1_wtab_rows(wtab_n - packed, in_c, out_c);
+    int32_t *xall = 0;
+    if (rows < (out_c & ~3) && beside >= UF_M0_WTAB_ONCE) {
+        rows = beside, xall = wtab + wtab_n - packed;
+        for (int k = 0; k < packed; k += in_c) {
+            const int8_t *xp = x + 2 * k;
+            uf_pack2_m0(xp + in_c, xp + 2 * in_c, xall + k, in_c);
+        }
+    }
+    if (!rows) {
         return 0;
     }
     uf_rq_m0_t *t = mem;
@@ -155,9 +174,14 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
         conv1x1_tab_m0(wo, in_c, n4, wtab, t);
         int8_t *o = out + c0;
         int left = npix;
-        for (; left >= 2; left -= 2) {
-            uf_pack2_m0(xp + in_c, xp + 2 * in_c, xq, in_c);
-            uf_mac2x2pqn_m0(xq, wtab, o, lim, out_c, in_c);
+        for (int k = 0; left >= 2; left -= 2, k += in_c) {
+            const int32_t *xx = xq;
+            if (xall) {
+                xx = xall + k;
+            } else {
+                uf_pack2_m0(xp + in_c, xp + 2 * in_c, xq, in_c);
+            }
+            uf_mac2x2pqn_m0(xx, wtab, o, lim, out_c, in_c);
             xp += 2 * in_c, o += 2 * out_c;
         }
         if (left) {
