@@ -70,7 +70,17 @@ def test_scratch_only_where_the_arena_is_free():
     assert offset + size <= 2048
 
 
-MODELS = ["person_detect", "micro_speech_quantized", "keyword_scrambled", "dtln_noise_suppression"]
+MODELS = [
+    "person_detect",
+    "micro_speech_quantized",
+    "micro_speech_lstm",
+    "keyword_scrambled",
+    "keyword_scrambled_8bit",
+    "dtln_noise_suppression",
+    "audio_preprocessor_int8",
+    "trained_lstm_int8",
+    "hello_world_int8",
+]
 
 
 @pytest.mark.parametrize("model", MODELS)
