@@ -7,12 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import random_input, shared
+from harness import assert_bit_exact, load_cpython, needs_micropython, random_input, run_tflm, shared
 from op_models import out_zp_for, qweights
 from tflite_writer import ModelWriter
-from upyflow_tools.bake import compile_model
+from upyflow_tools.bake import bake, compile_model
 from upyflow_tools.lower.families import conv as conv_lowering
+from upyflow_tools.patches import Stage
 from upyflow_tools.tflm import interpreter
+from upyflow_tools.unixport import run_batch
 
 
 def _chain() -> bytes:
@@ -105,15 +107,20 @@ def test_scratch_leaves_the_arena_unchanged(model, monkeypatch):
         assert sum(1 for s, _ in _scratch(result) if s) >= 7
 
 
-def test_the_weight_table_on_the_m0_is_bit_exact():
-    """The chain's last layer runs conv1x1_wtab_m0 (its scratch given) as ARMv6-M code."""
+@pytest.mark.parametrize("banded", [False, True])
+def test_the_weight_table_on_the_m0_is_bit_exact(banded):
+    """The chain's last layer runs conv1x1_wtab_m0 (its scratch given) as ARMv6-M code; banded:
+    its last two layers in bands of one row, each band call given the scratch (the walker
+    checks its size) but of too few pixels to pay for the table."""
     from upyflow_tools.isa import IsaModel, module_from_baked, unavailable
 
     why = unavailable("armv6m")
     if why:
         pytest.skip(why)
     data = _chain()
-    mod = module_from_baked(compile_model("chain.tflite", data=data, patches="off"), "chain")
+    result = compile_model("chain.tflite", data=data, patches=[Stage(1, 3, 1)] if banded else "off")
+    assert result.calls[-1].arg("wtab_n") == 4 * 44
+    mod = module_from_baked(result, "chain")
     tflm = interpreter(data)
     rng = np.random.default_rng(9)
     for misalign in (0, 1):
@@ -121,9 +128,32 @@ def test_the_weight_table_on_the_m0_is_bit_exact():
         for _ in range(2):
             x = random_input(rng, "i8", (1, 8, 8, 16))
             got = m.invoke([x.tobytes()], count=True)[0]
-            assert m.result.by_function["uf_mac2x2pqn_m0"] > 0  # the table's kernel ran
+            assert (m.result.by_function["uf_mac2x2pqn_m0"] > 0) != banded  # the table's kernel
             tflm.set_input(x, 0)
             tflm.invoke()
             want = np.array(tflm.get_output(0))
             np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
         assert not m.host_ops
+
+
+@pytest.mark.parametrize("tier", ["pure", "native"])
+@pytest.mark.parametrize("banded", [False, True])
+def test_the_scratch_on_the_host_tiers(tier, banded, tmp_path):
+    """The tiers that ignore the scratch (pure Python, the host's C) take it and stay exact."""
+    data = _chain()
+    bake("chain.tflite", str(tmp_path), name="chain", data=data, patches=[Stage(1, 3, 1)] if banded else "off")
+    m = load_cpython(str(tmp_path), "chain", tier)
+    rng = np.random.default_rng(4)
+    assert_bit_exact(data, m, [random_input(rng, "i8", (1, 8, 8, 16)) for _ in range(1)])
+
+
+@needs_micropython
+def test_the_scratch_under_micropython(tmp_path):
+    """The viper and pure tiers under MicroPython take the scratch (ptr32 of its bytes)."""
+    data = _chain()
+    bake("chain.tflite", str(tmp_path), name="mp_chain", data=data, patches="off")
+    x = random_input(np.random.default_rng(6), "i8", (1, 8, 8, 16))
+    want = run_tflm(data, [x])[0].tobytes()
+    for tier in ("viper", "pure"):
+        outs, _ = run_batch(str(tmp_path), "mp_chain", [[x.tobytes()]], env={"UPYFLOW_TIER": tier})
+        assert outs[0][0] == want, tier
