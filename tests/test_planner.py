@@ -17,26 +17,27 @@ from upyflow_tools.tflm import interpreter
 from upyflow_tools.unixport import run_batch
 
 
-def _chain() -> bytes:
-    """1x8x8x16 -> CONV 3x3 stride 2 SAME (64) -> 1x1 (40) RELU -> 1x1 (4) RELU."""
+def _chain(shape=(8, 8, 16), stride=2, depths=(64, 40, 4), act="RELU") -> bytes:
+    """1 x shape -> CONV 3x3 `stride` SAME (depths[0]) -> then 1x1 CONV per further depth (act)."""
     rng = np.random.default_rng(5)
     w = ModelWriter()
-    x = w.tensor([1, 8, 8, 16], "int8", 0.05, 3)
-    prev, s_in, cin = x, 0.05, 16
-    for k, stride, cout in ((3, 2, 64), (1, 1, 40), (1, 1, 4)):
+    x = w.tensor([1, *shape], "int8", 0.05, 3)
+    prev, s_in, cin = x, 0.05, shape[2]
+    h, wd = -(-shape[0] // stride), -(-shape[1] // stride)
+    for i, cout in enumerate(depths):
+        k, s, a = (3, stride, "NONE") if i == 0 else (1, 1, act)
         wi, bi = qweights(w, rng, [cout, k, k, cin], 0, s_in, True, True)
-        act = "NONE" if k == 3 else "RELU"
-        y = w.tensor([1, 4, 4, cout], "int8", 0.04, out_zp_for(act, 5))
+        y = w.tensor([1, h, wd, cout], "int8", 0.04, out_zp_for(a, 5))
         w.op(
             "CONV_2D",
             [prev, wi, bi],
             [y],
             padding="SAME",
-            stride_h=stride,
-            stride_w=stride,
+            stride_h=s,
+            stride_w=s,
             dilation_h_factor=1,
             dilation_w_factor=1,
-            fused_activation_function=act,
+            fused_activation_function=a,
         )
         prev, s_in, cin = y, 0.04, cout
     return w.build([x], [prev])
@@ -107,28 +108,44 @@ def test_scratch_leaves_the_arena_unchanged(model, monkeypatch):
         assert sum(1 for s, _ in _scratch(result) if s) >= 7
 
 
-@pytest.mark.parametrize("banded", [False, True])
-def test_the_weight_table_on_the_m0_is_bit_exact(banded):
-    """The chain's last layer runs conv1x1_wtab_m0 (its scratch given) as ARMv6-M code; banded:
-    its last two layers in bands of one row, each band call given the scratch (the walker
-    checks its size) but of too few pixels to pay for the table."""
+# (the chain, band stages, the last layer's scratch words, whether conv1x1_wtab_m0 runs)
+M0_CASES = [
+    ((), "off", 4 * 44, True),
+    # its last two layers in bands of one row: each band call given the scratch (the walker
+    # checks its size) but of too few pixels to pay for the table
+    ((), [Stage(1, 3, 1)], 4 * 44, False),
+    # 72 -> 10 on 5x5 pixels (an odd one, a tail of 2), RELU6
+    (((20, 20, 16), 4, (72, 10), "RELU6"), "off", 8 * 76, True),
+    # 64 -> 13 on 5x3 pixels (an odd one, a tail of 1)
+    (((15, 9, 48), 3, (64, 13), "RELU"), "off", 12 * 68, True),
+    # no activation, the output zero point above -128: not uf_rq1_m0's (act_min < out_off)
+    (((16, 16, 16), 4, (40, 6), "NONE"), "off", 4 * 44, False),
+]
+
+
+@pytest.mark.parametrize("case", M0_CASES)
+def test_the_weight_table_on_the_m0_is_bit_exact(case):
+    """Chains whose last 1x1 layer (more than 32 inputs) is given a scratch, as ARMv6-M code
+    (conv1x1_wtab_m0 where it pays and suits), against TFLM."""
     from upyflow_tools.isa import IsaModel, module_from_baked, unavailable
 
     why = unavailable("armv6m")
     if why:
         pytest.skip(why)
-    data = _chain()
-    result = compile_model("chain.tflite", data=data, patches=[Stage(1, 3, 1)] if banded else "off")
-    assert result.calls[-1].arg("wtab_n") == 4 * 44
+    chain, stages, words, used = case
+    data = _chain(*chain)
+    result = compile_model("chain.tflite", data=data, patches=stages)
+    assert result.calls[-1].arg("wtab_n") == words
     mod = module_from_baked(result, "chain")
+    shape = tuple(result.graph.tensors[result.graph.inputs[0]].shape)
     tflm = interpreter(data)
     rng = np.random.default_rng(9)
     for misalign in (0, 1):
         m = IsaModel(mod, "armv6m", misalign)
         for _ in range(2):
-            x = random_input(rng, "i8", (1, 8, 8, 16))
+            x = random_input(rng, "i8", shape)
             got = m.invoke([x.tobytes()], count=True)[0]
-            assert (m.result.by_function["uf_mac2x2pqn_m0"] > 0) != banded  # the table's kernel
+            assert (m.result.by_function["uf_mac2x2pqn_m0"] > 0) == used  # the table's kernel
             tflm.set_input(x, 0)
             tflm.invoke()
             want = np.array(tflm.get_output(0))
