@@ -405,6 +405,26 @@ def test_natmod_family_that_does_not_load_falls_back_with_one_line(
         )
 
 
+@pytest.mark.parametrize("model", ["hello_world_int8", "person_detect"])
+def test_native_tier_with_every_family_imports_no_viper(natmod_dir, baked, model, tmp_path):
+    """Every family natmod loads: the native tier says nothing and imports no viper or pure
+    kernel module (viper stands in only for a family that did not load; its package costs heap)."""
+    data, mdir, name = baked(model)
+    natmods = _natmods_without(natmod_dir, "-", tmp_path)
+    script = tmp_path / "every.py"
+    script.write_text(
+        _UNLOADABLE_SCRIPT % {"lib": DEVICE_LIB, "natmod": natmods, "name": name, "mod": _run_dir(mdir, name, tmp_path)}
+        + "print('MODULES', ' '.join(sorted(k for k in sys.modules if k.startswith('upyflow.kernels'))))\n"
+    )
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not [ln for ln in proc.stdout.splitlines() if ln.startswith("upyflow:")], proc.stdout
+    lines = {ln.split()[0]: ln.split()[1:] for ln in proc.stdout.splitlines() if ln.split()}
+    assert lines["TIER"] == ["native"] and lines["PYTHON"] == [] and lines["MODULES"] == [], proc.stdout
+
+
 def test_natmod_core_that_does_not_load_leaves_viper_with_one_line(natmod_dir, baked, tmp_path):
     """The core natmod itself without room for its code: the default tier is viper, said once."""
     data, mdir, name = baked("hello_world_int8")

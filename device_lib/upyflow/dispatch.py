@@ -55,12 +55,19 @@ VIPER_TUPLE = ("fully_connected_s8", "fully_connected_s16", "conv2d_s8", "depthw
 # }
 
 
+# What a kernel module that does not import raises (upyflow/fallback.py says which).
+_IMPORT_ERRORS = (ImportError, ValueError, MemoryError, OSError, SyntaxError, NotImplementedError, AttributeError)
+
+
 class _Kernels:
     # name -> (function, convention): the fast tiers' dicts first, then their
-    # lazily imported families, then pure.
-    def __init__(self, fast, lazy):
+    # lazily imported families, then pure. On the native tier (native True) a viper
+    # family stands in only for a native family that did not load: viper is not
+    # imported otherwise (its package costs heap).
+    def __init__(self, fast, lazy, native=False):
         self._fast = fast
         self._lazy = lazy
+        self._native = native
 
     def __contains__(self, name):
         # the lazy map before pure's: a model whose kernels are all viper never loads the latter
@@ -72,20 +79,17 @@ class _Kernels:
             if name in f:
                 return f[name]
         family = _family(self._lazy, name)
+        if self._native and family and (family not in _not_loaded or not available("viper")):
+            family = None
         if family and "viper " + family not in _not_loaded:
-            for attempt in (0, 1):
-                try:
-                    mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
-                    return getattr(mod, name), FAST if name in VIPER_TUPLE else VIPER
-                except MemoryError as e:   # its machine code needs room: collect once, then retry
-                    if attempt:
-                        _not_loaded["viper " + family] = why = _why(e)
-                        print("upyflow: viper %s not loaded (%s); using pure" % (family, why))
-                        break
-                    import gc
-                    gc.collect()
-                except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError):
-                    break   # not copied to the board: the pure kernel does the job
+            try:
+                mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
+                return getattr(mod, name), FAST if name in VIPER_TUPLE else VIPER
+            except _IMPORT_ERRORS as e:   # not copied to the board (pure does the job), or no room
+                from .fallback import viper_family
+                fn = viper_family(family, name, e, _not_loaded)
+                if fn:
+                    return fn, FAST if name in VIPER_TUPLE else VIPER
         family = _family(_families(), name)
         if family is None:
             raise KeyError(name)
@@ -98,31 +102,18 @@ def _fast(modname):
     # only where the native emitter works; its kernels come family by family
     # (VIPER_FAMILIES), so the tier's own table is empty. Native: the module as
     # itself (its walker runs the ops); a core that is there but does not load (no room
-    # for its code, an incompatible .mpy) says so in one line.
-    for attempt in (0, 1):
-        try:
-            if modname == "viper":
-                from . import kernels_viper   # noqa: F401
-                return {}
-            mod = __import__(modname)
-            mod.kernel_index   # a native module without the op-table walker is too old
-            return _Native(mod)
-        except MemoryError as e:
-            if attempt or modname == "viper":
-                return _fast_failed(modname, e)
-            import gc
-            gc.collect()
-        except ValueError as e:
-            return _fast_failed(modname, e)
-        except (ImportError, SyntaxError, NotImplementedError, AttributeError):
-            return None
-
-
-def _fast_failed(modname, e):
-    if modname != "viper":
-        print("upyflow: native core (%s) not loaded (%s); using %s" % (
-            modname, _why(e), "viper" if available("viper") else "pure"))
-    return None
+    # for its code, an incompatible .mpy) says so in one line (upyflow/fallback.py).
+    try:
+        if modname == "viper":
+            from . import kernels_viper   # noqa: F401
+            return {}
+        mod = __import__(modname)
+        mod.kernel_index   # a native module without the op-table walker is too old
+        return _Native(mod)
+    except _IMPORT_ERRORS as e:
+        from .fallback import fast_tier
+        mod = fast_tier(modname, e)
+        return _Native(mod) if mod else None
 
 
 class _Native:
@@ -152,40 +143,19 @@ def native_index(mod, name):
     if i < 0 and hasattr(mod, "kernel_family"):   # the CPython extension holds every kernel
         family = mod.kernel_family(name)
         if family is not None and family not in _not_loaded:
-            why = _load_family(mod, family)
-            if why is None:
+            try:
+                fam = __import__("upyflow_native_" + family)
+            except _IMPORT_ERRORS as e:
+                from .fallback import native_family
+                fam = native_family(family, e, _not_loaded)
+            if fam:
+                mod.register(fam.table())   # a family of another build than the core: ValueError
                 return mod.kernel_index(name)
-            _not_loaded[family] = why
-            print("upyflow: native %s not loaded (%s); using %s" % (
-                family, why, "viper" if family in VIPER_FAMILIES and available("viper") else "pure"))
     return i
 
 
 # Native family (or "viper " + family) -> why its module did not load: tried once per run.
 _not_loaded = {}
-
-
-def _load_family(mod, family):
-    # None once upyflow_native_<family> is imported and registered, else why not.
-    for attempt in (0, 1):
-        try:
-            fam = __import__("upyflow_native_" + family)
-            table = fam.table()
-        except MemoryError as e:   # its code is copied to (executable) RAM: collect once, retry
-            if attempt:
-                return _why(e)
-            import gc
-            gc.collect()
-            continue
-        except (ImportError, ValueError, OSError, NotImplementedError, AttributeError) as e:
-            return _why(e)   # absent, or a .mpy this firmware cannot load
-        mod.register(table)   # a family of another build than the core: ValueError, a bad deploy
-        return None
-
-
-def _why(e):
-    msg = str(e)
-    return type(e).__name__ + (": " + msg if msg else "")
 
 
 def native_module(tier):
@@ -219,7 +189,7 @@ def table(tier):
     # Viper's families also back the native tier: a kernel family whose natmod did not
     # load (native_index) runs on viper where this Python has it, else pure.
     return tier, _Kernels([_cache[t] for t in overlays if available(t)],
-                          VIPER_FAMILIES if tier != "pure" and available("viper") else {})
+                          VIPER_FAMILIES if tier != "pure" else {}, tier == "native")
 
 
 def default_tier():
