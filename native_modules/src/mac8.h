@@ -878,9 +878,19 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
 // uf_rq1_m0's 64-bit path for the fused kernels (one copy for all): u = the high word of
 // y m + C >> (r - 1) into r4 from y (r2), m (r4), C (r5), 15 + r (r6, left 16 less);
 // r2, r3, r5 clobbered.
+// (uf_rqt_u_m0 first, falling into it past 2^15)
 #if UF_M0_CONV_ASM
 __asm__(
-    UF_M0_BEGIN("uf_dwq_big_m0")
+    UF_M0_BEGIN("uf_rqt_u_m0")
+    "  lsrs r3, r2, #15\n"
+    "  bne 1f\n"
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"
+    "  muls r3, r2\n  muls r4, r2\n"
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"
+    "  lsrs r4, r6\n"
+    "  bx lr\n"
+    "  .size uf_rqt_u_m0, .-uf_rqt_u_m0\n"
+    "  .type uf_dwq_big_m0, %function\n  .thumb_func\nuf_dwq_big_m0:\n1:\n"
     "  push {r6, r7}\n"
     "  uxth r3, r2\n  lsrs r2, r2, #16\n"
     "  uxth r7, r4\n  lsrs r4, r4, #16\n"
@@ -894,6 +904,50 @@ __asm__(
     "  bx lr\n"
     UF_M0_END("uf_dwq_big_m0"));
 #endif
+// The fused requantization the kernels below use (uf_rq1_m0's entries with a bound T in
+// the high half of the last word: {F, m, C, 15 + r | T << 16}, uf_rqt_m0_mark): for 0 <= y
+// < T (T = 2^k, k = min(15, r + floor(log2(R + 1))), R = act_max - act_min) the two-MULS u
+// is exact and at most R (y m + C < 2^k m < 2^(k + 31), so u < 2^(k - r) <= R + 1), so one
+// compare replaces the 2^15 test and the clamp: 21 cycles an output (UF_DW4Q_M0_RQ's 22),
+// 12 below the origin. y >= T takes the side path (uf_rqt_u_m0: u exact, then the clamp with
+// R read from the stack). Registers: r2 = the sum (y after), r0 = out (the output at r0 +
+// j), r7 = act_min, r1 = the entry (stepped past it); r3-r6 clobbered, r6 = the last word
+// (bit 8: the table's end, test it with lsls #24: T sits above it); r8-r12, lr kept.
+#define UF_RQT_M0(l, j)                                                                       \
+    "  ldm r1!, {r3, r4, r5, r6}\n"        /* F, m, C, 15 + r | T << 16 */                    \
+    "  subs r2, r2, r3\n"                                                                     \
+    "  blt " l "7f\n"                                                                         \
+    "  lsrs r3, r6, #16\n"                                                                    \
+    "  cmp r2, r3\n"                                                                          \
+    "  bhs " l "9f\n"                                                                         \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"                                                     \
+    "  muls r3, r2\n  muls r4, r2\n"                                                          \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"                              \
+    "  lsrs r4, r6\n"                                                                         \
+    l "6:\n"                                                                                  \
+    "  adds r4, r4, r7\n"                                                                     \
+    "  strb r4, [r0, #" j "]\n"                                                               \
+    l "8:\n"
+// Its side paths: below the origin (act_min) and y >= T (u from uf_rqt_u_m0, which clobbers
+// lr: call the kernel's lr keeping (call: "bl uf_rqt_u_m0" where lr is free), then clamped
+// to R (range: the instruction that loads R into r3).
+#define UF_RQT_M0_SIDE(l, j, call, range)                                                     \
+    l "7:\n"                                                                                  \
+    "  strb r7, [r0, #" j "]\n"                                                               \
+    "  b " l "8b\n"                                                                           \
+    l "9:\n"                                                                                  \
+    call range                                                                                \
+    "  cmp r4, r3\n"                                                                          \
+    "  bls " l "6b\n"                                                                         \
+    "  movs r4, r3\n"                                                                         \
+    "  b " l "6b\n"
+// u (r4) for y >= T from y (r2), m (r4), C (r5), 15 + r (r6, its low byte left 16 less where
+// y >= 2^15): the two MULS below 2^15, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
+void uf_rqt_u_m0(void);
+// The depthwise kernels' side paths (uf_rqt_u_m0, then lr back to x_row, g[5]; R at [sp+36])
+#define UF_DW4Q_M0_SIDES(l, j)                                                                \
+    UF_RQT_M0_SIDE(l, j, "  bl uf_rqt_u_m0\n  ldr r3, [sp, #12]\n  ldr r3, [r3, #20]\n  mov lr, r3\n", \
+                   "  ldr r3, [sp, #36]\n")
 // The kernel: init at each block; pre: r1 from the block's last tap to its
 // requantization words, post: from after them to the next block's first tap; pix: at
 // each pixel's end (r3 = g); xstep: the next block's x (its input channels' step).
@@ -916,16 +970,15 @@ __asm__(                                                                        
     "2:\n" init                              /* a block of four channels, r0 at its x */     \
     body pre                                                                                  \
     "  ldr r0, [sp, #0]\n  ldr r7, [sp, #32]\n"                                               \
-    "  mov r2, r8\n  ldr r3, [sp, #36]\n  mov r8, r3\n"                                       \
-    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r9\n" UF_DW4Q_M0_RQ("2", "1")                          \
-    "  mov r2, r10\n" UF_DW4Q_M0_RQ("3", "2") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "3")       \
+    "  mov r2, r8\n" UF_RQT_M0("1", "0") "  mov r2, r9\n" UF_RQT_M0("2", "1")                 \
+    "  mov r2, r10\n" UF_RQT_M0("3", "2") "  mov r2, r11\n" UF_RQT_M0("4", "3")               \
     post                                                                                      \
     "  adds r0, #4\n  str r0, [sp, #0]\n"                                                     \
     "  ldr r0, [sp, #24]\n" xstep                                                             \
-    "  lsrs r3, r6, #8\n"   /* bit 8 of the last block's last 15 + r: the pixel's end */      \
-    "  bne 3f\n  b 2b\n"    /* (the loop is past a conditional branch's reach) */             \
-    UF_DW4Q_M0_SIDE("1", "0") UF_DW4Q_M0_SIDE("2", "1")                                       \
-    UF_DW4Q_M0_SIDE("3", "2") UF_DW4Q_M0_SIDE("4", "3")                                       \
+    "  lsls r3, r6, #24\n"  /* bit 8 of the last block's last 15 + r: the pixel's end */      \
+    "  bcs 3f\n  b 2b\n"    /* (the loop is past a conditional branch's reach) */             \
+    UF_DW4Q_M0_SIDES("1", "0") UF_DW4Q_M0_SIDES("2", "1")                                     \
+    UF_DW4Q_M0_SIDES("3", "2") UF_DW4Q_M0_SIDES("4", "3")                                     \
     "3:\n"                                   /* the pixel's end */                            \
     "  ldr r3, [sp, #12]\n  ldr r1, [sp, #16]\n" pix                                          \
     "  ldr r0, [sp, #0]\n  ldr r4, [r3, #8]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"         \
@@ -1034,6 +1087,10 @@ void uf_mac2x2pq32_m0(const int32_t *X, const int32_t *W, int8_t *out, const int
     l "9:\n"                                                                                  \
     "  push {lr}\n  bl uf_dwq_big_m0\n  pop {r3}\n  mov lr, r3\n"                              \
     "  b " l "2b\n"
+// The fused kernels' side paths (UF_RQT_M0's; lr, the row pair's out, kept on the stack
+// around the call; R at [sp+8])
+#define UF_MAC2X2PQ_M0_SIDES(l, j)                                                            \
+    UF_RQT_M0_SIDE(l, j, "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n", "  ldr r3, [sp, #8]\n")
 // (name, the passes)
 #define UF_MAC2X2PQ_M0(name, passes)                                             \
 __asm__(                                                                                      \
@@ -1052,18 +1109,18 @@ __asm__(                                                                        
     "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"           \
     "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"                       \
     "  mov r10, r6\n  mov r11, r5\n"                                                          \
-    "  mov r0, lr\n  ldr r7, [sp, #4]\n  ldr r3, [sp, #8]\n  mov r8, r3\n"                    \
-    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r10\n" UF_DW4Q_M0_RQ("2", "1")                          \
+    "  mov r0, lr\n  ldr r7, [sp, #4]\n"                                                     \
+    UF_RQT_M0("1", "0") "  mov r2, r10\n" UF_RQT_M0("2", "1")                                  \
     "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */                \
-    "  mov r2, r9\n" UF_DW4Q_M0_RQ("3", "0") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "1")         \
+    "  mov r2, r9\n" UF_RQT_M0("3", "0") "  mov r2, r11\n" UF_RQT_M0("4", "1")                 \
     "  mov r0, lr\n  adds r0, #2\n  mov lr, r0\n"                                            \
     "  ldr r0, [sp, #16]\n"                                                                   \
-    "  lsrs r3, r6, #8\n"   /* bit 8 of the last row's 15 + r: the table's end */              \
-    "  bne 8f\n  b 2b\n8:\n"                                                                  \
+    "  lsls r3, r6, #24\n"  /* bit 8 of the last row's 15 + r: the table's end */              \
+    "  bcs 8f\n  b 2b\n8:\n"                                                                  \
     "  add sp, #24\n"                                                                         \
     UF_M0_RESTORE                                                                             \
-    UF_MAC2X2PQ_M0_SIDE("1", "0") UF_MAC2X2PQ_M0_SIDE("2", "1")                               \
-    UF_MAC2X2PQ_M0_SIDE("3", "0") UF_MAC2X2PQ_M0_SIDE("4", "1")                               \
+    UF_MAC2X2PQ_M0_SIDES("1", "0") UF_MAC2X2PQ_M0_SIDES("2", "1")                             \
+    UF_MAC2X2PQ_M0_SIDES("3", "0") UF_MAC2X2PQ_M0_SIDES("4", "1")                             \
     UF_M0_END(name))
 UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"));
 UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"));
@@ -1301,6 +1358,21 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
     }
     return ok;
+}
+
+// UF_RQT_M0's bound T (see there) into the high half of t[j].shifts (j < n) for a table of
+// uf_rq_m0_prepare's ok == 2 and its lim (uf_rq1_m0 reads only bits 0..7 of the word).
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, const int32_t *lim) {
+    int32_t range = lim[2] - lim[1];
+    int lg = 0;   // floor(log2(range + 1)), at most 15
+    while (lg < 15 && ((int32_t)2 << lg) <= range + 1) {
+        lg++;
+    }
+    for (int j = 0; j < n; j++) {
+        int k = (t[j].shifts & 255) - 15 + lg;
+        k = k < 15 ? k : 15;
+        t[j].shifts = (int32_t)(((uint32_t)t[j].shifts & 0xFFFFu) | (uint32_t)1 << (k + 16));
+    }
 }
 
 // out[j] = t[j].acc requantized for channel ch + j, j < n: uf_rq_m0 when the table
