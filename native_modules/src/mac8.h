@@ -1259,6 +1259,12 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 }
 
 #if UF_MAC_M0 || defined(__riscv)
+#if UF_MAC_M0
+// (inline in uf_rq_m0_prepare's loop on the M0+: no call per channel)
+#define UF_RQ1_ENTRY_LINKAGE UF_MAC_INLINE
+#else
+#define UF_RQ1_ENTRY_LINKAGE static UF_MAC_NOINLINE UF_MAC_UNUSED
+#endif
 // uf_rq1_m0's entry for one channel (bias b, multiplier m, right shift r = -TFLM's shift,
 // lo = act_min - out_off, the caller's lim checked: uf_rq1_m0_lim); 0 where the channel
 // does not qualify (see uf_rq1_m0).
@@ -1268,7 +1274,7 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 // 2^14 here): an estimate from about 2^46 / m (within 3), then f = xs m - a 2^30 in 32-bit
 // pieces, f = h 2^16 + l (0 <= l < 2^16; |xs mh|, |xs ml| < 2^31 for m = mh 2^16 + ml),
 // stepped into [0, m): C = f. No 64-bit arithmetic (libgcc's is slow on ARMv6-M).
-static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
+UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
                                                          int right, int32_t lo) {
     if (m < (1 << 30) || right < 1 || right > 13 || b < -(1 << 30) || b > (1 << 30) ||
         lo >= (1 << 14) >> (right + 1)) {
