@@ -1358,6 +1358,18 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
     const int32_t *mw = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
     const int32_t *sw = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
     int aligned = !(((uintptr_t)bw | (uintptr_t)mw | (uintptr_t)sw) & 3u);
+    if (ok == 2 && aligned) {   // the usual table, in a loop of few live values (less spilling)
+        int j = 0;
+        for (; j < n; j++) {
+            int32_t s = sw[j];
+            if (s < -13 || s > -1 || !uf_rq1_m0_entry(&t[j], bw[j], mw[j], (int)-s, lo)) {
+                break;   // (the loop below decides)
+            }
+        }
+        if (j == n) {
+            return 2;
+        }
+    }
     for (int j = 0; j < n; j++) {
         int32_t m, s, b;
         if (aligned) {
