@@ -1334,6 +1334,80 @@ UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
     return 1;
 }
 
+#if UF_MAC_M0 && UF_M0_CONV_ASM
+// uf_rq1_m0_entry for t[j], j < n (n >= 0), from word-aligned bw, mw, sw (the channels'
+// bias, multiplier, shift) and lo, in Thumb-1 (GCC's loop spills: about 150 cycles a
+// channel; this one about 105): 1 when every channel qualifies, else 0 (at the first that
+// does not; uf_rq_m0_prepare's C loop then decides every entry). The same arithmetic:
+// the Newton reciprocal, x, then f = x m - a 2^30 as a 64-bit fh:fl (from the C's h, l)
+// stepped into [0, m) by adding or subtracting m (x counted along: no iteration bound,
+// the estimate is within a few steps), C = fl. Register use: r7 = 4j, r8-r10 = bw, mw,
+// sw, r11 = t[j], r12 = lo, lr = 4n; b and r on the stack.
+int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo);
+__asm__(
+    UF_M0_BEGIN("uf_rq1_m0_prep") UF_M0_SAVE
+    "  sub sp, #8\n"                       // [sp]: b, [sp+4]: r
+    "  mov r11, r0\n"
+    "  lsls r1, r1, #2\n  mov lr, r1\n"
+    "  mov r8, r2\n  mov r9, r3\n"
+    "  ldr r4, [sp, #44]\n  mov r10, r4\n"
+    "  ldr r4, [sp, #48]\n  mov r12, r4\n"
+    "  movs r7, #0\n"
+    "  cmp r1, #0\n  beq 8f\n"
+    "1:\n"
+    "  mov r1, r10\n  ldr r4, [r1, r7]\n"  // s
+    "  movs r5, r4\n  adds r5, #13\n  cmp r5, #12\n  bhi 9f\n"   // s in -13..-1
+    "  negs r4, r4\n  str r4, [sp, #4]\n"  // r = -s
+    "  mov r1, r9\n  ldr r3, [r1, r7]\n"   // m
+    "  movs r5, #1\n  lsls r5, r5, #30\n  cmp r3, r5\n  blt 9f\n"   // m >= 2^30
+    "  mov r1, r8\n  ldr r2, [r1, r7]\n"   // b
+    "  adds r6, r2, r5\n  lsls r5, r5, #1\n  cmp r6, r5\n  bhi 9f\n"   // |b| <= 2^30
+    "  str r2, [sp, #0]\n"
+    "  mov r6, r12\n"                      // lo
+    "  movs r5, #128\n  lsls r5, r5, #7\n  adds r0, r4, #1\n  lsrs r5, r0\n"
+    "  cmp r6, r5\n  bge 9f\n"             // lo < 2^14 >> (r + 1)
+    "  lsls r6, r0\n  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a
+    "  lsrs r5, r3, #15\n"                 // mm
+    "  ldr r1, =30841\n  muls r1, r5\n  lsrs r1, r1, #15\n"
+    "  ldr r0, =92521\n  subs r0, r0, r1\n"   // inv's seed
+    "  movs r2, #1\n  lsls r2, r2, #31\n"
+    "  movs r1, r5\n  muls r1, r0\n  subs r1, r2, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
+    "  asrs r1, r1, #16\n  adds r0, r0, r1\n"
+    "  movs r1, r5\n  muls r1, r0\n  subs r1, r2, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
+    "  asrs r1, r1, #16\n  adds r0, r0, r1\n"   // inv
+    "  muls r0, r6\n  asrs r0, r0, #16\n  adds r0, #1\n"   // x
+    "  lsrs r5, r3, #16\n  uxth r1, r3\n"  // mh, ml
+    "  movs r2, r1\n  muls r2, r0\n"       // x ml
+    "  movs r4, r5\n  muls r4, r0\n"       // x mh
+    "  lsls r6, r6, #14\n  subs r4, r4, r6\n"
+    "  asrs r6, r2, #16\n  adds r4, r4, r6\n"   // h
+    "  uxth r2, r2\n"                      // l
+    "  lsls r6, r4, #16\n  adds r6, r6, r2\n  asrs r4, r4, #16\n"   // f = r4:r6
+    "  movs r5, #0\n"
+    "2:\n"                                 // f < 0: x++, f += m
+    "  cmp r4, #0\n  bge 3f\n"
+    "  adds r6, r6, r3\n  adcs r4, r5\n  adds r0, #1\n  b 2b\n"
+    "3:\n"                                 // f >= m: x--, f -= m
+    "  subs r6, r6, r3\n  sbcs r4, r5\n  bmi 4f\n"
+    "  subs r0, #1\n  b 3b\n"
+    "4:\n"
+    "  adds r6, r6, r3\n"                  // C (f's high word back at 0)
+    "  ldr r1, [sp, #0]\n  subs r1, r0, r1\n"   // x - b
+    "  movs r2, r3\n  movs r3, r6\n"
+    "  ldr r4, [sp, #4]\n  adds r4, #15\n"
+    "  mov r0, r11\n  adds r0, #4\n  stm r0!, {r1, r2, r3, r4}\n  mov r11, r0\n"
+    "  adds r7, #4\n  cmp r7, lr\n  beq 8f\n  b 1b\n"
+    "8:\n"
+    "  movs r0, #1\n"
+    "7:\n"
+    "  add sp, #8\n"
+    UF_M0_RESTORE
+    "9:\n"
+    "  movs r0, #0\n  b 7b\n"
+    "  .ltorg\n"
+    UF_M0_END("uf_rq1_m0_prep"));
+#endif
+
 // Whether lim = {out_off, act_min, act_max} suits uf_rq1_m0 (act_min >= out_off).
 static inline int uf_rq1_m0_lim(const int32_t *lim) {
     return lim && lim[1] >= lim[0] && lim[0] >= -(1 << 20) && lim[1] <= (1 << 20) && lim[2] >= lim[1];
@@ -1358,18 +1432,11 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
     const int32_t *mw = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
     const int32_t *sw = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
     int aligned = !(((uintptr_t)bw | (uintptr_t)mw | (uintptr_t)sw) & 3u);
-    if (ok == 2 && aligned) {   // the usual table, in a loop of few live values (less spilling)
-        int j = 0;
-        for (; j < n; j++) {
-            int32_t s = sw[j];
-            if (s < -13 || s > -1 || !uf_rq1_m0_entry(&t[j], bw[j], mw[j], (int)-s, lo)) {
-                break;   // (the loop below decides)
-            }
-        }
-        if (j == n) {
-            return 2;
-        }
+#if UF_M0_CONV_ASM
+    if (ok == 2 && aligned && uf_rq1_m0_prep(t, n, bw, mw, sw, lo)) {   // the usual table
+        return 2;
     }
+#endif
     for (int j = 0; j < n; j++) {
         int32_t m, s, b;
         if (aligned) {
