@@ -38,7 +38,7 @@ OUTPUTS = [
 ]
 
 
-def _model(layer, act, ratio, seed):
+def _model(layer, act, ratio, seed, spread=False):
     kind, (h, w_), in_c, n, s = layer
     rng = np.random.default_rng(seed)
     mw = ModelWriter()
@@ -49,7 +49,16 @@ def _model(layer, act, ratio, seed):
     out_c = in_c * n if kind == "dw" else n
     wshape, axis = ([1, kh, kw, out_c], 3) if kind == "dw" else ([out_c, kh, kw, in_c], 0)
     x = mw.tensor([1, h, w_, in_c], "int8", s_in, zp_in)
-    wi, bi, _wq, w_scale, _b = add_quant_weights(mw, rng, wshape, axis, s_in)
+    if spread:
+        # channel 5's scale 2^-7 of the others': its right shift past uf_rq1_m0's 13 when
+        # theirs is near 7 (uf_rq1_m0_prep stops there, the C loop builds uf_rq_m0's table)
+        wq = rng.integers(-127, 128, wshape).astype(np.int8)
+        w_scale = np.full(out_c, 0.02) * np.where(np.arange(out_c) == 5, 2.0**-7, 1.0)
+        wi = mw.tensor(wshape, "int8", list(w_scale), 0, quantized_dimension=axis, data=wq)
+        b_q = rng.integers(-1000, 1000, size=out_c).astype(np.int32)
+        bi = mw.tensor([out_c], "int32", list(s_in * w_scale), 0, data=b_q)
+    else:
+        wi, bi, _wq, w_scale, _b = add_quant_weights(mw, rng, wshape, axis, s_in)
     # the multipliers s_in * w_scale[c] / s_out near ratio (channels spread around it)
     s_out = s_in * float(np.median(w_scale)) / ratio
     zp_out = int(rng.integers(-128, -100))
@@ -87,3 +96,23 @@ def test_fused_requantization_m0(tmp_path, layer):
             want = np.array(tflm.get_output(0))
             np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want, err_msg=act)
         assert not m.host_ops
+
+
+@pytest.mark.parametrize("layer", [LAYERS[0], LAYERS[2], LAYERS[5]], ids=lambda c: "%s-%d" % (c[0], c[2]))
+def test_a_channel_past_the_usual_table_m0(tmp_path, layer):
+    """One channel of a block whose right shift uf_rq1_m0's table cannot take (uf_rq1_m0_prep
+    stops at it, the block takes uf_rq_m0's table), against TFLM."""
+    why = unavailable("armv6m")
+    if why:
+        pytest.skip(why)
+    data, xshape = _model(layer, "RELU", 2.0**-7, [99, LAYERS.index(layer)], spread=True)
+    path = tmp_path / "op.tflite"
+    path.write_bytes(data)
+    m = IsaModel(module_from_baked(compile_model(str(path), "op"), "op"), "armv6m")
+    tflm = interpreter(data)
+    for xv in (np.random.default_rng(5).integers(-128, 128, size=xshape, dtype=np.int8), np.full(xshape, 127, np.int8)):
+        got = m.invoke([xv.tobytes()])[0]
+        tflm.set_input(xv, 0)
+        tflm.invoke()
+        want = np.array(tflm.get_output(0))
+        np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
