@@ -155,16 +155,16 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
             uf_rqt_m0_mark(t, n4, lim);
             conv1x1_tab_m0(wo, in_c, n4, wq, t);
             const int8_t *xp = x;
-            for (; left >= 2; left -= 2) {
-                uf_pack2_m0(xp + in_c, xp + 2 * in_c, xq, in_c);
+            int npairs = left >> 1;   // (one call for every pixel pair: the kernel packs them)
+            if (npairs) {
                 if (in_c == 8) {
-                    uf_mac2x2pq8_m0(xq, wq, o, lim, out_c);
+                    uf_mac2x2pq8_m0(xq, wq, o, lim, out_c, xp, npairs);
                 } else if (in_c == 16) {
-                    uf_mac2x2pq16_m0(xq, wq, o, lim, out_c);
+                    uf_mac2x2pq16_m0(xq, wq, o, lim, out_c, xp, npairs);
                 } else {
-                    uf_mac2x2pq32_m0(xq, wq, o, lim, out_c);
+                    uf_mac2x2pq32_m0(xq, wq, o, lim, out_c, xp, npairs);
                 }
-                xp += 2 * in_c, o += 2 * out_c;
+                xp += (size_t)npairs * 2 * in_c, o += (size_t)npairs * 2 * out_c, left -= 2 * npairs;
             }
             if (left) {
                 uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);

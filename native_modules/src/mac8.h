@@ -1093,12 +1093,19 @@ UF_DWU_M0("uf_dw4x1w33_m0",
 // uf_rq1_m0 entries without .acc, {F, m, C, 15 + r} (conv.c's conv1x1_tab_m0), so W walks
 // on into them; each row pair's four sums are requantized from registers as uf_dw4q33_m0
 // does (one entry read per output, no store and reload of the sums, no uf_rq1_m0 call).
-// Pixel 0's outputs of rows 2b, 2b + 1 at out[2b], out[2b + 1], pixel 1's out_c bytes on;
+// For each of `pairs` (> 0) pixel pairs (the pair's inputs at x, in_c = 8, 16 or 32 bytes
+// apart, packed into X by uf_pack2_m0, then x += 2 in_c): pixel 0's outputs of rows 2b,
+// 2b + 1 at out[2b], out[2b + 1], pixel 1's out_c bytes on, then out += 2 out_c (one call
+// per run of pixels: the call, its register saving and the packing's call once);
 // lim = {out_off, act_min, act_max} (act_min >= out_off: uf_rq_m0_prepare's ok == 2); bit 8
-// of the last row's 15 + r set (the table's end: a register shift reads bits 0..7).
-void uf_mac2x2pq8_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
-void uf_mac2x2pq16_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
-void uf_mac2x2pq32_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
+// of the last row's 15 + r set (the table's end: a register shift reads bits 0..7), T in
+// the word's high half (uf_rqt_m0_mark: UF_RQT_M0).
+void uf_mac2x2pq8_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
+                     int pairs);
+void uf_mac2x2pq16_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
+                      int pairs);
+void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
+                      int pairs);
 // Side paths (as UF_DW4Q_M0_SIDE's; the 64-bit path keeps lr, the row pair's out, on the stack)
 #define UF_MAC2X2PQ_M0_SIDE(l, j)                                                             \
     UF_RQ_M0_CLAMP_SIDE(l, j)                                                                 \
@@ -1110,16 +1117,24 @@ void uf_mac2x2pq32_m0(const int32_t *X, const int32_t *W, int8_t *out, const int
 #define UF_MAC2X2PQ_M0_SIDES(l, j)                                                            \
     UF_RQT_M0_SIDE(l, j, "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n", "  ldr r3, [sp, #8]\n")
 // (name, the passes)
-#define UF_MAC2X2PQ_M0(name, passes)                                             \
+#define UF_MAC2X2PQ_M0(name, passes, in_c)                                                    \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #24\n"  /* lr: out, [sp]: -, [sp+4]: act_min, [sp+8]: the range, [sp+12]: out_c, */   \
-                       /* [sp+16]: X, [sp+20]: -; out_c at [sp+60] */                         \
-    "  mov lr, r2\n  str r0, [sp, #16]\n"                                                    \
+    "  sub sp, #32\n"  /* lr: out, [sp]: the pair's out, [sp+4]: act_min, [sp+8]: the range, */ \
+                       /* [sp+12]: out_c, [sp+16]: X, [sp+20]: W, [sp+24]: x, [sp+28]: pairs */ \
+                       /* left; out_c, x, pairs at [sp+68], [sp+72], [sp+76] */              \
+    "  str r2, [sp, #0]\n  str r0, [sp, #16]\n  str r1, [sp, #20]\n"                         \
     "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"                                                \
     "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"                             \
-    "  ldr r4, [sp, #60]\n  str r4, [sp, #12]\n"                                              \
+    "  ldr r4, [sp, #68]\n  str r4, [sp, #12]\n"                                              \
+    "  ldr r4, [sp, #72]\n  str r4, [sp, #24]\n"                                              \
+    "  ldr r4, [sp, #76]\n  str r4, [sp, #28]\n"                                              \
     "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */         \
+    "1:\n"                    /* a pixel pair: its inputs packed into X */                    \
+    "  ldr r0, [sp, #24]\n  adds r0, #" in_c "\n  movs r1, #" in_c "\n  adds r1, r1, r0\n"     \
+    "  str r1, [sp, #24]\n  ldr r2, [sp, #16]\n  movs r3, #" in_c "\n"                        \
+    "  bl uf_pack2_m0\n"                                                                      \
+    "  ldr r0, [sp, #0]\n  mov lr, r0\n  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n"             \
     "2:\n"                                                                                    \
     passes                                                                                    \
     /* the sums (UF_MAC2X2P_M0_OUT's): row 0's pixel 0 in r2, pixel 1 in r9; row 1's */       \
@@ -1135,15 +1150,19 @@ __asm__(                                                                        
     "  ldr r0, [sp, #16]\n"                                                                   \
     "  lsls r3, r6, #24\n"  /* bit 8 of the last row's 15 + r: the table's end */              \
     "  bcs 8f\n  b 2b\n8:\n"                                                                  \
-    "  add sp, #24\n"                                                                         \
+    "  ldr r0, [sp, #0]\n  ldr r3, [sp, #12]\n  lsls r3, r3, #1\n  adds r0, r0, r3\n"       \
+    "  str r0, [sp, #0]\n"    /* the next pair's out */                                       \
+    "  ldr r4, [sp, #28]\n  subs r4, r4, #1\n  str r4, [sp, #28]\n"                           \
+    "  beq 9f\n  b 1b\n9:\n"                                                                  \
+    "  add sp, #32\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_MAC2X2PQ_M0_SIDES("1", "0") UF_MAC2X2PQ_M0_SIDES("2", "1")                             \
     UF_MAC2X2PQ_M0_SIDES("3", "0") UF_MAC2X2PQ_M0_SIDES("4", "1")                             \
     UF_M0_END(name))
-UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"));
-UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"));
+UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"), "8");
+UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"), "16");
 UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
-               UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"));
+               UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "32");
 #endif
 #endif
 
