@@ -962,49 +962,52 @@ __asm__(
 // u (r4) for y >= T from y (r2), m (r4), C (r5), 15 + r (r6, its low byte left 16 less where
 // y >= 2^15): the two MULS below 2^15, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
 void uf_rqt_u_m0(void);
-// The depthwise kernels' side paths (uf_rqt_u_m0, then lr back to x_row, g[5]; R at [sp+36])
+// The depthwise kernels' side paths (uf_rqt_u_m0, then lr back to x_row, [sp+20]; R at [sp+36])
 #define UF_DW4Q_M0_SIDES(l, j)                                                                \
-    UF_RQT_M0_SIDE(l, j, "  bl uf_rqt_u_m0\n  ldr r3, [sp, #12]\n  ldr r3, [r3, #20]\n  mov lr, r3\n", \
-                   "  ldr r3, [sp, #36]\n")
+    UF_RQT_M0_SIDE(l, j, "  bl uf_rqt_u_m0\n  ldr r3, [sp, #20]\n  mov lr, r3\n", "  ldr r3, [sp, #36]\n")
 // The kernel: init at each block; pre: r1 from the block's last tap to its
 // requantization words, post: from after them to the next block's first tap; pix: at
 // each pixel's end (r3 = g); xstep: the next block's x (its input channels' step).
 #define UF_DW4Q_M0(name, body, init, pre, post, pix, xstep)                                   \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #52\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: pixels left, [sp+12]: */ \
-                        /* g, [sp+16]: wt, [sp+24]: the block's x, [sp+32]: act_min, */       \
-                        /* [sp+36]: the range, [sp+40]: cor, [sp+44]: pre, [sp+48]: post */  \
+    "  sub sp, #64\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: cor's start, [sp+12]: */ \
+                        /* g, [sp+16]: wt, [sp+20]: x_row, [sp+24]: the block's x, [sp+32]: */ \
+                        /* act_min, [sp+36]: the range, [sp+40]: cor, [sp+44]: pre, [sp+48]: */ \
+                        /* post, [sp+52]: out skip, [sp+56]: x_pixel, [sp+60]: the last x */ \
     "  str r2, [sp, #0]\n  str r0, [sp, #4]\n  str r0, [sp, #24]\n"                           \
     "  str r3, [sp, #12]\n  str r1, [sp, #16]\n"                                              \
-    "  ldr r4, [r3, #4]\n  str r4, [sp, #8]\n"                                                \
     "  ldr r4, [r3, #28]\n  str r4, [sp, #32]\n"                                              \
     "  ldr r4, [r3, #32]\n  str r4, [sp, #36]\n"                                              \
-    "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"                                              \
+    "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n  str r4, [sp, #8]\n"                          \
     "  ldr r4, [r3, #40]\n  str r4, [sp, #44]\n"                                              \
     "  ldr r4, [r3, #44]\n  str r4, [sp, #48]\n"                                              \
+    "  ldr r4, [r3, #8]\n  str r4, [sp, #52]\n"                                               \
+    "  ldr r4, [r3, #16]\n  str r4, [sp, #56]\n"                                              \
+    "  ldr r5, [r3, #4]\n  muls r5, r4\n  adds r5, r5, r0\n  str r5, [sp, #60]\n"             \
     "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
-    "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
+    "  ldr r4, [r3, #20]\n  mov lr, r4\n  str r4, [sp, #20]\n"   /* x_row */                  \
     "2:\n" init                              /* a block of four channels, r0 at its x */     \
     body pre                                                                                  \
     "  ldr r0, [sp, #0]\n  ldr r7, [sp, #32]\n"                                               \
     "  mov r2, r8\n" UF_RQT_M0("1", "0") "  mov r2, r9\n" UF_RQT_M0("2", "1")                 \
     "  mov r2, r10\n" UF_RQT_M0("3", "2") "  mov r2, r11\n" UF_RQT_M0("4", "3")               \
     post                                                                                      \
-    "  adds r0, #4\n  str r0, [sp, #0]\n"                                                     \
-    "  ldr r0, [sp, #24]\n" xstep                                                             \
+    "  adds r0, #4\n"                                                                         \
     "  lsls r3, r6, #24\n"  /* bit 8 of the last block's last 15 + r: the pixel's end */      \
-    "  bcs 3f\n  b 2b\n"    /* (the loop is past a conditional branch's reach) */             \
+    "  bcs 3f\n"                                                                              \
+    "  str r0, [sp, #0]\n  ldr r0, [sp, #24]\n" xstep                                          \
+    "  b 2b\n"    /* (the loop is past a conditional branch's reach) */                       \
     UF_DW4Q_M0_SIDES("1", "0") UF_DW4Q_M0_SIDES("2", "1")                                     \
     UF_DW4Q_M0_SIDES("3", "2") UF_DW4Q_M0_SIDES("4", "3")                                     \
-    "3:\n"                                   /* the pixel's end */                            \
-    "  ldr r3, [sp, #12]\n  ldr r1, [sp, #16]\n" pix                                          \
-    "  ldr r0, [sp, #0]\n  ldr r4, [r3, #8]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"         \
-    "  ldr r0, [sp, #4]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
+    "3:\n"                                   /* the pixel's end (r0: after its outputs) */   \
+    "  ldr r4, [sp, #52]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"                             \
+    "  ldr r1, [sp, #16]\n" pix                                                                \
+    "  ldr r0, [sp, #4]\n  ldr r4, [sp, #56]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
     "  str r0, [sp, #24]\n"                                                                   \
-    "  ldr r4, [sp, #8]\n  subs r4, r4, #1\n  str r4, [sp, #8]\n"                             \
+    "  ldr r4, [sp, #60]\n  cmp r0, r4\n"                                                      \
     "  beq 7f\n  b 2b\n7:\n"                                                                  \
-    "  add sp, #52\n"                                                                         \
+    "  add sp, #64\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
 #define UF_DW4Q_M0_XS "  adds r0, #4\n  str r0, [sp, #24]\n"
@@ -1015,7 +1018,7 @@ __asm__(                                                                        
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
 #define UF_DW4Q_M0_PRE "  ldr r3, [sp, #44]\n  adds r1, r1, r3\n"
 #define UF_DW4Q_M0_POST "  ldr r3, [sp, #48]\n  adds r1, r1, r3\n"
-#define UF_DW4Q_M0_PIX "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"
+#define UF_DW4Q_M0_PIX "  ldr r4, [sp, #8]\n  str r4, [sp, #40]\n"
 UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "", "", UF_DW4Q_M0_XS);
 UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "", "", "");
 // The border windows of 2x3, 3x2 and 2x2 taps (g[9..11] = cor, pre, post).
