@@ -813,13 +813,13 @@ UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 // 2x2), requantized in the kernel: uf_dw4q33_m0 and the others below. The weights come
 // from a table the caller fills once per layer and block of channels, sign-extended:
 // per 4-channel block its 9 taps' four weights (int32, so one LDM brings a tap's four),
-// then its four channels' uf_rq1_m0 entries without .acc, {F, m, C, 15 + r} (bit 8 of
-// the last block's last 15 + r set: the pixel's end), 52 words a block. 20 cycles per
+// then its four channels' uf_rq1_m0 entries without .acc, {F, m, C, 15 + r | T << 16} (bit
+// 8 of the last block's last word set: the pixel's end; T: UF_RQT_M0), 52 words a block. 20 cycles per
 // tap of four channels plus the input step (one input channel: 15, uf_dw4x1q*), the
 // accumulators starting at the first tap's products (or, in a border window, at cor's
 // four: the padded taps' share), then each block's four outputs requantized from the
-// accumulators as uf_rq1_m0 does (22 cycles an output, 13 below the origin, no store
-// and reload of the sums), about 20 more per block and 30 per pixel. For each of g[1]
+// accumulators (UF_RQT_M0: 21 cycles an output, 12 below the origin, no store and reload
+// of the sums), about 16 more per block and 20 per pixel. For each of g[1]
 // pixels (x advancing g[4] bytes per pixel; out g[2] bytes more than the pixel's 4 g[0]
 // outputs), the g[0] blocks' outputs at out. g = {blocks, pixels, out skip, x_col,
 // x_pixel, x_row, -, act_min, act_max - act_min, cor, pre, post}: x_col the step between
@@ -1442,8 +1442,8 @@ static inline int uf_rq1_m0_lim(const int32_t *lim) {
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
 // every channel qualifies for uf_rq1_m0 (lim = {out_off, act_min, act_max} not NULL,
 // only where every accumulator is below 2^30 in magnitude), 1 otherwise (uf_rq_m0's
-// table, exact for any int32 sum, acc + bias wrapping). About 130 cycles per channel for
-// uf_rq1_m0's (the constants read directly where all three arrays are word-aligned).
+// table, exact for any int32 sum, acc + bias wrapping). About 110 cycles per channel for
+// uf_rq1_m0's where all three arrays are word-aligned (uf_rq1_m0_prep), 150 otherwise.
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch,
