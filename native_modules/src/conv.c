@@ -954,22 +954,12 @@ static UF_MAC_NOINLINE void dw_corr_m0(int32_t *cor, const int8_t *zp, const int
 // The tallest filter eight wide whose windows cut by the padding dw_pixel_m0 copies
 #define UF_DW_P8_ROWS 16
 // uf_dw4q33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart),
-// with t's uf_rq1_m0 entries (ok == 2; else those words are left alone).
+// with t's uf_rq1_m0 entries (ok == 2; else those words are left alone): uf_dwtab33_m0.
 static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab, const uf_rq_m0_t *t,
                                           int ok) {
-    for (int b = 0; b < n4; b += 4, t += 4) {
-        const int8_t *wb = w + b;
-        int32_t *q = wtab + 36;
-        for (int tap = 0; tap < 9; tap++, wb += out_c, wtab += 4) {
-            wtab[0] = wb[0], wtab[1] = wb[1], wtab[2] = wb[2], wtab[3] = wb[3];
-        }
-        for (int j = 0; ok == 2 && j < 4; j++, q += 4) {
-            q[0] = t[j].bias, q[1] = (int32_t)t[j].mult2, q[2] = t[j].half, q[3] = t[j].shifts;
-        }
-        if (ok == 2 && b + 4 == n4) {
-            q[-1] |= 256;   // the last block's mark (a register shift reads bits 0..7)
-        }
-        wtab += UF_DW_TAB33 - 36;
+    uf_dwtab33_m0(w, out_c, n4 >> 2, wtab, ok == 2 ? t : 0);
+    if (ok == 2) {
+        wtab[(n4 >> 2) * UF_DW_TAB33 - 1] |= 256;   // the last block's mark (a register shift reads bits 0..7)
     }
 }
 
