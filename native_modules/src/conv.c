@@ -970,6 +970,7 @@ typedef struct {
     const int32_t *lim;
     uf_rq_m0_t *t;
     int32_t *wtab;   // uf_dw4q33_m0's table (table33)
+    int32_t *ptab;   // uf_dw4x1q33p_m0's (one input channel, 3x3: after wtab's), or NULL
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
     int xs, zp_fits, keyed, table33, pair8;
@@ -1138,7 +1139,10 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
             uf_dw4q22_m0(xb, wt, o, g);
         }
     } else {
-        if (rc == 15) {
+        if (rc == 15 && d->ptab) {
+            g[3] = 32767, g[5] = row;   // (the lanes' constant; a row's first tap to the next's)
+            uf_dw4x1q33p_m0(xb, d->ptab, o, g);
+        } else if (rc == 15) {
             uf_dw4x1q33_m0(xb, wt, o, g);
         } else if (rc == 11) {
             uf_dw4x1q23_m0(xb, wt, o, g);
@@ -1229,6 +1233,23 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                      (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
         if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
+        }
+        // one input channel, a 3x3 filter, columns one byte apart: uf_dw4x1q33p_m0's channel
+        // pairs for the full windows, after the 3x3 table (where both fit)
+        d.ptab = 0;
+        if (fast33 && !xs && d_w == 1 && n4 * (UF_DW_TAB33 + 34) <= UF_DW_BLOCK * UF_DW_TAB33) {
+            int32_t *p = wtab + n4 / 4 * UF_DW_TAB33;
+            d.ptab = p;
+            for (int b = 0; b < n4; b += 4) {
+                for (int tap = 0; tap < 9; tap++, p += 2) {
+                    const int8_t *wp = w + (size_t)tap * out_c + c0 + b;
+                    p[0] = wp[0] - wp[1] * 65536, p[1] = wp[2] - wp[3] * 65536;
+                }
+                for (int j = b; j < b + 4; j++, p += 4) {
+                    p[0] = t[j].bias, p[1] = (int32_t)t[j].mult2, p[2] = t[j].half, p[3] = t[j].shifts;
+                }
+            }
+            p[-1] |= 256;   // the last block's mark
         }
         // one input channel and a filter eight wide (micro_speech's 10x8): the pairs' table
         // (uf_dw4x1p8_m0's), each block's requantization words after its weights

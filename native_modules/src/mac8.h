@@ -1060,6 +1060,33 @@ void uf_dw4x1q8_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r2\n  mov r11, r3\n"
 UF_DW4Q_M0("uf_dw4x1q8_m0", UF_DW4X1Q8_M0_BODY, UF_DW4X1Q8_M0_INIT, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST,
            UF_DW4Q_M0_PIX, "");
+// uf_dw4x1q33_m0's windows (a full 3x3, one input channel, columns 1 byte apart) from a table
+// of channel pairs as uf_dw4x1p8_m0's: per block its nine taps' two words W = w[c] - w[c + 1]
+// * 2^16 (c = 4b, 4b + 2), then its four uf_rq1_m0 entries (T and the end mark as
+// uf_dw4q33_m0's), 34 words a block; two taps' products per lane, summed apart as there
+// (the first pair setting the accumulators). 4 pairs and a single tap: 132 cycles a block
+// with the sums' unpacking (uf_dw4x1q33_m0's taps: 143). g as uf_dw4q33_m0's, but g[3] =
+// 32767 (the lanes' constant, in r12) and g[5] = from a row's first tap to the next's.
+void uf_dw4x1q33p_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+#define UF_DW4X1P33_M0_LANES(op)                                                              \
+    "  " op " r8, r2\n  add r2, r12\n  asrs r2, r2, #16\n  " op " r10, r2\n"                   \
+    "  " op " r9, r3\n  add r3, r12\n  asrs r3, r3, #16\n  " op " r11, r3\n"
+// two taps at r0 + a and (after step) r0 + b
+#define UF_DW4X1P33_M0_PAIR(op, a, step, b)                                                   \
+    "  ldrb r6, [r0, #" a "]\n" step "  ldrb r7, [r0, #" b "]\n  sxtb r6, r6\n  sxtb r7, r7\n"  \
+    "  ldm r1!, {r2, r3, r4, r5}\n"                                                           \
+    "  muls r2, r6\n  muls r4, r7\n  adds r2, r2, r4\n"                                        \
+    "  muls r3, r6\n  muls r5, r7\n  adds r3, r3, r5\n" UF_DW4X1P33_M0_LANES(op)
+#define UF_DW4X1P33_M0_BODY                                                                   \
+    UF_DW4X1P33_M0_PAIR("mov", "0", "", "1") UF_DW4X1P33_M0_PAIR("add", "2", "  add r0, lr\n", "0") \
+    UF_DW4X1P33_M0_PAIR("add", "1", "", "2") "  add r0, lr\n" UF_DW4X1P33_M0_PAIR("add", "0", "", "1") \
+    "  ldrb r6, [r0, #2]\n  sxtb r6, r6\n  ldm r1!, {r2, r3}\n  muls r2, r6\n  muls r3, r6\n"   \
+    UF_DW4X1P33_M0_LANES("add")                                                               \
+    /* the four sums: S - G 2^16 and -G per pair, into r8..r11 (uf_dw4x1q8_m0's) */           \
+    "  mov r2, r9\n  mov r3, r11\n  lsls r4, r3, #16\n  subs r2, r2, r4\n  negs r3, r3\n"      \
+    "  mov r4, r8\n  mov r5, r10\n  lsls r6, r5, #16\n  subs r4, r4, r6\n  negs r5, r5\n"      \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r2\n  mov r11, r3\n"
+UF_DW4Q_M0("uf_dw4x1q33p_m0", UF_DW4X1P33_M0_BODY, "", "", "", "", "");
 // uf_dw4q33_m0's table (conv.c dw_table33_m0): for each of `blocks` (> 0) blocks of four
 // channels (w at block 0's channels, a tap's channels out_c bytes apart), the nine taps' four
 // weights sign-extended (any alignment: byte loads), then, with t (not NULL), the block's
