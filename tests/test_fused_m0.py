@@ -116,3 +116,44 @@ def test_a_channel_past_the_usual_table_m0(tmp_path, layer):
         tflm.invoke()
         want = np.array(tflm.get_output(0))
         np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
+
+
+# (input h x w, channels, filter, stride, padding): the M0+ average pool (pool.c's
+# __ARM_ARCH_6M__ walk: channel chunks of 64, the rounding division from a reciprocal below
+# 360 taps, libgcc's at and past it)
+POOLS = [
+    ((3, 3), 256, (3, 3), (1, 1), "VALID"),
+    ((7, 6), 70, (3, 3), (2, 2), "SAME"),
+    ((5, 5), 3, (2, 4), (1, 3), "SAME"),
+    ((20, 19), 2, (19, 19), (1, 1), "VALID"),
+]
+
+
+@pytest.mark.parametrize("case", POOLS, ids=lambda c: "%dx%dx%d-%dx%d" % (*c[0], c[1], *c[2]))
+def test_average_pool_m0(tmp_path, case):
+    why = unavailable("armv6m")
+    if why:
+        pytest.skip(why)
+    (h, w_), c, (kh, kw), (sh, sw), pad = case
+    mw = ModelWriter()
+    x = mw.tensor([1, h, w_, c], "int8", 0.05, -3)
+    oh, ow = (-(-h // sh), -(-w_ // sw)) if pad == "SAME" else ((h - kh) // sh + 1, (w_ - kw) // sw + 1)
+    y = mw.tensor([1, oh, ow, c], "int8", 0.05, -3)
+    mw.op("AVERAGE_POOL_2D", [x], [y], padding=pad, stride_h=sh, stride_w=sw, filter_height=kh, filter_width=kw)
+    data = mw.build([x], [y])
+    path = tmp_path / "pool.tflite"
+    path.write_bytes(data)
+    m = IsaModel(module_from_baked(compile_model(str(path), "pool"), "pool"), "armv6m")
+    tflm = interpreter(data)
+    rng = np.random.default_rng(c)
+    shape = [1, h, w_, c]
+    xs = [rng.integers(-128, 128, size=shape, dtype=np.int8), np.full(shape, -128, np.int8)]
+    xs.append(np.full(shape, 127, np.int8))
+    xs.append(rng.integers(-3, 3, size=shape, dtype=np.int8))  # sums near zero: ties both ways
+    for xv in xs:
+        got = m.invoke([xv.tobytes()])[0]
+        tflm.set_input(xv, 0)
+        tflm.invoke()
+        want = np.array(tflm.get_output(0))
+        np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
+    assert not m.host_ops
