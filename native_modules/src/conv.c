@@ -1112,9 +1112,10 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
 // A run of n pixels (from the window at input row y0, column x0; along the row, or down
 // the column: vert) whose windows have the valid rows [ky0, ky1) and columns [kx0, kx1)
 // of a 3x3 filter, two or three of each, into o: uf_dw4q*_m0 from the block's table
-// (the requantization in the kernel), the padded taps' share as the start.
+// (the requantization in the kernel), the padded taps' share as the start; along the row,
+// nrows such runs one output row apart (the same columns of the rows below: one call).
 static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int kx0, int kx1,
-                                      int n, int8_t *o, int vert) {
+                                      int n, int8_t *o, int vert, int nrows) {
     int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb;
     int rc = rows * 4 + cols, first = ky0 * 3 + kx0, end = (ky1 - 1) * 3 + kx1;
     const int8_t *xb = d->x + ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d->d_w)) * in_c + d->c0 * xs;
@@ -1123,10 +1124,11 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
     int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
     // (pre: from the window's last tap to the block's requantization words; post: from
     // after them to the next block's first tap, in bytes)
-    int32_t g[12] = {d->n4 >> 2, n, (vert ? d->out_w * d->out_c : d->out_c) - nb, x_col,
+    int32_t g[15] = {d->n4 >> 2, n, (vert ? d->out_w * d->out_c : d->out_c) - nb, x_col,
                      vert ? d->s_h * d->in_w * in_c : d->s_w * in_c, row - (cols - 1) * x_col, 0,
                      d->lim[1], d->lim[2] - d->lim[1],
-                     (int32_t)(uintptr_t)cor, 16 * (9 - end), 16 * first};
+                     (int32_t)(uintptr_t)cor, 16 * (9 - end), 16 * first,
+                     nrows, d->s_h * d->in_w * in_c, d->out_w * d->out_c};
     // (direct calls: a natmod cannot take these local symbols' address)
     if (xs) {
         if (rc == 15) {
@@ -1160,9 +1162,9 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
 // padded rows' share as the start.
 static UF_MAC_NOINLINE void dw_run8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int n, int8_t *o) {
     const int32_t *cor = ky1 - ky0 < d->k_h ? dw_share_m0(d, ky0, ky1, 0, 8) : d->cbuf;
-    int32_t g[12] = {d->n4 >> 2, n, d->out_c - d->nb, 32767, d->s_w, d->d_h * d->in_w, ky1 - ky0,
+    int32_t g[15] = {d->n4 >> 2, n, d->out_c - d->nb, 32767, d->s_w, d->d_h * d->in_w, ky1 - ky0,
                      d->lim[1], d->lim[2] - d->lim[1], (int32_t)(uintptr_t)cor, 64 * (d->k_h - ky1),
-                     64 * ky0};
+                     64 * ky0, 1, 0, 0};
     uf_dw4x1q8_m0(d->x + (size_t)(y0 + ky0 * d->d_h) * d->in_w + x0, d->wtab + ky0 * 16, o, g);
 }
 
@@ -1288,15 +1290,16 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
             int kx0, kx1, x0 = a * s_w - pad_w;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-            dw_run_m0(&d, oya * s_h - pad_h, 0, 3, x0, kx0, kx1, oyb - oya, o + ((size_t)oya * out_w + a) * out_c, 1);
+            dw_run_m0(&d, oya * s_h - pad_h, 0, 3, x0, kx0, kx1, oyb - oya, o + ((size_t)oya * out_w + a) * out_c, 1,
+                      1);
         }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
             int rows = ky1 - ky0;
             if (vert && oy >= oya && oy < oyb) {   // the border columns are done
-                if (oxb > oxa) {
-                    dw_run_m0(&d, y0, ky0, ky1, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0);
+                if (oxb > oxa && oy == oya) {   // every such row's interior in one call
+                    dw_run_m0(&d, y0, ky0, ky1, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0, oyb - oya);
                 }
                 continue;
             }
@@ -1316,7 +1319,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                 }
                 int cols = kx1 - kx0;
                 if (runs && (cols == 3 || (cols == 2 && d.zp_fits))) {
-                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c, 0);
+                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c, 0, 1);
                 } else {
                     dw_pixel_m0(&d, y0, ky0, ky1, x0, o + a * out_c);
                 }

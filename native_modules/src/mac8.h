@@ -822,7 +822,8 @@ UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 // of the sums), about 16 more per block and 20 per pixel. For each of g[1]
 // pixels (x advancing g[4] bytes per pixel; out g[2] bytes more than the pixel's 4 g[0]
 // outputs), the g[0] blocks' outputs at out. g = {blocks, pixels, out skip, x_col,
-// x_pixel, x_row, -, act_min, act_max - act_min, cor, pre, post}: x_col the step between
+// x_pixel, x_row, -, act_min, act_max - act_min, cor, pre, post, rows, x_rows, out_rows}
+// (rows > 0 such runs, the next x_rows bytes on in x and out_rows in out): x_col the step between
 // a row's taps, x_row from a row's last tap to the next row's first (x word-aligned
 // where the input has channels); in a border window wt at its first valid tap, pre and
 // post the table's steps (bytes) from the window's last tap to the block's
@@ -971,11 +972,13 @@ void uf_rqt_u_m0(void);
 #define UF_DW4Q_M0(name, body, init, pre, post, pix, xstep)                                   \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #64\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: cor's start, [sp+12]: */ \
+    "  sub sp, #76\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: cor's start, [sp+12]: */ \
                         /* g, [sp+16]: wt, [sp+20]: x_row, [sp+24]: the block's x, [sp+32]: */ \
                         /* act_min, [sp+36]: the range, [sp+40]: cor, [sp+44]: pre, [sp+48]: */ \
-                        /* post, [sp+52]: out skip, [sp+56]: x_pixel, [sp+60]: the last x */ \
+                        /* post, [sp+52]: out skip, [sp+56]: x_pixel, [sp+60]: the row's end */ \
+                        /* x, [sp+64]: the row's x, [sp+68]: the row's out, [sp+72]: rows left */ \
     "  str r2, [sp, #0]\n  str r0, [sp, #4]\n  str r0, [sp, #24]\n"                           \
+    "  str r0, [sp, #64]\n  str r2, [sp, #68]\n  ldr r4, [r3, #48]\n  str r4, [sp, #72]\n"     \
     "  str r3, [sp, #12]\n  str r1, [sp, #16]\n"                                              \
     "  ldr r4, [r3, #28]\n  str r4, [sp, #32]\n"                                              \
     "  ldr r4, [r3, #32]\n  str r4, [sp, #36]\n"                                              \
@@ -1006,8 +1009,16 @@ __asm__(                                                                        
     "  ldr r0, [sp, #4]\n  ldr r4, [sp, #56]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
     "  str r0, [sp, #24]\n"                                                                   \
     "  ldr r4, [sp, #60]\n  cmp r0, r4\n"                                                      \
-    "  beq 7f\n  b 2b\n7:\n"                                                                  \
-    "  add sp, #64\n"                                                                         \
+    "  beq 5f\n  b 2b\n5:\n"                                                                  \
+    "  ldr r4, [sp, #72]\n  subs r4, r4, #1\n  str r4, [sp, #72]\n  beq 7f\n"                   \
+    "  ldr r3, [sp, #12]\n"   /* the next row: x, its end, out */                             \
+    "  ldr r0, [sp, #64]\n  ldr r4, [r3, #52]\n  adds r0, r0, r4\n  str r0, [sp, #64]\n"       \
+    "  str r0, [sp, #4]\n  str r0, [sp, #24]\n"                                               \
+    "  ldr r5, [sp, #60]\n  adds r5, r5, r4\n  str r5, [sp, #60]\n"                            \
+    "  ldr r0, [sp, #68]\n  ldr r4, [r3, #56]\n  adds r0, r0, r4\n  str r0, [sp, #68]\n"       \
+    "  str r0, [sp, #0]\n  ldr r0, [sp, #24]\n  b 2b\n"                                       \
+    "7:\n"                                                                                    \
+    "  add sp, #76\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
 #define UF_DW4Q_M0_XS "  adds r0, #4\n  str r0, [sp, #24]\n"
