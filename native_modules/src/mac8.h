@@ -1428,9 +1428,11 @@ UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
 #if UF_MAC_M0 && UF_M0_CONV_ASM
 // uf_rq1_m0_entry for t[j], j < n (n >= 0), from word-aligned bw, mw, sw (the channels'
 // bias, multiplier, shift) and lo, in Thumb-1 (GCC's loop spills: about 150 cycles a
-// channel; this one about 105): 1 when every channel qualifies, else 0 (at the first that
-// does not; uf_rq_m0_prepare's C loop then decides every entry). The same arithmetic:
-// the Newton reciprocal, x, then f = x m - a 2^30 as a 64-bit fh:fl (from the C's h, l)
+// channel; this one about 100): 1 when every channel qualifies, else 0 (at the first that
+// does not; uf_rq_m0_prepare's C loop then decides every entry). The C's arithmetic but
+// for the reciprocal's seed (a 64-entry table, within 1/128, then one Newton step: within
+// about 2^-14 as the C's two from its linear seed), x, then f = x m - a 2^30 as a 64-bit
+// fh:fl (from the C's h, l)
 // stepped into [0, m) by adding or subtracting m (x counted along: no iteration bound,
 // the estimate is within a few steps), C = fl. Register use: r7 = 4j, r8-r10 = bw, mw,
 // sw, r11 = t[j], r12 = lo, lr = 4n; b and r on the stack.
@@ -1459,11 +1461,8 @@ __asm__(
     "  cmp r6, r5\n  bge 9f\n"             // lo < 2^14 >> (r + 1)
     "  lsls r6, r0\n  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a
     "  lsrs r5, r3, #15\n"                 // mm
-    "  ldr r1, =30841\n  muls r1, r5\n  lsrs r1, r1, #15\n"
-    "  ldr r0, =92521\n  subs r0, r0, r1\n"   // inv's seed
+    "  lsrs r1, r3, #24\n  subs r1, #64\n  lsls r1, r1, #1\n  adr r0, 5f\n  ldrh r0, [r0, r1]\n"   // seed
     "  movs r2, #1\n  lsls r2, r2, #31\n"
-    "  movs r1, r5\n  muls r1, r0\n  subs r1, r2, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
-    "  asrs r1, r1, #16\n  adds r0, r0, r1\n"
     "  movs r1, r5\n  muls r1, r0\n  subs r1, r2, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
     "  asrs r1, r1, #16\n  adds r0, r0, r1\n"   // inv
     "  muls r0, r6\n  asrs r0, r0, #16\n  adds r0, #1\n"   // x
@@ -1495,7 +1494,15 @@ __asm__(
     UF_M0_RESTORE
     "9:\n"
     "  movs r0, #0\n  b 7b\n"
-    "  .ltorg\n"
+    "  .align 2\n5:\n"   // 2^31 / mm at the middle of mm's 64 steps of 2^9 (2^46 / m's seed)
+    "  .hword 65028, 64035, 63072, 62138, 61231, 60350, 59494, 58662\n"
+    "  .hword 57852, 57065, 56299, 55554, 54828, 54120, 53431, 52759\n"
+    "  .hword 52103, 51464, 50840, 50231, 49637, 49056, 48489, 47935\n"
+    "  .hword 47393, 46864, 46346, 45839, 45344, 44859, 44384, 43919\n"
+    "  .hword 43464, 43019, 42582, 42154, 41734, 41323, 40920, 40525\n"
+    "  .hword 40137, 39756, 39383, 39017, 38657, 38304, 37958, 37617\n"
+    "  .hword 37283, 36954, 36631, 36314, 36003, 35696, 35395, 35099\n"
+    "  .hword 34808, 34521, 34239, 33962, 33689, 33421, 33157, 32897\n"
     UF_M0_END("uf_rq1_m0_prep"));
 #endif
 
