@@ -25,46 +25,7 @@ from board_ram import EXTERNAL, FILE_WEIGHTS, MODELS, SHARED, module_name  # noq
 
 from upyflow_tools.bake import bake  # noqa: E402
 from upyflow_tools.deploy import NATMODS, model_families, model_files  # noqa: E402
-
-
-def _uint(data: bytes, pos: int) -> tuple[int, int]:
-    n = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        n = n << 7 | (b & 0x7F)
-        if not b & 0x80:
-            return n, pos
-
-
-def import_bytes(path: str) -> tuple[int, int]:
-    """(native text, rodata + bss) of a natmod .mpy: what MicroPython allocates for its code
-    at import (py/persistentcode.c: MP_PLAT_ALLOC_EXEC for the text, the GC heap's m_new0 for
-    rodata and BSS), read from the file's layout (32-bit: BSS rounded up to 4 bytes)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    pos = 4
-    if data[2] & 0x40:  # arch flags (RV32 extensions)
-        _, pos = _uint(data, pos)
-    n_qstr, pos = _uint(data, pos)
-    n_obj, pos = _uint(data, pos)
-    for _ in range(n_qstr):
-        n, pos = _uint(data, pos)
-        if not n & 1:
-            pos += (n >> 1) + 1
-    for _ in range(n_obj):
-        assert data[pos] == 0, "a natmod's constants: mp_fun_table only"
-        pos += 1
-    kind_len, pos = _uint(data, pos)
-    assert kind_len & 3 == 2, "not viper-kind native code"  # MP_CODE_NATIVE_VIPER
-    text = kind_len >> 3
-    flags, pos = _uint(data, pos + text)
-    rodata = bss = 0
-    if flags & 0x20:
-        rodata, pos = _uint(data, pos)
-    if flags & 0x40:
-        bss, pos = _uint(data, pos)
-    return text, rodata + (bss + 3) // 4 * 4
+from upyflow_tools.natmod_ram import import_bytes  # noqa: E402
 
 
 def families_of(name: str, workdir: str) -> list[str]:

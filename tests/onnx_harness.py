@@ -14,7 +14,7 @@ from onnx import TensorProto as TP
 from onnx import helper as oh
 from onnx import numpy_helper
 
-from harness import seeded_rng
+from harness import run_micropython, seeded_rng
 from upyflow_tools.bake import bake
 
 SEED = 0x0EE1
@@ -65,6 +65,23 @@ def onnx_layout(y: np.ndarray, want_shape, nlc: bool = False) -> np.ndarray:
     if len(want_shape) == 4:
         return y.transpose(0, 3, 1, 2)
     return y.transpose(0, 2, 1) if len(want_shape) == 3 and nlc else y.reshape(want_shape)
+
+
+def assert_micropython_like_ort(mpy_tier, tmp_path, cases, rtol: float, atol: float) -> None:
+    """Each (model bytes, feed dicts) baked and run under MicroPython on mpy_tier: every float32
+    output within rtol/atol of onnxruntime's (rank-4 values NHWC on the device)."""
+    jobs, sizes, want = [], {}, {}
+    for data, sets in cases:
+        _, name, _ = bake_onnx(data, tmp_path)
+        want[name] = [ort_run(data, f) for f in sets]
+        jobs.append((name, [[device_layout(v) for v in f.values()] for f in sets]))
+        sizes[name] = [w.nbytes for w in want[name][0]]
+    got, _ = run_micropython(mpy_tier, str(tmp_path), jobs, sizes)
+    for name, runs in want.items():
+        for w_outs, g_outs in zip(runs, got[name]):
+            for w, g in zip(w_outs, g_outs):
+                w = device_layout(w)
+                np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=rtol, atol=atol)
 
 
 def feeds_for(rng, inputs: dict, n: int = 2, lo: float = -2.0, hi: float = 2.0) -> list[dict]:

@@ -331,6 +331,7 @@ def test_int8_bindings_reject_out_of_range_shifts(kernel, shift):
                 out[:1],
                 mult,
                 sh,
+                memoryview(bytearray(0)),  # wtab: no scratch
                 1,
                 1,
                 c_in,
@@ -349,6 +350,7 @@ def test_int8_bindings_reject_out_of_range_shifts(kernel, shift):
                 0,
                 -128,
                 127,
+                0,
             )
         fn = getattr(upyflow_native, kernel)
         if ok:
@@ -383,7 +385,34 @@ def test_conv_bindings_reject_geometry_overflowing_int(kernel):
     fn = getattr(upyflow_native, kernel)
     # in 1x1x1, out 2x1x1, filter 2x1, strides 1, dilation (d, 1), no padding
     for d, ok in ((1, True), (0x7FFFFFFF, False)):
-        args = (x, w, bias, out, mult, sh, 1, 1, 1, 2, 1, 1, 2, 1, 1, 1, d, 1, 0, 0, 0, 0, -128, 127)
+        args = (
+            x,
+            w,
+            bias,
+            out,
+            mult,
+            sh,
+            memoryview(bytearray(0)),
+            1,
+            1,
+            1,
+            2,
+            1,
+            1,
+            2,
+            1,
+            1,
+            1,
+            d,
+            1,
+            0,
+            0,
+            0,
+            0,
+            -128,
+            127,
+            0,
+        )
         if ok:
             fn(args)
         else:
@@ -427,3 +456,47 @@ def test_fuzz_accepted_mutants_on_micropython(monkeypatch):
     bad = {k: v for k, v in result["findings"].items() if k[0] not in fuzz.GOOD}
     assert not bad, bad
     assert sum(n for (verdict, _), n in result["counts"].items() if verdict == "ok") > 0
+
+
+@needs_native
+@pytest.mark.parametrize("kernel", ["conv2d_s8", "depthwise_conv2d_s8"])
+def test_conv_bindings_check_the_scratch_size(kernel):
+    """kernel_spec's optional scratch (wtab): wtab_n words must fit the tensor given."""
+    x, w, out = memoryview(bytearray(64)), memoryview(bytearray(64)), memoryview(bytearray(64))
+    bias, mult, sh = (memoryview(struct.pack("<i", v)) for v in (0, 1 << 30, -1))
+    fn = getattr(upyflow_native, kernel)
+    for words, n, ok in ((0, 0, True), (16, 16, True), (16, 17, False), (0, 1, False)):
+        wtab = memoryview(bytearray(4 * words))
+        args = (
+            x[:1],
+            w[:1],
+            bias,
+            out[:1],
+            mult,
+            sh,
+            wtab,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            1,
+            0,
+            0,
+            0,
+            0,
+            -128,
+            127,
+            n,
+        )
+        if ok:
+            fn(args)
+        else:
+            with pytest.raises(ValueError):
+                fn(args)

@@ -322,6 +322,173 @@ def test_natmod_without_a_family_module_falls_back_and_matches_tflm(natmod_dir, 
         )
 
 
+_UNLOADABLE_SCRIPT = """
+import sys
+sys.path.insert(0, %(lib)r)
+sys.path.insert(0, %(natmod)r)
+sys.path.insert(0, %(mod)r)
+import upyflow
+import upyflow_native as u
+m = upyflow.load(%(name)r, 'native')
+kernels = __import__(%(name)r).OP_KERNELS
+print('TIER', m.tier)
+print('PYTHON', ' '.join(k for k in kernels if u.kernel_index(k) < 0))
+print('VIPER', ' '.join(sorted(k[22:] for k in sys.modules if k.startswith('upyflow.kernels_viper.'))))
+print('PURE', ' '.join(sorted(k[21:] for k in sys.modules if k.startswith('upyflow.kernels_pure.'))))
+m2 = upyflow.load(%(name)r, 'native')   # a second model: the family is not tried again
+"""
+# Why a family's natmod does not load on a board, as the unix port can stage it: a module whose
+# import raises MemoryError as esp32's esp_native_code_commit does when no executable RAM block
+# is big enough (ports/esp32/main.c: m_malloc_fail, "memory allocation failed, allocating N
+# bytes"), an .mpy of another arch (xtensawin: "incompatible .mpy arch"), or none at all.
+_OOM = "memory allocation failed, allocating 19752 bytes"
+
+
+@pytest.mark.parametrize(
+    "model, family, how, why, fallback",
+    [
+        ("person_detect", "conv", "memory", "MemoryError: " + _OOM, "viper"),
+        ("micro_speech_quantized", "conv", "other arch", "ValueError: incompatible .mpy arch", "viper"),
+        ("micro_speech_quantized", "softmax", "memory", "MemoryError: " + _OOM, "pure"),
+        ("hello_world_int8", "fc", "absent", "ImportError: ", "viper"),
+    ],
+)
+def test_natmod_family_that_does_not_load_falls_back_with_one_line(
+    natmod_dir, baked, model, family, how, why, fallback, tmp_path
+):
+    """A kernel family natmod that fails to import (no room for its code, an incompatible .mpy,
+    absent): the model still loads on the native tier, that family's kernels run on viper
+    (pure where viper has none), one printed line names the family and the reason, and the
+    outputs are TFLM's bytes."""
+    from upyflow_tools import kernel_spec
+
+    data, mdir, name = baked(model)
+    natmods = _natmods_without(natmod_dir, family, tmp_path)
+    if how == "memory":
+        (Path(natmods) / ("upyflow_native_%s.py" % family)).write_text("raise MemoryError(%r)\n" % _OOM)
+    elif how == "other arch":
+        other = ROOT / "host_tools" / "upyflow_tools" / "natmods" / "xtensawin" / ("upyflow_native_%s.mpy" % family)
+        shutil.copy(other, Path(natmods) / other.name)
+    run = _run_dir(mdir, name, tmp_path)
+    kernels = load_module(os.path.join(mdir, name + ".py")).OP_KERNELS
+    script = tmp_path / "unloadable.py"
+    script.write_text(_UNLOADABLE_SCRIPT % {"lib": DEVICE_LIB, "natmod": natmods, "name": name, "mod": run})
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said = [ln for ln in proc.stdout.splitlines() if ln.startswith("upyflow:")]
+    assert len(said) == 1, proc.stdout
+    head = "upyflow: native %s not loaded (%s" % (family, why)
+    assert said[0].startswith(head) and said[0].endswith("); using %s" % fallback), said[0]
+    lines = {ln.split()[0]: ln.split()[1:] for ln in proc.stdout.splitlines() if ln.split()}
+    assert lines["TIER"] == ["native"]
+    mine = sorted(k for k in kernels if kernel_spec.KERNELS[k].family == family)
+    assert sorted(lines["PYTHON"]) == mine
+    assert (family in lines["VIPER"]) == (fallback == "viper")
+    assert (family in lines["PURE"]) == (fallback == "pure")
+    if model == "person_detect":
+        xs = [bmp_input("person.bmp"), bmp_input("no_person.bmp")]
+    else:
+        m = load_cpython(mdir, name, "pure")
+        xs = seeded(m.input_dtype[0], m.input_shape[0], 4)
+    outs, _ = run_batch(
+        run, name, [[x.tobytes()] for x in xs], heapsize="2M", env={"UPYFLOW_TIER": "native"}, extra_paths=[natmods]
+    )
+    assert len(outs) == len(xs)
+    for k, (x, got) in enumerate(zip(xs, outs)):
+        want = run_tflm(data, [x])[0]
+        assert_same(
+            np.frombuffer(got[0], want.dtype).reshape(want.shape),
+            want,
+            "%s input %d, upyflow_native_%s not loaded (%s): natmod + %s vs TFLM" % (model, k, family, how, fallback),
+        )
+
+
+@pytest.mark.parametrize("model", ["hello_world_int8", "person_detect"])
+def test_native_tier_with_every_family_imports_no_viper(natmod_dir, baked, model, tmp_path):
+    """Every family natmod loads: the native tier says nothing and imports no viper or pure
+    kernel module (viper stands in only for a family that did not load; its package costs heap)."""
+    data, mdir, name = baked(model)
+    natmods = _natmods_without(natmod_dir, "-", tmp_path)
+    script = tmp_path / "every.py"
+    script.write_text(
+        _UNLOADABLE_SCRIPT % {"lib": DEVICE_LIB, "natmod": natmods, "name": name, "mod": _run_dir(mdir, name, tmp_path)}
+        + "print('MODULES', ' '.join(sorted(k for k in sys.modules if k.startswith('upyflow.kernels'))))\n"
+    )
+    proc = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=2M", str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not [ln for ln in proc.stdout.splitlines() if ln.startswith("upyflow:")], proc.stdout
+    lines = {ln.split()[0]: ln.split()[1:] for ln in proc.stdout.splitlines() if ln.split()}
+    assert lines["TIER"] == ["native"] and lines["PYTHON"] == [] and lines["MODULES"] == [], proc.stdout
+
+
+def test_natmod_core_that_does_not_load_leaves_viper_with_one_line(natmod_dir, baked, tmp_path):
+    """The core natmod itself without room for its code: the default tier is viper, said once."""
+    data, mdir, name = baked("hello_world_int8")
+    natmods = tmp_path / "natmods"
+    natmods.mkdir()
+    (natmods / "upyflow_native.py").write_text("raise MemoryError(%r)\n" % _OOM)
+    script = tmp_path / "core.py"
+    script.write_text(
+        "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\n"
+        "import upyflow\nprint('TIERS', *upyflow.tiers())\nm = upyflow.load(%r)\nprint('TIER', m.tier)\n"
+        % (DEVICE_LIB, str(natmods), _run_dir(mdir, name, tmp_path), name)
+    )
+    proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout.splitlines()
+    assert out == [
+        "upyflow: native core (upyflow_native) not loaded (MemoryError: %s); using viper" % _OOM,
+        "TIERS viper pure",
+        "TIER viper",
+    ]
+
+
+_VIPER_OOM_SCRIPT = """
+import sys, builtins
+sys.path.insert(0, %(lib)r)
+sys.path.insert(0, %(natmod)r)
+sys.path.insert(0, %(mod)r)
+_imp = builtins.__import__
+
+
+def imp(name, *args):
+    # esp32: viper's machine code goes to executable RAM too; no room for it either
+    if name == 'upyflow.kernels_viper.conv':
+        raise MemoryError(%(oom)r)
+    return _imp(name, *args)
+
+
+builtins.__import__ = imp
+import upyflow
+m = upyflow.load(%(name)r, 'native')
+print('TIER', m.tier)
+print('PURE', ' '.join(sorted(k[21:] for k in sys.modules if k.startswith('upyflow.kernels_pure.'))))
+"""
+
+
+def test_natmod_and_viper_family_that_do_not_load_leave_pure(natmod_dir, baked, tmp_path):
+    data, mdir, name = baked("micro_speech_quantized")
+    natmods = _natmods_without(natmod_dir, "conv", tmp_path)
+    (Path(natmods) / "upyflow_native_conv.py").write_text("raise MemoryError(%r)\n" % _OOM)
+    script = tmp_path / "viper_oom.py"
+    script.write_text(
+        _VIPER_OOM_SCRIPT
+        % {"lib": DEVICE_LIB, "natmod": natmods, "name": name, "mod": _run_dir(mdir, name, tmp_path), "oom": _OOM}
+    )
+    proc = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[:2] == [
+        "upyflow: native conv not loaded (MemoryError: %s); using viper" % _OOM,
+        "upyflow: viper conv not loaded (MemoryError: %s); using pure" % _OOM,
+    ]
+    assert out[2] == "TIER native" and "conv" in out[3].split()[1:]
+
+
 _REGISTER_SCRIPT = """
 import sys
 sys.path.insert(0, %(natmod)r)

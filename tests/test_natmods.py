@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -150,6 +151,9 @@ class FakeBoard:
         with open(local, "rb") as f:  # staged files are gone after deploy
             self.put_files[remote] = (local, f.read())
 
+    def exec(self, code):
+        return ""
+
 
 @pytest.mark.parametrize("board, natmod", [("rv32imc", "rv32imc"), ("armv7em", "armv7m"), ("armv7emdp", "armv7emsp")])
 def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_path, monkeypatch):
@@ -167,6 +171,82 @@ def test_deploy_copies_the_shipped_natmod_with_nothing_built(board, natmod, tmp_
     viper = fake.put_files["/lib/upyflow/kernels_viper/conv.mpy"][1]
     assert dp.ARCHS[(viper[2] >> 2) & 0x0F] == board  # the runtime's viper code, for the board's arch
     assert any("native module" in line for line in log)
+
+
+def test_xtensa_cycle_harness_builds_the_natmods_minsize_sources_alike():
+    """The natmod Makefile's -Oz modules for xtensawin (XT_OZ) and the Xtensa cycle-estimate
+    harness's -Oz sources (xtensa_qemu.XT_OZ_SOURCES) name the same code: the core's walker
+    and the same families."""
+    from upyflow_tools.isa import xtensa_qemu
+
+    line = [ln for ln in (ROOT / "native_modules" / "micropython" / "Makefile").read_text().splitlines()]
+    line = [ln for ln in line if ln.startswith("XT_OZ =")][0]
+    mods = line.split("=", 1)[1].replace("$(addprefix upyflow_native_,", "").replace(")", "").split()
+    assert mods[0] == "upyflow_native"
+    assert set(xtensa_qemu.XT_OZ_SOURCES) == {"walker"} | set(mods[1:])
+    assert set(mods[1:]) <= set(build_natmods.families())
+
+
+def _text_by_mpy_tool(path) -> int:
+    """A natmod's machine-code bytes as MicroPython's own tools/mpy-tool.py reads them."""
+    mpy_dir = os.environ.get("MPY_DIR")
+    if not mpy_dir or not os.path.isfile(os.path.join(mpy_dir, "tools", "mpy-tool.py")):
+        pytest.skip("MPY_DIR unset: MicroPython's tools/mpy-tool.py reads the natmods independently")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(mpy_dir, "tools", "mpy-tool.py"), "-d", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("raw data:")][0]
+    return int(line.split()[2])
+
+
+@pytest.mark.parametrize("arch", ["xtensawin", "rv32imc"])
+def test_natmod_code_bytes_match_micropythons_reader(arch):
+    from upyflow_tools.natmod_ram import exec_block, import_bytes
+
+    for mod in build_natmods.modules():
+        path = NATMODS / arch / (mod + ".mpy")
+        text = _text_by_mpy_tool(path)
+        assert import_bytes(str(path))[0] == text, mod
+        assert exec_block(str(path)) == (text + 3) // 4 * 4 + 4  # esp_native_code_commit's block
+
+
+@pytest.mark.parametrize("room, fits", [(0, True), (-4, False)])
+def test_deploy_reports_an_esp32_boards_executable_ram(room, fits, tmp_path, monkeypatch):
+    """An ESP32 (xtensawin) board: after copying, deploy reads its free executable RAM
+    (esp32.idf_heap_info(esp32.HEAP_EXEC)) and warns when a natmod's code block cannot fit."""
+    from upyflow_tools.natmod_ram import import_bytes
+
+    mdir, _, _ = bake_model(SINE, tmp_path / "out", name="sine")
+    # the blocks esp32's esp_native_code_commit allocates: text rounded to 4, plus a 4-byte node
+    core, fc = (
+        (import_bytes(str(NATMODS / "xtensawin" / (m + ".mpy")))[0] + 3) // 4 * 4 + 4
+        for m in ("upyflow_native", "upyflow_native_fc")
+    )
+    # two regions: one just big enough for the core (or 4 bytes short), one for fc
+    regions = [(130000, fc + 100, fc + 100, 0), (20000, core + room, core + room, 0)]
+
+    class Esp32(FakeBoard):
+        def exec(self, code):
+            return "EXEC %r\n" % regions if "HEAP_EXEC" in code else ""
+
+    fake = Esp32(sys_mpy("xtensawin"))
+    monkeypatch.setattr(dp, "Board", lambda port, tool: fake)
+    monkeypatch.setattr(dp, "runtime_files", lambda staging, arch, form: [])
+    log = []
+    dp.deploy(mdir, "PORT", log=log.append)
+    said = [ln for ln in log if "executable RAM" in ln]
+    assert len(said) == 1, log
+    assert ("need %d bytes (largest upyflow_native %d)" % (core + fc, core)) in said[0]
+    assert ("%d free" % (fc + 100 + core + room)) in said[0]
+    assert said[0].startswith("warning: ") != fits
+    # not an esp32 (no esp32 module): nothing said
+    monkeypatch.setattr(Esp32, "exec", lambda self, code: "EXEC -\n")
+    log = []
+    dp.deploy(mdir, "PORT", log=log.append)
+    assert not [ln for ln in log if "executable RAM" in ln]
 
 
 def test_model_families_from_the_source_or_the_compiled_module(tmp_path):

@@ -19,8 +19,8 @@ from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
-from harness import load_cpython, run_micropython, run_upyflow  # noqa: E402
-from onnx_harness import bake_onnx, case_rng, ort_run, out_steps, quantize  # noqa: E402
+from harness import load_cpython, run_upyflow  # noqa: E402
+from onnx_harness import assert_micropython_like_ort, bake_onnx, case_rng, device_layout, ort_run, out_steps, quantize  # noqa: E402
 from upyflow_tools import BakeError  # noqa: E402
 from upyflow_tools.readers.onnx import read_onnx  # noqa: E402
 
@@ -152,21 +152,16 @@ def one_node(op: str, steps=4, batch=2, n_in=3, n=5, inputs_extra=(), **attrs) -
     return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString()
 
 
-def device(x: np.ndarray) -> np.ndarray:
-    """Rank-4 values (a raw Y) are NHWC on the board."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
-
-
 def check(data: bytes, feeds_list: list[dict], tmp_path):
     """Every feed in turn on one Model: each run equals onnxruntime's (no state carried over)."""
     mdir, name, result = bake_onnx(data, tmp_path)
     model = load_cpython(mdir, name)
     for feeds in feeds_list:
         want = ort_run(data, feeds)
-        got = run_upyflow(model, [device(v) for v in feeds.values()])
+        got = run_upyflow(model, [device_layout(v) for v in feeds.values()])
         assert len(got) == len(want)
         for g, w in zip(got, want):
-            np.testing.assert_allclose(g.reshape(device(w).shape), device(w), rtol=RTOL, atol=ATOL)
+            np.testing.assert_allclose(g.reshape(device_layout(w).shape), device_layout(w), rtol=RTOL, atol=ATOL)
     return result
 
 
@@ -272,7 +267,7 @@ def test_layout_1(op, direction, tier, tmp_path):
     want = [ref[0].transpose(2, 0, 1, 3)] + [s.transpose(1, 0, 2) for s in ref[1:]]  # [B, T, D, n], [B, D, n]
     got = run_upyflow(load_cpython(mdir, name), [x])
     for gv, w in zip(got, want):
-        w = device(np.ascontiguousarray(w))
+        w = device_layout(np.ascontiguousarray(w))
         np.testing.assert_allclose(gv.reshape(w.shape), w, rtol=RTOL, atol=ATOL)
 
 
@@ -315,7 +310,7 @@ def test_sequence_lens_beyond_the_sequence_refused():
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
 def test_micropython(mpy_tier, tmp_path):
     """The LSTM and GRU kernels, and an LSTM with peepholes and clip unrolled into plain ops."""
-    jobs, sizes, want = [], {}, {}
+    cases = []
     for op in ("LSTM", "GRU", "unrolled"):
         rng = case_rng("upy" + op)
         if op == "unrolled":
@@ -323,17 +318,8 @@ def test_micropython(mpy_tier, tmp_path):
             inputs = {"x": [3, 1, 3]}
         else:
             data, inputs = torch_like(rng, op, n_in=3, n=5, steps=5, batch=1, bidirectional=op == "GRU")
-        mdir, name, _ = bake_onnx(data, tmp_path)
-        sets = feeds(rng, inputs, 2)
-        want[name] = [ort_run(data, f) for f in sets]
-        jobs.append((name, [list(f.values()) for f in sets]))
-        sizes[name] = [w.nbytes for w in want[name][0]]
-    got, _ = run_micropython(mpy_tier, str(tmp_path), jobs, sizes)
-    for name, runs in want.items():
-        for w_outs, g_outs in zip(runs, got[name]):
-            for w, g in zip(w_outs, g_outs):
-                w = device(w)
-                np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+        cases.append((data, feeds(rng, inputs, 2)))
+    assert_micropython_like_ort(mpy_tier, tmp_path, cases, RTOL, ATOL)
 
 
 # --- long sequences: as close to the exact result as onnxruntime --------------------------------
@@ -386,7 +372,7 @@ def test_long_sequence_as_accurate_as_onnxruntime(op, lbr, tier, tmp_path):
     ort_y = ort_run(data, {"x": x})[0]
     mdir, name, _ = bake_onnx(data, tmp_path)
     got = run_upyflow(load_cpython(mdir, name), [x])[0]
-    got = got.reshape(device(ort_y).shape).transpose(0, 3, 1, 2)  # the board's Y is NHWC
+    got = got.reshape(device_layout(ort_y).shape).transpose(0, 3, 1, 2)  # the board's Y is NHWC
     ort_err, err = np.abs(ort_y - want).max(), np.abs(got - want).max()
     assert err <= 2 * ort_err + 1e-7, (err, ort_err)
     np.testing.assert_allclose(got, ort_y, rtol=1e-4, atol=1e-5)
@@ -432,16 +418,5 @@ def test_pytorch_export_quantized(name, tier, tmp_path):
 
 @pytest.mark.parametrize("mpy_tier", ["pure", "viper", "natmod"], indirect=True)
 def test_pytorch_export_micropython(mpy_tier, tmp_path):
-    jobs, sizes, want = [], {}, {}
-    for model in TORCH_MODELS:
-        data = torch_model(model)
-        mdir, name, _ = bake_onnx(data, tmp_path)
-        sets = feeds(case_rng("upy" + model), {"x": [1, 16, 6]}, 2)
-        want[name] = [ort_run(data, f) for f in sets]
-        jobs.append((name, [list(f.values()) for f in sets]))
-        sizes[name] = [w.nbytes for w in want[name][0]]
-    got, _ = run_micropython(mpy_tier, str(tmp_path), jobs, sizes)
-    for name, runs in want.items():
-        for w_outs, g_outs in zip(runs, got[name]):
-            for w, g in zip(w_outs, g_outs):
-                np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+    cases = [(torch_model(m), feeds(case_rng("upy" + m), {"x": [1, 16, 6]}, 2)) for m in TORCH_MODELS]
+    assert_micropython_like_ort(mpy_tier, tmp_path, cases, RTOL, ATOL)

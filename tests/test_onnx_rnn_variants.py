@@ -17,8 +17,8 @@ from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
-from harness import ROOT, load_cpython, run_micropython, run_upyflow  # noqa: E402
-from onnx_harness import bake_onnx, case_rng, ort_run  # noqa: E402
+from harness import ROOT, load_cpython, run_upyflow  # noqa: E402
+from onnx_harness import assert_micropython_like_ort, bake_onnx, case_rng, device_layout, ort_run  # noqa: E402
 from upyflow_tools import BakeError  # noqa: E402
 from upyflow_tools.readers.onnx import read_onnx  # noqa: E402
 
@@ -71,11 +71,6 @@ def model(
     return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8).SerializeToString(), inputs
 
 
-def device(x: np.ndarray) -> np.ndarray:
-    """Rank-4 values (a raw Y) are NHWC on the board."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
-
-
 def feeds(rng, inputs: dict, n: int = 2) -> list[dict]:
     return [{k: rng.uniform(-2, 2, s).astype(np.float32) for k, s in inputs.items()} for _ in range(n)]
 
@@ -86,10 +81,10 @@ def check(data: bytes, inputs: dict, tmp_path, seed: str):
     m = load_cpython(mdir, name)
     for f in feeds(case_rng(seed), inputs):
         want = ort_run(data, f)
-        got = run_upyflow(m, [device(v) for v in f.values()])
+        got = run_upyflow(m, [device_layout(v) for v in f.values()])
         assert len(got) == len(want)
         for g, w in zip(got, want):
-            np.testing.assert_allclose(g.reshape(device(w).shape), device(w), rtol=RTOL, atol=ATOL)
+            np.testing.assert_allclose(g.reshape(device_layout(w).shape), device_layout(w), rtol=RTOL, atol=ATOL)
     return result
 
 
@@ -286,19 +281,8 @@ def test_micropython(mpy_tier, tmp_path):
             {"x": [1, 16, 6], "h0": [2, 1, 12], "c0": [2, 1, 12]},
         ),
     }
-    jobs, sizes, want = [], {}, {}
-    for key, (data, inputs) in models.items():
-        mdir, name, _ = bake_onnx(data, tmp_path)
-        sets = feeds(case_rng("upy" + key), inputs)
-        want[name] = [ort_run(data, f) for f in sets]
-        jobs.append((name, [[device(v) for v in f.values()] for f in sets]))
-        sizes[name] = [w.nbytes for w in want[name][0]]
-    got, _ = run_micropython(mpy_tier, str(tmp_path), jobs, sizes)
-    for name, runs in want.items():
-        for w_outs, g_outs in zip(runs, got[name]):
-            for w, g in zip(w_outs, g_outs):
-                w = device(w)
-                np.testing.assert_allclose(np.frombuffer(g, np.float32).reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+    cases = [(data, feeds(case_rng("upy" + key), inputs)) for key, (data, inputs) in models.items()]
+    assert_micropython_like_ort(mpy_tier, tmp_path, cases, RTOL, ATOL)
 
 
 @pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
@@ -324,7 +308,7 @@ def test_sequence_lens_layout_1(op, tier, tmp_path):
     got = run_upyflow(load_cpython(mdir, name), [x])
     assert len(got) == len(want)
     for g, w in zip(got, want):
-        w = device(np.ascontiguousarray(w))
+        w = device_layout(np.ascontiguousarray(w))
         np.testing.assert_allclose(g.reshape(w.shape), w, rtol=RTOL, atol=ATOL)
 
 

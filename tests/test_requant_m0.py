@@ -240,17 +240,17 @@ def test_requant_m0_refused_multiplier(tmp_path):
 CONV = r"""
 #include <stdint.h>
 void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                  const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                  const void *mult, const void *shift, int32_t *wtab, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                  int act_min, int act_max);
+                  int act_min, int act_max, int wtab_n);
 #define IO ((int32_t *)0x%x)
 int main(void) {
-    const uint8_t *b = (const uint8_t *)IO;
+    uint8_t *b = (uint8_t *)IO;
     int w_ = IO[0], c = IO[1], oc = IO[2], off = IO[3];
     uf_conv2d_s8((const int8_t *)(b + IO[4]), (const int8_t *)(b + IO[5]), b + IO[6],
-                 (int8_t *)(b + IO[7]), b + IO[8], b + IO[9], 1, w_, c, 1, w_, oc, 1, 1, 1, 1,
-                 1, 1, 0, 0, 0, off, -128, 127);
+                 (int8_t *)(b + IO[7]), b + IO[8], b + IO[9], (int32_t *)(b + IO[10]), 1, w_, c, 1, w_, oc,
+                 1, 1, 1, 1, 1, 1, 0, 0, 0, off, -128, 127, IO[11]);
     return 0;
 }
 """
@@ -276,6 +276,60 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
     inputs and weights at -128 (the extreme products, 16384 each) and random ones,
     weights at an odd address (byte loads) or an even one (uf_mac2x2ph_m0's halfword
     loads, which fault unaligned), against sums and requantization in Python."""
+    got, want, _, _ = _pointwise(tmp_path, in_c, out_c, width, w_odd, -128 if out_c % 2 == 0 else 3)
+    assert got == want
+
+
+@pytest.mark.parametrize(
+    "in_c,out_c,width,rows,extra",
+    [
+        (40, 10, 13, 8, 0),  # one block of 8 rows, a tail of 2
+        (64, 13, 15, 4, 0),  # three blocks of 4, a tail of 1
+        (72, 12, 12, 12, 0),  # one block
+        (64, 36, 12, 128, 0),  # a table of more words than the layer needs
+        (64, 24, 14, 3, 0),  # too small for one block: uf_mac2x2ph_m0
+        (48, 8, 11, 8, 0),  # too few pixels to pay for the table
+        (256, 8, 13, 8, 0),  # the widest packed inputs
+        (64, 36, 12, 8, 6 * 64),  # the inputs packed once beside blocks of 8 rows
+        (72, 22, 13, 9, 6 * 72),  # the same with an odd pixel and a tail of 2
+        (64, 36, 12, 7, 6 * 64 - 100),  # too little beside them: packed per block
+    ],
+)
+@pytest.mark.parametrize("w_odd", [0, 1])
+def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_odd):
+    """conv1x1_wtab_m0 (layers of more than 32 inputs given kernel_spec's scratch: blocks of
+    rows sign-extended into it, uf_mac2x2pqn_m0 per pixel pair) with a scratch of `rows`
+    rows' table words (rows * (in_c + 4)) and `extra` words, odd pixel counts and channel
+    tails, a scratch too small or too few pixels (the fallbacks), against sums and
+    requantization in Python; the words past the scratch untouched. out_off 3 > act_min:
+    no fused requantization."""
+    import numpy as np
+
+    wtab_n = rows * (in_c + 4) + extra
+
+    def fit(words):  # rows of the table (a multiple of 4, at most 128 and out_c) in words
+        return max(0, min(128, out_c & ~3, words // (in_c + 4) & ~3))
+
+    # blocks of the table alone, or beside the packed inputs where that takes more than one
+    block = fit(wtab_n)
+    if block < out_c & ~3 and fit(wtab_n - width // 2 * in_c) >= 8:
+        block = fit(wtab_n - width // 2 * in_c)
+    for off in (-128, 3):
+        got, want, scratch, w = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n)
+        assert got == want, off
+        # the table's path where it pays and suits (uf_rq1_m0's act_min >= out_off), else none
+        used = off == -128 and width >= 12 and block >= 4  # (UF_M0_WTAB_PIXELS)
+        words = np.frombuffer(scratch, "<i4")
+        assert words.any() == used
+        if used:  # the last block's first row pair: its first two inputs' weights
+            c0 = (out_c - 4) // block * block
+            assert words[:4].tolist() == [*w[c0, :2], *w[c0 + 1, :2]]
+
+
+def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0):
+    """uf_conv2d_s8 on a 1 x width x in_c input (random, the extremes at the first pair and
+    the last pixel) under unicorn with a scratch of wtab_n words: its outputs, Python's, the
+    scratch's bytes after the call and the weights."""
     _need()
     import numpy as np
 
@@ -289,8 +343,7 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
     bias = rng.integers(-1000, 1000, out_c)
     mult = rng.integers(1 << 30, MAX, out_c)
     # right shifts up to 13 (uf_rq1_m0's table, the contiguous pixel loop) or 14 (uf_rq_m0's)
-    shift = rng.integers(-13 if out_c % 2 == 0 else -14, -7, out_c)
-    off = -128 if out_c % 2 == 0 else 3  # (act_min < out_off: uf_rq_m0's table)
+    shift = rng.integers(-13 if off == -128 else -14, -7, out_c)
     t = TARGETS["armv6m"]
     src = tmp_path / "conv.c"
     src.write_text(CONV % IO)
@@ -326,23 +379,26 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
     mo = oo + width * out_c + 8
     mo = (mo + 3) & ~3
     so = mo + 4 * out_c
-    end = so + 4 * out_c
+    to = so + 4 * out_c
+    end = to + 4 * wtab_n + 16
     blob = bytearray(end)
-    blob[:40] = struct.pack("<10i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so)
+    blob[:48] = struct.pack("<12i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so, to, wtab_n)
     blob[xo : xo + x.size] = x.astype(np.int8).tobytes()
     blob[wo : wo + w.size] = w.astype(np.int8).tobytes()
     blob[bo : bo + 4 * out_c] = bias.astype("<i4").tobytes()
     blob[mo : mo + 4 * out_c] = mult.astype("<i4").tobytes()
     blob[so : so + 4 * out_c] = shift.astype("<i4").tobytes()
+    blob[to + 4 * wtab_n :] = b"\xa5" * 16  # past the scratch: must stay
     r = backend(t).execute(t, elf, [(IO, bytes(blob))], [(IO, end)])
     assert r.fault is None, r.fault
+    assert r.reads[0][to + 4 * wtab_n :] == b"\xa5" * 16
     got = np.frombuffer(r.reads[0][oo : oo + width * out_c], np.int8).reshape(width, out_c)
     acc = x @ w.T + bias
     want = [
         [_expect(int(acc[p, o]), 0, int(mult[o]), int(shift[o]), off, -128, 127) for o in range(out_c)]
         for p in range(width)
     ]
-    assert got.tolist() == want
+    return got.tolist(), want, r.reads[0][to : to + 4 * wtab_n], w
 
 
 DOT = r"""

@@ -55,12 +55,19 @@ VIPER_TUPLE = ("fully_connected_s8", "fully_connected_s16", "conv2d_s8", "depthw
 # }
 
 
+# What a kernel module that does not import raises (upyflow/fallback.py says which).
+_IMPORT_ERRORS = (ImportError, ValueError, MemoryError, OSError, SyntaxError, NotImplementedError, AttributeError)
+
+
 class _Kernels:
     # name -> (function, convention): the fast tiers' dicts first, then their
-    # lazily imported families, then pure.
-    def __init__(self, fast, lazy):
+    # lazily imported families, then pure. On the native tier (native True) a viper
+    # family stands in only for a native family that did not load: viper is not
+    # imported otherwise (its package costs heap).
+    def __init__(self, fast, lazy, native=False):
         self._fast = fast
         self._lazy = lazy
+        self._native = native
 
     def __contains__(self, name):
         # the lazy map before pure's: a model whose kernels are all viper never loads the latter
@@ -72,18 +79,17 @@ class _Kernels:
             if name in f:
                 return f[name]
         family = _family(self._lazy, name)
-        if family:
-            for attempt in (0, 1):
-                try:
-                    mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
-                    return getattr(mod, name), FAST if name in VIPER_TUPLE else VIPER
-                except MemoryError:   # compiling a family needs room: collect once, then retry
-                    if attempt:
-                        break
-                    import gc
-                    gc.collect()
-                except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError):
-                    break   # not copied to the board: the pure kernel does the job
+        if self._native and family and (family not in _not_loaded or not available("viper")):
+            family = None
+        if family and "viper " + family not in _not_loaded:
+            try:
+                mod = __import__("upyflow.kernels_viper." + family, None, None, [family])
+                return getattr(mod, name), FAST if name in VIPER_TUPLE else VIPER
+            except _IMPORT_ERRORS as e:   # not copied to the board (pure does the job), or no room
+                from .fallback import viper_family
+                fn = viper_family(family, name, e, _not_loaded)
+                if fn:
+                    return fn, FAST if name in VIPER_TUPLE else VIPER
         family = _family(_families(), name)
         if family is None:
             raise KeyError(name)
@@ -95,7 +101,8 @@ def _fast(modname):
     # A fast tier, None if it cannot load. Viper: the kernels_viper package imports
     # only where the native emitter works; its kernels come family by family
     # (VIPER_FAMILIES), so the tier's own table is empty. Native: the module as
-    # itself (its walker runs the ops).
+    # itself (its walker runs the ops); a core that is there but does not load (no room
+    # for its code, an incompatible .mpy) says so in one line (upyflow/fallback.py).
     try:
         if modname == "viper":
             from . import kernels_viper   # noqa: F401
@@ -103,8 +110,10 @@ def _fast(modname):
         mod = __import__(modname)
         mod.kernel_index   # a native module without the op-table walker is too old
         return _Native(mod)
-    except (ImportError, SyntaxError, NotImplementedError, AttributeError, ValueError, MemoryError):
-        return None
+    except _IMPORT_ERRORS as e:
+        from .fallback import fast_tier
+        mod = fast_tier(modname, e)
+        return _Native(mod) if mod else None
 
 
 class _Native:
@@ -126,24 +135,27 @@ def native_index(mod, name):
     board the natmod is split (native_modules/build_natmods.py): the core upyflow_native
     and a module per kernel family, upyflow_native_<family>, imported and registered
     here the first time a model needs one of its kernels, so a board holds only the C its
-    models use. A family module that is absent (or that does not fit in RAM) leaves its
-    kernels to the viper/pure tiers; one from another build than the core raises."""
+    models use. A family module that does not load (absent, an incompatible .mpy, or code
+    that does not fit: on esp32 it goes to executable RAM, see README "ESP32 boards")
+    leaves its kernels to the viper/pure tiers, with one printed line, tried once per
+    run; one from another build than the core raises."""
     i = mod.kernel_index(name)
     if i < 0 and hasattr(mod, "kernel_family"):   # the CPython extension holds every kernel
         family = mod.kernel_family(name)
-        if family is not None:
-            for attempt in (0, 1):
-                try:
-                    mod.register(__import__("upyflow_native_" + family).table())
-                    return mod.kernel_index(name)
-                except MemoryError:   # its code is copied to RAM: collect once, then retry
-                    if attempt:
-                        break
-                    import gc
-                    gc.collect()
-                except (ImportError, NotImplementedError, AttributeError):
-                    break   # not copied to the board
+        if family is not None and family not in _not_loaded:
+            try:
+                fam = __import__("upyflow_native_" + family)
+            except _IMPORT_ERRORS as e:
+                from .fallback import native_family
+                fam = native_family(family, e, _not_loaded)
+            if fam:
+                mod.register(fam.table())   # a family of another build than the core: ValueError
+                return mod.kernel_index(name)
     return i
+
+
+# Native family (or "viper " + family) -> why its module did not load: tried once per run.
+_not_loaded = {}
 
 
 def native_module(tier):
@@ -174,8 +186,10 @@ def table(tier):
     if not available(tier):
         raise ValueError("kernel tier %r is not available on this Python" % tier)
     overlays = {"pure": (), "viper": ("viper",), "native": ("native",)}[tier]
+    # Viper's families also back the native tier: a kernel family whose natmod did not
+    # load (native_index) runs on viper where this Python has it, else pure.
     return tier, _Kernels([_cache[t] for t in overlays if available(t)],
-                          VIPER_FAMILIES if tier == "viper" else {})
+                          VIPER_FAMILIES if tier != "pure" else {}, tier == "native")
 
 
 def default_tier():

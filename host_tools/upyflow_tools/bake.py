@@ -18,7 +18,7 @@ from .ir import NP_DTYPE, Graph
 from .lower import Call, lower
 from .lower.core import MAX_BYTES, check_dataflow
 from .passes import alias_layout_ops, split_large_layers
-from .planner import Buffer, plan
+from .planner import Buffer, place_scratch, plan
 from .readers.tflite import read_tflite
 
 # --weights file: the most weight bytes one op may read into the reusable buffer.
@@ -43,6 +43,7 @@ class BakeResult:
     quant_report: str | None = None   # int8 vs float agreement when bake quantized the model
     stages: list = field(default_factory=list)   # patches.Stage: layers run in bands of rows
     patch_report: str | None = None
+    scratch: dict[int, int] = field(default_factory=dict)   # {optional scratch tensor: arena offset}
 
     @property
     def arena_size(self) -> int:
@@ -159,6 +160,8 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     elif patches != "off":
         raise BakeError("--patches must be auto or off, not %r" % patches)
     offsets, arena, buffers = plan(graph, calls, alias)
+    scratch = place_scratch(graph, calls, buffers, arena, [layer[0] for loop in loops for layer in loop.layers])
+    offsets.update(scratch)
     if arena > MAX_BYTES:
         raise BakeError("the model needs a %d-byte arena; a 32-bit board addresses less than 2^31 bytes"
                         % arena)
@@ -170,7 +173,8 @@ def compile_graph(graph: Graph, path: str, name: str, weights: str = "inline",
     if weights not in ("inline", "file"):
         raise BakeError("--weights must be inline or file, not %r" % weights)
     baked = assemble(graph, calls, alias, offsets, arena, os.path.basename(path), weights, loops)
-    return BakeResult(graph, calls, buffers, alias, baked, name, stages=stages, patch_report=patch_report)
+    return BakeResult(graph, calls, buffers, alias, baked, name, stages=stages, patch_report=patch_report,
+                      scratch=scratch)
 
 
 def _check_record_limits(graph: Graph, calls: list[Call]) -> None:

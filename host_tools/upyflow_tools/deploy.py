@@ -435,7 +435,22 @@ def deploy(outdir: str, port: str = AUTO_PORT, tool: str = "mpremote", runtime: 
             remove_stale_families(board, natmods, log)
         board.soft_reset()
         log("deployed: %d copied, %d already on the board; board soft-reset" % (copied, total - copied))
+        if natmods and arch in ("xtensawin", "rv32imc"):
+            exec_ram(board, [p for p, _ in natmods], log)
     return Plan(files, arch, has_native)
+
+
+def exec_ram(board: Board, natmods: list[str], log=print) -> bool | None:
+    """On an esp32 board (natmod code goes to executable RAM there, natmod_ram): log what the
+    natmods need beside the board's free executable RAM, a warning when some will not fit.
+    True if they fit, False if not, None if the board reported no executable regions."""
+    from .natmod_ram import EXEC_QUERY, exec_report, parse_exec_heap
+    regions = parse_exec_heap(board.exec(EXEC_QUERY))
+    if not regions:
+        return None
+    line, short = exec_report(natmods, regions)
+    log(line)
+    return not short
 
 
 def _sha256(path: str) -> str:

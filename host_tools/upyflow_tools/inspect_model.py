@@ -12,6 +12,7 @@ from typing import Any
 from . import BakeError
 from .bake import BakeResult, compile_model, default_name, read_model
 from .ir import Graph, Tensor
+from .planner import Buffer
 
 OK, NO = "\u2713", "\u2717"
 
@@ -131,11 +132,15 @@ def inspect_model(path: str, tflm: bool = True, input_layout: str | None = None)
         info["calls"] = [{"index": i, "kernel": c.kernel, "op": g.ops[c.op_index].kind,
                           "weight_bytes": sum(g.tensors[t].nbytes for t in c.tensors if g.tensors[t].is_const)}
                          for i, c in enumerate(result.calls)]
+        # the tensors, and the optional scratch given arena bytes (planner.place_scratch)
+        users = {t: [i for i, c in enumerate(result.calls) if t in c.tensors] for t in result.scratch}
+        bufs = list(result.buffers) + [Buffer(t, g.tensors[t].nbytes, users[t][0], users[t][-1], offset)
+                                       for t, offset in result.scratch.items() if g.tensors[t].nbytes]
         info["plan"] = [{"tensor": g.tensors[buf.tensor].name, "dtype": g.tensors[buf.tensor].dtype,
                          "shape": list(g.tensors[buf.tensor].shape), "offset": buf.offset,
                          "bytes": buf.size, "first_call": buf.first, "last_call": buf.last,
-                         "state": g.tensors[buf.tensor].variable}
-                        for buf in sorted(result.buffers, key=lambda x: (x.offset, x.first))]
+                         "state": g.tensors[buf.tensor].variable, "scratch": buf.tensor in result.scratch}
+                        for buf in sorted(bufs, key=lambda x: (x.offset, x.first))]
         info["arena_bytes"] = b.arena_size
         info["state_bytes"] = result.state_bytes
         info["weights_bytes"] = len(b.weights)
@@ -182,7 +187,8 @@ def inspect_text(info: dict[str, Any]) -> str:
     for p in info["plan"]:
         lines.append("  %7d %7d  %3d..%-3d %s %s %s%s" % (p["offset"], p["bytes"], p["first_call"], p["last_call"],
                                                          p["dtype"], p["shape"], p["tensor"],
-                                                         " (state)" if p["state"] else ""))
+                                                         " (state)" if p["state"] else
+                                                         " (scratch)" if p["scratch"] else ""))
     lines += ["", "weights: %d bytes" % info["weights_bytes"],
               "arena:   %d bytes (upyflow)%s" % (info["arena_bytes"], " = %d activations + %d state" % (
                   info["arena_bytes"] - info["state_bytes"], info["state_bytes"]) if info["state_bytes"] else "")]

@@ -94,6 +94,10 @@ class Graph:
     # float MAXIMUM/MINIMUM give NaN for a NaN operand (onnxruntime's Max/Min/Clip; the ONNX
     # reader sets it), not TFLM's `u > w ? u : w`
     nan_maxmin: bool = False
+    # Optional scratch tensors (kernel_spec: a written tensor sized by a parameter that may be
+    # 0), {tensor: (bytes wanted at most, fewest bytes worth having)}: left out of the arena
+    # plan, then given arena bytes free during their calls, or none (planner.place_scratch).
+    scratch: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def add_tensor(self, tensor: Tensor) -> int:
         self.tensors.append(tensor)

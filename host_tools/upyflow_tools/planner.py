@@ -1,9 +1,11 @@
 """Offline arena planning: tensor lifetimes -> offsets in one buffer."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .ir import Graph
+from . import kernel_spec
+from .ir import DTYPE_SIZE, Graph
 from .lower import Call
 
 ALIGN = 4
@@ -48,7 +50,7 @@ def plan(graph: Graph, calls: list[Call], alias: dict[int, int],
     def touch(t: int, i: int) -> None:
         t = graph.views[t][0] if t in graph.views else t
         t = alias.get(t, t)
-        if graph.tensors[t].is_const:
+        if graph.tensors[t].is_const or t in graph.scratch:   # (scratch: place_scratch, after)
             return
         span = spans.setdefault(t, [i, i])
         span[0], span[1] = min(span[0], i), max(span[1], i)
@@ -93,3 +95,45 @@ def _place(buffers: list[Buffer], order) -> dict[int, int]:
         buf.offset = offset
         placed.append(buf)
     return {b.tensor: b.offset for b in buffers}
+
+
+def place_scratch(graph: Graph, calls: list[Call], buffers: list[Buffer], arena: int,
+                  also: Sequence[Call] = ()) -> dict[int, int]:
+    """The optional scratch tensors (graph.scratch: {tensor: (bytes wanted, fewest worth
+    having)}) where the planned arena is free during their calls, without growing it: each
+    in the largest gap that the buffers live during its first to last call leave below
+    `arena` (the lowest of equal ones), min(wanted, gap) bytes when that is at least the
+    fewest, else none. Sets each tensor's shape to the words given and the size parameter of
+    each call that takes it (in calls and in `also`, the band loops' calls on whole tensors;
+    kernel_spec names it as the tensor's size); returns {tensor: offset}.
+    """
+    offsets: dict[int, int] = {}
+    placed: list[Buffer] = []
+    for t, (want, least) in sorted(graph.scratch.items()):
+        users = [i for i, c in enumerate(calls) if t in c.tensors]
+        size, offset = 0, 0
+        if users and want:
+            first, last = users[0], users[-1]
+            live = sorted((b for b in list(buffers) + placed if b.first <= last and first <= b.last),
+                          key=lambda b: b.offset)
+            gap, at, end = 0, 0, 0
+            for b in live + [Buffer(-1, 0, first, last, arena)]:
+                if b.offset - end > gap:
+                    gap, at = b.offset - end, end
+                end = max(end, b.offset + b.size)
+            size = min(want, gap) // ALIGN * ALIGN
+            if size < max(least, ALIGN):
+                size = 0
+            else:
+                offset = at
+                placed.append(Buffer(t, size, first, last, offset))
+        tensor = graph.tensors[t]
+        tensor.shape = (size // DTYPE_SIZE[tensor.dtype],)
+        offsets[t] = offset
+        for c in list(calls) + list(also):
+            spec = kernel_spec.get(c.kernel)
+            for slot, tid in zip(spec.tensors, c.tensors):
+                if tid == t:
+                    assert slot.size in [p.name for p in spec.params], (c.kernel, slot.name)
+                    c.params[spec.param_index(slot.size)] = tensor.size
+    return offsets

@@ -81,16 +81,14 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 #if 5 * UF_DW_BLOCK + UF_DW_BLOCK * 20 + 16 > 5 * UF_M0_PW_ENTRIES || UF_M0_TAB / 32 * 36 + 5 * 16 + 32 > 5 * UF_M0_PW_ENTRIES
 #error "conv1x1_m0's fused weight table does not fit its stack buffer"
 #endif
-// uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c even) into W;
-// with q, each row pair's words followed by its rows' uf_rq1_m0 entries without .acc
+// uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c a multiple of 4)
+// into W; with q, each row pair's words followed by its rows' uf_rq1_m0 entries without .acc
 // (uf_mac2x2pq8_m0's table: bit 8 of the last row's 15 + r set).
 static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
                                            const uf_rq_m0_t *q) {
     for (int r = 0; r < n4; r += 2) {
-        const int8_t *w0 = w + (size_t)r * in_c, *w1 = w0 + in_c;
-        for (int k = 0; k < in_c; k += 2, W += 4) {
-            W[0] = w0[k], W[1] = w0[k + 1], W[2] = w1[k], W[3] = w1[k + 1];
-        }
+        const int8_t *w1 = w + (size_t)(r + 1) * in_c;
+        W = uf_tab2_m0(w1, w1 + in_c, in_c, W);
         for (int i = r; q && i < r + 2; i++, W += 4) {
             W[0] = q[i].bias, W[1] = (int32_t)q[i].mult2, W[2] = q[i].half, W[3] = q[i].shifts;
             W[3] |= i == n4 - 1 ? 256 : 0;   // (the table's end)
@@ -117,14 +115,98 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
         uf_mac2x2p_m0(xx, wo + in_c, in_c, t, in_c, n4 >> 1, t + n4);
     }
 }
+// Layers of more than UF_M0_TABX inputs (a multiple of 8, at most UF_M0_PACKED) given
+// kernel_spec's scratch (wtab_n words in the arena: lower/families/conv.py's weight table):
+// blocks of up to UF_M0_WTAB_ROWS rows (a multiple of 4) sign-extended into it once with their
+// uf_rq1_m0 entries (conv1x1_tab_m0's fused layout, rows * (in_c + 4) words), then per pixel
+// pair one uf_mac2x2pqn_m0 over the block: 22.75 cycles per 8 MACs requantized in the kernel
+// (uf_mac2x2ph_m0: 26.5, then uf_rq1_m0's 25 per output). The table costs 4 cycles a word
+// (uf_tab2_m0) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3 layer's 9 about
+// break even). The inputs are packed per block (uf_pack2_m0, ~9.5 cycles an input) unless the
+// scratch holds them all (pixels / 2 * in_c words at its end) beside blocks of at least
+// UF_M0_WTAB_ONCE rows where the table alone would take more than one block. The pixels one
+// after another (stride 1, whole rows). Returns the channels done (a prefix): conv1x1_m0 does
+// the rest (a tail of fewer than four, or all where a block's requantization does not suit
+// uf_rq1_m0). mem: conv1x1_m0's stack buffer (the block's entries, then the packed inputs).
+#define UF_M0_WTAB_ROWS 128
+#define UF_M0_WTAB_PIXELS 12
+#define UF_M0_WTAB_ONCE 8
+#if UF_M0_WTAB_ROWS * 5 + UF_M0_PACKED > 5 * UF_M0_PW_ENTRIES
+#error "conv1x1_wtab_m0's entries and packed inputs do not fit conv1x1_m0's stack buffer"
+#endif
+// The rows per block (a multiple of 4, at most UF_M0_WTAB_ROWS and out_c) whose table fits words.
+static int conv1x1_wtab_rows(int words, int in_c, int out_c) {
+    int rows = 0;   // (no division: the M0+ has none)
+    while (rows < UF_M0_WTAB_ROWS && rows + 4 <= out_c && (rows + 4) * (in_c + 4) <= words) {
+        rows += 4;
+    }
+    return rows;
+}
+UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
+                                  const void *mult, const void *shift, int in_c, int npix, int out_c,
+                                  const int32_t *lim, int32_t *wtab, int wtab_n, uf_rq_m0_t *mem) {
+    if (in_c <= UF_M0_TABX || (in_c & 7) || in_c > UF_M0_PACKED || npix < UF_M0_WTAB_PIXELS
+        || !uf_rq1_m0_lim(lim)) {
+        return 0;
+    }
+    int packed = (npix >> 1) * in_c;   // the packed inputs' words
+    int rows = conv1x1_wtab_rows(wtab_n, in_c, out_c), beside = conv1x1_wtab_rows(wtab_n - packed, in_c, out_c);
+    int32_t *xall = 0;
+    if (rows < (out_c & ~3) && beside >= UF_M0_WTAB_ONCE) {
+        rows = beside, xall = wtab + wtab_n - packed;
+        for (int k = 0; k < packed; k += in_c) {
+            const int8_t *xp = x + 2 * k;
+            uf_pack2_m0(xp + in_c, xp + 2 * in_c, xall + k, in_c);
+        }
+    }
+    if (!rows) {
+        return 0;
+    }
+    uf_rq_m0_t *t = mem;
+    int32_t *xq = (int32_t *)(mem + rows);
+    int c0 = 0;
+    for (; c0 + 4 <= out_c; c0 += rows) {
+        int n4 = (out_c - c0 < rows ? out_c - c0 : rows) & ~3;
+        if (uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, lim) != 2) {
+            break;
+        }
+        const int8_t *wo = w + (size_t)c0 * in_c, *xp = x;
+        conv1x1_tab_m0(wo, in_c, n4, wtab, t);
+        int8_t *o = out + c0;
+        int left = npix;
+        for (int k = 0; left >= 2; left -= 2, k += in_c) {
+            const int32_t *xx = xq;
+            if (xall) {
+                xx = xall + k;
+            } else {
+                uf_pack2_m0(xp + in_c, xp + 2 * in_c, xq, in_c);
+            }
+            uf_mac2x2pqn_m0(xx, wtab, o, lim, out_c, in_c);
+            xp += 2 * in_c, o += 2 * out_c;
+        }
+        if (left) {
+            uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
+            uf_rq1_m0(t, o, n4, lim);
+        }
+        if (n4 < rows) {   // the last block, a tail after it
+            return c0 + n4;
+        }
+    }
+    return c0 < out_c ? c0 : out_c;
+}
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
-                       int act_max) {
+                       int act_max, int32_t *wtab, int wtab_n) {
     // t1 (a pixel pair's second pixel) right after t's n4 entries: where the block is every
     // channel (out_c = n4), the pair's outputs are one run for one uf_rq1_m0 call.
     uf_rq_m0_t mem[UF_M0_PW_ENTRIES];
     const int32_t lim[3] = {out_off, act_min, act_max};
+    int c_first = 0;
+    if (wtab_n && s_h == 1 && s_w == 1 && in_w == out_w) {
+        c_first = conv1x1_wtab_m0(x, w, bias, out, mult, shift, in_c, out_h * out_w, out_c, lim, wtab, wtab_n,
+                                  mem);
+    }
     // Weights at an even address (every row then: in_c is even where pixels pair) take
     // the halfword loads. (Direct calls: a natmod cannot take a local symbol's address.)
     int half = !((uintptr_t)w & 1);
@@ -133,7 +215,7 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
     uf_rq_m0_t *t = mem;
     int32_t *buf = (int32_t *)(mem + 2 * blk);   // packed inputs (and uf_mac2x2pt_m0's table)
     int32_t *xx = tabbed ? buf + UF_M0_TAB : buf, *tab = 0;
-    for (int c0 = 0; c0 < out_c; c0 += blk) {
+    for (int c0 = c_first; c0 < out_c; c0 += blk) {
         int nb = out_c - c0 < blk ? out_c - c0 : blk;
         int n4 = nb & ~3;
         uf_rq_m0_t *t1 = t + n4;
@@ -454,14 +536,17 @@ static UF_MAC_NOINLINE void conv1x1_dsp(const int8_t *x, const int8_t *w, const 
 static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
-                       int act_min, int act_max) {
+                       int act_min, int act_max, int32_t *wtab, int wtab_n) {
 #if UF_MAC_M0
     if (in_c > 0) {
         conv1x1_m0(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
-                   out_off, act_min, act_max);
+                   out_off, act_min, act_max, wtab, wtab_n);
         return;
     }
-#elif UF_MAC_BLOCKED
+#else
+    (void)wtab, (void)wtab_n;   // (kernel_spec's optional scratch: only the M0+ uses it)
+#endif
+#if UF_MAC_BLOCKED && !UF_MAC_M0
 #if UF_MAC_DSP
     if (in_c > 0 && !(in_c & 3) && in_c <= UF_M4_WIDE
         && uf_rqf_check(out_c, bias, mult, shift, in_c, out_off)) {
@@ -504,14 +589,14 @@ static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_
 }
 
 void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                  const void *mult, const void *shift, int in_h, int in_w, int in_c,
+                  const void *mult, const void *shift, int32_t *wtab, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                  int act_min, int act_max) {
+                  int act_min, int act_max, int wtab_n) {
     if (k_h == 1 && k_w == 1 && pad_h == 0 && pad_w == 0
         && (out_h - 1) * s_h < in_h && (out_w - 1) * s_w < in_w) {
         conv1x1_s8(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
-                   out_off, act_min, act_max);
+                   out_off, act_min, act_max, wtab, wtab_n);
         return;
     }
     const int fsize = k_h * k_w * in_c;
@@ -1851,10 +1936,11 @@ static UF_MAC_NOINLINE int depthwise_x1_dsp(const int8_t *x, const int8_t *w, in
 #endif
 
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
-                            const void *mult, const void *shift, int in_h, int in_w,
+                            const void *mult, const void *shift, int32_t *scratch, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
-                            int in_off, int out_off, int act_min, int act_max) {
+                            int in_off, int out_off, int act_min, int act_max, int scratch_n) {
+    (void)scratch, (void)scratch_n;   // (kernel_spec's optional scratch: no depthwise kernel uses it)
     const int out_c = in_c * depth_mult;
 #if UF_MAC_M0
     if (depth_mult == 1 || in_c == 1) {

@@ -351,6 +351,27 @@ UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_
                      UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "128", "  beq 8f\n  b 2b\n8:\n");
 #endif
 
+// One row pair's words of uf_mac2x2pt_m0's table: w0[k], w0[k + 1], w1[k], w1[k + 1] per input
+// pair k < n (w0 = w0_end - n, w1 = w1_end - n, any alignment: byte loads; n a multiple of 4,
+// > 0) from W on; returns W's end. 4 cycles per word.
+int32_t *uf_tab2_m0(const int8_t *w0_end, const int8_t *w1_end, int n, int32_t *W);
+#define UF_TAB2_M0_PAIR                                                               \
+    "  ldrsb r4, [r0, r2]\n  ldrsb r6, [r1, r2]\n  adds r2, #1\n"                      \
+    "  ldrsb r5, [r0, r2]\n  ldrsb r7, [r1, r2]\n  adds r2, #1\n"                      \
+    "  stm r3!, {r4, r5, r6, r7}\n"
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_tab2_m0")
+    "  push {r4, r5, r6, r7, lr}\n"
+    "  rsbs r2, r2, #0\n"
+    "1:\n"
+    UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR   /* (STM keeps the flags of the last ADDS) */
+    "  bne 1b\n"
+    "  movs r0, r3\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
+    UF_M0_END("uf_tab2_m0"));
+#endif
+
 // X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs. Where
 // both ends and n are multiples of four, one word load per pixel and four inputs (8.5
 // cycles a word, the byte loads' 9.5): X[k] from byte k of each, bytes 1 and 2 as bytes 0
@@ -1254,6 +1275,43 @@ UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"), "8");
 UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"), "16");
 UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
                UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "32");
+// uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): four passes per loop test (22.75
+// cycles per 8 MACs), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
+// layers of more than 32 inputs, their table in kernel_spec's scratch).
+void uf_mac2x2pqn_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, int n);
+__asm__(
+    UF_M0_BEGIN("uf_mac2x2pqn_m0") UF_M0_SAVE
+    "  sub sp, #24\n"  /* [sp]: out, [sp+4]: act_min, [sp+8]: the range, [sp+12]: out_c, [sp+16]: */
+                       /* X; out_c, n at [sp+60], [sp+64] */
+    "  str r2, [sp, #0]\n  str r0, [sp, #16]\n"
+    "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"
+    "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"
+    "  ldr r4, [sp, #60]\n  str r4, [sp, #12]\n"
+    "  ldr r4, [sp, #64]\n  lsls r4, r4, #2\n  adds r4, r4, r0\n  mov lr, r4\n"  /* X's end */
+    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */
+    "2:\n"
+    UF_MAC2X2PT_M0_4("mov")
+    "  cmp r0, lr\n  beq 3f\n"
+    "1:\n"
+    UF_MAC2X2PT_M0_4("add")
+    "  cmp r0, lr\n  bne 1b\n"
+    "3:\n"
+    "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"
+    "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"
+    "  mov r10, r6\n  mov r11, r5\n"
+    "  ldr r0, [sp, #0]\n  ldr r7, [sp, #4]\n  ldr r3, [sp, #8]\n  mov r8, r3\n"
+    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r10\n" UF_DW4Q_M0_RQ("2", "1")
+    "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */
+    "  mov r2, r9\n" UF_DW4Q_M0_RQ("3", "0") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "1")
+    "  ldr r0, [sp, #0]\n  adds r0, #2\n  str r0, [sp, #0]\n"
+    "  ldr r0, [sp, #16]\n"
+    "  lsrs r3, r6, #8\n"   /* bit 8 of the last row's 15 + r: the table's end */
+    "  bne 8f\n  b 2b\n8:\n"
+    "  add sp, #24\n"
+    UF_M0_RESTORE
+    UF_MAC2X2PQ_M0_SIDE("1", "0") UF_MAC2X2PQ_M0_SIDE("2", "1")
+    UF_MAC2X2PQ_M0_SIDE("3", "0") UF_MAC2X2PQ_M0_SIDE("4", "1")
+    UF_M0_END("uf_mac2x2pqn_m0"));
 #endif
 #endif
 

@@ -47,6 +47,8 @@ CFLAGS = ["--target=xtensa", "-std=c99", "-Os", "-ffreestanding", "-nostdlibinc"
           "-fomit-frame-pointer", "-ffp-contract=off", "-fno-jump-tables",
           "-Wall", "-Werror", "-DNDEBUG"]
 LLCFLAGS = ["-mtriple=xtensa", "-mcpu=esp32", "-O2"]
+# -Oz as in the natmod Makefile's XT_OZ modules (table.c, fmath.c: -Os as in the hot ones)
+XT_OZ_SOURCES = ("walker", "activations", "elementwise", "reduce", "softmax")
 # QEMU's windowed FPU core (de233_fpu) lacks the ESP32's MUL32_HIGH option (muluh/mulsh
 # raise IllegalInstruction): the harness build computes high words without
 # them (__muldi3 in xtensa_rt.c); every other instruction is the natmod's.
@@ -224,7 +226,8 @@ def build(build_dir: Path | None = None) -> Path:
     if elf.exists():
         return elf
     extra = ["-DUF_RT_MULDI3"]
-    objs = [compile_c(s, build_dir / (s.stem + ".o"), extra) for s in srcs]
+    objs = [compile_c(s, build_dir / (s.stem + ".o"), extra + (["-Oz"] if s.stem in XT_OZ_SOURCES else []))
+            for s in srcs]
     objs.insert(0, assemble(XT / "start.S", build_dir / "start.o"))
     tmp = elf.with_suffix(".tmp")
     symbols = link(objs, tmp)

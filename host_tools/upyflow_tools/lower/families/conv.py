@@ -156,5 +156,41 @@ def _float_or_int8(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: T
         return [Call(kind + "_s8_ort", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                      scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
+    wtab = _weight_table(graph, out, geom) if kind == "conv2d" else no_scratch(graph)
     return [Call(kind + "_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
-                 mult=extras[1], shift=extras[2], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
+                 mult=extras[1], shift=extras[2], wtab=wtab, **geom, in_off=-x.zp, out_off=out.zp, act_min=lo,
+                 act_max=hi, wtab_n=0)]
+
+
+# The Cortex-M0+ pointwise kernel with a weight table in the arena (conv.c's conv1x1_wtab_m0):
+# layers of 1x1 filters, stride 1, more than 32 inputs (a multiple of 8; fewer take the table
+# on the C stack) and WTAB_PIXELS pixels or more (UF_M0_WTAB_PIXELS: fewer do not pay for the
+# table). It holds rows * (in_c + 4) words per block of up to WTAB_ROWS rows (a multiple of 4),
+# and the packed inputs (pixels / 2 * in_c words) too where blocks take only part of the rows:
+# otherwise each block packs them again, which blocks of fewer than WTAB_LEAST rows do not pay
+# for; beside the packed inputs, blocks of WTAB_ONCE rows do (UF_M0_WTAB_ONCE).
+WTAB_ROWS, WTAB_LEAST, WTAB_ONCE, WTAB_PIXELS = 128, 32, 8, 12
+
+
+def _weight_table(graph: Graph, out: Tensor, geom: dict) -> int:
+    """conv2d_s8's scratch: a weight table the planner may place (graph.scratch), or none."""
+    in_c, rows, pixels = geom["in_c"], geom["out_c"] & ~3, geom["out_h"] * geom["out_w"]
+    if not (geom["k_h"] == geom["k_w"] == geom["s_h"] == geom["s_w"] == 1 and geom["pad_h"] == geom["pad_w"] == 0
+            and in_c > 32 and in_c % 8 == 0 and rows and pixels >= WTAB_PIXELS):
+        return no_scratch(graph)
+    row, packed = 4 * (in_c + 4), 4 * (pixels // 2) * in_c   # bytes
+    want = row * min(rows, WTAB_ROWS) + (packed if rows > WTAB_ROWS else 0)
+    least = min(row * min(rows, WTAB_LEAST), packed + row * min(rows, WTAB_ONCE))
+    t = graph.add_tensor(Tensor(out.name + "/wtab", (0,), "i32"))
+    graph.scratch[t] = (want, least)
+    return t
+
+
+def no_scratch(graph: Graph) -> int:
+    """The graph's one empty scratch tensor, for the calls that want none."""
+    for t, (want, _) in graph.scratch.items():
+        if not want:
+            return t
+    t = graph.add_tensor(Tensor("no_scratch", (0,), "i32"))
+    graph.scratch[t] = (0, 0)
+    return t
