@@ -234,18 +234,19 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
             // Requantized in the MAC kernel: the table (with the rows' entries) after t's
             // nb entries, the packed inputs after it (t1 unused).
             int32_t *wq = (int32_t *)(mem + nb), *xq = wq + (size_t)nb * (in_c + 4);
+            uf_rqt_m0_mark(t, n4, lim);
             conv1x1_tab_m0(wo, in_c, n4, wq, t);
             const int8_t *xp = x;
-            for (; left >= 2; left -= 2) {
-                uf_pack2_m0(xp + in_c, xp + 2 * in_c, xq, in_c);
+            int npairs = left >> 1;   // (one call for every pixel pair: the kernel packs them)
+            if (npairs) {
                 if (in_c == 8) {
-                    uf_mac2x2pq8_m0(xq, wq, o, lim, out_c);
+                    uf_mac2x2pq8_m0(xq, wq, o, lim, out_c, xp, npairs);
                 } else if (in_c == 16) {
-                    uf_mac2x2pq16_m0(xq, wq, o, lim, out_c);
+                    uf_mac2x2pq16_m0(xq, wq, o, lim, out_c, xp, npairs);
                 } else {
-                    uf_mac2x2pq32_m0(xq, wq, o, lim, out_c);
+                    uf_mac2x2pq32_m0(xq, wq, o, lim, out_c, xp, npairs);
                 }
-                xp += 2 * in_c, o += 2 * out_c;
+                xp += (size_t)npairs * 2 * in_c, o += (size_t)npairs * 2 * out_c, left -= 2 * npairs;
             }
             if (left) {
                 uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
@@ -1038,22 +1039,12 @@ static UF_MAC_NOINLINE void dw_corr_m0(int32_t *cor, const int8_t *zp, const int
 // The tallest filter eight wide whose windows cut by the padding dw_pixel_m0 copies
 #define UF_DW_P8_ROWS 16
 // uf_dw4q33_m0's table of n4 channels' 3x3 weights at w (a tap's channels out_c apart),
-// with t's uf_rq1_m0 entries (ok == 2; else those words are left alone).
+// with t's uf_rq1_m0 entries (ok == 2; else those words are left alone): uf_dwtab33_m0.
 static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, int32_t *wtab, const uf_rq_m0_t *t,
                                           int ok) {
-    for (int b = 0; b < n4; b += 4, t += 4) {
-        const int8_t *wb = w + b;
-        int32_t *q = wtab + 36;
-        for (int tap = 0; tap < 9; tap++, wb += out_c, wtab += 4) {
-            wtab[0] = wb[0], wtab[1] = wb[1], wtab[2] = wb[2], wtab[3] = wb[3];
-        }
-        for (int j = 0; ok == 2 && j < 4; j++, q += 4) {
-            q[0] = t[j].bias, q[1] = (int32_t)t[j].mult2, q[2] = t[j].half, q[3] = t[j].shifts;
-        }
-        if (ok == 2 && b + 4 == n4) {
-            q[-1] |= 256;   // the last block's mark (a register shift reads bits 0..7)
-        }
-        wtab += UF_DW_TAB33 - 36;
+    uf_dwtab33_m0(w, out_c, n4 >> 2, wtab, ok == 2 ? t : 0);
+    if (ok == 2) {
+        wtab[(n4 >> 2) * UF_DW_TAB33 - 1] |= 256;   // the last block's mark (a register shift reads bits 0..7)
     }
 }
 
@@ -1064,6 +1055,7 @@ typedef struct {
     const int32_t *lim;
     uf_rq_m0_t *t;
     int32_t *wtab;   // uf_dw4q33_m0's table (table33)
+    int32_t *ptab;   // uf_dw4x1q33p_m0's (one input channel, 3x3: after wtab's), or NULL
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
     int xs, zp_fits, keyed, table33, pair8;
@@ -1205,9 +1197,10 @@ static UF_MAC_NOINLINE void dw_pixel_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1,
 // A run of n pixels (from the window at input row y0, column x0; along the row, or down
 // the column: vert) whose windows have the valid rows [ky0, ky1) and columns [kx0, kx1)
 // of a 3x3 filter, two or three of each, into o: uf_dw4q*_m0 from the block's table
-// (the requantization in the kernel), the padded taps' share as the start.
+// (the requantization in the kernel), the padded taps' share as the start; along the row,
+// nrows such runs one output row apart (the same columns of the rows below: one call).
 static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int kx0, int kx1,
-                                      int n, int8_t *o, int vert) {
+                                      int n, int8_t *o, int vert, int nrows) {
     int rows = ky1 - ky0, cols = kx1 - kx0, in_c = d->in_c, xs = d->xs, nb = d->nb;
     int rc = rows * 4 + cols, first = ky0 * 3 + kx0, end = (ky1 - 1) * 3 + kx1;
     const int8_t *xb = d->x + ((size_t)(y0 + ky0 * d->d_h) * d->in_w + (x0 + kx0 * d->d_w)) * in_c + d->c0 * xs;
@@ -1216,13 +1209,21 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
     int32_t row = d->d_h * d->in_w * in_c, x_col = d->d_w * in_c;
     // (pre: from the window's last tap to the block's requantization words; post: from
     // after them to the next block's first tap, in bytes)
-    int32_t g[12] = {d->n4 >> 2, n, (vert ? d->out_w * d->out_c : d->out_c) - nb, x_col,
+    int32_t g[15] = {d->n4 >> 2, n, (vert ? d->out_w * d->out_c : d->out_c) - nb, x_col,
                      vert ? d->s_h * d->in_w * in_c : d->s_w * in_c, row - (cols - 1) * x_col, 0,
                      d->lim[1], d->lim[2] - d->lim[1],
-                     (int32_t)(uintptr_t)cor, 16 * (9 - end), 16 * first};
+                     (int32_t)(uintptr_t)cor, 16 * (9 - end), 16 * first,
+                     nrows, d->s_h * d->in_w * in_c, d->out_w * d->out_c};
     // (direct calls: a natmod cannot take these local symbols' address)
     if (xs) {
-        if (rc == 15) {
+        if (rc == 15 && (x_col == 8 || x_col == 32)) {
+            g[5] = row;   // (the taps at immediate offsets: a row's first tap to the next's)
+            if (x_col == 8) {
+                uf_dw4q33c8_m0(xb, wt, o, g);
+            } else {
+                uf_dw4q33c32_m0(xb, wt, o, g);
+            }
+        } else if (rc == 15) {
             uf_dw4q33_m0(xb, wt, o, g);
         } else if (rc == 11) {
             uf_dw4q23_m0(xb, wt, o, g);
@@ -1232,7 +1233,10 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
             uf_dw4q22_m0(xb, wt, o, g);
         }
     } else {
-        if (rc == 15) {
+        if (rc == 15 && d->ptab) {
+            g[3] = 32767, g[5] = row;   // (the lanes' constant; a row's first tap to the next's)
+            uf_dw4x1q33p_m0(xb, d->ptab, o, g);
+        } else if (rc == 15) {
             uf_dw4x1q33_m0(xb, wt, o, g);
         } else if (rc == 11) {
             uf_dw4x1q23_m0(xb, wt, o, g);
@@ -1250,9 +1254,9 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
 // padded rows' share as the start.
 static UF_MAC_NOINLINE void dw_run8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, int x0, int n, int8_t *o) {
     const int32_t *cor = ky1 - ky0 < d->k_h ? dw_share_m0(d, ky0, ky1, 0, 8) : d->cbuf;
-    int32_t g[12] = {d->n4 >> 2, n, d->out_c - d->nb, 32767, d->s_w, d->d_h * d->in_w, ky1 - ky0,
+    int32_t g[15] = {d->n4 >> 2, n, d->out_c - d->nb, 32767, d->s_w, d->d_h * d->in_w, ky1 - ky0,
                      d->lim[1], d->lim[2] - d->lim[1], (int32_t)(uintptr_t)cor, 64 * (d->k_h - ky1),
-                     64 * ky0};
+                     64 * ky0, 1, 0, 0};
     uf_dw4x1q8_m0(d->x + (size_t)(y0 + ky0 * d->d_h) * d->in_w + x0, d->wtab + ky0 * 16, o, g);
 }
 
@@ -1301,6 +1305,9 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
         int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);
+        if (ok == 2) {
+            uf_rqt_m0_mark(t, nb, lim);   // (the fused kernels' bound: UF_RQT_M0)
+        }
         int8_t *o = out + c0;
         d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
         d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1;
@@ -1320,6 +1327,23 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                      (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
         if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
+        }
+        // one input channel, a 3x3 filter, columns one byte apart: uf_dw4x1q33p_m0's channel
+        // pairs for the full windows, after the 3x3 table (where both fit)
+        d.ptab = 0;
+        if (fast33 && !xs && d_w == 1 && n4 * (UF_DW_TAB33 + 34) <= UF_DW_BLOCK * UF_DW_TAB33) {
+            int32_t *p = wtab + n4 / 4 * UF_DW_TAB33;
+            d.ptab = p;
+            for (int b = 0; b < n4; b += 4) {
+                for (int tap = 0; tap < 9; tap++, p += 2) {
+                    const int8_t *wp = w + (size_t)tap * out_c + c0 + b;
+                    p[0] = wp[0] - wp[1] * 65536, p[1] = wp[2] - wp[3] * 65536;
+                }
+                for (int j = b; j < b + 4; j++, p += 4) {
+                    p[0] = t[j].bias, p[1] = (int32_t)t[j].mult2, p[2] = t[j].half, p[3] = t[j].shifts;
+                }
+            }
+            p[-1] |= 256;   // the last block's mark
         }
         // one input channel and a filter eight wide (micro_speech's 10x8): the pairs' table
         // (uf_dw4x1p8_m0's), each block's requantization words after its weights
@@ -1358,15 +1382,16 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
             int kx0, kx1, x0 = a * s_w - pad_w;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
-            dw_run_m0(&d, oya * s_h - pad_h, 0, 3, x0, kx0, kx1, oyb - oya, o + ((size_t)oya * out_w + a) * out_c, 1);
+            dw_run_m0(&d, oya * s_h - pad_h, 0, 3, x0, kx0, kx1, oyb - oya, o + ((size_t)oya * out_w + a) * out_c, 1,
+                      1);
         }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
             valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
             int rows = ky1 - ky0;
             if (vert && oy >= oya && oy < oyb) {   // the border columns are done
-                if (oxb > oxa) {
-                    dw_run_m0(&d, y0, ky0, ky1, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0);
+                if (oxb > oxa && oy == oya) {   // every such row's interior in one call
+                    dw_run_m0(&d, y0, ky0, ky1, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0, oyb - oya);
                 }
                 continue;
             }
@@ -1386,7 +1411,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                 }
                 int cols = kx1 - kx0;
                 if (runs && (cols == 3 || (cols == 2 && d.zp_fits))) {
-                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c, 0);
+                    dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c, 0, 1);
                 } else {
                     dw_pixel_m0(&d, y0, ky0, ky1, x0, o + a * out_c);
                 }

@@ -372,13 +372,31 @@ __asm__(
     UF_M0_END("uf_tab2_m0"));
 #endif
 
-// X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs.
+// X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs. Where
+// both ends and n are multiples of four, one word load per pixel and four inputs (8.5
+// cycles a word, the byte loads' 9.5): X[k] from byte k of each, bytes 1 and 2 as bytes 0
+// and 3 after REV16; x1[k] * 2^16 as (byte << 24) >> 8 or (byte 3 >> 24) << 16.
 void uf_pack2_m0(const int8_t *x0_end, const int8_t *x1_end, int32_t *X, int n);
+#define UF_PACK2_M0_LO(o) /* from bytes 0 */                                             \
+    "  sxtb r6, r4\n  lsls r7, r5, #24\n  asrs r7, r7, #8\n  subs r6, r6, r7\n  str r6, [r2, #" o "]\n"
+#define UF_PACK2_M0_HI(o) /* from bytes 3 */                                             \
+    "  asrs r6, r4, #24\n  asrs r7, r5, #24\n  lsls r7, r7, #16\n  subs r6, r6, r7\n  str r6, [r2, #" o "]\n"
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_pack2_m0")
     "  push {r4, r5, r6, r7, lr}\n"
     "  rsbs r3, r3, #0\n"
+    "  movs r4, r0\n  orrs r4, r1\n  orrs r4, r3\n  lsls r4, r4, #30\n"
+    "  bne 1f\n"
+    "2:\n"
+    "  ldr r4, [r0, r3]\n  ldr r5, [r1, r3]\n"
+    UF_PACK2_M0_LO("0") UF_PACK2_M0_HI("12")
+    "  rev16 r4, r4\n  rev16 r5, r5\n"
+    UF_PACK2_M0_LO("4") UF_PACK2_M0_HI("8")
+    "  adds r2, #16\n"
+    "  adds r3, #4\n"
+    "  bne 2b\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
     "1:\n"
     "  ldrsb r4, [r0, r3]\n  ldrsb r5, [r1, r3]\n  lsls r5, r5, #16\n  subs r4, r4, r5\n"
     "  adds r3, #1\n"
@@ -816,16 +834,17 @@ UF_DWU_M0("uf_dw4w22_m0", UF_DWU_M0_22(UF_DW4W_M0_TAP), "4", UF_DWU_M0_INIT);
 // 2x2), requantized in the kernel: uf_dw4q33_m0 and the others below. The weights come
 // from a table the caller fills once per layer and block of channels, sign-extended:
 // per 4-channel block its 9 taps' four weights (int32, so one LDM brings a tap's four),
-// then its four channels' uf_rq1_m0 entries without .acc, {F, m, C, 15 + r} (bit 8 of
-// the last block's last 15 + r set: the pixel's end), 52 words a block. 20 cycles per
+// then its four channels' uf_rq1_m0 entries without .acc, {F, m, C, 15 + r | T << 16} (bit
+// 8 of the last block's last word set: the pixel's end; T: UF_RQT_M0), 52 words a block. 20 cycles per
 // tap of four channels plus the input step (one input channel: 15, uf_dw4x1q*), the
 // accumulators starting at the first tap's products (or, in a border window, at cor's
 // four: the padded taps' share), then each block's four outputs requantized from the
-// accumulators as uf_rq1_m0 does (22 cycles an output, 13 below the origin, no store
-// and reload of the sums), about 20 more per block and 30 per pixel. For each of g[1]
+// accumulators (UF_RQT_M0: 21 cycles an output, 12 below the origin, no store and reload
+// of the sums), about 16 more per block and 20 per pixel. For each of g[1]
 // pixels (x advancing g[4] bytes per pixel; out g[2] bytes more than the pixel's 4 g[0]
 // outputs), the g[0] blocks' outputs at out. g = {blocks, pixels, out skip, x_col,
-// x_pixel, x_row, -, act_min, act_max - act_min, cor, pre, post}: x_col the step between
+// x_pixel, x_row, -, act_min, act_max - act_min, cor, pre, post, rows, x_rows, out_rows}
+// (rows > 0 such runs, the next x_rows bytes on in x and out_rows in out): x_col the step between
 // a row's taps, x_row from a row's last tap to the next row's first (x word-aligned
 // where the input has channels); in a border window wt at its first valid tap, pre and
 // post the table's steps (bytes) from the window's last tap to the block's
@@ -899,9 +918,19 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
 // uf_rq1_m0's 64-bit path for the fused kernels (one copy for all): u = the high word of
 // y m + C >> (r - 1) into r4 from y (r2), m (r4), C (r5), 15 + r (r6, left 16 less);
 // r2, r3, r5 clobbered.
+// (uf_rqt_u_m0 first, falling into it past 2^15)
 #if UF_M0_CONV_ASM
 __asm__(
-    UF_M0_BEGIN("uf_dwq_big_m0")
+    UF_M0_BEGIN("uf_rqt_u_m0")
+    "  lsrs r3, r2, #15\n"
+    "  bne 1f\n"
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"
+    "  muls r3, r2\n  muls r4, r2\n"
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"
+    "  lsrs r4, r6\n"
+    "  bx lr\n"
+    "  .size uf_rqt_u_m0, .-uf_rqt_u_m0\n"
+    "  .type uf_dwq_big_m0, %function\n  .thumb_func\nuf_dwq_big_m0:\n1:\n"
     "  push {r6, r7}\n"
     "  uxth r3, r2\n  lsrs r2, r2, #16\n"
     "  uxth r7, r4\n  lsrs r4, r4, #16\n"
@@ -915,46 +944,102 @@ __asm__(
     "  bx lr\n"
     UF_M0_END("uf_dwq_big_m0"));
 #endif
+// The fused requantization the kernels below use (uf_rq1_m0's entries with a bound T in
+// the high half of the last word: {F, m, C, 15 + r | T << 16}, uf_rqt_m0_mark): for 0 <= y
+// < T (T = 2^k, k = min(15, r + floor(log2(R + 1))), R = act_max - act_min) the two-MULS u
+// is exact and at most R (y m + C < 2^k m < 2^(k + 31), so u < 2^(k - r) <= R + 1), so one
+// compare replaces the 2^15 test and the clamp: 21 cycles an output (UF_DW4Q_M0_RQ's 22),
+// 12 below the origin. y >= T takes the side path (uf_rqt_u_m0: u exact, then the clamp with
+// R read from the stack). Registers: r2 = the sum (y after), r0 = out (the output at r0 +
+// j), r7 = act_min, r1 = the entry (stepped past it); r3-r6 clobbered, r6 = the last word
+// (bit 8: the table's end, test it with lsls #24: T sits above it); r8-r12, lr kept.
+#define UF_RQT_M0(l, j)                                                                       \
+    "  ldm r1!, {r3, r4, r5, r6}\n"        /* F, m, C, 15 + r | T << 16 */                    \
+    "  subs r2, r2, r3\n"                                                                     \
+    "  blt " l "7f\n"                                                                         \
+    "  lsrs r3, r6, #16\n"                                                                    \
+    "  cmp r2, r3\n"                                                                          \
+    "  bhs " l "9f\n"                                                                         \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"                                                     \
+    "  muls r3, r2\n  muls r4, r2\n"                                                          \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"                              \
+    "  lsrs r4, r6\n"                                                                         \
+    l "6:\n"                                                                                  \
+    "  adds r4, r4, r7\n"                                                                     \
+    "  strb r4, [r0, #" j "]\n"                                                               \
+    l "8:\n"
+// Its side paths: below the origin (act_min) and y >= T (u from uf_rqt_u_m0, which clobbers
+// lr: call the kernel's lr keeping (call: "bl uf_rqt_u_m0" where lr is free), then clamped
+// to R (range: the instruction that loads R into r3).
+#define UF_RQT_M0_SIDE(l, j, call, range)                                                     \
+    l "7:\n"                                                                                  \
+    "  strb r7, [r0, #" j "]\n"                                                               \
+    "  b " l "8b\n"                                                                           \
+    l "9:\n"                                                                                  \
+    call range                                                                                \
+    "  cmp r4, r3\n"                                                                          \
+    "  bls " l "6b\n"                                                                         \
+    "  movs r4, r3\n"                                                                         \
+    "  b " l "6b\n"
+// u (r4) for y >= T from y (r2), m (r4), C (r5), 15 + r (r6, its low byte left 16 less where
+// y >= 2^15): the two MULS below 2^15, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
+void uf_rqt_u_m0(void);
+// The depthwise kernels' side paths (uf_rqt_u_m0, then lr back to x_row, [sp+20]; R at [sp+36])
+#define UF_DW4Q_M0_SIDES(l, j)                                                                \
+    UF_RQT_M0_SIDE(l, j, "  bl uf_rqt_u_m0\n  ldr r3, [sp, #20]\n  mov lr, r3\n", "  ldr r3, [sp, #36]\n")
 // The kernel: init at each block; pre: r1 from the block's last tap to its
 // requantization words, post: from after them to the next block's first tap; pix: at
 // each pixel's end (r3 = g); xstep: the next block's x (its input channels' step).
 #define UF_DW4Q_M0(name, body, init, pre, post, pix, xstep)                                   \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #52\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: pixels left, [sp+12]: */ \
-                        /* g, [sp+16]: wt, [sp+24]: the block's x, [sp+32]: act_min, */       \
-                        /* [sp+36]: the range, [sp+40]: cor, [sp+44]: pre, [sp+48]: post */  \
+    "  sub sp, #76\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: cor's start, [sp+12]: */ \
+                        /* g, [sp+16]: wt, [sp+20]: x_row, [sp+24]: the block's x, [sp+32]: */ \
+                        /* act_min, [sp+36]: the range, [sp+40]: cor, [sp+44]: pre, [sp+48]: */ \
+                        /* post, [sp+52]: out skip, [sp+56]: x_pixel, [sp+60]: the row's end */ \
+                        /* x, [sp+64]: the row's x, [sp+68]: the row's out, [sp+72]: rows left */ \
     "  str r2, [sp, #0]\n  str r0, [sp, #4]\n  str r0, [sp, #24]\n"                           \
+    "  str r0, [sp, #64]\n  str r2, [sp, #68]\n  ldr r4, [r3, #48]\n  str r4, [sp, #72]\n"     \
     "  str r3, [sp, #12]\n  str r1, [sp, #16]\n"                                              \
-    "  ldr r4, [r3, #4]\n  str r4, [sp, #8]\n"                                                \
     "  ldr r4, [r3, #28]\n  str r4, [sp, #32]\n"                                              \
     "  ldr r4, [r3, #32]\n  str r4, [sp, #36]\n"                                              \
-    "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"                                              \
+    "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n  str r4, [sp, #8]\n"                          \
     "  ldr r4, [r3, #40]\n  str r4, [sp, #44]\n"                                              \
     "  ldr r4, [r3, #44]\n  str r4, [sp, #48]\n"                                              \
+    "  ldr r4, [r3, #8]\n  str r4, [sp, #52]\n"                                               \
+    "  ldr r4, [r3, #16]\n  str r4, [sp, #56]\n"                                              \
+    "  ldr r5, [r3, #4]\n  muls r5, r4\n  adds r5, r5, r0\n  str r5, [sp, #60]\n"             \
     "  ldr r4, [r3, #12]\n  mov r12, r4\n"   /* x_col */                                      \
-    "  ldr r4, [r3, #20]\n  mov lr, r4\n"    /* x_row */                                      \
+    "  ldr r4, [r3, #20]\n  mov lr, r4\n  str r4, [sp, #20]\n"   /* x_row */                  \
     "2:\n" init                              /* a block of four channels, r0 at its x */     \
     body pre                                                                                  \
     "  ldr r0, [sp, #0]\n  ldr r7, [sp, #32]\n"                                               \
-    "  mov r2, r8\n  ldr r3, [sp, #36]\n  mov r8, r3\n"                                       \
-    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r9\n" UF_DW4Q_M0_RQ("2", "1")                          \
-    "  mov r2, r10\n" UF_DW4Q_M0_RQ("3", "2") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "3")       \
+    "  mov r2, r8\n" UF_RQT_M0("1", "0") "  mov r2, r9\n" UF_RQT_M0("2", "1")                 \
+    "  mov r2, r10\n" UF_RQT_M0("3", "2") "  mov r2, r11\n" UF_RQT_M0("4", "3")               \
     post                                                                                      \
-    "  adds r0, #4\n  str r0, [sp, #0]\n"                                                     \
-    "  ldr r0, [sp, #24]\n" xstep                                                             \
-    "  lsrs r3, r6, #8\n"   /* bit 8 of the last block's last 15 + r: the pixel's end */      \
-    "  bne 3f\n  b 2b\n"    /* (the loop is past a conditional branch's reach) */             \
-    UF_DW4Q_M0_SIDE("1", "0") UF_DW4Q_M0_SIDE("2", "1")                                       \
-    UF_DW4Q_M0_SIDE("3", "2") UF_DW4Q_M0_SIDE("4", "3")                                       \
-    "3:\n"                                   /* the pixel's end */                            \
-    "  ldr r3, [sp, #12]\n  ldr r1, [sp, #16]\n" pix                                          \
-    "  ldr r0, [sp, #0]\n  ldr r4, [r3, #8]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"         \
-    "  ldr r0, [sp, #4]\n  ldr r4, [r3, #16]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
+    "  adds r0, #4\n"                                                                         \
+    "  lsls r3, r6, #24\n"  /* bit 8 of the last block's last 15 + r: the pixel's end */      \
+    "  bcs 3f\n"                                                                              \
+    "  str r0, [sp, #0]\n  ldr r0, [sp, #24]\n" xstep                                          \
+    "  b 2b\n"    /* (the loop is past a conditional branch's reach) */                       \
+    UF_DW4Q_M0_SIDES("1", "0") UF_DW4Q_M0_SIDES("2", "1")                                     \
+    UF_DW4Q_M0_SIDES("3", "2") UF_DW4Q_M0_SIDES("4", "3")                                     \
+    "3:\n"                                   /* the pixel's end (r0: after its outputs) */   \
+    "  ldr r4, [sp, #52]\n  adds r0, r0, r4\n  str r0, [sp, #0]\n"                             \
+    "  ldr r1, [sp, #16]\n" pix                                                                \
+    "  ldr r0, [sp, #4]\n  ldr r4, [sp, #56]\n  adds r0, r0, r4\n  str r0, [sp, #4]\n"        \
     "  str r0, [sp, #24]\n"                                                                   \
-    "  ldr r4, [sp, #8]\n  subs r4, r4, #1\n  str r4, [sp, #8]\n"                             \
-    "  beq 7f\n  b 2b\n7:\n"                                                                  \
-    "  add sp, #52\n"                                                                         \
+    "  ldr r4, [sp, #60]\n  cmp r0, r4\n"                                                      \
+    "  beq 5f\n  b 2b\n5:\n"                                                                  \
+    "  ldr r4, [sp, #72]\n  subs r4, r4, #1\n  str r4, [sp, #72]\n  beq 7f\n"                   \
+    "  ldr r3, [sp, #12]\n"   /* the next row: x, its end, out */                             \
+    "  ldr r0, [sp, #64]\n  ldr r4, [r3, #52]\n  adds r0, r0, r4\n  str r0, [sp, #64]\n"       \
+    "  str r0, [sp, #4]\n  str r0, [sp, #24]\n"                                               \
+    "  ldr r5, [sp, #60]\n  adds r5, r5, r4\n  str r5, [sp, #60]\n"                            \
+    "  ldr r0, [sp, #68]\n  ldr r4, [r3, #56]\n  adds r0, r0, r4\n  str r0, [sp, #68]\n"       \
+    "  str r0, [sp, #0]\n  ldr r0, [sp, #24]\n  b 2b\n"                                       \
+    "7:\n"                                                                                    \
+    "  add sp, #76\n"                                                                         \
     UF_M0_RESTORE                                                                             \
     UF_M0_END(name))
 #define UF_DW4Q_M0_XS "  adds r0, #4\n  str r0, [sp, #24]\n"
@@ -965,8 +1050,27 @@ __asm__(                                                                        
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
 #define UF_DW4Q_M0_PRE "  ldr r3, [sp, #44]\n  adds r1, r1, r3\n"
 #define UF_DW4Q_M0_POST "  ldr r3, [sp, #48]\n  adds r1, r1, r3\n"
-#define UF_DW4Q_M0_PIX "  ldr r4, [r3, #36]\n  str r4, [sp, #40]\n"
+#define UF_DW4Q_M0_PIX "  ldr r4, [sp, #8]\n  str r4, [sp, #40]\n"
 UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "", "", UF_DW4Q_M0_XS);
+// uf_dw4q33_m0 for a row's taps 8 or 32 bytes apart (x_col: the depthwise layers of 8 and 32
+// channels, dilation 1: person_detect's largest), the taps' inputs at immediate offsets (no
+// step per tap: 20 cycles a tap, not 21; about 700 bytes of code each, so not every width);
+// g[5] = x_row from a row's first tap to the next's.
+void uf_dw4q33c8_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+void uf_dw4q33c32_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+#define UF_DW4T_M0_TAPO(op, off)                                                              \
+    "  ldr r6, [r0, #" off "]\n  ldm r1!, {r2, r3, r4, r5}\n"                                 \
+    "  sxtb r7, r6\n  muls r7, r2\n  " op " r8, r7\n"                                         \
+    "  asrs r7, r6, #24\n  muls r7, r5\n  " op " r11, r7\n"                                   \
+    "  rev16 r6, r6\n"                                                                         \
+    "  sxtb r7, r6\n  muls r7, r3\n  " op " r9, r7\n"                                         \
+    "  asrs r7, r6, #24\n  muls r7, r4\n  " op " r10, r7\n"
+#define UF_DW4T_M0_ROWO(op0, c1, c2) UF_DW4T_M0_TAPO(op0, "0") UF_DW4T_M0_TAPO("add", c1) UF_DW4T_M0_TAPO("add", c2)
+#define UF_DW4T_M0_33O(c1, c2)                                                                \
+    UF_DW4T_M0_ROWO("mov", c1, c2) "  add r0, lr\n" UF_DW4T_M0_ROWO("add", c1, c2) "  add r0, lr\n" \
+    UF_DW4T_M0_ROWO("add", c1, c2)
+UF_DW4Q_M0("uf_dw4q33c8_m0", UF_DW4T_M0_33O("8", "16"), "", "", "", "", UF_DW4Q_M0_XS);
+UF_DW4Q_M0("uf_dw4q33c32_m0", UF_DW4T_M0_33O("32", "64"), "", "", "", "", UF_DW4Q_M0_XS);
 UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "", "", "");
 // The border windows of 2x3, 3x2 and 2x2 taps (g[9..11] = cor, pre, post).
 void uf_dw4q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
@@ -1007,6 +1111,64 @@ void uf_dw4x1q8_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r2\n  mov r11, r3\n"
 UF_DW4Q_M0("uf_dw4x1q8_m0", UF_DW4X1Q8_M0_BODY, UF_DW4X1Q8_M0_INIT, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST,
            UF_DW4Q_M0_PIX, "");
+// uf_dw4x1q33_m0's windows (a full 3x3, one input channel, columns 1 byte apart) from a table
+// of channel pairs as uf_dw4x1p8_m0's: per block its nine taps' two words W = w[c] - w[c + 1]
+// * 2^16 (c = 4b, 4b + 2), then its four uf_rq1_m0 entries (T and the end mark as
+// uf_dw4q33_m0's), 34 words a block; two taps' products per lane, summed apart as there
+// (the first pair setting the accumulators). 4 pairs and a single tap: 132 cycles a block
+// with the sums' unpacking (uf_dw4x1q33_m0's taps: 143). g as uf_dw4q33_m0's, but g[3] =
+// 32767 (the lanes' constant, in r12) and g[5] = from a row's first tap to the next's.
+void uf_dw4x1q33p_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
+#define UF_DW4X1P33_M0_LANES(op)                                                              \
+    "  " op " r8, r2\n  add r2, r12\n  asrs r2, r2, #16\n  " op " r10, r2\n"                   \
+    "  " op " r9, r3\n  add r3, r12\n  asrs r3, r3, #16\n  " op " r11, r3\n"
+// two taps at r0 + a and (after step) r0 + b
+#define UF_DW4X1P33_M0_PAIR(op, a, step, b)                                                   \
+    "  ldrb r6, [r0, #" a "]\n" step "  ldrb r7, [r0, #" b "]\n  sxtb r6, r6\n  sxtb r7, r7\n"  \
+    "  ldm r1!, {r2, r3, r4, r5}\n"                                                           \
+    "  muls r2, r6\n  muls r4, r7\n  adds r2, r2, r4\n"                                        \
+    "  muls r3, r6\n  muls r5, r7\n  adds r3, r3, r5\n" UF_DW4X1P33_M0_LANES(op)
+#define UF_DW4X1P33_M0_BODY                                                                   \
+    UF_DW4X1P33_M0_PAIR("mov", "0", "", "1") UF_DW4X1P33_M0_PAIR("add", "2", "  add r0, lr\n", "0") \
+    UF_DW4X1P33_M0_PAIR("add", "1", "", "2") "  add r0, lr\n" UF_DW4X1P33_M0_PAIR("add", "0", "", "1") \
+    "  ldrb r6, [r0, #2]\n  sxtb r6, r6\n  ldm r1!, {r2, r3}\n  muls r2, r6\n  muls r3, r6\n"   \
+    UF_DW4X1P33_M0_LANES("add")                                                               \
+    /* the four sums: S - G 2^16 and -G per pair, into r8..r11 (uf_dw4x1q8_m0's) */           \
+    "  mov r2, r9\n  mov r3, r11\n  lsls r4, r3, #16\n  subs r2, r2, r4\n  negs r3, r3\n"      \
+    "  mov r4, r8\n  mov r5, r10\n  lsls r6, r5, #16\n  subs r4, r4, r6\n  negs r5, r5\n"      \
+    "  mov r8, r4\n  mov r9, r5\n  mov r10, r2\n  mov r11, r3\n"
+UF_DW4Q_M0("uf_dw4x1q33p_m0", UF_DW4X1P33_M0_BODY, "", "", "", "", "");
+// uf_dw4q33_m0's table (conv.c dw_table33_m0): for each of `blocks` (> 0) blocks of four
+// channels (w at block 0's channels, a tap's channels out_c bytes apart), the nine taps' four
+// weights sign-extended (any alignment: byte loads), then, with t (not NULL), the block's
+// four uf_rq1_m0 entries' words after .acc; 52 words a block (t NULL: the entries' 16 words
+// left alone). 18 cycles a tap, 11 an entry (GCC's loop: 27 and 21).
+void uf_dwtab33_m0(const int8_t *w, int out_c, int blocks, int32_t *wtab, const uf_rq_m0_t *t);
+#define UF_DWTAB33_M0_TAP                                                                     \
+    "  ldrb r2, [r0, #0]\n  sxtb r2, r2\n  ldrb r3, [r0, #1]\n  sxtb r3, r3\n"                \
+    "  ldrb r4, [r0, #2]\n  sxtb r4, r4\n  ldrb r5, [r0, #3]\n  sxtb r5, r5\n"                \
+    "  stm r7!, {r2, r3, r4, r5}\n  adds r0, r0, r1\n"
+#define UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP UF_DWTAB33_M0_TAP UF_DWTAB33_M0_TAP
+#define UF_DWTAB33_M0_ENTRY "  adds r6, #4\n  ldm r6!, {r2, r3, r4, r5}\n  stm r7!, {r2, r3, r4, r5}\n"
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_dwtab33_m0") UF_M0_SAVE
+    "  mov r8, r0\n  mov r9, r2\n  ldr r6, [sp, #36]\n  mov r10, r6\n"   // w, blocks, t
+    "  movs r7, r3\n"
+    "1:\n"
+    "  mov r0, r8\n"
+    UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP3
+    "  mov r6, r10\n  cmp r6, #0\n  beq 2f\n"
+    UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY
+    "  mov r10, r6\n  b 3f\n"
+    "2:\n  adds r7, #64\n"
+    "3:\n"
+    "  mov r0, r8\n  adds r0, #4\n  mov r8, r0\n"
+    "  mov r0, r9\n  subs r0, #1\n  mov r9, r0\n"
+    "  bne 1b\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_dwtab33_m0"));
+#endif
 // cor[4b + k] = zp * the sum of wt[b][tap][k] over the taps whose bit is set in pad
 // (bits 0..8: a 3x3 window's padded taps) for b < blocks (> 0), wt as for
 // uf_dw4q33_m0; a = pad | zp << 16: 15 cycles per padded tap and four channels.
@@ -1043,29 +1205,48 @@ UF_DWU_M0("uf_dw4x1w33_m0",
 // uf_rq1_m0 entries without .acc, {F, m, C, 15 + r} (conv.c's conv1x1_tab_m0), so W walks
 // on into them; each row pair's four sums are requantized from registers as uf_dw4q33_m0
 // does (one entry read per output, no store and reload of the sums, no uf_rq1_m0 call).
-// Pixel 0's outputs of rows 2b, 2b + 1 at out[2b], out[2b + 1], pixel 1's out_c bytes on;
+// For each of `pairs` (> 0) pixel pairs (the pair's inputs at x, in_c = 8, 16 or 32 bytes
+// apart, packed into X by uf_pack2_m0, then x += 2 in_c): pixel 0's outputs of rows 2b,
+// 2b + 1 at out[2b], out[2b + 1], pixel 1's out_c bytes on, then out += 2 out_c (one call
+// per run of pixels: the call, its register saving and the packing's call once);
 // lim = {out_off, act_min, act_max} (act_min >= out_off: uf_rq_m0_prepare's ok == 2); bit 8
-// of the last row's 15 + r set (the table's end: a register shift reads bits 0..7).
-void uf_mac2x2pq8_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
-void uf_mac2x2pq16_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
-void uf_mac2x2pq32_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c);
+// of the last row's 15 + r set (the table's end: a register shift reads bits 0..7), T in
+// the word's high half (uf_rqt_m0_mark: UF_RQT_M0).
+void uf_mac2x2pq8_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
+                     int pairs);
+void uf_mac2x2pq16_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
+                      int pairs);
+void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
+                      int pairs);
 // Side paths (as UF_DW4Q_M0_SIDE's; the 64-bit path keeps lr, the row pair's out, on the stack)
 #define UF_MAC2X2PQ_M0_SIDE(l, j)                                                             \
     UF_RQ_M0_CLAMP_SIDE(l, j)                                                                 \
     l "9:\n"                                                                                  \
     "  push {lr}\n  bl uf_dwq_big_m0\n  pop {r3}\n  mov lr, r3\n"                              \
     "  b " l "2b\n"
+// The fused kernels' side paths (UF_RQT_M0's; lr, the row pair's out, kept on the stack
+// around the call; R at [sp+8])
+#define UF_MAC2X2PQ_M0_SIDES(l, j)                                                            \
+    UF_RQT_M0_SIDE(l, j, "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n", "  ldr r3, [sp, #8]\n")
 // (name, the passes)
-#define UF_MAC2X2PQ_M0(name, passes)                                             \
+#define UF_MAC2X2PQ_M0(name, passes, in_c)                                                    \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
-    "  sub sp, #24\n"  /* lr: out, [sp]: -, [sp+4]: act_min, [sp+8]: the range, [sp+12]: out_c, */   \
-                       /* [sp+16]: X, [sp+20]: -; out_c at [sp+60] */                         \
-    "  mov lr, r2\n  str r0, [sp, #16]\n"                                                    \
+    "  sub sp, #32\n"  /* lr: out, [sp]: the pair's out, [sp+4]: act_min, [sp+8]: the range, */ \
+                       /* [sp+12]: out_c, [sp+16]: X, [sp+20]: W, [sp+24]: x, [sp+28]: pairs */ \
+                       /* left; out_c, x, pairs at [sp+68], [sp+72], [sp+76] */              \
+    "  str r2, [sp, #0]\n  str r0, [sp, #16]\n  str r1, [sp, #20]\n"                         \
     "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"                                                \
     "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"                             \
-    "  ldr r4, [sp, #60]\n  str r4, [sp, #12]\n"                                              \
+    "  ldr r4, [sp, #68]\n  str r4, [sp, #12]\n"                                              \
+    "  ldr r4, [sp, #72]\n  str r4, [sp, #24]\n"                                              \
+    "  ldr r4, [sp, #76]\n  str r4, [sp, #28]\n"                                              \
     "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */         \
+    "1:\n"                    /* a pixel pair: its inputs packed into X */                    \
+    "  ldr r0, [sp, #24]\n  adds r0, #" in_c "\n  movs r1, #" in_c "\n  adds r1, r1, r0\n"     \
+    "  str r1, [sp, #24]\n  ldr r2, [sp, #16]\n  movs r3, #" in_c "\n"                        \
+    "  bl uf_pack2_m0\n"                                                                      \
+    "  ldr r0, [sp, #0]\n  mov lr, r0\n  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n"             \
     "2:\n"                                                                                    \
     passes                                                                                    \
     /* the sums (UF_MAC2X2P_M0_OUT's): row 0's pixel 0 in r2, pixel 1 in r9; row 1's */       \
@@ -1073,23 +1254,27 @@ __asm__(                                                                        
     "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"           \
     "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"                       \
     "  mov r10, r6\n  mov r11, r5\n"                                                          \
-    "  mov r0, lr\n  ldr r7, [sp, #4]\n  ldr r3, [sp, #8]\n  mov r8, r3\n"                    \
-    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r10\n" UF_DW4Q_M0_RQ("2", "1")                          \
+    "  mov r0, lr\n  ldr r7, [sp, #4]\n"                                                     \
+    UF_RQT_M0("1", "0") "  mov r2, r10\n" UF_RQT_M0("2", "1")                                  \
     "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */                \
-    "  mov r2, r9\n" UF_DW4Q_M0_RQ("3", "0") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "1")         \
+    "  mov r2, r9\n" UF_RQT_M0("3", "0") "  mov r2, r11\n" UF_RQT_M0("4", "1")                 \
     "  mov r0, lr\n  adds r0, #2\n  mov lr, r0\n"                                            \
     "  ldr r0, [sp, #16]\n"                                                                   \
-    "  lsrs r3, r6, #8\n"   /* bit 8 of the last row's 15 + r: the table's end */              \
-    "  bne 8f\n  b 2b\n8:\n"                                                                  \
-    "  add sp, #24\n"                                                                         \
+    "  lsls r3, r6, #24\n"  /* bit 8 of the last row's 15 + r: the table's end */              \
+    "  bcs 8f\n  b 2b\n8:\n"                                                                  \
+    "  ldr r0, [sp, #0]\n  ldr r3, [sp, #12]\n  lsls r3, r3, #1\n  adds r0, r0, r3\n"       \
+    "  str r0, [sp, #0]\n"    /* the next pair's out */                                       \
+    "  ldr r4, [sp, #28]\n  subs r4, r4, #1\n  str r4, [sp, #28]\n"                           \
+    "  beq 9f\n  b 1b\n9:\n"                                                                  \
+    "  add sp, #32\n"                                                                         \
     UF_M0_RESTORE                                                                             \
-    UF_MAC2X2PQ_M0_SIDE("1", "0") UF_MAC2X2PQ_M0_SIDE("2", "1")                               \
-    UF_MAC2X2PQ_M0_SIDE("3", "0") UF_MAC2X2PQ_M0_SIDE("4", "1")                               \
+    UF_MAC2X2PQ_M0_SIDES("1", "0") UF_MAC2X2PQ_M0_SIDES("2", "1")                             \
+    UF_MAC2X2PQ_M0_SIDES("3", "0") UF_MAC2X2PQ_M0_SIDES("4", "1")                             \
     UF_M0_END(name))
-UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"));
-UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"));
+UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"), "8");
+UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"), "16");
 UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
-               UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"));
+               UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "32");
 // uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): four passes per loop test (22.75
 // cycles per 8 MACs), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
 // layers of more than 32 inputs, their table in kernel_spec's scratch).
@@ -1260,6 +1445,12 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 }
 
 #if UF_MAC_M0 || defined(__riscv)
+#if UF_MAC_M0
+// (inline in uf_rq_m0_prepare's loop on the M0+: no call per channel)
+#define UF_RQ1_ENTRY_LINKAGE UF_MAC_INLINE
+#else
+#define UF_RQ1_ENTRY_LINKAGE static UF_MAC_NOINLINE UF_MAC_UNUSED
+#endif
 // uf_rq1_m0's entry for one channel (bias b, multiplier m, right shift r = -TFLM's shift,
 // lo = act_min - out_off, the caller's lim checked: uf_rq1_m0_lim); 0 where the channel
 // does not qualify (see uf_rq1_m0).
@@ -1269,7 +1460,7 @@ static UF_MAC_NOINLINE void uf_requant_block(const int32_t *acc, int n, const vo
 // 2^14 here): an estimate from about 2^46 / m (within 3), then f = xs m - a 2^30 in 32-bit
 // pieces, f = h 2^16 + l (0 <= l < 2^16; |xs mh|, |xs ml| < 2^31 for m = mh 2^16 + ml),
 // stepped into [0, m): C = f. No 64-bit arithmetic (libgcc's is slow on ARMv6-M).
-static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
+UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
                                                          int right, int32_t lo) {
     if (m < (1 << 30) || right < 1 || right > 13 || b < -(1 << 30) || b > (1 << 30) ||
         lo >= (1 << 14) >> (right + 1)) {
@@ -1311,6 +1502,87 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t 
     return 1;
 }
 
+#if UF_MAC_M0 && UF_M0_CONV_ASM
+// uf_rq1_m0_entry for t[j], j < n (n >= 0), from word-aligned bw, mw, sw (the channels'
+// bias, multiplier, shift) and lo, in Thumb-1 (GCC's loop spills: about 150 cycles a
+// channel; this one about 100): 1 when every channel qualifies, else 0 (at the first that
+// does not; uf_rq_m0_prepare's C loop then decides every entry). The C's arithmetic but
+// for the reciprocal's seed (a 64-entry table, within 1/128, then one Newton step: within
+// about 2^-14 as the C's two from its linear seed), x, then f = x m - a 2^30 as a 64-bit
+// fh:fl (from the C's h, l)
+// stepped into [0, m) by adding or subtracting m (x counted along: no iteration bound,
+// the estimate is within a few steps), C = fl. Register use: r7 = 4j, r8-r10 = bw, mw,
+// sw, r11 = t[j], r12 = lo, lr = 4n; b and r on the stack.
+int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo);
+__asm__(
+    UF_M0_BEGIN("uf_rq1_m0_prep") UF_M0_SAVE
+    "  sub sp, #8\n"                       // [sp]: b, [sp+4]: r
+    "  mov r11, r0\n"
+    "  lsls r1, r1, #2\n  mov lr, r1\n"
+    "  mov r8, r2\n  mov r9, r3\n"
+    "  ldr r4, [sp, #44]\n  mov r10, r4\n"
+    "  ldr r4, [sp, #48]\n  mov r12, r4\n"
+    "  movs r7, #0\n"
+    "  cmp r1, #0\n  beq 8f\n"
+    "1:\n"
+    "  mov r1, r10\n  ldr r4, [r1, r7]\n"  // s
+    "  movs r5, r4\n  adds r5, #13\n  cmp r5, #12\n  bhi 9f\n"   // s in -13..-1
+    "  negs r4, r4\n  str r4, [sp, #4]\n"  // r = -s
+    "  mov r1, r9\n  ldr r3, [r1, r7]\n"   // m
+    "  movs r5, #1\n  lsls r5, r5, #30\n  cmp r3, r5\n  blt 9f\n"   // m >= 2^30
+    "  mov r1, r8\n  ldr r2, [r1, r7]\n"   // b
+    "  adds r6, r2, r5\n  lsls r5, r5, #1\n  cmp r6, r5\n  bhi 9f\n"   // |b| <= 2^30
+    "  str r2, [sp, #0]\n"
+    "  mov r6, r12\n"                      // lo
+    "  movs r5, #128\n  lsls r5, r5, #7\n  adds r0, r4, #1\n  lsrs r5, r0\n"
+    "  cmp r6, r5\n  bge 9f\n"             // lo < 2^14 >> (r + 1)
+    "  lsls r6, r0\n  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a
+    "  lsrs r5, r3, #15\n"                 // mm
+    "  lsrs r1, r3, #24\n  subs r1, #64\n  lsls r1, r1, #1\n  adr r0, 5f\n  ldrh r0, [r0, r1]\n"   // seed
+    "  movs r2, #1\n  lsls r2, r2, #31\n"
+    "  movs r1, r5\n  muls r1, r0\n  subs r1, r2, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
+    "  asrs r1, r1, #16\n  adds r0, r0, r1\n"   // inv
+    "  muls r0, r6\n  asrs r0, r0, #16\n  adds r0, #1\n"   // x
+    "  lsrs r5, r3, #16\n  uxth r1, r3\n"  // mh, ml
+    "  movs r2, r1\n  muls r2, r0\n"       // x ml
+    "  movs r4, r5\n  muls r4, r0\n"       // x mh
+    "  lsls r6, r6, #14\n  subs r4, r4, r6\n"
+    "  asrs r6, r2, #16\n  adds r4, r4, r6\n"   // h
+    "  uxth r2, r2\n"                      // l
+    "  lsls r6, r4, #16\n  adds r6, r6, r2\n  asrs r4, r4, #16\n"   // f = r4:r6
+    "  movs r5, #0\n"
+    "2:\n"                                 // f < 0: x++, f += m
+    "  cmp r4, #0\n  bge 3f\n"
+    "  adds r6, r6, r3\n  adcs r4, r5\n  adds r0, #1\n  b 2b\n"
+    "3:\n"                                 // f >= m: x--, f -= m
+    "  subs r6, r6, r3\n  sbcs r4, r5\n  bmi 4f\n"
+    "  subs r0, #1\n  b 3b\n"
+    "4:\n"
+    "  adds r6, r6, r3\n"                  // C (f's high word back at 0)
+    "  ldr r1, [sp, #0]\n  subs r1, r0, r1\n"   // x - b
+    "  movs r2, r3\n  movs r3, r6\n"
+    "  ldr r4, [sp, #4]\n  adds r4, #15\n"
+    "  mov r0, r11\n  adds r0, #4\n  stm r0!, {r1, r2, r3, r4}\n  mov r11, r0\n"
+    "  adds r7, #4\n  cmp r7, lr\n  beq 8f\n  b 1b\n"
+    "8:\n"
+    "  movs r0, #1\n"
+    "7:\n"
+    "  add sp, #8\n"
+    UF_M0_RESTORE
+    "9:\n"
+    "  movs r0, #0\n  b 7b\n"
+    "  .align 2\n5:\n"   // 2^31 / mm at the middle of mm's 64 steps of 2^9 (2^46 / m's seed)
+    "  .hword 65028, 64035, 63072, 62138, 61231, 60350, 59494, 58662\n"
+    "  .hword 57852, 57065, 56299, 55554, 54828, 54120, 53431, 52759\n"
+    "  .hword 52103, 51464, 50840, 50231, 49637, 49056, 48489, 47935\n"
+    "  .hword 47393, 46864, 46346, 45839, 45344, 44859, 44384, 43919\n"
+    "  .hword 43464, 43019, 42582, 42154, 41734, 41323, 40920, 40525\n"
+    "  .hword 40137, 39756, 39383, 39017, 38657, 38304, 37958, 37617\n"
+    "  .hword 37283, 36954, 36631, 36314, 36003, 35696, 35395, 35099\n"
+    "  .hword 34808, 34521, 34239, 33962, 33689, 33421, 33157, 32897\n"
+    UF_M0_END("uf_rq1_m0_prep"));
+#endif
+
 // Whether lim = {out_off, act_min, act_max} suits uf_rq1_m0 (act_min >= out_off).
 static inline int uf_rq1_m0_lim(const int32_t *lim) {
     return lim && lim[1] >= lim[0] && lim[0] >= -(1 << 20) && lim[1] <= (1 << 20) && lim[2] >= lim[1];
@@ -1323,8 +1595,8 @@ static inline int uf_rq1_m0_lim(const int32_t *lim) {
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
 // every channel qualifies for uf_rq1_m0 (lim = {out_off, act_min, act_max} not NULL,
 // only where every accumulator is below 2^30 in magnitude), 1 otherwise (uf_rq_m0's
-// table, exact for any int32 sum, acc + bias wrapping). About 130 cycles per channel for
-// uf_rq1_m0's (the constants read directly where all three arrays are word-aligned).
+// table, exact for any int32 sum, acc + bias wrapping). About 110 cycles per channel for
+// uf_rq1_m0's where all three arrays are word-aligned (uf_rq1_m0_prep), 150 otherwise.
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch,
@@ -1335,6 +1607,11 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
     const int32_t *mw = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
     const int32_t *sw = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
     int aligned = !(((uintptr_t)bw | (uintptr_t)mw | (uintptr_t)sw) & 3u);
+#if UF_M0_CONV_ASM
+    if (ok == 2 && aligned && uf_rq1_m0_prep(t, n, bw, mw, sw, lo)) {   // the usual table
+        return 2;
+    }
+#endif
     for (int j = 0; j < n; j++) {
         int32_t m, s, b;
         if (aligned) {
@@ -1359,6 +1636,21 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
     }
     return ok;
+}
+
+// UF_RQT_M0's bound T (see there) into the high half of t[j].shifts (j < n) for a table of
+// uf_rq_m0_prepare's ok == 2 and its lim (uf_rq1_m0 reads only bits 0..7 of the word).
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, const int32_t *lim) {
+    int32_t range = lim[2] - lim[1];
+    int lg = 0;   // floor(log2(range + 1)), at most 15
+    while (lg < 15 && ((int32_t)2 << lg) <= range + 1) {
+        lg++;
+    }
+    for (int j = 0; j < n; j++) {
+        int k = (t[j].shifts & 255) - 15 + lg;
+        k = k < 15 ? k : 15;
+        t[j].shifts = (int32_t)(((uint32_t)t[j].shifts & 0xFFFFu) | (uint32_t)1 << (k + 16));
+    }
 }
 
 // out[j] = t[j].acc requantized for channel ch + j, j < n: uf_rq_m0 when the table

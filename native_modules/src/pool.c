@@ -60,9 +60,53 @@ static float clamp_float(float v, float lo, float hi) {
         } \
     }
 
+#if defined(__ARM_ARCH_6M__)
+// Cortex-M0+ (no divide instruction: libgcc's takes about 70 cycles; a multiply per tap's
+// index in the generic walk): the window's taps by pointer steps, and the rounding division
+// of a = |acc| + n / 2 by n as (a * ceil(2^24 / n)) >> 24, which is floor(a / n) when a n <
+// 2^24 (the error a (ceil(2^24 / n) n - 2^24) / (n 2^24) < 1 / n then), so for windows of
+// fewer than 360 taps (|acc| <= 128 n); larger ones divide.
+static int32_t avg_round_m0(int32_t acc, int n, uint32_t inv) {
+    uint32_t a = (uint32_t)(acc > 0 ? acc : -acc) + (uint32_t)(n / 2);
+    uint32_t q = inv ? (a * inv) >> 24 : a / (uint32_t)n;
+    return acc > 0 ? (int32_t)q : -(int32_t)q;
+}
+#endif
+
 void uf_avg_pool2d_s8(const int8_t *x, int8_t *out, int in_h, int in_w, int c, int out_h,
                       int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                       int act_min, int act_max) {
+#if defined(__ARM_ARCH_6M__)
+    int32_t acc[64];   // a chunk's sums, channels inner (each tap's bytes contiguous)
+    for (int oy = 0; oy < out_h; oy++) {
+        int y0, y1;
+        window(oy, s_h, pad_h, k_h, in_h, &y0, &y1);
+        for (int ox = 0; ox < out_w; ox++) {
+            int x0, x1;
+            window(ox, s_w, pad_w, k_w, in_w, &x0, &x1);
+            int n = (y1 - y0) * (x1 - x0);
+            uint32_t inv = n > 0 && n < 360 ? ((1u << 24) + (uint32_t)n - 1) / (uint32_t)n : 0;
+            for (int c0 = 0; c0 < c; c0 += 64) {
+                int m = c - c0 < 64 ? c - c0 : 64;
+                for (int k = 0; k < m; k++) {
+                    acc[k] = 0;
+                }
+                for (int iy = y0; iy < y1; iy++) {
+                    for (int ix = x0; ix < x1; ix++) {
+                        const int8_t *p = x + ((size_t)iy * in_w + ix) * c + c0 + m;
+                        for (int32_t *a = acc + m, k = -m; k < 0; k++) {
+                            a[k] += p[k];
+                        }
+                    }
+                }
+                for (int k = 0; k < m; k++) {
+                    *out++ = (int8_t)clamp_int(n <= 0 ? 0 : avg_round_m0(acc[k], n, inv), act_min, act_max);
+                }
+            }
+        }
+    }
+    return;
+#endif
     UF_POOL_LOOP({
         UF_WINDOW_SUM(int32_t, acc)
         // round half away from zero; C division truncates toward zero

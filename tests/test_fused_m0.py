@@ -1,0 +1,160 @@
+"""The Cortex-M0+ kernels that requantize in the MAC kernel (mac8.h UF_RQT_M0: the
+depthwise runs uf_dw4q*_m0 / uf_dw4x1q*_m0 and the pointwise uf_mac2x2pq8/16/32_m0) as
+ARMv6-M code under unicorn, against the TFLM interpreter: fused RELU and RELU6 (act_min
+at the output zero point, the kernels' requirement) with output scales that give right
+shifts of 1 to 6 (the bound T below 2^15: sums between T and 2^15 take the side path and
+its clamp), narrow output ranges (RELU6 with a coarse output scale: R of a few steps)
+and wide ones, extreme inputs (sums past 2^15: the 64-bit path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tflite_writer import ModelWriter, add_quant_weights
+from upyflow_tools.bake import compile_model
+from upyflow_tools.isa import IsaModel, module_from_baked, unavailable
+from upyflow_tools.tflm import interpreter
+
+# (kind, input h x w, in_c, out_c or depth multiplier, stride)
+LAYERS = [
+    ("dw", (7, 9), 8, 1, 1),  # interior runs, borders (2x3, 3x2, 2x2), word inputs
+    ("dw", (8, 7), 16, 1, 2),  # stride 2: padding after only
+    ("dw", (5, 6), 36, 1, 1),  # two blocks: 32 channels, then 4
+    ("dw", (6, 7), 32, 1, 1),  # taps 32 bytes apart (uf_dw4q33c32_m0), interior rows in one call
+    ("dw", (9, 8), 1, 8, 2),  # one input channel (uf_dw4x1q33_m0)
+    ("dw", (5, 12), 1, 8, 1),  # one input channel, a filter eight wide (uf_dw4x1q8_m0)
+    ("conv", (3, 5), 8, 12, 1),  # uf_mac2x2pq8_m0, an odd pixel
+    ("conv", (4, 4), 16, 8, 1),  # uf_mac2x2pq16_m0
+    ("conv", (2, 5), 32, 20, 1),  # uf_mac2x2pq32_m0
+]
+# (activation, output scale over the sums' scale: 2^-k gives right shifts near k)
+OUTPUTS = [
+    ("RELU", 2.0**-2),
+    ("RELU", 2.0**-5),
+    ("RELU6", 2.0**-4),
+    ("RELU", 2.0**-9),
+    ("RELU6", 2.0**-10),  # a coarse output scale: R of a few steps
+    ("RELU6", 2.0**-13),
+]
+
+
+def _model(layer, act, ratio, seed, spread=False):
+    kind, (h, w_), in_c, n, s = layer
+    rng = np.random.default_rng(seed)
+    mw = ModelWriter()
+    s_in, zp_in = float(rng.uniform(0.01, 0.05)), int(rng.integers(-60, 60))
+    kh, kw = (3, 8) if kind == "dw" and w_ == 12 else (3, 3) if kind == "dw" else (1, 1)
+    pad = "SAME" if kind == "dw" else "VALID"
+    oh, ow = (-(-h // s), -(-w_ // s)) if pad == "SAME" else (h, w_)
+    out_c = in_c * n if kind == "dw" else n
+    wshape, axis = ([1, kh, kw, out_c], 3) if kind == "dw" else ([out_c, kh, kw, in_c], 0)
+    x = mw.tensor([1, h, w_, in_c], "int8", s_in, zp_in)
+    if spread:
+        # channel 5's scale 2^-7 of the others': its right shift past uf_rq1_m0's 13 when
+        # theirs is near 7 (uf_rq1_m0_prep stops there, the C loop builds uf_rq_m0's table)
+        wq = rng.integers(-127, 128, wshape).astype(np.int8)
+        w_scale = np.full(out_c, 0.02) * np.where(np.arange(out_c) == 5, 2.0**-7, 1.0)
+        wi = mw.tensor(wshape, "int8", list(w_scale), 0, quantized_dimension=axis, data=wq)
+        b_q = rng.integers(-1000, 1000, size=out_c).astype(np.int32)
+        bi = mw.tensor([out_c], "int32", list(s_in * w_scale), 0, data=b_q)
+    else:
+        wi, bi, _wq, w_scale, _b = add_quant_weights(mw, rng, wshape, axis, s_in)
+    # the multipliers s_in * w_scale[c] / s_out near ratio (channels spread around it)
+    s_out = s_in * float(np.median(w_scale)) / ratio
+    zp_out = int(rng.integers(-128, -100))
+    y = mw.tensor([1, oh, ow, out_c], "int8", s_out, zp_out)
+    opts = dict(padding=pad, stride_h=s, stride_w=s, fused_activation_function=act)
+    if kind == "dw":
+        opts.update(depth_multiplier=n, dilation_h_factor=1, dilation_w_factor=1)
+    mw.op("DEPTHWISE_CONV_2D" if kind == "dw" else "CONV_2D", [x, wi, bi], [y], **opts)
+    return mw.build([x], [y]), [1, h, w_, in_c]
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda c: "%s-%dx%dx%d-%d-s%d" % (c[0], *c[1], c[2], c[3], c[4]))
+def test_fused_requantization_m0(tmp_path, layer):
+    why = unavailable("armv6m")
+    if why:
+        pytest.skip(why)
+    for k, (act, ratio) in enumerate(OUTPUTS):
+        data, xshape = _model(layer, act, ratio, [LAYERS.index(layer), k])
+        path = tmp_path / "op.tflite"
+        path.write_bytes(data)
+        mod = module_from_baked(compile_model(str(path), "op"), "op")
+        m = IsaModel(mod, "armv6m")
+        tflm = interpreter(data)
+        rng = np.random.default_rng(k)
+        xs = [
+            rng.integers(-128, 128, size=xshape, dtype=np.int8),
+            rng.integers(-128, 128, size=xshape, dtype=np.int8),
+            np.full(xshape, -128, np.int8),
+            np.full(xshape, 127, np.int8),
+        ]
+        for xv in xs:
+            got = m.invoke([xv.tobytes()])[0]
+            tflm.set_input(xv, 0)
+            tflm.invoke()
+            want = np.array(tflm.get_output(0))
+            np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want, err_msg=act)
+        assert not m.host_ops
+
+
+@pytest.mark.parametrize("layer", [LAYERS[0], LAYERS[2], LAYERS[6]], ids=lambda c: "%s-%d" % (c[0], c[2]))
+def test_a_channel_past_the_usual_table_m0(tmp_path, layer):
+    """One channel of a block whose right shift uf_rq1_m0's table cannot take (uf_rq1_m0_prep
+    stops at it, the block takes uf_rq_m0's table), against TFLM."""
+    why = unavailable("armv6m")
+    if why:
+        pytest.skip(why)
+    data, xshape = _model(layer, "RELU", 2.0**-7, [99, LAYERS.index(layer)], spread=True)
+    path = tmp_path / "op.tflite"
+    path.write_bytes(data)
+    m = IsaModel(module_from_baked(compile_model(str(path), "op"), "op"), "armv6m")
+    tflm = interpreter(data)
+    for xv in (np.random.default_rng(5).integers(-128, 128, size=xshape, dtype=np.int8), np.full(xshape, 127, np.int8)):
+        got = m.invoke([xv.tobytes()])[0]
+        tflm.set_input(xv, 0)
+        tflm.invoke()
+        want = np.array(tflm.get_output(0))
+        np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
+
+
+# (input h x w, channels, filter, stride, padding): the M0+ average pool (pool.c's
+# __ARM_ARCH_6M__ walk: channel chunks of 64, the rounding division from a reciprocal below
+# 360 taps, libgcc's at and past it)
+POOLS = [
+    ((3, 3), 256, (3, 3), (1, 1), "VALID"),
+    ((7, 6), 70, (3, 3), (2, 2), "SAME"),
+    ((5, 5), 3, (2, 4), (1, 3), "SAME"),
+    ((20, 19), 2, (19, 19), (1, 1), "VALID"),
+]
+
+
+@pytest.mark.parametrize("case", POOLS, ids=lambda c: "%dx%dx%d-%dx%d" % (*c[0], c[1], *c[2]))
+def test_average_pool_m0(tmp_path, case):
+    why = unavailable("armv6m")
+    if why:
+        pytest.skip(why)
+    (h, w_), c, (kh, kw), (sh, sw), pad = case
+    mw = ModelWriter()
+    x = mw.tensor([1, h, w_, c], "int8", 0.05, -3)
+    oh, ow = (-(-h // sh), -(-w_ // sw)) if pad == "SAME" else ((h - kh) // sh + 1, (w_ - kw) // sw + 1)
+    y = mw.tensor([1, oh, ow, c], "int8", 0.05, -3)
+    mw.op("AVERAGE_POOL_2D", [x], [y], padding=pad, stride_h=sh, stride_w=sw, filter_height=kh, filter_width=kw)
+    data = mw.build([x], [y])
+    path = tmp_path / "pool.tflite"
+    path.write_bytes(data)
+    m = IsaModel(module_from_baked(compile_model(str(path), "pool"), "pool"), "armv6m")
+    tflm = interpreter(data)
+    rng = np.random.default_rng(c)
+    shape = [1, h, w_, c]
+    xs = [rng.integers(-128, 128, size=shape, dtype=np.int8), np.full(shape, -128, np.int8)]
+    xs.append(np.full(shape, 127, np.int8))
+    xs.append(rng.integers(-3, 3, size=shape, dtype=np.int8))  # sums near zero: ties both ways
+    for xv in xs:
+        got = m.invoke([xv.tobytes()])[0]
+        tflm.set_input(xv, 0)
+        tflm.invoke()
+        want = np.array(tflm.get_output(0))
+        np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
+    assert not m.host_ops
