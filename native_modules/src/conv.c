@@ -118,8 +118,8 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
 // Layers of more than UF_M0_TABX inputs (a multiple of 8, at most UF_M0_PACKED) given
 // kernel_spec's scratch (wtab_n words in the arena: lower/families/conv.py's weight table):
 // blocks of up to UF_M0_WTAB_ROWS rows (a multiple of 4) sign-extended into it once with their
-// uf_rq1_m0 entries (conv1x1_tab_m0's fused layout, rows * (in_c + 4) words), then per pixel
-// pair one uf_mac2x2pqn_m0 over the block: 22.75 cycles per 8 MACs requantized in the kernel
+// uf_rq1_m0 entries (conv1x1_tab_m0's fused layout, rows * (in_c + 4) words, T marked), then one
+// uf_mac2x2pqn_m0 over the block for every pixel pair (packing each pair itself): 22.75 cycles per 8 MACs requantized in the kernel
 // (uf_mac2x2ph_m0: 26.5, then uf_rq1_m0's 25 per output). The table costs 4 cycles a word
 // (uf_tab2_m0) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3 layer's 9 about
 // break even). The inputs are packed per block (uf_pack2_m0, ~9.5 cycles an input) unless the
@@ -171,18 +171,17 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
             break;
         }
         const int8_t *wo = w + (size_t)c0 * in_c, *xp = x;
+        uf_rqt_m0_mark(t, n4, lim);
         conv1x1_tab_m0(wo, in_c, n4, wtab, t);
         int8_t *o = out + c0;
-        int left = npix;
-        for (int k = 0; left >= 2; left -= 2, k += in_c) {
-            const int32_t *xx = xq;
+        int left = npix, npairs = npix >> 1;   // (one call for every pixel pair)
+        if (npairs) {
             if (xall) {
-                xx = xall + k;
+                uf_mac2x2pqn_m0(xall, wtab, o, lim, out_c, 0, npairs, in_c);
             } else {
-                uf_pack2_m0(xp + in_c, xp + 2 * in_c, xq, in_c);
+                uf_mac2x2pqn_m0(xq, wtab, o, lim, out_c, xp, npairs, in_c);
             }
-            uf_mac2x2pqn_m0(xx, wtab, o, lim, out_c, in_c);
-            xp += 2 * in_c, o += 2 * out_c;
+            xp += (size_t)npairs * 2 * in_c, o += (size_t)npairs * 2 * out_c, left -= 2 * npairs;
         }
         if (left) {
             uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);

@@ -1218,12 +1218,6 @@ void uf_mac2x2pq16_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
                       int pairs);
 void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
                       int pairs);
-// Side paths (as UF_DW4Q_M0_SIDE's; the 64-bit path keeps lr, the row pair's out, on the stack)
-#define UF_MAC2X2PQ_M0_SIDE(l, j)                                                             \
-    UF_RQ_M0_CLAMP_SIDE(l, j)                                                                 \
-    l "9:\n"                                                                                  \
-    "  push {lr}\n  bl uf_dwq_big_m0\n  pop {r3}\n  mov lr, r3\n"                              \
-    "  b " l "2b\n"
 // The fused kernels' side paths (UF_RQT_M0's; lr, the row pair's out, kept on the stack
 // around the call; R at [sp+8])
 #define UF_MAC2X2PQ_M0_SIDES(l, j)                                                            \
@@ -1277,40 +1271,64 @@ UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add
                UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "32");
 // uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): four passes per loop test (22.75
 // cycles per 8 MACs), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
-// layers of more than 32 inputs, their table in kernel_spec's scratch).
-void uf_mac2x2pqn_m0(const int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, int n);
+// layers of more than 32 inputs, their table in kernel_spec's scratch). For each of `pairs`
+// (> 0) pixel pairs: with x, the pair's inputs at x (n bytes apart) packed into X by
+// uf_pack2_m0, then x += 2 n; without (x NULL), the pair's inputs already packed at X, then
+// X += n words (the inputs packed once). Outputs and the table as uf_mac2x2pq8_m0's (T
+// marked: UF_RQT_M0).
+void uf_mac2x2pqn_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
+                     int pairs, int n);
 __asm__(
     UF_M0_BEGIN("uf_mac2x2pqn_m0") UF_M0_SAVE
-    "  sub sp, #24\n"  /* [sp]: out, [sp+4]: act_min, [sp+8]: the range, [sp+12]: out_c, [sp+16]: */
-                       /* X; out_c, n at [sp+60], [sp+64] */
-    "  str r2, [sp, #0]\n  str r0, [sp, #16]\n"
+    "  sub sp, #40\n"  /* [sp]: the row pair's out, [sp+4]: act_min, [sp+8]: the range, [sp+12]: */
+                       /* out_c, [sp+16]: X, [sp+20]: W, [sp+24]: x, [sp+28]: pairs left, */
+                       /* [sp+32]: the pixel pair's out, [sp+36]: 4 n; out_c, x, pairs, n at */
+                       /* [sp+76], [sp+80], [sp+84], [sp+88] */
+    "  str r2, [sp, #32]\n  str r0, [sp, #16]\n  str r1, [sp, #20]\n"
     "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"
     "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"
-    "  ldr r4, [sp, #60]\n  str r4, [sp, #12]\n"
-    "  ldr r4, [sp, #64]\n  lsls r4, r4, #2\n  adds r4, r4, r0\n  mov lr, r4\n"  /* X's end */
+    "  ldr r4, [sp, #76]\n  str r4, [sp, #12]\n"
+    "  ldr r4, [sp, #80]\n  str r4, [sp, #24]\n"
+    "  ldr r4, [sp, #84]\n  str r4, [sp, #28]\n"
+    "  ldr r4, [sp, #88]\n  lsls r4, r4, #2\n  str r4, [sp, #36]\n"
     "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */
+    "1:\n"                    /* a pixel pair */
+    "  ldr r0, [sp, #24]\n  cmp r0, #0\n  beq 4f\n"
+    "  ldr r3, [sp, #88]\n  adds r0, r0, r3\n  adds r1, r0, r3\n"  /* its inputs' ends */
+    "  str r1, [sp, #24]\n  ldr r2, [sp, #16]\n"
+    "  bl uf_pack2_m0\n"
+    "4:\n"
+    "  ldr r0, [sp, #32]\n  str r0, [sp, #0]\n"
+    "  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n  ldr r4, [sp, #36]\n  adds r4, r4, r0\n  mov lr, r4\n"
     "2:\n"
     UF_MAC2X2PT_M0_4("mov")
     "  cmp r0, lr\n  beq 3f\n"
-    "1:\n"
+    "5:\n"
     UF_MAC2X2PT_M0_4("add")
-    "  cmp r0, lr\n  bne 1b\n"
+    "  cmp r0, lr\n  bne 5b\n"
     "3:\n"
     "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"
     "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"
     "  mov r10, r6\n  mov r11, r5\n"
-    "  ldr r0, [sp, #0]\n  ldr r7, [sp, #4]\n  ldr r3, [sp, #8]\n  mov r8, r3\n"
-    UF_DW4Q_M0_RQ("1", "0") "  mov r2, r10\n" UF_DW4Q_M0_RQ("2", "1")
+    "  ldr r0, [sp, #0]\n  ldr r7, [sp, #4]\n"
+    UF_RQT_M0("1", "0") "  mov r2, r10\n" UF_RQT_M0("2", "1")
     "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */
-    "  mov r2, r9\n" UF_DW4Q_M0_RQ("3", "0") "  mov r2, r11\n" UF_DW4Q_M0_RQ("4", "1")
+    "  mov r2, r9\n" UF_RQT_M0("3", "0") "  mov r2, r11\n" UF_RQT_M0("4", "1")
     "  ldr r0, [sp, #0]\n  adds r0, #2\n  str r0, [sp, #0]\n"
     "  ldr r0, [sp, #16]\n"
-    "  lsrs r3, r6, #8\n"   /* bit 8 of the last row's 15 + r: the table's end */
-    "  bne 8f\n  b 2b\n8:\n"
-    "  add sp, #24\n"
+    "  lsls r3, r6, #24\n"  /* bit 8 of the last row's 15 + r: the table's end */
+    "  bcs 8f\n  b 2b\n8:\n"
+    "  ldr r0, [sp, #32]\n  ldr r3, [sp, #12]\n  lsls r3, r3, #1\n  adds r0, r0, r3\n"
+    "  str r0, [sp, #32]\n"   /* the next pair's out */
+    "  ldr r0, [sp, #24]\n  cmp r0, #0\n  bne 6f\n"
+    "  ldr r0, [sp, #16]\n  ldr r3, [sp, #36]\n  adds r0, r0, r3\n  str r0, [sp, #16]\n"  /* X += n */
+    "6:\n"
+    "  ldr r4, [sp, #28]\n  subs r4, r4, #1\n  str r4, [sp, #28]\n"
+    "  beq 9f\n  b 1b\n9:\n"
+    "  add sp, #40\n"
     UF_M0_RESTORE
-    UF_MAC2X2PQ_M0_SIDE("1", "0") UF_MAC2X2PQ_M0_SIDE("2", "1")
-    UF_MAC2X2PQ_M0_SIDE("3", "0") UF_MAC2X2PQ_M0_SIDE("4", "1")
+    UF_MAC2X2PQ_M0_SIDES("1", "0") UF_MAC2X2PQ_M0_SIDES("2", "1")
+    UF_MAC2X2PQ_M0_SIDES("3", "0") UF_MAC2X2PQ_M0_SIDES("4", "1")
     UF_M0_END("uf_mac2x2pqn_m0"));
 #endif
 #endif
