@@ -293,12 +293,14 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
         (64, 36, 12, 8, 6 * 64),  # the inputs packed once beside blocks of 8 rows
         (72, 22, 13, 9, 6 * 72),  # the same with an odd pixel and a tail of 2
         (64, 36, 12, 7, 6 * 64 - 100),  # too little beside them: packed per block
+        (48, 12, 12, 12, 0),  # uf_mac2x2pqn_m0's loop entered at its fourth group of four passes
+        (56, 8, 13, 8, 0),  # ... at its third
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])
 def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_odd):
     """conv1x1_wtab_m0 (layers of more than 32 inputs given kernel_spec's scratch: blocks of
-    rows sign-extended into it, uf_mac2x2pqn_m0 per pixel pair) with a scratch of `rows`
+    rows sign-extended into it, uf_mac2x2pqn_m0 over the pixel pairs) with a scratch of `rows`
     rows' table words (rows * (in_c + 4)) and `extra` words, odd pixel counts and channel
     tails, a scratch too small or too few pixels (the fallbacks), against sums and
     requantization in Python; the words past the scratch untouched. out_off 3 > act_min:

@@ -1269,8 +1269,10 @@ UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"), "8");
 UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"), "16");
 UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
                UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "32");
-// uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): four passes per loop test (22.75
-// cycles per 8 MACs), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
+// uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): after a row pair's first four passes
+// sixteen per loop test, entered at the pass (n - 8) / 8 mod 4 groups of four before its end (a
+// jump by ADD PC, its offset computed once: ~22.4 cycles per 8 MACs at n = 128, four passes
+// per test: 22.75), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
 // layers of more than 32 inputs, their table in kernel_spec's scratch). For each of `pairs`
 // (> 0) pixel pairs: with x, the pair's inputs at x (n bytes apart) packed into X by
 // uf_pack2_m0, then x += 2 n; without (x NULL), the pair's inputs already packed at X, then
@@ -1280,21 +1282,27 @@ void uf_mac2x2pqn_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *l
                      int pairs, int n);
 __asm__(
     UF_M0_BEGIN("uf_mac2x2pqn_m0") UF_M0_SAVE
-    "  sub sp, #40\n"  /* [sp]: the row pair's out, [sp+4]: act_min, [sp+8]: the range, [sp+12]: */
+    "  sub sp, #44\n"  /* [sp]: the row pair's out, [sp+4]: act_min, [sp+8]: the range, [sp+12]: */
                        /* out_c, [sp+16]: X, [sp+20]: W, [sp+24]: x, [sp+28]: pairs left, */
-                       /* [sp+32]: the pixel pair's out, [sp+36]: 4 n; out_c, x, pairs, n at */
-                       /* [sp+76], [sp+80], [sp+84], [sp+88] */
+                       /* [sp+32]: the pixel pair's out, [sp+36]: 4 n, [sp+40]: the entry's */
+                       /* offset; out_c, x, pairs, n at [sp+80], [sp+84], [sp+88], [sp+92] */
     "  str r2, [sp, #32]\n  str r0, [sp, #16]\n  str r1, [sp, #20]\n"
     "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"
     "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"
-    "  ldr r4, [sp, #76]\n  str r4, [sp, #12]\n"
-    "  ldr r4, [sp, #80]\n  str r4, [sp, #24]\n"
-    "  ldr r4, [sp, #84]\n  str r4, [sp, #28]\n"
-    "  ldr r4, [sp, #88]\n  lsls r4, r4, #2\n  str r4, [sp, #36]\n"
+    "  ldr r4, [sp, #80]\n  str r4, [sp, #12]\n"
+    "  ldr r4, [sp, #84]\n  str r4, [sp, #24]\n"
+    "  ldr r4, [sp, #88]\n  str r4, [sp, #28]\n"
+    "  ldr r4, [sp, #92]\n  lsls r5, r4, #2\n  str r5, [sp, #36]\n"
+    /* the entry: (-(n / 8 - 1) mod 4) groups into the loop (128 bytes each) less 2 (ADD PC */
+    /* reads its own address + 4, the loop starts 2 after it); n = 8: past the loop */
+    "  lsrs r4, r4, #3\n  subs r4, #1\n  beq 7f\n"
+    "  rsbs r4, r4, #0\n  lsls r4, r4, #30\n  lsrs r4, r4, #23\n  subs r4, #2\n  b 4f\n"
+    "7:\n  movs r4, #129\n  lsls r4, r4, #2\n"  /* 516: past the loop's 518 bytes */
+    "4:\n  str r4, [sp, #40]\n"
     "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */
     "1:\n"                    /* a pixel pair */
     "  ldr r0, [sp, #24]\n  cmp r0, #0\n  beq 4f\n"
-    "  ldr r3, [sp, #88]\n  adds r0, r0, r3\n  adds r1, r0, r3\n"  /* its inputs' ends */
+    "  ldr r3, [sp, #92]\n  adds r0, r0, r3\n  adds r1, r0, r3\n"  /* its inputs' ends */
     "  str r1, [sp, #24]\n  ldr r2, [sp, #16]\n"
     "  bl uf_pack2_m0\n"
     "4:\n"
@@ -1302,11 +1310,12 @@ __asm__(
     "  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n  ldr r4, [sp, #36]\n  adds r4, r4, r0\n  mov lr, r4\n"
     "2:\n"
     UF_MAC2X2PT_M0_4("mov")
-    "  cmp r0, lr\n  beq 3f\n"
-    "5:\n"
-    UF_MAC2X2PT_M0_4("add")
-    "  cmp r0, lr\n  bne 5b\n"
-    "3:\n"
+    "  ldr r2, [sp, #40]\n  add pc, r2\n"
+    ".Luf_pqn_loop:\n"
+    UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add")
+    "  cmp r0, lr\n  beq .Luf_pqn_end\n  b .Luf_pqn_loop\n"
+    ".Luf_pqn_end:\n"
+    ".if .Luf_pqn_end - .Luf_pqn_loop != 518\n  .error \"uf_mac2x2pqn_m0's loop is not 4 x 128 bytes\"\n.endif\n"
     "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"
     "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"
     "  mov r10, r6\n  mov r11, r5\n"
@@ -1325,7 +1334,7 @@ __asm__(
     "6:\n"
     "  ldr r4, [sp, #28]\n  subs r4, r4, #1\n  str r4, [sp, #28]\n"
     "  beq 9f\n  b 1b\n9:\n"
-    "  add sp, #40\n"
+    "  add sp, #44\n"
     UF_M0_RESTORE
     UF_MAC2X2PQ_M0_SIDES("1", "0") UF_MAC2X2PQ_M0_SIDES("2", "1")
     UF_MAC2X2PQ_M0_SIDES("3", "0") UF_MAC2X2PQ_M0_SIDES("4", "1")
