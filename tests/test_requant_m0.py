@@ -295,9 +295,6 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
         (64, 36, 12, 7, 6 * 64 - 100),  # too little beside them: packed per block
         (48, 12, 12, 12, 0),  # uf_mac2x2pqn_m0's loop entered at its fourth group of four passes
         (56, 8, 13, 8, 0),  # ... at its third
-        (80, 8, 12, 8, 0),  # ... at its eighth
-        (88, 4, 12, 4, 0),  # ... at its seventh
-        (96, 8, 12, 4, 0),  # ... at its sixth
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])

@@ -1270,8 +1270,8 @@ UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add
 UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
                UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "32");
 // uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): after a row pair's first four passes
-// 32 per loop test, entered (n - 8) / 8 mod 8 groups of four passes before its end (a
-// jump by ADD PC, its offset computed once: ~22.3 cycles per 8 MACs at n = 128, four passes
+// sixteen per loop test, entered at the pass (n - 8) / 8 mod 4 groups of four before its end (a
+// jump by ADD PC, its offset computed once: ~22.4 cycles per 8 MACs at n = 128, four passes
 // per test: 22.75), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
 // layers of more than 32 inputs, their table in kernel_spec's scratch). For each of `pairs`
 // (> 0) pixel pairs: with x, the pair's inputs at x (n bytes apart) packed into X by
@@ -1293,11 +1293,11 @@ __asm__(
     "  ldr r4, [sp, #84]\n  str r4, [sp, #24]\n"
     "  ldr r4, [sp, #88]\n  str r4, [sp, #28]\n"
     "  ldr r4, [sp, #92]\n  lsls r5, r4, #2\n  str r5, [sp, #36]\n"
-    /* the entry: (-(n / 8 - 1) mod 8) groups into the loop (128 bytes each) less 2 (ADD PC */
+    /* the entry: (-(n / 8 - 1) mod 4) groups into the loop (128 bytes each) less 2 (ADD PC */
     /* reads its own address + 4, the loop starts 2 after it); n = 8: past the loop */
     "  lsrs r4, r4, #3\n  subs r4, #1\n  beq 7f\n"
-    "  rsbs r4, r4, #0\n  lsls r4, r4, #29\n  lsrs r4, r4, #22\n  subs r4, #2\n  b 4f\n"
-    "7:\n  movs r4, #255\n  adds r4, #2\n  lsls r4, r4, #2\n"  /* 1028: past the loop's 1030 bytes */
+    "  rsbs r4, r4, #0\n  lsls r4, r4, #30\n  lsrs r4, r4, #23\n  subs r4, #2\n  b 4f\n"
+    "7:\n  movs r4, #129\n  lsls r4, r4, #2\n"  /* 516: past the loop's 518 bytes */
     "4:\n  str r4, [sp, #40]\n"
     "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */
     "1:\n"                    /* a pixel pair */
@@ -1313,10 +1313,9 @@ __asm__(
     "  ldr r2, [sp, #40]\n  add pc, r2\n"
     ".Luf_pqn_loop:\n"
     UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add")
-    UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add")
     "  cmp r0, lr\n  beq .Luf_pqn_end\n  b .Luf_pqn_loop\n"
     ".Luf_pqn_end:\n"
-    ".if .Luf_pqn_end - .Luf_pqn_loop != 1030\n  .error \"uf_mac2x2pqn_m0's loop is not 8 x 128 bytes\"\n.endif\n"
+    ".if .Luf_pqn_end - .Luf_pqn_loop != 518\n  .error \"uf_mac2x2pqn_m0's loop is not 4 x 128 bytes\"\n.endif\n"
     "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"
     "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"
     "  mov r10, r6\n  mov r11, r5\n"
