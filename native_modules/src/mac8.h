@@ -879,42 +879,6 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
     UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
 #define UF_DW4T_M0_22(tap)                                                                    \
     UF_DW4T_M0_ROW2(tap("add"), UF_DW4T_M0_NEXT "  adds r1, #16\n") UF_DW4T_M0_ROW2(tap("add"), "")
-// One output's requantization (j: the channel, l: its labels' prefix; r2 = its sum,
-// r0 = out, r7 = act_min, r8 = act_max - act_min once channel 0's sum has left it).
-#define UF_DW4Q_M0_RQ(l, j)                                                                   \
-    "  ldm r1!, {r3, r4, r5, r6}\n"        /* F, m, C, 15 + r */                              \
-    "  subs r2, r2, r3\n"                                                                     \
-    "  blt " l "7f\n"                                                                         \
-    "  lsrs r3, r2, #15\n"                                                                    \
-    "  bne " l "9f\n"                                                                         \
-    "  uxth r3, r4\n  lsrs r4, r4, #16\n"                                                     \
-    "  muls r3, r2\n  muls r4, r2\n"                                                          \
-    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"                              \
-    "  lsrs r4, r6\n"                                                                         \
-    l "2:\n"                                                                                  \
-    "  cmp r4, r8\n"                                                                          \
-    "  bhi " l "5f\n"                                                                         \
-    "  adds r4, r4, r7\n"                                                                     \
-    l "6:\n"                                                                                  \
-    "  strb r4, [r0, #" j "]\n"                                                               \
-    l "8:\n"
-// The clamp side paths every fused requantization shares: below the origin (act_min) and
-// act_max, each back to its store.
-#define UF_RQ_M0_CLAMP_SIDE(l, j)                                                             \
-    l "7:\n"                                                                                  \
-    "  strb r7, [r0, #" j "]\n"                                                               \
-    "  b " l "8b\n"                                                                           \
-    l "5:\n"                                                                                  \
-    "  mov r4, r8\n  adds r4, r4, r7\n"                                                       \
-    "  b " l "6b\n"
-// Its side paths: below the origin (act_min), act_max, y >= 2^15 (uf_dwq_big_m0, then lr
-// back to x_row, g[5]).
-#define UF_DW4Q_M0_SIDE(l, j)                                                                 \
-    UF_RQ_M0_CLAMP_SIDE(l, j)                                                                 \
-    l "9:\n"                                                                                  \
-    "  bl uf_dwq_big_m0\n"                                                                    \
-    "  ldr r3, [sp, #12]\n  ldr r3, [r3, #20]\n  mov lr, r3\n"                                \
-    "  b " l "2b\n"
 // uf_rq1_m0's 64-bit path for the fused kernels (one copy for all): u = the high word of
 // y m + C >> (r - 1) into r4 from y (r2), m (r4), C (r5), 15 + r (r6, left 16 less);
 // r2, r3, r5 clobbered.
@@ -948,7 +912,7 @@ __asm__(
 // the high half of the last word: {F, m, C, 15 + r | T << 16}, uf_rqt_m0_mark): for 0 <= y
 // < T (T = 2^k, k = min(15, r + floor(log2(R + 1))), R = act_max - act_min) the two-MULS u
 // is exact and at most R (y m + C < 2^k m < 2^(k + 31), so u < 2^(k - r) <= R + 1), so one
-// compare replaces the 2^15 test and the clamp: 21 cycles an output (UF_DW4Q_M0_RQ's 22),
+// compare replaces the 2^15 test and the clamp: 21 cycles an output (22 with both tests),
 // 12 below the origin. y >= T takes the side path (uf_rqt_u_m0: u exact, then the clamp with
 // R read from the stack). Registers: r2 = the sum (y after), r0 = out (the output at r0 +
 // j), r7 = act_min, r1 = the entry (stepped past it); r3-r6 clobbered, r6 = the last word
