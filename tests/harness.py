@@ -180,14 +180,15 @@ def check(model: bytes, tmp_path, inputs: list[list[np.ndarray]]) -> None:
 ISA_MISALIGN = {"armv6m": 1, "armv7emsp": 2, "rv32imc": 3}
 
 
-def check_isa(model: bytes, inputs: list[list[np.ndarray]], arch: str) -> None:
+def check_isa(model: bytes, inputs: list[list[np.ndarray]], arch: str, misalign: int | None = None) -> None:
     """Bake in memory, run every input set with the C kernels compiled for a board ISA (conftest's
     `isa_arch`) under unicorn, and compare with TFLM (float32 within rtol 1e-5); every op must
-    run as the ISA's code."""
+    run as the ISA's code. The weights misaligned by ISA_MISALIGN[arch] bytes unless told."""
     from upyflow_tools.bake import compile_model
     from upyflow_tools.isa import IsaModel, module_from_baked
 
-    m = IsaModel(module_from_baked(compile_model("test.tflite", "m", data=model), "m"), arch, ISA_MISALIGN[arch])
+    misalign = ISA_MISALIGN[arch] if misalign is None else misalign
+    m = IsaModel(module_from_baked(compile_model("test.tflite", "m", data=model), "m"), arch, misalign)
     for k, ins in enumerate(inputs):
         got = m.invoke([np.ascontiguousarray(x).tobytes() for x in ins])
         want = run_tflm(model, ins)

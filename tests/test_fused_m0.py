@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness import check_isa
 from tflite_writer import ModelWriter, add_quant_weights
-from upyflow_tools.bake import compile_model
-from upyflow_tools.isa import IsaModel, module_from_baked, unavailable
-from upyflow_tools.tflm import interpreter
+from upyflow_tools.isa import unavailable
 
 # (kind, input h x w, in_c, out_c or depth multiplier, stride)
 LAYERS = [
@@ -72,17 +71,12 @@ def _model(layer, act, ratio, seed, spread=False):
 
 
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda c: "%s-%dx%dx%d-%d-s%d" % (c[0], *c[1], c[2], c[3], c[4]))
-def test_fused_requantization_m0(tmp_path, layer):
+def test_fused_requantization_m0(layer):
     why = unavailable("armv6m")
     if why:
         pytest.skip(why)
     for k, (act, ratio) in enumerate(OUTPUTS):
         data, xshape = _model(layer, act, ratio, [LAYERS.index(layer), k])
-        path = tmp_path / "op.tflite"
-        path.write_bytes(data)
-        mod = module_from_baked(compile_model(str(path), "op"), "op")
-        m = IsaModel(mod, "armv6m")
-        tflm = interpreter(data)
         rng = np.random.default_rng(k)
         xs = [
             rng.integers(-128, 128, size=xshape, dtype=np.int8),
@@ -90,33 +84,19 @@ def test_fused_requantization_m0(tmp_path, layer):
             np.full(xshape, -128, np.int8),
             np.full(xshape, 127, np.int8),
         ]
-        for xv in xs:
-            got = m.invoke([xv.tobytes()])[0]
-            tflm.set_input(xv, 0)
-            tflm.invoke()
-            want = np.array(tflm.get_output(0))
-            np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want, err_msg=act)
-        assert not m.host_ops
+        check_isa(data, [[x] for x in xs], "armv6m", misalign=0)
 
 
 @pytest.mark.parametrize("layer", [LAYERS[0], LAYERS[2], LAYERS[6]], ids=lambda c: "%s-%d" % (c[0], c[2]))
-def test_a_channel_past_the_usual_table_m0(tmp_path, layer):
+def test_a_channel_past_the_usual_table_m0(layer):
     """One channel of a block whose right shift uf_rq1_m0's table cannot take (uf_rq1_m0_prep
     stops at it, the block takes uf_rq_m0's table), against TFLM."""
     why = unavailable("armv6m")
     if why:
         pytest.skip(why)
     data, xshape = _model(layer, "RELU", 2.0**-7, [99, LAYERS.index(layer)], spread=True)
-    path = tmp_path / "op.tflite"
-    path.write_bytes(data)
-    m = IsaModel(module_from_baked(compile_model(str(path), "op"), "op"), "armv6m")
-    tflm = interpreter(data)
-    for xv in (np.random.default_rng(5).integers(-128, 128, size=xshape, dtype=np.int8), np.full(xshape, 127, np.int8)):
-        got = m.invoke([xv.tobytes()])[0]
-        tflm.set_input(xv, 0)
-        tflm.invoke()
-        want = np.array(tflm.get_output(0))
-        np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
+    xs = [np.random.default_rng(5).integers(-128, 128, size=xshape, dtype=np.int8), np.full(xshape, 127, np.int8)]
+    check_isa(data, [[x] for x in xs], "armv6m", misalign=0)
 
 
 # (input h x w, channels, filter, stride, padding): the M0+ average pool (pool.c's
@@ -131,7 +111,7 @@ POOLS = [
 
 
 @pytest.mark.parametrize("case", POOLS, ids=lambda c: "%dx%dx%d-%dx%d" % (*c[0], c[1], *c[2]))
-def test_average_pool_m0(tmp_path, case):
+def test_average_pool_m0(case):
     why = unavailable("armv6m")
     if why:
         pytest.skip(why)
@@ -142,19 +122,9 @@ def test_average_pool_m0(tmp_path, case):
     y = mw.tensor([1, oh, ow, c], "int8", 0.05, -3)
     mw.op("AVERAGE_POOL_2D", [x], [y], padding=pad, stride_h=sh, stride_w=sw, filter_height=kh, filter_width=kw)
     data = mw.build([x], [y])
-    path = tmp_path / "pool.tflite"
-    path.write_bytes(data)
-    m = IsaModel(module_from_baked(compile_model(str(path), "pool"), "pool"), "armv6m")
-    tflm = interpreter(data)
     rng = np.random.default_rng(c)
     shape = [1, h, w_, c]
     xs = [rng.integers(-128, 128, size=shape, dtype=np.int8), np.full(shape, -128, np.int8)]
     xs.append(np.full(shape, 127, np.int8))
     xs.append(rng.integers(-3, 3, size=shape, dtype=np.int8))  # sums near zero: ties both ways
-    for xv in xs:
-        got = m.invoke([xv.tobytes()])[0]
-        tflm.set_input(xv, 0)
-        tflm.invoke()
-        want = np.array(tflm.get_output(0))
-        np.testing.assert_array_equal(np.frombuffer(got, np.int8).reshape(want.shape), want)
-    assert not m.host_ops
+    check_isa(data, [[x] for x in xs], "armv6m", misalign=0)

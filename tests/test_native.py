@@ -304,11 +304,17 @@ def test_natmod_without_a_family_module_falls_back_and_matches_tflm(natmod_dir, 
     assert sorted(lines["PYTHON"]) == sorted(k for k in kernels if kernel_spec.KERNELS[k].family == missing)
     assert sorted(lines["NATIVE"]) == sorted(k for k in kernels if kernel_spec.KERNELS[k].family != missing)
     assert lines["LOADED"] == sorted(fams - {missing})  # only the families the model uses
+    _assert_native_matches_tflm(data, mdir, name, model, run, natmods, 6, "without upyflow_native_%s" % missing)
+
+
+def _assert_native_matches_tflm(data, mdir, name, model, run, natmods, count, what):
+    """The model in run on the native tier with the natmods folder natmods, under the unix port:
+    person_detect's two images or count seeded inputs, each output TFLM's bytes."""
     if model == "person_detect":
         xs = [bmp_input("person.bmp"), bmp_input("no_person.bmp")]
     else:
         m = load_cpython(mdir, name, "pure")
-        xs = seeded(m.input_dtype[0], m.input_shape[0], 6)
+        xs = seeded(m.input_dtype[0], m.input_shape[0], count)
     outs, _ = run_batch(
         run, name, [[x.tobytes()] for x in xs], heapsize="2M", env={"UPYFLOW_TIER": "native"}, extra_paths=[natmods]
     )
@@ -316,9 +322,7 @@ def test_natmod_without_a_family_module_falls_back_and_matches_tflm(natmod_dir, 
     for k, (x, got) in enumerate(zip(xs, outs)):
         want = run_tflm(data, [x])[0]
         assert_same(
-            np.frombuffer(got[0], want.dtype).reshape(want.shape),
-            want,
-            "%s input %d without upyflow_native_%s: natmod vs TFLM" % (model, k, missing),
+            np.frombuffer(got[0], want.dtype).reshape(want.shape), want, "%s input %d, %s: vs TFLM" % (model, k, what)
         )
 
 
@@ -387,22 +391,8 @@ def test_natmod_family_that_does_not_load_falls_back_with_one_line(
     assert sorted(lines["PYTHON"]) == mine
     assert (family in lines["VIPER"]) == (fallback == "viper")
     assert (family in lines["PURE"]) == (fallback == "pure")
-    if model == "person_detect":
-        xs = [bmp_input("person.bmp"), bmp_input("no_person.bmp")]
-    else:
-        m = load_cpython(mdir, name, "pure")
-        xs = seeded(m.input_dtype[0], m.input_shape[0], 4)
-    outs, _ = run_batch(
-        run, name, [[x.tobytes()] for x in xs], heapsize="2M", env={"UPYFLOW_TIER": "native"}, extra_paths=[natmods]
-    )
-    assert len(outs) == len(xs)
-    for k, (x, got) in enumerate(zip(xs, outs)):
-        want = run_tflm(data, [x])[0]
-        assert_same(
-            np.frombuffer(got[0], want.dtype).reshape(want.shape),
-            want,
-            "%s input %d, upyflow_native_%s not loaded (%s): natmod + %s vs TFLM" % (model, k, family, how, fallback),
-        )
+    what = "upyflow_native_%s not loaded (%s), %s" % (family, how, fallback)
+    _assert_native_matches_tflm(data, mdir, name, model, run, natmods, 4, what)
 
 
 @pytest.mark.parametrize("model", ["hello_world_int8", "person_detect"])
