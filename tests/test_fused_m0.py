@@ -20,7 +20,7 @@ LAYERS = [
     ("dw", (7, 9), 8, 1, 1),  # interior runs, borders (2x3, 3x2, 2x2), word inputs
     ("dw", (8, 7), 16, 1, 2),  # stride 2: padding after only
     ("dw", (5, 6), 36, 1, 1),  # two blocks: 32 channels, then 4
-    ("dw", (6, 7), 32, 1, 1),  # taps 32 bytes apart (uf_dw4q33c32_m0), interior rows in one call
+    ("dw", (6, 7), 32, 1, 1),  # 32 channels, interior rows in one call
     ("dw", (9, 8), 1, 8, 2),  # one input channel (uf_dw4x1q33_m0)
     ("dw", (5, 12), 1, 8, 1),  # one input channel, a filter eight wide (uf_dw4x1q8_m0)
     ("conv", (3, 5), 8, 12, 1),  # uf_mac2x2pq8_m0, an odd pixel

@@ -1216,14 +1216,7 @@ static UF_MAC_NOINLINE void dw_run_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, i
                      nrows, d->s_h * d->in_w * in_c, d->out_w * d->out_c};
     // (direct calls: a natmod cannot take these local symbols' address)
     if (xs) {
-        if (rc == 15 && (x_col == 8 || x_col == 32)) {
-            g[5] = row;   // (the taps at immediate offsets: a row's first tap to the next's)
-            if (x_col == 8) {
-                uf_dw4q33c8_m0(xb, wt, o, g);
-            } else {
-                uf_dw4q33c32_m0(xb, wt, o, g);
-            }
-        } else if (rc == 15) {
+        if (rc == 15) {
             uf_dw4q33_m0(xb, wt, o, g);
         } else if (rc == 11) {
             uf_dw4q23_m0(xb, wt, o, g);

@@ -1016,25 +1016,9 @@ __asm__(                                                                        
 #define UF_DW4Q_M0_POST "  ldr r3, [sp, #48]\n  adds r1, r1, r3\n"
 #define UF_DW4Q_M0_PIX "  ldr r4, [sp, #8]\n  str r4, [sp, #40]\n"
 UF_DW4Q_M0("uf_dw4q33_m0", UF_DW4T_M0_33(UF_DW4T_M0_TAP), "", "", "", "", UF_DW4Q_M0_XS);
-// uf_dw4q33_m0 for a row's taps 8 or 32 bytes apart (x_col: the depthwise layers of 8 and 32
-// channels, dilation 1: person_detect's largest), the taps' inputs at immediate offsets (no
-// step per tap: 20 cycles a tap, not 21; about 700 bytes of code each, so not every width);
-// g[5] = x_row from a row's first tap to the next's.
-void uf_dw4q33c8_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
-void uf_dw4q33c32_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
-#define UF_DW4T_M0_TAPO(op, off)                                                              \
-    "  ldr r6, [r0, #" off "]\n  ldm r1!, {r2, r3, r4, r5}\n"                                 \
-    "  sxtb r7, r6\n  muls r7, r2\n  " op " r8, r7\n"                                         \
-    "  asrs r7, r6, #24\n  muls r7, r5\n  " op " r11, r7\n"                                   \
-    "  rev16 r6, r6\n"                                                                         \
-    "  sxtb r7, r6\n  muls r7, r3\n  " op " r9, r7\n"                                         \
-    "  asrs r7, r6, #24\n  muls r7, r4\n  " op " r10, r7\n"
-#define UF_DW4T_M0_ROWO(op0, c1, c2) UF_DW4T_M0_TAPO(op0, "0") UF_DW4T_M0_TAPO("add", c1) UF_DW4T_M0_TAPO("add", c2)
-#define UF_DW4T_M0_33O(c1, c2)                                                                \
-    UF_DW4T_M0_ROWO("mov", c1, c2) "  add r0, lr\n" UF_DW4T_M0_ROWO("add", c1, c2) "  add r0, lr\n" \
-    UF_DW4T_M0_ROWO("add", c1, c2)
-UF_DW4Q_M0("uf_dw4q33c8_m0", UF_DW4T_M0_33O("8", "16"), "", "", "", "", UF_DW4Q_M0_XS);
-UF_DW4Q_M0("uf_dw4q33c32_m0", UF_DW4T_M0_33O("32", "64"), "", "", "", "", UF_DW4Q_M0_XS);
+// (Variants with the taps' inputs at immediate offsets for rows of 8 and 32 channels saved
+// 20 of 21 cycles a tap, 54 k cycles on person_detect, for 1.4 KB of code: on an RP2040 natmod
+// code lives in the GC heap, so they are not kept.)
 UF_DW4Q_M0("uf_dw4x1q33_m0", UF_DW4T_M0_33(UF_DW4X1T_M0_TAP), "  movs r7, #0\n", "", "", "", "");
 // The border windows of 2x3, 3x2 and 2x2 taps (g[9..11] = cor, pre, post).
 void uf_dw4q23_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
