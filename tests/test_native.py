@@ -231,31 +231,33 @@ def _run_dir(mdir: str, name: str, tmp_path: Path) -> str:
     return str(tmp_path)
 
 
-@pytest.mark.parametrize("model", ["hello_world_int8", "micro_speech_quantized", "person_detect"])
-def test_natmod_matches_tflm(natmod_dir, baked, model, tmp_path):
-    data, mdir, name = baked(model)
+def _assert_native_matches_tflm(data, mdir, name, model, run, natmods, count, what):
+    """The model in run on the native tier with the natmods folder natmods, under the unix port:
+    person_detect's two images or count seeded inputs, each output TFLM's bytes."""
     if model == "person_detect":
         xs = [bmp_input("person.bmp"), bmp_input("no_person.bmp")]
     else:
         m = load_cpython(mdir, name, "pure")
-        xs = seeded(m.input_dtype[0], m.input_shape[0], 10)
-    outs, us = run_batch(
-        _run_dir(mdir, name, tmp_path),
-        name,
-        [[x.tobytes()] for x in xs],
-        heapsize="2M",
-        env={"UPYFLOW_TIER": "native"},
-        extra_paths=[natmod_dir],
+        xs = seeded(m.input_dtype[0], m.input_shape[0], count)
+    outs, _ = run_batch(
+        run, name, [[x.tobytes()] for x in xs], heapsize="2M", env={"UPYFLOW_TIER": "native"}, extra_paths=[natmods]
     )
     assert len(outs) == len(xs)
     for k, (x, got) in enumerate(zip(xs, outs)):
         want = run_tflm(data, [x])[0]
         assert_same(
-            np.frombuffer(got[0], want.dtype).reshape(want.shape), want, "%s input %d: natmod vs TFLM" % (model, k)
+            np.frombuffer(got[0], want.dtype).reshape(want.shape), want, "%s input %d, %s: vs TFLM" % (model, k, what)
         )
 
 
-_FAMILIES_SCRIPT = """
+@pytest.mark.parametrize("model", ["hello_world_int8", "micro_speech_quantized", "person_detect"])
+def test_natmod_matches_tflm(natmod_dir, baked, model, tmp_path):
+    data, mdir, name = baked(model)
+    _assert_native_matches_tflm(data, mdir, name, model, _run_dir(mdir, name, tmp_path), natmod_dir, 10, "natmod")
+
+
+# A model loaded on the native tier under the unix port (then each script's report lines).
+_LOAD_NATIVE = """
 import sys
 sys.path.insert(0, %(lib)r)
 sys.path.insert(0, %(natmod)r)
@@ -264,10 +266,14 @@ import upyflow
 import upyflow_native as u
 m = upyflow.load(%(name)r, 'native')
 kernels = __import__(%(name)r).OP_KERNELS
-print('NATIVE', ' '.join(k for k in kernels if u.kernel_index(k) >= 0))
+"""
+_FAMILIES_SCRIPT = (
+    _LOAD_NATIVE
+    + """print('NATIVE', ' '.join(k for k in kernels if u.kernel_index(k) >= 0))
 print('PYTHON', ' '.join(k for k in kernels if u.kernel_index(k) < 0))
 print('LOADED', ' '.join(sorted(k[15:] for k in sys.modules if k.startswith('upyflow_native_'))))
 """
+)
 
 
 def _natmods_without(natmod_dir: str, family: str, tmp_path: Path) -> str:
@@ -307,40 +313,15 @@ def test_natmod_without_a_family_module_falls_back_and_matches_tflm(natmod_dir, 
     _assert_native_matches_tflm(data, mdir, name, model, run, natmods, 6, "without upyflow_native_%s" % missing)
 
 
-def _assert_native_matches_tflm(data, mdir, name, model, run, natmods, count, what):
-    """The model in run on the native tier with the natmods folder natmods, under the unix port:
-    person_detect's two images or count seeded inputs, each output TFLM's bytes."""
-    if model == "person_detect":
-        xs = [bmp_input("person.bmp"), bmp_input("no_person.bmp")]
-    else:
-        m = load_cpython(mdir, name, "pure")
-        xs = seeded(m.input_dtype[0], m.input_shape[0], count)
-    outs, _ = run_batch(
-        run, name, [[x.tobytes()] for x in xs], heapsize="2M", env={"UPYFLOW_TIER": "native"}, extra_paths=[natmods]
-    )
-    assert len(outs) == len(xs)
-    for k, (x, got) in enumerate(zip(xs, outs)):
-        want = run_tflm(data, [x])[0]
-        assert_same(
-            np.frombuffer(got[0], want.dtype).reshape(want.shape), want, "%s input %d, %s: vs TFLM" % (model, k, what)
-        )
-
-
-_UNLOADABLE_SCRIPT = """
-import sys
-sys.path.insert(0, %(lib)r)
-sys.path.insert(0, %(natmod)r)
-sys.path.insert(0, %(mod)r)
-import upyflow
-import upyflow_native as u
-m = upyflow.load(%(name)r, 'native')
-kernels = __import__(%(name)r).OP_KERNELS
-print('TIER', m.tier)
+_UNLOADABLE_SCRIPT = (
+    _LOAD_NATIVE
+    + """print('TIER', m.tier)
 print('PYTHON', ' '.join(k for k in kernels if u.kernel_index(k) < 0))
 print('VIPER', ' '.join(sorted(k[22:] for k in sys.modules if k.startswith('upyflow.kernels_viper.'))))
 print('PURE', ' '.join(sorted(k[21:] for k in sys.modules if k.startswith('upyflow.kernels_pure.'))))
 m2 = upyflow.load(%(name)r, 'native')   # a second model: the family is not tried again
 """
+)
 # Why a family's natmod does not load on a board, as the unix port can stage it: a module whose
 # import raises MemoryError as esp32's esp_native_code_commit does when no executable RAM block
 # is big enough (ports/esp32/main.c: m_malloc_fail, "memory allocation failed, allocating N
