@@ -271,12 +271,15 @@ int main(void) {
         (20, 8, 3, 1),
     ],
 )
-def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
+@pytest.mark.parametrize("wmin", [-128, -127])
+def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd, wmin):
     """1x1 CONV_2D as ARMv6-M code (the packed two-pixel kernel and its fallbacks) with
-    inputs and weights at -128 (the extreme products, 16384 each) and random ones,
-    weights at an odd address (byte loads) or an even one (uf_mac2x2ph_m0's halfword
-    loads, which fault unaligned), against sums and requantization in Python."""
-    got, want, _, _ = _pointwise(tmp_path, in_c, out_c, width, w_odd, -128 if out_c % 2 == 0 else 3)
+    inputs and weights at -128 (the extreme products, 16384 each) and random ones, or
+    weights in [-127, 127] at both ends (the fused kernels' ADCS lane split: products of
+    -16256 and 16256), weights at an odd address (byte loads) or an even one
+    (uf_mac2x2ph_m0's halfword loads, which fault unaligned), against sums and
+    requantization in Python."""
+    got, want, _, _ = _pointwise(tmp_path, in_c, out_c, width, w_odd, -128 if out_c % 2 == 0 else 3, wmin=wmin)
     assert got == want
 
 
@@ -298,13 +301,15 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])
-def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_odd):
+@pytest.mark.parametrize("wmin", [-128, -127])
+def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_odd, wmin):
     """conv1x1_wtab_m0 (layers of more than 32 inputs given kernel_spec's scratch: blocks of
     rows sign-extended into it, uf_mac2x2pqn_m0 over the pixel pairs) with a scratch of `rows`
     rows' table words (rows * (in_c + 4)) and `extra` words, odd pixel counts and channel
     tails, a scratch too small or too few pixels (the fallbacks), against sums and
     requantization in Python; the words past the scratch untouched. out_off 3 > act_min:
-    no fused requantization."""
+    no fused requantization; a weight at -128 (wmin): no table (uf_mac2x2pqn_m0's ADCS lane
+    split wants weights in [-127, 127])."""
     import numpy as np
 
     wtab_n = rows * (in_c + 4) + extra
@@ -317,10 +322,11 @@ def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_
     if block < out_c & ~3 and fit(wtab_n - width // 2 * in_c) >= 8:
         block = fit(wtab_n - width // 2 * in_c)
     for off in (-128, 3):
-        got, want, scratch, w = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n)
+        got, want, scratch, w = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n, wmin)
         assert got == want, off
-        # the table's path where it pays and suits (uf_rq1_m0's act_min >= out_off), else none
-        used = off == -128 and width >= 12 and block >= 4  # (UF_M0_WTAB_PIXELS)
+        # the table's path where it pays and suits (uf_rq1_m0's act_min >= out_off, no weight
+        # at -128), else none
+        used = off == -128 and width >= 12 and block >= 4 and wmin == -127  # (UF_M0_WTAB_PIXELS)
         words = np.frombuffer(scratch, "<i4")
         assert words.any() == used
         if used:  # the last block's first row pair: its first two inputs' weights
@@ -328,10 +334,11 @@ def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_
             assert words[:4].tolist() == [*w[c0, :2], *w[c0 + 1, :2]]
 
 
-def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0):
+def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0, wmin=-128):
     """uf_conv2d_s8 on a 1 x width x in_c input (random, the extremes at the first pair and
-    the last pixel) under unicorn with a scratch of wtab_n words: its outputs, Python's, the
-    scratch's bytes after the call and the weights."""
+    the last pixel) with weights in [wmin, 127] (wmin at the first row and half the last,
+    with wmin = -127 127 at the second row) under unicorn with a scratch of wtab_n words:
+    its outputs, Python's, the scratch's bytes after the call and the weights."""
     _need()
     import numpy as np
 
@@ -339,9 +346,11 @@ def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0):
     x = rng.integers(-128, 128, (width, in_c))
     x[:2] = -128  # both lanes of the first pixel pair at the extreme
     x[-1] = 127
-    w = rng.integers(-128, 128, (out_c, in_c))
-    w[0] = -128
-    w[-1, : in_c // 2] = -128
+    w = rng.integers(wmin, 128, (out_c, in_c))
+    w[0] = wmin
+    w[-1, : in_c // 2] = wmin
+    if wmin > -128 and out_c > 2:
+        w[1] = 127
     bias = rng.integers(-1000, 1000, out_c)
     mult = rng.integers(1 << 30, MAX, out_c)
     # right shifts up to 13 (uf_rq1_m0's table, the contiguous pixel loop) or 14 (uf_rq_m0's)
@@ -449,6 +458,61 @@ def test_dot_s8_wrap_m0(tmp_path):
             k = n + i
             s = int(np.dot(a[i : i + k].astype(np.int64), w[3 * i : 3 * i + k].astype(np.int64)))
             assert got[i] == c_int32(s), (n, i)
+
+
+M128 = r"""
+#include "mac8.h"
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    int8_t *b = (int8_t *)IO + 6144;
+    for (int i = 0; i < IO[0]; i++) {   // case i: n = IO[2 + 3i] bytes at b + IO[1 + 3i], -128 at IO[3 + 3i]
+        int8_t *w = b + IO[1 + 3 * i];
+        int n = IO[2 + 3 * i], pos = IO[3 + 3 * i];
+        w[-1] = w[n] = -128;   // (just outside)
+        if (pos >= 0) {
+            w[pos] = -128;
+        }
+        IO[1024 + i] = uf_m128_m0(w, n);
+        w[-1] = w[n] = 5;
+        if (pos >= 0) {
+            w[pos] = 5;
+        }
+    }
+    return 0;
+}
+"""
+
+
+def test_m128_m0(tmp_path):
+    """uf_m128_m0 (whether a weight is -128: the fused pointwise kernels' precondition) at
+    every start alignment, lengths around its three-word loop, -128 at the first, a middle and
+    the last byte or nowhere (and always just outside the range), against Python."""
+    _need()
+    t = TARGETS["armv6m"]
+    src = tmp_path / "m128.c"
+    src.write_text(M128 % IO)
+    elf_path = tmp_path / "m128.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
+    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
+    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
+    elf = read_elf(elf_path)
+    cases = []
+    for off in (1, 2, 3, 4):
+        for n in (0, 1, 3, 4, 11, 12, 13, 16, 24, 27, 100, 333):
+            for pos in {-1, 0, n // 2, n - 1}:
+                if pos < n:
+                    cases.append((off, n, pos))
+    assert len(cases) <= 200
+    blob = bytearray(6144 + 512)
+    blob[:4] = struct.pack("<i", len(cases))
+    for i, c in enumerate(cases):
+        blob[4 + 12 * i : 16 + 12 * i] = struct.pack("<3i", *c)
+    rng = random.Random(3)
+    blob[6144:] = bytes(rng.choice([v & 255 for v in range(-127, 128)]) for _ in range(512))
+    r = backend(t).execute(t, elf, [(IO, bytes(blob))], [(IO, 6144)])
+    assert r.fault is None, r.fault
+    got = struct.unpack("<%di" % len(cases), r.reads[0][4096 : 4096 + 4 * len(cases)])
+    assert [g != 0 for g in got] == [pos >= 0 for _, _, pos in cases]
 
 
 SRDHM = r"""

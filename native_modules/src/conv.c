@@ -203,7 +203,11 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
     uf_rq_m0_t mem[UF_M0_PW_ENTRIES];
     const int32_t lim[3] = {out_off, act_min, act_max};
     int c_first = 0;
-    if (wtab_n && s_h == 1 && s_w == 1 && in_w == out_w) {
+    // The fused kernels (uf_mac2x2pq8_m0 and the others: pixels one after another) split
+    // their lanes with ADCS, which wants no weight at -128 (uf_m128_m0, once per layer).
+    int fuse = s_h == 1 && s_w == 1 && in_w == out_w && out_h * out_w >= 2
+               && (wtab_n || in_c == 8 || in_c == 16 || in_c == 32) && !uf_m128_m0(w, out_c * in_c);
+    if (wtab_n && fuse) {
         c_first = conv1x1_wtab_m0(x, w, bias, out, mult, shift, in_c, out_h * out_w, out_c, lim, wtab, wtab_n,
                                   mem);
     }
@@ -230,7 +234,7 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
         int8_t *o = out + c0;
         int left = out_h * out_w;
         int usual = pairs && ok == 2 && n4 == nb && s_h == 1 && s_w == 1 && in_w == out_w;
-        if (usual && tabbed && (in_c == 8 || in_c == 16 || in_c == 32)) {
+        if (usual && fuse && tabbed && (in_c == 8 || in_c == 16 || in_c == 32)) {
             // Requantized in the MAC kernel: the table (with the rows' entries) after t's
             // nb entries, the packed inputs after it (t1 unused).
             int32_t *wq = (int32_t *)(mem + nb), *xq = wq + (size_t)nb * (in_c + 4);

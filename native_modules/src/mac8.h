@@ -372,6 +372,44 @@ __asm__(
     UF_M0_END("uf_tab2_m0"));
 #endif
 
+// Whether a byte of w[0..n) is -128 (nonzero; n >= 0, any alignment): the kernels that split
+// their lanes with ADCS (uf_mac2x2pq8_m0 and the others) want weights in [-127, 127], which
+// TFLite's int8 weights are (symmetric); this is their check, once per layer: words three at
+// a time (x ^ 0x80808080 has a zero byte: 1.6 cycles a byte), bytes around them.
+int uf_m128_m0(const int8_t *w, int n);
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_m128_m0")
+    "  push {r4, r5, r6, r7, lr}\n"
+    "  adds r1, r1, r0\n"
+    "  movs r4, #0\n"
+    "1:\n"                                 /* bytes up to a word boundary */
+    "  cmp r0, r1\n  beq 8f\n"
+    "  lsls r2, r0, #30\n  beq 2f\n"
+    "  ldrb r2, [r0]\n  adds r0, #1\n  cmp r2, #128\n  bne 1b\n"
+    "  b 7f\n"
+    "2:\n"
+    "  mov lr, r1\n  subs r1, #12\n  mov r12, r1\n"   /* the end, the last three words' */
+    "  movs r2, #128\n  lsls r3, r2, #8\n  orrs r2, r3\n  lsls r3, r2, #16\n  orrs r2, r3\n"
+    "  lsrs r3, r2, #7\n"                 /* 0x80808080, 0x01010101 */
+    "  b 4f\n"
+    "3:\n"
+    "  ldm r0!, {r1, r6, r7}\n"
+    "  eors r1, r2\n  subs r5, r1, r3\n  bics r5, r1\n  orrs r4, r5\n"
+    "  eors r6, r2\n  subs r5, r6, r3\n  bics r5, r6\n  orrs r4, r5\n"
+    "  eors r7, r2\n  subs r5, r7, r3\n  bics r5, r7\n  orrs r4, r5\n"
+    "4:\n"
+    "  cmp r0, r12\n  bls 3b\n"
+    "  ands r4, r2\n  bne 7f\n"
+    "  mov r1, lr\n"
+    "5:\n"                                 /* the bytes after the words */
+    "  cmp r0, r1\n  beq 8f\n"
+    "  ldrb r2, [r0]\n  adds r0, #1\n  cmp r2, #128\n  bne 5b\n"
+    "7:\n  movs r0, #1\n  pop {r4, r5, r6, r7, pc}\n"
+    "8:\n  movs r0, #0\n  pop {r4, r5, r6, r7, pc}\n"
+    UF_M0_END("uf_m128_m0"));
+#endif
+
 // X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs. Where
 // both ends and n are multiples of four, one word load per pixel and four inputs (8.5
 // cycles a word, the byte loads' 9.5): X[k] from byte k of each, bytes 1 and 2 as bytes 0
@@ -1166,6 +1204,28 @@ void uf_mac2x2pq16_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
                       int pairs);
 void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
                       int pairs);
+// Their passes (8 MACs, 21 cycles; uf_mac2x2pt_m0's: 22) want weights in [-127, 127]
+// (conv.c checks the layer's with uf_m128_m0): then |x*w| <= 16256 and a row's two products
+// sum to P = L + H * 2^16 with L, H in [-32512, 32512] (P fits int32), so ASRS #16 leaves
+// bit 15 of P in C and (P >> 16) + C is H exactly: per row ADD P to accA (a high register:
+// no flags), ASRS, ADCS into accB (a low register), where uf_mac2x2pt_m0 adds 32767 first.
+// Rows 0 and 1: accA in r8, r10, accB in r6, r7; the weights two LDMs of two (r4, r5), X in
+// r2, r3. The first pass sets the accumulators, H there as (P + 32768) >> 16 (r12 = 32768).
+// The sums as uf_mac2x2pt_m0's: pixel 1's -accB, pixel 0's accA + (-accB << 16).
+#define UF_MAC2X2PA_M0_MOV(a, b) "  mov " a ", r4\n  add r4, r12\n  asrs " b ", r4, #16\n"
+#define UF_MAC2X2PA_M0_ADD(a, b) "  add " a ", r4\n  asrs r4, r4, #16\n  adcs " b ", r4\n"
+#define UF_MAC2X2PA_M0_PASS(op)                                                               \
+    "  ldm r0!, {r2, r3}\n"                                                                    \
+    "  ldm r1!, {r4, r5}\n  muls r4, r2\n  muls r5, r3\n  adds r4, r4, r5\n" op("r8", "r6")    \
+    "  ldm r1!, {r4, r5}\n  muls r4, r2\n  muls r5, r3\n  adds r4, r4, r5\n" op("r10", "r7")
+#define UF_MAC2X2PA_M0_4(op)                                                                  \
+    UF_MAC2X2PA_M0_PASS(op) UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD)                             \
+    UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD) UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD)
+#define UF_MAC2X2PA_M0_32768 "  movs r7, #128\n  lsls r7, r7, #8\n  mov r12, r7\n"
+// The four sums: row 0's pixel 0 in r2, pixel 1 in r9; row 1's in r10, r11
+#define UF_MAC2X2PA_M0_SUMS                                                                   \
+    "  negs r6, r6\n  lsls r2, r6, #16\n  add r2, r8\n  mov r9, r6\n"                           \
+    "  negs r7, r7\n  lsls r4, r7, #16\n  add r4, r10\n  mov r10, r4\n  mov r11, r7\n"
 // The fused kernels' side paths (UF_RQT_M0's; lr, the row pair's out, kept on the stack
 // around the call; R at [sp+8])
 #define UF_MAC2X2PQ_M0_SIDES(l, j)                                                            \
@@ -1183,19 +1243,15 @@ __asm__(                                                                        
     "  ldr r4, [sp, #68]\n  str r4, [sp, #12]\n"                                              \
     "  ldr r4, [sp, #72]\n  str r4, [sp, #24]\n"                                              \
     "  ldr r4, [sp, #76]\n  str r4, [sp, #28]\n"                                              \
-    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */         \
+    UF_MAC2X2PA_M0_32768                                                                      \
     "1:\n"                    /* a pixel pair: its inputs packed into X */                    \
     "  ldr r0, [sp, #24]\n  adds r0, #" in_c "\n  movs r1, #" in_c "\n  adds r1, r1, r0\n"     \
     "  str r1, [sp, #24]\n  ldr r2, [sp, #16]\n  movs r3, #" in_c "\n"                        \
-    "  bl uf_pack2_m0\n"                                                                      \
+    "  bl uf_pack2_m0\n"                                                                     \
     "  ldr r0, [sp, #0]\n  mov lr, r0\n  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n"             \
     "2:\n"                                                                                    \
     passes                                                                                    \
-    /* the sums (UF_MAC2X2P_M0_OUT's): row 0's pixel 0 in r2, pixel 1 in r9; row 1's */       \
-    /* in r10, r11 */                                                                         \
-    "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"           \
-    "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"                       \
-    "  mov r10, r6\n  mov r11, r5\n"                                                          \
+    UF_MAC2X2PA_M0_SUMS                                                                       \
     "  mov r0, lr\n  ldr r7, [sp, #4]\n"                                                     \
     UF_RQT_M0("1", "0") "  mov r2, r10\n" UF_RQT_M0("2", "1")                                  \
     "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */                \
@@ -1213,10 +1269,11 @@ __asm__(                                                                        
     UF_MAC2X2PQ_M0_SIDES("1", "0") UF_MAC2X2PQ_M0_SIDES("2", "1")                             \
     UF_MAC2X2PQ_M0_SIDES("3", "0") UF_MAC2X2PQ_M0_SIDES("4", "1")                             \
     UF_M0_END(name))
-UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PT_M0_4("mov"), "8");
-UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add"), "16");
-UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_4("add")
-               UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "32");
+#define UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_ADD)
+UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_MOV), "8");
+UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_MOV) UF_MAC2X2PA_M0_4A, "16");
+UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_MOV) UF_MAC2X2PA_M0_4A
+               UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A, "32");
 // uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): after a row pair's first four passes
 // sixteen per loop test, entered at the pass (n - 8) / 8 mod 4 groups of four before its end (a
 // jump by ADD PC, its offset computed once: ~22.4 cycles per 8 MACs at n = 128, four passes
@@ -1241,13 +1298,14 @@ __asm__(
     "  ldr r4, [sp, #84]\n  str r4, [sp, #24]\n"
     "  ldr r4, [sp, #88]\n  str r4, [sp, #28]\n"
     "  ldr r4, [sp, #92]\n  lsls r5, r4, #2\n  str r5, [sp, #36]\n"
-    /* the entry: (-(n / 8 - 1) mod 4) groups into the loop (128 bytes each) less 2 (ADD PC */
+    /* the entry: (-(n / 8 - 1) mod 4) groups into the loop (120 bytes each) less 2 (ADD PC */
     /* reads its own address + 4, the loop starts 2 after it); n = 8: past the loop */
     "  lsrs r4, r4, #3\n  subs r4, #1\n  beq 7f\n"
-    "  rsbs r4, r4, #0\n  lsls r4, r4, #30\n  lsrs r4, r4, #23\n  subs r4, #2\n  b 4f\n"
-    "7:\n  movs r4, #129\n  lsls r4, r4, #2\n"  /* 516: past the loop's 518 bytes */
+    "  rsbs r4, r4, #0\n  lsls r4, r4, #30\n  lsrs r4, r4, #30\n  movs r5, #120\n  muls r4, r5\n"
+    "  subs r4, #2\n  b 4f\n"
+    "7:\n  movs r4, #121\n  lsls r4, r4, #2\n"  /* 484: past the loop's 486 bytes */
     "4:\n  str r4, [sp, #40]\n"
-    "  movs r7, #128\n  lsls r7, r7, #8\n  subs r7, #1\n  mov r12, r7\n"  /* 32767 */
+    UF_MAC2X2PA_M0_32768
     "1:\n"                    /* a pixel pair */
     "  ldr r0, [sp, #24]\n  cmp r0, #0\n  beq 4f\n"
     "  ldr r3, [sp, #92]\n  adds r0, r0, r3\n  adds r1, r0, r3\n"  /* its inputs' ends */
@@ -1257,16 +1315,14 @@ __asm__(
     "  ldr r0, [sp, #32]\n  str r0, [sp, #0]\n"
     "  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n  ldr r4, [sp, #36]\n  adds r4, r4, r0\n  mov lr, r4\n"
     "2:\n"
-    UF_MAC2X2PT_M0_4("mov")
+    UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_MOV)
     "  ldr r2, [sp, #40]\n  add pc, r2\n"
     ".Luf_pqn_loop:\n"
-    UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add")
+    UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A
     "  cmp r0, lr\n  beq .Luf_pqn_end\n  b .Luf_pqn_loop\n"
     ".Luf_pqn_end:\n"
-    ".if .Luf_pqn_end - .Luf_pqn_loop != 518\n  .error \"uf_mac2x2pqn_m0's loop is not 4 x 128 bytes\"\n.endif\n"
-    "  mov r4, r9\n  negs r4, r4\n  lsls r2, r4, #16\n  add r2, r8\n  mov r9, r4\n"
-    "  mov r5, r11\n  negs r5, r5\n  lsls r6, r5, #16\n  add r6, r10\n"
-    "  mov r10, r6\n  mov r11, r5\n"
+    ".if .Luf_pqn_end - .Luf_pqn_loop != 486\n  .error \"uf_mac2x2pqn_m0's loop is not 4 x 120 bytes\"\n.endif\n"
+    UF_MAC2X2PA_M0_SUMS
     "  ldr r0, [sp, #0]\n  ldr r7, [sp, #4]\n"
     UF_RQT_M0("1", "0") "  mov r2, r10\n" UF_RQT_M0("2", "1")
     "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */
