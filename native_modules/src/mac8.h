@@ -1222,14 +1222,66 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     UF_MAC2X2PA_M0_PASS(op) UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD)                             \
     UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD) UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD)
 #define UF_MAC2X2PA_M0_32768 "  movs r7, #128\n  lsls r7, r7, #8\n  mov r12, r7\n"
-// The four sums: row 0's pixel 0 in r2, pixel 1 in r9; row 1's in r10, r11
-#define UF_MAC2X2PA_M0_SUMS                                                                   \
-    "  negs r6, r6\n  lsls r2, r6, #16\n  add r2, r8\n  mov r9, r6\n"                           \
-    "  negs r7, r7\n  lsls r4, r7, #16\n  add r4, r10\n  mov r10, r4\n  mov r11, r7\n"
 // The fused kernels' side paths (UF_RQT_M0's; lr, the row pair's out, kept on the stack
 // around the call; R at [sp+8])
 #define UF_MAC2X2PQ_M0_SIDES(l, j)                                                            \
     UF_RQT_M0_SIDE(l, j, "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n", "  ldr r3, [sp, #8]\n")
+// The epilogue's rows: one row's two outputs requantized with its entry read once (F, m
+// split and T shared by the pixels: 19.5 cycles an output, UF_RQT_M0's 22 with the sum's
+// move; both below the origin 11.5). In: r2, r7 = pixel 0's and 1's sums, r1 = the row's
+// entry, r0 = pixel 0's output (pixel 1's out_c, [sp+12], on), r9 = act_min. Out: r1 and
+// r8 past the entry, r6 its last word; r2-r5, r7 clobbered. A sum at T or more takes both
+// pixels through UF_RQT_M0 (labels l1..l7, la and lb for its two).
+#define UF_PQ2_M0_ROW(l, t)  /* (t: the side paths' labels or trampolines to them) */        \
+    "  ldm r1!, {r3, r4, r5, r6}\n"         /* F, m, C, 15 + r | T << 16 */                   \
+    "  mov r8, r1\n"                                                                          \
+    "  subs r2, r2, r3\n  blt " t "1f\n"                                                      \
+    "  subs r7, r7, r3\n  blt " t "2f\n"                                                      \
+    "  lsrs r3, r6, #16\n"                                                                    \
+    "  cmp r2, r3\n  bhs " t "3f\n"                                                           \
+    "  cmp r7, r3\n  bhs " t "3f\n"                                                           \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n"                                                     \
+    "  movs r1, r4\n  muls r1, r2\n  muls r2, r3\n  adds r2, r2, r5\n  lsrs r2, r2, #16\n"      \
+    "  adds r2, r2, r1\n  lsrs r2, r6\n  add r2, r9\n  strb r2, [r0, #0]\n"                    \
+    "  muls r4, r7\n  muls r7, r3\n  adds r7, r7, r5\n  lsrs r7, r7, #16\n  adds r7, r7, r4\n"  \
+    "  lsrs r7, r6\n"                                                                         \
+    l "4:\n  add r7, r9\n"                                                                    \
+    l "5:\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n"                                        \
+    l "6:\n  mov r1, r8\n"
+#define UF_PQ2_M0_ROW_SIDES(l, la, lb)                                                        \
+    l "1:\n"                                /* y0 < 0: act_min; pixel 1 alone (r3 = F) */     \
+    "  subs r7, r7, r3\n  mov r3, r9\n  strb r3, [r0, #0]\n  blt " l "7f\n"                    \
+    "  lsrs r3, r6, #16\n  cmp r7, r3\n  bhs " l "3f\n"                                       \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r7\n  muls r7, r4\n"                        \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r7, r7, r3\n  lsrs r7, r6\n"                 \
+    "  b " l "4b\n"                                                                           \
+    l "7:\n  mov r7, r9\n  b " l "5b\n"     /* y1 < 0 */                                      \
+    l "2:\n"                                /* y1 < 0 <= y0: pixel 0 alone */                 \
+    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " l "3f\n"                                       \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n"                 \
+    "  add r4, r9\n  strb r4, [r0, #0]\n  b " l "7b\n"                                        \
+    l "3:\n"               /* y0, y1 (less F) in r2, r7: both through UF_RQT_M0 with the sums */ \
+    "  mov r1, r8\n  subs r1, #16\n  ldr r3, [r1]\n  adds r2, r2, r3\n  adds r7, r7, r3\n"      \
+    "  push {r7}\n  mov r7, r9\n"                                                             \
+    UF_RQT_M0(la, "0")                                                                        \
+    "  pop {r2}\n  subs r1, #16\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"                     \
+    UF_RQT_M0(lb, "0")                                                                        \
+    "  ldr r3, [sp, #12]\n  subs r0, r0, r3\n  b " l "6b\n"                                    \
+    UF_RQT_M0_SIDE(la, "0", "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n",       \
+                   "  ldr r3, [sp, #12]\n")                                                   \
+    UF_MAC2X2PQ_M0_SIDES(lb, "0")
+// The row pair's four sums requantized (out: r0 at pixel 0's output of the pair's row 0;
+// after, r0 at the next pair's): rows 1 and 2 (in r8, r6 and r10, r7 as the passes leave them),
+// row 1's side paths through trampolines (UF_PQ2_M0_TRAMP, after the row pair loop's branch)
+#define UF_PQ2_M0_EPILOGUE                                                                    \
+    "  mov r11, r7\n  negs r7, r6\n  lsls r2, r7, #16\n  add r2, r8\n"                        \
+    UF_PQ2_M0_ROW("1", "7")                                                                   \
+    "  mov r7, r11\n  negs r7, r7\n  lsls r2, r7, #16\n  add r2, r10\n  adds r0, #1\n"         \
+    UF_PQ2_M0_ROW("2", "2")                                                                   \
+    "  adds r0, #1\n"
+#define UF_PQ2_M0_TRAMP "71:\n  b 11f\n72:\n  b 12f\n73:\n  b 13f\n"
+#define UF_PQ2_M0_SIDES UF_PQ2_M0_ROW_SIDES("2", "5", "6") UF_PQ2_M0_ROW_SIDES("1", "3", "4")
 // (name, the passes)
 #define UF_MAC2X2PQ_M0(name, passes, in_c)                                                    \
 __asm__(                                                                                      \
@@ -1238,7 +1290,7 @@ __asm__(                                                                        
                        /* [sp+12]: out_c, [sp+16]: X, [sp+20]: W, [sp+24]: x, [sp+28]: pairs */ \
                        /* left; out_c, x, pairs at [sp+68], [sp+72], [sp+76] */              \
     "  str r2, [sp, #0]\n  str r0, [sp, #16]\n  str r1, [sp, #20]\n"                         \
-    "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"                                                \
+    "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n  mov r9, r4\n"                                  \
     "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"                             \
     "  ldr r4, [sp, #68]\n  str r4, [sp, #12]\n"                                              \
     "  ldr r4, [sp, #72]\n  str r4, [sp, #24]\n"                                              \
@@ -1251,23 +1303,19 @@ __asm__(                                                                        
     "  ldr r0, [sp, #0]\n  mov lr, r0\n  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n"             \
     "2:\n"                                                                                    \
     passes                                                                                    \
-    UF_MAC2X2PA_M0_SUMS                                                                       \
-    "  mov r0, lr\n  ldr r7, [sp, #4]\n"                                                     \
-    UF_RQT_M0("1", "0") "  mov r2, r10\n" UF_RQT_M0("2", "1")                                  \
-    "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */                \
-    "  mov r2, r9\n" UF_RQT_M0("3", "0") "  mov r2, r11\n" UF_RQT_M0("4", "1")                 \
-    "  mov r0, lr\n  adds r0, #2\n  mov lr, r0\n"                                            \
+    "  mov r0, lr\n"                                                                          \
+    UF_PQ2_M0_EPILOGUE                                                                        \
+    "  mov lr, r0\n"                                                                          \
     "  ldr r0, [sp, #16]\n"                                                                   \
     "  lsls r3, r6, #24\n"  /* bit 8 of the last row's 15 + r: the table's end */              \
-    "  bcs 8f\n  b 2b\n8:\n"                                                                  \
+    "  bcs 8f\n  b 2b\n" UF_PQ2_M0_TRAMP "8:\n"                                               \
     "  ldr r0, [sp, #0]\n  ldr r3, [sp, #12]\n  lsls r3, r3, #1\n  adds r0, r0, r3\n"       \
     "  str r0, [sp, #0]\n"    /* the next pair's out */                                       \
     "  ldr r4, [sp, #28]\n  subs r4, r4, #1\n  str r4, [sp, #28]\n"                           \
     "  beq 9f\n  b 1b\n9:\n"                                                                  \
     "  add sp, #32\n"                                                                         \
     UF_M0_RESTORE                                                                             \
-    UF_MAC2X2PQ_M0_SIDES("1", "0") UF_MAC2X2PQ_M0_SIDES("2", "1")                             \
-    UF_MAC2X2PQ_M0_SIDES("3", "0") UF_MAC2X2PQ_M0_SIDES("4", "1")                             \
+    UF_PQ2_M0_SIDES                                                                           \
     UF_M0_END(name))
 #define UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_ADD)
 UF_MAC2X2PQ_M0("uf_mac2x2pq8_m0", UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_MOV), "8");
@@ -1292,7 +1340,7 @@ __asm__(
                        /* [sp+32]: the pixel pair's out, [sp+36]: 4 n, [sp+40]: the entry's */
                        /* offset; out_c, x, pairs, n at [sp+80], [sp+84], [sp+88], [sp+92] */
     "  str r2, [sp, #32]\n  str r0, [sp, #16]\n  str r1, [sp, #20]\n"
-    "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n"
+    "  ldr r4, [r3, #4]\n  str r4, [sp, #4]\n  mov r9, r4\n"
     "  ldr r5, [r3, #8]\n  subs r5, r5, r4\n  str r5, [sp, #8]\n"
     "  ldr r4, [sp, #80]\n  str r4, [sp, #12]\n"
     "  ldr r4, [sp, #84]\n  str r4, [sp, #24]\n"
@@ -1322,15 +1370,12 @@ __asm__(
     "  cmp r0, lr\n  beq .Luf_pqn_end\n  b .Luf_pqn_loop\n"
     ".Luf_pqn_end:\n"
     ".if .Luf_pqn_end - .Luf_pqn_loop != 486\n  .error \"uf_mac2x2pqn_m0's loop is not 4 x 120 bytes\"\n.endif\n"
-    UF_MAC2X2PA_M0_SUMS
-    "  ldr r0, [sp, #0]\n  ldr r7, [sp, #4]\n"
-    UF_RQT_M0("1", "0") "  mov r2, r10\n" UF_RQT_M0("2", "1")
-    "  subs r1, #32\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"  /* pixel 1 */
-    "  mov r2, r9\n" UF_RQT_M0("3", "0") "  mov r2, r11\n" UF_RQT_M0("4", "1")
-    "  ldr r0, [sp, #0]\n  adds r0, #2\n  str r0, [sp, #0]\n"
+    "  ldr r0, [sp, #0]\n"
+    UF_PQ2_M0_EPILOGUE
+    "  str r0, [sp, #0]\n"
     "  ldr r0, [sp, #16]\n"
     "  lsls r3, r6, #24\n"  /* bit 8 of the last row's 15 + r: the table's end */
-    "  bcs 8f\n  b 2b\n8:\n"
+    "  bcs 8f\n  b 2b\n" UF_PQ2_M0_TRAMP "8:\n"
     "  ldr r0, [sp, #32]\n  ldr r3, [sp, #12]\n  lsls r3, r3, #1\n  adds r0, r0, r3\n"
     "  str r0, [sp, #32]\n"   /* the next pair's out */
     "  ldr r0, [sp, #24]\n  cmp r0, #0\n  bne 6f\n"
@@ -1340,8 +1385,7 @@ __asm__(
     "  beq 9f\n  b 1b\n9:\n"
     "  add sp, #44\n"
     UF_M0_RESTORE
-    UF_MAC2X2PQ_M0_SIDES("1", "0") UF_MAC2X2PQ_M0_SIDES("2", "1")
-    UF_MAC2X2PQ_M0_SIDES("3", "0") UF_MAC2X2PQ_M0_SIDES("4", "1")
+    UF_PQ2_M0_SIDES
     UF_M0_END("uf_mac2x2pqn_m0"));
 #endif
 #endif
