@@ -1190,7 +1190,8 @@ UF_DWU_M0("uf_dw4x1w33_m0",
 // tables): per row pair its weight words (as uf_mac2x2pt_m0's table) then its two rows'
 // uf_rq1_m0 entries without .acc, {F, m, C, 15 + r} (conv.c's conv1x1_tab_m0), so W walks
 // on into them; each row pair's four sums are requantized from registers as uf_dw4q33_m0
-// does (one entry read per output, no store and reload of the sums, no uf_rq1_m0 call).
+// does (each row's entry read once for both pixels: UF_PQ2_M0_ROW; no store and reload
+// of the sums, no uf_rq1_m0 call; the passes UF_MAC2X2PA_M0_PASS's, weights in [-127, 127]).
 // For each of `pairs` (> 0) pixel pairs (the pair's inputs at x, in_c = 8, 16 or 32 bytes
 // apart, packed into X by uf_pack2_m0, then x += 2 in_c): pixel 0's outputs of rows 2b,
 // 2b + 1 at out[2b], out[2b + 1], pixel 1's out_c bytes on, then out += 2 out_c (one call
@@ -1324,8 +1325,8 @@ UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_MOV) UF_MAC2X
                UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A, "32");
 // uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): after a row pair's first four passes
 // sixteen per loop test, entered at the pass (n - 8) / 8 mod 4 groups of four before its end (a
-// jump by ADD PC, its offset computed once: ~22.4 cycles per 8 MACs at n = 128, four passes
-// per test: 22.75), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
+// jump by ADD PC, its offset computed once: ~21.3 cycles per 8 MACs at n = 128, four passes
+// per test: 21.75), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
 // layers of more than 32 inputs, their table in kernel_spec's scratch). For each of `pairs`
 // (> 0) pixel pairs: with x, the pair's inputs at x (n bytes apart) packed into X by
 // uf_pack2_m0, then x += 2 n; without (x NULL), the pair's inputs already packed at X, then
