@@ -1229,41 +1229,39 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     UF_RQT_M0_SIDE(l, j, "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n", "  ldr r3, [sp, #8]\n")
 // The epilogue's rows: one row's two outputs requantized with its entry read once (F, m
 // split and T shared by the pixels: 19.5 cycles an output, UF_RQT_M0's 22 with the sum's
-// move; both below the origin 11.5). In: r2, r7 = pixel 0's and 1's sums, r1 = the row's
-// entry, r0 = pixel 0's output (pixel 1's out_c, [sp+12], on), r9 = act_min. Out: r1 and
-// r8 past the entry, r6 its last word; r2-r5, r7 clobbered. A sum at T or more takes both
+// move; both below the origin 10.5). In: r2, r7 = pixel 0's and 1's sums, r1 = the row's
+// entry, r0 = pixel 0's output (pixel 1's out_c, [sp+12], on), r9 = act_min. Out: r1 past
+// the entry, r6 its last word; r2-r5, r7, r8 clobbered. A sum at T or more takes both
 // pixels through UF_RQT_M0 (labels l1..l7, la and lb for its two).
 #define UF_PQ2_M0_ROW(l, t)  /* (t: the side paths' labels or trampolines to them) */        \
     "  ldm r1!, {r3, r4, r5, r6}\n"         /* F, m, C, 15 + r | T << 16 */                   \
-    "  mov r8, r1\n"                                                                          \
     "  subs r2, r2, r3\n  blt " t "1f\n"                                                      \
     "  subs r7, r7, r3\n  blt " t "2f\n"                                                      \
     "  lsrs r3, r6, #16\n"                                                                    \
     "  cmp r2, r3\n  bhs " t "3f\n"                                                           \
     "  cmp r7, r3\n  bhs " t "3f\n"                                                           \
-    "  uxth r3, r4\n  lsrs r4, r4, #16\n"                                                     \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n  mov r8, r1\n"                                       \
     "  movs r1, r4\n  muls r1, r2\n  muls r2, r3\n  adds r2, r2, r5\n  lsrs r2, r2, #16\n"      \
     "  adds r2, r2, r1\n  lsrs r2, r6\n  add r2, r9\n  strb r2, [r0, #0]\n"                    \
     "  muls r4, r7\n  muls r7, r3\n  adds r7, r7, r5\n  lsrs r7, r7, #16\n  adds r7, r7, r4\n"  \
-    "  lsrs r7, r6\n"                                                                         \
-    l "4:\n  add r7, r9\n"                                                                    \
-    l "5:\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n"                                        \
-    l "6:\n  mov r1, r8\n"
+    "  lsrs r7, r6\n  add r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  mov r1, r8\n"      \
+    l "6:\n"
 #define UF_PQ2_M0_ROW_SIDES(l, la, lb)                                                        \
     l "1:\n"                                /* y0 < 0: act_min; pixel 1 alone (r3 = F) */     \
     "  subs r7, r7, r3\n  mov r3, r9\n  strb r3, [r0, #0]\n  blt " l "7f\n"                    \
     "  lsrs r3, r6, #16\n  cmp r7, r3\n  bhs " l "3f\n"                                       \
     "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r7\n  muls r7, r4\n"                        \
     "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r7, r7, r3\n  lsrs r7, r6\n"                 \
-    "  b " l "4b\n"                                                                           \
-    l "7:\n  mov r7, r9\n  b " l "5b\n"     /* y1 < 0 */                                      \
+    "  add r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  b " l "6b\n"                    \
+    l "7:\n"                                /* y1 < 0 */                                      \
+    "  mov r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  b " l "6b\n"                    \
     l "2:\n"                                /* y1 < 0 <= y0: pixel 0 alone */                 \
     "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " l "3f\n"                                       \
     "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
     "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n"                 \
     "  add r4, r9\n  strb r4, [r0, #0]\n  b " l "7b\n"                                        \
     l "3:\n"               /* y0, y1 (less F) in r2, r7: both through UF_RQT_M0 with the sums */ \
-    "  mov r1, r8\n  subs r1, #16\n  ldr r3, [r1]\n  adds r2, r2, r3\n  adds r7, r7, r3\n"      \
+    "  subs r1, #16\n  ldr r3, [r1]\n  adds r2, r2, r3\n  adds r7, r7, r3\n"                   \
     "  push {r7}\n  mov r7, r9\n"                                                             \
     UF_RQT_M0(la, "0")                                                                        \
     "  pop {r2}\n  subs r1, #16\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"                     \
