@@ -1229,38 +1229,41 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     UF_RQT_M0_SIDE(l, j, "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n", "  ldr r3, [sp, #8]\n")
 // The epilogue's rows: one row's two outputs requantized with its entry read once (F, m
 // split and T shared by the pixels: 19.5 cycles an output, UF_RQT_M0's 22 with the sum's
-// move; both below the origin 10.5). In: r2, r7 = pixel 0's and 1's sums, r1 = the row's
+// move; both below the origin 10). In: r2, r7 = pixel 0's and 1's sums, r1 = the row's
 // entry, r0 = pixel 0's output (pixel 1's out_c, [sp+12], on), r9 = act_min. Out: r1 past
 // the entry, r6 its last word; r2-r5, r7, r8 clobbered. A sum at T or more takes both
 // pixels through UF_RQT_M0 (labels l1..l7, la and lb for its two).
-#define UF_PQ2_M0_ROW(l, t)  /* (t: the side paths' labels or trampolines to them) */        \
+#define UF_PQ2_M0_ROW(l, g2, g)  /* (g2, g: the ways to l2, l3, direct or by trampolines) */ \
     "  ldm r1!, {r3, r4, r5, r6}\n"         /* F, m, C, 15 + r | T << 16 */                   \
-    "  subs r2, r2, r3\n  blt " t "1f\n"                                                      \
-    "  subs r7, r7, r3\n  blt " t "2f\n"                                                      \
+    "  subs r2, r2, r3\n  blt " l "1f\n"                                                      \
+    "  subs r7, r7, r3\n  blt " g2 "\n"                                                       \
     "  lsrs r3, r6, #16\n"                                                                    \
-    "  cmp r2, r3\n  bhs " t "3f\n"                                                           \
-    "  cmp r7, r3\n  bhs " t "3f\n"                                                           \
+    "  cmp r2, r3\n  bhs " g "\n"                                                             \
+    "  cmp r7, r3\n  bhs " g "\n"                                                             \
     "  uxth r3, r4\n  lsrs r4, r4, #16\n  mov r8, r1\n"                                       \
     "  movs r1, r4\n  muls r1, r2\n  muls r2, r3\n  adds r2, r2, r5\n  lsrs r2, r2, #16\n"      \
     "  adds r2, r2, r1\n  lsrs r2, r6\n  add r2, r9\n  strb r2, [r0, #0]\n"                    \
     "  muls r4, r7\n  muls r7, r3\n  adds r7, r7, r5\n  lsrs r7, r7, #16\n  adds r7, r7, r4\n"  \
     "  lsrs r7, r6\n  add r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  mov r1, r8\n"      \
     l "6:\n"
-#define UF_PQ2_M0_ROW_SIDES(l, la, lb)                                                        \
+// (a row's frequent side paths, below the origin; g as UF_PQ2_M0_ROW's, from here)
+#define UF_PQ2_M0_ROW_NEG(l, g)                                                               \
     l "1:\n"                                /* y0 < 0: act_min; pixel 1 alone (r3 = F) */     \
     "  subs r7, r7, r3\n  mov r3, r9\n  strb r3, [r0, #0]\n  blt " l "7f\n"                    \
-    "  lsrs r3, r6, #16\n  cmp r7, r3\n  bhs " l "3f\n"                                       \
+    "  lsrs r3, r6, #16\n  cmp r7, r3\n  bhs " g "\n"                                         \
     "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r7\n  muls r7, r4\n"                        \
     "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r7, r7, r3\n  lsrs r7, r6\n"                 \
     "  add r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  b " l "6b\n"                    \
-    l "7:\n"                                /* y1 < 0 */                                      \
-    "  mov r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  b " l "6b\n"                    \
+    l "7:\n"                                /* y1 < 0 (r3 = act_min) */                       \
+    "  ldr r7, [sp, #12]\n  strb r3, [r0, r7]\n  b " l "6b\n"                                  \
     l "2:\n"                                /* y1 < 0 <= y0: pixel 0 alone */                 \
-    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " l "3f\n"                                       \
+    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " g "\n"                                         \
     "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
     "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n"                 \
-    "  add r4, r9\n  strb r4, [r0, #0]\n  b " l "7b\n"                                        \
-    l "3:\n"               /* y0, y1 (less F) in r2, r7: both through UF_RQT_M0 with the sums */ \
+    "  add r4, r9\n  strb r4, [r0, #0]\n  mov r3, r9\n  b " l "7b\n"
+// (a sum at T or more: y0, y1 (less F) in r2, r7, both through UF_RQT_M0 with the sums)
+#define UF_PQ2_M0_ROW_T(l, la, lb)                                                            \
+    l "3:\n"                                                                                  \
     "  subs r1, #16\n  ldr r3, [r1]\n  adds r2, r2, r3\n  adds r7, r7, r3\n"                   \
     "  push {r7}\n  mov r7, r9\n"                                                             \
     UF_RQT_M0(la, "0")                                                                        \
@@ -1272,15 +1275,17 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     UF_MAC2X2PQ_M0_SIDES(lb, "0")
 // The row pair's four sums requantized (out: r0 at pixel 0's output of the pair's row 0;
 // after, r0 at the next pair's): rows 1 and 2 (in r8, r6 and r10, r7 as the passes leave them),
-// row 1's side paths through trampolines (UF_PQ2_M0_TRAMP, after the row pair loop's branch)
+// the side paths below the origin after the row pair loop's branch (UF_PQ2_M0_TRAMP, with
+// trampolines to l3), the rest after the kernel's return (UF_PQ2_M0_SIDES)
 #define UF_PQ2_M0_EPILOGUE                                                                    \
     "  mov r11, r7\n  negs r7, r6\n  lsls r2, r7, #16\n  add r2, r8\n"                        \
-    UF_PQ2_M0_ROW("1", "7")                                                                   \
+    UF_PQ2_M0_ROW("1", "75f", "73f")                                                          \
     "  mov r7, r11\n  negs r7, r7\n  lsls r2, r7, #16\n  add r2, r10\n  adds r0, #1\n"         \
-    UF_PQ2_M0_ROW("2", "2")                                                                   \
+    UF_PQ2_M0_ROW("2", "22f", "74f")                                                          \
     "  adds r0, #1\n"
-#define UF_PQ2_M0_TRAMP "71:\n  b 11f\n72:\n  b 12f\n73:\n  b 13f\n"
-#define UF_PQ2_M0_SIDES UF_PQ2_M0_ROW_SIDES("2", "5", "6") UF_PQ2_M0_ROW_SIDES("1", "3", "4")
+#define UF_PQ2_M0_TRAMP                                                                       \
+    "73:\n  b 13f\n74:\n  b 23f\n75:\n  b 12f\n" UF_PQ2_M0_ROW_NEG("2", "74b") UF_PQ2_M0_ROW_NEG("1", "73b")
+#define UF_PQ2_M0_SIDES UF_PQ2_M0_ROW_T("2", "5", "6") UF_PQ2_M0_ROW_T("1", "3", "4")
 // (name, the passes)
 #define UF_MAC2X2PQ_M0(name, passes, in_c)                                                    \
 __asm__(                                                                                      \
