@@ -296,8 +296,13 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd, wmin):
         (64, 36, 12, 8, 6 * 64),  # the inputs packed once beside blocks of 8 rows
         (72, 22, 13, 9, 6 * 72),  # the same with an odd pixel and a tail of 2
         (64, 36, 12, 7, 6 * 64 - 100),  # too little beside them: packed per block
-        (48, 12, 12, 12, 0),  # uf_mac2x2pqn_m0's loop entered at its fourth group of four passes
-        (56, 8, 13, 8, 0),  # ... at its third
+        # uf_mac2x2pqn_m0's loop (eight groups of four passes) entered at every group: after
+        # a row pair's first group, (n / 8 - 1) mod 8 groups before the loop's end
+        (48, 12, 12, 12, 0),  # 5
+        (56, 8, 13, 8, 0),  # 6
+        (80, 8, 12, 8, 0),  # 1
+        (88, 8, 13, 8, 0),  # 2
+        (96, 12, 12, 12, 0),  # 3
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])

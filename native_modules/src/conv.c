@@ -119,7 +119,7 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
 // kernel_spec's scratch (wtab_n words in the arena: lower/families/conv.py's weight table):
 // blocks of up to UF_M0_WTAB_ROWS rows (a multiple of 4) sign-extended into it once with their
 // uf_rq1_m0 entries (conv1x1_tab_m0's fused layout, rows * (in_c + 4) words, T marked), then one
-// uf_mac2x2pqn_m0 over the block for every pixel pair (packing each pair itself): about 21.3 cycles
+// uf_mac2x2pqn_m0 over the block for every pixel pair (packing each pair itself): about 21.2 cycles
 // per 8 MACs at 128 inputs requantized in the kernel (uf_mac2x2ph_m0: 26.5, then uf_rq1_m0's 25
 // per output). The table costs 4 cycles a word
 // (uf_tab2_m0) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3 layer's 9 about

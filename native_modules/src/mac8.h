@@ -1327,9 +1327,10 @@ UF_MAC2X2PQ_M0("uf_mac2x2pq16_m0", UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_MOV) UF_MAC2X
 UF_MAC2X2PQ_M0("uf_mac2x2pq32_m0", UF_MAC2X2PA_M0_4(UF_MAC2X2PA_M0_MOV) UF_MAC2X2PA_M0_4A
                UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A, "32");
 // uf_mac2x2pq8_m0 for n inputs, a multiple of 8 (> 0): after a row pair's first four passes
-// sixteen per loop test, entered at the pass (n - 8) / 8 mod 4 groups of four before its end (a
-// jump by ADD PC, its offset computed once: ~21.3 cycles per 8 MACs at n = 128, four passes
-// per test: 21.75), lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
+// 32 per loop test, entered at the pass (n - 8) / 8 mod 8 groups of four before its end (a
+// jump by ADD PC, its offset computed once: ~21.2 cycles per 8 MACs at n = 128, sixteen
+// passes per test: 21.3; the loop's 966 bytes of code save ~60 k cycles on person_detect),
+// lr at X's end and out on the stack (conv.c's conv1x1_wtab_m0: the
 // layers of more than 32 inputs, their table in kernel_spec's scratch). For each of `pairs`
 // (> 0) pixel pairs: with x, the pair's inputs at x (n bytes apart) packed into X by
 // uf_pack2_m0, then x += 2 n; without (x NULL), the pair's inputs already packed at X, then
@@ -1350,12 +1351,12 @@ __asm__(
     "  ldr r4, [sp, #84]\n  str r4, [sp, #24]\n"
     "  ldr r4, [sp, #88]\n  str r4, [sp, #28]\n"
     "  ldr r4, [sp, #92]\n  lsls r5, r4, #2\n  str r5, [sp, #36]\n"
-    /* the entry: (-(n / 8 - 1) mod 4) groups into the loop (120 bytes each) less 2 (ADD PC */
+    /* the entry: (-(n / 8 - 1) mod 8) groups into the loop (120 bytes each) less 2 (ADD PC */
     /* reads its own address + 4, the loop starts 2 after it); n = 8: past the loop */
     "  lsrs r4, r4, #3\n  subs r4, #1\n  beq 7f\n"
-    "  rsbs r4, r4, #0\n  lsls r4, r4, #30\n  lsrs r4, r4, #30\n  movs r5, #120\n  muls r4, r5\n"
+    "  rsbs r4, r4, #0\n  lsls r4, r4, #29\n  lsrs r4, r4, #29\n  movs r5, #120\n  muls r4, r5\n"
     "  subs r4, #2\n  b 4f\n"
-    "7:\n  movs r4, #121\n  lsls r4, r4, #2\n"  /* 484: past the loop's 486 bytes */
+    "7:\n  movs r4, #241\n  lsls r4, r4, #2\n"  /* 964: past the loop's 966 bytes */
     "4:\n  str r4, [sp, #40]\n"
     UF_MAC2X2PA_M0_32768
     "1:\n"                    /* a pixel pair */
@@ -1371,9 +1372,10 @@ __asm__(
     "  ldr r2, [sp, #40]\n  add pc, r2\n"
     ".Luf_pqn_loop:\n"
     UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A
+    UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A UF_MAC2X2PA_M0_4A
     "  cmp r0, lr\n  beq .Luf_pqn_end\n  b .Luf_pqn_loop\n"
     ".Luf_pqn_end:\n"
-    ".if .Luf_pqn_end - .Luf_pqn_loop != 486\n  .error \"uf_mac2x2pqn_m0's loop is not 4 x 120 bytes\"\n.endif\n"
+    ".if .Luf_pqn_end - .Luf_pqn_loop != 966\n  .error \"uf_mac2x2pqn_m0's loop is not 8 x 120 bytes\"\n.endif\n"
     "  ldr r0, [sp, #0]\n"
     UF_PQ2_M0_EPILOGUE
     "  str r0, [sp, #0]\n"
