@@ -288,13 +288,20 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
         (72, 12, 12, 12, 0),  # one block
         (64, 36, 12, 128, 0),  # a table of more words than the layer needs
         (64, 24, 14, 3, 0),  # too small for one block: uf_mac2x2ph_m0
-        (48, 8, 11, 8, 0),  # too few pixels to pay for the table
+        (48, 8, 7, 8, 0),  # too few pixels to pay for the table
         (256, 8, 13, 8, 0),  # the widest packed inputs
         (64, 36, 12, 8, 6 * 64),  # the inputs packed once beside blocks of 8 rows
         (72, 22, 13, 9, 6 * 72),  # the same with an odd pixel and a tail of 2
         (64, 36, 12, 7, 6 * 64 - 100),  # too little beside them: packed per block
         (48, 12, 12, 12, 0),  # uf_mac2x2pqn_m0's loop entered at its fourth group of four passes
         (56, 8, 13, 8, 0),  # ... at its third
+        # 3x3 pixels (an odd one, uf_mac1t_m0 over the table): 128 inputs packed once beside
+        # blocks of 8 rows (the odd pixel's inputs sign-extended once), 256 inputs in blocks of 4
+        # packed per block (sign-extended again per block), 40 (an odd multiple of 8)
+        (128, 16, 9, 8, 4 * 128),
+        (256, 12, 9, 4, 0),
+        (40, 12, 9, 4, 0),
+        (72, 8, 11, 8, 0),
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])
@@ -320,7 +327,7 @@ def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_
         got, want, scratch, w = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n)
         assert got == want, off
         # the table's path where it pays and suits (uf_rq1_m0's act_min >= out_off), else none
-        used = off == -128 and width >= 12 and block >= 4  # (UF_M0_WTAB_PIXELS)
+        used = off == -128 and width >= 9 and block >= 4  # (UF_M0_WTAB_PIXELS)
         words = np.frombuffer(scratch, "<i4")
         assert words.any() == used
         if used:  # the last block's first row pair: its first two inputs' weights

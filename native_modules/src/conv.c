@@ -121,16 +121,17 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
 // uf_rq1_m0 entries (conv1x1_tab_m0's fused layout, rows * (in_c + 4) words, T marked), then one
 // uf_mac2x2pqn_m0 over the block for every pixel pair (packing each pair itself): about 22.4 cycles
 // per 8 MACs at 128 inputs requantized in the kernel (uf_mac2x2ph_m0: 26.5, then uf_rq1_m0's 25
-// per output). The table costs 4 cycles a word
-// (uf_tab2_m0) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3 layer's 9 about
-// break even). The inputs are packed per block (uf_pack2_m0, ~9.5 cycles an input) unless the
+// per output). The table costs 3.75 cycles a word
+// (uf_tab2_m0; 4 at odd addresses) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3
+// layer's 9, its odd pixel by uf_mac1t_m0 over the table). The inputs are packed per block
+// (uf_pack2_m0, ~9.5 cycles an input) unless the
 // scratch holds them all (pixels / 2 * in_c words at its end) beside blocks of at least
 // UF_M0_WTAB_ONCE rows where the table alone would take more than one block. The pixels one
 // after another (stride 1, whole rows). Returns the channels done (a prefix): conv1x1_m0 does
 // the rest (a tail of fewer than four, or all where a block's requantization does not suit
 // uf_rq1_m0). mem: conv1x1_m0's stack buffer (the block's entries, then the packed inputs).
 #define UF_M0_WTAB_ROWS 128
-#define UF_M0_WTAB_PIXELS 12
+#define UF_M0_WTAB_PIXELS 9
 #define UF_M0_WTAB_ONCE 8
 #if UF_M0_WTAB_ROWS * 5 + UF_M0_PACKED > 5 * UF_M0_PW_ENTRIES
 #error "conv1x1_wtab_m0's entries and packed inputs do not fit conv1x1_m0's stack buffer"
@@ -165,7 +166,7 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
     }
     uf_rq_m0_t *t = mem;
     int32_t *xq = (int32_t *)(mem + rows);
-    int c0 = 0;
+    int c0 = 0, xs = 0;
     for (; c0 + 4 <= out_c; c0 += rows) {
         int n4 = (out_c - c0 < rows ? out_c - c0 : rows) & ~3;
         if (uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, lim) != 2) {
@@ -184,8 +185,14 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
             }
             xp += (size_t)npairs * 2 * in_c, o += (size_t)npairs * 2 * out_c, left -= 2 * npairs;
         }
-        if (left) {
-            uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
+        if (left) {   // the odd last pixel over the table, its inputs sign-extended at xq
+            if (!xs) {    // (once where the pairs were packed once, else per block: xq packed them)
+                for (int k = 0; k < in_c; k++) {
+                    xq[k] = xp[k];
+                }
+                xs = xall != 0;
+            }
+            uf_mac1t_m0(xq, wtab, in_c, t, n4 >> 1);
             uf_rq1_m0(t, o, n4, lim);
         }
         if (n4 < rows) {   // the last block, a tail after it

@@ -351,21 +351,78 @@ UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_
                      UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "128", "  beq 8f\n  b 2b\n8:\n");
 #endif
 
+// One pixel over conv1x1_tab_m0's fused table (uf_mac2x2pqn_m0's: per row pair its 2 n weight
+// words, then its two rows' 8 entry words, which this skips): for each of `pairs` (> 0) row
+// pairs b, t[2b].acc and t[2b + 1].acc (20-byte entries) = the sums over k < n (a multiple of 8,
+// > 0) of X[k] (the pixel's inputs sign-extended, one a word) times the rows' weights. Per input
+// pair one LDM of X, one of the four weight words, four MULS and four adds: 16 cycles per 4
+// MACs (uf_mac4t_m0 on the weights in place: 19), four input pairs per loop test, the first
+// pass setting the sums; about 18 cycles per row pair around them.
+void uf_mac1t_m0(const int32_t *X, const int32_t *W, int n, void *t, int pairs);
+#define UF_MAC1T_M0_PASS(op)                                                          \
+    "  ldm r0!, {r2, r3}\n"         /* X[k], X[k + 1] */                              \
+    "  ldm r1!, {r4, r5, r6, r7}\n" /* row 0's w[k], w[k + 1], row 1's */             \
+    "  muls r4, r2\n  muls r5, r3\n  adds r4, r4, r5\n  " op " r8, r4\n"                \
+    "  muls r6, r2\n  muls r7, r3\n  adds r6, r6, r7\n  " op " r9, r6\n"
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_mac1t_m0") UF_M0_SAVE
+    "  sub sp, #8\n"  /* [sp]: X, [sp+4]: t's end; pairs at [sp+44] */
+    "  str r0, [sp, #0]\n"
+    "  lsls r2, r2, #2\n  adds r2, r2, r0\n  mov lr, r2\n"  /* X's end */
+    "  ldr r7, [sp, #44]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #4]\n"
+    "  mov r12, r3\n"
+    "2:\n"
+    UF_MAC1T_M0_PASS("mov") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add")
+    "  cmp r0, lr\n"
+    "  beq 3f\n"
+    "1:\n"
+    UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add")
+    "  cmp r0, lr\n"
+    "  bne 1b\n"
+    "3:\n"
+    "  mov r2, r12\n"
+    "  mov r3, r8\n  str r3, [r2, #0]\n  mov r3, r9\n  str r3, [r2, #20]\n"
+    "  adds r2, #40\n  mov r12, r2\n"
+    "  adds r1, #32\n"  /* past the rows' entries */
+    "  ldr r0, [sp, #0]\n"
+    "  ldr r3, [sp, #4]\n  cmp r2, r3\n"
+    "  bne 2b\n"
+    "  add sp, #8\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_mac1t_m0"));
+#endif
+
 // One row pair's words of uf_mac2x2pt_m0's table: w0[k], w0[k + 1], w1[k], w1[k + 1] per input
-// pair k < n (w0 = w0_end - n, w1 = w1_end - n, any alignment: byte loads; n a multiple of 4,
-// > 0) from W on; returns W's end. 4 cycles per word.
+// pair k < n (w0 = w0_end - n, w1 = w1_end - n, any alignment; n a multiple of 4, > 0) from W
+// on; returns W's end. Rows at even addresses: one LDRSH per row and input pair (w[k] in its
+// low byte; SXTB and ASRS split it), 3.625 cycles per word; else byte loads, 4.
 int32_t *uf_tab2_m0(const int8_t *w0_end, const int8_t *w1_end, int n, int32_t *W);
 #define UF_TAB2_M0_PAIR                                                               \
     "  ldrsb r4, [r0, r2]\n  ldrsb r6, [r1, r2]\n  adds r2, #1\n"                      \
     "  ldrsb r5, [r0, r2]\n  ldrsb r7, [r1, r2]\n  adds r2, #1\n"                      \
     "  stm r3!, {r4, r5, r6, r7}\n"
+#define UF_TAB2_M0_PAIRH                                                              \
+    "  ldrsh r5, [r0, r2]\n  ldrsh r7, [r1, r2]\n"                                     \
+    "  sxtb r4, r5\n  asrs r5, r5, #8\n  sxtb r6, r7\n  asrs r7, r7, #8\n"              \
+    "  adds r2, #2\n  stm r3!, {r4, r5, r6, r7}\n"
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_tab2_m0")
     "  push {r4, r5, r6, r7, lr}\n"
     "  rsbs r2, r2, #0\n"
+    "  movs r4, r0\n  orrs r4, r1\n  lsls r4, r4, #31\n"  /* a row at an odd address? */
+    "  bne 1f\n"
+    "  lsls r4, r2, #29\n  bmi 3f\n"  /* n = 4 mod 8: enter at the second half */
+    "2:\n"
+    UF_TAB2_M0_PAIRH UF_TAB2_M0_PAIRH
+    "3:\n"
+    UF_TAB2_M0_PAIRH UF_TAB2_M0_PAIRH   /* (STM keeps the flags of the last ADDS) */
+    "  bne 2b\n"
+    "  movs r0, r3\n"
+    "  pop {r4, r5, r6, r7, pc}\n"
     "1:\n"
-    UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR   /* (STM keeps the flags of the last ADDS) */
+    UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR
     "  bne 1b\n"
     "  movs r0, r3\n"
     "  pop {r4, r5, r6, r7, pc}\n"
