@@ -84,16 +84,9 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c a multiple of 4)
 // into W; with q, each row pair's words followed by its rows' uf_rq1_m0 entries without .acc
 // (uf_mac2x2pq8_m0's table: bit 8 of the last row's 15 + r set).
-static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
-                                           const uf_rq_m0_t *q) {
-    for (int r = 0; r < n4; r += 2) {
-        const int8_t *w1 = w + (size_t)(r + 1) * in_c;
-        W = uf_tab2_m0(w1, w1 + in_c, in_c, W);
-        for (int i = r; q && i < r + 2; i++, W += 4) {
-            W[0] = q[i].bias, W[1] = (int32_t)q[i].mult2, W[2] = q[i].half, W[3] = q[i].shifts;
-            W[3] |= i == n4 - 1 ? 256 : 0;   // (the table's end)
-        }
-    }
+UF_MAC_INLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
+                                const uf_rq_m0_t *q) {
+    uf_tab2_m0(w, in_c, n4, W, q);
 }
 // One pixel pair's sums over the block's n4 rows (packed inputs xx) into t and t + n4.
 UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const int8_t *wo, int in_c,

@@ -393,11 +393,14 @@ __asm__(
     UF_M0_END("uf_mac1t_m0"));
 #endif
 
-// One row pair's words of uf_mac2x2pt_m0's table: w0[k], w0[k + 1], w1[k], w1[k + 1] per input
-// pair k < n (w0 = w0_end - n, w1 = w1_end - n, any alignment; n a multiple of 4, > 0) from W
-// on; returns W's end. Rows at even addresses: one LDRSH per row and input pair (w[k] in its
-// low byte; SXTB and ASRS split it), 3.625 cycles per word; else byte loads, 4.
-int32_t *uf_tab2_m0(const int8_t *w0_end, const int8_t *w1_end, int n, int32_t *W);
+// uf_mac2x2pt_m0's table of n4 rows (n4 even, > 0; row r at w + r n, any alignment; n a
+// multiple of 4, > 0) from W on: per row pair, per input pair k < n the words w0[k], w0[k + 1],
+// w1[k], w1[k + 1]; with q (not NULL), each row pair's words followed by its rows' uf_rq_m0_t
+// entries without .acc (4 words each, uf_mac2x2pq8_m0's table) and bit 8 of the last word set
+// (the table's end). Rows at even addresses: one LDRSH per row and input pair (w[k] in its low
+// byte; SXTB and ASRS split it), 3.625 cycles per word; else byte loads, 4; about 35 cycles
+// per row pair around them.
+void uf_tab2_m0(const int8_t *w, int n, int n4, int32_t *W, const void *q);
 #define UF_TAB2_M0_PAIR                                                               \
     "  ldrsb r4, [r0, r2]\n  ldrsb r6, [r1, r2]\n  adds r2, #1\n"                      \
     "  ldrsb r5, [r0, r2]\n  ldrsb r7, [r1, r2]\n  adds r2, #1\n"                      \
@@ -408,24 +411,37 @@ int32_t *uf_tab2_m0(const int8_t *w0_end, const int8_t *w1_end, int n, int32_t *
     "  adds r2, #2\n  stm r3!, {r4, r5, r6, r7}\n"
 #if UF_M0_CONV_ASM
 __asm__(
-    UF_M0_BEGIN("uf_tab2_m0")
-    "  push {r4, r5, r6, r7, lr}\n"
-    "  rsbs r2, r2, #0\n"
-    "  movs r4, r0\n  orrs r4, r1\n  lsls r4, r4, #31\n"  /* a row at an odd address? */
-    "  bne 1f\n"
-    "  lsls r4, r2, #29\n  bmi 3f\n"  /* n = 4 mod 8: enter at the second half */
+    UF_M0_BEGIN("uf_tab2_m0") UF_M0_SAVE  /* q at [sp+36] */
+    "  mov r8, r1\n"                       /* n */
+    "  lsrs r2, r2, #1\n  mov r9, r2\n"    /* row pairs left */
+    "  ldr r4, [sp, #36]\n  mov r10, r4\n" /* q */
+    "  adds r0, r0, r1\n  adds r1, r1, r0\n"  /* the row pair's row ends */
+    "1:\n"
+    "  mov r2, r8\n  rsbs r2, r2, #0\n"
+    "  lsls r4, r0, #31\n  bne 5f\n"      /* rows at odd addresses (n is even) */
+    "  lsls r4, r2, #29\n  bmi 3f\n"      /* n = 4 mod 8: enter at the second half */
     "2:\n"
     UF_TAB2_M0_PAIRH UF_TAB2_M0_PAIRH
     "3:\n"
     UF_TAB2_M0_PAIRH UF_TAB2_M0_PAIRH   /* (STM keeps the flags of the last ADDS) */
     "  bne 2b\n"
-    "  movs r0, r3\n"
-    "  pop {r4, r5, r6, r7, pc}\n"
-    "1:\n"
+    "  b 6f\n"
+    "5:\n"
     UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR
+    "  bne 5b\n"
+    "6:\n"
+    "  mov r2, r10\n  cmp r2, #0\n  beq 7f\n"
+    "  adds r2, #4\n  ldm r2!, {r4, r5, r6, r7}\n  stm r3!, {r4, r5, r6, r7}\n"  /* past .acc */
+    "  adds r2, #4\n  ldm r2!, {r4, r5, r6, r7}\n  stm r3!, {r4, r5, r6, r7}\n"
+    "  mov r10, r2\n"
+    "7:\n"
+    "  mov r2, r8\n  adds r0, r1, r2\n  adds r1, r0, r2\n"  /* the next row pair's */
+    "  mov r4, r9\n  subs r4, #1\n  mov r9, r4\n"
     "  bne 1b\n"
-    "  movs r0, r3\n"
-    "  pop {r4, r5, r6, r7, pc}\n"
+    "  mov r2, r10\n  cmp r2, #0\n  beq 8f\n"
+    "  subs r3, #4\n  ldr r4, [r3]\n  movs r5, #1\n  lsls r5, r5, #8\n  orrs r4, r5\n  str r4, [r3]\n"
+    "8:\n"
+    UF_M0_RESTORE
     UF_M0_END("uf_tab2_m0"));
 #endif
 
