@@ -352,27 +352,32 @@ UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_
 #endif
 
 // One pixel over conv1x1_tab_m0's fused table (uf_mac2x2pqn_m0's: per row pair its 2 n weight
-// words, then its two rows' 8 entry words, which this skips): for each of `pairs` (> 0) row
-// pairs b, t[2b].acc and t[2b + 1].acc (20-byte entries) = the sums over k < n (a multiple of 8,
-// > 0) of X[k] (the pixel's inputs sign-extended, one a word) times the rows' weights. Per input
-// pair one LDM of X, one of the four weight words, four MULS and four adds: 16 cycles per 4
-// MACs (uf_mac4t_m0 on the weights in place: 19), four input pairs per loop test, the first
-// pass setting the sums; about 18 cycles per row pair around them.
+// words, then its two rows' 8 entry words, which this skips): for each of `pairs` (even, > 0)
+// row pairs b, t[2b].acc and t[2b + 1].acc (20-byte entries) = the sums over k < n (a multiple
+// of 8, > 0) of X[k] (the pixel's inputs sign-extended, one a word) times the rows' weights.
+// Two row pairs at once (a pointer each): per input pair one LDM of X, then per row an LDM of
+// its two weight words, two MULS and two adds: 31 cycles per 8 MACs (uf_mac4t_m0 on the
+// weights in place: 38), four input pairs per loop test, the first pass setting the sums;
+// about 30 cycles per four rows around them.
 void uf_mac1t_m0(const int32_t *X, const int32_t *W, int n, void *t, int pairs);
+// (one row: its weight words at p, its sum in acc; op: add, or mov for the first pass)
+#define UF_MAC1T_M0_ROW(p, op, acc)                                                   \
+    "  ldm " p "!, {r5, r6}\n  muls r5, r3\n  muls r6, r4\n  adds r5, r5, r6\n  " op " " acc ", r5\n"
 #define UF_MAC1T_M0_PASS(op)                                                          \
-    "  ldm r0!, {r2, r3}\n"         /* X[k], X[k + 1] */                              \
-    "  ldm r1!, {r4, r5, r6, r7}\n" /* row 0's w[k], w[k + 1], row 1's */             \
-    "  muls r4, r2\n  muls r5, r3\n  adds r4, r4, r5\n  " op " r8, r4\n"                \
-    "  muls r6, r2\n  muls r7, r3\n  adds r6, r6, r7\n  " op " r9, r6\n"
+    "  ldm r0!, {r3, r4}\n"         /* X[k], X[k + 1] */                              \
+    UF_MAC1T_M0_ROW("r1", op, "r8") UF_MAC1T_M0_ROW("r1", op, "r9")                   \
+    UF_MAC1T_M0_ROW("r2", op, "r10") UF_MAC1T_M0_ROW("r2", op, "r11")
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_mac1t_m0") UF_M0_SAVE
-    "  sub sp, #8\n"  /* [sp]: X, [sp+4]: t's end; pairs at [sp+44] */
+    "  sub sp, #12\n"  /* [sp]: X, [sp+4]: t's end, [sp+8]: a row pair's bytes; pairs at [sp+48] */
     "  str r0, [sp, #0]\n"
-    "  lsls r2, r2, #2\n  adds r2, r2, r0\n  mov lr, r2\n"  /* X's end */
-    "  ldr r7, [sp, #44]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #4]\n"
+    "  lsls r2, r2, #2\n  adds r4, r2, r0\n  mov lr, r4\n"  /* X's end */
+    "  lsls r2, r2, #1\n  adds r2, #32\n  str r2, [sp, #8]\n"  /* 8 n + 32 */
+    "  ldr r7, [sp, #48]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #4]\n"
     "  mov r12, r3\n"
     "2:\n"
+    "  ldr r2, [sp, #8]\n  adds r2, r2, r1\n"  /* the second row pair's words */
     UF_MAC1T_M0_PASS("mov") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add")
     "  cmp r0, lr\n"
     "  beq 3f\n"
@@ -381,14 +386,15 @@ __asm__(
     "  cmp r0, lr\n"
     "  bne 1b\n"
     "3:\n"
-    "  mov r2, r12\n"
-    "  mov r3, r8\n  str r3, [r2, #0]\n  mov r3, r9\n  str r3, [r2, #20]\n"
-    "  adds r2, #40\n  mov r12, r2\n"
-    "  adds r1, #32\n"  /* past the rows' entries */
+    "  mov r3, r12\n"
+    "  mov r4, r8\n  str r4, [r3, #0]\n  mov r4, r9\n  str r4, [r3, #20]\n"
+    "  mov r4, r10\n  str r4, [r3, #40]\n  mov r4, r11\n  str r4, [r3, #60]\n"
+    "  adds r3, #80\n  mov r12, r3\n"
+    "  movs r1, r2\n  adds r1, #32\n"  /* past the second row pair's entries */
     "  ldr r0, [sp, #0]\n"
-    "  ldr r3, [sp, #4]\n  cmp r2, r3\n"
-    "  bne 2b\n"
-    "  add sp, #8\n"
+    "  ldr r4, [sp, #4]\n  cmp r3, r4\n"
+    "  beq 8f\n  b 2b\n8:\n"
+    "  add sp, #12\n"
     UF_M0_RESTORE
     UF_M0_END("uf_mac1t_m0"));
 #endif
