@@ -243,14 +243,14 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
                   const void *mult, const void *shift, int32_t *wtab, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                  int act_min, int act_max, int wtab_n);
+                  int act_min, int act_max, int wtab_n, int w_min);
 #define IO ((int32_t *)0x%x)
 int main(void) {
     uint8_t *b = (uint8_t *)IO;
     int w_ = IO[0], c = IO[1], oc = IO[2], off = IO[3];
     uf_conv2d_s8((const int8_t *)(b + IO[4]), (const int8_t *)(b + IO[5]), b + IO[6],
                  (int8_t *)(b + IO[7]), b + IO[8], b + IO[9], (int32_t *)(b + IO[10]), 1, w_, c, 1, w_, oc,
-                 1, 1, 1, 1, 1, 1, 0, 0, 0, off, -128, 127, IO[11]);
+                 1, 1, 1, 1, 1, 1, 0, 0, 0, off, -128, 127, IO[11], IO[12]);
     return 0;
 }
 """
@@ -392,7 +392,7 @@ def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0):
     to = so + 4 * out_c
     end = to + 4 * wtab_n + 16
     blob = bytearray(end)
-    blob[:48] = struct.pack("<12i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so, to, wtab_n)
+    blob[:52] = struct.pack("<13i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so, to, wtab_n, int(w.min()))
     blob[xo : xo + x.size] = x.astype(np.int8).tobytes()
     blob[wo : wo + w.size] = w.astype(np.int8).tobytes()
     blob[bo : bo + 4 * out_c] = bias.astype("<i4").tobytes()

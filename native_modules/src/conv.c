@@ -194,10 +194,12 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
     }
     return c0 < out_c ? c0 : out_c;
 }
+// (w_min: the smallest weight, bake time: the ADCS lane split's condition, w_min > -128)
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
-                       int act_max, int32_t *wtab, int wtab_n) {
+                       int act_max, int32_t *wtab, int wtab_n, int w_min) {
+    (void)w_min;
     // t1 (a pixel pair's second pixel) right after t's n4 entries: where the block is every
     // channel (out_c = n4), the pair's outputs are one run for one uf_rq1_m0 call.
     uf_rq_m0_t mem[UF_M0_PW_ENTRIES];
@@ -536,15 +538,15 @@ static UF_MAC_NOINLINE void conv1x1_dsp(const int8_t *x, const int8_t *w, const 
 static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
-                       int act_min, int act_max, int32_t *wtab, int wtab_n) {
+                       int act_min, int act_max, int32_t *wtab, int wtab_n, int w_min) {
 #if UF_MAC_M0
     if (in_c > 0) {
         conv1x1_m0(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
-                   out_off, act_min, act_max, wtab, wtab_n);
+                   out_off, act_min, act_max, wtab, wtab_n, w_min);
         return;
     }
 #else
-    (void)wtab, (void)wtab_n;   // (kernel_spec's optional scratch: only the M0+ uses it)
+    (void)wtab, (void)wtab_n, (void)w_min;   // (kernel_spec's optional scratch: only the M0+ uses it)
 #endif
 #if UF_MAC_BLOCKED && !UF_MAC_M0
 #if UF_MAC_DSP
@@ -592,11 +594,11 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
                   const void *mult, const void *shift, int32_t *wtab, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                  int act_min, int act_max, int wtab_n) {
+                  int act_min, int act_max, int wtab_n, int w_min) {
     if (k_h == 1 && k_w == 1 && pad_h == 0 && pad_w == 0
         && (out_h - 1) * s_h < in_h && (out_w - 1) * s_w < in_w) {
         conv1x1_s8(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
-                   out_off, act_min, act_max, wtab, wtab_n);
+                   out_off, act_min, act_max, wtab, wtab_n, w_min);
         return;
     }
     const int fsize = k_h * k_w * in_c;
@@ -1932,8 +1934,9 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                             const void *mult, const void *shift, int32_t *scratch, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
-                            int in_off, int out_off, int act_min, int act_max, int scratch_n) {
+                            int in_off, int out_off, int act_min, int act_max, int scratch_n, int w_min) {
     (void)scratch, (void)scratch_n;   // (kernel_spec's optional scratch: no depthwise kernel uses it)
+    (void)w_min;
     const int out_c = in_c * depth_mult;
 #if UF_MAC_M0
     if (depth_mult == 1 || in_c == 1) {

@@ -157,9 +157,10 @@ def _float_or_int8(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: T
                      scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
     wtab = _weight_table(graph, out, geom) if kind == "conv2d" else no_scratch(graph)
+    w_min = int(w.const_data.min()) if w.const_data is not None and w.const_data.size else -128
     return [Call(kind + "_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                  mult=extras[1], shift=extras[2], wtab=wtab, **geom, in_off=-x.zp, out_off=out.zp, act_min=lo,
-                 act_max=hi, wtab_n=0)]
+                 act_max=hi, wtab_n=0, w_min=w_min)]
 
 
 # The Cortex-M0+ pointwise kernel with a weight table in the arena (conv.c's conv1x1_wtab_m0):
