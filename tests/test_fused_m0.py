@@ -128,3 +128,50 @@ def test_average_pool_m0(case):
     xs.append(np.full(shape, 127, np.int8))
     xs.append(rng.integers(-3, 3, size=shape, dtype=np.int8))  # sums near zero: ties both ways
     check_isa(data, [[x] for x in xs], "armv6m", misalign=0)
+
+
+def _pointwise_128(in_c, out_c, hw, minus128):
+    """A 1x1 CONV_2D whose weights are symmetric int8, or (minus128) have rows of -128 pairs:
+    the model and its input shape."""
+    rng = np.random.default_rng(in_c)
+    mw = ModelWriter()
+    s_in = 0.02
+    x = mw.tensor([1, *hw, in_c], "int8", s_in, -128)
+    wq = rng.integers(-127, 128, (out_c, 1, 1, in_c)).astype(np.int8)
+    if minus128:
+        wq[::3, 0, 0, :] = -128  # every pass of these rows: two products of 16384 at x = -128
+    w_scale = np.full(out_c, 0.01)
+    wi = mw.tensor([out_c, 1, 1, in_c], "int8", list(w_scale), 0, quantized_dimension=0, data=wq)
+    bias = rng.integers(0, 200 * in_c, out_c).astype(np.int32)
+    bi = mw.tensor([out_c], "int32", list(s_in * w_scale), 0, data=bias)
+    # RELU at the output zero point (the fused kernels' case); outputs mostly inside the range
+    y = mw.tensor([1, *hw, out_c], "int8", s_in * 0.01 * in_c * 2, -128)
+    mw.op("CONV_2D", [x, wi, bi], [y], padding="VALID", stride_h=1, stride_w=1, fused_activation_function="RELU")
+    return mw.build([x], [y]), [1, *hw, in_c], int(wq.min())
+
+
+# (in_c, out_c, h x w): the fused kernels' sizes (8/16/32 inputs: the stack table; 64: the arena's)
+POINTWISE_128 = [(8, 12, (3, 4)), (16, 8, (2, 3)), (32, 20, (3, 3)), (64, 24, (4, 4))]
+
+
+@pytest.mark.parametrize("case", POINTWISE_128, ids=lambda c: "%d-%d" % c[:2])
+def test_weights_at_minus_128_m0(case):
+    """A weight at -128 (outside TFLite's int8 weight range) makes the fused pointwise kernels'
+    lane (two products of 16384) reach 32768, which their ADCS split cannot take: the bake
+    passes the smallest weight (w_min) and the M0+ code takes the unfused kernels there,
+    byte-identical to TFLM."""
+    from upyflow_tools.bake import compile_model
+
+    in_c, out_c, hw = case
+    for minus128 in (False, True):
+        data, xshape, w_min = _pointwise_128(in_c, out_c, hw, minus128)
+        assert (w_min == -128) == minus128
+        calls = [c for c in compile_model("pw.tflite", data=data).calls if c.kernel == "conv2d_s8"]
+        assert [c.arg("w_min") for c in calls] == [w_min]
+        why = unavailable("armv6m")
+        if why:
+            pytest.skip(why)
+        rng = np.random.default_rng(7)
+        xs = [np.full(xshape, -128, np.int8), rng.integers(-128, 128, size=xshape, dtype=np.int8)]
+        xs.append(np.where(rng.random(xshape) < 0.7, -128, 127).astype(np.int8))
+        check_isa(data, [[x] for x in xs], "armv6m", misalign=0)

@@ -243,14 +243,14 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
                   const void *mult, const void *shift, int32_t *wtab, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                  int act_min, int act_max, int wtab_n);
+                  int act_min, int act_max, int wtab_n, int w_min);
 #define IO ((int32_t *)0x%x)
 int main(void) {
     uint8_t *b = (uint8_t *)IO;
     int w_ = IO[0], c = IO[1], oc = IO[2], off = IO[3];
     uf_conv2d_s8((const int8_t *)(b + IO[4]), (const int8_t *)(b + IO[5]), b + IO[6],
                  (int8_t *)(b + IO[7]), b + IO[8], b + IO[9], (int32_t *)(b + IO[10]), 1, w_, c, 1, w_, oc,
-                 1, 1, 1, 1, 1, 1, 0, 0, 0, off, -128, 127, IO[11]);
+                 1, 1, 1, 1, 1, 1, 0, 0, 0, off, -128, 127, IO[11], IO[12]);
     return 0;
 }
 """
@@ -291,7 +291,7 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd, wmin):
         (72, 12, 12, 12, 0),  # one block
         (64, 36, 12, 128, 0),  # a table of more words than the layer needs
         (64, 24, 14, 3, 0),  # too small for one block: uf_mac2x2ph_m0
-        (48, 8, 11, 8, 0),  # too few pixels to pay for the table
+        (48, 8, 7, 8, 0),  # too few pixels to pay for the table
         (256, 8, 13, 8, 0),  # the widest packed inputs
         (64, 36, 12, 8, 6 * 64),  # the inputs packed once beside blocks of 8 rows
         (72, 22, 13, 9, 6 * 72),  # the same with an odd pixel and a tail of 2
@@ -303,6 +303,14 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd, wmin):
         (80, 8, 12, 8, 0),  # 1
         (88, 8, 13, 8, 0),  # 2
         (96, 12, 12, 12, 0),  # 3
+        # 3x3 pixels (an odd one, uf_mac1t_m0 over the table): 128 inputs packed once beside
+        # blocks of 8 rows (the odd pixel's inputs sign-extended once), 256 inputs in blocks of 4
+        # packed per block (sign-extended again per block), 40 (an odd multiple of 8)
+        (128, 16, 9, 8, 4 * 128),
+        (256, 12, 9, 4, 0),
+        (40, 12, 9, 4, 0),
+        (72, 8, 11, 8, 0),
+        (128, 8, 9, 3, 0),  # 3x3 pixels, too small a scratch: the weights read in place
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])
@@ -331,7 +339,7 @@ def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_
         assert got == want, off
         # the table's path where it pays and suits (uf_rq1_m0's act_min >= out_off, no weight
         # at -128), else none
-        used = off == -128 and width >= 12 and block >= 4 and wmin == -127  # (UF_M0_WTAB_PIXELS)
+        used = off == -128 and width >= 9 and block >= 4 and wmin == -127  # (UF_M0_WTAB_PIXELS)
         words = np.frombuffer(scratch, "<i4")
         assert words.any() == used
         if used:  # the last block's first row pair: its first two inputs' weights
@@ -398,7 +406,7 @@ def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0, wmin=-128):
     to = so + 4 * out_c
     end = to + 4 * wtab_n + 16
     blob = bytearray(end)
-    blob[:48] = struct.pack("<12i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so, to, wtab_n)
+    blob[:52] = struct.pack("<13i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so, to, wtab_n, int(w.min()))
     blob[xo : xo + x.size] = x.astype(np.int8).tobytes()
     blob[wo : wo + w.size] = w.astype(np.int8).tobytes()
     blob[bo : bo + 4 * out_c] = bias.astype("<i4").tobytes()
@@ -463,61 +471,6 @@ def test_dot_s8_wrap_m0(tmp_path):
             k = n + i
             s = int(np.dot(a[i : i + k].astype(np.int64), w[3 * i : 3 * i + k].astype(np.int64)))
             assert got[i] == c_int32(s), (n, i)
-
-
-M128 = r"""
-#include "mac8.h"
-#define IO ((int32_t *)0x%x)
-int main(void) {
-    int8_t *b = (int8_t *)IO + 6144;
-    for (int i = 0; i < IO[0]; i++) {   // case i: n = IO[2 + 3i] bytes at b + IO[1 + 3i], -128 at IO[3 + 3i]
-        int8_t *w = b + IO[1 + 3 * i];
-        int n = IO[2 + 3 * i], pos = IO[3 + 3 * i];
-        w[-1] = w[n] = -128;   // (just outside)
-        if (pos >= 0) {
-            w[pos] = -128;
-        }
-        IO[1024 + i] = uf_m128_m0(w, n);
-        w[-1] = w[n] = 5;
-        if (pos >= 0) {
-            w[pos] = 5;
-        }
-    }
-    return 0;
-}
-"""
-
-
-def test_m128_m0(tmp_path):
-    """uf_m128_m0 (whether a weight is -128: the fused pointwise kernels' precondition) at
-    every start alignment, lengths around its three-word loop, -128 at the first, a middle and
-    the last byte or nowhere (and always just outside the range), against Python."""
-    _need()
-    t = TARGETS["armv6m"]
-    src = tmp_path / "m128.c"
-    src.write_text(M128 % IO)
-    elf_path = tmp_path / "m128.elf"
-    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
-    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
-    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
-    elf = read_elf(elf_path)
-    cases = []
-    for off in (1, 2, 3, 4):
-        for n in (0, 1, 3, 4, 11, 12, 13, 16, 24, 27, 100, 333):
-            for pos in {-1, 0, n // 2, n - 1}:
-                if pos < n:
-                    cases.append((off, n, pos))
-    assert len(cases) <= 200
-    blob = bytearray(6144 + 512)
-    blob[:4] = struct.pack("<i", len(cases))
-    for i, c in enumerate(cases):
-        blob[4 + 12 * i : 16 + 12 * i] = struct.pack("<3i", *c)
-    rng = random.Random(3)
-    blob[6144:] = bytes(rng.choice([v & 255 for v in range(-127, 128)]) for _ in range(512))
-    r = backend(t).execute(t, elf, [(IO, bytes(blob))], [(IO, 6144)])
-    assert r.fault is None, r.fault
-    got = struct.unpack("<%di" % len(cases), r.reads[0][4096 : 4096 + 4 * len(cases)])
-    assert [g != 0 for g in got] == [pos >= 0 for _, _, pos in cases]
 
 
 SRDHM = r"""

@@ -351,63 +351,104 @@ UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_
                      UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "128", "  beq 8f\n  b 2b\n8:\n");
 #endif
 
-// One row pair's words of uf_mac2x2pt_m0's table: w0[k], w0[k + 1], w1[k], w1[k + 1] per input
-// pair k < n (w0 = w0_end - n, w1 = w1_end - n, any alignment: byte loads; n a multiple of 4,
-// > 0) from W on; returns W's end. 4 cycles per word.
-int32_t *uf_tab2_m0(const int8_t *w0_end, const int8_t *w1_end, int n, int32_t *W);
+// One pixel over conv1x1_tab_m0's fused table (uf_mac2x2pqn_m0's: per row pair its 2 n weight
+// words, then its two rows' 8 entry words, which this skips): for each of `pairs` (even, > 0)
+// row pairs b, t[2b].acc and t[2b + 1].acc (20-byte entries) = the sums over k < n (a multiple
+// of 8, > 0) of X[k] (the pixel's inputs sign-extended, one a word) times the rows' weights.
+// Two row pairs at once (a pointer each): per input pair one LDM of X, then per row an LDM of
+// its two weight words, two MULS and two adds: 31 cycles per 8 MACs (uf_mac4t_m0 on the
+// weights in place: 38), four input pairs per loop test, the first pass setting the sums;
+// about 30 cycles per four rows around them.
+void uf_mac1t_m0(const int32_t *X, const int32_t *W, int n, void *t, int pairs);
+// (one row: its weight words at p, its sum in acc; op: add, or mov for the first pass)
+#define UF_MAC1T_M0_ROW(p, op, acc)                                                   \
+    "  ldm " p "!, {r5, r6}\n  muls r5, r3\n  muls r6, r4\n  adds r5, r5, r6\n  " op " " acc ", r5\n"
+#define UF_MAC1T_M0_PASS(op)                                                          \
+    "  ldm r0!, {r3, r4}\n"         /* X[k], X[k + 1] */                              \
+    UF_MAC1T_M0_ROW("r1", op, "r8") UF_MAC1T_M0_ROW("r1", op, "r9")                   \
+    UF_MAC1T_M0_ROW("r2", op, "r10") UF_MAC1T_M0_ROW("r2", op, "r11")
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_mac1t_m0") UF_M0_SAVE
+    "  sub sp, #12\n"  /* [sp]: X, [sp+4]: t's end, [sp+8]: a row pair's bytes; pairs at [sp+48] */
+    "  str r0, [sp, #0]\n"
+    "  lsls r2, r2, #2\n  adds r4, r2, r0\n  mov lr, r4\n"  /* X's end */
+    "  lsls r2, r2, #1\n  adds r2, #32\n  str r2, [sp, #8]\n"  /* 8 n + 32 */
+    "  ldr r7, [sp, #48]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #4]\n"
+    "  mov r12, r3\n"
+    "2:\n"
+    "  ldr r2, [sp, #8]\n  adds r2, r2, r1\n"  /* the second row pair's words */
+    UF_MAC1T_M0_PASS("mov") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add")
+    "  cmp r0, lr\n"
+    "  beq 3f\n"
+    "1:\n"
+    UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add")
+    "  cmp r0, lr\n"
+    "  bne 1b\n"
+    "3:\n"
+    "  mov r3, r12\n"
+    "  mov r4, r8\n  str r4, [r3, #0]\n  mov r4, r9\n  str r4, [r3, #20]\n"
+    "  mov r4, r10\n  str r4, [r3, #40]\n  mov r4, r11\n  str r4, [r3, #60]\n"
+    "  adds r3, #80\n  mov r12, r3\n"
+    "  movs r1, r2\n  adds r1, #32\n"  /* past the second row pair's entries */
+    "  ldr r0, [sp, #0]\n"
+    "  ldr r4, [sp, #4]\n  cmp r3, r4\n"
+    "  beq 8f\n  b 2b\n8:\n"
+    "  add sp, #12\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_mac1t_m0"));
+#endif
+
+// uf_mac2x2pt_m0's table of n4 rows (n4 even, > 0; row r at w + r n, any alignment; n a
+// multiple of 4, > 0) from W on: per row pair, per input pair k < n the words w0[k], w0[k + 1],
+// w1[k], w1[k + 1]; with q (not NULL), each row pair's words followed by its rows' uf_rq_m0_t
+// entries without .acc (4 words each, uf_mac2x2pq8_m0's table) and bit 8 of the last word set
+// (the table's end). Rows at even addresses: one LDRSH per row and input pair (w[k] in its low
+// byte; SXTB and ASRS split it), 3.625 cycles per word; else byte loads, 4; about 35 cycles
+// per row pair around them.
+void uf_tab2_m0(const int8_t *w, int n, int n4, int32_t *W, const void *q);
 #define UF_TAB2_M0_PAIR                                                               \
     "  ldrsb r4, [r0, r2]\n  ldrsb r6, [r1, r2]\n  adds r2, #1\n"                      \
     "  ldrsb r5, [r0, r2]\n  ldrsb r7, [r1, r2]\n  adds r2, #1\n"                      \
     "  stm r3!, {r4, r5, r6, r7}\n"
+#define UF_TAB2_M0_PAIRH                                                              \
+    "  ldrsh r5, [r0, r2]\n  ldrsh r7, [r1, r2]\n"                                     \
+    "  sxtb r4, r5\n  asrs r5, r5, #8\n  sxtb r6, r7\n  asrs r7, r7, #8\n"              \
+    "  adds r2, #2\n  stm r3!, {r4, r5, r6, r7}\n"
 #if UF_M0_CONV_ASM
 __asm__(
-    UF_M0_BEGIN("uf_tab2_m0")
-    "  push {r4, r5, r6, r7, lr}\n"
-    "  rsbs r2, r2, #0\n"
+    UF_M0_BEGIN("uf_tab2_m0") UF_M0_SAVE  /* q at [sp+36] */
+    "  mov r8, r1\n"                       /* n */
+    "  lsrs r2, r2, #1\n  mov r9, r2\n"    /* row pairs left */
+    "  ldr r4, [sp, #36]\n  mov r10, r4\n" /* q */
+    "  adds r0, r0, r1\n  adds r1, r1, r0\n"  /* the row pair's row ends */
     "1:\n"
-    UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR   /* (STM keeps the flags of the last ADDS) */
-    "  bne 1b\n"
-    "  movs r0, r3\n"
-    "  pop {r4, r5, r6, r7, pc}\n"
-    UF_M0_END("uf_tab2_m0"));
-#endif
-
-// Whether a byte of w[0..n) is -128 (nonzero; n >= 0, any alignment): the kernels that split
-// their lanes with ADCS (uf_mac2x2pq8_m0 and the others) want weights in [-127, 127], which
-// TFLite's int8 weights are (symmetric); this is their check, once per layer: words three at
-// a time (x ^ 0x80808080 has a zero byte: 1.6 cycles a byte), bytes around them.
-int uf_m128_m0(const int8_t *w, int n);
-#if UF_M0_CONV_ASM
-__asm__(
-    UF_M0_BEGIN("uf_m128_m0")
-    "  push {r4, r5, r6, r7, lr}\n"
-    "  adds r1, r1, r0\n"
-    "  movs r4, #0\n"
-    "1:\n"                                 /* bytes up to a word boundary */
-    "  cmp r0, r1\n  beq 8f\n"
-    "  lsls r2, r0, #30\n  beq 2f\n"
-    "  ldrb r2, [r0]\n  adds r0, #1\n  cmp r2, #128\n  bne 1b\n"
-    "  b 7f\n"
+    "  mov r2, r8\n  rsbs r2, r2, #0\n"
+    "  lsls r4, r0, #31\n  bne 5f\n"      /* rows at odd addresses (n is even) */
+    "  lsls r4, r2, #29\n  bmi 3f\n"      /* n = 4 mod 8: enter at the second half */
     "2:\n"
-    "  mov lr, r1\n  subs r1, #12\n  mov r12, r1\n"   /* the end, the last three words' */
-    "  movs r2, #128\n  lsls r3, r2, #8\n  orrs r2, r3\n  lsls r3, r2, #16\n  orrs r2, r3\n"
-    "  lsrs r3, r2, #7\n"                 /* 0x80808080, 0x01010101 */
-    "  b 4f\n"
+    UF_TAB2_M0_PAIRH UF_TAB2_M0_PAIRH
     "3:\n"
-    "  ldm r0!, {r1, r6, r7}\n"
-    "  eors r1, r2\n  subs r5, r1, r3\n  bics r5, r1\n  orrs r4, r5\n"
-    "  eors r6, r2\n  subs r5, r6, r3\n  bics r5, r6\n  orrs r4, r5\n"
-    "  eors r7, r2\n  subs r5, r7, r3\n  bics r5, r7\n  orrs r4, r5\n"
-    "4:\n"
-    "  cmp r0, r12\n  bls 3b\n"
-    "  ands r4, r2\n  bne 7f\n"
-    "  mov r1, lr\n"
-    "5:\n"                                 /* the bytes after the words */
-    "  cmp r0, r1\n  beq 8f\n"
-    "  ldrb r2, [r0]\n  adds r0, #1\n  cmp r2, #128\n  bne 5b\n"
-    "7:\n  movs r0, #1\n  pop {r4, r5, r6, r7, pc}\n"
-    "8:\n  movs r0, #0\n  pop {r4, r5, r6, r7, pc}\n"
-    UF_M0_END("uf_m128_m0"));
+    UF_TAB2_M0_PAIRH UF_TAB2_M0_PAIRH   /* (STM keeps the flags of the last ADDS) */
+    "  bne 2b\n"
+    "  b 6f\n"
+    "5:\n"
+    UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR
+    "  bne 5b\n"
+    "6:\n"
+    "  mov r2, r10\n  cmp r2, #0\n  beq 7f\n"
+    "  adds r2, #4\n  ldm r2!, {r4, r5, r6, r7}\n  stm r3!, {r4, r5, r6, r7}\n"  /* past .acc */
+    "  adds r2, #4\n  ldm r2!, {r4, r5, r6, r7}\n  stm r3!, {r4, r5, r6, r7}\n"
+    "  mov r10, r2\n"
+    "7:\n"
+    "  mov r2, r8\n  adds r0, r1, r2\n  adds r1, r0, r2\n"  /* the next row pair's */
+    "  mov r4, r9\n  subs r4, #1\n  mov r9, r4\n"
+    "  bne 1b\n"
+    "  mov r2, r10\n  cmp r2, #0\n  beq 8f\n"
+    "  subs r3, #4\n  ldr r4, [r3]\n  movs r5, #1\n  lsls r5, r5, #8\n  orrs r4, r5\n  str r4, [r3]\n"
+    "8:\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_tab2_m0"));
 #endif
 
 // X[k] = x0[k] - x1[k] * 2^16 for k < n (n even, > 0): uf_mac2x2p_m0's inputs. Where
@@ -1206,7 +1247,7 @@ void uf_mac2x2pq16_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
 void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *lim, int out_c, const int8_t *x,
                       int pairs);
 // Their passes (8 MACs, 21 cycles; uf_mac2x2pt_m0's: 22) want weights in [-127, 127]
-// (conv.c checks the layer's with uf_m128_m0): then |x*w| <= 16256 and a row's two products
+// (the bake's w_min > -128): then |x*w| <= 16256 and a row's two products
 // sum to P = L + H * 2^16 with L, H in [-32512, 32512] (P fits int32), so ASRS #16 leaves
 // bit 15 of P in C and (P >> 16) + C is H exactly: per row ADD P to accA (a high register:
 // no flags), ASRS, ADCS into accB (a low register), where uf_mac2x2pt_m0 adds 32767 first.
