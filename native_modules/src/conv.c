@@ -1048,6 +1048,22 @@ static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, in
     }
 }
 
+// uf_dw4x1p8_m0's table of n4 channels (a multiple of four) at w over taps taps (a tap's
+// channels out_c apart): per block of four, each tap's pairs w[c] - w[c+1] * 2^16, then the
+// block's four t entries' words after .acc (the last block's marked: bit 8).
+static UF_MAC_NOINLINE void dw_tab8_m0(const int8_t *w, int taps, int out_c, int n4, const uf_rq_m0_t *t,
+                                       int32_t *p) {
+    for (const uf_rq_m0_t *te = t + n4; t < te; t += 4, w += 4) {
+        for (const int8_t *wp = w, *we = w + (size_t)taps * out_c; wp < we; wp += out_c, p += 2) {
+            p[0] = wp[0] - wp[1] * 65536, p[1] = wp[2] - wp[3] * 65536;
+        }
+        for (int j = 0; j < 4; j++, p += 4) {
+            p[0] = t[j].bias, p[1] = (int32_t)t[j].mult2, p[2] = t[j].half, p[3] = t[j].shifts;
+        }
+    }
+    p[-1] |= 256;
+}
+
 // One layer and block of channels for depthwise_m0 and dw_pixel_m0.
 typedef struct {
     const int8_t *x, *w;
@@ -1294,6 +1310,29 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     d.keyed = k_h < 128 && k_w < 128;   // (else every shape's share is computed again)
     d.s_w = s_w, d.s_h = s_h, d.out_w = out_w;
     int xs = d.xs;
+    // The layer's geometry (once, not per block): the columns whose windows have every
+    // column inside, [oxa, oxb); the rows whose windows have every row inside, [oya, oyb):
+    // their border columns' pixels as one run down each column where every such column can
+    // be one (vgeo; with the block's fast33: vert).
+    int oxa = 0, oxb, oya = 0, oyb, vgeo = k_h == 3 && k_w == 3;   // (fast33 needs a 3x3 filter)
+    while (oxa < out_w && oxa * s_w - pad_w < 0) {
+        oxa++;
+    }
+    for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + (k_w - 1) * d_w < in_w; oxb++) {
+    }
+    while (oya < out_h && oya * s_h - pad_h < 0) {
+        oya++;
+    }
+    for (oyb = oya; oyb < out_h && oyb * s_h - pad_h + 2 * d_h < in_h; oyb++) {
+    }
+    for (int a = oxa ? 0 : oxb; vgeo && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
+        int kx0, kx1;
+        valid_taps(a * s_w - pad_w, k_w, d_w, in_w, &kx0, &kx1);
+        vgeo = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && d.zp_fits));
+    }
+    for (int j = 0; j < UF_DW_BLOCK && j < (out_c & ~3); j++) {   // slot 0 (every block's n4 fits)
+        cbuf[j] = 0;
+    }
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
@@ -1304,9 +1343,6 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         int8_t *o = out + c0;
         d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
         d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1;
-        for (int j = 0; j < n4; j++) {
-            cbuf[j] = 0;
-        }
         for (int j = 1; j < d.nslots; j++) {
             ckey[j] = -1;
         }
@@ -1342,36 +1378,10 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         // (uf_dw4x1p8_m0's), each block's requantization words after its weights
         d.pair8 = !xs && k_w == 8 && d_w == 1 && n4 && k_h <= UF_DW_P8_ROWS &&
                   n4 * (k_h * 4 + 4) <= UF_DW_BLOCK / 4 * UF_DW_TAB33;
-        for (int b = 0, k = 0; d.pair8 && b < n4; b += 4) {
-            for (int tap = 0; tap < k_h * 8; tap++) {
-                const int8_t *wp = w + (size_t)tap * out_c + c0 + b;
-                wtab[k++] = wp[0] - wp[1] * 65536, wtab[k++] = wp[2] - wp[3] * 65536;
-            }
-            for (int j = 0; j < 4; j++, k += 4) {
-                wtab[k] = t[b + j].bias, wtab[k + 1] = (int32_t)t[b + j].mult2;
-                wtab[k + 2] = t[b + j].half, wtab[k + 3] = t[b + j].shifts | (b + j + 1 == n4 ? 256 : 0);
-            }
+        if (d.pair8) {
+            dw_tab8_m0(w + c0, k_h * 8, out_c, n4, t, wtab);
         }
-        int fast8 = d.pair8 && n4 == nb && ok == 2;
-        int oxa = 0, oxb;
-        while (oxa < out_w && oxa * s_w - pad_w < 0) {
-            oxa++;
-        }
-        for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + (k_w - 1) * d_w < in_w; oxb++) {
-        }
-        // The rows whose windows have every row inside, [oya, oyb): their border columns'
-        // pixels as one run down each column where every such column can be one.
-        int oya = 0, oyb, vert = fast33;
-        while (oya < out_h && oya * s_h - pad_h < 0) {
-            oya++;
-        }
-        for (oyb = oya; oyb < out_h && oyb * s_h - pad_h + 2 * d_h < in_h; oyb++) {
-        }
-        for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
-            int kx0, kx1;
-            valid_taps(a * s_w - pad_w, k_w, d_w, in_w, &kx0, &kx1);
-            vert = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && d.zp_fits));
-        }
+        int fast8 = d.pair8 && n4 == nb && ok == 2, vert = fast33 && vgeo;
         for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
             int kx0, kx1, x0 = a * s_w - pad_w;
             valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
@@ -1380,14 +1390,15 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
-            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
-            int rows = ky1 - ky0;
-            if (vert && oy >= oya && oy < oyb) {   // the border columns are done
-                if (oxb > oxa && oy == oya) {   // every such row's interior in one call
-                    dw_run_m0(&d, y0, ky0, ky1, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0, oyb - oya);
+            if (vert && oy == oya && oyb > oya) {   // the border columns are done: the rows' interiors in one call
+                if (oxb > oxa) {
+                    dw_run_m0(&d, y0, 0, 3, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0, oyb - oya);
                 }
+                o += (oyb - oya - 1) * out_w * out_c, oy = oyb - 1;   // (the loop's step: oyb)
                 continue;
             }
+            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+            int rows = ky1 - ky0;
             // windows of two or three valid rows and columns from the table (padded
             // ones where the zero point fits int8), the rest one by one
             int runs = fast33 && (rows == 3 || (rows == 2 && d.zp_fits));
