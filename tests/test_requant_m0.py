@@ -237,6 +237,153 @@ def test_requant_m0_refused_multiplier(tmp_path):
     assert got == [c_int32(w) % 256 - 256 * (c_int32(w) % 256 > 127) for w in want]
 
 
+ENTRIES = r"""
+#include "mac8.h"
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    int n = IO[0], block = IO[1];
+    const int32_t *v = IO + 2;
+    int32_t *o = IO + 2 + 6 * n;
+    uf_rq_m0_t t[8];
+    int32_t b[8], m[8], s[8];
+    for (int i = 0; i < n; i += block, v += 6 * block, o += 1 + 5 * block) {
+        for (int j = 0; j < block; j++) {
+            b[j] = v[6 * j], m[j] = v[6 * j + 1], s[j] = v[6 * j + 2];
+        }
+        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0, v + 3);
+        o[0] = ok;
+        for (int j = 0; j < block; j++) {
+            o[1 + 5 * j] = t[j].bias, o[2 + 5 * j] = (int32_t)t[j].mult2;
+            o[3 + 5 * j] = t[j].half, o[4 + 5 * j] = t[j].shifts, o[5 + 5 * j] = 0;
+        }
+    }
+    return 0;
+}
+"""
+
+
+def _entries(tmp_path, blocks):
+    """uf_rq_m0_prepare's ok and entries {bias, mult2, half, shifts} for each block of
+    (b, m, s) channels sharing lim = (out_off, act_min, act_max)."""
+    t = TARGETS["armv6m"]
+    src = tmp_path / "entries.c"
+    src.write_text(ENTRIES % IO)
+    elf_path = tmp_path / "entries.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
+    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
+    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
+    block = len(blocks[0][0])
+    flat = [(b, m, s, *lim) for chans, lim in blocks for b, m, s in chans]
+    data = struct.pack("<2i", len(flat), block) + b"".join(struct.pack("<6i", *c) for c in flat)
+    size = len(data) + 4 * len(blocks) * (1 + 5 * block)
+    r = backend(t).execute(t, read_elf(elf_path), [(IO, data)], [(IO, size)])
+    assert r.fault is None, r.fault
+    words = struct.unpack("<%di" % (len(blocks) * (1 + 5 * block)), r.reads[0][len(data) :])
+    out = []
+    for k in range(len(blocks)):
+        w = words[k * (1 + 5 * block) : (k + 1) * (1 + 5 * block)]
+        out.append((w[0], [w[1 + 5 * j : 5 + 5 * j] for j in range(block)]))
+    return out
+
+
+def _rq1_entry(b, m, s, lim):
+    """uf_rq1_m0's entry from its definition (mac8.h): K = 2^30 + 2^(30+r), D = 2^(31+r),
+    lo = act_min - out_off; xs the smallest x with x m + K - lo D >= 0, F = xs - b, C = xs m
+    + K - lo D; the last word 15 + r | T << 16, T = 2^min(15, r + floor(log2(R + 1))). None
+    where the channel does not qualify (r in 1..13, m >= 2^30, |b| <= 2^30, lo D - K below
+    2^44: lo < 2^(13 - r))."""
+    off, amin, amax = lim
+    r, lo = -s, amin - off
+    if not (1 <= r <= 13 and m >= 1 << 30 and abs(b) <= 1 << 30 and 0 <= lo < 1 << (13 - r)):
+        return None
+    k, d = (1 << 30) + (1 << (30 + r)), 1 << (31 + r)
+    xs = -((k - lo * d) // m)  # ceil((lo D - K) / m)
+    assert xs * m + k - lo * d >= 0 > (xs - 1) * m + k - lo * d
+    lg = min(15, (amax - amin + 1).bit_length() - 1)
+    return [xs - b, c_int32(m), xs * m + k - lo * d, c_int32((15 + r) | 1 << (16 + min(15, r + lg)))]
+
+
+def test_requant_m0_entries(tmp_path):
+    """uf_rq_m0_prepare's uf_rq1_m0 entries (uf_rq1_m0_prep's Newton reciprocal, its
+    estimate's corrections, the bound T it sets) against their definition, and what
+    they mean: below F + b TFLM's output is act_min, from there act_min + min(R, (y m +
+    C) >> (31 + r)) (y = x - xs). Multipliers at 2^30, 2^31 - 1 and at the reciprocal
+    table's steps, right shifts 1..13 (and shifts that do not qualify: then uf_rq_m0's
+    table, ok = 1), biases at +-2^30, act_min - out_off at its bound, ranges 0..2^16."""
+    _need()
+    rnd = random.Random(23)
+    ms = [1 << 30, (1 << 30) + 1, MAX, MAX - 1, 0x7FFF8000, 0x40007FFF]
+    ms += [((1 << 15) + 512 * k) << 15 for k in range(1, 64)] + [
+        (((1 << 15) + 512 * k) << 15) - 1 for k in range(1, 64)
+    ]
+    ranges = [0, 1, 2, 3, 7, 127, 255, 256, (1 << 15) - 1, 1 << 15, (1 << 16) - 1, 1 << 16, 1 << 20]
+    blocks = []
+    for _ in range(400):
+        r = rnd.randint(1, 13)
+        off = rnd.randint(-(1 << 20), 100)
+        lo = rnd.choice([0, 0, 0, 1, (1 << (13 - r)) - 1, rnd.randint(0, (1 << (13 - r)) - 1)])
+        amin = off + lo
+        amax = amin + rnd.choice(ranges + [rnd.randint(0, 300)])
+        if amin > 1 << 20:
+            continue
+        chans = []
+        for _ in range(4):
+            m = rnd.choice(ms + [rnd.randint(1 << 30, MAX)] * 4)
+            b = rnd.choice([0, 1, -1, 1 << 30, -(1 << 30), (1 << 30) - 1, rnd.randint(-(1 << 30), 1 << 30)])
+            chans.append((b, m, rnd.choice([-r, -r, -rnd.randint(1, 13)])))
+        blocks.append((chans, (off, amin, amax)))
+    # channels that do not qualify: uf_rq_m0's table (ok = 1) for the whole block
+    for b, m, s, lo in [
+        (0, (1 << 30) - 1, -5, 0),
+        (0, 1 << 30, 0, 0),
+        (0, 1 << 30, -14, 0),
+        (0, 1 << 30, 3, 0),
+        ((1 << 30) + 1, 1 << 30, -5, 0),
+        (0, 1 << 30, -5, 1 << 8),
+        (0, MAX, -1, 1 << 12),
+        (0, 1 << 30, -13, 1 << 18),
+        (0, MAX, -12, (1 << 20) - 1),
+    ]:
+        blocks.append(
+            (
+                [(7, MAX, -3), (b, m, s, lo)[:3], (-7, 1 << 30, -9), (1, 3 << 29, -1)],
+                (-128, -128 + lo, max(127, lo - 128)),
+            )
+        )
+    for lo in (1 << 18, 3 << 18):  # lo 2^(r + 1) past 2^32 (no wrap into the window)
+        blocks.append(([(0, 1 << 30, -13), (5, MAX, -13), (0, 3 << 29, -13), (-1, 1 << 30, -13)], (-128, lo - 128, lo)))
+    got = _entries(tmp_path, blocks)
+    seen = set()
+    for (chans, lim), (ok, entries) in zip(blocks, got):
+        want = [_rq1_entry(b, m, s, lim) for b, m, s in chans]
+        if all(want):
+            assert ok == 2
+            assert [list(e[:3]) + [e[3]] for e in entries] == [[w[0], w[1], c_int32(w[2]), w[3]] for w in want], (
+                chans,
+                lim,
+            )
+            seen.add("rq1")
+            off, amin, amax = lim
+            for (b, m, s), e in zip(chans, entries):
+                xs, r = e[0] + b, -s
+                for y in [-2, -1, 0, 1, 2, 3, rnd.randint(0, 1 << 15)]:
+                    x = xs + y
+                    if abs(x) > 1 << 30:
+                        continue
+                    want_out = _expect(x, 0, m, s, off, amin, amax)
+                    floor = amin if y < 0 else amin + min(amax - amin, (y * m + (e[2] % (1 << 32))) >> (31 + r))
+                    assert want_out == floor, (b, m, s, lim, y)
+        else:
+            assert ok == 1
+            seen.add("rq")
+            for (b, m, s), e in zip(chans, entries):
+                right = max(0, -s)
+                shifts = right | max(0, s) << 8 | (right == 0) << 16
+                half = 1 << (right - 1) if right else 0
+                assert list(e) == [b, c_int32(m << 1), half, shifts]
+    assert seen == {"rq1", "rq"}
+
+
 CONV = r"""
 #include <stdint.h>
 void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,

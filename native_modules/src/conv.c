@@ -172,7 +172,6 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
             break;
         }
         const int8_t *wo = w + (size_t)c0 * in_c, *xp = x;
-        uf_rqt_m0_mark(t, n4, lim);
         conv1x1_tab_m0(wo, in_c, n4, wtab, t);
         int8_t *o = out + c0;
         int left = npix, npairs = npix >> 1;   // (one call for every pixel pair)
@@ -234,7 +233,6 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
             // Requantized in the MAC kernel: the table (with the rows' entries) after t's
             // nb entries, the packed inputs after it (t1 unused).
             int32_t *wq = (int32_t *)(mem + nb), *xq = wq + (size_t)nb * (in_c + 4);
-            uf_rqt_m0_mark(t, n4, lim);
             conv1x1_tab_m0(wo, in_c, n4, wq, t);
             const int8_t *xp = x;
             int npairs = left >> 1;   // (one call for every pixel pair: the kernel packs them)
@@ -1336,10 +1334,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);
-        if (ok == 2) {
-            uf_rqt_m0_mark(t, nb, lim);   // (the fused kernels' bound: UF_RQT_M0)
-        }
+        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);   // (ok == 2: T marked)
         int8_t *o = out + c0;
         d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
         d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1;

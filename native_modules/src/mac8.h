@@ -1479,82 +1479,93 @@ UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
 
 #if UF_MAC_M0 && UF_M0_CONV_ASM
 // uf_rq1_m0_entry for t[j], j < n (n >= 0), from word-aligned bw, mw, sw (the channels'
-// bias, multiplier, shift) and lo, in Thumb-1 (GCC's loop spills: about 150 cycles a
-// channel; this one about 100): 1 when every channel qualifies, else 0 (at the first that
-// does not; uf_rq_m0_prepare's C loop then decides every entry). The C's arithmetic but
-// for the reciprocal's seed (a 64-entry table, within 1/128, then one Newton step: within
-// about 2^-14 as the C's two from its linear seed), x, then f = x m - a 2^30 as a 64-bit
-// fh:fl (from the C's h, l)
-// stepped into [0, m) by adding or subtracting m (x counted along: no iteration bound,
-// the estimate is within a few steps), C = fl. Register use: r7 = 4j, r8-r10 = bw, mw,
-// sw, r11 = t[j], r12 = lo, lr = 4n; b and r on the stack.
-int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo);
+// bias, multiplier, shift) and lo, with UF_RQT_M0's bound T in the last word's high half
+// (uf_rqt_m0_mark's; tb = 2^(16 + floor(log2(R + 1))), its value at r = 0), in Thumb-1
+// (GCC's loop spills: about 150 cycles a channel plus the mark's 21; this one about 90):
+// 1 when every channel qualifies, else 0 (at the first that does not, or at once where lo
+// >= 2^12, which no right shift takes; uf_rq_m0_prepare's C loop then decides every
+// entry). The C's arithmetic but for the reciprocal, inv2 = about 2^32 / mm (a 64-entry
+// table, within 1/128, then one Newton step, inv2 += inv2 (2^32 - mm inv2) / 2^32 with the
+// product taken mod 2^32: within about 2^-14 as the C's two from its linear seed), x = (a
+// inv2 >> 17) + 1, then f = x m - a 2^30 as a 64-bit fh:fl (from the C's h, l), which is
+// C where 0 <= h < mh (the usual case), else stepped into [0, m) by adding or
+// subtracting m (x counted along: no iteration bound, the estimate is within a few
+// steps). T = min(tb << r, 2^31) (0 where the shift passes bit 31). Register use: r7 = 4j,
+// r8-r10 = bw, mw, sw, r11 = t[j], r12 = lo, lr = 4n; 15 + r | T << 16 and tb on the stack.
+int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo,
+                   uint32_t tb);
 __asm__(
     UF_M0_BEGIN("uf_rq1_m0_prep") UF_M0_SAVE
-    "  sub sp, #8\n"                       // [sp]: b, [sp+4]: r
+    "  sub sp, #16\n"                      // [sp+4]: 15 + r | T << 16, [sp+8]: tb
     "  mov r11, r0\n"
     "  lsls r1, r1, #2\n  mov lr, r1\n"
     "  mov r8, r2\n  mov r9, r3\n"
-    "  ldr r4, [sp, #44]\n  mov r10, r4\n"
-    "  ldr r4, [sp, #48]\n  mov r12, r4\n"
+    "  ldr r4, [sp, #52]\n  mov r10, r4\n"
+    "  ldr r4, [sp, #60]\n  str r4, [sp, #8]\n"
+    "  ldr r4, [sp, #56]\n  mov r12, r4\n"
+    "  lsrs r4, r4, #12\n  bne 9f\n"       // lo >= 2^12: no channel qualifies
     "  movs r7, #0\n"
     "  cmp r1, #0\n  beq 8f\n"
     "1:\n"
-    "  mov r1, r10\n  ldr r4, [r1, r7]\n"  // s
-    "  movs r5, r4\n  adds r5, #13\n  cmp r5, #12\n  bhi 9f\n"   // s in -13..-1
-    "  negs r4, r4\n  str r4, [sp, #4]\n"  // r = -s
+    "  mov r1, r10\n  ldr r4, [r1, r7]\n  negs r4, r4\n"   // r = -s
+    "  subs r5, r4, #1\n  cmp r5, #12\n  bhi 9f\n"         // r in 1..13
+    "  ldr r5, [sp, #8]\n  lsls r5, r4\n  bne 2f\n"        // T << 16
+    "  movs r5, #1\n  lsls r5, r5, #31\n"
+    "2:\n"
+    "  adds r5, r5, r4\n  adds r5, #15\n  str r5, [sp, #4]\n"
     "  mov r1, r9\n  ldr r3, [r1, r7]\n"   // m
-    "  movs r5, #1\n  lsls r5, r5, #30\n  cmp r3, r5\n  blt 9f\n"   // m >= 2^30
+    "  lsrs r5, r3, #30\n  cmp r5, #1\n  bne 9f\n"          // 2^30 <= m < 2^31
     "  mov r1, r8\n  ldr r2, [r1, r7]\n"   // b
-    "  adds r6, r2, r5\n  lsls r5, r5, #1\n  cmp r6, r5\n  bhi 9f\n"   // |b| <= 2^30
-    "  str r2, [sp, #0]\n"
-    "  mov r6, r12\n"                      // lo
-    "  movs r5, #128\n  lsls r5, r5, #7\n  adds r0, r4, #1\n  lsrs r5, r0\n"
-    "  cmp r6, r5\n  bge 9f\n"             // lo < 2^14 >> (r + 1)
-    "  lsls r6, r0\n  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a
+    "  asrs r5, r2, #30\n  adds r5, #1\n  cmp r5, #1\n  bhi 9f\n"   // -2^30 <= b < 2^30
+    "  mov r6, r12\n  adds r0, r4, #1\n  lsls r6, r0\n"    // lo 2^(r + 1) (below 2^26)
+    "  asrs r5, r6, #14\n  bne 9f\n"                       // below 2^14
+    "  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a
     "  lsrs r5, r3, #15\n"                 // mm
-    "  lsrs r1, r3, #24\n  subs r1, #64\n  lsls r1, r1, #1\n  adr r0, 5f\n  ldrh r0, [r0, r1]\n"   // seed
-    "  movs r2, #1\n  lsls r2, r2, #31\n"
-    "  movs r1, r5\n  muls r1, r0\n  subs r1, r2, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
-    "  asrs r1, r1, #16\n  adds r0, r0, r1\n"   // inv
-    "  muls r0, r6\n  asrs r0, r0, #16\n  adds r0, #1\n"   // x
+    "  lsrs r1, r3, #24\n  subs r1, #64\n  lsls r1, r1, #2\n  adr r0, 5f\n  ldr r0, [r0, r1]\n"   // seed
+    "  movs r1, r5\n  muls r1, r0\n  negs r1, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
+    "  asrs r1, r1, #17\n  adds r0, r0, r1\n"   // inv2
+    "  muls r0, r6\n  asrs r0, r0, #17\n  adds r0, #1\n"   // x
     "  lsrs r5, r3, #16\n  uxth r1, r3\n"  // mh, ml
     "  movs r2, r1\n  muls r2, r0\n"       // x ml
     "  movs r4, r5\n  muls r4, r0\n"       // x mh
     "  lsls r6, r6, #14\n  subs r4, r4, r6\n"
     "  asrs r6, r2, #16\n  adds r4, r4, r6\n"   // h
     "  uxth r2, r2\n"                      // l
-    "  lsls r6, r4, #16\n  adds r6, r6, r2\n  asrs r4, r4, #16\n"   // f = r4:r6
-    "  movs r5, #0\n"
-    "2:\n"                                 // f < 0: x++, f += m
-    "  cmp r4, #0\n  bge 3f\n"
-    "  adds r6, r6, r3\n  adcs r4, r5\n  adds r0, #1\n  b 2b\n"
-    "3:\n"                                 // f >= m: x--, f -= m
-    "  subs r6, r6, r3\n  sbcs r4, r5\n  bmi 4f\n"
-    "  subs r0, #1\n  b 3b\n"
-    "4:\n"
-    "  adds r6, r6, r3\n"                  // C (f's high word back at 0)
-    "  ldr r1, [sp, #0]\n  subs r1, r0, r1\n"   // x - b
+    "  cmp r4, r5\n  bhs 6f\n"            // 0 <= h < mh: f = h 2^16 + l in [0, m) is C
+    "  lsls r6, r4, #16\n  adds r6, r6, r2\n"
+    "3:\n"
+    "  mov r1, r8\n  ldr r1, [r1, r7]\n  subs r1, r0, r1\n"   // x - b
     "  movs r2, r3\n  movs r3, r6\n"
-    "  ldr r4, [sp, #4]\n  adds r4, #15\n"
+    "  ldr r4, [sp, #4]\n"
     "  mov r0, r11\n  adds r0, #4\n  stm r0!, {r1, r2, r3, r4}\n  mov r11, r0\n"
-    "  adds r7, #4\n  cmp r7, lr\n  beq 8f\n  b 1b\n"
+    "  adds r7, #4\n  cmp r7, lr\n  bne 1b\n"
     "8:\n"
     "  movs r0, #1\n"
     "7:\n"
-    "  add sp, #8\n"
+    "  add sp, #16\n"
     UF_M0_RESTORE
     "9:\n"
     "  movs r0, #0\n  b 7b\n"
-    "  .align 2\n5:\n"   // 2^31 / mm at the middle of mm's 64 steps of 2^9 (2^46 / m's seed)
-    "  .hword 65028, 64035, 63072, 62138, 61231, 60350, 59494, 58662\n"
-    "  .hword 57852, 57065, 56299, 55554, 54828, 54120, 53431, 52759\n"
-    "  .hword 52103, 51464, 50840, 50231, 49637, 49056, 48489, 47935\n"
-    "  .hword 47393, 46864, 46346, 45839, 45344, 44859, 44384, 43919\n"
-    "  .hword 43464, 43019, 42582, 42154, 41734, 41323, 40920, 40525\n"
-    "  .hword 40137, 39756, 39383, 39017, 38657, 38304, 37958, 37617\n"
-    "  .hword 37283, 36954, 36631, 36314, 36003, 35696, 35395, 35099\n"
-    "  .hword 34808, 34521, 34239, 33962, 33689, 33421, 33157, 32897\n"
+    "6:\n"
+    "  lsls r6, r4, #16\n  adds r6, r6, r2\n  asrs r4, r4, #16\n"   // f = r4:r6
+    "  movs r5, #0\n"
+    "61:\n"                                // f < 0: x++, f += m
+    "  cmp r4, #0\n  bge 62f\n"
+    "  adds r6, r6, r3\n  adcs r4, r5\n  adds r0, #1\n  b 61b\n"
+    "62:\n"                                // f >= m: x--, f -= m
+    "  subs r6, r6, r3\n  sbcs r4, r5\n  bmi 63f\n"
+    "  subs r0, #1\n  b 62b\n"
+    "63:\n"
+    "  adds r6, r6, r3\n  b 3b\n"          // C (f's high word back at 0)
+    "  .align 2\n5:\n"   // 2^32 / mm at the middle of mm's 64 steps of 2^9 (2^47 / m's seed)
+    "  .word 130056, 128070, 126144, 124276, 122461, 120699, 118987, 117323\n"
+    "  .word 115705, 114131, 112599, 111107, 109655, 108240, 106861, 105517\n"
+    "  .word 104206, 102928, 101680, 100462, 99273, 98112, 96978, 95870\n"
+    "  .word 94787, 93727, 92692, 91679, 90688, 89718, 88768, 87839\n"
+    "  .word 86929, 86037, 85164, 84308, 83469, 82646, 81840, 81049\n"
+    "  .word 80274, 79513, 78766, 78034, 77314, 76608, 75915, 75234\n"
+    "  .word 74565, 73908, 73263, 72629, 72005, 71392, 70790, 70198\n"
+    "  .word 69615, 69042, 68478, 67924, 67378, 66841, 66313, 65793\n"
     UF_M0_END("uf_rq1_m0_prep"));
 #endif
 
@@ -1565,6 +1576,37 @@ static inline int uf_rq1_m0_lim(const int32_t *lim) {
 #endif
 
 #if UF_MAC_M0
+
+// floor(log2(R + 1)), at most 15, for lim's R = act_max - act_min (UF_RQT_M0's bound)
+static inline int uf_rqt_m0_lg(const int32_t *lim) {
+    uint32_t v = (uint32_t)(lim[2] - lim[1]) + 1;   // (>= 1; a binary search: no CLZ on ARMv6-M)
+    int lg = 0;
+    if (v >> 16) {
+        return 15;
+    }
+    if (v >> 8) {
+        v >>= 8, lg += 8;
+    }
+    if (v >> 4) {
+        v >>= 4, lg += 4;
+    }
+    if (v >> 2) {
+        v >>= 2, lg += 2;
+    }
+    return lg + (int)(v >> 1);
+}
+
+// UF_RQT_M0's bound T (see there) into the high half of t[j].shifts (j < n) for a table of
+// uf_rq1_m0's entries and its lim (uf_rq1_m0 reads only bits 0..7 of the word):
+// uf_rq_m0_prepare's C path (its asm sets T itself).
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, const int32_t *lim) {
+    int lg = uf_rqt_m0_lg(lim);
+    for (int j = 0; j < n; j++) {
+        int k = (t[j].shifts & 255) - 15 + lg;
+        k = k < 15 ? k : 15;
+        t[j].shifts = (int32_t)(((uint32_t)t[j].shifts & 0xFFFFu) | (uint32_t)1 << (k + 16));
+    }
+}
 
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
@@ -1578,12 +1620,13 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const int32_t *lim) {
     int ok = uf_rq1_m0_lim(lim) ? 2 : 1;
     int32_t lo = ok == 2 ? lim[1] - lim[0] : 0;
+    int lg = ok == 2 ? uf_rqt_m0_lg(lim) : 0;
     const int32_t *bw = (const int32_t *)(const void *)((const uint8_t *)bias + 4 * ch);
     const int32_t *mw = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
     const int32_t *sw = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
     int aligned = !(((uintptr_t)bw | (uintptr_t)mw | (uintptr_t)sw) & 3u);
 #if UF_M0_CONV_ASM
-    if (ok == 2 && aligned && uf_rq1_m0_prep(t, n, bw, mw, sw, lo)) {   // the usual table
+    if (ok == 2 && aligned && uf_rq1_m0_prep(t, n, bw, mw, sw, lo, (uint32_t)1 << (16 + lg))) {   // the usual table
         return 2;
     }
 #endif
@@ -1610,23 +1653,12 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
         t[j].mult2 = (uint32_t)m << 1;
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
     }
+    if (ok == 2) {
+        uf_rqt_m0_mark(t, n, lim);
+    }
     return ok;
 }
 
-// UF_RQT_M0's bound T (see there) into the high half of t[j].shifts (j < n) for a table of
-// uf_rq_m0_prepare's ok == 2 and its lim (uf_rq1_m0 reads only bits 0..7 of the word).
-static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, const int32_t *lim) {
-    int32_t range = lim[2] - lim[1];
-    int lg = 0;   // floor(log2(range + 1)), at most 15
-    while (lg < 15 && ((int32_t)2 << lg) <= range + 1) {
-        lg++;
-    }
-    for (int j = 0; j < n; j++) {
-        int k = (t[j].shifts & 255) - 15 + lg;
-        k = k < 15 ? k : 15;
-        t[j].shifts = (int32_t)(((uint32_t)t[j].shifts & 0xFFFFu) | (uint32_t)1 << (k + 16));
-    }
-}
 
 // out[j] = t[j].acc requantized for channel ch + j, j < n: uf_rq_m0 when the table
 // is ready (ok), else the C path.
