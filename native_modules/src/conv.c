@@ -86,13 +86,16 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // (uf_mac2x2pq8_m0's table: bit 8 of the last row's 15 + r set).
 static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
                                            const uf_rq_m0_t *q) {
-    for (int r = 0; r < n4; r += 2) {
-        const int8_t *w1 = w + (size_t)(r + 1) * in_c;
+    for (const int8_t *w1 = w + in_c, *we = w1 + (size_t)n4 * in_c; w1 < we; w1 += 2 * in_c) {
         W = uf_tab2_m0(w1, w1 + in_c, in_c, W);
-        for (int i = r; q && i < r + 2; i++, W += 4) {
-            W[0] = q[i].bias, W[1] = (int32_t)q[i].mult2, W[2] = q[i].half, W[3] = q[i].shifts;
-            W[3] |= i == n4 - 1 ? 256 : 0;   // (the table's end)
+        if (q) {
+            W[0] = q[0].bias, W[1] = (int32_t)q[0].mult2, W[2] = q[0].half, W[3] = q[0].shifts;
+            W[4] = q[1].bias, W[5] = (int32_t)q[1].mult2, W[6] = q[1].half, W[7] = q[1].shifts;
+            W += 8, q += 2;
         }
+    }
+    if (q && n4) {
+        W[-1] |= 256;   // (the table's end: the last row's word)
     }
 }
 // One pixel pair's sums over the block's n4 rows (packed inputs xx) into t and t + n4.
@@ -221,9 +224,8 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
         // (uf_rq1_m0 wants sums below 2^30: in_c < 2^16 products of int8)
         int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, in_c < 65536 ? lim : 0);
         int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
-        for (int j = 0; pairs && j < n4; j++) {   // (field by field: natmods have no memcpy)
-            t1[j].bias = t[j].bias, t1[j].mult2 = t[j].mult2;
-            t1[j].half = t[j].half, t1[j].shifts = t[j].shifts;
+        if (pairs) {
+            uf_rq_m0_copy(t1, t, n4);
         }
         const int8_t *wo = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;

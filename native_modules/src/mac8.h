@@ -1569,6 +1569,21 @@ __asm__(
     UF_M0_END("uf_rq1_m0_prep"));
 #endif
 
+#if UF_MAC_M0 && UF_M0_CONV_ASM
+// d[j]'s four words after .acc = s[j]'s (the entry, opaque), j < n (n > 0): 15 cycles an
+// entry (LDM/STM; GCC's word copy takes 24; natmods have no memcpy).
+void uf_rq_m0_copy(uf_rq_m0_t *d, const uf_rq_m0_t *s, int n);
+__asm__(
+    UF_M0_BEGIN("uf_rq_m0_copy")
+    "  push {r4, r5, r6, lr}\n"
+    "1:\n"
+    "  adds r0, #4\n  adds r1, #4\n"
+    "  ldm r1!, {r3, r4, r5, r6}\n  stm r0!, {r3, r4, r5, r6}\n"
+    "  subs r2, #1\n  bne 1b\n"
+    "  pop {r4, r5, r6, pc}\n"
+    UF_M0_END("uf_rq_m0_copy"));
+#endif
+
 // Whether lim = {out_off, act_min, act_max} suits uf_rq1_m0 (act_min >= out_off).
 static inline int uf_rq1_m0_lim(const int32_t *lim) {
     return lim && lim[1] >= lim[0] && lim[0] >= -(1 << 20) && lim[1] <= (1 << 20) && lim[2] >= lim[1];
