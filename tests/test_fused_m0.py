@@ -100,13 +100,17 @@ def test_a_channel_past_the_usual_table_m0(layer):
 
 
 # (input h x w, channels, filter, stride, padding): the M0+ average pool (pool.c's
-# __ARM_ARCH_6M__ walk: channel chunks of 64, the rounding division from a reciprocal below
-# 360 taps, libgcc's at and past it)
+# __ARM_ARCH_6M__ walk: four channels per word in 16-bit lanes where the input and the
+# channels are word-aligned and the window has fewer than 256 taps, else one channel at a
+# time; the rounding division from a reciprocal below 360 taps, libgcc's at and past it)
 POOLS = [
     ((3, 3), 256, (3, 3), (1, 1), "VALID"),
     ((7, 6), 70, (3, 3), (2, 2), "SAME"),
+    ((7, 6), 72, (3, 3), (2, 2), "SAME"),
     ((5, 5), 3, (2, 4), (1, 3), "SAME"),
     ((20, 19), 2, (19, 19), (1, 1), "VALID"),
+    ((15, 17), 4, (15, 17), (1, 1), "VALID"),  # 255 taps: the lanes' largest sum, 255 * 255
+    ((16, 16), 8, (16, 16), (1, 1), "VALID"),  # 256 taps: one channel at a time
 ]
 
 
