@@ -312,9 +312,10 @@ def test_requant_m0_entries(tmp_path):
     table, ok = 1), biases at +-2^30, act_min - out_off at its bound, ranges 0..2^16."""
     _need()
     rnd = random.Random(23)
-    ms = [1 << 30, (1 << 30) + 1, MAX, MAX - 1, 0x7FFF8000, 0x40007FFF]
-    ms += [((1 << 15) + 512 * k) << 15 for k in range(1, 64)] + [
-        (((1 << 15) + 512 * k) << 15) - 1 for k in range(1, 64)
+    # (uf_rq1_m0_prep's reciprocal seed steps every 2^23 of m; its estimate's worst m)
+    ms = [1 << 30, (1 << 30) + 1, MAX, MAX - 1, 0x7FFF8000, 0x40007FFF, 1078001663, 1090486272]
+    ms += [((1 << 15) + 256 * k) << 15 for k in range(1, 128)] + [
+        (((1 << 15) + 256 * k) << 15) - 1 for k in range(1, 128)
     ]
     ranges = [0, 1, 2, 3, 7, 127, 255, 256, (1 << 15) - 1, 1 << 15, (1 << 16) - 1, 1 << 16, 1 << 20]
     blocks = []
@@ -332,6 +333,10 @@ def test_requant_m0_entries(tmp_path):
             b = rnd.choice([0, 1, -1, 1 << 30, -(1 << 30), (1 << 30) - 1, rnd.randint(-(1 << 30), 1 << 30)])
             chans.append((b, m, rnd.choice([-r, -r, -rnd.randint(1, 13)])))
         blocks.append((chans, (off, amin, amax)))
+    # the estimate's extreme a = lo 2^(r + 1) - 2^r - 1: 16377 (r = 1, lo = 4095), -8193 (r = 13, lo = 0)
+    for r, lo in ((1, 4095), (13, 0), (2, 2047)):
+        for k in range(0, len(ms) - 3, 4):
+            blocks.append(([(rnd.randint(-5, 5), m, -r) for m in ms[k : k + 4]], (-100, -100 + lo, -100 + lo + 255)))
     # channels that do not qualify: uf_rq_m0's table (ok = 1) for the whole block
     for b, m, s, lo in [
         (0, (1 << 30) - 1, -5, 0),
@@ -357,7 +362,7 @@ def test_requant_m0_entries(tmp_path):
     for (chans, lim), (ok, entries) in zip(blocks, got):
         want = [_rq1_entry(b, m, s, lim) for b, m, s in chans]
         if all(want):
-            assert ok == 2
+            assert ok == 2, (chans, lim)
             assert [list(e[:3]) + [e[3]] for e in entries] == [[w[0], w[1], c_int32(w[2]), w[3]] for w in want], (
                 chans,
                 lim,

@@ -1481,17 +1481,20 @@ UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
 // uf_rq1_m0_entry for t[j], j < n (n >= 0), from word-aligned bw, mw, sw (the channels'
 // bias, multiplier, shift) and lo, with UF_RQT_M0's bound T in the last word's high half
 // (uf_rqt_m0_mark's; tb = 2^(16 + floor(log2(R + 1))), its value at r = 0), in Thumb-1
-// (GCC's loop spills: about 150 cycles a channel plus the mark's 21; this one about 90):
+// (GCC's loop spills: about 150 cycles a channel plus the mark's 21; this one about 82):
 // 1 when every channel qualifies, else 0 (at the first that does not, or at once where lo
 // >= 2^12, which no right shift takes; uf_rq_m0_prepare's C loop then decides every
-// entry). The C's arithmetic but for the reciprocal, inv2 = about 2^32 / mm (a 64-entry
-// table, within 1/128, then one Newton step, inv2 += inv2 (2^32 - mm inv2) / 2^32 with the
-// product taken mod 2^32: within about 2^-14 as the C's two from its linear seed), x = (a
-// inv2 >> 17) + 1, then f = x m - a 2^30 as a 64-bit fh:fl (from the C's h, l), which is
-// C where 0 <= h < mh (the usual case), else stepped into [0, m) by adding or
-// subtracting m (x counted along: no iteration bound, the estimate is within a few
-// steps). T = min(tb << r, 2^31) (0 where the shift passes bit 31). Register use: r7 = 4j,
-// r8-r10 = bw, mw, sw, r11 = t[j], r12 = lo, lr = 4n; 15 + r | T << 16 and tb on the stack.
+// entry). The C's arithmetic but for the reciprocal, inv2 = about 2^32 / mm (a 128-entry
+// table at the middle of mm's steps of 2^8, then one Newton step, inv2 += inv2 (2^32 - mm
+// inv2) / 2^32 with the product taken mod 2^32), the estimate x = (a inv2 >> 17) + 1 and
+// its check: |inv2 / 2^17 - 2^30 / m| < 3.1e-5 for every m in [2^30, 2^31) (computed over
+// every mm, the extremes at its m's ends), so with |a| < 16378 the estimate a inv2 / 2^17
+// is within 1/2 of a 2^30 / m and x within 1 of xs; then f = x m - a 2^30 taken mod 2^32
+// is in [0, m) (unsigned) exactly where x = xs (x = xs - 1: f in [-m, 0), above 2^31 - 1 as
+// unsigned; x = xs + 1: f in [m, 2m), below 2^32): C = f. Else (rare) the C's h, l give f
+// as a 64-bit fh:fl, stepped into [0, m) by adding or subtracting m (x counted along).
+// T = min(tb << r, 2^31) (0 where the shift passes bit 31). Register use: r7 = 4j, r8-r10 =
+// bw, mw, sw, r11 = t[j], r12 = lo, lr = 4n; 15 + r | T << 16 and tb on the stack.
 int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo,
                    uint32_t tb);
 __asm__(
@@ -1519,20 +1522,15 @@ __asm__(
     "  asrs r5, r2, #30\n  adds r5, #1\n  cmp r5, #1\n  bhi 9f\n"   // -2^30 <= b < 2^30
     "  mov r6, r12\n  adds r0, r4, #1\n  lsls r6, r0\n"    // lo 2^(r + 1) (below 2^26)
     "  asrs r5, r6, #14\n  bne 9f\n"                       // below 2^14
-    "  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a
+    "  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a, -8193 <= a < 16378
     "  lsrs r5, r3, #15\n"                 // mm
-    "  lsrs r1, r3, #24\n  subs r1, #64\n  lsls r1, r1, #2\n  adr r0, 5f\n  ldr r0, [r0, r1]\n"   // seed
+    "  lsrs r1, r3, #23\n  subs r1, #128\n  lsls r1, r1, #2\n  adr r0, 5f\n  ldr r0, [r0, r1]\n"   // seed
     "  movs r1, r5\n  muls r1, r0\n  negs r1, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
     "  asrs r1, r1, #17\n  adds r0, r0, r1\n"   // inv2
     "  muls r0, r6\n  asrs r0, r0, #17\n  adds r0, #1\n"   // x
-    "  lsrs r5, r3, #16\n  uxth r1, r3\n"  // mh, ml
-    "  movs r2, r1\n  muls r2, r0\n"       // x ml
-    "  movs r4, r5\n  muls r4, r0\n"       // x mh
-    "  lsls r6, r6, #14\n  subs r4, r4, r6\n"
-    "  asrs r6, r2, #16\n  adds r4, r4, r6\n"   // h
-    "  uxth r2, r2\n"                      // l
-    "  cmp r4, r5\n  bhs 6f\n"            // 0 <= h < mh: f = h 2^16 + l in [0, m) is C
-    "  lsls r6, r4, #16\n  adds r6, r6, r2\n"
+    "  movs r2, r3\n  muls r2, r0\n  lsls r1, r6, #30\n  subs r2, r2, r1\n"   // f mod 2^32
+    "  cmp r2, r3\n  bhs 6f\n"             // x = xs: C = f
+    "  movs r6, r2\n"
     "3:\n"
     "  mov r1, r8\n  ldr r1, [r1, r7]\n  subs r1, r0, r1\n"   // x - b
     "  movs r2, r3\n  movs r3, r6\n"
@@ -1546,7 +1544,13 @@ __asm__(
     UF_M0_RESTORE
     "9:\n"
     "  movs r0, #0\n  b 7b\n"
-    "6:\n"
+    "6:\n"                                 // x = xs +- 1: the 64-bit f from h, l
+    "  lsrs r5, r3, #16\n  uxth r1, r3\n"  // mh, ml
+    "  movs r2, r1\n  muls r2, r0\n"       // x ml
+    "  movs r4, r5\n  muls r4, r0\n"       // x mh
+    "  lsls r6, r6, #14\n  subs r4, r4, r6\n"
+    "  asrs r6, r2, #16\n  adds r4, r4, r6\n"   // h
+    "  uxth r2, r2\n"                      // l
     "  lsls r6, r4, #16\n  adds r6, r6, r2\n  asrs r4, r4, #16\n"   // f = r4:r6
     "  movs r5, #0\n"
     "61:\n"                                // f < 0: x++, f += m
@@ -1557,15 +1561,23 @@ __asm__(
     "  subs r0, #1\n  b 62b\n"
     "63:\n"
     "  adds r6, r6, r3\n  b 3b\n"          // C (f's high word back at 0)
-    "  .align 2\n5:\n"   // 2^32 / mm at the middle of mm's 64 steps of 2^9 (2^47 / m's seed)
-    "  .word 130056, 128070, 126144, 124276, 122461, 120699, 118987, 117323\n"
-    "  .word 115705, 114131, 112599, 111107, 109655, 108240, 106861, 105517\n"
-    "  .word 104206, 102928, 101680, 100462, 99273, 98112, 96978, 95870\n"
-    "  .word 94787, 93727, 92692, 91679, 90688, 89718, 88768, 87839\n"
-    "  .word 86929, 86037, 85164, 84308, 83469, 82646, 81840, 81049\n"
-    "  .word 80274, 79513, 78766, 78034, 77314, 76608, 75915, 75234\n"
-    "  .word 74565, 73908, 73263, 72629, 72005, 71392, 70790, 70198\n"
-    "  .word 69615, 69042, 68478, 67924, 67378, 66841, 66313, 65793\n"
+    "  .align 2\n5:\n"   // 2^32 / mm at the middle of mm's 128 steps of 2^8 (2^47 / m's seed)
+    "  .word 130562, 129554, 128561, 127583, 126620, 125672, 124738, 123817\n"
+    "  .word 122910, 122016, 121135, 120267, 119411, 118567, 117735, 116914\n"
+    "  .word 116105, 115307, 114520, 113744, 112978, 112222, 111477, 110741\n"
+    "  .word 110015, 109298, 108590, 107892, 107203, 106522, 105850, 105186\n"
+    "  .word 104531, 103884, 103244, 102613, 101989, 101373, 100764, 100162\n"
+    "  .word 99568, 98981, 98400, 97826, 97259, 96699, 96145, 95597\n"
+    "  .word 95055, 94520, 93990, 93466, 92949, 92436, 91930, 91429\n"
+    "  .word 90933, 90443, 89958, 89478, 89004, 88534, 88069, 87609\n"
+    "  .word 87154, 86704, 86258, 85817, 85380, 84948, 84520, 84096\n"
+    "  .word 83677, 83262, 82850, 82443, 82040, 81641, 81246, 80854\n"
+    "  .word 80466, 80082, 79702, 79325, 78952, 78582, 78215, 77853\n"
+    "  .word 77493, 77137, 76784, 76434, 76087, 75744, 75403, 75066\n"
+    "  .word 74731, 74400, 74072, 73746, 73423, 73103, 72786, 72472\n"
+    "  .word 72160, 71851, 71545, 71241, 70940, 70641, 70345, 70051\n"
+    "  .word 69760, 69471, 69184, 68900, 68618, 68339, 68062, 67787\n"
+    "  .word 67514, 67243, 66975, 66709, 66444, 66182, 65922, 65664\n"
     UF_M0_END("uf_rq1_m0_prep"));
 #endif
 
@@ -1627,8 +1639,9 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, c
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
 // every channel qualifies for uf_rq1_m0 (lim = {out_off, act_min, act_max} not NULL,
 // only where every accumulator is below 2^30 in magnitude), 1 otherwise (uf_rq_m0's
-// table, exact for any int32 sum, acc + bias wrapping). About 110 cycles per channel for
-// uf_rq1_m0's where all three arrays are word-aligned (uf_rq1_m0_prep), 150 otherwise.
+// table, exact for any int32 sum, acc + bias wrapping). ok == 2's entries carry UF_RQT_M0's
+// bound T (uf_rqt_m0_mark's). About 85 cycles per channel for uf_rq1_m0's where all three
+// arrays are word-aligned (uf_rq1_m0_prep), 170 otherwise.
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch,
