@@ -10,6 +10,7 @@ LSTM and SVDF dot products)."""
 import random
 import struct
 import subprocess
+from fractions import Fraction
 
 import pytest
 from qmath_ref import MAX, MIN, _cases, c_int32, ref_mbqm
@@ -387,6 +388,32 @@ def test_requant_m0_entries(tmp_path):
                 half = 1 << (right - 1) if right else 0
                 assert list(e) == [b, c_int32(m << 1), half, shifts]
     assert seen == {"rq1", "rq"}
+
+
+def test_requant_m0_prep_estimate_bound():
+    """uf_rq1_m0_prep takes f = x m - a 2^30 mod 2^32 as C where it is below m, which is
+    exact only if its estimate x is within one of xs: that needs |inv2 / 2^17 - 2^30 / m| *
+    |a| < 1/2 for every m in [2^30, 2^31) and |a| < 16378. inv2 from the asm's seed table
+    (read from mac8.h) and its one Newton step (products mod 2^32, arithmetic shifts); the
+    extremes for each mm = m >> 15 are at its m's ends."""
+    src = (SRC / "mac8.h").read_text()
+    body = src[src.index('UF_M0_BEGIN("uf_rq1_m0_prep")') : src.index('UF_M0_END("uf_rq1_m0_prep")')]
+    table = [
+        int(v)
+        for line in body.split("5:\\n")[1].splitlines()
+        if ".word" in line
+        for v in line.split(".word")[1].split("\\n")[0].split(",")
+    ]
+    assert len(table) == 128
+    worst = Fraction(0)
+    for mm in range(1 << 15, 1 << 16):
+        inv = table[(mm - (1 << 15)) >> 8]
+        e = c_int32(-(mm * inv)) >> 15
+        inv2 = inv + (c_int32(e * inv) >> 17)
+        assert 16377 * inv2 < 1 << 31  # a inv2 fits
+        for m in (mm << 15, ((mm + 1) << 15) - 1):
+            worst = max(worst, abs(Fraction(inv2, 1 << 17) - Fraction(1 << 30, m)))
+    assert worst * 16377 < Fraction(1, 2)
 
 
 CONV = r"""
