@@ -1481,7 +1481,7 @@ UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
 // uf_rq1_m0_entry for t[j], j < n (n >= 0), from word-aligned bw, mw, sw (the channels'
 // bias, multiplier, shift) and lo, with UF_RQT_M0's bound T in the last word's high half
 // (uf_rqt_m0_mark's; tb = 2^(16 + floor(log2(R + 1))), its value at r = 0), in Thumb-1
-// (GCC's loop spills: about 150 cycles a channel plus the mark's 21; this one about 82):
+// (GCC's loop spills: about 150 cycles a channel plus the mark's 21; this one about 76):
 // 1 when every channel qualifies, else 0 (at the first that does not, or at once where lo
 // >= 2^12, which no right shift takes; uf_rq_m0_prepare's C loop then decides every
 // entry). The C's arithmetic but for the reciprocal, inv2 = about 2^32 / mm (a 128-entry
@@ -1494,12 +1494,12 @@ UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
 // unsigned; x = xs + 1: f in [m, 2m), below 2^32): C = f. Else (rare) the C's h, l give f
 // as a 64-bit fh:fl, stepped into [0, m) by adding or subtracting m (x counted along).
 // T = min(tb << r, 2^31) (0 where the shift passes bit 31). Register use: r7 = 4j, r8-r10 =
-// bw, mw, sw, r11 = t[j], r12 = lo, lr = 4n; 15 + r | T << 16 and tb on the stack.
+// bw, mw, sw, r11 = t[j], r12 = lo, lr = 4n; tb on the stack.
 int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo,
                    uint32_t tb);
 __asm__(
     UF_M0_BEGIN("uf_rq1_m0_prep") UF_M0_SAVE
-    "  sub sp, #16\n"                      // [sp+4]: 15 + r | T << 16, [sp+8]: tb
+    "  sub sp, #16\n"                      // [sp+4]: r (the rare path), [sp+8]: tb
     "  mov r11, r0\n"
     "  lsls r1, r1, #2\n  mov lr, r1\n"
     "  mov r8, r2\n  mov r9, r3\n"
@@ -1510,15 +1510,11 @@ __asm__(
     "  movs r7, #0\n"
     "  cmp r1, #0\n  beq 8f\n"
     "1:\n"
-    "  mov r1, r10\n  ldr r4, [r1, r7]\n  negs r4, r4\n"   // r = -s
+    "  mov r1, r10\n  ldr r4, [r1, r7]\n  negs r4, r4\n"   // r = -s (r4 until the store)
     "  subs r5, r4, #1\n  cmp r5, #12\n  bhi 9f\n"         // r in 1..13
-    "  ldr r5, [sp, #8]\n  lsls r5, r4\n  bne 2f\n"        // T << 16
-    "  movs r5, #1\n  lsls r5, r5, #31\n"
-    "2:\n"
-    "  adds r5, r5, r4\n  adds r5, #15\n  str r5, [sp, #4]\n"
     "  mov r1, r9\n  ldr r3, [r1, r7]\n"   // m
     "  lsrs r5, r3, #30\n  cmp r5, #1\n  bne 9f\n"          // 2^30 <= m < 2^31
-    "  mov r1, r8\n  ldr r2, [r1, r7]\n"   // b
+    "  mov r1, r8\n  ldr r2, [r1, r7]\n"   // b (r2 until the store)
     "  asrs r5, r2, #30\n  adds r5, #1\n  cmp r5, #1\n  bhi 9f\n"   // -2^30 <= b < 2^30
     "  mov r6, r12\n  adds r0, r4, #1\n  lsls r6, r0\n"    // lo 2^(r + 1) (below 2^26)
     "  asrs r5, r6, #14\n  bne 9f\n"                       // below 2^14
@@ -1528,14 +1524,16 @@ __asm__(
     "  movs r1, r5\n  muls r1, r0\n  negs r1, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
     "  asrs r1, r1, #17\n  adds r0, r0, r1\n"   // inv2
     "  muls r0, r6\n  asrs r0, r0, #17\n  adds r0, #1\n"   // x
-    "  movs r2, r3\n  muls r2, r0\n  lsls r1, r6, #30\n  subs r2, r2, r1\n"   // f mod 2^32
-    "  cmp r2, r3\n  bhs 6f\n"             // x = xs: C = f
-    "  movs r6, r2\n"
-    "3:\n"
-    "  mov r1, r8\n  ldr r1, [r1, r7]\n  subs r1, r0, r1\n"   // x - b
+    "  lsls r1, r6, #30\n  movs r6, r3\n  muls r6, r0\n  subs r6, r6, r1\n"   // f mod 2^32
+    "  cmp r6, r3\n  bhs 6f\n"             // x = xs: C = f
+    "3:\n"                                 // r0 = x, r2 = b, r3 = m, r4 = r, r6 = C
+    "  subs r1, r0, r2\n"                  // F = x - b
+    "  ldr r5, [sp, #8]\n  lsls r5, r4\n  bne 2f\n"        // T << 16
+    "  movs r5, #1\n  lsls r5, r5, #31\n"
+    "2:\n"
+    "  adds r5, r5, r4\n  adds r5, #15\n"  // 15 + r | T << 16
     "  movs r2, r3\n  movs r3, r6\n"
-    "  ldr r4, [sp, #4]\n"
-    "  mov r0, r11\n  adds r0, #4\n  stm r0!, {r1, r2, r3, r4}\n  mov r11, r0\n"
+    "  mov r0, r11\n  adds r0, #4\n  stm r0!, {r1, r2, r3, r5}\n  mov r11, r0\n"
     "  adds r7, #4\n  cmp r7, lr\n  bne 1b\n"
     "8:\n"
     "  movs r0, #1\n"
@@ -1545,6 +1543,9 @@ __asm__(
     "9:\n"
     "  movs r0, #0\n  b 7b\n"
     "6:\n"                                 // x = xs +- 1: the 64-bit f from h, l
+    "  str r4, [sp, #4]\n"                 // (r)
+    "  mov r6, r12\n  adds r1, r4, #1\n  lsls r6, r1\n"
+    "  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a again
     "  lsrs r5, r3, #16\n  uxth r1, r3\n"  // mh, ml
     "  movs r2, r1\n  muls r2, r0\n"       // x ml
     "  movs r4, r5\n  muls r4, r0\n"       // x mh
@@ -1560,7 +1561,8 @@ __asm__(
     "  subs r6, r6, r3\n  sbcs r4, r5\n  bmi 63f\n"
     "  subs r0, #1\n  b 62b\n"
     "63:\n"
-    "  adds r6, r6, r3\n  b 3b\n"          // C (f's high word back at 0)
+    "  adds r6, r6, r3\n"                  // C (f's high word back at 0)
+    "  ldr r4, [sp, #4]\n  mov r2, r8\n  ldr r2, [r2, r7]\n  b 3b\n"   // r, b back
     "  .align 2\n5:\n"   // 2^32 / mm at the middle of mm's 128 steps of 2^8 (2^47 / m's seed)
     "  .word 130562, 129554, 128561, 127583, 126620, 125672, 124738, 123817\n"
     "  .word 122910, 122016, 121135, 120267, 119411, 118567, 117735, 116914\n"
@@ -1640,7 +1642,7 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, c
 // every channel qualifies for uf_rq1_m0 (lim = {out_off, act_min, act_max} not NULL,
 // only where every accumulator is below 2^30 in magnitude), 1 otherwise (uf_rq_m0's
 // table, exact for any int32 sum, acc + bias wrapping). ok == 2's entries carry UF_RQT_M0's
-// bound T (uf_rqt_m0_mark's). About 85 cycles per channel for uf_rq1_m0's where all three
+// bound T (uf_rqt_m0_mark's). About 80 cycles per channel for uf_rq1_m0's where all three
 // arrays are word-aligned (uf_rq1_m0_prep), 170 otherwise.
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
