@@ -1493,22 +1493,22 @@ UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
 // is in [0, m) (unsigned) exactly where x = xs (x = xs - 1: f in [-m, 0), above 2^31 - 1 as
 // unsigned; x = xs + 1: f in [m, 2m), below 2^32): C = f. Else (rare) the C's h, l give f
 // as a 64-bit fh:fl, stepped into [0, m) by adding or subtracting m (x counted along).
-// T = min(tb << r, 2^31) (0 where the shift passes bit 31). Register use: r7 = 4j, r8-r10 =
-// bw, mw, sw, r11 = t[j], r12 = lo, lr = 4n; tb on the stack.
+// T = min(tb << r, 2^31) (0 where the shift passes bit 31). Register use: r7 = 4j - 4n, r8-r10
+// = the ends of bw, mw, sw, r11 = t[j], r12 = lo, lr = tb.
 int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo,
                    uint32_t tb);
 __asm__(
     UF_M0_BEGIN("uf_rq1_m0_prep") UF_M0_SAVE
-    "  sub sp, #16\n"                      // [sp+4]: r (the rare path), [sp+8]: tb
+    "  sub sp, #16\n"                      // [sp+4]: r (the rare path)
     "  mov r11, r0\n"
-    "  lsls r1, r1, #2\n  mov lr, r1\n"
-    "  mov r8, r2\n  mov r9, r3\n"
-    "  ldr r4, [sp, #52]\n  mov r10, r4\n"
-    "  ldr r4, [sp, #60]\n  str r4, [sp, #8]\n"
+    "  lsls r7, r1, #2\n"                 // 4n: the arrays' ends, r7 = -4n .. -4
+    "  adds r2, r2, r7\n  mov r8, r2\n  adds r3, r3, r7\n  mov r9, r3\n"
+    "  ldr r4, [sp, #52]\n  adds r4, r4, r7\n  mov r10, r4\n"
+    "  ldr r4, [sp, #60]\n  mov lr, r4\n"
     "  ldr r4, [sp, #56]\n  mov r12, r4\n"
     "  lsrs r4, r4, #12\n  bne 9f\n"       // lo >= 2^12: no channel qualifies
-    "  movs r7, #0\n"
-    "  cmp r1, #0\n  beq 8f\n"
+    "  negs r7, r7\n"
+    "  beq 8f\n"
     "1:\n"
     "  mov r1, r10\n  ldr r4, [r1, r7]\n  negs r4, r4\n"   // r = -s (r4 until the store)
     "  subs r5, r4, #1\n  cmp r5, #12\n  bhi 9f\n"         // r in 1..13
@@ -1528,13 +1528,13 @@ __asm__(
     "  cmp r6, r3\n  bhs 6f\n"             // x = xs: C = f
     "3:\n"                                 // r0 = x, r2 = b, r3 = m, r4 = r, r6 = C
     "  subs r1, r0, r2\n"                  // F = x - b
-    "  ldr r5, [sp, #8]\n  lsls r5, r4\n  bne 2f\n"        // T << 16
+    "  mov r5, lr\n  lsls r5, r4\n  bne 2f\n"              // T << 16
     "  movs r5, #1\n  lsls r5, r5, #31\n"
     "2:\n"
     "  adds r5, r5, r4\n  adds r5, #15\n"  // 15 + r | T << 16
     "  movs r2, r3\n  movs r3, r6\n"
     "  mov r0, r11\n  adds r0, #4\n  stm r0!, {r1, r2, r3, r5}\n  mov r11, r0\n"
-    "  adds r7, #4\n  cmp r7, lr\n  bne 1b\n"
+    "  adds r7, #4\n  bne 1b\n"
     "8:\n"
     "  movs r0, #1\n"
     "7:\n"
