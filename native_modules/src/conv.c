@@ -1058,7 +1058,7 @@ typedef struct {
     int32_t *ptab;   // uf_dw4x1q33p_m0's (one input channel, 3x3: after wtab's), or NULL
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
-    int xs, zp_fits, keyed, table33, pair8;
+    int xs, zp_fits, keyed, table33, pair8, shapes;
     int c0, nb, n4, ok, nslots, cnext, s_w, s_h, out_w;
     int8_t zp;
 } uf_dw_m0_t;
@@ -1066,6 +1066,10 @@ typedef struct {
 // The padded taps' share of the block's channels in fours for the window of valid
 // rows [ky0, ky1) and columns [kx0, kx1): from the cache, or computed into its next slot.
 static UF_MAC_NOINLINE const int32_t *dw_share_m0(uf_dw_m0_t *d, int ky0, int ky1, int kx0, int kx1) {
+    if (d->shapes) {   // uf_dwsh33_m0's eight: rows and columns [0, 3) 0, [1, 3) 1, [0, 2) 2
+        int s = (ky0 ? 3 : ky1 < 3 ? 6 : 0) + (kx0 ? 1 : kx1 < 3 ? 2 : 0);
+        return d->cbuf + 4 * (s - 1);
+    }
     int32_t key = ky0 | ky1 << 8 | kx0 << 16 | kx1 << 24;
     int n4 = d->n4, sl = 1;
     while (sl < d->nslots && d->ckey[sl] != key) {
@@ -1277,11 +1281,21 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                                          int out_c, int k_h, int k_w, int s_h, int s_w, int d_h,
                                          int d_w, int pad_h, int pad_w, int in_off, int out_off,
                                          int act_min, int act_max, int32_t *wtab) {
-    uf_rq_m0_t t[UF_DW_BLOCK];
-    const int32_t lim[3] = {out_off, act_min, act_max};
     // The padded taps' shares of the window shapes met (dw_share_m0), UF_M0_CORR / n4
-    // slots of n4 (slot 0: zeros; the others' shapes in ckey, replaced in turn)
-    int32_t cbuf[UF_M0_CORR], ckey[UF_M0_CORR / 4];
+    // slots of n4 (slot 0: zeros; the others' shapes in ckey, replaced in turn), or
+    // (shapes) uf_dwsh33_m0's eight of every block, on into t once the block's table holds
+    // its entries
+    union {
+        struct {
+            int32_t cbuf[UF_M0_CORR];
+            uf_rq_m0_t t[UF_DW_BLOCK];
+        } s;
+        int32_t sh[UF_M0_CORR + UF_DW_BLOCK * 5];
+    } m;
+    // (8 UF_DW_BLOCK words: within sh)
+    uf_rq_m0_t *t = m.s.t;
+    int32_t *cbuf = m.s.cbuf, ckey[UF_M0_CORR / 4];
+    const int32_t lim[3] = {out_off, act_min, act_max};
     uf_dw_m0_t d;
     d.x = x, d.w = w, d.bias = bias, d.mult = mult, d.shift = shift, d.lim = lim, d.t = t;
     d.wtab = wtab, d.cbuf = cbuf, d.ckey = ckey;
@@ -1294,6 +1308,11 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     d.keyed = k_h < 128 && k_w < 128;   // (else every shape's share is computed again)
     d.s_w = s_w, d.s_h = s_h, d.out_w = out_w;
     int xs = d.xs;
+    // Every window of a 3x3 filter has two or three valid rows and columns (at most one
+    // padded row and column, none both sides): its padded taps' share is one of eight.
+    int shapes = k_h == 3 && k_w == 3 && d_h == 1 && d_w == 1 && (unsigned)pad_h <= 1 && (unsigned)pad_w <= 1 &&
+                 in_h >= 2 && in_w >= 2 && (out_h - 1) * s_h - pad_h + 2 <= in_h &&
+                 (out_w - 1) * s_w - pad_w + 2 <= in_w && d.zp_fits;
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
@@ -1303,7 +1322,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         int8_t *o = out + c0;
         d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
-        d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1;
+        d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1, d.shapes = 0;
         for (int j = 0; j < n4; j++) {
             cbuf[j] = 0;
         }
@@ -1353,6 +1372,11 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
             }
         }
         int fast8 = d.pair8 && n4 == nb && ok == 2;
+        // (after the tables: t's entries are in them, the shares go on into t)
+        d.shapes = shapes && fast33;
+        if (d.shapes) {
+            uf_dwsh33_m0(cbuf, wtab, n4 >> 2, d.zp);
+        }
         int oxa = 0, oxb;
         while (oxa < out_w && oxa * s_w - pad_w < 0) {
             oxa++;
@@ -1370,7 +1394,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
             int kx0, kx1;
             valid_taps(a * s_w - pad_w, k_w, d_w, in_w, &kx0, &kx1);
-            vert = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && d.zp_fits));
+            vert = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && d.shapes));
         }
         for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
             int kx0, kx1, x0 = a * s_w - pad_w;
@@ -1389,8 +1413,8 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                 continue;
             }
             // windows of two or three valid rows and columns from the table (padded
-            // ones where the zero point fits int8), the rest one by one
-            int runs = fast33 && (rows == 3 || (rows == 2 && d.zp_fits));
+            // ones with uf_dwsh33_m0's shares), the rest one by one
+            int runs = fast33 && (rows == 3 || (rows == 2 && d.shapes));
             if (fast8 && rows > 0 && (rows == k_h || d.zp_fits)) {
                 dw_row8_m0(&d, y0, ky0, ky1, oxa, oxb, out_w, s_w, pad_w, o);
                 continue;
@@ -1403,7 +1427,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                     valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
                 }
                 int cols = kx1 - kx0;
-                if (runs && (cols == 3 || (cols == 2 && d.zp_fits))) {
+                if (runs && (cols == 3 || (cols == 2 && d.shapes))) {
                     dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c, 0, 1);
                 } else {
                     dw_pixel_m0(&d, y0, ky0, ky1, x0, o + a * out_c);
