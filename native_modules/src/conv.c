@@ -1322,21 +1322,21 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         int8_t *o = out + c0;
         d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
-        d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1, d.shapes = 0;
-        for (int j = 0; j < n4; j++) {
-            cbuf[j] = 0;
-        }
-        for (int j = 1; j < d.nslots; j++) {
-            ckey[j] = -1;
-        }
         // The usual interior pixels (a full 3x3 window, channels in fours, word-aligned
         // inputs or one input channel, uf_rq1_m0's table): the columns [oxa, oxb) of each
         // row with every window row inside, one call for them, the block's weights
         // sign-extended once into wtab with the requantization entries (uf_dw4q33_m0's
-        // order; uf_dwcor33_m0's too).
+        // order; uf_dwcor33_m0's and uf_dwsh33_m0's too).
         d.table33 = k_h == 3 && k_w == 3 && n4;
         int fast33 = d.table33 && n4 == nb && ok == 2 &&
                      (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
+        d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1, d.shapes = 0;
+        for (int j = 0; j < n4 && !(shapes && fast33); j++) {   // (the shares' cache: not with shapes)
+            cbuf[j] = 0;
+        }
+        for (int j = 1; j < d.nslots && !(shapes && fast33); j++) {
+            ckey[j] = -1;
+        }
         if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
         }
