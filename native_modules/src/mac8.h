@@ -882,15 +882,18 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
 // uf_rq1_m0's 64-bit path for the fused kernels (one copy for all): u = the high word of
 // y m + C >> (r - 1) into r4 from y (r2), m (r4), C (r5), 15 + r (r6, left 16 less);
 // r2, r3, r5 clobbered.
-// (uf_rqt_u_m0 first, falling into it past 2^15)
+// (uf_rqt_u_m0 first, falling into it past 2^16; below, the two MULS: y ml < 2^32 and y mh
+// < 2^31, the carry of y ml + C (C < 2^31) added back at bit 16 of the high part)
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_rqt_u_m0")
-    "  lsrs r3, r2, #15\n"
+    "  lsrs r3, r2, #16\n"
     "  bne 1f\n"
     "  uxth r3, r4\n  lsrs r4, r4, #16\n"
     "  muls r3, r2\n  muls r4, r2\n"
-    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"
+    "  adds r3, r3, r5\n"
+    "  movs r5, #0\n  adcs r5, r5\n  lsls r5, r5, #16\n"   /* (MOVS keeps C) */
+    "  lsrs r3, r3, #16\n  adds r4, r4, r3\n  adds r4, r4, r5\n"
     "  lsrs r4, r6\n"
     "  bx lr\n"
     "  .size uf_rqt_u_m0, .-uf_rqt_u_m0\n"
@@ -946,7 +949,7 @@ __asm__(
     "  movs r4, r3\n"                                                                         \
     "  b " l "6b\n"
 // u (r4) for y >= T from y (r2), m (r4), C (r5), 15 + r (r6, its low byte left 16 less where
-// y >= 2^15): the two MULS below 2^15, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
+// y >= 2^16): the two MULS below 2^16, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
 void uf_rqt_u_m0(void);
 // The depthwise kernels' side paths (uf_rqt_u_m0, then lr back to x_row, [sp+20]; R at [sp+36])
 #define UF_DW4Q_M0_SIDES(l, j)                                                                \
