@@ -1272,6 +1272,12 @@ static UF_MAC_NOINLINE void dw_row8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, 
     }
 }
 
+// Along one axis, every window of three taps (dilation 1) has two or three inside: at
+// most one padded tap, at one end.
+static UF_MAC_NOINLINE int dw_two_taps(int in, int out, int s, int pad) {
+    return (unsigned)pad <= 1 && in >= 2 && (out - 1) * s - pad + 2 <= in;
+}
+
 // Cortex-M0+, one input channel per output channel (or one input channel): a
 // block of up to UF_DW_BLOCK channels over every pixel (its requantization table
 // built once), four channels per register block in one call per pixel.
@@ -1310,9 +1316,8 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     int xs = d.xs;
     // Every window of a 3x3 filter has two or three valid rows and columns (at most one
     // padded row and column, none both sides): its padded taps' share is one of eight.
-    int shapes = k_h == 3 && k_w == 3 && d_h == 1 && d_w == 1 && (unsigned)pad_h <= 1 && (unsigned)pad_w <= 1 &&
-                 in_h >= 2 && in_w >= 2 && (out_h - 1) * s_h - pad_h + 2 <= in_h &&
-                 (out_w - 1) * s_w - pad_w + 2 <= in_w && d.zp_fits;
+    int shapes = k_h == 3 && k_w == 3 && d_h == 1 && d_w == 1 && d.zp_fits && dw_two_taps(in_h, out_h, s_h, pad_h) &&
+                 dw_two_taps(in_w, out_w, s_w, pad_w);
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
@@ -1330,11 +1335,13 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         d.table33 = k_h == 3 && k_w == 3 && n4;
         int fast33 = d.table33 && n4 == nb && ok == 2 &&
                      (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
-        d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1, d.shapes = 0;
-        for (int j = 0; j < n4 && !(shapes && fast33); j++) {   // (the shares' cache: not with shapes)
+        d.shapes = shapes && fast33;   // (then no shares' cache)
+        int n0 = d.shapes ? 0 : n4;
+        d.nslots = n0 ? UF_M0_CORR / n0 : 0, d.cnext = 1;
+        for (int j = 0; j < n0; j++) {
             cbuf[j] = 0;
         }
-        for (int j = 1; j < d.nslots && !(shapes && fast33); j++) {
+        for (int j = 1; j < d.nslots; j++) {
             ckey[j] = -1;
         }
         if (d.table33) {
@@ -1373,7 +1380,6 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         int fast8 = d.pair8 && n4 == nb && ok == 2;
         // (after the tables: t's entries are in them, the shares go on into t)
-        d.shapes = shapes && fast33;
         if (d.shapes) {
             uf_dwsh33_m0(cbuf, wtab, n4 >> 2, d.zp);
         }
