@@ -108,6 +108,8 @@ BORDERS = [
     ((2, 5), 4, 1, "SAME", 1, 5),
     ((7, 7), 8, 2, "SAME", 1, -128),  # stride 2, odd input: padding on both sides
     ((6, 3), 38, 1, "SAME", 1, 127),  # 32 channels, then 6 (not in fours: the old shares)
+    ((5, 4), 64, 1, "SAME", 1, -77),  # two blocks of 32: every shape in each
+    ((7, 5), 36, 2, "SAME", 1, 90),  # stride 2, 32 channels then 4
     ((5, 6), 4, 1, "VALID", 1, -20),  # no padded window
     ((3, 1), 4, 1, "SAME", 1, -128),  # one column: windows of one valid column
     ((1, 4), 8, 1, "SAME", 1, 127),  # one row
