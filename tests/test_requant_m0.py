@@ -665,3 +665,64 @@ def test_srdhm_m0(tmp_path):
     assert r.fault is None, r.fault
     got = struct.unpack("<%di" % (3 * len(pairs)), r.reads[0][4:])[2::3]
     assert list(got) == [ref_srdhm(a, b) for a, b in pairs]
+
+
+RQTU = r"""
+#include "mac8.h"
+#define IO ((int32_t *)0x%x)
+// uf_rqt_u_m0 (the fused kernels' side path) called as the kernels call it
+static int32_t rqt_u(int32_t y, int32_t m, int32_t c, int32_t sh) {
+    register int32_t r2 __asm__("r2") = y;
+    register int32_t r4 __asm__("r4") = m;
+    register int32_t r5 __asm__("r5") = c;
+    register int32_t r6 __asm__("r6") = sh;
+    __asm__ volatile("bl uf_rqt_u_m0" : "+r"(r2), "+r"(r4), "+r"(r5), "+r"(r6) : : "r3", "lr", "cc", "memory");
+    return r4;
+}
+int main(void) {
+    int n = IO[0];
+    const int32_t *v = IO + 1;
+    int32_t *out = IO + 1 + 4 * n;
+    for (int i = 0; i < n; i++) {
+        out[i] = rqt_u(v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]);
+    }
+    return 0;
+}
+"""
+
+
+def test_rqt_u_m0(tmp_path):
+    """uf_rqt_u_m0, the fused kernels' value past their bound T: u = (y m + C) >> (31 + r)
+    for 0 <= y < 2^30, m in [2^30, 2^31), 0 <= C < m, r in 1..13, against Python's big ints:
+    sums below 2^15, between 2^15 and 2^16 (two MULS, the carry of y ml + C past 2^32 with
+    the multiplier's low half at its largest) and past 2^16 (four MULS)."""
+    _need()
+    rnd = random.Random(23)
+    cases = []
+    for _ in range(400):
+        m = rnd.choice([1 << 30, MAX, rnd.randint(1 << 30, MAX), (rnd.randint(1 << 14, (1 << 15) - 1) << 16) | 0xFFFF])
+        c = rnd.choice([0, m - 1, rnd.randint(0, m - 1), m - rnd.randint(1, 1 << 16)])
+        r = rnd.randint(1, 13)
+        y = rnd.choice(
+            [
+                rnd.randint(1 << 15, (1 << 16) - 1),
+                (1 << 16) - 1 - rnd.randint(0, 64),
+                (1 << 15) + rnd.randint(0, 64),
+                rnd.randint(0, (1 << 15) - 1),
+                (1 << 16) + rnd.randint(0, 64),
+                rnd.randint(1 << 16, (1 << 30) - 1),
+            ]
+        )
+        cases.append((y, m, c, (15 + r) | rnd.choice([0, 1 << 16, 1 << 31, 0x7FFF0000])))
+    t = TARGETS["armv6m"]
+    src = tmp_path / "u.c"
+    src.write_text(RQTU % IO)
+    elf_path = tmp_path / "u.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src), str(HARNESS / t.start)]
+    cmd += ["-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc", "-o", str(elf_path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    data = struct.pack("<i", len(cases)) + b"".join(struct.pack("<iiiI", *c) for c in cases)
+    res = backend(t).execute(t, read_elf(elf_path), [(IO, data)], [(IO, len(data) + 4 * len(cases))])
+    assert res.fault is None, res.fault
+    got = list(struct.unpack("<%dI" % len(cases), res.reads[0][len(data) :]))
+    assert got == [(y * m + c) >> (31 + (sh & 255) - 15) for y, m, c, sh in cases]

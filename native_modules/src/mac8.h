@@ -882,15 +882,18 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
 // uf_rq1_m0's 64-bit path for the fused kernels (one copy for all): u = the high word of
 // y m + C >> (r - 1) into r4 from y (r2), m (r4), C (r5), 15 + r (r6, left 16 less);
 // r2, r3, r5 clobbered.
-// (uf_rqt_u_m0 first, falling into it past 2^15)
+// (uf_rqt_u_m0 first, falling into it past 2^16; below, the two MULS: y ml < 2^32 and y mh
+// < 2^31, the carry of y ml + C (C < 2^31) added back at bit 16 of the high part)
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_rqt_u_m0")
-    "  lsrs r3, r2, #15\n"
+    "  lsrs r3, r2, #16\n"
     "  bne 1f\n"
     "  uxth r3, r4\n  lsrs r4, r4, #16\n"
     "  muls r3, r2\n  muls r4, r2\n"
-    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"
+    "  adds r3, r3, r5\n"
+    "  movs r5, #0\n  adcs r5, r5\n  lsls r5, r5, #16\n"   /* (MOVS keeps C) */
+    "  lsrs r3, r3, #16\n  adds r4, r4, r3\n  adds r4, r4, r5\n"
     "  lsrs r4, r6\n"
     "  bx lr\n"
     "  .size uf_rqt_u_m0, .-uf_rqt_u_m0\n"
@@ -946,7 +949,7 @@ __asm__(
     "  movs r4, r3\n"                                                                         \
     "  b " l "6b\n"
 // u (r4) for y >= T from y (r2), m (r4), C (r5), 15 + r (r6, its low byte left 16 less where
-// y >= 2^15): the two MULS below 2^15, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
+// y >= 2^16): the two MULS below 2^16, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
 void uf_rqt_u_m0(void);
 // The depthwise kernels' side paths (uf_rqt_u_m0, then lr back to x_row, [sp+20]; R at [sp+36])
 #define UF_DW4Q_M0_SIDES(l, j)                                                                \
@@ -1008,9 +1011,10 @@ __asm__(                                                                        
     UF_M0_END(name))
 #define UF_DW4Q_M0_XS "  adds r0, #4\n  str r0, [sp, #24]\n"
 // The border windows' hooks: the accumulators start at cor's four (the padded taps'
-// share), which restarts at each pixel; r1 steps by [sp+44] and [sp+48].
+// share; uf_dwsh33_m0's layout: a block's four 32 words after the previous block's),
+// which restarts at each pixel; r1 steps by [sp+44] and [sp+48].
 #define UF_DW4Q_M0_COR                                                                        \
-    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
+    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  adds r2, #112\n  str r2, [sp, #40]\n"  \
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
 #define UF_DW4Q_M0_PRE "  ldr r3, [sp, #44]\n  adds r1, r1, r3\n"
 #define UF_DW4Q_M0_POST "  ldr r3, [sp, #48]\n  adds r1, r1, r3\n"
@@ -1143,6 +1147,55 @@ __asm__(
     "  beq 3f\n  b 2b\n3:\n"
     UF_M0_RESTORE
     UF_M0_END("uf_dwcor33_m0"));
+
+// The padded taps' shares of a 3x3 window's eight border shapes at once, for each of
+// `blocks` (> 0) blocks of four channels of uf_dw4q33_m0's table wt: cor[32b + 4s + k] =
+// zp * the sum of wt[b][tap][k] over shape s's padded taps, s = 0..7: the column 0, the
+// column 2, the row 0, row 0 and column 0, row 0 and column 2, the row 2, row 2 and column
+// 0, row 2 and column 2 (uf_dw4q23_m0 and the others read a block's four, then step 32
+// words). From the eight zp * w and the sums they share: about 62 cycles a channel
+// (uf_dwcor33_m0's eight shapes: about 210).
+void uf_dwsh33_m0(int32_t *cor, const int32_t *wt, int blocks, int32_t zp);
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_dwsh33_m0") UF_M0_SAVE
+    "  lsls r2, r2, #2\n  mov r8, r2\n"  // channels left
+    "  movs r2, r3\n"                    // zp
+    "  movs r7, r1\n  movs r1, r0\n  movs r0, r7\n"   // r0: the channel's tap 0, r1: its cor
+    "1:\n"
+    "  ldr r3, [r0, #48]\n  muls r3, r2\n"              // Z3
+    "  ldr r4, [r0, #96]\n  muls r4, r2\n"              // Z6
+    "  adds r4, r4, r3\n"                               // a = Z3 + Z6
+    "  ldr r5, [r0, #0]\n  muls r5, r2\n"               // Z0
+    "  adds r6, r5, r4\n  str r6, [r1, #0]\n"           // column 0: Z0 + a
+    "  adds r3, r3, r5\n"                               // c = Z0 + Z3
+    "  ldr r6, [r0, #16]\n  muls r6, r2\n  adds r6, r6, r5\n"
+    "  ldr r5, [r0, #32]\n  muls r5, r2\n  adds r6, r6, r5\n"  // T = Z0 + Z1 + Z2 (r5: Z2)
+    "  str r6, [r1, #32]\n"                             // row 0
+    "  adds r4, r4, r6\n  str r4, [r1, #48]\n"          // row 0 and column 0: T + a
+    "  ldr r4, [r0, #80]\n  muls r4, r2\n"              // Z5
+    "  adds r5, r5, r4\n"                               // d = Z2 + Z5
+    "  adds r0, #64\n"
+    "  ldr r7, [r0, #64]\n  muls r7, r2\n"              // Z8
+    "  adds r4, r4, r7\n"                               // Z5 + Z8
+    "  adds r6, r6, r4\n  str r6, [r1, #64]\n"          // row 0 and column 2
+    "  adds r6, r5, r7\n  str r6, [r1, #16]\n"          // column 2: d + Z8
+    "  ldr r4, [r0, #32]\n  muls r4, r2\n"              // Z6
+    "  ldr r6, [r0, #48]\n  muls r6, r2\n"              // Z7
+    "  adds r6, r6, r4\n  adds r6, r6, r7\n  str r6, [r1, #80]\n"  // row 2: B
+    "  adds r3, r3, r6\n  str r3, [r1, #96]\n"          // row 2 and column 0: B + c
+    "  adds r5, r5, r6\n  str r5, [r1, #112]\n"         // row 2 and column 2: B + d
+    "  subs r0, #60\n  adds r1, #4\n"                   // the next channel
+    "  mov r3, r8\n  subs r3, r3, #1\n  mov r8, r3\n"
+    "  beq 3f\n"
+    "  lsls r3, r3, #30\n"
+    "  bne 1b\n"
+    "  adds r0, #192\n  adds r1, #112\n"                // the next block (52 and 32 words)
+    "  b 1b\n"
+    "3:\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_dwsh33_m0"));
+#endif
 
 // (r6 = 0: the input byte's index)
 UF_DWU_M0("uf_dw4x1w33_m0",
