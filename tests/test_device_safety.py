@@ -351,6 +351,7 @@ def test_int8_bindings_reject_out_of_range_shifts(kernel, shift):
                 -128,
                 127,
                 0,
+                -128,  # w_min
             )
         fn = getattr(upyflow_native, kernel)
         if ok:
@@ -412,6 +413,7 @@ def test_conv_bindings_reject_geometry_overflowing_int(kernel):
             -128,
             127,
             0,
+            -128,  # w_min
         )
         if ok:
             fn(args)
@@ -494,6 +496,7 @@ def test_conv_bindings_check_the_scratch_size(kernel):
             -128,
             127,
             n,
+            -128,  # w_min
         )
         if ok:
             fn(args)

@@ -174,3 +174,17 @@ def test_the_scratch_under_micropython(tmp_path):
     for tier in ("viper", "pure"):
         outs, _ = run_batch(str(tmp_path), "mp_chain", [[x.tobytes()]], env={"UPYFLOW_TIER": tier})
         assert outs[0][0] == want, tier
+
+
+def test_conv_calls_carry_their_smallest_weight():
+    """conv2d_s8 and depthwise_conv2d_s8 take w_min, their weights' smallest value, from the
+    bake (the M0+ fused pointwise kernels' lane split wants none at -128): person_detect's
+    layers (TFLite's symmetric weights: none at -128; some layers in bands of calls)."""
+    result = compile_model(str(shared("models/person_detect.tflite")))
+    mins = []
+    for c in result.calls:
+        if c.kernel in ("conv2d_s8", "depthwise_conv2d_s8"):
+            w = result.graph.tensors[c.arg("w")].const_data
+            assert c.arg("w_min") == int(w.min())
+            mins.append(c.arg("w_min"))
+    assert len(mins) >= 28 and set(mins) == {-127}

@@ -422,14 +422,14 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
                   const void *mult, const void *shift, int32_t *wtab, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                  int act_min, int act_max, int wtab_n);
+                  int act_min, int act_max, int wtab_n, int w_min);
 #define IO ((int32_t *)0x%x)
 int main(void) {
     uint8_t *b = (uint8_t *)IO;
     int w_ = IO[0], c = IO[1], oc = IO[2], off = IO[3];
     uf_conv2d_s8((const int8_t *)(b + IO[4]), (const int8_t *)(b + IO[5]), b + IO[6],
                  (int8_t *)(b + IO[7]), b + IO[8], b + IO[9], (int32_t *)(b + IO[10]), 1, w_, c, 1, w_, oc,
-                 1, 1, 1, 1, 1, 1, 0, 0, 0, off, -128, 127, IO[11]);
+                 1, 1, 1, 1, 1, 1, 0, 0, 0, off, -128, 127, IO[11], IO[12]);
     return 0;
 }
 """
@@ -467,13 +467,21 @@ def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd):
         (72, 12, 12, 12, 0),  # one block
         (64, 36, 12, 128, 0),  # a table of more words than the layer needs
         (64, 24, 14, 3, 0),  # too small for one block: uf_mac2x2ph_m0
-        (48, 8, 11, 8, 0),  # too few pixels to pay for the table
+        (48, 8, 7, 8, 0),  # too few pixels to pay for the table
         (256, 8, 13, 8, 0),  # the widest packed inputs
         (64, 36, 12, 8, 6 * 64),  # the inputs packed once beside blocks of 8 rows
         (72, 22, 13, 9, 6 * 72),  # the same with an odd pixel and a tail of 2
         (64, 36, 12, 7, 6 * 64 - 100),  # too little beside them: packed per block
         (48, 12, 12, 12, 0),  # uf_mac2x2pqn_m0's loop entered at its fourth group of four passes
         (56, 8, 13, 8, 0),  # ... at its third
+        # 3x3 pixels (an odd one, uf_mac1t_m0 over the table): 128 inputs packed once beside
+        # blocks of 8 rows (the odd pixel's inputs sign-extended once), 256 inputs in blocks of 4
+        # packed per block (sign-extended again per block), 40 (an odd multiple of 8)
+        (128, 16, 9, 8, 4 * 128),
+        (256, 12, 9, 4, 0),
+        (40, 12, 9, 4, 0),
+        (72, 8, 11, 8, 0),
+        (128, 8, 9, 3, 0),  # 3x3 pixels, too small a scratch: the weights read in place
     ],
 )
 @pytest.mark.parametrize("w_odd", [0, 1])
@@ -499,7 +507,7 @@ def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_
         got, want, scratch, w = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n)
         assert got == want, off
         # the table's path where it pays and suits (uf_rq1_m0's act_min >= out_off), else none
-        used = off == -128 and width >= 12 and block >= 4  # (UF_M0_WTAB_PIXELS)
+        used = off == -128 and width >= 9 and block >= 4  # (UF_M0_WTAB_PIXELS)
         words = np.frombuffer(scratch, "<i4")
         assert words.any() == used
         if used:  # the last block's first row pair: its first two inputs' weights
@@ -563,7 +571,7 @@ def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0):
     to = so + 4 * out_c
     end = to + 4 * wtab_n + 16
     blob = bytearray(end)
-    blob[:48] = struct.pack("<12i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so, to, wtab_n)
+    blob[:52] = struct.pack("<13i", width, in_c, out_c, off, xo, wo, bo, oo, mo, so, to, wtab_n, int(w.min()))
     blob[xo : xo + x.size] = x.astype(np.int8).tobytes()
     blob[wo : wo + w.size] = w.astype(np.int8).tobytes()
     blob[bo : bo + 4 * out_c] = bias.astype("<i4").tobytes()

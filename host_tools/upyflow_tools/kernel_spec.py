@@ -204,17 +204,22 @@ _DW_W, _DW_C = "k_h*k_w*in_c*depth_mult", "in_c*depth_mult"
 # the call, else 0 words) a kernel may use for a weight table (the Cortex-M0+ pointwise layers of
 # more than 32 inputs: conv.c's conv1x1_wtab_m0) and every other tier ignores. The depthwise
 # kernel has the slot too (always 0 words) as the viper tier walks both behind one prologue.
+# w_min: the layer's smallest weight, known at bake time (the Cortex-M0+ fused pointwise kernels
+# split their lanes with a carry, exact only without a weight at -128; -128 where unknown).
 _WTAB = T("wtab", "i32", "w", "wtab_n")
+_W_MIN = Int("w_min", -128, 127)
 kernel("conv2d_s8", "conv",
        [T("x", "i8", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _W), T("bias", "i32", "c", "out_c"),
         T("out", "i8", "w", "out_h*out_w*out_c"), T("mult", "i32", "c", "out_c"),
         T("shift", "i32", "c", "out_c", values=shifts()), _WTAB],
-       _conv_dims("out_c") + QUANT_OUT + INT_ACT + [Int("wtab_n", 0)], requires=CONV_SPANS, viper="tuple")
+       _conv_dims("out_c") + QUANT_OUT + INT_ACT + [Int("wtab_n", 0), _W_MIN], requires=CONV_SPANS,
+       viper="tuple")
 kernel("depthwise_conv2d_s8", "conv",
        [T("x", "i8", "r", "in_h*in_w*in_c"), T("w", "i8", "r", _DW_W), T("bias", "i32", "c", _DW_C),
         T("out", "i8", "w", "out_h*out_w*" + _DW_C), T("mult", "i32", "c", _DW_C),
         T("shift", "i32", "c", _DW_C, values=shifts()), _WTAB],
-       _conv_dims("depth_mult") + QUANT_OUT + INT_ACT + [Int("wtab_n", 0)], requires=CONV_SPANS, viper="tuple")
+       _conv_dims("depth_mult") + QUANT_OUT + INT_ACT + [Int("wtab_n", 0), _W_MIN], requires=CONV_SPANS,
+       viper="tuple")
 kernel("conv2d_f32", "conv",
        [T("x", "f32", "r", "in_h*in_w*in_c"), T("w", "f32", "c", _W), T("bias", "f32", "c", "out_c"),
         T("out", "f32", "w", "out_h*out_w*out_c")],

@@ -84,19 +84,9 @@ static int32_t padded_weight_sum(const int8_t *wo, int k_h, int k_w, int in_c,
 // uf_mac2x2pt_m0's table of n4 rows (row r at w + r * in_c; n4 even, in_c a multiple of 4)
 // into W; with q, each row pair's words followed by its rows' uf_rq1_m0 entries without .acc
 // (uf_mac2x2pq8_m0's table: bit 8 of the last row's 15 + r set).
-static UF_MAC_NOINLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
-                                           const uf_rq_m0_t *q) {
-    for (const int8_t *w1 = w + in_c, *we = w1 + (size_t)n4 * in_c; w1 < we; w1 += 2 * in_c) {
-        W = uf_tab2_m0(w1, w1 + in_c, in_c, W);
-        if (q) {
-            W[0] = q[0].bias, W[1] = (int32_t)q[0].mult2, W[2] = q[0].half, W[3] = q[0].shifts;
-            W[4] = q[1].bias, W[5] = (int32_t)q[1].mult2, W[6] = q[1].half, W[7] = q[1].shifts;
-            W += 8, q += 2;
-        }
-    }
-    if (q && n4) {
-        W[-1] |= 256;   // (the table's end: the last row's word)
-    }
+UF_MAC_INLINE void conv1x1_tab_m0(const int8_t *w, int in_c, int n4, int32_t *W,
+                                const uf_rq_m0_t *q) {
+    uf_tab2_m0(w, in_c, n4, W, q);
 }
 // One pixel pair's sums over the block's n4 rows (packed inputs xx) into t and t + n4.
 UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const int8_t *wo, int in_c,
@@ -124,16 +114,17 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
 // uf_rq1_m0 entries (conv1x1_tab_m0's fused layout, rows * (in_c + 4) words, T marked), then one
 // uf_mac2x2pqn_m0 over the block for every pixel pair (packing each pair itself): about 22.4 cycles
 // per 8 MACs at 128 inputs requantized in the kernel (uf_mac2x2ph_m0: 26.5, then uf_rq1_m0's 25
-// per output). The table costs 4 cycles a word
-// (uf_tab2_m0) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3 layer's 9 about
-// break even). The inputs are packed per block (uf_pack2_m0, ~9.5 cycles an input) unless the
+// per output). The table costs 3.75 cycles a word
+// (uf_tab2_m0; 4 at odd addresses) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3
+// layer's 9, its odd pixel by uf_mac1t_m0 over the table). The inputs are packed per block
+// (uf_pack2_m0, ~9.5 cycles an input) unless the
 // scratch holds them all (pixels / 2 * in_c words at its end) beside blocks of at least
 // UF_M0_WTAB_ONCE rows where the table alone would take more than one block. The pixels one
 // after another (stride 1, whole rows). Returns the channels done (a prefix): conv1x1_m0 does
 // the rest (a tail of fewer than four, or all where a block's requantization does not suit
 // uf_rq1_m0). mem: conv1x1_m0's stack buffer (the block's entries, then the packed inputs).
 #define UF_M0_WTAB_ROWS 128
-#define UF_M0_WTAB_PIXELS 12
+#define UF_M0_WTAB_PIXELS 9
 #define UF_M0_WTAB_ONCE 8
 #if UF_M0_WTAB_ROWS * 5 + UF_M0_PACKED > 5 * UF_M0_PW_ENTRIES
 #error "conv1x1_wtab_m0's entries and packed inputs do not fit conv1x1_m0's stack buffer"
@@ -168,7 +159,7 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
     }
     uf_rq_m0_t *t = mem;
     int32_t *xq = (int32_t *)(mem + rows);
-    int c0 = 0;
+    int c0 = 0, xs = 0;
     for (; c0 + 4 <= out_c; c0 += rows) {
         int n4 = (out_c - c0 < rows ? out_c - c0 : rows) & ~3;
         if (uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, lim) != 2) {
@@ -186,8 +177,14 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
             }
             xp += (size_t)npairs * 2 * in_c, o += (size_t)npairs * 2 * out_c, left -= 2 * npairs;
         }
-        if (left) {
-            uf_mac4t_m0(xp + in_c, wo + in_c, in_c, &t[0].acc, in_c, n4 >> 2);
+        if (left) {   // the odd last pixel over the table, its inputs sign-extended at xq
+            if (!xs) {    // (once where the pairs were packed once, else per block: xq packed them)
+                for (int k = 0; k < in_c; k++) {
+                    xq[k] = xp[k];
+                }
+                xs = xall != 0;
+            }
+            uf_mac1t_m0(xq, wtab, in_c, t, n4 >> 1);
             uf_rq1_m0(t, o, n4, lim);
         }
         if (n4 < rows) {   // the last block, a tail after it
@@ -196,10 +193,12 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
     }
     return c0 < out_c ? c0 : out_c;
 }
+// (w_min: the smallest weight, bake time: the ADCS lane split's condition, w_min > -128)
 static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c, int out_h,
                        int out_w, int out_c, int s_h, int s_w, int out_off, int act_min,
-                       int act_max, int32_t *wtab, int wtab_n) {
+                       int act_max, int32_t *wtab, int wtab_n, int w_min) {
+    (void)w_min;
     // t1 (a pixel pair's second pixel) right after t's n4 entries: where the block is every
     // channel (out_c = n4), the pair's outputs are one run for one uf_rq1_m0 call.
     uf_rq_m0_t mem[UF_M0_PW_ENTRIES];
@@ -536,15 +535,15 @@ static UF_MAC_NOINLINE void conv1x1_dsp(const int8_t *x, const int8_t *w, const 
 static void conv1x1_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                        const void *mult, const void *shift, int in_w, int in_c,
                        int out_h, int out_w, int out_c, int s_h, int s_w, int out_off,
-                       int act_min, int act_max, int32_t *wtab, int wtab_n) {
+                       int act_min, int act_max, int32_t *wtab, int wtab_n, int w_min) {
 #if UF_MAC_M0
     if (in_c > 0) {
         conv1x1_m0(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
-                   out_off, act_min, act_max, wtab, wtab_n);
+                   out_off, act_min, act_max, wtab, wtab_n, w_min);
         return;
     }
 #else
-    (void)wtab, (void)wtab_n;   // (kernel_spec's optional scratch: only the M0+ uses it)
+    (void)wtab, (void)wtab_n, (void)w_min;   // (kernel_spec's optional scratch: only the M0+ uses it)
 #endif
 #if UF_MAC_BLOCKED && !UF_MAC_M0
 #if UF_MAC_DSP
@@ -592,11 +591,11 @@ void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *ou
                   const void *mult, const void *shift, int32_t *wtab, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                  int act_min, int act_max, int wtab_n) {
+                  int act_min, int act_max, int wtab_n, int w_min) {
     if (k_h == 1 && k_w == 1 && pad_h == 0 && pad_w == 0
         && (out_h - 1) * s_h < in_h && (out_w - 1) * s_w < in_w) {
         conv1x1_s8(x, w, bias, out, mult, shift, in_w, in_c, out_h, out_w, out_c, s_h, s_w,
-                   out_off, act_min, act_max, wtab, wtab_n);
+                   out_off, act_min, act_max, wtab, wtab_n, w_min);
         return;
     }
     const int fsize = k_h * k_w * in_c;
@@ -1970,8 +1969,9 @@ void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, 
                             const void *mult, const void *shift, int32_t *scratch, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
-                            int in_off, int out_off, int act_min, int act_max, int scratch_n) {
+                            int in_off, int out_off, int act_min, int act_max, int scratch_n, int w_min) {
     (void)scratch, (void)scratch_n;   // (kernel_spec's optional scratch: no depthwise kernel uses it)
+    (void)w_min;
     const int out_c = in_c * depth_mult;
 #if UF_MAC_M0
     if (depth_mult == 1 || in_c == 1) {

@@ -39,17 +39,18 @@ void uf_batch_matmul_f32(const void *lhs, const void *rhs, const void *d, float 
                          int n, int k, int lsi, int lsk, int rsk, int rsj);
 
 // conv.c. The int8 bias arrives with in_off * sum(filter) folded in. wtab: wtab_n int32
-// words of scratch (kernel_spec's optional weight table; 0 words: none).
+// words of scratch (kernel_spec's optional weight table; 0 words: none). w_min: the smallest
+// weight (bake time; -128 where unknown).
 void uf_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                   const void *mult, const void *shift, int32_t *wtab, int in_h, int in_w, int in_c,
                   int out_h, int out_w, int out_c, int k_h, int k_w, int s_h, int s_w,
                   int d_h, int d_w, int pad_h, int pad_w, int in_off, int out_off,
-                  int act_min, int act_max, int wtab_n);
+                  int act_min, int act_max, int wtab_n, int w_min);
 void uf_depthwise_conv2d_s8(const int8_t *x, const int8_t *w, const void *bias, int8_t *out,
                             const void *mult, const void *shift, int32_t *scratch, int in_h, int in_w,
                             int in_c, int out_h, int out_w, int depth_mult, int k_h, int k_w,
                             int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,
-                            int in_off, int out_off, int act_min, int act_max, int scratch_n);
+                            int in_off, int out_off, int act_min, int act_max, int scratch_n, int w_min);
 void uf_conv2d_f32(const float *x, const void *w, const void *bias, float *out, int in_h,
                    int in_w, int in_c, int out_h, int out_w, int out_c, int k_h, int k_w,
                    int s_h, int s_w, int d_h, int d_w, int pad_h, int pad_w,

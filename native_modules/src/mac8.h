@@ -351,24 +351,103 @@ UF_MAC2X2PT_M0_FIXED("uf_mac2x2pt32_m0", UF_MAC2X2PT_M0_4("mov") UF_MAC2X2PT_M0_
                      UF_MAC2X2PT_M0_4("add") UF_MAC2X2PT_M0_4("add"), "128", "  beq 8f\n  b 2b\n8:\n");
 #endif
 
-// One row pair's words of uf_mac2x2pt_m0's table: w0[k], w0[k + 1], w1[k], w1[k + 1] per input
-// pair k < n (w0 = w0_end - n, w1 = w1_end - n, any alignment: byte loads; n a multiple of 4,
-// > 0) from W on; returns W's end. 4 cycles per word.
-int32_t *uf_tab2_m0(const int8_t *w0_end, const int8_t *w1_end, int n, int32_t *W);
+// One pixel over conv1x1_tab_m0's fused table (uf_mac2x2pqn_m0's: per row pair its 2 n weight
+// words, then its two rows' 8 entry words, which this skips): for each of `pairs` (even, > 0)
+// row pairs b, t[2b].acc and t[2b + 1].acc (20-byte entries) = the sums over k < n (a multiple
+// of 8, > 0) of X[k] (the pixel's inputs sign-extended, one a word) times the rows' weights.
+// Two row pairs at once (a pointer each): per input pair one LDM of X, then per row an LDM of
+// its two weight words, two MULS and two adds: 31 cycles per 8 MACs (uf_mac4t_m0 on the
+// weights in place: 38), four input pairs per loop test, the first pass setting the sums;
+// about 30 cycles per four rows around them.
+void uf_mac1t_m0(const int32_t *X, const int32_t *W, int n, void *t, int pairs);
+// (one row: its weight words at p, its sum in acc; op: add, or mov for the first pass)
+#define UF_MAC1T_M0_ROW(p, op, acc)                                                   \
+    "  ldm " p "!, {r5, r6}\n  muls r5, r3\n  muls r6, r4\n  adds r5, r5, r6\n  " op " " acc ", r5\n"
+#define UF_MAC1T_M0_PASS(op)                                                          \
+    "  ldm r0!, {r3, r4}\n"         /* X[k], X[k + 1] */                              \
+    UF_MAC1T_M0_ROW("r1", op, "r8") UF_MAC1T_M0_ROW("r1", op, "r9")                   \
+    UF_MAC1T_M0_ROW("r2", op, "r10") UF_MAC1T_M0_ROW("r2", op, "r11")
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_mac1t_m0") UF_M0_SAVE
+    "  sub sp, #12\n"  /* [sp]: X, [sp+4]: t's end, [sp+8]: a row pair's bytes; pairs at [sp+48] */
+    "  str r0, [sp, #0]\n"
+    "  lsls r2, r2, #2\n  adds r4, r2, r0\n  mov lr, r4\n"  /* X's end */
+    "  lsls r2, r2, #1\n  adds r2, #32\n  str r2, [sp, #8]\n"  /* 8 n + 32 */
+    "  ldr r7, [sp, #48]\n  movs r6, #40\n  muls r7, r6\n  adds r7, r7, r3\n  str r7, [sp, #4]\n"
+    "  mov r12, r3\n"
+    "2:\n"
+    "  ldr r2, [sp, #8]\n  adds r2, r2, r1\n"  /* the second row pair's words */
+    UF_MAC1T_M0_PASS("mov") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add")
+    "  cmp r0, lr\n"
+    "  beq 3f\n"
+    "1:\n"
+    UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add") UF_MAC1T_M0_PASS("add")
+    "  cmp r0, lr\n"
+    "  bne 1b\n"
+    "3:\n"
+    "  mov r3, r12\n"
+    "  mov r4, r8\n  str r4, [r3, #0]\n  mov r4, r9\n  str r4, [r3, #20]\n"
+    "  mov r4, r10\n  str r4, [r3, #40]\n  mov r4, r11\n  str r4, [r3, #60]\n"
+    "  adds r3, #80\n  mov r12, r3\n"
+    "  movs r1, r2\n  adds r1, #32\n"  /* past the second row pair's entries */
+    "  ldr r0, [sp, #0]\n"
+    "  ldr r4, [sp, #4]\n  cmp r3, r4\n"
+    "  beq 8f\n  b 2b\n8:\n"
+    "  add sp, #12\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_mac1t_m0"));
+#endif
+
+// uf_mac2x2pt_m0's table of n4 rows (n4 even, > 0; row r at w + r n, any alignment; n a
+// multiple of 4, > 0) from W on: per row pair, per input pair k < n the words w0[k], w0[k + 1],
+// w1[k], w1[k + 1]; with q (not NULL), each row pair's words followed by its rows' uf_rq_m0_t
+// entries without .acc (4 words each, uf_mac2x2pq8_m0's table) and bit 8 of the last word set
+// (the table's end). Rows at even addresses: one LDRSH per row and input pair (w[k] in its low
+// byte; SXTB and ASRS split it), 3.625 cycles per word; else byte loads, 4; about 35 cycles
+// per row pair around them.
+void uf_tab2_m0(const int8_t *w, int n, int n4, int32_t *W, const void *q);
 #define UF_TAB2_M0_PAIR                                                               \
     "  ldrsb r4, [r0, r2]\n  ldrsb r6, [r1, r2]\n  adds r2, #1\n"                      \
     "  ldrsb r5, [r0, r2]\n  ldrsb r7, [r1, r2]\n  adds r2, #1\n"                      \
     "  stm r3!, {r4, r5, r6, r7}\n"
+#define UF_TAB2_M0_PAIRH                                                              \
+    "  ldrsh r5, [r0, r2]\n  ldrsh r7, [r1, r2]\n"                                     \
+    "  sxtb r4, r5\n  asrs r5, r5, #8\n  sxtb r6, r7\n  asrs r7, r7, #8\n"              \
+    "  adds r2, #2\n  stm r3!, {r4, r5, r6, r7}\n"
 #if UF_M0_CONV_ASM
 __asm__(
-    UF_M0_BEGIN("uf_tab2_m0")
-    "  push {r4, r5, r6, r7, lr}\n"
-    "  rsbs r2, r2, #0\n"
+    UF_M0_BEGIN("uf_tab2_m0") UF_M0_SAVE  /* q at [sp+36] */
+    "  mov r8, r1\n"                       /* n */
+    "  lsrs r2, r2, #1\n  mov r9, r2\n"    /* row pairs left */
+    "  ldr r4, [sp, #36]\n  mov r10, r4\n" /* q */
+    "  adds r0, r0, r1\n  adds r1, r1, r0\n"  /* the row pair's row ends */
     "1:\n"
-    UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR   /* (STM keeps the flags of the last ADDS) */
+    "  mov r2, r8\n  rsbs r2, r2, #0\n"
+    "  lsls r4, r0, #31\n  bne 5f\n"      /* rows at odd addresses (n is even) */
+    "  lsls r4, r2, #29\n  bmi 3f\n"      /* n = 4 mod 8: enter at the second half */
+    "2:\n"
+    UF_TAB2_M0_PAIRH UF_TAB2_M0_PAIRH
+    "3:\n"
+    UF_TAB2_M0_PAIRH UF_TAB2_M0_PAIRH   /* (STM keeps the flags of the last ADDS) */
+    "  bne 2b\n"
+    "  b 6f\n"
+    "5:\n"
+    UF_TAB2_M0_PAIR UF_TAB2_M0_PAIR
+    "  bne 5b\n"
+    "6:\n"
+    "  mov r2, r10\n  cmp r2, #0\n  beq 7f\n"
+    "  adds r2, #4\n  ldm r2!, {r4, r5, r6, r7}\n  stm r3!, {r4, r5, r6, r7}\n"  /* past .acc */
+    "  adds r2, #4\n  ldm r2!, {r4, r5, r6, r7}\n  stm r3!, {r4, r5, r6, r7}\n"
+    "  mov r10, r2\n"
+    "7:\n"
+    "  mov r2, r8\n  adds r0, r1, r2\n  adds r1, r0, r2\n"  /* the next row pair's */
+    "  mov r4, r9\n  subs r4, #1\n  mov r9, r4\n"
     "  bne 1b\n"
-    "  movs r0, r3\n"
-    "  pop {r4, r5, r6, r7, pc}\n"
+    "  mov r2, r10\n  cmp r2, #0\n  beq 8f\n"
+    "  subs r3, #4\n  ldr r4, [r3]\n  movs r5, #1\n  lsls r5, r5, #8\n  orrs r4, r5\n  str r4, [r3]\n"
+    "8:\n"
+    UF_M0_RESTORE
     UF_M0_END("uf_tab2_m0"));
 #endif
 

@@ -25,10 +25,10 @@ def _taps(oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, 
     return taps, padded
 
 
-# (wtab, wtab_n: kernel_spec's optional scratch, which only the Cortex-M0+ C kernel uses)
+# (wtab, wtab_n: kernel_spec's optional scratch, and w_min, which only the Cortex-M0+ C kernel uses)
 def conv2d_s8(x, w, bias, out, mult, shift, wtab, in_h, in_w, in_c, out_h, out_w, out_c,
               k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w, in_off, out_off,
-              act_min, act_max, wtab_n):
+              act_min, act_max, wtab_n, w_min):
     conv2d_acc(x, w, bias, out, _tflm_requant(mult, shift, out_off, act_min, act_max),
                in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w,
                pad_h, pad_w, in_off)
@@ -36,7 +36,7 @@ def conv2d_s8(x, w, bias, out, mult, shift, wtab, in_h, in_w, in_c, out_h, out_w
 
 def depthwise_conv2d_s8(x, w, bias, out, mult, shift, wtab, in_h, in_w, in_c, out_h, out_w,
                         depth_mult, k_h, k_w, s_h, s_w, d_h, d_w, pad_h, pad_w,
-                        in_off, out_off, act_min, act_max, wtab_n):
+                        in_off, out_off, act_min, act_max, wtab_n, w_min):
     depthwise_conv2d_acc(x, w, bias, out, _tflm_requant(mult, shift, out_off, act_min, act_max),
                          in_h, in_w, in_c, out_h, out_w, depth_mult, k_h, k_w, s_h, s_w,
                          d_h, d_w, pad_h, pad_w, in_off)

@@ -64,6 +64,7 @@ def _conv_s8(args):
     act_min = int(args[23])
     act_max = int(args[24])
     wtab_n = int(args[25])
+    w_min = int(args[26])
     # }
     dw = int(ptr8(_DW)[0])
     if dw:

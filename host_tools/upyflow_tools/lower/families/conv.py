@@ -157,19 +157,20 @@ def _float_or_int8(graph: Graph, op: Op, kind: str, x: Tensor, w: Tensor, out: T
                      scale=extras[1], **geom, in_off=-x.zp, out_off=out.zp, act_min=lo, act_max=hi)]
     extras = quant_extras(graph, op, x, w, bias, out, oc)
     wtab = _weight_table(graph, out, geom) if kind == "conv2d" else no_scratch(graph)
+    w_min = int(w.const_data.min()) if w.const_data is not None and w.const_data.size else -128
     return [Call(kind + "_s8", x=op.inputs[0], w=op.inputs[1], bias=extras[0], out=op.outputs[0],
                  mult=extras[1], shift=extras[2], wtab=wtab, **geom, in_off=-x.zp, out_off=out.zp, act_min=lo,
-                 act_max=hi, wtab_n=0)]
+                 act_max=hi, wtab_n=0, w_min=w_min)]
 
 
 # The Cortex-M0+ pointwise kernel with a weight table in the arena (conv.c's conv1x1_wtab_m0):
 # layers of 1x1 filters, stride 1, more than 32 inputs (a multiple of 8; fewer take the table
-# on the C stack) and WTAB_PIXELS pixels or more (UF_M0_WTAB_PIXELS: fewer do not pay for the
-# table). It holds rows * (in_c + 4) words per block of up to WTAB_ROWS rows (a multiple of 4),
+# on the C stack) and WTAB_PIXELS pixels or more (UF_M0_WTAB_PIXELS, a 3x3 layer's 9: fewer do
+# not pay for the table). It holds rows * (in_c + 4) words per block of up to WTAB_ROWS rows (a multiple of 4),
 # and the packed inputs (pixels / 2 * in_c words) too where blocks take only part of the rows:
 # otherwise each block packs them again, which blocks of fewer than WTAB_LEAST rows do not pay
 # for; beside the packed inputs, blocks of WTAB_ONCE rows do (UF_M0_WTAB_ONCE).
-WTAB_ROWS, WTAB_LEAST, WTAB_ONCE, WTAB_PIXELS = 128, 32, 8, 12
+WTAB_ROWS, WTAB_LEAST, WTAB_ONCE, WTAB_PIXELS = 128, 32, 8, 9
 
 
 def _weight_table(graph: Graph, out: Tensor, geom: dict) -> int:
