@@ -99,14 +99,70 @@ def test_a_channel_past_the_usual_table_m0(layer):
     check_isa(data, [[x] for x in xs], "armv6m", misalign=0)
 
 
+# (input h x w, channels, stride, padding, dilation, input zero point): M0+ 3x3 depthwise
+# layers where depthwise_m0 takes a block's eight padded-window shares at once
+# (uf_dwsh33_m0: at most one padded row and column per window) and where it does not
+BORDERS = [
+    ((2, 2), 8, 1, "SAME", 1, -128),  # two input rows: windows padded above or below
+    ((3, 2), 12, 1, "SAME", 1, 127),  # two columns; the zero point's extremes
+    ((2, 5), 4, 1, "SAME", 1, 5),
+    ((7, 7), 8, 2, "SAME", 1, -128),  # stride 2, odd input: padding on both sides
+    ((6, 3), 38, 1, "SAME", 1, 127),  # 32 channels, then 6 (not in fours: the old shares)
+    ((5, 4), 64, 1, "SAME", 1, -77),  # two blocks of 32: every shape in each
+    ((7, 5), 36, 2, "SAME", 1, 90),  # stride 2, 32 channels then 4
+    ((5, 6), 4, 1, "VALID", 1, -20),  # no padded window
+    ((3, 1), 4, 1, "SAME", 1, -128),  # one column: windows of one valid column
+    ((1, 4), 8, 1, "SAME", 1, 127),  # one row
+    ((6, 7), 8, 1, "SAME", 2, -128),  # dilation 2: windows past one padded row or column
+    ((4, 9), 1, 2, "SAME", 1, -128),  # one input channel (8 outputs), stride 2
+]
+
+
+def _dw_model(case, seed):
+    (h, w_), c, s, pad, dil, zp_in = case
+    rng = np.random.default_rng(seed)
+    mw = ModelWriter()
+    n = 8 if c == 1 else 1
+    s_in = float(rng.uniform(0.01, 0.05))
+    x = mw.tensor([1, h, w_, c], "int8", s_in, zp_in)
+    wi, bi, _wq, w_scale, _b = add_quant_weights(mw, rng, [1, 3, 3, c * n], 3, s_in)
+    if pad == "SAME":
+        oh, ow = -(-h // s), -(-w_ // s)
+    else:
+        oh, ow = (h - 2 * dil - 1) // s + 1, (w_ - 2 * dil - 1) // s + 1
+    y = mw.tensor([1, oh, ow, c * n], "int8", s_in * float(np.median(w_scale)) * 2.0**8, -128)
+    opts = dict(padding=pad, stride_h=s, stride_w=s, fused_activation_function="RELU")
+    opts.update(depth_multiplier=n, dilation_h_factor=dil, dilation_w_factor=dil)
+    mw.op("DEPTHWISE_CONV_2D", [x, wi, bi], [y], **opts)
+    return mw.build([x], [y]), [1, h, w_, c]
+
+
+@pytest.mark.parametrize("case", BORDERS, ids=lambda c: "%dx%dx%d-s%d-%s-d%d-zp%d" % (*c[0], *c[1:]))
+def test_depthwise_border_shares_m0(case):
+    """The padded windows' shares of the zero point (uf_dwsh33_m0's eight a block, or the
+    shapes one by one) against TFLM: random, lowest and highest inputs."""
+    why = unavailable("armv6m")
+    if why:
+        pytest.skip(why)
+    data, xshape = _dw_model(case, BORDERS.index(case))
+    rng = np.random.default_rng(7)
+    xs = [rng.integers(-128, 128, size=xshape, dtype=np.int8), np.full(xshape, -128, np.int8)]
+    xs.append(np.full(xshape, 127, np.int8))
+    check_isa(data, [[x] for x in xs], "armv6m", misalign=0)
+
+
 # (input h x w, channels, filter, stride, padding): the M0+ average pool (pool.c's
-# __ARM_ARCH_6M__ walk: channel chunks of 64, the rounding division from a reciprocal below
-# 360 taps, libgcc's at and past it)
+# __ARM_ARCH_6M__ walk: four channels per word in 16-bit lanes where the input and the
+# channels are word-aligned and the window has fewer than 256 taps, else one channel at a
+# time; the rounding division from a reciprocal below 360 taps, libgcc's at and past it)
 POOLS = [
     ((3, 3), 256, (3, 3), (1, 1), "VALID"),
     ((7, 6), 70, (3, 3), (2, 2), "SAME"),
+    ((7, 6), 72, (3, 3), (2, 2), "SAME"),
     ((5, 5), 3, (2, 4), (1, 3), "SAME"),
     ((20, 19), 2, (19, 19), (1, 1), "VALID"),
+    ((15, 17), 4, (15, 17), (1, 1), "VALID"),  # 255 taps: the lanes' largest sum, 255 * 255
+    ((16, 16), 8, (16, 16), (1, 1), "VALID"),  # 256 taps: one channel at a time
 ]
 
 

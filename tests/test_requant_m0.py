@@ -10,6 +10,7 @@ LSTM and SVDF dot products)."""
 import random
 import struct
 import subprocess
+from fractions import Fraction
 
 import pytest
 from qmath_ref import MAX, MIN, _cases, c_int32, ref_mbqm
@@ -235,6 +236,184 @@ def test_requant_m0_refused_multiplier(tmp_path):
     got = _run(tmp_path, cases, 1)
     want = [_expect(*c) for c in cases]
     assert got == [c_int32(w) % 256 - 256 * (c_int32(w) % 256 > 127) for w in want]
+
+
+ENTRIES = r"""
+#include "mac8.h"
+#define IO ((int32_t *)0x%x)
+int main(void) {
+    int n = IO[0], block = IO[1];
+    const int32_t *v = IO + 2;
+    int32_t *o = IO + 2 + 6 * n;
+    uf_rq_m0_t t[8];
+    int32_t b[8], m[8], s[8];
+    for (int i = 0; i < n; i += block, v += 6 * block, o += 1 + 5 * block) {
+        for (int j = 0; j < block; j++) {
+            b[j] = v[6 * j], m[j] = v[6 * j + 1], s[j] = v[6 * j + 2];
+        }
+        int ok = uf_rq_m0_prepare(t, block, b, m, s, 0, v + 3);
+        o[0] = ok;
+        for (int j = 0; j < block; j++) {
+            o[1 + 5 * j] = t[j].bias, o[2 + 5 * j] = (int32_t)t[j].mult2;
+            o[3 + 5 * j] = t[j].half, o[4 + 5 * j] = t[j].shifts, o[5 + 5 * j] = 0;
+        }
+    }
+    return 0;
+}
+"""
+
+
+def _entries(tmp_path, blocks):
+    """uf_rq_m0_prepare's ok and entries {bias, mult2, half, shifts} for each block of
+    (b, m, s) channels sharing lim = (out_off, act_min, act_max)."""
+    t = TARGETS["armv6m"]
+    src = tmp_path / "entries.c"
+    src.write_text(ENTRIES % IO)
+    elf_path = tmp_path / "entries.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
+    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
+    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
+    block = len(blocks[0][0])
+    flat = [(b, m, s, *lim) for chans, lim in blocks for b, m, s in chans]
+    data = struct.pack("<2i", len(flat), block) + b"".join(struct.pack("<6i", *c) for c in flat)
+    size = len(data) + 4 * len(blocks) * (1 + 5 * block)
+    r = backend(t).execute(t, read_elf(elf_path), [(IO, data)], [(IO, size)])
+    assert r.fault is None, r.fault
+    words = struct.unpack("<%di" % (len(blocks) * (1 + 5 * block)), r.reads[0][len(data) :])
+    out = []
+    for k in range(len(blocks)):
+        w = words[k * (1 + 5 * block) : (k + 1) * (1 + 5 * block)]
+        out.append((w[0], [w[1 + 5 * j : 5 + 5 * j] for j in range(block)]))
+    return out
+
+
+def _rq1_entry(b, m, s, lim):
+    """uf_rq1_m0's entry from its definition (mac8.h): K = 2^30 + 2^(30+r), D = 2^(31+r),
+    lo = act_min - out_off; xs the smallest x with x m + K - lo D >= 0, F = xs - b, C = xs m
+    + K - lo D; the last word 15 + r | T << 16, T = 2^min(15, r + floor(log2(R + 1))). None
+    where the channel does not qualify (r in 1..13, m >= 2^30, |b| <= 2^30, lo D - K below
+    2^44: lo < 2^(13 - r))."""
+    off, amin, amax = lim
+    r, lo = -s, amin - off
+    if not (1 <= r <= 13 and m >= 1 << 30 and abs(b) <= 1 << 30 and 0 <= lo < 1 << (13 - r)):
+        return None
+    k, d = (1 << 30) + (1 << (30 + r)), 1 << (31 + r)
+    xs = -((k - lo * d) // m)  # ceil((lo D - K) / m)
+    assert xs * m + k - lo * d >= 0 > (xs - 1) * m + k - lo * d
+    lg = min(15, (amax - amin + 1).bit_length() - 1)
+    return [xs - b, c_int32(m), xs * m + k - lo * d, c_int32((15 + r) | 1 << (16 + min(15, r + lg)))]
+
+
+def test_requant_m0_entries(tmp_path):
+    """uf_rq_m0_prepare's uf_rq1_m0 entries (uf_rq1_m0_prep's Newton reciprocal, its
+    estimate's corrections, the bound T it sets) against their definition, and what
+    they mean: below F + b TFLM's output is act_min, from there act_min + min(R, (y m +
+    C) >> (31 + r)) (y = x - xs). Multipliers at 2^30, 2^31 - 1 and at the reciprocal
+    table's steps, right shifts 1..13 (and shifts that do not qualify: then uf_rq_m0's
+    table, ok = 1), biases at +-2^30, act_min - out_off at its bound, ranges 0..2^16."""
+    _need()
+    rnd = random.Random(23)
+    # (uf_rq1_m0_prep's reciprocal seed steps every 2^23 of m; its estimate's worst m)
+    ms = [1 << 30, (1 << 30) + 1, MAX, MAX - 1, 0x7FFF8000, 0x40007FFF, 1078001663, 1090486272]
+    ms += [((1 << 15) + 256 * k) << 15 for k in range(1, 128)] + [
+        (((1 << 15) + 256 * k) << 15) - 1 for k in range(1, 128)
+    ]
+    ranges = [0, 1, 2, 3, 7, 127, 255, 256, (1 << 15) - 1, 1 << 15, (1 << 16) - 1, 1 << 16, 1 << 20]
+    blocks = []
+    for _ in range(400):
+        r = rnd.randint(1, 13)
+        off = rnd.randint(-(1 << 20), 100)
+        lo = rnd.choice([0, 0, 0, 1, (1 << (13 - r)) - 1, rnd.randint(0, (1 << (13 - r)) - 1)])
+        amin = off + lo
+        amax = amin + rnd.choice(ranges + [rnd.randint(0, 300)])
+        if amin > 1 << 20:
+            continue
+        chans = []
+        for _ in range(4):
+            m = rnd.choice(ms + [rnd.randint(1 << 30, MAX)] * 4)
+            b = rnd.choice([0, 1, -1, 1 << 30, -(1 << 30), (1 << 30) - 1, rnd.randint(-(1 << 30), 1 << 30)])
+            chans.append((b, m, rnd.choice([-r, -r, -rnd.randint(1, 13)])))
+        blocks.append((chans, (off, amin, amax)))
+    # the estimate's extreme a = lo 2^(r + 1) - 2^r - 1: 16377 (r = 1, lo = 4095), -8193 (r = 13, lo = 0)
+    for r, lo in ((1, 4095), (13, 0), (2, 2047)):
+        for k in range(0, len(ms) - 3, 4):
+            blocks.append(([(rnd.randint(-5, 5), m, -r) for m in ms[k : k + 4]], (-100, -100 + lo, -100 + lo + 255)))
+    # channels that do not qualify: uf_rq_m0's table (ok = 1) for the whole block
+    for b, m, s, lo in [
+        (0, (1 << 30) - 1, -5, 0),
+        (0, 1 << 30, 0, 0),
+        (0, 1 << 30, -14, 0),
+        (0, 1 << 30, 3, 0),
+        ((1 << 30) + 1, 1 << 30, -5, 0),
+        (0, 1 << 30, -5, 1 << 8),
+        (0, MAX, -1, 1 << 12),
+        (0, 1 << 30, -13, 1 << 18),
+        (0, MAX, -12, (1 << 20) - 1),
+    ]:
+        blocks.append(
+            (
+                [(7, MAX, -3), (b, m, s, lo)[:3], (-7, 1 << 30, -9), (1, 3 << 29, -1)],
+                (-128, -128 + lo, max(127, lo - 128)),
+            )
+        )
+    for lo in (1 << 18, 3 << 18):  # lo 2^(r + 1) past 2^32 (no wrap into the window)
+        blocks.append(([(0, 1 << 30, -13), (5, MAX, -13), (0, 3 << 29, -13), (-1, 1 << 30, -13)], (-128, lo - 128, lo)))
+    got = _entries(tmp_path, blocks)
+    seen = set()
+    for (chans, lim), (ok, entries) in zip(blocks, got):
+        want = [_rq1_entry(b, m, s, lim) for b, m, s in chans]
+        if all(want):
+            assert ok == 2, (chans, lim)
+            assert [list(e[:3]) + [e[3]] for e in entries] == [[w[0], w[1], c_int32(w[2]), w[3]] for w in want], (
+                chans,
+                lim,
+            )
+            seen.add("rq1")
+            off, amin, amax = lim
+            for (b, m, s), e in zip(chans, entries):
+                xs, r = e[0] + b, -s
+                for y in [-2, -1, 0, 1, 2, 3, rnd.randint(0, 1 << 15)]:
+                    x = xs + y
+                    if abs(x) > 1 << 30:
+                        continue
+                    want_out = _expect(x, 0, m, s, off, amin, amax)
+                    floor = amin if y < 0 else amin + min(amax - amin, (y * m + (e[2] % (1 << 32))) >> (31 + r))
+                    assert want_out == floor, (b, m, s, lim, y)
+        else:
+            assert ok == 1
+            seen.add("rq")
+            for (b, m, s), e in zip(chans, entries):
+                right = max(0, -s)
+                shifts = right | max(0, s) << 8 | (right == 0) << 16
+                half = 1 << (right - 1) if right else 0
+                assert list(e) == [b, c_int32(m << 1), half, shifts]
+    assert seen == {"rq1", "rq"}
+
+
+def test_requant_m0_prep_estimate_bound():
+    """uf_rq1_m0_prep takes f = x m - a 2^30 mod 2^32 as C where it is below m, which is
+    exact only if its estimate x is within one of xs: that needs |inv2 / 2^17 - 2^30 / m| *
+    |a| < 1/2 for every m in [2^30, 2^31) and |a| < 16378. inv2 from the asm's seed table
+    (read from mac8.h) and its one Newton step (products mod 2^32, arithmetic shifts); the
+    extremes for each mm = m >> 15 are at its m's ends."""
+    src = (SRC / "mac8.h").read_text()
+    body = src[src.index('UF_M0_BEGIN("uf_rq1_m0_prep")') : src.index('UF_M0_END("uf_rq1_m0_prep")')]
+    table = [
+        int(v)
+        for line in body.split("5:\\n")[1].splitlines()
+        if ".word" in line
+        for v in line.split(".word")[1].split("\\n")[0].split(",")
+    ]
+    assert len(table) == 128
+    worst = Fraction(0)
+    for mm in range(1 << 15, 1 << 16):
+        inv = table[(mm - (1 << 15)) >> 8]
+        e = c_int32(-(mm * inv)) >> 15
+        inv2 = inv + (c_int32(e * inv) >> 17)
+        assert 16377 * inv2 < 1 << 31  # a inv2 fits
+        for m in (mm << 15, ((mm + 1) << 15) - 1):
+            worst = max(worst, abs(Fraction(inv2, 1 << 17) - Fraction(1 << 30, m)))
+    assert worst * 16377 < Fraction(1, 2)
 
 
 CONV = r"""
@@ -508,3 +687,64 @@ def test_srdhm_m0(tmp_path):
     assert r.fault is None, r.fault
     got = struct.unpack("<%di" % (3 * len(pairs)), r.reads[0][4:])[2::3]
     assert list(got) == [ref_srdhm(a, b) for a, b in pairs]
+
+
+RQTU = r"""
+#include "mac8.h"
+#define IO ((int32_t *)0x%x)
+// uf_rqt_u_m0 (the fused kernels' side path) called as the kernels call it
+static int32_t rqt_u(int32_t y, int32_t m, int32_t c, int32_t sh) {
+    register int32_t r2 __asm__("r2") = y;
+    register int32_t r4 __asm__("r4") = m;
+    register int32_t r5 __asm__("r5") = c;
+    register int32_t r6 __asm__("r6") = sh;
+    __asm__ volatile("bl uf_rqt_u_m0" : "+r"(r2), "+r"(r4), "+r"(r5), "+r"(r6) : : "r3", "lr", "cc", "memory");
+    return r4;
+}
+int main(void) {
+    int n = IO[0];
+    const int32_t *v = IO + 1;
+    int32_t *out = IO + 1 + 4 * n;
+    for (int i = 0; i < n; i++) {
+        out[i] = rqt_u(v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]);
+    }
+    return 0;
+}
+"""
+
+
+def test_rqt_u_m0(tmp_path):
+    """uf_rqt_u_m0, the fused kernels' value past their bound T: u = (y m + C) >> (31 + r)
+    for 0 <= y < 2^30, m in [2^30, 2^31), 0 <= C < m, r in 1..13, against Python's big ints:
+    sums below 2^15, between 2^15 and 2^16 (two MULS, the carry of y ml + C past 2^32 with
+    the multiplier's low half at its largest) and past 2^16 (four MULS)."""
+    _need()
+    rnd = random.Random(23)
+    cases = []
+    for _ in range(400):
+        m = rnd.choice([1 << 30, MAX, rnd.randint(1 << 30, MAX), (rnd.randint(1 << 14, (1 << 15) - 1) << 16) | 0xFFFF])
+        c = rnd.choice([0, m - 1, rnd.randint(0, m - 1), m - rnd.randint(1, 1 << 16)])
+        r = rnd.randint(1, 13)
+        y = rnd.choice(
+            [
+                rnd.randint(1 << 15, (1 << 16) - 1),
+                (1 << 16) - 1 - rnd.randint(0, 64),
+                (1 << 15) + rnd.randint(0, 64),
+                rnd.randint(0, (1 << 15) - 1),
+                (1 << 16) + rnd.randint(0, 64),
+                rnd.randint(1 << 16, (1 << 30) - 1),
+            ]
+        )
+        cases.append((y, m, c, (15 + r) | rnd.choice([0, 1 << 16, 1 << 31, 0x7FFF0000])))
+    t = TARGETS["armv6m"]
+    src = tmp_path / "u.c"
+    src.write_text(RQTU % IO)
+    elf_path = tmp_path / "u.elf"
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src), str(HARNESS / t.start)]
+    cmd += ["-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc", "-o", str(elf_path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    data = struct.pack("<i", len(cases)) + b"".join(struct.pack("<iiiI", *c) for c in cases)
+    res = backend(t).execute(t, read_elf(elf_path), [(IO, data)], [(IO, len(data) + 4 * len(cases))])
+    assert res.fault is None, res.fault
+    got = list(struct.unpack("<%dI" % len(cases), res.reads[0][len(data) :]))
+    assert got == [(y * m + c) >> (31 + (sh & 255) - 15) for y, m, c, sh in cases]

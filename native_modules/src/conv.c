@@ -166,7 +166,6 @@ UF_MAC_INLINE int conv1x1_wtab_m0(const int8_t *x, const int8_t *w, const void *
             break;
         }
         const int8_t *wo = w + (size_t)c0 * in_c, *xp = x;
-        uf_rqt_m0_mark(t, n4, lim);
         conv1x1_tab_m0(wo, in_c, n4, wtab, t);
         int8_t *o = out + c0;
         int left = npix, npairs = npix >> 1;   // (one call for every pixel pair)
@@ -227,9 +226,8 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
         // (uf_rq1_m0 wants sums below 2^30: in_c < 2^16 products of int8)
         int ok = uf_rq_m0_prepare(t, n4, bias, mult, shift, c0, in_c < 65536 ? lim : 0);
         int pairs = n4 && !(in_c & 1) && in_c <= UF_M0_PACKED;
-        for (int j = 0; pairs && j < n4; j++) {   // (field by field: natmods have no memcpy)
-            t1[j].bias = t[j].bias, t1[j].mult2 = t[j].mult2;
-            t1[j].half = t[j].half, t1[j].shifts = t[j].shifts;
+        if (pairs) {
+            uf_rq_m0_copy(t1, t, n4);
         }
         const int8_t *wo = w + (size_t)c0 * in_c;
         int8_t *o = out + c0;
@@ -239,7 +237,6 @@ static void conv1x1_m0(const int8_t *x, const int8_t *w, const void *bias, int8_
             // Requantized in the MAC kernel: the table (with the rows' entries) after t's
             // nb entries, the packed inputs after it (t1 unused).
             int32_t *wq = (int32_t *)(mem + nb), *xq = wq + (size_t)nb * (in_c + 4);
-            uf_rqt_m0_mark(t, n4, lim);
             conv1x1_tab_m0(wo, in_c, n4, wq, t);
             const int8_t *xp = x;
             int npairs = left >> 1;   // (one call for every pixel pair: the kernel packs them)
@@ -1053,6 +1050,22 @@ static UF_MAC_NOINLINE void dw_table33_m0(const int8_t *w, int out_c, int n4, in
     }
 }
 
+// uf_dw4x1p8_m0's table of n4 channels (a multiple of four) at w over taps taps (a tap's
+// channels out_c apart): per block of four, each tap's pairs w[c] - w[c+1] * 2^16, then the
+// block's four t entries' words after .acc (the last block's marked: bit 8).
+static UF_MAC_NOINLINE void dw_tab8_m0(const int8_t *w, int taps, int out_c, int n4, const uf_rq_m0_t *t,
+                                       int32_t *p) {
+    for (const uf_rq_m0_t *te = t + n4; t < te; t += 4, w += 4) {
+        for (const int8_t *wp = w, *we = w + (size_t)taps * out_c; wp < we; wp += out_c, p += 2) {
+            p[0] = wp[0] - wp[1] * 65536, p[1] = wp[2] - wp[3] * 65536;
+        }
+        for (int j = 0; j < 4; j++, p += 4) {
+            p[0] = t[j].bias, p[1] = (int32_t)t[j].mult2, p[2] = t[j].half, p[3] = t[j].shifts;
+        }
+    }
+    p[-1] |= 256;
+}
+
 // One layer and block of channels for depthwise_m0 and dw_pixel_m0.
 typedef struct {
     const int8_t *x, *w;
@@ -1063,7 +1076,7 @@ typedef struct {
     int32_t *ptab;   // uf_dw4x1q33p_m0's (one input channel, 3x3: after wtab's), or NULL
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
-    int xs, zp_fits, keyed, table33, pair8;
+    int xs, zp_fits, keyed, table33, pair8, shapes;
     int c0, nb, n4, ok, nslots, cnext, s_w, s_h, out_w;
     int8_t zp;
 } uf_dw_m0_t;
@@ -1071,6 +1084,10 @@ typedef struct {
 // The padded taps' share of the block's channels in fours for the window of valid
 // rows [ky0, ky1) and columns [kx0, kx1): from the cache, or computed into its next slot.
 static UF_MAC_NOINLINE const int32_t *dw_share_m0(uf_dw_m0_t *d, int ky0, int ky1, int kx0, int kx1) {
+    if (d->shapes) {   // uf_dwsh33_m0's eight: rows and columns [0, 3) 0, [1, 3) 1, [0, 2) 2
+        int s = (ky0 ? 3 : ky1 < 3 ? 6 : 0) + (kx0 ? 1 : kx1 < 3 ? 2 : 0);
+        return d->cbuf + 4 * (s - 1);
+    }
     int32_t key = ky0 | ky1 << 8 | kx0 << 16 | kx1 << 24;
     int n4 = d->n4, sl = 1;
     while (sl < d->nslots && d->ckey[sl] != key) {
@@ -1273,6 +1290,12 @@ static UF_MAC_NOINLINE void dw_row8_m0(uf_dw_m0_t *d, int y0, int ky0, int ky1, 
     }
 }
 
+// Along one axis, every window of three taps (dilation 1) has two or three inside: at
+// most one padded tap, at one end.
+static UF_MAC_NOINLINE int dw_two_taps(int in, int out, int s, int pad) {
+    return (unsigned)pad <= 1 && in >= 2 && (out - 1) * s - pad + 2 <= in;
+}
+
 // Cortex-M0+, one input channel per output channel (or one input channel): a
 // block of up to UF_DW_BLOCK channels over every pixel (its requantization table
 // built once), four channels per register block in one call per pixel.
@@ -1282,11 +1305,21 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                                          int out_c, int k_h, int k_w, int s_h, int s_w, int d_h,
                                          int d_w, int pad_h, int pad_w, int in_off, int out_off,
                                          int act_min, int act_max, int32_t *wtab) {
-    uf_rq_m0_t t[UF_DW_BLOCK];
-    const int32_t lim[3] = {out_off, act_min, act_max};
     // The padded taps' shares of the window shapes met (dw_share_m0), UF_M0_CORR / n4
-    // slots of n4 (slot 0: zeros; the others' shapes in ckey, replaced in turn)
-    int32_t cbuf[UF_M0_CORR], ckey[UF_M0_CORR / 4];
+    // slots of n4 (slot 0: zeros; the others' shapes in ckey, replaced in turn), or
+    // (shapes) uf_dwsh33_m0's eight of every block, on into t once the block's table holds
+    // its entries
+    union {
+        struct {
+            int32_t cbuf[UF_M0_CORR];
+            uf_rq_m0_t t[UF_DW_BLOCK];
+        } s;
+        int32_t sh[UF_M0_CORR + UF_DW_BLOCK * 5];
+    } m;
+    // (8 UF_DW_BLOCK words: within sh)
+    uf_rq_m0_t *t = m.s.t;
+    int32_t *cbuf = m.s.cbuf, ckey[UF_M0_CORR / 4];
+    const int32_t lim[3] = {out_off, act_min, act_max};
     uf_dw_m0_t d;
     d.x = x, d.w = w, d.bias = bias, d.mult = mult, d.shift = shift, d.lim = lim, d.t = t;
     d.wtab = wtab, d.cbuf = cbuf, d.ckey = ckey;
@@ -1299,30 +1332,53 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     d.keyed = k_h < 128 && k_w < 128;   // (else every shape's share is computed again)
     d.s_w = s_w, d.s_h = s_h, d.out_w = out_w;
     int xs = d.xs;
+    // Every window of a 3x3 filter has two or three valid rows and columns (at most one
+    // padded row and column, none both sides): its padded taps' share is one of eight.
+    int shapes = k_h == 3 && k_w == 3 && d_h == 1 && d_w == 1 && d.zp_fits && dw_two_taps(in_h, out_h, s_h, pad_h) &&
+                 dw_two_taps(in_w, out_w, s_w, pad_w);
+    // The layer's geometry (once, not per block): the columns whose windows have every
+    // column inside, [oxa, oxb); the rows whose windows have every row inside, [oya, oyb):
+    // their border columns' pixels as one run down each column where every such column can
+    // be one (vgeo; with the block's fast33: vert).
+    int oxa = 0, oxb, oya = 0, oyb, vgeo = k_h == 3 && k_w == 3;   // (fast33 needs a 3x3 filter)
+    while (oxa < out_w && oxa * s_w - pad_w < 0) {
+        oxa++;
+    }
+    for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + (k_w - 1) * d_w < in_w; oxb++) {
+    }
+    while (oya < out_h && oya * s_h - pad_h < 0) {
+        oya++;
+    }
+    for (oyb = oya; oyb < out_h && oyb * s_h - pad_h + 2 * d_h < in_h; oyb++) {
+    }
+    for (int a = oxa ? 0 : oxb; vgeo && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
+        int kx0, kx1;
+        valid_taps(a * s_w - pad_w, k_w, d_w, in_w, &kx0, &kx1);
+        vgeo = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && shapes));
+    }
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
         int n4 = nb & ~3;
-        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);
-        if (ok == 2) {
-            uf_rqt_m0_mark(t, nb, lim);   // (the fused kernels' bound: UF_RQT_M0)
-        }
+        int ok = uf_rq_m0_prepare(t, nb, bias, mult, shift, c0, lim);   // (ok == 2: T marked)
         int8_t *o = out + c0;
         d.c0 = c0, d.nb = nb, d.n4 = n4, d.ok = ok;
-        d.nslots = n4 ? UF_M0_CORR / n4 : 0, d.cnext = 1;
-        for (int j = 0; j < n4; j++) {
+        // The usual interior pixels (a full 3x3 window, channels in fours, word-aligned
+        // inputs or one input channel, uf_rq1_m0's table): the columns [oxa, oxb) of each
+        // row with every window row inside, one call for them, the block's weights
+        // sign-extended once into wtab with the requantization entries (uf_dw4q33_m0's
+        // order; uf_dwcor33_m0's and uf_dwsh33_m0's too).
+        d.table33 = k_h == 3 && k_w == 3 && n4;
+        int fast33 = d.table33 && n4 == nb && ok == 2 &&
+                     (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
+        d.shapes = shapes && fast33;   // (then no shares' cache)
+        int n0 = d.shapes ? 0 : n4;
+        d.nslots = n0 ? UF_M0_CORR / n0 : 0, d.cnext = 1;
+        for (int j = 0; j < n0; j++) {
             cbuf[j] = 0;
         }
         for (int j = 1; j < d.nslots; j++) {
             ckey[j] = -1;
         }
-        // The usual interior pixels (a full 3x3 window, channels in fours, word-aligned
-        // inputs or one input channel, uf_rq1_m0's table): the columns [oxa, oxb) of each
-        // row with every window row inside, one call for them, the block's weights
-        // sign-extended once into wtab with the requantization entries (uf_dw4q33_m0's
-        // order; uf_dwcor33_m0's too).
-        d.table33 = k_h == 3 && k_w == 3 && n4;
-        int fast33 = d.table33 && n4 == nb && ok == 2 &&
-                     (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
         if (d.table33) {
             dw_table33_m0(w + c0, out_c, n4, wtab, t, ok);
         }
@@ -1347,35 +1403,13 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         // (uf_dw4x1p8_m0's), each block's requantization words after its weights
         d.pair8 = !xs && k_w == 8 && d_w == 1 && n4 && k_h <= UF_DW_P8_ROWS &&
                   n4 * (k_h * 4 + 4) <= UF_DW_BLOCK / 4 * UF_DW_TAB33;
-        for (int b = 0, k = 0; d.pair8 && b < n4; b += 4) {
-            for (int tap = 0; tap < k_h * 8; tap++) {
-                const int8_t *wp = w + (size_t)tap * out_c + c0 + b;
-                wtab[k++] = wp[0] - wp[1] * 65536, wtab[k++] = wp[2] - wp[3] * 65536;
-            }
-            for (int j = 0; j < 4; j++, k += 4) {
-                wtab[k] = t[b + j].bias, wtab[k + 1] = (int32_t)t[b + j].mult2;
-                wtab[k + 2] = t[b + j].half, wtab[k + 3] = t[b + j].shifts | (b + j + 1 == n4 ? 256 : 0);
-            }
+        if (d.pair8) {
+            dw_tab8_m0(w + c0, k_h * 8, out_c, n4, t, wtab);
         }
-        int fast8 = d.pair8 && n4 == nb && ok == 2;
-        int oxa = 0, oxb;
-        while (oxa < out_w && oxa * s_w - pad_w < 0) {
-            oxa++;
-        }
-        for (oxb = oxa; oxb < out_w && oxb * s_w - pad_w + (k_w - 1) * d_w < in_w; oxb++) {
-        }
-        // The rows whose windows have every row inside, [oya, oyb): their border columns'
-        // pixels as one run down each column where every such column can be one.
-        int oya = 0, oyb, vert = fast33;
-        while (oya < out_h && oya * s_h - pad_h < 0) {
-            oya++;
-        }
-        for (oyb = oya; oyb < out_h && oyb * s_h - pad_h + 2 * d_h < in_h; oyb++) {
-        }
-        for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
-            int kx0, kx1;
-            valid_taps(a * s_w - pad_w, k_w, d_w, in_w, &kx0, &kx1);
-            vert = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && d.zp_fits));
+        int fast8 = d.pair8 && n4 == nb && ok == 2, vert = fast33 && vgeo;
+        // (after the tables: t's entries are in them, the shares go on into t)
+        if (d.shapes) {
+            uf_dwsh33_m0(cbuf, wtab, n4 >> 2, d.zp);
         }
         for (int a = oxa ? 0 : oxb; vert && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
             int kx0, kx1, x0 = a * s_w - pad_w;
@@ -1385,17 +1419,18 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         }
         for (int oy = 0; oy < out_h; oy++, o += out_w * out_c) {
             int y0 = oy * s_h - pad_h, ky0, ky1;
-            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
-            int rows = ky1 - ky0;
-            if (vert && oy >= oya && oy < oyb) {   // the border columns are done
-                if (oxb > oxa && oy == oya) {   // every such row's interior in one call
-                    dw_run_m0(&d, y0, ky0, ky1, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0, oyb - oya);
+            if (vert && oy == oya && oyb > oya) {   // the border columns are done: the rows' interiors in one call
+                if (oxb > oxa) {
+                    dw_run_m0(&d, y0, 0, 3, oxa * s_w - pad_w, 0, 3, oxb - oxa, o + oxa * out_c, 0, oyb - oya);
                 }
+                o += (oyb - oya - 1) * out_w * out_c, oy = oyb - 1;   // (the loop's step: oyb)
                 continue;
             }
+            valid_taps(y0, k_h, d_h, in_h, &ky0, &ky1);
+            int rows = ky1 - ky0;
             // windows of two or three valid rows and columns from the table (padded
-            // ones where the zero point fits int8), the rest one by one
-            int runs = fast33 && (rows == 3 || (rows == 2 && d.zp_fits));
+            // ones with uf_dwsh33_m0's shares), the rest one by one
+            int runs = fast33 && (rows == 3 || (rows == 2 && d.shapes));
             if (fast8 && rows > 0 && (rows == k_h || d.zp_fits)) {
                 dw_row8_m0(&d, y0, ky0, ky1, oxa, oxb, out_w, s_w, pad_w, o);
                 continue;
@@ -1408,7 +1443,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
                     valid_taps(x0, k_w, d_w, in_w, &kx0, &kx1);
                 }
                 int cols = kx1 - kx0;
-                if (runs && (cols == 3 || (cols == 2 && d.zp_fits))) {
+                if (runs && (cols == 3 || (cols == 2 && d.shapes))) {
                     dw_run_m0(&d, y0, ky0, ky1, x0, kx0, kx1, n, o + a * out_c, 0, 1);
                 } else {
                     dw_pixel_m0(&d, y0, ky0, ky1, x0, o + a * out_c);

@@ -961,15 +961,18 @@ void uf_dw4x1q33_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32
 // uf_rq1_m0's 64-bit path for the fused kernels (one copy for all): u = the high word of
 // y m + C >> (r - 1) into r4 from y (r2), m (r4), C (r5), 15 + r (r6, left 16 less);
 // r2, r3, r5 clobbered.
-// (uf_rqt_u_m0 first, falling into it past 2^15)
+// (uf_rqt_u_m0 first, falling into it past 2^16; below, the two MULS: y ml < 2^32 and y mh
+// < 2^31, the carry of y ml + C (C < 2^31) added back at bit 16 of the high part)
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_rqt_u_m0")
-    "  lsrs r3, r2, #15\n"
+    "  lsrs r3, r2, #16\n"
     "  bne 1f\n"
     "  uxth r3, r4\n  lsrs r4, r4, #16\n"
     "  muls r3, r2\n  muls r4, r2\n"
-    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n"
+    "  adds r3, r3, r5\n"
+    "  movs r5, #0\n  adcs r5, r5\n  lsls r5, r5, #16\n"   /* (MOVS keeps C) */
+    "  lsrs r3, r3, #16\n  adds r4, r4, r3\n  adds r4, r4, r5\n"
     "  lsrs r4, r6\n"
     "  bx lr\n"
     "  .size uf_rqt_u_m0, .-uf_rqt_u_m0\n"
@@ -1025,7 +1028,7 @@ __asm__(
     "  movs r4, r3\n"                                                                         \
     "  b " l "6b\n"
 // u (r4) for y >= T from y (r2), m (r4), C (r5), 15 + r (r6, its low byte left 16 less where
-// y >= 2^15): the two MULS below 2^15, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
+// y >= 2^16): the two MULS below 2^16, else uf_dwq_big_m0's 64-bit path; r2, r3, r5 clobbered.
 void uf_rqt_u_m0(void);
 // The depthwise kernels' side paths (uf_rqt_u_m0, then lr back to x_row, [sp+20]; R at [sp+36])
 #define UF_DW4Q_M0_SIDES(l, j)                                                                \
@@ -1087,9 +1090,10 @@ __asm__(                                                                        
     UF_M0_END(name))
 #define UF_DW4Q_M0_XS "  adds r0, #4\n  str r0, [sp, #24]\n"
 // The border windows' hooks: the accumulators start at cor's four (the padded taps'
-// share), which restarts at each pixel; r1 steps by [sp+44] and [sp+48].
+// share; uf_dwsh33_m0's layout: a block's four 32 words after the previous block's),
+// which restarts at each pixel; r1 steps by [sp+44] and [sp+48].
 #define UF_DW4Q_M0_COR                                                                        \
-    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  str r2, [sp, #40]\n"                 \
+    "  ldr r2, [sp, #40]\n  ldm r2!, {r4, r5, r6, r7}\n  adds r2, #112\n  str r2, [sp, #40]\n"  \
     "  mov r8, r4\n  mov r9, r5\n  mov r10, r6\n  mov r11, r7\n"
 #define UF_DW4Q_M0_PRE "  ldr r3, [sp, #44]\n  adds r1, r1, r3\n"
 #define UF_DW4Q_M0_POST "  ldr r3, [sp, #48]\n  adds r1, r1, r3\n"
@@ -1222,6 +1226,55 @@ __asm__(
     "  beq 3f\n  b 2b\n3:\n"
     UF_M0_RESTORE
     UF_M0_END("uf_dwcor33_m0"));
+
+// The padded taps' shares of a 3x3 window's eight border shapes at once, for each of
+// `blocks` (> 0) blocks of four channels of uf_dw4q33_m0's table wt: cor[32b + 4s + k] =
+// zp * the sum of wt[b][tap][k] over shape s's padded taps, s = 0..7: the column 0, the
+// column 2, the row 0, row 0 and column 0, row 0 and column 2, the row 2, row 2 and column
+// 0, row 2 and column 2 (uf_dw4q23_m0 and the others read a block's four, then step 32
+// words). From the eight zp * w and the sums they share: about 62 cycles a channel
+// (uf_dwcor33_m0's eight shapes: about 210).
+void uf_dwsh33_m0(int32_t *cor, const int32_t *wt, int blocks, int32_t zp);
+#if UF_M0_CONV_ASM
+__asm__(
+    UF_M0_BEGIN("uf_dwsh33_m0") UF_M0_SAVE
+    "  lsls r2, r2, #2\n  mov r8, r2\n"  // channels left
+    "  movs r2, r3\n"                    // zp
+    "  movs r7, r1\n  movs r1, r0\n  movs r0, r7\n"   // r0: the channel's tap 0, r1: its cor
+    "1:\n"
+    "  ldr r3, [r0, #48]\n  muls r3, r2\n"              // Z3
+    "  ldr r4, [r0, #96]\n  muls r4, r2\n"              // Z6
+    "  adds r4, r4, r3\n"                               // a = Z3 + Z6
+    "  ldr r5, [r0, #0]\n  muls r5, r2\n"               // Z0
+    "  adds r6, r5, r4\n  str r6, [r1, #0]\n"           // column 0: Z0 + a
+    "  adds r3, r3, r5\n"                               // c = Z0 + Z3
+    "  ldr r6, [r0, #16]\n  muls r6, r2\n  adds r6, r6, r5\n"
+    "  ldr r5, [r0, #32]\n  muls r5, r2\n  adds r6, r6, r5\n"  // T = Z0 + Z1 + Z2 (r5: Z2)
+    "  str r6, [r1, #32]\n"                             // row 0
+    "  adds r4, r4, r6\n  str r4, [r1, #48]\n"          // row 0 and column 0: T + a
+    "  ldr r4, [r0, #80]\n  muls r4, r2\n"              // Z5
+    "  adds r5, r5, r4\n"                               // d = Z2 + Z5
+    "  adds r0, #64\n"
+    "  ldr r7, [r0, #64]\n  muls r7, r2\n"              // Z8
+    "  adds r4, r4, r7\n"                               // Z5 + Z8
+    "  adds r6, r6, r4\n  str r6, [r1, #64]\n"          // row 0 and column 2
+    "  adds r6, r5, r7\n  str r6, [r1, #16]\n"          // column 2: d + Z8
+    "  ldr r4, [r0, #32]\n  muls r4, r2\n"              // Z6
+    "  ldr r6, [r0, #48]\n  muls r6, r2\n"              // Z7
+    "  adds r6, r6, r4\n  adds r6, r6, r7\n  str r6, [r1, #80]\n"  // row 2: B
+    "  adds r3, r3, r6\n  str r3, [r1, #96]\n"          // row 2 and column 0: B + c
+    "  adds r5, r5, r6\n  str r5, [r1, #112]\n"         // row 2 and column 2: B + d
+    "  subs r0, #60\n  adds r1, #4\n"                   // the next channel
+    "  mov r3, r8\n  subs r3, r3, #1\n  mov r8, r3\n"
+    "  beq 3f\n"
+    "  lsls r3, r3, #30\n"
+    "  bne 1b\n"
+    "  adds r0, #192\n  adds r1, #112\n"                // the next block (52 and 32 words)
+    "  b 1b\n"
+    "3:\n"
+    UF_M0_RESTORE
+    UF_M0_END("uf_dwsh33_m0"));
+#endif
 
 // (r6 = 0: the input byte's index)
 UF_DWU_M0("uf_dw4x1w33_m0",
@@ -1626,45 +1679,73 @@ UF_RQ1_ENTRY_LINKAGE int uf_rq1_m0_entry(uf_rq_m0_t *e, int32_t b, int32_t m,
 
 #if UF_MAC_M0 && UF_M0_CONV_ASM
 // uf_rq1_m0_entry for t[j], j < n (n >= 0), from word-aligned bw, mw, sw (the channels'
-// bias, multiplier, shift) and lo, in Thumb-1 (GCC's loop spills: about 150 cycles a
-// channel; this one about 100): 1 when every channel qualifies, else 0 (at the first that
-// does not; uf_rq_m0_prepare's C loop then decides every entry). The C's arithmetic but
-// for the reciprocal's seed (a 64-entry table, within 1/128, then one Newton step: within
-// about 2^-14 as the C's two from its linear seed), x, then f = x m - a 2^30 as a 64-bit
-// fh:fl (from the C's h, l)
-// stepped into [0, m) by adding or subtracting m (x counted along: no iteration bound,
-// the estimate is within a few steps), C = fl. Register use: r7 = 4j, r8-r10 = bw, mw,
-// sw, r11 = t[j], r12 = lo, lr = 4n; b and r on the stack.
-int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo);
+// bias, multiplier, shift) and lo, with UF_RQT_M0's bound T in the last word's high half
+// (uf_rqt_m0_mark's; tb = 2^(16 + floor(log2(R + 1))), its value at r = 0), in Thumb-1
+// (GCC's loop spills: about 150 cycles a channel plus the mark's 21; this one about 76):
+// 1 when every channel qualifies, else 0 (at the first that does not, or at once where lo
+// >= 2^12, which no right shift takes; uf_rq_m0_prepare's C loop then decides every
+// entry). The C's arithmetic but for the reciprocal, inv2 = about 2^32 / mm (a 128-entry
+// table at the middle of mm's steps of 2^8, then one Newton step, inv2 += inv2 (2^32 - mm
+// inv2) / 2^32 with the product taken mod 2^32), the estimate x = (a inv2 >> 17) + 1 and
+// its check: |inv2 / 2^17 - 2^30 / m| < 3.1e-5 for every m in [2^30, 2^31) (computed over
+// every mm, the extremes at its m's ends), so with |a| < 16378 the estimate a inv2 / 2^17
+// is within 1/2 of a 2^30 / m and x within 1 of xs; then f = x m - a 2^30 taken mod 2^32
+// is in [0, m) (unsigned) exactly where x = xs (x = xs - 1: f in [-m, 0), above 2^31 - 1 as
+// unsigned; x = xs + 1: f in [m, 2m), below 2^32): C = f. Else (rare) the C's h, l give f
+// as a 64-bit fh:fl, stepped into [0, m) by adding or subtracting m (x counted along).
+// T = min(tb << r, 2^31) (0 where the shift passes bit 31). Register use: r7 = 4j - 4n, r8-r10
+// = the ends of bw, mw, sw, r11 = t[j], r12 = lo, lr = tb.
+int uf_rq1_m0_prep(uf_rq_m0_t *t, int n, const int32_t *bw, const int32_t *mw, const int32_t *sw, int32_t lo,
+                   uint32_t tb);
 __asm__(
     UF_M0_BEGIN("uf_rq1_m0_prep") UF_M0_SAVE
-    "  sub sp, #8\n"                       // [sp]: b, [sp+4]: r
+    "  sub sp, #16\n"                      // [sp+4]: r (the rare path)
     "  mov r11, r0\n"
-    "  lsls r1, r1, #2\n  mov lr, r1\n"
-    "  mov r8, r2\n  mov r9, r3\n"
-    "  ldr r4, [sp, #44]\n  mov r10, r4\n"
-    "  ldr r4, [sp, #48]\n  mov r12, r4\n"
-    "  movs r7, #0\n"
-    "  cmp r1, #0\n  beq 8f\n"
+    "  lsls r7, r1, #2\n"                 // 4n: the arrays' ends, r7 = -4n .. -4
+    "  adds r2, r2, r7\n  mov r8, r2\n  adds r3, r3, r7\n  mov r9, r3\n"
+    "  ldr r4, [sp, #52]\n  adds r4, r4, r7\n  mov r10, r4\n"
+    "  ldr r4, [sp, #60]\n  mov lr, r4\n"
+    "  ldr r4, [sp, #56]\n  mov r12, r4\n"
+    "  lsrs r4, r4, #12\n  bne 9f\n"       // lo >= 2^12: no channel qualifies
+    "  negs r7, r7\n"
+    "  beq 8f\n"
     "1:\n"
-    "  mov r1, r10\n  ldr r4, [r1, r7]\n"  // s
-    "  movs r5, r4\n  adds r5, #13\n  cmp r5, #12\n  bhi 9f\n"   // s in -13..-1
-    "  negs r4, r4\n  str r4, [sp, #4]\n"  // r = -s
+    "  mov r1, r10\n  ldr r4, [r1, r7]\n  negs r4, r4\n"   // r = -s (r4 until the store)
+    "  subs r5, r4, #1\n  cmp r5, #12\n  bhi 9f\n"         // r in 1..13
     "  mov r1, r9\n  ldr r3, [r1, r7]\n"   // m
-    "  movs r5, #1\n  lsls r5, r5, #30\n  cmp r3, r5\n  blt 9f\n"   // m >= 2^30
-    "  mov r1, r8\n  ldr r2, [r1, r7]\n"   // b
-    "  adds r6, r2, r5\n  lsls r5, r5, #1\n  cmp r6, r5\n  bhi 9f\n"   // |b| <= 2^30
-    "  str r2, [sp, #0]\n"
-    "  mov r6, r12\n"                      // lo
-    "  movs r5, #128\n  lsls r5, r5, #7\n  adds r0, r4, #1\n  lsrs r5, r0\n"
-    "  cmp r6, r5\n  bge 9f\n"             // lo < 2^14 >> (r + 1)
-    "  lsls r6, r0\n  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a
+    "  lsrs r5, r3, #30\n  cmp r5, #1\n  bne 9f\n"          // 2^30 <= m < 2^31
+    "  mov r1, r8\n  ldr r2, [r1, r7]\n"   // b (r2 until the store)
+    "  asrs r5, r2, #30\n  adds r5, #1\n  cmp r5, #1\n  bhi 9f\n"   // -2^30 <= b < 2^30
+    "  mov r6, r12\n  adds r0, r4, #1\n  lsls r6, r0\n"    // lo 2^(r + 1) (below 2^26)
+    "  asrs r5, r6, #14\n  bne 9f\n"                       // below 2^14
+    "  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a, -8193 <= a < 16378
     "  lsrs r5, r3, #15\n"                 // mm
-    "  lsrs r1, r3, #24\n  subs r1, #64\n  lsls r1, r1, #1\n  adr r0, 5f\n  ldrh r0, [r0, r1]\n"   // seed
-    "  movs r2, #1\n  lsls r2, r2, #31\n"
-    "  movs r1, r5\n  muls r1, r0\n  subs r1, r2, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
-    "  asrs r1, r1, #16\n  adds r0, r0, r1\n"   // inv
-    "  muls r0, r6\n  asrs r0, r0, #16\n  adds r0, #1\n"   // x
+    "  lsrs r1, r3, #23\n  subs r1, #128\n  lsls r1, r1, #2\n  adr r0, 5f\n  ldr r0, [r0, r1]\n"   // seed
+    "  movs r1, r5\n  muls r1, r0\n  negs r1, r1\n  asrs r1, r1, #15\n  muls r1, r0\n"
+    "  asrs r1, r1, #17\n  adds r0, r0, r1\n"   // inv2
+    "  muls r0, r6\n  asrs r0, r0, #17\n  adds r0, #1\n"   // x
+    "  lsls r1, r6, #30\n  movs r6, r3\n  muls r6, r0\n  subs r6, r6, r1\n"   // f mod 2^32
+    "  cmp r6, r3\n  bhs 6f\n"             // x = xs: C = f
+    "3:\n"                                 // r0 = x, r2 = b, r3 = m, r4 = r, r6 = C
+    "  subs r1, r0, r2\n"                  // F = x - b
+    "  mov r5, lr\n  lsls r5, r4\n  bne 2f\n"              // T << 16
+    "  movs r5, #1\n  lsls r5, r5, #31\n"
+    "2:\n"
+    "  adds r5, r5, r4\n  adds r5, #15\n"  // 15 + r | T << 16
+    "  movs r2, r3\n  movs r3, r6\n"
+    "  mov r0, r11\n  adds r0, #4\n  stm r0!, {r1, r2, r3, r5}\n  mov r11, r0\n"
+    "  adds r7, #4\n  bne 1b\n"
+    "8:\n"
+    "  movs r0, #1\n"
+    "7:\n"
+    "  add sp, #16\n"
+    UF_M0_RESTORE
+    "9:\n"
+    "  movs r0, #0\n  b 7b\n"
+    "6:\n"                                 // x = xs +- 1: the 64-bit f from h, l
+    "  str r4, [sp, #4]\n"                 // (r)
+    "  mov r6, r12\n  adds r1, r4, #1\n  lsls r6, r1\n"
+    "  movs r5, #1\n  lsls r5, r4\n  subs r6, r6, r5\n  subs r6, #1\n"   // a again
     "  lsrs r5, r3, #16\n  uxth r1, r3\n"  // mh, ml
     "  movs r2, r1\n  muls r2, r0\n"       // x ml
     "  movs r4, r5\n  muls r4, r0\n"       // x mh
@@ -1673,36 +1754,48 @@ __asm__(
     "  uxth r2, r2\n"                      // l
     "  lsls r6, r4, #16\n  adds r6, r6, r2\n  asrs r4, r4, #16\n"   // f = r4:r6
     "  movs r5, #0\n"
-    "2:\n"                                 // f < 0: x++, f += m
-    "  cmp r4, #0\n  bge 3f\n"
-    "  adds r6, r6, r3\n  adcs r4, r5\n  adds r0, #1\n  b 2b\n"
-    "3:\n"                                 // f >= m: x--, f -= m
-    "  subs r6, r6, r3\n  sbcs r4, r5\n  bmi 4f\n"
-    "  subs r0, #1\n  b 3b\n"
-    "4:\n"
+    "61:\n"                                // f < 0: x++, f += m
+    "  cmp r4, #0\n  bge 62f\n"
+    "  adds r6, r6, r3\n  adcs r4, r5\n  adds r0, #1\n  b 61b\n"
+    "62:\n"                                // f >= m: x--, f -= m
+    "  subs r6, r6, r3\n  sbcs r4, r5\n  bmi 63f\n"
+    "  subs r0, #1\n  b 62b\n"
+    "63:\n"
     "  adds r6, r6, r3\n"                  // C (f's high word back at 0)
-    "  ldr r1, [sp, #0]\n  subs r1, r0, r1\n"   // x - b
-    "  movs r2, r3\n  movs r3, r6\n"
-    "  ldr r4, [sp, #4]\n  adds r4, #15\n"
-    "  mov r0, r11\n  adds r0, #4\n  stm r0!, {r1, r2, r3, r4}\n  mov r11, r0\n"
-    "  adds r7, #4\n  cmp r7, lr\n  beq 8f\n  b 1b\n"
-    "8:\n"
-    "  movs r0, #1\n"
-    "7:\n"
-    "  add sp, #8\n"
-    UF_M0_RESTORE
-    "9:\n"
-    "  movs r0, #0\n  b 7b\n"
-    "  .align 2\n5:\n"   // 2^31 / mm at the middle of mm's 64 steps of 2^9 (2^46 / m's seed)
-    "  .hword 65028, 64035, 63072, 62138, 61231, 60350, 59494, 58662\n"
-    "  .hword 57852, 57065, 56299, 55554, 54828, 54120, 53431, 52759\n"
-    "  .hword 52103, 51464, 50840, 50231, 49637, 49056, 48489, 47935\n"
-    "  .hword 47393, 46864, 46346, 45839, 45344, 44859, 44384, 43919\n"
-    "  .hword 43464, 43019, 42582, 42154, 41734, 41323, 40920, 40525\n"
-    "  .hword 40137, 39756, 39383, 39017, 38657, 38304, 37958, 37617\n"
-    "  .hword 37283, 36954, 36631, 36314, 36003, 35696, 35395, 35099\n"
-    "  .hword 34808, 34521, 34239, 33962, 33689, 33421, 33157, 32897\n"
+    "  ldr r4, [sp, #4]\n  mov r2, r8\n  ldr r2, [r2, r7]\n  b 3b\n"   // r, b back
+    "  .align 2\n5:\n"   // 2^32 / mm at the middle of mm's 128 steps of 2^8 (2^47 / m's seed)
+    "  .word 130562, 129554, 128561, 127583, 126620, 125672, 124738, 123817\n"
+    "  .word 122910, 122016, 121135, 120267, 119411, 118567, 117735, 116914\n"
+    "  .word 116105, 115307, 114520, 113744, 112978, 112222, 111477, 110741\n"
+    "  .word 110015, 109298, 108590, 107892, 107203, 106522, 105850, 105186\n"
+    "  .word 104531, 103884, 103244, 102613, 101989, 101373, 100764, 100162\n"
+    "  .word 99568, 98981, 98400, 97826, 97259, 96699, 96145, 95597\n"
+    "  .word 95055, 94520, 93990, 93466, 92949, 92436, 91930, 91429\n"
+    "  .word 90933, 90443, 89958, 89478, 89004, 88534, 88069, 87609\n"
+    "  .word 87154, 86704, 86258, 85817, 85380, 84948, 84520, 84096\n"
+    "  .word 83677, 83262, 82850, 82443, 82040, 81641, 81246, 80854\n"
+    "  .word 80466, 80082, 79702, 79325, 78952, 78582, 78215, 77853\n"
+    "  .word 77493, 77137, 76784, 76434, 76087, 75744, 75403, 75066\n"
+    "  .word 74731, 74400, 74072, 73746, 73423, 73103, 72786, 72472\n"
+    "  .word 72160, 71851, 71545, 71241, 70940, 70641, 70345, 70051\n"
+    "  .word 69760, 69471, 69184, 68900, 68618, 68339, 68062, 67787\n"
+    "  .word 67514, 67243, 66975, 66709, 66444, 66182, 65922, 65664\n"
     UF_M0_END("uf_rq1_m0_prep"));
+#endif
+
+#if UF_MAC_M0 && UF_M0_CONV_ASM
+// d[j]'s four words after .acc = s[j]'s (the entry, opaque), j < n (n > 0): 15 cycles an
+// entry (LDM/STM; GCC's word copy takes 24; natmods have no memcpy).
+void uf_rq_m0_copy(uf_rq_m0_t *d, const uf_rq_m0_t *s, int n);
+__asm__(
+    UF_M0_BEGIN("uf_rq_m0_copy")
+    "  push {r4, r5, r6, lr}\n"
+    "1:\n"
+    "  adds r0, #4\n  adds r1, #4\n"
+    "  ldm r1!, {r3, r4, r5, r6}\n  stm r0!, {r3, r4, r5, r6}\n"
+    "  subs r2, #1\n  bne 1b\n"
+    "  pop {r4, r5, r6, pc}\n"
+    UF_M0_END("uf_rq_m0_copy"));
 #endif
 
 // Whether lim = {out_off, act_min, act_max} suits uf_rq1_m0 (act_min >= out_off).
@@ -1713,24 +1806,57 @@ static inline int uf_rq1_m0_lim(const int32_t *lim) {
 
 #if UF_MAC_M0
 
+// floor(log2(R + 1)), at most 15, for lim's R = act_max - act_min (UF_RQT_M0's bound)
+static inline int uf_rqt_m0_lg(const int32_t *lim) {
+    uint32_t v = (uint32_t)(lim[2] - lim[1]) + 1;   // (>= 1; a binary search: no CLZ on ARMv6-M)
+    int lg = 0;
+    if (v >> 16) {
+        return 15;
+    }
+    if (v >> 8) {
+        v >>= 8, lg += 8;
+    }
+    if (v >> 4) {
+        v >>= 4, lg += 4;
+    }
+    if (v >> 2) {
+        v >>= 2, lg += 2;
+    }
+    return lg + (int)(v >> 1);
+}
+
+// UF_RQT_M0's bound T (see there) into the high half of t[j].shifts (j < n) for a table of
+// uf_rq1_m0's entries and its lim (uf_rq1_m0 reads only bits 0..7 of the word):
+// uf_rq_m0_prepare's C path (its asm sets T itself).
+static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, const int32_t *lim) {
+    int lg = uf_rqt_m0_lg(lim);
+    for (int j = 0; j < n; j++) {
+        int k = (t[j].shifts & 255) - 15 + lg;
+        k = k < 15 ? k : 15;
+        t[j].shifts = (int32_t)(((uint32_t)t[j].shifts & 0xFFFFu) | (uint32_t)1 << (k + 16));
+    }
+}
+
 // Fill t[j] (j < n) for channel ch + j; 0 (uf_rq_m0_out then requantizes in C) if
 // a channel's multiplier is negative or its shift is outside -31..31, else 2 if
 // every channel qualifies for uf_rq1_m0 (lim = {out_off, act_min, act_max} not NULL,
 // only where every accumulator is below 2^30 in magnitude), 1 otherwise (uf_rq_m0's
-// table, exact for any int32 sum, acc + bias wrapping). About 110 cycles per channel for
-// uf_rq1_m0's where all three arrays are word-aligned (uf_rq1_m0_prep), 150 otherwise.
+// table, exact for any int32 sum, acc + bias wrapping). ok == 2's entries carry UF_RQT_M0's
+// bound T (uf_rqt_m0_mark's). About 80 cycles per channel for uf_rq1_m0's where all three
+// arrays are word-aligned (uf_rq1_m0_prep), 170 otherwise.
 static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const void *bias, const void *mult,
                                                           const void *shift, int ch,
                                                           const int32_t *lim) {
     int ok = uf_rq1_m0_lim(lim) ? 2 : 1;
     int32_t lo = ok == 2 ? lim[1] - lim[0] : 0;
+    int lg = ok == 2 ? uf_rqt_m0_lg(lim) : 0;
     const int32_t *bw = (const int32_t *)(const void *)((const uint8_t *)bias + 4 * ch);
     const int32_t *mw = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
     const int32_t *sw = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
     int aligned = !(((uintptr_t)bw | (uintptr_t)mw | (uintptr_t)sw) & 3u);
 #if UF_M0_CONV_ASM
-    if (ok == 2 && aligned && uf_rq1_m0_prep(t, n, bw, mw, sw, lo)) {   // the usual table
+    if (ok == 2 && aligned && uf_rq1_m0_prep(t, n, bw, mw, sw, lo, (uint32_t)1 << (16 + lg))) {   // the usual table
         return 2;
     }
 #endif
@@ -1757,23 +1883,12 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
         t[j].mult2 = (uint32_t)m << 1;
         t[j].half = right ? (int32_t)1 << (right - 1) : 0;
     }
+    if (ok == 2) {
+        uf_rqt_m0_mark(t, n, lim);
+    }
     return ok;
 }
 
-// UF_RQT_M0's bound T (see there) into the high half of t[j].shifts (j < n) for a table of
-// uf_rq_m0_prepare's ok == 2 and its lim (uf_rq1_m0 reads only bits 0..7 of the word).
-static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, const int32_t *lim) {
-    int32_t range = lim[2] - lim[1];
-    int lg = 0;   // floor(log2(range + 1)), at most 15
-    while (lg < 15 && ((int32_t)2 << lg) <= range + 1) {
-        lg++;
-    }
-    for (int j = 0; j < n; j++) {
-        int k = (t[j].shifts & 255) - 15 + lg;
-        k = k < 15 ? k : 15;
-        t[j].shifts = (int32_t)(((uint32_t)t[j].shifts & 0xFFFFu) | (uint32_t)1 << (k + 16));
-    }
-}
 
 // out[j] = t[j].acc requantized for channel ch + j, j < n: uf_rq_m0 when the table
 // is ready (ok), else the C path.

@@ -77,7 +77,6 @@ void uf_avg_pool2d_s8(const int8_t *x, int8_t *out, int in_h, int in_w, int c, i
                       int out_w, int k_h, int k_w, int s_h, int s_w, int pad_h, int pad_w,
                       int act_min, int act_max) {
 #if defined(__ARM_ARCH_6M__)
-    int32_t acc[64];   // a chunk's sums, channels inner (each tap's bytes contiguous)
     for (int oy = 0; oy < out_h; oy++) {
         int y0, y1;
         window(oy, s_h, pad_h, k_h, in_h, &y0, &y1);
@@ -86,22 +85,38 @@ void uf_avg_pool2d_s8(const int8_t *x, int8_t *out, int in_h, int in_w, int c, i
             window(ox, s_w, pad_w, k_w, in_w, &x0, &x1);
             int n = (y1 - y0) * (x1 - x0);
             uint32_t inv = n > 0 && n < 360 ? ((1u << 24) + (uint32_t)n - 1) / (uint32_t)n : 0;
-            for (int c0 = 0; c0 < c; c0 += 64) {
-                int m = c - c0 < 64 ? c - c0 : 64;
-                for (int k = 0; k < m; k++) {
-                    acc[k] = 0;
-                }
-                for (int iy = y0; iy < y1; iy++) {
-                    for (int ix = x0; ix < x1; ix++) {
-                        const int8_t *p = x + ((size_t)iy * in_w + ix) * c + c0 + m;
-                        for (int32_t *a = acc + m, k = -m; k < 0; k++) {
-                            a[k] += p[k];
+            // each channel's sum in a register, its taps by pointer steps (c apart along a
+            // row, in_w c from row to row)
+            size_t row = (size_t)in_w * c, span = (size_t)(x1 - x0) * c;
+            const int8_t *p0 = x + ((size_t)y0 * in_w + x0) * c, *pe = p0 + (size_t)(y1 - y0) * row;
+            int k = 0;
+            if (!(((uintptr_t)x | (uint32_t)c) & 3u) && n > 0 && n < 256) {
+                // four channels per word: each byte biased to v + 128 (XOR 0x80), the even and
+                // odd bytes summed in 16-bit lanes (at most 255 n < 2^16)
+                for (; k < c; k += 4, p0 += 4, pe += 4) {
+                    uint32_t se = 0, so = 0;
+                    for (const int8_t *p = p0; p < pe; p += row) {
+                        for (const int8_t *q = p, *qe = p + span; q < qe; q += c) {
+                            uint32_t v = *(const uint32_t *)(const void *)q ^ 0x80808080u;
+                            se += v & 0x00FF00FFu, so += (v >> 8) & 0x00FF00FFu;
                         }
                     }
+                    int32_t bias = 128 * n;
+                    int32_t a[4] = {(int32_t)(se & 0xFFFFu) - bias, (int32_t)(so & 0xFFFFu) - bias,
+                                    (int32_t)(se >> 16) - bias, (int32_t)(so >> 16) - bias};
+                    for (int j = 0; j < 4; j++) {
+                        *out++ = (int8_t)clamp_int(avg_round_m0(a[j], n, inv), act_min, act_max);
+                    }
                 }
-                for (int k = 0; k < m; k++) {
-                    *out++ = (int8_t)clamp_int(n <= 0 ? 0 : avg_round_m0(acc[k], n, inv), act_min, act_max);
+            }
+            for (; k < c; k++, p0++, pe++) {
+                int32_t acc = 0;
+                for (const int8_t *p = p0; n > 0 && p < pe; p += row) {
+                    for (const int8_t *q = p, *qe = p + span; q < qe; q += c) {
+                        acc += *q;
+                    }
                 }
+                *out++ = (int8_t)clamp_int(n <= 0 ? 0 : avg_round_m0(acc, n, inv), act_min, act_max);
             }
         }
     }

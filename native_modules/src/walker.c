@@ -22,6 +22,7 @@
 #define BAND_HEADER 5
 #define BAND_LAYER 16
 #define NO_DILATION 0xFF
+#define UF_WALK_NOINLINE __attribute__((noinline))
 #define MAX_BAND_LAYERS 8
 // uf_model.state
 #define UNPREPARED 0   // uf_prepare not run yet
@@ -241,6 +242,36 @@ static unsigned kernel_what(const uf_model *m, int mode, const uf_kernel_def *k,
     return mode == RUN_PREPARED ? UF_CALL | values : UF_STATIC | (values ^ UF_VALUES);
 }
 
+// decode_prepared's params: np of the kinds at kind from field into c, as the kernel's
+// signature wants them (want: its letters after the tensors'); where the fields end. (Its
+// own function with pointers, not indices: few live values, so a register-poor core such as
+// the Cortex-M0+ does not spill them.)
+static UF_WALK_NOINLINE float param_float(int have, int32_t v) {
+    return have == 'f' ? uf_bits_f32((uint32_t)v) : (float)v;
+}
+static UF_WALK_NOINLINE const uint8_t *decode_params(const uint8_t *field, const uint8_t *kind, unsigned np,
+                                                     const char *want, uf_call *c) {
+    int32_t *ip = c->i;
+    float *fp = c->f;
+    for (const uint8_t *kend = kind + np; kind < kend; kind++, want++) {
+        int have = *kind;
+        int32_t v;
+        if (have == 'b') {
+            v = (int8_t)*field++;
+        } else if (have == 'h') {
+            v = (int16_t)rd16(field), field += 2;
+        } else {
+            v = (int32_t)rd32(field), field += 4;
+        }
+        if (*want == 'i') {
+            *ip++ = v;
+        } else {
+            *fp++ = param_float(have, v);
+        }
+    }
+    return field;
+}
+
 // decode for a walk of a prepared Program (RUN_PREPARED): its records were decoded and
 // checked by uf_prepare from the same fixed tables against the same buffers, so this
 // decodes them again without the checks. The kernel byte is checked still: prepare
@@ -265,17 +296,7 @@ static int decode_prepared(const uf_model *m, size_t pos, uf_call *c, const uf_k
         c->t[a] = (void *)(base ? base + rd24(r + 1) : base);   // cast: as in resolve
         c->len[a] = rd16(r + 4) | ((size_t)(r[0] >> 5) << 16);
     }
-    unsigned ni = 0, nf = 0;
-    for (unsigned p = 0; p < np; p++) {
-        char have = (char)f[3 + p];
-        int32_t v = have == 'b' ? (int8_t)field[0] : have == 'h' ? (int16_t)rd16(field) : (int32_t)rd32(field);
-        field += have == 'b' ? 1 : have == 'h' ? 2 : 4;
-        if (k->sig[nt + p] == 'i') {
-            c->i[ni++] = v;
-        } else {
-            c->f[nf++] = have == 'f' ? uf_bits_f32((uint32_t)v) : (float)v;
-        }
-    }
+    field = decode_params(field, f + 3, np, k->sig + nt, c);
     *def = k;
     *size = (size_t)(field - op);
     return UF_OK;
