@@ -1850,12 +1850,12 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
                                                           const int32_t *lim) {
     int ok = uf_rq1_m0_lim(lim) ? 2 : 1;
     int32_t lo = ok == 2 ? lim[1] - lim[0] : 0;
-    int lg = ok == 2 ? uf_rqt_m0_lg(lim) : 0;
     const int32_t *bw = (const int32_t *)(const void *)((const uint8_t *)bias + 4 * ch);
     const int32_t *mw = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
     const int32_t *sw = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
     int aligned = !(((uintptr_t)bw | (uintptr_t)mw | (uintptr_t)sw) & 3u);
 #if UF_M0_CONV_ASM
+    int lg = ok == 2 ? uf_rqt_m0_lg(lim) : 0;
     if (ok == 2 && aligned && uf_rq1_m0_prep(t, n, bw, mw, sw, lo, (uint32_t)1 << (16 + lg))) {   // the usual table
         return 2;
     }
