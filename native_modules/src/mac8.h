@@ -1103,22 +1103,35 @@ UF_DW4Q_M0S("uf_dw4x1q33p_m0", UF_DW4X1P33_M0_BODY, "", "", "", "", "", UF_DW4Q_
 // channels (w at block 0's channels, a tap's channels out_c bytes apart), the nine taps' four
 // weights sign-extended (any alignment: byte loads), then, with t (not NULL), the block's
 // four uf_rq1_m0 entries' words after .acc; 52 words a block (t NULL: the entries' 16 words
-// left alone). 18 cycles a tap, 11 an entry (GCC's loop: 27 and 21).
+// left alone). 18 cycles a tap (13 with word loads where w and out_c are word-aligned), 11
+// an entry (GCC's loop: 27 and 21).
 void uf_dwtab33_m0(const int8_t *w, int out_c, int blocks, int32_t *wtab, const uf_rq_m0_t *t);
 #define UF_DWTAB33_M0_TAP                                                                     \
     "  ldrb r2, [r0, #0]\n  sxtb r2, r2\n  ldrb r3, [r0, #1]\n  sxtb r3, r3\n"                \
     "  ldrb r4, [r0, #2]\n  sxtb r4, r4\n  ldrb r5, [r0, #3]\n  sxtb r5, r5\n"                \
     "  stm r7!, {r2, r3, r4, r5}\n  adds r0, r0, r1\n"
 #define UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP UF_DWTAB33_M0_TAP UF_DWTAB33_M0_TAP
+// (w and out_c word-aligned: one word load a tap, bytes 1 and 2 as bytes 0 and 3 after REV16)
+#define UF_DWTAB33_M0_TAPW                                                                    \
+    "  ldr r5, [r0, #0]\n  sxtb r2, r5\n  rev16 r4, r5\n  sxtb r3, r4\n  asrs r4, r4, #24\n"  \
+    "  asrs r5, r5, #24\n  stm r7!, {r2, r3, r4, r5}\n  adds r0, r0, r1\n"
 #define UF_DWTAB33_M0_ENTRY "  adds r6, #4\n  ldm r6!, {r2, r3, r4, r5}\n  stm r7!, {r2, r3, r4, r5}\n"
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_dwtab33_m0") UF_M0_SAVE
     "  mov r8, r0\n  mov r9, r2\n  ldr r6, [sp, #36]\n  mov r10, r6\n"   // w, blocks, t
     "  movs r7, r3\n"
+    "  movs r4, r0\n  orrs r4, r1\n  lsls r4, r4, #30\n  mov r11, r4\n"  // 0: word loads
     "1:\n"
     "  mov r0, r8\n"
+    "  mov r4, r11\n  cmp r4, #0\n  bne 4f\n"
+    "  movs r6, #3\n"
+    "5:\n" UF_DWTAB33_M0_TAPW UF_DWTAB33_M0_TAPW UF_DWTAB33_M0_TAPW
+    "  subs r6, #1\n  bne 5b\n"
+    "  b 6f\n"
+    "4:\n"
     UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP3
+    "6:\n"
     "  mov r6, r10\n  cmp r6, #0\n  beq 2f\n"
     UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY
     "  mov r10, r6\n  b 3f\n"
@@ -1126,7 +1139,7 @@ __asm__(
     "3:\n"
     "  mov r0, r8\n  adds r0, #4\n  mov r8, r0\n"
     "  mov r0, r9\n  subs r0, #1\n  mov r9, r0\n"
-    "  bne 1b\n"
+    "  beq 7f\n  b 1b\n7:\n"   /* (past a conditional branch's reach) */
     UF_M0_RESTORE
     UF_M0_END("uf_dwtab33_m0"));
 #endif
