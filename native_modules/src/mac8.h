@@ -1247,32 +1247,48 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     "  lsrs r7, r6\n  add r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  mov r1, r8\n"      \
     l "6:\n"
 // (a row's frequent side paths, below the origin; g as UF_PQ2_M0_ROW's, from here)
-#define UF_PQ2_M0_ROW_NEG(l, g)                                                               \
+#define UF_PQ2_M0_ROW_NEG(l, g9, g8)  /* (g9, g8: the ways to l9, l8) */                   \
     l "1:\n"                                /* y0 < 0: act_min; pixel 1 alone (r3 = F) */     \
-    "  subs r7, r7, r3\n  mov r3, r9\n  strb r3, [r0, #0]\n  blt " l "7f\n"                    \
-    "  lsrs r3, r6, #16\n  cmp r7, r3\n  bhs " g "\n"                                         \
-    "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r7\n  muls r7, r4\n"                        \
-    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r7, r7, r3\n  lsrs r7, r6\n"                 \
-    "  add r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  b " l "6b\n"                    \
+    "  subs r2, r7, r3\n  mov r3, r9\n  strb r3, [r0, #0]\n  blt " l "7f\n"                    \
+    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " g9 "\n"                                        \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n"                 \
+    "  add r4, r9\n  ldr r3, [sp, #12]\n  strb r4, [r0, r3]\n  b " l "6b\n"                    \
     l "7:\n"                                /* y1 < 0 (r3 = act_min) */                       \
     "  ldr r7, [sp, #12]\n  strb r3, [r0, r7]\n  b " l "6b\n"                                  \
     l "2:\n"                                /* y1 < 0 <= y0: pixel 0 alone */                 \
-    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " g "\n"                                         \
+    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " g8 "\n"                                        \
     "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
     "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n"                 \
     "  add r4, r9\n  strb r4, [r0, #0]\n  mov r3, r9\n  b " l "7b\n"
-// (a sum at T or more: y0, y1 (less F) in r2, r7, both through UF_RQT_M0 with the sums)
-#define UF_PQ2_M0_ROW_T(l, la, lb)                                                            \
+// (a sum at T or more: u from uf_rqt_u_m0, clamped to R; the other pixel as above. l3: y0, y1
+// >= 0 in r2, r7 (r3 = T); l8: y0 >= T, y1 in r7 (any sign); l9: y1 >= T in r2 (pixel 0
+// done); r1 past the entry, m, C and the last word in r4, r5, r6.)
+#define UF_PQ2_M0_ROW_T(l)                                                                    \
     l "3:\n"                                                                                  \
-    "  subs r1, #16\n  ldr r3, [r1]\n  adds r2, r2, r3\n  adds r7, r7, r3\n"                   \
-    "  push {r7}\n  mov r7, r9\n"                                                             \
-    UF_RQT_M0(la, "0")                                                                        \
-    "  pop {r2}\n  subs r1, #16\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"                     \
-    UF_RQT_M0(lb, "0")                                                                        \
-    "  ldr r3, [sp, #12]\n  subs r0, r0, r3\n  b " l "6b\n"                                    \
-    UF_RQT_M0_SIDE(la, "0", "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n",       \
-                   "  ldr r3, [sp, #12]\n")                                                   \
-    UF_MAC2X2PQ_M0_SIDES(lb, "0")
+    "  cmp r2, r3\n  bhs " l "8f\n"                                                           \
+    "  push {r7}\n"                                                                           \
+    "  uxth r3, r4\n  lsrs r7, r4, #16\n  muls r3, r2\n  muls r7, r2\n"                        \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r7, r7, r3\n  lsrs r7, r6\n"                 \
+    "  add r7, r9\n  strb r7, [r0, #0]\n  pop {r2}\n  b " l "9f\n"                             \
+    l "8:\n"                                                                                  \
+    "  push {r7}\n"                                                                           \
+    "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n"                                \
+    "  ldr r3, [sp, #12]\n  cmp r4, r3\n  bls " l "0f\n  movs r4, r3\n"     /* R */            \
+    l "0:\n"                                                                                  \
+    "  add r4, r9\n  strb r4, [r0, #0]\n"                                                     \
+    "  subs r1, #12\n  ldm r1!, {r4, r5, r6}\n  pop {r2}\n"                                    \
+    "  cmp r2, #0\n  blt " l "4f\n"                                                           \
+    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " l "9f\n"                                        \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n  b " l "5f\n"   \
+    l "4:\n"                                                                                  \
+    "  mov r3, r9\n  ldr r7, [sp, #12]\n  strb r3, [r0, r7]\n  b " l "6b\n"                    \
+    l "9:\n"                                                                                  \
+    "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n"                                \
+    "  ldr r3, [sp, #8]\n  cmp r4, r3\n  bls " l "5f\n  movs r4, r3\n"                         \
+    l "5:\n"                                                                                  \
+    "  add r4, r9\n  ldr r3, [sp, #12]\n  strb r4, [r0, r3]\n  b " l "6b\n"
 // The row pair's four sums requantized (out: r0 at pixel 0's output of the pair's row 0;
 // after, r0 at the next pair's): rows 1 and 2 (in r8, r6 and r10, r7 as the passes leave them),
 // the side paths below the origin after the row pair loop's branch (UF_PQ2_M0_TRAMP, with
@@ -1284,8 +1300,9 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     UF_PQ2_M0_ROW("2", "22f", "74f")                                                          \
     "  adds r0, #1\n"
 #define UF_PQ2_M0_TRAMP                                                                       \
-    "73:\n  b 13f\n74:\n  b 23f\n75:\n  b 12f\n" UF_PQ2_M0_ROW_NEG("2", "74b") UF_PQ2_M0_ROW_NEG("1", "73b")
-#define UF_PQ2_M0_SIDES UF_PQ2_M0_ROW_T("2", "5", "6") UF_PQ2_M0_ROW_T("1", "3", "4")
+    "73:\n  b 13f\n74:\n  b 23f\n75:\n  b 12f\n76:\n  b 19f\n77:\n  b 18f\n78:\n  b 29f\n79:\n  b 28f\n" \
+    UF_PQ2_M0_ROW_NEG("2", "78b", "79b") UF_PQ2_M0_ROW_NEG("1", "76b", "77b")
+#define UF_PQ2_M0_SIDES UF_PQ2_M0_ROW_T("2") UF_PQ2_M0_ROW_T("1")
 // (name, the passes)
 #define UF_MAC2X2PQ_M0(name, passes, in_c)                                                    \
 __asm__(                                                                                      \
