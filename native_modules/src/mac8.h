@@ -1303,6 +1303,12 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     "73:\n  b 13f\n74:\n  b 23f\n75:\n  b 12f\n76:\n  b 19f\n77:\n  b 18f\n78:\n  b 29f\n79:\n  b 28f\n" \
     UF_PQ2_M0_ROW_NEG("2", "78b", "79b") UF_PQ2_M0_ROW_NEG("1", "76b", "77b")
 #define UF_PQ2_M0_SIDES UF_PQ2_M0_ROW_T("2") UF_PQ2_M0_ROW_T("1")
+// uf_pack2_m0's word steps (X[k] from byte k of r4, r5 at r2 + o), for the kernels' own
+// packing of a pixel pair at a word address (no call: ~21 cycles a pair fewer)
+#define UF_PQ_M0_PACK_LO(o) /* from bytes 0 */                                              \
+    "  sxtb r6, r4\n  lsls r7, r5, #24\n  asrs r7, r7, #8\n  subs r6, r6, r7\n  str r6, [r2, #" o "]\n"
+#define UF_PQ_M0_PACK_HI(o) /* from bytes 3 */                                              \
+    "  asrs r6, r4, #24\n  asrs r7, r5, #24\n  lsls r7, r7, #16\n  subs r6, r6, r7\n  str r6, [r2, #" o "]\n"
 // (name, the passes)
 #define UF_MAC2X2PQ_M0(name, passes, in_c)                                                    \
 __asm__(                                                                                      \
@@ -1318,9 +1324,20 @@ __asm__(                                                                        
     "  ldr r4, [sp, #76]\n  str r4, [sp, #28]\n"                                              \
     UF_MAC2X2PA_M0_32768                                                                      \
     "1:\n"                    /* a pixel pair: its inputs packed into X */                    \
-    "  ldr r0, [sp, #24]\n  adds r0, #" in_c "\n  movs r1, #" in_c "\n  adds r1, r1, r0\n"     \
-    "  str r1, [sp, #24]\n  ldr r2, [sp, #16]\n  movs r3, #" in_c "\n"                        \
+    "  ldr r0, [sp, #24]\n  ldr r2, [sp, #16]\n  movs r3, #" in_c "\n  adds r3, r3, r0\n"     \
+    "  lsls r1, r0, #30\n  bne 3f\n"   /* x at a word: packed here, else by uf_pack2_m0 */     \
+    "  movs r1, r3\n"                                                                         \
+    "4:\n"                                                                                    \
+    "  ldm r0!, {r4}\n  ldm r1!, {r5}\n"                                                      \
+    UF_PQ_M0_PACK_LO("0") UF_PQ_M0_PACK_HI("12") "  rev16 r4, r4\n  rev16 r5, r5\n"           \
+    UF_PQ_M0_PACK_LO("4") UF_PQ_M0_PACK_HI("8")                                               \
+    "  adds r2, #16\n  cmp r0, r3\n  bne 4b\n"                                                 \
+    "  str r1, [sp, #24]\n  b 5f\n"                                                           \
+    "3:\n"                                                                                    \
+    "  movs r0, r3\n  movs r1, #" in_c "\n  adds r1, r1, r0\n"                                 \
+    "  str r1, [sp, #24]\n  movs r3, #" in_c "\n"                                             \
     "  bl uf_pack2_m0\n"                                                                     \
+    "5:\n"                                                                                    \
     "  ldr r0, [sp, #0]\n  mov lr, r0\n  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n"             \
     "2:\n"                                                                                    \
     passes                                                                                    \
