@@ -1223,16 +1223,13 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     UF_MAC2X2PA_M0_PASS(op) UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD)                             \
     UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD) UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD)
 #define UF_MAC2X2PA_M0_32768 "  movs r7, #128\n  lsls r7, r7, #8\n  mov r12, r7\n"
-// The fused kernels' side paths (UF_RQT_M0's; lr, the row pair's out, kept on the stack
-// around the call; R at [sp+8])
-#define UF_MAC2X2PQ_M0_SIDES(l, j)                                                            \
-    UF_RQT_M0_SIDE(l, j, "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n", "  ldr r3, [sp, #8]\n")
 // The epilogue's rows: one row's two outputs requantized with its entry read once (F, m
 // split and T shared by the pixels: 19.5 cycles an output, UF_RQT_M0's 22 with the sum's
 // move; both below the origin 10). In: r2, r7 = pixel 0's and 1's sums, r1 = the row's
 // entry, r0 = pixel 0's output (pixel 1's out_c, [sp+12], on), r9 = act_min. Out: r1 past
-// the entry, r6 its last word; r2-r5, r7, r8 clobbered. A sum at T or more takes both
-// pixels through UF_RQT_M0 (labels l1..l7, la and lb for its two).
+// the entry, r6 its last word; r2-r5, r7, r8 clobbered; lr, r9-r12 kept (lr around
+// uf_rqt_u_m0's call on the stack). Side paths (labels l0..l9): below the origin
+// (UF_PQ2_M0_ROW_NEG), a sum at T or more (UF_PQ2_M0_ROW_T: uf_rqt_u_m0, the clamp to R).
 #define UF_PQ2_M0_ROW(l, g2, g)  /* (g2, g: the ways to l2, l3, direct or by trampolines) */ \
     "  ldm r1!, {r3, r4, r5, r6}\n"         /* F, m, C, 15 + r | T << 16 */                   \
     "  subs r2, r2, r3\n  blt " l "1f\n"                                                      \
