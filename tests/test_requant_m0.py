@@ -448,17 +448,22 @@ int main(void) {
         (24, 40, 7, 1),
         (12, 8, 5, 0),  # 6 passes: entering at the third of four
         (20, 8, 3, 1),
+        (8, 8, 7, 0),  # uf_mac2x2pq8_m0, an odd pixel
+        (16, 12, 6, 1),  # uf_mac2x2pq16_m0
     ],
 )
 @pytest.mark.parametrize("wmin", [-128, -127])
-def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd, wmin):
+@pytest.mark.parametrize("x_odd", [0, 1])
+def test_pointwise_m0_extremes(tmp_path, in_c, out_c, width, w_odd, wmin, x_odd):
     """1x1 CONV_2D as ARMv6-M code (the packed two-pixel kernel and its fallbacks) with
     inputs and weights at -128 (the extreme products, 16384 each) and random ones, or
     weights in [-127, 127] at both ends (the fused kernels' ADCS lane split: products of
     -16256 and 16256), weights at an odd address (byte loads) or an even one
     (uf_mac2x2ph_m0's halfword loads, which fault unaligned), against sums and
-    requantization in Python."""
-    got, want, _, _ = _pointwise(tmp_path, in_c, out_c, width, w_odd, -128 if out_c % 2 == 0 else 3, wmin=wmin)
+    requantization in Python; the inputs at a word address or not (the fused kernels pack a
+    pixel pair themselves at a word, else call uf_pack2_m0)."""
+    off = -128 if out_c % 2 == 0 else 3
+    got, want, _, _ = _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wmin=wmin, x_odd=x_odd)
     assert got == want
 
 
@@ -526,11 +531,12 @@ def test_pointwise_m0_weight_table(tmp_path, in_c, out_c, width, rows, extra, w_
             assert words[:4].tolist() == [*w[c0, :2], *w[c0 + 1, :2]]
 
 
-def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0, wmin=-128):
+def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0, wmin=-128, x_odd=0):
     """uf_conv2d_s8 on a 1 x width x in_c input (random, the extremes at the first pair and
     the last pixel) with weights in [wmin, 127] (wmin at the first row and half the last,
-    with wmin = -127 127 at the second row) under unicorn with a scratch of wtab_n words:
-    its outputs, Python's, the scratch's bytes after the call and the weights."""
+    with wmin = -127 127 at the second row) under unicorn with a scratch of wtab_n words, the
+    inputs x_odd bytes past a word: its outputs, Python's, the scratch's bytes after the call
+    and the weights."""
     _need()
     import numpy as np
 
@@ -574,7 +580,7 @@ def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0, wmin=-128):
     subprocess.run(cmd, check=True, capture_output=True)
     elf = read_elf(elf_path)
     head = 64
-    xo = head
+    xo = head + x_odd
     wo = xo + x.size + 1
     wo += (wo & 1) != w_odd  # odd: byte loads; even: halfword loads
     bo = (wo + w.size + 3) & ~3

@@ -1347,16 +1347,13 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     UF_MAC2X2PA_M0_PASS(op) UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD)                             \
     UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD) UF_MAC2X2PA_M0_PASS(UF_MAC2X2PA_M0_ADD)
 #define UF_MAC2X2PA_M0_32768 "  movs r7, #128\n  lsls r7, r7, #8\n  mov r12, r7\n"
-// The fused kernels' side paths (UF_RQT_M0's; lr, the row pair's out, kept on the stack
-// around the call; R at [sp+8])
-#define UF_MAC2X2PQ_M0_SIDES(l, j)                                                            \
-    UF_RQT_M0_SIDE(l, j, "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n", "  ldr r3, [sp, #8]\n")
 // The epilogue's rows: one row's two outputs requantized with its entry read once (F, m
 // split and T shared by the pixels: 19.5 cycles an output, UF_RQT_M0's 22 with the sum's
 // move; both below the origin 10). In: r2, r7 = pixel 0's and 1's sums, r1 = the row's
 // entry, r0 = pixel 0's output (pixel 1's out_c, [sp+12], on), r9 = act_min. Out: r1 past
-// the entry, r6 its last word; r2-r5, r7, r8 clobbered. A sum at T or more takes both
-// pixels through UF_RQT_M0 (labels l1..l7, la and lb for its two).
+// the entry, r6 its last word; r2-r5, r7, r8 clobbered; lr, r9-r12 kept (lr around
+// uf_rqt_u_m0's call on the stack). Side paths (labels l0..l9): below the origin
+// (UF_PQ2_M0_ROW_NEG), a sum at T or more (UF_PQ2_M0_ROW_T: uf_rqt_u_m0, the clamp to R).
 #define UF_PQ2_M0_ROW(l, g2, g)  /* (g2, g: the ways to l2, l3, direct or by trampolines) */ \
     "  ldm r1!, {r3, r4, r5, r6}\n"         /* F, m, C, 15 + r | T << 16 */                   \
     "  subs r2, r2, r3\n  blt " l "1f\n"                                                      \
@@ -1371,32 +1368,48 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     "  lsrs r7, r6\n  add r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  mov r1, r8\n"      \
     l "6:\n"
 // (a row's frequent side paths, below the origin; g as UF_PQ2_M0_ROW's, from here)
-#define UF_PQ2_M0_ROW_NEG(l, g)                                                               \
+#define UF_PQ2_M0_ROW_NEG(l, g9, g8)  /* (g9, g8: the ways to l9, l8) */                   \
     l "1:\n"                                /* y0 < 0: act_min; pixel 1 alone (r3 = F) */     \
-    "  subs r7, r7, r3\n  mov r3, r9\n  strb r3, [r0, #0]\n  blt " l "7f\n"                    \
-    "  lsrs r3, r6, #16\n  cmp r7, r3\n  bhs " g "\n"                                         \
-    "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r7\n  muls r7, r4\n"                        \
-    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r7, r7, r3\n  lsrs r7, r6\n"                 \
-    "  add r7, r9\n  ldr r3, [sp, #12]\n  strb r7, [r0, r3]\n  b " l "6b\n"                    \
+    "  subs r2, r7, r3\n  mov r3, r9\n  strb r3, [r0, #0]\n  blt " l "7f\n"                    \
+    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " g9 "\n"                                        \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n"                 \
+    "  add r4, r9\n  ldr r3, [sp, #12]\n  strb r4, [r0, r3]\n  b " l "6b\n"                    \
     l "7:\n"                                /* y1 < 0 (r3 = act_min) */                       \
     "  ldr r7, [sp, #12]\n  strb r3, [r0, r7]\n  b " l "6b\n"                                  \
     l "2:\n"                                /* y1 < 0 <= y0: pixel 0 alone */                 \
-    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " g "\n"                                         \
+    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " g8 "\n"                                        \
     "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
     "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n"                 \
     "  add r4, r9\n  strb r4, [r0, #0]\n  mov r3, r9\n  b " l "7b\n"
-// (a sum at T or more: y0, y1 (less F) in r2, r7, both through UF_RQT_M0 with the sums)
-#define UF_PQ2_M0_ROW_T(l, la, lb)                                                            \
+// (a sum at T or more: u from uf_rqt_u_m0, clamped to R; the other pixel as above. l3: y0, y1
+// >= 0 in r2, r7 (r3 = T); l8: y0 >= T, y1 in r7 (any sign); l9: y1 >= T in r2 (pixel 0
+// done); r1 past the entry, m, C and the last word in r4, r5, r6.)
+#define UF_PQ2_M0_ROW_T(l)                                                                    \
     l "3:\n"                                                                                  \
-    "  subs r1, #16\n  ldr r3, [r1]\n  adds r2, r2, r3\n  adds r7, r7, r3\n"                   \
-    "  push {r7}\n  mov r7, r9\n"                                                             \
-    UF_RQT_M0(la, "0")                                                                        \
-    "  pop {r2}\n  subs r1, #16\n  ldr r3, [sp, #12]\n  adds r0, r0, r3\n"                     \
-    UF_RQT_M0(lb, "0")                                                                        \
-    "  ldr r3, [sp, #12]\n  subs r0, r0, r3\n  b " l "6b\n"                                    \
-    UF_RQT_M0_SIDE(la, "0", "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n",       \
-                   "  ldr r3, [sp, #12]\n")                                                   \
-    UF_MAC2X2PQ_M0_SIDES(lb, "0")
+    "  cmp r2, r3\n  bhs " l "8f\n"                                                           \
+    "  push {r7}\n"                                                                           \
+    "  uxth r3, r4\n  lsrs r7, r4, #16\n  muls r3, r2\n  muls r7, r2\n"                        \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r7, r7, r3\n  lsrs r7, r6\n"                 \
+    "  add r7, r9\n  strb r7, [r0, #0]\n  pop {r2}\n  b " l "9f\n"                             \
+    l "8:\n"                                                                                  \
+    "  push {r7}\n"                                                                           \
+    "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n"                                \
+    "  ldr r3, [sp, #12]\n  cmp r4, r3\n  bls " l "0f\n  movs r4, r3\n"     /* R */            \
+    l "0:\n"                                                                                  \
+    "  add r4, r9\n  strb r4, [r0, #0]\n"                                                     \
+    "  subs r1, #12\n  ldm r1!, {r4, r5, r6}\n  pop {r2}\n"                                    \
+    "  cmp r2, #0\n  blt " l "4f\n"                                                           \
+    "  lsrs r3, r6, #16\n  cmp r2, r3\n  bhs " l "9f\n"                                        \
+    "  uxth r3, r4\n  lsrs r4, r4, #16\n  muls r3, r2\n  muls r4, r2\n"                        \
+    "  adds r3, r3, r5\n  lsrs r3, r3, #16\n  adds r4, r4, r3\n  lsrs r4, r6\n  b " l "5f\n"   \
+    l "4:\n"                                                                                  \
+    "  mov r3, r9\n  ldr r7, [sp, #12]\n  strb r3, [r0, r7]\n  b " l "6b\n"                    \
+    l "9:\n"                                                                                  \
+    "  push {lr}\n  bl uf_rqt_u_m0\n  pop {r3}\n  mov lr, r3\n"                                \
+    "  ldr r3, [sp, #8]\n  cmp r4, r3\n  bls " l "5f\n  movs r4, r3\n"                         \
+    l "5:\n"                                                                                  \
+    "  add r4, r9\n  ldr r3, [sp, #12]\n  strb r4, [r0, r3]\n  b " l "6b\n"
 // The row pair's four sums requantized (out: r0 at pixel 0's output of the pair's row 0;
 // after, r0 at the next pair's): rows 1 and 2 (in r8, r6 and r10, r7 as the passes leave them),
 // the side paths below the origin after the row pair loop's branch (UF_PQ2_M0_TRAMP, with
@@ -1408,8 +1421,15 @@ void uf_mac2x2pq32_m0(int32_t *X, const int32_t *W, int8_t *out, const int32_t *
     UF_PQ2_M0_ROW("2", "22f", "74f")                                                          \
     "  adds r0, #1\n"
 #define UF_PQ2_M0_TRAMP                                                                       \
-    "73:\n  b 13f\n74:\n  b 23f\n75:\n  b 12f\n" UF_PQ2_M0_ROW_NEG("2", "74b") UF_PQ2_M0_ROW_NEG("1", "73b")
-#define UF_PQ2_M0_SIDES UF_PQ2_M0_ROW_T("2", "5", "6") UF_PQ2_M0_ROW_T("1", "3", "4")
+    "73:\n  b 13f\n74:\n  b 23f\n75:\n  b 12f\n76:\n  b 19f\n77:\n  b 18f\n78:\n  b 29f\n79:\n  b 28f\n" \
+    UF_PQ2_M0_ROW_NEG("2", "78b", "79b") UF_PQ2_M0_ROW_NEG("1", "76b", "77b")
+#define UF_PQ2_M0_SIDES UF_PQ2_M0_ROW_T("2") UF_PQ2_M0_ROW_T("1")
+// uf_pack2_m0's word steps (X[k] from byte k of r4, r5 at r2 + o), for the kernels' own
+// packing of a pixel pair at a word address (no call: ~21 cycles a pair fewer)
+#define UF_PQ_M0_PACK_LO(o) /* from bytes 0 */                                              \
+    "  sxtb r6, r4\n  lsls r7, r5, #24\n  asrs r7, r7, #8\n  subs r6, r6, r7\n  str r6, [r2, #" o "]\n"
+#define UF_PQ_M0_PACK_HI(o) /* from bytes 3 */                                              \
+    "  asrs r6, r4, #24\n  asrs r7, r5, #24\n  lsls r7, r7, #16\n  subs r6, r6, r7\n  str r6, [r2, #" o "]\n"
 // (name, the passes)
 #define UF_MAC2X2PQ_M0(name, passes, in_c)                                                    \
 __asm__(                                                                                      \
@@ -1425,9 +1445,20 @@ __asm__(                                                                        
     "  ldr r4, [sp, #76]\n  str r4, [sp, #28]\n"                                              \
     UF_MAC2X2PA_M0_32768                                                                      \
     "1:\n"                    /* a pixel pair: its inputs packed into X */                    \
-    "  ldr r0, [sp, #24]\n  adds r0, #" in_c "\n  movs r1, #" in_c "\n  adds r1, r1, r0\n"     \
-    "  str r1, [sp, #24]\n  ldr r2, [sp, #16]\n  movs r3, #" in_c "\n"                        \
+    "  ldr r0, [sp, #24]\n  ldr r2, [sp, #16]\n  movs r3, #" in_c "\n  adds r3, r3, r0\n"     \
+    "  lsls r1, r0, #30\n  bne 3f\n"   /* x at a word: packed here, else by uf_pack2_m0 */     \
+    "  movs r1, r3\n"                                                                         \
+    "4:\n"                                                                                    \
+    "  ldm r0!, {r4}\n  ldm r1!, {r5}\n"                                                      \
+    UF_PQ_M0_PACK_LO("0") UF_PQ_M0_PACK_HI("12") "  rev16 r4, r4\n  rev16 r5, r5\n"           \
+    UF_PQ_M0_PACK_LO("4") UF_PQ_M0_PACK_HI("8")                                               \
+    "  adds r2, #16\n  cmp r0, r3\n  bne 4b\n"                                                 \
+    "  str r1, [sp, #24]\n  b 5f\n"                                                           \
+    "3:\n"                                                                                    \
+    "  movs r0, r3\n  movs r1, #" in_c "\n  adds r1, r1, r0\n"                                 \
+    "  str r1, [sp, #24]\n  movs r3, #" in_c "\n"                                             \
     "  bl uf_pack2_m0\n"                                                                     \
+    "5:\n"                                                                                    \
     "  ldr r0, [sp, #0]\n  mov lr, r0\n  ldr r1, [sp, #20]\n  ldr r0, [sp, #16]\n"             \
     "2:\n"                                                                                    \
     passes                                                                                    \
