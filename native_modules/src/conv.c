@@ -1073,7 +1073,7 @@ typedef struct {
     int32_t *ptab;   // uf_dw4x1q33p_m0's (one input channel, 3x3: after wtab's), or NULL
     int32_t *cbuf, *ckey;
     int in_h, in_w, in_c, out_c, k_h, k_w, d_h, d_w, in_off;
-    int xs, zp_fits, keyed, table33, pair8, shapes;
+    int xs, zp_fits, keyed, table33, pair8, shapes, shape_ok;
     int c0, nb, n4, ok, nslots, cnext, s_w, s_h, out_w;
     int8_t zp;
 } uf_dw_m0_t;
@@ -1331,7 +1331,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     int xs = d.xs;
     // Every window of a 3x3 filter has two or three valid rows and columns (at most one
     // padded row and column, none both sides): its padded taps' share is one of eight.
-    int shapes = k_h == 3 && k_w == 3 && d_h == 1 && d_w == 1 && d.zp_fits && dw_two_taps(in_h, out_h, s_h, pad_h) &&
+    d.shape_ok = k_h == 3 && k_w == 3 && d_h == 1 && d_w == 1 && d.zp_fits && dw_two_taps(in_h, out_h, s_h, pad_h) &&
                  dw_two_taps(in_w, out_w, s_w, pad_w);
     // The layer's geometry (once, not per block): the columns whose windows have every
     // column inside, [oxa, oxb); the rows whose windows have every row inside, [oya, oyb):
@@ -1367,7 +1367,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
         d.table33 = k_h == 3 && k_w == 3 && n4;
         int fast33 = d.table33 && n4 == nb && ok == 2 &&
                      (!xs || !(((uintptr_t)x | (uint32_t)in_c) & 3u));
-        d.shapes = shapes && fast33;   // (then no shares' cache)
+        d.shapes = d.shape_ok && fast33;   // (then no shares' cache)
         int n0 = d.shapes ? 0 : n4;
         d.nslots = n0 ? UF_M0_CORR / n0 : 0, d.cnext = 1;
         for (int j = 0; j < n0; j++) {

@@ -1035,8 +1035,16 @@ void uf_rqt_u_m0(void);
     UF_RQT_M0_SIDE(l, j, "  bl uf_rqt_u_m0\n  ldr r3, [sp, #20]\n  mov lr, r3\n", "  ldr r3, [sp, #36]\n")
 // The kernel: init at each block; pre: r1 from the block's last tap to its
 // requantization words, post: from after them to the next block's first tap; pix: at
-// each pixel's end (r3 = g); xstep: the next block's x (its input channels' step).
+// each pixel's end (r3 = g); xstep: the next block's x (its input channels' step); sums(k):
+// channel k's sum into r2 (r8..r11 kept until the last: UF_DW4Q_M0_SUM).
+#define UF_DW4Q_M0_SUM(k) UF_DW4Q_M0_SUM_##k
+#define UF_DW4Q_M0_SUM_0 "  mov r2, r8\n"
+#define UF_DW4Q_M0_SUM_1 "  mov r2, r9\n"
+#define UF_DW4Q_M0_SUM_2 "  mov r2, r10\n"
+#define UF_DW4Q_M0_SUM_3 "  mov r2, r11\n"
 #define UF_DW4Q_M0(name, body, init, pre, post, pix, xstep)                                   \
+    UF_DW4Q_M0S(name, body, init, pre, post, pix, xstep, UF_DW4Q_M0_SUM)
+#define UF_DW4Q_M0S(name, body, init, pre, post, pix, xstep, sums)                            \
 __asm__(                                                                                      \
     UF_M0_BEGIN(name) UF_M0_SAVE                                                              \
     "  sub sp, #76\n"   /* [sp]: out, [sp+4]: the pixel's x, [sp+8]: cor's start, [sp+12]: */ \
@@ -1060,8 +1068,8 @@ __asm__(                                                                        
     "2:\n" init                              /* a block of four channels, r0 at its x */     \
     body pre                                                                                  \
     "  ldr r0, [sp, #0]\n  ldr r7, [sp, #32]\n"                                               \
-    "  mov r2, r8\n" UF_RQT_M0("1", "0") "  mov r2, r9\n" UF_RQT_M0("2", "1")                 \
-    "  mov r2, r10\n" UF_RQT_M0("3", "2") "  mov r2, r11\n" UF_RQT_M0("4", "3")               \
+    sums(0) UF_RQT_M0("1", "0") sums(1) UF_RQT_M0("2", "1")                                   \
+    sums(2) UF_RQT_M0("3", "2") sums(3) UF_RQT_M0("4", "3")                                   \
     post                                                                                      \
     "  adds r0, #4\n"                                                                         \
     "  lsls r3, r6, #24\n"  /* bit 8 of the last block's last 15 + r: the pixel's end */      \
@@ -1135,19 +1143,24 @@ void uf_dw4x1q8_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_
     UF_DW4X1P8_M0_PAIR("4", "5") UF_DW4X1P8_M0_PAIR("6", "7")                                 \
     "  add r0, lr\n"                                                                          \
     "  ldr r4, [sp, #28]\n  subs r4, r4, #1\n  str r4, [sp, #28]\n"                           \
-    "  bne 5b\n"                                                                              \
-    /* the four sums: S - G 2^16 and -G per pair, into r8..r11 */                             \
-    "  mov r2, r9\n  mov r3, r11\n  lsls r4, r3, #16\n  subs r2, r2, r4\n  negs r3, r3\n"      \
-    "  mov r4, r8\n  mov r5, r10\n  lsls r6, r5, #16\n  subs r4, r4, r6\n  negs r5, r5\n"      \
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r2\n  mov r11, r3\n"
-UF_DW4Q_M0("uf_dw4x1q8_m0", UF_DW4X1Q8_M0_BODY, UF_DW4X1Q8_M0_INIT, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST,
-           UF_DW4Q_M0_PIX, "");
+    "  bne 5b\n"
+// The lanes' four sums, each as its requantization takes it: channels 4b and 4b + 2 from
+// a pair's P sum S and H sum G (r8, r10; r9, r11) as S - G 2^16, channels 4b + 1 and 4b + 3
+// as -G.
+#define UF_DW4Q_M0_LSUM(k) UF_DW4Q_M0_LSUM_##k
+#define UF_DW4Q_M0_LSUM_0 "  mov r2, r8\n  mov r3, r10\n  lsls r3, r3, #16\n  subs r2, r2, r3\n"
+#define UF_DW4Q_M0_LSUM_1 "  mov r2, r10\n  negs r2, r2\n"
+#define UF_DW4Q_M0_LSUM_2 "  mov r2, r9\n  mov r3, r11\n  lsls r3, r3, #16\n  subs r2, r2, r3\n"
+#define UF_DW4Q_M0_LSUM_3 "  mov r2, r11\n  negs r2, r2\n"
+UF_DW4Q_M0S("uf_dw4x1q8_m0", UF_DW4X1Q8_M0_BODY, UF_DW4X1Q8_M0_INIT, UF_DW4Q_M0_PRE, UF_DW4Q_M0_POST,
+            UF_DW4Q_M0_PIX, "", UF_DW4Q_M0_LSUM);
 // uf_dw4x1q33_m0's windows (a full 3x3, one input channel, columns 1 byte apart) from a table
 // of channel pairs as uf_dw4x1p8_m0's: per block its nine taps' two words W = w[c] - w[c + 1]
 // * 2^16 (c = 4b, 4b + 2), then its four uf_rq1_m0 entries (T and the end mark as
 // uf_dw4q33_m0's), 34 words a block; two taps' products per lane, summed apart as there
-// (the first pair setting the accumulators). 4 pairs and a single tap: 132 cycles a block
-// with the sums' unpacking (uf_dw4x1q33_m0's taps: 143). g as uf_dw4q33_m0's, but g[3] =
+// (the first pair setting the accumulators). 4 pairs and a single tap: 118 cycles a block
+// (uf_dw4x1q33_m0's taps: 143), the sums split as the requantization takes them
+// (UF_DW4Q_M0_LSUM: 8 cycles more than the plain ones). g as uf_dw4q33_m0's, but g[3] =
 // 32767 (the lanes' constant, in r12) and g[5] = from a row's first tap to the next's.
 void uf_dw4x1q33p_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int32_t *g);
 #define UF_DW4X1P33_M0_LANES(op)                                                              \
@@ -1163,32 +1176,41 @@ void uf_dw4x1q33p_m0(const int8_t *x, const int32_t *wt, int8_t *out, const int3
     UF_DW4X1P33_M0_PAIR("mov", "0", "", "1") UF_DW4X1P33_M0_PAIR("add", "2", "  add r0, lr\n", "0") \
     UF_DW4X1P33_M0_PAIR("add", "1", "", "2") "  add r0, lr\n" UF_DW4X1P33_M0_PAIR("add", "0", "", "1") \
     "  ldrb r6, [r0, #2]\n  sxtb r6, r6\n  ldm r1!, {r2, r3}\n  muls r2, r6\n  muls r3, r6\n"   \
-    UF_DW4X1P33_M0_LANES("add")                                                               \
-    /* the four sums: S - G 2^16 and -G per pair, into r8..r11 (uf_dw4x1q8_m0's) */           \
-    "  mov r2, r9\n  mov r3, r11\n  lsls r4, r3, #16\n  subs r2, r2, r4\n  negs r3, r3\n"      \
-    "  mov r4, r8\n  mov r5, r10\n  lsls r6, r5, #16\n  subs r4, r4, r6\n  negs r5, r5\n"      \
-    "  mov r8, r4\n  mov r9, r5\n  mov r10, r2\n  mov r11, r3\n"
-UF_DW4Q_M0("uf_dw4x1q33p_m0", UF_DW4X1P33_M0_BODY, "", "", "", "", "");
+    UF_DW4X1P33_M0_LANES("add")
+UF_DW4Q_M0S("uf_dw4x1q33p_m0", UF_DW4X1P33_M0_BODY, "", "", "", "", "", UF_DW4Q_M0_LSUM);
 // uf_dw4q33_m0's table (conv.c dw_table33_m0): for each of `blocks` (> 0) blocks of four
 // channels (w at block 0's channels, a tap's channels out_c bytes apart), the nine taps' four
 // weights sign-extended (any alignment: byte loads), then, with t (not NULL), the block's
 // four uf_rq1_m0 entries' words after .acc; 52 words a block (t NULL: the entries' 16 words
-// left alone). 18 cycles a tap, 11 an entry (GCC's loop: 27 and 21).
+// left alone). 18 cycles a tap (13 with word loads where w and out_c are word-aligned), 11
+// an entry (GCC's loop: 27 and 21).
 void uf_dwtab33_m0(const int8_t *w, int out_c, int blocks, int32_t *wtab, const uf_rq_m0_t *t);
 #define UF_DWTAB33_M0_TAP                                                                     \
     "  ldrb r2, [r0, #0]\n  sxtb r2, r2\n  ldrb r3, [r0, #1]\n  sxtb r3, r3\n"                \
     "  ldrb r4, [r0, #2]\n  sxtb r4, r4\n  ldrb r5, [r0, #3]\n  sxtb r5, r5\n"                \
     "  stm r7!, {r2, r3, r4, r5}\n  adds r0, r0, r1\n"
 #define UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP UF_DWTAB33_M0_TAP UF_DWTAB33_M0_TAP
+// (w and out_c word-aligned: one word load a tap, bytes 1 and 2 as bytes 0 and 3 after REV16)
+#define UF_DWTAB33_M0_TAPW                                                                    \
+    "  ldr r5, [r0, #0]\n  sxtb r2, r5\n  rev16 r4, r5\n  sxtb r3, r4\n  asrs r4, r4, #24\n"  \
+    "  asrs r5, r5, #24\n  stm r7!, {r2, r3, r4, r5}\n  adds r0, r0, r1\n"
 #define UF_DWTAB33_M0_ENTRY "  adds r6, #4\n  ldm r6!, {r2, r3, r4, r5}\n  stm r7!, {r2, r3, r4, r5}\n"
 #if UF_M0_CONV_ASM
 __asm__(
     UF_M0_BEGIN("uf_dwtab33_m0") UF_M0_SAVE
     "  mov r8, r0\n  mov r9, r2\n  ldr r6, [sp, #36]\n  mov r10, r6\n"   // w, blocks, t
     "  movs r7, r3\n"
+    "  movs r4, r0\n  orrs r4, r1\n  lsls r4, r4, #30\n  mov r11, r4\n"  // 0: word loads
     "1:\n"
     "  mov r0, r8\n"
+    "  mov r4, r11\n  cmp r4, #0\n  bne 4f\n"
+    "  movs r6, #3\n"
+    "5:\n" UF_DWTAB33_M0_TAPW UF_DWTAB33_M0_TAPW UF_DWTAB33_M0_TAPW
+    "  subs r6, #1\n  bne 5b\n"
+    "  b 6f\n"
+    "4:\n"
     UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP3 UF_DWTAB33_M0_TAP3
+    "6:\n"
     "  mov r6, r10\n  cmp r6, #0\n  beq 2f\n"
     UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY UF_DWTAB33_M0_ENTRY
     "  mov r10, r6\n  b 3f\n"
@@ -1196,7 +1218,7 @@ __asm__(
     "3:\n"
     "  mov r0, r8\n  adds r0, #4\n  mov r8, r0\n"
     "  mov r0, r9\n  subs r0, #1\n  mov r9, r0\n"
-    "  bne 1b\n"
+    "  beq 7f\n  b 1b\n7:\n"   /* (past a conditional branch's reach) */
     UF_M0_RESTORE
     UF_M0_END("uf_dwtab33_m0"));
 #endif
