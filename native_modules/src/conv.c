@@ -117,7 +117,7 @@ UF_MAC_INLINE void conv1x1_pair_m0(const int32_t *xx, const int32_t *tab, const 
 // per output). The table costs 3.75 cycles a word
 // (uf_tab2_m0; 4 at odd addresses) once per block: it pays from UF_M0_WTAB_PIXELS pixels (a 3x3
 // layer's 9, its odd pixel by uf_mac1t_m0 over the table). The inputs are packed per block
-// (uf_pack2_m0, ~9.5 cycles an input) unless the
+// (uf_pack2_m0, ~8.1 cycles an input) unless the
 // scratch holds them all (pixels / 2 * in_c words at its end) beside blocks of at least
 // UF_M0_WTAB_ONCE rows where the table alone would take more than one block. The pixels one
 // after another (stride 1, whole rows). Returns the channels done (a prefix): conv1x1_m0 does
