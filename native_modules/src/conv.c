@@ -1351,7 +1351,7 @@ static UF_MAC_NOINLINE void depthwise_m0(const int8_t *x, const int8_t *w, const
     for (int a = oxa ? 0 : oxb; vgeo && a < out_w; a = a + 1 == oxa ? oxb : a + 1) {
         int kx0, kx1;
         valid_taps(a * s_w - pad_w, k_w, d_w, in_w, &kx0, &kx1);
-        vgeo = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && shapes));
+        vgeo = oyb > oya && (kx1 - kx0 == 3 || (kx1 - kx0 == 2 && d.shape_ok));
     }
     for (int c0 = 0; c0 < out_c; c0 += UF_DW_BLOCK) {
         int nb = out_c - c0 < UF_DW_BLOCK ? out_c - c0 : UF_DW_BLOCK;
