@@ -1860,7 +1860,7 @@ __asm__(
 #endif
 
 // Whether lim = {out_off, act_min, act_max} suits uf_rq1_m0 (act_min >= out_off).
-static inline int uf_rq1_m0_lim(const int32_t *lim) {
+UF_MAC_INLINE int uf_rq1_m0_lim(const int32_t *lim) {
     return lim && lim[1] >= lim[0] && lim[0] >= -(1 << 20) && lim[1] <= (1 << 20) && lim[2] >= lim[1];
 }
 #endif
@@ -1868,7 +1868,7 @@ static inline int uf_rq1_m0_lim(const int32_t *lim) {
 #if UF_MAC_M0
 
 // floor(log2(R + 1)), at most 15, for lim's R = act_max - act_min (UF_RQT_M0's bound)
-static inline int uf_rqt_m0_lg(const int32_t *lim) {
+UF_MAC_INLINE int uf_rqt_m0_lg(const int32_t *lim) {
     uint32_t v = (uint32_t)(lim[2] - lim[1]) + 1;   // (>= 1; a binary search: no CLZ on ARMv6-M)
     int lg = 0;
     if (v >> 16) {
@@ -1905,22 +1905,16 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED void uf_rqt_m0_mark(uf_rq_m0_t *t, int n, c
 // table, exact for any int32 sum, acc + bias wrapping). ok == 2's entries carry UF_RQT_M0's
 // bound T (uf_rqt_m0_mark's). About 80 cycles per channel for uf_rq1_m0's where all three
 // arrays are word-aligned (uf_rq1_m0_prep), 170 otherwise.
-static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
-                                                          const void *bias, const void *mult,
-                                                          const void *shift, int ch,
-                                                          const int32_t *lim) {
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare_c(uf_rq_m0_t *t, int n,
+                                                            const void *bias, const void *mult,
+                                                            const void *shift, int ch,
+                                                            const int32_t *lim) {
     int ok = uf_rq1_m0_lim(lim) ? 2 : 1;
     int32_t lo = ok == 2 ? lim[1] - lim[0] : 0;
     const int32_t *bw = (const int32_t *)(const void *)((const uint8_t *)bias + 4 * ch);
     const int32_t *mw = (const int32_t *)(const void *)((const uint8_t *)mult + 4 * ch);
     const int32_t *sw = (const int32_t *)(const void *)((const uint8_t *)shift + 4 * ch);
     int aligned = !(((uintptr_t)bw | (uintptr_t)mw | (uintptr_t)sw) & 3u);
-#if UF_M0_CONV_ASM
-    int lg = ok == 2 ? uf_rqt_m0_lg(lim) : 0;
-    if (ok == 2 && aligned && uf_rq1_m0_prep(t, n, bw, mw, sw, lo, (uint32_t)1 << (16 + lg))) {   // the usual table
-        return 2;
-    }
-#endif
     for (int j = 0; j < n; j++) {
         int32_t m, s, b;
         if (aligned) {
@@ -1948,6 +1942,22 @@ static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
         uf_rqt_m0_mark(t, n, lim);
     }
     return ok;
+}
+static UF_MAC_NOINLINE UF_MAC_UNUSED int uf_rq_m0_prepare(uf_rq_m0_t *t, int n,
+                                                          const void *bias, const void *mult,
+                                                          const void *shift, int ch,
+                                                          const int32_t *lim) {
+#if UF_M0_CONV_ASM
+    // the usual table (uf_rq1_m0_prep), else the C path (its own function: few live values here)
+    uintptr_t b = (uintptr_t)bias + 4 * (uintptr_t)ch, m = (uintptr_t)mult + 4 * (uintptr_t)ch;
+    uintptr_t s = (uintptr_t)shift + 4 * (uintptr_t)ch;
+    if (uf_rq1_m0_lim(lim) && !((b | m | s) & 3u)
+        && uf_rq1_m0_prep(t, n, (const int32_t *)b, (const int32_t *)m, (const int32_t *)s, lim[1] - lim[0],
+                          (uint32_t)1 << (16 + uf_rqt_m0_lg(lim)))) {
+        return 2;
+    }
+#endif
+    return uf_rq_m0_prepare_c(t, n, bias, mult, shift, ch, lim);
 }
 
 

@@ -252,8 +252,21 @@ static UF_WALK_NOINLINE float param_float(int have, int32_t v) {
 static UF_WALK_NOINLINE const uint8_t *decode_params(const uint8_t *field, const uint8_t *kind, unsigned np,
                                                      const char *want, uf_call *c) {
     int32_t *ip = c->i;
+    const uint8_t *kend = kind + np;
+    for (; kind < kend && *want == 'i'; kind++, want++) {   // the ints before any float
+        int have = *kind;
+        int32_t v;
+        if (have == 'b') {
+            v = (int8_t)*field++;
+        } else if (have == 'h') {
+            v = (int16_t)rd16(field), field += 2;
+        } else {
+            v = (int32_t)rd32(field), field += 4;
+        }
+        *ip++ = v;
+    }
     float *fp = c->f;
-    for (const uint8_t *kend = kind + np; kind < kend; kind++, want++) {
+    for (; kind < kend; kind++, want++) {
         int have = *kind;
         int32_t v;
         if (have == 'b') {
