@@ -58,31 +58,22 @@ def _need():
         pytest.skip(why)
 
 
-def _run(tmp_path, cases, block):
+def _elf(tmp_path, name, source, *extra):
+    """The armv6m target and the ELF of a test program (source: C text) with the sources in
+    extra, built against the harness."""
     t = TARGETS["armv6m"]
-    src = tmp_path / "rq.c"
-    src.write_text(PROGRAM % ((IO,) + (FIELDS,) * 8))
-    elf_path = tmp_path / "rq.elf"
-    cmd = [
-        t.cc,
-        *t.cflags,
-        "-Os",
-        "-std=c99",
-        "-ffreestanding",
-        "-I",
-        str(SRC),
-        str(src),
-        str(HARNESS / t.start),
-        "-nostdlib",
-        "-nostartfiles",
-        "-T",
-        str(HARNESS / t.ldscript),
-        "-lgcc",
-        "-o",
-        str(elf_path),
-    ]
+    src = tmp_path / (name + ".c")
+    src.write_text(source)
+    elf_path = tmp_path / (name + ".elf")
+    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-I", str(SRC)]
+    cmd += [str(src), *map(str, extra), str(HARNESS / t.start), "-nostdlib", "-nostartfiles"]
+    cmd += ["-T", str(HARNESS / t.ldscript), "-lgcc", "-o", str(elf_path)]
     subprocess.run(cmd, check=True, capture_output=True)
-    elf = read_elf(elf_path)
+    return t, read_elf(elf_path)
+
+
+def _run(tmp_path, cases, block):
+    t, elf = _elf(tmp_path, "rq", PROGRAM % ((IO,) + (FIELDS,) * 8))
     data = struct.pack("<2i", len(cases), block) + b"".join(struct.pack("<7i", *c) for c in cases)
     size = len(data) + len(cases)
     r = backend(t).execute(t, elf, [(IO, data)], [(IO, size)])
@@ -266,18 +257,12 @@ int main(void) {
 def _entries(tmp_path, blocks):
     """uf_rq_m0_prepare's ok and entries {bias, mult2, half, shifts} for each block of
     (b, m, s) channels sharing lim = (out_off, act_min, act_max)."""
-    t = TARGETS["armv6m"]
-    src = tmp_path / "entries.c"
-    src.write_text(ENTRIES % IO)
-    elf_path = tmp_path / "entries.elf"
-    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
-    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
-    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
+    t, elf = _elf(tmp_path, "entries", ENTRIES % IO)
     block = len(blocks[0][0])
     flat = [(b, m, s, *lim) for chans, lim in blocks for b, m, s in chans]
     data = struct.pack("<2i", len(flat), block) + b"".join(struct.pack("<6i", *c) for c in flat)
     size = len(data) + 4 * len(blocks) * (1 + 5 * block)
-    r = backend(t).execute(t, read_elf(elf_path), [(IO, data)], [(IO, size)])
+    r = backend(t).execute(t, elf, [(IO, data)], [(IO, size)])
     assert r.fault is None, r.fault
     words = struct.unpack("<%di" % (len(blocks) * (1 + 5 * block)), r.reads[0][len(data) :])
     out = []
@@ -553,32 +538,7 @@ def _pointwise(tmp_path, in_c, out_c, width, w_odd, off, wtab_n=0, wmin=-128, x_
     mult = rng.integers(1 << 30, MAX, out_c)
     # right shifts up to 13 (uf_rq1_m0's table, the contiguous pixel loop) or 14 (uf_rq_m0's)
     shift = rng.integers(-13 if off == -128 else -14, -7, out_c)
-    t = TARGETS["armv6m"]
-    src = tmp_path / "conv.c"
-    src.write_text(CONV % IO)
-    elf_path = tmp_path / "conv.elf"
-    cmd = [
-        t.cc,
-        *t.cflags,
-        "-Os",
-        "-std=c99",
-        "-ffreestanding",
-        "-fno-tree-loop-distribute-patterns",
-        "-I",
-        str(SRC),
-        str(src),
-        str(SRC / "conv.c"),
-        str(HARNESS / t.start),
-        "-nostdlib",
-        "-nostartfiles",
-        "-T",
-        str(HARNESS / t.ldscript),
-        "-lgcc",
-        "-o",
-        str(elf_path),
-    ]
-    subprocess.run(cmd, check=True, capture_output=True)
-    elf = read_elf(elf_path)
+    t, elf = _elf(tmp_path, "pw", CONV % IO, SRC / "conv.c")
     head = 64
     xo = head + x_odd
     wo = xo + x.size + 1
@@ -630,14 +590,7 @@ def test_dot_s8_wrap_m0(tmp_path):
     _need()
     import numpy as np
 
-    t = TARGETS["armv6m"]
-    src = tmp_path / "dot.c"
-    src.write_text(DOT % IO)
-    elf_path = tmp_path / "dot.elf"
-    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
-    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
-    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
-    elf = read_elf(elf_path)
+    t, elf = _elf(tmp_path, "dot", DOT % IO)
     rng = np.random.default_rng(11)
     for n, fill in ((0, None), (1, None), (700, None), (500, -128)):
         cases = 9
@@ -677,14 +630,7 @@ def test_srdhm_m0(tmp_path):
     _need()
     from qmath_ref import EDGE32, ref_srdhm
 
-    t = TARGETS["armv6m"]
-    src = tmp_path / "srdhm.c"
-    src.write_text(SRDHM % IO)
-    elf_path = tmp_path / "srdhm.elf"
-    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src)]
-    cmd += [str(HARNESS / t.start), "-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc"]
-    subprocess.run(cmd + ["-o", str(elf_path)], check=True, capture_output=True)
-    elf = read_elf(elf_path)
+    t, elf = _elf(tmp_path, "srdhm", SRDHM % IO)
     rnd = random.Random(2)
     pairs = [(a, b) for a in EDGE32 for b in EDGE32]
     pairs += [(rnd.randint(MIN, MAX), rnd.randint(MIN, MAX)) for _ in range(300)]
@@ -742,15 +688,9 @@ def test_rqt_u_m0(tmp_path):
             ]
         )
         cases.append((y, m, c, (15 + r) | rnd.choice([0, 1 << 16, 1 << 31, 0x7FFF0000])))
-    t = TARGETS["armv6m"]
-    src = tmp_path / "u.c"
-    src.write_text(RQTU % IO)
-    elf_path = tmp_path / "u.elf"
-    cmd = [t.cc, *t.cflags, "-Os", "-std=c99", "-ffreestanding", "-I", str(SRC), str(src), str(HARNESS / t.start)]
-    cmd += ["-nostdlib", "-nostartfiles", "-T", str(HARNESS / t.ldscript), "-lgcc", "-o", str(elf_path)]
-    subprocess.run(cmd, check=True, capture_output=True)
+    t, elf = _elf(tmp_path, "u", RQTU % IO)
     data = struct.pack("<i", len(cases)) + b"".join(struct.pack("<iiiI", *c) for c in cases)
-    res = backend(t).execute(t, read_elf(elf_path), [(IO, data)], [(IO, len(data) + 4 * len(cases))])
+    res = backend(t).execute(t, elf, [(IO, data)], [(IO, len(data) + 4 * len(cases))])
     assert res.fault is None, res.fault
     got = list(struct.unpack("<%dI" % len(cases), res.reads[0][len(data) :]))
     assert got == [(y * m + c) >> (31 + (sh & 255) - 15) for y, m, c, sh in cases]

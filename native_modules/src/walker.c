@@ -249,33 +249,25 @@ static unsigned kernel_what(const uf_model *m, int mode, const uf_kernel_def *k,
 static UF_WALK_NOINLINE float param_float(int have, int32_t v) {
     return have == 'f' ? uf_bits_f32((uint32_t)v) : (float)v;
 }
+// One field of a kind's width (b, h, else a word) at f, and that width.
+static inline int32_t param_at(const uint8_t *f, int have) {
+    return have == 'b' ? (int8_t)*f : have == 'h' ? (int16_t)rd16(f) : (int32_t)rd32(f);
+}
+static inline unsigned param_size(int have) {
+    return have == 'b' ? 1u : have == 'h' ? 2u : 4u;
+}
 static UF_WALK_NOINLINE const uint8_t *decode_params(const uint8_t *field, const uint8_t *kind, unsigned np,
                                                      const char *want, uf_call *c) {
     int32_t *ip = c->i;
     const uint8_t *kend = kind + np;
     for (; kind < kend && *want == 'i'; kind++, want++) {   // the ints before any float
-        int have = *kind;
-        int32_t v;
-        if (have == 'b') {
-            v = (int8_t)*field++;
-        } else if (have == 'h') {
-            v = (int16_t)rd16(field), field += 2;
-        } else {
-            v = (int32_t)rd32(field), field += 4;
-        }
-        *ip++ = v;
+        *ip++ = param_at(field, *kind), field += param_size(*kind);
     }
     float *fp = c->f;
     for (; kind < kend; kind++, want++) {
         int have = *kind;
-        int32_t v;
-        if (have == 'b') {
-            v = (int8_t)*field++;
-        } else if (have == 'h') {
-            v = (int16_t)rd16(field), field += 2;
-        } else {
-            v = (int32_t)rd32(field), field += 4;
-        }
+        int32_t v = param_at(field, have);
+        field += param_size(have);
         if (*want == 'i') {
             *ip++ = v;
         } else {
