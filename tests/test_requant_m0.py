@@ -58,10 +58,16 @@ def _need():
         pytest.skip(why)
 
 
+_ELVES: dict = {}
+
+
 def _elf(tmp_path, name, source, *extra):
     """The armv6m target and the ELF of a test program (source: C text) with the sources in
-    extra, built against the harness."""
+    extra, built against the harness (once per program and session: the cases share it)."""
     t = TARGETS["armv6m"]
+    key = (source, *map(str, extra))
+    if key in _ELVES:
+        return t, _ELVES[key]
     src = tmp_path / (name + ".c")
     src.write_text(source)
     elf_path = tmp_path / (name + ".elf")
@@ -69,7 +75,8 @@ def _elf(tmp_path, name, source, *extra):
     cmd += [str(src), *map(str, extra), str(HARNESS / t.start), "-nostdlib", "-nostartfiles"]
     cmd += ["-T", str(HARNESS / t.ldscript), "-lgcc", "-o", str(elf_path)]
     subprocess.run(cmd, check=True, capture_output=True)
-    return t, read_elf(elf_path)
+    _ELVES[key] = read_elf(elf_path)
+    return t, _ELVES[key]
 
 
 def _run(tmp_path, cases, block):
